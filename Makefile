@@ -1,0 +1,37 @@
+# The two commands of the README: `make run` (the whole system on its embedded default) and `make test`.
+# Both install what they need into .venv first; re-running skips what is already installed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+TEST_STAMP := $(VENV)/.test-deps-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: run test deps test-deps browser
+
+run: deps
+	$(PY) manage.py runstack
+
+test: test-deps browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+deps: $(DEPS_STAMP)
+test-deps: $(TEST_STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(DEPS_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(DEPS_STAMP) $@
+
+# Browser tests drive Debian's chromium through Playwright; Playwright never downloads a browser of its own.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }

@@ -1,0 +1,1 @@
+"""The bot engine: the VibeCode client, bots, the poll cycle, the pacer and skills."""

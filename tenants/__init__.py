@@ -1,0 +1,1 @@
+"""Portals (tenants), their encrypted session tokens, install and uninstall; never imports botcore."""

@@ -1,0 +1,1 @@
+"""The vibeapp Django project: settings, URLs, and the command that starts the whole system."""

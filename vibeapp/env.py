@@ -1,0 +1,48 @@
+"""Reads deployment settings from the environment, and keeps the embedded default's local secrets."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def read_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def read_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def read_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def read_list(name: str) -> list[str]:
+    """A comma- or whitespace-separated list; empty entries are dropped."""
+    raw = os.environ.get(name, "")
+    return [item for item in raw.replace(",", " ").split() if item]
+
+
+def ensure_local_secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+    """Return the secret stored at `path`, creating it (mode 0600) on first use.
+
+    Only the embedded default uses this, so that a newcomer's two commands work with nothing to
+    configure; the file lives under the git-ignored `var/` folder and production never reads it.
+    """
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def make_django_secret() -> str:
+    return secrets.token_urlsafe(50)

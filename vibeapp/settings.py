@@ -1,0 +1,153 @@
+"""Django settings, read from the environment; the defaults are the embedded single-machine setup."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from vibeapp import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# Local state of the embedded default (SQLite file, generated local secrets); git-ignored.
+VAR_DIR = Path(env.read_str("VIBE_VAR_DIR") or BASE_DIR / "var")
+
+# "production" refuses to start on generated secrets; anything else is a developer machine.
+VIBE_ENVIRONMENT = env.read_str("VIBE_ENVIRONMENT", "development")
+IS_PRODUCTION = VIBE_ENVIRONMENT == "production"
+DEBUG = env.read_bool("DJANGO_DEBUG", default=not IS_PRODUCTION)
+
+SECRET_KEY = env.read_str("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if IS_PRODUCTION:
+        raise RuntimeError("DJANGO_SECRET_KEY must be set when VIBE_ENVIRONMENT=production")
+    SECRET_KEY = env.ensure_local_secret(VAR_DIR / "django_secret_key", env.make_django_secret)
+
+ALLOWED_HOSTS = env.read_list("DJANGO_ALLOWED_HOSTS") or (
+    [] if IS_PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env.read_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_q",
+    "vibeapp",
+    "tenants",
+    "botcore",
+    "sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "vibeapp.urls"
+WSGI_APPLICATION = "vibeapp.wsgi.application"
+ASGI_APPLICATION = "vibeapp.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------
+# SQLite by default. Several processes (web, qcluster, pacer) write to it, so: WAL journal, IMMEDIATE
+# transactions (take the write lock up front instead of failing on upgrade), and a busy timeout.
+DATABASE_URL = env.read_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env.read_str("VIBE_SQLITE_PATH") or VAR_DIR / "db.sqlite3",
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": env.read_str("VIBE_SQLITE_TEST_PATH") or VAR_DIR / "test-db.sqlite3"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, cache, task queue ---------------------------------------------------------------------
+REDIS_URL = env.read_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+Q_CLUSTER = {
+    "name": env.read_str("VIBE_Q_NAME", "vibeapp"),
+    "workers": env.read_int("VIBE_Q_WORKERS", 4),
+    "timeout": env.read_int("VIBE_Q_TIMEOUT", 90),
+    # A task is handed out again after `retry` seconds without an ack; it must exceed `timeout`.
+    "retry": env.read_int("VIBE_Q_RETRY", 120),
+    "max_attempts": 1,
+    "save_limit": 1000,
+    "catch_up": False,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["poll"] = 0.1
+
+# --- HTTP API -------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+}
+
+# --- The platform ---------------------------------------------------------------------------------
+# Where the VibeCode API lives; the embedded default points at the local sandbox.
+VIBE_BASE_URL = env.read_str("VIBE_BASE_URL", "http://127.0.0.1:8100/v1")
+VIBE_SANDBOX_PORT = env.read_int("VIBE_SANDBOX_PORT", 8100)
+VIBE_GATEWAY_PORT = env.read_int("VIBE_GATEWAY_PORT", 8101)
+VIBE_WEB_PORT = env.read_int("VIBE_WEB_PORT", 8000)
+
+# --- i18n, static, security -----------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = IS_PRODUCTION
+CSRF_COOKIE_SECURE = IS_PRODUCTION
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.read_str("VIBE_LOG_LEVEL", "INFO")},
+    # httpx logs every request URL at INFO; URLs are safe but noisy at scale.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}
