@@ -1,0 +1,4 @@
+"""Reference section: bots."""
+from __future__ import annotations
+
+routes: list = []

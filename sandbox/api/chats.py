@@ -1,0 +1,4 @@
+"""Reference section: chats."""
+from __future__ import annotations
+
+routes: list = []

@@ -1,0 +1,4 @@
+"""Reference section: commands."""
+from __future__ import annotations
+
+routes: list = []

@@ -1,0 +1,4 @@
+"""Reference section: events."""
+from __future__ import annotations
+
+routes: list = []

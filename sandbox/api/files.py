@@ -1,0 +1,4 @@
+"""Reference section: files."""
+from __future__ import annotations
+
+routes: list = []

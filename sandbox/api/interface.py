@@ -1,0 +1,4 @@
+"""Reference section: interface."""
+from __future__ import annotations
+
+routes: list = []

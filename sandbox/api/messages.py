@@ -1,0 +1,4 @@
+"""Reference section: messages."""
+from __future__ import annotations
+
+routes: list = []

@@ -1,0 +1,63 @@
+"""A bounded record of the platform calls the sandbox received, for tests to read back call by call."""
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+
+@dataclass
+class CallRecord:
+    seq: int
+    at: float
+    method: str
+    path: str
+    query: dict
+    key_kind: str | None = None  # "app" / "api"; never the key itself
+    had_bearer: bool = False
+    bot_id: int | None = None
+    body: dict = field(default_factory=dict)
+    status: int | None = None
+    error_code: str | None = None
+
+    def finish(self, status: int, error_code: str | None) -> None:
+        self.status = status
+        self.error_code = error_code
+
+    def as_json(self) -> dict:
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "keyKind": self.key_kind,
+            "hadBearer": self.had_bearer,
+            "botId": self.bot_id,
+            "body": self.body,
+            "status": self.status,
+            "errorCode": self.error_code,
+        }
+
+
+class CallLog:
+    def __init__(self, size: int = 20_000) -> None:
+        self.records: deque[CallRecord] = deque(maxlen=size)
+        self._seq = itertools.count(1)
+
+    def start(self, request: Request) -> CallRecord:
+        record = CallRecord(
+            seq=next(self._seq),
+            at=time.time(),
+            method=request.method,
+            path=request.url.path,
+            query=dict(request.query_params),
+        )
+        self.records.append(record)
+        return record
+
+    def clear(self) -> None:
+        self.records.clear()

@@ -1,0 +1,198 @@
+"""The HTTP shell every platform endpoint shares: the JSON envelope, errors, body parsing, auth, bot lookup.
+
+An endpoint module writes `async def handler(call: Call) -> dict | Created` under `@endpoint(...)`; this
+module does everything around it, in the order the platform would: injected faults, the key, the rate
+limit, the session, the scope, the body, the bot and its ownership. A `StateError` anywhere becomes the
+reference's code and status; anything unexpected becomes a plain INTERNAL_ERROR, never a stack trace.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from sandbox.auth import Caller, authenticate, find_key, require_scope
+from sandbox.errors import ERRORS, status_of
+from sandbox.state import Bot, Platform, StateError
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 40 * 1024 * 1024  # CONTRACT part A §10: the 40 MiB body cap
+
+
+class ApiError(StateError):
+    """A StateError with what only the HTTP layer adds: a status override, `data`, `retryAfter`."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        hint: str | None = None,
+        data: dict | None = None,
+        retry_after: int | None = None,
+        status: int | None = None,
+    ):
+        super().__init__(code, message or ERRORS.get(code, (0, code))[1], hint=hint)
+        self.data = data
+        self.retry_after = retry_after
+        self.status = status
+
+
+@dataclass
+class Created:
+    """A handler result answered with 201 (registration, CONTRACT part A §1)."""
+
+    data: Any
+
+
+@dataclass
+class Call:
+    request: Request
+    platform: Platform
+    caller: Caller | None
+    body: dict = field(default_factory=dict)
+    bot: Bot | None = None
+
+    @property
+    def query(self):
+        return self.request.query_params
+
+    def path_param(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+def envelope_ok(data: Any, status: int = 200) -> Response:
+    return JSONResponse({"success": True, "data": data}, status_code=status)
+
+
+def envelope_error(error: StateError) -> Response:
+    status = getattr(error, "status", None) or status_of(error.code)
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    if error.hint:
+        body["hint"] = error.hint
+    retry_after = getattr(error, "retry_after", None)
+    headers = {}
+    if retry_after is not None:
+        body["retryAfter"] = retry_after
+        headers["Retry-After"] = str(retry_after)
+    payload: dict[str, Any] = {"success": False, "error": body}
+    data = getattr(error, "data", None)
+    if data is not None:
+        payload["data"] = data
+    return JSONResponse(payload, status_code=status, headers=headers)
+
+
+async def read_json_body(request: Request) -> dict:
+    """The JSON object in the body; an empty body is `{}`. Oversized, non-JSON or non-object bodies are 4xx."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError("PAYLOAD_TOO_LARGE")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError("PAYLOAD_TOO_LARGE")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError("INVALID_JSON", hint="Send UTF-8 JSON with Content-Type: application/json") from None
+    if not isinstance(body, dict):
+        raise ApiError("INVALID_REQUEST", "The request body must be a JSON object")
+    return body
+
+
+def parse_bot_id(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
+        raise ApiError("INVALID_BOT_ID")
+    return int(raw)
+
+
+def resolve_bot(platform: Platform, caller: Caller, raw_id: str) -> Bot:
+    """The bot in the path, if it exists and belongs to this key on this portal (CONTRACT part A §7)."""
+    bot = platform.bots.get(parse_bot_id(raw_id))
+    if bot is None:
+        raise ApiError("BOT_NOT_FOUND")
+    if bot.owner_key != caller.key.value or caller.portal is None or bot.portal_id != caller.portal.id:
+        raise ApiError("BOT_ACCESS_DENIED")
+    return bot
+
+
+def endpoint(*, auth: str = "bot") -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """Wrap a handler as a platform endpoint.
+
+    auth="bot": key, session (app keys) and the imbot scope are required, and a `{bot_id}` in the path
+    is resolved and checked for ownership; auth="key": a valid key, the session optional (GET /v1/me).
+    """
+
+    def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            services = request.app.state.services
+            platform: Platform = services.platform
+            record = services.calls.start(request)
+            try:
+                await services.faults.before(request)
+                key = find_key(platform, request.headers.get("x-api-key"))
+                record.key_kind = key.kind
+                record.had_bearer = request.headers.get("authorization", "").lower().startswith("bearer ")
+                services.limiter.check(key)
+                caller = authenticate(
+                    platform, key, request.headers.get("authorization"), session_required=auth == "bot"
+                )
+                if auth == "bot":
+                    require_scope(key)
+                body = await read_json_body(request) if request.method in ("POST", "PATCH", "PUT", "DELETE") else {}
+                record.body = body
+                call = Call(request=request, platform=platform, caller=caller, body=body)
+                if "bot_id" in request.path_params:
+                    call.bot = resolve_bot(platform, caller, str(request.path_params["bot_id"]))
+                    record.bot_id = call.bot.id
+                result = await handler(call)
+            except StateError as error:
+                record.finish(status_of(error.code) if not getattr(error, "status", None) else error.status, error.code)
+                return envelope_error(error)
+            except Exception:  # a sandbox bug must still answer in the envelope, without a trace
+                log.exception("sandbox endpoint %s %s failed", request.method, request.url.path)
+                record.finish(500, "INTERNAL_ERROR")
+                return envelope_error(ApiError("INTERNAL_ERROR"))
+            if isinstance(result, Response):
+                record.finish(result.status_code, None)
+                return result
+            status = 201 if isinstance(result, Created) else 200
+            record.finish(status, None)
+            return envelope_ok(result.data if isinstance(result, Created) else result, status)
+
+        run.__name__ = handler.__name__
+        run.__doc__ = handler.__doc__
+        return run
+
+    return wrap
+
+
+def require_fields(body: dict, *names: str) -> None:
+    missing = [n for n in names if body.get(n) in (None, "")]
+    if missing:
+        raise ApiError("INVALID_REQUEST", f"Missing required field(s): {', '.join(missing)}")
+
+
+def expect_type(value: Any, kind: type | tuple[type, ...], name: str) -> Any:
+    """Reject a wrong JSON type with a 400 that names the field (bool is not an int here)."""
+    if isinstance(value, bool) and kind in (int, float, (int, float)):
+        raise ApiError("INVALID_REQUEST", f"{name} must be a number")
+    if not isinstance(value, kind):
+        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ApiError("INVALID_REQUEST", f"{name} must be of type {expected}")
+    return value

@@ -1,0 +1,73 @@
+"""Builds the sandbox's ASGI app: the platform API, identity (me, OAuth), the control API and chat page."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from sandbox import chatpage, control, identity
+from sandbox.api import bots, chats, commands, events, files, interface, messages
+from sandbox.calls import CallLog
+from sandbox.errors import ERRORS
+from sandbox.faults import Faults
+from sandbox.ratelimit import RateLimiter
+from sandbox.state import Platform
+
+
+@dataclass
+class Services:
+    """What every handler may reach through `request.app.state.services`."""
+
+    platform: Platform
+    faults: Faults
+    limiter: RateLimiter
+    calls: CallLog
+
+    def reset(self) -> None:
+        """Forget everything: a new, empty platform, no faults, default limits, no recorded calls."""
+        self.platform = Platform()
+        self.faults = Faults()
+        self.limiter = RateLimiter(self.platform)
+        self.calls.clear()
+
+
+def make_services(platform: Platform | None = None) -> Services:
+    platform = platform or Platform()
+    return Services(platform=platform, faults=Faults(), limiter=RateLimiter(platform), calls=CallLog())
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "INVALID_REQUEST")
+    return JSONResponse(
+        {"success": False, "error": {"code": code, "message": ERRORS[code][1]}}, status_code=exc.status_code
+    )
+
+
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"success": False, "error": {"code": "INTERNAL_ERROR", "message": ERRORS["INTERNAL_ERROR"][1]}}, status_code=500)
+
+
+def build_app(services: Services | None = None) -> Starlette:
+    services = services or make_services()
+    # Order matters where paths overlap: /v1/bots/revision is registered before /v1/bots/{bot_id}.
+    routes = [
+        *bots.routes,
+        *events.routes,
+        *messages.routes,
+        *chats.routes,
+        *commands.routes,
+        *interface.routes,
+        *files.routes,
+        *identity.routes,
+        *control.routes,
+        *chatpage.routes,
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+    app.state.services = services
+    return app

@@ -1,0 +1,564 @@
+"""The sandbox platform's own model: portals, users, apps, keys, sessions, bots, chats, messages, events.
+
+Everything lives in memory inside one asyncio process, so no locks are needed: handlers never await
+between reading and writing state. Ids are drawn from one counter per kind; users and bots share the
+user-id space, because on Bitrix24 a bot *is* a user of the portal (a bot's messages carry its id as
+`authorId`).
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+IMBOT_SCOPES = frozenset({"imbot", "im"})
+DEFAULT_SESSION_TTL = 24 * 3600.0
+DEFAULT_RATE_LIMIT = 10.0  # requests per second per key (CONTRACT part A §3)
+MAX_BOTS_PER_APP_PER_PORTAL = 100
+EVENT_TYPES = (
+    "ONIMBOTV2MESSAGEADD",
+    "ONIMBOTV2MESSAGEUPDATE",
+    "ONIMBOTV2MESSAGEDELETE",
+    "ONIMBOTV2JOINCHAT",
+    "ONIMBOTV2DELETE",
+    "ONIMBOTV2CONTEXTGET",
+    "ONIMBOTV2COMMANDADD",
+    "ONIMBOTV2REACTIONCHANGE",
+)
+
+
+class StateError(Exception):
+    """A platform-level refusal; the HTTP layer turns `code` into the reference's status."""
+
+    def __init__(self, code: str, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+
+
+@dataclass
+class Portal:
+    id: str  # the portal UUID the gateway sends as X-Vibe-Portal-Id
+    member_id: str  # Bitrix24's member_id
+    domain: str
+    name: str
+    timezone: str = "Europe/Moscow"
+
+
+@dataclass
+class User:
+    id: int
+    portal_id: str
+    name: str
+    first_name: str
+    last_name: str
+    is_admin: bool = False
+    work_position: str = ""
+    active: bool = True
+    language: str = "en"
+
+
+@dataclass
+class App:
+    id: int
+    name: str
+    scopes: frozenset[str]
+
+
+@dataclass
+class ApiKey:
+    value: str
+    kind: str  # "app" (vibe_app_) or "api" (vibe_api_)
+    scopes: frozenset[str]
+    app_id: int | None = None  # for app keys
+    portal_id: str | None = None  # for personal keys: the one portal
+    user_id: int | None = None  # for personal keys: the owner
+    revoked: bool = False
+    rate_limit: float | None = None  # per-key override of the platform default
+
+    @property
+    def prefix(self) -> str:
+        return self.value[: self.value.index("_", 5) + 1]
+
+
+@dataclass
+class Session:
+    token: str
+    app_id: int
+    portal_id: str
+    user_id: int
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass
+class Command:
+    id: int
+    bot_id: int
+    command: str  # without the leading "/"
+    title: dict[str, str]
+    params: dict[str, str]
+    common: bool = False
+    hidden: bool = False
+    extranet_support: bool = False
+
+
+@dataclass
+class Event:
+    event_id: int
+    type: str
+    date: datetime
+    data: dict
+
+
+@dataclass
+class Bot:
+    id: int
+    portal_id: str
+    owner_key: str  # the key value that registered it; with app keys, the (key, portal) pair owns it
+    code: str
+    name: str
+    type: str = "bot"
+    event_mode: str = "fetch"
+    last_name: str = ""
+    work_position: str = ""
+    color: str = ""
+    gender: str = ""
+    avatar: str = ""
+    background_id: str | None = None
+    is_hidden: bool = False
+    is_reactions_enabled: bool = True
+    is_support_openline: bool = False
+    language: str = "en"
+    created_at: datetime | None = None
+    commands: dict[int, Command] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)  # unacknowledged, ascending by event_id
+    next_event_id: int = 1
+    stored_offset: int = 0  # every event below this is acknowledged
+    deleting: bool = False  # the portal deleted it: ONIMBOTV2DELETE is queued, nothing else arrives
+    waiters: set[asyncio.Event] = field(default_factory=set, repr=False)
+
+
+@dataclass
+class Chat:
+    id: int
+    portal_id: str
+    type: str  # "private" (a user and a bot) or "chat" (group)
+    title: str = ""
+    description: str = ""
+    color: str = ""
+    avatar: str = ""
+    owner_id: int = 0
+    member_ids: list[int] = field(default_factory=list)
+    manager_ids: set[int] = field(default_factory=set)
+    text_field_enabled: bool = True
+    entity_type: str = ""
+    created_at: datetime | None = None
+    last_message_id: int = 0
+
+    @property
+    def group_dialog_id(self) -> str:
+        return f"chat{self.id}"
+
+
+@dataclass
+class Message:
+    id: int
+    chat_id: int
+    author_id: int
+    text: str
+    date: datetime
+    is_system: bool = False
+    keyboard: list[dict] | None = None
+    attach: list | dict | None = None
+    params: dict = field(default_factory=dict)
+    reactions: dict[str, set[int]] = field(default_factory=dict)  # code -> user ids
+    uuid: str = ""
+    reply_id: int | None = None
+    url_preview: bool = True
+    deleted: bool = False
+    edited_at: datetime | None = None
+    # for command answers: the command message it answers
+    answer_to: int | None = None
+
+
+@dataclass
+class StoredFile:
+    id: int
+    chat_id: int
+    portal_id: str
+    name: str
+    content: bytes
+    message_id: int | None
+    download_token: str
+
+    @property
+    def extension(self) -> str:
+        return self.name.rsplit(".", 1)[-1].lower() if "." in self.name else ""
+
+
+class Platform:
+    """All of the sandbox's state and the operations on it that more than one API module needs."""
+
+    def __init__(self) -> None:
+        self.clock_offset = 0.0  # seconds added to real time; the control API moves it
+        self.session_ttl = DEFAULT_SESSION_TTL
+        self.default_rate_limit = DEFAULT_RATE_LIMIT
+        self.portals: dict[str, Portal] = {}
+        self.users: dict[int, User] = {}
+        self.apps: dict[int, App] = {}
+        self.keys: dict[str, ApiKey] = {}
+        self.sessions: dict[str, Session] = {}
+        self.bots: dict[int, Bot] = {}
+        self.chats: dict[int, Chat] = {}
+        self.private_chats: dict[tuple[int, int], int] = {}  # (user id, bot id) -> chat id
+        self.messages: dict[int, Message] = {}
+        self.files: dict[int, StoredFile] = {}
+        self.revision = 1
+        self._user_ids = itertools.count(1)
+        self._app_ids = itertools.count(1)
+        self._chat_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._command_ids = itertools.count(1)
+        self._file_ids = itertools.count(1)
+
+    # --- time ------------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + timedelta(seconds=self.clock_offset)
+
+    # --- identity --------------------------------------------------------------------------------
+    def create_portal(self, *, domain: str | None = None, name: str | None = None) -> Portal:
+        portal_id = str(uuid.uuid4())
+        member_id = secrets.token_hex(16)
+        domain = domain or f"portal-{member_id[:6]}.bitrix24.com"
+        if any(p.domain == domain for p in self.portals.values()):
+            raise StateError("PORTAL_EXISTS", f"A portal with domain {domain} already exists")
+        portal = Portal(id=portal_id, member_id=member_id, domain=domain, name=name or domain.split(".")[0])
+        self.portals[portal_id] = portal
+        return portal
+
+    def create_user(
+        self, portal: Portal, *, name: str, is_admin: bool = False, work_position: str = "", language: str = "en"
+    ) -> User:
+        first, _, last = name.partition(" ")
+        user = User(
+            id=next(self._user_ids),
+            portal_id=portal.id,
+            name=name,
+            first_name=first,
+            last_name=last,
+            is_admin=is_admin,
+            work_position=work_position,
+            language=language,
+        )
+        self.users[user.id] = user
+        return user
+
+    def create_app(self, *, name: str, scopes: Iterable[str] = IMBOT_SCOPES) -> tuple[App, ApiKey]:
+        app = App(id=next(self._app_ids), name=name, scopes=frozenset(scopes))
+        self.apps[app.id] = app
+        return app, self.issue_app_key(app)
+
+    def issue_app_key(self, app: App) -> ApiKey:
+        key = ApiKey(value="vibe_app_" + secrets.token_hex(20), kind="app", scopes=app.scopes, app_id=app.id)
+        self.keys[key.value] = key
+        return key
+
+    def issue_personal_key(self, user: User, *, scopes: Iterable[str] = IMBOT_SCOPES) -> ApiKey:
+        key = ApiKey(
+            value="vibe_api_" + secrets.token_hex(20),
+            kind="api",
+            scopes=frozenset(scopes),
+            portal_id=user.portal_id,
+            user_id=user.id,
+        )
+        self.keys[key.value] = key
+        return key
+
+    def create_session(self, *, app: App, user: User, ttl: float | None = None) -> Session:
+        now = self.now()
+        session = Session(
+            token="vibe_session_" + secrets.token_urlsafe(32),
+            app_id=app.id,
+            portal_id=user.portal_id,
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self.session_ttl if ttl is None else ttl),
+        )
+        self.sessions[session.token] = session
+        return session
+
+    def get_portal(self, portal_id: str) -> Portal:
+        try:
+            return self.portals[portal_id]
+        except KeyError:
+            raise StateError("PORTAL_NOT_FOUND", f"No portal {portal_id}") from None
+
+    def get_user(self, user_id: int, *, portal_id: str | None = None) -> User:
+        user = self.users.get(user_id)
+        if user is None or (portal_id is not None and user.portal_id != portal_id):
+            raise StateError("USER_NOT_FOUND", f"No user {user_id} on this portal")
+        return user
+
+    # --- bots --------------------------------------------------------------------------------------
+    def bots_of(self, *, owner_key: str, portal_id: str) -> list[Bot]:
+        return [b for b in self.bots.values() if b.owner_key == owner_key and b.portal_id == portal_id]
+
+    def add_bot(self, *, owner_key: str, portal_id: str, code: str, name: str, **props: object) -> Bot:
+        existing = next((b for b in self.bots_of(owner_key=owner_key, portal_id=portal_id) if b.code == code), None)
+        if existing is not None:
+            raise StateError("BOT_ALREADY_EXISTS", f"A bot with code {code} is already registered")
+        if len(self.bots_of(owner_key=owner_key, portal_id=portal_id)) >= MAX_BOTS_PER_APP_PER_PORTAL:
+            raise StateError("BOT_LIMIT_REACHED", "At most 100 bots per app per portal")
+        bot = Bot(
+            id=next(self._user_ids),  # a bot is a portal user
+            portal_id=portal_id,
+            owner_key=owner_key,
+            code=code,
+            name=name,
+            created_at=self.now(),
+            **props,  # type: ignore[arg-type]
+        )
+        self.bots[bot.id] = bot
+        self.revision += 1
+        return bot
+
+    def remove_bot(self, bot: Bot) -> None:
+        """The owner unregistered it: gone at once, from every chat."""
+        self.bots.pop(bot.id, None)
+        for chat in self.chats.values():
+            if bot.id in chat.member_ids:
+                chat.member_ids.remove(bot.id)
+            chat.manager_ids.discard(bot.id)
+        self._wake(bot)
+
+    def delete_bot_from_portal(self, bot: Bot, *, by: User) -> None:
+        """A portal admin deleted the bot in Bitrix24: its last event is ONIMBOTV2DELETE."""
+        self.emit(bot, "ONIMBOTV2DELETE", {"bot": self.bot_payload(bot)}, force=True)
+        bot.deleting = True
+
+    # --- chats ---------------------------------------------------------------------------------------
+    def private_chat(self, *, user: User, bot: Bot) -> Chat:
+        """The 1:1 dialog of a user and a bot, created on first use."""
+        chat_id = self.private_chats.get((user.id, bot.id))
+        if chat_id is not None:
+            return self.chats[chat_id]
+        chat = Chat(
+            id=next(self._chat_ids),
+            portal_id=bot.portal_id,
+            type="private",
+            owner_id=user.id,
+            member_ids=[user.id, bot.id],
+            created_at=self.now(),
+        )
+        self.chats[chat.id] = chat
+        self.private_chats[(user.id, bot.id)] = chat.id
+        return chat
+
+    def create_group_chat(
+        self, *, portal_id: str, owner_id: int, title: str, member_ids: Iterable[int], **fields: object
+    ) -> Chat:
+        members = [owner_id] + [m for m in member_ids if m != owner_id]
+        chat = Chat(
+            id=next(self._chat_ids),
+            portal_id=portal_id,
+            type="chat",
+            title=title,
+            owner_id=owner_id,
+            member_ids=list(dict.fromkeys(members)),
+            created_at=self.now(),
+            **fields,  # type: ignore[arg-type]
+        )
+        self.chats[chat.id] = chat
+        return chat
+
+    def resolve_dialog(self, bot: Bot, dialog_id: str) -> Chat:
+        """A dialogId as a bot uses it: "chatN" for a group, "<userId>" for its 1:1 dialog with that user."""
+        dialog_id = str(dialog_id).strip()
+        if dialog_id.startswith("chat") and dialog_id[4:].isdigit():
+            chat = self.chats.get(int(dialog_id[4:]))
+            if chat is None or chat.portal_id != bot.portal_id or chat.type == "private":
+                raise StateError("CHAT_NOT_FOUND", f"No chat {dialog_id} on this portal")
+            return chat
+        if dialog_id.isdigit():
+            user = self.users.get(int(dialog_id))
+            if user is None or user.portal_id != bot.portal_id:
+                raise StateError("USER_NOT_FOUND", f"No user {dialog_id} on this portal")
+            return self.private_chat(user=user, bot=bot)
+        raise StateError("DIALOG_ID_INVALID", f"dialogId must be a user id or chatN, got {dialog_id!r}")
+
+    def dialog_id_for(self, chat: Chat, *, bot: Bot) -> str:
+        """How `bot` addresses `chat`: the other party's id in a 1:1 dialog, chatN in a group."""
+        if chat.type == "private":
+            return str(next(m for m in chat.member_ids if m != bot.id))
+        return chat.group_dialog_id
+
+    def bots_in(self, chat: Chat) -> list[Bot]:
+        return [self.bots[m] for m in chat.member_ids if m in self.bots]
+
+    # --- messages ------------------------------------------------------------------------------------
+    def add_message(self, *, chat: Chat, author_id: int, text: str, **fields: object) -> Message:
+        message = Message(
+            id=next(self._message_ids),
+            chat_id=chat.id,
+            author_id=author_id,
+            text=text,
+            date=self.now(),
+            uuid=str(uuid.uuid4()),
+            **fields,  # type: ignore[arg-type]
+        )
+        self.messages[message.id] = message
+        chat.last_message_id = message.id
+        return message
+
+    def chat_messages(self, chat: Chat, *, include_deleted: bool = False) -> list[Message]:
+        return [m for m in self.messages.values() if m.chat_id == chat.id and (include_deleted or not m.deleted)]
+
+    def new_command_id(self) -> int:
+        return next(self._command_ids)
+
+    def add_file(self, *, chat: Chat, name: str, content: bytes) -> StoredFile:
+        stored = StoredFile(
+            id=next(self._file_ids),
+            chat_id=chat.id,
+            portal_id=chat.portal_id,
+            name=name,
+            content=content,
+            message_id=None,
+            download_token=secrets.token_urlsafe(24),
+        )
+        self.files[stored.id] = stored
+        return stored
+
+    # --- events --------------------------------------------------------------------------------------
+    def emit(self, bot: Bot, event_type: str, data: dict, *, force: bool = False) -> Event | None:
+        """Queue an event for `bot` and wake its long-polls; a bot being deleted hears nothing more."""
+        if bot.deleting and not force:
+            return None
+        event = Event(event_id=bot.next_event_id, type=event_type, date=self.now(), data=data)
+        bot.next_event_id += 1
+        bot.events.append(event)
+        self._wake(bot)
+        return event
+
+    def acknowledge(self, bot: Bot, offset: int) -> None:
+        """Acknowledge every event below `offset`; an offset never moves back, nor past the queue's end."""
+        offset = min(offset, bot.next_event_id)
+        if offset > bot.stored_offset:
+            bot.stored_offset = offset
+            bot.events = [e for e in bot.events if e.event_id >= offset]
+        if bot.deleting and not bot.events:
+            # ONIMBOTV2DELETE was the last event and it has been acknowledged: the bot is gone.
+            self.remove_bot(bot)
+
+    def pending(self, bot: Bot, *, limit: int) -> tuple[list[Event], bool]:
+        events = [e for e in bot.events if e.event_id >= bot.stored_offset]
+        return events[:limit], len(events) > limit
+
+    async def wait_for_event(self, bot: Bot, timeout: float) -> None:
+        waiter = asyncio.Event()
+        bot.waiters.add(waiter)
+        try:
+            await asyncio.wait_for(waiter.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            bot.waiters.discard(waiter)
+
+    @staticmethod
+    def _wake(bot: Bot) -> None:
+        for waiter in bot.waiters:
+            waiter.set()
+
+    # --- payload shapes (CONTRACT part B §7.2) -----------------------------------------------------
+    @staticmethod
+    def iso(moment: datetime) -> str:
+        return moment.isoformat(timespec="seconds")
+
+    def bot_payload(self, bot: Bot) -> dict:
+        return {
+            "id": bot.id,
+            "code": bot.code,
+            "type": bot.type,
+            "name": bot.name,
+            "lastName": bot.last_name,
+            "workPosition": bot.work_position,
+            "color": bot.color,
+            "isHidden": bot.is_hidden,
+            "isSupportOpenline": bot.is_support_openline,
+            "isReactionsEnabled": bot.is_reactions_enabled,
+            "backgroundId": bot.background_id,
+            "language": bot.language,
+            "moduleId": "vibecode",
+            "eventMode": bot.event_mode,
+            "countMessage": sum(1 for m in self.messages.values() if m.author_id == bot.id),
+            "countCommand": len(bot.commands),
+            "countChat": sum(1 for c in self.chats.values() if bot.id in c.member_ids),
+            "countUser": sum(1 for c in self.chats.values() if c.type == "private" and bot.id in c.member_ids),
+        }
+
+    def user_payload(self, user: User) -> dict:
+        return {
+            "id": user.id,
+            "active": user.active,
+            "name": user.name,
+            "firstName": user.first_name,
+            "lastName": user.last_name,
+            "workPosition": user.work_position,
+            "color": "#df532d",
+            "avatar": "",
+            "gender": "M",
+            "birthday": "",
+            "extranet": False,
+            "bot": False,
+            "connector": False,
+            "externalAuthId": "default",
+            "status": "online",
+            "idle": False,
+            "lastActivityDate": self.iso(self.now()),
+            "absent": False,
+            "departments": [1],
+            "phones": False,
+            "type": "user",
+        }
+
+    def chat_payload(self, chat: Chat, *, bot: Bot) -> dict:
+        return {
+            "id": chat.id,
+            "dialogId": self.dialog_id_for(chat, bot=bot),
+            "type": chat.type,
+            "name": chat.title,
+            "entityType": chat.entity_type,
+            "owner": chat.owner_id,
+            "avatar": chat.avatar,
+            "color": chat.color,
+        }
+
+    def message_payload(self, message: Message) -> dict:
+        return {
+            "id": message.id,
+            "chatId": message.chat_id,
+            "authorId": message.author_id,
+            "date": self.iso(message.date),
+            "text": message.text,
+            "isSystem": message.is_system,
+            "uuid": message.uuid,
+            "forward": None,
+            "params": message.params,
+            "viewedByOthers": False,
+        }
+
+    def event_envelope(self, bot: Bot, chat: Chat, user: User) -> dict:
+        """The fields every chat-borne event carries."""
+        return {
+            "bot": self.bot_payload(bot),
+            "dialogId": self.dialog_id_for(chat, bot=bot),
+            "chat": self.chat_payload(chat, bot=bot),
+            "user": self.user_payload(user),
+            "language": user.language,
+        }
