@@ -46,3 +46,9 @@ def ensure_local_secret(path: Path, make: callable) -> str:  # type: ignore[vali
 
 def make_django_secret() -> str:
     return secrets.token_urlsafe(50)
+
+
+def make_fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()

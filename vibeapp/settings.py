@@ -130,6 +130,30 @@ VIBE_SANDBOX_PORT = env.read_int("VIBE_SANDBOX_PORT", 8100)
 VIBE_GATEWAY_PORT = env.read_int("VIBE_GATEWAY_PORT", 8101)
 VIBE_WEB_PORT = env.read_int("VIBE_WEB_PORT", 8000)
 
+# --- Tenants: secrets at rest -------------------------------------------------------------------
+# Fernet keys for session tokens and portal API keys, newest first; never derived from SECRET_KEY, so
+# rotating one never touches the other. Production refuses to start without them; the embedded default
+# creates a local key under var/ on first run.
+TENANTS_FERNET_KEYS = env.read_list("VIBE_FERNET_KEYS")
+if not TENANTS_FERNET_KEYS:
+    if IS_PRODUCTION:
+        raise RuntimeError("VIBE_FERNET_KEYS must be set when VIBE_ENVIRONMENT=production")
+    TENANTS_FERNET_KEYS = [env.ensure_local_secret(VAR_DIR / "fernet_key", env.make_fernet_key)]
+# The app's own key (vibe_app_…); the embedded default's runstack puts the sandbox demo app's key here.
+VIBE_APP_KEY = env.read_str("VIBE_APP_KEY")
+# Warn a portal's admin this long before its last session token expires.
+TENANTS_EXPIRY_WARNING_SECONDS = env.read_int("TENANTS_EXPIRY_WARNING_SECONDS", 3 * 3600)
+# Tokens this close to expiry are not handed out for new work.
+TENANTS_TOKEN_MIN_REMAINING_SECONDS = env.read_int("TENANTS_TOKEN_MIN_REMAINING_SECONDS", 60)
+# An uninstalled portal's data is kept this long, then purged.
+TENANTS_RETENTION_DAYS = env.read_int("TENANTS_RETENTION_DAYS", 30)
+# OAuth `state` lifetime.
+TENANTS_OAUTH_STATE_MAX_AGE = env.read_int("TENANTS_OAUTH_STATE_MAX_AGE", 600)
+# How tenants asks the platform who a token belongs to; tenants never imports botcore, so by dotted path.
+TENANTS_IDENTITY_BACKEND = env.read_str("TENANTS_IDENTITY_BACKEND", "botcore.vibe.identity.VibeIdentityBackend")
+# Where portal users are sent to open the app (the gateway in the embedded default).
+VIBE_APP_PUBLIC_URL = env.read_str("VIBE_APP_PUBLIC_URL", "http://127.0.0.1:8101")
+
 # --- i18n, static, security -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,0 +1,107 @@
+"""Reads of tenants' data; `get_portal_credential` is the only place a stored secret is decrypted."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from tenants.crypto import decrypt_secret
+from tenants.errors import PortalNotFoundError, SessionTokenError
+from tenants.models import Portal, PortalApiKey, SessionGrant
+
+
+@dataclass(frozen=True, repr=False)
+class PortalCredential:
+    """What a platform call for one portal needs: a session token (with the app key) or a personal key."""
+
+    kind: str  # "session" | "personal"
+    secret: str
+    bitrix_user_id: int | None
+    expires_at: datetime | None
+
+    def __repr__(self) -> str:
+        return f"PortalCredential(kind={self.kind!r}, secret=<hidden>, user={self.bitrix_user_id}, expires_at={self.expires_at})"
+
+
+def get_portal(*, member_id: str) -> Portal:
+    portal = find_portal(member_id=member_id)
+    if portal is None:
+        raise PortalNotFoundError(f"No portal with member_id {member_id}")
+    return portal
+
+
+def find_portal(*, member_id: str | None = None, vibe_portal_id: str | None = None) -> Portal | None:
+    query = Portal.objects.all()
+    if member_id is not None:
+        query = query.filter(member_id=member_id)
+    if vibe_portal_id is not None:
+        query = query.filter(vibe_portal_id=vibe_portal_id)
+    return query.first() if (member_id or vibe_portal_id) else None
+
+
+def list_installed_portals() -> QuerySet[Portal]:
+    return Portal.objects.exclude(status=Portal.Status.UNINSTALLED)
+
+
+def _min_remaining() -> timedelta:
+    return timedelta(seconds=settings.TENANTS_TOKEN_MIN_REMAINING_SECONDS)
+
+
+def list_usable_grants(portal: Portal, *, at: datetime | None = None) -> QuerySet[SessionGrant]:
+    """Grants still good for new work, best first: an admin's before a member's, then the freshest."""
+    at = at or timezone.now()
+    return (
+        SessionGrant.objects.filter(portal=portal, invalidated_at__isnull=True, expires_at__gt=at + _min_remaining())
+        .order_by("-is_admin", "-expires_at")
+    )
+
+
+def find_best_grant(portal: Portal) -> SessionGrant | None:
+    return list_usable_grants(portal).first()
+
+
+def get_portal_credential(portal: Portal) -> PortalCredential:
+    """The credential to call the platform with for `portal`, decrypted.
+
+    A personal key the admin gave us wins (it does not expire); otherwise the best usable session grant.
+    Raises SessionTokenError when there is neither, and SecretDecryptionError if the keys cannot open it.
+    """
+    if portal.status == Portal.Status.UNINSTALLED:
+        raise SessionTokenError(f"portal={portal.member_id} is uninstalled")
+    api_key = PortalApiKey.objects.filter(portal=portal, invalidated_at__isnull=True).first()
+    if api_key is not None:
+        return PortalCredential(kind="personal", secret=decrypt_secret(api_key.key.raw), bitrix_user_id=api_key.added_by_user_id, expires_at=None)
+    grant = find_best_grant(portal)
+    if grant is None:
+        raise SessionTokenError(f"portal={portal.member_id} has no usable session token")
+    return PortalCredential(kind="session", secret=decrypt_secret(grant.token.raw), bitrix_user_id=grant.bitrix_user_id, expires_at=grant.expires_at)
+
+
+def list_admin_user_ids(portal: Portal) -> list[int]:
+    return list(SessionGrant.objects.filter(portal=portal, is_admin=True).values_list("bitrix_user_id", flat=True))
+
+
+def list_portals_with_expiring_sessions(*, within: timedelta, at: datetime | None = None) -> list[tuple[Portal, datetime]]:
+    """Active portals without a personal key whose best token expires within `within`, not yet warned."""
+    at = at or timezone.now()
+    result = []
+    candidates = Portal.objects.filter(status=Portal.Status.ACTIVE, expiry_warned_at__isnull=True, api_key__isnull=True)
+    for portal in candidates:
+        grant = find_best_grant(portal)
+        if grant is not None and grant.expires_at <= at + within:
+            result.append((portal, grant.expires_at))
+    return result
+
+
+def list_portals_with_lapsed_sessions(*, at: datetime | None = None) -> list[Portal]:
+    """Active portals that no longer have any usable credential."""
+    at = at or timezone.now()
+    return [
+        portal
+        for portal in Portal.objects.filter(status=Portal.Status.ACTIVE).select_related()
+        if not PortalApiKey.objects.filter(portal=portal, invalidated_at__isnull=True).exists()
+        and not list_usable_grants(portal, at=at).exists()
+    ]

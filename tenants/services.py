@@ -1,0 +1,205 @@
+"""Writes of tenants' data: install from a verified visit, keep tokens fresh, lose and regain sessions, uninstall."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tenants import signals
+from tenants.errors import InstallationError
+from tenants.identity import VerifiedIdentity, get_identity_backend
+from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
+from tenants.selectors import find_best_grant
+
+log = logging.getLogger(__name__)
+
+
+def _announce(signal, portal: Portal, **kwargs) -> None:
+    """Send after the transaction commits, so receivers (which may enqueue work) see the stored rows."""
+    transaction.on_commit(lambda: signal.send(sender=Portal, portal=portal, **kwargs))
+
+
+@transaction.atomic
+def store_session_grant(*, identity: VerifiedIdentity, session_token: str, source: str) -> Portal:
+    """Store a verified user's session token; the first admin to arrive installs the portal.
+
+    Later visits refresh that user's grant. A portal that needed a session becomes active again and
+    `portal_session_restored` is sent; a new install (or a reinstall) sends `portal_installed`.
+    Raises InstallationError when a non-admin reaches a portal that is not installed.
+    """
+    if identity.expires_at is None:
+        raise InstallationError("a session grant needs the session's expiry from GET /v1/me")
+    now = timezone.now()
+    portal = Portal.objects.select_for_update().filter(member_id=identity.member_id).first()
+    newly_installed = portal is None or portal.status == Portal.Status.UNINSTALLED
+    if newly_installed and not identity.is_admin:
+        raise InstallationError(
+            f"portal={identity.member_id} user={identity.bitrix_user_id} is not an admin and the portal is not installed",
+            public_message="The app is not installed on this portal yet: a portal administrator must open it first.",
+        )
+    if portal is None:
+        portal = Portal(member_id=identity.member_id)
+    was_waiting = portal.pk is not None and portal.status == Portal.Status.NEEDS_SESSION
+    portal.vibe_portal_id = identity.vibe_portal_id
+    portal.domain = identity.domain
+    portal.name = identity.portal_name
+    if newly_installed:
+        portal.status = Portal.Status.ACTIVE
+        portal.installed_at = now
+        portal.installed_by_user_id = identity.bitrix_user_id
+        portal.uninstalled_at = None
+        portal.purge_after = None
+    elif was_waiting:
+        portal.status = Portal.Status.ACTIVE
+        portal.session_lost_at = None
+    previous_best = find_best_grant(portal) if portal.pk else None
+    if previous_best is None or identity.expires_at > previous_best.expires_at:
+        portal.expiry_warned_at = None
+    portal.save()
+    PortalSettings.objects.get_or_create(portal=portal)
+    SessionGrant.objects.update_or_create(
+        portal=portal,
+        bitrix_user_id=identity.bitrix_user_id,
+        defaults={
+            "user_name": identity.user_name[:255],
+            "is_admin": identity.is_admin,
+            "source": source,
+            "token": session_token,
+            "obtained_at": now,
+            "expires_at": identity.expires_at,
+            "invalidated_at": None,
+        },
+    )
+    log.info(
+        "session grant stored portal=%s user=%s admin=%s source=%s expires_at=%s",
+        portal.member_id, identity.bitrix_user_id, identity.is_admin, source, identity.expires_at.isoformat(),
+    )
+    if newly_installed:
+        log.info("portal installed portal=%s domain=%s", portal.member_id, portal.domain)
+        _announce(signals.portal_installed, portal)
+    elif was_waiting:
+        log.info("portal session restored portal=%s", portal.member_id)
+        _announce(signals.portal_session_restored, portal)
+    return portal
+
+
+def accept_gateway_visit(*, session_token: str, claimed_portal_id: str, claimed_user_id: str) -> Portal:
+    """A request arrived through the gateway with X-Vibe-* headers: verify with GET /v1/me, then store.
+
+    The headers are only a claim: the token must belong, per the platform, to exactly that portal and
+    user, or the visit is refused as forged.
+    """
+    identity = get_identity_backend().verify_session(session_token)
+    if identity.vibe_portal_id != claimed_portal_id or str(identity.bitrix_user_id) != str(claimed_user_id).strip():
+        log.warning(
+            "forged gateway headers refused: claimed portal=%s user=%s, token belongs to portal=%s user=%s",
+            claimed_portal_id[:64], str(claimed_user_id)[:32], identity.vibe_portal_id, identity.bitrix_user_id,
+        )
+        raise InstallationError("gateway headers do not match the token's owner")
+    return store_session_grant(identity=identity, session_token=session_token, source=SessionGrant.Source.GATEWAY)
+
+
+def accept_oauth_code(*, code: str, redirect_uri: str) -> Portal:
+    """Exchange an OAuth code, confirm the token with GET /v1/me, then store it."""
+    backend = get_identity_backend()
+    exchanged = backend.exchange_code(code=code, redirect_uri=redirect_uri)
+    identity = backend.verify_session(exchanged.session_token)
+    if identity.member_id != exchanged.identity.member_id or identity.bitrix_user_id != exchanged.identity.bitrix_user_id:
+        log.warning("oauth token refused: /v1/me disagrees with the token exchange portal=%s", identity.member_id)
+        raise InstallationError("the exchanged token belongs to someone else than the exchange said")
+    return store_session_grant(identity=identity, session_token=exchanged.session_token, source=SessionGrant.Source.OAUTH)
+
+
+@transaction.atomic
+def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -> PortalApiKey:
+    """Store a personal vibe_api_ key for unattended running, after the platform confirms it is this portal's."""
+    if not api_key.startswith("vibe_api_"):
+        raise InstallationError("not a personal key", public_message="A personal key starts with vibe_api_.")
+    identity = get_identity_backend().verify_api_key(api_key)
+    if identity.member_id != portal.member_id:
+        log.warning("personal key of another portal refused portal=%s key_portal=%s", portal.member_id, identity.member_id)
+        raise InstallationError("the key belongs to another portal", public_message="This key belongs to another portal.")
+    stored, _ = PortalApiKey.objects.update_or_create(
+        portal=portal,
+        defaults={
+            "key": api_key,
+            "key_hint": f"{api_key[:9]}…{api_key[-4:]}",
+            "added_by_user_id": added_by_user_id,
+            "added_at": timezone.now(),
+            "invalidated_at": None,
+        },
+    )
+    if portal.status == Portal.Status.NEEDS_SESSION:
+        Portal.objects.filter(pk=portal.pk).update(status=Portal.Status.ACTIVE, session_lost_at=None)
+        portal.status = Portal.Status.ACTIVE
+        _announce(signals.portal_session_restored, portal)
+    log.info("personal key stored portal=%s by user=%s", portal.member_id, added_by_user_id)
+    return stored
+
+
+def remove_portal_api_key(portal: Portal) -> None:
+    PortalApiKey.objects.filter(portal=portal).delete()
+
+
+@transaction.atomic
+def report_credential_refused(portal: Portal, *, kind: str, bitrix_user_id: int | None) -> None:
+    """The platform refused a credential (expired, revoked): stop using it; without another, the portal needs a session."""
+    now = timezone.now()
+    if kind == "personal":
+        PortalApiKey.objects.filter(portal=portal).update(invalidated_at=now)
+    elif bitrix_user_id is not None:
+        SessionGrant.objects.filter(portal=portal, bitrix_user_id=bitrix_user_id, invalidated_at__isnull=True).update(invalidated_at=now)
+    has_key = PortalApiKey.objects.filter(portal=portal, invalidated_at__isnull=True).exists()
+    if not has_key and find_best_grant(portal) is None:
+        mark_portal_session_lost(portal)
+
+
+@transaction.atomic
+def mark_portal_session_lost(portal: Portal) -> bool:
+    """No usable credential remains: the portal needs a session; its bots pause until one arrives."""
+    changed = Portal.objects.filter(pk=portal.pk, status=Portal.Status.ACTIVE).update(
+        status=Portal.Status.NEEDS_SESSION, session_lost_at=timezone.now()
+    )
+    if changed:
+        portal.status = Portal.Status.NEEDS_SESSION
+        log.warning("portal needs a session portal=%s", portal.member_id)
+        _announce(signals.portal_session_lost, portal)
+    return bool(changed)
+
+
+@transaction.atomic
+def uninstall_portal(portal: Portal, *, reason: str) -> None:
+    """Destroy the portal's secrets at once and mark it uninstalled; its data is purged after the retention."""
+    now = timezone.now()
+    SessionGrant.objects.filter(portal=portal).delete()
+    PortalApiKey.objects.filter(portal=portal).delete()
+    portal.status = Portal.Status.UNINSTALLED
+    portal.uninstalled_at = now
+    portal.purge_after = now + timedelta(days=settings.TENANTS_RETENTION_DAYS)
+    portal.save(update_fields=["status", "uninstalled_at", "purge_after", "updated_at"])
+    log.info("portal uninstalled portal=%s reason=%s", portal.member_id, reason)
+    _announce(signals.portal_uninstalled, portal, reason=reason)
+
+
+def purge_uninstalled_portals(*, at=None) -> int:
+    """Delete every uninstalled portal whose retention has run out, with all its rows."""
+    at = at or timezone.now()
+    doomed = Portal.objects.filter(status=Portal.Status.UNINSTALLED, purge_after__lte=at)
+    count = 0
+    for portal in doomed:
+        log.info("portal purged portal=%s", portal.member_id)
+        portal.delete()
+        count += 1
+    return count
+
+
+def update_portal_settings(portal: Portal, **prefs) -> PortalSettings:
+    settings_row, _ = PortalSettings.objects.get_or_create(portal=portal)
+    for name, value in prefs.items():
+        setattr(settings_row, name, value)
+    settings_row.full_clean()
+    settings_row.save()
+    return settings_row

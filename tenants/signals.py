@@ -1,0 +1,13 @@
+"""What tenants announces to the rest of the project; Signal objects only, receivers live elsewhere."""
+from django.dispatch import Signal
+
+# sender=Portal class; kwargs: portal
+portal_installed = Signal()
+# kwargs: portal (already marked uninstalled, secrets destroyed), reason ("admin" | "bot_deleted" | …)
+portal_uninstalled = Signal()
+# A fresh session token arrived for a portal that needed one; kwargs: portal
+portal_session_restored = Signal()
+# The portal has no usable credential left; kwargs: portal
+portal_session_lost = Signal()
+# The portal's last usable token expires soon; kwargs: portal, expires_at, admin_user_ids, open_url
+portal_session_expiring = Signal()
