@@ -1,7 +1,7 @@
 """Top-level URL routes of the web process."""
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 
 def health(request):
@@ -11,4 +11,5 @@ def health(request):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
+    path("", include("tenants.urls")),
 ]

@@ -1,0 +1,156 @@
+"""Thin views: the embedded entry (gateway headers), the OAuth redirect, and the portal page."""
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tenants import oauth, services
+from tenants.errors import TenantsError
+from tenants.forms import PortalApiKeyForm, PortalSettingsForm, UninstallForm
+from tenants.identity import get_identity_backend
+from tenants.models import Portal, PortalApiKey, PortalSettings
+from tenants.selectors import find_best_grant
+from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
+
+log = logging.getLogger(__name__)
+
+
+def render_tenants_error(request: HttpRequest, error: TenantsError, *, status: int = 403) -> HttpResponse:
+    """The one place a TenantsError becomes a page: the public message only, never internals."""
+    log.warning("tenants request refused path=%s error=%s", request.path, error.__class__.__name__)
+    return render(request, "tenants/error.html", {"message": error.public_message}, status=status)
+
+
+def _bearer(value: str) -> str:
+    scheme, _, token = value.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+@require_GET
+def app_entry(request: HttpRequest) -> HttpResponse:
+    """Where the app opens inside Bitrix24: the gateway's X-Vibe-* headers carry the user's session."""
+    token = _bearer(request.headers.get("X-Vibe-Authorization", ""))
+    if not token:
+        if find_viewer(request):
+            return redirect("tenants:portal")
+        return render(request, "tenants/open_from_bitrix.html")
+    viewer = find_viewer(request)
+    if viewer is None or viewer.token_digest != token_digest(token):
+        try:
+            portal = services.accept_gateway_visit(
+                session_token=token,
+                claimed_portal_id=request.headers.get("X-Vibe-Portal-Id", ""),
+                claimed_user_id=request.headers.get("X-Vibe-User-Id", ""),
+            )
+        except TenantsError as error:
+            return render_tenants_error(request, error)
+        grant = portal.grants.get(bitrix_user_id=int(request.headers["X-Vibe-User-Id"]))
+        remember_viewer(
+            request,
+            Viewer(
+                member_id=portal.member_id,
+                bitrix_user_id=grant.bitrix_user_id,
+                name=grant.user_name,
+                is_admin=grant.is_admin,
+                token_digest=token_digest(token),
+            ),
+        )
+    return redirect("tenants:portal")
+
+
+@require_GET
+def oauth_start(request: HttpRequest) -> HttpResponse:
+    state = oauth.issue_state(request)
+    redirect_uri = request.build_absolute_uri(reverse("tenants:oauth_callback"))
+    return redirect(get_identity_backend().authorize_url(redirect_uri=redirect_uri, state=state))
+
+
+@require_GET
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    try:
+        oauth.redeem_state(request, request.GET.get("state", ""))
+        if request.GET.get("error"):
+            return render(request, "tenants/error.html", {"message": "Access was not granted."}, status=400)
+        portal = services.accept_oauth_code(
+            code=request.GET.get("code", ""),
+            redirect_uri=request.build_absolute_uri(reverse("tenants:oauth_callback")),
+        )
+    except TenantsError as error:
+        return render_tenants_error(request, error)
+    grant = portal.grants.order_by("-obtained_at").first()
+    remember_viewer(
+        request,
+        Viewer(
+            member_id=portal.member_id,
+            bitrix_user_id=grant.bitrix_user_id,
+            name=grant.user_name,
+            is_admin=grant.is_admin,
+            token_digest="",
+        ),
+    )
+    return redirect("tenants:portal")
+
+
+def _viewer_portal(request: HttpRequest) -> tuple[Viewer | None, Portal | None]:
+    viewer = find_viewer(request)
+    portal = viewer.portal() if viewer else None
+    return viewer, portal
+
+
+@require_http_methods(["GET", "POST"])
+def portal_page(request: HttpRequest) -> HttpResponse:
+    """The portal's page: status for everyone; settings, personal key and uninstall for admins."""
+    viewer, portal = _viewer_portal(request)
+    if viewer is None or portal is None:
+        return render(request, "tenants/open_from_bitrix.html", status=401)
+    prefs, _ = PortalSettings.objects.get_or_create(portal=portal)
+    settings_form = PortalSettingsForm(initial={"language": prefs.language, "timezone": prefs.timezone, "bot_name": prefs.bot_name})
+    key_form = PortalApiKeyForm()
+    if request.method == "POST":
+        if not viewer.is_admin:
+            return render(request, "tenants/error.html", {"message": "Only a portal administrator can change settings."}, status=403)
+        action = request.POST.get("action")
+        try:
+            if action == "settings":
+                settings_form = PortalSettingsForm(request.POST)
+                if settings_form.is_valid():
+                    services.update_portal_settings(portal, **settings_form.cleaned_data)
+                    return redirect("tenants:portal")
+            elif action == "api_key":
+                key_form = PortalApiKeyForm(request.POST)
+                if key_form.is_valid():
+                    services.set_portal_api_key(portal, api_key=key_form.cleaned_data["api_key"], added_by_user_id=viewer.bitrix_user_id)
+                    return redirect("tenants:portal")
+            elif action == "remove_api_key":
+                services.remove_portal_api_key(portal)
+                return redirect("tenants:portal")
+        except TenantsError as error:
+            return render_tenants_error(request, error, status=400)
+    context = {
+        "viewer": viewer,
+        "portal": portal,
+        "grant": find_best_grant(portal),
+        "api_key": PortalApiKey.objects.filter(portal=portal).first(),
+        "settings_form": settings_form,
+        "key_form": key_form,
+        "uninstall_form": UninstallForm(domain=portal.domain),
+        "extra_sections": [],
+    }
+    return render(request, "tenants/portal.html", context)
+
+
+@require_POST
+def uninstall(request: HttpRequest) -> HttpResponse:
+    viewer, portal = _viewer_portal(request)
+    if viewer is None or portal is None or not viewer.is_admin:
+        return render(request, "tenants/error.html", {"message": "Only a portal administrator can uninstall the app."}, status=403)
+    form = UninstallForm(request.POST, domain=portal.domain)
+    if not form.is_valid():
+        return render(request, "tenants/error.html", {"message": "Type the portal's domain exactly to confirm."}, status=400)
+    services.uninstall_portal(portal, reason="admin")
+    forget_viewer(request)
+    return render(request, "tenants/uninstalled.html", {"portal": portal})
