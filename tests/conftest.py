@@ -2,8 +2,28 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 
 from sandbox.runner import SandboxThread
+
+# Fixed for the whole run so rows written by one test's fixtures stay readable in the next.
+TEST_FERNET_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(autouse=True)
+def _test_fernet_keys(settings):
+    """Tests never touch the developer's local key under var/."""
+    settings.TENANTS_FERNET_KEYS = [TEST_FERNET_KEY]
+
+
+@pytest.fixture
+def fake_identity(settings):
+    """Point tenants at a scriptable identity backend instead of the platform."""
+    from tests.fakes import FakeIdentityBackend
+
+    FakeIdentityBackend.reset()
+    settings.TENANTS_IDENTITY_BACKEND = "tests.fakes.FakeIdentityBackend"
+    return FakeIdentityBackend
 
 
 @pytest.fixture(scope="session")
