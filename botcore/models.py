@@ -1,0 +1,111 @@
+"""Bots (one per installed portal), the event log that is their delivery record, and per-portal skill switches."""
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from tenants.models import Portal
+
+
+class Bot(models.Model):
+    """A portal's bot on the platform, with its poll cursor and the pacer's lease."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not registered yet"
+        ACTIVE = "active", "Active"
+        WAITING_SESSION = "waiting_session", "Waiting for a session"
+        PAUSED = "paused", "Paused by an operator"
+        BROKEN = "broken", "Broken (needs an operator)"
+        RETIRED = "retired", "Retired"
+
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="bots")
+    code = models.CharField(max_length=64)
+    name = models.CharField(max_length=100)
+    vibe_bot_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    broken_reason = models.TextField(blank=True)
+    # The offset we send next: every event below it is stored in our log (the platform's "ack").
+    event_offset = models.BigIntegerField(default=0)
+    # Pacing: when the next cycle is due, and the lease a pacer took to enqueue it.
+    next_poll_at = models.DateTimeField(default=timezone.now, db_index=True)
+    lease_token = models.CharField(max_length=36, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    # What the last cycles saw, for the pacer's priorities and the backoff.
+    has_more = models.BooleanField(default=False)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    provisioned_at = models.DateTimeField(null=True, blank=True)
+    commands_signature = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["portal", "code"], name="one_bot_code_per_portal")]
+        indexes = [models.Index(fields=["status", "next_poll_at"], name="bot_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.portal})"
+
+
+class BotCommand(models.Model):
+    """A command registered on the platform for a bot, and the skill that owns it."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="commands")
+    skill_name = models.CharField(max_length=64)
+    command = models.CharField(max_length=64)
+    vibe_command_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bot", "command"], name="one_command_per_bot")]
+
+    def __str__(self) -> str:
+        return f"/{self.command} ({self.skill_name})"
+
+
+class EventLogEntry(models.Model):
+    """One platform event, stored before anything acts on it; unique per bot and event id."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        HANDLED = "handled", "Handled"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="events")
+    vibe_event_id = models.BigIntegerField()
+    event_type = models.CharField(max_length=64, db_index=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    skill = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    occurred_at = models.DateTimeField(null=True, blank=True, help_text="the platform's event date")
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bot", "vibe_event_id"], name="one_entry_per_bot_event")]
+        indexes = [models.Index(fields=["bot", "status", "vibe_event_id"], name="event_pending_idx")]
+        ordering = ["-received_at"]
+        verbose_name_plural = "event log"
+
+    def __str__(self) -> str:
+        return f"{self.event_type} #{self.vibe_event_id}"
+
+
+class SkillConfig(models.Model):
+    """Whether a skill is on for a portal, and its options (validated against the skill's schema)."""
+
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="skill_configs")
+    skill_name = models.CharField(max_length=64)
+    is_enabled = models.BooleanField(default=True)
+    options = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["portal", "skill_name"], name="one_config_per_portal_skill")]
+
+    def __str__(self) -> str:
+        return f"{self.skill_name} on {self.portal}"
