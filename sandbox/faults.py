@@ -1,10 +1,155 @@
-"""Run-time fault injection: added latency, error rates, forced error codes, dropped connections."""
+"""Run-time fault injection: added latency, error rates, forced error codes, dropped connections.
+
+A rule names a method and a route path template (as registered, e.g. "/v1/bots/{bot_id}/events", or the
+literal path, or "*") and what goes wrong there. Every endpoint calls `Faults.before(request)` first, so a
+forced code is answered in the platform's envelope with that code's status, before any auth check: that
+is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR are reached at all. A dropped connection sends
+the start of a response and then closes the socket, so a client sees a transport error, never a reply.
+"""
 from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from sandbox.http import ApiError
+from sandbox.state import StateError
+
+log = logging.getLogger(__name__)
+
+# Codes whose real answers carry a retryAfter (CONTRACT part B §2): an injected one does too.
+_RETRY_AFTER_CODES = {"RATE_LIMIT", "QUEUE_TIMEOUT"}
+
+
+class ConnectionDropped(BaseException):
+    """Raised past every `except Exception` so the server closes the connection mid-response.
+
+    A BaseException on purpose: the endpoint wrapper and Starlette turn any Exception into a complete
+    500 answer, which is exactly what a dropped connection must not be.
+    """
+
+
+class _HideDroppedConnections(logging.Filter):
+    """uvicorn logs any exception that leaves the app with a traceback; an injected drop is not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+
+
+_HIDE_DROPS = _HideDroppedConnections()
+
+
+@dataclass
+class FaultRule:
+    method: str = "*"
+    path: str = "*"  # a route path template, a literal path, or "*"
+    latency_ms: float = 0.0
+    error_rate: float = 0.0  # 1.0 forces `error_code` on every matching call
+    error_code: str = "BITRIX_UNAVAILABLE"
+    drop_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= float(self.error_rate) <= 1.0 or not 0.0 <= float(self.drop_rate) <= 1.0:
+            raise StateError("INVALID_REQUEST", "errorRate and dropRate must be between 0 and 1")
+        if float(self.latency_ms) < 0 or float(self.latency_ms) > 600_000:
+            raise StateError("INVALID_REQUEST", "latencyMs must be between 0 and 600000")
+        if not self.error_code or not str(self.error_code).replace("_", "").isalnum():
+            raise StateError("INVALID_REQUEST", "errorCode must be an error code such as BITRIX_UNAVAILABLE")
+        self.method = (self.method or "*").upper()
+        self.path = self.path or "*"
+
+    def matches(self, method: str, template: str, path: str) -> bool:
+        if self.method != "*" and self.method != method:
+            return False
+        return self.path == "*" or self.path == template or self.path == path
+
+    def as_json(self) -> dict:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "latencyMs": self.latency_ms,
+            "errorRate": self.error_rate,
+            "errorCode": self.error_code,
+            "dropRate": self.drop_rate,
+        }
+
 
 class Faults:
+    """The active fault rules; `rng` may be a seeded `random.Random` for reproducible tests."""
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self.rng = rng or random.Random()
+        self._rules: dict[int, FaultRule] = {}
+        self._next_id = 1
+        logging.getLogger("uvicorn.error").addFilter(_HIDE_DROPS)
+
+    def add(self, rule: FaultRule) -> int:
+        rule_id = self._next_id
+        self._next_id += 1
+        self._rules[rule_id] = rule
+        return rule_id
+
+    def remove(self, rule_id: int) -> bool:
+        return self._rules.pop(rule_id, None) is not None
+
+    def clear(self) -> None:
+        self._rules.clear()
+
+    def rules(self) -> list[FaultRule]:
+        return list(self._rules.values())
+
+    def seed(self, value: int) -> None:
+        self.rng = random.Random(value)
+
     async def before(self, request: Request) -> None:
-        """Apply the faults configured for this request's endpoint (see the sandbox issue)."""
-        return None
+        """Apply the rules matching this request, in the order they were added."""
+        if not self._rules:
+            return
+        method = request.method
+        path = request.url.path
+        template = route_template(request)
+        for rule in list(self._rules.values()):
+            if not rule.matches(method, template, path):
+                continue
+            if rule.latency_ms:
+                await asyncio.sleep(rule.latency_ms / 1000)
+            if rule.drop_rate and self.rng.random() < rule.drop_rate:
+                await drop_connection(request)
+            if rule.error_rate and self.rng.random() < rule.error_rate:
+                raise ApiError(
+                    rule.error_code,
+                    hint="Injected by a sandbox fault rule",
+                    retry_after=1 if rule.error_code in _RETRY_AFTER_CODES else None,
+                )
+
+
+def route_template(request: Request) -> str:
+    """The path template of the route this request matched (its endpoint identifies it)."""
+    endpoint = request.scope.get("endpoint")
+    path = request.url.path
+    for route in getattr(request.app, "routes", ()):
+        if getattr(route, "endpoint", None) is endpoint and route.path_regex.match(path):
+            return route.path
+    return path
+
+
+async def drop_connection(request: Request) -> None:
+    """Promise a body, send a little of it, and make the server close the socket.
+
+    The response start is sent first because an exception before it would make the server answer a
+    complete 500 instead; with the body promised by Content-Length and cut short, the client can only
+    see a broken connection. The server itself carries on serving other connections.
+    """
+    send = request._send  # Starlette keeps the ASGI send on the request; nothing public exposes it
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b'{"success":', "more_body": True})
+    raise ConnectionDropped()

@@ -1,12 +1,61 @@
-"""The per-key request rate the platform enforces (CONTRACT part A §3)."""
+"""The per-key request rate the platform enforces (CONTRACT part A §3).
+
+Each key gets a GCRA bucket (pyrate-limiter's algorithm, one number of state per key): it sustains the
+key's rate and lets a full second's worth through at once, so the default of 10 requests/s admits a burst
+of 10 and then one every 100 ms. A refused call is 429 RATE_LIMIT with `retryAfter` in whole seconds
+(at least 1) and the same `Retry-After` header. The rate is read on every call, so a change to
+`platform.default_rate_limit` or `ApiKey.rate_limit` applies from the next call (with a fresh bucket).
+A rate that is not positive and finite switches the limit off for that key.
+"""
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
+
+from pyrate_limiter import GCRA, Rate
+
+from sandbox.http import ApiError
 from sandbox.state import ApiKey, Platform
+
+_ALGORITHM = GCRA()
+
+
+def rate_for(per_second: float) -> Rate:
+    """A Rate sustaining `per_second` with a burst of one second's worth (at least 1)."""
+    # Millisecond intervals are integers, so a fractional rate is stated per 1000 s.
+    return Rate(max(1, round(per_second * 1000)), 1_000_000, burst=max(1, round(per_second)))
 
 
 class RateLimiter:
-    def __init__(self, platform: Platform) -> None:
+    """`clock` returns seconds (monotonic); tests may freeze it to count a burst exactly."""
+
+    def __init__(self, platform: Platform, clock: Callable[[], float] = time.monotonic) -> None:
         self.platform = platform
+        self.clock = clock
+        # key value -> (the rate it was built for, [Rate], GCRA state)
+        self._buckets: dict[str, tuple[float, list[Rate], tuple]] = {}
 
     def check(self, key: ApiKey) -> None:
-        return None
+        """Spend one request of `key`'s budget, or raise 429 RATE_LIMIT with the wait."""
+        per_second = key.rate_limit if key.rate_limit is not None else self.platform.default_rate_limit
+        bucket = self._buckets.get(key.value)
+        if bucket is None or bucket[0] != per_second:
+            if not (per_second > 0 and math.isfinite(per_second)):
+                self._buckets.pop(key.value, None)
+                return
+            rates = [rate_for(per_second)]
+            bucket = (per_second, rates, _ALGORITHM.initial(rates))
+        rates = bucket[1]
+        state, decision = _ALGORITHM.step(rates, bucket[2], int(self.clock() * 1000), 1)
+        if decision.failing_rate is not None:
+            wait_ms = decision.retry_after_ms or 1000
+            raise ApiError(
+                "RATE_LIMIT",
+                hint=f"At most {per_second:g} requests/s per key; wait retryAfter seconds",
+                retry_after=max(1, math.ceil(wait_ms / 1000)),
+            )
+        self._buckets[key.value] = (per_second, rates, state)
+
+    def forget(self, key_value: str) -> None:
+        self._buckets.pop(key_value, None)

@@ -125,6 +125,7 @@ class Bot:
     name: str
     type: str = "bot"
     event_mode: str = "fetch"
+    webhook_url: str = ""  # eventMode "webhook" only; the sandbox keeps queueing events for polling
     last_name: str = ""
     work_position: str = ""
     color: str = ""

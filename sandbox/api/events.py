@@ -1,4 +1,77 @@
-"""Reference section: events."""
+"""Reference section "Events": GET /v1/bots/{bot_id}/events, polling with acknowledgement (CONTRACT A §8).
+
+`offset=N` acknowledges every event below N (an offset never moves back); without `offset` the platform
+resumes from the offset it stored. Unacknowledged events come again on every call (at-least-once).
+`limit` is 1-1000 (default 100). `timeout=0..30` seconds holds an empty answer open until an event
+arrives (long-polling). The answer is {events, nextOffset, hasMore, storedOffset, persisted}; an empty
+queue answers nextOffset 0, as imbot.v2 does.
+"""
 from __future__ import annotations
 
-routes: list = []
+from starlette.routing import Route
+
+from sandbox.http import ApiError, Call, endpoint
+from sandbox.state import Bot, Event, Platform
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+MAX_TIMEOUT = 30.0
+MAX_OFFSET = 10**18 - 1
+
+
+def query_int(raw: str | None, name: str, low: int, high: int, default: int | None) -> int | None:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or len(raw) > 18 or not low <= int(raw) <= high:
+        bound = f"from {low} to {high}" if high < MAX_OFFSET else f"of at least {low}"
+        raise ApiError(f"INVALID_{name.upper()}", f"{name} must be an integer {bound}")
+    return int(raw)
+
+
+def query_timeout(raw: str | None) -> float:
+    if raw is None or raw == "":
+        return 0.0
+    try:
+        timeout = float(raw)
+    except ValueError:
+        timeout = -1.0
+    if not 0.0 <= timeout <= MAX_TIMEOUT:  # also rejects nan and inf
+        raise ApiError("INVALID_TIMEOUT", f"timeout must be a number of seconds from 0 to {MAX_TIMEOUT:g}")
+    return timeout
+
+
+def event_json(platform: Platform, event: Event) -> dict:
+    return {"eventId": event.event_id, "type": event.type, "date": platform.iso(event.date), "data": event.data}
+
+
+def batch_json(platform: Platform, bot: Bot, events: list[Event], has_more: bool) -> dict:
+    return {
+        "events": [event_json(platform, e) for e in events],
+        "nextOffset": events[-1].event_id + 1 if events else 0,
+        "hasMore": has_more,
+        "storedOffset": bot.stored_offset,
+        "persisted": True,  # the sandbox stores the offset before it answers
+    }
+
+
+@endpoint(auth="bot")
+async def get_events(call: Call) -> dict:
+    """GET /v1/bots/{bot_id}/events?offset=&limit=&timeout=: the unacknowledged events, oldest first."""
+    bot = call.bot
+    assert bot is not None
+    query = call.query
+    offset = query_int(query.get("offset"), "offset", 0, MAX_OFFSET, None)
+    limit = query_int(query.get("limit"), "limit", 1, MAX_LIMIT, DEFAULT_LIMIT)
+    timeout = query_timeout(query.get("timeout"))
+    platform = call.platform
+    if offset is not None:
+        platform.acknowledge(bot, offset)
+    events, has_more = platform.pending(bot, limit=limit)  # type: ignore[arg-type]
+    if not events and timeout > 0 and bot.id in platform.bots:
+        await platform.wait_for_event(bot, timeout)
+        if bot.id in platform.bots:  # the owner may have deleted it meanwhile
+            events, has_more = platform.pending(bot, limit=limit)  # type: ignore[arg-type]
+    return batch_json(platform, bot, events, has_more)
+
+
+routes = [Route("/v1/bots/{bot_id}/events", get_events, methods=["GET"])]
