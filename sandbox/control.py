@@ -1,4 +1,0 @@
-"""Placeholder; see the sandbox issue."""
-from __future__ import annotations
-
-routes: list = []

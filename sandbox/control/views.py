@@ -1,0 +1,176 @@
+"""The control API's JSON shapes of platform objects: what a test or the chat page reads back.
+
+They show everything a bot did (keyboards, attach, system flag, edits, deletions, reactions) and never
+a key value or a session token.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sandbox.state import App, Bot, Chat, Event, Message, Platform, Portal, User
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="seconds")
+
+
+def portal_json(portal: Portal) -> dict:
+    return {"id": portal.id, "memberId": portal.member_id, "domain": portal.domain, "name": portal.name}
+
+
+def user_json(user: User) -> dict:
+    return {
+        "id": user.id,
+        "portalId": user.portal_id,
+        "name": user.name,
+        "firstName": user.first_name,
+        "lastName": user.last_name,
+        "isAdmin": user.is_admin,
+        "language": user.language,
+        "workPosition": user.work_position,
+    }
+
+
+def app_json(app: App) -> dict:
+    return {"id": app.id, "name": app.name, "scopes": sorted(app.scopes)}
+
+
+def bot_display_name(bot: Bot) -> str:
+    return f"{bot.name} {bot.last_name}".strip()
+
+
+def bot_json(platform: Platform, bot: Bot) -> dict:
+    key = platform.keys.get(bot.owner_key)
+    pending, _ = platform.pending(bot, limit=10**9)
+    return {
+        **platform.bot_payload(bot),
+        "portalId": bot.portal_id,
+        "displayName": bot_display_name(bot),
+        "keyKind": key.kind if key else None,  # which kind of key owns it; never the key
+        "appId": key.app_id if key else None,
+        "ownerUserId": key.user_id if key else None,
+        "createdAt": iso(bot.created_at),
+        "deleting": bot.deleting,
+        "pendingEvents": len(pending),
+        "storedOffset": bot.stored_offset,
+        "commands": [
+            {
+                "id": c.id,
+                "command": "/" + c.command,
+                "title": c.title,
+                "params": c.params,
+                "common": c.common,
+                "hidden": c.hidden,
+            }
+            for c in bot.commands.values()
+        ],
+    }
+
+
+def person_json(platform: Platform, person_id: int) -> dict:
+    """Anyone who can appear in a chat: a user or a bot, with a name to show."""
+    if person_id in platform.bots:
+        bot = platform.bots[person_id]
+        return {"id": bot.id, "name": bot_display_name(bot), "isBot": True, "botType": bot.type}
+    user = platform.users.get(person_id)
+    if user is not None:
+        return {"id": user.id, "name": user.name, "isBot": False, "isAdmin": user.is_admin}
+    return {"id": person_id, "name": f"#{person_id}", "isBot": False, "gone": True}
+
+
+def message_json(message: Message) -> dict:
+    return {
+        "id": message.id,
+        "chatId": message.chat_id,
+        "authorId": message.author_id,
+        "text": message.text,
+        "isSystem": message.is_system,
+        "keyboard": message.keyboard,
+        "attach": message.attach,
+        "params": message.params,
+        "reactions": {code: sorted(ids) for code, ids in message.reactions.items() if ids},
+        "deleted": message.deleted,
+        "editedAt": iso(message.edited_at),
+        "answerTo": message.answer_to,
+        "replyId": message.reply_id,
+        "urlPreview": message.url_preview,
+        "uuid": message.uuid,
+        "date": iso(message.date),
+    }
+
+
+def event_json(event: Event) -> dict:
+    return {"eventId": event.event_id, "type": event.type, "date": iso(event.date), "data": event.data}
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe copy of an attribute whose shape another module owns (datetimes become ISO text)."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    return value
+
+
+def typing_json(platform: Platform, chat: Chat) -> list[dict]:
+    """Who is typing in the chat right now: [{userId, statusMessageCode, until}], expired entries left out.
+
+    The typing record is kept by the interface endpoint (`Chat.typing`: user id -> (code, until) or an
+    object with those fields); it is read defensively so either shape works.
+    """
+    raw = getattr(chat, "typing", None) or {}
+    now = platform.now()
+    active = []
+    for user_id, record in dict(raw).items():
+        code = getattr(record, "status_message_code", None)
+        until = getattr(record, "until", None) or getattr(record, "expires_at", None)
+        if isinstance(record, (tuple, list)) and len(record) == 2:
+            code, until = record
+        elif isinstance(record, dict):
+            code = record.get("statusMessageCode", record.get("status_message_code", code))
+            until = record.get("until", record.get("expiresAt", until))
+        elif isinstance(record, datetime):
+            until = record
+        if isinstance(until, datetime) and until <= now:
+            continue
+        active.append({"userId": int(user_id), "statusMessageCode": code or None, "until": iso(until) if isinstance(until, datetime) else until})
+    return active
+
+
+def read_marks_json(chat: Chat) -> dict[str, int]:
+    """Last message id each member has read: {userId: messageId} (bots mark via POST …/read)."""
+    for name in ("read_marks", "last_read", "read_up_to", "last_read_message_ids"):
+        raw = getattr(chat, name, None)
+        if raw:
+            return {str(k): v for k, v in _plain(raw).items()}
+    return {}
+
+
+def chat_json(platform: Platform, chat: Chat) -> dict:
+    private_bot = next((m for m in chat.member_ids if m in platform.bots), None) if chat.type == "private" else None
+    return {
+        "id": chat.id,
+        "portalId": chat.portal_id,
+        "type": chat.type,
+        "dialogId": chat.group_dialog_id if chat.type != "private" else None,
+        "botId": private_bot,
+        "title": chat.title,
+        "description": chat.description,
+        "color": chat.color,
+        "avatar": chat.avatar,
+        "entityType": chat.entity_type,
+        "owner": chat.owner_id,
+        "members": list(chat.member_ids),
+        "managers": sorted(chat.manager_ids),
+        "people": [person_json(platform, m) for m in chat.member_ids],
+        "textFieldEnabled": chat.text_field_enabled,
+        "typing": typing_json(platform, chat),
+        "readMarks": read_marks_json(chat),
+        "createdAt": iso(chat.created_at),
+        "lastMessageId": chat.last_message_id,
+    }
