@@ -106,6 +106,7 @@ class Command:
     common: bool = False
     hidden: bool = False
     extranet_support: bool = False
+    description: dict[str, str] = field(default_factory=dict)  # the reference's echo example sends one
 
 
 @dataclass

@@ -1,4 +1,158 @@
-"""Reference section: commands."""
+"""Reference section "Commands": register, list, update, delete and answer a bot's slash commands.
+
+Register takes the reference's flat echo-bot body {command, title, description} or the imbot.v2 fields
+{command, title{lang:text}, params{lang:text}, common, hidden, extranetSupport}, flat or under `fields`.
+A plain-string title, params or description is stored under the bot's language. The name is stored
+without its leading "/"; registering a name the bot already has answers that command unchanged (200,
+where a new one is 201). Answers follow imbot.v2 Command.answer: posted in the chat of the command's
+message, as a system message when the bot is not a member of that chat.
+"""
 from __future__ import annotations
 
-routes: list = []
+import re
+from typing import Any
+
+from starlette.routing import Route
+
+from sandbox.api.bots import flag_value
+from sandbox.http import ApiError, Call, Created, endpoint
+from sandbox.state import Bot, Command
+
+_NAME = re.compile(r"^[\w\-]{1,64}$")
+_FLAGS = {"common": "common", "hidden": "hidden", "extranetSupport": "extranet_support"}
+
+
+def command_fields(body: dict) -> dict:
+    """The body's fields, flat or under `fields` (which wins)."""
+    nested = body.get("fields")
+    if nested is None:
+        return body
+    if not isinstance(nested, dict):
+        raise ApiError("INVALID_REQUEST", "fields must be an object")
+    return {**{k: v for k, v in body.items() if k != "fields"}, **nested}
+
+
+def read_name(value: Any) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ApiError("COMMAND_REQUIRED", "The command name is required", hint='Send command: "help"')
+    name = value.strip().lstrip("/") if isinstance(value, str) else None
+    if not name or not _NAME.match(name):
+        raise ApiError("COMMAND_NAME_INVALID", "command may hold 1-64 letters, digits, '_' or '-'")
+    return name
+
+
+def lang_text(value: Any, name: str, language: str) -> dict[str, str]:
+    """{lang: text} from a plain string (stored under `language`) or a map of language codes to text."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return {language: value.strip()} if value.strip() else {}
+    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return {k: v.strip() for k, v in value.items() if v.strip()}
+    raise ApiError("INVALID_REQUEST", f"{name} must be a string or an object of language codes to strings")
+
+
+def command_json(command: Command) -> dict:
+    return {
+        "id": command.id,
+        "botId": command.bot_id,
+        "command": "/" + command.command,
+        "title": command.title,
+        "params": command.params,
+        "description": command.description,
+        "common": command.common,
+        "hidden": command.hidden,
+        "extranetSupport": command.extranet_support,
+    }
+
+
+def find_by_name(bot: Bot, name: str) -> Command | None:
+    return next((c for c in bot.commands.values() if c.command.lower() == name.lower()), None)
+
+
+def get_command(bot: Bot, raw_id: str) -> Command:
+    if not raw_id.isdigit() or len(raw_id) > 18:
+        raise ApiError("INVALID_COMMAND_ID", "commandId must be a number")
+    command = bot.commands.get(int(raw_id))
+    if command is None:
+        raise ApiError("COMMAND_NOT_FOUND", f"The bot has no command {raw_id}")
+    return command
+
+
+@endpoint(auth="bot")
+async def register_command(call: Call) -> dict | Created:
+    """POST /v1/bots/{bot_id}/commands: 201 {command} when new, 200 {command} when the bot has it."""
+    bot = call.bot
+    assert bot is not None
+    fields = command_fields(call.body)
+    name = read_name(fields.get("command"))
+    flags = {attr: flag_value(fields[key], key) for key, attr in _FLAGS.items() if key in fields}
+    title = lang_text(fields.get("title"), "title", bot.language)
+    params = lang_text(fields.get("params"), "params", bot.language)
+    description = lang_text(fields.get("description"), "description", bot.language)
+    existing = find_by_name(bot, name)
+    if existing is not None:
+        return {"command": command_json(existing)}
+    if not title and not flags.get("hidden", False):
+        raise ApiError("COMMAND_TITLE_REQUIRED", "A visible command needs a title", hint="Send title, or hidden: true")
+    command = Command(
+        id=call.platform.new_command_id(),
+        bot_id=bot.id,
+        command=name,
+        title=title,
+        params=params,
+        description=description,
+        **flags,
+    )
+    bot.commands[command.id] = command
+    return Created({"command": command_json(command)})
+
+
+@endpoint(auth="bot")
+async def list_commands(call: Call) -> dict:
+    """GET /v1/bots/{bot_id}/commands: {commands: [...]} in registration order."""
+    assert call.bot is not None
+    return {"commands": [command_json(c) for c in sorted(call.bot.commands.values(), key=lambda c: c.id)]}
+
+
+@endpoint(auth="bot")
+async def update_command(call: Call) -> dict:
+    """PATCH /v1/bots/{bot_id}/commands/{command_id}: change name, texts or flags (flat or under `fields`)."""
+    bot = call.bot
+    assert bot is not None
+    command = get_command(bot, call.path_param("command_id"))
+    fields = command_fields(call.body)
+    changes: dict[str, Any] = {attr: flag_value(fields[key], key) for key, attr in _FLAGS.items() if key in fields}
+    for key in ("title", "params", "description"):
+        if key in fields:
+            changes[key] = lang_text(fields[key], key, bot.language)
+    if "command" in fields:
+        name = read_name(fields["command"])
+        other = find_by_name(bot, name)
+        if other is not None and other.id != command.id:
+            raise ApiError("COMMAND_ALREADY_EXISTS", f"The bot already has /{name}", status=409)
+        changes["command"] = name
+    if not changes:
+        raise ApiError("INVALID_REQUEST", "Nothing to update: send command, title, params or a flag")
+    if not changes.get("title", command.title) and not changes.get("hidden", command.hidden):
+        raise ApiError("COMMAND_TITLE_REQUIRED", "A visible command needs a title")
+    for attr, value in changes.items():
+        setattr(command, attr, value)
+    return {"command": command_json(command)}
+
+
+@endpoint(auth="bot")
+async def delete_command(call: Call) -> dict:
+    """DELETE /v1/bots/{bot_id}/commands/{command_id}: unregister; a repeat is 404 COMMAND_NOT_FOUND."""
+    assert call.bot is not None
+    command = get_command(call.bot, call.path_param("command_id"))
+    del call.bot.commands[command.id]
+    return {"result": True}
+
+
+routes = [
+    Route("/v1/bots/{bot_id}/commands", register_command, methods=["POST"]),
+    Route("/v1/bots/{bot_id}/commands", list_commands, methods=["GET"]),
+    Route("/v1/bots/{bot_id}/commands/{command_id}", update_command, methods=["PATCH"]),
+    Route("/v1/bots/{bot_id}/commands/{command_id}", delete_command, methods=["DELETE"]),
+]

@@ -1,0 +1,404 @@
+"""The sandbox's bot management endpoints over real HTTP, and the access errors every bot endpoint shares.
+
+The seeding helpers at the top are shared by the other tests of the sandbox's bot API.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from sandbox import activity
+from sandbox.state import IMBOT_SCOPES
+
+
+@dataclass
+class Tenant:
+    """A portal user and the key (and for app keys, the session) a test calls the platform with."""
+
+    portal_id: str
+    user_id: int
+    key: str
+    token: str | None = None
+    app_id: int | None = None
+    extra_user_ids: list[int] = field(default_factory=list)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        headers = {"X-Api-Key": self.key}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+
+def seed_personal(sandbox, *, scopes=IMBOT_SCOPES, portal_id: str | None = None) -> Tenant:
+    """A portal (or the given one) with an admin holding a personal vibe_api_ key."""
+
+    def seed(services):
+        platform = services.platform
+        portal = platform.portals[portal_id] if portal_id else platform.create_portal()
+        user = platform.create_user(portal, name="Anna Petrova", is_admin=True)
+        colleague = platform.create_user(portal, name="Boris Ivanov")
+        key = platform.issue_personal_key(user, scopes=scopes)
+        return Tenant(portal.id, user.id, key.value, extra_user_ids=[colleague.id])
+
+    return sandbox.run_in_loop(seed)
+
+
+def seed_app(sandbox, *, scopes=IMBOT_SCOPES, ttl: float | None = None) -> Tenant:
+    """A catalog app installed on a new portal: its vibe_app_ key and a user's session token."""
+
+    def seed(services):
+        platform = services.platform
+        portal = platform.create_portal()
+        user = platform.create_user(portal, name="Anna Petrova", is_admin=True)
+        colleague = platform.create_user(portal, name="Boris Ivanov")
+        app, key = platform.create_app(name="Standup bot", scopes=scopes)
+        session = platform.create_session(app=app, user=user, ttl=ttl)
+        return Tenant(portal.id, user.id, key.value, session.token, app.id, [colleague.id])
+
+    return sandbox.run_in_loop(seed)
+
+
+def seed_session(sandbox, tenant: Tenant) -> Tenant:
+    """The same app installed on another portal: same key, another portal's session."""
+
+    def seed(services):
+        platform = services.platform
+        portal = platform.create_portal()
+        user = platform.create_user(portal, name="Carl Other")
+        session = platform.create_session(app=platform.apps[tenant.app_id], user=user)
+        return Tenant(portal.id, user.id, tenant.key, session.token, tenant.app_id)
+
+    return sandbox.run_in_loop(seed)
+
+
+def client_for(sandbox, tenant: Tenant) -> httpx.Client:
+    return httpx.Client(base_url=sandbox.base_url, headers=tenant.headers, timeout=10)
+
+
+def register_bot(client: httpx.Client, code: str = "helper_bot", **fields) -> int:
+    response = client.post("/bots", json={"code": code, "name": "Helper", **fields})
+    assert response.status_code == 201, response.text
+    return response.json()["data"]["bot"]["id"]
+
+
+def user_writes(sandbox, user_id: int, bot_id: int, text: str) -> int:
+    """The user opens the bot's dialog (JOINCHAT the first time) and writes; the message id."""
+
+    def act(services):
+        platform = services.platform
+        user, bot = platform.users[user_id], platform.bots[bot_id]
+        chat = activity.open_private_chat(platform, user=user, bot=bot)
+        return activity.send_user_message(platform, user=user, chat=chat, text=text).id
+
+    return sandbox.run_in_loop(act)
+
+
+def error_of(response: httpx.Response) -> str:
+    body = response.json()
+    assert body["success"] is False
+    return body["error"]["code"]
+
+
+@pytest.fixture
+def tenant(sandbox) -> Tenant:
+    return seed_personal(sandbox)
+
+
+@pytest.fixture
+def client(sandbox, tenant):
+    with client_for(sandbox, tenant) as client:
+        yield client
+
+
+# --- register -----------------------------------------------------------------------------------------
+def test_register_answers_201_with_the_bot_nested_and_no_token(client):
+    response = client.post(
+        "/bots",
+        json={"code": "echo_bot", "name": "Echo Bot", "type": "bot", "color": "AQUA", "eventMode": "fetch",
+              "workPosition": "Repeats your messages"},
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["success"] is True
+    bot = body["data"]["bot"]
+    assert isinstance(bot["id"], int)
+    assert (bot["code"], bot["name"], bot["type"], bot["eventMode"]) == ("echo_bot", "Echo Bot", "bot", "fetch")
+    assert (bot["color"], bot["workPosition"]) == ("AQUA", "Repeats your messages")
+    assert "token" not in response.text.lower()
+
+
+def test_register_defaults_to_a_fetch_mode_bot(client):
+    bot = client.post("/bots", json={"code": "plain", "name": "Plain"}).json()["data"]["bot"]
+    assert (bot["type"], bot["eventMode"], bot["isHidden"], bot["isReactionsEnabled"]) == ("bot", "fetch", False, True)
+
+
+def test_register_reads_the_profile_under_properties(client):
+    response = client.post(
+        "/bots",
+        json={"code": "nested", "type": "personal", "isHidden": "Y",
+              "properties": {"name": "Ассистент 🤖", "lastName": "Bot", "gender": "F", "workPosition": "AI"}},
+    )
+    assert response.status_code == 201
+    bot = response.json()["data"]["bot"]
+    assert (bot["name"], bot["lastName"], bot["gender"], bot["type"], bot["isHidden"]) == (
+        "Ассистент 🤖", "Bot", "F", "personal", True)
+
+
+def test_register_twice_answers_409_with_the_flat_bot_id(client):
+    bot_id = register_bot(client, "twice")
+    response = client.post("/bots", json={"code": "twice", "name": "Again"})
+    assert response.status_code == 409
+    assert error_of(response) == "BOT_ALREADY_EXISTS"
+    assert response.json()["data"] == {"botId": bot_id}
+
+
+def test_the_same_code_under_another_key_is_another_bot(sandbox, client, tenant):
+    first = register_bot(client, "shared_code")
+    with client_for(sandbox, seed_personal(sandbox, portal_id=tenant.portal_id)) as other:
+        assert register_bot(other, "shared_code") != first
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"name": "No code"}, "CODE_REQUIRED"),
+        ({"code": "", "name": "Empty code"}, "CODE_REQUIRED"),
+        ({"code": "no_name"}, "NAME_REQUIRED"),
+        ({"code": "blank_name", "name": "  "}, "NAME_REQUIRED"),
+        ({"code": "nested_blank", "properties": {"lastName": "Only"}}, "NAME_REQUIRED"),
+    ],
+)
+def test_register_without_code_or_name_names_what_is_missing(client, body, code):
+    response = client.post("/bots", json=body)
+    assert response.status_code == 400
+    assert error_of(response) == code
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"code": 42}, "code"),
+        ({"name": ["Helper"]}, "name"),
+        ({"type": "robot"}, "type"),
+        ({"eventMode": "push"}, "eventMode"),
+        ({"eventMode": "webhook"}, "webhookUrl"),
+        ({"gender": "X"}, "gender"),
+        ({"isHidden": "maybe"}, "isHidden"),
+        ({"color": 7}, "color"),
+        ({"properties": "Helper"}, "properties"),
+        ({"avatar": "data:image/png;base64,AAAA"}, "avatar"),
+    ],
+)
+def test_register_with_a_wrong_type_names_the_field(client, fields, named):
+    response = client.post("/bots", json={"code": "typed", "name": "Helper", **fields})
+    assert response.status_code == 400
+    assert error_of(response) == "INVALID_REQUEST"
+    assert named in response.json()["error"]["message"]
+
+
+def test_an_unknown_background_is_stored_as_null(client):
+    known = client.post("/bots", json={"code": "bg1", "name": "A", "backgroundId": "mint"}).json()["data"]["bot"]
+    unknown = client.post("/bots", json={"code": "bg2", "name": "B", "backgroundId": "plaid"}).json()["data"]["bot"]
+    assert (known["backgroundId"], unknown["backgroundId"]) == ("mint", None)
+
+
+def test_a_webhook_bot_keeps_its_url(client):
+    response = client.post("/bots", json={"code": "hook", "name": "Hook", "eventMode": "webhook",
+                                          "webhookUrl": "https://example.com/hook"})
+    assert response.status_code == 201
+    assert response.json()["data"]["bot"]["webhookUrl"] == "https://example.com/hook"
+
+
+def test_an_app_may_register_at_most_100_bots_per_portal(sandbox, client, tenant):
+    def fill(services):
+        platform = services.platform
+        for n in range(100):
+            platform.add_bot(owner_key=tenant.key, portal_id=tenant.portal_id, code=f"b{n}", name="B")
+
+    sandbox.run_in_loop(fill)
+    response = client.post("/bots", json={"code": "one_too_many", "name": "Extra"})
+    assert 400 <= response.status_code < 500
+    assert error_of(response) == "BOT_LIMIT_REACHED"
+
+
+# --- list, revision, get ------------------------------------------------------------------------------
+def test_list_shows_only_the_bots_of_this_key_on_this_portal(sandbox, client, tenant):
+    mine = [register_bot(client, "a"), register_bot(client, "b")]
+    with client_for(sandbox, seed_personal(sandbox, portal_id=tenant.portal_id)) as other:
+        register_bot(other, "c")
+    response = client.get("/bots")
+    assert response.status_code == 200
+    assert [bot["id"] for bot in response.json()["data"]["bots"]] == mine
+
+
+def test_revision_is_not_taken_for_a_bot_id(client):
+    register_bot(client)
+    response = client.get("/bots/revision")
+    assert response.status_code == 200
+    assert isinstance(response.json()["data"]["revision"], int)
+
+
+def test_get_answers_the_bot_with_active_and_its_user(client):
+    bot_id = register_bot(client, "getme", lastName="Smith")
+    response = client.get(f"/bots/{bot_id}")
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert data["bot"]["id"] == bot_id and data["bot"]["active"] is True
+    assert data["users"][0]["id"] == bot_id and data["users"][0]["active"] is True
+    assert data["users"][0]["name"] == "Helper Smith"
+
+
+# --- update, delete, reauth, resubscribe ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "Renamed", "workPosition": "Bot"},
+        {"fields": {"name": "Renamed", "workPosition": "Bot"}},
+        {"properties": {"name": "Renamed", "workPosition": "Bot"}},
+        {"fields": {"properties": {"name": "Renamed"}, "workPosition": "Bot"}},
+    ],
+    ids=["flat", "fields", "properties", "fields.properties"],
+)
+def test_update_takes_fields_flat_or_nested(client, body):
+    bot_id = register_bot(client)
+    response = client.patch(f"/bots/{bot_id}", json=body)
+    assert response.status_code == 200
+    assert (response.json()["data"]["bot"]["name"], response.json()["data"]["bot"]["workPosition"]) == ("Renamed", "Bot")
+    assert client.get(f"/bots/{bot_id}").json()["data"]["bot"]["name"] == "Renamed"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [({}, "INVALID_REQUEST"), ({"code": "other"}, "INVALID_REQUEST"), ({"name": ""}, "NAME_REQUIRED"),
+     ({"type": 1}, "INVALID_REQUEST"), ({"fields": []}, "INVALID_REQUEST")],
+)
+def test_update_refuses_nothing_or_bad_fields(client, body, code):
+    bot_id = register_bot(client)
+    response = client.patch(f"/bots/{bot_id}", json=body)
+    assert response.status_code == 400
+    assert error_of(response) == code
+
+
+def test_delete_removes_the_bot_and_a_repeat_finds_nothing(client):
+    bot_id = register_bot(client)
+    response = client.delete(f"/bots/{bot_id}")
+    assert response.status_code == 200
+    assert response.json()["data"]["result"] is True
+    assert error_of(client.get(f"/bots/{bot_id}")) == "BOT_NOT_FOUND"
+    repeat = client.delete(f"/bots/{bot_id}")
+    assert repeat.status_code == 404 and error_of(repeat) == "BOT_NOT_FOUND"
+    assert client.get("/bots").json()["data"]["bots"] == []
+
+
+def test_delete_takes_the_bot_out_of_its_chats(sandbox, client, tenant):
+    bot_id = register_bot(client)
+    user_writes(sandbox, tenant.user_id, bot_id, "hello")
+    client.delete(f"/bots/{bot_id}")
+    in_chats = sandbox.run_in_loop(lambda s: [c.id for c in s.platform.chats.values() if bot_id in c.member_ids])
+    assert in_chats == []
+
+
+def test_reauth_answers_the_bot_without_a_token(client):
+    bot_id = register_bot(client)
+    response = client.post(f"/bots/{bot_id}/reauth")
+    assert response.status_code == 200
+    assert response.json()["data"]["result"] is True
+    assert "token" not in response.text.lower()
+
+
+def test_resubscribe_may_switch_the_event_mode(client):
+    bot_id = register_bot(client)
+    assert client.post(f"/bots/{bot_id}/resubscribe").json()["data"]["bot"]["eventMode"] == "fetch"
+    switched = client.post(f"/bots/{bot_id}/resubscribe", json={"eventMode": "webhook", "webhookUrl": "https://h.example/x"})
+    assert switched.json()["data"]["bot"]["eventMode"] == "webhook"
+    refused = client.post(f"/bots/{bot_id}/resubscribe", json={"eventMode": "webhook", "webhookUrl": ""})
+    assert refused.status_code == 400
+
+
+# --- the access errors every bot endpoint shares ------------------------------------------------------
+@pytest.mark.parametrize("path", ["/bots/abc", "/bots/abc/events", "/bots/12x/commands", "/bots/-1/files/1"])
+def test_a_non_numeric_bot_id_is_invalid_bot_id(client, path):
+    response = client.get(path)
+    assert response.status_code == 400
+    assert error_of(response) == "INVALID_BOT_ID"
+
+
+@pytest.mark.parametrize("path", ["/bots/999999", "/bots/999999/events", "/bots/999999/commands"])
+def test_an_unknown_bot_is_bot_not_found(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert error_of(response) == "BOT_NOT_FOUND"
+
+
+def test_another_keys_bot_is_bot_access_denied(sandbox, client, tenant):
+    bot_id = register_bot(client)
+    with client_for(sandbox, seed_personal(sandbox, portal_id=tenant.portal_id)) as other:
+        for response in (other.get(f"/bots/{bot_id}"), other.get(f"/bots/{bot_id}/events"),
+                         other.delete(f"/bots/{bot_id}")):
+            assert response.status_code == 403
+            assert error_of(response) == "BOT_ACCESS_DENIED"
+
+
+def test_the_same_app_key_with_another_portals_session_is_bot_access_denied(sandbox):
+    app_tenant = seed_app(sandbox)
+    with client_for(sandbox, app_tenant) as client:
+        bot_id = register_bot(client)
+    with client_for(sandbox, seed_session(sandbox, app_tenant)) as elsewhere:
+        response = elsewhere.get(f"/bots/{bot_id}/events")
+        assert response.status_code == 403
+        assert error_of(response) == "BOT_ACCESS_DENIED"
+        assert elsewhere.get("/bots").json()["data"]["bots"] == []
+
+
+def test_an_app_key_with_its_session_works_like_a_personal_key(sandbox):
+    with client_for(sandbox, seed_app(sandbox)) as client:
+        bot_id = register_bot(client)
+        assert client.get(f"/bots/{bot_id}").status_code == 200
+
+
+def test_an_app_key_without_bearer_is_token_missing(sandbox):
+    app_tenant = seed_app(sandbox)
+    response = httpx.post(f"{sandbox.base_url}/bots", headers={"X-Api-Key": app_tenant.key},
+                          json={"code": "x", "name": "X"})
+    assert response.status_code == 401
+    assert error_of(response) == "TOKEN_MISSING"
+
+
+def test_an_expired_session_is_token_expired(sandbox):
+    app_tenant = seed_app(sandbox, ttl=60)
+    with client_for(sandbox, app_tenant) as client:
+        assert client.get("/bots").status_code == 200
+        sandbox.run_in_loop(lambda s: setattr(s.platform, "clock_offset", timedelta(minutes=2).total_seconds()))
+        response = client.get("/bots")
+    assert response.status_code == 401
+    assert error_of(response) == "TOKEN_EXPIRED"
+
+
+def test_a_key_without_the_imbot_scope_is_scope_denied(sandbox):
+    with client_for(sandbox, seed_personal(sandbox, scopes={"crm", "im"})) as client:
+        response = client.post("/bots", json={"code": "x", "name": "X"})
+    assert response.status_code == 403
+    assert error_of(response) == "SCOPE_DENIED"
+
+
+@pytest.mark.parametrize(("headers", "status", "code"), [
+    ({}, 401, "AUTH_REQUIRED"),
+    ({"X-Api-Key": "vibe_api_" + "0" * 40}, 401, "INVALID_API_KEY"),
+])
+def test_a_missing_or_unknown_key_is_refused(sandbox, headers, status, code):
+    response = httpx.get(f"{sandbox.base_url}/bots", headers=headers)
+    assert response.status_code == status
+    assert error_of(response) == code
+
+
+def test_a_revoked_key_is_key_revoked(sandbox, client, tenant):
+    assert client.get("/bots").status_code == 200
+    sandbox.run_in_loop(lambda s: setattr(s.platform.keys[tenant.key], "revoked", True))
+    response = client.get("/bots")
+    assert response.status_code == 403
+    assert error_of(response) == "KEY_REVOKED"
+    assert tenant.key not in response.text
