@@ -1,0 +1,141 @@
+"""Fault injection over real HTTP: latency, error rates, forced codes, dropped connections."""
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+import httpx
+import pytest
+
+from sandbox.errors import REFERENCE_ERRORS
+from sandbox.faults import FaultRule, Faults
+from sandbox.state import StateError
+from tests.sandbox.test_bots import client_for, error_of, register_bot, seed_personal
+
+EVENTS = "/v1/bots/{bot_id}/events"
+
+
+@pytest.fixture
+def tenant(sandbox):
+    return seed_personal(sandbox)
+
+
+@pytest.fixture
+def client(sandbox, tenant):
+    with client_for(sandbox, tenant) as client:
+        yield client
+
+
+def add_fault(sandbox, **rule) -> int:
+    return sandbox.run_in_loop(lambda s: s.faults.add(FaultRule(**rule)))
+
+
+def test_latency_delays_the_matching_endpoint(sandbox, client):
+    bot_id = register_bot(client)
+    add_fault(sandbox, path=EVENTS, latency_ms=300)
+    started = time.monotonic()
+    assert client.get(f"/bots/{bot_id}/events").status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+@pytest.mark.parametrize("code", ["BITRIX_ERROR", "BITRIX_UNAVAILABLE", "INTERNAL_ERROR"])
+def test_a_forced_system_error_answers_in_the_envelope_with_its_status(sandbox, client, code):
+    bot_id = register_bot(client)
+    add_fault(sandbox, method="GET", path=EVENTS, error_rate=1.0, error_code=code)
+    response = client.get(f"/bots/{bot_id}/events")
+    assert response.status_code == REFERENCE_ERRORS[code][0]
+    assert error_of(response) == code
+    assert response.json()["error"]["message"] == REFERENCE_ERRORS[code][1]
+
+
+def test_registration_failed_is_reachable_on_register(sandbox, client):
+    add_fault(sandbox, method="POST", path="/v1/bots", error_rate=1.0, error_code="REGISTRATION_FAILED")
+    response = client.post("/bots", json={"code": "fails", "name": "Fails"})
+    assert response.status_code == 502
+    assert error_of(response) == "REGISTRATION_FAILED"
+    assert client.get("/bots").json()["data"]["bots"] == []  # GET on the same path is untouched
+
+
+def test_a_forced_rate_limit_carries_retry_after(sandbox, client):
+    add_fault(sandbox, error_rate=1.0, error_code="RATE_LIMIT")
+    response = client.get("/bots")
+    assert response.status_code == 429
+    assert response.json()["error"]["retryAfter"] == 1 == int(response.headers["Retry-After"])
+
+
+def test_a_rule_for_one_route_leaves_the_others_alone(sandbox, client):
+    bot_id = register_bot(client)
+    add_fault(sandbox, path="/v1/bots/{bot_id}", error_rate=1.0)
+    assert client.get(f"/bots/{bot_id}").status_code == 502
+    assert client.get("/bots/revision").status_code == 200  # a different route, though the path looks alike
+    assert client.get(f"/bots/{bot_id}/events").status_code == 200
+
+
+def test_a_literal_path_matches_too(sandbox, client):
+    first, second = register_bot(client, "first"), register_bot(client, "second")
+    add_fault(sandbox, path=f"/v1/bots/{first}/events", error_rate=1.0)
+    assert client.get(f"/bots/{first}/events").status_code == 502
+    assert client.get(f"/bots/{second}/events").status_code == 200
+
+
+def test_an_error_rate_fails_some_calls_reproducibly_with_a_seed(sandbox, client):
+    def statuses() -> list[int]:
+        sandbox.run_in_loop(lambda s: s.faults.seed(7))
+        return [client.get("/bots").status_code for _ in range(40)]
+
+    add_fault(sandbox, path="/v1/bots", error_rate=0.5)
+    first = statuses()
+    assert set(first) == {200, 502}
+    assert statuses() == first
+
+
+def test_a_dropped_connection_is_a_transport_error_and_the_server_keeps_serving(sandbox, client):
+    bot_id = register_bot(client)
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append  # type: ignore[method-assign]
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addHandler(handler)
+    try:
+        add_fault(sandbox, path=EVENTS, drop_rate=1.0)
+        with pytest.raises(httpx.TransportError):
+            client.get(f"/bots/{bot_id}/events")
+        assert client.get("/bots").status_code == 200
+        sandbox.run_in_loop(lambda s: s.faults.clear())
+        assert client.get(f"/bots/{bot_id}/events").status_code == 200
+    finally:
+        uvicorn_log.removeHandler(handler)
+    assert [r for r in seen if r.levelno >= logging.ERROR] == []
+
+
+def test_a_drop_rate_drops_some_connections(sandbox, client):
+    sandbox.run_in_loop(lambda s: s.faults.seed(3))
+    add_fault(sandbox, path="/v1/bots", method="GET", drop_rate=0.5)
+    outcomes = []
+    for _ in range(20):
+        try:
+            outcomes.append(client.get("/bots").status_code)
+        except httpx.TransportError:
+            outcomes.append("dropped")
+    assert "dropped" in outcomes and 200 in outcomes
+
+
+def test_rules_are_listed_as_json_and_cleared():
+    faults = Faults(rng=random.Random(1))
+    rule_id = faults.add(FaultRule(method="get", path=EVENTS, latency_ms=5, error_rate=0.25))
+    assert isinstance(rule_id, int)
+    assert [r.as_json() for r in faults.rules()] == [
+        {"method": "GET", "path": EVENTS, "latencyMs": 5, "errorRate": 0.25, "errorCode": "BITRIX_UNAVAILABLE",
+         "dropRate": 0.0}
+    ]
+    faults.clear()
+    assert faults.rules() == []
+
+
+@pytest.mark.parametrize(
+    "rule", [{"error_rate": 1.5}, {"drop_rate": -0.1}, {"latency_ms": -1}, {"error_code": "not a code!"}]
+)
+def test_an_impossible_rule_is_refused(rule):
+    with pytest.raises(StateError):
+        FaultRule(**rule)
