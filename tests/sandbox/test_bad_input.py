@@ -1,0 +1,165 @@
+"""Bad input to the bot endpoints is a 4xx with a clear code, never a 500 or a stack trace."""
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+
+from sandbox.http import MAX_BODY_BYTES
+from tests.sandbox.test_bots import client_for, error_of, register_bot, seed_personal
+
+
+@pytest.fixture
+def tenant(sandbox):
+    return seed_personal(sandbox)
+
+
+@pytest.fixture
+def client(sandbox, tenant):
+    with client_for(sandbox, tenant) as client:
+        yield client
+
+
+@pytest.fixture
+def bot_id(client):
+    return register_bot(client)
+
+
+WRITES = [
+    ("POST", "/bots"),
+    ("PATCH", "/bots/{bot}"),
+    ("POST", "/bots/{bot}/resubscribe"),
+    ("POST", "/bots/{bot}/commands"),
+    ("POST", "/bots/{bot}/files"),
+]
+
+
+def send(client, method: str, path: str, bot_id: int, **kwargs) -> httpx.Response:
+    return client.request(method, path.format(bot=bot_id), **kwargs)
+
+
+def assert_clear_4xx(response: httpx.Response, *codes: str) -> None:
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    code = error_of(response)
+    assert code in codes if codes else code
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+def test_malformed_json_is_invalid_json(client, bot_id, method, path):
+    response = send(client, method, path, bot_id, content=b'{"code": "x", "name": ', headers={"Content-Type": "application/json"})
+    assert_clear_4xx(response, "INVALID_JSON")
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+@pytest.mark.parametrize("body", [b"[1, 2]", b'"text"', b"42", b"null"])
+def test_a_json_body_that_is_not_an_object_is_invalid_request(client, bot_id, method, path, body):
+    response = send(client, method, path, bot_id, content=body, headers={"Content-Type": "application/json"})
+    assert_clear_4xx(response, "INVALID_REQUEST")
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+def test_a_body_that_is_not_utf8_is_invalid_json(client, bot_id, method, path):
+    response = send(client, method, path, bot_id, content=b'{"name": "\xff\xfe"}')
+    assert_clear_4xx(response, "INVALID_JSON")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/bots", {"code": ["x"], "name": "X"}),
+        ("POST", "/bots", {"code": "x", "name": {"en": "X"}}),
+        ("POST", "/bots", {"code": "x", "name": "X", "isReactionsEnabled": 3}),
+        ("PATCH", "/bots/{bot}", {"fields": "name=X"}),
+        ("PATCH", "/bots/{bot}", {"properties": ["X"]}),
+        ("POST", "/bots/{bot}/resubscribe", {"eventMode": 1}),
+        ("POST", "/bots/{bot}/commands", {"command": 5, "title": "T"}),
+        ("POST", "/bots/{bot}/commands", {"command": "ok", "title": ["T"]}),
+        ("POST", "/bots/{bot}/commands", {"command": "ok", "title": "T", "hidden": "sometimes"}),
+        ("POST", "/bots/{bot}/commands", {"fields": 1}),
+        ("POST", "/bots/{bot}/files", {"dialogId": {"id": 1}, "fields": {"name": "a.txt", "content": "aGk="}}),
+        ("POST", "/bots/{bot}/files", {"dialogId": "1", "fields": ["a.txt"]}),
+        ("POST", "/bots/{bot}/files", {"dialogId": "1", "fields": {"name": 1, "content": "aGk="}}),
+    ],
+)
+def test_wrong_types_are_a_clear_4xx(client, bot_id, method, path, body):
+    assert_clear_4xx(send(client, method, path, bot_id, json=body))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"),
+    [
+        ("POST", "/bots", "CODE_REQUIRED"),
+        ("PATCH", "/bots/{bot}", "INVALID_REQUEST"),
+        ("POST", "/bots/{bot}/commands", "COMMAND_REQUIRED"),
+        ("POST", "/bots/{bot}/files", "FILE_NAME_INVALID"),
+    ],
+)
+def test_an_empty_body_names_what_is_missing(client, bot_id, method, path, code):
+    assert_clear_4xx(send(client, method, path, bot_id), code)
+
+
+def test_a_body_over_40_mib_is_payload_too_large(client):
+    body = b'{"code": "big", "name": "' + b"x" * (MAX_BODY_BYTES + 1024) + b'"}'
+    response = client.post("/bots", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert error_of(response) == "PAYLOAD_TOO_LARGE"
+
+
+def test_a_chunked_body_over_40_mib_is_payload_too_large(client):
+    def chunks():
+        yield b'{"code": "big", "name": "'
+        for _ in range(41):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    response = client.post("/bots", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert error_of(response) == "PAYLOAD_TOO_LARGE"
+
+
+def test_a_file_upload_just_under_the_cap_is_accepted(sandbox, client, tenant, bot_id):
+    import base64
+
+    raw = b"\x00" * (29 * 1024 * 1024)
+    body = {"dialogId": str(tenant.user_id), "fields": {"name": "big.bin", "content": base64.b64encode(raw).decode()}}
+    response = client.post(f"/bots/{bot_id}/files", json=body, timeout=60)
+    assert response.status_code == 200
+    assert response.json()["data"]["file"]["size"] == len(raw)
+
+
+def test_an_unknown_path_is_a_json_404(client):
+    response = client.get("/bots/1/nowhere")
+    assert response.status_code == 404
+    assert error_of(response) == "NOT_FOUND"
+    assert error_of(httpx.get(client.base_url.join("/nowhere"))) == "NOT_FOUND"
+
+
+def test_a_wrong_method_is_a_json_405(client):
+    response = client.put("/bots")
+    assert response.status_code == 405
+    assert error_of(response) == "METHOD_NOT_ALLOWED"
+
+
+def test_a_garbage_request_line_does_not_take_the_server_down(sandbox, client):
+    with socket.create_connection((sandbox.host, sandbox.port), timeout=5) as raw:
+        raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        raw.recv(1024)
+    assert client.get("/bots").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": "x" * 10_000, "name": "X"},
+        {"code": "ok", "name": "X" * 100_000},
+        {"code": "ok2", "name": "X", "properties": {"name": None}},
+        {"code": "ok3", "name": "X", "backgroundId": ["mint"]},
+        {"code": "ok4", "name": "X", "type": None},
+        {"code": "ünïcødé", "name": "X"},
+    ],
+)
+def test_odd_register_bodies_never_answer_500(client, body):
+    assert client.post("/bots", json=body).status_code < 500
