@@ -1,0 +1,246 @@
+"""Throughput of the sandbox's GET /v1/bots/{id}/events, against a trivial JSON answer of the same server.
+
+Run: `.venv/bin/python benchmarks/sandbox_throughput.py [--duration 5] [--connections 64]`
+
+The sandbox runs in its own process exactly as `manage.py runsandbox` runs it (uvicorn, uvloop,
+httptools), seeded with 1,000 bots under 10 personal keys, a tenth of them with unacknowledged events,
+and a per-key rate limit raised out of the way (the limiter still runs on every call: its cost counts).
+A separate process drives it with a minimal asyncio HTTP/1.1 keep-alive client (no parsing beyond the
+status line and Content-Length), so the load generator is not what is measured. Each phase warms up
+first, then counts complete responses for `--duration` seconds. The baseline is the sandbox's own JSON
+404 (routing, an exception handler and a JSON body: the same stack minus the platform work), so the ratio
+says what the events endpoint costs on top of the server itself.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import socket
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+
+BOTS = 1000
+KEYS = 10  # at most 100 bots per key and portal (CONTRACT part A §10)
+EVENTFUL_EVERY = 10  # every tenth bot has unacknowledged events waiting
+EVENTS_EACH = 5
+TARGET_RPS = 2000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- the sandbox process -------------------------------------------------------------------------------
+def seed(services) -> list[tuple[int, str]]:
+    """1,000 bots over 10 keys on one portal, some with pending events; [(bot id, key)]."""
+    from sandbox import activity
+
+    platform = services.platform
+    platform.default_rate_limit = 1e9
+    portal = platform.create_portal(domain="bench.bitrix24.com")
+    writer = platform.create_user(portal, name="Load Writer")
+    bots = []
+    for k in range(KEYS):
+        owner = platform.create_user(portal, name=f"Owner {k}", is_admin=True)
+        key = platform.issue_personal_key(owner)
+        for b in range(BOTS // KEYS):
+            bot = platform.add_bot(owner_key=key.value, portal_id=portal.id, code=f"bench_{k}_{b}", name="Bench")
+            bots.append((bot.id, key.value))
+    for bot_id, _ in bots[::EVENTFUL_EVERY]:
+        bot = platform.bots[bot_id]
+        chat = activity.open_private_chat(platform, user=writer, bot=bot)
+        for n in range(EVENTS_EACH - 1):
+            activity.send_user_message(platform, user=writer, chat=chat, text=f"load message {n}")
+    return bots
+
+
+def run_sandbox(port: int, conn) -> None:
+    import uvloop
+
+    from sandbox.runner import build_servers, serve
+    from sandbox.server import make_services
+
+    services = make_services()
+    conn.send(seed(services))
+    servers = build_servers(services, host="127.0.0.1", port=port)
+    uvloop.run(serve(servers))
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the sandbox did not start listening")
+
+
+# --- the load generator process ------------------------------------------------------------------------
+@dataclass
+class Tally:
+    done: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    counting: bool = False
+
+
+class KeepAliveClient(asyncio.Protocol):
+    """One connection sending the next request as soon as the previous response is complete."""
+
+    def __init__(self, requests: list[bytes], start: int, tally: Tally, closed: asyncio.Future) -> None:
+        self.requests = requests
+        self.index = start
+        self.tally = tally
+        self.closed = closed
+        self.buffer = b""
+        self.sent_at = 0.0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.send_next()
+
+    def send_next(self) -> None:
+        self.index = (self.index + 1) % len(self.requests)
+        self.sent_at = time.perf_counter()
+        self.transport.write(self.requests[self.index])
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = self.buffer[:head_end].lower()
+            at = head.find(b"content-length:")
+            length = int(head[at + 15 : head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else None]) if at > 0 else 0
+            end = head_end + 4 + length
+            if len(self.buffer) < end:
+                return
+            status = int(self.buffer[9:12])
+            self.buffer = self.buffer[end:]
+            if self.tally.counting:
+                self.tally.done += 1
+                self.tally.statuses[status] = self.tally.statuses.get(status, 0) + 1
+                self.tally.latencies.append(time.perf_counter() - self.sent_at)
+            self.send_next()
+
+    def connection_lost(self, exc) -> None:
+        if not self.closed.done():
+            self.closed.set_result(exc)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(server_pid: int, port: int, requests: list[bytes], connections: int, warmup: float, duration: float) -> dict:
+    loop = asyncio.get_running_loop()
+    tally = Tally()
+    closers = []
+    for n in range(connections):
+        closed = loop.create_future()
+        await loop.create_connection(
+            lambda n=n, closed=closed: KeepAliveClient(requests, n * 7, tally, closed), "127.0.0.1", port
+        )
+        closers.append(closed)
+    await asyncio.sleep(warmup)
+    tally.counting = True
+    started, cpu_started, server_cpu_started = time.perf_counter(), time.process_time(), cpu_seconds(server_pid)
+    await asyncio.sleep(duration)
+    tally.counting = False
+    elapsed = time.perf_counter() - started
+    own_cpu, server_cpu = time.process_time() - cpu_started, cpu_seconds(server_pid) - server_cpu_started
+    dropped = sum(1 for c in closers if c.done())
+    latencies = sorted(tally.latencies) or [0.0]
+    return {
+        "rps": tally.done / elapsed,
+        "requests": tally.done,
+        "statuses": tally.statuses,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1 if len(latencies) > 1 else 0] * 1000,
+        "closed_connections": dropped,
+        "loader_cpu": own_cpu / elapsed,
+        "server_cpu": server_cpu / elapsed,
+    }
+
+
+def run_load(server_pid: int, port: int, requests: list[bytes], connections: int, warmup: float, duration: float,
+             out) -> None:
+    import uvloop
+
+    out.put(uvloop.run(drive(server_pid, port, requests, connections, warmup, duration)))
+
+
+def measure(server_pid: int, port: int, requests: list[bytes], args) -> dict:
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    loader = ctx.Process(
+        target=run_load, args=(server_pid, port, requests, args.connections, args.warmup, args.duration, out)
+    )
+    loader.start()
+    result = out.get(timeout=args.warmup + args.duration + 60)
+    loader.join()
+    return result
+
+
+def request_bytes(path: str, key: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: {key}\r\nAccept: */*\r\n\r\n".encode()
+
+
+def report(name: str, result: dict) -> None:
+    statuses = ", ".join(f"{status}: {count}" for status, count in sorted(result["statuses"].items()))
+    print(
+        f"  {name:<34} {result['rps']:>9,.0f} req/s   p50 {result['p50_ms']:6.2f} ms   "
+        f"p99 {result['p99_ms']:6.2f} ms   ({result['requests']:,} responses; {statuses})"
+    )
+    print(f"  {'':<34} CPU busy: server {result['server_cpu']:.0%}, load generator {result['loader_cpu']:.0%}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds counted per phase")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds before counting starts")
+    parser.add_argument("--connections", type=int, default=64, help="keep-alive connections of the load generator")
+    args = parser.parse_args()
+
+    ctx = multiprocessing.get_context("spawn")
+    port = free_port()
+    receive, send = ctx.Pipe(duplex=False)
+    server = ctx.Process(target=run_sandbox, args=(port, send), daemon=True)
+    server.start()
+    try:
+        bots = receive.recv()
+        wait_for_port(port)
+        key = bots[0][1]
+        baseline = measure(server.pid, port, [request_bytes("/v1/no-such-endpoint", key)], args)
+        events = measure(server.pid, port, [request_bytes(f"/v1/bots/{bot_id}/events", k) for bot_id, k in bots], args)
+    finally:
+        server.terminate()
+        server.join(timeout=10)
+
+    ratio = events["rps"] / baseline["rps"] if baseline["rps"] else 0.0
+    eventful = len(bots[::EVENTFUL_EVERY])
+    print(f"Sandbox throughput: {len(bots)} bots ({eventful} with {EVENTS_EACH} pending events each), "
+          f"{args.connections} keep-alive connections, {args.duration:g} s per phase, 1 server process")
+    report("baseline: the sandbox's JSON 404", baseline)
+    report("GET /v1/bots/{id}/events", events)
+    print(f"  events / baseline: {ratio:.2f}")
+    ok = events["rps"] >= TARGET_RPS and set(events["statuses"]) == {200}
+    print(f"  target >= {TARGET_RPS:,} req/s with only 200s: {'met' if ok else 'MISSED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
