@@ -126,7 +126,7 @@ def user_dialogs(call: ControlCall) -> dict:
         chat_id = platform.private_chats.get((user.id, bot.id))
         chat = platform.chats.get(chat_id) if chat_id else None
         dialogs.append(_dialog(platform, chat, key=f"bot-{bot.id}", title=bot_display_name(bot), bot_id=bot.id,
-                               subtitle=bot.work_position or f"{bot.type} bot"))
+                               subtitle=bot.work_position or ("chat bot" if bot.type == "bot" else f"{bot.type} bot")))
     for chat in platform.chats.values():
         if chat.type != "private" and user.id in chat.member_ids:
             dialogs.append(_dialog(platform, chat, key=f"chat-{chat.id}", title=chat.title or f"Chat {chat.id}",
