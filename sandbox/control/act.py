@@ -76,7 +76,7 @@ def send_message(call: ControlCall) -> dict:
     if not chat.text_field_enabled:
         raise ApiError("TEXT_FIELD_DISABLED", "The bot has turned the input field off in this chat", status=409)
     message = activity.send_user_message(call.platform, user=user, chat=chat, text=text)
-    return {"message": message_json(message)}
+    return {"message": message_json(call.platform, message)}
 
 
 @control
@@ -84,7 +84,7 @@ def edit_message(call: ControlCall) -> dict:
     user = _acting_user(call)
     message = find_message(call.platform, call.path_id("message_id", "messageId"), live=True)
     activity.edit_user_message(call.platform, user=user, message=message, text=_text(call))
-    return {"message": message_json(message)}
+    return {"message": message_json(call.platform, message)}
 
 
 @control
@@ -92,23 +92,23 @@ def delete_message(call: ControlCall) -> dict:
     user = _acting_user(call)
     message = find_message(call.platform, call.path_id("message_id", "messageId"), live=True)
     activity.delete_user_message(call.platform, user=user, message=message)
-    return {"message": message_json(message)}
+    return {"message": message_json(call.platform, message)}
 
 
 @control
 def press_button(call: ControlCall) -> dict:
     """Press keyboard button `index` (NEWLINE entries not counted): SEND writes, COMMAND raises COMMANDADD."""
     user = _acting_user(call)
-    message = find_message(call.platform, id_field(call.body, "messageId"), live=True)
     index = call.body.get("index")
     if index is None:
         raise ApiError("INVALID_REQUEST", "Missing required field: index")
     expect_type(index, int, "index")
+    message = find_message(call.platform, id_field(call.body, "messageId"), live=True)
     sent = activity.press_button(call.platform, user=user, message=message, index=index)  # checks the index
     buttons = [b for b in (message.keyboard or []) if b.get("TYPE") != "NEWLINE"]
     result: dict = {"button": buttons[index]}
     if sent is not None:
-        result["message"] = message_json(sent)
+        result["message"] = message_json(call.platform, sent)
     return result
 
 
@@ -123,7 +123,7 @@ def react(call: ControlCall) -> dict:
     if action not in ("add", "delete"):
         raise ApiError("INVALID_REQUEST", 'action must be "add" or "delete"')
     activity.react(call.platform, user=user, message=message, reaction=reaction, action=action)
-    return {"message": message_json(message)}
+    return {"message": message_json(call.platform, message)}
 
 
 @control

@@ -1,6 +1,10 @@
 """Control endpoints that read the platform back: what exists, what bots sent, what they will receive."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox.control.base import ControlCall, control, find_bot, find_chat, find_user, not_found, parse_id
@@ -16,7 +20,7 @@ from sandbox.control.views import (
     portal_json,
     user_json,
 )
-from sandbox.http import ApiError
+from sandbox.http import ApiError, envelope_error
 
 
 def _query_int(call: ControlCall, name: str, *, minimum: int = 0) -> int | None:
@@ -65,7 +69,7 @@ def bot_messages(call: ControlCall) -> dict:
     messages = [m for m in call.platform.messages.values() if m.author_id == bot_id]
     if bot_id not in call.platform.bots and not messages:
         raise not_found("BOT_NOT_FOUND", f"No bot {bot_id}")
-    return {"messages": [message_json(m) for m in messages]}
+    return {"messages": [message_json(call.platform, m) for m in messages]}
 
 
 @control
@@ -93,7 +97,7 @@ def chat_messages(call: ControlCall) -> dict:
     limit = _query_int(call, "limit", minimum=1)
     if limit is not None:
         messages = messages[-limit:]
-    return {"messages": [message_json(m) for m in messages]}
+    return {"messages": [message_json(call.platform, m) for m in messages]}
 
 
 @control
@@ -162,7 +166,25 @@ def _dialog(platform, chat, *, key: str, title: str, subtitle: str, bot_id: int 
     }
 
 
+async def download_file(request: Request) -> Response:
+    """A file's bytes, for the chat page's attachment links (the platform's own download needs a bot key)."""
+    raw = str(request.path_params["file_id"])
+    platform = request.app.state.services.platform
+    stored = platform.files.get(int(raw)) if raw.isdigit() and len(raw) <= 18 else None
+    if stored is None:
+        return envelope_error(not_found("FILE_NOT_FOUND", "No such file"))
+    return Response(
+        stored.content,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": "attachment; filename*=UTF-8''" + quote(stored.name),
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 routes = [
+    Route("/_sandbox/files/{file_id}", download_file, methods=["GET"]),
     Route("/_sandbox/state", overview, methods=["GET"]),
     Route("/_sandbox/bots", list_bots, methods=["GET"]),
     Route("/_sandbox/bots/{bot_id}/messages", bot_messages, methods=["GET"]),

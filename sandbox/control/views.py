@@ -79,7 +79,18 @@ def person_json(platform: Platform, person_id: int) -> dict:
     return {"id": person_id, "name": f"#{person_id}", "isBot": False, "gone": True}
 
 
-def message_json(message: Message) -> dict:
+def files_of(platform: Platform, message: Message) -> list[dict]:
+    """The files a message carries (`params.files` holds their ids), with what a reader needs to show them."""
+    ids = message.params.get("files") if isinstance(message.params, dict) else None
+    found = []
+    for file_id in ids if isinstance(ids, list) else []:
+        stored = platform.files.get(file_id) if isinstance(file_id, int) else None
+        if stored is not None:
+            found.append({"id": stored.id, "name": stored.name, "extension": stored.extension, "size": len(stored.content)})
+    return found
+
+
+def message_json(platform: Platform, message: Message) -> dict:
     return {
         "id": message.id,
         "chatId": message.chat_id,
@@ -96,6 +107,7 @@ def message_json(message: Message) -> dict:
         "replyId": message.reply_id,
         "urlPreview": message.url_preview,
         "uuid": message.uuid,
+        "files": files_of(platform, message),
         "date": iso(message.date),
     }
 

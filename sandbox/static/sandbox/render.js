@@ -174,13 +174,18 @@
     return box;
   }
 
-  function renderFiles(params) {
-    const files = asList(params && (params.files || params.FILES || params.FILE_ID));
-    if (!files.length) return null;
+  /* Files the message carries: the control API resolves params.files into {id, name, size}. */
+  function renderFiles(files) {
+    if (!Array.isArray(files) || !files.length) return null;
     return el("div", { class: "msg-files", "data-testid": "message-files" }, ...files.map((file) => {
-      const label = typeof file === "object" ? String(file.name || file.NAME || `file #${file.id ?? file.ID ?? "?"}`) : `file #${file}`;
-      const size = typeof file === "object" && (file.size || file.SIZE) ? ` (${formatSize(file.size || file.SIZE)})` : "";
-      return el("span", { class: "file-chip", text: "📎 " + label + size });
+      const chip = el("a", {
+        class: "file-chip",
+        text: "📎 " + String(file.name || `file #${file.id}`) + (file.size ? ` (${formatSize(file.size)})` : ""),
+        "data-testid": "message-file",
+      });
+      chip.href = `/_sandbox/files/${encodeURIComponent(file.id)}`;
+      chip.setAttribute("download", String(file.name || "file"));
+      return chip;
     }));
   }
 
@@ -281,7 +286,7 @@
     }
     bubble.appendChild(window.VibeBB.render(el("div", { class: "msg-text", "data-testid": "message-text" }), message.text, ctx.bb));
     if (message.attach) bubble.appendChild(renderAttach(message.attach, ctx));
-    const files = renderFiles(message.params);
+    const files = renderFiles(message.files);
     if (files) bubble.appendChild(files);
     if (Array.isArray(message.keyboard) && message.keyboard.length) node.appendChild(renderKeyboard(message, ctx));
     const reactions = renderReactions(message, ctx);
