@@ -1,0 +1,77 @@
+"""Lazy readers of botcore's settings: each reads Django settings at call time, with a default.
+
+Read at call time (never at import) so tests can override settings, and so code that runs without
+Django configured (benchmarks, bot_shell, the VibeCode client built from constructor arguments) still
+gets the defaults instead of ImproperlyConfigured.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+# The platform's per-key limit is 10 requests/s (CONTRACT part A §3); staying slightly under it keeps
+# the platform's 429 the exception even with clock skew between processes.
+DEFAULT_BUDGET_PER_SECOND = 9.0
+
+
+def read_setting(name: str, default: Any) -> Any:
+    """`settings.<name>` if Django is configured and defines it, else `default`."""
+    from django.conf import settings
+
+    if not settings.configured:
+        return default
+    return getattr(settings, name, default)
+
+
+def vibe_base_url() -> str:
+    """Where the VibeCode API lives, e.g. "https://vibecode.bitrix24.tech/v1"."""
+    return str(read_setting("VIBE_BASE_URL", "https://vibecode.bitrix24.tech/v1")).rstrip("/")
+
+
+def vibe_app_key() -> str:
+    """The app's own `vibe_app_…` key (empty when not configured)."""
+    return str(read_setting("VIBE_APP_KEY", "") or "")
+
+
+def vibe_connect_timeout() -> float:
+    """Seconds to open a connection to the platform."""
+    return float(read_setting("VIBE_CONNECT_TIMEOUT", 5.0))
+
+
+def vibe_read_timeout() -> float:
+    """Seconds to wait for an answer (long-polls add their own hold time on top)."""
+    return float(read_setting("VIBE_READ_TIMEOUT", 30.0))
+
+
+def vibe_max_attempts() -> int:
+    """How many times one call may be sent, the first try included, where a retry is safe."""
+    return max(1, int(read_setting("VIBE_MAX_ATTEMPTS", 4)))
+
+
+def vibe_retry_max_wait() -> float:
+    """The longest a single retry waits: backoff is capped here, and a longer Retry-After is not waited."""
+    return float(read_setting("VIBE_RETRY_MAX_WAIT", 30.0))
+
+
+def vibe_budget_per_second() -> float:
+    """Requests per second one key may spend across the whole deployment; 0 turns the budget off."""
+    return float(read_setting("VIBE_BUDGET_PER_SECOND", DEFAULT_BUDGET_PER_SECOND))
+
+
+def vibe_budget_burst() -> int:
+    """How many requests may leave at once after a quiet spell (1 = perfectly paced)."""
+    return max(1, int(read_setting("VIBE_BUDGET_BURST", 1)))
+
+
+def vibe_budget_max_wait() -> float:
+    """The longest a call blocks waiting for budget before it gives up with VibeBudgetTimeoutError."""
+    return float(read_setting("VIBE_BUDGET_MAX_WAIT", 30.0))
+
+
+def vibe_budget_backend() -> str:
+    """"auto" (Redis when REDIS_URL is set, else the database), "redis", "database", "local" or "off"."""
+    return str(read_setting("VIBE_BUDGET_BACKEND", "auto")).lower()
+
+
+def redis_url() -> str:
+    """The deployment's Redis, shared with the cache and the task queue; empty when there is none."""
+    return str(read_setting("REDIS_URL", "") or "")

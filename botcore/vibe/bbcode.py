@@ -1,0 +1,185 @@
+"""BB-code builders for message text, and escape() that keeps user text from being read as markup.
+
+    from botcore.vibe import bbcode as bb
+    text = bb.bold("Hi ") + user_name + " " + bb.send_link("/help", "Help")
+
+Bitrix24 renders BB codes only, never Markdown (CONTRACT part B §7.3.3). A builder returns `BB`, a str
+that is already markup; any *plain* str handed to a builder, or added to a BB with `+`, is escaped first,
+so `bb.bold(name)` is safe even when a user named themselves "[user=all]". Mark trusted markup with
+`bb.raw()`. Note that an f-string or str.format() turns BB back into a plain str: build with `+` and
+`bb.join()`, or call `bb.escape()` on the user's parts yourself.
+
+How escaping works, and why. Bitrix24 documents no escape for BB codes: `[code]` changes how the text
+looks, an undocumented `[[]` trick would show a doubled bracket wherever it is not interpreted, and
+HTML entities are shown literally by the messenger. So escape() inserts U+200B ZERO WIDTH SPACE right
+after every "[" ("[b]" becomes "[\u200bb]"), which no tag pattern matches and no reader sees. It also
+breaks the other line-level markup a user might type: ">>" quotes and "------" full quotes at a line
+start, and the "#BR#" line break. The cost: copied text carries the invisible character, and each
+bracket counts one more character towards the 20 000 limit. escape() is idempotent, and unescape()
+reverses it (for text that held no zero-width spaces of its own in those places).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Literal, SupportsIndex
+
+ZWSP = "\u200b"
+_OPEN_BRACKET = re.compile(r"\[(?!\u200b)")
+_LINE_QUOTE = re.compile(r"^(\s*)>(?=>)", re.MULTILINE)
+_DASH_QUOTE = re.compile(r"^(\s*)-(?=-{5})", re.MULTILINE)
+_HASH_BR = re.compile(r"#(?=br#)", re.IGNORECASE)
+_INSERTED = re.compile(r"(?<=[\[>\-#])\u200b")
+
+ImageSize = Literal["small", "medium", "large"]
+
+
+class BB(str):
+    """Text that is already BB markup: builders and `+` leave it as it is and escape plain str."""
+
+    __slots__ = ()
+
+    def __add__(self, other: str) -> BB:
+        return BB(str.__add__(self, _markup(other)))
+
+    def __radd__(self, other: str) -> BB:
+        return BB(str.__add__(_markup(other), self))
+
+    def __mul__(self, count: SupportsIndex) -> BB:
+        return BB(str.__mul__(self, count))
+
+    def __repr__(self) -> str:
+        return f"BB({str.__repr__(self)})"
+
+
+def escape(text: str) -> str:
+    """Neutralise BB markup in `text` (a user's words) so it shows exactly as typed; BB passes through."""
+    if isinstance(text, BB):
+        return text
+    text = _OPEN_BRACKET.sub("[" + ZWSP, text)
+    text = _LINE_QUOTE.sub(lambda m: m.group(1) + ">" + ZWSP, text)
+    text = _DASH_QUOTE.sub(lambda m: m.group(1) + "-" + ZWSP, text)
+    return _HASH_BR.sub("#" + ZWSP, text)
+
+
+def unescape(text: str) -> str:
+    """Undo escape(): remove the zero-width spaces it inserts (after "[", ">", "-" and "#")."""
+    return _INSERTED.sub("", text)
+
+
+def _markup(value: str) -> str:
+    return value if isinstance(value, BB) else escape(str(value))
+
+
+def raw(text: str) -> BB:
+    """Trust `text` as markup as it is (your own template, never a user's words)."""
+    return BB(text)
+
+
+def join(parts: Iterable[str], separator: str = "") -> BB:
+    """Join parts into markup, escaping every plain str (the separator included)."""
+    return BB(_markup(separator).join(_markup(part) for part in parts))
+
+
+def _wrap(tag: str, content: str, value: str | None = None) -> BB:
+    opening = f"[{tag}={value}]" if value is not None else f"[{tag}]"
+    return BB(f"{opening}{_markup(content)}[/{tag}]")
+
+
+def _attribute(value: object) -> str:
+    """A tag attribute may not close the tag early or open another one."""
+    text = str(value)
+    if any(char in text for char in "[]\n"):
+        raise ValueError(f"a BB-code attribute cannot contain brackets or line breaks: {text!r}")
+    return text
+
+
+def bold(text: str) -> BB:
+    return _wrap("b", text)
+
+
+def italic(text: str) -> BB:
+    return _wrap("i", text)
+
+
+def underline(text: str) -> BB:
+    return _wrap("u", text)
+
+
+def strike(text: str) -> BB:
+    return _wrap("s", text)
+
+
+def size(text: str, px: int) -> BB:
+    """Font size, 8 to 30 px."""
+    if not 8 <= px <= 30:
+        raise ValueError("BB-code size must be 8..30")
+    return _wrap("size", text, str(px))
+
+
+def color(text: str, hex_color: str) -> BB:
+    """Text color as #rgb or #rrggbb."""
+    if not re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", hex_color):
+        raise ValueError(f"BB-code color must be #rgb or #rrggbb, got {hex_color!r}")
+    return _wrap("color", text, hex_color)
+
+
+def url(href: str, text: str | None = None) -> BB:
+    """A link; with no text the URL itself is shown."""
+    if text is None:
+        return BB(f"[url]{_attribute(href)}[/url]")
+    return _wrap("url", text, _attribute(href))
+
+
+def mention(user_id: int | str, name: str) -> BB:
+    """Mention a user (a bot of type `bot` hears group messages only when mentioned)."""
+    return _wrap("user", name, _attribute(user_id))
+
+
+def mention_all(label: str = "all") -> BB:
+    return _wrap("user", label, "all")
+
+
+def chat_link(chat_id: int | str, name: str) -> BB:
+    return _wrap("chat", name, _attribute(chat_id))
+
+
+def context_link(dialog_id: str, message_id: int, text: str) -> BB:
+    """A link to a message in a dialog."""
+    return _wrap("context", text, f"{_attribute(dialog_id)}/{int(message_id)}")
+
+
+def send_link(command: str, label: str) -> BB:
+    """A link that sends `command` as the user's message when clicked (e.g. "/help")."""
+    return _wrap("send", label, _attribute(command))
+
+
+def put_link(text_to_insert: str, label: str) -> BB:
+    """A link that puts text into the user's input field."""
+    return _wrap("put", label, _attribute(text_to_insert))
+
+
+def call_link(number: str, label: str | None = None) -> BB:
+    if label is None:
+        return BB(f"[call]{_attribute(number)}[/call]")
+    return _wrap("call", label, _attribute(number))
+
+
+def code(text: str) -> BB:
+    return _wrap("code", text)
+
+
+def image(src: str, size: ImageSize = "medium") -> BB:
+    """An inline image; the size is mandatory and a space must precede the closing tag."""
+    return BB(f"[img size={size}]{_attribute(src)} [/img]")
+
+
+def quote(text: str) -> BB:
+    """Quote every line with ">>"."""
+    trusted = isinstance(text, BB)
+    lines = str(text).split("\n")
+    return BB("\n".join(">>" + (line if trusted else escape(line)) for line in lines))
+
+
+def line_break() -> BB:
+    return BB("[br]")

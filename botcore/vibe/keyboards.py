@@ -1,0 +1,132 @@
+"""Keyboard: builds a message's button keyboard so no skill hand-writes TEXT/ACTION/BG_COLOR_TOKEN dicts.
+
+    Keyboard().button("Repeat", send="ping", color="primary", block=True).newline().button("Docs", link=url)
+
+The wire form is the bare array of UPPER-CASE button objects the reference's echo bot sends (CONTRACT
+part B §7.3.1); a line break is `{"TYPE": "NEWLINE"}`. Each button takes exactly one action: `send`,
+`put`, `copy`, `call`, `dialog` (ACTION + ACTION_VALUE, handled by the user's client, no event),
+`link`, or `command` (a registered command: the only button that raises an event, COMMANDADD with
+context "keyboard").
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+ButtonColor = Literal["primary", "secondary", "alert", "base"]
+ButtonDisplay = Literal["LINE", "BLOCK"]
+ButtonContext = Literal["MOBILE", "DESKTOP", "ALL"]
+
+BUTTON_COLORS: frozenset[str] = frozenset({"primary", "secondary", "alert", "base"})
+NEWLINE: dict[str, str] = {"TYPE": "NEWLINE"}
+
+
+class KeyboardError(ValueError):
+    """A button that the platform would refuse (no action, two actions, a bad link or color)."""
+
+
+class Keyboard:
+    """An ordered list of buttons and line breaks; `to_wire()` gives what `fields.keyboard` carries."""
+
+    def __init__(self) -> None:
+        self._items: list[dict[str, str | int]] = []
+
+    def button(
+        self,
+        text: str,
+        *,
+        send: str | None = None,
+        put: str | None = None,
+        copy: str | None = None,
+        call: str | None = None,
+        dialog: str | int | None = None,
+        link: str | None = None,
+        command: str | None = None,
+        command_params: str | None = None,
+        color: ButtonColor | None = None,
+        block: bool = False,
+        display: ButtonDisplay | None = None,
+        disabled: bool = False,
+        context: ButtonContext | None = None,
+        width: int | None = None,
+        bg_color: str | None = None,
+        text_color: str | None = None,
+    ) -> Keyboard:
+        """Append one button; exactly one of send/put/copy/call/dialog/link/command is required."""
+        if not text:
+            raise KeyboardError("a button needs a text")
+        actions = {
+            "SEND": send,
+            "PUT": put,
+            "COPY": copy,
+            "CALL": call,
+            "DIALOG": None if dialog is None else str(dialog),
+        }
+        chosen = [name for name, value in actions.items() if value is not None]
+        chosen += ["LINK"] if link is not None else []
+        chosen += ["COMMAND"] if command is not None else []
+        if len(chosen) != 1:
+            raise KeyboardError(
+                f"button {text!r} needs exactly one action (send, put, copy, call, dialog, link, command); "
+                f"got {', '.join(chosen) or 'none'}"
+            )
+        item: dict[str, str | int] = {"TEXT": text}
+        if link is not None:
+            if not (link.startswith(("http://", "https://")) or link.startswith("/")):
+                raise KeyboardError(f"button {text!r}: a link must be http(s):// or portal-relative /…")
+            item["LINK"] = link
+        elif command is not None:
+            item["COMMAND"] = command.lstrip("/")
+            if command_params:
+                item["COMMAND_PARAMS"] = command_params
+        else:
+            action = chosen[0]
+            item["ACTION"] = action
+            item["ACTION_VALUE"] = str(actions[action])
+        if command_params is not None and command is None:
+            raise KeyboardError(f"button {text!r}: command_params only go with command")
+        if color is not None:
+            if color not in BUTTON_COLORS:
+                raise KeyboardError(f"button {text!r}: color must be one of {sorted(BUTTON_COLORS)}")
+            item["BG_COLOR_TOKEN"] = color
+        if block:
+            item["BLOCK"] = "Y"
+        if display is not None:
+            item["DISPLAY"] = display
+        if disabled:
+            item["DISABLED"] = "Y"
+        if context is not None:
+            item["CONTEXT"] = context
+        if width is not None:
+            item["WIDTH"] = int(width)
+        if bg_color is not None:
+            item["BG_COLOR"] = bg_color
+        if text_color is not None:
+            item["TEXT_COLOR"] = text_color
+        self._items.append(item)
+        return self
+
+    def newline(self) -> Keyboard:
+        """Start a new row of buttons."""
+        self._items.append(dict(NEWLINE))
+        return self
+
+    def to_wire(self) -> list[dict[str, str | int]]:
+        """The keyboard as JSON-ready button objects (copies: the builder may keep growing)."""
+        items = [dict(item) for item in self._items]
+        while items and items[-1] == NEWLINE:  # a trailing line break renders as an empty row
+            items.pop()
+        return items
+
+    def __len__(self) -> int:
+        """How many real buttons (line breaks not counted)."""
+        return sum(1 for item in self._items if item != NEWLINE)
+
+    def __iter__(self) -> Iterator[dict[str, str | int]]:
+        return iter(self.to_wire())
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __repr__(self) -> str:
+        return f"Keyboard({[item.get('TEXT', '⏎') for item in self._items]!r})"

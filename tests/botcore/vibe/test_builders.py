@@ -1,0 +1,253 @@
+"""Keyboard, Attach and BB-code builders: the wire shapes of CONTRACT part B §7.3, and escaping."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from botcore.vibe import bbcode as bb
+from botcore.vibe.attach import MAX_ATTACH_CHARS, Attach, AttachError, GridItem
+from botcore.vibe.keyboards import Keyboard, KeyboardError
+
+# --- keyboards ---------------------------------------------------------------------------------------
+
+
+def test_keyboard_builds_the_reference_echo_bot_buttons():
+    keyboard = (
+        Keyboard()
+        .button("Repeat", send="ping", color="primary", block=True)
+        .button("Help", send="/help", color="secondary", display="LINE")
+    )
+    assert keyboard.to_wire() == [
+        {"TEXT": "Repeat", "BG_COLOR_TOKEN": "primary", "ACTION": "SEND", "ACTION_VALUE": "ping", "BLOCK": "Y"},
+        {"TEXT": "Help", "BG_COLOR_TOKEN": "secondary", "ACTION": "SEND", "ACTION_VALUE": "/help", "DISPLAY": "LINE"},
+    ]
+
+
+def test_keyboard_rows_are_separated_by_newline_items_and_a_trailing_one_is_dropped():
+    keyboard = Keyboard().button("A", put="a").newline().button("B", copy="b").newline()
+    assert [item.get("TYPE", item.get("TEXT")) for item in keyboard.to_wire()] == ["A", "NEWLINE", "B"]
+    assert len(keyboard) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"send": "hi"}, {"ACTION": "SEND", "ACTION_VALUE": "hi"}),
+        ({"put": "/cmd "}, {"ACTION": "PUT", "ACTION_VALUE": "/cmd "}),
+        ({"copy": "code-42"}, {"ACTION": "COPY", "ACTION_VALUE": "code-42"}),
+        ({"call": "+15551234567"}, {"ACTION": "CALL", "ACTION_VALUE": "+15551234567"}),
+        ({"dialog": "chat12"}, {"ACTION": "DIALOG", "ACTION_VALUE": "chat12"}),
+        ({"dialog": 7}, {"ACTION": "DIALOG", "ACTION_VALUE": "7"}),
+        ({"link": "https://example.com/a?b=1"}, {"LINK": "https://example.com/a?b=1"}),
+        ({"link": "/crm/deal/1/"}, {"LINK": "/crm/deal/1/"}),
+        ({"command": "/help", "command_params": "billing"}, {"COMMAND": "help", "COMMAND_PARAMS": "billing"}),
+    ],
+)
+def test_each_button_action_has_its_wire_form(kwargs, expected):
+    assert Keyboard().button("Go", **kwargs).to_wire() == [{"TEXT": "Go", **expected}]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"send": "a", "link": "https://x.test"}, {"put": "a", "command": "help"}],
+    ids=["no-action", "send-and-link", "put-and-command"],
+)
+def test_a_button_needs_exactly_one_action(kwargs):
+    with pytest.raises(KeyboardError, match="exactly one action"):
+        Keyboard().button("Go", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"link": "javascript:alert(1)"},
+        {"send": "a", "color": "red"},
+        {"send": "a", "command_params": "x"},
+    ],
+    ids=["bad-link", "bad-color", "params-without-command"],
+)
+def test_buttons_the_platform_would_refuse_are_refused_here(kwargs):
+    with pytest.raises(KeyboardError):
+        Keyboard().button("Go", **kwargs)
+
+
+def test_button_options_map_to_their_upper_case_keys():
+    wire = Keyboard().button(
+        "Go", send="x", disabled=True, context="MOBILE", width=120, bg_color="#ff0000", text_color="#ffffff"
+    ).to_wire()
+    assert wire == [
+        {
+            "TEXT": "Go", "ACTION": "SEND", "ACTION_VALUE": "x", "DISABLED": "Y", "CONTEXT": "MOBILE",
+            "WIDTH": 120, "BG_COLOR": "#ff0000", "TEXT_COLOR": "#ffffff",
+        }
+    ]  # fmt: skip
+
+
+def test_to_wire_returns_copies_the_caller_cannot_use_to_change_the_keyboard():
+    keyboard = Keyboard().button("A", send="a")
+    keyboard.to_wire()[0]["TEXT"] = "changed"
+    assert keyboard.to_wire()[0]["TEXT"] == "A"
+
+
+# --- attach ------------------------------------------------------------------------------------------
+
+
+def test_attach_builds_every_block_kind_in_order():
+    attach = (
+        Attach(color_token="primary", id=5)
+        .user("John Smith", avatar="https://example.com/a.png", link="/company/personal/user/1/")
+        .message("[b]Report[/b]")
+        .delimiter()
+        .grid(GridItem("Done", "12"), GridItem("Left", "3", display="BLOCK", width=100))
+        .link("https://example.com/r", name="Details", desc="Full report", preview="https://example.com/p.png")
+        .image("https://example.com/chart.png", name="Chart")
+        .file("https://example.com/r.pdf", name="r.pdf", size=2048)
+    )
+    assert attach.to_wire() == {
+        "ID": 5,
+        "COLOR_TOKEN": "primary",
+        "BLOCKS": [
+            {"USER": {"NAME": "John Smith", "AVATAR": "https://example.com/a.png", "LINK": "/company/personal/user/1/"}},
+            {"MESSAGE": "[b]Report[/b]"},
+            {"DELIMITER": {"SIZE": 200, "COLOR": "#c6c6c6"}},
+            {
+                "GRID": [
+                    {"NAME": "Done", "VALUE": "12", "DISPLAY": "LINE"},
+                    {"NAME": "Left", "VALUE": "3", "DISPLAY": "BLOCK", "WIDTH": 100},
+                ]
+            },
+            {
+                "LINK": {
+                    "LINK": "https://example.com/r",
+                    "NAME": "Details",
+                    "DESC": "Full report",
+                    "PREVIEW": "https://example.com/p.png",
+                }
+            },
+            {"IMAGE": [{"LINK": "https://example.com/chart.png", "NAME": "Chart"}]},
+            {"FILE": [{"LINK": "https://example.com/r.pdf", "NAME": "r.pdf", "SIZE": 2048}]},
+        ],
+    }
+
+
+def test_attach_refuses_a_url_that_is_neither_http_nor_portal_relative():
+    with pytest.raises(AttachError):
+        Attach().link("ftp://example.com/x")
+    with pytest.raises(AttachError):
+        Attach().image("data:image/png;base64,AAAA")
+
+
+def test_an_empty_attach_is_refused():
+    with pytest.raises(AttachError):
+        Attach().to_wire()
+
+
+def test_an_attach_over_the_platform_limit_is_refused_before_sending():
+    attach = Attach().message("x" * MAX_ATTACH_CHARS)
+    with pytest.raises(AttachError, match="60000"):
+        attach.to_wire()
+
+
+# --- BB codes ----------------------------------------------------------------------------------------
+
+TAG = re.compile(r"\[/?(b|i|u|s|url|user|chat|send|put|call|code|img|size|color|context|br)\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "[b]bold[/b]",
+        "[B]BOLD[/B]",
+        "[user=all]everyone[/user]",
+        "[url=https://evil.test]click[/url]",
+        "[send=/delete_everything]free money[/send]",
+        "[img size=large]https://x.test/a.png [/img]",
+        "a [br] break",
+        "[[b]]nested[[/b]]",
+    ],
+)
+def test_escape_leaves_no_tag_a_parser_could_match(typed):
+    escaped = bb.escape(typed)
+    assert TAG.search(escaped) is None
+    assert escaped.replace(bb.ZWSP, "") == typed  # what the reader sees is exactly what was typed
+
+
+def test_escape_neutralises_line_level_markup_too():
+    typed = ">>quoted\n------\nfull quote\n------\nline#BR#break"
+    escaped = bb.escape(typed)
+    assert not any(line.startswith(">>") or line.startswith("------") for line in escaped.split("\n"))
+    assert "#BR#" not in escaped.upper()
+    assert bb.unescape(escaped) == typed
+
+
+def test_escape_is_idempotent_and_unescape_reverses_it():
+    typed = "[b]x[/b] >>not a quote at line start\n>>a quote"
+    once = bb.escape(typed)
+    assert bb.escape(once) == once
+    assert bb.unescape(once) == typed
+
+
+def test_plain_text_without_markup_is_unchanged():
+    assert bb.escape("Привет, мир! 👋 2 > 1 - ok #tag") == "Привет, мир! 👋 2 > 1 - ok #tag"
+
+
+def test_builders_escape_plain_strings_but_nest_markup():
+    assert bb.bold("[i]x[/i]") == f"[b][{bb.ZWSP}i]x[{bb.ZWSP}/i][/b]"
+    assert bb.bold(bb.italic("x")) == "[b][i]x[/i][/b]"
+
+
+def test_adding_plain_text_to_markup_escapes_the_plain_part():
+    name = "[user=all]"
+    text = bb.bold("Hi ") + name + " " + bb.send_link("/help", "Help")
+    assert isinstance(text, bb.BB)
+    assert text == f"[b]Hi [/b][{bb.ZWSP}user=all] [send=/help]Help[/send]"
+    assert ("> " + bb.bold("x")) == "> [b]x[/b]"
+
+
+def test_join_and_raw():
+    assert bb.join([bb.bold("a"), "[b]"], ", ") == f"[b]a[/b], [{bb.ZWSP}b]"
+    assert bb.raw("[b]trusted[/b]") == "[b]trusted[/b]"
+
+
+@pytest.mark.parametrize(
+    ("built", "expected"),
+    [
+        (bb.italic("i"), "[i]i[/i]"),
+        (bb.underline("u"), "[u]u[/u]"),
+        (bb.strike("s"), "[s]s[/s]"),
+        (bb.size("big", 20), "[size=20]big[/size]"),
+        (bb.color("red", "#ff0000"), "[color=#ff0000]red[/color]"),
+        (bb.url("https://example.com"), "[url]https://example.com[/url]"),
+        (bb.url("https://example.com", "site"), "[url=https://example.com]site[/url]"),
+        (bb.mention(12, "John"), "[user=12]John[/user]"),
+        (bb.mention_all(), "[user=all]all[/user]"),
+        (bb.chat_link(5, "Team"), "[chat=5]Team[/chat]"),
+        (bb.context_link("chat5", 77, "there"), "[context=chat5/77]there[/context]"),
+        (bb.send_link("/ping", "Ping"), "[send=/ping]Ping[/send]"),
+        (bb.put_link("/standup ", "Answer"), "[put=/standup ]Answer[/put]"),
+        (bb.call_link("+15551234567"), "[call]+15551234567[/call]"),
+        (bb.call_link("+15551234567", "Call us"), "[call=+15551234567]Call us[/call]"),
+        (bb.code("x = [1]"), f"[code]x = [{bb.ZWSP}1][/code]"),
+        (bb.image("https://example.com/a.png", "small"), "[img size=small]https://example.com/a.png [/img]"),
+        (bb.quote("one\ntwo"), ">>one\n>>two"),
+        (bb.line_break(), "[br]"),
+    ],
+)
+def test_each_builder_writes_its_documented_tag(built, expected):
+    assert built == expected
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: bb.size("x", 31),
+        lambda: bb.color("x", "red"),
+        lambda: bb.url("https://x.test/]evil[b]", "t"),
+        lambda: bb.send_link("/a]b", "x"),
+    ],
+    ids=["size", "color", "url-bracket", "send-bracket"],
+)
+def test_bad_builder_arguments_are_refused(call):
+    with pytest.raises(ValueError):
+        call()

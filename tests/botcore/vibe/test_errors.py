@@ -1,0 +1,309 @@
+"""raise_for_response: every code of the reference and the contract, aliases, unknown codes, bad bodies."""
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from botcore.vibe.errors import (
+    CODE_ALIASES,
+    VibeApiError,
+    VibeAuthError,
+    VibeBadRequestError,
+    VibeBotAlreadyExistsError,
+    VibeConflictError,
+    VibeForbiddenError,
+    VibeNotFoundError,
+    VibeProtocolError,
+    VibeRateLimitError,
+    VibeServerError,
+    VibeSessionExpiredError,
+    raise_for_response,
+)
+
+REQUEST = httpx.Request("POST", "http://platform.test/v1/bots/5/messages?offset=3")
+
+
+def answer(status: int, body: object = None, *, content: bytes | None = None, headers: dict | None = None):
+    if content is not None:
+        return httpx.Response(status, content=content, headers=headers, request=REQUEST)
+    return httpx.Response(status, json=body, headers=headers, request=REQUEST)
+
+
+def error_body(code: str, message: str = "text", **extra: object) -> dict:
+    return {"success": False, "error": {"code": code, "message": message, **extra}}
+
+
+# (code, the status the platform uses, the class the client raises). The reference's two tables first,
+# then the contract's aliases and extra codes (part A §2, part B §2 and §7), then the sandbox's own.
+REFERENCE_CODES = [
+    ("SCOPE_DENIED", 403, VibeAuthError),
+    ("TOKEN_MISSING", 401, VibeSessionExpiredError),
+    ("CODE_REQUIRED", 400, VibeBadRequestError),
+    ("NAME_REQUIRED", 400, VibeBadRequestError),
+    ("INVALID_BOT_ID", 400, VibeBadRequestError),
+    ("BOT_NOT_FOUND", 404, VibeNotFoundError),
+    ("BOT_ACCESS_DENIED", 403, VibeForbiddenError),
+    ("BOT_ALREADY_EXISTS", 409, VibeBotAlreadyExistsError),
+    ("REGISTRATION_FAILED", 502, VibeServerError),
+    ("AUTH_REQUIRED", 401, VibeAuthError),
+    ("INVALID_API_KEY", 401, VibeAuthError),
+    ("KEY_REVOKED", 403, VibeAuthError),
+    ("RATE_LIMIT", 429, VibeRateLimitError),
+    ("BITRIX_ERROR", 502, VibeServerError),
+    ("BITRIX_UNAVAILABLE", 502, VibeServerError),
+    ("INTERNAL_ERROR", 500, VibeServerError),
+]
+CONTRACT_CODES = [
+    ("RATE_LIMITED", 429, VibeRateLimitError),
+    ("MISSING_API_KEY", 401, VibeAuthError),
+    ("INVALID_APP_KEY", 401, VibeSessionExpiredError),
+    ("TOKEN_EXPIRED", 401, VibeSessionExpiredError),
+    ("INVALID_KEY", 401, VibeAuthError),
+    ("QUEUE_TIMEOUT", 504, VibeServerError),
+    ("ERROR_LOOP_DETECTED", 500, VibeServerError),
+    ("OAUTH_REQUIRED", 401, VibeAuthError),
+    ("USER_AUTH_REQUIRED", 401, VibeAuthError),
+    ("BH_LOGIN_REQUIRED", 401, VibeAuthError),
+    ("APP_RESOLVE_FAILED", 502, VibeServerError),
+    ("MANAGEMENT_SCOPE_REQUIRED", 403, VibeAuthError),
+    ("MANAGEMENT_KEY_NO_ENTITY_ACCESS", 403, VibeAuthError),
+    ("WRITE_BLOCKED_READONLY_KEY", 403, VibeAuthError),
+    ("BITRIX_ACCESS_DENIED", 403, VibeAuthError),
+    ("SCOPE_ERROR", 403, VibeAuthError),
+    ("AUTH_ERROR", 401, VibeAuthError),
+    ("USER_NOT_SUBSCRIBED", 403, VibeForbiddenError),
+    ("BOT_OWNERSHIP_ERROR", 403, VibeForbiddenError),
+    ("BOT_TYPE_NOT_ALLOWED", 403, VibeForbiddenError),
+    ("ACCESS_DENIED", 403, VibeForbiddenError),
+    ("MESSAGE_ACCESS_DENIED", 403, VibeForbiddenError),
+    ("FILE_ACCESS_ERROR", 403, VibeForbiddenError),
+    ("MESSAGE_NOT_FOUND", 404, VibeNotFoundError),
+    ("FILE_NOT_FOUND", 404, VibeNotFoundError),
+    ("REACTION_NOT_FOUND", 404, VibeNotFoundError),
+    ("REACTION_ALREADY_SET", 409, VibeConflictError),
+    ("BOT_CODE_ALREADY_TAKEN", 409, VibeConflictError),
+    ("BOT_CODE_REQUIRED", 400, VibeBadRequestError),
+    ("BOT_PROPERTIES_REQUIRED", 400, VibeBadRequestError),
+    ("BOT_INVALID_TYPE", 400, VibeBadRequestError),
+    ("BOT_ID_REQUIRED", 400, VibeBadRequestError),
+    ("BOT_TOKEN_INVALID_LENGTH", 400, VibeBadRequestError),
+    ("EMPTY_MESSAGE", 400, VibeBadRequestError),
+    ("ATTACH_ERROR", 400, VibeBadRequestError),
+    ("ATTACH_OVERSIZE", 400, VibeBadRequestError),
+    ("COMMAND_NAME_INVALID", 400, VibeBadRequestError),
+    ("COMMAND_REQUIRED", 400, VibeBadRequestError),
+    ("COMMAND_TITLE_REQUIRED", 400, VibeBadRequestError),
+    ("FILE_EMPTY", 400, VibeBadRequestError),
+    ("FILE_INVALID_CONTENT", 400, VibeBadRequestError),
+    ("FILE_TOO_LARGE", 400, VibeBadRequestError),
+    ("SENDING_FAILED", 500, VibeServerError),
+    ("COMMAND_REGISTER_FAILED", 500, VibeServerError),
+    ("COMMAND_ANSWER_FAILED", 500, VibeServerError),
+    ("FILE_FOLDER_ERROR", 500, VibeServerError),
+    ("FILE_UPLOAD_FAILED", 500, VibeServerError),
+    ("FILE_SEND_FAILED", 500, VibeServerError),
+]
+SANDBOX_CODES = [
+    ("TOKEN_INVALID", 401, VibeSessionExpiredError),
+    ("NOT_FOUND", 404, VibeNotFoundError),
+    ("METHOD_NOT_ALLOWED", 405, VibeBadRequestError),
+    ("INVALID_JSON", 400, VibeBadRequestError),
+    ("INVALID_REQUEST", 400, VibeBadRequestError),
+    ("PAYLOAD_TOO_LARGE", 413, VibeBadRequestError),
+    ("CHAT_NOT_FOUND", 404, VibeNotFoundError),
+    ("USER_NOT_FOUND", 404, VibeNotFoundError),
+    ("COMMAND_NOT_FOUND", 404, VibeNotFoundError),
+    ("PORTAL_NOT_FOUND", 404, VibeNotFoundError),
+    ("DIALOG_ID_INVALID", 400, VibeBadRequestError),
+    ("BOT_LIMIT_REACHED", 400, VibeBadRequestError),
+]
+ALL_CODES = REFERENCE_CODES + CONTRACT_CODES + SANDBOX_CODES
+
+
+@pytest.mark.parametrize(("code", "status", "expected"), ALL_CODES, ids=[row[0] for row in ALL_CODES])
+def test_each_known_code_raises_its_class_with_the_answer_kept(code, status, expected):
+    response = answer(status, error_body(code, "Что-то пошло не так", hint="try again"))
+    with pytest.raises(VibeApiError) as caught:
+        raise_for_response(response)
+    error = caught.value
+    assert type(error) is expected
+    assert (error.status, error.code, error.message, error.hint) == (status, code, "Что-то пошло не так", "try again")
+    assert (error.method, error.path) == ("POST", "/v1/bots/5/messages")
+
+
+def test_the_reference_tables_are_all_covered():
+    reference = Path("/work/shared/vibecode/bot-platform-reference.txt")
+    if not reference.exists():
+        pytest.skip("the reference is not on this machine")
+    table = reference.read_text(encoding="utf-8").split("#Error codes", 1)[1].split("#Endpoint reference", 1)[0]
+    codes_in_reference = set(re.findall(r"^([A-Z][A-Z_]+) \|$", table, re.MULTILINE))
+    assert codes_in_reference == {code for code, _, _ in REFERENCE_CODES}
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("REACTION_NOT_FOUND", 400, VibeNotFoundError),  # the code wins over a plain 400
+        ("TOKEN_EXPIRED", 403, VibeSessionExpiredError),
+        ("RATE_LIMITED", 503, VibeRateLimitError),
+        ("BITRIX_UNAVAILABLE", 200, VibeServerError),  # an error envelope with a 200 is still an error
+    ],
+)
+def test_the_code_decides_before_the_status(code, status, expected):
+    with pytest.raises(expected):
+        raise_for_response(answer(status, error_body(code)))
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (400, VibeBadRequestError),
+        (401, VibeAuthError),
+        (403, VibeForbiddenError),
+        (404, VibeNotFoundError),
+        (409, VibeConflictError),
+        (410, VibeNotFoundError),
+        (413, VibeBadRequestError),
+        (422, VibeBadRequestError),
+        (429, VibeRateLimitError),
+        (500, VibeServerError),
+        (502, VibeServerError),
+        (503, VibeServerError),
+        (504, VibeServerError),
+    ],
+)
+def test_an_unknown_code_lands_in_the_family_of_its_status(status, expected):
+    with pytest.raises(VibeApiError) as caught:
+        raise_for_response(answer(status, error_body("SOMETHING_NEW_2027")))
+    assert type(caught.value) is expected
+    assert caught.value.code == "SOMETHING_NEW_2027"
+
+
+@pytest.mark.parametrize(("alias", "canonical"), sorted(CODE_ALIASES.items()))
+def test_aliases_name_the_reference_code(alias, canonical):
+    with pytest.raises(VibeApiError) as caught:
+        raise_for_response(answer(401, error_body(alias)))
+    assert caught.value.code == alias
+    assert caught.value.canonical_code == canonical
+
+
+def test_a_session_error_is_an_auth_error_so_auth_handlers_catch_it():
+    assert issubclass(VibeSessionExpiredError, VibeAuthError)
+
+
+def test_rate_limit_reads_retry_after_from_the_body_first():
+    response = answer(429, error_body("RATE_LIMITED", retryAfter=2), headers={"Retry-After": "7"})
+    with pytest.raises(VibeRateLimitError) as caught:
+        raise_for_response(response)
+    assert caught.value.retry_after == 2.0
+    assert caught.value.is_transient
+
+
+def test_rate_limit_falls_back_to_the_retry_after_header_in_seconds():
+    with pytest.raises(VibeRateLimitError) as caught:
+        raise_for_response(answer(429, error_body("RATE_LIMIT"), headers={"Retry-After": "3"}))
+    assert caught.value.retry_after == 3.0
+
+
+def test_rate_limit_understands_a_retry_after_http_date():
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    with pytest.raises(VibeRateLimitError) as caught:
+        raise_for_response(answer(429, error_body("RATE_LIMIT"), headers={"Retry-After": when}))
+    assert 25 <= (caught.value.retry_after or 0) <= 31
+
+
+def test_bot_already_exists_exposes_the_flat_existing_bot_id():
+    body = {**error_body("BOT_ALREADY_EXISTS"), "data": {"botId": 42}}
+    with pytest.raises(VibeBotAlreadyExistsError) as caught:
+        raise_for_response(answer(409, body))
+    assert caught.value.existing_bot_id == 42
+
+
+def test_bot_already_exists_reads_the_id_inside_the_error_object_too():
+    with pytest.raises(VibeBotAlreadyExistsError) as caught:
+        raise_for_response(answer(409, error_body("BOT_ALREADY_EXISTS", botId="42")))
+    assert caught.value.existing_bot_id == 42
+
+
+def test_bot_already_exists_without_an_id_means_another_key_holds_the_code():
+    with pytest.raises(VibeBotAlreadyExistsError) as caught:
+        raise_for_response(answer(409, error_body("BOT_ALREADY_EXISTS")))
+    assert caught.value.existing_bot_id is None
+
+
+def test_a_success_envelope_returns_its_data():
+    assert raise_for_response(answer(200, {"success": True, "data": {"id": 1502, "uuidMap": []}})) == {
+        "id": 1502,
+        "uuidMap": [],
+    }
+    assert raise_for_response(answer(201, {"success": True, "data": {"bot": {"id": 42}}})) == {"bot": {"id": 42}}
+
+
+HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body></html>"
+
+
+@pytest.mark.parametrize(
+    ("status", "content", "headers", "expected"),
+    [
+        (502, HTML_502, {"Content-Type": "text/html"}, VibeServerError),
+        (503, b"", {}, VibeServerError),
+        (504, b"upstream timed out", {"Content-Type": "text/plain"}, VibeServerError),
+        (500, b"{not json", {"Content-Type": "application/json"}, VibeServerError),
+        (429, b"<html>slow down</html>", {"Content-Type": "text/html", "Retry-After": "4"}, VibeRateLimitError),
+        (200, b"", {}, VibeProtocolError),
+        (200, b"<html>captive portal</html>", {"Content-Type": "text/html"}, VibeProtocolError),
+        (200, b"\xff\xfe\x00garbage", {}, VibeProtocolError),
+        (200, b'{"id": 5}', {"Content-Type": "application/json"}, VibeProtocolError),
+        (200, b"[1, 2, 3]", {"Content-Type": "application/json"}, VibeProtocolError),
+        (200, b'{"success": false}', {"Content-Type": "application/json"}, VibeProtocolError),
+        (404, b"<html>Not Found</html>", {"Content-Type": "text/html"}, VibeProtocolError),
+        (401, b"", {}, VibeProtocolError),
+        (302, b"", {"Location": "https://elsewhere.test/"}, VibeProtocolError),
+    ],
+    ids=[
+        "html-502", "empty-503", "text-504", "broken-json-500", "html-429", "empty-200", "html-200", "binary-200",
+        "json-not-envelope", "json-list", "failure-without-error", "html-404", "empty-401", "redirect",
+    ],  # fmt: skip
+)
+def test_an_answer_outside_the_envelope_gets_a_clear_error(status, content, headers, expected):
+    with pytest.raises(VibeApiError) as caught:
+        raise_for_response(answer(status, content=content, headers=headers))
+    error = caught.value
+    assert type(error) is expected
+    assert error.code is None and error.status == status
+    assert f"HTTP {status}" in str(error)
+
+
+def test_a_proxy_page_on_429_still_carries_the_retry_after_header():
+    response = answer(429, content=b"<html>slow down</html>", headers={"Retry-After": "4"})
+    with pytest.raises(VibeRateLimitError) as caught:
+        raise_for_response(response)
+    assert caught.value.retry_after == 4.0
+
+
+def test_the_message_names_the_call_code_and_hint_but_never_the_query():
+    with pytest.raises(VibeApiError) as caught:
+        raise_for_response(answer(404, error_body("BOT_NOT_FOUND", "No bot", hint="register it")))
+    text = str(caught.value)
+    assert text == "POST /v1/bots/5/messages -> 404 BOT_NOT_FOUND: No bot (hint: register it)"
+    assert "offset" not in text
+    assert repr(caught.value) == "VibeNotFoundError(status=404, code='BOT_NOT_FOUND', message='No bot')"
+
+
+def test_a_response_built_without_a_request_still_maps():
+    with pytest.raises(VibeServerError) as caught:
+        raise_for_response(httpx.Response(502, json=error_body("BITRIX_UNAVAILABLE")))
+    assert caught.value.method == "" and str(caught.value).startswith("502 BITRIX_UNAVAILABLE")
+
+
+@pytest.mark.parametrize(
+    ("error_class", "transient"),
+    [(VibeServerError, True), (VibeRateLimitError, True), (VibeBadRequestError, False), (VibeAuthError, False)],
+)
+def test_only_rate_limits_and_server_failures_are_transient(error_class, transient):
+    assert error_class(status=500, code="X", message="m").is_transient is transient

@@ -1,0 +1,222 @@
+"""parse_event: every event type of the contract, unknown types and extra fields kept, never fatal."""
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from botcore.vibe.events import (
+    BotDeleteEvent,
+    CommandAddEvent,
+    ContextGetEvent,
+    EventType,
+    JoinChatEvent,
+    MalformedEventError,
+    MessageAddEvent,
+    MessageDeleteEvent,
+    MessageUpdateEvent,
+    ReactionChangeEvent,
+    UnknownEvent,
+    parse_event,
+)
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "vibe"
+
+
+def load(event_type: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / f"{event_type}.json").read_text(encoding="utf-8"))
+
+
+EXPECTED_CLASS = {
+    EventType.MESSAGE_ADD: MessageAddEvent,
+    EventType.MESSAGE_UPDATE: MessageUpdateEvent,
+    EventType.MESSAGE_DELETE: MessageDeleteEvent,
+    EventType.JOIN_CHAT: JoinChatEvent,
+    EventType.BOT_DELETE: BotDeleteEvent,
+    EventType.CONTEXT_GET: ContextGetEvent,
+    EventType.COMMAND_ADD: CommandAddEvent,
+    EventType.REACTION_CHANGE: ReactionChangeEvent,
+}
+
+
+def test_there_is_a_fixture_for_each_of_the_eight_event_types():
+    assert {path.stem for path in FIXTURES.glob("*.json")} == {t.value for t in EventType}
+    assert len(EventType) == 8
+
+
+@pytest.mark.parametrize("event_type", list(EventType), ids=lambda t: t.value)
+def test_each_event_type_parses_into_its_class_with_the_envelope(event_type):
+    payload = load(event_type.value)
+    event = parse_event(payload)
+    assert type(event) is EXPECTED_CLASS[event_type]
+    assert event.type is event_type
+    assert event.event_id == payload["eventId"]
+    assert event.date == datetime(2026, 4, 13, 10, 5, tzinfo=timezone(timedelta(hours=3)))
+    assert event.bot is not None and event.bot.id == 42 and event.bot.code == "my_helper_bot"
+    assert event.raw == payload
+
+
+def test_message_add_carries_message_chat_user_and_where_to_answer():
+    event = parse_event(load("ONIMBOTV2MESSAGEADD"))
+    assert isinstance(event, MessageAddEvent)
+    assert event.dialog_id == "1"
+    assert event.text == "Привет, бот! 👋 [b]not bold[/b]"
+    assert event.message.id == 1501 and event.message.chat_id == 87 and event.message.author_id == 1
+    assert event.message.is_system is False
+    assert event.chat is not None and event.chat.type == "private" and event.chat.owner_id == 1
+    assert event.user is not None and (event.user.first_name, event.user.last_name) == ("John", "Smith")
+    assert event.language == "en"
+    assert event.is_from_bot is False
+
+
+def test_message_update_holds_the_new_text():
+    event = parse_event(load("ONIMBOTV2MESSAGEUPDATE"))
+    assert isinstance(event, MessageUpdateEvent)
+    assert event.text == "Hi, bot! (edited)"
+
+
+def test_message_delete_names_the_deleted_message():
+    event = parse_event(load("ONIMBOTV2MESSAGEDELETE"))
+    assert isinstance(event, MessageDeleteEvent)
+    assert event.message_id == 1501
+    assert event.text == ""
+
+
+def test_join_chat_says_who_added_the_bot_and_where():
+    event = parse_event(load("ONIMBOTV2JOINCHAT"))
+    assert isinstance(event, JoinChatEvent)
+    assert event.dialog_id == "chat88"
+    assert event.chat is not None and event.chat.name == "Sales team"
+    assert event.user is not None and event.user.id == 1
+
+
+def test_bot_delete_carries_only_the_bot():
+    event = parse_event(load("ONIMBOTV2DELETE"))
+    assert isinstance(event, BotDeleteEvent)
+    assert event.bot is not None and event.bot.id == 42
+    assert not hasattr(event, "dialog_id")
+
+
+def test_context_get_keeps_the_context_object():
+    event = parse_event(load("ONIMBOTV2CONTEXTGET"))
+    assert isinstance(event, ContextGetEvent)
+    assert event.context == {"entityId": 7, "entityType": "deal", "source": "crm"}
+
+
+def test_command_add_carries_the_command_and_its_params():
+    event = parse_event(load("ONIMBOTV2COMMANDADD"))
+    assert isinstance(event, CommandAddEvent)
+    assert (event.command.id, event.command.command, event.command.name) == (5, "/help", "help")
+    assert event.command.params == "billing" and event.command.context == "textarea"
+    assert event.message is not None and event.message.id == 1502
+    assert event.dialog_id == "chat88"
+
+
+def test_reaction_change_says_which_reaction_and_how():
+    event = parse_event(load("ONIMBOTV2REACTIONCHANGE"))
+    assert isinstance(event, ReactionChangeEvent)
+    assert (event.reaction, event.action) == ("like", "add")
+    assert event.message is not None and event.message.author_id == 42
+
+
+def test_a_message_written_by_the_bot_itself_is_marked_as_from_a_bot():
+    payload = load("ONIMBOTV2MESSAGEADD")
+    payload["data"]["message"]["authorId"] = 42
+    assert parse_event(payload).is_from_bot is True  # type: ignore[union-attr]
+
+
+def test_a_message_from_another_bot_user_is_marked_as_from_a_bot():
+    payload = load("ONIMBOTV2MESSAGEADD")
+    payload["data"]["user"]["bot"] = True
+    assert parse_event(payload).is_from_bot is True  # type: ignore[union-attr]
+
+
+def test_an_unknown_event_type_is_kept_whole_as_unknown_event():
+    payload = {"eventId": 99, "type": "ONIMBOTV2SOMETHINGNEW", "date": "2026-04-13T10:05:00Z", "data": {"x": [1, 2]}}
+    event = parse_event(payload)
+    assert isinstance(event, UnknownEvent)
+    assert event.type == "ONIMBOTV2SOMETHINGNEW"
+    assert event.data == {"x": [1, 2]}
+    assert event.event_id == 99 and event.raw == payload
+    assert event.type not in set(EventType)
+
+
+@pytest.mark.parametrize("event_type", list(EventType), ids=lambda t: t.value)
+def test_extra_fields_are_kept_in_raw_and_do_not_break_parsing(event_type):
+    payload = load(event_type.value)
+    payload["brandNew"] = {"nested": True}
+    payload["data"]["alsoNew"] = "value"
+    payload["data"]["bot"]["newBotField"] = 1
+    if "message" in payload["data"]:
+        payload["data"]["message"]["newMessageField"] = "kept"
+    event = parse_event(copy.deepcopy(payload))
+    assert type(event) is EXPECTED_CLASS[event_type]
+    assert event.raw["brandNew"] == {"nested": True}
+    assert event.raw["data"]["alsoNew"] == "value"
+    assert event.bot is not None and event.bot.raw["newBotField"] == 1
+    message = getattr(event, "message", None)
+    if message is not None:
+        assert message.raw["newMessageField"] == "kept"
+
+
+def test_webhook_style_string_scalars_are_coerced():
+    payload = load("ONIMBOTV2MESSAGEADD")
+    payload["eventId"] = "35"
+    payload["data"]["message"].update(id="1501", chatId="87", authorId="1", isSystem="N")
+    payload["data"]["bot"]["id"] = "42"
+    event = parse_event(payload)
+    assert isinstance(event, MessageAddEvent)
+    assert (event.event_id, event.message.id, event.message.chat_id, event.bot.id) == (35, 1501, 87, 42)  # type: ignore[union-attr]
+    assert event.message.is_system is False
+
+
+def test_the_type_name_is_matched_case_insensitively():
+    payload = load("ONIMBOTV2JOINCHAT")
+    payload["type"] = "onimbotv2joinchat"
+    assert isinstance(parse_event(payload), JoinChatEvent)
+
+
+def test_dialog_id_falls_back_to_the_chat_when_the_event_omits_it():
+    payload = load("ONIMBOTV2MESSAGEADD")
+    del payload["data"]["dialogId"]
+    assert parse_event(payload).dialog_id == "1"  # type: ignore[union-attr]
+
+
+def test_a_message_event_without_its_optional_objects_still_parses():
+    payload = {"eventId": 1, "type": "ONIMBOTV2MESSAGEADD", "data": {"message": {"id": 3, "text": "hi"}}}
+    event = parse_event(payload)
+    assert isinstance(event, MessageAddEvent)
+    assert event.bot is None and event.chat is None and event.user is None and event.date is None
+    assert event.text == "hi"
+
+
+def test_files_in_message_params_are_listed_by_id():
+    payload = load("ONIMBOTV2MESSAGEADD")
+    payload["data"]["message"]["params"] = {"files": [7, {"id": 8}, "9", "junk"]}
+    assert parse_event(payload).message.file_ids == (7, 8, 9)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [],
+        "ONIMBOTV2MESSAGEADD",
+        {"type": "ONIMBOTV2MESSAGEADD", "data": {}},
+        {"eventId": "x", "type": "ONIMBOTV2JOINCHAT", "data": {}},
+        {"eventId": True, "type": "ONIMBOTV2JOINCHAT", "data": {}},
+        {"eventId": 5, "type": "ONIMBOTV2MESSAGEADD", "data": {"dialogId": "1"}},
+    ],
+    ids=["list", "string", "no-event-id", "text-event-id", "bool-event-id", "message-event-without-message"],
+)
+def test_an_envelope_that_cannot_be_acknowledged_or_used_is_refused(payload):
+    with pytest.raises(MalformedEventError):
+        parse_event(payload)
+
+
+def test_a_non_object_data_is_read_as_empty():
+    event = parse_event({"eventId": 3, "type": "ONIMBOTV2DELETE", "data": "garbage"})
+    assert isinstance(event, BotDeleteEvent) and event.bot is None
