@@ -54,6 +54,18 @@ def overview(call: ControlCall) -> dict:
 
 
 @control
+def list_portals(call: ControlCall) -> dict:
+    """Portals with their users only: the light listing the chat page refreshes."""
+    platform = call.platform
+    return {
+        "portals": [
+            {**portal_json(p), "users": [user_json(u) for u in platform.users.values() if u.portal_id == p.id]}
+            for p in platform.portals.values()
+        ]
+    }
+
+
+@control
 def list_bots(call: ControlCall) -> dict:
     portal_id = call.query.get("portalId")
     if portal_id and portal_id not in call.platform.portals:
@@ -186,6 +198,7 @@ async def download_file(request: Request) -> Response:
 routes = [
     Route("/_sandbox/files/{file_id}", download_file, methods=["GET"]),
     Route("/_sandbox/state", overview, methods=["GET"]),
+    Route("/_sandbox/portals", list_portals, methods=["GET"]),
     Route("/_sandbox/bots", list_bots, methods=["GET"]),
     Route("/_sandbox/bots/{bot_id}/messages", bot_messages, methods=["GET"]),
     Route("/_sandbox/bots/{bot_id}/events", bot_events, methods=["GET"]),

@@ -92,7 +92,7 @@
 
   /* ---- portals and users ------------------------------------------------------------------------- */
   async function loadPortals() {
-    const data = await api("GET", "/state");
+    const data = await api("GET", "/portals");
     state.portals = data.portals;
     const portalSelect = $("portal-select");
     const chosen = portalSelect.value || portalOfUser(state.userId) || (state.portals[0] && state.portals[0].id) || "";
