@@ -520,6 +520,10 @@
       toast("The sandbox control API did not answer: " + error.message, true);
     }
     renderEmptyStates();
+    if (state.portals.length || !wantedUser) {
+      $("connection").textContent = "live";
+      $("connection").className = "connection ok";
+    }
     state.tick = 1;
     setTimeout(() => poll(false), POLL_MS);
   }
