@@ -75,3 +75,63 @@ def vibe_budget_backend() -> str:
 def redis_url() -> str:
     """The deployment's Redis, shared with the cache and the task queue; empty when there is none."""
     return str(read_setting("REDIS_URL", "") or "")
+
+
+# --- the bot engine (provisioning, the poll cycle, the pacer) ---------------------------------------
+def bot_code() -> str:
+    """The `code` every portal's bot is registered under (one bot per portal)."""
+    return str(read_setting("BOTCORE_BOT_CODE", "vibe_bot"))
+
+
+def bot_profile() -> dict[str, str]:
+    """Name, color and work position of a newly registered bot."""
+    return {
+        "name": str(read_setting("BOTCORE_BOT_NAME", "Vibe Bot")),
+        "color": str(read_setting("BOTCORE_BOT_COLOR", "AQUA")),
+        "work_position": str(read_setting("BOTCORE_BOT_WORK_POSITION", "Your team's assistant")),
+    }
+
+
+def poll_batch_size() -> int:
+    """Events asked for per cycle (the platform allows 1..1000)."""
+    return min(1000, max(1, int(read_setting("BOTCORE_POLL_BATCH_SIZE", 100))))
+
+
+def poll_fast_seconds() -> float:
+    """The shortest pause between two cycles of an active bot."""
+    return float(read_setting("BOTCORE_POLL_FAST_SECONDS", 1.0))
+
+
+def poll_slow_seconds() -> float:
+    """The longest pause between two cycles of an idle bot."""
+    return float(read_setting("BOTCORE_POLL_SLOW_SECONDS", 15.0))
+
+
+def poll_long_poll_seconds() -> float:
+    """Ask the platform to hold an empty answer this long (0: never long-poll)."""
+    return float(read_setting("BOTCORE_LONG_POLL_SECONDS", 0.0))
+
+
+def lease_seconds() -> float:
+    """How long a pacer's lease on a bot lasts: a cycle that dies is retried after this."""
+    return float(read_setting("BOTCORE_LEASE_SECONDS", 60.0))
+
+
+def backoff_max_seconds() -> float:
+    """The ceiling of the exponential backoff after 5xx and network failures."""
+    return float(read_setting("BOTCORE_BACKOFF_MAX_SECONDS", 300.0))
+
+
+def poll_budget_share() -> float:
+    """The share of a key's request budget the pacer may spend on polls; the rest is left for replies."""
+    return min(1.0, max(0.05, float(read_setting("BOTCORE_POLL_BUDGET_SHARE", 0.6))))
+
+
+def event_log_retention_days() -> int:
+    """Event log entries older than this are pruned."""
+    return int(read_setting("BOTCORE_EVENT_LOG_RETENTION_DAYS", 14))
+
+
+def handle_max_attempts() -> int:
+    """How many times a stored event is handed to its skill before it is marked failed."""
+    return max(1, int(read_setting("BOTCORE_HANDLE_MAX_ATTEMPTS", 3)))

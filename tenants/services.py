@@ -170,9 +170,18 @@ def mark_portal_session_lost(portal: Portal) -> bool:
     return bool(changed)
 
 
-@transaction.atomic
 def uninstall_portal(portal: Portal, *, reason: str) -> None:
-    """Destroy the portal's secrets at once and mark it uninstalled; its data is purged after the retention."""
+    """Destroy the portal's secrets at once and mark it uninstalled; its data is purged after the retention.
+
+    `portal_uninstalling` goes out first (outside any transaction: receivers may call the platform while
+    the credentials still exist), `portal_uninstalled` after the commit.
+    """
+    signals.portal_uninstalling.send(sender=Portal, portal=portal, reason=reason)
+    _destroy_and_mark_uninstalled(portal, reason=reason)
+
+
+@transaction.atomic
+def _destroy_and_mark_uninstalled(portal: Portal, *, reason: str) -> None:
     now = timezone.now()
     SessionGrant.objects.filter(portal=portal).delete()
     PortalApiKey.objects.filter(portal=portal).delete()

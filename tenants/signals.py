@@ -3,6 +3,8 @@ from django.dispatch import Signal
 
 # sender=Portal class; kwargs: portal
 portal_installed = Signal()
+# Sent before an uninstall destroys the secrets, so the bot can still be unregistered; kwargs: portal, reason
+portal_uninstalling = Signal()
 # kwargs: portal (already marked uninstalled, secrets destroyed), reason ("admin" | "bot_deleted" | …)
 portal_uninstalled = Signal()
 # A fresh session token arrived for a portal that needed one; kwargs: portal

@@ -154,6 +154,12 @@ TENANTS_IDENTITY_BACKEND = env.read_str("TENANTS_IDENTITY_BACKEND", "botcore.vib
 # Where portal users are sent to open the app (the gateway in the embedded default).
 VIBE_APP_PUBLIC_URL = env.read_str("VIBE_APP_PUBLIC_URL", "http://127.0.0.1:8101")
 
+# --- Bots and skills --------------------------------------------------------------------------------
+# Enabled skills by dotted path; the order is routing priority (the first that matches handles an event).
+BOTCORE_SKILLS = env.read_list("BOTCORE_SKILLS") or [
+    "botcore.skills.builtin.echo.EchoSkill",
+]
+
 # --- i18n, static, security -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,0 +1,95 @@
+"""Django admin for operators: bots (pause, resume, re-provision), the event log (filters, replay), skill configs."""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from botcore.models import Bot, BotCommand, EventLogEntry, SkillConfig
+
+
+class BotCommandInline(admin.TabularInline):
+    model = BotCommand
+    extra = 0
+    can_delete = False
+    readonly_fields = ["skill_name", "command", "vibe_command_id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Bot)
+class BotAdmin(admin.ModelAdmin):
+    list_display = ["name", "portal", "vibe_bot_id", "status", "last_polled_at", "last_event_at", "next_poll_at", "consecutive_failures"]
+    list_filter = ["status", "portal"]
+    search_fields = ["name", "code", "portal__domain"]
+    readonly_fields = [
+        "portal", "code", "vibe_bot_id", "status", "broken_reason", "event_offset", "next_poll_at", "lease_until",
+        "has_more", "last_polled_at", "last_event_at", "consecutive_failures", "last_error", "provisioned_at", "created_at",
+    ]
+    fields = ["name", *readonly_fields]
+    inlines = [BotCommandInline]
+    actions = ["pause_bots", "resume_bots", "reprovision_bots"]
+
+    def has_add_permission(self, request):
+        return False  # bots are provisioned when a portal installs
+
+    @admin.action(description="Pause polling")
+    def pause_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
+        from botcore.services.bots import pause_bot
+
+        for bot in queryset:
+            pause_bot(bot)
+        messages.info(request, f"Paused {queryset.count()} bot(s).")
+
+    @admin.action(description="Resume polling")
+    def resume_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
+        from botcore.services.bots import resume_bot
+
+        for bot in queryset:
+            resume_bot(bot)
+        messages.info(request, f"Resumed {queryset.count()} bot(s).")
+
+    @admin.action(description="Re-provision (register bot and commands again)")
+    def reprovision_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
+        from django_q.tasks import async_task
+
+        for bot in queryset:
+            async_task("botcore.tasks.provision_portal_bot", bot.portal_id)
+        messages.info(request, f"Re-provisioning {queryset.count()} bot(s) in the background.")
+
+
+@admin.register(EventLogEntry)
+class EventLogEntryAdmin(admin.ModelAdmin):
+    list_display = ["vibe_event_id", "event_type", "bot", "portal", "status", "skill", "attempts", "received_at", "duration_ms"]
+    list_filter = ["status", "event_type", "bot__portal", "bot"]
+    search_fields = ["error", "skill"]
+    readonly_fields = [
+        "bot", "vibe_event_id", "event_type", "payload", "status", "skill", "error", "attempts",
+        "occurred_at", "received_at", "handled_at", "duration_ms",
+    ]
+    list_select_related = ["bot", "bot__portal"]
+    date_hierarchy = "received_at"
+    actions = ["replay_events"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="portal", ordering="bot__portal__domain")
+    def portal(self, entry: EventLogEntry):
+        return entry.bot.portal
+
+    @admin.action(description="Replay (handle again)")
+    def replay_events(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> None:
+        count = queryset.exclude(status=EventLogEntry.Status.RECEIVED).update(status=EventLogEntry.Status.RECEIVED, error="")
+        messages.info(request, f"{count} event(s) will be handled again on their bot's next cycle.")
+
+
+@admin.register(SkillConfig)
+class SkillConfigAdmin(admin.ModelAdmin):
+    list_display = ["skill_name", "portal", "is_enabled", "updated_at"]
+    list_filter = ["skill_name", "is_enabled"]
+    search_fields = ["portal__domain", "skill_name"]

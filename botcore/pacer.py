@@ -1,0 +1,100 @@
+"""The pacer: leases due bots and enqueues their poll cycles, spending each key's poll budget on likely events first.
+
+Several pacers may run against one database: a lease is taken in a transaction that skips rows another
+pacer holds (`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's immediate transactions serialise
+writers instead), and a lease that runs out (its worker died) makes the bot due again by itself.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from botcore import conf
+from botcore.models import Bot
+from botcore.vibe.budget import RequestBudget, budget_for_key
+from botcore.vibe.errors import VibeBudgetTimeoutError
+from tenants.models import PortalApiKey
+
+log = logging.getLogger(__name__)
+
+
+def _due_bots(now, limit: int):
+    personal = PortalApiKey.objects.filter(portal=OuterRef("portal"), invalidated_at__isnull=True)
+    query = (
+        Bot.objects.filter(status=Bot.Status.ACTIVE, next_poll_at__lte=now, vibe_bot_id__isnull=False)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .annotate(uses_personal_key=Exists(personal))
+        # Where events are likely first: a backlog, then recent activity, then whoever waited longest.
+        .order_by(F("has_more").desc(), F("last_event_at").desc(nulls_last=True), "next_poll_at")
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        query = query.select_for_update(skip_locked=True, of=("self",))
+    return list(query.values_list("pk", "portal_id", "uses_personal_key")[:limit])
+
+
+class Pacer:
+    """One pacer process's loop state: the per-key poll budgets it spends."""
+
+    def __init__(self, *, batch: int = 200) -> None:
+        self.batch = batch
+        self._budgets: dict[str, RequestBudget] = {}
+
+    def _poll_budget(self, key_name: str) -> RequestBudget:
+        """A shared budget for polls alone: the key's rate times the poll share; the rest is for replies."""
+        budget = self._budgets.get(key_name)
+        if budget is None:
+            rate = conf.vibe_budget_per_second()
+            budget = budget_for_key(f"pacer:{key_name}", per_second=rate * conf.poll_budget_share(), max_wait=0) if rate > 0 else None
+            self._budgets[key_name] = budget
+        return budget
+
+    def _admit(self, key_name: str) -> bool:
+        budget = self._poll_budget(key_name)
+        if budget is None:
+            return True
+        try:
+            budget.acquire()
+        except VibeBudgetTimeoutError:
+            return False
+        return True
+
+    def tick(self) -> int:
+        """Lease and enqueue what is due now within budget; returns how many cycles were enqueued."""
+        now = timezone.now()
+        lease_until = now + timedelta(seconds=conf.lease_seconds())
+        token = uuid.uuid4().hex
+        with transaction.atomic():
+            due = _due_bots(now, self.batch)
+            chosen: list[int] = []
+            spent: dict[str, int] = defaultdict(int)
+            for bot_id, portal_id, uses_personal_key in due:
+                key_name = f"portal:{portal_id}" if uses_personal_key else "app"
+                if not self._admit(key_name):
+                    continue  # this key's poll budget is spent for now; lower-priority bots wait
+                chosen.append(bot_id)
+                spent[key_name] += 1
+            if chosen:
+                Bot.objects.filter(pk__in=chosen).update(lease_token=token, lease_until=lease_until)
+        for bot_id in chosen:
+            async_task("botcore.tasks.poll_bot", bot_id, token, task_name=f"poll-{bot_id}", q_options={"save": False})
+        return len(chosen)
+
+    def run(self, *, interval: float = 0.2, stop_after: float | None = None) -> None:
+        started = time.monotonic()
+        log.info("pacer started")
+        while stop_after is None or time.monotonic() - started < stop_after:
+            try:
+                enqueued = self.tick()
+            except Exception:  # the loop outlives a database hiccup; the next tick tries again
+                log.exception("pacer tick failed")
+                enqueued = 0
+            if enqueued < self.batch:
+                time.sleep(interval)

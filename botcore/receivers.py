@@ -1,0 +1,33 @@
+"""tenants' announcements → botcore work: one call each, no logic here (wired in BotcoreConfig.ready)."""
+from __future__ import annotations
+
+from django.dispatch import receiver
+from django_q.tasks import async_task
+
+from botcore.services import bots as bot_services
+from tenants import signals
+
+
+@receiver(signals.portal_installed)
+def provision_on_install(sender, portal, **kwargs):
+    async_task("botcore.tasks.provision_portal_bot", portal.pk, task_name=f"provision-{portal.pk}")
+
+
+@receiver(signals.portal_uninstalling)
+def unregister_before_uninstall(sender, portal, reason, **kwargs):
+    bot_services.retire_portal_bots(portal, unregister=reason != "bot_deleted")
+
+
+@receiver(signals.portal_session_lost)
+def pause_on_session_lost(sender, portal, **kwargs):
+    bot_services.pause_portal_bots(portal)
+
+
+@receiver(signals.portal_session_restored)
+def resume_on_session_restored(sender, portal, **kwargs):
+    bot_services.resume_portal_bots(portal)
+
+
+@receiver(signals.portal_session_expiring)
+def warn_on_session_expiring(sender, portal, expires_at, admin_user_ids, open_url, **kwargs):
+    async_task("botcore.tasks.warn_portal_admins", portal.pk, list(admin_user_ids), open_url, expires_at.isoformat())

@@ -1,0 +1,13 @@
+"""The django-q2 schedules botcore needs, created or updated idempotently by name."""
+from __future__ import annotations
+
+from django_q.models import Schedule
+
+SCHEDULES = {
+    "botcore.prune_event_log": dict(func="botcore.tasks.prune_event_log", schedule_type=Schedule.HOURLY),
+}
+
+
+def ensure_schedules() -> None:
+    for name, spec in SCHEDULES.items():
+        Schedule.objects.update_or_create(name=name, defaults={**spec, "repeats": -1})

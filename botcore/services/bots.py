@@ -1,0 +1,131 @@
+"""A portal's bot on the platform: provision (register it and its skills' commands), pause, resume, retire."""
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from botcore import conf
+from botcore.models import Bot, BotCommand
+from botcore.services.platform import client_for_portal
+from botcore.skills.registry import configured_skills
+from botcore.vibe import VibeClient
+from botcore.vibe.errors import VibeNotFoundError
+from tenants.models import Portal
+
+log = logging.getLogger(__name__)
+
+
+def _commands_signature(specs) -> str:
+    text = "|".join(sorted(f"{skill}:{spec.command}:{sorted(spec.title.items())}" for skill, spec in specs))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def ensure_bot_row(portal: Portal) -> Bot:
+    profile = conf.bot_profile()
+    bot, _ = Bot.objects.get_or_create(portal=portal, code=conf.bot_code(), defaults={"name": profile["name"]})
+    return bot
+
+
+def provision_bot(portal: Portal) -> Bot:
+    """Register the portal's bot (adopting one the platform already has) and its enabled skills' commands.
+
+    Idempotent: running it again changes nothing on the platform. Raises tenants' SessionTokenError when
+    the portal has no credential, and VibeError when the platform refuses.
+    """
+    bot = ensure_bot_row(portal)
+    client, _ = client_for_portal(portal)
+    profile = conf.bot_profile()
+    remote = client.register_bot(
+        code=bot.code, name=profile["name"], color=profile["color"], work_position=profile["work_position"], adopt_existing=True
+    )
+    specs = [(skill.name, spec) for skill in configured_skills() for spec in skill.commands]
+    register_commands(bot, client=client, vibe_bot_id=remote.id, specs=specs)
+    with transaction.atomic():
+        Bot.objects.filter(pk=bot.pk).update(
+            vibe_bot_id=remote.id,
+            status=Bot.Status.ACTIVE if bot.status in (Bot.Status.PENDING, Bot.Status.RETIRED, Bot.Status.WAITING_SESSION) else bot.status,
+            provisioned_at=timezone.now(),
+            commands_signature=_commands_signature(specs),
+            next_poll_at=timezone.now(),
+            broken_reason="",
+        )
+    bot.refresh_from_db()
+    log.info("bot provisioned portal=%s bot=%s vibe_bot=%s commands=%s", portal.member_id, bot.pk, remote.id, len(specs))
+    return bot
+
+
+def register_commands(bot: Bot, *, client: VibeClient, vibe_bot_id: int, specs) -> None:
+    """Make the platform's commands match the skills' (registering is idempotent there too)."""
+    wanted = {spec.command: (skill, spec) for skill, spec in specs}
+    for name, (skill_name, spec) in wanted.items():
+        command = client.register_command(
+            vibe_bot_id, command=spec.command, title=dict(spec.title), description=dict(spec.description) or None,
+            common=spec.common or None,
+        )
+        BotCommand.objects.update_or_create(
+            bot=bot, command=spec.command, defaults={"skill_name": skill_name, "vibe_command_id": command.id}
+        )
+    for stale in BotCommand.objects.filter(bot=bot).exclude(command__in=wanted):
+        try:
+            client.delete_command(vibe_bot_id, stale.vibe_command_id)
+        except VibeNotFoundError:
+            pass  # already gone on the platform
+        stale.delete()
+
+
+def retire_bot(bot: Bot, *, unregister: bool) -> None:
+    """Stop polling `bot`; with `unregister`, also delete it on the platform (needs a live credential)."""
+    if unregister and bot.vibe_bot_id is not None:
+        client, _ = client_for_portal(bot.portal)
+        client.delete_bot(bot.vibe_bot_id, missing_ok=True)
+    BotCommand.objects.filter(bot=bot).delete()
+    Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.RETIRED, lease_token="", lease_until=None)
+    log.info("bot retired portal=%s bot=%s unregistered=%s", bot.portal.member_id, bot.pk, unregister)
+
+
+def pause_bot(bot: Bot) -> None:
+    """An operator stops polling this bot until resumed."""
+    Bot.objects.filter(pk=bot.pk).exclude(status=Bot.Status.RETIRED).update(status=Bot.Status.PAUSED)
+
+
+def resume_bot(bot: Bot) -> None:
+    """An operator (or a fresh session) lets the bot be polled again at once."""
+    status = Bot.Status.ACTIVE if bot.vibe_bot_id is not None else Bot.Status.PENDING
+    Bot.objects.filter(pk=bot.pk).exclude(status=Bot.Status.RETIRED).update(
+        status=status, next_poll_at=timezone.now(), broken_reason="", consecutive_failures=0
+    )
+
+
+def wait_for_session(bot: Bot) -> None:
+    Bot.objects.filter(pk=bot.pk, status=Bot.Status.ACTIVE).update(status=Bot.Status.WAITING_SESSION)
+
+
+def pause_portal_bots(portal: Portal) -> int:
+    return Bot.objects.filter(portal=portal, status=Bot.Status.ACTIVE).update(status=Bot.Status.WAITING_SESSION)
+
+
+def resume_portal_bots(portal: Portal) -> int:
+    return Bot.objects.filter(portal=portal, status=Bot.Status.WAITING_SESSION).update(
+        status=Bot.Status.ACTIVE, next_poll_at=timezone.now()
+    )
+
+
+def mark_bot_broken(bot: Bot, *, reason: str) -> None:
+    Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.BROKEN, broken_reason=reason[:2000])
+    log.error("bot broken portal=%s bot=%s: %s", bot.portal.member_id, bot.pk, reason)
+
+
+def retire_portal_bots(portal: Portal, *, unregister: bool) -> None:
+    """Retire every bot of a portal that is being uninstalled; unregistering is best effort."""
+    from botcore.vibe.errors import VibeError
+    from tenants.errors import TenantsError
+
+    for bot in Bot.objects.filter(portal=portal).exclude(status=Bot.Status.RETIRED):
+        try:
+            retire_bot(bot, unregister=unregister)
+        except (VibeError, TenantsError) as error:
+            log.warning("bot not unregistered on the platform portal=%s bot=%s: %s", portal.member_id, bot.pk, error)
+            retire_bot(bot, unregister=False)

@@ -1,0 +1,1 @@
+"""Skills: units of bot behaviour, declared as classes, enabled by dotted path in BOTCORE_SKILLS."""

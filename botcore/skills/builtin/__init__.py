@@ -1,0 +1,1 @@
+"""The skills that ship with the product."""

@@ -1,0 +1,39 @@
+"""django-q2 tasks of botcore: load, call one service, return. Names are persisted: renaming needs a migration."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.utils import timezone
+
+from botcore import conf
+from botcore.models import Bot, EventLogEntry
+from botcore.services import bots as bot_services
+from botcore.services.polling import poll_bot_once
+from tenants.models import Portal
+
+log = logging.getLogger(__name__)
+
+
+def poll_bot(bot_id: int, lease_token: str | None = None) -> str:
+    """One poll cycle of one bot (enqueued by the pacer with the lease it took)."""
+    return poll_bot_once(bot_id, lease_token=lease_token).status
+
+
+def provision_portal_bot(portal_id: int) -> None:
+    portal = Portal.objects.get(pk=portal_id)
+    bot_services.provision_bot(portal)
+
+
+def warn_portal_admins(portal_id: int, admin_user_ids: list[int], open_url: str, expires_at: str) -> int:
+    """Send each admin of the portal a private bot message with the link that renews the session."""
+    from botcore.services.notices import send_expiry_warning
+
+    return send_expiry_warning(Portal.objects.get(pk=portal_id), admin_user_ids=admin_user_ids, open_url=open_url, expires_at=expires_at)
+
+
+def prune_event_log() -> int:
+    cutoff = timezone.now() - timedelta(days=conf.event_log_retention_days())
+    deleted, _ = EventLogEntry.objects.filter(received_at__lt=cutoff).exclude(status=EventLogEntry.Status.RECEIVED).delete()
+    log.info("event log pruned: %s entries older than %s", deleted, cutoff.isoformat())
+    return deleted

@@ -1,0 +1,134 @@
+"""VibeClient: one typed method per endpoint of the VibeCode bot platform (the reference's 36).
+
+    client = VibeClient(api_key="vibe_app_…", session_token="vibe_session_…")   # a catalog app
+    client = VibeClient(api_key="vibe_api_…")                                   # a personal key
+    bot = client.register_bot(code="helper", name="Helper", adopt_existing=True)
+    batch = client.get_events(bot.id, offset=stored_offset)
+
+The methods live in one mixin per reference section (endpoints/); the wire format, retries and the
+request budget live in transport.py and budget.py. Arguments are keyword-only except the ids a call is
+about (bot_id, message_id, dialog_id, command_id, file_id); results are frozen dataclasses (models.py,
+events.py); failures are the VibeError family (errors.py). Each method's docstring names its retry
+class: SAFE and IDEMPOTENT calls are retried on transient failures, UNSAFE ones only when the platform
+surely did not act.
+
+Settings (botcore/conf.py) fill in whatever the constructor is not given, read when the client is made;
+without Django configured the client still works from its arguments alone.
+"""
+from __future__ import annotations
+
+from types import TracebackType
+
+import httpx
+
+from botcore import conf
+from botcore.vibe.budget import RequestBudget, budget_for_key
+from botcore.vibe.endpoints.bots import BotEndpoints
+from botcore.vibe.endpoints.chats import ChatEndpoints
+from botcore.vibe.endpoints.commands import CommandEndpoints
+from botcore.vibe.endpoints.events import EventEndpoints
+from botcore.vibe.endpoints.files import FileEndpoints
+from botcore.vibe.endpoints.interface import InterfaceEndpoints
+from botcore.vibe.endpoints.messages import MessageEndpoints
+from botcore.vibe.transport import Transport, make_http_client, shared_http_client
+
+APP_KEY_PREFIX = "vibe_app_"
+PERSONAL_KEY_PREFIX = "vibe_api_"
+
+
+def describe_key(api_key: str) -> str:
+    """A key's kind without its secret part, for repr and logs."""
+    for prefix in (APP_KEY_PREFIX, PERSONAL_KEY_PREFIX, "vibe_live_"):
+        if api_key.startswith(prefix):
+            return prefix + "…"
+    return "<unrecognised key>"
+
+
+class VibeClient(
+    BotEndpoints,
+    EventEndpoints,
+    MessageEndpoints,
+    InterfaceEndpoints,
+    ChatEndpoints,
+    CommandEndpoints,
+    FileEndpoints,
+):
+    """A client of the bot platform acting as one key (and, for an app key, one user's session).
+
+    Cheap to make: by default it shares this process's httpx.Client (connection reuse across every
+    client) and the key's shared request budget. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        session_token: str | None = None,
+        base_url: str | None = None,
+        http: httpx.Client | None = None,
+        budget: RequestBudget | None = None,
+        max_attempts: int | None = None,
+        retry_max_wait: float | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+    ) -> None:
+        """Raise ValueError for a missing key, or a personal key given a session token (it takes none).
+
+        `http`: an httpx.Client to use (the caller closes it); without it, the process's shared client,
+        or a client of our own when timeouts are given. `budget`: a RequestBudget (NoBudget() to turn it
+        off); without it, the key's shared budget from the settings.
+        """
+        if not api_key:
+            raise ValueError("api_key is required (vibe_app_… with a session token, or vibe_api_…)")
+        if session_token and api_key.startswith(PERSONAL_KEY_PREFIX):
+            raise ValueError("a personal vibe_api_ key acts as its owner and takes no session token")
+        self._key_kind = describe_key(api_key)
+        self._has_session = bool(session_token)
+        self._owns_http = False
+        if http is None:
+            if connect_timeout is not None or read_timeout is not None:
+                http = make_http_client(
+                    connect_timeout=conf.vibe_connect_timeout() if connect_timeout is None else connect_timeout,
+                    read_timeout=conf.vibe_read_timeout() if read_timeout is None else read_timeout,
+                )
+                self._owns_http = True
+            else:
+                http = shared_http_client()
+        self._transport = Transport(
+            base_url=base_url or conf.vibe_base_url(),
+            api_key=api_key,
+            session_token=session_token,
+            http=http,
+            budget=budget if budget is not None else budget_for_key(api_key),
+            max_attempts=conf.vibe_max_attempts() if max_attempts is None else max_attempts,
+            retry_max_wait=conf.vibe_retry_max_wait() if retry_max_wait is None else retry_max_wait,
+        )
+
+    @classmethod
+    def for_app(cls, *, session_token: str, **options: object) -> VibeClient:
+        """A client for the app's own key (VIBE_APP_KEY) acting in one portal user's session."""
+        api_key = conf.vibe_app_key()
+        if not api_key:
+            raise ValueError("VIBE_APP_KEY is not set")
+        return cls(api_key=api_key, session_token=session_token, **options)  # type: ignore[arg-type]
+
+    @property
+    def base_url(self) -> str:
+        return self._transport.base_url
+
+    def close(self) -> None:
+        """Close the HTTP client if this VibeClient made it (the shared one stays open for others)."""
+        if self._owns_http:
+            self._transport.close()
+
+    def __enter__(self) -> VibeClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        session = "with session" if self._has_session else "no session"
+        return f"VibeClient(base_url={self.base_url!r}, key={self._key_kind}, {session})"

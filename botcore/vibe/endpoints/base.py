@@ -1,0 +1,93 @@
+"""What every endpoint mixin shares: the transport, path pieces and the message `fields` builder."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
+from urllib.parse import quote
+
+from botcore.vibe.attach import Attach
+from botcore.vibe.keyboards import Keyboard
+from botcore.vibe.transport import RetryClass, Transport
+
+KeyboardArg: TypeAlias = Keyboard | Sequence[Mapping[str, Any]]
+AttachArg: TypeAlias = Attach | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+
+SAFE = RetryClass.SAFE
+IDEMPOTENT = RetryClass.IDEMPOTENT
+UNSAFE = RetryClass.UNSAFE
+
+
+class Endpoints:
+    """Base of the mixins: they reach the platform only through `self._transport`."""
+
+    _transport: Transport
+
+
+def bot_path(bot_id: int, *rest: str | int) -> str:
+    """/bots/<id>/… with every dynamic piece escaped (a dialogId such as "chat5" goes into the path)."""
+    pieces = [str(int(bot_id))] + [quote(str(piece), safe="") for piece in rest]
+    return "/bots/" + "/".join(pieces)
+
+
+def dialog(dialog_id: str | int) -> str:
+    """A dialogId as the platform takes it: "<userId>" for a 1:1 dialog, "chat<id>" for a group."""
+    value = str(dialog_id).strip()
+    if not value:
+        raise ValueError("dialog_id is required: a user id, or chatN for a group chat")
+    return value
+
+
+def keyboard_wire(keyboard: KeyboardArg) -> list[dict[str, Any]]:
+    if isinstance(keyboard, Keyboard):
+        return keyboard.to_wire()
+    return [dict(button) for button in keyboard]
+
+
+def attach_wire(attach: AttachArg) -> Any:
+    if isinstance(attach, Attach):
+        return attach.to_wire()
+    if isinstance(attach, Mapping):
+        return dict(attach)
+    return [dict(block) for block in attach]
+
+
+def message_fields(
+    *,
+    text: str | None,
+    keyboard: KeyboardArg | None | bool = None,
+    attach: AttachArg | None | bool = None,
+    system: bool | None = None,
+    url_preview: bool | None = None,
+    reply_id: int | None = None,
+) -> dict[str, Any]:
+    """`fields` of a message: send, edit and command answers share it (CONTRACT part B §7.3).
+
+    keyboard/attach: None leaves them out; False removes them ("N", how imbot.v2 clears buttons).
+    """
+    fields: dict[str, Any] = {}
+    if text is not None:
+        fields["message"] = text
+    if keyboard is False:
+        fields["keyboard"] = "N"
+    elif keyboard is not None and keyboard is not True:
+        fields["keyboard"] = keyboard_wire(keyboard)
+    if attach is False:
+        fields["attach"] = "N"
+    elif attach is not None and attach is not True:
+        fields["attach"] = attach_wire(attach)
+    if system is not None:
+        fields["system"] = system
+    if url_preview is not None:
+        fields["urlPreview"] = url_preview
+    if reply_id is not None:
+        fields["replyId"] = int(reply_id)
+    return fields
+
+
+def drop_none(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def as_data(value: Any) -> Mapping[str, Any]:
+    """`data` as a mapping; the platform answering a list or null where an object belongs reads as {}."""
+    return value if isinstance(value, Mapping) else {}

@@ -1,0 +1,80 @@
+"""Reference section "Events": polling a bot's events, acknowledged by offset (CONTRACT part A §8)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from botcore.vibe.endpoints.base import SAFE, Endpoints, as_data, bot_path
+from botcore.vibe.events import BotEvent, MalformedEventError, as_bool, as_int, parse_event
+from botcore.vibe.models import EventBatch
+
+log = logging.getLogger(__name__)
+
+# A long-poll holds the answer this long at most; the read timeout must outlast it.
+MAX_HOLD_SECONDS = 30.0
+_HOLD_MARGIN_SECONDS = 10.0
+
+
+class EventEndpoints(Endpoints):
+    def get_events(
+        self,
+        bot_id: int,
+        *,
+        offset: int | None = None,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> EventBatch:
+        """GET /v1/bots/:botId/events: the bot's unacknowledged events, oldest first.
+
+        `offset=N` acknowledges every event below N: pass the previous batch's `next_offset` (through
+        `EventBatch.offset_after`, which never moves it backwards) only once those events are stored.
+        Without `offset` the platform resumes from the offset it stored. `limit` is 1..1000.
+        `timeout` asks the platform to hold an empty answer open that many seconds (long-polling; the
+        sandbox honours it, the real platform may not, so callers must work without it).
+        Retried as a read: repeating an offset acknowledges nothing new. An event that cannot be parsed
+        is kept in `malformed` (and logged), never dropped silently and never fatal to the batch.
+        """
+        params: dict[str, Any] = {}
+        if offset is not None:
+            if offset < 0:
+                raise ValueError("offset must be >= 0")
+            params["offset"] = int(offset)
+        if limit is not None:
+            if not 1 <= limit <= 1000:
+                raise ValueError("limit must be 1..1000")
+            params["limit"] = int(limit)
+        read_timeout = None
+        if timeout is not None:
+            if not 0 <= timeout <= MAX_HOLD_SECONDS:
+                raise ValueError(f"timeout must be 0..{MAX_HOLD_SECONDS:g} seconds")
+            params["timeout"] = f"{timeout:g}"
+            read_timeout = timeout + _HOLD_MARGIN_SECONDS
+        data = as_data(
+            self._transport.request(
+                "GET", bot_path(bot_id, "events"), params=params or None, retry=SAFE, timeout=read_timeout
+            )
+        )
+        items = data.get("events")
+        events: list[BotEvent] = []
+        malformed: list[Any] = []
+        for item in items if isinstance(items, list) else []:
+            try:
+                events.append(parse_event(item))
+            except MalformedEventError as error:
+                log.warning("bot=%s: malformed event kept aside: %s", bot_id, error)
+                malformed.append(item)
+        stored = data.get("storedOffset")
+        persisted = data.get("persisted")
+        # Servers older than BOT-BC-0325-1 answer lastEventId (next offset = lastEventId + 1).
+        next_offset = data.get("nextOffset")
+        if next_offset is None and data.get("lastEventId") is not None:
+            next_offset = as_int(data.get("lastEventId")) + 1
+        return EventBatch(
+            events=tuple(events),
+            next_offset=as_int(next_offset),
+            has_more=as_bool(data.get("hasMore")),
+            stored_offset=as_int(stored) if stored is not None else None,
+            persisted=as_bool(persisted) if persisted is not None else None,
+            malformed=tuple(malformed),
+            raw=data,
+        )

@@ -1,0 +1,90 @@
+"""Reference section "Messages": send, edit, delete, read marks, get a message and its context."""
+from __future__ import annotations
+
+from typing import Any
+
+from botcore.vibe.endpoints.base import (
+    IDEMPOTENT,
+    SAFE,
+    UNSAFE,
+    AttachArg,
+    Endpoints,
+    KeyboardArg,
+    as_data,
+    bot_path,
+    dialog,
+    message_fields,
+)
+from botcore.vibe.models import Message, MessageContext, SentMessage
+
+
+class MessageEndpoints(Endpoints):
+    def send_message(
+        self,
+        bot_id: int,
+        *,
+        dialog_id: str | int,
+        text: str,
+        keyboard: KeyboardArg | None = None,
+        attach: AttachArg | None = None,
+        system: bool | None = None,
+        url_preview: bool | None = None,
+        reply_id: int | None = None,
+    ) -> SentMessage:
+        """POST /v1/bots/:botId/messages: post as the bot. `dialog_id` is the user's id for a 1:1 dialog
+        (the event's dialog_id) or "chatN" for a group. Text over 20 000 characters is cut by the platform.
+
+        Not retried once it may have been sent (UNSAFE): a lost answer could mean a posted message, and
+        posting twice is worse than reporting the failure.
+        """
+        fields = message_fields(
+            text=text, keyboard=keyboard, attach=attach, system=system, url_preview=url_preview, reply_id=reply_id
+        )
+        body = {"dialogId": dialog(dialog_id), "fields": fields}
+        return SentMessage.from_payload(as_data(self._transport.request("POST", bot_path(bot_id, "messages"), body=body, retry=UNSAFE)))
+
+    def update_message(
+        self,
+        bot_id: int,
+        message_id: int,
+        *,
+        text: str | None = None,
+        keyboard: KeyboardArg | bool | None = None,
+        attach: AttachArg | bool | None = None,
+        url_preview: bool | None = None,
+    ) -> None:
+        """PATCH /v1/bots/:botId/messages/:messageId: edit a message the bot sent.
+
+        Only what is given changes; `keyboard=False` / `attach=False` remove the buttons / attachment.
+        Setting the same content twice is harmless, so it is retried.
+        """
+        fields = message_fields(text=text, keyboard=keyboard, attach=attach, url_preview=url_preview)
+        if not fields:
+            raise ValueError("update_message needs text, keyboard, attach or url_preview")
+        self._transport.request("PATCH", bot_path(bot_id, "messages", message_id), body={"fields": fields}, retry=IDEMPOTENT)
+
+    def delete_message(self, bot_id: int, message_id: int) -> None:
+        """DELETE /v1/bots/:botId/messages/:messageId. Retried; a retry after a lost answer may report
+        the message as not found, which means it is gone."""
+        self._transport.request("DELETE", bot_path(bot_id, "messages", message_id), retry=IDEMPOTENT)
+
+    def mark_read(self, bot_id: int, *, dialog_id: str | int, message_id: int | None = None) -> None:
+        """POST /v1/bots/:botId/chats/:dialogId/read: mark the dialog read up to `message_id` (all if None)."""
+        body: dict[str, Any] = {} if message_id is None else {"messageId": int(message_id)}
+        self._transport.request("POST", bot_path(bot_id, "chats", dialog(dialog_id), "read"), body=body, retry=IDEMPOTENT)
+
+    def get_message(self, bot_id: int, message_id: int) -> Message:
+        """GET /v1/bots/:botId/messages/:messageId (supervisor and personal bots only)."""
+        data = as_data(self._transport.request("GET", bot_path(bot_id, "messages", message_id), retry=SAFE))
+        message = data.get("message")
+        return Message.from_payload(as_data(message) if message is not None else data)
+
+    def get_message_context(self, bot_id: int, message_id: int, *, range: int | None = None) -> MessageContext:
+        """GET /v1/bots/:botId/messages/:messageId/context: up to `range` (1..50) messages each side."""
+        params = None
+        if range is not None:
+            if not 1 <= range <= 50:
+                raise ValueError("range must be 1..50")
+            params = {"range": int(range)}
+        data = self._transport.request("GET", bot_path(bot_id, "messages", message_id, "context"), params=params, retry=SAFE)
+        return MessageContext.from_payload(as_data(data))

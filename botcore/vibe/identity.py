@@ -1,0 +1,117 @@
+"""Who a credential belongs to (`GET /v1/me`) and the OAuth code exchange, as tenants' identity backend.
+
+tenants names what it needs in `tenants.identity.IdentityBackend` and loads this class by dotted path
+(TENANTS_IDENTITY_BACKEND), so the wire format of these calls stays in botcore/vibe like every other.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from botcore import conf
+from botcore.vibe.budget import NoBudget
+from botcore.vibe.errors import VibeError
+from botcore.vibe.events import as_bool, as_datetime, as_int, as_str
+from botcore.vibe.transport import RetryClass, Transport, shared_http_client
+from tenants.errors import InstallationError
+from tenants.identity import ExchangedToken, VerifiedIdentity
+
+log = logging.getLogger(__name__)
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def identity_from_me(data: Mapping[str, Any]) -> VerifiedIdentity:
+    """Read GET /v1/me's answer (CONTRACT part A §6); a personal key's owner stands in for currentUser."""
+    portal = _mapping(data.get("portal"))
+    user = _mapping(data.get("currentUser")) or _mapping(data.get("owner"))
+    if not portal.get("memberId") or not (user.get("bitrixUserId") or user.get("userId") or user.get("id")):
+        raise InstallationError("GET /v1/me did not name a portal and a user for this credential")
+    scopes = data.get("scopes")
+    if isinstance(scopes, str):
+        scopes = [s for s in scopes.replace(",", " ").split() if s]
+    return VerifiedIdentity(
+        vibe_portal_id=as_str(portal.get("id")),
+        member_id=as_str(portal.get("memberId")),
+        domain=as_str(portal.get("domain")),
+        portal_name=as_str(portal.get("name")),
+        bitrix_user_id=as_int(user.get("bitrixUserId") or user.get("userId") or user.get("id")),
+        user_name=as_str(user.get("name")),
+        is_admin=as_bool(user.get("isAdmin")),
+        expires_at=as_datetime(_mapping(data.get("session")).get("expiresAt")),
+        scopes=tuple(str(s) for s in scopes or ()),
+    )
+
+
+class VibeIdentityBackend:
+    """tenants' IdentityBackend over the platform. Identity checks are rare, so they skip the request budget."""
+
+    def _transport(self, *, api_key: str, session_token: str | None = None) -> Transport:
+        return Transport(
+            base_url=conf.vibe_base_url(),
+            api_key=api_key,
+            session_token=session_token,
+            http=shared_http_client(),
+            budget=NoBudget(),
+            max_attempts=conf.vibe_max_attempts(),
+            retry_max_wait=conf.vibe_retry_max_wait(),
+        )
+
+    def _app_key(self) -> str:
+        key = conf.vibe_app_key()
+        if not key:
+            raise InstallationError("VIBE_APP_KEY is not configured", public_message="The app is not configured yet.")
+        return key
+
+    def _call(self, transport: Transport, method: str, path: str, **kwargs: Any) -> Mapping[str, Any]:
+        try:
+            data = transport.request(method, path, **kwargs)
+        except VibeError as error:
+            # The error's text names code and status only; never the credential.
+            log.warning("identity check refused by the platform: %s", error)
+            raise InstallationError(f"the platform refused the credential: {error}") from None
+        return _mapping(data)
+
+    def verify_session(self, session_token: str) -> VerifiedIdentity:
+        transport = self._transport(api_key=self._app_key(), session_token=session_token)
+        identity = identity_from_me(self._call(transport, "GET", "/me", retry=RetryClass.SAFE))
+        if identity.expires_at is None:
+            raise InstallationError("GET /v1/me did not say when the session expires")
+        return identity
+
+    def verify_api_key(self, api_key: str) -> VerifiedIdentity:
+        transport = self._transport(api_key=api_key)
+        return identity_from_me(self._call(transport, "GET", "/me", retry=RetryClass.SAFE))
+
+    def exchange_code(self, *, code: str, redirect_uri: str) -> ExchangedToken:
+        app_key = self._app_key()
+        transport = self._transport(api_key=app_key)
+        # A code is single-use: a retried exchange after a lost answer would only be refused.
+        data = self._call(
+            transport, "POST", "/oauth/token", body={"app_key": app_key, "code": code, "redirect_uri": redirect_uri},
+            retry=RetryClass.UNSAFE,
+        )
+        token = as_str(data.get("access_token"))
+        if not token:
+            raise InstallationError("the token exchange answered no access_token")
+        user = _mapping(data.get("user"))
+        portal = _mapping(data.get("portal"))
+        identity = VerifiedIdentity(
+            vibe_portal_id=as_str(portal.get("id")),
+            member_id=as_str(portal.get("memberId")),
+            domain=as_str(portal.get("domain")),
+            portal_name=as_str(portal.get("name")),
+            bitrix_user_id=as_int(user.get("bitrixUserId") or user.get("id")),
+            user_name=as_str(user.get("name")),
+            is_admin=as_bool(user.get("isAdmin")),
+            expires_at=as_datetime(data.get("expires_at")),
+        )
+        return ExchangedToken(session_token=token, identity=identity)
+
+    def authorize_url(self, *, redirect_uri: str, state: str) -> str:
+        query = urlencode({"app_key": self._app_key(), "redirect_uri": redirect_uri, "state": state})
+        return f"{conf.vibe_base_url()}/oauth/authorize?{query}"

@@ -1,0 +1,254 @@
+"""The HTTP layer under VibeClient: auth headers, UTF-8 JSON, timeouts, the request budget and retries.
+
+Every request carries `X-Api-Key`, plus `Authorization: Bearer <session token>` when the client was made
+with a session token (a `vibe_app_` key needs it on every request, CONTRACT part A §4). The body is sent
+as UTF-8 JSON bytes, so Cyrillic and emoji arrive byte for byte.
+
+Retries (tenacity). Each endpoint declares a RetryClass:
+- SAFE: reads. Any transient failure is retried: a dropped or timed-out connection, 5xx, 502
+  BITRIX_UNAVAILABLE, 429.
+- IDEMPOTENT: writes whose repetition leaves the same state (updates, deletes, typing, read marks…):
+  retried like SAFE.
+- UNSAFE: writes that would happen twice (send a message, create a chat, upload a file…). Retried only
+  when the platform surely did not act: the connection could not be opened (nothing was sent), or it
+  answered 429 (refused before doing anything). A 5xx, 502 or a connection lost after sending is raised
+  at once: the write may have happened, so only the caller can decide (for instance check with a GET).
+Waits are exponential with full jitter, capped by VIBE_RETRY_MAX_WAIT; a 429 waits exactly its
+Retry-After (a longer one than the cap is not waited but raised, for the caller to reschedule).
+Every attempt spends one unit of the key's shared request budget first.
+"""
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from botcore.vibe.budget import NoBudget, RequestBudget
+from botcore.vibe.errors import (
+    VibeApiError,
+    VibeError,
+    VibeRateLimitError,
+    VibeTransportError,
+    raise_for_response,
+)
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "vibeapp-botcore/0.1 (+httpx)"
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+class RetryClass(enum.Enum):
+    SAFE = "safe"
+    IDEMPOTENT = "idempotent"
+    UNSAFE = "unsafe"
+
+
+def is_retryable(error: BaseException, retry_class: RetryClass) -> bool:
+    """Whether `error` may be retried for a call of `retry_class` (see the module docstring)."""
+    if isinstance(error, VibeTransportError):
+        return retry_class is not RetryClass.UNSAFE or not error.sent
+    if isinstance(error, VibeRateLimitError):
+        return True  # refused before anything happened, whatever the method
+    if isinstance(error, VibeApiError):
+        return error.is_transient and retry_class is not RetryClass.UNSAFE
+    return False
+
+
+_shared_clients: dict[int, httpx.Client] = {}
+_shared_lock = threading.Lock()
+
+
+def make_http_client(*, connect_timeout: float = 5.0, read_timeout: float = 30.0) -> httpx.Client:
+    """An httpx.Client tuned for the platform: keep-alive pool, bounded connections, explicit timeouts."""
+    return httpx.Client(
+        timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0),
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        follow_redirects=False,
+    )
+
+
+def shared_http_client() -> httpx.Client:
+    """This process's one httpx.Client, so every VibeClient reuses the same connections.
+
+    Keyed by process id: a forked worker must not share its parent's sockets.
+    """
+    pid = os.getpid()
+    client = _shared_clients.get(pid)
+    if client is None:
+        with _shared_lock:
+            client = _shared_clients.get(pid)
+            if client is None:
+                from botcore import conf
+
+                client = _shared_clients[pid] = make_http_client(
+                    connect_timeout=conf.vibe_connect_timeout(), read_timeout=conf.vibe_read_timeout()
+                )
+    return client
+
+
+class Transport:
+    """Sends one platform call and returns its `data`, or raises a VibeError."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        session_token: str | None,
+        http: httpx.Client,
+        budget: RequestBudget | None = None,
+        max_attempts: int = 4,
+        retry_max_wait: float = 30.0,
+        backoff_base: float = 0.25,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = http
+        self.budget: RequestBudget = budget or NoBudget()
+        self.max_attempts = max(1, max_attempts)
+        self.retry_max_wait = retry_max_wait
+        self._headers = {"X-Api-Key": api_key}
+        if session_token:
+            self._headers["Authorization"] = f"Bearer {session_token}"
+        self._body_headers = {**self._headers, "Content-Type": JSON_CONTENT_TYPE}
+        self._secrets = tuple(s for s in (api_key, session_token) if s)
+        backoff = wait_random_exponential(multiplier=backoff_base, max=retry_max_wait)
+        self._retrying = {
+            retry_class: Retrying(
+                stop=stop_after_attempt(self.max_attempts),
+                wait=self._wait_strategy(backoff),
+                retry=retry_if_exception(lambda e, rc=retry_class: self._should_retry(e, rc)),  # type: ignore[misc]
+                before_sleep=self._log_retry,
+                reraise=True,
+            )
+            for retry_class in RetryClass
+        }
+
+    # --- one call ---------------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        retry: RetryClass,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send `method path` with a JSON `body`, retrying per `retry`; return the answer's `data`."""
+        content = None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = self._headers if content is None else self._body_headers
+        url = self.base_url + path
+        extra: dict[str, Any] = {}
+        if timeout is not None:
+            extra["timeout"] = httpx.Timeout(timeout, connect=self.http.timeout.connect)
+        if self.max_attempts == 1:
+            return self._attempt(method, url, path, params, content, headers, extra)
+        return self._retrying[retry](self._attempt, method, url, path, params, content, headers, extra)
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        content: bytes | None,
+        headers: Mapping[str, str],
+        extra: Mapping[str, Any],
+    ) -> Any:
+        self.budget.acquire()
+        try:
+            response = self.http.request(method, url, params=params, content=content, headers=headers, **extra)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise VibeTransportError(self._describe(exc), method=method, path=path, sent=False) from None
+        except httpx.TransportError as exc:
+            raise VibeTransportError(self._describe(exc), method=method, path=path, sent=True) from None
+        try:
+            return raise_for_response(response)
+        except VibeApiError as error:
+            self._scrub(error)
+            raise
+
+    # --- retry policy -----------------------------------------------------------------------------
+    def _should_retry(self, error: BaseException, retry_class: RetryClass) -> bool:
+        if not is_retryable(error, retry_class):
+            return False
+        if isinstance(error, VibeRateLimitError) and (error.retry_after or 0) > self.retry_max_wait:
+            return False  # not worth blocking a worker that long; the caller reschedules
+        return True
+
+    def _wait_strategy(self, backoff: wait_random_exponential) -> Any:
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome is not None else None
+            if isinstance(error, VibeRateLimitError) and error.retry_after is not None:
+                return min(error.retry_after, self.retry_max_wait)
+            return float(backoff(state))
+
+        return wait
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        log.warning(
+            "vibe call failed (%s); attempt %d of %d, retrying in %.2fs",
+            error,
+            state.attempt_number,
+            self.max_attempts,
+            wait,
+        )
+
+    # --- secrets never leave in messages ----------------------------------------------------------
+    def _describe(self, exc: httpx.TransportError) -> str:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return self._redact(text)
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "<redacted>")
+        return text
+
+    def _scrub(self, error: VibeApiError) -> None:
+        """The platform's own text could quote what we sent; our key and token never pass through."""
+        error.message = self._redact(error.message)
+        error.args = (error.message,)
+        if error.hint:
+            error.hint = self._redact(error.hint)
+
+    # --- downloads outside the API ----------------------------------------------------------------
+    def fetch_bytes(self, url: str, *, timeout: float | None = None) -> bytes:
+        """GET a URL the platform handed out (a file's downloadUrl) *without* our credentials.
+
+        The URL carries its own token; sending X-Api-Key to it would hand the key to whatever host it
+        names. Retried like any read.
+        """
+
+        def attempt() -> bytes:
+            try:
+                response = self.http.get(url, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                raise VibeTransportError(self._describe(exc), method="GET", path="(download)", sent=False) from None
+            except httpx.TransportError as exc:
+                raise VibeTransportError(self._describe(exc), method="GET", path="(download)") from None
+            if response.status_code != 200:
+                raise_for_response(response)
+            return response.content
+
+        return self._retrying[RetryClass.SAFE](attempt)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __repr__(self) -> str:
+        mode = "app key + session" if "Authorization" in self._headers else "personal key"
+        return f"Transport(base_url={self.base_url!r}, auth={mode})"
+
+
+__all__ = ["RetryClass", "Transport", "VibeError", "is_retryable", "make_http_client", "shared_http_client"]
