@@ -9,8 +9,8 @@ Limiter: a call waits for its turn, up to `max_wait` seconds, then fails with Vi
 Where the state lives:
 - Redis, when Django's REDIS_URL is set: pyrate-limiter's RedisStateStore, one small hash per key,
   updated atomically by a Lua script;
-- the database otherwise (SQLite or PostgreSQL): DatabaseStateStore below, the same GCRA step inside a
-  write transaction. pyrate-limiter's own SQLite and Postgres buckets are not used: they bypass Django's
+- the database otherwise (SQLite or PostgreSQL): budget_store.DatabaseStateStore, the same GCRA step
+  inside a short write transaction. pyrate-limiter's own SQLite and Postgres buckets are not used: they bypass Django's
   DATABASES (the Postgres one needs psycopg_pool), the SQLite one is only safe across processes with the
   optional filelock package, and the Postgres one refuses instead of waiting whenever two writers meet
   (LOCK TABLE … NOWAIT) while keeping one row per request;
@@ -32,16 +32,15 @@ import time
 from typing import Any, Protocol
 
 from pyrate_limiter import GCRA, Limiter, Rate, SingleBucketFactory, StateBucket, WallClock
-from pyrate_limiter.abstracts.algorithm import Decision, State, StateAlgorithm
 from pyrate_limiter.abstracts.store import StateStore
 from pyrate_limiter.buckets import InMemoryStateStore, RedisStateStore
 
 from botcore import conf
+from botcore.vibe.budget_store import DatabaseStateStore
 from botcore.vibe.errors import VibeBudgetTimeoutError
 
 log = logging.getLogger(__name__)
 
-TABLE = "vibe_request_budget"
 # Rates are integers in pyrate-limiter: express r requests/s as round(r*1000) per 1000 s, which keeps
 # fractional budgets (9.5/s) exact to a thousandth.
 _RATE_SCALE = 1000
@@ -113,111 +112,6 @@ class SharedBudget:
 
     def __repr__(self) -> str:
         return f"SharedBudget(name={self.name!r}, per_second={self.per_second}, store={type(self._store).__name__})"
-
-
-class DatabaseStateStore(StateStore):
-    """GCRA state in a table of the Django database, one row per budget, stepped in a write transaction.
-
-    Uses a connection of its own per thread (not the thread's Django connection), so the short write
-    transaction never joins a caller's open transaction and holds its lock only for the step itself.
-    SQLite serialises writers with BEGIN IMMEDIATE; PostgreSQL locks the row (SELECT … FOR UPDATE).
-    The table is created on first use, like pyrate-limiter's own SQL buckets do.
-    """
-
-    is_async = False
-    default_clock = WallClock()
-
-    def __init__(self, name: str, *, alias: str = "default") -> None:
-        self.name = name
-        self.alias = alias
-        self._local = threading.local()
-
-    def _connection(self) -> Any:
-        from django.db import connections
-
-        db = getattr(self._local, "db", None)
-        if db is None or getattr(self._local, "pid", None) != os.getpid():
-            db = connections.create_connection(self.alias)
-            self._local.db, self._local.pid = db, os.getpid()
-            _ensure_table(db)
-        return db
-
-    def check(self, algorithm: StateAlgorithm, rates: list[Rate], now: int, weight: int) -> Decision:
-        from django.db import connections, transaction
-
-        default = connections[self.alias]
-        if default.vendor == "sqlite" and (default.in_atomic_block or default.is_in_memory_db()):
-            # SQLite has a single writer: a second connection would wait on the caller's own open
-            # transaction (and an in-memory database is private to its connection), so join it.
-            _ensure_table(default)
-            with transaction.atomic(using=self.alias), default.cursor() as cursor:
-                return self._step(cursor, algorithm, rates, now, weight, lock="")
-        db = self._connection()
-        is_sqlite = db.vendor == "sqlite"
-        with db.cursor() as cursor:
-            cursor.execute("BEGIN IMMEDIATE" if is_sqlite else "BEGIN")
-            try:
-                decision = self._step(cursor, algorithm, rates, now, weight, lock="" if is_sqlite else " FOR UPDATE")
-                cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
-        return decision
-
-    def _step(
-        self, cursor: Any, algorithm: StateAlgorithm, rates: list[Rate], now: int, weight: int, *, lock: str
-    ) -> Decision:
-        cursor.execute(
-            f"INSERT INTO {TABLE} (name, state) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
-            [self.name, _encode(algorithm.initial(rates))],
-        )
-        cursor.execute(f"SELECT state FROM {TABLE} WHERE name = %s{lock}", [self.name])
-        row = cursor.fetchone()
-        state = _decode(algorithm, rates, row[0] if row else "")
-        new_state, decision = algorithm.step(rates, state, now, weight)
-        if decision.allowed:
-            cursor.execute(f"UPDATE {TABLE} SET state = %s WHERE name = %s", [_encode(new_state), self.name])
-        return decision
-
-    def read(self, algorithm: StateAlgorithm, rates: list[Rate]) -> State:
-        with self._connection().cursor() as cursor:
-            cursor.execute(f"SELECT state FROM {TABLE} WHERE name = %s", [self.name])
-            row = cursor.fetchone()
-        return _decode(algorithm, rates, row[0] if row else "")
-
-    def reset(self) -> None:
-        with self._connection().cursor() as cursor:
-            cursor.execute(f"DELETE FROM {TABLE} WHERE name = %s", [self.name])
-
-    def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
-
-
-def _encode(state: State) -> str:
-    return ",".join(str(int(value)) for value in state)
-
-
-def _decode(algorithm: StateAlgorithm, rates: list[Rate], text: str) -> State:
-    values = [value for value in text.split(",") if value]
-    if len(values) != len(rates):
-        return algorithm.initial(rates)
-    return algorithm.decode(values)
-
-
-def _ensure_table(db: Any) -> None:
-    from django.db import DatabaseError
-
-    statement = f"CREATE TABLE IF NOT EXISTS {TABLE} (name VARCHAR(64) PRIMARY KEY, state VARCHAR(256) NOT NULL)"
-    try:
-        with db.cursor() as cursor:
-            cursor.execute(statement)
-    except DatabaseError:
-        # Two processes creating it at once on PostgreSQL: one loses with a duplicate error; the table exists.
-        with db.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {TABLE} WHERE 1 = 0")
 
 
 _redis_clients: dict[str, Any] = {}

@@ -1,0 +1,128 @@
+"""DatabaseStateStore: the request budget's GCRA state in a table of the Django database.
+
+pyrate-limiter keeps GCRA's state (one timestamp per budget) in a StateStore whose only duty is to step
+it atomically; this one does so in a short write transaction on SQLite or PostgreSQL. The table is
+created on first use, the way pyrate-limiter's own SQL buckets create theirs, and it is not a model:
+it holds nothing but a digest-named row per key and is safe to drop at any time.
+
+Which connection steps the state:
+- normally the thread's own Django connection, in a transaction of its own (Django manages and closes
+  it like any other);
+- when the caller is already inside a transaction on PostgreSQL, a short-lived separate connection, so
+  the row lock is released at once instead of when the caller commits;
+- when the caller is inside a transaction on SQLite, that same transaction: SQLite has a single writer,
+  and a second connection would wait on the caller's own lock.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pyrate_limiter import Rate, WallClock
+from pyrate_limiter.abstracts.algorithm import Decision, State, StateAlgorithm
+from pyrate_limiter.abstracts.store import StateStore
+
+TABLE = "vibe_request_budget"
+CREATE_TABLE = f"CREATE TABLE IF NOT EXISTS {TABLE} (name VARCHAR(64) PRIMARY KEY, state VARCHAR(256) NOT NULL)"
+
+
+class DatabaseStateStore(StateStore):
+    is_async = False
+    default_clock = WallClock()
+
+    def __init__(self, name: str, *, alias: str = "default") -> None:
+        self.name = name
+        self.alias = alias
+
+    def check(self, algorithm: StateAlgorithm, rates: list[Rate], now: int, weight: int) -> Decision:
+        from django.db import DatabaseError
+
+        try:
+            return self._check(algorithm, rates, now, weight)
+        except DatabaseError:
+            # Most likely the table is missing (first use, or created in a transaction that rolled
+            # back); create it and try once more. Any other failure repeats and propagates.
+            self._ensure_table()
+            return self._check(algorithm, rates, now, weight)
+
+    def _check(self, algorithm: StateAlgorithm, rates: list[Rate], now: int, weight: int) -> Decision:
+        return self._in_own_transaction(
+            lambda cursor, lock: self._step(cursor, algorithm, rates, now, weight, lock=lock)
+        )
+
+    def _in_own_transaction(self, work: Any) -> Any:
+        """Run work(cursor, row_lock) in a transaction that commits as soon as it is done (module doc)."""
+        from django.db import connections, transaction
+
+        default = connections[self.alias]
+        if not default.in_atomic_block or default.vendor == "sqlite":
+            with transaction.atomic(using=self.alias), default.cursor() as cursor:
+                return work(cursor, _row_lock(default))
+        separate = connections.create_connection(self.alias)
+        try:
+            with separate.cursor() as cursor:
+                cursor.execute("BEGIN")
+                try:
+                    result = work(cursor, _row_lock(separate))
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+                cursor.execute("COMMIT")
+            return result
+        finally:
+            separate.close()
+
+    def _step(
+        self, cursor: Any, algorithm: StateAlgorithm, rates: list[Rate], now: int, weight: int, *, lock: str
+    ) -> Decision:
+        # INSERT first: on SQLite it takes the write lock before the read, whatever the transaction mode.
+        cursor.execute(
+            f"INSERT INTO {TABLE} (name, state) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
+            [self.name, _encode(algorithm.initial(rates))],
+        )
+        cursor.execute(f"SELECT state FROM {TABLE} WHERE name = %s{lock}", [self.name])
+        row = cursor.fetchone()
+        state = _decode(algorithm, rates, row[0] if row else "")
+        new_state, decision = algorithm.step(rates, state, now, weight)
+        if decision.allowed:
+            cursor.execute(f"UPDATE {TABLE} SET state = %s WHERE name = %s", [_encode(new_state), self.name])
+        return decision
+
+    def _ensure_table(self) -> None:
+        from django.db import DatabaseError
+
+        try:
+            self._in_own_transaction(lambda cursor, lock: cursor.execute(CREATE_TABLE))
+        except DatabaseError:
+            pass  # another process created it at the same moment (PostgreSQL reports a duplicate type)
+
+    def read(self, algorithm: StateAlgorithm, rates: list[Rate]) -> State:
+        from django.db import connections
+
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(f"SELECT state FROM {TABLE} WHERE name = %s", [self.name])
+            row = cursor.fetchone()
+        return _decode(algorithm, rates, row[0] if row else "")
+
+    def reset(self) -> None:
+        from django.db import connections
+
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(f"DELETE FROM {TABLE} WHERE name = %s", [self.name])
+
+    def __repr__(self) -> str:
+        return f"DatabaseStateStore(alias={self.alias!r})"
+
+
+def _row_lock(db: Any) -> str:
+    return "" if db.vendor == "sqlite" else " FOR UPDATE"
+
+
+def _encode(state: State) -> str:
+    return ",".join(str(int(value)) for value in state)
+
+
+def _decode(algorithm: StateAlgorithm, rates: list[Rate], text: str) -> State:
+    values = [value for value in text.split(",") if value]
+    if len(values) != len(rates):
+        return algorithm.initial(rates)
+    return algorithm.decode(values)

@@ -1,0 +1,200 @@
+"""The shared request budget: one rate per key across threads and processes, through Redis and the database.
+
+Rates are checked from below only: N admissions paced at r/s cannot span less than (N-1)/r seconds, so a
+slow machine can never fail these tests, while a budget that is not shared (each worker pacing itself)
+finishes in about half the time and does.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+import uuid
+
+import pytest
+import redis
+from django.db import transaction
+
+from botcore.vibe.budget import NoBudget, SharedBudget, budget_for_key, key_digest
+from botcore.vibe.budget_store import CREATE_TABLE, TABLE, DatabaseStateStore
+from botcore.vibe.errors import VibeBudgetTimeoutError, VibeRateLimitError
+from pyrate_limiter.buckets import RedisStateStore
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+RATE = 20.0  # requests/s: fast enough for a short test, slow enough that pacing dominates
+PER_WORKER = 8
+WORKERS = 2
+# (N-1)/r with N admissions in all; a little below, for the clock reads around the first and last.
+MIN_SPAN = (WORKERS * PER_WORKER - 1) / RATE - 0.1
+
+
+def redis_store(name: str) -> RedisStateStore:
+    return RedisStateStore(redis.Redis.from_url(REDIS_URL), key=f"test:vibe:budget:{name}")
+
+
+def run_workers(make_budget, workers: int = WORKERS, per_worker: int = PER_WORKER) -> list[float]:
+    """Each worker gets a budget object of its own (as a separate process would) and spends it."""
+    stamps: list[float] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            budget = make_budget()
+            for _ in range(per_worker):
+                budget.acquire()
+                with lock:
+                    stamps.append(time.time())
+        except BaseException as exc:  # surfaced to the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return sorted(stamps)
+
+
+def test_two_workers_sharing_a_redis_budget_keep_to_its_rate_together():
+    name = uuid.uuid4().hex
+    stamps = run_workers(
+        lambda: SharedBudget(name=name, per_second=RATE, burst=1, max_wait=10, store=redis_store(name))
+    )
+    assert len(stamps) == WORKERS * PER_WORKER
+    assert stamps[-1] - stamps[0] >= MIN_SPAN
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_sharing_a_database_budget_keep_to_its_rate_together():
+    name = uuid.uuid4().hex[:24]
+    stamps = run_workers(
+        lambda: SharedBudget(name=name, per_second=RATE, burst=1, max_wait=10, store=DatabaseStateStore(name))
+    )
+    assert len(stamps) == WORKERS * PER_WORKER
+    assert stamps[-1] - stamps[0] >= MIN_SPAN
+
+
+def test_workers_with_separate_budgets_are_not_paced_together():
+    """The control for the two tests above: without sharing, the same work finishes in half the time."""
+    stamps = run_workers(
+        lambda: SharedBudget(
+            name=uuid.uuid4().hex, per_second=RATE, burst=1, max_wait=10, store=redis_store(uuid.uuid4().hex)
+        )
+    )
+    assert stamps[-1] - stamps[0] < MIN_SPAN
+
+
+def _spend_in_another_process(name: str, count: int, queue: multiprocessing.Queue) -> None:
+    budget = SharedBudget(name=name, per_second=RATE, burst=1, max_wait=10, store=redis_store(name))
+    for _ in range(count):
+        budget.acquire()
+        queue.put(time.time())
+
+
+def test_two_processes_share_one_budget_through_redis():
+    name = uuid.uuid4().hex
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    processes = [
+        context.Process(target=_spend_in_another_process, args=(name, PER_WORKER, queue)) for _ in range(WORKERS)
+    ]
+    for process in processes:
+        process.start()
+    stamps = sorted(queue.get(timeout=60) for _ in range(WORKERS * PER_WORKER))
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
+    assert stamps[-1] - stamps[0] >= MIN_SPAN
+
+
+def test_waiting_for_budget_blocks_instead_of_failing():
+    budget = SharedBudget(name="block", per_second=10, burst=1, max_wait=5, store=redis_store(uuid.uuid4().hex))
+    started = time.monotonic()
+    for _ in range(4):
+        budget.acquire()  # no exception: each call waits for its turn
+    assert time.monotonic() - started >= 0.25
+
+
+def test_a_budget_spent_past_the_longest_wait_raises_a_rate_limit_error():
+    budget = SharedBudget(name="spent", per_second=1, burst=1, max_wait=0.1, store=redis_store(uuid.uuid4().hex))
+    budget.acquire()
+    with pytest.raises(VibeBudgetTimeoutError) as caught:
+        budget.acquire()
+    assert isinstance(caught.value, VibeRateLimitError)
+    assert caught.value.code == "CLIENT_BUDGET_EXHAUSTED" and caught.value.retry_after == 1.0
+
+
+def test_an_unreachable_store_lets_calls_through_and_is_left_alone_a_while(caplog):
+    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    dead = RedisStateStore(unreachable, key="x")
+    budget = SharedBudget(name="dead", per_second=1, burst=1, max_wait=0.1, store=dead)
+    with caplog.at_level(logging.WARNING, logger="botcore.vibe.budget"):
+        for _ in range(3):
+            budget.acquire()
+    assert [r.getMessage() for r in caplog.records if "unavailable" in r.getMessage()] == [
+        "request budget dead unavailable (ConnectionError); calling without it for 30s"
+    ]
+
+
+def test_budget_for_key_uses_redis_when_redis_url_is_set(settings):
+    settings.REDIS_URL = REDIS_URL
+    settings.VIBE_BUDGET_BACKEND = "auto"
+    key = "vibe_app_" + uuid.uuid4().hex
+    budget = budget_for_key(key, per_second=50)
+    assert isinstance(budget, SharedBudget) and "RedisStateStore" in repr(budget)
+    assert budget_for_key(key, per_second=50) is budget
+    budget.acquire()
+    client = redis.Redis.from_url(REDIS_URL)
+    assert client.exists(f"vibe:budget:{key_digest(key)}")
+    assert not any(key in name.decode() for name in client.scan_iter("vibe:budget:*"))
+    assert key not in repr(budget)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_budget_for_key_uses_the_database_without_redis(settings):
+    settings.REDIS_URL = ""
+    settings.VIBE_BUDGET_BACKEND = "auto"
+    key = "vibe_api_" + uuid.uuid4().hex
+    budget = budget_for_key(key, per_second=50)
+    assert "DatabaseStateStore" in repr(budget)
+    budget.acquire()
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT name FROM {TABLE}")
+        names = [row[0] for row in cursor.fetchall()]
+    assert key_digest(key) in names and key not in names
+
+
+@pytest.mark.parametrize("settings_value", [{"VIBE_BUDGET_BACKEND": "off"}, {"VIBE_BUDGET_PER_SECOND": 0}])
+def test_a_budget_turned_off_is_no_budget(settings, settings_value):
+    for name, value in settings_value.items():
+        setattr(settings, name, value)
+    assert isinstance(budget_for_key("vibe_api_x"), NoBudget)
+
+
+def test_an_unknown_backend_is_a_configuration_error(settings):
+    settings.VIBE_BUDGET_BACKEND = "memcached"
+    with pytest.raises(ValueError, match="VIBE_BUDGET_BACKEND"):
+        budget_for_key("vibe_api_x")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_budget_inside_an_open_transaction_does_not_wait_on_it():
+    name = uuid.uuid4().hex[:24]
+    budget = SharedBudget(name=name, per_second=100, burst=1, max_wait=2, store=DatabaseStateStore(name))
+    started = time.monotonic()
+    with transaction.atomic():
+        from django.db import connection
+
+        with connection.cursor() as cursor:  # the caller holds a write transaction open
+            cursor.execute(CREATE_TABLE)
+            cursor.execute(f"DELETE FROM {TABLE} WHERE name = %s", ["nothing"])
+        budget.acquire()
+        budget.acquire()
+    assert time.monotonic() - started < 10  # a deadlock waits out the database lock timeout (30 s), then fails open
