@@ -22,10 +22,12 @@ class CallRecord:
     body: dict = field(default_factory=dict)
     status: int | None = None
     error_code: str | None = None
+    finished_at: float | None = None
 
     def finish(self, status: int, error_code: str | None) -> None:
         self.status = status
         self.error_code = error_code
+        self.finished_at = time.time()
 
     def as_json(self) -> dict:
         return {
@@ -40,6 +42,7 @@ class CallRecord:
             "body": self.body,
             "status": self.status,
             "errorCode": self.error_code,
+            "durationMs": None if self.finished_at is None else round((self.finished_at - self.at) * 1000, 1),
         }
 
 

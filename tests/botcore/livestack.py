@@ -1,0 +1,86 @@
+"""Runs the real qcluster and pacer as subprocesses against the test database and the test's sandbox."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from tests.conftest import TEST_FERNET_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_env() -> dict[str, str]:
+    """Point a child process at the database this test run uses (the test database, not the dev one)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return {"VIBE_SQLITE_PATH": str(db["NAME"]), "DATABASE_URL": ""}
+    return {"DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"}
+
+
+class LiveStack:
+    """qcluster and pacer processes sharing this test's database, broker and sandbox."""
+
+    def __init__(self, *, base_url: str, app_key: str, extra_env: dict[str, str] | None = None) -> None:
+        self.env = {
+            **os.environ,
+            **database_env(),
+            "REDIS_URL": settings.REDIS_URL,
+            "VIBE_APP_KEY": app_key,
+            "VIBE_BASE_URL": base_url,
+            "VIBE_FERNET_KEYS": TEST_FERNET_KEY,
+            "VIBE_Q_NAME": f"test-{uuid.uuid4().hex[:8]}",
+            "VIBE_Q_WORKERS": "2",
+            "VIBE_Q_TIMEOUT": "20",
+            "VIBE_Q_RETRY": "30",
+            "BOTCORE_LEASE_SECONDS": "3",
+            "BOTCORE_POLL_FAST_SECONDS": "0.2",
+            "BOTCORE_POLL_SLOW_SECONDS": "1",
+            "VIBE_LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str) -> subprocess.Popen:
+        command = {"qcluster": "qcluster", "pacer": "runpacer"}[name.rstrip("0123456789")]
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), command], cwd=ROOT, env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        self.processes[name] = process
+        return process
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the process and everything it forked (a qcluster's workers), as a crash would."""
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            process = self.processes.pop(name)
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=15)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")

@@ -1,0 +1,77 @@
+"""The real pieces together: sandbox on loopback, real qcluster and pacer processes, the real database.
+
+No event is lost and none handled twice while workers and pacers are SIGKILLed mid-cycle, and two
+qclusters with two pacers never run one bot's cycles at once.
+"""
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from botcore.models import Bot, EventLogEntry
+from botcore.services.bots import provision_bot
+from tests.botcore.livestack import LiveStack, wait_for
+
+pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture
+def stack(sandbox_portal, sandbox):
+    stack = LiveStack(base_url=sandbox.base_url, app_key=sandbox_portal.app_key)
+    yield stack
+    stack.stop()
+
+
+def echoes_of(sandbox_portal, bot, texts):
+    sent = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    return {text: sum(1 for s in sent if f"[i]{text}[/i]" in s.lower()) for text in texts}
+
+
+def test_the_demo_flow_answers_through_real_workers(sandbox_portal, stack):
+    bot = provision_bot(sandbox_portal.portal)
+    stack.start("qcluster")
+    stack.start("pacer")
+    sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="привет 🙂")
+    wait_for(lambda: echoes_of(sandbox_portal, bot, ["привет 🙂"])["привет 🙂"] == 1, timeout=30, what="the echo")
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_no_event_is_lost_or_handled_twice_when_workers_and_pacers_are_killed(sandbox_portal, stack, run):
+    rng = random.Random(run)
+    bot = provision_bot(sandbox_portal.portal)
+    stack.start("qcluster")
+    stack.start("pacer")
+    texts = [f"m{run}-{i}" for i in range(24)]
+    for index, text in enumerate(texts):
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
+        time.sleep(rng.uniform(0.02, 0.15))
+        if index % 8 == 3:
+            victim = rng.choice(["qcluster", "pacer"])
+            stack.kill(victim)  # SIGKILL, mid-whatever it was doing
+            time.sleep(rng.uniform(0.0, 0.5))
+            stack.start(victim)
+    wait_for(lambda: not EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.RECEIVED).exists()
+             and EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD").count() == len(texts),
+             timeout=90, what="every message stored and handled")
+    counts = echoes_of(sandbox_portal, bot, texts)
+    assert all(count == 1 for count in counts.values()), counts
+    assert not EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.FAILED).exists()
+
+
+def test_two_qclusters_and_two_pacers_never_poll_one_bot_at_once(sandbox_portal, stack, sandbox):
+    bot = provision_bot(sandbox_portal.portal)
+    # Slow answers widen the window in which an overlap would show.
+    sandbox_portal.control.post("/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "latencyMs": 150})
+    for name in ("qcluster1", "qcluster2", "pacer1", "pacer2"):
+        stack.start(name)
+    deadline = time.monotonic() + 12
+    while time.monotonic() < deadline:
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="tick")
+        time.sleep(0.3)
+    calls = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
+    assert len(calls) >= 5
+    intervals = sorted((c["at"], c["at"] + (c.get("durationMs") or 150) / 1000) for c in calls)
+    overlaps = [(a, b) for a, b in zip(intervals, intervals[1:]) if b[0] < a[1] - 0.01]
+    assert not overlaps, f"{len(overlaps)} overlapping polls"

@@ -1,0 +1,67 @@
+"""The pacer: leases due bots by priority, never twice at once, within each key's poll budget."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_q.models import OrmQ
+
+from botcore.models import Bot
+from botcore.pacer import Pacer
+from tenants.models import Portal
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def make_bots(count: int, **fields) -> list[Bot]:
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    return [
+        Bot.objects.create(portal=portal, code=f"b{i}", name="B", vibe_bot_id=100 + i, status=Bot.Status.ACTIVE,
+                           next_poll_at=timezone.now() - timedelta(seconds=1), **fields)
+        for i in range(count)
+    ]
+
+
+def test_a_due_bot_is_leased_once_until_its_lease_runs_out(settings):
+    settings.VIBE_BUDGET_PER_SECOND = 0  # no budget: this test is about leases
+    (bot,) = make_bots(1)
+    first, second = Pacer(), Pacer()
+    assert first.tick() == 1
+    assert second.tick() == 0  # leased by the first pacer
+    bot.refresh_from_db()
+    Bot.objects.filter(pk=bot.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert second.tick() == 1  # the cycle died: the lease ran out and the bot is due again
+
+
+def test_bots_with_a_backlog_or_recent_events_go_first_when_the_budget_is_short(settings):
+    settings.VIBE_BUDGET_PER_SECOND = 5
+    settings.BOTCORE_POLL_BUDGET_SHARE = 0.4  # two polls right now
+    settings.VIBE_BUDGET_BACKEND = "local"
+    bots = make_bots(6)
+    Bot.objects.filter(pk=bots[4].pk).update(has_more=True)
+    Bot.objects.filter(pk=bots[5].pk).update(last_event_at=timezone.now())
+    pacer = Pacer()
+    enqueued = pacer.tick()
+    leased = set(Bot.objects.exclude(lease_token="").values_list("pk", flat=True))
+    assert enqueued == len(leased) >= 1
+    assert bots[4].pk in leased
+    assert leased <= {bots[4].pk, bots[5].pk}
+
+
+def test_paused_broken_and_waiting_bots_are_not_polled(settings):
+    settings.VIBE_BUDGET_PER_SECOND = 0
+    bots = make_bots(3)
+    for bot, status in zip(bots, (Bot.Status.PAUSED, Bot.Status.BROKEN, Bot.Status.WAITING_SESSION)):
+        Bot.objects.filter(pk=bot.pk).update(status=status)
+    assert Pacer().tick() == 0
+
+
+def test_enqueued_cycles_carry_the_bot_and_its_lease(settings):
+    settings.VIBE_BUDGET_PER_SECOND = 0
+    (bot,) = make_bots(1)
+    Pacer().tick()
+    bot.refresh_from_db()
+    task = OrmQ.objects.get()
+    assert task.task["func"] == "botcore.tasks.poll_bot"
+    assert task.task["args"] == (bot.pk, bot.lease_token)

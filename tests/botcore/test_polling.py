@@ -1,0 +1,110 @@
+"""The poll cycle against the live sandbox: provisioning, store-then-ack, routing, every outcome."""
+from __future__ import annotations
+
+import pytest
+
+from botcore.models import Bot, BotCommand, EventLogEntry
+from botcore.services.bots import provision_bot
+from botcore.services.polling import poll_bot_once
+from tenants.models import Portal
+
+
+@pytest.fixture
+def bot(sandbox_portal) -> Bot:
+    return provision_bot(sandbox_portal.portal)
+
+
+def test_provisioning_registers_the_bot_and_its_commands_and_is_idempotent(sandbox_portal, bot):
+    assert bot.status == Bot.Status.ACTIVE and bot.vibe_bot_id
+    assert set(BotCommand.objects.filter(bot=bot).values_list("command", flat=True)) == {"ping", "help"}
+    again = provision_bot(sandbox_portal.portal)
+    assert again.vibe_bot_id == bot.vibe_bot_id
+    assert BotCommand.objects.filter(bot=bot).count() == 2
+
+
+def test_a_message_is_stored_acknowledged_and_answered_by_echo(sandbox_portal, bot):
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="Hello, bot!")
+    outcome = poll_bot_once(bot.pk)
+    assert outcome.status == "polled"
+    entries = list(EventLogEntry.objects.filter(bot=bot).order_by("vibe_event_id"))
+    assert [e.event_type for e in entries] == ["ONIMBOTV2JOINCHAT", "ONIMBOTV2MESSAGEADD"]
+    assert all(e.status == EventLogEntry.Status.HANDLED and e.skill == "echo" for e in entries)
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert any("you wrote: [i]Hello, bot![/i]" in t or "you wrote: [I]Hello, bot![/I]" in t for t in texts), texts
+    bot.refresh_from_db()
+    assert bot.event_offset == entries[-1].vibe_event_id + 1
+    # The next cycle acknowledges with that offset and finds nothing new.
+    assert poll_bot_once(bot.pk).stored == 0
+    calls = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
+    assert calls[-1]["query"]["offset"] == str(bot.event_offset)
+    assert all(c["keyKind"] == "app" and c["hadBearer"] for c in sandbox_portal.calls(bot.vibe_bot_id))
+
+
+def test_a_crash_after_storing_loses_nothing_and_handles_nothing_twice(sandbox_portal, bot, monkeypatch):
+    from botcore.services import polling
+
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
+
+    def die(*args, **kwargs):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(polling, "handle_pending", lambda bot, client: 0)  # the first cycle stores, then dies
+    poll_bot_once(bot.pk)
+    assert EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.RECEIVED).count() == 2
+    monkeypatch.undo()
+    poll_bot_once(bot.pk)
+    assert not EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.RECEIVED).exists()
+    echoes = [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if "one" in m["text"]]
+    assert len(echoes) == 1
+
+
+def test_a_lost_lease_stores_nothing(sandbox_portal, bot):
+    Bot.objects.filter(pk=bot.pk).update(lease_token="someone-else")
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="hi")
+    assert poll_bot_once(bot.pk, lease_token="mine").status == "skipped"
+    assert not EventLogEntry.objects.filter(bot=bot).exists()
+
+
+def test_rate_limit_waits_retry_after(sandbox_portal, bot):
+    sandbox_portal.control.post("/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "RATE_LIMIT"})
+    assert poll_bot_once(bot.pk).status == "rate_limited"
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE and "429" in bot.last_error
+
+
+def test_server_errors_back_off_exponentially_and_keep_the_bot(sandbox_portal, bot, settings):
+    settings.VIBE_MAX_ATTEMPTS = 1
+    sandbox_portal.control.post("/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"})
+    for expected_failures in (1, 2, 3):
+        assert poll_bot_once(bot.pk).status == "backoff"
+        bot.refresh_from_db()
+        assert bot.consecutive_failures == expected_failures
+    sandbox_portal.control.delete("/_sandbox/faults")
+    assert poll_bot_once(bot.pk).status == "polled"
+    bot.refresh_from_db()
+    assert bot.consecutive_failures == 0
+
+
+def test_an_expired_session_pauses_the_portals_bots(sandbox_portal, bot):
+    sandbox_portal.control.post("/_sandbox/clock", json={"advanceSeconds": 2 * 24 * 3600})
+    assert poll_bot_once(bot.pk).status == "no_session"
+    sandbox_portal.portal.refresh_from_db()
+    bot.refresh_from_db()
+    assert sandbox_portal.portal.status == Portal.Status.NEEDS_SESSION
+    assert bot.status == Bot.Status.WAITING_SESSION
+
+
+def test_a_bot_deleted_elsewhere_is_marked_broken(sandbox_portal, bot):
+    sandbox_portal.control.post("/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "BOT_ACCESS_DENIED"})
+    assert poll_bot_once(bot.pk).status == "broken"
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.BROKEN and "BOT_ACCESS_DENIED" in bot.broken_reason
+
+
+def test_the_platform_deleting_the_bot_uninstalls_the_portal(sandbox_portal, bot):
+    sandbox_portal.control.post(f"/_sandbox/act/bots/{bot.vibe_bot_id}/delete", json={"userId": sandbox_portal.admin_id})
+    poll_bot_once(bot.pk)
+    sandbox_portal.portal.refresh_from_db()
+    bot.refresh_from_db()
+    assert sandbox_portal.portal.status == Portal.Status.UNINSTALLED
+    assert bot.status == Bot.Status.RETIRED
