@@ -1,0 +1,153 @@
+"""Installing a portal end to end against the sandbox: OAuth redirect and gateway headers, each checked
+with GET /v1/me; forged headers, replayed or foreign state, and another app's token are refused."""
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from django.test import Client
+
+from tenants.models import Portal, SessionGrant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _data(response):
+    assert response.status_code in (200, 201), response.text
+    return response.json()["data"]
+
+
+@pytest.fixture
+def platform(sandbox, settings):
+    """A sandbox with our app, a portal, its admin and a member; the backend configured to use it."""
+    control = httpx.Client(base_url=sandbox.root_url, timeout=10)
+    app = _data(control.post("/_sandbox/apps", json={"name": "Our app"}))
+    other_app = _data(control.post("/_sandbox/apps", json={"name": "Someone else's app"}))
+    portal = _data(control.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}))["portal"]
+    admin = _data(control.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Alice Admin", "isAdmin": True}))["user"]
+    member = _data(control.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Bob Member"}))["user"]
+    settings.VIBE_APP_KEY = app["key"]
+    settings.VIBE_BASE_URL = sandbox.base_url
+    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+    yield {"control": control, "app": app, "other_app": other_app, "portal": portal, "admin": admin, "member": member, "sandbox": sandbox}
+    control.close()
+
+
+def session_for(platform, user, app_key=None) -> str:
+    body = {"appKey": app_key or platform["app"]["key"], "userId": user["id"]}
+    return _data(platform["control"].post("/_sandbox/sessions", json=body))["token"]
+
+
+def gateway_visit(client: Client, *, token: str, portal_id: str, user_id: int):
+    return client.get("/", headers={
+        "X-Vibe-Authorization": f"Bearer {token}", "X-Vibe-Portal-Id": portal_id, "X-Vibe-User-Id": str(user_id),
+        "X-Vibe-User-Role": "ADMIN",
+    })
+
+
+def consent(platform, authorize_url: str, *, user, decision="allow") -> str:
+    """Click through the sandbox's consent page as `user`; returns where the platform sends the browser."""
+    query = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
+    page = httpx.get(authorize_url)
+    assert page.status_code == 200 and "Allow" in page.text
+    answer = httpx.post(
+        f"{platform['sandbox'].base_url}/oauth/authorize",
+        data={**query, "portal_id": platform["portal"]["id"], "user_id": str(user["id"]), "decision": decision},
+    )
+    assert answer.status_code in (302, 303), answer.text
+    return answer.headers["location"]
+
+
+def test_an_admin_opening_the_app_through_the_gateway_installs_the_portal(platform):
+    client = Client()
+    token = session_for(platform, platform["admin"])
+    response = gateway_visit(client, token=token, portal_id=platform["portal"]["id"], user_id=platform["admin"]["id"])
+    assert response.status_code == 302 and response["Location"].endswith("/portal/")
+    portal = Portal.objects.get(member_id=platform["portal"]["memberId"])
+    assert portal.status == Portal.Status.ACTIVE and portal.domain == "acme.bitrix24.com"
+    grant = SessionGrant.objects.get(portal=portal)
+    assert grant.is_admin and grant.source == "gateway"
+    page = client.get("/portal/")
+    assert page.status_code == 200 and "Portal settings" in page.content.decode()
+
+
+def test_a_member_visit_refreshes_but_cannot_install(platform):
+    member_client = Client()
+    token = session_for(platform, platform["member"])
+    refused = gateway_visit(member_client, token=token, portal_id=platform["portal"]["id"], user_id=platform["member"]["id"])
+    assert refused.status_code == 403 and "administrator must open it first" in refused.content.decode()
+    gateway_visit(Client(), token=session_for(platform, platform["admin"]), portal_id=platform["portal"]["id"], user_id=platform["admin"]["id"])
+    assert gateway_visit(member_client, token=token, portal_id=platform["portal"]["id"], user_id=platform["member"]["id"]).status_code == 302
+    assert SessionGrant.objects.count() == 2
+    assert "Portal settings" not in member_client.get("/portal/").content.decode()
+
+
+@pytest.mark.parametrize("forgery", ["portal", "user", "other_app_token", "unknown_token"])
+def test_forged_gateway_headers_are_refused_with_a_clear_page_and_a_log_line(platform, forgery, caplog):
+    token = session_for(platform, platform["admin"])
+    portal_id, user_id = platform["portal"]["id"], platform["admin"]["id"]
+    if forgery == "portal":
+        portal_id = "00000000-0000-0000-0000-000000000000"
+    elif forgery == "user":
+        user_id = platform["member"]["id"]
+    elif forgery == "other_app_token":
+        token = session_for(platform, platform["admin"], app_key=platform["other_app"]["key"])
+    else:
+        token = "vibe_session_forged"
+    response = gateway_visit(Client(), token=token, portal_id=portal_id, user_id=user_id)
+    assert response.status_code == 403
+    assert "could not verify who you are" in response.content.decode()
+    assert not Portal.objects.exists()
+    assert "refused" in caplog.text and token not in caplog.text
+
+
+def test_the_oauth_redirect_installs_the_portal_with_a_verified_token(platform):
+    browser = Client()
+    start = browser.get("/oauth/start/")
+    assert start.status_code == 302
+    callback = consent(platform, start["Location"], user=platform["admin"])
+    done = browser.get(callback)
+    assert done.status_code == 302 and done["Location"].endswith("/portal/")
+    grant = SessionGrant.objects.get()
+    assert grant.source == "oauth" and grant.is_admin and grant.portal.status == Portal.Status.ACTIVE
+
+
+def test_a_replayed_state_is_refused(platform):
+    browser = Client()
+    callback = consent(platform, browser.get("/oauth/start/")["Location"], user=platform["admin"])
+    assert browser.get(callback).status_code == 302
+    assert browser.get(callback).status_code == 403
+
+
+def test_a_state_from_another_browser_is_refused(platform):
+    callback = consent(platform, Client().get("/oauth/start/")["Location"], user=platform["admin"])
+    assert Client().get(callback).status_code == 403
+    assert not Portal.objects.exists()
+
+
+def test_a_tampered_state_is_refused(platform):
+    browser = Client()
+    callback = consent(platform, browser.get("/oauth/start/")["Location"], user=platform["admin"])
+    assert browser.get(callback.replace("state=", "state=x")).status_code == 403
+
+
+def test_a_denied_consent_installs_nothing(platform):
+    browser = Client()
+    callback = consent(platform, browser.get("/oauth/start/")["Location"], user=platform["admin"], decision="deny")
+    assert browser.get(callback).status_code == 400
+    assert not Portal.objects.exists()
+
+
+def test_uninstall_from_the_portal_page_and_reinstall(platform):
+    client = Client()
+    gateway_visit(client, token=session_for(platform, platform["admin"]), portal_id=platform["portal"]["id"], user_id=platform["admin"]["id"])
+    wrong = client.post("/portal/uninstall/", {"confirm": "not-the-domain"})
+    assert wrong.status_code == 400
+    done = client.post("/portal/uninstall/", {"confirm": "acme.bitrix24.com"})
+    assert done.status_code == 200
+    portal = Portal.objects.get()
+    assert portal.status == Portal.Status.UNINSTALLED and not SessionGrant.objects.exists()
+    gateway_visit(Client(), token=session_for(platform, platform["admin"]), portal_id=platform["portal"]["id"], user_id=platform["admin"]["id"])
+    portal.refresh_from_db()
+    assert portal.status == Portal.Status.ACTIVE
