@@ -1,6 +1,8 @@
 """Shared fixtures: the sandbox on loopback, and a guard that keeps tests off every other network."""
 from __future__ import annotations
 
+import os
+
 import pytest
 from cryptography.fernet import Fernet
 
@@ -41,3 +43,40 @@ def sandbox(sandbox_server):
     # bursts of calls that are not about rate limiting and would otherwise be paced by it.
     sandbox_server.run_in_loop(lambda services: setattr(services.platform, "default_rate_limit", 1000.0))
     return sandbox_server
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium driven by Playwright; never a downloaded browser."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; the ORM calls tests make around it are
+    # plain blocking calls, not coroutines, so Django's async guard does not apply to them.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
