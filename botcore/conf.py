@@ -52,6 +52,11 @@ def vibe_retry_max_wait() -> float:
     return float(read_setting("VIBE_RETRY_MAX_WAIT", 30.0))
 
 
+def vibe_retry_backoff_base() -> float:
+    """The first retry's backoff window in seconds; each further retry doubles it (full jitter)."""
+    return float(read_setting("VIBE_RETRY_BACKOFF_BASE", 0.25))
+
+
 def vibe_budget_per_second() -> float:
     """Requests per second one key may spend across the whole deployment; 0 turns the budget off."""
     return float(read_setting("VIBE_BUDGET_PER_SECOND", DEFAULT_BUDGET_PER_SECOND))

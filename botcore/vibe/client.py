@@ -69,6 +69,7 @@ class VibeClient(
         budget: RequestBudget | None = None,
         max_attempts: int | None = None,
         retry_max_wait: float | None = None,
+        backoff_base: float | None = None,
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
     ) -> None:
@@ -102,6 +103,7 @@ class VibeClient(
             budget=budget if budget is not None else budget_for_key(api_key),
             max_attempts=conf.vibe_max_attempts() if max_attempts is None else max_attempts,
             retry_max_wait=conf.vibe_retry_max_wait() if retry_max_wait is None else retry_max_wait,
+            backoff_base=conf.vibe_retry_backoff_base() if backoff_base is None else backoff_base,
         )
 
     @classmethod

@@ -1,0 +1,196 @@
+"""Retries against the sandbox's injected faults and its real per-key rate limit, counted in its call log.
+
+Reads and idempotent writes are retried on 5xx, 502 BITRIX_UNAVAILABLE and lost connections; writes that
+may have happened are not; a 429 is waited out per Retry-After whatever the call; a connection that
+could not even be opened is retried for every call.
+"""
+from __future__ import annotations
+
+import random
+import time
+
+import httpx
+import pytest
+
+from botcore.vibe import (
+    NoBudget,
+    SharedBudget,
+    VibeNotFoundError,
+    VibeClient,
+    VibeRateLimitError,
+    VibeServerError,
+    VibeTransportError,
+)
+from pyrate_limiter.buckets import InMemoryStateStore
+
+BOTS = "/v1/bots"
+BOT = "/v1/bots/{bot_id}"
+EVENTS = "/v1/bots/{bot_id}/events"
+FILES = "/v1/bots/{bot_id}/files"
+
+
+def fast(world, **options):
+    """A client that retries quickly (tiny backoff) so fault tests stay short."""
+    options.setdefault("max_attempts", 3)
+    options.setdefault("backoff_base", 0.01)
+    options.setdefault("retry_max_wait", 0.05)
+    return world.client("personal", **options)
+
+
+def seed_first_fail_then_pass(sandbox, rate: float = 0.5) -> None:
+    """Seed the sandbox's fault dice so the first roll faults and the second does not."""
+    for seed in range(1000):
+        rng = random.Random(seed)
+        if rng.random() < rate and rng.random() >= rate:
+            sandbox.run_in_loop(lambda services: services.faults.seed(seed))
+            return
+    raise AssertionError("no seed found")
+
+
+def calls_to(control, path_prefix: str, method: str) -> list[dict]:
+    return [c for c in control.calls() if c["method"] == method and c["path"].startswith(path_prefix)]
+
+
+# --- reads -----------------------------------------------------------------------------------------------
+
+
+def test_a_read_failing_with_502_is_tried_max_attempts_times(world):
+    world.control.fault(method="GET", path=BOTS, errorRate=1, errorCode="BITRIX_UNAVAILABLE")
+    with pytest.raises(VibeServerError) as caught:
+        fast(world, max_attempts=3).list_bots()
+    assert caught.value.code == "BITRIX_UNAVAILABLE"
+    assert [c["errorCode"] for c in calls_to(world.control, BOTS, "GET")] == ["BITRIX_UNAVAILABLE"] * 3
+
+
+@pytest.mark.parametrize("code", ["BITRIX_UNAVAILABLE", "BITRIX_ERROR", "INTERNAL_ERROR", "QUEUE_TIMEOUT"])
+def test_a_read_recovers_after_a_transient_failure(sandbox, world, code):
+    bot = fast(world).register_bot(code="b", name="B")
+    seed_first_fail_then_pass(sandbox)
+    world.control.fault(method="GET", path=EVENTS, errorRate=0.5, errorCode=code)
+    batch = fast(world).get_events(bot.id)
+    assert batch.events == ()
+    assert [c["errorCode"] for c in calls_to(world.control, f"/v1/bots/{bot.id}/events", "GET")] == [code, None]
+
+
+def test_a_read_whose_connection_dropped_is_retried(sandbox, world):
+    seed_first_fail_then_pass(sandbox)
+    world.control.fault(method="GET", path=BOTS, dropRate=0.5)
+    assert fast(world).list_bots() == []
+    assert len(calls_to(world.control, BOTS, "GET")) == 2
+
+
+def test_a_read_whose_connection_keeps_dropping_ends_in_a_transport_error(world):
+    world.control.fault(method="GET", path=BOTS, dropRate=1)
+    with pytest.raises(VibeTransportError) as caught:
+        fast(world, max_attempts=3).list_bots()
+    assert caught.value.sent is True
+    assert len(calls_to(world.control, BOTS, "GET")) == 3
+
+
+def test_a_client_error_is_never_retried(world):
+    client = fast(world)
+    with pytest.raises(VibeNotFoundError):
+        client.get_bot(999_999)
+    assert len(calls_to(world.control, "/v1/bots/999999", "GET")) == 1
+
+
+# --- writes ----------------------------------------------------------------------------------------------
+
+
+def test_an_unsafe_post_answered_502_is_not_sent_again(world):
+    world.control.fault(method="POST", path=BOTS, errorRate=1, errorCode="BITRIX_UNAVAILABLE")
+    with pytest.raises(VibeServerError):
+        fast(world).register_bot(code="b", name="B")
+    assert len(calls_to(world.control, BOTS, "POST")) == 1
+
+
+def test_an_unsafe_post_whose_connection_dropped_is_not_sent_again(world):
+    client = fast(world)
+    bot = client.register_bot(code="b", name="B")
+    world.control.user_says(world.admin_id, "hi", bot_id=bot.id)
+    world.control.fault(method="POST", path=FILES, dropRate=1)
+    with pytest.raises(VibeTransportError) as caught:
+        client.upload_file(bot.id, dialog_id=world.admin_id, name="a.txt", content=b"abc")
+    assert caught.value.sent is True  # the platform may have posted it: only the caller can check
+    assert len(calls_to(world.control, f"/v1/bots/{bot.id}/files", "POST")) == 1
+
+
+def test_an_unsafe_post_is_retried_when_the_connection_could_not_even_open(world):
+    from sandbox.runner import free_port
+
+    attempts: list[httpx.Request] = []
+    http = httpx.Client(event_hooks={"request": [attempts.append]}, timeout=2)
+    client = VibeClient(
+        api_key=world.personal_key, base_url=f"http://127.0.0.1:{free_port()}/v1", http=http, budget=NoBudget(),
+        max_attempts=3, backoff_base=0.01, retry_max_wait=0.05,
+    )  # fmt: skip
+    with pytest.raises(VibeTransportError) as caught:
+        client.register_bot(code="b", name="B")
+    assert caught.value.sent is False
+    assert len(attempts) == 3
+    http.close()
+
+
+def test_an_idempotent_write_is_retried_after_a_502(sandbox, world):
+    client = fast(world)
+    bot = client.register_bot(code="b", name="B")
+    seed_first_fail_then_pass(sandbox)
+    world.control.fault(method="PATCH", path=BOT, errorRate=0.5, errorCode="BITRIX_UNAVAILABLE")
+    assert client.update_bot(bot.id, name="Renamed").name == "Renamed"
+    assert [c["status"] for c in calls_to(world.control, f"/v1/bots/{bot.id}", "PATCH")] == [502, 200]
+
+
+def test_register_with_adopt_existing_is_retried_after_a_502_and_makes_one_bot(sandbox, world):
+    client = fast(world)
+    seed_first_fail_then_pass(sandbox)
+    world.control.fault(method="POST", path=BOTS, errorRate=0.5, errorCode="BITRIX_UNAVAILABLE")
+    bot = client.register_bot(code="b", name="B", adopt_existing=True)
+    world.control.delete("/faults")
+    assert [b.id for b in client.list_bots()] == [bot.id]
+    assert len(calls_to(world.control, BOTS, "POST")) == 2
+
+
+# --- rate limit ------------------------------------------------------------------------------------------
+
+
+def test_a_429_is_waited_out_per_retry_after_then_the_read_succeeds(world):
+    client = world.client("personal", max_attempts=3, retry_max_wait=5)
+    world.control.post("/rate-limit", {"key": world.personal_key, "perSecond": 1})
+    started = time.monotonic()
+    client.list_bots()
+    client.list_bots()  # the bucket is empty: 429 with retryAfter 1, then a retry that passes
+    assert time.monotonic() - started >= 0.9
+    assert [(c["status"], c["errorCode"]) for c in calls_to(world.control, BOTS, "GET")] == [
+        (200, None),
+        (429, "RATE_LIMIT"),
+        (200, None),
+    ]
+
+
+def test_a_429_on_an_unsafe_post_is_retried_because_nothing_happened(world):
+    client = world.client("personal", max_attempts=3, retry_max_wait=5)
+    world.control.post("/rate-limit", {"key": world.personal_key, "perSecond": 1})
+    client.list_bots()
+    bot = client.register_bot(code="b", name="B")
+    assert [c["status"] for c in calls_to(world.control, BOTS, "POST")] == [429, 201]
+    world.control.post("/rate-limit", {"key": world.personal_key, "perSecond": None})
+    assert [b.id for b in client.list_bots()] == [bot.id]
+
+
+def test_a_retry_after_longer_than_the_longest_wait_is_raised_for_the_caller(world):
+    client = world.client("personal", max_attempts=3, retry_max_wait=0.5)
+    world.control.post("/rate-limit", {"key": world.personal_key, "perSecond": 1})
+    client.list_bots()
+    with pytest.raises(VibeRateLimitError) as caught:
+        client.list_bots()
+    assert caught.value.retry_after == 1.0 and caught.value.status == 429
+    assert len(calls_to(world.control, BOTS, "GET")) == 2
+
+
+def test_the_client_budget_keeps_the_platforms_429_away(world):
+    world.control.post("/rate-limit", {"key": world.personal_key, "perSecond": 5})
+    budget = SharedBudget(name="budget-test", per_second=4.5, burst=1, max_wait=10, store=InMemoryStateStore())
+    client = world.client("personal", budget=budget, max_attempts=1)
+    for _ in range(15):
+        client.list_bots()  # max_attempts=1: a single 429 would raise
+    assert [c["status"] for c in calls_to(world.control, BOTS, "GET")] == [200] * 15

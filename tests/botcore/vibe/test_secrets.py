@@ -1,0 +1,111 @@
+"""Keys and session tokens never show in repr, error messages or logs, while calls fail and retry."""
+from __future__ import annotations
+
+import logging
+import traceback
+
+import httpx
+import pytest
+
+from botcore.vibe import NoBudget, VibeApiError, VibeClient, VibeError, VibeTransportError
+
+SECRET_KEY = "vibe_app_0123456789abcdefSECRETKEY"
+SECRET_TOKEN = "vibe_session_TOPSECRETTOKEN_42"
+
+
+def assert_clean(text: str, *secrets: str) -> None:
+    for secret in secrets:
+        assert secret not in text
+        assert secret[9:] not in text  # not even the part after the prefix
+
+
+def everything_said_about(error: BaseException) -> str:
+    return "\n".join([str(error), repr(error), "".join(traceback.format_exception(error))])
+
+
+def test_repr_of_a_client_names_the_key_kind_only(world):
+    app = world.client("app")
+    personal = world.client("personal")
+    assert_clean(repr(app), world.app_key, world.session_token)
+    assert_clean(repr(app._transport), world.app_key, world.session_token)
+    assert_clean(repr(personal), world.personal_key)
+    assert repr(app) == f"VibeClient(base_url='{world.base_url}', key=vibe_app_…, with session)"
+
+
+def test_refusals_from_the_platform_carry_no_credentials(world):
+    expired = world.control.post("/sessions", {"appKey": world.app_key, "userId": world.admin_id, "ttlSeconds": 0})
+    cases = [
+        VibeClient(api_key=world.app_key, session_token=expired["token"], base_url=world.base_url, budget=NoBudget()),
+        VibeClient(api_key=world.app_key, session_token="vibe_session_unknown", base_url=world.base_url, budget=NoBudget()),
+        VibeClient(api_key=world.app_key, base_url=world.base_url, budget=NoBudget()),
+        VibeClient(api_key="vibe_api_not_a_real_key_123", base_url=world.base_url, budget=NoBudget()),
+    ]
+    for client in cases:
+        with pytest.raises(VibeApiError) as caught:
+            client.list_bots()
+        assert_clean(everything_said_about(caught.value), world.app_key, expired["token"], "vibe_api_not_a_real_key_123")
+
+
+def test_a_platform_answer_that_quotes_our_secrets_is_scrubbed():
+    def echo_secrets(request: httpx.Request) -> httpx.Response:
+        body = {
+            "success": False,
+            "error": {
+                "code": "INVALID_API_KEY",
+                "message": f"key {request.headers['x-api-key']} with {request.headers['authorization']} is bad",
+                "hint": f"check {request.headers['x-api-key']}",
+            },
+        }
+        return httpx.Response(401, json=body)
+
+    http = httpx.Client(transport=httpx.MockTransport(echo_secrets))
+    client = VibeClient(
+        api_key=SECRET_KEY, session_token=SECRET_TOKEN, base_url="http://platform.test/v1", http=http, budget=NoBudget()
+    )
+    with pytest.raises(VibeApiError) as caught:
+        client.list_bots()
+    assert_clean(everything_said_about(caught.value), SECRET_KEY, SECRET_TOKEN)
+    assert caught.value.message == "key <redacted> with Bearer <redacted> is bad"
+    assert caught.value.hint == "check <redacted>"
+
+
+def test_transport_failures_carry_no_credentials():
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"cannot reach, headers were {dict(request.headers)}", request=request)
+
+    http = httpx.Client(transport=httpx.MockTransport(refuse))
+    client = VibeClient(
+        api_key=SECRET_KEY, session_token=SECRET_TOKEN, base_url="http://platform.test/v1", http=http,
+        budget=NoBudget(), max_attempts=2, backoff_base=0.01, retry_max_wait=0.02,
+    )  # fmt: skip
+    with pytest.raises(VibeTransportError) as caught:
+        client.list_bots()
+    assert_clean(everything_said_about(caught.value), SECRET_KEY, SECRET_TOKEN)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_logs_stay_clean_while_calls_fail_and_retry(world, caplog):
+    client = world.client("app", max_attempts=3, backoff_base=0.01, retry_max_wait=0.05)
+    bot = client.register_bot(code="b", name="B")
+    world.control.fault(method="GET", path="/v1/bots/{bot_id}/events", errorRate=1, errorCode="BITRIX_UNAVAILABLE")
+    world.control.fault(method="GET", path="/v1/bots", dropRate=1)
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(VibeError):
+            client.get_events(bot.id)
+        with pytest.raises(VibeError):
+            client.list_bots()
+        with pytest.raises(VibeError):
+            VibeClient(api_key=world.app_key, base_url=world.base_url, budget=NoBudget()).get_bot(bot.id)
+    retries = [r for r in caplog.records if r.name == "botcore.vibe.transport"]
+    assert len(retries) == 4  # two retries for each of the two failing calls
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    logged += "\n".join(caplog.text.splitlines())
+    assert_clean(logged, world.app_key, world.session_token)
+
+
+def test_a_personal_key_never_leaks_either(world, caplog):
+    client = world.client("personal", max_attempts=2, backoff_base=0.01, retry_max_wait=0.05)
+    world.control.fault(method="GET", path="/v1/bots", errorRate=1, errorCode="INTERNAL_ERROR")
+    with caplog.at_level(logging.DEBUG), pytest.raises(VibeApiError) as caught:
+        client.list_bots()
+    assert_clean(caplog.text + everything_said_about(caught.value) + repr(client), world.personal_key)
