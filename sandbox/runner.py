@@ -23,7 +23,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def _server(app, host: str, port: int) -> uvicorn.Server:
+def _server(app, host: str, port: int, **overrides) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
         host=host,
@@ -35,18 +35,27 @@ def _server(app, host: str, port: int) -> uvicorn.Server:
         lifespan="off",
         timeout_keep_alive=75,
         backlog=4096,
+        **overrides,
     )
     return uvicorn.Server(config)
 
 
 def build_servers(
-    services: Services, *, host: str, port: int, gateway_port: int | None = None, app_url: str | None = None
+    services: Services,
+    *,
+    host: str,
+    port: int,
+    gateway_port: int | None = None,
+    app_url: str | None = None,
+    app_key: str | None = None,
 ) -> list[uvicorn.Server]:
     servers = [_server(build_app(services), host, port)]
     if gateway_port:
         from sandbox.gateway import build_gateway
 
-        servers.append(_server(build_gateway(services, app_url=app_url or "http://127.0.0.1:8000"), host, gateway_port))
+        gateway = build_gateway(services, app_url=app_url or "http://127.0.0.1:8000", app_key=app_key)
+        # The gateway passes the app's own Date and Server headers through; uvicorn must not add a second pair.
+        servers.append(_server(gateway, host, gateway_port, server_header=False, date_header=False))
     return servers
 
 
@@ -61,13 +70,15 @@ class SandboxThread:
     the result: tests use it to seed or inspect state directly where the control API is not the point.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", gateway: bool = False, app_url: str | None = None) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", gateway: bool = False, app_url: str | None = None, app_key: str | None = None
+    ) -> None:
         self.host = host
         self.port = free_port(host)
         self.gateway_port = free_port(host) if gateway else None
         self.services = make_services()
         self._servers = build_servers(
-            self.services, host=host, port=self.port, gateway_port=self.gateway_port, app_url=app_url
+            self.services, host=host, port=self.port, gateway_port=self.gateway_port, app_url=app_url, app_key=app_key
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="sandbox", daemon=True)
