@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from sandbox.runner import build_servers, serve
 from sandbox.server import make_services
@@ -31,20 +32,54 @@ class Command(BaseCommand):
             platform.session_ttl = options["session_ttl"]
         if options["rate_limit"] is not None:
             platform.default_rate_limit = options["rate_limit"]
+        demo = None
         if options["demo"]:
             from sandbox.demo import seed_demo
 
-            demo = seed_demo(platform, app_key=options["demo_app_key"])
-            self.stdout.write(f"Demo portal {demo.portal.domain} seeded ({len(demo.users)} users).")
+            try:
+                demo = seed_demo(platform, app_key=options["demo_app_key"])
+            except ValueError as error:
+                raise CommandError(f"--demo-app-key: {error}") from None
         servers = build_servers(
             services,
             host=options["host"],
             port=options["port"],
             gateway_port=options["gateway_port"] or None,
             app_url=options["app_url"],
+            app_key=demo.app_key if demo else None,
         )
+        self._print_where_to_go(options, demo)
+        # SIGTERM (a supervisor, a test) stops the servers as gracefully as Ctrl-C does.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            uvloop.run(serve(servers))
+        except KeyboardInterrupt:
+            # uvicorn re-raises the Ctrl-C it caught once every server has shut down cleanly.
+            pass
+        self.stdout.write("Sandbox stopped.")
+
+    def _print_where_to_go(self, options, demo) -> None:
         base = f"http://{options['host']}:{options['port']}"
-        self.stdout.write(f"Sandbox API on {base}/v1, chat page on {base}/chat, control API on {base}/_sandbox")
+        lines = [
+            "VibeCode sandbox is running.",
+            f"  Chat page (play portal users):  {base}/chat",
+            f"  Platform API:                   {base}/v1   (GET {base}/v1/me to check a key)",
+            f"  OAuth consent:                  {base}/v1/oauth/authorize?app_key=…&redirect_uri=…&state=…",
+            f"  Control API:                    {base}/_sandbox   (GET {base}/_sandbox/state for an overview)",
+        ]
         if options["gateway_port"]:
-            self.stdout.write(f"Gateway on http://{options['host']}:{options['gateway_port']} -> {options['app_url']}")
-        uvloop.run(serve(servers))
+            gateway = f"http://{options['host']}:{options['gateway_port']}"
+            lines.append(f"  Open the app as a portal user:  {gateway}/_gateway/login   (gateway -> {options['app_url']})")
+        if demo is not None:
+            people = ", ".join(
+                f"{u.name} (id {u.id}, {'admin' if u.is_admin else 'member'})" for u in demo.users
+            )
+            lines += [
+                f"  Demo portal {demo.portal.domain} ({demo.portal.name!r}): {people}",
+                # The key itself is never printed: pass --demo-app-key to choose it.
+                f"  Demo app {demo.app.name!r}, scopes {', '.join(sorted(demo.app.scopes))}, "
+                f"key {demo.app_key[:13]}… ({'as given' if options['demo_app_key'] else 'random; choose one with --demo-app-key'})",
+            ]
+        lines.append("  Stop with Ctrl-C.")
+        self.stdout.write("\n".join(lines))
+        self.stdout.flush()
