@@ -45,9 +45,10 @@ class DatabaseStateStore(StateStore):
             return self._check(algorithm, rates, now, weight)
 
     def _check(self, algorithm: StateAlgorithm, rates: list[Rate], now: int, weight: int) -> Decision:
-        return self._in_own_transaction(
+        decision: Decision = self._in_own_transaction(
             lambda cursor, lock: self._step(cursor, algorithm, rates, now, weight, lock=lock)
         )
+        return decision
 
     def _in_own_transaction(self, work: Any) -> Any:
         """Run work(cursor, row_lock) in a transaction that commits as soon as it is done (module doc)."""

@@ -12,6 +12,17 @@ events.py); failures are the VibeError family (errors.py). Each method's docstri
 class: SAFE and IDEMPOTENT calls are retried on transient failures, UNSAFE ones only when the platform
 surely did not act.
 
+Retry classes (transport.py explains them; tests/botcore/vibe/test_endpoints.py holds them to this):
+- SAFE, retried on any transient failure: list_bots, get_bot, get_revision, get_events, get_message,
+  get_message_context, get_chat, list_chat_users, list_commands, get_file_download_url (and download_file).
+- IDEMPOTENT, retried the same way because repeating them changes nothing: update_bot, delete_bot,
+  reauth_bot, resubscribe_bot, update_message, delete_message, mark_read, add_reaction, remove_reaction,
+  show_typing, set_text_field, update_chat, leave_chat, set_chat_owner, add_chat_users, remove_chat_user,
+  add_chat_managers, remove_chat_managers, register_command (same name, same command), update_command,
+  delete_command, and register_bot with adopt_existing=True.
+- UNSAFE, retried only when nothing can have happened (connection never opened, or 429): register_bot,
+  send_message, answer_command, create_chat, upload_file.
+
 Settings (botcore/conf.py) fill in whatever the constructor is not given, read when the client is made;
 without Django configured the client still works from its arguments alone.
 """

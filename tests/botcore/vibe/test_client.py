@@ -461,3 +461,19 @@ def test_the_client_works_with_base64_avatar(client):
     avatar = base64.b64encode(b"\x89PNG fake").decode()
     bot = client.register_bot(code="pic", name="Pic", avatar=avatar)
     assert bot.id > 0
+
+
+def test_one_client_serves_many_threads_at_once(world):
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = world.client("app")
+    bots = [client.register_bot(code=f"bot{i}", name=f"Bot {i}") for i in range(4)]
+
+    def work(i: int) -> int:
+        bot = bots[i % len(bots)]
+        client.register_command(bot.id, command=f"c{i % 3}", title="C")
+        return client.get_bot(bot.id).bot.id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert sorted(pool.map(work, range(64))) == sorted(bots[i % 4].id for i in range(64))
+    assert all(len(client.list_commands(bot.id)) == 3 for bot in bots)

@@ -1,0 +1,224 @@
+"""How much the VibeClient costs per call: its calls/s against the sandbox beside a bare httpx loop.
+
+    .venv/bin/python benchmarks/client_overhead.py [--calls 3000] [--rounds 3] [--in-process] [--profile]
+
+Both loops make the same calls in the same order (a mix of reads and writes a poller and its skills
+make: poll events with an offset, read the bot, send a message, register a command, update the bot)
+over one keep-alive httpx.Client each, configured alike, with an app key *and* a session token, and
+both decode every JSON answer. The client runs its whole stack: typed arguments, UTF-8 JSON encoding,
+tenacity's retry wrapper, error mapping, typed results; only the request budget is turned off
+(NoBudget), because pacing to 9 requests/s would measure the budget, not the client; and the sandbox's
+per-key rate limit is raised out of the way for the same reason.
+
+The sandbox runs as a subprocess by default (`manage.py runsandbox`), so it does not compete with the
+measured loops for this process's GIL; `--in-process` runs it on a thread here instead (SandboxThread).
+Rounds alternate bare and client loops and the best round of each is reported, which keeps one noisy
+round on a busy machine from deciding the result. The goal is a ratio within 1.2.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vibeapp.settings")
+
+from botcore.vibe import Keyboard, NoBudget, VibeClient, VibeNotFoundError  # noqa: E402
+from botcore.vibe.transport import make_http_client  # noqa: E402
+from sandbox.runner import free_port  # noqa: E402
+
+TEXT = "Отчёт готов ✅ — see the [b]summary[/b]"
+
+
+def start_sandbox(in_process: bool) -> tuple[str, Callable[[], None]]:
+    """The sandbox's root URL and a function that stops it."""
+    if in_process:
+        from sandbox.runner import SandboxThread
+
+        thread = SandboxThread().start()
+        return thread.root_url, thread.stop
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "runsandbox", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    root = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(f"{root}/_sandbox/state", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        raise SystemExit("the sandbox did not start")
+
+    def stop() -> None:
+        process.terminate()
+        process.wait(timeout=10)
+
+    return root, stop
+
+
+def set_up(root: str) -> dict:
+    """A portal, a user, an app key with a session, a bot, and an open dialog; the limit out of the way."""
+    control = httpx.Client(base_url=f"{root}/_sandbox", timeout=10)
+
+    def post(path: str, body: dict) -> dict:
+        response = control.post(path, json=body)
+        response.raise_for_status()
+        return response.json()["data"]
+
+    portal = post("/portals", {"domain": "bench.bitrix24.com"})["portal"]
+    user = post(f"/portals/{portal['id']}/users", {"name": "Bench User"})["user"]
+    app_key = post("/apps", {"name": "Bench"})["key"]
+    token = post("/sessions", {"appKey": app_key, "userId": user["id"]})["token"]
+    post("/rate-limit", {"perSecond": 1_000_000})
+    client = VibeClient(api_key=app_key, session_token=token, base_url=f"{root}/v1", budget=NoBudget())
+    bot = client.register_bot(code="bench", name="Bench")
+    post("/act/open", {"userId": user["id"], "botId": bot.id})
+    try:
+        client.send_message(bot.id, dialog_id=str(user["id"]), text="probe")
+        can_send = True
+    except VibeNotFoundError:  # a sandbox whose messages endpoint has not landed: list bots instead
+        can_send = False
+    client.close()
+    control.close()
+    return {"key": app_key, "token": token, "bot_id": bot.id, "dialog_id": str(user["id"]), "can_send": can_send}
+
+
+def http_client() -> httpx.Client:
+    return make_http_client(connect_timeout=5, read_timeout=30)
+
+
+def client_loop(base_url: str, world: dict, calls: int) -> Callable[[], None]:
+    client = VibeClient(
+        api_key=world["key"], session_token=world["token"], base_url=base_url, http=http_client(), budget=NoBudget()
+    )
+    bot_id, dialog_id, can_send = world["bot_id"], world["dialog_id"], world["can_send"]
+    keyboard = Keyboard().button("Again", send="again", color="primary")
+
+    def run() -> None:
+        offset = None
+        for i in range(calls):
+            step = i % 5
+            if step == 0:
+                offset = client.get_events(bot_id, offset=offset, limit=100).offset_after(offset)
+            elif step == 1:
+                client.get_bot(bot_id)
+            elif step == 2:
+                if can_send:
+                    client.send_message(bot_id, dialog_id=dialog_id, text=TEXT, keyboard=keyboard)
+                else:
+                    client.list_bots()
+            elif step == 3:
+                client.register_command(bot_id, command="ping", title="Ping")
+            else:
+                client.update_bot(bot_id, work_position="Benchmarks")
+
+    return run
+
+
+def bare_loop(base_url: str, world: dict, calls: int) -> Callable[[], None]:
+    http = http_client()
+    headers = {"X-Api-Key": world["key"], "Authorization": f"Bearer {world['token']}"}
+    body_headers = {**headers, "Content-Type": "application/json; charset=utf-8"}
+    bot_url = f"{base_url}/bots/{world['bot_id']}"
+    keyboard = [{"TEXT": "Again", "ACTION": "SEND", "ACTION_VALUE": "again", "BG_COLOR_TOKEN": "primary"}]
+
+    def post(method: str, url: str, body: dict) -> dict:
+        content = json.dumps(body, ensure_ascii=False).encode()
+        response = http.request(method, url, content=content, headers=body_headers)
+        payload = response.json()
+        assert payload["success"], payload
+        return payload["data"]
+
+    def get(url: str, params: dict | None = None) -> dict:
+        payload = http.get(url, params=params, headers=headers).json()
+        assert payload["success"], payload
+        return payload["data"]
+
+    def run() -> None:
+        offset = None
+        for i in range(calls):
+            step = i % 5
+            if step == 0:
+                params = {"limit": 100} if offset is None else {"offset": offset, "limit": 100}
+                offset = max(offset or 0, get(f"{bot_url}/events", params)["nextOffset"]) or None
+            elif step == 1:
+                get(bot_url)
+            elif step == 2:
+                if world["can_send"]:
+                    message = {"dialogId": world["dialog_id"], "fields": {"message": TEXT, "keyboard": keyboard}}
+                    post("POST", f"{bot_url}/messages", message)
+                else:
+                    get(f"{base_url}/bots")
+            elif step == 3:
+                post("POST", f"{bot_url}/commands", {"command": "ping", "title": "Ping"})
+            else:
+                post("PATCH", bot_url, {"fields": {"workPosition": "Benchmarks"}})
+
+    return run
+
+
+def timed(run: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=3000, help="calls per loop per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--in-process", action="store_true", help="run the sandbox on a thread of this process")
+    parser.add_argument("--profile", action="store_true", help="also profile one client round (top 25 by own time)")
+    args = parser.parse_args()
+
+    root, stop = start_sandbox(args.in_process)
+    try:
+        world = set_up(root)
+        base_url = f"{root}/v1"
+        bare = bare_loop(base_url, world, args.calls)
+        client = client_loop(base_url, world, args.calls)
+        bare_loop(base_url, world, 200)()  # warm up the server, the connections and both code paths
+        client_loop(base_url, world, 200)()
+        bare_times, client_times = [], []
+        for _ in range(args.rounds):
+            bare_times.append(timed(bare))
+            client_times.append(timed(client))
+        if args.profile:
+            profiler = cProfile.Profile()
+            profiler.runcall(client)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    finally:
+        stop()
+
+    bare_rate = args.calls / min(bare_times)
+    client_rate = args.calls / min(client_times)
+    mode = "in-process thread" if args.in_process else "subprocess"
+    if not world["can_send"]:
+        print("note: this sandbox has no POST /messages yet; the mix lists bots in its place")
+    print(f"sandbox: {mode}; {args.calls} calls per loop, best of {args.rounds} rounds; request budget off (NoBudget),")
+    print("sandbox per-key rate limit raised to 1e6/s; mix: events, get bot, send message, register command, update bot")
+    print(f"bare httpx loop : {bare_rate:8.0f} calls/s")
+    print(f"VibeClient      : {client_rate:8.0f} calls/s")
+    ratio = bare_rate / client_rate
+    print(f"ratio (bare/client time per call): {ratio:.3f}  (goal <= 1.2: {'met' if ratio <= 1.2 else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()
