@@ -1,0 +1,128 @@
+"""Session tokens over real HTTP: they live a configurable number of seconds on the platform's clock, then 401."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+
+
+def ok(response: httpx.Response) -> dict:
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["success"] is True
+    return body["data"]
+
+
+def refused(response: httpx.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is False and body["error"]["code"] == code, body
+    return body["error"]
+
+
+@pytest.fixture
+def ctl(sandbox):
+    with httpx.Client(base_url=sandbox.root_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def api(sandbox):
+    with httpx.Client(base_url=sandbox.base_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def user(ctl) -> dict:
+    portal = ok(ctl.post("/_sandbox/portals", json={"name": "Acme"}))["portal"]
+    return ok(ctl.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Anna Petrova"}))["user"]
+
+
+@pytest.fixture
+def app_key(ctl) -> str:
+    return ok(ctl.post("/_sandbox/apps", json={"name": "Standup"}))["key"]
+
+
+def new_session(ctl, app_key: str, user: dict, **fields) -> dict:
+    return ok(ctl.post("/_sandbox/sessions", json={"appKey": app_key, "userId": user["id"], **fields}))
+
+
+def headers(app_key: str, token: str) -> dict:
+    return {"X-Api-Key": app_key, "Authorization": f"Bearer {token}"}
+
+
+def advance(ctl, seconds: float) -> None:
+    ok(ctl.post("/_sandbox/clock", json={"advanceSeconds": seconds}))
+
+
+def test_a_session_lives_24_hours_by_default(ctl, api, user, app_key):
+    session = new_session(ctl, app_key, user)
+    me = ok(api.get("/me", headers=headers(app_key, session["token"])))
+    now = datetime.fromisoformat(ok(ctl.post("/_sandbox/clock", json={"advanceSeconds": 0}))["now"])
+    life = datetime.fromisoformat(me["session"]["expiresAt"]) - now
+    assert timedelta(hours=23, minutes=59) <= life <= timedelta(hours=24)
+
+
+def test_moving_the_clock_past_the_ttl_makes_the_token_expired(ctl, api, user, app_key):
+    token = new_session(ctl, app_key, user, ttlSeconds=3600)["token"]
+    advance(ctl, 3500)
+    ok(api.get("/me", headers=headers(app_key, token)))
+    advance(ctl, 101)
+    error = refused(api.get("/me", headers=headers(app_key, token)), 401, "TOKEN_EXPIRED")
+    assert "hint" in error
+
+
+def test_an_expired_token_is_refused_by_bot_endpoints_too(ctl, api, user, app_key):
+    token = new_session(ctl, app_key, user, ttlSeconds=60)["token"]
+    assert api.get("/bots", headers=headers(app_key, token)).status_code == 200
+    advance(ctl, 61)
+    refused(api.get("/bots", headers=headers(app_key, token)), 401, "TOKEN_EXPIRED")
+    refused(api.post("/bots", headers=headers(app_key, token), json={"code": "x", "name": "X"}), 401, "TOKEN_EXPIRED")
+
+
+def test_expiry_follows_the_platform_clock_both_ways(ctl, api, user, app_key):
+    token = new_session(ctl, app_key, user, ttlSeconds=60)["token"]
+    advance(ctl, 120)
+    refused(api.get("/me", headers=headers(app_key, token)), 401, "TOKEN_EXPIRED")
+    advance(ctl, -120)  # expiry is a moment on the platform's clock, not a flag set once
+    ok(api.get("/me", headers=headers(app_key, token)))
+
+
+def test_the_session_ttl_setting_applies_to_new_sessions(ctl, api, user, app_key):
+    ok(ctl.post("/_sandbox/settings", json={"sessionTtlSeconds": 30}))
+    token = new_session(ctl, app_key, user)["token"]
+    advance(ctl, 29)
+    ok(api.get("/me", headers=headers(app_key, token)))
+    advance(ctl, 2)
+    refused(api.get("/me", headers=headers(app_key, token)), 401, "TOKEN_EXPIRED")
+
+
+def test_a_session_of_a_few_seconds_expires_in_real_time(ctl, api, user, app_key):
+    token = new_session(ctl, app_key, user, ttlSeconds=0.3)["token"]
+    deadline = time.monotonic() + 10
+    while api.get("/me", headers=headers(app_key, token)).status_code == 200:
+        assert time.monotonic() < deadline, "the session never expired"
+        time.sleep(0.05)
+    refused(api.get("/me", headers=headers(app_key, token)), 401, "TOKEN_EXPIRED")
+
+
+def test_a_token_is_worthless_with_another_apps_key(ctl, api, user, app_key):
+    other_key = ok(ctl.post("/_sandbox/apps", json={"name": "Other"}))["key"]
+    token = new_session(ctl, app_key, user)["token"]
+    refused(api.get("/me", headers=headers(other_key, token)), 401, "TOKEN_INVALID")
+    refused(api.get("/bots", headers=headers(other_key, token)), 401, "TOKEN_INVALID")
+
+
+def test_each_session_is_its_own_token(ctl, api, user, app_key):
+    first = new_session(ctl, app_key, user, ttlSeconds=10)["token"]
+    second = new_session(ctl, app_key, user, ttlSeconds=100)["token"]
+    assert first != second
+    advance(ctl, 50)
+    refused(api.get("/me", headers=headers(app_key, first)), 401, "TOKEN_EXPIRED")
+    ok(api.get("/me", headers=headers(app_key, second)))
+
+
+def test_an_app_key_without_a_token_on_a_bot_endpoint_is_token_missing(api, app_key):
+    refused(api.get("/bots", headers={"X-Api-Key": app_key}), 401, "TOKEN_MISSING")
