@@ -6,6 +6,10 @@ got back through the typed results.
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -477,3 +481,20 @@ def test_one_client_serves_many_threads_at_once(world):
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert sorted(pool.map(work, range(64))) == sorted(bots[i % 4].id for i in range(64))
     assert all(len(client.list_commands(bot.id)) == 3 for bot in bots)
+
+
+def test_the_client_works_without_django_settings(world):
+    """Benchmarks and bot_shell build it from arguments alone, in a process where Django is not set up."""
+    script = (
+        "import sys; from botcore.vibe import VibeClient\n"
+        "client = VibeClient(api_key=sys.argv[1], base_url=sys.argv[2])\n"
+        "bot = client.register_bot(code='plain', name='Plain')\n"
+        "print(type(client._transport.budget).__name__, [b.code for b in client.list_bots()])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, world.personal_key, world.base_url],
+        capture_output=True, text=True, env=env, timeout=60, cwd=str(Path(__file__).parents[3]),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "SharedBudget ['plain']"
