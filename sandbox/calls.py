@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import itertools
+import re
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -24,7 +25,11 @@ class CallRecord:
     error_code: str | None = None
     finished_at: float | None = None
 
+    log: CallLog | None = field(default=None, repr=False)
+
     def finish(self, status: int, error_code: str | None) -> None:
+        if self.log is not None:
+            self.log.count_status(status)
         self.status = status
         self.error_code = error_code
         self.finished_at = time.time()
@@ -46,10 +51,22 @@ class CallRecord:
         }
 
 
+_IDS = re.compile(r"/\d+(?=/|$)")
+
+
+def route_of(method: str, path: str) -> str:
+    """A call's endpoint with its ids masked, e.g. "GET /v1/bots/:id/events", for counting."""
+    return f"{method} {_IDS.sub('/:id', path)}"
+
+
 class CallLog:
+    """The last `size` calls in full, and running counts of every call by endpoint and by status."""
+
     def __init__(self, size: int = 20_000) -> None:
         self.records: deque[CallRecord] = deque(maxlen=size)
         self._seq = itertools.count(1)
+        self.by_route: Counter[str] = Counter()
+        self.by_status: Counter[int] = Counter()
 
     def start(self, request: Request) -> CallRecord:
         record = CallRecord(
@@ -58,9 +75,16 @@ class CallLog:
             method=request.method,
             path=request.url.path,
             query=dict(request.query_params),
+            log=self,
         )
         self.records.append(record)
+        self.by_route[route_of(record.method, record.path)] += 1
         return record
+
+    def count_status(self, status: int) -> None:
+        self.by_status[status] += 1
 
     def clear(self) -> None:
         self.records.clear()
+        self.by_route.clear()
+        self.by_status.clear()

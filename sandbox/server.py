@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from sandbox import chatpage, control, identity
+from sandbox import chatpage, control, identity, stats
 from sandbox.api import bots, chats, commands, events, files, interface, messages
 from sandbox.calls import CallLog
 from sandbox.errors import ERRORS
@@ -63,6 +63,7 @@ def build_app(services: Services | None = None) -> Starlette:
         *files.routes,
         *identity.routes,
         *control.routes,
+        *stats.routes,
         *chatpage.routes,
     ]
     app = Starlette(

@@ -109,12 +109,14 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "catch_up": False,
     "label": "Task queue",
+    # Tasks fetched per broker poll: poll cycles are short and many, one at a time would cap throughput.
+    "bulk": env.read_int("VIBE_Q_BULK", 20),
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
-    Q_CLUSTER["poll"] = 0.1
+    Q_CLUSTER["poll"] = 0.05
 
 # --- HTTP API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -154,11 +156,23 @@ TENANTS_IDENTITY_BACKEND = env.read_str("TENANTS_IDENTITY_BACKEND", "botcore.vib
 # Where portal users are sent to open the app (the gateway in the embedded default).
 VIBE_APP_PUBLIC_URL = env.read_str("VIBE_APP_PUBLIC_URL", "http://127.0.0.1:8101")
 
+# The client's shared request budget per key (botcore/conf.py documents each); 0 turns it off.
+VIBE_BUDGET_PER_SECOND = float(env.read_str("VIBE_BUDGET_PER_SECOND") or 9.0)
+VIBE_BUDGET_BACKEND = env.read_str("VIBE_BUDGET_BACKEND", "auto")
+VIBE_BUDGET_MAX_WAIT = float(env.read_str("VIBE_BUDGET_MAX_WAIT") or 30.0)
+
 # --- Bots and skills --------------------------------------------------------------------------------
 # Enabled skills by dotted path; the order is routing priority (the first that matches handles an event).
 BOTCORE_SKILLS = env.read_list("BOTCORE_SKILLS") or [
     "botcore.skills.builtin.echo.EchoSkill",
 ]
+# Poll cadence between a fast and a slow bound, the pacer's lease, and the backoff ceiling (seconds).
+BOTCORE_POLL_FAST_SECONDS = float(env.read_str("BOTCORE_POLL_FAST_SECONDS") or 1.0)
+BOTCORE_POLL_SLOW_SECONDS = float(env.read_str("BOTCORE_POLL_SLOW_SECONDS") or 15.0)
+BOTCORE_LEASE_SECONDS = float(env.read_str("BOTCORE_LEASE_SECONDS") or 60.0)
+BOTCORE_BACKOFF_MAX_SECONDS = float(env.read_str("BOTCORE_BACKOFF_MAX_SECONDS") or 300.0)
+BOTCORE_POLL_BUDGET_SHARE = float(env.read_str("BOTCORE_POLL_BUDGET_SHARE") or 0.6)
+BOTCORE_EVENT_LOG_RETENTION_DAYS = env.read_int("BOTCORE_EVENT_LOG_RETENTION_DAYS", 14)
 
 # --- i18n, static, security -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
