@@ -54,8 +54,11 @@ def build_servers(
         from sandbox.gateway import build_gateway
 
         gateway = build_gateway(services, app_url=app_url or "http://127.0.0.1:8000", app_key=app_key)
-        # The gateway passes the app's own Date and Server headers through; uvicorn must not add a second pair.
-        servers.append(_server(gateway, host, gateway_port, server_header=False, date_header=False))
+        # The gateway passes the app's own Date and Server headers through, so uvicorn must not add a second
+        # pair; and it is the edge, so a client's X-Forwarded-For must not become its idea of the client.
+        servers.append(
+            _server(gateway, host, gateway_port, server_header=False, date_header=False, proxy_headers=False)
+        )
     return servers
 
 
