@@ -1,0 +1,101 @@
+"""`manage.py runsandbox` as a real process: it starts, serves the demo world, says where to go, and stops cleanly."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.runner import free_port
+
+MANAGE = Path(__file__).resolve().parents[2] / "manage.py"
+DEMO_KEY = "vibe_app_" + "c0ffee" * 7
+
+
+def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "runsandbox exited early"
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not come up")
+
+
+@pytest.fixture
+def run_sandbox(tmp_path):
+    """Start runsandbox with the given arguments; whatever is still running at the end is stopped."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str) -> tuple[subprocess.Popen, Path]:
+        output = tmp_path / f"runsandbox-{len(started)}.log"
+        with output.open("wb") as sink:
+            process = subprocess.Popen([sys.executable, str(MANAGE), "runsandbox", *args], stdout=sink,
+                                       stderr=subprocess.STDOUT)
+        started.append(process)
+        return process, output
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def stop(process: subprocess.Popen, sig: signal.Signals) -> int:
+    process.send_signal(sig)
+    return process.wait(timeout=20)
+
+
+def test_runsandbox_demo_serves_the_demo_world_and_stops_cleanly_on_ctrl_c(run_sandbox):
+    port, gateway_port = free_port(), free_port()
+    process, output = run_sandbox("--port", str(port), "--gateway-port", str(gateway_port), "--demo",
+                                  "--demo-app-key", DEMO_KEY)
+    root = f"http://127.0.0.1:{port}"
+    wait_until_up(f"{root}/v1", process)
+    with httpx.Client(base_url=root, timeout=10) as client:
+        missing = client.get("/v1/nothing-here")
+        assert missing.status_code == 404 and missing.json()["success"] is False
+
+        portals = client.get("/_sandbox/state").json()["data"]["portals"]
+        assert [p["domain"] for p in portals] == ["demo.bitrix24.com"]
+        users = {u["name"]: u for u in portals[0]["users"]}
+        assert set(users) == {"Alice Admin", "Boris Ivanov", "Carol Member"}
+        assert users["Alice Admin"]["isAdmin"] and users["Boris Ivanov"]["language"] == "ru"
+
+        session = client.post("/_sandbox/sessions", json={"appKey": DEMO_KEY, "userId": users["Alice Admin"]["id"]})
+        token = session.json()["data"]["token"]
+        me = client.get("/v1/me", headers={"X-Api-Key": DEMO_KEY, "Authorization": f"Bearer {token}"}).json()["data"]
+        assert me["currentUser"]["name"] == "Alice Admin" and me["app"]["name"] == "Vibe demo app"
+        assert {"imbot", "im"} <= set(me["scopes"])
+
+        assert client.get("/chat").status_code == 200
+    login = httpx.get(f"http://127.0.0.1:{gateway_port}/_gateway/login", timeout=10)
+    assert login.status_code == 200 and "Alice Admin" in login.text
+
+    assert stop(process, signal.SIGINT) == 0
+    printed = output.read_text()
+    assert f"{root}/chat" in printed and f"http://127.0.0.1:{gateway_port}/_gateway/login" in printed
+    assert "Alice Admin" in printed and "Sandbox stopped." in printed
+    assert DEMO_KEY not in printed and "Traceback" not in printed
+
+
+def test_runsandbox_stops_cleanly_on_sigterm(run_sandbox):
+    port = free_port()
+    process, output = run_sandbox("--port", str(port))
+    wait_until_up(f"http://127.0.0.1:{port}/v1", process)
+    assert stop(process, signal.SIGTERM) == 0
+    assert "Sandbox stopped." in output.read_text()
+
+
+def test_runsandbox_refuses_a_demo_key_that_is_not_an_app_key(run_sandbox):
+    process, output = run_sandbox("--port", str(free_port()), "--demo", "--demo-app-key", "vibe_api_nope")
+    assert process.wait(timeout=60) != 0
+    printed = output.read_text()
+    assert "--demo-app-key" in printed and "vibe_app_" in printed and "Traceback" not in printed
