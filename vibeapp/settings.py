@@ -1,6 +1,7 @@
 """Django settings, read from the environment; the defaults are the embedded single-machine setup."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -87,7 +88,9 @@ else:
                 "timeout": 30,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
-            "TEST": {"NAME": env.read_str("VIBE_SQLITE_TEST_PATH") or VAR_DIR / "test-db.sqlite3"},
+            # A file (not :memory:) so that the real qcluster and pacer a test starts can share it; one per
+            # test process, so that concurrent runs never share a database.
+            "TEST": {"NAME": env.read_str("VIBE_SQLITE_TEST_PATH") or VAR_DIR / f"test-db-{os.getpid()}.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -83,11 +83,13 @@ def handle_entry(entry: EventLogEntry, *, bot: Bot, client: VibeClient, skills: 
 
 def handle_pending(bot: Bot, *, client: VibeClient) -> int:
     """Handle every stored, unhandled event of `bot` in order; returns how many were handled."""
-    skills = list_enabled_skills(bot)
+    skills: list[tuple[Skill, dict]] | None = None  # loaded only when there is something to handle
     count = 0
     # No transaction around a skill: its HTTP calls must not hold the database's write lock, and the
     # attempt counted before it runs must survive a worker killed mid-skill.
     for entry in list_pending_entries(bot):
+        if skills is None:
+            skills = list_enabled_skills(bot)
         handle_entry(entry, bot=bot, client=client, skills=skills)
         count += 1
         if entry.event_type == EventType.BOT_DELETE:

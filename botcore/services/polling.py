@@ -138,17 +138,18 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
         return CycleOutcome("no_session")
 
     try:
-        handled = handle_pending(bot, client=client)  # leftovers of a cycle that died after storing
         long_poll = conf.poll_long_poll_seconds()
         batch = client.get_events(
             bot.vibe_bot_id, offset=bot.event_offset, limit=conf.poll_batch_size(), timeout=long_poll or None
         )
-        stored = store_batch(bot_id, batch, lease_token=lease_token)
+        stored = store_batch(bot_id, batch, lease_token=lease_token) if batch.raw.get("events") else 0
         if stored is None:
             log.warning("cycle abandoned: lease lost while polling bot=%s", bot_id)
             return CycleOutcome("skipped")
-        bot.refresh_from_db()
-        handled += handle_pending(bot, client=client)
+        if stored:
+            bot.refresh_from_db()
+        # Handles this batch and anything a cycle that died after storing left behind, oldest first.
+        handled = handle_pending(bot, client=client)
     except VibeRateLimitError as error:
         delay = error.retry_after if error.retry_after is not None else conf.poll_fast_seconds() * 2
         log.warning("rate limited bot=%s portal=%s retry_after=%.1fs", bot_id, bot.portal.member_id, delay)
@@ -171,7 +172,9 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
         return _back_off(bot, lease_token, error)
     except Exception as error:  # 5xx, network, garbage: back off, keep everything stored
         return _back_off(bot, lease_token, error)
-    _schedule(bot_id, lease_token=lease_token, delay=_next_interval(bot, had_events=bool(stored)))
+    bot.has_more = batch.has_more
+    _schedule(bot_id, lease_token=lease_token, delay=_next_interval(bot, had_events=bool(stored)),
+              **({} if stored else {"last_polled_at": timezone.now(), "has_more": batch.has_more, "consecutive_failures": 0}))
     return CycleOutcome("polled", stored=stored, handled=handled)
 
 
