@@ -1,4 +1,4 @@
-"""The demo world `runsandbox --demo` starts with: one portal, three users and the catalog app that serves them."""
+"""The demo world `runsandbox --demo` starts with: one portal, three users and the catalog app for them."""
 from __future__ import annotations
 
 from dataclasses import dataclass

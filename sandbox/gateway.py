@@ -1,4 +1,4 @@
-"""The VibeCode gateway in front of an app (CONTRACT part A §6, part B §5.2): sign-in, then a header-injecting proxy.
+"""The VibeCode gateway in front of an app (CONTRACT A §6, B §5.2): sign-in, then a header-injecting proxy.
 
 On the real platform a portal user opens the app inside Bitrix24; the platform mints a session token and
 a one-time `__init` token, the gateway redeems `__init` into an HttpOnly cookie `_vibe_gw` and from then
@@ -41,6 +41,7 @@ IDLE_SECONDS = 600.0  # the real gateway's cookie slides for about 10 minutes
 INIT_TTL_SECONDS = 300.0  # the real __init token lives about 5 minutes
 DEFAULT_PLACEMENT = "DEFAULT"
 MAX_NEXT_LENGTH = 2048
+OWN_PAGE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]  # /_gateway/* never reaches the app
 
 
 class GatewayRefusal(Exception):
@@ -98,7 +99,7 @@ class Gateway:
         if not platform.apps:
             raise GatewayRefusal(
                 "No app to open",
-                "The sandbox has no app yet: create one (POST /_sandbox/apps) or start it with runsandbox --demo.",
+                "The sandbox has no app yet: create one (POST /_sandbox/apps) or run runsandbox --demo.",
                 404,
             )
         return platform.apps[min(platform.apps)]
@@ -108,8 +109,9 @@ class Gateway:
 
     def open_session(self, session: Session) -> GatewaySession:
         now = self.platform.now()
-        for stale in [s for s in self.sessions.values() if s.expires_at <= now or s.platform is not self.platform]:
-            del self.sessions[stale.id]
+        stale = [s for s in self.sessions.values() if s.expires_at <= now or s.platform is not self.platform]
+        for gone in stale:
+            del self.sessions[gone.id]
         opened = GatewaySession(
             id=secrets.token_urlsafe(32),
             platform=self.platform,
@@ -178,14 +180,15 @@ def check_next(raw: str | None) -> str:
         or target.startswith(("//", "/\\"))
         or any(ord(ch) < 32 or ord(ch) == 127 for ch in target)
     ):
-        raise GatewayRefusal("Not a path on the app", "next must be a path on the app, such as /portal/.", 400)
+        raise GatewayRefusal("Not a path on the app", "next must be a path on the app, like /portal/.", 400)
     return target
 
 
 def with_query(url: str, params: dict[str, str]) -> str:
     parts = urlsplit(url)
     extra = urlencode(params)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, f"{parts.query}&{extra}" if parts.query else extra, ""))
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
 def without_param(request: Request, name: str) -> str:
@@ -211,7 +214,8 @@ def login_entries(platform: Platform, next_path: str) -> list[tuple[Portal, list
     entries = []
     for portal in sorted(platform.portals.values(), key=lambda p: (p.name.lower(), p.domain)):
         users = sorted((u for u in platform.users.values() if u.portal_id == portal.id), key=lambda u: u.id)
-        links = [(u, "/_gateway/open?" + urlencode({"userId": u.id, "next": next_path, "via": "init"})) for u in users]
+        links = [(u, "/_gateway/open?" + urlencode({"userId": u.id, "next": next_path, "via": "init"}))
+                 for u in users]
         entries.append((portal, links))
     return entries
 
@@ -280,8 +284,12 @@ async def redeem_init(request: Request) -> Response:
     gateway = gateway_of(request)
     opened = gateway.redeem_ticket(request.query_params.get("__init", ""))
     if opened is None:
-        return refusal_page(request, GatewayRefusal(
-            "This link has expired", "The one-time sign-in link was already used or is too old: open the app again.", 401))
+        expired = GatewayRefusal(
+            "This link has expired",
+            "The one-time sign-in link was used already or is too old: open the app again.",
+            401,
+        )
+        return refusal_page(request, expired)
     response = RedirectResponse(without_param(request, "__init"), status_code=302)
     set_session_cookie(response, opened)
     return response
@@ -312,7 +320,7 @@ def build_gateway(services: Any, app_url: str, app_key: str | None = None) -> St
         Route("/_gateway/login", login_page, methods=["GET"]),
         Route("/_gateway/open", open_app, methods=["GET"]),
         Route("/_gateway/logout", logout, methods=["GET"]),
-        Route("/_gateway/{rest:path}", gateway_not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
+        Route("/_gateway/{rest:path}", gateway_not_found, methods=OWN_PAGE_METHODS),
     ])
     # Whatever matched no route, in any method (a Route would limit the methods), goes to the app.
     app.router.default = request_response(forward)

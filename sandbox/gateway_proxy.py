@@ -1,4 +1,4 @@
-"""The gateway's forwarding: a request goes to the app with X-Vibe-* identity headers, the answer comes back as is.
+"""The gateway's forwarding: requests go to the app with X-Vibe-* identity headers, answers come back as is.
 
 Request side: hop-by-hop headers are dropped (RFC 9110 §7.6.1, including any the Connection header
 names), every client-sent `X-Vibe-*` header is removed whatever its case, the gateway's own `_vibe_gw`
@@ -60,8 +60,9 @@ def connection_named(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
 
 
 def without_gateway_cookie(value: bytes) -> bytes:
-    kept = [part for part in value.split(b";") if part.strip() and part.strip().split(b"=", 1)[0] != b"_vibe_gw"]
-    return b";".join(kept).strip()
+    parts = [part.strip() for part in value.split(b";")]
+    kept = [part for part in parts if part and part.split(b"=", 1)[0] != b"_vibe_gw"]
+    return b"; ".join(kept)
 
 
 def identity_headers(gateway: Gateway, current: GatewaySession) -> list[tuple[bytes, bytes]]:
@@ -78,7 +79,9 @@ def identity_headers(gateway: Gateway, current: GatewaySession) -> list[tuple[by
     ]
 
 
-def forwarded_headers(request: Request, gateway: Gateway, current: GatewaySession | None) -> list[tuple[bytes, bytes]]:
+def forwarded_headers(
+    request: Request, gateway: Gateway, current: GatewaySession | None
+) -> list[tuple[bytes, bytes]]:
     raw = list(request.headers.raw)
     drop = HOP_BY_HOP | GATEWAY_SET | connection_named(raw)
     headers: list[tuple[bytes, bytes]] = []
@@ -144,7 +147,10 @@ async def proxy(request: Request, gateway: Gateway, current: GatewaySession | No
         finally:
             await upstream.aclose()
 
-    response = StreamingResponse(body(), status_code=upstream.status_code, background=BackgroundTask(upstream.aclose))
+    response = StreamingResponse(
+        body(), status_code=upstream.status_code, background=BackgroundTask(upstream.aclose)
+    )
     drop = HOP_BY_HOP | connection_named(upstream.headers.raw)
-    response.raw_headers = [(name.lower(), value) for name, value in upstream.headers.raw if name.lower() not in drop]
+    response.raw_headers = [(name.lower(), value) for name, value in upstream.headers.raw
+                            if name.lower() not in drop]
     return response

@@ -1,64 +1,34 @@
-"""The standalone OAuth redirect (CONTRACT part A §6): a consent page, single-use codes, the code exchange.
+"""The standalone OAuth redirect's consent (CONTRACT part A §6); codes and the exchange are in oauth_codes.py.
 
 - `GET /v1/oauth/authorize?app_key=vibe_app_…&redirect_uri=…&state=…` shows the consent page: the app's
-  name and scopes, a portal and a user of that portal to sign in as. A bad `app_key` or `redirect_uri`
-  (absolute http/https, no fragment) gets a 400 page and never a redirect.
+  name and scopes, a portal (`portal_id` picks another) and a user of that portal to sign in as. A bad
+  `app_key` or `redirect_uri` (absolute http/https, no fragment) gets a 400 page and never a redirect.
 - `POST /v1/oauth/authorize` (the page's form: app_key, redirect_uri, state, portal_id, user_id,
   decision=allow|deny) re-checks everything and answers 302 to `redirect_uri?code=…&state=…`, or
   `?error=access_denied&state=…`. The redirect_uri's own query is kept; `state` is echoed byte for byte
   and left out only when none was sent. Any absolute http(s) URI is accepted: sandbox apps register none.
-- `POST /v1/oauth/token` JSON `{app_key, code, redirect_uri}` → `{success, data:{access_token
-  ("vibe_session_…"), token_type:"Bearer", expires_in, expires_at, scopes, portal{…}, user{…}}}`.
-  A code lives CODE_TTL_SECONDS on the platform's clock and is spent by the first exchange that names it,
-  even a refused one (another app's key, another redirect_uri): every such case is 400 INVALID_GRANT.
 
-Calls are recorded in the call log with the app key and code reduced to harmless prefixes.
+Both are recorded in the call log with the app key and code reduced to harmless prefixes.
 """
 from __future__ import annotations
 
-import logging
-import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-from weakref import WeakKeyDictionary
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from sandbox.auth import find_key
 from sandbox.calls import CallRecord
-from sandbox.http import ApiError, envelope_error, envelope_ok, expect_type, read_json_body, require_fields
+from sandbox.oauth_codes import error_response, exchange_code, mint_code, redacted
 from sandbox.pages import error_page, render_page
 from sandbox.state import ApiKey, App, Platform, StateError, User
 
-log = logging.getLogger(__name__)
 
 AUTHORIZE_PATH = "/v1/oauth/authorize"
-CODE_TTL_SECONDS = 60.0
 MAX_URI_LENGTH = 2048
 MAX_STATE_LENGTH = 2048
 MAX_FORM_BYTES = 64 * 1024
-
-
-@dataclass
-class AuthorizationCode:
-    code: str
-    app_id: int
-    redirect_uri: str
-    portal_id: str
-    user_id: int
-    expires_at: datetime
-    used: bool = False
-
-
-# Codes live beside the platform they were minted on, so a reset (a new Platform) forgets them too.
-_codes: WeakKeyDictionary[Platform, dict[str, AuthorizationCode]] = WeakKeyDictionary()
-
-
-def codes_of(platform: Platform) -> dict[str, AuthorizationCode]:
-    return _codes.setdefault(platform, {})
+CONTROL = frozenset([*range(32), 127])
 
 
 class ConsentRefused(Exception):
@@ -85,7 +55,7 @@ def check_redirect_uri(redirect_uri: str | None) -> str:
     """An absolute http(s) URI without a fragment; anything else is refused, never redirected to."""
     if not redirect_uri:
         raise ConsentRefused("The link has no redirect_uri.")
-    if len(redirect_uri) > MAX_URI_LENGTH or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in redirect_uri):
+    if len(redirect_uri) > MAX_URI_LENGTH or any(ch.isspace() or ord(ch) in CONTROL for ch in redirect_uri):
         raise ConsentRefused("The redirect_uri is not a valid URL.")
     try:
         parts = urlsplit(redirect_uri)
@@ -113,19 +83,6 @@ def with_params(uri: str, params: dict[str, str | None]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
-def redact_key(value: object) -> object:
-    return value[:13] + "…" if isinstance(value, str) and len(value) > 13 else value
-
-
-def redacted(fields: dict) -> dict:
-    """The request's fields as the call log may show them: no usable key or code."""
-    shown = dict(fields)
-    for name in ("app_key", "code"):
-        if name in shown:
-            shown[name] = redact_key(shown[name])
-    return shown
-
-
 # --- consent -----------------------------------------------------------------------------------------
 def consent_context(platform: Platform, *, app: App, app_key: str, redirect_uri: str, state: str | None,
                     portal_id: str | None, error: str | None = None) -> dict:
@@ -133,26 +90,20 @@ def consent_context(platform: Platform, *, app: App, app_key: str, redirect_uri:
     with_users = {u.portal_id for u in platform.users.values()}
     selected = platform.portals.get(portal_id or "") or next((p for p in portals if p.id in with_users), None)
     selected = selected or (portals[0] if portals else None)
-    users = sorted((u for u in platform.users.values() if selected and u.portal_id == selected.id), key=lambda u: u.id)
+    users = [u for u in platform.users.values() if selected and u.portal_id == selected.id]
     return {
         "authorize_path": AUTHORIZE_PATH,
         "app_name": app.name,
         "scopes": sorted(app.scopes),
         "portals": portals,
         "selected_portal": selected,
-        "users": users,
+        "users": sorted(users, key=lambda u: u.id),
         "app_key": app_key,
         "redirect_uri": redirect_uri,
         "redirect_host": urlsplit(redirect_uri).netloc,
         "state": state,
         "error": error,
     }
-
-
-def error_response(record: CallRecord, error: StateError) -> Response:
-    response = envelope_error(error)
-    record.finish(response.status_code, error.code)
-    return response
 
 
 def refused_page(request: Request, record: CallRecord, refusal: ConsentRefused) -> Response:
@@ -211,23 +162,6 @@ def chosen_user(platform: Platform, form: dict[str, str]) -> User:
     return user
 
 
-def mint_code(platform: Platform, *, app: App, redirect_uri: str, user: User) -> AuthorizationCode:
-    codes = codes_of(platform)
-    now = platform.now()
-    for stale in [c for c in codes.values() if c.expires_at <= now]:
-        del codes[stale.code]
-    grant = AuthorizationCode(
-        code="vibe_code_" + secrets.token_urlsafe(24),
-        app_id=app.id,
-        redirect_uri=redirect_uri,
-        portal_id=user.portal_id,
-        user_id=user.id,
-        expires_at=now + timedelta(seconds=CODE_TTL_SECONDS),
-    )
-    codes[grant.code] = grant
-    return grant
-
-
 async def authorize_decision(request: Request) -> Response:
     """POST /v1/oauth/authorize: the consent form's Allow or Deny."""
     services = request.app.state.services
@@ -249,84 +183,20 @@ async def authorize_decision(request: Request) -> Response:
     decision = form.get("decision", "")
     if decision == "deny":
         record.finish(302, None)
-        return RedirectResponse(with_params(redirect_uri, {"error": "access_denied", "state": state}), status_code=302)
+        denied = with_params(redirect_uri, {"error": "access_denied", "state": state})
+        return RedirectResponse(denied, status_code=302)
     try:
         if decision != "allow":
             raise ConsentRefused("Choose Allow or Deny.")
         user = chosen_user(platform, form)
     except ConsentRefused as refusal:
-        context = consent_context(platform, app=app, app_key=key.value, redirect_uri=redirect_uri, state=state,
-                                  portal_id=form.get("portal_id"), error=refusal.message)
+        context = consent_context(platform, app=app, app_key=key.value, redirect_uri=redirect_uri,
+                                  state=state, portal_id=form.get("portal_id"), error=refusal.message)
         record.finish(400, "INVALID_CONSENT")
         return render_page(request, "consent.html", context, status=400)
     grant = mint_code(platform, app=app, redirect_uri=redirect_uri, user=user)
     record.finish(302, None)
     return RedirectResponse(with_params(redirect_uri, {"code": grant.code, "state": state}), status_code=302)
-
-
-# --- token exchange ---------------------------------------------------------------------------------------
-def redeem_code(platform: Platform, *, app: App, code: str, redirect_uri: str) -> AuthorizationCode:
-    """The code's grant, spent now; every reason to refuse is INVALID_GRANT with its own message."""
-    grant = codes_of(platform).get(code)
-    if grant is None:
-        raise ApiError("INVALID_GRANT", "The authorization code is unknown", status=400)
-    if grant.used:
-        raise ApiError("INVALID_GRANT", "The authorization code has already been used", status=400,
-                       hint="Codes are single-use: send the user through /v1/oauth/authorize again")
-    grant.used = True
-    if grant.expires_at <= platform.now():
-        raise ApiError("INVALID_GRANT", "The authorization code has expired", status=400,
-                       hint=f"Exchange a code within {CODE_TTL_SECONDS:g} seconds")
-    if grant.app_id != app.id:
-        raise ApiError("INVALID_GRANT", "The authorization code was issued to another app", status=400)
-    if grant.redirect_uri != redirect_uri:
-        raise ApiError("INVALID_GRANT", "redirect_uri does not match the one the code was issued for", status=400)
-    return grant
-
-
-def token_json(platform: Platform, *, token: str, expires_at: datetime, app: App, user: User) -> dict:
-    portal = platform.portals[user.portal_id]
-    return {
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": max(0, int((expires_at - platform.now()).total_seconds())),
-        "expires_at": platform.iso(expires_at),
-        "scopes": sorted(app.scopes),
-        "portal": {"id": portal.id, "domain": portal.domain, "name": portal.name, "memberId": portal.member_id},
-        "user": {"id": user.id, "bitrixUserId": user.id, "name": user.name, "isAdmin": user.is_admin},
-    }
-
-
-async def exchange_code(request: Request) -> Response:
-    """POST /v1/oauth/token: a code for a session token."""
-    services = request.app.state.services
-    platform: Platform = services.platform
-    record = services.calls.start(request)
-    try:
-        await services.faults.before(request)
-        body = await read_json_body(request)
-        record.body = redacted(body)
-        require_fields(body, "app_key", "code", "redirect_uri")
-        for name in ("app_key", "code", "redirect_uri"):
-            expect_type(body[name], str, name)
-        key: ApiKey = find_key(platform, body["app_key"])
-        record.key_kind = key.kind
-        if key.kind != "app":
-            raise ApiError("INVALID_REQUEST", "app_key must be an app key (vibe_app_…)")
-        services.limiter.check(key)
-        app = platform.apps[key.app_id]  # type: ignore[index]
-        grant = redeem_code(platform, app=app, code=body["code"], redirect_uri=body["redirect_uri"])
-        user = platform.get_user(grant.user_id)
-        session = platform.create_session(app=app, user=user)
-        data = token_json(platform, token=session.token, expires_at=session.expires_at, app=app, user=user)
-    except StateError as error:
-        return error_response(record, error)
-    except Exception:  # a sandbox bug must still answer in the envelope, without a trace
-        log.exception("sandbox endpoint POST /v1/oauth/token failed")
-        record.finish(500, "INTERNAL_ERROR")
-        return envelope_error(ApiError("INTERNAL_ERROR"))
-    record.finish(200, None)
-    return envelope_ok(data)
 
 
 routes = [

@@ -7,6 +7,7 @@ form's whole point is to send the person on to the app's redirect_uri.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "tem
 
 PAGE_SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+        "frame-ancestors 'none'"
     ),
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -32,8 +34,9 @@ def render_page(request: Request, name: str, context: dict[str, Any], *, status:
     return response
 
 
-def error_page(request: Request, *, title: str, message: str, status: int, links: list[tuple[str, str]] = ()) -> Response:
+def error_page(
+    request: Request, *, title: str, message: str, status: int, links: Sequence[tuple[str, str]] = ()
+) -> Response:
     """A plain error page; `links` are (label, href) pairs to where the person can go next."""
-    return render_page(
-        request, "identity_error.html", {"title": title, "message": message, "links": list(links)}, status=status
-    )
+    context = {"title": title, "message": message, "links": list(links)}
+    return render_page(request, "identity_error.html", context, status=status)

@@ -65,20 +65,23 @@ class Command(BaseCommand):
             f"  Chat page (play portal users):  {base}/chat",
             f"  Platform API:                   {base}/v1   (GET {base}/v1/me to check a key)",
             f"  OAuth consent:                  {base}/v1/oauth/authorize?app_key=…&redirect_uri=…&state=…",
-            f"  Control API:                    {base}/_sandbox   (GET {base}/_sandbox/state for an overview)",
+            f"  Control API:                    {base}/_sandbox   (overview: GET {base}/_sandbox/state)",
         ]
         if options["gateway_port"]:
             gateway = f"http://{options['host']}:{options['gateway_port']}"
-            lines.append(f"  Open the app as a portal user:  {gateway}/_gateway/login   (gateway -> {options['app_url']})")
+            lines.append(
+                f"  Open the app as a portal user:  {gateway}/_gateway/login   (gateway -> {options['app_url']})"
+            )
         if demo is not None:
             people = ", ".join(
                 f"{u.name} (id {u.id}, {'admin' if u.is_admin else 'member'})" for u in demo.users
             )
+            # The key itself is never printed: --demo-app-key chooses it.
+            origin = "as given" if options["demo_app_key"] else "random; choose one with --demo-app-key"
             lines += [
                 f"  Demo portal {demo.portal.domain} ({demo.portal.name!r}): {people}",
-                # The key itself is never printed: pass --demo-app-key to choose it.
                 f"  Demo app {demo.app.name!r}, scopes {', '.join(sorted(demo.app.scopes))}, "
-                f"key {demo.app_key[:13]}… ({'as given' if options['demo_app_key'] else 'random; choose one with --demo-app-key'})",
+                f"key {demo.app_key[:13]}… ({origin})",
             ]
         lines.append("  Stop with Ctrl-C.")
         self.stdout.write("\n".join(lines))
