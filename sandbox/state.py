@@ -147,6 +147,14 @@ class Bot:
 
 
 @dataclass
+class TypingStatus:
+    """A bot's typing indicator in one chat: plain "typing…" when the code is None, shown until `until`."""
+
+    status_message_code: str | None
+    until: datetime
+
+
+@dataclass
 class Chat:
     id: int
     portal_id: str
@@ -162,6 +170,8 @@ class Chat:
     entity_type: str = ""
     created_at: datetime | None = None
     last_message_id: int = 0
+    typing: dict[int, TypingStatus] = field(default_factory=dict)  # bot id -> its indicator (POST /typing)
+    read_marks: dict[int, int] = field(default_factory=dict)  # member id -> last message id it has read
 
     @property
     def group_dialog_id(self) -> str:
