@@ -25,7 +25,7 @@ from starlette.responses import Response, StreamingResponse
 from sandbox.pages import error_page
 
 if TYPE_CHECKING:
-    from sandbox.gateway import Gateway, GatewaySession
+    from sandbox.gateway_state import Gateway, GatewaySession
 
 log = logging.getLogger(__name__)
 
