@@ -5,7 +5,8 @@ Register takes the reference's flat echo-bot body {command, title, description} 
 A plain-string title, params or description is stored under the bot's language. The name is stored
 without its leading "/"; registering a name the bot already has answers that command unchanged (200,
 where a new one is 201). Answers follow imbot.v2 Command.answer: posted in the chat of the command's
-message, as a system message when the bot is not a member of that chat.
+message (`dialogId`, if sent, must name that chat), as a system message when the bot is not a member
+of that chat.
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from typing import Any
 from starlette.routing import Route
 
 from sandbox.api.bots import flag_value
+from sandbox.api.formats import clean_message_fields
 from sandbox.http import ApiError, Call, Created, endpoint
-from sandbox.state import Bot, Command
+from sandbox.state import Bot, Chat, Command, Message, Platform
 
 _NAME = re.compile(r"^[\w\-]{1,64}$")
 _FLAGS = {"common": "common", "hidden": "hidden", "extranetSupport": "extranet_support"}
@@ -150,9 +152,66 @@ async def delete_command(call: Call) -> dict:
     return {"result": True}
 
 
+def command_message(platform: Platform, bot: Bot, raw_id: Any) -> tuple[Message, Chat]:
+    """The message a command came in (by id), on the bot's portal and not deleted, with its chat."""
+    if isinstance(raw_id, str) and raw_id.strip().isdigit() and len(raw_id.strip()) < 19:
+        raw_id = int(raw_id.strip())
+    if raw_id is None or raw_id == "":
+        raise ApiError("INVALID_REQUEST", "messageId (the message the command came in) is required")
+    if not isinstance(raw_id, int) or isinstance(raw_id, bool):
+        raise ApiError("INVALID_REQUEST", "messageId must be a message id (a number)")
+    message = platform.messages.get(raw_id)
+    chat = platform.chats.get(message.chat_id) if message is not None else None
+    if message is None or message.deleted or chat is None or chat.portal_id != bot.portal_id:
+        raise ApiError("MESSAGE_NOT_FOUND", f"No message {raw_id} on this portal")
+    return message, chat
+
+
+def check_dialog(bot: Bot, chat: Chat, dialog_id: Any) -> None:
+    """An optional dialogId must name the chat of the command's message, as the bot would write it."""
+    if dialog_id is None or dialog_id == "":
+        return
+    if chat.type == "private":
+        names = {str(member) for member in chat.member_ids if member != bot.id}
+    else:
+        names = {chat.group_dialog_id}
+    if str(dialog_id).strip() not in names:
+        raise ApiError("COMMAND_ANSWER_FAILED", "dialogId is not the chat of messageId", hint="Omit dialogId")
+
+
+@endpoint(auth="bot")
+async def answer_command(call: Call) -> dict:
+    """POST /v1/bots/{bot_id}/commands/{command_id}/answer: {messageId, message, dialogId?, attach?,
+    keyboard?, system?} flat or under `fields`; answers {result, id, messageId, chatId}."""
+    bot = call.bot
+    assert bot is not None
+    get_command(bot, call.path_param("command_id"))
+    fields = command_fields(call.body)
+    platform = call.platform
+    asked, chat = command_message(platform, bot, fields.get("messageId"))
+    check_dialog(bot, chat, fields.get("dialogId"))
+    cleaned = clean_message_fields(fields)
+    if not cleaned["text"].strip() and cleaned["attach"] is None:
+        raise ApiError("EMPTY_MESSAGE", "The answer needs a message text or an attach")
+    answer = platform.add_message(
+        chat=chat,
+        author_id=bot.id,
+        text=cleaned["text"],
+        keyboard=cleaned["keyboard"],
+        attach=cleaned["attach"],
+        # imbot.v2: an answer where the bot is not a member is posted as a system message
+        is_system=cleaned["is_system"] or bot.id not in chat.member_ids,
+        url_preview=cleaned["url_preview"],
+        reply_id=cleaned["reply_id"],
+        answer_to=asked.id,
+    )
+    return {"result": True, "id": answer.id, "messageId": answer.id, "chatId": chat.id}
+
+
 routes = [
     Route("/v1/bots/{bot_id}/commands", register_command, methods=["POST"]),
     Route("/v1/bots/{bot_id}/commands", list_commands, methods=["GET"]),
     Route("/v1/bots/{bot_id}/commands/{command_id}", update_command, methods=["PATCH"]),
     Route("/v1/bots/{bot_id}/commands/{command_id}", delete_command, methods=["DELETE"]),
+    Route("/v1/bots/{bot_id}/commands/{command_id}/answer", answer_command, methods=["POST"]),
 ]

@@ -18,12 +18,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.api.formats import clean_text
 from sandbox.http import ApiError, Call, endpoint
 from sandbox.state import Bot, Chat, Platform, StoredFile
 
 _NAME = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
 _EXTENSION = re.compile(r"^[A-Za-z0-9]{1,16}$")
-_MAX_TEXT = 20_000
 
 
 def upload_fields(body: dict) -> dict:
@@ -90,11 +90,7 @@ async def upload_file(call: Call) -> dict:
     fields = upload_fields(call.body)
     name = read_file_name(fields.get("name"))
     content = read_content(fields.get("content"))
-    text = fields.get("message", "")
-    if not isinstance(text, str):
-        raise ApiError("INVALID_REQUEST", "fields.message must be a string")
-    if len(text) > _MAX_TEXT:
-        text = text[:_MAX_TEXT] + " (...)"
+    text = clean_text(fields.get("message"), "fields.message")
     platform = call.platform
     chat = bot_chat(platform, bot, call.body.get("dialogId", fields.get("dialogId")))
     stored = platform.add_file(chat=chat, name=name, content=content)
