@@ -130,6 +130,8 @@ def route_template(request: Request) -> str:
     """The path template of the route this request matched (its endpoint identifies it)."""
     endpoint = request.scope.get("endpoint")
     path = request.url.path
+    if endpoint is None:
+        return path
     for route in getattr(request.app, "routes", ()):
         if getattr(route, "endpoint", None) is endpoint and route.path_regex.match(path):
             return route.path

@@ -159,7 +159,8 @@ async def register_bot(call: Call) -> Created:
     check_event_mode(props.get("event_mode", "fetch"), props.get("webhook_url", ""))
     assert call.caller is not None and call.caller.portal is not None
     owner, portal_id = call.caller.key.value, call.caller.portal.id
-    existing = next((b for b in call.platform.bots_of(owner_key=owner, portal_id=portal_id) if b.code == code), None)
+    mine = call.platform.bots_of(owner_key=owner, portal_id=portal_id)
+    existing = next((b for b in mine if b.code == code), None)
     if existing is not None:
         raise ApiError("BOT_ALREADY_EXISTS", data={"botId": existing.id}, hint="Use data.botId")
     bot = call.platform.add_bot(owner_key=owner, portal_id=portal_id, code=code, name=name, **props)
@@ -227,8 +228,11 @@ async def resubscribe_bot(call: Call) -> dict:
     bot = call.bot
     assert bot is not None
     fields = merged_fields(call.body)
-    event_mode = choice_value(fields["eventMode"], "eventMode", EVENT_MODES) if "eventMode" in fields else bot.event_mode
-    webhook_url = text_value(fields["webhookUrl"], "webhookUrl") if "webhookUrl" in fields else bot.webhook_url
+    event_mode, webhook_url = bot.event_mode, bot.webhook_url
+    if "eventMode" in fields:
+        event_mode = choice_value(fields["eventMode"], "eventMode", EVENT_MODES)
+    if "webhookUrl" in fields:
+        webhook_url = text_value(fields["webhookUrl"], "webhookUrl")
     check_event_mode(event_mode, webhook_url)
     bot.event_mode, bot.webhook_url = event_mode, webhook_url if event_mode == "webhook" else ""
     return {"result": True, "bot": bot_json(call.platform, bot)}

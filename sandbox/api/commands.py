@@ -96,7 +96,9 @@ async def register_command(call: Call) -> dict | Created:
     if existing is not None:
         return {"command": command_json(existing)}
     if not title and not flags.get("hidden", False):
-        raise ApiError("COMMAND_TITLE_REQUIRED", "A visible command needs a title", hint="Send title, or hidden: true")
+        raise ApiError(
+            "COMMAND_TITLE_REQUIRED", "A visible command needs a title", hint="Send title, or hidden: true"
+        )
     command = Command(
         id=call.platform.new_command_id(),
         bot_id=bot.id,
@@ -124,7 +126,9 @@ async def update_command(call: Call) -> dict:
     assert bot is not None
     command = get_command(bot, call.path_param("command_id"))
     fields = command_fields(call.body)
-    changes: dict[str, Any] = {attr: flag_value(fields[key], key) for key, attr in _FLAGS.items() if key in fields}
+    changes: dict[str, Any] = {
+        attr: flag_value(fields[key], key) for key, attr in _FLAGS.items() if key in fields
+    }
     for key in ("title", "params", "description"):
         if key in fields:
             changes[key] = lang_text(fields[key], key, bot.language)

@@ -41,7 +41,8 @@ def query_timeout(raw: str | None) -> float:
 
 
 def event_json(platform: Platform, event: Event) -> dict:
-    return {"eventId": event.event_id, "type": event.type, "date": platform.iso(event.date), "data": event.data}
+    date = platform.iso(event.date)
+    return {"eventId": event.event_id, "type": event.type, "date": date, "data": event.data}
 
 
 def batch_json(platform: Platform, bot: Bot, events: list[Event], has_more: bool) -> dict:

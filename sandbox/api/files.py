@@ -41,7 +41,7 @@ def read_file_name(value: object) -> str:
     name = value.strip()
     stem, dot, extension = name.rpartition(".")
     if not _NAME.match(name) or not dot or not stem or not _EXTENSION.match(extension):
-        raise ApiError("FILE_NAME_INVALID", "fields.name must be a file name with an extension, e.g. report.pdf")
+        raise ApiError("FILE_NAME_INVALID", "fields.name must be a file name with an extension, e.g. a.pdf")
     return name
 
 
@@ -84,7 +84,8 @@ def bot_chat(platform: Platform, bot: Bot, dialog_id: object) -> Chat:
 
 @endpoint(auth="bot")
 async def upload_file(call: Call) -> dict:
-    """POST /v1/bots/{bot_id}/files: {file:{id, chatId, name, extension, size}, messageId, chatId, dialogId}."""
+    """POST /v1/bots/{bot_id}/files: {file:{id, chatId, name, extension, size}, messageId, chatId,
+    dialogId}."""
     bot = call.bot
     assert bot is not None
     fields = upload_fields(call.body)

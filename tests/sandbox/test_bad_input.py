@@ -1,6 +1,7 @@
 """Bad input to the bot endpoints is a 4xx with a clear code, never a 500 or a stack trace."""
 from __future__ import annotations
 
+import base64
 import socket
 
 import httpx
@@ -26,6 +27,7 @@ def bot_id(client):
     return register_bot(client)
 
 
+JSON = {"Content-Type": "application/json"}
 WRITES = [
     ("POST", "/bots"),
     ("PATCH", "/bots/{bot}"),
@@ -49,14 +51,14 @@ def assert_clear_4xx(response: httpx.Response, *codes: str) -> None:
 
 @pytest.mark.parametrize(("method", "path"), WRITES)
 def test_malformed_json_is_invalid_json(client, bot_id, method, path):
-    response = send(client, method, path, bot_id, content=b'{"code": "x", "name": ', headers={"Content-Type": "application/json"})
+    response = send(client, method, path, bot_id, content=b'{"code": "x", "name": ', headers=JSON)
     assert_clear_4xx(response, "INVALID_JSON")
 
 
 @pytest.mark.parametrize(("method", "path"), WRITES)
 @pytest.mark.parametrize("body", [b"[1, 2]", b'"text"', b"42", b"null"])
 def test_a_json_body_that_is_not_an_object_is_invalid_request(client, bot_id, method, path, body):
-    response = send(client, method, path, bot_id, content=body, headers={"Content-Type": "application/json"})
+    response = send(client, method, path, bot_id, content=body, headers=JSON)
     assert_clear_4xx(response, "INVALID_REQUEST")
 
 
@@ -79,7 +81,7 @@ def test_a_body_that_is_not_utf8_is_invalid_json(client, bot_id, method, path):
         ("POST", "/bots/{bot}/commands", {"command": "ok", "title": ["T"]}),
         ("POST", "/bots/{bot}/commands", {"command": "ok", "title": "T", "hidden": "sometimes"}),
         ("POST", "/bots/{bot}/commands", {"fields": 1}),
-        ("POST", "/bots/{bot}/files", {"dialogId": {"id": 1}, "fields": {"name": "a.txt", "content": "aGk="}}),
+        ("POST", "/bots/{bot}/files", {"dialogId": {"id": 1}, "name": "a.txt", "content": "aGk="}),
         ("POST", "/bots/{bot}/files", {"dialogId": "1", "fields": ["a.txt"]}),
         ("POST", "/bots/{bot}/files", {"dialogId": "1", "fields": {"name": 1, "content": "aGk="}}),
     ],
@@ -103,7 +105,7 @@ def test_an_empty_body_names_what_is_missing(client, bot_id, method, path, code)
 
 def test_a_body_over_40_mib_is_payload_too_large(client):
     body = b'{"code": "big", "name": "' + b"x" * (MAX_BODY_BYTES + 1024) + b'"}'
-    response = client.post("/bots", content=body, headers={"Content-Type": "application/json"})
+    response = client.post("/bots", content=body, headers=JSON)
     assert response.status_code == 413
     assert error_of(response) == "PAYLOAD_TOO_LARGE"
 
@@ -115,16 +117,15 @@ def test_a_chunked_body_over_40_mib_is_payload_too_large(client):
             yield b"x" * (1024 * 1024)
         yield b'"}'
 
-    response = client.post("/bots", content=chunks(), headers={"Content-Type": "application/json"})
+    response = client.post("/bots", content=chunks(), headers=JSON)
     assert response.status_code == 413
     assert error_of(response) == "PAYLOAD_TOO_LARGE"
 
 
 def test_a_file_upload_just_under_the_cap_is_accepted(sandbox, client, tenant, bot_id):
-    import base64
-
     raw = b"\x00" * (29 * 1024 * 1024)
-    body = {"dialogId": str(tenant.user_id), "fields": {"name": "big.bin", "content": base64.b64encode(raw).decode()}}
+    fields = {"name": "big.bin", "content": base64.b64encode(raw).decode()}
+    body = {"dialogId": str(tenant.user_id), "fields": fields}
     response = client.post(f"/bots/{bot_id}/files", json=body, timeout=60)
     assert response.status_code == 200
     assert response.json()["data"]["file"]["size"] == len(raw)

@@ -30,8 +30,8 @@ def add_command(client, bot_id, **body) -> dict:
 
 
 def test_register_takes_the_echo_examples_flat_body(client, bot_id):
-    response = client.post(f"/bots/{bot_id}/commands",
-                           json={"command": "ping", "title": "Ping", "description": "Check whether the bot is alive"})
+    body = {"command": "ping", "title": "Ping", "description": "Check whether the bot is alive"}
+    response = client.post(f"/bots/{bot_id}/commands", json=body)
     assert response.status_code == 201
     command = response.json()["data"]["command"]
     assert isinstance(command["id"], int)
@@ -89,7 +89,7 @@ def test_a_bad_command_is_400_with_a_clear_code(client, bot_id, body, code):
 
 
 def test_list_answers_the_bots_commands_in_order(client, bot_id):
-    names = [add_command(client, bot_id, command=name, title=name.title())["command"] for name in ("ping", "help")]
+    names = [add_command(client, bot_id, command=name, title=name)["command"] for name in ("ping", "help")]
     response = client.get(f"/bots/{bot_id}/commands")
     assert response.status_code == 200
     assert [c["command"] for c in response.json()["data"]["commands"]] == names == ["/ping", "/help"]
@@ -148,11 +148,16 @@ def test_a_user_typing_the_command_raises_commandadd(sandbox, client, tenant, bo
     message_id = user_writes(sandbox, tenant.user_id, bot_id, "/ping now")
     event = client.get(f"/bots/{bot_id}/events").json()["data"]["events"][-1]
     assert event["type"] == "ONIMBOTV2COMMANDADD"
-    assert event["data"]["command"] == {"id": command["id"], "command": "/ping", "params": "now", "context": "textarea"}
+    assert event["data"]["command"] == {
+        "id": command["id"], "command": "/ping", "params": "now", "context": "textarea"
+    }
     assert event["data"]["message"]["id"] == message_id
 
 
 # --- answer ----------------------------------------------------------------------------------------------
+ASKED = "<the command message>"  # stands for the id of the message the command came in
+
+
 def command_message(sandbox, client, tenant, bot_id, text="/ping") -> tuple[dict, int]:
     command = add_command(client, bot_id, command="ping", title="Ping")
     return command, user_writes(sandbox, tenant.user_id, bot_id, text)
@@ -179,7 +184,8 @@ def test_answer_takes_fields_with_a_keyboard(sandbox, client, tenant, bot_id):
     response = client.post(
         f"/bots/{bot_id}/commands/{command['id']}/answer",
         json={"messageId": message_id, "dialogId": str(tenant.user_id),
-              "fields": {"message": "Choose", "keyboard": [{"TEXT": "Again", "ACTION": "SEND", "ACTION_VALUE": "/ping"}]}},
+              "fields": {"message": "Choose",
+                         "keyboard": [{"TEXT": "Again", "ACTION": "SEND", "ACTION_VALUE": "/ping"}]}},
     )
     assert response.status_code == 200, response.text
     answer = sandbox.run_in_loop(lambda s: s.platform.messages[response.json()["data"]["messageId"]])
@@ -192,11 +198,14 @@ def test_an_answer_in_a_chat_without_the_bot_is_a_system_message(sandbox, client
     def group_without_bot(services):
         platform = services.platform
         user = platform.users[tenant.user_id]
-        chat = platform.create_group_chat(portal_id=tenant.portal_id, owner_id=user.id, title="Team", member_ids=[])
+        chat = platform.create_group_chat(
+            portal_id=tenant.portal_id, owner_id=user.id, title="Team", member_ids=[]
+        )
         return activity.send_user_message(platform, user=user, chat=chat, text="/ping").id
 
     message_id = sandbox.run_in_loop(group_without_bot)
-    response = client.post(f"/bots/{bot_id}/commands/{command['id']}/answer", json={"messageId": message_id, "message": "Pong"})
+    response = client.post(f"/bots/{bot_id}/commands/{command['id']}/answer",
+                           json={"messageId": message_id, "message": "Pong"})
     assert response.status_code == 200, response.text
     answer = sandbox.run_in_loop(lambda s: s.platform.messages[response.json()["data"]["messageId"]])
     assert answer.is_system is True
@@ -208,16 +217,16 @@ def test_an_answer_in_a_chat_without_the_bot_is_a_system_message(sandbox, client
         ({"messageId": 999999, "message": "Pong"}, 404, "MESSAGE_NOT_FOUND"),
         ({"message": "Pong"}, 400, "INVALID_REQUEST"),
         ({"messageId": "first", "message": "Pong"}, 400, "INVALID_REQUEST"),
-        ({"messageId": "{message}", "message": "Pong", "dialogId": "chat999999"}, 400, "COMMAND_ANSWER_FAILED"),
-        ({"messageId": "{message}", "message": "Pong", "dialogId": "999999"}, 400, "COMMAND_ANSWER_FAILED"),
-        ({"messageId": "{message}", "message": "  "}, 400, "EMPTY_MESSAGE"),
-        ({"messageId": "{message}", "message": "Pong", "keyboard": [{"TEXT": "No action"}]}, 400, "KEYBOARD_ERROR"),
-        ({"messageId": "{message}", "message": 5}, 400, "INVALID_REQUEST"),
+        ({"messageId": ASKED, "message": "Pong", "dialogId": "chat999999"}, 400, "COMMAND_ANSWER_FAILED"),
+        ({"messageId": ASKED, "message": "Pong", "dialogId": "999999"}, 400, "COMMAND_ANSWER_FAILED"),
+        ({"messageId": ASKED, "message": "  "}, 400, "EMPTY_MESSAGE"),
+        ({"messageId": ASKED, "message": "Pong", "keyboard": [{"TEXT": "No action"}]}, 400, "KEYBOARD_ERROR"),
+        ({"messageId": ASKED, "message": 5}, 400, "INVALID_REQUEST"),
     ],
 )
 def test_a_bad_answer_is_refused(sandbox, client, tenant, bot_id, body, status, code):
     command, message_id = command_message(sandbox, client, tenant, bot_id)
-    if body.get("messageId") == "{message}":
+    if body.get("messageId") == ASKED:
         body = {**body, "messageId": message_id}
     response = client.post(f"/bots/{bot_id}/commands/{command['id']}/answer", json=body)
     assert response.status_code == status
@@ -237,5 +246,6 @@ def test_an_answer_to_a_message_of_another_portal_is_message_not_found(sandbox, 
 
 def test_an_answer_for_an_unknown_command_is_command_not_found(sandbox, client, tenant, bot_id):
     _, message_id = command_message(sandbox, client, tenant, bot_id)
-    response = client.post(f"/bots/{bot_id}/commands/999999/answer", json={"messageId": message_id, "message": "x"})
+    body = {"messageId": message_id, "message": "x"}
+    response = client.post(f"/bots/{bot_id}/commands/999999/answer", json=body)
     assert response.status_code == 404 and error_of(response) == "COMMAND_NOT_FOUND"

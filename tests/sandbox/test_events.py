@@ -215,7 +215,9 @@ def test_a_group_mention_reaches_only_the_mentioned_bot(sandbox, client, tenant,
     def group(services):
         platform = services.platform
         user = platform.users[tenant.user_id]
-        chat = platform.create_group_chat(portal_id=tenant.portal_id, owner_id=user.id, title="Team", member_ids=[])
+        chat = platform.create_group_chat(
+            portal_id=tenant.portal_id, owner_id=user.id, title="Team", member_ids=[]
+        )
         for bot in (bot_id, quiet):
             activity.add_bot_to_chat(platform, user=user, chat=chat, bot=platform.bots[bot])
         activity.send_user_message(platform, user=user, chat=chat, text=f"[user={bot_id}]Helper[/user] hi")

@@ -126,8 +126,8 @@ def test_rules_are_listed_as_json_and_cleared():
     rule_id = faults.add(FaultRule(method="get", path=EVENTS, latency_ms=5, error_rate=0.25))
     assert isinstance(rule_id, int)
     assert [r.as_json() for r in faults.rules()] == [
-        {"method": "GET", "path": EVENTS, "latencyMs": 5, "errorRate": 0.25, "errorCode": "BITRIX_UNAVAILABLE",
-         "dropRate": 0.0}
+        {"method": "GET", "path": EVENTS, "latencyMs": 5, "errorRate": 0.25,
+         "errorCode": "BITRIX_UNAVAILABLE", "dropRate": 0.0}
     ]
     faults.clear()
     assert faults.rules() == []

@@ -55,7 +55,8 @@ def test_upload_takes_flat_fields_too(client, tenant, bot_id):
 
 def test_download_serves_the_exact_bytes_with_the_file_name(client, tenant, bot_id):
     content = bytes(range(256)) * 64
-    file_id = upload(client, bot_id, str(tenant.user_id), name="Отчёт за май.bin", content=content).json()["data"]["file"]["id"]
+    uploaded = upload(client, bot_id, str(tenant.user_id), name="Отчёт за май.bin", content=content)
+    file_id = uploaded.json()["data"]["file"]["id"]
     response = client.get(f"/bots/{bot_id}/files/{file_id}")
     assert response.status_code == 200
     url = response.json()["data"]["downloadUrl"]
@@ -103,7 +104,9 @@ def test_a_bad_upload_is_400_with_a_clear_code(client, tenant, bot_id, fields, c
     assert error_of(response) == code
 
 
-@pytest.mark.parametrize(("dialog_id", "status"), [(None, 400), ("", 400), ("chat999999", 404), ("nobody", 400)])
+@pytest.mark.parametrize(
+    ("dialog_id", "status"), [(None, 400), ("", 400), ("chat999999", 404), ("nobody", 400)]
+)
 def test_an_upload_needs_a_dialog_the_bot_can_reach(client, bot_id, dialog_id, status):
     response = upload(client, bot_id, dialog_id)
     assert response.status_code == status
