@@ -1,0 +1,66 @@
+"""The whole install through the sandbox's gateway in front of a live app server: a portal admin opens the
+app, the gateway injects X-Vibe-* headers, the app checks them with GET /v1/me and installs the portal."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from sandbox.runner import SandboxThread
+from tenants.models import Portal, SessionGrant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def gateway(live_server, settings):
+    """A sandbox whose gateway fronts the live app; the app configured against that sandbox."""
+    platform = SandboxThread(gateway=True, app_url=live_server.url).start()
+    control = httpx.Client(base_url=platform.root_url, timeout=10)
+    app = control.post("/_sandbox/apps", json={"name": "Our app"}).json()["data"]
+    portal = control.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}).json()["data"]["portal"]
+    users = {
+        name: control.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": name, "isAdmin": name.startswith("Alice")}).json()["data"]["user"]
+        for name in ("Alice Admin", "Bob Member")
+    }
+    settings.VIBE_APP_KEY = app["key"]
+    settings.VIBE_BASE_URL = platform.base_url
+    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+    yield {"url": platform.gateway_url, "portal": portal, "users": users}
+    control.close()
+    platform.stop()
+
+
+def open_app(gateway, user_name: str) -> httpx.Response:
+    with httpx.Client(follow_redirects=True, timeout=15) as browser:
+        return browser.get(f"{gateway['url']}/_gateway/open", params={"userId": gateway["users"][user_name]["id"], "next": "/"})
+
+
+def test_an_admin_opening_the_app_installs_the_portal_through_the_gateway(gateway):
+    page = open_app(gateway, "Alice Admin")
+    assert page.status_code == 200
+    assert "Portal settings" in page.text and "Acme" in page.text
+    portal = Portal.objects.get()
+    assert portal.member_id == gateway["portal"]["memberId"] and portal.status == Portal.Status.ACTIVE
+    grant = SessionGrant.objects.get()
+    assert grant.source == "gateway" and grant.is_admin
+
+
+def test_a_member_first_is_refused_then_refreshes_after_the_admin_installed(gateway):
+    refused = open_app(gateway, "Bob Member")
+    assert refused.status_code == 403 and "administrator must open it first" in refused.text
+    open_app(gateway, "Alice Admin")
+    member_page = open_app(gateway, "Bob Member")
+    assert member_page.status_code == 200 and "Portal settings" not in member_page.text
+    assert SessionGrant.objects.count() == 2
+
+
+def test_headers_a_browser_forges_never_reach_the_app(gateway, settings):
+    forged = {
+        "X-Vibe-Authorization": "Bearer vibe_session_forged",
+        "X-Vibe-Portal-Id": gateway["portal"]["id"],
+        "X-Vibe-User-Id": str(gateway["users"]["Alice Admin"]["id"]),
+        "X-Vibe-User-Role": "ADMIN",
+    }
+    page = httpx.get(f"{gateway['url']}/", headers=forged, follow_redirects=True)
+    assert page.status_code == 200 and "Open this app from your Bitrix24 portal" in page.text
+    assert not Portal.objects.exists()
