@@ -195,8 +195,11 @@ async def answer_command(call: Call) -> dict:
     asked, chat = command_message(platform, bot, fields.get("messageId"))
     check_dialog(bot, chat, fields.get("dialogId"))
     cleaned = clean_message_fields(fields)
-    if not cleaned["text"].strip() and cleaned["attach"] is None:
-        raise ApiError("EMPTY_MESSAGE", "The answer needs a message text or an attach")
+    if not cleaned["text"].strip() and cleaned["attach"] is None and cleaned["keyboard"] is None:
+        raise ApiError("EMPTY_MESSAGE", "The answer has no text, attach or keyboard")
+    replied = platform.messages.get(cleaned["reply_id"]) if cleaned["reply_id"] is not None else None
+    if cleaned["reply_id"] is not None and (replied is None or replied.deleted or replied.chat_id != chat.id):
+        raise ApiError("MESSAGE_NOT_FOUND", f"replyId {cleaned['reply_id']} is not a message of this chat")
     answer = platform.add_message(
         chat=chat,
         author_id=bot.id,
@@ -209,6 +212,7 @@ async def answer_command(call: Call) -> dict:
         reply_id=cleaned["reply_id"],
         answer_to=asked.id,
     )
+    chat.typing.pop(bot.id, None)  # a posted message ends "typing…"
     return {"result": True, "id": answer.id, "messageId": answer.id, "chatId": chat.id}
 
 

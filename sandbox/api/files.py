@@ -97,6 +97,7 @@ async def upload_file(call: Call) -> dict:
     stored = platform.add_file(chat=chat, name=name, content=content)
     message = platform.add_message(chat=chat, author_id=bot.id, text=text, params={"files": [stored.id]})
     stored.message_id = message.id
+    chat.typing.pop(bot.id, None)  # a posted message ends "typing…"
     return {
         "file": file_json(stored),
         "messageId": message.id,

@@ -222,6 +222,7 @@ def test_an_answer_in_a_chat_without_the_bot_is_a_system_message(sandbox, client
         ({"messageId": ASKED, "message": "  "}, 400, "EMPTY_MESSAGE"),
         ({"messageId": ASKED, "message": "Pong", "keyboard": [{"TEXT": "No action"}]}, 400, "KEYBOARD_ERROR"),
         ({"messageId": ASKED, "message": 5}, 400, "INVALID_REQUEST"),
+        ({"messageId": ASKED, "message": "Pong", "replyId": 999999}, 404, "MESSAGE_NOT_FOUND"),
     ],
 )
 def test_a_bad_answer_is_refused(sandbox, client, tenant, bot_id, body, status, code):
