@@ -5,11 +5,10 @@ Every action raises the bot events the real platform would: a first message to a
 """
 from __future__ import annotations
 
-import re
-
 from starlette.routing import Route
 
 from sandbox import activity
+from sandbox.api.messages import REACTIONS
 from sandbox.control.base import (
     ControlCall,
     control,
@@ -26,7 +25,6 @@ from sandbox.control.views import chat_json, message_json
 from sandbox.http import ApiError, expect_type
 from sandbox.state import Chat, Platform, User
 
-_REACTION_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
 MAX_TEXT = 20_000  # the platform's message limit (CONTRACT part A §10)
 
 
@@ -117,8 +115,8 @@ def react(call: ControlCall) -> dict:
     user = _acting_user(call)
     message = find_message(call.platform, id_field(call.body, "messageId"), live=True)
     reaction = str_field(call.body, "reaction", max_len=64).strip()
-    if not _REACTION_CODE.match(reaction):
-        raise ApiError("INVALID_REQUEST", "reaction must be a reaction code such as like, fire or redHeart")
+    if reaction not in REACTIONS:
+        raise ApiError("REACTION_INVALID", f"Unknown reaction {reaction!r}", hint="Use a code such as like, redHeart, fire, eyes")
     action = str_field(call.body, "action", required=False, max_len=10) or "add"
     if action not in ("add", "delete"):
         raise ApiError("INVALID_REQUEST", 'action must be "add" or "delete"')

@@ -75,14 +75,17 @@ def types_of(ctl, bot_id: int) -> list[str]:
     return [e["type"] for e in events_of(ctl, bot_id)]
 
 
-def bot_says(sandbox, bot_id: int, chat_id: int, text: str, **fields) -> int:
-    """A bot message put straight into state: what the platform's send endpoint stores."""
+def bot_says(api, key: str, bot_id: int, dialog_id: str, text: str, **fields) -> int:
+    """The bot sends a message through the platform API; its id."""
+    response = api.post(f"/bots/{bot_id}/messages", headers={"X-Api-Key": key},
+                        json={"dialogId": dialog_id, "fields": {"message": text, **fields}})
+    assert response.status_code == 200, response.text
+    return response.json()["data"]["id"]
 
-    def add(services):
-        platform = services.platform
-        return platform.add_message(chat=platform.chats[chat_id], author_id=bot_id, text=text, **fields).id
 
-    return sandbox.run_in_loop(add)
+def bot_calls(api, key: str, path: str, body: dict) -> None:
+    response = api.post(path, headers={"X-Api-Key": key}, json=body)
+    assert response.status_code in (200, 201), response.text
 
 
 # --- setup ---------------------------------------------------------------------------------------------
@@ -280,16 +283,16 @@ def test_nobody_edits_someone_elses_message(ctl, admin, colleague, bot_id):
             403, "MESSAGE_ACCESS_DENIED")
 
 
-def test_keyboard_buttons_send_as_the_user_or_raise_a_keyboard_command(sandbox, ctl, api, key, admin, bot_id):
-    api.post(f"/bots/{bot_id}/commands", headers={"X-Api-Key": key}, json={"command": "more", "title": "More"})
-    chat = ok(ctl.post("/_sandbox/act/open", json={"userId": admin["id"], "botId": bot_id}))["chat"]
+def test_keyboard_buttons_send_as_the_user_or_raise_a_keyboard_command(ctl, api, key, admin, bot_id):
+    bot_calls(api, key, f"/bots/{bot_id}/commands", {"command": "more", "title": "More"})
+    ok(ctl.post("/_sandbox/act/open", json={"userId": admin["id"], "botId": bot_id}))
     keyboard = [
         {"TEXT": "Again", "ACTION": "SEND", "ACTION_VALUE": "again please"},
         {"TYPE": "NEWLINE"},
         {"TEXT": "More", "COMMAND": "more", "COMMAND_PARAMS": "page 2"},
         {"TEXT": "Site", "LINK": "https://example.com"},
     ]
-    message_id = bot_says(sandbox, bot_id, chat["id"], "Pick one", keyboard=keyboard)
+    message_id = bot_says(api, key, bot_id, str(admin["id"]), "Pick one", keyboard=keyboard)
 
     sent = ok(ctl.post("/_sandbox/act/buttons", json={"userId": admin["id"], "messageId": message_id, "index": 0}))
     assert sent["message"]["text"] == "again please" and sent["message"]["authorId"] == admin["id"]
@@ -308,16 +311,16 @@ def test_keyboard_buttons_send_as_the_user_or_raise_a_keyboard_command(sandbox, 
             400, "BUTTON_NOT_FOUND")
 
 
-def test_reactions_are_added_removed_and_reported(sandbox, ctl, admin, bot_id):
-    chat = ok(ctl.post("/_sandbox/act/open", json={"userId": admin["id"], "botId": bot_id}))["chat"]
-    message_id = bot_says(sandbox, bot_id, chat["id"], "Rate me")
+def test_reactions_are_added_removed_and_reported(ctl, api, key, admin, bot_id):
+    ok(ctl.post("/_sandbox/act/open", json={"userId": admin["id"], "botId": bot_id}))
+    message_id = bot_says(api, key, bot_id, str(admin["id"]), "Rate me")
     body = {"userId": admin["id"], "messageId": message_id, "reaction": "fire"}
     assert ok(ctl.post("/_sandbox/act/reactions", json=body))["message"]["reactions"] == {"fire": [admin["id"]]}
     refused(ctl.post("/_sandbox/act/reactions", json=body), 409, "REACTION_ALREADY_SET")
     assert ok(ctl.post("/_sandbox/act/reactions", json={**body, "action": "delete"}))["message"]["reactions"] == {}
     changes = [e["data"] for e in events_of(ctl, bot_id) if e["type"] == "ONIMBOTV2REACTIONCHANGE"]
     assert [(c["reaction"], c["action"]) for c in changes] == [("fire", "add"), ("fire", "delete")]
-    refused(ctl.post("/_sandbox/act/reactions", json={**body, "reaction": "<b>"}), 400, "INVALID_REQUEST")
+    refused(ctl.post("/_sandbox/act/reactions", json={**body, "reaction": "<b>"}), 400, "REACTION_INVALID")
     refused(ctl.post("/_sandbox/act/reactions", json={**body, "action": "toggle"}), 400, "INVALID_REQUEST")
 
 
@@ -338,42 +341,57 @@ def test_only_an_admin_deletes_a_bot_and_it_hears_delete_last(ctl, admin, collea
     assert ok(ctl.get("/_sandbox/bots"))["bots"][0]["deleting"] is True
 
 
-def test_a_disabled_text_field_refuses_typed_messages(sandbox, ctl, admin, bot_id):
+def test_a_disabled_text_field_refuses_typed_messages_but_not_buttons(ctl, api, key, admin, bot_id):
     chat = ok(ctl.post("/_sandbox/act/open", json={"userId": admin["id"], "botId": bot_id}))["chat"]
-    sandbox.run_in_loop(lambda services: setattr(services.platform.chats[chat["id"]], "text_field_enabled", False))
+    message_id = bot_says(api, key, bot_id, str(admin["id"]), "Choose",
+                          keyboard=[{"TEXT": "Yes", "ACTION": "SEND", "ACTION_VALUE": "yes"}])
+    bot_calls(api, key, f"/bots/{bot_id}/text-field", {"dialogId": str(admin["id"]), "enabled": False})
     assert ok(ctl.get(f"/_sandbox/chats/{chat['id']}"))["chat"]["textFieldEnabled"] is False
     refused(ctl.post("/_sandbox/act/messages", json={"userId": admin["id"], "botId": bot_id, "text": "hi"}),
             409, "TEXT_FIELD_DISABLED")
+    pressed = ok(ctl.post("/_sandbox/act/buttons", json={"userId": admin["id"], "messageId": message_id, "index": 0}))
+    assert pressed["message"]["text"] == "yes"
 
 
 # --- reading back ---------------------------------------------------------------------------------------
-def test_bot_messages_show_keyboards_attach_system_flag_and_answers(sandbox, ctl, admin, bot_id):
-    chat = ok(ctl.post("/_sandbox/act/open", json={"userId": admin["id"], "botId": bot_id}))["chat"]
-    question = ok(ctl.post("/_sandbox/act/messages", json={"userId": admin["id"], "botId": bot_id, "text": "q"}))["message"]
+def test_bot_messages_show_keyboards_attach_system_flag_answers_edits_and_deletions(ctl, api, key, admin, bot_id):
+    bot_calls(api, key, f"/bots/{bot_id}/commands", {"command": "ask", "title": "Ask"})
+    question = ok(ctl.post("/_sandbox/act/messages", json={"userId": admin["id"], "botId": bot_id, "text": "/ask"}))["message"]
+    command_id = events_of(ctl, bot_id)[-1]["data"]["command"]["id"]
     keyboard = [{"TEXT": "Yes", "ACTION": "SEND", "ACTION_VALUE": "yes"}]
     attach = [{"MESSAGE": "[B]note[/B]"}]
-    bot_says(sandbox, bot_id, chat["id"], "Sure?", keyboard=keyboard, attach=attach)
-    bot_says(sandbox, bot_id, chat["id"], "joined", is_system=True, answer_to=question["id"])
+    first = bot_says(api, key, bot_id, str(admin["id"]), "Sure?", keyboard=keyboard, attach=attach)
+    bot_says(api, key, bot_id, str(admin["id"]), "joined", system=True)
+    bot_calls(api, key, f"/bots/{bot_id}/commands/{command_id}/answer", {"messageId": question["id"], "message": "answer"})
+    third = bot_says(api, key, bot_id, str(admin["id"]), "oops")
+    assert api.patch(f"/bots/{bot_id}/messages/{first}", headers={"X-Api-Key": key},
+                     json={"fields": {"message": "Sure now?"}}).status_code == 200
+    assert api.delete(f"/bots/{bot_id}/messages/{third}", headers={"X-Api-Key": key}).status_code == 200
+    bot_calls(api, key, f"/bots/{bot_id}/messages/{question['id']}/reactions", {"reaction": "like"})
+
     sent = ok(ctl.get(f"/_sandbox/bots/{bot_id}/messages"))["messages"]
-    assert [(m["text"], m["keyboard"], m["attach"], m["isSystem"], m["answerTo"]) for m in sent] == [
-        ("Sure?", keyboard, attach, False, None),
-        ("joined", None, None, True, question["id"]),
+    assert [(m["text"], m["isSystem"], m["answerTo"], m["deleted"]) for m in sent] == [
+        ("Sure now?", False, None, False),
+        ("joined", True, None, False),
+        ("answer", False, question["id"], False),
+        ("oops", False, None, True),
     ]
+    assert sent[0]["editedAt"] and sent[0]["keyboard"][0]["ACTION_VALUE"] == "yes"
+    assert sent[0]["attach"] == attach
     assert set(sent[0]) >= {"id", "chatId", "authorId", "text", "isSystem", "keyboard", "attach", "params",
                             "reactions", "deleted", "editedAt", "answerTo", "date"}
+    history = ok(ctl.get(f"/_sandbox/chats/{question['chatId']}/messages"))["messages"]
+    assert history[0]["reactions"] == {"like": [bot_id]}
 
 
-def test_chat_readback_names_members_owner_managers_and_typing(sandbox, ctl, admin, colleague, bot_id):
+def test_chat_readback_names_members_owner_managers_typing_and_read_marks(ctl, api, key, admin, colleague, bot_id):
     chat = ok(ctl.post("/_sandbox/act/chats", json={"userId": admin["id"], "title": "Team", "memberIds": [colleague["id"], bot_id]}))["chat"]
-
-    def bot_types(services):
-        from datetime import timedelta
-
-        platform = services.platform
-        platform.chats[chat["id"]].typing = {bot_id: ("IMBOT_AGENT_ACTION_THINKING", platform.now() + timedelta(seconds=30))}
-
-    sandbox.run_in_loop(bot_types)
+    said = ok(ctl.post("/_sandbox/act/messages", json={"userId": admin["id"], "chatId": chat["id"], "text": "hi"}))["message"]
+    bot_calls(api, key, f"/bots/{bot_id}/chats/{chat['dialogId']}/read", {"messageId": said["id"]})
+    bot_calls(api, key, f"/bots/{bot_id}/typing",
+              {"dialogId": chat["dialogId"], "statusMessageCode": "IMBOT_AGENT_ACTION_THINKING", "duration": 30})
     read = ok(ctl.get(f"/_sandbox/chats/{chat['id']}"))["chat"]
+    assert read["readMarks"][str(bot_id)] == said["id"]
     assert (read["title"], read["owner"], read["members"], read["managers"]) == (
         "Team", admin["id"], [admin["id"], colleague["id"], bot_id], [admin["id"]])
     assert {p["id"]: p["isBot"] for p in read["people"]} == {admin["id"]: False, colleague["id"]: False, bot_id: True}
@@ -432,7 +450,7 @@ def test_a_users_dialogs_list_every_bot_and_their_group_chats(ctl, api, key, adm
     assert {p["id"] for p in listing["people"]} == {admin["id"], colleague["id"], bot_id, second}
 
 
-def test_a_bot_file_is_downloadable_for_the_chat_page(sandbox, ctl, api, key, admin, bot_id):
+def test_a_bot_file_is_downloadable_for_the_chat_page(ctl, api, key, admin, bot_id):
     import base64
 
     ok(ctl.post("/_sandbox/act/open", json={"userId": admin["id"], "botId": bot_id}))
