@@ -21,9 +21,10 @@ from typing import Any
 
 from starlette.routing import Route
 
+from sandbox.api.dialogs import full_chat_payload, member_chat, person_payload, role_of
 from sandbox.api.formats import clean_text
 from sandbox.http import ApiError, Call, endpoint
-from sandbox.state import Bot, Chat, Platform
+from sandbox.state import Chat, Platform
 
 CHAT_COLORS = (
     "red", "green", "mint", "lightBlue", "darkBlue", "purple", "aqua", "pink", "lime", "brown", "azure",
@@ -31,106 +32,6 @@ CHAT_COLORS = (
 )  # fmt: skip
 _COLOR_BY_KEY = {name.lower(): name for name in CHAT_COLORS}
 _ORDER_KEYS = ("id", "userId", "lastSendMessageId")
-
-
-# --- shared by the messages and interface modules ------------------------------------------------------
-
-def dialog_text(value: Any, name: str = "dialogId") -> str:
-    """A dialogId from JSON: a string, or a number for a user id."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise ApiError("INVALID_REQUEST", f"{name} is required: a user id for a 1:1 dialog, or chatN for a group chat")
-    return value.strip()
-
-
-def find_chat(platform: Platform, bot: Bot, dialog_id: str, *, open_private: bool) -> Chat:
-    """The chat a dialogId names for this bot; a 1:1 dialog is created only when `open_private`."""
-    if dialog_id.isdigit() and not open_private:
-        user = platform.users.get(int(dialog_id)) if len(dialog_id) < 19 else None
-        if user is None or user.portal_id != bot.portal_id:
-            raise ApiError("USER_NOT_FOUND", f"No user {dialog_id} on this portal")
-        chat_id = platform.private_chats.get((user.id, bot.id))
-        if chat_id is None:
-            raise ApiError("CHAT_NOT_FOUND", f"The bot has no dialog with user {dialog_id} yet")
-        return platform.chats[chat_id]
-    return platform.resolve_dialog(bot, dialog_id)
-
-
-def member_chat(platform: Platform, bot: Bot, dialog_id: Any, *, open_private: bool = False) -> Chat:
-    """The chat, which the bot must belong to (403 ACCESS_DENIED otherwise)."""
-    chat = find_chat(platform, bot, dialog_text(dialog_id), open_private=open_private)
-    if bot.id not in chat.member_ids:
-        raise ApiError("ACCESS_DENIED", "The bot is not a member of this chat")
-    return chat
-
-
-def role_of(chat: Chat, member_id: int) -> str:
-    if chat.owner_id == member_id:
-        return "owner"
-    if member_id in chat.manager_ids:
-        return "manager"
-    return "member" if member_id in chat.member_ids else "none"
-
-
-def person_payload(platform: Platform, person_id: int) -> dict:
-    """A chat member or message author as imbot.v2's user object; bots are users with `bot: true`."""
-    user = platform.users.get(person_id)
-    if user is not None:
-        return platform.user_payload(user)
-    bot = platform.bots.get(person_id)
-    name = f"{bot.name} {bot.last_name}".strip() if bot else ""
-    return {
-        "id": person_id,
-        "active": bot is not None,
-        "name": name,
-        "firstName": bot.name if bot else "",
-        "lastName": bot.last_name if bot else "",
-        "workPosition": bot.work_position if bot else "",
-        "color": bot.color if bot else "",
-        "avatar": bot.avatar if bot else "",
-        "gender": (bot.gender if bot else "") or "M",
-        "birthday": "",
-        "extranet": False,
-        "bot": True,
-        "connector": False,
-        "externalAuthId": "bot",
-        "status": "online",
-        "idle": False,
-        "lastActivityDate": platform.iso(platform.now()),
-        "absent": False,
-        "departments": [],
-        "phones": False,
-        "type": "bot",
-    }
-
-
-def full_chat_payload(platform: Platform, chat: Chat, *, bot: Bot) -> dict:
-    """The chat as Chat.get/Chat.add answer it, seen by `bot`."""
-    name = chat.title
-    if chat.type == "private" and not name:
-        other = next((m for m in chat.member_ids if m != bot.id), None)
-        name = person_payload(platform, other)["name"] if other is not None else ""
-    return {
-        "id": chat.id,
-        "dialogId": platform.dialog_id_for(chat, bot=bot),
-        "type": chat.type,
-        "messageType": "P" if chat.type == "private" else "C",
-        "name": name,
-        "description": chat.description,
-        "owner": chat.owner_id,
-        "color": chat.color,
-        "avatar": chat.avatar,
-        "entityType": chat.entity_type,
-        "role": role_of(chat, bot.id),
-        "managerList": list(dict.fromkeys([chat.owner_id, *sorted(chat.manager_ids)])) if chat.type != "private" else [],
-        "muteList": [],
-        "textFieldEnabled": chat.text_field_enabled,
-        "dateCreate": platform.iso(chat.created_at) if chat.created_at else None,
-        "lastMessageId": chat.last_message_id,
-        "userCounter": len(chat.member_ids),
-        "diskFolderId": 0,
-    }
 
 
 # --- field readers ---------------------------------------------------------------------------------------
@@ -188,8 +89,11 @@ def read_ids(value: Any, name: str) -> list[int]:
 
 def active_users(platform: Platform, portal_id: str, ids: list[int]) -> list[int]:
     """The ids that are active users of the portal, in order, without repeats; the rest skipped silently."""
-    found = [i for i in ids if (u := platform.users.get(i)) is not None and u.portal_id == portal_id and u.active]
-    return list(dict.fromkeys(found))
+    def usable(user_id: int) -> bool:
+        user = platform.users.get(user_id)
+        return user is not None and user.portal_id == portal_id and user.active
+
+    return list(dict.fromkeys(i for i in ids if usable(i)))
 
 
 def group_chat(call: Call, *, rights: tuple[str, ...] = ("owner", "manager", "member")) -> Chat:
@@ -199,7 +103,8 @@ def group_chat(call: Call, *, rights: tuple[str, ...] = ("owner", "manager", "me
     if chat.type == "private":
         raise ApiError("CHAT_TYPE_INVALID", "This works on group chats (chatN) only")
     if role_of(chat, call.bot.id) not in rights:
-        raise ApiError("ACCESS_DENIED", f"The bot must be the chat's {' or '.join(r for r in rights if r != 'member')}")
+        needed = " or ".join(r for r in rights if r != "member")
+        raise ApiError("ACCESS_DENIED", f"The bot must be the chat's {needed}")
     return chat
 
 
@@ -252,7 +157,8 @@ async def get_chat(call: Call) -> dict:
 
 @endpoint(auth="bot")
 async def update_chat(call: Call) -> dict:
-    """PATCH /v1/bots/{bot_id}/chats/{dialog_id}: {fields:{title, description, color, avatar}} -> {result:true}."""
+    """PATCH /v1/bots/{bot_id}/chats/{dialog_id}: {fields:{title, description, color, avatar}} (or flat) ->
+    {result:true}."""
     chat = group_chat(call, rights=("owner", "manager"))
     fields = chat_fields(call.body)
     changes: dict[str, str] = {}
@@ -300,7 +206,7 @@ async def set_owner(call: Call) -> dict:
     chat = group_chat(call, rights=("owner",))
     user_id = read_id(call.body.get("userId"), "userId")
     if user_id not in chat.member_ids:
-        raise ApiError("USER_NOT_IN_CHAT", f"User {user_id} is not a member of this chat", hint="Add them first")
+        raise ApiError("USER_NOT_IN_CHAT", f"User {user_id} is not a member of this chat", hint="Add them")
     chat.owner_id = user_id
     chat.manager_ids.discard(user_id)
     return {"result": True}
@@ -328,7 +234,8 @@ async def remove_users(call: Call) -> dict:
     else:
         ids = [read_id(call.body.get("userId"), "userId")]
     if chat.owner_id in ids:
-        raise ApiError("ACCESS_DENIED", "The chat's owner cannot be removed", hint="Hand the chat over first: POST …/owner")
+        hint = "Hand the chat over first: POST …/owner"
+        raise ApiError("ACCESS_DENIED", "The chat's owner cannot be removed", hint=hint)
     for member_id in ids:
         remove_member(chat, member_id, call.platform)
     return {"result": True}
@@ -358,8 +265,9 @@ async def list_users(call: Call) -> list:
         raise ApiError("INVALID_REQUEST", "limit must be an integer from 1 to 200")
     last_sent = {m.author_id: m.id for m in platform.chat_messages(chat)}
     members = list(chat.member_ids)
-    for key, descending in reversed(_order_keys(call)):
-        members.sort(key=(lambda m: last_sent.get(m, 0)) if key == "lastSendMessageId" else None, reverse=descending)
+    for key, descending in reversed(_order_keys(call)):  # stable sorts: the first key sorts last
+        by_last_message = key == "lastSendMessageId"
+        members.sort(key=lambda m: last_sent.get(m, 0) if by_last_message else m, reverse=descending)
     return [person_payload(platform, m) for m in members[: int(raw_limit)]]
 
 

@@ -45,10 +45,21 @@ _NO_VALUE = ("N", "")  # how imbot.v2 clears buttons (and an attach) on edit
 
 # Per attach block kind: (allowed keys of one item, keys of which at least one is required).
 _ATTACH_ITEMS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
-    "USER": (frozenset({"NAME", "AVATAR", "AVATAR_TYPE", "LINK", "USER_ID", "NETWORK_ID", "CHAT_ID", "BOT_ID"}), ("NAME",)),
-    "LINK": (frozenset({"LINK", "NAME", "DESC", "HTML", "PREVIEW", "WIDTH", "HEIGHT", "USER_ID", "CHAT_ID", "NETWORK_ID"}), ("LINK",)),
+    "USER": (
+        frozenset({"NAME", "AVATAR", "AVATAR_TYPE", "LINK", "USER_ID", "NETWORK_ID", "CHAT_ID", "BOT_ID"}),
+        ("NAME",),
+    ),
+    "LINK": (
+        frozenset({"LINK", "NAME", "DESC", "HTML", "PREVIEW", "WIDTH", "HEIGHT", "USER_ID", "CHAT_ID",
+                   "NETWORK_ID"}),
+        ("LINK",),
+    ),
     "DELIMITER": (frozenset({"SIZE", "COLOR"}), ()),
-    "GRID": (frozenset({"NAME", "VALUE", "DISPLAY", "WIDTH", "COLOR", "COLOR_TOKEN", "LINK", "USER_ID", "CHAT_ID"}), ("NAME", "VALUE")),
+    "GRID": (
+        frozenset({"NAME", "VALUE", "DISPLAY", "WIDTH", "COLOR", "COLOR_TOKEN", "LINK", "USER_ID",
+                   "CHAT_ID"}),
+        ("NAME", "VALUE"),
+    ),
     "IMAGE": (frozenset({"LINK", "NAME", "PREVIEW", "WIDTH", "HEIGHT"}), ("LINK",)),
     "FILE": (frozenset({"LINK", "NAME", "SIZE"}), ("LINK",)),
 }
@@ -59,7 +70,7 @@ _ATTACH_KINDS = ("USER", "LINK", "MESSAGE", "DELIMITER", "GRID", "IMAGE", "FILE"
 
 
 def clean_message_fields(fields: Any) -> dict:
-    """The message fields validated and normalised: {text, keyboard, attach, is_system, url_preview, reply_id}.
+    """The fields validated and normalised: {text, keyboard, attach, is_system, url_preview, reply_id}.
 
     Every key is always returned; an absent or cleared keyboard/attach is None, absent text is "".
     Callers that edit tell "absent" from "cleared" by looking at the raw `fields` keys themselves.
@@ -124,7 +135,8 @@ def _decode_json_string(value: Any, code: str, name: str) -> Any:
     try:
         return json.loads(value)
     except ValueError:
-        raise ApiError(code, f"{name} is a string but not valid JSON", hint=f"Send {name} as a JSON array or object") from None
+        hint = f"Send {name} as a JSON array or object"
+        raise ApiError(code, f"{name} is a string but not valid JSON", hint=hint) from None
 
 
 def is_url(value: Any) -> bool:
@@ -139,7 +151,8 @@ def is_url(value: Any) -> bool:
 # --- keyboard (CONTRACT part B §7.3.1) ------------------------------------------------------------
 
 def _keyboard_error(where: str, problem: str) -> ApiError:
-    return ApiError("KEYBOARD_ERROR", f"{where}: {problem}", hint="See the keyboard format: UPPER-CASE keys, TEXT and exactly one action per button")
+    hint = "Buttons have UPPER-CASE keys, a TEXT and exactly one action"
+    return ApiError("KEYBOARD_ERROR", f"{where}: {problem}", hint=hint)
 
 
 def clean_keyboard(value: Any) -> list[dict] | None:
@@ -152,14 +165,16 @@ def clean_keyboard(value: Any) -> list[dict] | None:
     if isinstance(value, dict):
         unknown = sorted(set(value) - {"BOT_ID", "BUTTONS"})
         if unknown:
-            raise _keyboard_error("keyboard", f"unknown key(s) {', '.join(unknown)}; the object form is {{BOT_ID?, BUTTONS:[…]}}")
+            problem = f"unknown key(s) {', '.join(unknown)}; the object form is {{BOT_ID?, BUTTONS:[…]}}"
+            raise _keyboard_error("keyboard", problem)
         if "BOT_ID" in value:
             _number(value["BOT_ID"], "keyboard.BOT_ID", "KEYBOARD_ERROR")
         value = value.get("BUTTONS")
         if not isinstance(value, list):
             raise _keyboard_error("keyboard", "BUTTONS must be an array of buttons")
     if not isinstance(value, list):
-        raise _keyboard_error("keyboard", "must be an array of buttons, {BUTTONS:[…]}, a JSON string of either, or \"N\"")
+        problem = 'must be an array of buttons, {BUTTONS:[…]}, a JSON string of either, or "N"'
+        raise _keyboard_error("keyboard", problem)
     buttons = [clean_button(button, f"keyboard[{index}]") for index, button in enumerate(value)]
     return buttons or None
 
@@ -169,7 +184,8 @@ def clean_button(button: Any, where: str) -> dict:
         raise _keyboard_error(where, "a button must be an object")
     lowered = sorted(k for k in button if isinstance(k, str) and k != k.upper() and k.upper() in _BUTTON_KEYS)
     if lowered:
-        raise _keyboard_error(where, f"button keys are UPPER-CASE: use {', '.join(k.upper() for k in lowered)}")
+        upper = ", ".join(k.upper() for k in lowered)
+        raise _keyboard_error(where, f"button keys are UPPER-CASE: use {upper}")
     unknown = sorted(str(k) for k in button if k not in _BUTTON_KEYS)
     if unknown:
         raise _keyboard_error(where, f"unknown key(s) {', '.join(unknown)}")
@@ -183,13 +199,16 @@ def clean_button(button: Any, where: str) -> dict:
     actions = [key for key in _ACTION_KEYS if key in button]
     if len(actions) != 1:
         found = ", ".join(actions) or "none"
-        raise _keyboard_error(where, f"needs exactly one action (LINK, COMMAND, ACTION+ACTION_VALUE or APP_ID), got {found}")
+        problem = f"needs exactly one action (LINK, COMMAND, ACTION+ACTION_VALUE or APP_ID), got {found}"
+        raise _keyboard_error(where, problem)
     _check_button_action(button, actions[0], where)
     cleaned = dict(button)
     for key in ("BLOCK", "DISABLED"):
         if key in button:
             cleaned[key] = _yes_no(button[key], f"{where}.{key}")
-    for key, choices in (("CONTEXT", BUTTON_CONTEXTS), ("DISPLAY", BUTTON_DISPLAYS), ("BG_COLOR_TOKEN", COLOR_TOKENS)):
+    for key, choices in (
+        ("CONTEXT", BUTTON_CONTEXTS), ("DISPLAY", BUTTON_DISPLAYS), ("BG_COLOR_TOKEN", COLOR_TOKENS)
+    ):
         if key in button and button[key] not in choices:
             raise _keyboard_error(where, f"{key} must be one of {', '.join(choices)}")
     for key in ("BG_COLOR", "TEXT_COLOR", "OFF_BG_COLOR", "OFF_TEXT_COLOR"):
@@ -225,7 +244,7 @@ def _check_button_action(button: dict, action: str, where: str) -> None:
         if not isinstance(value, str) or not value.strip():
             raise _keyboard_error(where, f"ACTION {kind} needs a non-empty ACTION_VALUE")
         if kind == "CALL" and not _PHONE.match(value.strip()):
-            raise _keyboard_error(where, "ACTION CALL needs a phone number in ACTION_VALUE, e.g. +74951234567")
+            raise _keyboard_error(where, "ACTION CALL needs a phone number in ACTION_VALUE")
         if kind == "DIALOG" and not _DIALOG.match(value.strip()):
             raise _keyboard_error(where, "ACTION DIALOG needs a user id or chatN in ACTION_VALUE")
     if "APP_PARAMS" in button and not isinstance(button["APP_PARAMS"], str):
@@ -251,7 +270,8 @@ def _number(value: Any, where: str, code: str) -> int:
 # --- attach (CONTRACT part B §7.3.2) --------------------------------------------------------------
 
 def _attach_error(where: str, problem: str) -> ApiError:
-    return ApiError("ATTACH_ERROR", f"{where}: {problem}", hint="An attach is {ID?, COLOR_TOKEN?, COLOR?, BLOCKS:[…]} or an array of blocks")
+    hint = "An attach is {ID?, COLOR_TOKEN?, COLOR?, BLOCKS:[…]} or an array of blocks"
+    return ApiError("ATTACH_ERROR", f"{where}: {problem}", hint=hint)
 
 
 def clean_attach(value: Any) -> dict | list | None:
@@ -270,7 +290,8 @@ def clean_attach(value: Any) -> dict | list | None:
         for index, block in enumerate(value):
             _check_block(block, f"attach[{index}]")
     else:
-        raise _attach_error("attach", "must be an object with BLOCKS, an array of blocks, or a JSON string of either")
+        problem = "must be an object with BLOCKS, an array of blocks, or a JSON string of either"
+        raise _attach_error("attach", problem)
     size = len(json.dumps(value, ensure_ascii=False))
     if size > MAX_ATTACH_CHARS:
         raise ApiError(
@@ -300,7 +321,8 @@ def _check_full_attach(attach: dict, where: str) -> None:
 
 def _check_block(block: Any, where: str) -> None:
     if not isinstance(block, dict) or len(block) != 1:
-        raise _attach_error(where, f"a block is an object with exactly one kind key: {', '.join(_ATTACH_KINDS)}")
+        kinds = ", ".join(_ATTACH_KINDS)
+        raise _attach_error(where, f"a block is an object with exactly one kind key: {kinds}")
     kind, content = next(iter(block.items()))
     if kind not in _ATTACH_KINDS:
         raise _attach_error(where, f"unknown block kind {kind!r}; use one of {', '.join(_ATTACH_KINDS)}")
@@ -327,7 +349,8 @@ def _check_item(kind: str, item: dict, where: str) -> None:
     allowed, required = _ATTACH_ITEMS[kind]
     unknown = sorted(str(k) for k in item if k not in allowed)
     if unknown:
-        raise _attach_error(where, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        problem = f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        raise _attach_error(where, problem)
     if required and not any(key in item for key in required):
         raise _attach_error(where, f"{' or '.join(required)} is required")
     for key, value in item.items():

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from starlette.routing import Route
 
-from sandbox.api.chats import member_chat
+from sandbox.api.dialogs import member_chat
 from sandbox.api.formats import clean_flag
 from sandbox.http import ApiError, Call, endpoint
 from sandbox.state import TypingStatus
@@ -57,7 +57,8 @@ async def show_typing(call: Call) -> dict:
     code = read_status_code(call.body.get("statusMessageCode"))
     duration = read_duration(call.body.get("duration"))
     chat = member_chat(platform, bot, call.body.get("dialogId"), open_private=True)
-    chat.typing[bot.id] = TypingStatus(status_message_code=code, until=platform.now() + timedelta(seconds=duration))
+    until = platform.now() + timedelta(seconds=duration)
+    chat.typing[bot.id] = TypingStatus(status_message_code=code, until=until)
     return {"result": True}
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.routing import Route
 
-from sandbox.api.chats import find_chat, member_chat, person_payload
+from sandbox.api.dialogs import member_chat, person_payload
 from sandbox.api.formats import clean_message_fields
 from sandbox.http import ApiError, Call, endpoint
 from sandbox.state import Bot, Message, Platform
@@ -121,10 +121,11 @@ async def update_message(call: Call) -> dict:
     if "urlPreview" in raw:
         changes["url_preview"] = cleaned["url_preview"]
     if not changes:
-        raise ApiError("INVALID_REQUEST", "Nothing to update: send fields.message, keyboard, attach or urlPreview")
-    text = changes.get("text", message.text)
-    if not text.strip() and changes.get("attach", message.attach) is None and changes.get("keyboard", message.keyboard) is None:
-        raise ApiError("EMPTY_MESSAGE", "The edit would leave the message with no text, attach or keyboard", hint="Delete it instead")
+        raise ApiError("INVALID_REQUEST", "Nothing to update: send message, keyboard, attach or urlPreview")
+    after = {"text": message.text, "attach": message.attach, "keyboard": message.keyboard, **changes}
+    if not after["text"].strip() and after["attach"] is None and after["keyboard"] is None:
+        problem = "The edit would leave the message with no text, attach or keyboard"
+        raise ApiError("EMPTY_MESSAGE", problem, hint="Delete it instead")
     for attr, value in changes.items():
         setattr(message, attr, value)
     message.edited_at = call.platform.now()
@@ -214,7 +215,8 @@ def reaction_target(call: Call, *, from_query: bool) -> tuple[Message, str]:
     if not isinstance(reaction, str) or not reaction:
         raise ApiError("INVALID_REQUEST", "reaction is required, e.g. \"like\"")
     if reaction not in REACTIONS:
-        raise ApiError("REACTION_INVALID", f"Unknown reaction {reaction!r}", hint="Use a code such as like, redHeart, fire, eyes")
+        hint = "Use a code such as like, redHeart, fire, eyes"
+        raise ApiError("REACTION_INVALID", f"Unknown reaction {reaction!r}", hint=hint)
     message = find_message(call.platform, bot, call.path_param("message_id"))
     if bot.id not in call.platform.chats[message.chat_id].member_ids:
         raise ApiError("ACCESS_DENIED", "The bot is not a member of this message's chat")
@@ -235,7 +237,8 @@ async def add_reaction(call: Call) -> dict:
 
 @endpoint(auth="bot")
 async def remove_reaction(call: Call) -> dict:
-    """DELETE /v1/bots/{bot_id}/messages/{message_id}/reactions {reaction} (or ?reaction=) -> {result:true}."""
+    """DELETE /v1/bots/{bot_id}/messages/{message_id}/reactions {reaction} (or ?reaction=) ->
+    {result:true}."""
     assert call.bot is not None
     message, reaction = reaction_target(call, from_query=True)
     holders = message.reactions.get(reaction, set())
