@@ -59,8 +59,15 @@ def open_dialog(call: ControlCall) -> dict:
 
 @control
 def send_message(call: ControlCall) -> dict:
-    """The user writes to a bot (its 1:1 dialog, opened if need be) or in a chat they belong to."""
+    """The user writes to a bot (its 1:1 dialog, opened if need be) or in a chat they belong to.
+
+    `via: "link"` is a click on a [send=…] BB link: it works even where the bot turned the input field
+    off, as keyboard buttons do; typed text (`via: "input"`, the default) is refused there.
+    """
     user = _acting_user(call)
+    via = str_field(call.body, "via", required=False, max_len=10) or "input"
+    if via not in ("input", "link"):
+        raise ApiError("INVALID_REQUEST", 'via must be "input" or "link"')
     bot_id = id_field(call.body, "botId", required=False)
     chat_id = id_field(call.body, "chatId", required=False)
     if (bot_id is None) == (chat_id is None):
@@ -71,7 +78,7 @@ def send_message(call: ControlCall) -> dict:
         chat = activity.open_private_chat(call.platform, user=user, bot=bot)
     else:
         chat = _member_chat(call.platform, user, chat_id)
-    if not chat.text_field_enabled:
+    if via == "input" and not chat.text_field_enabled:
         raise ApiError("TEXT_FIELD_DISABLED", "The bot has turned the input field off in this chat", status=409)
     message = activity.send_user_message(call.platform, user=user, chat=chat, text=text)
     return {"message": message_json(call.platform, message)}

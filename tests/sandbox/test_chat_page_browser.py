@@ -166,3 +166,57 @@ def test_a_person_runs_a_group_chat_with_bots(sandbox, browser_page, world):
     second_join = second.wait_for(lambda e: e["type"] == "ONIMBOTV2JOINCHAT")
     assert second_join["data"]["dialogId"] == joined["data"]["dialogId"]
     expect(page.get_by_test_id("chat-subtitle")).to_contain_text("Second Bot")
+
+
+def test_the_page_shows_what_a_bot_does_beyond_text(sandbox, browser_page, world):
+    from playwright.sync_api import expect
+
+    page = browser_page
+    user, bot = world
+    page.goto(f"{sandbox.root_url}/chat?userId={user['id']}&dialog=bot-{bot.id}")
+    composer = page.get_by_test_id("composer-input")
+    expect(page.get_by_test_id("chat-title")).to_have_text("Helper Bot")
+    composer.fill("hi")
+    composer.press("Enter")
+    dialog_id = bot.wait_for(is_message("hi"))["data"]["dialogId"]
+    messages = page.get_by_test_id("message")
+
+    assert bot.client.post(f"/bots/{bot.id}/typing", json={
+        "dialogId": dialog_id, "statusMessageCode": "IMBOT_AGENT_ACTION_THINKING", "duration": 60}).status_code == 200
+    expect(page.get_by_test_id("typing-indicator")).to_contain_text("Helper Bot is thinking")
+
+    bot.send(dialog_id, {
+        "message": "Ticket [url=https://example.com/t/1]#1[/url]: [put=/more page 3]fill[/put] or [send=/more]send[/send]"
+                   " [url=javascript:alert(1)]not a link[/url]",
+        "attach": [{"MESSAGE": "[B]Status[/B]"}, {"GRID": [{"NAME": "Owner", "VALUE": "Anna", "DISPLAY": "LINE"}]},
+                   {"LINK": {"NAME": "Open ticket", "LINK": "https://example.com/t/1"}}],
+    })
+    expect(page.get_by_test_id("typing-indicator")).to_be_hidden()  # a posted message ends "typing…"
+    ticket = messages.filter(has_text="Ticket")
+    expect(ticket.get_by_test_id("message-attach")).to_contain_text("Owner")
+    expect(ticket.locator('[data-testid="message-text"] a')).to_have_attribute("href", "https://example.com/t/1")
+    expect(ticket.get_by_test_id("attach-link")).to_have_text("Open ticket")
+    expect(ticket.locator('a[href^="javascript"]')).to_have_count(0)
+    expect(ticket.get_by_test_id("message-text")).to_contain_text("not a link")
+
+    ticket.get_by_test_id("bb-put").click()
+    expect(composer).to_have_value("/more page 3")
+    composer.fill("")
+    ticket.get_by_test_id("bb-send").click()
+    expect(messages.filter(has_text="/more")).to_have_count(1)
+    command = bot.wait_for(lambda e: e["type"] == "ONIMBOTV2COMMANDADD")
+    assert command["data"]["command"]["context"] == "textarea"
+
+    bot.send(dialog_id, {"message": "Anna added a reaction", "system": True})
+    expect(page.locator('[data-testid="message"][data-system="true"]')).to_contain_text("Anna added a reaction")
+
+    import base64
+
+    uploaded = bot.client.post(f"/bots/{bot.id}/files", json={
+        "dialogId": dialog_id, "fields": {"name": "report.txt", "content": base64.b64encode(b"hello").decode()}})
+    assert uploaded.status_code == 200, uploaded.text
+    expect(page.get_by_test_id("message-file")).to_contain_text("report.txt")
+
+    assert bot.client.post(f"/bots/{bot.id}/text-field", json={"dialogId": dialog_id, "enabled": False}).status_code == 200
+    expect(composer).to_be_disabled()
+    expect(page.get_by_test_id("text-field-disabled")).to_be_visible()

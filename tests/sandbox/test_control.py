@@ -351,6 +351,8 @@ def test_a_disabled_text_field_refuses_typed_messages_but_not_buttons(ctl, api, 
             409, "TEXT_FIELD_DISABLED")
     pressed = ok(ctl.post("/_sandbox/act/buttons", json={"userId": admin["id"], "messageId": message_id, "index": 0}))
     assert pressed["message"]["text"] == "yes"
+    linked = ok(ctl.post("/_sandbox/act/messages", json={"userId": admin["id"], "botId": bot_id, "text": "/help", "via": "link"}))
+    assert linked["message"]["text"] == "/help"
 
 
 # --- reading back ---------------------------------------------------------------------------------------
@@ -505,6 +507,7 @@ BAD_INPUT = [
     ("POST", "/_sandbox/act/messages", {"userId": "{user}", "botId": "{bot}", "text": "   "}, 400, "EMPTY_MESSAGE"),
     ("POST", "/_sandbox/act/messages", {"userId": "{user}", "botId": "{bot}", "text": ["x"]}, 400, "INVALID_REQUEST"),
     ("POST", "/_sandbox/act/messages", {"userId": "{user}", "chatId": 999, "text": "x"}, 404, "CHAT_NOT_FOUND"),
+    ("POST", "/_sandbox/act/messages", {"userId": "{user}", "botId": "{bot}", "text": "x", "via": "api"}, 400, "INVALID_REQUEST"),
     ("POST", "/_sandbox/act/messages/abc/edit", {"userId": "{user}", "text": "x"}, 400, "INVALID_REQUEST"),
     ("POST", "/_sandbox/act/messages/999/delete", {"userId": "{user}"}, 404, "MESSAGE_NOT_FOUND"),
     ("POST", "/_sandbox/act/buttons", {"userId": "{user}", "messageId": 999, "index": 0}, 404, "MESSAGE_NOT_FOUND"),

@@ -269,7 +269,7 @@
       onEdit: startEdit,
       onDelete: (message) => act(`/act/messages/${message.id}/delete`, { userId: state.userId }).catch(() => {}),
       bb: {
-        onSend: (text) => sendText(text),
+        onSend: (text) => sendText(text, "link").catch(() => {}),
         onPut: (text) => putText(text),
         nameOf: (id) => person(Number(id)).name,
       },
@@ -333,9 +333,9 @@
   }
 
   /* ---- actions ------------------------------------------------------------------------------------- */
-  async function sendText(text) {
+  async function sendText(text, via) {
     if (!text.trim() || !state.chatId) return;
-    await act("/act/messages", { userId: state.userId, chatId: state.chatId, text });
+    await act("/act/messages", { userId: state.userId, chatId: state.chatId, text, via: via || "input" });
   }
 
   function putText(text) {
