@@ -197,6 +197,8 @@ class Message:
     edited_at: datetime | None = None
     # for command answers: the command message it answers
     answer_to: int | None = None
+    # the sender's templateId (a UUID): a repeated send with it answers this message instead of posting again
+    template_id: str | None = None
 
 
 @dataclass
@@ -427,6 +429,15 @@ class Platform:
         self.messages[message.id] = message
         chat.last_message_id = message.id
         return message
+
+    def find_templated(self, chat: Chat, *, author_id: int, template_id: str | None) -> Message | None:
+        """The message `author_id` already posted in `chat` under `template_id` (imbot.v2's uuidMap)."""
+        if not template_id:
+            return None
+        return next(
+            (m for m in self.messages.values() if m.chat_id == chat.id and m.author_id == author_id and m.template_id == template_id),
+            None,
+        )
 
     def chat_messages(self, chat: Chat, *, include_deleted: bool = False) -> list[Message]:
         return [m for m in self.messages.values() if m.chat_id == chat.id and (include_deleted or not m.deleted)]

@@ -197,6 +197,9 @@ async def answer_command(call: Call) -> dict:
     cleaned = clean_message_fields(fields)
     if not cleaned["text"].strip() and cleaned["attach"] is None and cleaned["keyboard"] is None:
         raise ApiError("EMPTY_MESSAGE", "The answer has no text, attach or keyboard")
+    repeated = platform.find_templated(chat, author_id=bot.id, template_id=cleaned["template_id"])
+    if repeated is not None:
+        return {"result": True, "id": repeated.id, "messageId": repeated.id, "chatId": chat.id}
     replied = platform.messages.get(cleaned["reply_id"]) if cleaned["reply_id"] is not None else None
     if cleaned["reply_id"] is not None and (replied is None or replied.deleted or replied.chat_id != chat.id):
         raise ApiError("MESSAGE_NOT_FOUND", f"replyId {cleaned['reply_id']} is not a message of this chat")
@@ -211,6 +214,7 @@ async def answer_command(call: Call) -> dict:
         url_preview=cleaned["url_preview"],
         reply_id=cleaned["reply_id"],
         answer_to=asked.id,
+        template_id=cleaned["template_id"],
     )
     chat.typing.pop(bot.id, None)  # a posted message ends "typing…"
     return {"result": True, "id": answer.id, "messageId": answer.id, "chatId": chat.id}

@@ -17,6 +17,8 @@ command answers). Rules (CONTRACT part A §10, part B §7.3):
 """
 from __future__ import annotations
 
+import uuid
+
 import json
 import re
 from typing import Any
@@ -87,7 +89,18 @@ def clean_message_fields(fields: Any) -> dict:
         "is_system": clean_flag(fields.get("system"), "system", default=False),
         "url_preview": clean_flag(fields.get("urlPreview"), "urlPreview", default=True),
         "reply_id": clean_reply_id(fields.get("replyId")),
+        "template_id": clean_template_id(fields.get("templateId")),
     }
+
+
+def clean_template_id(value: object) -> str | None:
+    """`templateId`: the sender's UUID for this message; sending it again answers the first message."""
+    if value is None or value == "":
+        return None
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ApiError("INVALID_REQUEST", "templateId must be a UUID") from None
 
 
 def clean_text(value: Any, name: str = "message") -> str:

@@ -86,6 +86,9 @@ async def send_message(call: Call) -> dict:
     chat = member_chat(platform, bot, call.body.get("dialogId"), open_private=True)
     if not cleaned["text"].strip() and cleaned["attach"] is None and cleaned["keyboard"] is None:
         raise ApiError("EMPTY_MESSAGE", "The message has no text, attach or keyboard")
+    repeated = platform.find_templated(chat, author_id=bot.id, template_id=cleaned["template_id"])
+    if repeated is not None:
+        return {"id": repeated.id, "uuidMap": {cleaned["template_id"]: repeated.id}}
     reply_id = cleaned["reply_id"]
     if reply_id is not None:
         replied = platform.messages.get(reply_id)
@@ -100,9 +103,10 @@ async def send_message(call: Call) -> dict:
         attach=cleaned["attach"],
         reply_id=reply_id,
         url_preview=cleaned["url_preview"],
+        template_id=cleaned["template_id"],
     )
     chat.typing.pop(bot.id, None)  # a posted message ends "typing…"
-    return {"id": message.id, "uuidMap": []}
+    return {"id": message.id, "uuidMap": {cleaned["template_id"]: message.id} if cleaned["template_id"] else []}
 
 
 @endpoint(auth="bot")

@@ -108,3 +108,15 @@ def test_the_platform_deleting_the_bot_uninstalls_the_portal(sandbox_portal, bot
     bot.refresh_from_db()
     assert sandbox_portal.portal.status == Portal.Status.UNINSTALLED
     assert bot.status == Bot.Status.RETIRED
+
+
+def test_handling_an_event_again_posts_nothing_twice(sandbox_portal, bot):
+    """A worker killed after the skill replied but before the entry was marked handled retries the event:
+    the replies carry the same templateIds, so the platform answers with the messages it already has."""
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="twice?")
+    poll_bot_once(bot.pk)
+    before = sandbox_portal.bot_messages(bot.vibe_bot_id)
+    EventLogEntry.objects.filter(bot=bot).update(status=EventLogEntry.Status.RECEIVED, attempts=1)
+    poll_bot_once(bot.pk)
+    assert EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.HANDLED).count() == 2
+    assert sandbox_portal.bot_messages(bot.vibe_bot_id) == before

@@ -459,3 +459,34 @@ def test_bad_input_is_4xx_never_500(sandbox, client, tenant, bot_id, method, pat
     response = client.request(method, f"/bots/{bot_id}{path}", content=content, headers={"Content-Type": "application/json"})
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["success"] is False
+
+
+def test_a_repeated_template_id_answers_the_first_message_instead_of_posting_again(sandbox):
+    """imbot.v2's templateId: the sender's UUID for a message; a repeat maps to the first (uuidMap)."""
+    import uuid as uuid_module
+
+    ctx = _templated_setup(sandbox)
+    template = str(uuid_module.uuid4())
+    body = {"dialogId": str(ctx["user_id"]), "fields": {"message": "once", "templateId": template}}
+    first = ctx["http"].post(f"/bots/{ctx['bot_id']}/messages", json=body).json()["data"]
+    again = ctx["http"].post(f"/bots/{ctx['bot_id']}/messages", json=body).json()["data"]
+    assert first["id"] == again["id"] and again["uuidMap"] == {template: first["id"]}
+    sent = sandbox.run_in_loop(lambda s: [m.text for m in s.platform.messages.values() if m.author_id == ctx["bot_id"]])
+    assert sent == ["once"]
+    bad = ctx["http"].post(f"/bots/{ctx['bot_id']}/messages", json={"dialogId": str(ctx["user_id"]), "fields": {"message": "x", "templateId": "nope"}})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_REQUEST"
+
+
+def _templated_setup(sandbox):
+    import httpx
+
+    def seed(services):
+        platform = services.platform
+        portal = platform.create_portal()
+        user = platform.create_user(portal, name="Tess Template")
+        key = platform.issue_personal_key(user)
+        bot = platform.add_bot(owner_key=key.value, portal_id=portal.id, code="templated", name="Templated")
+        return key.value, user.id, bot.id
+
+    key, user_id, bot_id = sandbox.run_in_loop(seed)
+    return {"http": httpx.Client(base_url=sandbox.base_url, headers={"X-Api-Key": key}), "user_id": user_id, "bot_id": bot_id}

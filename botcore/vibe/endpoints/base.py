@@ -59,6 +59,7 @@ def message_fields(
     system: bool | None = None,
     url_preview: bool | None = None,
     reply_id: int | None = None,
+    template_id: str | None = None,
 ) -> dict[str, Any]:
     """`fields` of a message: send, edit and command answers share it (CONTRACT part B §7.3).
 
@@ -81,6 +82,8 @@ def message_fields(
         fields["urlPreview"] = url_preview
     if reply_id is not None:
         fields["replyId"] = int(reply_id)
+    if template_id is not None:
+        fields["templateId"] = str(template_id)
     return fields
 
 

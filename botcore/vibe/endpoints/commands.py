@@ -116,15 +116,19 @@ class CommandEndpoints(Endpoints):
         attach: AttachArg | None = None,
         system: bool | None = None,
         url_preview: bool | None = None,
+        template_id: str | None = None,
     ) -> SentMessage:
         """POST /v1/bots/:botId/commands/:commandId/answer: reply to the command in `message_id`'s chat.
 
         Works even where the bot is not a member (the reply is then a system message). Never retried once
-        it may have been sent (UNSAFE): a second attempt would answer twice.
+        it may have been sent (UNSAFE): a second attempt would answer twice; unless `template_id` is given,
+        which makes a repeat answer with the first message (IDEMPOTENT, retried).
         """
-        fields = message_fields(text=text, keyboard=keyboard, attach=attach, system=system, url_preview=url_preview)
+        fields = message_fields(
+            text=text, keyboard=keyboard, attach=attach, system=system, url_preview=url_preview, template_id=template_id
+        )
         body: dict[str, Any] = {"messageId": int(message_id), **fields}
         if dialog_id is not None:
             body["dialogId"] = dialog(dialog_id)
-        data = self._transport.request("POST", bot_path(bot_id, "commands", command_id, "answer"), body=body, retry=UNSAFE)
+        data = self._transport.request("POST", bot_path(bot_id, "commands", command_id, "answer"), body=body, retry=IDEMPOTENT if template_id else UNSAFE)
         return SentMessage.from_payload(as_data(data))

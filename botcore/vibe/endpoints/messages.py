@@ -30,18 +30,23 @@ class MessageEndpoints(Endpoints):
         system: bool | None = None,
         url_preview: bool | None = None,
         reply_id: int | None = None,
+        template_id: str | None = None,
     ) -> SentMessage:
         """POST /v1/bots/:botId/messages: post as the bot. `dialog_id` is the user's id for a 1:1 dialog
         (the event's dialog_id) or "chatN" for a group. Text over 20 000 characters is cut by the platform.
 
-        Not retried once it may have been sent (UNSAFE): a lost answer could mean a posted message, and
-        posting twice is worse than reporting the failure.
+        Without `template_id` it is not retried once it may have been sent (UNSAFE): a lost answer could
+        mean a posted message, and posting twice is worse than reporting the failure. With one (a UUID the
+        caller derives from what it answers), the platform answers a repeat with the first message
+        (`uuid_map`), so the call is IDEMPOTENT and retried.
         """
         fields = message_fields(
-            text=text, keyboard=keyboard, attach=attach, system=system, url_preview=url_preview, reply_id=reply_id
+            text=text, keyboard=keyboard, attach=attach, system=system, url_preview=url_preview, reply_id=reply_id,
+            template_id=template_id,
         )
         body = {"dialogId": dialog(dialog_id), "fields": fields}
-        return SentMessage.from_payload(as_data(self._transport.request("POST", bot_path(bot_id, "messages"), body=body, retry=UNSAFE)))
+        retry = IDEMPOTENT if template_id else UNSAFE
+        return SentMessage.from_payload(as_data(self._transport.request("POST", bot_path(bot_id, "messages"), body=body, retry=retry)))
 
     def update_message(
         self,
