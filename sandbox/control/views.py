@@ -6,8 +6,6 @@ a key value or a session token.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
 from sandbox.state import App, Bot, Chat, Event, Message, Platform, Portal, User
 
 
@@ -116,51 +114,19 @@ def event_json(event: Event) -> dict:
     return {"eventId": event.event_id, "type": event.type, "date": iso(event.date), "data": event.data}
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-safe copy of an attribute whose shape another module owns (datetimes become ISO text)."""
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "__dataclass_fields__"):
-        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
-    return value
-
-
 def typing_json(platform: Platform, chat: Chat) -> list[dict]:
-    """Who is typing in the chat right now: [{userId, statusMessageCode, until}], expired entries left out.
-
-    The typing record is kept by the interface endpoint (`Chat.typing`: user id -> (code, until) or an
-    object with those fields); it is read defensively so either shape works.
-    """
-    raw = getattr(chat, "typing", None) or {}
+    """Who is typing in the chat right now (POST /typing keeps `Chat.typing`); ended indicators left out."""
     now = platform.now()
-    active = []
-    for user_id, record in dict(raw).items():
-        code = getattr(record, "status_message_code", None)
-        until = getattr(record, "until", None) or getattr(record, "expires_at", None)
-        if isinstance(record, (tuple, list)) and len(record) == 2:
-            code, until = record
-        elif isinstance(record, dict):
-            code = record.get("statusMessageCode", record.get("status_message_code", code))
-            until = record.get("until", record.get("expiresAt", until))
-        elif isinstance(record, datetime):
-            until = record
-        if isinstance(until, datetime) and until <= now:
-            continue
-        active.append({"userId": int(user_id), "statusMessageCode": code or None, "until": iso(until) if isinstance(until, datetime) else until})
-    return active
+    return [
+        {"userId": bot_id, "statusMessageCode": status.status_message_code, "until": iso(status.until)}
+        for bot_id, status in chat.typing.items()
+        if status.until > now
+    ]
 
 
 def read_marks_json(chat: Chat) -> dict[str, int]:
-    """Last message id each member has read: {userId: messageId} (bots mark via POST …/read)."""
-    for name in ("read_marks", "last_read", "read_up_to", "last_read_message_ids"):
-        raw = getattr(chat, name, None)
-        if raw:
-            return {str(k): v for k, v in _plain(raw).items()}
-    return {}
+    """The last message id each member has read: {userId: messageId} (bots mark via POST …/read)."""
+    return {str(member_id): message_id for member_id, message_id in chat.read_marks.items()}
 
 
 def chat_json(platform: Platform, chat: Chat) -> dict:
