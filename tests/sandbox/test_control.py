@@ -471,7 +471,7 @@ def test_the_chat_page_is_served_with_a_strict_content_security_policy(ctl):
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert 'data-testid="message-list"' in page.text
-    for name in ("bbcode.js", "render.js", "chat.js"):
+    for name in ("bbcode.js", "render.js", "actions.js", "chat.js"):
         script = ctl.get(f"/chat/static/sandbox/{name}")
         assert script.status_code == 200
         # Text reaches the DOM only as text nodes: no HTML-parsing sink anywhere in the page's code.
