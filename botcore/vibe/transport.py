@@ -20,15 +20,18 @@ Every attempt spends one unit of the key's shared request budget first.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import logging
 import os
+import random
 import threading
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from botcore.vibe.budget import NoBudget, RequestBudget
 from botcore.vibe.errors import (
@@ -40,6 +43,7 @@ from botcore.vibe.errors import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 USER_AGENT = "vibeapp-botcore/0.1 (+httpx)"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
@@ -95,6 +99,10 @@ def shared_http_client() -> httpx.Client:
     return client
 
 
+def _failure(state: RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome is not None else None
+
+
 class Transport:
     """Sends one platform call and returns its `data`, or raises a VibeError."""
 
@@ -120,13 +128,17 @@ class Transport:
             self._headers["Authorization"] = f"Bearer {session_token}"
         self._body_headers = {**self._headers, "Content-Type": JSON_CONTENT_TYPE}
         self._secrets = tuple(s for s in (api_key, session_token) if s)
-        backoff = wait_random_exponential(multiplier=backoff_base, max=retry_max_wait)
+        self._backoff_base = backoff_base
+        # tenacity runs attempts 2..max_attempts; the first is made outside it (see request()), so its
+        # attempt numbers are one behind ours.
         self._retrying = {
             retry_class: Retrying(
-                stop=stop_after_attempt(self.max_attempts),
-                wait=self._wait_strategy(backoff),
+                stop=stop_after_attempt(self.max_attempts - 1),
+                wait=lambda state: self._wait_after(_failure(state), state.attempt_number + 1),
                 retry=retry_if_exception(lambda e, rc=retry_class: self._should_retry(e, rc)),  # type: ignore[misc]
-                before_sleep=self._log_retry,
+                before_sleep=lambda state: self._log_retry(
+                    _failure(state), state.attempt_number + 1, state.next_action.sleep if state.next_action else 0.0
+                ),
                 reraise=True,
             )
             for retry_class in RetryClass
@@ -150,9 +162,22 @@ class Transport:
         extra: dict[str, Any] = {}
         if timeout is not None:
             extra["timeout"] = httpx.Timeout(timeout, connect=self.http.timeout.connect)
-        if self.max_attempts == 1:
-            return self._attempt(method, url, path, params, content, headers, extra)
-        return self._retrying[retry](self._attempt, method, url, path, params, content, headers, extra)
+        return self._with_retries(
+            functools.partial(self._attempt, method, url, path, params, content, headers, extra), retry
+        )
+
+    def _with_retries(self, attempt: Callable[[], T], retry: RetryClass) -> T:
+        # The first attempt goes without tenacity: nearly every call succeeds at once, and this keeps the
+        # retry machinery off the per-call cost (benchmarks/client_overhead.py).
+        try:
+            return attempt()
+        except VibeError as error:
+            if self.max_attempts == 1 or not self._should_retry(error, retry):
+                raise
+            wait = self._wait_after(error, 1)
+            self._log_retry(error, 1, wait)
+            time.sleep(wait)
+        return self._retrying[retry](attempt)
 
     def _attempt(
         self,
@@ -185,24 +210,16 @@ class Transport:
             return False  # not worth blocking a worker that long; the caller reschedules
         return True
 
-    def _wait_strategy(self, backoff: wait_random_exponential) -> Any:
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome is not None else None
-            if isinstance(error, VibeRateLimitError) and error.retry_after is not None:
-                return min(error.retry_after, self.retry_max_wait)
-            return float(backoff(state))
+    def _wait_after(self, error: BaseException | None, attempt_number: int) -> float:
+        """Seconds to wait after failed attempt `attempt_number`: a 429's Retry-After, else exponential
+        backoff with full jitter (uniform in 0..base*2^(n-1), capped)."""
+        if isinstance(error, VibeRateLimitError) and error.retry_after is not None:
+            return min(error.retry_after, self.retry_max_wait)
+        return random.uniform(0, min(self.retry_max_wait, self._backoff_base * 2 ** (attempt_number - 1)))
 
-        return wait
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome is not None else None
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
+    def _log_retry(self, error: BaseException | None, attempt_number: int, wait: float) -> None:
         log.warning(
-            "vibe call failed (%s); attempt %d of %d, retrying in %.2fs",
-            error,
-            state.attempt_number,
-            self.max_attempts,
-            wait,
+            "vibe call failed (%s); attempt %d of %d, retrying in %.2fs", error, attempt_number, self.max_attempts, wait
         )
 
     # --- secrets never leave in messages ----------------------------------------------------------
@@ -241,7 +258,7 @@ class Transport:
                 raise_for_response(response)
             return response.content
 
-        return self._retrying[RetryClass.SAFE](attempt)
+        return self._with_retries(attempt, RetryClass.SAFE)
 
     def close(self) -> None:
         self.http.close()
