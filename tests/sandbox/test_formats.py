@@ -54,6 +54,7 @@ def stored(sandbox, response):
 def test_clean_message_fields_returns_every_key_with_defaults():
     assert clean_message_fields({}) == {
         "text": "", "keyboard": None, "attach": None, "is_system": False, "url_preview": True, "reply_id": None,
+        "template_id": None,
     }  # fmt: skip
 
 

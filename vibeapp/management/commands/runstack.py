@@ -69,6 +69,8 @@ class Command(BaseCommand):
         }
         if "runpacer" in self._known_commands():
             commands["pacer"] = [*manage, "runpacer"]
+        # SIGTERM (a service manager, `timeout`) stops the stack as cleanly as Ctrl-C does.
+        signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
         processes = {name: self._spawn(name, argv, env) for name, argv in commands.items()}
         try:
             _wait_until_up(f"{sandbox}/v1")
