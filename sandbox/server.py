@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from sandbox import chatpage, control, identity, stats
-from sandbox.api import bots, chats, commands, events, files, interface, messages
+from sandbox.api import bots, chats, commands, events, files, interface, messages, users
 from sandbox.calls import CallLog
 from sandbox.errors import ERRORS
 from sandbox.faults import Faults
@@ -61,6 +61,7 @@ def build_app(services: Services | None = None) -> Starlette:
         *commands.routes,
         *interface.routes,
         *files.routes,
+        *users.routes,
         *identity.routes,
         *control.routes,
         *stats.routes,
