@@ -73,7 +73,7 @@ class CallLog:
             seq=next(self._seq),
             at=time.time(),
             method=request.method,
-            path=request.url.path,
+            path=request.scope["path"],  # not request.url: building a URL object costs on every call
             query=dict(request.query_params),
             log=self,
         )
