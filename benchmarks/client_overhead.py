@@ -18,6 +18,7 @@ which keeps one noisy round on a busy machine from deciding the result. The mix 
 in the sandbox grows with the number of messages sent (bot objects count them), which would penalise
 whichever loop runs later. The goal is a ratio within 1.2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -104,7 +105,11 @@ def http_client() -> httpx.Client:
 
 def client_loop(base_url: str, world: dict, calls: int) -> Callable[[], None]:
     client = VibeClient(
-        api_key=world["key"], session_token=world["token"], base_url=base_url, http=http_client(), budget=NoBudget()
+        api_key=world["key"],
+        session_token=world["token"],
+        base_url=base_url,
+        http=http_client(),
+        budget=NoBudget(),
     )
     bot_id, dialog_id = world["bot_id"], world["dialog_id"]
     keyboard = Keyboard().button("Again", send="again", color="primary")
@@ -177,8 +182,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=3000, help="calls per loop per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--in-process", action="store_true", help="run the sandbox on a thread of this process")
-    parser.add_argument("--profile", action="store_true", help="also profile one client round (top 25 by own time)")
+    parser.add_argument(
+        "--in-process", action="store_true", help="run the sandbox on a thread of this process"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile one client round (top 25 by own time)"
+    )
     args = parser.parse_args()
 
     root, stop = start_sandbox(args.in_process)
@@ -208,12 +217,18 @@ def main() -> None:
     bare_rate = args.calls / min(bare_times)
     client_rate = args.calls / min(client_times)
     mode = "in-process thread" if args.in_process else "subprocess"
-    print(f"sandbox: {mode}; {args.calls} calls per loop, best of {args.rounds} rounds; request budget off (NoBudget),")
-    print("sandbox per-key rate limit raised to 1e6/s; mix: events, list commands, send message, register command, typing")
+    print(
+        f"sandbox: {mode}; {args.calls} calls per loop, best of {args.rounds} rounds; request budget off (NoBudget),"
+    )
+    print(
+        "sandbox per-key rate limit raised to 1e6/s; mix: events, list commands, send message, register command, typing"
+    )
     print(f"bare httpx loop : {bare_rate:8.0f} calls/s")
     print(f"VibeClient      : {client_rate:8.0f} calls/s")
     ratio = bare_rate / client_rate
-    print(f"ratio (bare/client time per call): {ratio:.3f}  (goal <= 1.2: {'met' if ratio <= 1.2 else 'MISSED'})")
+    print(
+        f"ratio (bare/client time per call): {ratio:.3f}  (goal <= 1.2: {'met' if ratio <= 1.2 else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Read at call time (never at import) so tests can override settings, and so code 
 Django configured (benchmarks, bot_shell, the VibeCode client built from constructor arguments) still
 gets the defaults instead of ImproperlyConfigured.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -73,7 +74,7 @@ def vibe_budget_max_wait() -> float:
 
 
 def vibe_budget_backend() -> str:
-    """"auto" (Redis when REDIS_URL is set, else the database), "redis", "database", "local" or "off"."""
+    """ "auto" (Redis when REDIS_URL is set, else the database), "redis", "database", "local" or "off"."""
     return str(read_setting("VIBE_BUDGET_BACKEND", "auto")).lower()
 
 

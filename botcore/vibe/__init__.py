@@ -1,4 +1,5 @@
 """The VibeCode bot platform client: the only code that knows the platform's wire format."""
+
 from botcore.vibe.attach import Attach, AttachError, GridItem
 from botcore.vibe.budget import NoBudget, RequestBudget, SharedBudget, budget_for_key
 from botcore.vibe.client import VibeClient

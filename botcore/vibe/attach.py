@@ -8,6 +8,7 @@ per block: USER, LINK, MESSAGE (BB codes allowed), DELIMITER, GRID, IMAGE, FILE.
 http(s) or portal-relative; the platform refuses a serialized attach over 60 000 characters
 (ATTACH_OVERSIZE), which `to_wire()` checks first so the mistake is caught where it is made.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,7 @@ class AttachError(ValueError):
 
 
 def _check_url(url: str, what: str) -> str:
-    if not (url.startswith(("http://", "https://")) or url.startswith("/")):
+    if not (url.startswith(("http://", "https://", "/"))):
         raise AttachError(f"{what} must be an absolute http(s) URL or portal-relative /…, got {url!r}")
     return url
 
@@ -60,7 +61,9 @@ class GridItem:
 class Attach:
     """An ordered list of attachment blocks with an optional accent color."""
 
-    def __init__(self, *, color_token: ColorToken | None = None, color: str | None = None, id: int | None = None):
+    def __init__(
+        self, *, color_token: ColorToken | None = None, color: str | None = None, id: int | None = None
+    ):
         self._header = _clean({"ID": id, "COLOR_TOKEN": color_token, "COLOR": color})
         self._blocks: list[dict[str, Any]] = []
 
@@ -140,7 +143,9 @@ class Attach:
         wire = {**self._header, "BLOCKS": [dict(block) for block in self._blocks]}
         size = len(json.dumps(wire, ensure_ascii=False))
         if size > MAX_ATTACH_CHARS:
-            raise AttachError(f"the attach serializes to {size} characters; the platform allows {MAX_ATTACH_CHARS}")
+            raise AttachError(
+                f"the attach serializes to {size} characters; the platform allows {MAX_ATTACH_CHARS}"
+            )
         return wire
 
     def __len__(self) -> int:

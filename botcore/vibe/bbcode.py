@@ -18,6 +18,7 @@ start, and the "#BR#" line break. The cost: copied text carries the invisible ch
 bracket counts one more character towards the 20 000 limit. escape() is idempotent, and unescape()
 reverses it (for text that held no zero-width spaces of its own in those places).
 """
+
 from __future__ import annotations
 
 import re

@@ -22,6 +22,7 @@ a warning is logged, and the store is left alone for OUTAGE_PAUSE seconds so tha
 for the outage again: the platform's own limit and the client's Retry-After handling still hold, and a
 budget outage must not stop every bot.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -74,14 +75,18 @@ def budget_rate(per_second: float, burst: int) -> Rate:
 class SharedBudget:
     """A GCRA budget over a StateStore; every holder of an equal store shares the same requests/s."""
 
-    def __init__(self, *, name: str, per_second: float, burst: int, max_wait: float, store: StateStore) -> None:
+    def __init__(
+        self, *, name: str, per_second: float, burst: int, max_wait: float, store: StateStore
+    ) -> None:
         if per_second <= 0:
             raise ValueError("a budget needs a positive rate; use NoBudget to turn it off")
         self.name = name
         self.per_second = per_second
         self.max_wait = max_wait
         self._store = store
-        bucket = StateBucket([budget_rate(per_second, burst)], algorithm=GCRA(), store=store, clock=WallClock())
+        bucket = StateBucket(
+            [budget_rate(per_second, burst)], algorithm=GCRA(), store=store, clock=WallClock()
+        )
         # buffer_ms: how much later than the computed instant a waiter wakes; GCRA's wait is exact to the
         # millisecond, so a large buffer (the default 50 ms) would only waste budget.
         self._limiter = Limiter(SingleBucketFactory(bucket, schedule_leak=False), buffer_ms=2)
@@ -107,7 +112,10 @@ class SharedBudget:
     def _log_outage(self, exc: Exception) -> None:
         self._outage_until = time.monotonic() + OUTAGE_PAUSE
         log.warning(
-            "request budget %s unavailable (%s); calling without it for %gs", self.name, type(exc).__name__, OUTAGE_PAUSE
+            "request budget %s unavailable (%s); calling without it for %gs",
+            self.name,
+            type(exc).__name__,
+            OUTAGE_PAUSE,
         )
 
     def __repr__(self) -> str:

@@ -13,6 +13,7 @@ Which connection steps the state:
 - when the caller is inside a transaction on SQLite, that same transaction: SQLite has a single writer,
   and a second connection would wait on the caller's own lock.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,7 +23,9 @@ from pyrate_limiter.abstracts.algorithm import Decision, State, StateAlgorithm
 from pyrate_limiter.abstracts.store import StateStore
 
 TABLE = "vibe_request_budget"
-CREATE_TABLE = f"CREATE TABLE IF NOT EXISTS {TABLE} (name VARCHAR(64) PRIMARY KEY, state VARCHAR(256) NOT NULL)"
+CREATE_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} (name VARCHAR(64) PRIMARY KEY, state VARCHAR(256) NOT NULL)"
+)
 
 
 class DatabaseStateStore(StateStore):

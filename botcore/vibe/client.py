@@ -26,9 +26,11 @@ Retry classes (transport.py explains them; tests/botcore/vibe/test_endpoints.py 
 Settings (botcore/conf.py) fill in whatever the constructor is not given, read when the client is made;
 without Django configured the client still works from its arguments alone.
 """
+
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -100,7 +102,9 @@ class VibeClient(
         if http is None:
             if connect_timeout is not None or read_timeout is not None:
                 http = make_http_client(
-                    connect_timeout=conf.vibe_connect_timeout() if connect_timeout is None else connect_timeout,
+                    connect_timeout=conf.vibe_connect_timeout()
+                    if connect_timeout is None
+                    else connect_timeout,
                     read_timeout=conf.vibe_read_timeout() if read_timeout is None else read_timeout,
                 )
                 self._owns_http = True
@@ -134,7 +138,7 @@ class VibeClient(
         if self._owns_http:
             self._transport.close()
 
-    def __enter__(self) -> VibeClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

@@ -8,6 +8,7 @@ MISSING_API_KEY, INVALID_APP_KEY, …) land where the reference's own codes do.
 Nothing here ever holds a key, a session token or the request's headers: an error's text comes from the
 platform's answer alone (and the transport scrubs even that of the caller's own secrets).
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -320,7 +321,9 @@ def raise_for_response(response: httpx.Response) -> Any:
         )
 
     # Not the envelope at all.
-    described = "an answer outside the success/data envelope" if body is not _NOT_JSON else _describe_body(response)
+    described = (
+        "an answer outside the success/data envelope" if body is not _NOT_JSON else _describe_body(response)
+    )
     if status == 429 or status >= 500:
         cls = error_class_for(None, status)
         message = f"HTTP {status} with {described}"

@@ -8,6 +8,7 @@ is refused (MalformedEventError): such an event could be neither de-duplicated n
 a message event without its message, which no skill could act on. get_events() keeps both aside in
 `EventBatch.malformed` rather than dropping them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -70,7 +71,7 @@ def as_datetime(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value)
     except ValueError:
         return None
 

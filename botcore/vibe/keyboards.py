@@ -8,6 +8,7 @@ part B §7.3.1); a line break is `{"TYPE": "NEWLINE"}`. Each button takes exactl
 `link`, or `command` (a registered command: the only button that raises an event, COMMANDADD with
 context "keyboard").
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -72,7 +73,7 @@ class Keyboard:
             )
         item: dict[str, str | int] = {"TEXT": text}
         if link is not None:
-            if not (link.startswith(("http://", "https://")) or link.startswith("/")):
+            if not (link.startswith(("http://", "https://", "/"))):
                 raise KeyboardError(f"button {text!r}: a link must be http(s):// or portal-relative /…")
             item["LINK"] = link
         elif command is not None:

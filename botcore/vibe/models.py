@@ -4,6 +4,7 @@ Each result keeps the answer it was read from in `raw`, so a field the platform 
 before this module learns it. Parsing is lenient the same way events are (strings for numbers, "Y"/"N"
 for booleans, missing fields defaulted); it never raises on an unexpected shape.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

@@ -17,6 +17,7 @@ Waits are exponential with full jitter, capped by VIBE_RETRY_MAX_WAIT; a 429 wai
 Retry-After (a longer one than the cap is not waited but raised, for the caller to reschedule).
 Every attempt spends one unit of the key's shared request budget first.
 """
+
 from __future__ import annotations
 
 import enum
@@ -137,7 +138,9 @@ class Transport:
                 wait=lambda state: self._wait_after(_failure(state), state.attempt_number + 1),
                 retry=retry_if_exception(lambda e, rc=retry_class: self._should_retry(e, rc)),  # type: ignore[misc]
                 before_sleep=lambda state: self._log_retry(
-                    _failure(state), state.attempt_number + 1, state.next_action.sleep if state.next_action else 0.0
+                    _failure(state),
+                    state.attempt_number + 1,
+                    state.next_action.sleep if state.next_action else 0.0,
                 ),
                 reraise=True,
             )
@@ -156,7 +159,9 @@ class Transport:
         timeout: float | None = None,
     ) -> Any:
         """Send `method path` with a JSON `body`, retrying per `retry`; return the answer's `data`."""
-        content = None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        content = (
+            None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        )
         headers = self._headers if content is None else self._body_headers
         url = self.base_url + path
         extra: dict[str, Any] = {}
@@ -191,7 +196,9 @@ class Transport:
     ) -> Any:
         self.budget.acquire()
         try:
-            response = self.http.request(method, url, params=params, content=content, headers=headers, **extra)
+            response = self.http.request(
+                method, url, params=params, content=content, headers=headers, **extra
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise VibeTransportError(self._describe(exc), method=method, path=path, sent=False) from None
         except httpx.TransportError as exc:
@@ -206,9 +213,8 @@ class Transport:
     def _should_retry(self, error: BaseException, retry_class: RetryClass) -> bool:
         if not is_retryable(error, retry_class):
             return False
-        if isinstance(error, VibeRateLimitError) and (error.retry_after or 0) > self.retry_max_wait:
-            return False  # not worth blocking a worker that long; the caller reschedules
-        return True
+        # A Retry-After longer than we would ever wait is not worth blocking a worker: the caller reschedules.
+        return not (isinstance(error, VibeRateLimitError) and (error.retry_after or 0) > self.retry_max_wait)
 
     def _wait_after(self, error: BaseException | None, attempt_number: int) -> float:
         """Seconds to wait after failed attempt `attempt_number`: a 429's Retry-After, else exponential
@@ -219,7 +225,11 @@ class Transport:
 
     def _log_retry(self, error: BaseException | None, attempt_number: int, wait: float) -> None:
         log.warning(
-            "vibe call failed (%s); attempt %d of %d, retrying in %.2fs", error, attempt_number, self.max_attempts, wait
+            "vibe call failed (%s); attempt %d of %d, retrying in %.2fs",
+            error,
+            attempt_number,
+            self.max_attempts,
+            wait,
         )
 
     # --- secrets never leave in messages ----------------------------------------------------------
@@ -249,9 +259,13 @@ class Transport:
 
         def attempt() -> bytes:
             try:
-                response = self.http.get(url, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+                response = self.http.get(
+                    url, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                raise VibeTransportError(self._describe(exc), method="GET", path="(download)", sent=False) from None
+                raise VibeTransportError(
+                    self._describe(exc), method="GET", path="(download)", sent=False
+                ) from None
             except httpx.TransportError as exc:
                 raise VibeTransportError(self._describe(exc), method="GET", path="(download)") from None
             if response.status_code != 200:

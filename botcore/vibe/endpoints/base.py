@@ -1,4 +1,5 @@
 """What every endpoint mixin shares: the transport, path pieces and the message `fields` builder."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

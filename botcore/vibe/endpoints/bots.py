@@ -1,4 +1,5 @@
 """Reference section "Bot management": register, list, get, update, delete, reauth, resubscribe, revision."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -95,7 +96,9 @@ class BotEndpoints(Endpoints):
             ),
         }
         try:
-            data = self._transport.request("POST", "/bots", body=body, retry=IDEMPOTENT if adopt_existing else UNSAFE)
+            data = self._transport.request(
+                "POST", "/bots", body=body, retry=IDEMPOTENT if adopt_existing else UNSAFE
+            )
         except VibeBotAlreadyExistsError as error:
             if not adopt_existing or error.existing_bot_id is None:
                 raise
@@ -170,18 +173,24 @@ class BotEndpoints(Endpoints):
 
     def reauth_bot(self, bot_id: int) -> Bot:
         """POST /v1/bots/:botId/reauth: the platform renews the bot token it keeps."""
-        return _bot_from(self._transport.request("POST", bot_path(bot_id, "reauth"), body={}, retry=IDEMPOTENT))
+        return _bot_from(
+            self._transport.request("POST", bot_path(bot_id, "reauth"), body={}, retry=IDEMPOTENT)
+        )
 
     def resubscribe_bot(
         self, bot_id: int, *, event_mode: EventMode | None = None, webhook_url: str | None = None
     ) -> Bot:
         """POST /v1/bots/:botId/resubscribe: make events flow again (optionally in another mode)."""
         body = drop_none(eventMode=event_mode, webhookUrl=webhook_url)
-        return _bot_from(self._transport.request("POST", bot_path(bot_id, "resubscribe"), body=body, retry=IDEMPOTENT))
+        return _bot_from(
+            self._transport.request("POST", bot_path(bot_id, "resubscribe"), body=body, retry=IDEMPOTENT)
+        )
 
     def get_revision(self) -> Revision:
         """GET /v1/bots/revision: the bot platform's revision."""
         data = self._transport.request("GET", "/bots/revision", retry=SAFE)
         mapping = as_data(data)
         value = mapping.get("revision", data if isinstance(data, int) else 0)
-        return Revision(revision=int(value) if isinstance(value, (int, str)) and str(value).isdigit() else 0, raw=mapping)
+        return Revision(
+            revision=int(value) if isinstance(value, (int, str)) and str(value).isdigit() else 0, raw=mapping
+        )

@@ -1,10 +1,20 @@
 """Reference section "Chats": create, read and change group chats, their members, managers and owner."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
-from botcore.vibe.endpoints.base import IDEMPOTENT, SAFE, UNSAFE, Endpoints, as_data, bot_path, dialog, drop_none
+from botcore.vibe.endpoints.base import (
+    IDEMPOTENT,
+    SAFE,
+    UNSAFE,
+    Endpoints,
+    as_data,
+    bot_path,
+    dialog,
+    drop_none,
+)
 from botcore.vibe.models import Chat, PortalUser
 
 ChatColor = Literal[
@@ -57,11 +67,15 @@ class ChatEndpoints(Endpoints):
                 entityType=entity_type,
             ),
         }
-        return _chat_from(self._transport.request("POST", bot_path(bot_id, "chats"), body={"fields": fields}, retry=UNSAFE))
+        return _chat_from(
+            self._transport.request("POST", bot_path(bot_id, "chats"), body={"fields": fields}, retry=UNSAFE)
+        )
 
     def get_chat(self, bot_id: int, dialog_id: str | int) -> Chat:
         """GET /v1/bots/:botId/chats/:dialogId."""
-        return _chat_from(self._transport.request("GET", bot_path(bot_id, "chats", dialog(dialog_id)), retry=SAFE))
+        return _chat_from(
+            self._transport.request("GET", bot_path(bot_id, "chats", dialog(dialog_id)), retry=SAFE)
+        )
 
     def update_chat(
         self,
@@ -77,27 +91,38 @@ class ChatEndpoints(Endpoints):
         fields = drop_none(title=title, description=description, color=color, avatar=avatar)
         if not fields:
             raise ValueError("update_chat needs at least one field to change")
-        self._transport.request("PATCH", bot_path(bot_id, "chats", dialog(dialog_id)), body={"fields": fields}, retry=IDEMPOTENT)
+        self._transport.request(
+            "PATCH", bot_path(bot_id, "chats", dialog(dialog_id)), body={"fields": fields}, retry=IDEMPOTENT
+        )
 
     def leave_chat(self, bot_id: int, dialog_id: str | int) -> None:
         """POST /v1/bots/:botId/chats/:dialogId/leave: the bot leaves the chat."""
-        self._transport.request("POST", bot_path(bot_id, "chats", dialog(dialog_id), "leave"), body={}, retry=IDEMPOTENT)
+        self._transport.request(
+            "POST", bot_path(bot_id, "chats", dialog(dialog_id), "leave"), body={}, retry=IDEMPOTENT
+        )
 
     def set_chat_owner(self, bot_id: int, dialog_id: str | int, *, user_id: int) -> None:
         """POST /v1/bots/:botId/chats/:dialogId/owner: hand the chat to another member."""
         self._transport.request(
-            "POST", bot_path(bot_id, "chats", dialog(dialog_id), "owner"), body={"userId": int(user_id)}, retry=IDEMPOTENT
+            "POST",
+            bot_path(bot_id, "chats", dialog(dialog_id), "owner"),
+            body={"userId": int(user_id)},
+            retry=IDEMPOTENT,
         )
 
     def add_chat_users(self, bot_id: int, dialog_id: str | int, *, user_ids: Iterable[int]) -> None:
         """POST /v1/bots/:botId/chats/:dialogId/users: add members (the bot must manage the chat)."""
         body = {"userIds": _ids(user_ids, "add_chat_users")}
-        self._transport.request("POST", bot_path(bot_id, "chats", dialog(dialog_id), "users"), body=body, retry=IDEMPOTENT)
+        self._transport.request(
+            "POST", bot_path(bot_id, "chats", dialog(dialog_id), "users"), body=body, retry=IDEMPOTENT
+        )
 
     def remove_chat_user(self, bot_id: int, dialog_id: str | int, *, user_id: int) -> None:
         """DELETE /v1/bots/:botId/chats/:dialogId/users: remove one member."""
         body = {"userId": int(user_id)}
-        self._transport.request("DELETE", bot_path(bot_id, "chats", dialog(dialog_id), "users"), body=body, retry=IDEMPOTENT)
+        self._transport.request(
+            "DELETE", bot_path(bot_id, "chats", dialog(dialog_id), "users"), body=body, retry=IDEMPOTENT
+        )
 
     def list_chat_users(
         self,
@@ -124,7 +149,9 @@ class ChatEndpoints(Endpoints):
     def add_chat_managers(self, bot_id: int, dialog_id: str | int, *, user_ids: Iterable[int]) -> None:
         """POST /v1/bots/:botId/chats/:dialogId/managers: make members managers."""
         body = {"userIds": _ids(user_ids, "add_chat_managers")}
-        self._transport.request("POST", bot_path(bot_id, "chats", dialog(dialog_id), "managers"), body=body, retry=IDEMPOTENT)
+        self._transport.request(
+            "POST", bot_path(bot_id, "chats", dialog(dialog_id), "managers"), body=body, retry=IDEMPOTENT
+        )
 
     def remove_chat_managers(self, bot_id: int, dialog_id: str | int, *, user_ids: Iterable[int]) -> None:
         """DELETE /v1/bots/:botId/chats/:dialogId/managers: take the manager role away."""

@@ -1,4 +1,5 @@
 """Reference section "Commands": register, list, update, delete and answer the bot's slash commands."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -62,7 +63,9 @@ class CommandEndpoints(Endpoints):
                 extranetSupport=extranet_support,
             ),
         }
-        return _command_from(self._transport.request("POST", bot_path(bot_id, "commands"), body=body, retry=IDEMPOTENT))
+        return _command_from(
+            self._transport.request("POST", bot_path(bot_id, "commands"), body=body, retry=IDEMPOTENT)
+        )
 
     def list_commands(self, bot_id: int) -> list[Command]:
         """GET /v1/bots/:botId/commands."""
@@ -125,10 +128,20 @@ class CommandEndpoints(Endpoints):
         which makes a repeat answer with the first message (IDEMPOTENT, retried).
         """
         fields = message_fields(
-            text=text, keyboard=keyboard, attach=attach, system=system, url_preview=url_preview, template_id=template_id
+            text=text,
+            keyboard=keyboard,
+            attach=attach,
+            system=system,
+            url_preview=url_preview,
+            template_id=template_id,
         )
         body: dict[str, Any] = {"messageId": int(message_id), **fields}
         if dialog_id is not None:
             body["dialogId"] = dialog(dialog_id)
-        data = self._transport.request("POST", bot_path(bot_id, "commands", command_id, "answer"), body=body, retry=IDEMPOTENT if template_id else UNSAFE)
+        data = self._transport.request(
+            "POST",
+            bot_path(bot_id, "commands", command_id, "answer"),
+            body=body,
+            retry=IDEMPOTENT if template_id else UNSAFE,
+        )
         return SentMessage.from_payload(as_data(data))

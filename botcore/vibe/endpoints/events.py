@@ -1,4 +1,5 @@
 """Reference section "Events": polling a bot's events, acknowledged by offset (CONTRACT part A §8)."""
+
 from __future__ import annotations
 
 import logging

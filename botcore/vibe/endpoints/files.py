@@ -1,4 +1,5 @@
 """Reference section "Files": upload a file into a dialog as the bot, and get (or fetch) a file."""
+
 from __future__ import annotations
 
 import base64
@@ -32,7 +33,9 @@ class FileEndpoints(Endpoints):
 
     def get_file_download_url(self, bot_id: int, file_id: int) -> FileDownload:
         """GET /v1/bots/:botId/files/:fileId: a download URL for a file in a chat the bot is in."""
-        return FileDownload.from_payload(as_data(self._transport.request("GET", bot_path(bot_id, "files", file_id), retry=SAFE)))
+        return FileDownload.from_payload(
+            as_data(self._transport.request("GET", bot_path(bot_id, "files", file_id), retry=SAFE))
+        )
 
     def download_file(self, bot_id: int, file_id: int) -> bytes:
         """The file's bytes: get_file_download_url(), then fetch the URL without our credentials."""

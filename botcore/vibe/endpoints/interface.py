@@ -1,4 +1,5 @@
 """Reference section "Interface": reactions, the typing indicator and the chat's input field."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -31,7 +32,10 @@ class InterfaceEndpoints(Endpoints):
         """
         try:
             self._transport.request(
-                "POST", bot_path(bot_id, "messages", message_id, "reactions"), body={"reaction": reaction}, retry=IDEMPOTENT
+                "POST",
+                bot_path(bot_id, "messages", message_id, "reactions"),
+                body={"reaction": reaction},
+                retry=IDEMPOTENT,
             )
         except VibeConflictError as error:
             if error.code != "REACTION_ALREADY_SET":
@@ -43,7 +47,10 @@ class InterfaceEndpoints(Endpoints):
         """DELETE /v1/bots/:botId/messages/:messageId/reactions; False when there was no such reaction."""
         try:
             self._transport.request(
-                "DELETE", bot_path(bot_id, "messages", message_id, "reactions"), body={"reaction": reaction}, retry=IDEMPOTENT
+                "DELETE",
+                bot_path(bot_id, "messages", message_id, "reactions"),
+                body={"reaction": reaction},
+                retry=IDEMPOTENT,
             )
         except VibeNotFoundError as error:
             if error.code != "REACTION_NOT_FOUND":

@@ -1,4 +1,5 @@
 """Reference section "Messages": send, edit, delete, read marks, get a message and its context."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,12 +42,19 @@ class MessageEndpoints(Endpoints):
         (`uuid_map`), so the call is IDEMPOTENT and retried.
         """
         fields = message_fields(
-            text=text, keyboard=keyboard, attach=attach, system=system, url_preview=url_preview, reply_id=reply_id,
+            text=text,
+            keyboard=keyboard,
+            attach=attach,
+            system=system,
+            url_preview=url_preview,
+            reply_id=reply_id,
             template_id=template_id,
         )
         body = {"dialogId": dialog(dialog_id), "fields": fields}
         retry = IDEMPOTENT if template_id else UNSAFE
-        return SentMessage.from_payload(as_data(self._transport.request("POST", bot_path(bot_id, "messages"), body=body, retry=retry)))
+        return SentMessage.from_payload(
+            as_data(self._transport.request("POST", bot_path(bot_id, "messages"), body=body, retry=retry))
+        )
 
     def update_message(
         self,
@@ -66,7 +74,9 @@ class MessageEndpoints(Endpoints):
         fields = message_fields(text=text, keyboard=keyboard, attach=attach, url_preview=url_preview)
         if not fields:
             raise ValueError("update_message needs text, keyboard, attach or url_preview")
-        self._transport.request("PATCH", bot_path(bot_id, "messages", message_id), body={"fields": fields}, retry=IDEMPOTENT)
+        self._transport.request(
+            "PATCH", bot_path(bot_id, "messages", message_id), body={"fields": fields}, retry=IDEMPOTENT
+        )
 
     def delete_message(self, bot_id: int, message_id: int) -> None:
         """DELETE /v1/bots/:botId/messages/:messageId. Retried; a retry after a lost answer may report
@@ -76,7 +86,9 @@ class MessageEndpoints(Endpoints):
     def mark_read(self, bot_id: int, *, dialog_id: str | int, message_id: int | None = None) -> None:
         """POST /v1/bots/:botId/chats/:dialogId/read: mark the dialog read up to `message_id` (all if None)."""
         body: dict[str, Any] = {} if message_id is None else {"messageId": int(message_id)}
-        self._transport.request("POST", bot_path(bot_id, "chats", dialog(dialog_id), "read"), body=body, retry=IDEMPOTENT)
+        self._transport.request(
+            "POST", bot_path(bot_id, "chats", dialog(dialog_id), "read"), body=body, retry=IDEMPOTENT
+        )
 
     def get_message(self, bot_id: int, message_id: int) -> Message:
         """GET /v1/bots/:botId/messages/:messageId (supervisor and personal bots only)."""
@@ -84,12 +96,16 @@ class MessageEndpoints(Endpoints):
         message = data.get("message")
         return Message.from_payload(as_data(message) if message is not None else data)
 
-    def get_message_context(self, bot_id: int, message_id: int, *, range: int | None = None) -> MessageContext:
+    def get_message_context(
+        self, bot_id: int, message_id: int, *, range: int | None = None
+    ) -> MessageContext:
         """GET /v1/bots/:botId/messages/:messageId/context: up to `range` (1..50) messages each side."""
         params = None
         if range is not None:
             if not 1 <= range <= 50:
                 raise ValueError("range must be 1..50")
             params = {"range": int(range)}
-        data = self._transport.request("GET", bot_path(bot_id, "messages", message_id, "context"), params=params, retry=SAFE)
+        data = self._transport.request(
+            "GET", bot_path(bot_id, "messages", message_id, "context"), params=params, retry=SAFE
+        )
         return MessageContext.from_payload(as_data(data))

@@ -1,4 +1,5 @@
 """The client's test kit: the sandbox's control API, a portal world, and clients in both key modes."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -18,7 +19,9 @@ class Control:
         self.http = httpx.Client(base_url=root_url + "/_sandbox", timeout=15)
 
     def _data(self, response: httpx.Response) -> Any:
-        assert response.status_code == 200, f"{response.request.method} {response.request.url}: {response.text}"
+        assert response.status_code == 200, (
+            f"{response.request.method} {response.request.url}: {response.text}"
+        )
         return response.json()["data"]
 
     def post(self, path: str, body: dict | None = None) -> Any:
@@ -43,7 +46,9 @@ class Control:
     def fault(self, **rule: Any) -> int:
         return self.post("/faults", rule)["id"]
 
-    def user_says(self, user_id: int, text: str, *, bot_id: int | None = None, chat_id: int | None = None) -> dict:
+    def user_says(
+        self, user_id: int, text: str, *, bot_id: int | None = None, chat_id: int | None = None
+    ) -> dict:
         body: dict[str, Any] = {"userId": user_id, "text": text}
         body.update({"botId": bot_id} if bot_id is not None else {"chatId": chat_id})
         return self.post("/act/messages", body)["message"]

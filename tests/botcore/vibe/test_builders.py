@@ -1,4 +1,5 @@
 """Keyboard, Attach and BB-code builders: the wire shapes of CONTRACT part B §7.3, and escaping."""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,20 @@ def test_keyboard_builds_the_reference_echo_bot_buttons():
         .button("Help", send="/help", color="secondary", display="LINE")
     )
     assert keyboard.to_wire() == [
-        {"TEXT": "Repeat", "BG_COLOR_TOKEN": "primary", "ACTION": "SEND", "ACTION_VALUE": "ping", "BLOCK": "Y"},
-        {"TEXT": "Help", "BG_COLOR_TOKEN": "secondary", "ACTION": "SEND", "ACTION_VALUE": "/help", "DISPLAY": "LINE"},
+        {
+            "TEXT": "Repeat",
+            "BG_COLOR_TOKEN": "primary",
+            "ACTION": "SEND",
+            "ACTION_VALUE": "ping",
+            "BLOCK": "Y",
+        },
+        {
+            "TEXT": "Help",
+            "BG_COLOR_TOKEN": "secondary",
+            "ACTION": "SEND",
+            "ACTION_VALUE": "/help",
+            "DISPLAY": "LINE",
+        },
     ]
 
 
@@ -73,9 +86,19 @@ def test_buttons_the_platform_would_refuse_are_refused_here(kwargs):
 
 
 def test_button_options_map_to_their_upper_case_keys():
-    wire = Keyboard().button(
-        "Go", send="x", disabled=True, context="MOBILE", width=120, bg_color="#ff0000", text_color="#ffffff"
-    ).to_wire()
+    wire = (
+        Keyboard()
+        .button(
+            "Go",
+            send="x",
+            disabled=True,
+            context="MOBILE",
+            width=120,
+            bg_color="#ff0000",
+            text_color="#ffffff",
+        )
+        .to_wire()
+    )
     assert wire == [
         {
             "TEXT": "Go", "ACTION": "SEND", "ACTION_VALUE": "x", "DISABLED": "Y", "CONTEXT": "MOBILE",
@@ -100,7 +123,9 @@ def test_attach_builds_every_block_kind_in_order():
         .message("[b]Report[/b]")
         .delimiter()
         .grid(GridItem("Done", "12"), GridItem("Left", "3", display="BLOCK", width=100))
-        .link("https://example.com/r", name="Details", desc="Full report", preview="https://example.com/p.png")
+        .link(
+            "https://example.com/r", name="Details", desc="Full report", preview="https://example.com/p.png"
+        )
         .image("https://example.com/chart.png", name="Chart")
         .file("https://example.com/r.pdf", name="r.pdf", size=2048)
     )
@@ -108,7 +133,13 @@ def test_attach_builds_every_block_kind_in_order():
         "ID": 5,
         "COLOR_TOKEN": "primary",
         "BLOCKS": [
-            {"USER": {"NAME": "John Smith", "AVATAR": "https://example.com/a.png", "LINK": "/company/personal/user/1/"}},
+            {
+                "USER": {
+                    "NAME": "John Smith",
+                    "AVATAR": "https://example.com/a.png",
+                    "LINK": "/company/personal/user/1/",
+                }
+            },
             {"MESSAGE": "[b]Report[/b]"},
             {"DELIMITER": {"SIZE": 200, "COLOR": "#c6c6c6"}},
             {
@@ -176,7 +207,7 @@ def test_escape_leaves_no_tag_a_parser_could_match(typed):
 def test_escape_neutralises_line_level_markup_too():
     typed = ">>quoted\n------\nfull quote\n------\nline#BR#break"
     escaped = bb.escape(typed)
-    assert not any(line.startswith(">>") or line.startswith("------") for line in escaped.split("\n"))
+    assert not any(line.startswith((">>", "------")) for line in escaped.split("\n"))
     assert "#BR#" not in escaped.upper()
     assert bb.unescape(escaped) == typed
 

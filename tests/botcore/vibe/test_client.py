@@ -3,6 +3,7 @@
 What the client sent is checked where the platform keeps it (the control API's read-back), and what it
 got back through the typed results.
 """
+
 from __future__ import annotations
 
 import base64
@@ -42,7 +43,9 @@ from botcore.vibe import bbcode as bb
 
 
 def test_register_bot_returns_the_new_bot(client):
-    bot = client.register_bot(code="helper", name="Helper", type="supervisor", work_position="Answers", color="AQUA")
+    bot = client.register_bot(
+        code="helper", name="Helper", type="supervisor", work_position="Answers", color="AQUA"
+    )
     assert isinstance(bot, Bot)
     assert bot.id > 0
     assert (bot.code, bot.name, bot.type, bot.event_mode, bot.work_position) == (
@@ -161,12 +164,19 @@ def test_get_events_refuses_out_of_range_arguments_before_sending(client, bot, k
 
 
 def test_send_message_with_keyboard_and_attach_arrives_as_built(client, bot, world):
-    keyboard = Keyboard().button("Repeat", send="ping", color="primary", block=True).newline().button(
-        "Docs", link="https://example.com/docs"
+    keyboard = (
+        Keyboard()
+        .button("Repeat", send="ping", color="primary", block=True)
+        .newline()
+        .button("Docs", link="https://example.com/docs")
     )
     attach = Attach(color_token="secondary").message(bb.bold("Report")).grid(GridItem("Done", "3"))
     sent = client.send_message(
-        bot.id, dialog_id=world.admin_id, text=bb.bold("Hi ") + "[b]user[/b]", keyboard=keyboard, attach=attach
+        bot.id,
+        dialog_id=world.admin_id,
+        text=bb.bold("Hi ") + "[b]user[/b]",
+        keyboard=keyboard,
+        attach=attach,
     )
     assert isinstance(sent, SentMessage) and sent.id > 0
     [stored] = world.control.bot_messages(bot.id)
@@ -178,7 +188,9 @@ def test_send_message_with_keyboard_and_attach_arrives_as_built(client, bot, wor
 
 def test_send_message_as_system_with_a_reply(client, bot, world):
     asked = world.control.user_says(world.admin_id, "question", bot_id=bot.id)
-    sent = client.send_message(bot.id, dialog_id=str(world.admin_id), text="answer", system=True, reply_id=asked["id"])
+    sent = client.send_message(
+        bot.id, dialog_id=str(world.admin_id), text="answer", system=True, reply_id=asked["id"]
+    )
     [stored] = world.control.bot_messages(bot.id)
     assert stored["id"] == sent.id and stored["isSystem"] is True and stored["replyId"] == asked["id"]
 
@@ -242,7 +254,9 @@ def test_show_typing_shows_the_status_in_the_chat(client, bot, world):
     said = world.control.user_says(world.admin_id, "think", bot_id=bot.id)
     client.show_typing(bot.id, dialog_id=world.admin_id, status="IMBOT_AGENT_ACTION_THINKING", duration=30)
     typing = world.control.chat(said["chatId"])["typing"]
-    assert [(t["userId"], t["statusMessageCode"]) for t in typing] == [(bot.id, "IMBOT_AGENT_ACTION_THINKING")]
+    assert [(t["userId"], t["statusMessageCode"]) for t in typing] == [
+        (bot.id, "IMBOT_AGENT_ACTION_THINKING")
+    ]
 
 
 def test_set_text_field_turns_the_input_off_and_on(client, bot, world):
@@ -258,7 +272,9 @@ def test_set_text_field_turns_the_input_off_and_on(client, bot, world):
 
 @pytest.fixture
 def group(client, bot, world) -> Chat:
-    return client.create_chat(bot.id, title="Standup", user_ids=[world.admin_id], description="Daily", color="mint")
+    return client.create_chat(
+        bot.id, title="Standup", user_ids=[world.admin_id], description="Daily", color="mint"
+    )
 
 
 def test_create_chat_answers_a_group_dialog_id(group, world):
@@ -300,7 +316,9 @@ def test_chat_owner_can_be_handed_over_and_the_bot_can_leave(client, bot, group,
 
 
 def test_register_command_is_idempotent_by_name(client, bot):
-    command = client.register_command(bot.id, command="/help", title={"en": "Help", "ru": "Помощь"}, params="topic")
+    command = client.register_command(
+        bot.id, command="/help", title={"en": "Help", "ru": "Помощь"}, params="topic"
+    )
     assert isinstance(command, Command)
     assert (command.command, command.name, command.bot_id) == ("/help", "help", bot.id)
     assert command.title == {"en": "Help", "ru": "Помощь"}
@@ -327,7 +345,11 @@ def test_a_user_command_arrives_as_an_event_and_can_be_answered(client, bot, wor
     assert (event.command.name, event.command.params) == ("ping", "now")
     assert event.message is not None
     sent = client.answer_command(
-        bot.id, event.command.id, message_id=event.message.id, text=bb.bold("Pong!"), dialog_id=event.dialog_id
+        bot.id,
+        event.command.id,
+        message_id=event.message.id,
+        text=bb.bold("Pong!"),
+        dialog_id=event.dialog_id,
     )
     answer = [m for m in world.control.bot_messages(bot.id) if m["text"] == "[b]Pong![/b]"]
     assert [m["id"] for m in answer] == [sent.id]
@@ -357,7 +379,9 @@ def test_a_user_reaction_to_the_bots_message_arrives_as_an_event(client, bot, wo
 def test_upload_then_download_gives_back_the_exact_bytes(client, bot, world):
     world.control.user_says(world.admin_id, "send me the report", bot_id=bot.id)
     content = bytes(range(256)) * 40 + "Отчёт ✅".encode()
-    uploaded = client.upload_file(bot.id, dialog_id=world.admin_id, name="отчёт.pdf", content=content, message="Here")
+    uploaded = client.upload_file(
+        bot.id, dialog_id=world.admin_id, name="отчёт.pdf", content=content, message="Here"
+    )
     assert (uploaded.name, uploaded.size, uploaded.extension) == ("отчёт.pdf", len(content), "pdf")
     assert uploaded.message_id > 0 and uploaded.dialog_id == str(world.admin_id)
     download = client.get_file_download_url(bot.id, uploaded.id)
@@ -417,8 +441,12 @@ def test_an_app_key_without_a_session_needs_a_fresh_session(world):
 
 
 def test_an_expired_session_needs_a_fresh_session(world):
-    expired = world.control.post("/sessions", {"appKey": world.app_key, "userId": world.admin_id, "ttlSeconds": 0})
-    client = VibeClient(api_key=world.app_key, session_token=expired["token"], base_url=world.base_url, budget=NoBudget())
+    expired = world.control.post(
+        "/sessions", {"appKey": world.app_key, "userId": world.admin_id, "ttlSeconds": 0}
+    )
+    client = VibeClient(
+        api_key=world.app_key, session_token=expired["token"], base_url=world.base_url, budget=NoBudget()
+    )
     with pytest.raises(VibeSessionExpiredError) as caught:
         client.list_bots()
     assert caught.value.code == "TOKEN_EXPIRED" and caught.value.status == 401
@@ -492,7 +520,12 @@ def test_the_client_works_without_django_settings(world):
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     result = subprocess.run(
         [sys.executable, "-c", script, world.personal_key, world.base_url],
-        capture_output=True, text=True, env=env, timeout=60, cwd=str(Path(__file__).parents[3]),
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=str(Path(__file__).parents[3]),
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "SharedBudget ['plain']"

@@ -3,6 +3,7 @@
 A recording stand-in for the transport (the client's own seam, no HTTP) notes what each method asks for;
 the sandbox tests in test_client.py show the same calls working over the wire.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,7 +21,9 @@ class RecordingTransport:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, RetryClass, Any, Any]] = []
 
-    def request(self, method: str, path: str, *, retry: RetryClass, params=None, body=None, timeout=None) -> Any:
+    def request(
+        self, method: str, path: str, *, retry: RetryClass, params=None, body=None, timeout=None
+    ) -> Any:
         self.requests.append((method, path, retry, params, body))
         return {}
 
@@ -79,14 +82,22 @@ def test_the_table_is_the_references_36_endpoints():
     assert len({(method, path) for method, path, *_ in ENDPOINTS}) == 36
     reference = Path("/work/shared/vibecode/bot-platform-reference.txt")
     if reference.exists():
-        rows = re.findall(r"^\| (GET|POST|PATCH|DELETE) \| (/v1/\S+) \|", reference.read_text(encoding="utf-8"), re.M)
+        rows = re.findall(
+            r"^\| (GET|POST|PATCH|DELETE) \| (/v1/\S+) \|",
+            reference.read_text(encoding="utf-8"),
+            re.MULTILINE,
+        )
         assert set(rows) == {(method, path) for method, path, *_ in ENDPOINTS}
 
 
 @pytest.mark.parametrize(
-    ("method", "reference_path", "call", "path", "retry"), ENDPOINTS, ids=[f"{m} {p}" for m, p, *_ in ENDPOINTS]
+    ("method", "reference_path", "call", "path", "retry"),
+    ENDPOINTS,
+    ids=[f"{m} {p}" for m, p, *_ in ENDPOINTS],
 )
-def test_each_endpoint_has_its_method_path_and_retry_class(recorded, method, reference_path, call, path, retry):
+def test_each_endpoint_has_its_method_path_and_retry_class(
+    recorded, method, reference_path, call, path, retry
+):
     client, transport = recorded
     call(client)
     assert transport.requests[0][:3] == (method, path, retry)

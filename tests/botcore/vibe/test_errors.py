@@ -1,4 +1,5 @@
 """raise_for_response: every code of the reference and the contract, aliases, unknown codes, bad bodies."""
+
 from __future__ import annotations
 
 import email.utils
@@ -132,7 +133,12 @@ def test_each_known_code_raises_its_class_with_the_answer_kept(code, status, exp
         raise_for_response(response)
     error = caught.value
     assert type(error) is expected
-    assert (error.status, error.code, error.message, error.hint) == (status, code, "Что-то пошло не так", "try again")
+    assert (error.status, error.code, error.message, error.hint) == (
+        status,
+        code,
+        "Что-то пошло не так",
+        "try again",
+    )
     assert (error.method, error.path) == ("POST", "/v1/bots/5/messages")
 
 
@@ -140,7 +146,9 @@ def test_the_reference_tables_are_all_covered():
     reference = Path("/work/shared/vibecode/bot-platform-reference.txt")
     if not reference.exists():
         pytest.skip("the reference is not on this machine")
-    table = reference.read_text(encoding="utf-8").split("#Error codes", 1)[1].split("#Endpoint reference", 1)[0]
+    table = (
+        reference.read_text(encoding="utf-8").split("#Error codes", 1)[1].split("#Endpoint reference", 1)[0]
+    )
     codes_in_reference = set(re.findall(r"^([A-Z][A-Z_]+) \|$", table, re.MULTILINE))
     assert codes_in_reference == {code for code, _, _ in REFERENCE_CODES}
 
@@ -241,7 +249,9 @@ def test_a_success_envelope_returns_its_data():
         "id": 1502,
         "uuidMap": [],
     }
-    assert raise_for_response(answer(201, {"success": True, "data": {"bot": {"id": 42}}})) == {"bot": {"id": 42}}
+    assert raise_for_response(answer(201, {"success": True, "data": {"bot": {"id": 42}}})) == {
+        "bot": {"id": 42}
+    }
 
 
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body></html>"
@@ -254,7 +264,12 @@ HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><center>ngin
         (503, b"", {}, VibeServerError),
         (504, b"upstream timed out", {"Content-Type": "text/plain"}, VibeServerError),
         (500, b"{not json", {"Content-Type": "application/json"}, VibeServerError),
-        (429, b"<html>slow down</html>", {"Content-Type": "text/html", "Retry-After": "4"}, VibeRateLimitError),
+        (
+            429,
+            b"<html>slow down</html>",
+            {"Content-Type": "text/html", "Retry-After": "4"},
+            VibeRateLimitError,
+        ),
         (200, b"", {}, VibeProtocolError),
         (200, b"<html>captive portal</html>", {"Content-Type": "text/html"}, VibeProtocolError),
         (200, b"\xff\xfe\x00garbage", {}, VibeProtocolError),
@@ -266,9 +281,21 @@ HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><center>ngin
         (302, b"", {"Location": "https://elsewhere.test/"}, VibeProtocolError),
     ],
     ids=[
-        "html-502", "empty-503", "text-504", "broken-json-500", "html-429", "empty-200", "html-200", "binary-200",
-        "json-not-envelope", "json-list", "failure-without-error", "html-404", "empty-401", "redirect",
-    ],  # fmt: skip
+        "html-502",
+        "empty-503",
+        "text-504",
+        "broken-json-500",
+        "html-429",
+        "empty-200",
+        "html-200",
+        "binary-200",
+        "json-not-envelope",
+        "json-list",
+        "failure-without-error",
+        "html-404",
+        "empty-401",
+        "redirect",
+    ],
 )
 def test_an_answer_outside_the_envelope_gets_a_clear_error(status, content, headers, expected):
     with pytest.raises(VibeApiError) as caught:
@@ -303,7 +330,12 @@ def test_a_response_built_without_a_request_still_maps():
 
 @pytest.mark.parametrize(
     ("error_class", "transient"),
-    [(VibeServerError, True), (VibeRateLimitError, True), (VibeBadRequestError, False), (VibeAuthError, False)],
+    [
+        (VibeServerError, True),
+        (VibeRateLimitError, True),
+        (VibeBadRequestError, False),
+        (VibeAuthError, False),
+    ],
 )
 def test_only_rate_limits_and_server_failures_are_transient(error_class, transient):
     assert error_class(status=500, code="X", message="m").is_transient is transient

@@ -1,4 +1,5 @@
 """parse_event: every event type of the contract, unknown types and extra fields kept, never fatal."""
+
 from __future__ import annotations
 
 import copy
@@ -136,7 +137,12 @@ def test_a_message_from_another_bot_user_is_marked_as_from_a_bot():
 
 
 def test_an_unknown_event_type_is_kept_whole_as_unknown_event():
-    payload = {"eventId": 99, "type": "ONIMBOTV2SOMETHINGNEW", "date": "2026-04-13T10:05:00Z", "data": {"x": [1, 2]}}
+    payload = {
+        "eventId": 99,
+        "type": "ONIMBOTV2SOMETHINGNEW",
+        "date": "2026-04-13T10:05:00Z",
+        "data": {"x": [1, 2]},
+    }
     event = parse_event(payload)
     assert isinstance(event, UnknownEvent)
     assert event.type == "ONIMBOTV2SOMETHINGNEW"

@@ -4,6 +4,7 @@ Reads and idempotent writes are retried on 5xx, 502 BITRIX_UNAVAILABLE and lost 
 may have happened are not; a 429 is waited out per Retry-After whatever the call; a connection that
 could not even be opened is retried for every call.
 """
+
 from __future__ import annotations
 
 import random
@@ -11,17 +12,17 @@ import time
 
 import httpx
 import pytest
+from pyrate_limiter.buckets import InMemoryStateStore
 
 from botcore.vibe import (
     NoBudget,
     SharedBudget,
-    VibeNotFoundError,
     VibeClient,
+    VibeNotFoundError,
     VibeRateLimitError,
     VibeServerError,
     VibeTransportError,
 )
-from pyrate_limiter.buckets import InMemoryStateStore
 
 BOTS = "/v1/bots"
 BOT = "/v1/bots/{bot_id}"
@@ -42,7 +43,7 @@ def seed_first_fail_then_pass(sandbox, rate: float = 0.5) -> None:
     for seed in range(1000):
         rng = random.Random(seed)
         if rng.random() < rate and rng.random() >= rate:
-            sandbox.run_in_loop(lambda services: services.faults.seed(seed))
+            sandbox.run_in_loop(lambda services, chosen=seed: services.faults.seed(chosen))
             return
     raise AssertionError("no seed found")
 
@@ -69,7 +70,10 @@ def test_a_read_recovers_after_a_transient_failure(sandbox, world, code):
     world.control.fault(method="GET", path=EVENTS, errorRate=0.5, errorCode=code)
     batch = fast(world).get_events(bot.id)
     assert batch.events == ()
-    assert [c["errorCode"] for c in calls_to(world.control, f"/v1/bots/{bot.id}/events", "GET")] == [code, None]
+    assert [c["errorCode"] for c in calls_to(world.control, f"/v1/bots/{bot.id}/events", "GET")] == [
+        code,
+        None,
+    ]
 
 
 def test_a_read_whose_connection_dropped_is_retried(sandbox, world):
@@ -189,7 +193,9 @@ def test_a_retry_after_longer_than_the_longest_wait_is_raised_for_the_caller(wor
 
 def test_the_client_budget_keeps_the_platforms_429_away(world):
     world.control.post("/rate-limit", {"key": world.personal_key, "perSecond": 5})
-    budget = SharedBudget(name="budget-test", per_second=4.5, burst=1, max_wait=10, store=InMemoryStateStore())
+    budget = SharedBudget(
+        name="budget-test", per_second=4.5, burst=1, max_wait=10, store=InMemoryStateStore()
+    )
     client = world.client("personal", budget=budget, max_attempts=1)
     for _ in range(15):
         client.list_bots()  # max_attempts=1: a single 429 would raise

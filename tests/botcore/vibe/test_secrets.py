@@ -1,4 +1,5 @@
 """Keys and session tokens never show in repr, error messages or logs, while calls fail and retry."""
+
 from __future__ import annotations
 
 import logging
@@ -33,17 +34,31 @@ def test_repr_of_a_client_names_the_key_kind_only(world):
 
 
 def test_refusals_from_the_platform_carry_no_credentials(world):
-    expired = world.control.post("/sessions", {"appKey": world.app_key, "userId": world.admin_id, "ttlSeconds": 0})
+    expired = world.control.post(
+        "/sessions", {"appKey": world.app_key, "userId": world.admin_id, "ttlSeconds": 0}
+    )
     cases = [
-        VibeClient(api_key=world.app_key, session_token=expired["token"], base_url=world.base_url, budget=NoBudget()),
-        VibeClient(api_key=world.app_key, session_token="vibe_session_unknown", base_url=world.base_url, budget=NoBudget()),
+        VibeClient(
+            api_key=world.app_key, session_token=expired["token"], base_url=world.base_url, budget=NoBudget()
+        ),
+        VibeClient(
+            api_key=world.app_key,
+            session_token="vibe_session_unknown",
+            base_url=world.base_url,
+            budget=NoBudget(),
+        ),
         VibeClient(api_key=world.app_key, base_url=world.base_url, budget=NoBudget()),
         VibeClient(api_key="vibe_api_not_a_real_key_123", base_url=world.base_url, budget=NoBudget()),
     ]
     for client in cases:
         with pytest.raises(VibeApiError) as caught:
             client.list_bots()
-        assert_clean(everything_said_about(caught.value), world.app_key, expired["token"], "vibe_api_not_a_real_key_123")
+        assert_clean(
+            everything_said_about(caught.value),
+            world.app_key,
+            expired["token"],
+            "vibe_api_not_a_real_key_123",
+        )
 
 
 def test_a_platform_answer_that_quotes_our_secrets_is_scrubbed():
@@ -60,7 +75,11 @@ def test_a_platform_answer_that_quotes_our_secrets_is_scrubbed():
 
     http = httpx.Client(transport=httpx.MockTransport(echo_secrets))
     client = VibeClient(
-        api_key=SECRET_KEY, session_token=SECRET_TOKEN, base_url="http://platform.test/v1", http=http, budget=NoBudget()
+        api_key=SECRET_KEY,
+        session_token=SECRET_TOKEN,
+        base_url="http://platform.test/v1",
+        http=http,
+        budget=NoBudget(),
     )
     with pytest.raises(VibeApiError) as caught:
         client.list_bots()
@@ -87,7 +106,9 @@ def test_transport_failures_carry_no_credentials():
 def test_logs_stay_clean_while_calls_fail_and_retry(world, caplog):
     client = world.client("app", max_attempts=3, backoff_base=0.01, retry_max_wait=0.05)
     bot = client.register_bot(code="b", name="B")
-    world.control.fault(method="GET", path="/v1/bots/{bot_id}/events", errorRate=1, errorCode="BITRIX_UNAVAILABLE")
+    world.control.fault(
+        method="GET", path="/v1/bots/{bot_id}/events", errorRate=1, errorCode="BITRIX_UNAVAILABLE"
+    )
     world.control.fault(method="GET", path="/v1/bots", dropRate=1)
     with caplog.at_level(logging.DEBUG):
         with pytest.raises(VibeError):

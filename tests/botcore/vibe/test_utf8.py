@@ -1,4 +1,5 @@
 """UTF-8 end to end: Cyrillic, emoji and other non-ASCII text leave as UTF-8 bytes and come back exactly."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ SAMPLES = [
     "emoji 👋🤖🚀 and a family 👩‍👩‍👧‍👦 and a flag 🇷🇺",
     unicodedata.normalize("NFD", "йо decomposed"),  # combining marks must not be normalised away
     "עברית mixed with English",
-    "tab\tquote\" backslash\\ newline\n nbsp\u00a0 zwsp\u200b",
+    'tab\tquote" backslash\\ newline\n nbsp\u00a0 zwsp\u200b',
 ]
 
 
@@ -34,7 +35,7 @@ def test_bodies_leave_as_utf8_bytes_not_ascii_escapes(recorded):
     request = requests[-1]
     request.read()
     assert request.headers["content-type"] == "application/json; charset=utf-8"
-    assert "Помощник 🤖".encode("utf-8") in request.content
+    assert "Помощник 🤖".encode() in request.content
     assert b"\\u" not in request.content
     assert json.loads(request.content.decode("utf-8"))["name"] == "Помощник 🤖"
 
@@ -78,7 +79,7 @@ def test_a_file_with_a_cyrillic_name_and_text_content_round_trips(recorded, worl
     client, _ = recorded
     bot = client.register_bot(code="utf", name="B")
     world.control.user_says(world.admin_id, "файл", bot_id=bot.id)
-    content = "Отчёт за неделю ✅\n".encode("utf-8")
+    content = "Отчёт за неделю ✅\n".encode()
     uploaded = client.upload_file(bot.id, dialog_id=world.admin_id, name="отчёт 📄.txt", content=content)
     assert uploaded.name == "отчёт 📄.txt"
     assert client.download_file(bot.id, uploaded.id).decode("utf-8") == "Отчёт за неделю ✅\n"
