@@ -18,6 +18,11 @@ from django.core.management.base import BaseCommand, CommandError
 from vibeapp.env import ensure_local_secret
 
 
+def _stop_on_sigterm(signum, frame) -> None:
+    """SIGTERM (a service manager, `timeout`) stops the stack as cleanly as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 def _wait_until_up(url: str, *, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -58,7 +63,7 @@ class Command(BaseCommand):
         os.environ.update({k: env[k] for k in ("VIBE_APP_KEY", "VIBE_BASE_URL", "VIBE_APP_PUBLIC_URL")})
         self.stdout.write("Preparing the database…")
         call_command("migrate", verbosity=0)
-        self._ensure_schedules()
+        call_command("ensure_schedules", stdout=self.stdout)
 
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         commands = {
@@ -66,11 +71,9 @@ class Command(BaseCommand):
                         "--app-url", web, "--demo", "--demo-app-key", app_key],
             "web": [*manage, "runserver", f"127.0.0.1:{web_port}", "--noreload"],
             "qcluster": [*manage, "qcluster"],
+            "pacer": [*manage, "runpacer"],
         }
-        if "runpacer" in self._known_commands():
-            commands["pacer"] = [*manage, "runpacer"]
-        # SIGTERM (a service manager, `timeout`) stops the stack as cleanly as Ctrl-C does.
-        signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt()))
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
         processes = {name: self._spawn(name, argv, env) for name, argv in commands.items()}
         try:
             _wait_until_up(f"{sandbox}/v1")
@@ -93,21 +96,6 @@ class Command(BaseCommand):
                     process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     process.kill()
-
-    def _known_commands(self) -> set[str]:
-        from django.core.management import get_commands
-
-        return set(get_commands())
-
-    def _ensure_schedules(self) -> None:
-        from tenants.schedules import ensure_schedules
-
-        ensure_schedules()
-        try:
-            from botcore.schedules import ensure_schedules as ensure_botcore_schedules
-        except ImportError:
-            return
-        ensure_botcore_schedules()
 
     def _spawn(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
         process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)

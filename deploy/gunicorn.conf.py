@@ -1,0 +1,17 @@
+"""gunicorn settings for the web process (install pages, portal settings, admin, health)."""
+import multiprocessing
+import os
+
+bind = os.environ.get("VIBE_WEB_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("VIBE_WEB_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+threads = int(os.environ.get("VIBE_WEB_THREADS", 2))
+# Pages call GET /v1/me while a user waits; give the platform time, but not forever.
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+max_requests = 2000
+max_requests_jitter = 200
+accesslog = "-"
+# Never log query strings: OAuth callbacks carry a one-time code there.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
+forwarded_allow_ips = os.environ.get("VIBE_FORWARDED_ALLOW_IPS", "127.0.0.1")
