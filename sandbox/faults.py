@@ -14,8 +14,9 @@ import random
 from dataclasses import dataclass
 
 from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
-from sandbox.http import ApiError
+from sandbox.http import ApiError, InjectedResponse
 from sandbox.state import StateError
 
 log = logging.getLogger(__name__)
@@ -50,10 +51,12 @@ class FaultRule:
     error_rate: float = 0.0  # 1.0 forces `error_code` on every matching call
     error_code: str = "BITRIX_UNAVAILABLE"
     drop_rate: float = 0.0
+    garbage_rate: float = 0.0  # share of matching calls answered 200 with a body that is not JSON
 
     def __post_init__(self) -> None:
-        if not 0.0 <= float(self.error_rate) <= 1.0 or not 0.0 <= float(self.drop_rate) <= 1.0:
-            raise StateError("INVALID_REQUEST", "errorRate and dropRate must be between 0 and 1")
+        rates = (self.error_rate, self.drop_rate, self.garbage_rate)
+        if not all(0.0 <= float(rate) <= 1.0 for rate in rates):
+            raise StateError("INVALID_REQUEST", "errorRate, dropRate and garbageRate must be between 0 and 1")
         if float(self.latency_ms) < 0 or float(self.latency_ms) > 600_000:
             raise StateError("INVALID_REQUEST", "latencyMs must be between 0 and 600000")
         if not self.error_code or not str(self.error_code).replace("_", "").isalnum():
@@ -74,6 +77,7 @@ class FaultRule:
             "errorRate": self.error_rate,
             "errorCode": self.error_code,
             "dropRate": self.drop_rate,
+            "garbageRate": self.garbage_rate,
         }
 
 
@@ -118,6 +122,9 @@ class Faults:
                 await asyncio.sleep(rule.latency_ms / 1000)
             if rule.drop_rate and self.rng.random() < rule.drop_rate:
                 await drop_connection(request)
+            if rule.garbage_rate and self.rng.random() < rule.garbage_rate:
+                # What a broken proxy in front of the platform answers: a 200 that is an HTML page.
+                raise InjectedResponse(HTMLResponse("<html><body>502 Bad Gateway</body></html>", status_code=200))
             if rule.error_rate and self.rng.random() < rule.error_rate:
                 raise ApiError(
                     rule.error_code,

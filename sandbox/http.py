@@ -44,6 +44,14 @@ class ApiError(StateError):
         self.status = status
 
 
+class InjectedResponse(Exception):
+    """A fault that answers with `response` as it is, bypassing the envelope (see sandbox/faults.py)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("injected response")
+        self.response = response
+
+
 @dataclass
 class Created:
     """A handler result answered with 201 (registration, CONTRACT part A §1)."""
@@ -161,6 +169,9 @@ def endpoint(*, auth: str = "bot") -> Callable[[Handler], Callable[[Request], Aw
                     call.bot = resolve_bot(platform, caller, str(request.path_params["bot_id"]))
                     record.bot_id = call.bot.id
                 result = await handler(call)
+            except InjectedResponse as injected:
+                record.finish(injected.response.status_code, "INJECTED")
+                return injected.response
             except StateError as error:
                 record.finish(status_of(error.code) if not getattr(error, "status", None) else error.status, error.code)
                 return envelope_error(error)

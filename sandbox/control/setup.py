@@ -133,6 +133,7 @@ _FAULT_FIELDS = {
     "errorRate": "error_rate",
     "errorCode": "error_code",
     "dropRate": "drop_rate",
+    "garbageRate": "garbage_rate",
 }
 
 

@@ -120,3 +120,28 @@ def test_handling_an_event_again_posts_nothing_twice(sandbox_portal, bot):
     poll_bot_once(bot.pk)
     assert EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.HANDLED).count() == 2
     assert sandbox_portal.bot_messages(bot.vibe_bot_id) == before
+
+
+def test_garbage_from_the_platform_backs_off_and_loses_nothing(sandbox_portal, bot, settings):
+    settings.VIBE_MAX_ATTEMPTS = 1
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="still here?")
+    sandbox_portal.control.post("/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "garbageRate": 1.0})
+    assert poll_bot_once(bot.pk).status == "backoff"
+    bot.refresh_from_db()
+    assert "Protocol" in bot.last_error or "JSON" in bot.last_error
+    sandbox_portal.control.delete("/_sandbox/faults")
+    assert poll_bot_once(bot.pk).status == "polled"
+    assert EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD", status=EventLogEntry.Status.HANDLED).count() == 1
+
+
+def test_a_malformed_event_is_kept_as_failed_and_the_rest_is_handled(sandbox_portal, bot):
+    from botcore.services.polling import store_batch
+    from botcore.vibe.models import EventBatch
+
+    good = {"eventId": 1, "type": "ONIMBOTV2MESSAGEADD", "date": "2026-11-24T10:00:00+03:00", "data": {"bot": {"id": bot.vibe_bot_id}}}
+    nameless = {"type": "ONIMBOTV2MESSAGEADD", "data": {}}
+    stored = store_batch(bot.pk, EventBatch(events=(), next_offset=2, raw={"events": [good, nameless, "junk"]}), lease_token=None)
+    assert stored == 3
+    assert EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.FAILED).count() == 2
+    bot.refresh_from_db()
+    assert bot.event_offset == 2

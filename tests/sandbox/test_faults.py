@@ -127,7 +127,7 @@ def test_rules_are_listed_as_json_and_cleared():
     assert isinstance(rule_id, int)
     assert [r.as_json() for r in faults.rules()] == [
         {"method": "GET", "path": EVENTS, "latencyMs": 5, "errorRate": 0.25,
-         "errorCode": "BITRIX_UNAVAILABLE", "dropRate": 0.0}
+         "errorCode": "BITRIX_UNAVAILABLE", "dropRate": 0.0, "garbageRate": 0.0}
     ]
     faults.clear()
     assert faults.rules() == []
@@ -139,3 +139,14 @@ def test_rules_are_listed_as_json_and_cleared():
 def test_an_impossible_rule_is_refused(rule):
     with pytest.raises(StateError):
         FaultRule(**rule)
+
+
+def test_a_garbage_fault_answers_200_with_a_body_that_is_not_json(sandbox):
+    import httpx as _httpx
+
+    control = _httpx.Client(base_url=sandbox.root_url)
+    assert control.post("/_sandbox/faults", json={"path": "/v1/bots/revision", "garbageRate": 1.0}).status_code == 200
+    key = sandbox.run_in_loop(lambda s: s.platform.issue_personal_key(s.platform.create_user(s.platform.create_portal(), name="G H")).value)
+    answer = _httpx.get(f"{sandbox.base_url}/bots/revision", headers={"X-Api-Key": key})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    assert control.post("/_sandbox/faults", json={"garbageRate": 2}).status_code == 400
