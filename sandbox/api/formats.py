@@ -12,15 +12,14 @@ command answers). Rules (CONTRACT part A §10, part B §7.3):
   attaches, or a JSON string of any of them; one kind key per block (USER, LINK, MESSAGE, DELIMITER,
   GRID, IMAGE, FILE). URLs are absolute http(s) or portal-relative. Bad structure is 400 ATTACH_ERROR;
   more than 60 000 serialized characters is 400 ATTACH_OVERSIZE. "N", "" or [] means "no attach".
-- `system`, `urlPreview`: true/false or "Y"/"N"; `replyId`: a message id. A wrong type is 400
-  INVALID_REQUEST naming the field.
+- `system`, `urlPreview`: true/false or "Y"/"N"; `replyId`: a message id; `templateId`: a UUID (a
+  repeated send with it answers the first message). A wrong type is 400 INVALID_REQUEST naming the field.
 """
 from __future__ import annotations
 
-import uuid
-
 import json
 import re
+import uuid
 from typing import Any
 
 from sandbox.http import ApiError
@@ -72,7 +71,8 @@ _ATTACH_KINDS = ("USER", "LINK", "MESSAGE", "DELIMITER", "GRID", "IMAGE", "FILE"
 
 
 def clean_message_fields(fields: Any) -> dict:
-    """The fields validated and normalised: {text, keyboard, attach, is_system, url_preview, reply_id}.
+    """The fields validated and normalised: {text, keyboard, attach, is_system, url_preview, reply_id,
+    template_id}.
 
     Every key is always returned; an absent or cleared keyboard/attach is None, absent text is "".
     Callers that edit tell "absent" from "cleared" by looking at the raw `fields` keys themselves.
