@@ -75,8 +75,11 @@ class Pacer:
             due = _due_bots(now, self.batch)
             chosen: list[int] = []
             spent: dict[str, int] = defaultdict(int)
+            app_key = conf.vibe_app_key()
             for bot_id, portal_id, uses_personal_key in due:
-                key_name = f"portal:{portal_id}" if uses_personal_key else "app"
+                # Budgets are named after the key they spend (hashed by budget_for_key), so deployments
+                # and test runs sharing one Redis never share a budget.
+                key_name = f"{app_key}:portal:{portal_id}" if uses_personal_key else app_key
                 if not self._admit(key_name):
                     continue  # this key's poll budget is spent for now; lower-priority bots wait
                 chosen.append(bot_id)
