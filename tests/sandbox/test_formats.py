@@ -272,7 +272,8 @@ def test_url_preview_takes_booleans_and_y_n(sandbox, send, value, expected):
 @pytest.mark.parametrize(
     ("field", "value"),
     [("system", 1), ("system", "yes"), ("urlPreview", []), ("urlPreview", "true"), ("replyId", "abc"),
-     ("replyId", -3), ("replyId", True), ("message", 42), ("message", ["a"])],
+     ("replyId", -3), ("replyId", True), ("message", 42), ("message", ["a"]), ("templateId", "not-a-uuid"),
+     ("templateId", {"id": 1})],
 )  # fmt: skip
 def test_a_wrong_type_is_400_naming_the_field(send, field, value):
     response = send(**{"message": "x", field: value})
