@@ -37,6 +37,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from botcore.vibe.budget import NoBudget, RequestBudget
 from botcore.vibe.errors import (
     VibeApiError,
+    VibeBudgetTimeoutError,
     VibeError,
     VibeRateLimitError,
     VibeTransportError,
@@ -60,6 +61,8 @@ def is_retryable(error: BaseException, retry_class: RetryClass) -> bool:
     """Whether `error` may be retried for a call of `retry_class` (see the module docstring)."""
     if isinstance(error, VibeTransportError):
         return retry_class is not RetryClass.UNSAFE or not error.sent
+    if isinstance(error, VibeBudgetTimeoutError):
+        return False  # it already waited as long as allowed; retrying would only multiply the wait
     if isinstance(error, VibeRateLimitError):
         return True  # refused before anything happened, whatever the method
     if isinstance(error, VibeApiError):

@@ -17,6 +17,7 @@ from pyrate_limiter.buckets import InMemoryStateStore
 from botcore.vibe import (
     NoBudget,
     SharedBudget,
+    VibeBudgetTimeoutError,
     VibeClient,
     VibeNotFoundError,
     VibeRateLimitError,
@@ -200,3 +201,21 @@ def test_the_client_budget_keeps_the_platforms_429_away(world):
     for _ in range(15):
         client.list_bots()  # max_attempts=1: a single 429 would raise
     assert [c["status"] for c in calls_to(world.control, BOTS, "GET")] == [200] * 15
+
+
+def test_a_spent_client_budget_is_raised_at_once_and_sends_nothing(world):
+    class SpentBudget:
+        waits = 0
+
+        def acquire(self) -> None:
+            self.waits += 1
+            raise VibeBudgetTimeoutError(
+                status=429, code="CLIENT_BUDGET_EXHAUSTED", message="spent", retry_after=0.01
+            )
+
+    budget = SpentBudget()
+    client = world.client("personal", budget=budget, max_attempts=4)
+    with pytest.raises(VibeBudgetTimeoutError):
+        client.list_bots()
+    assert budget.waits == 1  # one bounded wait, not one per attempt
+    assert calls_to(world.control, BOTS, "GET") == []
