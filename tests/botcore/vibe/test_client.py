@@ -529,3 +529,29 @@ def test_the_client_works_without_django_settings(world):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "SharedBudget ['plain']"
+
+
+def test_calls_reuse_one_keep_alive_connection(world):
+    from botcore.vibe.transport import make_http_client
+
+    local_ports: set[int] = set()
+
+    def note_port(response):
+        local_ports.add(response.extensions["network_stream"].get_extra_info("client_addr")[1])
+
+    http = make_http_client()
+    http.event_hooks["response"].append(note_port)
+    client = world.client("app", http=http)
+    bot = client.register_bot(code="reuse", name="Reuse")
+    for _ in range(10):
+        client.get_events(bot.id)
+        client.list_commands(bot.id)
+    assert len(local_ports) == 1
+    http.close()
+
+
+def test_clients_made_without_an_http_client_share_the_process_one(world):
+    first, second = world.client("app"), world.client("personal")
+    assert first._transport.http is second._transport.http
+    first.close()  # closing a client that does not own the shared pool leaves it open for the others
+    assert not second._transport.http.is_closed
