@@ -145,3 +145,30 @@ def test_a_malformed_event_is_kept_as_failed_and_the_rest_is_handled(sandbox_por
     assert EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.FAILED).count() == 2
     bot.refresh_from_db()
     assert bot.event_offset == 2
+
+
+def test_no_token_or_key_reaches_the_logs_through_any_outcome(sandbox_portal, caplog, settings):
+    import logging
+
+    from tenants.selectors import get_portal_credential
+
+    caplog.set_level(logging.DEBUG)
+    settings.VIBE_MAX_ATTEMPTS = 2
+    token = get_portal_credential(sandbox_portal.portal).secret
+    bot = provision_bot(sandbox_portal.portal)
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="hello")
+    poll_bot_once(bot.pk)
+    for fault in ({"errorRate": 1.0, "errorCode": "RATE_LIMIT"}, {"errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"},
+                  {"dropRate": 1.0}, {"garbageRate": 1.0}, {"errorRate": 1.0, "errorCode": "BOT_ACCESS_DENIED"}):
+        sandbox_portal.control.delete("/_sandbox/faults")
+        sandbox_portal.control.post("/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", **fault})
+        Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.ACTIVE)
+        poll_bot_once(bot.pk)
+    sandbox_portal.control.delete("/_sandbox/faults")
+    sandbox_portal.control.post("/_sandbox/clock", json={"advanceSeconds": 3 * 24 * 3600})
+    Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.ACTIVE)
+    poll_bot_once(bot.pk)
+    logged = caplog.text + "".join(str(r.args) for r in caplog.records)
+    assert len(caplog.records) > 5
+    assert token not in logged and sandbox_portal.app_key not in logged
+    assert token[len("vibe_session_"):][:12] not in logged
