@@ -20,6 +20,7 @@ from botcore.vibe import (
     VibeBudgetTimeoutError,
     VibeClient,
     VibeNotFoundError,
+    VibeProtocolError,
     VibeRateLimitError,
     VibeServerError,
     VibeTransportError,
@@ -219,3 +220,11 @@ def test_a_spent_client_budget_is_raised_at_once_and_sends_nothing(world):
         client.list_bots()
     assert budget.waits == 1  # one bounded wait, not one per attempt
     assert calls_to(world.control, BOTS, "GET") == []
+
+
+def test_a_garbage_answer_is_a_protocol_error_and_is_not_retried(world):
+    world.control.fault(method="GET", path=BOTS, garbageRate=1)
+    with pytest.raises(VibeProtocolError) as caught:
+        fast(world, max_attempts=3).list_bots()
+    assert caught.value.status == 200 and caught.value.code is None
+    assert len(calls_to(world.control, BOTS, "GET")) == 1
