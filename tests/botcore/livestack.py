@@ -41,6 +41,8 @@ class LiveStack:
             "VIBE_Q_TIMEOUT": "20",
             "VIBE_Q_RETRY": "30",
             "BOTCORE_LEASE_SECONDS": "3",
+            # These tests are about crashes and overlap, not pacing: the sandbox fixture lifts its limit too.
+            "VIBE_BUDGET_PER_SECOND": "200",
             "BOTCORE_POLL_FAST_SECONDS": "0.2",
             "BOTCORE_POLL_SLOW_SECONDS": "1",
             "VIBE_LOG_LEVEL": "WARNING",
