@@ -163,6 +163,12 @@ VIBE_APP_PUBLIC_URL = env.read_str("VIBE_APP_PUBLIC_URL", "http://127.0.0.1:8101
 VIBE_BUDGET_PER_SECOND = float(env.read_str("VIBE_BUDGET_PER_SECOND") or 9.0)
 VIBE_BUDGET_BACKEND = env.read_str("VIBE_BUDGET_BACKEND", "auto")
 VIBE_BUDGET_MAX_WAIT = float(env.read_str("VIBE_BUDGET_MAX_WAIT") or 30.0)
+VIBE_BUDGET_BURST = env.read_int("VIBE_BUDGET_BURST", 1)
+# Talking to the platform: timeouts (seconds), attempts per call where a retry is safe, the longest wait.
+VIBE_CONNECT_TIMEOUT = float(env.read_str("VIBE_CONNECT_TIMEOUT") or 5.0)
+VIBE_READ_TIMEOUT = float(env.read_str("VIBE_READ_TIMEOUT") or 30.0)
+VIBE_MAX_ATTEMPTS = env.read_int("VIBE_MAX_ATTEMPTS", 4)
+VIBE_RETRY_MAX_WAIT = float(env.read_str("VIBE_RETRY_MAX_WAIT") or 30.0)
 
 # --- Bots and skills --------------------------------------------------------------------------------
 # Enabled skills by dotted path; the order is routing priority (the first that matches handles an event).
