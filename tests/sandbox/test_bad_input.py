@@ -8,23 +8,7 @@ import httpx
 import pytest
 
 from sandbox.http import MAX_BODY_BYTES
-from tests.sandbox.test_bots import client_for, error_of, register_bot, seed_personal
-
-
-@pytest.fixture
-def tenant(sandbox):
-    return seed_personal(sandbox)
-
-
-@pytest.fixture
-def client(sandbox, tenant):
-    with client_for(sandbox, tenant) as client:
-        yield client
-
-
-@pytest.fixture
-def bot_id(client):
-    return register_bot(client)
+from tests.sandbox.helpers import error_of
 
 
 JSON = {"Content-Type": "application/json"}

@@ -5,7 +5,7 @@ import base64
 
 import pytest
 
-from tests.sandbox.test_bots import client_for, error_of, register_bot, seed_app, seed_personal, user_writes
+from tests.sandbox.helpers import client_for, error_of, register_bot, seed_app, seed_personal, user_writes
 from tests.sandbox.test_messages import seed_group, user_says_in
 
 
@@ -33,17 +33,6 @@ def inactive_id(sandbox, tenant) -> int:
         return user.id
 
     return sandbox.run_in_loop(add_former)
-
-
-@pytest.fixture
-def client(sandbox, tenant):
-    with client_for(sandbox, tenant) as client:
-        yield client
-
-
-@pytest.fixture
-def bot_id(client):
-    return register_bot(client)
 
 
 def chat_of(sandbox, chat_id):

@@ -4,38 +4,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-import httpx
 import pytest
+
+from tests.sandbox.helpers import ok, refused
 
 
 # --- helpers -------------------------------------------------------------------------------------------
-def ok(response: httpx.Response) -> dict:
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["success"] is True
-    return body["data"]
-
-
-def refused(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["success"] is False and body["error"]["code"] == code, body
-    assert "Traceback" not in response.text
-    return body["error"]
-
-
-@pytest.fixture
-def ctl(sandbox):
-    with httpx.Client(base_url=sandbox.root_url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def api(sandbox):
-    with httpx.Client(base_url=sandbox.base_url, timeout=10) as client:
-        yield client
-
-
 @pytest.fixture
 def portal(ctl) -> dict:
     return ok(ctl.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}))["portal"]

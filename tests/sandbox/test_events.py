@@ -7,23 +7,7 @@ import httpx
 import pytest
 
 from sandbox import activity
-from tests.sandbox.test_bots import client_for, error_of, register_bot, seed_personal, user_writes
-
-
-@pytest.fixture
-def tenant(sandbox):
-    return seed_personal(sandbox)
-
-
-@pytest.fixture
-def client(sandbox, tenant):
-    with client_for(sandbox, tenant) as client:
-        yield client
-
-
-@pytest.fixture
-def bot_id(client):
-    return register_bot(client)
+from tests.sandbox.helpers import client_for, error_of, register_bot, user_writes
 
 
 def poll(client, bot_id, **params) -> dict:

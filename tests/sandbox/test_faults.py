@@ -11,20 +11,9 @@ import pytest
 from sandbox.errors import REFERENCE_ERRORS
 from sandbox.faults import FaultRule, Faults
 from sandbox.state import StateError
-from tests.sandbox.test_bots import client_for, error_of, register_bot, seed_personal
+from tests.sandbox.helpers import error_of, register_bot
 
 EVENTS = "/v1/bots/{bot_id}/events"
-
-
-@pytest.fixture
-def tenant(sandbox):
-    return seed_personal(sandbox)
-
-
-@pytest.fixture
-def client(sandbox, tenant):
-    with client_for(sandbox, tenant) as client:
-        yield client
 
 
 def add_fault(sandbox, **rule) -> int:

@@ -7,18 +7,7 @@ import os
 import httpx
 import pytest
 
-from tests.sandbox.test_bots import client_for, error_of, register_bot, seed_personal, user_writes
-
-
-@pytest.fixture
-def tenant(sandbox):
-    return seed_personal(sandbox)
-
-
-@pytest.fixture
-def client(sandbox, tenant):
-    with client_for(sandbox, tenant) as client:
-        yield client
+from tests.sandbox.helpers import client_for, error_of, register_bot, seed_personal, user_writes
 
 
 @pytest.fixture

@@ -11,18 +11,7 @@ import pytest
 
 from sandbox.api.formats import clean_message_fields
 from sandbox.http import ApiError
-from tests.sandbox.test_bots import client_for, error_of, register_bot, seed_personal, user_writes
-
-
-@pytest.fixture
-def tenant(sandbox):
-    return seed_personal(sandbox)
-
-
-@pytest.fixture
-def client(sandbox, tenant):
-    with client_for(sandbox, tenant) as client:
-        yield client
+from tests.sandbox.helpers import error_of, register_bot, user_writes
 
 
 @pytest.fixture

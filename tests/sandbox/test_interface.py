@@ -7,24 +7,8 @@ from datetime import timedelta
 import pytest
 
 from sandbox.api.interface import TYPING_CODES
-from tests.sandbox.test_bots import client_for, error_of, register_bot, seed_app, seed_personal, user_writes
+from tests.sandbox.helpers import client_for, error_of, register_bot, seed_app, user_writes
 from tests.sandbox.test_messages import seed_group
-
-
-@pytest.fixture
-def tenant(sandbox):
-    return seed_personal(sandbox)
-
-
-@pytest.fixture
-def client(sandbox, tenant):
-    with client_for(sandbox, tenant) as client:
-        yield client
-
-
-@pytest.fixture
-def bot_id(client):
-    return register_bot(client)
 
 
 @pytest.fixture

@@ -5,23 +5,7 @@ import pytest
 
 from sandbox import activity
 from sandbox.api.messages import REACTIONS
-from tests.sandbox.test_bots import client_for, error_of, register_bot, seed_app, seed_personal, user_writes
-
-
-@pytest.fixture
-def tenant(sandbox):
-    return seed_personal(sandbox)
-
-
-@pytest.fixture
-def client(sandbox, tenant):
-    with client_for(sandbox, tenant) as client:
-        yield client
-
-
-@pytest.fixture
-def bot_id(client):
-    return register_bot(client)
+from tests.sandbox.helpers import client_for, error_of, register_bot, seed_app, seed_personal, user_writes
 
 
 def send(client, bot_id, dialog_id, **fields):

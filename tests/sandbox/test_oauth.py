@@ -7,21 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests.sandbox.helpers import ok, refused
+
 CALLBACK = "https://app.example.com/oauth/callback"
-
-
-def ok(response: httpx.Response) -> dict:
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["success"] is True
-    return body["data"]
-
-
-def refused(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["success"] is False and body["error"]["code"] == code, body
-    return body["error"]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from sandbox.state import DEFAULT_RATE_LIMIT, Platform
-from tests.sandbox.test_bots import client_for, error_of, register_bot, seed_personal
+from tests.sandbox.helpers import client_for, error_of, register_bot, seed_personal
 
 
 class FrozenClock:
@@ -17,11 +17,6 @@ class FrozenClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def tenant(sandbox):
-    return seed_personal(sandbox)
 
 
 @pytest.fixture

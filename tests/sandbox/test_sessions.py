@@ -4,34 +4,9 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
-import httpx
 import pytest
 
-
-def ok(response: httpx.Response) -> dict:
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["success"] is True
-    return body["data"]
-
-
-def refused(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["success"] is False and body["error"]["code"] == code, body
-    return body["error"]
-
-
-@pytest.fixture
-def ctl(sandbox):
-    with httpx.Client(base_url=sandbox.root_url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def api(sandbox):
-    with httpx.Client(base_url=sandbox.base_url, timeout=10) as client:
-        yield client
+from tests.sandbox.helpers import ok, refused
 
 
 @pytest.fixture
