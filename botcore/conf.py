@@ -118,6 +118,16 @@ def poll_long_poll_seconds() -> float:
     return float(read_setting("BOTCORE_LONG_POLL_SECONDS", 0.0))
 
 
+def max_cycles_in_flight() -> int:
+    """Leased cycles allowed at once, across every pacer: about what the workers can run.
+
+    Enqueueing more only lengthens the broker's FIFO queue, and then a bot with a fresh message waits
+    behind idle bots; kept short, the pacer's priority order decides who goes next.
+    """
+    workers = int((read_setting("Q_CLUSTER", {}) or {}).get("workers", 4))
+    return max(1, int(read_setting("BOTCORE_MAX_CYCLES_IN_FLIGHT", 0) or workers * 2))
+
+
 def lease_seconds() -> float:
     """How long a pacer's lease on a bot lasts: a cycle that dies is retried after this."""
     return float(read_setting("BOTCORE_LEASE_SECONDS", 60.0))

@@ -46,6 +46,7 @@ class Pacer:
     def __init__(self, *, batch: int = 200) -> None:
         self.batch = batch
         self._budgets: dict[str, RequestBudget] = {}
+        self.saturated = False  # the last tick found every in-flight slot taken
 
     def _poll_budget(self, key_name: str) -> RequestBudget:
         """A shared budget for polls alone: the key's rate times the poll share; the rest is for replies."""
@@ -72,7 +73,12 @@ class Pacer:
         lease_until = now + timedelta(seconds=conf.lease_seconds())
         token = uuid.uuid4().hex
         with transaction.atomic():
-            due = _due_bots(now, self.batch)
+            in_flight = Bot.objects.filter(lease_until__gt=now).exclude(lease_token="").count()
+            room = min(self.batch, conf.max_cycles_in_flight() - in_flight)
+            self.saturated = room <= 0
+            if self.saturated:
+                return 0
+            due = _due_bots(now, room)
             chosen: list[int] = []
             spent: dict[str, int] = defaultdict(int)
             app_key = conf.vibe_app_key()
@@ -99,5 +105,5 @@ class Pacer:
             except Exception:  # the loop outlives a database hiccup; the next tick tries again
                 log.exception("pacer tick failed")
                 enqueued = 0
-            if enqueued < self.batch:
-                time.sleep(interval)
+            # Nothing due: wait a tick. Work waiting for a free slot: look again soon, without spinning.
+            time.sleep(min(interval, 0.02) if enqueued or self.saturated else interval)

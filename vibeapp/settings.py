@@ -181,6 +181,8 @@ BOTCORE_POLL_SLOW_SECONDS = float(env.read_str("BOTCORE_POLL_SLOW_SECONDS") or 1
 BOTCORE_LEASE_SECONDS = float(env.read_str("BOTCORE_LEASE_SECONDS") or 60.0)
 BOTCORE_BACKOFF_MAX_SECONDS = float(env.read_str("BOTCORE_BACKOFF_MAX_SECONDS") or 300.0)
 BOTCORE_POLL_BUDGET_SHARE = float(env.read_str("BOTCORE_POLL_BUDGET_SHARE") or 0.6)
+# Leased cycles at once across all pacers (0: twice the qcluster's workers).
+BOTCORE_MAX_CYCLES_IN_FLIGHT = env.read_int("BOTCORE_MAX_CYCLES_IN_FLIGHT", 0)
 BOTCORE_EVENT_LOG_RETENTION_DAYS = env.read_int("BOTCORE_EVENT_LOG_RETENTION_DAYS", 14)
 
 # --- i18n, static, security -----------------------------------------------------------------------

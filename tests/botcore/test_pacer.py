@@ -65,3 +65,16 @@ def test_enqueued_cycles_carry_the_bot_and_its_lease(settings):
     task = OrmQ.objects.get()
     assert task.task["func"] == "botcore.tasks.poll_bot"
     assert task.task["args"] == (bot.pk, bot.lease_token)
+
+
+def test_the_pacer_keeps_no_more_cycles_in_flight_than_the_workers_can_take(settings):
+    settings.VIBE_BUDGET_PER_SECOND = 0
+    settings.BOTCORE_MAX_CYCLES_IN_FLIGHT = 3
+    bots = make_bots(5)
+    Bot.objects.filter(pk=bots[4].pk).update(has_more=True)
+    pacer = Pacer()
+    assert pacer.tick() == 3
+    assert bots[4].pk in set(Bot.objects.exclude(lease_token="").values_list("pk", flat=True))
+    assert pacer.tick() == 0 and pacer.saturated
+    Bot.objects.filter(pk=bots[4].pk).update(lease_token="", lease_until=None)  # its cycle finished
+    assert pacer.tick() == 1
