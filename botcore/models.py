@@ -109,3 +109,7 @@ class SkillConfig(models.Model):
 
     def __str__(self) -> str:
         return f"{self.skill_name} on {self.portal}"
+
+
+# Skills' own tables (conversation state, backend runs, once-only actions) live beside the skill API.
+from botcore.skills.models import ActionRecord, ConversationState, SkillRun  # noqa: E402,F401

@@ -18,6 +18,11 @@ def unregister_before_uninstall(sender, portal, reason, **kwargs):
     bot_services.retire_portal_bots(portal, unregister=reason != "bot_deleted")
 
 
+@receiver(signals.portal_uninstalled)
+def announce_uninstall_to_skills(sender, portal, reason="", **kwargs):
+    async_task("botcore.skills.tasks.announce_portal_uninstalled", portal.pk, reason, task_name=f"uninstalled-{portal.pk}")
+
+
 @receiver(signals.portal_session_lost)
 def pause_on_session_lost(sender, portal, **kwargs):
     bot_services.pause_portal_bots(portal)

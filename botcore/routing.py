@@ -1,18 +1,55 @@
-"""Picks the skill for an event: the first enabled one, in settings order, that declares and wants it (pure)."""
+"""Picks the skill for a platform event: among the portal's enabled skills, in settings order, the first whose
+declarations (event_types, commands, message_filter) fit and whose wants() agrees; one skill per event.
+
+- The bot's own messages and system messages reach no skill; other bots' messages only a skill whose
+  MessageFilter has include_bots.
+- A command goes to the first enabled skill that owns it (CommandSpec); a button-only command only when a
+  keyboard button sent it. A skill that declares COMMAND_ADD but owns no commands is a catch-all: it gets
+  the commands no enabled skill owns.
+- No match: the event is ignored.
+"""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from botcore.skills.base import Skill
-from botcore.vibe.events import BotEvent, CommandAddEvent
+from botcore.skills.base import Skill, SkillContext
+from botcore.vibe.events import BotEvent, CommandAddEvent, EventType, MessageAddEvent, MessageUpdateEvent, ReactionChangeEvent
+
+ContextFactory = Callable[[Skill], SkillContext]
 
 
-def select_skill(event: BotEvent, skills: Iterable[Skill]) -> Skill | None:
+def is_own_or_system(event: BotEvent) -> bool:
+    """A message no skill should see: posted by this bot, or by the platform itself."""
+    if not isinstance(event, (MessageAddEvent, MessageUpdateEvent)):
+        return False
+    own = event.bot is not None and event.message.author_id == event.bot.id
+    return own or event.message.is_system
+
+
+def _fits(skill: Skill, event: BotEvent, *, owned_commands: set[str]) -> bool:
+    if event.type not in skill.event_types:
+        return False
+    if isinstance(event, CommandAddEvent):
+        if not skill.commands:
+            return event.command.name.lower() not in owned_commands
+        spec = skill.command_spec(event.command.name)
+        return spec is not None and spec.accepts(event.command.context)
+    if isinstance(event, (MessageAddEvent, MessageUpdateEvent)):
+        return skill.message_filter.matches(event)
+    if isinstance(event, ReactionChangeEvent):
+        return not (event.user is not None and event.user.is_bot)
+    return True
+
+
+def select_skill(event: BotEvent, skills: Iterable[Skill], *, context_for: ContextFactory) -> Skill | None:
+    """The skill that handles `event`, or None. `context_for(skill)` gives the context wants() may read."""
+    if is_own_or_system(event):
+        return None
+    skills = list(skills)
+    owned: set[str] = set()
+    if event.type == EventType.COMMAND_ADD:
+        owned = {spec.command.lower() for skill in skills for spec in skill.commands}
     for skill in skills:
-        if event.type not in skill.event_types:
-            continue
-        if isinstance(event, CommandAddEvent) and skill.commands and not skill.owns_command(event.command.name):
-            continue  # a command goes to the skill that owns it
-        if skill.wants(event):
+        if _fits(skill, event, owned_commands=owned) and skill.wants(event, context_for(skill)):
             return skill
     return None

@@ -5,6 +5,8 @@ from django_q.models import Schedule
 
 SCHEDULES = {
     "botcore.prune_event_log": dict(func="botcore.tasks.prune_event_log", schedule_type=Schedule.HOURLY),
+    # Skills' schedules (portal-local cron times) are claimed by this one sweep; see botcore/skills/scheduling.py.
+    "botcore.sweep_skill_schedules": dict(func="botcore.skills.tasks.sweep_skill_schedules", schedule_type=Schedule.MINUTES, minutes=1),
 }
 
 

@@ -21,8 +21,13 @@ def poll_bot(bot_id: int, lease_token: str | None = None) -> str:
 
 
 def provision_portal_bot(portal_id: int) -> None:
+    """Provision the portal's bot, then tell the skills that declare PORTAL_INSTALLED (once per install)."""
+    from botcore.skills.events import BackendEventType
+    from botcore.skills.runs import announce_portal_event
+
     portal = Portal.objects.get(pk=portal_id)
     bot_services.provision_bot(portal)
+    announce_portal_event(portal, BackendEventType.PORTAL_INSTALLED)
 
 
 def warn_portal_admins(portal_id: int, admin_user_ids: list[int], open_url: str, expires_at: str) -> int:

@@ -171,10 +171,15 @@ VIBE_MAX_ATTEMPTS = env.read_int("VIBE_MAX_ATTEMPTS", 4)
 VIBE_RETRY_MAX_WAIT = float(env.read_str("VIBE_RETRY_MAX_WAIT") or 30.0)
 
 # --- Bots and skills --------------------------------------------------------------------------------
-# Enabled skills by dotted path; the order is routing priority (the first that matches handles an event).
+# Enabled skills by dotted path (or the name of a "vibeapp.skills" entry point of an installed package);
+# the order is routing priority: the first that matches handles an event (docs/skills.md).
 BOTCORE_SKILLS = env.read_list("BOTCORE_SKILLS") or [
+    "botcore.skills.builtin.help.HelpSkill",
+    "botcore.skills.builtin.standup.StandupSkill",
     "botcore.skills.builtin.echo.EchoSkill",
 ]
+# A missed schedule firing is still made this many minutes late (after a restart), never later.
+BOTCORE_SCHEDULE_CATCH_UP_MINUTES = env.read_int("BOTCORE_SCHEDULE_CATCH_UP_MINUTES", 15)
 # Poll cadence between a fast and a slow bound, the pacer's lease, and the backoff ceiling (seconds).
 BOTCORE_POLL_FAST_SECONDS = float(env.read_str("BOTCORE_POLL_FAST_SECONDS") or 1.0)
 BOTCORE_POLL_SLOW_SECONDS = float(env.read_str("BOTCORE_POLL_SLOW_SECONDS") or 15.0)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from botcore import conf
 from botcore.models import Bot, BotCommand
 from botcore.services.platform import client_for_portal
-from botcore.skills.registry import configured_skills
+from botcore.skills.base import CommandSpec
 from botcore.vibe import VibeClient
 from botcore.vibe.errors import VibeNotFoundError
 from tenants.models import Portal
@@ -41,7 +41,7 @@ def provision_bot(portal: Portal) -> Bot:
     remote = client.register_bot(
         code=bot.code, name=profile["name"], color=profile["color"], work_position=profile["work_position"], adopt_existing=True
     )
-    specs = [(skill.name, spec) for skill in configured_skills() for spec in skill.commands]
+    specs = list_command_specs(portal)
     register_commands(bot, client=client, vibe_bot_id=remote.id, specs=specs)
     with transaction.atomic():
         Bot.objects.filter(pk=bot.pk).update(
@@ -57,14 +57,39 @@ def provision_bot(portal: Portal) -> Bot:
     return bot
 
 
+def list_command_specs(portal: Portal) -> list[tuple[str, CommandSpec]]:
+    """The commands of the portal's enabled skills; a name two skills declare goes to the first in routing order."""
+    from botcore.skills.configs import list_enabled_skills
+
+    specs: dict[str, tuple[str, CommandSpec]] = {}
+    for skill, _ in list_enabled_skills(portal):
+        for spec in skill.commands:
+            specs.setdefault(spec.command, (skill.name, spec))
+    return list(specs.values())
+
+
+def sync_portal_commands(portal: Portal) -> None:
+    """Make a provisioned bot's commands match the portal's enabled skills (after a skill was switched)."""
+    bot = Bot.objects.filter(portal=portal, vibe_bot_id__isnull=False).exclude(status=Bot.Status.RETIRED).first()
+    if bot is None:
+        return  # provisioning registers them when the bot comes
+    client, _ = client_for_portal(portal)
+    specs = list_command_specs(portal)
+    register_commands(bot, client=client, vibe_bot_id=bot.vibe_bot_id, specs=specs)
+    Bot.objects.filter(pk=bot.pk).update(commands_signature=_commands_signature(specs))
+
+
 def register_commands(bot: Bot, *, client: VibeClient, vibe_bot_id: int, specs) -> None:
     """Make the platform's commands match the skills' (registering is idempotent there too)."""
     wanted = {spec.command: (skill, spec) for skill, spec in specs}
     for name, (skill_name, spec) in wanted.items():
         command = client.register_command(
             vibe_bot_id, command=spec.command, title=dict(spec.title), description=dict(spec.description) or None,
-            common=spec.common or None,
+            params=dict(spec.params) or None, common=spec.common or None, hidden=spec.button_only or None,
         )
+        if dict(command.title) != dict(spec.title) or dict(command.description) != dict(spec.description):
+            # Registering a known name keeps its old texts; another skill may own the name now.
+            client.update_command(vibe_bot_id, command.id, title=dict(spec.title), description=dict(spec.description) or None)
         BotCommand.objects.update_or_create(
             bot=bot, command=spec.command, defaults={"skill_name": skill_name, "vibe_command_id": command.id}
         )

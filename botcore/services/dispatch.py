@@ -7,12 +7,11 @@ import time
 from django.utils import timezone
 
 from botcore import conf
-from botcore.models import Bot, EventLogEntry, SkillConfig
-from botcore.routing import select_skill
+from botcore.models import Bot, EventLogEntry
 from botcore.selectors import list_pending_entries
+from botcore.skills import configs as skill_configs
 from botcore.skills.base import Skill
-from botcore.skills.context import VibeSkillContext
-from botcore.skills.registry import configured_skills
+from botcore.skills.runtime import choose_skill
 from botcore.vibe import VibeClient
 from botcore.vibe.errors import VibeError
 from botcore.vibe.events import EventType, MalformedEventError, parse_event
@@ -23,13 +22,7 @@ log = logging.getLogger(__name__)
 
 def list_enabled_skills(bot: Bot) -> list[tuple[Skill, dict]]:
     """The configured skills in settings order, minus those the portal turned off, with its options."""
-    configs = {c.skill_name: c for c in SkillConfig.objects.filter(portal_id=bot.portal_id)}
-    enabled = []
-    for skill in configured_skills():
-        config = configs.get(skill.name)
-        if config is None or config.is_enabled:
-            enabled.append((skill, dict(config.options) if config else {}))
-    return enabled
+    return skill_configs.list_enabled_skills(bot.portal_id)
 
 
 def _finish(entry: EventLogEntry, status: str, *, skill: str = "", error: str = "", started: float) -> None:
@@ -59,12 +52,10 @@ def handle_entry(entry: EventLogEntry, *, bot: Bot, client: VibeClient, skills: 
     except MalformedEventError as error:
         _finish(entry, EventLogEntry.Status.FAILED, error=f"malformed event: {error}", started=started)
         return entry.status
-    chosen = select_skill(event, [skill for skill, _ in skills])
+    chosen, ctx = choose_skill(event, bot=bot, client=client, skills=skills)
     if chosen is None:
         _finish(entry, EventLogEntry.Status.IGNORED, started=started)
         return entry.status
-    options = next(opts for skill, opts in skills if skill is chosen)
-    ctx = VibeSkillContext(client=client, vibe_bot_id=bot.vibe_bot_id, event=event, portal_member_id=bot.portal.member_id, options=options)
     try:
         chosen.handle(event, ctx)
     except VibeError as error:

@@ -1,61 +1,216 @@
-"""The skill API: what a skill declares (events, commands) and the context it acts through."""
+"""The skill API: what a skill declares (events, filters, commands, options, schedules) and the context it acts through.
+
+A skill is a stateless class; one instance serves every portal. It declares as class data what it
+handles, and routing (botcore/routing.py) reads those declarations:
+
+    class DiceSkill(Skill):
+        name = "dice"
+        event_types = frozenset({EventType.MESSAGE_ADD, EventType.COMMAND_ADD})
+        message_filter = MessageFilter(pattern=r"^roll\\b", chats=ChatScope.PRIVATE)
+        commands = (CommandSpec("roll", title={"en": "Roll", "ru": "Бросок"}),)
+        options_schema = OptionsSchema(sides=Integer(default=6, min=2, max=100))
+
+        def handle(self, event: SkillEvent, ctx: SkillContext) -> None:
+            ctx.reply(str(random.randint(1, ctx.options["sides"])))
+
+docs/skills.md is the guide; botcore.testing runs a skill without network or database.
+"""
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
+from botcore.skills.events import AnyEventType, SkillEvent
+from botcore.skills.options import OptionsSchema
+from botcore.skills.state import DialogState
 from botcore.vibe.attach import Attach
-from botcore.vibe.events import BotEvent, EventType
+from botcore.vibe.events import EventChat, EventUser, MessageAddEvent, MessageUpdateEvent
 from botcore.vibe.keyboards import Keyboard
+from botcore.vibe.models import Chat, PortalUser, UploadedFile
+
+COMMAND_SOURCES = frozenset({"textarea", "keyboard", "menu"})
 
 
 @dataclass(frozen=True)
 class CommandSpec:
-    """A slash command a skill owns; registered on the platform when the portal's bot is provisioned."""
+    """A slash command a skill owns; registered on the platform when the portal's bot is provisioned.
+
+    `button_only`: a command only keyboard buttons send (Keyboard().button(..., command="vote")): hidden
+    from the command list, and routed only when the event's context is "keyboard".
+    """
 
     command: str  # without the leading "/"
     title: Mapping[str, str]  # language -> title, e.g. {"en": "Ping", "ru": "Пинг"}
     description: Mapping[str, str] = field(default_factory=dict)
-    common: bool = False
+    params: Mapping[str, str] = field(default_factory=dict)  # a hint for what follows the command
+    common: bool = False  # usable in every chat of the portal, not only where the bot is a member
+    button_only: bool = False
+
+    def accepts(self, context: str) -> bool:
+        return not self.button_only or context == "keyboard"
+
+
+class ChatScope(StrEnum):
+    ANY = "any"
+    PRIVATE = "private"  # the bot's 1:1 dialogs (dialogId = the user's id)
+    GROUP = "group"  # group chats (dialogId = "chatN")
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    """Which user messages (MESSAGE_ADD, MESSAGE_UPDATE) a skill takes; the bot's own and system
+    messages never reach a skill, and other bots' only with `include_bots`."""
+
+    pattern: str | None = None  # re.search on the text, case-insensitive
+    chats: ChatScope = ChatScope.ANY
+    include_bots: bool = False
+
+    def __post_init__(self) -> None:
+        if self.pattern is not None:
+            re.compile(self.pattern)  # a bad pattern fails at class definition, not at the first message
+
+    def matches(self, event: MessageAddEvent | MessageUpdateEvent) -> bool:
+        if event.is_from_bot and not self.include_bots:
+            return False
+        is_private = not event.dialog_id.startswith("chat")
+        if self.chats is ChatScope.PRIVATE and not is_private or self.chats is ChatScope.GROUP and is_private:
+            return False
+        return self.pattern is None or re.search(self.pattern, event.message.text, re.IGNORECASE) is not None
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A recurring run of the skill on each portal where it is enabled, on the portal's clock."""
+
+    name: str  # stable: it keys the runs already made
+    cron: str  # five fields, e.g. "30 9 * * 1-5" (botcore/skills/cron.py)
 
 
 class SkillContext(Protocol):
-    """What a skill can do while handling one event; bound to that event's bot, chat and portal."""
+    """What a skill can do while handling one event; bound to that event's portal, bot and chat.
+
+    Posts carry templateIds derived from the event (or run) and their order, so handling the same event
+    again never posts twice; file uploads and chat creation are remembered in the database for the same
+    reason. Every method raises the VibeError family on a platform refusal.
+    """
 
     portal_member_id: str
-    options: Mapping[str, Any]
-    language: str
+    options: Mapping[str, Any]  # this portal's options for this skill, validated, with defaults
+    language: str  # "en", "ru", …: the event's user's language, else the portal's
+    timezone: str  # the portal's time zone name (PortalSettings.timezone)
+    event: SkillEvent
+    enabled_skills: Sequence[Skill]  # the portal's enabled skills in routing order (for help)
 
-    def reply(self, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None, system: bool = False) -> int:
+    @property
+    def dialog_id(self) -> str:
+        """Where the event happened ("42" = a 1:1 dialog with user 42, "chat7" = a group); TypeError if nowhere."""
+
+    @property
+    def sender(self) -> EventUser | None: ...
+
+    @property
+    def chat(self) -> EventChat | None: ...
+
+    @property
+    def state(self) -> DialogState:
+        """Conversation state of this skill in the event's dialog, kept in the database."""
+
+    def state_for(self, dialog_id: str) -> DialogState:
+        """Conversation state of this skill in another dialog of the same portal."""
+
+    def reply(
+        self, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None, system: bool = False,
+        reply_to: int | None = None,
+    ) -> int:
         """Post in the event's chat; returns the new message id."""
+
+    def send(
+        self, dialog_id: str, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None,
+        system: bool = False,
+    ) -> int:
+        """Post in another dialog of the portal (a user's id for their 1:1 dialog, or "chatN")."""
 
     def answer_command(self, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None) -> int:
         """Answer the command the event carries, in its chat."""
 
-    def typing(self, status: str | None = None) -> None:
+    def typing(self, status: str | None = None, *, duration: int | None = None) -> None:
         """Show the typing indicator (or an IMBOT_AGENT_ACTION_* status) in the event's chat."""
 
-    def react(self, reaction: str) -> None:
-        """Put a reaction on the event's message."""
+    def react(self, reaction: str, *, message_id: int | None = None) -> bool:
+        """Put a reaction on the event's message (or `message_id`); False if it was already there."""
+
+    def unreact(self, reaction: str, *, message_id: int | None = None) -> bool: ...
+
+    def edit(
+        self, message_id: int, *, text: str | None = None, keyboard: Keyboard | bool | None = None,
+        attach: Attach | bool | None = None,
+    ) -> None:
+        """Edit a message the bot sent; keyboard=False / attach=False remove them."""
+
+    def delete(self, message_id: int) -> None: ...
+
+    def upload_file(self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None) -> UploadedFile: ...
+
+    def download_file(self, file_id: int) -> bytes: ...
+
+    def get_chat(self, dialog_id: str | None = None) -> Chat: ...
+
+    def list_chat_users(self, dialog_id: str | None = None) -> list[PortalUser]: ...
+
+    def create_chat(self, title: str, *, user_ids: Sequence[int], description: str | None = None, message: str | None = None) -> Chat: ...
+
+    def add_chat_users(self, user_ids: Sequence[int], *, dialog_id: str | None = None) -> None: ...
+
+    def remove_chat_user(self, user_id: int, *, dialog_id: str | None = None) -> None: ...
+
+    def update_chat(self, *, dialog_id: str | None = None, title: str | None = None, description: str | None = None) -> None: ...
+
+    def leave_chat(self, dialog_id: str | None = None) -> None: ...
+
+    def set_text_field(self, enabled: bool, *, dialog_id: str | None = None) -> None: ...
+
+    def defer(self, job: str, **data: Any) -> None:
+        """Hand slow work to a task queue worker: handle() is called later with a DeferredJobEvent(job, data),
+        bound to this event's chat. `data` must be JSON. Deferring again on a re-handled event does nothing."""
 
 
 class Skill(abc.ABC):
     """One unit of bot behaviour; a single instance serves every portal, so it keeps no state of its own."""
 
     name: ClassVar[str]  # stable key stored in SkillConfig rows
-    event_types: ClassVar[frozenset[EventType]]
+    event_types: ClassVar[frozenset[AnyEventType]]
     commands: ClassVar[tuple[CommandSpec, ...]] = ()
-    # Titles and descriptions for the help skill, per language.
-    summary: ClassVar[Mapping[str, str]] = {}
+    message_filter: ClassVar[MessageFilter] = MessageFilter()
+    options_schema: ClassVar[OptionsSchema] = OptionsSchema()
+    schedules: ClassVar[tuple[ScheduleSpec, ...]] = ()
+    title: ClassVar[Mapping[str, str]] = {}  # the skill's name for people, per language
+    summary: ClassVar[Mapping[str, str]] = {}  # one line on what it does, per language
+    enabled_by_default: ClassVar[bool] = True  # on for a portal until its admin turns it off
 
-    def wants(self, event: BotEvent) -> bool:
-        """A finer filter than `event_types`; routing tries the next skill when this is False."""
+    def wants(self, event: SkillEvent, ctx: SkillContext) -> bool:
+        """A finer filter after the declarations; routing tries the next skill when this is False.
+
+        It may read `ctx` (options, state) but must not act: no posts here.
+        """
         return True
 
     @abc.abstractmethod
-    def handle(self, event: BotEvent, ctx: SkillContext) -> None: ...
+    def handle(self, event: SkillEvent, ctx: SkillContext) -> None: ...
+
+    def check_options(self, values: Mapping[str, Any]) -> None:
+        """Checks across fields, after each field passed; raise OptionsError({"field": "why"})."""
+
+    def schedules_for(self, options: Mapping[str, Any]) -> Sequence[ScheduleSpec]:
+        """This portal's schedules; override when they follow the options (a time the admin sets)."""
+        return self.schedules
+
+    def command_spec(self, name: str) -> CommandSpec | None:
+        wanted = name.lstrip("/").lower()
+        return next((spec for spec in self.commands if spec.command.lower() == wanted), None)
 
     def owns_command(self, name: str) -> bool:
-        return any(spec.command == name.lstrip("/").lower() for spec in self.commands)
+        return self.command_spec(name) is not None

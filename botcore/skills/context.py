@@ -1,78 +1,205 @@
-"""VibeSkillContext: a skill's actions bound to one event's bot, chat and portal, sent through the client.
+"""VibeSkillContext: a skill's actions bound to one event's portal, bot and chat, sent through the client.
 
 An event may be handled more than once (a worker killed mid-skill is retried), so every post carries a
-templateId derived from the bot, the event and the post's place in the handling: the platform answers a
-repeat with the message it already has, and a retried handling never posts twice.
+templateId derived from the bot, the event (or the backend run) and the post's place in the handling:
+the platform answers a repeat with the message it already has, and a retried handling never posts twice.
+Uploads and new chats, which have no such key on the platform, go through the ActionLedger instead.
 """
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from botcore.skills.base import SkillContext
+from botcore.skills.actions import ChatActions
+from botcore.skills.base import Skill
+from botcore.skills.events import BackendEvent, DeferredJobEvent, SkillEvent
+from botcore.skills.i18n import FALLBACK_LANGUAGE, normalize_language
+from botcore.skills.ledger import ActionLedger
+from botcore.skills.state import DialogState, StateStore
 from botcore.vibe import VibeClient
 from botcore.vibe.attach import Attach
-from botcore.vibe.events import BotEvent, ChatEvent, CommandAddEvent
+from botcore.vibe.events import BotEvent, ChatEvent, CommandAddEvent, EventChat, EventUser
 from botcore.vibe.keyboards import Keyboard
 
 _TEMPLATE_NAMESPACE = uuid.UUID("5d0c2a36-0f6b-4d0e-9a57-3b8f2f6b1e01")
 
+# (skill name, job, data, key, origin payload): enqueue a deferred job once per key.
+Deferrer = Callable[[str, str, dict[str, Any], str, Mapping[str, Any] | None], None]
 
-class VibeSkillContext(SkillContext):
+
+class PlatformUnavailableError(RuntimeError):
+    """The context has no platform access (the portal is uninstalled): only state and options can be used."""
+
+
+@dataclass(frozen=True)
+class PortalInfo:
+    member_id: str
+    portal_id: int | None
+    language: str = FALLBACK_LANGUAGE
+    timezone: str = "UTC"
+
+
+def origin_event(event: SkillEvent) -> BotEvent | None:
+    """The platform event a context is about: the event itself, or what a deferred job was deferred from."""
+    if isinstance(event, DeferredJobEvent):
+        return event.origin
+    return None if isinstance(event, BackendEvent) else event
+
+
+def post_key_for(*, vibe_bot_id: int | None, event: SkillEvent, skill_name: str) -> str:
+    """The base of a handling's templateIds: the platform event's id, or the backend run's key."""
+    if isinstance(event, BackendEvent):
+        return f"{vibe_bot_id}:run:{skill_name}:{event.run_key}"
+    return f"{vibe_bot_id}:{event.event_id}"  # unchanged since the first release: old templateIds stay valid
+
+
+class VibeSkillContext(ChatActions):
     def __init__(
         self,
         *,
-        client: VibeClient,
-        vibe_bot_id: int,
-        event: BotEvent,
-        portal_member_id: str,
+        client: VibeClient | None,
+        vibe_bot_id: int | None,
+        portal: PortalInfo,
+        skill: Skill,
+        event: SkillEvent,
         options: Mapping[str, Any],
+        state_store: StateStore,
+        ledger: ActionLedger,
+        deferrer: Deferrer | None = None,
+        enabled_skills: Sequence[Skill] = (),
     ) -> None:
         self.client = client
         self.vibe_bot_id = vibe_bot_id
+        self.portal = portal
+        self.portal_member_id = portal.member_id
+        self.timezone = portal.timezone
+        self.skill = skill
         self.event = event
-        self.portal_member_id = portal_member_id
         self.options = options
-        self.language = (getattr(event, "language", "") or "en").lower()[:2]
+        self.enabled_skills = tuple(enabled_skills)
+        self._state_store = state_store
+        self._ledger = ledger
+        self._deferrer = deferrer
+        origin = origin_event(event)
+        language = normalize_language(getattr(origin, "language", "")) or normalize_language(getattr(event, "language", ""))
+        self.language = language or normalize_language(portal.language) or FALLBACK_LANGUAGE
+        self._post_key = post_key_for(vibe_bot_id=vibe_bot_id, event=event, skill_name=skill.name)
         self._posts = 0
+        self._defers = 0
 
-    def _next_template_id(self) -> str:
-        """The same id for the same post of the same event, however often the event is handled."""
-        self._posts += 1
-        return str(uuid.uuid5(_TEMPLATE_NAMESPACE, f"{self.vibe_bot_id}:{self.event.event_id}:{self._posts}"))
+    # --- what the event is about ------------------------------------------------------------------
+    @property
+    def origin(self) -> BotEvent | None:
+        return origin_event(self.event)
 
     @property
     def dialog_id(self) -> str:
-        if not isinstance(self.event, ChatEvent):
-            raise TypeError(f"{type(self.event).__name__} happened in no chat: there is nowhere to reply")
-        return self.event.dialog_id
+        origin = self.origin
+        if not isinstance(origin, ChatEvent) or not origin.dialog_id:
+            raise TypeError(f"{type(self.event).__name__} happened in no chat: there is nowhere to reply (use send())")
+        return origin.dialog_id
 
-    def _message_id(self) -> int:
-        message = getattr(self.event, "message", None)
+    @property
+    def sender(self) -> EventUser | None:
+        return getattr(self.origin, "user", None)
+
+    @property
+    def chat(self) -> EventChat | None:
+        return getattr(self.origin, "chat", None)
+
+    @property
+    def state(self) -> DialogState:
+        return DialogState(self._state_store, self.dialog_id)
+
+    def state_for(self, dialog_id: str) -> DialogState:
+        return DialogState(self._state_store, str(dialog_id))
+
+    # --- plumbing ---------------------------------------------------------------------------------
+    def _platform(self) -> tuple[VibeClient, int]:
+        if self.client is None or self.vibe_bot_id is None:
+            raise PlatformUnavailableError(f"{type(self.event).__name__}: this portal's bot cannot reach the platform now")
+        return self.client, self.vibe_bot_id
+
+    def _next_key(self) -> str:
+        """The same key for the same post of the same event, however often the event is handled."""
+        self._posts += 1
+        return f"{self._post_key}:{self._posts}"
+
+    def _next_template_id(self) -> str:
+        return str(uuid.uuid5(_TEMPLATE_NAMESPACE, self._next_key()))
+
+    def _message_id(self, message_id: int | None = None) -> int:
+        if message_id is not None:
+            return int(message_id)
+        message = getattr(self.origin, "message", None)
         if message is None:
-            raise TypeError(f"{type(self.event).__name__} carries no message")
+            raise TypeError(f"{type(self.event).__name__} carries no message: pass message_id")
         return int(message.id)
 
-    def reply(self, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None, system: bool = False) -> int:
-        sent = self.client.send_message(
-            self.vibe_bot_id, dialog_id=self.dialog_id, text=text, keyboard=keyboard, attach=attach, system=system or None,
-            template_id=self._next_template_id(),
+    # --- posting ----------------------------------------------------------------------------------
+    def reply(
+        self, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None, system: bool = False,
+        reply_to: int | None = None,
+    ) -> int:
+        return self._post(self.dialog_id, text, keyboard=keyboard, attach=attach, system=system, reply_to=reply_to)
+
+    def send(
+        self, dialog_id: str, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None,
+        system: bool = False,
+    ) -> int:
+        return self._post(str(dialog_id), text, keyboard=keyboard, attach=attach, system=system, reply_to=None)
+
+    def _post(self, dialog_id: str, text: str, *, keyboard, attach, system: bool, reply_to: int | None) -> int:
+        client, bot_id = self._platform()
+        sent = client.send_message(
+            bot_id, dialog_id=dialog_id, text=text, keyboard=keyboard, attach=attach, system=system or None,
+            reply_id=reply_to, template_id=self._next_template_id(),
         )
         return sent.id
 
     def answer_command(self, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None) -> int:
-        if not isinstance(self.event, CommandAddEvent):
+        origin = self.origin
+        if not isinstance(origin, CommandAddEvent):
             raise TypeError("answer_command needs a command event")
-        sent = self.client.answer_command(
-            self.vibe_bot_id, self.event.command.id, message_id=self._message_id(), dialog_id=self.dialog_id,
+        client, bot_id = self._platform()
+        sent = client.answer_command(
+            bot_id, origin.command.id, message_id=self._message_id(), dialog_id=self.dialog_id,
             text=text, keyboard=keyboard, attach=attach, template_id=self._next_template_id(),
         )
         return sent.id
 
-    def typing(self, status: str | None = None) -> None:
-        self.client.show_typing(self.vibe_bot_id, dialog_id=self.dialog_id, status=status)  # type: ignore[arg-type]
+    # --- interface --------------------------------------------------------------------------------
+    def typing(self, status: str | None = None, *, duration: int | None = None) -> None:
+        client, bot_id = self._platform()
+        client.show_typing(bot_id, dialog_id=self.dialog_id, status=status, duration=duration)  # type: ignore[arg-type]
 
-    def react(self, reaction: str) -> None:
+    def react(self, reaction: str, *, message_id: int | None = None) -> bool:
         # A reaction already set (by an earlier attempt at this event) counts as done in the client.
-        self.client.add_reaction(self.vibe_bot_id, self._message_id(), reaction=reaction)
+        client, bot_id = self._platform()
+        return client.add_reaction(bot_id, self._message_id(message_id), reaction=reaction)
+
+    def unreact(self, reaction: str, *, message_id: int | None = None) -> bool:
+        client, bot_id = self._platform()
+        return client.remove_reaction(bot_id, self._message_id(message_id), reaction=reaction)
+
+    def edit(
+        self, message_id: int, *, text: str | None = None, keyboard: Keyboard | bool | None = None,
+        attach: Attach | bool | None = None,
+    ) -> None:
+        client, bot_id = self._platform()
+        client.update_message(bot_id, int(message_id), text=text, keyboard=keyboard, attach=attach)
+
+    def delete(self, message_id: int) -> None:
+        client, bot_id = self._platform()
+        client.delete_message(bot_id, int(message_id))
+
+    # --- handing work on --------------------------------------------------------------------------
+    def defer(self, job: str, **data: Any) -> None:
+        if self._deferrer is None:
+            raise PlatformUnavailableError("this context cannot defer work")
+        self._defers += 1
+        origin = self.origin
+        key = f"defer:{self._post_key}:{self._defers}"
+        self._deferrer(self.skill.name, job, dict(data), key, dict(origin.raw) if origin is not None else None)

@@ -1,51 +1,139 @@
-"""Finds the configured skills (BOTCORE_SKILLS, ordered) and fails the boot on a bad one."""
+"""Finds the enabled skills (BOTCORE_SKILLS, ordered) and fails the boot on a bad one.
+
+Each BOTCORE_SKILLS item is either a dotted path ("botcore.skills.builtin.echo.EchoSkill") or the name of
+an entry point in the "vibeapp.skills" group (BOTCORE_SKILL_ENTRY_POINT_GROUP), which a separately
+installed package declares in its pyproject.toml:
+
+    [project.entry-points."vibeapp.skills"]
+    weather = "vibe_weather.skill:WeatherSkill"
+
+Installing the package only makes "weather" known; it runs once BOTCORE_SKILLS lists it, at the place
+that gives its routing priority. The entry point's name must equal the skill's `name`.
+"""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from importlib.metadata import entry_points
 
-from django.conf import settings
 from django.utils.module_loading import import_string
 
+from botcore.conf import read_setting
 from botcore.errors import SkillConfigError
-from botcore.skills.base import Skill
+from botcore.skills.base import CommandSpec, MessageFilter, Skill
+from botcore.skills.cron import CronExpression, CronError
+from botcore.skills.events import BackendEventType
+from botcore.skills.options import OptionsSchema
+from botcore.vibe.events import EventType
+
+_COMMAND_NAME = re.compile(r"[a-z0-9_\-]{1,32}")
+
+
+def entry_point_group() -> str:
+    return str(read_setting("BOTCORE_SKILL_ENTRY_POINT_GROUP", "vibeapp.skills"))
+
+
+def list_installed_skill_entry_points() -> dict[str, str]:
+    """Skill names installed packages make known, with the object each points at."""
+    return {point.name: point.value for point in entry_points(group=entry_point_group())}
+
+
+def _import(item: str) -> type:
+    if "." not in item and ":" not in item:
+        points = {point.name: point for point in entry_points(group=entry_point_group())}
+        if item not in points:
+            known = ", ".join(sorted(points)) or "none installed"
+            raise SkillConfigError(
+                f"BOTCORE_SKILLS: {item!r} is neither a dotted path nor a skill entry point "
+                f"(group {entry_point_group()!r}: {known})"
+            )
+        try:
+            return points[item].load()
+        except Exception as exc:  # an installed package that fails to import: say which one
+            raise SkillConfigError(f"BOTCORE_SKILLS: entry point {item!r} ({points[item].value}) fails to load: {exc}") from None
+    try:
+        return import_string(item.replace(":", "."))
+    except ImportError as exc:
+        raise SkillConfigError(f"BOTCORE_SKILLS: cannot import {item!r}: {exc}") from None
+
+
+def _check_commands(label: str, commands: tuple[CommandSpec, ...]) -> None:
+    seen: set[str] = set()
+    for spec in commands:
+        if not isinstance(spec, CommandSpec):
+            raise SkillConfigError(f"{label}: commands must be CommandSpec items")
+        if not _COMMAND_NAME.fullmatch(spec.command):
+            raise SkillConfigError(f"{label}: command {spec.command!r} must be 1-32 of a-z, 0-9, _ and -, without the slash")
+        if not spec.title.get("en"):
+            raise SkillConfigError(f"{label}: command /{spec.command} needs an English title (the fallback language)")
+        if spec.command in seen:
+            raise SkillConfigError(f"{label}: command /{spec.command} is declared twice")
+        seen.add(spec.command)
+
+
+def check_skill_class(cls: object, label: str) -> type[Skill]:
+    """Everything routing and provisioning rely on, checked once at boot instead of at the first event."""
+    if not (isinstance(cls, type) and issubclass(cls, Skill)):
+        raise SkillConfigError(f"{label} is not a Skill subclass")
+    name = getattr(cls, "name", "")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise SkillConfigError(f"{label} needs a `name` that is an identifier")
+    event_types = getattr(cls, "event_types", None)
+    if not event_types:
+        raise SkillConfigError(f"{label} declares no event_types")
+    unknown = [t for t in event_types if not isinstance(t, (EventType, BackendEventType))]
+    if unknown:
+        raise SkillConfigError(f"{label}: event_types must be EventType or BackendEventType members, not {unknown!r}")
+    if cls.commands and EventType.COMMAND_ADD not in event_types:
+        raise SkillConfigError(f"{label} owns commands but does not declare EventType.COMMAND_ADD")
+    _check_commands(label, cls.commands)
+    if not isinstance(cls.message_filter, MessageFilter):
+        raise SkillConfigError(f"{label}: message_filter must be a MessageFilter")
+    if not isinstance(cls.options_schema, OptionsSchema):
+        raise SkillConfigError(f"{label}: options_schema must be an OptionsSchema")
+    names = [spec.name for spec in cls.schedules]
+    if len(names) != len(set(names)):
+        raise SkillConfigError(f"{label}: schedule names must be unique")
+    for spec in cls.schedules:
+        try:
+            CronExpression.parse(spec.cron)
+        except CronError as error:
+            raise SkillConfigError(f"{label}: schedule {spec.name!r}: {error}") from None
+    return cls
 
 
 def load_skills(paths: list[str] | tuple[str, ...] | None = None) -> list[Skill]:
     """Instantiate the skills at `paths` (default: BOTCORE_SKILLS) in order, checking each declaration."""
-    paths = list(settings.BOTCORE_SKILLS if paths is None else paths)
+    items = list(read_setting("BOTCORE_SKILLS", []) if paths is None else paths)
     skills: list[Skill] = []
     seen: dict[str, str] = {}
-    for path in paths:
-        try:
-            cls = import_string(path)
-        except ImportError as exc:
-            raise SkillConfigError(f"BOTCORE_SKILLS: cannot import {path!r}: {exc}") from None
-        if not (isinstance(cls, type) and issubclass(cls, Skill)):
-            raise SkillConfigError(f"BOTCORE_SKILLS: {path!r} is not a Skill subclass")
-        name = getattr(cls, "name", "")
-        if not isinstance(name, str) or not name.isidentifier():
-            raise SkillConfigError(f"BOTCORE_SKILLS: {path!r} needs a `name` that is an identifier")
-        if name in seen:
-            raise SkillConfigError(f"BOTCORE_SKILLS: skill name {name!r} is used by both {seen[name]!r} and {path!r}")
-        if not getattr(cls, "event_types", None):
-            raise SkillConfigError(f"BOTCORE_SKILLS: {path!r} declares no event_types")
-        seen[name] = path
+    for item in items:
+        cls = check_skill_class(_import(item), f"BOTCORE_SKILLS: {item!r}")
+        if "." not in item and ":" not in item and cls.name != item:
+            raise SkillConfigError(f"BOTCORE_SKILLS: entry point {item!r} loads a skill named {cls.name!r}; the names must match")
+        if cls.name in seen:
+            raise SkillConfigError(f"BOTCORE_SKILLS: skill name {cls.name!r} is used by both {seen[cls.name]!r} and {item!r}")
+        seen[cls.name] = item
         skills.append(cls())
     return skills
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
 def _configured(paths: tuple[str, ...]) -> tuple[Skill, ...]:
     return tuple(load_skills(paths))
 
 
 def configured_skills() -> tuple[Skill, ...]:
     """The skills of BOTCORE_SKILLS, loaded once per process (per distinct setting)."""
-    return _configured(tuple(settings.BOTCORE_SKILLS))
+    return _configured(tuple(read_setting("BOTCORE_SKILLS", [])))
+
+
+def find_skill(name: str) -> Skill | None:
+    return next((skill for skill in configured_skills() if skill.name == name), None)
 
 
 def get_skill(name: str) -> Skill:
-    for skill in configured_skills():
-        if skill.name == name:
-            return skill
-    raise SkillConfigError(f"no configured skill named {name!r}")
+    skill = find_skill(name)
+    if skill is None:
+        raise SkillConfigError(f"no configured skill named {name!r}")
+    return skill

@@ -3,9 +3,10 @@ the reaction notice and the greeting when it joins a chat."""
 from __future__ import annotations
 
 from botcore.skills.base import CommandSpec, Skill, SkillContext
+from botcore.skills.events import SkillEvent
+from botcore.skills.i18n import pick
 from botcore.vibe import bbcode as bb
 from botcore.vibe.events import (
-    BotEvent,
     CommandAddEvent,
     EventType,
     JoinChatEvent,
@@ -41,7 +42,7 @@ TEXTS = {
 
 
 def texts_for(language: str) -> dict[str, str]:
-    return TEXTS.get(language, TEXTS["en"])
+    return pick(TEXTS, language)
 
 
 class EchoSkill(Skill):
@@ -51,16 +52,16 @@ class EchoSkill(Skill):
         CommandSpec("ping", title={"en": "Ping", "ru": "Пинг"}, description={"en": "Check whether the bot is alive", "ru": "Проверить, жив ли бот"}),
         CommandSpec("help", title={"en": "Help", "ru": "Помощь"}, description={"en": "Show the command list", "ru": "Показать список команд"}),
     )
+    title = {"en": "Echo", "ru": "Эхо"}
     summary = {"en": "Repeats what you write", "ru": "Повторяет ваши сообщения"}
 
-    def wants(self, event: BotEvent) -> bool:
+    def wants(self, event: SkillEvent, ctx: SkillContext) -> bool:
+        # Routing already keeps the bot's own, other bots' and system messages away (MessageFilter).
         if isinstance(event, ReactionChangeEvent):
             return event.action == "add"
-        if isinstance(event, MessageAddEvent):
-            return not event.message.is_system and not event.is_from_bot
         return True
 
-    def handle(self, event: BotEvent, ctx: SkillContext) -> None:
+    def handle(self, event: SkillEvent, ctx: SkillContext) -> None:
         t = texts_for(ctx.language)
         if isinstance(event, MessageAddEvent):
             ctx.typing("IMBOT_AGENT_ACTION_THINKING")

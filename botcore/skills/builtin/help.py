@@ -1,0 +1,59 @@
+"""help: /help lists the commands of the skills enabled on this portal, and what each skill does, in the user's language."""
+from __future__ import annotations
+
+from botcore.skills.base import CommandSpec, Skill, SkillContext
+from botcore.skills.events import SkillEvent
+from botcore.skills.i18n import pick
+from botcore.vibe import bbcode as bb
+from botcore.vibe.events import CommandAddEvent, EventType
+
+TEXTS = {
+    "en": {"commands": "Commands", "skills": "What I can do", "none": "No commands are enabled on this portal."},
+    "ru": {"commands": "Команды", "skills": "Что я умею", "none": "На этом портале не включено ни одной команды."},
+}
+
+
+def list_visible_commands(skills: list[Skill] | tuple[Skill, ...]) -> list[CommandSpec]:
+    """Each command once, from the first skill that declares it (the one that answers it), buttons-only left out."""
+    seen: dict[str, CommandSpec] = {}
+    for skill in skills:
+        for spec in skill.commands:
+            if not spec.button_only:
+                seen.setdefault(spec.command, spec)
+    return list(seen.values())
+
+
+def render_help(skills: list[Skill] | tuple[Skill, ...], language: str) -> bb.BB:
+    texts = pick(TEXTS, language)
+    commands = list_visible_commands(skills)
+    lines = [bb.bold(texts["commands"])]
+    if not commands:
+        lines.append(bb.raw(texts["none"]))
+    for spec in commands:
+        description = pick(spec.description, language) if spec.description else pick(spec.title, language)
+        lines.append(bb.send_link("/" + spec.command, "/" + spec.command) + " — " + description)
+    described = [skill for skill in skills if skill.summary]
+    if described:
+        lines += [bb.raw(""), bb.bold(texts["skills"])]
+        for skill in described:
+            name = pick(skill.title, language) if skill.title else skill.name
+            lines.append(bb.bold(name) + " — " + pick(skill.summary, language))
+    return bb.join(lines, "\n")
+
+
+class HelpSkill(Skill):
+    name = "help"
+    event_types = frozenset({EventType.COMMAND_ADD})
+    commands = (
+        CommandSpec(
+            "help",
+            title={"en": "Help", "ru": "Помощь"},
+            description={"en": "Show the command list", "ru": "Показать список команд"},
+        ),
+    )
+    title = {"en": "Help", "ru": "Помощь"}
+    summary = {"en": "Lists the commands you can use here", "ru": "Показывает доступные команды"}
+
+    def handle(self, event: SkillEvent, ctx: SkillContext) -> None:
+        if isinstance(event, CommandAddEvent):
+            ctx.answer_command(render_help(tuple(ctx.enabled_skills), ctx.language))

@@ -1,0 +1,172 @@
+"""standup: the reference's standup bot done properly — a private question to each participant at the portal's
+configured time, their private answers collected through the day, and a summary posted to the group chat.
+
+The portal admin sets the chat (and optionally the participants, else the chat's members) and the times in
+the skill's options. State: each participant's 1:1 dialog holds {day, status "open"/"closed", answers,
+open_until}; the group chat's dialog holds the day's run {day, participants}. While a participant's
+question is open (until the report time), their private messages are their answer and no other skill
+sees them; before the question and after the report they go to the next skill (echo) as usual.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, ScheduleSpec, Skill, SkillContext
+from botcore.skills.builtin.standup_texts import TEXTS
+from botcore.skills.cron import daily_cron
+from botcore.skills.events import BackendEventType, ScheduledRunEvent, SkillEvent
+from botcore.skills.i18n import pick
+from botcore.skills.options import IdList, OptionsError, OptionsSchema, Text, Time, Weekdays
+from botcore.vibe import bbcode as bb
+from botcore.vibe.errors import VibeApiError
+from botcore.vibe.events import CommandAddEvent, EventType, MessageAddEvent
+
+log = logging.getLogger(__name__)
+
+
+def _zone(name: str) -> ZoneInfo:
+    from botcore.skills.scheduling import portal_zone
+
+    return portal_zone(name)
+
+
+class StandupSkill(Skill):
+    name = "standup"
+    event_types = frozenset({EventType.MESSAGE_ADD, EventType.COMMAND_ADD, BackendEventType.SCHEDULED_RUN})
+    message_filter = MessageFilter(chats=ChatScope.PRIVATE)
+    commands = (
+        CommandSpec(
+            "standup",
+            title={"en": "Standup", "ru": "Стендап"},
+            description={"en": "Today's standup: who has answered", "ru": "Сегодняшний стендап: кто ответил"},
+        ),
+    )
+    options_schema = OptionsSchema(
+        chat=Text(required=True, pattern=r"chat\d+", max_length=32,
+                  label={"en": "Group chat for the summary", "ru": "Групповой чат для итогов"},
+                  help={"en": "Its dialog id, e.g. chat12", "ru": "Его dialogId, например chat12"}),
+        participants=IdList(label={"en": "Participants (user ids)", "ru": "Участники (id пользователей)"},
+                            help={"en": "Empty: the chat's members", "ru": "Пусто: участники чата"}),
+        ask_at=Time(default="09:30", label={"en": "Question at", "ru": "Вопрос в"}),
+        report_at=Time(default="17:30", label={"en": "Summary at", "ru": "Итоги в"}),
+        weekdays=Weekdays(label={"en": "Days", "ru": "Дни"}),
+        question=Text(max_length=1000, label={"en": "Question (empty: the standard one)", "ru": "Вопрос (пусто: стандартный)"}),
+    )
+    title = {"en": "Standup", "ru": "Стендап"}
+    summary = {"en": "Asks the team privately each morning and posts a summary to the group chat",
+               "ru": "Утром спрашивает каждого в личке и публикует итоги в групповой чат"}
+    enabled_by_default = False  # it needs a chat from the portal's admin first
+
+    def check_options(self, values: dict[str, Any]) -> None:
+        if values["report_at"] <= values["ask_at"]:
+            raise OptionsError({"report_at": "must be later in the day than ask_at"})
+
+    def schedules_for(self, options: dict[str, Any]) -> list[ScheduleSpec]:
+        if not options.get("chat"):
+            return []
+        return [
+            ScheduleSpec("ask", daily_cron(options["ask_at"], options["weekdays"])),
+            ScheduleSpec("report", daily_cron(options["report_at"], options["weekdays"])),
+        ]
+
+    def wants(self, event: SkillEvent, ctx: SkillContext) -> bool:
+        if isinstance(event, MessageAddEvent):
+            return _is_open(ctx.state.get())
+        return True
+
+    def handle(self, event: SkillEvent, ctx: SkillContext) -> None:
+        if isinstance(event, ScheduledRunEvent):
+            if event.schedule == "ask":
+                self.ask(event, ctx)
+            elif event.schedule == "report":
+                self.report(event, ctx)
+        elif isinstance(event, MessageAddEvent):
+            self.collect(event, ctx)
+        elif isinstance(event, CommandAddEvent):
+            ctx.answer_command(self.status_text(ctx))
+
+    # --- the morning question -----------------------------------------------------------------------
+    def ask(self, event: ScheduledRunEvent, ctx: SkillContext) -> None:
+        chat = ctx.options["chat"]
+        day = event.local_due_at.date().isoformat()
+        members = {user.id: user.name for user in ctx.list_chat_users(chat) if not user.is_bot and user.is_active}
+        ids = list(ctx.options["participants"]) or sorted(members)
+        open_until = _report_instant(event.local_due_at, ctx.options["report_at"])
+        ctx.state_for(chat).set({"day": day, "participants": [{"id": i, "name": members.get(i, "")} for i in ids]})
+        question = ctx.options["question"] or pick(TEXTS, ctx.language)["question"]
+        for user_id in ids:
+            with ctx.state_for(str(user_id)).update() as state:
+                if state.get("day") != day:  # a retried run keeps answers already given
+                    state.clear()
+                    state.update(day=day, status="open", answers=[], open_until=open_until.isoformat())
+            try:
+                ctx.send(str(user_id), question)
+            except VibeApiError as error:
+                if error.is_transient:
+                    raise  # the run is retried; posts already made carry their templateIds
+                log.warning("standup question not delivered portal=%s user=%s: %s", ctx.portal_member_id, user_id, error.code)
+
+    # --- answers through the day ----------------------------------------------------------------------
+    def collect(self, event: MessageAddEvent, ctx: SkillContext) -> None:
+        text = event.message.text.strip()
+        name = event.user.name if event.user else ""
+        with ctx.state.update() as state:
+            first = not state.get("answers")
+            state["answers"] = [*state.get("answers", []), text]
+            if name:
+                state["name"] = name
+        if first:
+            ctx.reply(pick(TEXTS, ctx.language)["thanks"].format(time=ctx.options["report_at"]))
+        else:
+            ctx.react("like")
+
+    # --- the summary ------------------------------------------------------------------------------------
+    def report(self, event: ScheduledRunEvent, ctx: SkillContext) -> None:
+        chat = ctx.options["chat"]
+        day = event.local_due_at.date().isoformat()
+        run = ctx.state_for(chat).get()
+        if run.get("day") != day:
+            return  # no question went out today (the skill was off, or the options changed)
+        texts = pick(TEXTS, ctx.language)
+        lines = [bb.bold(texts["summary_title"].format(day=day))]
+        for person in run.get("participants", []):
+            state = ctx.state_for(str(person["id"])).get()
+            answers = state.get("answers", []) if state.get("day") == day else []
+            name = state.get("name") or person.get("name") or f"#{person['id']}"
+            answer = "\n".join(answers) if answers else texts["no_answer"]
+            lines.append(bb.bold(name) + ": " + answer)
+        ctx.send(chat, bb.join(lines, "\n"))
+        for person in run.get("participants", []):
+            with ctx.state_for(str(person["id"])).update() as state:
+                if state.get("day") == day:
+                    state["status"] = "closed"
+
+    def status_text(self, ctx: SkillContext) -> str:
+        texts = pick(TEXTS, ctx.language)
+        chat = ctx.options.get("chat")
+        run = ctx.state_for(chat).get() if chat else {}
+        today = timezone.now().astimezone(_zone(ctx.timezone)).date().isoformat()
+        if run.get("day") != today:
+            return texts["no_standup"].format(time=ctx.options["ask_at"])
+        people = run.get("participants", [])
+        answered = sum(1 for p in people if ctx.state_for(str(p["id"])).get().get("answers"))
+        return texts["status"].format(answered=answered, total=len(people), time=ctx.options["report_at"])
+
+
+def _is_open(state: dict[str, Any]) -> bool:
+    if state.get("status") != "open":
+        return False
+    until = state.get("open_until")
+    return until is None or timezone.now() < datetime.fromisoformat(until)
+
+
+def _report_instant(local_ask: datetime, report_at: str) -> datetime:
+    """When today's summary is due: the report time on the question's day, on the portal's clock."""
+    hour, minute = (int(piece) for piece in report_at.split(":"))
+    instant = datetime.combine(local_ask.date(), time(hour, minute), tzinfo=local_ask.tzinfo)
+    return instant if instant > local_ask else instant + timedelta(days=1)

@@ -1,0 +1,47 @@
+"""Once-only platform actions: a file upload or a chat creation done for an event, remembered by key.
+
+The platform de-duplicates messages by templateId but has no such key for uploads and new chats, so the
+context looks the action up here first; handling the event again returns what the first attempt made.
+(A worker killed between the platform's answer and the record can still repeat it; the window is one call.)
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Protocol
+
+
+class ActionLedger(Protocol):
+    def find(self, key: str) -> dict[str, Any] | None: ...
+
+    def record(self, key: str, result: dict[str, Any]) -> None: ...
+
+
+class DatabaseLedger:
+    """ActionRecord rows of one bot."""
+
+    def __init__(self, *, bot_pk: int) -> None:
+        self.bot_pk = bot_pk
+
+    def find(self, key: str) -> dict[str, Any] | None:
+        from botcore.skills.models import ActionRecord
+
+        return ActionRecord.objects.filter(bot_id=self.bot_pk, key=key).values_list("result", flat=True).first()
+
+    def record(self, key: str, result: dict[str, Any]) -> None:
+        from botcore.skills.models import ActionRecord
+
+        ActionRecord.objects.get_or_create(bot_id=self.bot_pk, key=key, defaults={"result": result})
+
+
+class MemoryLedger:
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def find(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self.records.get(key)
+
+    def record(self, key: str, result: dict[str, Any]) -> None:
+        with self._lock:
+            self.records.setdefault(key, result)

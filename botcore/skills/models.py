@@ -1,0 +1,92 @@
+"""What skills keep in the database: conversation state, the backend's own runs, and once-only platform actions.
+
+Defined here and imported by botcore/models.py, so they belong to the botcore app and its migrations.
+"""
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from tenants.models import Portal
+
+
+class ConversationState(models.Model):
+    """A skill's JSON state for one dialog of one portal; `version` grows on every write (compare-and-set)."""
+
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="conversation_states")
+    skill_name = models.CharField(max_length=64)
+    dialog_id = models.CharField(max_length=64)
+    data = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        app_label = "botcore"
+        constraints = [
+            models.UniqueConstraint(fields=["portal", "skill_name", "dialog_id"], name="one_state_per_skill_dialog")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.skill_name} state of {self.dialog_id}"
+
+
+class SkillRun(models.Model):
+    """One delivery of a backend event to one skill of one portal, claimed once by its unique run_key.
+
+    A schedule's firing, an install announcement or a deferred job is inserted here before anything acts
+    on it: a second scheduler (another qcluster) inserting the same key fails and does nothing, and the
+    worker that executes it first moves it out of PENDING, so it runs once.
+    """
+
+    class Kind(models.TextChoices):
+        INSTALLED = "installed", "Portal installed"
+        UNINSTALLED = "uninstalled", "Portal uninstalled"
+        SCHEDULED = "scheduled", "Scheduled run"
+        DEFERRED = "deferred", "Deferred job"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped (skill off for the portal)"
+
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="skill_runs")
+    skill_name = models.CharField(max_length=64)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    run_key = models.CharField(max_length=200)
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    due_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        app_label = "botcore"
+        constraints = [models.UniqueConstraint(fields=["portal", "skill_name", "run_key"], name="one_run_per_key")]
+        indexes = [models.Index(fields=["status", "due_at"], name="skill_run_due_idx")]
+        ordering = ["-due_at"]
+
+    def __str__(self) -> str:
+        return f"{self.skill_name} {self.kind} {self.run_key}"
+
+
+class ActionRecord(models.Model):
+    """A platform action that has no idempotency key of its own (a file upload, a chat created), done for an
+    event or run: handling it again finds the record and does not upload or create a second time."""
+
+    bot = models.ForeignKey("botcore.Bot", on_delete=models.CASCADE, related_name="action_records")
+    key = models.CharField(max_length=64)
+    result = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        app_label = "botcore"
+        constraints = [models.UniqueConstraint(fields=["bot", "key"], name="one_record_per_action")]
+
+    def __str__(self) -> str:
+        return f"action {self.key}"

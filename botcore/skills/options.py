@@ -1,0 +1,309 @@
+"""The options a skill declares for each portal: typed fields with defaults, checked before they are stored.
+
+    options_schema = OptionsSchema(
+        chat=Text(default="", pattern=r"chat\\d+", label={"en": "Group chat", "ru": "Групповой чат"}),
+        ask_at=Time(default="09:30"),
+        participants=IdList(),
+        mode=Choice(("short", "long"), default="short"),
+    )
+    values = schema.validate({"ask_at": "9:05"})      # {"chat": "", "ask_at": "09:05", ...}; OptionsError names the field
+
+Stored values are the validated JSON form (`validate`), read back leniently (`resolve`: a value the schema
+no longer accepts falls back to its default, so a skill upgrade never breaks a portal). Form posts are
+strings; `parse_text` turns each field's text into its value with the same checks.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from botcore.errors import SkillConfigError
+
+
+class OptionsError(SkillConfigError):
+    """Options refused: `errors` maps each bad field to a message (the key "" for the whole set)."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{name or 'options'}: {message}" for name, message in self.errors.items()))
+
+
+class FieldError(ValueError):
+    """One field's value refused; the schema adds the field's name."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Option:
+    """Base of the field kinds: a default, labels and help per language, and whether a value is required."""
+
+    kind: ClassVar[str] = "text"
+    default: Any = None
+    required: bool = False
+    label: Mapping[str, str] = field(default_factory=dict)
+    help: Mapping[str, str] = field(default_factory=dict)
+
+    def clean(self, value: Any) -> Any:
+        """The JSON value to store for `value`, or FieldError."""
+        raise NotImplementedError
+
+    def parse_text(self, text: str) -> Any:
+        """A form field's text to a value (the empty text means the default)."""
+        return self.clean(text.strip()) if text.strip() else self.default
+
+    def to_text(self, value: Any) -> str:
+        return "" if value is None else str(value)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "default": self.default, "required": self.required,
+                "label": dict(self.label), "help": dict(self.help)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Text(Option):
+    default: str = ""
+    max_length: int = 500
+    pattern: str | None = None  # the whole value must match (re.fullmatch)
+
+    def clean(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise FieldError("must be a string")
+        value = value.strip()
+        if len(value) > self.max_length:
+            raise FieldError(f"must be at most {self.max_length} characters")
+        if value and self.pattern and not re.fullmatch(self.pattern, value):
+            raise FieldError(f"must match {self.pattern}")
+        return value
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "maxLength": self.max_length, "pattern": self.pattern}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Integer(Option):
+    kind: ClassVar[str] = "integer"
+    default: int = 0
+    min: int | None = None
+    max: int | None = None
+
+    def clean(self, value: Any) -> int:
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise FieldError("must be a whole number")
+        if self.min is not None and value < self.min:
+            raise FieldError(f"must be at least {self.min}")
+        if self.max is not None and value > self.max:
+            raise FieldError(f"must be at most {self.max}")
+        return value
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "min": self.min, "max": self.max}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Boolean(Option):
+    kind: ClassVar[str] = "boolean"
+    default: bool = False
+
+    def clean(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "on", "yes", "y", "1", "false", "off", "no", "n", "0"):
+            return value.lower() in ("true", "on", "yes", "y", "1")
+        raise FieldError("must be true or false")
+
+    def parse_text(self, text: str) -> bool:
+        return self.clean(text.strip()) if text.strip() else False  # an unticked box sends nothing
+
+
+@dataclass(frozen=True, kw_only=True)
+class Choice(Option):
+    kind: ClassVar[str] = "choice"
+    choices: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.choices:
+            raise SkillConfigError("a Choice option needs choices")
+        if self.default is None:
+            object.__setattr__(self, "default", self.choices[0])
+
+    def clean(self, value: Any) -> str:
+        if value not in self.choices:
+            raise FieldError(f"must be one of {', '.join(self.choices)}")
+        return value
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "choices": list(self.choices)}
+
+
+_TIME = re.compile(r"(\d{1,2}):(\d{2})")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Time(Option):
+    """A time of day, "HH:MM" (24 h), read in the portal's time zone."""
+
+    kind: ClassVar[str] = "time"
+    default: str = "09:00"
+
+    def clean(self, value: Any) -> str:
+        match = _TIME.fullmatch(value.strip()) if isinstance(value, str) else None
+        if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+            raise FieldError("must be a time of day such as 09:30")
+        return f"{int(match[1]):02d}:{match[2]}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdList(Option):
+    """Numeric ids (portal users), e.g. participants; a form takes them comma-separated."""
+
+    kind: ClassVar[str] = "id_list"
+    default: tuple[int, ...] = ()
+    max_items: int = 200
+
+    def clean(self, value: Any) -> list[int]:
+        if isinstance(value, str):
+            value = [piece for piece in re.split(r"[\s,;]+", value) if piece]
+        if not isinstance(value, (list, tuple)):
+            raise FieldError("must be a list of user ids")
+        ids: list[int] = []
+        for item in value:
+            if isinstance(item, str) and item.isdigit():
+                item = int(item)
+            if isinstance(item, bool) or not isinstance(item, int) or item <= 0:
+                raise FieldError(f"{item!r} is not a user id")
+            if item not in ids:
+                ids.append(item)
+        if len(ids) > self.max_items:
+            raise FieldError(f"must list at most {self.max_items} ids")
+        return ids
+
+    def to_text(self, value: Any) -> str:
+        return ", ".join(str(item) for item in value or ())
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "default": list(self.default)}
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Weekdays(Option):
+    """Days of the week as ISO numbers (1 = Monday … 7 = Sunday); a form takes "1-5" or "mon,wed,fri"."""
+
+    kind: ClassVar[str] = "weekdays"
+    default: tuple[int, ...] = (1, 2, 3, 4, 5)
+
+    def clean(self, value: Any) -> list[int]:
+        if isinstance(value, str):
+            value = _parse_weekdays(value)
+        if not isinstance(value, (list, tuple)) or not value:
+            raise FieldError("must name at least one day, e.g. 1-5 or mon,wed,fri")
+        for day in value:
+            if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 7:
+                raise FieldError("days are numbers 1 (Monday) to 7 (Sunday)")
+        return sorted(set(value))
+
+    def to_text(self, value: Any) -> str:
+        return ",".join(_WEEKDAYS[day - 1] for day in value or ())
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "default": list(self.default)}
+
+
+def _parse_weekdays(text: str) -> list[int]:
+    days: list[int] = []
+    for piece in filter(None, re.split(r"[\s,;]+", text.strip().lower())):
+        bounds = piece.split("-")
+        if len(bounds) > 2:
+            raise FieldError(f"{piece!r} is not a day or a range of days")
+        numbers = [_weekday_number(bound) for bound in bounds]
+        if len(numbers) == 2 and numbers[0] > numbers[1]:
+            raise FieldError(f"{piece!r}: a range runs from the earlier day to the later one")
+        days.extend(range(numbers[0], numbers[-1] + 1))
+    return days
+
+
+def _weekday_number(text: str) -> int:
+    if text.isdigit() and 1 <= int(text) <= 7:
+        return int(text)
+    if text[:3] in _WEEKDAYS:
+        return _WEEKDAYS.index(text[:3]) + 1
+    raise FieldError(f"{text!r} is not a day (1-7 or mon…sun)")
+
+
+class OptionsSchema:
+    """A skill's option fields by name, in declaration order."""
+
+    def __init__(self, **fields: Option) -> None:
+        for name, option in fields.items():
+            if not name.isidentifier() or not isinstance(option, Option):
+                raise SkillConfigError(f"option {name!r} must be an identifier declared with an Option kind")
+        self.fields: dict[str, Option] = dict(fields)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
+
+    def defaults(self) -> dict[str, Any]:
+        return {name: _json(option.default) for name, option in self.fields.items()}
+
+    def validate(self, raw: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+        """Every field's stored form: given values checked, missing ones defaulted (or kept, with `partial`).
+
+        Raises OptionsError naming each refused field, an unknown field, or a required one left empty.
+        """
+        if not isinstance(raw, Mapping):
+            raise OptionsError({"": "options must be an object of field names to values"})
+        errors = {name: "is not an option of this skill" for name in raw if name not in self.fields}
+        values: dict[str, Any] = {}
+        for name, option in self.fields.items():
+            if name not in raw:
+                if not partial:
+                    values[name] = _json(option.default)
+                continue
+            try:
+                values[name] = _json(option.default if raw[name] is None else option.clean(raw[name]))
+            except FieldError as error:
+                errors[name] = str(error)
+        for name, option in self.fields.items():
+            if option.required and name in values and values[name] in ("", [], None) and name not in errors:
+                errors[name] = "is required"
+        if errors:
+            raise OptionsError(errors)
+        return values
+
+    def parse_form(self, texts: Mapping[str, str]) -> dict[str, Any]:
+        """Values from a form's strings (one per field; a missing checkbox reads as off)."""
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for name, option in self.fields.items():
+            try:
+                values[name] = option.parse_text(str(texts.get(name, "")))
+            except FieldError as error:
+                errors[name] = str(error)
+        if errors:
+            raise OptionsError(errors)
+        return self.validate(values)
+
+    def resolve(self, stored: Mapping[str, Any] | None) -> dict[str, Any]:
+        """What a skill sees: stored values that still pass, the default for the rest (never raises)."""
+        values = self.defaults()
+        for name, value in (stored or {}).items():
+            option = self.fields.get(name)
+            if option is None:
+                continue
+            try:
+                values[name] = _json(option.clean(value))
+            except FieldError:
+                pass  # the schema changed since this was stored: the default holds until the admin saves again
+        return values
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        return {name: option.describe() for name, option in self.fields.items()}
+
+
+def _json(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

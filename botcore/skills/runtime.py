@@ -1,0 +1,107 @@
+"""Builds the context a skill acts through, and picks the skill for a platform event (dispatch calls this)."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+from botcore.models import Bot
+from botcore.routing import select_skill
+from botcore.skills.base import Skill
+from botcore.skills.context import PortalInfo, VibeSkillContext
+from botcore.skills.events import SkillEvent
+from botcore.skills.ledger import DatabaseLedger, MemoryLedger
+from botcore.skills.state import DatabaseStateStore
+from botcore.vibe import VibeClient
+from botcore.vibe.errors import VibeError
+from botcore.vibe.events import BotEvent
+from tenants.models import Portal, PortalSettings
+
+
+def portal_info(portal: Portal) -> PortalInfo:
+    prefs = PortalSettings.objects.filter(portal=portal).values("language", "timezone").first() or {}
+    return PortalInfo(
+        member_id=portal.member_id, portal_id=portal.pk, language=prefs.get("language") or "en",
+        timezone=prefs.get("timezone") or "UTC",
+    )
+
+
+def make_context(
+    *,
+    portal: Portal,
+    bot: Bot | None,
+    client: VibeClient | None,
+    skill: Skill,
+    event: SkillEvent,
+    options: Mapping[str, Any],
+    enabled_skills: Sequence[Skill] = (),
+    info: PortalInfo | None = None,
+) -> VibeSkillContext:
+    """A context with database state, the bot's action ledger and deferral through SkillRun rows.
+
+    Without a bot or client (an uninstalled portal) the context still reads options and state; its
+    platform methods raise PlatformUnavailableError.
+    """
+    from botcore.skills.runs import defer_job
+
+    return VibeSkillContext(
+        client=client if bot is not None else None,
+        vibe_bot_id=bot.vibe_bot_id if bot is not None else None,
+        portal=info or portal_info(portal),
+        skill=skill,
+        event=event,
+        options=options,
+        state_store=DatabaseStateStore(portal_id=portal.pk, skill_name=skill.name),
+        ledger=DatabaseLedger(bot_pk=bot.pk) if bot is not None else MemoryLedger(),
+        deferrer=partial(defer_job, portal_id=portal.pk),
+        enabled_skills=enabled_skills,
+    )
+
+
+def choose_skill(
+    event: BotEvent, *, bot: Bot, client: VibeClient, skills: Sequence[tuple[Skill, Mapping[str, Any]]]
+) -> tuple[Skill | None, VibeSkillContext | None]:
+    """The skill for `event` among the portal's enabled `skills` (with their options), and its context."""
+    info = portal_info(bot.portal)
+    enabled = [skill for skill, _ in skills]
+    options = {skill.name: opts for skill, opts in skills}
+    contexts: dict[str, VibeSkillContext] = {}
+
+    def context_for(skill: Skill) -> VibeSkillContext:
+        if skill.name not in contexts:
+            contexts[skill.name] = make_context(
+                portal=bot.portal, bot=bot, client=client, skill=skill, event=event, options=options[skill.name],
+                enabled_skills=enabled, info=info,
+            )
+        return contexts[skill.name]
+
+    guarded = [_GuardedWants(skill) for skill in enabled]
+    chosen = select_skill(event, guarded, context_for=lambda g: context_for(g.skill))
+    if chosen is None:
+        return None, None
+    return (chosen if chosen.failure is not None else chosen.skill), context_for(chosen.skill)
+
+
+class _GuardedWants:
+    """A skill whose wants() raised is chosen, and its handle() re-raises: dispatch then stores the failure
+    on the event as for any skill bug, and the bot goes on."""
+
+    def __init__(self, skill: Skill) -> None:
+        self.skill = skill
+        self.failure: Exception | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.skill, name)
+
+    def wants(self, event: BotEvent, ctx: VibeSkillContext) -> bool:
+        try:
+            return self.skill.wants(event, ctx)
+        except VibeError:
+            raise  # a platform trouble while deciding: the cycle backs off as for one while handling
+        except Exception as error:
+            self.failure = error
+            return True
+
+    def handle(self, event: BotEvent, ctx: VibeSkillContext) -> None:
+        assert self.failure is not None
+        raise self.failure

@@ -1,0 +1,139 @@
+"""Skills' schedules: one django-q2 Schedule runs sweep_schedules every minute, which claims each due
+(portal, skill, schedule) firing as a SkillRun and enqueues it.
+
+- Times are read on each portal's clock (tenants' PortalSettings.timezone; an unknown zone reads as UTC).
+- A firing is claimed by inserting SkillRun(run_key="schedule:<name>:<UTC due time>"), unique per portal
+  and skill: two qclusters sweeping at once, or a sweep repeated, claim it once.
+- Restarts: the sweep looks back BOTCORE_SCHEDULE_CATCH_UP_MINUTES (default 15), so a firing missed while
+  nothing ran is made late, once; older ones are let go rather than piling up.
+- The same sweep re-enqueues runs that are due again (retried after a passing failure) or whose task got
+  lost, and hands back runs whose worker died mid-run (RUNNING past BOTCORE_SKILL_RUN_TIMEOUT_SECONDS).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db.models import Q
+from django.utils import timezone
+
+from botcore import conf
+from botcore.conf import read_setting
+from botcore.models import Bot, SkillConfig
+from botcore.skills.base import Skill
+from botcore.skills.cron import CronError, CronExpression
+from botcore.skills.models import SkillRun
+from botcore.skills.registry import configured_skills
+from botcore.skills.runs import claim_run, enqueue_run
+from tenants.models import Portal, PortalSettings
+
+log = logging.getLogger(__name__)
+
+UTC = ZoneInfo("UTC")
+
+
+def catch_up_minutes() -> int:
+    return max(1, int(read_setting("BOTCORE_SCHEDULE_CATCH_UP_MINUTES", 15)))
+
+
+def run_timeout_seconds() -> float:
+    return float(read_setting("BOTCORE_SKILL_RUN_TIMEOUT_SECONDS", 900))
+
+
+def portal_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+@lru_cache(maxsize=512)
+def _cron(text: str) -> CronExpression:
+    return CronExpression.parse(text)
+
+
+def latest_firing(cron: CronExpression, zone: ZoneInfo, *, after: datetime, until: datetime) -> datetime | None:
+    """The last minute in (after, until] at which `cron` fires on `zone`'s clock, as a UTC instant."""
+    minute = until.astimezone(UTC).replace(second=0, microsecond=0)
+    while minute > after:
+        if cron.matches(minute.astimezone(zone)):
+            return minute
+        minute -= timedelta(minutes=1)
+    return None
+
+
+def _has_schedules(skill: Skill) -> bool:
+    return bool(skill.schedules) or type(skill).schedules_for is not Skill.schedules_for
+
+
+def sweep_schedules(now: datetime | None = None) -> int:
+    """Claim and enqueue every firing due since the catch-up window began; returns how many were claimed."""
+    now = now or timezone.now()
+    after = now - timedelta(minutes=catch_up_minutes())
+    skills = [skill for skill in configured_skills() if _has_schedules(skill)]
+    claimed = 0
+    if skills:
+        portal_ids = list(
+            Bot.objects.exclude(status=Bot.Status.RETIRED).exclude(portal__status=Portal.Status.UNINSTALLED)
+            .values_list("portal_id", flat=True).distinct()
+        )
+        configs = {
+            (c.portal_id, c.skill_name): c
+            for c in SkillConfig.objects.filter(portal_id__in=portal_ids, skill_name__in=[s.name for s in skills])
+        }
+        zones = dict(PortalSettings.objects.filter(portal_id__in=portal_ids).values_list("portal_id", "timezone"))
+        existing = set(
+            SkillRun.objects.filter(kind=SkillRun.Kind.SCHEDULED, due_at__gt=after)
+            .values_list("portal_id", "skill_name", "run_key")
+        )
+        for portal_id in portal_ids:
+            zone = portal_zone(zones.get(portal_id, "UTC"))
+            for skill in skills:
+                config = configs.get((portal_id, skill.name))
+                if not (config.is_enabled if config is not None else skill.enabled_by_default):
+                    continue
+                options = skill.options_schema.resolve(config.options if config is not None else None)
+                claimed += _claim_due(skill, portal_id, options, zone, after=after, now=now, existing=existing)
+    _requeue(now)
+    return claimed
+
+
+def _claim_due(skill: Skill, portal_id: int, options, zone: ZoneInfo, *, after, now, existing) -> int:
+    claimed = 0
+    for spec in skill.schedules_for(options):
+        try:
+            cron = _cron(spec.cron)
+        except CronError as error:
+            log.error("skill %s schedule %s portal=%s has a bad cron: %s", skill.name, spec.name, portal_id, error)
+            continue
+        due = latest_firing(cron, zone, after=after, until=now)
+        if due is None:
+            continue
+        key = f"schedule:{spec.name}:{due.isoformat()}"
+        if (portal_id, skill.name, key) in existing:
+            continue
+        payload = {"schedule": spec.name, "due_at": due.isoformat(), "local_due_at": due.astimezone(zone).isoformat()}
+        run = claim_run(portal_id=portal_id, skill_name=skill.name, kind=SkillRun.Kind.SCHEDULED, run_key=key,
+                        payload=payload, due_at=due)
+        if run is not None:
+            enqueue_run(run)
+            claimed += 1
+            log.info("scheduled run claimed skill=%s schedule=%s portal=%s due=%s", skill.name, spec.name, portal_id, key)
+    return claimed
+
+
+def _requeue(now: datetime) -> None:
+    """Enqueue runs due again or never picked up, and hand back those whose worker died."""
+    died = SkillRun.objects.filter(status=SkillRun.Status.RUNNING, started_at__lt=now - timedelta(seconds=run_timeout_seconds()))
+    died.filter(attempts__gte=conf.handle_max_attempts()).update(
+        status=SkillRun.Status.FAILED, finished_at=now, error="the worker running it stopped answering"
+    )
+    died.update(status=SkillRun.Status.PENDING, enqueued_at=None)
+    lost = now - timedelta(minutes=5)
+    waiting = SkillRun.objects.filter(status=SkillRun.Status.PENDING, due_at__lte=now).filter(
+        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=lost)
+    )
+    for run in waiting.order_by("due_at")[:500]:
+        enqueue_run(run)

@@ -1,0 +1,166 @@
+"""Per-dialog conversation state of a skill: a JSON object per (portal, skill, dialog), safe under concurrent workers.
+
+    with ctx.state.update() as data:        # row locked until the block ends: read-modify-write is atomic
+        data["answers"] = data.get("answers", []) + [text]
+    snapshot = ctx.state.get()               # a copy; {} when nothing is stored
+    ctx.state.compare_and_set(new, expected_version=v)   # optimistic alternative, no lock held
+
+Two workers handling one dialog at once serialise on the row: SELECT … FOR UPDATE on PostgreSQL; on
+SQLite the project opens every transaction IMMEDIATE, which takes the database's write lock up front.
+Keep platform calls out of `update()` blocks: the lock is held until the block ends.
+"""
+from __future__ import annotations
+
+import abc
+import copy
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+class StateStore(abc.ABC):
+    """Where a skill's dialog states live; the database in production, memory in tests and bot_shell."""
+
+    @abc.abstractmethod
+    def load(self, dialog_id: str) -> tuple[dict[str, Any], int]:
+        """(data, version); ({}, 0) for a dialog with nothing stored."""
+
+    @abc.abstractmethod
+    @contextmanager
+    def locked(self, dialog_id: str) -> Iterator[dict[str, Any]]:
+        """Yield the data to change in place, holding the dialog's lock; store it when the block ends."""
+
+    @abc.abstractmethod
+    def compare_and_set(self, dialog_id: str, data: dict[str, Any], *, expected_version: int) -> bool: ...
+
+
+class DialogState:
+    """One dialog's state for one skill."""
+
+    def __init__(self, store: StateStore, dialog_id: str) -> None:
+        self._store = store
+        self.dialog_id = str(dialog_id)
+
+    def get(self) -> dict[str, Any]:
+        return self._store.load(self.dialog_id)[0]
+
+    def get_versioned(self) -> tuple[dict[str, Any], int]:
+        return self._store.load(self.dialog_id)
+
+    @contextmanager
+    def update(self) -> Iterator[dict[str, Any]]:
+        with self._store.locked(self.dialog_id) as data:
+            yield data
+
+    def set(self, data: dict[str, Any]) -> None:
+        with self._store.locked(self.dialog_id) as current:
+            current.clear()
+            current.update(copy.deepcopy(data))
+
+    def clear(self) -> None:
+        self.set({})
+
+    def compare_and_set(self, data: dict[str, Any], *, expected_version: int) -> bool:
+        """Store `data` only if nobody stored anything since `expected_version` was read."""
+        return self._store.compare_and_set(self.dialog_id, copy.deepcopy(data), expected_version=expected_version)
+
+
+class MemoryStateStore(StateStore):
+    """States in a dict, with a lock: for RecordingContext and bot_shell's offline mode."""
+
+    def __init__(self, initial: dict[str, dict[str, Any]] | None = None) -> None:
+        self.states: dict[str, tuple[dict[str, Any], int]] = {
+            str(dialog): (copy.deepcopy(data), 1) for dialog, data in (initial or {}).items()
+        }
+        self._lock = threading.RLock()
+
+    def load(self, dialog_id: str) -> tuple[dict[str, Any], int]:
+        with self._lock:
+            data, version = self.states.get(dialog_id, ({}, 0))
+            return copy.deepcopy(data), version
+
+    @contextmanager
+    def locked(self, dialog_id: str) -> Iterator[dict[str, Any]]:
+        with self._lock:
+            data, version = self.load(dialog_id)
+            yield data
+            self.states[dialog_id] = (copy.deepcopy(data), version + 1)
+
+    def compare_and_set(self, dialog_id: str, data: dict[str, Any], *, expected_version: int) -> bool:
+        with self._lock:
+            if self.states.get(dialog_id, ({}, 0))[1] != expected_version:
+                return False
+            self.states[dialog_id] = (copy.deepcopy(data), expected_version + 1)
+            return True
+
+
+class DatabaseStateStore(StateStore):
+    """States in ConversationState rows of one portal and skill."""
+
+    def __init__(self, *, portal_id: int, skill_name: str) -> None:
+        self.portal_id = portal_id
+        self.skill_name = skill_name
+
+    def _rows(self):
+        from botcore.skills.models import ConversationState
+
+        return ConversationState.objects.filter(portal_id=self.portal_id, skill_name=self.skill_name)
+
+    def load(self, dialog_id: str) -> tuple[dict[str, Any], int]:
+        row = self._rows().filter(dialog_id=dialog_id).values_list("data", "version").first()
+        return (dict(row[0]), row[1]) if row else ({}, 0)
+
+    def _lock_row(self, dialog_id: str):
+        from django.db import IntegrityError, connection, transaction
+
+        from botcore.skills.models import ConversationState
+
+        rows = self._rows()
+        if connection.features.has_select_for_update:
+            rows = rows.select_for_update()
+        try:
+            return rows.get(dialog_id=dialog_id)
+        except ConversationState.DoesNotExist:
+            pass
+        try:
+            with transaction.atomic():  # a savepoint: losing the race to create the row is not fatal
+                return ConversationState.objects.create(
+                    portal_id=self.portal_id, skill_name=self.skill_name, dialog_id=dialog_id, data={}, version=0
+                )
+        except IntegrityError:
+            return rows.get(dialog_id=dialog_id)  # the other worker created it: wait for its lock
+
+    @contextmanager
+    def locked(self, dialog_id: str) -> Iterator[dict[str, Any]]:
+        from django.db import transaction
+
+        with transaction.atomic():
+            row = self._lock_row(dialog_id)
+            data = copy.deepcopy(row.data) if isinstance(row.data, dict) else {}
+            yield data
+            row.data = data
+            row.version += 1
+            row.save(update_fields=["data", "version", "updated_at"])
+
+    def compare_and_set(self, dialog_id: str, data: dict[str, Any], *, expected_version: int) -> bool:
+        from django.db import IntegrityError, transaction
+        from django.db.models import F
+        from django.utils import timezone
+
+        from botcore.skills.models import ConversationState
+
+        if expected_version == 0:
+            try:
+                with transaction.atomic():
+                    ConversationState.objects.create(
+                        portal_id=self.portal_id, skill_name=self.skill_name, dialog_id=dialog_id, data=data, version=1
+                    )
+                return True
+            except IntegrityError:
+                # A row may exist at version 0 (created by a lock that stored nothing yet); fall through.
+                pass
+        updated = self._rows().filter(dialog_id=dialog_id, version=expected_version).update(
+            data=data, version=F("version") + 1, updated_at=timezone.now()
+        )
+        return updated == 1

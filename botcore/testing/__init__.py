@@ -1,0 +1,96 @@
+"""Test kit for skill authors: run a skill on an event and assert on what it did, with no network and no database.
+
+    from botcore.testing import RecordingContext, make_message_event, run_skill
+
+    def test_dice_rolls_within_its_sides():
+        ctx = run_skill(DiceSkill(), make_message_event("roll"), options={"sides": 6})
+        assert 1 <= int(ctx.replies[0]) <= 6
+
+run_skill() routes the event the way the bot would (declared event types, message filter, commands,
+wants()) and fails the test when the skill would never be given it; `route()` answers which of several
+skills gets an event. Pass `state_store=DatabaseStateStore(...)` to RecordingContext for database state.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from botcore.routing import select_skill
+from botcore.skills.base import Skill
+from botcore.skills.events import BackendEvent, DeferredJobEvent, SkillEvent
+from botcore.testing.factories import (
+    make_bot_delete_event,
+    make_button_command_event,
+    make_command_event,
+    make_context_event,
+    make_deferred_event,
+    make_join_event,
+    make_message_delete_event,
+    make_message_event,
+    make_message_update_event,
+    make_portal_installed_event,
+    make_portal_uninstalled_event,
+    make_reaction_event,
+    make_scheduled_event,
+    make_user,
+)
+from botcore.testing.recording import Action, Post, RecordingContext
+
+
+def would_handle(skill: Skill, event: SkillEvent, ctx: RecordingContext) -> bool:
+    """Whether routing would give `event` to `skill` if it were the portal's only enabled skill."""
+    if isinstance(event, DeferredJobEvent):
+        return True  # a deferred job goes back to the skill that deferred it
+    if isinstance(event, BackendEvent):
+        return event.type in skill.event_types and skill.wants(event, ctx)
+    return select_skill(event, [skill], context_for=lambda _: ctx) is skill
+
+
+def route(event: SkillEvent, skills: Sequence[Skill], **ctx_kwargs: Any) -> Skill | None:
+    """Which of `skills` (in routing order) gets `event`; contexts are RecordingContexts made from ctx_kwargs."""
+    if isinstance(event, BackendEvent):
+        raise TypeError("backend events are not routed: they go to a named skill, or to every skill declaring them")
+    contexts: dict[str, RecordingContext] = {}
+
+    def context_for(skill: Skill) -> RecordingContext:
+        return contexts.setdefault(skill.name, RecordingContext(skill=skill, event=event, enabled_skills=skills, **ctx_kwargs))
+
+    return select_skill(event, skills, context_for=context_for)
+
+
+def run_skill(skill: Skill, event: SkillEvent, *, ctx: RecordingContext | None = None, **ctx_kwargs: Any) -> RecordingContext:
+    """Handle `event` with `skill` as the bot would, and return the context that recorded it.
+
+    Raises AssertionError when routing would not give the skill this event.
+    """
+    if ctx is None:
+        ctx = RecordingContext(skill=skill, event=event, **ctx_kwargs)
+    else:
+        ctx.event = event
+    if not would_handle(skill, event, ctx):
+        raise AssertionError(f"the {skill.name} skill would not be given {type(event).__name__} {getattr(event, 'text', '')!r}")
+    skill.handle(event, ctx)
+    return ctx
+
+
+def run_deferred(skill: Skill, ctx: RecordingContext) -> list[RecordingContext]:
+    """Run the jobs the skill deferred in `ctx` as the worker would (sharing ctx's state); one context each."""
+    return [_run_job(skill, job, ctx) for job in list(ctx.deferred)]
+
+
+def _run_job(skill: Skill, job: DeferredJobEvent, ctx: RecordingContext) -> RecordingContext:
+    job_ctx = RecordingContext(skill=skill, event=job, options=None, state_store=ctx.state_store,
+                               enabled_skills=ctx.enabled_skills, chat_users=ctx.chat_users, files=ctx.files,
+                               on_action=ctx.on_action, timezone=ctx.timezone)
+    job_ctx.options = ctx.options
+    skill.handle(job, job_ctx)
+    return job_ctx
+
+
+__all__ = [
+    "Action", "Post", "RecordingContext", "route", "run_deferred", "run_skill", "would_handle",
+    "make_bot_delete_event", "make_button_command_event", "make_command_event", "make_context_event",
+    "make_deferred_event", "make_join_event", "make_message_delete_event", "make_message_event",
+    "make_message_update_event", "make_portal_installed_event", "make_portal_uninstalled_event",
+    "make_reaction_event", "make_scheduled_event", "make_user",
+]  # fmt: skip

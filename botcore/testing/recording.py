@@ -1,0 +1,260 @@
+"""RecordingContext: a SkillContext that records what the skill did, with no network and no database.
+
+    ctx = RecordingContext(skill=EchoSkill())
+    EchoSkill().handle(make_message_event("ping"), ctx)
+    assert ctx.replies == ["John, you wrote: [I]ping[/I]"]
+    assert ctx.reactions == ["like"] and ctx.typing_statuses == ["IMBOT_AGENT_ACTION_THINKING"]
+
+State lives in memory (MemoryStateStore) unless the test passes a DatabaseStateStore; chat members, chats
+and files the skill will ask for are given up front (`chat_users=`, `files=`). Everything done is also in
+`ctx.actions`, in order, and goes to `on_action` as it happens (bot_shell prints it).
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botcore.skills.base import Skill
+from botcore.skills.context import origin_event
+from botcore.skills.events import DeferredJobEvent, SkillEvent
+from botcore.skills.i18n import normalize_language
+from botcore.skills.state import DialogState, MemoryStateStore, StateStore
+from botcore.vibe.events import BotEvent, ChatEvent, CommandAddEvent, EventChat, EventUser
+from botcore.vibe.models import Chat, PortalUser, UploadedFile
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing the skill did: kind ("post", "answer", "typing", "react", …) and its details."""
+
+    kind: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Post:
+    dialog_id: str
+    text: str
+    message_id: int
+    keyboard: list[dict[str, Any]] | None = None
+    attach: Any = None
+    system: bool = False
+    reply_to: int | None = None
+
+
+def _wire(value: Any) -> Any:
+    return value.to_wire() if hasattr(value, "to_wire") else value
+
+
+class RecordingContext:
+    def __init__(
+        self,
+        *,
+        skill: Skill | None = None,
+        event: SkillEvent | None = None,
+        options: Mapping[str, Any] | None = None,
+        language: str | None = None,
+        timezone: str = "UTC",
+        portal_member_id: str = "test-portal",
+        enabled_skills: Sequence[Skill] = (),
+        state: Mapping[str, Mapping[str, Any]] | None = None,
+        state_store: StateStore | None = None,
+        chat_users: Mapping[str, Sequence[PortalUser]] | None = None,
+        files: Mapping[int, bytes] | None = None,
+        on_action: Callable[[Action], None] | None = None,
+    ) -> None:
+        """`options`: validated against the skill's schema (a bad one raises OptionsError, as saving it would);
+        without them, the schema's defaults. `state`: initial states by dialog id."""
+        self.skill = skill
+        self.event = event
+        if skill is not None:
+            schema = skill.options_schema
+            self.options: Mapping[str, Any] = schema.resolve({}) if options is None else schema.validate({**schema.defaults(), **options})
+        else:
+            self.options = dict(options or {})
+        self._language = language
+        self.timezone = timezone
+        self.portal_member_id = portal_member_id
+        self.enabled_skills = tuple(enabled_skills) or ((skill,) if skill is not None else ())
+        self.state_store = state_store or MemoryStateStore({k: dict(v) for k, v in (state or {}).items()})
+        self.chat_users = {str(k): list(v) for k, v in (chat_users or {}).items()}
+        self.files = dict(files or {})
+        self.on_action = on_action
+        self.actions: list[Action] = []
+        self.posts: list[Post] = []
+        self.deferred: list[DeferredJobEvent] = []
+        self._ids = itertools.count(9001)
+
+    # --- what the assertions read -----------------------------------------------------------------
+    @property
+    def replies(self) -> list[str]:
+        """Texts posted in the event's chat (reply) or anywhere (send), in order."""
+        return [post.text for post in self.posts]
+
+    def posts_to(self, dialog_id: str) -> list[Post]:
+        return [post for post in self.posts if post.dialog_id == str(dialog_id)]
+
+    def _of(self, kind: str, key: str) -> list[Any]:
+        return [action.details[key] for action in self.actions if action.kind == kind]
+
+    @property
+    def answers(self) -> list[str]:
+        return self._of("answer", "text")
+
+    @property
+    def typing_statuses(self) -> list[str | None]:
+        return self._of("typing", "status")
+
+    @property
+    def reactions(self) -> list[str]:
+        return self._of("react", "reaction")
+
+    @property
+    def edits(self) -> list[Mapping[str, Any]]:
+        return [a.details for a in self.actions if a.kind == "edit"]
+
+    @property
+    def deletions(self) -> list[int]:
+        return self._of("delete", "message_id")
+
+    def state_of(self, dialog_id: str) -> dict[str, Any]:
+        return self.state_store.load(str(dialog_id))[0]
+
+    def _record(self, kind: str, **details: Any) -> None:
+        action = Action(kind, details)
+        self.actions.append(action)
+        if self.on_action is not None:
+            self.on_action(action)
+
+    # --- the SkillContext surface -----------------------------------------------------------------
+    @property
+    def origin(self) -> BotEvent | None:
+        return origin_event(self.event) if self.event is not None else None
+
+    @property
+    def language(self) -> str:
+        if self._language is not None:
+            return normalize_language(self._language) or "en"
+        return normalize_language(getattr(self.origin, "language", "") or getattr(self.event, "language", "")) or "en"
+
+    @property
+    def dialog_id(self) -> str:
+        origin = self.origin
+        if not isinstance(origin, ChatEvent) or not origin.dialog_id:
+            raise TypeError(f"{type(self.event).__name__} happened in no chat: there is nowhere to reply (use send())")
+        return origin.dialog_id
+
+    @property
+    def sender(self) -> EventUser | None:
+        return getattr(self.origin, "user", None)
+
+    @property
+    def chat(self) -> EventChat | None:
+        return getattr(self.origin, "chat", None)
+
+    @property
+    def state(self) -> DialogState:
+        return DialogState(self.state_store, self.dialog_id)
+
+    def state_for(self, dialog_id: str) -> DialogState:
+        return DialogState(self.state_store, str(dialog_id))
+
+    def _post(self, dialog_id: str, text: str, *, keyboard=None, attach=None, system=False, reply_to=None) -> int:
+        post = Post(str(dialog_id), str(text), next(self._ids), _wire(keyboard), _wire(attach), system, reply_to)
+        self.posts.append(post)
+        self._record("post", dialog_id=post.dialog_id, text=post.text, message_id=post.message_id,
+                     keyboard=post.keyboard, attach=post.attach, system=system)
+        return post.message_id
+
+    def reply(self, text: str, *, keyboard=None, attach=None, system: bool = False, reply_to: int | None = None) -> int:
+        return self._post(self.dialog_id, text, keyboard=keyboard, attach=attach, system=system, reply_to=reply_to)
+
+    def send(self, dialog_id: str, text: str, *, keyboard=None, attach=None, system: bool = False) -> int:
+        return self._post(dialog_id, text, keyboard=keyboard, attach=attach, system=system)
+
+    def answer_command(self, text: str, *, keyboard=None, attach=None) -> int:
+        if not isinstance(self.origin, CommandAddEvent):
+            raise TypeError("answer_command needs a command event")
+        message_id = next(self._ids)
+        self._record("answer", text=str(text), keyboard=_wire(keyboard), attach=_wire(attach), message_id=message_id,
+                     command=self.origin.command.name)
+        return message_id
+
+    def typing(self, status: str | None = None, *, duration: int | None = None) -> None:
+        self._record("typing", status=status, dialog_id=self.dialog_id, duration=duration)
+
+    def _message_id(self, message_id: int | None) -> int:
+        if message_id is not None:
+            return int(message_id)
+        message = getattr(self.origin, "message", None)
+        if message is None:
+            raise TypeError(f"{type(self.event).__name__} carries no message: pass message_id")
+        return int(message.id)
+
+    def react(self, reaction: str, *, message_id: int | None = None) -> bool:
+        self._record("react", reaction=reaction, message_id=self._message_id(message_id))
+        return True
+
+    def unreact(self, reaction: str, *, message_id: int | None = None) -> bool:
+        self._record("unreact", reaction=reaction, message_id=self._message_id(message_id))
+        return True
+
+    def edit(self, message_id: int, *, text=None, keyboard=None, attach=None) -> None:
+        self._record("edit", message_id=int(message_id), text=text, keyboard=_wire(keyboard), attach=_wire(attach))
+
+    def delete(self, message_id: int) -> None:
+        self._record("delete", message_id=int(message_id))
+
+    def upload_file(self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None) -> UploadedFile:
+        target = str(dialog_id) if dialog_id is not None else self.dialog_id
+        file_id, message_id = next(self._ids), next(self._ids)
+        self.files[file_id] = bytes(content)
+        self._record("upload", name=name, size=len(content), dialog_id=target, message=message, file_id=file_id)
+        return UploadedFile(id=file_id, name=name, size=len(content), chat_id=0, message_id=message_id, dialog_id=target)
+
+    def download_file(self, file_id: int) -> bytes:
+        self._record("download", file_id=int(file_id))
+        if int(file_id) not in self.files:
+            raise KeyError(f"RecordingContext has no file {file_id}: pass files={{{file_id}: b'…'}}")
+        return self.files[int(file_id)]
+
+    def get_chat(self, dialog_id: str | None = None) -> Chat:
+        target = str(dialog_id) if dialog_id is not None else self.dialog_id
+        members = self.chat_users.get(target, [])
+        chat_id = int(target[4:]) if target.startswith("chat") and target[4:].isdigit() else 0
+        return Chat(id=chat_id, dialog_id=target, user_count=len(members))
+
+    def list_chat_users(self, dialog_id: str | None = None) -> list[PortalUser]:
+        target = str(dialog_id) if dialog_id is not None else self.dialog_id
+        self._record("list_chat_users", dialog_id=target)
+        return list(self.chat_users.get(target, []))
+
+    def create_chat(self, title: str, *, user_ids: Sequence[int], description: str | None = None, message: str | None = None) -> Chat:
+        chat_id = next(self._ids)
+        self.chat_users[f"chat{chat_id}"] = [PortalUser(id=int(i)) for i in user_ids]
+        self._record("create_chat", title=title, user_ids=list(user_ids), dialog_id=f"chat{chat_id}")
+        return Chat(id=chat_id, dialog_id=f"chat{chat_id}", title=title)
+
+    def add_chat_users(self, user_ids: Sequence[int], *, dialog_id: str | None = None) -> None:
+        self._record("add_chat_users", user_ids=list(user_ids), dialog_id=dialog_id or self.dialog_id)
+
+    def remove_chat_user(self, user_id: int, *, dialog_id: str | None = None) -> None:
+        self._record("remove_chat_user", user_id=int(user_id), dialog_id=dialog_id or self.dialog_id)
+
+    def update_chat(self, *, dialog_id: str | None = None, title: str | None = None, description: str | None = None) -> None:
+        self._record("update_chat", dialog_id=dialog_id or self.dialog_id, title=title, description=description)
+
+    def leave_chat(self, dialog_id: str | None = None) -> None:
+        self._record("leave_chat", dialog_id=dialog_id or self.dialog_id)
+
+    def set_text_field(self, enabled: bool, *, dialog_id: str | None = None) -> None:
+        self._record("text_field", enabled=enabled, dialog_id=dialog_id or self.dialog_id)
+
+    def defer(self, job: str, **data: Any) -> None:
+        origin = self.origin
+        deferred = DeferredJobEvent(portal_member_id=self.portal_member_id, run_key=f"defer:recorded:{len(self.deferred) + 1}",
+                                    language=self.language, job=job, data=dict(data), origin=origin)
+        self.deferred.append(deferred)
+        self._record("defer", job=job, data=dict(data))
