@@ -17,6 +17,7 @@ from botcore.services.dispatch import handle_pending
 from botcore.services.platform import client_for_portal
 from botcore.vibe.errors import (
     VibeAuthError,
+    VibeError,
     VibeForbiddenError,
     VibeNotFoundError,
     VibeRateLimitError,
@@ -99,10 +100,15 @@ def store_batch(bot_id: int, batch: EventBatch, *, lease_token: str | None) -> i
                 continue
             entries.append(EventLogEntry(bot=bot, vibe_event_id=event_id, event_type=str(item.get("type", ""))[:64],
                                          payload=item, occurred_at=as_datetime(item.get("date"))))
-        before = EventLogEntry.objects.filter(bot=bot).count() if entries else 0
-        if entries:
-            EventLogEntry.objects.bulk_create(entries, ignore_conflicts=True)
-        stored = (EventLogEntry.objects.filter(bot=bot).count() - before) if entries else 0
+        # Redelivered events (a cycle that died before acknowledging) are already in the log.
+        known = set(
+            EventLogEntry.objects.filter(bot=bot, vibe_event_id__in=[e.vibe_event_id for e in entries]).values_list(
+                "vibe_event_id", flat=True
+            )
+        )
+        fresh = [e for e in entries if e.vibe_event_id not in known]
+        EventLogEntry.objects.bulk_create(fresh, ignore_conflicts=True)
+        stored = len(fresh)
         new_offset = batch.offset_after(bot.event_offset) or bot.event_offset
         Bot.objects.filter(pk=bot.pk).update(
             event_offset=new_offset,
@@ -155,7 +161,7 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
         log.warning("rate limited bot=%s portal=%s retry_after=%.1fs", bot_id, bot.portal.member_id, delay)
         _schedule(bot_id, lease_token=lease_token, delay=delay, last_error=f"429 {error.code}")
         return CycleOutcome("rate_limited")
-    except (VibeSessionExpiredError,) as error:
+    except VibeSessionExpiredError as error:
         log.warning("session refused bot=%s portal=%s code=%s", bot_id, bot.portal.member_id, error.code)
         tenant_services.report_credential_refused(bot.portal, kind=credential.kind, bitrix_user_id=credential.bitrix_user_id)
         _schedule(bot_id, lease_token=lease_token, delay=0.5, last_error=str(error)[:500])
@@ -170,8 +176,13 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
             _schedule(bot_id, lease_token=lease_token, delay=0.5, last_error=str(error)[:500])
             return CycleOutcome("no_session")
         return _back_off(bot, lease_token, error)
-    except Exception as error:  # 5xx, network, garbage: back off, keep everything stored
+    except VibeError as error:  # 5xx, network, garbage: back off; everything stored stays stored
         return _back_off(bot, lease_token, error)
+    except Exception as error:
+        # A bug or a database failure: the bot still gets its next cycle, and django-q2 records the failure.
+        _back_off(bot, lease_token, error)
+        log.exception("cycle crashed bot=%s portal=%s", bot_id, bot.portal.member_id)
+        raise
     bot.has_more = batch.has_more
     _schedule(bot_id, lease_token=lease_token, delay=_next_interval(bot, had_events=bool(stored)),
               **({} if stored else {"last_polled_at": timezone.now(), "has_more": batch.has_more, "consecutive_failures": 0}))
