@@ -1,0 +1,70 @@
+"""What operators do in Django admin: pause and resume bots, read the event log by filter; pruning by age."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from botcore.models import Bot, EventLogEntry
+from botcore.pacer import Pacer
+from botcore.tasks import prune_event_log
+from tenants.models import Portal
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def bot(settings) -> Bot:
+    settings.VIBE_BUDGET_PER_SECOND = 0
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    return Bot.objects.create(portal=portal, code="b", name="Bot", vibe_bot_id=7, status=Bot.Status.ACTIVE,
+                              next_poll_at=timezone.now() - timedelta(seconds=1))
+
+
+def admin_action(admin_client, action: str, bot: Bot):
+    return admin_client.post("/admin/botcore/bot/", {"action": action, "_selected_action": [bot.pk]}, follow=True)
+
+
+def test_an_operator_pauses_and_resumes_a_bot(admin_client, bot):
+    assert admin_action(admin_client, "pause_bots", bot).status_code == 200
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.PAUSED
+    assert Pacer().tick() == 0
+    admin_action(admin_client, "resume_bots", bot)
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE
+    assert Pacer().tick() == 1
+
+
+def test_the_event_log_lists_with_filters_and_hides_nothing_an_operator_needs(admin_client, bot):
+    # Django shows a related filter only when there is a choice to make: a second portal with its bot.
+    other = Portal.objects.create(member_id="m2", vibe_portal_id="p2", domain="beta.bitrix24.com")
+    other_bot = Bot.objects.create(portal=other, code="b", name="Other bot", vibe_bot_id=8)
+    EventLogEntry.objects.create(bot=other_bot, vibe_event_id=1, event_type="ONIMBOTV2JOINCHAT", payload={})
+    EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={},
+                                 status=EventLogEntry.Status.FAILED, skill="echo", error="ValueError: boom")
+    page = admin_client.get("/admin/botcore/eventlogentry/", {"status__exact": "failed", "event_type": "ONIMBOTV2MESSAGEADD"})
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "ONIMBOTV2MESSAGEADD" in body and "echo" in body
+    for facet in ("By status", "By event type", "By portal", "By bot"):
+        assert facet.lower() in body.lower()
+
+
+def test_an_operator_replays_a_failed_event(admin_client, bot):
+    entry = EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={},
+                                         status=EventLogEntry.Status.FAILED, error="boom")
+    admin_client.post("/admin/botcore/eventlogentry/", {"action": "replay_events", "_selected_action": [entry.pk]})
+    entry.refresh_from_db()
+    assert entry.status == EventLogEntry.Status.RECEIVED and entry.error == ""
+
+
+def test_old_entries_are_pruned_but_unhandled_ones_are_kept(bot, settings):
+    settings.BOTCORE_EVENT_LOG_RETENTION_DAYS = 7
+    old = timezone.now() - timedelta(days=8)
+    EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="X", payload={}, status="handled", received_at=old)
+    EventLogEntry.objects.create(bot=bot, vibe_event_id=2, event_type="X", payload={}, status="received", received_at=old)
+    EventLogEntry.objects.create(bot=bot, vibe_event_id=3, event_type="X", payload={}, status="handled")
+    assert prune_event_log() == 1
+    assert sorted(EventLogEntry.objects.values_list("vibe_event_id", flat=True)) == [2, 3]
