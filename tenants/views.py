@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tenants import oauth, services
@@ -101,6 +103,15 @@ def _viewer_portal(request: HttpRequest) -> tuple[Viewer | None, Portal | None]:
     return viewer, portal
 
 
+def _extra_sections(request: HttpRequest, portal: Portal, viewer: Viewer) -> list[dict]:
+    """Cards other apps add to the portal page: TENANTS_PORTAL_SECTIONS lists dotted paths of callables
+    (request=, portal=, viewer=) -> [{"template": …, …}]; tenants imports them by name, never by module."""
+    sections: list[dict] = []
+    for path in getattr(settings, "TENANTS_PORTAL_SECTIONS", []):
+        sections.extend(import_string(path)(request=request, portal=portal, viewer=viewer))
+    return sections
+
+
 @require_http_methods(["GET", "POST"])
 def portal_page(request: HttpRequest) -> HttpResponse:
     """The portal's page: status for everyone; settings, personal key and uninstall for admins."""
@@ -138,7 +149,7 @@ def portal_page(request: HttpRequest) -> HttpResponse:
         "settings_form": settings_form,
         "key_form": key_form,
         "uninstall_form": UninstallForm(domain=portal.domain),
-        "extra_sections": [],
+        "extra_sections": _extra_sections(request, portal, viewer),
     }
     return render(request, "tenants/portal.html", context)
 

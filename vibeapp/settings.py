@@ -156,6 +156,8 @@ TENANTS_RETENTION_DAYS = env.read_int("TENANTS_RETENTION_DAYS", 30)
 TENANTS_OAUTH_STATE_MAX_AGE = env.read_int("TENANTS_OAUTH_STATE_MAX_AGE", 600)
 # How tenants asks the platform who a token belongs to; tenants never imports botcore, so by dotted path.
 TENANTS_IDENTITY_BACKEND = env.read_str("TENANTS_IDENTITY_BACKEND", "botcore.vibe.identity.VibeIdentityBackend")
+# Cards other apps add to the portal page, by dotted path (tenants never imports botcore itself).
+TENANTS_PORTAL_SECTIONS = ["botcore.skills.web.portal_sections"]
 # Where portal users are sent to open the app (the gateway in the embedded default).
 VIBE_APP_PUBLIC_URL = env.read_str("VIBE_APP_PUBLIC_URL", "http://127.0.0.1:8101")
 

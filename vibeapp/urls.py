@@ -12,4 +12,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
     path("", include("tenants.urls")),
+    path("", include("botcore.urls")),
 ]

@@ -1,0 +1,114 @@
+"""The portal's skills over HTTP (DRF), for the portal's own people: list, read, and (admins) switch and configure.
+
+    GET   /api/skills/            every configured skill as this portal has it
+    GET   /api/skills/<name>/     one of them
+    PATCH /api/skills/<name>/     {"isEnabled": true, "options": {"ask_at": "09:00"}}  (admins; options merge)
+
+Authentication is the Django session of the portal viewer (tenants.viewer.find_viewer), with Django's
+CSRF check on writes as DRF's SessionAuthentication does; nothing in a request names a portal, so every
+query is the caller's own portal. Refused options answer 400 {"options": {"<field>": "<why>"}}.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from botcore.errors import SkillConfigError
+from botcore.skills.configs import PortalSkill, configure_skill, get_portal_skill, list_portal_skills
+from botcore.skills.options import OptionsError
+from botcore.skills.presenters import skill_document
+from tenants.models import Portal
+from tenants.viewer import Viewer, find_viewer
+
+
+@dataclass(frozen=True)
+class PortalViewer:
+    """request.user for the API: a person of one portal, as the tenants session remembers them."""
+
+    viewer: Viewer
+    portal: Portal
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.viewer.is_admin
+
+
+class PortalViewerAuthentication(SessionAuthentication):
+    def authenticate(self, request: Request):
+        viewer = find_viewer(request._request)
+        portal = viewer.portal() if viewer is not None else None
+        if viewer is None or portal is None or not portal.is_installed:
+            return None
+        self.enforce_csrf(request)
+        return PortalViewer(viewer, portal), None
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Session realm="portal"'  # makes DRF answer 401, not 403, to a caller with no session
+
+
+class IsPortalViewer(BasePermission):
+    def has_permission(self, request: Request, view) -> bool:
+        return isinstance(request.user, PortalViewer)
+
+
+class IsPortalAdminOrReadOnly(BasePermission):
+    message = "Only a portal administrator can change skills."
+
+    def has_permission(self, request: Request, view) -> bool:
+        return request.method in SAFE_METHODS or (isinstance(request.user, PortalViewer) and request.user.is_admin)
+
+
+class SkillChangeSerializer(serializers.Serializer):
+    isEnabled = serializers.BooleanField(required=False)
+    options = serializers.DictField(required=False)
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
+        if unknown:
+            raise serializers.ValidationError({name: "is not a field of a skill change" for name in sorted(unknown)})
+        if not attrs:
+            raise serializers.ValidationError("give isEnabled and/or options")
+        return attrs
+
+
+class SkillViewBase(APIView):
+    authentication_classes = [PortalViewerAuthentication]
+    permission_classes = [IsPortalViewer, IsPortalAdminOrReadOnly]
+
+    def portal_skill(self, request: Request, name: str) -> PortalSkill:
+        try:
+            return get_portal_skill(request.user.portal, name)
+        except SkillConfigError:
+            raise NotFound(f"no skill named {name!r}") from None
+
+
+class SkillListView(SkillViewBase):
+    def get(self, request: Request) -> Response:
+        return Response({"skills": [skill_document(entry) for entry in list_portal_skills(request.user.portal)]})
+
+
+class SkillDetailView(SkillViewBase):
+    def get(self, request: Request, name: str) -> Response:
+        return Response(skill_document(self.portal_skill(request, name)))
+
+    def patch(self, request: Request, name: str) -> Response:
+        self.portal_skill(request, name)  # 404 before validating a change to nothing
+        change = SkillChangeSerializer(data=request.data)
+        change.is_valid(raise_exception=True)
+        try:
+            entry = configure_skill(
+                request.user.portal, skill_name=name, is_enabled=change.validated_data.get("isEnabled"),
+                options=change.validated_data.get("options"),
+            )
+        except OptionsError as error:
+            return Response({"options": error.errors}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(skill_document(entry))

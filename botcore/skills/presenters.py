@@ -1,0 +1,68 @@
+"""How a portal's skills are shown to its admin: rows for the portal page, form fields, and API documents."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botcore.skills.configs import PortalSkill
+from botcore.skills.i18n import pick
+
+INPUT_TYPES = {"integer": "number", "time": "time", "boolean": "checkbox"}
+
+
+def _text(table: Mapping[str, str], language: str, fallback: str = "") -> str:
+    return pick(table, language) if table else fallback
+
+
+def skill_row(entry: PortalSkill, language: str) -> dict[str, Any]:
+    skill = entry.skill
+    return {
+        "name": skill.name,
+        "title": _text(skill.title, language, skill.name),
+        "summary": _text(skill.summary, language),
+        "is_enabled": entry.is_enabled,
+        "has_options": bool(skill.options_schema),
+        "commands": ["/" + spec.command for spec in skill.commands if not spec.button_only],
+    }
+
+
+def option_fields(
+    entry: PortalSkill, language: str, *, texts: Mapping[str, str] | None = None, errors: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """One dict per option for the settings form: its input, current text (or the text just posted) and error."""
+    fields = []
+    for name, option in entry.skill.options_schema.fields.items():
+        describe = option.describe()
+        value = entry.options.get(name)
+        fields.append({
+            "name": name,
+            "label": _text(option.label, language, name.replace("_", " ").capitalize()),
+            "help": _text(option.help, language),
+            "kind": option.kind,
+            "input_type": INPUT_TYPES.get(option.kind, "text"),
+            "choices": describe.get("choices") or [],
+            "text": texts.get(name, "") if texts is not None else option.to_text(value),
+            "checked": (texts.get(name) if texts is not None else value) not in (None, "", False, "off"),
+            "required": option.required,
+            "error": (errors or {}).get(name, ""),
+        })
+    return fields
+
+
+def skill_document(entry: PortalSkill) -> dict[str, Any]:
+    """The API's view of one skill on a portal (every language of its texts; options as stored)."""
+    skill = entry.skill
+    return {
+        "name": skill.name,
+        "title": dict(skill.title),
+        "summary": dict(skill.summary),
+        "isEnabled": entry.is_enabled,
+        "options": entry.options,
+        "optionsSchema": skill.options_schema.describe(),
+        "commands": [
+            {"command": spec.command, "title": dict(spec.title), "description": dict(spec.description),
+             "buttonOnly": spec.button_only}
+            for spec in skill.commands
+        ],
+        "schedules": [{"name": spec.name, "cron": spec.cron} for spec in skill.schedules_for(entry.options)],
+    }

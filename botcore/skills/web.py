@@ -1,0 +1,99 @@
+"""The portal admin's skill pages: a section on tenants' portal page, and a settings page per skill.
+
+tenants never imports botcore: its portal page calls the callables listed in TENANTS_PORTAL_SECTIONS,
+and `portal_sections` below is one. Everyone signed in to the portal sees which skills are on; only
+its administrators may switch them or change options. Every query is scoped to the viewer's portal.
+"""
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from botcore.errors import SkillConfigError
+from botcore.skills.configs import configure_skill, get_portal_skill, list_portal_skills
+from botcore.skills.options import OptionsError
+from botcore.skills.presenters import option_fields, skill_row
+from tenants.models import Portal, PortalSettings
+from tenants.viewer import Viewer, find_viewer
+
+
+def _language(portal: Portal) -> str:
+    return PortalSettings.objects.filter(portal=portal).values_list("language", flat=True).first() or "en"
+
+
+def portal_sections(*, request: HttpRequest, portal: Portal, viewer: Viewer) -> list[dict]:
+    """The "Skills" card of the portal page (a TENANTS_PORTAL_SECTIONS callable)."""
+    language = _language(portal)
+    rows = [skill_row(entry, language) for entry in list_portal_skills(portal)]
+    return [{"template": "botcore/portal_skills_section.html", "skills": rows, "is_admin": viewer.is_admin}]
+
+
+def _viewer_portal(request: HttpRequest) -> tuple[Viewer | None, Portal | None]:
+    viewer = find_viewer(request)
+    portal = viewer.portal() if viewer else None
+    if portal is not None and not portal.is_installed:
+        portal = None
+    return viewer, portal
+
+
+def _refuse(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    return render(request, "tenants/error.html", {"message": message}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def skill_settings(request: HttpRequest, name: str) -> HttpResponse:
+    """One skill's switch and options for the viewer's portal; POST (admins only) saves both at once."""
+    viewer, portal = _viewer_portal(request)
+    if viewer is None or portal is None:
+        return render(request, "tenants/open_from_bitrix.html", status=401)
+    try:
+        entry = get_portal_skill(portal, name)
+    except SkillConfigError:
+        return _refuse(request, "There is no such skill.", 404)
+    texts, errors = None, {}
+    if request.method == "POST":
+        if not viewer.is_admin:
+            return _refuse(request, "Only a portal administrator can change skills.", 403)
+        texts = {field: request.POST.get(field, "") for field in entry.skill.options_schema.fields}
+        try:
+            options = entry.skill.options_schema.parse_form(texts)
+            configure_skill(portal, skill_name=name, is_enabled=request.POST.get("is_enabled") == "on", options=options)
+        except OptionsError as error:
+            errors = error.errors
+        else:
+            return redirect("tenants:portal")
+    is_enabled = (request.POST.get("is_enabled") == "on") if texts is not None else entry.is_enabled
+    return _render_settings(request, viewer, portal, entry, texts=texts, errors=errors, is_enabled=is_enabled)
+
+
+def _render_settings(request, viewer, portal, entry, *, texts, errors, is_enabled) -> HttpResponse:
+    language = _language(portal)
+    context = {
+        "viewer": viewer,
+        "portal": portal,
+        "skill": skill_row(entry, language),
+        "fields": option_fields(entry, language, texts=texts, errors=errors),
+        "form_error": errors.get("", ""),
+        "is_enabled": is_enabled,
+    }
+    return render(request, "botcore/skill_settings.html", context, status=400 if errors else 200)
+
+
+@require_POST
+def skill_switch(request: HttpRequest, name: str) -> HttpResponse:
+    """Turn a skill on or off from the portal page (admins only); a skill that needs options first says so."""
+    viewer, portal = _viewer_portal(request)
+    if viewer is None or portal is None:
+        return render(request, "tenants/open_from_bitrix.html", status=401)
+    if not viewer.is_admin:
+        return _refuse(request, "Only a portal administrator can change skills.", 403)
+    wanted = request.POST.get("is_enabled") == "on"
+    try:
+        configure_skill(portal, skill_name=name, is_enabled=wanted)
+    except OptionsError as error:  # it needs options first: the settings form shows which
+        entry = get_portal_skill(portal, name)
+        return _render_settings(request, viewer, portal, entry, texts=None, errors=error.errors, is_enabled=wanted)
+    except SkillConfigError:
+        return _refuse(request, "There is no such skill.", 404)
+    return redirect("tenants:portal")

@@ -1,0 +1,93 @@
+"""Skills against the live sandbox: a provisioned bot, the portal's people acting through the control API,
+and poll cycles run here (poll_bot_once), exactly as a worker runs them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from botcore.models import Bot
+from botcore.services.bots import provision_bot
+from botcore.services.polling import poll_bot_once
+
+
+@dataclass
+class World:
+    """One sandbox portal with its bot; `act` posts to /_sandbox/act/…, `poll` runs one cycle."""
+
+    sp: object  # tests/botcore/conftest.SandboxPortal
+    bot: Bot
+
+    @property
+    def bot_id(self) -> int:
+        return self.bot.vibe_bot_id
+
+    def act(self, path: str, **body) -> dict:
+        response = self.sp.control.post(f"/_sandbox/act/{path}", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()["data"]
+
+    def say(self, text: str, *, user_id: int | None = None, chat_id: int | None = None) -> dict:
+        target = {"chatId": chat_id} if chat_id is not None else {"botId": self.bot_id}
+        return self.act("messages", userId=user_id or self.sp.admin_id, text=text, **target)["message"]
+
+    def poll(self):
+        return poll_bot_once(self.bot.pk)
+
+    def last_call_seq(self) -> int:
+        calls = self.sp.calls(self.bot_id)
+        return calls[-1]["seq"] if calls else 0
+
+    def calls_since(self, seq: int) -> list[dict]:
+        """What the bot did on the platform after `seq`, polls left out."""
+        return [c for c in self.sp.calls(self.bot_id) if c["seq"] > seq and not c["path"].endswith("/events")]
+
+    def messages(self) -> list[dict]:
+        return self.sp.bot_messages(self.bot_id)
+
+
+@pytest.fixture
+def skill_paths() -> list[str] | None:
+    """BOTCORE_SKILLS for the test's bot (a module overrides this fixture); None keeps the project's list."""
+    return None
+
+
+@pytest.fixture
+def world(sandbox_portal, settings, skill_paths) -> World:
+    if skill_paths is not None:
+        settings.BOTCORE_SKILLS = list(skill_paths)
+    return World(sandbox_portal, provision_bot(sandbox_portal.portal))
+
+
+class TaskQueue:
+    """Stands in for the broker (ORM or Redis alike): records async_task calls; run() is a worker draining them."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[str, tuple]] = []
+
+    def enqueue(self, func, *args, **kwargs):
+        self.queued.append((func, args))
+        return f"task-{len(self.queued)}"
+
+    def names(self) -> list[str]:
+        return [func for func, _ in self.queued]
+
+    def run(self, prefix: str = "botcore.") -> list:
+        from django.utils.module_loading import import_string
+
+        results = []
+        while True:
+            batch = [(f, a) for f, a in self.queued if f.startswith(prefix)]
+            if not batch:
+                return results
+            self.queued = [(f, a) for f, a in self.queued if not f.startswith(prefix)]
+            for func, args in batch:
+                results.append(import_string(func)(*args))
+
+
+@pytest.fixture
+def task_queue(monkeypatch) -> TaskQueue:
+    queue = TaskQueue()
+    monkeypatch.setattr("django_q.tasks.async_task", queue.enqueue)
+    monkeypatch.setattr("botcore.receivers.async_task", queue.enqueue)
+    return queue

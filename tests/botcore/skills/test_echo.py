@@ -1,0 +1,121 @@
+"""echo: the reference's echo bot, unit by unit (RecordingContext) and its whole scenario against the sandbox,
+checked call by call in what the sandbox received (GET /_sandbox/calls)."""
+from __future__ import annotations
+
+import pytest
+
+from botcore.models import BotCommand, EventLogEntry
+from botcore.skills.builtin.echo import EchoSkill
+from botcore.testing import make_command_event, make_join_event, make_message_event, make_reaction_event, run_skill
+
+HELP_TEXT = ("[B]Echo Bot — Commands[/B]\n\n/ping — check whether the bot is alive\n/help — show this list\n\n"
+             "Just message me — I will repeat your message.")
+
+
+def test_a_message_gets_typing_a_like_and_the_italic_echo_with_repeat_and_help():
+    ctx = run_skill(EchoSkill(), make_message_event("ping me", first_name="John"))
+    assert ctx.typing_statuses == ["IMBOT_AGENT_ACTION_THINKING"] and ctx.reactions == ["like"]
+    assert ctx.replies == ["John, you wrote: [i]ping me[/i]"]
+    assert ctx.posts[0].keyboard == [
+        {"TEXT": "Repeat", "BG_COLOR_TOKEN": "primary", "ACTION": "SEND", "ACTION_VALUE": "ping me", "BLOCK": "Y"},
+        {"TEXT": "Help", "BG_COLOR_TOKEN": "secondary", "ACTION": "SEND", "ACTION_VALUE": "/help", "DISPLAY": "LINE"},
+    ]
+    assert [a.kind for a in ctx.actions] == ["typing", "react", "post"]
+
+
+def test_a_users_markup_is_echoed_as_text_not_as_markup():
+    ctx = run_skill(EchoSkill(), make_message_event("[user=all]hi[/user]", first_name="[b]Eve"))
+    assert "[user=all]" not in ctx.replies[0] and "[b]Eve" not in ctx.replies[0]
+
+
+def test_russian_speakers_get_russian():
+    ctx = run_skill(EchoSkill(), make_message_event("привет", first_name="Борис", language="ru"))
+    assert ctx.replies == ["Борис, вы написали: [i]привет[/i]"]
+    assert run_skill(EchoSkill(), make_command_event("ping", language="ru")).answers == ["[B]Понг![/B] Бот работает."]
+
+
+def test_other_languages_get_english():
+    assert run_skill(EchoSkill(), make_command_event("ping", language="de")).answers == ["[B]Pong![/B] The bot is working fine."]
+
+
+def test_ping_and_help_are_answered():
+    assert run_skill(EchoSkill(), make_command_event("ping")).answers == ["[B]Pong![/B] The bot is working fine."]
+    assert run_skill(EchoSkill(), make_command_event("help")).answers == [HELP_TEXT]
+
+
+def test_a_reaction_is_noticed_in_a_system_message_and_a_join_is_greeted_with_send_links():
+    ctx = run_skill(EchoSkill(), make_reaction_event("like", first_name="John"))
+    assert ctx.replies == ["John added a reaction: like"] and ctx.posts[0].system
+    greeting = run_skill(EchoSkill(), make_join_event()).replies[0]
+    assert greeting.lower().endswith("[send=/ping]ping[/send] | [send=/help]help[/send]")
+
+
+@pytest.fixture
+def skill_paths():
+    return ["botcore.skills.builtin.echo.EchoSkill"]  # the reference's bot on its own
+
+
+def _body(call: dict) -> dict:
+    return call["body"]
+
+
+def test_the_reference_scenario_against_the_sandbox(world):
+    sp = world.sp
+    bot_id = world.bot_id
+    assert {c.command for c in BotCommand.objects.filter(bot=world.bot)} == {"ping", "help"}
+    start = world.last_call_seq()
+
+    world.act("open", userId=sp.admin_id, botId=bot_id)                # JOINCHAT
+    user_message = world.say("Hello, bot!")                             # MESSAGEADD
+    world.say("/ping")                                                   # COMMANDADD
+    world.say("/help")
+    assert world.poll().status == "polled"
+    echo = next(m for m in world.messages() if "you wrote" in m["text"])
+    world.act("reactions", userId=sp.admin_id, messageId=echo["id"], reaction="like", action="add")  # REACTIONCHANGE
+    world.poll()
+
+    calls = world.calls_since(start)
+    dialog = str(sp.admin_id)
+    assert [(c["method"], c["path"].replace(str(bot_id), "B")) for c in calls] == [
+        ("POST", "/v1/bots/B/messages"),                                              # the greeting
+        ("POST", "/v1/bots/B/typing"),
+        ("POST", f"/v1/bots/B/messages/{user_message['id']}/reactions"),
+        ("POST", "/v1/bots/B/messages"),                                              # the echo
+        ("POST", f"/v1/bots/B/commands/{_command_id(world, 'ping')}/answer"),
+        ("POST", f"/v1/bots/B/commands/{_command_id(world, 'help')}/answer"),
+        ("POST", "/v1/bots/B/messages"),                                              # the reaction notice
+    ]
+    assert all(c["status"] in (200, 201) for c in calls), calls
+    greeting, typing, like, echo_call, pong, help_answer, notice = (_body(c) for c in calls)
+    assert greeting["dialogId"] == dialog
+    assert greeting["fields"]["message"].lower().endswith("commands:\n[send=/ping]ping[/send] | [send=/help]help[/send]")
+    assert typing == {"dialogId": dialog, "statusMessageCode": "IMBOT_AGENT_ACTION_THINKING"}
+    assert like == {"reaction": "like"}
+    assert echo_call["dialogId"] == dialog
+    assert echo_call["fields"]["message"] == "Alice, you wrote: [i]Hello, bot![/i]"
+    assert echo_call["fields"]["keyboard"] == [
+        {"TEXT": "Repeat", "BG_COLOR_TOKEN": "primary", "ACTION": "SEND", "ACTION_VALUE": "Hello, bot!", "BLOCK": "Y"},
+        {"TEXT": "Help", "BG_COLOR_TOKEN": "secondary", "ACTION": "SEND", "ACTION_VALUE": "/help", "DISPLAY": "LINE"},
+    ]
+    assert pong["message"] == "[B]Pong![/B] The bot is working fine." and pong["messageId"]
+    assert help_answer["message"] == HELP_TEXT
+    assert notice["dialogId"] == dialog
+    assert notice["fields"]["message"] == "Alice added a reaction: like" and notice["fields"]["system"] is True
+    # What the person sees: the echo carries its keyboard, the notice is a system message.
+    shown = {m["text"]: m for m in world.messages()}
+    assert shown["Alice, you wrote: [i]Hello, bot![/i]"]["keyboard"]
+    assert shown["Alice added a reaction: like"]["isSystem"] is True
+    assert set(EventLogEntry.objects.filter(bot=world.bot).values_list("status", flat=True)) == {"handled"}
+
+
+def _command_id(world, name: str) -> int:
+    return BotCommand.objects.get(bot=world.bot, command=name).vibe_command_id
+
+
+def test_pressing_repeat_sends_the_text_again(world):
+    world.say("again")
+    world.poll()
+    echo = next(m for m in world.messages() if "you wrote" in m["text"])
+    world.act("buttons", userId=world.sp.admin_id, messageId=echo["id"], index=0)
+    world.poll()
+    assert [m["text"] for m in world.messages() if "you wrote" in m["text"]] == ["Alice, you wrote: [i]again[/i]"] * 2

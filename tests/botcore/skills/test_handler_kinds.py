@@ -1,0 +1,136 @@
+"""Every kind of handler a skill can declare, each reached from a real sandbox event through poll_bot_once
+(or, for the backend's own events, through the service and task that raise them)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from botcore.models import Bot, EventLogEntry, SkillRun
+from botcore.skills.models import ActionRecord
+from botcore.skills.scheduling import sweep_schedules
+from botcore.skills.state import DatabaseStateStore, DialogState
+from tests.botcore.skills.probe import LOG
+
+
+@pytest.fixture
+def skill_paths():
+    return ["tests.botcore.skills.probe.ProbeSkill"]
+
+
+def probe_log(world) -> list[dict]:
+    return DialogState(DatabaseStateStore(portal_id=world.bot.portal_id, skill_name="probe"), LOG).get().get("events", [])
+
+
+def texts(world) -> list[str]:
+    return [m["text"] for m in world.messages()]
+
+
+def test_every_platform_event_kind_reaches_the_skill(world, task_queue):
+    sp, bot_id = world.sp, world.bot_id
+    world.act("open", userId=sp.admin_id, botId=bot_id)                                         # join (1:1)
+    said = world.say("hello")                                                                     # message
+    world.say("/probe now")                                                                       # command
+    world.say("buttons")
+    world.poll()
+    keyboard_message = next(m for m in world.messages() if m["text"] == "Press it")
+    world.act("buttons", userId=sp.admin_id, messageId=keyboard_message["id"], index=0)          # button command
+    world.act(f"messages/{said['id']}/edit", userId=sp.admin_id, text="hello (edited)")          # message edit
+    world.act("reactions", userId=sp.admin_id, messageId=keyboard_message["id"], reaction="fire")  # reaction
+    world.act("context", userId=sp.admin_id, botId=bot_id, context={"order": 7})                 # context request
+    world.act(f"messages/{said['id']}/delete", userId=sp.admin_id)                                # message delete
+    group = world.act("chats", userId=sp.admin_id, title="Team", memberIds=[sp.member_id, bot_id])["chat"]  # join (group)
+    world.say(f"[user={bot_id}]Probe[/user] in the group", chat_id=group["id"])                  # a group mention
+    world.poll()
+
+    kinds = [(e["type"], e.get("text") or e.get("command") or e.get("reaction") or e.get("context") or e.get("message_id"))
+             for e in probe_log(world)]
+    assert kinds == [
+        ("ONIMBOTV2JOINCHAT", None),
+        ("ONIMBOTV2MESSAGEADD", "hello"),
+        ("ONIMBOTV2COMMANDADD", "probe"),
+        ("ONIMBOTV2MESSAGEADD", "buttons"),
+        ("ONIMBOTV2COMMANDADD", "probe_button"),
+        ("ONIMBOTV2MESSAGEUPDATE", "hello (edited)"),
+        ("ONIMBOTV2REACTIONCHANGE", "fire"),
+        ("ONIMBOTV2CONTEXTGET", {"order": 7}),
+        ("ONIMBOTV2MESSAGEDELETE", said["id"]),
+        ("ONIMBOTV2JOINCHAT", None),
+        ("ONIMBOTV2MESSAGEADD", f"[user={bot_id}]Probe[/user] in the group"),
+    ]
+    button = probe_log(world)[4]
+    assert button["context"] == "keyboard"
+    shown = texts(world)
+    assert "/probe via textarea" in shown and "/probe_button via keyboard" in shown
+    assert "got: hello" in shown and "saw ONIMBOTV2CONTEXTGET" in shown
+    assert set(EventLogEntry.objects.filter(bot=world.bot).values_list("status", "skill")) == {("handled", "probe")}
+
+
+def test_bot_deletion_reaches_the_skill_and_uninstalls_the_portal(world, task_queue):
+    world.act(f"bots/{world.bot_id}/delete", userId=world.sp.admin_id)
+    world.poll()
+    assert [e["type"] for e in probe_log(world)] == ["ONIMBOTV2DELETE"]
+    world.bot.refresh_from_db()
+    assert world.bot.status == Bot.Status.RETIRED
+    # The uninstall is announced to the skills that declare it, through a task.
+    assert "botcore.skills.tasks.announce_portal_uninstalled" in task_queue.names()
+    task_queue.run()
+    uninstalled = probe_log(world)[-1]
+    assert uninstalled["type"] == "BACKEND_PORTAL_UNINSTALLED"
+    assert SkillRun.objects.get(kind=SkillRun.Kind.UNINSTALLED).status == SkillRun.Status.DONE
+
+
+def test_an_install_is_announced_after_the_bot_is_provisioned(sandbox_portal, settings, skill_paths, task_queue):
+    from botcore.tasks import provision_portal_bot
+
+    settings.BOTCORE_SKILLS = skill_paths
+    provision_portal_bot(sandbox_portal.portal.pk)
+    provision_portal_bot(sandbox_portal.portal.pk)  # provisioning again is not a second install
+    task_queue.run()
+    store = DatabaseStateStore(portal_id=sandbox_portal.portal.pk, skill_name="probe")
+    assert [e["type"] for e in DialogState(store, LOG).get()["events"]] == ["BACKEND_PORTAL_INSTALLED"]
+
+
+def test_a_scheduled_run_reaches_the_skill_once_on_the_portals_clock(world, task_queue):
+    from tenants.models import PortalSettings
+
+    PortalSettings.objects.update_or_create(portal=world.bot.portal, defaults={"timezone": "Asia/Tokyo"})
+    now = datetime(2030, 3, 4, 0, 7, 30, tzinfo=timezone.utc)
+    assert sweep_schedules(now) == 1  # 00:05 UTC = 09:05 in Tokyo, inside the catch-up window
+    assert sweep_schedules(now) == 0  # a second scheduler (another qcluster) claims nothing
+    task_queue.run()
+    (entry,) = probe_log(world)
+    assert entry["type"] == "BACKEND_SCHEDULED_RUN" and entry["schedule"] == "tick"
+    assert entry["local"] == "2030-03-04T09:05:00+09:00"
+
+
+def test_deferred_work_runs_later_in_a_worker_and_answers_in_the_same_chat(world, task_queue):
+    world.say("slow")
+    world.poll()
+    assert "done later: slow" not in texts(world)  # the cycle did not wait for it
+    assert task_queue.names() == ["botcore.skills.tasks.execute_skill_run"]
+    # The event handled again (a worker killed mid-cycle) defers nothing a second time.
+    EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").update(status="received", attempts=1)
+    world.poll()
+    assert SkillRun.objects.filter(kind=SkillRun.Kind.DEFERRED).count() == 1
+    task_queue.run()
+    assert texts(world).count("done later: slow") == 1
+    assert probe_log(world)[-1] == {"type": "BACKEND_DEFERRED_JOB", "job": "slow", "data": {"asked": "slow"}}
+
+
+def test_files_and_chats_go_through_the_real_client_once(world, task_queue):
+    world.say("file")
+    world.say("chat")
+    world.poll()
+    shown = texts(world)
+    assert "stored note.txt: заметка" in shown
+    assert any(t.startswith("members: [") and str(world.sp.admin_id) in t for t in shown)
+    chats = [c for c in world.calls_since(0) if c["method"] == "POST" and c["path"].endswith("/chats")]
+    uploads = [c for c in world.calls_since(0) if c["path"].endswith("/files")]
+    assert len(chats) == 1 and len(uploads) == 1
+    # Handled again, the same events find their upload and chat in the ledger instead of repeating them.
+    EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").update(status="received", attempts=1)
+    world.poll()
+    assert len([c for c in world.calls_since(0) if c["method"] == "POST" and c["path"].endswith("/chats")]) == 1
+    assert len([c for c in world.calls_since(0) if c["path"].endswith("/files")]) == 1
+    assert ActionRecord.objects.filter(bot=world.bot).count() == 2

@@ -1,0 +1,119 @@
+"""Routing: declarations decide, settings order breaks ties, one skill per event (pure: no database, no network)."""
+from __future__ import annotations
+
+import pytest
+
+from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, Skill
+from botcore.skills.builtin.echo import EchoSkill
+from botcore.skills.builtin.help import HelpSkill
+from botcore.skills.builtin.standup import StandupSkill
+from botcore.testing import (
+    make_button_command_event,
+    make_command_event,
+    make_message_event,
+    make_reaction_event,
+    route,
+)
+from botcore.vibe.events import EventType
+
+
+class Greeter(Skill):
+    name = "greeter"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+    message_filter = MessageFilter(pattern=r"^(hi|hello)\b", chats=ChatScope.PRIVATE)
+    summary = {"en": "Greets"}
+
+    def handle(self, event, ctx):
+        ctx.reply("Hello!")
+
+
+class GroupWatcher(Skill):
+    name = "group_watcher"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+    message_filter = MessageFilter(chats=ChatScope.GROUP, include_bots=True)
+
+    def handle(self, event, ctx):
+        ctx.reply("seen")
+
+
+class Voter(Skill):
+    name = "voter"
+    event_types = frozenset({EventType.COMMAND_ADD})
+    commands = (CommandSpec("vote", title={"en": "Vote"}, button_only=True),)
+
+    def handle(self, event, ctx):
+        ctx.answer_command("counted")
+
+
+class AnyCommand(Skill):
+    name = "any_command"
+    event_types = frozenset({EventType.COMMAND_ADD})
+
+    def handle(self, event, ctx):
+        ctx.answer_command("unknown command")
+
+
+DEFAULT_ORDER = [HelpSkill(), StandupSkill(), EchoSkill()]
+
+
+def test_a_pattern_and_a_chat_scope_pick_the_greeter_before_echo():
+    skills = [Greeter(), EchoSkill()]
+    assert route(make_message_event("hello there"), skills).name == "greeter"
+    assert route(make_message_event("what's up"), skills).name == "echo"
+    assert route(make_message_event("hello [user=100]bot[/user]", chat_id=5), skills).name == "echo"
+
+
+def test_group_only_skills_skip_private_dialogs_and_may_hear_other_bots():
+    skills = [GroupWatcher(), EchoSkill()]
+    assert route(make_message_event("in a group", chat_id=3), skills).name == "group_watcher"
+    assert route(make_message_event("1:1"), skills).name == "echo"
+    assert route(make_message_event("from a bot", chat_id=3, user_is_bot=True), skills).name == "group_watcher"
+    assert route(make_message_event("from a bot", user_is_bot=True), skills) is None
+
+
+def test_the_bots_own_and_system_messages_reach_nobody():
+    assert route(make_message_event("echoed", author_id=100, bot_id=100), DEFAULT_ORDER) is None
+    assert route(make_message_event("joined", is_system=True), DEFAULT_ORDER) is None
+
+
+def test_a_command_goes_to_its_first_owner_in_settings_order():
+    assert route(make_command_event("help"), DEFAULT_ORDER).name == "help"
+    assert route(make_command_event("help"), [EchoSkill(), HelpSkill()]).name == "echo"
+    assert route(make_command_event("ping"), DEFAULT_ORDER).name == "echo"
+    assert route(make_command_event("standup"), DEFAULT_ORDER).name == "standup"
+
+
+def test_a_catch_all_gets_only_commands_nobody_owns():
+    skills = [AnyCommand(), EchoSkill()]
+    assert route(make_command_event("ping"), skills).name == "echo"
+    assert route(make_command_event("weather"), skills).name == "any_command"
+
+
+def test_a_button_only_command_answers_buttons_not_typing():
+    assert route(make_button_command_event("vote"), [Voter()]).name == "voter"
+    assert route(make_command_event("vote"), [Voter(), AnyCommand()]) is None
+
+
+def test_help_and_standup_leave_plain_messages_to_echo():
+    assert route(make_message_event("just talking"), DEFAULT_ORDER).name == "echo"
+    assert route(make_reaction_event("like"), DEFAULT_ORDER).name == "echo"
+
+
+def test_standup_takes_a_private_message_only_while_the_participants_question_is_open():
+    open_question = {"7": {"day": "2030-03-04", "status": "open", "answers": []}}
+    assert route(make_message_event("did things", user_id=7), DEFAULT_ORDER, state=open_question).name == "standup"
+    assert route(make_message_event("did things", user_id=8), DEFAULT_ORDER, state=open_question).name == "echo"
+    closed = {"7": {"day": "2030-03-04", "status": "closed", "answers": ["x"]}}
+    assert route(make_message_event("did things", user_id=7), DEFAULT_ORDER, state=closed).name == "echo"
+
+
+def test_a_removed_reaction_is_not_echoed():
+    assert route(make_reaction_event("like", action="delete"), DEFAULT_ORDER) is None
+
+
+@pytest.mark.parametrize("pattern", ["(", "[a-"])
+def test_a_bad_message_pattern_fails_when_the_skill_is_defined(pattern):
+    import re
+
+    with pytest.raises(re.error):
+        MessageFilter(pattern=pattern)
