@@ -62,11 +62,11 @@ def claim_run(
         return None
 
 
-def enqueue_run(run: SkillRun) -> None:
-    """Hand the run to a task queue worker (after the surrounding transaction commits)."""
+def enqueue_run(run: SkillRun, *, at: datetime | None = None) -> None:
+    """Hand the run to a task queue worker (after the surrounding transaction commits); `at`: the sweep's now."""
     from django_q.tasks import async_task
 
-    SkillRun.objects.filter(pk=run.pk).update(enqueued_at=timezone.now())
+    SkillRun.objects.filter(pk=run.pk).update(enqueued_at=at or timezone.now())
     transaction.on_commit(
         lambda: async_task("botcore.skills.tasks.execute_skill_run", run.pk, task_name=f"skill-run-{run.pk}")
     )

@@ -118,7 +118,7 @@ def _claim_due(skill: Skill, portal_id: int, options, zone: ZoneInfo, *, after, 
         run = claim_run(portal_id=portal_id, skill_name=skill.name, kind=SkillRun.Kind.SCHEDULED, run_key=key,
                         payload=payload, due_at=due)
         if run is not None:
-            enqueue_run(run)
+            enqueue_run(run, at=now)
             claimed += 1
             log.info("scheduled run claimed skill=%s schedule=%s portal=%s due=%s", skill.name, spec.name, portal_id, key)
     return claimed
@@ -136,4 +136,4 @@ def _requeue(now: datetime) -> None:
         Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=lost)
     )
     for run in waiting.order_by("due_at")[:500]:
-        enqueue_run(run)
+        enqueue_run(run, at=now)

@@ -1,0 +1,87 @@
+"""A failing skill fails its event (or run), never the bot: the next events are handled in the same cycle."""
+from __future__ import annotations
+
+import pytest
+
+from botcore.models import Bot, EventLogEntry
+from botcore.skills.base import Skill
+from botcore.skills.models import SkillRun
+from botcore.skills.runs import claim_run, execute_run
+from botcore.vibe.events import EventType, MessageAddEvent
+
+
+class PickySkill(Skill):
+    """Its wants() raises on one message; it replies to a dialog that does not exist on another."""
+
+    name = "picky"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def wants(self, event, ctx) -> bool:
+        if isinstance(event, MessageAddEvent) and event.message.text == "confuse":
+            raise KeyError("no idea")
+        return isinstance(event, MessageAddEvent) and event.message.text == "nowhere"
+
+    def handle(self, event, ctx) -> None:
+        ctx.send("999999", "into the void")
+
+
+@pytest.fixture
+def skill_paths():
+    return [f"{__name__}.PickySkill", "tests.botcore.skills.probe.ProbeSkill"]
+
+
+def entries(world) -> list[tuple[str, str, str]]:
+    rows = EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").order_by("vibe_event_id")
+    return [(e.payload["data"]["message"]["text"], e.status, e.error.split(": No ")[0]) for e in rows]
+
+
+def test_a_raising_skill_fails_its_event_and_the_bot_goes_on(world, task_queue):
+    for text in ("boom", "confuse", "nowhere", "after"):
+        world.say(text)
+    outcome = world.poll()
+    assert outcome.status == "polled"
+    assert entries(world) == [
+        ("boom", "failed", "RuntimeError: the probe was told to fail"),
+        ("confuse", "failed", "KeyError: 'no idea'"),
+        ("nowhere", "failed", f"POST /v1/bots/{world.bot_id}/messages -> 404 USER_NOT_FOUND"),
+        ("after", "handled", ""),
+    ]
+    assert "got: after" in [m["text"] for m in world.messages()]
+    world.bot.refresh_from_db()
+    assert world.bot.status == Bot.Status.ACTIVE and world.bot.consecutive_failures == 0
+    world.say("still here")
+    world.poll()
+    assert "got: still here" in [m["text"] for m in world.messages()]
+
+
+def test_a_passing_platform_outage_leaves_the_event_for_the_next_cycle(world, task_queue, settings):
+    settings.VIBE_MAX_ATTEMPTS = 1
+    world.sp.control.post("/_sandbox/faults", json={"method": "POST", "path": "/v1/bots/{bot_id}/messages",
+                                                     "errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"})
+    world.say("hello")
+    assert world.poll().status == "backoff"
+    assert entries(world) == [("hello", "received", "")]
+    world.sp.control.delete("/_sandbox/faults")
+    assert world.poll().status == "polled"
+    assert entries(world) == [("hello", "handled", "")]
+    assert [m["text"] for m in world.messages()].count("got: hello") == 1
+
+
+def test_a_failing_run_is_stored_failed_and_other_runs_still_run(world, task_queue):
+    portal = world.bot.portal
+    broken = claim_run(portal_id=portal.pk, skill_name="probe", kind=SkillRun.Kind.DEFERRED, run_key="defer:x:1",
+                       payload={"job": "slow", "data": {}, "origin": None})  # no "asked": the probe raises KeyError
+    fine = claim_run(portal_id=portal.pk, skill_name="probe", kind=SkillRun.Kind.INSTALLED, run_key="installed:x",
+                     payload={})
+    assert execute_run(broken.pk) == "failed" and execute_run(fine.pk) == "done"
+    broken.refresh_from_db()
+    assert broken.error.startswith("KeyError")
+    assert execute_run(fine.pk) == "skipped"  # a task delivered twice runs once
+
+
+def test_a_run_for_a_skill_the_portal_turned_off_is_skipped(world, task_queue):
+    from botcore.skills.configs import configure_skill
+
+    configure_skill(world.bot.portal, skill_name="probe", is_enabled=False)
+    run = claim_run(portal_id=world.bot.portal_id, skill_name="probe", kind=SkillRun.Kind.INSTALLED, run_key="i", payload={})
+    assert execute_run(run.pk) == "skipped"

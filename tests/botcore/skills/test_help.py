@@ -1,0 +1,73 @@
+"""help: /help lists the commands of the skills this portal has on, in the user's language."""
+from __future__ import annotations
+
+from botcore.models import BotCommand
+from botcore.skills.builtin.echo import EchoSkill
+from botcore.skills.builtin.help import HelpSkill
+from botcore.skills.builtin.standup import StandupSkill
+from botcore.skills.configs import configure_skill
+from botcore.testing import make_command_event, run_skill
+
+ALL = (HelpSkill(), StandupSkill(), EchoSkill())
+
+
+def test_help_lists_each_enabled_command_once_with_send_links():
+    answer = run_skill(HelpSkill(), make_command_event("help"), enabled_skills=ALL).answers[0]
+    assert answer.splitlines()[:4] == [
+        "[b]Commands[/b]",
+        "[send=/help]/help[/send] — Show the command list",
+        "[send=/standup]/standup[/send] — Today's standup: who has answered",
+        "[send=/ping]/ping[/send] — Check whether the bot is alive",
+    ]
+    assert "[b]Echo[/b] — Repeats what you write" in answer
+
+
+def test_help_speaks_the_users_language_and_english_otherwise():
+    russian = run_skill(HelpSkill(), make_command_event("help", language="ru"), enabled_skills=ALL).answers[0]
+    assert russian.startswith("[b]Команды[/b]\n[send=/help]/help[/send] — Показать список команд")
+    german = run_skill(HelpSkill(), make_command_event("help", language="de"), enabled_skills=ALL).answers[0]
+    assert german.startswith("[b]Commands[/b]")
+
+
+def test_help_only_knows_the_portals_enabled_skills():
+    answer = run_skill(HelpSkill(), make_command_event("help"), enabled_skills=(HelpSkill(),)).answers[0]
+    assert "/ping" not in answer and "/standup" not in answer
+
+
+def test_on_the_platform_help_answers_and_follows_the_portals_switches(world, task_queue):
+    assert set(BotCommand.objects.filter(bot=world.bot).values_list("command", "skill_name")) == {("help", "help"), ("ping", "echo")}
+    world.say("/help", user_id=world.sp.member_id)  # Boris reads Russian
+    world.poll()
+    answers = [m["text"] for m in world.messages() if m["text"].startswith("[b]Команды")]
+    assert len(answers) == 1 and "/ping" in answers[0] and "/standup" not in answers[0]
+
+    configure_skill(world.sp.portal, skill_name="echo", is_enabled=False)
+    task_queue.run()  # the worker re-registers the commands
+    assert set(BotCommand.objects.filter(bot=world.bot).values_list("command", flat=True)) == {"help"}
+    platform_commands = {c["command"] for c in world.sp.control.get("/_sandbox/bots", params={"portalId": world.sp.sandbox_portal_id})
+                         .json()["data"]["bots"][0]["commands"]}
+    assert platform_commands == {"/help"}
+    world.say("/help")
+    world.say("anyone there?")  # no skill on this portal takes plain messages now
+    world.poll()
+    latest = [m["text"] for m in world.messages() if m["text"].startswith("[b]Commands")]
+    assert len(latest) == 1 and "/ping" not in latest[0]
+    assert not any("anyone there?" in m["text"] for m in world.messages())
+
+
+def test_with_help_off_echo_answers_help_as_the_reference_does(world, task_queue):
+    configure_skill(world.sp.portal, skill_name="help", is_enabled=False)
+    task_queue.run()
+    world.say("/help")
+    world.poll()
+    assert any(m["text"].startswith("[B]Echo Bot — Commands[/B]") for m in world.messages())
+    assert BotCommand.objects.get(bot=world.bot, command="help").skill_name == "echo"
+
+
+def test_provisioning_again_changes_no_command_on_the_platform(world):
+    from botcore.services.bots import provision_bot
+
+    start = world.last_call_seq()
+    provision_bot(world.sp.portal)
+    changes = [c for c in world.calls_since(start) if "/commands" in c["path"] and c["method"] in ("PATCH", "DELETE")]
+    assert changes == []

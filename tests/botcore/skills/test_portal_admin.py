@@ -1,0 +1,172 @@
+"""Each portal turns skills on and off and sets their options: the service, the portal page and the API.
+Everyone signed in sees their own portal's skills; only its administrators change them; bad options are
+refused with a message naming the field, and nothing is stored."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pytest
+from django.test import Client
+
+from botcore.errors import SkillConfigError
+from botcore.models import SkillConfig
+from botcore.skills.configs import configure_skill, list_enabled_skills, list_portal_skills
+from botcore.skills.options import OptionsError
+from tenants.models import Portal
+from tenants.viewer import SESSION_KEY, Viewer
+
+pytestmark = pytest.mark.django_db
+
+
+def make_portal(member_id: str) -> Portal:
+    return Portal.objects.create(member_id=member_id, vibe_portal_id=f"vp-{member_id}", domain=f"{member_id}.bitrix24.com")
+
+
+def signed_in(portal: Portal, *, is_admin: bool, csrf: bool = False) -> Client:
+    client = Client(enforce_csrf_checks=csrf)
+    session = client.session
+    session[SESSION_KEY] = asdict(Viewer(member_id=portal.member_id, bitrix_user_id=1 if is_admin else 2,
+                                         name="Alice" if is_admin else "Bob", is_admin=is_admin, token_digest=""))
+    session.save()
+    return client
+
+
+@pytest.fixture
+def acme() -> Portal:
+    return make_portal("acme")
+
+
+# --- the service ----------------------------------------------------------------------------------------
+def test_skills_start_as_declared_help_and_echo_on_standup_off(acme):
+    assert [(e.name, e.is_enabled) for e in list_portal_skills(acme)] == [("help", True), ("standup", False), ("echo", True)]
+    assert [s.name for s, _ in list_enabled_skills(acme)] == ["help", "echo"]
+
+
+def test_bad_options_are_refused_naming_the_field_and_nothing_is_stored(acme):
+    with pytest.raises(OptionsError) as refused:
+        configure_skill(acme, skill_name="standup", options={"chat": "chat3", "ask_at": "25:99"})
+    assert refused.value.errors == {"ask_at": "must be a time of day such as 09:30"}
+    with pytest.raises(OptionsError) as refused:
+        configure_skill(acme, skill_name="standup", options={"chat": "chat3", "volume": 11})
+    assert refused.value.errors == {"volume": "is not an option of this skill"}
+    assert not SkillConfig.objects.exists()
+
+
+def test_a_skill_needing_options_cannot_be_turned_on_without_them(acme):
+    with pytest.raises(OptionsError) as refused:
+        configure_skill(acme, skill_name="standup", is_enabled=True)
+    assert refused.value.errors == {"chat": "is required"}
+
+
+def test_options_change_field_by_field(acme, django_capture_on_commit_callbacks):
+    configure_skill(acme, skill_name="standup", is_enabled=True, options={"chat": "chat3"})
+    entry = configure_skill(acme, skill_name="standup", options={"ask_at": "10:00"})
+    assert entry.options["chat"] == "chat3" and entry.options["ask_at"] == "10:00" and entry.is_enabled
+    assert SkillConfig.objects.get(portal=acme, skill_name="standup").options["ask_at"] == "10:00"
+
+
+def test_switching_a_skill_reregisters_the_portals_commands(acme, django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kw: sent.append((func, args)))
+    with django_capture_on_commit_callbacks(execute=True):
+        configure_skill(acme, skill_name="echo", is_enabled=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        configure_skill(acme, skill_name="echo", options={})  # no switch, no re-registration
+    assert sent == [("botcore.skills.tasks.sync_bot_commands", (acme.pk,))]
+
+
+def test_an_unknown_skill_is_refused(acme):
+    with pytest.raises(SkillConfigError, match="no configured skill named 'weather'"):
+        configure_skill(acme, skill_name="weather", is_enabled=True)
+
+
+# --- the portal page --------------------------------------------------------------------------------------
+def test_the_portal_page_shows_the_skills_and_only_admins_get_switches(acme):
+    admin_page = signed_in(acme, is_admin=True).get("/portal/").content.decode()
+    member_page = signed_in(acme, is_admin=False).get("/portal/").content.decode()
+    for page in (admin_page, member_page):
+        assert 'data-testid="skills-section"' in page and 'data-testid="skill-standup"' in page
+    assert 'data-testid="switch-echo"' in admin_page and 'data-testid="configure-standup"' in admin_page
+    assert 'data-testid="switch-echo"' not in member_page
+
+
+def test_an_admin_saves_options_on_the_settings_page(acme):
+    client = signed_in(acme, is_admin=True)
+    page = client.get("/portal/skills/standup/")
+    assert page.status_code == 200 and 'name="ask_at"' in page.content.decode()
+    saved = client.post("/portal/skills/standup/", {"is_enabled": "on", "chat": "chat9", "ask_at": "8:15",
+                                                     "report_at": "18:00", "weekdays": "mon-thu", "participants": "4, 5"})
+    assert saved.status_code == 302 and saved["Location"].endswith("/portal/")
+    config = SkillConfig.objects.get(portal=acme, skill_name="standup")
+    assert config.is_enabled and config.options["ask_at"] == "08:15" and config.options["weekdays"] == [1, 2, 3, 4]
+    assert config.options["participants"] == [4, 5]
+
+
+def test_bad_options_on_the_settings_page_come_back_with_the_fields_message(acme):
+    client = signed_in(acme, is_admin=True)
+    refused = client.post("/portal/skills/standup/", {"is_enabled": "on", "chat": "general", "ask_at": "9:00", "report_at": "8:00"})
+    page = refused.content.decode()
+    assert refused.status_code == 400 and 'data-testid="error-chat"' in page and "must match chat" in page
+    assert 'value="general"' in page  # what the admin typed stays in the form
+    assert not SkillConfig.objects.exists()
+
+
+def test_switching_on_a_skill_that_needs_options_shows_what_is_missing(acme):
+    refused = signed_in(acme, is_admin=True).post("/portal/skills/standup/switch/", {"is_enabled": "on"})
+    assert refused.status_code == 400 and 'data-testid="error-chat"' in refused.content.decode()
+    switched = signed_in(acme, is_admin=True).post("/portal/skills/echo/switch/", {})
+    assert switched.status_code == 302 and not SkillConfig.objects.get(skill_name="echo").is_enabled
+
+
+def test_members_cannot_change_skills_and_strangers_see_nothing(acme):
+    member = signed_in(acme, is_admin=False)
+    assert member.post("/portal/skills/echo/switch/", {}).status_code == 403
+    assert member.post("/portal/skills/standup/", {"chat": "chat1"}).status_code == 403
+    assert Client().get("/portal/skills/standup/").status_code == 401
+    assert signed_in(acme, is_admin=True).get("/portal/skills/weather/").status_code == 404
+    assert not SkillConfig.objects.exists()
+
+
+# --- the API ----------------------------------------------------------------------------------------------
+def test_the_api_lists_the_callers_portal_skills_only(acme):
+    other = make_portal("globex")
+    configure_skill(other, skill_name="echo", is_enabled=False)
+    listed = signed_in(acme, is_admin=False).get("/api/skills/").json()["skills"]
+    assert [(s["name"], s["isEnabled"]) for s in listed] == [("help", True), ("standup", False), ("echo", True)]
+    standup = next(s for s in listed if s["name"] == "standup")
+    assert standup["optionsSchema"]["ask_at"]["kind"] == "time" and standup["options"]["ask_at"] == "09:30"
+    assert signed_in(other, is_admin=False).get("/api/skills/echo/").json()["isEnabled"] is False
+
+
+def test_an_admin_patches_a_skill_and_bad_options_answer_400_naming_the_field(acme):
+    admin = signed_in(acme, is_admin=True)
+    refused = admin.patch("/api/skills/standup/", {"isEnabled": True, "options": {"chat": "chat2", "report_at": "7:00"}},
+                          content_type="application/json")
+    assert refused.status_code == 400 and refused.json() == {"options": {"report_at": "must be later in the day than ask_at"}}
+    done = admin.patch("/api/skills/standup/", {"isEnabled": True, "options": {"chat": "chat2"}}, content_type="application/json")
+    assert done.status_code == 200 and done.json()["isEnabled"] is True
+    assert [s["name"] for s in done.json()["schedules"]] == ["ask", "report"]
+
+
+@pytest.mark.parametrize("body, content_type", [
+    ("{not json", "application/json"),
+    ('{"isEnabled": "sometimes"}', "application/json"),
+    ('{"options": ["chat2"]}', "application/json"),
+    ('{"colour": "red"}', "application/json"),
+    ("{}", "application/json"),
+    ("[1, 2]", "application/json"),
+])
+def test_malformed_changes_answer_400(acme, body, content_type):
+    answer = signed_in(acme, is_admin=True).patch("/api/skills/echo/", body, content_type=content_type)
+    assert answer.status_code == 400, answer.content
+
+
+def test_the_api_refuses_members_strangers_unknown_skills_and_writes_without_csrf(acme):
+    assert Client().get("/api/skills/").status_code == 401
+    assert signed_in(acme, is_admin=False).patch("/api/skills/echo/", {"isEnabled": False},
+                                                  content_type="application/json").status_code == 403
+    assert signed_in(acme, is_admin=True).get("/api/skills/weather/").status_code == 404
+    no_token = signed_in(acme, is_admin=True, csrf=True).patch("/api/skills/echo/", {"isEnabled": False},
+                                                               content_type="application/json")
+    assert no_token.status_code == 403
+    assert not SkillConfig.objects.exists()
