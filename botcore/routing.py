@@ -8,12 +8,20 @@ declarations (event_types, commands, message_filter) fit and whose wants() agree
   the commands no enabled skill owns.
 - No match: the event is ignored.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
 from botcore.skills.base import Skill, SkillContext
-from botcore.vibe.events import BotEvent, CommandAddEvent, EventType, MessageAddEvent, MessageUpdateEvent, ReactionChangeEvent
+from botcore.vibe.events import (
+    BotEvent,
+    CommandAddEvent,
+    EventType,
+    MessageAddEvent,
+    MessageUpdateEvent,
+    ReactionChangeEvent,
+)
 
 ContextFactory = Callable[[Skill], SkillContext]
 

@@ -4,6 +4,7 @@ Methods default to the event's chat; `dialog_id` names another one. Creating a c
 are remembered in the context's ActionLedger under a key derived like a templateId, so handling the
 event again returns what the first attempt made instead of a second chat or file.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -43,14 +44,23 @@ class ChatActions:
         return client.list_chat_users(bot_id, self._dialog(dialog_id), limit=200)
 
     def create_chat(
-        self, title: str, *, user_ids: Sequence[int], description: str | None = None, message: str | None = None
+        self,
+        title: str,
+        *,
+        user_ids: Sequence[int],
+        description: str | None = None,
+        message: str | None = None,
     ) -> Chat:
         client, bot_id = self._platform()
         key = self._next_template_id()
         known = self._ledger.find(key)
         if known is not None:
-            return Chat(id=int(known["id"]), dialog_id=str(known["dialog_id"]), title=str(known.get("title", "")))
-        chat = client.create_chat(bot_id, title=title, user_ids=list(user_ids), description=description, message=message)
+            return Chat(
+                id=int(known["id"]), dialog_id=str(known["dialog_id"]), title=str(known.get("title", ""))
+            )
+        chat = client.create_chat(
+            bot_id, title=title, user_ids=list(user_ids), description=description, message=message
+        )
         self._ledger.record(key, {"id": chat.id, "dialog_id": chat.dialog_id, "title": chat.title})
         return chat
 
@@ -62,7 +72,9 @@ class ChatActions:
         client, bot_id = self._platform()
         client.remove_chat_user(bot_id, self._dialog(dialog_id), user_id=int(user_id))
 
-    def update_chat(self, *, dialog_id: str | None = None, title: str | None = None, description: str | None = None) -> None:
+    def update_chat(
+        self, *, dialog_id: str | None = None, title: str | None = None, description: str | None = None
+    ) -> None:
         client, bot_id = self._platform()
         client.update_chat(bot_id, self._dialog(dialog_id), title=title, description=description)
 
@@ -75,14 +87,20 @@ class ChatActions:
         client.set_text_field(bot_id, dialog_id=self._dialog(dialog_id), enabled=enabled)
 
     # --- files ------------------------------------------------------------------------------------
-    def upload_file(self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None) -> UploadedFile:
+    def upload_file(
+        self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None
+    ) -> UploadedFile:
         client, bot_id = self._platform()
         key = self._next_template_id()
         known = self._ledger.find(key)
         if known is not None:
             return UploadedFile(**{k: v for k, v in known.items() if k != "raw"})
-        uploaded = client.upload_file(bot_id, dialog_id=self._dialog(dialog_id), name=name, content=content, message=message)
-        record: dict[str, Any] = {f.name: getattr(uploaded, f.name) for f in fields(uploaded) if f.name != "raw"}
+        uploaded = client.upload_file(
+            bot_id, dialog_id=self._dialog(dialog_id), name=name, content=content, message=message
+        )
+        record: dict[str, Any] = {
+            f.name: getattr(uploaded, f.name) for f in fields(uploaded) if f.name != "raw"
+        }
         self._ledger.record(key, record)
         return uploaded
 

@@ -1,4 +1,4 @@
-"""The portal's skills over HTTP (DRF), for the portal's own people: list, read, and (admins) switch and configure.
+"""The portal's skills over HTTP (DRF) for its own people: list and read; admins switch and configure.
 
     GET   /api/skills/            every configured skill as this portal has it
     GET   /api/skills/<name>/     one of them
@@ -8,6 +8,7 @@ Authentication is the Django session of the portal viewer (tenants.viewer.find_v
 CSRF check on writes as DRF's SessionAuthentication does; nothing in a request names a portal, so every
 query is the caller's own portal. Refused options answer 400 {"options": {"<field>": "<why>"}}.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,7 +65,9 @@ class IsPortalAdminOrReadOnly(BasePermission):
     message = "Only a portal administrator can change skills."
 
     def has_permission(self, request: Request, view) -> bool:
-        return request.method in SAFE_METHODS or (isinstance(request.user, PortalViewer) and request.user.is_admin)
+        return request.method in SAFE_METHODS or (
+            isinstance(request.user, PortalViewer) and request.user.is_admin
+        )
 
 
 class SkillChangeSerializer(serializers.Serializer):
@@ -74,7 +77,9 @@ class SkillChangeSerializer(serializers.Serializer):
     def validate(self, attrs):
         unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
         if unknown:
-            raise serializers.ValidationError({name: "is not a field of a skill change" for name in sorted(unknown)})
+            raise serializers.ValidationError(
+                {name: "is not a field of a skill change" for name in sorted(unknown)}
+            )
         if not attrs:
             raise serializers.ValidationError("give isEnabled and/or options")
         return attrs
@@ -93,7 +98,9 @@ class SkillViewBase(APIView):
 
 class SkillListView(SkillViewBase):
     def get(self, request: Request) -> Response:
-        return Response({"skills": [skill_document(entry) for entry in list_portal_skills(request.user.portal)]})
+        return Response(
+            {"skills": [skill_document(entry) for entry in list_portal_skills(request.user.portal)]}
+        )
 
 
 class SkillDetailView(SkillViewBase):
@@ -106,7 +113,9 @@ class SkillDetailView(SkillViewBase):
         change.is_valid(raise_exception=True)
         try:
             entry = configure_skill(
-                request.user.portal, skill_name=name, is_enabled=change.validated_data.get("isEnabled"),
+                request.user.portal,
+                skill_name=name,
+                is_enabled=change.validated_data.get("isEnabled"),
                 options=change.validated_data.get("options"),
             )
         except OptionsError as error:

@@ -1,4 +1,4 @@
-"""The skill API: what a skill declares (events, filters, commands, options, schedules) and the context it acts through.
+"""The skill API: what a skill declares (events, filters, commands, options, schedules) and its context.
 
 A skill is a stateless class; one instance serves every portal. It declares as class data what it
 handles, and routing (botcore/routing.py) reads those declarations:
@@ -15,6 +15,7 @@ handles, and routing (botcore/routing.py) reads those declarations:
 
 docs/skills.md is the guide; botcore.testing runs a skill without network or database.
 """
+
 from __future__ import annotations
 
 import abc
@@ -107,7 +108,7 @@ class SkillContext(Protocol):
 
     @property
     def dialog_id(self) -> str:
-        """Where the event happened ("42" = a 1:1 dialog with user 42, "chat7" = a group); TypeError if nowhere."""
+        """Where the event happened: "42" = the 1:1 dialog with user 42, "chat7" a group; else TypeError."""
 
     @property
     def sender(self) -> EventUser | None: ...
@@ -123,18 +124,30 @@ class SkillContext(Protocol):
         """Conversation state of this skill in another dialog of the same portal."""
 
     def reply(
-        self, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None, system: bool = False,
+        self,
+        text: str,
+        *,
+        keyboard: Keyboard | None = None,
+        attach: Attach | None = None,
+        system: bool = False,
         reply_to: int | None = None,
     ) -> int:
         """Post in the event's chat; returns the new message id."""
 
     def send(
-        self, dialog_id: str, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None,
+        self,
+        dialog_id: str,
+        text: str,
+        *,
+        keyboard: Keyboard | None = None,
+        attach: Attach | None = None,
         system: bool = False,
     ) -> int:
         """Post in another dialog of the portal (a user's id for their 1:1 dialog, or "chatN")."""
 
-    def answer_command(self, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None) -> int:
+    def answer_command(
+        self, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None
+    ) -> int:
         """Answer the command the event carries, in its chat."""
 
     def typing(self, status: str | None = None, *, duration: int | None = None) -> None:
@@ -146,14 +159,20 @@ class SkillContext(Protocol):
     def unreact(self, reaction: str, *, message_id: int | None = None) -> bool: ...
 
     def edit(
-        self, message_id: int, *, text: str | None = None, keyboard: Keyboard | bool | None = None,
+        self,
+        message_id: int,
+        *,
+        text: str | None = None,
+        keyboard: Keyboard | bool | None = None,
         attach: Attach | bool | None = None,
     ) -> None:
         """Edit a message the bot sent; keyboard=False / attach=False remove them."""
 
     def delete(self, message_id: int) -> None: ...
 
-    def upload_file(self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None) -> UploadedFile: ...
+    def upload_file(
+        self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None
+    ) -> UploadedFile: ...
 
     def download_file(self, file_id: int) -> bytes: ...
 
@@ -161,21 +180,31 @@ class SkillContext(Protocol):
 
     def list_chat_users(self, dialog_id: str | None = None) -> list[PortalUser]: ...
 
-    def create_chat(self, title: str, *, user_ids: Sequence[int], description: str | None = None, message: str | None = None) -> Chat: ...
+    def create_chat(
+        self,
+        title: str,
+        *,
+        user_ids: Sequence[int],
+        description: str | None = None,
+        message: str | None = None,
+    ) -> Chat: ...
 
     def add_chat_users(self, user_ids: Sequence[int], *, dialog_id: str | None = None) -> None: ...
 
     def remove_chat_user(self, user_id: int, *, dialog_id: str | None = None) -> None: ...
 
-    def update_chat(self, *, dialog_id: str | None = None, title: str | None = None, description: str | None = None) -> None: ...
+    def update_chat(
+        self, *, dialog_id: str | None = None, title: str | None = None, description: str | None = None
+    ) -> None: ...
 
     def leave_chat(self, dialog_id: str | None = None) -> None: ...
 
     def set_text_field(self, enabled: bool, *, dialog_id: str | None = None) -> None: ...
 
     def defer(self, job: str, **data: Any) -> None:
-        """Hand slow work to a task queue worker: handle() is called later with a DeferredJobEvent(job, data),
-        bound to this event's chat. `data` must be JSON. Deferring again on a re-handled event does nothing."""
+        """Hand slow work to a task queue worker: handle() is called later with DeferredJobEvent(job, data),
+        bound to this event's chat. `data` must be JSON. Deferring again on a re-handled event does
+        nothing."""
 
 
 class Skill(abc.ABC):

@@ -4,6 +4,7 @@ A skill without a row is on when it is `enabled_by_default`, with its default op
 stored in their validated form; a skill reads them through `resolve_options`, which falls back to the
 default for any stored value its current schema no longer accepts.
 """
+
 from __future__ import annotations
 
 import logging
@@ -53,7 +54,11 @@ def list_portal_skills(portal: Portal | int) -> list[PortalSkill]:
     for skill in configured_skills():
         config = configs.get(skill.name)
         enabled = config.is_enabled if config is not None else skill.enabled_by_default
-        result.append(PortalSkill(skill, enabled, resolve_options(skill, config.options if config else None), config is not None))
+        result.append(
+            PortalSkill(
+                skill, enabled, resolve_options(skill, config.options if config else None), config is not None
+            )
+        )
     return result
 
 
@@ -69,7 +74,9 @@ def get_portal_skill(portal: Portal, skill_name: str) -> PortalSkill:
     raise SkillConfigError(f"no configured skill named {skill_name!r}")
 
 
-def validate_options(skill: Skill, raw: Mapping[str, Any], *, current: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def validate_options(
+    skill: Skill, raw: Mapping[str, Any], *, current: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Options `raw` merged over `current` (a partial change), checked field by field and then across fields.
 
     Raises OptionsError whose `errors` name each refused field.
@@ -81,7 +88,11 @@ def validate_options(skill: Skill, raw: Mapping[str, Any], *, current: Mapping[s
 
 
 def configure_skill(
-    portal: Portal, *, skill_name: str, is_enabled: bool | None = None, options: Mapping[str, Any] | None = None
+    portal: Portal,
+    *,
+    skill_name: str,
+    is_enabled: bool | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> PortalSkill:
     """Turn a skill on or off for `portal` and/or change some of its options.
 
@@ -116,7 +127,9 @@ def _sync_commands_later(portal: Portal) -> None:
     from django_q.tasks import async_task
 
     transaction.on_commit(
-        lambda: async_task("botcore.skills.tasks.sync_bot_commands", portal.pk, task_name=f"commands-{portal.pk}")
+        lambda: async_task(
+            "botcore.skills.tasks.sync_bot_commands", portal.pk, task_name=f"commands-{portal.pk}"
+        )
     )
 
 

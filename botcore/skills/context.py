@@ -5,6 +5,7 @@ templateId derived from the bot, the event (or the backend run) and the post's p
 the platform answers a repeat with the message it already has, and a retried handling never posts twice.
 Uploads and new chats, which have no such key on the platform, go through the ActionLedger instead.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -83,7 +84,9 @@ class VibeSkillContext(ChatActions):
         self._ledger = ledger
         self._deferrer = deferrer
         origin = origin_event(event)
-        language = normalize_language(getattr(origin, "language", "")) or normalize_language(getattr(event, "language", ""))
+        language = normalize_language(getattr(origin, "language", "")) or normalize_language(
+            getattr(event, "language", "")
+        )
         self.language = language or normalize_language(portal.language) or FALLBACK_LANGUAGE
         self._post_key = post_key_for(vibe_bot_id=vibe_bot_id, event=event, skill_name=skill.name)
         self._posts = 0
@@ -98,7 +101,9 @@ class VibeSkillContext(ChatActions):
     def dialog_id(self) -> str:
         origin = self.origin
         if not isinstance(origin, ChatEvent) or not origin.dialog_id:
-            raise TypeError(f"{type(self.event).__name__} happened in no chat: there is nowhere to reply (use send())")
+            raise TypeError(
+                f"{type(self.event).__name__} happened in no chat: there is nowhere to reply (use send())"
+            )
         return origin.dialog_id
 
     @property
@@ -119,7 +124,9 @@ class VibeSkillContext(ChatActions):
     # --- plumbing ---------------------------------------------------------------------------------
     def _platform(self) -> tuple[VibeClient, int]:
         if self.client is None or self.vibe_bot_id is None:
-            raise PlatformUnavailableError(f"{type(self.event).__name__}: this portal's bot cannot reach the platform now")
+            raise PlatformUnavailableError(
+                f"{type(self.event).__name__}: this portal's bot cannot reach the platform now"
+            )
         return self.client, self.vibe_bot_id
 
     def _next_key(self) -> str:
@@ -140,40 +147,72 @@ class VibeSkillContext(ChatActions):
 
     # --- posting ----------------------------------------------------------------------------------
     def reply(
-        self, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None, system: bool = False,
+        self,
+        text: str,
+        *,
+        keyboard: Keyboard | None = None,
+        attach: Attach | None = None,
+        system: bool = False,
         reply_to: int | None = None,
     ) -> int:
-        return self._post(self.dialog_id, text, keyboard=keyboard, attach=attach, system=system, reply_to=reply_to)
+        return self._post(
+            self.dialog_id, text, keyboard=keyboard, attach=attach, system=system, reply_to=reply_to
+        )
 
     def send(
-        self, dialog_id: str, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None,
+        self,
+        dialog_id: str,
+        text: str,
+        *,
+        keyboard: Keyboard | None = None,
+        attach: Attach | None = None,
         system: bool = False,
     ) -> int:
-        return self._post(str(dialog_id), text, keyboard=keyboard, attach=attach, system=system, reply_to=None)
+        return self._post(
+            str(dialog_id), text, keyboard=keyboard, attach=attach, system=system, reply_to=None
+        )
 
-    def _post(self, dialog_id: str, text: str, *, keyboard, attach, system: bool, reply_to: int | None) -> int:
+    def _post(
+        self, dialog_id: str, text: str, *, keyboard, attach, system: bool, reply_to: int | None
+    ) -> int:
         client, bot_id = self._platform()
         sent = client.send_message(
-            bot_id, dialog_id=dialog_id, text=text, keyboard=keyboard, attach=attach, system=system or None,
-            reply_id=reply_to, template_id=self._next_template_id(),
+            bot_id,
+            dialog_id=dialog_id,
+            text=text,
+            keyboard=keyboard,
+            attach=attach,
+            system=system or None,
+            reply_id=reply_to,
+            template_id=self._next_template_id(),
         )
         return sent.id
 
-    def answer_command(self, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None) -> int:
+    def answer_command(
+        self, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None
+    ) -> int:
         origin = self.origin
         if not isinstance(origin, CommandAddEvent):
             raise TypeError("answer_command needs a command event")
         client, bot_id = self._platform()
         sent = client.answer_command(
-            bot_id, origin.command.id, message_id=self._message_id(), dialog_id=self.dialog_id,
-            text=text, keyboard=keyboard, attach=attach, template_id=self._next_template_id(),
+            bot_id,
+            origin.command.id,
+            message_id=self._message_id(),
+            dialog_id=self.dialog_id,
+            text=text,
+            keyboard=keyboard,
+            attach=attach,
+            template_id=self._next_template_id(),
         )
         return sent.id
 
     # --- interface --------------------------------------------------------------------------------
     def typing(self, status: str | None = None, *, duration: int | None = None) -> None:
         client, bot_id = self._platform()
-        client.show_typing(bot_id, dialog_id=self.dialog_id, status=status, duration=duration)  # type: ignore[arg-type]
+        client.show_typing(
+            bot_id, dialog_id=self.dialog_id, status=status, duration=duration  # type: ignore[arg-type]
+        )
 
     def react(self, reaction: str, *, message_id: int | None = None) -> bool:
         # A reaction already set (by an earlier attempt at this event) counts as done in the client.
@@ -185,7 +224,11 @@ class VibeSkillContext(ChatActions):
         return client.remove_reaction(bot_id, self._message_id(message_id), reaction=reaction)
 
     def edit(
-        self, message_id: int, *, text: str | None = None, keyboard: Keyboard | bool | None = None,
+        self,
+        message_id: int,
+        *,
+        text: str | None = None,
+        keyboard: Keyboard | bool | None = None,
         attach: Attach | bool | None = None,
     ) -> None:
         client, bot_id = self._platform()
@@ -202,4 +245,6 @@ class VibeSkillContext(ChatActions):
         self._defers += 1
         origin = self.origin
         key = f"defer:{self._post_key}:{self._defers}"
-        self._deferrer(self.skill.name, job, dict(data), key, dict(origin.raw) if origin is not None else None)
+        self._deferrer(
+            self.skill.name, job, dict(data), key, dict(origin.raw) if origin is not None else None
+        )

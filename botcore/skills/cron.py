@@ -4,6 +4,7 @@ Fields: minute (0-59), hour (0-23), day of month (1-31), month (1-12), day of we
 Sunday, or mon…sun). Each takes `*`, a number, a range `a-b`, a list `a,b`, and a step `*/n` or `a-b/n`.
 As in classic cron, when both day fields are restricted a day matching either one fires.
 """
+
 from __future__ import annotations
 
 import re
@@ -84,7 +85,7 @@ class CronExpression:
 
 
 def daily_cron(time_of_day: str, weekdays: list[int] | tuple[int, ...]) -> str:
-    """"HH:MM" on ISO weekdays (1 = Monday … 7 = Sunday) as a cron expression."""
+    """ "HH:MM" on ISO weekdays (1 = Monday … 7 = Sunday) as a cron expression."""
     hour, minute = (int(piece) for piece in time_of_day.split(":"))
     days = ",".join(str(day % 7) for day in sorted(set(weekdays))) or "*"
     return f"{minute} {hour} * * {days}"

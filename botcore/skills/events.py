@@ -5,6 +5,7 @@ backend itself and go to a named skill (a schedule, a deferred job) or to every 
 declares the type (install, uninstall). Each carries a `run_key`, unique per portal and skill, from
 which the context derives the templateIds of its posts, so a retried run never posts twice.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -41,7 +42,7 @@ class PortalInstalledEvent(BackendEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class PortalUninstalledEvent(BackendEvent):
-    """The portal uninstalled the app: its credentials are gone, so only the skill's own data can be touched."""
+    """The portal uninstalled the app: its credentials are gone; only the skill's own data can be touched."""
 
     type: BackendEventType = BackendEventType.PORTAL_UNINSTALLED
     reason: str = ""
@@ -49,7 +50,8 @@ class PortalUninstalledEvent(BackendEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class ScheduledRunEvent(BackendEvent):
-    """One firing of a schedule the skill declared (ScheduleSpec), at `due_at` (UTC) = `local_due_at` on the portal's clock."""
+    """One firing of a schedule the skill declared (ScheduleSpec): `due_at` in UTC, `local_due_at` on the
+    portal's clock."""
 
     type: BackendEventType = BackendEventType.SCHEDULED_RUN
     schedule: str
@@ -59,7 +61,7 @@ class ScheduledRunEvent(BackendEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class DeferredJobEvent(BackendEvent):
-    """Slow work a skill handed off with ctx.defer(job, **data); `origin` is the event it was deferred from."""
+    """Slow work a skill handed off with ctx.defer(job, **data); `origin`: the event it was deferred from."""
 
     type: BackendEventType = BackendEventType.DEFERRED_JOB
     job: str

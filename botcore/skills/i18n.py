@@ -1,4 +1,5 @@
-"""Texts per language: a skill keeps a table {"en": …, "ru": …} and picks the event's language, English otherwise."""
+"""Texts per language: a table {"en": …, "ru": …} per text; the event's language is picked, else English."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -10,7 +11,7 @@ FALLBACK_LANGUAGE = "en"
 
 
 def normalize_language(value: str | None) -> str:
-    """"ru-RU", "RU", "ru_ru" → "ru"; nothing → ""."""
+    """ "ru-RU", "RU", "ru_ru" → "ru"; nothing → ""."""
     return (value or "").strip().lower().replace("_", "-").split("-")[0][:8]
 
 

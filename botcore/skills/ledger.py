@@ -4,6 +4,7 @@ The platform de-duplicates messages by templateId but has no such key for upload
 context looks the action up here first; handling the event again returns what the first attempt made.
 (A worker killed between the platform's answer and the record can still repeat it; the window is one call.)
 """
+
 from __future__ import annotations
 
 import threading
@@ -25,7 +26,9 @@ class DatabaseLedger:
     def find(self, key: str) -> dict[str, Any] | None:
         from botcore.skills.models import ActionRecord
 
-        return ActionRecord.objects.filter(bot_id=self.bot_pk, key=key).values_list("result", flat=True).first()
+        return (
+            ActionRecord.objects.filter(bot_id=self.bot_pk, key=key).values_list("result", flat=True).first()
+        )
 
     def record(self, key: str, result: dict[str, Any]) -> None:
         from botcore.skills.models import ActionRecord

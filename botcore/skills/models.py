@@ -1,7 +1,8 @@
-"""What skills keep in the database: conversation state, the backend's own runs, and once-only platform actions.
+"""What skills keep in the database: conversation state, backend runs, and once-only platform actions.
 
 Defined here and imported by botcore/models.py, so they belong to the botcore app and its migrations.
 """
+
 from __future__ import annotations
 
 from django.db import models
@@ -23,7 +24,9 @@ class ConversationState(models.Model):
     class Meta:
         app_label = "botcore"
         constraints = [
-            models.UniqueConstraint(fields=["portal", "skill_name", "dialog_id"], name="one_state_per_skill_dialog")
+            models.UniqueConstraint(
+                fields=["portal", "skill_name", "dialog_id"], name="one_state_per_skill_dialog"
+            )
         ]
 
     def __str__(self) -> str:
@@ -67,7 +70,9 @@ class SkillRun(models.Model):
 
     class Meta:
         app_label = "botcore"
-        constraints = [models.UniqueConstraint(fields=["portal", "skill_name", "run_key"], name="one_run_per_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["portal", "skill_name", "run_key"], name="one_run_per_key")
+        ]
         indexes = [models.Index(fields=["status", "due_at"], name="skill_run_due_idx")]
         ordering = ["-due_at"]
 

@@ -6,12 +6,14 @@
         participants=IdList(),
         mode=Choice(("short", "long"), default="short"),
     )
-    values = schema.validate({"ask_at": "9:05"})      # {"chat": "", "ask_at": "09:05", ...}; OptionsError names the field
+    values = schema.validate({"chat": "chat5", "ask_at": "9:05"})   # {..., "ask_at": "09:05", ...}
+    # a refused value raises OptionsError, whose `errors` name each bad field
 
 Stored values are the validated JSON form (`validate`), read back leniently (`resolve`: a value the schema
 no longer accepts falls back to its default, so a skill upgrade never breaks a portal). Form posts are
 strings; `parse_text` turns each field's text into its value with the same checks.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,7 +29,9 @@ class OptionsError(SkillConfigError):
 
     def __init__(self, errors: Mapping[str, str]) -> None:
         self.errors = dict(errors)
-        super().__init__("; ".join(f"{name or 'options'}: {message}" for name, message in self.errors.items()))
+        super().__init__(
+            "; ".join(f"{name or 'options'}: {message}" for name, message in self.errors.items())
+        )
 
 
 class FieldError(ValueError):
@@ -56,8 +60,13 @@ class Option:
         return "" if value is None else str(value)
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "default": self.default, "required": self.required,
-                "label": dict(self.label), "help": dict(self.help)}
+        return {
+            "kind": self.kind,
+            "default": self.default,
+            "required": self.required,
+            "label": dict(self.label),
+            "help": dict(self.help),
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,7 +119,18 @@ class Boolean(Option):
     def clean(self, value: Any) -> bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "on", "yes", "y", "1", "false", "off", "no", "n", "0"):
+        if isinstance(value, str) and value.lower() in (
+            "true",
+            "on",
+            "yes",
+            "y",
+            "1",
+            "false",
+            "off",
+            "no",
+            "n",
+            "0",
+        ):
             return value.lower() in ("true", "on", "yes", "y", "1")
         raise FieldError("must be true or false")
 
@@ -298,7 +318,7 @@ class OptionsSchema:
             try:
                 values[name] = _json(option.clean(value))
             except FieldError:
-                pass  # the schema changed since this was stored: the default holds until the admin saves again
+                pass  # the schema changed since it was stored: the default holds until the admin saves
         return values
 
     def describe(self) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,5 @@
 """How a portal's skills are shown to its admin: rows for the portal page, form fields, and API documents."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -27,25 +28,31 @@ def skill_row(entry: PortalSkill, language: str) -> dict[str, Any]:
 
 
 def option_fields(
-    entry: PortalSkill, language: str, *, texts: Mapping[str, str] | None = None, errors: Mapping[str, str] | None = None
+    entry: PortalSkill,
+    language: str,
+    *,
+    texts: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One dict per option for the settings form: its input, current text (or the text just posted) and error."""
+    """One dict per option for the settings form: its input, current (or just posted) text and error."""
     fields = []
     for name, option in entry.skill.options_schema.fields.items():
         describe = option.describe()
         value = entry.options.get(name)
-        fields.append({
-            "name": name,
-            "label": _text(option.label, language, name.replace("_", " ").capitalize()),
-            "help": _text(option.help, language),
-            "kind": option.kind,
-            "input_type": INPUT_TYPES.get(option.kind, "text"),
-            "choices": describe.get("choices") or [],
-            "text": texts.get(name, "") if texts is not None else option.to_text(value),
-            "checked": (texts.get(name) if texts is not None else value) not in (None, "", False, "off"),
-            "required": option.required,
-            "error": (errors or {}).get(name, ""),
-        })
+        fields.append(
+            {
+                "name": name,
+                "label": _text(option.label, language, name.replace("_", " ").capitalize()),
+                "help": _text(option.help, language),
+                "kind": option.kind,
+                "input_type": INPUT_TYPES.get(option.kind, "text"),
+                "choices": describe.get("choices") or [],
+                "text": texts.get(name, "") if texts is not None else option.to_text(value),
+                "checked": (texts.get(name) if texts is not None else value) not in (None, "", False, "off"),
+                "required": option.required,
+                "error": (errors or {}).get(name, ""),
+            }
+        )
     return fields
 
 
@@ -60,8 +67,12 @@ def skill_document(entry: PortalSkill) -> dict[str, Any]:
         "options": entry.options,
         "optionsSchema": skill.options_schema.describe(),
         "commands": [
-            {"command": spec.command, "title": dict(spec.title), "description": dict(spec.description),
-             "buttonOnly": spec.button_only}
+            {
+                "command": spec.command,
+                "title": dict(spec.title),
+                "description": dict(spec.description),
+                "buttonOnly": spec.button_only,
+            }
             for spec in skill.commands
         ],
         "schedules": [{"name": spec.name, "cron": spec.cron} for spec in skill.schedules_for(entry.options)],

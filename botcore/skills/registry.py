@@ -10,6 +10,7 @@ installed package declares in its pyproject.toml:
 Installing the package only makes "weather" known; it runs once BOTCORE_SKILLS lists it, at the place
 that gives its routing priority. The entry point's name must equal the skill's `name`.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,7 @@ from django.utils.module_loading import import_string
 from botcore.conf import read_setting
 from botcore.errors import SkillConfigError
 from botcore.skills.base import CommandSpec, MessageFilter, Skill
-from botcore.skills.cron import CronExpression, CronError
+from botcore.skills.cron import CronError, CronExpression
 from botcore.skills.events import BackendEventType
 from botcore.skills.options import OptionsSchema
 from botcore.vibe.events import EventType
@@ -50,7 +51,9 @@ def _import(item: str) -> type:
         try:
             return points[item].load()
         except Exception as exc:  # an installed package that fails to import: say which one
-            raise SkillConfigError(f"BOTCORE_SKILLS: entry point {item!r} ({points[item].value}) fails to load: {exc}") from None
+            raise SkillConfigError(
+                f"BOTCORE_SKILLS: entry point {item!r} ({points[item].value}) fails to load: {exc}"
+            ) from None
     try:
         return import_string(item.replace(":", "."))
     except ImportError as exc:
@@ -63,9 +66,13 @@ def _check_commands(label: str, commands: tuple[CommandSpec, ...]) -> None:
         if not isinstance(spec, CommandSpec):
             raise SkillConfigError(f"{label}: commands must be CommandSpec items")
         if not _COMMAND_NAME.fullmatch(spec.command):
-            raise SkillConfigError(f"{label}: command {spec.command!r} must be 1-32 of a-z, 0-9, _ and -, without the slash")
+            raise SkillConfigError(
+                f"{label}: command {spec.command!r} must be 1-32 of a-z, 0-9, _ and -, without the slash"
+            )
         if not spec.title.get("en"):
-            raise SkillConfigError(f"{label}: command /{spec.command} needs an English title (the fallback language)")
+            raise SkillConfigError(
+                f"{label}: command /{spec.command} needs an English title (the fallback language)"
+            )
         if spec.command in seen:
             raise SkillConfigError(f"{label}: command /{spec.command} is declared twice")
         seen.add(spec.command)
@@ -83,7 +90,9 @@ def check_skill_class(cls: object, label: str) -> type[Skill]:
         raise SkillConfigError(f"{label} declares no event_types")
     unknown = [t for t in event_types if not isinstance(t, (EventType, BackendEventType))]
     if unknown:
-        raise SkillConfigError(f"{label}: event_types must be EventType or BackendEventType members, not {unknown!r}")
+        raise SkillConfigError(
+            f"{label}: event_types must be EventType or BackendEventType members, not {unknown!r}"
+        )
     if cls.commands and EventType.COMMAND_ADD not in event_types:
         raise SkillConfigError(f"{label} owns commands but does not declare EventType.COMMAND_ADD")
     _check_commands(label, cls.commands)
@@ -110,9 +119,13 @@ def load_skills(paths: list[str] | tuple[str, ...] | None = None) -> list[Skill]
     for item in items:
         cls = check_skill_class(_import(item), f"BOTCORE_SKILLS: {item!r}")
         if "." not in item and ":" not in item and cls.name != item:
-            raise SkillConfigError(f"BOTCORE_SKILLS: entry point {item!r} loads a skill named {cls.name!r}; the names must match")
+            raise SkillConfigError(
+                f"BOTCORE_SKILLS: entry point {item!r} loads a skill named {cls.name!r}; the names must match"
+            )
         if cls.name in seen:
-            raise SkillConfigError(f"BOTCORE_SKILLS: skill name {cls.name!r} is used by both {seen[cls.name]!r} and {item!r}")
+            raise SkillConfigError(
+                f"BOTCORE_SKILLS: skill name {cls.name!r} is used by both {seen[cls.name]!r} and {item!r}"
+            )
         seen[cls.name] = item
         skills.append(cls())
     return skills

@@ -1,4 +1,4 @@
-"""Backend runs of skills (install/uninstall announcements, scheduled runs, deferred jobs): claim, enqueue, execute.
+"""Backend runs of skills (install/uninstall, scheduled runs, deferred jobs): claim, enqueue, execute.
 
 A run is a SkillRun row inserted under a unique (portal, skill, run_key) before anything acts on it, so two
 schedulers or a re-handled event claim it once; a worker moves it PENDING → RUNNING with a compare-and-set
@@ -6,6 +6,7 @@ before executing, so it runs once even when its task is delivered twice. A run t
 trouble (rate limit, outage, no session yet) goes back to PENDING with a later due_at; the minute sweep
 (scheduling.py) enqueues it again, as it does a run whose worker died.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,21 +50,31 @@ def _short_key(run_key: str) -> str:
 
 
 def claim_run(
-    *, portal_id: int, skill_name: str, kind: str, run_key: str, payload: Mapping[str, Any], due_at: datetime | None = None
+    *,
+    portal_id: int,
+    skill_name: str,
+    kind: str,
+    run_key: str,
+    payload: Mapping[str, Any],
+    due_at: datetime | None = None,
 ) -> SkillRun | None:
     """Insert the run; None when it is already claimed (by another scheduler, or an earlier handling)."""
     try:
         with transaction.atomic():
             return SkillRun.objects.create(
-                portal_id=portal_id, skill_name=skill_name, kind=kind, run_key=_short_key(run_key),
-                payload=dict(payload), due_at=due_at or timezone.now(),
+                portal_id=portal_id,
+                skill_name=skill_name,
+                kind=kind,
+                run_key=_short_key(run_key),
+                payload=dict(payload),
+                due_at=due_at or timezone.now(),
             )
     except IntegrityError:
         return None
 
 
 def enqueue_run(run: SkillRun, *, at: datetime | None = None) -> None:
-    """Hand the run to a task queue worker (after the surrounding transaction commits); `at`: the sweep's now."""
+    """Hand the run to a task queue worker once the transaction commits; `at`: the sweep's now."""
     from django_q.tasks import async_task
 
     SkillRun.objects.filter(pk=run.pk).update(enqueued_at=at or timezone.now())
@@ -73,11 +84,20 @@ def enqueue_run(run: SkillRun, *, at: datetime | None = None) -> None:
 
 
 def defer_job(
-    skill_name: str, job: str, data: dict[str, Any], key: str, origin: Mapping[str, Any] | None, *, portal_id: int
+    skill_name: str,
+    job: str,
+    data: dict[str, Any],
+    key: str,
+    origin: Mapping[str, Any] | None,
+    *,
+    portal_id: int,
 ) -> None:
     """What ctx.defer() does: one DEFERRED run per key, enqueued at once."""
     run = claim_run(
-        portal_id=portal_id, skill_name=skill_name, kind=SkillRun.Kind.DEFERRED, run_key=key,
+        portal_id=portal_id,
+        skill_name=skill_name,
+        kind=SkillRun.Kind.DEFERRED,
+        run_key=key,
         payload={"job": job, "data": data, "origin": dict(origin) if origin is not None else None},
     )
     if run is not None:
@@ -94,8 +114,13 @@ def announce_portal_event(portal: Portal, event_type: BackendEventType, *, reaso
     for skill, _ in list_enabled_skills(portal):
         if event_type not in skill.event_types:
             continue
-        run = claim_run(portal_id=portal.pk, skill_name=skill.name, kind=KIND_OF_TYPE[event_type], run_key=key,
-                        payload={"reason": reason})
+        run = claim_run(
+            portal_id=portal.pk,
+            skill_name=skill.name,
+            kind=KIND_OF_TYPE[event_type],
+            run_key=key,
+            payload={"reason": reason},
+        )
         if run is not None:
             enqueue_run(run)
             count += 1
@@ -103,17 +128,27 @@ def announce_portal_event(portal: Portal, event_type: BackendEventType, *, reaso
 
 
 def build_event(run: SkillRun, *, language: str) -> BackendEvent:
-    common = {"portal_member_id": run.portal.member_id, "run_key": run.run_key, "language": language, "raw": run.payload}
+    common = {
+        "portal_member_id": run.portal.member_id,
+        "run_key": run.run_key,
+        "language": language,
+        "raw": run.payload,
+    }
     payload = run.payload
     if run.kind == SkillRun.Kind.SCHEDULED:
         return ScheduledRunEvent(
-            schedule=payload["schedule"], due_at=datetime.fromisoformat(payload["due_at"]),
-            local_due_at=datetime.fromisoformat(payload["local_due_at"]), **common,
+            schedule=payload["schedule"],
+            due_at=datetime.fromisoformat(payload["due_at"]),
+            local_due_at=datetime.fromisoformat(payload["local_due_at"]),
+            **common,
         )
     if run.kind == SkillRun.Kind.DEFERRED:
         origin = payload.get("origin")
         return DeferredJobEvent(
-            job=payload["job"], data=payload.get("data") or {}, origin=parse_event(origin) if origin else None, **common
+            job=payload["job"],
+            data=payload.get("data") or {},
+            origin=parse_event(origin) if origin else None,
+            **common,
         )
     if run.kind == SkillRun.Kind.UNINSTALLED:
         return PortalUninstalledEvent(reason=payload.get("reason", ""), **common)
@@ -127,8 +162,10 @@ def _finish(run_id: int, status: str, *, error: str = "") -> str:
 
 def _retry_later(run: SkillRun, error: str) -> str:
     if run.attempts >= conf.handle_max_attempts():
-        return _finish(run.pk, SkillRun.Status.FAILED, error=f"gave up after {run.attempts} attempts: {error}")
-    delay = timedelta(seconds=min(3600, 30 * 2 ** run.attempts))
+        return _finish(
+            run.pk, SkillRun.Status.FAILED, error=f"gave up after {run.attempts} attempts: {error}"
+        )
+    delay = timedelta(seconds=min(3600, 30 * 2**run.attempts))
     SkillRun.objects.filter(pk=run.pk).update(
         status=SkillRun.Status.PENDING, due_at=timezone.now() + delay, enqueued_at=None, error=error[:4000]
     )
@@ -151,7 +188,9 @@ def execute_run(run_id: int) -> str:
     portal = run.portal
     skill = find_skill(run.skill_name)
     if skill is None:
-        return _finish(run.pk, SkillRun.Status.FAILED, error="the skill is no longer configured (BOTCORE_SKILLS)")
+        return _finish(
+            run.pk, SkillRun.Status.FAILED, error="the skill is no longer configured (BOTCORE_SKILLS)"
+        )
     enabled = list_enabled_skills(portal)
     options = next((opts for s, opts in enabled if s is skill), None)
     if options is None:
@@ -160,19 +199,34 @@ def execute_run(run_id: int) -> str:
     bot, client = None, None
     try:
         if run.kind != SkillRun.Kind.UNINSTALLED:
-            bot = Bot.objects.filter(portal=portal, status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False).first()
+            bot = Bot.objects.filter(
+                portal=portal, status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False
+            ).first()
             if bot is None:
                 return _retry_later(run, "the portal has no active bot yet")
             client, _ = client_for_portal(portal)
         event = build_event(run, language=info.language)
-        ctx = make_context(portal=portal, bot=bot, client=client, skill=skill, event=event, options=options,
-                           enabled_skills=[s for s, _ in enabled], info=info)
+        ctx = make_context(
+            portal=portal,
+            bot=bot,
+            client=client,
+            skill=skill,
+            event=event,
+            options=options,
+            enabled_skills=[s for s, _ in enabled],
+            info=info,
+        )
         skill.handle(event, ctx)
     except SessionTokenError as error:
         return _retry_later(run, f"no session: {error}")
     except VibeError as error:
         if isinstance(error, VibeTransportError) or getattr(error, "is_transient", False):
-            log.warning("skill run %s deferred on a passing platform error portal=%s: %s", run.pk, portal.member_id, error)
+            log.warning(
+                "skill run %s deferred on a passing platform error portal=%s: %s",
+                run.pk,
+                portal.member_id,
+                error,
+            )
             return _retry_later(run, str(error))
         log.warning("skill run %s failed on a platform error portal=%s: %s", run.pk, portal.member_id, error)
         return _finish(run.pk, SkillRun.Status.FAILED, error=str(error))

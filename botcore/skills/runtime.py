@@ -1,4 +1,5 @@
 """Builds the context a skill acts through, and picks the skill for a platform event (dispatch calls this)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -21,7 +22,9 @@ from tenants.models import Portal, PortalSettings
 def portal_info(portal: Portal) -> PortalInfo:
     prefs = PortalSettings.objects.filter(portal=portal).values("language", "timezone").first() or {}
     return PortalInfo(
-        member_id=portal.member_id, portal_id=portal.pk, language=prefs.get("language") or "en",
+        member_id=portal.member_id,
+        portal_id=portal.pk,
+        language=prefs.get("language") or "en",
         timezone=prefs.get("timezone") or "UTC",
     )
 
@@ -70,8 +73,14 @@ def choose_skill(
     def context_for(skill: Skill) -> VibeSkillContext:
         if skill.name not in contexts:
             contexts[skill.name] = make_context(
-                portal=bot.portal, bot=bot, client=client, skill=skill, event=event, options=options[skill.name],
-                enabled_skills=enabled, info=info,
+                portal=bot.portal,
+                bot=bot,
+                client=client,
+                skill=skill,
+                event=event,
+                options=options[skill.name],
+                enabled_skills=enabled,
+                info=info,
             )
         return contexts[skill.name]
 

@@ -9,6 +9,7 @@
 - The same sweep re-enqueues runs that are due again (retried after a passing failure) or whose task got
   lost, and hands back runs whose worker died mid-run (RUNNING past BOTCORE_SKILL_RUN_TIMEOUT_SECONDS).
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,7 +55,9 @@ def _cron(text: str) -> CronExpression:
     return CronExpression.parse(text)
 
 
-def latest_firing(cron: CronExpression, zone: ZoneInfo, *, after: datetime, until: datetime) -> datetime | None:
+def latest_firing(
+    cron: CronExpression, zone: ZoneInfo, *, after: datetime, until: datetime
+) -> datetime | None:
     """The last minute in (after, until] at which `cron` fires on `zone`'s clock, as a UTC instant."""
     minute = until.astimezone(UTC).replace(second=0, microsecond=0)
     while minute > after:
@@ -76,17 +79,24 @@ def sweep_schedules(now: datetime | None = None) -> int:
     claimed = 0
     if skills:
         portal_ids = list(
-            Bot.objects.exclude(status=Bot.Status.RETIRED).exclude(portal__status=Portal.Status.UNINSTALLED)
-            .values_list("portal_id", flat=True).distinct()
+            Bot.objects.exclude(status=Bot.Status.RETIRED)
+            .exclude(portal__status=Portal.Status.UNINSTALLED)
+            .values_list("portal_id", flat=True)
+            .distinct()
         )
         configs = {
             (c.portal_id, c.skill_name): c
-            for c in SkillConfig.objects.filter(portal_id__in=portal_ids, skill_name__in=[s.name for s in skills])
+            for c in SkillConfig.objects.filter(
+                portal_id__in=portal_ids, skill_name__in=[s.name for s in skills]
+            )
         }
-        zones = dict(PortalSettings.objects.filter(portal_id__in=portal_ids).values_list("portal_id", "timezone"))
+        zones = dict(
+            PortalSettings.objects.filter(portal_id__in=portal_ids).values_list("portal_id", "timezone")
+        )
         existing = set(
-            SkillRun.objects.filter(kind=SkillRun.Kind.SCHEDULED, due_at__gt=after)
-            .values_list("portal_id", "skill_name", "run_key")
+            SkillRun.objects.filter(kind=SkillRun.Kind.SCHEDULED, due_at__gt=after).values_list(
+                "portal_id", "skill_name", "run_key"
+            )
         )
         for portal_id in portal_ids:
             zone = portal_zone(zones.get(portal_id, "UTC"))
@@ -95,7 +105,9 @@ def sweep_schedules(now: datetime | None = None) -> int:
                 if not (config.is_enabled if config is not None else skill.enabled_by_default):
                     continue
                 options = skill.options_schema.resolve(config.options if config is not None else None)
-                claimed += _claim_due(skill, portal_id, options, zone, after=after, now=now, existing=existing)
+                claimed += _claim_due(
+                    skill, portal_id, options, zone, after=after, now=now, existing=existing
+                )
     _requeue(now)
     return claimed
 
@@ -106,7 +118,9 @@ def _claim_due(skill: Skill, portal_id: int, options, zone: ZoneInfo, *, after, 
         try:
             cron = _cron(spec.cron)
         except CronError as error:
-            log.error("skill %s schedule %s portal=%s has a bad cron: %s", skill.name, spec.name, portal_id, error)
+            log.error(
+                "skill %s schedule %s portal=%s has a bad cron: %s", skill.name, spec.name, portal_id, error
+            )
             continue
         due = latest_firing(cron, zone, after=after, until=now)
         if due is None:
@@ -114,19 +128,37 @@ def _claim_due(skill: Skill, portal_id: int, options, zone: ZoneInfo, *, after, 
         key = f"schedule:{spec.name}:{due.isoformat()}"
         if (portal_id, skill.name, key) in existing:
             continue
-        payload = {"schedule": spec.name, "due_at": due.isoformat(), "local_due_at": due.astimezone(zone).isoformat()}
-        run = claim_run(portal_id=portal_id, skill_name=skill.name, kind=SkillRun.Kind.SCHEDULED, run_key=key,
-                        payload=payload, due_at=due)
+        payload = {
+            "schedule": spec.name,
+            "due_at": due.isoformat(),
+            "local_due_at": due.astimezone(zone).isoformat(),
+        }
+        run = claim_run(
+            portal_id=portal_id,
+            skill_name=skill.name,
+            kind=SkillRun.Kind.SCHEDULED,
+            run_key=key,
+            payload=payload,
+            due_at=due,
+        )
         if run is not None:
             enqueue_run(run, at=now)
             claimed += 1
-            log.info("scheduled run claimed skill=%s schedule=%s portal=%s due=%s", skill.name, spec.name, portal_id, key)
+            log.info(
+                "scheduled run claimed skill=%s schedule=%s portal=%s due=%s",
+                skill.name,
+                spec.name,
+                portal_id,
+                key,
+            )
     return claimed
 
 
 def _requeue(now: datetime) -> None:
     """Enqueue runs due again or never picked up, and hand back those whose worker died."""
-    died = SkillRun.objects.filter(status=SkillRun.Status.RUNNING, started_at__lt=now - timedelta(seconds=run_timeout_seconds()))
+    died = SkillRun.objects.filter(
+        status=SkillRun.Status.RUNNING, started_at__lt=now - timedelta(seconds=run_timeout_seconds())
+    )
     died.filter(attempts__gte=conf.handle_max_attempts()).update(
         status=SkillRun.Status.FAILED, finished_at=now, error="the worker running it stopped answering"
     )

@@ -13,6 +13,7 @@ Lines: plain text is a message; "/name params" a command; and
     :run <skill> <schedule>   fire a schedule now       :jobs         run the deferred jobs
     :state <skill> [dialog]   print a skill's state     :lang <code>  speak another language      :quit
 """
+
 from __future__ import annotations
 
 import shlex
@@ -39,8 +40,14 @@ def describe_keyboard(keyboard: Any) -> str:
 class ShellSession:
     """What both modes share: skills and their state, the line grammar, and the printer."""
 
-    def __init__(self, *, skills: list[tuple[Skill, dict[str, Any]]], out: Printer, language: str = "en",
-                 timezone: str = "UTC") -> None:
+    def __init__(
+        self,
+        *,
+        skills: list[tuple[Skill, dict[str, Any]]],
+        out: Printer,
+        language: str = "en",
+        timezone: str = "UTC",
+    ) -> None:
         self.skills = skills
         self.out = out
         self.language = language
@@ -75,7 +82,9 @@ class ShellSession:
             "edit": lambda: self.edit(rest),
             "delete": self.delete,
             "join": self.join,
-            "context": lambda: self.context(dict(pair.split("=", 1) for pair in shlex.split(rest) if "=" in pair)),
+            "context": lambda: self.context(
+                dict(pair.split("=", 1) for pair in shlex.split(rest) if "=" in pair)
+            ),
             "run": lambda: self.run_schedule(*(rest.split() + ["", ""])[:2]),
             "jobs": self.run_jobs,
             "state": lambda: self.print_state(*(rest.split() + [""])[:2]),
@@ -92,14 +101,22 @@ class ShellSession:
                 self.out(f"(cannot: {error})")
         return True
 
-    def scheduled_event(self, skill_name: str, schedule: str, *, member_id: str) -> tuple[Skill, ScheduledRunEvent] | None:
+    def scheduled_event(
+        self, skill_name: str, schedule: str, *, member_id: str
+    ) -> tuple[Skill, ScheduledRunEvent] | None:
         skill = self.find(skill_name)
         if skill is None:
             self.out(f"(no skill {skill_name!r} here)")
             return None
         local = datetime.now(portal_zone(self.timezone)).replace(second=0, microsecond=0)
-        event = ScheduledRunEvent(portal_member_id=member_id, run_key=f"schedule:{schedule}:{local.isoformat()}",
-                                  language=self.language, schedule=schedule, due_at=local, local_due_at=local)
+        event = ScheduledRunEvent(
+            portal_member_id=member_id,
+            run_key=f"schedule:{schedule}:{local.isoformat()}",
+            language=self.language,
+            schedule=schedule,
+            due_at=local,
+            local_due_at=local,
+        )
         return skill, event
 
     def print_state(self, skill_name: str, dialog_id: str) -> None:
@@ -119,15 +136,32 @@ class ShellSession:
             self.deliver(skill, job)
 
     # The mode-specific part.
-    def say(self, text: str) -> None: raise NotImplementedError
-    def react(self, reaction: str) -> None: raise NotImplementedError
-    def press(self, index: int) -> None: raise NotImplementedError
-    def edit(self, text: str) -> None: raise NotImplementedError
-    def delete(self) -> None: raise NotImplementedError
-    def join(self) -> None: raise NotImplementedError
-    def context(self, values: dict[str, str]) -> None: raise NotImplementedError
-    def run_schedule(self, skill_name: str, schedule: str) -> None: raise NotImplementedError
-    def deliver(self, skill: Skill, event: SkillEvent) -> None: raise NotImplementedError
+    def say(self, text: str) -> None:
+        raise NotImplementedError
+
+    def react(self, reaction: str) -> None:
+        raise NotImplementedError
+
+    def press(self, index: int) -> None:
+        raise NotImplementedError
+
+    def edit(self, text: str) -> None:
+        raise NotImplementedError
+
+    def delete(self) -> None:
+        raise NotImplementedError
+
+    def join(self) -> None:
+        raise NotImplementedError
+
+    def context(self, values: dict[str, str]) -> None:
+        raise NotImplementedError
+
+    def run_schedule(self, skill_name: str, schedule: str) -> None:
+        raise NotImplementedError
+
+    def deliver(self, skill: Skill, event: SkillEvent) -> None:
+        raise NotImplementedError
 
     def route(self, event: BotEvent, context_for: Callable[[Skill], Any]) -> Skill | None:
         from botcore.routing import select_skill

@@ -1,4 +1,5 @@
-"""bot_shell offline: lines become typed events, RecordingContexts print what the skills did (no network, no database)."""
+"""bot_shell offline: lines become typed events; RecordingContexts print what the skills did (no I/O)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,8 +28,15 @@ class OfflineSession(ShellSession):
 
     def context_for(self, skill: Skill, event: SkillEvent) -> RecordingContext:
         return RecordingContext(
-            skill=skill, event=event, options=None, language=None, timezone=self.timezone, portal_member_id=MEMBER_ID,
-            enabled_skills=[s for s, _ in self.skills], state_store=self.stores[skill.name], on_action=self.show,
+            skill=skill,
+            event=event,
+            options=None,
+            language=None,
+            timezone=self.timezone,
+            portal_member_id=MEMBER_ID,
+            enabled_skills=[s for s, _ in self.skills],
+            state_store=self.stores[skill.name],
+            on_action=self.show,
         )
 
     def _ctx(self, skill: Skill, event: SkillEvent) -> RecordingContext:
@@ -92,8 +100,14 @@ class OfflineSession(ShellSession):
     def react(self, reaction: str) -> None:
         if self.last_bot_post is None:
             raise LookupError("the bot has posted nothing here yet")
-        self.dispatch(factories.make_reaction_event(reaction, message_id=self.last_bot_post["message_id"],
-                                                    message_text=self.last_bot_post.get("text", ""), **self._chat()))
+        self.dispatch(
+            factories.make_reaction_event(
+                reaction,
+                message_id=self.last_bot_post["message_id"],
+                message_text=self.last_bot_post.get("text", ""),
+                **self._chat(),
+            )
+        )
 
     def press(self, index: int) -> None:
         buttons = [b for b in self.last_keyboard if b.get("TYPE") != "NEWLINE"]
@@ -103,15 +117,22 @@ class OfflineSession(ShellSession):
         if button.get("ACTION") == "SEND":
             self.say(str(button.get("ACTION_VALUE", "")))
         elif "COMMAND" in button:
-            self.dispatch(factories.make_button_command_event(str(button["COMMAND"]), params=str(button.get("COMMAND_PARAMS", "")),
-                                                              **self._chat()))
+            self.dispatch(
+                factories.make_button_command_event(
+                    str(button["COMMAND"]), params=str(button.get("COMMAND_PARAMS", "")), **self._chat()
+                )
+            )
         else:
-            self.out(f"(the {button.get('ACTION') or 'LINK'} button acts in the user's client only: no event)")
+            self.out(
+                f"(the {button.get('ACTION') or 'LINK'} button acts in the user's client only: no event)"
+            )
 
     def edit(self, text: str) -> None:
         if self.last_user_message is None:
             raise LookupError("you have written nothing yet")
-        self.dispatch(factories.make_message_update_event(text, message_id=self.last_user_message, **self._chat()))
+        self.dispatch(
+            factories.make_message_update_event(text, message_id=self.last_user_message, **self._chat())
+        )
 
     def delete(self) -> None:
         if self.last_user_message is None:

@@ -1,5 +1,7 @@
-"""bot_shell against a sandbox: a fresh app, portal, user and bot there; lines are the user's actions; the bot's
+"""bot_shell against a sandbox: a fresh app, portal, user and bot there; lines are the user's actions;
+the bot's
 events come back through the real VibeClient and the skills act through VibeSkillContext (state in memory)."""
+
 from __future__ import annotations
 
 import uuid
@@ -24,26 +26,46 @@ class SandboxSession(ShellSession):
         app = self._data("POST", "/_sandbox/apps", {"name": "bot_shell"})
         portal = self._data("POST", "/_sandbox/portals", {"name": "bot_shell portal"})["portal"]
         self.member_id = portal["memberId"]
-        self.user = self._data("POST", f"/_sandbox/portals/{portal['id']}/users",
-                               {"name": user_name, "isAdmin": True, "language": self.language})["user"]
+        self.user = self._data(
+            "POST",
+            f"/_sandbox/portals/{portal['id']}/users",
+            {"name": user_name, "isAdmin": True, "language": self.language},
+        )["user"]
         session = self._data("POST", "/_sandbox/sessions", {"appKey": app["key"], "userId": self.user["id"]})
-        self.client = VibeClient(api_key=app["key"], session_token=session["token"], base_url=f"{self.root_url}/v1",
-                                 budget=NoBudget())
-        bot = self.client.register_bot(code=f"shell_{uuid.uuid4().hex[:8]}", name="Shell Bot", adopt_existing=True)
+        self.client = VibeClient(
+            api_key=app["key"],
+            session_token=session["token"],
+            base_url=f"{self.root_url}/v1",
+            budget=NoBudget(),
+        )
+        bot = self.client.register_bot(
+            code=f"shell_{uuid.uuid4().hex[:8]}", name="Shell Bot", adopt_existing=True
+        )
         self.bot_id = bot.id
         registered: set[str] = set()
         for skill, _ in self.skills:
             for spec in skill.commands:
-                if spec.command not in registered:  # the first skill that declares a name owns it, as provisioning does
+                if (
+                    spec.command not in registered
+                ):  # the first skill that declares a name owns it, as provisioning does
                     registered.add(spec.command)
-                    self.client.register_command(self.bot_id, command=spec.command, title=dict(spec.title),
-                                                 description=dict(spec.description) or None, hidden=spec.button_only or None)
+                    self.client.register_command(
+                        self.bot_id,
+                        command=spec.command,
+                        title=dict(spec.title),
+                        description=dict(spec.description) or None,
+                        hidden=spec.button_only or None,
+                    )
         self.offset: int | None = None
         self.seen_message = 0
-        self.seen_call = max((c["seq"] for c in self._data("GET", "/_sandbox/calls", botId=self.bot_id)["calls"]), default=0)
+        self.seen_call = max(
+            (c["seq"] for c in self._data("GET", "/_sandbox/calls", botId=self.bot_id)["calls"]), default=0
+        )
         self.last_user_message: int | None = None
-        self.out(f"(sandbox {self.root_url}: portal {portal['domain']}, you are {self.user['name']} #{self.user['id']},"
-                 f" the bot is #{self.bot_id}; open {self.root_url}/chat to watch)")
+        self.out(
+            f"(sandbox {self.root_url}: portal {portal['domain']}, you are {self.user['name']}"
+            f" #{self.user['id']}, the bot is #{self.bot_id}; open {self.root_url}/chat to watch)"
+        )
 
     def _data(self, method: str, path: str, body: dict | None = None, **params: Any) -> dict:
         response = self.control.request(method, path, json=body, params=params or None)
@@ -61,15 +83,34 @@ class SandboxSession(ShellSession):
 
     def _ctx(self, skill: Skill, event: SkillEvent) -> VibeSkillContext:
         def defer(skill_name: str, job: str, data: dict, key: str, origin: Any) -> None:
-            self.jobs.append((skill, DeferredJobEvent(portal_member_id=self.member_id, run_key=key, language=self.language,
-                                                      job=job, data=data, origin=parse_event(origin) if origin else None)))
+            self.jobs.append(
+                (
+                    skill,
+                    DeferredJobEvent(
+                        portal_member_id=self.member_id,
+                        run_key=key,
+                        language=self.language,
+                        job=job,
+                        data=data,
+                        origin=parse_event(origin) if origin else None,
+                    ),
+                )
+            )
             self.out(f"  (deferred job {job!r}; :jobs runs it)")
 
         return VibeSkillContext(
-            client=self.client, vibe_bot_id=self.bot_id,
-            portal=PortalInfo(member_id=self.member_id, portal_id=None, language=self.language, timezone=self.timezone),
-            skill=skill, event=event, options=self.options_of(skill), state_store=self.stores[skill.name],
-            ledger=MemoryLedger(), deferrer=defer, enabled_skills=[s for s, _ in self.skills],
+            client=self.client,
+            vibe_bot_id=self.bot_id,
+            portal=PortalInfo(
+                member_id=self.member_id, portal_id=None, language=self.language, timezone=self.timezone
+            ),
+            skill=skill,
+            event=event,
+            options=self.options_of(skill),
+            state_store=self.stores[skill.name],
+            ledger=MemoryLedger(),
+            deferrer=defer,
+            enabled_skills=[s for s, _ in self.skills],
         )
 
     def pump(self) -> None:
@@ -95,13 +136,19 @@ class SandboxSession(ShellSession):
         self.show_new_messages()
 
     def show_new_messages(self) -> None:
-        """Print the bot's other calls (typing, reactions, chats…) and then its new messages, as the sandbox got them."""
+        """Print the bot's other calls (typing, reactions, chats…), then its new messages."""
         for call in self._data("GET", "/_sandbox/calls", botId=self.bot_id, since=self.seen_call)["calls"]:
             self.seen_call = call["seq"]
             path = call["path"].split(f"/bots/{self.bot_id}", 1)[-1] or "/"
-            if call["method"] == "GET" and path == "/events" or path in ("/messages", "/commands") or path.endswith("/answer"):
+            if (
+                call["method"] == "GET"
+                and path == "/events"
+                or path in ("/messages", "/commands")
+                or path.endswith("/answer")
+            ):
                 continue  # polls, and posts the messages below show
-            self.out(f"  ({call['method']} {path} -> {call['status']}{' ' + call['errorCode'] if call.get('errorCode') else ''})")
+            error = f" {call['errorCode']}" if call.get("errorCode") else ""
+            self.out(f"  ({call['method']} {path} -> {call['status']}{error})")
         messages = self._data("GET", f"/_sandbox/bots/{self.bot_id}/messages")["messages"]
         for message in messages:
             if message["id"] <= self.seen_message:
@@ -128,7 +175,11 @@ class SandboxSession(ShellSession):
         self.pump()
 
     def press(self, index: int) -> None:
-        with_keyboard = [m for m in self._data("GET", f"/_sandbox/bots/{self.bot_id}/messages")["messages"] if m.get("keyboard")]
+        with_keyboard = [
+            m
+            for m in self._data("GET", f"/_sandbox/bots/{self.bot_id}/messages")["messages"]
+            if m.get("keyboard")
+        ]
         if not with_keyboard:
             raise LookupError("the bot has sent no keyboard")
         self._act("buttons", messageId=with_keyboard[-1]["id"], index=index)

@@ -1,4 +1,4 @@
-"""Per-dialog conversation state of a skill: a JSON object per (portal, skill, dialog), safe under concurrent workers.
+"""Per-dialog conversation state: a JSON object per (portal, skill, dialog), safe under concurrent workers.
 
     with ctx.state.update() as data:        # row locked until the block ends: read-modify-write is atomic
         data["answers"] = data.get("answers", []) + [text]
@@ -9,6 +9,7 @@ Two workers handling one dialog at once serialise on the row: SELECT … FOR UPD
 SQLite the project opens every transaction IMMEDIATE, which takes the database's write lock up front.
 Keep platform calls out of `update()` blocks: the lock is held until the block ends.
 """
+
 from __future__ import annotations
 
 import abc
@@ -63,7 +64,9 @@ class DialogState:
 
     def compare_and_set(self, data: dict[str, Any], *, expected_version: int) -> bool:
         """Store `data` only if nobody stored anything since `expected_version` was read."""
-        return self._store.compare_and_set(self.dialog_id, copy.deepcopy(data), expected_version=expected_version)
+        return self._store.compare_and_set(
+            self.dialog_id, copy.deepcopy(data), expected_version=expected_version
+        )
 
 
 class MemoryStateStore(StateStore):
@@ -126,7 +129,11 @@ class DatabaseStateStore(StateStore):
         try:
             with transaction.atomic():  # a savepoint: losing the race to create the row is not fatal
                 return ConversationState.objects.create(
-                    portal_id=self.portal_id, skill_name=self.skill_name, dialog_id=dialog_id, data={}, version=0
+                    portal_id=self.portal_id,
+                    skill_name=self.skill_name,
+                    dialog_id=dialog_id,
+                    data={},
+                    version=0,
                 )
         except IntegrityError:
             return rows.get(dialog_id=dialog_id)  # the other worker created it: wait for its lock
@@ -154,13 +161,19 @@ class DatabaseStateStore(StateStore):
             try:
                 with transaction.atomic():
                     ConversationState.objects.create(
-                        portal_id=self.portal_id, skill_name=self.skill_name, dialog_id=dialog_id, data=data, version=1
+                        portal_id=self.portal_id,
+                        skill_name=self.skill_name,
+                        dialog_id=dialog_id,
+                        data=data,
+                        version=1,
                     )
                 return True
             except IntegrityError:
                 # A row may exist at version 0 (created by a lock that stored nothing yet); fall through.
                 pass
-        updated = self._rows().filter(dialog_id=dialog_id, version=expected_version).update(
-            data=data, version=F("version") + 1, updated_at=timezone.now()
+        updated = (
+            self._rows()
+            .filter(dialog_id=dialog_id, version=expected_version)
+            .update(data=data, version=F("version") + 1, updated_at=timezone.now())
         )
         return updated == 1

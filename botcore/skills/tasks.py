@@ -1,4 +1,5 @@
-"""django-q2 tasks of the skills layer: load, call one service, return. Names are persisted: renaming needs a migration."""
+"""django-q2 tasks of the skills layer: load, call one service, return (names are persisted: keep them)."""
+
 from __future__ import annotations
 
 from botcore.skills.events import BackendEventType

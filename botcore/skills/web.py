@@ -4,6 +4,7 @@ tenants never imports botcore: its portal page calls the callables listed in TEN
 and `portal_sections` below is one. Everyone signed in to the portal sees which skills are on; only
 its administrators may switch them or change options. Every query is scoped to the viewer's portal.
 """
+
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
@@ -58,7 +59,9 @@ def skill_settings(request: HttpRequest, name: str) -> HttpResponse:
         texts = {field: request.POST.get(field, "") for field in entry.skill.options_schema.fields}
         try:
             options = entry.skill.options_schema.parse_form(texts)
-            configure_skill(portal, skill_name=name, is_enabled=request.POST.get("is_enabled") == "on", options=options)
+            configure_skill(
+                portal, skill_name=name, is_enabled=request.POST.get("is_enabled") == "on", options=options
+            )
         except OptionsError as error:
             errors = error.errors
         else:
@@ -93,7 +96,9 @@ def skill_switch(request: HttpRequest, name: str) -> HttpResponse:
         configure_skill(portal, skill_name=name, is_enabled=wanted)
     except OptionsError as error:  # it needs options first: the settings form shows which
         entry = get_portal_skill(portal, name)
-        return _render_settings(request, viewer, portal, entry, texts=None, errors=error.errors, is_enabled=wanted)
+        return _render_settings(
+            request, viewer, portal, entry, texts=None, errors=error.errors, is_enabled=wanted
+        )
     except SkillConfigError:
         return _refuse(request, "There is no such skill.", 404)
     return redirect("tenants:portal")

@@ -1,4 +1,4 @@
-"""Test kit for skill authors: run a skill on an event and assert on what it did, with no network and no database.
+"""Test kit for skill authors: run a skill on an event and assert on what it did, without network or database.
 
     from botcore.testing import RecordingContext, make_message_event, run_skill
 
@@ -10,6 +10,7 @@ run_skill() routes the event the way the bot would (declared event types, messag
 wants()) and fails the test when the skill would never be given it; `route()` answers which of several
 skills gets an event. Pass `state_store=DatabaseStateStore(...)` to RecordingContext for database state.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -47,18 +48,24 @@ def would_handle(skill: Skill, event: SkillEvent, ctx: RecordingContext) -> bool
 
 
 def route(event: SkillEvent, skills: Sequence[Skill], **ctx_kwargs: Any) -> Skill | None:
-    """Which of `skills` (in routing order) gets `event`; contexts are RecordingContexts made from ctx_kwargs."""
+    """Which of `skills` (in routing order) gets `event`; each context is a RecordingContext(**ctx_kwargs)."""
     if isinstance(event, BackendEvent):
-        raise TypeError("backend events are not routed: they go to a named skill, or to every skill declaring them")
+        raise TypeError(
+            "backend events are not routed: they go to a named skill, or to every skill declaring them"
+        )
     contexts: dict[str, RecordingContext] = {}
 
     def context_for(skill: Skill) -> RecordingContext:
-        return contexts.setdefault(skill.name, RecordingContext(skill=skill, event=event, enabled_skills=skills, **ctx_kwargs))
+        return contexts.setdefault(
+            skill.name, RecordingContext(skill=skill, event=event, enabled_skills=skills, **ctx_kwargs)
+        )
 
     return select_skill(event, skills, context_for=context_for)
 
 
-def run_skill(skill: Skill, event: SkillEvent, *, ctx: RecordingContext | None = None, **ctx_kwargs: Any) -> RecordingContext:
+def run_skill(
+    skill: Skill, event: SkillEvent, *, ctx: RecordingContext | None = None, **ctx_kwargs: Any
+) -> RecordingContext:
     """Handle `event` with `skill` as the bot would, and return the context that recorded it.
 
     Raises AssertionError when routing would not give the skill this event.
@@ -68,20 +75,30 @@ def run_skill(skill: Skill, event: SkillEvent, *, ctx: RecordingContext | None =
     else:
         ctx.event = event
     if not would_handle(skill, event, ctx):
-        raise AssertionError(f"the {skill.name} skill would not be given {type(event).__name__} {getattr(event, 'text', '')!r}")
+        raise AssertionError(
+            f"the {skill.name} skill would not be given {type(event).__name__} {getattr(event, 'text', '')!r}"
+        )
     skill.handle(event, ctx)
     return ctx
 
 
 def run_deferred(skill: Skill, ctx: RecordingContext) -> list[RecordingContext]:
-    """Run the jobs the skill deferred in `ctx` as the worker would (sharing ctx's state); one context each."""
+    """Run the jobs the skill deferred in `ctx` as a worker would (sharing ctx's state); one context each."""
     return [_run_job(skill, job, ctx) for job in list(ctx.deferred)]
 
 
 def _run_job(skill: Skill, job: DeferredJobEvent, ctx: RecordingContext) -> RecordingContext:
-    job_ctx = RecordingContext(skill=skill, event=job, options=None, state_store=ctx.state_store,
-                               enabled_skills=ctx.enabled_skills, chat_users=ctx.chat_users, files=ctx.files,
-                               on_action=ctx.on_action, timezone=ctx.timezone)
+    job_ctx = RecordingContext(
+        skill=skill,
+        event=job,
+        options=None,
+        state_store=ctx.state_store,
+        enabled_skills=ctx.enabled_skills,
+        chat_users=ctx.chat_users,
+        files=ctx.files,
+        on_action=ctx.on_action,
+        timezone=ctx.timezone,
+    )
     job_ctx.options = ctx.options
     skill.handle(job, job_ctx)
     return job_ctx

@@ -1,10 +1,11 @@
-"""Event factories for skill tests: each builds the platform's wire payload and parses it like the poller does.
+"""Event factories for skill tests: each builds the platform's wire payload and parses it as the poller does.
 
-    event = make_message_event("hello", user_id=7, language="ru")          # a 1:1 dialog ("7")
-    event = make_message_event("@bot hi", chat_id=12)                      # the group chat "chat12"
-    event = make_command_event("ping", params="now")
-    event = make_scheduled_event("ask", local_due_at="2030-03-04T09:30:00+03:00")
+event = make_message_event("hello", user_id=7, language="ru")          # a 1:1 dialog ("7")
+event = make_message_event("@bot hi", chat_id=12)                      # the group chat "chat12"
+event = make_command_event("ping", params="now")
+event = make_scheduled_event("ask", local_due_at="2030-03-04T09:30:00+03:00")
 """
+
 from __future__ import annotations
 
 import itertools
@@ -43,12 +44,21 @@ def make_user(user_id: int, name: str = "", *, is_bot: bool = False, is_active: 
     """A chat member as GET …/chats/:dialogId/users gives it (for RecordingContext(chat_users=…))."""
     name = name or f"User {user_id}"
     first, _, last = name.partition(" ")
-    return PortalUser(id=user_id, name=name, first_name=first, last_name=last, is_bot=is_bot, is_active=is_active)
+    return PortalUser(
+        id=user_id, name=name, first_name=first, last_name=last, is_bot=is_bot, is_active=is_active
+    )
 
 
 def _envelope(
-    *, user_id: int, user_name: str, first_name: str | None, chat_id: int | None, dialog_id: str | None,
-    language: str, bot_id: int, user_is_bot: bool = False,
+    *,
+    user_id: int,
+    user_name: str,
+    first_name: str | None,
+    chat_id: int | None,
+    dialog_id: str | None,
+    language: str,
+    bot_id: int,
+    user_is_bot: bool = False,
 ) -> dict[str, Any]:
     if dialog_id is None:
         dialog_id = f"chat{chat_id}" if chat_id is not None else str(user_id)
@@ -62,19 +72,35 @@ def _envelope(
             "dialogId": dialog_id,
             "type": "chat" if is_group else "private",
         },
-        "user": {"id": user_id, "name": user_name, "firstName": first if first_name is None else first_name,
-                 "lastName": last, "bot": user_is_bot},
+        "user": {
+            "id": user_id,
+            "name": user_name,
+            "firstName": first if first_name is None else first_name,
+            "lastName": last,
+            "bot": user_is_bot,
+        },
         "language": language,
     }
 
 
-def _message(text: str, *, message_id: int | None, author_id: int, chat_id: int, is_system: bool = False,
-             files: Sequence[int] = ()) -> dict[str, Any]:
+def _message(
+    text: str,
+    *,
+    message_id: int | None,
+    author_id: int,
+    chat_id: int,
+    is_system: bool = False,
+    files: Sequence[int] = (),
+) -> dict[str, Any]:
     params: dict[str, Any] = {"files": [{"id": file_id} for file_id in files]} if files else {}
     return {
         "id": message_id if message_id is not None else next(_message_ids),
-        "chatId": chat_id, "authorId": author_id, "text": text, "isSystem": is_system,
-        "date": datetime.now(timezone.utc).isoformat(), "params": params,
+        "chatId": chat_id,
+        "authorId": author_id,
+        "text": text,
+        "isSystem": is_system,
+        "date": datetime.now(timezone.utc).isoformat(),
+        "params": params,
     }
 
 
@@ -101,38 +127,71 @@ def _chat_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def make_message_event(text: str = "Hi, bot!", *, message_id: int | None = None, event_id: int | None = None,
-                       is_system: bool = False, author_id: int | None = None, files: Sequence[int] = (),
-                       **chat: Any) -> MessageAddEvent:
-    """ONIMBOTV2MESSAGEADD; chat: user_id, user_name, first_name, chat_id / dialog_id, language, bot_id, user_is_bot."""
+def make_message_event(
+    text: str = "Hi, bot!",
+    *,
+    message_id: int | None = None,
+    event_id: int | None = None,
+    is_system: bool = False,
+    author_id: int | None = None,
+    files: Sequence[int] = (),
+    **chat: Any,
+) -> MessageAddEvent:
+    """ONIMBOTV2MESSAGEADD. Chat keywords: user_id, user_name, first_name, chat_id or dialog_id, language,
+    bot_id, user_is_bot."""
     data = _envelope(**_chat_kwargs(chat))
-    data["message"] = _message(text, message_id=message_id, author_id=data["user"]["id"] if author_id is None else author_id,
-                               chat_id=data["chat"]["id"], is_system=is_system, files=files)
+    data["message"] = _message(
+        text,
+        message_id=message_id,
+        author_id=data["user"]["id"] if author_id is None else author_id,
+        chat_id=data["chat"]["id"],
+        is_system=is_system,
+        files=files,
+    )
     return _event("ONIMBOTV2MESSAGEADD", data, event_id)  # type: ignore[return-value]
 
 
-def make_message_update_event(text: str = "edited", *, message_id: int | None = None, event_id: int | None = None,
-                              **chat: Any) -> MessageUpdateEvent:
+def make_message_update_event(
+    text: str = "edited", *, message_id: int | None = None, event_id: int | None = None, **chat: Any
+) -> MessageUpdateEvent:
     data = _envelope(**_chat_kwargs(chat))
-    data["message"] = _message(text, message_id=message_id, author_id=data["user"]["id"], chat_id=data["chat"]["id"])
+    data["message"] = _message(
+        text, message_id=message_id, author_id=data["user"]["id"], chat_id=data["chat"]["id"]
+    )
     return _event("ONIMBOTV2MESSAGEUPDATE", data, event_id)  # type: ignore[return-value]
 
 
-def make_message_delete_event(message_id: int = 5000, *, event_id: int | None = None, **chat: Any) -> MessageDeleteEvent:
+def make_message_delete_event(
+    message_id: int = 5000, *, event_id: int | None = None, **chat: Any
+) -> MessageDeleteEvent:
     data = _envelope(**_chat_kwargs(chat))
     data["messageId"] = message_id
     return _event("ONIMBOTV2MESSAGEDELETE", data, event_id)  # type: ignore[return-value]
 
 
-def make_command_event(command: str = "help", *, params: str = "", context: str = "textarea", command_id: int | None = None,
-                       message_id: int | None = None, event_id: int | None = None, **chat: Any) -> CommandAddEvent:
-    """ONIMBOTV2COMMANDADD for "/command params"; context "keyboard" is a button press (make_button_command_event)."""
+def make_command_event(
+    command: str = "help",
+    *,
+    params: str = "",
+    context: str = "textarea",
+    command_id: int | None = None,
+    message_id: int | None = None,
+    event_id: int | None = None,
+    **chat: Any,
+) -> CommandAddEvent:
+    """ONIMBOTV2COMMANDADD for "/command params"; context "keyboard" is a button press."""
     data = _envelope(**_chat_kwargs(chat))
     name = command.lstrip("/")
-    data["command"] = {"id": command_id if command_id is not None else next(_command_ids), "command": "/" + name,
-                       "params": params, "context": context}
+    data["command"] = {
+        "id": command_id if command_id is not None else next(_command_ids),
+        "command": "/" + name,
+        "params": params,
+        "context": context,
+    }
     text = f"/{name} {params}".strip()
-    data["message"] = _message(text, message_id=message_id, author_id=data["user"]["id"], chat_id=data["chat"]["id"])
+    data["message"] = _message(
+        text, message_id=message_id, author_id=data["user"]["id"], chat_id=data["chat"]["id"]
+    )
     return _event("ONIMBOTV2COMMANDADD", data, event_id)  # type: ignore[return-value]
 
 
@@ -141,24 +200,37 @@ def make_button_command_event(command: str, *, params: str = "", **kwargs: Any) 
     return make_command_event(command, params=params, context="keyboard", **kwargs)
 
 
-def make_reaction_event(reaction: str = "like", *, action: str = "add", message_id: int | None = None,
-                        message_text: str = "", message_author_id: int | None = None, event_id: int | None = None,
-                        **chat: Any) -> ReactionChangeEvent:
+def make_reaction_event(
+    reaction: str = "like",
+    *,
+    action: str = "add",
+    message_id: int | None = None,
+    message_text: str = "",
+    message_author_id: int | None = None,
+    event_id: int | None = None,
+    **chat: Any,
+) -> ReactionChangeEvent:
     """ONIMBOTV2REACTIONCHANGE on a message (by default one the bot wrote)."""
     kwargs = _chat_kwargs(chat)
     data = _envelope(**kwargs)
     author = kwargs["bot_id"] if message_author_id is None else message_author_id
-    data.update(reaction=reaction, action=action,
-                message=_message(message_text, message_id=message_id, author_id=author, chat_id=data["chat"]["id"]))
+    data.update(
+        reaction=reaction,
+        action=action,
+        message=_message(message_text, message_id=message_id, author_id=author, chat_id=data["chat"]["id"]),
+    )
     return _event("ONIMBOTV2REACTIONCHANGE", data, event_id)  # type: ignore[return-value]
 
 
 def make_join_event(*, event_id: int | None = None, **chat: Any) -> JoinChatEvent:
     """ONIMBOTV2JOINCHAT: the bot added to a group (chat_id=…) or its 1:1 dialog opened the first time."""
-    return _event("ONIMBOTV2JOINCHAT", _envelope(**_chat_kwargs(chat)), event_id)  # type: ignore[return-value]
+    data = _envelope(**_chat_kwargs(chat))
+    return _event("ONIMBOTV2JOINCHAT", data, event_id)  # type: ignore[return-value]
 
 
-def make_context_event(context: Mapping[str, Any] | None = None, *, event_id: int | None = None, **chat: Any) -> ContextGetEvent:
+def make_context_event(
+    context: Mapping[str, Any] | None = None, *, event_id: int | None = None, **chat: Any
+) -> ContextGetEvent:
     data = _envelope(**_chat_kwargs(chat))
     data["context"] = dict(context or {})
     return _event("ONIMBOTV2CONTEXTGET", data, event_id)  # type: ignore[return-value]
@@ -173,21 +245,45 @@ def make_portal_installed_event(*, portal: str = PORTAL, language: str = "en") -
     return PortalInstalledEvent(portal_member_id=portal, run_key="installed:test", language=language)
 
 
-def make_portal_uninstalled_event(*, reason: str = "admin", portal: str = PORTAL, language: str = "en") -> PortalUninstalledEvent:
-    return PortalUninstalledEvent(portal_member_id=portal, run_key="uninstalled:test", reason=reason, language=language)
+def make_portal_uninstalled_event(
+    *, reason: str = "admin", portal: str = PORTAL, language: str = "en"
+) -> PortalUninstalledEvent:
+    return PortalUninstalledEvent(
+        portal_member_id=portal, run_key="uninstalled:test", reason=reason, language=language
+    )
 
 
-def make_scheduled_event(schedule: str, *, local_due_at: datetime | str, portal: str = PORTAL, language: str = "en") -> ScheduledRunEvent:
+def make_scheduled_event(
+    schedule: str, *, local_due_at: datetime | str, portal: str = PORTAL, language: str = "en"
+) -> ScheduledRunEvent:
     """A firing of `schedule` at `local_due_at` (an aware datetime on the portal's clock, or its ISO text)."""
     local = datetime.fromisoformat(local_due_at) if isinstance(local_due_at, str) else local_due_at
     if local.tzinfo is None:
         raise ValueError("local_due_at needs its UTC offset, e.g. 2030-03-04T09:30:00+03:00")
     due = local.astimezone(timezone.utc)
-    return ScheduledRunEvent(portal_member_id=portal, run_key=f"schedule:{schedule}:{due.isoformat()}", language=language,
-                             schedule=schedule, due_at=due, local_due_at=local)
+    return ScheduledRunEvent(
+        portal_member_id=portal,
+        run_key=f"schedule:{schedule}:{due.isoformat()}",
+        language=language,
+        schedule=schedule,
+        due_at=due,
+        local_due_at=local,
+    )
 
 
-def make_deferred_event(job: str, data: Mapping[str, Any] | None = None, *, origin: BotEvent | None = None,
-                        portal: str = PORTAL, language: str = "en") -> DeferredJobEvent:
-    return DeferredJobEvent(portal_member_id=portal, run_key=f"defer:test:{job}", language=language, job=job,
-                            data=dict(data or {}), origin=origin)
+def make_deferred_event(
+    job: str,
+    data: Mapping[str, Any] | None = None,
+    *,
+    origin: BotEvent | None = None,
+    portal: str = PORTAL,
+    language: str = "en",
+) -> DeferredJobEvent:
+    return DeferredJobEvent(
+        portal_member_id=portal,
+        run_key=f"defer:test:{job}",
+        language=language,
+        job=job,
+        data=dict(data or {}),
+        origin=origin,
+    )

@@ -9,6 +9,7 @@ State lives in memory (MemoryStateStore) unless the test passes a DatabaseStateS
 and files the skill will ask for are given up front (`chat_users=`, `files=`). Everything done is also in
 `ctx.actions`, in order, and goes to `on_action` as it happens (bot_shell prints it).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -65,13 +66,15 @@ class RecordingContext:
         files: Mapping[int, bytes] | None = None,
         on_action: Callable[[Action], None] | None = None,
     ) -> None:
-        """`options`: validated against the skill's schema (a bad one raises OptionsError, as saving it would);
+        """`options`: validated against the skill's schema (a bad one raises OptionsError, as saving would);
         without them, the schema's defaults. `state`: initial states by dialog id."""
         self.skill = skill
         self.event = event
         if skill is not None:
             schema = skill.options_schema
-            self.options: Mapping[str, Any] = schema.resolve({}) if options is None else schema.validate({**schema.defaults(), **options})
+            self.options: Mapping[str, Any] = (
+                schema.resolve({}) if options is None else schema.validate({**schema.defaults(), **options})
+            )
         else:
             self.options = dict(options or {})
         self._language = language
@@ -137,13 +140,18 @@ class RecordingContext:
     def language(self) -> str:
         if self._language is not None:
             return normalize_language(self._language) or "en"
-        return normalize_language(getattr(self.origin, "language", "") or getattr(self.event, "language", "")) or "en"
+        return (
+            normalize_language(getattr(self.origin, "language", "") or getattr(self.event, "language", ""))
+            or "en"
+        )
 
     @property
     def dialog_id(self) -> str:
         origin = self.origin
         if not isinstance(origin, ChatEvent) or not origin.dialog_id:
-            raise TypeError(f"{type(self.event).__name__} happened in no chat: there is nowhere to reply (use send())")
+            raise TypeError(
+                f"{type(self.event).__name__} happened in no chat: there is nowhere to reply (use send())"
+            )
         return origin.dialog_id
 
     @property
@@ -161,15 +169,30 @@ class RecordingContext:
     def state_for(self, dialog_id: str) -> DialogState:
         return DialogState(self.state_store, str(dialog_id))
 
-    def _post(self, dialog_id: str, text: str, *, keyboard=None, attach=None, system=False, reply_to=None) -> int:
-        post = Post(str(dialog_id), str(text), next(self._ids), _wire(keyboard), _wire(attach), system, reply_to)
+    def _post(
+        self, dialog_id: str, text: str, *, keyboard=None, attach=None, system=False, reply_to=None
+    ) -> int:
+        post = Post(
+            str(dialog_id), str(text), next(self._ids), _wire(keyboard), _wire(attach), system, reply_to
+        )
         self.posts.append(post)
-        self._record("post", dialog_id=post.dialog_id, text=post.text, message_id=post.message_id,
-                     keyboard=post.keyboard, attach=post.attach, system=system)
+        self._record(
+            "post",
+            dialog_id=post.dialog_id,
+            text=post.text,
+            message_id=post.message_id,
+            keyboard=post.keyboard,
+            attach=post.attach,
+            system=system,
+        )
         return post.message_id
 
-    def reply(self, text: str, *, keyboard=None, attach=None, system: bool = False, reply_to: int | None = None) -> int:
-        return self._post(self.dialog_id, text, keyboard=keyboard, attach=attach, system=system, reply_to=reply_to)
+    def reply(
+        self, text: str, *, keyboard=None, attach=None, system: bool = False, reply_to: int | None = None
+    ) -> int:
+        return self._post(
+            self.dialog_id, text, keyboard=keyboard, attach=attach, system=system, reply_to=reply_to
+        )
 
     def send(self, dialog_id: str, text: str, *, keyboard=None, attach=None, system: bool = False) -> int:
         return self._post(dialog_id, text, keyboard=keyboard, attach=attach, system=system)
@@ -178,8 +201,14 @@ class RecordingContext:
         if not isinstance(self.origin, CommandAddEvent):
             raise TypeError("answer_command needs a command event")
         message_id = next(self._ids)
-        self._record("answer", text=str(text), keyboard=_wire(keyboard), attach=_wire(attach), message_id=message_id,
-                     command=self.origin.command.name)
+        self._record(
+            "answer",
+            text=str(text),
+            keyboard=_wire(keyboard),
+            attach=_wire(attach),
+            message_id=message_id,
+            command=self.origin.command.name,
+        )
         return message_id
 
     def typing(self, status: str | None = None, *, duration: int | None = None) -> None:
@@ -202,17 +231,25 @@ class RecordingContext:
         return True
 
     def edit(self, message_id: int, *, text=None, keyboard=None, attach=None) -> None:
-        self._record("edit", message_id=int(message_id), text=text, keyboard=_wire(keyboard), attach=_wire(attach))
+        self._record(
+            "edit", message_id=int(message_id), text=text, keyboard=_wire(keyboard), attach=_wire(attach)
+        )
 
     def delete(self, message_id: int) -> None:
         self._record("delete", message_id=int(message_id))
 
-    def upload_file(self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None) -> UploadedFile:
+    def upload_file(
+        self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None
+    ) -> UploadedFile:
         target = str(dialog_id) if dialog_id is not None else self.dialog_id
         file_id, message_id = next(self._ids), next(self._ids)
         self.files[file_id] = bytes(content)
-        self._record("upload", name=name, size=len(content), dialog_id=target, message=message, file_id=file_id)
-        return UploadedFile(id=file_id, name=name, size=len(content), chat_id=0, message_id=message_id, dialog_id=target)
+        self._record(
+            "upload", name=name, size=len(content), dialog_id=target, message=message, file_id=file_id
+        )
+        return UploadedFile(
+            id=file_id, name=name, size=len(content), chat_id=0, message_id=message_id, dialog_id=target
+        )
 
     def download_file(self, file_id: int) -> bytes:
         self._record("download", file_id=int(file_id))
@@ -231,7 +268,14 @@ class RecordingContext:
         self._record("list_chat_users", dialog_id=target)
         return list(self.chat_users.get(target, []))
 
-    def create_chat(self, title: str, *, user_ids: Sequence[int], description: str | None = None, message: str | None = None) -> Chat:
+    def create_chat(
+        self,
+        title: str,
+        *,
+        user_ids: Sequence[int],
+        description: str | None = None,
+        message: str | None = None,
+    ) -> Chat:
         chat_id = next(self._ids)
         self.chat_users[f"chat{chat_id}"] = [PortalUser(id=int(i)) for i in user_ids]
         self._record("create_chat", title=title, user_ids=list(user_ids), dialog_id=f"chat{chat_id}")
@@ -243,8 +287,12 @@ class RecordingContext:
     def remove_chat_user(self, user_id: int, *, dialog_id: str | None = None) -> None:
         self._record("remove_chat_user", user_id=int(user_id), dialog_id=dialog_id or self.dialog_id)
 
-    def update_chat(self, *, dialog_id: str | None = None, title: str | None = None, description: str | None = None) -> None:
-        self._record("update_chat", dialog_id=dialog_id or self.dialog_id, title=title, description=description)
+    def update_chat(
+        self, *, dialog_id: str | None = None, title: str | None = None, description: str | None = None
+    ) -> None:
+        self._record(
+            "update_chat", dialog_id=dialog_id or self.dialog_id, title=title, description=description
+        )
 
     def leave_chat(self, dialog_id: str | None = None) -> None:
         self._record("leave_chat", dialog_id=dialog_id or self.dialog_id)
@@ -254,7 +302,13 @@ class RecordingContext:
 
     def defer(self, job: str, **data: Any) -> None:
         origin = self.origin
-        deferred = DeferredJobEvent(portal_member_id=self.portal_member_id, run_key=f"defer:recorded:{len(self.deferred) + 1}",
-                                    language=self.language, job=job, data=dict(data), origin=origin)
+        deferred = DeferredJobEvent(
+            portal_member_id=self.portal_member_id,
+            run_key=f"defer:recorded:{len(self.deferred) + 1}",
+            language=self.language,
+            job=job,
+            data=dict(data),
+            origin=origin,
+        )
         self.deferred.append(deferred)
         self._record("defer", job=job, data=dict(data))

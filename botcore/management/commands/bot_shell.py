@@ -1,4 +1,5 @@
 """bot_shell: talk to the skills from a terminal — offline (printing what they did) or against a sandbox."""
+
 from __future__ import annotations
 
 import sys
@@ -12,18 +13,28 @@ from botcore.skills.registry import configured_skills, load_skills
 
 class Command(BaseCommand):
     help = (
-        "Talk to the configured skills as a portal user. Offline by default: each line becomes an event, routed "
-        "as the bot routes it, and what the skill did is printed (no network, no database). With --sandbox URL, "
-        "a portal, user and bot are set up on that sandbox and the skills answer through the real client. "
-        "Type :help inside for reactions, buttons, edits, schedules and state."
+        "Talk to the configured skills as a portal user. Offline by default: each line becomes an event, "
+        "routed as the bot routes it, and what the skill did is printed (no network, no database). With "
+        "--sandbox URL, a portal, user and bot are set up on that sandbox and the skills answer through the "
+        "real client. Type :help inside for reactions, buttons, edits, schedules and state."
     )
     stealth_options = ("stdin",)
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--skill", action="append", default=[], metavar="PATH_OR_NAME",
-                            help="only these skills, in this order (dotted paths, entry-point names or configured names)")
-        parser.add_argument("--option", action="append", default=[], metavar="SKILL.FIELD=VALUE",
-                            help="an option for this session, e.g. standup.chat=chat5 (checked like the settings page)")
+        parser.add_argument(
+            "--skill",
+            action="append",
+            default=[],
+            metavar="PATH_OR_NAME",
+            help="only these skills, in this order (dotted paths, entry-point names or configured names)",
+        )
+        parser.add_argument(
+            "--option",
+            action="append",
+            default=[],
+            metavar="SKILL.FIELD=VALUE",
+            help="an option for this session, e.g. standup.chat=chat5 (checked like the settings page)",
+        )
         parser.add_argument("--user", default="Shell User", help="your name as the bot sees it")
         parser.add_argument("--language", default="en", help="your language (en, ru, …)")
         parser.add_argument("--timezone", default="UTC", help="the portal's time zone, for :run")
@@ -32,7 +43,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         skills = self._skills(options["skill"], options["option"])
         out = self.stdout.write
-        common = {"skills": skills, "out": out, "language": options["language"], "timezone": options["timezone"]}
+        common = {
+            "skills": skills,
+            "out": out,
+            "language": options["language"],
+            "timezone": options["timezone"],
+        }
         if options["sandbox"]:
             from botcore.skills.shell_sandbox import SandboxSession
 
@@ -78,13 +94,23 @@ class Command(BaseCommand):
             raw.setdefault(skill_name, {})[field] = value
         unknown = set(raw) - {skill.name for skill in skills}
         if unknown:
-            raise CommandError(f"--option names skills that are not in this session: {', '.join(sorted(unknown))}")
+            raise CommandError(
+                f"--option names skills that are not in this session: {', '.join(sorted(unknown))}"
+            )
         result = []
         for skill in skills:
             schema = skill.options_schema
-            texts = {name: option.to_text(value) for name, value in schema.resolve({}).items() for option in [schema.fields[name]]}
+            texts = {
+                name: option.to_text(value)
+                for name, value in schema.resolve({}).items()
+                for option in [schema.fields[name]]
+            }
             try:
-                values = schema.parse_form({**texts, **raw.get(skill.name, {})}) if skill.name in raw else schema.resolve({})
+                values = (
+                    schema.parse_form({**texts, **raw.get(skill.name, {})})
+                    if skill.name in raw
+                    else schema.resolve({})
+                )
                 if skill.name in raw:
                     skill.check_options(values)
             except OptionsError as error:

@@ -1,5 +1,6 @@
 """echo: the reference's echo bot in full — typing, a like, the italic echo with Repeat/Help, /ping, /help,
 the reaction notice and the greeting when it joins a chat."""
+
 from __future__ import annotations
 
 from botcore.skills.base import CommandSpec, Skill, SkillContext
@@ -23,7 +24,10 @@ TEXTS = {
         "repeat": "Repeat",
         "help": "Help",
         "pong": "[B]Pong![/B] The bot is working fine.",
-        "help_text": "[B]Echo Bot — Commands[/B]\n\n/ping — check whether the bot is alive\n/help — show this list\n\nJust message me — I will repeat your message.",
+        "help_text": (
+            "[B]Echo Bot — Commands[/B]\n\n/ping — check whether the bot is alive\n/help — show this list\n\n"
+            "Just message me — I will repeat your message."
+        ),
         "reaction": "{name} added a reaction: {reaction}",
         "greeting": "Hi! I am Echo Bot. Write me something and I will repeat it.\n\nCommands:\n",
     },
@@ -34,7 +38,10 @@ TEXTS = {
         "repeat": "Повторить",
         "help": "Помощь",
         "pong": "[B]Понг![/B] Бот работает.",
-        "help_text": "[B]Эхо-бот — команды[/B]\n\n/ping — проверить, жив ли бот\n/help — показать этот список\n\nПросто напишите мне — я повторю ваше сообщение.",
+        "help_text": (
+            "[B]Эхо-бот — команды[/B]\n\n/ping — проверить, жив ли бот\n/help — показать этот список\n\n"
+            "Просто напишите мне — я повторю ваше сообщение."
+        ),
         "reaction": "{name} поставил(а) реакцию: {reaction}",
         "greeting": "Привет! Я эхо-бот. Напишите мне что-нибудь, и я повторю.\n\nКоманды:\n",
     },
@@ -47,10 +54,20 @@ def texts_for(language: str) -> dict[str, str]:
 
 class EchoSkill(Skill):
     name = "echo"
-    event_types = frozenset({EventType.MESSAGE_ADD, EventType.COMMAND_ADD, EventType.REACTION_CHANGE, EventType.JOIN_CHAT})
+    event_types = frozenset(
+        {EventType.MESSAGE_ADD, EventType.COMMAND_ADD, EventType.REACTION_CHANGE, EventType.JOIN_CHAT}
+    )
     commands = (
-        CommandSpec("ping", title={"en": "Ping", "ru": "Пинг"}, description={"en": "Check whether the bot is alive", "ru": "Проверить, жив ли бот"}),
-        CommandSpec("help", title={"en": "Help", "ru": "Помощь"}, description={"en": "Show the command list", "ru": "Показать список команд"}),
+        CommandSpec(
+            "ping",
+            title={"en": "Ping", "ru": "Пинг"},
+            description={"en": "Check whether the bot is alive", "ru": "Проверить, жив ли бот"},
+        ),
+        CommandSpec(
+            "help",
+            title={"en": "Help", "ru": "Помощь"},
+            description={"en": "Show the command list", "ru": "Показать список команд"},
+        ),
     )
     title = {"en": "Echo", "ru": "Эхо"}
     summary = {"en": "Repeats what you write", "ru": "Повторяет ваши сообщения"}

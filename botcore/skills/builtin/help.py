@@ -1,4 +1,5 @@
-"""help: /help lists the commands of the skills enabled on this portal, and what each skill does, in the user's language."""
+"""help: /help lists the commands and skills enabled on this portal, in the user's language."""
+
 from __future__ import annotations
 
 from botcore.skills.base import CommandSpec, Skill, SkillContext
@@ -8,13 +9,21 @@ from botcore.vibe import bbcode as bb
 from botcore.vibe.events import CommandAddEvent, EventType
 
 TEXTS = {
-    "en": {"commands": "Commands", "skills": "What I can do", "none": "No commands are enabled on this portal."},
-    "ru": {"commands": "Команды", "skills": "Что я умею", "none": "На этом портале не включено ни одной команды."},
+    "en": {
+        "commands": "Commands",
+        "skills": "What I can do",
+        "none": "No commands are enabled on this portal.",
+    },
+    "ru": {
+        "commands": "Команды",
+        "skills": "Что я умею",
+        "none": "На этом портале не включено ни одной команды.",
+    },
 }
 
 
 def list_visible_commands(skills: list[Skill] | tuple[Skill, ...]) -> list[CommandSpec]:
-    """Each command once, from the first skill that declares it (the one that answers it), buttons-only left out."""
+    """Each command once, from the first skill declaring it (its answerer); button-only ones left out."""
     seen: dict[str, CommandSpec] = {}
     for skill in skills:
         for spec in skill.commands:

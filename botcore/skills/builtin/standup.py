@@ -7,6 +7,7 @@ open_until}; the group chat's dialog holds the day's run {day, participants}. Wh
 question is open (until the report time), their private messages are their answer and no other skill
 sees them; before the question and after the report they go to the next skill (echo) as usual.
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,19 +48,30 @@ class StandupSkill(Skill):
         ),
     )
     options_schema = OptionsSchema(
-        chat=Text(required=True, pattern=r"chat\d+", max_length=32,
-                  label={"en": "Group chat for the summary", "ru": "Групповой чат для итогов"},
-                  help={"en": "Its dialog id, e.g. chat12", "ru": "Его dialogId, например chat12"}),
-        participants=IdList(label={"en": "Participants (user ids)", "ru": "Участники (id пользователей)"},
-                            help={"en": "Empty: the chat's members", "ru": "Пусто: участники чата"}),
+        chat=Text(
+            required=True,
+            pattern=r"chat\d+",
+            max_length=32,
+            label={"en": "Group chat for the summary", "ru": "Групповой чат для итогов"},
+            help={"en": "Its dialog id, e.g. chat12", "ru": "Его dialogId, например chat12"},
+        ),
+        participants=IdList(
+            label={"en": "Participants (user ids)", "ru": "Участники (id пользователей)"},
+            help={"en": "Empty: the chat's members", "ru": "Пусто: участники чата"},
+        ),
         ask_at=Time(default="09:30", label={"en": "Question at", "ru": "Вопрос в"}),
         report_at=Time(default="17:30", label={"en": "Summary at", "ru": "Итоги в"}),
         weekdays=Weekdays(label={"en": "Days", "ru": "Дни"}),
-        question=Text(max_length=1000, label={"en": "Question (empty: the standard one)", "ru": "Вопрос (пусто: стандартный)"}),
+        question=Text(
+            max_length=1000,
+            label={"en": "Question (empty: the standard one)", "ru": "Вопрос (пусто: стандартный)"},
+        ),
     )
     title = {"en": "Standup", "ru": "Стендап"}
-    summary = {"en": "Asks the team privately each morning and posts a summary to the group chat",
-               "ru": "Утром спрашивает каждого в личке и публикует итоги в групповой чат"}
+    summary = {
+        "en": "Asks the team privately each morning and posts a summary to the group chat",
+        "ru": "Утром спрашивает каждого в личке и публикует итоги в групповой чат",
+    }
     enabled_by_default = False  # it needs a chat from the portal's admin first
 
     def check_options(self, values: dict[str, Any]) -> None:
@@ -94,10 +106,14 @@ class StandupSkill(Skill):
     def ask(self, event: ScheduledRunEvent, ctx: SkillContext) -> None:
         chat = ctx.options["chat"]
         day = event.local_due_at.date().isoformat()
-        members = {user.id: user.name for user in ctx.list_chat_users(chat) if not user.is_bot and user.is_active}
+        members = {
+            user.id: user.name for user in ctx.list_chat_users(chat) if not user.is_bot and user.is_active
+        }
         ids = list(ctx.options["participants"]) or sorted(members)
         open_until = _report_instant(event.local_due_at, ctx.options["report_at"])
-        ctx.state_for(chat).set({"day": day, "participants": [{"id": i, "name": members.get(i, "")} for i in ids]})
+        ctx.state_for(chat).set(
+            {"day": day, "participants": [{"id": i, "name": members.get(i, "")} for i in ids]}
+        )
         question = ctx.options["question"] or pick(TEXTS, ctx.language)["question"]
         for user_id in ids:
             with ctx.state_for(str(user_id)).update() as state:
@@ -109,7 +125,12 @@ class StandupSkill(Skill):
             except VibeApiError as error:
                 if error.is_transient:
                     raise  # the run is retried; posts already made carry their templateIds
-                log.warning("standup question not delivered portal=%s user=%s: %s", ctx.portal_member_id, user_id, error.code)
+                log.warning(
+                    "standup question not delivered portal=%s user=%s: %s",
+                    ctx.portal_member_id,
+                    user_id,
+                    error.code,
+                )
 
     # --- answers through the day ----------------------------------------------------------------------
     def collect(self, event: MessageAddEvent, ctx: SkillContext) -> None:

@@ -1,5 +1,6 @@
 """Skills against the live sandbox: a provisioned bot, the portal's people acting through the control API,
 and poll cycles run here (poll_bot_once), exactly as a worker runs them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ def world(sandbox_portal, settings, skill_paths) -> World:
 
 
 class TaskQueue:
-    """Stands in for the broker (ORM or Redis alike): records async_task calls; run() is a worker draining them."""
+    """Stands in for the broker (ORM or Redis alike): records async_task calls; run() drains them."""
 
     def __init__(self) -> None:
         self.queued: list[tuple[str, tuple]] = []

@@ -1,4 +1,5 @@
 """A test skill that declares every kind of event and writes down what it was given (in its own state)."""
+
 from __future__ import annotations
 
 from botcore.skills.base import CommandSpec, ScheduleSpec, Skill
@@ -22,7 +23,9 @@ LOG = "probe-log"  # the state "dialog" the probe writes its log to
 class ProbeSkill(Skill):
     name = "probe"
     event_types = frozenset(EventType) | {
-        BackendEventType.PORTAL_INSTALLED, BackendEventType.PORTAL_UNINSTALLED, BackendEventType.SCHEDULED_RUN,
+        BackendEventType.PORTAL_INSTALLED,
+        BackendEventType.PORTAL_UNINSTALLED,
+        BackendEventType.SCHEDULED_RUN,
     }
     commands = (
         CommandSpec("probe", title={"en": "Probe"}, description={"en": "Answer a probe"}),
@@ -57,7 +60,10 @@ class ProbeSkill(Skill):
         if isinstance(event, MessageAddEvent):
             text = event.message.text
             if text == "buttons":
-                ctx.reply("Press it", keyboard=Keyboard().button("Probe", command="probe_button", command_params="x"))
+                ctx.reply(
+                    "Press it",
+                    keyboard=Keyboard().button("Probe", command="probe_button", command_params="x"),
+                )
             elif text == "slow":
                 ctx.defer("slow", asked=text)
             elif text == "file":
@@ -76,7 +82,10 @@ class ProbeSkill(Skill):
             ctx.answer_command(f"/{event.command.name} via {event.command.context}")
         elif isinstance(event, DeferredJobEvent):
             ctx.reply(f"done later: {event.data['asked']}")
-        elif isinstance(event, (JoinChatEvent, ReactionChangeEvent, ContextGetEvent, MessageUpdateEvent, MessageDeleteEvent)):
+        elif isinstance(
+            event,
+            (JoinChatEvent, ReactionChangeEvent, ContextGetEvent, MessageUpdateEvent, MessageDeleteEvent),
+        ):
             ctx.reply(f"saw {event.type}")
         elif isinstance(event, BotDeleteEvent):
             pass  # nowhere left to write: the log above is all

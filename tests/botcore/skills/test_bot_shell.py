@@ -1,4 +1,5 @@
-"""bot_shell: a skill talked to from the terminal, offline (printing what it did) and through a live sandbox."""
+"""bot_shell: a skill talked to from the terminal, offline (printing what it did) and through a sandbox."""
+
 from __future__ import annotations
 
 import io
@@ -14,7 +15,9 @@ def shell(*lines: str, args: tuple[str, ...] = ()) -> str:
 
 
 def test_offline_the_echo_bot_answers_and_shows_what_it_did():
-    printed = shell("Hello there", "/ping", ":react like", ":press 0", args=("--skill", "echo", "--user", "Ann Lee"))
+    printed = shell(
+        "Hello there", "/ping", ":react like", ":press 0", args=("--skill", "echo", "--user", "Ann Lee")
+    )
     assert "(offline" in printed and "skills: echo" in printed
     assert "  … typing (IMBOT_AGENT_ACTION_THINKING)" in printed
     assert "bot> Ann, you wrote: [i]Hello there[/i]" in printed and "[0: Repeat]  [1: Help]" in printed
@@ -24,28 +27,52 @@ def test_offline_the_echo_bot_answers_and_shows_what_it_did():
 
 
 def test_offline_standup_asks_and_keeps_state_between_lines():
-    printed = shell(":run standup ask", "Did the thing", ":state standup 1", "/standup",
-                    args=("--skill", "standup", "--skill", "echo", "--option", "standup.chat=chat5",
-                          "--option", "standup.participants=1"))
+    printed = shell(
+        ":run standup ask",
+        "Did the thing",
+        ":state standup 1",
+        "/standup",
+        args=(
+            "--skill",
+            "standup",
+            "--skill",
+            "echo",
+            "--option",
+            "standup.chat=chat5",
+            "--option",
+            "standup.participants=1",
+        ),
+    )
     assert "bot> Good morning!" in printed
     assert "bot> Thanks! Your answer goes into today's summary" in printed
     assert "'answers': ['Did the thing']" in printed
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--option", "standup.ask_at=25:00"), "ask_at"),
-    (("--option", "standup"), "SKILL.FIELD=VALUE"),
-    (("--skill", "echo", "--option", "standup.chat=chat1"), "not in this session"),
-    (("--skill", "nope"), "neither a dotted path nor a skill entry point"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--option", "standup.ask_at=25:00"), "ask_at"),
+        (("--option", "standup"), "SKILL.FIELD=VALUE"),
+        (("--skill", "echo", "--option", "standup.chat=chat1"), "not in this session"),
+        (("--skill", "nope"), "neither a dotted path nor a skill entry point"),
+    ],
+)
 def test_bad_arguments_stop_with_a_clear_message(args, message):
     with pytest.raises(CommandError, match=message):
         shell(":quit", args=args)
 
 
 def test_against_the_sandbox_the_skills_answer_through_the_real_client(sandbox):
-    printed = shell(":join", "Hello, sandbox", "/ping", ":react fire", ":press 1", ":quit", "never read",
-                    args=("--sandbox", sandbox.root_url, "--skill", "echo", "--user", "Ann Lee"))
+    printed = shell(
+        ":join",
+        "Hello, sandbox",
+        "/ping",
+        ":react fire",
+        ":press 1",
+        ":quit",
+        "never read",
+        args=("--sandbox", sandbox.root_url, "--skill", "echo", "--user", "Ann Lee"),
+    )
     assert "(sandbox " in printed
     assert "Hi! I am Echo Bot." in printed
     assert "  (POST /typing -> 200)" in printed and "/reactions -> 200" in printed

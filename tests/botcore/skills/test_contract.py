@@ -1,4 +1,5 @@
-"""The contract every configured skill keeps (STYLE.md (b)): identity, declarations, options and a calm first run."""
+"""The contract every configured skill keeps (STYLE.md (b)): identity, declarations, options, a calm start."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,7 +25,9 @@ SKILLS = load_skills()
 def test_skill_declares_identity_events_and_english_texts(skill):
     assert skill.name.isidentifier() and skill.event_types
     assert all(isinstance(t, (EventType, BackendEventType)) for t in skill.event_types)
-    assert skill.summary.get("en"), "the help skill and the portal page show the English summary as the fallback"
+    assert skill.summary.get("en"), (
+        "the help skill and the portal page show the English summary as the fallback"
+    )
     for spec in skill.commands:
         assert spec.title.get("en") and set(spec.description) <= set(spec.title) | {"en", "ru"}
         assert set(spec.title) == set(skill.title) or not skill.title, "commands speak the skill's languages"
@@ -49,8 +52,11 @@ def test_skill_never_gets_the_bots_own_or_a_system_message(skill):
 def test_skill_handles_what_it_is_given_without_raising(skill):
     """A plain user's first contact: whatever the skill takes of it, it handles with default options."""
     events = [
-        make_join_event(), make_message_event("hello"), make_message_event("привет", language="ru"),
-        make_reaction_event("like"), *[make_command_event(spec.command) for spec in skill.commands],
+        make_join_event(),
+        make_message_event("hello"),
+        make_message_event("привет", language="ru"),
+        make_reaction_event("like"),
+        *[make_command_event(spec.command) for spec in skill.commands],
     ]
     for event in events:
         ctx = RecordingContext(skill=skill, event=event)

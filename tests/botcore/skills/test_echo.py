@@ -1,15 +1,24 @@
 """echo: the reference's echo bot, unit by unit (RecordingContext) and its whole scenario against the sandbox,
 checked call by call in what the sandbox received (GET /_sandbox/calls)."""
+
 from __future__ import annotations
 
 import pytest
 
 from botcore.models import BotCommand, EventLogEntry
 from botcore.skills.builtin.echo import EchoSkill
-from botcore.testing import make_command_event, make_join_event, make_message_event, make_reaction_event, run_skill
+from botcore.testing import (
+    make_command_event,
+    make_join_event,
+    make_message_event,
+    make_reaction_event,
+    run_skill,
+)
 
-HELP_TEXT = ("[B]Echo Bot — Commands[/B]\n\n/ping — check whether the bot is alive\n/help — show this list\n\n"
-             "Just message me — I will repeat your message.")
+HELP_TEXT = (
+    "[B]Echo Bot — Commands[/B]\n\n/ping — check whether the bot is alive\n/help — show this list\n\n"
+    "Just message me — I will repeat your message."
+)
 
 
 def test_a_message_gets_typing_a_like_and_the_italic_echo_with_repeat_and_help():
@@ -17,8 +26,20 @@ def test_a_message_gets_typing_a_like_and_the_italic_echo_with_repeat_and_help()
     assert ctx.typing_statuses == ["IMBOT_AGENT_ACTION_THINKING"] and ctx.reactions == ["like"]
     assert ctx.replies == ["John, you wrote: [i]ping me[/i]"]
     assert ctx.posts[0].keyboard == [
-        {"TEXT": "Repeat", "BG_COLOR_TOKEN": "primary", "ACTION": "SEND", "ACTION_VALUE": "ping me", "BLOCK": "Y"},
-        {"TEXT": "Help", "BG_COLOR_TOKEN": "secondary", "ACTION": "SEND", "ACTION_VALUE": "/help", "DISPLAY": "LINE"},
+        {
+            "TEXT": "Repeat",
+            "BG_COLOR_TOKEN": "primary",
+            "ACTION": "SEND",
+            "ACTION_VALUE": "ping me",
+            "BLOCK": "Y",
+        },
+        {
+            "TEXT": "Help",
+            "BG_COLOR_TOKEN": "secondary",
+            "ACTION": "SEND",
+            "ACTION_VALUE": "/help",
+            "DISPLAY": "LINE",
+        },
     ]
     assert [a.kind for a in ctx.actions] == ["typing", "react", "post"]
 
@@ -31,15 +52,21 @@ def test_a_users_markup_is_echoed_as_text_not_as_markup():
 def test_russian_speakers_get_russian():
     ctx = run_skill(EchoSkill(), make_message_event("привет", first_name="Борис", language="ru"))
     assert ctx.replies == ["Борис, вы написали: [i]привет[/i]"]
-    assert run_skill(EchoSkill(), make_command_event("ping", language="ru")).answers == ["[B]Понг![/B] Бот работает."]
+    assert run_skill(EchoSkill(), make_command_event("ping", language="ru")).answers == [
+        "[B]Понг![/B] Бот работает."
+    ]
 
 
 def test_other_languages_get_english():
-    assert run_skill(EchoSkill(), make_command_event("ping", language="de")).answers == ["[B]Pong![/B] The bot is working fine."]
+    assert run_skill(EchoSkill(), make_command_event("ping", language="de")).answers == [
+        "[B]Pong![/B] The bot is working fine."
+    ]
 
 
 def test_ping_and_help_are_answered():
-    assert run_skill(EchoSkill(), make_command_event("ping")).answers == ["[B]Pong![/B] The bot is working fine."]
+    assert run_skill(EchoSkill(), make_command_event("ping")).answers == [
+        "[B]Pong![/B] The bot is working fine."
+    ]
     assert run_skill(EchoSkill(), make_command_event("help")).answers == [HELP_TEXT]
 
 
@@ -65,42 +92,62 @@ def test_the_reference_scenario_against_the_sandbox(world):
     assert {c.command for c in BotCommand.objects.filter(bot=world.bot)} == {"ping", "help"}
     start = world.last_call_seq()
 
-    world.act("open", userId=sp.admin_id, botId=bot_id)                # JOINCHAT
-    user_message = world.say("Hello, bot!")                             # MESSAGEADD
-    world.say("/ping")                                                   # COMMANDADD
+    world.act("open", userId=sp.admin_id, botId=bot_id)  # JOINCHAT
+    user_message = world.say("Hello, bot!")  # MESSAGEADD
+    world.say("/ping")  # COMMANDADD
     world.say("/help")
     assert world.poll().status == "polled"
     echo = next(m for m in world.messages() if "you wrote" in m["text"])
-    world.act("reactions", userId=sp.admin_id, messageId=echo["id"], reaction="like", action="add")  # REACTIONCHANGE
+    world.act(
+        "reactions", userId=sp.admin_id, messageId=echo["id"], reaction="like", action="add"
+    )  # REACTIONCHANGE
     world.poll()
 
     calls = world.calls_since(start)
     dialog = str(sp.admin_id)
     assert [(c["method"], c["path"].replace(str(bot_id), "B")) for c in calls] == [
-        ("POST", "/v1/bots/B/messages"),                                              # the greeting
+        ("POST", "/v1/bots/B/messages"),  # the greeting
         ("POST", "/v1/bots/B/typing"),
         ("POST", f"/v1/bots/B/messages/{user_message['id']}/reactions"),
-        ("POST", "/v1/bots/B/messages"),                                              # the echo
+        ("POST", "/v1/bots/B/messages"),  # the echo
         ("POST", f"/v1/bots/B/commands/{_command_id(world, 'ping')}/answer"),
         ("POST", f"/v1/bots/B/commands/{_command_id(world, 'help')}/answer"),
-        ("POST", "/v1/bots/B/messages"),                                              # the reaction notice
+        ("POST", "/v1/bots/B/messages"),  # the reaction notice
     ]
     assert all(c["status"] in (200, 201) for c in calls), calls
     greeting, typing, like, echo_call, pong, help_answer, notice = (_body(c) for c in calls)
     assert greeting["dialogId"] == dialog
-    assert greeting["fields"]["message"].lower().endswith("commands:\n[send=/ping]ping[/send] | [send=/help]help[/send]")
+    assert (
+        greeting["fields"]["message"]
+        .lower()
+        .endswith("commands:\n[send=/ping]ping[/send] | [send=/help]help[/send]")
+    )
     assert typing == {"dialogId": dialog, "statusMessageCode": "IMBOT_AGENT_ACTION_THINKING"}
     assert like == {"reaction": "like"}
     assert echo_call["dialogId"] == dialog
     assert echo_call["fields"]["message"] == "Alice, you wrote: [i]Hello, bot![/i]"
     assert echo_call["fields"]["keyboard"] == [
-        {"TEXT": "Repeat", "BG_COLOR_TOKEN": "primary", "ACTION": "SEND", "ACTION_VALUE": "Hello, bot!", "BLOCK": "Y"},
-        {"TEXT": "Help", "BG_COLOR_TOKEN": "secondary", "ACTION": "SEND", "ACTION_VALUE": "/help", "DISPLAY": "LINE"},
+        {
+            "TEXT": "Repeat",
+            "BG_COLOR_TOKEN": "primary",
+            "ACTION": "SEND",
+            "ACTION_VALUE": "Hello, bot!",
+            "BLOCK": "Y",
+        },
+        {
+            "TEXT": "Help",
+            "BG_COLOR_TOKEN": "secondary",
+            "ACTION": "SEND",
+            "ACTION_VALUE": "/help",
+            "DISPLAY": "LINE",
+        },
     ]
     assert pong["message"] == "[B]Pong![/B] The bot is working fine." and pong["messageId"]
     assert help_answer["message"] == HELP_TEXT
     assert notice["dialogId"] == dialog
-    assert notice["fields"]["message"] == "Alice added a reaction: like" and notice["fields"]["system"] is True
+    assert (
+        notice["fields"]["message"] == "Alice added a reaction: like" and notice["fields"]["system"] is True
+    )
     # What the person sees: the echo carries its keyboard, the notice is a system message.
     shown = {m["text"]: m for m in world.messages()}
     assert shown["Alice, you wrote: [i]Hello, bot![/i]"]["keyboard"]
@@ -118,4 +165,6 @@ def test_pressing_repeat_sends_the_text_again(world):
     echo = next(m for m in world.messages() if "you wrote" in m["text"])
     world.act("buttons", userId=world.sp.admin_id, messageId=echo["id"], index=0)
     world.poll()
-    assert [m["text"] for m in world.messages() if "you wrote" in m["text"]] == ["Alice, you wrote: [i]again[/i]"] * 2
+    assert [m["text"] for m in world.messages() if "you wrote" in m["text"]] == [
+        "Alice, you wrote: [i]again[/i]"
+    ] * 2

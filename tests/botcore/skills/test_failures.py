@@ -1,4 +1,5 @@
 """A failing skill fails its event (or run), never the bot: the next events are handled in the same cycle."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,7 +32,9 @@ def skill_paths():
 
 
 def entries(world) -> list[tuple[str, str, str]]:
-    rows = EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").order_by("vibe_event_id")
+    rows = EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").order_by(
+        "vibe_event_id"
+    )
     return [(e.payload["data"]["message"]["text"], e.status, e.error.split(": No ")[0]) for e in rows]
 
 
@@ -56,8 +59,15 @@ def test_a_raising_skill_fails_its_event_and_the_bot_goes_on(world, task_queue):
 
 def test_a_passing_platform_outage_leaves_the_event_for_the_next_cycle(world, task_queue, settings):
     settings.VIBE_MAX_ATTEMPTS = 1
-    world.sp.control.post("/_sandbox/faults", json={"method": "POST", "path": "/v1/bots/{bot_id}/messages",
-                                                     "errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"})
+    world.sp.control.post(
+        "/_sandbox/faults",
+        json={
+            "method": "POST",
+            "path": "/v1/bots/{bot_id}/messages",
+            "errorRate": 1.0,
+            "errorCode": "BITRIX_UNAVAILABLE",
+        },
+    )
     world.say("hello")
     assert world.poll().status == "backoff"
     assert entries(world) == [("hello", "received", "")]
@@ -69,10 +79,20 @@ def test_a_passing_platform_outage_leaves_the_event_for_the_next_cycle(world, ta
 
 def test_a_failing_run_is_stored_failed_and_other_runs_still_run(world, task_queue):
     portal = world.bot.portal
-    broken = claim_run(portal_id=portal.pk, skill_name="probe", kind=SkillRun.Kind.DEFERRED, run_key="defer:x:1",
-                       payload={"job": "slow", "data": {}, "origin": None})  # no "asked": the probe raises KeyError
-    fine = claim_run(portal_id=portal.pk, skill_name="probe", kind=SkillRun.Kind.INSTALLED, run_key="installed:x",
-                     payload={})
+    broken = claim_run(
+        portal_id=portal.pk,
+        skill_name="probe",
+        kind=SkillRun.Kind.DEFERRED,
+        run_key="defer:x:1",
+        payload={"job": "slow", "data": {}, "origin": None},
+    )  # no "asked": the probe raises KeyError
+    fine = claim_run(
+        portal_id=portal.pk,
+        skill_name="probe",
+        kind=SkillRun.Kind.INSTALLED,
+        run_key="installed:x",
+        payload={},
+    )
     assert execute_run(broken.pk) == "failed" and execute_run(fine.pk) == "done"
     broken.refresh_from_db()
     assert broken.error.startswith("KeyError")
@@ -83,5 +103,11 @@ def test_a_run_for_a_skill_the_portal_turned_off_is_skipped(world, task_queue):
     from botcore.skills.configs import configure_skill
 
     configure_skill(world.bot.portal, skill_name="probe", is_enabled=False)
-    run = claim_run(portal_id=world.bot.portal_id, skill_name="probe", kind=SkillRun.Kind.INSTALLED, run_key="i", payload={})
+    run = claim_run(
+        portal_id=world.bot.portal_id,
+        skill_name="probe",
+        kind=SkillRun.Kind.INSTALLED,
+        run_key="i",
+        payload={},
+    )
     assert execute_run(run.pk) == "skipped"

@@ -1,5 +1,6 @@
 """Every kind of handler a skill can declare, each reached from a real sandbox event through poll_bot_once
 (or, for the backend's own events, through the service and task that raise them)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -19,7 +20,11 @@ def skill_paths():
 
 
 def probe_log(world) -> list[dict]:
-    return DialogState(DatabaseStateStore(portal_id=world.bot.portal_id, skill_name="probe"), LOG).get().get("events", [])
+    return (
+        DialogState(DatabaseStateStore(portal_id=world.bot.portal_id, skill_name="probe"), LOG)
+        .get()
+        .get("events", [])
+    )
 
 
 def texts(world) -> list[str]:
@@ -28,23 +33,30 @@ def texts(world) -> list[str]:
 
 def test_every_platform_event_kind_reaches_the_skill(world, task_queue):
     sp, bot_id = world.sp, world.bot_id
-    world.act("open", userId=sp.admin_id, botId=bot_id)                                         # join (1:1)
-    said = world.say("hello")                                                                     # message
-    world.say("/probe now")                                                                       # command
+    world.act("open", userId=sp.admin_id, botId=bot_id)  # join (1:1)
+    said = world.say("hello")  # message
+    world.say("/probe now")  # command
     world.say("buttons")
     world.poll()
     keyboard_message = next(m for m in world.messages() if m["text"] == "Press it")
-    world.act("buttons", userId=sp.admin_id, messageId=keyboard_message["id"], index=0)          # button command
-    world.act(f"messages/{said['id']}/edit", userId=sp.admin_id, text="hello (edited)")          # message edit
+    world.act("buttons", userId=sp.admin_id, messageId=keyboard_message["id"], index=0)  # button command
+    world.act(f"messages/{said['id']}/edit", userId=sp.admin_id, text="hello (edited)")  # message edit
     world.act("reactions", userId=sp.admin_id, messageId=keyboard_message["id"], reaction="fire")  # reaction
-    world.act("context", userId=sp.admin_id, botId=bot_id, context={"order": 7})                 # context request
-    world.act(f"messages/{said['id']}/delete", userId=sp.admin_id)                                # message delete
-    group = world.act("chats", userId=sp.admin_id, title="Team", memberIds=[sp.member_id, bot_id])["chat"]  # join (group)
-    world.say(f"[user={bot_id}]Probe[/user] in the group", chat_id=group["id"])                  # a group mention
+    world.act("context", userId=sp.admin_id, botId=bot_id, context={"order": 7})  # context request
+    world.act(f"messages/{said['id']}/delete", userId=sp.admin_id)  # message delete
+    group = world.act("chats", userId=sp.admin_id, title="Team", memberIds=[sp.member_id, bot_id])[
+        "chat"
+    ]  # join (group)
+    world.say(f"[user={bot_id}]Probe[/user] in the group", chat_id=group["id"])  # a group mention
     world.poll()
 
-    kinds = [(e["type"], e.get("text") or e.get("command") or e.get("reaction") or e.get("context") or e.get("message_id"))
-             for e in probe_log(world)]
+    kinds = [
+        (
+            e["type"],
+            e.get("text") or e.get("command") or e.get("reaction") or e.get("context") or e.get("message_id"),
+        )
+        for e in probe_log(world)
+    ]
     assert kinds == [
         ("ONIMBOTV2JOINCHAT", None),
         ("ONIMBOTV2MESSAGEADD", "hello"),
@@ -63,7 +75,9 @@ def test_every_platform_event_kind_reaches_the_skill(world, task_queue):
     shown = texts(world)
     assert "/probe via textarea" in shown and "/probe_button via keyboard" in shown
     assert "got: hello" in shown and "saw ONIMBOTV2CONTEXTGET" in shown
-    assert set(EventLogEntry.objects.filter(bot=world.bot).values_list("status", "skill")) == {("handled", "probe")}
+    assert set(EventLogEntry.objects.filter(bot=world.bot).values_list("status", "skill")) == {
+        ("handled", "probe")
+    }
 
 
 def test_bot_deletion_reaches_the_skill_and_uninstalls_the_portal(world, task_queue):
@@ -80,7 +94,9 @@ def test_bot_deletion_reaches_the_skill_and_uninstalls_the_portal(world, task_qu
     assert SkillRun.objects.get(kind=SkillRun.Kind.UNINSTALLED).status == SkillRun.Status.DONE
 
 
-def test_an_install_is_announced_after_the_bot_is_provisioned(sandbox_portal, settings, skill_paths, task_queue):
+def test_an_install_is_announced_after_the_bot_is_provisioned(
+    sandbox_portal, settings, skill_paths, task_queue
+):
     from botcore.tasks import provision_portal_bot
 
     settings.BOTCORE_SKILLS = skill_paths
@@ -110,7 +126,9 @@ def test_deferred_work_runs_later_in_a_worker_and_answers_in_the_same_chat(world
     assert "done later: slow" not in texts(world)  # the cycle did not wait for it
     assert task_queue.names() == ["botcore.skills.tasks.execute_skill_run"]
     # The event handled again (a worker killed mid-cycle) defers nothing a second time.
-    EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").update(status="received", attempts=1)
+    EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").update(
+        status="received", attempts=1
+    )
     world.poll()
     assert SkillRun.objects.filter(kind=SkillRun.Kind.DEFERRED).count() == 1
     task_queue.run()
@@ -129,8 +147,12 @@ def test_files_and_chats_go_through_the_real_client_once(world, task_queue):
     uploads = [c for c in world.calls_since(0) if c["path"].endswith("/files")]
     assert len(chats) == 1 and len(uploads) == 1
     # Handled again, the same events find their upload and chat in the ledger instead of repeating them.
-    EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").update(status="received", attempts=1)
+    EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").update(
+        status="received", attempts=1
+    )
     world.poll()
-    assert len([c for c in world.calls_since(0) if c["method"] == "POST" and c["path"].endswith("/chats")]) == 1
+    assert (
+        len([c for c in world.calls_since(0) if c["method"] == "POST" and c["path"].endswith("/chats")]) == 1
+    )
     assert len([c for c in world.calls_since(0) if c["path"].endswith("/files")]) == 1
     assert ActionRecord.objects.filter(bot=world.bot).count() == 2

@@ -1,4 +1,5 @@
 """help: /help lists the commands of the skills this portal has on, in the user's language."""
+
 from __future__ import annotations
 
 from botcore.models import BotCommand
@@ -35,7 +36,10 @@ def test_help_only_knows_the_portals_enabled_skills():
 
 
 def test_on_the_platform_help_answers_and_follows_the_portals_switches(world, task_queue):
-    assert set(BotCommand.objects.filter(bot=world.bot).values_list("command", "skill_name")) == {("help", "help"), ("ping", "echo")}
+    assert set(BotCommand.objects.filter(bot=world.bot).values_list("command", "skill_name")) == {
+        ("help", "help"),
+        ("ping", "echo"),
+    }
     world.say("/help", user_id=world.sp.member_id)  # Boris reads Russian
     world.poll()
     answers = [m["text"] for m in world.messages() if m["text"].startswith("[b]Команды")]
@@ -44,8 +48,12 @@ def test_on_the_platform_help_answers_and_follows_the_portals_switches(world, ta
     configure_skill(world.sp.portal, skill_name="echo", is_enabled=False)
     task_queue.run()  # the worker re-registers the commands
     assert set(BotCommand.objects.filter(bot=world.bot).values_list("command", flat=True)) == {"help"}
-    platform_commands = {c["command"] for c in world.sp.control.get("/_sandbox/bots", params={"portalId": world.sp.sandbox_portal_id})
-                         .json()["data"]["bots"][0]["commands"]}
+    platform_commands = {
+        c["command"]
+        for c in world.sp.control.get(
+            "/_sandbox/bots", params={"portalId": world.sp.sandbox_portal_id}
+        ).json()["data"]["bots"][0]["commands"]
+    }
     assert platform_commands == {"/help"}
     world.say("/help")
     world.say("anyone there?")  # no skill on this portal takes plain messages now
@@ -69,5 +77,7 @@ def test_provisioning_again_changes_no_command_on_the_platform(world):
 
     start = world.last_call_seq()
     provision_bot(world.sp.portal)
-    changes = [c for c in world.calls_since(start) if "/commands" in c["path"] and c["method"] in ("PATCH", "DELETE")]
+    changes = [
+        c for c in world.calls_since(start) if "/commands" in c["path"] and c["method"] in ("PATCH", "DELETE")
+    ]
     assert changes == []

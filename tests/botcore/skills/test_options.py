@@ -1,4 +1,5 @@
 """Options schemas: typed fields with defaults; bad values refused with a message that names the field."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,7 +8,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from botcore.skills.cron import CronError, CronExpression, daily_cron
-from botcore.skills.options import Boolean, Choice, IdList, Integer, OptionsError, OptionsSchema, Text, Time, Weekdays
+from botcore.skills.options import (
+    Boolean,
+    Choice,
+    IdList,
+    Integer,
+    OptionsError,
+    OptionsSchema,
+    Text,
+    Time,
+    Weekdays,
+)
 
 SCHEMA = OptionsSchema(
     chat=Text(pattern=r"chat\d+", required=True),
@@ -22,26 +33,35 @@ SCHEMA = OptionsSchema(
 
 def test_missing_fields_take_their_defaults():
     assert SCHEMA.validate({"chat": "chat5"}) == {
-        "chat": "chat5", "sides": 6, "loud": False, "mode": "short", "at": "09:30", "people": [], "days": [1, 2, 3, 4, 5],
+        "chat": "chat5",
+        "sides": 6,
+        "loud": False,
+        "mode": "short",
+        "at": "09:30",
+        "people": [],
+        "days": [1, 2, 3, 4, 5],
     }
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("sides", 1, "at least 2"),
-    ("sides", "six", "whole number"),
-    ("sides", True, "whole number"),
-    ("loud", "maybe", "true or false"),
-    ("mode", "medium", "one of short, long"),
-    ("at", "25:00", "time of day"),
-    ("at", 930, "time of day"),
-    ("people", [1, "x"], "'x' is not a user id"),
-    ("people", [0], "not a user id"),
-    ("days", [0, 8], "1 (Monday) to 7"),
-    ("days", "fri-mon", "earlier day"),
-    ("chat", "general", r"must match chat\d+"),
-    ("chat", "", "is required"),
-    ("colour", "red", "not an option of this skill"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("sides", 1, "at least 2"),
+        ("sides", "six", "whole number"),
+        ("sides", True, "whole number"),
+        ("loud", "maybe", "true or false"),
+        ("mode", "medium", "one of short, long"),
+        ("at", "25:00", "time of day"),
+        ("at", 930, "time of day"),
+        ("people", [1, "x"], "'x' is not a user id"),
+        ("people", [0], "not a user id"),
+        ("days", [0, 8], "1 (Monday) to 7"),
+        ("days", "fri-mon", "earlier day"),
+        ("chat", "general", r"must match chat\d+"),
+        ("chat", "", "is required"),
+        ("colour", "red", "not an option of this skill"),
+    ],
+)
 def test_a_bad_value_is_refused_naming_the_field(field, value, message):
     with pytest.raises(OptionsError) as refused:
         SCHEMA.validate({"chat": "chat1", field: value})
@@ -56,7 +76,16 @@ def test_options_that_are_not_an_object_are_refused():
 
 
 def test_form_text_is_parsed_with_the_same_checks():
-    values = SCHEMA.parse_form({"chat": " chat7 ", "sides": "20", "loud": "on", "at": "7:05", "people": "3, 4;4", "days": "mon-wed,sun"})
+    values = SCHEMA.parse_form(
+        {
+            "chat": " chat7 ",
+            "sides": "20",
+            "loud": "on",
+            "at": "7:05",
+            "people": "3, 4;4",
+            "days": "mon-wed,sun",
+        }
+    )
     assert values["sides"] == 20 and values["loud"] is True and values["at"] == "07:05"
     assert values["people"] == [3, 4] and values["days"] == [1, 2, 3, 7] and values["chat"] == "chat7"
     with pytest.raises(OptionsError) as refused:
@@ -77,21 +106,26 @@ def test_cron_fires_on_the_portals_clock():
     assert not cron.matches(datetime(2030, 3, 4, 9, 31, tzinfo=moscow))
 
 
-@pytest.mark.parametrize("text, when, fires", [
-    ("*/15 * * * *", datetime(2030, 1, 1, 10, 45), True),
-    ("*/15 * * * *", datetime(2030, 1, 1, 10, 46), False),
-    ("0 9 1 * mon", datetime(2030, 1, 7, 9, 0), True),   # either day field fires when both are restricted
-    ("0 9 1 * mon", datetime(2030, 1, 1, 9, 0), True),
-    ("0 9 1 * mon", datetime(2030, 1, 2, 9, 0), False),
-    ("0 18 * * 7", datetime(2030, 1, 6, 18, 0), True),   # 7 is Sunday too
-    ("0 8-10/2 * 1-3 *", datetime(2030, 2, 1, 10, 0), True),
-    ("0 8-10/2 * 1-3 *", datetime(2030, 2, 1, 9, 0), False),
-])
+@pytest.mark.parametrize(
+    "text, when, fires",
+    [
+        ("*/15 * * * *", datetime(2030, 1, 1, 10, 45), True),
+        ("*/15 * * * *", datetime(2030, 1, 1, 10, 46), False),
+        ("0 9 1 * mon", datetime(2030, 1, 7, 9, 0), True),  # either day field fires when both are restricted
+        ("0 9 1 * mon", datetime(2030, 1, 1, 9, 0), True),
+        ("0 9 1 * mon", datetime(2030, 1, 2, 9, 0), False),
+        ("0 18 * * 7", datetime(2030, 1, 6, 18, 0), True),  # 7 is Sunday too
+        ("0 8-10/2 * 1-3 *", datetime(2030, 2, 1, 10, 0), True),
+        ("0 8-10/2 * 1-3 *", datetime(2030, 2, 1, 9, 0), False),
+    ],
+)
 def test_cron_expressions(text, when, fires):
     assert CronExpression.parse(text).matches(when) is fires
 
 
-@pytest.mark.parametrize("text", ["* * * *", "60 * * * *", "* 24 * * *", "5-1 * * * *", "*/0 * * * *", "a * * * *"])
+@pytest.mark.parametrize(
+    "text", ["* * * *", "60 * * * *", "* 24 * * *", "5-1 * * * *", "*/0 * * * *", "a * * * *"]
+)
 def test_bad_cron_expressions_are_refused(text):
     with pytest.raises(CronError):
         CronExpression.parse(text)

@@ -1,6 +1,7 @@
 """Each portal turns skills on and off and sets their options: the service, the portal page and the API.
 Everyone signed in sees their own portal's skills; only its administrators change them; bad options are
 refused with a message naming the field, and nothing is stored."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -19,14 +20,23 @@ pytestmark = pytest.mark.django_db
 
 
 def make_portal(member_id: str) -> Portal:
-    return Portal.objects.create(member_id=member_id, vibe_portal_id=f"vp-{member_id}", domain=f"{member_id}.bitrix24.com")
+    return Portal.objects.create(
+        member_id=member_id, vibe_portal_id=f"vp-{member_id}", domain=f"{member_id}.bitrix24.com"
+    )
 
 
 def signed_in(portal: Portal, *, is_admin: bool, csrf: bool = False) -> Client:
     client = Client(enforce_csrf_checks=csrf)
     session = client.session
-    session[SESSION_KEY] = asdict(Viewer(member_id=portal.member_id, bitrix_user_id=1 if is_admin else 2,
-                                         name="Alice" if is_admin else "Bob", is_admin=is_admin, token_digest=""))
+    session[SESSION_KEY] = asdict(
+        Viewer(
+            member_id=portal.member_id,
+            bitrix_user_id=1 if is_admin else 2,
+            name="Alice" if is_admin else "Bob",
+            is_admin=is_admin,
+            token_digest="",
+        )
+    )
     session.save()
     return client
 
@@ -38,7 +48,11 @@ def acme() -> Portal:
 
 # --- the service ----------------------------------------------------------------------------------------
 def test_skills_start_as_declared_help_and_echo_on_standup_off(acme):
-    assert [(e.name, e.is_enabled) for e in list_portal_skills(acme)] == [("help", True), ("standup", False), ("echo", True)]
+    assert [(e.name, e.is_enabled) for e in list_portal_skills(acme)] == [
+        ("help", True),
+        ("standup", False),
+        ("echo", True),
+    ]
     assert [s.name for s, _ in list_enabled_skills(acme)] == ["help", "echo"]
 
 
@@ -65,7 +79,9 @@ def test_options_change_field_by_field(acme, django_capture_on_commit_callbacks)
     assert SkillConfig.objects.get(portal=acme, skill_name="standup").options["ask_at"] == "10:00"
 
 
-def test_switching_a_skill_reregisters_the_portals_commands(acme, django_capture_on_commit_callbacks, monkeypatch):
+def test_switching_a_skill_reregisters_the_portals_commands(
+    acme, django_capture_on_commit_callbacks, monkeypatch
+):
     sent = []
     monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kw: sent.append((func, args)))
     with django_capture_on_commit_callbacks(execute=True):
@@ -94,17 +110,33 @@ def test_an_admin_saves_options_on_the_settings_page(acme):
     client = signed_in(acme, is_admin=True)
     page = client.get("/portal/skills/standup/")
     assert page.status_code == 200 and 'name="ask_at"' in page.content.decode()
-    saved = client.post("/portal/skills/standup/", {"is_enabled": "on", "chat": "chat9", "ask_at": "8:15",
-                                                     "report_at": "18:00", "weekdays": "mon-thu", "participants": "4, 5"})
+    saved = client.post(
+        "/portal/skills/standup/",
+        {
+            "is_enabled": "on",
+            "chat": "chat9",
+            "ask_at": "8:15",
+            "report_at": "18:00",
+            "weekdays": "mon-thu",
+            "participants": "4, 5",
+        },
+    )
     assert saved.status_code == 302 and saved["Location"].endswith("/portal/")
     config = SkillConfig.objects.get(portal=acme, skill_name="standup")
-    assert config.is_enabled and config.options["ask_at"] == "08:15" and config.options["weekdays"] == [1, 2, 3, 4]
+    assert (
+        config.is_enabled
+        and config.options["ask_at"] == "08:15"
+        and config.options["weekdays"] == [1, 2, 3, 4]
+    )
     assert config.options["participants"] == [4, 5]
 
 
 def test_bad_options_on_the_settings_page_come_back_with_the_fields_message(acme):
     client = signed_in(acme, is_admin=True)
-    refused = client.post("/portal/skills/standup/", {"is_enabled": "on", "chat": "general", "ask_at": "9:00", "report_at": "8:00"})
+    refused = client.post(
+        "/portal/skills/standup/",
+        {"is_enabled": "on", "chat": "general", "ask_at": "9:00", "report_at": "8:00"},
+    )
     page = refused.content.decode()
     assert refused.status_code == 400 and 'data-testid="error-chat"' in page and "must match chat" in page
     assert 'value="general"' in page  # what the admin typed stays in the form
@@ -132,7 +164,11 @@ def test_the_api_lists_the_callers_portal_skills_only(acme):
     other = make_portal("globex")
     configure_skill(other, skill_name="echo", is_enabled=False)
     listed = signed_in(acme, is_admin=False).get("/api/skills/").json()["skills"]
-    assert [(s["name"], s["isEnabled"]) for s in listed] == [("help", True), ("standup", False), ("echo", True)]
+    assert [(s["name"], s["isEnabled"]) for s in listed] == [
+        ("help", True),
+        ("standup", False),
+        ("echo", True),
+    ]
     standup = next(s for s in listed if s["name"] == "standup")
     assert standup["optionsSchema"]["ask_at"]["kind"] == "time" and standup["options"]["ask_at"] == "09:30"
     assert signed_in(other, is_admin=False).get("/api/skills/echo/").json()["isEnabled"] is False
@@ -140,22 +176,34 @@ def test_the_api_lists_the_callers_portal_skills_only(acme):
 
 def test_an_admin_patches_a_skill_and_bad_options_answer_400_naming_the_field(acme):
     admin = signed_in(acme, is_admin=True)
-    refused = admin.patch("/api/skills/standup/", {"isEnabled": True, "options": {"chat": "chat2", "report_at": "7:00"}},
-                          content_type="application/json")
-    assert refused.status_code == 400 and refused.json() == {"options": {"report_at": "must be later in the day than ask_at"}}
-    done = admin.patch("/api/skills/standup/", {"isEnabled": True, "options": {"chat": "chat2"}}, content_type="application/json")
+    refused = admin.patch(
+        "/api/skills/standup/",
+        {"isEnabled": True, "options": {"chat": "chat2", "report_at": "7:00"}},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400 and refused.json() == {
+        "options": {"report_at": "must be later in the day than ask_at"}
+    }
+    done = admin.patch(
+        "/api/skills/standup/",
+        {"isEnabled": True, "options": {"chat": "chat2"}},
+        content_type="application/json",
+    )
     assert done.status_code == 200 and done.json()["isEnabled"] is True
     assert [s["name"] for s in done.json()["schedules"]] == ["ask", "report"]
 
 
-@pytest.mark.parametrize("body, content_type", [
-    ("{not json", "application/json"),
-    ('{"isEnabled": "sometimes"}', "application/json"),
-    ('{"options": ["chat2"]}', "application/json"),
-    ('{"colour": "red"}', "application/json"),
-    ("{}", "application/json"),
-    ("[1, 2]", "application/json"),
-])
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        ("{not json", "application/json"),
+        ('{"isEnabled": "sometimes"}', "application/json"),
+        ('{"options": ["chat2"]}', "application/json"),
+        ('{"colour": "red"}', "application/json"),
+        ("{}", "application/json"),
+        ("[1, 2]", "application/json"),
+    ],
+)
 def test_malformed_changes_answer_400(acme, body, content_type):
     answer = signed_in(acme, is_admin=True).patch("/api/skills/echo/", body, content_type=content_type)
     assert answer.status_code == 400, answer.content
@@ -163,10 +211,15 @@ def test_malformed_changes_answer_400(acme, body, content_type):
 
 def test_the_api_refuses_members_strangers_unknown_skills_and_writes_without_csrf(acme):
     assert Client().get("/api/skills/").status_code == 401
-    assert signed_in(acme, is_admin=False).patch("/api/skills/echo/", {"isEnabled": False},
-                                                  content_type="application/json").status_code == 403
+    assert (
+        signed_in(acme, is_admin=False)
+        .patch("/api/skills/echo/", {"isEnabled": False}, content_type="application/json")
+        .status_code
+        == 403
+    )
     assert signed_in(acme, is_admin=True).get("/api/skills/weather/").status_code == 404
-    no_token = signed_in(acme, is_admin=True, csrf=True).patch("/api/skills/echo/", {"isEnabled": False},
-                                                               content_type="application/json")
+    no_token = signed_in(acme, is_admin=True, csrf=True).patch(
+        "/api/skills/echo/", {"isEnabled": False}, content_type="application/json"
+    )
     assert no_token.status_code == 403
     assert not SkillConfig.objects.exists()

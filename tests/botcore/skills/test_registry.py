@@ -1,4 +1,5 @@
-"""Discovery: BOTCORE_SKILLS (dotted paths or entry-point names) in order; a bad item stops the boot with a clear message."""
+"""Discovery: BOTCORE_SKILLS (dotted paths or entry-point names) in order; a bad item stops the boot."""
+
 from __future__ import annotations
 
 import os
@@ -69,17 +70,20 @@ def test_skills_load_in_settings_order():
     assert [s.name for s in skills] == ["help", "echo"]
 
 
-@pytest.mark.parametrize("items, message", [
-    (["botcore.skills.builtin.nope.NopeSkill"], "cannot import 'botcore.skills.builtin.nope.NopeSkill'"),
-    (["botcore.models.Bot"], "is not a Skill subclass"),
-    ([ECHO, f"{__name__}.EchoTwin"], "skill name 'echo' is used by both"),
-    ([f"{__name__}.NoEvents"], "declares no event_types"),
-    ([f"{__name__}.CommandsWithoutCommandEvents"], "does not declare EventType.COMMAND_ADD"),
-    ([f"{__name__}.BadCron"], "schedule 'nightly'"),
-    ([f"{__name__}.BadCommandName"], "without the slash"),
-    ([f"{__name__}.NoEnglishTitle"], "needs an English title"),
-    (["weather"], "neither a dotted path nor a skill entry point"),
-])
+@pytest.mark.parametrize(
+    "items, message",
+    [
+        (["botcore.skills.builtin.nope.NopeSkill"], "cannot import 'botcore.skills.builtin.nope.NopeSkill'"),
+        (["botcore.models.Bot"], "is not a Skill subclass"),
+        ([ECHO, f"{__name__}.EchoTwin"], "skill name 'echo' is used by both"),
+        ([f"{__name__}.NoEvents"], "declares no event_types"),
+        ([f"{__name__}.CommandsWithoutCommandEvents"], "does not declare EventType.COMMAND_ADD"),
+        ([f"{__name__}.BadCron"], "schedule 'nightly'"),
+        ([f"{__name__}.BadCommandName"], "without the slash"),
+        ([f"{__name__}.NoEnglishTitle"], "needs an English title"),
+        (["weather"], "neither a dotted path nor a skill entry point"),
+    ],
+)
 def test_a_bad_item_is_refused_with_a_clear_message(items, message):
     with pytest.raises(SkillConfigError) as refused:
         load_skills(items)
@@ -88,7 +92,9 @@ def test_a_bad_item_is_refused_with_a_clear_message(items, message):
 
 def test_a_bad_path_stops_the_boot():
     env = {**os.environ, "BOTCORE_SKILLS": f"{ECHO} botcore.skills.builtin.nope.NopeSkill"}
-    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0
     assert "cannot import 'botcore.skills.builtin.nope.NopeSkill'" in done.stderr
 
@@ -96,7 +102,8 @@ def test_a_bad_path_stops_the_boot():
 @pytest.fixture
 def installed_package(tmp_path, monkeypatch):
     """A separately installed distribution that declares a skill in the "vibeapp.skills" entry-point group."""
-    (tmp_path / "vibe_weather.py").write_text(textwrap.dedent('''
+    (tmp_path / "vibe_weather.py").write_text(
+        textwrap.dedent("""
         from botcore.skills.base import Skill
         from botcore.vibe.events import EventType
 
@@ -110,7 +117,8 @@ def installed_package(tmp_path, monkeypatch):
 
         class Misnamed(WeatherSkill):
             name = "not_weather"
-    '''))
+    """)
+    )
     dist = tmp_path / "vibe_weather-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: vibe-weather\nVersion: 1.0\n")

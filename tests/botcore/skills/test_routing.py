@@ -1,4 +1,5 @@
-"""Routing: declarations decide, settings order breaks ties, one skill per event (pure: no database, no network)."""
+"""Routing: declarations decide, settings order breaks ties, one skill per event (pure: no I/O)."""
+
 from __future__ import annotations
 
 import pytest
@@ -67,7 +68,9 @@ def test_group_only_skills_skip_private_dialogs_and_may_hear_other_bots():
     skills = [GroupWatcher(), EchoSkill()]
     assert route(make_message_event("in a group", chat_id=3), skills).name == "group_watcher"
     assert route(make_message_event("1:1"), skills).name == "echo"
-    assert route(make_message_event("from a bot", chat_id=3, user_is_bot=True), skills).name == "group_watcher"
+    assert (
+        route(make_message_event("from a bot", chat_id=3, user_is_bot=True), skills).name == "group_watcher"
+    )
     assert route(make_message_event("from a bot", user_is_bot=True), skills) is None
 
 
@@ -101,8 +104,13 @@ def test_help_and_standup_leave_plain_messages_to_echo():
 
 def test_standup_takes_a_private_message_only_while_the_participants_question_is_open():
     open_question = {"7": {"day": "2030-03-04", "status": "open", "answers": []}}
-    assert route(make_message_event("did things", user_id=7), DEFAULT_ORDER, state=open_question).name == "standup"
-    assert route(make_message_event("did things", user_id=8), DEFAULT_ORDER, state=open_question).name == "echo"
+    assert (
+        route(make_message_event("did things", user_id=7), DEFAULT_ORDER, state=open_question).name
+        == "standup"
+    )
+    assert (
+        route(make_message_event("did things", user_id=8), DEFAULT_ORDER, state=open_question).name == "echo"
+    )
     closed = {"7": {"day": "2030-03-04", "status": "closed", "answers": ["x"]}}
     assert route(make_message_event("did things", user_id=7), DEFAULT_ORDER, state=closed).name == "echo"
 

@@ -1,5 +1,6 @@
 """Schedules: one minute sweep claims each due (portal, skill, schedule) firing once, on the portal's clock,
 whatever the number of schedulers; missed firings are made late within the catch-up window only."""
+
 from __future__ import annotations
 
 import threading
@@ -21,11 +22,16 @@ UTC = timezone.utc
 
 @pytest.fixture
 def skill_paths(settings):
-    settings.BOTCORE_SKILLS = ["tests.botcore.skills.probe.ProbeSkill", "botcore.skills.builtin.standup.StandupSkill"]
+    settings.BOTCORE_SKILLS = [
+        "tests.botcore.skills.probe.ProbeSkill",
+        "botcore.skills.builtin.standup.StandupSkill",
+    ]
 
 
 def make_portal(member_id: str, tz: str = "UTC") -> Portal:
-    portal = Portal.objects.create(member_id=member_id, vibe_portal_id=f"vp-{member_id}", domain=f"{member_id}.example")
+    portal = Portal.objects.create(
+        member_id=member_id, vibe_portal_id=f"vp-{member_id}", domain=f"{member_id}.example"
+    )
     PortalSettings.objects.create(portal=portal, timezone=tz)
     Bot.objects.create(portal=portal, code="vibe_bot", name="Bot", vibe_bot_id=1, status=Bot.Status.ACTIVE)
     return portal
@@ -39,7 +45,9 @@ def runs() -> list[tuple[str, str, str]]:
 def test_each_portal_fires_on_its_own_clock(skill_paths, task_queue):
     make_portal("tokyo", "Asia/Tokyo")
     moscow = make_portal("moscow", "Europe/Moscow")
-    configure_skill(moscow, skill_name="standup", is_enabled=True, options={"chat": "chat1", "ask_at": "09:30"})
+    configure_skill(
+        moscow, skill_name="standup", is_enabled=True, options={"chat": "chat1", "ask_at": "09:30"}
+    )
     # 06:30 UTC: 09:30 in Moscow (a Monday), 15:30 in Tokyo.
     assert sweep_schedules(datetime(2030, 3, 4, 6, 30, 40, tzinfo=UTC)) == 3
     assert runs() == [
@@ -48,11 +56,15 @@ def test_each_portal_fires_on_its_own_clock(skill_paths, task_queue):
         ("tokyo", "probe", "schedule:tick:2030-03-04T06:30:00+00:00"),
     ]
     run = SkillRun.objects.get(skill_name="standup")
-    assert run.payload["local_due_at"] == "2030-03-04T09:30:00+03:00" and run.due_at == datetime(2030, 3, 4, 6, 30, tzinfo=UTC)
+    assert run.payload["local_due_at"] == "2030-03-04T09:30:00+03:00" and run.due_at == datetime(
+        2030, 3, 4, 6, 30, tzinfo=UTC
+    )
 
 
 @pytest.mark.django_db
-def test_a_sweep_after_a_restart_makes_missed_firings_late_but_only_within_the_window(skill_paths, settings, task_queue):
+def test_a_sweep_after_a_restart_makes_missed_firings_late_but_only_within_the_window(
+    skill_paths, settings, task_queue
+):
     settings.BOTCORE_SCHEDULE_CATCH_UP_MINUTES = 15
     make_portal("acme")
     assert sweep_schedules(datetime(2030, 3, 4, 10, 12, tzinfo=UTC)) == 1  # 10:10 was missed by two minutes
@@ -100,12 +112,31 @@ def test_two_schedulers_sweeping_at_once_claim_each_firing_once(skill_paths, tas
 def test_lost_and_abandoned_runs_are_enqueued_again(skill_paths, task_queue):
     portal = make_portal("acme")
     now = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)
-    lost = SkillRun.objects.create(portal=portal, skill_name="probe", kind="installed", run_key="lost",
-                                   due_at=now - timedelta(minutes=30), enqueued_at=now - timedelta(minutes=20))
-    died = SkillRun.objects.create(portal=portal, skill_name="probe", kind="installed", run_key="died", status="running",
-                                   attempts=1, due_at=now - timedelta(hours=2), started_at=now - timedelta(hours=1))
-    waiting = SkillRun.objects.create(portal=portal, skill_name="probe", kind="installed", run_key="later",
-                                      due_at=now + timedelta(minutes=5))
+    lost = SkillRun.objects.create(
+        portal=portal,
+        skill_name="probe",
+        kind="installed",
+        run_key="lost",
+        due_at=now - timedelta(minutes=30),
+        enqueued_at=now - timedelta(minutes=20),
+    )
+    died = SkillRun.objects.create(
+        portal=portal,
+        skill_name="probe",
+        kind="installed",
+        run_key="died",
+        status="running",
+        attempts=1,
+        due_at=now - timedelta(hours=2),
+        started_at=now - timedelta(hours=1),
+    )
+    waiting = SkillRun.objects.create(
+        portal=portal,
+        skill_name="probe",
+        kind="installed",
+        run_key="later",
+        due_at=now + timedelta(minutes=5),
+    )
     sweep_schedules(now)
     died.refresh_from_db()
     assert died.status == "pending"
@@ -119,5 +150,7 @@ def test_the_sweep_schedule_is_created_once_by_name():
     ensure_schedules()
     ensure_schedules()
     sweep = Schedule.objects.get(name="botcore.sweep_skill_schedules")
-    assert sweep.func == "botcore.skills.tasks.sweep_skill_schedules" and sweep.schedule_type == Schedule.MINUTES
+    assert (
+        sweep.func == "botcore.skills.tasks.sweep_skill_schedules" and sweep.schedule_type == Schedule.MINUTES
+    )
     assert sweep.minutes == 1 and sweep.repeats == -1

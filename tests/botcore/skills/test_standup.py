@@ -1,5 +1,6 @@
 """standup: question, answers and summary as units (RecordingContext), then a whole day against the sandbox
 with the clock moved (time_machine moves this process's clock, the in-process sandbox's included)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -24,7 +25,13 @@ from botcore.testing import (
 )
 
 OPTIONS = {"chat": "chat5", "ask_at": "09:30", "report_at": "17:30"}
-TEAM = {"chat5": [make_user(7, "Anna Lee"), make_user(8, "Boris Ivanov"), make_user(99, "Helper Bot", is_bot=True)]}
+TEAM = {
+    "chat5": [
+        make_user(7, "Anna Lee"),
+        make_user(8, "Boris Ivanov"),
+        make_user(99, "Helper Bot", is_bot=True),
+    ]
+}
 ASK = make_scheduled_event("ask", local_due_at="2030-03-04T09:30:00+03:00")
 REPORT = make_scheduled_event("report", local_due_at="2030-03-04T17:30:00+03:00")
 
@@ -40,11 +47,19 @@ def test_the_question_goes_privately_to_each_chat_member_but_bots():
 
 def test_participants_set_by_the_admin_and_a_custom_question_in_the_portals_language():
     options = {**OPTIONS, "participants": [8, 12], "question": "Как дела?"}
-    ctx = run_skill(StandupSkill(), make_scheduled_event("ask", local_due_at="2030-03-04T09:30:00+03:00", language="ru"),
-                    options=options, chat_users=TEAM)
+    ctx = run_skill(
+        StandupSkill(),
+        make_scheduled_event("ask", local_due_at="2030-03-04T09:30:00+03:00", language="ru"),
+        options=options,
+        chat_users=TEAM,
+    )
     assert [(p.dialog_id, p.text) for p in ctx.posts] == [("8", "Как дела?"), ("12", "Как дела?")]
-    default = run_skill(StandupSkill(), make_scheduled_event("ask", local_due_at="2030-03-04T09:30:00+03:00", language="ru"),
-                        options={**OPTIONS, "participants": [8]}, chat_users=TEAM)
+    default = run_skill(
+        StandupSkill(),
+        make_scheduled_event("ask", local_due_at="2030-03-04T09:30:00+03:00", language="ru"),
+        options={**OPTIONS, "participants": [8]},
+        chat_users=TEAM,
+    )
     assert default.replies == ["Доброе утро! Что вы сделали вчера, что планируете сегодня, что вам мешает?"]
 
 
@@ -52,13 +67,16 @@ def test_answers_are_collected_until_the_summary_which_names_who_did_not_answer(
     skill = StandupSkill()
     ctx = run_skill(skill, ASK, options=OPTIONS, chat_users=TEAM)
     with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=timezone.utc)):
-        first = run_skill(skill, make_message_event("Shipped the API", user_id=7, user_name="Anna Lee"), ctx=ctx)
+        first = run_skill(
+            skill, make_message_event("Shipped the API", user_id=7, user_name="Anna Lee"), ctx=ctx
+        )
         assert first.replies[-1].startswith("Thanks! Your answer goes into today's summary at 17:30")
         run_skill(skill, make_message_event("Blocked on review", user_id=7, user_name="Anna Lee"), ctx=ctx)
         assert ctx.reactions == ["like"]
     run_skill(skill, REPORT, ctx=ctx)
     assert ctx.posts_to("chat5")[-1].text == (
-        "[b]Standup for 2030-03-04[/b]\n[b]Anna Lee[/b]: Shipped the API\nBlocked on review\n[b]Boris Ivanov[/b]: — no answer"
+        "[b]Standup for 2030-03-04[/b]\n[b]Anna Lee[/b]: Shipped the API\nBlocked on review\n"
+        "[b]Boris Ivanov[/b]: — no answer"
     )
     assert ctx.state_of("7")["status"] == "closed"
 
@@ -67,7 +85,9 @@ def test_after_the_summary_a_participants_messages_go_to_echo_again():
     skills = [HelpSkill(), StandupSkill(), EchoSkill()]
     closed = {"7": {"day": "2030-03-04", "status": "closed", "answers": ["x"]}}
     assert route(make_message_event("hi", user_id=7), skills, state=closed).name == "echo"
-    late = {"7": {"day": "2030-03-04", "status": "open", "answers": [], "open_until": "2030-03-04T17:30:00+03:00"}}
+    late = {
+        "7": {"day": "2030-03-04", "status": "open", "answers": [], "open_until": "2030-03-04T17:30:00+03:00"}
+    }
     with time_machine.travel(datetime(2030, 3, 4, 15, 0, tzinfo=timezone.utc)):
         assert route(make_message_event("hi", user_id=7), skills, state=late).name == "echo"
 
@@ -80,14 +100,19 @@ def test_the_status_command_counts_answers():
     ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=TEAM)
     with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=timezone.utc)):
         run_skill(StandupSkill(), make_message_event("done", user_id=8), ctx=ctx)
-        answer = run_skill(StandupSkill(), make_command_event("standup", language="ru"), ctx=ctx, timezone="Europe/Moscow")
+        answer = run_skill(
+            StandupSkill(), make_command_event("standup", language="ru"), ctx=ctx, timezone="Europe/Moscow"
+        )
     assert answer.answers == ["Сегодняшний стендап: ответили 1 из 2. Итоги будут в 17:30."]
 
 
 def test_no_chat_no_schedules_and_a_summary_before_the_question_is_refused():
     skill = StandupSkill()
     assert skill.schedules_for(skill.options_schema.resolve({})) == []
-    assert [s.cron for s in skill.schedules_for({**skill.options_schema.resolve({}), **OPTIONS})] == ["30 9 * * 1,2,3,4,5", "30 17 * * 1,2,3,4,5"]
+    assert [s.cron for s in skill.schedules_for({**skill.options_schema.resolve({}), **OPTIONS})] == [
+        "30 9 * * 1,2,3,4,5",
+        "30 17 * * 1,2,3,4,5",
+    ]
     with pytest.raises(OptionsError) as refused:
         validate_options(skill, {**OPTIONS, "report_at": "08:00"})
     assert refused.value.errors == {"report_at": "must be later in the day than ask_at"}
@@ -107,8 +132,11 @@ def clock():
 
 @pytest.fixture
 def skill_paths():
-    return ["botcore.skills.builtin.help.HelpSkill", "botcore.skills.builtin.standup.StandupSkill",
-            "botcore.skills.builtin.echo.EchoSkill"]
+    return [
+        "botcore.skills.builtin.help.HelpSkill",
+        "botcore.skills.builtin.standup.StandupSkill",
+        "botcore.skills.builtin.echo.EchoSkill",
+    ]
 
 
 def test_a_standup_day(clock, world, task_queue):
@@ -116,8 +144,12 @@ def test_a_standup_day(clock, world, task_queue):
 
     sp = world.sp
     PortalSettings.objects.update_or_create(portal=sp.portal, defaults={"timezone": "Europe/Moscow"})
-    carol = sp.control.post(f"/_sandbox/portals/{sp.sandbox_portal_id}/users", json={"name": "Carol Quiet"}).json()["data"]["user"]
-    team = world.act("chats", userId=sp.admin_id, title="Team", memberIds=[sp.member_id, carol["id"], world.bot_id])["chat"]
+    carol = sp.control.post(
+        f"/_sandbox/portals/{sp.sandbox_portal_id}/users", json={"name": "Carol Quiet"}
+    ).json()["data"]["user"]
+    team = world.act(
+        "chats", userId=sp.admin_id, title="Team", memberIds=[sp.member_id, carol["id"], world.bot_id]
+    )["chat"]
     configure_skill(sp.portal, skill_name="standup", is_enabled=True, options={"chat": f"chat{team['id']}"})
     task_queue.run()  # the switch re-registers the bot's commands: /standup now
 
@@ -143,8 +175,11 @@ def test_a_standup_day(clock, world, task_queue):
     clock.move_to(datetime(2030, 3, 4, 14, 30, 5, tzinfo=timezone.utc))  # 17:30 in Moscow
     assert sweep_schedules() == 1
     task_queue.run()
-    summary = [m for m in sp.control.get(f"/_sandbox/chats/{team['id']}/messages").json()["data"]["messages"]
-               if m["text"].startswith("[b]Standup for 2030-03-04")]
+    summary = [
+        m
+        for m in sp.control.get(f"/_sandbox/chats/{team['id']}/messages").json()["data"]["messages"]
+        if m["text"].startswith("[b]Standup for 2030-03-04")
+    ]
     assert len(summary) == 1
     assert summary[0]["text"].splitlines()[1:] == [
         "[b]Alice Admin[/b]: Yesterday: the API. Today: tests.",

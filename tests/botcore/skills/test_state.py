@@ -1,5 +1,6 @@
 """Conversation state: per (portal, skill, dialog), in memory for unit tests and in the database for the bot,
 where two workers changing one dialog at once never lose a write (row lock, or compare-and-set)."""
+
 from __future__ import annotations
 
 import threading
@@ -14,7 +15,9 @@ from tenants.models import Portal
 
 
 def _portal(member_id: str = "m-state") -> Portal:
-    return Portal.objects.create(member_id=member_id, vibe_portal_id=f"vp-{member_id}", domain=f"{member_id}.bitrix24.com")
+    return Portal.objects.create(
+        member_id=member_id, vibe_portal_id=f"vp-{member_id}", domain=f"{member_id}.bitrix24.com"
+    )
 
 
 def _exercise(store):
