@@ -93,3 +93,6 @@ class SkillConfigAdmin(admin.ModelAdmin):
     list_display = ["skill_name", "portal", "is_enabled", "updated_at"]
     list_filter = ["skill_name", "is_enabled"]
     search_fields = ["portal__domain", "skill_name"]
+
+
+from botcore.skills import admin as skills_admin  # noqa: E402,F401  (registers SkillRun and ConversationState)

@@ -65,7 +65,9 @@ def choose_skill(
     event: BotEvent, *, bot: Bot, client: VibeClient, skills: Sequence[tuple[Skill, Mapping[str, Any]]]
 ) -> tuple[Skill | None, VibeSkillContext | None]:
     """The skill for `event` among the portal's enabled `skills` (with their options), and its context."""
-    info = portal_info(bot.portal)
+    # One cycle hands many events over with the same Bot instance: read the portal's settings once.
+    info = getattr(bot, "_skills_portal_info", None) or portal_info(bot.portal)
+    bot._skills_portal_info = info
     enabled = [skill for skill, _ in skills]
     options = {skill.name: opts for skill, opts in skills}
     contexts: dict[str, VibeSkillContext] = {}

@@ -15,6 +15,7 @@ from botcore.vibe.events import (
     MessageUpdateEvent,
     ReactionChangeEvent,
 )
+from botcore.vibe.attach import Attach, GridItem
 from botcore.vibe.keyboards import Keyboard
 
 LOG = "probe-log"  # the state "dialog" the probe writes its log to
@@ -74,6 +75,17 @@ class ProbeSkill(Skill):
                 members = sorted(user.id for user in ctx.list_chat_users(chat.dialog_id))
                 ctx.update_chat(dialog_id=chat.dialog_id, title="Probe room (renamed)")
                 ctx.send(chat.dialog_id, f"members: {members}")
+            elif text == "tools":
+                ctx.typing("IMBOT_AGENT_ACTION_SEARCHING")
+                ctx.react("eyes")
+                ctx.unreact("eyes")
+                report = Attach(color_token="primary").message("[b]Done[/b]").grid(GridItem("Tests", "12"))
+                ctx.reply("Report", attach=report, reply_to=event.message.id)
+                draft = ctx.reply("draft")
+                ctx.edit(draft, text="final", keyboard=Keyboard().button("OK", send="ok"))
+                ctx.delete(ctx.reply("to be deleted"))
+                ctx.set_text_field(False)
+                ctx.set_text_field(True)
             elif text == "boom":
                 raise RuntimeError("the probe was told to fail")
             else:

@@ -156,3 +156,17 @@ def test_files_and_chats_go_through_the_real_client_once(world, task_queue):
     )
     assert len([c for c in world.calls_since(0) if c["path"].endswith("/files")]) == 1
     assert ActionRecord.objects.filter(bot=world.bot).count() == 2
+
+
+def test_the_contexts_actions_reach_the_platform(world, task_queue):
+    said = world.say("tools")
+    world.poll()
+    by_text = {m["text"]: m for m in world.messages()}
+    report = by_text["Report"]
+    assert report["attach"]["BLOCKS"][1]["GRID"][0]["NAME"] == "Tests" and report["replyId"] == said["id"]
+    assert by_text["final"]["editedAt"] and by_text["final"]["keyboard"][0]["TEXT"] == "OK"
+    assert by_text["to be deleted"]["deleted"] is True
+    calls = [(c["method"], c["path"].split(f"/bots/{world.bot_id}")[-1]) for c in world.calls_since(0)]
+    assert ("POST", "/typing") in calls and ("DELETE", f"/messages/{said['id']}/reactions") in calls
+    assert calls.count(("POST", "/text-field")) == 2
+    assert EventLogEntry.objects.get(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").status == "handled"

@@ -1,0 +1,60 @@
+"""Django admin for operators: skill runs (filter, run again) and which conversation states exist."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from botcore.skills.models import ConversationState, SkillRun
+from botcore.skills.runs import enqueue_run
+
+
+@admin.register(SkillRun)
+class SkillRunAdmin(admin.ModelAdmin):
+    list_display = ["skill_name", "kind", "run_key", "portal", "status", "attempts", "due_at", "finished_at"]
+    list_filter = ["status", "kind", "skill_name"]
+    search_fields = ["portal__domain", "run_key", "error"]
+    readonly_fields = [
+        "portal", "skill_name", "kind", "run_key", "payload", "status", "attempts", "due_at", "enqueued_at",
+        "started_at", "finished_at", "error", "created_at",
+    ]  # fmt: skip
+    list_select_related = ["portal"]
+    date_hierarchy = "due_at"
+    actions = ["run_again"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Run again (posts already made are not repeated)")
+    def run_again(self, request: HttpRequest, queryset: QuerySet[SkillRun]) -> None:
+        runs = list(queryset.exclude(status=SkillRun.Status.RUNNING))
+        for run in runs:
+            SkillRun.objects.filter(pk=run.pk).update(status=SkillRun.Status.PENDING, attempts=0, error="")
+            enqueue_run(run)
+        messages.info(request, f"{len(runs)} run(s) enqueued again.")
+
+
+@admin.register(ConversationState)
+class ConversationStateAdmin(admin.ModelAdmin):
+    """People's words live in these states (standup answers): operators see which exist, not what they say."""
+
+    list_display = ["skill_name", "dialog_id", "portal", "version", "keys", "updated_at"]
+    list_filter = ["skill_name"]
+    search_fields = ["portal__domain", "dialog_id"]
+    fields = ["portal", "skill_name", "dialog_id", "version", "keys", "updated_at"]
+    readonly_fields = fields
+    list_select_related = ["portal"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="keys")
+    def keys(self, state: ConversationState) -> str:
+        return ", ".join(sorted(state.data)) if isinstance(state.data, dict) else ""
