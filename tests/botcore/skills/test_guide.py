@@ -50,7 +50,9 @@ def test_the_guides_skill_boots_and_turns_on_for_one_portal_only(guide_files, se
         "botcore.skills.builtin.echo.EchoSkill",
     ]
     acme = Portal.objects.create(member_id="acme", vibe_portal_id="vp-acme", domain="acme.bitrix24.com")
-    globex = Portal.objects.create(member_id="globex", vibe_portal_id="vp-globex", domain="globex.bitrix24.com")
+    globex = Portal.objects.create(
+        member_id="globex", vibe_portal_id="vp-globex", domain="globex.bitrix24.com"
+    )
     configure_skill(acme, skill_name="dice", is_enabled=True, options={"max_dice": 10})
     assert [s.name for s, _ in list_enabled_skills(acme)] == ["help", "dice", "echo"]
     assert [s.name for s, _ in list_enabled_skills(globex)] == ["help", "echo"]
