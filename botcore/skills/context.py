@@ -211,7 +211,10 @@ class VibeSkillContext(ChatActions):
     def typing(self, status: str | None = None, *, duration: int | None = None) -> None:
         client, bot_id = self._platform()
         client.show_typing(
-            bot_id, dialog_id=self.dialog_id, status=status, duration=duration  # type: ignore[arg-type]
+            bot_id,
+            dialog_id=self.dialog_id,
+            status=status,  # type: ignore[arg-type]  (a skill may name any IMBOT_AGENT_ACTION_*)
+            duration=duration,
         )
 
     def react(self, reaction: str, *, message_id: int | None = None) -> bool:

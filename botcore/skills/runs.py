@@ -57,8 +57,14 @@ def claim_run(
     run_key: str,
     payload: Mapping[str, Any],
     due_at: datetime | None = None,
+    at: datetime | None = None,
 ) -> SkillRun | None:
-    """Insert the run; None when it is already claimed (by another scheduler, or an earlier handling)."""
+    """Insert the run; None when it is already claimed (by another scheduler, or an earlier handling).
+
+    The caller enqueues it next (enqueue_run), so it is born enqueued at `at` (now): another sweep never
+    takes it for a lost one meanwhile, and if this process dies first, the sweep enqueues it later.
+    """
+    now = at or timezone.now()
     try:
         with transaction.atomic():
             return SkillRun.objects.create(
@@ -67,7 +73,8 @@ def claim_run(
                 kind=kind,
                 run_key=_short_key(run_key),
                 payload=dict(payload),
-                due_at=due_at or timezone.now(),
+                due_at=due_at or now,
+                enqueued_at=now,
             )
     except IntegrityError:
         return None

@@ -79,7 +79,9 @@ def sweep_schedules(now: datetime | None = None) -> int:
     claimed = 0
     if skills:
         portal_ids = list(
-            Bot.objects.exclude(status=Bot.Status.RETIRED)
+            # A bot waiting for a session is left out: when it returns within the catch-up window, the
+            # firing is made then instead of failing now.
+            Bot.objects.filter(status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False)
             .exclude(portal__status=Portal.Status.UNINSTALLED)
             .values_list("portal_id", flat=True)
             .distinct()
@@ -140,6 +142,7 @@ def _claim_due(skill: Skill, portal_id: int, options, zone: ZoneInfo, *, after, 
             run_key=key,
             payload=payload,
             due_at=due,
+            at=now,
         )
         if run is not None:
             enqueue_run(run, at=now)

@@ -106,9 +106,13 @@ class StandupSkill(Skill):
     def ask(self, event: ScheduledRunEvent, ctx: SkillContext) -> None:
         chat = ctx.options["chat"]
         day = event.local_due_at.date().isoformat()
-        members = {
-            user.id: user.name for user in ctx.list_chat_users(chat) if not user.is_bot and user.is_active
-        }
+        try:
+            users = ctx.list_chat_users(chat)
+        except VibeApiError as error:
+            if error.is_transient or not ctx.options["participants"]:
+                raise  # without the chat's members there is nobody to ask
+            users = []  # the admin named the participants: their names come with their answers
+        members = {user.id: user.name for user in users if not user.is_bot and user.is_active}
         ids = list(ctx.options["participants"]) or sorted(members)
         open_until = _report_instant(event.local_due_at, ctx.options["report_at"])
         ctx.state_for(chat).set(

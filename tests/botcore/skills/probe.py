@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from botcore.skills.base import CommandSpec, ScheduleSpec, Skill
 from botcore.skills.events import BackendEvent, BackendEventType, DeferredJobEvent, ScheduledRunEvent
+from botcore.vibe.attach import Attach, GridItem
 from botcore.vibe.events import (
     BotDeleteEvent,
     CommandAddEvent,
@@ -15,7 +16,6 @@ from botcore.vibe.events import (
     MessageUpdateEvent,
     ReactionChangeEvent,
 )
-from botcore.vibe.attach import Attach, GridItem
 from botcore.vibe.keyboards import Keyboard
 
 LOG = "probe-log"  # the state "dialog" the probe writes its log to

@@ -16,6 +16,7 @@ from botcore.skills.models import SkillRun
 from botcore.skills.options import OptionsError
 from botcore.skills.scheduling import sweep_schedules
 from botcore.testing import (
+    RecordingContext,
     make_command_event,
     make_message_event,
     make_scheduled_event,
@@ -23,6 +24,7 @@ from botcore.testing import (
     route,
     run_skill,
 )
+from botcore.vibe.errors import VibeForbiddenError
 
 OPTIONS = {"chat": "chat5", "ask_at": "09:30", "report_at": "17:30"}
 TEAM = {
@@ -192,3 +194,17 @@ def test_a_standup_day(clock, world, task_queue):
     world.say("evening")  # the question is closed: echo again
     world.poll()
     assert "Alice, you wrote: [i]evening[/i]" in [m["text"] for m in world.messages()]
+
+
+class _Refused(RecordingContext):
+    """The platform refuses to list the chat's members (the bot is not in it)."""
+
+    def list_chat_users(self, dialog_id=None):
+        raise VibeForbiddenError(status=403, code="ACCESS_DENIED", message="The bot is not in this chat")
+
+
+def test_named_participants_are_asked_even_when_the_chats_members_cannot_be_read():
+    ctx = _Refused(skill=StandupSkill(), options={**OPTIONS, "participants": [7]})
+    assert run_skill(StandupSkill(), ASK, ctx=ctx).posts[0].dialog_id == "7"
+    with pytest.raises(VibeForbiddenError):
+        run_skill(StandupSkill(), ASK, ctx=_Refused(skill=StandupSkill(), options=OPTIONS))
