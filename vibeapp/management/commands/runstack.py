@@ -18,6 +18,13 @@ from django.core.management.base import BaseCommand, CommandError
 from vibeapp.env import ensure_local_secret
 
 
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass  # already gone
+
+
 def _stop_on_sigterm(signum, frame) -> None:
     """SIGTERM (a service manager, `timeout`) stops the stack as cleanly as Ctrl-C does."""
     raise KeyboardInterrupt
@@ -88,17 +95,20 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")
         finally:
+            # Each child leads its own process group, so the whole tree (a qcluster's workers too) is signalled.
             for process in processes.values():
-                if process.poll() is None:
-                    process.send_signal(signal.SIGINT)
+                _signal_group(process, signal.SIGINT)
             for process in processes.values():
                 try:
                     process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    process.kill()
+                    pass
+                _signal_group(process, signal.SIGKILL)  # whatever outlived a graceful stop
 
     def _spawn(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
-        process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        process = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True
+        )
 
         def relay() -> None:
             assert process.stdout is not None
