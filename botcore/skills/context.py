@@ -56,7 +56,42 @@ def post_key_for(*, vibe_bot_id: int | None, event: SkillEvent, skill_name: str)
     return f"{vibe_bot_id}:{event.event_id}"  # unchanged since the first release: old templateIds stay valid
 
 
-class VibeSkillContext(ChatActions):
+class EventFacts:
+    """What a context knows from its event alone; the live and the recording contexts share it."""
+
+    event: SkillEvent | None
+    state_store: StateStore
+
+    @property
+    def origin(self) -> BotEvent | None:
+        return origin_event(self.event) if self.event is not None else None
+
+    @property
+    def dialog_id(self) -> str:
+        origin = self.origin
+        if not isinstance(origin, ChatEvent) or not origin.dialog_id:
+            raise TypeError(
+                f"{type(self.event).__name__} happened in no chat: there is nowhere to reply (use send())"
+            )
+        return origin.dialog_id
+
+    @property
+    def sender(self) -> EventUser | None:
+        return getattr(self.origin, "user", None)
+
+    @property
+    def chat(self) -> EventChat | None:
+        return getattr(self.origin, "chat", None)
+
+    @property
+    def state(self) -> DialogState:
+        return DialogState(self.state_store, self.dialog_id)
+
+    def state_for(self, dialog_id: str) -> DialogState:
+        return DialogState(self.state_store, str(dialog_id))
+
+
+class VibeSkillContext(EventFacts, ChatActions):
     def __init__(
         self,
         *,
@@ -80,7 +115,7 @@ class VibeSkillContext(ChatActions):
         self.event = event
         self.options = options
         self.enabled_skills = tuple(enabled_skills)
-        self._state_store = state_store
+        self.state_store = state_store
         self._ledger = ledger
         self._deferrer = deferrer
         origin = origin_event(event)
@@ -91,35 +126,6 @@ class VibeSkillContext(ChatActions):
         self._post_key = post_key_for(vibe_bot_id=vibe_bot_id, event=event, skill_name=skill.name)
         self._posts = 0
         self._defers = 0
-
-    # --- what the event is about ------------------------------------------------------------------
-    @property
-    def origin(self) -> BotEvent | None:
-        return origin_event(self.event)
-
-    @property
-    def dialog_id(self) -> str:
-        origin = self.origin
-        if not isinstance(origin, ChatEvent) or not origin.dialog_id:
-            raise TypeError(
-                f"{type(self.event).__name__} happened in no chat: there is nowhere to reply (use send())"
-            )
-        return origin.dialog_id
-
-    @property
-    def sender(self) -> EventUser | None:
-        return getattr(self.origin, "user", None)
-
-    @property
-    def chat(self) -> EventChat | None:
-        return getattr(self.origin, "chat", None)
-
-    @property
-    def state(self) -> DialogState:
-        return DialogState(self._state_store, self.dialog_id)
-
-    def state_for(self, dialog_id: str) -> DialogState:
-        return DialogState(self._state_store, str(dialog_id))
 
     # --- plumbing ---------------------------------------------------------------------------------
     def _platform(self) -> tuple[VibeClient, int]:

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botcore.skills.base import Skill
-from botcore.skills.context import origin_event
+from botcore.skills.context import EventFacts
 from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import normalize_language
-from botcore.skills.state import DialogState, MemoryStateStore, StateStore
-from botcore.vibe.events import BotEvent, ChatEvent, CommandAddEvent, EventChat, EventUser
+from botcore.skills.state import MemoryStateStore, StateStore
+from botcore.vibe.events import CommandAddEvent
 from botcore.vibe.models import Chat, PortalUser, UploadedFile
 
 
@@ -49,7 +49,7 @@ def _wire(value: Any) -> Any:
     return value.to_wire() if hasattr(value, "to_wire") else value
 
 
-class RecordingContext:
+class RecordingContext(EventFacts):
     def __init__(
         self,
         *,
@@ -133,10 +133,6 @@ class RecordingContext:
 
     # --- the SkillContext surface -----------------------------------------------------------------
     @property
-    def origin(self) -> BotEvent | None:
-        return origin_event(self.event) if self.event is not None else None
-
-    @property
     def language(self) -> str:
         if self._language is not None:
             return normalize_language(self._language) or "en"
@@ -144,30 +140,6 @@ class RecordingContext:
             normalize_language(getattr(self.origin, "language", "") or getattr(self.event, "language", ""))
             or "en"
         )
-
-    @property
-    def dialog_id(self) -> str:
-        origin = self.origin
-        if not isinstance(origin, ChatEvent) or not origin.dialog_id:
-            raise TypeError(
-                f"{type(self.event).__name__} happened in no chat: there is nowhere to reply (use send())"
-            )
-        return origin.dialog_id
-
-    @property
-    def sender(self) -> EventUser | None:
-        return getattr(self.origin, "user", None)
-
-    @property
-    def chat(self) -> EventChat | None:
-        return getattr(self.origin, "chat", None)
-
-    @property
-    def state(self) -> DialogState:
-        return DialogState(self.state_store, self.dialog_id)
-
-    def state_for(self, dialog_id: str) -> DialogState:
-        return DialogState(self.state_store, str(dialog_id))
 
     def _post(
         self, dialog_id: str, text: str, *, keyboard=None, attach=None, system=False, reply_to=None
