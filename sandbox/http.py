@@ -193,6 +193,16 @@ def endpoint(*, auth: str = "bot") -> Callable[[Handler], Callable[[Request], Aw
     return wrap
 
 
+def body_fields(body: dict) -> dict:
+    """The body's fields, flat or under `fields` (which wins): the two shapes the platform's bodies come in."""
+    nested = body.get("fields")
+    if nested is None:
+        return body
+    if not isinstance(nested, dict):
+        raise ApiError("INVALID_REQUEST", "fields must be an object")
+    return {**{k: v for k, v in body.items() if k != "fields"}, **nested}
+
+
 def require_fields(body: dict, *names: str) -> None:
     missing = [n for n in names if body.get(n) in (None, "")]
     if missing:

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from sandbox.api.dialogs import full_chat_payload, member_chat, person_payload, role_of
 from sandbox.api.formats import clean_text
-from sandbox.http import ApiError, Call, endpoint
+from sandbox.http import ApiError, Call, body_fields, endpoint
 from sandbox.state import Chat, Platform
 
 CHAT_COLORS = (
@@ -35,16 +35,6 @@ _ORDER_KEYS = ("id", "userId", "lastSendMessageId")
 
 
 # --- field readers ---------------------------------------------------------------------------------------
-
-def chat_fields(body: dict) -> dict:
-    """The body's fields, flat or under `fields` (which wins)."""
-    nested = body.get("fields")
-    if nested is None:
-        return body
-    if not isinstance(nested, dict):
-        raise ApiError("INVALID_REQUEST", "fields must be an object")
-    return {**{k: v for k, v in body.items() if k != "fields"}, **nested}
-
 
 def read_color(value: Any) -> str:
     key = value.replace("_", "").lower() if isinstance(value, str) else None
@@ -116,7 +106,7 @@ async def create_chat(call: Call) -> dict:
     entityType}} (or flat) -> {chat, users}. The bot is a member; the owner defaults to the bot."""
     bot, platform = call.bot, call.platform
     assert bot is not None
-    fields = chat_fields(call.body)
+    fields = body_fields(call.body)
     user_ids = active_users(platform, bot.portal_id, read_ids(fields.get("userIds", []), "userIds"))
     owner_id = bot.id
     if fields.get("ownerId") not in (None, ""):
@@ -160,7 +150,7 @@ async def update_chat(call: Call) -> dict:
     """PATCH /v1/bots/{bot_id}/chats/{dialog_id}: {fields:{title, description, color, avatar}} (or flat) ->
     {result:true}."""
     chat = group_chat(call, rights=("owner", "manager"))
-    fields = chat_fields(call.body)
+    fields = body_fields(call.body)
     changes: dict[str, str] = {}
     if "title" in fields:
         changes["title"] = read_string(fields["title"], "title")

@@ -17,21 +17,11 @@ from starlette.routing import Route
 
 from sandbox.api.bots import flag_value
 from sandbox.api.formats import clean_message_fields
-from sandbox.http import ApiError, Call, Created, endpoint
+from sandbox.http import ApiError, Call, Created, body_fields, endpoint
 from sandbox.state import Bot, Chat, Command, Message, Platform
 
 _NAME = re.compile(r"^[\w\-]{1,64}$")
 _FLAGS = {"common": "common", "hidden": "hidden", "extranetSupport": "extranet_support"}
-
-
-def command_fields(body: dict) -> dict:
-    """The body's fields, flat or under `fields` (which wins)."""
-    nested = body.get("fields")
-    if nested is None:
-        return body
-    if not isinstance(nested, dict):
-        raise ApiError("INVALID_REQUEST", "fields must be an object")
-    return {**{k: v for k, v in body.items() if k != "fields"}, **nested}
 
 
 def read_name(value: Any) -> str:
@@ -86,7 +76,7 @@ async def register_command(call: Call) -> dict | Created:
     """POST /v1/bots/{bot_id}/commands: 201 {command} when new, 200 {command} when the bot has it."""
     bot = call.bot
     assert bot is not None
-    fields = command_fields(call.body)
+    fields = body_fields(call.body)
     name = read_name(fields.get("command"))
     flags = {attr: flag_value(fields[key], key) for key, attr in _FLAGS.items() if key in fields}
     title = lang_text(fields.get("title"), "title", bot.language)
@@ -125,7 +115,7 @@ async def update_command(call: Call) -> dict:
     bot = call.bot
     assert bot is not None
     command = get_command(bot, call.path_param("command_id"))
-    fields = command_fields(call.body)
+    fields = body_fields(call.body)
     changes: dict[str, Any] = {
         attr: flag_value(fields[key], key) for key, attr in _FLAGS.items() if key in fields
     }
@@ -190,7 +180,7 @@ async def answer_command(call: Call) -> dict:
     bot = call.bot
     assert bot is not None
     get_command(bot, call.path_param("command_id"))
-    fields = command_fields(call.body)
+    fields = body_fields(call.body)
     platform = call.platform
     asked, chat = command_message(platform, bot, fields.get("messageId"))
     check_dialog(bot, chat, fields.get("dialogId"))

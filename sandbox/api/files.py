@@ -19,20 +19,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.api.formats import clean_text
-from sandbox.http import ApiError, Call, endpoint
+from sandbox.http import ApiError, Call, body_fields, endpoint
 from sandbox.state import Bot, Chat, Platform, StoredFile
 
 _NAME = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
 _EXTENSION = re.compile(r"^[A-Za-z0-9]{1,16}$")
-
-
-def upload_fields(body: dict) -> dict:
-    nested = body.get("fields")
-    if nested is None:
-        return body
-    if not isinstance(nested, dict):
-        raise ApiError("INVALID_REQUEST", "fields must be an object")
-    return {**{k: v for k, v in body.items() if k != "fields"}, **nested}
 
 
 def read_file_name(value: object) -> str:
@@ -88,7 +79,7 @@ async def upload_file(call: Call) -> dict:
     dialogId}."""
     bot = call.bot
     assert bot is not None
-    fields = upload_fields(call.body)
+    fields = body_fields(call.body)
     name = read_file_name(fields.get("name"))
     content = read_content(fields.get("content"))
     text = clean_text(fields.get("message"), "fields.message")
