@@ -102,15 +102,16 @@ def accept_gateway_visit(*, session_token: str, claimed_portal_id: str, claimed_
     return store_session_grant(identity=identity, session_token=session_token, source=SessionGrant.Source.GATEWAY)
 
 
-def accept_oauth_code(*, code: str, redirect_uri: str) -> Portal:
-    """Exchange an OAuth code, confirm the token with GET /v1/me, then store it."""
+def accept_oauth_code(*, code: str, redirect_uri: str) -> SessionGrant:
+    """Exchange an OAuth code, confirm the token with GET /v1/me, then store it; returns the user's grant."""
     backend = get_identity_backend()
     exchanged = backend.exchange_code(code=code, redirect_uri=redirect_uri)
     identity = backend.verify_session(exchanged.session_token)
     if identity.member_id != exchanged.identity.member_id or identity.bitrix_user_id != exchanged.identity.bitrix_user_id:
         log.warning("oauth token refused: /v1/me disagrees with the token exchange portal=%s", identity.member_id)
         raise InstallationError("the exchanged token belongs to someone else than the exchange said")
-    return store_session_grant(identity=identity, session_token=exchanged.session_token, source=SessionGrant.Source.OAUTH)
+    portal = store_session_grant(identity=identity, session_token=exchanged.session_token, source=SessionGrant.Source.OAUTH)
+    return portal.grants.get(bitrix_user_id=identity.bitrix_user_id)
 
 
 @transaction.atomic

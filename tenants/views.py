@@ -14,7 +14,7 @@ from tenants import oauth, services
 from tenants.errors import TenantsError
 from tenants.forms import PortalApiKeyForm, PortalSettingsForm, UninstallForm
 from tenants.identity import get_identity_backend
-from tenants.models import Portal, PortalApiKey, PortalSettings
+from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import find_best_grant
 from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
 
@@ -50,18 +50,23 @@ def app_entry(request: HttpRequest) -> HttpResponse:
             )
         except TenantsError as error:
             return render_tenants_error(request, error)
-        grant = portal.grants.get(bitrix_user_id=int(request.headers["X-Vibe-User-Id"]))
-        remember_viewer(
-            request,
-            Viewer(
-                member_id=portal.member_id,
-                bitrix_user_id=grant.bitrix_user_id,
-                name=grant.user_name,
-                is_admin=grant.is_admin,
-                token_digest=token_digest(token),
-            ),
-        )
+        # The service confirmed the header's user id is the token's owner.
+        _remember_grant(request, portal.grants.get(bitrix_user_id=int(request.headers["X-Vibe-User-Id"])), token=token)
     return redirect("tenants:portal")
+
+
+def _remember_grant(request: HttpRequest, grant: SessionGrant, *, token: str | None) -> None:
+    """The verified user behind `grant` is who looks at the app from now on in this browser."""
+    remember_viewer(
+        request,
+        Viewer(
+            member_id=grant.portal.member_id,
+            bitrix_user_id=grant.bitrix_user_id,
+            name=grant.user_name,
+            is_admin=grant.is_admin,
+            token_digest=token_digest(token) if token else "",
+        ),
+    )
 
 
 @require_GET
@@ -77,23 +82,13 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         oauth.redeem_state(request, request.GET.get("state", ""))
         if request.GET.get("error"):
             return render(request, "tenants/error.html", {"message": "Access was not granted."}, status=400)
-        portal = services.accept_oauth_code(
+        grant = services.accept_oauth_code(
             code=request.GET.get("code", ""),
             redirect_uri=request.build_absolute_uri(reverse("tenants:oauth_callback")),
         )
     except TenantsError as error:
         return render_tenants_error(request, error)
-    grant = portal.grants.order_by("-obtained_at").first()
-    remember_viewer(
-        request,
-        Viewer(
-            member_id=portal.member_id,
-            bitrix_user_id=grant.bitrix_user_id,
-            name=grant.user_name,
-            is_admin=grant.is_admin,
-            token_digest="",
-        ),
-    )
+    _remember_grant(request, grant, token=None)
     return redirect("tenants:portal")
 
 
