@@ -24,6 +24,16 @@ class Demo:
     app_key: str  # the app's vibe_app_ key value
 
 
+def find_demo(platform: Platform, app_key: str) -> Demo | None:
+    """The demo a restored platform already holds for `app_key` (runsandbox --state-file), if any."""
+    key = platform.keys.get(app_key)
+    portal = next((p for p in platform.portals.values() if p.domain == DEMO_DOMAIN), None)
+    if key is None or key.app_id is None or portal is None:
+        return None
+    users = sorted((u for u in platform.users.values() if u.portal_id == portal.id), key=lambda u: (not u.is_admin, u.id))
+    return Demo(portal=portal, users=users, app=platform.apps[key.app_id], app_key=app_key)
+
+
 def seed_demo(platform: Platform, app_key: str | None = None) -> Demo:
     """Add the demo portal, its users and the demo app to `platform`.
 

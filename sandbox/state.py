@@ -145,6 +145,10 @@ class Bot:
     deleting: bool = False  # the portal deleted it: ONIMBOTV2DELETE is queued, nothing else arrives
     waiters: set[asyncio.Event] = field(default_factory=set, repr=False)
 
+    def __getstate__(self) -> dict:
+        # Long-polls waiting on this bot belong to the running server, not to the saved platform.
+        return {**self.__dict__, "waiters": set()}
+
 
 @dataclass
 class TypingStatus:

@@ -99,3 +99,28 @@ def test_runsandbox_refuses_a_demo_key_that_is_not_an_app_key(run_sandbox):
     assert process.wait(timeout=60) != 0
     printed = output.read_text()
     assert "--demo-app-key" in printed and "vibe_app_" in printed and "Traceback" not in printed
+
+
+def test_a_state_file_keeps_the_platform_across_restarts(run_sandbox, tmp_path):
+    """Portals, sessions, bots and unacknowledged events survive a restart; the demo is not seeded twice."""
+    state = tmp_path / "sandbox-state.pickle"
+    port = free_port()
+    root = f"http://127.0.0.1:{port}"
+    args = ("--port", str(port), "--demo", "--demo-app-key", DEMO_KEY, "--state-file", str(state))
+    process, _ = run_sandbox(*args)
+    wait_until_up(f"{root}/v1", process)
+    users = httpx.get(f"{root}/_sandbox/state").json()["data"]["portals"][0]["users"]
+    token = httpx.post(f"{root}/_sandbox/sessions", json={"appKey": DEMO_KEY, "userId": users[0]["id"]}).json()["data"]["token"]
+    headers = {"X-Api-Key": DEMO_KEY, "Authorization": f"Bearer {token}"}
+    bot_id = httpx.post(f"{root}/v1/bots", headers=headers, json={"code": "kept", "name": "Kept"}).json()["data"]["bot"]["id"]
+    httpx.post(f"{root}/_sandbox/act/messages", json={"userId": users[0]["id"], "botId": bot_id, "text": "remember me"})
+    assert stop(process, signal.SIGTERM) == 0
+    assert state.exists() and state.stat().st_mode & 0o077 == 0  # the platform's secrets: owner only
+
+    process, _ = run_sandbox(*args)
+    wait_until_up(f"{root}/v1", process)
+    assert len(httpx.get(f"{root}/_sandbox/state").json()["data"]["portals"]) == 1
+    assert httpx.get(f"{root}/v1/me", headers=headers).json()["data"]["currentUser"]["bitrixUserId"] == users[0]["id"]
+    events = httpx.get(f"{root}/v1/bots/{bot_id}/events", headers=headers).json()["data"]["events"]
+    assert [e["type"] for e in events] == ["ONIMBOTV2JOINCHAT", "ONIMBOTV2MESSAGEADD"]
+    assert stop(process, signal.SIGTERM) == 0

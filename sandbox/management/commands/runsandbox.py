@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from sandbox.demo import find_demo, seed_demo
+from sandbox.persistence import load_platform, save_platform
 from sandbox.runner import build_servers, serve
 from sandbox.server import make_services
+from sandbox.state import StateError
 
 
 class Command(BaseCommand):
@@ -21,12 +25,19 @@ class Command(BaseCommand):
         parser.add_argument("--session-ttl", type=float, default=None, help="session token lifetime in seconds")
         parser.add_argument("--rate-limit", type=float, default=None, help="default requests per second per key")
         parser.add_argument("--demo", action="store_true", help="seed a demo portal, users and app")
+        parser.add_argument(
+            "--state-file",
+            default=None,
+            help="keep the platform (portals, keys, sessions, bots, chats, events) in this file across restarts",
+        )
         parser.add_argument("--demo-app-key", default=None, help="with --demo: the app key to issue (else random)")
 
     def handle(self, *args, **options):
         import uvloop
 
-        services = make_services()
+        state_file = Path(options["state_file"]) if options["state_file"] else None
+        restored = load_platform(state_file) if state_file else None
+        services = make_services(restored)
         platform = services.platform
         if options["session_ttl"] is not None:
             platform.session_ttl = options["session_ttl"]
@@ -34,12 +45,18 @@ class Command(BaseCommand):
             platform.default_rate_limit = options["rate_limit"]
         demo = None
         if options["demo"]:
-            from sandbox.demo import seed_demo
-
-            try:
-                demo = seed_demo(platform, app_key=options["demo_app_key"])
-            except ValueError as error:
-                raise CommandError(f"--demo-app-key: {error}") from None
+            if restored is not None and options["demo_app_key"]:
+                demo = find_demo(platform, options["demo_app_key"])
+            if demo is None:
+                try:
+                    demo = seed_demo(platform, app_key=options["demo_app_key"])
+                except ValueError as error:
+                    raise CommandError(f"--demo-app-key: {error}") from None
+                except StateError:
+                    raise CommandError(
+                        "the state file already holds a demo portal made for another app key: "
+                        "pass that --demo-app-key, or delete the --state-file to start afresh"
+                    ) from None
         servers = build_servers(
             services,
             host=options["host"],
@@ -56,6 +73,9 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             # uvicorn re-raises the Ctrl-C it caught once every server has shut down cleanly.
             pass
+        if state_file is not None:
+            save_platform(services.platform, state_file)
+            self.stdout.write(f"Sandbox state saved to {state_file}.")
         self.stdout.write("Sandbox stopped.")
 
     def _print_where_to_go(self, options, demo) -> None:

@@ -75,7 +75,9 @@ class Command(BaseCommand):
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         commands = {
             "sandbox": [*manage, "runsandbox", "--port", str(sandbox_port), "--gateway-port", str(gateway_port),
-                        "--app-url", web, "--demo", "--demo-app-key", app_key],
+                        "--app-url", web, "--demo", "--demo-app-key", app_key,
+                        # The sandbox remembers its portals, bots and sessions between runs, like the platform.
+                        "--state-file", str(Path(settings.VAR_DIR) / "sandbox-state.pickle")],
             "web": [*manage, "runserver", f"127.0.0.1:{web_port}", "--noreload"],
             "qcluster": [*manage, "qcluster"],
             "pacer": [*manage, "runpacer"],
@@ -128,7 +130,7 @@ class Command(BaseCommand):
             page = browser.get(f"{gateway}/_gateway/open", params={"userId": users[0]["id"], "next": "/"})
         if page.status_code != 200:
             raise CommandError(f"installing the demo portal through the gateway failed: HTTP {page.status_code}")
-        self.stdout.write(f"Demo portal installed by {users[0]['name']} through the gateway.")
+        self.stdout.write(f"Demo portal opened by {users[0]['name']} through the gateway (the first time, that installs it).")
 
     def _print_welcome(self, *, web: str, sandbox: str, gateway: str) -> None:
         self.stdout.write(self.style.SUCCESS("\nvibeapp is running.\n"))
