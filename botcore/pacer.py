@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections import defaultdict
 from datetime import timedelta
 
 from django.db import connection, transaction
@@ -26,18 +25,33 @@ from tenants.models import PortalApiKey
 log = logging.getLogger(__name__)
 
 
-def _due_bots(now, limit: int):
+def _pollable_bots(now):
     personal = PortalApiKey.objects.filter(portal=OuterRef("portal"), invalidated_at__isnull=True)
-    query = (
-        Bot.objects.filter(status=Bot.Status.ACTIVE, next_poll_at__lte=now, vibe_bot_id__isnull=False)
+    return (
+        Bot.objects.filter(status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .annotate(uses_personal_key=Exists(personal))
-        # Where events are likely first: a backlog, then recent activity, then whoever waited longest.
-        .order_by(F("has_more").desc(), F("last_event_at").desc(nulls_last=True), "next_poll_at")
     )
+
+
+def _take(query, limit: int):
     if connection.features.has_select_for_update_skip_locked:
         query = query.select_for_update(skip_locked=True, of=("self",))
     return list(query.values_list("pk", "portal_id", "uses_personal_key")[:limit])
+
+
+def _due_bots(now, limit: int):
+    # Where events are likely first: a backlog, then recent activity, then whoever waited longest.
+    query = _pollable_bots(now).filter(next_poll_at__lte=now)
+    return _take(query.order_by(F("has_more").desc(), F("last_event_at").desc(nulls_last=True), "next_poll_at"), limit)
+
+
+def _early_bots(now, limit: int, exclude: list[int]):
+    """Bots not due yet, for budget left over: recently active first, none polled within the fast bound."""
+    recent = now - timedelta(seconds=conf.poll_fast_seconds())
+    query = _pollable_bots(now).filter(next_poll_at__gt=now).exclude(pk__in=exclude)
+    query = query.filter(Q(last_polled_at__isnull=True) | Q(last_polled_at__lt=recent))
+    return _take(query.order_by(F("last_event_at").desc(nulls_last=True), "next_poll_at"), limit)
 
 
 class Pacer:
@@ -78,18 +92,28 @@ class Pacer:
             self.saturated = room <= 0
             if self.saturated:
                 return 0
-            due = _due_bots(now, room)
             chosen: list[int] = []
-            spent: dict[str, int] = defaultdict(int)
+            spent_keys: set[str] = set()  # keys whose budget said no this tick: not asked again
             app_key = conf.vibe_app_key()
-            for bot_id, portal_id, uses_personal_key in due:
-                # Budgets are named after the key they spend (hashed by budget_for_key), so deployments
-                # and test runs sharing one Redis never share a budget.
-                key_name = f"{app_key}:portal:{portal_id}" if uses_personal_key else app_key
-                if not self._admit(key_name):
-                    continue  # this key's poll budget is spent for now; lower-priority bots wait
-                chosen.append(bot_id)
-                spent[key_name] += 1
+            budgeted = conf.vibe_budget_per_second() > 0
+
+            def admit_all(candidates) -> None:
+                for bot_id, portal_id, uses_personal_key in candidates:
+                    # Budgets are named after the key they spend (hashed by budget_for_key), so deployments
+                    # and test runs sharing one Redis never share a budget.
+                    key_name = f"{app_key}:portal:{portal_id}" if uses_personal_key else app_key
+                    if key_name in spent_keys:
+                        continue
+                    if self._admit(key_name):
+                        chosen.append(bot_id)
+                    else:
+                        spent_keys.add(key_name)  # this key's poll budget is spent; lower priorities wait
+
+            admit_all(_due_bots(now, room))
+            if budgeted and len(chosen) < room:
+                # Budget the key can still spend is better spent on an early poll than left unused:
+                # a first message to a quiet bot is then answered in about a second, not at the slow bound.
+                admit_all(_early_bots(now, room - len(chosen), exclude=chosen))
             if chosen:
                 Bot.objects.filter(pk__in=chosen).update(lease_token=token, lease_until=lease_until)
         for bot_id in chosen:

@@ -84,3 +84,22 @@ def test_the_pacer_keeps_no_more_cycles_in_flight_than_the_workers_can_take(sett
     assert pacer.tick() == 0 and pacer.saturated
     Bot.objects.filter(pk=bots[4].pk).update(lease_token="", lease_until=None)  # its cycle finished
     assert pacer.tick() == 1
+
+
+def test_spare_budget_polls_a_quiet_bot_early_but_never_within_the_fast_bound(settings):
+    settings.VIBE_BUDGET_PER_SECOND = 50
+    settings.VIBE_BUDGET_BACKEND = "local"
+    settings.BOTCORE_POLL_FAST_SECONDS = 1.0
+    (bot,) = make_bots(1)
+    Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now() + timedelta(seconds=15),
+                                         last_polled_at=timezone.now() - timedelta(seconds=5))
+    assert Pacer().tick() == 1  # not due for 15 s, but the key has budget to spare
+    Bot.objects.filter(pk=bot.pk).update(lease_token="", lease_until=None, last_polled_at=timezone.now())
+    assert Pacer().tick() == 0  # polled a moment ago: not again within the fast bound
+
+
+def test_without_a_budget_only_due_bots_are_polled(settings):
+    settings.VIBE_BUDGET_PER_SECOND = 0
+    (bot,) = make_bots(1)
+    Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now() + timedelta(seconds=15))
+    assert Pacer().tick() == 0
