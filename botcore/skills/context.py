@@ -90,6 +90,15 @@ class EventFacts:
     def state_for(self, dialog_id: str) -> DialogState:
         return DialogState(self.state_store, str(dialog_id))
 
+    def _message_id(self, message_id: int | None = None) -> int:
+        """The message an action is about: the one given, else the event's own."""
+        if message_id is not None:
+            return int(message_id)
+        message = getattr(self.origin, "message", None)
+        if message is None:
+            raise TypeError(f"{type(self.event).__name__} carries no message: pass message_id")
+        return int(message.id)
+
 
 class VibeSkillContext(EventFacts, ChatActions):
     def __init__(
@@ -142,14 +151,6 @@ class VibeSkillContext(EventFacts, ChatActions):
 
     def _next_template_id(self) -> str:
         return str(uuid.uuid5(_TEMPLATE_NAMESPACE, self._next_key()))
-
-    def _message_id(self, message_id: int | None = None) -> int:
-        if message_id is not None:
-            return int(message_id)
-        message = getattr(self.origin, "message", None)
-        if message is None:
-            raise TypeError(f"{type(self.event).__name__} carries no message: pass message_id")
-        return int(message.id)
 
     # --- posting ----------------------------------------------------------------------------------
     def reply(

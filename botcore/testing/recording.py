@@ -186,14 +186,6 @@ class RecordingContext(EventFacts):
     def typing(self, status: str | None = None, *, duration: int | None = None) -> None:
         self._record("typing", status=status, dialog_id=self.dialog_id, duration=duration)
 
-    def _message_id(self, message_id: int | None) -> int:
-        if message_id is not None:
-            return int(message_id)
-        message = getattr(self.origin, "message", None)
-        if message is None:
-            raise TypeError(f"{type(self.event).__name__} carries no message: pass message_id")
-        return int(message.id)
-
     def react(self, reaction: str, *, message_id: int | None = None) -> bool:
         self._record("react", reaction=reaction, message_id=self._message_id(message_id))
         return True
