@@ -20,11 +20,6 @@ from tenants.services import uninstall_portal
 log = logging.getLogger(__name__)
 
 
-def list_enabled_skills(bot: Bot) -> list[tuple[Skill, dict]]:
-    """The configured skills in settings order, minus those the portal turned off, with its options."""
-    return skill_configs.list_enabled_skills(bot.portal_id)
-
-
 def _finish(entry: EventLogEntry, status: str, *, skill: str = "", error: str = "", started: float) -> None:
     entry.status = status
     entry.skill = skill
@@ -80,7 +75,7 @@ def handle_pending(bot: Bot, *, client: VibeClient) -> int:
     # attempt counted before it runs must survive a worker killed mid-skill.
     for entry in list_pending_entries(bot):
         if skills is None:
-            skills = list_enabled_skills(bot)
+            skills = skill_configs.list_enabled_skills(bot.portal_id)
         handle_entry(entry, bot=bot, client=client, skills=skills)
         count += 1
         if entry.event_type == EventType.BOT_DELETE:
