@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from tenants.crypto import decrypt_secret
@@ -50,13 +50,13 @@ def _min_remaining() -> timedelta:
     return timedelta(seconds=settings.TENANTS_TOKEN_MIN_REMAINING_SECONDS)
 
 
-def list_usable_grants(portal: Portal, *, at: datetime | None = None) -> QuerySet[SessionGrant]:
+def _usable(grants: QuerySet[SessionGrant], at: datetime) -> QuerySet[SessionGrant]:
     """Grants still good for new work, best first: an admin's before a member's, then the freshest."""
-    at = at or timezone.now()
-    return (
-        SessionGrant.objects.filter(portal=portal, invalidated_at__isnull=True, expires_at__gt=at + _min_remaining())
-        .order_by("-is_admin", "-expires_at")
-    )
+    return grants.filter(invalidated_at__isnull=True, expires_at__gt=at + _min_remaining()).order_by("-is_admin", "-expires_at")
+
+
+def list_usable_grants(portal: Portal, *, at: datetime | None = None) -> QuerySet[SessionGrant]:
+    return _usable(SessionGrant.objects.filter(portal=portal), at or timezone.now())
 
 
 def find_best_grant(portal: Portal) -> SessionGrant | None:
@@ -87,21 +87,18 @@ def list_admin_user_ids(portal: Portal) -> list[int]:
 def list_portals_with_expiring_sessions(*, within: timedelta, at: datetime | None = None) -> list[tuple[Portal, datetime]]:
     """Active portals without a personal key whose best token expires within `within`, not yet warned."""
     at = at or timezone.now()
-    result = []
-    candidates = Portal.objects.filter(status=Portal.Status.ACTIVE, expiry_warned_at__isnull=True, api_key__isnull=True)
-    for portal in candidates:
-        grant = find_best_grant(portal)
-        if grant is not None and grant.expires_at <= at + within:
-            result.append((portal, grant.expires_at))
-    return result
+    best_expiry = _usable(SessionGrant.objects.filter(portal=OuterRef("pk")), at).values("expires_at")[:1]
+    candidates = (
+        Portal.objects.filter(status=Portal.Status.ACTIVE, expiry_warned_at__isnull=True, api_key__isnull=True)
+        .annotate(best_expires_at=Subquery(best_expiry))
+        .filter(best_expires_at__isnull=False, best_expires_at__lte=at + within)
+    )
+    return [(portal, portal.best_expires_at) for portal in candidates]
 
 
 def list_portals_with_lapsed_sessions(*, at: datetime | None = None) -> list[Portal]:
     """Active portals that no longer have any usable credential."""
     at = at or timezone.now()
-    return [
-        portal
-        for portal in Portal.objects.filter(status=Portal.Status.ACTIVE).select_related()
-        if not PortalApiKey.objects.filter(portal=portal, invalidated_at__isnull=True).exists()
-        and not list_usable_grants(portal, at=at).exists()
-    ]
+    valid_key = PortalApiKey.objects.filter(portal=OuterRef("pk"), invalidated_at__isnull=True)
+    usable_grant = _usable(SessionGrant.objects.filter(portal=OuterRef("pk")), at)
+    return list(Portal.objects.filter(status=Portal.Status.ACTIVE).exclude(Exists(valid_key)).exclude(Exists(usable_grant)))
