@@ -5,6 +5,7 @@ import asyncio
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
@@ -112,7 +113,7 @@ class SandboxThread:
                 return self
             if not self._thread.is_alive():
                 break
-            threading.Event().wait(0.01)
+            time.sleep(0.01)
         raise RuntimeError("the sandbox did not start")
 
     def run_in_loop(self, fn: Callable[[Services], T]) -> T:

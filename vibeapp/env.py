@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -28,7 +29,7 @@ def read_list(name: str) -> list[str]:
     return [item for item in raw.replace(",", " ").split() if item]
 
 
-def ensure_local_secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+def ensure_local_secret(path: Path, make: Callable[[], str]) -> str:
     """Return the secret stored at `path`, creating it (mode 0600) on first use.
 
     Only the embedded default uses this, so that a newcomer's two commands work with nothing to
