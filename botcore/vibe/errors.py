@@ -21,7 +21,20 @@ import httpx
 
 
 class VibeError(Exception):
-    """Anything that went wrong talking to the VibeCode platform."""
+    """Anything that went wrong talking to the VibeCode platform.
+
+    Two properties answer, for the whole project, what may be done about it: `is_transient` (the same
+    request may succeed later, so it is worth retrying after a backoff) and `may_have_acted` (the
+    platform may have carried the request out, so a write without an idempotency key must not be re-sent).
+    """
+
+    @property
+    def is_transient(self) -> bool:
+        return False
+
+    @property
+    def may_have_acted(self) -> bool:
+        return True
 
 
 class VibeTransportError(VibeError):
@@ -37,6 +50,14 @@ class VibeTransportError(VibeError):
         self.method = method
         self.path = path
         self.sent = sent
+
+    @property
+    def is_transient(self) -> bool:
+        return True  # a dropped or refused connection says nothing about the next one
+
+    @property
+    def may_have_acted(self) -> bool:
+        return self.sent
 
     def __str__(self) -> str:
         where = f"{self.method} {self.path}: " if self.method else ""
@@ -72,11 +93,6 @@ class VibeApiError(VibeError):
     def canonical_code(self) -> str | None:
         """The reference's name for `code` (RATE_LIMITED -> RATE_LIMIT, MISSING_API_KEY -> AUTH_REQUIRED, …)."""
         return CODE_ALIASES.get(self.code, self.code) if self.code else None
-
-    @property
-    def is_transient(self) -> bool:
-        """Whether the same request may succeed later: rate limits and server/upstream failures."""
-        return False
 
     def __str__(self) -> str:
         where = f"{self.method} {self.path} -> " if self.method else ""
@@ -143,6 +159,10 @@ class VibeRateLimitError(VibeApiError):
     def is_transient(self) -> bool:
         return True
 
+    @property
+    def may_have_acted(self) -> bool:
+        return False  # refused before anything happened, whatever the method
+
 
 class VibeBudgetTimeoutError(VibeRateLimitError):
     """The client's own request budget for the key stayed spent past the longest allowed wait.
@@ -162,7 +182,15 @@ class VibeServerError(VibeApiError):
 
 class VibeProtocolError(VibeApiError):
     """The answer is not the platform's JSON envelope (HTML, garbage, empty): most often a wrong base URL
-    or a proxy in the way."""
+    or a proxy in the way.
+
+    Transient: a proxy's error page passes, and a wrong base URL still ends in a failure once the caller's
+    attempts are spent. The request may have reached the platform, so it counts as possibly acted on.
+    """
+
+    @property
+    def is_transient(self) -> bool:
+        return True
 
 
 # The official errors page's names for the reference's codes (CONTRACT part A §2, part B §2).

@@ -4,17 +4,17 @@ Every request carries `X-Api-Key`, plus `Authorization: Bearer <session token>` 
 with a session token (a `vibe_app_` key needs it on every request, CONTRACT part A §4). The body is sent
 as UTF-8 JSON bytes, so Cyrillic and emoji arrive byte for byte.
 
-Retries (tenacity). Each endpoint declares a RetryClass:
-- SAFE: reads. Any transient failure is retried: a dropped or timed-out connection, 5xx, 502
-  BITRIX_UNAVAILABLE, 429.
-- IDEMPOTENT: writes whose repetition leaves the same state (updates, deletes, typing, read marks…):
-  retried like SAFE.
-- UNSAFE: writes that would happen twice (send a message, create a chat, upload a file…). Retried only
-  when the platform surely did not act: the connection could not be opened (nothing was sent), or it
-  answered 429 (refused before doing anything). A 5xx, 502 or a connection lost after sending is raised
-  at once: the write may have happened, so only the caller can decide (for instance check with a GET).
-Waits are exponential with full jitter, capped by VIBE_RETRY_MAX_WAIT; a 429 waits exactly its
-Retry-After (a longer one than the cap is not waited but raised, for the caller to reschedule).
+Retries (tenacity). Whether a failure is worth retrying is the error's own `is_transient`; whether a
+retry is safe depends on the call, which each endpoint declares as a RetryClass:
+- SAFE: reads, and IDEMPOTENT: writes whose repetition leaves the same state (updates, deletes, typing,
+  a send carrying a templateId…): every transient failure is retried (a dropped or timed-out connection,
+  5xx, 502 BITRIX_UNAVAILABLE, 429, an HTML page from a proxy).
+- UNSAFE: writes that would happen twice (create a chat, upload a file…). Retried only when the error
+  says the platform did not act (`may_have_acted` is False: the connection could not be opened, or a
+  429). Otherwise it is raised at once: only the caller can decide (for instance check with a GET).
+Waits come from botcore.vibe.backoff (exponential, full jitter, capped by VIBE_RETRY_MAX_WAIT); a 429
+waits exactly its Retry-After (a longer one than the cap is not waited but raised, for the caller to
+reschedule).
 Every attempt spends one unit of the key's shared request budget first.
 """
 
@@ -25,7 +25,6 @@ import functools
 import json
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -34,6 +33,7 @@ from typing import Any, TypeVar
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from botcore.vibe.backoff import retry_delay
 from botcore.vibe.budget import NoBudget, RequestBudget
 from botcore.vibe.errors import (
     VibeApiError,
@@ -59,15 +59,11 @@ class RetryClass(enum.Enum):
 
 def is_retryable(error: BaseException, retry_class: RetryClass) -> bool:
     """Whether `error` may be retried for a call of `retry_class` (see the module docstring)."""
-    if isinstance(error, VibeTransportError):
-        return retry_class is not RetryClass.UNSAFE or not error.sent
+    if not isinstance(error, VibeError) or not error.is_transient:
+        return False
     if isinstance(error, VibeBudgetTimeoutError):
         return False  # it already waited as long as allowed; retrying would only multiply the wait
-    if isinstance(error, VibeRateLimitError):
-        return True  # refused before anything happened, whatever the method
-    if isinstance(error, VibeApiError):
-        return error.is_transient and retry_class is not RetryClass.UNSAFE
-    return False
+    return retry_class is not RetryClass.UNSAFE or not error.may_have_acted
 
 
 _shared_clients: dict[int, httpx.Client] = {}
@@ -220,11 +216,8 @@ class Transport:
         return not (isinstance(error, VibeRateLimitError) and (error.retry_after or 0) > self.retry_max_wait)
 
     def _wait_after(self, error: BaseException | None, attempt_number: int) -> float:
-        """Seconds to wait after failed attempt `attempt_number`: a 429's Retry-After, else exponential
-        backoff with full jitter (uniform in 0..base*2^(n-1), capped)."""
-        if isinstance(error, VibeRateLimitError) and error.retry_after is not None:
-            return min(error.retry_after, self.retry_max_wait)
-        return random.uniform(0, min(self.retry_max_wait, self._backoff_base * 2 ** (attempt_number - 1)))
+        """Seconds to wait after failed attempt `attempt_number` (botcore.vibe.backoff decides)."""
+        return retry_delay(error, attempt_number, base=self._backoff_base, cap=self.retry_max_wait)
 
     def _log_retry(self, error: BaseException | None, attempt_number: int, wait: float) -> None:
         log.warning(

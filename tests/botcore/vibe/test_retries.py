@@ -222,9 +222,33 @@ def test_a_spent_client_budget_is_raised_at_once_and_sends_nothing(world):
     assert calls_to(world.control, BOTS, "GET") == []
 
 
-def test_a_garbage_answer_is_a_protocol_error_and_is_not_retried(world):
+def test_a_garbage_answer_is_a_transient_protocol_error_and_a_read_retries_it(world):
+    # A proxy's HTML page in place of the platform's answer passes; a wrong base URL still ends in the
+    # error once the attempts are spent.
     world.control.fault(method="GET", path=BOTS, garbageRate=1)
     with pytest.raises(VibeProtocolError) as caught:
         fast(world, max_attempts=3).list_bots()
-    assert caught.value.status == 200 and caught.value.code is None
-    assert len(calls_to(world.control, BOTS, "GET")) == 1
+    assert caught.value.status == 200 and caught.value.code is None and caught.value.is_transient
+    assert len(calls_to(world.control, BOTS, "GET")) == 3
+
+
+def test_a_garbage_answer_to_a_send_with_a_template_id_is_retried(sandbox, world):
+    client = fast(world)
+    bot = client.register_bot(code="b", name="B")
+    seed_first_fail_then_pass(sandbox)
+    world.control.fault(method="POST", path=f"/v1/bots/{bot.id}/messages", garbageRate=0.5)
+    sent = client.send_message(
+        bot.id, dialog_id=str(world.admin_id), text="hi", template_id="6a3c1b9e-5a0e-4c9b-8a59-6c2f0f1f7a10"
+    )
+    assert sent.id > 0
+    assert [c["status"] for c in calls_to(world.control, f"/v1/bots/{bot.id}/messages", "POST")] == [200, 200]
+    assert len(world.control.bot_messages(bot.id)) == 1
+
+
+def test_a_garbage_answer_to_a_send_without_a_template_id_is_not_retried(world):
+    client = fast(world)
+    bot = client.register_bot(code="b", name="B")
+    world.control.fault(method="POST", path=f"/v1/bots/{bot.id}/messages", garbageRate=1)
+    with pytest.raises(VibeProtocolError):
+        client.send_message(bot.id, dialog_id=str(world.admin_id), text="hi")
+    assert len(calls_to(world.control, f"/v1/bots/{bot.id}/messages", "POST")) == 1
