@@ -7,7 +7,7 @@ class BotcoreConfig(AppConfig):
     verbose_name = "Bots"
 
     def ready(self) -> None:
-        from botcore import receivers  # noqa: F401  (connects the signal receivers)
+        from botcore import checks, receivers  # noqa: F401  (registers the checks, connects the receivers)
         from botcore.skills.registry import configured_skills
 
         configured_skills()  # a bad dotted path or a duplicate name stops the boot here, clearly

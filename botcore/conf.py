@@ -128,9 +128,54 @@ def max_cycles_in_flight() -> int:
     return max(1, int(read_setting("BOTCORE_MAX_CYCLES_IN_FLIGHT", 0) or workers * 2))
 
 
+# --- one cycle's time: lease > the task queue's timeout > the cycle's own deadline -------------------
 def lease_seconds() -> float:
-    """How long a pacer's lease on a bot lasts: a cycle that dies is retried after this."""
-    return float(read_setting("BOTCORE_LEASE_SECONDS", 60.0))
+    """How long a lease on a bot lasts from its last renewal: a cycle that dies is retried after this.
+
+    It must outlast the task queue's timeout (the longest a worker may run a cycle before it is killed),
+    so that two cycles never hold one bot: see check_cycle_timing().
+    """
+    return float(read_setting("BOTCORE_LEASE_SECONDS", 120.0))
+
+
+def enqueue_lease_seconds() -> float:
+    """How long a pacer's lease waits for a worker to start the cycle (which then leases the bot itself)."""
+    return float(read_setting("BOTCORE_ENQUEUE_LEASE_SECONDS", 15.0))
+
+
+def task_timeout_seconds() -> float:
+    """django-q2's timeout: a worker running a task longer than this is killed."""
+    return float((read_setting("Q_CLUSTER", {}) or {}).get("timeout", 90) or 90)
+
+
+def cycle_deadline_seconds() -> float:
+    """A cycle stops handing events to skills after this long and leaves the rest to the next cycle."""
+    return float(read_setting("BOTCORE_CYCLE_DEADLINE_SECONDS", 30.0))
+
+
+def check_cycle_timing() -> list[str]:
+    """What is wrong with lease > task timeout > cycle deadline (empty when all is well)."""
+    lease, timeout, deadline = lease_seconds(), task_timeout_seconds(), cycle_deadline_seconds()
+    problems = []
+    if not lease > timeout:
+        problems.append(
+            f"BOTCORE_LEASE_SECONDS ({lease:g}) must exceed the task queue's timeout ({timeout:g}): "
+            "a cycle still running when its lease ends would share its bot with the next one"
+        )
+    if not timeout > deadline:
+        problems.append(
+            f"the task queue's timeout ({timeout:g}) must exceed BOTCORE_CYCLE_DEADLINE_SECONDS "
+            f"({deadline:g}): a cycle would be killed before it stops by itself"
+        )
+    retry = float((read_setting("Q_CLUSTER", {}) or {}).get("retry", 0) or 0)
+    if retry and not retry > timeout:
+        problems.append(f"the task queue's retry ({retry:g}) must exceed its timeout ({timeout:g})")
+    return problems
+
+
+def early_poll_floor_seconds() -> float:
+    """The least time between two early polls of one bot (spare budget never polls a bot more often)."""
+    return float(read_setting("BOTCORE_EARLY_POLL_FLOOR_SECONDS", 5.0))
 
 
 def backoff_max_seconds() -> float:
@@ -149,5 +194,15 @@ def event_log_retention_days() -> int:
 
 
 def handle_max_attempts() -> int:
-    """How many times a stored event is handed to its skill before it is marked failed."""
-    return max(1, int(read_setting("BOTCORE_HANDLE_MAX_ATTEMPTS", 3)))
+    """How many times a stored event (or a backend run) is handed to its skill before it is failed."""
+    return max(1, int(read_setting("BOTCORE_HANDLE_MAX_ATTEMPTS", 5)))
+
+
+def handle_retry_base_seconds() -> float:
+    """The first wait before an event that met a passing failure is handed to its skill again."""
+    return float(read_setting("BOTCORE_HANDLE_RETRY_BASE_SECONDS", 1.0))
+
+
+def handle_retry_max_seconds() -> float:
+    """The longest wait between two attempts at one event (backend runs wait up to backoff_max_seconds)."""
+    return float(read_setting("BOTCORE_HANDLE_RETRY_MAX_SECONDS", 60.0))

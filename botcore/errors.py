@@ -1,5 +1,7 @@
-"""The botcore error family."""
+"""The botcore error family, and is_transient(): whether any failure is worth trying again later."""
 from __future__ import annotations
+
+from django.db import InterfaceError, OperationalError
 
 
 class BotcoreError(Exception):
@@ -12,3 +14,14 @@ class SkillConfigError(BotcoreError):
 
 class BotNotProvisionedError(BotcoreError):
     """A bot row that has no platform bot behind it yet."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether the work that met `error` may succeed if tried again later.
+
+    The error decides (`is_transient` on the VibeError family and on tenants' SessionTokenError); a lost
+    or locked database connection passes too. Everything else (a skill's bug, a refused request) is final.
+    """
+    if isinstance(error, (OperationalError, InterfaceError)):
+        return True
+    return bool(getattr(error, "is_transient", False))

@@ -7,6 +7,13 @@ from django.utils import timezone
 from tenants.models import Portal
 
 
+class Credential(models.TextChoices):
+    """Which of a portal's credentials a platform bot belongs to."""
+
+    SESSION = "session", "The app key with a portal user's session"
+    PERSONAL = "personal", "The portal's personal key"
+
+
 class Bot(models.Model):
     """A portal's bot on the platform, with its poll cursor and the pacer's lease."""
 
@@ -35,7 +42,13 @@ class Bot(models.Model):
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
+    # Set while the platform is failing this bot (429, 5xx, network): no cycle, early or due, before it.
+    backoff_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # The credential that registered the platform bot: the bot answers only to that one (CONTRACT §7).
+    credential_kind = models.CharField(max_length=10, choices=Credential.choices, default=Credential.SESSION)
+    # What last happened to the bot that its portal's admin should read (a move, a re-provision).
+    status_note = models.CharField(max_length=300, blank=True)
     provisioned_at = models.DateTimeField(null=True, blank=True)
     commands_signature = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -71,8 +84,12 @@ class EventLogEntry(models.Model):
         HANDLED = "handled", "Handled"
         IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"
+        MALFORMED = "malformed", "Malformed (kept as received)"
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="events")
+    # The platform bot that delivered it: event ids are only unique per platform bot, and a re-provisioned
+    # or moved bot gets a new one whose ids start again.
+    vibe_bot_id = models.BigIntegerField(null=True, blank=True)
     vibe_event_id = models.BigIntegerField()
     event_type = models.CharField(max_length=64, db_index=True)
     payload = models.JSONField()
@@ -80,13 +97,17 @@ class EventLogEntry(models.Model):
     skill = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # After a passing failure (rate limit, outage): not handed to its skill again before this.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     occurred_at = models.DateTimeField(null=True, blank=True, help_text="the platform's event date")
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     handled_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["bot", "vibe_event_id"], name="one_entry_per_bot_event")]
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "vibe_bot_id", "vibe_event_id"], name="one_entry_per_bot_event")
+        ]
         indexes = [models.Index(fields=["bot", "status", "vibe_event_id"], name="event_pending_idx")]
         ordering = ["-received_at"]
         verbose_name_plural = "event log"

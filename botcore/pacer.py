@@ -47,10 +47,17 @@ def _due_bots(now, limit: int):
 
 
 def _early_bots(now, limit: int, exclude: list[int]):
-    """Bots not due yet, for budget left over: recently active first, none polled within the fast bound."""
-    recent = now - timedelta(seconds=conf.poll_fast_seconds())
+    """Bots not due yet, for budget left over: recently active first.
+
+    The rules (tests/botcore/test_pacer.py holds them): an early poll never goes to a bot that is backing
+    off (429, 5xx, network), paused, waiting for a session or broken (only active bots are pollable), and
+    never to one polled within BOTCORE_EARLY_POLL_FLOOR_SECONDS, so an idle bot cannot eat the budget
+    that replies need.
+    """
+    floor = now - timedelta(seconds=max(conf.early_poll_floor_seconds(), conf.poll_fast_seconds()))
     query = _pollable_bots(now).filter(next_poll_at__gt=now).exclude(pk__in=exclude)
-    query = query.filter(Q(last_polled_at__isnull=True) | Q(last_polled_at__lt=recent))
+    query = query.filter(Q(backoff_until__isnull=True) | Q(backoff_until__lte=now))
+    query = query.filter(Q(last_polled_at__isnull=True) | Q(last_polled_at__lt=floor))
     return _take(query.order_by(F("last_event_at").desc(nulls_last=True), "next_poll_at"), limit)
 
 
@@ -84,7 +91,9 @@ class Pacer:
     def tick(self) -> int:
         """Lease and enqueue what is due now within budget; returns how many cycles were enqueued."""
         now = timezone.now()
-        lease_until = now + timedelta(seconds=conf.lease_seconds())
+        # The pacer's lease only has to last until a worker starts the cycle, which then takes a lease of
+        # its own: kept short, a pacer that dies between leasing and enqueueing strands no bot for long.
+        lease_until = now + timedelta(seconds=conf.enqueue_lease_seconds())
         token = uuid.uuid4().hex
         with transaction.atomic():
             in_flight = Bot.objects.filter(lease_until__gt=now).exclude(lease_token="").count()
@@ -116,8 +125,21 @@ class Pacer:
                 admit_all(_early_bots(now, room - len(chosen), exclude=chosen))
             if chosen:
                 Bot.objects.filter(pk__in=chosen).update(lease_token=token, lease_until=lease_until)
-        for bot_id in chosen:
-            async_task("botcore.tasks.poll_bot", bot_id, token, task_name=f"poll-{bot_id}", q_options={"save": False})
+        return self._enqueue(chosen, token)
+
+    def _enqueue(self, chosen: list[int], token: str) -> int:
+        """Hand the leased cycles to the task queue; a lease whose cycle could not be enqueued is released
+        at once (a broker outage must not leave bots waiting out their leases)."""
+        for position, bot_id in enumerate(chosen):
+            try:
+                async_task("botcore.tasks.poll_bot", bot_id, token, task_name=f"poll-{bot_id}", q_options={"save": False})
+            except Exception:
+                unsent = chosen[position:]
+                Bot.objects.filter(pk__in=unsent, lease_token=token).update(lease_token="", lease_until=None)
+                log.exception("enqueue failed: %s leases released", len(unsent))
+                return position
+        if chosen:
+            log.debug("pacer enqueued %s cycles", len(chosen))
         return len(chosen)
 
     def run(self, *, interval: float = 0.2, stop_after: float | None = None) -> None:

@@ -36,3 +36,13 @@ def resume_on_session_restored(sender, portal, **kwargs):
 @receiver(signals.portal_session_expiring)
 def warn_on_session_expiring(sender, portal, expires_at, admin_user_ids, open_url, **kwargs):
     async_task("botcore.tasks.warn_portal_admins", portal.pk, list(admin_user_ids), open_url, expires_at.isoformat())
+
+
+@receiver(signals.portal_credentials_changed)
+def move_bot_on_credentials_changed(sender, portal, **kwargs):
+    async_task("botcore.tasks.move_portal_bot", portal.pk, task_name=f"move-{portal.pk}")
+
+
+@receiver(signals.portal_api_key_removing)
+def retire_bot_before_key_removed(sender, portal, **kwargs):
+    bot_services.retire_bot_of_credential(portal, kind="personal")

@@ -30,6 +30,13 @@ def provision_portal_bot(portal_id: int) -> None:
     announce_portal_event(portal, BackendEventType.PORTAL_INSTALLED)
 
 
+def move_portal_bot(portal_id: int) -> None:
+    """Move the portal's bot to its preferred credential, if that changed (a key given, removed, refused)."""
+    portal = Portal.objects.filter(pk=portal_id).first()
+    if portal is not None:
+        bot_services.ensure_bot_credential(portal)
+
+
 def warn_portal_admins(portal_id: int, admin_user_ids: list[int], open_url: str, expires_at: str) -> int:
     """Send each admin of the portal a private bot message with the link that renews the session."""
     from botcore.services.notices import send_expiry_warning

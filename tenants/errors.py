@@ -24,9 +24,13 @@ class PortalNotFoundError(TenantsError):
 
 
 class SessionTokenError(TenantsError):
-    """No usable credential for a portal: every session expired and no personal key was given."""
+    """No usable credential for a portal: every session expired and no personal key was given.
+
+    Transient: the next portal user to open the app brings a fresh session, and the work waits for it.
+    """
 
     public_message = "The app needs a portal user to open it again."
+    is_transient = True
 
 
 class SecretDecryptionError(TenantsError):

@@ -21,6 +21,10 @@ class PortalCredential:
     secret: str
     bitrix_user_id: int | None
     expires_at: datetime | None
+    # Which stored row the secret came from, and when that row got it: a refusal invalidates exactly this
+    # secret, never a fresher one the same user brought meanwhile.
+    row_id: int | None = None
+    obtained_at: datetime | None = None
 
     def __repr__(self) -> str:
         return f"PortalCredential(kind={self.kind!r}, secret=<hidden>, user={self.bitrix_user_id}, expires_at={self.expires_at})"
@@ -63,21 +67,38 @@ def find_best_grant(portal: Portal) -> SessionGrant | None:
     return list_usable_grants(portal).first()
 
 
-def get_portal_credential(portal: Portal) -> PortalCredential:
+def find_preferred_credential_kind(portal: Portal) -> str:
+    """The credential new platform bots of `portal` are registered under: its personal key, if it gave
+    one that was not refused (it does not expire), else the app key with a user's session."""
+    has_key = PortalApiKey.objects.filter(portal=portal, invalidated_at__isnull=True).exists()
+    return "personal" if has_key else "session"
+
+
+def get_portal_credential(portal: Portal, *, kind: str | None = None) -> PortalCredential:
     """The credential to call the platform with for `portal`, decrypted.
 
-    A personal key the admin gave us wins (it does not expire); otherwise the best usable session grant.
-    Raises SessionTokenError when there is neither, and SecretDecryptionError if the keys cannot open it.
+    `kind` asks for one kind ("personal": the portal's personal key; "session": its best usable session
+    grant), as a bot registered under one must be called with it; None takes the preferred one.
+    Raises SessionTokenError when there is none, and SecretDecryptionError if the keys cannot open it.
     """
     if portal.status == Portal.Status.UNINSTALLED:
         raise SessionTokenError(f"portal={portal.member_id} is uninstalled")
-    api_key = PortalApiKey.objects.filter(portal=portal, invalidated_at__isnull=True).first()
-    if api_key is not None:
-        return PortalCredential(kind="personal", secret=decrypt_secret(api_key.key.raw), bitrix_user_id=api_key.added_by_user_id, expires_at=None)
+    kind = kind or find_preferred_credential_kind(portal)
+    if kind == "personal":
+        api_key = PortalApiKey.objects.filter(portal=portal, invalidated_at__isnull=True).first()
+        if api_key is None:
+            raise SessionTokenError(f"portal={portal.member_id} has no usable personal key")
+        return PortalCredential(
+            kind="personal", secret=decrypt_secret(api_key.key.raw), bitrix_user_id=api_key.added_by_user_id,
+            expires_at=None, row_id=api_key.pk, obtained_at=api_key.added_at,
+        )  # fmt: skip
     grant = find_best_grant(portal)
     if grant is None:
         raise SessionTokenError(f"portal={portal.member_id} has no usable session token")
-    return PortalCredential(kind="session", secret=decrypt_secret(grant.token.raw), bitrix_user_id=grant.bitrix_user_id, expires_at=grant.expires_at)
+    return PortalCredential(
+        kind="session", secret=decrypt_secret(grant.token.raw), bitrix_user_id=grant.bitrix_user_id,
+        expires_at=grant.expires_at, row_id=grant.pk, obtained_at=grant.obtained_at,
+    )  # fmt: skip
 
 
 def list_admin_user_ids(portal: Portal) -> list[int]:

@@ -12,7 +12,7 @@ from tenants import signals
 from tenants.errors import InstallationError
 from tenants.identity import VerifiedIdentity, get_identity_backend
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
-from tenants.selectors import find_best_grant
+from tenants.selectors import PortalCredential, find_best_grant
 
 log = logging.getLogger(__name__)
 
@@ -137,22 +137,36 @@ def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -
         Portal.objects.filter(pk=portal.pk).update(status=Portal.Status.ACTIVE, session_lost_at=None)
         portal.status = Portal.Status.ACTIVE
         _announce(signals.portal_session_restored, portal)
+    _announce(signals.portal_credentials_changed, portal)
     log.info("personal key stored portal=%s by user=%s", portal.member_id, added_by_user_id)
     return stored
 
 
 def remove_portal_api_key(portal: Portal) -> None:
-    PortalApiKey.objects.filter(portal=portal).delete()
+    """Forget the portal's personal key; a bot registered under it is retired first, while the key works."""
+    if not PortalApiKey.objects.filter(portal=portal).exists():
+        return
+    signals.portal_api_key_removing.send(sender=Portal, portal=portal)
+    with transaction.atomic():
+        PortalApiKey.objects.filter(portal=portal).delete()
+        _announce(signals.portal_credentials_changed, portal)
+    log.info("personal key removed portal=%s", portal.member_id)
 
 
 @transaction.atomic
-def report_credential_refused(portal: Portal, *, kind: str, bitrix_user_id: int | None) -> None:
-    """The platform refused a credential (expired, revoked): stop using it; without another, the portal needs a session."""
+def report_credential_refused(portal: Portal, *, credential: PortalCredential) -> None:
+    """The platform refused `credential` (expired, revoked): stop using exactly that secret.
+
+    Only the row it came from, and only while it still holds that secret (same `obtained_at`): a user who
+    brought a fresh session meanwhile keeps it. Without another credential, the portal needs a session.
+    """
     now = timezone.now()
-    if kind == "personal":
-        PortalApiKey.objects.filter(portal=portal).update(invalidated_at=now)
-    elif bitrix_user_id is not None:
-        SessionGrant.objects.filter(portal=portal, bitrix_user_id=bitrix_user_id, invalidated_at__isnull=True).update(invalidated_at=now)
+    model = PortalApiKey if credential.kind == "personal" else SessionGrant
+    stale = model.objects.filter(portal=portal, pk=credential.row_id, invalidated_at__isnull=True)
+    stale = stale.filter(**{"added_at" if credential.kind == "personal" else "obtained_at": credential.obtained_at})
+    if stale.update(invalidated_at=now) and credential.kind == "personal":
+        log.warning("personal key refused by the platform portal=%s", portal.member_id)
+        _announce(signals.portal_credentials_changed, portal)
     has_key = PortalApiKey.objects.filter(portal=portal, invalidated_at__isnull=True).exists()
     if not has_key and find_best_grant(portal) is None:
         mark_portal_session_lost(portal)

@@ -13,3 +13,9 @@ portal_session_restored = Signal()
 portal_session_lost = Signal()
 # The portal's last usable token expires soon; kwargs: portal, expires_at, admin_user_ids, open_url
 portal_session_expiring = Signal()
+# The portal's personal key was given, removed or refused, so its preferred credential may have changed;
+# sent after the commit; kwargs: portal
+portal_credentials_changed = Signal()
+# Sent before a personal key is removed, while it still works (a bot registered under it can still be
+# drained and unregistered); kwargs: portal
+portal_api_key_removing = Signal()

@@ -185,7 +185,10 @@ BOTCORE_SCHEDULE_CATCH_UP_MINUTES = env.read_int("BOTCORE_SCHEDULE_CATCH_UP_MINU
 # Poll cadence between a fast and a slow bound, the pacer's lease, and the backoff ceiling (seconds).
 BOTCORE_POLL_FAST_SECONDS = float(env.read_str("BOTCORE_POLL_FAST_SECONDS") or 1.0)
 BOTCORE_POLL_SLOW_SECONDS = float(env.read_str("BOTCORE_POLL_SLOW_SECONDS") or 15.0)
-BOTCORE_LEASE_SECONDS = float(env.read_str("BOTCORE_LEASE_SECONDS") or 60.0)
+# lease > Q_CLUSTER timeout > a cycle's deadline, or two cycles could share a bot (checked at start-up).
+BOTCORE_LEASE_SECONDS = float(env.read_str("BOTCORE_LEASE_SECONDS") or 120.0)
+BOTCORE_CYCLE_DEADLINE_SECONDS = float(env.read_str("BOTCORE_CYCLE_DEADLINE_SECONDS") or 30.0)
+BOTCORE_EARLY_POLL_FLOOR_SECONDS = float(env.read_str("BOTCORE_EARLY_POLL_FLOOR_SECONDS") or 5.0)
 BOTCORE_BACKOFF_MAX_SECONDS = float(env.read_str("BOTCORE_BACKOFF_MAX_SECONDS") or 300.0)
 BOTCORE_POLL_BUDGET_SHARE = float(env.read_str("BOTCORE_POLL_BUDGET_SHARE") or 0.6)
 # Leased cycles at once across all pacers (0: twice the qcluster's workers).

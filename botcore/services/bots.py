@@ -1,4 +1,5 @@
-"""A portal's bot on the platform: provision (register it and its skills' commands), pause, resume, retire."""
+"""A portal's bot on the platform: provision (register it and its commands), move it between credentials,
+pause, resume, retire."""
 from __future__ import annotations
 
 import hashlib
@@ -6,14 +7,20 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from botcore import conf
 from botcore.models import Bot, BotCommand
-from botcore.services.platform import client_for_portal
+from botcore.selectors import find_portal_bot
+from botcore.services.eventlog import store_batch
+from botcore.services.platform import client_for_bot, client_for_portal
 from botcore.skills.base import CommandSpec
 from botcore.vibe import VibeClient
-from botcore.vibe.errors import VibeNotFoundError
+from botcore.vibe.errors import VibeError, VibeNotFoundError
+from tenants import services as tenant_services
+from tenants.errors import TenantsError
 from tenants.models import Portal
+from tenants.selectors import find_preferred_credential_kind, get_portal_credential
 
 log = logging.getLogger(__name__)
 
@@ -29,32 +36,120 @@ def ensure_bot_row(portal: Portal) -> Bot:
     return bot
 
 
-def provision_bot(portal: Portal) -> Bot:
-    """Register the portal's bot (adopting one the platform already has) and its enabled skills' commands.
+def provision_bot(portal: Portal, *, note: str = "") -> Bot:
+    """Register the portal's bot under its preferred credential (adopting one the platform already has) and
+    its enabled skills' commands; the bot is then polled with that credential.
 
-    Idempotent: running it again changes nothing on the platform. Raises tenants' SessionTokenError when
-    the portal has no credential, and VibeError when the platform refuses.
+    Idempotent: running it again changes nothing on the platform. When it ends on another platform bot than
+    the row had (the old one was deleted, or the credential changed), the new bot starts from offset 0, never
+    the old bot's, and the old one is retired: its last events drained into the log, then unregistered.
+    A re-provision also ends a broken state. Raises tenants' SessionTokenError when the portal has no
+    credential, and VibeError when the platform refuses.
     """
     bot = ensure_bot_row(portal)
-    client, _ = client_for_portal(portal)
+    client, credential = client_for_portal(portal)
     profile = conf.bot_profile()
     remote = client.register_bot(
         code=bot.code, name=profile["name"], color=profile["color"], work_position=profile["work_position"], adopt_existing=True
     )
     specs = list_command_specs(portal)
     register_commands(bot, client=client, vibe_bot_id=remote.id, specs=specs)
+    moved = bot.vibe_bot_id is not None and (bot.vibe_bot_id, bot.credential_kind) != (remote.id, credential.kind)
+    if moved:
+        retire_platform_bot(bot)
+        note = note or f"Moved to a new bot on the {CREDENTIAL_NAMES[credential.kind]}."
+    fields = {"event_offset": 0, "lease_token": "", "lease_until": None, "has_more": False} if moved else {}
     with transaction.atomic():
         Bot.objects.filter(pk=bot.pk).update(
             vibe_bot_id=remote.id,
-            status=Bot.Status.ACTIVE if bot.status in (Bot.Status.PENDING, Bot.Status.RETIRED, Bot.Status.WAITING_SESSION) else bot.status,
+            credential_kind=credential.kind,
+            status=Bot.Status.PAUSED if bot.status == Bot.Status.PAUSED else Bot.Status.ACTIVE,
             provisioned_at=timezone.now(),
             commands_signature=_commands_signature(specs),
             next_poll_at=timezone.now(),
+            backoff_until=None,
+            consecutive_failures=0,
             broken_reason="",
+            status_note=note[:300],
+            **fields,
         )
     bot.refresh_from_db()
-    log.info("bot provisioned portal=%s bot=%s vibe_bot=%s commands=%s", portal.member_id, bot.pk, remote.id, len(specs))
+    log.info(
+        "bot provisioned portal=%s bot=%s vibe_bot=%s credential=%s moved=%s commands=%s",
+        portal.member_id, bot.pk, remote.id, credential.kind, moved, len(specs),
+    )
     return bot
+
+
+CREDENTIAL_NAMES = {"personal": "portal's personal key", "session": "app's key with a portal user's session"}
+
+
+def retire_platform_bot(bot: Bot, *, max_batches: int = 10) -> None:
+    """Drain the platform bot `bot` points at into the event log, then unregister it; best effort.
+
+    Called before the row moves to another platform bot: messages users sent the old bot since its last
+    cycle are stored (and handled by the new one), and the old bot leaves users' chats.
+    """
+    old_id = bot.vibe_bot_id
+    if old_id is None:
+        return
+    try:
+        client = client_for_bot(bot)
+        offset = bot.event_offset
+        for _ in range(max_batches):
+            batch = client.get_events(old_id, offset=offset, limit=conf.poll_batch_size())
+            store_batch(bot.pk, batch, vibe_bot_id=old_id, lease_token=None)
+            offset = batch.offset_after(offset) or offset
+            if not batch.has_more:
+                break
+        client.delete_bot(old_id, missing_ok=True)
+    except (VibeError, TenantsError) as error:
+        log.warning("old bot not retired on the platform portal=%s vibe_bot=%s: %s", bot.portal.member_id, old_id, error)
+        return
+    log.info("old bot drained and unregistered portal=%s vibe_bot=%s", bot.portal.member_id, old_id)
+
+
+def ensure_bot_credential(portal: Portal) -> Bot | None:
+    """Keep the portal's bot on the portal's preferred credential: move it when that changed."""
+    bot = find_portal_bot(portal)
+    if bot is None or bot.vibe_bot_id is None or portal.status == Portal.Status.UNINSTALLED:
+        return bot
+    if bot.credential_kind == find_preferred_credential_kind(portal):
+        return bot
+    return provision_bot(portal)
+
+
+def retire_bot_of_credential(portal: Portal, *, kind: str) -> None:
+    """The portal's credential of `kind` is about to go: retire the platform bot registered under it."""
+    bot = find_portal_bot(portal)
+    if bot is None or bot.credential_kind != kind:
+        return
+    retire_platform_bot(bot)
+    # Not polled until it is registered again: the move task does that, or a fresh session lets it.
+    Bot.objects.filter(pk=bot.pk, status=Bot.Status.ACTIVE).update(
+        status=Bot.Status.WAITING_SESSION, lease_token="", lease_until=None,
+        status_note=f"The {CREDENTIAL_NAMES[kind]} was removed: the bot moves to another credential.",
+    )  # fmt: skip
+
+
+def handle_credential_gone(bot: Bot) -> None:
+    """The credential that registered `bot` is gone (sessions expired, key refused or removed).
+
+    If the portal has another kind of credential, the bot moves to it (a task registers it there);
+    otherwise the portal needs a session and the bot waits for one.
+    """
+    preferred = find_preferred_credential_kind(bot.portal)
+    if preferred != bot.credential_kind:
+        try:
+            get_portal_credential(bot.portal, kind=preferred)
+        except TenantsError:
+            pass
+        else:
+            log.info("bot moves to the %s portal=%s bot=%s", CREDENTIAL_NAMES[preferred], bot.portal.member_id, bot.pk)
+            async_task("botcore.tasks.move_portal_bot", bot.portal_id, task_name=f"move-{bot.portal_id}")
+            return
+    tenant_services.mark_portal_session_lost(bot.portal)
+    wait_for_session(bot)
 
 
 def list_command_specs(portal: Portal) -> list[tuple[str, CommandSpec]]:
@@ -73,9 +168,8 @@ def sync_portal_commands(portal: Portal) -> None:
     bot = Bot.objects.filter(portal=portal, vibe_bot_id__isnull=False).exclude(status=Bot.Status.RETIRED).first()
     if bot is None:
         return  # provisioning registers them when the bot comes
-    client, _ = client_for_portal(portal)
     specs = list_command_specs(portal)
-    register_commands(bot, client=client, vibe_bot_id=bot.vibe_bot_id, specs=specs)
+    register_commands(bot, client=client_for_bot(bot), vibe_bot_id=bot.vibe_bot_id, specs=specs)
     Bot.objects.filter(pk=bot.pk).update(commands_signature=_commands_signature(specs))
 
 
@@ -102,10 +196,9 @@ def register_commands(bot: Bot, *, client: VibeClient, vibe_bot_id: int, specs) 
 
 
 def retire_bot(bot: Bot, *, unregister: bool) -> None:
-    """Stop polling `bot`; with `unregister`, also delete it on the platform (needs a live credential)."""
+    """Stop polling `bot`; with `unregister`, also delete it on the platform (needs its live credential)."""
     if unregister and bot.vibe_bot_id is not None:
-        client, _ = client_for_portal(bot.portal)
-        client.delete_bot(bot.vibe_bot_id, missing_ok=True)
+        client_for_bot(bot).delete_bot(bot.vibe_bot_id, missing_ok=True)
     BotCommand.objects.filter(bot=bot).delete()
     Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.RETIRED, lease_token="", lease_until=None)
     log.info("bot retired portal=%s bot=%s unregistered=%s", bot.portal.member_id, bot.pk, unregister)
@@ -120,7 +213,7 @@ def resume_bot(bot: Bot) -> None:
     """An operator (or a fresh session) lets the bot be polled again at once."""
     status = Bot.Status.ACTIVE if bot.vibe_bot_id is not None else Bot.Status.PENDING
     Bot.objects.filter(pk=bot.pk).exclude(status=Bot.Status.RETIRED).update(
-        status=status, next_poll_at=timezone.now(), broken_reason="", consecutive_failures=0
+        status=status, next_poll_at=timezone.now(), broken_reason="", consecutive_failures=0, backoff_until=None
     )
 
 
@@ -145,9 +238,6 @@ def mark_bot_broken(bot: Bot, *, reason: str) -> None:
 
 def retire_portal_bots(portal: Portal, *, unregister: bool) -> None:
     """Retire every bot of a portal that is being uninstalled; unregistering is best effort."""
-    from botcore.vibe.errors import VibeError
-    from tenants.errors import TenantsError
-
     for bot in Bot.objects.filter(portal=portal).exclude(status=Bot.Status.RETIRED):
         try:
             retire_bot(bot, unregister=unregister)

@@ -1,14 +1,36 @@
-"""The client a portal's calls go out with: the app key and the portal's best session, or its personal key."""
+"""The client a portal's calls go out with: the app key and a portal user's session, or its personal key.
+
+A platform bot answers only to the credential that registered it, so a bot's calls always go out with
+that one (`client_for_bot`); the portal's preferred credential is for registering new bots.
+"""
 from __future__ import annotations
 
+from botcore.models import Bot
 from botcore.vibe import VibeClient
 from tenants.models import Portal
 from tenants.selectors import PortalCredential, get_portal_credential
 
 
-def client_for_portal(portal: Portal) -> tuple[VibeClient, PortalCredential]:
-    """Raise tenants' SessionTokenError when the portal has no usable credential."""
-    credential = get_portal_credential(portal)
+def client_for_credential(credential: PortalCredential, **options: object) -> VibeClient:
     if credential.kind == "personal":
-        return VibeClient(api_key=credential.secret), credential
-    return VibeClient.for_app(session_token=credential.secret), credential
+        return VibeClient(api_key=credential.secret, **options)  # type: ignore[arg-type]
+    return VibeClient.for_app(session_token=credential.secret, **options)
+
+
+def client_for_portal(portal: Portal, *, kind: str | None = None) -> tuple[VibeClient, PortalCredential]:
+    """A client on the portal's credential of `kind` (None: the preferred one).
+
+    Raises tenants' SessionTokenError when the portal has no such credential.
+    """
+    credential = get_portal_credential(portal, kind=kind)
+    return client_for_credential(credential), credential
+
+
+def get_bot_credential(bot: Bot) -> PortalCredential:
+    """The credential that registered `bot` (SessionTokenError when the portal no longer has it)."""
+    return get_portal_credential(bot.portal, kind=bot.credential_kind)
+
+
+def client_for_bot(bot: Bot, **options: object) -> VibeClient:
+    """A client on the credential that registered `bot`."""
+    return client_for_credential(get_bot_credential(bot), **options)

@@ -1,36 +1,36 @@
-"""One poll cycle of one bot: fetch, store with the new offset in one transaction, route, schedule the next."""
+"""One poll cycle of one bot: take the lease, fetch, store with the new offset, hand events on, schedule the next.
+
+Two cycles never hold one bot. The pacer leases the bot and enqueues the cycle with its lease token; the
+cycle swaps that token for one of its own before anything else (so a task the queue delivers twice runs
+once), renews it before each event it hands on, and stops at its own deadline. Lease > the task queue's
+timeout > the deadline (botcore.conf.check_cycle_timing, checked at start-up), so a cycle cannot outlive
+its lease even when the queue kills it. A cycle that starts records a backoff before it acts: if it is
+killed, the bot's next cycle still waits, and a platform that hangs is not asked again every lease.
+"""
 from __future__ import annotations
 
 import logging
-import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from botcore import conf
-from botcore.models import Bot, EventLogEntry
+from botcore.models import Bot
 from botcore.services import bots as bot_services
-from botcore.services.dispatch import handle_pending
-from botcore.services.platform import client_for_portal
-from botcore.vibe.errors import (
-    VibeAuthError,
-    VibeError,
-    VibeForbiddenError,
-    VibeNotFoundError,
-    VibeRateLimitError,
-    VibeSessionExpiredError,
-)
-from botcore.vibe.events import as_datetime, as_int
-from botcore.vibe.models import EventBatch
+from botcore.services.eventlog import store_batch
+from botcore.services.executor import PendingOutcome, handle_pending
+from botcore.services.platform import client_for_credential, get_bot_credential
+from botcore.vibe.backoff import backoff_seconds, retry_delay
+from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError, VibeRateLimitError
 from tenants import services as tenant_services
 from tenants.errors import SessionTokenError
+from tenants.selectors import PortalCredential
 
 log = logging.getLogger(__name__)
-
-BROKEN_BOT_CODES = {"BOT_NOT_FOUND", "BOT_ACCESS_DENIED", "BOT_OWNERSHIP_ERROR", "INVALID_BOT_ID"}
 
 
 @dataclass(frozen=True)
@@ -40,22 +40,23 @@ class CycleOutcome:
     handled: int = 0
 
 
-def _lock_bot(bot_id: int) -> Bot:
-    query = Bot.objects.select_related("portal")
-    if connection.features.has_select_for_update:
-        query = query.select_for_update()
-    return query.get(pk=bot_id)
+def take_cycle_lease(bot_id: int, pacer_token: str) -> str | None:
+    """Swap the pacer's lease token for this cycle's own, if the pacer's lease is still live and unclaimed."""
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    taken = Bot.objects.filter(pk=bot_id, lease_token=pacer_token, lease_until__gt=now).update(
+        lease_token=token, lease_until=now + timedelta(seconds=conf.lease_seconds())
+    )
+    return token if taken else None
 
 
-def _holds_lease(bot: Bot, lease_token: str | None) -> bool:
-    return lease_token is None or bot.lease_token == lease_token
-
-
-def _next_interval(bot: Bot, *, had_events: bool) -> float:
+def _next_interval(bot: Bot, *, had_events: bool, has_more: bool) -> float:
     """Adaptive cadence: fast right after activity, slowing towards the ceiling as the bot stays quiet."""
     fast, slow = conf.poll_fast_seconds(), conf.poll_slow_seconds()
-    if had_events or bot.has_more:
-        return 0.0 if bot.has_more else fast
+    if has_more:
+        return 0.0
+    if had_events:
+        return fast
     if bot.last_event_at is None:
         return slow
     quiet = (timezone.now() - bot.last_event_at).total_seconds()
@@ -70,128 +71,117 @@ def _schedule(bot_id: int, *, lease_token: str | None, delay: float, **fields) -
     query.update(next_poll_at=timezone.now() + timedelta(seconds=delay), lease_token="", lease_until=None, **fields)
 
 
-def _backoff_delay(failures: int) -> float:
-    """Exponential backoff with full jitter, capped."""
-    return random.uniform(0, min(conf.backoff_max_seconds(), conf.poll_fast_seconds() * (2 ** min(failures, 16))))
+def _poll_backoff(failures: int) -> float:
+    return backoff_seconds(failures, base=conf.poll_fast_seconds(), cap=conf.backoff_max_seconds())
 
 
-def store_batch(bot_id: int, batch: EventBatch, *, lease_token: str | None) -> int | None:
-    """Insert the batch into the event log and move the offset, in one transaction.
-
-    Returns how many entries were new, or None when the lease was lost to another cycle meanwhile
-    (nothing is stored then: that cycle owns the bot now).
-    """
-    raw_events = batch.raw.get("events")
-    items = list(raw_events) if isinstance(raw_events, list) else []
-    now = timezone.now()
-    with transaction.atomic():
-        bot = _lock_bot(bot_id)
-        if not _holds_lease(bot, lease_token):
-            return None
-        entries = []
-        for item in items:
-            event_id = as_int(item.get("eventId"), -1) if isinstance(item, dict) else -1
-            if event_id < 0:
-                # No id, so it cannot be deduplicated: keep it once under a unique negative id, failed.
-                log.error("bot=%s: event without an eventId kept as failed", bot.pk)
-                entries.append(EventLogEntry(bot=bot, vibe_event_id=-uuid.uuid4().int % 10**15, event_type="MALFORMED",
-                                             payload=item if isinstance(item, dict) else {"item": item},
-                                             status=EventLogEntry.Status.FAILED, error="event without an integer eventId"))
-                continue
-            entries.append(EventLogEntry(bot=bot, vibe_event_id=event_id, event_type=str(item.get("type", ""))[:64],
-                                         payload=item, occurred_at=as_datetime(item.get("date"))))
-        # Redelivered events (a cycle that died before acknowledging) are already in the log.
-        known = set(
-            EventLogEntry.objects.filter(bot=bot, vibe_event_id__in=[e.vibe_event_id for e in entries]).values_list(
-                "vibe_event_id", flat=True
-            )
-        )
-        fresh = [e for e in entries if e.vibe_event_id not in known]
-        EventLogEntry.objects.bulk_create(fresh, ignore_conflicts=True)
-        stored = len(fresh)
-        new_offset = batch.offset_after(bot.event_offset) or bot.event_offset
-        Bot.objects.filter(pk=bot.pk).update(
-            event_offset=new_offset,
-            has_more=batch.has_more,
-            last_polled_at=now,
-            consecutive_failures=0,
-            last_error="",
-            **({"last_event_at": now} if items else {}),
-        )
-    return stored
+def _record_start(bot: Bot, lease_token: str | None) -> None:
+    """Before acting, leave the backoff a failure would earn: it stands if this cycle is killed."""
+    if lease_token is None:
+        return
+    failures = bot.consecutive_failures + 1
+    after_lease = timezone.now() + timedelta(seconds=conf.lease_seconds() + _poll_backoff(failures))
+    Bot.objects.filter(pk=bot.pk, lease_token=lease_token).update(
+        next_poll_at=after_lease, consecutive_failures=F("consecutive_failures") + 1
+    )
 
 
 def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcome:
-    """One cycle of one bot. Never overlaps itself: the pacer's lease, checked again when storing.
+    """One cycle of one bot, with the credential that registered it.
 
-    Outcomes: 429 waits Retry-After; 5xx and network back off exponentially with jitter; a refused
-    session is reported to tenants (which pauses the portal's bots when none is left); BOT_NOT_FOUND
-    and BOT_ACCESS_DENIED mark the bot broken for an operator.
+    Outcomes: 429 waits Retry-After; 5xx, network and garbage back off exponentially with jitter; a
+    refused credential is reported to tenants (exactly the refused secret) and the bot waits for another;
+    a refused bot (deleted, or not this credential's) is marked broken for an operator. `lease_token=None`
+    (tests, shells) runs without a lease.
     """
+    started = time.monotonic()
+    if lease_token is not None:
+        lease_token = take_cycle_lease(bot_id, lease_token)
+        if lease_token is None:
+            log.debug("cycle skipped: the lease ran out or another cycle has it bot=%s", bot_id)
+            return CycleOutcome("skipped")
     bot = Bot.objects.select_related("portal").get(pk=bot_id)
-    if not _holds_lease(bot, lease_token):
-        log.info("cycle skipped: lease taken over bot=%s", bot_id)
-        return CycleOutcome("skipped")
     if bot.status != Bot.Status.ACTIVE or bot.vibe_bot_id is None:
         _schedule(bot_id, lease_token=lease_token, delay=conf.poll_slow_seconds())
         return CycleOutcome("not_active")
     try:
-        client, credential = client_for_portal(bot.portal)
+        credential = get_bot_credential(bot)
     except SessionTokenError:
-        tenant_services.mark_portal_session_lost(bot.portal)
-        bot_services.wait_for_session(bot)
+        bot_services.handle_credential_gone(bot)
         _schedule(bot_id, lease_token=lease_token, delay=conf.poll_slow_seconds())
         return CycleOutcome("no_session")
-
+    _record_start(bot, lease_token)
+    # The cycle is retried by the pacer with its own backoff, so the poll itself is sent once.
+    poller = client_for_credential(credential, max_attempts=1)
+    client = client_for_credential(credential)
     try:
         long_poll = conf.poll_long_poll_seconds()
-        batch = client.get_events(
+        batch = poller.get_events(
             bot.vibe_bot_id, offset=bot.event_offset, limit=conf.poll_batch_size(), timeout=long_poll or None
         )
-        stored = store_batch(bot_id, batch, lease_token=lease_token) if batch.raw.get("events") else 0
+        stored = store_batch(bot_id, batch, vibe_bot_id=bot.vibe_bot_id, lease_token=lease_token)
         if stored is None:
-            log.warning("cycle abandoned: lease lost while polling bot=%s", bot_id)
+            log.warning("cycle abandoned: the bot changed hands while polling bot=%s", bot_id)
             return CycleOutcome("skipped")
-        if stored:
-            bot.refresh_from_db()
-        # Handles this batch and anything a cycle that died after storing left behind, oldest first.
-        handled = handle_pending(bot, client=client)
-    except VibeRateLimitError as error:
-        delay = error.retry_after if error.retry_after is not None else conf.poll_fast_seconds() * 2
-        log.warning("rate limited bot=%s portal=%s retry_after=%.1fs", bot_id, bot.portal.member_id, delay)
-        _schedule(bot_id, lease_token=lease_token, delay=delay, last_error=f"429 {error.code}")
-        return CycleOutcome("rate_limited")
-    except VibeSessionExpiredError as error:
-        log.warning("session refused bot=%s portal=%s code=%s", bot_id, bot.portal.member_id, error.code)
-        tenant_services.report_credential_refused(bot.portal, kind=credential.kind, bitrix_user_id=credential.bitrix_user_id)
-        _schedule(bot_id, lease_token=lease_token, delay=0.5, last_error=str(error)[:500])
-        return CycleOutcome("no_session")
-    except (VibeNotFoundError, VibeForbiddenError, VibeAuthError) as error:
-        if error.code in BROKEN_BOT_CODES:
-            bot_services.mark_bot_broken(bot, reason=f"{error.code}: {error.message}")
-            _schedule(bot_id, lease_token=lease_token, delay=conf.poll_slow_seconds())
-            return CycleOutcome("broken")
-        if credential.kind == "personal":
-            tenant_services.report_credential_refused(bot.portal, kind="personal", bitrix_user_id=None)
-            _schedule(bot_id, lease_token=lease_token, delay=0.5, last_error=str(error)[:500])
-            return CycleOutcome("no_session")
-        return _back_off(bot, lease_token, error)
-    except VibeError as error:  # 5xx, network, garbage: back off; everything stored stays stored
-        return _back_off(bot, lease_token, error)
+        pending = handle_pending(
+            bot, client=client, lease_token=lease_token, deadline=started + conf.cycle_deadline_seconds()
+        )
+    except VibeError as error:
+        return _settle_failure(bot, lease_token, credential, error)
     except Exception as error:
         # A bug or a database failure: the bot still gets its next cycle, and django-q2 records the failure.
         _back_off(bot, lease_token, error)
         log.exception("cycle crashed bot=%s portal=%s", bot_id, bot.portal.member_id)
         raise
-    bot.has_more = batch.has_more
-    _schedule(bot_id, lease_token=lease_token, delay=_next_interval(bot, had_events=bool(stored)),
-              **({} if stored else {"last_polled_at": timezone.now(), "has_more": batch.has_more, "consecutive_failures": 0}))
-    return CycleOutcome("polled", stored=stored, handled=handled)
+    _schedule(
+        bot_id, lease_token=lease_token, delay=_after(bot, pending, had_events=bool(stored), has_more=batch.has_more),
+        consecutive_failures=0, last_error="", backoff_until=None,
+    )  # fmt: skip
+    if stored or pending.handled:
+        log.info("cycle bot=%s portal=%s stored=%s handled=%s", bot_id, bot.portal.member_id, stored, pending.handled)
+    else:
+        log.debug("idle cycle bot=%s", bot_id)
+    return CycleOutcome("polled", stored=stored, handled=pending.handled)
+
+
+def _after(bot: Bot, pending: PendingOutcome, *, had_events: bool, has_more: bool) -> float:
+    """Seconds to the next cycle: the cadence, sooner for work left over or an event's retry."""
+    delay = _next_interval(bot, had_events=had_events, has_more=has_more)
+    if pending.unfinished:
+        return 0.0
+    if pending.retry_at is not None:
+        delay = min(delay, max(0.0, (pending.retry_at - timezone.now()).total_seconds()))
+    return delay
+
+
+def _settle_failure(bot: Bot, lease_token: str | None, credential: PortalCredential, error: VibeError) -> CycleOutcome:
+    """Turn a platform failure (of the poll or of an event's skill) into the bot's next step."""
+    if isinstance(error, VibeApiError) and error.concerns_bot:
+        bot_services.mark_bot_broken(bot, reason=f"{error.code}: {error.message}")
+        _schedule(bot.pk, lease_token=lease_token, delay=conf.poll_slow_seconds())
+        return CycleOutcome("broken")
+    if isinstance(error, VibeAuthError):
+        log.warning("credential refused bot=%s portal=%s code=%s", bot.pk, bot.portal.member_id, error.code)
+        tenant_services.report_credential_refused(bot.portal, credential=credential)
+        _schedule(bot.pk, lease_token=lease_token, delay=conf.poll_fast_seconds(), last_error=str(error)[:500])
+        return CycleOutcome("no_session")
+    if isinstance(error, VibeRateLimitError):
+        delay = retry_delay(error, bot.consecutive_failures + 1, base=conf.poll_fast_seconds() * 2,
+                            cap=conf.backoff_max_seconds())  # fmt: skip
+        log.warning("rate limited bot=%s portal=%s retry_after=%.1fs", bot.pk, bot.portal.member_id, delay)
+        _schedule(bot.pk, lease_token=lease_token, delay=delay, last_error=f"429 {error.code}",
+                  backoff_until=timezone.now() + timedelta(seconds=delay), consecutive_failures=bot.consecutive_failures)
+        return CycleOutcome("rate_limited")
+    return _back_off(bot, lease_token, error)
 
 
 def _back_off(bot: Bot, lease_token: str | None, error: Exception) -> CycleOutcome:
     failures = bot.consecutive_failures + 1
-    delay = _backoff_delay(failures)
+    delay = _poll_backoff(failures)
     log.warning("cycle failed bot=%s portal=%s failures=%s backoff=%.1fs: %s", bot.pk, bot.portal.member_id, failures, delay, error)
-    _schedule(bot.pk, lease_token=lease_token, delay=delay, consecutive_failures=failures, last_error=f"{type(error).__name__}: {error}"[:2000])
+    _schedule(
+        bot.pk, lease_token=lease_token, delay=delay, consecutive_failures=failures,
+        last_error=f"{type(error).__name__}: {error}"[:2000], backoff_until=timezone.now() + timedelta(seconds=delay),
+    )  # fmt: skip
     return CycleOutcome("backoff")
+

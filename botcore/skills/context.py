@@ -1,13 +1,17 @@
 """VibeSkillContext: a skill's actions bound to one event's portal, bot and chat, sent through the client.
 
-An event may be handled more than once (a worker killed mid-skill is retried), so every post carries a
-templateId derived from the bot, the event (or the backend run) and the post's place in the handling:
-the platform answers a repeat with the message it already has, and a retried handling never posts twice.
-Uploads and new chats, which have no such key on the platform, go through the ActionLedger instead.
+An event may be handled more than once (a worker killed mid-skill, a passing outage retried), so every
+effect of a handling is keyed by the bot, the event (or the backend run) and the effect's place in the
+handling, and remembered in the ActionLedger once made: a handling that runs again replays what its earlier
+attempt did instead of doing it twice. Posts also carry the key as their templateId, so the platform itself
+answers a repeat with the message it already has; dialog-state writes commit with their ledger record.
+Typing and reactions are best effort: their failure is logged and never fails the event.
+`effects` lists, in order, each effect of this handling as (kind, performed): False when it was replayed.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,11 +22,14 @@ from botcore.skills.base import Skill
 from botcore.skills.events import BackendEvent, DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import FALLBACK_LANGUAGE, normalize_language
 from botcore.skills.ledger import ActionLedger
-from botcore.skills.state import DialogState, StateStore
+from botcore.skills.state import DialogState, OnceStateStore, StateStore
 from botcore.vibe import VibeClient
 from botcore.vibe.attach import Attach
+from botcore.vibe.errors import VibeError
 from botcore.vibe.events import BotEvent, ChatEvent, CommandAddEvent, EventChat, EventUser
 from botcore.vibe.keyboards import Keyboard
+
+log = logging.getLogger(__name__)
 
 _TEMPLATE_NAMESPACE = uuid.UUID("5d0c2a36-0f6b-4d0e-9a57-3b8f2f6b1e01")
 
@@ -124,7 +131,6 @@ class VibeSkillContext(EventFacts, ChatActions):
         self.event = event
         self.options = options
         self.enabled_skills = tuple(enabled_skills)
-        self.state_store = state_store
         self._ledger = ledger
         self._deferrer = deferrer
         origin = origin_event(event)
@@ -133,8 +139,18 @@ class VibeSkillContext(EventFacts, ChatActions):
         )
         self.language = language or normalize_language(portal.language) or FALLBACK_LANGUAGE
         self._post_key = post_key_for(vibe_bot_id=vibe_bot_id, event=event, skill_name=skill.name)
+        self.state_store = OnceStateStore(state_store, ledger=ledger, handling_key=self._post_key)
         self._posts = 0
+        self._reactions = 0
         self._defers = 0
+        self._effects: list[tuple[str, bool]] = []
+
+    @property
+    def effects(self) -> list[tuple[str, bool]]:
+        """Each effect of this handling so far, in order: (kind, performed), False when replayed."""
+        state_writes = self.state_store.writes
+        replayed = self.state_store.replayed
+        return self._effects + [("state", i >= replayed) for i in range(state_writes)]
 
     # --- plumbing ---------------------------------------------------------------------------------
     def _platform(self) -> tuple[VibeClient, int]:
@@ -183,6 +199,11 @@ class VibeSkillContext(EventFacts, ChatActions):
         self, dialog_id: str, text: str, *, keyboard, attach, system: bool, reply_to: int | None
     ) -> int:
         client, bot_id = self._platform()
+        template_id = self._next_template_id()
+        known = self._ledger.find(template_id)
+        if known is not None:
+            self._effects.append(("post", False))
+            return int(known["id"])
         sent = client.send_message(
             bot_id,
             dialog_id=dialog_id,
@@ -191,8 +212,10 @@ class VibeSkillContext(EventFacts, ChatActions):
             attach=attach,
             system=system or None,
             reply_id=reply_to,
-            template_id=self._next_template_id(),
+            template_id=template_id,
         )
+        self._ledger.record(template_id, {"id": sent.id})
+        self._effects.append(("post", True))
         return sent.id
 
     def answer_command(
@@ -202,6 +225,11 @@ class VibeSkillContext(EventFacts, ChatActions):
         if not isinstance(origin, CommandAddEvent):
             raise TypeError("answer_command needs a command event")
         client, bot_id = self._platform()
+        template_id = self._next_template_id()
+        known = self._ledger.find(template_id)
+        if known is not None:
+            self._effects.append(("post", False))
+            return int(known["id"])
         sent = client.answer_command(
             bot_id,
             origin.command.id,
@@ -210,24 +238,43 @@ class VibeSkillContext(EventFacts, ChatActions):
             text=text,
             keyboard=keyboard,
             attach=attach,
-            template_id=self._next_template_id(),
+            template_id=template_id,
         )
+        self._ledger.record(template_id, {"id": sent.id})
+        self._effects.append(("post", True))
         return sent.id
 
     # --- interface --------------------------------------------------------------------------------
     def typing(self, status: str | None = None, *, duration: int | None = None) -> None:
+        """Best effort: a typing indicator that cannot be shown is logged and forgotten."""
         client, bot_id = self._platform()
-        client.show_typing(
-            bot_id,
-            dialog_id=self.dialog_id,
-            status=status,  # type: ignore[arg-type]  (a skill may name any IMBOT_AGENT_ACTION_*)
-            duration=duration,
-        )
+        try:
+            client.show_typing(
+                bot_id,
+                dialog_id=self.dialog_id,
+                status=status,  # type: ignore[arg-type]  (a skill may name any IMBOT_AGENT_ACTION_*)
+                duration=duration,
+            )
+        except VibeError as error:
+            log.warning("typing not shown bot=%s (best effort): %s", bot_id, error)
 
     def react(self, reaction: str, *, message_id: int | None = None) -> bool:
-        # A reaction already set (by an earlier attempt at this event) counts as done in the client.
+        """Best effort, once per handling: False when the reaction could not be set (logged, never raised)."""
         client, bot_id = self._platform()
-        return client.add_reaction(bot_id, self._message_id(message_id), reaction=reaction)
+        self._reactions += 1
+        key = f"{self._post_key}:react:{self._reactions}"
+        if self._ledger.find(key) is not None:
+            self._effects.append(("reaction", False))
+            return True
+        try:
+            # A reaction already set (by an earlier attempt at this event) counts as done in the client.
+            done = client.add_reaction(bot_id, self._message_id(message_id), reaction=reaction)
+        except VibeError as error:
+            log.warning("reaction not set bot=%s (best effort): %s", bot_id, error)
+            return False
+        self._ledger.record(key, {"done": done})
+        self._effects.append(("reaction", True))
+        return done
 
     def unreact(self, reaction: str, *, message_id: int | None = None) -> bool:
         client, bot_id = self._platform()

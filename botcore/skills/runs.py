@@ -1,9 +1,8 @@
-"""Backend runs of skills (install/uninstall, scheduled runs, deferred jobs): claim, enqueue, execute.
+"""Backend runs of skills (install/uninstall, scheduled runs, deferred jobs): claim, enqueue, describe.
 
 A run is a SkillRun row inserted under a unique (portal, skill, run_key) before anything acts on it, so two
-schedulers or a re-handled event claim it once; a worker moves it PENDING → RUNNING with a compare-and-set
-before executing, so it runs once even when its task is delivered twice. A run that meets a passing platform
-trouble (rate limit, outage, no session yet) goes back to PENDING with a later due_at; the minute sweep
+schedulers or a re-handled event claim it once; botcore.services.executor runs it (once, by compare-and-set)
+and sends a run that met a passing trouble back to PENDING with a later due_at; the minute sweep
 (scheduling.py) enqueues it again, as it does a run whose worker died.
 """
 
@@ -16,11 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from botcore import conf
-from botcore.models import Bot
 from botcore.skills.events import (
     BackendEvent,
     BackendEventType,
@@ -30,9 +26,7 @@ from botcore.skills.events import (
     ScheduledRunEvent,
 )
 from botcore.skills.models import SkillRun
-from botcore.vibe.errors import VibeError, VibeTransportError
 from botcore.vibe.events import parse_event
-from tenants.errors import SessionTokenError
 from tenants.models import Portal
 
 log = logging.getLogger(__name__)
@@ -160,84 +154,3 @@ def build_event(run: SkillRun, *, language: str) -> BackendEvent:
     if run.kind == SkillRun.Kind.UNINSTALLED:
         return PortalUninstalledEvent(reason=payload.get("reason", ""), **common)
     return PortalInstalledEvent(**common)
-
-
-def _finish(run_id: int, status: str, *, error: str = "") -> str:
-    SkillRun.objects.filter(pk=run_id).update(status=status, finished_at=timezone.now(), error=error[:4000])
-    return status
-
-
-def _retry_later(run: SkillRun, error: str) -> str:
-    if run.attempts >= conf.handle_max_attempts():
-        return _finish(
-            run.pk, SkillRun.Status.FAILED, error=f"gave up after {run.attempts} attempts: {error}"
-        )
-    delay = timedelta(seconds=min(3600, 30 * 2**run.attempts))
-    SkillRun.objects.filter(pk=run.pk).update(
-        status=SkillRun.Status.PENDING, due_at=timezone.now() + delay, enqueued_at=None, error=error[:4000]
-    )
-    return SkillRun.Status.PENDING
-
-
-def execute_run(run_id: int) -> str:
-    """Run one claimed run now; returns its new status ("skipped" when another worker has it)."""
-    from botcore.services.platform import client_for_portal
-    from botcore.skills.configs import list_enabled_skills
-    from botcore.skills.registry import find_skill
-    from botcore.skills.runtime import make_context, portal_info
-
-    claimed = SkillRun.objects.filter(pk=run_id, status=SkillRun.Status.PENDING).update(
-        status=SkillRun.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return "skipped"
-    run = SkillRun.objects.select_related("portal").get(pk=run_id)
-    portal = run.portal
-    skill = find_skill(run.skill_name)
-    if skill is None:
-        return _finish(
-            run.pk, SkillRun.Status.FAILED, error="the skill is no longer configured (BOTCORE_SKILLS)"
-        )
-    enabled = list_enabled_skills(portal)
-    options = next((opts for s, opts in enabled if s is skill), None)
-    if options is None:
-        return _finish(run.pk, SkillRun.Status.SKIPPED, error="the skill is off for this portal")
-    info = portal_info(portal)
-    bot, client = None, None
-    try:
-        if run.kind != SkillRun.Kind.UNINSTALLED:
-            bot = Bot.objects.filter(
-                portal=portal, status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False
-            ).first()
-            if bot is None:
-                return _retry_later(run, "the portal has no active bot yet")
-            client, _ = client_for_portal(portal)
-        event = build_event(run, language=info.language)
-        ctx = make_context(
-            portal=portal,
-            bot=bot,
-            client=client,
-            skill=skill,
-            event=event,
-            options=options,
-            enabled_skills=[s for s, _ in enabled],
-            info=info,
-        )
-        skill.handle(event, ctx)
-    except SessionTokenError as error:
-        return _retry_later(run, f"no session: {error}")
-    except VibeError as error:
-        if isinstance(error, VibeTransportError) or getattr(error, "is_transient", False):
-            log.warning(
-                "skill run %s deferred on a passing platform error portal=%s: %s",
-                run.pk,
-                portal.member_id,
-                error,
-            )
-            return _retry_later(run, str(error))
-        log.warning("skill run %s failed on a platform error portal=%s: %s", run.pk, portal.member_id, error)
-        return _finish(run.pk, SkillRun.Status.FAILED, error=str(error))
-    except Exception as error:  # a skill's bug fails its run, never the worker or the other runs
-        log.exception("skill run %s raised skill=%s portal=%s", run.pk, skill.name, portal.member_id)
-        return _finish(run.pk, SkillRun.Status.FAILED, error=f"{type(error).__name__}: {error}")
-    return _finish(run.pk, SkillRun.Status.DONE)

@@ -177,3 +177,54 @@ class DatabaseStateStore(StateStore):
             .update(data=data, version=F("version") + 1, updated_at=timezone.now())
         )
         return updated == 1
+
+
+class OnceStateStore(StateStore):
+    """A store whose writes, within one handling of one event, happen once however often it is retried.
+
+    Each write of the handling takes the next key (`<handling key>:state:<n>`); the write and the key's
+    ledger record commit in one transaction, so a handling that runs again after a crash or a passing
+    failure skips the writes its earlier attempt made (the block still runs, on a copy that is dropped).
+    Reads see the stored state as it is.
+    """
+
+    def __init__(self, inner: StateStore, *, ledger: Any, handling_key: str) -> None:
+        self.inner = inner
+        self.ledger = ledger
+        self.handling_key = handling_key
+        self.writes = 0
+        self.replayed = 0  # writes skipped because an earlier attempt made them
+
+    def _next_key(self) -> str:
+        self.writes += 1
+        return f"{self.handling_key}:state:{self.writes}"
+
+    def load(self, dialog_id: str) -> tuple[dict[str, Any], int]:
+        return self.inner.load(dialog_id)
+
+    @contextmanager
+    def locked(self, dialog_id: str) -> Iterator[dict[str, Any]]:
+        from django.db import transaction
+
+        key = self._next_key()
+        with transaction.atomic():
+            if self.ledger.find(key) is not None:
+                self.replayed += 1
+                yield copy.deepcopy(self.inner.load(dialog_id)[0])
+                return
+            with self.inner.locked(dialog_id) as data:
+                yield data
+            self.ledger.record(key, {"dialog": dialog_id})
+
+    def compare_and_set(self, dialog_id: str, data: dict[str, Any], *, expected_version: int) -> bool:
+        from django.db import transaction
+
+        key = self._next_key()
+        with transaction.atomic():
+            if self.ledger.find(key) is not None:
+                self.replayed += 1
+                return True
+            stored = self.inner.compare_and_set(dialog_id, data, expected_version=expected_version)
+            if stored:
+                self.ledger.record(key, {"dialog": dialog_id})
+            return stored

@@ -14,7 +14,7 @@ def sweep_skill_schedules() -> int:
 
 
 def execute_skill_run(run_id: int) -> str:
-    from botcore.skills.runs import execute_run
+    from botcore.services.executor import execute_run
 
     return execute_run(run_id)
 

@@ -90,6 +90,12 @@ class VibeApiError(VibeError):
         self.path = path
 
     @property
+    def concerns_bot(self) -> bool:
+        """The failure is the bot's own (deleted, or not this credential's), not one call's: no retry helps,
+        and an operator or a re-provision must act."""
+        return self.canonical_code in BOT_LEVEL_CODES
+
+    @property
     def canonical_code(self) -> str | None:
         """The reference's name for `code` (RATE_LIMITED -> RATE_LIMIT, MISSING_API_KEY -> AUTH_REQUIRED, …)."""
         return CODE_ALIASES.get(self.code, self.code) if self.code else None
@@ -201,6 +207,7 @@ CODE_ALIASES: dict[str, str] = {
     "INVALID_KEY": "INVALID_API_KEY",
 }
 
+BOT_LEVEL_CODES = frozenset({"BOT_NOT_FOUND", "BOT_ACCESS_DENIED", "BOT_OWNERSHIP_ERROR", "INVALID_BOT_ID"})
 _SESSION_CODES = ("TOKEN_MISSING", "INVALID_APP_KEY", "TOKEN_EXPIRED", "TOKEN_INVALID")
 _AUTH_CODES = (
     "AUTH_REQUIRED", "MISSING_API_KEY", "INVALID_API_KEY", "INVALID_KEY", "KEY_REVOKED", "SCOPE_DENIED",

@@ -38,9 +38,12 @@ class LiveStack:
             "VIBE_FERNET_KEYS": TEST_FERNET_KEY,
             "VIBE_Q_NAME": f"test-{uuid.uuid4().hex[:8]}",
             "VIBE_Q_WORKERS": "2",
-            "VIBE_Q_TIMEOUT": "20",
-            "VIBE_Q_RETRY": "30",
-            "BOTCORE_LEASE_SECONDS": "3",
+            # Short, in the required order (lease > timeout > deadline), so a killed cycle is retried soon.
+            "VIBE_Q_TIMEOUT": "6",
+            "VIBE_Q_RETRY": "8",
+            "BOTCORE_LEASE_SECONDS": "7",
+            "BOTCORE_CYCLE_DEADLINE_SECONDS": "4",
+            "BOTCORE_EARLY_POLL_FLOOR_SECONDS": "0.5",
             # These tests are about crashes and overlap, not pacing: the sandbox fixture lifts its limit too.
             "VIBE_BUDGET_PER_SECOND": "200",
             "BOTCORE_POLL_FAST_SECONDS": "0.2",

@@ -40,22 +40,28 @@ def test_a_message_is_stored_acknowledged_and_answered_by_echo(sandbox_portal, b
     assert all(c["keyKind"] == "app" and c["hadBearer"] for c in sandbox_portal.calls(bot.vibe_bot_id))
 
 
-def test_a_crash_after_storing_loses_nothing_and_handles_nothing_twice(sandbox_portal, bot, monkeypatch):
-    from botcore.services import polling
+def test_a_worker_killed_after_the_reply_loses_nothing_and_posts_nothing_twice(sandbox_portal, bot, monkeypatch):
+    from botcore.services import executor
 
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
+    real_finish = executor._finish
 
-    def die(*args, **kwargs):
-        raise SystemExit("worker killed")
+    def killed_before_recording(entry, status, **kwargs):
+        if entry.event_type == "ONIMBOTV2MESSAGEADD":
+            raise SystemExit("worker killed")  # the reply went out; the entry is not marked handled
+        return real_finish(entry, status, **kwargs)
 
-    monkeypatch.setattr(polling, "handle_pending", lambda bot, client: 0)  # the first cycle stores, then dies
-    poll_bot_once(bot.pk)
-    assert EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.RECEIVED).count() == 2
+    monkeypatch.setattr(executor, "_finish", killed_before_recording)
+    with pytest.raises(SystemExit):
+        poll_bot_once(bot.pk)
+    assert EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2MESSAGEADD").status == EventLogEntry.Status.RECEIVED
     monkeypatch.undo()
     poll_bot_once(bot.pk)
     assert not EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.RECEIVED).exists()
-    echoes = [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if "one" in m["text"]]
-    assert len(echoes) == 1
+    # Counted where the side effect happens: one send reached the platform, the retry replayed it.
+    sends = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["method"] == "POST" and c["path"].endswith("/messages")]
+    assert len([m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if "one" in m["text"]]) == 1
+    assert len(sends) == 2  # the join's greeting and the echo, each once
 
 
 def test_a_lost_lease_stores_nothing(sandbox_portal, bot):
@@ -134,15 +140,16 @@ def test_garbage_from_the_platform_backs_off_and_loses_nothing(sandbox_portal, b
     assert EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD", status=EventLogEntry.Status.HANDLED).count() == 1
 
 
-def test_a_malformed_event_is_kept_as_failed_and_the_rest_is_handled(sandbox_portal, bot):
-    from botcore.services.polling import store_batch
+def test_a_malformed_event_is_kept_as_malformed_and_the_offset_moves(sandbox_portal, bot):
+    from botcore.services.eventlog import store_batch
     from botcore.vibe.models import EventBatch
 
     good = {"eventId": 1, "type": "ONIMBOTV2MESSAGEADD", "date": "2026-11-24T10:00:00+03:00", "data": {"bot": {"id": bot.vibe_bot_id}}}
     nameless = {"type": "ONIMBOTV2MESSAGEADD", "data": {}}
-    stored = store_batch(bot.pk, EventBatch(events=(), next_offset=2, raw={"events": [good, nameless, "junk"]}), lease_token=None)
+    batch = EventBatch(events=(), next_offset=2, raw={"events": [good, nameless, "junk"]})
+    stored = store_batch(bot.pk, batch, vibe_bot_id=bot.vibe_bot_id, lease_token=None)
     assert stored == 3
-    assert EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.FAILED).count() == 2
+    assert EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.MALFORMED).count() == 2
     bot.refresh_from_db()
     assert bot.event_offset == 2
 

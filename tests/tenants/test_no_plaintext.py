@@ -4,7 +4,7 @@ import logging
 import pytest
 from django.db import connection
 
-from tenants import services
+from tenants import selectors, services
 from tenants.models import SessionGrant
 from tests.fakes import make_identity
 
@@ -54,7 +54,7 @@ def test_install_refresh_and_uninstall_log_no_token(fake_identity, caplog):
     fake_identity.sessions[TOKEN] = make_identity(user_id=1, is_admin=True)
     portal = services.accept_gateway_visit(session_token=TOKEN, claimed_portal_id="portal-uuid-1", claimed_user_id="1")
     services.accept_gateway_visit(session_token=TOKEN, claimed_portal_id="portal-uuid-1", claimed_user_id="1")
-    services.report_credential_refused(portal, kind="session", bitrix_user_id=1)
+    services.report_credential_refused(portal, credential=selectors.get_portal_credential(portal))
     services.uninstall_portal(portal, reason="admin")
     assert caplog.records
     assert "PLAINTEXT_CANARY" not in caplog.text

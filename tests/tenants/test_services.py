@@ -74,7 +74,7 @@ def test_an_unknown_token_is_refused(fake_identity):
 def test_losing_every_token_pauses_the_portal_and_a_fresh_one_resumes_it(fake_identity, heard):
     fake_identity.sessions["tok-1"] = make_identity(user_id=1, is_admin=True)
     portal = services.accept_gateway_visit(session_token="tok-1", claimed_portal_id="portal-uuid-1", claimed_user_id="1")
-    services.report_credential_refused(portal, kind="session", bitrix_user_id=1)
+    services.report_credential_refused(portal, credential=selectors.get_portal_credential(portal))
     portal.refresh_from_db()
     assert portal.status == Portal.Status.NEEDS_SESSION
     with pytest.raises(SessionTokenError):

@@ -7,7 +7,8 @@ import pytest
 from botcore.models import Bot, EventLogEntry
 from botcore.skills.base import Skill
 from botcore.skills.models import SkillRun
-from botcore.skills.runs import claim_run, execute_run
+from botcore.services.executor import execute_run
+from botcore.skills.runs import claim_run
 from botcore.vibe.events import EventType, MessageAddEvent
 
 
@@ -57,24 +58,57 @@ def test_a_raising_skill_fails_its_event_and_the_bot_goes_on(world, task_queue):
     assert "got: still here" in [m["text"] for m in world.messages()]
 
 
-def test_a_passing_platform_outage_leaves_the_event_for_the_next_cycle(world, task_queue, settings):
-    settings.VIBE_MAX_ATTEMPTS = 1
+def fail_replies(world, code: str = "BITRIX_UNAVAILABLE") -> None:
     world.sp.control.post(
         "/_sandbox/faults",
-        json={
-            "method": "POST",
-            "path": "/v1/bots/{bot_id}/messages",
-            "errorRate": 1.0,
-            "errorCode": "BITRIX_UNAVAILABLE",
-        },
+        json={"method": "POST", "path": "/v1/bots/{bot_id}/messages", "errorRate": 1.0, "errorCode": code},
     )
+
+
+def wait_for_retry(world) -> None:
+    """Step past the backoff of the event that waits (as the cycle due after it would)."""
+    assert EventLogEntry.objects.filter(bot=world.bot, next_attempt_at__isnull=False).count() == 1
+    EventLogEntry.objects.filter(bot=world.bot).update(next_attempt_at=None)
+
+
+def waiting_error(world) -> str:
+    return EventLogEntry.objects.get(bot=world.bot, next_attempt_at__isnull=False).error
+
+
+def test_a_passing_platform_outage_on_a_reply_retries_the_event_after_a_backoff(world, task_queue, settings):
+    settings.VIBE_MAX_ATTEMPTS = 1
+    fail_replies(world)
     world.say("hello")
-    assert world.poll().status == "backoff"
+    assert world.poll().status == "polled"  # the poll itself went well
+    # The join's greeting met the outage first: it waits for its retry, the message behind it.
+    assert waiting_error(world).startswith(f"POST /v1/bots/{world.bot_id}/messages -> 502 BITRIX_UNAVAILABLE")
     assert entries(world) == [("hello", "received", "")]
+    world.say("after")
+    world.poll()  # the first event waits for its retry, and the next one waits behind it: order is kept
+    assert [status for _, status, _ in entries(world)] == ["received", "received"]
     world.sp.control.delete("/_sandbox/faults")
+    wait_for_retry(world)
     assert world.poll().status == "polled"
-    assert entries(world) == [("hello", "handled", "")]
+    assert [status for _, status, _ in entries(world)] == ["handled", "handled"]
     assert [m["text"] for m in world.messages()].count("got: hello") == 1
+
+
+def test_an_event_failing_transiently_every_time_is_failed_with_the_reason_after_the_attempt_limit(
+    world, task_queue, settings
+):
+    settings.VIBE_MAX_ATTEMPTS = 1
+    settings.BOTCORE_HANDLE_MAX_ATTEMPTS = 3
+    fail_replies(world, "INTERNAL_ERROR")
+    world.say("hello")
+    for _ in range(6):  # three attempts at the join's greeting, then three at the message's reply
+        world.poll()
+        if EventLogEntry.objects.filter(bot=world.bot, next_attempt_at__isnull=False).exists():
+            wait_for_retry(world)
+    [(text, status, error)] = entries(world)
+    assert status == "failed" and error.startswith("gave up after 3 attempts") and "INTERNAL_ERROR" in error
+    assert not EventLogEntry.objects.filter(bot=world.bot, status="received").exists()
+    world.bot.refresh_from_db()
+    assert world.bot.status == Bot.Status.ACTIVE
 
 
 def test_a_failing_run_is_stored_failed_and_other_runs_still_run(world, task_queue):

@@ -1,0 +1,154 @@
+"""Storing a batch of platform events in the event log with the bot's new offset, whatever the events hold.
+
+The offset is the platform's acknowledgement, so it moves only in the transaction that stores the events
+below it; and it must always move, or one bad event stops the bot for good. Every item is therefore
+cleaned before the insert (PostgreSQL refuses U+0000 in text and JSON, integers past 64 bits, and deeply
+nested JSON), and an item that still cannot be stored as it came is stored as MALFORMED with its raw text
+kept, escaped, for an operator.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from botcore.models import Bot, EventLogEntry
+from botcore.vibe.events import as_datetime
+from botcore.vibe.models import EventBatch
+
+log = logging.getLogger(__name__)
+
+BIGINT_MAX = 2**63 - 1
+MAX_DEPTH = 64  # far beyond any event the platform documents, far below what breaks a JSON column
+MAX_RAW_TEXT = 65_536
+
+
+class UnstorableEventError(ValueError):
+    """An event item that cannot be kept as the platform sent it."""
+
+
+def clean_json(value: Any, *, depth: int = 0) -> Any:
+    """`value` as JSON every supported database stores: NUL removed from strings, integers beyond 64 bits
+    as strings, non-finite floats as strings. Raises UnstorableEventError past MAX_DEPTH."""
+    if depth > MAX_DEPTH:
+        raise UnstorableEventError(f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if -BIGINT_MAX - 1 <= value <= BIGINT_MAX else str(value)
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    if isinstance(value, Mapping):
+        return {clean_json(str(k), depth=depth + 1): clean_json(v, depth=depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_json(v, depth=depth + 1) for v in value]
+    return clean_json(str(value), depth=depth + 1)
+
+
+def raw_text(item: Any) -> str:
+    """The item as text an operator can read, escaped so that any database keeps it (NUL as \\u0000)."""
+    try:
+        text = json.dumps(item, ensure_ascii=True, default=str)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(item)
+    return text.replace("\x00", "\\u0000")[:MAX_RAW_TEXT]
+
+
+def _synthetic_id() -> int:
+    """A unique negative id for an event the platform gave no usable id: kept once, never acknowledged twice."""
+    return -(uuid.uuid4().int % 10**15) - 1
+
+
+def _malformed_entry(bot: Bot, vibe_bot_id: int | None, item: Any, reason: str) -> EventLogEntry:
+    return EventLogEntry(
+        bot=bot, vibe_bot_id=vibe_bot_id, vibe_event_id=_synthetic_id(), event_type="MALFORMED",
+        payload={"raw_text": raw_text(item)}, status=EventLogEntry.Status.MALFORMED, error=reason[:4000],
+    )  # fmt: skip
+
+
+def build_entry(bot: Bot, vibe_bot_id: int | None, item: Any) -> EventLogEntry:
+    """The log entry for one item of a batch: the event cleaned, or a MALFORMED entry saying why not."""
+    if not isinstance(item, Mapping):
+        return _malformed_entry(bot, vibe_bot_id, item, f"an event must be an object, got {type(item).__name__}")
+    event_id = item.get("eventId")
+    if isinstance(event_id, str) and event_id.strip().isdigit():
+        event_id = int(event_id.strip())
+    if isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 <= event_id <= BIGINT_MAX:
+        return _malformed_entry(bot, vibe_bot_id, item, f"eventId is not an integer in 0..2^63-1: {event_id!r:.80}")
+    try:
+        payload = clean_json(item)
+    except (UnstorableEventError, RecursionError) as error:
+        return _malformed_entry(bot, vibe_bot_id, item, f"event {event_id}: {error}")
+    return EventLogEntry(
+        bot=bot, vibe_bot_id=vibe_bot_id, vibe_event_id=event_id, event_type=str(payload.get("type", ""))[:64],
+        payload=payload, occurred_at=as_datetime(payload.get("date")),
+    )  # fmt: skip
+
+
+def _lock_bot(bot_id: int) -> Bot:
+    query = Bot.objects.select_related("portal")
+    if connection.features.has_select_for_update:
+        query = query.select_for_update()
+    return query.get(pk=bot_id)
+
+
+def _insert(entries: list[EventLogEntry]) -> None:
+    """Insert the batch at once; if the database still refuses it, one by one, a refused one as MALFORMED."""
+    try:
+        with transaction.atomic():
+            EventLogEntry.objects.bulk_create(entries, ignore_conflicts=True)
+        return
+    except DatabaseError as error:
+        log.warning("event batch refused by the database, storing one by one: %s", type(error).__name__)
+    for entry in entries:
+        try:
+            with transaction.atomic():
+                EventLogEntry.objects.bulk_create([entry], ignore_conflicts=True)
+        except DatabaseError as error:
+            log.error("bot=%s event=%s kept as malformed: the database refused it", entry.bot_id, entry.vibe_event_id)
+            fallback = _malformed_entry(entry.bot, entry.vibe_bot_id, entry.payload, f"refused by the database: {error}")
+            with transaction.atomic():
+                EventLogEntry.objects.bulk_create([fallback])
+
+
+def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token: str | None) -> int | None:
+    """Insert the batch into the event log and move the offset, in one transaction.
+
+    Returns how many entries were new, or None when the bot changed hands meanwhile: another cycle holds
+    its lease, or the bot was moved to another platform bot (nothing is stored then).
+    """
+    raw_events = batch.raw.get("events")
+    items = list(raw_events) if isinstance(raw_events, list) else []
+    now = timezone.now()
+    with transaction.atomic():
+        bot = _lock_bot(bot_id)
+        if (lease_token is not None and bot.lease_token != lease_token) or bot.vibe_bot_id != vibe_bot_id:
+            return None
+        entries = [build_entry(bot, vibe_bot_id, item) for item in items]
+        for entry in entries:
+            if entry.status == EventLogEntry.Status.MALFORMED:
+                log.error("bot=%s: malformed event kept: %s", bot.pk, entry.error)
+        # Redelivered events (a cycle that died before acknowledging) are already in the log.
+        known = set(
+            EventLogEntry.objects.filter(
+                bot=bot, vibe_bot_id=vibe_bot_id, vibe_event_id__in=[e.vibe_event_id for e in entries]
+            ).values_list("vibe_event_id", flat=True)
+        )
+        fresh = [e for e in entries if e.vibe_event_id not in known]
+        _insert(fresh)
+        new_offset = min(batch.offset_after(bot.event_offset) or bot.event_offset, BIGINT_MAX)
+        Bot.objects.filter(pk=bot.pk).update(
+            event_offset=new_offset,
+            has_more=batch.has_more,
+            last_polled_at=now,
+            **({"last_event_at": now} if items else {}),
+        )
+    return len(fresh)

@@ -1,0 +1,256 @@
+"""The one executor: hands a stored platform event or a backend run to its skill and settles the outcome.
+
+Both kinds of work are claimed atomically before the skill runs (an attempt counted by compare-and-set,
+so two workers never run one attempt, and a worker killed mid-skill leaves an attempt spent) and judged
+the same way after it:
+- the skill returned: done;
+- a transient failure (the error says so, botcore.errors.is_transient): tried again after the project's
+  backoff, until BOTCORE_HANDLE_MAX_ATTEMPTS, then failed with the reason;
+- the credential or the bot itself was refused: not this work's fault, so the attempt is given back and
+  the error goes up to whoever can fix it (the poll cycle pauses the bot or marks it broken);
+- anything else (a refused request, a skill's bug): failed with the reason, and the bot goes on.
+A platform event that cannot be handled yet blocks the events after it: one bot's events keep their order.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+
+from botcore import conf
+from botcore.errors import is_transient
+from botcore.models import Bot, EventLogEntry
+from botcore.skills import configs as skill_configs
+from botcore.skills.base import Skill
+from botcore.skills.models import SkillRun
+from botcore.skills.registry import find_skill
+from botcore.skills.runs import build_event
+from botcore.skills.runtime import choose_skill, make_context, portal_info
+from botcore.selectors import find_active_bot, list_pending_entries
+from botcore.services.platform import client_for_bot
+from botcore.vibe import VibeClient
+from botcore.vibe.backoff import retry_delay
+from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
+from botcore.vibe.events import EventType, MalformedEventError, parse_event
+from tenants.errors import SessionTokenError
+from tenants.services import uninstall_portal
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one attempt came to: "done", "retry" (after `retry_in` seconds), "failed" or "refused"."""
+
+    status: str
+    error: str = ""
+    retry_in: float = 0.0
+    cause: BaseException | None = None
+
+
+def refuses_credential(error: BaseException) -> bool:
+    """The platform refused the credential or the bot, not this piece of work."""
+    return isinstance(error, VibeAuthError) or (isinstance(error, VibeApiError) and error.concerns_bot)
+
+
+def judge_failure(error: BaseException, *, attempts: int, retry_base: float, retry_cap: float) -> Verdict:
+    """The verdict on an attempt that raised `error`, the `attempts`-th made."""
+    reason = str(error) if isinstance(error, VibeError) else f"{type(error).__name__}: {error}"
+    if refuses_credential(error):
+        return Verdict("refused", reason, cause=error)
+    if is_transient(error):
+        if attempts >= conf.handle_max_attempts():
+            return Verdict("failed", f"gave up after {attempts} attempts: {reason}", cause=error)
+        return Verdict("retry", reason, retry_delay(error, attempts, base=retry_base, cap=retry_cap), error)
+    return Verdict("failed", reason, cause=error)
+
+
+def run_skill(
+    skill: Skill, event: Any, ctx: Any, *, attempts: int, what: str, retry_base: float, retry_cap: float
+) -> Verdict:
+    """Run `skill.handle(event, ctx)` once and judge it; `what` names the work in log lines."""
+    try:
+        skill.handle(event, ctx)
+    except Exception as error:
+        verdict = judge_failure(error, attempts=attempts, retry_base=retry_base, retry_cap=retry_cap)
+        if verdict.status == "retry":
+            log.warning("%s skill=%s will be retried in %.1fs: %s", what, skill.name, verdict.retry_in, verdict.error)
+        elif verdict.status == "refused" or isinstance(error, VibeError):
+            log.warning("%s skill=%s %s: %s", what, skill.name, verdict.status, verdict.error)
+        else:  # a skill's bug: the trace is for its author
+            log.exception("%s skill=%s raised", what, skill.name)
+        return verdict
+    return Verdict("done")
+
+
+# --- platform events ------------------------------------------------------------------------------
+def _finish(entry: EventLogEntry, status: str, *, skill: str = "", error: str = "", started: float) -> str:
+    entry.status, entry.skill, entry.error = status, skill, error[:4000]
+    entry.handled_at = timezone.now()
+    entry.duration_ms = int((time.monotonic() - started) * 1000)
+    entry.save(update_fields=["status", "skill", "error", "handled_at", "duration_ms"])
+    return status
+
+
+def claim_entry(entry: EventLogEntry, *, lease_token: str | None) -> bool:
+    """Count an attempt at `entry` if it is still pending, unchanged, and its bot still leased to us."""
+    query = EventLogEntry.objects.filter(pk=entry.pk, status=EventLogEntry.Status.RECEIVED, attempts=entry.attempts)
+    if lease_token is not None:
+        query = query.filter(bot__lease_token=lease_token)
+    if not query.update(attempts=F("attempts") + 1, next_attempt_at=None):
+        return False
+    entry.attempts += 1
+    return True
+
+
+def handle_entry(
+    entry: EventLogEntry, *, bot: Bot, client: VibeClient, skills: list[tuple[Skill, dict]], lease_token: str | None
+) -> str:
+    """Hand one stored event to its skill and record the outcome; returns the entry's status.
+
+    "skipped" when another cycle has the entry or the bot; "received" when it will be retried (its
+    `next_attempt_at` says when). A refused credential or bot is raised, with the attempt given back.
+    """
+    started = time.monotonic()
+    if entry.attempts >= conf.handle_max_attempts():
+        # Every earlier attempt died with its worker before it could say why.
+        return _finish(entry, EventLogEntry.Status.FAILED, error=f"gave up after {entry.attempts} attempts", started=started)
+    if not claim_entry(entry, lease_token=lease_token):
+        return "skipped"
+    try:
+        event = parse_event(entry.payload)
+    except MalformedEventError as error:
+        return _finish(entry, EventLogEntry.Status.FAILED, error=f"malformed event: {error}", started=started)
+    chosen, ctx = choose_skill(event, bot=bot, client=client, skills=skills)
+    if chosen is None:
+        return _finish(entry, EventLogEntry.Status.IGNORED, started=started)
+    what = f"bot={bot.pk} portal={bot.portal.member_id} event={entry.vibe_event_id}"
+    verdict = run_skill(
+        chosen, event, ctx, attempts=entry.attempts, what=what,
+        retry_base=conf.handle_retry_base_seconds(), retry_cap=conf.handle_retry_max_seconds(),
+    )  # fmt: skip
+    if verdict.status == "done":
+        return _finish(entry, EventLogEntry.Status.HANDLED, skill=chosen.name, started=started)
+    if verdict.status == "failed":
+        return _finish(entry, EventLogEntry.Status.FAILED, skill=chosen.name, error=verdict.error, started=started)
+    if verdict.status == "refused":
+        EventLogEntry.objects.filter(pk=entry.pk).update(attempts=F("attempts") - 1, error=verdict.error[:4000])
+        assert verdict.cause is not None
+        raise verdict.cause
+    retry_at = timezone.now() + timedelta(seconds=verdict.retry_in)
+    EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=retry_at, skill=chosen.name, error=verdict.error[:4000])
+    entry.next_attempt_at = retry_at
+    return EventLogEntry.Status.RECEIVED
+
+
+@dataclass(frozen=True)
+class PendingOutcome:
+    handled: int = 0
+    retry_at: datetime | None = None  # the first unhandled event waits until then
+    unfinished: bool = False  # the deadline or a lost lease stopped the cycle with events left
+
+
+def renew_lease(bot_id: int, lease_token: str) -> bool:
+    """Extend the cycle's lease from now; False when another cycle has taken the bot."""
+    until = timezone.now() + timedelta(seconds=conf.lease_seconds())
+    return bool(Bot.objects.filter(pk=bot_id, lease_token=lease_token).update(lease_until=until))
+
+
+def handle_pending(bot: Bot, *, client: VibeClient, lease_token: str | None, deadline: float | None = None) -> PendingOutcome:
+    """Handle the bot's stored, unhandled events in order until one must wait, the deadline, or the end.
+
+    No transaction around a skill: its HTTP calls must not hold the database's write lock, and the attempt
+    counted before it runs must survive a worker killed mid-skill.
+    """
+    skills: list[tuple[Skill, dict]] | None = None  # loaded only when there is something to handle
+    handled = 0
+    for entry in list_pending_entries(bot):
+        if entry.next_attempt_at is not None and entry.next_attempt_at > timezone.now():
+            return PendingOutcome(handled, retry_at=entry.next_attempt_at)
+        if deadline is not None and time.monotonic() >= deadline:
+            return PendingOutcome(handled, unfinished=True)
+        if lease_token is not None and not renew_lease(bot.pk, lease_token):
+            log.warning("lease lost mid-cycle bot=%s: the other cycle goes on", bot.pk)
+            return PendingOutcome(handled, unfinished=True)
+        if skills is None:
+            skills = skill_configs.list_enabled_skills(bot.portal_id)
+        status = handle_entry(entry, bot=bot, client=client, skills=skills, lease_token=lease_token)
+        if status == "skipped":
+            return PendingOutcome(handled, unfinished=True)
+        if status == EventLogEntry.Status.RECEIVED:
+            return PendingOutcome(handled, retry_at=entry.next_attempt_at)
+        handled += 1
+        if entry.event_type == EventType.BOT_DELETE:
+            # The platform deleted the bot: its last event, and the portal's install ends with it.
+            log.info("bot deleted on the platform: uninstalling portal=%s bot=%s", bot.portal.member_id, bot.pk)
+            uninstall_portal(bot.portal, reason="bot_deleted")
+            break
+    return PendingOutcome(handled)
+
+
+# --- backend runs ---------------------------------------------------------------------------------
+RUN_RETRY_BASE = 30.0  # a run waits longer than an event: the minute sweep enqueues it again anyway
+def _settle_run(run_id: int, status: str, *, error: str = "") -> str:
+    SkillRun.objects.filter(pk=run_id).update(status=status, finished_at=timezone.now(), error=error[:4000])
+    return status
+
+
+def _retry_run(run: SkillRun, verdict: Verdict) -> str:
+    SkillRun.objects.filter(pk=run.pk).update(
+        status=SkillRun.Status.PENDING, due_at=timezone.now() + timedelta(seconds=verdict.retry_in),
+        enqueued_at=None, error=verdict.error[:4000],
+    )  # fmt: skip
+    return SkillRun.Status.PENDING
+
+
+def execute_run(run_id: int) -> str:
+    """Run one claimed backend run now; returns its new status ("skipped" when another worker has it)."""
+    claimed = SkillRun.objects.filter(pk=run_id, status=SkillRun.Status.PENDING).update(
+        status=SkillRun.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return "skipped"
+    run = SkillRun.objects.select_related("portal").get(pk=run_id)
+    portal = run.portal
+    skill = find_skill(run.skill_name)
+    if skill is None:
+        return _settle_run(run.pk, SkillRun.Status.FAILED, error="the skill is no longer configured (BOTCORE_SKILLS)")
+    enabled = skill_configs.list_enabled_skills(portal)
+    options = next((opts for s, opts in enabled if s is skill), None)
+    if options is None:
+        return _settle_run(run.pk, SkillRun.Status.SKIPPED, error="the skill is off for this portal")
+    what = f"skill run {run.pk} portal={portal.member_id}"
+    bot, client = None, None
+    try:
+        if run.kind != SkillRun.Kind.UNINSTALLED:
+            bot = find_active_bot(portal)
+            if bot is None:
+                raise SessionTokenError("the portal has no active bot yet")
+            client = client_for_bot(bot)
+        info = portal_info(portal)
+        event = build_event(run, language=info.language)
+        ctx = make_context(
+            portal=portal, bot=bot, client=client, skill=skill, event=event, options=options,
+            enabled_skills=[s for s, _ in enabled], info=info,
+        )  # fmt: skip
+    except SessionTokenError as error:  # transient: a session, or the bot, comes later
+        verdict = judge_failure(error, attempts=run.attempts, retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds())
+    else:
+        verdict = run_skill(
+            skill, event, ctx, attempts=run.attempts, what=what,
+            retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds(),
+        )  # fmt: skip
+    if verdict.status == "refused":  # the credential was refused: wait for a fresh one, as the bot does
+        refusal = SessionTokenError(verdict.error)
+        verdict = judge_failure(refusal, attempts=run.attempts, retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds())
+    if verdict.status == "done":
+        return _settle_run(run.pk, SkillRun.Status.DONE)
+    if verdict.status == "retry":
+        return _retry_run(run, verdict)
+    return _settle_run(run.pk, SkillRun.Status.FAILED, error=verdict.error)
