@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -156,14 +157,17 @@ class PendingOutcome:
     unfinished: bool = False  # the deadline or a lost lease stopped the cycle with events left
 
 
-def renew_lease(bot_id: int, lease_token: str) -> bool:
-    """Extend the cycle's lease from now; False when another cycle has taken the bot."""
-    until = timezone.now() + timedelta(seconds=conf.lease_seconds())
-    return bool(Bot.objects.filter(pk=bot_id, lease_token=lease_token).update(lease_until=until))
-
-
-def handle_pending(bot: Bot, *, client: VibeClient, lease_token: str | None, deadline: float | None = None) -> PendingOutcome:
+def handle_pending(
+    bot: Bot,
+    *,
+    client: VibeClient,
+    lease_token: str | None,
+    renew: Callable[[], bool] | None = None,
+    deadline: float | None = None,
+) -> PendingOutcome:
     """Handle the bot's stored, unhandled events in order until one must wait, the deadline, or the end.
+
+    `renew` extends the cycle's lease before each event, and says False when another cycle has the bot.
 
     No transaction around a skill: its HTTP calls must not hold the database's write lock, and the attempt
     counted before it runs must survive a worker killed mid-skill.
@@ -175,7 +179,7 @@ def handle_pending(bot: Bot, *, client: VibeClient, lease_token: str | None, dea
             return PendingOutcome(handled, retry_at=entry.next_attempt_at)
         if deadline is not None and time.monotonic() >= deadline:
             return PendingOutcome(handled, unfinished=True)
-        if lease_token is not None and not renew_lease(bot.pk, lease_token):
+        if renew is not None and not renew():
             log.warning("lease lost mid-cycle bot=%s: the other cycle goes on", bot.pk)
             return PendingOutcome(handled, unfinished=True)
         if skills is None:

@@ -75,14 +75,28 @@ def _poll_backoff(failures: int) -> float:
     return backoff_seconds(failures, base=conf.poll_fast_seconds(), cap=conf.backoff_max_seconds())
 
 
-def _record_start(bot: Bot, lease_token: str | None) -> None:
-    """Before acting, leave the backoff a failure would earn: it stands if this cycle is killed."""
+def _record_start(bot: Bot, lease_token: str | None) -> float:
+    """Before acting, leave the backoff a failure would earn: it stands if this cycle is killed.
+
+    Returns the backoff, which each renewal of the lease keeps after the lease's new end.
+    """
     if lease_token is None:
-        return
-    failures = bot.consecutive_failures + 1
-    after_lease = timezone.now() + timedelta(seconds=conf.lease_seconds() + _poll_backoff(failures))
+        return 0.0
+    backoff = max(conf.poll_fast_seconds(), _poll_backoff(bot.consecutive_failures + 1))
+    after_lease = timezone.now() + timedelta(seconds=conf.lease_seconds() + backoff)
     Bot.objects.filter(pk=bot.pk, lease_token=lease_token).update(
         next_poll_at=after_lease, consecutive_failures=F("consecutive_failures") + 1
+    )
+    return backoff
+
+
+def renew_lease(bot_id: int, lease_token: str, *, backoff: float) -> bool:
+    """Extend the cycle's lease from now (and the killed-cycle backoff after it); False when lost."""
+    until = timezone.now() + timedelta(seconds=conf.lease_seconds())
+    return bool(
+        Bot.objects.filter(pk=bot_id, lease_token=lease_token).update(
+            lease_until=until, next_poll_at=until + timedelta(seconds=backoff)
+        )
     )
 
 
@@ -110,7 +124,8 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
         bot_services.handle_credential_gone(bot)
         _schedule(bot_id, lease_token=lease_token, delay=conf.poll_slow_seconds())
         return CycleOutcome("no_session")
-    _record_start(bot, lease_token)
+    backoff = _record_start(bot, lease_token)
+    renew = (lambda: renew_lease(bot_id, lease_token, backoff=backoff)) if lease_token is not None else None
     # The cycle is retried by the pacer with its own backoff, so the poll itself is sent once.
     poller = client_for_credential(credential, max_attempts=1)
     client = client_for_credential(credential)
@@ -124,7 +139,7 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
             log.warning("cycle abandoned: the bot changed hands while polling bot=%s", bot_id)
             return CycleOutcome("skipped")
         pending = handle_pending(
-            bot, client=client, lease_token=lease_token, deadline=started + conf.cycle_deadline_seconds()
+            bot, client=client, lease_token=lease_token, renew=renew, deadline=started + conf.cycle_deadline_seconds()
         )
     except VibeError as error:
         return _settle_failure(bot, lease_token, credential, error)

@@ -60,7 +60,10 @@ def post_key_for(*, vibe_bot_id: int | None, event: SkillEvent, skill_name: str)
     """The base of a handling's templateIds: the platform event's id, or the backend run's key."""
     if isinstance(event, BackendEvent):
         return f"{vibe_bot_id}:run:{skill_name}:{event.run_key}"
-    return f"{vibe_bot_id}:{event.event_id}"  # unchanged since the first release: old templateIds stay valid
+    # Event ids are unique per platform bot: an event drained from a bot's previous platform bot is keyed
+    # by the bot it came to, so it never meets a new bot's event of the same id in the ledger.
+    origin_bot = event.bot.id if event.bot is not None and event.bot.id else vibe_bot_id
+    return f"{origin_bot}:{event.event_id}"  # unchanged since the first release: old templateIds stay valid
 
 
 class EventFacts:

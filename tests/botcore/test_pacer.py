@@ -90,12 +90,13 @@ def test_spare_budget_polls_a_quiet_bot_early_but_never_within_the_fast_bound(se
     settings.VIBE_BUDGET_PER_SECOND = 50
     settings.VIBE_BUDGET_BACKEND = "local"
     settings.BOTCORE_POLL_FAST_SECONDS = 1.0
+    settings.BOTCORE_EARLY_POLL_FLOOR_SECONDS = 3.0
     (bot,) = make_bots(1)
     Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now() + timedelta(seconds=15),
                                          last_polled_at=timezone.now() - timedelta(seconds=5))
     assert Pacer().tick() == 1  # not due for 15 s, but the key has budget to spare
     Bot.objects.filter(pk=bot.pk).update(lease_token="", lease_until=None, last_polled_at=timezone.now())
-    assert Pacer().tick() == 0  # polled a moment ago: not again within the fast bound
+    assert Pacer().tick() == 0  # polled a moment ago: not again within the floor
 
 
 def test_without_a_budget_only_due_bots_are_polled(settings):
@@ -103,3 +104,31 @@ def test_without_a_budget_only_due_bots_are_polled(settings):
     (bot,) = make_bots(1)
     Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now() + timedelta(seconds=15))
     assert Pacer().tick() == 0
+
+
+def test_an_early_poll_never_goes_to_a_bot_that_is_backing_off(settings):
+    settings.VIBE_BUDGET_PER_SECOND = 50
+    settings.VIBE_BUDGET_BACKEND = "local"
+    settings.BOTCORE_EARLY_POLL_FLOOR_SECONDS = 2
+    (bot,) = make_bots(1)
+    now = timezone.now()
+    Bot.objects.filter(pk=bot.pk).update(
+        next_poll_at=now + timedelta(seconds=60), backoff_until=now + timedelta(seconds=60),
+        last_polled_at=now - timedelta(seconds=30), consecutive_failures=4,
+    )  # fmt: skip
+    assert Pacer().tick() == 0  # the platform is failing this bot: spare budget does not hurry it
+    Bot.objects.filter(pk=bot.pk).update(backoff_until=now - timedelta(seconds=1))
+    assert Pacer().tick() == 1
+
+
+def test_an_idle_bot_is_polled_early_no_more_often_than_the_floor(settings):
+    settings.VIBE_BUDGET_PER_SECOND = 50
+    settings.VIBE_BUDGET_BACKEND = "local"
+    settings.BOTCORE_POLL_FAST_SECONDS = 1.0
+    settings.BOTCORE_EARLY_POLL_FLOOR_SECONDS = 20
+    (bot,) = make_bots(1)
+    now = timezone.now()
+    Bot.objects.filter(pk=bot.pk).update(next_poll_at=now + timedelta(seconds=60), last_polled_at=now - timedelta(seconds=10))
+    assert Pacer().tick() == 0  # polled 10 s ago: past the fast bound, within the floor
+    Bot.objects.filter(pk=bot.pk).update(last_polled_at=now - timedelta(seconds=21))
+    assert Pacer().tick() == 1

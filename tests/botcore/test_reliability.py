@@ -1,0 +1,319 @@
+"""Never lose, never repeat: each way the poll cycle once lost or repeated work, counted where it happens.
+
+An instrumented skill counts its executions and its effects per event (a repeat shows even where the
+platform would dedupe the message); the sandbox's call log counts what reached the platform.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.core import checks
+from django.utils import timezone
+
+from botcore import conf
+from botcore.models import Bot, EventLogEntry
+from botcore.pacer import Pacer
+from botcore.services.bots import provision_bot
+from botcore.services.eventlog import store_batch
+from botcore.services.platform import client_for_bot
+from botcore.services.polling import poll_bot_once
+from botcore.skills.base import Skill
+from botcore.vibe.events import EventType, MessageAddEvent
+from botcore.vibe.models import EventBatch
+from tenants import selectors as tenant_selectors
+from tenants import services as tenant_services
+from tenants.identity import VerifiedIdentity
+from tests.botcore.taskqueue import run_queued_tasks
+
+
+class CountingSkill(Skill):
+    """Replies to every message and counts, per event id, each execution and each effect it performed."""
+
+    name = "counting"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+    executions: Counter = Counter()
+    effects: Counter = Counter()
+    during = None  # a hook a test sets: called with (event, ctx) before the skill acts
+
+    def handle(self, event, ctx) -> None:
+        assert isinstance(event, MessageAddEvent)
+        key = (event.bot.id, event.event_id)  # event ids are unique per platform bot only
+        type(self).executions[key] += 1
+        if type(self).during is not None:
+            type(self).during(event, ctx)
+        ctx.reply(f"got: {event.message.text}")
+        with ctx.state.update() as data:
+            data["seen"] = data.get("seen", 0) + 1
+        for kind, performed in ctx.effects:
+            if performed:
+                type(self).effects[(key, kind)] += 1
+
+
+@pytest.fixture
+def counting(settings):
+    settings.BOTCORE_SKILLS = [f"{__name__}.CountingSkill"]
+    CountingSkill.executions = Counter()
+    CountingSkill.effects = Counter()
+    CountingSkill.during = None
+    yield CountingSkill
+    CountingSkill.during = None
+
+
+@pytest.fixture
+def bot(sandbox_portal, counting) -> Bot:
+    return provision_bot(sandbox_portal.portal)
+
+
+def lease(bot: Bot) -> str:
+    """Lease the bot as the pacer would, and return the token the pacer hands its cycle."""
+    token = f"pacer-{bot.pk}"
+    Bot.objects.filter(pk=bot.pk).update(lease_token=token, lease_until=timezone.now() + timedelta(seconds=15))
+    return token
+
+
+def message_ids(bot: Bot) -> list[int]:
+    return list(
+        EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD").order_by("pk").values_list("vibe_event_id", flat=True)
+    )
+
+
+def no_repeats(counter: Counter) -> bool:
+    return all(count == 1 for count in counter.values())
+
+
+# --- 1. two cycles on one bot -----------------------------------------------------------------------
+def test_a_cycle_delivered_twice_at_once_runs_once(sandbox_portal, bot, counting):
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
+    token = lease(bot)
+    duplicates = []
+
+    def the_queue_delivers_the_same_task_again(event, ctx):
+        if not duplicates:
+            duplicates.append(poll_bot_once(bot.pk, lease_token=token).status)
+
+    counting.during = the_queue_delivers_the_same_task_again
+    assert poll_bot_once(bot.pk, lease_token=token).status == "polled"
+    assert duplicates == ["skipped"]
+    assert list(counting.executions.values()) == [1] and no_repeats(counting.effects)
+
+
+def test_a_cycle_that_lost_its_lease_hands_on_no_further_event(sandbox_portal, bot, counting):
+    for text in ("one", "two"):
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
+    token = lease(bot)
+
+    def another_cycle_takes_the_bot(event, ctx):
+        Bot.objects.filter(pk=bot.pk).update(lease_token="another-cycle")
+
+    counting.during = another_cycle_takes_the_bot
+    poll_bot_once(bot.pk, lease_token=token)
+    first, second = message_ids(bot)
+    assert counting.executions == Counter({(bot.vibe_bot_id, first): 1})
+    assert EventLogEntry.objects.get(bot=bot, vibe_event_id=second).status == EventLogEntry.Status.RECEIVED
+
+
+def test_lease_outlasts_the_task_timeout_which_outlasts_the_cycle_deadline(settings):
+    assert conf.check_cycle_timing() == []
+    assert checks.run_checks(tags=[checks.Tags.compatibility]) == []
+    settings.BOTCORE_LEASE_SECONDS = 60  # the first wave's lease, shorter than the 90 s task timeout
+    problems = conf.check_cycle_timing()
+    assert len(problems) == 1 and "BOTCORE_LEASE_SECONDS (60)" in problems[0]
+    assert [m.id for m in checks.run_checks(tags=[checks.Tags.compatibility])] == ["botcore.E001"]
+    settings.BOTCORE_LEASE_SECONDS = 120
+    settings.BOTCORE_CYCLE_DEADLINE_SECONDS = 100
+    assert "BOTCORE_CYCLE_DEADLINE_SECONDS" in conf.check_cycle_timing()[0]
+
+
+def test_a_cycle_killed_mid_skill_leaves_a_backoff(sandbox_portal, bot, counting):
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
+    token = lease(bot)
+
+    def killed(event, ctx):
+        raise SystemExit("the task queue's timeout killed the worker")
+
+    counting.during = killed
+    with pytest.raises(SystemExit):
+        poll_bot_once(bot.pk, lease_token=token)
+    bot.refresh_from_db()
+    assert bot.consecutive_failures == 1
+    assert bot.next_poll_at > bot.lease_until  # not due again the moment its lease runs out
+
+
+# --- 2. poison events ------------------------------------------------------------------------------
+def test_poison_events_are_kept_as_malformed_and_the_offset_moves(sandbox_portal, bot, counting):
+    base = {"type": "ONIMBOTV2MESSAGEADD", "date": "2026-11-24T10:00:00+03:00"}
+    nested: dict = {}
+    for _ in range(200):
+        nested = {"x": nested}
+    good = sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="fine")
+    items = [
+        {**base, "eventId": 101, "data": {"message": {"id": 1, "text": "nul \x00 inside"}}},
+        {**base, "eventId": 2**70, "data": {}},
+        {**base, "eventId": 103, "data": nested},
+        ["not", "an", "object"],
+        {**base, "eventId": 104, "data": {"count": 2**80, "text": "\x00"}},
+    ]
+    batch = EventBatch(events=(), next_offset=105, raw={"events": items})
+    assert store_batch(bot.pk, batch, vibe_bot_id=bot.vibe_bot_id, lease_token=None) == 5
+    bot.refresh_from_db()
+    assert bot.event_offset == 105
+    malformed = EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.MALFORMED)
+    assert malformed.count() == 3  # the huge id, the nesting, the list
+    assert all(entry.payload["raw_text"] for entry in malformed)
+    kept = EventLogEntry.objects.get(bot=bot, vibe_event_id=101)
+    assert kept.payload["data"]["message"]["text"] == "nul \ufffd inside"
+    assert EventLogEntry.objects.get(bot=bot, vibe_event_id=104).payload["data"]["count"] == str(2**80)
+    assert good  # the real message still arrives through the platform afterwards
+    Bot.objects.filter(pk=bot.pk).update(event_offset=0)
+    poll_bot_once(bot.pk)
+    assert any(m["text"] == "got: fine" for m in sandbox_portal.bot_messages(bot.vibe_bot_id))
+
+
+# --- 3. one odd answer -----------------------------------------------------------------------------
+def test_an_html_answer_to_a_reply_leaves_the_event_to_be_retried_not_failed(sandbox_portal, bot, counting, settings):
+    settings.VIBE_MAX_ATTEMPTS = 1
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
+    fault = {"method": "POST", "path": f"/v1/bots/{bot.vibe_bot_id}/messages", "garbageRate": 1.0}
+    sandbox_portal.control.post("/_sandbox/faults", json=fault)
+    poll_bot_once(bot.pk)
+    [entry] = EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+    assert entry.status == EventLogEntry.Status.RECEIVED and entry.next_attempt_at is not None
+    sandbox_portal.control.delete("/_sandbox/faults")
+    EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=None)
+    poll_bot_once(bot.pk)
+    entry.refresh_from_db()
+    assert entry.status == EventLogEntry.Status.HANDLED
+    assert [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)].count("got: one") == 1
+    key = (bot.vibe_bot_id, entry.vibe_event_id)
+    assert counting.effects[(key, "post")] == 1 and counting.effects[(key, "state")] == 1
+
+
+def test_a_failed_typing_or_reaction_never_fails_the_event(sandbox_portal, bot, counting, settings):
+    settings.VIBE_MAX_ATTEMPTS = 1
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
+    for path in ("/v1/bots/{bot_id}/typing", "/v1/bots/{bot_id}/messages/{message_id}/reactions"):
+        fault = {"method": "POST", "path": path, "errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"}
+        sandbox_portal.control.post("/_sandbox/faults", json=fault)
+
+    def best_effort(event, ctx):
+        ctx.typing()
+        assert ctx.react("like") is False
+
+    counting.during = best_effort
+    poll_bot_once(bot.pk)
+    [entry] = EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+    assert entry.status == EventLogEntry.Status.HANDLED
+
+
+# --- 5. re-provisioning ----------------------------------------------------------------------------
+def test_a_reprovisioned_bot_starts_its_new_platform_bot_at_offset_zero(sandbox_portal, bot, counting):
+    for text in ("one", "two", "three"):
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
+    poll_bot_once(bot.pk)
+    bot.refresh_from_db()
+    assert bot.event_offset > 3
+    old_id = bot.vibe_bot_id
+    client_for_bot(bot).delete_bot(old_id)  # gone on the platform: the next cycle finds the bot broken
+    assert poll_bot_once(bot.pk).status == "broken"
+    new = provision_bot(sandbox_portal.portal)
+    assert new.vibe_bot_id != old_id and new.event_offset == 0 and new.status == Bot.Status.ACTIVE
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=new.vibe_bot_id, text="after")
+    poll_bot_once(bot.pk)
+    assert "got: after" in [m["text"] for m in sandbox_portal.bot_messages(new.vibe_bot_id)]
+    assert no_repeats(counting.executions) and no_repeats(counting.effects)
+
+
+# --- 6. a personal key -----------------------------------------------------------------------------
+def personal_key(sandbox_portal) -> str:
+    response = sandbox_portal.control.post("/_sandbox/keys", json={"userId": sandbox_portal.admin_id})
+    return response.json()["data"]["key"]
+
+
+def bots_on_platform(sandbox_portal) -> set[int]:
+    listed = sandbox_portal.control.get("/_sandbox/bots").json()["data"]["bots"]
+    return {b["id"] for b in listed if not b.get("deleted")}
+
+
+def test_a_personal_key_moves_the_bot_and_removing_it_moves_it_back(sandbox_portal, bot, counting):
+    portal = sandbox_portal.portal
+    session_bot = bot.vibe_bot_id
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=session_bot, text="before")
+    tenant_services.set_portal_api_key(portal, api_key=personal_key(sandbox_portal), added_by_user_id=sandbox_portal.admin_id)
+    run_queued_tasks("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert bot.credential_kind == "personal" and bot.vibe_bot_id != session_bot and bot.event_offset == 0
+    assert "personal key" in bot.status_note
+    assert session_bot not in bots_on_platform(sandbox_portal)  # the old bot left users' chats
+    # What the user wrote to the old bot before the move was drained, and is answered by the new one.
+    assert EventLogEntry.objects.filter(bot=bot, vibe_bot_id=session_bot, event_type="ONIMBOTV2MESSAGEADD").exists()
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="with the key")
+    assert poll_bot_once(bot.pk).status == "polled"
+    polls = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
+    assert polls and all(c["keyKind"] == "api" and not c["hadBearer"] for c in polls)
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert "got: before" in texts and "got: with the key" in texts
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE
+
+    personal_bot = bot.vibe_bot_id
+    tenant_services.remove_portal_api_key(portal)
+    run_queued_tasks("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert bot.credential_kind == "session" and bot.vibe_bot_id not in (personal_bot, session_bot)
+    assert personal_bot not in bots_on_platform(sandbox_portal)
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="back")
+    assert poll_bot_once(bot.pk).status == "polled"
+    assert "got: back" in [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert no_repeats(counting.executions) and no_repeats(counting.effects)
+
+
+# --- 7. a stale cycle and a fresh token --------------------------------------------------------------
+def test_a_refusal_invalidates_exactly_the_refused_token_not_a_fresher_one(sandbox_portal):
+    portal = sandbox_portal.portal
+    stale = tenant_selectors.get_portal_credential(portal)
+    grant = portal.grants.get()
+    fresh = sandbox_portal.control.post(
+        "/_sandbox/sessions", json={"appKey": sandbox_portal.app_key, "userId": sandbox_portal.admin_id}
+    ).json()["data"]
+    identity = VerifiedIdentity(
+        vibe_portal_id=portal.vibe_portal_id, member_id=portal.member_id, domain=portal.domain, portal_name=portal.name,
+        bitrix_user_id=grant.bitrix_user_id, user_name=grant.user_name, is_admin=True,
+        expires_at=grant.expires_at + timedelta(hours=1),
+    )
+    tenant_services.store_session_grant(identity=identity, session_token=fresh["token"], source="gateway")
+    tenant_services.report_credential_refused(portal, credential=stale)  # a cycle still on the old token
+    portal.refresh_from_db()
+    assert portal.status == portal.Status.ACTIVE
+    assert tenant_selectors.get_portal_credential(portal).secret == fresh["token"]
+    tenant_services.report_credential_refused(portal, credential=tenant_selectors.get_portal_credential(portal))
+    portal.refresh_from_db()
+    assert portal.status == portal.Status.NEEDS_SESSION
+
+
+# --- 8. a broker outage ----------------------------------------------------------------------------
+def test_a_failed_enqueue_releases_the_lease_at_once(sandbox_portal, bot, settings, monkeypatch):
+    settings.VIBE_BUDGET_PER_SECOND = 0
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("the broker is down")
+
+    monkeypatch.setattr("botcore.pacer.async_task", broker_down)
+    Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now())
+    assert Pacer().tick() == 0
+    bot.refresh_from_db()
+    assert bot.lease_token == "" and bot.lease_until is None
+    monkeypatch.undo()
+    assert Pacer().tick() == 1  # no lease to wait out when the broker is back
+
+
+# --- idle cycles are quiet --------------------------------------------------------------------------
+def test_an_idle_cycle_logs_nothing_at_info(sandbox_portal, bot, caplog):
+    poll_bot_once(bot.pk)  # the join event
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+    for _ in range(3):
+        assert poll_bot_once(bot.pk).stored == 0
+    assert not [r for r in caplog.records if r.name.startswith("botcore") and r.levelno >= logging.INFO]
