@@ -73,7 +73,9 @@ def test_every_minute_of_the_repeated_hour_fires_once_and_the_skipped_hour_colla
         "02:45+0200",
     ]
     spring = datetime(2030, 3, 31, tzinfo=UTC)
-    found = firings("*/15 2,3 * * *", BERLIN, start=spring - timedelta(hours=2), end=spring + timedelta(hours=4))
+    found = firings(
+        "*/15 2,3 * * *", BERLIN, start=spring - timedelta(hours=2), end=spring + timedelta(hours=4)
+    )
     # 02:00-02:45 never exist: they fire once, at 03:00, together with 03:00's own firing.
     assert [due.astimezone(BERLIN).strftime("%H:%M") for due in found] == ["03:00", "03:15", "03:30", "03:45"]
 
@@ -122,7 +124,9 @@ def sweep_night(start: datetime, hours: int) -> None:
         (datetime(2030, 6, 11, 22, 0, tzinfo=UTC), ["2030-06-12T02:30:00+02:00"]),
     ],
 )
-def test_the_sweep_on_the_clock_asks_once_on_a_daylight_saving_night(standup_only, task_queue, night, local_due):
+def test_the_sweep_on_the_clock_asks_once_on_a_daylight_saving_night(
+    standup_only, task_queue, night, local_due
+):
     make_portal("berlin", "Europe/Berlin")
     sweep_night(night, hours=5)
     asks = SkillRun.objects.filter(skill_name="standup", payload__schedule="ask")
