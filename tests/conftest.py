@@ -28,6 +28,20 @@ def fake_identity(settings):
     return FakeIdentityBackend
 
 
+@pytest.fixture
+def task_queue(transactional_db):
+    """The real django-q2 queue on the configured broker; `run()` works the queued tasks off.
+
+    Transactional: a worker sees only committed rows, and tasks are enqueued on commit.
+    """
+    from tests.taskqueue import BrokerQueue
+
+    queue = BrokerQueue()
+    queue.purge()
+    yield queue
+    queue.purge()
+
+
 @pytest.fixture(scope="session")
 def sandbox_server():
     server = SandboxThread(gateway=False).start()
