@@ -34,7 +34,8 @@ class Platform:
 
     def add_portal(self, domain: str) -> tuple[dict, dict]:
         """Another portal and its admin."""
-        portal = _data(self.control.post("/_sandbox/portals", json={"domain": domain, "name": domain}))["portal"]
+        body = {"domain": domain, "name": domain}
+        portal = _data(self.control.post("/_sandbox/portals", json=body))["portal"]
         body = {"name": "Other Admin", "isAdmin": True}
         admin = _data(self.control.post(f"/_sandbox/portals/{portal['id']}/users", json=body))["user"]
         return portal, admin
@@ -63,7 +64,8 @@ def platform(sandbox, settings) -> Platform:
     """tenants pointed at the live sandbox's GET /v1/me through the project's real identity backend."""
     control = httpx.Client(base_url=sandbox.root_url, timeout=10)
     app = _data(control.post("/_sandbox/apps", json={"name": "Our app"}))
-    portal = _data(control.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}))
+    body = {"domain": "acme.bitrix24.com", "name": "Acme"}
+    portal = _data(control.post("/_sandbox/portals", json=body))
     users = {}
     for name, is_admin in (("Alice Admin", True), ("Bob Member", False)):
         body = {"name": name, "isAdmin": is_admin}

@@ -32,7 +32,9 @@ def heard():
 def visit(platform, token: str, user: dict, *, portal_id: str | None = None) -> Portal:
     """What the gateway's X-Vibe-* headers claim, checked against the token."""
     return services.accept_gateway_visit(
-        session_token=token, claimed_portal_id=portal_id or platform.portal_id, claimed_user_id=str(user["id"])
+        session_token=token,
+        claimed_portal_id=portal_id or platform.portal_id,
+        claimed_user_id=str(user["id"]),
     )
 
 
@@ -96,7 +98,9 @@ def test_losing_every_token_pauses_the_portal_and_a_fresh_one_resumes_it(platfor
     portal.refresh_from_db()
     assert portal.status == Portal.Status.ACTIVE
     assert selectors.get_portal_credential(portal).secret == fresh
-    assert [name for name, _ in heard] == ["portal_installed", "portal_session_lost", "portal_session_restored"]
+    assert [name for name, _ in heard] == [
+        "portal_installed", "portal_session_lost", "portal_session_restored"
+    ]
 
 
 def test_expiring_sessions_warn_once_and_lapsed_ones_pause(platform, heard, settings):
@@ -114,7 +118,9 @@ def test_expiring_sessions_warn_once_and_lapsed_ones_pause(platform, heard, sett
     assert ("portal_session_expiring", member_id) in heard and ("portal_session_lost", member_id) in heard
 
 
-def test_uninstall_destroys_secrets_at_once_keeps_data_then_purges_and_reinstall_works(platform, heard, settings):
+def test_uninstall_destroys_secrets_at_once_keeps_data_then_purges_and_reinstall_works(
+    platform, heard, settings
+):
     settings.TENANTS_RETENTION_DAYS = 7
     portal = visit(platform, platform.session(platform.admin), platform.admin)
     services.set_portal_api_key(portal, api_key=platform.personal_key(platform.admin),
