@@ -65,14 +65,14 @@ def platform(sandbox, settings) -> Platform:
     control = httpx.Client(base_url=sandbox.root_url, timeout=10)
     app = _data(control.post("/_sandbox/apps", json={"name": "Our app"}))
     body = {"domain": "acme.bitrix24.com", "name": "Acme"}
-    portal = _data(control.post("/_sandbox/portals", json=body))
+    portal = _data(control.post("/_sandbox/portals", json=body))["portal"]
     users = {}
     for name, is_admin in (("Alice Admin", True), ("Bob Member", False)):
         body = {"name": name, "isAdmin": is_admin}
-        users[name] = _data(control.post(f"/_sandbox/portals/{portal['portal']['id']}/users", json=body))["user"]
+        users[name] = _data(control.post(f"/_sandbox/portals/{portal['id']}/users", json=body))["user"]
     settings.VIBE_APP_KEY = app["key"]
     settings.VIBE_BASE_URL = sandbox.base_url
     settings.VIBE_BUDGET_BACKEND = "local"
     settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
-    yield Platform(control, app["key"], portal["portal"], users["Alice Admin"], users["Bob Member"])
+    yield Platform(control, app["key"], portal, users["Alice Admin"], users["Bob Member"])
     control.close()
