@@ -19,16 +19,6 @@ def _test_fernet_keys(settings):
 
 
 @pytest.fixture
-def fake_identity(settings):
-    """Point tenants at a scriptable identity backend instead of the platform."""
-    from tests.fakes import FakeIdentityBackend
-
-    FakeIdentityBackend.reset()
-    settings.TENANTS_IDENTITY_BACKEND = "tests.fakes.FakeIdentityBackend"
-    return FakeIdentityBackend
-
-
-@pytest.fixture
 def task_queue(transactional_db):
     """The real django-q2 queue on the configured broker; `run()` works the queued tasks off.
 
