@@ -84,7 +84,11 @@ class EventLogEntryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay (handle again)")
     def replay_events(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> None:
-        count = queryset.exclude(status=EventLogEntry.Status.RECEIVED).update(status=EventLogEntry.Status.RECEIVED, error="")
+        # Attempts start again from zero: an entry that used them up would otherwise be failed at once.
+        count = queryset.exclude(status=EventLogEntry.Status.RECEIVED).update(
+            status=EventLogEntry.Status.RECEIVED, error="", skill="", attempts=0, next_attempt_at=None,
+            handled_at=None, duration_ms=None,
+        )
         messages.info(request, f"{count} event(s) will be handled again on their bot's next cycle.")
 
 

@@ -206,3 +206,25 @@ def handle_retry_base_seconds() -> float:
 def handle_retry_max_seconds() -> float:
     """The longest wait between two attempts at one event (backend runs wait up to backoff_max_seconds)."""
     return float(read_setting("BOTCORE_HANDLE_RETRY_MAX_SECONDS", 60.0))
+
+
+def skill_run_retention_days() -> int:
+    """Finished skill runs older than this are pruned (a deferred job's key de-duplicates for as long)."""
+    return max(1, int(read_setting("BOTCORE_SKILL_RUN_RETENTION_DAYS", 30)))
+
+
+def action_record_retention_days() -> int:
+    """Once-only action records older than this are pruned, but never before the events and runs that could
+    replay them: a record gone first would let a replay upload or create a chat a second time."""
+    days = int(read_setting("BOTCORE_ACTION_RECORD_RETENTION_DAYS", 30))
+    return max(1, days, event_log_retention_days(), skill_run_retention_days())
+
+
+def conversation_state_retention_days() -> int:
+    """Conversation states untouched for this long are pruned."""
+    return max(1, int(read_setting("BOTCORE_CONVERSATION_STATE_RETENTION_DAYS", 90)))
+
+
+def failed_task_retention_days() -> int:
+    """django-q2's failed task rows older than this are pruned (save_limit bounds only successful ones)."""
+    return max(1, int(read_setting("BOTCORE_FAILED_TASK_RETENTION_DAYS", 14)))

@@ -5,6 +5,13 @@ from django_q.models import Schedule
 
 SCHEDULES = {
     "botcore.prune_event_log": dict(func="botcore.tasks.prune_event_log", schedule_type=Schedule.HOURLY),
+    # Retention of the other tables that grow; see botcore/retention.py.
+    **{
+        f"botcore.{name}": dict(func=f"botcore.retention.{name}", schedule_type=Schedule.HOURLY)
+        for name in (
+            "prune_skill_runs", "prune_action_records", "prune_conversation_states", "prune_failed_tasks",
+        )
+    },
     # Skills' schedules (portal-local cron times) are claimed by this one sweep; see botcore/skills/scheduling.py.
     "botcore.sweep_skill_schedules": dict(func="botcore.skills.tasks.sweep_skill_schedules", schedule_type=Schedule.MINUTES, minutes=1),
 }

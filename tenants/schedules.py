@@ -6,6 +6,9 @@ from django_q.models import Schedule
 SCHEDULES = {
     "tenants.warn_expiring_sessions": dict(func="tenants.tasks.warn_expiring_sessions", schedule_type=Schedule.MINUTES, minutes=5),
     "tenants.purge_uninstalled_portals": dict(func="tenants.tasks.purge_uninstalled_portals", schedule_type=Schedule.HOURLY),
+    "tenants.clear_expired_sessions": dict(
+        func="tenants.tasks.clear_expired_sessions", schedule_type=Schedule.HOURLY
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""django-q2 tasks of tenants: expiry warnings, lapsed sessions, purging uninstalled portals."""
+"""django-q2 tasks of tenants: expiry warnings, lapsed sessions, purging uninstalled portals, old sessions."""
 from __future__ import annotations
 
 import logging
@@ -42,3 +42,15 @@ def warn_expiring_sessions() -> int:
 
 def purge_uninstalled_portals() -> int:
     return services.purge_uninstalled_portals()
+
+
+def clear_expired_sessions() -> int:
+    """Delete expired Django sessions (`manage.py clearsessions`): every anonymous /oauth/start/ adds one."""
+    from django.contrib.sessions.models import Session
+    from django.core.management import call_command
+
+    # Counted for the log only; clearsessions itself serves whichever session engine is configured.
+    expired = Session.objects.filter(expire_date__lt=timezone.now()).count()
+    call_command("clearsessions")
+    log.info("expired sessions cleared: %s", expired)
+    return expired

@@ -19,13 +19,17 @@ def _test_fernet_keys(settings):
 
 
 @pytest.fixture
-def fake_identity(settings):
-    """Point tenants at a scriptable identity backend instead of the platform."""
-    from tests.fakes import FakeIdentityBackend
+def task_queue(transactional_db):
+    """The real django-q2 queue on the configured broker; `run()` works the queued tasks off.
 
-    FakeIdentityBackend.reset()
-    settings.TENANTS_IDENTITY_BACKEND = "tests.fakes.FakeIdentityBackend"
-    return FakeIdentityBackend
+    Transactional: a worker sees only committed rows, and tasks are enqueued on commit.
+    """
+    from tests.taskqueue import BrokerQueue
+
+    queue = BrokerQueue()
+    queue.purge()
+    yield queue
+    queue.purge()
 
 
 @pytest.fixture(scope="session")

@@ -194,6 +194,12 @@ BOTCORE_POLL_BUDGET_SHARE = float(env.read_str("BOTCORE_POLL_BUDGET_SHARE") or 0
 # Leased cycles at once across all pacers (0: twice the qcluster's workers).
 BOTCORE_MAX_CYCLES_IN_FLIGHT = env.read_int("BOTCORE_MAX_CYCLES_IN_FLIGHT", 0)
 BOTCORE_EVENT_LOG_RETENTION_DAYS = env.read_int("BOTCORE_EVENT_LOG_RETENTION_DAYS", 14)
+# Days kept of finished skill runs, once-only action records (never fewer than the event log's and the
+# runs' days), untouched conversation states, and django-q2's failed task rows; see botcore/retention.py.
+BOTCORE_SKILL_RUN_RETENTION_DAYS = env.read_int("BOTCORE_SKILL_RUN_RETENTION_DAYS", 30)
+BOTCORE_ACTION_RECORD_RETENTION_DAYS = env.read_int("BOTCORE_ACTION_RECORD_RETENTION_DAYS", 30)
+BOTCORE_CONVERSATION_STATE_RETENTION_DAYS = env.read_int("BOTCORE_CONVERSATION_STATE_RETENTION_DAYS", 90)
+BOTCORE_FAILED_TASK_RETENTION_DAYS = env.read_int("BOTCORE_FAILED_TASK_RETENTION_DAYS", 14)
 
 # --- i18n, static, security -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

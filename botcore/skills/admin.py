@@ -33,7 +33,9 @@ class SkillRunAdmin(admin.ModelAdmin):
     def run_again(self, request: HttpRequest, queryset: QuerySet[SkillRun]) -> None:
         runs = list(queryset.exclude(status=SkillRun.Status.RUNNING))
         for run in runs:
-            SkillRun.objects.filter(pk=run.pk).update(status=SkillRun.Status.PENDING, attempts=0, error="")
+            SkillRun.objects.filter(pk=run.pk).update(
+                status=SkillRun.Status.PENDING, attempts=0, error="", started_at=None, finished_at=None
+            )
             enqueue_run(run)
         messages.info(request, f"{len(runs)} run(s) enqueued again.")
 

@@ -2,6 +2,8 @@
 (portal, skill, schedule) firing as a SkillRun and enqueues it.
 
 - Times are read on each portal's clock (tenants' PortalSettings.timezone; an unknown zone reads as UTC).
+  Across daylight saving each local firing fires once: a repeated time at its first passing, a skipped
+  one at the first minute after the gap.
 - A firing is claimed by inserting SkillRun(run_key="schedule:<name>:<UTC due time>"), unique per portal
   and skill: two qclusters sweeping at once, or a sweep repeated, claim it once.
 - Restarts: the sweep looks back BOTCORE_SCHEDULE_CATCH_UP_MINUTES (default 15), so a firing missed while
@@ -58,13 +60,33 @@ def _cron(text: str) -> CronExpression:
 def latest_firing(
     cron: CronExpression, zone: ZoneInfo, *, after: datetime, until: datetime
 ) -> datetime | None:
-    """The last minute in (after, until] at which `cron` fires on `zone`'s clock, as a UTC instant."""
+    """The last minute in (after, until] at which `cron` fires on `zone`'s clock, as a UTC instant.
+
+    Each local firing fires once across daylight saving: a wall-clock time the clocks pass twice fires at its
+    first passing only, and one they skip fires at the first minute after the gap (several skipped firings
+    of one schedule share that minute rather than piling up).
+    """
     minute = until.astimezone(UTC).replace(second=0, microsecond=0)
     while minute > after:
-        if cron.matches(minute.astimezone(zone)):
+        if _fires_at(cron, zone, minute):
             return minute
         minute -= timedelta(minutes=1)
     return None
+
+
+def _fires_at(cron: CronExpression, zone: ZoneInfo, minute: datetime) -> bool:
+    local = minute.astimezone(zone)
+    # fold=1 marks the second passing of a repeated wall-clock time (PEP 495).
+    if local.fold == 0 and cron.matches(local):
+        return True
+    wall = local.replace(tzinfo=None, fold=0)
+    skipped = (minute - timedelta(minutes=1)).astimezone(zone).replace(tzinfo=None, fold=0)
+    skipped += timedelta(minutes=1)
+    while skipped < wall:  # only after clocks jumped forward: the wall minutes that never existed
+        if cron.matches(skipped):
+            return True
+        skipped += timedelta(minutes=1)
+    return False
 
 
 def _has_schedules(skill: Skill) -> bool:

@@ -6,9 +6,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from botcore import conf
 from botcore.models import Bot, EventLogEntry
 from botcore.pacer import Pacer
+from botcore.services.executor import handle_entry
 from botcore.tasks import prune_event_log
+from botcore.testing.factories import _envelope, _message
 from tenants.models import Portal
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -58,6 +61,26 @@ def test_an_operator_replays_a_failed_event(admin_client, bot):
     admin_client.post("/admin/botcore/eventlogentry/", {"action": "replay_events", "_selected_action": [entry.pk]})
     entry.refresh_from_db()
     assert entry.status == EventLogEntry.Status.RECEIVED and entry.error == ""
+
+
+def test_a_replayed_entry_that_used_up_its_attempts_is_handled_again(admin_client, bot):
+    data = _envelope(user_id=1, user_name="John Smith", first_name=None, chat_id=None, dialog_id=None,
+                     language="en", bot_id=bot.vibe_bot_id)
+    data["message"] = _message("hello", message_id=5, author_id=1, chat_id=data["chat"]["id"])
+    payload = {"eventId": 1, "type": "ONIMBOTV2MESSAGEADD", "date": "2030-03-04T10:00:00+00:00", "data": data}
+    entry = EventLogEntry.objects.create(
+        bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload=payload,
+        status=EventLogEntry.Status.FAILED, error="gave up", skill="echo",
+        attempts=conf.handle_max_attempts(),
+    )
+    replay = {"action": "replay_events", "_selected_action": [entry.pk]}
+    admin_client.post("/admin/botcore/eventlogentry/", replay)
+    entry.refresh_from_db()
+    assert (entry.status, entry.error, entry.attempts, entry.skill) == ("received", "", 0, "")
+    # No skill is on, so a replay that really replays ends IGNORED, not "gave up after N attempts".
+    assert handle_entry(entry, bot=bot, client=None, skills=[], lease_token=None) == EventLogEntry.Status.IGNORED
+    entry.refresh_from_db()
+    assert entry.attempts == 1 and entry.error == ""
 
 
 def test_old_entries_are_pruned_but_unhandled_ones_are_kept(bot, settings):

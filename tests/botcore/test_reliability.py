@@ -26,7 +26,6 @@ from botcore.vibe.models import EventBatch
 from tenants import selectors as tenant_selectors
 from tenants import services as tenant_services
 from tenants.identity import VerifiedIdentity
-from tests.botcore.taskqueue import run_queued_tasks
 
 
 class CountingSkill(Skill):
@@ -237,12 +236,12 @@ def bots_on_platform(sandbox_portal) -> set[int]:
     return {b["id"] for b in listed if not b.get("deleted")}
 
 
-def test_a_personal_key_moves_the_bot_and_removing_it_moves_it_back(sandbox_portal, bot, counting):
+def test_a_personal_key_moves_the_bot_and_removing_it_moves_it_back(sandbox_portal, bot, counting, task_queue):
     portal = sandbox_portal.portal
     session_bot = bot.vibe_bot_id
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=session_bot, text="before")
     tenant_services.set_portal_api_key(portal, api_key=personal_key(sandbox_portal), added_by_user_id=sandbox_portal.admin_id)
-    run_queued_tasks("botcore.tasks.move_portal_bot")
+    task_queue.run("botcore.tasks.move_portal_bot")
     bot.refresh_from_db()
     assert bot.credential_kind == "personal" and bot.vibe_bot_id != session_bot and bot.event_offset == 0
     assert "personal key" in bot.status_note
@@ -260,7 +259,7 @@ def test_a_personal_key_moves_the_bot_and_removing_it_moves_it_back(sandbox_port
 
     personal_bot = bot.vibe_bot_id
     tenant_services.remove_portal_api_key(portal)
-    run_queued_tasks("botcore.tasks.move_portal_bot")
+    task_queue.run("botcore.tasks.move_portal_bot")
     bot.refresh_from_db()
     assert bot.credential_kind == "session" and bot.vibe_bot_id not in (personal_bot, session_bot)
     assert personal_bot not in bots_on_platform(sandbox_portal)

@@ -6,20 +6,22 @@ from django.db import connection
 
 from tenants import selectors, services
 from tenants.models import SessionGrant
-from tests.fakes import make_identity
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TOKEN = "vibe_session_PLAINTEXT_CANARY_42"
-KEY = "vibe_api_PLAINTEXT_CANARY_43"
+@pytest.fixture
+def secrets(platform) -> dict[str, str]:
+    """The sandbox's real credentials of the portal's admin: a session token and a personal key."""
+    return {"token": platform.session(platform.admin), "key": platform.personal_key(platform.admin)}
 
 
 @pytest.fixture
-def installed(fake_identity):
-    fake_identity.sessions[TOKEN] = make_identity(user_id=1, is_admin=True)
-    fake_identity.api_keys[KEY] = make_identity()
-    portal = services.accept_gateway_visit(session_token=TOKEN, claimed_portal_id="portal-uuid-1", claimed_user_id="1")
-    services.set_portal_api_key(portal, api_key=KEY, added_by_user_id=1)
+def installed(platform, secrets):
+    admin_id = platform.admin["id"]
+    portal = services.accept_gateway_visit(
+        session_token=secrets["token"], claimed_portal_id=platform.portal_id, claimed_user_id=str(admin_id)
+    )
+    services.set_portal_api_key(portal, api_key=secrets["key"], added_by_user_id=admin_id)
     return portal
 
 
@@ -32,35 +34,38 @@ def _dump_all_rows() -> str:
     return "\n".join(rows)
 
 
-def test_raw_database_rows_hold_no_token_or_key(installed):
+def test_raw_database_rows_hold_no_token_or_key(installed, secrets):
     dump = _dump_all_rows()
     assert SessionGrant.objects.exists()
-    assert TOKEN not in dump and KEY not in dump
-    assert "PLAINTEXT_CANARY" not in dump
+    assert secrets["token"] not in dump and secrets["key"] not in dump
 
 
-def test_sqlite_database_file_holds_no_token_or_key(installed):
+def test_sqlite_database_file_holds_no_token_or_key(installed, secrets):
     if connection.vendor != "sqlite":
         pytest.skip("the file check applies to the SQLite run; the row check covers PostgreSQL")
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     path = connection.settings_dict["NAME"]
     data = open(path, "rb").read()
-    assert b"PLAINTEXT_CANARY" not in data
+    assert secrets["token"].encode() not in data and secrets["key"].encode() not in data
 
 
-def test_install_refresh_and_uninstall_log_no_token(fake_identity, caplog):
+def test_install_refresh_and_uninstall_log_no_token(platform, secrets, caplog):
     caplog.set_level(logging.DEBUG)
-    fake_identity.sessions[TOKEN] = make_identity(user_id=1, is_admin=True)
-    portal = services.accept_gateway_visit(session_token=TOKEN, claimed_portal_id="portal-uuid-1", claimed_user_id="1")
-    services.accept_gateway_visit(session_token=TOKEN, claimed_portal_id="portal-uuid-1", claimed_user_id="1")
+    admin_id = platform.admin["id"]
+    visit = dict(
+        session_token=secrets["token"], claimed_portal_id=platform.portal_id, claimed_user_id=str(admin_id)
+    )
+    portal = services.accept_gateway_visit(**visit)
+    services.accept_gateway_visit(**visit)
+    services.set_portal_api_key(portal, api_key=secrets["key"], added_by_user_id=admin_id)
     services.report_credential_refused(portal, credential=selectors.get_portal_credential(portal))
     services.uninstall_portal(portal, reason="admin")
     assert caplog.records
-    assert "PLAINTEXT_CANARY" not in caplog.text
+    assert secrets["token"] not in caplog.text and secrets["key"] not in caplog.text
 
 
-def test_admin_pages_show_grants_masked(installed, admin_client):
+def test_admin_pages_show_grants_masked(installed, secrets, admin_client):
     grant = SessionGrant.objects.get()
     for url in ("/admin/tenants/portal/", f"/admin/tenants/portal/{installed.pk}/change/",
                 "/admin/tenants/sessiongrant/", f"/admin/tenants/sessiongrant/{grant.pk}/change/",
@@ -68,4 +73,5 @@ def test_admin_pages_show_grants_masked(installed, admin_client):
         page = admin_client.get(url)
         assert page.status_code == 200, url
         body = page.content.decode()
-        assert "PLAINTEXT_CANARY" not in body and grant.token.raw not in body, url
+        assert secrets["token"] not in body and secrets["key"] not in body, url
+        assert grant.token.raw not in body, url

@@ -8,16 +8,20 @@ from django.core.management import call_command
 from tenants import selectors, services
 from tenants.crypto import is_encrypted_with_newest_key
 from tenants.models import SessionGrant
-from tests.fakes import make_identity
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_rotation_moves_every_secret_to_the_newest_key_and_is_safe_to_repeat(fake_identity, settings):
+def test_rotation_moves_every_secret_to_the_newest_key_and_is_safe_to_repeat(platform, settings):
     old_key = settings.TENANTS_FERNET_KEYS[0]
-    for user_id in range(1, 8):
-        fake_identity.sessions[f"tok-{user_id}"] = make_identity(user_id=user_id, is_admin=True)
-        services.accept_gateway_visit(session_token=f"tok-{user_id}", claimed_portal_id="portal-uuid-1", claimed_user_id=str(user_id))
+    tokens = set()
+    for index in range(7):
+        user = platform.admin if index == 0 else platform.add_user(f"Admin {index}", is_admin=True)
+        token = platform.session(user)
+        tokens.add(token)
+        services.accept_gateway_visit(
+            session_token=token, claimed_portal_id=platform.portal_id, claimed_user_id=str(user["id"])
+        )
     new_key = Fernet.generate_key().decode()
     settings.TENANTS_FERNET_KEYS = [new_key, old_key]
 
@@ -32,4 +36,4 @@ def test_rotation_moves_every_secret_to_the_newest_key_and_is_safe_to_repeat(fak
 
     settings.TENANTS_FERNET_KEYS = [new_key]  # the old key is retired: everything still opens
     portal = SessionGrant.objects.first().portal
-    assert selectors.get_portal_credential(portal).secret.startswith("tok-")
+    assert selectors.get_portal_credential(portal).secret in tokens

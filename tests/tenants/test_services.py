@@ -1,4 +1,5 @@
-"""tenants services with a scripted identity backend: install, refresh, lose and regain, uninstall."""
+"""tenants services against the sandbox's real identity (GET /v1/me): install, refresh, lose and regain,
+uninstall, personal keys."""
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,6 @@ from django.utils import timezone
 from tenants import selectors, services, signals
 from tenants.errors import InstallationError, SessionTokenError
 from tenants.models import Portal, PortalApiKey, SessionGrant
-from tests.fakes import make_identity
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,7 +17,9 @@ def heard():
     """Every tenants signal sent during the test, as (name, member_id)."""
     events = []
     receivers = {}
-    for name in ("portal_installed", "portal_uninstalled", "portal_session_restored", "portal_session_lost", "portal_session_expiring"):
+    names = ("portal_installed", "portal_uninstalled", "portal_session_restored", "portal_session_lost",
+             "portal_session_expiring")
+    for name in names:
         def receiver(sender, portal, _name=name, **kwargs):
             events.append((_name, portal.member_id))
         receivers[name] = receiver
@@ -27,107 +29,127 @@ def heard():
         getattr(signals, name).disconnect(receiver)
 
 
-def test_first_admin_visit_installs_the_portal_and_announces_it(fake_identity, heard):
-    fake_identity.sessions["tok-admin"] = make_identity(user_id=1, is_admin=True)
-    portal = services.accept_gateway_visit(session_token="tok-admin", claimed_portal_id="portal-uuid-1", claimed_user_id="1")
-    assert portal.status == Portal.Status.ACTIVE
-    assert portal.installed_by_user_id == 1
-    assert heard == [("portal_installed", "member-1")]
-    assert selectors.get_portal_credential(portal).secret == "tok-admin"
+def visit(platform, token: str, user: dict, *, portal_id: str | None = None) -> Portal:
+    """What the gateway's X-Vibe-* headers claim, checked against the token."""
+    return services.accept_gateway_visit(
+        session_token=token,
+        claimed_portal_id=portal_id or platform.portal_id,
+        claimed_user_id=str(user["id"]),
+    )
 
 
-def test_a_member_cannot_install_but_refreshes_an_installed_portal(fake_identity):
-    fake_identity.sessions["tok-member"] = make_identity(user_id=2, is_admin=False)
+def test_first_admin_visit_installs_the_portal_and_announces_it(platform, heard):
+    token = platform.session(platform.admin)
+    portal = visit(platform, token, platform.admin)
+    assert portal.status == Portal.Status.ACTIVE and portal.member_id == platform.member_id
+    assert portal.installed_by_user_id == platform.admin["id"]
+    assert heard == [("portal_installed", platform.member_id)]
+    assert selectors.get_portal_credential(portal).secret == token
+
+
+def test_a_member_cannot_install_but_refreshes_an_installed_portal(platform):
+    member_token = platform.session(platform.member)
     with pytest.raises(InstallationError):
-        services.accept_gateway_visit(session_token="tok-member", claimed_portal_id="portal-uuid-1", claimed_user_id="2")
+        visit(platform, member_token, platform.member)
     assert not Portal.objects.exists()
-    fake_identity.sessions["tok-admin"] = make_identity(user_id=1, is_admin=True, expires_in=600)
-    services.accept_gateway_visit(session_token="tok-admin", claimed_portal_id="portal-uuid-1", claimed_user_id="1")
-    portal = services.accept_gateway_visit(session_token="tok-member", claimed_portal_id="portal-uuid-1", claimed_user_id="2")
+    visit(platform, platform.session(platform.admin, ttl=600), platform.admin)
+    portal = visit(platform, member_token, platform.member)
     assert SessionGrant.objects.filter(portal=portal).count() == 2
 
 
-def test_an_admins_token_is_preferred_over_a_fresher_members(fake_identity):
-    fake_identity.sessions["tok-admin"] = make_identity(user_id=1, is_admin=True, expires_in=600)
-    fake_identity.sessions["tok-member"] = make_identity(user_id=2, is_admin=False, expires_in=7200)
-    services.accept_gateway_visit(session_token="tok-admin", claimed_portal_id="portal-uuid-1", claimed_user_id="1")
-    portal = services.accept_gateway_visit(session_token="tok-member", claimed_portal_id="portal-uuid-1", claimed_user_id="2")
-    assert selectors.get_portal_credential(portal).secret == "tok-admin"
+def test_an_admins_token_is_preferred_over_a_fresher_members(platform):
+    admin_token = platform.session(platform.admin, ttl=600)
+    visit(platform, admin_token, platform.admin)
+    portal = visit(platform, platform.session(platform.member, ttl=7200), platform.member)
+    assert selectors.get_portal_credential(portal).secret == admin_token
 
 
-def test_gateway_headers_that_do_not_match_the_token_owner_are_refused(fake_identity, caplog):
-    fake_identity.sessions["tok-admin"] = make_identity(user_id=1, is_admin=True)
+def test_gateway_headers_that_do_not_match_the_token_owner_are_refused(platform, caplog):
+    token = platform.session(platform.admin)
+    other_portal, _ = platform.add_portal("other.bitrix24.com")
     with pytest.raises(InstallationError):
-        services.accept_gateway_visit(session_token="tok-admin", claimed_portal_id="another-portal", claimed_user_id="1")
+        visit(platform, token, platform.admin, portal_id=other_portal["id"])
     with pytest.raises(InstallationError):
-        services.accept_gateway_visit(session_token="tok-admin", claimed_portal_id="portal-uuid-1", claimed_user_id="99")
+        visit(platform, token, platform.member)
     assert not Portal.objects.exists()
     assert "forged gateway headers refused" in caplog.text
-    assert "tok-admin" not in caplog.text
+    assert token not in caplog.text
 
 
-def test_an_unknown_token_is_refused(fake_identity):
+def test_an_unknown_an_expired_and_an_app_less_token_are_refused(platform):
     with pytest.raises(InstallationError):
-        services.accept_gateway_visit(session_token="tok-forged", claimed_portal_id="portal-uuid-1", claimed_user_id="1")
+        visit(platform, "vibe_session_forged", platform.admin)
+    with pytest.raises(InstallationError):
+        visit(platform, platform.session(platform.admin, ttl=-1), platform.admin)
+    with pytest.raises(InstallationError):  # a personal key is no session
+        visit(platform, platform.personal_key(platform.admin), platform.admin)
+    assert not Portal.objects.exists()
 
 
-def test_losing_every_token_pauses_the_portal_and_a_fresh_one_resumes_it(fake_identity, heard):
-    fake_identity.sessions["tok-1"] = make_identity(user_id=1, is_admin=True)
-    portal = services.accept_gateway_visit(session_token="tok-1", claimed_portal_id="portal-uuid-1", claimed_user_id="1")
+def test_losing_every_token_pauses_the_portal_and_a_fresh_one_resumes_it(platform, heard):
+    portal = visit(platform, platform.session(platform.admin), platform.admin)
     services.report_credential_refused(portal, credential=selectors.get_portal_credential(portal))
     portal.refresh_from_db()
     assert portal.status == Portal.Status.NEEDS_SESSION
     with pytest.raises(SessionTokenError):
         selectors.get_portal_credential(portal)
-    fake_identity.sessions["tok-2"] = make_identity(user_id=1, is_admin=True)
-    services.accept_gateway_visit(session_token="tok-2", claimed_portal_id="portal-uuid-1", claimed_user_id="1")
+    fresh = platform.session(platform.admin)
+    visit(platform, fresh, platform.admin)
     portal.refresh_from_db()
     assert portal.status == Portal.Status.ACTIVE
-    assert selectors.get_portal_credential(portal).secret == "tok-2"
-    assert [name for name, _ in heard] == ["portal_installed", "portal_session_lost", "portal_session_restored"]
+    assert selectors.get_portal_credential(portal).secret == fresh
+    assert [name for name, _ in heard] == [
+        "portal_installed", "portal_session_lost", "portal_session_restored"
+    ]
 
 
-def test_expiring_sessions_warn_once_and_lapsed_ones_pause(fake_identity, heard, settings):
+def test_expiring_sessions_warn_once_and_lapsed_ones_pause(platform, heard, settings):
     from tenants.tasks import warn_expiring_sessions
 
     settings.TENANTS_EXPIRY_WARNING_SECONDS = 3600
-    fake_identity.sessions["tok-1"] = make_identity(user_id=1, is_admin=True, expires_in=1800)
-    portal = services.accept_gateway_visit(session_token="tok-1", claimed_portal_id="portal-uuid-1", claimed_user_id="1")
+    portal = visit(platform, platform.session(platform.admin, ttl=1800), platform.admin)
     assert warn_expiring_sessions() == 1
     assert warn_expiring_sessions() == 0
     SessionGrant.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     warn_expiring_sessions()
     portal.refresh_from_db()
     assert portal.status == Portal.Status.NEEDS_SESSION
-    assert ("portal_session_expiring", "member-1") in heard and ("portal_session_lost", "member-1") in heard
+    member_id = platform.member_id
+    assert ("portal_session_expiring", member_id) in heard and ("portal_session_lost", member_id) in heard
 
 
-def test_uninstall_destroys_secrets_at_once_keeps_data_then_purges_and_reinstall_works(fake_identity, heard, settings):
+def test_uninstall_destroys_secrets_at_once_keeps_data_then_purges_and_reinstall_works(
+    platform, heard, settings
+):
     settings.TENANTS_RETENTION_DAYS = 7
-    fake_identity.sessions["tok-1"] = make_identity(user_id=1, is_admin=True)
-    fake_identity.api_keys["vibe_api_k"] = make_identity(user_id=1, is_admin=True, expires_in=0)
-    portal = services.accept_gateway_visit(session_token="tok-1", claimed_portal_id="portal-uuid-1", claimed_user_id="1")
-    services.set_portal_api_key(portal, api_key="vibe_api_k", added_by_user_id=1)
+    portal = visit(platform, platform.session(platform.admin), platform.admin)
+    services.set_portal_api_key(portal, api_key=platform.personal_key(platform.admin),
+                                added_by_user_id=platform.admin["id"])
     services.uninstall_portal(portal, reason="admin")
     portal.refresh_from_db()
     assert portal.status == Portal.Status.UNINSTALLED
     assert not SessionGrant.objects.exists() and not PortalApiKey.objects.exists()
     assert services.purge_uninstalled_portals() == 0
     assert services.purge_uninstalled_portals(at=timezone.now() + timedelta(days=8)) == 1
-    fake_identity.sessions["tok-again"] = make_identity(user_id=1, is_admin=True)
-    portal = services.accept_gateway_visit(session_token="tok-again", claimed_portal_id="portal-uuid-1", claimed_user_id="1")
+    portal = visit(platform, platform.session(platform.admin), platform.admin)
     assert portal.status == Portal.Status.ACTIVE
     assert [name for name, _ in heard] == ["portal_installed", "portal_uninstalled", "portal_installed"]
 
 
-def test_a_personal_key_of_another_portal_is_refused_and_ours_wins_over_sessions(fake_identity):
-    fake_identity.sessions["tok-1"] = make_identity(user_id=1, is_admin=True)
-    fake_identity.api_keys["vibe_api_other"] = make_identity(member_id="member-2", vibe_portal_id="p2")
-    fake_identity.api_keys["vibe_api_ours"] = make_identity()
-    portal = services.accept_gateway_visit(session_token="tok-1", claimed_portal_id="portal-uuid-1", claimed_user_id="1")
+def test_a_personal_key_is_verified_with_the_platform_and_ours_wins_over_sessions(platform):
+    portal = visit(platform, platform.session(platform.admin), platform.admin)
+    _, other_admin = platform.add_portal("other.bitrix24.com")
+    added_by = platform.admin["id"]
+    for refused in (platform.personal_key(other_admin), "vibe_api_" + "0" * 40, platform.app_key):
+        with pytest.raises(InstallationError):
+            services.set_portal_api_key(portal, api_key=refused, added_by_user_id=added_by)
+    revoked = platform.personal_key(platform.admin)
+    platform.revoke(revoked)
     with pytest.raises(InstallationError):
-        services.set_portal_api_key(portal, api_key="vibe_api_other", added_by_user_id=1)
-    services.set_portal_api_key(portal, api_key="vibe_api_ours", added_by_user_id=1)
+        services.set_portal_api_key(portal, api_key=revoked, added_by_user_id=added_by)
+    assert not PortalApiKey.objects.exists()
+    ours = platform.personal_key(platform.member)  # any user's key of the portal: it acts as its owner
+    services.set_portal_api_key(portal, api_key=ours, added_by_user_id=added_by)
     credential = selectors.get_portal_credential(portal)
-    assert (credential.kind, credential.secret) == ("personal", "vibe_api_ours")
-    assert "vibe_api_ours" not in repr(credential)
+    assert (credential.kind, credential.secret) == ("personal", ours)
+    assert ours not in repr(credential)

@@ -58,37 +58,3 @@ def world(sandbox_portal, settings, skill_paths) -> World:
     if skill_paths is not None:
         settings.BOTCORE_SKILLS = list(skill_paths)
     return World(sandbox_portal, provision_bot(sandbox_portal.portal))
-
-
-class TaskQueue:
-    """Stands in for the broker (ORM or Redis alike): records async_task calls; run() drains them."""
-
-    def __init__(self) -> None:
-        self.queued: list[tuple[str, tuple]] = []
-
-    def enqueue(self, func, *args, **kwargs):
-        self.queued.append((func, args))
-        return f"task-{len(self.queued)}"
-
-    def names(self) -> list[str]:
-        return [func for func, _ in self.queued]
-
-    def run(self, prefix: str = "botcore.") -> list:
-        from django.utils.module_loading import import_string
-
-        results = []
-        while True:
-            batch = [(f, a) for f, a in self.queued if f.startswith(prefix)]
-            if not batch:
-                return results
-            self.queued = [(f, a) for f, a in self.queued if not f.startswith(prefix)]
-            for func, args in batch:
-                results.append(import_string(func)(*args))
-
-
-@pytest.fixture
-def task_queue(monkeypatch) -> TaskQueue:
-    queue = TaskQueue()
-    monkeypatch.setattr("django_q.tasks.async_task", queue.enqueue)
-    monkeypatch.setattr("botcore.receivers.async_task", queue.enqueue)
-    return queue

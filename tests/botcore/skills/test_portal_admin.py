@@ -79,16 +79,10 @@ def test_options_change_field_by_field(acme, django_capture_on_commit_callbacks)
     assert SkillConfig.objects.get(portal=acme, skill_name="standup").options["ask_at"] == "10:00"
 
 
-def test_switching_a_skill_reregisters_the_portals_commands(
-    acme, django_capture_on_commit_callbacks, monkeypatch
-):
-    sent = []
-    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kw: sent.append((func, args)))
-    with django_capture_on_commit_callbacks(execute=True):
-        configure_skill(acme, skill_name="echo", is_enabled=False)
-    with django_capture_on_commit_callbacks(execute=True):
-        configure_skill(acme, skill_name="echo", options={})  # no switch, no re-registration
-    assert sent == [("botcore.skills.tasks.sync_bot_commands", (acme.pk,))]
+def test_switching_a_skill_reregisters_the_portals_commands(acme, task_queue):
+    configure_skill(acme, skill_name="echo", is_enabled=False)
+    configure_skill(acme, skill_name="echo", options={})  # no switch, no re-registration
+    assert task_queue.queued == [("botcore.skills.tasks.sync_bot_commands", (acme.pk,))]
 
 
 def test_an_unknown_skill_is_refused(acme):

@@ -1,0 +1,77 @@
+"""The real task queue in tests: django-q2's own async_task puts tasks on the configured broker (ORM on
+SQLite, Redis when REDIS_URL is set); `run()` takes them back with the broker's API and executes each through
+django-q2's worker and monitor, as a qcluster's pusher, worker and monitor would, minus the processes."""
+
+from __future__ import annotations
+
+from multiprocessing import Queue, Value
+from typing import Any
+
+from django_q.brokers import get_broker
+from django_q.monitor import monitor
+from django_q.signing import SignedPackage
+from django_q.utils import get_func_repr
+from django_q.worker import worker
+
+
+class TaskFailed(AssertionError):
+    """A task raised in the worker: the test fails with what the worker recorded."""
+
+
+class BrokerQueue:
+    """The broker of this test run's queue (VIBE_Q_NAME), emptied when the test starts and ends."""
+
+    def __init__(self) -> None:
+        self.broker = get_broker()
+        self.pulled: list[dict[str, Any]] = []  # taken from the broker and not run yet, ack_id kept
+        self.done: list[dict[str, Any]] = []  # run, with django-q2's result and success
+
+    def purge(self) -> None:
+        self.broker.purge_queue()
+        self.pulled.clear()
+
+    def _pull(self) -> list[dict[str, Any]]:
+        # queue_size first: Redis's dequeue blocks a second on an empty list.
+        while self.broker.queue_size():
+            for ack_id, payload in self.broker.dequeue() or []:
+                task = SignedPackage.loads(payload)
+                task["ack_id"] = ack_id  # as django-q2's pusher does, so the monitor acknowledges it
+                self.pulled.append(task)
+        return self.pulled
+
+    @property
+    def queued(self) -> list[tuple[str, tuple]]:
+        """(function path, args) of every task waiting on the broker, in order."""
+        return [(get_func_repr(task["func"]), tuple(task["args"])) for task in self._pull()]
+
+    def names(self) -> list[str]:
+        return [func for func, _ in self.queued]
+
+    def run(self, prefix: str = "botcore.", *, allow_failures: bool = False) -> list:
+        """Execute the waiting tasks whose function starts with `prefix`, and those they enqueue, until none
+        is left; returns their results. A task that raises fails the test unless `allow_failures`."""
+        results = []
+        while batch := [t for t in self._pull() if get_func_repr(t["func"]).startswith(prefix)]:
+            self.pulled = [t for t in self.pulled if t not in batch]
+            for task in batch:
+                done = self._execute(task)
+                if not done["success"] and not allow_failures:
+                    func = get_func_repr(done["func"])
+                    raise TaskFailed(f"task {func} failed in the worker: {done['result']}")
+                results.append(done["result"])
+        return results
+
+    def _execute(self, task: dict[str, Any]) -> dict[str, Any]:
+        tasks, results = Queue(), Queue()
+        tasks.put(task)
+        tasks.put("STOP")
+        worker(tasks, results, Value("f", -1))
+        done = results.get()
+        results.put(done)
+        results.put("STOP")
+        monitor(results, self.broker)  # saves the Task row and acknowledges it on the broker
+        for queue in (tasks, results):
+            queue.close()
+            queue.join_thread()
+        self.done.append(done)
+        return done
