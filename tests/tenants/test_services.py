@@ -1,4 +1,5 @@
 """tenants services with a scripted identity backend: install, refresh, lose and regain, uninstall."""
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -85,6 +86,21 @@ def test_losing_every_token_pauses_the_portal_and_a_fresh_one_resumes_it(fake_id
     assert portal.status == Portal.Status.ACTIVE
     assert selectors.get_portal_credential(portal).secret == "tok-2"
     assert [name for name, _ in heard] == ["portal_installed", "portal_session_lost", "portal_session_restored"]
+
+
+def test_a_session_of_unstated_life_lives_the_default_until_its_first_refusal(fake_identity, heard, settings):
+    """GET /v1/me without session.expiresAt (me-no-expiry): assume the contract's life; a 401 ends it."""
+    settings.TENANTS_DEFAULT_SESSION_SECONDS = 7200
+    fake_identity.sessions["tok-1"] = replace(make_identity(user_id=1, is_admin=True), expires_at=None)
+    before = timezone.now()
+    portal = services.accept_gateway_visit(session_token="tok-1", claimed_portal_id="portal-uuid-1", claimed_user_id="1")
+    grant = SessionGrant.objects.get(portal=portal)
+    assert before + timedelta(seconds=7200) <= grant.expires_at <= timezone.now() + timedelta(seconds=7200)
+    assert selectors.get_portal_credential(portal).secret == "tok-1"
+    services.report_credential_refused(portal, kind="session", bitrix_user_id=1)
+    portal.refresh_from_db()
+    assert portal.status == Portal.Status.NEEDS_SESSION
+    assert [name for name, _ in heard] == ["portal_installed", "portal_session_lost"]
 
 
 def test_expiring_sessions_warn_once_and_lapsed_ones_pause(fake_identity, heard, settings):
