@@ -92,7 +92,8 @@ def press_button(platform: Platform, *, user: User, message: Message, index: int
         if command is None:
             raise StateError("COMMAND_NOT_FOUND", f"The bot has no command {button['COMMAND']}")
         data = platform.event_envelope(bot, chat, user)
-        data["command"] = _command_payload(platform, command, str(button.get("COMMAND_PARAMS", "")), "keyboard")
+        params = str(button.get("COMMAND_PARAMS", ""))
+        data["command"] = _command_payload(platform, command, params, "keyboard")
         data["message"] = platform.message_payload(message)
         platform.emit(bot, "ONIMBOTV2COMMANDADD", data)
     return None

@@ -26,7 +26,7 @@ _EXCLUSIVE = (frozenset({"bare-bot-list", "items-bot-list"}),)
 
 
 def parse_dialects(raw: str | Iterable[str] | None) -> frozenset[str]:
-    """Dialect names from "a,b" or a list of names (each may itself hold commas); ValueError names a bad one."""
+    """Dialect names from "a,b" or a list of such strings; ValueError names an unknown one."""
     if raw is None:
         return frozenset()
     parts = [raw] if isinstance(raw, str) else list(raw)

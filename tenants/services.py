@@ -117,7 +117,8 @@ def accept_oauth_code(*, code: str, redirect_uri: str) -> SessionGrant:
         log.warning("oauth token refused: /v1/me disagrees with the token exchange portal=%s", identity.member_id)
         raise InstallationError("the exchanged token belongs to someone else than the exchange said")
     if identity.expires_at is None and exchanged.identity.expires_at is not None:
-        identity = replace(identity, expires_at=exchanged.identity.expires_at)  # the exchange said, /me did not
+        # The token exchange said when it ends where /v1/me did not.
+        identity = replace(identity, expires_at=exchanged.identity.expires_at)
     portal = store_session_grant(identity=identity, session_token=exchanged.session_token, source=SessionGrant.Source.OAUTH)
     return portal.grants.get(bitrix_user_id=identity.bitrix_user_id)
 

@@ -85,7 +85,7 @@ class VibeIdentityBackend:
         return _mapping(data)
 
     def verify_session(self, session_token: str) -> VerifiedIdentity:
-        """Who the token's session is; `expires_at` is None when /v1/me does not say (tenants assumes then)."""
+        """Who the token's session is; `expires_at` is None when /v1/me does not say (tenants assumes one)."""
         transport = self._transport(api_key=self._app_key(), session_token=session_token)
         return identity_from_me(self._call(transport, "GET", "/me", retry=RetryClass.SAFE))
 

@@ -128,7 +128,7 @@ def get_dialects(call: ControlCall) -> dict:
 
 @control
 def set_dialects(call: ControlCall) -> dict:
-    """Speak exactly `dialects` (a list of names, or "a,b") from the next request on; [] is the default reading.
+    """Speak exactly `dialects` (names, or "a,b") from the next request on; [] is the default reading.
 
     A reset goes back to the dialects the sandbox was started with.
     """

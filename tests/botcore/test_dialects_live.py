@@ -61,6 +61,10 @@ class Platform:
     def say(self, user_id: int, text: str, *, bot_id: int) -> dict:
         return self.post("/act/messages", {"userId": user_id, "botId": bot_id, "text": text})["message"]
 
+    def answered(self, bot_id: int) -> set[int]:
+        """The ids of the messages the bot's command answers went to."""
+        return {m["answerTo"] for m in self.get(f"/bots/{bot_id}/messages")["messages"] if m["answerTo"]}
+
     def texts(self, bot_id: int) -> list[str]:
         return [m["text"] for m in self.get(f"/bots/{bot_id}/messages")["messages"]]
 
@@ -128,8 +132,7 @@ def test_a_portal_lives_its_day_on_every_dialect(dialect, clock, sandbox, settin
     platform.say(platform.alice, "hello", bot_id=bot_id)
     poll_until(bot, lambda: "Alice, you wrote: [i]hello[/i]" in platform.texts(bot_id), "the echo")
     ping = platform.say(platform.alice, "/ping", bot_id=bot_id)
-    poll_until(bot, lambda: any(m["answerTo"] == ping["id"] for m in platform.get(f"/bots/{bot_id}/messages")["messages"]),
-               "the answer to /ping")
+    poll_until(bot, lambda: ping["id"] in platform.answered(bot_id), "the answer to /ping")
 
     # A standup day: questions at 09:30, Boris answers, the summary at 17:30.
     team = platform.post("/act/chats", {"userId": platform.alice, "title": "Team",
@@ -159,7 +162,7 @@ def test_a_portal_lives_its_day_on_every_dialect(dialect, clock, sandbox, settin
     assert platform.open_app(platform.alice) == 302
     portal.refresh_from_db()
     assert portal.status == Portal.Status.ACTIVE
-    poll_until(bot, lambda: "Alice, you wrote: [i]still there?[/i]" in platform.texts(bot_id), "the echo after expiry")
+    poll_until(bot, lambda: "Alice, you wrote: [i]still there?[/i]" in platform.texts(bot_id), "late echo")
     assert platform.texts(bot_id).count("Alice, you wrote: [i]hello[/i]") == 1
     if dialect in RATE_DIALECTS:  # the run met the limit it was about
         assert any(call["status"] == 429 for call in platform.get("/calls")["calls"])

@@ -17,7 +17,9 @@ pytestmark = [pytest.mark.slow]
 
 @pytest.fixture
 def stack(sandbox_portal, sandbox):
-    stack = LiveStack(base_url=sandbox.base_url, app_key=sandbox_portal.app_key, extra_env={"VIBE_BUDGET_PER_SECOND": "9"})
+    stack = LiveStack(
+        base_url=sandbox.base_url, app_key=sandbox_portal.app_key, extra_env={"VIBE_BUDGET_PER_SECOND": "9"}
+    )
     yield stack
     for name in list(stack.processes):
         stack.kill(name)  # what they did is checked already; a graceful qcluster stop takes 15 s
@@ -36,7 +38,8 @@ def test_real_workers_echo_and_answer_a_command_on_every_dialect(dialect, sandbo
     texts = [f"note {i}" for i in range(5)]
     for text in texts:
         sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
-    ping = sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="/ping")["message"]
+    admin = sandbox_portal.admin_id
+    ping = sandbox_portal.say(user_id=admin, bot_id=bot.vibe_bot_id, text="/ping")["message"]
 
     def answered() -> bool:
         sent = sandbox_portal.bot_messages(bot.vibe_bot_id)

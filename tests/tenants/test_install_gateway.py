@@ -51,7 +51,8 @@ def test_an_admin_opening_the_app_installs_the_portal_through_the_gateway(gatewa
 def test_an_install_assumes_the_contracts_session_life_when_me_does_not_say_it(gateway, settings):
     """The me-no-expiry dialect: GET /v1/me names no session.expiresAt; the install still succeeds."""
     settings.TENANTS_DEFAULT_SESSION_SECONDS = 5 * 3600
-    assert gateway["control"].post("/_sandbox/dialects", json={"dialects": ["me-no-expiry"]}).status_code == 200
+    spoken = gateway["control"].post("/_sandbox/dialects", json={"dialects": ["me-no-expiry"]})
+    assert spoken.status_code == 200
     before = timezone.now()
     page = open_app(gateway, "Alice Admin")
     assert page.status_code == 200 and "Portal settings" in page.text

@@ -93,7 +93,9 @@ def test_a_session_of_unstated_life_lives_the_default_until_its_first_refusal(fa
     settings.TENANTS_DEFAULT_SESSION_SECONDS = 7200
     fake_identity.sessions["tok-1"] = replace(make_identity(user_id=1, is_admin=True), expires_at=None)
     before = timezone.now()
-    portal = services.accept_gateway_visit(session_token="tok-1", claimed_portal_id="portal-uuid-1", claimed_user_id="1")
+    portal = services.accept_gateway_visit(
+        session_token="tok-1", claimed_portal_id="portal-uuid-1", claimed_user_id="1"
+    )
     grant = SessionGrant.objects.get(portal=portal)
     assert before + timedelta(seconds=7200) <= grant.expires_at <= timezone.now() + timedelta(seconds=7200)
     assert selectors.get_portal_credential(portal).secret == "tok-1"

@@ -99,7 +99,7 @@ class Command(BaseCommand):
             f"  Platform API:                   {base}/v1   (GET {base}/v1/me to check a key)",
             f"  OAuth consent:                  {base}/v1/oauth/authorize?app_key=…&redirect_uri=…&state=…",
             f"  Control API:                    {base}/_sandbox   (overview: GET {base}/_sandbox/state)",
-            f"  Dialects:                       {', '.join(sorted(dialects)) or 'none (the reference reading)'}",
+            f"  Dialects:                       {', '.join(sorted(dialects)) or 'none'}",
         ]
         if options["gateway_port"]:
             gateway = f"http://{options['host']}:{options['gateway_port']}"

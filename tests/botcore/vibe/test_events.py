@@ -119,7 +119,7 @@ def test_command_add_carries_the_command_and_its_params():
 
 @pytest.mark.parametrize("sent", ["help", "/help", " /help "])
 def test_a_command_reads_the_same_with_or_without_its_slash(sent):
-    """The reference's example sends "help", imbot.v2 (the command-slash dialect) "/help": skills see one form."""
+    """The reference's example sends "help", imbot.v2 (dialect command-slash) "/help": skills see one form."""
     payload = load("ONIMBOTV2COMMANDADD")
     payload["data"]["command"]["command"] = sent
     event = parse_event(payload)
