@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from botcore.vibe import CommandAddEvent, VibeRateLimitError
+from botcore.vibe import CommandAddEvent, NoBudget, VibeClient, VibeRateLimitError
 
 
 @pytest.fixture
@@ -68,3 +69,15 @@ def test_a_429_without_retry_after_is_still_a_rate_limit_error(world, speak, san
             for _ in range(5):
                 client.list_bots()
     assert caught.value.status == 429 and caught.value.retry_after is None
+
+
+def answering(body: dict, status: int = 201) -> VibeClient:
+    """A client whose platform answers every call with `body` (shapes no sandbox dialect sends alone)."""
+    http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(status, json=body)))
+    return VibeClient(api_key="vibe_api_test", base_url="http://platform.test/v1", http=http, budget=NoBudget())
+
+
+def test_registration_reads_a_flat_bot_id_alone():
+    with answering({"success": True, "data": {"botId": 42, "code": "helper"}}) as client:
+        bot = client.register_bot(code="helper", name="Helper")
+    assert (bot.id, bot.code) == (42, "helper")
