@@ -25,7 +25,7 @@ class VerifiedIdentity:
     bitrix_user_id: int
     user_name: str
     is_admin: bool
-    expires_at: datetime | None  # the session's expiry; None for a personal key
+    expires_at: datetime | None  # the session's expiry; None for a personal key, or when /v1/me did not say
     scopes: tuple[str, ...] = field(default=())
 
 

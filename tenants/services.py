@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,11 +29,16 @@ def store_session_grant(*, identity: VerifiedIdentity, session_token: str, sourc
 
     Later visits refresh that user's grant. A portal that needed a session becomes active again and
     `portal_session_restored` is sent; a new install (or a reinstall) sends `portal_installed`.
+    A session whose end the platform did not say is taken to live TENANTS_DEFAULT_SESSION_SECONDS; the
+    first 401 on it retires it (`report_credential_refused`), which is how its real end is learned.
     Raises InstallationError when a non-admin reaches a portal that is not installed.
     """
-    if identity.expires_at is None:
-        raise InstallationError("a session grant needs the session's expiry from GET /v1/me")
     now = timezone.now()
+    if identity.expires_at is None:
+        assumed = now + timedelta(seconds=settings.TENANTS_DEFAULT_SESSION_SECONDS)
+        log.info("session end not stated portal=%s user=%s; assuming %s", identity.member_id,
+                 identity.bitrix_user_id, assumed.isoformat())
+        identity = replace(identity, expires_at=assumed)
     portal = Portal.objects.select_for_update().filter(member_id=identity.member_id).first()
     newly_installed = portal is None or portal.status == Portal.Status.UNINSTALLED
     if newly_installed and not identity.is_admin:
@@ -110,6 +116,9 @@ def accept_oauth_code(*, code: str, redirect_uri: str) -> SessionGrant:
     if identity.member_id != exchanged.identity.member_id or identity.bitrix_user_id != exchanged.identity.bitrix_user_id:
         log.warning("oauth token refused: /v1/me disagrees with the token exchange portal=%s", identity.member_id)
         raise InstallationError("the exchanged token belongs to someone else than the exchange said")
+    if identity.expires_at is None and exchanged.identity.expires_at is not None:
+        # The token exchange said when it ends where /v1/me did not.
+        identity = replace(identity, expires_at=exchanged.identity.expires_at)
     portal = store_session_grant(identity=identity, session_token=exchanged.session_token, source=SessionGrant.Source.OAUTH)
     return portal.grants.get(bitrix_user_id=identity.bitrix_user_id)
 

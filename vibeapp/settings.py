@@ -150,6 +150,9 @@ VIBE_APP_KEY = env.read_str("VIBE_APP_KEY")
 TENANTS_EXPIRY_WARNING_SECONDS = env.read_int("TENANTS_EXPIRY_WARNING_SECONDS", 3 * 3600)
 # Tokens this close to expiry are not handed out for new work.
 TENANTS_TOKEN_MIN_REMAINING_SECONDS = env.read_int("TENANTS_TOKEN_MIN_REMAINING_SECONDS", 60)
+# A session whose end GET /v1/me does not say lives this long (the contract's 24 h, CONTRACT A §13);
+# the first 401 from the platform corrects it by retiring the token.
+TENANTS_DEFAULT_SESSION_SECONDS = env.read_int("TENANTS_DEFAULT_SESSION_SECONDS", 24 * 3600)
 # An uninstalled portal's data is kept this long, then purged.
 TENANTS_RETENTION_DAYS = env.read_int("TENANTS_RETENTION_DAYS", 30)
 # OAuth `state` lifetime.

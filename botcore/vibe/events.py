@@ -201,10 +201,18 @@ class EventUser:
         )
 
 
+def with_slash(command: str) -> str:
+    """A command name in the one form skills see: "/ping" from "ping", "/ping" or " /ping "."""
+    name = command.strip().lstrip("/")
+    return "/" + name if name else ""
+
+
 @dataclass(frozen=True, kw_only=True)
 class EventCommand:
     id: int
-    command: str  # with the leading "/", as the platform sends it
+    # Always with the leading "/": the platform sends "ping" (the reference's example) or "/ping" (imbot.v2,
+    # the `command-slash` dialect), and skills see one form. `name` is the form without it.
+    command: str
     params: str = ""  # the text after the command
     context: str = ""  # "textarea" | "keyboard" | "menu"
     raw: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
@@ -218,7 +226,7 @@ class EventCommand:
     def from_payload(cls, data: Mapping[str, Any]) -> EventCommand:
         return cls(
             id=as_int(data.get("id")),
-            command=as_str(data.get("command")),
+            command=with_slash(as_str(data.get("command"))),
             params=as_str(data.get("params")),
             context=as_str(data.get("context")),
             raw=data,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +24,13 @@ log = logging.getLogger(__name__)
 
 def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+def _expiry_in(seconds: object) -> datetime | None:
+    """The end of a token that lives `expires_in` seconds from now (the OAuth form, CONTRACT A §6)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        return None
+    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
 
 
 def identity_from_me(data: Mapping[str, Any]) -> VerifiedIdentity:
@@ -77,11 +85,9 @@ class VibeIdentityBackend:
         return _mapping(data)
 
     def verify_session(self, session_token: str) -> VerifiedIdentity:
+        """Who the token's session is; `expires_at` is None when /v1/me does not say (tenants assumes one)."""
         transport = self._transport(api_key=self._app_key(), session_token=session_token)
-        identity = identity_from_me(self._call(transport, "GET", "/me", retry=RetryClass.SAFE))
-        if identity.expires_at is None:
-            raise InstallationError("GET /v1/me did not say when the session expires")
-        return identity
+        return identity_from_me(self._call(transport, "GET", "/me", retry=RetryClass.SAFE))
 
     def verify_api_key(self, api_key: str) -> VerifiedIdentity:
         transport = self._transport(api_key=api_key)
@@ -108,7 +114,7 @@ class VibeIdentityBackend:
             bitrix_user_id=as_int(user.get("bitrixUserId") or user.get("id")),
             user_name=as_str(user.get("name")),
             is_admin=as_bool(user.get("isAdmin")),
-            expires_at=as_datetime(data.get("expires_at")),
+            expires_at=as_datetime(data.get("expires_at")) or _expiry_in(data.get("expires_in")),
         )
         return ExchangedToken(session_token=token, identity=identity)
 

@@ -106,7 +106,7 @@ def test_a_person_chats_with_a_bot_through_the_page(sandbox, browser_page, world
 
     reply.locator('[data-testid="keyboard-button"][data-kind="command"]').click()
     command = bot.wait_for(lambda e: e["type"] == "ONIMBOTV2COMMANDADD")
-    assert command["data"]["command"]["command"] == "/more"
+    assert command["data"]["command"]["command"] == "more"
     assert command["data"]["command"]["context"] == "keyboard"
     assert command["data"]["command"]["params"] == "page 2"
 

@@ -2,11 +2,13 @@
 with GET /v1/me; forged headers, replayed or foreign state, and another app's token are refused."""
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from tenants.models import Portal, SessionGrant
 
@@ -111,6 +113,18 @@ def test_the_oauth_redirect_installs_the_portal_with_a_verified_token(platform):
     assert done.status_code == 302 and done["Location"].endswith("/portal/")
     grant = SessionGrant.objects.get()
     assert grant.source == "oauth" and grant.is_admin and grant.portal.status == Portal.Status.ACTIVE
+
+
+def test_the_oauth_redirect_keeps_the_exchanges_expiry_when_me_does_not_say_it(platform, settings):
+    """me-no-expiry: /v1/me names no session end, the token exchange does; the grant keeps the exchange's."""
+    settings.TENANTS_DEFAULT_SESSION_SECONDS = 60
+    _data(platform["control"].post("/_sandbox/dialects", json={"dialects": ["me-no-expiry"]}))
+    _data(platform["control"].post("/_sandbox/settings", json={"sessionTtlSeconds": 7200}))
+    browser = Client()
+    callback = consent(platform, browser.get("/oauth/start/")["Location"], user=platform["admin"])
+    assert browser.get(callback).status_code == 302
+    grant = SessionGrant.objects.get()
+    assert grant.expires_at > timezone.now() + timedelta(hours=1)
 
 
 def test_a_replayed_state_is_refused(platform):

@@ -2,8 +2,11 @@
 app, the gateway injects X-Vibe-* headers, the app checks them with GET /v1/me and installs the portal."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
+from django.utils import timezone
 
 from sandbox.runner import SandboxThread
 from tenants.models import Portal, SessionGrant
@@ -25,7 +28,7 @@ def gateway(live_server, settings):
     settings.VIBE_APP_KEY = app["key"]
     settings.VIBE_BASE_URL = platform.base_url
     settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
-    yield {"url": platform.gateway_url, "portal": portal, "users": users}
+    yield {"url": platform.gateway_url, "portal": portal, "users": users, "control": control}
     control.close()
     platform.stop()
 
@@ -43,6 +46,19 @@ def test_an_admin_opening_the_app_installs_the_portal_through_the_gateway(gatewa
     assert portal.member_id == gateway["portal"]["memberId"] and portal.status == Portal.Status.ACTIVE
     grant = SessionGrant.objects.get()
     assert grant.source == "gateway" and grant.is_admin
+
+
+def test_an_install_assumes_the_contracts_session_life_when_me_does_not_say_it(gateway, settings):
+    """The me-no-expiry dialect: GET /v1/me names no session.expiresAt; the install still succeeds."""
+    settings.TENANTS_DEFAULT_SESSION_SECONDS = 5 * 3600
+    spoken = gateway["control"].post("/_sandbox/dialects", json={"dialects": ["me-no-expiry"]})
+    assert spoken.status_code == 200
+    before = timezone.now()
+    page = open_app(gateway, "Alice Admin")
+    assert page.status_code == 200 and "Portal settings" in page.text
+    grant = SessionGrant.objects.get()
+    assert before + timedelta(hours=5) <= grant.expires_at <= timezone.now() + timedelta(hours=5)
+    assert Portal.objects.get().status == Portal.Status.ACTIVE
 
 
 def test_a_member_first_is_refused_then_refreshes_after_the_admin_installed(gateway):

@@ -103,6 +103,22 @@ def test_losing_every_token_pauses_the_portal_and_a_fresh_one_resumes_it(platfor
     ]
 
 
+def test_a_session_of_unstated_life_lives_the_default_until_its_first_refusal(platform, heard, settings):
+    """GET /v1/me without session.expiresAt (the me-no-expiry dialect): assume the contract's life; a 401 ends it."""
+    settings.TENANTS_DEFAULT_SESSION_SECONDS = 7200
+    platform.control.post("/_sandbox/dialects", json={"dialects": ["me-no-expiry"]}).raise_for_status()
+    token = platform.session(platform.admin)
+    before = timezone.now()
+    portal = visit(platform, token, platform.admin)
+    grant = SessionGrant.objects.get(portal=portal)
+    assert before + timedelta(seconds=7200) <= grant.expires_at <= timezone.now() + timedelta(seconds=7200)
+    assert selectors.get_portal_credential(portal).secret == token
+    services.report_credential_refused(portal, credential=selectors.get_portal_credential(portal))
+    portal.refresh_from_db()
+    assert portal.status == Portal.Status.NEEDS_SESSION
+    assert [name for name, _ in heard] == ["portal_installed", "portal_session_lost"]
+
+
 def test_expiring_sessions_warn_once_and_lapsed_ones_pause(platform, heard, settings):
     from tenants.tasks import warn_expiring_sessions
 

@@ -117,6 +117,16 @@ def test_command_add_carries_the_command_and_its_params():
     assert event.dialog_id == "chat88"
 
 
+@pytest.mark.parametrize("sent", ["help", "/help", " /help "])
+def test_a_command_reads_the_same_with_or_without_its_slash(sent):
+    """The reference's example sends "help", imbot.v2 (dialect command-slash) "/help": skills see one form."""
+    payload = load("ONIMBOTV2COMMANDADD")
+    payload["data"]["command"]["command"] = sent
+    event = parse_event(payload)
+    assert isinstance(event, CommandAddEvent)
+    assert (event.command.command, event.command.name) == ("/help", "help")
+
+
 def test_reaction_change_says_which_reaction_and_how():
     event = parse_event(load("ONIMBOTV2REACTIONCHANGE"))
     assert isinstance(event, ReactionChangeEvent)

@@ -1,0 +1,83 @@
+"""The client reads every dialect of the sandbox (CONTRACT A §13): the same typed results from each."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from botcore.vibe import CommandAddEvent, NoBudget, VibeClient, VibeRateLimitError
+
+
+@pytest.fixture
+def speak(control):
+    def set_dialects(*names: str) -> None:
+        control.post("/dialects", {"dialects": list(names)})
+
+    return set_dialects
+
+
+@pytest.mark.parametrize("dialect", [None, "flat-bot-id"])
+def test_registration_reads_the_new_bots_id_in_either_shape(client, speak, dialect):
+    if dialect:
+        speak(dialect)
+    bot = client.register_bot(code="helper", name="Helper")
+    assert bot.id > 0 and bot.code == "helper"
+    assert [b.id for b in client.list_bots()] == [bot.id]
+
+
+@pytest.mark.parametrize("dialect", [None, "items-bot-list", "bare-bot-list"])
+def test_the_bot_list_reads_the_same_in_every_shape(client, speak, dialect):
+    first = client.register_bot(code="first", name="First")
+    second = client.register_bot(code="second", name="Second")
+    if dialect:
+        speak(dialect)
+    listed = client.list_bots()
+    assert [(b.id, b.code) for b in listed] == [(first.id, "first"), (second.id, "second")]
+    assert [b.name for b in listed] == ["First", "Second"]
+
+
+@pytest.mark.parametrize("dialect", [None, "command-slash"])
+def test_a_command_event_reads_the_same_with_or_without_the_slash(client, bot, world, speak, dialect):
+    if dialect:
+        speak(dialect)
+    client.register_command(bot.id, command="ping", title="Ping")
+    world.control.user_says(world.admin_id, "/ping now", bot_id=bot.id)
+    events = [e for e in client.get_events(bot.id).events if isinstance(e, CommandAddEvent)]
+    read = [(e.command.command, e.command.name, e.command.params) for e in events]
+    assert read == [("/ping", "ping", "now")]
+
+
+def test_a_command_without_a_title_registers_where_the_platform_allows_it(client, bot, speak):
+    speak("untitled-commands")
+    command = client.register_command(bot.id, command="quiet")
+    assert command.name == "quiet" and command.title == {}
+
+
+def test_polling_works_when_the_platform_ignores_timeout(client, bot, world, speak):
+    speak("no-long-poll")
+    # Held for 30 s, the call would outlive the client's timeout.
+    assert client.get_events(bot.id, timeout=30).events == ()
+    world.control.user_says(world.admin_id, "hello", bot_id=bot.id)
+    assert "hello" in [e.text for e in client.get_events(bot.id, timeout=30).events]
+
+
+def test_a_429_without_retry_after_is_still_a_rate_limit_error(world, speak, sandbox):
+    speak("no-retry-after")
+    sandbox.run_in_loop(lambda s: setattr(s.platform, "default_rate_limit", 1.0))
+    with world.client("personal", max_attempts=1) as client:
+        with pytest.raises(VibeRateLimitError) as caught:
+            for _ in range(5):
+                client.list_bots()
+    assert caught.value.status == 429 and caught.value.retry_after is None
+
+
+def answering(body: dict, status: int = 201) -> VibeClient:
+    """A client whose platform answers every call with `body` (shapes no sandbox dialect sends alone)."""
+    http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(status, json=body)))
+    return VibeClient(api_key="vibe_api_test", base_url="http://platform.test/v1", http=http, budget=NoBudget())
+
+
+def test_registration_reads_a_flat_bot_id_alone():
+    with answering({"success": True, "data": {"botId": 42, "code": "helper"}}) as client:
+        bot = client.register_bot(code="helper", name="Helper")
+    assert (bot.id, bot.code) == (42, "helper")
