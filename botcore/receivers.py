@@ -36,3 +36,8 @@ def resume_on_session_restored(sender, portal, **kwargs):
 @receiver(signals.portal_session_expiring)
 def warn_on_session_expiring(sender, portal, expires_at, admin_user_ids, open_url, **kwargs):
     async_task("botcore.tasks.warn_portal_admins", portal.pk, list(admin_user_ids), open_url, expires_at.isoformat())
+
+
+@receiver(signals.portal_settings_changed)
+def apply_profile_on_settings_change(sender, portal, **kwargs):
+    bot_services.apply_portal_profile(portal)

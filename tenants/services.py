@@ -212,4 +212,5 @@ def update_portal_settings(portal: Portal, **prefs) -> PortalSettings:
         setattr(settings_row, name, value)
     settings_row.full_clean()
     settings_row.save()
+    signals.portal_settings_changed.send(sender=Portal, portal=portal)
     return settings_row

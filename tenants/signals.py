@@ -13,3 +13,5 @@ portal_session_restored = Signal()
 portal_session_lost = Signal()
 # The portal's last usable token expires soon; kwargs: portal, expires_at, admin_user_ids, open_url
 portal_session_expiring = Signal()
+# The portal's admin saved its settings (bot name, language, time zone); kwargs: portal
+portal_settings_changed = Signal()

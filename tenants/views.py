@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -125,14 +126,17 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                 settings_form = PortalSettingsForm(request.POST)
                 if settings_form.is_valid():
                     services.update_portal_settings(portal, **settings_form.cleaned_data)
+                    messages.success(request, "Saved.")
                     return redirect("tenants:portal")
             elif action == "api_key":
                 key_form = PortalApiKeyForm(request.POST)
                 if key_form.is_valid():
                     services.set_portal_api_key(portal, api_key=key_form.cleaned_data["api_key"], added_by_user_id=viewer.bitrix_user_id)
+                    messages.success(request, "Key saved.")
                     return redirect("tenants:portal")
             elif action == "remove_api_key":
                 services.remove_portal_api_key(portal)
+                messages.success(request, "Key removed.")
                 return redirect("tenants:portal")
         except TenantsError as error:
             return render_tenants_error(request, error, status=400)

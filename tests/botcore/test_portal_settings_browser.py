@@ -1,0 +1,48 @@
+"""Each portal setting an admin saves in a real browser takes effect on the platform's chat page."""
+from __future__ import annotations
+
+import pytest
+
+from botcore.services import bots as bot_services
+from tests.tenants.browser_session import sign_in_browser
+
+pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture
+def admin_page(sandbox_portal, live_server, browser_page):
+    """The portal's bot provisioned, and the browser signed in to the app as the portal's admin."""
+    bot = bot_services.provision_bot(sandbox_portal.portal)
+    sign_in_browser(browser_page, url=live_server.url, member_id=sandbox_portal.portal.member_id,
+                    user_id=sandbox_portal.admin_id, name="Alice Admin", is_admin=True)
+    browser_page.goto(f"{live_server.url}/portal/")
+    return browser_page, bot
+
+
+def open_bot_chat(page, *, sandbox, user_id: int, bot_id: int) -> None:
+    page.goto(f"{sandbox.root_url}/chat?userId={user_id}")
+    page.locator(f'[data-testid="dialog-item"][data-dialog-key="bot-{bot_id}"]').click()
+
+
+def test_the_bot_name_setting_renames_the_bot_on_the_platform(sandbox, sandbox_portal, admin_page):
+    from playwright.sync_api import expect
+
+    page, bot = admin_page
+    page.get_by_label("Bot name").fill("Acme Helper")
+    page.get_by_test_id("save-settings").click()
+    expect(page.get_by_test_id("notice")).to_have_text("Saved.")
+
+    open_bot_chat(page, sandbox=sandbox, user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id)
+    expect(page.get_by_test_id("chat-title")).to_have_text("Acme Helper")
+
+
+def test_the_language_setting_sets_the_bots_language_on_the_platform(sandbox, sandbox_portal, admin_page):
+    from playwright.sync_api import expect
+
+    page, bot = admin_page
+    page.get_by_label("Language").select_option("ru")
+    page.get_by_test_id("save-settings").click()
+    expect(page.get_by_test_id("notice")).to_be_visible()
+
+    open_bot_chat(page, sandbox=sandbox, user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id)
+    expect(page.get_by_test_id("chat-subtitle")).to_contain_text("language: ru")
