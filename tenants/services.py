@@ -114,12 +114,21 @@ def accept_oauth_code(*, code: str, redirect_uri: str) -> SessionGrant:
     return portal.grants.get(bitrix_user_id=identity.bitrix_user_id)
 
 
+KEY_REFUSED = "The platform did not accept this key. Check that you copied all of it and that it has not been revoked."
+
+
 @transaction.atomic
 def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -> PortalApiKey:
     """Store a personal vibe_api_ key for unattended running, after the platform confirms it is this portal's."""
     if not api_key.startswith("vibe_api_"):
         raise InstallationError("not a personal key", public_message="A personal key starts with vibe_api_.")
-    identity = get_identity_backend().verify_api_key(api_key)
+    try:
+        identity = get_identity_backend().verify_api_key(api_key)
+    except InstallationError as error:
+        if error.public_message != InstallationError.public_message:
+            raise  # the backend said something more precise (not configured, platform down)
+        # The platform refused the key itself: the person is fine, the key is not.
+        raise InstallationError(str(error), public_message=KEY_REFUSED) from None
     if identity.member_id != portal.member_id:
         log.warning("personal key of another portal refused portal=%s key_portal=%s", portal.member_id, identity.member_id)
         raise InstallationError("the key belongs to another portal", public_message="This key belongs to another portal.")

@@ -131,9 +131,13 @@ def portal_page(request: HttpRequest) -> HttpResponse:
             elif action == "api_key":
                 key_form = PortalApiKeyForm(request.POST)
                 if key_form.is_valid():
-                    services.set_portal_api_key(portal, api_key=key_form.cleaned_data["api_key"], added_by_user_id=viewer.bitrix_user_id)
-                    messages.success(request, "Key saved.")
-                    return redirect("tenants:portal")
+                    try:
+                        services.set_portal_api_key(portal, api_key=key_form.cleaned_data["api_key"], added_by_user_id=viewer.bitrix_user_id)
+                    except TenantsError as error:
+                        key_form.add_error("api_key", error.public_message)  # shown at the key, not as a dead end
+                    else:
+                        messages.success(request, "Key saved.")
+                        return redirect("tenants:portal")
             elif action == "remove_api_key":
                 services.remove_portal_api_key(portal)
                 messages.success(request, "Key removed.")
@@ -150,7 +154,8 @@ def portal_page(request: HttpRequest) -> HttpResponse:
         "uninstall_form": UninstallForm(domain=portal.domain),
         "extra_sections": _extra_sections(request, portal, viewer),
     }
-    return render(request, "tenants/portal.html", context)
+    has_errors = settings_form.is_bound and settings_form.errors or key_form.is_bound and key_form.errors
+    return render(request, "tenants/portal.html", context, status=400 if has_errors else 200)
 
 
 @require_POST

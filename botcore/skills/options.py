@@ -34,6 +34,11 @@ class OptionsError(SkillConfigError):
         )
 
 
+# ASCII digits only: int() also reads "٣" and refuses "²" and numbers past 4,300 digits with a ValueError.
+_NUMBER = re.compile(r"-?[0-9]{1,15}", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class FieldError(ValueError):
     """One field's value refused; the schema adds the field's name."""
 
@@ -74,15 +79,19 @@ class Text(Option):
     default: str = ""
     max_length: int = 500
     pattern: str | None = None  # the whole value must match (re.fullmatch)
+    # What a person is told when the pattern refuses a value; a regex means nothing to them.
+    pattern_error: str = "is not in the expected form"
 
     def clean(self, value: Any) -> str:
         if not isinstance(value, str):
-            raise FieldError("must be a string")
+            raise FieldError("must be text")
         value = value.strip()
         if len(value) > self.max_length:
             raise FieldError(f"must be at most {self.max_length} characters")
+        if _CONTROL.search(value):
+            raise FieldError("must not contain control characters")
         if value and self.pattern and not re.fullmatch(self.pattern, value):
-            raise FieldError(f"must match {self.pattern}")
+            raise FieldError(self.pattern_error)
         return value
 
     def describe(self) -> dict[str, Any]:
@@ -97,7 +106,9 @@ class Integer(Option):
     max: int | None = None
 
     def clean(self, value: Any) -> int:
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if isinstance(value, str):
+            if not _NUMBER.fullmatch(value.strip()):
+                raise FieldError("must be a whole number")
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise FieldError("must be a whole number")
@@ -158,7 +169,7 @@ class Choice(Option):
         return {**super().describe(), "choices": list(self.choices)}
 
 
-_TIME = re.compile(r"(\d{1,2}):(\d{2})")
+_TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})", re.ASCII)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,16 +199,16 @@ class IdList(Option):
             value = [piece for piece in re.split(r"[\s,;]+", value) if piece]
         if not isinstance(value, (list, tuple)):
             raise FieldError("must be a list of user ids")
+        if len(value) > self.max_items:
+            raise FieldError(f"must list at most {self.max_items} people")
         ids: list[int] = []
         for item in value:
-            if isinstance(item, str) and item.isdigit():
+            if isinstance(item, str) and _NUMBER.fullmatch(item):
                 item = int(item)
-            if isinstance(item, bool) or not isinstance(item, int) or item <= 0:
-                raise FieldError(f"{item!r} is not a user id")
+            if isinstance(item, bool) or not isinstance(item, int) or not 0 < item < 10**15:
+                raise FieldError(f"{_shorten(item)} is not a user id")
             if item not in ids:
                 ids.append(item)
-        if len(ids) > self.max_items:
-            raise FieldError(f"must list at most {self.max_items} ids")
         return ids
 
     def to_text(self, value: Any) -> str:
@@ -205,6 +216,29 @@ class IdList(Option):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "default": list(self.default)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupChat(Text):
+    """A group chat the bot is in, stored as its dialog id ("chat12"); a form offers the bot's known chats."""
+
+    kind: ClassVar[str] = "group_chat"
+    max_length: int = 32
+    pattern: str | None = r"chat[0-9]{1,15}"
+    pattern_error: str = "pick one of the group chats the bot is in"
+
+    def clean(self, value: Any) -> str:
+        # The chat page names a chat "chat-12" and people type "12": both mean dialog id chat12.
+        if isinstance(value, str) and re.fullmatch(r"\s*(chat-?)?[0-9]{1,15}\s*", value, re.ASCII):
+            value = "chat" + value.strip().removeprefix("chat").removeprefix("-")
+        return super().clean(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PortalUsers(IdList):
+    """People of the portal, stored as their user ids; a form offers the portal's users by name."""
+
+    kind: ClassVar[str] = "portal_users"
 
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -239,20 +273,20 @@ def _parse_weekdays(text: str) -> list[int]:
     for piece in filter(None, re.split(r"[\s,;]+", text.strip().lower())):
         bounds = piece.split("-")
         if len(bounds) > 2:
-            raise FieldError(f"{piece!r} is not a day or a range of days")
+            raise FieldError(f"{_shorten(piece)} is not a day or a range of days")
         numbers = [_weekday_number(bound) for bound in bounds]
         if len(numbers) == 2 and numbers[0] > numbers[1]:
-            raise FieldError(f"{piece!r}: a range runs from the earlier day to the later one")
+            raise FieldError(f"{_shorten(piece)}: a range runs from the earlier day to the later one")
         days.extend(range(numbers[0], numbers[-1] + 1))
     return days
 
 
 def _weekday_number(text: str) -> int:
-    if text.isdigit() and 1 <= int(text) <= 7:
+    if text in ("1", "2", "3", "4", "5", "6", "7"):
         return int(text)
     if text[:3] in _WEEKDAYS:
         return _WEEKDAYS.index(text[:3]) + 1
-    raise FieldError(f"{text!r} is not a day (1-7 or mon…sun)")
+    raise FieldError(f"{_shorten(text)} is not a day (1-7 or mon…sun)")
 
 
 class OptionsSchema:
@@ -323,6 +357,12 @@ class OptionsSchema:
 
     def describe(self) -> dict[str, dict[str, Any]]:
         return {name: option.describe() for name, option in self.fields.items()}
+
+
+def _shorten(value: Any) -> str:
+    """A refused value quoted in a message, cut short: a 5,000-digit number must not fill the page."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
 
 
 def _json(value: Any) -> Any:

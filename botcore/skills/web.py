@@ -7,12 +7,14 @@ its administrators may switch them or change options. Every query is scoped to t
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from botcore.errors import SkillConfigError
 from botcore.skills.configs import configure_skill, get_portal_skill, list_portal_skills
+from botcore.skills.directory import list_known_chats, list_portal_people
 from botcore.skills.options import OptionsError
 from botcore.skills.presenters import option_fields, skill_row
 from tenants.models import Portal, PortalSettings
@@ -56,7 +58,8 @@ def skill_settings(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "POST":
         if not viewer.is_admin:
             return _refuse(request, "Only a portal administrator can change skills.", 403)
-        texts = {field: request.POST.get(field, "") for field in entry.skill.options_schema.fields}
+        # A picker of people posts one value per ticked box.
+        texts = {field: ",".join(request.POST.getlist(field)) for field in entry.skill.options_schema.fields}
         try:
             options = entry.skill.options_schema.parse_form(texts)
             configure_skill(
@@ -65,9 +68,21 @@ def skill_settings(request: HttpRequest, name: str) -> HttpResponse:
         except OptionsError as error:
             errors = error.errors
         else:
+            messages.success(request, "Saved.")
             return redirect("tenants:portal")
     is_enabled = (request.POST.get("is_enabled") == "on") if texts is not None else entry.is_enabled
     return _render_settings(request, viewer, portal, entry, texts=texts, errors=errors, is_enabled=is_enabled)
+
+
+def _pickers(portal: Portal, entry) -> dict:
+    """Ask the platform only for what this skill's form picks from."""
+    kinds = {option.kind for option in entry.skill.options_schema.fields.values()}
+    pickers = {}
+    if "group_chat" in kinds:
+        pickers["group_chat"] = list_known_chats(portal)
+    if "portal_users" in kinds:
+        pickers["portal_users"] = list_portal_people(portal)
+    return pickers
 
 
 def _render_settings(request, viewer, portal, entry, *, texts, errors, is_enabled) -> HttpResponse:
@@ -76,7 +91,7 @@ def _render_settings(request, viewer, portal, entry, *, texts, errors, is_enable
         "viewer": viewer,
         "portal": portal,
         "skill": skill_row(entry, language),
-        "fields": option_fields(entry, language, texts=texts, errors=errors),
+        "fields": option_fields(entry, language, texts=texts, errors=errors, pickers=_pickers(portal, entry)),
         "form_error": errors.get("", ""),
         "is_enabled": is_enabled,
     }

@@ -46,3 +46,30 @@ def test_the_language_setting_sets_the_bots_language_on_the_platform(sandbox, sa
 
     open_bot_chat(page, sandbox=sandbox, user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id)
     expect(page.get_by_test_id("chat-subtitle")).to_contain_text("language: ru")
+
+
+def test_the_standup_form_offers_the_bots_chats_and_the_portals_people(sandbox, sandbox_portal, admin_page, live_server):
+    """The admin picks a chat by its name and people by theirs; nobody types chat3 or user ids."""
+    from playwright.sync_api import expect
+
+    from botcore.models import SkillConfig
+    from botcore.services.polling import poll_bot_once
+
+    page, bot = admin_page
+    created = sandbox_portal.control.post("/_sandbox/act/chats", json={
+        "userId": sandbox_portal.admin_id, "title": "Daily sync",
+        "memberIds": [sandbox_portal.member_id, bot.vibe_bot_id],
+    })
+    assert created.status_code == 200, created.text
+    dialog_id = created.json()["data"]["chat"]["dialogId"]
+    poll_bot_once(bot.pk)  # the bot hears it joined the chat, as the live poller would
+
+    page.goto(f"{live_server.url}/portal/skills/standup/")
+    page.get_by_test_id("pick-chat").select_option(label="Daily sync")
+    page.get_by_test_id("pick-participants").get_by_label("Boris Ivanov").check()
+    page.get_by_test_id("is-enabled").check()
+    page.get_by_test_id("save-skill").click()
+    expect(page.get_by_test_id("notice")).to_have_text("Saved.")
+
+    options = SkillConfig.objects.get(portal=sandbox_portal.portal, skill_name="standup").options
+    assert options["chat"] == dialog_id and options["participants"] == [sandbox_portal.member_id]

@@ -22,7 +22,7 @@ from botcore.skills.builtin.standup_texts import TEXTS
 from botcore.skills.cron import daily_cron
 from botcore.skills.events import BackendEventType, ScheduledRunEvent, SkillEvent
 from botcore.skills.i18n import pick
-from botcore.skills.options import IdList, OptionsError, OptionsSchema, Text, Time, Weekdays
+from botcore.skills.options import GroupChat, OptionsError, OptionsSchema, PortalUsers, Text, Time, Weekdays
 from botcore.vibe import bbcode as bb
 from botcore.vibe.errors import VibeApiError
 from botcore.vibe.events import CommandAddEvent, EventType, MessageAddEvent
@@ -48,16 +48,14 @@ class StandupSkill(Skill):
         ),
     )
     options_schema = OptionsSchema(
-        chat=Text(
+        chat=GroupChat(
             required=True,
-            pattern=r"chat\d+",
-            max_length=32,
             label={"en": "Group chat for the summary", "ru": "Групповой чат для итогов"},
-            help={"en": "Its dialog id, e.g. chat12", "ru": "Его dialogId, например chat12"},
+            help={"en": "A chat the bot was added to", "ru": "Чат, в который добавлен бот"},
         ),
-        participants=IdList(
-            label={"en": "Participants (user ids)", "ru": "Участники (id пользователей)"},
-            help={"en": "Empty: the chat's members", "ru": "Пусто: участники чата"},
+        participants=PortalUsers(
+            label={"en": "Participants", "ru": "Участники"},
+            help={"en": "None ticked: the chat's members", "ru": "Никто не отмечен: участники чата"},
         ),
         ask_at=Time(default="09:30", label={"en": "Question at", "ru": "Вопрос в"}),
         report_at=Time(default="17:30", label={"en": "Summary at", "ru": "Итоги в"}),

@@ -138,7 +138,7 @@ def test_bad_options_on_the_settings_page_come_back_with_the_fields_message(acme
         {"is_enabled": "on", "chat": "general", "ask_at": "9:00", "report_at": "8:00"},
     )
     page = refused.content.decode()
-    assert refused.status_code == 400 and 'data-testid="error-chat"' in page and "must match chat" in page
+    assert refused.status_code == 400 and 'data-testid="error-chat"' in page and "pick one of the group chats the bot is in" in page
     assert 'value="general"' in page  # what the admin typed stays in the form
     assert not SkillConfig.objects.exists()
 
