@@ -6,13 +6,17 @@ PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 TEST_STAMP := $(VENV)/.test-deps-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test deps test-deps browser
+.PHONY: run test test-skill deps test-deps browser
 
 run: deps
 	$(PY) manage.py runstack
 
 test: test-deps browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# A skill's tests from a fresh clone, no browser needed: make test-skill TESTS=tests/test_dice.py
+test-skill: test-deps
+	$(PY) -m pytest -q -m "not slow and not browser" $(or $(TESTS),tests/botcore/skills)
 
 deps: $(DEPS_STAMP)
 test-deps: $(TEST_STAMP)

@@ -1,0 +1,36 @@
+"""Django system checks: a BOTCORE_SKILLS that cannot be loaded is a check error naming the item and the fix."""
+from __future__ import annotations
+
+from django.core import checks
+
+from botcore.errors import SkillConfigError
+
+HINTS = {
+    "import": (
+        "Fix the dotted path (module.ClassName) in BOTCORE_SKILLS, in the settings or the BOTCORE_SKILLS "
+        "environment variable, or install the package that provides it (pip install -e <path>)."
+    ),
+    "duplicate": "Keep one of them in BOTCORE_SKILLS, or give one skill another `name`.",
+    "declaration": (
+        "Fix the skill class's declarations; docs/skills.md (section 3, the reference) says what each takes."
+    ),
+}
+
+
+@checks.register()
+def check_skills(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Load BOTCORE_SKILLS as the bot does; report the first refusal instead of a traceback at boot."""
+    from botcore.skills.registry import configured_skills
+
+    try:
+        configured_skills()
+    except SkillConfigError as error:
+        return [
+            checks.Error(
+                str(error).removeprefix("BOTCORE_SKILLS: "),  # the check's object already names the setting
+                hint=HINTS.get(getattr(error, "kind", ""), HINTS["declaration"]),
+                obj="settings.BOTCORE_SKILLS",
+                id=f"botcore.E00{1 + list(HINTS).index(getattr(error, 'kind', 'declaration'))}",
+            )
+        ]
+    return []
