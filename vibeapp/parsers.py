@@ -1,6 +1,8 @@
 """The project's JSON parser for DRF: a body nested too deeply is a 400, not the RecursionError's 500."""
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -12,4 +14,4 @@ class BoundedJSONParser(JSONParser):
         try:
             return super().parse(stream, media_type=media_type, parser_context=parser_context)
         except RecursionError:
-            raise ParseError("The JSON is nested too deeply.") from None
+            raise ParseError(_("The JSON is nested too deeply.")) from None

@@ -182,7 +182,7 @@ def test_an_admin_patches_a_skill_and_bad_options_answer_400_naming_the_field(ac
         content_type="application/json",
     )
     assert refused.status_code == 400 and refused.json() == {
-        "options": {"report_at": "must be later in the day than ask_at"}
+        "options": {"report_at": "must be later in the day than the question"}
     }
     done = admin.patch(
         "/api/skills/standup/",

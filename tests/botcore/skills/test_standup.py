@@ -117,7 +117,7 @@ def test_no_chat_no_schedules_and_a_summary_before_the_question_is_refused():
     ]
     with pytest.raises(OptionsError) as refused:
         validate_options(skill, {**OPTIONS, "report_at": "08:00"})
-    assert refused.value.errors == {"report_at": "must be later in the day than ask_at"}
+    assert refused.value.errors == {"report_at": "must be later in the day than the question"}
 
 
 # --- a day against the sandbox ----------------------------------------------------------------------------
