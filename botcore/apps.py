@@ -7,7 +7,7 @@ class BotcoreConfig(AppConfig):
     verbose_name = "Bots"
 
     def ready(self) -> None:
-        from botcore import checks, receivers  # noqa: F401  (registers the skill check, connects the receivers)
+        from botcore import checks, receivers  # noqa: F401  (registers the skill check; connects receivers)
 
         # The skills are loaded by the system check (every manage.py command runs it), which reports a bad
         # BOTCORE_SKILLS as a message naming the setting and the fix; loading here would print a traceback.

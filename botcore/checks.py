@@ -1,4 +1,4 @@
-"""Django system checks: a BOTCORE_SKILLS that cannot be loaded is a check error naming the item and the fix."""
+"""Django system checks: a BOTCORE_SKILLS that cannot be loaded is an error naming the item and the fix."""
 from __future__ import annotations
 
 from django.core import checks

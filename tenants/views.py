@@ -133,7 +133,9 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                 key_form = PortalApiKeyForm(request.POST)
                 if key_form.is_valid():
                     try:
-                        services.set_portal_api_key(portal, api_key=key_form.cleaned_data["api_key"], added_by_user_id=viewer.bitrix_user_id)
+                        services.set_portal_api_key(
+                            portal, api_key=key_form.cleaned_data["api_key"], added_by_user_id=viewer.bitrix_user_id
+                        )
                     except TenantsError as error:
                         key_form.add_error("api_key", error.public_message)  # shown at the key, not as a dead end
                     else:

@@ -53,5 +53,7 @@ def list_portal_people(portal: Portal) -> list[Choice] | None:
     except (VibeError, TenantsError) as error:
         log.warning("portal users not listed portal=%s: %s", portal.member_id, error.__class__.__name__)
         return None
-    people = [Choice(str(user.id), user.name or f"User {user.id}") for user in users if user.is_active and not user.is_bot]
+    people = [
+        Choice(str(user.id), user.name or f"User {user.id}") for user in users if user.is_active and not user.is_bot
+    ]
     return sorted(people, key=lambda choice: choice.label.lower())

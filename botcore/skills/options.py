@@ -90,7 +90,10 @@ class Text(Option):
             raise FieldError(gettext("must be text"))
         value = value.strip()
         if len(value) > self.max_length:
-            raise FieldError(ngettext("must be at most %(count)d character", "must be at most %(count)d characters", self.max_length) % {"count": self.max_length})
+            message = ngettext(
+                "must be at most %(count)d character", "must be at most %(count)d characters", self.max_length
+            )
+            raise FieldError(message % {"count": self.max_length})
         if _CONTROL.search(value):
             raise FieldError(gettext("must not contain control characters"))
         if value and self.pattern and not re.fullmatch(self.pattern, value):
@@ -203,7 +206,10 @@ class IdList(Option):
         if not isinstance(value, (list, tuple)):
             raise FieldError(gettext("must be a list of user ids"))
         if len(value) > self.max_items:
-            raise FieldError(ngettext("must list at most %(count)d person", "must list at most %(count)d people", self.max_items) % {"count": self.max_items})
+            message = ngettext(
+                "must list at most %(count)d person", "must list at most %(count)d people", self.max_items
+            )
+            raise FieldError(message % {"count": self.max_items})
         ids: list[int] = []
         for item in value:
             if isinstance(item, str) and _NUMBER.fullmatch(item):
@@ -279,7 +285,8 @@ def _parse_weekdays(text: str) -> list[int]:
             raise FieldError(gettext("%(value)s is not a day or a range of days") % {"value": _shorten(piece)})
         numbers = [_weekday_number(bound) for bound in bounds]
         if len(numbers) == 2 and numbers[0] > numbers[1]:
-            raise FieldError(gettext("%(value)s: a range runs from the earlier day to the later one") % {"value": _shorten(piece)})
+            message = gettext("%(value)s: a range runs from the earlier day to the later one")
+            raise FieldError(message % {"value": _shorten(piece)})
         days.extend(range(numbers[0], numbers[-1] + 1))
     return days
 

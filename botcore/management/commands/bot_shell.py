@@ -49,8 +49,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         out = self.stdout.write
         if options["portal"] and (options["skill"] or options["option"]):
-            raise CommandError("--portal takes the portal's own skills and options: leave out --skill and --option")
-        skills = self._portal_skills(options["portal"]) if options["portal"] else self._skills(options["skill"], options["option"])
+            raise CommandError(
+                "--portal takes the portal's own skills and options: leave out --skill and --option"
+            )
+        if options["portal"]:
+            skills = self._portal_skills(options["portal"])
+        else:
+            skills = self._skills(options["skill"], options["option"])
         common = {
             "skills": skills,
             "out": out,
@@ -66,8 +71,9 @@ class Command(BaseCommand):
 
             session = OfflineSession(user_name=options["user"], **common)
             out("(offline: nothing leaves this process; :help lists the commands)")
-        out("skills: " + ", ".join(skill.name for skill, _ in skills) + "   (routing order: the first that fits answers)")
-        left_out = [skill.name for skill in configured_skills() if skill.name not in {s.name for s, _ in skills}]
+        names = [skill.name for skill, _ in skills]
+        out("skills: " + ", ".join(names) + "   (routing order: the first that fits answers)")
+        left_out = [skill.name for skill in configured_skills() if skill.name not in names]
         if left_out and not options["skill"]:
             # The live bot routes only among a portal's enabled skills; so does this shell.
             where = "on this portal" if options["portal"] else "on a new portal"
