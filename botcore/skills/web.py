@@ -19,7 +19,7 @@ from botcore.skills.configs import configure_skill, get_portal_skill, list_porta
 from botcore.skills.directory import list_known_chats, list_portal_people
 from botcore.skills.options import OptionsError
 from botcore.skills.presenters import option_fields, skill_row
-from tenants.models import Portal
+from tenants.models import Portal, PortalSettings
 from tenants.viewer import Viewer, find_viewer
 
 
@@ -97,6 +97,7 @@ def _render_settings(request, viewer, portal, entry, *, texts, errors, is_enable
         "fields": option_fields(entry, language, texts=texts, errors=errors, pickers=_pickers(portal, entry)),
         "form_error": errors.get("", ""),
         "is_enabled": is_enabled,
+        "timezone": PortalSettings.objects.filter(portal=portal).values_list("timezone", flat=True).first() or "UTC",
     }
     return render(request, "botcore/skill_settings.html", context, status=400 if errors else 200)
 

@@ -73,3 +73,22 @@ def test_the_standup_form_offers_the_bots_chats_and_the_portals_people(sandbox, 
 
     options = SkillConfig.objects.get(portal=sandbox_portal.portal, skill_name="standup").options
     assert options["chat"] == dialog_id and options["participants"] == [sandbox_portal.member_id]
+
+
+def test_the_time_zone_setting_sets_the_clock_the_skills_run_on(sandbox_portal, admin_page, live_server):
+    """The platform has no time zone of a bot: the setting takes effect in when the skills' schedules fire
+    (tests/botcore/skills/test_scheduling.py), and the skill pages say which clock their times are on."""
+    from playwright.sync_api import expect
+
+    from botcore.skills.scheduling import portal_zone
+    from tenants.models import PortalSettings
+
+    page, _ = admin_page
+    page.get_by_label("Time zone").fill("Asia/Vladivostok")
+    page.get_by_test_id("save-settings").click()
+    expect(page.get_by_test_id("notice")).to_have_text("Saved.")
+
+    page.goto(f"{live_server.url}/portal/skills/standup/")
+    expect(page.get_by_test_id("clock-ask_at")).to_contain_text("Asia/Vladivostok")
+    zone = PortalSettings.objects.get(portal=sandbox_portal.portal).timezone
+    assert str(portal_zone(zone)) == "Asia/Vladivostok"
