@@ -92,8 +92,12 @@ def read_until(process: subprocess.Popen, marker: str, *, seconds: float = 120) 
     raise AssertionError(f"runstack never printed {marker!r}:\n{''.join(seen)}")
 
 
-@pytest.mark.parametrize("signals", [1, 2], ids=["one-sigterm", "two-sigterms"])
-def test_runstack_stops_every_child_on_sigterm(tmp_path, signals):
+@pytest.mark.parametrize(
+    "signum, signals",
+    [(signal.SIGTERM, 1), (signal.SIGTERM, 2), (signal.SIGINT, 1), (signal.SIGINT, 2)],
+    ids=["one-sigterm", "two-sigterms", "ctrl-c", "ctrl-c-twice"],
+)
+def test_runstack_stops_every_child_on_sigterm_or_ctrl_c(tmp_path, signum, signals):
     ports = pick_free_ports(3)
     stack = start_runstack(tmp_path, ports)
     try:
@@ -101,7 +105,7 @@ def test_runstack_stops_every_child_on_sigterm(tmp_path, signals):
         groups = list_child_groups(stack.pid)
         assert len(groups) == 4, groups  # sandbox, web, qcluster, pacer
         for _ in range(signals):
-            os.killpg(stack.pid, signal.SIGTERM)
+            os.killpg(stack.pid, signum)  # the whole group, as make and a terminal's Ctrl-C do
             time.sleep(0.2)
         output, _ = stack.communicate(timeout=60)
     finally:
