@@ -6,13 +6,17 @@ PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 TEST_STAMP := $(VENV)/.test-deps-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test deps test-deps browser
+.PHONY: run test test-skill deps test-deps browser gettext messages
 
 run: deps
 	$(PY) manage.py runstack
 
-test: test-deps browser
+test: test-deps browser gettext
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# A skill's tests from a fresh clone, no browser needed: make test-skill TESTS=tests/test_dice.py
+test-skill: test-deps
+	$(PY) -m pytest -q -m "not slow and not browser" $(or $(TESTS),tests/botcore/skills)
 
 deps: $(DEPS_STAMP)
 test-deps: $(TEST_STAMP)
@@ -28,6 +32,20 @@ $(DEPS_STAMP): pyproject.toml | $(VENV)/bin/python
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(DEPS_STAMP) $@
+
+# Translations (docs/translating.md): extract every marked text into locale/<lang>/LC_MESSAGES/django.po,
+# then compile the .mo files, which are committed so that running the app never needs GNU gettext.
+messages: deps gettext
+	$(PY) manage.py makemessages --all --no-obsolete --add-location=file \
+	  --ignore=.venv --ignore=sandbox --ignore=tests --ignore=benchmarks --ignore=deploy --ignore=docs
+	$(PY) manage.py compilemessages --ignore=.venv
+
+# GNU gettext: makemessages/compilemessages and the catalogue test need it, running the app does not.
+gettext:
+	@command -v msgcmp >/dev/null 2>&1 || { \
+	  echo "Installing GNU gettext for the translation tools"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq gettext >/dev/null; }
 
 # Browser tests drive Debian's chromium through Playwright; Playwright never downloads a browser of its own.
 browser:

@@ -1,4 +1,4 @@
-"""The botcore app: wires tenants' signals and checks the configured skills at boot."""
+"""The botcore app: wires tenants' signals and registers the system check of the configured skills."""
 from django.apps import AppConfig
 
 
@@ -7,7 +7,7 @@ class BotcoreConfig(AppConfig):
     verbose_name = "Bots"
 
     def ready(self) -> None:
-        from botcore import checks, receivers  # noqa: F401  (registers the checks, connects the receivers)
-        from botcore.skills.registry import configured_skills
+        from botcore import checks, receivers  # noqa: F401  (registers the checks; connects the receivers)
 
-        configured_skills()  # a bad dotted path or a duplicate name stops the boot here, clearly
+        # The skills are loaded by the system check (every manage.py command runs it), which reports a bad
+        # BOTCORE_SKILLS as a message naming the setting and the fix; loading here would print a traceback.

@@ -46,3 +46,8 @@ def move_bot_on_credentials_changed(sender, portal, **kwargs):
 @receiver(signals.portal_api_key_removing)
 def retire_bot_before_key_removed(sender, portal, **kwargs):
     bot_services.retire_bot_of_credential(portal, kind="personal")
+
+
+@receiver(signals.portal_settings_changed)
+def apply_profile_on_settings_change(sender, portal, **kwargs):
+    bot_services.apply_portal_profile(portal)

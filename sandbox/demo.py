@@ -49,7 +49,8 @@ def seed_demo(platform: Platform, app_key: str | None = None) -> Demo:
         platform.create_user(portal, name=name, is_admin=is_admin, language=language, work_position=position)
         for name, is_admin, language, position in DEMO_USERS
     ]
-    app, key = platform.create_app(name=DEMO_APP_NAME, scopes=IMBOT_SCOPES)
+    # `user`: the app's forms list the portal's people (GET /v1/users) for an admin to pick from.
+    app, key = platform.create_app(name=DEMO_APP_NAME, scopes=IMBOT_SCOPES | {"user"})
     if app_key is not None:
         # Swap the random key create_app issued for the chosen one.
         del platform.keys[key.value]

@@ -1,11 +1,13 @@
 """The tenants error family: every failure tenants reports, with its data as attributes."""
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 
 class TenantsError(Exception):
     """Base of everything tenants raises on purpose; `public_message` is safe to show a portal user."""
 
-    public_message = "Something went wrong while connecting your portal."
+    public_message = _("Something went wrong while connecting your portal.")
 
     def __init__(self, message: str, *, public_message: str | None = None):
         super().__init__(message)
@@ -16,11 +18,11 @@ class TenantsError(Exception):
 class InstallationError(TenantsError):
     """A visit could not install or refresh a portal: unverified identity, forged headers, bad state."""
 
-    public_message = "We could not verify who you are. Please open the app again from your Bitrix24 portal."
+    public_message = _("We could not verify who you are. Please open the app again from your Bitrix24 portal.")
 
 
 class PortalNotFoundError(TenantsError):
-    public_message = "This portal has not installed the app."
+    public_message = _("This portal has not installed the app.")
 
 
 class SessionTokenError(TenantsError):
@@ -29,7 +31,7 @@ class SessionTokenError(TenantsError):
     Transient: the next portal user to open the app brings a fresh session, and the work waits for it.
     """
 
-    public_message = "The app needs a portal user to open it again."
+    public_message = _("The app needs a portal user to open it again.")
     is_transient = True
 
 

@@ -4,34 +4,42 @@ from __future__ import annotations
 import zoneinfo
 
 from django import forms
-
-LANGUAGES = [("en", "English"), ("ru", "Русский")]
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 
 class PortalSettingsForm(forms.Form):
-    language = forms.ChoiceField(choices=LANGUAGES)
-    timezone = forms.CharField(max_length=64)
-    bot_name = forms.CharField(max_length=100, required=False)
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=settings.LANGUAGES,
+        help_text=_("For the bot's messages to people whose own language the app does not know."),
+    )
+    timezone = forms.CharField(label=_("Time zone"), max_length=64, help_text=_("For example Europe/Moscow."))
+    bot_name = forms.CharField(
+        label=_("Bot name"), max_length=100, required=False, help_text=_("Empty: the app's default name.")
+    )
 
     def clean_timezone(self) -> str:
         value = self.cleaned_data["timezone"].strip()
         if value not in zoneinfo.available_timezones():
-            raise forms.ValidationError("Not a known time zone (for example Europe/Moscow).")
+            raise forms.ValidationError(_("Not a known time zone (for example Europe/Moscow)."))
         return value
 
 
 class PortalApiKeyForm(forms.Form):
-    api_key = forms.CharField(max_length=200, widget=forms.PasswordInput(render_value=False), strip=True)
+    api_key = forms.CharField(
+        label=_("Personal key"), max_length=200, widget=forms.PasswordInput(render_value=False), strip=True
+    )
 
     def clean_api_key(self) -> str:
         value = self.cleaned_data["api_key"]
         if not value.startswith("vibe_api_"):
-            raise forms.ValidationError("A personal key starts with vibe_api_.")
+            raise forms.ValidationError(_("A personal key starts with vibe_api_."))
         return value
 
 
 class UninstallForm(forms.Form):
-    confirm = forms.CharField(max_length=255, help_text="Type the portal's domain to confirm")
+    confirm = forms.CharField(label=_("Confirm"), max_length=255, help_text=_("Type the portal's domain to confirm"))
 
     def __init__(self, *args, domain: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -39,5 +47,5 @@ class UninstallForm(forms.Form):
 
     def clean_confirm(self) -> str:
         if self.cleaned_data["confirm"].strip() != self.domain:
-            raise forms.ValidationError("Type the portal's domain exactly to confirm.")
+            raise forms.ValidationError(_("Type the portal's domain exactly to confirm."))
         return self.cleaned_data["confirm"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tenants.fields import EncryptedSecretField
 
@@ -11,9 +12,9 @@ class Portal(models.Model):
     """A Bitrix24 portal that reached the app, keyed by Bitrix24's member_id."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        NEEDS_SESSION = "needs_session", "Needs a session"
-        UNINSTALLED = "uninstalled", "Uninstalled"
+        ACTIVE = "active", _("Active")
+        NEEDS_SESSION = "needs_session", _("Needs a session")
+        UNINSTALLED = "uninstalled", _("Uninstalled")
 
     member_id = models.CharField(max_length=64, unique=True)
     vibe_portal_id = models.CharField("VibeCode portal id", max_length=64, unique=True)

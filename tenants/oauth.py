@@ -6,6 +6,7 @@ import secrets
 from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from tenants.errors import InstallationError
 
@@ -26,7 +27,7 @@ def redeem_state(request: HttpRequest, state: str) -> None:
     try:
         payload = signing.loads(state, salt=_SALT, max_age=settings.TENANTS_OAUTH_STATE_MAX_AGE)
     except signing.SignatureExpired:
-        raise InstallationError("oauth state expired", public_message="The sign-in took too long. Please start again.") from None
+        raise InstallationError("oauth state expired", public_message=_("The sign-in took too long. Please start again.")) from None
     except signing.BadSignature:
         raise InstallationError("oauth state forged") from None
     pending = request.session.get(_SESSION_KEY, [])

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tenants import signals
 from tenants.errors import InstallationError
@@ -44,7 +45,7 @@ def store_session_grant(*, identity: VerifiedIdentity, session_token: str, sourc
     if newly_installed and not identity.is_admin:
         raise InstallationError(
             f"portal={identity.member_id} user={identity.bitrix_user_id} is not an admin and the portal is not installed",
-            public_message="The app is not installed on this portal yet: a portal administrator must open it first.",
+            public_message=_("The app is not installed on this portal yet: a portal administrator must open it first."),
         )
     if portal is None:
         portal = Portal(member_id=identity.member_id)
@@ -123,16 +124,25 @@ def accept_oauth_code(*, code: str, redirect_uri: str) -> SessionGrant:
     return portal.grants.get(bitrix_user_id=identity.bitrix_user_id)
 
 
+KEY_REFUSED = _("The platform did not accept this key. Check that you copied all of it and that it has not been revoked.")
+
+
 @transaction.atomic
 def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -> PortalApiKey:
     """Store a personal vibe_api_ key for unattended running, after the platform confirms it is this portal's."""
     if not api_key.startswith("vibe_api_"):
-        raise InstallationError("not a personal key", public_message="A personal key starts with vibe_api_.")
-    identity = get_identity_backend().verify_api_key(api_key)
+        raise InstallationError("not a personal key", public_message=_("A personal key starts with vibe_api_."))
+    try:
+        identity = get_identity_backend().verify_api_key(api_key)
+    except InstallationError as error:
+        if error.public_message != InstallationError.public_message:
+            raise  # the backend said something more precise (not configured, platform down)
+        # The platform refused the key itself: the person is fine, the key is not.
+        raise InstallationError(str(error), public_message=KEY_REFUSED) from None
     if identity.member_id != portal.member_id:
         log.warning("personal key of another portal refused portal=%s key_portal=%s", portal.member_id, identity.member_id)
-        raise InstallationError("the key belongs to another portal", public_message="This key belongs to another portal.")
-    stored, _ = PortalApiKey.objects.update_or_create(
+        raise InstallationError("the key belongs to another portal", public_message=_("This key belongs to another portal."))
+    stored, _created = PortalApiKey.objects.update_or_create(
         portal=portal,
         defaults={
             "key": api_key,
@@ -230,9 +240,10 @@ def purge_uninstalled_portals(*, at=None) -> int:
 
 
 def update_portal_settings(portal: Portal, **prefs) -> PortalSettings:
-    settings_row, _ = PortalSettings.objects.get_or_create(portal=portal)
+    settings_row, _created = PortalSettings.objects.get_or_create(portal=portal)
     for name, value in prefs.items():
         setattr(settings_row, name, value)
     settings_row.full_clean()
     settings_row.save()
+    signals.portal_settings_changed.send(sender=Portal, portal=portal)
     return settings_row

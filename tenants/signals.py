@@ -19,3 +19,5 @@ portal_credentials_changed = Signal()
 # Sent before a personal key is removed, while it still works (a bot registered under it can still be
 # drained and unregistered); kwargs: portal
 portal_api_key_removing = Signal()
+# The portal's admin saved its settings (bot name, language, time zone); kwargs: portal
+portal_settings_changed = Signal()

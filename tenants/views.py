@@ -4,10 +4,12 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tenants import oauth, services
@@ -81,7 +83,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
     try:
         oauth.redeem_state(request, request.GET.get("state", ""))
         if request.GET.get("error"):
-            return render(request, "tenants/error.html", {"message": "Access was not granted."}, status=400)
+            return render(request, "tenants/error.html", {"message": _("Access was not granted.")}, status=400)
         grant = services.accept_oauth_code(
             code=request.GET.get("code", ""),
             redirect_uri=request.build_absolute_uri(reverse("tenants:oauth_callback")),
@@ -113,26 +115,35 @@ def portal_page(request: HttpRequest) -> HttpResponse:
     viewer, portal = _viewer_portal(request)
     if viewer is None or portal is None:
         return render(request, "tenants/open_from_bitrix.html", status=401)
-    prefs, _ = PortalSettings.objects.get_or_create(portal=portal)
+    prefs, _created = PortalSettings.objects.get_or_create(portal=portal)
     settings_form = PortalSettingsForm(initial={"language": prefs.language, "timezone": prefs.timezone, "bot_name": prefs.bot_name})
     key_form = PortalApiKeyForm()
     if request.method == "POST":
         if not viewer.is_admin:
-            return render(request, "tenants/error.html", {"message": "Only a portal administrator can change settings."}, status=403)
+            return render(request, "tenants/error.html", {"message": _("Only a portal administrator can change settings.")}, status=403)
         action = request.POST.get("action")
         try:
             if action == "settings":
                 settings_form = PortalSettingsForm(request.POST)
                 if settings_form.is_valid():
                     services.update_portal_settings(portal, **settings_form.cleaned_data)
+                    messages.success(request, _("Saved."))
                     return redirect("tenants:portal")
             elif action == "api_key":
                 key_form = PortalApiKeyForm(request.POST)
                 if key_form.is_valid():
-                    services.set_portal_api_key(portal, api_key=key_form.cleaned_data["api_key"], added_by_user_id=viewer.bitrix_user_id)
-                    return redirect("tenants:portal")
+                    try:
+                        services.set_portal_api_key(
+                            portal, api_key=key_form.cleaned_data["api_key"], added_by_user_id=viewer.bitrix_user_id
+                        )
+                    except TenantsError as error:
+                        key_form.add_error("api_key", error.public_message)  # shown at the key, not as a dead end
+                    else:
+                        messages.success(request, _("Key saved."))
+                        return redirect("tenants:portal")
             elif action == "remove_api_key":
                 services.remove_portal_api_key(portal)
+                messages.success(request, _("Key removed."))
                 return redirect("tenants:portal")
         except TenantsError as error:
             return render_tenants_error(request, error, status=400)
@@ -146,17 +157,18 @@ def portal_page(request: HttpRequest) -> HttpResponse:
         "uninstall_form": UninstallForm(domain=portal.domain),
         "extra_sections": _extra_sections(request, portal, viewer),
     }
-    return render(request, "tenants/portal.html", context)
+    has_errors = settings_form.is_bound and settings_form.errors or key_form.is_bound and key_form.errors
+    return render(request, "tenants/portal.html", context, status=400 if has_errors else 200)
 
 
 @require_POST
 def uninstall(request: HttpRequest) -> HttpResponse:
     viewer, portal = _viewer_portal(request)
     if viewer is None or portal is None or not viewer.is_admin:
-        return render(request, "tenants/error.html", {"message": "Only a portal administrator can uninstall the app."}, status=403)
+        return render(request, "tenants/error.html", {"message": _("Only a portal administrator can uninstall the app.")}, status=403)
     form = UninstallForm(request.POST, domain=portal.domain)
     if not form.is_valid():
-        return render(request, "tenants/error.html", {"message": "Type the portal's domain exactly to confirm."}, status=400)
+        return render(request, "tenants/error.html", {"message": _("Type the portal's domain exactly to confirm.")}, status=400)
     services.uninstall_portal(portal, reason="admin")
     forget_viewer(request)
     return render(request, "tenants/uninstalled.html", {"portal": portal})

@@ -19,7 +19,7 @@ from botcore.vibe import VibeClient
 from botcore.vibe.errors import VibeError, VibeNotFoundError
 from tenants import services as tenant_services
 from tenants.errors import TenantsError
-from tenants.models import Portal
+from tenants.models import Portal, PortalSettings
 from tenants.selectors import find_preferred_credential_kind, get_portal_credential
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,15 @@ def _commands_signature(specs) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def ensure_bot_row(portal: Portal) -> Bot:
+def get_portal_bot_profile(portal: Portal) -> dict[str, str]:
+    """The bot's profile on this portal: the deployment's defaults, overridden by the portal's settings."""
     profile = conf.bot_profile()
+    prefs = PortalSettings.objects.filter(portal=portal).values("bot_name", "language").first() or {}
+    return {**profile, "name": prefs.get("bot_name") or profile["name"], "language": prefs.get("language") or "en"}
+
+
+def ensure_bot_row(portal: Portal) -> Bot:
+    profile = get_portal_bot_profile(portal)
     bot, _ = Bot.objects.get_or_create(portal=portal, code=conf.bot_code(), defaults={"name": profile["name"]})
     return bot
 
@@ -48,10 +55,14 @@ def provision_bot(portal: Portal, *, note: str = "") -> Bot:
     """
     bot = ensure_bot_row(portal)
     client, credential = client_for_portal(portal)
-    profile = conf.bot_profile()
+    profile = get_portal_bot_profile(portal)
     remote = client.register_bot(
-        code=bot.code, name=profile["name"], color=profile["color"], work_position=profile["work_position"], adopt_existing=True
+        code=bot.code, name=profile["name"], color=profile["color"], work_position=profile["work_position"],
+        language=profile["language"], adopt_existing=True,
     )
+    if (remote.name, remote.language) != (profile["name"], profile["language"]):
+        # An adopted bot keeps the profile it was registered with; the portal's settings win.
+        client.update_bot(remote.id, name=profile["name"], language=profile["language"])
     specs = list_command_specs(portal)
     register_commands(bot, client=client, vibe_bot_id=remote.id, specs=specs)
     moved = bot.vibe_bot_id is not None and (bot.vibe_bot_id, bot.credential_kind) != (remote.id, credential.kind)
@@ -63,6 +74,7 @@ def provision_bot(portal: Portal, *, note: str = "") -> Bot:
         Bot.objects.filter(pk=bot.pk).update(
             vibe_bot_id=remote.id,
             credential_kind=credential.kind,
+            name=profile["name"],
             status=Bot.Status.PAUSED if bot.status == Bot.Status.PAUSED else Bot.Status.ACTIVE,
             provisioned_at=timezone.now(),
             commands_signature=_commands_signature(specs),
@@ -150,6 +162,23 @@ def handle_credential_gone(bot: Bot) -> None:
             return
     tenant_services.mark_portal_session_lost(bot.portal)
     wait_for_session(bot)
+
+
+def apply_portal_profile(portal: Portal) -> None:
+    """Send the portal's bot name and language to the platform (after its admin saved the settings).
+
+    A bot not provisioned yet gets them when it is; a refusal is logged and provisioning applies them later.
+    """
+    bot = Bot.objects.filter(portal=portal, vibe_bot_id__isnull=False).exclude(status=Bot.Status.RETIRED).first()
+    if bot is None:
+        return
+    profile = get_portal_bot_profile(portal)
+    try:
+        client_for_bot(bot).update_bot(bot.vibe_bot_id, name=profile["name"], language=profile["language"])
+    except (VibeError, TenantsError) as error:
+        log.warning("bot profile not updated portal=%s bot=%s: %s", portal.member_id, bot.pk, error.__class__.__name__)
+        return
+    Bot.objects.filter(pk=bot.pk).update(name=profile["name"])
 
 
 def list_command_specs(portal: Portal) -> list[tuple[str, CommandSpec]]:

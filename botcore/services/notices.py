@@ -3,28 +3,29 @@ from __future__ import annotations
 
 import logging
 
+from django.utils.translation import gettext
+
 from botcore.models import Bot
 from botcore.services.platform import client_for_portal
+from botcore.skills.i18n import in_language
 from botcore.vibe import bbcode as bb
 from botcore.vibe.errors import VibeError
 from tenants.models import Portal, PortalSettings
 
 log = logging.getLogger(__name__)
 
-REMINDER = {
-    "en": "The bot's access to this portal expires soon ({when} UTC). Please {link} to keep the bot running.",
-    "ru": "Доступ бота к порталу скоро истечёт ({when} UTC). Пожалуйста, {link}, чтобы бот продолжал работать.",
-}
-LINK_LABEL = {"en": "open the app", "ru": "откройте приложение"}
-
 
 def send_expiry_warning(portal: Portal, *, admin_user_ids: list[int], open_url: str, expires_at: str) -> int:
     bot = Bot.objects.filter(portal=portal, status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False).first()
     if bot is None:
         return 0
-    language = PortalSettings.objects.filter(portal=portal).values_list("language", flat=True).first() or "en"
-    language = language if language in REMINDER else "en"
-    text = REMINDER[language].format(when=expires_at[:16].replace("T", " "), link=bb.url(open_url, LINK_LABEL[language]))
+    # No event names the admins' own languages here: the portal's setting is the fallback it is for.
+    language = PortalSettings.objects.filter(portal=portal).values_list("language", flat=True).first()
+    with in_language(language):
+        link = bb.url(open_url, gettext("open the app"))
+        text = gettext(
+            "The bot's access to this portal expires soon ({when} UTC). Please {link} to keep the bot running."
+        ).format(when=expires_at[:16].replace("T", " "), link=link)
     client, _ = client_for_portal(portal)
     sent = 0
     for user_id in sorted(set(admin_user_ids)):

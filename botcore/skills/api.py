@@ -11,6 +11,9 @@ query is the caller's own portal. Refused options answer 400 {"options": {"<fiel
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from dataclasses import dataclass
 
 from rest_framework import serializers, status
@@ -62,7 +65,7 @@ class IsPortalViewer(BasePermission):
 
 
 class IsPortalAdminOrReadOnly(BasePermission):
-    message = "Only a portal administrator can change skills."
+    message = _("Only a portal administrator can change skills.")
 
     def has_permission(self, request: Request, view) -> bool:
         return request.method in SAFE_METHODS or (
@@ -78,10 +81,10 @@ class SkillChangeSerializer(serializers.Serializer):
         unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
         if unknown:
             raise serializers.ValidationError(
-                {name: "is not a field of a skill change" for name in sorted(unknown)}
+                {name: _("is not a field of a skill change") for name in sorted(unknown)}
             )
         if not attrs:
-            raise serializers.ValidationError("give isEnabled and/or options")
+            raise serializers.ValidationError(_("give isEnabled and/or options"))
         return attrs
 
 
@@ -93,7 +96,7 @@ class SkillViewBase(APIView):
         try:
             return get_portal_skill(request.user.portal, name)
         except SkillConfigError:
-            raise NotFound(f"no skill named {name!r}") from None
+            raise NotFound(gettext("There is no skill named %(name)s.") % {"name": name}) from None
 
 
 class SkillListView(SkillViewBase):

@@ -21,6 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
 from botcore.errors import SkillConfigError
 
 
@@ -32,6 +35,11 @@ class OptionsError(SkillConfigError):
         super().__init__(
             "; ".join(f"{name or 'options'}: {message}" for name, message in self.errors.items())
         )
+
+
+# ASCII digits only: int() also reads "٣" and refuses "²" and numbers past 4,300 digits with a ValueError.
+_NUMBER = re.compile(r"-?[0-9]{1,15}", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class FieldError(ValueError):
@@ -74,15 +82,22 @@ class Text(Option):
     default: str = ""
     max_length: int = 500
     pattern: str | None = None  # the whole value must match (re.fullmatch)
+    # What a person is told when the pattern refuses a value; a regex means nothing to them.
+    pattern_error: object = _("is not in the expected form")
 
     def clean(self, value: Any) -> str:
         if not isinstance(value, str):
-            raise FieldError("must be a string")
+            raise FieldError(gettext("must be text"))
         value = value.strip()
         if len(value) > self.max_length:
-            raise FieldError(f"must be at most {self.max_length} characters")
+            message = ngettext(
+                "must be at most %(count)d character", "must be at most %(count)d characters", self.max_length
+            )
+            raise FieldError(message % {"count": self.max_length})
+        if _CONTROL.search(value):
+            raise FieldError(gettext("must not contain control characters"))
         if value and self.pattern and not re.fullmatch(self.pattern, value):
-            raise FieldError(f"must match {self.pattern}")
+            raise FieldError(str(self.pattern_error))
         return value
 
     def describe(self) -> dict[str, Any]:
@@ -97,14 +112,16 @@ class Integer(Option):
     max: int | None = None
 
     def clean(self, value: Any) -> int:
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if isinstance(value, str):
+            if not _NUMBER.fullmatch(value.strip()):
+                raise FieldError(gettext("must be a whole number"))
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise FieldError("must be a whole number")
+            raise FieldError(gettext("must be a whole number"))
         if self.min is not None and value < self.min:
-            raise FieldError(f"must be at least {self.min}")
+            raise FieldError(gettext("must be at least %(min)s") % {"min": self.min})
         if self.max is not None and value > self.max:
-            raise FieldError(f"must be at most {self.max}")
+            raise FieldError(gettext("must be at most %(max)s") % {"max": self.max})
         return value
 
     def describe(self) -> dict[str, Any]:
@@ -132,7 +149,7 @@ class Boolean(Option):
             "0",
         ):
             return value.lower() in ("true", "on", "yes", "y", "1")
-        raise FieldError("must be true or false")
+        raise FieldError(gettext("must be true or false"))
 
     def parse_text(self, text: str) -> bool:
         return self.clean(text.strip()) if text.strip() else False  # an unticked box sends nothing
@@ -151,14 +168,14 @@ class Choice(Option):
 
     def clean(self, value: Any) -> str:
         if value not in self.choices:
-            raise FieldError(f"must be one of {', '.join(self.choices)}")
+            raise FieldError(gettext("must be one of %(choices)s") % {"choices": ", ".join(self.choices)})
         return value
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "choices": list(self.choices)}
 
 
-_TIME = re.compile(r"(\d{1,2}):(\d{2})")
+_TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})", re.ASCII)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,7 +188,7 @@ class Time(Option):
     def clean(self, value: Any) -> str:
         match = _TIME.fullmatch(value.strip()) if isinstance(value, str) else None
         if match is None or int(match[1]) > 23 or int(match[2]) > 59:
-            raise FieldError("must be a time of day such as 09:30")
+            raise FieldError(gettext("must be a time of day such as 09:30"))
         return f"{int(match[1]):02d}:{match[2]}"
 
 
@@ -187,17 +204,20 @@ class IdList(Option):
         if isinstance(value, str):
             value = [piece for piece in re.split(r"[\s,;]+", value) if piece]
         if not isinstance(value, (list, tuple)):
-            raise FieldError("must be a list of user ids")
+            raise FieldError(gettext("must be a list of user ids"))
+        if len(value) > self.max_items:
+            message = ngettext(
+                "must list at most %(count)d person", "must list at most %(count)d people", self.max_items
+            )
+            raise FieldError(message % {"count": self.max_items})
         ids: list[int] = []
         for item in value:
-            if isinstance(item, str) and item.isdigit():
+            if isinstance(item, str) and _NUMBER.fullmatch(item):
                 item = int(item)
-            if isinstance(item, bool) or not isinstance(item, int) or item <= 0:
-                raise FieldError(f"{item!r} is not a user id")
+            if isinstance(item, bool) or not isinstance(item, int) or not 0 < item < 10**15:
+                raise FieldError(gettext("%(value)s is not a user id") % {"value": _shorten(item)})
             if item not in ids:
                 ids.append(item)
-        if len(ids) > self.max_items:
-            raise FieldError(f"must list at most {self.max_items} ids")
         return ids
 
     def to_text(self, value: Any) -> str:
@@ -205,6 +225,29 @@ class IdList(Option):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "default": list(self.default)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupChat(Text):
+    """A group chat the bot is in, stored as its dialog id ("chat12"); a form offers the bot's known chats."""
+
+    kind: ClassVar[str] = "group_chat"
+    max_length: int = 32
+    pattern: str | None = r"chat[0-9]{1,15}"
+    pattern_error: object = _("pick one of the group chats the bot is in")
+
+    def clean(self, value: Any) -> str:
+        # The chat page names a chat "chat-12" and people type "12": both mean dialog id chat12.
+        if isinstance(value, str) and re.fullmatch(r"\s*(chat-?)?[0-9]{1,15}\s*", value, re.ASCII):
+            value = "chat" + value.strip().removeprefix("chat").removeprefix("-")
+        return super().clean(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PortalUsers(IdList):
+    """People of the portal, stored as their user ids; a form offers the portal's users by name."""
+
+    kind: ClassVar[str] = "portal_users"
 
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -221,10 +264,10 @@ class Weekdays(Option):
         if isinstance(value, str):
             value = _parse_weekdays(value)
         if not isinstance(value, (list, tuple)) or not value:
-            raise FieldError("must name at least one day, e.g. 1-5 or mon,wed,fri")
+            raise FieldError(gettext("must name at least one day, e.g. 1-5 or mon,wed,fri"))
         for day in value:
             if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 7:
-                raise FieldError("days are numbers 1 (Monday) to 7 (Sunday)")
+                raise FieldError(gettext("days are numbers 1 (Monday) to 7 (Sunday)"))
         return sorted(set(value))
 
     def to_text(self, value: Any) -> str:
@@ -239,20 +282,21 @@ def _parse_weekdays(text: str) -> list[int]:
     for piece in filter(None, re.split(r"[\s,;]+", text.strip().lower())):
         bounds = piece.split("-")
         if len(bounds) > 2:
-            raise FieldError(f"{piece!r} is not a day or a range of days")
+            raise FieldError(gettext("%(value)s is not a day or a range of days") % {"value": _shorten(piece)})
         numbers = [_weekday_number(bound) for bound in bounds]
         if len(numbers) == 2 and numbers[0] > numbers[1]:
-            raise FieldError(f"{piece!r}: a range runs from the earlier day to the later one")
+            message = gettext("%(value)s: a range runs from the earlier day to the later one")
+            raise FieldError(message % {"value": _shorten(piece)})
         days.extend(range(numbers[0], numbers[-1] + 1))
     return days
 
 
 def _weekday_number(text: str) -> int:
-    if text.isdigit() and 1 <= int(text) <= 7:
+    if text in ("1", "2", "3", "4", "5", "6", "7"):
         return int(text)
     if text[:3] in _WEEKDAYS:
         return _WEEKDAYS.index(text[:3]) + 1
-    raise FieldError(f"{text!r} is not a day (1-7 or mon…sun)")
+    raise FieldError(gettext("%(value)s is not a day (1-7 or mon…sun)") % {"value": _shorten(text)})
 
 
 class OptionsSchema:
@@ -276,8 +320,8 @@ class OptionsSchema:
         Raises OptionsError naming each refused field, an unknown field, or a required one left empty.
         """
         if not isinstance(raw, Mapping):
-            raise OptionsError({"": "options must be an object of field names to values"})
-        errors = {name: "is not an option of this skill" for name in raw if name not in self.fields}
+            raise OptionsError({"": gettext("options must be an object of field names to values")})
+        errors = {name: gettext("is not an option of this skill") for name in raw if name not in self.fields}
         values: dict[str, Any] = {}
         for name, option in self.fields.items():
             if name not in raw:
@@ -290,7 +334,7 @@ class OptionsSchema:
                 errors[name] = str(error)
         for name, option in self.fields.items():
             if option.required and name in values and values[name] in ("", [], None) and name not in errors:
-                errors[name] = "is required"
+                errors[name] = gettext("is required")
         if errors:
             raise OptionsError(errors)
         return values
@@ -323,6 +367,12 @@ class OptionsSchema:
 
     def describe(self) -> dict[str, dict[str, Any]]:
         return {name: option.describe() for name, option in self.fields.items()}
+
+
+def _shorten(value: Any) -> str:
+    """A refused value quoted in a message, cut short: a 5,000-digit number must not fill the page."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
 
 
 def _json(value: Any) -> Any:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from botcore.skills.configs import PortalSkill
+from botcore.skills.directory import Choice
 from botcore.skills.i18n import pick
 
 INPUT_TYPES = {"integer": "number", "time": "time", "boolean": "checkbox"}
@@ -27,18 +28,35 @@ def skill_row(entry: PortalSkill, language: str) -> dict[str, Any]:
     }
 
 
+def _picks(kind: str, text: str, pickers: Mapping[str, list[Choice] | None]) -> list[dict[str, Any]] | None:
+    """The choices a picker offers (what the platform knows), with the current ones marked; None: no picker."""
+    choices = pickers.get(kind)
+    if choices is None:
+        return None
+    chosen = [piece.strip() for piece in text.split(",") if piece.strip()]
+    known = {choice.value for choice in choices}
+    # A stored value the platform no longer shows stays pickable, so saving the form does not drop it.
+    extra = [Choice(value, value) for value in chosen if value not in known]
+    return [{"value": c.value, "label": c.label, "selected": c.value in chosen} for c in [*choices, *extra]]
+
+
 def option_fields(
     entry: PortalSkill,
     language: str,
     *,
     texts: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
+    pickers: Mapping[str, list[Choice] | None] | None = None,
 ) -> list[dict[str, Any]]:
-    """One dict per option for the settings form: its input, current (or just posted) text and error."""
+    """One dict per option for the settings form: its input, current (or just posted) text and error.
+
+    `pickers` maps an option kind ("group_chat", "portal_users") to what the platform knows to pick from.
+    """
     fields = []
     for name, option in entry.skill.options_schema.fields.items():
         describe = option.describe()
         value = entry.options.get(name)
+        text = texts.get(name, "") if texts is not None else option.to_text(value)
         fields.append(
             {
                 "name": name,
@@ -47,7 +65,8 @@ def option_fields(
                 "kind": option.kind,
                 "input_type": INPUT_TYPES.get(option.kind, "text"),
                 "choices": describe.get("choices") or [],
-                "text": texts.get(name, "") if texts is not None else option.to_text(value),
+                "text": text,
+                "picks": _picks(option.kind, text, pickers or {}),
                 "checked": (texts.get(name) if texts is not None else value) not in (None, "", False, "off"),
                 "required": option.required,
                 "error": (errors or {}).get(name, ""),

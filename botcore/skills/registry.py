@@ -46,18 +46,23 @@ def _import(item: str) -> type:
             known = ", ".join(sorted(points)) or "none installed"
             raise SkillConfigError(
                 f"BOTCORE_SKILLS: {item!r} is neither a dotted path nor a skill entry point "
-                f"(group {entry_point_group()!r}: {known})"
+                f"(group {entry_point_group()!r}: {known})",
+                kind="import",
             )
         try:
             return points[item].load()
         except Exception as exc:  # an installed package that fails to import: say which one
             raise SkillConfigError(
-                f"BOTCORE_SKILLS: entry point {item!r} ({points[item].value}) fails to load: {exc}"
+                f"BOTCORE_SKILLS: entry point {item!r} ({points[item].value}) fails to load: {exc}", kind="import"
             ) from None
     try:
         return import_string(item.replace(":", "."))
     except ImportError as exc:
-        raise SkillConfigError(f"BOTCORE_SKILLS: cannot import {item!r}: {exc}") from None
+        raise SkillConfigError(f"BOTCORE_SKILLS: cannot import {item!r}: {exc}", kind="import") from None
+    except Exception as exc:  # the module imports but fails while running: name the error, not a traceback
+        raise SkillConfigError(
+            f"BOTCORE_SKILLS: importing {item!r} raised {type(exc).__name__}: {exc}", kind="import"
+        ) from None
 
 
 def _check_commands(label: str, commands: tuple[CommandSpec, ...]) -> None:
@@ -124,7 +129,8 @@ def load_skills(paths: list[str] | tuple[str, ...] | None = None) -> list[Skill]
             )
         if cls.name in seen:
             raise SkillConfigError(
-                f"BOTCORE_SKILLS: skill name {cls.name!r} is used by both {seen[cls.name]!r} and {item!r}"
+                f"BOTCORE_SKILLS: skill name {cls.name!r} is used by both {seen[cls.name]!r} and {item!r}",
+                kind="duplicate",
             )
         seen[cls.name] = item
         skills.append(cls())

@@ -7,12 +7,16 @@ its administrators may switch them or change options. Every query is scoped to t
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from botcore.errors import SkillConfigError
 from botcore.skills.configs import configure_skill, get_portal_skill, list_portal_skills
+from botcore.skills.directory import list_known_chats, list_portal_people
 from botcore.skills.options import OptionsError
 from botcore.skills.presenters import option_fields, skill_row
 from tenants.models import Portal, PortalSettings
@@ -20,7 +24,8 @@ from tenants.viewer import Viewer, find_viewer
 
 
 def _language(portal: Portal) -> str:
-    return PortalSettings.objects.filter(portal=portal).values_list("language", flat=True).first() or "en"
+    """The page's language (tenants' middleware chose it: the viewer's, else the portal's)."""
+    return get_language() or "en"
 
 
 def portal_sections(*, request: HttpRequest, portal: Portal, viewer: Viewer) -> list[dict]:
@@ -51,12 +56,13 @@ def skill_settings(request: HttpRequest, name: str) -> HttpResponse:
     try:
         entry = get_portal_skill(portal, name)
     except SkillConfigError:
-        return _refuse(request, "There is no such skill.", 404)
+        return _refuse(request, _("There is no such skill."), 404)
     texts, errors = None, {}
     if request.method == "POST":
         if not viewer.is_admin:
-            return _refuse(request, "Only a portal administrator can change skills.", 403)
-        texts = {field: request.POST.get(field, "") for field in entry.skill.options_schema.fields}
+            return _refuse(request, _("Only a portal administrator can change skills."), 403)
+        # A picker of people posts one value per ticked box.
+        texts = {field: ",".join(request.POST.getlist(field)) for field in entry.skill.options_schema.fields}
         try:
             options = entry.skill.options_schema.parse_form(texts)
             configure_skill(
@@ -65,9 +71,21 @@ def skill_settings(request: HttpRequest, name: str) -> HttpResponse:
         except OptionsError as error:
             errors = error.errors
         else:
+            messages.success(request, _("Saved."))
             return redirect("tenants:portal")
     is_enabled = (request.POST.get("is_enabled") == "on") if texts is not None else entry.is_enabled
     return _render_settings(request, viewer, portal, entry, texts=texts, errors=errors, is_enabled=is_enabled)
+
+
+def _pickers(portal: Portal, entry) -> dict:
+    """Ask the platform only for what this skill's form picks from."""
+    kinds = {option.kind for option in entry.skill.options_schema.fields.values()}
+    pickers = {}
+    if "group_chat" in kinds:
+        pickers["group_chat"] = list_known_chats(portal)
+    if "portal_users" in kinds:
+        pickers["portal_users"] = list_portal_people(portal)
+    return pickers
 
 
 def _render_settings(request, viewer, portal, entry, *, texts, errors, is_enabled) -> HttpResponse:
@@ -76,9 +94,10 @@ def _render_settings(request, viewer, portal, entry, *, texts, errors, is_enable
         "viewer": viewer,
         "portal": portal,
         "skill": skill_row(entry, language),
-        "fields": option_fields(entry, language, texts=texts, errors=errors),
+        "fields": option_fields(entry, language, texts=texts, errors=errors, pickers=_pickers(portal, entry)),
         "form_error": errors.get("", ""),
         "is_enabled": is_enabled,
+        "timezone": PortalSettings.objects.filter(portal=portal).values_list("timezone", flat=True).first() or "UTC",
     }
     return render(request, "botcore/skill_settings.html", context, status=400 if errors else 200)
 
@@ -90,7 +109,7 @@ def skill_switch(request: HttpRequest, name: str) -> HttpResponse:
     if viewer is None or portal is None:
         return render(request, "tenants/open_from_bitrix.html", status=401)
     if not viewer.is_admin:
-        return _refuse(request, "Only a portal administrator can change skills.", 403)
+        return _refuse(request, _("Only a portal administrator can change skills."), 403)
     wanted = request.POST.get("is_enabled") == "on"
     try:
         configure_skill(portal, skill_name=name, is_enabled=wanted)
@@ -100,5 +119,5 @@ def skill_switch(request: HttpRequest, name: str) -> HttpResponse:
             request, viewer, portal, entry, texts=None, errors=error.errors, is_enabled=wanted
         )
     except SkillConfigError:
-        return _refuse(request, "There is no such skill.", 404)
+        return _refuse(request, _("There is no such skill."), 404)
     return redirect("tenants:portal")

@@ -40,12 +40,15 @@ _message_ids = itertools.count(5001)
 _command_ids = itertools.count(1)
 
 
-def make_user(user_id: int, name: str = "", *, is_bot: bool = False, is_active: bool = True) -> PortalUser:
+def make_user(
+    user_id: int, name: str = "", *, is_bot: bool = False, is_active: bool = True, language: str = ""
+) -> PortalUser:
     """A chat member as GET …/chats/:dialogId/users gives it (for RecordingContext(chat_users=…))."""
     name = name or f"User {user_id}"
     first, _, last = name.partition(" ")
     return PortalUser(
-        id=user_id, name=name, first_name=first, last_name=last, is_bot=is_bot, is_active=is_active
+        id=user_id, name=name, first_name=first, last_name=last, is_bot=is_bot, is_active=is_active,
+        language=language,
     )
 
 

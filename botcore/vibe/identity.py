@@ -11,6 +11,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
+from django.utils.translation import gettext_lazy as _
+
 from botcore import conf
 from botcore.vibe.budget import NoBudget
 from botcore.vibe.errors import VibeError
@@ -72,7 +74,7 @@ class VibeIdentityBackend:
     def _app_key(self) -> str:
         key = conf.vibe_app_key()
         if not key:
-            raise InstallationError("VIBE_APP_KEY is not configured", public_message="The app is not configured yet.")
+            raise InstallationError("VIBE_APP_KEY is not configured", public_message=_("The app is not configured yet."))
         return key
 
     def _call(self, transport: Transport, method: str, path: str, **kwargs: Any) -> Mapping[str, Any]:

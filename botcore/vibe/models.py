@@ -93,6 +93,7 @@ class PortalUser:
     is_active: bool = True
     is_bot: bool = False
     work_position: str = ""
+    language: str = ""  # the user's own interface language, where the platform says it
     raw: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
 
     @classmethod
@@ -105,6 +106,7 @@ class PortalUser:
             is_active=as_bool(data.get("active", True)),
             is_bot=as_bool(data.get("bot")),
             work_position=as_str(data.get("workPosition")),
+            language=as_str(data.get("language")),
             raw=data,
         )
 

@@ -70,7 +70,7 @@ def person_json(platform: Platform, person_id: int) -> dict:
     """Anyone who can appear in a chat: a user or a bot, with a name to show."""
     if person_id in platform.bots:
         bot = platform.bots[person_id]
-        return {"id": bot.id, "name": bot_display_name(bot), "isBot": True, "botType": bot.type}
+        return {"id": bot.id, "name": bot_display_name(bot), "isBot": True, "botType": bot.type, "language": bot.language}
     user = platform.users.get(person_id)
     if user is not None:
         return {"id": user.id, "name": user.name, "isBot": False, "isAdmin": user.is_admin}

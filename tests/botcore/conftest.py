@@ -40,7 +40,7 @@ def _data(response: httpx.Response) -> dict:
 def sandbox_portal(sandbox, settings, transactional_db) -> SandboxPortal:
     """A sandbox portal whose admin's real session is stored in tenants, as an install would leave it."""
     control = httpx.Client(base_url=sandbox.root_url, timeout=10)
-    app = _data(control.post("/_sandbox/apps", json={"name": "Test app"}))
+    app = _data(control.post("/_sandbox/apps", json={"name": "Test app", "scopes": ["imbot", "im", "user"]}))
     portal = _data(control.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}))["portal"]
     admin = _data(control.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Alice Admin", "isAdmin": True}))["user"]
     member = _data(control.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Boris Ivanov", "language": "ru"}))["user"]

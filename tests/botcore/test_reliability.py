@@ -120,7 +120,7 @@ def test_lease_outlasts_the_task_timeout_which_outlasts_the_cycle_deadline(setti
     settings.BOTCORE_LEASE_SECONDS = 60  # the first wave's lease, shorter than the 90 s task timeout
     problems = conf.check_cycle_timing()
     assert len(problems) == 1 and "BOTCORE_LEASE_SECONDS (60)" in problems[0]
-    assert [m.id for m in checks.run_checks(tags=[checks.Tags.compatibility])] == ["botcore.E001"]
+    assert [m.id for m in checks.run_checks(tags=[checks.Tags.compatibility])] == ["botcore.E010"]
     settings.BOTCORE_LEASE_SECONDS = 120
     settings.BOTCORE_CYCLE_DEADLINE_SECONDS = 100
     assert "BOTCORE_CYCLE_DEADLINE_SECONDS" in conf.check_cycle_timing()[0]

@@ -13,8 +13,9 @@ from botcore.skills.registry import configured_skills, load_skills
 
 class Command(BaseCommand):
     help = (
-        "Talk to the configured skills as a portal user. Offline by default: each line becomes an event, "
-        "routed as the bot routes it, and what the skill did is printed (no network, no database). With "
+        "Talk to the skills a new portal has on (or --portal's, or those --skill names) as a portal user. "
+        "Offline by default: each line becomes an event, routed among them as the live bot routes it, and "
+        "what the skill did is printed (no network, no database). With "
         "--sandbox URL, a portal, user and bot are set up on that sandbox and the skills answer through the "
         "real client. Type :help inside for reactions, buttons, edits, schedules and state."
     )
@@ -39,10 +40,22 @@ class Command(BaseCommand):
         parser.add_argument("--language", default="en", help="your language (en, ru, …)")
         parser.add_argument("--timezone", default="UTC", help="the portal's time zone, for :run")
         parser.add_argument("--sandbox", metavar="URL", help="a running sandbox, e.g. http://127.0.0.1:8100")
+        parser.add_argument(
+            "--portal",
+            metavar="MEMBER_ID",
+            help="the skills this installed portal has on, with its options, as its live bot routes them",
+        )
 
     def handle(self, *args, **options) -> None:
-        skills = self._skills(options["skill"], options["option"])
         out = self.stdout.write
+        if options["portal"] and (options["skill"] or options["option"]):
+            raise CommandError(
+                "--portal takes the portal's own skills and options: leave out --skill and --option"
+            )
+        if options["portal"]:
+            skills = self._portal_skills(options["portal"])
+        else:
+            skills = self._skills(options["skill"], options["option"])
         common = {
             "skills": skills,
             "out": out,
@@ -58,7 +71,13 @@ class Command(BaseCommand):
 
             session = OfflineSession(user_name=options["user"], **common)
             out("(offline: nothing leaves this process; :help lists the commands)")
-        out("skills: " + ", ".join(skill.name for skill, _ in skills))
+        names = [skill.name for skill, _ in skills]
+        out("skills: " + ", ".join(names) + "   (routing order: the first that fits answers)")
+        left_out = [skill.name for skill in configured_skills() if skill.name not in names]
+        if left_out and not options["skill"]:
+            # The live bot routes only among a portal's enabled skills; so does this shell.
+            where = "on this portal" if options["portal"] else "on a new portal"
+            out(f"off {where}: {', '.join(left_out)}   (--skill NAME, repeated, picks skills and their order)")
         stdin = options.get("stdin") or sys.stdin
         interactive = stdin.isatty()
         try:
@@ -76,13 +95,25 @@ class Command(BaseCommand):
             if close is not None:
                 close()
 
+    def _portal_skills(self, member_id: str):
+        from botcore.skills.configs import list_enabled_skills
+        from tenants.models import Portal
+
+        portal = Portal.objects.filter(member_id=member_id).first()
+        if portal is None:
+            raise CommandError(f"--portal: no portal with member id {member_id!r} is installed here")
+        return list_enabled_skills(portal)
+
     def _skills(self, chosen: list[str], option_items: list[str]):
         try:
             if chosen:
                 by_name = {skill.name: skill for skill in configured_skills()}
                 skills = [by_name[item] if item in by_name else load_skills([item])[0] for item in chosen]
             else:
-                skills = list(configured_skills())
+                # What a new portal has on, in settings order: the live bot's routing, not every skill. A skill
+                # given --option is switched on too, as an admin setting its options would.
+                given = {item.partition(".")[0] for item in option_items}
+                skills = [s for s in configured_skills() if s.enabled_by_default or s.name in given]
         except SkillConfigError as error:
             raise CommandError(str(error)) from None
         raw: dict[str, dict[str, str]] = {}

@@ -1,6 +1,8 @@
 """`manage.py runpacer`: lease due bots and enqueue their poll cycles, until stopped."""
 from __future__ import annotations
 
+import signal
+
 from django.core.management.base import BaseCommand
 
 from botcore.pacer import Pacer
@@ -14,6 +16,8 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=200, help="bots leased per tick at most")
 
     def handle(self, *args, interval: float, batch: int, **options):
+        # SIGTERM (runstack, a service manager) stops the loop between ticks as Ctrl-C does.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             Pacer(batch=batch).run(interval=interval)
         except KeyboardInterrupt:

@@ -3,9 +3,12 @@ the reaction notice and the greeting when it joins a chat."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from botcore.skills.base import CommandSpec, Skill, SkillContext
 from botcore.skills.events import SkillEvent
-from botcore.skills.i18n import pick
+from botcore.skills.i18n import every_language, in_language
 from botcore.vibe import bbcode as bb
 from botcore.vibe.events import (
     CommandAddEvent,
@@ -16,40 +19,24 @@ from botcore.vibe.events import (
 )
 from botcore.vibe.keyboards import Keyboard
 
-TEXTS = {
-    "en": {
-        "wrote": "{name}, you wrote: {text}",
-        "friend": "friend",
-        "someone": "Someone",
-        "repeat": "Repeat",
-        "help": "Help",
-        "pong": "[B]Pong![/B] The bot is working fine.",
-        "help_text": (
-            "[B]Echo Bot — Commands[/B]\n\n/ping — check whether the bot is alive\n/help — show this list\n\n"
-            "Just message me — I will repeat your message."
-        ),
-        "reaction": "{name} added a reaction: {reaction}",
-        "greeting": "Hi! I am Echo Bot. Write me something and I will repeat it.\n\nCommands:\n",
-    },
-    "ru": {
-        "wrote": "{name}, вы написали: {text}",
-        "friend": "друг",
-        "someone": "Кто-то",
-        "repeat": "Повторить",
-        "help": "Помощь",
-        "pong": "[B]Понг![/B] Бот работает.",
-        "help_text": (
-            "[B]Эхо-бот — команды[/B]\n\n/ping — проверить, жив ли бот\n/help — показать этот список\n\n"
-            "Просто напишите мне — я повторю ваше сообщение."
-        ),
-        "reaction": "{name} поставил(а) реакцию: {reaction}",
-        "greeting": "Привет! Я эхо-бот. Напишите мне что-нибудь, и я повторю.\n\nКоманды:\n",
-    },
-}
-
-
 def texts_for(language: str) -> dict[str, str]:
-    return pick(TEXTS, language)
+    """This skill's texts in `language` (the catalogues under locale/; English when one is missing)."""
+    with in_language(language):
+        return {
+            "wrote": gettext("{name}, you wrote: {text}"),
+            "friend": gettext("friend"),
+            "someone": gettext("Someone"),
+            "repeat": gettext("Repeat"),
+            "help": gettext("Help"),
+            "ping": gettext("Ping"),
+            "pong": gettext("[B]Pong![/B] The bot is working fine."),
+            "help_text": gettext(
+                "[B]Echo Bot — Commands[/B]\n\n/ping — check whether the bot is alive\n/help — show this list\n\n"
+                "Just message me — I will repeat your message."
+            ),
+            "reaction": gettext("{name} added a reaction: {reaction}"),
+            "greeting": gettext("Hi! I am Echo Bot. Write me something and I will repeat it.\n\nCommands:\n"),
+        }
 
 
 class EchoSkill(Skill):
@@ -60,17 +47,17 @@ class EchoSkill(Skill):
     commands = (
         CommandSpec(
             "ping",
-            title={"en": "Ping", "ru": "Пинг"},
-            description={"en": "Check whether the bot is alive", "ru": "Проверить, жив ли бот"},
+            title=every_language(_("Ping")),
+            description=every_language(_("Check whether the bot is alive")),
         ),
         CommandSpec(
             "help",
-            title={"en": "Help", "ru": "Помощь"},
-            description={"en": "Show the command list", "ru": "Показать список команд"},
+            title=every_language(_("Help")),
+            description=every_language(_("Show the command list")),
         ),
     )
-    title = {"en": "Echo", "ru": "Эхо"}
-    summary = {"en": "Repeats what you write", "ru": "Повторяет ваши сообщения"}
+    title = every_language(_("Echo"))
+    summary = every_language(_("Repeats what you write"))
 
     def wants(self, event: SkillEvent, ctx: SkillContext) -> bool:
         # Routing already keeps the bot's own, other bots' and system messages away (MessageFilter).
@@ -97,5 +84,5 @@ class EchoSkill(Skill):
             name = (event.user.first_name if event.user else "") or t["someone"]
             ctx.reply(t["reaction"].format(name=bb.escape(name), reaction=event.reaction), system=True)
         elif isinstance(event, JoinChatEvent):
-            links = bb.join([bb.send_link("/ping", "Ping"), bb.raw(" | "), bb.send_link("/help", t["help"])])
+            links = bb.join([bb.send_link("/ping", t["ping"]), bb.raw(" | "), bb.send_link("/help", t["help"])])
             ctx.reply(t["greeting"] + links)

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from botcore.skills.base import CommandSpec, Skill, SkillContext
 from botcore.skills.events import SkillEvent
-from botcore.skills.i18n import pick
+from botcore.skills.i18n import every_language, in_language, pick
 from botcore.vibe import bbcode as bb
 from botcore.vibe.events import CommandAddEvent, EventType
-
-TEXTS = {
-    "en": {
-        "commands": "Commands",
-        "skills": "What I can do",
-        "none": "No commands are enabled on this portal.",
-    },
-    "ru": {
-        "commands": "Команды",
-        "skills": "Что я умею",
-        "none": "На этом портале не включено ни одной команды.",
-    },
-}
-
 
 def list_visible_commands(skills: list[Skill] | tuple[Skill, ...]) -> list[CommandSpec]:
     """Each command once, from the first skill declaring it (its answerer); button-only ones left out."""
@@ -33,7 +22,12 @@ def list_visible_commands(skills: list[Skill] | tuple[Skill, ...]) -> list[Comma
 
 
 def render_help(skills: list[Skill] | tuple[Skill, ...], language: str) -> bb.BB:
-    texts = pick(TEXTS, language)
+    with in_language(language):
+        texts = {
+            "commands": gettext("Commands"),
+            "skills": gettext("What I can do"),
+            "none": gettext("No commands are enabled on this portal."),
+        }
     commands = list_visible_commands(skills)
     lines = [bb.bold(texts["commands"])]
     if not commands:
@@ -56,12 +50,12 @@ class HelpSkill(Skill):
     commands = (
         CommandSpec(
             "help",
-            title={"en": "Help", "ru": "Помощь"},
-            description={"en": "Show the command list", "ru": "Показать список команд"},
+            title=every_language(_("Help")),
+            description=every_language(_("Show the command list")),
         ),
     )
-    title = {"en": "Help", "ru": "Помощь"}
-    summary = {"en": "Lists the commands you can use here", "ru": "Показывает доступные команды"}
+    title = every_language(_("Help"))
+    summary = every_language(_("Lists the commands you can use here"))
 
     def handle(self, event: SkillEvent, ctx: SkillContext) -> None:
         if isinstance(event, CommandAddEvent):

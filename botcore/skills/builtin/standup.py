@@ -16,13 +16,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, ScheduleSpec, Skill, SkillContext
-from botcore.skills.builtin.standup_texts import TEXTS
+from botcore.skills.builtin.standup_texts import texts_for
 from botcore.skills.cron import daily_cron
 from botcore.skills.events import BackendEventType, ScheduledRunEvent, SkillEvent
-from botcore.skills.i18n import pick
-from botcore.skills.options import IdList, OptionsError, OptionsSchema, Text, Time, Weekdays
+from botcore.skills.i18n import every_language, normalize_language
+from botcore.skills.options import GroupChat, OptionsError, OptionsSchema, PortalUsers, Text, Time, Weekdays
 from botcore.vibe import bbcode as bb
 from botcore.vibe.errors import VibeApiError
 from botcore.vibe.events import CommandAddEvent, EventType, MessageAddEvent
@@ -43,40 +44,35 @@ class StandupSkill(Skill):
     commands = (
         CommandSpec(
             "standup",
-            title={"en": "Standup", "ru": "Стендап"},
-            description={"en": "Today's standup: who has answered", "ru": "Сегодняшний стендап: кто ответил"},
+            title=every_language(_("Standup")),
+            description=every_language(_("Today's standup: who has answered")),
         ),
     )
     options_schema = OptionsSchema(
-        chat=Text(
+        chat=GroupChat(
             required=True,
-            pattern=r"chat\d+",
-            max_length=32,
-            label={"en": "Group chat for the summary", "ru": "Групповой чат для итогов"},
-            help={"en": "Its dialog id, e.g. chat12", "ru": "Его dialogId, например chat12"},
+            label=every_language(_("Group chat for the summary")),
+            help=every_language(_("A chat the bot was added to")),
         ),
-        participants=IdList(
-            label={"en": "Participants (user ids)", "ru": "Участники (id пользователей)"},
-            help={"en": "Empty: the chat's members", "ru": "Пусто: участники чата"},
+        participants=PortalUsers(
+            label=every_language(_("Participants")),
+            help=every_language(_("None ticked: the chat's members")),
         ),
-        ask_at=Time(default="09:30", label={"en": "Question at", "ru": "Вопрос в"}),
-        report_at=Time(default="17:30", label={"en": "Summary at", "ru": "Итоги в"}),
-        weekdays=Weekdays(label={"en": "Days", "ru": "Дни"}),
+        ask_at=Time(default="09:30", label=every_language(_("Question at"))),
+        report_at=Time(default="17:30", label=every_language(_("Summary at"))),
+        weekdays=Weekdays(label=every_language(_("Days")), help=every_language(_("For example 1-5 or mon,wed,fri"))),
         question=Text(
             max_length=1000,
-            label={"en": "Question (empty: the standard one)", "ru": "Вопрос (пусто: стандартный)"},
+            label=every_language(_("Question (empty: the standard one)")),
         ),
     )
-    title = {"en": "Standup", "ru": "Стендап"}
-    summary = {
-        "en": "Asks the team privately each morning and posts a summary to the group chat",
-        "ru": "Утром спрашивает каждого в личке и публикует итоги в групповой чат",
-    }
+    title = every_language(_("Standup"))
+    summary = every_language(_("Asks the team privately each morning and posts a summary to the group chat"))
     enabled_by_default = False  # it needs a chat from the portal's admin first
 
     def check_options(self, values: dict[str, Any]) -> None:
         if values["report_at"] <= values["ask_at"]:
-            raise OptionsError({"report_at": "must be later in the day than ask_at"})
+            raise OptionsError({"report_at": str(_("must be later in the day than the question"))})
 
     def schedules_for(self, options: dict[str, Any]) -> list[ScheduleSpec]:
         if not options.get("chat"):
@@ -113,17 +109,23 @@ class StandupSkill(Skill):
                 raise  # without the chat's members there is nobody to ask
             users = []  # the admin named the participants: their names come with their answers
         members = {user.id: user.name for user in users if not user.is_bot and user.is_active}
+        languages = {user.id: user.language for user in users if user.language}
         ids = list(ctx.options["participants"]) or sorted(members)
         open_until = _report_instant(event.local_due_at, ctx.options["report_at"])
         ctx.state_for(chat).set(
             {"day": day, "participants": [{"id": i, "name": members.get(i, "")} for i in ids]}
         )
-        question = ctx.options["question"] or pick(TEXTS, ctx.language)["question"]
         for user_id in ids:
             with ctx.state_for(str(user_id)).update() as state:
                 if state.get("day") != day:  # a retried run keeps answers already given
+                    language = state.get("language", "")
                     state.clear()
                     state.update(day=day, status="open", answers=[], open_until=open_until.isoformat())
+                    if language:
+                        state["language"] = language
+                # Each person is asked in their own language: the platform's, else the one they last wrote in.
+                language = languages.get(user_id) or state.get("language") or ctx.language
+            question = ctx.options["question"] or texts_for(language)["question"]
             try:
                 ctx.send(str(user_id), question)
             except VibeApiError as error:
@@ -145,8 +147,10 @@ class StandupSkill(Skill):
             state["answers"] = [*state.get("answers", []), text]
             if name:
                 state["name"] = name
+            if normalize_language(event.language):
+                state["language"] = normalize_language(event.language)  # for tomorrow's question
         if first:
-            ctx.reply(pick(TEXTS, ctx.language)["thanks"].format(time=ctx.options["report_at"]))
+            ctx.reply(texts_for(ctx.language)["thanks"].format(time=ctx.options["report_at"]))
         else:
             ctx.react("like")
 
@@ -157,7 +161,7 @@ class StandupSkill(Skill):
         run = ctx.state_for(chat).get()
         if run.get("day") != day:
             return  # no question went out today (the skill was off, or the options changed)
-        texts = pick(TEXTS, ctx.language)
+        texts = texts_for(ctx.language)
         lines = [bb.bold(texts["summary_title"].format(day=day))]
         for person in run.get("participants", []):
             state = ctx.state_for(str(person["id"])).get()
@@ -172,7 +176,7 @@ class StandupSkill(Skill):
                     state["status"] = "closed"
 
     def status_text(self, ctx: SkillContext) -> str:
-        texts = pick(TEXTS, ctx.language)
+        texts = texts_for(ctx.language)
         chat = ctx.options.get("chat")
         run = ctx.state_for(chat).get() if chat else {}
         today = timezone.now().astimezone(_zone(ctx.timezone)).date().isoformat()

@@ -239,8 +239,9 @@
   function renderChatHead() {
     const chat = state.chat;
     const others = chat.people.filter((p) => p.id !== state.userId);
+    const bot = others[0] && others[0].isBot ? others[0] : null;
     $("chat-subtitle").textContent = chat.type === "private"
-      ? (others[0] && others[0].isBot ? (others[0].botType && others[0].botType !== "bot" ? `${others[0].botType} bot` : "chat bot") : "")
+      ? (bot ? (bot.botType && bot.botType !== "bot" ? `${bot.botType} bot` : "chat bot") + (bot.language ? ` · language: ${bot.language}` : "") : "")
       : `${chat.people.length} members: ${chat.people.map((p) => (p.id === state.userId ? "you" : p.name)).join(", ")}`;
     $("group-tools").hidden = chat.type === "private";
     if (chat.type === "private") return;

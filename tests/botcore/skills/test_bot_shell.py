@@ -81,3 +81,23 @@ def test_against_the_sandbox_the_skills_answer_through_the_real_client(sandbox):
     assert "> (system) Ann added a reaction: fire" in printed
     assert "[B]Echo Bot — Commands[/B]" in printed  # the Help button sent /help
     assert "never read" not in printed
+
+
+def test_by_default_the_shell_routes_among_the_skills_a_new_portal_has_on():
+    """standup is off until a portal's admin turns it on, so the live bot never routes to it: nor does the shell."""
+    printed = shell("/standup")
+    assert "skills: help, echo" in printed
+    assert "off on a new portal: standup" in printed
+    assert "Good morning" not in printed and "(answers /standup)" not in printed
+
+
+@pytest.mark.django_db
+def test_with_a_portal_the_shell_routes_among_that_portals_enabled_skills():
+    from botcore.skills.configs import configure_skill
+    from tenants.models import Portal
+
+    portal = Portal.objects.create(member_id="acme", vibe_portal_id="vp-acme", domain="acme.bitrix24.com")
+    configure_skill(portal, skill_name="echo", is_enabled=False)
+    printed = shell("hello", args=("--portal", "acme"))
+    assert "skills: help   " in printed and "off on this portal: standup, echo" in printed
+    assert "you wrote" not in printed and "(no skill takes this: ignored)" in printed

@@ -57,7 +57,7 @@ def test_missing_fields_take_their_defaults():
         ("people", [0], "not a user id"),
         ("days", [0, 8], "1 (Monday) to 7"),
         ("days", "fri-mon", "earlier day"),
-        ("chat", "general", r"must match chat\d+"),
+        ("chat", "general", "is not in the expected form"),
         ("chat", "", "is required"),
         ("colour", "red", "not an option of this skill"),
     ],

@@ -132,7 +132,7 @@ def test_bad_options_on_the_settings_page_come_back_with_the_fields_message(acme
         {"is_enabled": "on", "chat": "general", "ask_at": "9:00", "report_at": "8:00"},
     )
     page = refused.content.decode()
-    assert refused.status_code == 400 and 'data-testid="error-chat"' in page and "must match chat" in page
+    assert refused.status_code == 400 and 'data-testid="error-chat"' in page and "pick one of the group chats the bot is in" in page
     assert 'value="general"' in page  # what the admin typed stays in the form
     assert not SkillConfig.objects.exists()
 
@@ -176,7 +176,7 @@ def test_an_admin_patches_a_skill_and_bad_options_answer_400_naming_the_field(ac
         content_type="application/json",
     )
     assert refused.status_code == 400 and refused.json() == {
-        "options": {"report_at": "must be later in the day than ask_at"}
+        "options": {"report_at": "must be later in the day than the question"}
     }
     done = admin.patch(
         "/api/skills/standup/",

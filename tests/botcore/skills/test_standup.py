@@ -117,7 +117,7 @@ def test_no_chat_no_schedules_and_a_summary_before_the_question_is_refused():
     ]
     with pytest.raises(OptionsError) as refused:
         validate_options(skill, {**OPTIONS, "report_at": "08:00"})
-    assert refused.value.errors == {"report_at": "must be later in the day than ask_at"}
+    assert refused.value.errors == {"report_at": "must be later in the day than the question"}
 
 
 # --- a day against the sandbox ----------------------------------------------------------------------------
@@ -208,3 +208,20 @@ def test_named_participants_are_asked_even_when_the_chats_members_cannot_be_read
     assert run_skill(StandupSkill(), ASK, ctx=ctx).posts[0].dialog_id == "7"
     with pytest.raises(VibeForbiddenError):
         run_skill(StandupSkill(), ASK, ctx=_Refused(skill=StandupSkill(), options=OPTIONS))
+
+
+def test_each_person_is_asked_in_their_own_language_not_the_portals():
+    """Boris reads Russian: the platform says so for his user, or he last wrote in it; the portal is English."""
+    team = {"chat5": [make_user(7, "Anna Lee", language="en"), make_user(8, "Boris Ivanov", language="ru")]}
+    ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=team)
+    assert [(p.dialog_id, p.text.split("!")[0]) for p in ctx.posts] == [("7", "Good morning"), ("8", "Доброе утро")]
+
+    # Without a language from the platform, the one Boris last answered in holds for the next question.
+    silent = {"chat5": [make_user(7, "Anna Lee"), make_user(8, "Boris Ivanov")]}
+    ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=silent)
+    run_skill(StandupSkill(), make_message_event("Сделал отчёт", user_id=8, language="ru"), ctx=ctx)
+    ctx = run_skill(
+        StandupSkill(), make_scheduled_event("ask", local_due_at="2030-03-05T09:30:00+03:00"), ctx=ctx,
+        options=OPTIONS,
+    )
+    assert ctx.posts[-1].dialog_id == "8" and ctx.posts[-1].text.startswith("Доброе утро")

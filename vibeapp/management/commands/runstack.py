@@ -15,19 +15,31 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from vibeapp.children import stop_groups
 from vibeapp.env import ensure_local_secret
 
-
-def _signal_group(process: subprocess.Popen, signum: int) -> None:
-    try:
-        os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass  # already gone
+STOP_GRACE_SECONDS = 10.0
 
 
-def _stop_on_sigterm(signum, frame) -> None:
-    """SIGTERM (a service manager, `timeout`) stops the stack as cleanly as Ctrl-C does."""
-    raise KeyboardInterrupt
+class _StopRequested(Exception):
+    """The first Ctrl-C or SIGTERM; any further one while stopping is ignored, never a traceback."""
+
+
+class _StopSignals:
+    """Turn the first SIGINT/SIGTERM into _StopRequested; swallow the rest (make forwards a second one)."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum, frame) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        raise _StopRequested
 
 
 def _wait_until_up(url: str, *, seconds: float = 30) -> None:
@@ -68,9 +80,6 @@ class Command(BaseCommand):
             "PYTHONUNBUFFERED": "1",
         }
         os.environ.update({k: env[k] for k in ("VIBE_APP_KEY", "VIBE_BASE_URL", "VIBE_APP_PUBLIC_URL")})
-        self.stdout.write("Preparing the database…")
-        call_command("migrate", verbosity=0)
-        call_command("ensure_schedules", stdout=self.stdout)
 
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         commands = {
@@ -82,9 +91,15 @@ class Command(BaseCommand):
             "qcluster": [*manage, "qcluster"],
             "pacer": [*manage, "runpacer"],
         }
-        signal.signal(signal.SIGTERM, _stop_on_sigterm)
-        processes = {name: self._spawn(name, argv, env) for name, argv in commands.items()}
+        stop_signals = _StopSignals()
+        stop_signals.install()
+        processes: dict[str, subprocess.Popen] = {}
         try:
+            self.stdout.write("Preparing the database…")
+            call_command("migrate", verbosity=0)
+            call_command("ensure_schedules", stdout=self.stdout)
+            for name, argv in commands.items():
+                processes[name] = self._spawn(name, argv, env)
             _wait_until_up(f"{sandbox}/v1")
             _wait_until_up(f"{web}/health")
             if not no_demo_install:
@@ -94,18 +109,18 @@ class Command(BaseCommand):
                 time.sleep(0.5)
             dead = [name for name, p in processes.items() if p.poll() is not None]
             raise CommandError(f"{', '.join(dead)} stopped; shutting the rest down")
-        except KeyboardInterrupt:
+        except _StopRequested:
             self.stdout.write("\nStopping…")
         finally:
-            # Each child leads its own process group, so the whole tree (a qcluster's workers too) is signalled.
-            for process in processes.values():
-                _signal_group(process, signal.SIGINT)
-            for process in processes.values():
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
-                _signal_group(process, signal.SIGKILL)  # whatever outlived a graceful stop
+            stop_signals.stopping = True  # a signal during the cleanup must not interrupt it
+            # The app first, the platform last: a task still running must not find the sandbox gone.
+            app = [p for name, p in processes.items() if name != "sandbox"]
+            platform = [p for name, p in processes.items() if name == "sandbox"]
+            killed = stop_groups(app, grace=STOP_GRACE_SECONDS) + stop_groups(platform, grace=STOP_GRACE_SECONDS)
+            names = [name for name, p in processes.items() if p.pid in killed]
+            if names:
+                self.stdout.write(f"Killed {', '.join(names)}: not stopped {STOP_GRACE_SECONDS:.0f}s after SIGTERM.")
+            self.stdout.write("Stopped.")
 
     def _spawn(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
         process = subprocess.Popen(

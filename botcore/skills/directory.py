@@ -1,0 +1,59 @@
+"""What the platform knows that a form offers to pick from: the bot's group chats and the portal's people.
+
+The platform has no "list the bot's chats" endpoint, so the chats are the group chats seen in the bot's
+recent events (joining, messages, commands); the people are GET /v1/users. Both are best effort: a form
+keeps working on what is stored when the platform cannot be asked.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from botcore.models import EventLogEntry
+from botcore.services.platform import client_for_portal
+from botcore.vibe.errors import VibeError
+from botcore.vibe.events import parse_event
+from tenants.errors import TenantsError
+from tenants.models import Portal
+
+log = logging.getLogger(__name__)
+
+RECENT_EVENTS = 2000  # how far back the event log is read for chats
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+def list_known_chats(portal: Portal) -> list[Choice]:
+    """Group chats of the portal's bot, newest activity first, each under the name it last had."""
+    payloads = (
+        EventLogEntry.objects.filter(bot__portal=portal).order_by("-id").values_list("payload", flat=True)
+    )[:RECENT_EVENTS]
+    chats: dict[str, Choice] = {}
+    for payload in payloads:
+        try:
+            chat = getattr(parse_event(payload), "chat", None)
+        except (VibeError, ValueError, TypeError):
+            continue  # an entry the parser refuses was recorded as failed; it names no chat to offer
+        if chat is None or not chat.dialog_id.startswith("chat") or chat.dialog_id in chats:
+            continue
+        chats[chat.dialog_id] = Choice(chat.dialog_id, chat.name or f"Chat {chat.id}")
+    return list(chats.values())
+
+
+def list_portal_people(portal: Portal) -> list[Choice] | None:
+    """The portal's active people by name, or None when the platform cannot be asked right now."""
+    try:
+        client, _ = client_for_portal(portal)
+        users = client.list_users()
+    except (VibeError, TenantsError) as error:
+        log.warning("portal users not listed portal=%s: %s", portal.member_id, error.__class__.__name__)
+        return None
+    people = [
+        Choice(str(user.id), user.name or f"User {user.id}") for user in users if user.is_active and not user.is_bot
+    ]
+    return sorted(people, key=lambda choice: choice.label.lower())

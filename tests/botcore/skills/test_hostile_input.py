@@ -1,0 +1,88 @@
+"""Invalid input of any shape to the settings page, the skills API and the portal form is a 400 with a
+message: unicode digits, numbers of thousands of digits, deep nesting, nulls, control characters."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from botcore.models import SkillConfig
+from tests.botcore.skills.test_portal_admin import make_portal, signed_in
+
+pytestmark = pytest.mark.django_db
+
+HUGE = "9" * 5000
+NESTED = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.fixture
+def acme():
+    return make_portal("acme")
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("participants", "²"),
+        ("participants", HUGE),
+        ("participants", "1, ٣"),
+        ("ask_at", "٠٩:٣٠"),
+        ("weekdays", "²"),
+        ("weekdays", HUGE),
+        ("chat", "chat²"),
+        ("chat", "chat" + HUGE),
+        ("question", "hello\x00world"),
+    ],
+)
+def test_hostile_form_values_are_a_400_naming_the_field(acme, field, value):
+    form = {"is_enabled": "on", "chat": "chat3", field: value}
+    refused = signed_in(acme, is_admin=True).post("/portal/skills/standup/", form)
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    error = re.search(f'data-testid="error-{field}"><li>(.*?)</li>', page, re.S)
+    assert error and len(error[1]) < 200  # the message quotes a refused value cut short
+    assert not SkillConfig.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        NESTED,
+        json.dumps({"options": {"participants": ["²"]}}),
+        json.dumps({"options": {"participants": [int(HUGE[:4000])]}}),
+        '{"options": {"participants": [' + HUGE + "]}}",
+        json.dumps({"options": {"weekdays": "²"}}),
+        json.dumps({"options": {"chat": None, "participants": [None]}}),
+        json.dumps({"options": {"question": {"a": [[[["deep"]]]]}}}),
+        json.dumps({"options": None}),
+        json.dumps({"isEnabled": None}),
+        "null",
+        "[]",
+        '"text"',
+        json.dumps({"options": {"ask_at": ["09:30"]}}),
+    ],
+    ids=lambda body: body[:40],
+)
+def test_hostile_api_bodies_are_a_400_with_a_message(acme, body):
+    refused = signed_in(acme, is_admin=True).patch("/api/skills/standup/", body, content_type="application/json")
+    assert refused.status_code == 400, refused.content[:300]
+    assert refused.json()  # a message, not an empty answer
+    assert not SkillConfig.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"language": "xx", "timezone": "UTC", "bot_name": ""},
+        {"language": "en", "timezone": "Mars/Olympus", "bot_name": ""},
+        {"language": "en", "timezone": "UTC", "bot_name": "Bot\x00"},
+        {"language": "en", "timezone": "UTC", "bot_name": "x" * 5000},
+        {"language": "en", "timezone": "²" * 5000, "bot_name": ""},
+    ],
+)
+def test_hostile_portal_settings_are_a_400_with_a_message(acme, form):
+    refused = signed_in(acme, is_admin=True).post("/portal/", {"action": "settings", **form})
+    assert refused.status_code == 400
+    assert 'class="errorlist"' in refused.content.decode()

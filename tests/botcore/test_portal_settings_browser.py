@@ -1,0 +1,94 @@
+"""Each portal setting an admin saves in a real browser takes effect on the platform's chat page."""
+from __future__ import annotations
+
+import pytest
+
+from botcore.services import bots as bot_services
+from tests.tenants.browser_session import sign_in_browser
+
+pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture
+def admin_page(sandbox_portal, live_server, browser_page):
+    """The portal's bot provisioned, and the browser signed in to the app as the portal's admin."""
+    bot = bot_services.provision_bot(sandbox_portal.portal)
+    sign_in_browser(browser_page, url=live_server.url, member_id=sandbox_portal.portal.member_id,
+                    user_id=sandbox_portal.admin_id, name="Alice Admin", is_admin=True)
+    browser_page.goto(f"{live_server.url}/portal/")
+    return browser_page, bot
+
+
+def open_bot_chat(page, *, sandbox, user_id: int, bot_id: int) -> None:
+    page.goto(f"{sandbox.root_url}/chat?userId={user_id}")
+    page.locator(f'[data-testid="dialog-item"][data-dialog-key="bot-{bot_id}"]').click()
+
+
+def test_the_bot_name_setting_renames_the_bot_on_the_platform(sandbox, sandbox_portal, admin_page):
+    from playwright.sync_api import expect
+
+    page, bot = admin_page
+    page.get_by_label("Bot name").fill("Acme Helper")
+    page.get_by_test_id("save-settings").click()
+    expect(page.get_by_test_id("notice")).to_have_text("Saved.")
+
+    open_bot_chat(page, sandbox=sandbox, user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id)
+    expect(page.get_by_test_id("chat-title")).to_have_text("Acme Helper")
+
+
+def test_the_language_setting_sets_the_bots_language_on_the_platform(sandbox, sandbox_portal, admin_page):
+    from playwright.sync_api import expect
+
+    page, bot = admin_page
+    page.get_by_label("Language").select_option("ru")
+    page.get_by_test_id("save-settings").click()
+    expect(page.get_by_test_id("notice")).to_be_visible()
+
+    open_bot_chat(page, sandbox=sandbox, user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id)
+    expect(page.get_by_test_id("chat-subtitle")).to_contain_text("language: ru")
+
+
+def test_the_standup_form_offers_the_bots_chats_and_the_portals_people(sandbox, sandbox_portal, admin_page, live_server):
+    """The admin picks a chat by its name and people by theirs; nobody types chat3 or user ids."""
+    from playwright.sync_api import expect
+
+    from botcore.models import SkillConfig
+    from botcore.services.polling import poll_bot_once
+
+    page, bot = admin_page
+    created = sandbox_portal.control.post("/_sandbox/act/chats", json={
+        "userId": sandbox_portal.admin_id, "title": "Daily sync",
+        "memberIds": [sandbox_portal.member_id, bot.vibe_bot_id],
+    })
+    assert created.status_code == 200, created.text
+    dialog_id = created.json()["data"]["chat"]["dialogId"]
+    poll_bot_once(bot.pk)  # the bot hears it joined the chat, as the live poller would
+
+    page.goto(f"{live_server.url}/portal/skills/standup/")
+    page.get_by_test_id("pick-chat").select_option(label="Daily sync")
+    page.get_by_test_id("pick-participants").get_by_label("Boris Ivanov").check()
+    page.get_by_test_id("is-enabled").check()
+    page.get_by_test_id("save-skill").click()
+    expect(page.get_by_test_id("notice")).to_have_text("Saved.")
+
+    options = SkillConfig.objects.get(portal=sandbox_portal.portal, skill_name="standup").options
+    assert options["chat"] == dialog_id and options["participants"] == [sandbox_portal.member_id]
+
+
+def test_the_time_zone_setting_sets_the_clock_the_skills_run_on(sandbox_portal, admin_page, live_server):
+    """The platform has no time zone of a bot: the setting takes effect in when the skills' schedules fire
+    (tests/botcore/skills/test_scheduling.py), and the skill pages say which clock their times are on."""
+    from playwright.sync_api import expect
+
+    from botcore.skills.scheduling import portal_zone
+    from tenants.models import PortalSettings
+
+    page, _ = admin_page
+    page.get_by_label("Time zone").fill("Asia/Vladivostok")
+    page.get_by_test_id("save-settings").click()
+    expect(page.get_by_test_id("notice")).to_have_text("Saved.")
+
+    page.goto(f"{live_server.url}/portal/skills/standup/")
+    expect(page.get_by_test_id("clock-ask_at")).to_contain_text("Asia/Vladivostok")
+    zone = PortalSettings.objects.get(portal=sandbox_portal.portal).timezone
+    assert str(portal_zone(zone)) == "Asia/Vladivostok"

@@ -1,0 +1,17 @@
+"""Sign a browser in as a portal user the way the app remembers one: a Django session holding the Viewer."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from importlib import import_module
+
+from django.conf import settings
+
+from tenants.viewer import SESSION_KEY, Viewer
+
+
+def sign_in_browser(page, *, url: str, member_id: str, user_id: int, name: str, is_admin: bool) -> None:
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    viewer = Viewer(member_id=member_id, bitrix_user_id=user_id, name=name, is_admin=is_admin, token_digest="")
+    store[SESSION_KEY] = asdict(viewer)
+    store.create()
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": store.session_key, "url": url}])

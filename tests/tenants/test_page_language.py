@@ -1,0 +1,47 @@
+"""The portal page speaks the viewer's language (their browser's), else the portal's, never a mix."""
+from __future__ import annotations
+
+import pytest
+
+from tenants.models import PortalSettings
+from tests.botcore.skills.test_portal_admin import make_portal, signed_in
+
+pytestmark = pytest.mark.django_db
+
+ENGLISH_ON_THE_PAGE = ["Portal settings", "Unattended running", "Bot name", "Time zone", "Skills", ">Save<", "Turn on"]
+
+
+@pytest.fixture
+def russian_portal():
+    portal = make_portal("acme")
+    PortalSettings.objects.create(portal=portal, language="ru")
+    return portal
+
+
+def test_a_russian_reader_gets_the_whole_page_in_russian(russian_portal):
+    page = signed_in(russian_portal, is_admin=True).get("/portal/", HTTP_ACCEPT_LANGUAGE="ru-RU,ru;q=0.9")
+    text = page.content.decode()
+    assert page["Content-Language"] == "ru" and '<html lang="ru">' in text
+    assert "Настройки портала" in text and "Имя бота" in text and "Навыки" in text
+    assert [phrase for phrase in ENGLISH_ON_THE_PAGE if phrase in text] == []
+
+
+def test_an_english_reader_of_a_russian_portal_gets_english(russian_portal):
+    page = signed_in(russian_portal, is_admin=True).get("/portal/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert page["Content-Language"] == "en" and "Portal settings" in page.content.decode()
+
+
+def test_a_reader_of_a_language_the_app_lacks_gets_the_portals(russian_portal):
+    page = signed_in(russian_portal, is_admin=True).get("/portal/", HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9")
+    assert page["Content-Language"] == "ru" and "Настройки портала" in page.content.decode()
+
+
+def test_form_errors_come_in_the_readers_language(russian_portal):
+    page = signed_in(russian_portal, is_admin=True).post(
+        "/portal/", {"action": "settings", "language": "ru", "timezone": "Mars/Olympus"}, HTTP_ACCEPT_LANGUAGE="ru"
+    )
+    assert page.status_code == 400 and "Неизвестный часовой пояс" in page.content.decode()
+    refused = signed_in(russian_portal, is_admin=True).post(
+        "/portal/skills/standup/", {"chat": "chat3", "ask_at": "25:00"}, HTTP_ACCEPT_LANGUAGE="ru"
+    )
+    assert refused.status_code == 400 and "должно быть временем суток" in refused.content.decode()

@@ -1,0 +1,120 @@
+"""`runstack` stops cleanly: one or two SIGTERMs leave no traceback, no process and no port behind."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [pytest.mark.slow]
+
+
+def pick_free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def is_port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def list_child_groups(parent_pid: int) -> set[int]:
+    """Process groups of the parent's direct children, read from /proc (each child leads its own)."""
+    groups = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp …
+        if int(fields[1]) == parent_pid:
+            groups.add(int(fields[2]))
+    return groups
+
+
+def is_group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def start_runstack(tmp_path: Path, ports: list[int]) -> subprocess.Popen:
+    web, sandbox, gateway = ports
+    env = {
+        **os.environ,
+        "VIBE_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": "",
+        "VIBE_SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+        "REDIS_URL": "",
+        "VIBE_APP_KEY": "",
+        "VIBE_Q_NAME": f"runstack-test-{os.getpid()}",
+        "VIBE_Q_WORKERS": "1",
+    }
+    argv = [sys.executable, str(ROOT / "manage.py"), "runstack", "--web-port", str(web),
+            "--sandbox-port", str(sandbox), "--gateway-port", str(gateway)]
+    # Its own session, as `make run` in a terminal is: the test signals that whole group, as make does.
+    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+
+
+def read_until(process: subprocess.Popen, marker: str, *, seconds: float = 120) -> str:
+    seen = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError(f"runstack never printed {marker!r}:\n{''.join(seen)}")
+
+
+@pytest.mark.parametrize(
+    "signum, signals",
+    [(signal.SIGTERM, 1), (signal.SIGTERM, 2), (signal.SIGINT, 1), (signal.SIGINT, 2)],
+    ids=["one-sigterm", "two-sigterms", "ctrl-c", "ctrl-c-twice"],
+)
+def test_runstack_stops_every_child_on_sigterm_or_ctrl_c(tmp_path, signum, signals):
+    ports = pick_free_ports(3)
+    stack = start_runstack(tmp_path, ports)
+    try:
+        read_until(stack, "vibeapp is running.")
+        groups = list_child_groups(stack.pid)
+        assert len(groups) == 4, groups  # sandbox, web, qcluster, pacer
+        for _ in range(signals):
+            os.killpg(stack.pid, signum)  # the whole group, as make and a terminal's Ctrl-C do
+            time.sleep(0.2)
+        output, _ = stack.communicate(timeout=60)
+    finally:
+        if stack.poll() is None:
+            os.killpg(stack.pid, signal.SIGKILL)
+    assert "Traceback" not in output, output
+    assert "Stopped." in output
+    assert "Killed" not in output, output  # every child stopped on SIGTERM, none needed the fallback
+    assert stack.returncode == 0
+    assert [g for g in groups if is_group_alive(g)] == []
+    assert not is_group_alive(stack.pid)
+    assert [p for p in ports if not is_port_free(p)] == []
