@@ -15,7 +15,8 @@ VAR_DIR = Path(env.read_str("VIBE_VAR_DIR") or BASE_DIR / "var")
 # "production" refuses to start on generated secrets; anything else is a developer machine.
 VIBE_ENVIRONMENT = env.read_str("VIBE_ENVIRONMENT", "development")
 IS_PRODUCTION = VIBE_ENVIRONMENT == "production"
-DEBUG = env.read_bool("DJANGO_DEBUG", default=not IS_PRODUCTION)
+# Off unless asked for: a debug page prints settings and request headers. `make run` (runstack) asks for it.
+DEBUG = env.read_bool("DJANGO_DEBUG", default=False)
 
 SECRET_KEY = env.read_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
@@ -45,6 +46,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's too) from the app process itself, with far-future caching of hashed names.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -198,11 +201,36 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env.read_str("DJANGO_STATIC_ROOT") or VAR_DIR / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, compressed copies made by collectstatic; plain storage where collectstatic never ran (tests, runstack).
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if IS_PRODUCTION else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# Without collectstatic (development), whitenoise serves straight from the apps' static folders.
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+WHITENOISE_AUTOREFRESH = not IS_PRODUCTION
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = IS_PRODUCTION
 CSRF_COOKIE_SECURE = IS_PRODUCTION
+# Production sits behind a TLS-terminating proxy that says so in X-Forwarded-Proto (deploy/).
+if IS_PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.read_bool("DJANGO_SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
+# Probes and the metrics scraper speak plain HTTP to the process itself.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.read_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if IS_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.read_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=IS_PRODUCTION)
+SECURE_HSTS_PRELOAD = env.read_bool("DJANGO_SECURE_HSTS_PRELOAD", default=IS_PRODUCTION)
+
+# /oauth/start/ per client address (django-ratelimit, over the shared cache).
+TENANTS_OAUTH_START_RATE = env.read_str("TENANTS_OAUTH_START_RATE", "10/m")
+# How long an invitation to the OAuth redirect stays good (tenants/oauth.py).
+TENANTS_OAUTH_INVITE_MAX_AGE = env.read_int("TENANTS_OAUTH_INVITE_MAX_AGE", 7 * 24 * 3600)
 
 LOGGING = {
     "version": 1,

@@ -41,6 +41,20 @@ def _wait_until_up(url: str, *, seconds: float = 30) -> None:
     raise CommandError(f"{url} did not come up within {seconds:.0f}s")
 
 
+def build_commands(*, web_port: int, sandbox_port: int, gateway_port: int) -> dict[str, list[str]]:
+    """The stack's processes by name; no secret on any of these lines (the sandbox reads its key from the env)."""
+    manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+    return {
+        "sandbox": [*manage, "runsandbox", "--port", str(sandbox_port), "--gateway-port", str(gateway_port),
+                    "--app-url", f"http://127.0.0.1:{web_port}", "--demo",
+                    # The sandbox remembers its portals, bots and sessions between runs, like the platform.
+                    "--state-file", str(Path(settings.VAR_DIR) / "sandbox-state.pickle")],
+        "web": [*manage, "runserver", f"127.0.0.1:{web_port}", "--noreload"],
+        "qcluster": [*manage, "qcluster"],
+        "pacer": [*manage, "runpacer"],
+    }
+
+
 class Command(BaseCommand):
     help = (
         "Start the embedded default: the VibeCode sandbox (with its gateway and a demo portal), the web app, "
@@ -66,27 +80,22 @@ class Command(BaseCommand):
             "VIBE_BASE_URL": f"{sandbox}/v1",
             "VIBE_APP_PUBLIC_URL": gateway,
             "PYTHONUNBUFFERED": "1",
+            # Secrets travel in the environment, never on a command line (`ps` shows those to every user).
+            "SANDBOX_DEMO_APP_KEY": app_key,
+            # The embedded default is a developer's machine: debug pages on, unless the caller said otherwise.
+            "DJANGO_DEBUG": os.environ.get("DJANGO_DEBUG", "1"),
         }
         os.environ.update({k: env[k] for k in ("VIBE_APP_KEY", "VIBE_BASE_URL", "VIBE_APP_PUBLIC_URL")})
         self.stdout.write("Preparing the database…")
         call_command("migrate", verbosity=0)
         call_command("ensure_schedules", stdout=self.stdout)
 
-        manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
-        commands = {
-            "sandbox": [*manage, "runsandbox", "--port", str(sandbox_port), "--gateway-port", str(gateway_port),
-                        "--app-url", web, "--demo", "--demo-app-key", app_key,
-                        # The sandbox remembers its portals, bots and sessions between runs, like the platform.
-                        "--state-file", str(Path(settings.VAR_DIR) / "sandbox-state.pickle")],
-            "web": [*manage, "runserver", f"127.0.0.1:{web_port}", "--noreload"],
-            "qcluster": [*manage, "qcluster"],
-            "pacer": [*manage, "runpacer"],
-        }
+        commands = build_commands(web_port=web_port, sandbox_port=sandbox_port, gateway_port=gateway_port)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         processes = {name: self._spawn(name, argv, env) for name, argv in commands.items()}
         try:
             _wait_until_up(f"{sandbox}/v1")
-            _wait_until_up(f"{web}/health")
+            _wait_until_up(f"{web}/healthz")
             if not no_demo_install:
                 self._install_demo_portal(sandbox=sandbox, gateway=gateway)
             self._print_welcome(web=web, sandbox=sandbox, gateway=gateway)

@@ -1,0 +1,125 @@
+"""The portal pages trust a browser only while its grant lives: uninstall, expiry and demotion take effect on the
+next request; malformed gateway headers get a 400; /oauth/start/ is invitation-only, rate-limited and stateless."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+
+from tenants import oauth, services
+from tenants.errors import InstallationError
+from tenants.models import Portal, SessionGrant
+from tests.fakes import make_identity
+
+pytestmark = pytest.mark.django_db
+
+
+def visit(client: Client, token: str, *, user_id: int = 1, portal_id: str = "portal-uuid-1"):
+    return client.get("/", headers={
+        "X-Vibe-Authorization": f"Bearer {token}", "X-Vibe-Portal-Id": portal_id, "X-Vibe-User-Id": str(user_id),
+    })
+
+
+@pytest.fixture
+def two_admin_browsers(fake_identity):
+    fake_identity.sessions["vibe_session_first"] = make_identity(user_id=1)
+    fake_identity.sessions["vibe_session_second"] = make_identity(user_id=1)
+    first, second = Client(), Client()
+    assert visit(first, "vibe_session_first").status_code == 302
+    assert visit(second, "vibe_session_second").status_code == 302
+    assert second.get("/portal/").status_code == 200
+    return first, second
+
+
+def test_an_uninstall_ends_every_viewer_session_and_refuses_their_writes(two_admin_browsers):
+    first, second = two_admin_browsers
+    assert first.post("/portal/uninstall/", {"confirm": "acme.bitrix24.com"}).status_code == 200
+    assert second.get("/portal/").status_code == 401
+    refused = second.post("/portal/", {"action": "api_key", "api_key": "vibe_api_someone"})
+    assert refused.status_code == 401
+    assert not SessionGrant.objects.exists()
+
+
+def test_a_service_write_to_an_uninstalled_portal_is_refused(two_admin_browsers, fake_identity):
+    portal = Portal.objects.get()
+    services.uninstall_portal(portal, reason="admin")
+    fake_identity.api_keys["vibe_api_late"] = make_identity()
+    with pytest.raises(InstallationError):
+        services.set_portal_api_key(portal, api_key="vibe_api_late", added_by_user_id=1)
+    with pytest.raises(InstallationError):
+        services.update_portal_settings(portal, bot_name="Late")
+
+
+def test_a_reinstall_does_not_revive_a_browser_session_of_before(two_admin_browsers, fake_identity):
+    first, second = two_admin_browsers
+    first.post("/portal/uninstall/", {"confirm": "acme.bitrix24.com"})
+    fake_identity.sessions["vibe_session_third"] = make_identity(user_id=1)
+    assert visit(Client(), "vibe_session_third").status_code == 302  # installed again, a new grant row
+    assert second.get("/portal/").status_code == 401
+
+
+def test_the_browser_session_ends_with_the_token_and_a_demotion_applies_at_once(two_admin_browsers):
+    first, _ = two_admin_browsers
+    grant = SessionGrant.objects.get()
+    assert first.session.get_expiry_date() <= grant.expires_at
+    SessionGrant.objects.filter(pk=grant.pk).update(is_admin=False)
+    assert first.post("/portal/", {"action": "settings", "language": "en", "timezone": "UTC"}).status_code == 403
+    SessionGrant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert first.get("/portal/").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"HTTP_X_VIBE_AUTHORIZATION": "Bearer vibe_séssion_ünicode", "HTTP_X_VIBE_PORTAL_ID": "p", "HTTP_X_VIBE_USER_ID": "1"},
+        {"HTTP_X_VIBE_AUTHORIZATION": "Bearer vibe_session_ok_1", "HTTP_X_VIBE_PORTAL_ID": "p", "HTTP_X_VIBE_USER_ID": "1é"},
+        {"HTTP_X_VIBE_AUTHORIZATION": "Bearer " + "x" * 5000, "HTTP_X_VIBE_PORTAL_ID": "p", "HTTP_X_VIBE_USER_ID": "1"},
+        {"HTTP_X_VIBE_AUTHORIZATION": "Bearer vibe_session_ok_1", "HTTP_X_VIBE_PORTAL_ID": "p\u00e9", "HTTP_X_VIBE_USER_ID": "1"},
+    ],
+    ids=["non-ascii-token", "non-ascii-user", "huge-token", "non-ascii-portal"],
+)
+def test_malformed_gateway_headers_get_a_400_without_reaching_the_platform(headers, sandbox, settings):
+    # The real backend: before the fix, httpx could not encode the header and the request ended in a 500.
+    settings.VIBE_APP_KEY = "vibe_app_" + "k" * 40
+    settings.VIBE_BASE_URL = sandbox.base_url
+    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+    response = Client(raise_request_exception=False).get("/", **headers)
+    assert response.status_code == 400
+    assert settings.VIBE_APP_KEY not in response.content.decode()
+
+
+@pytest.fixture
+def fresh_rate_limits():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_oauth_start_without_an_invitation_is_refused_and_never_shows_the_app_key(settings, fresh_rate_limits):
+    settings.VIBE_APP_KEY = "vibe_app_" + "k" * 40
+    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+    for url in ("/oauth/start/", "/oauth/start/?invite=forged"):
+        response = Client().get(url)
+        assert response.status_code == 403
+        assert settings.VIBE_APP_KEY not in response.content.decode() + response.get("Location", "")
+    assert not Session.objects.exists()
+
+
+def test_an_invited_oauth_start_redirects_and_stores_no_session_row(fake_identity, fresh_rate_limits):
+    response = Client().get("/oauth/start/", {"invite": oauth.issue_invite()})
+    assert response.status_code == 302 and "state=" in response["Location"]
+    assert "tenants_oauth" in response.cookies and "sessionid" not in response.cookies
+    assert not Session.objects.exists()
+
+
+def test_oauth_start_is_rate_limited_per_client(fake_identity, settings, fresh_rate_limits):
+    settings.TENANTS_OAUTH_START_RATE = "3/m"
+    client, invite = Client(), oauth.issue_invite()
+    answers = [client.get("/oauth/start/", {"invite": invite}).status_code for _ in range(4)]
+    assert answers == [302, 302, 302, 429]
+    other = Client(REMOTE_ADDR="10.0.0.9")
+    assert other.get("/oauth/start/", {"invite": invite}).status_code == 302
