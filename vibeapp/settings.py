@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "tenants",
     "botcore",
     "sandbox",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +195,16 @@ BOTCORE_POLL_BUDGET_SHARE = float(env.read_str("BOTCORE_POLL_BUDGET_SHARE") or 0
 # Leased cycles at once across all pacers (0: twice the qcluster's workers).
 BOTCORE_MAX_CYCLES_IN_FLIGHT = env.read_int("BOTCORE_MAX_CYCLES_IN_FLIGHT", 0)
 BOTCORE_EVENT_LOG_RETENTION_DAYS = env.read_int("BOTCORE_EVENT_LOG_RETENTION_DAYS", 14)
+
+# --- Operations: heartbeats, readiness --------------------------------------------------------------
+OPS_HEARTBEAT_EVERY_SECONDS = float(env.read_str("OPS_HEARTBEAT_EVERY_SECONDS") or 10.0)
+# A kind is down when its newest beat is older than this (the qcluster beats from a one-minute schedule).
+OPS_HEARTBEAT_MAX_AGE_SECONDS = {
+    "pacer": env.read_int("OPS_PACER_MAX_SILENCE_SECONDS", 60),
+    "qcluster": env.read_int("OPS_QCLUSTER_MAX_SILENCE_SECONDS", 180),
+}
+# /readyz asks the platform at most this often (seconds); its answer in between is remembered.
+OPS_PLATFORM_CHECK_EVERY_SECONDS = float(env.read_str("OPS_PLATFORM_CHECK_EVERY_SECONDS") or 15.0)
 
 # --- i18n, static, security -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
