@@ -206,6 +206,9 @@ OPS_HEARTBEAT_MAX_AGE_SECONDS = {
 # /readyz asks the platform at most this often (seconds); its answer in between is remembered.
 OPS_PLATFORM_CHECK_EVERY_SECONDS = float(env.read_str("OPS_PLATFORM_CHECK_EVERY_SECONDS") or 15.0)
 
+# /metrics asks for `Authorization: Bearer <this>` when set (set it in production; the scraper sends it).
+OPS_METRICS_TOKEN = env.read_str("OPS_METRICS_TOKEN")
+
 # --- i18n, static, security -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -3,12 +3,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from ops import views as ops_views
+from ops.metrics_view import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", ops_views.healthz, name="healthz"),
     path("health", ops_views.healthz, name="health"),  # the old name, kept for probes already pointed at it
     path("readyz", ops_views.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("tenants.urls")),
     path("", include("botcore.urls")),
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,8 +75,13 @@ class Command(BaseCommand):
         web = f"http://127.0.0.1:{web_port}"
         sandbox = f"http://127.0.0.1:{sandbox_port}"
         gateway = f"http://127.0.0.1:{gateway_port}"
+        metrics_dir = Path(settings.VAR_DIR) / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)  # counters start afresh with the stack
+        metrics_dir.mkdir(parents=True)
         env = {
             **os.environ,
+            # Every process writes its series here; the web's /metrics sums them.
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
             "VIBE_APP_KEY": app_key,
             "VIBE_BASE_URL": f"{sandbox}/v1",
             "VIBE_APP_PUBLIC_URL": gateway,
@@ -146,5 +152,6 @@ class Command(BaseCommand):
         self.stdout.write(f"  Talk to the demo bot:      {sandbox}/chat")
         self.stdout.write(f"  Open the app as a user:    {gateway}/_gateway/login")
         self.stdout.write(f"  Operators (Django admin):  {web}/admin/   (create a user: python manage.py createsuperuser)")
+        self.stdout.write(f"  Health and metrics:        {web}/readyz · {web}/metrics   (docs/operators.md)")
         self.stdout.write(f"  Platform API (sandbox):    {sandbox}/v1   · control API {sandbox}/_sandbox")
         self.stdout.write("  Stop everything with Ctrl-C.\n")
