@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
-from django_q.signals import post_execute
+from django_q.signals import post_execute, pre_execute
 
 from botcore.models import EventLogEntry
 from ops.heartbeat import record_heartbeat
+from ops.logs import bind_log_context, clear_log_context
 from ops.metrics import record_event_finished
 from ops.models import Heartbeat
 
@@ -18,6 +19,15 @@ from ops.models import Heartbeat
 @receiver(post_execute, dispatch_uid="ops.qcluster_heartbeat")
 def beat_after_task(sender, task, **kwargs) -> None:
     record_heartbeat(kind=Heartbeat.Kind.QCLUSTER)
+
+
+@receiver(pre_execute, dispatch_uid="ops.task_log_context")
+def bind_task_log_context(sender, func, task, **kwargs) -> None:
+    """Each task in a worker starts with a fresh log context naming it (and the bot, for a poll cycle)."""
+    clear_log_context()
+    name = func if isinstance(func, str) else getattr(func, "__name__", "")
+    args = task.get("args") or ()
+    bind_log_context(task=str(name).rsplit(".", 1)[-1], bot=args[0] if name.endswith("poll_bot") and args else None)
 
 
 @receiver(post_save, sender=EventLogEntry, dispatch_uid="ops.event_finished")

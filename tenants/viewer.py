@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ops.logs import bind_log_context
 from tenants.models import Portal, SessionGrant
 
 SESSION_KEY = "tenants_viewer"
@@ -81,6 +82,7 @@ def find_viewer(request: HttpRequest) -> Viewer | None:
         if grant is None:
             forget_viewer(request)
         else:
+            bind_log_context(portal=grant.portal.member_id)
             viewer = Viewer(
                 member_id=grant.portal.member_id,
                 bitrix_user_id=grant.bitrix_user_id,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from ops.logs import build_logging
 from vibeapp import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.RequestLogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the admin's too) from the app process itself, with far-future caching of hashed names.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -246,12 +248,7 @@ TENANTS_OAUTH_START_RATE = env.read_str("TENANTS_OAUTH_START_RATE", "10/m")
 # How long an invitation to the OAuth redirect stays good (tenants/oauth.py).
 TENANTS_OAUTH_INVITE_MAX_AGE = env.read_int("TENANTS_OAUTH_INVITE_MAX_AGE", 7 * 24 * 3600)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.read_str("VIBE_LOG_LEVEL", "INFO")},
-    # httpx logs every request URL at INFO; URLs are safe but noisy at scale.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
-}
+# Text for developers; VIBE_LOG_FORMAT=json for production (one JSON object a line, with portal, bot, event and
+# request id where known); secrets redacted in both.
+VIBE_LOG_FORMAT = env.read_str("VIBE_LOG_FORMAT", "text")
+LOGGING = build_logging(fmt=VIBE_LOG_FORMAT, level=env.read_str("VIBE_LOG_LEVEL", "INFO"))

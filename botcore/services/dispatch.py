@@ -15,6 +15,7 @@ from botcore.skills.runtime import choose_skill
 from botcore.vibe import VibeClient
 from botcore.vibe.errors import VibeError
 from botcore.vibe.events import EventType, MalformedEventError, parse_event
+from ops.logs import bind_log_context
 from tenants.services import uninstall_portal
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def handle_entry(entry: EventLogEntry, *, bot: Bot, client: VibeClient, skills: 
     Platform errors that say "try later" (rate limit, outage) propagate so the cycle can back off.
     """
     started = time.monotonic()
+    bind_log_context(portal=bot.portal.member_id, bot=bot.pk, event=entry.vibe_event_id)  # on every line from here
     if entry.attempts >= conf.handle_max_attempts():
         _finish(entry, EventLogEntry.Status.FAILED, error=f"gave up after {entry.attempts} attempts", started=started)
         return entry.status
