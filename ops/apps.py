@@ -7,4 +7,4 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from ops import receivers  # noqa: F401  (connects the signal receivers)
+        from ops import receivers, schema  # noqa: F401  (connects the signal receivers; registers schema extensions)

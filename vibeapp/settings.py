@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "admin_auto_filters",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "django_q",
     "vibeapp",
     "tenants",
@@ -133,6 +135,18 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "vibeapp API",
+    "DESCRIPTION": "The portal's skills (for its people, by their app session) and the operator API (staff, by token).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "PortalStatusEnum": "tenants.models.Portal.Status",
+        "BotStatusEnum": "botcore.models.Bot.Status",
+        "EventStatusEnum": "botcore.models.EventLogEntry.Status",
+    },
 }
 
 # --- The platform ---------------------------------------------------------------------------------

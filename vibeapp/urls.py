@@ -13,6 +13,7 @@ urlpatterns = [
     path("health", ops_views.healthz, name="health"),  # the old name, kept for probes already pointed at it
     path("readyz", ops_views.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
+    path("", include("ops.urls")),
     path("", include("tenants.urls")),
     path("", include("botcore.urls")),
 ]
