@@ -82,3 +82,16 @@ def test_the_schema_names_every_api():
     schema = APIClient().get("/api/schema/", {"format": "json"}).json()
     assert schema["openapi"].startswith("3.")
     assert {"/api/ops/portals/{id}/uninstall/", "/api/ops/events/", "/api/ops/fleet/", "/api/skills/{name}/"} <= set(schema["paths"])
+
+
+def test_create_operator_makes_a_staff_account_whose_token_opens_the_api(capsys):
+    from django.core.management import call_command
+
+    call_command("create_operator", "olga", "--no-password", "--api-token")
+    user = get_user_model().objects.get(username="olga")
+    assert user.is_staff and not user.is_superuser and user.groups.filter(name="Operators").exists()
+    assert user.has_perm("tenants.view_portal") and not user.has_perm("auth.add_user")
+    token = capsys.readouterr().out.rsplit(": ", 1)[-1].strip()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/ops/portals/").status_code == 200
