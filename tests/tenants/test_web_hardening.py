@@ -123,3 +123,11 @@ def test_oauth_start_is_rate_limited_per_client(fake_identity, settings, fresh_r
     assert answers == [302, 302, 302, 429]
     other = Client(REMOTE_ADDR="10.0.0.9")
     assert other.get("/oauth/start/", {"invite": invite}).status_code == 302
+
+
+def test_the_oauth_invite_command_prints_a_link_that_starts_the_sign_in(fake_identity, fresh_rate_limits, capsys):
+    from django.core.management import call_command
+
+    call_command("oauth_invite", "--base-url", "http://testserver")
+    link = capsys.readouterr().out.splitlines()[0]
+    assert Client().get(link.removeprefix("http://testserver")).status_code == 302
