@@ -45,7 +45,9 @@ class ContextFilter(logging.Filter):
     """Puts the bound fields on each record (attributes for JSON, a `context` suffix for text)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        bound = _context.get()
+        # django-q2's worker announces the next task before its pre_execute signal rebinds the context, so its
+        # own lines would carry the previous task's fields; they name their task themselves.
+        bound = {} if record.name == "django-q" else _context.get()
         for name in CONTEXT_FIELDS:
             if not hasattr(record, name):
                 setattr(record, name, bound.get(name))

@@ -85,3 +85,11 @@ def test_a_web_request_logs_with_the_gateways_request_id(log_output):
     assert response.status_code == 400
     refused = [line for line in lines(buffer) if line["logger"] == "tenants.views"]
     assert refused and refused[0]["request_id"] == "req_abc123"
+
+
+def test_the_task_queues_own_lines_never_carry_a_previous_tasks_context(log_output):
+    buffer = log_output("json")
+    bind_log_context(bot=1, task="poll_bot")
+    logging.getLogger("django-q").info("Process-1 processing foo 'tenants.tasks.warn_expiring_sessions'")
+    [line] = lines(buffer)
+    assert line["bot"] is None and line["task"] is None
