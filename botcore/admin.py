@@ -36,6 +36,9 @@ class BotAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # bots are provisioned when a portal installs
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # bots are retired by their portal's uninstall (which unregisters them), never deleted raw
+
     @admin.action(description="Pause polling")
     def pause_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
         from botcore.services.bots import pause_bot

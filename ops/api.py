@@ -60,6 +60,8 @@ def _filter(queryset, request: Request, *, text: tuple[str, ...] = (), ids: tupl
             continue
         if name in ids and not _ID.fullmatch(value):
             raise ValidationError({name: "must be an id (digits)"})
+        if "\x00" in value or len(value) > 200:  # PostgreSQL refuses NUL in text; no status or type is that long
+            raise ValidationError({name: "not a valid value"})
         queryset = queryset.filter(**{name: value})
     return queryset
 

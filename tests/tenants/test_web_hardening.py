@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
-from django.core.cache import cache
+from django.core.cache import caches
 from django.test import Client
 from django.utils import timezone
 
@@ -93,10 +93,14 @@ def test_malformed_gateway_headers_get_a_400_without_reaching_the_platform(heade
 
 
 @pytest.fixture
-def fresh_rate_limits():
-    cache.clear()
+def fresh_rate_limits(settings):
+    """Counters in a cache of their own, empty: never a flush of the shared cache (Redis in CI)."""
+    settings.CACHES = {**settings.CACHES, "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                                      "LOCATION": "test-ratelimit"}}
+    settings.RATELIMIT_USE_CACHE = "ratelimit"
+    caches["ratelimit"].clear()
     yield
-    cache.clear()
+    caches["ratelimit"].clear()
 
 
 def test_oauth_start_without_an_invitation_is_refused_and_never_shows_the_app_key(settings, fresh_rate_limits):
