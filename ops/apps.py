@@ -7,4 +7,4 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from ops import receivers, schema  # noqa: F401  (connects the signal receivers; registers schema extensions)
+        from ops import checks, receivers, schema  # noqa: F401  (registers checks, signal receivers, schema extensions)

@@ -223,7 +223,7 @@ OPS_HEARTBEAT_MAX_AGE_SECONDS = {
 # /readyz asks the platform at most this often (seconds); its answer in between is remembered.
 OPS_PLATFORM_CHECK_EVERY_SECONDS = float(env.read_str("OPS_PLATFORM_CHECK_EVERY_SECONDS") or 15.0)
 
-# /metrics asks for `Authorization: Bearer <this>` when set (set it in production; the scraper sends it).
+# /metrics asks for `Authorization: Bearer <this>` when set (`check --deploy` warns in production without it).
 OPS_METRICS_TOKEN = env.read_str("OPS_METRICS_TOKEN")
 
 # --- i18n, static, security -----------------------------------------------------------------------
@@ -258,8 +258,11 @@ SECURE_HSTS_SECONDS = env.read_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if I
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.read_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=IS_PRODUCTION)
 SECURE_HSTS_PRELOAD = env.read_bool("DJANGO_SECURE_HSTS_PRELOAD", default=IS_PRODUCTION)
 
-# /oauth/start/ per client address (django-ratelimit, over the shared cache).
+# /oauth/start/ per client address (django-ratelimit, over the shared cache). Behind a proxy, name the header
+# it appends the client's address to (X-Forwarded-For), or every visitor shares the proxy's address.
 TENANTS_OAUTH_START_RATE = env.read_str("TENANTS_OAUTH_START_RATE", "10/m")
+TENANTS_CLIENT_IP_HEADER = env.read_str("TENANTS_CLIENT_IP_HEADER")
+RATELIMIT_IP_META_KEY = "tenants.client_address.find_client_address"
 # How long an invitation to the OAuth redirect stays good (tenants/oauth.py).
 TENANTS_OAUTH_INVITE_MAX_AGE = env.read_int("TENANTS_OAUTH_INVITE_MAX_AGE", 7 * 24 * 3600)
 

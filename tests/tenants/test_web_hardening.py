@@ -135,3 +135,15 @@ def test_the_oauth_invite_command_prints_a_link_that_starts_the_sign_in(fake_ide
     call_command("oauth_invite", "--base-url", "http://testserver")
     link = capsys.readouterr().out.splitlines()[0]
     assert Client().get(link.removeprefix("http://testserver")).status_code == 302
+
+
+def test_behind_a_proxy_the_limit_counts_the_address_the_proxy_saw(fake_identity, settings, fresh_rate_limits):
+    settings.TENANTS_OAUTH_START_RATE = "1/m"
+    settings.TENANTS_CLIENT_IP_HEADER = "X-Forwarded-For"
+    invite = oauth.issue_invite()
+    first = Client(HTTP_X_FORWARDED_FOR="spoofed, 203.0.113.7")
+    assert first.get("/oauth/start/", {"invite": invite}).status_code == 302
+    assert first.get("/oauth/start/", {"invite": invite}).status_code == 429
+    assert Client(HTTP_X_FORWARDED_FOR="203.0.113.8").get("/oauth/start/", {"invite": invite}).status_code == 302
+    garbage = Client(HTTP_X_FORWARDED_FOR="not-an-address")  # falls back to the socket's address, never a 500
+    assert garbage.get("/oauth/start/", {"invite": invite}).status_code == 302

@@ -29,16 +29,26 @@ def test_debug_is_off_unless_asked_for(env, expected):
     assert result.stdout.strip().splitlines()[-1] == expected
 
 
+def production_env(tmp_path, **extra: str) -> dict[str, str]:
+    return {
+        "VIBE_ENVIRONMENT": "production",
+        "DJANGO_SECRET_KEY": Fernet.generate_key().decode() * 2,
+        "VIBE_FERNET_KEYS": Fernet.generate_key().decode(),
+        "DJANGO_ALLOWED_HOSTS": "app.example.com",
+        "VIBE_VAR_DIR": str(tmp_path),
+        **extra,
+    }
+
+
+def test_check_deploy_warns_about_open_metrics_in_production(tmp_path):
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(tmp_path))
+    assert result.returncode != 0 and "ops.W001" in result.stderr + result.stdout
+
+
 def test_check_deploy_is_clean_in_production(tmp_path):
     result = run_manage(
         "check", "--deploy", "--fail-level", "WARNING",
-        env={
-            "VIBE_ENVIRONMENT": "production",
-            "DJANGO_SECRET_KEY": Fernet.generate_key().decode() * 2,
-            "VIBE_FERNET_KEYS": Fernet.generate_key().decode(),
-            "DJANGO_ALLOWED_HOSTS": "app.example.com",
-            "VIBE_VAR_DIR": str(tmp_path),
-        },
+        env=production_env(tmp_path, OPS_METRICS_TOKEN="scrape-" + "x" * 30),
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
