@@ -37,7 +37,6 @@ from tenants import operations
 from tenants.models import Portal
 from tenants.selectors import annotate_credentials
 
-
 _ID = re.compile(r"[0-9]{1,18}")
 
 

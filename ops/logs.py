@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 
 from pythonjsonlogger.json import JsonFormatter
 
 CONTEXT_FIELDS = ("portal", "bot", "event", "request_id", "task")
-_context: contextvars.ContextVar[dict] = contextvars.ContextVar("vibeapp_log_context", default={})
+_EMPTY: Mapping[str, object] = MappingProxyType({})
+_context: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar("vibeapp_log_context", default=_EMPTY)
 
 # Credentials of the platform (CONTRACT A §2) and bearer values: never written, whoever formats them.
 _SECRET = re.compile(r"\b(vibe_(?:app|api|session)_)[A-Za-z0-9_\-]{4,}|(?i:(bearer\s+))[A-Za-z0-9_.~+/=\-]{8,}")
@@ -29,7 +31,7 @@ def bind_log_context(**fields: object) -> None:
 
 
 def clear_log_context() -> None:
-    _context.set({})
+    _context.set(_EMPTY)
 
 
 @contextmanager
@@ -47,7 +49,7 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         # django-q2's worker announces the next task before its pre_execute signal rebinds the context, so its
         # own lines would carry the previous task's fields; they name their task themselves.
-        bound = {} if record.name == "django-q" else _context.get()
+        bound = _EMPTY if record.name == "django-q" else _context.get()
         for name in CONTEXT_FIELDS:
             if not hasattr(record, name):
                 setattr(record, name, bound.get(name))

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
-from ops.logs import bind_log_context, clear_log_context, build_logging, log_context
+from ops.logs import bind_log_context, build_logging, clear_log_context, log_context
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "VIBE_"))}
     return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args], env={**clean, **env}, capture_output=True, text=True, timeout=120
+        [sys.executable, str(ROOT / "manage.py"), *args], env={**clean, **env}, capture_output=True, text=True, timeout=120,
+        check=False,
     )
 
 
