@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def poll_bot(bot_id: int, lease_token: str | None = None) -> str:
     """One poll cycle of one bot (enqueued by the pacer with the lease it took)."""
     outcome = poll_bot_once(bot_id, lease_token=lease_token)
-    record_poll_outcome(status=outcome.status, stored=outcome.stored)
+    record_poll_outcome(status=outcome.status)
     return outcome.status
 
 

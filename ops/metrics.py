@@ -16,7 +16,7 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     values.ValueClass = values.MultiProcessValue(process_identifier=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
 POLLS = Counter("vibeapp_polls", "Poll cycles by outcome", ["outcome"])
-EVENTS_STORED = Counter("vibeapp_events_stored", "Events stored in the event log (new, deduplicated)")
+EVENTS_STORED = Counter("vibeapp_events_stored", "Events stored in the event log (new, deduplicated), by type", ["event_type"])
 EVENTS_FINISHED = Counter("vibeapp_events_finished", "Events that left the backlog, by type and outcome", ["event_type", "outcome"])
 HANDLER_SECONDS = Histogram(
     "vibeapp_event_handler_seconds", "From storing an event to its handler finishing",
@@ -47,12 +47,15 @@ def _event_type_label(event_type: str) -> str:
     return event_type if event_type in _known_types else "other"
 
 
-def record_poll_outcome(*, status: str, stored: int = 0) -> None:
+def record_poll_outcome(*, status: str) -> None:
     POLLS.labels(outcome=status).inc()
-    if stored:
-        EVENTS_STORED.inc(stored)
     if status == "backoff":
         BACKOFFS.inc()
+
+
+def record_events_stored(*, event_types: list[str]) -> None:
+    for event_type in event_types:
+        EVENTS_STORED.labels(event_type=_event_type_label(event_type)).inc()
 
 
 def record_platform_response(status_code: int) -> None:

@@ -25,6 +25,7 @@ from botcore.vibe.errors import (
 )
 from botcore.vibe.events import as_datetime, as_int
 from botcore.vibe.models import EventBatch
+from ops.metrics import record_events_stored
 from tenants import services as tenant_services
 from tenants.errors import SessionTokenError
 
@@ -118,6 +119,7 @@ def store_batch(bot_id: int, batch: EventBatch, *, lease_token: str | None) -> i
             last_error="",
             **({"last_event_at": now} if items else {}),
         )
+    record_events_stored(event_types=[entry.event_type for entry in fresh])  # ops' counter, after the commit
     return stored
 
 

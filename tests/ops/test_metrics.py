@@ -16,7 +16,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from botcore.models import Bot, EventLogEntry
-from ops.metrics import record_platform_response, record_poll_outcome
+from ops.metrics import record_events_stored, record_platform_response, record_poll_outcome
 from tenants.models import Portal
 
 pytestmark = pytest.mark.django_db
@@ -50,12 +50,15 @@ def fleet():
 
 def test_polls_and_platform_answers_are_counted():
     before = scrape()
-    record_poll_outcome(status="polled", stored=3)
+    record_poll_outcome(status="polled")
+    record_events_stored(event_types=["ONIMBOTV2MESSAGEADD", "ONIMBOTV2MESSAGEADD", "made-up"])
     record_poll_outcome(status="backoff")
     record_platform_response(429)
     after = scrape()
     assert value(after, "vibeapp_polls_total", outcome="polled") - value(before, "vibeapp_polls_total", outcome="polled") == 1
-    assert value(after, "vibeapp_events_stored_total") - value(before, "vibeapp_events_stored_total") == 3
+    stored = "vibeapp_events_stored_total"
+    assert value(after, stored, event_type="ONIMBOTV2MESSAGEADD") - value(before, stored, event_type="ONIMBOTV2MESSAGEADD") == 2
+    assert value(after, stored, event_type="other") - value(before, stored, event_type="other") == 1
     assert value(after, "vibeapp_poll_backoffs_total") - value(before, "vibeapp_poll_backoffs_total") == 1
     assert value(after, "vibeapp_platform_rate_limited_total") - value(before, "vibeapp_platform_rate_limited_total") == 1
 
