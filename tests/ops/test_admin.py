@@ -157,3 +157,13 @@ def test_foreign_key_filters_search_instead_of_listing_every_portal(operator, fl
 
 def test_the_settings_label_is_spelled_right():
     assert PortalSettings._meta.verbose_name_plural == "portal settings"
+
+
+@pytest.mark.parametrize("model", [
+    "tenants/portal", "tenants/sessiongrant", "tenants/portalapikey", "tenants/portalsettings", "botcore/bot",
+    "botcore/eventlogentry", "botcore/skillconfig", "botcore/skillrun",
+])
+def test_every_operator_list_renders_with_its_filters(operator, fleet, model):
+    page = operator.get(f"/admin/{model}/")
+    assert page.status_code == 200
+    assert f"/admin/{model}/" in page.content.decode()
