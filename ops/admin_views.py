@@ -5,8 +5,13 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from ops.charts import draw_labelled_bars, draw_time_bars
-from ops.fleet import gather_fleet
+from ops.charts import draw_inline_bar, draw_time_bars
+from ops.fleet import Figure, gather_fleet
+
+
+def _with_bars(figures: list[Figure]) -> list[tuple[Figure, str]]:
+    top = max((f.value for f in figures), default=0)
+    return [(f, draw_inline_bar(f.value, top=top)) for f in figures]
 
 
 def fleet_dashboard(request: HttpRequest) -> TemplateResponse:
@@ -15,8 +20,8 @@ def fleet_dashboard(request: HttpRequest) -> TemplateResponse:
         **admin.site.each_context(request),
         "title": "Fleet",
         "fleet": fleet,
-        "portals_chart": draw_labelled_bars([(f.label, f.value) for f in fleet.portals], title="Portals by status"),
-        "bots_chart": draw_labelled_bars([(f.label, f.value) for f in fleet.bots], title="Bots by status"),
+        "portal_rows": _with_bars(fleet.portals),
+        "bot_rows": _with_bars(fleet.bots),
         "events_chart": draw_time_bars(fleet.events_per_minute, title="Events per minute, last hour"),
         "failures_chart": draw_time_bars(fleet.failures_per_minute, title="Failures per minute, last hour", color="#ba2121"),
     }

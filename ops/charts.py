@@ -28,17 +28,11 @@ def draw_time_bars(values: list[int], *, title: str, width: int = 360, height: i
     )
 
 
-def draw_labelled_bars(rows: list[tuple[str, int]], *, title: str, width: int = 240, color: str = "#79aec8") -> SafeString:
-    """A horizontal bar per (label, value), for counts by status."""
-    top = max((v for _, v in rows), default=0) or 1
-    row_height = 18
-    bars = format_html_join(
-        "", '<rect x="0" y="{}" width="{}" height="{}"><title>{}: {}</title></rect>',
-        ((i * row_height, _n(max(width * v / top, 1 if v else 0)), row_height - 4, label, v) for i, (label, v) in enumerate(rows)),
-    )
-    height = row_height * max(len(rows), 1)
+def draw_inline_bar(value: float, *, top: float, width: int = 90, color: str = "#79aec8") -> SafeString:
+    """A bar for one row of a table of counts, scaled to the table's largest."""
+    length = width * value / top if top else 0
     return format_html(
-        '<svg class="ops-chart" role="img" aria-label="{}" width="{}" height="{}" viewBox="0 0 {} {}" fill="{}">'
-        "<title>{}</title>{}</svg>",
-        title, width, height, width, height, color, title, bars,
+        '<svg class="ops-chart" role="img" aria-label="{}" width="{}" height="10" viewBox="0 0 {} 10" fill="{}">'
+        '<rect x="0" y="1" width="{}" height="8"></rect></svg>',
+        value, width, width, color, _n(max(length, 1 if value else 0)),
     )

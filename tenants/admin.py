@@ -149,3 +149,6 @@ class PortalSettingsAdmin(admin.ModelAdmin):
     list_display = ["portal", "language", "timezone", "bot_name", "updated_at"]
     list_select_related = ["portal"]
     readonly_fields = ["portal"]
+
+    def has_add_permission(self, request):
+        return False  # made with the portal at install
