@@ -1,6 +1,7 @@
 """Django admin for operators: bots (pause, resume, re-provision), the event log (filters, replay), skill configs."""
 from __future__ import annotations
 
+from admin_auto_filters.filters import AutocompleteFilterFactory
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -21,7 +22,8 @@ class BotCommandInline(admin.TabularInline):
 @admin.register(Bot)
 class BotAdmin(admin.ModelAdmin):
     list_display = ["name", "portal", "vibe_bot_id", "status", "last_polled_at", "last_event_at", "next_poll_at", "consecutive_failures"]
-    list_filter = ["status", "portal"]
+    list_filter = ["status", AutocompleteFilterFactory("portal", "portal")]
+    list_select_related = ["portal"]
     search_fields = ["name", "code", "portal__domain"]
     readonly_fields = [
         "portal", "code", "vibe_bot_id", "status", "broken_reason", "event_offset", "next_poll_at", "lease_until",
@@ -33,6 +35,9 @@ class BotAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # bots are provisioned when a portal installs
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # bots are retired by their portal's uninstall (which unregisters them), never deleted raw
 
     @admin.action(description="Pause polling")
     def pause_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
@@ -62,7 +67,7 @@ class BotAdmin(admin.ModelAdmin):
 @admin.register(EventLogEntry)
 class EventLogEntryAdmin(admin.ModelAdmin):
     list_display = ["vibe_event_id", "event_type", "bot", "portal", "status", "skill", "attempts", "received_at", "duration_ms"]
-    list_filter = ["status", "event_type", "bot__portal", "bot"]
+    list_filter = ["status", "event_type", AutocompleteFilterFactory("portal", "bot__portal"), AutocompleteFilterFactory("bot", "bot")]
     search_fields = ["error", "skill"]
     readonly_fields = [
         "bot", "vibe_event_id", "event_type", "payload", "status", "skill", "error", "attempts",
@@ -95,7 +100,8 @@ class EventLogEntryAdmin(admin.ModelAdmin):
 @admin.register(SkillConfig)
 class SkillConfigAdmin(admin.ModelAdmin):
     list_display = ["skill_name", "portal", "is_enabled", "updated_at"]
-    list_filter = ["skill_name", "is_enabled"]
+    list_filter = ["skill_name", "is_enabled", AutocompleteFilterFactory("portal", "portal")]
+    list_select_related = ["portal"]
     search_fields = ["portal__domain", "skill_name"]
 
 

@@ -20,6 +20,7 @@ from botcore import conf
 from botcore.models import Bot
 from botcore.vibe.budget import RequestBudget, budget_for_key
 from botcore.vibe.errors import VibeBudgetTimeoutError
+from ops.heartbeat import record_heartbeat
 from tenants.models import PortalApiKey
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class Pacer:
         started = time.monotonic()
         log.info("pacer started")
         while stop_after is None or time.monotonic() - started < stop_after:
+            record_heartbeat(kind="pacer")  # throttled; /readyz and the container's health check read it
             try:
                 enqueued = self.tick()
             except Exception:  # the loop outlives a database hiccup; the next tick tries again

@@ -10,6 +10,7 @@ from botcore import conf
 from botcore.models import Bot, EventLogEntry
 from botcore.services import bots as bot_services
 from botcore.services.polling import poll_bot_once
+from ops.metrics import record_poll_outcome
 from tenants.models import Portal
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,9 @@ log = logging.getLogger(__name__)
 
 def poll_bot(bot_id: int, lease_token: str | None = None) -> str:
     """One poll cycle of one bot (enqueued by the pacer with the lease it took)."""
-    return poll_bot_once(bot_id, lease_token=lease_token).status
+    outcome = poll_bot_once(bot_id, lease_token=lease_token)
+    record_poll_outcome(status=outcome.status)
+    return outcome.status
 
 
 def provision_portal_bot(portal_id: int) -> None:

@@ -1,10 +1,23 @@
-"""Django admin for operators: portals and grants, with secrets masked and never editable."""
+"""Django admin for operators: portals and grants, with secrets masked and never editable.
+
+A portal's status changes only through its lifecycle (tenants/operations.py): the actions remind, re-verify
+and uninstall; there is no status field to edit and no hard delete (purging follows the retention).
+"""
 from __future__ import annotations
 
-from django.contrib import admin
+from datetime import timedelta
+
+from admin_auto_filters.filters import AutocompleteFilterFactory
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from tenants import operations
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
+from tenants.selectors import annotate_credentials
 
 
 class ReadOnlySecretsMixin:
@@ -29,35 +42,91 @@ class SessionGrantInline(ReadOnlySecretsMixin, admin.TabularInline):
         return "•••• (encrypted)" if grant.token else "—"
 
 
+class SessionExpiryFilter(admin.SimpleListFilter):
+    """Active portals living on a session (no personal key) whose best token runs out within the window."""
+
+    title = "session expires"
+    parameter_name = "session_expires"
+    WINDOWS = {"24h": timedelta(hours=24), "6h": timedelta(hours=6), "1h": timedelta(hours=1)}
+
+    def lookups(self, request, model_admin):
+        return [(key, f"within {key}") for key in self.WINDOWS]
+
+    def queryset(self, request, queryset):
+        window = self.WINDOWS.get(self.value() or "")
+        if window is None:
+            return queryset
+        now = timezone.now()
+        return queryset.filter(
+            status=Portal.Status.ACTIVE, has_personal_key=False, best_expires_at__gt=now, best_expires_at__lte=now + window
+        )
+
+
 @admin.register(Portal)
 class PortalAdmin(admin.ModelAdmin):
     list_display = ["domain", "name", "member_id", "status", "installed_at", "best_token_expires_at", "has_api_key"]
-    list_filter = ["status"]
+    list_filter = ["status", SessionExpiryFilter]
     search_fields = ["domain", "name", "member_id"]
     readonly_fields = [
-        "member_id", "vibe_portal_id", "domain", "name", "installed_at", "installed_by_user_id",
+        "member_id", "vibe_portal_id", "domain", "name", "status", "installed_at", "installed_by_user_id",
         "uninstalled_at", "purge_after", "session_lost_at", "expiry_warned_at", "updated_at",
     ]
-    fields = ["status", *readonly_fields]
+    fields = readonly_fields
     inlines = [SessionGrantInline]
+    actions = ["send_renewal_reminder", "reverify_session", "uninstall_portals"]
+
+    def get_queryset(self, request):
+        return annotate_credentials(super().get_queryset(request))
 
     def has_add_permission(self, request):
         return False  # portals arrive only through install
 
-    @admin.display(description="token expires")
-    def best_token_expires_at(self, portal: Portal):
-        grant = portal.grants.filter(invalidated_at__isnull=True, expires_at__gt=timezone.now()).order_by("-expires_at").first()
-        return grant.expires_at if grant else "—"
+    def has_delete_permission(self, request, obj=None):
+        return False  # uninstall goes through the lifecycle; rows are purged after the retention
 
-    @admin.display(boolean=True, description="personal key")
+    @admin.display(description="token expires", ordering="best_expires_at")
+    def best_token_expires_at(self, portal: Portal):
+        return portal.best_expires_at or "—"
+
+    @admin.display(boolean=True, description="personal key", ordering="has_personal_key")
     def has_api_key(self, portal: Portal) -> bool:
-        return PortalApiKey.objects.filter(portal=portal, invalidated_at__isnull=True).exists()
+        return portal.has_personal_key
+
+    def _report(self, request: HttpRequest, results: list[operations.ActionResult]) -> None:
+        for result in results:
+            messages.add_message(request, messages.SUCCESS if result.ok else messages.WARNING, result.message)
+
+    @admin.action(description="Send the renewal reminder now")
+    def send_renewal_reminder(self, request: HttpRequest, queryset: QuerySet[Portal]) -> None:
+        operator = request.user.get_username()
+        self._report(request, [operations.send_renewal_reminder(p, operator=operator) for p in queryset])
+
+    @admin.action(description="Re-verify the session with the platform")
+    def reverify_session(self, request: HttpRequest, queryset: QuerySet[Portal]) -> None:
+        operator = request.user.get_username()
+        self._report(request, [operations.reverify_session(p, operator=operator) for p in queryset])
+
+    @admin.action(description="Uninstall (destroys the portal's credentials)")
+    def uninstall_portals(self, request: HttpRequest, queryset: QuerySet[Portal]):
+        if request.POST.get("confirm") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Uninstall these portals?",
+                "portals": queryset,
+                "opts": self.model._meta,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/tenants/portal/uninstall_confirmation.html", context)
+        operator = request.user.get_username()
+        self._report(request, [operations.uninstall_for_operator(p, operator=operator) for p in queryset])
+        return None
 
 
 @admin.register(SessionGrant)
 class SessionGrantAdmin(ReadOnlySecretsMixin, admin.ModelAdmin):
     list_display = ["portal", "bitrix_user_id", "user_name", "is_admin", "source", "masked_token", "expires_at", "invalidated_at"]
-    list_filter = ["source", "is_admin"]
+    list_filter = [AutocompleteFilterFactory("portal", "portal"), "source", "is_admin"]
+    list_select_related = ["portal"]
     search_fields = ["portal__domain", "user_name"]
     exclude = ["token"]
     readonly_fields = ["portal", "bitrix_user_id", "user_name", "is_admin", "source", "masked_token", "obtained_at", "expires_at", "invalidated_at"]
@@ -70,6 +139,7 @@ class SessionGrantAdmin(ReadOnlySecretsMixin, admin.ModelAdmin):
 @admin.register(PortalApiKey)
 class PortalApiKeyAdmin(ReadOnlySecretsMixin, admin.ModelAdmin):
     list_display = ["portal", "key_hint", "added_by_user_id", "added_at", "invalidated_at"]
+    list_select_related = ["portal"]
     exclude = ["key"]
     readonly_fields = ["portal", "key_hint", "added_by_user_id", "added_at", "invalidated_at"]
 
@@ -77,4 +147,8 @@ class PortalApiKeyAdmin(ReadOnlySecretsMixin, admin.ModelAdmin):
 @admin.register(PortalSettings)
 class PortalSettingsAdmin(admin.ModelAdmin):
     list_display = ["portal", "language", "timezone", "bot_name", "updated_at"]
+    list_select_related = ["portal"]
     readonly_fields = ["portal"]
+
+    def has_add_permission(self, request):
+        return False  # made with the portal at install

@@ -92,5 +92,9 @@ class PortalSettings(models.Model):
     bot_name = models.CharField(max_length=100, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        verbose_name = "portal settings"
+        verbose_name_plural = "portal settings"
+
     def __str__(self) -> str:
         return f"Settings of {self.portal}"

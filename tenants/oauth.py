@@ -1,39 +1,79 @@
-"""The OAuth redirect's `state`: signed, short-lived, single-use and bound to the browser's session."""
+"""The OAuth redirect's gate and `state`: an invitation to start, a signed single-use state bound to the browser.
+
+The platform's authorize URL carries the app key (CONTRACT A §6), so the redirect is only ever built for a
+visitor holding an invitation we signed (`issue_invite`: an operator or a renewal reminder hands it to a
+portal's admin), never for anyone who types /oauth/start/. The pending nonces live in a signed cookie, not
+the Django session, so a visit writes no row.
+"""
 from __future__ import annotations
 
+import json
 import secrets
 
 from django.conf import settings
 from django.core import signing
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from tenants.errors import InstallationError
 
 _SALT = "tenants.oauth.state"
-_SESSION_KEY = "tenants_oauth_nonces"
+_INVITE_SALT = "tenants.oauth.invite"
+_COOKIE = "tenants_oauth"
 _MAX_PENDING = 5  # a few tabs may start the flow at once; older attempts fall off
 
 
-def issue_state(request: HttpRequest) -> str:
+def issue_invite(*, member_id: str = "") -> str:
+    """A signed, expiring permission to start the OAuth redirect (optionally naming the expected portal)."""
+    return signing.dumps({"m": member_id}, salt=_INVITE_SALT)
+
+
+def check_invite(invite: str) -> None:
+    try:
+        signing.loads(invite, salt=_INVITE_SALT, max_age=settings.TENANTS_OAUTH_INVITE_MAX_AGE)
+    except signing.BadSignature:
+        raise InstallationError(
+            "oauth start without a valid invitation",
+            public_message="Open the app from Bitrix24, or use the sign-in link your reminder gave you.",
+        ) from None
+
+
+def _pending(request: HttpRequest) -> list[str]:
+    raw = request.get_signed_cookie(_COOKIE, default="[]", salt=_SALT, max_age=settings.TENANTS_OAUTH_STATE_MAX_AGE)
+    try:
+        nonces = json.loads(raw)
+    except ValueError:
+        return []
+    return [n for n in nonces if isinstance(n, str)] if isinstance(nonces, list) else []
+
+
+def keep_pending(response: HttpResponse, nonces: list[str]) -> None:
+    response.set_signed_cookie(
+        _COOKIE, json.dumps(nonces), salt=_SALT, max_age=settings.TENANTS_OAUTH_STATE_MAX_AGE,
+        httponly=True, secure=settings.SESSION_COOKIE_SECURE, samesite="Lax",
+    )
+
+
+def issue_state(request: HttpRequest) -> tuple[str, list[str]]:
+    """A new state and the browser's pending nonces to store with `keep_pending`."""
     nonce = secrets.token_urlsafe(16)
-    pending = request.session.get(_SESSION_KEY, [])[-(_MAX_PENDING - 1):]
-    request.session[_SESSION_KEY] = [*pending, nonce]
-    return signing.dumps({"n": nonce}, salt=_SALT)
+    pending = [*_pending(request)[-(_MAX_PENDING - 1):], nonce]
+    return signing.dumps({"n": nonce}, salt=_SALT), pending
 
 
-def redeem_state(request: HttpRequest, state: str) -> None:
-    """Accept `state` once, from the browser that started the flow, within its lifetime; else InstallationError."""
+def redeem_state(request: HttpRequest, state: str) -> list[str]:
+    """Accept `state` once, from the browser that started the flow, within its lifetime; else InstallationError.
+    Returns the nonces still pending, to store with `keep_pending`."""
     try:
         payload = signing.loads(state, salt=_SALT, max_age=settings.TENANTS_OAUTH_STATE_MAX_AGE)
     except signing.SignatureExpired:
         raise InstallationError("oauth state expired", public_message=_("The sign-in took too long. Please start again.")) from None
     except signing.BadSignature:
         raise InstallationError("oauth state forged") from None
-    pending = request.session.get(_SESSION_KEY, [])
+    pending = _pending(request)
     nonce = payload.get("n") if isinstance(payload, dict) else None
     if nonce not in pending:
         # Replayed, or started in another browser: either way not this browser's live attempt.
         raise InstallationError("oauth state replayed or from another browser")
     pending.remove(nonce)
-    request.session[_SESSION_KEY] = pending
+    return pending

@@ -123,3 +123,12 @@ def list_portals_with_lapsed_sessions(*, at: datetime | None = None) -> list[Por
     valid_key = PortalApiKey.objects.filter(portal=OuterRef("pk"), invalidated_at__isnull=True)
     usable_grant = _usable(SessionGrant.objects.filter(portal=OuterRef("pk")), at)
     return list(Portal.objects.filter(status=Portal.Status.ACTIVE).exclude(Exists(valid_key)).exclude(Exists(usable_grant)))
+
+
+def annotate_credentials(portals: QuerySet[Portal], *, at: datetime | None = None) -> QuerySet[Portal]:
+    """Each portal's best live token expiry (`best_expires_at`) and whether it has a personal key
+    (`has_personal_key`), inside the one query of a list: no query per row."""
+    at = at or timezone.now()
+    best = SessionGrant.objects.filter(portal=OuterRef("pk"), invalidated_at__isnull=True, expires_at__gt=at).order_by("-expires_at")
+    key = PortalApiKey.objects.filter(portal=OuterRef("pk"), invalidated_at__isnull=True)
+    return portals.annotate(best_expires_at=Subquery(best.values("expires_at")[:1]), has_personal_key=Exists(key))

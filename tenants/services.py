@@ -127,9 +127,19 @@ def accept_oauth_code(*, code: str, redirect_uri: str) -> SessionGrant:
 KEY_REFUSED = _("The platform did not accept this key. Check that you copied all of it and that it has not been revoked.")
 
 
+def _refuse_if_uninstalled(portal: Portal) -> None:
+    """Writes on behalf of a portal's people stop at uninstall, even from a page opened before it (row locked)."""
+    if not Portal.objects.select_for_update().filter(pk=portal.pk).exclude(status=Portal.Status.UNINSTALLED).exists():
+        raise InstallationError(
+            f"write to uninstalled portal={portal.member_id} refused",
+            public_message=_("The app is no longer installed on this portal."),
+        )
+
+
 @transaction.atomic
 def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -> PortalApiKey:
     """Store a personal vibe_api_ key for unattended running, after the platform confirms it is this portal's."""
+    _refuse_if_uninstalled(portal)
     if not api_key.startswith("vibe_api_"):
         raise InstallationError("not a personal key", public_message=_("A personal key starts with vibe_api_."))
     try:
@@ -239,7 +249,9 @@ def purge_uninstalled_portals(*, at=None) -> int:
     return count
 
 
+@transaction.atomic
 def update_portal_settings(portal: Portal, **prefs) -> PortalSettings:
+    _refuse_if_uninstalled(portal)
     settings_row, _created = PortalSettings.objects.get_or_create(portal=portal)
     for name, value in prefs.items():
         setattr(settings_row, name, value)

@@ -1,14 +1,16 @@
-"""Who is looking at the app: the verified portal user remembered in the Django session."""
+"""Who is looking at the app: the verified portal user, re-checked against their live grant on every request."""
 from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
 
-from tenants.models import Portal
+from ops.logs import bind_log_context
+from tenants.models import Portal, SessionGrant
 
 SESSION_KEY = "tenants_viewer"
 
@@ -20,24 +22,80 @@ class Viewer:
     name: str
     is_admin: bool
     token_digest: str  # an HMAC of the last verified token: tells a new token from the known one, reveals nothing
+    # The grant this browser session stands on; a grant deleted (uninstall) and made again is another row.
+    grant_id: int = 0
+    _portal: Portal | None = field(default=None, compare=False, repr=False)
 
     def portal(self) -> Portal | None:
-        return Portal.objects.filter(member_id=self.member_id).first()
+        return self._portal
 
 
 def token_digest(token: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
-def remember_viewer(request: HttpRequest, viewer: Viewer) -> None:
+def remember_viewer(request: HttpRequest, grant: SessionGrant, *, token: str | None) -> None:
+    """The verified user behind `grant` is who looks at the app from now on in this browser, while it lives."""
     request.session.cycle_key()  # a new identity gets a new session id (no fixation)
-    request.session[SESSION_KEY] = asdict(viewer)
+    viewer = Viewer(
+        member_id=grant.portal.member_id,
+        bitrix_user_id=grant.bitrix_user_id,
+        name=grant.user_name,
+        is_admin=grant.is_admin,
+        token_digest=token_digest(token) if token else "",
+        grant_id=grant.pk,
+    )
+    stored = asdict(viewer)
+    stored.pop("_portal")
+    request.session[SESSION_KEY] = stored
+    request._tenants_viewer = False  # found afresh on the next find_viewer
+    # The browser session never outlives the token it was opened with.
+    request.session.set_expiry(grant.expires_at)
+
+
+def _live_grant(data: dict) -> SessionGrant | None:
+    grant = (
+        SessionGrant.objects.select_related("portal")
+        .filter(
+            pk=data.get("grant_id") or 0,
+            portal__member_id=data.get("member_id", ""),
+            bitrix_user_id=data.get("bitrix_user_id"),
+            invalidated_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .exclude(portal__status=Portal.Status.UNINSTALLED)
+        .first()
+    )
+    return grant
 
 
 def find_viewer(request: HttpRequest) -> Viewer | None:
+    """The viewer, only while their grant is live and the portal installed; role and name come from the grant,
+    so a demotion, an invalidated token or an uninstall takes effect on the next request."""
+    cached = getattr(request, "_tenants_viewer", False)
+    if cached is not False:
+        return cached
     data = request.session.get(SESSION_KEY)
-    return Viewer(**data) if data else None
+    viewer = None
+    if isinstance(data, dict):
+        grant = _live_grant(data)
+        if grant is None:
+            forget_viewer(request)
+        else:
+            bind_log_context(portal=grant.portal.member_id)
+            viewer = Viewer(
+                member_id=grant.portal.member_id,
+                bitrix_user_id=grant.bitrix_user_id,
+                name=grant.user_name,
+                is_admin=grant.is_admin,
+                token_digest=str(data.get("token_digest", "")),
+                grant_id=grant.pk,
+                _portal=grant.portal,
+            )
+    request._tenants_viewer = viewer
+    return viewer
 
 
 def forget_viewer(request: HttpRequest) -> None:
     request.session.pop(SESSION_KEY, None)
+    request._tenants_viewer = None

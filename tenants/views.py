@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,12 +12,13 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
 
 from tenants import oauth, services
 from tenants.errors import TenantsError
 from tenants.forms import PortalApiKeyForm, PortalSettingsForm, UninstallForm
 from tenants.identity import get_identity_backend
-from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
+from tenants.models import Portal, PortalApiKey, PortalSettings
 from tenants.selectors import find_best_grant
 from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
 
@@ -29,9 +31,21 @@ def render_tenants_error(request: HttpRequest, error: TenantsError, *, status: i
     return render(request, "tenants/error.html", {"message": error.public_message}, status=status)
 
 
+# What a platform token or id looks like on the wire: printable ASCII, bounded. Anything else is refused
+# before it reaches an HTTP client (which cannot encode it) or a log line.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_.~+/=-]{8,512}")
+_ID_SHAPE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
 def _bearer(value: str) -> str:
     scheme, _, token = value.strip().partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _gateway_headers_are_well_formed(request: HttpRequest, token: str) -> bool:
+    user_id = request.headers.get("X-Vibe-User-Id", "").strip()
+    portal_id = request.headers.get("X-Vibe-Portal-Id", "")
+    return bool(_TOKEN_SHAPE.fullmatch(token) and user_id.isascii() and user_id.isdigit() and _ID_SHAPE.fullmatch(portal_id))
 
 
 @require_GET
@@ -42,6 +56,9 @@ def app_entry(request: HttpRequest) -> HttpResponse:
         if find_viewer(request):
             return redirect("tenants:portal")
         return render(request, "tenants/open_from_bitrix.html")
+    if not _gateway_headers_are_well_formed(request, token):
+        log.warning("malformed gateway headers refused path=%s", request.path)
+        return render(request, "tenants/error.html", {"message": "The request's credentials are malformed."}, status=400)
     viewer = find_viewer(request)
     if viewer is None or viewer.token_digest != token_digest(token):
         try:
@@ -53,45 +70,49 @@ def app_entry(request: HttpRequest) -> HttpResponse:
         except TenantsError as error:
             return render_tenants_error(request, error)
         # The service confirmed the header's user id is the token's owner.
-        _remember_grant(request, portal.grants.get(bitrix_user_id=int(request.headers["X-Vibe-User-Id"])), token=token)
+        grant = portal.grants.get(bitrix_user_id=int(request.headers["X-Vibe-User-Id"]))
+        remember_viewer(request, grant, token=token)
     return redirect("tenants:portal")
 
 
-def _remember_grant(request: HttpRequest, grant: SessionGrant, *, token: str | None) -> None:
-    """The verified user behind `grant` is who looks at the app from now on in this browser."""
-    remember_viewer(
-        request,
-        Viewer(
-            member_id=grant.portal.member_id,
-            bitrix_user_id=grant.bitrix_user_id,
-            name=grant.user_name,
-            is_admin=grant.is_admin,
-            token_digest=token_digest(token) if token else "",
-        ),
-    )
-
-
 @require_GET
+@ratelimit(key="ip", rate=lambda group, request: settings.TENANTS_OAUTH_START_RATE, block=False)
 def oauth_start(request: HttpRequest) -> HttpResponse:
-    state = oauth.issue_state(request)
+    """Send an invited visitor to the platform's consent page; the uninvited never see the app key."""
+    if getattr(request, "limited", False):
+        log.warning("oauth start rate-limited path=%s", request.path)
+        return render(request, "tenants/error.html", {"message": "Too many attempts. Please wait a minute."}, status=429)
+    try:
+        oauth.check_invite(request.GET.get("invite", ""))
+    except TenantsError as error:
+        return render_tenants_error(request, error)
+    state, pending = oauth.issue_state(request)
     redirect_uri = request.build_absolute_uri(reverse("tenants:oauth_callback"))
-    return redirect(get_identity_backend().authorize_url(redirect_uri=redirect_uri, state=state))
+    response = redirect(get_identity_backend().authorize_url(redirect_uri=redirect_uri, state=state))
+    oauth.keep_pending(response, pending)
+    return response
 
 
 @require_GET
 def oauth_callback(request: HttpRequest) -> HttpResponse:
     try:
-        oauth.redeem_state(request, request.GET.get("state", ""))
-        if request.GET.get("error"):
-            return render(request, "tenants/error.html", {"message": _("Access was not granted.")}, status=400)
-        grant = services.accept_oauth_code(
-            code=request.GET.get("code", ""),
-            redirect_uri=request.build_absolute_uri(reverse("tenants:oauth_callback")),
-        )
+        pending = oauth.redeem_state(request, request.GET.get("state", ""))
     except TenantsError as error:
         return render_tenants_error(request, error)
-    _remember_grant(request, grant, token=None)
-    return redirect("tenants:portal")
+    try:
+        if request.GET.get("error"):
+            response = render(request, "tenants/error.html", {"message": _("Access was not granted.")}, status=400)
+        else:
+            grant = services.accept_oauth_code(
+                code=request.GET.get("code", ""),
+                redirect_uri=request.build_absolute_uri(reverse("tenants:oauth_callback")),
+            )
+            remember_viewer(request, grant, token=None)
+            response = redirect("tenants:portal")
+    except TenantsError as error:
+        response = render_tenants_error(request, error)
+    oauth.keep_pending(response, pending)  # the redeemed state is spent whatever happened next
+    return response
 
 
 def _viewer_portal(request: HttpRequest) -> tuple[Viewer | None, Portal | None]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from ops.logs import build_logging
 from vibeapp import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -15,7 +16,8 @@ VAR_DIR = Path(env.read_str("VIBE_VAR_DIR") or BASE_DIR / "var")
 # "production" refuses to start on generated secrets; anything else is a developer machine.
 VIBE_ENVIRONMENT = env.read_str("VIBE_ENVIRONMENT", "development")
 IS_PRODUCTION = VIBE_ENVIRONMENT == "production"
-DEBUG = env.read_bool("DJANGO_DEBUG", default=not IS_PRODUCTION)
+# Off unless asked for: a debug page prints settings and request headers. `make run` (runstack) asks for it.
+DEBUG = env.read_bool("DJANGO_DEBUG", default=False)
 
 SECRET_KEY = env.read_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
@@ -35,16 +37,23 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "admin_auto_filters",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "django_q",
     "vibeapp",
     "tenants",
     "botcore",
     "sandbox",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.RequestLogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's too) from the app process itself, with far-future caching of hashed names.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "tenants.locale.ViewerLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -129,6 +138,18 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
     "DEFAULT_PARSER_CLASSES": ["vibeapp.parsers.BoundedJSONParser", "rest_framework.parsers.FormParser",
                                "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "vibeapp API",
+    "DESCRIPTION": "The portal's skills (for its people, by their app session) and the operator API (staff, by token).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "PortalStatusEnum": "tenants.models.Portal.Status",
+        "BotStatusEnum": "botcore.models.Bot.Status",
+        "EventStatusEnum": "botcore.models.EventLogEntry.Status",
+    },
 }
 
 # --- The platform ---------------------------------------------------------------------------------
@@ -207,6 +228,19 @@ BOTCORE_ACTION_RECORD_RETENTION_DAYS = env.read_int("BOTCORE_ACTION_RECORD_RETEN
 BOTCORE_CONVERSATION_STATE_RETENTION_DAYS = env.read_int("BOTCORE_CONVERSATION_STATE_RETENTION_DAYS", 90)
 BOTCORE_FAILED_TASK_RETENTION_DAYS = env.read_int("BOTCORE_FAILED_TASK_RETENTION_DAYS", 14)
 
+# --- Operations: heartbeats, readiness --------------------------------------------------------------
+OPS_HEARTBEAT_EVERY_SECONDS = float(env.read_str("OPS_HEARTBEAT_EVERY_SECONDS") or 10.0)
+# A kind is down when its newest beat is older than this (the qcluster beats from a one-minute schedule).
+OPS_HEARTBEAT_MAX_AGE_SECONDS = {
+    "pacer": env.read_int("OPS_PACER_MAX_SILENCE_SECONDS", 60),
+    "qcluster": env.read_int("OPS_QCLUSTER_MAX_SILENCE_SECONDS", 180),
+}
+# /readyz asks the platform at most this often (seconds); its answer in between is remembered.
+OPS_PLATFORM_CHECK_EVERY_SECONDS = float(env.read_str("OPS_PLATFORM_CHECK_EVERY_SECONDS") or 15.0)
+
+# /metrics asks for `Authorization: Bearer <this>` when set (`check --deploy` warns in production without it).
+OPS_METRICS_TOKEN = env.read_str("OPS_METRICS_TOKEN")
+
 # --- i18n, static, security -----------------------------------------------------------------------
 # English is the source language and the last fallback; each has a catalogue under locale/ (docs/translating.md).
 LANGUAGE_CODE = "en"
@@ -216,18 +250,41 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env.read_str("DJANGO_STATIC_ROOT") or VAR_DIR / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, compressed copies made by collectstatic; plain storage where collectstatic never ran (tests, runstack).
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if IS_PRODUCTION else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# Without collectstatic (development), whitenoise serves straight from the apps' static folders.
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+WHITENOISE_AUTOREFRESH = not IS_PRODUCTION
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = IS_PRODUCTION
 CSRF_COOKIE_SECURE = IS_PRODUCTION
+# Production sits behind a TLS-terminating proxy that says so in X-Forwarded-Proto (deploy/).
+if IS_PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.read_bool("DJANGO_SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
+# Probes and the metrics scraper speak plain HTTP to the process itself.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.read_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if IS_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.read_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=IS_PRODUCTION)
+SECURE_HSTS_PRELOAD = env.read_bool("DJANGO_SECURE_HSTS_PRELOAD", default=IS_PRODUCTION)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.read_str("VIBE_LOG_LEVEL", "INFO")},
-    # httpx logs every request URL at INFO; URLs are safe but noisy at scale.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
-}
+# /oauth/start/ per client address (django-ratelimit, over the shared cache). Behind a proxy, name the header
+# it appends the client's address to (X-Forwarded-For), or every visitor shares the proxy's address.
+TENANTS_OAUTH_START_RATE = env.read_str("TENANTS_OAUTH_START_RATE", "10/m")
+TENANTS_CLIENT_IP_HEADER = env.read_str("TENANTS_CLIENT_IP_HEADER")
+RATELIMIT_IP_META_KEY = "tenants.client_address.find_client_address"
+# How long an invitation to the OAuth redirect stays good (tenants/oauth.py).
+TENANTS_OAUTH_INVITE_MAX_AGE = env.read_int("TENANTS_OAUTH_INVITE_MAX_AGE", 7 * 24 * 3600)
+
+# Text for developers; VIBE_LOG_FORMAT=json for production (one JSON object a line, with portal, bot, event and
+# request id where known); secrets redacted in both.
+VIBE_LOG_FORMAT = env.read_str("VIBE_LOG_FORMAT", "text")
+LOGGING = build_logging(fmt=VIBE_LOG_FORMAT, level=env.read_str("VIBE_LOG_LEVEL", "INFO"))

@@ -1,16 +1,19 @@
 """Top-level URL routes of the web process."""
 from django.contrib import admin
-from django.http import JsonResponse
 from django.urls import include, path
 
-
-def health(request):
-    return JsonResponse({"status": "ok"})
-
+from ops import views as ops_views
+from ops.admin_views import fleet_dashboard
+from ops.metrics_view import metrics_view
 
 urlpatterns = [
+    path("admin/fleet/", admin.site.admin_view(fleet_dashboard), name="ops_fleet"),
     path("admin/", admin.site.urls),
-    path("health", health, name="health"),
+    path("healthz", ops_views.healthz, name="healthz"),
+    path("health", ops_views.healthz, name="health"),  # the old name, kept for probes already pointed at it
+    path("readyz", ops_views.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
+    path("", include("ops.urls")),
     path("", include("tenants.urls")),
     path("", include("botcore.urls")),
 ]

@@ -21,6 +21,7 @@ from django.utils import timezone
 from botcore.models import Bot, EventLogEntry
 from botcore.vibe.events import as_datetime
 from botcore.vibe.models import EventBatch
+from ops.metrics import record_events_stored
 
 log = logging.getLogger(__name__)
 
@@ -151,4 +152,5 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
             last_polled_at=now,
             **({"last_event_at": now} if items else {}),
         )
+    record_events_stored(event_types=[entry.event_type for entry in fresh])  # ops' counter, after the commit
     return len(fresh)

@@ -39,6 +39,7 @@ from botcore.vibe import VibeClient
 from botcore.vibe.backoff import retry_delay
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
 from botcore.vibe.events import EventType, MalformedEventError, parse_event
+from ops.logs import bind_log_context
 from tenants.errors import SessionTokenError
 from tenants.services import uninstall_portal
 
@@ -119,6 +120,7 @@ def handle_entry(
     `next_attempt_at` says when). A refused credential or bot is raised, with the attempt given back.
     """
     started = time.monotonic()
+    bind_log_context(portal=bot.portal.member_id, bot=bot.pk, event=entry.vibe_event_id)  # on every line from here
     if entry.attempts >= conf.handle_max_attempts():
         # Every earlier attempt died with its worker before it could say why.
         return _finish(entry, EventLogEntry.Status.FAILED, error=f"gave up after {entry.attempts} attempts", started=started)

@@ -5,15 +5,20 @@ that one (`client_for_bot`); the portal's preferred credential is for registerin
 """
 from __future__ import annotations
 
+from botcore import conf
 from botcore.models import Bot
 from botcore.vibe import VibeClient
+from tenants.errors import SessionTokenError
 from tenants.models import Portal
 from tenants.selectors import PortalCredential, get_portal_credential
 
 
 def client_for_credential(credential: PortalCredential, **options: object) -> VibeClient:
+    """A client on `credential`; a session is usable only with the app's own key (SessionTokenError without)."""
     if credential.kind == "personal":
         return VibeClient(api_key=credential.secret, **options)  # type: ignore[arg-type]
+    if not conf.vibe_app_key():
+        raise SessionTokenError("VIBE_APP_KEY is not set: portal sessions cannot be used without the app's key")
     return VibeClient.for_app(session_token=credential.secret, **options)
 
 

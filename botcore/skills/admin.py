@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from admin_auto_filters.filters import AutocompleteFilterFactory
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -13,7 +14,7 @@ from botcore.skills.runs import enqueue_run
 @admin.register(SkillRun)
 class SkillRunAdmin(admin.ModelAdmin):
     list_display = ["skill_name", "kind", "run_key", "portal", "status", "attempts", "due_at", "finished_at"]
-    list_filter = ["status", "kind", "skill_name"]
+    list_filter = ["status", "kind", "skill_name", AutocompleteFilterFactory("portal", "portal")]
     search_fields = ["portal__domain", "run_key", "error"]
     readonly_fields = [
         "portal", "skill_name", "kind", "run_key", "payload", "status", "attempts", "due_at", "enqueued_at",

@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from dataclasses import dataclass
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound
@@ -100,6 +102,7 @@ class SkillViewBase(APIView):
 
 
 class SkillListView(SkillViewBase):
+    @extend_schema(operation_id="skills_list", responses=OpenApiTypes.OBJECT, summary="This portal's skills")
     def get(self, request: Request) -> Response:
         return Response(
             {"skills": [skill_document(entry) for entry in list_portal_skills(request.user.portal)]}
@@ -107,9 +110,12 @@ class SkillListView(SkillViewBase):
 
 
 class SkillDetailView(SkillViewBase):
+    @extend_schema(operation_id="skills_retrieve", responses=OpenApiTypes.OBJECT, summary="One skill of this portal")
     def get(self, request: Request, name: str) -> Response:
         return Response(skill_document(self.portal_skill(request, name)))
 
+    @extend_schema(operation_id="skills_change", request=SkillChangeSerializer, responses=OpenApiTypes.OBJECT,
+                   summary="Switch a skill or change its options (admins)")
     def patch(self, request: Request, name: str) -> Response:
         self.portal_skill(request, name)  # 404 before validating a change to nothing
         change = SkillChangeSerializer(data=request.data)

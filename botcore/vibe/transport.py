@@ -43,6 +43,7 @@ from botcore.vibe.errors import (
     VibeTransportError,
     raise_for_response,
 )
+from ops.metrics import record_platform_response
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -202,6 +203,7 @@ class Transport:
             raise VibeTransportError(self._describe(exc), method=method, path=path, sent=False) from None
         except httpx.TransportError as exc:
             raise VibeTransportError(self._describe(exc), method=method, path=path, sent=True) from None
+        record_platform_response(response.status_code)  # ops' counters: answers by class, 429s
         try:
             return raise_for_response(response)
         except VibeApiError as error:

@@ -1,6 +1,7 @@
 """`manage.py runsandbox` as a real process: it starts, serves the demo world, says where to go, and stops cleanly."""
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -33,11 +34,11 @@ def run_sandbox(tmp_path):
     """Start runsandbox with the given arguments; whatever is still running at the end is stopped."""
     started: list[subprocess.Popen] = []
 
-    def start(*args: str) -> tuple[subprocess.Popen, Path]:
+    def start(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
         output = tmp_path / f"runsandbox-{len(started)}.log"
         with output.open("wb") as sink:
             process = subprocess.Popen([sys.executable, str(MANAGE), "runsandbox", *args], stdout=sink,
-                                       stderr=subprocess.STDOUT)
+                                       stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
         started.append(process)
         return process, output
 
@@ -84,6 +85,19 @@ def test_runsandbox_demo_serves_the_demo_world_and_stops_cleanly_on_ctrl_c(run_s
     assert f"{root}/chat" in printed and f"http://127.0.0.1:{gateway_port}/_gateway/login" in printed
     assert "Alice Admin" in printed and "Sandbox stopped." in printed
     assert DEMO_KEY not in printed and "Traceback" not in printed
+
+
+def test_the_demo_app_key_can_come_from_the_environment_not_the_command_line(run_sandbox):
+    port = free_port()
+    process, _ = run_sandbox("--port", str(port), "--demo", env={"SANDBOX_DEMO_APP_KEY": DEMO_KEY})
+    root = f"http://127.0.0.1:{port}"
+    wait_until_up(f"{root}/v1", process)
+    assert DEMO_KEY not in " ".join(process.args)
+    users = httpx.get(f"{root}/_sandbox/state").json()["data"]["portals"][0]["users"]
+    token = httpx.post(f"{root}/_sandbox/sessions", json={"appKey": DEMO_KEY, "userId": users[0]["id"]}).json()["data"]["token"]
+    me = httpx.get(f"{root}/v1/me", headers={"X-Api-Key": DEMO_KEY, "Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+    assert stop(process, signal.SIGTERM) == 0
 
 
 def test_runsandbox_stops_cleanly_on_sigterm(run_sandbox):

@@ -1,9 +1,12 @@
-"""The OAuth consent clicked through in a real browser: our start page → the sandbox's consent → back, installed."""
+"""The OAuth consent clicked through in a real browser: an invitation link → the sandbox's consent → back, installed."""
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
+from tenants import oauth
 from tenants.models import Portal, SessionGrant
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,8 +23,8 @@ def test_an_admin_installs_the_portal_by_clicking_through_oauth_consent(sandbox,
     settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
 
     page = browser_page
-    page.goto(f"{live_server.url}/")
-    page.get_by_test_id("oauth-start").click()
+    # The invitation link a renewal reminder or an operator hands out; a bare /oauth/start/ is refused.
+    page.goto(f"{live_server.url}/oauth/start/?{urlencode({'invite': oauth.issue_invite()})}")
     page.get_by_test_id("app-name").wait_for()
     assert page.get_by_test_id("app-name").inner_text() == "Vibe demo app"
     page.get_by_test_id("user-select").select_option(str(admin["id"]))

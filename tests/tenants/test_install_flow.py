@@ -3,13 +3,14 @@ with GET /v1/me; forged headers, replayed or foreign state, and another app's to
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from tenants import oauth
 from tenants.models import Portal, SessionGrant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,6 +47,11 @@ def gateway_visit(client: Client, *, token: str, portal_id: str, user_id: int):
         "X-Vibe-Authorization": f"Bearer {token}", "X-Vibe-Portal-Id": portal_id, "X-Vibe-User-Id": str(user_id),
         "X-Vibe-User-Role": "ADMIN",
     })
+
+
+def start_url() -> str:
+    """/oauth/start/ with an invitation, as a renewal reminder or an operator hands it out."""
+    return f"/oauth/start/?{urlencode({'invite': oauth.issue_invite()})}"
 
 
 def consent(platform, authorize_url: str, *, user, decision="allow") -> str:
@@ -106,7 +112,7 @@ def test_forged_gateway_headers_are_refused_with_a_clear_page_and_a_log_line(pla
 
 def test_the_oauth_redirect_installs_the_portal_with_a_verified_token(platform):
     browser = Client()
-    start = browser.get("/oauth/start/")
+    start = browser.get(start_url())
     assert start.status_code == 302
     callback = consent(platform, start["Location"], user=platform["admin"])
     done = browser.get(callback)
@@ -121,7 +127,7 @@ def test_the_oauth_redirect_keeps_the_exchanges_expiry_when_me_does_not_say_it(p
     _data(platform["control"].post("/_sandbox/dialects", json={"dialects": ["me-no-expiry"]}))
     _data(platform["control"].post("/_sandbox/settings", json={"sessionTtlSeconds": 7200}))
     browser = Client()
-    callback = consent(platform, browser.get("/oauth/start/")["Location"], user=platform["admin"])
+    callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
     assert browser.get(callback).status_code == 302
     grant = SessionGrant.objects.get()
     assert grant.expires_at > timezone.now() + timedelta(hours=1)
@@ -129,26 +135,26 @@ def test_the_oauth_redirect_keeps_the_exchanges_expiry_when_me_does_not_say_it(p
 
 def test_a_replayed_state_is_refused(platform):
     browser = Client()
-    callback = consent(platform, browser.get("/oauth/start/")["Location"], user=platform["admin"])
+    callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
     assert browser.get(callback).status_code == 302
     assert browser.get(callback).status_code == 403
 
 
 def test_a_state_from_another_browser_is_refused(platform):
-    callback = consent(platform, Client().get("/oauth/start/")["Location"], user=platform["admin"])
+    callback = consent(platform, Client().get(start_url())["Location"], user=platform["admin"])
     assert Client().get(callback).status_code == 403
     assert not Portal.objects.exists()
 
 
 def test_a_tampered_state_is_refused(platform):
     browser = Client()
-    callback = consent(platform, browser.get("/oauth/start/")["Location"], user=platform["admin"])
+    callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
     assert browser.get(callback.replace("state=", "state=x")).status_code == 403
 
 
 def test_a_denied_consent_installs_nothing(platform):
     browser = Client()
-    callback = consent(platform, browser.get("/oauth/start/")["Location"], user=platform["admin"], decision="deny")
+    callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"], decision="deny")
     assert browser.get(callback).status_code == 400
     assert not Portal.objects.exists()
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from pathlib import Path
 
@@ -38,7 +39,12 @@ class Command(BaseCommand):
             default=None,
             help="keep the platform (portals, keys, sessions, bots, chats, events) in this file across restarts",
         )
-        parser.add_argument("--demo-app-key", default=None, help="with --demo: the app key to issue (else random)")
+        parser.add_argument(
+            "--demo-app-key",
+            # From the environment by default: an argument shows on every process list (`ps`), the environment does not.
+            default=os.environ.get("SANDBOX_DEMO_APP_KEY") or None,
+            help="with --demo: the app key to issue (else random); prefer SANDBOX_DEMO_APP_KEY in the environment",
+        )
 
     def handle(self, *args, **options):
         import uvloop

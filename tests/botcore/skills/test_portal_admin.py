@@ -5,15 +5,17 @@ refused with a message naming the field, and nothing is stored."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from botcore.errors import SkillConfigError
 from botcore.models import SkillConfig
 from botcore.skills.configs import configure_skill, list_enabled_skills, list_portal_skills
 from botcore.skills.options import OptionsError
-from tenants.models import Portal
+from tenants.models import Portal, SessionGrant
 from tenants.viewer import SESSION_KEY, Viewer
 
 pytestmark = pytest.mark.django_db
@@ -26,17 +28,21 @@ def make_portal(member_id: str) -> Portal:
 
 
 def signed_in(portal: Portal, *, is_admin: bool, csrf: bool = False) -> Client:
+    """A browser whose tenants session stands on a live grant (find_viewer re-checks it on every request)."""
+    user_id = 1 if is_admin else 2
+    grant, _ = SessionGrant.objects.update_or_create(
+        portal=portal, bitrix_user_id=user_id,
+        defaults={"user_name": "Alice" if is_admin else "Bob", "is_admin": is_admin, "source": "gateway",
+                  "token": f"vibe_session_test_{user_id}", "expires_at": timezone.now() + timedelta(hours=1)},
+    )
     client = Client(enforce_csrf_checks=csrf)
     session = client.session
-    session[SESSION_KEY] = asdict(
-        Viewer(
-            member_id=portal.member_id,
-            bitrix_user_id=1 if is_admin else 2,
-            name="Alice" if is_admin else "Bob",
-            is_admin=is_admin,
-            token_digest="",
-        )
+    stored = asdict(
+        Viewer(member_id=portal.member_id, bitrix_user_id=user_id, name=grant.user_name, is_admin=is_admin,
+               token_digest="", grant_id=grant.pk)
     )
+    stored.pop("_portal")
+    session[SESSION_KEY] = stored
     session.save()
     return client
 

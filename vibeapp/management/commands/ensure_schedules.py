@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from botcore.schedules import ensure_schedules as ensure_botcore_schedules
+from ops.schedules import ensure_schedules as ensure_ops_schedules
 from tenants.schedules import ensure_schedules as ensure_tenants_schedules
 
 
@@ -13,4 +14,5 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         ensure_tenants_schedules()
         ensure_botcore_schedules()
+        ensure_ops_schedules()
         self.stdout.write("Schedules are up to date.")

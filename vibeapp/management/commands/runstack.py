@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,6 +54,20 @@ def _wait_until_up(url: str, *, seconds: float = 30) -> None:
     raise CommandError(f"{url} did not come up within {seconds:.0f}s")
 
 
+def build_commands(*, web_port: int, sandbox_port: int, gateway_port: int) -> dict[str, list[str]]:
+    """The stack's processes by name; no secret on any of these lines (the sandbox reads its key from the env)."""
+    manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+    return {
+        "sandbox": [*manage, "runsandbox", "--port", str(sandbox_port), "--gateway-port", str(gateway_port),
+                    "--app-url", f"http://127.0.0.1:{web_port}", "--demo",
+                    # The sandbox remembers its portals, bots and sessions between runs, like the platform.
+                    "--state-file", str(Path(settings.VAR_DIR) / "sandbox-state.pickle")],
+        "web": [*manage, "runserver", f"127.0.0.1:{web_port}", "--noreload"],
+        "qcluster": [*manage, "qcluster"],
+        "pacer": [*manage, "runpacer"],
+    }
+
+
 class Command(BaseCommand):
     help = (
         "Start the embedded default: the VibeCode sandbox (with its gateway and a demo portal), the web app, "
@@ -72,25 +87,25 @@ class Command(BaseCommand):
         web = f"http://127.0.0.1:{web_port}"
         sandbox = f"http://127.0.0.1:{sandbox_port}"
         gateway = f"http://127.0.0.1:{gateway_port}"
+        metrics_dir = Path(settings.VAR_DIR) / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)  # counters start afresh with the stack
+        metrics_dir.mkdir(parents=True)
         env = {
             **os.environ,
+            # Every process writes its series here; the web's /metrics sums them.
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
             "VIBE_APP_KEY": app_key,
             "VIBE_BASE_URL": f"{sandbox}/v1",
             "VIBE_APP_PUBLIC_URL": gateway,
             "PYTHONUNBUFFERED": "1",
+            # Secrets travel in the environment, never on a command line (`ps` shows those to every user).
+            "SANDBOX_DEMO_APP_KEY": app_key,
+            # The embedded default is a developer's machine: debug pages on, unless the caller said otherwise.
+            "DJANGO_DEBUG": os.environ.get("DJANGO_DEBUG", "1"),
         }
         os.environ.update({k: env[k] for k in ("VIBE_APP_KEY", "VIBE_BASE_URL", "VIBE_APP_PUBLIC_URL")})
 
-        manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
-        commands = {
-            "sandbox": [*manage, "runsandbox", "--port", str(sandbox_port), "--gateway-port", str(gateway_port),
-                        "--app-url", web, "--demo", "--demo-app-key", app_key,
-                        # The sandbox remembers its portals, bots and sessions between runs, like the platform.
-                        "--state-file", str(Path(settings.VAR_DIR) / "sandbox-state.pickle")],
-            "web": [*manage, "runserver", f"127.0.0.1:{web_port}", "--noreload"],
-            "qcluster": [*manage, "qcluster"],
-            "pacer": [*manage, "runpacer"],
-        }
+        commands = build_commands(web_port=web_port, sandbox_port=sandbox_port, gateway_port=gateway_port)
         stop_signals = _StopSignals()
         stop_signals.install()
         processes: dict[str, subprocess.Popen] = {}
@@ -101,7 +116,7 @@ class Command(BaseCommand):
             for name, argv in commands.items():
                 processes[name] = self._spawn(name, argv, env)
             _wait_until_up(f"{sandbox}/v1")
-            _wait_until_up(f"{web}/health")
+            _wait_until_up(f"{web}/healthz")
             if not no_demo_install:
                 self._install_demo_portal(sandbox=sandbox, gateway=gateway)
             self._print_welcome(web=web, sandbox=sandbox, gateway=gateway)
@@ -152,5 +167,6 @@ class Command(BaseCommand):
         self.stdout.write(f"  Talk to the demo bot:      {sandbox}/chat")
         self.stdout.write(f"  Open the app as a user:    {gateway}/_gateway/login")
         self.stdout.write(f"  Operators (Django admin):  {web}/admin/   (create a user: python manage.py createsuperuser)")
+        self.stdout.write(f"  Health and metrics:        {web}/readyz · {web}/metrics   (docs/operators.md)")
         self.stdout.write(f"  Platform API (sandbox):    {sandbox}/v1   · control API {sandbox}/_sandbox")
         self.stdout.write("  Stop everything with Ctrl-C.\n")

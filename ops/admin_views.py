@@ -1,0 +1,28 @@
+"""The fleet dashboard beside the admin index (/admin/fleet/): staff only, figures linked to their admin lists."""
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+from ops.charts import draw_inline_bar, draw_time_bars
+from ops.fleet import Figure, gather_fleet
+
+
+def _with_bars(figures: list[Figure]) -> list[tuple[Figure, str]]:
+    top = max((f.value for f in figures), default=0)
+    return [(f, draw_inline_bar(f.value, top=top)) for f in figures]
+
+
+def fleet_dashboard(request: HttpRequest) -> TemplateResponse:
+    fleet = gather_fleet()
+    context = {
+        **admin.site.each_context(request),
+        "title": "Fleet",
+        "fleet": fleet,
+        "portal_rows": _with_bars(fleet.portals),
+        "bot_rows": _with_bars(fleet.bots),
+        "events_chart": draw_time_bars(fleet.events_per_minute, title="Events per minute, last hour"),
+        "failures_chart": draw_time_bars(fleet.failures_per_minute, title="Failures per minute, last hour", color="#ba2121"),
+    }
+    return TemplateResponse(request, "admin/ops/fleet.html", context)

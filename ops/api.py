@@ -1,0 +1,151 @@
+"""The operator API (staff only; DRF token or admin session): portals, bots and the event log, read; the
+portal actions of the admin (remind, re-verify, uninstall) and pausing or resuming a bot.
+
+    GET  /api/ops/fleet/                         the dashboard's figures
+    GET  /api/ops/portals/[?status=]             POST /api/ops/portals/{id}/remind|reverify|uninstall/
+    GET  /api/ops/bots/[?status=&portal=]        POST /api/ops/bots/{id}/pause|resume/
+    GET  /api/ops/events/[?status=&event_type=&bot=]
+"""
+from __future__ import annotations
+
+import re
+
+from django_q.tasks import async_task
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from botcore.models import Bot, EventLogEntry
+from botcore.services import bots as bot_services
+from ops.fleet import gather_fleet
+from ops.serializers import (
+    ActionResultSerializer,
+    BotSerializer,
+    EventDetailSerializer,
+    EventSerializer,
+    FleetSerializer,
+    PortalSerializer,
+)
+from tenants import operations
+from tenants.models import Portal
+from tenants.selectors import annotate_credentials
+
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+class OperatorAccess:
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAdminUser]
+    lookup_value_regex = _ID.pattern
+
+
+class Page(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 500
+
+
+def _filter(queryset, request: Request, *, text: tuple[str, ...] = (), ids: tuple[str, ...] = ()):
+    """Exact filters from the query string; an id that is not one is a 400, an unknown text matches nothing."""
+    for name in (*text, *ids):
+        value = request.query_params.get(name)
+        if not value:
+            continue
+        if name in ids and not _ID.fullmatch(value):
+            raise ValidationError({name: "must be an id (digits)"})
+        if "\x00" in value or len(value) > 200:  # PostgreSQL refuses NUL in text; no status or type is that long
+            raise ValidationError({name: "not a valid value"})
+        queryset = queryset.filter(**{name: value})
+    return queryset
+
+
+def _int_param(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, int, description=description, required=False)
+
+
+def _str_param(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, str, description=description, required=False)
+
+
+class FleetView(OperatorAccess, APIView):
+    @extend_schema(responses=FleetSerializer, summary="The fleet at a glance")
+    def get(self, request: Request) -> Response:
+        return Response(FleetSerializer(gather_fleet()).data)
+
+
+@extend_schema(parameters=[_str_param("status", "portal status")])
+class PortalViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
+    serializer_class = PortalSerializer
+    pagination_class = Page
+
+    def get_queryset(self):
+        return _filter(annotate_credentials(Portal.objects.order_by("pk")), self.request, text=("status",))
+
+    def _act(self, request: Request, run) -> Response:
+        result = run(self.get_object(), operator=request.user.get_username())
+        return Response(ActionResultSerializer(result).data, status=200 if result.ok else 409)
+
+    @extend_schema(request=None, responses={200: ActionResultSerializer, 409: ActionResultSerializer})
+    @action(detail=True, methods=["post"])
+    def remind(self, request: Request, pk=None) -> Response:
+        return self._act(request, operations.send_renewal_reminder)
+
+    @extend_schema(request=None, responses={200: ActionResultSerializer, 409: ActionResultSerializer})
+    @action(detail=True, methods=["post"])
+    def reverify(self, request: Request, pk=None) -> Response:
+        return self._act(request, operations.reverify_session)
+
+    @extend_schema(request=None, responses={200: ActionResultSerializer, 409: ActionResultSerializer})
+    @action(detail=True, methods=["post"])
+    def uninstall(self, request: Request, pk=None) -> Response:
+        return self._act(request, operations.uninstall_for_operator)
+
+
+@extend_schema(parameters=[_str_param("status", "bot status"), _int_param("portal", "portal id")])
+class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
+    serializer_class = BotSerializer
+    pagination_class = Page
+
+    def get_queryset(self):
+        return _filter(Bot.objects.select_related("portal").order_by("pk"), self.request, text=("status",), ids=("portal",))
+
+    @extend_schema(request=None, responses=BotSerializer)
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        bot_services.pause_bot(bot)
+        return Response(BotSerializer(self.get_queryset().get(pk=bot.pk)).data)
+
+    @extend_schema(request=None, responses=BotSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        bot_services.resume_bot(bot)
+        return Response(BotSerializer(self.get_queryset().get(pk=bot.pk)).data)
+
+    @extend_schema(request=None, responses=ActionResultSerializer)
+    @action(detail=True, methods=["post"])
+    def reprovision(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        async_task("botcore.tasks.provision_portal_bot", bot.portal_id)
+        return Response({"ok": True, "message": f"re-provisioning {bot.portal.domain} in the background"})
+
+
+@extend_schema(parameters=[
+    _str_param("status", "event status"), _str_param("event_type", "platform event type"), _int_param("bot", "bot id"),
+])
+class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    pagination_class = Page
+
+    def get_serializer_class(self):
+        return EventDetailSerializer if self.action == "retrieve" else EventSerializer
+
+    def get_queryset(self):
+        query = EventLogEntry.objects.order_by("-received_at", "-pk")
+        return _filter(query, self.request, text=("status", "event_type"), ids=("bot",))

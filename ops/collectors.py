@@ -1,0 +1,74 @@
+"""Figures read from the database when /metrics is scraped (never on a hot path): portals, sessions, bots, backlog.
+
+Each is one aggregate query; labels are statuses and fixed buckets, never a portal.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Count, Max, Min, Q
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from botcore.models import Bot, EventLogEntry
+from ops.models import Heartbeat
+from tenants.models import Portal, SessionGrant
+
+SESSION_WINDOWS = (("1h", timedelta(hours=1)), ("6h", timedelta(hours=6)), ("24h", timedelta(hours=24)))
+
+
+def count_sessions_by_state(now) -> dict[str, int]:
+    """Grants: invalidated, expired, and live ones by how soon they expire (expiring_1h ⊂ 6h ⊂ 24h)."""
+    live = Q(invalidated_at__isnull=True, expires_at__gt=now)
+    figures = SessionGrant.objects.aggregate(
+        invalidated=Count("pk", filter=Q(invalidated_at__isnull=False)),
+        expired=Count("pk", filter=Q(invalidated_at__isnull=True, expires_at__lte=now)),
+        live=Count("pk", filter=live),
+        **{f"expiring_{name}": Count("pk", filter=live & Q(expires_at__lte=now + span)) for name, span in SESSION_WINDOWS},
+    )
+    return {state: int(value or 0) for state, value in figures.items()}
+
+
+class FleetCollector(Collector):
+    def collect(self):
+        now = timezone.now()
+        portals = GaugeMetricFamily("vibeapp_portals", "Portals by status", labels=["status"])
+        counts = dict(Portal.objects.values_list("status").annotate(n=Count("pk")))
+        for status in Portal.Status.values:
+            portals.add_metric([status], counts.get(status, 0))
+        yield portals
+
+        sessions = GaugeMetricFamily("vibeapp_sessions", "Session grants by state", labels=["state"])
+        for state, value in count_sessions_by_state(now).items():
+            sessions.add_metric([state], value)
+        yield sessions
+
+        soonest = (
+            SessionGrant.objects.filter(invalidated_at__isnull=True, expires_at__gt=now, portal__status=Portal.Status.ACTIVE)
+            .aggregate(at=Min("expires_at"))["at"]
+        )
+        if soonest is not None:
+            yield GaugeMetricFamily(
+                "vibeapp_session_soonest_expiry_seconds", "Seconds until the first live session of an active portal expires",
+                value=(soonest - now).total_seconds(),
+            )
+
+        bots = GaugeMetricFamily("vibeapp_bots", "Bots by status", labels=["status"])
+        counts = dict(Bot.objects.values_list("status").annotate(n=Count("pk")))
+        for status in Bot.Status.values:
+            bots.add_metric([status], counts.get(status, 0))
+        yield bots
+
+        backlog = EventLogEntry.objects.filter(status=EventLogEntry.Status.RECEIVED).aggregate(n=Count("pk"), oldest=Min("received_at"))
+        yield GaugeMetricFamily("vibeapp_event_backlog", "Stored events not handled yet", value=backlog["n"])
+        yield GaugeMetricFamily(
+            "vibeapp_event_oldest_unhandled_seconds", "Age of the oldest stored event not handled yet (0: none)",
+            value=(now - backlog["oldest"]).total_seconds() if backlog["oldest"] else 0,
+        )
+
+        beats = GaugeMetricFamily("vibeapp_heartbeat_age_seconds", "Seconds since the newest heartbeat of each kind", labels=["kind"])
+        for kind, latest in Heartbeat.objects.values_list("kind").annotate(latest=Max("beat_at")):
+            beats.add_metric([kind], (now - latest).total_seconds())
+        yield beats
+

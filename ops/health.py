@@ -1,0 +1,83 @@
+"""Readiness checks: the database, the broker, the pacer's and qcluster's heartbeats, the platform reachable.
+
+Each check answers a `Check`; none raises. The platform is asked with no credential at all (any HTTP
+answer below 500 means it is reachable), and at most every OPS_PLATFORM_CHECK_EVERY_SECONDS per process.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import httpx
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.utils import timezone
+
+from botcore import conf
+from ops.heartbeat import find_latest_beat, max_age
+from ops.models import Heartbeat
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: dict = field(default_factory=dict)
+
+
+def check_database() -> Check:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as error:
+        return Check(False, {"error": error.__class__.__name__})
+    return Check(True)
+
+
+def check_broker() -> Check:
+    from django_q.brokers import get_broker
+
+    try:
+        broker = get_broker()
+        ok = bool(broker.ping())
+    except Exception as error:  # noqa: BLE001  (each broker client raises its own family; the name is enough)
+        return Check(False, {"error": error.__class__.__name__})
+    return Check(ok, {"broker": broker.__class__.__name__})
+
+
+def check_heartbeat(kind: str) -> Check:
+    try:
+        latest = find_latest_beat(kind)
+    except DatabaseError as error:
+        return Check(False, {"error": error.__class__.__name__})
+    if latest is None:
+        return Check(False, {"error": "never beat"})
+    age = (timezone.now() - latest).total_seconds()
+    return Check(age <= max_age(kind).total_seconds(), {"age_seconds": round(age, 1)})
+
+
+_platform_memo: dict[str, tuple[float, Check]] = {}
+
+
+def check_platform() -> Check:
+    """Reachable means any answer below 500 to an unauthenticated GET; no credential is ever sent."""
+    url = conf.vibe_base_url() + "/"
+    remembered = _platform_memo.get(url)
+    if remembered and time.monotonic() - remembered[0] < settings.OPS_PLATFORM_CHECK_EVERY_SECONDS:
+        return remembered[1]
+    try:
+        status = httpx.get(url, timeout=3.0).status_code
+        result = Check(status < 500, {"status": status})
+    except httpx.HTTPError as error:
+        result = Check(False, {"error": error.__class__.__name__})
+    _platform_memo[url] = (time.monotonic(), result)
+    return result
+
+
+def run_readiness_checks() -> dict[str, Check]:
+    return {
+        "database": check_database(),
+        "broker": check_broker(),
+        "pacer": check_heartbeat(Heartbeat.Kind.PACER),
+        "qcluster": check_heartbeat(Heartbeat.Kind.QCLUSTER),
+        "platform": check_platform(),
+    }

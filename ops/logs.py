@@ -1,0 +1,116 @@
+"""Log lines that say whose they are: portal, bot, event and the gateway's request id from contextvars, as
+JSON (VIBE_LOG_FORMAT=json) or text; secrets redacted whatever a caller passed; idle-cycle chatter at DEBUG.
+"""
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from types import MappingProxyType
+
+from pythonjsonlogger.json import JsonFormatter
+
+CONTEXT_FIELDS = ("portal", "bot", "event", "request_id", "task")
+_EMPTY: Mapping[str, object] = MappingProxyType({})
+_context: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar("vibeapp_log_context", default=_EMPTY)
+
+# Credentials of the platform (CONTRACT A §2) and bearer values: never written, whoever formats them.
+_SECRET = re.compile(r"\b(vibe_(?:app|api|session)_)[A-Za-z0-9_\-]{4,}|(?i:(bearer\s+))[A-Za-z0-9_.~+/=\-]{8,}")
+
+
+def redact(text: str) -> str:
+    return _SECRET.sub(lambda m: f"{m.group(1) or m.group(2)}<redacted>", text)
+
+
+def bind_log_context(**fields: object) -> None:
+    """Add fields to every log line of this thread or task from now on (None removes one)."""
+    merged = {**_context.get(), **fields}
+    _context.set({k: v for k, v in merged.items() if v is not None})
+
+
+def clear_log_context() -> None:
+    _context.set(_EMPTY)
+
+
+@contextmanager
+def log_context(**fields: object) -> Iterator[None]:
+    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Puts the bound fields on each record (attributes for JSON, a `context` suffix for text)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # django-q2's worker announces the next task before its pre_execute signal rebinds the context, so its
+        # own lines would carry the previous task's fields; they name their task themselves.
+        bound = _EMPTY if record.name == "django-q" else _context.get()
+        for name in CONTEXT_FIELDS:
+            if not hasattr(record, name):
+                setattr(record, name, bound.get(name))
+        record.context = "".join(f" {k}={bound[k]}" for k in CONTEXT_FIELDS if k in bound)
+        return True
+
+
+class IdleNoiseFilter(logging.Filter):
+    """django-q2 writes INFO lines for every enqueued and processed task; an idle bot's poll cycles are
+    three a second. They count as DEBUG: dropped unless the root logger is at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "django-q" or record.levelno != logging.INFO:
+            return True
+        message = record.getMessage()
+        if message.startswith("Enqueued") or "poll_bot" in message:
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class RedactingTextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def build_logging(*, fmt: str, level: str) -> dict:
+    """The LOGGING setting: one console handler, text (development) or JSON (VIBE_LOG_FORMAT=json)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": ContextFilter}, "idle": {"()": IdleNoiseFilter}},
+        "formatters": {
+            "text": {"()": RedactingTextFormatter, "format": "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s"},
+            "json": {
+                "()": RedactingJsonFormatter,
+                "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+                "reserved_attrs": [*_STANDARD_ATTRS, "context"],
+            },
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json" if fmt == "json" else "text",
+                "filters": ["context", "idle"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        # httpx logs every request URL at INFO; URLs are safe but noisy at scale.
+        "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    }
+
+
+# LogRecord's own attributes: not repeated as JSON fields (the formatter's `format` names the ones kept).
+_STANDARD_ATTRS = [
+    "args", "asctime", "created", "exc_info", "exc_text", "filename", "funcName", "levelname", "levelno", "lineno",
+    "module", "msecs", "message", "msg", "name", "pathname", "process", "processName", "relativeCreated",
+    "stack_info", "thread", "threadName", "taskName",
+]

@@ -1,0 +1,50 @@
+"""`manage.py create_operator NAME`: a staff account in the Operators group (admin, dashboard, operator API).
+
+The group holds every permission of the project's own apps and the task queue, nothing of user management;
+`createsuperuser` remains the way to make an account that manages accounts. The password is asked for
+(never an argument, which `ps` would show); `--api-token` prints a DRF token once, for the operator API.
+"""
+from __future__ import annotations
+
+import getpass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand, CommandError
+from rest_framework.authtoken.models import Token
+
+OPERATOR_APPS = ("tenants", "botcore", "ops", "django_q")
+
+
+def ensure_operators_group() -> Group:
+    group, _ = Group.objects.get_or_create(name="Operators")
+    group.permissions.set(Permission.objects.filter(content_type__app_label__in=OPERATOR_APPS))
+    return group
+
+
+class Command(BaseCommand):
+    help = "Create (or update) an operator: a staff account in the Operators group; optionally issue an API token."
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument("--email", default="")
+        parser.add_argument("--no-password", action="store_true", help="API token only; no admin sign-in")
+        parser.add_argument("--api-token", action="store_true", help="issue a token for /api/ops/ (printed once)")
+
+    def handle(self, *args, username: str, email: str, no_password: bool, api_token: bool, **options):
+        user, created = get_user_model().objects.get_or_create(username=username, defaults={"email": email})
+        user.is_staff = True
+        if no_password:
+            user.set_unusable_password()
+        elif created or not user.has_usable_password():
+            password = getpass.getpass("Password: ")
+            if not password or password != getpass.getpass("Password (again): "):
+                raise CommandError("the passwords are empty or differ")
+            user.set_password(password)
+        user.save()
+        user.groups.add(ensure_operators_group())
+        self.stdout.write(f"Operator {username} {'created' if created else 'updated'}.")
+        if api_token:
+            Token.objects.filter(user=user).delete()  # one live token per operator: issuing again rotates it
+            token = Token.objects.create(user=user)
+            self.stdout.write(f"API token (shown once; send it as 'Authorization: Token …'): {token.key}")

@@ -1,0 +1,71 @@
+"""What the operator API shows of portals, bots, events and the fleet: never a secret, never ciphertext."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from botcore.models import Bot, EventLogEntry
+from tenants.models import Portal
+
+
+class PortalSerializer(serializers.ModelSerializer):
+    bestTokenExpiresAt = serializers.DateTimeField(source="best_expires_at", read_only=True, allow_null=True)
+    hasPersonalKey = serializers.BooleanField(source="has_personal_key", read_only=True)
+
+    class Meta:
+        model = Portal
+        fields = [
+            "id", "member_id", "vibe_portal_id", "domain", "name", "status", "installed_at", "uninstalled_at",
+            "purge_after", "session_lost_at", "expiry_warned_at", "bestTokenExpiresAt", "hasPersonalKey",
+        ]
+        read_only_fields = fields
+
+
+class BotSerializer(serializers.ModelSerializer):
+    portal_domain = serializers.CharField(source="portal.domain", read_only=True)
+
+    class Meta:
+        model = Bot
+        fields = [
+            "id", "portal", "portal_domain", "code", "name", "vibe_bot_id", "status", "broken_reason", "event_offset",
+            "next_poll_at", "last_polled_at", "last_event_at", "consecutive_failures", "last_error", "provisioned_at",
+        ]
+        read_only_fields = fields
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EventLogEntry
+        fields = [
+            "id", "bot", "vibe_event_id", "event_type", "status", "skill", "error", "attempts", "occurred_at",
+            "received_at", "handled_at", "duration_ms",
+        ]
+        read_only_fields = fields
+
+
+class EventDetailSerializer(EventSerializer):
+    class Meta(EventSerializer.Meta):
+        fields = [*EventSerializer.Meta.fields, "payload"]
+        read_only_fields = fields
+
+
+class ActionResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    message = serializers.CharField()
+
+
+class FigureSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    value = serializers.FloatField()
+
+
+class FleetSerializer(serializers.Serializer):
+    portals = FigureSerializer(many=True)
+    bots = FigureSerializer(many=True)
+    sessions_expiring_24h = serializers.IntegerField(source="sessions_expiring_24h.value")
+    backlog = serializers.IntegerField(source="backlog.value")
+    oldest_unhandled_seconds = serializers.FloatField(allow_null=True)
+    events_last_hour = serializers.IntegerField(source="events_last_hour.value")
+    failures_last_hour = serializers.IntegerField(source="failures_last_hour.value")
+    p95_handler_ms = serializers.IntegerField(allow_null=True)
+    failing_skills = FigureSerializer(many=True)
+    failing_portals = FigureSerializer(many=True)

@@ -1,0 +1,17 @@
+"""Routes of the operator API and the project's OpenAPI schema."""
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import SimpleRouter
+
+from ops import api
+
+router = SimpleRouter()
+router.register("portals", api.PortalViewSet, basename="ops-portal")
+router.register("bots", api.BotViewSet, basename="ops-bot")
+router.register("events", api.EventViewSet, basename="ops-event")
+
+urlpatterns = [
+    path("api/ops/fleet/", api.FleetView.as_view(), name="ops-fleet"),
+    path("api/ops/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+]

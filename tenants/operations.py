@@ -1,0 +1,78 @@
+"""What an operator may do to a portal (admin actions, operator API): remind, re-verify, uninstall.
+
+Each goes through tenants' own lifecycle (signals, services), never a raw status edit or delete.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from tenants import selectors, services, signals
+from tenants.errors import InstallationError, SessionTokenError
+from tenants.identity import get_identity_backend
+from tenants.models import Portal, SessionGrant
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ok: bool
+    message: str
+
+
+def send_renewal_reminder(portal: Portal, *, operator: str) -> ActionResult:
+    """Send the session-renewal reminder to the portal's admins now, as the expiry warning would."""
+    if portal.status == Portal.Status.UNINSTALLED:
+        return ActionResult(False, f"{portal.domain}: not installed, nothing to remind")
+    admins = selectors.list_admin_user_ids(portal)
+    if not admins:
+        return ActionResult(False, f"{portal.domain}: no known admin to remind")
+    grant = selectors.find_best_grant(portal)
+    expires_at = grant.expires_at if grant else timezone.now()
+    Portal.objects.filter(pk=portal.pk).update(expiry_warned_at=timezone.now())
+    signals.portal_session_expiring.send(
+        sender=Portal, portal=portal, expires_at=expires_at, admin_user_ids=admins, open_url=settings.VIBE_APP_PUBLIC_URL
+    )
+    log.info("renewal reminder sent by operator portal=%s operator=%s", portal.member_id, operator)
+    return ActionResult(True, f"{portal.domain}: reminder sent to {len(admins)} admin(s)")
+
+
+def reverify_session(portal: Portal, *, operator: str) -> ActionResult:
+    """Ask the platform (GET /v1/me) whether the credential we would use is still good; drop it if refused."""
+    try:
+        credential = selectors.get_portal_credential(portal)
+    except SessionTokenError:
+        services.mark_portal_session_lost(portal)
+        return ActionResult(False, f"{portal.domain}: no usable credential (the portal needs a session)")
+    backend = get_identity_backend()
+    try:
+        if credential.kind == "personal":
+            identity = backend.verify_api_key(credential.secret)
+        else:
+            identity = backend.verify_session(credential.secret)
+    except InstallationError:
+        services.report_credential_refused(portal, credential=credential)
+        log.warning("operator re-verify: credential refused portal=%s kind=%s operator=%s", portal.member_id, credential.kind, operator)
+        return ActionResult(False, f"{portal.domain}: the platform refused the {credential.kind} credential; it is no longer used")
+    if identity.member_id != portal.member_id:
+        services.report_credential_refused(portal, credential=credential)
+        return ActionResult(False, f"{portal.domain}: the credential belongs to another portal; it is no longer used")
+    if credential.kind == "session":
+        # The platform's word on role and expiry replaces ours: a demoted admin loses the admin flag here.
+        SessionGrant.objects.filter(pk=credential.row_id, obtained_at=credential.obtained_at).update(
+            is_admin=identity.is_admin, expires_at=identity.expires_at or credential.expires_at
+        )
+    log.info("operator re-verify: credential good portal=%s kind=%s operator=%s", portal.member_id, credential.kind, operator)
+    return ActionResult(True, f"{portal.domain}: the {credential.kind} credential is good")
+
+
+def uninstall_for_operator(portal: Portal, *, operator: str) -> ActionResult:
+    if portal.status == Portal.Status.UNINSTALLED:
+        return ActionResult(False, f"{portal.domain}: already uninstalled")
+    services.uninstall_portal(portal, reason="operator")
+    log.info("portal uninstalled by operator portal=%s operator=%s", portal.member_id, operator)
+    return ActionResult(True, f"{portal.domain}: uninstalled (data purged after the retention period)")

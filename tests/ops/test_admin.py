@@ -1,0 +1,175 @@
+"""The operators' admin: the fleet dashboard's figures and links, portal actions through the lifecycle, no status
+edit or hard delete, one query for a list however long, autocomplete filters, the settings label."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from botcore.models import Bot, EventLogEntry
+from tenants import signals
+from tenants.models import Portal, PortalSettings, SessionGrant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator() -> Client:
+    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-for-tests-only")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def make_portal(n: int, *, status=Portal.Status.ACTIVE, expires_in: timedelta | None = timedelta(hours=2)) -> Portal:
+    portal = Portal.objects.create(member_id=f"m{n}", vibe_portal_id=f"vp{n}", domain=f"p{n}.bitrix24.com", status=status)
+    if expires_in is not None:
+        SessionGrant.objects.create(portal=portal, bitrix_user_id=1, user_name="Admin", is_admin=True, source="gateway",
+                                    token=f"vibe_session_tok{n}", expires_at=timezone.now() + expires_in)
+    return portal
+
+
+@pytest.fixture
+def fleet():
+    acme = make_portal(1)
+    make_portal(2, expires_in=timedelta(days=3))
+    make_portal(3, status=Portal.Status.NEEDS_SESSION, expires_in=None)
+    bot = Bot.objects.create(portal=acme, code="b", name="Acme bot", status=Bot.Status.ACTIVE, vibe_bot_id=1)
+    Bot.objects.create(portal=Portal.objects.get(member_id="m3"), code="b", name="Idle", status=Bot.Status.WAITING_SESSION)
+    now = timezone.now()
+    EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={},
+                                 received_at=now - timedelta(minutes=3))
+    for i in range(2, 5):
+        EventLogEntry.objects.create(bot=bot, vibe_event_id=i, event_type="ONIMBOTV2MESSAGEADD", payload={}, skill="echo",
+                                     status=EventLogEntry.Status.FAILED, duration_ms=10 * i, received_at=now - timedelta(minutes=i))
+    return acme
+
+
+def test_the_dashboard_is_for_staff_only():
+    assert Client().get("/admin/fleet/").status_code == 302
+
+
+def test_the_dashboard_shows_the_fleet_and_every_figure_links_to_its_rows(operator, fleet):
+    page = operator.get("/admin/fleet/")
+    assert page.status_code == 200
+    fleet_data = page.context["fleet"]
+    assert {f.label: f.value for f in fleet_data.portals}["Active"] == 2
+    assert {f.label: f.value for f in fleet_data.bots}["Waiting for a session"] == 1
+    assert fleet_data.sessions_expiring_24h.value == 1
+    assert fleet_data.backlog.value == 1 and fleet_data.oldest_unhandled_seconds >= 180
+    assert fleet_data.events_last_hour.value == 4 and fleet_data.failures_last_hour.value == 3
+    assert sum(fleet_data.events_per_minute) == 4 and sum(fleet_data.failures_per_minute) == 3
+    assert fleet_data.p95_handler_ms == 40
+    assert [(f.label, f.value) for f in fleet_data.failing_skills] == [("echo", 3)]
+    assert [(f.label, f.value) for f in fleet_data.failing_portals] == [("p1.bitrix24.com", 3)]
+    assert "<svg" in page.content.decode() and "cdn" not in page.content.decode().lower()
+    expected_rows = {
+        fleet_data.sessions_expiring_24h.url: 1, fleet_data.backlog.url: 1, fleet_data.failures_last_hour.url: 3,
+        fleet_data.failing_skills[0].url: 3, fleet_data.failing_portals[0].url: 3,
+        next(f.url for f in fleet_data.bots if f.label == "Waiting for a session"): 1,
+    }
+    for url, rows in expected_rows.items():
+        listing = operator.get(url)
+        assert listing.status_code == 200, url
+        assert listing.context["cl"].result_count == rows, url
+
+
+def test_the_admin_index_links_the_dashboard(operator):
+    assert reverse("ops_fleet") in operator.get("/admin/").content.decode()
+
+
+def test_the_portal_list_costs_the_same_queries_for_one_portal_or_many(operator):
+    make_portal(1)
+    with CaptureQueriesContext(connection) as one:
+        assert operator.get("/admin/tenants/portal/").status_code == 200
+    for n in range(2, 8):
+        make_portal(n)
+    with CaptureQueriesContext(connection) as many:
+        assert operator.get("/admin/tenants/portal/").status_code == 200
+    assert len(many) == len(one)
+
+
+def test_status_is_read_only_and_there_is_no_hard_delete(operator, fleet):
+    change = operator.get(f"/admin/tenants/portal/{fleet.pk}/change/")
+    assert change.status_code == 200 and 'name="status"' not in change.content.decode()
+    assert operator.get(f"/admin/tenants/portal/{fleet.pk}/delete/").status_code == 403
+    actions = dict(operator.get("/admin/tenants/portal/").context["action_form"].fields["action"].choices)
+    assert "delete_selected" not in actions and "uninstall_portals" in actions
+
+
+def test_uninstall_asks_first_then_goes_through_the_lifecycle(operator, fleet, settings, django_capture_on_commit_callbacks):
+    # Unregistering the bot is best effort: a platform that does not answer must not stop the uninstall.
+    settings.VIBE_APP_KEY, settings.VIBE_BASE_URL, settings.VIBE_MAX_ATTEMPTS = "vibe_app_" + "t" * 40, "http://127.0.0.1:9/v1", 1
+    heard = []
+    signals.portal_uninstalled.connect(lambda sender, portal, reason, **kw: heard.append(reason), weak=False, dispatch_uid="t")
+    try:
+        url = "/admin/tenants/portal/"
+        ask = operator.post(url, {"action": "uninstall_portals", "_selected_action": [fleet.pk]})
+        assert ask.status_code == 200 and "Yes, uninstall" in ask.content.decode()
+        assert Portal.objects.get(pk=fleet.pk).status == Portal.Status.ACTIVE
+        with django_capture_on_commit_callbacks(execute=True):
+            done = operator.post(url, {"action": "uninstall_portals", "_selected_action": [fleet.pk], "confirm": "yes"})
+        assert done.status_code == 302 and heard == ["operator"]
+    finally:
+        signals.portal_uninstalled.disconnect(dispatch_uid="t")
+    portal = Portal.objects.get(pk=fleet.pk)
+    assert portal.status == Portal.Status.UNINSTALLED and portal.purge_after is not None
+    assert not SessionGrant.objects.filter(portal=portal).exists()
+
+
+def test_send_the_renewal_reminder_now(operator, fleet):
+    heard = []
+    signals.portal_session_expiring.connect(
+        lambda sender, portal, admin_user_ids, **kw: heard.append((portal.pk, admin_user_ids)), weak=False, dispatch_uid="t"
+    )
+    try:
+        operator.post("/admin/tenants/portal/", {"action": "send_renewal_reminder", "_selected_action": [fleet.pk]})
+    finally:
+        signals.portal_session_expiring.disconnect(dispatch_uid="t")
+    assert heard == [(fleet.pk, [1])]
+    assert Portal.objects.get(pk=fleet.pk).expiry_warned_at is not None
+
+
+def test_reverify_keeps_a_good_session_and_drops_a_refused_one(operator, platform):
+    """Re-verified by the sandbox's own GET /v1/me: the platform's word on the role wins, a refusal ends it."""
+    portal = Portal.objects.create(
+        member_id=platform.member_id, vibe_portal_id=platform.portal_id, domain=platform.portal["domain"]
+    )
+    SessionGrant.objects.create(
+        portal=portal, bitrix_user_id=platform.member["id"], user_name="Bob", is_admin=True, source="gateway",
+        token=platform.session(platform.member, ttl=600), expires_at=timezone.now() + timedelta(seconds=600),
+    )  # fmt: skip
+    operator.post("/admin/tenants/portal/", {"action": "reverify_session", "_selected_action": [portal.pk]})
+    grant = SessionGrant.objects.get(portal=portal)
+    assert grant.invalidated_at is None and not grant.is_admin
+    platform.control.post("/_sandbox/clock", json={"advanceSeconds": 3600}).raise_for_status()  # it expired there
+    operator.post("/admin/tenants/portal/", {"action": "reverify_session", "_selected_action": [portal.pk]})
+    assert SessionGrant.objects.get(portal=portal).invalidated_at is not None
+    assert Portal.objects.get(pk=portal.pk).status == Portal.Status.NEEDS_SESSION
+
+
+def test_foreign_key_filters_search_instead_of_listing_every_portal(operator, fleet):
+    page = operator.get("/admin/botcore/eventlogentry/").content.decode()
+    assert "admin-autocomplete" in page and "p2.bitrix24.com" not in page
+    filtered = operator.get("/admin/botcore/eventlogentry/", {"bot__portal": fleet.pk})
+    assert filtered.status_code == 200 and filtered.context["cl"].result_count == 4
+
+
+def test_the_settings_label_is_spelled_right():
+    assert PortalSettings._meta.verbose_name_plural == "portal settings"
+
+
+@pytest.mark.parametrize("model", [
+    "tenants/portal", "tenants/sessiongrant", "tenants/portalapikey", "tenants/portalsettings", "botcore/bot",
+    "botcore/eventlogentry", "botcore/skillconfig", "botcore/skillrun",
+])
+def test_every_operator_list_renders_with_its_filters(operator, fleet, model):
+    page = operator.get(f"/admin/{model}/")
+    assert page.status_code == 200
+    assert f"/admin/{model}/" in page.content.decode()

@@ -1,0 +1,97 @@
+"""The operator API: staff only (token or admin session), portals/bots/events read, actions through the lifecycle,
+never a secret in an answer; /api/schema/ is a valid OpenAPI 3 document of every API."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from botcore.models import Bot, EventLogEntry
+from tenants.models import Portal, SessionGrant
+
+pytestmark = pytest.mark.django_db
+
+
+def token_client(*, staff: bool) -> APIClient:
+    user = get_user_model().objects.create_user(f"user-{staff}", password="pw-for-tests-only", is_staff=staff)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.fixture
+def fleet():
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="vp1", domain="acme.bitrix24.com")
+    SessionGrant.objects.create(portal=portal, bitrix_user_id=1, is_admin=True, source="gateway",
+                                token="vibe_session_" + "s" * 30, expires_at=timezone.now() + timedelta(hours=3))
+    bot = Bot.objects.create(portal=portal, code="b", name="Acme bot", status=Bot.Status.ACTIVE, vibe_bot_id=5)
+    EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={"text": "hi"},
+                                 status=EventLogEntry.Status.FAILED, error="boom")
+    return portal, bot
+
+
+@pytest.mark.parametrize("url", ["/api/ops/fleet/", "/api/ops/portals/", "/api/ops/bots/", "/api/ops/events/"])
+def test_only_staff_get_in(url):
+    assert APIClient().get(url).status_code == 401
+    assert token_client(staff=False).get(url).status_code == 403
+    assert token_client(staff=True).get(url).status_code == 200
+
+
+def test_portals_bots_and_events_read_with_filters_and_no_secret(fleet):
+    portal, bot = fleet
+    client = token_client(staff=True)
+    portals = client.get("/api/ops/portals/", {"status": "active"}).json()
+    assert portals["count"] == 1 and portals["results"][0]["domain"] == "acme.bitrix24.com"
+    assert portals["results"][0]["bestTokenExpiresAt"] and portals["results"][0]["hasPersonalKey"] is False
+    assert client.get("/api/ops/bots/", {"portal": portal.pk, "status": "active"}).json()["count"] == 1
+    assert client.get("/api/ops/bots/", {"portal": "not-an-id"}).status_code == 400
+    events = client.get("/api/ops/events/", {"status": "failed", "bot": bot.pk}).json()
+    assert events["count"] == 1 and "payload" not in events["results"][0]
+    detail = client.get(f"/api/ops/events/{events['results'][0]['id']}/").json()
+    assert detail["payload"] == {"text": "hi"}
+    everything = "".join(client.get(u).content.decode() for u in ("/api/ops/portals/", f"/api/ops/portals/{portal.pk}/"))
+    assert "vibe_session_" not in everything and "token" not in everything.replace("TokenExpiresAt", "")
+
+
+def test_bot_pause_and_resume(fleet):
+    _, bot = fleet
+    client = token_client(staff=True)
+    assert client.post(f"/api/ops/bots/{bot.pk}/pause/").json()["status"] == "paused"
+    assert client.post(f"/api/ops/bots/{bot.pk}/resume/").json()["status"] == "active"
+
+
+def test_portal_actions_go_through_the_lifecycle(fleet, settings, django_capture_on_commit_callbacks):
+    portal, _ = fleet
+    settings.VIBE_APP_KEY, settings.VIBE_BASE_URL, settings.VIBE_MAX_ATTEMPTS = "vibe_app_" + "t" * 40, "http://127.0.0.1:9/v1", 1
+    client = token_client(staff=True)
+    reminded = client.post(f"/api/ops/portals/{portal.pk}/remind/")
+    assert reminded.status_code == 200 and reminded.json()["ok"]
+    with django_capture_on_commit_callbacks(execute=True):
+        gone = client.post(f"/api/ops/portals/{portal.pk}/uninstall/")
+    assert gone.status_code == 200 and Portal.objects.get().status == Portal.Status.UNINSTALLED
+    assert client.post(f"/api/ops/portals/{portal.pk}/uninstall/").status_code == 409
+    assert client.post(f"/api/ops/portals/{portal.pk}/reverify/").status_code == 409
+    assert client.post("/api/ops/portals/999999999999999999999/remind/").status_code == 404
+
+
+def test_the_schema_names_every_api():
+    schema = APIClient().get("/api/schema/", {"format": "json"}).json()
+    assert schema["openapi"].startswith("3.")
+    assert {"/api/ops/portals/{id}/uninstall/", "/api/ops/events/", "/api/ops/fleet/", "/api/skills/{name}/"} <= set(schema["paths"])
+
+
+def test_create_operator_makes_a_staff_account_whose_token_opens_the_api(capsys):
+    from django.core.management import call_command
+
+    call_command("create_operator", "olga", "--no-password", "--api-token")
+    user = get_user_model().objects.get(username="olga")
+    assert user.is_staff and not user.is_superuser and user.groups.filter(name="Operators").exists()
+    assert user.has_perm("tenants.view_portal") and not user.has_perm("auth.add_user")
+    token = capsys.readouterr().out.rsplit(": ", 1)[-1].strip()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/ops/portals/").status_code == 200

@@ -1,0 +1,105 @@
+"""/healthz answers while the process runs; /readyz names each part that is down with a 503, and sends no secret."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.utils import timezone
+
+from ops import health
+from ops.heartbeat import beat_qcluster, record_heartbeat, this_instance
+from ops.models import Heartbeat
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _forget_platform_answers():
+    health._platform_memo.clear()
+    yield
+    health._platform_memo.clear()
+
+
+@pytest.fixture
+def platform_up(sandbox, settings):
+    settings.VIBE_BASE_URL = sandbox.base_url
+    return sandbox
+
+
+def test_healthz_answers_without_touching_anything():
+    response = Client().get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_readyz_is_ok_when_every_part_answers(platform_up):
+    record_heartbeat(kind="pacer", force=True)
+    beat_qcluster()
+    response = Client().get("/readyz")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "ok" and body["down"] == []
+    assert set(body["checks"]) == {"database", "broker", "pacer", "qcluster", "platform"}
+
+
+def test_readyz_names_silent_processes_and_an_unreachable_platform(settings):
+    settings.VIBE_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+    Heartbeat.objects.create(kind="pacer", instance="old-host", beat_at=timezone.now() - timedelta(minutes=10))
+    response = Client().get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["down"] == ["pacer", "platform", "qcluster"]
+    assert body["checks"]["qcluster"]["error"] == "never beat"
+    assert body["checks"]["pacer"]["age_seconds"] >= 600
+
+
+@pytest.fixture
+def listening_platform():
+    """A stand-in platform that records the headers of each request it gets and answers 401, as to no key."""
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(dict(self.headers))
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/v1", seen
+    server.shutdown()
+
+
+def test_the_platform_check_sends_no_credential(listening_platform, settings):
+    url, seen = listening_platform
+    settings.VIBE_BASE_URL = url
+    settings.VIBE_APP_KEY = "vibe_app_" + "z" * 40
+    result = health.check_platform()
+    assert result.ok and result.detail["status"] == 401
+    assert len(seen) == 1
+    sent = " ".join(f"{k}: {v}" for k, v in seen[0].items()).lower()
+    assert "vibe_app_" not in sent and "authorization" not in sent and "x-api-key" not in sent
+
+
+def test_heartbeats_are_throttled_per_process(settings):
+    settings.OPS_HEARTBEAT_EVERY_SECONDS = 3600
+    record_heartbeat(kind="pacer", force=True)
+    first = Heartbeat.objects.get(kind="pacer").beat_at
+    record_heartbeat(kind="pacer")
+    assert Heartbeat.objects.get(kind="pacer").beat_at == first
+
+
+def test_check_heartbeat_command_reads_this_hosts_row():
+    with pytest.raises(CommandError):
+        call_command("check_heartbeat", "pacer")
+    Heartbeat.objects.create(kind="pacer", instance=this_instance(), beat_at=timezone.now())
+    call_command("check_heartbeat", "pacer")
+    Heartbeat.objects.filter(kind="pacer").update(beat_at=timezone.now() - timedelta(hours=1))
+    with pytest.raises(CommandError):
+        call_command("check_heartbeat", "pacer")

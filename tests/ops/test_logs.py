@@ -1,0 +1,95 @@
+"""Log lines as JSON carry portal, bot, event and the gateway's request id; secrets never reach a line; an idle
+bot's task chatter stays below INFO; text stays the development default."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import logging.config
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+from ops.logs import bind_log_context, build_logging, clear_log_context, log_context
+
+
+@pytest.fixture
+def log_output():
+    """The project's JSON logging config, its console writing into a buffer; the test's config restored after."""
+    def configure(fmt: str) -> io.StringIO:
+        logging.config.dictConfig(build_logging(fmt=fmt, level="INFO"))
+        buffer = io.StringIO()
+        for handler in logging.getLogger().handlers:
+            handler.setStream(buffer)
+        return buffer
+
+    yield configure
+    clear_log_context()
+    logging.config.dictConfig(django_settings.LOGGING)
+
+
+def lines(buffer: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+
+
+def test_json_lines_carry_the_bound_context(log_output):
+    buffer = log_output("json")
+    with log_context(portal="member-1", bot=7):
+        bind_log_context(event=42)
+        logging.getLogger("botcore.test").warning("handled %s", "it")
+    [line] = lines(buffer)
+    assert line["message"] == "handled it" and line["level"] == "WARNING" and line["logger"] == "botcore.test"
+    assert (line["portal"], line["bot"], line["event"]) == ("member-1", 7, 42)
+
+
+def test_text_stays_the_default_and_appends_the_context(log_output):
+    assert django_settings.VIBE_LOG_FORMAT == "text"
+    buffer = log_output("text")
+    with log_context(portal="member-1"):
+        logging.getLogger("x").warning("hello")
+    assert buffer.getvalue().rstrip().endswith("WARNING x hello portal=member-1")
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_secrets_are_redacted_whoever_logs_them(log_output, fmt):
+    buffer = log_output(fmt)
+    secrets = ["vibe_app_" + "a1" * 20, "vibe_session_" + "b2" * 20, "vibe_api_" + "c3" * 20]
+    logging.getLogger("careless").error("keys %s %s, header Bearer %s", *secrets[:2], secrets[2])
+    try:
+        raise RuntimeError(f"failed with {secrets[0]}")
+    except RuntimeError:
+        logging.getLogger("careless").exception("boom")
+    out = buffer.getvalue()
+    assert out and not any(secret in out for secret in secrets)
+    assert "vibe_app_<redacted>" in out
+
+
+def test_an_idle_bots_task_chatter_is_debug(log_output):
+    buffer = log_output("json")
+    qlog = logging.getLogger("django-q")
+    qlog.info("Enqueued [vibeapp] 123")
+    qlog.info("Process-1 processing foo-bar 'botcore.tasks.poll_bot'")
+    qlog.info("Processed 'botcore.tasks.poll_bot' (foo-bar)")
+    qlog.info("Q Cluster vibeapp starting.")
+    assert [line["message"] for line in lines(buffer)] == ["Q Cluster vibeapp starting."]
+
+
+@pytest.mark.django_db
+def test_a_web_request_logs_with_the_gateways_request_id(log_output):
+    buffer = log_output("json")
+    response = Client().get("/", headers={
+        "X-Vibe-Authorization": "Bearer vibe_séssion", "X-Vibe-Request-Id": "req_abc123", "X-Vibe-User-Id": "1",
+        "X-Vibe-Portal-Id": "p",
+    })
+    assert response.status_code == 400
+    refused = [line for line in lines(buffer) if line["logger"] == "tenants.views"]
+    assert refused and refused[0]["request_id"] == "req_abc123"
+
+
+def test_the_task_queues_own_lines_never_carry_a_previous_tasks_context(log_output):
+    buffer = log_output("json")
+    bind_log_context(bot=1, task="poll_bot")
+    logging.getLogger("django-q").info("Process-1 processing foo 'tenants.tasks.warn_expiring_sessions'")
+    [line] = lines(buffer)
+    assert line["bot"] is None and line["task"] is None

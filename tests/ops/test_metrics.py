@@ -1,0 +1,124 @@
+"""/metrics speaks Prometheus text: poll outcomes, finished events with their timings, 429s, and fleet figures
+read at scrape time; series of other processes are summed from the multiprocess directory; no per-portal label."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
+
+from botcore.models import Bot, EventLogEntry
+from ops.metrics import record_events_stored, record_platform_response, record_poll_outcome
+from tenants.models import Portal
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def scrape(client: Client | None = None, **headers) -> dict[str, dict[tuple, float]]:
+    response = (client or Client()).get("/metrics", headers=headers)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    samples: dict[str, dict[tuple, float]] = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return samples
+
+
+def value(samples, name: str, **labels) -> float:
+    return samples.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
+
+
+@pytest.fixture
+def fleet():
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="vp1", domain="acme.bitrix24.com")
+    Portal.objects.create(member_id="m2", vibe_portal_id="vp2", domain="gone.bitrix24.com", status=Portal.Status.UNINSTALLED)
+    bot = Bot.objects.create(portal=portal, code="b", name="B", status=Bot.Status.ACTIVE, vibe_bot_id=7)
+    Bot.objects.create(portal=Portal.objects.get(member_id="m2"), code="b", name="B", status=Bot.Status.BROKEN)
+    return portal, bot
+
+
+def test_polls_and_platform_answers_are_counted():
+    before = scrape()
+    record_poll_outcome(status="polled")
+    record_events_stored(event_types=["ONIMBOTV2MESSAGEADD", "ONIMBOTV2MESSAGEADD", "made-up"])
+    record_poll_outcome(status="backoff")
+    record_platform_response(429)
+    after = scrape()
+    assert value(after, "vibeapp_polls_total", outcome="polled") - value(before, "vibeapp_polls_total", outcome="polled") == 1
+    stored = "vibeapp_events_stored_total"
+    assert value(after, stored, event_type="ONIMBOTV2MESSAGEADD") - value(before, stored, event_type="ONIMBOTV2MESSAGEADD") == 2
+    assert value(after, stored, event_type="other") - value(before, stored, event_type="other") == 1
+    assert value(after, "vibeapp_poll_backoffs_total") - value(before, "vibeapp_poll_backoffs_total") == 1
+    assert value(after, "vibeapp_platform_rate_limited_total") - value(before, "vibeapp_platform_rate_limited_total") == 1
+
+
+def test_a_finished_event_counts_by_type_and_outcome_with_its_timings(fleet):
+    _, bot = fleet
+    before = scrape()
+    now = timezone.now()
+    entry = EventLogEntry.objects.create(
+        bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={},
+        occurred_at=now - timedelta(seconds=30), received_at=now - timedelta(seconds=2),
+    )
+    entry.status, entry.handled_at = EventLogEntry.Status.HANDLED, now
+    entry.save(update_fields=["status", "handled_at"])
+    odd = EventLogEntry.objects.create(bot=bot, vibe_event_id=2, event_type="SOMETHING_NEW_" + "x" * 20, payload={},
+                                       received_at=now - timedelta(seconds=1))
+    odd.status, odd.handled_at = EventLogEntry.Status.FAILED, now
+    odd.save(update_fields=["status", "handled_at"])
+    after = scrape()
+    finished = "vibeapp_events_finished_total"
+    assert value(after, finished, event_type="ONIMBOTV2MESSAGEADD", outcome="handled") - value(
+        before, finished, event_type="ONIMBOTV2MESSAGEADD", outcome="handled") == 1
+    assert value(after, finished, event_type="other", outcome="failed") - value(before, finished, event_type="other", outcome="failed") == 1
+    assert value(after, "vibeapp_event_handler_seconds_count") - value(before, "vibeapp_event_handler_seconds_count") == 2
+    assert value(after, "vibeapp_event_age_seconds_count") - value(before, "vibeapp_event_age_seconds_count") == 1
+
+
+def test_fleet_figures_are_read_at_scrape_time(fleet):
+    _, bot = fleet
+    EventLogEntry.objects.create(bot=bot, vibe_event_id=5, event_type="ONIMBOTV2MESSAGEADD", payload={},
+                                 received_at=timezone.now() - timedelta(minutes=5))
+    samples = scrape()
+    assert value(samples, "vibeapp_portals", status="active") == 1
+    assert value(samples, "vibeapp_portals", status="uninstalled") == 1
+    assert value(samples, "vibeapp_bots", status="active") == 1 and value(samples, "vibeapp_bots", status="broken") == 1
+    assert value(samples, "vibeapp_event_backlog") == 1
+    assert value(samples, "vibeapp_event_oldest_unhandled_seconds") >= 300
+    assert value(samples, "vibeapp_sessions", state="live") == 0
+
+
+def test_no_series_carries_a_portal_or_bot_label(fleet):
+    record_poll_outcome(status="polled")
+    for name, series in scrape().items():
+        for labels in series:
+            assert not {k for k, _ in labels} & {"portal", "member_id", "bot", "domain"}, name
+
+
+def test_a_token_guards_metrics_when_configured(settings):
+    settings.OPS_METRICS_TOKEN = "scrape-secret"
+    assert Client().get("/metrics").status_code == 401
+    assert Client().get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert scrape(Authorization="Bearer scrape-secret")
+
+
+def test_series_of_other_processes_are_summed_from_the_multiprocess_directory(tmp_path):
+    script = "from ops.metrics import record_poll_outcome; record_poll_outcome(status='rate_limited')"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "vibeapp.settings"}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", "import django; django.setup(); " + script], env=env, cwd=ROOT, check=True, timeout=60)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(tmp_path))
+    text = generate_latest(registry).decode()
+    assert 'vibeapp_polls_total{outcome="rate_limited"} 2.0' in text

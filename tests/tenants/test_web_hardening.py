@@ -1,0 +1,146 @@
+"""The portal pages trust a browser only while its grant lives: uninstall, expiry and demotion take effect on the
+next request; malformed gateway headers get a 400; /oauth/start/ is invitation-only, rate-limited and stateless."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.core.cache import caches
+from django.test import Client
+from django.utils import timezone
+
+from tenants import oauth, services
+from tenants.errors import InstallationError
+from tenants.models import Portal, SessionGrant
+
+pytestmark = pytest.mark.django_db
+
+
+def visit(client: Client, platform, token: str, *, user: dict | None = None):
+    """Open the app through the gateway's headers; the sandbox's GET /v1/me checks the token."""
+    return client.get("/", headers={
+        "X-Vibe-Authorization": f"Bearer {token}", "X-Vibe-Portal-Id": platform.portal_id,
+        "X-Vibe-User-Id": str((user or platform.admin)["id"]),
+    })
+
+
+@pytest.fixture
+def two_admin_browsers(platform):
+    first, second = Client(), Client()
+    assert visit(first, platform, platform.session(platform.admin)).status_code == 302
+    assert visit(second, platform, platform.session(platform.admin)).status_code == 302
+    assert second.get("/portal/").status_code == 200
+    return first, second
+
+
+def test_an_uninstall_ends_every_viewer_session_and_refuses_their_writes(two_admin_browsers, platform):
+    first, second = two_admin_browsers
+    assert first.post("/portal/uninstall/", {"confirm": platform.portal["domain"]}).status_code == 200
+    assert second.get("/portal/").status_code == 401
+    refused = second.post("/portal/", {"action": "api_key", "api_key": "vibe_api_someone"})
+    assert refused.status_code == 401
+    assert not SessionGrant.objects.exists()
+
+
+def test_a_service_write_to_an_uninstalled_portal_is_refused(two_admin_browsers, platform):
+    portal = Portal.objects.get()
+    services.uninstall_portal(portal, reason="admin")
+    with pytest.raises(InstallationError):
+        services.set_portal_api_key(portal, api_key=platform.personal_key(platform.admin), added_by_user_id=1)
+    with pytest.raises(InstallationError):
+        services.update_portal_settings(portal, bot_name="Late")
+
+
+def test_a_reinstall_does_not_revive_a_browser_session_of_before(two_admin_browsers, platform):
+    first, second = two_admin_browsers
+    first.post("/portal/uninstall/", {"confirm": platform.portal["domain"]})
+    assert visit(Client(), platform, platform.session(platform.admin)).status_code == 302  # a new grant row
+    assert second.get("/portal/").status_code == 401
+
+
+def test_the_browser_session_ends_with_the_token_and_a_demotion_applies_at_once(two_admin_browsers):
+    first, _ = two_admin_browsers
+    grant = SessionGrant.objects.get()
+    assert first.session.get_expiry_date() <= grant.expires_at
+    SessionGrant.objects.filter(pk=grant.pk).update(is_admin=False)
+    assert first.post("/portal/", {"action": "settings", "language": "en", "timezone": "UTC"}).status_code == 403
+    SessionGrant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert first.get("/portal/").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"HTTP_X_VIBE_AUTHORIZATION": "Bearer vibe_séssion_ünicode", "HTTP_X_VIBE_PORTAL_ID": "p", "HTTP_X_VIBE_USER_ID": "1"},
+        {"HTTP_X_VIBE_AUTHORIZATION": "Bearer vibe_session_ok_1", "HTTP_X_VIBE_PORTAL_ID": "p", "HTTP_X_VIBE_USER_ID": "1é"},
+        {"HTTP_X_VIBE_AUTHORIZATION": "Bearer " + "x" * 5000, "HTTP_X_VIBE_PORTAL_ID": "p", "HTTP_X_VIBE_USER_ID": "1"},
+        {"HTTP_X_VIBE_AUTHORIZATION": "Bearer vibe_session_ok_1", "HTTP_X_VIBE_PORTAL_ID": "p\u00e9", "HTTP_X_VIBE_USER_ID": "1"},
+    ],
+    ids=["non-ascii-token", "non-ascii-user", "huge-token", "non-ascii-portal"],
+)
+def test_malformed_gateway_headers_get_a_400_without_reaching_the_platform(headers, sandbox, settings):
+    # The real backend: before the fix, httpx could not encode the header and the request ended in a 500.
+    settings.VIBE_APP_KEY = "vibe_app_" + "k" * 40
+    settings.VIBE_BASE_URL = sandbox.base_url
+    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+    response = Client(raise_request_exception=False).get("/", **headers)
+    assert response.status_code == 400
+    assert settings.VIBE_APP_KEY not in response.content.decode()
+
+
+@pytest.fixture
+def fresh_rate_limits(settings):
+    """Counters in a cache of their own, empty: never a flush of the shared cache (Redis in CI)."""
+    settings.CACHES = {**settings.CACHES, "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                                      "LOCATION": "test-ratelimit"}}
+    settings.RATELIMIT_USE_CACHE = "ratelimit"
+    caches["ratelimit"].clear()
+    yield
+    caches["ratelimit"].clear()
+
+
+def test_oauth_start_without_an_invitation_is_refused_and_never_shows_the_app_key(settings, fresh_rate_limits):
+    settings.VIBE_APP_KEY = "vibe_app_" + "k" * 40
+    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+    for url in ("/oauth/start/", "/oauth/start/?invite=forged"):
+        response = Client().get(url)
+        assert response.status_code == 403
+        assert settings.VIBE_APP_KEY not in response.content.decode() + response.get("Location", "")
+    assert not Session.objects.exists()
+
+
+def test_an_invited_oauth_start_redirects_and_stores_no_session_row(platform, fresh_rate_limits):
+    response = Client().get("/oauth/start/", {"invite": oauth.issue_invite()})
+    assert response.status_code == 302 and "state=" in response["Location"]
+    assert "tenants_oauth" in response.cookies and "sessionid" not in response.cookies
+    assert not Session.objects.exists()
+
+
+def test_oauth_start_is_rate_limited_per_client(platform, settings, fresh_rate_limits):
+    settings.TENANTS_OAUTH_START_RATE = "3/m"
+    client, invite = Client(), oauth.issue_invite()
+    answers = [client.get("/oauth/start/", {"invite": invite}).status_code for _ in range(4)]
+    assert answers == [302, 302, 302, 429]
+    other = Client(REMOTE_ADDR="10.0.0.9")
+    assert other.get("/oauth/start/", {"invite": invite}).status_code == 302
+
+
+def test_the_oauth_invite_command_prints_a_link_that_starts_the_sign_in(platform, fresh_rate_limits, capsys):
+    from django.core.management import call_command
+
+    call_command("oauth_invite", "--base-url", "http://testserver")
+    link = capsys.readouterr().out.splitlines()[0]
+    assert Client().get(link.removeprefix("http://testserver")).status_code == 302
+
+
+def test_behind_a_proxy_the_limit_counts_the_address_the_proxy_saw(platform, settings, fresh_rate_limits):
+    settings.TENANTS_OAUTH_START_RATE = "1/m"
+    settings.TENANTS_CLIENT_IP_HEADER = "X-Forwarded-For"
+    invite = oauth.issue_invite()
+    first = Client(HTTP_X_FORWARDED_FOR="spoofed, 203.0.113.7")
+    assert first.get("/oauth/start/", {"invite": invite}).status_code == 302
+    assert first.get("/oauth/start/", {"invite": invite}).status_code == 429
+    assert Client(HTTP_X_FORWARDED_FOR="203.0.113.8").get("/oauth/start/", {"invite": invite}).status_code == 302
+    garbage = Client(HTTP_X_FORWARDED_FOR="not-an-address")  # falls back to the socket's address, never a 500
+    assert garbage.get("/oauth/start/", {"invite": invite}).status_code == 302

@@ -1,0 +1,62 @@
+"""Settings as a fresh process reads them: DEBUG off unless asked, `check --deploy` clean in production, and
+no secret on any command line `make run` starts."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from vibeapp.management.commands.runstack import build_commands
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "VIBE_"))}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args], env={**clean, **env}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(("env", "expected"), [({}, "False"), ({"DJANGO_DEBUG": "1"}, "True")])
+def test_debug_is_off_unless_asked_for(env, expected):
+    result = run_manage("shell", "-c", "from django.conf import settings; print(settings.DEBUG)", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
+
+
+def production_env(tmp_path, **extra: str) -> dict[str, str]:
+    return {
+        "VIBE_ENVIRONMENT": "production",
+        "DJANGO_SECRET_KEY": Fernet.generate_key().decode() * 2,
+        "VIBE_FERNET_KEYS": Fernet.generate_key().decode(),
+        "DJANGO_ALLOWED_HOSTS": "app.example.com",
+        "VIBE_VAR_DIR": str(tmp_path),
+        **extra,
+    }
+
+
+def test_check_deploy_warns_about_open_metrics_in_production(tmp_path):
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(tmp_path))
+    assert result.returncode != 0 and "ops.W001" in result.stderr + result.stdout
+
+
+def test_check_deploy_is_clean_in_production(tmp_path):
+    result = run_manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        env=production_env(tmp_path, OPS_METRICS_TOKEN="scrape-" + "x" * 30),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_runstack_puts_no_secret_on_a_command_line(settings):
+    settings.VIBE_APP_KEY = "vibe_app_" + "s" * 40
+    commands = build_commands(web_port=8000, sandbox_port=8100, gateway_port=8101)
+    for argv in commands.values():
+        assert not any("vibe_app_" in arg or "key" in arg.lower() for arg in argv), argv
