@@ -40,8 +40,8 @@ from benchmarks.chaos_stack import PrivateRedis, ScratchDatabase, Stack, free_po
 
 PROFILES = {
     # portals, seconds of chaos, seconds between faults, messages per second, drain deadline, redis restarts
-    "quick": {"portals": 4, "duration": 150, "fault_every": 4.0, "rate": 1.0, "drain": 90, "redis_restarts": 1},
-    "full": {"portals": 10, "duration": 900, "fault_every": 3.0, "rate": 2.0, "drain": 300, "redis_restarts": 3},
+    "quick": dict(portals=4, duration=150, fault_every=4.0, rate=1.0, drain=90, redis_restarts=1),
+    "full": dict(portals=10, duration=900, fault_every=3.0, rate=2.0, drain=300, redis_restarts=3),
 }
 
 
@@ -55,7 +55,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--lease", type=float, default=8.0, help="BOTCORE_LEASE_SECONDS for the run")
     parser.add_argument("--task-timeout", type=int, default=12,
                         help="django-q2's task timeout (VIBE_Q_TIMEOUT); 1.5 x the lease, as in settings.py")
-    parser.add_argument("--pg", default="127.0.0.1:5432", help="PostgreSQL host:port (user postgres, trust auth)")
+    parser.add_argument("--pg", default="127.0.0.1:5432", help="PostgreSQL host:port (user postgres, trust)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (path printed)")
     args = parser.parse_args()
     profile = PROFILES["quick" if args.quick else "full"]
@@ -67,9 +67,12 @@ def parse_args() -> argparse.Namespace:
 
 
 def describe_run(args: argparse.Namespace) -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
-    return (f"chaos benchmark, {args.profile} profile: commit {commit.strip() or '?'}{' (dirty)' if dirty else ''}, "
+    def git(*command: str) -> str:
+        return subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    dirty = " (dirty)" if git("status", "--porcelain") else ""
+    commit = (git("rev-parse", "--short", "HEAD") or "?") + dirty
+    return (f"chaos benchmark, {args.profile} profile: commit {commit}, "
             f"{os.cpu_count()} cores, PostgreSQL + Redis, 2 qclusters x {args.workers} workers + 2 pacers, "
             f"{args.portals} portals, {args.duration:g}s of chaos, lease {args.lease:g}s, "
             f"task timeout {args.task_timeout}s, seed {args.seed}")
@@ -108,7 +111,8 @@ def seed_portals(control: httpx.Client, count: int) -> tuple[str, list[dict]]:
     app = control.post("/_sandbox/apps", json={"name": "Chaos app"}).json()["data"]
     tenants = []
     for index in range(count):
-        portal = control.post("/_sandbox/portals", json={"domain": f"chaos{index}.bitrix24.com"}).json()["data"]["portal"]
+        domain = f"chaos{index}.bitrix24.com"
+        portal = control.post("/_sandbox/portals", json={"domain": domain}).json()["data"]["portal"]
         admin = control.post(f"/_sandbox/portals/{portal['id']}/users",
                              json={"name": f"Admin {index}", "isAdmin": True}).json()["data"]["user"]
         tenants.append({"portal": portal, "admin": admin})
@@ -151,14 +155,15 @@ def provision(control: httpx.Client, *, app_key: str, tenants: list[dict]) -> li
 
 
 def send_message(control: httpx.Client, target: Target, text: str, *, at: float) -> list[Sent]:
-    answer = control.post("/_sandbox/act/messages", json={"userId": target.user_id, "botId": target.bot_id, "text": text})
+    body = {"userId": target.user_id, "botId": target.bot_id, "text": text}
+    answer = control.post("/_sandbox/act/messages", json=body)
     answer.raise_for_status()
     sent = []
     for event in answer.json()["data"]["events"]:
         if event["type"] == "ONIMBOTV2MESSAGEADD":
             target.template = target.template or event["data"]
-            sent.append(Sent(key=f"{target.member_id}:{event['botId']}:{event['eventId']}", bot_id=target.bot_id,
-                             event_id=event["eventId"], at=at))
+            key = f"{target.member_id}:{event['botId']}:{event['eventId']}"
+            sent.append(Sent(key=key, bot_id=target.bot_id, event_id=event["eventId"], at=at))
     return sent
 
 
@@ -171,7 +176,8 @@ def run_chaos(args, *, stack: Stack, injector: FaultInjector, control: httpx.Cli
     injector.record("session_expiry", victim["portal"]["memberId"])
     renewed = False
     # Redis restarts from 40% to 75% of the run, never at the renewal (55%) nor at the very end.
-    redis_at = [args.duration * (0.4 + 0.35 * i / max(1, args.redis_restarts - 1)) for i in range(args.redis_restarts)]
+    restarts = args.redis_restarts
+    redis_at = [args.duration * (0.4 + 0.35 * i / max(1, restarts - 1)) for i in range(restarts)]
     next_fault = args.fault_every
     next_message = 0.0
     while (now := injector.now()) < args.duration:
@@ -219,7 +225,8 @@ def main() -> None:
     rng = random.Random(args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="vibe-chaos-"))
     pg_host, _, pg_port = args.pg.partition(":")
-    db = ScratchDatabase(host=pg_host, port=int(pg_port or 5432), user="postgres", name=f"vibe_chaos_{uuid.uuid4().hex[:10]}")
+    db_name = f"vibe_chaos_{uuid.uuid4().hex[:10]}"
+    db = ScratchDatabase(host=pg_host, port=int(pg_port or 5432), user="postgres", name=db_name)
     redis = PrivateRedis(workdir)
     sandbox_port = free_port()
     env = child_env(args, workdir=workdir, db=db, redis=redis, sandbox_port=sandbox_port)
@@ -235,8 +242,8 @@ def main() -> None:
         control = httpx.Client(base_url=stack.sandbox_url, timeout=30)
         app_key, tenants = seed_portals(control, args.portals)
         env["VIBE_APP_KEY"] = app_key
-        os.environ.update({k: v for k, v in env.items() if k.startswith(("VIBE_", "BOTCORE_", "DJANGO_", "TENANTS_"))
-                           or k in ("DATABASE_URL", "REDIS_URL")})
+        prefixes = ("VIBE_", "BOTCORE_", "DJANGO_", "TENANTS_", "DATABASE_URL", "REDIS_URL")
+        os.environ.update({k: v for k, v in env.items() if k.startswith(prefixes)})
         os.environ["VIBE_BUDGET_PER_SECOND"] = "0"  # setup here is not the load under test
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vibeapp.settings")
         import django
@@ -253,10 +260,11 @@ def main() -> None:
         print(f"setup done: {len(targets)} bots provisioned; chaos for {args.duration:g}s", flush=True)
         sent = warm_up + run_chaos(args, stack=stack, injector=injector, control=control, targets=targets,
                                    app_key=app_key, tenants=tenants, rng=rng)
-        drained = drain(args, stack=stack, injector=injector, sent=sent, log_path=workdir / "side-effects.jsonl")
+        log_path = workdir / "side-effects.jsonl"
+        drained = drain(args, stack=stack, injector=injector, sent=sent, log_path=log_path)
         stack.stop_apps()
-        print_report(args, injector=injector, stack=stack, sent=sent, control=control,
-                     log_path=workdir / "side-effects.jsonl", drained=drained)
+        print_report(args, injector=injector, stack=stack, sent=sent, control=control, log_path=log_path,
+                     drained=drained)
     except KeyboardInterrupt:
         print("interrupted: cleaning up", file=sys.stderr)
         raise SystemExit(130) from None

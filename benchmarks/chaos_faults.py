@@ -24,7 +24,8 @@ ENDPOINTS = (
     ("POST", "/v1/bots/{bot_id}/messages"),
 )
 KILLS = ("kill_worker", "kill_qcluster", "kill_pacer")
-RULES = ("latency_above_lease", "rate_limit_storm", "server_error", "dropped_connection", "html_answer", "garbage_answer")
+RULES = ("latency_above_lease", "rate_limit_storm", "server_error", "dropped_connection", "html_answer",
+         "garbage_answer")
 POISON = ("poison_nul_text", "poison_huge_event_id")
 # One deck: half kills (a worker twice as often as a whole process), then each other kind once.
 DECK = ("kill_worker", "kill_worker", "kill_worker", "kill_worker", "kill_qcluster", "kill_qcluster",
@@ -97,7 +98,8 @@ class FaultInjector:
                 self.record(kind, name)
             return
         prefix = "qcluster" if kind == "kill_qcluster" else "pacer"
-        running = [n for n, app in self.stack.apps.items() if n.startswith(prefix) and app.process is not None]
+        running = [name for name, app in self.stack.apps.items()
+                   if name.startswith(prefix) and app.process is not None]
         if running:
             name = self.rng.choice(running)
             self.stack.kill_app(name, restart_in=self.rng.uniform(0.2, 3.0))

@@ -52,7 +52,8 @@ def _bots_in_trouble(control: httpx.Client) -> list[str]:
     for bot in Bot.objects.order_by("pk"):
         queued = pending.get(bot.vibe_bot_id, 0)
         if queued or bot.status != Bot.Status.ACTIVE:
-            reason = (bot.broken_reason or bot.last_error or "").splitlines()[0][:80] if (bot.broken_reason or bot.last_error) else ""
+            why = bot.broken_reason or bot.last_error
+            reason = why.splitlines()[0][:80] if why else ""
             lines.append(f"  bot {bot.vibe_bot_id}: {bot.status}, offset {bot.event_offset}, {queued} events "
                          f"still queued on the platform{'; ' + reason if reason else ''}")
     return lines
@@ -76,9 +77,11 @@ def print_report(args, *, injector: FaultInjector, stack: Stack, sent: list[Sent
 
     poison_handled = sum(1 for key in injector.poison_keys if key in summary.handled)
     print(f"\nuser messages sent {len(sent)}, answered {len(sent) - len(lost)}, lost {len(lost)} "
-          f"(never handled {len(never_handled)}, handled but never answered {len(lost) - len(never_handled)}); "
+          f"(never handled {len(never_handled)}, handled but never answered "
+          f"{len(lost) - len(never_handled)}); "
           f"drained in {drained:.0f}s of at most {args.drain}s")
-    print(f"poison events {len(injector.poison_keys)}, handled by the skill {poison_handled} (not counted as lost)")
+    print(f"poison events {len(injector.poison_keys)}, handled by the skill {poison_handled} "
+          "(not counted as lost)")
     if lost:
         print("why the lost were lost:")
         for reason, count in _why_lost(lost).most_common(8):
@@ -91,10 +94,12 @@ def print_report(args, *, injector: FaultInjector, stack: Stack, sent: list[Sent
     for effect in SIDE_EFFECTS:
         pairs = [pair for pair in summary.repeated if pair[1] == effect]
         if pairs:
-            print(f"  {effect:9} repeated on {len(pairs)} events, at most {max(summary.repeated[p] for p in pairs)} times")
+            most = max(summary.repeated[pair] for pair in pairs)
+            print(f"  {effect:9} repeated on {len(pairs)} events, at most {most} times")
     repeated_sent = [by_key[key] for key in {key for key, _ in summary.repeated} if key in by_key]
     if repeated_sent:
-        print(f"  faults in the {WINDOW:g}s after a repeated message was sent: {_near(injector, repeated_sent)}")
+        print(f"  faults in the {WINDOW:g}s after a repeated message was sent: "
+              f"{_near(injector, repeated_sent)}")
 
     trouble = _bots_in_trouble(control)
     if trouble:

@@ -59,7 +59,7 @@ def free_port() -> int:
 
 
 class PrivateRedis:
-    """A redis-server of the benchmark's own: no persistence, so a restart loses the queue as a crash would."""
+    """A redis-server of the benchmark's own; no persistence, so a restart loses the queue as a crash does."""
 
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
@@ -72,8 +72,8 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir), "--loglevel", "warning"],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir), "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         wait_until(self._answers, timeout=15, what="redis-server")
@@ -112,7 +112,8 @@ class ScratchDatabase:
     def _admin(self):
         import psycopg
 
-        return psycopg.connect(host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True)
+        return psycopg.connect(host=self.host, port=self.port, user=self.user, dbname="postgres",
+                               autocommit=True)
 
     def create(self) -> None:
         with self._admin() as conn:
@@ -169,8 +170,8 @@ class Stack:
 
     def start_sandbox(self) -> None:
         # The platform's own limit is lifted: 429 storms are injected on purpose, not left to chance.
-        self.sandbox = self._spawn([*MANAGE, "runsandbox", "--port", str(self.sandbox_port), "--rate-limit", "100000"],
-                                   "sandbox")
+        command = [*MANAGE, "runsandbox", "--port", str(self.sandbox_port), "--rate-limit", "100000"]
+        self.sandbox = self._spawn(command, "sandbox")
 
         def answers() -> bool:
             try:
