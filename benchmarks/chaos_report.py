@@ -6,6 +6,7 @@ injected in the seconds after a lost or repeated message was sent.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ class Sent:
     at: float  # seconds since the chaos started (0 for the warm-up)
 
 
-def _why_lost(items: list[Sent]) -> Counter:
+def _why_lost(items: list[Sent], *, poisoned_bots: set[int]) -> Counter:
     """For each lost message: failed (with the error's start), stored but never handled, or never stored."""
     from botcore.models import EventLogEntry
 
@@ -35,9 +36,11 @@ def _why_lost(items: list[Sent]) -> Counter:
         entry = (EventLogEntry.objects.filter(bot__vibe_bot_id=item.bot_id, vibe_event_id=item.event_id)
                  .values("status", "error", "attempts").first())
         if entry is None:
-            reasons["never stored in the event log"] += 1
+            behind = " (its bot was sent a poison event)" if item.bot_id in poisoned_bots else ""
+            reasons[f"never stored in the event log{behind}"] += 1
         elif entry["status"] == EventLogEntry.Status.FAILED:
-            first_line = (entry["error"] or "").splitlines()[0][:90] if entry["error"] else ""
+            # Ids stripped, so that one cause on many messages is one line.
+            first_line = re.sub(r"\d+", "N", (entry["error"] or "").split("\n")[0])[:90]
             reasons[f"failed after {entry['attempts']} attempt(s): {first_line}"] += 1
         else:
             reasons[f"stored, status {entry['status']}"] += 1
@@ -84,7 +87,8 @@ def print_report(args, *, injector: FaultInjector, stack: Stack, sent: list[Sent
           "(not counted as lost)")
     if lost:
         print("why the lost were lost:")
-        for reason, count in _why_lost(lost).most_common(8):
+        poisoned = {int(key.split(":")[1]) for key in injector.poison_keys}
+        for reason, count in _why_lost(lost, poisoned_bots=poisoned).most_common(8):
             print(f"  {count:5d}  {reason}")
         print(f"  faults in the {WINDOW:g}s after a lost message was sent: {_near(injector, lost)}")
 
