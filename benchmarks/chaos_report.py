@@ -74,6 +74,8 @@ def print_report(args, *, injector: FaultInjector, stack: Stack, sent: list[Sent
     print(f"\nfaults injected ({sum(injector.counts.values())}):")
     for kind, count in sorted(injector.counts.items()):
         print(f"  {kind:24} {count:5d}")
+    statuses = control.get("/_sandbox/stats").json()["data"]["byStatus"]
+    print("  the platform answered: " + ", ".join(f"{code} x{n}" for code, n in sorted(statuses.items())))
     exits = {name: app.exits for name, app in stack.apps.items() if app.exits}
     if exits:
         print(f"  processes that died by themselves (restarted): {exits}")
