@@ -34,7 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.chaos_faults import FaultInjector, Target  # noqa: E402
+from benchmarks.chaos_faults import ALL_KINDS, DECK, FaultInjector, Target  # noqa: E402
 from benchmarks.chaos_report import Sent, print_report  # noqa: E402
 from benchmarks.chaos_stack import PrivateRedis, ScratchDatabase, Stack, free_port  # noqa: E402
 
@@ -57,7 +57,12 @@ def parse_args() -> argparse.Namespace:
                         help="django-q2's task timeout (VIBE_Q_TIMEOUT); 1.5 x the lease, as in settings.py")
     parser.add_argument("--pg", default="127.0.0.1:5432", help="PostgreSQL host:port (user postgres, trust)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (path printed)")
+    parser.add_argument("--without", default="",
+                        help=f"fault kinds left out, comma-separated: {', '.join(ALL_KINDS)}")
     args = parser.parse_args()
+    args.without = {kind.strip() for kind in args.without.split(",") if kind.strip()}
+    if args.without - set(ALL_KINDS):
+        parser.error(f"--without: unknown fault kinds {', '.join(sorted(args.without - set(ALL_KINDS)))}")
     profile = PROFILES["quick" if args.quick else "full"]
     args.profile = "quick" if args.quick else "full"
     for name, value in profile.items():
@@ -75,7 +80,8 @@ def describe_run(args: argparse.Namespace) -> str:
     return (f"chaos benchmark, {args.profile} profile: commit {commit}, "
             f"{os.cpu_count()} cores, PostgreSQL + Redis, 2 qclusters x {args.workers} workers + 2 pacers, "
             f"{args.portals} portals, {args.duration:g}s of chaos, lease {args.lease:g}s, "
-            f"task timeout {args.task_timeout}s, seed {args.seed}")
+            f"task timeout {args.task_timeout}s, seed {args.seed}"
+            + (f", without {', '.join(sorted(args.without))}" if args.without else ""))
 
 
 def child_env(args: argparse.Namespace, *, workdir: Path, db: ScratchDatabase, redis: PrivateRedis,
@@ -172,11 +178,12 @@ def run_chaos(args, *, stack: Stack, injector: FaultInjector, control: httpx.Cli
     """Users write while faults are injected; returns every user message sent, with its event."""
     sent: list[Sent] = []
     victim = tenants[0]  # its session expires at 30% of the run and is renewed at 55%
-    store_session(control, app_key=app_key, tenant=victim, ttl=args.duration * 0.3 + 5)
-    injector.record("session_expiry", victim["portal"]["memberId"])
-    renewed = False
+    renewed = "session_expiry" in args.without
+    if not renewed:
+        store_session(control, app_key=app_key, tenant=victim, ttl=args.duration * 0.3 + 5)
+        injector.record("session_expiry", victim["portal"]["memberId"])
     # Redis restarts from 40% to 75% of the run, never at the renewal (55%) nor at the very end.
-    restarts = args.redis_restarts
+    restarts = 0 if "redis_restart" in args.without else args.redis_restarts
     redis_at = [args.duration * (0.4 + 0.35 * i / max(1, restarts - 1)) for i in range(restarts)]
     next_fault = args.fault_every
     next_message = 0.0
@@ -186,7 +193,7 @@ def run_chaos(args, *, stack: Stack, injector: FaultInjector, control: httpx.Cli
                 target = rng.choice(targets)
                 sent += send_message(control, target, f"chaos {len(sent) + 1}", at=now)
                 next_message += rng.expovariate(args.rate)
-            if now >= next_fault:
+            if now >= next_fault and injector.deck:
                 next_fault += args.fault_every * rng.uniform(0.5, 1.5)
                 injector.inject(injector.next_kind(), targets)
         except httpx.HTTPError as error:  # the sandbox is busy: this tick's message or fault is skipped
@@ -255,7 +262,9 @@ def main() -> None:
         targets = provision(control, app_key=app_key, tenants=tenants)
         for name in ("qcluster1", "qcluster2", "pacer1", "pacer2"):
             stack.add_app(name)
-        injector = FaultInjector(stack=stack, redis=redis, control=control, rng=rng, lease_seconds=args.lease)
+        deck = tuple(kind for kind in DECK if kind not in args.without)
+        injector = FaultInjector(stack=stack, redis=redis, control=control, rng=rng, lease_seconds=args.lease,
+                                 deck=deck)
         warm_up = [item for t in targets for item in send_message(control, t, "warm-up", at=0.0)]
         print(f"setup done: {len(targets)} bots provisioned; chaos for {args.duration:g}s", flush=True)
         sent = warm_up + run_chaos(args, stack=stack, injector=injector, control=control, targets=targets,

@@ -30,6 +30,8 @@ POISON = ("poison_nul_text", "poison_huge_event_id")
 # One deck: half kills (a worker twice as often as a whole process), then each other kind once.
 DECK = ("kill_worker", "kill_worker", "kill_worker", "kill_worker", "kill_qcluster", "kill_qcluster",
         "kill_pacer", "kill_pacer", *RULES, *POISON)
+SCHEDULED = ("session_expiry", "redis_restart")  # once or a few times a run, at set moments
+ALL_KINDS = (*KILLS, *RULES, *POISON, *SCHEDULED)
 BIGINT_MAX = 2**63 - 1
 
 
@@ -57,6 +59,7 @@ class FaultInjector:
     control: httpx.Client
     rng: random.Random
     lease_seconds: float
+    deck: tuple[str, ...] = DECK
     rule_seconds: float = 5.0
     started: float = field(default_factory=time.monotonic)
     counts: Counter = field(default_factory=Counter)
@@ -76,7 +79,7 @@ class FaultInjector:
 
     def next_kind(self) -> str:
         if not self._deck:
-            self._deck = list(DECK)
+            self._deck = list(self.deck)
             self.rng.shuffle(self._deck)
         return self._deck.pop()
 
