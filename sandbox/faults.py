@@ -1,7 +1,9 @@
 """Run-time fault injection: added latency, error rates, forced error codes, dropped connections.
 
 A rule names a method and a route path template (as registered, e.g. "/v1/bots/{bot_id}/events", or the
-literal path, or "*") and what goes wrong there. Every endpoint calls `Faults.before(request)` first, so a
+literal path, or "*") and what goes wrong there. A garbage answer is a 200 that is not what the platform
+says: an HTML error page from a proxy ("html"), bytes that are not JSON at all ("text"), or the platform's
+JSON envelope around data of the wrong shape ("json"). Every endpoint calls `Faults.before(request)` first, so a
 forced code is answered in the platform's envelope with that code's status, before any auth check: that
 is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR are reached at all. A dropped connection sends
 the start of a response and then closes the socket, so a client sees a transport error, never a reply.
@@ -14,7 +16,7 @@ import random
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from sandbox.http import ApiError, InjectedResponse
 from sandbox.state import StateError
@@ -23,6 +25,16 @@ log = logging.getLogger(__name__)
 
 # Codes whose real answers carry a retryAfter (CONTRACT part B §2): an injected one does too.
 _RETRY_AFTER_CODES = {"RATE_LIMIT", "QUEUE_TIMEOUT"}
+
+GARBAGE_KINDS = ("html", "text", "json")
+
+
+def garbage_response(kind: str) -> Response:
+    if kind == "text":
+        return Response(b"\x00\xff{\"success\": tr", status_code=200, media_type="application/json")
+    if kind == "json":
+        return JSONResponse({"success": True, "data": ["not", "what", "was", "asked"]}, status_code=200)
+    return HTMLResponse("<html><body>502 Bad Gateway</body></html>", status_code=200)
 
 
 class ConnectionDropped(BaseException):
@@ -51,7 +63,8 @@ class FaultRule:
     error_rate: float = 0.0  # 1.0 forces `error_code` on every matching call
     error_code: str = "BITRIX_UNAVAILABLE"
     drop_rate: float = 0.0
-    garbage_rate: float = 0.0  # share of matching calls answered 200 with a body that is not JSON
+    garbage_rate: float = 0.0  # share of matching calls answered 200 with garbage of `garbage_kind`
+    garbage_kind: str = "html"
 
     def __post_init__(self) -> None:
         rates = (self.error_rate, self.drop_rate, self.garbage_rate)
@@ -61,6 +74,8 @@ class FaultRule:
             raise StateError("INVALID_REQUEST", "latencyMs must be between 0 and 600000")
         if not self.error_code or not str(self.error_code).replace("_", "").isalnum():
             raise StateError("INVALID_REQUEST", "errorCode must be an error code such as BITRIX_UNAVAILABLE")
+        if self.garbage_kind not in GARBAGE_KINDS:
+            raise StateError("INVALID_REQUEST", f"garbageKind must be one of {', '.join(GARBAGE_KINDS)}")
         self.method = (self.method or "*").upper()
         self.path = self.path or "*"
 
@@ -78,6 +93,7 @@ class FaultRule:
             "errorCode": self.error_code,
             "dropRate": self.drop_rate,
             "garbageRate": self.garbage_rate,
+            "garbageKind": self.garbage_kind,
         }
 
 
@@ -123,8 +139,8 @@ class Faults:
             if rule.drop_rate and self.rng.random() < rule.drop_rate:
                 await drop_connection(request)
             if rule.garbage_rate and self.rng.random() < rule.garbage_rate:
-                # What a broken proxy in front of the platform answers: a 200 that is an HTML page.
-                raise InjectedResponse(HTMLResponse("<html><body>502 Bad Gateway</body></html>", status_code=200))
+                # What a broken proxy in front of the platform answers: a 200 that is not the platform's.
+                raise InjectedResponse(garbage_response(rule.garbage_kind))
             if rule.error_rate and self.rng.random() < rule.error_rate:
                 raise ApiError(
                     rule.error_code,

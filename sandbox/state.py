@@ -115,6 +115,13 @@ class Event:
     type: str
     date: datetime
     data: dict
+    # The eventId shown on the wire when it is not event_id: a platform bug a test injects (an id beyond
+    # bigint); the queue's order and nextOffset still follow event_id.
+    wire_id: int | None = None
+
+    @property
+    def shown_id(self) -> int:
+        return self.event_id if self.wire_id is None else self.wire_id
 
 
 @dataclass
@@ -470,11 +477,13 @@ class Platform:
         return stored
 
     # --- events --------------------------------------------------------------------------------------
-    def emit(self, bot: Bot, event_type: str, data: dict, *, force: bool = False) -> Event | None:
+    def emit(
+        self, bot: Bot, event_type: str, data: dict, *, force: bool = False, wire_id: int | None = None
+    ) -> Event | None:
         """Queue an event for `bot` and wake its long-polls; a bot being deleted hears nothing more."""
         if bot.deleting and not force:
             return None
-        event = Event(event_id=bot.next_event_id, type=event_type, date=self.now(), data=data)
+        event = Event(event_id=bot.next_event_id, type=event_type, date=self.now(), data=data, wire_id=wire_id)
         bot.next_event_id += 1
         bot.events.append(event)
         self._wake(bot)

@@ -42,7 +42,7 @@ def query_timeout(raw: str | None) -> float:
 
 def event_json(platform: Platform, event: Event) -> dict:
     date = platform.iso(event.date)
-    return {"eventId": event.event_id, "type": event.type, "date": date, "data": event.data}
+    return {"eventId": event.shown_id, "type": event.type, "date": date, "data": event.data}
 
 
 def batch_json(platform: Platform, bot: Bot, events: list[Event], has_more: bool) -> dict:

@@ -21,7 +21,7 @@ from sandbox.control.base import (
     not_found,
     str_field,
 )
-from sandbox.control.views import chat_json, message_json
+from sandbox.control.views import chat_json, event_json, message_json
 from sandbox.http import ApiError, expect_type
 from sandbox.state import Chat, Platform, User
 
@@ -80,8 +80,17 @@ def send_message(call: ControlCall) -> dict:
         chat = _member_chat(call.platform, user, chat_id)
     if via == "input" and not chat.text_field_enabled:
         raise ApiError("TEXT_FIELD_DISABLED", "The bot has turned the input field off in this chat", status=409)
+    bots = call.platform.bots_in(chat)
+    before = {bot.id: bot.next_event_id for bot in bots}
     message = activity.send_user_message(call.platform, user=user, chat=chat, text=text)
-    return {"message": message_json(call.platform, message)}
+    # The events it raised, so that a test can follow each one to the bot's handling of it.
+    raised = [
+        {"botId": bot.id, **event_json(event)}
+        for bot in bots
+        for event in bot.events
+        if event.event_id >= before[bot.id]
+    ]
+    return {"message": message_json(call.platform, message), "events": raised}
 
 
 @control
@@ -198,7 +207,30 @@ def delete_bot(call: ControlCall) -> dict:
     return {}
 
 
+@control
+def raw_event(call: ControlCall) -> dict:
+    """Queue an event exactly as given (`type`, `data`), for poison tests: the platform checks nothing.
+
+    `eventId`, when given, is the id shown on the wire (any integer, even beyond 64 bits); the queue's
+    order and nextOffset stay the platform's own, as with a platform that mislabels one event.
+    """
+    bot = find_bot(call.platform, id_field(call.body, "botId"))
+    event_type = str_field(call.body, "type", max_len=64)
+    data = call.body.get("data")
+    if data is None:
+        raise ApiError("INVALID_REQUEST", "Missing required field: data")
+    expect_type(data, dict, "data")
+    wire_id = call.body.get("eventId")
+    if wire_id is not None and (not isinstance(wire_id, int) or isinstance(wire_id, bool) or wire_id < 0):
+        raise ApiError("INVALID_REQUEST", "eventId must be a non-negative integer")
+    event = call.platform.emit(bot, event_type, data, wire_id=wire_id)
+    if event is None:
+        raise not_found("BOT_NOT_FOUND", "The bot is being deleted")
+    return {"event": {"botId": bot.id, **event_json(event)}}
+
+
 routes = [
+    Route("/_sandbox/act/raw-events", raw_event, methods=["POST"]),
     Route("/_sandbox/act/open", open_dialog, methods=["POST"]),
     Route("/_sandbox/act/messages", send_message, methods=["POST"]),
     Route("/_sandbox/act/messages/{message_id}/edit", edit_message, methods=["POST"]),

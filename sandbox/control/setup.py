@@ -159,6 +159,7 @@ _FAULT_FIELDS = {
     "errorCode": "error_code",
     "dropRate": "drop_rate",
     "garbageRate": "garbage_rate",
+    "garbageKind": "garbage_kind",
 }
 
 
@@ -168,7 +169,7 @@ def add_fault(call: ControlCall) -> dict:
     for name, attribute in _FAULT_FIELDS.items():
         if call.body.get(name) is None:
             continue
-        if name in ("method", "path", "errorCode"):
+        if name in ("method", "path", "errorCode", "garbageKind"):
             values[attribute] = str_field(call.body, name, max_len=300).strip()
         else:
             values[attribute] = number_field(call.body, name, minimum=0)

@@ -111,7 +111,7 @@ def message_json(platform: Platform, message: Message) -> dict:
 
 
 def event_json(event: Event) -> dict:
-    return {"eventId": event.event_id, "type": event.type, "date": iso(event.date), "data": event.data}
+    return {"eventId": event.shown_id, "type": event.type, "date": iso(event.date), "data": event.data}
 
 
 def typing_json(platform: Platform, chat: Chat) -> list[dict]:

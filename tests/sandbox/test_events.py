@@ -209,3 +209,27 @@ def test_a_group_mention_reaches_only_the_mentioned_bot(sandbox, client, tenant,
     sandbox.run_in_loop(group)
     assert [e["type"] for e in poll(client, bot_id)["events"]] == ["ONIMBOTV2JOINCHAT", "ONIMBOTV2MESSAGEADD"]
     assert [e["type"] for e in poll(client, quiet)["events"]] == ["ONIMBOTV2JOINCHAT"]
+
+
+def test_a_user_message_through_the_control_api_answers_the_events_it_raised(ctl, client, tenant, bot_id):
+    answer = ctl.post("/_sandbox/act/messages", json={"userId": tenant.user_id, "botId": bot_id, "text": "hi"})
+    raised = answer.json()["data"]["events"]
+    assert [(e["botId"], e["type"]) for e in raised] == [(bot_id, "ONIMBOTV2MESSAGEADD")]
+    assert ids(poll(client, bot_id))[-1] == raised[0]["eventId"]
+
+
+def test_a_raw_event_is_queued_as_given_with_the_id_shown_on_the_wire(ctl, client, bot_id):
+    huge = 2**63 + 7
+    body = {"botId": bot_id, "type": "ONIMBOTV2MESSAGEADD", "data": {"odd": "\u0000"}, "eventId": huge}
+    assert ctl.post("/_sandbox/act/raw-events", json=body).status_code == 200
+    ctl.post("/_sandbox/act/raw-events", json={**body, "eventId": None, "data": {"n": 2}})
+
+    batch = poll(client, bot_id)
+    assert ids(batch) == [huge, 2] and batch["events"][0]["data"] == {"odd": "\u0000"}
+    assert batch["nextOffset"] == 3  # the queue's own order: the mislabelled id does not move the offset
+    assert poll(client, bot_id, offset=3)["events"] == []
+
+
+@pytest.mark.parametrize("body", [{"type": "X", "data": {}, "eventId": -1}, {"type": "X", "data": []}, {"type": "X"}])
+def test_a_bad_raw_event_is_refused(ctl, bot_id, body):
+    assert ctl.post("/_sandbox/act/raw-events", json={"botId": bot_id, **body}).status_code == 400

@@ -1,0 +1,291 @@
+"""Chaos benchmark: the real processes under faults, counting user messages lost and side effects repeated.
+
+    .venv/bin/python benchmarks/chaos.py --quick             # ~4 minutes, at least 20 faults
+    .venv/bin/python benchmarks/chaos.py --seed 7            # the full profile: 15 minutes, 100+ kills
+
+Two qclusters and two pacers (`manage.py qcluster` / `runpacer`) run on a PostgreSQL database created for
+the run and a private redis-server, against the sandbox (`manage.py runsandbox`), with SideEffectSkill
+(botcore/testing/instrumented.py) as every bot's skill. While users write to N bots, faults are injected
+(benchmarks/chaos_faults.py): SIGKILLed workers, qclusters and pacers, platform latency above the lease,
+429 storms, 5xx, dropped connections, HTML and garbage answers on each endpoint the skill uses, poison
+events (U+0000 text, an eventId beyond bigint), a session expiring mid-run and renewed, Redis restarts.
+Then it drains until every message is answered (or the drain deadline passes) and prints what it
+injected and, last, `lost=N repeated=M faults=K`: lost = user messages that never got their reply
+(poison events not counted), repeated = side effects (reply, reaction, state write) of one event performed
+more than once, faults = everything injected. PostgreSQL must accept `postgres` on 127.0.0.1:5432 (trust).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.chaos_faults import ALL_KINDS, DECK, FaultInjector, Target  # noqa: E402
+from benchmarks.chaos_report import Sent, print_report  # noqa: E402
+from benchmarks.chaos_stack import PrivateRedis, ScratchDatabase, Stack, free_port  # noqa: E402
+
+PROFILES = {
+    # portals, seconds of chaos, seconds between faults, messages per second, drain deadline, redis restarts
+    "quick": dict(portals=4, duration=150, fault_every=4.0, rate=1.0, drain=90, redis_restarts=1),
+    "full": dict(portals=10, duration=900, fault_every=3.0, rate=2.0, drain=300, redis_restarts=3),
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the short profile (a few minutes)")
+    parser.add_argument("--seed", type=int, default=1, help="seeds the schedule of messages and faults")
+    parser.add_argument("--portals", type=int, help="portals (one bot each); default by profile")
+    parser.add_argument("--duration", type=float, help="seconds of chaos; default by profile")
+    parser.add_argument("--workers", type=int, default=2, help="django-q2 workers per qcluster")
+    parser.add_argument("--lease", type=float, default=8.0, help="BOTCORE_LEASE_SECONDS for the run")
+    parser.add_argument("--task-timeout", type=int, default=12,
+                        help="django-q2's task timeout (VIBE_Q_TIMEOUT); 1.5 x the lease, as in settings.py")
+    parser.add_argument("--pg", default="127.0.0.1:5432", help="PostgreSQL host:port (user postgres, trust)")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (path printed)")
+    parser.add_argument("--without", default="",
+                        help=f"fault kinds left out, comma-separated: {', '.join(ALL_KINDS)}")
+    args = parser.parse_args()
+    args.without = {kind.strip() for kind in args.without.split(",") if kind.strip()}
+    if args.without - set(ALL_KINDS):
+        parser.error(f"--without: unknown fault kinds {', '.join(sorted(args.without - set(ALL_KINDS)))}")
+    profile = PROFILES["quick" if args.quick else "full"]
+    args.profile = "quick" if args.quick else "full"
+    for name, value in profile.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    return args
+
+
+def describe_run(args: argparse.Namespace) -> str:
+    def git(*command: str) -> str:
+        return subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    dirty = " (dirty)" if git("status", "--porcelain") else ""
+    commit = (git("rev-parse", "--short", "HEAD") or "?") + dirty
+    return (f"chaos benchmark, {args.profile} profile: commit {commit}, "
+            f"{os.cpu_count()} cores, PostgreSQL + Redis, 2 qclusters x {args.workers} workers + 2 pacers, "
+            f"{args.portals} portals, {args.duration:g}s of chaos, lease {args.lease:g}s, "
+            f"task timeout {args.task_timeout}s, seed {args.seed}"
+            + (f", without {', '.join(sorted(args.without))}" if args.without else ""))
+
+
+def child_env(args: argparse.Namespace, *, workdir: Path, db: ScratchDatabase, redis: PrivateRedis,
+              sandbox_port: int) -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    return {
+        **os.environ,
+        "DATABASE_URL": db.url,
+        "REDIS_URL": redis.url,
+        "VIBE_BASE_URL": f"http://127.0.0.1:{sandbox_port}/v1",
+        "VIBE_FERNET_KEYS": Fernet.generate_key().decode(),
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+        "VIBE_VAR_DIR": str(workdir),
+        "VIBE_Q_NAME": f"chaos-{uuid.uuid4().hex[:8]}",
+        "VIBE_Q_WORKERS": str(args.workers),
+        "VIBE_Q_TIMEOUT": str(args.task_timeout),
+        "VIBE_Q_RETRY": str(args.task_timeout + 4),
+        "BOTCORE_LEASE_SECONDS": str(args.lease),
+        "BOTCORE_SKILLS": "botcore.testing.instrumented.SideEffectSkill",
+        "VIBE_SIDE_EFFECT_LOG": str(workdir / "side-effects.jsonl"),
+        "BOTCORE_POLL_FAST_SECONDS": "0.3",
+        "BOTCORE_POLL_SLOW_SECONDS": "2",
+        "VIBE_BUDGET_PER_SECOND": "200",  # 429s come from the injected storms, not from pacing
+        "TENANTS_TOKEN_MIN_REMAINING_SECONDS": "5",  # so that a session can expire within the run
+        "VIBE_LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def seed_portals(control: httpx.Client, count: int) -> tuple[str, list[dict]]:
+    """One app; N portals, each with an admin and that admin's session."""
+    app = control.post("/_sandbox/apps", json={"name": "Chaos app"}).json()["data"]
+    tenants = []
+    for index in range(count):
+        domain = f"chaos{index}.bitrix24.com"
+        portal = control.post("/_sandbox/portals", json={"domain": domain}).json()["data"]["portal"]
+        admin = control.post(f"/_sandbox/portals/{portal['id']}/users",
+                             json={"name": f"Admin {index}", "isAdmin": True}).json()["data"]["user"]
+        tenants.append({"portal": portal, "admin": admin})
+    return app["key"], tenants
+
+
+def store_session(control: httpx.Client, *, app_key: str, tenant: dict, ttl: float | None = None):
+    """A fresh session for the portal's admin, stored as a gateway visit would store it."""
+    from datetime import datetime
+
+    from tenants.identity import VerifiedIdentity
+    from tenants.services import store_session_grant
+
+    body = {"appKey": app_key, "userId": tenant["admin"]["id"], **({"ttlSeconds": ttl} if ttl else {})}
+    session = control.post("/_sandbox/sessions", json=body).json()["data"]
+    portal, admin = tenant["portal"], tenant["admin"]
+    return store_session_grant(
+        identity=VerifiedIdentity(
+            vibe_portal_id=portal["id"], member_id=portal["memberId"], domain=portal["domain"],
+            portal_name=portal["name"], bitrix_user_id=admin["id"], user_name=admin["name"], is_admin=True,
+            expires_at=datetime.fromisoformat(session["expiresAt"].replace("Z", "+00:00")),
+        ),
+        session_token=session["token"],
+        source="gateway",
+    )
+
+
+def provision(control: httpx.Client, *, app_key: str, tenants: list[dict]) -> list[Target]:
+    from django_q.brokers import get_broker
+
+    from botcore.services.bots import provision_bot
+
+    targets = []
+    for tenant in tenants:
+        bot = provision_bot(store_session(control, app_key=app_key, tenant=tenant))
+        targets.append(Target(member_id=tenant["portal"]["memberId"], bot_id=bot.vibe_bot_id,
+                              user_id=tenant["admin"]["id"]))
+    get_broker().purge_queue()  # the install signals queued provisioning again: it is done already
+    return targets
+
+
+def send_message(control: httpx.Client, target: Target, text: str, *, at: float) -> list[Sent]:
+    body = {"userId": target.user_id, "botId": target.bot_id, "text": text}
+    answer = control.post("/_sandbox/act/messages", json=body)
+    answer.raise_for_status()
+    sent = []
+    for event in answer.json()["data"]["events"]:
+        if event["type"] == "ONIMBOTV2MESSAGEADD":
+            target.template = target.template or event["data"]
+            key = f"{target.member_id}:{event['botId']}:{event['eventId']}"
+            sent.append(Sent(key=key, bot_id=target.bot_id, event_id=event["eventId"], at=at))
+    return sent
+
+
+def run_chaos(args, *, stack: Stack, injector: FaultInjector, control: httpx.Client, targets: list[Target],
+              app_key: str, tenants: list[dict], rng: random.Random) -> list[Sent]:
+    """Users write while faults are injected; returns every user message sent, with its event."""
+    sent: list[Sent] = []
+    victim = tenants[0]  # its session expires at 30% of the run and is renewed at 55%
+    renewed = "session_expiry" in args.without
+    if not renewed:
+        store_session(control, app_key=app_key, tenant=victim, ttl=args.duration * 0.3 + 5)
+        injector.record("session_expiry", victim["portal"]["memberId"])
+    # Redis restarts from 40% to 75% of the run, never at the renewal (55%) nor at the very end.
+    restarts = 0 if "redis_restart" in args.without else args.redis_restarts
+    redis_at = [args.duration * (0.4 + 0.35 * i / max(1, restarts - 1)) for i in range(restarts)]
+    next_fault = args.fault_every
+    next_message = 0.0
+    while (now := injector.now()) < args.duration:
+        try:
+            while next_message <= now:
+                target = rng.choice(targets)
+                sent += send_message(control, target, f"chaos {len(sent) + 1}", at=now)
+                next_message += rng.expovariate(args.rate)
+            if now >= next_fault and injector.deck:
+                next_fault += args.fault_every * rng.uniform(0.5, 1.5)
+                injector.inject(injector.next_kind(), targets)
+        except httpx.HTTPError as error:  # the sandbox is busy: this tick's message or fault is skipped
+            print(f"  control API: {type(error).__name__} at {now:.0f}s", file=sys.stderr)
+        if redis_at and now >= redis_at[0]:
+            redis_at.pop(0)
+            injector.restart_redis()
+        if not renewed and now >= args.duration * 0.55:
+            store_session(control, app_key=app_key, tenant=victim)
+            renewed = True
+        injector.expire_rules()
+        stack.supervise()
+        time.sleep(0.05)
+    return sent
+
+
+def drain(args, *, stack: Stack, injector: FaultInjector, sent: list[Sent], log_path: Path) -> float:
+    """Clear the faults, bring every process back, and wait until each message got its reply."""
+    from botcore.testing.instrumented import read_side_effects, summarize_side_effects
+
+    injector.expire_rules(everything=True)
+    stack.ensure_all_running()
+    started = time.monotonic()
+    while time.monotonic() - started < args.drain:
+        replied = summarize_side_effects(read_side_effects(log_path)).replied
+        if all(item.key in replied for item in sent):
+            break
+        stack.supervise()
+        time.sleep(1.0)
+    time.sleep(3.0)  # a last repeat in flight still lands in the log
+    return time.monotonic() - started
+
+
+def main() -> None:
+    args = parse_args()
+    rng = random.Random(args.seed)
+    workdir = Path(tempfile.mkdtemp(prefix="vibe-chaos-"))
+    pg_host, _, pg_port = args.pg.partition(":")
+    db_name = f"vibe_chaos_{uuid.uuid4().hex[:10]}"
+    db = ScratchDatabase(host=pg_host, port=int(pg_port or 5432), user="postgres", name=db_name)
+    redis = PrivateRedis(workdir)
+    sandbox_port = free_port()
+    env = child_env(args, workdir=workdir, db=db, redis=redis, sandbox_port=sandbox_port)
+    stack = Stack(env=env, workdir=workdir, sandbox_port=sandbox_port)
+    # SIGTERM and SIGHUP end the run the way Ctrl-C does, through the cleanup below.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
+    print(describe_run(args), flush=True)
+    try:
+        db.create()
+        redis.start()
+        stack.start_sandbox()
+        control = httpx.Client(base_url=stack.sandbox_url, timeout=30)
+        app_key, tenants = seed_portals(control, args.portals)
+        env["VIBE_APP_KEY"] = app_key
+        prefixes = ("VIBE_", "BOTCORE_", "DJANGO_", "TENANTS_", "DATABASE_URL", "REDIS_URL")
+        os.environ.update({k: v for k, v in env.items() if k.startswith(prefixes)})
+        os.environ["VIBE_BUDGET_PER_SECOND"] = "0"  # setup here is not the load under test
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vibeapp.settings")
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        targets = provision(control, app_key=app_key, tenants=tenants)
+        for name in ("qcluster1", "qcluster2", "pacer1", "pacer2"):
+            stack.add_app(name)
+        deck = tuple(kind for kind in DECK if kind not in args.without)
+        injector = FaultInjector(stack=stack, redis=redis, control=control, rng=rng, lease_seconds=args.lease,
+                                 deck=deck)
+        warm_up = [item for t in targets for item in send_message(control, t, "warm-up", at=0.0)]
+        print(f"setup done: {len(targets)} bots provisioned; chaos for {args.duration:g}s", flush=True)
+        sent = warm_up + run_chaos(args, stack=stack, injector=injector, control=control, targets=targets,
+                                   app_key=app_key, tenants=tenants, rng=rng)
+        log_path = workdir / "side-effects.jsonl"
+        drained = drain(args, stack=stack, injector=injector, sent=sent, log_path=log_path)
+        stack.stop_apps()
+        print_report(args, injector=injector, stack=stack, sent=sent, control=control, log_path=log_path,
+                     drained=drained)
+    except KeyboardInterrupt:
+        print("interrupted: cleaning up", file=sys.stderr)
+        raise SystemExit(130) from None
+    finally:
+        stack.stop()
+        redis.stop()
+        db.drop()
+        if args.keep_logs:
+            print(f"logs kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

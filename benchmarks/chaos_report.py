@@ -1,0 +1,121 @@
+"""The chaos benchmark's report: what was injected, what was lost or repeated, and the likeliest reasons why.
+
+Lost and repeated are read from the side-effect log the instrumented skill wrote where each effect
+happened; the reasons from the event log and the bots' rows in the database, and from which faults were
+injected in the seconds after a lost or repeated message was sent.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from benchmarks.chaos_faults import FaultInjector
+from benchmarks.chaos_stack import Stack
+
+WINDOW = 30.0  # seconds after a message in which a fault may have touched its handling
+
+
+@dataclass(frozen=True)
+class Sent:
+    key: str  # "<member id>:<vibe bot id>:<event id>", as the skill logs it
+    bot_id: int
+    event_id: int
+    at: float  # seconds since the chaos started (0 for the warm-up)
+
+
+def _why_lost(items: list[Sent], *, poisoned_bots: set[int]) -> Counter:
+    """For each lost message: failed (with the error's start), stored but never handled, or never stored."""
+    from botcore.models import EventLogEntry
+
+    reasons: Counter = Counter()
+    for item in items:
+        entry = (EventLogEntry.objects.filter(bot__vibe_bot_id=item.bot_id, vibe_event_id=item.event_id)
+                 .values("status", "error", "attempts").first())
+        if entry is None:
+            behind = " (its bot was sent a poison event)" if item.bot_id in poisoned_bots else ""
+            reasons[f"never stored in the event log{behind}"] += 1
+        elif entry["status"] == EventLogEntry.Status.FAILED:
+            # Ids stripped, so that one cause on many messages is one line.
+            first_line = re.sub(r"\d+", "N", (entry["error"] or "").split("\n")[0])[:90]
+            reasons[f"failed after {entry['attempts']} attempt(s): {first_line}"] += 1
+        else:
+            reasons[f"stored, status {entry['status']}"] += 1
+    return reasons
+
+
+def _bots_in_trouble(control: httpx.Client) -> list[str]:
+    from botcore.models import Bot
+
+    pending = {b["id"]: b["pendingEvents"] for b in control.get("/_sandbox/bots").json()["data"]["bots"]}
+    lines = []
+    for bot in Bot.objects.order_by("pk"):
+        queued = pending.get(bot.vibe_bot_id, 0)
+        if queued or bot.status != Bot.Status.ACTIVE:
+            why = bot.broken_reason or bot.last_error
+            reason = why.splitlines()[0][:80] if why else ""
+            lines.append(f"  bot {bot.vibe_bot_id}: {bot.status}, offset {bot.event_offset}, {queued} events "
+                         f"still queued on the platform{'; ' + reason if reason else ''}")
+    return lines
+
+
+def print_report(args, *, injector: FaultInjector, stack: Stack, sent: list[Sent], control: httpx.Client,
+                 log_path: Path, drained: float) -> None:
+    from botcore.testing.instrumented import SIDE_EFFECTS, read_side_effects, summarize_side_effects
+
+    summary = summarize_side_effects(read_side_effects(log_path))
+    lost = [item for item in sent if item.key not in summary.replied]
+    never_handled = [item for item in lost if item.key not in summary.handled]
+    by_key = {item.key: item for item in sent}
+
+    print(f"\nfaults injected ({sum(injector.counts.values())}):")
+    for kind, count in sorted(injector.counts.items()):
+        print(f"  {kind:24} {count:5d}")
+    statuses = control.get("/_sandbox/stats").json()["data"]["byStatus"]
+    print("  the platform answered: " + ", ".join(f"{code} x{n}" for code, n in sorted(statuses.items())))
+    exits = {name: app.exits for name, app in stack.apps.items() if app.exits}
+    if exits:
+        print(f"  processes that died by themselves (restarted): {exits}")
+
+    poison_handled = sum(1 for key in injector.poison_keys if key in summary.handled)
+    print(f"\nuser messages sent {len(sent)}, answered {len(sent) - len(lost)}, lost {len(lost)} "
+          f"(never handled {len(never_handled)}, handled but never answered "
+          f"{len(lost) - len(never_handled)}); "
+          f"drained in {drained:.0f}s of at most {args.drain}s")
+    print(f"poison events {len(injector.poison_keys)}, handled by the skill {poison_handled} "
+          "(not counted as lost)")
+    if lost:
+        print("why the lost were lost:")
+        poisoned = {int(key.split(":")[1]) for key in injector.poison_keys}
+        for reason, count in _why_lost(lost, poisoned_bots=poisoned).most_common(8):
+            print(f"  {count:5d}  {reason}")
+        print(f"  faults in the {WINDOW:g}s after a lost message was sent: {_near(injector, lost)}")
+
+    print(f"\nside effects repeated: {len(summary.repeated)} "
+          f"({sum(summary.repeated.values()) - len(summary.repeated)} extra performances); "
+          f"events handled more than once: {len(summary.rehandled)}")
+    for effect in SIDE_EFFECTS:
+        pairs = [pair for pair in summary.repeated if pair[1] == effect]
+        if pairs:
+            most = max(summary.repeated[pair] for pair in pairs)
+            print(f"  {effect:9} repeated on {len(pairs)} events, at most {most} times")
+    repeated_sent = [by_key[key] for key in {key for key, _ in summary.repeated} if key in by_key]
+    if repeated_sent:
+        print(f"  faults in the {WINDOW:g}s after a repeated message was sent: "
+              f"{_near(injector, repeated_sent)}")
+
+    trouble = _bots_in_trouble(control)
+    if trouble:
+        print("bots not active or with events left on the platform:")
+        print("\n".join(trouble))
+    print(f"lost={len(lost)} repeated={len(summary.repeated)} faults={sum(injector.counts.values())}")
+
+
+def _near(injector: FaultInjector, items: list[Sent]) -> str:
+    tally: Counter = Counter()
+    for item in items:
+        tally.update(set(injector.near(start=item.at - 1.0, end=item.at + WINDOW)))
+    return ", ".join(f"{kind} {count}" for kind, count in tally.most_common(6)) or "none"
