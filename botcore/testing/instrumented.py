@@ -63,25 +63,33 @@ class SideEffectSkill(Skill):
             return
         key = side_effect_key(
             portal_member_id=ctx.portal_member_id,
-            vibe_bot_id=getattr(ctx, "vibe_bot_id", None),  # RecordingContext has no platform bot
+            # The platform bot the event came to (a moved bot's drained events keep theirs).
+            vibe_bot_id=event.bot.id if event.bot is not None else getattr(ctx, "vibe_bot_id", None),
             event_id=event.event_id,
         )
         path = side_effect_log_path()
 
-        def record(effect: str) -> None:
+        def record(effect: str, kind: str | None = None) -> None:
+            # A live context replays what an earlier attempt at this event already did (ctx.effects says
+            # which): only what was performed now is written down. A RecordingContext performs every call.
+            effects = getattr(ctx, "effects", None)
+            if kind is not None and effects is not None:
+                done = [performed for name, performed in effects if name == kind]
+                if not done or not done[-1]:
+                    return
             if path:
                 append_side_effect(path=path, key=key, effect=effect)
 
         record(HANDLE)
-        ctx.react("like")
-        record("reaction")
+        if ctx.react("like"):
+            record("reaction", "reaction")
         # The text is not echoed: a poison event's text (U+0000) must not make the reply itself fail.
         ctx.reply(f"seen event {event.event_id}")
-        record("reply")
+        record("reply", "post")
         with ctx.state.update() as data:
             data["messages"] = int(data.get("messages", 0)) + 1
             data["last_event_id"] = event.event_id
-        record("state")  # after the block: the write is committed only when it ends
+        record("state", "state")  # after the block: the write is committed only when it ends
 
 
 def read_side_effects(path: str | os.PathLike[str]) -> Counter[tuple[str, str]]:

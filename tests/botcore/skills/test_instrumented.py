@@ -29,7 +29,7 @@ def test_a_message_is_handled_reacted_replied_and_stored_and_each_is_logged(log_
     assert ctx.state_of(ctx.dialog_id) == {"messages": 1, "last_event_id": 7}
     lines = [json.loads(line) for line in log_path.read_text().splitlines()]
     assert [line["effect"] for line in lines] == ["handle", "reaction", "reply", "state"]
-    assert {line["key"] for line in lines} == {"p1:None:7"}
+    assert {line["key"] for line in lines} == {"p1:100:7"}
     assert {line["pid"] for line in lines} == {os.getpid()}
 
 
@@ -42,7 +42,7 @@ def test_an_effect_that_failed_is_not_logged(log_path):
     with pytest.raises(RuntimeError):
         run_skill(SideEffectSkill(), make_message_event("hi", event_id=8), ctx=ctx)
 
-    assert read_side_effects(log_path) == {("p1:None:8", "handle"): 1, ("p1:None:8", "reaction"): 1}
+    assert read_side_effects(log_path) == {("p1:100:8", "handle"): 1, ("p1:100:8", "reaction"): 1}
 
 
 def test_handling_twice_shows_as_repeated_effects_and_a_rehandled_key(log_path):
@@ -55,9 +55,9 @@ def test_handling_twice_shows_as_repeated_effects_and_a_rehandled_key(log_path):
 
     summary = summarize_side_effects(read_side_effects(log_path))
 
-    assert summary.handled == summary.replied == {"p1:None:1", "p1:None:2"}
-    assert summary.repeated == {("p1:None:2", effect): 2 for effect in ("reaction", "reply", "state")}
-    assert summary.rehandled == {"p1:None:2": 2}
+    assert summary.handled == summary.replied == {"p1:100:1", "p1:100:2"}
+    assert summary.repeated == {("p1:100:2", effect): 2 for effect in ("reaction", "reply", "state")}
+    assert summary.rehandled == {"p1:100:2": 2}
 
 
 def test_without_a_log_the_skill_still_acts_and_a_missing_log_reads_empty(tmp_path, settings, monkeypatch):
