@@ -12,6 +12,7 @@ import pytest
 
 from botcore.models import Bot, EventLogEntry
 from botcore.services.bots import provision_bot
+from botcore.testing.instrumented import read_side_effects, summarize_side_effects
 from tests.botcore.livestack import LiveStack, wait_for
 
 pytestmark = [pytest.mark.slow]
@@ -38,25 +39,38 @@ def test_the_demo_flow_answers_through_real_workers(sandbox_portal, stack):
 
 
 @pytest.mark.parametrize("run", range(3))
-def test_no_event_is_lost_or_handled_twice_when_workers_and_pacers_are_killed(sandbox_portal, stack, run):
+def test_no_event_is_lost_or_handled_twice_when_workers_and_pacers_are_killed(sandbox_portal, sandbox, settings,
+                                                                              tmp_path, run):
+    """Counted where the effects happen: the instrumented skill writes down each reply, reaction and state
+    write it performed, so a repeat shows even where the platform would dedupe the message."""
+    log_path = tmp_path / "effects.jsonl"
+    settings.BOTCORE_SKILLS = ["botcore.testing.instrumented.SideEffectSkill"]
+    stack = LiveStack(base_url=sandbox.base_url, app_key=sandbox_portal.app_key, extra_env={
+        "BOTCORE_SKILLS": "botcore.testing.instrumented.SideEffectSkill", "VIBE_SIDE_EFFECT_LOG": str(log_path),
+    })
     rng = random.Random(run)
     bot = provision_bot(sandbox_portal.portal)
-    stack.start("qcluster")
-    stack.start("pacer")
-    texts = [f"m{run}-{i}" for i in range(24)]
-    for index, text in enumerate(texts):
-        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
-        time.sleep(rng.uniform(0.02, 0.15))
-        if index % 8 == 3:
-            victim = rng.choice(["qcluster", "pacer"])
-            stack.kill(victim)  # SIGKILL, mid-whatever it was doing
-            time.sleep(rng.uniform(0.0, 0.5))
-            stack.start(victim)
-    wait_for(lambda: not EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.RECEIVED).exists()
-             and EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD").count() == len(texts),
-             timeout=90, what="every message stored and handled")
-    counts = echoes_of(sandbox_portal, bot, texts)
-    assert all(count == 1 for count in counts.values()), counts
+    try:
+        stack.start("qcluster")
+        stack.start("pacer")
+        texts = [f"m{run}-{i}" for i in range(24)]
+        for index, text in enumerate(texts):
+            sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
+            time.sleep(rng.uniform(0.02, 0.15))
+            if index % 8 == 3:
+                victim = rng.choice(["qcluster", "pacer"])
+                stack.kill(victim)  # SIGKILL, mid-whatever it was doing
+                time.sleep(rng.uniform(0.0, 0.5))
+                stack.start(victim)
+        messages = EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+        wait_for(lambda: not EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.RECEIVED).exists()
+                 and messages.count() == len(texts), timeout=120, what="every message stored and handled")
+    finally:
+        stack.stop()
+    summary = summarize_side_effects(read_side_effects(log_path))
+    keys = {f"{sandbox_portal.portal.member_id}:{bot.vibe_bot_id}:{e}" for e in messages.values_list("vibe_event_id", flat=True)}
+    assert keys <= summary.replied, f"never answered: {sorted(keys - summary.replied)}"
+    assert not summary.repeated, f"performed more than once: {dict(summary.repeated)}"
     assert not EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.FAILED).exists()
 
 
