@@ -52,9 +52,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--portals", type=int, help="portals (one bot each); default by profile")
     parser.add_argument("--duration", type=float, help="seconds of chaos; default by profile")
     parser.add_argument("--workers", type=int, default=2, help="django-q2 workers per qcluster")
-    parser.add_argument("--lease", type=float, default=8.0, help="BOTCORE_LEASE_SECONDS for the run")
-    parser.add_argument("--task-timeout", type=int, default=12,
-                        help="django-q2's task timeout (VIBE_Q_TIMEOUT); 1.5 x the lease, as in settings.py")
+    parser.add_argument("--lease", type=float, default=10.0, help="BOTCORE_LEASE_SECONDS for the run")
+    parser.add_argument("--task-timeout", type=int, default=8,
+                        help="django-q2's task timeout (VIBE_Q_TIMEOUT); below the lease, as botcore.E010 requires")
+    parser.add_argument("--deadline", type=float, default=5.0,
+                        help="BOTCORE_CYCLE_DEADLINE_SECONDS; below the task timeout")
     parser.add_argument("--pg", default="127.0.0.1:5432", help="PostgreSQL host:port (user postgres, trust)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (path printed)")
     parser.add_argument("--without", default="",
@@ -80,7 +82,7 @@ def describe_run(args: argparse.Namespace) -> str:
     return (f"chaos benchmark, {args.profile} profile: commit {commit}, "
             f"{os.cpu_count()} cores, PostgreSQL + Redis, 2 qclusters x {args.workers} workers + 2 pacers, "
             f"{args.portals} portals, {args.duration:g}s of chaos, lease {args.lease:g}s, "
-            f"task timeout {args.task_timeout}s, seed {args.seed}"
+            f"task timeout {args.task_timeout}s, cycle deadline {args.deadline:g}s, seed {args.seed}"
             + (f", without {', '.join(sorted(args.without))}" if args.without else ""))
 
 
@@ -101,6 +103,7 @@ def child_env(args: argparse.Namespace, *, workdir: Path, db: ScratchDatabase, r
         "VIBE_Q_TIMEOUT": str(args.task_timeout),
         "VIBE_Q_RETRY": str(args.task_timeout + 4),
         "BOTCORE_LEASE_SECONDS": str(args.lease),
+        "BOTCORE_CYCLE_DEADLINE_SECONDS": str(args.deadline),
         "BOTCORE_SKILLS": "botcore.testing.instrumented.SideEffectSkill",
         "VIBE_SIDE_EFFECT_LOG": str(workdir / "side-effects.jsonl"),
         "BOTCORE_POLL_FAST_SECONDS": "0.3",
