@@ -106,8 +106,11 @@ def child_env(args: argparse.Namespace, *, workdir: Path, db: ScratchDatabase, r
         "BOTCORE_CYCLE_DEADLINE_SECONDS": str(args.deadline),
         "BOTCORE_SKILLS": "botcore.testing.instrumented.SideEffectSkill",
         "VIBE_SIDE_EFFECT_LOG": str(workdir / "side-effects.jsonl"),
+        # The product's cadence (1 s / 15 s, backoff capped at 300 s) compressed about 7x, as the run is.
         "BOTCORE_POLL_FAST_SECONDS": "0.3",
         "BOTCORE_POLL_SLOW_SECONDS": "2",
+        "BOTCORE_BACKOFF_MAX_SECONDS": "40",
+        "BOTCORE_ENQUEUE_LEASE_SECONDS": "4",
         "VIBE_BUDGET_PER_SECOND": "200",  # 429s come from the injected storms, not from pacing
         "TENANTS_TOKEN_MIN_REMAINING_SECONDS": "5",  # so that a session can expire within the run
         "VIBE_LOG_LEVEL": "WARNING",

@@ -130,24 +130,30 @@ def handle_entry(
         event = parse_event(entry.payload)
     except MalformedEventError as error:
         return _finish(entry, EventLogEntry.Status.FAILED, error=f"malformed event: {error}", started=started)
-    chosen, ctx = choose_skill(event, bot=bot, client=client, skills=skills)
-    if chosen is None:
-        return _finish(entry, EventLogEntry.Status.IGNORED, started=started)
-    what = f"bot={bot.pk} portal={bot.portal.member_id} event={entry.vibe_event_id}"
-    verdict = run_skill(
-        chosen, event, ctx, attempts=entry.attempts, what=what,
-        retry_base=conf.handle_retry_base_seconds(), retry_cap=conf.handle_retry_max_seconds(),
-    )  # fmt: skip
+    retry_base, retry_cap = conf.handle_retry_base_seconds(), conf.handle_retry_max_seconds()
+    try:
+        chosen, ctx = choose_skill(event, bot=bot, client=client, skills=skills)
+    except VibeError as error:  # a skill's wants() met the platform's trouble: judged as if handling
+        chosen, ctx = None, None
+        verdict = judge_failure(error, attempts=entry.attempts, retry_base=retry_base, retry_cap=retry_cap)
+    else:
+        if chosen is None:
+            return _finish(entry, EventLogEntry.Status.IGNORED, started=started)
+        what = f"bot={bot.pk} portal={bot.portal.member_id} event={entry.vibe_event_id}"
+        verdict = run_skill(
+            chosen, event, ctx, attempts=entry.attempts, what=what, retry_base=retry_base, retry_cap=retry_cap
+        )
+    skill_name = chosen.name if chosen is not None else ""
     if verdict.status == "done":
-        return _finish(entry, EventLogEntry.Status.HANDLED, skill=chosen.name, started=started)
+        return _finish(entry, EventLogEntry.Status.HANDLED, skill=skill_name, started=started)
     if verdict.status == "failed":
-        return _finish(entry, EventLogEntry.Status.FAILED, skill=chosen.name, error=verdict.error, started=started)
+        return _finish(entry, EventLogEntry.Status.FAILED, skill=skill_name, error=verdict.error, started=started)
     if verdict.status == "refused":
         EventLogEntry.objects.filter(pk=entry.pk).update(attempts=F("attempts") - 1, error=verdict.error[:4000])
         assert verdict.cause is not None
         raise verdict.cause
     retry_at = timezone.now() + timedelta(seconds=verdict.retry_in)
-    EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=retry_at, skill=chosen.name, error=verdict.error[:4000])
+    EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=retry_at, skill=skill_name, error=verdict.error[:4000])
     entry.next_attempt_at = retry_at
     return EventLogEntry.Status.RECEIVED
 
