@@ -9,7 +9,7 @@
 - Restarts: the sweep looks back BOTCORE_SCHEDULE_CATCH_UP_MINUTES (default 15), so a firing missed while
   nothing ran is made late, once; older ones are let go rather than piling up.
 - The same sweep re-enqueues runs that are due again (retried after a passing failure) or whose task got
-  lost, and hands back runs whose worker died mid-run (RUNNING past BOTCORE_SKILL_RUN_TIMEOUT_SECONDS).
+  lost, and hands back runs whose worker died mid-run (RUNNING past the lease, BOTCORE_LEASE_SECONDS).
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def catch_up_minutes() -> int:
 
 
 def run_timeout_seconds() -> float:
-    return float(read_setting("BOTCORE_SKILL_RUN_TIMEOUT_SECONDS", 900))
+    """A RUNNING run older than this lost its worker: the task queue kills any task sooner (the same lease
+    that guards a poll cycle, botcore.conf.lease_seconds, outlasts the queue's timeout)."""
+    return conf.lease_seconds()
 
 
 def portal_zone(name: str) -> ZoneInfo:
