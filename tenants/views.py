@@ -58,7 +58,7 @@ def app_entry(request: HttpRequest) -> HttpResponse:
         return render(request, "tenants/open_from_bitrix.html")
     if not _gateway_headers_are_well_formed(request, token):
         log.warning("malformed gateway headers refused path=%s", request.path)
-        return render(request, "tenants/error.html", {"message": "The request's credentials are malformed."}, status=400)
+        return render(request, "tenants/error.html", {"message": _("The request's credentials are malformed.")}, status=400)
     viewer = find_viewer(request)
     if viewer is None or viewer.token_digest != token_digest(token):
         try:
@@ -81,7 +81,7 @@ def oauth_start(request: HttpRequest) -> HttpResponse:
     """Send an invited visitor to the platform's consent page; the uninvited never see the app key."""
     if getattr(request, "limited", False):
         log.warning("oauth start rate-limited path=%s", request.path)
-        return render(request, "tenants/error.html", {"message": "Too many attempts. Please wait a minute."}, status=429)
+        return render(request, "tenants/error.html", {"message": _("Too many attempts. Please wait a minute.")}, status=429)
     try:
         oauth.check_invite(request.GET.get("invite", ""))
     except TenantsError as error:
