@@ -26,11 +26,11 @@ $(VENV)/bin/python:
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(DEPS_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e ".[sandbox]"
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[sandbox,test]"
 	touch $(DEPS_STAMP) $@
 
 # Translations (docs/translating.md): extract every marked text into locale/<lang>/LC_MESSAGES/django.po,

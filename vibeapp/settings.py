@@ -45,9 +45,13 @@ INSTALLED_APPS = [
     "vibeapp",
     "tenants",
     "botcore",
-    "sandbox",
     "ops",
 ]
+# The local platform is the `sandbox` extra (pip install -e ".[sandbox]", which `make run` and `make test` use):
+# an app on developer machines and in tests where it is installed, never in production.
+VIBE_SANDBOX_INSTALLED = not IS_PRODUCTION and env.is_importable("sandbox", "starlette", "uvicorn", "jinja2")
+if VIBE_SANDBOX_INSTALLED:
+    INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
     "ops.middleware.RequestLogContextMiddleware",
