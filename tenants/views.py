@@ -178,7 +178,7 @@ def portal_page(request: HttpRequest) -> HttpResponse:
         "uninstall_form": UninstallForm(domain=portal.domain),
         "extra_sections": _extra_sections(request, portal, viewer),
     }
-    has_errors = settings_form.is_bound and settings_form.errors or key_form.is_bound and key_form.errors
+    has_errors = (settings_form.is_bound and settings_form.errors) or (key_form.is_bound and key_form.errors)
     return render(request, "tenants/portal.html", context, status=400 if has_errors else 200)
 
 

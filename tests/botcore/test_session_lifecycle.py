@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
-
 from botcore.models import Bot
 from botcore.services.bots import provision_bot
 from botcore.services.polling import poll_bot_once

@@ -10,7 +10,6 @@ import pytest
 from sandbox.http import MAX_BODY_BYTES
 from tests.sandbox.helpers import error_of
 
-
 JSON = {"Content-Type": "application/json"}
 WRITES = [
     ("POST", "/bots"),

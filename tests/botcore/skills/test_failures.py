@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from botcore.models import Bot, EventLogEntry
+from botcore.services.executor import execute_run
 from botcore.skills.base import Skill
 from botcore.skills.models import SkillRun
-from botcore.services.executor import execute_run
 from botcore.skills.runs import claim_run
 from botcore.vibe.events import EventType, MessageAddEvent
 
@@ -104,7 +104,7 @@ def test_an_event_failing_transiently_every_time_is_failed_with_the_reason_after
         world.poll()
         if EventLogEntry.objects.filter(bot=world.bot, next_attempt_at__isnull=False).exists():
             wait_for_retry(world)
-    [(text, status, error)] = entries(world)
+    [(_text, status, error)] = entries(world)
     assert status == "failed" and error.startswith("gave up after 3 attempts") and "INTERNAL_ERROR" in error
     assert not EventLogEntry.objects.filter(bot=world.bot, status="received").exists()
     world.bot.refresh_from_db()

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -111,7 +111,7 @@ def test_a_scheduled_run_reaches_the_skill_once_on_the_portals_clock(world, task
     from tenants.models import PortalSettings
 
     PortalSettings.objects.update_or_create(portal=world.bot.portal, defaults={"timezone": "Asia/Tokyo"})
-    now = datetime(2030, 3, 4, 0, 7, 30, tzinfo=timezone.utc)
+    now = datetime(2030, 3, 4, 0, 7, 30, tzinfo=UTC)
     assert sweep_schedules(now) == 1  # 00:05 UTC = 09:05 in Tokyo, inside the catch-up window
     assert sweep_schedules(now) == 0  # a second scheduler (another qcluster) claims nothing
     task_queue.run()
