@@ -5,9 +5,13 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 
 from ops.logs import build_logging
 from vibeapp import env
+
+# Lets Django's generic classes be subscripted for the type checker (ModelAdmin[Portal]); adds nothing else.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Local state of the embedded default (SQLite file, generated local secrets); git-ignored.
@@ -96,7 +100,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env.read_str("VIBE_SQLITE_PATH") or VAR_DIR / "db.sqlite3",
+            "NAME": str(env.read_str("VIBE_SQLITE_PATH") or VAR_DIR / "db.sqlite3"),
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
