@@ -6,13 +6,17 @@ PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 TEST_STAMP := $(VENV)/.test-deps-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test test-skill deps test-deps browser gettext messages
+.PHONY: run test test-fast gates test-skill deps test-deps browser gettext messages
 
 run: deps
 	$(PY) manage.py runstack
 
 test: test-deps browser gettext
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Lint, format, types, import contracts, migrations (.ci/gates); CI runs them before the suite.
+gates: test-deps
+	.ci/gates
 
 # A skill's tests from a fresh clone, no browser needed: make test-skill TESTS=tests/test_dice.py
 test-skill: test-deps
