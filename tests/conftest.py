@@ -7,9 +7,34 @@ import pytest
 from cryptography.fernet import Fernet
 
 from sandbox.runner import SandboxThread
+from tests.netguard import NetworkGuard
 
 # Fixed for the whole run so rows written by one test's fixtures stay readable in the next.
 TEST_FERNET_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(scope="session")
+def _network_guard_installed():
+    guard = NetworkGuard()
+    guard.install()
+    yield guard
+    guard.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def network_guard(_network_guard_installed):
+    """Fails the test if anything in this process opened a connection to a host that is not loopback.
+
+    The attempt itself raises NetworkGuardError (an OSError, as a refused connection would be); the test
+    fails at teardown even when the code under test caught it. Processes a test starts are not covered.
+    """
+    guard = _network_guard_installed
+    guard.attempts.clear()
+    yield guard
+    if guard.attempts:
+        reached = ", ".join(sorted(set(guard.attempts)))
+        guard.attempts.clear()
+        pytest.fail(f"the test reached for the network beyond loopback: {reached}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)
