@@ -9,6 +9,13 @@ from cryptography.fernet import Fernet
 from sandbox.runner import SandboxThread
 from tests.netguard import NetworkGuard
 
+def pytest_collection_modifyitems(items):
+    """A browser test starts chromium, a real process: it is slow too, so `-m "not slow"` leaves it out."""
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
 # Fixed for the whole run so rows written by one test's fixtures stay readable in the next.
 TEST_FERNET_KEY = Fernet.generate_key().decode()
 

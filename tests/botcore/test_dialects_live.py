@@ -23,7 +23,7 @@ from botcore.skills.scheduling import sweep_schedules
 from sandbox.dialects import DIALECTS
 from tenants.models import Portal, PortalSettings
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 EVERY_DIALECT = [pytest.param(None, id="reference"), *(pytest.param(name, id=name) for name in DIALECTS)]
 # The rate dialects only show when the limit bites: those runs meet a platform of 3 requests/s.

@@ -24,6 +24,7 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("env", "expected"), [({}, "False"), ({"DJANGO_DEBUG": "1"}, "True")])
 def test_debug_is_off_unless_asked_for(env, expected):
     result = run_manage("shell", "-c", "from django.conf import settings; print(settings.DEBUG)", env=env)
@@ -42,11 +43,13 @@ def production_env(tmp_path, **extra: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_check_deploy_warns_about_open_metrics_in_production(tmp_path):
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(tmp_path))
     assert result.returncode != 0 and "ops.W001" in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_check_deploy_is_clean_in_production(tmp_path):
     result = run_manage(
         "check", "--deploy", "--fail-level", "WARNING",
@@ -63,6 +66,7 @@ def test_runstack_puts_no_secret_on_a_command_line(settings):
         assert not any("vibe_app_" in arg or "key" in arg.lower() for arg in argv), argv
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("production", "expected"), [(False, "True"), (True, "False")])
 def test_the_sandbox_is_an_app_only_off_production(tmp_path, production, expected):
     env = production_env(tmp_path) if production else {"VIBE_VAR_DIR": str(tmp_path)}

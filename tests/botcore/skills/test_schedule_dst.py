@@ -115,6 +115,7 @@ def sweep_night(start: datetime, hours: int) -> None:
             clock.shift(timedelta(minutes=1))
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("night", "local_due"),

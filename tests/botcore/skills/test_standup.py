@@ -141,6 +141,7 @@ def skill_paths():
     ]
 
 
+@pytest.mark.slow
 def test_a_standup_day(clock, world, task_queue):
     from tenants.models import PortalSettings
 

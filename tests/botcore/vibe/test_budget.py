@@ -97,6 +97,7 @@ def _spend_in_another_process(name: str, count: int, queue: multiprocessing.Queu
         queue.put(time.time())
 
 
+@pytest.mark.slow
 def test_two_processes_share_one_budget_through_redis():
     name = uuid.uuid4().hex
     context = multiprocessing.get_context("spawn")

@@ -193,6 +193,7 @@ def test_a_retry_after_longer_than_the_longest_wait_is_raised_for_the_caller(wor
     assert len(calls_to(world.control, BOTS, "GET")) == 2
 
 
+@pytest.mark.slow
 def test_the_client_budget_keeps_the_platforms_429_away(world):
     world.control.post("/rate-limit", {"key": world.personal_key, "perSecond": 5})
     budget = SharedBudget(
