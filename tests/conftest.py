@@ -9,6 +9,7 @@ from cryptography.fernet import Fernet
 from sandbox.runner import SandboxThread
 from tests.netguard import NetworkGuard
 
+
 def pytest_collection_modifyitems(items):
     """A browser test starts chromium, a real process: it is slow too, so `-m "not slow"` leaves it out."""
     for item in items:

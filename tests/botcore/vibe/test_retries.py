@@ -146,6 +146,7 @@ def test_an_idempotent_write_is_retried_after_a_502(sandbox, world):
     assert [c["status"] for c in calls_to(world.control, f"/v1/bots/{bot.id}", "PATCH")] == [502, 200]
 
 
+@pytest.mark.slow
 def test_register_with_adopt_existing_is_retried_after_a_502_and_makes_one_bot(sandbox, world):
     client = fast(world)
     seed_first_fail_then_pass(sandbox)
@@ -159,6 +160,7 @@ def test_register_with_adopt_existing_is_retried_after_a_502_and_makes_one_bot(s
 # --- rate limit ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_429_is_waited_out_per_retry_after_then_the_read_succeeds(world):
     client = world.client("personal", max_attempts=3, retry_max_wait=5)
     world.control.post("/rate-limit", {"key": world.personal_key, "perSecond": 1})
@@ -173,6 +175,7 @@ def test_a_429_is_waited_out_per_retry_after_then_the_read_succeeds(world):
     ]
 
 
+@pytest.mark.slow
 def test_a_429_on_an_unsafe_post_is_retried_because_nothing_happened(world):
     client = world.client("personal", max_attempts=3, retry_max_wait=5)
     world.control.post("/rate-limit", {"key": world.personal_key, "perSecond": 1})
