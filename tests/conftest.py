@@ -1,8 +1,11 @@
 """Shared fixtures: the sandbox on loopback, and a guard that keeps tests off every other network."""
 from __future__ import annotations
 
+import functools
 import os
+import ssl
 
+import httpx._transports.default as httpx_transports
 import pytest
 from cryptography.fernet import Fernet
 
@@ -19,6 +22,25 @@ def pytest_collection_modifyitems(items):
 
 # Fixed for the whole run so rows written by one test's fixtures stay readable in the next.
 TEST_FERNET_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_tls_context_per_settings():
+    """httpx builds a TLS context (loading the whole CA bundle, ~30 ms) for every client, even one that only
+    ever talks plain HTTP to the loopback sandbox; in a fast test that was most of its time. Here every
+    client with the same TLS settings shares one context. Tests only: production code is unchanged."""
+    original = httpx_transports.create_ssl_context
+    shared = functools.lru_cache(maxsize=None)(original)
+
+    def create_ssl_context(verify=True, cert=None, trust_env=True) -> ssl.SSLContext:
+        try:
+            return shared(verify=verify, cert=cert, trust_env=trust_env)
+        except TypeError:  # settings that cannot be a cache key (an SSLContext is returned as given anyway)
+            return original(verify=verify, cert=cert, trust_env=trust_env)
+
+    httpx_transports.create_ssl_context = create_ssl_context
+    yield
+    httpx_transports.create_ssl_context = original
 
 
 @pytest.fixture(scope="session")
