@@ -127,7 +127,6 @@ def test_expired_browser_sessions_are_cleared_and_live_ones_kept():
     assert Session.objects.count() == 1
 
 
-@pytest.mark.slow
 def test_every_pruning_runs_on_a_schedule_created_by_name_and_in_a_worker(task_queue):
     call_command("ensure_schedules")
     call_command("ensure_schedules")

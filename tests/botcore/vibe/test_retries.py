@@ -146,7 +146,6 @@ def test_an_idempotent_write_is_retried_after_a_502(sandbox, world):
     assert [c["status"] for c in calls_to(world.control, f"/v1/bots/{bot.id}", "PATCH")] == [502, 200]
 
 
-@pytest.mark.slow
 def test_register_with_adopt_existing_is_retried_after_a_502_and_makes_one_bot(sandbox, world):
     client = fast(world)
     seed_first_fail_then_pass(sandbox)
