@@ -14,6 +14,10 @@ run: deps
 test: test-deps browser gettext
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The fast suite while working: no real processes, no browser; under a minute (docs: README).
+test-fast: test-deps
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
 # Lint, format, types, import contracts, migrations (.ci/gates); CI runs them before the suite.
 gates: test-deps
 	.ci/gates
