@@ -6,13 +6,21 @@ PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 TEST_STAMP := $(VENV)/.test-deps-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test test-skill deps test-deps browser gettext messages
+.PHONY: run test test-fast gates test-skill deps test-deps browser gettext messages
 
 run: deps
 	$(PY) manage.py runstack
 
 test: test-deps browser gettext
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fast suite while working: no real processes, no browser; under a minute (docs: README).
+test-fast: test-deps
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# Lint, format, types, import contracts, migrations (.ci/gates); CI runs them before the suite.
+gates: test-deps
+	.ci/gates
 
 # A skill's tests from a fresh clone, no browser needed: make test-skill TESTS=tests/test_dice.py
 test-skill: test-deps
@@ -26,11 +34,11 @@ $(VENV)/bin/python:
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(DEPS_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e ".[sandbox]"
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[sandbox,test]"
 	touch $(DEPS_STAMP) $@
 
 # Translations (docs/translating.md): extract every marked text into locale/<lang>/LC_MESSAGES/django.po,

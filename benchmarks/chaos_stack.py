@@ -127,7 +127,7 @@ class ScratchDatabase:
             from django.db import connections
 
             connections.close_all()
-        except Exception:  # Django may never have been set up
+        except Exception:  # noqa: BLE001 (Django may never have been set up)
             pass
         with self._admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

@@ -184,7 +184,7 @@ def main() -> None:
     sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
 
     print(f"polling benchmark: {args.bots} bots, {active_count} active, +{args.latency_ms:g} ms platform latency, "
-          f"rate limit {'%g/s per key' % args.rate_limit if args.rate_limit else 'off'}, {args.workers} workers, "
+          f"rate limit {f'{args.rate_limit:g}/s per key' if args.rate_limit else 'off'}, {args.workers} workers, "
           f"{'PostgreSQL' if os.environ.get('DATABASE_URL') else 'SQLite'} + {'Redis' if os.environ.get('REDIS_URL') else 'ORM broker'}")
     sandbox = subprocess.Popen([*manage, "runsandbox", "--port", str(args.sandbox_port), "--rate-limit", "100000"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from botcore import conf
-from botcore.models import Bot, EventLogEntry
+from botcore.models import EventLogEntry
 from botcore.services import bots as bot_services
 from botcore.services.polling import poll_bot_once
 from ops.metrics import record_poll_outcome

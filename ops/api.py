@@ -9,11 +9,13 @@ portal actions of the admin (remind, re-verify, uninstall) and pausing or resumi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from django_q.tasks import async_task
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
@@ -37,12 +39,15 @@ from tenants import operations
 from tenants.models import Portal
 from tenants.selectors import annotate_credentials
 
+if TYPE_CHECKING:
+    from rest_framework.permissions import _PermissionClass  # the stubs' name for what DRF accepts
+
 _ID = re.compile(r"[0-9]{1,18}")
 
 
 class OperatorAccess:
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAdminUser]
+    authentication_classes: Sequence[type[BaseAuthentication]] = [TokenAuthentication, SessionAuthentication]
+    permission_classes: Sequence[_PermissionClass] = [IsAdminUser]
     lookup_value_regex = _ID.pattern
 
 

@@ -54,7 +54,8 @@ class ActionResultSerializer(serializers.Serializer):
 
 
 class FigureSerializer(serializers.Serializer):
-    label = serializers.CharField()
+    # A field named like Field.label: DRF takes declared fields off the class, the stubs cannot know that.
+    label = serializers.CharField()  # type: ignore[assignment]
     value = serializers.FloatField()
 
 

@@ -23,7 +23,6 @@ from sandbox.oauth_codes import error_response, exchange_code, mint_code, redact
 from sandbox.pages import error_page, render_page
 from sandbox.state import ApiKey, App, Platform, StateError, User
 
-
 AUTHORIZE_PATH = "/v1/oauth/authorize"
 MAX_URI_LENGTH = 2048
 MAX_STATE_LENGTH = 2048

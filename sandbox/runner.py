@@ -131,7 +131,7 @@ class SandboxThread:
         def call() -> None:
             try:
                 future.set_result(fn(self.services))
-            except BaseException as exc:  # handed back to the calling thread
+            except BaseException as exc:  # noqa: BLE001 (handed back to the calling thread)
                 future.set_exception(exc)
 
         self._loop.call_soon_threadsafe(call)

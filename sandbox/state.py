@@ -13,7 +13,7 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 IMBOT_SCOPES = frozenset({"imbot", "im"})
 DEFAULT_SESSION_TTL = 24 * 3600.0
@@ -261,7 +261,7 @@ class Platform:
 
     # --- time ------------------------------------------------------------------------------------
     def now(self) -> datetime:
-        return datetime.now(timezone.utc) + timedelta(seconds=self.clock_offset)
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset)
 
     # --- identity --------------------------------------------------------------------------------
     def create_portal(self, *, domain: str | None = None, name: str | None = None) -> Portal:

@@ -6,12 +6,13 @@ and uninstall; there is no status field to edit and no hard delete (purging foll
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from admin_auto_filters.filters import AutocompleteFilterFactory
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -23,16 +24,16 @@ from tenants.selectors import annotate_credentials
 class ReadOnlySecretsMixin:
     """Secrets are never shown or edited here; operators see who, how and until when."""
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
-class SessionGrantInline(ReadOnlySecretsMixin, admin.TabularInline):
+class SessionGrantInline(ReadOnlySecretsMixin, admin.TabularInline[SessionGrant, Portal]):
     model = SessionGrant
-    fields = ["bitrix_user_id", "user_name", "is_admin", "source", "masked_token", "obtained_at", "expires_at", "invalidated_at"]
+    fields = ("bitrix_user_id", "user_name", "is_admin", "source", "masked_token", "obtained_at", "expires_at", "invalidated_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -49,10 +50,10 @@ class SessionExpiryFilter(admin.SimpleListFilter):
     parameter_name = "session_expires"
     WINDOWS = {"24h": timedelta(hours=24), "6h": timedelta(hours=6), "1h": timedelta(hours=1)}
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(key, f"within {key}") for key in self.WINDOWS]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         window = self.WINDOWS.get(self.value() or "")
         if window is None:
             return queryset
@@ -63,34 +64,34 @@ class SessionExpiryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Portal)
-class PortalAdmin(admin.ModelAdmin):
+class PortalAdmin(admin.ModelAdmin[Portal]):
     list_display = ["domain", "name", "member_id", "status", "installed_at", "best_token_expires_at", "has_api_key"]
     list_filter = ["status", SessionExpiryFilter]
     search_fields = ["domain", "name", "member_id"]
-    readonly_fields = [
+    readonly_fields = (
         "member_id", "vibe_portal_id", "domain", "name", "status", "installed_at", "installed_by_user_id",
         "uninstalled_at", "purge_after", "session_lost_at", "expiry_warned_at", "updated_at",
-    ]
+    )
     fields = readonly_fields
     inlines = [SessionGrantInline]
     actions = ["send_renewal_reminder", "reverify_session", "uninstall_portals"]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Portal]:
         return annotate_credentials(super().get_queryset(request))
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # portals arrive only through install
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Portal | None = None) -> bool:
         return False  # uninstall goes through the lifecycle; rows are purged after the retention
 
     @admin.display(description="token expires", ordering="best_expires_at")
-    def best_token_expires_at(self, portal: Portal):
-        return portal.best_expires_at or "—"
+    def best_token_expires_at(self, portal: Portal) -> object:
+        return getattr(portal, "best_expires_at", None) or "—"  # annotated by get_queryset
 
     @admin.display(boolean=True, description="personal key", ordering="has_personal_key")
     def has_api_key(self, portal: Portal) -> bool:
-        return portal.has_personal_key
+        return bool(getattr(portal, "has_personal_key", False))  # annotated by get_queryset
 
     def _report(self, request: HttpRequest, results: list[operations.ActionResult]) -> None:
         for result in results:
@@ -107,7 +108,7 @@ class PortalAdmin(admin.ModelAdmin):
         self._report(request, [operations.reverify_session(p, operator=operator) for p in queryset])
 
     @admin.action(description="Uninstall (destroys the portal's credentials)")
-    def uninstall_portals(self, request: HttpRequest, queryset: QuerySet[Portal]):
+    def uninstall_portals(self, request: HttpRequest, queryset: QuerySet[Portal]) -> HttpResponse | None:
         if request.POST.get("confirm") != "yes":
             context = {
                 **self.admin_site.each_context(request),
@@ -123,7 +124,7 @@ class PortalAdmin(admin.ModelAdmin):
 
 
 @admin.register(SessionGrant)
-class SessionGrantAdmin(ReadOnlySecretsMixin, admin.ModelAdmin):
+class SessionGrantAdmin(ReadOnlySecretsMixin, admin.ModelAdmin[SessionGrant]):
     list_display = ["portal", "bitrix_user_id", "user_name", "is_admin", "source", "masked_token", "expires_at", "invalidated_at"]
     list_filter = [AutocompleteFilterFactory("portal", "portal"), "source", "is_admin"]
     list_select_related = ["portal"]
@@ -137,7 +138,7 @@ class SessionGrantAdmin(ReadOnlySecretsMixin, admin.ModelAdmin):
 
 
 @admin.register(PortalApiKey)
-class PortalApiKeyAdmin(ReadOnlySecretsMixin, admin.ModelAdmin):
+class PortalApiKeyAdmin(ReadOnlySecretsMixin, admin.ModelAdmin[PortalApiKey]):
     list_display = ["portal", "key_hint", "added_by_user_id", "added_at", "invalidated_at"]
     list_select_related = ["portal"]
     exclude = ["key"]
@@ -145,10 +146,10 @@ class PortalApiKeyAdmin(ReadOnlySecretsMixin, admin.ModelAdmin):
 
 
 @admin.register(PortalSettings)
-class PortalSettingsAdmin(admin.ModelAdmin):
+class PortalSettingsAdmin(admin.ModelAdmin[PortalSettings]):
     list_display = ["portal", "language", "timezone", "bot_name", "updated_at"]
     list_select_related = ["portal"]
     readonly_fields = ["portal"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # made with the portal at install

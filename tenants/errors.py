@@ -1,15 +1,20 @@
 """The tenants error family: every failure tenants reports, with its data as attributes."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class TenantsError(Exception):
     """Base of everything tenants raises on purpose; `public_message` is safe to show a portal user."""
 
-    public_message = _("Something went wrong while connecting your portal.")
+    public_message: StrOrPromise = _("Something went wrong while connecting your portal.")
 
-    def __init__(self, message: str, *, public_message: str | None = None):
+    def __init__(self, message: str, *, public_message: StrOrPromise | None = None) -> None:
         super().__init__(message)
         if public_message:
             self.public_message = public_message

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -20,7 +21,7 @@ class PortalSettingsForm(forms.Form):
     )
 
     def clean_timezone(self) -> str:
-        value = self.cleaned_data["timezone"].strip()
+        value: str = self.cleaned_data["timezone"].strip()
         if value not in zoneinfo.available_timezones():
             raise forms.ValidationError(_("Not a known time zone (for example Europe/Moscow)."))
         return value
@@ -32,7 +33,7 @@ class PortalApiKeyForm(forms.Form):
     )
 
     def clean_api_key(self) -> str:
-        value = self.cleaned_data["api_key"]
+        value: str = self.cleaned_data["api_key"]
         if not value.startswith("vibe_api_"):
             raise forms.ValidationError(_("A personal key starts with vibe_api_."))
         return value
@@ -41,11 +42,12 @@ class PortalApiKeyForm(forms.Form):
 class UninstallForm(forms.Form):
     confirm = forms.CharField(label=_("Confirm"), max_length=255, help_text=_("Type the portal's domain to confirm"))
 
-    def __init__(self, *args, domain: str, **kwargs):
+    def __init__(self, *args: Any, domain: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.domain = domain
 
     def clean_confirm(self) -> str:
-        if self.cleaned_data["confirm"].strip() != self.domain:
+        value: str = self.cleaned_data["confirm"]
+        if value.strip() != self.domain:
             raise forms.ValidationError(_("Type the portal's domain exactly to confirm."))
-        return self.cleaned_data["confirm"]
+        return value

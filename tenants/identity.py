@@ -53,4 +53,5 @@ class IdentityBackend(Protocol):
 
 
 def get_identity_backend() -> IdentityBackend:
-    return import_string(settings.TENANTS_IDENTITY_BACKEND)()
+    backend: IdentityBackend = import_string(settings.TENANTS_IDENTITY_BACKEND)()
+    return backend

@@ -1,8 +1,10 @@
 """The language a page is shown in: the viewer's own (their browser's), else their portal's, else English."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation.trans_real import parse_accept_lang_header
@@ -37,10 +39,10 @@ def choose_page_language(request: HttpRequest) -> str:
 class ViewerLanguageMiddleware:
     """Django's LocaleMiddleware, with the portal's setting as the fallback instead of LANGUAGE_CODE."""
 
-    def __init__(self, get_response) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         language = choose_page_language(request)
         translation.activate(language)
         request.LANGUAGE_CODE = language

@@ -1,6 +1,8 @@
 """Portals (tenants), the session grants harvested from their users, their API keys and settings."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -65,7 +67,7 @@ class SessionGrant(models.Model):
     def __str__(self) -> str:
         return f"{self.portal} user {self.bitrix_user_id}"
 
-    def is_usable(self, *, at, min_remaining) -> bool:
+    def is_usable(self, *, at: datetime, min_remaining: timedelta) -> bool:
         return self.invalidated_at is None and self.expires_at > at + min_remaining
 
 

@@ -41,7 +41,7 @@ def check_invite(invite: str) -> None:
 def _pending(request: HttpRequest) -> list[str]:
     raw = request.get_signed_cookie(_COOKIE, default="[]", salt=_SALT, max_age=settings.TENANTS_OAUTH_STATE_MAX_AGE)
     try:
-        nonces = json.loads(raw)
+        nonces = json.loads(raw or "[]")
     except ValueError:
         return []
     return [n for n in nonces if isinstance(n, str)] if isinstance(nonces, list) else []

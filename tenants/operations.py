@@ -62,6 +62,7 @@ def reverify_session(portal: Portal, *, operator: str) -> ActionResult:
         services.report_credential_refused(portal, credential=credential)
         return ActionResult(False, f"{portal.domain}: the credential belongs to another portal; it is no longer used")
     if credential.kind == "session":
+        assert credential.row_id is not None and credential.obtained_at is not None  # read from a grant row
         # The platform's word on role and expiry replaces ours: a demoted admin loses the admin flag here.
         SessionGrant.objects.filter(pk=credential.row_id, obtained_at=credential.obtained_at).update(
             is_admin=identity.is_admin, expires_at=identity.expires_at or credential.expires_at

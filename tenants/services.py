@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -19,7 +21,7 @@ from tenants.selectors import PortalCredential, find_best_grant
 log = logging.getLogger(__name__)
 
 
-def _announce(signal, portal: Portal, **kwargs) -> None:
+def _announce(signal: Signal, portal: Portal, **kwargs: Any) -> None:
     """Send after the transaction commits, so receivers (which may enqueue work) see the stored rows."""
     transaction.on_commit(lambda: signal.send(sender=Portal, portal=portal, **kwargs))
 
@@ -35,11 +37,12 @@ def store_session_grant(*, identity: VerifiedIdentity, session_token: str, sourc
     Raises InstallationError when a non-admin reaches a portal that is not installed.
     """
     now = timezone.now()
-    if identity.expires_at is None:
-        assumed = now + timedelta(seconds=settings.TENANTS_DEFAULT_SESSION_SECONDS)
+    expires_at = identity.expires_at
+    if expires_at is None:
+        expires_at = now + timedelta(seconds=settings.TENANTS_DEFAULT_SESSION_SECONDS)
         log.info("session end not stated portal=%s user=%s; assuming %s", identity.member_id,
-                 identity.bitrix_user_id, assumed.isoformat())
-        identity = replace(identity, expires_at=assumed)
+                 identity.bitrix_user_id, expires_at.isoformat())
+        identity = replace(identity, expires_at=expires_at)
     portal = Portal.objects.select_for_update().filter(member_id=identity.member_id).first()
     newly_installed = portal is None or portal.status == Portal.Status.UNINSTALLED
     if newly_installed and not identity.is_admin:
@@ -63,7 +66,7 @@ def store_session_grant(*, identity: VerifiedIdentity, session_token: str, sourc
         portal.status = Portal.Status.ACTIVE
         portal.session_lost_at = None
     previous_best = find_best_grant(portal) if portal.pk else None
-    if previous_best is None or identity.expires_at > previous_best.expires_at:
+    if previous_best is None or expires_at > previous_best.expires_at:
         portal.expiry_warned_at = None
     portal.save()
     PortalSettings.objects.get_or_create(portal=portal)
@@ -76,13 +79,13 @@ def store_session_grant(*, identity: VerifiedIdentity, session_token: str, sourc
             "source": source,
             "token": session_token,
             "obtained_at": now,
-            "expires_at": identity.expires_at,
+            "expires_at": expires_at,
             "invalidated_at": None,
         },
     )
     log.info(
         "session grant stored portal=%s user=%s admin=%s source=%s expires_at=%s",
-        portal.member_id, identity.bitrix_user_id, identity.is_admin, source, identity.expires_at.isoformat(),
+        portal.member_id, identity.bitrix_user_id, identity.is_admin, source, expires_at.isoformat(),
     )
     if newly_installed:
         log.info("portal installed portal=%s domain=%s", portal.member_id, portal.domain)
@@ -191,7 +194,8 @@ def report_credential_refused(portal: Portal, *, credential: PortalCredential) -
     """
     now = timezone.now()
     model = PortalApiKey if credential.kind == "personal" else SessionGrant
-    stale = model.objects.filter(portal=portal, pk=credential.row_id, invalidated_at__isnull=True)
+    # A credential read from no stored row (row_id None) matches none.
+    stale = model.objects.filter(portal=portal, pk=credential.row_id or 0, invalidated_at__isnull=True)
     stale = stale.filter(**{"added_at" if credential.kind == "personal" else "obtained_at": credential.obtained_at})
     if stale.update(invalidated_at=now) and credential.kind == "personal":
         log.warning("personal key refused by the platform portal=%s", portal.member_id)
@@ -237,7 +241,7 @@ def _destroy_and_mark_uninstalled(portal: Portal, *, reason: str) -> None:
     _announce(signals.portal_uninstalled, portal, reason=reason)
 
 
-def purge_uninstalled_portals(*, at=None) -> int:
+def purge_uninstalled_portals(*, at: datetime | None = None) -> int:
     """Delete every uninstalled portal whose retention has run out, with all its rows."""
     at = at or timezone.now()
     doomed = Portal.objects.filter(status=Portal.Status.UNINSTALLED, purge_after__lte=at)
@@ -250,7 +254,7 @@ def purge_uninstalled_portals(*, at=None) -> int:
 
 
 @transaction.atomic
-def update_portal_settings(portal: Portal, **prefs) -> PortalSettings:
+def update_portal_settings(portal: Portal, **prefs: Any) -> PortalSettings:
     _refuse_if_uninstalled(portal)
     settings_row, _created = PortalSettings.objects.get_or_create(portal=portal)
     for name, value in prefs.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, cast
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -48,18 +49,18 @@ def remember_viewer(request: HttpRequest, grant: SessionGrant, *, token: str | N
     stored = asdict(viewer)
     stored.pop("_portal")
     request.session[SESSION_KEY] = stored
-    request._tenants_viewer = False  # found afresh on the next find_viewer
+    request._tenants_viewer = False  # type: ignore[attr-defined]  # found afresh on the next find_viewer
     # The browser session never outlives the token it was opened with.
     request.session.set_expiry(grant.expires_at)
 
 
-def _live_grant(data: dict) -> SessionGrant | None:
+def _live_grant(data: dict[str, Any]) -> SessionGrant | None:
     grant = (
         SessionGrant.objects.select_related("portal")
         .filter(
             pk=data.get("grant_id") or 0,
             portal__member_id=data.get("member_id", ""),
-            bitrix_user_id=data.get("bitrix_user_id"),
+            bitrix_user_id=data.get("bitrix_user_id") or 0,
             invalidated_at__isnull=True,
             expires_at__gt=timezone.now(),
         )
@@ -72,7 +73,8 @@ def _live_grant(data: dict) -> SessionGrant | None:
 def find_viewer(request: HttpRequest) -> Viewer | None:
     """The viewer, only while their grant is live and the portal installed; role and name come from the grant,
     so a demotion, an invalidated token or an uninstall takes effect on the next request."""
-    cached = getattr(request, "_tenants_viewer", False)
+    # Found once per request: several views and the middleware ask.
+    cached = cast("Viewer | Literal[False] | None", getattr(request, "_tenants_viewer", False))
     if cached is not False:
         return cached
     data = request.session.get(SESSION_KEY)
@@ -92,10 +94,10 @@ def find_viewer(request: HttpRequest) -> Viewer | None:
                 grant_id=grant.pk,
                 _portal=grant.portal,
             )
-    request._tenants_viewer = viewer
+    request._tenants_viewer = viewer  # type: ignore[attr-defined]
     return viewer
 
 
 def forget_viewer(request: HttpRequest) -> None:
     request.session.pop(SESSION_KEY, None)
-    request._tenants_viewer = None
+    request._tenants_viewer = None  # type: ignore[attr-defined]

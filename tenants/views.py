@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -75,8 +76,14 @@ def app_entry(request: HttpRequest) -> HttpResponse:
     return redirect("tenants:portal")
 
 
+def _oauth_start_rate(group: str, request: HttpRequest) -> str:
+    """Read on every request, so a changed setting takes effect at once."""
+    return str(settings.TENANTS_OAUTH_START_RATE)
+
+
+# django-ratelimit ships no types: its decorator is taken to keep the view's signature.
 @require_GET
-@ratelimit(key="ip", rate=lambda group, request: settings.TENANTS_OAUTH_START_RATE, block=False)
+@ratelimit(key="ip", rate=_oauth_start_rate, block=False)  # type: ignore[untyped-decorator]
 def oauth_start(request: HttpRequest) -> HttpResponse:
     """Send an invited visitor to the platform's consent page; the uninvited never see the app key."""
     if getattr(request, "limited", False):
@@ -121,10 +128,10 @@ def _viewer_portal(request: HttpRequest) -> tuple[Viewer | None, Portal | None]:
     return viewer, portal
 
 
-def _extra_sections(request: HttpRequest, portal: Portal, viewer: Viewer) -> list[dict]:
+def _extra_sections(request: HttpRequest, portal: Portal, viewer: Viewer) -> list[dict[str, Any]]:
     """Cards other apps add to the portal page: TENANTS_PORTAL_SECTIONS lists dotted paths of callables
     (request=, portal=, viewer=) -> [{"template": …, …}]; tenants imports them by name, never by module."""
-    sections: list[dict] = []
+    sections: list[dict[str, Any]] = []
     for path in getattr(settings, "TENANTS_PORTAL_SECTIONS", []):
         sections.extend(import_string(path)(request=request, portal=portal, viewer=viewer))
     return sections
@@ -178,7 +185,7 @@ def portal_page(request: HttpRequest) -> HttpResponse:
         "uninstall_form": UninstallForm(domain=portal.domain),
         "extra_sections": _extra_sections(request, portal, viewer),
     }
-    has_errors = settings_form.is_bound and settings_form.errors or key_form.is_bound and key_form.errors
+    has_errors = (settings_form.is_bound and settings_form.errors) or (key_form.is_bound and key_form.errors)
     return render(request, "tenants/portal.html", context, status=400 if has_errors else 200)
 
 

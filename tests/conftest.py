@@ -1,15 +1,70 @@
 """Shared fixtures: the sandbox on loopback, and a guard that keeps tests off every other network."""
 from __future__ import annotations
 
+import functools
 import os
+import ssl
 
+import httpx._transports.default as httpx_transports
 import pytest
 from cryptography.fernet import Fernet
 
 from sandbox.runner import SandboxThread
+from tests.netguard import NetworkGuard
+
+
+def pytest_collection_modifyitems(items):
+    """A browser test starts chromium, a real process: it is slow too, so `-m "not slow"` leaves it out."""
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
 
 # Fixed for the whole run so rows written by one test's fixtures stay readable in the next.
 TEST_FERNET_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_tls_context_per_settings():
+    """httpx builds a TLS context (loading the whole CA bundle, ~30 ms) for every client, even one that only
+    ever talks plain HTTP to the loopback sandbox; in a fast test that was most of its time. Here every
+    client with the same TLS settings shares one context. Tests only: production code is unchanged."""
+    original = httpx_transports.create_ssl_context
+    shared = functools.lru_cache(maxsize=None)(original)
+
+    def create_ssl_context(verify=True, cert=None, trust_env=True) -> ssl.SSLContext:
+        try:
+            return shared(verify=verify, cert=cert, trust_env=trust_env)
+        except TypeError:  # settings that cannot be a cache key (an SSLContext is returned as given anyway)
+            return original(verify=verify, cert=cert, trust_env=trust_env)
+
+    httpx_transports.create_ssl_context = create_ssl_context
+    yield
+    httpx_transports.create_ssl_context = original
+
+
+@pytest.fixture(scope="session")
+def _network_guard_installed():
+    guard = NetworkGuard()
+    guard.install()
+    yield guard
+    guard.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def network_guard(_network_guard_installed):
+    """Fails the test if anything in this process opened a connection to a host that is not loopback.
+
+    The attempt itself raises NetworkGuardError (an OSError, as a refused connection would be); the test
+    fails at teardown even when the code under test caught it. Processes a test starts are not covered.
+    """
+    guard = _network_guard_installed
+    guard.attempts.clear()
+    yield guard
+    if guard.attempts:
+        reached = ", ".join(sorted(set(guard.attempts)))
+        guard.attempts.clear()
+        pytest.fail(f"the test reached for the network beyond loopback: {reached}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -38,6 +38,7 @@ def fresh_pot(tmp_path_factory) -> Path:
     return copy / "locale" / "django.pot"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("language", [code for code, _ in settings.LANGUAGES])
 def test_every_message_of_the_code_is_in_the_catalogue(fresh_pot, language):
     po = ROOT / "locale" / language / "LC_MESSAGES" / "django.po"

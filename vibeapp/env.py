@@ -1,6 +1,7 @@
 """Reads deployment settings from the environment, and keeps the embedded default's local secrets."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from collections.abc import Callable
@@ -27,6 +28,11 @@ def read_list(name: str) -> list[str]:
     """A comma- or whitespace-separated list; empty entries are dropped."""
     raw = os.environ.get(name, "")
     return [item for item in raw.replace(",", " ").split() if item]
+
+
+def is_importable(*modules: str) -> bool:
+    """Whether every named top-level module can be imported here (an optional extra is installed)."""
+    return all(importlib.util.find_spec(module) is not None for module in modules)
 
 
 def ensure_local_secret(path: Path, make: Callable[[], str]) -> str:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
-
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 

@@ -5,9 +5,13 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 
 from ops.logs import build_logging
 from vibeapp import env
+
+# Lets Django's generic classes be subscripted for the type checker (ModelAdmin[Portal]); adds nothing else.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Local state of the embedded default (SQLite file, generated local secrets); git-ignored.
@@ -45,9 +49,13 @@ INSTALLED_APPS = [
     "vibeapp",
     "tenants",
     "botcore",
-    "sandbox",
     "ops",
 ]
+# The local platform is the `sandbox` extra (pip install -e ".[sandbox]", which `make run` and `make test` use):
+# an app on developer machines and in tests where it is installed, never in production.
+VIBE_SANDBOX_INSTALLED = not IS_PRODUCTION and env.is_importable("sandbox", "starlette", "uvicorn", "jinja2")
+if VIBE_SANDBOX_INSTALLED:
+    INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
     "ops.middleware.RequestLogContextMiddleware",
@@ -92,7 +100,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env.read_str("VIBE_SQLITE_PATH") or VAR_DIR / "db.sqlite3",
+            "NAME": str(env.read_str("VIBE_SQLITE_PATH") or VAR_DIR / "db.sqlite3"),
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,

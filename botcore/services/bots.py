@@ -205,7 +205,7 @@ def sync_portal_commands(portal: Portal) -> None:
 def register_commands(bot: Bot, *, client: VibeClient, vibe_bot_id: int, specs) -> None:
     """Make the platform's commands match the skills' (registering is idempotent there too)."""
     wanted = {spec.command: (skill, spec) for skill, spec in specs}
-    for name, (skill_name, spec) in wanted.items():
+    for skill_name, spec in wanted.values():
         command = client.register_command(
             vibe_bot_id, command=spec.command, title=dict(spec.title), description=dict(spec.description) or None,
             params=dict(spec.params) or None, common=spec.common or None, hidden=spec.button_only or None,

@@ -27,14 +27,14 @@ from django.utils import timezone
 from botcore import conf
 from botcore.errors import is_transient
 from botcore.models import Bot, EventLogEntry
+from botcore.selectors import find_active_bot, list_pending_entries
+from botcore.services.platform import client_for_bot
 from botcore.skills import configs as skill_configs
 from botcore.skills.base import Skill
 from botcore.skills.models import SkillRun
 from botcore.skills.registry import find_skill
 from botcore.skills.runs import build_event
 from botcore.skills.runtime import choose_skill, make_context, portal_info
-from botcore.selectors import find_active_bot, list_pending_entries
-from botcore.services.platform import client_for_bot
 from botcore.vibe import VibeClient
 from botcore.vibe.backoff import retry_delay
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError

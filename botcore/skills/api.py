@@ -11,11 +11,10 @@ query is the caller's own portal. Refused options answer 400 {"options": {"<fiel
 
 from __future__ import annotations
 
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
-
 from dataclasses import dataclass
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status

@@ -78,7 +78,7 @@ class MessageFilter:
         if event.is_from_bot and not self.include_bots:
             return False
         is_private = not event.dialog_id.startswith("chat")
-        if self.chats is ChatScope.PRIVATE and not is_private or self.chats is ChatScope.GROUP and is_private:
+        if (self.chats is ChatScope.PRIVATE and not is_private) or (self.chats is ChatScope.GROUP and is_private):
             return False
         return self.pattern is None or re.search(self.pattern, event.message.text, re.IGNORECASE) is not None
 
@@ -230,7 +230,7 @@ class Skill(abc.ABC):
     @abc.abstractmethod
     def handle(self, event: SkillEvent, ctx: SkillContext) -> None: ...
 
-    def check_options(self, values: Mapping[str, Any]) -> None:
+    def check_options(self, values: Mapping[str, Any]) -> None:  # noqa: B027 (optional: no checks by default)
         """Checks across fields, after each field passed; raise OptionsError({"field": "why"})."""
 
     def schedules_for(self, options: Mapping[str, Any]) -> Sequence[ScheduleSpec]:

@@ -51,7 +51,7 @@ def _import(item: str) -> type:
             )
         try:
             return points[item].load()
-        except Exception as exc:  # an installed package that fails to import: say which one
+        except Exception as exc:  # noqa: BLE001 (an installed package that fails to import: say which one)
             raise SkillConfigError(
                 f"BOTCORE_SKILLS: entry point {item!r} ({points[item].value}) fails to load: {exc}", kind="import"
             ) from None
@@ -59,7 +59,8 @@ def _import(item: str) -> type:
         return import_string(item.replace(":", "."))
     except ImportError as exc:
         raise SkillConfigError(f"BOTCORE_SKILLS: cannot import {item!r}: {exc}", kind="import") from None
-    except Exception as exc:  # the module imports but fails while running: name the error, not a traceback
+    # The module imports but fails while running: name the error, not a traceback.
+    except Exception as exc:  # noqa: BLE001
         raise SkillConfigError(
             f"BOTCORE_SKILLS: importing {item!r} raised {type(exc).__name__}: {exc}", kind="import"
         ) from None

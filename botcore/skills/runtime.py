@@ -109,7 +109,8 @@ class _GuardedWants:
             return self.skill.wants(event, ctx)
         except VibeError:
             raise  # a platform trouble while deciding: the cycle backs off as for one while handling
-        except Exception as error:
+        # A skill's failure in wants() is recorded on the run, as in handle().
+        except Exception as error:  # noqa: BLE001
             self.failure = error
             return True
 

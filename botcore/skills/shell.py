@@ -85,9 +85,9 @@ class ShellSession:
             "context": lambda: self.context(
                 dict(pair.split("=", 1) for pair in shlex.split(rest) if "=" in pair)
             ),
-            "run": lambda: self.run_schedule(*(rest.split() + ["", ""])[:2]),
+            "run": lambda: self.run_schedule(*[*rest.split(), "", ""][:2]),
             "jobs": self.run_jobs,
-            "state": lambda: self.print_state(*(rest.split() + [""])[:2]),
+            "state": lambda: self.print_state(*[*rest.split(), ""][:2]),
             "lang": lambda: setattr(self, "language", rest or "en"),
             "help": lambda: self.out(HELP),
         }

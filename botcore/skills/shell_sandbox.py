@@ -120,14 +120,15 @@ class SandboxSession(ShellSession):
         for event in batch.events:
             contexts: dict[str, VibeSkillContext] = {}
 
-            def context_for(skill: Skill, event=event) -> VibeSkillContext:
+            def context_for(skill: Skill, event=event, contexts=contexts) -> VibeSkillContext:
                 return contexts.setdefault(skill.name, self._ctx(skill, event))
 
             chosen = self.route(event, context_for)
             if chosen is not None:
                 try:
                     chosen.handle(event, contexts[chosen.name])
-                except Exception as error:  # the shell shows a skill's failure and goes on, as the bot would
+                # The shell shows a skill's failure and goes on, as the bot would.
+                except Exception as error:  # noqa: BLE001
                     self.out(f"(the {chosen.name} skill failed: {type(error).__name__}: {error})")
         self.show_new_messages()
 
@@ -141,8 +142,8 @@ class SandboxSession(ShellSession):
             self.seen_call = call["seq"]
             path = call["path"].split(f"/bots/{self.bot_id}", 1)[-1] or "/"
             if (
-                call["method"] == "GET"
-                and path == "/events"
+                (call["method"] == "GET"
+                and path == "/events")
                 or path in ("/messages", "/commands")
                 or path.endswith("/answer")
             ):

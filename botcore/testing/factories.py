@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from botcore.skills.events import (
@@ -102,7 +102,7 @@ def _message(
         "authorId": author_id,
         "text": text,
         "isSystem": is_system,
-        "date": datetime.now(timezone.utc).isoformat(),
+        "date": datetime.now(UTC).isoformat(),
         "params": params,
     }
 
@@ -111,7 +111,7 @@ def _event(event_type: str, data: dict[str, Any], event_id: int | None) -> BotEv
     payload = {
         "eventId": event_id if event_id is not None else next(_event_ids),
         "type": event_type,
-        "date": datetime.now(timezone.utc).isoformat(),
+        "date": datetime.now(UTC).isoformat(),
         "data": data,
     }
     return parse_event(payload)
@@ -263,7 +263,7 @@ def make_scheduled_event(
     local = datetime.fromisoformat(local_due_at) if isinstance(local_due_at, str) else local_due_at
     if local.tzinfo is None:
         raise ValueError("local_due_at needs its UTC offset, e.g. 2030-03-04T09:30:00+03:00")
-    due = local.astimezone(timezone.utc)
+    due = local.astimezone(UTC)
     return ScheduledRunEvent(
         portal_member_id=portal,
         run_key=f"schedule:{schedule}:{due.isoformat()}",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,7 +32,7 @@ def _expiry_in(seconds: object) -> datetime | None:
     """The end of a token that lives `expires_in` seconds from now (the OAuth form, CONTRACT A §6)."""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
         return None
-    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def identity_from_me(data: Mapping[str, Any]) -> VerifiedIdentity:

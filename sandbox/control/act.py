@@ -77,6 +77,7 @@ def send_message(call: ControlCall) -> dict:
         bot = find_bot(call.platform, bot_id, portal_id=user.portal_id)
         chat = activity.open_private_chat(call.platform, user=user, bot=bot)
     else:
+        assert chat_id is not None  # exactly one of the two, checked above
         chat = _member_chat(call.platform, user, chat_id)
     if via == "input" and not chat.text_field_enabled:
         raise ApiError("TEXT_FIELD_DISABLED", "The bot has turned the input field off in this chat", status=409)

@@ -5,7 +5,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -77,6 +77,11 @@ def parse_id(raw: Any, label: str) -> int:
     return raw
 
 
+# A required field is returned or refused with a 400, never None: the overloads say so to the type checker.
+@overload
+def id_field(body: dict, name: str, *, required: Literal[True] = ...) -> int: ...
+@overload
+def id_field(body: dict, name: str, *, required: bool) -> int | None: ...
 def id_field(body: dict, name: str, *, required: bool = True) -> int | None:
     raw = body.get(name, _MISSING)
     if raw is _MISSING or raw is None:
@@ -86,7 +91,17 @@ def id_field(body: dict, name: str, *, required: bool = True) -> int | None:
     return parse_id(raw, name)
 
 
-def str_field(body: dict, name: str, *, required: bool = True, allow_empty: bool = False, max_len: int = 20_000) -> str | None:
+@overload
+def str_field(
+    body: dict, name: str, *, required: Literal[True] = ..., allow_empty: bool = ..., max_len: int = ...
+) -> str: ...
+@overload
+def str_field(
+    body: dict, name: str, *, required: bool, allow_empty: bool = ..., max_len: int = ...
+) -> str | None: ...
+def str_field(
+    body: dict, name: str, *, required: bool = True, allow_empty: bool = False, max_len: int = 20_000
+) -> str | None:
     raw = body.get(name, _MISSING)
     if raw is _MISSING or raw is None:
         if required:
@@ -100,6 +115,15 @@ def str_field(body: dict, name: str, *, required: bool = True, allow_empty: bool
     return raw
 
 
+@overload
+def number_field(
+    body: dict, name: str, *, required: Literal[True] = ..., minimum: float | None = ...,
+    exclusive_minimum: bool = ...,
+) -> float: ...
+@overload
+def number_field(
+    body: dict, name: str, *, required: bool, minimum: float | None = ..., exclusive_minimum: bool = ...
+) -> float | None: ...
 def number_field(body: dict, name: str, *, required: bool = True, minimum: float | None = None,
                  exclusive_minimum: bool = False) -> float | None:
     raw = body.get(name, _MISSING)

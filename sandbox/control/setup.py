@@ -1,6 +1,8 @@
 """Control endpoints that set the platform up: reset, portals, users, apps, keys, sessions, limits, clock, faults."""
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.routing import Route
 
 from sandbox.control.base import (
@@ -165,7 +167,7 @@ _FAULT_FIELDS = {
 
 @control
 def add_fault(call: ControlCall) -> dict:
-    values = {}
+    values: dict[str, Any] = {}
     for name, attribute in _FAULT_FIELDS.items():
         if call.body.get(name) is None:
             continue

@@ -6,6 +6,7 @@ a key value or a session token.
 from __future__ import annotations
 
 from datetime import datetime
+
 from sandbox.state import App, Bot, Chat, Event, Message, Platform, Portal, User
 
 

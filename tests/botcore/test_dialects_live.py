@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -23,12 +23,12 @@ from botcore.skills.scheduling import sweep_schedules
 from sandbox.dialects import DIALECTS
 from tenants.models import Portal, PortalSettings
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 EVERY_DIALECT = [pytest.param(None, id="reference"), *(pytest.param(name, id=name) for name in DIALECTS)]
 # The rate dialects only show when the limit bites: those runs meet a platform of 3 requests/s.
 RATE_DIALECTS = {"portal-rate-limit", "no-retry-after"}
-MONDAY_5_UTC = datetime(2030, 3, 4, 5, 0, tzinfo=timezone.utc)  # 08:00 in Moscow
+MONDAY_5_UTC = datetime(2030, 3, 4, 5, 0, tzinfo=UTC)  # 08:00 in Moscow
 SKILLS = [
     "botcore.skills.builtin.help.HelpSkill",
     "botcore.skills.builtin.standup.StandupSkill",
@@ -140,14 +140,14 @@ def test_a_portal_lives_its_day_on_every_dialect(dialect, clock, sandbox, settin
                                         "memberIds": [platform.boris, bot_id]})["chat"]
     configure_skill(portal, skill_name="standup", is_enabled=True, options={"chat": team["dialogId"]})
     task_queue.run()
-    clock.move_to(datetime(2030, 3, 4, 6, 30, 20, tzinfo=timezone.utc))
+    clock.move_to(datetime(2030, 3, 4, 6, 30, 20, tzinfo=UTC))
     assert sweep_schedules() == 1
     task_queue.run()
     assert sum(text.startswith(("Good morning!", "Доброе утро!")) for text in platform.texts(bot_id)) == 2
     platform.say(platform.boris, "Вчера: ревью.", bot_id=bot_id)
     poll_until(bot, lambda: any(text.startswith(("Thanks!", "Спасибо!")) for text in platform.texts(bot_id)),
                "Boris thanked")
-    clock.move_to(datetime(2030, 3, 4, 14, 30, 5, tzinfo=timezone.utc))
+    clock.move_to(datetime(2030, 3, 4, 14, 30, 5, tzinfo=UTC))
     assert sweep_schedules() == 1
     task_queue.run()
     summary = [m["text"] for m in platform.get(f"/chats/{team['id']}/messages")["messages"]

@@ -5,12 +5,13 @@ qclusters with two pacers never run one bot's cycles at once.
 """
 from __future__ import annotations
 
+import itertools
 import random
 import time
 
 import pytest
 
-from botcore.models import Bot, EventLogEntry
+from botcore.models import EventLogEntry
 from botcore.services.bots import provision_bot
 from botcore.testing.instrumented import read_side_effects, summarize_side_effects
 from tests.botcore.livestack import LiveStack, wait_for
@@ -87,5 +88,5 @@ def test_two_qclusters_and_two_pacers_never_poll_one_bot_at_once(sandbox_portal,
     calls = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
     assert len(calls) >= 5
     intervals = sorted((c["at"], c["at"] + (c.get("durationMs") or 150) / 1000) for c in calls)
-    overlaps = [(a, b) for a, b in zip(intervals, intervals[1:]) if b[0] < a[1] - 0.01]
+    overlaps = [(a, b) for a, b in itertools.pairwise(intervals) if b[0] < a[1] - 0.01]
     assert not overlaps, f"{len(overlaps)} overlapping polls"

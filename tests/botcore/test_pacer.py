@@ -53,7 +53,7 @@ def test_bots_with_a_backlog_or_recent_events_go_first_when_the_budget_is_short(
 def test_paused_broken_and_waiting_bots_are_not_polled(settings):
     settings.VIBE_BUDGET_PER_SECOND = 0
     bots = make_bots(3)
-    for bot, status in zip(bots, (Bot.Status.PAUSED, Bot.Status.BROKEN, Bot.Status.WAITING_SESSION)):
+    for bot, status in zip(bots, (Bot.Status.PAUSED, Bot.Status.BROKEN, Bot.Status.WAITING_SESSION), strict=True):
         Bot.objects.filter(pk=bot.pk).update(status=status)
     assert Pacer().tick() == 0
 

@@ -3,6 +3,8 @@ the bot is registered, polled and answers with that key alone (the app session h
 
 from __future__ import annotations
 
+import pytest
+
 from botcore.services.bots import provision_bot
 from botcore.services.polling import poll_bot_once
 from botcore.skills.state import DatabaseStateStore, DialogState
@@ -15,6 +17,7 @@ def probe_events(portal_id: int) -> list[dict]:
     return state.get().get("events", [])
 
 
+@pytest.mark.slow
 def test_a_portal_on_a_personal_key_registers_polls_and_answers_with_that_key(sandbox_portal, settings):
     settings.BOTCORE_SKILLS = ["tests.botcore.skills.probe.ProbeSkill"]
     sp = sandbox_portal

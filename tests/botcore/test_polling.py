@@ -14,6 +14,7 @@ def bot(sandbox_portal) -> Bot:
     return provision_bot(sandbox_portal.portal)
 
 
+@pytest.mark.slow
 def test_provisioning_registers_the_bot_and_its_commands_and_is_idempotent(sandbox_portal, bot):
     assert bot.status == Bot.Status.ACTIVE and bot.vibe_bot_id
     assert set(BotCommand.objects.filter(bot=bot).values_list("command", flat=True)) == {"ping", "help"}
@@ -22,6 +23,7 @@ def test_provisioning_registers_the_bot_and_its_commands_and_is_idempotent(sandb
     assert BotCommand.objects.filter(bot=bot).count() == 2
 
 
+@pytest.mark.slow
 def test_a_message_is_stored_acknowledged_and_answered_by_echo(sandbox_portal, bot):
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="Hello, bot!")
     outcome = poll_bot_once(bot.pk)
@@ -40,6 +42,7 @@ def test_a_message_is_stored_acknowledged_and_answered_by_echo(sandbox_portal, b
     assert all(c["keyKind"] == "app" and c["hadBearer"] for c in sandbox_portal.calls(bot.vibe_bot_id))
 
 
+@pytest.mark.slow
 def test_a_worker_killed_after_the_reply_loses_nothing_and_posts_nothing_twice(sandbox_portal, bot, monkeypatch):
     from botcore.services import executor
 
@@ -78,6 +81,7 @@ def test_rate_limit_waits_retry_after(sandbox_portal, bot):
     assert bot.status == Bot.Status.ACTIVE and "429" in bot.last_error
 
 
+@pytest.mark.slow
 def test_server_errors_back_off_exponentially_and_keep_the_bot(sandbox_portal, bot, settings):
     settings.VIBE_MAX_ATTEMPTS = 1
     sandbox_portal.control.post("/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"})
@@ -116,6 +120,7 @@ def test_the_platform_deleting_the_bot_uninstalls_the_portal(sandbox_portal, bot
     assert bot.status == Bot.Status.RETIRED
 
 
+@pytest.mark.slow
 def test_handling_an_event_again_posts_nothing_twice(sandbox_portal, bot):
     """A worker killed after the skill replied but before the entry was marked handled retries the event:
     the replies carry the same templateIds, so the platform answers with the messages it already has."""
@@ -128,6 +133,7 @@ def test_handling_an_event_again_posts_nothing_twice(sandbox_portal, bot):
     assert sandbox_portal.bot_messages(bot.vibe_bot_id) == before
 
 
+@pytest.mark.slow
 def test_garbage_from_the_platform_backs_off_and_loses_nothing(sandbox_portal, bot, settings):
     settings.VIBE_MAX_ATTEMPTS = 1
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="still here?")
@@ -154,6 +160,7 @@ def test_a_malformed_event_is_kept_as_malformed_and_the_offset_moves(sandbox_por
     assert bot.event_offset == 2
 
 
+@pytest.mark.slow
 def test_no_token_or_key_reaches_the_logs_through_any_outcome(sandbox_portal, caplog, settings):
     import logging
 

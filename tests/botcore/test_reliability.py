@@ -84,6 +84,7 @@ def no_repeats(counter: Counter) -> bool:
 
 
 # --- 1. two cycles on one bot -----------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_cycle_delivered_twice_at_once_runs_once(sandbox_portal, bot, counting):
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
     token = lease(bot)
@@ -99,6 +100,7 @@ def test_a_cycle_delivered_twice_at_once_runs_once(sandbox_portal, bot, counting
     assert list(counting.executions.values()) == [1] and no_repeats(counting.effects)
 
 
+@pytest.mark.slow
 def test_a_cycle_that_lost_its_lease_hands_on_no_further_event(sandbox_portal, bot, counting):
     for text in ("one", "two"):
         sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
@@ -142,6 +144,7 @@ def test_a_cycle_killed_mid_skill_leaves_a_backoff(sandbox_portal, bot, counting
 
 
 # --- 2. poison events ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_poison_events_are_kept_as_malformed_and_the_offset_moves(sandbox_portal, bot, counting):
     base = {"type": "ONIMBOTV2MESSAGEADD", "date": "2026-11-24T10:00:00+03:00"}
     nested: dict = {}
@@ -172,6 +175,7 @@ def test_poison_events_are_kept_as_malformed_and_the_offset_moves(sandbox_portal
 
 
 # --- 3. one odd answer -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_an_html_answer_to_a_reply_leaves_the_event_to_be_retried_not_failed(sandbox_portal, bot, counting, settings):
     settings.VIBE_MAX_ATTEMPTS = 1
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
@@ -190,6 +194,7 @@ def test_an_html_answer_to_a_reply_leaves_the_event_to_be_retried_not_failed(san
     assert counting.effects[(key, "post")] == 1 and counting.effects[(key, "state")] == 1
 
 
+@pytest.mark.slow
 def test_a_failed_typing_or_reaction_never_fails_the_event(sandbox_portal, bot, counting, settings):
     settings.VIBE_MAX_ATTEMPTS = 1
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
@@ -208,6 +213,7 @@ def test_a_failed_typing_or_reaction_never_fails_the_event(sandbox_portal, bot, 
 
 
 # --- 5. re-provisioning ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_reprovisioned_bot_starts_its_new_platform_bot_at_offset_zero(sandbox_portal, bot, counting):
     for text in ("one", "two", "three"):
         sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
@@ -236,6 +242,7 @@ def bots_on_platform(sandbox_portal) -> set[int]:
     return {b["id"] for b in listed if not b.get("deleted")}
 
 
+@pytest.mark.slow
 def test_a_personal_key_moves_the_bot_and_removing_it_moves_it_back(sandbox_portal, bot, counting, task_queue):
     portal = sandbox_portal.portal
     session_bot = bot.vibe_bot_id
@@ -309,6 +316,7 @@ def test_a_failed_enqueue_releases_the_lease_at_once(sandbox_portal, bot, settin
 
 
 # --- idle cycles are quiet --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_an_idle_cycle_logs_nothing_at_info(sandbox_portal, bot, caplog):
     poll_bot_once(bot.pk)  # the join event
     caplog.clear()

@@ -15,6 +15,7 @@ from tenants.models import Portal
 from tenants.tasks import warn_expiring_sessions
 
 
+@pytest.mark.slow
 def test_the_admin_gets_a_bot_message_with_a_link_before_the_token_expires(
     sandbox_portal, settings, task_queue
 ):
@@ -32,6 +33,7 @@ def test_the_admin_gets_a_bot_message_with_a_link_before_the_token_expires(
     assert warn_expiring_sessions() == 0  # once per token
 
 
+@pytest.mark.slow
 def test_bots_pause_when_the_session_expires_and_resume_when_a_fresh_one_arrives(sandbox_portal, sandbox):
     bot = provision_bot(sandbox_portal.portal)
     sandbox_portal.control.post("/_sandbox/clock", json={"advanceSeconds": 25 * 3600})

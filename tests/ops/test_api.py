@@ -34,6 +34,7 @@ def fleet():
     return portal, bot
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("url", ["/api/ops/fleet/", "/api/ops/portals/", "/api/ops/bots/", "/api/ops/events/"])
 def test_only_staff_get_in(url):
     assert APIClient().get(url).status_code == 401
@@ -41,6 +42,7 @@ def test_only_staff_get_in(url):
     assert token_client(staff=True).get(url).status_code == 200
 
 
+@pytest.mark.slow
 def test_portals_bots_and_events_read_with_filters_and_no_secret(fleet):
     portal, bot = fleet
     client = token_client(staff=True)
@@ -57,6 +59,7 @@ def test_portals_bots_and_events_read_with_filters_and_no_secret(fleet):
     assert "vibe_session_" not in everything and "token" not in everything.replace("TokenExpiresAt", "")
 
 
+@pytest.mark.slow
 def test_bot_pause_and_resume(fleet):
     _, bot = fleet
     client = token_client(staff=True)
@@ -64,6 +67,7 @@ def test_bot_pause_and_resume(fleet):
     assert client.post(f"/api/ops/bots/{bot.pk}/resume/").json()["status"] == "active"
 
 
+@pytest.mark.slow
 def test_portal_actions_go_through_the_lifecycle(fleet, settings, django_capture_on_commit_callbacks):
     portal, _ = fleet
     settings.VIBE_APP_KEY, settings.VIBE_BASE_URL, settings.VIBE_MAX_ATTEMPTS = "vibe_app_" + "t" * 40, "http://127.0.0.1:9/v1", 1

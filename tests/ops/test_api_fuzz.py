@@ -22,7 +22,7 @@ from tenants.models import Portal, SessionGrant
 from tenants.viewer import SESSION_KEY
 from vibeapp.wsgi import application
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 CSRF = "f" * 32
 

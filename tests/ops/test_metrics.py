@@ -113,6 +113,7 @@ def test_a_token_guards_metrics_when_configured(settings):
     assert scrape(Authorization="Bearer scrape-secret")
 
 
+@pytest.mark.slow
 def test_series_of_other_processes_are_summed_from_the_multiprocess_directory(tmp_path):
     script = "from ops.metrics import record_poll_outcome; record_poll_outcome(status='rate_limited')"
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "vibeapp.settings"}

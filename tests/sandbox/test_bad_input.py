@@ -10,7 +10,6 @@ import pytest
 from sandbox.http import MAX_BODY_BYTES
 from tests.sandbox.helpers import error_of
 
-
 JSON = {"Content-Type": "application/json"}
 WRITES = [
     ("POST", "/bots"),
@@ -87,6 +86,7 @@ def test_an_empty_body_names_what_is_missing(client, bot_id, method, path, code)
     assert_clear_4xx(send(client, method, path, bot_id), code)
 
 
+@pytest.mark.slow
 def test_a_body_over_40_mib_is_payload_too_large(client):
     body = b'{"code": "big", "name": "' + b"x" * (MAX_BODY_BYTES + 1024) + b'"}'
     response = client.post("/bots", content=body, headers=JSON)
@@ -106,6 +106,7 @@ def test_a_chunked_body_over_40_mib_is_payload_too_large(client):
     assert error_of(response) == "PAYLOAD_TOO_LARGE"
 
 
+@pytest.mark.slow
 def test_a_file_upload_just_under_the_cap_is_accepted(sandbox, client, tenant, bot_id):
     raw = b"\x00" * (29 * 1024 * 1024)
     fields = {"name": "big.bin", "content": base64.b64encode(raw).decode()}

@@ -37,6 +37,7 @@ def test_the_control_api_lists_sets_and_resets_dialects(sandbox, ctl):
     assert ok(ctl.get("/_sandbox/dialects"))["dialects"] == []
 
 
+@pytest.mark.slow
 def test_a_sandbox_started_with_dialects_returns_to_them_after_a_reset():
     sandbox = SandboxThread(dialects="command-slash,no-long-poll").start()
     try:

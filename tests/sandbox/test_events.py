@@ -161,6 +161,7 @@ def test_a_long_poll_returns_as_soon_as_an_event_arrives(sandbox, tenant, bot_id
     assert [e["type"] for e in result["batch"]["events"]] == ["ONIMBOTV2JOINCHAT", "ONIMBOTV2MESSAGEADD"]
 
 
+@pytest.mark.slow
 def test_a_long_poll_without_events_answers_empty_after_the_timeout(client, bot_id):
     assert poll(client, bot_id, timeout=0.2)["events"] == []
 

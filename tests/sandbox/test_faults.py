@@ -20,6 +20,7 @@ def add_fault(sandbox, **rule) -> int:
     return sandbox.run_in_loop(lambda s: s.faults.add(FaultRule(**rule)))
 
 
+@pytest.mark.slow
 def test_latency_delays_the_matching_endpoint(sandbox, client):
     bot_id = register_bot(client)
     add_fault(sandbox, path=EVENTS, latency_ms=300)

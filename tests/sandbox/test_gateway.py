@@ -386,6 +386,7 @@ def test_an_unknown_gateway_page_is_404(browser, demo):
 
 
 # --- other gateways ------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_an_app_that_is_down_is_a_502_page():
     server = SandboxThread(gateway=True, app_url=f"http://127.0.0.1:{free_port()}").start()
     try:
@@ -395,6 +396,7 @@ def test_an_app_that_is_down_is_a_502_page():
         server.stop()
 
 
+@pytest.mark.slow
 def test_a_gateway_given_a_key_fronts_that_app_and_no_other(echo_app):
     server = SandboxThread(gateway=True, app_url=echo_app.url, app_key=APP_KEY).start()
     try:

@@ -67,6 +67,7 @@ def test_the_limit_is_a_rate_not_a_quota(limited, tenant, clock):
         assert client.get("/bots").status_code == 429
 
 
+@pytest.mark.slow
 def test_a_real_burst_is_refused_and_then_served_after_retry_after(limited, tenant):
     with client_for(limited, tenant) as client:
         responses = [client.get("/bots") for _ in range(30)]

@@ -13,6 +13,8 @@ import pytest
 
 from sandbox.runner import free_port
 
+pytestmark = pytest.mark.slow
+
 MANAGE = Path(__file__).resolve().parents[2] / "manage.py"
 DEMO_KEY = "vibe_app_" + "c0ffee" * 7
 

@@ -74,6 +74,7 @@ def test_the_session_ttl_setting_applies_to_new_sessions(ctl, api, user, app_key
     refused(api.get("/me", headers=headers(app_key, token)), 401, "TOKEN_EXPIRED")
 
 
+@pytest.mark.slow
 def test_a_session_of_a_few_seconds_expires_in_real_time(ctl, api, user, app_key):
     token = new_session(ctl, app_key, user, ttlSeconds=0.3)["token"]
     deadline = time.monotonic() + 10

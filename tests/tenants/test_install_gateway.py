@@ -61,6 +61,7 @@ def test_an_install_assumes_the_contracts_session_life_when_me_does_not_say_it(g
     assert Portal.objects.get().status == Portal.Status.ACTIVE
 
 
+@pytest.mark.slow
 def test_a_member_first_is_refused_then_refreshes_after_the_admin_installed(gateway):
     refused = open_app(gateway, "Bob Member")
     assert refused.status_code == 403 and "administrator must open it first" in refused.text

@@ -1,5 +1,6 @@
 """No token reaches the database, the logs or the admin in plain text."""
 import logging
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -46,7 +47,7 @@ def test_sqlite_database_file_holds_no_token_or_key(installed, secrets):
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     path = connection.settings_dict["NAME"]
-    data = open(path, "rb").read()
+    data = Path(path).read_bytes()
     assert secrets["token"].encode() not in data and secrets["key"].encode() not in data
 
 

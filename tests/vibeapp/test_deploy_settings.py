@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from django.core.management import CommandError, call_command
 
 from vibeapp.management.commands.runstack import build_commands
 
@@ -23,6 +24,7 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("env", "expected"), [({}, "False"), ({"DJANGO_DEBUG": "1"}, "True")])
 def test_debug_is_off_unless_asked_for(env, expected):
     result = run_manage("shell", "-c", "from django.conf import settings; print(settings.DEBUG)", env=env)
@@ -41,11 +43,13 @@ def production_env(tmp_path, **extra: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_check_deploy_warns_about_open_metrics_in_production(tmp_path):
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(tmp_path))
     assert result.returncode != 0 and "ops.W001" in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_check_deploy_is_clean_in_production(tmp_path):
     result = run_manage(
         "check", "--deploy", "--fail-level", "WARNING",
@@ -60,3 +64,20 @@ def test_runstack_puts_no_secret_on_a_command_line(settings):
     commands = build_commands(web_port=8000, sandbox_port=8100, gateway_port=8101)
     for argv in commands.values():
         assert not any("vibe_app_" in arg or "key" in arg.lower() for arg in argv), argv
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("production", "expected"), [(False, "True"), (True, "False")])
+def test_the_sandbox_is_an_app_only_off_production(tmp_path, production, expected):
+    env = production_env(tmp_path) if production else {"VIBE_VAR_DIR": str(tmp_path)}
+    result = run_manage(
+        "shell", "-c", "from django.conf import settings; print('sandbox' in settings.INSTALLED_APPS)", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
+
+
+def test_runstack_without_the_sandbox_says_how_to_install_it(settings):
+    settings.VIBE_SANDBOX_INSTALLED = False
+    with pytest.raises(CommandError, match=r"\.\[sandbox\]"):
+        call_command("runstack")

@@ -19,6 +19,7 @@ from botcore.vibe.events import (
 )
 from botcore.vibe.keyboards import Keyboard
 
+
 def texts_for(language: str) -> dict[str, str]:
     """This skill's texts in `language` (the catalogues under locale/; English when one is missing)."""
     with in_language(language):

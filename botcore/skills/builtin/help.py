@@ -11,6 +11,7 @@ from botcore.skills.i18n import every_language, in_language, pick
 from botcore.vibe import bbcode as bb
 from botcore.vibe.events import CommandAddEvent, EventType
 
+
 def list_visible_commands(skills: list[Skill] | tuple[Skill, ...]) -> list[CommandSpec]:
     """Each command once, from the first skill declaring it (its answerer); button-only ones left out."""
     seen: dict[str, CommandSpec] = {}

@@ -55,8 +55,8 @@ def attach_wire(attach: AttachArg) -> Any:
 def message_fields(
     *,
     text: str | None,
-    keyboard: KeyboardArg | None | bool = None,
-    attach: AttachArg | None | bool = None,
+    keyboard: KeyboardArg | bool | None = None,
+    attach: AttachArg | bool | None = None,
     system: bool | None = None,
     url_preview: bool | None = None,
     reply_id: int | None = None,

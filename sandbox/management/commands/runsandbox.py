@@ -1,7 +1,6 @@
 """`manage.py runsandbox`: the local VibeCode platform in the foreground."""
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from pathlib import Path

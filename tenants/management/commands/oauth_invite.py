@@ -5,10 +5,11 @@ key. Hand the link to a portal's admin whose session was lost and who cannot ope
 """
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from tenants import oauth
 
@@ -16,11 +17,11 @@ from tenants import oauth
 class Command(BaseCommand):
     help = "Print an invitation link to the OAuth sign-in (good for TENANTS_OAUTH_INVITE_MAX_AGE seconds)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--base-url", required=True, help="where the web app is reached, e.g. https://app.example.com")
         parser.add_argument("--portal", default="", help="the portal's member_id, for the record")
 
-    def handle(self, *args, base_url: str, portal: str, **options):
+    def handle(self, *args: Any, base_url: str, portal: str, **options: Any) -> None:
         invite = oauth.issue_invite(member_id=portal)
         hours = settings.TENANTS_OAUTH_INVITE_MAX_AGE / 3600
         self.stdout.write(f"{base_url.rstrip('/')}/oauth/start/?{urlencode({'invite': invite})}")

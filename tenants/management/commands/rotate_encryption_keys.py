@@ -1,16 +1,19 @@
 """`manage.py rotate_encryption_keys`: re-encrypt every stored secret under the newest Fernet key."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from django.apps import apps
-from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import models, transaction
 from tqdm import tqdm
 
 from tenants.crypto import is_encrypted_with_newest_key, rotate_secret
 from tenants.fields import Ciphertext, EncryptedSecretField
 
 
-def encrypted_fields():
+def encrypted_fields() -> Iterator[tuple[type[models.Model], list[str]]]:
     for model in apps.get_models():
         names = [f.attname for f in model._meta.concrete_fields if isinstance(f, EncryptedSecretField)]
         if names:
@@ -23,29 +26,29 @@ class Command(BaseCommand):
         "Put the new key first, keep the old ones after it, run this, then drop the old keys. Safe to run again."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=500)
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    def handle(self, *args, batch_size: int, no_progress: bool, **options):
+    def handle(self, *args: Any, batch_size: int, no_progress: bool, **options: Any) -> None:
         total_rotated = 0
         for model, names in encrypted_fields():
             label = model._meta.label
-            pks = list(model.objects.order_by("pk").values_list("pk", flat=True))
+            pks = list(model._default_manager.order_by("pk").values_list("pk", flat=True))
             rotated = 0
             with tqdm(total=len(pks), desc=label, unit="row", disable=no_progress, file=self.stderr._out) as bar:
                 for start in range(0, len(pks), batch_size):
                     batch = pks[start : start + batch_size]
                     with transaction.atomic():
                         # Lock the batch so a concurrent token refresh cannot be overwritten by a stale rotation.
-                        for row in model.objects.select_for_update().filter(pk__in=batch):
+                        for row in model._default_manager.select_for_update().filter(pk__in=batch):
                             changes = {}
                             for name in names:
                                 value = getattr(row, name)
                                 if value and not is_encrypted_with_newest_key(value.raw):
                                     changes[name] = Ciphertext(rotate_secret(value.raw))  # already encrypted: stored as is
                             if changes:
-                                model.objects.filter(pk=row.pk).update(**changes)
+                                model._default_manager.filter(pk=row.pk).update(**changes)
                                 rotated += 1
                     bar.update(len(batch))
             total_rotated += rotated

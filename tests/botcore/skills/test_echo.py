@@ -86,6 +86,7 @@ def _body(call: dict) -> dict:
     return call["body"]
 
 
+@pytest.mark.slow
 def test_the_reference_scenario_against_the_sandbox(world):
     sp = world.sp
     bot_id = world.bot_id
@@ -159,6 +160,7 @@ def _command_id(world, name: str) -> int:
     return BotCommand.objects.get(bot=world.bot, command=name).vibe_command_id
 
 
+@pytest.mark.slow
 def test_pressing_repeat_sends_the_text_again(world):
     world.say("again")
     world.poll()

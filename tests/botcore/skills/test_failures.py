@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from botcore.models import Bot, EventLogEntry
+from botcore.services.executor import execute_run
 from botcore.skills.base import Skill
 from botcore.skills.models import SkillRun
-from botcore.services.executor import execute_run
 from botcore.skills.runs import claim_run
 from botcore.vibe.events import EventType, MessageAddEvent
 
@@ -39,6 +39,7 @@ def entries(world) -> list[tuple[str, str, str]]:
     return [(e.payload["data"]["message"]["text"], e.status, e.error.split(": No ")[0]) for e in rows]
 
 
+@pytest.mark.slow
 def test_a_raising_skill_fails_its_event_and_the_bot_goes_on(world, task_queue):
     for text in ("boom", "confuse", "nowhere", "after"):
         world.say(text)
@@ -75,6 +76,7 @@ def waiting_error(world) -> str:
     return EventLogEntry.objects.get(bot=world.bot, next_attempt_at__isnull=False).error
 
 
+@pytest.mark.slow
 def test_a_passing_platform_outage_on_a_reply_retries_the_event_after_a_backoff(world, task_queue, settings):
     settings.VIBE_MAX_ATTEMPTS = 1
     fail_replies(world)
@@ -93,6 +95,7 @@ def test_a_passing_platform_outage_on_a_reply_retries_the_event_after_a_backoff(
     assert [m["text"] for m in world.messages()].count("got: hello") == 1
 
 
+@pytest.mark.slow
 def test_an_event_failing_transiently_every_time_is_failed_with_the_reason_after_the_attempt_limit(
     world, task_queue, settings
 ):
@@ -104,7 +107,7 @@ def test_an_event_failing_transiently_every_time_is_failed_with_the_reason_after
         world.poll()
         if EventLogEntry.objects.filter(bot=world.bot, next_attempt_at__isnull=False).exists():
             wait_for_retry(world)
-    [(text, status, error)] = entries(world)
+    [(_text, status, error)] = entries(world)
     assert status == "failed" and error.startswith("gave up after 3 attempts") and "INTERNAL_ERROR" in error
     assert not EventLogEntry.objects.filter(bot=world.bot, status="received").exists()
     world.bot.refresh_from_db()

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -31,6 +31,7 @@ def texts(world) -> list[str]:
     return [m["text"] for m in world.messages()]
 
 
+@pytest.mark.slow
 def test_every_platform_event_kind_reaches_the_skill(world, task_queue):
     sp, bot_id = world.sp, world.bot_id
     world.act("open", userId=sp.admin_id, botId=bot_id)  # join (1:1)
@@ -94,6 +95,7 @@ def test_bot_deletion_reaches_the_skill_and_uninstalls_the_portal(world, task_qu
     assert SkillRun.objects.get(kind=SkillRun.Kind.UNINSTALLED).status == SkillRun.Status.DONE
 
 
+@pytest.mark.slow
 def test_an_install_is_announced_after_the_bot_is_provisioned(
     sandbox_portal, settings, skill_paths, task_queue
 ):
@@ -111,7 +113,7 @@ def test_a_scheduled_run_reaches_the_skill_once_on_the_portals_clock(world, task
     from tenants.models import PortalSettings
 
     PortalSettings.objects.update_or_create(portal=world.bot.portal, defaults={"timezone": "Asia/Tokyo"})
-    now = datetime(2030, 3, 4, 0, 7, 30, tzinfo=timezone.utc)
+    now = datetime(2030, 3, 4, 0, 7, 30, tzinfo=UTC)
     assert sweep_schedules(now) == 1  # 00:05 UTC = 09:05 in Tokyo, inside the catch-up window
     assert sweep_schedules(now) == 0  # a second scheduler (another qcluster) claims nothing
     task_queue.run()
@@ -120,6 +122,7 @@ def test_a_scheduled_run_reaches_the_skill_once_on_the_portals_clock(world, task
     assert entry["local"] == "2030-03-04T09:05:00+09:00"
 
 
+@pytest.mark.slow
 def test_deferred_work_runs_later_in_a_worker_and_answers_in_the_same_chat(world, task_queue):
     world.say("slow")
     world.poll()
@@ -136,6 +139,7 @@ def test_deferred_work_runs_later_in_a_worker_and_answers_in_the_same_chat(world
     assert probe_log(world)[-1] == {"type": "BACKEND_DEFERRED_JOB", "job": "slow", "data": {"asked": "slow"}}
 
 
+@pytest.mark.slow
 def test_files_and_chats_go_through_the_real_client_once(world, task_queue):
     world.say("file")
     world.say("chat")
@@ -159,6 +163,7 @@ def test_files_and_chats_go_through_the_real_client_once(world, task_queue):
     assert ActionRecord.objects.filter(bot=world.bot).count() == recorded  # every effect replayed, none made
 
 
+@pytest.mark.slow
 def test_the_contexts_actions_reach_the_platform(world, task_queue):
     said = world.say("tools")
     world.poll()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from botcore.models import BotCommand
 from botcore.skills.builtin.echo import EchoSkill
 from botcore.skills.builtin.help import HelpSkill
@@ -35,6 +37,7 @@ def test_help_only_knows_the_portals_enabled_skills():
     assert "/ping" not in answer and "/standup" not in answer
 
 
+@pytest.mark.slow
 def test_on_the_platform_help_answers_and_follows_the_portals_switches(world, task_queue):
     assert set(BotCommand.objects.filter(bot=world.bot).values_list("command", "skill_name")) == {
         ("help", "help"),
@@ -63,6 +66,7 @@ def test_on_the_platform_help_answers_and_follows_the_portals_switches(world, ta
     assert not any("anyone there?" in m["text"] for m in world.messages())
 
 
+@pytest.mark.slow
 def test_with_help_off_echo_answers_help_as_the_reference_does(world, task_queue):
     configure_skill(world.sp.portal, skill_name="help", is_enabled=False)
     task_queue.run()
@@ -72,6 +76,7 @@ def test_with_help_off_echo_answers_help_as_the_reference_does(world, task_queue
     assert BotCommand.objects.get(bot=world.bot, command="help").skill_name == "echo"
 
 
+@pytest.mark.slow
 def test_provisioning_again_changes_no_command_on_the_platform(world):
     from botcore.services.bots import provision_bot
 

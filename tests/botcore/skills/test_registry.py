@@ -90,6 +90,7 @@ def test_a_bad_item_is_refused_with_a_clear_message(items, message):
     assert message in str(refused.value)
 
 
+@pytest.mark.slow
 def test_a_bad_path_stops_the_boot():
     env = {**os.environ, "BOTCORE_SKILLS": f"{ECHO} botcore.skills.builtin.nope.NopeSkill"}
     done = subprocess.run(

@@ -3,7 +3,7 @@ first valid minute after it, a repeated one at its first occurrence only."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +16,7 @@ from botcore.skills.models import SkillRun
 from botcore.skills.scheduling import latest_firing, sweep_schedules
 from tenants.models import Portal, PortalSettings
 
-UTC = timezone.utc
+UTC = UTC
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -115,6 +115,7 @@ def sweep_night(start: datetime, hours: int) -> None:
             clock.shift(timedelta(minutes=1))
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("night", "local_due"),

@@ -4,7 +4,7 @@ whatever the number of schedulers; missed firings are made late within the catch
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -17,7 +17,7 @@ from botcore.skills.models import SkillRun
 from botcore.skills.scheduling import sweep_schedules
 from tenants.models import Portal, PortalSettings
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture

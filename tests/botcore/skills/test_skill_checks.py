@@ -35,6 +35,7 @@ def test_a_bad_skill_setting_is_a_check_error_with_the_fix(settings, skills, sai
     assert "settings.BOTCORE_SKILLS" in message and said in message and f"HINT: {fix}" in message
 
 
+@pytest.mark.slow
 def test_manage_py_prints_the_check_not_a_traceback():
     env = {**os.environ, "BOTCORE_SKILLS": f"{ECHO} vibe_nowhere.skill.Nope"}
     done = subprocess.run([sys.executable, str(ROOT / "manage.py"), "check"], cwd=ROOT, env=env,

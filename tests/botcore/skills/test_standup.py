@@ -3,7 +3,7 @@ with the clock moved (time_machine moves this process's clock, the in-process sa
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import time_machine
@@ -68,7 +68,7 @@ def test_participants_set_by_the_admin_and_a_custom_question_in_the_portals_lang
 def test_answers_are_collected_until_the_summary_which_names_who_did_not_answer():
     skill = StandupSkill()
     ctx = run_skill(skill, ASK, options=OPTIONS, chat_users=TEAM)
-    with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=timezone.utc)):
+    with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=UTC)):
         first = run_skill(
             skill, make_message_event("Shipped the API", user_id=7, user_name="Anna Lee"), ctx=ctx
         )
@@ -90,7 +90,7 @@ def test_after_the_summary_a_participants_messages_go_to_echo_again():
     late = {
         "7": {"day": "2030-03-04", "status": "open", "answers": [], "open_until": "2030-03-04T17:30:00+03:00"}
     }
-    with time_machine.travel(datetime(2030, 3, 4, 15, 0, tzinfo=timezone.utc)):
+    with time_machine.travel(datetime(2030, 3, 4, 15, 0, tzinfo=UTC)):
         assert route(make_message_event("hi", user_id=7), skills, state=late).name == "echo"
 
 
@@ -100,7 +100,7 @@ def test_a_summary_without_a_question_that_day_posts_nothing():
 
 def test_the_status_command_counts_answers():
     ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=TEAM)
-    with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=timezone.utc)):
+    with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=UTC)):
         run_skill(StandupSkill(), make_message_event("done", user_id=8), ctx=ctx)
         answer = run_skill(
             StandupSkill(), make_command_event("standup", language="ru"), ctx=ctx, timezone="Europe/Moscow"
@@ -121,7 +121,7 @@ def test_no_chat_no_schedules_and_a_summary_before_the_question_is_refused():
 
 
 # --- a day against the sandbox ----------------------------------------------------------------------------
-MONDAY_5_UTC = datetime(2030, 3, 4, 5, 0, tzinfo=timezone.utc)  # 08:00 in Moscow
+MONDAY_5_UTC = datetime(2030, 3, 4, 5, 0, tzinfo=UTC)  # 08:00 in Moscow
 
 
 @pytest.fixture
@@ -141,6 +141,7 @@ def skill_paths():
     ]
 
 
+@pytest.mark.slow
 def test_a_standup_day(clock, world, task_queue):
     from tenants.models import PortalSettings
 
@@ -159,7 +160,7 @@ def test_a_standup_day(clock, world, task_queue):
     world.poll()
     assert sweep_schedules() == 0
 
-    clock.move_to(datetime(2030, 3, 4, 6, 30, 20, tzinfo=timezone.utc))  # 09:30 in Moscow
+    clock.move_to(datetime(2030, 3, 4, 6, 30, 20, tzinfo=UTC))  # 09:30 in Moscow
     assert sweep_schedules() == 1 and sweep_schedules() == 0
     task_queue.run()
     questions = [m for m in world.messages() if m["text"].startswith("Good morning!")]
@@ -174,7 +175,7 @@ def test_a_standup_day(clock, world, task_queue):
     assert not any("you wrote: [i]Yesterday" in t for t in shown)  # standup took the answer, not echo
     assert any(t.startswith("Спасибо!") for t in shown) and any(t.startswith("Thanks!") for t in shown)
 
-    clock.move_to(datetime(2030, 3, 4, 14, 30, 5, tzinfo=timezone.utc))  # 17:30 in Moscow
+    clock.move_to(datetime(2030, 3, 4, 14, 30, 5, tzinfo=UTC))  # 17:30 in Moscow
     assert sweep_schedules() == 1
     task_queue.run()
     summary = [

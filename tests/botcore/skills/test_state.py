@@ -66,7 +66,7 @@ def _in_threads(count: int, work) -> list[BaseException]:
         try:
             barrier.wait()
             work(index)
-        except BaseException as error:  # reported to the test below
+        except BaseException as error:  # noqa: BLE001 (reported to the test below)
             errors.append(error)
         finally:
             connection.close()

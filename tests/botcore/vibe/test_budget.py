@@ -49,7 +49,7 @@ def run_workers(make_budget, workers: int = WORKERS, per_worker: int = PER_WORKE
                 budget.acquire()
                 with lock:
                     stamps.append(time.time())
-        except Exception as exc:  # surfaced to the test below
+        except Exception as exc:  # noqa: BLE001 (surfaced to the test below)
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(workers)]
@@ -61,6 +61,7 @@ def run_workers(make_budget, workers: int = WORKERS, per_worker: int = PER_WORKE
     return sorted(stamps)
 
 
+@pytest.mark.slow
 def test_two_workers_sharing_a_redis_budget_keep_to_its_rate_together():
     name = uuid.uuid4().hex
     stamps = run_workers(
@@ -70,6 +71,7 @@ def test_two_workers_sharing_a_redis_budget_keep_to_its_rate_together():
     assert stamps[-1] - stamps[0] >= MIN_SPAN
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_sharing_a_database_budget_keep_to_its_rate_together():
     name = uuid.uuid4().hex[:24]
@@ -80,6 +82,7 @@ def test_two_workers_sharing_a_database_budget_keep_to_its_rate_together():
     assert stamps[-1] - stamps[0] >= MIN_SPAN
 
 
+@pytest.mark.slow
 def test_workers_with_separate_budgets_are_not_paced_together():
     """The control for the two tests above: without sharing, the same work finishes in half the time."""
     stamps = run_workers(
@@ -97,6 +100,7 @@ def _spend_in_another_process(name: str, count: int, queue: multiprocessing.Queu
         queue.put(time.time())
 
 
+@pytest.mark.slow
 def test_two_processes_share_one_budget_through_redis():
     name = uuid.uuid4().hex
     context = multiprocessing.get_context("spawn")
@@ -114,6 +118,7 @@ def test_two_processes_share_one_budget_through_redis():
     assert stamps[-1] - stamps[0] >= MIN_SPAN
 
 
+@pytest.mark.slow
 def test_waiting_for_budget_blocks_instead_of_failing():
     budget = SharedBudget(
         name="block", per_second=10, burst=1, max_wait=5, store=redis_store(uuid.uuid4().hex)

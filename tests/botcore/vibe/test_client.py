@@ -150,6 +150,7 @@ def test_get_events_limit_pages_with_has_more(client, bot, world):
     assert [e.text for e in rest.events] == ["b", "c"] and not rest.has_more
 
 
+@pytest.mark.slow
 def test_get_events_long_poll_returns_when_nothing_comes(client, bot):
     assert client.get_events(bot.id, timeout=0.2).events == ()
 
@@ -509,6 +510,7 @@ def test_one_client_serves_many_threads_at_once(world):
     assert all(len(client.list_commands(bot.id)) == 3 for bot in bots)
 
 
+@pytest.mark.slow
 def test_the_client_works_without_django_settings(world):
     """Benchmarks and bot_shell build it from arguments alone, in a process where Django is not set up."""
     script = (

@@ -64,10 +64,9 @@ def test_polling_works_when_the_platform_ignores_timeout(client, bot, world, spe
 def test_a_429_without_retry_after_is_still_a_rate_limit_error(world, speak, sandbox):
     speak("no-retry-after")
     sandbox.run_in_loop(lambda s: setattr(s.platform, "default_rate_limit", 1.0))
-    with world.client("personal", max_attempts=1) as client:
-        with pytest.raises(VibeRateLimitError) as caught:
-            for _ in range(5):
-                client.list_bots()
+    with world.client("personal", max_attempts=1) as client, pytest.raises(VibeRateLimitError) as caught:
+        for _ in range(5):
+            client.list_bots()
     assert caught.value.status == 429 and caught.value.retry_after is None
 
 

@@ -159,6 +159,7 @@ def test_register_with_adopt_existing_is_retried_after_a_502_and_makes_one_bot(s
 # --- rate limit ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_429_is_waited_out_per_retry_after_then_the_read_succeeds(world):
     client = world.client("personal", max_attempts=3, retry_max_wait=5)
     world.control.post("/rate-limit", {"key": world.personal_key, "perSecond": 1})
@@ -173,6 +174,7 @@ def test_a_429_is_waited_out_per_retry_after_then_the_read_succeeds(world):
     ]
 
 
+@pytest.mark.slow
 def test_a_429_on_an_unsafe_post_is_retried_because_nothing_happened(world):
     client = world.client("personal", max_attempts=3, retry_max_wait=5)
     world.control.post("/rate-limit", {"key": world.personal_key, "perSecond": 1})
@@ -193,6 +195,7 @@ def test_a_retry_after_longer_than_the_longest_wait_is_raised_for_the_caller(wor
     assert len(calls_to(world.control, BOTS, "GET")) == 2
 
 
+@pytest.mark.slow
 def test_the_client_budget_keeps_the_platforms_429_away(world):
     world.control.post("/rate-limit", {"key": world.personal_key, "perSecond": 5})
     budget = SharedBudget(

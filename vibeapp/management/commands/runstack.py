@@ -81,6 +81,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo-install", action="store_true", help="leave the demo portal uninstalled")
 
     def handle(self, *args, web_port: int, sandbox_port: int, gateway_port: int, no_demo_install: bool, **options):
+        if not settings.VIBE_SANDBOX_INSTALLED:
+            raise CommandError('runstack needs the sandbox: pip install -e ".[sandbox]" (make run does)')
         app_key = settings.VIBE_APP_KEY or ensure_local_secret(
             Path(settings.VAR_DIR) / "demo_app_key", lambda: "vibe_app_" + secrets.token_hex(20)
         )
