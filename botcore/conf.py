@@ -153,6 +153,15 @@ def cycle_deadline_seconds() -> float:
     return float(read_setting("BOTCORE_CYCLE_DEADLINE_SECONDS", 30.0))
 
 
+def call_deadline_seconds() -> float:
+    """From a cycle's start, the time after which none of its platform calls is sent or waited for.
+
+    Halfway between the cycle's deadline and the task queue's timeout: a platform that hangs then ends in
+    a transient failure the cycle records (and backs off from), well before the queue kills the worker.
+    """
+    return (cycle_deadline_seconds() + task_timeout_seconds()) / 2
+
+
 def check_cycle_timing() -> list[str]:
     """What is wrong with lease > task timeout > cycle deadline (empty when all is well)."""
     lease, timeout, deadline = lease_seconds(), task_timeout_seconds(), cycle_deadline_seconds()

@@ -87,12 +87,15 @@ class VibeClient(
         backoff_base: float | None = None,
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Raise ValueError for a missing key, or a personal key given a session token (it takes none).
 
         `http`: an httpx.Client to use (the caller closes it); without it, the process's shared client,
         or a client of our own when timeouts are given. `budget`: a RequestBudget (NoBudget() to turn it
-        off); without it, the key's shared budget from the settings.
+        off); without it, the key's shared budget from the settings. `deadline`: a time.monotonic() after
+        which no call waits or is sent (a poll cycle's, so a hanging platform ends in a VibeTransportError
+        the caller can judge, before the task queue kills the worker).
         """
         if not api_key:
             raise ValueError("api_key is required (vibe_app_… with a session token, or vibe_api_…)")
@@ -121,6 +124,7 @@ class VibeClient(
             max_attempts=conf.vibe_max_attempts() if max_attempts is None else max_attempts,
             retry_max_wait=conf.vibe_retry_max_wait() if retry_max_wait is None else retry_max_wait,
             backoff_base=conf.vibe_retry_backoff_base() if backoff_base is None else backoff_base,
+            deadline=deadline,
         )
 
     @classmethod

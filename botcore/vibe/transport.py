@@ -118,6 +118,7 @@ class Transport:
         max_attempts: int = 4,
         retry_max_wait: float = 30.0,
         backoff_base: float = 0.25,
+        deadline: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http
@@ -130,6 +131,7 @@ class Transport:
         self._body_headers = {**self._headers, "Content-Type": JSON_CONTENT_TYPE}
         self._secrets = tuple(s for s in (api_key, session_token) if s)
         self._backoff_base = backoff_base
+        self.deadline = deadline  # time.monotonic() past which nothing is sent or waited for
         # tenacity runs attempts 2..max_attempts; the first is made outside it (see request()), so its
         # attempt numbers are one behind ours.
         self._retrying = {
@@ -167,6 +169,11 @@ class Transport:
         extra: dict[str, Any] = {}
         if timeout is not None:
             extra["timeout"] = httpx.Timeout(timeout, connect=self.http.timeout.connect)
+        if self.deadline is not None:
+            return self._with_retries(
+                functools.partial(self._attempt_by_deadline, method, url, path, params, content, headers, timeout),
+                retry,
+            )
         return self._with_retries(
             functools.partial(self._attempt, method, url, path, params, content, headers, extra), retry
         )
@@ -183,6 +190,25 @@ class Transport:
             self._log_retry(error, 1, wait)
             time.sleep(wait)
         return self._retrying[retry](attempt)
+
+    def _attempt_by_deadline(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        content: bytes | None,
+        headers: Mapping[str, str],
+        timeout: float | None,
+    ) -> Any:
+        """One attempt that ends by the deadline: not sent past it, and waiting no longer than what is left."""
+        assert self.deadline is not None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise VibeTransportError("the caller's deadline passed before the call", method=method, path=path, sent=False)
+        read = self.http.timeout.read if timeout is None else timeout
+        limit = httpx.Timeout(min(read or left, left), connect=min(self.http.timeout.connect or left, left))
+        return self._attempt(method, url, path, params, content, headers, {"timeout": limit})
 
     def _attempt(
         self,
@@ -214,12 +240,17 @@ class Transport:
     def _should_retry(self, error: BaseException, retry_class: RetryClass) -> bool:
         if not is_retryable(error, retry_class):
             return False
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return False  # the caller's time is up: it judges the failure (and retries later) itself
         # A Retry-After longer than we would ever wait is not worth blocking a worker: the caller reschedules.
         return not (isinstance(error, VibeRateLimitError) and (error.retry_after or 0) > self.retry_max_wait)
 
     def _wait_after(self, error: BaseException | None, attempt_number: int) -> float:
         """Seconds to wait after failed attempt `attempt_number` (botcore.vibe.backoff decides)."""
-        return retry_delay(error, attempt_number, base=self._backoff_base, cap=self.retry_max_wait)
+        wait = retry_delay(error, attempt_number, base=self._backoff_base, cap=self.retry_max_wait)
+        if self.deadline is not None:
+            wait = min(wait, max(0.0, self.deadline - time.monotonic()))
+        return wait
 
     def _log_retry(self, error: BaseException | None, attempt_number: int, wait: float) -> None:
         log.warning(

@@ -324,3 +324,18 @@ def test_an_idle_cycle_logs_nothing_at_info(sandbox_portal, bot, caplog):
     for _ in range(3):
         assert poll_bot_once(bot.pk).stored == 0
     assert not [r for r in caplog.records if r.name.startswith("botcore") and r.levelno >= logging.INFO]
+
+
+def test_a_reply_hanging_past_the_call_deadline_is_a_recorded_retry_not_a_killed_worker(
+    sandbox_portal, bot, counting, settings
+):
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 3}
+    settings.BOTCORE_CYCLE_DEADLINE_SECONDS = 1  # calls end by (1 + 3) / 2 = 2 s from the cycle's start
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
+    fault = {"method": "POST", "path": "/v1/bots/{bot_id}/messages", "latencyMs": 6000}
+    sandbox_portal.control.post("/_sandbox/faults", json=fault)
+    outcome = poll_bot_once(bot.pk)  # would outlive the task timeout without the call deadline
+    assert outcome.status == "polled"
+    [entry] = EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+    assert entry.status == EventLogEntry.Status.RECEIVED and entry.next_attempt_at is not None
+    assert entry.attempts == 1 and entry.error  # judged and recorded: the attempt is not lost silently
