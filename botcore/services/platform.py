@@ -10,5 +10,5 @@ def client_for_portal(portal: Portal) -> tuple[VibeClient, PortalCredential]:
     """Raise tenants' SessionTokenError when the portal has no usable credential."""
     credential = get_portal_credential(portal)
     if credential.kind == "personal":
-        return VibeClient(api_key=credential.secret), credential
-    return VibeClient.for_app(session_token=credential.secret), credential
+        return VibeClient(api_key=credential.secret, portal=portal.member_id), credential
+    return VibeClient.for_app(session_token=credential.secret, portal=portal.member_id), credential

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from botcore.vibe.budget import NoBudget, RequestBudget
+from botcore.vibe.budget import NoBudget, Priority, RequestBudget
 from botcore.vibe.errors import (
     VibeApiError,
     VibeBudgetTimeoutError,
@@ -160,8 +160,11 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         timeout: float | None = None,
+        priority: Priority = Priority.REPLY,
     ) -> Any:
-        """Send `method path` with a JSON `body`, retrying per `retry`; return the answer's `data`."""
+        """Send `method path` with a JSON `body`, retrying per `retry`; return the answer's `data`.
+
+        A BEST_EFFORT call the budget is short for is skipped: nothing is sent and None is returned."""
         content = (
             None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         )
@@ -171,7 +174,7 @@ class Transport:
         if timeout is not None:
             extra["timeout"] = httpx.Timeout(timeout, connect=self.http.timeout.connect)
         return self._with_retries(
-            functools.partial(self._attempt, method, url, path, params, content, headers, extra), retry
+            functools.partial(self._attempt, method, url, path, params, content, headers, extra, priority), retry
         )
 
     def _with_retries(self, attempt: Callable[[], T], retry: RetryClass) -> T:
@@ -196,8 +199,10 @@ class Transport:
         content: bytes | None,
         headers: Mapping[str, str],
         extra: Mapping[str, Any],
+        priority: Priority = Priority.REPLY,
     ) -> Any:
-        self.budget.acquire()
+        if not self.budget.acquire(priority=priority):
+            return None
         try:
             response = self.http.request(
                 method, url, params=params, content=content, headers=headers, **extra
@@ -207,10 +212,13 @@ class Transport:
         except httpx.TransportError as exc:
             raise VibeTransportError(self._describe(exc), method=method, path=path, sent=True) from None
         try:
-            return raise_for_response(response)
+            data = raise_for_response(response)
         except VibeApiError as error:
+            self.budget.record(limited=isinstance(error, VibeRateLimitError))
             self._scrub(error)
             raise
+        self.budget.record(limited=False)
+        return data
 
     # --- retry policy -----------------------------------------------------------------------------
     def _should_retry(self, error: BaseException, retry_class: RetryClass) -> bool:
