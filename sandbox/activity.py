@@ -39,8 +39,10 @@ def find_command(bot: Bot, text: str, *, chat: Chat):
     return None, ""
 
 
-def _command_payload(command, params: str, context: str) -> dict:
-    return {"id": command.id, "command": "/" + command.command, "params": params, "context": context}
+def _command_payload(platform: Platform, command, params: str, context: str) -> dict:
+    # The reference's echo bot compares command.command === 'ping' (CONTRACT A §12); imbot.v2 shows "/help".
+    name = "/" + command.command if platform.speaks("command-slash") else command.command
+    return {"id": command.id, "command": name, "params": params, "context": context}
 
 
 def send_user_message(platform: Platform, *, user: User, chat: Chat, text: str, params: dict | None = None) -> Message:
@@ -55,7 +57,7 @@ def send_user_message(platform: Platform, *, user: User, chat: Chat, text: str, 
         if command is not None:
             # Commands are addressed to the bot; in a group they need no mention.
             data = platform.event_envelope(bot, chat, user)
-            data["command"] = _command_payload(command, command_params, "textarea")
+            data["command"] = _command_payload(platform, command, command_params, "textarea")
             data["message"] = platform.message_payload(message)
             platform.emit(bot, "ONIMBOTV2COMMANDADD", data)
         elif hears(platform, bot, chat, text):
@@ -90,7 +92,7 @@ def press_button(platform: Platform, *, user: User, message: Message, index: int
         if command is None:
             raise StateError("COMMAND_NOT_FOUND", f"The bot has no command {button['COMMAND']}")
         data = platform.event_envelope(bot, chat, user)
-        data["command"] = _command_payload(command, str(button.get("COMMAND_PARAMS", "")), "keyboard")
+        data["command"] = _command_payload(platform, command, str(button.get("COMMAND_PARAMS", "")), "keyboard")
         data["message"] = platform.message_payload(message)
         platform.emit(bot, "ONIMBOTV2COMMANDADD", data)
     return None

@@ -156,7 +156,7 @@ def endpoint(*, auth: str = "bot") -> Callable[[Handler], Callable[[Request], Aw
                 key = find_key(platform, request.headers.get("x-api-key"))
                 record.key_kind = key.kind
                 record.had_bearer = request.headers.get("authorization", "").lower().startswith("bearer ")
-                services.limiter.check(key)
+                services.limiter.check(key, authorization=request.headers.get("authorization"))
                 caller = authenticate(
                     platform, key, request.headers.get("authorization"), session_required=auth == "bot"
                 )

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from sandbox import oauth
 from sandbox.auth import Caller
 from sandbox.http import Call, endpoint
-from sandbox.state import ApiKey, Platform, Portal, User
+from sandbox.state import ApiKey, Platform, Portal, Session, User
 
 ALWAYS_GRANTED_SCOPES = frozenset({"vibe:infra"})
 KEY_TYPES = {"app": "app", "api": "api"}  # ApiKey.kind -> data.type
@@ -45,6 +45,11 @@ def current_user_json(user: User) -> dict:
     return {"bitrixUserId": user.id, "name": user.name, "isAdmin": user.is_admin}
 
 
+def session_json(platform: Platform, session: Session) -> dict:
+    # The reference does not document /v1/me; under `me-no-expiry` a session says nothing of its end.
+    return {} if platform.speaks("me-no-expiry") else {"expiresAt": platform.iso(session.expires_at)}
+
+
 def me_json(platform: Platform, caller: Caller) -> dict:
     key = caller.key
     data: dict = {
@@ -57,7 +62,7 @@ def me_json(platform: Platform, caller: Caller) -> dict:
         "scopes": sorted(key.scopes | ALWAYS_GRANTED_SCOPES),
         "portal": portal_json(caller.portal) if caller.portal else None,
         "currentUser": current_user_json(caller.user) if caller.user else None,
-        "session": {"expiresAt": platform.iso(caller.session.expires_at)} if caller.session else None,
+        "session": session_json(platform, caller.session) if caller.session else None,
         "app": {"id": caller.app.id, "name": caller.app.name} if caller.app else None,
         "owner": None,
     }

@@ -6,6 +6,10 @@ of 10 and then one every 100 ms. A refused call is 429 RATE_LIMIT with `retryAft
 (at least 1) and the same `Retry-After` header. The rate is read on every call, so a change to
 `platform.default_rate_limit` or `ApiKey.rate_limit` applies from the next call (with a fresh bucket).
 A rate that is not positive and finite switches the limit off for that key.
+
+Two dialects (sandbox/dialects.py) read the limit otherwise: `portal-rate-limit` gives each key one
+bucket per portal it acts on (imbot.v2 limits per application, and may count per portal), and
+`no-retry-after` refuses without saying how long to wait.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from collections.abc import Callable
 
 from pyrate_limiter import GCRA, Rate
 
+from sandbox.auth import read_bearer
 from sandbox.http import ApiError
 from sandbox.state import ApiKey, Platform
 
@@ -33,29 +38,46 @@ class RateLimiter:
     def __init__(self, platform: Platform, clock: Callable[[], float] = time.monotonic) -> None:
         self.platform = platform
         self.clock = clock
-        # key value -> (the rate it was built for, [Rate], GCRA state)
-        self._buckets: dict[str, tuple[float, list[Rate], tuple]] = {}
+        # (key value, portal id or None) -> (the rate it was built for, [Rate], GCRA state)
+        self._buckets: dict[tuple[str, str | None], tuple[float, list[Rate], tuple]] = {}
 
-    def check(self, key: ApiKey) -> None:
-        """Spend one request of `key`'s budget, or raise 429 RATE_LIMIT with the wait."""
+    def check(self, key: ApiKey, *, authorization: str | None = None) -> None:
+        """Spend one request of `key`'s budget, or raise 429 RATE_LIMIT with the wait.
+
+        `authorization` is the request's header: under `portal-rate-limit` it names the portal an app key
+        acts on (a personal key has one portal of its own).
+        """
         per_second = key.rate_limit if key.rate_limit is not None else self.platform.default_rate_limit
-        bucket = self._buckets.get(key.value)
+        per_portal = self.platform.speaks("portal-rate-limit")
+        bucket_id = (key.value, self._portal_of(key, authorization) if per_portal else None)
+        bucket = self._buckets.get(bucket_id)
         if bucket is None or bucket[0] != per_second:
             if not (per_second > 0 and math.isfinite(per_second)):
-                self._buckets.pop(key.value, None)
+                self._buckets.pop(bucket_id, None)
                 return
             rates = [rate_for(per_second)]
             bucket = (per_second, rates, _ALGORITHM.initial(rates))
         rates = bucket[1]
         state, decision = _ALGORITHM.step(rates, bucket[2], int(self.clock() * 1000), 1)
         if decision.failing_rate is not None:
+            scope = "key and portal" if per_portal else "key"
+            if self.platform.speaks("no-retry-after"):
+                raise ApiError("RATE_LIMIT", hint=f"At most {per_second:g} requests/s per {scope}")
             wait_ms = decision.retry_after_ms or 1000
             raise ApiError(
                 "RATE_LIMIT",
-                hint=f"At most {per_second:g} requests/s per key; wait retryAfter seconds",
+                hint=f"At most {per_second:g} requests/s per {scope}; wait retryAfter seconds",
                 retry_after=max(1, math.ceil(wait_ms / 1000)),
             )
-        self._buckets[key.value] = (per_second, rates, state)
+        self._buckets[bucket_id] = (per_second, rates, state)
+
+    def _portal_of(self, key: ApiKey, authorization: str | None) -> str | None:
+        """The portal a call acts on, read before authentication refuses anything (so None when unknown)."""
+        if key.kind == "api":
+            return key.portal_id
+        session = self.platform.sessions.get(read_bearer(authorization) or "")
+        return session.portal_id if session is not None and session.app_id == key.app_id else None
 
     def forget(self, key_value: str) -> None:
-        self._buckets.pop(key_value, None)
+        for bucket_id in [b for b in self._buckets if b[0] == key_value]:
+            del self._buckets[bucket_id]

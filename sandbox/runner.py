@@ -6,12 +6,13 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import TypeVar
 
 import uvicorn
 
+from sandbox.dialects import parse_dialects
 from sandbox.server import Services, build_app, make_services
 
 T = TypeVar("T")
@@ -70,17 +71,24 @@ async def serve(servers: list[uvicorn.Server]) -> None:
 class SandboxThread:
     """The sandbox on a background thread with its own event loop, reachable over real HTTP on loopback.
 
+    `dialects` (names, or "a,b") are spoken from the start and after every reset.
     `run_in_loop(fn)` runs `fn(services)` on the sandbox's loop (its state is single-threaded) and returns
     the result: tests use it to seed or inspect state directly where the control API is not the point.
     """
 
     def __init__(
-        self, *, host: str = "127.0.0.1", gateway: bool = False, app_url: str | None = None, app_key: str | None = None
+        self,
+        *,
+        host: str = "127.0.0.1",
+        gateway: bool = False,
+        app_url: str | None = None,
+        app_key: str | None = None,
+        dialects: str | Iterable[str] = (),
     ) -> None:
         self.host = host
         self.port = free_port(host)
         self.gateway_port = free_port(host) if gateway else None
-        self.services = make_services()
+        self.services = make_services(dialects=parse_dialects(dialects))
         self._servers = build_servers(
             self.services, host=host, port=self.port, gateway_port=self.gateway_port, app_url=app_url, app_key=app_key
         )

@@ -1,7 +1,7 @@
 """Builds the sandbox's ASGI app: the platform API, identity (me, OAuth), the control API and chat page."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,18 +25,30 @@ class Services:
     faults: Faults
     limiter: RateLimiter
     calls: CallLog
+    # The dialects the sandbox was started with: a reset returns to them, not to none.
+    startup_dialects: frozenset[str] = field(default_factory=frozenset)
 
     def reset(self) -> None:
         """Forget everything: a new, empty platform, no faults, default limits, no recorded calls."""
         self.platform = Platform()
+        self.platform.dialects = self.startup_dialects
         self.faults = Faults()
         self.limiter = RateLimiter(self.platform)
         self.calls.clear()
 
 
-def make_services(platform: Platform | None = None) -> Services:
+def make_services(platform: Platform | None = None, *, dialects: frozenset[str] | None = None) -> Services:
+    """Services around `platform` (or a new one); `dialects`, when given, replace whatever it spoke."""
     platform = platform or Platform()
-    return Services(platform=platform, faults=Faults(), limiter=RateLimiter(platform), calls=CallLog())
+    if dialects is not None:
+        platform.dialects = dialects
+    return Services(
+        platform=platform,
+        faults=Faults(),
+        limiter=RateLimiter(platform),
+        calls=CallLog(),
+        startup_dialects=platform.dialects,
+    )
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -223,6 +223,10 @@ class StoredFile:
 class Platform:
     """All of the sandbox's state and the operations on it that more than one API module needs."""
 
+    # The alternative readings spoken (sandbox/dialects.py); a class default, so a platform pickled before
+    # dialects existed still loads.
+    dialects: frozenset[str] = frozenset()
+
     def __init__(self) -> None:
         self.clock_offset = 0.0  # seconds added to real time; the control API moves it
         self.session_ttl = DEFAULT_SESSION_TTL
@@ -244,6 +248,9 @@ class Platform:
         self._message_ids = itertools.count(1)
         self._command_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
+
+    def speaks(self, dialect: str) -> bool:
+        return dialect in self.dialects
 
     # --- time ------------------------------------------------------------------------------------
     def now(self) -> datetime:

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.routing import Route
 
-from sandbox.http import ApiError, Call, Created, endpoint
+from sandbox.http import ApiError, Call, Created, endpoint, envelope_ok
 from sandbox.state import Bot, Platform
 
 BOT_TYPES = ("bot", "supervisor", "personal", "openline")
@@ -164,15 +164,27 @@ async def register_bot(call: Call) -> Created:
     if existing is not None:
         raise ApiError("BOT_ALREADY_EXISTS", data={"botId": existing.id}, hint="Use data.botId")
     bot = call.platform.add_bot(owner_key=owner, portal_id=portal_id, code=code, name=name, **props)
+    if call.platform.speaks("flat-bot-id"):
+        # Third-party clients read data.botId from a 201 as the 409 answers it (CONTRACT B §7.1).
+        return Created({"bot": bot_json(call.platform, bot), "botId": bot.id})
     return Created({"bot": bot_json(call.platform, bot)})
 
 
 @endpoint(auth="bot")
 async def list_bots(call: Call) -> dict:
-    """GET /v1/bots: {bots: [...]}, the bots this key registered on the caller's portal, oldest first."""
+    """GET /v1/bots: {bots: [...]}, the bots this key registered on the caller's portal, oldest first.
+
+    Dialects (CONTRACT B §7.1): `items-bot-list` answers {items: [...]}, `bare-bot-list` a bare array of
+    {botId, code, …} (the id under the name registration's 409 uses).
+    """
     assert call.caller is not None and call.caller.portal is not None
     bots = call.platform.bots_of(owner_key=call.caller.key.value, portal_id=call.caller.portal.id)
-    return {"bots": [bot_json(call.platform, bot) for bot in sorted(bots, key=lambda b: b.id)]}
+    listed = [bot_json(call.platform, bot) for bot in sorted(bots, key=lambda b: b.id)]
+    if call.platform.speaks("bare-bot-list"):
+        return envelope_ok([{"botId": item.pop("id"), **item} for item in listed])
+    if call.platform.speaks("items-bot-list"):
+        return {"items": listed}
+    return {"bots": listed}
 
 
 @endpoint(auth="bot")

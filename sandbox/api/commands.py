@@ -85,7 +85,8 @@ async def register_command(call: Call) -> dict | Created:
     existing = find_by_name(bot, name)
     if existing is not None:
         return {"command": command_json(existing)}
-    if not title and not flags.get("hidden", False):
+    # imbot.v2 requires a title for a visible command; third-party clients register without one.
+    if not title and not flags.get("hidden", False) and not call.platform.speaks("untitled-commands"):
         raise ApiError(
             "COMMAND_TITLE_REQUIRED", "A visible command needs a title", hint="Send title, or hidden: true"
         )

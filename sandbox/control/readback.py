@@ -49,6 +49,7 @@ def overview(call: ControlCall) -> dict:
             "defaultRateLimit": platform.default_rate_limit,
             "clockOffsetSeconds": platform.clock_offset,
             "now": iso(platform.now()),
+            "dialects": sorted(platform.dialects),
         },
     }
 

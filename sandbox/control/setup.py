@@ -16,6 +16,7 @@ from sandbox.control.base import (
     str_field,
 )
 from sandbox.control.views import app_json, iso, portal_json, user_json
+from sandbox.dialects import DIALECTS, parse_dialects
 from sandbox.faults import FaultRule
 from sandbox.http import ApiError
 from sandbox.state import IMBOT_SCOPES
@@ -120,6 +121,30 @@ def update_settings(call: ControlCall) -> dict:
 
 
 @control
+def get_dialects(call: ControlCall) -> dict:
+    """The dialects spoken now, and every known one with what it changes."""
+    return {"dialects": sorted(call.platform.dialects), "known": DIALECTS}
+
+
+@control
+def set_dialects(call: ControlCall) -> dict:
+    """Speak exactly `dialects` (a list of names, or "a,b") from the next request on; [] is the default reading.
+
+    A reset goes back to the dialects the sandbox was started with.
+    """
+    if "dialects" not in call.body:
+        raise ApiError("INVALID_REQUEST", "Missing required field: dialects (a list of names; [] for none)")
+    raw = call.body["dialects"]
+    if not isinstance(raw, (str, list)):
+        raise ApiError("INVALID_REQUEST", 'dialects must be a list of names or a string "a,b"')
+    try:
+        call.platform.dialects = parse_dialects(raw)
+    except ValueError as error:
+        raise ApiError("INVALID_REQUEST", str(error)) from None
+    return {"dialects": sorted(call.platform.dialects)}
+
+
+@control
 def advance_clock(call: ControlCall) -> dict:
     """Move the platform's clock (session expiry, event dates); negative values move it back."""
     call.platform.clock_offset += number_field(call.body, "advanceSeconds")
@@ -181,6 +206,8 @@ routes = [
     Route("/_sandbox/rate-limit", set_rate_limit, methods=["POST"]),
     Route("/_sandbox/sessions", create_session, methods=["POST"]),
     Route("/_sandbox/settings", update_settings, methods=["POST"]),
+    Route("/_sandbox/dialects", get_dialects, methods=["GET"]),
+    Route("/_sandbox/dialects", set_dialects, methods=["POST"]),
     Route("/_sandbox/clock", advance_clock, methods=["POST"]),
     Route("/_sandbox/faults", add_fault, methods=["POST"]),
     Route("/_sandbox/faults", list_faults, methods=["GET"]),

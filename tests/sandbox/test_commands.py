@@ -133,7 +133,7 @@ def test_a_user_typing_the_command_raises_commandadd(sandbox, client, tenant, bo
     event = client.get(f"/bots/{bot_id}/events").json()["data"]["events"][-1]
     assert event["type"] == "ONIMBOTV2COMMANDADD"
     assert event["data"]["command"] == {
-        "id": command["id"], "command": "/ping", "params": "now", "context": "textarea"
+        "id": command["id"], "command": "ping", "params": "now", "context": "textarea"
     }
     assert event["data"]["message"]["id"] == message_id
 

@@ -206,7 +206,7 @@ def test_a_command_message_raises_commandadd_from_the_textarea(ctl, api, key, ad
     ok(ctl.post("/_sandbox/act/messages", json={"userId": admin["id"], "botId": bot_id, "text": "/help me"}))
     command = events_of(ctl, bot_id)[-1]
     assert command["type"] == "ONIMBOTV2COMMANDADD"
-    assert (command["data"]["command"]["command"], command["data"]["command"]["params"]) == ("/help", "me")
+    assert (command["data"]["command"]["command"], command["data"]["command"]["params"]) == ("help", "me")
     assert command["data"]["command"]["context"] == "textarea"
 
 
@@ -276,7 +276,7 @@ def test_keyboard_buttons_send_as_the_user_or_raise_a_keyboard_command(ctl, api,
     assert "message" not in pressed and pressed["button"]["COMMAND"] == "more"
     command = events_of(ctl, bot_id)[-1]
     assert command["type"] == "ONIMBOTV2COMMANDADD"
-    assert command["data"]["command"] | {"id": None} == {"id": None, "command": "/more", "params": "page 2", "context": "keyboard"}
+    assert command["data"]["command"] | {"id": None} == {"id": None, "command": "more", "params": "page 2", "context": "keyboard"}
 
     before = len(events_of(ctl, bot_id))
     assert ok(ctl.post("/_sandbox/act/buttons", json={"userId": admin["id"], "messageId": message_id, "index": 2}))["button"]["LINK"]

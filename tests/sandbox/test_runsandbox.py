@@ -94,6 +94,24 @@ def test_runsandbox_stops_cleanly_on_sigterm(run_sandbox):
     assert "Sandbox stopped." in output.read_text()
 
 
+def test_runsandbox_speaks_the_dialects_it_is_given(run_sandbox):
+    port = free_port()
+    process, output = run_sandbox("--port", str(port), "--dialect", "command-slash,no-retry-after",
+                                  "--dialect", "portal-rate-limit")
+    wait_until_up(f"http://127.0.0.1:{port}/v1", process)
+    spoken = httpx.get(f"http://127.0.0.1:{port}/_sandbox/dialects", timeout=10).json()["data"]["dialects"]
+    assert spoken == ["command-slash", "no-retry-after", "portal-rate-limit"]
+    assert stop(process, signal.SIGTERM) == 0
+    assert "command-slash, no-retry-after, portal-rate-limit" in output.read_text()
+
+
+def test_runsandbox_refuses_an_unknown_dialect(run_sandbox):
+    process, output = run_sandbox("--port", str(free_port()), "--dialect", "command-slash,klingon")
+    assert process.wait(timeout=60) != 0
+    printed = output.read_text()
+    assert "--dialect" in printed and "klingon" in printed and "Traceback" not in printed
+
+
 def test_runsandbox_refuses_a_demo_key_that_is_not_an_app_key(run_sandbox):
     process, output = run_sandbox("--port", str(free_port()), "--demo", "--demo-app-key", "vibe_api_nope")
     assert process.wait(timeout=60) != 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from sandbox.demo import find_demo, seed_demo
+from sandbox.dialects import DIALECTS, parse_dialects
 from sandbox.persistence import load_platform, save_platform
 from sandbox.runner import build_servers, serve
 from sandbox.server import make_services
@@ -24,6 +25,13 @@ class Command(BaseCommand):
         parser.add_argument("--app-url", default="http://127.0.0.1:8000", help="the app the gateway stands in front of")
         parser.add_argument("--session-ttl", type=float, default=None, help="session token lifetime in seconds")
         parser.add_argument("--rate-limit", type=float, default=None, help="default requests per second per key")
+        parser.add_argument(
+            "--dialect",
+            action="append",
+            default=[],
+            metavar="NAME[,NAME…]",
+            help=f"speak an alternative reading of the platform (repeatable); known: {', '.join(DIALECTS)}",
+        )
         parser.add_argument("--demo", action="store_true", help="seed a demo portal, users and app")
         parser.add_argument(
             "--state-file",
@@ -35,9 +43,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         import uvloop
 
+        try:
+            dialects = parse_dialects(options["dialect"])
+        except ValueError as error:
+            raise CommandError(f"--dialect: {error}") from None
         state_file = Path(options["state_file"]) if options["state_file"] else None
         restored = load_platform(state_file) if state_file else None
-        services = make_services(restored)
+        # The dialects are how this run speaks, not state: a restored platform speaks what it is told now.
+        services = make_services(restored, dialects=dialects)
         platform = services.platform
         if options["session_ttl"] is not None:
             platform.session_ttl = options["session_ttl"]
@@ -65,7 +78,7 @@ class Command(BaseCommand):
             app_url=options["app_url"],
             app_key=demo.app_key if demo else None,
         )
-        self._print_where_to_go(options, demo)
+        self._print_where_to_go(options, demo, services.platform.dialects)
         # SIGTERM (a supervisor, a test) stops the servers as gracefully as Ctrl-C does.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
@@ -78,7 +91,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Sandbox state saved to {state_file}.")
         self.stdout.write("Sandbox stopped.")
 
-    def _print_where_to_go(self, options, demo) -> None:
+    def _print_where_to_go(self, options, demo, dialects: frozenset[str]) -> None:
         base = f"http://{options['host']}:{options['port']}"
         lines = [
             "VibeCode sandbox is running.",
@@ -86,6 +99,7 @@ class Command(BaseCommand):
             f"  Platform API:                   {base}/v1   (GET {base}/v1/me to check a key)",
             f"  OAuth consent:                  {base}/v1/oauth/authorize?app_key=…&redirect_uri=…&state=…",
             f"  Control API:                    {base}/_sandbox   (overview: GET {base}/_sandbox/state)",
+            f"  Dialects:                       {', '.join(sorted(dialects)) or 'none (the reference reading)'}",
         ]
         if options["gateway_port"]:
             gateway = f"http://{options['host']}:{options['gateway_port']}"

@@ -1,0 +1,44 @@
+"""The named alternative readings ("dialects") of the platform the sandbox can be started with.
+
+Where the platform's behaviour is unknown and public sources offer more than one reading, the sandbox's
+default is the reading CONTRACT part A chose and every other reading is a dialect (part A §13). A dialect
+changes only what its description says; several may be spoken at once. docs/sandbox.md lists each one
+with the source that suggests it.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+DIALECTS: dict[str, str] = {
+    "command-slash": 'command events carry the name with its slash ("/ping"), as imbot.v2 shows it',
+    "flat-bot-id": "registration also answers the new bot's id flat, as data.botId",
+    "bare-bot-list": "GET /v1/bots answers data as a bare array of {botId, code, …}",
+    "items-bot-list": "GET /v1/bots answers data.items[] instead of data.bots[]",
+    "untitled-commands": "a visible command registered without a title is accepted",
+    "me-no-expiry": "GET /v1/me answers no session.expiresAt",
+    "no-long-poll": "GET /v1/bots/:botId/events ignores the timeout parameter and answers at once",
+    "portal-rate-limit": "the request rate counts per key and portal instead of per key",
+    "no-retry-after": "429 answers carry neither error.retryAfter nor a Retry-After header",
+}
+
+# Readings that answer the same question differently cannot be spoken together.
+_EXCLUSIVE = (frozenset({"bare-bot-list", "items-bot-list"}),)
+
+
+def parse_dialects(raw: str | Iterable[str] | None) -> frozenset[str]:
+    """Dialect names from "a,b" or a list of names (each may itself hold commas); ValueError names a bad one."""
+    if raw is None:
+        return frozenset()
+    parts = [raw] if isinstance(raw, str) else list(raw)
+    names: set[str] = set()
+    for part in parts:
+        if not isinstance(part, str):
+            raise ValueError("dialect names must be strings")
+        names.update(name.strip() for name in part.split(",") if name.strip())
+    unknown = sorted(names - DIALECTS.keys())
+    if unknown:
+        raise ValueError(f"unknown dialect(s) {', '.join(unknown)}; known: {', '.join(DIALECTS)}")
+    for group in _EXCLUSIVE:
+        if len(names & group) > 1:
+            raise ValueError(f"dialects {' and '.join(sorted(names & group))} cannot be spoken together")
+    return frozenset(names)

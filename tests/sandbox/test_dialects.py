@@ -1,0 +1,163 @@
+"""Dialects: alternative readings of the platform, chosen at start-up or through the control API."""
+from __future__ import annotations
+
+import pytest
+
+from sandbox.dialects import DIALECTS, parse_dialects
+from sandbox.runner import SandboxThread
+from tests.sandbox.helpers import client_for, ok, refused, register_bot, seed_app, seed_session, user_writes
+from tests.sandbox.test_rate_limit import FrozenClock
+
+
+def speak(ctl, *names: str) -> list[str]:
+    return ok(ctl.post("/_sandbox/dialects", json={"dialects": list(names)}))["dialects"]
+
+
+def test_names_parse_from_commas_and_lists_and_unknown_ones_are_refused():
+    assert parse_dialects("command-slash, flat-bot-id") == {"command-slash", "flat-bot-id"}
+    assert parse_dialects(["no-long-poll", "me-no-expiry,no-retry-after"]) == {
+        "no-long-poll",
+        "me-no-expiry",
+        "no-retry-after",
+    }
+    with pytest.raises(ValueError, match="no-such-thing"):
+        parse_dialects("command-slash,no-such-thing")
+    with pytest.raises(ValueError, match="cannot be spoken together"):
+        parse_dialects("bare-bot-list,items-bot-list")
+
+
+def test_the_control_api_lists_sets_and_resets_dialects(sandbox, ctl):
+    listed = ok(ctl.get("/_sandbox/dialects"))
+    assert listed["dialects"] == [] and set(listed["known"]) == set(DIALECTS)
+    assert speak(ctl, "no-retry-after", "portal-rate-limit") == ["no-retry-after", "portal-rate-limit"]
+    assert ok(ctl.get("/_sandbox/state"))["settings"]["dialects"] == ["no-retry-after", "portal-rate-limit"]
+    refused(ctl.post("/_sandbox/dialects", json={"dialects": ["klingon"]}), 400, "INVALID_REQUEST")
+    refused(ctl.post("/_sandbox/dialects", json={}), 400, "INVALID_REQUEST")
+    ok(ctl.post("/_sandbox/reset"))
+    assert ok(ctl.get("/_sandbox/dialects"))["dialects"] == []
+
+
+def test_a_sandbox_started_with_dialects_returns_to_them_after_a_reset():
+    sandbox = SandboxThread(dialects="command-slash,no-long-poll").start()
+    try:
+        assert sandbox.run_in_loop(lambda s: s.platform.dialects) == {"command-slash", "no-long-poll"}
+        sandbox.run_in_loop(lambda s: setattr(s.platform, "dialects", frozenset()))
+        sandbox.reset()
+        assert sandbox.run_in_loop(lambda s: s.platform.dialects) == {"command-slash", "no-long-poll"}
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def two_portals(sandbox):
+    """One app key installed on two portals, limited to 2 requests/s, on a clock that stands still."""
+    clock = FrozenClock()
+    sandbox.run_in_loop(lambda s: setattr(s.limiter, "clock", clock))
+    sandbox.run_in_loop(lambda s: setattr(s.platform, "default_rate_limit", 2.0))
+    first = seed_app(sandbox)
+    return first, seed_session(sandbox, first)
+
+
+def test_by_default_one_key_shares_its_rate_across_portals(sandbox, two_portals):
+    first, second = two_portals
+    with client_for(sandbox, first) as one, client_for(sandbox, second) as other:
+        assert [one.get("/bots").status_code for _ in range(2)] == [200, 200]
+        assert other.get("/bots").status_code == 429
+
+
+def test_portal_rate_limit_gives_each_portal_of_a_key_its_own_rate(sandbox, ctl, two_portals):
+    speak(ctl, "portal-rate-limit")
+    first, second = two_portals
+    with client_for(sandbox, first) as one, client_for(sandbox, second) as other:
+        assert [one.get("/bots").status_code for _ in range(3)] == [200, 200, 429]
+        answers = [other.get("/bots") for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert "per key and portal" in answers[-1].json()["error"]["hint"]
+
+
+def test_no_retry_after_refuses_without_saying_how_long_to_wait(sandbox, ctl, two_portals):
+    speak(ctl, "no-retry-after")
+    first, _ = two_portals
+    with client_for(sandbox, first) as client:
+        client.get("/bots"), client.get("/bots")
+        answer = client.get("/bots")
+    error = refused(answer, 429, "RATE_LIMIT")
+    assert "retryAfter" not in error and "retry-after" not in answer.headers
+
+
+def test_the_default_429_says_how_long_to_wait(sandbox, two_portals):
+    first, _ = two_portals
+    with client_for(sandbox, first) as client:
+        client.get("/bots"), client.get("/bots")
+        answer = client.get("/bots")
+    error = refused(answer, 429, "RATE_LIMIT")
+    assert error["retryAfter"] >= 1 and answer.headers["Retry-After"] == str(error["retryAfter"])
+
+
+# --- the readings of shapes -------------------------------------------------------------------------
+def command_event(sandbox, client, tenant) -> dict:
+    bot_id = register_bot(client)
+    assert client.post(f"/bots/{bot_id}/commands", json={"command": "ping", "title": "Ping"}).status_code == 201
+    user_writes(sandbox, tenant.user_id, bot_id, "/ping now")
+    events = ok(client.get(f"/bots/{bot_id}/events"))["events"]
+    return next(e for e in events if e["type"] == "ONIMBOTV2COMMANDADD")["data"]["command"]
+
+
+def test_command_events_carry_the_bare_name_as_the_reference_example_compares_it(sandbox, tenant, client):
+    command = command_event(sandbox, client, tenant)
+    assert (command["command"], command["params"]) == ("ping", "now")
+
+
+def test_command_slash_sends_the_name_with_its_slash(sandbox, ctl, tenant, client):
+    speak(ctl, "command-slash")
+    assert command_event(sandbox, client, tenant)["command"] == "/ping"
+
+
+def test_flat_bot_id_answers_the_new_id_both_ways(ctl, client):
+    speak(ctl, "flat-bot-id")
+    data = client.post("/bots", json={"code": "flat", "name": "Flat"}).json()["data"]
+    assert data["botId"] == data["bot"]["id"]
+
+
+def test_the_default_registration_answers_only_the_nested_id(client):
+    data = client.post("/bots", json={"code": "nested", "name": "Nested"}).json()["data"]
+    assert "botId" not in data and data["bot"]["id"] > 0
+
+
+@pytest.mark.parametrize(
+    ("dialect", "read"),
+    [
+        (None, lambda data: [(b["id"], b["code"]) for b in data["bots"]]),
+        ("items-bot-list", lambda data: [(b["id"], b["code"]) for b in data["items"]]),
+        ("bare-bot-list", lambda data: [(b["botId"], b["code"]) for b in data]),
+    ],
+)
+def test_the_bot_list_comes_in_the_shape_of_the_dialect(ctl, client, dialect, read):
+    bot_id = register_bot(client, code="listed")
+    if dialect:
+        speak(ctl, dialect)
+    assert read(ok(client.get("/bots"))) == [(bot_id, "listed")]
+
+
+def test_a_command_without_a_title_is_refused_by_default_and_accepted_by_untitled_commands(ctl, client, bot_id):
+    refused(client.post(f"/bots/{bot_id}/commands", json={"command": "ping"}), 400, "COMMAND_TITLE_REQUIRED")
+    speak(ctl, "untitled-commands")
+    answer = client.post(f"/bots/{bot_id}/commands", json={"command": "ping"})
+    assert answer.status_code == 201 and answer.json()["data"]["command"]["title"] == {}
+
+
+def test_me_no_expiry_leaves_out_the_session_end(sandbox, ctl):
+    tenant = seed_app(sandbox)
+    with client_for(sandbox, tenant) as client:
+        assert ok(client.get("/me"))["session"]["expiresAt"]
+        speak(ctl, "me-no-expiry")
+        me = ok(client.get("/me"))
+    assert "expiresAt" not in me["session"] and me["currentUser"]["bitrixUserId"] == tenant.user_id
+
+
+def test_no_long_poll_answers_an_empty_queue_at_once(ctl, client, bot_id):
+    """Held for its 30 s, the call would outlive the client's 10 s timeout and raise."""
+    client.get(f"/bots/{bot_id}/events", params={"offset": 10**6})
+    speak(ctl, "no-long-poll")
+    answered = ok(client.get(f"/bots/{bot_id}/events", params={"timeout": 30}))
+    assert answered["events"] == [] and answered["hasMore"] is False
