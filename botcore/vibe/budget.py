@@ -96,8 +96,8 @@ class SharedBudget:
     """A GCRA budget over a StateStore; every holder of an equal store shares the same requests/s.
 
     `per_second` may be a function, read at each call: the learned rate (learning.py) moves.
-    Priorities: a reply takes the next free slot; a poll that has to wait lets one more slot go by
-    first, so a reply arriving meanwhile goes ahead of it (the pacer also keeps polls to a share of the
+    Priorities: a reply takes the next free slot; a poll that has to wait wakes a little later than a
+    reply waiting for the same slot, which then goes first (the pacer also keeps polls to a share of the
     rate); a best-effort call goes only when the budget has been idle a full interval, never waiting.
     No priority bursts past the pace: a platform limit of 1/s admits no burst at all.
     """
@@ -152,7 +152,7 @@ class SharedBudget:
             # A wake-up 2 ms late: GCRA's wait is exact to the millisecond.
             wait = (decision.retry_after_ms or 1) / 1000 + 0.002
             if priority is Priority.POLL:
-                wait += 1 / per_second
+                wait += 0.025  # a reply waiting for the same slot wakes first and takes it
             if time.monotonic() + wait > deadline:
                 raise VibeBudgetTimeoutError(
                     status=429,

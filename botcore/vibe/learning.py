@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-BACKOFF = 0.7
+BACKOFF = 0.8
 RECOVER_SECONDS = 90.0
 FLOOR = 0.2  # requests/s: never learn a rate so low that a bot stops answering altogether
 WINDOW = 5.0  # seconds over which the accepted rate is measured
