@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 
 import httpx
@@ -95,22 +93,28 @@ def test_a_best_effort_call_is_skipped_when_the_budget_is_short():
     assert budget.acquire(priority=Priority.BEST_EFFORT) is False
 
 
-def test_a_reply_goes_before_a_poll_that_was_waiting_first():
+class Slept(BaseException):
+    """Ends a wait at its first sleep; a BaseException, so the budget's outage handling lets it pass."""
+
+
+def first_wait(priority: Priority, monkeypatch) -> float:
+    """How long a call of `priority` first sleeps for a budget just spent (the sleep is recorded, not slept)."""
     budget = budget_at(2)
     budget.acquire()
-    order: list[str] = []
+    waits: list[float] = []
 
-    def take(priority: Priority, label: str) -> None:
+    def record_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        raise Slept  # one wait is all this test needs
+
+    monkeypatch.setattr("botcore.vibe.budget.time.sleep", record_sleep)
+    with pytest.raises(Slept):
         budget.acquire(priority=priority)
-        order.append(label)
+    return waits[0]
 
-    poll = threading.Thread(target=take, args=(Priority.POLL, "poll"))
-    poll.start()
-    reply = threading.Thread(target=take, args=(Priority.REPLY, "reply"))
-    reply.start()
-    poll.join(10)
-    reply.join(10)
-    assert order == ["reply", "poll"]
+
+def test_a_poll_waiting_for_the_same_slot_as_a_reply_lets_the_reply_go_first(monkeypatch):
+    assert first_wait(Priority.POLL, monkeypatch) > first_wait(Priority.REPLY, monkeypatch)
 
 
 def recording_client(budget, *, status: int = 200) -> tuple[VibeClient, list[httpx.Request]]:
