@@ -15,6 +15,7 @@ sending and waits until every message is answered. Figures per configuration:
   ceiling the backend is allowed.
 Runs on a fresh SQLite database under var/bench-rate/ (or DATABASE_URL/REDIS_URL when set).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="limits 1 and 5/s, 50 s of load each")
     parser.add_argument("--limits", default="1,2,5,10")
-    parser.add_argument("--modes", default="key,portal", help="key: limit per key; portal: per key and portal")
-    parser.add_argument("--load-seconds", type=float, default=60.0, help="seconds of messages per configuration")
+    parser.add_argument(
+        "--modes", default="key,portal", help="key: limit per key; portal: per key and portal"
+    )
+    parser.add_argument(
+        "--load-seconds", type=float, default=60.0, help="seconds of messages per configuration"
+    )
     parser.add_argument("--portals", type=int, default=5)
     parser.add_argument("--dialogs", type=int, default=25)
     parser.add_argument("--workers", type=int, default=2, help="django-q2 workers")
@@ -64,13 +69,19 @@ def seed(control: httpx.Client, args: argparse.Namespace) -> tuple[str, list[dic
     tenants, users = [], []
     per_portal = max(1, args.dialogs // args.portals)
     for index in range(args.portals):
-        portal = control.post("/_sandbox/portals", json={"domain": f"rate{index}.bitrix24.com"}).json()["data"]["portal"]
+        portal = control.post("/_sandbox/portals", json={"domain": f"rate{index}.bitrix24.com"}).json()[
+            "data"
+        ]["portal"]
         people = [
-            control.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": f"User {index}.{n}", "isAdmin": n == 0})
-            .json()["data"]["user"]
+            control.post(
+                f"/_sandbox/portals/{portal['id']}/users",
+                json={"name": f"User {index}.{n}", "isAdmin": n == 0},
+            ).json()["data"]["user"]
             for n in range(per_portal)
         ]
-        session = control.post("/_sandbox/sessions", json={"appKey": app["key"], "userId": people[0]["id"]}).json()["data"]
+        session = control.post(
+            "/_sandbox/sessions", json={"appKey": app["key"], "userId": people[0]["id"]}
+        ).json()["data"]
         tenants.append({"portal": portal, "admin": people[0], "session": session})
         users.append([person["id"] for person in people])
     return app["key"], tenants, users
@@ -87,13 +98,18 @@ def forget_learned(app_key: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(CREATE_TABLE)
         for digest in digests:
-            cursor.execute(f"DELETE FROM {TABLE} WHERE name LIKE %s OR name LIKE %s", [f"learn:{digest}%", f"{digest}%"])
+            cursor.execute(
+                f"DELETE FROM {TABLE} WHERE name LIKE %s OR name LIKE %s", [f"learn:{digest}%", f"{digest}%"]
+            )
     if os.environ.get("REDIS_URL"):
         import redis
 
         client = redis.Redis.from_url(os.environ["REDIS_URL"])
         for digest in digests:
-            for name in [*client.scan_iter(f"vibe:learn:{digest}*"), *client.scan_iter(f"vibe:budget:{digest}*")]:
+            for name in [
+                *client.scan_iter(f"vibe:learn:{digest}*"),
+                *client.scan_iter(f"vibe:budget:{digest}*"),
+            ]:
                 client.delete(name)
 
 
@@ -115,8 +131,16 @@ def learned_key_rate(app_key: str) -> float:
     return LearnedState.decode(store.read(key_digest(app_key)), ceiling=CEILING).rate
 
 
-def run_one(control: httpx.Client, *, app_key: str, mode: str, limit: float, args: argparse.Namespace,
-            dialogs: list[tuple[int, int]], bots: list[int]) -> dict:
+def run_one(
+    control: httpx.Client,
+    *,
+    app_key: str,
+    mode: str,
+    limit: float,
+    args: argparse.Namespace,
+    dialogs: list[tuple[int, int]],
+    bots: list[int],
+) -> dict:
     control.post("/_sandbox/dialects", json={"dialects": ["portal-rate-limit"] if mode == "portal" else []})
     control.post("/_sandbox/rate-limit", json={"key": app_key, "perSecond": limit})
     forget_learned(app_key)
@@ -163,11 +187,19 @@ def run_one(control: httpx.Client, *, app_key: str, mode: str, limit: float, arg
     load = [s for s in after if s[0] <= samples[load_end][0]]
     used = (load[-1][1] - load[0][1]) / max(load[-1][0] - load[0][0], 1e-9) if len(load) > 1 else float("nan")
     return {
-        "mode": "key" if mode == "key" else "key+portal", "limit": limit, "usable": usable,
-        "429_first_30s": first[2] - samples[0][2], "429_per_min": (samples[-1][2] - first[2]) / minutes,
-        "sent": len(sent), "answered": done, "used": used, "used_share": used / usable,
+        "mode": "key" if mode == "key" else "key+portal",
+        "limit": limit,
+        "usable": usable,
+        "429_first_30s": first[2] - samples[0][2],
+        "429_per_min": (samples[-1][2] - first[2]) / minutes,
+        "sent": len(sent),
+        "answered": done,
+        "used": used,
+        "used_share": used / usable,
         "seconds": samples[-1][0],
-        "learned": statistics.fmean(learned[i] for i, s in enumerate(samples) if s in load) if load else float("nan"),
+        "learned": statistics.fmean(learned[i] for i, s in enumerate(samples) if s in load)
+        if load
+        else float("nan"),
         "trace": " ".join(f"{rate:.2f}" for rate in learned[: load_end + 1 : 5]),
     }
 
@@ -180,15 +212,26 @@ def main() -> None:
     env = setup_environment(argparse.Namespace(workers=args.workers, rate_limit=0), workdir)
     env["VIBE_BUDGET_PER_SECOND"] = str(CEILING)  # the ceiling; the sandbox's real limit is never told
     env.pop("VIBE_SQLITE_PATH", None) if os.environ.get("DATABASE_URL") else env.update(
-        VIBE_SQLITE_PATH=str(workdir / "rate.sqlite3"))
+        VIBE_SQLITE_PATH=str(workdir / "rate.sqlite3")
+    )
     manage = [sys.executable, str(ROOT / "manage.py")]
     sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    backend = f"{'PostgreSQL' if os.environ.get('DATABASE_URL') else 'SQLite'} + {'Redis' if os.environ.get('REDIS_URL') else 'ORM broker'}"
-    print(f"rate-limit benchmark: commit {commit}, {os.cpu_count()} cores, {backend}, {args.workers} workers, "
-          f"ceiling {CEILING:g}/s, {args.dialogs} dialogs on {args.portals} portals, +{args.latency_ms:g} ms latency")
-    sandbox = subprocess.Popen([*manage, "runsandbox", "--port", str(args.sandbox_port), "--rate-limit", "100000"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    database = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
+    backend = f"{database} + {'Redis (budget and broker)' if os.environ.get('REDIS_URL') else 'database budget'}"
+    print(
+        f"rate-limit benchmark: commit {commit}, {os.cpu_count()} cores, {backend}, {args.workers} workers, "
+        f"ceiling {CEILING:g}/s, {args.dialogs} dialogs on {args.portals} portals, "
+        f"+{args.latency_ms:g} ms latency"
+    )
+    sandbox = subprocess.Popen(
+        [*manage, "runsandbox", "--port", str(args.sandbox_port), "--rate-limit", "100000"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     processes = [sandbox]
     try:
         for _ in range(100):
@@ -211,26 +254,41 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         provisioned = install_and_provision(tenants)
         bots = [bot_id for bot_id, _ in provisioned]
-        dialogs = [(bot_id, user) for (bot_id, _), people in zip(provisioned, users, strict=True) for user in people]
+        dialogs = [
+            (bot_id, user) for (bot_id, _), people in zip(provisioned, users, strict=True) for user in people
+        ]
         control.post("/_sandbox/faults", json={"latencyMs": args.latency_ms})
-        qcluster = subprocess.Popen([*manage, "qcluster"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        pacer = subprocess.Popen([*manage, "runpacer"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        qcluster = subprocess.Popen(
+            [*manage, "qcluster"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        pacer = subprocess.Popen(
+            [*manage, "runpacer"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         processes += [qcluster, pacer]
         rows = []
         for mode in args.modes.split(","):
             for limit in (float(value) for value in args.limits.split(",")):
-                row = run_one(control, app_key=app_key, mode=mode, limit=limit, args=args, dialogs=dialogs, bots=bots)
+                row = run_one(
+                    control, app_key=app_key, mode=mode, limit=limit, args=args, dialogs=dialogs, bots=bots
+                )
                 rows.append(row)
-                print(f"  done: {row['mode']} {limit:g}/s in {row['seconds']:.0f}s; learned key rate every 5 s: "
-                      f"{row['trace']}", flush=True)
+                print(
+                    f"  done: {row['mode']} {limit:g}/s in {row['seconds']:.0f}s; "
+                    f"learned key rate every 5 s: {row['trace']}",
+                    flush=True,
+                )
         print()
-        print("| limit counts per | limit | usable | 429s in first 30 s | 429/min after | answered | used/s | used "
-              "| learned key rate |")
+        print(
+            "| limit counts per | limit | usable | 429s in first 30 s | 429/min after | answered "
+            "| used/s | used | learned key rate |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         for row in rows:
-            print(f"| {row['mode']} | {row['limit']:g}/s | {row['usable']:g}/s | {row['429_first_30s']} | "
-                  f"{row['429_per_min']:.2f} | {row['answered']}/{row['sent']} | {row['used']:.2f} | "
-                  f"{row['used_share']:.0%} | {row['learned']:.2f}/s |")
+            print(
+                f"| {row['mode']} | {row['limit']:g}/s | {row['usable']:g}/s | {row['429_first_30s']} | "
+                f"{row['429_per_min']:.2f} | {row['answered']}/{row['sent']} | {row['used']:.2f} | "
+                f"{row['used_share']:.0%} | {row['learned']:.2f}/s |"
+            )
     finally:
         for process in processes:
             if process.poll() is None:

@@ -1,19 +1,21 @@
 """The client-side request budget per API key, shared by every process of the deployment.
 
-The platform limits each key (about 10 requests/s, CONTRACT part A §3) and answers 429 past it. Every
-web, qcluster and pacer process calls with the same app key, so each call first takes one unit from a
-budget they all share, and the platform's 429 stays the exception rather than the pacing mechanism.
+The platform limits each key (how much is unknown: CONTRACT part A §3 says 10 requests/s, imbot.v2 2/s
+per application, perhaps per portal) and answers 429 past it. Every web, qcluster and pacer process calls
+with the same app key, so each call first takes one unit from a budget they all share, and the
+platform's 429 stays the exception rather than the pacing mechanism. VIBE_BUDGET_PER_SECOND is only the
+ceiling: the pace is the rate learned from the 429s (learning.py, learned_budget.py).
 
-The budget is pyrate-limiter's GCRA (a leaky bucket kept as one timestamp per key) behind its blocking
-Limiter: a call waits for its turn, up to `max_wait` seconds, then fails with VibeBudgetTimeoutError.
-Where the state lives:
+The budget is pyrate-limiter's GCRA (a leaky bucket kept as one timestamp per key), stepped with the
+rate of the moment: a call waits for its turn, up to `max_wait` seconds, then fails with
+VibeBudgetTimeoutError; a best-effort call never waits (Priority). Where the state lives:
 - Redis, when Django's REDIS_URL is set: pyrate-limiter's RedisStateStore, one small hash per key,
   updated atomically by a Lua script;
 - the database otherwise (SQLite or PostgreSQL): budget_store.DatabaseStateStore, the same GCRA step
-  inside a short write transaction. pyrate-limiter's own SQLite and Postgres buckets are not used: they bypass Django's
-  DATABASES (the Postgres one needs psycopg_pool), the SQLite one is only safe across processes with the
-  optional filelock package, and the Postgres one refuses instead of waiting whenever two writers meet
-  (LOCK TABLE … NOWAIT) while keeping one row per request;
+  inside a short write transaction. pyrate-limiter's own SQLite and Postgres buckets are not used: they
+  bypass Django's DATABASES (the Postgres one needs psycopg_pool), the SQLite one is only safe across
+  processes with the optional filelock package, and the Postgres one refuses instead of waiting whenever
+  two writers meet (LOCK TABLE … NOWAIT) while keeping one row per request;
 - in this process only ("local"), for benchmarks and scripts.
 Keys are never stored: a budget is named by a digest of its key.
 
@@ -176,7 +178,8 @@ class SharedBudget:
         )
 
     def __repr__(self) -> str:
-        return f"SharedBudget(name={self.name!r}, per_second={self.per_second:g}, store={type(self._store).__name__})"
+        store = type(self._store).__name__
+        return f"SharedBudget(name={self.name!r}, per_second={self.per_second:g}, store={store})"
 
 
 _redis_clients: dict[str, Any] = {}

@@ -153,7 +153,9 @@ def update_text(name: str, change: Any, *, alias: str = "default") -> str:
 
     def work(cursor: Any, lock: str) -> str:
         # INSERT first, as in _step: it takes SQLite's write lock before the read.
-        cursor.execute(f"INSERT INTO {TABLE} (name, state) VALUES (%s, '') ON CONFLICT (name) DO NOTHING", [name])
+        cursor.execute(
+            f"INSERT INTO {TABLE} (name, state) VALUES (%s, '') ON CONFLICT (name) DO NOTHING", [name]
+        )
         cursor.execute(f"SELECT state FROM {TABLE} WHERE name = %s{lock}", [name])
         row = cursor.fetchone()
         new: str = change(row[0] or None if row else None)

@@ -54,14 +54,20 @@ class LearnedBudget:
         self._cached_at = 0.0
         self._rates = (ceiling, ceiling)
         self.key_budget = SharedBudget(
-            name=f"vibe-budget:{name}", per_second=lambda: self.rates()[0], burst=burst,
-            max_wait=max_wait, store=make_store(name),
+            name=f"vibe-budget:{name}",
+            per_second=lambda: self.rates()[0],
+            burst=burst,
+            max_wait=max_wait,
+            store=make_store(name),
         )
         self.portal_budget = None
         if self._portal_name:
             self.portal_budget = SharedBudget(
-                name=f"vibe-budget:{self._portal_name}", per_second=lambda: self.rates()[1], burst=burst,
-                max_wait=max_wait, store=make_store(self._portal_name),
+                name=f"vibe-budget:{self._portal_name}",
+                per_second=lambda: self.rates()[1],
+                burst=burst,
+                max_wait=max_wait,
+                store=make_store(self._portal_name),
             )
         self._pending = 0
         self._flushed_at = time.monotonic()
@@ -107,7 +113,9 @@ class LearnedBudget:
             log.warning("request budget %s could not learn (%s)", self.name, type(exc).__name__)
 
     def _update(self, name: str, change: Callable[[LearnedState], LearnedState]) -> LearnedState:
-        text = self._learned.update(name, lambda old: change(LearnedState.decode(old, ceiling=self.ceiling)).encode())
+        text = self._learned.update(
+            name, lambda old: change(LearnedState.decode(old, ceiling=self.ceiling)).encode()
+        )
         return LearnedState.decode(text, ceiling=self.ceiling)
 
     def _flush(self) -> None:
@@ -140,12 +148,16 @@ class LearnedBudget:
         if self._portal_name:
             portals = self._update(
                 f"{self.name}:portals",
-                lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=learning.measured(s, now, busiest=True)),
+                lambda s: learning.cut(
+                    s, now=now, sent_at=sent_at, basis=learning.measured(s, now, busiest=True)
+                ),
             )
         self._cached_at = 0.0
         log.info(
             "429 for budget %s: learned %.2f/s per key, %s per portal",
-            self.name, key.rate, f"{portals.rate:.2f}/s" if portals else "-",
+            self.name,
+            key.rate,
+            f"{portals.rate:.2f}/s" if portals else "-",
         )
 
     def __repr__(self) -> str:
@@ -182,9 +194,7 @@ class _PollShare:
 
 def poll_budget_for_key(key_name: str, *, backend: str | None = None) -> RequestBudget:
     """The pacer's budget for polls of `key_name`: BOTCORE_POLL_BUDGET_SHARE of the learned key rate."""
-    from botcore.vibe.budget import _make_store
-
-    from botcore.vibe.budget import NoBudget
+    from botcore.vibe.budget import NoBudget, _make_store
 
     backend = resolve_backend(backend)
     if backend == "off":
@@ -204,6 +214,11 @@ def poll_budget_for_key(key_name: str, *, backend: str | None = None) -> Request
 
     store = _make_store(backend, digest, redis_url)
     return _PollShare(
-        SharedBudget(name=f"vibe-budget:{digest}", per_second=rate, burst=conf.vibe_budget_burst(), max_wait=0,
-                     store=store)
+        SharedBudget(
+            name=f"vibe-budget:{digest}",
+            per_second=rate,
+            burst=conf.vibe_budget_burst(),
+            max_wait=0,
+            store=store,
+        )
     )

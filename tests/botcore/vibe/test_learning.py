@@ -10,8 +10,7 @@ import redis
 from pyrate_limiter.buckets import InMemoryStateStore
 
 from botcore import conf
-from botcore.vibe import Priority, SharedBudget, VibeClient
-from botcore.vibe import learning
+from botcore.vibe import Priority, SharedBudget, VibeClient, learning
 from botcore.vibe.budget import key_digest, learned_store
 from botcore.vibe.learned_budget import LearnedBudget, learned_rates, poll_budget_for_key
 from botcore.vibe.learning import BACKOFF, RECOVER_SECONDS, LearnedState, MemoryLearnedStore
@@ -98,7 +97,7 @@ class Slept(BaseException):
 
 
 def first_wait(priority: Priority, monkeypatch) -> float:
-    """How long a call of `priority` first sleeps for a budget just spent (the sleep is recorded, not slept)."""
+    """How long a call of `priority` first sleeps on a budget just spent (recorded, not slept)."""
     budget = budget_at(2)
     budget.acquire()
     waits: list[float] = []
@@ -123,12 +122,15 @@ def recording_client(budget, *, status: int = 200) -> tuple[VibeClient, list[htt
     def answer(request: httpx.Request) -> httpx.Response:
         sent.append(request)
         if status == 429:
-            return httpx.Response(429, json={"success": False, "error": {"code": "RATE_LIMIT", "message": "slow"}})
+            return httpx.Response(
+                429, json={"success": False, "error": {"code": "RATE_LIMIT", "message": "slow"}}
+            )
         return httpx.Response(200, json={"success": True, "data": {}})
 
     http = httpx.Client(transport=httpx.MockTransport(answer))
-    client = VibeClient(api_key="vibe_api_x", base_url="http://platform.test/v1", http=http, budget=budget,
-                        max_attempts=1)
+    client = VibeClient(
+        api_key="vibe_api_x", base_url="http://platform.test/v1", http=http, budget=budget, max_attempts=1
+    )
     return client, sent
 
 
@@ -171,8 +173,13 @@ def test_the_transport_tells_the_budget_each_calls_priority_and_outcome():
 # --- shared by every process ------------------------------------------------------------------------------
 def make_budget(name: str, store, *, portal: str | None = None) -> LearnedBudget:
     return LearnedBudget(
-        name=name, portal=portal, ceiling=CEILING, burst=1, max_wait=10,
-        make_store=lambda _: InMemoryStateStore(), learned=store,
+        name=name,
+        portal=portal,
+        ceiling=CEILING,
+        burst=1,
+        max_wait=10,
+        make_store=lambda _: InMemoryStateStore(),
+        learned=store,
     )
 
 
