@@ -19,10 +19,12 @@ Runs on a fresh SQLite database under var/bench-rate/ (or DATABASE_URL/REDIS_URL
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -54,7 +56,8 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--portals", type=int, default=5)
     parser.add_argument("--dialogs", type=int, default=25)
-    parser.add_argument("--workers", type=int, default=2, help="django-q2 workers")
+    # A cycle mostly waits for its portal's budget: with limits per portal, a worker per portal keeps them busy.
+    parser.add_argument("--workers", type=int, default=6, help="django-q2 workers")
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--sandbox-port", type=int, default=8191)
     args = parser.parse_args()
@@ -220,7 +223,9 @@ def main() -> None:
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     database = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
-    backend = f"{database} + {'Redis (budget and broker)' if os.environ.get('REDIS_URL') else 'database budget'}"
+    backend = (
+        f"{database} + {'Redis (budget and broker)' if os.environ.get('REDIS_URL') else 'database budget'}"
+    )
     print(
         f"rate-limit benchmark: commit {commit}, {os.cpu_count()} cores, {backend}, {args.workers} workers, "
         f"ceiling {CEILING:g}/s, {args.dialogs} dialogs on {args.portals} portals, "
@@ -231,6 +236,7 @@ def main() -> None:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     processes = [sandbox]
     try:
@@ -259,10 +265,18 @@ def main() -> None:
         ]
         control.post("/_sandbox/faults", json={"latencyMs": args.latency_ms})
         qcluster = subprocess.Popen(
-            [*manage, "qcluster"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [*manage, "qcluster"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         pacer = subprocess.Popen(
-            [*manage, "runpacer"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [*manage, "runpacer"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         processes += [qcluster, pacer]
         rows = []
@@ -290,13 +304,17 @@ def main() -> None:
                 f"{row['used_share']:.0%} | {row['learned']:.2f}/s |"
             )
     finally:
+        # Each process leads its own group (qcluster forks workers): stop the whole group, kill what stays.
         for process in processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

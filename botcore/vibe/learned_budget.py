@@ -140,24 +140,27 @@ class LearnedBudget:
         self._cached_at = 0.0
 
     def _cut(self, *, sent_at: float) -> None:
+        """Cut one scope (learning.py): the portals' when this portal is the busiest, else the key's."""
         now = time.time()
-        key = self._update(
-            self.name, lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=learning.measured(s, now))
-        )
-        portals = None
+        scope, busiest = self.name, False
         if self._portal_name:
-            portals = self._update(
-                f"{self.name}:portals",
-                lambda s: learning.cut(
-                    s, now=now, sent_at=sent_at, basis=learning.measured(s, now, busiest=True)
-                ),
-            )
+            portals = self._read(f"{self.name}:portals")
+            mine = learning.measured(self._read(self._portal_name), now)
+            top = learning.measured(portals, now, busiest=True)
+            if mine is None or top is None or mine >= learning.BUSIEST_SHARE * top:
+                scope, busiest = f"{self.name}:portals", True
+        state = self._update(
+            scope,
+            lambda s: learning.cut(
+                s, now=now, sent_at=sent_at, basis=learning.measured(s, now, busiest=busiest)
+            ),
+        )
         self._cached_at = 0.0
         log.info(
-            "429 for budget %s: learned %.2f/s per key, %s per portal",
+            "429 for budget %s: learned %.2f/s for %s",
             self.name,
-            key.rate,
-            f"{portals.rate:.2f}/s" if portals else "-",
+            state.rate,
+            "each portal" if busiest else "the key",
         )
 
     def __repr__(self) -> str:

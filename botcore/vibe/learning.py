@@ -14,10 +14,12 @@ Two rates are learned per key, because the limit may count per key or per key an
 - "key": every call of the key, all portals together;
 - "portals": what each portal of the key may send on its own. One value serves every portal (the limit
   per portal is the same field for all of them), so the portals probe it together, not each on its own.
-  It is cut to BACKOFF times the busiest portal's accepted rate.
-A 429 cuts both. Where the limit counts per key and many portals share it, the "portals" value lands
-near each portal's share, which is what the key's rate allows them anyway; where it counts per portal, the
-key's value is cut once per probe too, and climbs back at the same pace as the portals' value.
+A 429 cuts one of them, never both (two cuts for one refusal would spiral down):
+- the portals' value, to BACKOFF times the busiest portal's accepted rate, when the refused call's portal
+  is the busiest (within BUSIEST_SHARE) or nothing is measured yet: a per-portal limit refuses the busiest
+  portal first, and when the portals are alike, capping each at its share is the same as capping the key;
+- the key's, to BACKOFF times the key's accepted rate, when a quieter portal was refused: only a limit
+  shared by the portals refuses a portal that sends less than another one that gets through.
 
 The state is a short string per scope, in Redis (read-modify-write under WATCH) or in the budget's
 database table (budget_store), updated on a 429 and, for successes, in batches of FLUSH_SECONDS.
@@ -36,6 +38,7 @@ RECOVER_SECONDS = 90.0
 FLOOR = 0.2  # requests/s: never learn a rate so low that a bot stops answering altogether
 WINDOW = 5.0  # seconds over which the accepted rate is measured
 FLUSH_SECONDS = 1.0
+BUSIEST_SHARE = 0.8
 
 
 @dataclasses.dataclass

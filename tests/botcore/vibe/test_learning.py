@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import httpx
@@ -227,6 +228,31 @@ def test_a_429_cuts_the_per_portal_rate_that_every_portal_of_the_key_shares():
     acme.record(limited=True)
     globex._cached_at = 0.0
     assert globex.rates()[1] == pytest.approx(BACKOFF * CEILING)
+
+
+def test_a_429_for_a_quieter_portal_cuts_the_key_not_the_portals():
+    """Only a limit the portals share refuses a portal sending less than another that gets through."""
+    store = MemoryLearnedStore()
+    name = uuid.uuid4().hex[:24]
+    quiet = make_budget(name, store, portal="quiet")
+    now = time.time()
+    store.update(f"{name}:portals", lambda _: LearnedState(rate=CEILING, since=now - 3, busiest=5.0).encode())
+    store.update(f"{name}:p:quiet", lambda _: LearnedState(rate=CEILING, since=now - 3, count=3).encode())
+    quiet.acquire()
+    quiet.record(limited=True)
+    assert quiet.rates() == (pytest.approx(BACKOFF * CEILING), CEILING)
+
+
+def test_a_429_for_the_busiest_portal_cuts_the_portals_not_the_key():
+    store = MemoryLearnedStore()
+    name = uuid.uuid4().hex[:24]
+    busy = make_budget(name, store, portal="busy")
+    now = time.time()
+    store.update(f"{name}:portals", lambda _: LearnedState(rate=CEILING, since=now - 3, busiest=3.0).encode())
+    store.update(f"{name}:p:busy", lambda _: LearnedState(rate=CEILING, since=now - 3, count=9).encode())
+    busy.acquire()
+    busy.record(limited=True)
+    assert busy.rates() == (CEILING, pytest.approx(BACKOFF * 3.0))
 
 
 def test_learned_rates_and_the_pacers_share_follow_the_key(settings):
