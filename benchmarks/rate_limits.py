@@ -56,7 +56,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--portals", type=int, default=5)
     parser.add_argument("--dialogs", type=int, default=25)
-    # A cycle mostly waits for its portal's budget: with limits per portal, a worker per portal keeps them busy.
+    # A cycle mostly waits for its portal's budget: with limits per portal, a worker per portal keeps it busy.
     parser.add_argument("--workers", type=int, default=6, help="django-q2 workers")
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--sandbox-port", type=int, default=8191)
@@ -125,13 +125,17 @@ def answered(control: httpx.Client, bots: list[int], texts: set[str]) -> int:
     return len(seen & texts)
 
 
-def learned_key_rate(app_key: str) -> float:
+def learned_pair(app_key: str) -> tuple[float, float]:
+    """The learned rates (the key's, each portal's) as the backend's processes share them."""
     from botcore.vibe.budget import key_digest, learned_store, resolve_backend
     from botcore.vibe.learning import LearnedState
 
     backend = resolve_backend()
     store = learned_store(backend, os.environ.get("REDIS_URL", "") if backend == "redis" else "")
-    return LearnedState.decode(store.read(key_digest(app_key)), ceiling=CEILING).rate
+    digest = key_digest(app_key)
+    return tuple(  # type: ignore[return-value]
+        LearnedState.decode(store.read(name), ceiling=CEILING).rate for name in (digest, f"{digest}:portals")
+    )
 
 
 def run_one(
@@ -151,13 +155,13 @@ def run_one(
     rng = random.Random(f"{mode}{limit}")
     sent: set[str] = set()
     samples: list[tuple[float, int, int]] = []  # (seconds since start, accepted so far, 429s so far)
-    learned: list[float] = []
+    learned: list[tuple[float, float]] = []
 
     def sample(started: float) -> None:
         by_status = control.get("/_sandbox/stats").json()["data"]["byStatus"]
         throttled = by_status.get("429", 0)
         samples.append((time.monotonic() - started, sum(by_status.values()) - throttled, throttled))
-        learned.append(learned_key_rate(app_key))
+        learned.append(learned_pair(app_key))
 
     started = time.monotonic()
     sample(started)
@@ -200,11 +204,21 @@ def run_one(
         "used": used,
         "used_share": used / usable,
         "seconds": samples[-1][0],
-        "learned": statistics.fmean(learned[i] for i, s in enumerate(samples) if s in load)
-        if load
-        else float("nan"),
-        "trace": " ".join(f"{rate:.2f}" for rate in learned[: load_end + 1 : 5]),
+        # The learned rates (key, each portal), averaged over the measured part of the load.
+        "learned": [
+            statistics.fmean(pair[n] for pair, s in zip(learned, samples, strict=True) if s in load)
+            for n in (0, 1)
+        ],
+        "trace": " ".join(f"{key:.2f}/{portal:.2f}" for key, portal in learned[: load_end + 1 : 5]),
     }
+
+
+def format_row(row: dict) -> str:
+    return (
+        f"| {row['mode']} | {row['limit']:g}/s | {row['usable']:g}/s | {row['429_first_30s']} | "
+        f"{row['429_per_min']:.2f} | {row['answered']}/{row['sent']} | {row['used']:.2f} | "
+        f"{row['used_share']:.0%} | {row['learned'][0]:.2f} / {row['learned'][1]:.2f} |"
+    )
 
 
 def main() -> None:
@@ -287,22 +301,18 @@ def main() -> None:
                 )
                 rows.append(row)
                 print(
-                    f"  done: {row['mode']} {limit:g}/s in {row['seconds']:.0f}s; "
-                    f"learned key rate every 5 s: {row['trace']}",
+                    f"  done: {row['mode']} {limit:g}/s in {row['seconds']:.0f}s; {format_row(row)}\n"
+                    f"    learned key/portal rates every 5 s: {row['trace']}",
                     flush=True,
                 )
         print()
         print(
             "| limit counts per | limit | usable | 429s in first 30 s | 429/min after | answered "
-            "| used/s | used | learned key rate |"
+            "| used/s | used | learned rate, key / each portal |"
         )
         print("|---|---|---|---|---|---|---|---|---|")
         for row in rows:
-            print(
-                f"| {row['mode']} | {row['limit']:g}/s | {row['usable']:g}/s | {row['429_first_30s']} | "
-                f"{row['429_per_min']:.2f} | {row['answered']}/{row['sent']} | {row['used']:.2f} | "
-                f"{row['used_share']:.0%} | {row['learned']:.2f}/s |"
-            )
+            print(format_row(row))
     finally:
         # Each process leads its own group (qcluster forks workers): stop the whole group, kill what stays.
         for process in processes:

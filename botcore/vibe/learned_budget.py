@@ -109,7 +109,7 @@ class LearnedBudget:
                     due = time.monotonic() - self._flushed_at >= learning.FLUSH_SECONDS
                 if due:
                     self._flush()
-        except Exception as exc:  # noqa: BLE001 - learning is an optimisation; a store outage must not fail calls
+        except Exception as exc:  # noqa: BLE001 - a store outage must not fail the call it learns from
             log.warning("request budget %s could not learn (%s)", self.name, type(exc).__name__)
 
     def _update(self, name: str, change: Callable[[LearnedState], LearnedState]) -> LearnedState:
@@ -140,27 +140,34 @@ class LearnedBudget:
         self._cached_at = 0.0
 
     def _cut(self, *, sent_at: float) -> None:
-        """Cut one scope (learning.py): the portals' when this portal is the busiest, else the key's."""
+        """Cut the portals' value and the key's, unless the key is clearly under its last 429 (learning.py)."""
         now = time.time()
-        scope, busiest = self.name, False
+        portals = None
         if self._portal_name:
-            portals = self._read(f"{self.name}:portals")
-            mine = learning.measured(self._read(self._portal_name), now)
-            top = learning.measured(portals, now, busiest=True)
-            if mine is None or top is None or mine >= learning.BUSIEST_SHARE * top:
-                scope, busiest = f"{self.name}:portals", True
-        state = self._update(
-            scope,
-            lambda s: learning.cut(
-                s, now=now, sent_at=sent_at, basis=learning.measured(s, now, busiest=busiest)
-            ),
-        )
+            portals = self._update(
+                f"{self.name}:portals",
+                lambda s: learning.cut(
+                    s, now=now, sent_at=sent_at, basis=learning.measured(s, now, busiest=True)
+                ),
+            )
+        key = self._read(self.name)
+        got_through = learning.measured(key, now)
+        if (
+            portals is None
+            or not key.measured_peak
+            or got_through is None
+            or got_through >= learning.KEY_EVIDENCE * key.peak
+        ):
+            key = self._update(
+                self.name,
+                lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=learning.measured(s, now)),
+            )
         self._cached_at = 0.0
         log.info(
-            "429 for budget %s: learned %.2f/s for %s",
+            "429 for budget %s: learned %.2f/s for the key, %s for each portal",
             self.name,
-            state.rate,
-            "each portal" if busiest else "the key",
+            key.rate,
+            f"{portals.rate:.2f}/s" if portals else "-",
         )
 
     def __repr__(self) -> str:

@@ -14,12 +14,13 @@ Two rates are learned per key, because the limit may count per key or per key an
 - "key": every call of the key, all portals together;
 - "portals": what each portal of the key may send on its own. One value serves every portal (the limit
   per portal is the same field for all of them), so the portals probe it together, not each on its own.
-A 429 cuts one of them, never both (two cuts for one refusal would spiral down):
-- the portals' value, to BACKOFF times the busiest portal's accepted rate, when the refused call's portal
-  is the busiest (within BUSIEST_SHARE) or nothing is measured yet: a per-portal limit refuses the busiest
-  portal first, and when the portals are alike, capping each at its share is the same as capping the key;
-- the key's, to BACKOFF times the key's accepted rate, when a quieter portal was refused: only a limit
-  shared by the portals refuses a portal that sends less than another one that gets through.
+A 429 cuts the portals' value, to BACKOFF times the busiest portal's accepted rate (a per-portal limit
+refuses the busiest portal first). It cuts the key's too, to BACKOFF times the key's accepted rate, unless
+the key is getting through clearly less (under KEY_EVIDENCE) than when it last met a 429, as measured
+then: a limit on the key would not refuse below the rate it let through before, a limit per portal does
+(a hot portal keeps meeting its own limit while the others are quiet), and cutting the key for each of
+those would spiral it down for every portal. Where the limit is per key and the portals are alike, the
+portals' value lands near each portal's share, which is what the key's rate allows them anyway.
 
 The state is a short string per scope, in Redis (read-modify-write under WATCH) or in the budget's
 database table (budget_store), updated on a 429 and, for successes, in batches of FLUSH_SECONDS.
@@ -38,7 +39,7 @@ RECOVER_SECONDS = 90.0
 FLOOR = 0.2  # requests/s: never learn a rate so low that a bot stops answering altogether
 WINDOW = 5.0  # seconds over which the accepted rate is measured
 FLUSH_SECONDS = 1.0
-BUSIEST_SHARE = 0.8
+KEY_EVIDENCE = 0.9
 
 
 @dataclasses.dataclass
@@ -53,6 +54,7 @@ class LearnedState:
     prev: float = 0.0  # the previous window's accepted rate
     busiest: float = 0.0  # "portals" only: the busiest portal's accepted rate, this window and the last
     busiest_prev: float = 0.0
+    measured_peak: float = 0.0  # 1 when `peak` was measured (what got through), not the rate itself
 
     def encode(self) -> str:
         return ",".join(f"{value:.4f}" for value in dataclasses.astuple(self))
@@ -63,7 +65,7 @@ class LearnedState:
             text = text.decode()
         try:
             values = [float(value) for value in (text or "").split(",")]
-            state = cls(*values[:2], *values[2:3], int(values[3]), *values[4:8])
+            state = cls(*values[:3], int(values[3]), *values[4:9])
         except (ValueError, TypeError, IndexError):
             return cls(rate=ceiling, since=time.time())
         state.rate = min(state.rate, ceiling)  # a lowered setting applies at once
@@ -105,6 +107,7 @@ def cut(state: LearnedState, *, now: float, sent_at: float, basis: float | None)
         return state
     start = state.rate if basis is None else min(state.rate, basis)
     state.peak = start
+    state.measured_peak = 0.0 if basis is None else 1.0
     state.rate = max(FLOOR, BACKOFF * start)
     state.cut_at = now
     state.count, state.since = 0, now

@@ -230,29 +230,35 @@ def test_a_429_cuts_the_per_portal_rate_that_every_portal_of_the_key_shares():
     assert globex.rates()[1] == pytest.approx(BACKOFF * CEILING)
 
 
-def test_a_429_for_a_quieter_portal_cuts_the_key_not_the_portals():
-    """Only a limit the portals share refuses a portal sending less than another that gets through."""
+def test_a_first_429_in_a_portal_cuts_the_portals_and_the_key():
     store = MemoryLearnedStore()
-    name = uuid.uuid4().hex[:24]
-    quiet = make_budget(name, store, portal="quiet")
-    now = time.time()
-    store.update(f"{name}:portals", lambda _: LearnedState(rate=CEILING, since=now - 3, busiest=5.0).encode())
-    store.update(f"{name}:p:quiet", lambda _: LearnedState(rate=CEILING, since=now - 3, count=3).encode())
-    quiet.acquire()
-    quiet.record(limited=True)
-    assert quiet.rates() == (pytest.approx(BACKOFF * CEILING), CEILING)
+    budget = make_budget(uuid.uuid4().hex[:24], store, portal="acme")
+    budget.acquire()
+    budget.record(limited=True)
+    assert budget.rates() == (pytest.approx(BACKOFF * CEILING), pytest.approx(BACKOFF * CEILING))
 
 
-def test_a_429_for_the_busiest_portal_cuts_the_portals_not_the_key():
+def cut_with_key_at(got_through: int) -> tuple[float, float]:
+    """A 429 in a portal while the key, last refused at 5/s (measured), now gets `got_through`/s."""
     store = MemoryLearnedStore()
     name = uuid.uuid4().hex[:24]
-    busy = make_budget(name, store, portal="busy")
     now = time.time()
+    key = LearnedState(rate=4.0, peak=5.0, measured_peak=1.0, since=now - 3, count=3 * got_through)
+    store.update(name, lambda _: key.encode())
     store.update(f"{name}:portals", lambda _: LearnedState(rate=CEILING, since=now - 3, busiest=3.0).encode())
-    store.update(f"{name}:p:busy", lambda _: LearnedState(rate=CEILING, since=now - 3, count=9).encode())
-    busy.acquire()
-    busy.record(limited=True)
-    assert busy.rates() == (CEILING, pytest.approx(BACKOFF * 3.0))
+    budget = make_budget(name, store, portal="acme")
+    budget.acquire()
+    budget.record(limited=True)
+    return budget.rates()
+
+
+def test_a_429_while_the_key_gets_through_less_than_at_its_last_429_cuts_only_the_portals():
+    """A per-portal limit: a hot portal is refused while the key as a whole sends less than before."""
+    assert cut_with_key_at(1) == (4.0, pytest.approx(BACKOFF * 3.0))
+
+
+def test_a_429_with_the_key_back_at_its_last_429_cuts_the_key_too():
+    assert cut_with_key_at(5) == (pytest.approx(BACKOFF * 4.0), pytest.approx(BACKOFF * 3.0))
 
 
 def test_learned_rates_and_the_pacers_share_follow_the_key(settings):
