@@ -140,7 +140,7 @@ class LearnedBudget:
         self._cached_at = 0.0
 
     def _cut(self, *, sent_at: float) -> None:
-        """Cut the portals' value and the key's, unless the key is clearly under its last 429 (learning.py)."""
+        """Cut the portals' value, and the key's unless it is clearly under its last 429 (learning.py)."""
         now = time.time()
         portals = None
         if self._portal_name:
