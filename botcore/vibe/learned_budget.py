@@ -152,12 +152,7 @@ class LearnedBudget:
             )
         key = self._read(self.name)
         got_through = learning.measured(key, now)
-        if (
-            portals is None
-            or not key.measured_peak
-            or got_through is None
-            or got_through >= learning.KEY_EVIDENCE * key.peak
-        ):
+        if portals is None or got_through is None or got_through >= learning.KEY_EVIDENCE * key.got_through:
             key = self._update(
                 self.name,
                 lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=learning.measured(s, now)),

@@ -4,7 +4,8 @@ The platform's real limit is unknown (10/s per key is hearsay, imbot.v2 says 2/s
 may count per portal), and a key's limit is a field its owner sets. So VIBE_BUDGET_PER_SECOND is only a
 ceiling, and the rate the budget paces to is learned, AIMD-style (the way TCP finds a link's capacity):
 - a 429 cuts the rate to BACKOFF times what was actually getting through (the accepted rate measured
-  over the last few seconds, when known; else the rate itself), whether or not it carried a Retry-After;
+  over the last few seconds, when known; else the rate itself; never deeper than BACKOFF squared times
+  the rate), whether or not it carried a Retry-After;
 - each accepted call raises it a little, so that while demand saturates the rate it climbs back to the
   rate of the last 429 in about RECOVER_SECONDS: one probing 429 every minute and a half at most,
   and on average about (1 + BACKOFF) / 2 of the limit in use;
@@ -15,11 +16,11 @@ Two rates are learned per key, because the limit may count per key or per key an
 - "portals": what each portal of the key may send on its own. One value serves every portal (the limit
   per portal is the same field for all of them), so the portals probe it together, not each on its own.
 A 429 cuts the portals' value, to BACKOFF times the busiest portal's accepted rate (a per-portal limit
-refuses the busiest portal first). It cuts the key's too, to BACKOFF times the key's accepted rate, unless
-the key is getting through clearly less (under KEY_EVIDENCE) than when it last met a 429, as measured
-then: a limit on the key would not refuse below the rate it let through before, a limit per portal does
-(a hot portal keeps meeting its own limit while the others are quiet), and cutting the key for each of
-those would spiral it down for every portal. Where the limit is per key and the portals are alike, the
+refuses the busiest portal first). It cuts the key's too, to BACKOFF times the key's accepted rate,
+unless the key gets through clearly less (under KEY_EVIDENCE) than when it last met a 429: a limit on
+the key would not refuse below the rate it let through before, a limit per portal does (a hot portal
+keeps meeting its own limit while the others are quiet), and cutting the key for each of those would
+spiral it down for every portal. Where the limit is per key and the portals are alike, the
 portals' value lands near each portal's share, which is what the key's rate allows them anyway.
 
 The state is a short string per scope, in Redis (read-modify-write under WATCH) or in the budget's
@@ -54,7 +55,7 @@ class LearnedState:
     prev: float = 0.0  # the previous window's accepted rate
     busiest: float = 0.0  # "portals" only: the busiest portal's accepted rate, this window and the last
     busiest_prev: float = 0.0
-    measured_peak: float = 0.0  # 1 when `peak` was measured (what got through), not the rate itself
+    got_through: float = 0.0  # the accepted rate measured at the last cut (0: unknown)
 
     def encode(self) -> str:
         return ",".join(f"{value:.4f}" for value in dataclasses.astuple(self))
@@ -105,9 +106,11 @@ def cut(state: LearnedState, *, now: float, sent_at: float, basis: float | None)
     """A 429 for a call sent at `sent_at`: cut to BACKOFF times `basis` (what got through), once per cut."""
     if sent_at < state.cut_at:
         return state
-    start = state.rate if basis is None else min(state.rate, basis)
+    # The measured rate lags a rising demand (it averages the last WINDOW seconds), so a cut never goes
+    # deeper than two steps from the rate in force: a limit far below that is found by a few more 429s.
+    start = state.rate if basis is None else min(state.rate, max(basis, BACKOFF * state.rate))
     state.peak = start
-    state.measured_peak = 0.0 if basis is None else 1.0
+    state.got_through = basis or 0.0
     state.rate = max(FLOOR, BACKOFF * start)
     state.cut_at = now
     state.count, state.since = 0, now

@@ -32,8 +32,13 @@ def test_a_429_cuts_the_rate_multiplicatively():
 
 
 def test_a_429_cuts_to_a_share_of_what_actually_got_through():
-    cut = learning.cut(state(), now=1001.0, sent_at=1000.5, basis=2.0)
-    assert cut.rate == pytest.approx(BACKOFF * 2.0)
+    cut = learning.cut(state(rate=3.0), now=1001.0, sent_at=1000.5, basis=2.8)
+    assert cut.rate == pytest.approx(BACKOFF * 2.8)
+
+
+def test_a_429_cuts_at_most_two_steps_when_the_measure_lags():
+    cut = learning.cut(state(), now=1001.0, sent_at=1000.5, basis=1.0)
+    assert cut.rate == pytest.approx(BACKOFF * BACKOFF * CEILING)
 
 
 def test_a_429_for_a_call_sent_before_the_last_cut_cuts_nothing():
@@ -243,9 +248,9 @@ def cut_with_key_at(got_through: int) -> tuple[float, float]:
     store = MemoryLearnedStore()
     name = uuid.uuid4().hex[:24]
     now = time.time()
-    key = LearnedState(rate=4.0, peak=5.0, measured_peak=1.0, since=now - 3, count=3 * got_through)
+    key = LearnedState(rate=4.0, peak=5.0, got_through=5.0, since=now - 3, count=3 * got_through)
     store.update(name, lambda _: key.encode())
-    store.update(f"{name}:portals", lambda _: LearnedState(rate=CEILING, since=now - 3, busiest=3.0).encode())
+    store.update(f"{name}:portals", lambda _: LearnedState(rate=3.5, since=now - 3, busiest=3.0).encode())
     budget = make_budget(name, store, portal="acme")
     budget.acquire()
     budget.record(limited=True)
