@@ -266,6 +266,15 @@ def test_a_429_with_the_key_back_at_its_last_429_cuts_the_key_too():
     assert cut_with_key_at(5) == (pytest.approx(BACKOFF * 4.0), pytest.approx(BACKOFF * 3.0))
 
 
+def test_best_effort_calls_take_their_turn_until_a_limit_is_learned_then_skip_when_short():
+    budget = make_budget(uuid.uuid4().hex[:24], MemoryLearnedStore())
+    budget.acquire()
+    assert budget.acquire(priority=Priority.BEST_EFFORT) is True  # waited its turn: nothing learned yet
+    budget.record(limited=True)
+    budget.acquire()
+    assert budget.acquire(priority=Priority.BEST_EFFORT) is False
+
+
 def test_learned_rates_and_the_pacers_share_follow_the_key(settings):
     settings.REDIS_URL = REDIS_URL
     settings.VIBE_BUDGET_BACKEND = "redis"
