@@ -18,8 +18,9 @@ from django_q.tasks import async_task
 
 from botcore import conf
 from botcore.models import Bot
-from botcore.vibe.budget import RequestBudget, budget_for_key
+from botcore.vibe.budget import RequestBudget
 from botcore.vibe.errors import VibeBudgetTimeoutError
+from botcore.vibe.learned_budget import poll_budget_for_key
 from ops.heartbeat import record_heartbeat
 from tenants.models import PortalApiKey
 
@@ -75,7 +76,7 @@ class Pacer:
         budget = self._budgets.get(key_name)
         if budget is None:
             rate = conf.vibe_budget_per_second()
-            budget = budget_for_key(f"pacer:{key_name}", per_second=rate * conf.poll_budget_share(), max_wait=0) if rate > 0 else None
+            budget = poll_budget_for_key(key_name) if rate > 0 else None  # a share of the learned rate
             self._budgets[key_name] = budget
         return budget
 

@@ -13,13 +13,14 @@ from tenants.models import Portal
 from tenants.selectors import PortalCredential, get_portal_credential
 
 
-def client_for_credential(credential: PortalCredential, **options: object) -> VibeClient:
-    """A client on `credential`; a session is usable only with the app's own key (SessionTokenError without)."""
+def client_for_credential(credential: PortalCredential, *, portal: Portal, **options: object) -> VibeClient:
+    """A client on `credential` of `portal` (its request budget is learned per key and per portal); a
+    session is usable only with the app's own key (SessionTokenError without)."""
     if credential.kind == "personal":
-        return VibeClient(api_key=credential.secret, **options)  # type: ignore[arg-type]
+        return VibeClient(api_key=credential.secret, portal=portal.member_id, **options)  # type: ignore[arg-type]
     if not conf.vibe_app_key():
         raise SessionTokenError("VIBE_APP_KEY is not set: portal sessions cannot be used without the app's key")
-    return VibeClient.for_app(session_token=credential.secret, **options)
+    return VibeClient.for_app(session_token=credential.secret, portal=portal.member_id, **options)
 
 
 def client_for_portal(portal: Portal, *, kind: str | None = None) -> tuple[VibeClient, PortalCredential]:
@@ -28,7 +29,7 @@ def client_for_portal(portal: Portal, *, kind: str | None = None) -> tuple[VibeC
     Raises tenants' SessionTokenError when the portal has no such credential.
     """
     credential = get_portal_credential(portal, kind=kind)
-    return client_for_credential(credential), credential
+    return client_for_credential(credential, portal=portal), credential
 
 
 def get_bot_credential(bot: Bot) -> PortalCredential:
@@ -38,4 +39,4 @@ def get_bot_credential(bot: Bot) -> PortalCredential:
 
 def client_for_bot(bot: Bot, **options: object) -> VibeClient:
     """A client on the credential that registered `bot`."""
-    return client_for_credential(get_bot_credential(bot), **options)
+    return client_for_credential(get_bot_credential(bot), portal=bot.portal, **options)

@@ -129,8 +129,8 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
     # The cycle is retried by the pacer with its own backoff, so the poll itself is sent once; no call of
     # the cycle outlives its call deadline, so a hanging platform is a failure it records, not a killed worker.
     deadline = started + conf.call_deadline_seconds()
-    poller = client_for_credential(credential, max_attempts=1, deadline=deadline)
-    client = client_for_credential(credential, deadline=deadline)
+    poller = client_for_credential(credential, portal=bot.portal, max_attempts=1, deadline=deadline)
+    client = client_for_credential(credential, portal=bot.portal, deadline=deadline)
     try:
         long_poll = conf.poll_long_poll_seconds()
         batch = poller.get_events(

@@ -1,7 +1,7 @@
 """The VibeCode bot platform client: the only code that knows the platform's wire format."""
 
 from botcore.vibe.attach import Attach, AttachError, GridItem
-from botcore.vibe.budget import NoBudget, RequestBudget, SharedBudget, budget_for_key
+from botcore.vibe.budget import NoBudget, Priority, RequestBudget, SharedBudget, budget_for_key
 from botcore.vibe.client import VibeClient
 from botcore.vibe.errors import (
     VibeApiError,
@@ -90,6 +90,7 @@ __all__ = [
     "MessageUpdateEvent",
     "NoBudget",
     "PortalUser",
+    "Priority",
     "ReactionChangeEvent",
     "RequestBudget",
     "RetryClass",

@@ -1,19 +1,21 @@
 """The client-side request budget per API key, shared by every process of the deployment.
 
-The platform limits each key (about 10 requests/s, CONTRACT part A §3) and answers 429 past it. Every
-web, qcluster and pacer process calls with the same app key, so each call first takes one unit from a
-budget they all share, and the platform's 429 stays the exception rather than the pacing mechanism.
+The platform limits each key (how much is unknown: CONTRACT part A §3 says 10 requests/s, imbot.v2 2/s
+per application, perhaps per portal) and answers 429 past it. Every web, qcluster and pacer process calls
+with the same app key, so each call first takes one unit from a budget they all share, and the
+platform's 429 stays the exception rather than the pacing mechanism. VIBE_BUDGET_PER_SECOND is only the
+ceiling: the pace is the rate learned from the 429s (learning.py, learned_budget.py).
 
-The budget is pyrate-limiter's GCRA (a leaky bucket kept as one timestamp per key) behind its blocking
-Limiter: a call waits for its turn, up to `max_wait` seconds, then fails with VibeBudgetTimeoutError.
-Where the state lives:
+The budget is pyrate-limiter's GCRA (a leaky bucket kept as one timestamp per key), stepped with the
+rate of the moment: a call waits for its turn, up to `max_wait` seconds, then fails with
+VibeBudgetTimeoutError; a best-effort call never waits (Priority). Where the state lives:
 - Redis, when Django's REDIS_URL is set: pyrate-limiter's RedisStateStore, one small hash per key,
   updated atomically by a Lua script;
 - the database otherwise (SQLite or PostgreSQL): budget_store.DatabaseStateStore, the same GCRA step
-  inside a short write transaction. pyrate-limiter's own SQLite and Postgres buckets are not used: they bypass Django's
-  DATABASES (the Postgres one needs psycopg_pool), the SQLite one is only safe across processes with the
-  optional filelock package, and the Postgres one refuses instead of waiting whenever two writers meet
-  (LOCK TABLE … NOWAIT) while keeping one row per request;
+  inside a short write transaction. pyrate-limiter's own SQLite and Postgres buckets are not used: they
+  bypass Django's DATABASES (the Postgres one needs psycopg_pool), the SQLite one is only safe across
+  processes with the optional filelock package, and the Postgres one refuses instead of waiting whenever
+  two writers meet (LOCK TABLE … NOWAIT) while keeping one row per request;
 - in this process only ("local"), for benchmarks and scripts.
 Keys are never stored: a budget is named by a digest of its key.
 
@@ -25,15 +27,17 @@ budget outage must not stop every bot.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 import os
 import threading
 import time
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, cast
 
-from pyrate_limiter import GCRA, Limiter, Rate, SingleBucketFactory, StateBucket, WallClock
-from pyrate_limiter.abstracts.store import StateStore
+from pyrate_limiter import GCRA, Rate, WallClock
+from pyrate_limiter.abstracts.store import Decision, StateStore
 from pyrate_limiter.buckets import InMemoryStateStore, RedisStateStore
 
 from botcore import conf
@@ -46,17 +50,35 @@ log = logging.getLogger(__name__)
 # fractional budgets (9.5/s) exact to a thousandth.
 _RATE_SCALE = 1000
 OUTAGE_PAUSE = 30.0
+_GCRA = GCRA()
+_CLOCK = WallClock()
+
+
+class Priority(enum.IntEnum):
+    """Who goes first when the budget is short: replies, then polls; best-effort calls are skipped."""
+
+    REPLY = 0
+    POLL = 1
+    BEST_EFFORT = 2
 
 
 class RequestBudget(Protocol):
-    def acquire(self) -> None:
-        """Block until one request may be sent; raise VibeBudgetTimeoutError past the wait bound."""
+    def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
+        """Block until one request may be sent and return True; False: a best-effort call to skip.
+
+        Raise VibeBudgetTimeoutError past the wait bound."""
+
+    def record(self, *, limited: bool) -> None:
+        """The platform's answer to the call last admitted on this thread: refused with 429, or not."""
 
 
 class NoBudget:
     """No client-side pacing (budget turned off, or a caller that paces itself)."""
 
-    def acquire(self) -> None:
+    def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
+        return True
+
+    def record(self, *, limited: bool) -> None:
         return None
 
     def __repr__(self) -> str:
@@ -73,41 +95,82 @@ def budget_rate(per_second: float, burst: int) -> Rate:
 
 
 class SharedBudget:
-    """A GCRA budget over a StateStore; every holder of an equal store shares the same requests/s."""
+    """A GCRA budget over a StateStore; every holder of an equal store shares the same requests/s.
+
+    `per_second` may be a function, read at each call: the learned rate (learning.py) moves.
+    Priorities: a reply takes the next free slot; a poll that has to wait wakes a little later than a
+    reply waiting for the same slot, which then goes first (the pacer also keeps polls to a share of the
+    rate); a best-effort call goes only when the budget has been idle a full interval, never waiting.
+    No priority bursts past the pace: a platform limit of 1/s admits no burst at all.
+    """
 
     def __init__(
-        self, *, name: str, per_second: float, burst: int, max_wait: float, store: StateStore
+        self,
+        *,
+        name: str,
+        per_second: float | Callable[[], float],
+        burst: int,
+        max_wait: float,
+        store: StateStore,
     ) -> None:
-        if per_second <= 0:
+        if not callable(per_second) and per_second <= 0:
             raise ValueError("a budget needs a positive rate; use NoBudget to turn it off")
         self.name = name
-        self.per_second = per_second
+        self._per_second = per_second
+        self.burst = burst
         self.max_wait = max_wait
         self._store = store
-        bucket = StateBucket(
-            [budget_rate(per_second, burst)], algorithm=GCRA(), store=store, clock=WallClock()
-        )
-        # buffer_ms: how much later than the computed instant a waiter wakes; GCRA's wait is exact to the
-        # millisecond, so a large buffer (the default 50 ms) would only waste budget.
-        self._limiter = Limiter(SingleBucketFactory(bucket, schedule_leak=False), buffer_ms=2)
         self._outage_until = 0.0
 
-    def acquire(self) -> None:
+    @property
+    def per_second(self) -> float:
+        rate = self._per_second() if callable(self._per_second) else self._per_second
+        return max(rate, 0.01)
+
+    def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
         if self._outage_until and time.monotonic() < self._outage_until:
-            return
+            return True
         try:
-            admitted = self._limiter.try_acquire(self.name, weight=1, blocking=True, timeout=self.max_wait)
+            return self._acquire(priority)
+        except VibeBudgetTimeoutError:
+            raise
         except Exception as exc:  # noqa: BLE001 - the store's own errors (redis, database); see module doc
             self._log_outage(exc)
-            return
-        if not admitted:
-            raise VibeBudgetTimeoutError(
-                status=429,
-                code="CLIENT_BUDGET_EXHAUSTED",
-                message=f"the client's request budget for this key stayed spent for {self.max_wait:g} s",
-                hint="Raise VIBE_BUDGET_MAX_WAIT, or spread the work over more time",
-                retry_after=1.0 / self.per_second,
-            )
+            return True
+
+    def _decide(self, rates: list[Rate]) -> Decision:
+        return cast(Decision, self._store.check(_GCRA, rates, _CLOCK.now(), 1))  # a sync store decides at once
+
+    def _acquire(self, priority: Priority) -> bool:
+        per_second = self.per_second
+        rates = [budget_rate(per_second, self.burst)]
+        if priority is Priority.BEST_EFFORT:
+            state = cast("tuple[float, ...]", self._store.read(_GCRA, rates))  # a sync store
+            tat = int(state[0])  # microseconds (pyrate-limiter's GCRA state)
+            if tat > time.time() * 1e6 - 1e6 / per_second:
+                return False
+            return self._decide(rates).allowed
+        deadline = time.monotonic() + self.max_wait
+        while True:
+            decision = self._decide(rates)
+            if decision.allowed:
+                return True
+            # A wake-up 2 ms late: GCRA's wait is exact to the millisecond.
+            wait = (decision.retry_after_ms or 1) / 1000 + 0.002
+            if priority is Priority.POLL:
+                wait += 0.025  # a reply waiting for the same slot wakes first and takes it
+            if time.monotonic() + wait > deadline:
+                raise VibeBudgetTimeoutError(
+                    status=429,
+                    code="CLIENT_BUDGET_EXHAUSTED",
+                    message=f"the client's request budget for this key stayed spent for {self.max_wait:g} s",
+                    hint="Raise VIBE_BUDGET_MAX_WAIT, or spread the work over more time",
+                    retry_after=1.0 / per_second,
+                )
+            time.sleep(wait)
+
+    def record(self, *, limited: bool) -> None:
+        return None
 
     def _log_outage(self, exc: Exception) -> None:
         self._outage_until = time.monotonic() + OUTAGE_PAUSE
@@ -119,7 +182,8 @@ class SharedBudget:
         )
 
     def __repr__(self) -> str:
-        return f"SharedBudget(name={self.name!r}, per_second={self.per_second}, store={type(self._store).__name__})"
+        store = type(self._store).__name__
+        return f"SharedBudget(name={self.name!r}, per_second={self.per_second:g}, store={store})"
 
 
 _redis_clients: dict[str, Any] = {}
@@ -160,16 +224,20 @@ def resolve_backend(backend: str | None = None) -> str:
 def budget_for_key(
     api_key: str,
     *,
+    portal: str | None = None,
     per_second: float | None = None,
     burst: int | None = None,
     max_wait: float | None = None,
     backend: str | None = None,
 ) -> RequestBudget:
-    """The budget every process shares for `api_key`; arguments left out come from the settings.
+    """The budget every process shares for `api_key` (and, given, the `portal` the calls act in).
 
-    One budget object per key and configuration per process (so the Limiter's in-process lock is shared
-    by its threads); a changed setting yields a new one.
+    `per_second` is the ceiling; the pace is the rate learned from the platform's 429s (learned_budget).
+    Arguments left out come from the settings. One budget object per key, portal and configuration
+    per process; a changed setting yields a new one.
     """
+    from botcore.vibe.learned_budget import LearnedBudget
+
     per_second = conf.vibe_budget_per_second() if per_second is None else per_second
     burst = conf.vibe_budget_burst() if burst is None else burst
     max_wait = conf.vibe_budget_max_wait() if max_wait is None else max_wait
@@ -177,19 +245,36 @@ def budget_for_key(
     if backend == "off" or per_second <= 0:
         return NoBudget()
     digest = key_digest(api_key)
+    portal_digest = key_digest(f"{api_key}:portal:{portal}")[:12] if portal else None
     redis_url = conf.redis_url() if backend == "redis" else ""
-    cache_key = (backend, redis_url, digest, per_second, burst, max_wait, os.getpid())
+    cache_key = (backend, redis_url, digest, portal_digest, per_second, burst, max_wait, os.getpid())
     with _budgets_lock:
         budget = _budgets.get(cache_key)
         if budget is None:
-            budget = _budgets[cache_key] = SharedBudget(
-                name=f"vibe-budget:{digest}",
-                per_second=per_second,
+            budget = _budgets[cache_key] = LearnedBudget(
+                name=digest,
+                portal=portal_digest,
+                ceiling=per_second,
                 burst=burst,
                 max_wait=max_wait,
-                store=_make_store(backend, digest, redis_url),
+                make_store=lambda name: _make_store(backend, name, redis_url),
+                learned=learned_store(backend, redis_url),
             )
     return budget
+
+
+_memory_learned: dict[str, Any] = {}
+
+
+def learned_store(backend: str, redis_url: str) -> Any:
+    """Where the learned rates of `backend` live (learning.py)."""
+    from botcore.vibe.learning import DatabaseLearnedStore, MemoryLearnedStore, RedisLearnedStore
+
+    if backend == "redis":
+        return RedisLearnedStore(_redis(redis_url))
+    if backend == "database":
+        return DatabaseLearnedStore()
+    return _memory_learned.setdefault(str(os.getpid()), MemoryLearnedStore())
 
 
 def _make_store(backend: str, digest: str, redis_url: str) -> StateStore:

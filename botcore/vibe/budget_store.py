@@ -130,3 +130,40 @@ def _decode(algorithm: StateAlgorithm, rates: list[Rate], text: str) -> State:
     if len(values) != len(rates):
         return algorithm.initial(rates)
     return algorithm.decode(values)
+
+
+def read_text(name: str, *, alias: str = "default") -> str | None:
+    """The text stored under `name` (the learned rates of budget.learning), or None."""
+    from django.db import DatabaseError, connections
+
+    try:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(f"SELECT state FROM {TABLE} WHERE name = %s", [name])
+            row = cursor.fetchone()
+    except DatabaseError:
+        return None  # the table is made on first write
+    return row[0] if row else None
+
+
+def update_text(name: str, change: Any, *, alias: str = "default") -> str:
+    """Replace the text under `name` by change(old text or None) in one short write transaction."""
+    from django.db import DatabaseError
+
+    store = DatabaseStateStore(name, alias=alias)
+
+    def work(cursor: Any, lock: str) -> str:
+        # INSERT first, as in _step: it takes SQLite's write lock before the read.
+        cursor.execute(
+            f"INSERT INTO {TABLE} (name, state) VALUES (%s, '') ON CONFLICT (name) DO NOTHING", [name]
+        )
+        cursor.execute(f"SELECT state FROM {TABLE} WHERE name = %s{lock}", [name])
+        row = cursor.fetchone()
+        new: str = change(row[0] or None if row else None)
+        cursor.execute(f"UPDATE {TABLE} SET state = %s WHERE name = %s", [new, name])
+        return new
+
+    try:
+        return str(store._in_own_transaction(work))
+    except DatabaseError:
+        store._ensure_table()
+        return str(store._in_own_transaction(work))

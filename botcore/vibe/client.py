@@ -82,6 +82,7 @@ class VibeClient(
         base_url: str | None = None,
         http: httpx.Client | None = None,
         budget: RequestBudget | None = None,
+        portal: str | None = None,
         max_attempts: int | None = None,
         retry_max_wait: float | None = None,
         backoff_base: float | None = None,
@@ -93,9 +94,10 @@ class VibeClient(
 
         `http`: an httpx.Client to use (the caller closes it); without it, the process's shared client,
         or a client of our own when timeouts are given. `budget`: a RequestBudget (NoBudget() to turn it
-        off); without it, the key's shared budget from the settings. `deadline`: a time.monotonic() after
-        which no call waits or is sent (a poll cycle's, so a hanging platform ends in a VibeTransportError
-        the caller can judge, before the task queue kills the worker).
+        off); without it, the key's shared budget from the settings, learned per key and, given
+        `portal` (the portal's member_id), per portal too. `deadline`: a time.monotonic() after which no
+        call waits or is sent (a poll cycle's, so a hanging platform ends in a VibeTransportError the
+        caller can judge, before the task queue kills the worker).
         """
         if not api_key:
             raise ValueError("api_key is required (vibe_app_… with a session token, or vibe_api_…)")
@@ -120,7 +122,7 @@ class VibeClient(
             api_key=api_key,
             session_token=session_token,
             http=http,
-            budget=budget if budget is not None else budget_for_key(api_key),
+            budget=budget if budget is not None else budget_for_key(api_key, portal=portal),
             max_attempts=conf.vibe_max_attempts() if max_attempts is None else max_attempts,
             retry_max_wait=conf.vibe_retry_max_wait() if retry_max_wait is None else retry_max_wait,
             backoff_base=conf.vibe_retry_backoff_base() if backoff_base is None else backoff_base,

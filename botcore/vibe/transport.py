@@ -34,7 +34,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from botcore.vibe.backoff import retry_delay
-from botcore.vibe.budget import NoBudget, RequestBudget
+from botcore.vibe.budget import NoBudget, Priority, RequestBudget
 from botcore.vibe.errors import (
     VibeApiError,
     VibeBudgetTimeoutError,
@@ -159,8 +159,11 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         timeout: float | None = None,
+        priority: Priority = Priority.REPLY,
     ) -> Any:
-        """Send `method path` with a JSON `body`, retrying per `retry`; return the answer's `data`."""
+        """Send `method path` with a JSON `body`, retrying per `retry`; return the answer's `data`.
+
+        A BEST_EFFORT call the budget is short for is skipped: nothing is sent and None is returned."""
         content = (
             None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         )
@@ -169,13 +172,8 @@ class Transport:
         extra: dict[str, Any] = {}
         if timeout is not None:
             extra["timeout"] = httpx.Timeout(timeout, connect=self.http.timeout.connect)
-        if self.deadline is not None:
-            return self._with_retries(
-                functools.partial(self._attempt_by_deadline, method, url, path, params, content, headers, timeout),
-                retry,
-            )
         return self._with_retries(
-            functools.partial(self._attempt, method, url, path, params, content, headers, extra), retry
+            functools.partial(self._attempt, method, url, path, params, content, headers, extra, priority), retry
         )
 
     def _with_retries(self, attempt: Callable[[], T], retry: RetryClass) -> T:
@@ -191,24 +189,15 @@ class Transport:
             time.sleep(wait)
         return self._retrying[retry](attempt)
 
-    def _attempt_by_deadline(
-        self,
-        method: str,
-        url: str,
-        path: str,
-        params: Mapping[str, Any] | None,
-        content: bytes | None,
-        headers: Mapping[str, str],
-        timeout: float | None,
-    ) -> Any:
-        """One attempt that ends by the deadline: not sent past it, and waiting no longer than what is left."""
+    def _within_deadline(self, extra: Mapping[str, Any], *, method: str, path: str) -> Mapping[str, Any]:
+        """The request's options with its timeouts cut to what is left before the deadline; past it, a
+        VibeTransportError (nothing sent) the caller judges as any passing failure."""
         assert self.deadline is not None
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise VibeTransportError("the caller's deadline passed before the call", method=method, path=path, sent=False)
-        read = self.http.timeout.read if timeout is None else timeout
-        limit = httpx.Timeout(min(read or left, left), connect=min(self.http.timeout.connect or left, left))
-        return self._attempt(method, url, path, params, content, headers, {"timeout": limit})
+        timeout = extra.get("timeout", self.http.timeout)
+        return {**extra, "timeout": httpx.Timeout(min(timeout.read or left, left), connect=min(timeout.connect or left, left))}
 
     def _attempt(
         self,
@@ -219,8 +208,12 @@ class Transport:
         content: bytes | None,
         headers: Mapping[str, str],
         extra: Mapping[str, Any],
+        priority: Priority = Priority.REPLY,
     ) -> Any:
-        self.budget.acquire()
+        if not self.budget.acquire(priority=priority):
+            return None
+        if self.deadline is not None:
+            extra = self._within_deadline(extra, method=method, path=path)
         try:
             response = self.http.request(
                 method, url, params=params, content=content, headers=headers, **extra
@@ -231,10 +224,13 @@ class Transport:
             raise VibeTransportError(self._describe(exc), method=method, path=path, sent=True) from None
         record_platform_response(response.status_code)  # ops' counters: answers by class, 429s
         try:
-            return raise_for_response(response)
+            data = raise_for_response(response)
         except VibeApiError as error:
+            self.budget.record(limited=isinstance(error, VibeRateLimitError))
             self._scrub(error)
             raise
+        self.budget.record(limited=False)
+        return data
 
     # --- retry policy -----------------------------------------------------------------------------
     def _should_retry(self, error: BaseException, retry_class: RetryClass) -> bool:

@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 from urllib.parse import quote
 
 from botcore.vibe.attach import Attach
+from botcore.vibe.budget import Priority
 from botcore.vibe.keyboards import Keyboard
 from botcore.vibe.transport import RetryClass, Transport
 
@@ -16,6 +17,9 @@ AttachArg: TypeAlias = Attach | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 SAFE = RetryClass.SAFE
 IDEMPOTENT = RetryClass.IDEMPOTENT
 UNSAFE = RetryClass.UNSAFE
+# Replies are the default priority; polls and best-effort calls (typing, reactions, read marks) say so.
+POLL = Priority.POLL
+BEST_EFFORT = Priority.BEST_EFFORT
 
 
 class Endpoints:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from botcore.vibe.endpoints.base import SAFE, Endpoints, as_data, bot_path
+from botcore.vibe.endpoints.base import POLL, SAFE, Endpoints, as_data, bot_path
 from botcore.vibe.events import BotEvent, MalformedEventError, as_bool, as_int, parse_event
 from botcore.vibe.models import EventBatch
 
@@ -52,7 +52,7 @@ class EventEndpoints(Endpoints):
             read_timeout = timeout + _HOLD_MARGIN_SECONDS
         data = as_data(
             self._transport.request(
-                "GET", bot_path(bot_id, "events"), params=params or None, retry=SAFE, timeout=read_timeout
+                "GET", bot_path(bot_id, "events"), params=params or None, retry=SAFE, timeout=read_timeout, priority=POLL
             )
         )
         items = data.get("events")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from botcore.vibe.endpoints.base import IDEMPOTENT, Endpoints, bot_path, dialog, drop_none
+from botcore.vibe.endpoints.base import BEST_EFFORT, IDEMPOTENT, Endpoints, bot_path, dialog, drop_none
 from botcore.vibe.errors import VibeConflictError, VibeNotFoundError
 
 # The action a bot may show instead of plain "typing…" (CONTRACT part B §7.6).
@@ -36,6 +36,7 @@ class InterfaceEndpoints(Endpoints):
                 bot_path(bot_id, "messages", message_id, "reactions"),
                 body={"reaction": reaction},
                 retry=IDEMPOTENT,
+                priority=BEST_EFFORT,
             )
         except VibeConflictError as error:
             if error.code != "REACTION_ALREADY_SET":
@@ -51,6 +52,7 @@ class InterfaceEndpoints(Endpoints):
                 bot_path(bot_id, "messages", message_id, "reactions"),
                 body={"reaction": reaction},
                 retry=IDEMPOTENT,
+                priority=BEST_EFFORT,
             )
         except VibeNotFoundError as error:
             if error.code != "REACTION_NOT_FOUND":
@@ -71,7 +73,9 @@ class InterfaceEndpoints(Endpoints):
         if duration is not None and not 1 <= duration <= 600:
             raise ValueError("duration must be 1..600 seconds")
         body = {"dialogId": dialog(dialog_id), **drop_none(statusMessageCode=status, duration=duration)}
-        self._transport.request("POST", bot_path(bot_id, "typing"), body=body, retry=IDEMPOTENT)
+        self._transport.request(
+            "POST", bot_path(bot_id, "typing"), body=body, retry=IDEMPOTENT, priority=BEST_EFFORT
+        )
 
     def set_text_field(self, bot_id: int, *, dialog_id: str | int, enabled: bool) -> None:
         """POST /v1/bots/:botId/text-field: turn the chat's input field on or off (any chat the bot is in)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from botcore.vibe.endpoints.base import (
+    BEST_EFFORT,
     IDEMPOTENT,
     SAFE,
     UNSAFE,
@@ -87,7 +88,11 @@ class MessageEndpoints(Endpoints):
         """POST /v1/bots/:botId/chats/:dialogId/read: mark the dialog read up to `message_id` (all if None)."""
         body: dict[str, Any] = {} if message_id is None else {"messageId": int(message_id)}
         self._transport.request(
-            "POST", bot_path(bot_id, "chats", dialog(dialog_id), "read"), body=body, retry=IDEMPOTENT
+            "POST",
+            bot_path(bot_id, "chats", dialog(dialog_id), "read"),
+            body=body,
+            retry=IDEMPOTENT,
+            priority=BEST_EFFORT,
         )
 
     def get_message(self, bot_id: int, message_id: int) -> Message:

@@ -23,6 +23,7 @@ from redis.retry import Retry
 from botcore.vibe.budget import NoBudget, SharedBudget, budget_for_key, key_digest
 from botcore.vibe.budget_store import CREATE_TABLE, TABLE, DatabaseStateStore
 from botcore.vibe.errors import VibeBudgetTimeoutError, VibeRateLimitError
+from botcore.vibe.learned_budget import LearnedBudget
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 RATE = 20.0  # requests/s: fast enough for a short test, slow enough that pacing dominates
@@ -159,7 +160,7 @@ def test_budget_for_key_uses_redis_when_redis_url_is_set(settings):
     settings.VIBE_BUDGET_BACKEND = "auto"
     key = "vibe_app_" + uuid.uuid4().hex
     budget = budget_for_key(key, per_second=50)
-    assert isinstance(budget, SharedBudget) and "RedisStateStore" in repr(budget)
+    assert isinstance(budget, LearnedBudget) and "RedisStateStore" in repr(budget)
     assert budget_for_key(key, per_second=50) is budget
     budget.acquire()
     client = redis.Redis.from_url(REDIS_URL)

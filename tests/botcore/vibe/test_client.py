@@ -530,7 +530,7 @@ def test_the_client_works_without_django_settings(world):
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "SharedBudget ['plain']"
+    assert result.stdout.strip() == "LearnedBudget ['plain']"
 
 
 def test_calls_reuse_one_keep_alive_connection(world):

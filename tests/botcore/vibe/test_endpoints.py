@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from botcore.vibe import NoBudget, RetryClass, VibeClient
+from botcore.vibe import NoBudget, Priority, RetryClass, VibeClient
 
 SAFE, IDEMPOTENT, UNSAFE = RetryClass.SAFE, RetryClass.IDEMPOTENT, RetryClass.UNSAFE
 
@@ -20,11 +20,14 @@ SAFE, IDEMPOTENT, UNSAFE = RetryClass.SAFE, RetryClass.IDEMPOTENT, RetryClass.UN
 class RecordingTransport:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, RetryClass, Any, Any]] = []
+        self.priorities: list[Priority] = []
 
     def request(
-        self, method: str, path: str, *, retry: RetryClass, params=None, body=None, timeout=None
+        self, method: str, path: str, *, retry: RetryClass, params=None, body=None, timeout=None,
+        priority: Priority = Priority.REPLY,
     ) -> Any:
         self.requests.append((method, path, retry, params, body))
+        self.priorities.append(priority)
         return {}
 
 
@@ -128,3 +131,21 @@ def test_removing_a_keyboard_sends_n(recorded):
     client, transport = recorded
     client.update_message(7, 9, keyboard=False, attach=False)
     assert transport.requests[0][4] == {"fields": {"keyboard": "N", "attach": "N"}}
+
+
+@pytest.mark.parametrize(
+    ("call", "priority"),
+    [
+        (lambda c: c.get_events(7), Priority.POLL),
+        (lambda c: c.show_typing(7, dialog_id="12"), Priority.BEST_EFFORT),
+        (lambda c: c.add_reaction(7, 9, reaction="like"), Priority.BEST_EFFORT),
+        (lambda c: c.remove_reaction(7, 9, reaction="like"), Priority.BEST_EFFORT),
+        (lambda c: c.mark_read(7, dialog_id="12"), Priority.BEST_EFFORT),
+        (lambda c: c.send_message(7, dialog_id="12", text="hi"), Priority.REPLY),
+    ],
+    ids=["events", "typing", "react", "unreact", "read", "send"],
+)
+def test_polls_and_best_effort_calls_declare_their_priority(recorded, call, priority):
+    client, transport = recorded
+    call(client)
+    assert transport.priorities == [priority]

@@ -211,7 +211,7 @@ def test_a_spent_client_budget_is_raised_at_once_and_sends_nothing(world):
     class SpentBudget:
         waits = 0
 
-        def acquire(self) -> None:
+        def acquire(self, *, priority: object = None) -> bool:
             self.waits += 1
             raise VibeBudgetTimeoutError(
                 status=429, code="CLIENT_BUDGET_EXHAUSTED", message="spent", retry_after=0.01

@@ -1,0 +1,331 @@
+"""Rate-limit benchmark: the real qcluster and pacer against a sandbox whose limit the backend is never told.
+
+    .venv/bin/python benchmarks/rate_limits.py            # limits 1, 2, 5, 10/s, per key and per key+portal
+    .venv/bin/python benchmarks/rate_limits.py --quick    # limits 1 and 5/s, shorter runs
+
+The backend is configured for 9 requests/s (VIBE_BUDGET_PER_SECOND, the ceiling) whatever the sandbox
+does. Each configuration starts from that ceiling (the learned rates are forgotten), sends messages to 25
+active dialogs (5 users on each of 5 portals) faster than the limit lets the bot answer them, then stops
+sending and waits until every message is answered. Figures per configuration:
+- 429/min: the platform's 429s after the first 30 s (learning), per minute, up to the last answer;
+- answered: messages the bot echoed back / messages sent;
+- used: requests the platform accepted per second from 30 s to the end of the load (demand exceeds the
+  limit throughout: messages alone come at 1.3 times it), over the limit usable: the platform's limit
+  for the key (per key), or the portals' limits summed (per key+portal), and never more than the 9/s
+  ceiling the backend is allowed.
+Runs on a fresh SQLite database under var/bench-rate/ (or DATABASE_URL/REDIS_URL when set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from polling import install_and_provision, setup_environment  # noqa: E402
+
+CEILING = 9.0
+LEARNING_SECONDS = 30.0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="limits 1 and 5/s, 50 s of load each")
+    parser.add_argument("--limits", default="1,2,5,10")
+    parser.add_argument(
+        "--modes", default="key,portal", help="key: limit per key; portal: per key and portal"
+    )
+    parser.add_argument(
+        "--load-seconds", type=float, default=60.0, help="seconds of messages per configuration"
+    )
+    parser.add_argument("--portals", type=int, default=5)
+    parser.add_argument("--dialogs", type=int, default=25)
+    # A cycle mostly waits for its portal's budget: with limits per portal, a worker per portal keeps it busy.
+    parser.add_argument("--workers", type=int, default=6, help="django-q2 workers")
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--sandbox-port", type=int, default=8191)
+    args = parser.parse_args()
+    if args.quick:
+        args.limits, args.load_seconds = "1,5", 50.0
+    return args
+
+
+def seed(control: httpx.Client, args: argparse.Namespace) -> tuple[str, list[dict], list[list[int]]]:
+    """One app; portals, each with an admin (whose session installs it) and colleagues to talk to the bot."""
+    app = control.post("/_sandbox/apps", json={"name": "Rate app"}).json()["data"]
+    tenants, users = [], []
+    per_portal = max(1, args.dialogs // args.portals)
+    for index in range(args.portals):
+        portal = control.post("/_sandbox/portals", json={"domain": f"rate{index}.bitrix24.com"}).json()[
+            "data"
+        ]["portal"]
+        people = [
+            control.post(
+                f"/_sandbox/portals/{portal['id']}/users",
+                json={"name": f"User {index}.{n}", "isAdmin": n == 0},
+            ).json()["data"]["user"]
+            for n in range(per_portal)
+        ]
+        session = control.post(
+            "/_sandbox/sessions", json={"appKey": app["key"], "userId": people[0]["id"]}
+        ).json()["data"]
+        tenants.append({"portal": portal, "admin": people[0], "session": session})
+        users.append([person["id"] for person in people])
+    return app["key"], tenants, users
+
+
+def forget_learned(app_key: str) -> None:
+    """Every configuration starts from the ceiling: drop what the last one learned (and its pacing state)."""
+    from django.db import connection
+
+    from botcore.vibe.budget import key_digest
+    from botcore.vibe.budget_store import CREATE_TABLE, TABLE
+
+    digests = [key_digest(app_key), key_digest(f"pacer:{app_key}")]
+    with connection.cursor() as cursor:
+        cursor.execute(CREATE_TABLE)
+        for digest in digests:
+            cursor.execute(
+                f"DELETE FROM {TABLE} WHERE name LIKE %s OR name LIKE %s", [f"learn:{digest}%", f"{digest}%"]
+            )
+    if os.environ.get("REDIS_URL"):
+        import redis
+
+        client = redis.Redis.from_url(os.environ["REDIS_URL"])
+        for digest in digests:
+            for name in [
+                *client.scan_iter(f"vibe:learn:{digest}*"),
+                *client.scan_iter(f"vibe:budget:{digest}*"),
+            ]:
+                client.delete(name)
+
+
+def answered(control: httpx.Client, bots: list[int], texts: set[str]) -> int:
+    """How many of `texts` the bots echoed back (the echo skill quotes the text in its answer)."""
+    seen = set()
+    for bot_id in bots:
+        for message in control.get(f"/_sandbox/bots/{bot_id}/messages").json()["data"]["messages"]:
+            seen.update(re.findall(r"rate-[0-9a-f]{10}", message.get("text") or ""))
+    return len(seen & texts)
+
+
+def learned_pair(app_key: str) -> tuple[float, float]:
+    """The learned rates (the key's, each portal's) as the backend's processes share them."""
+    from botcore.vibe.budget import key_digest, learned_store, resolve_backend
+    from botcore.vibe.learning import LearnedState
+
+    backend = resolve_backend()
+    store = learned_store(backend, os.environ.get("REDIS_URL", "") if backend == "redis" else "")
+    digest = key_digest(app_key)
+    return tuple(  # type: ignore[return-value]
+        LearnedState.decode(store.read(name), ceiling=CEILING).rate for name in (digest, f"{digest}:portals")
+    )
+
+
+def run_one(
+    control: httpx.Client,
+    *,
+    app_key: str,
+    mode: str,
+    limit: float,
+    args: argparse.Namespace,
+    dialogs: list[tuple[int, int]],
+    bots: list[int],
+) -> dict:
+    control.post("/_sandbox/dialects", json={"dialects": ["portal-rate-limit"] if mode == "portal" else []})
+    control.post("/_sandbox/rate-limit", json={"key": app_key, "perSecond": limit})
+    forget_learned(app_key)
+    usable = min(CEILING, limit if mode == "key" else limit * args.portals)
+    rng = random.Random(f"{mode}{limit}")
+    sent: set[str] = set()
+    samples: list[tuple[float, int, int]] = []  # (seconds since start, accepted so far, 429s so far)
+    learned: list[tuple[float, float]] = []
+
+    def sample(started: float) -> None:
+        by_status = control.get("/_sandbox/stats").json()["data"]["byStatus"]
+        throttled = by_status.get("429", 0)
+        samples.append((time.monotonic() - started, sum(by_status.values()) - throttled, throttled))
+        learned.append(learned_pair(app_key))
+
+    started = time.monotonic()
+    sample(started)
+    interval = 1 / (1.3 * usable)  # messages alone come faster than the limit lets them be answered
+    next_at, next_sample = started, started + 1
+    while time.monotonic() - started < args.load_seconds:
+        now = time.monotonic()
+        if now >= next_at:
+            bot_id, user_id = rng.choice(dialogs)
+            text = f"rate-{uuid.uuid4().hex[:10]}"
+            control.post("/_sandbox/act/messages", json={"userId": user_id, "botId": bot_id, "text": text})
+            sent.add(text)
+            next_at += interval
+        if now >= next_sample:
+            sample(started)
+            next_sample += 1
+        time.sleep(0.01)
+    load_end = len(samples) - 1
+    drain_deadline = time.monotonic() + max(90.0, 2 * len(sent) / usable)
+    done = 0
+    while time.monotonic() < drain_deadline:
+        done = answered(control, bots, sent)
+        sample(started)
+        if done == len(sent):
+            break
+        time.sleep(2)
+    after = [s for s in samples if s[0] >= LEARNING_SECONDS]
+    first = after[0]
+    minutes = max((samples[-1][0] - first[0]) / 60, 1e-9)
+    load = [s for s in after if s[0] <= samples[load_end][0]]
+    used = (load[-1][1] - load[0][1]) / max(load[-1][0] - load[0][0], 1e-9) if len(load) > 1 else float("nan")
+    return {
+        "mode": "key" if mode == "key" else "key+portal",
+        "limit": limit,
+        "usable": usable,
+        "429_first_30s": first[2] - samples[0][2],
+        "429_per_min": (samples[-1][2] - first[2]) / minutes,
+        "sent": len(sent),
+        "answered": done,
+        "used": used,
+        "used_share": used / usable,
+        "seconds": samples[-1][0],
+        # The learned rates (key, each portal), averaged over the measured part of the load.
+        "learned": [
+            statistics.fmean(pair[n] for pair, s in zip(learned, samples, strict=True) if s in load)
+            for n in (0, 1)
+        ],
+        "trace": " ".join(f"{key:.2f}/{portal:.2f}" for key, portal in learned[: load_end + 1 : 5]),
+    }
+
+
+def format_row(row: dict) -> str:
+    return (
+        f"| {row['mode']} | {row['limit']:g}/s | {row['usable']:g}/s | {row['429_first_30s']} | "
+        f"{row['429_per_min']:.2f} | {row['answered']}/{row['sent']} | {row['used']:.2f} | "
+        f"{row['used_share']:.0%} | {row['learned'][0]:.2f} / {row['learned'][1]:.2f} |"
+    )
+
+
+def main() -> None:
+    args = parse_args()
+    workdir = ROOT / "var" / "bench-rate"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    env = setup_environment(argparse.Namespace(workers=args.workers, rate_limit=0), workdir)
+    env["VIBE_BUDGET_PER_SECOND"] = str(CEILING)  # the ceiling; the sandbox's real limit is never told
+    env.pop("VIBE_SQLITE_PATH", None) if os.environ.get("DATABASE_URL") else env.update(
+        VIBE_SQLITE_PATH=str(workdir / "rate.sqlite3")
+    )
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    database = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
+    backend = (
+        f"{database} + {'Redis (budget and broker)' if os.environ.get('REDIS_URL') else 'database budget'}"
+    )
+    print(
+        f"rate-limit benchmark: commit {commit}, {os.cpu_count()} cores, {backend}, {args.workers} workers, "
+        f"ceiling {CEILING:g}/s, {args.dialogs} dialogs on {args.portals} portals, "
+        f"+{args.latency_ms:g} ms latency"
+    )
+    sandbox = subprocess.Popen(
+        [*manage, "runsandbox", "--port", str(args.sandbox_port), "--rate-limit", "100000"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    processes = [sandbox]
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{sandbox_url}/v1")
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        control = httpx.Client(base_url=sandbox_url, timeout=30)
+        app_key, tenants, users = seed(control, args)
+        env.update(VIBE_APP_KEY=app_key, VIBE_BASE_URL=f"{sandbox_url}/v1")
+        os.environ.update({k: v for k, v in env.items() if k.startswith(("VIBE_", "BOTCORE_", "DJANGO_"))})
+        os.environ["VIBE_BUDGET_PER_SECOND"] = "0"  # provisioning here is setup, not the measured load
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vibeapp.settings")
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        provisioned = install_and_provision(tenants)
+        bots = [bot_id for bot_id, _ in provisioned]
+        dialogs = [
+            (bot_id, user) for (bot_id, _), people in zip(provisioned, users, strict=True) for user in people
+        ]
+        control.post("/_sandbox/faults", json={"latencyMs": args.latency_ms})
+        qcluster = subprocess.Popen(
+            [*manage, "qcluster"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        pacer = subprocess.Popen(
+            [*manage, "runpacer"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        processes += [qcluster, pacer]
+        rows = []
+        for mode in args.modes.split(","):
+            for limit in (float(value) for value in args.limits.split(",")):
+                row = run_one(
+                    control, app_key=app_key, mode=mode, limit=limit, args=args, dialogs=dialogs, bots=bots
+                )
+                rows.append(row)
+                print(
+                    f"  done: {row['mode']} {limit:g}/s in {row['seconds']:.0f}s; {format_row(row)}\n"
+                    f"    learned key/portal rates every 5 s: {row['trace']}",
+                    flush=True,
+                )
+        print()
+        print(
+            "| limit counts per | limit | usable | 429s in first 30 s | 429/min after | answered "
+            "| used/s | used | learned rate, key / each portal |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        for row in rows:
+            print(format_row(row))
+    finally:
+        # Each process leads its own group (qcluster forks workers): stop the whole group, kill what stays.
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    main()

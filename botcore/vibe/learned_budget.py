@@ -1,0 +1,233 @@
+"""LearnedBudget: a key's shared budget paced at the rate learned from 429s, per key and per portal.
+
+Each call waits its turn in two GCRA budgets (SharedBudget): the key's, at the key's learned rate, and,
+when the client acts in a portal, that portal's, at the learned per-portal rate; then the transport
+reports the platform's answer (record), which is what the rates are learned from (learning.py).
+learned_rates() reads them back for metrics and the admin; poll_budget_for_key() is the pacer's share.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pyrate_limiter.abstracts.store import StateStore
+
+from botcore import conf
+from botcore.vibe import learning
+from botcore.vibe.budget import Priority, RequestBudget, SharedBudget, key_digest, resolve_backend
+from botcore.vibe.learning import LearnedState, LearnedStore
+
+log = logging.getLogger(__name__)
+CACHE_SECONDS = 0.5  # how stale a process's copy of the learned rates may be
+
+
+@dataclasses.dataclass(frozen=True)
+class LearnedRates:
+    """A key's learned requests/s: all its calls together, and each portal's own."""
+
+    key: float
+    per_portal: float
+    ceiling: float
+
+
+class LearnedBudget:
+    def __init__(
+        self,
+        *,
+        name: str,
+        portal: str | None,
+        ceiling: float,
+        burst: int,
+        max_wait: float,
+        make_store: Callable[[str], StateStore],
+        learned: LearnedStore,
+    ) -> None:
+        self.name = name
+        self.ceiling = ceiling
+        self._learned = learned
+        self._portal_name = f"{name}:p:{portal}" if portal else None
+        self._cached_at = 0.0
+        self._rates = (ceiling, ceiling)
+        self.key_budget = SharedBudget(
+            name=f"vibe-budget:{name}",
+            per_second=lambda: self.rates()[0],
+            burst=burst,
+            max_wait=max_wait,
+            store=make_store(name),
+        )
+        self.portal_budget = None
+        if self._portal_name:
+            self.portal_budget = SharedBudget(
+                name=f"vibe-budget:{self._portal_name}",
+                per_second=lambda: self.rates()[1],
+                burst=burst,
+                max_wait=max_wait,
+                store=make_store(self._portal_name),
+            )
+        self._pending = 0
+        self._flushed_at = time.monotonic()
+        self._lock = threading.Lock()
+        self._thread = threading.local()
+
+    def rates(self) -> tuple[float, float]:
+        """(key, per portal) learned rates, read from the shared store at most every CACHE_SECONDS."""
+        now = time.monotonic()
+        if now - self._cached_at >= CACHE_SECONDS:
+            self._cached_at = now
+            try:
+                self._rates = (
+                    self._read(self.name).rate,
+                    self._read(f"{self.name}:portals").rate if self._portal_name else self.ceiling,
+                )
+            except Exception as exc:  # noqa: BLE001 - a store outage leaves the last rates in force
+                log.warning("learned rates of %s unreadable (%s)", self.name, type(exc).__name__)
+        return self._rates
+
+    def _read(self, name: str) -> LearnedState:
+        return LearnedState.decode(self._learned.read(name), ceiling=self.ceiling)
+
+    def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
+        if priority is Priority.BEST_EFFORT and self.rates() == (self.ceiling, self.ceiling):
+            # No 429 has taught a lower rate: the budget is not short, and a best-effort call (typing,
+            # a reaction) takes its turn after polls; only a learned limit makes it skip when not idle.
+            priority = Priority.POLL
+        for budget in (self.portal_budget, self.key_budget):
+            if budget is not None and not budget.acquire(priority=priority):
+                return False
+        self._thread.sent_at = time.time()
+        return True
+
+    def record(self, *, limited: bool) -> None:
+        try:
+            if limited:
+                self._flush()
+                self._cut(sent_at=getattr(self._thread, "sent_at", 0.0))
+            else:
+                with self._lock:
+                    self._pending += 1
+                    due = time.monotonic() - self._flushed_at >= learning.FLUSH_SECONDS
+                if due:
+                    self._flush()
+        except Exception as exc:  # noqa: BLE001 - a store outage must not fail the call it learns from
+            log.warning("request budget %s could not learn (%s)", self.name, type(exc).__name__)
+
+    def _update(self, name: str, change: Callable[[LearnedState], LearnedState]) -> LearnedState:
+        text = self._learned.update(
+            name, lambda old: change(LearnedState.decode(old, ceiling=self.ceiling)).encode()
+        )
+        return LearnedState.decode(text, ceiling=self.ceiling)
+
+    def _flush(self) -> None:
+        with self._lock:
+            count, self._pending = self._pending, 0
+            self._flushed_at = time.monotonic()
+        if not count:
+            return
+        now, ceiling = time.time(), self.ceiling
+        self._update(self.name, lambda s: learning.add_successes(s, count=count, now=now, ceiling=ceiling))
+        if self._portal_name:
+            mine = self._update(
+                self._portal_name, lambda s: learning.add_successes(s, count=count, now=now, ceiling=ceiling)
+            )
+            portal_rate = learning.measured(mine, now)
+            self._update(
+                f"{self.name}:portals",
+                lambda s: learning.note_portal_rate(
+                    learning.add_successes(s, count=count, now=now, ceiling=ceiling), portal_rate=portal_rate
+                ),
+            )
+        self._cached_at = 0.0
+
+    def _cut(self, *, sent_at: float) -> None:
+        """Cut the portals' value, and the key's unless it is clearly under its last 429 (learning.py)."""
+        now = time.time()
+        portals = None
+        if self._portal_name:
+            portals = self._update(
+                f"{self.name}:portals",
+                lambda s: learning.cut(
+                    s, now=now, sent_at=sent_at, basis=learning.measured(s, now, busiest=True)
+                ),
+            )
+        key = self._read(self.name)
+        got_through = learning.measured(key, now)
+        if portals is None or got_through is None or got_through >= learning.KEY_EVIDENCE * key.got_through:
+            key = self._update(
+                self.name,
+                lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=learning.measured(s, now)),
+            )
+        self._cached_at = 0.0
+        log.info(
+            "429 for budget %s: learned %.2f/s for the key, %s for each portal",
+            self.name,
+            key.rate,
+            f"{portals.rate:.2f}/s" if portals else "-",
+        )
+
+    def __repr__(self) -> str:
+        return f"LearnedBudget(name={self.name!r}, ceiling={self.ceiling:g}, key={self.key_budget!r})"
+
+
+def learned_rates(api_key: str, *, backend: str | None = None) -> LearnedRates:
+    """The rates learned so far for `api_key` (the ceiling where nothing was learned yet)."""
+    from botcore.vibe.budget import learned_store
+
+    backend = resolve_backend(backend)
+    ceiling = conf.vibe_budget_per_second()
+    if backend == "off" or ceiling <= 0:
+        return LearnedRates(key=0.0, per_portal=0.0, ceiling=0.0)
+    store = learned_store(backend, conf.redis_url() if backend == "redis" else "")
+    digest = key_digest(api_key)
+    key = LearnedState.decode(store.read(digest), ceiling=ceiling).rate
+    per_portal = LearnedState.decode(store.read(f"{digest}:portals"), ceiling=ceiling).rate
+    return LearnedRates(key=key, per_portal=per_portal, ceiling=ceiling)
+
+
+class _PollShare:
+    """The pacer's poll budget: a share of the key's learned rate, spent at poll priority, never waiting."""
+
+    def __init__(self, budget: SharedBudget) -> None:
+        self.budget = budget
+
+    def acquire(self, *, priority: Priority = Priority.POLL) -> bool:
+        return self.budget.acquire(priority=priority)
+
+    def record(self, *, limited: bool) -> None:
+        return None
+
+
+def poll_budget_for_key(key_name: str, *, backend: str | None = None) -> RequestBudget:
+    """The pacer's budget for polls of `key_name`: BOTCORE_POLL_BUDGET_SHARE of the learned key rate."""
+    from botcore.vibe.budget import NoBudget, _make_store
+
+    backend = resolve_backend(backend)
+    if backend == "off":
+        return NoBudget()
+    digest = key_digest(f"pacer:{key_name}")
+    redis_url = conf.redis_url() if backend == "redis" else ""
+    cached: dict[str, Any] = {"at": 0.0, "rate": conf.vibe_budget_per_second()}
+
+    def rate() -> float:
+        if time.monotonic() - cached["at"] >= CACHE_SECONDS:
+            cached["at"] = time.monotonic()
+            try:
+                cached["rate"] = learned_rates(key_name, backend=backend).key
+            except Exception as exc:  # noqa: BLE001 - keep the last rate through a store outage
+                log.warning("learned rate unreadable for the pacer (%s)", type(exc).__name__)
+        return float(cached["rate"]) * conf.poll_budget_share()
+
+    store = _make_store(backend, digest, redis_url)
+    return _PollShare(
+        SharedBudget(
+            name=f"vibe-budget:{digest}",
+            per_second=rate,
+            burst=conf.vibe_budget_burst(),
+            max_wait=0,
+            store=store,
+        )
+    )

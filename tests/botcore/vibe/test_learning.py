@@ -1,0 +1,304 @@
+"""The budget that learns the limit: cut on 429, raised additively, under the ceiling, by priority, shared."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+import pytest
+import redis
+from pyrate_limiter.buckets import InMemoryStateStore
+
+from botcore import conf
+from botcore.vibe import Priority, SharedBudget, VibeClient, learning
+from botcore.vibe.budget import key_digest, learned_store
+from botcore.vibe.learned_budget import LearnedBudget, learned_rates, poll_budget_for_key
+from botcore.vibe.learning import BACKOFF, RECOVER_SECONDS, LearnedState, MemoryLearnedStore
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+CEILING = 9.0
+
+
+def state(rate: float = CEILING, **fields: float) -> LearnedState:
+    return LearnedState(rate=rate, since=1000.0, **fields)  # type: ignore[arg-type]
+
+
+# --- the learning rule (pure) ---------------------------------------------------------------------------
+def test_a_429_cuts_the_rate_multiplicatively():
+    cut = learning.cut(state(), now=1001.0, sent_at=1000.5, basis=None)
+    assert cut.rate == pytest.approx(BACKOFF * CEILING)
+    assert cut.peak == CEILING and cut.cut_at == 1001.0
+
+
+def test_a_429_cuts_to_a_share_of_what_actually_got_through():
+    cut = learning.cut(state(rate=3.0), now=1001.0, sent_at=1000.5, basis=2.8)
+    assert cut.rate == pytest.approx(BACKOFF * 2.8)
+
+
+def test_a_429_cuts_at_most_two_steps_when_the_measure_lags():
+    cut = learning.cut(state(), now=1001.0, sent_at=1000.5, basis=1.0)
+    assert cut.rate == pytest.approx(BACKOFF * BACKOFF * CEILING)
+
+
+def test_a_429_for_a_call_sent_before_the_last_cut_cuts_nothing():
+    once = learning.cut(state(), now=1001.0, sent_at=1000.5, basis=None)
+    again = learning.cut(once, now=1001.1, sent_at=1000.9, basis=None)
+    assert again.rate == pytest.approx(BACKOFF * CEILING)
+    later = learning.cut(again, now=1002.0, sent_at=1001.5, basis=None)
+    assert later.rate == pytest.approx(BACKOFF * BACKOFF * CEILING)
+
+
+def test_the_rate_never_falls_below_the_floor():
+    low = state(rate=learning.FLOOR)
+    assert learning.cut(low, now=1001.0, sent_at=1000.5, basis=None).rate == learning.FLOOR
+
+
+def saturate(s: LearnedState, *, seconds: int, start: float = 1001.0) -> LearnedState:
+    """Successes as they come when demand saturates the rate: `rate` of them each second."""
+    for second in range(seconds):
+        s = learning.add_successes(s, count=max(1, round(s.rate)), now=start + second, ceiling=CEILING)
+    return s
+
+
+def test_successes_raise_the_rate_additively_back_to_the_last_429_in_the_recovery_time():
+    cut = learning.cut(state(rate=4.0), now=1000.0, sent_at=999.0, basis=None)
+    gained = [saturate(LearnedState(**vars(cut)), seconds=n).rate - cut.rate for n in (30, 60)]
+    # Additive: twice the time, about twice the gain (a multiplicative raise would more than double it).
+    assert gained[1] == pytest.approx(2 * gained[0], rel=0.25)
+    back = saturate(LearnedState(**vars(cut)), seconds=int(RECOVER_SECONDS))
+    assert back.rate == pytest.approx(4.0, rel=0.15)
+
+
+def test_the_rate_never_rises_above_the_ceiling():
+    assert saturate(state(rate=CEILING - 0.01, peak=CEILING), seconds=600).rate == CEILING
+
+
+def test_a_lowered_ceiling_applies_at_once():
+    assert LearnedState.decode(state(rate=8.0).encode(), ceiling=3.0).rate == 3.0
+
+
+def test_unreadable_state_starts_at_the_ceiling():
+    assert LearnedState.decode("garbage", ceiling=CEILING).rate == CEILING
+    assert LearnedState.decode(None, ceiling=CEILING).rate == CEILING
+
+
+# --- priorities -------------------------------------------------------------------------------------------
+def budget_at(per_second: float) -> SharedBudget:
+    return SharedBudget(name="p", per_second=per_second, burst=1, max_wait=10, store=InMemoryStateStore())
+
+
+def test_a_best_effort_call_goes_when_the_budget_is_idle():
+    assert budget_at(5).acquire(priority=Priority.BEST_EFFORT) is True
+
+
+def test_a_best_effort_call_is_skipped_when_the_budget_is_short():
+    budget = budget_at(1)
+    assert budget.acquire() is True
+    assert budget.acquire(priority=Priority.BEST_EFFORT) is False
+
+
+class Slept(BaseException):
+    """Ends a wait at its first sleep; a BaseException, so the budget's outage handling lets it pass."""
+
+
+def first_wait(priority: Priority, monkeypatch) -> float:
+    """How long a call of `priority` first sleeps on a budget just spent (recorded, not slept)."""
+    budget = budget_at(2)
+    budget.acquire()
+    waits: list[float] = []
+
+    def record_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        raise Slept  # one wait is all this test needs
+
+    monkeypatch.setattr("botcore.vibe.budget.time.sleep", record_sleep)
+    with pytest.raises(Slept):
+        budget.acquire(priority=priority)
+    return waits[0]
+
+
+def test_a_poll_waiting_for_the_same_slot_as_a_reply_lets_the_reply_go_first(monkeypatch):
+    assert first_wait(Priority.POLL, monkeypatch) > first_wait(Priority.REPLY, monkeypatch)
+
+
+def recording_client(budget, *, status: int = 200) -> tuple[VibeClient, list[httpx.Request]]:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if status == 429:
+            return httpx.Response(
+                429, json={"success": False, "error": {"code": "RATE_LIMIT", "message": "slow"}}
+            )
+        return httpx.Response(200, json={"success": True, "data": {}})
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    client = VibeClient(
+        api_key="vibe_api_x", base_url="http://platform.test/v1", http=http, budget=budget, max_attempts=1
+    )
+    return client, sent
+
+
+def test_a_skipped_best_effort_call_sends_nothing_and_raises_nothing():
+    budget = budget_at(1)
+    budget.acquire()
+    client, sent = recording_client(budget)
+    assert client.show_typing(7, dialog_id="12") is None
+    client.mark_read(7, dialog_id="12")
+    assert sent == []
+
+
+class RecordingBudget:
+    def __init__(self) -> None:
+        self.priorities: list[Priority] = []
+        self.outcomes: list[bool] = []
+
+    def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
+        self.priorities.append(priority)
+        return True
+
+    def record(self, *, limited: bool) -> None:
+        self.outcomes.append(limited)
+
+
+def test_the_transport_tells_the_budget_each_calls_priority_and_outcome():
+    budget = RecordingBudget()
+    client, _ = recording_client(budget)
+    client.send_message(7, dialog_id="12", text="hi")
+    client.get_events(7)
+    client.show_typing(7, dialog_id="12")
+    assert budget.priorities == [Priority.REPLY, Priority.POLL, Priority.BEST_EFFORT]
+    assert budget.outcomes == [False, False, False]
+    limited, _ = recording_client(budget, status=429)
+    with pytest.raises(Exception):  # noqa: B017 - the 429 itself is tested in test_errors
+        limited.list_bots()
+    assert budget.outcomes[-1] is True
+
+
+# --- shared by every process ------------------------------------------------------------------------------
+def make_budget(name: str, store, *, portal: str | None = None) -> LearnedBudget:
+    return LearnedBudget(
+        name=name,
+        portal=portal,
+        ceiling=CEILING,
+        burst=1,
+        max_wait=10,
+        make_store=lambda _: InMemoryStateStore(),
+        learned=store,
+    )
+
+
+def redis_learned():
+    return learning.RedisLearnedStore(redis.Redis.from_url(REDIS_URL), prefix="test:vibe:learn:")
+
+
+@pytest.fixture(params=["redis", "database"])
+def shared_store(request):
+    if request.param == "redis":
+        return redis_learned
+    request.getfixturevalue("transactional_db")
+    return learning.DatabaseLearnedStore
+
+
+def test_a_429_seen_by_one_budget_slows_another_sharing_the_key(shared_store):
+    name = uuid.uuid4().hex[:24]
+    first, second = make_budget(name, shared_store()), make_budget(name, shared_store())
+    assert second.rates()[0] == CEILING
+    first.acquire()
+    first.record(limited=True)
+    second._cached_at = 0.0
+    assert second.rates()[0] == pytest.approx(BACKOFF * CEILING)
+
+
+def test_successes_of_two_budgets_raise_one_shared_rate(shared_store):
+    name = uuid.uuid4().hex[:24]
+    first, second = make_budget(name, shared_store()), make_budget(name, shared_store())
+    first.acquire()
+    first.record(limited=True)
+    cut = first.rates()[0]
+    for budget in (first, second):
+        for _ in range(20):
+            budget.record(limited=False)
+        budget._flush()
+    raised = learning.LearnedState.decode(shared_store().read(name), ceiling=CEILING)
+    assert raised.rate > cut and raised.count == 40
+
+
+def test_a_429_cuts_the_per_portal_rate_that_every_portal_of_the_key_shares():
+    store = MemoryLearnedStore()
+    name = uuid.uuid4().hex[:24]
+    acme, globex = make_budget(name, store, portal="acme"), make_budget(name, store, portal="globex")
+    acme.acquire()
+    acme.record(limited=True)
+    globex._cached_at = 0.0
+    assert globex.rates()[1] == pytest.approx(BACKOFF * CEILING)
+
+
+def test_a_first_429_in_a_portal_cuts_the_portals_and_the_key():
+    store = MemoryLearnedStore()
+    budget = make_budget(uuid.uuid4().hex[:24], store, portal="acme")
+    budget.acquire()
+    budget.record(limited=True)
+    assert budget.rates() == (pytest.approx(BACKOFF * CEILING), pytest.approx(BACKOFF * CEILING))
+
+
+def cut_with_key_at(got_through: int) -> tuple[float, float]:
+    """A 429 in a portal while the key, last refused at 5/s (measured), now gets `got_through`/s."""
+    store = MemoryLearnedStore()
+    name = uuid.uuid4().hex[:24]
+    now = time.time()
+    key = LearnedState(rate=4.0, peak=5.0, got_through=5.0, since=now - 3, count=3 * got_through)
+    store.update(name, lambda _: key.encode())
+    store.update(f"{name}:portals", lambda _: LearnedState(rate=3.5, since=now - 3, busiest=3.0).encode())
+    budget = make_budget(name, store, portal="acme")
+    budget.acquire()
+    budget.record(limited=True)
+    return budget.rates()
+
+
+def test_a_429_while_the_key_gets_through_less_than_at_its_last_429_cuts_only_the_portals():
+    """A per-portal limit: a hot portal is refused while the key as a whole sends less than before."""
+    assert cut_with_key_at(1) == (4.0, pytest.approx(BACKOFF * 3.0))
+
+
+def test_a_429_with_the_key_back_at_its_last_429_cuts_the_key_too():
+    assert cut_with_key_at(5) == (pytest.approx(BACKOFF * 4.0), pytest.approx(BACKOFF * 3.0))
+
+
+def test_best_effort_calls_take_their_turn_until_a_limit_is_learned_then_skip_when_short():
+    budget = make_budget(uuid.uuid4().hex[:24], MemoryLearnedStore())
+    budget.acquire()
+    assert budget.acquire(priority=Priority.BEST_EFFORT) is True  # waited its turn: nothing learned yet
+    budget.record(limited=True)
+    budget.acquire()
+    assert budget.acquire(priority=Priority.BEST_EFFORT) is False
+
+
+def test_learned_rates_and_the_pacers_share_follow_the_key(settings):
+    settings.REDIS_URL = REDIS_URL
+    settings.VIBE_BUDGET_BACKEND = "redis"
+    settings.VIBE_BUDGET_PER_SECOND = CEILING
+    key = "vibe_app_" + uuid.uuid4().hex
+    assert learned_rates(key).key == CEILING
+    budget = make_budget(key_digest(key), learned_store("redis", REDIS_URL))
+    budget.acquire()
+    budget.record(limited=True)
+    assert learned_rates(key).key == pytest.approx(BACKOFF * CEILING)
+    assert key not in repr(budget)
+    share = poll_budget_for_key(key).budget.per_second  # type: ignore[attr-defined]
+    assert share == pytest.approx(BACKOFF * CEILING * conf.poll_budget_share())
+
+
+# --- against the sandbox -----------------------------------------------------------------------------------
+def test_429s_stop_once_the_budget_has_learned_a_low_limit(world):
+    world.control.post("/rate-limit", {"key": world.personal_key, "perSecond": 4})
+    budget = make_budget(uuid.uuid4().hex[:24], MemoryLearnedStore())
+    client = world.client("personal", budget=budget, max_attempts=6, retry_max_wait=2)
+    for _ in range(60):
+        client.list_bots()
+    statuses = [call["status"] for call in world.control.calls(limit=1000) if call["path"].endswith("/bots")]
+    first, last = statuses[:-30], statuses[-30:]  # the last 30 calls come after learning
+    assert 429 in first  # it did have to learn: the ceiling (9/s) is above the limit
+    assert last.count(429) == 0
+    assert budget.rates()[0] < 4
