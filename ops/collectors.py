@@ -1,4 +1,4 @@
-"""Figures read from the database when /metrics is scraped (never on a hot path): portals, sessions, bots, backlog.
+"""Figures read when /metrics is scraped (never on a hot path): portals, sessions, bots, backlog, learned rates.
 
 Each is one aggregate query; labels are statuses and fixed buckets, never a portal.
 """
@@ -11,7 +11,9 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from botcore import conf
 from botcore.models import Bot, EventLogEntry
+from botcore.vibe.learned_budget import learned_rates
 from ops.models import Heartbeat
 from tenants.models import Portal, SessionGrant
 
@@ -71,4 +73,15 @@ class FleetCollector(Collector):
         for kind, latest in Heartbeat.objects.values_list("kind").annotate(latest=Max("beat_at")):
             beats.add_metric([kind], (now - latest).total_seconds())
         yield beats
+
+        # The app key's learned request rate, for the key as a whole and for each portal (the same for all).
+        rates = learned_rates(conf.vibe_app_key()) if conf.vibe_app_key() else None
+        learned = GaugeMetricFamily(
+            "vibeapp_budget_learned_rate_per_second", "The app key's learned request rate, by scope", labels=["scope"]
+        )
+        if rates is not None:
+            learned.add_metric(["key"], rates.key)
+            learned.add_metric(["portal"], rates.per_portal)
+            learned.add_metric(["ceiling"], rates.ceiling)
+        yield learned
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 
-from prometheus_client import Counter, Gauge, Histogram, values
+from prometheus_client import Counter, Histogram, values
 
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # Containers each number their processes from 1: host and pid together name a process's file uniquely.
@@ -29,10 +29,6 @@ EVENT_AGE_SECONDS = Histogram(
 PLATFORM_RESPONSES = Counter("vibeapp_platform_responses", "Platform answers by status class", ["status_class"])
 RATE_LIMITED = Counter("vibeapp_platform_rate_limited", "Platform answers 429 (any caller)")
 BACKOFFS = Counter("vibeapp_poll_backoffs", "Poll cycles that backed off (5xx, network, unexpected)")
-BUDGET_RATE = Gauge(
-    "vibeapp_budget_learned_rate_per_second", "The request budget's learned rate (the most recent of any process)",
-    multiprocess_mode="mostrecent",
-)
 
 # Known event types (EventType values) stay as they are; anything else is one bucket, so labels stay bounded.
 _known_types: frozenset[str] | None = None
@@ -70,8 +66,3 @@ def record_event_finished(*, event_type: str, outcome: str, handler_seconds: flo
         HANDLER_SECONDS.observe(handler_seconds)
     if age_seconds is not None and age_seconds >= 0:
         EVENT_AGE_SECONDS.observe(age_seconds)
-
-
-def set_budget_learned_rate(per_second: float) -> None:
-    """For the learning budget (not built yet) to call whenever it settles on a new rate."""
-    BUDGET_RATE.set(per_second)

@@ -123,3 +123,16 @@ def test_series_of_other_processes_are_summed_from_the_multiprocess_directory(tm
     MultiProcessCollector(registry, path=str(tmp_path))
     text = generate_latest(registry).decode()
     assert 'vibeapp_polls_total{outcome="rate_limited"} 2.0' in text
+
+
+def test_the_learned_request_rate_is_read_at_scrape_time(settings):
+    from botcore.vibe.learned_budget import learned_rates
+
+    settings.VIBE_APP_KEY = "vibe_app_" + "m" * 40
+    settings.VIBE_BUDGET_BACKEND = "database"
+    settings.VIBE_BUDGET_PER_SECOND = 9
+    samples = scrape()
+    rates = learned_rates(settings.VIBE_APP_KEY)
+    assert value(samples, "vibeapp_budget_learned_rate_per_second", scope="ceiling") == 9
+    assert value(samples, "vibeapp_budget_learned_rate_per_second", scope="key") == rates.key
+    assert value(samples, "vibeapp_budget_learned_rate_per_second", scope="portal") == rates.per_portal
