@@ -31,6 +31,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -180,7 +181,9 @@ def run_phase(
         )
     finally:
         for process in processes.values():
-            process.terminate()
+            # Under py-spy the process to stop is its child: py-spy writes the profile once that exits.
+            for child in psutil.Process(process.pid).children() if args.profile else [process]:
+                child.terminate()
         for process in processes.values():
             try:
                 process.wait(timeout=60)

@@ -115,7 +115,8 @@ async def main() -> None:
 
     django.setup()
     loop = asyncio.get_running_loop()
-    loop.set_default_executor(ThreadPoolExecutor(max_workers=int(os.environ.get("VIBE_Q_WORKERS", "4"))))
+    # Skills block on their platform calls: as many threads as an asyncio design would run skills at once.
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=32))
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     bots = await loop.run_in_executor(None, load_bots)
