@@ -223,6 +223,9 @@ def run_phase(
         "errors": errors(stats2, stats3),
         "throttled": stats3["byStatus"].get("429", 0) - stats2["byStatus"].get("429", 0),
         "rss": {label: (meter.peak_rss, meter.peak_single_rss) for label, meter in meters.items()},
+        "cpu_by_process": {
+            label: (cpu_between(cpu0[label], cpu1[label]), cpu_between(cpu2[label], cpu3[label])) for label in meters
+        },
         # CPU of the idle bots' polling, per bot-minute; the active window's CPU beyond that, per answer
         "cpu_ms_idle_bot_minute": idle_cpu * 1000 / (bots * idle_seconds / 60),
         "cpu_ms_per_message": (active_cpu - idle_cpu / idle_seconds * active_seconds) * 1000 / answered

@@ -38,6 +38,8 @@ def print_phase(result: dict) -> None:
         f"[{name}] message-to-reply: p50 {_seconds(lat['p50'])}  p95 {_seconds(lat['p95'])}  "
         f"p99 {_seconds(lat['p99'])}  max {_seconds(lat['max'])}"
     )
+    for label, (idle, active) in result["cpu_by_process"].items():
+        print(f"[{name}] {label} CPU: idle window {idle:.1f}s, active window {active:.1f}s")
     for label, (tree, single) in result["rss"].items():
         print(
             f"[{name}] {label} peak RSS {tree / 2**20:.0f} MiB (process tree), largest {single / 2**20:.0f} MiB"
