@@ -122,15 +122,25 @@ def _insert(entries: list[EventLogEntry]) -> None:
                 EventLogEntry.objects.bulk_create([fallback])
 
 
+def is_empty(batch: EventBatch) -> bool:
+    """The batch holds no item at all (malformed ones count as items: they are stored)."""
+    raw_events = batch.raw.get("events")
+    return not (isinstance(raw_events, list) and raw_events)
+
+
+def empty_batch_fields(batch: EventBatch, *, now) -> dict:
+    """What an empty batch changes on its bot: the offset (never backwards, as EventBatch.offset_after),
+    whether more waits, and when it was polled."""
+    offset = Greatest(F("event_offset"), Value(min(max(batch.next_offset, 0), BIGINT_MAX)))
+    return {"event_offset": offset, "has_more": batch.has_more, "last_polled_at": now}
+
+
 def _store_empty(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token: str | None, now) -> int | None:
     """An empty batch in one conditional UPDATE (most polls are empty): no lock, no lookup, no transaction."""
     query = Bot.objects.filter(pk=bot_id, vibe_bot_id=vibe_bot_id)
     if lease_token is not None:
         query = query.filter(lease_token=lease_token)
-    # The offset never moves backwards (EventBatch.offset_after), whatever an empty answer says.
-    offset = Greatest(F("event_offset"), Value(min(max(batch.next_offset, 0), BIGINT_MAX)))
-    updated = query.update(event_offset=offset, has_more=batch.has_more, last_polled_at=now)
-    return 0 if updated else None
+    return 0 if query.update(**empty_batch_fields(batch, now=now)) else None
 
 
 def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token: str | None) -> int | None:

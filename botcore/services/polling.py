@@ -20,12 +20,14 @@ from django.utils import timezone
 
 from botcore import conf
 from botcore.models import Bot
+from botcore.selectors import list_pending_entries
 from botcore.services import bots as bot_services
-from botcore.services.eventlog import store_batch
+from botcore.services.eventlog import empty_batch_fields, is_empty, store_batch
 from botcore.services.executor import PendingOutcome, handle_pending
 from botcore.services.platform import client_for_credential, get_bot_credential
 from botcore.vibe.backoff import backoff_seconds, retry_delay
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError, VibeRateLimitError
+from botcore.vibe.models import EventBatch
 from tenants import services as tenant_services
 from tenants.errors import SessionTokenError
 from tenants.selectors import PortalCredential
@@ -135,12 +137,14 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
     renew = (lambda: renew_lease(bot_id, lease_token, backoff=backoff)) if lease_token is not None else None
     # The cycle is retried by the pacer with its own backoff, so the poll itself is sent once.
     poller = client_for_credential(credential, max_attempts=1)
-    client = client_for_credential(credential)
     try:
         long_poll = conf.poll_long_poll_seconds()
         batch = poller.get_events(
             bot.vibe_bot_id, offset=bot.event_offset, limit=conf.poll_batch_size(), timeout=long_poll or None
         )
+        if is_empty(batch) and not list_pending_entries(bot).exists():
+            return _settle_idle(bot, batch, lease_token)
+        client = client_for_credential(credential)
         stored = store_batch(bot_id, batch, vibe_bot_id=bot.vibe_bot_id, lease_token=lease_token)
         if stored is None:
             log.warning("cycle abandoned: the bot changed hands while polling bot=%s", bot_id)
@@ -164,6 +168,25 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
     else:
         log.debug("idle cycle bot=%s", bot_id)
     return CycleOutcome("polled", stored=stored, handled=pending.handled)
+
+
+def _settle_idle(bot: Bot, batch: EventBatch, lease_token: str | None) -> CycleOutcome:
+    """Most polls: nothing new and nothing waiting. The batch's offset, the next cycle and the lease's
+    release go in one UPDATE, made only while the cycle still holds the bot (as store_batch would)."""
+    now = timezone.now()
+    query = Bot.objects.filter(pk=bot.pk, vibe_bot_id=bot.vibe_bot_id)
+    if lease_token is not None:
+        query = query.filter(lease_token=lease_token)
+    delay = _next_interval(bot, had_events=False, has_more=batch.has_more)
+    settled = query.update(
+        **empty_batch_fields(batch, now=now), next_poll_at=now + timedelta(seconds=delay), lease_token="",
+        lease_until=None, consecutive_failures=0, last_error="", backoff_until=None,
+    )  # fmt: skip
+    if not settled:
+        log.warning("cycle abandoned: the bot changed hands while polling bot=%s", bot.pk)
+        return CycleOutcome("skipped")
+    log.debug("idle cycle bot=%s", bot.pk)
+    return CycleOutcome("polled")
 
 
 def _after(bot: Bot, pending: PendingOutcome, *, had_events: bool, has_more: bool) -> float:
