@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from botcore.models import Bot, EventLogEntry
@@ -120,6 +122,27 @@ def _insert(entries: list[EventLogEntry]) -> None:
                 EventLogEntry.objects.bulk_create([fallback])
 
 
+def is_empty(batch: EventBatch) -> bool:
+    """The batch holds no item at all (malformed ones count as items: they are stored)."""
+    raw_events = batch.raw.get("events")
+    return not (isinstance(raw_events, list) and raw_events)
+
+
+def empty_batch_fields(batch: EventBatch, *, now) -> dict:
+    """What an empty batch changes on its bot: the offset (never backwards, as EventBatch.offset_after),
+    whether more waits, and when it was polled."""
+    offset = Greatest(F("event_offset"), Value(min(max(batch.next_offset, 0), BIGINT_MAX)))
+    return {"event_offset": offset, "has_more": batch.has_more, "last_polled_at": now}
+
+
+def _store_empty(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token: str | None, now) -> int | None:
+    """An empty batch in one conditional UPDATE (most polls are empty): no lock, no lookup, no transaction."""
+    query = Bot.objects.filter(pk=bot_id, vibe_bot_id=vibe_bot_id)
+    if lease_token is not None:
+        query = query.filter(lease_token=lease_token)
+    return 0 if query.update(**empty_batch_fields(batch, now=now)) else None
+
+
 def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token: str | None) -> int | None:
     """Insert the batch into the event log and move the offset, in one transaction.
 
@@ -129,6 +152,8 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
     raw_events = batch.raw.get("events")
     items = list(raw_events) if isinstance(raw_events, list) else []
     now = timezone.now()
+    if not items:
+        return _store_empty(bot_id, batch, vibe_bot_id=vibe_bot_id, lease_token=lease_token, now=now)
     with transaction.atomic():
         bot = _lock_bot(bot_id)
         if (lease_token is not None and bot.lease_token != lease_token) or bot.vibe_bot_id != vibe_bot_id:

@@ -20,12 +20,14 @@ from django.utils import timezone
 
 from botcore import conf
 from botcore.models import Bot
+from botcore.selectors import list_pending_entries
 from botcore.services import bots as bot_services
-from botcore.services.eventlog import store_batch
+from botcore.services.eventlog import empty_batch_fields, is_empty, store_batch
 from botcore.services.executor import PendingOutcome, handle_pending
 from botcore.services.platform import client_for_credential, get_bot_credential
 from botcore.vibe.backoff import backoff_seconds, retry_delay
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError, VibeRateLimitError
+from botcore.vibe.models import EventBatch
 from tenants import services as tenant_services
 from tenants.errors import SessionTokenError
 from tenants.selectors import PortalCredential
@@ -40,12 +42,19 @@ class CycleOutcome:
     handled: int = 0
 
 
-def take_cycle_lease(bot_id: int, pacer_token: str) -> str | None:
-    """Swap the pacer's lease token for this cycle's own, if the pacer's lease is still live and unclaimed."""
+def take_cycle_lease(bot_id: int, pacer_token: str, *, backoff: float | None = None) -> str | None:
+    """Swap the pacer's lease token for this cycle's own, if the pacer's lease is still live and unclaimed.
+
+    With `backoff`, the same UPDATE records the cycle's start (see _start_backoff): one write, not two.
+    """
     now = timezone.now()
     token = uuid.uuid4().hex
+    until = now + timedelta(seconds=conf.lease_seconds())
+    started = {}
+    if backoff is not None:
+        started = {"next_poll_at": until + timedelta(seconds=backoff), "consecutive_failures": F("consecutive_failures") + 1}
     taken = Bot.objects.filter(pk=bot_id, lease_token=pacer_token, lease_until__gt=now).update(
-        lease_token=token, lease_until=now + timedelta(seconds=conf.lease_seconds())
+        lease_token=token, lease_until=until, **started
     )
     return token if taken else None
 
@@ -75,19 +84,13 @@ def _poll_backoff(failures: int) -> float:
     return backoff_seconds(failures, base=conf.poll_fast_seconds(), cap=conf.backoff_max_seconds())
 
 
-def _record_start(bot: Bot, lease_token: str | None) -> float:
-    """Before acting, leave the backoff a failure would earn: it stands if this cycle is killed.
+def _start_backoff(bot: Bot) -> float:
+    """The backoff a failure of this cycle would earn, left before acting: it stands if the cycle is killed.
 
-    Returns the backoff, which each renewal of the lease keeps after the lease's new end.
+    take_cycle_lease records it (next_poll_at after the lease, one more failure) with the lease itself;
+    each renewal of the lease keeps it after the lease's new end.
     """
-    if lease_token is None:
-        return 0.0
-    backoff = max(conf.poll_fast_seconds(), _poll_backoff(bot.consecutive_failures + 1))
-    after_lease = timezone.now() + timedelta(seconds=conf.lease_seconds() + backoff)
-    Bot.objects.filter(pk=bot.pk, lease_token=lease_token).update(
-        next_poll_at=after_lease, consecutive_failures=F("consecutive_failures") + 1
-    )
-    return backoff
+    return max(conf.poll_fast_seconds(), _poll_backoff(bot.consecutive_failures + 1))
 
 
 def renew_lease(bot_id: int, lease_token: str, *, backoff: float) -> bool:
@@ -109,33 +112,41 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
     (tests, shells) runs without a lease.
     """
     started = time.monotonic()
+    bot = Bot.objects.select_related("portal").filter(pk=bot_id).first()
+    if bot is None:
+        return CycleOutcome("skipped")
+    backoff = 0.0
     if lease_token is not None:
-        lease_token = take_cycle_lease(bot_id, lease_token)
+        # Read before the lease is swapped: the pacer leased the bot, so no other cycle writes to it now.
+        backoff = _start_backoff(bot)
+        lease_token = take_cycle_lease(bot_id, lease_token, backoff=backoff)
         if lease_token is None:
             log.debug("cycle skipped: the lease ran out or another cycle has it bot=%s", bot_id)
             return CycleOutcome("skipped")
-    bot = Bot.objects.select_related("portal").get(pk=bot_id)
+    # A cycle that does not poll is no failure: the start recorded with the lease is taken back.
+    failures = bot.consecutive_failures
     if bot.status != Bot.Status.ACTIVE or bot.vibe_bot_id is None:
-        _schedule(bot_id, lease_token=lease_token, delay=conf.poll_slow_seconds())
+        _schedule(bot_id, lease_token=lease_token, delay=conf.poll_slow_seconds(), consecutive_failures=failures)
         return CycleOutcome("not_active")
     try:
         credential = get_bot_credential(bot)
     except SessionTokenError:
         bot_services.handle_credential_gone(bot)
-        _schedule(bot_id, lease_token=lease_token, delay=conf.poll_slow_seconds())
+        _schedule(bot_id, lease_token=lease_token, delay=conf.poll_slow_seconds(), consecutive_failures=failures)
         return CycleOutcome("no_session")
-    backoff = _record_start(bot, lease_token)
     renew = (lambda: renew_lease(bot_id, lease_token, backoff=backoff)) if lease_token is not None else None
     # The cycle is retried by the pacer with its own backoff, so the poll itself is sent once; no call of
     # the cycle outlives its call deadline, so a hanging platform is a failure it records, not a killed worker.
     deadline = started + conf.call_deadline_seconds()
     poller = client_for_credential(credential, portal=bot.portal, max_attempts=1, deadline=deadline)
-    client = client_for_credential(credential, portal=bot.portal, deadline=deadline)
     try:
         long_poll = conf.poll_long_poll_seconds()
         batch = poller.get_events(
             bot.vibe_bot_id, offset=bot.event_offset, limit=conf.poll_batch_size(), timeout=long_poll or None
         )
+        if is_empty(batch) and not list_pending_entries(bot).exists():
+            return _settle_idle(bot, batch, lease_token)
+        client = client_for_credential(credential, portal=bot.portal, deadline=deadline)
         stored = store_batch(bot_id, batch, vibe_bot_id=bot.vibe_bot_id, lease_token=lease_token)
         if stored is None:
             log.warning("cycle abandoned: the bot changed hands while polling bot=%s", bot_id)
@@ -159,6 +170,25 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
     else:
         log.debug("idle cycle bot=%s", bot_id)
     return CycleOutcome("polled", stored=stored, handled=pending.handled)
+
+
+def _settle_idle(bot: Bot, batch: EventBatch, lease_token: str | None) -> CycleOutcome:
+    """Most polls: nothing new and nothing waiting. The batch's offset, the next cycle and the lease's
+    release go in one UPDATE, made only while the cycle still holds the bot (as store_batch would)."""
+    now = timezone.now()
+    query = Bot.objects.filter(pk=bot.pk, vibe_bot_id=bot.vibe_bot_id)
+    if lease_token is not None:
+        query = query.filter(lease_token=lease_token)
+    delay = _next_interval(bot, had_events=False, has_more=batch.has_more)
+    settled = query.update(
+        **empty_batch_fields(batch, now=now), next_poll_at=now + timedelta(seconds=delay), lease_token="",
+        lease_until=None, consecutive_failures=0, last_error="", backoff_until=None,
+    )  # fmt: skip
+    if not settled:
+        log.warning("cycle abandoned: the bot changed hands while polling bot=%s", bot.pk)
+        return CycleOutcome("skipped")
+    log.debug("idle cycle bot=%s", bot.pk)
+    return CycleOutcome("polled")
 
 
 def _after(bot: Bot, pending: PendingOutcome, *, had_events: bool, has_more: bool) -> float:

@@ -1,0 +1,201 @@
+"""The polling benchmark's measuring side: the users' messages, the drain, and what the platform saw of them.
+
+Latency is read back from the platform (the sandbox's readback): from the moment it accepted the user's
+message to the moment the bot's reply reached it, both on the platform's clock. A message without a reply
+by the drain's deadline is unanswered: it counts as infinitely late in the percentiles, never dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+import httpx
+import psutil
+
+REPLY_ROUTE = "POST /v1/bots/:id/messages"
+POLL_ROUTE = "GET /v1/bots/:id/events"
+
+
+class ProcessMeter:
+    """CPU seconds and RSS of a process tree, sampled every 0.25 s; `snapshot` gives CPU per pid so far.
+
+    A pid's last sample is kept after it exits (a recycled worker), so a window's CPU is the per-pid
+    difference of two snapshots, short by at most one sample per process that exited.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.root = psutil.Process(pid)
+        self.peak_rss = 0  # the tree's sum
+        self.peak_single_rss = 0  # the largest process in it
+        self.cpu: dict[int, float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_forever, daemon=True)
+
+    def start(self) -> ProcessMeter:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        try:
+            tree = [self.root, *self.root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return
+        total = 0
+        for process in tree:
+            try:
+                times, rss = process.cpu_times(), process.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+            with self._lock:
+                self.cpu[process.pid] = times.user + times.system
+            total += rss
+            self.peak_single_rss = max(self.peak_single_rss, rss)
+        self.peak_rss = max(self.peak_rss, total)
+
+    def _sample_forever(self) -> None:
+        while not self._stop.wait(0.25):
+            self._sample()
+
+    def snapshot(self) -> dict[int, float]:
+        self._sample()
+        with self._lock:
+            return dict(self.cpu)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
+
+
+@dataclass
+class Sent:
+    bot_id: int
+    chat_id: int
+    message_id: int
+    accepted_at: float  # the platform's clock
+
+
+@dataclass
+class Load:
+    """The users of the active dialogs, writing every ~`every` seconds, and what became of their messages."""
+
+    control: httpx.Client
+    active: list[tuple[int, int]]  # (platform bot id, the admin who writes to it)
+    every: float
+    rng: random.Random
+    sent: dict[str, Sent] = field(default_factory=dict)
+    failed_sends: int = 0
+
+    def send(self, bot_id: int, admin_id: int, text: str) -> Sent | None:
+        response = self.control.post(
+            "/_sandbox/act/messages", json={"userId": admin_id, "botId": bot_id, "text": text}
+        )
+        if response.status_code != 200:
+            self.failed_sends += 1
+            return None
+        message = response.json()["data"]["message"]
+        # The readback gives the acceptance time to the microsecond (the send answer has whole seconds);
+        # the bot's replies to earlier messages may have come after it, hence the last few.
+        newest = self.control.get(f"/_sandbox/chats/{message['chatId']}/messages", params={"limit": 5}).json()
+        mine = [m for m in newest["data"]["messages"] if m["id"] == message["id"]]
+        at = mine[0]["dateEpoch"] if mine else time.time()
+        return Sent(bot_id=bot_id, chat_id=message["chatId"], message_id=message["id"], accepted_at=at)
+
+    def open_dialogs(self) -> None:
+        for bot_id, admin_id in self.active:
+            self.send(bot_id, admin_id, "warm-up")
+
+    def run(self, seconds: float) -> None:
+        due = {bot_id: time.monotonic() + self.rng.uniform(0, self.every) for bot_id, _ in self.active}
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            now = time.monotonic()
+            for bot_id, admin_id in self.active:
+                if due[bot_id] <= now:
+                    text = f"bench-{uuid.uuid4().hex[:12]}"
+                    sent = self.send(bot_id, admin_id, text)
+                    if sent is not None:
+                        self.sent[text] = sent
+                    due[bot_id] = now + self.every * self.rng.uniform(0.5, 1.5)
+            time.sleep(0.01)
+
+    def replies(self) -> dict[str, float]:
+        """Each answered message's latency in seconds: its reply is the bot's first message after it that
+        quotes its text (the echo skill's answer)."""
+        latencies: dict[str, float] = {}
+        by_chat: dict[int, list[tuple[str, Sent]]] = {}
+        for text, sent in self.sent.items():
+            by_chat.setdefault(sent.chat_id, []).append((text, sent))
+        for chat_id, mine in by_chat.items():
+            messages = self.control.get(f"/_sandbox/chats/{chat_id}/messages").json()["data"]["messages"]
+            for text, sent in mine:
+                reply = next(
+                    (
+                        m
+                        for m in messages
+                        if m["id"] > sent.message_id and m["authorId"] == sent.bot_id and text in m["text"]
+                    ),
+                    None,
+                )
+                if reply is not None:
+                    latencies[text] = reply["dateEpoch"] - sent.accepted_at
+        return latencies
+
+    def drain(self, *, replies_before: int, deadline: float) -> tuple[dict[str, float], float]:
+        """Wait until every message sent has its reply or `deadline` seconds pass; (latencies, seconds waited)."""
+        started = time.monotonic()
+        while True:
+            waited = time.monotonic() - started
+            posted = stats(self.control)["byRoute"].get(REPLY_ROUTE, 0) - replies_before
+            if posted >= len(self.sent) or waited >= deadline:
+                latencies = self.replies()
+                if len(latencies) == len(self.sent) or waited >= deadline:
+                    return latencies, waited
+            time.sleep(1.0)
+
+
+def stats(control: httpx.Client) -> dict:
+    return control.get("/_sandbox/stats").json()["data"]
+
+
+def summarize_latency(sent: dict[str, Sent], latencies: dict[str, float]) -> dict[str, float]:
+    """p50/p95/p99 with every unanswered message as infinitely late."""
+    values = [latencies.get(text, math.inf) for text in sent]
+    return {
+        "p50": percentile(values, 0.5),
+        "p95": percentile(values, 0.95),
+        "p99": percentile(values, 0.99),
+        "max": max(values) if values else math.nan,
+    }
+
+
+def count_event_outcomes(texts: set[str]) -> Counter[str]:
+    """How the engine's event log settled the benchmark's messages: handled, failed, ignored, received..."""
+    from botcore.models import EventLogEntry
+
+    outcomes: Counter[str] = Counter()
+    for payload, status in EventLogEntry.objects.filter(event_type="ONIMBOTV2MESSAGEADD").values_list(
+        "payload", "status"
+    ):
+        text = ((payload.get("data") or {}).get("message") or {}).get("text", "")
+        if text in texts:
+            outcomes[status] += 1
+    return outcomes

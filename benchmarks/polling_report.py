@@ -1,0 +1,65 @@
+"""The polling benchmark's printout: one phase's figures, the engine against the baseline, the sweep's table."""
+
+from __future__ import annotations
+
+import math
+
+
+def _rate(count: float, seconds: float) -> float:
+    return count / seconds if seconds else math.nan
+
+
+def _seconds(value: float) -> str:
+    return "unanswered" if math.isinf(value) else f"{value:.2f}s"
+
+
+def polls_per_cpu(result: dict, window: str) -> float:
+    return _rate(result[f"{window}_polls"], result[f"{window}_cpu"])
+
+
+def print_phase(result: dict) -> None:
+    name, lat = result["name"], result["latency"]
+    for window, cost in (
+        ("idle", f"{result['cpu_ms_idle_bot_minute']:.1f} CPU-ms per idle bot-minute"),
+        ("active", f"{result['cpu_ms_per_message']:.1f} CPU-ms per answered message beyond idle"),
+    ):
+        print(
+            f"[{name}] {window + ' window:':14} {_rate(result[f'{window}_polls'], result[f'{window}_seconds']):7.1f} "
+            f"polls/s, CPU {result[f'{window}_cpu']:.1f}s in {result[f'{window}_seconds']:.1f}s, "
+            f"{polls_per_cpu(result, window):.1f} polls/CPU-s, {cost}"
+        )
+    print(
+        f"[{name}] messages: sent {result['sent']}, answered {result['answered']}, "
+        f"unanswered {result['sent'] - result['answered']} (drain {result['drained_in']:.1f}s), "
+        f"send failures {result['failed_sends']}; event log: {dict(result['outcomes'])}; "
+        f"platform 4xx/5xx {result['errors']} (429: {result['throttled']})"
+    )
+    print(
+        f"[{name}] message-to-reply: p50 {_seconds(lat['p50'])}  p95 {_seconds(lat['p95'])}  "
+        f"p99 {_seconds(lat['p99'])}  max {_seconds(lat['max'])}"
+    )
+    for label, (idle, active) in result["cpu_by_process"].items():
+        print(f"[{name}] {label} CPU: idle window {idle:.1f}s, active window {active:.1f}s")
+    for label, (tree, single) in result["rss"].items():
+        print(
+            f"[{name}] {label} peak RSS {tree / 2**20:.0f} MiB (process tree), largest {single / 2**20:.0f} MiB"
+        )
+
+
+def print_ratio(engine: dict, baseline: dict) -> None:
+    active = polls_per_cpu(engine, "active") / polls_per_cpu(baseline, "active")
+    idle = polls_per_cpu(engine, "idle") / polls_per_cpu(baseline, "idle")
+    print(
+        f"engine polls per CPU-second / the same-work baseline's: active {active:.2f}, idle {idle:.2f} (goal >= 0.7)"
+    )
+
+
+def print_sweep(rows: list[list[dict]]) -> None:
+    print("\nbots   phase     CPU-ms/idle bot-min  CPU-ms/message  p50     p95     p99     answered/sent")
+    for results in rows:
+        for r in results:
+            lat = r["latency"]
+            print(
+                f"{r['bots']:<6} {r['name']:9} {r['cpu_ms_idle_bot_minute']:19.2f} {r['cpu_ms_per_message']:15.1f}  "
+                f"{lat['p50']:6.2f}  {lat['p95']:6.2f}  {lat['p99']:6.2f}  {r['answered']}/{r['sent']}"
+            )

@@ -1,0 +1,98 @@
+"""The polling benchmark's setup: portals and bots seeded and installed, and the lines saying what ran."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def seed_bots(control: httpx.Client, app_key: str, *, count: int, start: int) -> list[tuple[int, int]]:
+    """`count` portals, each with an admin whose session is stored (as a gateway visit would) and whose bot
+    is provisioned; returns (platform bot id, admin id) per portal."""
+    from django_q.brokers import get_broker
+
+    from botcore.services.bots import provision_bot
+    from tenants.identity import VerifiedIdentity
+    from tenants.services import store_session_grant
+
+    bots = []
+    for index in range(start, start + count):
+        portal = control.post("/_sandbox/portals", json={"domain": f"bench{index}.bitrix24.com"}).json()[
+            "data"
+        ]["portal"]
+        admin = control.post(
+            f"/_sandbox/portals/{portal['id']}/users", json={"name": f"Admin {index}", "isAdmin": True}
+        ).json()["data"]["user"]
+        session = control.post("/_sandbox/sessions", json={"appKey": app_key, "userId": admin["id"]}).json()[
+            "data"
+        ]
+        stored = store_session_grant(
+            identity=VerifiedIdentity(
+                vibe_portal_id=portal["id"],
+                member_id=portal["memberId"],
+                domain=portal["domain"],
+                portal_name=portal["name"],
+                bitrix_user_id=admin["id"],
+                user_name=admin["name"],
+                is_admin=True,
+                expires_at=datetime.fromisoformat(session["expiresAt"].replace("Z", "+00:00")),
+            ),
+            session_token=session["token"],
+            source="gateway",
+        )
+        bot = provision_bot(stored)
+        bots.append((bot.vibe_bot_id, admin["id"]))
+    get_broker().purge_queue()  # the install signals queued provisioning again: it is done already
+    from django.db import connections
+
+    connections.close_all()  # the measured processes own the database from here
+    return bots
+
+
+def describe_run(args: argparse.Namespace) -> str:
+    """Commit, machine, backend and settings: enough to tell whether two figures are comparable."""
+    from django.conf import settings
+
+    from botcore import conf
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    q = settings.Q_CLUSTER
+    database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    broker = "Redis" if "redis" in q else "ORM broker"
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    rate = f"{args.rate_limit:g}/s per key" if args.rate_limit else "off"
+    budget = f"{args.rate_limit * 0.9:g}/s" if args.rate_limit else "off"
+    lines = [
+        f"polling benchmark at {commit}{' (uncommitted changes)' if dirty else ''}, {datetime.now():%Y-%m-%d %H:%M}",
+        f"machine: {os.cpu_count()} cores, load average {load} at start (other work skews absolute figures)",
+        f"backend: {database} + {broker}, {q['workers']} workers, bulk {q.get('bulk')}, timeout {q.get('timeout')}s",
+        (
+            f"load: {'sweep ' + args.sweep_sizes if args.sweep else args.bots} bots, active {args.active:g}, "
+            f"a message every ~{args.message_every:g}s per active dialog, +{args.latency_ms:g} ms platform "
+            f"latency, rate limit {rate}; windows idle {args.idle_duration:g}s, active {args.duration:g}s, "
+            f"drain deadline {args.drain_deadline:g}s"
+        ),
+        (
+            f"poll settings: fast {conf.poll_fast_seconds():g}s, slow {conf.poll_slow_seconds():g}s, long-poll "
+            f"{conf.poll_long_poll_seconds():g}s, batch {conf.poll_batch_size()}, in flight "
+            f"{conf.max_cycles_in_flight()}, lease {conf.lease_seconds():g}s, deadline "
+            f"{conf.cycle_deadline_seconds():g}s, budget {budget}"
+        ),
+    ]
+    return "\n".join(lines)
