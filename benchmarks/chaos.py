@@ -14,6 +14,7 @@ injected and, last, `lost=N repeated=M faults=K`: lost = user messages that neve
 (poison events not counted), repeated = side effects (reply, reaction, state write) of one event performed
 more than once, faults = everything injected. PostgreSQL must accept `postgres` on 127.0.0.1:5432 (trust).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,14 +54,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds of chaos; default by profile")
     parser.add_argument("--workers", type=int, default=2, help="django-q2 workers per qcluster")
     parser.add_argument("--lease", type=float, default=10.0, help="BOTCORE_LEASE_SECONDS for the run")
-    parser.add_argument("--task-timeout", type=int, default=8,
-                        help="django-q2's task timeout (VIBE_Q_TIMEOUT); below the lease, as botcore.E010 requires")
-    parser.add_argument("--deadline", type=float, default=5.0,
-                        help="BOTCORE_CYCLE_DEADLINE_SECONDS; below the task timeout")
+    parser.add_argument(
+        "--task-timeout",
+        type=int,
+        default=8,
+        help="django-q2's task timeout (VIBE_Q_TIMEOUT); below the lease, as botcore.E010 requires",
+    )
+    parser.add_argument(
+        "--deadline", type=float, default=5.0, help="BOTCORE_CYCLE_DEADLINE_SECONDS; below the task timeout"
+    )
     parser.add_argument("--pg", default="127.0.0.1:5432", help="PostgreSQL host:port (user postgres, trust)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (path printed)")
-    parser.add_argument("--without", default="",
-                        help=f"fault kinds left out, comma-separated: {', '.join(ALL_KINDS)}")
+    parser.add_argument(
+        "--without", default="", help=f"fault kinds left out, comma-separated: {', '.join(ALL_KINDS)}"
+    )
     args = parser.parse_args()
     args.without = {kind.strip() for kind in args.without.split(",") if kind.strip()}
     if args.without - set(ALL_KINDS):
@@ -79,15 +86,18 @@ def describe_run(args: argparse.Namespace) -> str:
 
     dirty = " (dirty)" if git("status", "--porcelain") else ""
     commit = (git("rev-parse", "--short", "HEAD") or "?") + dirty
-    return (f"chaos benchmark, {args.profile} profile: commit {commit}, "
-            f"{os.cpu_count()} cores, PostgreSQL + Redis, 2 qclusters x {args.workers} workers + 2 pacers, "
-            f"{args.portals} portals, {args.duration:g}s of chaos, lease {args.lease:g}s, "
-            f"task timeout {args.task_timeout}s, cycle deadline {args.deadline:g}s, seed {args.seed}"
-            + (f", without {', '.join(sorted(args.without))}" if args.without else ""))
+    return (
+        f"chaos benchmark, {args.profile} profile: commit {commit}, "
+        f"{os.cpu_count()} cores, PostgreSQL + Redis, 2 qclusters x {args.workers} workers + 2 pacers, "
+        f"{args.portals} portals, {args.duration:g}s of chaos, lease {args.lease:g}s, "
+        f"task timeout {args.task_timeout}s, cycle deadline {args.deadline:g}s, seed {args.seed}"
+        + (f", without {', '.join(sorted(args.without))}" if args.without else "")
+    )
 
 
-def child_env(args: argparse.Namespace, *, workdir: Path, db: ScratchDatabase, redis: PrivateRedis,
-              sandbox_port: int) -> dict[str, str]:
+def child_env(
+    args: argparse.Namespace, *, workdir: Path, db: ScratchDatabase, redis: PrivateRedis, sandbox_port: int
+) -> dict[str, str]:
     from cryptography.fernet import Fernet
 
     return {
@@ -125,8 +135,9 @@ def seed_portals(control: httpx.Client, count: int) -> tuple[str, list[dict]]:
     for index in range(count):
         domain = f"chaos{index}.bitrix24.com"
         portal = control.post("/_sandbox/portals", json={"domain": domain}).json()["data"]["portal"]
-        admin = control.post(f"/_sandbox/portals/{portal['id']}/users",
-                             json={"name": f"Admin {index}", "isAdmin": True}).json()["data"]["user"]
+        admin = control.post(
+            f"/_sandbox/portals/{portal['id']}/users", json={"name": f"Admin {index}", "isAdmin": True}
+        ).json()["data"]["user"]
         tenants.append({"portal": portal, "admin": admin})
     return app["key"], tenants
 
@@ -143,8 +154,13 @@ def store_session(control: httpx.Client, *, app_key: str, tenant: dict, ttl: flo
     portal, admin = tenant["portal"], tenant["admin"]
     return store_session_grant(
         identity=VerifiedIdentity(
-            vibe_portal_id=portal["id"], member_id=portal["memberId"], domain=portal["domain"],
-            portal_name=portal["name"], bitrix_user_id=admin["id"], user_name=admin["name"], is_admin=True,
+            vibe_portal_id=portal["id"],
+            member_id=portal["memberId"],
+            domain=portal["domain"],
+            portal_name=portal["name"],
+            bitrix_user_id=admin["id"],
+            user_name=admin["name"],
+            is_admin=True,
             expires_at=datetime.fromisoformat(session["expiresAt"].replace("Z", "+00:00")),
         ),
         session_token=session["token"],
@@ -160,8 +176,11 @@ def provision(control: httpx.Client, *, app_key: str, tenants: list[dict]) -> li
     targets = []
     for tenant in tenants:
         bot = provision_bot(store_session(control, app_key=app_key, tenant=tenant))
-        targets.append(Target(member_id=tenant["portal"]["memberId"], bot_id=bot.vibe_bot_id,
-                              user_id=tenant["admin"]["id"]))
+        targets.append(
+            Target(
+                member_id=tenant["portal"]["memberId"], bot_id=bot.vibe_bot_id, user_id=tenant["admin"]["id"]
+            )
+        )
     get_broker().purge_queue()  # the install signals queued provisioning again: it is done already
     return targets
 
@@ -179,8 +198,17 @@ def send_message(control: httpx.Client, target: Target, text: str, *, at: float)
     return sent
 
 
-def run_chaos(args, *, stack: Stack, injector: FaultInjector, control: httpx.Client, targets: list[Target],
-              app_key: str, tenants: list[dict], rng: random.Random) -> list[Sent]:
+def run_chaos(
+    args,
+    *,
+    stack: Stack,
+    injector: FaultInjector,
+    control: httpx.Client,
+    targets: list[Target],
+    app_key: str,
+    tenants: list[dict],
+    rng: random.Random,
+) -> list[Sent]:
     """Users write while faults are injected; returns every user message sent, with its event."""
     sent: list[Sent] = []
     victim = tenants[0]  # its session expires at 30% of the run and is renewed at 55%
@@ -269,17 +297,33 @@ def main() -> None:
         for name in ("qcluster1", "qcluster2", "pacer1", "pacer2"):
             stack.add_app(name)
         deck = tuple(kind for kind in DECK if kind not in args.without)
-        injector = FaultInjector(stack=stack, redis=redis, control=control, rng=rng, lease_seconds=args.lease,
-                                 deck=deck)
+        injector = FaultInjector(
+            stack=stack, redis=redis, control=control, rng=rng, lease_seconds=args.lease, deck=deck
+        )
         warm_up = [item for t in targets for item in send_message(control, t, "warm-up", at=0.0)]
         print(f"setup done: {len(targets)} bots provisioned; chaos for {args.duration:g}s", flush=True)
-        sent = warm_up + run_chaos(args, stack=stack, injector=injector, control=control, targets=targets,
-                                   app_key=app_key, tenants=tenants, rng=rng)
+        sent = warm_up + run_chaos(
+            args,
+            stack=stack,
+            injector=injector,
+            control=control,
+            targets=targets,
+            app_key=app_key,
+            tenants=tenants,
+            rng=rng,
+        )
         log_path = workdir / "side-effects.jsonl"
         drained = drain(args, stack=stack, injector=injector, sent=sent, log_path=log_path)
         stack.stop_apps()
-        print_report(args, injector=injector, stack=stack, sent=sent, control=control, log_path=log_path,
-                     drained=drained)
+        print_report(
+            args,
+            injector=injector,
+            stack=stack,
+            sent=sent,
+            control=control,
+            log_path=log_path,
+            drained=drained,
+        )
     except KeyboardInterrupt:
         print("interrupted: cleaning up", file=sys.stderr)
         raise SystemExit(130) from None

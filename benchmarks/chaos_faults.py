@@ -5,6 +5,7 @@ fault rules held for a few seconds on one endpoint the skill uses at a time, in 
 gets every kind; poison events go to a bot's queue like any other event. The session expiry and the Redis
 restart are scheduled once (or a few times) per run by the caller.
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,12 +25,28 @@ ENDPOINTS = (
     ("POST", "/v1/bots/{bot_id}/messages"),
 )
 KILLS = ("kill_worker", "kill_qcluster", "kill_pacer")
-RULES = ("latency_above_lease", "rate_limit_storm", "server_error", "dropped_connection", "html_answer",
-         "garbage_answer")
+RULES = (
+    "latency_above_lease",
+    "rate_limit_storm",
+    "server_error",
+    "dropped_connection",
+    "html_answer",
+    "garbage_answer",
+)
 POISON = ("poison_nul_text", "poison_huge_event_id")
 # One deck: half kills (a worker twice as often as a whole process), then each other kind once.
-DECK = ("kill_worker", "kill_worker", "kill_worker", "kill_worker", "kill_qcluster", "kill_qcluster",
-        "kill_pacer", "kill_pacer", *RULES, *POISON)
+DECK = (
+    "kill_worker",
+    "kill_worker",
+    "kill_worker",
+    "kill_worker",
+    "kill_qcluster",
+    "kill_qcluster",
+    "kill_pacer",
+    "kill_pacer",
+    *RULES,
+    *POISON,
+)
 SCHEDULED = ("session_expiry", "redis_restart")  # once or a few times a run, at set moments
 ALL_KINDS = (*KILLS, *RULES, *POISON, *SCHEDULED)
 BIGINT_MAX = 2**63 - 1
@@ -101,8 +118,11 @@ class FaultInjector:
                 self.record(kind, name)
             return
         prefix = "qcluster" if kind == "kill_qcluster" else "pacer"
-        running = [name for name, app in self.stack.apps.items()
-                   if name.startswith(prefix) and app.process is not None]
+        running = [
+            name
+            for name, app in self.stack.apps.items()
+            if name.startswith(prefix) and app.process is not None
+        ]
         if running:
             name = self.rng.choice(running)
             self.stack.kill_app(name, restart_in=self.rng.uniform(0.2, 3.0))

@@ -4,6 +4,7 @@ Lost and repeated are read from the side-effect log the instrumented skill wrote
 happened; the reasons from the event log and the bots' rows in the database, and from which faults were
 injected in the seconds after a lost or repeated message was sent.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,11 @@ def _why_lost(items: list[Sent], *, poisoned_bots: set[int]) -> Counter:
 
     reasons: Counter = Counter()
     for item in items:
-        entry = (EventLogEntry.objects.filter(bot__vibe_bot_id=item.bot_id, vibe_event_id=item.event_id)
-                 .values("status", "error", "attempts").first())
+        entry = (
+            EventLogEntry.objects.filter(bot__vibe_bot_id=item.bot_id, vibe_event_id=item.event_id)
+            .values("status", "error", "attempts")
+            .first()
+        )
         if entry is None:
             behind = " (its bot was sent a poison event)" if item.bot_id in poisoned_bots else ""
             reasons[f"never stored in the event log{behind}"] += 1
@@ -57,13 +61,23 @@ def _bots_in_trouble(control: httpx.Client) -> list[str]:
         if queued or bot.status != Bot.Status.ACTIVE:
             why = bot.broken_reason or bot.last_error
             reason = why.splitlines()[0][:80] if why else ""
-            lines.append(f"  bot {bot.vibe_bot_id}: {bot.status}, offset {bot.event_offset}, {queued} events "
-                         f"still queued on the platform{'; ' + reason if reason else ''}")
+            lines.append(
+                f"  bot {bot.vibe_bot_id}: {bot.status}, offset {bot.event_offset}, {queued} events "
+                f"still queued on the platform{'; ' + reason if reason else ''}"
+            )
     return lines
 
 
-def print_report(args, *, injector: FaultInjector, stack: Stack, sent: list[Sent], control: httpx.Client,
-                 log_path: Path, drained: float) -> None:
+def print_report(
+    args,
+    *,
+    injector: FaultInjector,
+    stack: Stack,
+    sent: list[Sent],
+    control: httpx.Client,
+    log_path: Path,
+    drained: float,
+) -> None:
     from botcore.testing.instrumented import SIDE_EFFECTS, read_side_effects, summarize_side_effects
 
     summary = summarize_side_effects(read_side_effects(log_path))
@@ -81,12 +95,16 @@ def print_report(args, *, injector: FaultInjector, stack: Stack, sent: list[Sent
         print(f"  processes that died by themselves (restarted): {exits}")
 
     poison_handled = sum(1 for key in injector.poison_keys if key in summary.handled)
-    print(f"\nuser messages sent {len(sent)}, answered {len(sent) - len(lost)}, lost {len(lost)} "
-          f"(never handled {len(never_handled)}, handled but never answered "
-          f"{len(lost) - len(never_handled)}); "
-          f"drained in {drained:.0f}s of at most {args.drain}s")
-    print(f"poison events {len(injector.poison_keys)}, handled by the skill {poison_handled} "
-          "(not counted as lost)")
+    print(
+        f"\nuser messages sent {len(sent)}, answered {len(sent) - len(lost)}, lost {len(lost)} "
+        f"(never handled {len(never_handled)}, handled but never answered "
+        f"{len(lost) - len(never_handled)}); "
+        f"drained in {drained:.0f}s of at most {args.drain}s"
+    )
+    print(
+        f"poison events {len(injector.poison_keys)}, handled by the skill {poison_handled} "
+        "(not counted as lost)"
+    )
     if lost:
         print("why the lost were lost:")
         poisoned = {int(key.split(":")[1]) for key in injector.poison_keys}
@@ -94,9 +112,11 @@ def print_report(args, *, injector: FaultInjector, stack: Stack, sent: list[Sent
             print(f"  {count:5d}  {reason}")
         print(f"  faults in the {WINDOW:g}s after a lost message was sent: {_near(injector, lost)}")
 
-    print(f"\nside effects repeated: {len(summary.repeated)} "
-          f"({sum(summary.repeated.values()) - len(summary.repeated)} extra performances); "
-          f"events handled more than once: {len(summary.rehandled)}")
+    print(
+        f"\nside effects repeated: {len(summary.repeated)} "
+        f"({sum(summary.repeated.values()) - len(summary.repeated)} extra performances); "
+        f"events handled more than once: {len(summary.rehandled)}"
+    )
     for effect in SIDE_EFFECTS:
         pairs = [pair for pair in summary.repeated if pair[1] == effect]
         if pairs:
@@ -104,8 +124,9 @@ def print_report(args, *, injector: FaultInjector, stack: Stack, sent: list[Sent
             print(f"  {effect:9} repeated on {len(pairs)} events, at most {most} times")
     repeated_sent = [by_key[key] for key in {key for key, _ in summary.repeated} if key in by_key]
     if repeated_sent:
-        print(f"  faults in the {WINDOW:g}s after a repeated message was sent: "
-              f"{_near(injector, repeated_sent)}")
+        print(
+            f"  faults in the {WINDOW:g}s after a repeated message was sent: {_near(injector, repeated_sent)}"
+        )
 
     trouble = _bots_in_trouble(control)
     if trouble:

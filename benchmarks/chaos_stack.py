@@ -4,6 +4,7 @@ the app's qclusters and pacers, each startable, killable and always cleaned up.
 Every child runs in its own process group, so a kill takes a qcluster's forked workers with it and a
 Ctrl-C in the terminal reaches only the benchmark, which then stops them all itself.
 """
+
 from __future__ import annotations
 
 import os
@@ -72,9 +73,24 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir), "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         wait_until(self._answers, timeout=15, what="redis-server")
 
@@ -112,8 +128,9 @@ class ScratchDatabase:
     def _admin(self):
         import psycopg
 
-        return psycopg.connect(host=self.host, port=self.port, user=self.user, dbname="postgres",
-                               autocommit=True)
+        return psycopg.connect(
+            host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
+        )
 
     def create(self) -> None:
         with self._admin() as conn:
@@ -163,8 +180,9 @@ class Stack:
     def _spawn(self, command: list[str], log_name: str) -> subprocess.Popen:
         log = open(self.workdir / f"{log_name}.log", "ab")  # noqa: SIM115 - the child owns it from here
         try:
-            return subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            return subprocess.Popen(
+                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         finally:
             log.close()
 

@@ -36,7 +36,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.polling_load import (
+# The benchmark runs as a script: its sibling modules are importable once the project root is on the path.
+from benchmarks.polling_load import (  # noqa: E402
     POLL_ROUTE,
     Load,
     ProcessMeter,
@@ -45,8 +46,8 @@ from benchmarks.polling_load import (
     stats,
     summarize_latency,
 )
-from benchmarks.polling_report import print_phase, print_ratio, print_sweep
-from benchmarks.polling_setup import describe_run, seed_bots
+from benchmarks.polling_report import print_phase, print_ratio, print_sweep  # noqa: E402
+from benchmarks.polling_setup import describe_run, seed_bots  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -224,7 +225,8 @@ def run_phase(
         "throttled": stats3["byStatus"].get("429", 0) - stats2["byStatus"].get("429", 0),
         "rss": {label: (meter.peak_rss, meter.peak_single_rss) for label, meter in meters.items()},
         "cpu_by_process": {
-            label: (cpu_between(cpu0[label], cpu1[label]), cpu_between(cpu2[label], cpu3[label])) for label in meters
+            label: (cpu_between(cpu0[label], cpu1[label]), cpu_between(cpu2[label], cpu3[label]))
+            for label in meters
         },
         # CPU of the idle bots' polling, per bot-minute; the active window's CPU beyond that, per answer
         "cpu_ms_idle_bot_minute": idle_cpu * 1000 / (bots * idle_seconds / 60),

@@ -13,6 +13,7 @@ doing nothing), and the sandbox's own JSON 404 (which tries every route first an
 warms up, then counts complete responses for `--duration` seconds; phases alternate for `--rounds`
 rounds and the best of each kind is kept, because other work on a shared machine only slows a phase.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,8 +75,16 @@ def minimal_server(port: int):
         return JSONResponse({"success": True, "data": {"events": [], "nextOffset": 0, "hasMore": False}})
 
     app = Starlette(routes=[Route("/v1/ping", ping)])
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                            loop="uvloop", http="httptools", lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+    )
     return uvicorn.Server(config)
 
 
@@ -267,23 +276,32 @@ def main() -> int:
         bots = receive.recv()
         wait_for_port(port)
         wait_for_port(minimal_port)
-        load = {"server_pid": server.pid, "connections": args.connections, "warmup": args.warmup,
-                "duration": args.duration}
+        load = {
+            "server_pid": server.pid,
+            "connections": args.connections,
+            "warmup": args.warmup,
+            "duration": args.duration,
+        }
         key = bots[0][1]
         polls = [request_bytes(f"/v1/bots/{bot_id}/events", bot_key) for bot_id, bot_key in bots]
-        results = best_of(args.rounds, {
-            "minimal": Plan(port=minimal_port, requests=[request_bytes("/v1/ping", key)], **load),
-            "404": Plan(port=port, requests=[request_bytes("/v1/no-such-endpoint", key)], **load),
-            "events": Plan(port=port, requests=polls, **load),
-        })
+        results = best_of(
+            args.rounds,
+            {
+                "minimal": Plan(port=minimal_port, requests=[request_bytes("/v1/ping", key)], **load),
+                "404": Plan(port=port, requests=[request_bytes("/v1/no-such-endpoint", key)], **load),
+                "events": Plan(port=port, requests=polls, **load),
+            },
+        )
     finally:
         server.terminate()
         server.join(timeout=10)
 
     events = results["events"]
-    print(f"Sandbox throughput: {len(bots)} bots ({len(bots[::EVENTFUL_EVERY])} with {EVENTS_EACH} pending "
-          f"events each), {args.connections} keep-alive connections, best of {max(1, args.rounds)} x "
-          f"{args.duration:g} s per phase, one server process")
+    print(
+        f"Sandbox throughput: {len(bots)} bots ({len(bots[::EVENTFUL_EVERY])} with {EVENTS_EACH} pending "
+        f"events each), {args.connections} keep-alive connections, best of {max(1, args.rounds)} x "
+        f"{args.duration:g} s per phase, one server process"
+    )
     report("baseline: one-route Starlette JSON", results["minimal"])
     report("baseline: the sandbox's JSON 404", results["404"])
     report("GET /v1/bots/{id}/events", events)

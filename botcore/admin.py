@@ -1,4 +1,5 @@
 """Django admin for operators: bots (pause, resume, re-provision), the event log (filters, replay), skill configs."""
+
 from __future__ import annotations
 
 from admin_auto_filters.filters import AutocompleteFilterFactory
@@ -21,13 +22,35 @@ class BotCommandInline(admin.TabularInline):
 
 @admin.register(Bot)
 class BotAdmin(admin.ModelAdmin):
-    list_display = ["name", "portal", "vibe_bot_id", "status", "last_polled_at", "last_event_at", "next_poll_at", "consecutive_failures"]
+    list_display = [
+        "name",
+        "portal",
+        "vibe_bot_id",
+        "status",
+        "last_polled_at",
+        "last_event_at",
+        "next_poll_at",
+        "consecutive_failures",
+    ]
     list_filter = ["status", AutocompleteFilterFactory("portal", "portal")]
     list_select_related = ["portal"]
     search_fields = ["name", "code", "portal__domain"]
     readonly_fields = [
-        "portal", "code", "vibe_bot_id", "status", "broken_reason", "event_offset", "next_poll_at", "lease_until",
-        "has_more", "last_polled_at", "last_event_at", "consecutive_failures", "last_error", "provisioned_at", "created_at",
+        "portal",
+        "code",
+        "vibe_bot_id",
+        "status",
+        "broken_reason",
+        "event_offset",
+        "next_poll_at",
+        "lease_until",
+        "has_more",
+        "last_polled_at",
+        "last_event_at",
+        "consecutive_failures",
+        "last_error",
+        "provisioned_at",
+        "created_at",
     ]
     fields = ["name", *readonly_fields]
     inlines = [BotCommandInline]
@@ -37,7 +60,9 @@ class BotAdmin(admin.ModelAdmin):
         return False  # bots are provisioned when a portal installs
 
     def has_delete_permission(self, request, obj=None):
-        return False  # bots are retired by their portal's uninstall (which unregisters them), never deleted raw
+        return (
+            False  # bots are retired by their portal's uninstall (which unregisters them), never deleted raw
+        )
 
     @admin.action(description="Pause polling")
     def pause_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
@@ -66,12 +91,37 @@ class BotAdmin(admin.ModelAdmin):
 
 @admin.register(EventLogEntry)
 class EventLogEntryAdmin(admin.ModelAdmin):
-    list_display = ["vibe_event_id", "event_type", "bot", "portal", "status", "skill", "attempts", "received_at", "duration_ms"]
-    list_filter = ["status", "event_type", AutocompleteFilterFactory("portal", "bot__portal"), AutocompleteFilterFactory("bot", "bot")]
+    list_display = [
+        "vibe_event_id",
+        "event_type",
+        "bot",
+        "portal",
+        "status",
+        "skill",
+        "attempts",
+        "received_at",
+        "duration_ms",
+    ]
+    list_filter = [
+        "status",
+        "event_type",
+        AutocompleteFilterFactory("portal", "bot__portal"),
+        AutocompleteFilterFactory("bot", "bot"),
+    ]
     search_fields = ["error", "skill"]
     readonly_fields = [
-        "bot", "vibe_event_id", "event_type", "payload", "status", "skill", "error", "attempts",
-        "occurred_at", "received_at", "handled_at", "duration_ms",
+        "bot",
+        "vibe_event_id",
+        "event_type",
+        "payload",
+        "status",
+        "skill",
+        "error",
+        "attempts",
+        "occurred_at",
+        "received_at",
+        "handled_at",
+        "duration_ms",
     ]
     list_select_related = ["bot", "bot__portal"]
     date_hierarchy = "received_at"
@@ -91,8 +141,13 @@ class EventLogEntryAdmin(admin.ModelAdmin):
     def replay_events(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> None:
         # Attempts start again from zero: an entry that used them up would otherwise be failed at once.
         count = queryset.exclude(status=EventLogEntry.Status.RECEIVED).update(
-            status=EventLogEntry.Status.RECEIVED, error="", skill="", attempts=0, next_attempt_at=None,
-            handled_at=None, duration_ms=None,
+            status=EventLogEntry.Status.RECEIVED,
+            error="",
+            skill="",
+            attempts=0,
+            next_attempt_at=None,
+            handled_at=None,
+            duration_ms=None,
         )
         messages.info(request, f"{count} event(s) will be handled again on their bot's next cycle.")
 

@@ -1,4 +1,5 @@
 """The botcore app: wires tenants' signals and registers the system check of the configured skills."""
+
 from django.apps import AppConfig
 
 

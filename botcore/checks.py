@@ -3,6 +3,7 @@
 A BOTCORE_SKILLS that cannot be loaded is an error naming the item and the fix; a lease, task timeout and
 cycle deadline out of order is an error before any cycle can overlap another.
 """
+
 from __future__ import annotations
 
 from django.core import checks

@@ -1,4 +1,5 @@
 """The botcore error family, and is_transient(): whether any failure is worth trying again later."""
+
 from __future__ import annotations
 
 from django.db import InterfaceError, OperationalError

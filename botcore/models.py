@@ -1,4 +1,5 @@
 """Bots (one per installed portal), the event log that is their delivery record, and per-portal skill switches."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -106,7 +107,9 @@ class EventLogEntry(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["bot", "vibe_bot_id", "vibe_event_id"], name="one_entry_per_bot_event")
+            models.UniqueConstraint(
+                fields=["bot", "vibe_bot_id", "vibe_event_id"], name="one_entry_per_bot_event"
+            )
         ]
         indexes = [models.Index(fields=["bot", "status", "vibe_event_id"], name="event_pending_idx")]
         ordering = ["-received_at"]
@@ -126,7 +129,9 @@ class SkillConfig(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["portal", "skill_name"], name="one_config_per_portal_skill")]
+        constraints = [
+            models.UniqueConstraint(fields=["portal", "skill_name"], name="one_config_per_portal_skill")
+        ]
 
     def __str__(self) -> str:
         return f"{self.skill_name} on {self.portal}"

@@ -4,6 +4,7 @@ Several pacers may run against one database: a lease is taken in a transaction t
 pacer holds (`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's immediate transactions serialise
 writers instead), and a lease that runs out (its worker died) makes the bot due again by itself.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,7 +46,9 @@ def _take(query, limit: int):
 def _due_bots(now, limit: int):
     # Where events are likely first: a backlog, then recent activity, then whoever waited longest.
     query = _pollable_bots(now).filter(next_poll_at__lte=now)
-    return _take(query.order_by(F("has_more").desc(), F("last_event_at").desc(nulls_last=True), "next_poll_at"), limit)
+    return _take(
+        query.order_by(F("has_more").desc(), F("last_event_at").desc(nulls_last=True), "next_poll_at"), limit
+    )
 
 
 def _early_bots(now, limit: int, exclude: list[int]):
@@ -134,7 +137,13 @@ class Pacer:
         at once (a broker outage must not leave bots waiting out their leases)."""
         for position, bot_id in enumerate(chosen):
             try:
-                async_task("botcore.tasks.poll_bot", bot_id, token, task_name=f"poll-{bot_id}", q_options={"save": False})
+                async_task(
+                    "botcore.tasks.poll_bot",
+                    bot_id,
+                    token,
+                    task_name=f"poll-{bot_id}",
+                    q_options={"save": False},
+                )
             except Exception:
                 unsent = chosen[position:]
                 Bot.objects.filter(pk__in=unsent, lease_token=token).update(lease_token="", lease_until=None)

@@ -1,4 +1,5 @@
 """tenants' announcements → botcore work: one call each, no logic here (wired in BotcoreConfig.ready)."""
+
 from __future__ import annotations
 
 from django.dispatch import receiver
@@ -20,7 +21,12 @@ def unregister_before_uninstall(sender, portal, reason, **kwargs):
 
 @receiver(signals.portal_uninstalled)
 def announce_uninstall_to_skills(sender, portal, reason="", **kwargs):
-    async_task("botcore.skills.tasks.announce_portal_uninstalled", portal.pk, reason, task_name=f"uninstalled-{portal.pk}")
+    async_task(
+        "botcore.skills.tasks.announce_portal_uninstalled",
+        portal.pk,
+        reason,
+        task_name=f"uninstalled-{portal.pk}",
+    )
 
 
 @receiver(signals.portal_session_lost)
@@ -35,7 +41,9 @@ def resume_on_session_restored(sender, portal, **kwargs):
 
 @receiver(signals.portal_session_expiring)
 def warn_on_session_expiring(sender, portal, expires_at, admin_user_ids, open_url, **kwargs):
-    async_task("botcore.tasks.warn_portal_admins", portal.pk, list(admin_user_ids), open_url, expires_at.isoformat())
+    async_task(
+        "botcore.tasks.warn_portal_admins", portal.pk, list(admin_user_ids), open_url, expires_at.isoformat()
+    )
 
 
 @receiver(signals.portal_credentials_changed)

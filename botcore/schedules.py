@@ -1,4 +1,5 @@
 """The django-q2 schedules botcore needs, created or updated idempotently by name."""
+
 from __future__ import annotations
 
 from django_q.models import Schedule
@@ -9,11 +10,16 @@ SCHEDULES = {
     **{
         f"botcore.{name}": dict(func=f"botcore.retention.{name}", schedule_type=Schedule.HOURLY)
         for name in (
-            "prune_skill_runs", "prune_action_records", "prune_conversation_states", "prune_failed_tasks",
+            "prune_skill_runs",
+            "prune_action_records",
+            "prune_conversation_states",
+            "prune_failed_tasks",
         )
     },
     # Skills' schedules (portal-local cron times) are claimed by this one sweep; see botcore/skills/scheduling.py.
-    "botcore.sweep_skill_schedules": dict(func="botcore.skills.tasks.sweep_skill_schedules", schedule_type=Schedule.MINUTES, minutes=1),
+    "botcore.sweep_skill_schedules": dict(
+        func="botcore.skills.tasks.sweep_skill_schedules", schedule_type=Schedule.MINUTES, minutes=1
+    ),
 }
 
 

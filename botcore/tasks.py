@@ -1,4 +1,5 @@
 """django-q2 tasks of botcore: load, call one service, return. Names are persisted: renaming needs a migration."""
+
 from __future__ import annotations
 
 import logging
@@ -44,11 +45,20 @@ def warn_portal_admins(portal_id: int, admin_user_ids: list[int], open_url: str,
     """Send each admin of the portal a private bot message with the link that renews the session."""
     from botcore.services.notices import send_expiry_warning
 
-    return send_expiry_warning(Portal.objects.get(pk=portal_id), admin_user_ids=admin_user_ids, open_url=open_url, expires_at=expires_at)
+    return send_expiry_warning(
+        Portal.objects.get(pk=portal_id),
+        admin_user_ids=admin_user_ids,
+        open_url=open_url,
+        expires_at=expires_at,
+    )
 
 
 def prune_event_log() -> int:
     cutoff = timezone.now() - timedelta(days=conf.event_log_retention_days())
-    deleted, _ = EventLogEntry.objects.filter(received_at__lt=cutoff).exclude(status=EventLogEntry.Status.RECEIVED).delete()
+    deleted, _ = (
+        EventLogEntry.objects.filter(received_at__lt=cutoff)
+        .exclude(status=EventLogEntry.Status.RECEIVED)
+        .delete()
+    )
     log.info("event log pruned: %s entries older than %s", deleted, cutoff.isoformat())
     return deleted

@@ -1,4 +1,5 @@
 """URL routes of botcore's portal-facing pages and API (the skills a portal admin switches and configures)."""
+
 from django.urls import path
 
 from botcore.skills import api, web

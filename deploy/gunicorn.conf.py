@@ -1,4 +1,5 @@
 """gunicorn settings for the web process (install pages, portal settings, admin, health)."""
+
 import multiprocessing
 import os
 

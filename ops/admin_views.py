@@ -1,4 +1,5 @@
 """The fleet dashboard beside the admin index (/admin/fleet/): staff only, figures linked to their admin lists."""
+
 from __future__ import annotations
 
 from django.contrib import admin
@@ -23,6 +24,8 @@ def fleet_dashboard(request: HttpRequest) -> TemplateResponse:
         "portal_rows": _with_bars(fleet.portals),
         "bot_rows": _with_bars(fleet.bots),
         "events_chart": draw_time_bars(fleet.events_per_minute, title="Events per minute, last hour"),
-        "failures_chart": draw_time_bars(fleet.failures_per_minute, title="Failures per minute, last hour", color="#ba2121"),
+        "failures_chart": draw_time_bars(
+            fleet.failures_per_minute, title="Failures per minute, last hour", color="#ba2121"
+        ),
     }
     return TemplateResponse(request, "admin/ops/fleet.html", context)

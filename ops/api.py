@@ -6,6 +6,7 @@ portal actions of the admin (remind, re-verify, uninstall) and pausing or resumi
     GET  /api/ops/bots/[?status=&portal=]        POST /api/ops/bots/{id}/pause|resume/
     GET  /api/ops/events/[?status=&event_type=&bot=]
 """
+
 from __future__ import annotations
 
 import re
@@ -64,7 +65,9 @@ def _filter(queryset, request: Request, *, text: tuple[str, ...] = (), ids: tupl
             continue
         if name in ids and not _ID.fullmatch(value):
             raise ValidationError({name: "must be an id (digits)"})
-        if "\x00" in value or len(value) > 200:  # PostgreSQL refuses NUL in text; no status or type is that long
+        if (
+            "\x00" in value or len(value) > 200
+        ):  # PostgreSQL refuses NUL in text; no status or type is that long
             raise ValidationError({name: "not a valid value"})
         queryset = queryset.filter(**{name: value})
     return queryset
@@ -118,7 +121,12 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     pagination_class = Page
 
     def get_queryset(self):
-        return _filter(Bot.objects.select_related("portal").order_by("pk"), self.request, text=("status",), ids=("portal",))
+        return _filter(
+            Bot.objects.select_related("portal").order_by("pk"),
+            self.request,
+            text=("status",),
+            ids=("portal",),
+        )
 
     @extend_schema(request=None, responses=BotSerializer)
     @action(detail=True, methods=["post"])
@@ -142,9 +150,13 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
         return Response({"ok": True, "message": f"re-provisioning {bot.portal.domain} in the background"})
 
 
-@extend_schema(parameters=[
-    _str_param("status", "event status"), _str_param("event_type", "platform event type"), _int_param("bot", "bot id"),
-])
+@extend_schema(
+    parameters=[
+        _str_param("status", "event status"),
+        _str_param("event_type", "platform event type"),
+        _int_param("bot", "bot id"),
+    ]
+)
 class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     pagination_class = Page
 

@@ -1,4 +1,5 @@
 """The operators' app: health probes, metrics, heartbeats, the fleet dashboard and the operator API."""
+
 from django.apps import AppConfig
 
 

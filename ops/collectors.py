@@ -2,6 +2,7 @@
 
 Each is one aggregate query; labels are statuses and fixed buckets, never a portal.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -27,7 +28,10 @@ def count_sessions_by_state(now) -> dict[str, int]:
         invalidated=Count("pk", filter=Q(invalidated_at__isnull=False)),
         expired=Count("pk", filter=Q(invalidated_at__isnull=True, expires_at__lte=now)),
         live=Count("pk", filter=live),
-        **{f"expiring_{name}": Count("pk", filter=live & Q(expires_at__lte=now + span)) for name, span in SESSION_WINDOWS},
+        **{
+            f"expiring_{name}": Count("pk", filter=live & Q(expires_at__lte=now + span))
+            for name, span in SESSION_WINDOWS
+        },
     )
     return {state: int(value or 0) for state, value in figures.items()}
 
@@ -46,13 +50,13 @@ class FleetCollector(Collector):
             sessions.add_metric([state], value)
         yield sessions
 
-        soonest = (
-            SessionGrant.objects.filter(invalidated_at__isnull=True, expires_at__gt=now, portal__status=Portal.Status.ACTIVE)
-            .aggregate(at=Min("expires_at"))["at"]
-        )
+        soonest = SessionGrant.objects.filter(
+            invalidated_at__isnull=True, expires_at__gt=now, portal__status=Portal.Status.ACTIVE
+        ).aggregate(at=Min("expires_at"))["at"]
         if soonest is not None:
             yield GaugeMetricFamily(
-                "vibeapp_session_soonest_expiry_seconds", "Seconds until the first live session of an active portal expires",
+                "vibeapp_session_soonest_expiry_seconds",
+                "Seconds until the first live session of an active portal expires",
                 value=(soonest - now).total_seconds(),
             )
 
@@ -62,14 +66,21 @@ class FleetCollector(Collector):
             bots.add_metric([status], counts.get(status, 0))
         yield bots
 
-        backlog = EventLogEntry.objects.filter(status=EventLogEntry.Status.RECEIVED).aggregate(n=Count("pk"), oldest=Min("received_at"))
+        backlog = EventLogEntry.objects.filter(status=EventLogEntry.Status.RECEIVED).aggregate(
+            n=Count("pk"), oldest=Min("received_at")
+        )
         yield GaugeMetricFamily("vibeapp_event_backlog", "Stored events not handled yet", value=backlog["n"])
         yield GaugeMetricFamily(
-            "vibeapp_event_oldest_unhandled_seconds", "Age of the oldest stored event not handled yet (0: none)",
+            "vibeapp_event_oldest_unhandled_seconds",
+            "Age of the oldest stored event not handled yet (0: none)",
             value=(now - backlog["oldest"]).total_seconds() if backlog["oldest"] else 0,
         )
 
-        beats = GaugeMetricFamily("vibeapp_heartbeat_age_seconds", "Seconds since the newest heartbeat of each kind", labels=["kind"])
+        beats = GaugeMetricFamily(
+            "vibeapp_heartbeat_age_seconds",
+            "Seconds since the newest heartbeat of each kind",
+            labels=["kind"],
+        )
         for kind, latest in Heartbeat.objects.values_list("kind").annotate(latest=Max("beat_at")):
             beats.add_metric([kind], (now - latest).total_seconds())
         yield beats
@@ -77,11 +88,12 @@ class FleetCollector(Collector):
         # The app key's learned request rate, for the key as a whole and for each portal (the same for all).
         rates = learned_rates(conf.vibe_app_key()) if conf.vibe_app_key() else None
         learned = GaugeMetricFamily(
-            "vibeapp_budget_learned_rate_per_second", "The app key's learned request rate, by scope", labels=["scope"]
+            "vibeapp_budget_learned_rate_per_second",
+            "The app key's learned request rate, by scope",
+            labels=["scope"],
         )
         if rates is not None:
             learned.add_metric(["key"], rates.key)
             learned.add_metric(["portal"], rates.per_portal)
             learned.add_metric(["ceiling"], rates.ceiling)
         yield learned
-

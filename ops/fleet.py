@@ -3,6 +3,7 @@
 Every figure carries the admin list behind it (`url`), so a number on the dashboard is one click from the
 rows that make it up.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,7 +51,9 @@ def _changelist(model_name: str, **query: object) -> str:
 def _per_minute(queryset, *, since: datetime, minutes: int) -> list[int]:
     counts = {
         row["minute"]: row["n"]
-        for row in queryset.annotate(minute=TruncMinute("received_at")).values("minute").annotate(n=Count("pk"))
+        for row in queryset.annotate(minute=TruncMinute("received_at"))
+        .values("minute")
+        .annotate(n=Count("pk"))
     }
     start = since.replace(second=0, microsecond=0)
     return [counts.get(start + timedelta(minutes=i), 0) for i in range(1, minutes + 1)]
@@ -62,7 +65,9 @@ def _p95(queryset) -> int | None:
     total = timed.count()
     if not total:
         return None
-    return timed.order_by("duration_ms").values_list("duration_ms", flat=True)[min(total - 1, int(total * 0.95))]
+    return timed.order_by("duration_ms").values_list("duration_ms", flat=True)[
+        min(total - 1, int(total * 0.95))
+    ]
 
 
 def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
@@ -72,10 +77,14 @@ def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
     bot_counts = dict(Bot.objects.values_list("status").annotate(n=Count("pk")))
     expiring = (
         annotate_credentials(Portal.objects.filter(status=Portal.Status.ACTIVE), at=now)
-        .filter(has_personal_key=False, best_expires_at__gt=now, best_expires_at__lte=now + timedelta(hours=24))
+        .filter(
+            has_personal_key=False, best_expires_at__gt=now, best_expires_at__lte=now + timedelta(hours=24)
+        )
         .count()
     )
-    backlog = EventLogEntry.objects.filter(status=EventLogEntry.Status.RECEIVED).aggregate(n=Count("pk"), oldest=Min("received_at"))
+    backlog = EventLogEntry.objects.filter(status=EventLogEntry.Status.RECEIVED).aggregate(
+        n=Count("pk"), oldest=Min("received_at")
+    )
     last_hour = EventLogEntry.objects.filter(received_at__gt=hour_ago)
     failed_hour = last_hour.filter(status=EventLogEntry.Status.FAILED)
     failed_day = EventLogEntry.objects.filter(status=EventLogEntry.Status.FAILED, received_at__gt=day_ago)
@@ -90,24 +99,49 @@ def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
             Figure(label, bot_counts.get(value, 0), _changelist("botcore_bot", status__exact=value))
             for value, label in Bot.Status.choices
         ],
-        sessions_expiring_24h=Figure("Sessions expiring within 24 h", expiring, _changelist("tenants_portal", session_expires="24h")),
-        backlog=Figure("Backlog (stored, not handled)", backlog["n"], _changelist("botcore_eventlogentry", status__exact="received")),
+        sessions_expiring_24h=Figure(
+            "Sessions expiring within 24 h", expiring, _changelist("tenants_portal", session_expires="24h")
+        ),
+        backlog=Figure(
+            "Backlog (stored, not handled)",
+            backlog["n"],
+            _changelist("botcore_eventlogentry", status__exact="received"),
+        ),
         oldest_unhandled_seconds=(now - backlog["oldest"]).total_seconds() if backlog["oldest"] else None,
-        events_last_hour=Figure("Events in the last hour", last_hour.count(), _changelist("botcore_eventlogentry", **since)),
+        events_last_hour=Figure(
+            "Events in the last hour", last_hour.count(), _changelist("botcore_eventlogentry", **since)
+        ),
         failures_last_hour=Figure(
-            "Failures in the last hour", failed_hour.count(), _changelist("botcore_eventlogentry", status__exact="failed", **since)
+            "Failures in the last hour",
+            failed_hour.count(),
+            _changelist("botcore_eventlogentry", status__exact="failed", **since),
         ),
         events_per_minute=_per_minute(last_hour, since=hour_ago, minutes=60),
         failures_per_minute=_per_minute(failed_hour, since=hour_ago, minutes=60),
         p95_handler_ms=_p95(last_hour.exclude(status=EventLogEntry.Status.RECEIVED)),
         failing_skills=[
-            Figure(row["skill"] or "(no skill)", row["n"],
-                   _changelist("botcore_eventlogentry", status__exact="failed", skill__exact=row["skill"], **since_day))
+            Figure(
+                row["skill"] or "(no skill)",
+                row["n"],
+                _changelist(
+                    "botcore_eventlogentry", status__exact="failed", skill__exact=row["skill"], **since_day
+                ),
+            )
             for row in failed_day.values("skill").annotate(n=Count("pk")).order_by("-n", "skill")[:top]
         ],
         failing_portals=[
-            Figure(row["bot__portal__domain"], row["n"],
-                   _changelist("botcore_eventlogentry", status__exact="failed", bot__portal=row["bot__portal"], **since_day))
-            for row in failed_day.values("bot__portal", "bot__portal__domain").annotate(n=Count("pk")).order_by("-n", "bot__portal__domain")[:top]
+            Figure(
+                row["bot__portal__domain"],
+                row["n"],
+                _changelist(
+                    "botcore_eventlogentry",
+                    status__exact="failed",
+                    bot__portal=row["bot__portal"],
+                    **since_day,
+                ),
+            )
+            for row in failed_day.values("bot__portal", "bot__portal__domain")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "bot__portal__domain")[:top]
         ],
     )

@@ -3,6 +3,7 @@
 Each check answers a `Check`; none raises. The platform is asked with no credential at all (any HTTP
 answer below 500 means it is reachable), and at most every OPS_PLATFORM_CHECK_EVERY_SECONDS per process.
 """
+
 from __future__ import annotations
 
 import time

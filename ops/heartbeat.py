@@ -1,4 +1,5 @@
 """Write and read heartbeats; a process beats at most every few seconds, however often its loop turns."""
+
 from __future__ import annotations
 
 import logging
@@ -27,7 +28,9 @@ def record_heartbeat(*, kind: str, force: bool = False) -> None:
     if not force and now - _last_beat.get(kind, float("-inf")) < settings.OPS_HEARTBEAT_EVERY_SECONDS:
         return
     try:
-        Heartbeat.objects.update_or_create(kind=kind, instance=this_instance(), defaults={"beat_at": timezone.now()})
+        Heartbeat.objects.update_or_create(
+            kind=kind, instance=this_instance(), defaults={"beat_at": timezone.now()}
+        )
     except DatabaseError:
         # The database is what /readyz reports on; a lost beat is the symptom it shows, not a crash of the loop.
         log.debug("heartbeat not written kind=%s", kind, exc_info=True)

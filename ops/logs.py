@@ -1,6 +1,7 @@
 """Log lines that say whose they are: portal, bot, event and the gateway's request id from contextvars, as
 JSON (VIBE_LOG_FORMAT=json) or text; secrets redacted whatever a caller passed; idle-cycle chatter at DEBUG.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -14,10 +15,14 @@ from pythonjsonlogger.json import JsonFormatter
 
 CONTEXT_FIELDS = ("portal", "bot", "event", "request_id", "task")
 _EMPTY: Mapping[str, object] = MappingProxyType({})
-_context: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar("vibeapp_log_context", default=_EMPTY)
+_context: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar(
+    "vibeapp_log_context", default=_EMPTY
+)
 
 # Credentials of the platform (CONTRACT A §2) and bearer values: never written, whoever formats them.
-_SECRET = re.compile(r"\b(vibe_(?:app|api|session)_)[A-Za-z0-9_\-]{4,}|(?i:(bearer\s+))[A-Za-z0-9_.~+/=\-]{8,}")
+_SECRET = re.compile(
+    r"\b(vibe_(?:app|api|session)_)[A-Za-z0-9_\-]{4,}|(?i:(bearer\s+))[A-Za-z0-9_.~+/=\-]{8,}"
+)
 
 
 def redact(text: str) -> str:
@@ -87,7 +92,10 @@ def build_logging(*, fmt: str, level: str) -> dict:
         "disable_existing_loggers": False,
         "filters": {"context": {"()": ContextFilter}, "idle": {"()": IdleNoiseFilter}},
         "formatters": {
-            "text": {"()": RedactingTextFormatter, "format": "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s"},
+            "text": {
+                "()": RedactingTextFormatter,
+                "format": "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s",
+            },
             "json": {
                 "()": RedactingJsonFormatter,
                 "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -110,7 +118,27 @@ def build_logging(*, fmt: str, level: str) -> dict:
 
 # LogRecord's own attributes: not repeated as JSON fields (the formatter's `format` names the ones kept).
 _STANDARD_ATTRS = [
-    "args", "asctime", "created", "exc_info", "exc_text", "filename", "funcName", "levelname", "levelno", "lineno",
-    "module", "msecs", "message", "msg", "name", "pathname", "process", "processName", "relativeCreated",
-    "stack_info", "thread", "threadName", "taskName",
+    "args",
+    "asctime",
+    "created",
+    "exc_info",
+    "exc_text",
+    "filename",
+    "funcName",
+    "levelname",
+    "levelno",
+    "lineno",
+    "module",
+    "msecs",
+    "message",
+    "msg",
+    "name",
+    "pathname",
+    "process",
+    "processName",
+    "relativeCreated",
+    "stack_info",
+    "thread",
+    "threadName",
+    "taskName",
 ]

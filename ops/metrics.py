@@ -4,6 +4,7 @@ Across processes (gunicorn workers, qcluster workers, pacers) the series live in
 one file per process, and /metrics sums them (prometheus_client's multiprocess mode). Labels stay bounded:
 outcome, event type, status class; never a portal or a bot.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,20 +14,30 @@ from prometheus_client import Counter, Histogram, values
 
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # Containers each number their processes from 1: host and pid together name a process's file uniquely.
-    values.ValueClass = values.MultiProcessValue(process_identifier=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    values.ValueClass = values.MultiProcessValue(
+        process_identifier=lambda: f"{socket.gethostname()}-{os.getpid()}"
+    )
 
 POLLS = Counter("vibeapp_polls", "Poll cycles by outcome", ["outcome"])
-EVENTS_STORED = Counter("vibeapp_events_stored", "Events stored in the event log (new, deduplicated), by type", ["event_type"])
-EVENTS_FINISHED = Counter("vibeapp_events_finished", "Events that left the backlog, by type and outcome", ["event_type", "outcome"])
+EVENTS_STORED = Counter(
+    "vibeapp_events_stored", "Events stored in the event log (new, deduplicated), by type", ["event_type"]
+)
+EVENTS_FINISHED = Counter(
+    "vibeapp_events_finished", "Events that left the backlog, by type and outcome", ["event_type", "outcome"]
+)
 HANDLER_SECONDS = Histogram(
-    "vibeapp_event_handler_seconds", "From storing an event to its handler finishing",
+    "vibeapp_event_handler_seconds",
+    "From storing an event to its handler finishing",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 EVENT_AGE_SECONDS = Histogram(
-    "vibeapp_event_age_seconds", "From the platform's event date to its handler finishing",
+    "vibeapp_event_age_seconds",
+    "From the platform's event date to its handler finishing",
     buckets=(1, 2.5, 5, 15, 60, 300, 900, 3600, 21600, 86400),
 )
-PLATFORM_RESPONSES = Counter("vibeapp_platform_responses", "Platform answers by status class", ["status_class"])
+PLATFORM_RESPONSES = Counter(
+    "vibeapp_platform_responses", "Platform answers by status class", ["status_class"]
+)
 RATE_LIMITED = Counter("vibeapp_platform_rate_limited", "Platform answers 429 (any caller)")
 BACKOFFS = Counter("vibeapp_poll_backoffs", "Poll cycles that backed off (5xx, network, unexpected)")
 
@@ -60,7 +71,9 @@ def record_platform_response(status_code: int) -> None:
         RATE_LIMITED.inc()
 
 
-def record_event_finished(*, event_type: str, outcome: str, handler_seconds: float | None, age_seconds: float | None) -> None:
+def record_event_finished(
+    *, event_type: str, outcome: str, handler_seconds: float | None, age_seconds: float | None
+) -> None:
     EVENTS_FINISHED.labels(event_type=_event_type_label(event_type), outcome=outcome).inc()
     if handler_seconds is not None and handler_seconds >= 0:
         HANDLER_SECONDS.observe(handler_seconds)

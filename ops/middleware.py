@@ -1,4 +1,5 @@
 """Binds each web request's log context: the gateway's X-Vibe-Request-Id (when well-formed), cleared after."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Heartbeats: each long-running process (pacer, qcluster) says it is alive, for /readyz and the dashboard."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -17,7 +18,9 @@ class Heartbeat(models.Model):
     beat_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["kind", "instance"], name="one_heartbeat_per_instance")]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "instance"], name="one_heartbeat_per_instance")
+        ]
         ordering = ["kind", "instance"]
 
     def __str__(self) -> str:

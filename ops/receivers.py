@@ -3,6 +3,7 @@
 The event log entry's save after handling is the one moment an event's outcome, type and timings are all
 known; listening here keeps the dispatcher free of metrics code.
 """
+
 from __future__ import annotations
 
 from django.db.models.signals import post_save
@@ -27,17 +28,30 @@ def bind_task_log_context(sender, func, task, **kwargs) -> None:
     clear_log_context()
     name = func if isinstance(func, str) else getattr(func, "__name__", "")
     args = task.get("args") or ()
-    bind_log_context(task=str(name).rsplit(".", 1)[-1], bot=args[0] if name.endswith("poll_bot") and args else None)
+    bind_log_context(
+        task=str(name).rsplit(".", 1)[-1], bot=args[0] if name.endswith("poll_bot") and args else None
+    )
 
 
 @receiver(post_save, sender=EventLogEntry, dispatch_uid="ops.event_finished")
-def count_finished_event(sender, instance: EventLogEntry, created: bool, update_fields=None, **kwargs) -> None:
-    if created or not update_fields or "status" not in update_fields or instance.status == EventLogEntry.Status.RECEIVED:
+def count_finished_event(
+    sender, instance: EventLogEntry, created: bool, update_fields=None, **kwargs
+) -> None:
+    if (
+        created
+        or not update_fields
+        or "status" not in update_fields
+        or instance.status == EventLogEntry.Status.RECEIVED
+    ):
         return
     finished = instance.handled_at
     record_event_finished(
         event_type=instance.event_type,
         outcome=instance.status,
-        handler_seconds=(finished - instance.received_at).total_seconds() if finished and instance.received_at else None,
-        age_seconds=(finished - instance.occurred_at).total_seconds() if finished and instance.occurred_at else None,
+        handler_seconds=(finished - instance.received_at).total_seconds()
+        if finished and instance.received_at
+        else None,
+        age_seconds=(finished - instance.occurred_at).total_seconds()
+        if finished and instance.occurred_at
+        else None,
     )

@@ -1,4 +1,5 @@
 """The django-q2 schedules ops needs, created or updated idempotently by name."""
+
 from __future__ import annotations
 
 from django_q.models import Schedule

@@ -1,4 +1,5 @@
 """What drf-spectacular cannot guess: how the portal skills API authenticates (the app's session cookie)."""
+
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension

@@ -1,4 +1,5 @@
 """What the operator API shows of portals, bots, events and the fleet: never a secret, never ciphertext."""
+
 from __future__ import annotations
 
 from rest_framework import serializers
@@ -14,8 +15,19 @@ class PortalSerializer(serializers.ModelSerializer):
     class Meta:
         model = Portal
         fields = [
-            "id", "member_id", "vibe_portal_id", "domain", "name", "status", "installed_at", "uninstalled_at",
-            "purge_after", "session_lost_at", "expiry_warned_at", "bestTokenExpiresAt", "hasPersonalKey",
+            "id",
+            "member_id",
+            "vibe_portal_id",
+            "domain",
+            "name",
+            "status",
+            "installed_at",
+            "uninstalled_at",
+            "purge_after",
+            "session_lost_at",
+            "expiry_warned_at",
+            "bestTokenExpiresAt",
+            "hasPersonalKey",
         ]
         read_only_fields = fields
 
@@ -26,8 +38,21 @@ class BotSerializer(serializers.ModelSerializer):
     class Meta:
         model = Bot
         fields = [
-            "id", "portal", "portal_domain", "code", "name", "vibe_bot_id", "status", "broken_reason", "event_offset",
-            "next_poll_at", "last_polled_at", "last_event_at", "consecutive_failures", "last_error", "provisioned_at",
+            "id",
+            "portal",
+            "portal_domain",
+            "code",
+            "name",
+            "vibe_bot_id",
+            "status",
+            "broken_reason",
+            "event_offset",
+            "next_poll_at",
+            "last_polled_at",
+            "last_event_at",
+            "consecutive_failures",
+            "last_error",
+            "provisioned_at",
         ]
         read_only_fields = fields
 
@@ -36,8 +61,18 @@ class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = EventLogEntry
         fields = [
-            "id", "bot", "vibe_event_id", "event_type", "status", "skill", "error", "attempts", "occurred_at",
-            "received_at", "handled_at", "duration_ms",
+            "id",
+            "bot",
+            "vibe_event_id",
+            "event_type",
+            "status",
+            "skill",
+            "error",
+            "attempts",
+            "occurred_at",
+            "received_at",
+            "handled_at",
+            "duration_ms",
         ]
         read_only_fields = fields
 

@@ -1,4 +1,5 @@
 """Routes of the operator API and the project's OpenAPI schema."""
+
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter

@@ -1,4 +1,5 @@
 """The probes: /healthz (the process answers) and /readyz (every part it depends on answers, as JSON)."""
+
 from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse

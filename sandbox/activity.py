@@ -6,6 +6,7 @@ its 1:1 dialogs and, in group chats, only messages that mention it; `supervisor`
 hear everything in chats they belong to. A message whose first word is one of the bot's registered
 commands raises ONIMBOTV2COMMANDADD instead of ONIMBOTV2MESSAGEADD.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,7 +35,9 @@ def find_command(bot: Bot, text: str, *, chat: Chat):
     if not match:
         return None, ""
     for command in bot.commands.values():
-        if command.command.lower() == match["name"].lower() and (chat.type == "private" or command.common or bot.id in chat.member_ids):
+        if command.command.lower() == match["name"].lower() and (
+            chat.type == "private" or command.common or bot.id in chat.member_ids
+        ):
             return command, (match["params"] or "").strip()
     return None, ""
 
@@ -45,7 +48,9 @@ def _command_payload(platform: Platform, command, params: str, context: str) -> 
     return {"id": command.id, "command": name, "params": params, "context": context}
 
 
-def send_user_message(platform: Platform, *, user: User, chat: Chat, text: str, params: dict | None = None) -> Message:
+def send_user_message(
+    platform: Platform, *, user: User, chat: Chat, text: str, params: dict | None = None
+) -> Message:
     """A portal user writes in a chat; every bot that hears it gets MESSAGEADD or COMMANDADD."""
     if user.id not in chat.member_ids:
         raise StateError("ACCESS_DENIED", "The user is not a member of this chat")
@@ -88,7 +93,9 @@ def press_button(platform: Platform, *, user: User, message: Message, index: int
         bot = platform.bots.get(message.author_id)
         if bot is None:
             raise StateError("BOT_NOT_FOUND", "The bot that sent this keyboard is gone")
-        command = next((c for c in bot.commands.values() if c.command == str(button["COMMAND"]).lstrip("/")), None)
+        command = next(
+            (c for c in bot.commands.values() if c.command == str(button["COMMAND"]).lstrip("/")), None
+        )
         if command is None:
             raise StateError("COMMAND_NOT_FOUND", f"The bot has no command {button['COMMAND']}")
         data = platform.event_envelope(bot, chat, user)

@@ -1,4 +1,5 @@
 """Who is calling: the X-Api-Key, and for app keys the Bearer session token (CONTRACT part A §4-5)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ def read_bearer(authorization: str | None) -> str | None:
 def find_key(platform: Platform, value: str | None) -> ApiKey:
     """The key named by X-Api-Key: AUTH_REQUIRED, INVALID_API_KEY and KEY_REVOKED as the reference says."""
     if not value:
-        raise StateError("AUTH_REQUIRED", "Missing X-Api-Key header", hint="Send X-Api-Key: vibe_api_… or vibe_app_…")
+        raise StateError(
+            "AUTH_REQUIRED", "Missing X-Api-Key header", hint="Send X-Api-Key: vibe_api_… or vibe_app_…"
+        )
     key = platform.keys.get(value.strip())
     if key is None:
         raise StateError("INVALID_API_KEY", "Invalid API key")
@@ -75,4 +78,6 @@ def authenticate(
 
 def require_scope(key: ApiKey, scope: str = "imbot") -> None:
     if scope not in key.scopes:
-        raise StateError("SCOPE_DENIED", f"API key lacks the {scope} scope", hint="Re-issue the key with imbot and im")
+        raise StateError(
+            "SCOPE_DENIED", f"API key lacks the {scope} scope", hint="Re-issue the key with imbot and im"
+        )

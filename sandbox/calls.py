@@ -1,4 +1,5 @@
 """A bounded record of the platform calls the sandbox received, for tests to read back call by call."""
+
 from __future__ import annotations
 
 import itertools

@@ -5,6 +5,7 @@ The page is static HTML plus vanilla JS (sandbox/static/sandbox/); it reads and 
 Content-Security-Policy (scripts and styles from this server only, no inline script) backs up the
 page's own rule that user and bot text only ever reaches the DOM as text nodes.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The demo world `runsandbox --demo` starts with: one portal, three users and the catalog app for them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,9 @@ def find_demo(platform: Platform, app_key: str) -> Demo | None:
     portal = next((p for p in platform.portals.values() if p.domain == DEMO_DOMAIN), None)
     if key is None or key.app_id is None or portal is None:
         return None
-    users = sorted((u for u in platform.users.values() if u.portal_id == portal.id), key=lambda u: (not u.is_admin, u.id))
+    users = sorted(
+        (u for u in platform.users.values() if u.portal_id == portal.id), key=lambda u: (not u.is_admin, u.id)
+    )
     return Demo(portal=portal, users=users, app=platform.apps[key.app_id], app_key=app_key)
 
 

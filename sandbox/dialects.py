@@ -5,6 +5,7 @@ default is the reading CONTRACT part A chose and every other reading is a dialec
 changes only what its description says; several may be spoken at once. docs/sandbox.md lists each one
 with the source that suggests it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

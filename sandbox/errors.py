@@ -1,5 +1,6 @@
 """The platform's error codes and HTTP statuses: the reference's two tables exactly, plus the few
 codes the sandbox needs where the reference is silent (documented in docs/sandbox.md)."""
+
 from __future__ import annotations
 
 # The reference's "Bot platform errors" and "System errors" tables, verbatim.

@@ -8,6 +8,7 @@ forced code is answered in the platform's envelope with that code's status, befo
 is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR are reached at all. A dropped connection sends
 the start of a response and then closes the socket, so a client sees a transport error, never a reply.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,7 +32,7 @@ GARBAGE_KINDS = ("html", "text", "json")
 
 def garbage_response(kind: str) -> Response:
     if kind == "text":
-        return Response(b"\x00\xff{\"success\": tr", status_code=200, media_type="application/json")
+        return Response(b'\x00\xff{"success": tr', status_code=200, media_type="application/json")
     if kind == "json":
         return JSONResponse({"success": True, "data": ["not", "what", "was", "asked"]}, status_code=200)
     return HTMLResponse("<html><body>502 Bad Gateway</body></html>", status_code=200)

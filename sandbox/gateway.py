@@ -18,6 +18,7 @@ The cookie's gateway session slides: it lasts IDLE_SECONDS after the last reques
 It keeps the session token it was opened with even past that token's expiry, so the app meets
 TOKEN_EXPIRED from /v1/me as it would on the platform; a platform reset ends every gateway session.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -43,8 +44,9 @@ OWN_PAGE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]  # /_gatewa
 
 # --- cookies and URLs ------------------------------------------------------------------------------------
 def set_session_cookie(response: Response, gateway_session: GatewaySession) -> None:
-    response.set_cookie(COOKIE_NAME, gateway_session.id, max_age=int(IDLE_SECONDS), path="/", httponly=True,
-                        samesite="lax")
+    response.set_cookie(
+        COOKIE_NAME, gateway_session.id, max_age=int(IDLE_SECONDS), path="/", httponly=True, samesite="lax"
+    )
 
 
 def clear_session_cookie(response: Response) -> None:
@@ -74,7 +76,8 @@ def with_query(url: str, params: dict[str, str]) -> str:
 def without_param(request: Request, name: str) -> str:
     """The request's own path and query (as the browser sent them) minus every `name` parameter."""
     kept = [
-        pair for pair in request.scope.get("query_string", b"").decode("latin-1").split("&")
+        pair
+        for pair in request.scope.get("query_string", b"").decode("latin-1").split("&")
         if pair and pair.split("=", 1)[0] != name
     ]
     return request.url.path + ("?" + "&".join(kept) if kept else "")
@@ -86,16 +89,23 @@ def gateway_of(request: Request) -> Gateway:
 
 
 def refusal_page(request: Request, refusal: GatewayRefusal) -> Response:
-    return error_page(request, title=refusal.title, message=refusal.message, status=refusal.status,
-                      links=[("Choose a user", "/_gateway/login")])
+    return error_page(
+        request,
+        title=refusal.title,
+        message=refusal.message,
+        status=refusal.status,
+        links=[("Choose a user", "/_gateway/login")],
+    )
 
 
 def login_entries(platform: Platform, next_path: str) -> list[tuple[Portal, list[tuple[User, str]]]]:
     entries = []
     for portal in sorted(platform.portals.values(), key=lambda p: (p.name.lower(), p.domain)):
         users = sorted((u for u in platform.users.values() if u.portal_id == portal.id), key=lambda u: u.id)
-        links = [(u, "/_gateway/open?" + urlencode({"userId": u.id, "next": next_path, "via": "init"}))
-                 for u in users]
+        links = [
+            (u, "/_gateway/open?" + urlencode({"userId": u.id, "next": next_path, "via": "init"}))
+            for u in users
+        ]
         entries.append((portal, links))
     return entries
 
@@ -138,8 +148,10 @@ async def open_app(request: Request) -> Response:
         session = gateway.mint_session(user)
     except GatewayRefusal as refusal:
         return refusal_page(request, refusal)
-    placement = {"placement": query.get("placement") or DEFAULT_PLACEMENT,
-                 "member_id": gateway.platform.portals[user.portal_id].member_id}
+    placement = {
+        "placement": query.get("placement") or DEFAULT_PLACEMENT,
+        "member_id": gateway.platform.portals[user.portal_id].member_id,
+    }
     if query.get("placement_options"):
         placement["placement_options"] = query["placement_options"]
     landing = with_query(next_path, placement)
@@ -196,12 +208,14 @@ async def forward(request: Request) -> Response:
 
 def build_gateway(services: Any, app_url: str, app_key: str | None = None) -> Starlette:
     """The gateway as an ASGI app, served on its own port in front of `app_url`."""
-    app = Starlette(routes=[
-        Route("/_gateway/login", login_page, methods=["GET"]),
-        Route("/_gateway/open", open_app, methods=["GET"]),
-        Route("/_gateway/logout", logout, methods=["GET"]),
-        Route("/_gateway/{rest:path}", gateway_not_found, methods=OWN_PAGE_METHODS),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/_gateway/login", login_page, methods=["GET"]),
+            Route("/_gateway/open", open_app, methods=["GET"]),
+            Route("/_gateway/logout", logout, methods=["GET"]),
+            Route("/_gateway/{rest:path}", gateway_not_found, methods=OWN_PAGE_METHODS),
+        ]
+    )
     forward_http = request_response(forward)
 
     async def to_the_app(scope: Scope, receive: Receive, send: Send) -> None:

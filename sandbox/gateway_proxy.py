@@ -8,6 +8,7 @@ browser sent it (so the app builds links and checks CSRF origins against the add
 identity headers are added. Response side: status, headers (every Set-Cookie, Location untouched) and
 body pass through, streamed, minus hop-by-hop headers. An app that cannot be reached is a 502 page.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,13 +31,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VIBE_HEADER_PREFIX = b"x-vibe-"
-HOP_BY_HOP = frozenset({
-    b"connection", b"keep-alive", b"proxy-connection", b"proxy-authenticate", b"proxy-authorization",
-    b"te", b"trailer", b"trailers", b"transfer-encoding", b"upgrade",
-})
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
 # Request headers the gateway sets itself, so a client's own values never reach the app.
-GATEWAY_SET = frozenset({b"host", b"content-length", b"expect", b"x-forwarded-for", b"x-forwarded-proto",
-                         b"x-forwarded-host"})
+GATEWAY_SET = frozenset(
+    {b"host", b"content-length", b"expect", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"}
+)
 
 
 def make_http_client() -> httpx.AsyncClient:
@@ -151,6 +163,7 @@ async def proxy(request: Request, gateway: Gateway, current: GatewaySession | No
         body(), status_code=upstream.status_code, background=BackgroundTask(upstream.aclose)
     )
     drop = HOP_BY_HOP | connection_named(upstream.headers.raw)
-    response.raw_headers = [(name.lower(), value) for name, value in upstream.headers.raw
-                            if name.lower() not in drop]
+    response.raw_headers = [
+        (name.lower(), value) for name, value in upstream.headers.raw if name.lower() not in drop
+    ]
     return response

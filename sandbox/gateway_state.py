@@ -3,6 +3,7 @@
 All of it is read against the platform the services hold *now*: a reset replaces the platform, and
 every gateway session or ticket minted on the old one is then worthless.
 """
+
 from __future__ import annotations
 
 import secrets

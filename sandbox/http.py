@@ -5,6 +5,7 @@ module does everything around it, in the order the platform would: injected faul
 limit, the session, the scope, the body, the bot and its ownership. A `StateError` anywhere becomes the
 reference's code and status; anything unexpected becomes a plain INTERNAL_ERROR, never a stack trace.
 """
+
 from __future__ import annotations
 
 import json
@@ -162,7 +163,11 @@ def endpoint(*, auth: str = "bot") -> Callable[[Handler], Callable[[Request], Aw
                 )
                 if auth == "bot":
                     require_scope(key)
-                body = await read_json_body(request) if request.method in ("POST", "PATCH", "PUT", "DELETE") else {}
+                body = (
+                    await read_json_body(request)
+                    if request.method in ("POST", "PATCH", "PUT", "DELETE")
+                    else {}
+                )
                 record.body = body
                 call = Call(request=request, platform=platform, caller=caller, body=body)
                 if "bot_id" in request.path_params:
@@ -173,7 +178,9 @@ def endpoint(*, auth: str = "bot") -> Callable[[Handler], Callable[[Request], Aw
                 record.finish(injected.response.status_code, "INJECTED")
                 return injected.response
             except StateError as error:
-                record.finish(status_of(error.code) if not getattr(error, "status", None) else error.status, error.code)
+                record.finish(
+                    status_of(error.code) if not getattr(error, "status", None) else error.status, error.code
+                )
                 return envelope_error(error)
             except Exception:  # a sandbox bug must still answer in the envelope, without a trace
                 log.exception("sandbox endpoint %s %s failed", request.method, request.url.path)

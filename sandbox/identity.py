@@ -12,6 +12,7 @@ Answer shapes (CONTRACT part A §6, part B §1.1); a key value is never echoed, 
 Refusals (AUTH_REQUIRED, INVALID_API_KEY, KEY_REVOKED, TOKEN_INVALID, TOKEN_EXPIRED) come from the
 endpoint wrapper; this endpoint needs no `imbot` scope, since it is how a client finds out which it has.
 """
+
 from __future__ import annotations
 
 from starlette.routing import Route

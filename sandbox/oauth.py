@@ -10,6 +10,7 @@
 
 Both are recorded in the call log with the app key and code reduced to harmless prefixes.
 """
+
 from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -83,8 +84,16 @@ def with_params(uri: str, params: dict[str, str | None]) -> str:
 
 
 # --- consent -----------------------------------------------------------------------------------------
-def consent_context(platform: Platform, *, app: App, app_key: str, redirect_uri: str, state: str | None,
-                    portal_id: str | None, error: str | None = None) -> dict:
+def consent_context(
+    platform: Platform,
+    *,
+    app: App,
+    app_key: str,
+    redirect_uri: str,
+    state: str | None,
+    portal_id: str | None,
+    error: str | None = None,
+) -> dict:
     portals = sorted(platform.portals.values(), key=lambda p: (p.name.lower(), p.domain))
     with_users = {u.portal_id for u in platform.users.values()}
     selected = platform.portals.get(portal_id or "") or next((p for p in portals if p.id in with_users), None)
@@ -127,8 +136,14 @@ async def authorize_page(request: Request) -> Response:
         return refused_page(request, record, refusal)
     except StateError as error:  # an injected fault
         return error_response(record, error)
-    context = consent_context(platform, app=app, app_key=key.value, redirect_uri=redirect_uri, state=state,
-                              portal_id=query.get("portal_id"))
+    context = consent_context(
+        platform,
+        app=app,
+        app_key=key.value,
+        redirect_uri=redirect_uri,
+        state=state,
+        portal_id=query.get("portal_id"),
+    )
     record.finish(200, None)
     return render_page(request, "consent.html", context)
 
@@ -189,8 +204,15 @@ async def authorize_decision(request: Request) -> Response:
             raise ConsentRefused("Choose Allow or Deny.")
         user = chosen_user(platform, form)
     except ConsentRefused as refusal:
-        context = consent_context(platform, app=app, app_key=key.value, redirect_uri=redirect_uri,
-                                  state=state, portal_id=form.get("portal_id"), error=refusal.message)
+        context = consent_context(
+            platform,
+            app=app,
+            app_key=key.value,
+            redirect_uri=redirect_uri,
+            state=state,
+            portal_id=form.get("portal_id"),
+            error=refusal.message,
+        )
         record.finish(400, "INVALID_CONSENT")
         return render_page(request, "consent.html", context, status=400)
     grant = mint_code(platform, app=app, redirect_uri=redirect_uri, user=user)

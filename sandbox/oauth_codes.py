@@ -7,6 +7,7 @@ CODE_TTL_SECONDS on the platform's clock and is spent by the first exchange that
 one (another app's key, another redirect_uri): every such case is 400 INVALID_GRANT with its own message.
 Bad JSON or missing fields are 400; the app key is checked as X-Api-Key would be (401/403).
 """
+
 from __future__ import annotations
 
 import logging
@@ -89,12 +90,20 @@ def redeem_code(platform: Platform, *, app: App, code: str, redirect_uri: str) -
     if grant is None:
         raise ApiError("INVALID_GRANT", "The authorization code is unknown", status=400)
     if grant.used:
-        raise ApiError("INVALID_GRANT", "The authorization code has already been used", status=400,
-                       hint="Codes are single-use: send the user through /v1/oauth/authorize again")
+        raise ApiError(
+            "INVALID_GRANT",
+            "The authorization code has already been used",
+            status=400,
+            hint="Codes are single-use: send the user through /v1/oauth/authorize again",
+        )
     grant.used = True
     if grant.expires_at <= platform.now():
-        raise ApiError("INVALID_GRANT", "The authorization code has expired", status=400,
-                       hint=f"Exchange a code within {CODE_TTL_SECONDS:g} seconds")
+        raise ApiError(
+            "INVALID_GRANT",
+            "The authorization code has expired",
+            status=400,
+            hint=f"Exchange a code within {CODE_TTL_SECONDS:g} seconds",
+        )
     if grant.app_id != app.id:
         raise ApiError("INVALID_GRANT", "The authorization code was issued to another app", status=400)
     if grant.redirect_uri != redirect_uri:
@@ -111,7 +120,10 @@ def token_json(platform: Platform, *, token: str, expires_at: datetime, app: App
         "expires_at": platform.iso(expires_at),
         "scopes": sorted(app.scopes),
         "portal": {
-            "id": portal.id, "domain": portal.domain, "name": portal.name, "memberId": portal.member_id,
+            "id": portal.id,
+            "domain": portal.domain,
+            "name": portal.name,
+            "memberId": portal.member_id,
         },
         "user": {"id": user.id, "bitrixUserId": user.id, "name": user.name, "isAdmin": user.is_admin},
     }

@@ -5,6 +5,7 @@ allows no script at all and no framing (a consent page must never be clickjacked
 `form-action` directive on purpose: browsers apply it to the redirect after a form post, and the consent
 form's whole point is to send the person on to the app's redirect_uri.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -4,6 +4,7 @@ The file is the platform's own database: it holds the sandbox's keys and session
 0600 under the git-ignored var/ folder and only ever loaded from a path the operator gave. It is a pickle:
 never point --state-file at a file you did not make.
 """
+
 from __future__ import annotations
 
 import logging

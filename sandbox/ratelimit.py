@@ -11,6 +11,7 @@ Two dialects (sandbox/dialects.py) read the limit otherwise: `portal-rate-limit`
 bucket per portal it acts on (imbot.v2 limits per application, and may count per portal), and
 `no-retry-after` refuses without saying how long to wait.
 """
+
 from __future__ import annotations
 
 import math

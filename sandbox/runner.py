@@ -1,4 +1,5 @@
 """Runs the sandbox: as the `runsandbox` command's foreground server, or on a thread inside a test run."""
+
 from __future__ import annotations
 
 import asyncio
@@ -90,7 +91,12 @@ class SandboxThread:
         self.gateway_port = free_port(host) if gateway else None
         self.services = make_services(dialects=parse_dialects(dialects))
         self._servers = build_servers(
-            self.services, host=host, port=self.port, gateway_port=self.gateway_port, app_url=app_url, app_key=app_key
+            self.services,
+            host=host,
+            port=self.port,
+            gateway_port=self.gateway_port,
+            app_url=app_url,
+            app_key=app_key,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="sandbox", daemon=True)

@@ -1,4 +1,5 @@
 """Builds the sandbox's ASGI app: the platform API, identity (me, OAuth), the control API and chat page."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -59,7 +60,10 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
 
 
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"success": False, "error": {"code": "INTERNAL_ERROR", "message": ERRORS["INTERNAL_ERROR"][1]}}, status_code=500)
+    return JSONResponse(
+        {"success": False, "error": {"code": "INTERNAL_ERROR", "message": ERRORS["INTERNAL_ERROR"][1]}},
+        status_code=500,
+    )
 
 
 def build_app(services: Services | None = None) -> Starlette:

@@ -5,6 +5,7 @@ between reading and writing state. Ids are drawn from one counter per kind; user
 user-id space, because on Bitrix24 a bot *is* a user of the portal (a bot's messages carry its id as
 `authorId`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -275,7 +276,13 @@ class Platform:
         return portal
 
     def create_user(
-        self, portal: Portal, *, name: str, is_admin: bool = False, work_position: str = "", language: str = "en"
+        self,
+        portal: Portal,
+        *,
+        name: str,
+        is_admin: bool = False,
+        work_position: str = "",
+        language: str = "en",
     ) -> User:
         first, _, last = name.partition(" ")
         user = User(
@@ -342,7 +349,9 @@ class Platform:
         return [b for b in self.bots.values() if b.owner_key == owner_key and b.portal_id == portal_id]
 
     def add_bot(self, *, owner_key: str, portal_id: str, code: str, name: str, **props: object) -> Bot:
-        existing = next((b for b in self.bots_of(owner_key=owner_key, portal_id=portal_id) if b.code == code), None)
+        existing = next(
+            (b for b in self.bots_of(owner_key=owner_key, portal_id=portal_id) if b.code == code), None
+        )
         if existing is not None:
             raise StateError("BOT_ALREADY_EXISTS", f"A bot with code {code} is already registered")
         if len(self.bots_of(owner_key=owner_key, portal_id=portal_id)) >= MAX_BOTS_PER_APP_PER_PORTAL:
@@ -453,12 +462,18 @@ class Platform:
         if not template_id:
             return None
         return next(
-            (m for m in self.messages.values() if m.chat_id == chat.id and m.author_id == author_id and m.template_id == template_id),
+            (
+                m
+                for m in self.messages.values()
+                if m.chat_id == chat.id and m.author_id == author_id and m.template_id == template_id
+            ),
             None,
         )
 
     def chat_messages(self, chat: Chat, *, include_deleted: bool = False) -> list[Message]:
-        return [m for m in self.messages.values() if m.chat_id == chat.id and (include_deleted or not m.deleted)]
+        return [
+            m for m in self.messages.values() if m.chat_id == chat.id and (include_deleted or not m.deleted)
+        ]
 
     def new_command_id(self) -> int:
         return next(self._command_ids)
@@ -483,7 +498,9 @@ class Platform:
         """Queue an event for `bot` and wake its long-polls; a bot being deleted hears nothing more."""
         if bot.deleting and not force:
             return None
-        event = Event(event_id=bot.next_event_id, type=event_type, date=self.now(), data=data, wire_id=wire_id)
+        event = Event(
+            event_id=bot.next_event_id, type=event_type, date=self.now(), data=data, wire_id=wire_id
+        )
         bot.next_event_id += 1
         bot.events.append(event)
         self._wake(bot)
@@ -542,7 +559,9 @@ class Platform:
             "countMessage": sum(1 for m in self.messages.values() if m.author_id == bot.id),
             "countCommand": len(bot.commands),
             "countChat": sum(1 for c in self.chats.values() if bot.id in c.member_ids),
-            "countUser": sum(1 for c in self.chats.values() if c.type == "private" and bot.id in c.member_ids),
+            "countUser": sum(
+                1 for c in self.chats.values() if c.type == "private" and bot.id in c.member_ids
+            ),
         }
 
     def user_payload(self, user: User) -> dict:

@@ -1,4 +1,5 @@
 """GET /_sandbox/stats: running counts of platform calls by endpoint and status (for benchmarks)."""
+
 from __future__ import annotations
 
 from starlette.requests import Request
@@ -9,7 +10,13 @@ from starlette.routing import Route
 async def stats(request: Request) -> JSONResponse:
     calls = request.app.state.services.calls
     return JSONResponse(
-        {"success": True, "data": {"byRoute": dict(calls.by_route), "byStatus": {str(k): v for k, v in calls.by_status.items()}}}
+        {
+            "success": True,
+            "data": {
+                "byRoute": dict(calls.by_route),
+                "byStatus": {str(k): v for k, v in calls.by_status.items()},
+            },
+        }
     )
 
 

@@ -3,6 +3,7 @@
 A portal's status changes only through its lifecycle (tenants/operations.py): the actions remind, re-verify
 and uninstall; there is no status field to edit and no hard delete (purging follows the retention).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -33,7 +34,16 @@ class ReadOnlySecretsMixin:
 
 class SessionGrantInline(ReadOnlySecretsMixin, admin.TabularInline[SessionGrant, Portal]):
     model = SessionGrant
-    fields = ("bitrix_user_id", "user_name", "is_admin", "source", "masked_token", "obtained_at", "expires_at", "invalidated_at")
+    fields = (
+        "bitrix_user_id",
+        "user_name",
+        "is_admin",
+        "source",
+        "masked_token",
+        "obtained_at",
+        "expires_at",
+        "invalidated_at",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -59,18 +69,39 @@ class SessionExpiryFilter(admin.SimpleListFilter):
             return queryset
         now = timezone.now()
         return queryset.filter(
-            status=Portal.Status.ACTIVE, has_personal_key=False, best_expires_at__gt=now, best_expires_at__lte=now + window
+            status=Portal.Status.ACTIVE,
+            has_personal_key=False,
+            best_expires_at__gt=now,
+            best_expires_at__lte=now + window,
         )
 
 
 @admin.register(Portal)
 class PortalAdmin(admin.ModelAdmin[Portal]):
-    list_display = ["domain", "name", "member_id", "status", "installed_at", "best_token_expires_at", "has_api_key"]
+    list_display = [
+        "domain",
+        "name",
+        "member_id",
+        "status",
+        "installed_at",
+        "best_token_expires_at",
+        "has_api_key",
+    ]
     list_filter = ["status", SessionExpiryFilter]
     search_fields = ["domain", "name", "member_id"]
     readonly_fields = (
-        "member_id", "vibe_portal_id", "domain", "name", "status", "installed_at", "installed_by_user_id",
-        "uninstalled_at", "purge_after", "session_lost_at", "expiry_warned_at", "updated_at",
+        "member_id",
+        "vibe_portal_id",
+        "domain",
+        "name",
+        "status",
+        "installed_at",
+        "installed_by_user_id",
+        "uninstalled_at",
+        "purge_after",
+        "session_lost_at",
+        "expiry_warned_at",
+        "updated_at",
     )
     fields = readonly_fields
     inlines = [SessionGrantInline]
@@ -125,12 +156,31 @@ class PortalAdmin(admin.ModelAdmin[Portal]):
 
 @admin.register(SessionGrant)
 class SessionGrantAdmin(ReadOnlySecretsMixin, admin.ModelAdmin[SessionGrant]):
-    list_display = ["portal", "bitrix_user_id", "user_name", "is_admin", "source", "masked_token", "expires_at", "invalidated_at"]
+    list_display = [
+        "portal",
+        "bitrix_user_id",
+        "user_name",
+        "is_admin",
+        "source",
+        "masked_token",
+        "expires_at",
+        "invalidated_at",
+    ]
     list_filter = [AutocompleteFilterFactory("portal", "portal"), "source", "is_admin"]
     list_select_related = ["portal"]
     search_fields = ["portal__domain", "user_name"]
     exclude = ["token"]
-    readonly_fields = ["portal", "bitrix_user_id", "user_name", "is_admin", "source", "masked_token", "obtained_at", "expires_at", "invalidated_at"]
+    readonly_fields = [
+        "portal",
+        "bitrix_user_id",
+        "user_name",
+        "is_admin",
+        "source",
+        "masked_token",
+        "obtained_at",
+        "expires_at",
+        "invalidated_at",
+    ]
 
     @admin.display(description="token")
     def masked_token(self, grant: SessionGrant) -> str:

@@ -4,6 +4,7 @@ Behind a proxy every request comes from the proxy's address, so TENANTS_CLIENT_I
 the proxy appends the client's address to (e.g. X-Forwarded-For); its rightmost entry is the one our proxy
 wrote. A missing or malformed value falls back to the socket's address: garbage never reaches the limiter.
 """
+
 from __future__ import annotations
 
 import ipaddress

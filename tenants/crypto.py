@@ -1,4 +1,5 @@
 """Encrypts and decrypts secrets with MultiFernet (keys from TENANTS_FERNET_KEYS, newest first); no ORM."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -44,7 +45,9 @@ def rotate_secret(ciphertext: str) -> str:
     try:
         return current_fernet().rotate(ciphertext.encode("ascii")).decode("ascii")
     except (InvalidToken, ValueError):
-        raise SecretDecryptionError("A stored secret could not be rotated: no configured key opens it") from None
+        raise SecretDecryptionError(
+            "A stored secret could not be rotated: no configured key opens it"
+        ) from None
 
 
 def is_encrypted_with_newest_key(ciphertext: str) -> bool:

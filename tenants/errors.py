@@ -1,4 +1,5 @@
 """The tenants error family: every failure tenants reports, with its data as attributes."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -23,7 +24,9 @@ class TenantsError(Exception):
 class InstallationError(TenantsError):
     """A visit could not install or refresh a portal: unverified identity, forged headers, bad state."""
 
-    public_message = _("We could not verify who you are. Please open the app again from your Bitrix24 portal.")
+    public_message = _(
+        "We could not verify who you are. Please open the app again from your Bitrix24 portal."
+    )
 
 
 class PortalNotFoundError(TenantsError):

@@ -4,6 +4,7 @@ Assigning a plain `str` encrypts it on save; loading gives back a `Ciphertext`, 
 opened only by `tenants.selectors` through `crypto.decrypt_secret`. So a stray `print(grant.token)`, a
 template, the admin or a log line can never show the secret.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,7 +55,9 @@ class EncryptedSecretField(models.TextField[Any, Any]):
         super().contribute_to_class(cls, name, private_only)
         setattr(cls, self.attname, _EncryptOnAssign(self))
 
-    def from_db_value(self, value: str | None, expression: object, connection: BaseDatabaseWrapper) -> Ciphertext | None:
+    def from_db_value(
+        self, value: str | None, expression: object, connection: BaseDatabaseWrapper
+    ) -> Ciphertext | None:
         return None if value is None else Ciphertext(value)
 
     def to_python(self, value: Any) -> Any:
@@ -67,6 +70,8 @@ class EncryptedSecretField(models.TextField[Any, Any]):
             return value.raw
         return crypto.encrypt_secret(str(value))
 
-    def value_to_string(self, obj: models.Model) -> str:  # serialisation (dumpdata, fixtures) carries ciphertext only
+    def value_to_string(
+        self, obj: models.Model
+    ) -> str:  # serialisation (dumpdata, fixtures) carries ciphertext only
         value = self.value_from_object(obj)
         return value.raw if isinstance(value, Ciphertext) else ""

@@ -1,4 +1,5 @@
 """Forms of the portal page: settings, the personal key, the uninstall confirmation."""
+
 from __future__ import annotations
 
 import zoneinfo
@@ -40,7 +41,9 @@ class PortalApiKeyForm(forms.Form):
 
 
 class UninstallForm(forms.Form):
-    confirm = forms.CharField(label=_("Confirm"), max_length=255, help_text=_("Type the portal's domain to confirm"))
+    confirm = forms.CharField(
+        label=_("Confirm"), max_length=255, help_text=_("Type the portal's domain to confirm")
+    )
 
     def __init__(self, *args: Any, domain: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -4,6 +4,7 @@ tenants never imports botcore, yet verifying a token means calling `GET /v1/me`,
 client may do. So tenants names what it needs here and loads the implementation by dotted path from
 TENANTS_IDENTITY_BACKEND (botcore's adapter by default; tests may point it at their own).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """The language a page is shown in: the viewer's own (their browser's), else their portal's, else English."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -29,7 +30,9 @@ def choose_page_language(request: HttpRequest) -> str:
     viewer = find_viewer(request)
     if viewer is not None:
         portal_language = (
-            PortalSettings.objects.filter(portal__member_id=viewer.member_id).values_list("language", flat=True).first()
+            PortalSettings.objects.filter(portal__member_id=viewer.member_id)
+            .values_list("language", flat=True)
+            .first()
         )
         if portal_language and (language := _supported(portal_language)):
             return language

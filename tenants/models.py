@@ -1,4 +1,5 @@
 """Portals (tenants), the session grants harvested from their users, their API keys and settings."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -61,7 +62,9 @@ class SessionGrant(models.Model):
     invalidated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["portal", "bitrix_user_id"], name="one_grant_per_portal_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["portal", "bitrix_user_id"], name="one_grant_per_portal_user")
+        ]
         ordering = ["-expires_at"]
 
     def __str__(self) -> str:
@@ -76,7 +79,9 @@ class PortalApiKey(models.Model):
 
     portal = models.OneToOneField(Portal, on_delete=models.CASCADE, related_name="api_key")
     key = EncryptedSecretField()
-    key_hint = models.CharField(max_length=32, help_text="The key's prefix and last characters, for recognition")
+    key_hint = models.CharField(
+        max_length=32, help_text="The key's prefix and last characters, for recognition"
+    )
     added_by_user_id = models.BigIntegerField()
     added_at = models.DateTimeField(default=timezone.now)
     invalidated_at = models.DateTimeField(null=True, blank=True)

@@ -5,6 +5,7 @@ visitor holding an invitation we signed (`issue_invite`: an operator or a renewa
 portal's admin), never for anyone who types /oauth/start/. The pending nonces live in a signed cookie, not
 the Django session, so a visit writes no row.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,9 @@ def check_invite(invite: str) -> None:
 
 
 def _pending(request: HttpRequest) -> list[str]:
-    raw = request.get_signed_cookie(_COOKIE, default="[]", salt=_SALT, max_age=settings.TENANTS_OAUTH_STATE_MAX_AGE)
+    raw = request.get_signed_cookie(
+        _COOKIE, default="[]", salt=_SALT, max_age=settings.TENANTS_OAUTH_STATE_MAX_AGE
+    )
     try:
         nonces = json.loads(raw or "[]")
     except ValueError:
@@ -49,15 +52,20 @@ def _pending(request: HttpRequest) -> list[str]:
 
 def keep_pending(response: HttpResponse, nonces: list[str]) -> None:
     response.set_signed_cookie(
-        _COOKIE, json.dumps(nonces), salt=_SALT, max_age=settings.TENANTS_OAUTH_STATE_MAX_AGE,
-        httponly=True, secure=settings.SESSION_COOKIE_SECURE, samesite="Lax",
+        _COOKIE,
+        json.dumps(nonces),
+        salt=_SALT,
+        max_age=settings.TENANTS_OAUTH_STATE_MAX_AGE,
+        httponly=True,
+        secure=settings.SESSION_COOKIE_SECURE,
+        samesite="Lax",
     )
 
 
 def issue_state(request: HttpRequest) -> tuple[str, list[str]]:
     """A new state and the browser's pending nonces to store with `keep_pending`."""
     nonce = secrets.token_urlsafe(16)
-    pending = [*_pending(request)[-(_MAX_PENDING - 1):], nonce]
+    pending = [*_pending(request)[-(_MAX_PENDING - 1) :], nonce]
     return signing.dumps({"n": nonce}, salt=_SALT), pending
 
 
@@ -67,7 +75,9 @@ def redeem_state(request: HttpRequest, state: str) -> list[str]:
     try:
         payload = signing.loads(state, salt=_SALT, max_age=settings.TENANTS_OAUTH_STATE_MAX_AGE)
     except signing.SignatureExpired:
-        raise InstallationError("oauth state expired", public_message=_("The sign-in took too long. Please start again.")) from None
+        raise InstallationError(
+            "oauth state expired", public_message=_("The sign-in took too long. Please start again.")
+        ) from None
     except signing.BadSignature:
         raise InstallationError("oauth state forged") from None
     pending = _pending(request)

@@ -2,6 +2,7 @@
 
 Each goes through tenants' own lifecycle (signals, services), never a raw status edit or delete.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,7 +36,11 @@ def send_renewal_reminder(portal: Portal, *, operator: str) -> ActionResult:
     expires_at = grant.expires_at if grant else timezone.now()
     Portal.objects.filter(pk=portal.pk).update(expiry_warned_at=timezone.now())
     signals.portal_session_expiring.send(
-        sender=Portal, portal=portal, expires_at=expires_at, admin_user_ids=admins, open_url=settings.VIBE_APP_PUBLIC_URL
+        sender=Portal,
+        portal=portal,
+        expires_at=expires_at,
+        admin_user_ids=admins,
+        open_url=settings.VIBE_APP_PUBLIC_URL,
     )
     log.info("renewal reminder sent by operator portal=%s operator=%s", portal.member_id, operator)
     return ActionResult(True, f"{portal.domain}: reminder sent to {len(admins)} admin(s)")
@@ -56,18 +61,33 @@ def reverify_session(portal: Portal, *, operator: str) -> ActionResult:
             identity = backend.verify_session(credential.secret)
     except InstallationError:
         services.report_credential_refused(portal, credential=credential)
-        log.warning("operator re-verify: credential refused portal=%s kind=%s operator=%s", portal.member_id, credential.kind, operator)
-        return ActionResult(False, f"{portal.domain}: the platform refused the {credential.kind} credential; it is no longer used")
+        log.warning(
+            "operator re-verify: credential refused portal=%s kind=%s operator=%s",
+            portal.member_id,
+            credential.kind,
+            operator,
+        )
+        return ActionResult(
+            False,
+            f"{portal.domain}: the platform refused the {credential.kind} credential; it is no longer used",
+        )
     if identity.member_id != portal.member_id:
         services.report_credential_refused(portal, credential=credential)
-        return ActionResult(False, f"{portal.domain}: the credential belongs to another portal; it is no longer used")
+        return ActionResult(
+            False, f"{portal.domain}: the credential belongs to another portal; it is no longer used"
+        )
     if credential.kind == "session":
         assert credential.row_id is not None and credential.obtained_at is not None  # read from a grant row
         # The platform's word on role and expiry replaces ours: a demoted admin loses the admin flag here.
         SessionGrant.objects.filter(pk=credential.row_id, obtained_at=credential.obtained_at).update(
             is_admin=identity.is_admin, expires_at=identity.expires_at or credential.expires_at
         )
-    log.info("operator re-verify: credential good portal=%s kind=%s operator=%s", portal.member_id, credential.kind, operator)
+    log.info(
+        "operator re-verify: credential good portal=%s kind=%s operator=%s",
+        portal.member_id,
+        credential.kind,
+        operator,
+    )
     return ActionResult(True, f"{portal.domain}: the {credential.kind} credential is good")
 
 

@@ -1,4 +1,5 @@
 """Reads of tenants' data; `get_portal_credential` is the only place a stored secret is decrypted."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,7 +57,9 @@ def _min_remaining() -> timedelta:
 
 def _usable(grants: QuerySet[SessionGrant], at: datetime) -> QuerySet[SessionGrant]:
     """Grants still good for new work, best first: an admin's before a member's, then the freshest."""
-    return grants.filter(invalidated_at__isnull=True, expires_at__gt=at + _min_remaining()).order_by("-is_admin", "-expires_at")
+    return grants.filter(invalidated_at__isnull=True, expires_at__gt=at + _min_remaining()).order_by(
+        "-is_admin", "-expires_at"
+    )
 
 
 def list_usable_grants(portal: Portal, *, at: datetime | None = None) -> QuerySet[SessionGrant]:
@@ -102,15 +105,21 @@ def get_portal_credential(portal: Portal, *, kind: str | None = None) -> PortalC
 
 
 def list_admin_user_ids(portal: Portal) -> list[int]:
-    return list(SessionGrant.objects.filter(portal=portal, is_admin=True).values_list("bitrix_user_id", flat=True))
+    return list(
+        SessionGrant.objects.filter(portal=portal, is_admin=True).values_list("bitrix_user_id", flat=True)
+    )
 
 
-def list_portals_with_expiring_sessions(*, within: timedelta, at: datetime | None = None) -> list[tuple[Portal, datetime]]:
+def list_portals_with_expiring_sessions(
+    *, within: timedelta, at: datetime | None = None
+) -> list[tuple[Portal, datetime]]:
     """Active portals without a personal key whose best token expires within `within`, not yet warned."""
     at = at or timezone.now()
     best_expiry = _usable(SessionGrant.objects.filter(portal=OuterRef("pk")), at).values("expires_at")[:1]
     candidates = (
-        Portal.objects.filter(status=Portal.Status.ACTIVE, expiry_warned_at__isnull=True, api_key__isnull=True)
+        Portal.objects.filter(
+            status=Portal.Status.ACTIVE, expiry_warned_at__isnull=True, api_key__isnull=True
+        )
         .annotate(best_expires_at=Subquery(best_expiry))
         .filter(best_expires_at__isnull=False, best_expires_at__lte=at + within)
     )
@@ -122,13 +131,21 @@ def list_portals_with_lapsed_sessions(*, at: datetime | None = None) -> list[Por
     at = at or timezone.now()
     valid_key = PortalApiKey.objects.filter(portal=OuterRef("pk"), invalidated_at__isnull=True)
     usable_grant = _usable(SessionGrant.objects.filter(portal=OuterRef("pk")), at)
-    return list(Portal.objects.filter(status=Portal.Status.ACTIVE).exclude(Exists(valid_key)).exclude(Exists(usable_grant)))
+    return list(
+        Portal.objects.filter(status=Portal.Status.ACTIVE)
+        .exclude(Exists(valid_key))
+        .exclude(Exists(usable_grant))
+    )
 
 
 def annotate_credentials(portals: QuerySet[Portal], *, at: datetime | None = None) -> QuerySet[Portal]:
     """Each portal's best live token expiry (`best_expires_at`) and whether it has a personal key
     (`has_personal_key`), inside the one query of a list: no query per row."""
     at = at or timezone.now()
-    best = SessionGrant.objects.filter(portal=OuterRef("pk"), invalidated_at__isnull=True, expires_at__gt=at).order_by("-expires_at")
+    best = SessionGrant.objects.filter(
+        portal=OuterRef("pk"), invalidated_at__isnull=True, expires_at__gt=at
+    ).order_by("-expires_at")
     key = PortalApiKey.objects.filter(portal=OuterRef("pk"), invalidated_at__isnull=True)
-    return portals.annotate(best_expires_at=Subquery(best.values("expires_at")[:1]), has_personal_key=Exists(key))
+    return portals.annotate(
+        best_expires_at=Subquery(best.values("expires_at")[:1]), has_personal_key=Exists(key)
+    )

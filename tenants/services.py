@@ -1,4 +1,5 @@
 """Writes of tenants' data: install from a verified visit, keep tokens fresh, lose and regain sessions, uninstall."""
+
 from __future__ import annotations
 
 import logging
@@ -40,15 +41,21 @@ def store_session_grant(*, identity: VerifiedIdentity, session_token: str, sourc
     expires_at = identity.expires_at
     if expires_at is None:
         expires_at = now + timedelta(seconds=settings.TENANTS_DEFAULT_SESSION_SECONDS)
-        log.info("session end not stated portal=%s user=%s; assuming %s", identity.member_id,
-                 identity.bitrix_user_id, expires_at.isoformat())
+        log.info(
+            "session end not stated portal=%s user=%s; assuming %s",
+            identity.member_id,
+            identity.bitrix_user_id,
+            expires_at.isoformat(),
+        )
         identity = replace(identity, expires_at=expires_at)
     portal = Portal.objects.select_for_update().filter(member_id=identity.member_id).first()
     newly_installed = portal is None or portal.status == Portal.Status.UNINSTALLED
     if newly_installed and not identity.is_admin:
         raise InstallationError(
             f"portal={identity.member_id} user={identity.bitrix_user_id} is not an admin and the portal is not installed",
-            public_message=_("The app is not installed on this portal yet: a portal administrator must open it first."),
+            public_message=_(
+                "The app is not installed on this portal yet: a portal administrator must open it first."
+            ),
         )
     if portal is None:
         portal = Portal(member_id=identity.member_id)
@@ -85,7 +92,11 @@ def store_session_grant(*, identity: VerifiedIdentity, session_token: str, sourc
     )
     log.info(
         "session grant stored portal=%s user=%s admin=%s source=%s expires_at=%s",
-        portal.member_id, identity.bitrix_user_id, identity.is_admin, source, expires_at.isoformat(),
+        portal.member_id,
+        identity.bitrix_user_id,
+        identity.is_admin,
+        source,
+        expires_at.isoformat(),
     )
     if newly_installed:
         log.info("portal installed portal=%s domain=%s", portal.member_id, portal.domain)
@@ -103,13 +114,21 @@ def accept_gateway_visit(*, session_token: str, claimed_portal_id: str, claimed_
     user, or the visit is refused as forged.
     """
     identity = get_identity_backend().verify_session(session_token)
-    if identity.vibe_portal_id != claimed_portal_id or str(identity.bitrix_user_id) != str(claimed_user_id).strip():
+    if (
+        identity.vibe_portal_id != claimed_portal_id
+        or str(identity.bitrix_user_id) != str(claimed_user_id).strip()
+    ):
         log.warning(
             "forged gateway headers refused: claimed portal=%s user=%s, token belongs to portal=%s user=%s",
-            claimed_portal_id[:64], str(claimed_user_id)[:32], identity.vibe_portal_id, identity.bitrix_user_id,
+            claimed_portal_id[:64],
+            str(claimed_user_id)[:32],
+            identity.vibe_portal_id,
+            identity.bitrix_user_id,
         )
         raise InstallationError("gateway headers do not match the token's owner")
-    return store_session_grant(identity=identity, session_token=session_token, source=SessionGrant.Source.GATEWAY)
+    return store_session_grant(
+        identity=identity, session_token=session_token, source=SessionGrant.Source.GATEWAY
+    )
 
 
 def accept_oauth_code(*, code: str, redirect_uri: str) -> SessionGrant:
@@ -117,22 +136,36 @@ def accept_oauth_code(*, code: str, redirect_uri: str) -> SessionGrant:
     backend = get_identity_backend()
     exchanged = backend.exchange_code(code=code, redirect_uri=redirect_uri)
     identity = backend.verify_session(exchanged.session_token)
-    if identity.member_id != exchanged.identity.member_id or identity.bitrix_user_id != exchanged.identity.bitrix_user_id:
-        log.warning("oauth token refused: /v1/me disagrees with the token exchange portal=%s", identity.member_id)
+    if (
+        identity.member_id != exchanged.identity.member_id
+        or identity.bitrix_user_id != exchanged.identity.bitrix_user_id
+    ):
+        log.warning(
+            "oauth token refused: /v1/me disagrees with the token exchange portal=%s", identity.member_id
+        )
         raise InstallationError("the exchanged token belongs to someone else than the exchange said")
     if identity.expires_at is None and exchanged.identity.expires_at is not None:
         # The token exchange said when it ends where /v1/me did not.
         identity = replace(identity, expires_at=exchanged.identity.expires_at)
-    portal = store_session_grant(identity=identity, session_token=exchanged.session_token, source=SessionGrant.Source.OAUTH)
+    portal = store_session_grant(
+        identity=identity, session_token=exchanged.session_token, source=SessionGrant.Source.OAUTH
+    )
     return portal.grants.get(bitrix_user_id=identity.bitrix_user_id)
 
 
-KEY_REFUSED = _("The platform did not accept this key. Check that you copied all of it and that it has not been revoked.")
+KEY_REFUSED = _(
+    "The platform did not accept this key. Check that you copied all of it and that it has not been revoked."
+)
 
 
 def _refuse_if_uninstalled(portal: Portal) -> None:
     """Writes on behalf of a portal's people stop at uninstall, even from a page opened before it (row locked)."""
-    if not Portal.objects.select_for_update().filter(pk=portal.pk).exclude(status=Portal.Status.UNINSTALLED).exists():
+    if (
+        not Portal.objects.select_for_update()
+        .filter(pk=portal.pk)
+        .exclude(status=Portal.Status.UNINSTALLED)
+        .exists()
+    ):
         raise InstallationError(
             f"write to uninstalled portal={portal.member_id} refused",
             public_message=_("The app is no longer installed on this portal."),
@@ -144,7 +177,9 @@ def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -
     """Store a personal vibe_api_ key for unattended running, after the platform confirms it is this portal's."""
     _refuse_if_uninstalled(portal)
     if not api_key.startswith("vibe_api_"):
-        raise InstallationError("not a personal key", public_message=_("A personal key starts with vibe_api_."))
+        raise InstallationError(
+            "not a personal key", public_message=_("A personal key starts with vibe_api_.")
+        )
     try:
         identity = get_identity_backend().verify_api_key(api_key)
     except InstallationError as error:
@@ -153,8 +188,14 @@ def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -
         # The platform refused the key itself: the person is fine, the key is not.
         raise InstallationError(str(error), public_message=KEY_REFUSED) from None
     if identity.member_id != portal.member_id:
-        log.warning("personal key of another portal refused portal=%s key_portal=%s", portal.member_id, identity.member_id)
-        raise InstallationError("the key belongs to another portal", public_message=_("This key belongs to another portal."))
+        log.warning(
+            "personal key of another portal refused portal=%s key_portal=%s",
+            portal.member_id,
+            identity.member_id,
+        )
+        raise InstallationError(
+            "the key belongs to another portal", public_message=_("This key belongs to another portal.")
+        )
     stored, _created = PortalApiKey.objects.update_or_create(
         portal=portal,
         defaults={
@@ -196,7 +237,9 @@ def report_credential_refused(portal: Portal, *, credential: PortalCredential) -
     model = PortalApiKey if credential.kind == "personal" else SessionGrant
     # A credential read from no stored row (row_id None) matches none.
     stale = model.objects.filter(portal=portal, pk=credential.row_id or 0, invalidated_at__isnull=True)
-    stale = stale.filter(**{"added_at" if credential.kind == "personal" else "obtained_at": credential.obtained_at})
+    stale = stale.filter(
+        **{"added_at" if credential.kind == "personal" else "obtained_at": credential.obtained_at}
+    )
     if stale.update(invalidated_at=now) and credential.kind == "personal":
         log.warning("personal key refused by the platform portal=%s", portal.member_id)
         _announce(signals.portal_credentials_changed, portal)

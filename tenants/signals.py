@@ -1,4 +1,5 @@
 """What tenants announces to the rest of the project; Signal objects only, receivers live elsewhere."""
+
 from django.dispatch import Signal
 
 # sender=Portal class; kwargs: portal

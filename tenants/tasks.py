@@ -1,4 +1,5 @@
 """django-q2 tasks of tenants: expiry warnings, lapsed sessions, purging uninstalled portals, old sessions."""
+
 from __future__ import annotations
 
 import logging
@@ -24,7 +25,9 @@ def warn_expiring_sessions() -> int:
     warned = 0
     for portal, expires_at in selectors.list_portals_with_expiring_sessions(within=within):
         with transaction.atomic():
-            if not Portal.objects.filter(pk=portal.pk, expiry_warned_at__isnull=True).update(expiry_warned_at=timezone.now()):
+            if not Portal.objects.filter(pk=portal.pk, expiry_warned_at__isnull=True).update(
+                expiry_warned_at=timezone.now()
+            ):
                 continue  # another worker warned it first
         signals.portal_session_expiring.send(
             sender=Portal,
@@ -33,7 +36,9 @@ def warn_expiring_sessions() -> int:
             admin_user_ids=selectors.list_admin_user_ids(portal),
             open_url=settings.VIBE_APP_PUBLIC_URL,
         )
-        log.info("session expiry warning sent portal=%s expires_at=%s", portal.member_id, expires_at.isoformat())
+        log.info(
+            "session expiry warning sent portal=%s expires_at=%s", portal.member_id, expires_at.isoformat()
+        )
         warned += 1
     for portal in selectors.list_portals_with_lapsed_sessions():
         services.mark_portal_session_lost(portal)

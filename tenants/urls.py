@@ -1,4 +1,5 @@
 """URL routes of the portal-facing pages."""
+
 from django.urls import path
 
 from tenants import views

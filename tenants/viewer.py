@@ -1,4 +1,5 @@
 """Who is looking at the app: the verified portal user, re-checked against their live grant on every request."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,7 +23,9 @@ class Viewer:
     bitrix_user_id: int
     name: str
     is_admin: bool
-    token_digest: str  # an HMAC of the last verified token: tells a new token from the known one, reveals nothing
+    token_digest: (
+        str  # an HMAC of the last verified token: tells a new token from the known one, reveals nothing
+    )
     # The grant this browser session stands on; a grant deleted (uninstall) and made again is another row.
     grant_id: int = 0
     _portal: Portal | None = field(default=None, compare=False, repr=False)

@@ -1,4 +1,5 @@
 """Thin views: the embedded entry (gateway headers), the OAuth redirect, and the portal page."""
+
 from __future__ import annotations
 
 import logging
@@ -46,7 +47,12 @@ def _bearer(value: str) -> str:
 def _gateway_headers_are_well_formed(request: HttpRequest, token: str) -> bool:
     user_id = request.headers.get("X-Vibe-User-Id", "").strip()
     portal_id = request.headers.get("X-Vibe-Portal-Id", "")
-    return bool(_TOKEN_SHAPE.fullmatch(token) and user_id.isascii() and user_id.isdigit() and _ID_SHAPE.fullmatch(portal_id))
+    return bool(
+        _TOKEN_SHAPE.fullmatch(token)
+        and user_id.isascii()
+        and user_id.isdigit()
+        and _ID_SHAPE.fullmatch(portal_id)
+    )
 
 
 @require_GET
@@ -59,7 +65,12 @@ def app_entry(request: HttpRequest) -> HttpResponse:
         return render(request, "tenants/open_from_bitrix.html")
     if not _gateway_headers_are_well_formed(request, token):
         log.warning("malformed gateway headers refused path=%s", request.path)
-        return render(request, "tenants/error.html", {"message": _("The request's credentials are malformed.")}, status=400)
+        return render(
+            request,
+            "tenants/error.html",
+            {"message": _("The request's credentials are malformed.")},
+            status=400,
+        )
     viewer = find_viewer(request)
     if viewer is None or viewer.token_digest != token_digest(token):
         try:
@@ -88,7 +99,12 @@ def oauth_start(request: HttpRequest) -> HttpResponse:
     """Send an invited visitor to the platform's consent page; the uninvited never see the app key."""
     if getattr(request, "limited", False):
         log.warning("oauth start rate-limited path=%s", request.path)
-        return render(request, "tenants/error.html", {"message": _("Too many attempts. Please wait a minute.")}, status=429)
+        return render(
+            request,
+            "tenants/error.html",
+            {"message": _("Too many attempts. Please wait a minute.")},
+            status=429,
+        )
     try:
         oauth.check_invite(request.GET.get("invite", ""))
     except TenantsError as error:
@@ -108,7 +124,9 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         return render_tenants_error(request, error)
     try:
         if request.GET.get("error"):
-            response = render(request, "tenants/error.html", {"message": _("Access was not granted.")}, status=400)
+            response = render(
+                request, "tenants/error.html", {"message": _("Access was not granted.")}, status=400
+            )
         else:
             grant = services.accept_oauth_code(
                 code=request.GET.get("code", ""),
@@ -144,11 +162,18 @@ def portal_page(request: HttpRequest) -> HttpResponse:
     if viewer is None or portal is None:
         return render(request, "tenants/open_from_bitrix.html", status=401)
     prefs, _created = PortalSettings.objects.get_or_create(portal=portal)
-    settings_form = PortalSettingsForm(initial={"language": prefs.language, "timezone": prefs.timezone, "bot_name": prefs.bot_name})
+    settings_form = PortalSettingsForm(
+        initial={"language": prefs.language, "timezone": prefs.timezone, "bot_name": prefs.bot_name}
+    )
     key_form = PortalApiKeyForm()
     if request.method == "POST":
         if not viewer.is_admin:
-            return render(request, "tenants/error.html", {"message": _("Only a portal administrator can change settings.")}, status=403)
+            return render(
+                request,
+                "tenants/error.html",
+                {"message": _("Only a portal administrator can change settings.")},
+                status=403,
+            )
         action = request.POST.get("action")
         try:
             if action == "settings":
@@ -162,10 +187,14 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                 if key_form.is_valid():
                     try:
                         services.set_portal_api_key(
-                            portal, api_key=key_form.cleaned_data["api_key"], added_by_user_id=viewer.bitrix_user_id
+                            portal,
+                            api_key=key_form.cleaned_data["api_key"],
+                            added_by_user_id=viewer.bitrix_user_id,
                         )
                     except TenantsError as error:
-                        key_form.add_error("api_key", error.public_message)  # shown at the key, not as a dead end
+                        key_form.add_error(
+                            "api_key", error.public_message
+                        )  # shown at the key, not as a dead end
                     else:
                         messages.success(request, _("Key saved."))
                         return redirect("tenants:portal")
@@ -193,10 +222,20 @@ def portal_page(request: HttpRequest) -> HttpResponse:
 def uninstall(request: HttpRequest) -> HttpResponse:
     viewer, portal = _viewer_portal(request)
     if viewer is None or portal is None or not viewer.is_admin:
-        return render(request, "tenants/error.html", {"message": _("Only a portal administrator can uninstall the app.")}, status=403)
+        return render(
+            request,
+            "tenants/error.html",
+            {"message": _("Only a portal administrator can uninstall the app.")},
+            status=403,
+        )
     form = UninstallForm(request.POST, domain=portal.domain)
     if not form.is_valid():
-        return render(request, "tenants/error.html", {"message": _("Type the portal's domain exactly to confirm.")}, status=400)
+        return render(
+            request,
+            "tenants/error.html",
+            {"message": _("Type the portal's domain exactly to confirm.")},
+            status=400,
+        )
     services.uninstall_portal(portal, reason="admin")
     forget_viewer(request)
     return render(request, "tenants/uninstalled.html", {"portal": portal})

@@ -1,4 +1,5 @@
 """Shared fixtures: the sandbox on loopback, and a guard that keeps tests off every other network."""
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 """The guard behind the `network_guard` fixture: a socket may connect to loopback (and local sockets) only."""
+
 from __future__ import annotations
 
 import ipaddress

@@ -1,4 +1,5 @@
 """The network guard: a test reaching beyond loopback is stopped and failed; loopback stays open."""
+
 from __future__ import annotations
 
 import socket

@@ -1,4 +1,5 @@
 """`runstack` stops cleanly: one or two SIGTERMs leave no traceback, no process and no port behind."""
+
 from __future__ import annotations
 
 import os
@@ -46,7 +47,7 @@ def list_child_groups(parent_pid: int) -> set[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp …
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state ppid pgrp …
         if int(fields[1]) == parent_pid:
             groups.add(int(fields[2]))
     return groups
@@ -72,11 +73,27 @@ def start_runstack(tmp_path: Path, ports: list[int]) -> subprocess.Popen:
         "VIBE_Q_NAME": f"runstack-test-{os.getpid()}",
         "VIBE_Q_WORKERS": "1",
     }
-    argv = [sys.executable, str(ROOT / "manage.py"), "runstack", "--web-port", str(web),
-            "--sandbox-port", str(sandbox), "--gateway-port", str(gateway)]
+    argv = [
+        sys.executable,
+        str(ROOT / "manage.py"),
+        "runstack",
+        "--web-port",
+        str(web),
+        "--sandbox-port",
+        str(sandbox),
+        "--gateway-port",
+        str(gateway),
+    ]
     # Its own session, as `make run` in a terminal is: the test signals that whole group, as make does.
-    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    return subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def read_until(process: subprocess.Popen, marker: str, *, seconds: float = 120) -> str:

@@ -1,4 +1,5 @@
 """The project package as an app, so that its management commands (runstack) are found."""
+
 from django.apps import AppConfig
 
 

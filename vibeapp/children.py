@@ -1,4 +1,5 @@
 """Stop the child process groups runstack started: SIGTERM, a grace period, then SIGKILL for what is left."""
+
 from __future__ import annotations
 
 import os

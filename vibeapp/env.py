@@ -1,4 +1,5 @@
 """Reads deployment settings from the environment, and keeps the embedded default's local secrets."""
+
 from __future__ import annotations
 
 import importlib.util

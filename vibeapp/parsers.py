@@ -1,4 +1,5 @@
 """The project's JSON parser for DRF: a body nested too deeply is a 400, not the RecursionError's 500."""
+
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _

@@ -1,4 +1,5 @@
 """Django settings, read from the environment; the defaults are the embedded single-machine setup."""
+
 from __future__ import annotations
 
 import os
@@ -111,7 +112,9 @@ else:
             "CONN_MAX_AGE": 60,
             # A file (not :memory:) so that the real qcluster and pacer a test starts can share it; one per
             # test process, so that concurrent runs never share a database.
-            "TEST": {"NAME": env.read_str("VIBE_SQLITE_TEST_PATH") or VAR_DIR / f"test-db-{os.getpid()}.sqlite3"},
+            "TEST": {
+                "NAME": env.read_str("VIBE_SQLITE_TEST_PATH") or VAR_DIR / f"test-db-{os.getpid()}.sqlite3"
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -147,8 +150,11 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["vibeapp.parsers.BoundedJSONParser", "rest_framework.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_PARSER_CLASSES": [
+        "vibeapp.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
@@ -193,7 +199,9 @@ TENANTS_RETENTION_DAYS = env.read_int("TENANTS_RETENTION_DAYS", 30)
 # OAuth `state` lifetime.
 TENANTS_OAUTH_STATE_MAX_AGE = env.read_int("TENANTS_OAUTH_STATE_MAX_AGE", 600)
 # How tenants asks the platform who a token belongs to; tenants never imports botcore, so by dotted path.
-TENANTS_IDENTITY_BACKEND = env.read_str("TENANTS_IDENTITY_BACKEND", "botcore.vibe.identity.VibeIdentityBackend")
+TENANTS_IDENTITY_BACKEND = env.read_str(
+    "TENANTS_IDENTITY_BACKEND", "botcore.vibe.identity.VibeIdentityBackend"
+)
 # Cards other apps add to the portal page, by dotted path (tenants never imports botcore itself).
 TENANTS_PORTAL_SECTIONS = ["botcore.skills.web.portal_sections"]
 # Where portal users are sent to open the app (the gateway in the embedded default).
@@ -267,7 +275,8 @@ STORAGES = {
     # Hashed, compressed copies made by collectstatic; plain storage where collectstatic never ran (tests, runstack).
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if IS_PRODUCTION else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if IS_PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
 # Without collectstatic (development), whitenoise serves straight from the apps' static folders.

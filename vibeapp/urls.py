@@ -1,4 +1,5 @@
 """Top-level URL routes of the web process."""
+
 from django.contrib import admin
 from django.urls import include, path
 

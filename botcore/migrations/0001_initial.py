@@ -6,103 +6,179 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenants', '0001_initial'),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Bot',
+            name="Bot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=64)),
-                ('name', models.CharField(max_length=100)),
-                ('vibe_bot_id', models.BigIntegerField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('pending', 'Not registered yet'), ('active', 'Active'), ('waiting_session', 'Waiting for a session'), ('paused', 'Paused by an operator'), ('broken', 'Broken (needs an operator)'), ('retired', 'Retired')], db_index=True, default='pending', max_length=20)),
-                ('broken_reason', models.TextField(blank=True)),
-                ('event_offset', models.BigIntegerField(default=0)),
-                ('next_poll_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('lease_token', models.CharField(blank=True, max_length=36)),
-                ('lease_until', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('has_more', models.BooleanField(default=False)),
-                ('last_polled_at', models.DateTimeField(blank=True, null=True)),
-                ('last_event_at', models.DateTimeField(blank=True, null=True)),
-                ('consecutive_failures', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('provisioned_at', models.DateTimeField(blank=True, null=True)),
-                ('commands_signature', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('portal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bots', to='tenants.portal')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=64)),
+                ("name", models.CharField(max_length=100)),
+                ("vibe_bot_id", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Not registered yet"),
+                            ("active", "Active"),
+                            ("waiting_session", "Waiting for a session"),
+                            ("paused", "Paused by an operator"),
+                            ("broken", "Broken (needs an operator)"),
+                            ("retired", "Retired"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("broken_reason", models.TextField(blank=True)),
+                ("event_offset", models.BigIntegerField(default=0)),
+                ("next_poll_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("lease_token", models.CharField(blank=True, max_length=36)),
+                ("lease_until", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("has_more", models.BooleanField(default=False)),
+                ("last_polled_at", models.DateTimeField(blank=True, null=True)),
+                ("last_event_at", models.DateTimeField(blank=True, null=True)),
+                ("consecutive_failures", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("provisioned_at", models.DateTimeField(blank=True, null=True)),
+                ("commands_signature", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "portal",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="bots", to="tenants.portal"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='BotCommand',
+            name="BotCommand",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('skill_name', models.CharField(max_length=64)),
-                ('command', models.CharField(max_length=64)),
-                ('vibe_command_id', models.BigIntegerField()),
-                ('bot', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='commands', to='botcore.bot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("skill_name", models.CharField(max_length=64)),
+                ("command", models.CharField(max_length=64)),
+                ("vibe_command_id", models.BigIntegerField()),
+                (
+                    "bot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="commands", to="botcore.bot"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='EventLogEntry',
+            name="EventLogEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('vibe_event_id', models.BigIntegerField()),
-                ('event_type', models.CharField(db_index=True, max_length=64)),
-                ('payload', models.JSONField()),
-                ('status', models.CharField(choices=[('received', 'Received'), ('handled', 'Handled'), ('ignored', 'Ignored'), ('failed', 'Failed')], db_index=True, default='received', max_length=10)),
-                ('skill', models.CharField(blank=True, max_length=64)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('occurred_at', models.DateTimeField(blank=True, help_text="the platform's event date", null=True)),
-                ('received_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('handled_at', models.DateTimeField(blank=True, null=True)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('bot', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='botcore.bot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("vibe_event_id", models.BigIntegerField()),
+                ("event_type", models.CharField(db_index=True, max_length=64)),
+                ("payload", models.JSONField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("received", "Received"),
+                            ("handled", "Handled"),
+                            ("ignored", "Ignored"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="received",
+                        max_length=10,
+                    ),
+                ),
+                ("skill", models.CharField(blank=True, max_length=64)),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                (
+                    "occurred_at",
+                    models.DateTimeField(blank=True, help_text="the platform's event date", null=True),
+                ),
+                ("received_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("handled_at", models.DateTimeField(blank=True, null=True)),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "bot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="botcore.bot"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'event log',
-                'ordering': ['-received_at'],
+                "verbose_name_plural": "event log",
+                "ordering": ["-received_at"],
             },
         ),
         migrations.CreateModel(
-            name='SkillConfig',
+            name="SkillConfig",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('skill_name', models.CharField(max_length=64)),
-                ('is_enabled', models.BooleanField(default=True)),
-                ('options', models.JSONField(blank=True, default=dict)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('portal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='skill_configs', to='tenants.portal')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("skill_name", models.CharField(max_length=64)),
+                ("is_enabled", models.BooleanField(default=True)),
+                ("options", models.JSONField(blank=True, default=dict)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "portal",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="skill_configs",
+                        to="tenants.portal",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='bot',
-            index=models.Index(fields=['status', 'next_poll_at'], name='bot_due_idx'),
+            model_name="bot",
+            index=models.Index(fields=["status", "next_poll_at"], name="bot_due_idx"),
         ),
         migrations.AddConstraint(
-            model_name='bot',
-            constraint=models.UniqueConstraint(fields=('portal', 'code'), name='one_bot_code_per_portal'),
+            model_name="bot",
+            constraint=models.UniqueConstraint(fields=("portal", "code"), name="one_bot_code_per_portal"),
         ),
         migrations.AddConstraint(
-            model_name='botcommand',
-            constraint=models.UniqueConstraint(fields=('bot', 'command'), name='one_command_per_bot'),
+            model_name="botcommand",
+            constraint=models.UniqueConstraint(fields=("bot", "command"), name="one_command_per_bot"),
         ),
         migrations.AddIndex(
-            model_name='eventlogentry',
-            index=models.Index(fields=['bot', 'status', 'vibe_event_id'], name='event_pending_idx'),
+            model_name="eventlogentry",
+            index=models.Index(fields=["bot", "status", "vibe_event_id"], name="event_pending_idx"),
         ),
         migrations.AddConstraint(
-            model_name='eventlogentry',
-            constraint=models.UniqueConstraint(fields=('bot', 'vibe_event_id'), name='one_entry_per_bot_event'),
+            model_name="eventlogentry",
+            constraint=models.UniqueConstraint(
+                fields=("bot", "vibe_event_id"), name="one_entry_per_bot_event"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='skillconfig',
-            constraint=models.UniqueConstraint(fields=('portal', 'skill_name'), name='one_config_per_portal_skill'),
+            model_name="skillconfig",
+            constraint=models.UniqueConstraint(
+                fields=("portal", "skill_name"), name="one_config_per_portal_skill"
+            ),
         ),
     ]

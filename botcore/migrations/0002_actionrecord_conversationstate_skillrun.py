@@ -6,63 +6,131 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('botcore', '0001_initial'),
-        ('tenants', '0001_initial'),
+        ("botcore", "0001_initial"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ActionRecord',
+            name="ActionRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=64)),
-                ('result', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('bot', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='action_records', to='botcore.bot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=64)),
+                ("result", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "bot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="action_records",
+                        to="botcore.bot",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('bot', 'key'), name='one_record_per_action')],
+                "constraints": [models.UniqueConstraint(fields=("bot", "key"), name="one_record_per_action")],
             },
         ),
         migrations.CreateModel(
-            name='ConversationState',
+            name="ConversationState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('skill_name', models.CharField(max_length=64)),
-                ('dialog_id', models.CharField(max_length=64)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('version', models.PositiveIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('portal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversation_states', to='tenants.portal')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("skill_name", models.CharField(max_length=64)),
+                ("dialog_id", models.CharField(max_length=64)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("version", models.PositiveIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "portal",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conversation_states",
+                        to="tenants.portal",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('portal', 'skill_name', 'dialog_id'), name='one_state_per_skill_dialog')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("portal", "skill_name", "dialog_id"), name="one_state_per_skill_dialog"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SkillRun',
+            name="SkillRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('skill_name', models.CharField(max_length=64)),
-                ('kind', models.CharField(choices=[('installed', 'Portal installed'), ('uninstalled', 'Portal uninstalled'), ('scheduled', 'Scheduled run'), ('deferred', 'Deferred job')], max_length=12)),
-                ('run_key', models.CharField(max_length=200)),
-                ('payload', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('skipped', 'Skipped (skill off for the portal)')], db_index=True, default='pending', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('due_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('enqueued_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('portal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='skill_runs', to='tenants.portal')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("skill_name", models.CharField(max_length=64)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("installed", "Portal installed"),
+                            ("uninstalled", "Portal uninstalled"),
+                            ("scheduled", "Scheduled run"),
+                            ("deferred", "Deferred job"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("run_key", models.CharField(max_length=200)),
+                ("payload", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped (skill off for the portal)"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("due_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("enqueued_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "portal",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="skill_runs",
+                        to="tenants.portal",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-due_at'],
-                'indexes': [models.Index(fields=['status', 'due_at'], name='skill_run_due_idx')],
-                'constraints': [models.UniqueConstraint(fields=('portal', 'skill_name', 'run_key'), name='one_run_per_key')],
+                "ordering": ["-due_at"],
+                "indexes": [models.Index(fields=["status", "due_at"], name="skill_run_due_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("portal", "skill_name", "run_key"), name="one_run_per_key"
+                    )
+                ],
             },
         ),
     ]

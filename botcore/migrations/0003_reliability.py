@@ -12,49 +12,68 @@ def set_entries_vibe_bot_id(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('botcore', '0002_actionrecord_conversationstate_skillrun'),
+        ("botcore", "0002_actionrecord_conversationstate_skillrun"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='eventlogentry',
-            name='one_entry_per_bot_event',
+            model_name="eventlogentry",
+            name="one_entry_per_bot_event",
         ),
         migrations.AddField(
-            model_name='bot',
-            name='backoff_until',
+            model_name="bot",
+            name="backoff_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='bot',
-            name='credential_kind',
-            field=models.CharField(choices=[('session', "The app key with a portal user's session"), ('personal', "The portal's personal key")], default='session', max_length=10),
+            model_name="bot",
+            name="credential_kind",
+            field=models.CharField(
+                choices=[
+                    ("session", "The app key with a portal user's session"),
+                    ("personal", "The portal's personal key"),
+                ],
+                default="session",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='bot',
-            name='status_note',
+            model_name="bot",
+            name="status_note",
             field=models.CharField(blank=True, max_length=300),
         ),
         migrations.AddField(
-            model_name='eventlogentry',
-            name='next_attempt_at',
+            model_name="eventlogentry",
+            name="next_attempt_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='eventlogentry',
-            name='vibe_bot_id',
+            model_name="eventlogentry",
+            name="vibe_bot_id",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='eventlogentry',
-            name='status',
-            field=models.CharField(choices=[('received', 'Received'), ('handled', 'Handled'), ('ignored', 'Ignored'), ('failed', 'Failed'), ('malformed', 'Malformed (kept as received)')], db_index=True, default='received', max_length=10),
+            model_name="eventlogentry",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("received", "Received"),
+                    ("handled", "Handled"),
+                    ("ignored", "Ignored"),
+                    ("failed", "Failed"),
+                    ("malformed", "Malformed (kept as received)"),
+                ],
+                db_index=True,
+                default="received",
+                max_length=10,
+            ),
         ),
         migrations.RunPython(set_entries_vibe_bot_id, migrations.RunPython.noop),
         migrations.AddConstraint(
-            model_name='eventlogentry',
-            constraint=models.UniqueConstraint(fields=('bot', 'vibe_bot_id', 'vibe_event_id'), name='one_entry_per_bot_event'),
+            model_name="eventlogentry",
+            constraint=models.UniqueConstraint(
+                fields=("bot", "vibe_bot_id", "vibe_event_id"), name="one_entry_per_bot_event"
+            ),
         ),
     ]

@@ -1,5 +1,6 @@
 """A portal's bot on the platform: provision (register it and its commands), move it between credentials,
 pause, resume, retire."""
+
 from __future__ import annotations
 
 import hashlib
@@ -34,12 +35,18 @@ def get_portal_bot_profile(portal: Portal) -> dict[str, str]:
     """The bot's profile on this portal: the deployment's defaults, overridden by the portal's settings."""
     profile = conf.bot_profile()
     prefs = PortalSettings.objects.filter(portal=portal).values("bot_name", "language").first() or {}
-    return {**profile, "name": prefs.get("bot_name") or profile["name"], "language": prefs.get("language") or "en"}
+    return {
+        **profile,
+        "name": prefs.get("bot_name") or profile["name"],
+        "language": prefs.get("language") or "en",
+    }
 
 
 def ensure_bot_row(portal: Portal) -> Bot:
     profile = get_portal_bot_profile(portal)
-    bot, _ = Bot.objects.get_or_create(portal=portal, code=conf.bot_code(), defaults={"name": profile["name"]})
+    bot, _ = Bot.objects.get_or_create(
+        portal=portal, code=conf.bot_code(), defaults={"name": profile["name"]}
+    )
     return bot
 
 
@@ -57,15 +64,22 @@ def provision_bot(portal: Portal, *, note: str = "") -> Bot:
     client, credential = client_for_portal(portal)
     profile = get_portal_bot_profile(portal)
     remote = client.register_bot(
-        code=bot.code, name=profile["name"], color=profile["color"], work_position=profile["work_position"],
-        language=profile["language"], adopt_existing=True,
+        code=bot.code,
+        name=profile["name"],
+        color=profile["color"],
+        work_position=profile["work_position"],
+        language=profile["language"],
+        adopt_existing=True,
     )
     if (remote.name, remote.language) != (profile["name"], profile["language"]):
         # An adopted bot keeps the profile it was registered with; the portal's settings win.
         client.update_bot(remote.id, name=profile["name"], language=profile["language"])
     specs = list_command_specs(portal)
     register_commands(bot, client=client, vibe_bot_id=remote.id, specs=specs)
-    moved = bot.vibe_bot_id is not None and (bot.vibe_bot_id, bot.credential_kind) != (remote.id, credential.kind)
+    moved = bot.vibe_bot_id is not None and (bot.vibe_bot_id, bot.credential_kind) != (
+        remote.id,
+        credential.kind,
+    )
     if moved:
         retire_platform_bot(bot)
         note = note or f"Moved to a new bot on the {CREDENTIAL_NAMES[credential.kind]}."
@@ -88,7 +102,12 @@ def provision_bot(portal: Portal, *, note: str = "") -> Bot:
     bot.refresh_from_db()
     log.info(
         "bot provisioned portal=%s bot=%s vibe_bot=%s credential=%s moved=%s commands=%s",
-        portal.member_id, bot.pk, remote.id, credential.kind, moved, len(specs),
+        portal.member_id,
+        bot.pk,
+        remote.id,
+        credential.kind,
+        moved,
+        len(specs),
     )
     return bot
 
@@ -116,7 +135,12 @@ def retire_platform_bot(bot: Bot, *, max_batches: int = 10) -> None:
                 break
         client.delete_bot(old_id, missing_ok=True)
     except (VibeError, TenantsError) as error:
-        log.warning("old bot not retired on the platform portal=%s vibe_bot=%s: %s", bot.portal.member_id, old_id, error)
+        log.warning(
+            "old bot not retired on the platform portal=%s vibe_bot=%s: %s",
+            bot.portal.member_id,
+            old_id,
+            error,
+        )
         return
     log.info("old bot drained and unregistered portal=%s vibe_bot=%s", bot.portal.member_id, old_id)
 
@@ -157,7 +181,12 @@ def handle_credential_gone(bot: Bot) -> None:
         except TenantsError:
             pass
         else:
-            log.info("bot moves to the %s portal=%s bot=%s", CREDENTIAL_NAMES[preferred], bot.portal.member_id, bot.pk)
+            log.info(
+                "bot moves to the %s portal=%s bot=%s",
+                CREDENTIAL_NAMES[preferred],
+                bot.portal.member_id,
+                bot.pk,
+            )
             async_task("botcore.tasks.move_portal_bot", bot.portal_id, task_name=f"move-{bot.portal_id}")
             return
     tenant_services.mark_portal_session_lost(bot.portal)
@@ -169,14 +198,20 @@ def apply_portal_profile(portal: Portal) -> None:
 
     A bot not provisioned yet gets them when it is; a refusal is logged and provisioning applies them later.
     """
-    bot = Bot.objects.filter(portal=portal, vibe_bot_id__isnull=False).exclude(status=Bot.Status.RETIRED).first()
+    bot = (
+        Bot.objects.filter(portal=portal, vibe_bot_id__isnull=False)
+        .exclude(status=Bot.Status.RETIRED)
+        .first()
+    )
     if bot is None:
         return
     profile = get_portal_bot_profile(portal)
     try:
         client_for_bot(bot).update_bot(bot.vibe_bot_id, name=profile["name"], language=profile["language"])
     except (VibeError, TenantsError) as error:
-        log.warning("bot profile not updated portal=%s bot=%s: %s", portal.member_id, bot.pk, error.__class__.__name__)
+        log.warning(
+            "bot profile not updated portal=%s bot=%s: %s", portal.member_id, bot.pk, error.__class__.__name__
+        )
         return
     Bot.objects.filter(pk=bot.pk).update(name=profile["name"])
 
@@ -194,7 +229,11 @@ def list_command_specs(portal: Portal) -> list[tuple[str, CommandSpec]]:
 
 def sync_portal_commands(portal: Portal) -> None:
     """Make a provisioned bot's commands match the portal's enabled skills (after a skill was switched)."""
-    bot = Bot.objects.filter(portal=portal, vibe_bot_id__isnull=False).exclude(status=Bot.Status.RETIRED).first()
+    bot = (
+        Bot.objects.filter(portal=portal, vibe_bot_id__isnull=False)
+        .exclude(status=Bot.Status.RETIRED)
+        .first()
+    )
     if bot is None:
         return  # provisioning registers them when the bot comes
     specs = list_command_specs(portal)
@@ -207,12 +246,19 @@ def register_commands(bot: Bot, *, client: VibeClient, vibe_bot_id: int, specs) 
     wanted = {spec.command: (skill, spec) for skill, spec in specs}
     for skill_name, spec in wanted.values():
         command = client.register_command(
-            vibe_bot_id, command=spec.command, title=dict(spec.title), description=dict(spec.description) or None,
-            params=dict(spec.params) or None, common=spec.common or None, hidden=spec.button_only or None,
+            vibe_bot_id,
+            command=spec.command,
+            title=dict(spec.title),
+            description=dict(spec.description) or None,
+            params=dict(spec.params) or None,
+            common=spec.common or None,
+            hidden=spec.button_only or None,
         )
         if dict(command.title) != dict(spec.title) or dict(command.description) != dict(spec.description):
             # Registering a known name keeps its old texts; another skill may own the name now.
-            client.update_command(vibe_bot_id, command.id, title=dict(spec.title), description=dict(spec.description) or None)
+            client.update_command(
+                vibe_bot_id, command.id, title=dict(spec.title), description=dict(spec.description) or None
+            )
         BotCommand.objects.update_or_create(
             bot=bot, command=spec.command, defaults={"skill_name": skill_name, "vibe_command_id": command.id}
         )
@@ -242,7 +288,11 @@ def resume_bot(bot: Bot) -> None:
     """An operator (or a fresh session) lets the bot be polled again at once."""
     status = Bot.Status.ACTIVE if bot.vibe_bot_id is not None else Bot.Status.PENDING
     Bot.objects.filter(pk=bot.pk).exclude(status=Bot.Status.RETIRED).update(
-        status=status, next_poll_at=timezone.now(), broken_reason="", consecutive_failures=0, backoff_until=None
+        status=status,
+        next_poll_at=timezone.now(),
+        broken_reason="",
+        consecutive_failures=0,
+        backoff_until=None,
     )
 
 
@@ -251,7 +301,9 @@ def wait_for_session(bot: Bot) -> None:
 
 
 def pause_portal_bots(portal: Portal) -> int:
-    return Bot.objects.filter(portal=portal, status=Bot.Status.ACTIVE).update(status=Bot.Status.WAITING_SESSION)
+    return Bot.objects.filter(portal=portal, status=Bot.Status.ACTIVE).update(
+        status=Bot.Status.WAITING_SESSION
+    )
 
 
 def resume_portal_bots(portal: Portal) -> int:
@@ -271,5 +323,7 @@ def retire_portal_bots(portal: Portal, *, unregister: bool) -> None:
         try:
             retire_bot(bot, unregister=unregister)
         except (VibeError, TenantsError) as error:
-            log.warning("bot not unregistered on the platform portal=%s bot=%s: %s", portal.member_id, bot.pk, error)
+            log.warning(
+                "bot not unregistered on the platform portal=%s bot=%s: %s", portal.member_id, bot.pk, error
+            )
             retire_bot(bot, unregister=False)

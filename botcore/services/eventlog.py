@@ -80,12 +80,16 @@ def _malformed_entry(bot: Bot, vibe_bot_id: int | None, item: Any, reason: str) 
 def build_entry(bot: Bot, vibe_bot_id: int | None, item: Any) -> EventLogEntry:
     """The log entry for one item of a batch: the event cleaned, or a MALFORMED entry saying why not."""
     if not isinstance(item, Mapping):
-        return _malformed_entry(bot, vibe_bot_id, item, f"an event must be an object, got {type(item).__name__}")
+        return _malformed_entry(
+            bot, vibe_bot_id, item, f"an event must be an object, got {type(item).__name__}"
+        )
     event_id = item.get("eventId")
     if isinstance(event_id, str) and event_id.strip().isdigit():
         event_id = int(event_id.strip())
     if isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 <= event_id <= BIGINT_MAX:
-        return _malformed_entry(bot, vibe_bot_id, item, f"eventId is not an integer in 0..2^63-1: {event_id!r:.80}")
+        return _malformed_entry(
+            bot, vibe_bot_id, item, f"eventId is not an integer in 0..2^63-1: {event_id!r:.80}"
+        )
     try:
         payload = clean_json(item)
     except (UnstorableEventError, RecursionError) as error:
@@ -116,8 +120,14 @@ def _insert(entries: list[EventLogEntry]) -> None:
             with transaction.atomic():
                 EventLogEntry.objects.bulk_create([entry], ignore_conflicts=True)
         except DatabaseError as error:
-            log.error("bot=%s event=%s kept as malformed: the database refused it", entry.bot_id, entry.vibe_event_id)
-            fallback = _malformed_entry(entry.bot, entry.vibe_bot_id, entry.payload, f"refused by the database: {error}")
+            log.error(
+                "bot=%s event=%s kept as malformed: the database refused it",
+                entry.bot_id,
+                entry.vibe_event_id,
+            )
+            fallback = _malformed_entry(
+                entry.bot, entry.vibe_bot_id, entry.payload, f"refused by the database: {error}"
+            )
             with transaction.atomic():
                 EventLogEntry.objects.bulk_create([fallback])
 
@@ -135,7 +145,9 @@ def empty_batch_fields(batch: EventBatch, *, now) -> dict:
     return {"event_offset": offset, "has_more": batch.has_more, "last_polled_at": now}
 
 
-def _store_empty(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token: str | None, now) -> int | None:
+def _store_empty(
+    bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token: str | None, now
+) -> int | None:
     """An empty batch in one conditional UPDATE (most polls are empty): no lock, no lookup, no transaction."""
     query = Bot.objects.filter(pk=bot_id, vibe_bot_id=vibe_bot_id)
     if lease_token is not None:

@@ -82,7 +82,9 @@ def run_skill(
     except Exception as error:
         verdict = judge_failure(error, attempts=attempts, retry_base=retry_base, retry_cap=retry_cap)
         if verdict.status == "retry":
-            log.warning("%s skill=%s will be retried in %.1fs: %s", what, skill.name, verdict.retry_in, verdict.error)
+            log.warning(
+                "%s skill=%s will be retried in %.1fs: %s", what, skill.name, verdict.retry_in, verdict.error
+            )
         elif verdict.status == "refused" or isinstance(error, VibeError):
             log.warning("%s skill=%s %s: %s", what, skill.name, verdict.status, verdict.error)
         else:  # a skill's bug: the trace is for its author
@@ -102,7 +104,9 @@ def _finish(entry: EventLogEntry, status: str, *, skill: str = "", error: str = 
 
 def claim_entry(entry: EventLogEntry, *, lease_token: str | None) -> bool:
     """Count an attempt at `entry` if it is still pending, unchanged, and its bot still leased to us."""
-    query = EventLogEntry.objects.filter(pk=entry.pk, status=EventLogEntry.Status.RECEIVED, attempts=entry.attempts)
+    query = EventLogEntry.objects.filter(
+        pk=entry.pk, status=EventLogEntry.Status.RECEIVED, attempts=entry.attempts
+    )
     if lease_token is not None:
         query = query.filter(bot__lease_token=lease_token)
     if not query.update(attempts=F("attempts") + 1, next_attempt_at=None):
@@ -112,7 +116,12 @@ def claim_entry(entry: EventLogEntry, *, lease_token: str | None) -> bool:
 
 
 def handle_entry(
-    entry: EventLogEntry, *, bot: Bot, client: VibeClient, skills: list[tuple[Skill, dict]], lease_token: str | None
+    entry: EventLogEntry,
+    *,
+    bot: Bot,
+    client: VibeClient,
+    skills: list[tuple[Skill, dict]],
+    lease_token: str | None,
 ) -> str:
     """Hand one stored event to its skill and record the outcome; returns the entry's status.
 
@@ -120,10 +129,17 @@ def handle_entry(
     `next_attempt_at` says when). A refused credential or bot is raised, with the attempt given back.
     """
     started = time.monotonic()
-    bind_log_context(portal=bot.portal.member_id, bot=bot.pk, event=entry.vibe_event_id)  # on every line from here
+    bind_log_context(
+        portal=bot.portal.member_id, bot=bot.pk, event=entry.vibe_event_id
+    )  # on every line from here
     if entry.attempts >= conf.handle_max_attempts():
         # Every earlier attempt died with its worker before it could say why.
-        return _finish(entry, EventLogEntry.Status.FAILED, error=f"gave up after {entry.attempts} attempts", started=started)
+        return _finish(
+            entry,
+            EventLogEntry.Status.FAILED,
+            error=f"gave up after {entry.attempts} attempts",
+            started=started,
+        )
     if not claim_entry(entry, lease_token=lease_token):
         return "skipped"
     try:
@@ -147,13 +163,19 @@ def handle_entry(
     if verdict.status == "done":
         return _finish(entry, EventLogEntry.Status.HANDLED, skill=skill_name, started=started)
     if verdict.status == "failed":
-        return _finish(entry, EventLogEntry.Status.FAILED, skill=skill_name, error=verdict.error, started=started)
+        return _finish(
+            entry, EventLogEntry.Status.FAILED, skill=skill_name, error=verdict.error, started=started
+        )
     if verdict.status == "refused":
-        EventLogEntry.objects.filter(pk=entry.pk).update(attempts=F("attempts") - 1, error=verdict.error[:4000])
+        EventLogEntry.objects.filter(pk=entry.pk).update(
+            attempts=F("attempts") - 1, error=verdict.error[:4000]
+        )
         assert verdict.cause is not None
         raise verdict.cause
     retry_at = timezone.now() + timedelta(seconds=verdict.retry_in)
-    EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=retry_at, skill=skill_name, error=verdict.error[:4000])
+    EventLogEntry.objects.filter(pk=entry.pk).update(
+        next_attempt_at=retry_at, skill=skill_name, error=verdict.error[:4000]
+    )
     entry.next_attempt_at = retry_at
     return EventLogEntry.Status.RECEIVED
 
@@ -200,7 +222,9 @@ def handle_pending(
         handled += 1
         if entry.event_type == EventType.BOT_DELETE:
             # The platform deleted the bot: its last event, and the portal's install ends with it.
-            log.info("bot deleted on the platform: uninstalling portal=%s bot=%s", bot.portal.member_id, bot.pk)
+            log.info(
+                "bot deleted on the platform: uninstalling portal=%s bot=%s", bot.portal.member_id, bot.pk
+            )
             uninstall_portal(bot.portal, reason="bot_deleted")
             break
     return PendingOutcome(handled)
@@ -208,6 +232,8 @@ def handle_pending(
 
 # --- backend runs ---------------------------------------------------------------------------------
 RUN_RETRY_BASE = 30.0  # a run waits longer than an event: the minute sweep enqueues it again anyway
+
+
 def _settle_run(run_id: int, status: str, *, error: str = "") -> str:
     SkillRun.objects.filter(pk=run_id).update(status=status, finished_at=timezone.now(), error=error[:4000])
     return status
@@ -232,7 +258,9 @@ def execute_run(run_id: int) -> str:
     portal = run.portal
     skill = find_skill(run.skill_name)
     if skill is None:
-        return _settle_run(run.pk, SkillRun.Status.FAILED, error="the skill is no longer configured (BOTCORE_SKILLS)")
+        return _settle_run(
+            run.pk, SkillRun.Status.FAILED, error="the skill is no longer configured (BOTCORE_SKILLS)"
+        )
     enabled = skill_configs.list_enabled_skills(portal)
     options = next((opts for s, opts in enabled if s is skill), None)
     if options is None:
@@ -252,7 +280,9 @@ def execute_run(run_id: int) -> str:
             enabled_skills=[s for s, _ in enabled], info=info,
         )  # fmt: skip
     except SessionTokenError as error:  # transient: a session, or the bot, comes later
-        verdict = judge_failure(error, attempts=run.attempts, retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds())
+        verdict = judge_failure(
+            error, attempts=run.attempts, retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds()
+        )
     else:
         verdict = run_skill(
             skill, event, ctx, attempts=run.attempts, what=what,
@@ -260,7 +290,9 @@ def execute_run(run_id: int) -> str:
         )  # fmt: skip
     if verdict.status == "refused":  # the credential was refused: wait for a fresh one, as the bot does
         refusal = SessionTokenError(verdict.error)
-        verdict = judge_failure(refusal, attempts=run.attempts, retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds())
+        verdict = judge_failure(
+            refusal, attempts=run.attempts, retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds()
+        )
     if verdict.status == "done":
         return _settle_run(run.pk, SkillRun.Status.DONE)
     if verdict.status == "retry":

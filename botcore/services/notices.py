@@ -1,4 +1,5 @@
 """Messages the backend itself sends to a portal's people (not a skill's): the session expiry reminder."""
+
 from __future__ import annotations
 
 import logging

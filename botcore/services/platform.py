@@ -3,6 +3,7 @@
 A platform bot answers only to the credential that registered it, so a bot's calls always go out with
 that one (`client_for_bot`); the portal's preferred credential is for registering new bots.
 """
+
 from __future__ import annotations
 
 from botcore import conf
@@ -19,7 +20,9 @@ def client_for_credential(credential: PortalCredential, *, portal: Portal, **opt
     if credential.kind == "personal":
         return VibeClient(api_key=credential.secret, portal=portal.member_id, **options)  # type: ignore[arg-type]
     if not conf.vibe_app_key():
-        raise SessionTokenError("VIBE_APP_KEY is not set: portal sessions cannot be used without the app's key")
+        raise SessionTokenError(
+            "VIBE_APP_KEY is not set: portal sessions cannot be used without the app's key"
+        )
     return VibeClient.for_app(session_token=credential.secret, portal=portal.member_id, **options)
 
 

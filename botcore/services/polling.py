@@ -7,6 +7,7 @@ timeout > the deadline (botcore.conf.check_cycle_timing, checked at start-up), s
 its lease even when the queue kills it. A cycle that starts records a backoff before it acts: if it is
 killed, the bot's next cycle still waits, and a platform that hangs is not asked again every lease.
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,7 +53,10 @@ def take_cycle_lease(bot_id: int, pacer_token: str, *, backoff: float | None = N
     until = now + timedelta(seconds=conf.lease_seconds())
     started = {}
     if backoff is not None:
-        started = {"next_poll_at": until + timedelta(seconds=backoff), "consecutive_failures": F("consecutive_failures") + 1}
+        started = {
+            "next_poll_at": until + timedelta(seconds=backoff),
+            "consecutive_failures": F("consecutive_failures") + 1,
+        }
     taken = Bot.objects.filter(pk=bot_id, lease_token=pacer_token, lease_until__gt=now).update(
         lease_token=token, lease_until=until, **started
     )
@@ -77,7 +81,9 @@ def _schedule(bot_id: int, *, lease_token: str | None, delay: float, **fields) -
     query = Bot.objects.filter(pk=bot_id)
     if lease_token is not None:
         query = query.filter(lease_token=lease_token)
-    query.update(next_poll_at=timezone.now() + timedelta(seconds=delay), lease_token="", lease_until=None, **fields)
+    query.update(
+        next_poll_at=timezone.now() + timedelta(seconds=delay), lease_token="", lease_until=None, **fields
+    )
 
 
 def _poll_backoff(failures: int) -> float:
@@ -126,13 +132,17 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
     # A cycle that does not poll is no failure: the start recorded with the lease is taken back.
     failures = bot.consecutive_failures
     if bot.status != Bot.Status.ACTIVE or bot.vibe_bot_id is None:
-        _schedule(bot_id, lease_token=lease_token, delay=conf.poll_slow_seconds(), consecutive_failures=failures)
+        _schedule(
+            bot_id, lease_token=lease_token, delay=conf.poll_slow_seconds(), consecutive_failures=failures
+        )
         return CycleOutcome("not_active")
     try:
         credential = get_bot_credential(bot)
     except SessionTokenError:
         bot_services.handle_credential_gone(bot)
-        _schedule(bot_id, lease_token=lease_token, delay=conf.poll_slow_seconds(), consecutive_failures=failures)
+        _schedule(
+            bot_id, lease_token=lease_token, delay=conf.poll_slow_seconds(), consecutive_failures=failures
+        )
         return CycleOutcome("no_session")
     renew = (lambda: renew_lease(bot_id, lease_token, backoff=backoff)) if lease_token is not None else None
     # The cycle is retried by the pacer with its own backoff, so the poll itself is sent once; no call of
@@ -152,7 +162,11 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
             log.warning("cycle abandoned: the bot changed hands while polling bot=%s", bot_id)
             return CycleOutcome("skipped")
         pending = handle_pending(
-            bot, client=client, lease_token=lease_token, renew=renew, deadline=started + conf.cycle_deadline_seconds()
+            bot,
+            client=client,
+            lease_token=lease_token,
+            renew=renew,
+            deadline=started + conf.cycle_deadline_seconds(),
         )
     except VibeError as error:
         return _settle_failure(bot, lease_token, credential, error)
@@ -166,7 +180,13 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
         consecutive_failures=0, last_error="", backoff_until=None,
     )  # fmt: skip
     if stored or pending.handled:
-        log.info("cycle bot=%s portal=%s stored=%s handled=%s", bot_id, bot.portal.member_id, stored, pending.handled)
+        log.info(
+            "cycle bot=%s portal=%s stored=%s handled=%s",
+            bot_id,
+            bot.portal.member_id,
+            stored,
+            pending.handled,
+        )
     else:
         log.debug("idle cycle bot=%s", bot_id)
     return CycleOutcome("polled", stored=stored, handled=pending.handled)
@@ -201,7 +221,9 @@ def _after(bot: Bot, pending: PendingOutcome, *, had_events: bool, has_more: boo
     return delay
 
 
-def _settle_failure(bot: Bot, lease_token: str | None, credential: PortalCredential, error: VibeError) -> CycleOutcome:
+def _settle_failure(
+    bot: Bot, lease_token: str | None, credential: PortalCredential, error: VibeError
+) -> CycleOutcome:
     """Turn a platform failure (of the poll or of an event's skill) into the bot's next step."""
     if isinstance(error, VibeApiError) and error.concerns_bot:
         bot_services.mark_bot_broken(bot, reason=f"{error.code}: {error.message}")
@@ -210,14 +232,22 @@ def _settle_failure(bot: Bot, lease_token: str | None, credential: PortalCredent
     if isinstance(error, VibeAuthError):
         log.warning("credential refused bot=%s portal=%s code=%s", bot.pk, bot.portal.member_id, error.code)
         tenant_services.report_credential_refused(bot.portal, credential=credential)
-        _schedule(bot.pk, lease_token=lease_token, delay=conf.poll_fast_seconds(), last_error=str(error)[:500])
+        _schedule(
+            bot.pk, lease_token=lease_token, delay=conf.poll_fast_seconds(), last_error=str(error)[:500]
+        )
         return CycleOutcome("no_session")
     if isinstance(error, VibeRateLimitError):
         delay = retry_delay(error, bot.consecutive_failures + 1, base=conf.poll_fast_seconds() * 2,
                             cap=conf.backoff_max_seconds())  # fmt: skip
         log.warning("rate limited bot=%s portal=%s retry_after=%.1fs", bot.pk, bot.portal.member_id, delay)
-        _schedule(bot.pk, lease_token=lease_token, delay=delay, last_error=f"429 {error.code}",
-                  backoff_until=timezone.now() + timedelta(seconds=delay), consecutive_failures=bot.consecutive_failures)
+        _schedule(
+            bot.pk,
+            lease_token=lease_token,
+            delay=delay,
+            last_error=f"429 {error.code}",
+            backoff_until=timezone.now() + timedelta(seconds=delay),
+            consecutive_failures=bot.consecutive_failures,
+        )
         return CycleOutcome("rate_limited")
     return _back_off(bot, lease_token, error)
 
@@ -225,10 +255,16 @@ def _settle_failure(bot: Bot, lease_token: str | None, credential: PortalCredent
 def _back_off(bot: Bot, lease_token: str | None, error: Exception) -> CycleOutcome:
     failures = bot.consecutive_failures + 1
     delay = _poll_backoff(failures)
-    log.warning("cycle failed bot=%s portal=%s failures=%s backoff=%.1fs: %s", bot.pk, bot.portal.member_id, failures, delay, error)
+    log.warning(
+        "cycle failed bot=%s portal=%s failures=%s backoff=%.1fs: %s",
+        bot.pk,
+        bot.portal.member_id,
+        failures,
+        delay,
+        error,
+    )
     _schedule(
         bot.pk, lease_token=lease_token, delay=delay, consecutive_failures=failures,
         last_error=f"{type(error).__name__}: {error}"[:2000], backoff_until=timezone.now() + timedelta(seconds=delay),
     )  # fmt: skip
     return CycleOutcome("backoff")
-

@@ -109,12 +109,18 @@ class SkillListView(SkillViewBase):
 
 
 class SkillDetailView(SkillViewBase):
-    @extend_schema(operation_id="skills_retrieve", responses=OpenApiTypes.OBJECT, summary="One skill of this portal")
+    @extend_schema(
+        operation_id="skills_retrieve", responses=OpenApiTypes.OBJECT, summary="One skill of this portal"
+    )
     def get(self, request: Request, name: str) -> Response:
         return Response(skill_document(self.portal_skill(request, name)))
 
-    @extend_schema(operation_id="skills_change", request=SkillChangeSerializer, responses=OpenApiTypes.OBJECT,
-                   summary="Switch a skill or change its options (admins)")
+    @extend_schema(
+        operation_id="skills_change",
+        request=SkillChangeSerializer,
+        responses=OpenApiTypes.OBJECT,
+        summary="Switch a skill or change its options (admins)",
+    )
     def patch(self, request: Request, name: str) -> Response:
         self.portal_skill(request, name)  # 404 before validating a change to nothing
         change = SkillChangeSerializer(data=request.data)

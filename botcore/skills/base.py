@@ -78,7 +78,9 @@ class MessageFilter:
         if event.is_from_bot and not self.include_bots:
             return False
         is_private = not event.dialog_id.startswith("chat")
-        if (self.chats is ChatScope.PRIVATE and not is_private) or (self.chats is ChatScope.GROUP and is_private):
+        if (self.chats is ChatScope.PRIVATE and not is_private) or (
+            self.chats is ChatScope.GROUP and is_private
+        ):
             return False
         return self.pattern is None or re.search(self.pattern, event.message.text, re.IGNORECASE) is not None
 

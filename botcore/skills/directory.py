@@ -54,6 +54,8 @@ def list_portal_people(portal: Portal) -> list[Choice] | None:
         log.warning("portal users not listed portal=%s: %s", portal.member_id, error.__class__.__name__)
         return None
     people = [
-        Choice(str(user.id), user.name or f"User {user.id}") for user in users if user.is_active and not user.is_bot
+        Choice(str(user.id), user.name or f"User {user.id}")
+        for user in users
+        if user.is_active and not user.is_bot
     ]
     return sorted(people, key=lambda choice: choice.label.lower())

@@ -282,7 +282,9 @@ def _parse_weekdays(text: str) -> list[int]:
     for piece in filter(None, re.split(r"[\s,;]+", text.strip().lower())):
         bounds = piece.split("-")
         if len(bounds) > 2:
-            raise FieldError(gettext("%(value)s is not a day or a range of days") % {"value": _shorten(piece)})
+            raise FieldError(
+                gettext("%(value)s is not a day or a range of days") % {"value": _shorten(piece)}
+            )
         numbers = [_weekday_number(bound) for bound in bounds]
         if len(numbers) == 2 and numbers[0] > numbers[1]:
             message = gettext("%(value)s: a range runs from the earlier day to the later one")

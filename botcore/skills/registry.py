@@ -53,7 +53,8 @@ def _import(item: str) -> type:
             return points[item].load()
         except Exception as exc:  # noqa: BLE001 (an installed package that fails to import: say which one)
             raise SkillConfigError(
-                f"BOTCORE_SKILLS: entry point {item!r} ({points[item].value}) fails to load: {exc}", kind="import"
+                f"BOTCORE_SKILLS: entry point {item!r} ({points[item].value}) fails to load: {exc}",
+                kind="import",
             ) from None
     try:
         return import_string(item.replace(":", "."))

@@ -142,8 +142,7 @@ class SandboxSession(ShellSession):
             self.seen_call = call["seq"]
             path = call["path"].split(f"/bots/{self.bot_id}", 1)[-1] or "/"
             if (
-                (call["method"] == "GET"
-                and path == "/events")
+                (call["method"] == "GET" and path == "/events")
                 or path in ("/messages", "/commands")
                 or path.endswith("/answer")
             ):

@@ -97,7 +97,8 @@ def _render_settings(request, viewer, portal, entry, *, texts, errors, is_enable
         "fields": option_fields(entry, language, texts=texts, errors=errors, pickers=_pickers(portal, entry)),
         "form_error": errors.get("", ""),
         "is_enabled": is_enabled,
-        "timezone": PortalSettings.objects.filter(portal=portal).values_list("timezone", flat=True).first() or "UTC",
+        "timezone": PortalSettings.objects.filter(portal=portal).values_list("timezone", flat=True).first()
+        or "UTC",
     }
     return render(request, "botcore/skill_settings.html", context, status=400 if errors else 200)
 

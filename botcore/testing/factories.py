@@ -47,7 +47,12 @@ def make_user(
     name = name or f"User {user_id}"
     first, _, last = name.partition(" ")
     return PortalUser(
-        id=user_id, name=name, first_name=first, last_name=last, is_bot=is_bot, is_active=is_active,
+        id=user_id,
+        name=name,
+        first_name=first,
+        last_name=last,
+        is_bot=is_bot,
+        is_active=is_active,
         language=language,
     )
 

@@ -139,7 +139,9 @@ class SharedBudget:
             return True
 
     def _decide(self, rates: list[Rate]) -> Decision:
-        return cast(Decision, self._store.check(_GCRA, rates, _CLOCK.now(), 1))  # a sync store decides at once
+        return cast(
+            Decision, self._store.check(_GCRA, rates, _CLOCK.now(), 1)
+        )  # a sync store decides at once
 
     def _acquire(self, priority: Priority) -> bool:
         per_second = self.per_second

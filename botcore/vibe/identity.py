@@ -3,6 +3,7 @@
 tenants names what it needs in `tenants.identity.IdentityBackend` and loads this class by dotted path
 (TENANTS_IDENTITY_BACKEND), so the wire format of these calls stays in botcore/vibe like every other.
 """
+
 from __future__ import annotations
 
 import logging
@@ -74,7 +75,9 @@ class VibeIdentityBackend:
     def _app_key(self) -> str:
         key = conf.vibe_app_key()
         if not key:
-            raise InstallationError("VIBE_APP_KEY is not configured", public_message=_("The app is not configured yet."))
+            raise InstallationError(
+                "VIBE_APP_KEY is not configured", public_message=_("The app is not configured yet.")
+            )
         return key
 
     def _call(self, transport: Transport, method: str, path: str, **kwargs: Any) -> Mapping[str, Any]:
@@ -100,7 +103,10 @@ class VibeIdentityBackend:
         transport = self._transport(api_key=app_key)
         # A code is single-use: a retried exchange after a lost answer would only be refused.
         data = self._call(
-            transport, "POST", "/oauth/token", body={"app_key": app_key, "code": code, "redirect_uri": redirect_uri},
+            transport,
+            "POST",
+            "/oauth/token",
+            body={"app_key": app_key, "code": code, "redirect_uri": redirect_uri},
             retry=RetryClass.UNSAFE,
         )
         token = as_str(data.get("access_token"))

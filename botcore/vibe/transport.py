@@ -173,7 +173,8 @@ class Transport:
         if timeout is not None:
             extra["timeout"] = httpx.Timeout(timeout, connect=self.http.timeout.connect)
         return self._with_retries(
-            functools.partial(self._attempt, method, url, path, params, content, headers, extra, priority), retry
+            functools.partial(self._attempt, method, url, path, params, content, headers, extra, priority),
+            retry,
         )
 
     def _with_retries(self, attempt: Callable[[], T], retry: RetryClass) -> T:
@@ -195,9 +196,16 @@ class Transport:
         assert self.deadline is not None
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise VibeTransportError("the caller's deadline passed before the call", method=method, path=path, sent=False)
+            raise VibeTransportError(
+                "the caller's deadline passed before the call", method=method, path=path, sent=False
+            )
         timeout = extra.get("timeout", self.http.timeout)
-        return {**extra, "timeout": httpx.Timeout(min(timeout.read or left, left), connect=min(timeout.connect or left, left))}
+        return {
+            **extra,
+            "timeout": httpx.Timeout(
+                min(timeout.read or left, left), connect=min(timeout.connect or left, left)
+            ),
+        }
 
     def _attempt(
         self,

@@ -4,24 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Heartbeat',
+            name="Heartbeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('pacer', 'Pacer'), ('qcluster', 'Task cluster')], max_length=20)),
-                ('instance', models.CharField(max_length=255)),
-                ('beat_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("pacer", "Pacer"), ("qcluster", "Task cluster")], max_length=20
+                    ),
+                ),
+                ("instance", models.CharField(max_length=255)),
+                ("beat_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['kind', 'instance'],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'instance'), name='one_heartbeat_per_instance')],
+                "ordering": ["kind", "instance"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("kind", "instance"), name="one_heartbeat_per_instance")
+                ],
             },
         ),
     ]

@@ -8,6 +8,7 @@ Shapes where the reference is silent (CONTRACT part A §9):
 - DELETE is final: a repeat finds no bot and answers 404 BOT_NOT_FOUND, which changes nothing, so a client
   may treat it as "already deleted".
 """
+
 from __future__ import annotations
 
 import re
@@ -38,7 +39,7 @@ def flag_value(value: Any, name: str) -> bool:
         return value
     if isinstance(value, str) and value.upper() in ("Y", "N"):
         return value.upper() == "Y"
-    raise ApiError("INVALID_REQUEST", f"{name} must be true/false (or \"Y\"/\"N\")")
+    raise ApiError("INVALID_REQUEST", f'{name} must be true/false (or "Y"/"N")')
 
 
 def choice_value(value: Any, name: str, choices: tuple[str, ...]) -> str:

@@ -13,6 +13,7 @@ Shapes where the reference is silent (CONTRACT part A §9, imbot.v2 Chat.* in pa
 - Member ids that are not active users of the portal (or are other bots) are skipped silently.
 - Bot actions raise no events, for this bot or any other.
 """
+
 from __future__ import annotations
 
 import base64
@@ -35,6 +36,7 @@ _ORDER_KEYS = ("id", "userId", "lastSendMessageId")
 
 
 # --- field readers ---------------------------------------------------------------------------------------
+
 
 def read_color(value: Any) -> str:
     key = value.replace("_", "").lower() if isinstance(value, str) else None
@@ -79,6 +81,7 @@ def read_ids(value: Any, name: str) -> list[int]:
 
 def active_users(platform: Platform, portal_id: str, ids: list[int]) -> list[int]:
     """The ids that are active users of the portal, in order, without repeats; the rest skipped silently."""
+
     def usable(user_id: int) -> bool:
         user = platform.users.get(user_id)
         return user is not None and user.portal_id == portal_id and user.active
@@ -99,6 +102,7 @@ def group_chat(call: Call, *, rights: tuple[str, ...] = ("owner", "manager", "me
 
 
 # --- endpoints -------------------------------------------------------------------------------------------
+
 
 @endpoint(auth="bot")
 async def create_chat(call: Call) -> dict:

@@ -8,6 +8,7 @@ where a new one is 201). Answers follow imbot.v2 Command.answer: posted in the c
 message (`dialogId`, if sent, must name that chat), as a system message when the bot is not a member
 of that chat.
 """
+
 from __future__ import annotations
 
 import re

@@ -4,6 +4,7 @@ Shared by the messages, chats and interface endpoints. A dialogId is "chatN" for
 id for the bot's 1:1 dialog with that user (CONTRACT part B §7.3). People are imbot.v2 user objects;
 a bot is a portal user too, shown with `bot: true`.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -6,6 +6,7 @@ resumes from the offset it stored. Unacknowledged events come again on every cal
 arrives (long-polling). The answer is {events, nextOffset, hasMore, storedOffset, persisted}; an empty
 queue answers nextOffset 0, as imbot.v2 does.
 """
+
 from __future__ import annotations
 
 from starlette.routing import Route

@@ -6,6 +6,7 @@ posted as a bot message whose params.files lists its id. Download answers {downl
 /v1 carrying the file's token, which serves the exact bytes to whoever holds it (the sandbox keeps one
 token per file, so the URL may be fetched more than once).
 """
+
 from __future__ import annotations
 
 import base64

@@ -15,6 +15,7 @@ command answers). Rules (CONTRACT part A §10, part B §7.3):
 - `system`, `urlPreview`: true/false or "Y"/"N"; `replyId`: a message id; `templateId`: a UUID (a
   repeated send with it answers the first message). A wrong type is 400 INVALID_REQUEST naming the field.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,14 +52,16 @@ _ATTACH_ITEMS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
         ("NAME",),
     ),
     "LINK": (
-        frozenset({"LINK", "NAME", "DESC", "HTML", "PREVIEW", "WIDTH", "HEIGHT", "USER_ID", "CHAT_ID",
-                   "NETWORK_ID"}),
+        frozenset(
+            {"LINK", "NAME", "DESC", "HTML", "PREVIEW", "WIDTH", "HEIGHT", "USER_ID", "CHAT_ID", "NETWORK_ID"}
+        ),
         ("LINK",),
     ),
     "DELIMITER": (frozenset({"SIZE", "COLOR"}), ()),
     "GRID": (
-        frozenset({"NAME", "VALUE", "DISPLAY", "WIDTH", "COLOR", "COLOR_TOKEN", "LINK", "USER_ID",
-                   "CHAT_ID"}),
+        frozenset(
+            {"NAME", "VALUE", "DISPLAY", "WIDTH", "COLOR", "COLOR_TOKEN", "LINK", "USER_ID", "CHAT_ID"}
+        ),
         ("NAME", "VALUE"),
     ),
     "IMAGE": (frozenset({"LINK", "NAME", "PREVIEW", "WIDTH", "HEIGHT"}), ("LINK",)),
@@ -163,6 +166,7 @@ def is_url(value: Any) -> bool:
 
 # --- keyboard (CONTRACT part B §7.3.1) ------------------------------------------------------------
 
+
 def _keyboard_error(where: str, problem: str) -> ApiError:
     hint = "Buttons have UPPER-CASE keys, a TEXT and exactly one action"
     return ApiError("KEYBOARD_ERROR", f"{where}: {problem}", hint=hint)
@@ -220,7 +224,9 @@ def clean_button(button: Any, where: str) -> dict:
         if key in button:
             cleaned[key] = _yes_no(button[key], f"{where}.{key}")
     for key, choices in (
-        ("CONTEXT", BUTTON_CONTEXTS), ("DISPLAY", BUTTON_DISPLAYS), ("BG_COLOR_TOKEN", COLOR_TOKENS)
+        ("CONTEXT", BUTTON_CONTEXTS),
+        ("DISPLAY", BUTTON_DISPLAYS),
+        ("BG_COLOR_TOKEN", COLOR_TOKENS),
     ):
         if key in button and button[key] not in choices:
             raise _keyboard_error(where, f"{key} must be one of {', '.join(choices)}")
@@ -281,6 +287,7 @@ def _number(value: Any, where: str, code: str) -> int:
 
 
 # --- attach (CONTRACT part B §7.3.2) --------------------------------------------------------------
+
 
 def _attach_error(where: str, problem: str) -> ApiError:
     hint = "An attach is {ID?, COLOR_TOKEN?, COLOR?, BLOCKS:[…]} or an array of blocks"

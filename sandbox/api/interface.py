@@ -11,6 +11,7 @@ Shapes where the reference is silent (CONTRACT part B §7.6):
 - `dialogId` as in sending: a user id (the 1:1 dialog, opened on first use) or "chatN"; the bot must be a
   member (403 ACCESS_DENIED).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta

@@ -15,6 +15,7 @@ Shapes where the reference is silent (CONTRACT part A §9, imbot.v2 Chat.Message
   REACTION_ALREADY_SET, 404 REACTION_NOT_FOUND.
 - Bot actions raise no events, for this bot or any other (no bot-to-bot loops).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -106,7 +107,10 @@ async def send_message(call: Call) -> dict:
         template_id=cleaned["template_id"],
     )
     chat.typing.pop(bot.id, None)  # a posted message ends "typing…"
-    return {"id": message.id, "uuidMap": {cleaned["template_id"]: message.id} if cleaned["template_id"] else []}
+    return {
+        "id": message.id,
+        "uuidMap": {cleaned["template_id"]: message.id} if cleaned["template_id"] else [],
+    }
 
 
 @endpoint(auth="bot")
@@ -217,7 +221,7 @@ def reaction_target(call: Call, *, from_query: bool) -> tuple[Message, str]:
     if reaction is None and from_query:
         reaction = call.query.get("reaction")
     if not isinstance(reaction, str) or not reaction:
-        raise ApiError("INVALID_REQUEST", "reaction is required, e.g. \"like\"")
+        raise ApiError("INVALID_REQUEST", 'reaction is required, e.g. "like"')
     if reaction not in REACTIONS:
         hint = "Use a code such as like, redHeart, fire, eyes"
         raise ApiError("REACTION_INVALID", f"Unknown reaction {reaction!r}", hint=hint)

@@ -3,6 +3,7 @@
 It has no authentication at all: it is a local test tool, bound to loopback by `runsandbox`, and must
 never be exposed beyond the developer's machine. Paths and shapes are listed in docs/sandbox.md.
 """
+
 from __future__ import annotations
 
 from sandbox.control import act, readback, setup

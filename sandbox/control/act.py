@@ -3,6 +3,7 @@
 Every action raises the bot events the real platform would: a first message to a bot opens its dialog
 (ONIMBOTV2JOINCHAT), then ONIMBOTV2MESSAGEADD or ONIMBOTV2COMMANDADD, and so on.
 """
+
 from __future__ import annotations
 
 from starlette.routing import Route
@@ -80,7 +81,9 @@ def send_message(call: ControlCall) -> dict:
         assert chat_id is not None  # exactly one of the two, checked above
         chat = _member_chat(call.platform, user, chat_id)
     if via == "input" and not chat.text_field_enabled:
-        raise ApiError("TEXT_FIELD_DISABLED", "The bot has turned the input field off in this chat", status=409)
+        raise ApiError(
+            "TEXT_FIELD_DISABLED", "The bot has turned the input field off in this chat", status=409
+        )
     bots = call.platform.bots_in(chat)
     before = {bot.id: bot.next_event_id for bot in bots}
     message = activity.send_user_message(call.platform, user=user, chat=chat, text=text)
@@ -133,7 +136,11 @@ def react(call: ControlCall) -> dict:
     message = find_message(call.platform, id_field(call.body, "messageId"), live=True)
     reaction = str_field(call.body, "reaction", max_len=64).strip()
     if reaction not in REACTIONS:
-        raise ApiError("REACTION_INVALID", f"Unknown reaction {reaction!r}", hint="Use a code such as like, redHeart, fire, eyes")
+        raise ApiError(
+            "REACTION_INVALID",
+            f"Unknown reaction {reaction!r}",
+            hint="Use a code such as like, redHeart, fire, eyes",
+        )
     action = str_field(call.body, "action", required=False, max_len=10) or "add"
     if action not in ("add", "delete"):
         raise ApiError("INVALID_REQUEST", 'action must be "add" or "delete"')

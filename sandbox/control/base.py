@@ -1,4 +1,5 @@
 """The control API's request wrapper, body-field validation and lookups that answer 4xx on bad input."""
+
 from __future__ import annotations
 
 import logging
@@ -54,7 +55,9 @@ def control(handler: ControlHandler) -> Callable[[Request], Any]:
 
     async def run(request: Request) -> Response:
         try:
-            body = await read_json_body(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else {}
+            body = (
+                await read_json_body(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else {}
+            )
             return envelope_ok(handler(ControlCall(request=request, body=body)))
         except StateError as error:
             return envelope_error(error)
@@ -117,15 +120,25 @@ def str_field(
 
 @overload
 def number_field(
-    body: dict, name: str, *, required: Literal[True] = ..., minimum: float | None = ...,
+    body: dict,
+    name: str,
+    *,
+    required: Literal[True] = ...,
+    minimum: float | None = ...,
     exclusive_minimum: bool = ...,
 ) -> float: ...
 @overload
 def number_field(
     body: dict, name: str, *, required: bool, minimum: float | None = ..., exclusive_minimum: bool = ...
 ) -> float | None: ...
-def number_field(body: dict, name: str, *, required: bool = True, minimum: float | None = None,
-                 exclusive_minimum: bool = False) -> float | None:
+def number_field(
+    body: dict,
+    name: str,
+    *,
+    required: bool = True,
+    minimum: float | None = None,
+    exclusive_minimum: bool = False,
+) -> float | None:
     raw = body.get(name, _MISSING)
     if raw is _MISSING or raw is None:
         if required:

@@ -1,4 +1,5 @@
 """Control endpoints that read the platform back: what exists, what bots sent, what they will receive."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -38,7 +39,10 @@ def overview(call: ControlCall) -> dict:
     platform = call.platform
     return {
         "portals": [
-            {**portal_json(p), "users": [user_json(u) for u in platform.users.values() if u.portal_id == p.id]}
+            {
+                **portal_json(p),
+                "users": [user_json(u) for u in platform.users.values() if u.portal_id == p.id],
+            }
             for p in platform.portals.values()
         ],
         "apps": [app_json(a) for a in platform.apps.values()],
@@ -60,7 +64,10 @@ def list_portals(call: ControlCall) -> dict:
     platform = call.platform
     return {
         "portals": [
-            {**portal_json(p), "users": [user_json(u) for u in platform.users.values() if u.portal_id == p.id]}
+            {
+                **portal_json(p),
+                "users": [user_json(u) for u in platform.users.values() if u.portal_id == p.id],
+            }
             for p in platform.portals.values()
         ]
     }
@@ -121,7 +128,8 @@ def list_calls(call: ControlCall) -> dict:
     bot_filter = parse_id(bot_id, "botId") if bot_id else None
     path = call.query.get("path")
     records = [
-        r for r in list(call.services.calls.records)
+        r
+        for r in list(call.services.calls.records)
         if r.seq > since and (bot_filter is None or r.bot_id == bot_filter) and (not path or r.path == path)
     ]
     return {"calls": [r.as_json() for r in records]}
@@ -142,12 +150,27 @@ def user_dialogs(call: ControlCall) -> dict:
             continue
         chat_id = platform.private_chats.get((user.id, bot.id))
         chat = platform.chats.get(chat_id) if chat_id else None
-        dialogs.append(_dialog(platform, chat, key=f"bot-{bot.id}", title=bot_display_name(bot), bot_id=bot.id,
-                               subtitle=bot.work_position or ("chat bot" if bot.type == "bot" else f"{bot.type} bot")))
+        dialogs.append(
+            _dialog(
+                platform,
+                chat,
+                key=f"bot-{bot.id}",
+                title=bot_display_name(bot),
+                bot_id=bot.id,
+                subtitle=bot.work_position or ("chat bot" if bot.type == "bot" else f"{bot.type} bot"),
+            )
+        )
     for chat in platform.chats.values():
         if chat.type != "private" and user.id in chat.member_ids:
-            dialogs.append(_dialog(platform, chat, key=f"chat-{chat.id}", title=chat.title or f"Chat {chat.id}",
-                                   subtitle=f"{len(chat.member_ids)} members"))
+            dialogs.append(
+                _dialog(
+                    platform,
+                    chat,
+                    key=f"chat-{chat.id}",
+                    title=chat.title or f"Chat {chat.id}",
+                    subtitle=f"{len(chat.member_ids)} members",
+                )
+            )
     dialogs.sort(key=lambda d: (-(d["lastMessage"] or {}).get("id", 0), d["title"].lower()))
     people = [person_json(platform, u.id) for u in platform.users.values() if u.portal_id == user.portal_id]
     people += [person_json(platform, b.id) for b in platform.bots.values() if b.portal_id == user.portal_id]
@@ -169,7 +192,9 @@ def _dialog(platform, chat, *, key: str, title: str, subtitle: str, bot_id: int 
         "botId": bot_id,
         "title": title,
         "subtitle": subtitle,
-        "lastMessage": None if last is None else {
+        "lastMessage": None
+        if last is None
+        else {
             "id": last.id,
             "authorId": last.author_id,
             "text": "" if last.deleted else last.text[:200],

@@ -1,4 +1,5 @@
 """Control endpoints that set the platform up: reset, portals, users, apps, keys, sessions, limits, clock, faults."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -52,7 +53,8 @@ def create_user(call: ControlCall) -> dict:
         portal,
         name=name,
         is_admin=bool_field(call.body, "isAdmin"),
-        work_position=str_field(call.body, "workPosition", required=False, allow_empty=True, max_len=200) or "",
+        work_position=str_field(call.body, "workPosition", required=False, allow_empty=True, max_len=200)
+        or "",
         language=language.strip().lower(),
     )
     return {"user": user_json(user)}
@@ -87,8 +89,12 @@ def set_rate_limit(call: ControlCall) -> dict:
     if call.body.get("key") is not None:
         key = find_key_value(call.platform, call.body, "key")
         if "perSecond" not in call.body:
-            raise ApiError("INVALID_REQUEST", "Missing required field: perSecond (a number, or null for the default)")
-        key.rate_limit = number_field(call.body, "perSecond", required=False, minimum=0, exclusive_minimum=True)
+            raise ApiError(
+                "INVALID_REQUEST", "Missing required field: perSecond (a number, or null for the default)"
+            )
+        key.rate_limit = number_field(
+            call.body, "perSecond", required=False, minimum=0, exclusive_minimum=True
+        )
         return {}
     call.platform.default_rate_limit = number_field(call.body, "perSecond", minimum=0, exclusive_minimum=True)
     return {}
@@ -102,7 +108,9 @@ def create_session(call: ControlCall) -> dict:
     """
     key = find_key_value(call.platform, call.body, "appKey")
     if key.kind != "app":
-        raise ApiError("INVALID_REQUEST", "appKey must be an app key (vibe_app_…); personal keys need no session")
+        raise ApiError(
+            "INVALID_REQUEST", "appKey must be an app key (vibe_app_…); personal keys need no session"
+        )
     user = find_user(call.platform, id_field(call.body, "userId"))
     ttl = number_field(call.body, "ttlSeconds", required=False)
     session = call.platform.create_session(app=call.platform.apps[key.app_id], user=user, ttl=ttl)

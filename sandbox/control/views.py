@@ -3,6 +3,7 @@
 They show everything a bot did (keyboards, attach, system flag, edits, deletions, reactions) and never
 a key value or a session token.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -71,7 +72,13 @@ def person_json(platform: Platform, person_id: int) -> dict:
     """Anyone who can appear in a chat: a user or a bot, with a name to show."""
     if person_id in platform.bots:
         bot = platform.bots[person_id]
-        return {"id": bot.id, "name": bot_display_name(bot), "isBot": True, "botType": bot.type, "language": bot.language}
+        return {
+            "id": bot.id,
+            "name": bot_display_name(bot),
+            "isBot": True,
+            "botType": bot.type,
+            "language": bot.language,
+        }
     user = platform.users.get(person_id)
     if user is not None:
         return {"id": user.id, "name": user.name, "isBot": False, "isAdmin": user.is_admin}
@@ -85,7 +92,14 @@ def files_of(platform: Platform, message: Message) -> list[dict]:
     for file_id in ids if isinstance(ids, list) else []:
         stored = platform.files.get(file_id) if isinstance(file_id, int) else None
         if stored is not None:
-            found.append({"id": stored.id, "name": stored.name, "extension": stored.extension, "size": len(stored.content)})
+            found.append(
+                {
+                    "id": stored.id,
+                    "name": stored.name,
+                    "extension": stored.extension,
+                    "size": len(stored.content),
+                }
+            )
     return found
 
 
@@ -133,7 +147,9 @@ def read_marks_json(chat: Chat) -> dict[str, int]:
 
 
 def chat_json(platform: Platform, chat: Chat) -> dict:
-    private_bot = next((m for m in chat.member_ids if m in platform.bots), None) if chat.type == "private" else None
+    private_bot = (
+        next((m for m in chat.member_ids if m in platform.bots), None) if chat.type == "private" else None
+    )
     return {
         "id": chat.id,
         "portalId": chat.portal_id,

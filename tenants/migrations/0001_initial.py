@@ -8,74 +8,143 @@ import tenants.fields
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Portal',
+            name="Portal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('member_id', models.CharField(max_length=64, unique=True)),
-                ('vibe_portal_id', models.CharField(max_length=64, unique=True, verbose_name='VibeCode portal id')),
-                ('domain', models.CharField(max_length=255)),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('needs_session', 'Needs a session'), ('uninstalled', 'Uninstalled')], db_index=True, default='active', max_length=20)),
-                ('installed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('installed_by_user_id', models.BigIntegerField(blank=True, null=True)),
-                ('uninstalled_at', models.DateTimeField(blank=True, null=True)),
-                ('purge_after', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('session_lost_at', models.DateTimeField(blank=True, null=True)),
-                ('expiry_warned_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("member_id", models.CharField(max_length=64, unique=True)),
+                (
+                    "vibe_portal_id",
+                    models.CharField(max_length=64, unique=True, verbose_name="VibeCode portal id"),
+                ),
+                ("domain", models.CharField(max_length=255)),
+                ("name", models.CharField(blank=True, max_length=255)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("needs_session", "Needs a session"),
+                            ("uninstalled", "Uninstalled"),
+                        ],
+                        db_index=True,
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("installed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("installed_by_user_id", models.BigIntegerField(blank=True, null=True)),
+                ("uninstalled_at", models.DateTimeField(blank=True, null=True)),
+                ("purge_after", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("session_lost_at", models.DateTimeField(blank=True, null=True)),
+                ("expiry_warned_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['domain'],
+                "ordering": ["domain"],
             },
         ),
         migrations.CreateModel(
-            name='PortalApiKey',
+            name="PortalApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', tenants.fields.EncryptedSecretField()),
-                ('key_hint', models.CharField(help_text="The key's prefix and last characters, for recognition", max_length=32)),
-                ('added_by_user_id', models.BigIntegerField()),
-                ('added_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('invalidated_at', models.DateTimeField(blank=True, null=True)),
-                ('portal', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='api_key', to='tenants.portal')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", tenants.fields.EncryptedSecretField()),
+                (
+                    "key_hint",
+                    models.CharField(
+                        help_text="The key's prefix and last characters, for recognition", max_length=32
+                    ),
+                ),
+                ("added_by_user_id", models.BigIntegerField()),
+                ("added_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("invalidated_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "portal",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_key",
+                        to="tenants.portal",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PortalSettings',
+            name="PortalSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('language', models.CharField(default='en', max_length=8)),
-                ('timezone', models.CharField(default='UTC', max_length=64)),
-                ('bot_name', models.CharField(blank=True, max_length=100)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('portal', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='settings', to='tenants.portal')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("language", models.CharField(default="en", max_length=8)),
+                ("timezone", models.CharField(default="UTC", max_length=64)),
+                ("bot_name", models.CharField(blank=True, max_length=100)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "portal",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="settings",
+                        to="tenants.portal",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SessionGrant',
+            name="SessionGrant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('bitrix_user_id', models.BigIntegerField()),
-                ('user_name', models.CharField(blank=True, max_length=255)),
-                ('is_admin', models.BooleanField(default=False)),
-                ('source', models.CharField(choices=[('gateway', 'Embedded app (gateway headers)'), ('oauth', 'OAuth redirect')], max_length=10)),
-                ('token', tenants.fields.EncryptedSecretField()),
-                ('obtained_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('invalidated_at', models.DateTimeField(blank=True, null=True)),
-                ('portal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='grants', to='tenants.portal')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("bitrix_user_id", models.BigIntegerField()),
+                ("user_name", models.CharField(blank=True, max_length=255)),
+                ("is_admin", models.BooleanField(default=False)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("gateway", "Embedded app (gateway headers)"), ("oauth", "OAuth redirect")],
+                        max_length=10,
+                    ),
+                ),
+                ("token", tenants.fields.EncryptedSecretField()),
+                ("obtained_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                ("invalidated_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "portal",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="grants",
+                        to="tenants.portal",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-expires_at'],
-                'constraints': [models.UniqueConstraint(fields=('portal', 'bitrix_user_id'), name='one_grant_per_portal_user')],
+                "ordering": ["-expires_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("portal", "bitrix_user_id"), name="one_grant_per_portal_user"
+                    )
+                ],
             },
         ),
     ]

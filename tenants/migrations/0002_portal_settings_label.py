@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0001_initial'),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='portalsettings',
-            options={'verbose_name': 'portal settings', 'verbose_name_plural': 'portal settings'},
+            name="portalsettings",
+            options={"verbose_name": "portal settings", "verbose_name_plural": "portal settings"},
         ),
     ]

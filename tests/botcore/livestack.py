@@ -1,4 +1,5 @@
 """Runs the real qcluster and pacer as subprocesses against the test database and the test's sandbox."""
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,9 @@ def database_env() -> dict[str, str]:
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         return {"VIBE_SQLITE_PATH": str(db["NAME"]), "DATABASE_URL": ""}
-    return {"DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"}
+    return {
+        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    }
 
 
 class LiveStack:
@@ -57,8 +60,12 @@ class LiveStack:
     def start(self, name: str) -> subprocess.Popen:
         command = {"qcluster": "qcluster", "pacer": "runpacer"}[name.rstrip("0123456789")]
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), command], cwd=ROOT, env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [sys.executable, str(ROOT / "manage.py"), command],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         self.processes[name] = process
         return process

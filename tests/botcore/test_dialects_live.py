@@ -5,6 +5,7 @@ answers /ping, runs a standup day, loses its session to expiry and gets it back,
 sandbox over HTTP, with poll cycles called in this process (time_machine moves the standup's clock, the
 in-process sandbox's included). The real worker processes meet every dialect in test_dialects_stack.py.
 """
+
 from __future__ import annotations
 
 import time
@@ -70,10 +71,15 @@ class Platform:
     def open_app(self, user_id: int) -> int:
         """The user opens the app inside Bitrix24: the gateway's headers with a fresh session token."""
         token = self.post("/sessions", {"appKey": self.app_key, "userId": user_id})["token"]
-        answer = Client().get("/", headers={
-            "X-Vibe-Authorization": f"Bearer {token}", "X-Vibe-Portal-Id": self.portal["id"],
-            "X-Vibe-User-Id": str(user_id), "X-Vibe-User-Role": "ADMIN",
-        })
+        answer = Client().get(
+            "/",
+            headers={
+                "X-Vibe-Authorization": f"Bearer {token}",
+                "X-Vibe-Portal-Id": self.portal["id"],
+                "X-Vibe-User-Id": str(user_id),
+                "X-Vibe-User-Role": "ADMIN",
+            },
+        )
         return answer.status_code
 
 
@@ -136,8 +142,9 @@ def test_a_portal_lives_its_day_on_every_dialect(dialect, clock, sandbox, settin
     poll_until(bot, lambda: ping["id"] in platform.answered(bot_id), "the answer to /ping")
 
     # A standup day: questions at 09:30, Boris answers, the summary at 17:30.
-    team = platform.post("/act/chats", {"userId": platform.alice, "title": "Team",
-                                        "memberIds": [platform.boris, bot_id]})["chat"]
+    team = platform.post(
+        "/act/chats", {"userId": platform.alice, "title": "Team", "memberIds": [platform.boris, bot_id]}
+    )["chat"]
     configure_skill(portal, skill_name="standup", is_enabled=True, options={"chat": team["dialogId"]})
     task_queue.run()
     clock.move_to(datetime(2030, 3, 4, 6, 30, 20, tzinfo=UTC))
@@ -145,13 +152,19 @@ def test_a_portal_lives_its_day_on_every_dialect(dialect, clock, sandbox, settin
     task_queue.run()
     assert sum(text.startswith(("Good morning!", "Доброе утро!")) for text in platform.texts(bot_id)) == 2
     platform.say(platform.boris, "Вчера: ревью.", bot_id=bot_id)
-    poll_until(bot, lambda: any(text.startswith(("Thanks!", "Спасибо!")) for text in platform.texts(bot_id)),
-               "Boris thanked")
+    poll_until(
+        bot,
+        lambda: any(text.startswith(("Thanks!", "Спасибо!")) for text in platform.texts(bot_id)),
+        "Boris thanked",
+    )
     clock.move_to(datetime(2030, 3, 4, 14, 30, 5, tzinfo=UTC))
     assert sweep_schedules() == 1
     task_queue.run()
-    summary = [m["text"] for m in platform.get(f"/chats/{team['id']}/messages")["messages"]
-               if m["text"].startswith("[b]Standup for 2030-03-04")]
+    summary = [
+        m["text"]
+        for m in platform.get(f"/chats/{team['id']}/messages")["messages"]
+        if m["text"].startswith("[b]Standup for 2030-03-04")
+    ]
     assert len(summary) == 1 and "[b]Boris Ivanov[/b]: Вчера: ревью." in summary[0].splitlines()
 
     # Expiry: the platform's day passes; the first 401 pauses the portal; the admin's next visit resumes it.

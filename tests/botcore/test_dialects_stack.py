@@ -4,6 +4,7 @@ test_dialects_live.py walks a whole portal day per dialect in this process; here
 product runs meet each reading once, with the request budget configured as in production (9/s) and, for
 the rate dialects, a platform that allows 3/s.
 """
+
 from __future__ import annotations
 
 import pytest

@@ -3,6 +3,7 @@
 No event is lost and none handled twice while workers and pacers are SIGKILLed mid-cycle, and two
 qclusters with two pacers never run one bot's cycles at once.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -36,19 +37,27 @@ def test_the_demo_flow_answers_through_real_workers(sandbox_portal, stack):
     stack.start("qcluster")
     stack.start("pacer")
     sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="привет 🙂")
-    wait_for(lambda: echoes_of(sandbox_portal, bot, ["привет 🙂"])["привет 🙂"] == 1, timeout=30, what="the echo")
+    wait_for(
+        lambda: echoes_of(sandbox_portal, bot, ["привет 🙂"])["привет 🙂"] == 1, timeout=30, what="the echo"
+    )
 
 
 @pytest.mark.parametrize("run", range(3))
-def test_no_event_is_lost_or_handled_twice_when_workers_and_pacers_are_killed(sandbox_portal, sandbox, settings,
-                                                                              tmp_path, run):
+def test_no_event_is_lost_or_handled_twice_when_workers_and_pacers_are_killed(
+    sandbox_portal, sandbox, settings, tmp_path, run
+):
     """Counted where the effects happen: the instrumented skill writes down each reply, reaction and state
     write it performed, so a repeat shows even where the platform would dedupe the message."""
     log_path = tmp_path / "effects.jsonl"
     settings.BOTCORE_SKILLS = ["botcore.testing.instrumented.SideEffectSkill"]
-    stack = LiveStack(base_url=sandbox.base_url, app_key=sandbox_portal.app_key, extra_env={
-        "BOTCORE_SKILLS": "botcore.testing.instrumented.SideEffectSkill", "VIBE_SIDE_EFFECT_LOG": str(log_path),
-    })
+    stack = LiveStack(
+        base_url=sandbox.base_url,
+        app_key=sandbox_portal.app_key,
+        extra_env={
+            "BOTCORE_SKILLS": "botcore.testing.instrumented.SideEffectSkill",
+            "VIBE_SIDE_EFFECT_LOG": str(log_path),
+        },
+    )
     rng = random.Random(run)
     bot = provision_bot(sandbox_portal.portal)
     try:
@@ -64,12 +73,21 @@ def test_no_event_is_lost_or_handled_twice_when_workers_and_pacers_are_killed(sa
                 time.sleep(rng.uniform(0.0, 0.5))
                 stack.start(victim)
         messages = EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
-        wait_for(lambda: not EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.RECEIVED).exists()
-                 and messages.count() == len(texts), timeout=120, what="every message stored and handled")
+        wait_for(
+            lambda: (
+                not EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.RECEIVED).exists()
+                and messages.count() == len(texts)
+            ),
+            timeout=120,
+            what="every message stored and handled",
+        )
     finally:
         stack.stop()
     summary = summarize_side_effects(read_side_effects(log_path))
-    keys = {f"{sandbox_portal.portal.member_id}:{bot.vibe_bot_id}:{e}" for e in messages.values_list("vibe_event_id", flat=True)}
+    keys = {
+        f"{sandbox_portal.portal.member_id}:{bot.vibe_bot_id}:{e}"
+        for e in messages.values_list("vibe_event_id", flat=True)
+    }
     assert keys <= summary.replied, f"never answered: {sorted(keys - summary.replied)}"
     assert not summary.repeated, f"performed more than once: {dict(summary.repeated)}"
     assert not EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.FAILED).exists()
@@ -78,7 +96,9 @@ def test_no_event_is_lost_or_handled_twice_when_workers_and_pacers_are_killed(sa
 def test_two_qclusters_and_two_pacers_never_poll_one_bot_at_once(sandbox_portal, stack, sandbox):
     bot = provision_bot(sandbox_portal.portal)
     # Slow answers widen the window in which an overlap would show.
-    sandbox_portal.control.post("/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "latencyMs": 150})
+    sandbox_portal.control.post(
+        "/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "latencyMs": 150}
+    )
     for name in ("qcluster1", "qcluster2", "pacer1", "pacer2"):
         stack.start(name)
     deadline = time.monotonic() + 12

@@ -1,4 +1,5 @@
 """What operators do in Django admin: pause and resume bots, read the event log by filter; pruning by age."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -21,12 +22,20 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def bot(settings) -> Bot:
     settings.VIBE_BUDGET_PER_SECOND = 0
     portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
-    return Bot.objects.create(portal=portal, code="b", name="Bot", vibe_bot_id=7, status=Bot.Status.ACTIVE,
-                              next_poll_at=timezone.now() - timedelta(seconds=1))
+    return Bot.objects.create(
+        portal=portal,
+        code="b",
+        name="Bot",
+        vibe_bot_id=7,
+        status=Bot.Status.ACTIVE,
+        next_poll_at=timezone.now() - timedelta(seconds=1),
+    )
 
 
 def admin_action(admin_client, action: str, bot: Bot):
-    return admin_client.post("/admin/botcore/bot/", {"action": action, "_selected_action": [bot.pk]}, follow=True)
+    return admin_client.post(
+        "/admin/botcore/bot/", {"action": action, "_selected_action": [bot.pk]}, follow=True
+    )
 
 
 def test_an_operator_pauses_and_resumes_a_bot(admin_client, bot):
@@ -45,9 +54,18 @@ def test_the_event_log_lists_with_filters_and_hides_nothing_an_operator_needs(ad
     other = Portal.objects.create(member_id="m2", vibe_portal_id="p2", domain="beta.bitrix24.com")
     other_bot = Bot.objects.create(portal=other, code="b", name="Other bot", vibe_bot_id=8)
     EventLogEntry.objects.create(bot=other_bot, vibe_event_id=1, event_type="ONIMBOTV2JOINCHAT", payload={})
-    EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={},
-                                 status=EventLogEntry.Status.FAILED, skill="echo", error="ValueError: boom")
-    page = admin_client.get("/admin/botcore/eventlogentry/", {"status__exact": "failed", "event_type": "ONIMBOTV2MESSAGEADD"})
+    EventLogEntry.objects.create(
+        bot=bot,
+        vibe_event_id=1,
+        event_type="ONIMBOTV2MESSAGEADD",
+        payload={},
+        status=EventLogEntry.Status.FAILED,
+        skill="echo",
+        error="ValueError: boom",
+    )
+    page = admin_client.get(
+        "/admin/botcore/eventlogentry/", {"status__exact": "failed", "event_type": "ONIMBOTV2MESSAGEADD"}
+    )
     assert page.status_code == 200
     body = page.content.decode()
     assert "ONIMBOTV2MESSAGEADD" in body and "echo" in body
@@ -56,21 +74,41 @@ def test_the_event_log_lists_with_filters_and_hides_nothing_an_operator_needs(ad
 
 
 def test_an_operator_replays_a_failed_event(admin_client, bot):
-    entry = EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={},
-                                         status=EventLogEntry.Status.FAILED, error="boom")
-    admin_client.post("/admin/botcore/eventlogentry/", {"action": "replay_events", "_selected_action": [entry.pk]})
+    entry = EventLogEntry.objects.create(
+        bot=bot,
+        vibe_event_id=1,
+        event_type="ONIMBOTV2MESSAGEADD",
+        payload={},
+        status=EventLogEntry.Status.FAILED,
+        error="boom",
+    )
+    admin_client.post(
+        "/admin/botcore/eventlogentry/", {"action": "replay_events", "_selected_action": [entry.pk]}
+    )
     entry.refresh_from_db()
     assert entry.status == EventLogEntry.Status.RECEIVED and entry.error == ""
 
 
 def test_a_replayed_entry_that_used_up_its_attempts_is_handled_again(admin_client, bot):
-    data = _envelope(user_id=1, user_name="John Smith", first_name=None, chat_id=None, dialog_id=None,
-                     language="en", bot_id=bot.vibe_bot_id)
+    data = _envelope(
+        user_id=1,
+        user_name="John Smith",
+        first_name=None,
+        chat_id=None,
+        dialog_id=None,
+        language="en",
+        bot_id=bot.vibe_bot_id,
+    )
     data["message"] = _message("hello", message_id=5, author_id=1, chat_id=data["chat"]["id"])
     payload = {"eventId": 1, "type": "ONIMBOTV2MESSAGEADD", "date": "2030-03-04T10:00:00+00:00", "data": data}
     entry = EventLogEntry.objects.create(
-        bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload=payload,
-        status=EventLogEntry.Status.FAILED, error="gave up", skill="echo",
+        bot=bot,
+        vibe_event_id=1,
+        event_type="ONIMBOTV2MESSAGEADD",
+        payload=payload,
+        status=EventLogEntry.Status.FAILED,
+        error="gave up",
+        skill="echo",
         attempts=conf.handle_max_attempts(),
     )
     replay = {"action": "replay_events", "_selected_action": [entry.pk]}
@@ -78,7 +116,9 @@ def test_a_replayed_entry_that_used_up_its_attempts_is_handled_again(admin_clien
     entry.refresh_from_db()
     assert (entry.status, entry.error, entry.attempts, entry.skill) == ("received", "", 0, "")
     # No skill is on, so a replay that really replays ends IGNORED, not "gave up after N attempts".
-    assert handle_entry(entry, bot=bot, client=None, skills=[], lease_token=None) == EventLogEntry.Status.IGNORED
+    assert (
+        handle_entry(entry, bot=bot, client=None, skills=[], lease_token=None) == EventLogEntry.Status.IGNORED
+    )
     entry.refresh_from_db()
     assert entry.attempts == 1 and entry.error == ""
 
@@ -86,8 +126,12 @@ def test_a_replayed_entry_that_used_up_its_attempts_is_handled_again(admin_clien
 def test_old_entries_are_pruned_but_unhandled_ones_are_kept(bot, settings):
     settings.BOTCORE_EVENT_LOG_RETENTION_DAYS = 7
     old = timezone.now() - timedelta(days=8)
-    EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="X", payload={}, status="handled", received_at=old)
-    EventLogEntry.objects.create(bot=bot, vibe_event_id=2, event_type="X", payload={}, status="received", received_at=old)
+    EventLogEntry.objects.create(
+        bot=bot, vibe_event_id=1, event_type="X", payload={}, status="handled", received_at=old
+    )
+    EventLogEntry.objects.create(
+        bot=bot, vibe_event_id=2, event_type="X", payload={}, status="received", received_at=old
+    )
     EventLogEntry.objects.create(bot=bot, vibe_event_id=3, event_type="X", payload={}, status="handled")
     assert prune_event_log() == 1
     assert sorted(EventLogEntry.objects.values_list("vibe_event_id", flat=True)) == [2, 3]

@@ -1,4 +1,5 @@
 """The pacer: leases due bots by priority, never twice at once, within each key's poll budget."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -18,8 +19,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def make_bots(count: int, **fields) -> list[Bot]:
     portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
     return [
-        Bot.objects.create(portal=portal, code=f"b{i}", name="B", vibe_bot_id=100 + i, status=Bot.Status.ACTIVE,
-                           next_poll_at=timezone.now() - timedelta(seconds=1), **fields)
+        Bot.objects.create(
+            portal=portal,
+            code=f"b{i}",
+            name="B",
+            vibe_bot_id=100 + i,
+            status=Bot.Status.ACTIVE,
+            next_poll_at=timezone.now() - timedelta(seconds=1),
+            **fields,
+        )
         for i in range(count)
     ]
 
@@ -53,7 +61,9 @@ def test_bots_with_a_backlog_or_recent_events_go_first_when_the_budget_is_short(
 def test_paused_broken_and_waiting_bots_are_not_polled(settings):
     settings.VIBE_BUDGET_PER_SECOND = 0
     bots = make_bots(3)
-    for bot, status in zip(bots, (Bot.Status.PAUSED, Bot.Status.BROKEN, Bot.Status.WAITING_SESSION), strict=True):
+    for bot, status in zip(
+        bots, (Bot.Status.PAUSED, Bot.Status.BROKEN, Bot.Status.WAITING_SESSION), strict=True
+    ):
         Bot.objects.filter(pk=bot.pk).update(status=status)
     assert Pacer().tick() == 0
 
@@ -92,8 +102,10 @@ def test_spare_budget_polls_a_quiet_bot_early_but_never_within_the_fast_bound(se
     settings.BOTCORE_POLL_FAST_SECONDS = 1.0
     settings.BOTCORE_EARLY_POLL_FLOOR_SECONDS = 3.0
     (bot,) = make_bots(1)
-    Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now() + timedelta(seconds=15),
-                                         last_polled_at=timezone.now() - timedelta(seconds=5))
+    Bot.objects.filter(pk=bot.pk).update(
+        next_poll_at=timezone.now() + timedelta(seconds=15),
+        last_polled_at=timezone.now() - timedelta(seconds=5),
+    )
     assert Pacer().tick() == 1  # not due for 15 s, but the key has budget to spare
     Bot.objects.filter(pk=bot.pk).update(lease_token="", lease_until=None, last_polled_at=timezone.now())
     assert Pacer().tick() == 0  # polled a moment ago: not again within the floor
@@ -128,7 +140,9 @@ def test_an_idle_bot_is_polled_early_no_more_often_than_the_floor(settings):
     settings.BOTCORE_EARLY_POLL_FLOOR_SECONDS = 20
     (bot,) = make_bots(1)
     now = timezone.now()
-    Bot.objects.filter(pk=bot.pk).update(next_poll_at=now + timedelta(seconds=60), last_polled_at=now - timedelta(seconds=10))
+    Bot.objects.filter(pk=bot.pk).update(
+        next_poll_at=now + timedelta(seconds=60), last_polled_at=now - timedelta(seconds=10)
+    )
     assert Pacer().tick() == 0  # polled 10 s ago: past the fast bound, within the floor
     Bot.objects.filter(pk=bot.pk).update(last_polled_at=now - timedelta(seconds=21))
     assert Pacer().tick() == 1

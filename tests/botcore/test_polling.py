@@ -1,4 +1,5 @@
 """The poll cycle against the live sandbox: provisioning, store-then-ack, routing, every outcome."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,7 +33,9 @@ def test_a_message_is_stored_acknowledged_and_answered_by_echo(sandbox_portal, b
     assert [e.event_type for e in entries] == ["ONIMBOTV2JOINCHAT", "ONIMBOTV2MESSAGEADD"]
     assert all(e.status == EventLogEntry.Status.HANDLED and e.skill == "echo" for e in entries)
     texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
-    assert any("you wrote: [i]Hello, bot![/i]" in t or "you wrote: [I]Hello, bot![/I]" in t for t in texts), texts
+    assert any("you wrote: [i]Hello, bot![/i]" in t or "you wrote: [I]Hello, bot![/I]" in t for t in texts), (
+        texts
+    )
     bot.refresh_from_db()
     assert bot.event_offset == entries[-1].vibe_event_id + 1
     # The next cycle acknowledges with that offset and finds nothing new.
@@ -43,7 +46,9 @@ def test_a_message_is_stored_acknowledged_and_answered_by_echo(sandbox_portal, b
 
 
 @pytest.mark.slow
-def test_a_worker_killed_after_the_reply_loses_nothing_and_posts_nothing_twice(sandbox_portal, bot, monkeypatch):
+def test_a_worker_killed_after_the_reply_loses_nothing_and_posts_nothing_twice(
+    sandbox_portal, bot, monkeypatch
+):
     from botcore.services import executor
 
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
@@ -57,12 +62,19 @@ def test_a_worker_killed_after_the_reply_loses_nothing_and_posts_nothing_twice(s
     monkeypatch.setattr(executor, "_finish", killed_before_recording)
     with pytest.raises(SystemExit):
         poll_bot_once(bot.pk)
-    assert EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2MESSAGEADD").status == EventLogEntry.Status.RECEIVED
+    assert (
+        EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2MESSAGEADD").status
+        == EventLogEntry.Status.RECEIVED
+    )
     monkeypatch.undo()
     poll_bot_once(bot.pk)
     assert not EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.RECEIVED).exists()
     # Counted where the side effect happens: one send reached the platform, the retry replayed it.
-    sends = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["method"] == "POST" and c["path"].endswith("/messages")]
+    sends = [
+        c
+        for c in sandbox_portal.calls(bot.vibe_bot_id)
+        if c["method"] == "POST" and c["path"].endswith("/messages")
+    ]
     assert len([m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if "one" in m["text"]]) == 1
     assert len(sends) == 2  # the join's greeting and the echo, each once
 
@@ -75,7 +87,10 @@ def test_a_lost_lease_stores_nothing(sandbox_portal, bot):
 
 
 def test_rate_limit_waits_retry_after(sandbox_portal, bot):
-    sandbox_portal.control.post("/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "RATE_LIMIT"})
+    sandbox_portal.control.post(
+        "/_sandbox/faults",
+        json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "RATE_LIMIT"},
+    )
     assert poll_bot_once(bot.pk).status == "rate_limited"
     bot.refresh_from_db()
     assert bot.status == Bot.Status.ACTIVE and "429" in bot.last_error
@@ -84,7 +99,10 @@ def test_rate_limit_waits_retry_after(sandbox_portal, bot):
 @pytest.mark.slow
 def test_server_errors_back_off_exponentially_and_keep_the_bot(sandbox_portal, bot, settings):
     settings.VIBE_MAX_ATTEMPTS = 1
-    sandbox_portal.control.post("/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"})
+    sandbox_portal.control.post(
+        "/_sandbox/faults",
+        json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"},
+    )
     for expected_failures in (1, 2, 3):
         assert poll_bot_once(bot.pk).status == "backoff"
         bot.refresh_from_db()
@@ -105,14 +123,19 @@ def test_an_expired_session_pauses_the_portals_bots(sandbox_portal, bot):
 
 
 def test_a_bot_deleted_elsewhere_is_marked_broken(sandbox_portal, bot):
-    sandbox_portal.control.post("/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "BOT_ACCESS_DENIED"})
+    sandbox_portal.control.post(
+        "/_sandbox/faults",
+        json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "BOT_ACCESS_DENIED"},
+    )
     assert poll_bot_once(bot.pk).status == "broken"
     bot.refresh_from_db()
     assert bot.status == Bot.Status.BROKEN and "BOT_ACCESS_DENIED" in bot.broken_reason
 
 
 def test_the_platform_deleting_the_bot_uninstalls_the_portal(sandbox_portal, bot):
-    sandbox_portal.control.post(f"/_sandbox/act/bots/{bot.vibe_bot_id}/delete", json={"userId": sandbox_portal.admin_id})
+    sandbox_portal.control.post(
+        f"/_sandbox/act/bots/{bot.vibe_bot_id}/delete", json={"userId": sandbox_portal.admin_id}
+    )
     poll_bot_once(bot.pk)
     sandbox_portal.portal.refresh_from_db()
     bot.refresh_from_db()
@@ -137,20 +160,32 @@ def test_handling_an_event_again_posts_nothing_twice(sandbox_portal, bot):
 def test_garbage_from_the_platform_backs_off_and_loses_nothing(sandbox_portal, bot, settings):
     settings.VIBE_MAX_ATTEMPTS = 1
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="still here?")
-    sandbox_portal.control.post("/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "garbageRate": 1.0})
+    sandbox_portal.control.post(
+        "/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "garbageRate": 1.0}
+    )
     assert poll_bot_once(bot.pk).status == "backoff"
     bot.refresh_from_db()
     assert "Protocol" in bot.last_error or "JSON" in bot.last_error
     sandbox_portal.control.delete("/_sandbox/faults")
     assert poll_bot_once(bot.pk).status == "polled"
-    assert EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD", status=EventLogEntry.Status.HANDLED).count() == 1
+    assert (
+        EventLogEntry.objects.filter(
+            bot=bot, event_type="ONIMBOTV2MESSAGEADD", status=EventLogEntry.Status.HANDLED
+        ).count()
+        == 1
+    )
 
 
 def test_a_malformed_event_is_kept_as_malformed_and_the_offset_moves(sandbox_portal, bot):
     from botcore.services.eventlog import store_batch
     from botcore.vibe.models import EventBatch
 
-    good = {"eventId": 1, "type": "ONIMBOTV2MESSAGEADD", "date": "2026-11-24T10:00:00+03:00", "data": {"bot": {"id": bot.vibe_bot_id}}}
+    good = {
+        "eventId": 1,
+        "type": "ONIMBOTV2MESSAGEADD",
+        "date": "2026-11-24T10:00:00+03:00",
+        "data": {"bot": {"id": bot.vibe_bot_id}},
+    }
     nameless = {"type": "ONIMBOTV2MESSAGEADD", "data": {}}
     batch = EventBatch(events=(), next_offset=2, raw={"events": [good, nameless, "junk"]})
     stored = store_batch(bot.pk, batch, vibe_bot_id=bot.vibe_bot_id, lease_token=None)
@@ -172,8 +207,13 @@ def test_no_token_or_key_reaches_the_logs_through_any_outcome(sandbox_portal, ca
     bot = provision_bot(sandbox_portal.portal)
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="hello")
     poll_bot_once(bot.pk)
-    for fault in ({"errorRate": 1.0, "errorCode": "RATE_LIMIT"}, {"errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"},
-                  {"dropRate": 1.0}, {"garbageRate": 1.0}, {"errorRate": 1.0, "errorCode": "BOT_ACCESS_DENIED"}):
+    for fault in (
+        {"errorRate": 1.0, "errorCode": "RATE_LIMIT"},
+        {"errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"},
+        {"dropRate": 1.0},
+        {"garbageRate": 1.0},
+        {"errorRate": 1.0, "errorCode": "BOT_ACCESS_DENIED"},
+    ):
         sandbox_portal.control.delete("/_sandbox/faults")
         sandbox_portal.control.post("/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", **fault})
         Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.ACTIVE)
@@ -185,4 +225,4 @@ def test_no_token_or_key_reaches_the_logs_through_any_outcome(sandbox_portal, ca
     logged = caplog.text + "".join(str(r.args) for r in caplog.records)
     assert len(caplog.records) > 5
     assert token not in logged and sandbox_portal.app_key not in logged
-    assert token[len("vibe_session_"):][:12] not in logged
+    assert token[len("vibe_session_") :][:12] not in logged

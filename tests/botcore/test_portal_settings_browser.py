@@ -1,4 +1,5 @@
 """Each portal setting an admin saves in a real browser takes effect on the platform's chat page."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,14 @@ pytestmark = [pytest.mark.browser]
 def admin_page(sandbox_portal, live_server, browser_page):
     """The portal's bot provisioned, and the browser signed in to the app as the portal's admin."""
     bot = bot_services.provision_bot(sandbox_portal.portal)
-    sign_in_browser(browser_page, url=live_server.url, member_id=sandbox_portal.portal.member_id,
-                    user_id=sandbox_portal.admin_id, name="Alice Admin", is_admin=True)
+    sign_in_browser(
+        browser_page,
+        url=live_server.url,
+        member_id=sandbox_portal.portal.member_id,
+        user_id=sandbox_portal.admin_id,
+        name="Alice Admin",
+        is_admin=True,
+    )
     browser_page.goto(f"{live_server.url}/portal/")
     return browser_page, bot
 
@@ -48,7 +55,9 @@ def test_the_language_setting_sets_the_bots_language_on_the_platform(sandbox, sa
     expect(page.get_by_test_id("chat-subtitle")).to_contain_text("language: ru")
 
 
-def test_the_standup_form_offers_the_bots_chats_and_the_portals_people(sandbox, sandbox_portal, admin_page, live_server):
+def test_the_standup_form_offers_the_bots_chats_and_the_portals_people(
+    sandbox, sandbox_portal, admin_page, live_server
+):
     """The admin picks a chat by its name and people by theirs; nobody types chat3 or user ids."""
     from playwright.sync_api import expect
 
@@ -56,10 +65,14 @@ def test_the_standup_form_offers_the_bots_chats_and_the_portals_people(sandbox, 
     from botcore.services.polling import poll_bot_once
 
     page, bot = admin_page
-    created = sandbox_portal.control.post("/_sandbox/act/chats", json={
-        "userId": sandbox_portal.admin_id, "title": "Daily sync",
-        "memberIds": [sandbox_portal.member_id, bot.vibe_bot_id],
-    })
+    created = sandbox_portal.control.post(
+        "/_sandbox/act/chats",
+        json={
+            "userId": sandbox_portal.admin_id,
+            "title": "Daily sync",
+            "memberIds": [sandbox_portal.member_id, bot.vibe_bot_id],
+        },
+    )
     assert created.status_code == 200, created.text
     dialog_id = created.json()["data"]["chat"]["dialogId"]
     poll_bot_once(bot.pk)  # the bot hears it joined the chat, as the live poller would

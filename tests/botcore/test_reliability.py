@@ -3,6 +3,7 @@
 An instrumented skill counts its executions and its effects per event (a repeat shows even where the
 platform would dedupe the message); the sandbox's call log counts what reached the platform.
 """
+
 from __future__ import annotations
 
 import logging
@@ -69,13 +70,17 @@ def bot(sandbox_portal, counting) -> Bot:
 def lease(bot: Bot) -> str:
     """Lease the bot as the pacer would, and return the token the pacer hands its cycle."""
     token = f"pacer-{bot.pk}"
-    Bot.objects.filter(pk=bot.pk).update(lease_token=token, lease_until=timezone.now() + timedelta(seconds=15))
+    Bot.objects.filter(pk=bot.pk).update(
+        lease_token=token, lease_until=timezone.now() + timedelta(seconds=15)
+    )
     return token
 
 
 def message_ids(bot: Bot) -> list[int]:
     return list(
-        EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD").order_by("pk").values_list("vibe_event_id", flat=True)
+        EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+        .order_by("pk")
+        .values_list("vibe_event_id", flat=True)
     )
 
 
@@ -176,7 +181,9 @@ def test_poison_events_are_kept_as_malformed_and_the_offset_moves(sandbox_portal
 
 # --- 3. one odd answer -----------------------------------------------------------------------------
 @pytest.mark.slow
-def test_an_html_answer_to_a_reply_leaves_the_event_to_be_retried_not_failed(sandbox_portal, bot, counting, settings):
+def test_an_html_answer_to_a_reply_leaves_the_event_to_be_retried_not_failed(
+    sandbox_portal, bot, counting, settings
+):
     settings.VIBE_MAX_ATTEMPTS = 1
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
     fault = {"method": "POST", "path": f"/v1/bots/{bot.vibe_bot_id}/messages", "garbageRate": 1.0}
@@ -243,18 +250,24 @@ def bots_on_platform(sandbox_portal) -> set[int]:
 
 
 @pytest.mark.slow
-def test_a_personal_key_moves_the_bot_and_removing_it_moves_it_back(sandbox_portal, bot, counting, task_queue):
+def test_a_personal_key_moves_the_bot_and_removing_it_moves_it_back(
+    sandbox_portal, bot, counting, task_queue
+):
     portal = sandbox_portal.portal
     session_bot = bot.vibe_bot_id
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=session_bot, text="before")
-    tenant_services.set_portal_api_key(portal, api_key=personal_key(sandbox_portal), added_by_user_id=sandbox_portal.admin_id)
+    tenant_services.set_portal_api_key(
+        portal, api_key=personal_key(sandbox_portal), added_by_user_id=sandbox_portal.admin_id
+    )
     task_queue.run("botcore.tasks.move_portal_bot")
     bot.refresh_from_db()
     assert bot.credential_kind == "personal" and bot.vibe_bot_id != session_bot and bot.event_offset == 0
     assert "personal key" in bot.status_note
     assert session_bot not in bots_on_platform(sandbox_portal)  # the old bot left users' chats
     # What the user wrote to the old bot before the move was drained, and is answered by the new one.
-    assert EventLogEntry.objects.filter(bot=bot, vibe_bot_id=session_bot, event_type="ONIMBOTV2MESSAGEADD").exists()
+    assert EventLogEntry.objects.filter(
+        bot=bot, vibe_bot_id=session_bot, event_type="ONIMBOTV2MESSAGEADD"
+    ).exists()
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="with the key")
     assert poll_bot_once(bot.pk).status == "polled"
     polls = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
@@ -285,8 +298,13 @@ def test_a_refusal_invalidates_exactly_the_refused_token_not_a_fresher_one(sandb
         "/_sandbox/sessions", json={"appKey": sandbox_portal.app_key, "userId": sandbox_portal.admin_id}
     ).json()["data"]
     identity = VerifiedIdentity(
-        vibe_portal_id=portal.vibe_portal_id, member_id=portal.member_id, domain=portal.domain, portal_name=portal.name,
-        bitrix_user_id=grant.bitrix_user_id, user_name=grant.user_name, is_admin=True,
+        vibe_portal_id=portal.vibe_portal_id,
+        member_id=portal.member_id,
+        domain=portal.domain,
+        portal_name=portal.name,
+        bitrix_user_id=grant.bitrix_user_id,
+        user_name=grant.user_name,
+        is_admin=True,
         expires_at=grant.expires_at + timedelta(hours=1),
     )
     tenant_services.store_session_grant(identity=identity, session_token=fresh["token"], source="gateway")
@@ -294,7 +312,9 @@ def test_a_refusal_invalidates_exactly_the_refused_token_not_a_fresher_one(sandb
     portal.refresh_from_db()
     assert portal.status == portal.Status.ACTIVE
     assert tenant_selectors.get_portal_credential(portal).secret == fresh["token"]
-    tenant_services.report_credential_refused(portal, credential=tenant_selectors.get_portal_credential(portal))
+    tenant_services.report_credential_refused(
+        portal, credential=tenant_selectors.get_portal_credential(portal)
+    )
     portal.refresh_from_db()
     assert portal.status == portal.Status.NEEDS_SESSION
 

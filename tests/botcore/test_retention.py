@@ -50,13 +50,22 @@ def test_finished_skill_runs_older_than_the_setting_are_pruned(portal, settings)
     keys = {}
     for status in ("done", "failed", "skipped", "pending", "running"):
         run = SkillRun.objects.create(
-            portal=portal, skill_name="probe", kind="deferred", run_key=f"old-{status}", status=status,
-            due_at=old, finished_at=old if status in ("done", "failed", "skipped") else None,
+            portal=portal,
+            skill_name="probe",
+            kind="deferred",
+            run_key=f"old-{status}",
+            status=status,
+            due_at=old,
+            finished_at=old if status in ("done", "failed", "skipped") else None,
         )
         aged(SkillRun, run.pk, created_at=old)
         keys[status] = run.run_key
     SkillRun.objects.create(
-        portal=portal, skill_name="probe", kind="deferred", run_key="young", status="done",
+        portal=portal,
+        skill_name="probe",
+        kind="deferred",
+        run_key="young",
+        status="done",
         finished_at=timezone.now() - 9 * DAY,
     )
     assert prune_skill_runs() == 3

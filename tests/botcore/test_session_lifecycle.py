@@ -1,5 +1,6 @@
 """A portal's session running out: the admin is reminded by the bot, bots pause on expiry and resume by
 themselves when a portal user opens the app again."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -47,8 +48,13 @@ def test_bots_pause_when_the_session_expires_and_resume_when_a_fresh_one_arrives
     portal = sandbox_portal.portal
     tenant_services.store_session_grant(
         identity=VerifiedIdentity(
-            vibe_portal_id=sandbox_portal.sandbox_portal_id, member_id=portal.member_id, domain=portal.domain,
-            portal_name=portal.name, bitrix_user_id=sandbox_portal.member_id, user_name="Boris Ivanov", is_admin=False,
+            vibe_portal_id=sandbox_portal.sandbox_portal_id,
+            member_id=portal.member_id,
+            domain=portal.domain,
+            portal_name=portal.name,
+            bitrix_user_id=sandbox_portal.member_id,
+            user_name="Boris Ivanov",
+            is_admin=False,
             expires_at=datetime.fromisoformat(session["expiresAt"].replace("Z", "+00:00")),
         ),
         session_token=session["token"],

@@ -1,5 +1,6 @@
 """The operators' admin: the fleet dashboard's figures and links, portal actions through the lifecycle, no status
 edit or hard delete, one query for a list however long, autocomplete filters, the settings label."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -27,11 +28,22 @@ def operator() -> Client:
     return client
 
 
-def make_portal(n: int, *, status=Portal.Status.ACTIVE, expires_in: timedelta | None = timedelta(hours=2)) -> Portal:
-    portal = Portal.objects.create(member_id=f"m{n}", vibe_portal_id=f"vp{n}", domain=f"p{n}.bitrix24.com", status=status)
+def make_portal(
+    n: int, *, status=Portal.Status.ACTIVE, expires_in: timedelta | None = timedelta(hours=2)
+) -> Portal:
+    portal = Portal.objects.create(
+        member_id=f"m{n}", vibe_portal_id=f"vp{n}", domain=f"p{n}.bitrix24.com", status=status
+    )
     if expires_in is not None:
-        SessionGrant.objects.create(portal=portal, bitrix_user_id=1, user_name="Admin", is_admin=True, source="gateway",
-                                    token=f"vibe_session_tok{n}", expires_at=timezone.now() + expires_in)
+        SessionGrant.objects.create(
+            portal=portal,
+            bitrix_user_id=1,
+            user_name="Admin",
+            is_admin=True,
+            source="gateway",
+            token=f"vibe_session_tok{n}",
+            expires_at=timezone.now() + expires_in,
+        )
     return portal
 
 
@@ -41,13 +53,28 @@ def fleet():
     make_portal(2, expires_in=timedelta(days=3))
     make_portal(3, status=Portal.Status.NEEDS_SESSION, expires_in=None)
     bot = Bot.objects.create(portal=acme, code="b", name="Acme bot", status=Bot.Status.ACTIVE, vibe_bot_id=1)
-    Bot.objects.create(portal=Portal.objects.get(member_id="m3"), code="b", name="Idle", status=Bot.Status.WAITING_SESSION)
+    Bot.objects.create(
+        portal=Portal.objects.get(member_id="m3"), code="b", name="Idle", status=Bot.Status.WAITING_SESSION
+    )
     now = timezone.now()
-    EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={},
-                                 received_at=now - timedelta(minutes=3))
+    EventLogEntry.objects.create(
+        bot=bot,
+        vibe_event_id=1,
+        event_type="ONIMBOTV2MESSAGEADD",
+        payload={},
+        received_at=now - timedelta(minutes=3),
+    )
     for i in range(2, 5):
-        EventLogEntry.objects.create(bot=bot, vibe_event_id=i, event_type="ONIMBOTV2MESSAGEADD", payload={}, skill="echo",
-                                     status=EventLogEntry.Status.FAILED, duration_ms=10 * i, received_at=now - timedelta(minutes=i))
+        EventLogEntry.objects.create(
+            bot=bot,
+            vibe_event_id=i,
+            event_type="ONIMBOTV2MESSAGEADD",
+            payload={},
+            skill="echo",
+            status=EventLogEntry.Status.FAILED,
+            duration_ms=10 * i,
+            received_at=now - timedelta(minutes=i),
+        )
     return acme
 
 
@@ -70,8 +97,11 @@ def test_the_dashboard_shows_the_fleet_and_every_figure_links_to_its_rows(operat
     assert [(f.label, f.value) for f in fleet_data.failing_portals] == [("p1.bitrix24.com", 3)]
     assert "<svg" in page.content.decode() and "cdn" not in page.content.decode().lower()
     expected_rows = {
-        fleet_data.sessions_expiring_24h.url: 1, fleet_data.backlog.url: 1, fleet_data.failures_last_hour.url: 3,
-        fleet_data.failing_skills[0].url: 3, fleet_data.failing_portals[0].url: 3,
+        fleet_data.sessions_expiring_24h.url: 1,
+        fleet_data.backlog.url: 1,
+        fleet_data.failures_last_hour.url: 3,
+        fleet_data.failing_skills[0].url: 3,
+        fleet_data.failing_portals[0].url: 3,
         next(f.url for f in fleet_data.bots if f.label == "Waiting for a session"): 1,
     }
     for url, rows in expected_rows.items():
@@ -103,18 +133,28 @@ def test_status_is_read_only_and_there_is_no_hard_delete(operator, fleet):
     assert "delete_selected" not in actions and "uninstall_portals" in actions
 
 
-def test_uninstall_asks_first_then_goes_through_the_lifecycle(operator, fleet, settings, django_capture_on_commit_callbacks):
+def test_uninstall_asks_first_then_goes_through_the_lifecycle(
+    operator, fleet, settings, django_capture_on_commit_callbacks
+):
     # Unregistering the bot is best effort: a platform that does not answer must not stop the uninstall.
-    settings.VIBE_APP_KEY, settings.VIBE_BASE_URL, settings.VIBE_MAX_ATTEMPTS = "vibe_app_" + "t" * 40, "http://127.0.0.1:9/v1", 1
+    settings.VIBE_APP_KEY, settings.VIBE_BASE_URL, settings.VIBE_MAX_ATTEMPTS = (
+        "vibe_app_" + "t" * 40,
+        "http://127.0.0.1:9/v1",
+        1,
+    )
     heard = []
-    signals.portal_uninstalled.connect(lambda sender, portal, reason, **kw: heard.append(reason), weak=False, dispatch_uid="t")
+    signals.portal_uninstalled.connect(
+        lambda sender, portal, reason, **kw: heard.append(reason), weak=False, dispatch_uid="t"
+    )
     try:
         url = "/admin/tenants/portal/"
         ask = operator.post(url, {"action": "uninstall_portals", "_selected_action": [fleet.pk]})
         assert ask.status_code == 200 and "Yes, uninstall" in ask.content.decode()
         assert Portal.objects.get(pk=fleet.pk).status == Portal.Status.ACTIVE
         with django_capture_on_commit_callbacks(execute=True):
-            done = operator.post(url, {"action": "uninstall_portals", "_selected_action": [fleet.pk], "confirm": "yes"})
+            done = operator.post(
+                url, {"action": "uninstall_portals", "_selected_action": [fleet.pk], "confirm": "yes"}
+            )
         assert done.status_code == 302 and heard == ["operator"]
     finally:
         signals.portal_uninstalled.disconnect(dispatch_uid="t")
@@ -126,10 +166,14 @@ def test_uninstall_asks_first_then_goes_through_the_lifecycle(operator, fleet, s
 def test_send_the_renewal_reminder_now(operator, fleet):
     heard = []
     signals.portal_session_expiring.connect(
-        lambda sender, portal, admin_user_ids, **kw: heard.append((portal.pk, admin_user_ids)), weak=False, dispatch_uid="t"
+        lambda sender, portal, admin_user_ids, **kw: heard.append((portal.pk, admin_user_ids)),
+        weak=False,
+        dispatch_uid="t",
     )
     try:
-        operator.post("/admin/tenants/portal/", {"action": "send_renewal_reminder", "_selected_action": [fleet.pk]})
+        operator.post(
+            "/admin/tenants/portal/", {"action": "send_renewal_reminder", "_selected_action": [fleet.pk]}
+        )
     finally:
         signals.portal_session_expiring.disconnect(dispatch_uid="t")
     assert heard == [(fleet.pk, [1])]
@@ -148,7 +192,9 @@ def test_reverify_keeps_a_good_session_and_drops_a_refused_one(operator, platfor
     operator.post("/admin/tenants/portal/", {"action": "reverify_session", "_selected_action": [portal.pk]})
     grant = SessionGrant.objects.get(portal=portal)
     assert grant.invalidated_at is None and not grant.is_admin
-    platform.control.post("/_sandbox/clock", json={"advanceSeconds": 3600}).raise_for_status()  # it expired there
+    platform.control.post(
+        "/_sandbox/clock", json={"advanceSeconds": 3600}
+    ).raise_for_status()  # it expired there
     operator.post("/admin/tenants/portal/", {"action": "reverify_session", "_selected_action": [portal.pk]})
     assert SessionGrant.objects.get(portal=portal).invalidated_at is not None
     assert Portal.objects.get(pk=portal.pk).status == Portal.Status.NEEDS_SESSION
@@ -165,10 +211,19 @@ def test_the_settings_label_is_spelled_right():
     assert PortalSettings._meta.verbose_name_plural == "portal settings"
 
 
-@pytest.mark.parametrize("model", [
-    "tenants/portal", "tenants/sessiongrant", "tenants/portalapikey", "tenants/portalsettings", "botcore/bot",
-    "botcore/eventlogentry", "botcore/skillconfig", "botcore/skillrun",
-])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "tenants/portal",
+        "tenants/sessiongrant",
+        "tenants/portalapikey",
+        "tenants/portalsettings",
+        "botcore/bot",
+        "botcore/eventlogentry",
+        "botcore/skillconfig",
+        "botcore/skillrun",
+    ],
+)
 def test_every_operator_list_renders_with_its_filters(operator, fleet, model):
     page = operator.get(f"/admin/{model}/")
     assert page.status_code == 200

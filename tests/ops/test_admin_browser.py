@@ -1,5 +1,6 @@
 """An operator in a real browser: signs in, opens the fleet dashboard from the admin index, follows a figure to
 its rows, and steers a portal (renewal reminder, uninstall with confirmation) from the portal list."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -16,7 +17,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def signed_in_operator(live_server, browser_page, settings):
-    settings.VIBE_APP_KEY, settings.VIBE_BASE_URL, settings.VIBE_MAX_ATTEMPTS = "vibe_app_" + "b" * 40, "http://127.0.0.1:9/v1", 1
+    settings.VIBE_APP_KEY, settings.VIBE_BASE_URL, settings.VIBE_MAX_ATTEMPTS = (
+        "vibe_app_" + "b" * 40,
+        "http://127.0.0.1:9/v1",
+        1,
+    )
     get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-for-tests-only")
     page = browser_page
     page.goto(f"{live_server.url}/admin/login/")
@@ -30,11 +35,25 @@ def signed_in_operator(live_server, browser_page, settings):
 @pytest.fixture
 def acme():
     portal = Portal.objects.create(member_id="m1", vibe_portal_id="vp1", domain="acme.bitrix24.com")
-    SessionGrant.objects.create(portal=portal, bitrix_user_id=1, user_name="Alice", is_admin=True, source="gateway",
-                                token="vibe_session_" + "q" * 30, expires_at=timezone.now() + timedelta(hours=2))
-    bot = Bot.objects.create(portal=portal, code="b", name="Acme bot", status=Bot.Status.ACTIVE, vibe_bot_id=3)
-    EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={},
-                                 received_at=timezone.now() - timedelta(minutes=2))
+    SessionGrant.objects.create(
+        portal=portal,
+        bitrix_user_id=1,
+        user_name="Alice",
+        is_admin=True,
+        source="gateway",
+        token="vibe_session_" + "q" * 30,
+        expires_at=timezone.now() + timedelta(hours=2),
+    )
+    bot = Bot.objects.create(
+        portal=portal, code="b", name="Acme bot", status=Bot.Status.ACTIVE, vibe_bot_id=3
+    )
+    EventLogEntry.objects.create(
+        bot=bot,
+        vibe_event_id=1,
+        event_type="ONIMBOTV2MESSAGEADD",
+        payload={},
+        received_at=timezone.now() - timedelta(minutes=2),
+    )
     return portal
 
 

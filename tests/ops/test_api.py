@@ -1,5 +1,6 @@
 """The operator API: staff only (token or admin session), portals/bots/events read, actions through the lifecycle,
 never a secret in an answer; /api/schema/ is a valid OpenAPI 3 document of every API."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -26,16 +27,32 @@ def token_client(*, staff: bool) -> APIClient:
 @pytest.fixture
 def fleet():
     portal = Portal.objects.create(member_id="m1", vibe_portal_id="vp1", domain="acme.bitrix24.com")
-    SessionGrant.objects.create(portal=portal, bitrix_user_id=1, is_admin=True, source="gateway",
-                                token="vibe_session_" + "s" * 30, expires_at=timezone.now() + timedelta(hours=3))
-    bot = Bot.objects.create(portal=portal, code="b", name="Acme bot", status=Bot.Status.ACTIVE, vibe_bot_id=5)
-    EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={"text": "hi"},
-                                 status=EventLogEntry.Status.FAILED, error="boom")
+    SessionGrant.objects.create(
+        portal=portal,
+        bitrix_user_id=1,
+        is_admin=True,
+        source="gateway",
+        token="vibe_session_" + "s" * 30,
+        expires_at=timezone.now() + timedelta(hours=3),
+    )
+    bot = Bot.objects.create(
+        portal=portal, code="b", name="Acme bot", status=Bot.Status.ACTIVE, vibe_bot_id=5
+    )
+    EventLogEntry.objects.create(
+        bot=bot,
+        vibe_event_id=1,
+        event_type="ONIMBOTV2MESSAGEADD",
+        payload={"text": "hi"},
+        status=EventLogEntry.Status.FAILED,
+        error="boom",
+    )
     return portal, bot
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("url", ["/api/ops/fleet/", "/api/ops/portals/", "/api/ops/bots/", "/api/ops/events/"])
+@pytest.mark.parametrize(
+    "url", ["/api/ops/fleet/", "/api/ops/portals/", "/api/ops/bots/", "/api/ops/events/"]
+)
 def test_only_staff_get_in(url):
     assert APIClient().get(url).status_code == 401
     assert token_client(staff=False).get(url).status_code == 403
@@ -55,7 +72,9 @@ def test_portals_bots_and_events_read_with_filters_and_no_secret(fleet):
     assert events["count"] == 1 and "payload" not in events["results"][0]
     detail = client.get(f"/api/ops/events/{events['results'][0]['id']}/").json()
     assert detail["payload"] == {"text": "hi"}
-    everything = "".join(client.get(u).content.decode() for u in ("/api/ops/portals/", f"/api/ops/portals/{portal.pk}/"))
+    everything = "".join(
+        client.get(u).content.decode() for u in ("/api/ops/portals/", f"/api/ops/portals/{portal.pk}/")
+    )
     assert "vibe_session_" not in everything and "token" not in everything.replace("TokenExpiresAt", "")
 
 
@@ -70,7 +89,11 @@ def test_bot_pause_and_resume(fleet):
 @pytest.mark.slow
 def test_portal_actions_go_through_the_lifecycle(fleet, settings, django_capture_on_commit_callbacks):
     portal, _ = fleet
-    settings.VIBE_APP_KEY, settings.VIBE_BASE_URL, settings.VIBE_MAX_ATTEMPTS = "vibe_app_" + "t" * 40, "http://127.0.0.1:9/v1", 1
+    settings.VIBE_APP_KEY, settings.VIBE_BASE_URL, settings.VIBE_MAX_ATTEMPTS = (
+        "vibe_app_" + "t" * 40,
+        "http://127.0.0.1:9/v1",
+        1,
+    )
     client = token_client(staff=True)
     reminded = client.post(f"/api/ops/portals/{portal.pk}/remind/")
     assert reminded.status_code == 200 and reminded.json()["ok"]
@@ -85,7 +108,12 @@ def test_portal_actions_go_through_the_lifecycle(fleet, settings, django_capture
 def test_the_schema_names_every_api():
     schema = APIClient().get("/api/schema/", {"format": "json"}).json()
     assert schema["openapi"].startswith("3.")
-    assert {"/api/ops/portals/{id}/uninstall/", "/api/ops/events/", "/api/ops/fleet/", "/api/skills/{name}/"} <= set(schema["paths"])
+    assert {
+        "/api/ops/portals/{id}/uninstall/",
+        "/api/ops/events/",
+        "/api/ops/fleet/",
+        "/api/skills/{name}/",
+    } <= set(schema["paths"])
 
 
 def test_create_operator_makes_a_staff_account_whose_token_opens_the_api(capsys):

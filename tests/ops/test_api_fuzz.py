@@ -3,6 +3,7 @@
 Each operation gets a few dozen generated requests, with the credentials of a staff token and of a signed-in
 portal admin (session and CSRF cookies) at once, against a database holding a small fleet.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -40,16 +41,33 @@ def connections_kept_open():
 @pytest.fixture
 def credentials(client, settings, connections_kept_open):
     # Actions reach the platform only at a dead address, once: failures must be 4xx answers, never 5xx.
-    settings.VIBE_APP_KEY, settings.VIBE_BASE_URL, settings.VIBE_MAX_ATTEMPTS = "vibe_app_" + "f" * 40, "http://127.0.0.1:9/v1", 1
+    settings.VIBE_APP_KEY, settings.VIBE_BASE_URL, settings.VIBE_MAX_ATTEMPTS = (
+        "vibe_app_" + "f" * 40,
+        "http://127.0.0.1:9/v1",
+        1,
+    )
     portal = Portal.objects.create(member_id="m1", vibe_portal_id="vp1", domain="acme.bitrix24.com")
-    grant = SessionGrant.objects.create(portal=portal, bitrix_user_id=1, user_name="Admin", is_admin=True, source="gateway",
-                                        token="vibe_session_" + "z" * 30, expires_at=timezone.now() + timedelta(hours=3))
+    grant = SessionGrant.objects.create(
+        portal=portal,
+        bitrix_user_id=1,
+        user_name="Admin",
+        is_admin=True,
+        source="gateway",
+        token="vibe_session_" + "z" * 30,
+        expires_at=timezone.now() + timedelta(hours=3),
+    )
     bot = Bot.objects.create(portal=portal, code="b", name="Bot", status=Bot.Status.ACTIVE, vibe_bot_id=5)
     EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={})
     operator = get_user_model().objects.create_user("ops", password="pw-for-tests-only", is_staff=True)
     session = client.session
-    session[SESSION_KEY] = {"member_id": "m1", "bitrix_user_id": 1, "name": "Admin", "is_admin": True,
-                            "token_digest": "", "grant_id": grant.pk}
+    session[SESSION_KEY] = {
+        "member_id": "m1",
+        "bitrix_user_id": 1,
+        "name": "Admin",
+        "is_admin": True,
+        "token_digest": "",
+        "grant_id": grant.pk,
+    }
     session.save()
     return {
         "Authorization": f"Token {Token.objects.create(user=operator).key}",
@@ -66,8 +84,13 @@ def test_no_operation_answers_a_server_error(credentials):
 
     def fuzz_operation(operation) -> None:
         @given(case=operation.as_strategy())
-        @hypothesis_settings(max_examples=20, deadline=None, derandomize=True, database=None,
-                             suppress_health_check=list(HealthCheck))
+        @hypothesis_settings(
+            max_examples=20,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def fuzz(case):
             response = case.call(headers=credentials)
             if response.status_code >= 500:

@@ -1,4 +1,5 @@
 """/healthz answers while the process runs; /readyz names each part that is down with a 503, and sends no secret."""
+
 from __future__ import annotations
 
 import threading
@@ -47,7 +48,9 @@ def test_readyz_is_ok_when_every_part_answers(platform_up):
 
 def test_readyz_names_silent_processes_and_an_unreachable_platform(settings):
     settings.VIBE_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
-    Heartbeat.objects.create(kind="pacer", instance="old-host", beat_at=timezone.now() - timedelta(minutes=10))
+    Heartbeat.objects.create(
+        kind="pacer", instance="old-host", beat_at=timezone.now() - timedelta(minutes=10)
+    )
     response = Client().get("/readyz")
     assert response.status_code == 503
     body = response.json()

@@ -1,5 +1,6 @@
 """Log lines as JSON carry portal, bot, event and the gateway's request id; secrets never reach a line; an idle
 bot's task chatter stays below INFO; text stays the development default."""
+
 from __future__ import annotations
 
 import io
@@ -17,6 +18,7 @@ from ops.logs import bind_log_context, build_logging, clear_log_context, log_con
 @pytest.fixture
 def log_output():
     """The project's JSON logging config, its console writing into a buffer; the test's config restored after."""
+
     def configure(fmt: str) -> io.StringIO:
         logging.config.dictConfig(build_logging(fmt=fmt, level="INFO"))
         buffer = io.StringIO()
@@ -78,10 +80,15 @@ def test_an_idle_bots_task_chatter_is_debug(log_output):
 @pytest.mark.django_db
 def test_a_web_request_logs_with_the_gateways_request_id(log_output):
     buffer = log_output("json")
-    response = Client().get("/", headers={
-        "X-Vibe-Authorization": "Bearer vibe_séssion", "X-Vibe-Request-Id": "req_abc123", "X-Vibe-User-Id": "1",
-        "X-Vibe-Portal-Id": "p",
-    })
+    response = Client().get(
+        "/",
+        headers={
+            "X-Vibe-Authorization": "Bearer vibe_séssion",
+            "X-Vibe-Request-Id": "req_abc123",
+            "X-Vibe-User-Id": "1",
+            "X-Vibe-Portal-Id": "p",
+        },
+    )
     assert response.status_code == 400
     refused = [line for line in lines(buffer) if line["logger"] == "tenants.views"]
     assert refused and refused[0]["request_id"] == "req_abc123"

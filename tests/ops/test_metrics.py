@@ -1,5 +1,6 @@
 """/metrics speaks Prometheus text: poll outcomes, finished events with their timings, 429s, and fleet figures
 read at scrape time; series of other processes are summed from the multiprocess directory; no per-portal label."""
+
 from __future__ import annotations
 
 import os
@@ -42,9 +43,13 @@ def value(samples, name: str, **labels) -> float:
 @pytest.fixture
 def fleet():
     portal = Portal.objects.create(member_id="m1", vibe_portal_id="vp1", domain="acme.bitrix24.com")
-    Portal.objects.create(member_id="m2", vibe_portal_id="vp2", domain="gone.bitrix24.com", status=Portal.Status.UNINSTALLED)
+    Portal.objects.create(
+        member_id="m2", vibe_portal_id="vp2", domain="gone.bitrix24.com", status=Portal.Status.UNINSTALLED
+    )
     bot = Bot.objects.create(portal=portal, code="b", name="B", status=Bot.Status.ACTIVE, vibe_bot_id=7)
-    Bot.objects.create(portal=Portal.objects.get(member_id="m2"), code="b", name="B", status=Bot.Status.BROKEN)
+    Bot.objects.create(
+        portal=Portal.objects.get(member_id="m2"), code="b", name="B", status=Bot.Status.BROKEN
+    )
     return portal, bot
 
 
@@ -55,12 +60,24 @@ def test_polls_and_platform_answers_are_counted():
     record_poll_outcome(status="backoff")
     record_platform_response(429)
     after = scrape()
-    assert value(after, "vibeapp_polls_total", outcome="polled") - value(before, "vibeapp_polls_total", outcome="polled") == 1
+    assert (
+        value(after, "vibeapp_polls_total", outcome="polled")
+        - value(before, "vibeapp_polls_total", outcome="polled")
+        == 1
+    )
     stored = "vibeapp_events_stored_total"
-    assert value(after, stored, event_type="ONIMBOTV2MESSAGEADD") - value(before, stored, event_type="ONIMBOTV2MESSAGEADD") == 2
+    assert (
+        value(after, stored, event_type="ONIMBOTV2MESSAGEADD")
+        - value(before, stored, event_type="ONIMBOTV2MESSAGEADD")
+        == 2
+    )
     assert value(after, stored, event_type="other") - value(before, stored, event_type="other") == 1
     assert value(after, "vibeapp_poll_backoffs_total") - value(before, "vibeapp_poll_backoffs_total") == 1
-    assert value(after, "vibeapp_platform_rate_limited_total") - value(before, "vibeapp_platform_rate_limited_total") == 1
+    assert (
+        value(after, "vibeapp_platform_rate_limited_total")
+        - value(before, "vibeapp_platform_rate_limited_total")
+        == 1
+    )
 
 
 def test_a_finished_event_counts_by_type_and_outcome_with_its_timings(fleet):
@@ -68,32 +85,63 @@ def test_a_finished_event_counts_by_type_and_outcome_with_its_timings(fleet):
     before = scrape()
     now = timezone.now()
     entry = EventLogEntry.objects.create(
-        bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={},
-        occurred_at=now - timedelta(seconds=30), received_at=now - timedelta(seconds=2),
+        bot=bot,
+        vibe_event_id=1,
+        event_type="ONIMBOTV2MESSAGEADD",
+        payload={},
+        occurred_at=now - timedelta(seconds=30),
+        received_at=now - timedelta(seconds=2),
     )
     entry.status, entry.handled_at = EventLogEntry.Status.HANDLED, now
     entry.save(update_fields=["status", "handled_at"])
-    odd = EventLogEntry.objects.create(bot=bot, vibe_event_id=2, event_type="SOMETHING_NEW_" + "x" * 20, payload={},
-                                       received_at=now - timedelta(seconds=1))
+    odd = EventLogEntry.objects.create(
+        bot=bot,
+        vibe_event_id=2,
+        event_type="SOMETHING_NEW_" + "x" * 20,
+        payload={},
+        received_at=now - timedelta(seconds=1),
+    )
     odd.status, odd.handled_at = EventLogEntry.Status.FAILED, now
     odd.save(update_fields=["status", "handled_at"])
     after = scrape()
     finished = "vibeapp_events_finished_total"
-    assert value(after, finished, event_type="ONIMBOTV2MESSAGEADD", outcome="handled") - value(
-        before, finished, event_type="ONIMBOTV2MESSAGEADD", outcome="handled") == 1
-    assert value(after, finished, event_type="other", outcome="failed") - value(before, finished, event_type="other", outcome="failed") == 1
-    assert value(after, "vibeapp_event_handler_seconds_count") - value(before, "vibeapp_event_handler_seconds_count") == 2
-    assert value(after, "vibeapp_event_age_seconds_count") - value(before, "vibeapp_event_age_seconds_count") == 1
+    assert (
+        value(after, finished, event_type="ONIMBOTV2MESSAGEADD", outcome="handled")
+        - value(before, finished, event_type="ONIMBOTV2MESSAGEADD", outcome="handled")
+        == 1
+    )
+    assert (
+        value(after, finished, event_type="other", outcome="failed")
+        - value(before, finished, event_type="other", outcome="failed")
+        == 1
+    )
+    assert (
+        value(after, "vibeapp_event_handler_seconds_count")
+        - value(before, "vibeapp_event_handler_seconds_count")
+        == 2
+    )
+    assert (
+        value(after, "vibeapp_event_age_seconds_count") - value(before, "vibeapp_event_age_seconds_count")
+        == 1
+    )
 
 
 def test_fleet_figures_are_read_at_scrape_time(fleet):
     _, bot = fleet
-    EventLogEntry.objects.create(bot=bot, vibe_event_id=5, event_type="ONIMBOTV2MESSAGEADD", payload={},
-                                 received_at=timezone.now() - timedelta(minutes=5))
+    EventLogEntry.objects.create(
+        bot=bot,
+        vibe_event_id=5,
+        event_type="ONIMBOTV2MESSAGEADD",
+        payload={},
+        received_at=timezone.now() - timedelta(minutes=5),
+    )
     samples = scrape()
     assert value(samples, "vibeapp_portals", status="active") == 1
     assert value(samples, "vibeapp_portals", status="uninstalled") == 1
-    assert value(samples, "vibeapp_bots", status="active") == 1 and value(samples, "vibeapp_bots", status="broken") == 1
+    assert (
+        value(samples, "vibeapp_bots", status="active") == 1
+        and value(samples, "vibeapp_bots", status="broken") == 1
+    )
     assert value(samples, "vibeapp_event_backlog") == 1
     assert value(samples, "vibeapp_event_oldest_unhandled_seconds") >= 300
     assert value(samples, "vibeapp_sessions", state="live") == 0
@@ -116,9 +164,19 @@ def test_a_token_guards_metrics_when_configured(settings):
 @pytest.mark.slow
 def test_series_of_other_processes_are_summed_from_the_multiprocess_directory(tmp_path):
     script = "from ops.metrics import record_poll_outcome; record_poll_outcome(status='rate_limited')"
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "vibeapp.settings"}
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "vibeapp.settings",
+    }
     for _ in range(2):
-        subprocess.run([sys.executable, "-c", "import django; django.setup(); " + script], env=env, cwd=ROOT, check=True, timeout=60)
+        subprocess.run(
+            [sys.executable, "-c", "import django; django.setup(); " + script],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            timeout=60,
+        )
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(tmp_path))
     text = generate_latest(registry).decode()

@@ -3,6 +3,7 @@
 The echo bot and the standup functions are copies of the reference's code (only the base URL and key come
 from the environment); each visible effect is read back through the sandbox's control API.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,7 +68,10 @@ def node(sandbox, team, tmp_path) -> Iterator[Callable[..., subprocess.Popen]]:
         log = (tmp_path / f"{script}.log").open("wb")
         process = subprocess.Popen(
             [NODE, str(HERE / script), *args],
-            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
         )
         started.append(process)
         return process
@@ -109,7 +113,8 @@ def test_the_reference_echo_bot_answers_messages_commands_reactions_and_joins(ct
     said = data(ctl.post("/act/messages", json={"userId": anna, "botId": bot_id, "text": "Hello"}))["message"]
     echoed = wait_for(message_saying(ctl, bot_id, "Anna, you wrote: [I]Hello[/I]"), "the echo")
     assert [(b["TEXT"], b["ACTION"], b["ACTION_VALUE"]) for b in echoed["keyboard"]] == [
-        ("Repeat", "SEND", "Hello"), ("Help", "SEND", "/help"),
+        ("Repeat", "SEND", "Hello"),
+        ("Help", "SEND", "/help"),
     ]
     chat = data(ctl.get(f"/chats/{said['chatId']}/messages"))["messages"]
     assert next(m for m in chat if m["id"] == said["id"])["reactions"] == {"like": [bot_id]}
@@ -122,6 +127,7 @@ def test_the_reference_echo_bot_answers_messages_commands_reactions_and_joins(ct
     pong = wait_for(message_saying(ctl, bot_id, "[B]Pong![/B] The bot is working fine."), "the pong")
     assert pong["answerTo"] == ping["id"]
     data(ctl.post("/act/messages", json={"userId": anna, "botId": bot_id, "text": "/help"}))
+
     def listed() -> bool:
         return any(m["text"].startswith("[B]Echo Bot — Commands[/B]") for m in bot_messages(ctl, bot_id))
 
@@ -150,7 +156,8 @@ def test_the_reference_standup_functions_ask_collect_and_report(ctl, team, node,
     dialogs = {data(ctl.get(f"/chats/{m['chatId']}"))["chat"]["type"]: m["chatId"] for m in asked}
     assert len(asked) == 2 and list(dialogs) == ["private"]
     assert {tuple(sorted(data(ctl.get(f"/chats/{m['chatId']}"))["chat"]["members"])) for m in asked} == {
-        tuple(sorted((anna, bot_id))), tuple(sorted((boris, bot_id))),
+        tuple(sorted((anna, bot_id))),
+        tuple(sorted((boris, bot_id))),
     }
 
     data(ctl.post("/act/messages", json={"userId": boris, "botId": bot_id, "text": "Fixed the build"}))
@@ -162,7 +169,9 @@ def test_the_reference_standup_functions_ask_collect_and_report(ctl, team, node,
     report = data(ctl.get(f"/chats/{group['id']}/messages"))["messages"][-1]
     assert report["authorId"] == bot_id
     assert report["text"].splitlines() == [
-        "[b]Standup for today[/b]", f"[b]{anna}[/b]: — no answer", f"[b]{boris}[/b]: Fixed the build"
+        "[b]Standup for today[/b]",
+        f"[b]{anna}[/b]: — no answer",
+        f"[b]{boris}[/b]: Fixed the build",
     ]
 
 
@@ -170,12 +179,21 @@ def test_the_reference_standup_functions_ask_collect_and_report(ctl, team, node,
 @pytest.mark.parametrize(
     ("copy", "start", "end", "edits"),
     [
-        ("echo_bot.mjs", "const VIBE_KEY = process.env.VIBE_KEY", "#Full example: Standup bot",
-         {"'https://vibecode.bitrix24.tech/v1'": "process.env.VIBE_BASE_URL"}),
-        ("standup_example.js", "const BASE = 'https://vibecode.bitrix24.tech/v1'\nconst headers",
-         "Scheduling lives on your server",
-         {"'https://vibecode.bitrix24.tech/v1'": "process.env.VIBE_BASE_URL",
-          "'YOUR_API_KEY'": "process.env.VIBE_KEY"}),
+        (
+            "echo_bot.mjs",
+            "const VIBE_KEY = process.env.VIBE_KEY",
+            "#Full example: Standup bot",
+            {"'https://vibecode.bitrix24.tech/v1'": "process.env.VIBE_BASE_URL"},
+        ),
+        (
+            "standup_example.js",
+            "const BASE = 'https://vibecode.bitrix24.tech/v1'\nconst headers",
+            "Scheduling lives on your server",
+            {
+                "'https://vibecode.bitrix24.tech/v1'": "process.env.VIBE_BASE_URL",
+                "'YOUR_API_KEY'": "process.env.VIBE_KEY",
+            },
+        ),
     ],
 )
 def test_the_copies_are_the_references_code_but_for_base_url_and_key(copy, start, end, edits):

@@ -1,4 +1,5 @@
 """Fixtures the sandbox tests share; a module needing a different one defines its own of that name."""
+
 from __future__ import annotations
 
 import httpx

@@ -1,4 +1,5 @@
 """Helpers the sandbox tests share: seeding tenants, clients on the API, and asserting its JSON envelope."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """Bad input to the bot endpoints is a 4xx with a clear code, never a 500 or a stack trace."""
+
 from __future__ import annotations
 
 import base64

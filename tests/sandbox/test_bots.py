@@ -1,4 +1,5 @@
 """The sandbox's bot management endpoints over real HTTP, and the access errors every bot endpoint shares."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -21,8 +22,14 @@ from tests.sandbox.helpers import (
 def test_register_answers_201_with_the_bot_nested_and_no_token(client):
     response = client.post(
         "/bots",
-        json={"code": "echo_bot", "name": "Echo Bot", "type": "bot", "color": "AQUA", "eventMode": "fetch",
-              "workPosition": "Repeats your messages"},
+        json={
+            "code": "echo_bot",
+            "name": "Echo Bot",
+            "type": "bot",
+            "color": "AQUA",
+            "eventMode": "fetch",
+            "workPosition": "Repeats your messages",
+        },
     )
     assert response.status_code == 201
     body = response.json()
@@ -44,13 +51,22 @@ def test_register_defaults_to_a_fetch_mode_bot(client):
 def test_register_reads_the_profile_under_properties(client):
     response = client.post(
         "/bots",
-        json={"code": "nested", "type": "personal", "isHidden": "Y",
-              "properties": {"name": "Ассистент 🤖", "lastName": "Bot", "gender": "F", "workPosition": "AI"}},
+        json={
+            "code": "nested",
+            "type": "personal",
+            "isHidden": "Y",
+            "properties": {"name": "Ассистент 🤖", "lastName": "Bot", "gender": "F", "workPosition": "AI"},
+        },
     )
     assert response.status_code == 201
     bot = response.json()["data"]["bot"]
     assert (bot["name"], bot["lastName"], bot["gender"], bot["type"], bot["isHidden"]) == (
-        "Ассистент 🤖", "Bot", "F", "personal", True)
+        "Ассистент 🤖",
+        "Bot",
+        "F",
+        "personal",
+        True,
+    )
 
 
 def test_register_twice_answers_409_with_the_flat_bot_id(client):
@@ -113,8 +129,15 @@ def test_an_unknown_background_is_stored_as_null(client):
 
 
 def test_a_webhook_bot_keeps_its_url(client):
-    response = client.post("/bots", json={"code": "hook", "name": "Hook", "eventMode": "webhook",
-                                          "webhookUrl": "https://example.com/hook"})
+    response = client.post(
+        "/bots",
+        json={
+            "code": "hook",
+            "name": "Hook",
+            "eventMode": "webhook",
+            "webhookUrl": "https://example.com/hook",
+        },
+    )
     assert response.status_code == 201
     assert response.json()["data"]["bot"]["webhookUrl"] == "https://example.com/hook"
 
@@ -180,8 +203,13 @@ def test_update_takes_fields_flat_or_nested(client, body):
 
 @pytest.mark.parametrize(
     ("body", "code"),
-    [({}, "INVALID_REQUEST"), ({"code": "other"}, "INVALID_REQUEST"), ({"name": ""}, "NAME_REQUIRED"),
-     ({"type": 1}, "INVALID_REQUEST"), ({"fields": []}, "INVALID_REQUEST")],
+    [
+        ({}, "INVALID_REQUEST"),
+        ({"code": "other"}, "INVALID_REQUEST"),
+        ({"name": ""}, "NAME_REQUIRED"),
+        ({"type": 1}, "INVALID_REQUEST"),
+        ({"fields": []}, "INVALID_REQUEST"),
+    ],
 )
 def test_update_refuses_nothing_or_bad_fields(client, body, code):
     bot_id = register_bot(client)
@@ -245,8 +273,11 @@ def test_an_unknown_bot_is_bot_not_found(client, path):
 def test_another_keys_bot_is_bot_access_denied(sandbox, client, tenant):
     bot_id = register_bot(client)
     with client_for(sandbox, seed_personal(sandbox, portal_id=tenant.portal_id)) as other:
-        for response in (other.get(f"/bots/{bot_id}"), other.get(f"/bots/{bot_id}/events"),
-                         other.delete(f"/bots/{bot_id}")):
+        for response in (
+            other.get(f"/bots/{bot_id}"),
+            other.get(f"/bots/{bot_id}/events"),
+            other.delete(f"/bots/{bot_id}"),
+        ):
             assert response.status_code == 403
             assert error_of(response) == "BOT_ACCESS_DENIED"
 
@@ -270,8 +301,9 @@ def test_an_app_key_with_its_session_works_like_a_personal_key(sandbox):
 
 def test_an_app_key_without_bearer_is_token_missing(sandbox):
     app_tenant = seed_app(sandbox)
-    response = httpx.post(f"{sandbox.base_url}/bots", headers={"X-Api-Key": app_tenant.key},
-                          json={"code": "x", "name": "X"})
+    response = httpx.post(
+        f"{sandbox.base_url}/bots", headers={"X-Api-Key": app_tenant.key}, json={"code": "x", "name": "X"}
+    )
     assert response.status_code == 401
     assert error_of(response) == "TOKEN_MISSING"
 
@@ -294,10 +326,13 @@ def test_a_key_without_the_imbot_scope_is_scope_denied(sandbox):
     assert error_of(response) == "SCOPE_DENIED"
 
 
-@pytest.mark.parametrize(("headers", "status", "code"), [
-    ({}, 401, "AUTH_REQUIRED"),
-    ({"X-Api-Key": "vibe_api_" + "0" * 40}, 401, "INVALID_API_KEY"),
-])
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({}, 401, "AUTH_REQUIRED"),
+        ({"X-Api-Key": "vibe_api_" + "0" * 40}, 401, "INVALID_API_KEY"),
+    ],
+)
 def test_a_missing_or_unknown_key_is_refused(sandbox, headers, status, code):
     response = httpx.get(f"{sandbox.base_url}/bots", headers=headers)
     assert response.status_code == status

@@ -3,6 +3,7 @@
 Waits are event-driven: Playwright's `expect` for the page, long-polls of the bot's events for the platform.
 The browser is the shared `browser_page` fixture (tests/conftest.py): Debian's chromium, never a download.
 """
+
 from __future__ import annotations
 
 import time
@@ -36,7 +37,9 @@ class PlayedBot:
         raise AssertionError("the bot never received the expected event")
 
     def send(self, dialog_id: str, fields: dict) -> int:
-        response = self.client.post(f"/bots/{self.id}/messages", json={"dialogId": dialog_id, "fields": fields})
+        response = self.client.post(
+            f"/bots/{self.id}/messages", json={"dialogId": dialog_id, "fields": fields}
+        )
         assert response.status_code == 200, response.text
         return response.json()["data"]["id"]
 
@@ -50,7 +53,9 @@ def world(sandbox):
     """A portal, a user with a personal key, and a registered bot with a /more command."""
     with httpx.Client(base_url=sandbox.root_url, timeout=10) as ctl:
         portal = ctl.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com"}).json()["data"]["portal"]
-        user = ctl.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Anna Petrova"}).json()["data"]["user"]
+        user = ctl.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Anna Petrova"}).json()[
+            "data"
+        ]["user"]
         key = ctl.post("/_sandbox/keys", json={"userId": user["id"]}).json()["data"]["key"]
     client = httpx.Client(base_url=sandbox.base_url, headers={"X-Api-Key": key}, timeout=10)
     registered = client.post("/bots", json={"code": "helper", "name": "Helper Bot"})
@@ -81,20 +86,29 @@ def test_a_person_chats_with_a_bot_through_the_page(sandbox, browser_page, world
     dialog_id = hello["data"]["dialogId"]
 
     # Whatever the user types is shown as text, never run as markup.
-    composer.fill('<script>window.pwned = 1</script><b>not bold</b>')
+    composer.fill("<script>window.pwned = 1</script><b>not bold</b>")
     composer.press("Enter")
     escaped = messages.filter(has_text="<script>window.pwned = 1</script>")
     expect(escaped).to_have_count(1)
     expect(escaped.locator("b")).to_have_count(0)
     assert page.evaluate("window.pwned") is None
 
-    bot.send(dialog_id, {
-        "message": "[B]Bold[/B] and [I]italic[/I]",
-        "keyboard": [
-            {"TEXT": "Say yes", "ACTION": "SEND", "ACTION_VALUE": "yes please", "BG_COLOR_TOKEN": "primary", "DISPLAY": "LINE"},
-            {"TEXT": "More", "COMMAND": "more", "COMMAND_PARAMS": "page 2", "DISPLAY": "LINE"},
-        ],
-    })
+    bot.send(
+        dialog_id,
+        {
+            "message": "[B]Bold[/B] and [I]italic[/I]",
+            "keyboard": [
+                {
+                    "TEXT": "Say yes",
+                    "ACTION": "SEND",
+                    "ACTION_VALUE": "yes please",
+                    "BG_COLOR_TOKEN": "primary",
+                    "DISPLAY": "LINE",
+                },
+                {"TEXT": "More", "COMMAND": "more", "COMMAND_PARAMS": "page 2", "DISPLAY": "LINE"},
+            ],
+        },
+    )
     reply = messages.filter(has=page.locator('[data-testid="message-text"] b', has_text="Bold"))
     expect(reply).to_have_count(1)
     expect(reply.locator('[data-testid="message-text"] i')).to_have_text("italic")
@@ -123,7 +137,10 @@ def test_a_person_runs_a_group_chat_with_bots(sandbox, browser_page, world):
 
     page = browser_page
     user, bot = world
-    second = PlayedBot(bot.client, bot.client.post("/bots", json={"code": "second", "name": "Second Bot"}).json()["data"]["bot"]["id"])
+    second = PlayedBot(
+        bot.client,
+        bot.client.post("/bots", json={"code": "second", "name": "Second Bot"}).json()["data"]["bot"]["id"],
+    )
     page.goto(f"{sandbox.root_url}/chat?userId={user['id']}")
     page.get_by_test_id("new-chat-button").click()
     page.get_by_test_id("new-chat-title").fill("Team")
@@ -181,20 +198,33 @@ def test_the_page_shows_what_a_bot_does_beyond_text(sandbox, browser_page, world
     dialog_id = bot.wait_for(is_message("hi"))["data"]["dialogId"]
     messages = page.get_by_test_id("message")
 
-    assert bot.client.post(f"/bots/{bot.id}/typing", json={
-        "dialogId": dialog_id, "statusMessageCode": "IMBOT_AGENT_ACTION_THINKING", "duration": 60}).status_code == 200
+    assert (
+        bot.client.post(
+            f"/bots/{bot.id}/typing",
+            json={"dialogId": dialog_id, "statusMessageCode": "IMBOT_AGENT_ACTION_THINKING", "duration": 60},
+        ).status_code
+        == 200
+    )
     expect(page.get_by_test_id("typing-indicator")).to_contain_text("Helper Bot is thinking")
 
-    bot.send(dialog_id, {
-        "message": "Ticket [url=https://example.com/t/1]#1[/url]: [put=/more page 3]fill[/put] or [send=/more]send[/send]"
-                   " [url=javascript:alert(1)]not a link[/url]",
-        "attach": [{"MESSAGE": "[B]Status[/B]"}, {"GRID": [{"NAME": "Owner", "VALUE": "Anna", "DISPLAY": "LINE"}]},
-                   {"LINK": {"NAME": "Open ticket", "LINK": "https://example.com/t/1"}}],
-    })
+    bot.send(
+        dialog_id,
+        {
+            "message": "Ticket [url=https://example.com/t/1]#1[/url]: [put=/more page 3]fill[/put] or [send=/more]send[/send]"
+            " [url=javascript:alert(1)]not a link[/url]",
+            "attach": [
+                {"MESSAGE": "[B]Status[/B]"},
+                {"GRID": [{"NAME": "Owner", "VALUE": "Anna", "DISPLAY": "LINE"}]},
+                {"LINK": {"NAME": "Open ticket", "LINK": "https://example.com/t/1"}},
+            ],
+        },
+    )
     expect(page.get_by_test_id("typing-indicator")).to_be_hidden()  # a posted message ends "typing…"
     ticket = messages.filter(has_text="Ticket")
     expect(ticket.get_by_test_id("message-attach")).to_contain_text("Owner")
-    expect(ticket.locator('[data-testid="message-text"] a')).to_have_attribute("href", "https://example.com/t/1")
+    expect(ticket.locator('[data-testid="message-text"] a')).to_have_attribute(
+        "href", "https://example.com/t/1"
+    )
     expect(ticket.get_by_test_id("attach-link")).to_have_text("Open ticket")
     expect(ticket.locator('a[href^="javascript"]')).to_have_count(0)
     expect(ticket.get_by_test_id("message-text")).to_contain_text("not a link")
@@ -208,15 +238,27 @@ def test_the_page_shows_what_a_bot_does_beyond_text(sandbox, browser_page, world
     assert command["data"]["command"]["context"] == "textarea"
 
     bot.send(dialog_id, {"message": "Anna added a reaction", "system": True})
-    expect(page.locator('[data-testid="message"][data-system="true"]')).to_contain_text("Anna added a reaction")
+    expect(page.locator('[data-testid="message"][data-system="true"]')).to_contain_text(
+        "Anna added a reaction"
+    )
 
     import base64
 
-    uploaded = bot.client.post(f"/bots/{bot.id}/files", json={
-        "dialogId": dialog_id, "fields": {"name": "report.txt", "content": base64.b64encode(b"hello").decode()}})
+    uploaded = bot.client.post(
+        f"/bots/{bot.id}/files",
+        json={
+            "dialogId": dialog_id,
+            "fields": {"name": "report.txt", "content": base64.b64encode(b"hello").decode()},
+        },
+    )
     assert uploaded.status_code == 200, uploaded.text
     expect(page.get_by_test_id("message-file")).to_contain_text("report.txt")
 
-    assert bot.client.post(f"/bots/{bot.id}/text-field", json={"dialogId": dialog_id, "enabled": False}).status_code == 200
+    assert (
+        bot.client.post(
+            f"/bots/{bot.id}/text-field", json={"dialogId": dialog_id, "enabled": False}
+        ).status_code
+        == 200
+    )
     expect(composer).to_be_disabled()
     expect(page.get_by_test_id("text-field-disabled")).to_be_visible()

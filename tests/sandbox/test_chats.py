@@ -1,4 +1,5 @@
 """The sandbox's chat endpoints over real HTTP: create, get, update, leave, owner, members and managers."""
+
 from __future__ import annotations
 
 import base64
@@ -60,7 +61,12 @@ def test_create_answers_the_chat_and_its_users(sandbox, client, tenant, bot_id):
                   userIds=[tenant.user_id], entityType="STANDUP")  # fmt: skip
     chat = data["chat"]
     assert chat["dialogId"] == f"chat{chat['id']}" and chat["type"] == "chat"
-    assert (chat["name"], chat["description"], chat["color"], chat["avatar"]) == ("Стендап 🚀", "Daily", "mint", avatar)
+    assert (chat["name"], chat["description"], chat["color"], chat["avatar"]) == (
+        "Стендап 🚀",
+        "Daily",
+        "mint",
+        avatar,
+    )
     assert (chat["owner"], chat["role"], chat["managerList"]) == (bot_id, "owner", [bot_id])
     assert chat["userCounter"] == 2 and chat["textFieldEnabled"] is True and chat["lastMessageId"] == 0
     assert {"muteList", "dateCreate", "messageType", "entityType", "diskFolderId"} <= set(chat)
@@ -82,7 +88,9 @@ def test_create_reads_the_color_case_insensitively(client, bot_id, given, stored
     assert create(client, bot_id, title="Colors", color=given)["chat"]["color"] == stored
 
 
-def test_create_skips_unknown_inactive_and_foreign_users_silently(sandbox, client, tenant, bot_id, inactive_id):
+def test_create_skips_unknown_inactive_and_foreign_users_silently(
+    sandbox, client, tenant, bot_id, inactive_id
+):
     stranger = seed_personal(sandbox)
     other_bot = register_bot(client, code="other_bot")
     ids = [tenant.user_id, 99999, inactive_id, stranger.user_id, other_bot, str(tenant.user_id)]
@@ -92,7 +100,11 @@ def test_create_skips_unknown_inactive_and_foreign_users_silently(sandbox, clien
 
 def test_create_for_another_owner_keeps_the_bot_a_manager(sandbox, client, tenant, bot_id):
     chat = create(client, bot_id, title="Theirs", ownerId=tenant.user_id)["chat"]
-    assert (chat["owner"], chat["role"], chat["managerList"]) == (tenant.user_id, "manager", [tenant.user_id, bot_id])
+    assert (chat["owner"], chat["role"], chat["managerList"]) == (
+        tenant.user_id,
+        "manager",
+        [tenant.user_id, bot_id],
+    )
     assert set(chat_of(sandbox, chat["id"]).member_ids) == {tenant.user_id, bot_id}
 
 
@@ -159,7 +171,10 @@ def test_update_changes_the_sent_fields(sandbox, client, bot_id, group):
     stored = chat_of(sandbox, group["id"])
     assert (stored.title, stored.description, stored.color) == ("Daily standup", "9:30", "azure")
     client.patch(f"/bots/{bot_id}/chats/{group['dialogId']}", json={"description": "flat"})
-    assert (chat_of(sandbox, group["id"]).title, chat_of(sandbox, group["id"]).description) == ("Daily standup", "flat")
+    assert (chat_of(sandbox, group["id"]).title, chat_of(sandbox, group["id"]).description) == (
+        "Daily standup",
+        "flat",
+    )
 
 
 @pytest.mark.parametrize(
@@ -178,7 +193,10 @@ def test_update_needs_owner_or_manager_rights(sandbox, client, tenant, bot_id):
     response = client.patch(f"/bots/{bot_id}/chats/chat{chat_id}", json={"fields": {"title": "Mine now"}})
     assert response.status_code == 403 and error_of(response) == "ACCESS_DENIED"
     sandbox.run_in_loop(lambda s: s.platform.chats[chat_id].manager_ids.add(bot_id))
-    assert client.patch(f"/bots/{bot_id}/chats/chat{chat_id}", json={"fields": {"title": "Ours"}}).status_code == 200
+    assert (
+        client.patch(f"/bots/{bot_id}/chats/chat{chat_id}", json={"fields": {"title": "Ours"}}).status_code
+        == 200
+    )
 
 
 def test_a_private_dialog_cannot_be_changed(sandbox, client, tenant, bot_id):
@@ -221,17 +239,26 @@ def test_set_owner_errors(sandbox, client, tenant, bot_id, group, body, code):
 # --- members --------------------------------------------------------------------------------------------
 
 
-def test_add_users_adds_active_portal_users_and_skips_the_rest(sandbox, client, tenant, bot_id, group, inactive_id):
+def test_add_users_adds_active_portal_users_and_skips_the_rest(
+    sandbox, client, tenant, bot_id, group, inactive_id
+):
     third = tenant.extra_user_ids[1]
     body = {"userIds": [third, inactive_id, 99999, tenant.user_id]}
     response = client.post(f"/bots/{bot_id}/chats/{group['dialogId']}/users", json=body)
     assert response.status_code == 200 and response.json()["data"] == {"result": True}
-    assert chat_of(sandbox, group["id"]).member_ids == [bot_id, tenant.user_id, tenant.extra_user_ids[0], third]
+    assert chat_of(sandbox, group["id"]).member_ids == [
+        bot_id,
+        tenant.user_id,
+        tenant.extra_user_ids[0],
+        third,
+    ]
 
 
 def test_add_users_needs_rights(sandbox, client, tenant, bot_id):
     chat_id = seed_group(sandbox, tenant, [bot_id])
-    response = client.post(f"/bots/{bot_id}/chats/chat{chat_id}/users", json={"userIds": [tenant.extra_user_ids[0]]})
+    response = client.post(
+        f"/bots/{bot_id}/chats/chat{chat_id}/users", json={"userIds": [tenant.extra_user_ids[0]]}
+    )
     assert response.status_code == 403 and error_of(response) == "ACCESS_DENIED"
     assert tenant.extra_user_ids[0] not in chat_of(sandbox, chat_id).member_ids
 
@@ -239,16 +266,22 @@ def test_add_users_needs_rights(sandbox, client, tenant, bot_id):
 def test_remove_users_by_one_id_or_many(sandbox, client, tenant, bot_id, group):
     colleague, third = tenant.extra_user_ids
     client.post(f"/bots/{bot_id}/chats/{group['dialogId']}/users", json={"userIds": [third]})
-    response = client.request("DELETE", f"/bots/{bot_id}/chats/{group['dialogId']}/users", json={"userId": colleague})
+    response = client.request(
+        "DELETE", f"/bots/{bot_id}/chats/{group['dialogId']}/users", json={"userId": colleague}
+    )
     assert response.status_code == 200
     assert colleague not in chat_of(sandbox, group["id"]).member_ids
-    client.request("DELETE", f"/bots/{bot_id}/chats/{group['dialogId']}/users", json={"userIds": [third, tenant.user_id]})
+    client.request(
+        "DELETE", f"/bots/{bot_id}/chats/{group['dialogId']}/users", json={"userIds": [third, tenant.user_id]}
+    )
     assert chat_of(sandbox, group["id"]).member_ids == [bot_id]
 
 
 def test_the_owner_cannot_be_removed(sandbox, client, tenant, bot_id):
     chat = create(client, bot_id, title="Theirs", ownerId=tenant.user_id)["chat"]
-    response = client.request("DELETE", f"/bots/{bot_id}/chats/{chat['dialogId']}/users", json={"userId": tenant.user_id})
+    response = client.request(
+        "DELETE", f"/bots/{bot_id}/chats/{chat['dialogId']}/users", json={"userId": tenant.user_id}
+    )
     assert response.status_code == 403 and error_of(response) == "ACCESS_DENIED"
     assert tenant.user_id in chat_of(sandbox, chat["id"]).member_ids
 
@@ -270,7 +303,9 @@ def test_list_users_answers_user_objects_in_order(sandbox, client, tenant, bot_i
     ids = sorted([bot_id, tenant.user_id, tenant.extra_user_ids[0]])
     assert [u["id"] for u in users] == ids
     assert {"name", "firstName", "lastName", "active", "bot"} <= set(users[0])
-    desc = client.get(f"/bots/{bot_id}/chats/{group['dialogId']}/users", params={"order[userId]": "DESC", "limit": 2})
+    desc = client.get(
+        f"/bots/{bot_id}/chats/{group['dialogId']}/users", params={"order[userId]": "DESC", "limit": 2}
+    )
     assert [u["id"] for u in desc.json()["data"]] == ids[::-1][:2]
 
 
@@ -311,12 +346,16 @@ def test_managers_are_added_and_removed_by_the_owner(sandbox, client, tenant, bo
     assert chat_of(sandbox, group["id"]).manager_ids == {tenant.user_id}
     readback = client.get(f"/bots/{bot_id}/chats/{group['dialogId']}").json()["data"]["chat"]
     assert readback["managerList"] == [bot_id, tenant.user_id]
-    response = client.request("DELETE", f"/bots/{bot_id}/chats/{group['dialogId']}/managers", json={"userIds": [tenant.user_id]})
+    response = client.request(
+        "DELETE", f"/bots/{bot_id}/chats/{group['dialogId']}/managers", json={"userIds": [tenant.user_id]}
+    )
     assert response.status_code == 200 and chat_of(sandbox, group["id"]).manager_ids == set()
 
 
 def test_a_manager_bot_cannot_appoint_managers(sandbox, client, tenant, bot_id):
-    chat = create(client, bot_id, title="Theirs", ownerId=tenant.user_id, userIds=[tenant.extra_user_ids[0]])["chat"]
+    chat = create(client, bot_id, title="Theirs", ownerId=tenant.user_id, userIds=[tenant.extra_user_ids[0]])[
+        "chat"
+    ]
     body = {"userIds": [tenant.extra_user_ids[0]]}
     for method in ("POST", "DELETE"):
         response = client.request(method, f"/bots/{bot_id}/chats/{chat['dialogId']}/managers", json=body)
@@ -331,5 +370,7 @@ def test_bad_input_to_chat_endpoints_is_4xx_never_500(sandbox, client, bot_id, g
         ("DELETE", "/managers", b'{"userIds": [null]}'), ("POST", "/leave", b"42"), ("GET", "/users?limit=-1", b""),
     ]:  # fmt: skip
         target = f"/bots/{bot_id}/chats" if suffix == "" and method == "POST" else path + suffix
-        response = client.request(method, target, content=content, headers={"Content-Type": "application/json"})
+        response = client.request(
+            method, target, content=content, headers={"Content-Type": "application/json"}
+        )
         assert 400 <= response.status_code < 500, (method, suffix, response.text)

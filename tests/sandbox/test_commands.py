@@ -1,4 +1,5 @@
 """Slash commands over real HTTP: register (both body shapes), list, update, delete, and answer."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,9 +26,18 @@ def test_register_takes_the_echo_examples_flat_body(client, bot_id):
 
 
 def test_register_takes_the_imbot_v2_fields(client, bot_id):
-    command = add_command(client, bot_id, fields={
-        "command": "/report", "title": {"en": "Report", "ru": "Отчёт"}, "params": {"en": "period"},
-        "common": True, "hidden": "N", "extranetSupport": "Y"})
+    command = add_command(
+        client,
+        bot_id,
+        fields={
+            "command": "/report",
+            "title": {"en": "Report", "ru": "Отчёт"},
+            "params": {"en": "period"},
+            "common": True,
+            "hidden": "N",
+            "extranetSupport": "Y",
+        },
+    )
     assert command["command"] == "/report"
     assert command["title"] == {"en": "Report", "ru": "Отчёт"} and command["params"] == {"en": "period"}
     assert (command["common"], command["hidden"], command["extranetSupport"]) == (True, False, True)
@@ -43,8 +53,10 @@ def test_register_is_idempotent_per_bot(client, bot_id):
 
 def test_the_same_command_on_another_bot_is_another_command(client, bot_id):
     other = register_bot(client, "other_bot")
-    assert add_command(client, bot_id, command="help", title="Help")["id"] != add_command(
-        client, other, command="help", title="Help")["id"]
+    assert (
+        add_command(client, bot_id, command="help", title="Help")["id"]
+        != add_command(client, other, command="help", title="Help")["id"]
+    )
 
 
 def test_a_hidden_command_needs_no_title(client, bot_id):
@@ -81,8 +93,10 @@ def test_list_answers_the_bots_commands_in_order(client, bot_id):
 
 def test_update_changes_texts_flags_and_name(client, bot_id):
     command = add_command(client, bot_id, command="ping", title="Ping")
-    response = client.patch(f"/bots/{bot_id}/commands/{command['id']}",
-                            json={"fields": {"title": {"en": "Pong"}, "common": True, "command": "pong"}})
+    response = client.patch(
+        f"/bots/{bot_id}/commands/{command['id']}",
+        json={"fields": {"title": {"en": "Pong"}, "common": True, "command": "pong"}},
+    )
     assert response.status_code == 200
     updated = response.json()["data"]["command"]
     assert (updated["command"], updated["title"], updated["common"]) == ("/pong", {"en": "Pong"}, True)
@@ -117,8 +131,10 @@ def test_delete_unregisters_and_a_repeat_is_command_not_found(client, bot_id):
 def test_a_command_of_another_bot_is_command_not_found(client, bot_id):
     other = register_bot(client, "other_bot")
     command = add_command(client, other, command="ping", title="Ping")
-    for response in (client.patch(f"/bots/{bot_id}/commands/{command['id']}", json={"title": "X"}),
-                     client.delete(f"/bots/{bot_id}/commands/{command['id']}")):
+    for response in (
+        client.patch(f"/bots/{bot_id}/commands/{command['id']}", json={"title": "X"}),
+        client.delete(f"/bots/{bot_id}/commands/{command['id']}"),
+    ):
         assert response.status_code == 404 and error_of(response) == "COMMAND_NOT_FOUND"
 
 
@@ -133,7 +149,10 @@ def test_a_user_typing_the_command_raises_commandadd(sandbox, client, tenant, bo
     event = client.get(f"/bots/{bot_id}/events").json()["data"]["events"][-1]
     assert event["type"] == "ONIMBOTV2COMMANDADD"
     assert event["data"]["command"] == {
-        "id": command["id"], "command": "ping", "params": "now", "context": "textarea"
+        "id": command["id"],
+        "command": "ping",
+        "params": "now",
+        "context": "textarea",
     }
     assert event["data"]["message"]["id"] == message_id
 
@@ -153,8 +172,10 @@ def chat_messages(sandbox, chat_id: int) -> list:
 
 def test_answer_posts_in_the_chat_of_the_command_message(sandbox, client, tenant, bot_id):
     command, message_id = command_message(sandbox, client, tenant, bot_id)
-    response = client.post(f"/bots/{bot_id}/commands/{command['id']}/answer",
-                           json={"messageId": message_id, "message": "[B]Pong![/B] The bot is working fine."})
+    response = client.post(
+        f"/bots/{bot_id}/commands/{command['id']}/answer",
+        json={"messageId": message_id, "message": "[B]Pong![/B] The bot is working fine."},
+    )
     assert response.status_code == 200, response.text
     answer_id = response.json()["data"]["messageId"]
     answer = sandbox.run_in_loop(lambda s: s.platform.messages[answer_id])
@@ -167,9 +188,14 @@ def test_answer_takes_fields_with_a_keyboard(sandbox, client, tenant, bot_id):
     command, message_id = command_message(sandbox, client, tenant, bot_id)
     response = client.post(
         f"/bots/{bot_id}/commands/{command['id']}/answer",
-        json={"messageId": message_id, "dialogId": str(tenant.user_id),
-              "fields": {"message": "Choose",
-                         "keyboard": [{"TEXT": "Again", "ACTION": "SEND", "ACTION_VALUE": "/ping"}]}},
+        json={
+            "messageId": message_id,
+            "dialogId": str(tenant.user_id),
+            "fields": {
+                "message": "Choose",
+                "keyboard": [{"TEXT": "Again", "ACTION": "SEND", "ACTION_VALUE": "/ping"}],
+            },
+        },
     )
     assert response.status_code == 200, response.text
     answer = sandbox.run_in_loop(lambda s: s.platform.messages[response.json()["data"]["messageId"]])
@@ -188,8 +214,9 @@ def test_an_answer_in_a_chat_without_the_bot_is_a_system_message(sandbox, client
         return activity.send_user_message(platform, user=user, chat=chat, text="/ping").id
 
     message_id = sandbox.run_in_loop(group_without_bot)
-    response = client.post(f"/bots/{bot_id}/commands/{command['id']}/answer",
-                           json={"messageId": message_id, "message": "Pong"})
+    response = client.post(
+        f"/bots/{bot_id}/commands/{command['id']}/answer", json={"messageId": message_id, "message": "Pong"}
+    )
     assert response.status_code == 200, response.text
     answer = sandbox.run_in_loop(lambda s: s.platform.messages[response.json()["data"]["messageId"]])
     assert answer.is_system is True
@@ -224,8 +251,10 @@ def test_an_answer_to_a_message_of_another_portal_is_message_not_found(sandbox, 
     with client_for(sandbox, stranger) as other:
         other_bot = register_bot(other)
     foreign_message = user_writes(sandbox, stranger.user_id, other_bot, "hello")
-    response = client.post(f"/bots/{bot_id}/commands/{command['id']}/answer",
-                           json={"messageId": foreign_message, "message": "Pong"})
+    response = client.post(
+        f"/bots/{bot_id}/commands/{command['id']}/answer",
+        json={"messageId": foreign_message, "message": "Pong"},
+    )
     assert response.status_code == 404 and error_of(response) == "MESSAGE_NOT_FOUND"
 
 

@@ -1,4 +1,5 @@
 """Dialects: alternative readings of the platform, chosen at start-up or through the control API."""
+
 from __future__ import annotations
 
 import pytest

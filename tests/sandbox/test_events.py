@@ -1,4 +1,5 @@
 """GET /v1/bots/{bot_id}/events over real HTTP: offsets as acknowledgements, limits, long-polling."""
+
 from __future__ import annotations
 
 import threading
@@ -27,8 +28,13 @@ def ids(batch: dict) -> list[int]:
 
 
 def test_an_empty_queue_answers_next_offset_zero(client, bot_id):
-    assert poll(client, bot_id) == {"events": [], "nextOffset": 0, "hasMore": False, "storedOffset": 0,
-                                    "persisted": True}
+    assert poll(client, bot_id) == {
+        "events": [],
+        "nextOffset": 0,
+        "hasMore": False,
+        "storedOffset": 0,
+        "persisted": True,
+    }
 
 
 def test_a_user_message_arrives_as_messageadd_with_the_reference_fields(sandbox, client, tenant, bot_id):
@@ -41,7 +47,10 @@ def test_a_user_message_arrives_as_messageadd_with_the_reference_fields(sandbox,
     assert data["dialogId"] == str(tenant.user_id) == data["chat"]["dialogId"]
     assert data["bot"]["id"] == bot_id
     assert (data["message"]["id"], data["message"]["text"], data["message"]["authorId"]) == (
-        message_id, "Hi, bot!", tenant.user_id)
+        message_id,
+        "Hi, bot!",
+        tenant.user_id,
+    )
     assert data["user"]["firstName"] == "Anna"
     assert batch["nextOffset"] == event["eventId"] + 1
     assert batch["hasMore"] is False
@@ -213,7 +222,9 @@ def test_a_group_mention_reaches_only_the_mentioned_bot(sandbox, client, tenant,
 
 
 def test_a_user_message_through_the_control_api_answers_the_events_it_raised(ctl, client, tenant, bot_id):
-    answer = ctl.post("/_sandbox/act/messages", json={"userId": tenant.user_id, "botId": bot_id, "text": "hi"})
+    answer = ctl.post(
+        "/_sandbox/act/messages", json={"userId": tenant.user_id, "botId": bot_id, "text": "hi"}
+    )
     raised = answer.json()["data"]["events"]
     assert [(e["botId"], e["type"]) for e in raised] == [(bot_id, "ONIMBOTV2MESSAGEADD")]
     assert ids(poll(client, bot_id))[-1] == raised[0]["eventId"]
@@ -231,6 +242,8 @@ def test_a_raw_event_is_queued_as_given_with_the_id_shown_on_the_wire(ctl, clien
     assert poll(client, bot_id, offset=3)["events"] == []
 
 
-@pytest.mark.parametrize("body", [{"type": "X", "data": {}, "eventId": -1}, {"type": "X", "data": []}, {"type": "X"}])
+@pytest.mark.parametrize(
+    "body", [{"type": "X", "data": {}, "eventId": -1}, {"type": "X", "data": []}, {"type": "X"}]
+)
 def test_a_bad_raw_event_is_refused(ctl, bot_id, body):
     assert ctl.post("/_sandbox/act/raw-events", json={"botId": bot_id, **body}).status_code == 400

@@ -1,4 +1,5 @@
 """Fault injection over real HTTP: latency, error rates, forced codes, dropped connections."""
+
 from __future__ import annotations
 
 import logging
@@ -116,8 +117,16 @@ def test_rules_are_listed_as_json_and_cleared():
     rule_id = faults.add(FaultRule(method="get", path=EVENTS, latency_ms=5, error_rate=0.25))
     assert isinstance(rule_id, int)
     assert [r.as_json() for r in faults.rules()] == [
-        {"method": "GET", "path": EVENTS, "latencyMs": 5, "errorRate": 0.25,
-         "errorCode": "BITRIX_UNAVAILABLE", "dropRate": 0.0, "garbageRate": 0.0, "garbageKind": "html"}
+        {
+            "method": "GET",
+            "path": EVENTS,
+            "latencyMs": 5,
+            "errorRate": 0.25,
+            "errorCode": "BITRIX_UNAVAILABLE",
+            "dropRate": 0.0,
+            "garbageRate": 0.0,
+            "garbageKind": "html",
+        }
     ]
     faults.clear()
     assert faults.rules() == []
@@ -135,8 +144,17 @@ def test_a_garbage_fault_answers_200_with_a_body_that_is_not_json(sandbox):
     import httpx as _httpx
 
     control = _httpx.Client(base_url=sandbox.root_url)
-    assert control.post("/_sandbox/faults", json={"path": "/v1/bots/revision", "garbageRate": 1.0}).status_code == 200
-    key = sandbox.run_in_loop(lambda s: s.platform.issue_personal_key(s.platform.create_user(s.platform.create_portal(), name="G H")).value)
+    assert (
+        control.post("/_sandbox/faults", json={"path": "/v1/bots/revision", "garbageRate": 1.0}).status_code
+        == 200
+    )
+    key = sandbox.run_in_loop(
+        lambda s: (
+            s.platform.issue_personal_key(
+                s.platform.create_user(s.platform.create_portal(), name="G H")
+            ).value
+        )
+    )
     answer = _httpx.get(f"{sandbox.base_url}/bots/revision", headers={"X-Api-Key": key})
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
     assert control.post("/_sandbox/faults", json={"garbageRate": 2}).status_code == 400
@@ -149,7 +167,13 @@ def test_a_garbage_fault_of_another_kind_answers_200_with_what_a_client_cannot_u
     control = _httpx.Client(base_url=sandbox.root_url)
     rule = {"path": "/v1/bots/revision", "garbageRate": 1.0, "garbageKind": kind}
     assert control.post("/_sandbox/faults", json=rule).status_code == 200
-    key = sandbox.run_in_loop(lambda s: s.platform.issue_personal_key(s.platform.create_user(s.platform.create_portal(), name="G H")).value)
+    key = sandbox.run_in_loop(
+        lambda s: (
+            s.platform.issue_personal_key(
+                s.platform.create_user(s.platform.create_portal(), name="G H")
+            ).value
+        )
+    )
     answer = _httpx.get(f"{sandbox.base_url}/bots/revision", headers={"X-Api-Key": key})
     assert answer.status_code == 200
     if kind == "text":

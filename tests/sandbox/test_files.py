@@ -1,4 +1,5 @@
 """File upload and download over real HTTP: Base64 in JSON, a message in the chat, exact bytes back."""
+
 from __future__ import annotations
 
 import base64
@@ -60,8 +61,9 @@ def test_download_serves_the_exact_bytes_with_the_file_name(client, tenant, bot_
 def test_a_group_chat_upload_needs_the_bot_in_the_chat(sandbox, client, tenant, bot_id):
     def group(services):
         platform = services.platform
-        return platform.create_group_chat(portal_id=tenant.portal_id, owner_id=tenant.user_id, title="Team",
-                                          member_ids=[]).id
+        return platform.create_group_chat(
+            portal_id=tenant.portal_id, owner_id=tenant.user_id, title="Team", member_ids=[]
+        ).id
 
     chat_id = sandbox.run_in_loop(group)
     response = upload(client, bot_id, f"chat{chat_id}")

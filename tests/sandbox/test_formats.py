@@ -3,6 +3,7 @@
 Validation tables go through POST /v1/bots/{id}/messages over real HTTP; a few tests call
 clean_message_fields directly because other endpoints (command answers) rely on its return shape.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,9 @@ def send(sandbox, client, tenant, bot_id):
     """POST a message with these fields to the user's dialog; the response."""
 
     def send(**fields):
-        return client.post(f"/bots/{bot_id}/messages", json={"dialogId": str(tenant.user_id), "fields": fields})
+        return client.post(
+            f"/bots/{bot_id}/messages", json={"dialogId": str(tenant.user_id), "fields": fields}
+        )
 
     return send
 
@@ -86,7 +89,9 @@ VALID_KEYBOARDS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("keyboard", "expected"), [c[1:] for c in VALID_KEYBOARDS], ids=[c[0] for c in VALID_KEYBOARDS])
+@pytest.mark.parametrize(
+    ("keyboard", "expected"), [c[1:] for c in VALID_KEYBOARDS], ids=[c[0] for c in VALID_KEYBOARDS]
+)
 def test_a_valid_keyboard_is_stored_as_a_list_of_buttons(sandbox, send, keyboard, expected):
     message = stored(sandbox, send(message="Choose", keyboard=keyboard))
     assert message.keyboard == (expected if expected is not None else keyboard)
@@ -125,7 +130,9 @@ INVALID_KEYBOARDS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("keyboard", "mentions"), [c[1:] for c in INVALID_KEYBOARDS], ids=[c[0] for c in INVALID_KEYBOARDS])
+@pytest.mark.parametrize(
+    ("keyboard", "mentions"), [c[1:] for c in INVALID_KEYBOARDS], ids=[c[0] for c in INVALID_KEYBOARDS]
+)
 def test_a_bad_keyboard_is_400_keyboard_error_naming_the_problem(sandbox, send, keyboard, mentions):
     response = send(message="Choose", keyboard=keyboard)
     assert response.status_code == 400
@@ -187,7 +194,9 @@ INVALID_ATTACHES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("attach", "mentions"), [c[1:] for c in INVALID_ATTACHES], ids=[c[0] for c in INVALID_ATTACHES])
+@pytest.mark.parametrize(
+    ("attach", "mentions"), [c[1:] for c in INVALID_ATTACHES], ids=[c[0] for c in INVALID_ATTACHES]
+)
 def test_a_bad_attach_is_400_attach_error_naming_the_problem(send, attach, mentions):
     response = send(message="See below", attach=attach)
     assert response.status_code == 400
@@ -231,14 +240,20 @@ def test_the_cut_counts_characters_not_bytes(sandbox, send):
 
 
 def test_bb_codes_pass_through_untouched(sandbox, send):
-    text = "[B]Bold[/B] [url=https://example.com]link[/url] [user=1]Anna[/user]\n>>quote [send=/ping]Ping[/send]"
+    text = (
+        "[B]Bold[/B] [url=https://example.com]link[/url] [user=1]Anna[/user]\n>>quote [send=/ping]Ping[/send]"
+    )
     assert stored(sandbox, send(message=text)).text == text
 
 
 def test_cyrillic_and_emoji_round_trip_byte_for_byte(sandbox, client, tenant, bot_id):
     text = "Привет, мир! Ёжик 🦔 👩‍💻 🇷🇺 — «кавычки» and 日本語"
-    raw = json.dumps({"dialogId": str(tenant.user_id), "fields": {"message": text}}, ensure_ascii=False).encode()
-    response = client.post(f"/bots/{bot_id}/messages", content=raw, headers={"Content-Type": "application/json"})
+    raw = json.dumps(
+        {"dialogId": str(tenant.user_id), "fields": {"message": text}}, ensure_ascii=False
+    ).encode()
+    response = client.post(
+        f"/bots/{bot_id}/messages", content=raw, headers={"Content-Type": "application/json"}
+    )
     message = stored(sandbox, response)
     assert message.text.encode("utf-8") == text.encode("utf-8")
     readback = client.get(f"{sandbox.root_url}/_sandbox/bots/{bot_id}/messages")
@@ -248,7 +263,9 @@ def test_cyrillic_and_emoji_round_trip_byte_for_byte(sandbox, client, tenant, bo
 # --- flags and ids ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "expected"), [(True, True), (False, False), ("Y", True), ("N", False), ("y", True)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [(True, True), (False, False), ("Y", True), ("N", False), ("y", True)]
+)
 def test_system_takes_booleans_and_y_n(sandbox, send, value, expected):
     assert stored(sandbox, send(message="note", system=value)).is_system is expected
 

@@ -3,6 +3,7 @@
 It proves the gateway's two promises: the app never sees an `X-Vibe-*` header a client made up, and after
 a portal user opens the app it sees the six identity headers of that user's live session.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,11 @@ from sandbox.runner import SandboxThread, _server, free_port
 
 APP_KEY = "vibe_app_" + "5eed" * 10
 VIBE_HEADERS = {
-    "x-vibe-authorization", "x-vibe-user-id", "x-vibe-portal-id", "x-vibe-user-name-encoded", "x-vibe-user-role",
+    "x-vibe-authorization",
+    "x-vibe-user-id",
+    "x-vibe-portal-id",
+    "x-vibe-user-name-encoded",
+    "x-vibe-user-role",
     "x-vibe-request-id",
 }
 
@@ -30,19 +35,25 @@ VIBE_HEADERS = {
 # --- the app behind the gateway -----------------------------------------------------------------------------
 async def echo(request: Request) -> Response:
     body = await request.body()
-    return JSONResponse({
-        "method": request.method,
-        "path": request.url.path,
-        "rawPath": request.scope["raw_path"].decode("latin-1"),
-        "query": request.scope["query_string"].decode("latin-1"),
-        "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in request.headers.raw],
-        "body": body.decode("utf-8", "replace"),
-    })
+    return JSONResponse(
+        {
+            "method": request.method,
+            "path": request.url.path,
+            "rawPath": request.scope["raw_path"].decode("latin-1"),
+            "query": request.scope["query_string"].decode("latin-1"),
+            "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in request.headers.raw],
+            "body": body.decode("utf-8", "replace"),
+        }
+    )
 
 
 async def respond(request: Request) -> Response:
-    response = Response(b"short and stout", status_code=418, media_type="text/plain",
-                        headers={"X-Custom": "kept", "Location": "/elsewhere?x=1"})
+    response = Response(
+        b"short and stout",
+        status_code=418,
+        media_type="text/plain",
+        headers={"X-Custom": "kept", "Location": "/elsewhere?x=1"},
+    )
     response.set_cookie("app_session", "abc", httponly=True)
     response.set_cookie("app_pref", "dark")
     return response
@@ -166,7 +177,11 @@ def test_open_sets_an_http_only_cookie_and_lands_with_placement_params(browser, 
     assert response.status_code == 302
     location = urlsplit(response.headers["location"])
     assert location.path == "/portal/" and not location.netloc
-    assert parse_qs(location.query) == {"tab": ["skills"], "placement": ["DEFAULT"], "member_id": [demo.portal.member_id]}
+    assert parse_qs(location.query) == {
+        "tab": ["skills"],
+        "placement": ["DEFAULT"],
+        "member_id": [demo.portal.member_id],
+    }
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("_vibe_gw=") and "HttpOnly" in cookie and "Path=/" in cookie
 
@@ -187,7 +202,9 @@ def test_after_open_the_app_sees_who_the_user_is(browser, demo):
 def test_an_admin_is_role_admin_and_a_cyrillic_name_arrives_url_encoded(browser, demo, gw):
     open_as(browser, demo.users[0].id)
     assert echoed(browser.get("/"))["vibe"]["x-vibe-user-role"] == "ADMIN"
-    zhanna = gw.run_in_loop(lambda s: next(u for u in s.platform.users.values() if u.name.startswith("Жанна")))
+    zhanna = gw.run_in_loop(
+        lambda s: next(u for u in s.platform.users.values() if u.name.startswith("Жанна"))
+    )
     open_as(browser, zhanna.id)
     vibe = echoed(browser.get("/"))["vibe"]
     assert vibe["x-vibe-user-name-encoded"].isascii()
@@ -231,7 +248,9 @@ def test_the_gateway_cookie_stays_with_the_gateway_and_the_apps_cookies_go_throu
 
 def test_an_expired_platform_session_is_still_sent_so_the_app_meets_token_expired(browser, demo, gw):
     open_as(browser, demo.users[0].id)
-    gw.run_in_loop(lambda s: [setattr(x, "expires_at", s.platform.now()) for x in s.platform.sessions.values()])
+    gw.run_in_loop(
+        lambda s: [setattr(x, "expires_at", s.platform.now()) for x in s.platform.sessions.values()]
+    )
     token = echoed(browser.get("/"))["vibe"]["x-vibe-authorization"]
     me = httpx.get(f"{gw.base_url}/me", headers={"X-Api-Key": APP_KEY, "Authorization": token}, timeout=10)
     assert me.status_code == 401 and me.json()["error"]["code"] == "TOKEN_EXPIRED"
@@ -246,8 +265,10 @@ def test_init_token_sets_the_cookie_and_lands_on_the_clean_url(browser, demo):
     redeemed = browser.get(landing)
     assert redeemed.status_code == 302 and redeemed.headers["set-cookie"].startswith("_vibe_gw=")
     clean = urlsplit(redeemed.headers["location"])
-    assert clean.path == "/portal/" and parse_qs(clean.query) == {"placement": ["DEFAULT"],
-                                                                  "member_id": [demo.portal.member_id]}
+    assert clean.path == "/portal/" and parse_qs(clean.query) == {
+        "placement": ["DEFAULT"],
+        "member_id": [demo.portal.member_id],
+    }
     data = echoed(browser.get(redeemed.headers["location"]))
     assert data["vibe"]["x-vibe-user-id"] == str(demo.users[1].id) and "__init" not in data["query"]
 
@@ -297,8 +318,12 @@ def test_a_platform_reset_ends_every_gateway_session(browser, demo, gw):
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 def test_method_path_query_and_body_reach_the_app_unchanged(browser, demo, method):
     body = "привет, app ✓".encode()
-    response = browser.request(method, "/api/a%2Fb/items?q=%C3%A9&x=1&x=2", content=body,
-                               headers={"Content-Type": "text/plain; charset=utf-8"})
+    response = browser.request(
+        method,
+        "/api/a%2Fb/items?q=%C3%A9&x=1&x=2",
+        content=body,
+        headers={"Content-Type": "text/plain; charset=utf-8"},
+    )
     data = echoed(response)
     assert data["method"] == method and data["rawPath"] == "/api/a%2Fb/items"
     assert data["query"] == "q=%C3%A9&x=1&x=2" and data["body"] == body.decode()
@@ -361,11 +386,17 @@ def test_a_login_link_opens_the_app_through_init(browser, demo):
     assert landed["vibe"]["x-vibe-user-id"] == str(demo.users[0].id)
 
 
-@pytest.mark.parametrize("params, status", [
-    ({}, 400), ({"userId": "abc"}, 400), ({"userId": "99999"}, 404),
-    ({"userId": "1", "next": "https://evil.example.com/"}, 400), ({"userId": "1", "next": "//evil.example.com/"}, 400),
-    ({"userId": "1", "next": "/\\evil.example.com/"}, 400),
-])
+@pytest.mark.parametrize(
+    "params, status",
+    [
+        ({}, 400),
+        ({"userId": "abc"}, 400),
+        ({"userId": "99999"}, 404),
+        ({"userId": "1", "next": "https://evil.example.com/"}, 400),
+        ({"userId": "1", "next": "//evil.example.com/"}, 400),
+        ({"userId": "1", "next": "/\\evil.example.com/"}, 400),
+    ],
+)
 def test_open_refuses_bad_requests_with_a_page(browser, demo, params, status):
     response = browser.get("/_gateway/open", params=params)
     assert response.status_code == status and "location" not in response.headers
@@ -400,6 +431,7 @@ def test_an_app_that_is_down_is_a_502_page():
 def test_a_gateway_given_a_key_fronts_that_app_and_no_other(echo_app):
     server = SandboxThread(gateway=True, app_url=echo_app.url, app_key=APP_KEY).start()
     try:
+
         def seed(services):
             services.platform.create_app(name="Some earlier app")
             return seed_demo(services.platform, app_key=APP_KEY)
@@ -408,7 +440,9 @@ def test_a_gateway_given_a_key_fronts_that_app_and_no_other(echo_app):
         with httpx.Client(base_url=server.gateway_url, timeout=10) as person:
             open_as(person, demo.users[0].id)
             token = echoed(person.get("/"))["vibe"]["x-vibe-authorization"]
-        me = httpx.get(f"{server.base_url}/me", headers={"X-Api-Key": APP_KEY, "Authorization": token}, timeout=10)
+        me = httpx.get(
+            f"{server.base_url}/me", headers={"X-Api-Key": APP_KEY, "Authorization": token}, timeout=10
+        )
         assert me.status_code == 200 and me.json()["data"]["app"]["name"] == "Vibe demo app"
     finally:
         server.stop()

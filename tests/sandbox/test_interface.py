@@ -1,5 +1,6 @@
 """The sandbox's interface endpoints over real HTTP: the typing indicator (on the platform clock) and the
 chat's input field."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -31,7 +32,11 @@ def advance_clock(sandbox, seconds: float) -> None:
 
 
 def test_typing_with_a_status_is_shown_until_its_duration_ends(sandbox, client, tenant, bot_id, chat_id):
-    body = {"dialogId": str(tenant.user_id), "statusMessageCode": "IMBOT_AGENT_ACTION_THINKING", "duration": 25}
+    body = {
+        "dialogId": str(tenant.user_id),
+        "statusMessageCode": "IMBOT_AGENT_ACTION_THINKING",
+        "duration": 25,
+    }
     response = client.post(f"/bots/{bot_id}/typing", json=body)
     assert response.status_code == 200 and response.json()["data"] == {"result": True}
     status, now = sandbox.run_in_loop(lambda s: (s.platform.chats[chat_id].typing[bot_id], s.platform.now()))
@@ -56,22 +61,40 @@ def test_typing_without_a_code_is_plain_typing_for_30_seconds(sandbox, client, t
 
 def test_typing_again_replaces_the_status_and_a_message_ends_it(sandbox, client, tenant, bot_id, chat_id):
     dialog = str(tenant.user_id)
-    client.post(f"/bots/{bot_id}/typing", json={"dialogId": dialog, "statusMessageCode": "IMBOT_AGENT_ACTION_SEARCHING"})
-    client.post(f"/bots/{bot_id}/typing", json={"dialogId": dialog, "statusMessageCode": "IMBOT_AGENT_ACTION_COMPOSING"})
-    assert [t["statusMessageCode"] for t in visible_typing(sandbox, client, chat_id)] == ["IMBOT_AGENT_ACTION_COMPOSING"]
+    client.post(
+        f"/bots/{bot_id}/typing",
+        json={"dialogId": dialog, "statusMessageCode": "IMBOT_AGENT_ACTION_SEARCHING"},
+    )
+    client.post(
+        f"/bots/{bot_id}/typing",
+        json={"dialogId": dialog, "statusMessageCode": "IMBOT_AGENT_ACTION_COMPOSING"},
+    )
+    assert [t["statusMessageCode"] for t in visible_typing(sandbox, client, chat_id)] == [
+        "IMBOT_AGENT_ACTION_COMPOSING"
+    ]
     client.post(f"/bots/{bot_id}/messages", json={"dialogId": dialog, "fields": {"message": "Found it"}})
     assert visible_typing(sandbox, client, chat_id) == []
 
 
 @pytest.mark.parametrize("code", TYPING_CODES)
 def test_every_documented_status_code_is_accepted(sandbox, client, tenant, bot_id, chat_id, code):
-    assert client.post(f"/bots/{bot_id}/typing", json={"dialogId": tenant.user_id, "statusMessageCode": code}).status_code == 200
+    assert (
+        client.post(
+            f"/bots/{bot_id}/typing", json={"dialogId": tenant.user_id, "statusMessageCode": code}
+        ).status_code
+        == 200
+    )
     assert sandbox.run_in_loop(lambda s: s.platform.chats[chat_id].typing[bot_id].status_message_code) == code
 
 
 def test_typing_in_a_group_chat_the_bot_is_in(sandbox, client, tenant, bot_id):
     chat_id = seed_group(sandbox, tenant, [bot_id])
-    assert client.post(f"/bots/{bot_id}/typing", json={"dialogId": f"chat{chat_id}", "duration": 600}).status_code == 200
+    assert (
+        client.post(
+            f"/bots/{bot_id}/typing", json={"dialogId": f"chat{chat_id}", "duration": 600}
+        ).status_code
+        == 200
+    )
     assert [t["userId"] for t in visible_typing(sandbox, client, chat_id)] == [bot_id]
 
 
@@ -102,7 +125,9 @@ def test_typing_works_with_an_app_key_and_session(sandbox):
     tenant = seed_app(sandbox)
     with client_for(sandbox, tenant) as client:
         bot_id = register_bot(client)
-        assert client.post(f"/bots/{bot_id}/typing", json={"dialogId": str(tenant.user_id)}).status_code == 200
+        assert (
+            client.post(f"/bots/{bot_id}/typing", json={"dialogId": str(tenant.user_id)}).status_code == 200
+        )
 
 
 # --- text field -----------------------------------------------------------------------------------------
@@ -114,7 +139,9 @@ def text_field(sandbox, chat_id) -> bool:
 
 @pytest.mark.parametrize(("off", "on"), [(False, True), ("N", "Y")])
 def test_text_field_turns_the_input_off_and_on(sandbox, client, tenant, bot_id, chat_id, off, on):
-    response = client.post(f"/bots/{bot_id}/text-field", json={"dialogId": str(tenant.user_id), "enabled": off})
+    response = client.post(
+        f"/bots/{bot_id}/text-field", json={"dialogId": str(tenant.user_id), "enabled": off}
+    )
     assert response.status_code == 200 and response.json()["data"] == {"result": True}
     assert text_field(sandbox, chat_id) is False
     readback = client.get(f"{sandbox.root_url}/_sandbox/chats/{chat_id}").json()["data"]["chat"]
@@ -125,7 +152,12 @@ def test_text_field_turns_the_input_off_and_on(sandbox, client, tenant, bot_id, 
 
 def test_text_field_in_a_group_chat(sandbox, client, tenant, bot_id):
     chat_id = seed_group(sandbox, tenant, [bot_id])
-    assert client.post(f"/bots/{bot_id}/text-field", json={"dialogId": f"chat{chat_id}", "enabled": False}).status_code == 200
+    assert (
+        client.post(
+            f"/bots/{bot_id}/text-field", json={"dialogId": f"chat{chat_id}", "enabled": False}
+        ).status_code
+        == 200
+    )
     assert text_field(sandbox, chat_id) is False
 
 
@@ -138,7 +170,9 @@ def test_text_field_without_a_boolean_is_400(sandbox, client, tenant, bot_id, ch
 
 def test_text_field_where_the_bot_is_no_member_is_403(sandbox, client, tenant, bot_id):
     chat_id = seed_group(sandbox, tenant, [])
-    response = client.post(f"/bots/{bot_id}/text-field", json={"dialogId": f"chat{chat_id}", "enabled": False})
+    response = client.post(
+        f"/bots/{bot_id}/text-field", json={"dialogId": f"chat{chat_id}", "enabled": False}
+    )
     assert response.status_code == 403 and error_of(response) == "ACCESS_DENIED"
     assert text_field(sandbox, chat_id) is True
 
@@ -146,5 +180,7 @@ def test_text_field_where_the_bot_is_no_member_is_403(sandbox, client, tenant, b
 @pytest.mark.parametrize("path", ["/typing", "/text-field"])
 @pytest.mark.parametrize("content", [b"{nope", b"[]", b"\xc3\x28", b'"chat1"'])
 def test_bad_json_to_interface_endpoints_is_400(client, bot_id, path, content):
-    response = client.post(f"/bots/{bot_id}{path}", content=content, headers={"Content-Type": "application/json"})
+    response = client.post(
+        f"/bots/{bot_id}{path}", content=content, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and response.json()["success"] is False

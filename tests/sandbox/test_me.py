@@ -1,4 +1,5 @@
 """GET /v1/me over real HTTP: who an app key (with and without a session) or a personal key belongs to."""
+
 from __future__ import annotations
 
 import httpx
@@ -14,12 +15,16 @@ def portal(ctl) -> dict:
 
 @pytest.fixture
 def admin(ctl, portal) -> dict:
-    return ok(ctl.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Anna Petrova", "isAdmin": True}))["user"]
+    return ok(
+        ctl.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Anna Petrova", "isAdmin": True})
+    )["user"]
 
 
 @pytest.fixture
 def member(ctl, portal) -> dict:
-    return ok(ctl.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Борис Иванов", "language": "ru"}))["user"]
+    return ok(
+        ctl.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Борис Иванов", "language": "ru"})
+    )["user"]
 
 
 @pytest.fixture
@@ -46,7 +51,10 @@ def test_app_key_with_session_names_the_portal_the_user_and_the_session_expiry(c
     data = ok(me(api, app["key"], session["token"]))
     assert data["type"] == "app"
     assert data["portal"] == {
-        "id": portal["id"], "domain": "acme.bitrix24.com", "name": "Acme", "memberId": portal["memberId"],
+        "id": portal["id"],
+        "domain": "acme.bitrix24.com",
+        "name": "Acme",
+        "memberId": portal["memberId"],
     }
     assert data["currentUser"] == {"bitrixUserId": member["id"], "name": "Борис Иванов", "isAdmin": False}
     assert data["session"] == {"expiresAt": session["expiresAt"]}

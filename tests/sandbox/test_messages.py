@@ -1,4 +1,5 @@
 """The sandbox's message endpoints over real HTTP: send, edit, delete, get, context, read marks, reactions."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,7 +40,9 @@ def seed_group(sandbox, tenant, member_ids, title="Team") -> int:
 def user_says_in(sandbox, user_id, chat_id, text) -> int:
     def act(services):
         platform = services.platform
-        return activity.send_user_message(platform, user=platform.users[user_id], chat=platform.chats[chat_id], text=text).id
+        return activity.send_user_message(
+            platform, user=platform.users[user_id], chat=platform.chats[chat_id], text=text
+        ).id
 
     return sandbox.run_in_loop(act)
 
@@ -67,7 +70,9 @@ def test_send_to_a_user_who_never_wrote_opens_the_dialog(sandbox, client, tenant
 
 
 def test_send_takes_a_numeric_dialog_id(sandbox, client, tenant, bot_id):
-    response = client.post(f"/bots/{bot_id}/messages", json={"dialogId": tenant.user_id, "fields": {"message": "x"}})
+    response = client.post(
+        f"/bots/{bot_id}/messages", json={"dialogId": tenant.user_id, "fields": {"message": "x"}}
+    )
     assert response.status_code == 200
 
 
@@ -105,21 +110,30 @@ def test_send_without_dialog_id_is_400(client, bot_id):
     assert response.status_code == 400 and "dialogId" in response.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("fields", [{}, {"message": ""}, {"message": "   \n"}, {"keyboard": "N", "attach": []}])
+@pytest.mark.parametrize(
+    "fields", [{}, {"message": ""}, {"message": "   \n"}, {"keyboard": "N", "attach": []}]
+)
 def test_a_message_with_nothing_to_show_is_400_empty_message(client, tenant, bot_id, fields):
-    response = client.post(f"/bots/{bot_id}/messages", json={"dialogId": str(tenant.user_id), "fields": fields})
+    response = client.post(
+        f"/bots/{bot_id}/messages", json={"dialogId": str(tenant.user_id), "fields": fields}
+    )
     assert response.status_code == 400 and error_of(response) == "EMPTY_MESSAGE"
 
 
 def test_an_attach_or_a_keyboard_alone_is_a_message(sandbox, client, tenant, bot_id):
     assert sent_id(send(client, bot_id, tenant.user_id, attach=[{"MESSAGE": "card"}]))
     keyboard = [{"TEXT": "Go", "ACTION": "SEND", "ACTION_VALUE": "go"}]
-    assert message_of(sandbox, sent_id(send(client, bot_id, tenant.user_id, keyboard=keyboard))).keyboard == keyboard
+    assert (
+        message_of(sandbox, sent_id(send(client, bot_id, tenant.user_id, keyboard=keyboard))).keyboard
+        == keyboard
+    )
 
 
 def test_send_keeps_system_flag_and_reply(sandbox, client, tenant, bot_id):
     asked = user_writes(sandbox, tenant.user_id, bot_id, "question")
-    message = message_of(sandbox, sent_id(send(client, bot_id, tenant.user_id, message="answer", system=True, replyId=asked)))
+    message = message_of(
+        sandbox, sent_id(send(client, bot_id, tenant.user_id, message="answer", system=True, replyId=asked))
+    )
     assert (message.is_system, message.reply_id) == (True, asked)
 
 
@@ -133,7 +147,9 @@ def test_send_works_with_an_app_key_and_session(sandbox):
     tenant = seed_app(sandbox)
     with client_for(sandbox, tenant) as client:
         bot_id = register_bot(client)
-        message = message_of(sandbox, sent_id(send(client, bot_id, tenant.user_id, message="from the catalog app")))
+        message = message_of(
+            sandbox, sent_id(send(client, bot_id, tenant.user_id, message="from the catalog app"))
+        )
     assert message.author_id == bot_id
 
 
@@ -157,7 +173,9 @@ def test_bot_actions_raise_no_events_for_any_bot(sandbox, client, tenant, bot_id
 def own(sandbox, client, tenant, bot_id):
     """A bot message with text, keyboard and attach."""
     keyboard = [{"TEXT": "A", "ACTION": "SEND", "ACTION_VALUE": "a"}]
-    return sent_id(send(client, bot_id, tenant.user_id, message="draft", keyboard=keyboard, attach=[{"MESSAGE": "card"}]))
+    return sent_id(
+        send(client, bot_id, tenant.user_id, message="draft", keyboard=keyboard, attach=[{"MESSAGE": "card"}])
+    )
 
 
 def test_edit_changes_only_what_is_sent(sandbox, client, bot_id, own):
@@ -170,14 +188,19 @@ def test_edit_changes_only_what_is_sent(sandbox, client, bot_id, own):
 
 @pytest.mark.parametrize("cleared", ["N", ""])
 def test_edit_with_keyboard_n_or_empty_removes_the_keyboard(sandbox, client, bot_id, own, cleared):
-    assert client.patch(f"/bots/{bot_id}/messages/{own}", json={"fields": {"keyboard": cleared}}).status_code == 200
+    assert (
+        client.patch(f"/bots/{bot_id}/messages/{own}", json={"fields": {"keyboard": cleared}}).status_code
+        == 200
+    )
     message = message_of(sandbox, own)
     assert message.keyboard is None and message.text == "draft"
 
 
 def test_edit_replaces_the_keyboard_and_removes_the_attach(sandbox, client, bot_id, own):
     keyboard = {"BOT_ID": bot_id, "BUTTONS": [{"TEXT": "B", "COMMAND": "help"}]}
-    response = client.patch(f"/bots/{bot_id}/messages/{own}", json={"fields": {"keyboard": keyboard, "attach": "N"}})
+    response = client.patch(
+        f"/bots/{bot_id}/messages/{own}", json={"fields": {"keyboard": keyboard, "attach": "N"}}
+    )
     assert response.status_code == 200
     message = message_of(sandbox, own)
     assert message.keyboard == [{"TEXT": "B", "COMMAND": "help"}] and message.attach is None
@@ -209,7 +232,10 @@ def test_a_bad_edit_is_refused_and_changes_nothing(sandbox, client, bot_id, own,
 
 
 def test_edit_of_an_unknown_or_deleted_message_is_404(client, bot_id, own):
-    assert error_of(client.patch(f"/bots/{bot_id}/messages/99999", json={"fields": {"message": "x"}})) == "MESSAGE_NOT_FOUND"
+    assert (
+        error_of(client.patch(f"/bots/{bot_id}/messages/99999", json={"fields": {"message": "x"}}))
+        == "MESSAGE_NOT_FOUND"
+    )
     client.delete(f"/bots/{bot_id}/messages/{own}")
     response = client.patch(f"/bots/{bot_id}/messages/{own}", json={"fields": {"message": "x"}})
     assert response.status_code == 404 and error_of(response) == "MESSAGE_NOT_FOUND"
@@ -251,7 +277,11 @@ def test_get_answers_the_message_its_chat_and_author(sandbox, client, tenant, su
     response = client.get(f"/bots/{supervisor}/messages/{said}")
     assert response.status_code == 200
     data = response.json()["data"]
-    assert (data["message"]["id"], data["message"]["text"], data["message"]["authorId"]) == (said, "Привет 👋", tenant.user_id)
+    assert (data["message"]["id"], data["message"]["text"], data["message"]["authorId"]) == (
+        said,
+        "Привет 👋",
+        tenant.user_id,
+    )
     assert data["chat"]["dialogId"] == str(tenant.user_id)
     assert [u["id"] for u in data["users"]] == [tenant.user_id]
 
@@ -339,7 +369,9 @@ def test_read_without_a_message_id_marks_everything(sandbox, client, tenant, bot
 def test_read_in_a_group_chat(sandbox, client, tenant, bot_id):
     chat_id = seed_group(sandbox, tenant, [bot_id])
     said = user_says_in(sandbox, tenant.user_id, chat_id, "all read this")
-    assert client.post(f"/bots/{bot_id}/chats/chat{chat_id}/read", json={"messageId": said}).status_code == 200
+    assert (
+        client.post(f"/bots/{bot_id}/chats/chat{chat_id}/read", json={"messageId": said}).status_code == 200
+    )
     assert read_mark(sandbox, chat_id, bot_id) == said
 
 
@@ -354,7 +386,10 @@ def test_read_errors(sandbox, client, tenant, bot_id, dialog, body, status, code
     other = seed_group(sandbox, tenant, [])
     names = {"other": other, "user": tenant.user_id, "colleague": tenant.extra_user_ids[0],
              "foreign": user_says_in(sandbox, tenant.user_id, other, "elsewhere")}  # fmt: skip
-    body = {k: (int(v.format(**names)) if isinstance(v, str) and v.startswith("{") else v) for k, v in body.items()}
+    body = {
+        k: (int(v.format(**names)) if isinstance(v, str) and v.startswith("{") else v)
+        for k, v in body.items()
+    }
     response = client.post(f"/bots/{bot_id}/chats/{dialog.format(**names)}/read", json=body)
     assert response.status_code == status and error_of(response) == code
 
@@ -368,14 +403,18 @@ def said(sandbox, tenant, bot_id):
 
 
 def reactions_of(sandbox, message_id):
-    return sandbox.run_in_loop(lambda s: {k: set(v) for k, v in s.platform.messages[message_id].reactions.items() if v})
+    return sandbox.run_in_loop(
+        lambda s: {k: set(v) for k, v in s.platform.messages[message_id].reactions.items() if v}
+    )
 
 
 def test_reaction_add_and_remove(sandbox, client, bot_id, said):
     response = client.post(f"/bots/{bot_id}/messages/{said}/reactions", json={"reaction": "like"})
     assert response.status_code == 200 and response.json()["data"] == {"result": True}
     assert reactions_of(sandbox, said) == {"like": {bot_id}}
-    response = client.request("DELETE", f"/bots/{bot_id}/messages/{said}/reactions", json={"reaction": "like"})
+    response = client.request(
+        "DELETE", f"/bots/{bot_id}/messages/{said}/reactions", json={"reaction": "like"}
+    )
     assert response.status_code == 200
     assert reactions_of(sandbox, said) == {}
 
@@ -390,7 +429,10 @@ def test_reaction_twice_is_409_and_removing_an_absent_one_is_404(client, bot_id,
 
 def test_reaction_delete_takes_the_code_from_the_query_too(sandbox, client, bot_id, said):
     client.post(f"/bots/{bot_id}/messages/{said}/reactions", json={"reaction": "eyes"})
-    assert client.delete(f"/bots/{bot_id}/messages/{said}/reactions", params={"reaction": "eyes"}).status_code == 200
+    assert (
+        client.delete(f"/bots/{bot_id}/messages/{said}/reactions", params={"reaction": "eyes"}).status_code
+        == 200
+    )
     assert reactions_of(sandbox, said) == {}
 
 
@@ -440,7 +482,9 @@ def test_reacting_in_a_chat_without_the_bot_is_403_and_to_nothing_404(sandbox, c
 )  # fmt: skip
 def test_bad_input_is_4xx_never_500(sandbox, client, tenant, bot_id, method, path, content):
     user_writes(sandbox, tenant.user_id, bot_id, "hi")
-    response = client.request(method, f"/bots/{bot_id}{path}", content=content, headers={"Content-Type": "application/json"})
+    response = client.request(
+        method, f"/bots/{bot_id}{path}", content=content, headers={"Content-Type": "application/json"}
+    )
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["success"] is False
 
@@ -455,9 +499,14 @@ def test_a_repeated_template_id_answers_the_first_message_instead_of_posting_aga
     first = ctx["http"].post(f"/bots/{ctx['bot_id']}/messages", json=body).json()["data"]
     again = ctx["http"].post(f"/bots/{ctx['bot_id']}/messages", json=body).json()["data"]
     assert first["id"] == again["id"] and again["uuidMap"] == {template: first["id"]}
-    sent = sandbox.run_in_loop(lambda s: [m.text for m in s.platform.messages.values() if m.author_id == ctx["bot_id"]])
+    sent = sandbox.run_in_loop(
+        lambda s: [m.text for m in s.platform.messages.values() if m.author_id == ctx["bot_id"]]
+    )
     assert sent == ["once"]
-    bad = ctx["http"].post(f"/bots/{ctx['bot_id']}/messages", json={"dialogId": str(ctx["user_id"]), "fields": {"message": "x", "templateId": "nope"}})
+    bad = ctx["http"].post(
+        f"/bots/{ctx['bot_id']}/messages",
+        json={"dialogId": str(ctx["user_id"]), "fields": {"message": "x", "templateId": "nope"}},
+    )
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_REQUEST"
 
 
@@ -473,4 +522,8 @@ def _templated_setup(sandbox):
         return key.value, user.id, bot.id
 
     key, user_id, bot_id = sandbox.run_in_loop(seed)
-    return {"http": httpx.Client(base_url=sandbox.base_url, headers={"X-Api-Key": key}), "user_id": user_id, "bot_id": bot_id}
+    return {
+        "http": httpx.Client(base_url=sandbox.base_url, headers={"X-Api-Key": key}),
+        "user_id": user_id,
+        "bot_id": bot_id,
+    }

@@ -1,4 +1,5 @@
 """The OAuth redirect over real HTTP: consent page, Allow/Deny, single-use short-lived codes, the code exchange."""
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,9 @@ def http(sandbox):
 @pytest.fixture
 def world(http) -> dict:
     acme = ok(http.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}))["portal"]
-    globex = ok(http.post("/_sandbox/portals", json={"domain": "globex.bitrix24.com", "name": "Globex"}))["portal"]
+    globex = ok(http.post("/_sandbox/portals", json={"domain": "globex.bitrix24.com", "name": "Globex"}))[
+        "portal"
+    ]
 
     def user(portal: dict, name: str, **fields) -> dict:
         return ok(http.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": name, **fields}))["user"]
@@ -39,13 +42,27 @@ def world(http) -> dict:
 
 
 def authorize_page(http, app_key: str, redirect_uri: str = CALLBACK, **params) -> httpx.Response:
-    return http.get("/v1/oauth/authorize", params={"app_key": app_key, "redirect_uri": redirect_uri, **params})
+    return http.get(
+        "/v1/oauth/authorize", params={"app_key": app_key, "redirect_uri": redirect_uri, **params}
+    )
 
 
-def consent(http, app_key: str, user: dict, *, decision: str = "allow", redirect_uri: str = CALLBACK,
-            state: str | None = "st-123") -> httpx.Response:
-    form = {"app_key": app_key, "redirect_uri": redirect_uri, "portal_id": user["portalId"], "user_id": str(user["id"]),
-            "decision": decision}
+def consent(
+    http,
+    app_key: str,
+    user: dict,
+    *,
+    decision: str = "allow",
+    redirect_uri: str = CALLBACK,
+    state: str | None = "st-123",
+) -> httpx.Response:
+    form = {
+        "app_key": app_key,
+        "redirect_uri": redirect_uri,
+        "portal_id": user["portalId"],
+        "user_id": str(user["id"]),
+        "decision": decision,
+    }
     if state is not None:
         form["state"] = state
     return http.post("/v1/oauth/authorize", data=form)
@@ -101,16 +118,28 @@ def test_full_redirect_dance_yields_a_session_token_that_acts_as_the_chosen_user
     assert authorize_page(http, key, state="st-123").status_code == 200
     allowed = consent(http, key, world["boris"], state="st-123")
     location = urlsplit(allowed.headers["location"])
-    assert (location.scheme, location.netloc, location.path) == ("https", "app.example.com", "/oauth/callback")
+    assert (location.scheme, location.netloc, location.path) == (
+        "https",
+        "app.example.com",
+        "/oauth/callback",
+    )
     query = parse_qs(location.query)
     assert query["state"] == ["st-123"] and query["code"][0]
 
     data = ok(exchange(http, key, query["code"][0]))
     assert data["access_token"].startswith("vibe_session_") and data["token_type"] == "Bearer"
-    assert data["portal"] == {"id": world["acme"]["id"], "domain": "acme.bitrix24.com", "name": "Acme",
-                              "memberId": world["acme"]["memberId"]}
-    assert data["user"] == {"id": world["boris"]["id"], "bitrixUserId": world["boris"]["id"], "name": "Boris Ivanov",
-                            "isAdmin": False}
+    assert data["portal"] == {
+        "id": world["acme"]["id"],
+        "domain": "acme.bitrix24.com",
+        "name": "Acme",
+        "memberId": world["acme"]["memberId"],
+    }
+    assert data["user"] == {
+        "id": world["boris"]["id"],
+        "bitrixUserId": world["boris"]["id"],
+        "name": "Boris Ivanov",
+        "isAdmin": False,
+    }
 
     me = ok(http.get("/v1/me", headers={"X-Api-Key": key, "Authorization": f"Bearer {data['access_token']}"}))
     assert me["currentUser"]["bitrixUserId"] == world["boris"]["id"]
@@ -121,7 +150,9 @@ def test_full_redirect_dance_yields_a_session_token_that_acts_as_the_chosen_user
 
 def test_expires_in_follows_the_session_ttl(http, world):
     ok(http.post("/_sandbox/settings", json={"sessionTtlSeconds": 3600}))
-    data = ok(exchange(http, world["app"]["key"], code_from(consent(http, world["app"]["key"], world["anna"]))))
+    data = ok(
+        exchange(http, world["app"]["key"], code_from(consent(http, world["app"]["key"], world["anna"])))
+    )
     assert 3590 <= data["expires_in"] <= 3600
 
 
@@ -219,11 +250,22 @@ def test_a_revoked_or_personal_key_gets_an_error_page(http, world):
     assert response.status_code == 400 and "revoked" in response.text
 
 
-@pytest.mark.parametrize("redirect_uri", [
-    None, "", "/relative/path", "ftp://app.example.com/cb", "javascript:alert(1)", "http://", "https:///cb",
-    "https://app.example.com/cb#frag", "https://app example.com/cb", "https://app.example.com:99999/cb",
-    "https://app.example.com/" + "x" * 3000,
-])
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        None,
+        "",
+        "/relative/path",
+        "ftp://app.example.com/cb",
+        "javascript:alert(1)",
+        "http://",
+        "https:///cb",
+        "https://app.example.com/cb#frag",
+        "https://app example.com/cb",
+        "https://app.example.com:99999/cb",
+        "https://app.example.com/" + "x" * 3000,
+    ],
+)
 def test_an_invalid_redirect_uri_gets_an_error_page_and_no_redirect(http, world, redirect_uri):
     params = {"app_key": world["app"]["key"], "state": "s"}
     if redirect_uri is not None:
@@ -247,8 +289,13 @@ def test_allow_without_a_valid_user_shows_the_consent_page_again(http, world):
 
 
 def test_allow_for_a_user_of_another_portal_is_refused(http, world):
-    form = {"app_key": world["app"]["key"], "redirect_uri": CALLBACK, "decision": "allow",
-            "portal_id": world["acme"]["id"], "user_id": str(world["greta"]["id"])}
+    form = {
+        "app_key": world["app"]["key"],
+        "redirect_uri": CALLBACK,
+        "decision": "allow",
+        "portal_id": world["acme"]["id"],
+        "user_id": str(world["greta"]["id"]),
+    }
     response = http.post("/v1/oauth/authorize", data=form)
     assert response.status_code == 400 and "not a user of the chosen portal" in response.text
 
@@ -259,9 +306,15 @@ def test_the_token_endpoint_refuses_bad_json(http, world):
     refused(http.post("/v1/oauth/token", json=["a", "list"]), 400, "INVALID_REQUEST")
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"code": "c", "redirect_uri": CALLBACK}, {"app_key": "k", "redirect_uri": CALLBACK}, {"app_key": "k", "code": "c"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"code": "c", "redirect_uri": CALLBACK},
+        {"app_key": "k", "redirect_uri": CALLBACK},
+        {"app_key": "k", "code": "c"},
+    ],
+)
 def test_the_token_endpoint_needs_all_three_fields(http, body):
     refused(http.post("/v1/oauth/token", json=body), 400, "INVALID_REQUEST")
 
@@ -289,11 +342,18 @@ def test_oauth_calls_are_recorded_without_keys_or_codes(http, world):
     response = http.get("/_sandbox/calls")
     calls = ok(response)["calls"]
     assert [(c["method"], c["path"], c["status"]) for c in calls] == [
-        ("GET", "/v1/oauth/authorize", 200), ("POST", "/v1/oauth/authorize", 302), ("POST", "/v1/oauth/token", 200),
+        ("GET", "/v1/oauth/authorize", 200),
+        ("POST", "/v1/oauth/authorize", 302),
+        ("POST", "/v1/oauth/token", 200),
     ]
     assert key not in response.text and code not in response.text
 
 
 def test_an_injected_fault_on_the_token_exchange_answers_in_the_envelope(http, world):
-    ok(http.post("/_sandbox/faults", json={"path": "/v1/oauth/token", "errorRate": 1, "errorCode": "BITRIX_UNAVAILABLE"}))
+    ok(
+        http.post(
+            "/_sandbox/faults",
+            json={"path": "/v1/oauth/token", "errorRate": 1, "errorCode": "BITRIX_UNAVAILABLE"},
+        )
+    )
     refused(exchange(http, world["app"]["key"], "whatever"), 502, "BITRIX_UNAVAILABLE")

@@ -1,4 +1,5 @@
 """The per-key request rate (CONTRACT part A §3): 429 RATE_LIMIT with retryAfter and Retry-After."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """`manage.py runsandbox` as a real process: it starts, serves the demo world, says where to go, and stops cleanly."""
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,12 @@ def run_sandbox(tmp_path):
     def start(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
         output = tmp_path / f"runsandbox-{len(started)}.log"
         with output.open("wb") as sink:
-            process = subprocess.Popen([sys.executable, str(MANAGE), "runsandbox", *args], stdout=sink,
-                                       stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+            process = subprocess.Popen(
+                [sys.executable, str(MANAGE), "runsandbox", *args],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+            )
         started.append(process)
         return process, output
 
@@ -58,8 +63,9 @@ def stop(process: subprocess.Popen, sig: signal.Signals) -> int:
 
 def test_runsandbox_demo_serves_the_demo_world_and_stops_cleanly_on_ctrl_c(run_sandbox):
     port, gateway_port = free_port(), free_port()
-    process, output = run_sandbox("--port", str(port), "--gateway-port", str(gateway_port), "--demo",
-                                  "--demo-app-key", DEMO_KEY)
+    process, output = run_sandbox(
+        "--port", str(port), "--gateway-port", str(gateway_port), "--demo", "--demo-app-key", DEMO_KEY
+    )
     root = f"http://127.0.0.1:{port}"
     wait_until_up(f"{root}/v1", process)
     with httpx.Client(base_url=root, timeout=10) as client:
@@ -72,9 +78,13 @@ def test_runsandbox_demo_serves_the_demo_world_and_stops_cleanly_on_ctrl_c(run_s
         assert set(users) == {"Alice Admin", "Boris Ivanov", "Carol Member"}
         assert users["Alice Admin"]["isAdmin"] and users["Boris Ivanov"]["language"] == "ru"
 
-        session = client.post("/_sandbox/sessions", json={"appKey": DEMO_KEY, "userId": users["Alice Admin"]["id"]})
+        session = client.post(
+            "/_sandbox/sessions", json={"appKey": DEMO_KEY, "userId": users["Alice Admin"]["id"]}
+        )
         token = session.json()["data"]["token"]
-        me = client.get("/v1/me", headers={"X-Api-Key": DEMO_KEY, "Authorization": f"Bearer {token}"}).json()["data"]
+        me = client.get("/v1/me", headers={"X-Api-Key": DEMO_KEY, "Authorization": f"Bearer {token}"}).json()[
+            "data"
+        ]
         assert me["currentUser"]["name"] == "Alice Admin" and me["app"]["name"] == "Vibe demo app"
         assert {"imbot", "im"} <= set(me["scopes"])
 
@@ -96,7 +106,9 @@ def test_the_demo_app_key_can_come_from_the_environment_not_the_command_line(run
     wait_until_up(f"{root}/v1", process)
     assert DEMO_KEY not in " ".join(process.args)
     users = httpx.get(f"{root}/_sandbox/state").json()["data"]["portals"][0]["users"]
-    token = httpx.post(f"{root}/_sandbox/sessions", json={"appKey": DEMO_KEY, "userId": users[0]["id"]}).json()["data"]["token"]
+    token = httpx.post(
+        f"{root}/_sandbox/sessions", json={"appKey": DEMO_KEY, "userId": users[0]["id"]}
+    ).json()["data"]["token"]
     me = httpx.get(f"{root}/v1/me", headers={"X-Api-Key": DEMO_KEY, "Authorization": f"Bearer {token}"})
     assert me.status_code == 200
     assert stop(process, signal.SIGTERM) == 0
@@ -112,8 +124,9 @@ def test_runsandbox_stops_cleanly_on_sigterm(run_sandbox):
 
 def test_runsandbox_speaks_the_dialects_it_is_given(run_sandbox):
     port = free_port()
-    process, output = run_sandbox("--port", str(port), "--dialect", "command-slash,no-retry-after",
-                                  "--dialect", "portal-rate-limit")
+    process, output = run_sandbox(
+        "--port", str(port), "--dialect", "command-slash,no-retry-after", "--dialect", "portal-rate-limit"
+    )
     wait_until_up(f"http://127.0.0.1:{port}/v1", process)
     spoken = httpx.get(f"http://127.0.0.1:{port}/_sandbox/dialects", timeout=10).json()["data"]["dialects"]
     assert spoken == ["command-slash", "no-retry-after", "portal-rate-limit"]
@@ -144,17 +157,27 @@ def test_a_state_file_keeps_the_platform_across_restarts(run_sandbox, tmp_path):
     process, _ = run_sandbox(*args)
     wait_until_up(f"{root}/v1", process)
     users = httpx.get(f"{root}/_sandbox/state").json()["data"]["portals"][0]["users"]
-    token = httpx.post(f"{root}/_sandbox/sessions", json={"appKey": DEMO_KEY, "userId": users[0]["id"]}).json()["data"]["token"]
+    token = httpx.post(
+        f"{root}/_sandbox/sessions", json={"appKey": DEMO_KEY, "userId": users[0]["id"]}
+    ).json()["data"]["token"]
     headers = {"X-Api-Key": DEMO_KEY, "Authorization": f"Bearer {token}"}
-    bot_id = httpx.post(f"{root}/v1/bots", headers=headers, json={"code": "kept", "name": "Kept"}).json()["data"]["bot"]["id"]
-    httpx.post(f"{root}/_sandbox/act/messages", json={"userId": users[0]["id"], "botId": bot_id, "text": "remember me"})
+    bot_id = httpx.post(f"{root}/v1/bots", headers=headers, json={"code": "kept", "name": "Kept"}).json()[
+        "data"
+    ]["bot"]["id"]
+    httpx.post(
+        f"{root}/_sandbox/act/messages",
+        json={"userId": users[0]["id"], "botId": bot_id, "text": "remember me"},
+    )
     assert stop(process, signal.SIGTERM) == 0
     assert state.exists() and state.stat().st_mode & 0o077 == 0  # the platform's secrets: owner only
 
     process, _ = run_sandbox(*args)
     wait_until_up(f"{root}/v1", process)
     assert len(httpx.get(f"{root}/_sandbox/state").json()["data"]["portals"]) == 1
-    assert httpx.get(f"{root}/v1/me", headers=headers).json()["data"]["currentUser"]["bitrixUserId"] == users[0]["id"]
+    assert (
+        httpx.get(f"{root}/v1/me", headers=headers).json()["data"]["currentUser"]["bitrixUserId"]
+        == users[0]["id"]
+    )
     events = httpx.get(f"{root}/v1/bots/{bot_id}/events", headers=headers).json()["data"]["events"]
     assert [e["type"] for e in events] == ["ONIMBOTV2JOINCHAT", "ONIMBOTV2MESSAGEADD"]
     assert stop(process, signal.SIGTERM) == 0

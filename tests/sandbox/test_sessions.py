@@ -1,4 +1,5 @@
 """Session tokens over real HTTP: they live a configurable number of seconds on the platform's clock, then 401."""
+
 from __future__ import annotations
 
 import time
@@ -54,7 +55,11 @@ def test_an_expired_token_is_refused_by_bot_endpoints_too(ctl, api, user, app_ke
     assert api.get("/bots", headers=headers(app_key, token)).status_code == 200
     advance(ctl, 61)
     refused(api.get("/bots", headers=headers(app_key, token)), 401, "TOKEN_EXPIRED")
-    refused(api.post("/bots", headers=headers(app_key, token), json={"code": "x", "name": "X"}), 401, "TOKEN_EXPIRED")
+    refused(
+        api.post("/bots", headers=headers(app_key, token), json={"code": "x", "name": "X"}),
+        401,
+        "TOKEN_EXPIRED",
+    )
 
 
 def test_expiry_follows_the_platform_clock_both_ways(ctl, api, user, app_key):

@@ -1,4 +1,5 @@
 """GET /v1/users, the employee list the reference's standup example may take participants from."""
+
 import httpx
 
 

@@ -1,4 +1,5 @@
 """The OAuth consent clicked through in a real browser: an invitation link → the sandbox's consent → back, installed."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -12,12 +13,18 @@ from tenants.models import Portal, SessionGrant
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_an_admin_installs_the_portal_by_clicking_through_oauth_consent(sandbox, settings, live_server, browser_page):
+def test_an_admin_installs_the_portal_by_clicking_through_oauth_consent(
+    sandbox, settings, live_server, browser_page
+):
     control = httpx.Client(base_url=sandbox.root_url)
     app = control.post("/_sandbox/apps", json={"name": "Vibe demo app"}).json()["data"]
-    portal = control.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}).json()["data"]["portal"]
+    portal = control.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}).json()[
+        "data"
+    ]["portal"]
     control.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Bob Member"})
-    admin = control.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Alice Admin", "isAdmin": True}).json()["data"]["user"]
+    admin = control.post(
+        f"/_sandbox/portals/{portal['id']}/users", json={"name": "Alice Admin", "isAdmin": True}
+    ).json()["data"]["user"]
     settings.VIBE_APP_KEY = app["key"]
     settings.VIBE_BASE_URL = sandbox.base_url
     settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"

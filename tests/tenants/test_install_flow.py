@@ -1,5 +1,6 @@
 """Installing a portal end to end against the sandbox: OAuth redirect and gateway headers, each checked
 with GET /v1/me; forged headers, replayed or foreign state, and another app's token are refused."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -27,13 +28,27 @@ def platform(sandbox, settings):
     control = httpx.Client(base_url=sandbox.root_url, timeout=10)
     app = _data(control.post("/_sandbox/apps", json={"name": "Our app"}))
     other_app = _data(control.post("/_sandbox/apps", json={"name": "Someone else's app"}))
-    portal = _data(control.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}))["portal"]
-    admin = _data(control.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Alice Admin", "isAdmin": True}))["user"]
-    member = _data(control.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Bob Member"}))["user"]
+    portal = _data(control.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}))[
+        "portal"
+    ]
+    admin = _data(
+        control.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Alice Admin", "isAdmin": True})
+    )["user"]
+    member = _data(control.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": "Bob Member"}))[
+        "user"
+    ]
     settings.VIBE_APP_KEY = app["key"]
     settings.VIBE_BASE_URL = sandbox.base_url
     settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
-    yield {"control": control, "app": app, "other_app": other_app, "portal": portal, "admin": admin, "member": member, "sandbox": sandbox}
+    yield {
+        "control": control,
+        "app": app,
+        "other_app": other_app,
+        "portal": portal,
+        "admin": admin,
+        "member": member,
+        "sandbox": sandbox,
+    }
     control.close()
 
 
@@ -43,10 +58,15 @@ def session_for(platform, user, app_key=None) -> str:
 
 
 def gateway_visit(client: Client, *, token: str, portal_id: str, user_id: int):
-    return client.get("/", headers={
-        "X-Vibe-Authorization": f"Bearer {token}", "X-Vibe-Portal-Id": portal_id, "X-Vibe-User-Id": str(user_id),
-        "X-Vibe-User-Role": "ADMIN",
-    })
+    return client.get(
+        "/",
+        headers={
+            "X-Vibe-Authorization": f"Bearer {token}",
+            "X-Vibe-Portal-Id": portal_id,
+            "X-Vibe-User-Id": str(user_id),
+            "X-Vibe-User-Role": "ADMIN",
+        },
+    )
 
 
 def start_url() -> str:
@@ -61,7 +81,12 @@ def consent(platform, authorize_url: str, *, user, decision="allow") -> str:
     assert page.status_code == 200 and "Allow" in page.text
     answer = httpx.post(
         f"{platform['sandbox'].base_url}/oauth/authorize",
-        data={**query, "portal_id": platform["portal"]["id"], "user_id": str(user["id"]), "decision": decision},
+        data={
+            **query,
+            "portal_id": platform["portal"]["id"],
+            "user_id": str(user["id"]),
+            "decision": decision,
+        },
     )
     assert answer.status_code in (302, 303), answer.text
     return answer.headers["location"]
@@ -70,7 +95,9 @@ def consent(platform, authorize_url: str, *, user, decision="allow") -> str:
 def test_an_admin_opening_the_app_through_the_gateway_installs_the_portal(platform):
     client = Client()
     token = session_for(platform, platform["admin"])
-    response = gateway_visit(client, token=token, portal_id=platform["portal"]["id"], user_id=platform["admin"]["id"])
+    response = gateway_visit(
+        client, token=token, portal_id=platform["portal"]["id"], user_id=platform["admin"]["id"]
+    )
     assert response.status_code == 302 and response["Location"].endswith("/portal/")
     portal = Portal.objects.get(member_id=platform["portal"]["memberId"])
     assert portal.status == Portal.Status.ACTIVE and portal.domain == "acme.bitrix24.com"
@@ -83,10 +110,22 @@ def test_an_admin_opening_the_app_through_the_gateway_installs_the_portal(platfo
 def test_a_member_visit_refreshes_but_cannot_install(platform):
     member_client = Client()
     token = session_for(platform, platform["member"])
-    refused = gateway_visit(member_client, token=token, portal_id=platform["portal"]["id"], user_id=platform["member"]["id"])
+    refused = gateway_visit(
+        member_client, token=token, portal_id=platform["portal"]["id"], user_id=platform["member"]["id"]
+    )
     assert refused.status_code == 403 and "administrator must open it first" in refused.content.decode()
-    gateway_visit(Client(), token=session_for(platform, platform["admin"]), portal_id=platform["portal"]["id"], user_id=platform["admin"]["id"])
-    assert gateway_visit(member_client, token=token, portal_id=platform["portal"]["id"], user_id=platform["member"]["id"]).status_code == 302
+    gateway_visit(
+        Client(),
+        token=session_for(platform, platform["admin"]),
+        portal_id=platform["portal"]["id"],
+        user_id=platform["admin"]["id"],
+    )
+    assert (
+        gateway_visit(
+            member_client, token=token, portal_id=platform["portal"]["id"], user_id=platform["member"]["id"]
+        ).status_code
+        == 302
+    )
     assert SessionGrant.objects.count() == 2
     assert "Portal settings" not in member_client.get("/portal/").content.decode()
 
@@ -154,20 +193,32 @@ def test_a_tampered_state_is_refused(platform):
 
 def test_a_denied_consent_installs_nothing(platform):
     browser = Client()
-    callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"], decision="deny")
+    callback = consent(
+        platform, browser.get(start_url())["Location"], user=platform["admin"], decision="deny"
+    )
     assert browser.get(callback).status_code == 400
     assert not Portal.objects.exists()
 
 
 def test_uninstall_from_the_portal_page_and_reinstall(platform):
     client = Client()
-    gateway_visit(client, token=session_for(platform, platform["admin"]), portal_id=platform["portal"]["id"], user_id=platform["admin"]["id"])
+    gateway_visit(
+        client,
+        token=session_for(platform, platform["admin"]),
+        portal_id=platform["portal"]["id"],
+        user_id=platform["admin"]["id"],
+    )
     wrong = client.post("/portal/uninstall/", {"confirm": "not-the-domain"})
     assert wrong.status_code == 400
     done = client.post("/portal/uninstall/", {"confirm": "acme.bitrix24.com"})
     assert done.status_code == 200
     portal = Portal.objects.get()
     assert portal.status == Portal.Status.UNINSTALLED and not SessionGrant.objects.exists()
-    gateway_visit(Client(), token=session_for(platform, platform["admin"]), portal_id=platform["portal"]["id"], user_id=platform["admin"]["id"])
+    gateway_visit(
+        Client(),
+        token=session_for(platform, platform["admin"]),
+        portal_id=platform["portal"]["id"],
+        user_id=platform["admin"]["id"],
+    )
     portal.refresh_from_db()
     assert portal.status == Portal.Status.ACTIVE

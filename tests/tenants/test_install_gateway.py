@@ -1,5 +1,6 @@
 """The whole install through the sandbox's gateway in front of a live app server: a portal admin opens the
 app, the gateway injects X-Vibe-* headers, the app checks them with GET /v1/me and installs the portal."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -20,9 +21,14 @@ def gateway(live_server, settings):
     platform = SandboxThread(gateway=True, app_url=live_server.url).start()
     control = httpx.Client(base_url=platform.root_url, timeout=10)
     app = control.post("/_sandbox/apps", json={"name": "Our app"}).json()["data"]
-    portal = control.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}).json()["data"]["portal"]
+    portal = control.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}).json()[
+        "data"
+    ]["portal"]
     users = {
-        name: control.post(f"/_sandbox/portals/{portal['id']}/users", json={"name": name, "isAdmin": name.startswith("Alice")}).json()["data"]["user"]
+        name: control.post(
+            f"/_sandbox/portals/{portal['id']}/users",
+            json={"name": name, "isAdmin": name.startswith("Alice")},
+        ).json()["data"]["user"]
         for name in ("Alice Admin", "Bob Member")
     }
     settings.VIBE_APP_KEY = app["key"]
@@ -35,7 +41,10 @@ def gateway(live_server, settings):
 
 def open_app(gateway, user_name: str) -> httpx.Response:
     with httpx.Client(follow_redirects=True, timeout=15) as browser:
-        return browser.get(f"{gateway['url']}/_gateway/open", params={"userId": gateway["users"][user_name]["id"], "next": "/"})
+        return browser.get(
+            f"{gateway['url']}/_gateway/open",
+            params={"userId": gateway["users"][user_name]["id"], "next": "/"},
+        )
 
 
 def test_an_admin_opening_the_app_installs_the_portal_through_the_gateway(gateway):

@@ -1,4 +1,5 @@
 """No token reaches the database, the logs or the admin in plain text."""
+
 import logging
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from tenants import selectors, services
 from tenants.models import SessionGrant
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
 
 @pytest.fixture
 def secrets(platform) -> dict[str, str]:
@@ -68,9 +70,13 @@ def test_install_refresh_and_uninstall_log_no_token(platform, secrets, caplog):
 
 def test_admin_pages_show_grants_masked(installed, secrets, admin_client):
     grant = SessionGrant.objects.get()
-    for url in ("/admin/tenants/portal/", f"/admin/tenants/portal/{installed.pk}/change/",
-                "/admin/tenants/sessiongrant/", f"/admin/tenants/sessiongrant/{grant.pk}/change/",
-                "/admin/tenants/portalapikey/"):
+    for url in (
+        "/admin/tenants/portal/",
+        f"/admin/tenants/portal/{installed.pk}/change/",
+        "/admin/tenants/sessiongrant/",
+        f"/admin/tenants/sessiongrant/{grant.pk}/change/",
+        "/admin/tenants/portalapikey/",
+    ):
         page = admin_client.get(url)
         assert page.status_code == 200, url
         body = page.content.decode()

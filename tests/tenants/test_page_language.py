@@ -1,4 +1,5 @@
 """The portal page speaks the viewer's language (their browser's), else the portal's, never a mix."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,7 +9,15 @@ from tests.botcore.skills.test_portal_admin import make_portal, signed_in
 
 pytestmark = pytest.mark.django_db
 
-ENGLISH_ON_THE_PAGE = ["Portal settings", "Unattended running", "Bot name", "Time zone", "Skills", ">Save<", "Turn on"]
+ENGLISH_ON_THE_PAGE = [
+    "Portal settings",
+    "Unattended running",
+    "Bot name",
+    "Time zone",
+    "Skills",
+    ">Save<",
+    "Turn on",
+]
 
 
 @pytest.fixture
@@ -38,7 +47,9 @@ def test_a_reader_of_a_language_the_app_lacks_gets_the_portals(russian_portal):
 
 def test_form_errors_come_in_the_readers_language(russian_portal):
     page = signed_in(russian_portal, is_admin=True).post(
-        "/portal/", {"action": "settings", "language": "ru", "timezone": "Mars/Olympus"}, HTTP_ACCEPT_LANGUAGE="ru"
+        "/portal/",
+        {"action": "settings", "language": "ru", "timezone": "Mars/Olympus"},
+        HTTP_ACCEPT_LANGUAGE="ru",
     )
     assert page.status_code == 400 and "Неизвестный часовой пояс" in page.content.decode()
     refused = signed_in(russian_portal, is_admin=True).post(

@@ -1,6 +1,7 @@
 """The portal page's forms speak to people: a refused key says the key is bad, a save says Saved.
 
 Keys are checked by the sandbox's own GET /v1/me, as in production."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,7 +13,9 @@ pytestmark = pytest.mark.django_db
 
 def test_a_key_the_platform_refuses_says_the_key_is_bad_not_the_user(platform):
     portal = make_portal(platform.member_id)
-    page = signed_in(portal, is_admin=True).post("/portal/", {"action": "api_key", "api_key": "vibe_api_typo"})
+    page = signed_in(portal, is_admin=True).post(
+        "/portal/", {"action": "api_key", "api_key": "vibe_api_typo"}
+    )
     text = page.content.decode()
     assert page.status_code == 400
     assert "did not accept this key" in text
@@ -26,5 +29,7 @@ def test_a_good_key_and_saved_settings_say_so(platform):
     key = platform.personal_key(platform.admin)
     saved = admin.post("/portal/", {"action": "api_key", "api_key": key}, follow=True)
     assert 'data-testid="notice"' in saved.content.decode() and "Key saved." in saved.content.decode()
-    saved = admin.post("/portal/", {"action": "settings", "language": "en", "timezone": "UTC", "bot_name": "Hi"}, follow=True)
+    saved = admin.post(
+        "/portal/", {"action": "settings", "language": "en", "timezone": "UTC", "bot_name": "Hi"}, follow=True
+    )
     assert "Saved." in saved.content.decode()

@@ -1,4 +1,5 @@
 """rotate_encryption_keys re-encrypts every secret under the newest key, in batches, and can run again."""
+
 from io import StringIO
 
 import pytest

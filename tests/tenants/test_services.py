@@ -1,5 +1,6 @@
 """tenants services against the sandbox's real identity (GET /v1/me): install, refresh, lose and regain,
 uninstall, personal keys."""
+
 from datetime import timedelta
 
 import pytest
@@ -17,11 +18,18 @@ def heard():
     """Every tenants signal sent during the test, as (name, member_id)."""
     events = []
     receivers = {}
-    names = ("portal_installed", "portal_uninstalled", "portal_session_restored", "portal_session_lost",
-             "portal_session_expiring")
+    names = (
+        "portal_installed",
+        "portal_uninstalled",
+        "portal_session_restored",
+        "portal_session_lost",
+        "portal_session_expiring",
+    )
     for name in names:
+
         def receiver(sender, portal, _name=name, **kwargs):
             events.append((_name, portal.member_id))
+
         receivers[name] = receiver
         getattr(signals, name).connect(receiver)
     yield events
@@ -99,7 +107,9 @@ def test_losing_every_token_pauses_the_portal_and_a_fresh_one_resumes_it(platfor
     assert portal.status == Portal.Status.ACTIVE
     assert selectors.get_portal_credential(portal).secret == fresh
     assert [name for name, _ in heard] == [
-        "portal_installed", "portal_session_lost", "portal_session_restored"
+        "portal_installed",
+        "portal_session_lost",
+        "portal_session_restored",
     ]
 
 
@@ -139,8 +149,9 @@ def test_uninstall_destroys_secrets_at_once_keeps_data_then_purges_and_reinstall
 ):
     settings.TENANTS_RETENTION_DAYS = 7
     portal = visit(platform, platform.session(platform.admin), platform.admin)
-    services.set_portal_api_key(portal, api_key=platform.personal_key(platform.admin),
-                                added_by_user_id=platform.admin["id"])
+    services.set_portal_api_key(
+        portal, api_key=platform.personal_key(platform.admin), added_by_user_id=platform.admin["id"]
+    )
     services.uninstall_portal(portal, reason="admin")
     portal.refresh_from_db()
     assert portal.status == Portal.Status.UNINSTALLED

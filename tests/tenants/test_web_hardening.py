@@ -1,5 +1,6 @@
 """The portal pages trust a browser only while its grant lives: uninstall, expiry and demotion take effect on the
 next request; malformed gateway headers get a 400; /oauth/start/ is invitation-only, rate-limited and stateless."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -19,10 +20,14 @@ pytestmark = pytest.mark.django_db
 
 def visit(client: Client, platform, token: str, *, user: dict | None = None):
     """Open the app through the gateway's headers; the sandbox's GET /v1/me checks the token."""
-    return client.get("/", headers={
-        "X-Vibe-Authorization": f"Bearer {token}", "X-Vibe-Portal-Id": platform.portal_id,
-        "X-Vibe-User-Id": str((user or platform.admin)["id"]),
-    })
+    return client.get(
+        "/",
+        headers={
+            "X-Vibe-Authorization": f"Bearer {token}",
+            "X-Vibe-Portal-Id": platform.portal_id,
+            "X-Vibe-User-Id": str((user or platform.admin)["id"]),
+        },
+    )
 
 
 @pytest.fixture
@@ -64,7 +69,9 @@ def test_the_browser_session_ends_with_the_token_and_a_demotion_applies_at_once(
     grant = SessionGrant.objects.get()
     assert first.session.get_expiry_date() <= grant.expires_at
     SessionGrant.objects.filter(pk=grant.pk).update(is_admin=False)
-    assert first.post("/portal/", {"action": "settings", "language": "en", "timezone": "UTC"}).status_code == 403
+    assert (
+        first.post("/portal/", {"action": "settings", "language": "en", "timezone": "UTC"}).status_code == 403
+    )
     SessionGrant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert first.get("/portal/").status_code == 401
 
@@ -72,10 +79,26 @@ def test_the_browser_session_ends_with_the_token_and_a_demotion_applies_at_once(
 @pytest.mark.parametrize(
     "headers",
     [
-        {"HTTP_X_VIBE_AUTHORIZATION": "Bearer vibe_séssion_ünicode", "HTTP_X_VIBE_PORTAL_ID": "p", "HTTP_X_VIBE_USER_ID": "1"},
-        {"HTTP_X_VIBE_AUTHORIZATION": "Bearer vibe_session_ok_1", "HTTP_X_VIBE_PORTAL_ID": "p", "HTTP_X_VIBE_USER_ID": "1é"},
-        {"HTTP_X_VIBE_AUTHORIZATION": "Bearer " + "x" * 5000, "HTTP_X_VIBE_PORTAL_ID": "p", "HTTP_X_VIBE_USER_ID": "1"},
-        {"HTTP_X_VIBE_AUTHORIZATION": "Bearer vibe_session_ok_1", "HTTP_X_VIBE_PORTAL_ID": "p\u00e9", "HTTP_X_VIBE_USER_ID": "1"},
+        {
+            "HTTP_X_VIBE_AUTHORIZATION": "Bearer vibe_séssion_ünicode",
+            "HTTP_X_VIBE_PORTAL_ID": "p",
+            "HTTP_X_VIBE_USER_ID": "1",
+        },
+        {
+            "HTTP_X_VIBE_AUTHORIZATION": "Bearer vibe_session_ok_1",
+            "HTTP_X_VIBE_PORTAL_ID": "p",
+            "HTTP_X_VIBE_USER_ID": "1é",
+        },
+        {
+            "HTTP_X_VIBE_AUTHORIZATION": "Bearer " + "x" * 5000,
+            "HTTP_X_VIBE_PORTAL_ID": "p",
+            "HTTP_X_VIBE_USER_ID": "1",
+        },
+        {
+            "HTTP_X_VIBE_AUTHORIZATION": "Bearer vibe_session_ok_1",
+            "HTTP_X_VIBE_PORTAL_ID": "p\u00e9",
+            "HTTP_X_VIBE_USER_ID": "1",
+        },
     ],
     ids=["non-ascii-token", "non-ascii-user", "huge-token", "non-ascii-portal"],
 )
@@ -92,15 +115,22 @@ def test_malformed_gateway_headers_get_a_400_without_reaching_the_platform(heade
 @pytest.fixture
 def fresh_rate_limits(settings):
     """Counters in a cache of their own, empty: never a flush of the shared cache (Redis in CI)."""
-    settings.CACHES = {**settings.CACHES, "ratelimit": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                                      "LOCATION": "test-ratelimit"}}
+    settings.CACHES = {
+        **settings.CACHES,
+        "ratelimit": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "test-ratelimit",
+        },
+    }
     settings.RATELIMIT_USE_CACHE = "ratelimit"
     caches["ratelimit"].clear()
     yield
     caches["ratelimit"].clear()
 
 
-def test_oauth_start_without_an_invitation_is_refused_and_never_shows_the_app_key(settings, fresh_rate_limits):
+def test_oauth_start_without_an_invitation_is_refused_and_never_shows_the_app_key(
+    settings, fresh_rate_limits
+):
     settings.VIBE_APP_KEY = "vibe_app_" + "k" * 40
     settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
     for url in ("/oauth/start/", "/oauth/start/?invite=forged"):
@@ -141,6 +171,8 @@ def test_behind_a_proxy_the_limit_counts_the_address_the_proxy_saw(platform, set
     first = Client(HTTP_X_FORWARDED_FOR="spoofed, 203.0.113.7")
     assert first.get("/oauth/start/", {"invite": invite}).status_code == 302
     assert first.get("/oauth/start/", {"invite": invite}).status_code == 429
-    assert Client(HTTP_X_FORWARDED_FOR="203.0.113.8").get("/oauth/start/", {"invite": invite}).status_code == 302
+    assert (
+        Client(HTTP_X_FORWARDED_FOR="203.0.113.8").get("/oauth/start/", {"invite": invite}).status_code == 302
+    )
     garbage = Client(HTTP_X_FORWARDED_FOR="not-an-address")  # falls back to the socket's address, never a 500
     assert garbage.get("/oauth/start/", {"invite": invite}).status_code == 302

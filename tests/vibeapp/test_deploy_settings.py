@@ -1,5 +1,6 @@
 """Settings as a fresh process reads them: DEBUG off unless asked, `check --deploy` clean in production, and
 no secret on any command line `make run` starts."""
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "VIBE_"))}
     return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args], env={**clean, **env}, capture_output=True, text=True, timeout=120,
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
 
@@ -52,7 +57,10 @@ def test_check_deploy_warns_about_open_metrics_in_production(tmp_path):
 @pytest.mark.slow
 def test_check_deploy_is_clean_in_production(tmp_path):
     result = run_manage(
-        "check", "--deploy", "--fail-level", "WARNING",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
         env=production_env(tmp_path, OPS_METRICS_TOKEN="scrape-" + "x" * 30),
     )
     assert result.returncode == 0, result.stderr
@@ -71,7 +79,10 @@ def test_runstack_puts_no_secret_on_a_command_line(settings):
 def test_the_sandbox_is_an_app_only_off_production(tmp_path, production, expected):
     env = production_env(tmp_path) if production else {"VIBE_VAR_DIR": str(tmp_path)}
     result = run_manage(
-        "shell", "-c", "from django.conf import settings; print('sandbox' in settings.INSTALLED_APPS)", env=env
+        "shell",
+        "-c",
+        "from django.conf import settings; print('sandbox' in settings.INSTALLED_APPS)",
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected

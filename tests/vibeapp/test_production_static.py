@@ -1,4 +1,5 @@
 """Behind gunicorn in production mode the admin is styled: collectstatic's hashed files, served by whitenoise."""
+
 from __future__ import annotations
 
 import os
@@ -34,10 +35,21 @@ def test_the_admin_login_page_and_its_stylesheet_are_served_by_gunicorn(tmp_path
         "VIBE_WEB_BIND": f"127.0.0.1:{port}",
         "VIBE_WEB_WORKERS": "1",
     }
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    server = subprocess.Popen([str(gunicorn), "-c", "deploy/gunicorn.conf.py", "vibeapp.wsgi:application"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(gunicorn), "-c", "deploy/gunicorn.conf.py", "vibeapp.wsgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

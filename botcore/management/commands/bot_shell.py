@@ -77,7 +77,9 @@ class Command(BaseCommand):
         if left_out and not options["skill"]:
             # The live bot routes only among a portal's enabled skills; so does this shell.
             where = "on this portal" if options["portal"] else "on a new portal"
-            out(f"off {where}: {', '.join(left_out)}   (--skill NAME, repeated, picks skills and their order)")
+            out(
+                f"off {where}: {', '.join(left_out)}   (--skill NAME, repeated, picks skills and their order)"
+            )
         stdin = options.get("stdin") or sys.stdin
         interactive = stdin.isatty()
         try:

@@ -1,4 +1,5 @@
 """`manage.py runpacer`: lease due bots and enqueue their poll cycles, until stopped."""
+
 from __future__ import annotations
 
 import signal
@@ -12,7 +13,9 @@ class Command(BaseCommand):
     help = "Run the pacer: decide which bot is polled when, within each key's request budget. Several may run at once."
 
     def add_arguments(self, parser):
-        parser.add_argument("--interval", type=float, default=0.2, help="seconds between ticks when nothing is due")
+        parser.add_argument(
+            "--interval", type=float, default=0.2, help="seconds between ticks when nothing is due"
+        )
         parser.add_argument("--batch", type=int, default=200, help="bots leased per tick at most")
 
     def handle(self, *args, interval: float, batch: int, **options):

@@ -85,5 +85,7 @@ class EchoSkill(Skill):
             name = (event.user.first_name if event.user else "") or t["someone"]
             ctx.reply(t["reaction"].format(name=bb.escape(name), reaction=event.reaction), system=True)
         elif isinstance(event, JoinChatEvent):
-            links = bb.join([bb.send_link("/ping", t["ping"]), bb.raw(" | "), bb.send_link("/help", t["help"])])
+            links = bb.join(
+                [bb.send_link("/ping", t["ping"]), bb.raw(" | "), bb.send_link("/help", t["help"])]
+            )
             ctx.reply(t["greeting"] + links)

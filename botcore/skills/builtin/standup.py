@@ -60,7 +60,9 @@ class StandupSkill(Skill):
         ),
         ask_at=Time(default="09:30", label=every_language(_("Question at"))),
         report_at=Time(default="17:30", label=every_language(_("Summary at"))),
-        weekdays=Weekdays(label=every_language(_("Days")), help=every_language(_("For example 1-5 or mon,wed,fri"))),
+        weekdays=Weekdays(
+            label=every_language(_("Days")), help=every_language(_("For example 1-5 or mon,wed,fri"))
+        ),
         question=Text(
             max_length=1000,
             label=every_language(_("Question (empty: the standard one)")),

@@ -20,5 +20,7 @@ def texts_for(language: str) -> dict[str, str]:
             "summary_title": gettext("Standup for {day}"),
             "no_answer": gettext("— no answer"),
             "no_standup": gettext("No standup today yet. The question goes out at {time} on standup days."),
-            "status": gettext("Today's standup: {answered} of {total} answered. The summary is posted at {time}."),
+            "status": gettext(
+                "Today's standup: {answered} of {total} answered. The summary is posted at {time}."
+            ),
         }

@@ -52,7 +52,12 @@ class EventEndpoints(Endpoints):
             read_timeout = timeout + _HOLD_MARGIN_SECONDS
         data = as_data(
             self._transport.request(
-                "GET", bot_path(bot_id, "events"), params=params or None, retry=SAFE, timeout=read_timeout, priority=POLL
+                "GET",
+                bot_path(bot_id, "events"),
+                params=params or None,
+                retry=SAFE,
+                timeout=read_timeout,
+                priority=POLL,
             )
         )
         items = data.get("events")

@@ -16,7 +16,9 @@ class UserEndpoints(Endpoints):
         users: list[PortalUser] = []
         while len(users) < limit:
             page = self._transport.request(
-                "GET", "/users", params={"limit": min(PAGE_SIZE, limit - len(users)), "offset": len(users)},
+                "GET",
+                "/users",
+                params={"limit": min(PAGE_SIZE, limit - len(users)), "offset": len(users)},
                 retry=SAFE,
             )
             items = [PortalUser.from_payload(item) for item in page or [] if isinstance(item, Mapping)]

@@ -3,6 +3,7 @@
 For the health checks of containers and units that serve no HTTP (deploy/compose.yaml): the check runs
 beside the process, on the same host name, so it asks for that process's own row.
 """
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
@@ -17,8 +18,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=[k.value for k in Heartbeat.Kind])
-        parser.add_argument("--any-host", action="store_true", help="accept a beat of any host (a qcluster's schedule "
-                            "runs on whichever worker takes it)")
+        parser.add_argument(
+            "--any-host",
+            action="store_true",
+            help="accept a beat of any host (a qcluster's schedule runs on whichever worker takes it)",
+        )
 
     def handle(self, *args, kind: str, any_host: bool, **options):
         latest = find_latest_beat(kind, instance=None if any_host else this_instance())

@@ -4,6 +4,7 @@ The group holds every permission of the project's own apps and the task queue, n
 `createsuperuser` remains the way to make an account that manages accounts. The password is asked for
 (never an argument, which `ps` would show); `--api-token` prints a DRF token once, for the operator API.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -29,7 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--email", default="")
         parser.add_argument("--no-password", action="store_true", help="API token only; no admin sign-in")
-        parser.add_argument("--api-token", action="store_true", help="issue a token for /api/ops/ (printed once)")
+        parser.add_argument(
+            "--api-token", action="store_true", help="issue a token for /api/ops/ (printed once)"
+        )
 
     def handle(self, *args, username: str, email: str, no_password: bool, api_token: bool, **options):
         user, created = get_user_model().objects.get_or_create(username=username, defaults={"email": email})

@@ -1,4 +1,5 @@
 """`manage.py runsandbox`: the local VibeCode platform in the foreground."""
+
 from __future__ import annotations
 
 import os
@@ -21,10 +22,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8100)
-        parser.add_argument("--gateway-port", type=int, default=0, help="also run the gateway in front of --app-url")
-        parser.add_argument("--app-url", default="http://127.0.0.1:8000", help="the app the gateway stands in front of")
-        parser.add_argument("--session-ttl", type=float, default=None, help="session token lifetime in seconds")
-        parser.add_argument("--rate-limit", type=float, default=None, help="default requests per second per key")
+        parser.add_argument(
+            "--gateway-port", type=int, default=0, help="also run the gateway in front of --app-url"
+        )
+        parser.add_argument(
+            "--app-url", default="http://127.0.0.1:8000", help="the app the gateway stands in front of"
+        )
+        parser.add_argument(
+            "--session-ttl", type=float, default=None, help="session token lifetime in seconds"
+        )
+        parser.add_argument(
+            "--rate-limit", type=float, default=None, help="default requests per second per key"
+        )
         parser.add_argument(
             "--dialect",
             action="append",

@@ -3,6 +3,7 @@
 /oauth/start/ refuses visitors without an invitation, because the platform's authorize URL carries the app
 key. Hand the link to a portal's admin whose session was lost and who cannot open the app from Bitrix24.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,7 +19,9 @@ class Command(BaseCommand):
     help = "Print an invitation link to the OAuth sign-in (good for TENANTS_OAUTH_INVITE_MAX_AGE seconds)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--base-url", required=True, help="where the web app is reached, e.g. https://app.example.com")
+        parser.add_argument(
+            "--base-url", required=True, help="where the web app is reached, e.g. https://app.example.com"
+        )
         parser.add_argument("--portal", default="", help="the portal's member_id, for the record")
 
     def handle(self, *args: Any, base_url: str, portal: str, **options: Any) -> None:

@@ -1,4 +1,5 @@
 """`manage.py rotate_encryption_keys`: re-encrypt every stored secret under the newest Fernet key."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -36,7 +37,9 @@ class Command(BaseCommand):
             label = model._meta.label
             pks = list(model._default_manager.order_by("pk").values_list("pk", flat=True))
             rotated = 0
-            with tqdm(total=len(pks), desc=label, unit="row", disable=no_progress, file=self.stderr._out) as bar:
+            with tqdm(
+                total=len(pks), desc=label, unit="row", disable=no_progress, file=self.stderr._out
+            ) as bar:
                 for start in range(0, len(pks), batch_size):
                     batch = pks[start : start + batch_size]
                     with transaction.atomic():
@@ -46,11 +49,15 @@ class Command(BaseCommand):
                             for name in names:
                                 value = getattr(row, name)
                                 if value and not is_encrypted_with_newest_key(value.raw):
-                                    changes[name] = Ciphertext(rotate_secret(value.raw))  # already encrypted: stored as is
+                                    changes[name] = Ciphertext(
+                                        rotate_secret(value.raw)
+                                    )  # already encrypted: stored as is
                             if changes:
                                 model._default_manager.filter(pk=row.pk).update(**changes)
                                 rotated += 1
                     bar.update(len(batch))
             total_rotated += rotated
             self.stdout.write(f"{label}: {rotated} of {len(pks)} rows re-encrypted")
-        self.stdout.write(self.style.SUCCESS(f"Done: {total_rotated} rows re-encrypted under the newest key."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Done: {total_rotated} rows re-encrypted under the newest key.")
+        )

@@ -66,7 +66,9 @@ def test_hostile_form_values_are_a_400_naming_the_field(acme, field, value):
     ids=lambda body: body[:40],
 )
 def test_hostile_api_bodies_are_a_400_with_a_message(acme, body):
-    refused = signed_in(acme, is_admin=True).patch("/api/skills/standup/", body, content_type="application/json")
+    refused = signed_in(acme, is_admin=True).patch(
+        "/api/skills/standup/", body, content_type="application/json"
+    )
     assert refused.status_code == 400, refused.content[:300]
     assert refused.json()  # a message, not an empty answer
     assert not SkillConfig.objects.exists()

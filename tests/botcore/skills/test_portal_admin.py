@@ -31,15 +31,27 @@ def signed_in(portal: Portal, *, is_admin: bool, csrf: bool = False) -> Client:
     """A browser whose tenants session stands on a live grant (find_viewer re-checks it on every request)."""
     user_id = 1 if is_admin else 2
     grant, _ = SessionGrant.objects.update_or_create(
-        portal=portal, bitrix_user_id=user_id,
-        defaults={"user_name": "Alice" if is_admin else "Bob", "is_admin": is_admin, "source": "gateway",
-                  "token": f"vibe_session_test_{user_id}", "expires_at": timezone.now() + timedelta(hours=1)},
+        portal=portal,
+        bitrix_user_id=user_id,
+        defaults={
+            "user_name": "Alice" if is_admin else "Bob",
+            "is_admin": is_admin,
+            "source": "gateway",
+            "token": f"vibe_session_test_{user_id}",
+            "expires_at": timezone.now() + timedelta(hours=1),
+        },
     )
     client = Client(enforce_csrf_checks=csrf)
     session = client.session
     stored = asdict(
-        Viewer(member_id=portal.member_id, bitrix_user_id=user_id, name=grant.user_name, is_admin=is_admin,
-               token_digest="", grant_id=grant.pk)
+        Viewer(
+            member_id=portal.member_id,
+            bitrix_user_id=user_id,
+            name=grant.user_name,
+            is_admin=is_admin,
+            token_digest="",
+            grant_id=grant.pk,
+        )
     )
     stored.pop("_portal")
     session[SESSION_KEY] = stored
@@ -138,7 +150,11 @@ def test_bad_options_on_the_settings_page_come_back_with_the_fields_message(acme
         {"is_enabled": "on", "chat": "general", "ask_at": "9:00", "report_at": "8:00"},
     )
     page = refused.content.decode()
-    assert refused.status_code == 400 and 'data-testid="error-chat"' in page and "pick one of the group chats the bot is in" in page
+    assert (
+        refused.status_code == 400
+        and 'data-testid="error-chat"' in page
+        and "pick one of the group chats the bot is in" in page
+    )
     assert 'value="general"' in page  # what the admin typed stays in the form
     assert not SkillConfig.objects.exists()
 

@@ -1,4 +1,5 @@
 """A BOTCORE_SKILLS that cannot be loaded is a Django system-check error naming the setting and the fix."""
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,14 @@ def test_a_bad_skill_setting_is_a_check_error_with_the_fix(settings, skills, sai
 @pytest.mark.slow
 def test_manage_py_prints_the_check_not_a_traceback():
     env = {**os.environ, "BOTCORE_SKILLS": f"{ECHO} vibe_nowhere.skill.Nope"}
-    done = subprocess.run([sys.executable, str(ROOT / "manage.py"), "check"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "BOTCORE_SKILLS" in done.stderr and "HINT: Fix the dotted path" in done.stderr

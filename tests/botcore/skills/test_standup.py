@@ -215,14 +215,19 @@ def test_each_person_is_asked_in_their_own_language_not_the_portals():
     """Boris reads Russian: the platform says so for his user, or he last wrote in it; the portal is English."""
     team = {"chat5": [make_user(7, "Anna Lee", language="en"), make_user(8, "Boris Ivanov", language="ru")]}
     ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=team)
-    assert [(p.dialog_id, p.text.split("!")[0]) for p in ctx.posts] == [("7", "Good morning"), ("8", "Доброе утро")]
+    assert [(p.dialog_id, p.text.split("!")[0]) for p in ctx.posts] == [
+        ("7", "Good morning"),
+        ("8", "Доброе утро"),
+    ]
 
     # Without a language from the platform, the one Boris last answered in holds for the next question.
     silent = {"chat5": [make_user(7, "Anna Lee"), make_user(8, "Boris Ivanov")]}
     ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=silent)
     run_skill(StandupSkill(), make_message_event("Сделал отчёт", user_id=8, language="ru"), ctx=ctx)
     ctx = run_skill(
-        StandupSkill(), make_scheduled_event("ask", local_due_at="2030-03-05T09:30:00+03:00"), ctx=ctx,
+        StandupSkill(),
+        make_scheduled_event("ask", local_due_at="2030-03-05T09:30:00+03:00"),
+        ctx=ctx,
         options=OPTIONS,
     )
     assert ctx.posts[-1].dialog_id == "8" and ctx.posts[-1].text.startswith("Доброе утро")

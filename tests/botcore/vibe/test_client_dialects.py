@@ -73,7 +73,9 @@ def test_a_429_without_retry_after_is_still_a_rate_limit_error(world, speak, san
 def answering(body: dict, status: int = 201) -> VibeClient:
     """A client whose platform answers every call with `body` (shapes no sandbox dialect sends alone)."""
     http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(status, json=body)))
-    return VibeClient(api_key="vibe_api_test", base_url="http://platform.test/v1", http=http, budget=NoBudget())
+    return VibeClient(
+        api_key="vibe_api_test", base_url="http://platform.test/v1", http=http, budget=NoBudget()
+    )
 
 
 def test_registration_reads_a_flat_bot_id_alone():

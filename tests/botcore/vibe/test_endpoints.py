@@ -23,7 +23,14 @@ class RecordingTransport:
         self.priorities: list[Priority] = []
 
     def request(
-        self, method: str, path: str, *, retry: RetryClass, params=None, body=None, timeout=None,
+        self,
+        method: str,
+        path: str,
+        *,
+        retry: RetryClass,
+        params=None,
+        body=None,
+        timeout=None,
         priority: Priority = Priority.REPLY,
     ) -> Any:
         self.requests.append((method, path, retry, params, body))

@@ -1,4 +1,5 @@
 """`manage.py ensure_schedules`: create or update, by name, every django-q2 schedule the project needs."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand

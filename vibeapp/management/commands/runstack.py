@@ -1,4 +1,5 @@
 """`manage.py runstack`: the whole system on one machine — sandbox, web, task workers, pacer — and a demo portal."""
+
 from __future__ import annotations
 
 import os
@@ -58,10 +59,20 @@ def build_commands(*, web_port: int, sandbox_port: int, gateway_port: int) -> di
     """The stack's processes by name; no secret on any of these lines (the sandbox reads its key from the env)."""
     manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
     return {
-        "sandbox": [*manage, "runsandbox", "--port", str(sandbox_port), "--gateway-port", str(gateway_port),
-                    "--app-url", f"http://127.0.0.1:{web_port}", "--demo",
-                    # The sandbox remembers its portals, bots and sessions between runs, like the platform.
-                    "--state-file", str(Path(settings.VAR_DIR) / "sandbox-state.pickle")],
+        "sandbox": [
+            *manage,
+            "runsandbox",
+            "--port",
+            str(sandbox_port),
+            "--gateway-port",
+            str(gateway_port),
+            "--app-url",
+            f"http://127.0.0.1:{web_port}",
+            "--demo",
+            # The sandbox remembers its portals, bots and sessions between runs, like the platform.
+            "--state-file",
+            str(Path(settings.VAR_DIR) / "sandbox-state.pickle"),
+        ],
         "web": [*manage, "runserver", f"127.0.0.1:{web_port}", "--noreload"],
         "qcluster": [*manage, "qcluster"],
         "pacer": [*manage, "runpacer"],
@@ -78,9 +89,13 @@ class Command(BaseCommand):
         parser.add_argument("--web-port", type=int, default=settings.VIBE_WEB_PORT)
         parser.add_argument("--sandbox-port", type=int, default=settings.VIBE_SANDBOX_PORT)
         parser.add_argument("--gateway-port", type=int, default=settings.VIBE_GATEWAY_PORT)
-        parser.add_argument("--no-demo-install", action="store_true", help="leave the demo portal uninstalled")
+        parser.add_argument(
+            "--no-demo-install", action="store_true", help="leave the demo portal uninstalled"
+        )
 
-    def handle(self, *args, web_port: int, sandbox_port: int, gateway_port: int, no_demo_install: bool, **options):
+    def handle(
+        self, *args, web_port: int, sandbox_port: int, gateway_port: int, no_demo_install: bool, **options
+    ):
         if not settings.VIBE_SANDBOX_INSTALLED:
             raise CommandError('runstack needs the sandbox: pip install -e ".[sandbox]" (make run does)')
         app_key = settings.VIBE_APP_KEY or ensure_local_secret(
@@ -133,15 +148,25 @@ class Command(BaseCommand):
             # The app first, the platform last: a task still running must not find the sandbox gone.
             app = [p for name, p in processes.items() if name != "sandbox"]
             platform = [p for name, p in processes.items() if name == "sandbox"]
-            killed = stop_groups(app, grace=STOP_GRACE_SECONDS) + stop_groups(platform, grace=STOP_GRACE_SECONDS)
+            killed = stop_groups(app, grace=STOP_GRACE_SECONDS) + stop_groups(
+                platform, grace=STOP_GRACE_SECONDS
+            )
             names = [name for name, p in processes.items() if p.pid in killed]
             if names:
-                self.stdout.write(f"Killed {', '.join(names)}: not stopped {STOP_GRACE_SECONDS:.0f}s after SIGTERM.")
+                self.stdout.write(
+                    f"Killed {', '.join(names)}: not stopped {STOP_GRACE_SECONDS:.0f}s after SIGTERM."
+                )
             self.stdout.write("Stopped.")
 
     def _spawn(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
         process = subprocess.Popen(
-            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True
+            argv,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
         )
 
         def relay() -> None:
@@ -161,14 +186,20 @@ class Command(BaseCommand):
         with httpx.Client(follow_redirects=True, timeout=15) as browser:
             page = browser.get(f"{gateway}/_gateway/open", params={"userId": users[0]["id"], "next": "/"})
         if page.status_code != 200:
-            raise CommandError(f"installing the demo portal through the gateway failed: HTTP {page.status_code}")
-        self.stdout.write(f"Demo portal opened by {users[0]['name']} through the gateway (the first time, that installs it).")
+            raise CommandError(
+                f"installing the demo portal through the gateway failed: HTTP {page.status_code}"
+            )
+        self.stdout.write(
+            f"Demo portal opened by {users[0]['name']} through the gateway (the first time, that installs it)."
+        )
 
     def _print_welcome(self, *, web: str, sandbox: str, gateway: str) -> None:
         self.stdout.write(self.style.SUCCESS("\nvibeapp is running.\n"))
         self.stdout.write(f"  Talk to the demo bot:      {sandbox}/chat")
         self.stdout.write(f"  Open the app as a user:    {gateway}/_gateway/login")
-        self.stdout.write(f"  Operators (Django admin):  {web}/admin/   (create a user: python manage.py createsuperuser)")
+        self.stdout.write(
+            f"  Operators (Django admin):  {web}/admin/   (create a user: python manage.py createsuperuser)"
+        )
         self.stdout.write(f"  Health and metrics:        {web}/readyz · {web}/metrics   (docs/operators.md)")
         self.stdout.write(f"  Platform API (sandbox):    {sandbox}/v1   · control API {sandbox}/_sandbox")
         self.stdout.write("  Stop everything with Ctrl-C.\n")
