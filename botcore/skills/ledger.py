@@ -7,14 +7,25 @@ context looks the action up here first; handling the event again returns what th
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Any, Protocol
+
+KEY_LENGTH = 64  # ActionRecord.key
 
 
 class ActionLedger(Protocol):
     def find(self, key: str) -> dict[str, Any] | None: ...
 
     def record(self, key: str, result: dict[str, Any]) -> None: ...
+
+
+def stored_key(key: str) -> str:
+    """`key` as the ActionRecord column holds it: itself when it fits, else a digest of it (a backend
+    run's keys carry its run key and can be long; templateIds, 36 characters, are kept as they are)."""
+    if len(key) <= KEY_LENGTH:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[: KEY_LENGTH - 7]
 
 
 class DatabaseLedger:
@@ -26,14 +37,15 @@ class DatabaseLedger:
     def find(self, key: str) -> dict[str, Any] | None:
         from botcore.skills.models import ActionRecord
 
-        return (
-            ActionRecord.objects.filter(bot_id=self.bot_pk, key=key).values_list("result", flat=True).first()
-        )
+        rows = ActionRecord.objects.filter(bot_id=self.bot_pk, key=stored_key(key))
+        return rows.values_list("result", flat=True).first()
 
     def record(self, key: str, result: dict[str, Any]) -> None:
         from botcore.skills.models import ActionRecord
 
-        ActionRecord.objects.get_or_create(bot_id=self.bot_pk, key=key, defaults={"result": result})
+        ActionRecord.objects.get_or_create(
+            bot_id=self.bot_pk, key=stored_key(key), defaults={"result": result}
+        )
 
 
 class MemoryLedger:

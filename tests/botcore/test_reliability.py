@@ -359,3 +359,15 @@ def test_a_reply_hanging_past_the_call_deadline_is_a_recorded_retry_not_a_killed
     [entry] = EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
     assert entry.status == EventLogEntry.Status.RECEIVED and entry.next_attempt_at is not None
     assert entry.attempts == 1 and entry.error  # judged and recorded: the attempt is not lost silently
+
+
+def test_ledger_keys_of_any_length_fit_their_column():
+    """A backend run's effect keys carry its run key (long); PostgreSQL refuses what exceeds the column."""
+    from botcore.skills.ledger import KEY_LENGTH, stored_key
+    from botcore.skills.models import ActionRecord
+
+    assert ActionRecord._meta.get_field("key").max_length == KEY_LENGTH
+    long_key = "7:run:standup:scheduled:standup:2030-03-04T06:30:00+00:00:state:1"
+    assert len(stored_key(long_key)) <= KEY_LENGTH and stored_key(long_key) == stored_key(long_key)
+    assert stored_key(long_key) != stored_key(long_key.replace(":1", ":2"))
+    assert stored_key("5d0c2a36-0f6b-4d0e-9a57-3b8f2f6b1e01") == "5d0c2a36-0f6b-4d0e-9a57-3b8f2f6b1e01"
