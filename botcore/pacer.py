@@ -13,7 +13,7 @@ import uuid
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, When
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -44,11 +44,21 @@ def _take(query, limit: int):
 
 
 def _due_bots(now, limit: int):
-    # Where events are likely first: a backlog, then recent activity, then whoever waited longest.
+    """Due bots in the order a short budget polls them: a backlog first; then any bot overdue by more than
+    the slow bound, longest overdue first (with a short budget, ranking by recent activity alone would
+    starve a quiet bot for good: it gets no events because it is not polled); then recent activity."""
+    starved_since = now - timedelta(seconds=conf.poll_slow_seconds())
     query = _pollable_bots(now).filter(next_poll_at__lte=now)
-    return _take(
-        query.order_by(F("has_more").desc(), F("last_event_at").desc(nulls_last=True), "next_poll_at"), limit
+    query = query.annotate(
+        overdue_since=Case(When(next_poll_at__lt=starved_since, then=F("next_poll_at")), default=None)
     )
+    order = (
+        F("has_more").desc(),
+        F("overdue_since").asc(nulls_last=True),
+        F("last_event_at").desc(nulls_last=True),
+        "next_poll_at",
+    )
+    return _take(query.order_by(*order), limit)
 
 
 def _early_bots(now, limit: int, exclude: list[int]):

@@ -146,3 +146,19 @@ def test_an_idle_bot_is_polled_early_no_more_often_than_the_floor(settings):
     assert Pacer().tick() == 0  # polled 10 s ago: past the fast bound, within the floor
     Bot.objects.filter(pk=bot.pk).update(last_polled_at=now - timedelta(seconds=21))
     assert Pacer().tick() == 1
+
+
+def test_a_short_budget_never_starves_a_quiet_bot(settings):
+    settings.VIBE_BUDGET_PER_SECOND = 5
+    settings.BOTCORE_POLL_BUDGET_SHARE = 0.2  # one poll right now
+    settings.VIBE_BUDGET_BACKEND = "local"
+    settings.BOTCORE_POLL_SLOW_SECONDS = 15
+    busy, quiet = make_bots(2)
+    now = timezone.now()
+    # The busy bot had events a moment ago; the quiet one has waited past the slow bound.
+    Bot.objects.filter(pk=busy.pk).update(last_event_at=now, next_poll_at=now - timedelta(seconds=1))
+    Bot.objects.filter(pk=quiet.pk).update(
+        last_event_at=now - timedelta(hours=1), next_poll_at=now - timedelta(seconds=40)
+    )
+    assert Pacer().tick() == 1
+    assert Bot.objects.get(pk=quiet.pk).lease_token != ""  # the longest overdue goes first
