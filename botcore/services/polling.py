@@ -5,7 +5,9 @@ cycle swaps that token for one of its own before anything else (so a task the qu
 once), renews it before each event it hands on, and stops at its own deadline. Lease > the task queue's
 timeout > the deadline (botcore.conf.check_cycle_timing, checked at start-up), so a cycle cannot outlive
 its lease even when the queue kills it. A cycle that starts records a backoff before it acts: if it is
-killed, the bot's next cycle still waits, and a platform that hangs is not asked again every lease.
+killed, the bot's next cycle still waits, and a platform that hangs is not asked again every lease. Its
+platform calls end by a call deadline (botcore.conf.call_deadline_seconds) short of the queue's timeout, so a
+hanging platform is a failure the cycle records rather than a killed worker.
 """
 
 from __future__ import annotations
