@@ -144,28 +144,11 @@ def seed_portals(control: httpx.Client, count: int) -> tuple[str, list[dict]]:
 
 def store_session(control: httpx.Client, *, app_key: str, tenant: dict, ttl: float | None = None):
     """A fresh session for the portal's admin, stored as a gateway visit would store it."""
-    from datetime import datetime
-
-    from tenants.identity import VerifiedIdentity
-    from tenants.services import store_session_grant
+    from botcore.testing.sandbox_sessions import store_sandbox_session
 
     body = {"appKey": app_key, "userId": tenant["admin"]["id"], **({"ttlSeconds": ttl} if ttl else {})}
     session = control.post("/_sandbox/sessions", json=body).json()["data"]
-    portal, admin = tenant["portal"], tenant["admin"]
-    return store_session_grant(
-        identity=VerifiedIdentity(
-            vibe_portal_id=portal["id"],
-            member_id=portal["memberId"],
-            domain=portal["domain"],
-            portal_name=portal["name"],
-            bitrix_user_id=admin["id"],
-            user_name=admin["name"],
-            is_admin=True,
-            expires_at=datetime.fromisoformat(session["expiresAt"].replace("Z", "+00:00")),
-        ),
-        session_token=session["token"],
-        source="gateway",
-    )
+    return store_sandbox_session(portal=tenant["portal"], user=tenant["admin"], session=session)
 
 
 def provision(control: httpx.Client, *, app_key: str, tenants: list[dict]) -> list[Target]:

@@ -19,8 +19,7 @@ def seed_bots(control: httpx.Client, app_key: str, *, count: int, start: int) ->
     from django_q.brokers import get_broker
 
     from botcore.services.bots import provision_bot
-    from tenants.identity import VerifiedIdentity
-    from tenants.services import store_session_grant
+    from botcore.testing.sandbox_sessions import store_sandbox_session
 
     bots = []
     for index in range(start, start + count):
@@ -33,20 +32,7 @@ def seed_bots(control: httpx.Client, app_key: str, *, count: int, start: int) ->
         session = control.post("/_sandbox/sessions", json={"appKey": app_key, "userId": admin["id"]}).json()[
             "data"
         ]
-        stored = store_session_grant(
-            identity=VerifiedIdentity(
-                vibe_portal_id=portal["id"],
-                member_id=portal["memberId"],
-                domain=portal["domain"],
-                portal_name=portal["name"],
-                bitrix_user_id=admin["id"],
-                user_name=admin["name"],
-                is_admin=True,
-                expires_at=datetime.fromisoformat(session["expiresAt"].replace("Z", "+00:00")),
-            ),
-            session_token=session["token"],
-            source="gateway",
-        )
+        stored = store_sandbox_session(portal=portal, user=admin, session=session)
         bot = provision_bot(stored)
         bots.append((bot.vibe_bot_id, admin["id"]))
     get_broker().purge_queue()  # the install signals queued provisioning again: it is done already

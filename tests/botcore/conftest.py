@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import httpx
 import pytest
 
-from tenants import services as tenant_services
-from tenants.identity import VerifiedIdentity
+from botcore.testing.sandbox_sessions import store_sandbox_session
 from tenants.models import Portal
 
 
@@ -59,18 +57,6 @@ def sandbox_portal(sandbox, settings, transactional_db) -> SandboxPortal:
     settings.VIBE_APP_KEY = app["key"]
     settings.VIBE_BASE_URL = sandbox.base_url
     settings.VIBE_BUDGET_BACKEND = "local"
-    identity = VerifiedIdentity(
-        vibe_portal_id=portal["id"],
-        member_id=portal["memberId"],
-        domain=portal["domain"],
-        portal_name=portal["name"],
-        bitrix_user_id=admin["id"],
-        user_name=admin["name"],
-        is_admin=True,
-        expires_at=datetime.fromisoformat(session["expiresAt"].replace("Z", "+00:00")),
-    )
-    stored = tenant_services.store_session_grant(
-        identity=identity, session_token=session["token"], source="gateway"
-    )
+    stored = store_sandbox_session(portal=portal, user=admin, session=session)
     yield SandboxPortal(stored, control, portal["id"], admin["id"], member["id"], app["key"])
     control.close()
