@@ -47,7 +47,7 @@ from benchmarks.polling_load import (  # noqa: E402
     summarize_latency,
 )
 from benchmarks.polling_report import print_phase, print_ratio, print_sweep  # noqa: E402
-from benchmarks.polling_setup import describe_run, seed_bots  # noqa: E402
+from benchmarks.polling_setup import describe_run, seed_bots, setup_django  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -305,15 +305,7 @@ def main() -> None:
         control = httpx.Client(base_url=sandbox_url, timeout=60)
         app_key = control.post("/_sandbox/apps", json={"name": "Benchmark app"}).json()["data"]["key"]
         env.update(VIBE_APP_KEY=app_key, VIBE_BASE_URL=f"{sandbox_url}/v1")
-        os.environ.update({k: v for k, v in env.items() if k.startswith(("VIBE_", "BOTCORE_", "DJANGO_"))})
-        os.environ["VIBE_BUDGET_PER_SECOND"] = "0"  # provisioning here is setup, not the measured load
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vibeapp.settings")
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+        setup_django(env)
         print(describe_run(args), flush=True)
         sandbox_meter = ProcessMeter(sandbox.pid).start()
         sizes = [int(size) for size in args.sweep_sizes.split(",")] if args.sweep else [args.bots]

@@ -38,7 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from polling import install_and_provision, setup_environment  # noqa: E402
+from polling import build_environment  # noqa: E402
+
+from benchmarks.polling_setup import setup_django  # noqa: E402
 
 CEILING = 9.0
 LEARNING_SECONDS = 30.0
@@ -221,12 +223,31 @@ def format_row(row: dict) -> str:
     )
 
 
+def install_and_provision(tenants: list[dict]) -> list[tuple[int, int]]:
+    """Store each admin's session (as a gateway visit would) and provision its bot; (bot vibe id, admin id)."""
+    from django_q.brokers import get_broker
+
+    from botcore.services.bots import provision_bot
+    from botcore.testing.sandbox_sessions import store_sandbox_session
+
+    bots = []
+    for tenant in tenants:
+        stored = store_sandbox_session(
+            portal=tenant["portal"], user=tenant["admin"], session=tenant["session"]
+        )
+        bots.append((provision_bot(stored).vibe_bot_id, tenant["admin"]["id"]))
+    get_broker().purge_queue()  # the install signals queued provisioning again: it is done already
+    return bots
+
+
 def main() -> None:
     args = parse_args()
     workdir = ROOT / "var" / "bench-rate"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    env = setup_environment(argparse.Namespace(workers=args.workers, rate_limit=0), workdir)
+    env = build_environment(
+        argparse.Namespace(workers=args.workers, rate_limit=0, fast=0.5, slow=10), workdir
+    )
     env["VIBE_BUDGET_PER_SECOND"] = str(CEILING)  # the ceiling; the sandbox's real limit is never told
     env.pop("VIBE_SQLITE_PATH", None) if os.environ.get("DATABASE_URL") else env.update(
         VIBE_SQLITE_PATH=str(workdir / "rate.sqlite3")
@@ -263,15 +284,7 @@ def main() -> None:
         control = httpx.Client(base_url=sandbox_url, timeout=30)
         app_key, tenants, users = seed(control, args)
         env.update(VIBE_APP_KEY=app_key, VIBE_BASE_URL=f"{sandbox_url}/v1")
-        os.environ.update({k: v for k, v in env.items() if k.startswith(("VIBE_", "BOTCORE_", "DJANGO_"))})
-        os.environ["VIBE_BUDGET_PER_SECOND"] = "0"  # provisioning here is setup, not the measured load
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vibeapp.settings")
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+        setup_django(env)
         provisioned = install_and_provision(tenants)
         bots = [bot_id for bot_id, _ in provisioned]
         dialogs = [
