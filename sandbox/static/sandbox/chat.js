@@ -347,7 +347,11 @@
   }
 
   async function poll(once) {
-    if (state.polling) return;
+    if (state.polling) {
+      // A refresh is in flight; the periodic loop must not end here, or the page stops updating for good.
+      if (!once) setTimeout(() => poll(false), POLL_MS);
+      return;
+    }
     state.polling = true;
     try {
       if (state.tick % 15 === 0) await loadPortals();
