@@ -5,7 +5,7 @@
 
 Two qclusters and two pacers (`manage.py qcluster` / `runpacer`) run on a PostgreSQL database created for
 the run and a private redis-server, against the sandbox (`manage.py runsandbox`), with SideEffectSkill
-(botcore/testing/instrumented.py) as every bot's skill. While users write to N bots, faults are injected
+(botcore/skills/testing/instrumented.py) as every bot's skill. While users write to N bots, faults are injected
 (benchmarks/chaos_faults.py): SIGKILLed workers, qclusters and pacers, platform latency above the lease,
 429 storms, 5xx, dropped connections, HTML and garbage answers on each endpoint the skill uses, poison
 events (U+0000 text, an eventId beyond bigint), a session expiring mid-run and renewed, Redis restarts.
@@ -114,7 +114,7 @@ def child_env(
         "VIBE_Q_RETRY": str(args.task_timeout + 4),
         "BOTCORE_LEASE_SECONDS": str(args.lease),
         "BOTCORE_CYCLE_DEADLINE_SECONDS": str(args.deadline),
-        "BOTCORE_SKILLS": "botcore.testing.instrumented.SideEffectSkill",
+        "BOTCORE_SKILLS": "botcore.skills.testing.instrumented.SideEffectSkill",
         "VIBE_SIDE_EFFECT_LOG": str(workdir / "side-effects.jsonl"),
         # The product's cadence (1 s / 15 s, backoff capped at 300 s) compressed about 7x, as the run is.
         "BOTCORE_POLL_FAST_SECONDS": "0.3",
@@ -144,7 +144,7 @@ def seed_portals(control: httpx.Client, count: int) -> tuple[str, list[dict]]:
 
 def store_session(control: httpx.Client, *, app_key: str, tenant: dict, ttl: float | None = None):
     """A fresh session for the portal's admin, stored as a gateway visit would store it."""
-    from botcore.testing.sandbox_sessions import store_sandbox_session
+    from tenants.testing import store_sandbox_session
 
     body = {"appKey": app_key, "userId": tenant["admin"]["id"], **({"ttlSeconds": ttl} if ttl else {})}
     session = control.post("/_sandbox/sessions", json=body).json()["data"]
@@ -229,7 +229,7 @@ def run_chaos(
 
 def drain(args, *, stack: Stack, injector: FaultInjector, sent: list[Sent], log_path: Path) -> float:
     """Clear the faults, bring every process back, and wait until each message got its reply."""
-    from botcore.testing.instrumented import read_side_effects, summarize_side_effects
+    from botcore.skills.testing.instrumented import read_side_effects, summarize_side_effects
 
     injector.expire_rules(everything=True)
     stack.ensure_all_running()

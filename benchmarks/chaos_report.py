@@ -78,7 +78,7 @@ def print_report(
     log_path: Path,
     drained: float,
 ) -> None:
-    from botcore.testing.instrumented import SIDE_EFFECTS, read_side_effects, summarize_side_effects
+    from botcore.skills.testing.instrumented import SIDE_EFFECTS, read_side_effects, summarize_side_effects
 
     summary = summarize_side_effects(read_side_effects(log_path))
     lost = [item for item in sent if item.key not in summary.replied]

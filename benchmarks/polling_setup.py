@@ -35,7 +35,7 @@ def seed_bots(control: httpx.Client, app_key: str, *, count: int, start: int) ->
     from django_q.brokers import get_broker
 
     from botcore.services.bots import provision_bot
-    from botcore.testing.sandbox_sessions import store_sandbox_session
+    from tenants.testing import store_sandbox_session
 
     bots = []
     for index in range(start, start + count):

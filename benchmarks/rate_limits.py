@@ -228,7 +228,7 @@ def install_and_provision(tenants: list[dict]) -> list[tuple[int, int]]:
     from django_q.brokers import get_broker
 
     from botcore.services.bots import provision_bot
-    from botcore.testing.sandbox_sessions import store_sandbox_session
+    from tenants.testing import store_sandbox_session
 
     bots = []
     for tenant in tenants:

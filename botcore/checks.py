@@ -10,6 +10,7 @@ from django.core import checks
 
 from botcore import conf
 from botcore.errors import SkillConfigError
+from botcore.skills.registry import configured_skills
 
 HINTS = {
     "import": (
@@ -26,8 +27,6 @@ HINTS = {
 @checks.register()
 def check_skills(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Load BOTCORE_SKILLS as the bot does; report the first refusal instead of a traceback at boot."""
-    from botcore.skills.registry import configured_skills
-
     try:
         configured_skills()
     except SkillConfigError as error:

@@ -22,7 +22,7 @@ def unregister_before_uninstall(sender, portal, reason, **kwargs):
 @receiver(signals.portal_uninstalled)
 def announce_uninstall_to_skills(sender, portal, reason="", **kwargs):
     async_task(
-        "botcore.skills.tasks.announce_portal_uninstalled",
+        "botcore.tasks.announce_portal_uninstalled",
         portal.pk,
         reason,
         task_name=f"uninstalled-{portal.pk}",

@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
+from django_q.models import Failure
 
 from botcore import conf
-from botcore.skills.models import ActionRecord, ConversationState, SkillRun
+from botcore.models import ActionRecord, ConversationState, SkillRun
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,6 @@ def prune_conversation_states() -> int:
 
 
 def prune_failed_tasks() -> int:
-    from django_q.models import Failure
-
     cutoff = _cutoff(conf.failed_task_retention_days())
     deleted, _ = Failure.objects.filter(stopped__lt=cutoff).delete()
     log.info("failed task rows pruned: %s stopped before %s", deleted, cutoff.isoformat())

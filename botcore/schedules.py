@@ -16,9 +16,9 @@ SCHEDULES = {
             "prune_failed_tasks",
         )
     },
-    # Skills' schedules (portal-local cron times) are claimed by this one sweep; see botcore/skills/scheduling.py.
+    # Skills' schedules (portal-local cron times) are claimed by this one sweep; see botcore/services/skill_schedules.py.
     "botcore.sweep_skill_schedules": dict(
-        func="botcore.skills.tasks.sweep_skill_schedules", schedule_type=Schedule.MINUTES, minutes=1
+        func="botcore.tasks.sweep_skill_schedules", schedule_type=Schedule.MINUTES, minutes=1
     ),
 }
 

@@ -1,10 +1,20 @@
-"""Reads of botcore's data."""
+"""Reads of botcore's data: bots, pending events, and each portal's skills with their switches and options.
+
+A skill without a SkillConfig row is on when it is `enabled_by_default`, with its default options.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from django.db.models import QuerySet
 
-from botcore.models import Bot, EventLogEntry
+from botcore.errors import SkillConfigError
+from botcore.models import Bot, EventLogEntry, SkillConfig
+from botcore.skills.base import Skill
+from botcore.skills.registry import configured_skills
 from tenants.models import Portal
 
 
@@ -25,3 +35,53 @@ def list_pending_entries(bot: Bot) -> QuerySet[EventLogEntry]:
     """Stored events not yet routed, in the order they arrived (the platform's order within one platform
     bot; a moved bot's drained events before its new bot's): what the next cycle must handle first."""
     return EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.RECEIVED).order_by("pk")
+
+
+@dataclass(frozen=True)
+class PortalSkill:
+    """One configured skill as a portal has it."""
+
+    skill: Skill
+    is_enabled: bool
+    options: dict[str, Any]
+    is_customized: bool  # a SkillConfig row exists
+
+    @property
+    def name(self) -> str:
+        return self.skill.name
+
+
+def resolve_options(skill: Skill, stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    return skill.options_schema.resolve(stored)
+
+
+def _configs(portal_id: int) -> dict[str, SkillConfig]:
+    return {config.skill_name: config for config in SkillConfig.objects.filter(portal_id=portal_id)}
+
+
+def list_portal_skills(portal: Portal | int) -> list[PortalSkill]:
+    """Every configured skill in routing order, with this portal's switch and options."""
+    portal_id = portal if isinstance(portal, int) else portal.pk
+    configs = _configs(portal_id)
+    result = []
+    for skill in configured_skills():
+        config = configs.get(skill.name)
+        enabled = config.is_enabled if config is not None else skill.enabled_by_default
+        result.append(
+            PortalSkill(
+                skill, enabled, resolve_options(skill, config.options if config else None), config is not None
+            )
+        )
+    return result
+
+
+def list_enabled_skills(portal: Portal | int) -> list[tuple[Skill, dict[str, Any]]]:
+    """The portal's enabled skills in routing order, each with its resolved options."""
+    return [(entry.skill, entry.options) for entry in list_portal_skills(portal) if entry.is_enabled]
+
+
+def get_portal_skill(portal: Portal, skill_name: str) -> PortalSkill:
+    for entry in list_portal_skills(portal):
+        if entry.name == skill_name:
+            return entry
+    raise SkillConfigError(f"no configured skill named {skill_name!r}")

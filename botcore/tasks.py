@@ -10,7 +10,12 @@ from django.utils import timezone
 from botcore import conf
 from botcore.models import EventLogEntry
 from botcore.services import bots as bot_services
+from botcore.services.executor import execute_run
+from botcore.services.notices import send_expiry_warning
 from botcore.services.polling import poll_bot_once
+from botcore.services.skill_runs import announce_portal_event
+from botcore.services.skill_schedules import sweep_schedules
+from botcore.skills.events import BackendEventType
 from ops.metrics import record_poll_outcome
 from tenants.models import Portal
 
@@ -26,9 +31,6 @@ def poll_bot(bot_id: int, lease_token: str | None = None) -> str:
 
 def provision_portal_bot(portal_id: int) -> None:
     """Provision the portal's bot, then tell the skills that declare PORTAL_INSTALLED (once per install)."""
-    from botcore.skills.events import BackendEventType
-    from botcore.skills.runs import announce_portal_event
-
     portal = Portal.objects.get(pk=portal_id)
     bot_services.provision_bot(portal)
     announce_portal_event(portal, BackendEventType.PORTAL_INSTALLED)
@@ -43,8 +45,6 @@ def move_portal_bot(portal_id: int) -> None:
 
 def warn_portal_admins(portal_id: int, admin_user_ids: list[int], open_url: str, expires_at: str) -> int:
     """Send each admin of the portal a private bot message with the link that renews the session."""
-    from botcore.services.notices import send_expiry_warning
-
     return send_expiry_warning(
         Portal.objects.get(pk=portal_id),
         admin_user_ids=admin_user_ids,
@@ -62,3 +62,22 @@ def prune_event_log() -> int:
     )
     log.info("event log pruned: %s entries older than %s", deleted, cutoff.isoformat())
     return deleted
+
+
+def sweep_skill_schedules() -> int:
+    """Every minute (botcore/schedules.py): claim due scheduled runs, re-enqueue waiting ones."""
+    return sweep_schedules()
+
+
+def execute_skill_run(run_id: int) -> str:
+    return execute_run(run_id)
+
+
+def announce_portal_uninstalled(portal_id: int, reason: str = "") -> int:
+    portal = Portal.objects.filter(pk=portal_id).first()
+    return announce_portal_event(portal, BackendEventType.PORTAL_UNINSTALLED, reason=reason) if portal else 0
+
+
+def sync_bot_commands(portal_id: int) -> None:
+    """Re-register the portal's bot commands after a skill was turned on or off."""
+    bot_services.sync_portal_commands(Portal.objects.get(pk=portal_id))

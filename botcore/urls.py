@@ -2,13 +2,13 @@
 
 from django.urls import path
 
-from botcore.skills import api, web
+from botcore.web import api, pages
 
 app_name = "botcore"
 
 urlpatterns = [
-    path("portal/skills/<str:name>/", web.skill_settings, name="skill_settings"),
-    path("portal/skills/<str:name>/switch/", web.skill_switch, name="skill_switch"),
+    path("portal/skills/<str:name>/", pages.skill_settings, name="skill_settings"),
+    path("portal/skills/<str:name>/switch/", pages.skill_switch, name="skill_switch"),
     path("api/skills/", api.SkillListView.as_view(), name="api_skills"),
     path("api/skills/<str:name>/", api.SkillDetailView.as_view(), name="api_skill"),
 ]

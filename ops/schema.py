@@ -6,7 +6,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class PortalViewerAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "botcore.skills.api.PortalViewerAuthentication"
+    target_class = "botcore.web.api.PortalViewerAuthentication"
     name = "portalSession"
 
     def get_security_definition(self, auto_schema):

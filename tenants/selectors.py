@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from tenants.crypto import decrypt_secret
 from tenants.errors import PortalNotFoundError, SessionTokenError
-from tenants.models import Portal, PortalApiKey, SessionGrant
+from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 
 
 @dataclass(frozen=True, repr=False)
@@ -29,6 +29,33 @@ class PortalCredential:
 
     def __repr__(self) -> str:
         return f"PortalCredential(kind={self.kind!r}, secret=<hidden>, user={self.bitrix_user_id}, expires_at={self.expires_at})"
+
+
+@dataclass(frozen=True)
+class PortalPreferences:
+    """What a portal's admin set for the whole portal; the defaults when nothing is stored yet."""
+
+    language: str = "en"
+    timezone: str = "UTC"
+    bot_name: str = ""  # empty: the deployment's default bot name
+
+
+def get_portal_preferences(portal: Portal | int) -> PortalPreferences:
+    portal_id = portal if isinstance(portal, int) else portal.pk
+    row = (
+        PortalSettings.objects.filter(portal_id=portal_id).values("language", "timezone", "bot_name").first()
+    )
+    if row is None:
+        return PortalPreferences()
+    return PortalPreferences(
+        language=row["language"] or "en", timezone=row["timezone"] or "UTC", bot_name=row["bot_name"] or ""
+    )
+
+
+def map_portal_timezones(portal_ids: list[int]) -> dict[int, str]:
+    """Each portal's time zone setting, by portal id ("UTC" for a portal without settings)."""
+    zones = dict(PortalSettings.objects.filter(portal_id__in=portal_ids).values_list("portal_id", "timezone"))
+    return {portal_id: zones.get(portal_id) or "UTC" for portal_id in portal_ids}
 
 
 def get_portal(*, member_id: str) -> Portal:

@@ -203,7 +203,7 @@ TENANTS_IDENTITY_BACKEND = env.read_str(
     "TENANTS_IDENTITY_BACKEND", "botcore.vibe.identity.VibeIdentityBackend"
 )
 # Cards other apps add to the portal page, by dotted path (tenants never imports botcore itself).
-TENANTS_PORTAL_SECTIONS = ["botcore.skills.web.portal_sections"]
+TENANTS_PORTAL_SECTIONS = ["botcore.web.pages.portal_sections"]
 # Where portal users are sent to open the app (the gateway in the embedded default).
 VIBE_APP_PUBLIC_URL = env.read_str("VIBE_APP_PUBLIC_URL", "http://127.0.0.1:8101")
 

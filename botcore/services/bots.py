@@ -12,7 +12,7 @@ from django_q.tasks import async_task
 
 from botcore import conf
 from botcore.models import Bot, BotCommand
-from botcore.selectors import find_portal_bot
+from botcore.selectors import find_portal_bot, list_enabled_skills
 from botcore.services.eventlog import store_batch
 from botcore.services.platform import client_for_bot, client_for_portal
 from botcore.skills.base import CommandSpec
@@ -20,8 +20,8 @@ from botcore.vibe import VibeClient
 from botcore.vibe.errors import VibeError, VibeNotFoundError
 from tenants import services as tenant_services
 from tenants.errors import TenantsError
-from tenants.models import Portal, PortalSettings
-from tenants.selectors import find_preferred_credential_kind, get_portal_credential
+from tenants.models import Portal
+from tenants.selectors import find_preferred_credential_kind, get_portal_credential, get_portal_preferences
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,8 @@ def _commands_signature(specs) -> str:
 def get_portal_bot_profile(portal: Portal) -> dict[str, str]:
     """The bot's profile on this portal: the deployment's defaults, overridden by the portal's settings."""
     profile = conf.bot_profile()
-    prefs = PortalSettings.objects.filter(portal=portal).values("bot_name", "language").first() or {}
-    return {
-        **profile,
-        "name": prefs.get("bot_name") or profile["name"],
-        "language": prefs.get("language") or "en",
-    }
+    prefs = get_portal_preferences(portal)
+    return {**profile, "name": prefs.bot_name or profile["name"], "language": prefs.language}
 
 
 def ensure_bot_row(portal: Portal) -> Bot:
@@ -218,8 +214,6 @@ def apply_portal_profile(portal: Portal) -> None:
 
 def list_command_specs(portal: Portal) -> list[tuple[str, CommandSpec]]:
     """The commands of the portal's enabled skills; a name two skills declare goes to the first in routing order."""
-    from botcore.skills.configs import list_enabled_skills
-
     specs: dict[str, tuple[str, CommandSpec]] = {}
     for skill, _ in list_enabled_skills(portal):
         for spec in skill.commands:

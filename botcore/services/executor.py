@@ -26,15 +26,13 @@ from django.utils import timezone
 
 from botcore import conf
 from botcore.errors import is_transient
-from botcore.models import Bot, EventLogEntry
-from botcore.selectors import find_active_bot, list_pending_entries
+from botcore.models import Bot, EventLogEntry, SkillRun
+from botcore.selectors import find_active_bot, list_enabled_skills, list_pending_entries
 from botcore.services.platform import client_for_bot
-from botcore.skills import configs as skill_configs
+from botcore.services.skill_context import choose_skill, make_context, portal_info
+from botcore.services.skill_runs import build_event
 from botcore.skills.base import Skill
-from botcore.skills.models import SkillRun
 from botcore.skills.registry import find_skill
-from botcore.skills.runs import build_event
-from botcore.skills.runtime import choose_skill, make_context, portal_info
 from botcore.vibe import VibeClient
 from botcore.vibe.backoff import retry_delay
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
@@ -213,7 +211,7 @@ def handle_pending(
             log.warning("lease lost mid-cycle bot=%s: the other cycle goes on", bot.pk)
             return PendingOutcome(handled, unfinished=True)
         if skills is None:
-            skills = skill_configs.list_enabled_skills(bot.portal_id)
+            skills = list_enabled_skills(bot.portal_id)
         status = handle_entry(entry, bot=bot, client=client, skills=skills, lease_token=lease_token)
         if status == "skipped":
             return PendingOutcome(handled, unfinished=True)
@@ -261,7 +259,7 @@ def execute_run(run_id: int) -> str:
         return _settle_run(
             run.pk, SkillRun.Status.FAILED, error="the skill is no longer configured (BOTCORE_SKILLS)"
         )
-    enabled = skill_configs.list_enabled_skills(portal)
+    enabled = list_enabled_skills(portal)
     options = next((opts for s, opts in enabled if s is skill), None)
     if options is None:
         return _settle_run(run.pk, SkillRun.Status.SKIPPED, error="the skill is off for this portal")

@@ -11,7 +11,8 @@ from botcore.services.platform import client_for_portal
 from botcore.skills.i18n import in_language
 from botcore.vibe import bbcode as bb
 from botcore.vibe.errors import VibeError
-from tenants.models import Portal, PortalSettings
+from tenants.models import Portal
+from tenants.selectors import get_portal_preferences
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def send_expiry_warning(portal: Portal, *, admin_user_ids: list[int], open_url: 
     if bot is None:
         return 0
     # No event names the admins' own languages here: the portal's setting is the fallback it is for.
-    language = PortalSettings.objects.filter(portal=portal).values_list("language", flat=True).first()
+    language = get_portal_preferences(portal).language
     with in_language(language):
         link = bb.url(open_url, gettext("open the app"))
         text = gettext(

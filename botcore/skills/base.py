@@ -1,7 +1,7 @@
 """The skill API: what a skill declares (events, filters, commands, options, schedules) and its context.
 
 A skill is a stateless class; one instance serves every portal. It declares as class data what it
-handles, and routing (botcore/routing.py) reads those declarations:
+handles, and routing (botcore/skills/routing.py) reads those declarations:
 
     class DiceSkill(Skill):
         name = "dice"
@@ -13,7 +13,7 @@ handles, and routing (botcore/routing.py) reads those declarations:
         def handle(self, event: SkillEvent, ctx: SkillContext) -> None:
             ctx.reply(str(random.randint(1, ctx.options["sides"])))
 
-docs/skills.md is the guide; botcore.testing runs a skill without network or database.
+docs/skills.md is the guide; botcore.skills.testing runs a skill without network or database.
 """
 
 from __future__ import annotations

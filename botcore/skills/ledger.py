@@ -1,5 +1,8 @@
 """Once-only platform actions: a file upload or a chat creation done for an event, remembered by key.
 
+This module holds the ledger's interface and its memory form (tests, bot_shell); the engine's database form
+is botcore/services/action_ledger.py.
+
 The platform de-duplicates messages by templateId but has no such key for uploads and new chats, so the
 context looks the action up here first; handling the event again returns what the first attempt made.
 (A worker killed between the platform's answer and the record can still repeat it; the window is one call.)
@@ -26,26 +29,6 @@ def stored_key(key: str) -> str:
     if len(key) <= KEY_LENGTH:
         return key
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[: KEY_LENGTH - 7]
-
-
-class DatabaseLedger:
-    """ActionRecord rows of one bot."""
-
-    def __init__(self, *, bot_pk: int) -> None:
-        self.bot_pk = bot_pk
-
-    def find(self, key: str) -> dict[str, Any] | None:
-        from botcore.skills.models import ActionRecord
-
-        rows = ActionRecord.objects.filter(bot_id=self.bot_pk, key=stored_key(key))
-        return rows.values_list("result", flat=True).first()
-
-    def record(self, key: str, result: dict[str, Any]) -> None:
-        from botcore.skills.models import ActionRecord
-
-        ActionRecord.objects.get_or_create(
-            bot_id=self.bot_pk, key=stored_key(key), defaults={"result": result}
-        )
 
 
 class MemoryLedger:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from botcore.testing.sandbox_sessions import store_sandbox_session
 from tenants.models import Portal
+from tenants.testing import store_sandbox_session
 
 
 @dataclass

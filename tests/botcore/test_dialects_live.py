@@ -19,8 +19,8 @@ from django.test import Client
 
 from botcore.models import Bot
 from botcore.services.polling import poll_bot_once
-from botcore.skills.configs import configure_skill
-from botcore.skills.scheduling import sweep_schedules
+from botcore.services.skill_configs import configure_skill
+from botcore.services.skill_schedules import sweep_schedules
 from sandbox.dialects import DIALECTS
 from tenants.models import Portal, PortalSettings
 

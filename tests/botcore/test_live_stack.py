@@ -14,7 +14,7 @@ import pytest
 
 from botcore.models import EventLogEntry
 from botcore.services.bots import provision_bot
-from botcore.testing.instrumented import read_side_effects, summarize_side_effects
+from botcore.skills.testing.instrumented import read_side_effects, summarize_side_effects
 from tests.botcore.livestack import LiveStack, wait_for
 
 pytestmark = [pytest.mark.slow]
@@ -49,12 +49,12 @@ def test_no_event_is_lost_or_handled_twice_when_workers_and_pacers_are_killed(
     """Counted where the effects happen: the instrumented skill writes down each reply, reaction and state
     write it performed, so a repeat shows even where the platform would dedupe the message."""
     log_path = tmp_path / "effects.jsonl"
-    settings.BOTCORE_SKILLS = ["botcore.testing.instrumented.SideEffectSkill"]
+    settings.BOTCORE_SKILLS = ["botcore.skills.testing.instrumented.SideEffectSkill"]
     stack = LiveStack(
         base_url=sandbox.base_url,
         app_key=sandbox_portal.app_key,
         extra_env={
-            "BOTCORE_SKILLS": "botcore.testing.instrumented.SideEffectSkill",
+            "BOTCORE_SKILLS": "botcore.skills.testing.instrumented.SideEffectSkill",
             "VIBE_SIDE_EFFECT_LOG": str(log_path),
         },
     )

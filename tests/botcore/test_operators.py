@@ -11,8 +11,8 @@ from botcore import conf
 from botcore.models import Bot, EventLogEntry
 from botcore.pacer import Pacer
 from botcore.services.executor import handle_entry
+from botcore.skills.testing.factories import _envelope, _message
 from botcore.tasks import prune_event_log
-from botcore.testing.factories import _envelope, _message
 from tenants.models import Portal
 
 pytestmark = pytest.mark.django_db(transaction=True)

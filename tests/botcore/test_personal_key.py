@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from botcore.services.bots import provision_bot
+from botcore.services.conversation_state import DatabaseStateStore
 from botcore.services.polling import poll_bot_once
-from botcore.skills.state import DatabaseStateStore, DialogState
+from botcore.skills.state import DialogState
 from tenants import services as tenant_services
 from tests.botcore.skills.probe import LOG
 

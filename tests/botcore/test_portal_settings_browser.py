@@ -93,7 +93,7 @@ def test_the_time_zone_setting_sets_the_clock_the_skills_run_on(sandbox_portal, 
     (tests/botcore/skills/test_scheduling.py), and the skill pages say which clock their times are on."""
     from playwright.sync_api import expect
 
-    from botcore.skills.scheduling import portal_zone
+    from botcore.services.skill_schedules import portal_zone
     from tenants.models import PortalSettings
 
     page, _ = admin_page

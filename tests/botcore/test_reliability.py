@@ -363,8 +363,8 @@ def test_a_reply_hanging_past_the_call_deadline_is_a_recorded_retry_not_a_killed
 
 def test_ledger_keys_of_any_length_fit_their_column():
     """A backend run's effect keys carry its run key (long); PostgreSQL refuses what exceeds the column."""
+    from botcore.models import ActionRecord
     from botcore.skills.ledger import KEY_LENGTH, stored_key
-    from botcore.skills.models import ActionRecord
 
     assert ActionRecord._meta.get_field("key").max_length == KEY_LENGTH
     long_key = "7:run:standup:scheduled:standup:2030-03-04T06:30:00+00:00:state:1"

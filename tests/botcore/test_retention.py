@@ -13,14 +13,13 @@ from django.utils import timezone
 from django_q.models import Schedule, Task
 from django_q.tasks import async_task
 
-from botcore.models import Bot
+from botcore.models import ActionRecord, Bot, ConversationState, SkillRun
 from botcore.retention import (
     prune_action_records,
     prune_conversation_states,
     prune_failed_tasks,
     prune_skill_runs,
 )
-from botcore.skills.models import ActionRecord, ConversationState, SkillRun
 from tenants.models import Portal
 from tenants.tasks import clear_expired_sessions
 

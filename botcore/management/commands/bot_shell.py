@@ -7,8 +7,12 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from botcore.errors import SkillConfigError
+from botcore.management.bot_shell.offline import OfflineSession
+from botcore.management.bot_shell.sandbox import SandboxSession
+from botcore.selectors import list_enabled_skills
 from botcore.skills.options import OptionsError
 from botcore.skills.registry import configured_skills, load_skills
+from tenants.models import Portal
 
 
 class Command(BaseCommand):
@@ -63,12 +67,8 @@ class Command(BaseCommand):
             "timezone": options["timezone"],
         }
         if options["sandbox"]:
-            from botcore.skills.shell_sandbox import SandboxSession
-
             session = SandboxSession(root_url=options["sandbox"], user_name=options["user"], **common)
         else:
-            from botcore.skills.shell_offline import OfflineSession
-
             session = OfflineSession(user_name=options["user"], **common)
             out("(offline: nothing leaves this process; :help lists the commands)")
         names = [skill.name for skill, _ in skills]
@@ -98,9 +98,6 @@ class Command(BaseCommand):
                 close()
 
     def _portal_skills(self, member_id: str):
-        from botcore.skills.configs import list_enabled_skills
-        from tenants.models import Portal
-
         portal = Portal.objects.filter(member_id=member_id).first()
         if portal is None:
             raise CommandError(f"--portal: no portal with member id {member_id!r} is installed here")

@@ -13,14 +13,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, ScheduleSpec, Skill, SkillContext
 from botcore.skills.builtin.standup_texts import texts_for
-from botcore.skills.cron import daily_cron
+from botcore.skills.cron import daily_cron, portal_zone
 from botcore.skills.events import BackendEventType, ScheduledRunEvent, SkillEvent
 from botcore.skills.i18n import every_language, normalize_language
 from botcore.skills.options import GroupChat, OptionsError, OptionsSchema, PortalUsers, Text, Time, Weekdays
@@ -29,12 +28,6 @@ from botcore.vibe.errors import VibeApiError
 from botcore.vibe.events import CommandAddEvent, EventType, MessageAddEvent
 
 log = logging.getLogger(__name__)
-
-
-def _zone(name: str) -> ZoneInfo:
-    from botcore.skills.scheduling import portal_zone
-
-    return portal_zone(name)
 
 
 class StandupSkill(Skill):
@@ -181,7 +174,7 @@ class StandupSkill(Skill):
         texts = texts_for(ctx.language)
         chat = ctx.options.get("chat")
         run = ctx.state_for(chat).get() if chat else {}
-        today = timezone.now().astimezone(_zone(ctx.timezone)).date().isoformat()
+        today = timezone.now().astimezone(portal_zone(ctx.timezone)).date().isoformat()
         if run.get("day") != today:
             return texts["no_standup"].format(time=ctx.options["ask_at"])
         people = run.get("participants", [])

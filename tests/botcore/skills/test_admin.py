@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from botcore import conf
-from botcore.skills.models import ConversationState, SkillRun
+from botcore.models import ConversationState, SkillRun
 from tenants.models import Portal
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def test_a_run_that_used_up_its_attempts_is_run_again(operator, task_queue):
     operator.post("/admin/botcore/skillrun/", {"action": "run_again", "_selected_action": [run.pk]})
     run.refresh_from_db()
     assert run.status == "pending" and run.attempts == 0 and run.error == ""
-    assert task_queue.queued == [("botcore.skills.tasks.execute_skill_run", (run.pk,))]
+    assert task_queue.queued == [("botcore.tasks.execute_skill_run", (run.pk,))]
     task_queue.run()
     run.refresh_from_db()
     # The worker ran it: standup is off on this portal, so the run ends skipped after one attempt.

@@ -93,7 +93,7 @@ def test_by_default_the_shell_routes_among_the_skills_a_new_portal_has_on():
 
 @pytest.mark.django_db
 def test_with_a_portal_the_shell_routes_among_that_portals_enabled_skills():
-    from botcore.skills.configs import configure_skill
+    from botcore.services.skill_configs import configure_skill
     from tenants.models import Portal
 
     portal = Portal.objects.create(member_id="acme", vibe_portal_id="vp-acme", domain="acme.bitrix24.com")

@@ -7,7 +7,7 @@ import pytest
 from botcore.skills.cron import CronExpression
 from botcore.skills.events import BackendEventType
 from botcore.skills.registry import load_skills
-from botcore.testing import (
+from botcore.skills.testing import (
     RecordingContext,
     make_command_event,
     make_join_event,

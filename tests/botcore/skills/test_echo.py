@@ -7,7 +7,7 @@ import pytest
 
 from botcore.models import BotCommand, EventLogEntry
 from botcore.skills.builtin.echo import EchoSkill
-from botcore.testing import (
+from botcore.skills.testing import (
     make_command_event,
     make_join_event,
     make_message_event,

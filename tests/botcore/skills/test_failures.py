@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from botcore.models import Bot, EventLogEntry
+from botcore.models import Bot, EventLogEntry, SkillRun
 from botcore.services.executor import execute_run
+from botcore.services.skill_runs import claim_run
 from botcore.skills.base import Skill
-from botcore.skills.models import SkillRun
-from botcore.skills.runs import claim_run
 from botcore.vibe.events import EventType, MessageAddEvent
 
 
@@ -137,7 +136,7 @@ def test_a_failing_run_is_stored_failed_and_other_runs_still_run(world, task_que
 
 
 def test_a_run_for_a_skill_the_portal_turned_off_is_skipped(world, task_queue):
-    from botcore.skills.configs import configure_skill
+    from botcore.services.skill_configs import configure_skill
 
     configure_skill(world.bot.portal, skill_name="probe", is_enabled=False)
     run = claim_run(

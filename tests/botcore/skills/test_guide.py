@@ -41,7 +41,8 @@ def test_the_guides_tests_pass_on_the_guides_skill(guide_files):
 
 @pytest.mark.django_db
 def test_the_guides_skill_boots_and_turns_on_for_one_portal_only(guide_files, settings):
-    from botcore.skills.configs import configure_skill, list_enabled_skills
+    from botcore.selectors import list_enabled_skills
+    from botcore.services.skill_configs import configure_skill
     from tenants.models import Portal
 
     settings.BOTCORE_SKILLS = [

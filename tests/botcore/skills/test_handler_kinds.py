@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from botcore.models import Bot, EventLogEntry, SkillRun
-from botcore.skills.models import ActionRecord
-from botcore.skills.scheduling import sweep_schedules
-from botcore.skills.state import DatabaseStateStore, DialogState
+from botcore.models import ActionRecord, Bot, EventLogEntry, SkillRun
+from botcore.services.conversation_state import DatabaseStateStore
+from botcore.services.skill_schedules import sweep_schedules
+from botcore.skills.state import DialogState
 from tests.botcore.skills.probe import LOG
 
 
@@ -88,7 +88,7 @@ def test_bot_deletion_reaches_the_skill_and_uninstalls_the_portal(world, task_qu
     world.bot.refresh_from_db()
     assert world.bot.status == Bot.Status.RETIRED
     # The uninstall is announced to the skills that declare it, through a task.
-    assert "botcore.skills.tasks.announce_portal_uninstalled" in task_queue.names()
+    assert "botcore.tasks.announce_portal_uninstalled" in task_queue.names()
     task_queue.run()
     uninstalled = probe_log(world)[-1]
     assert uninstalled["type"] == "BACKEND_PORTAL_UNINSTALLED"
@@ -127,7 +127,7 @@ def test_deferred_work_runs_later_in_a_worker_and_answers_in_the_same_chat(world
     world.say("slow")
     world.poll()
     assert "done later: slow" not in texts(world)  # the cycle did not wait for it
-    assert task_queue.names() == ["botcore.skills.tasks.execute_skill_run"]
+    assert task_queue.names() == ["botcore.tasks.execute_skill_run"]
     # The event handled again (a worker killed mid-cycle) defers nothing a second time.
     EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").update(
         status="received", attempts=1

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from botcore.models import BotCommand
+from botcore.services.skill_configs import configure_skill
 from botcore.skills.builtin.echo import EchoSkill
 from botcore.skills.builtin.help import HelpSkill
 from botcore.skills.builtin.standup import StandupSkill
-from botcore.skills.configs import configure_skill
-from botcore.testing import make_command_event, run_skill
+from botcore.skills.testing import make_command_event, run_skill
 
 ALL = (HelpSkill(), StandupSkill(), EchoSkill())
 

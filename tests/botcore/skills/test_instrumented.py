@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from botcore.testing import RecordingContext, make_message_event, run_skill
-from botcore.testing.instrumented import (
+from botcore.skills.testing import RecordingContext, make_message_event, run_skill
+from botcore.skills.testing.instrumented import (
     SideEffectSkill,
     read_side_effects,
     summarize_side_effects,

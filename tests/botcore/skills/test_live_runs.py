@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 from django_q.tasks import async_task
 
-from botcore.models import EventLogEntry
+from botcore.models import EventLogEntry, SkillRun
 from botcore.services.bots import provision_bot
-from botcore.skills.models import SkillRun
-from botcore.skills.state import DatabaseStateStore, DialogState
+from botcore.services.conversation_state import DatabaseStateStore
+from botcore.skills.state import DialogState
 from tests.botcore.livestack import LiveStack, wait_for
 from tests.botcore.skills.probe import LOG
 
@@ -58,7 +58,7 @@ def test_sweeps_from_two_clusters_at_once_fire_each_schedule_once(sandbox_portal
     # Tasks are signed with the cluster's name: sign ours as the stack's clusters expect.
     monkeypatch.setattr(Conf, "PREFIX", stack.env["VIBE_Q_NAME"])
     for _ in range(6):  # as if both clusters' schedulers fired the minute's sweep, several times over
-        async_task("botcore.skills.tasks.sweep_skill_schedules", cluster=stack.env["VIBE_Q_NAME"])
+        async_task("botcore.tasks.sweep_skill_schedules", cluster=stack.env["VIBE_Q_NAME"])
     store = DatabaseStateStore(portal_id=bot.portal_id, skill_name="probe")
     wait_for(lambda: SkillRun.objects.filter(status="done").exists(), timeout=45, what="a scheduled run")
     wait_for(

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from botcore.errors import SkillConfigError
 from botcore.models import SkillConfig
-from botcore.skills.configs import configure_skill, list_enabled_skills, list_portal_skills
+from botcore.selectors import list_enabled_skills, list_portal_skills
+from botcore.services.skill_configs import configure_skill
 from botcore.skills.options import OptionsError
 from tenants.models import Portal, SessionGrant
 from tenants.viewer import SESSION_KEY, Viewer
@@ -100,7 +101,7 @@ def test_options_change_field_by_field(acme, django_capture_on_commit_callbacks)
 def test_switching_a_skill_reregisters_the_portals_commands(acme, task_queue):
     configure_skill(acme, skill_name="echo", is_enabled=False)
     configure_skill(acme, skill_name="echo", options={})  # no switch, no re-registration
-    assert task_queue.queued == [("botcore.skills.tasks.sync_bot_commands", (acme.pk,))]
+    assert task_queue.queued == [("botcore.tasks.sync_bot_commands", (acme.pk,))]
 
 
 def test_an_unknown_skill_is_refused(acme):

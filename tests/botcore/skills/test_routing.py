@@ -8,7 +8,7 @@ from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, Skill
 from botcore.skills.builtin.echo import EchoSkill
 from botcore.skills.builtin.help import HelpSkill
 from botcore.skills.builtin.standup import StandupSkill
-from botcore.testing import (
+from botcore.skills.testing import (
     make_button_command_event,
     make_command_event,
     make_message_event,

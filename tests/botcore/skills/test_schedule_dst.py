@@ -9,11 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from botcore.models import Bot
-from botcore.skills.configs import configure_skill
+from botcore.models import Bot, SkillRun
+from botcore.services.skill_configs import configure_skill
+from botcore.services.skill_schedules import latest_firing, sweep_schedules
 from botcore.skills.cron import CronExpression
-from botcore.skills.models import SkillRun
-from botcore.skills.scheduling import latest_firing, sweep_schedules
 from tenants.models import Portal, PortalSettings
 
 UTC = UTC

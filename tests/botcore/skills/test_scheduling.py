@@ -10,11 +10,10 @@ import pytest
 from django.db import connection
 from django_q.models import Schedule
 
-from botcore.models import Bot
+from botcore.models import Bot, SkillRun
 from botcore.schedules import ensure_schedules
-from botcore.skills.configs import configure_skill
-from botcore.skills.models import SkillRun
-from botcore.skills.scheduling import sweep_schedules
+from botcore.services.skill_configs import configure_skill
+from botcore.services.skill_schedules import sweep_schedules
 from tenants.models import Portal, PortalSettings
 
 UTC = UTC
@@ -105,7 +104,7 @@ def test_two_schedulers_sweeping_at_once_claim_each_firing_once(skill_paths, tas
     for thread in threads:
         thread.join(60)
     assert sum(claimed) == 3 and SkillRun.objects.count() == 3
-    assert task_queue.names().count("botcore.skills.tasks.execute_skill_run") == 3
+    assert task_queue.names().count("botcore.tasks.execute_skill_run") == 3
 
 
 @pytest.mark.django_db(transaction=True)
@@ -141,7 +140,7 @@ def test_lost_and_abandoned_runs_are_enqueued_again(skill_paths, task_queue):
     died.refresh_from_db()
     assert died.status == "pending"
     sweep_schedules(now)
-    queued = [args[0] for func, args in task_queue.queued if func == "botcore.skills.tasks.execute_skill_run"]
+    queued = [args[0] for func, args in task_queue.queued if func == "botcore.tasks.execute_skill_run"]
     assert lost.pk in queued and died.pk in queued and waiting.pk not in queued
 
 
@@ -150,7 +149,5 @@ def test_the_sweep_schedule_is_created_once_by_name():
     ensure_schedules()
     ensure_schedules()
     sweep = Schedule.objects.get(name="botcore.sweep_skill_schedules")
-    assert (
-        sweep.func == "botcore.skills.tasks.sweep_skill_schedules" and sweep.schedule_type == Schedule.MINUTES
-    )
+    assert sweep.func == "botcore.tasks.sweep_skill_schedules" and sweep.schedule_type == Schedule.MINUTES
     assert sweep.minutes == 1 and sweep.repeats == -1

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 
+from botcore.models import SkillRun
+from botcore.services.skill_configs import configure_skill, validate_options
+from botcore.services.skill_schedules import sweep_schedules
 from botcore.skills.builtin.echo import EchoSkill
 from botcore.skills.builtin.help import HelpSkill
 from botcore.skills.builtin.standup import StandupSkill
-from botcore.skills.configs import configure_skill, validate_options
-from botcore.skills.models import SkillRun
 from botcore.skills.options import OptionsError
-from botcore.skills.scheduling import sweep_schedules
-from botcore.testing import (
+from botcore.skills.testing import (
     RecordingContext,
     make_command_event,
     make_message_event,

@@ -9,8 +9,9 @@ import time
 import pytest
 from django.db import connection
 
-from botcore.skills.models import ConversationState
-from botcore.skills.state import DatabaseStateStore, DialogState, MemoryStateStore
+from botcore.models import ConversationState
+from botcore.services.conversation_state import DatabaseStateStore
+from botcore.skills.state import DialogState, MemoryStateStore
 from tenants.models import Portal
 
 

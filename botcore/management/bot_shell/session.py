@@ -22,8 +22,9 @@ from datetime import datetime
 from typing import Any
 
 from botcore.skills.base import Skill
+from botcore.skills.cron import portal_zone
 from botcore.skills.events import DeferredJobEvent, ScheduledRunEvent, SkillEvent
-from botcore.skills.scheduling import portal_zone
+from botcore.skills.routing import select_skill
 from botcore.skills.state import MemoryStateStore
 from botcore.vibe.events import BotEvent
 
@@ -164,8 +165,6 @@ class ShellSession:
         raise NotImplementedError
 
     def route(self, event: BotEvent, context_for: Callable[[Skill], Any]) -> Skill | None:
-        from botcore.routing import select_skill
-
         chosen = select_skill(event, [skill for skill, _ in self.skills], context_for=context_for)
         if chosen is None:
             self.out("(no skill takes this: ignored)")

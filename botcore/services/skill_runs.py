@@ -16,7 +16,10 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
+from botcore.models import SkillRun
+from botcore.selectors import list_enabled_skills
 from botcore.skills.events import (
     BackendEvent,
     BackendEventType,
@@ -25,7 +28,6 @@ from botcore.skills.events import (
     PortalUninstalledEvent,
     ScheduledRunEvent,
 )
-from botcore.skills.models import SkillRun
 from botcore.vibe.events import parse_event
 from tenants.models import Portal
 
@@ -76,11 +78,9 @@ def claim_run(
 
 def enqueue_run(run: SkillRun, *, at: datetime | None = None) -> None:
     """Hand the run to a task queue worker once the transaction commits; `at`: the sweep's now."""
-    from django_q.tasks import async_task
-
     SkillRun.objects.filter(pk=run.pk).update(enqueued_at=at or timezone.now())
     transaction.on_commit(
-        lambda: async_task("botcore.skills.tasks.execute_skill_run", run.pk, task_name=f"skill-run-{run.pk}")
+        lambda: async_task("botcore.tasks.execute_skill_run", run.pk, task_name=f"skill-run-{run.pk}")
     )
 
 
@@ -107,8 +107,6 @@ def defer_job(
 
 def announce_portal_event(portal: Portal, event_type: BackendEventType, *, reason: str = "") -> int:
     """Give every enabled skill that declares `event_type` (install/uninstall) its run; returns how many."""
-    from botcore.skills.configs import list_enabled_skills
-
     stamp = portal.installed_at if event_type is BackendEventType.PORTAL_INSTALLED else portal.uninstalled_at
     key = f"{event_type.value.lower()}:{(stamp or timezone.now()).isoformat()}"
     count = 0

@@ -1,7 +1,5 @@
-"""What skills keep in the database: conversation state, backend runs, and once-only platform actions.
-
-Defined here and imported by botcore/models.py, so they belong to the botcore app and its migrations.
-"""
+"""What skills keep in the database: per-portal switches and options, conversation state, backend runs, and
+once-only platform actions."""
 
 from __future__ import annotations
 
@@ -9,6 +7,24 @@ from django.db import models
 from django.utils import timezone
 
 from tenants.models import Portal
+
+
+class SkillConfig(models.Model):
+    """Whether a skill is on for a portal, and its options (validated against the skill's schema)."""
+
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="skill_configs")
+    skill_name = models.CharField(max_length=64)
+    is_enabled = models.BooleanField(default=True)
+    options = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["portal", "skill_name"], name="one_config_per_portal_skill")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.skill_name} on {self.portal}"
 
 
 class ConversationState(models.Model):

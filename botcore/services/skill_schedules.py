@@ -17,24 +17,22 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 from django.utils import timezone
 
 from botcore import conf
 from botcore.conf import read_setting
-from botcore.models import Bot, SkillConfig
+from botcore.models import Bot, SkillConfig, SkillRun
+from botcore.services.skill_runs import claim_run, enqueue_run
 from botcore.skills.base import Skill
-from botcore.skills.cron import CronError, CronExpression
-from botcore.skills.models import SkillRun
+from botcore.skills.cron import UTC, CronError, CronExpression, portal_zone
 from botcore.skills.registry import configured_skills
-from botcore.skills.runs import claim_run, enqueue_run
-from tenants.models import Portal, PortalSettings
+from tenants.models import Portal
+from tenants.selectors import map_portal_timezones
 
 log = logging.getLogger(__name__)
-
-UTC = ZoneInfo("UTC")
 
 
 def catch_up_minutes() -> int:
@@ -45,13 +43,6 @@ def run_timeout_seconds() -> float:
     """A RUNNING run older than this lost its worker: the task queue kills any task sooner (the same lease
     that guards a poll cycle, botcore.conf.lease_seconds, outlasts the queue's timeout)."""
     return conf.lease_seconds()
-
-
-def portal_zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
 
 
 @lru_cache(maxsize=512)
@@ -116,9 +107,7 @@ def sweep_schedules(now: datetime | None = None) -> int:
                 portal_id__in=portal_ids, skill_name__in=[s.name for s in skills]
             )
         }
-        zones = dict(
-            PortalSettings.objects.filter(portal_id__in=portal_ids).values_list("portal_id", "timezone")
-        )
+        zones = map_portal_timezones(portal_ids)
         existing = set(
             SkillRun.objects.filter(kind=SkillRun.Kind.SCHEDULED, due_at__gt=after).values_list(
                 "portal_id", "skill_name", "run_key"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botcore.skills.configs import PortalSkill
-from botcore.skills.directory import Choice
+from botcore.selectors import PortalSkill
+from botcore.services.directory import Choice
 from botcore.skills.i18n import pick
 
 INPUT_TYPES = {"integer": "number", "time": "time", "boolean": "checkbox"}

@@ -7,25 +7,25 @@ from functools import partial
 from typing import Any
 
 from botcore.models import Bot
-from botcore.routing import select_skill
+from botcore.services.action_ledger import DatabaseLedger
+from botcore.services.conversation_state import DatabaseStateStore
+from botcore.services.skill_runs import defer_job
 from botcore.skills.base import Skill
 from botcore.skills.context import PortalInfo, VibeSkillContext
 from botcore.skills.events import SkillEvent
-from botcore.skills.ledger import DatabaseLedger, MemoryLedger
-from botcore.skills.state import DatabaseStateStore
+from botcore.skills.ledger import MemoryLedger
+from botcore.skills.routing import select_skill
 from botcore.vibe import VibeClient
 from botcore.vibe.errors import VibeError
 from botcore.vibe.events import BotEvent
-from tenants.models import Portal, PortalSettings
+from tenants.models import Portal
+from tenants.selectors import get_portal_preferences
 
 
 def portal_info(portal: Portal) -> PortalInfo:
-    prefs = PortalSettings.objects.filter(portal=portal).values("language", "timezone").first() or {}
+    prefs = get_portal_preferences(portal)
     return PortalInfo(
-        member_id=portal.member_id,
-        portal_id=portal.pk,
-        language=prefs.get("language") or "en",
-        timezone=prefs.get("timezone") or "UTC",
+        member_id=portal.member_id, portal_id=portal.pk, language=prefs.language, timezone=prefs.timezone
     )
 
 
@@ -45,8 +45,6 @@ def make_context(
     Without a bot or client (an uninstalled portal) the context still reads options and state; its
     platform methods raise PlatformUnavailableError.
     """
-    from botcore.skills.runs import defer_job
-
     return VibeSkillContext(
         client=client if bot is not None else None,
         vibe_bot_id=bot.vibe_bot_id if bot is not None else None,

@@ -26,9 +26,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from botcore.errors import SkillConfigError
-from botcore.skills.configs import PortalSkill, configure_skill, get_portal_skill, list_portal_skills
+from botcore.selectors import PortalSkill, get_portal_skill, list_portal_skills
+from botcore.services.skill_configs import configure_skill
 from botcore.skills.options import OptionsError
-from botcore.skills.presenters import skill_document
+from botcore.web.presenters import skill_document
 from tenants.models import Portal
 from tenants.viewer import Viewer, find_viewer
 

@@ -1,4 +1,4 @@
-"""Django admin for operators: skill runs (filter, run again) and which conversation states exist."""
+"""Django admin for operators: each portal's skill switches, skill runs (filter, run again), conversation states."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from botcore.skills.models import ConversationState, SkillRun
-from botcore.skills.runs import enqueue_run
+from botcore.models import ConversationState, SkillConfig, SkillRun
+from botcore.services.skill_runs import enqueue_run
 
 
 @admin.register(SkillRun)
@@ -61,3 +61,11 @@ class ConversationStateAdmin(admin.ModelAdmin):
     @admin.display(description="keys")
     def keys(self, state: ConversationState) -> str:
         return ", ".join(sorted(state.data)) if isinstance(state.data, dict) else ""
+
+
+@admin.register(SkillConfig)
+class SkillConfigAdmin(admin.ModelAdmin):
+    list_display = ["skill_name", "portal", "is_enabled", "updated_at"]
+    list_filter = ["skill_name", "is_enabled", AutocompleteFilterFactory("portal", "portal")]
+    list_select_related = ["portal"]
+    search_fields = ["portal__domain", "skill_name"]

@@ -1,6 +1,6 @@
 """Test kit for skill authors: run a skill on an event and assert on what it did, without network or database.
 
-    from botcore.testing import RecordingContext, make_message_event, run_skill
+    from botcore.skills.testing import RecordingContext, make_message_event, run_skill
 
     def test_dice_rolls_within_its_sides():
         ctx = run_skill(DiceSkill(), make_message_event("roll"), options={"sides": 6})
@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from botcore.routing import select_skill
 from botcore.skills.base import Skill
 from botcore.skills.events import BackendEvent, DeferredJobEvent, SkillEvent
-from botcore.testing.factories import (
+from botcore.skills.routing import select_skill
+from botcore.skills.testing.factories import (
     make_bot_delete_event,
     make_button_command_event,
     make_command_event,
@@ -35,7 +35,7 @@ from botcore.testing.factories import (
     make_scheduled_event,
     make_user,
 )
-from botcore.testing.recording import Action, Post, RecordingContext
+from botcore.skills.testing.recording import Action, Post, RecordingContext
 
 
 def would_handle(skill: Skill, event: SkillEvent, ctx: RecordingContext) -> bool:

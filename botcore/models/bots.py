@@ -1,4 +1,4 @@
-"""Bots (one per installed portal), the event log that is their delivery record, and per-portal skill switches."""
+"""Bots (one per installed portal), their commands, and the event log that is their delivery record."""
 
 from __future__ import annotations
 
@@ -117,25 +117,3 @@ class EventLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} #{self.vibe_event_id}"
-
-
-class SkillConfig(models.Model):
-    """Whether a skill is on for a portal, and its options (validated against the skill's schema)."""
-
-    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="skill_configs")
-    skill_name = models.CharField(max_length=64)
-    is_enabled = models.BooleanField(default=True)
-    options = models.JSONField(default=dict, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["portal", "skill_name"], name="one_config_per_portal_skill")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.skill_name} on {self.portal}"
-
-
-# Skills' own tables (conversation state, backend runs, once-only actions) live beside the skill API.
-from botcore.skills.models import ActionRecord, ConversationState, SkillRun  # noqa: E402,F401

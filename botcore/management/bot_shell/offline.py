@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from botcore.management.bot_shell.session import ShellSession, describe_keyboard
 from botcore.skills.base import Skill
 from botcore.skills.events import SkillEvent
-from botcore.skills.shell import ShellSession, describe_keyboard
-from botcore.testing import factories
-from botcore.testing.recording import Action, RecordingContext
+from botcore.skills.testing import factories
+from botcore.skills.testing.recording import Action, RecordingContext
 
 USER_ID = 1
 BOT_ID = factories.BOT_ID

@@ -15,11 +15,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from botcore.errors import SkillConfigError
-from botcore.skills.configs import configure_skill, get_portal_skill, list_portal_skills
-from botcore.skills.directory import list_known_chats, list_portal_people
+from botcore.selectors import get_portal_skill, list_portal_skills
+from botcore.services.directory import list_known_chats, list_portal_people
+from botcore.services.skill_configs import configure_skill
 from botcore.skills.options import OptionsError
-from botcore.skills.presenters import option_fields, skill_row
-from tenants.models import Portal, PortalSettings
+from botcore.web.presenters import option_fields, skill_row
+from tenants.models import Portal
+from tenants.selectors import get_portal_preferences
 from tenants.viewer import Viewer, find_viewer
 
 
@@ -97,8 +99,7 @@ def _render_settings(request, viewer, portal, entry, *, texts, errors, is_enable
         "fields": option_fields(entry, language, texts=texts, errors=errors, pickers=_pickers(portal, entry)),
         "form_error": errors.get("", ""),
         "is_enabled": is_enabled,
-        "timezone": PortalSettings.objects.filter(portal=portal).values_list("timezone", flat=True).first()
-        or "UTC",
+        "timezone": get_portal_preferences(portal).timezone,
     }
     return render(request, "botcore/skill_settings.html", context, status=400 if errors else 200)
 

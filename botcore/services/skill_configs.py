@@ -1,77 +1,27 @@
-"""Each portal's skill switches and options (SkillConfig rows), validated against the skills' schemas.
+"""Changes to a portal's skill switches and options (SkillConfig rows), validated against the skills' schemas.
 
-A skill without a row is on when it is `enabled_by_default`, with its default options. Options are
-stored in their validated form; a skill reads them through `resolve_options`, which falls back to the
-default for any stored value its current schema no longer accepts.
+Options are stored in their validated form; the reads (botcore/selectors.py) fall back to the default for
+any stored value a skill's current schema no longer accepts.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django_q.tasks import async_task
 
 from botcore.errors import SkillConfigError
 from botcore.models import SkillConfig
+from botcore.selectors import PortalSkill, resolve_options
 from botcore.skills.base import Skill
 from botcore.skills.options import OptionsError
-from botcore.skills.registry import configured_skills, find_skill
+from botcore.skills.registry import find_skill
 from tenants.models import Portal
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PortalSkill:
-    """One configured skill as a portal has it."""
-
-    skill: Skill
-    is_enabled: bool
-    options: dict[str, Any]
-    is_customized: bool  # a SkillConfig row exists
-
-    @property
-    def name(self) -> str:
-        return self.skill.name
-
-
-def resolve_options(skill: Skill, stored: Mapping[str, Any] | None) -> dict[str, Any]:
-    return skill.options_schema.resolve(stored)
-
-
-def _configs(portal_id: int) -> dict[str, SkillConfig]:
-    return {config.skill_name: config for config in SkillConfig.objects.filter(portal_id=portal_id)}
-
-
-def list_portal_skills(portal: Portal | int) -> list[PortalSkill]:
-    """Every configured skill in routing order, with this portal's switch and options."""
-    portal_id = portal if isinstance(portal, int) else portal.pk
-    configs = _configs(portal_id)
-    result = []
-    for skill in configured_skills():
-        config = configs.get(skill.name)
-        enabled = config.is_enabled if config is not None else skill.enabled_by_default
-        result.append(
-            PortalSkill(
-                skill, enabled, resolve_options(skill, config.options if config else None), config is not None
-            )
-        )
-    return result
-
-
-def list_enabled_skills(portal: Portal | int) -> list[tuple[Skill, dict[str, Any]]]:
-    """The portal's enabled skills in routing order, each with its resolved options."""
-    return [(entry.skill, entry.options) for entry in list_portal_skills(portal) if entry.is_enabled]
-
-
-def get_portal_skill(portal: Portal, skill_name: str) -> PortalSkill:
-    for entry in list_portal_skills(portal):
-        if entry.name == skill_name:
-            return entry
-    raise SkillConfigError(f"no configured skill named {skill_name!r}")
 
 
 def validate_options(
@@ -124,16 +74,9 @@ def configure_skill(
 
 
 def _sync_commands_later(portal: Portal) -> None:
-    from django_q.tasks import async_task
-
     transaction.on_commit(
-        lambda: async_task(
-            "botcore.skills.tasks.sync_bot_commands", portal.pk, task_name=f"commands-{portal.pk}"
-        )
+        lambda: async_task("botcore.tasks.sync_bot_commands", portal.pk, task_name=f"commands-{portal.pk}")
     )
 
 
-__all__ = [
-    "OptionsError", "PortalSkill", "configure_skill", "get_portal_skill", "list_enabled_skills",
-    "list_portal_skills", "resolve_options", "validate_options",
-]  # fmt: skip
+__all__ = ["OptionsError", "configure_skill", "validate_options"]

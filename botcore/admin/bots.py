@@ -1,4 +1,4 @@
-"""Django admin for operators: bots (pause, resume, re-provision), the event log (filters, replay), skill configs."""
+"""Django admin for operators: bots (pause, resume, re-provision) and the event log (filters, replay)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from admin_auto_filters.filters import AutocompleteFilterFactory
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django_q.tasks import async_task
 
-from botcore.models import Bot, BotCommand, EventLogEntry, SkillConfig
+from botcore.models import Bot, BotCommand, EventLogEntry
+from botcore.services.bots import pause_bot, resume_bot
 
 
 class BotCommandInline(admin.TabularInline):
@@ -66,24 +68,18 @@ class BotAdmin(admin.ModelAdmin):
 
     @admin.action(description="Pause polling")
     def pause_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
-        from botcore.services.bots import pause_bot
-
         for bot in queryset:
             pause_bot(bot)
         messages.info(request, f"Paused {queryset.count()} bot(s).")
 
     @admin.action(description="Resume polling")
     def resume_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
-        from botcore.services.bots import resume_bot
-
         for bot in queryset:
             resume_bot(bot)
         messages.info(request, f"Resumed {queryset.count()} bot(s).")
 
     @admin.action(description="Re-provision (register bot and commands again)")
     def reprovision_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
-        from django_q.tasks import async_task
-
         for bot in queryset:
             async_task("botcore.tasks.provision_portal_bot", bot.portal_id)
         messages.info(request, f"Re-provisioning {queryset.count()} bot(s) in the background.")
@@ -150,14 +146,3 @@ class EventLogEntryAdmin(admin.ModelAdmin):
             duration_ms=None,
         )
         messages.info(request, f"{count} event(s) will be handled again on their bot's next cycle.")
-
-
-@admin.register(SkillConfig)
-class SkillConfigAdmin(admin.ModelAdmin):
-    list_display = ["skill_name", "portal", "is_enabled", "updated_at"]
-    list_filter = ["skill_name", "is_enabled", AutocompleteFilterFactory("portal", "portal")]
-    list_select_related = ["portal"]
-    search_fields = ["portal__domain", "skill_name"]
-
-
-from botcore.skills import admin as skills_admin  # noqa: E402,F401  (registers SkillRun and ConversationState)

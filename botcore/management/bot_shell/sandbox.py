@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 
+from botcore.management.bot_shell.session import ShellSession, describe_keyboard
 from botcore.skills.base import Skill
 from botcore.skills.context import PortalInfo, VibeSkillContext
 from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.ledger import MemoryLedger
-from botcore.skills.shell import ShellSession, describe_keyboard
 from botcore.vibe import NoBudget, VibeClient
 from botcore.vibe.events import parse_event
 

@@ -1,0 +1,15 @@
+"""botcore's tables: bots and their event log (bots.py), and what skills keep (skills.py)."""
+
+from botcore.models.bots import Bot, BotCommand, Credential, EventLogEntry
+from botcore.models.skills import ActionRecord, ConversationState, SkillConfig, SkillRun
+
+__all__ = [
+    "ActionRecord",
+    "Bot",
+    "BotCommand",
+    "ConversationState",
+    "Credential",
+    "EventLogEntry",
+    "SkillConfig",
+    "SkillRun",
+]
