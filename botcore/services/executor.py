@@ -29,7 +29,13 @@ from botcore.errors import is_transient
 from botcore.models import Bot, EventLogEntry, SkillRun
 from botcore.selectors import find_active_bot, list_enabled_skills, list_pending_entries
 from botcore.services.platform import client_for_bot
-from botcore.services.skill_context import choose_skill, make_context, portal_info
+from botcore.services.skill_context import (
+    PortalSkills,
+    choose_skill,
+    load_portal_skills,
+    make_context,
+    portal_info,
+)
 from botcore.services.skill_runs import build_event
 from botcore.skills.base import Skill
 from botcore.skills.registry import find_skill
@@ -118,7 +124,7 @@ def handle_entry(
     *,
     bot: Bot,
     client: VibeClient,
-    skills: list[tuple[Skill, dict]],
+    portal_skills: PortalSkills,
     lease_token: str | None,
 ) -> str:
     """Hand one stored event to its skill and record the outcome; returns the entry's status.
@@ -146,7 +152,7 @@ def handle_entry(
         return _finish(entry, EventLogEntry.Status.FAILED, error=f"malformed event: {error}", started=started)
     retry_base, retry_cap = conf.handle_retry_base_seconds(), conf.handle_retry_max_seconds()
     try:
-        chosen, ctx = choose_skill(event, bot=bot, client=client, skills=skills)
+        chosen, ctx = choose_skill(event, bot=bot, client=client, portal_skills=portal_skills)
     except VibeError as error:  # a skill's wants() met the platform's trouble: judged as if handling
         chosen, ctx = None, None
         verdict = judge_failure(error, attempts=entry.attempts, retry_base=retry_base, retry_cap=retry_cap)
@@ -200,7 +206,7 @@ def handle_pending(
     No transaction around a skill: its HTTP calls must not hold the database's write lock, and the attempt
     counted before it runs must survive a worker killed mid-skill.
     """
-    skills: list[tuple[Skill, dict]] | None = None  # loaded only when there is something to handle
+    portal_skills: PortalSkills | None = None  # loaded only when there is something to handle
     handled = 0
     for entry in list_pending_entries(bot):
         if entry.next_attempt_at is not None and entry.next_attempt_at > timezone.now():
@@ -210,9 +216,11 @@ def handle_pending(
         if renew is not None and not renew():
             log.warning("lease lost mid-cycle bot=%s: the other cycle goes on", bot.pk)
             return PendingOutcome(handled, unfinished=True)
-        if skills is None:
-            skills = list_enabled_skills(bot.portal_id)
-        status = handle_entry(entry, bot=bot, client=client, skills=skills, lease_token=lease_token)
+        if portal_skills is None:
+            portal_skills = load_portal_skills(bot.portal)
+        status = handle_entry(
+            entry, bot=bot, client=client, portal_skills=portal_skills, lease_token=lease_token
+        )
         if status == "skipped":
             return PendingOutcome(handled, unfinished=True)
         if status == EventLogEntry.Status.RECEIVED:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from botcore.models import Bot
+from botcore.selectors import list_enabled_skills
 from botcore.services.action_ledger import DatabaseLedger
 from botcore.services.conversation_state import DatabaseStateStore
 from botcore.services.skill_runs import defer_job
@@ -59,15 +61,26 @@ def make_context(
     )
 
 
+@dataclass(frozen=True)
+class PortalSkills:
+    """A portal's enabled skills in routing order with their options, and the portal's preferences: read
+    once per cycle and handed to every event of it."""
+
+    skills: Sequence[tuple[Skill, Mapping[str, Any]]]
+    info: PortalInfo
+
+
+def load_portal_skills(portal: Portal) -> PortalSkills:
+    return PortalSkills(skills=list_enabled_skills(portal), info=portal_info(portal))
+
+
 def choose_skill(
-    event: BotEvent, *, bot: Bot, client: VibeClient, skills: Sequence[tuple[Skill, Mapping[str, Any]]]
+    event: BotEvent, *, bot: Bot, client: VibeClient, portal_skills: PortalSkills
 ) -> tuple[Skill | None, VibeSkillContext | None]:
-    """The skill for `event` among the portal's enabled `skills` (with their options), and its context."""
-    # One cycle hands many events over with the same Bot instance: read the portal's settings once.
-    info = getattr(bot, "_skills_portal_info", None) or portal_info(bot.portal)
-    bot._skills_portal_info = info
-    enabled = [skill for skill, _ in skills]
-    options = {skill.name: opts for skill, opts in skills}
+    """The skill for `event` among the portal's enabled skills, and its context."""
+    info = portal_skills.info
+    enabled = [skill for skill, _ in portal_skills.skills]
+    options = {skill.name: opts for skill, opts in portal_skills.skills}
     contexts: dict[str, VibeSkillContext] = {}
 
     def context_for(skill: Skill) -> VibeSkillContext:

@@ -11,6 +11,7 @@ from botcore import conf
 from botcore.models import Bot, EventLogEntry
 from botcore.pacer import Pacer
 from botcore.services.executor import handle_entry
+from botcore.services.skill_context import PortalSkills, portal_info
 from botcore.skills.testing.factories import _envelope, _message
 from botcore.tasks import prune_event_log
 from tenants.models import Portal
@@ -117,7 +118,14 @@ def test_a_replayed_entry_that_used_up_its_attempts_is_handled_again(admin_clien
     assert (entry.status, entry.error, entry.attempts, entry.skill) == ("received", "", 0, "")
     # No skill is on, so a replay that really replays ends IGNORED, not "gave up after N attempts".
     assert (
-        handle_entry(entry, bot=bot, client=None, skills=[], lease_token=None) == EventLogEntry.Status.IGNORED
+        handle_entry(
+            entry,
+            bot=bot,
+            client=None,
+            portal_skills=PortalSkills(skills=[], info=portal_info(bot.portal)),
+            lease_token=None,
+        )
+        == EventLogEntry.Status.IGNORED
     )
     entry.refresh_from_db()
     assert entry.attempts == 1 and entry.error == ""
