@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.dispatch import receiver
 from django_q.tasks import async_task
 
+from botcore.services import bot_profile
 from botcore.services import bots as bot_services
 from tenants import signals
 
@@ -58,4 +59,4 @@ def retire_bot_before_key_removed(sender, portal, **kwargs):
 
 @receiver(signals.portal_settings_changed)
 def apply_profile_on_settings_change(sender, portal, **kwargs):
-    bot_services.apply_portal_profile(portal)
+    bot_profile.apply_portal_profile(portal)

@@ -26,6 +26,15 @@ def find_portal_bot(portal: Portal) -> Bot | None:
     return Bot.objects.filter(portal=portal).exclude(status=Bot.Status.RETIRED).first()
 
 
+def find_registered_bot(portal: Portal) -> Bot | None:
+    """The portal's bot that has a bot on the platform (running, paused or waiting), if any."""
+    return (
+        Bot.objects.filter(portal=portal, vibe_bot_id__isnull=False)
+        .exclude(status=Bot.Status.RETIRED)
+        .first()
+    )
+
+
 def find_active_bot(portal: Portal) -> Bot | None:
     """The portal's bot that is registered on the platform and running, if any."""
     return Bot.objects.filter(portal=portal, status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False).first()

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from botcore import conf
 from botcore.models import EventLogEntry
+from botcore.services import bot_profile
 from botcore.services import bots as bot_services
 from botcore.services.executor import execute_run
 from botcore.services.notices import send_expiry_warning
@@ -80,4 +81,4 @@ def announce_portal_uninstalled(portal_id: int, reason: str = "") -> int:
 
 def sync_bot_commands(portal_id: int) -> None:
     """Re-register the portal's bot commands after a skill was turned on or off."""
-    bot_services.sync_portal_commands(Portal.objects.get(pk=portal_id))
+    bot_profile.sync_portal_commands(Portal.objects.get(pk=portal_id))

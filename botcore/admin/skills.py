@@ -48,8 +48,7 @@ class ConversationStateAdmin(admin.ModelAdmin):
     list_display = ["skill_name", "dialog_id", "portal", "version", "keys", "updated_at"]
     list_filter = ["skill_name"]
     search_fields = ["portal__domain", "dialog_id"]
-    fields = ["portal", "skill_name", "dialog_id", "version", "keys", "updated_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("portal", "skill_name", "dialog_id", "version", "keys", "updated_at")
     list_select_related = ["portal"]
 
     def has_add_permission(self, request):

@@ -1,9 +1,8 @@
 """A portal's bot on the platform: provision (register it and its commands), move it between credentials,
-pause, resume, retire."""
+pause, resume, retire. Its profile and commands: bot_profile.py."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from django.db import transaction
@@ -12,30 +11,22 @@ from django_q.tasks import async_task
 
 from botcore import conf
 from botcore.models import Bot, BotCommand
-from botcore.selectors import find_portal_bot, list_enabled_skills
+from botcore.selectors import find_portal_bot
+from botcore.services.bot_profile import (
+    get_portal_bot_profile,
+    list_command_specs,
+    register_commands,
+    signature_of_commands,
+)
 from botcore.services.eventlog import store_batch
 from botcore.services.platform import client_for_bot, client_for_portal
-from botcore.skills.base import CommandSpec
-from botcore.vibe import VibeClient
-from botcore.vibe.errors import VibeError, VibeNotFoundError
+from botcore.vibe.errors import VibeError
 from tenants import services as tenant_services
 from tenants.errors import TenantsError
 from tenants.models import Portal
-from tenants.selectors import find_preferred_credential_kind, get_portal_credential, get_portal_preferences
+from tenants.selectors import find_preferred_credential_kind, get_portal_credential
 
 log = logging.getLogger(__name__)
-
-
-def _commands_signature(specs) -> str:
-    text = "|".join(sorted(f"{skill}:{spec.command}:{sorted(spec.title.items())}" for skill, spec in specs))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def get_portal_bot_profile(portal: Portal) -> dict[str, str]:
-    """The bot's profile on this portal: the deployment's defaults, overridden by the portal's settings."""
-    profile = conf.bot_profile()
-    prefs = get_portal_preferences(portal)
-    return {**profile, "name": prefs.bot_name or profile["name"], "language": prefs.language}
 
 
 def ensure_bot_row(portal: Portal) -> Bot:
@@ -87,7 +78,7 @@ def provision_bot(portal: Portal, *, note: str = "") -> Bot:
             name=profile["name"],
             status=Bot.Status.PAUSED if bot.status == Bot.Status.PAUSED else Bot.Status.ACTIVE,
             provisioned_at=timezone.now(),
-            commands_signature=_commands_signature(specs),
+            commands_signature=signature_of_commands(specs),
             next_poll_at=timezone.now(),
             backoff_until=None,
             consecutive_failures=0,
@@ -187,81 +178,6 @@ def handle_credential_gone(bot: Bot) -> None:
             return
     tenant_services.mark_portal_session_lost(bot.portal)
     wait_for_session(bot)
-
-
-def apply_portal_profile(portal: Portal) -> None:
-    """Send the portal's bot name and language to the platform (after its admin saved the settings).
-
-    A bot not provisioned yet gets them when it is; a refusal is logged and provisioning applies them later.
-    """
-    bot = (
-        Bot.objects.filter(portal=portal, vibe_bot_id__isnull=False)
-        .exclude(status=Bot.Status.RETIRED)
-        .first()
-    )
-    if bot is None:
-        return
-    profile = get_portal_bot_profile(portal)
-    try:
-        client_for_bot(bot).update_bot(bot.vibe_bot_id, name=profile["name"], language=profile["language"])
-    except (VibeError, TenantsError) as error:
-        log.warning(
-            "bot profile not updated portal=%s bot=%s: %s", portal.member_id, bot.pk, error.__class__.__name__
-        )
-        return
-    Bot.objects.filter(pk=bot.pk).update(name=profile["name"])
-
-
-def list_command_specs(portal: Portal) -> list[tuple[str, CommandSpec]]:
-    """The commands of the portal's enabled skills; a name two skills declare goes to the first in routing order."""
-    specs: dict[str, tuple[str, CommandSpec]] = {}
-    for skill, _ in list_enabled_skills(portal):
-        for spec in skill.commands:
-            specs.setdefault(spec.command, (skill.name, spec))
-    return list(specs.values())
-
-
-def sync_portal_commands(portal: Portal) -> None:
-    """Make a provisioned bot's commands match the portal's enabled skills (after a skill was switched)."""
-    bot = (
-        Bot.objects.filter(portal=portal, vibe_bot_id__isnull=False)
-        .exclude(status=Bot.Status.RETIRED)
-        .first()
-    )
-    if bot is None:
-        return  # provisioning registers them when the bot comes
-    specs = list_command_specs(portal)
-    register_commands(bot, client=client_for_bot(bot), vibe_bot_id=bot.vibe_bot_id, specs=specs)
-    Bot.objects.filter(pk=bot.pk).update(commands_signature=_commands_signature(specs))
-
-
-def register_commands(bot: Bot, *, client: VibeClient, vibe_bot_id: int, specs) -> None:
-    """Make the platform's commands match the skills' (registering is idempotent there too)."""
-    wanted = {spec.command: (skill, spec) for skill, spec in specs}
-    for skill_name, spec in wanted.values():
-        command = client.register_command(
-            vibe_bot_id,
-            command=spec.command,
-            title=dict(spec.title),
-            description=dict(spec.description) or None,
-            params=dict(spec.params) or None,
-            common=spec.common or None,
-            hidden=spec.button_only or None,
-        )
-        if dict(command.title) != dict(spec.title) or dict(command.description) != dict(spec.description):
-            # Registering a known name keeps its old texts; another skill may own the name now.
-            client.update_command(
-                vibe_bot_id, command.id, title=dict(spec.title), description=dict(spec.description) or None
-            )
-        BotCommand.objects.update_or_create(
-            bot=bot, command=spec.command, defaults={"skill_name": skill_name, "vibe_command_id": command.id}
-        )
-    for stale in BotCommand.objects.filter(bot=bot).exclude(command__in=wanted):
-        try:
-            client.delete_command(vibe_bot_id, stale.vibe_command_id)
-        except VibeNotFoundError:
-            pass  # already gone on the platform
-        stale.delete()
 
 
 def retire_bot(bot: Bot, *, unregister: bool) -> None:

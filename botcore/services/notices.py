@@ -6,8 +6,8 @@ import logging
 
 from django.utils.translation import gettext
 
-from botcore.models import Bot
-from botcore.services.platform import client_for_portal
+from botcore.selectors import find_active_bot
+from botcore.services.platform import client_for_bot
 from botcore.skills.i18n import in_language
 from botcore.vibe import bbcode as bb
 from botcore.vibe.errors import VibeError
@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 
 
 def send_expiry_warning(portal: Portal, *, admin_user_ids: list[int], open_url: str, expires_at: str) -> int:
-    bot = Bot.objects.filter(portal=portal, status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False).first()
-    if bot is None:
+    bot = find_active_bot(portal)
+    if bot is None or bot.vibe_bot_id is None:
         return 0
     # No event names the admins' own languages here: the portal's setting is the fallback it is for.
     language = get_portal_preferences(portal).language
@@ -28,7 +28,7 @@ def send_expiry_warning(portal: Portal, *, admin_user_ids: list[int], open_url: 
         text = gettext(
             "The bot's access to this portal expires soon ({when} UTC). Please {link} to keep the bot running."
         ).format(when=expires_at[:16].replace("T", " "), link=link)
-    client, _ = client_for_portal(portal)
+    client = client_for_bot(bot)  # the credential the bot belongs to, as for every call of the bot
     sent = 0
     for user_id in sorted(set(admin_user_ids)):
         try:

@@ -287,4 +287,5 @@ def _shorten(value: Any) -> str:
 
 
 def json_value(value: Any) -> Any:
+    """A value in its stored JSON form: a tuple (a default written as one) becomes a list."""
     return list(value) if isinstance(value, tuple) else value

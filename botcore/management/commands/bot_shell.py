@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from botcore.errors import SkillConfigError
 from botcore.management.bot_shell.offline import OfflineSession
 from botcore.management.bot_shell.sandbox import SandboxSession
+from botcore.management.bot_shell.session import ShellSession
 from botcore.selectors import list_enabled_skills
 from botcore.skills.options import OptionsError
 from botcore.skills.registry import configured_skills, load_skills
@@ -66,6 +67,7 @@ class Command(BaseCommand):
             "language": options["language"],
             "timezone": options["timezone"],
         }
+        session: ShellSession
         if options["sandbox"]:
             session = SandboxSession(root_url=options["sandbox"], user_name=options["user"], **common)
         else:

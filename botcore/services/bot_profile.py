@@ -1,0 +1,99 @@
+"""What a portal's bot shows on the platform: its profile (name, language) and its commands, kept in step
+with the portal's settings and enabled skills."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from botcore import conf
+from botcore.models import Bot, BotCommand
+from botcore.selectors import find_registered_bot, list_enabled_skills
+from botcore.services.platform import client_for_bot
+from botcore.skills.base import CommandSpec
+from botcore.vibe import VibeClient
+from botcore.vibe.errors import VibeError, VibeNotFoundError
+from tenants.errors import TenantsError
+from tenants.models import Portal
+from tenants.selectors import get_portal_preferences
+
+log = logging.getLogger(__name__)
+
+
+def signature_of_commands(specs) -> str:
+    text = "|".join(sorted(f"{skill}:{spec.command}:{sorted(spec.title.items())}" for skill, spec in specs))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def get_portal_bot_profile(portal: Portal) -> dict[str, str]:
+    """The bot's profile on this portal: the deployment's defaults, overridden by the portal's settings."""
+    profile = conf.bot_profile()
+    prefs = get_portal_preferences(portal)
+    return {**profile, "name": prefs.bot_name or profile["name"], "language": prefs.language}
+
+
+def apply_portal_profile(portal: Portal) -> None:
+    """Send the portal's bot name and language to the platform (after its admin saved the settings).
+
+    A bot not provisioned yet gets them when it is; a refusal is logged and provisioning applies them later.
+    """
+    bot = find_registered_bot(portal)
+    if bot is None or bot.vibe_bot_id is None:
+        return
+    profile = get_portal_bot_profile(portal)
+    try:
+        client_for_bot(bot).update_bot(bot.vibe_bot_id, name=profile["name"], language=profile["language"])
+    except (VibeError, TenantsError) as error:
+        log.warning(
+            "bot profile not updated portal=%s bot=%s: %s", portal.member_id, bot.pk, error.__class__.__name__
+        )
+        return
+    Bot.objects.filter(pk=bot.pk).update(name=profile["name"])
+
+
+def list_command_specs(portal: Portal) -> list[tuple[str, CommandSpec]]:
+    """The commands of the portal's enabled skills; a name two skills declare goes to the first in routing order."""
+    specs: dict[str, tuple[str, CommandSpec]] = {}
+    for skill, _ in list_enabled_skills(portal):
+        for spec in skill.commands:
+            specs.setdefault(spec.command, (skill.name, spec))
+    return list(specs.values())
+
+
+def sync_portal_commands(portal: Portal) -> None:
+    """Make a provisioned bot's commands match the portal's enabled skills (after a skill was switched)."""
+    bot = find_registered_bot(portal)
+    if bot is None or bot.vibe_bot_id is None:
+        return  # provisioning registers them when the bot comes
+    specs = list_command_specs(portal)
+    register_commands(bot, client=client_for_bot(bot), vibe_bot_id=bot.vibe_bot_id, specs=specs)
+    Bot.objects.filter(pk=bot.pk).update(commands_signature=signature_of_commands(specs))
+
+
+def register_commands(bot: Bot, *, client: VibeClient, vibe_bot_id: int, specs) -> None:
+    """Make the platform's commands match the skills' (registering is idempotent there too)."""
+    wanted = {spec.command: (skill, spec) for skill, spec in specs}
+    for skill_name, spec in wanted.values():
+        command = client.register_command(
+            vibe_bot_id,
+            command=spec.command,
+            title=dict(spec.title),
+            description=dict(spec.description) or None,
+            params=dict(spec.params) or None,
+            common=spec.common or None,
+            hidden=spec.button_only or None,
+        )
+        if dict(command.title) != dict(spec.title) or dict(command.description) != dict(spec.description):
+            # Registering a known name keeps its old texts; another skill may own the name now.
+            client.update_command(
+                vibe_bot_id, command.id, title=dict(spec.title), description=dict(spec.description) or None
+            )
+        BotCommand.objects.update_or_create(
+            bot=bot, command=spec.command, defaults={"skill_name": skill_name, "vibe_command_id": command.id}
+        )
+    for stale in BotCommand.objects.filter(bot=bot).exclude(command__in=wanted):
+        try:
+            client.delete_command(vibe_bot_id, stale.vibe_command_id)
+        except VibeNotFoundError:
+            pass  # already gone on the platform
+        stale.delete()
