@@ -19,7 +19,8 @@ from starlette.responses import JSONResponse, Response
 
 from sandbox.auth import Caller, authenticate, find_key, require_scope
 from sandbox.errors import ERRORS, status_of
-from sandbox.state import Bot, Platform, StateError
+from sandbox.records import Bot
+from sandbox.state import Platform, StateError
 
 log = logging.getLogger(__name__)
 
