@@ -1,4 +1,5 @@
-"""Writes of tenants' data: install from a verified visit, keep tokens fresh, lose and regain sessions, uninstall."""
+"""Writes of tenants' data: install from a verified visit, keep tokens fresh, lose and regain sessions,
+uninstall."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def store_session_grant(*, identity: VerifiedIdentity, session_token: str, sourc
     newly_installed = portal is None or portal.status == Portal.Status.UNINSTALLED
     if newly_installed and not identity.is_admin:
         raise InstallationError(
-            f"portal={identity.member_id} user={identity.bitrix_user_id} is not an admin and the portal is not installed",
+            f"portal={identity.member_id} user={identity.bitrix_user_id} is not an admin"
+            " and the portal is not installed",
             public_message=_(
                 "The app is not installed on this portal yet: a portal administrator must open it first."
             ),
@@ -159,7 +161,8 @@ KEY_REFUSED = _(
 
 
 def _refuse_if_uninstalled(portal: Portal) -> None:
-    """Writes on behalf of a portal's people stop at uninstall, even from a page opened before it (row locked)."""
+    """Writes on behalf of a portal's people stop at uninstall, even from a page opened before it (the row
+    is locked)."""
     if (
         not Portal.objects.select_for_update()
         .filter(pk=portal.pk)
@@ -174,7 +177,8 @@ def _refuse_if_uninstalled(portal: Portal) -> None:
 
 @transaction.atomic
 def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -> PortalApiKey:
-    """Store a personal vibe_api_ key for unattended running, after the platform confirms it is this portal's."""
+    """Store a personal vibe_api_ key for unattended running, once the platform confirms it is this
+    portal's."""
     _refuse_if_uninstalled(portal)
     if not api_key.startswith("vibe_api_"):
         raise InstallationError(
