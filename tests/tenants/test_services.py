@@ -114,7 +114,8 @@ def test_losing_every_token_pauses_the_portal_and_a_fresh_one_resumes_it(platfor
 
 
 def test_a_session_of_unstated_life_lives_the_default_until_its_first_refusal(platform, heard, settings):
-    """GET /v1/me without session.expiresAt (the me-no-expiry dialect): assume the contract's life; a 401 ends it."""
+    """GET /v1/me without session.expiresAt (the me-no-expiry dialect): assume the contract's life; a 401
+    ends it."""
     settings.TENANTS_DEFAULT_SESSION_SECONDS = 7200
     platform.control.post("/_sandbox/dialects", json={"dialects": ["me-no-expiry"]}).raise_for_status()
     token = platform.session(platform.admin)
