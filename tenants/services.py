@@ -1,5 +1,9 @@
-"""Writes of tenants' data: install from a verified visit, keep tokens fresh, lose and regain sessions,
-uninstall."""
+"""Writes of tenants' data: install on a verified identity, keep tokens fresh, lose and regain sessions,
+store the personal key, uninstall and purge, portal settings.
+
+The identity comes verified: `tenants/handshakes.py` checks a gateway visit or an OAuth code with the
+platform before anything here stores it.
+"""
 
 from __future__ import annotations
 
@@ -107,52 +111,6 @@ def store_session_grant(*, identity: VerifiedIdentity, session_token: str, sourc
         log.info("portal session restored portal=%s", portal.member_id)
         _announce(signals.portal_session_restored, portal)
     return portal
-
-
-def accept_gateway_visit(*, session_token: str, claimed_portal_id: str, claimed_user_id: str) -> Portal:
-    """A request arrived through the gateway with X-Vibe-* headers: verify with GET /v1/me, then store.
-
-    The headers are only a claim: the token must belong, per the platform, to exactly that portal and
-    user, or the visit is refused as forged.
-    """
-    identity = get_identity_backend().verify_session(session_token)
-    if (
-        identity.vibe_portal_id != claimed_portal_id
-        or str(identity.bitrix_user_id) != str(claimed_user_id).strip()
-    ):
-        log.warning(
-            "forged gateway headers refused: claimed portal=%s user=%s, token belongs to portal=%s user=%s",
-            claimed_portal_id[:64],
-            str(claimed_user_id)[:32],
-            identity.vibe_portal_id,
-            identity.bitrix_user_id,
-        )
-        raise InstallationError("gateway headers do not match the token's owner")
-    return store_session_grant(
-        identity=identity, session_token=session_token, source=SessionGrant.Source.GATEWAY
-    )
-
-
-def accept_oauth_code(*, code: str, redirect_uri: str) -> SessionGrant:
-    """Exchange an OAuth code, confirm the token with GET /v1/me, then store it; returns the user's grant."""
-    backend = get_identity_backend()
-    exchanged = backend.exchange_code(code=code, redirect_uri=redirect_uri)
-    identity = backend.verify_session(exchanged.session_token)
-    if (
-        identity.member_id != exchanged.identity.member_id
-        or identity.bitrix_user_id != exchanged.identity.bitrix_user_id
-    ):
-        log.warning(
-            "oauth token refused: /v1/me disagrees with the token exchange portal=%s", identity.member_id
-        )
-        raise InstallationError("the exchanged token belongs to someone else than the exchange said")
-    if identity.expires_at is None and exchanged.identity.expires_at is not None:
-        # The token exchange said when it ends where /v1/me did not.
-        identity = replace(identity, expires_at=exchanged.identity.expires_at)
-    portal = store_session_grant(
-        identity=identity, session_token=exchanged.session_token, source=SessionGrant.Source.OAUTH
-    )
-    return portal.grants.get(bitrix_user_id=identity.bitrix_user_id)
 
 
 KEY_REFUSED = _(

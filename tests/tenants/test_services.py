@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tenants import selectors, services, signals
+from tenants import handshakes, selectors, services, signals
 from tenants.errors import InstallationError, SessionTokenError
 from tenants.models import Portal, PortalApiKey, SessionGrant
 
@@ -39,7 +39,7 @@ def heard():
 
 def visit(platform, token: str, user: dict, *, portal_id: str | None = None) -> Portal:
     """What the gateway's X-Vibe-* headers claim, checked against the token."""
-    return services.accept_gateway_visit(
+    return handshakes.accept_gateway_visit(
         session_token=token,
         claimed_portal_id=portal_id or platform.portal_id,
         claimed_user_id=str(user["id"]),
