@@ -25,7 +25,8 @@ class _PlatformUnpickler(pickle.Unpickler):
     keeps the platform (its keys, bots and chats) instead of starting empty."""
 
     def find_class(self, module: str, name: str) -> object:
-        if module == "sandbox.state" and hasattr(records, name):
+        moved = getattr(records, name, None) if module == "sandbox.state" else None
+        if getattr(moved, "__module__", None) == records.__name__:
             module = records.__name__
         return super().find_class(module, name)
 
