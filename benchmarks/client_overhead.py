@@ -218,17 +218,18 @@ def main() -> None:
     client_rate = args.calls / min(client_times)
     mode = "in-process thread" if args.in_process else "subprocess"
     print(
-        f"sandbox: {mode}; {args.calls} calls per loop, best of {args.rounds} rounds; request budget off (NoBudget),"
+        f"sandbox: {mode}; {args.calls} calls per loop, best of {args.rounds} rounds;"
+        " request budget off (NoBudget),"
     )
     print(
-        "sandbox per-key rate limit raised to 1e6/s; mix: events, list commands, send message, register command, typing"
+        "sandbox per-key rate limit raised to 1e6/s;"
+        " mix: events, list commands, send message, register command, typing"
     )
     print(f"bare httpx loop : {bare_rate:8.0f} calls/s")
     print(f"VibeClient      : {client_rate:8.0f} calls/s")
     ratio = bare_rate / client_rate  # = the client's time per call over the bare loop's
-    print(
-        f"ratio (client/bare time per call): {ratio:.3f}  (goal <= 1.2: {'met' if ratio <= 1.2 else 'MISSED'})"
-    )
+    verdict = "met" if ratio <= 1.2 else "MISSED"
+    print(f"ratio (client/bare time per call): {ratio:.3f}  (goal <= 1.2: {verdict})")
 
 
 if __name__ == "__main__":

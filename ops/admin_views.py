@@ -1,4 +1,5 @@
-"""The fleet dashboard beside the admin index (/admin/fleet/): staff only, figures linked to their admin lists."""
+"""The fleet dashboard beside the admin index (/admin/fleet/): staff only, each figure linked to its admin
+list."""
 
 from __future__ import annotations
 

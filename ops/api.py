@@ -58,7 +58,7 @@ class Page(LimitOffsetPagination):
 
 
 def _filter(queryset, request: Request, *, text: tuple[str, ...] = (), ids: tuple[str, ...] = ()):
-    """Exact filters from the query string; an id that is not one is a 400, an unknown text matches nothing."""
+    """Exact filters from the query string: a malformed id is a 400; an unknown text matches nothing."""
     for name in (*text, *ids):
         value = request.query_params.get(name)
         if not value:

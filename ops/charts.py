@@ -26,8 +26,8 @@ def draw_time_bars(
         ),
     )
     return format_html(
-        '<svg class="ops-chart" role="img" aria-label="{}" width="{}" height="{}" viewBox="0 0 {} {}" fill="{}">'
-        "<title>{}</title>{}</svg>",
+        '<svg class="ops-chart" role="img" aria-label="{}" width="{}" height="{}"'
+        ' viewBox="0 0 {} {}" fill="{}"><title>{}</title>{}</svg>',
         title,
         width,
         height,
@@ -43,8 +43,8 @@ def draw_inline_bar(value: float, *, top: float, width: int = 90, color: str = "
     """A bar for one row of a table of counts, scaled to the table's largest."""
     length = width * value / top if top else 0
     return format_html(
-        '<svg class="ops-chart" role="img" aria-label="{}" width="{}" height="10" viewBox="0 0 {} 10" fill="{}">'
-        '<rect x="0" y="1" width="{}" height="8"></rect></svg>',
+        '<svg class="ops-chart" role="img" aria-label="{}" width="{}" height="10"'
+        ' viewBox="0 0 {} 10" fill="{}"><rect x="0" y="1" width="{}" height="8"></rect></svg>',
         value,
         width,
         width,

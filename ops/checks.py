@@ -12,7 +12,8 @@ def check_metrics_token(app_configs, **kwargs):
         return [
             checks.Warning(
                 "/metrics is open to anyone who reaches the app.",
-                hint="Set OPS_METRICS_TOKEN and have the scraper send it as a bearer token (docs/operators.md).",
+                hint="Set OPS_METRICS_TOKEN and have the scraper send it as a bearer token"
+                " (docs/operators.md).",
                 id="ops.W001",
             )
         ]

@@ -1,4 +1,5 @@
-"""Figures read when /metrics is scraped (never on a hot path): portals, sessions, bots, backlog, learned rates.
+"""Figures read when /metrics is scraped (never on a hot path): portals, sessions, bots, backlog, learned
+rates.
 
 Each is one aggregate query; labels are statuses and fixed buckets, never a portal.
 """

@@ -32,7 +32,8 @@ def record_heartbeat(*, kind: str, force: bool = False) -> None:
             kind=kind, instance=this_instance(), defaults={"beat_at": timezone.now()}
         )
     except DatabaseError:
-        # The database is what /readyz reports on; a lost beat is the symptom it shows, not a crash of the loop.
+        # The database is what /readyz reports on; a lost beat is the symptom it shows, not a crash of the
+        # loop.
         log.debug("heartbeat not written kind=%s", kind, exc_info=True)
         return
     _last_beat[kind] = now

@@ -1,4 +1,5 @@
-"""/metrics: Prometheus text from every process of this host (multiprocess mode) plus the fleet read at scrape time."""
+"""/metrics: Prometheus text from every process of this host (multiprocess mode), plus the fleet read at
+scrape time."""
 
 from __future__ import annotations
 

@@ -1,1 +1,2 @@
-"""A local VibeCode platform built from the reference and the contract; imports neither tenants nor botcore."""
+"""A local VibeCode platform, built from the reference and the contract; imports neither tenants nor
+botcore."""

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 
-from sandbox.state import Bot, Chat, Message, Platform, StateError, User
+from sandbox import event_queue
+from sandbox.payloads import bot_payload, command_payload, event_envelope, message_payload
+from sandbox.records import Bot, Chat, Message, User
+from sandbox.state import Platform, StateError
 
 _COMMAND = re.compile(r"^/(?P<name>[\w\-]+)(?:\s+(?P<params>.*))?$", re.DOTALL)
 _MENTION = re.compile(r"\[user=(\d+)\]", re.IGNORECASE)
@@ -42,12 +45,6 @@ def find_command(bot: Bot, text: str, *, chat: Chat):
     return None, ""
 
 
-def _command_payload(platform: Platform, command, params: str, context: str) -> dict:
-    # The reference's echo bot compares command.command === 'ping' (CONTRACT A §12); imbot.v2 shows "/help".
-    name = "/" + command.command if platform.speaks("command-slash") else command.command
-    return {"id": command.id, "command": name, "params": params, "context": context}
-
-
 def send_user_message(
     platform: Platform, *, user: User, chat: Chat, text: str, params: dict | None = None
 ) -> Message:
@@ -61,14 +58,14 @@ def send_user_message(
         command, command_params = find_command(bot, text, chat=chat)
         if command is not None:
             # Commands are addressed to the bot; in a group they need no mention.
-            data = platform.event_envelope(bot, chat, user)
-            data["command"] = _command_payload(platform, command, command_params, "textarea")
-            data["message"] = platform.message_payload(message)
-            platform.emit(bot, "ONIMBOTV2COMMANDADD", data)
+            data = event_envelope(platform, bot, chat, user)
+            data["command"] = command_payload(platform, command, command_params, "textarea")
+            data["message"] = message_payload(message)
+            event_queue.emit(platform, bot, "ONIMBOTV2COMMANDADD", data)
         elif hears(platform, bot, chat, text):
-            data = platform.event_envelope(bot, chat, user)
-            data["message"] = platform.message_payload(message)
-            platform.emit(bot, "ONIMBOTV2MESSAGEADD", data)
+            data = event_envelope(platform, bot, chat, user)
+            data["message"] = message_payload(message)
+            event_queue.emit(platform, bot, "ONIMBOTV2MESSAGEADD", data)
     return message
 
 
@@ -98,11 +95,11 @@ def press_button(platform: Platform, *, user: User, message: Message, index: int
         )
         if command is None:
             raise StateError("COMMAND_NOT_FOUND", f"The bot has no command {button['COMMAND']}")
-        data = platform.event_envelope(bot, chat, user)
+        data = event_envelope(platform, bot, chat, user)
         params = str(button.get("COMMAND_PARAMS", ""))
-        data["command"] = _command_payload(platform, command, params, "keyboard")
-        data["message"] = platform.message_payload(message)
-        platform.emit(bot, "ONIMBOTV2COMMANDADD", data)
+        data["command"] = command_payload(platform, command, params, "keyboard")
+        data["message"] = message_payload(message)
+        event_queue.emit(platform, bot, "ONIMBOTV2COMMANDADD", data)
     return None
 
 
@@ -126,9 +123,9 @@ def react(platform: Platform, *, user: User, message: Message, reaction: str, ac
         if not bot.is_reactions_enabled:
             continue
         if message.author_id == bot.id or hears(platform, bot, chat, message.text):
-            data = platform.event_envelope(bot, chat, user)
-            data.update(reaction=reaction, action=action, message=platform.message_payload(message))
-            platform.emit(bot, "ONIMBOTV2REACTIONCHANGE", data)
+            data = event_envelope(platform, bot, chat, user)
+            data.update(reaction=reaction, action=action, message=message_payload(message))
+            event_queue.emit(platform, bot, "ONIMBOTV2REACTIONCHANGE", data)
 
 
 def edit_user_message(platform: Platform, *, user: User, message: Message, text: str) -> None:
@@ -139,9 +136,9 @@ def edit_user_message(platform: Platform, *, user: User, message: Message, text:
     chat = platform.chats[message.chat_id]
     for bot in platform.bots_in(chat):
         if hears(platform, bot, chat, text):
-            data = platform.event_envelope(bot, chat, user)
-            data["message"] = platform.message_payload(message)
-            platform.emit(bot, "ONIMBOTV2MESSAGEUPDATE", data)
+            data = event_envelope(platform, bot, chat, user)
+            data["message"] = message_payload(message)
+            event_queue.emit(platform, bot, "ONIMBOTV2MESSAGEUPDATE", data)
 
 
 def delete_user_message(platform: Platform, *, user: User, message: Message) -> None:
@@ -151,9 +148,9 @@ def delete_user_message(platform: Platform, *, user: User, message: Message) -> 
     chat = platform.chats[message.chat_id]
     for bot in platform.bots_in(chat):
         if hears(platform, bot, chat, message.text):
-            data = platform.event_envelope(bot, chat, user)
+            data = event_envelope(platform, bot, chat, user)
             data["messageId"] = message.id
-            platform.emit(bot, "ONIMBOTV2MESSAGEDELETE", data)
+            event_queue.emit(platform, bot, "ONIMBOTV2MESSAGEDELETE", data)
 
 
 def open_private_chat(platform: Platform, *, user: User, bot: Bot) -> Chat:
@@ -163,7 +160,7 @@ def open_private_chat(platform: Platform, *, user: User, bot: Bot) -> Chat:
     is_new = (user.id, bot.id) not in platform.private_chats
     chat = platform.private_chat(user=user, bot=bot)
     if is_new:
-        platform.emit(bot, "ONIMBOTV2JOINCHAT", platform.event_envelope(bot, chat, user))
+        event_queue.emit(platform, bot, "ONIMBOTV2JOINCHAT", event_envelope(platform, bot, chat, user))
     return chat
 
 
@@ -177,11 +174,17 @@ def add_bot_to_chat(platform: Platform, *, user: User, chat: Chat, bot: Bot) -> 
     if bot.id in chat.member_ids:
         return
     chat.member_ids.append(bot.id)
-    platform.emit(bot, "ONIMBOTV2JOINCHAT", platform.event_envelope(bot, chat, user))
+    event_queue.emit(platform, bot, "ONIMBOTV2JOINCHAT", event_envelope(platform, bot, chat, user))
+
+
+def delete_bot_from_portal(platform: Platform, *, user: User, bot: Bot) -> None:
+    """A portal admin deletes the bot in Bitrix24: its last event is ONIMBOTV2DELETE, then nothing more."""
+    event_queue.emit(platform, bot, "ONIMBOTV2DELETE", {"bot": bot_payload(platform, bot)}, force=True)
+    bot.deleting = True
 
 
 def request_context(platform: Platform, *, user: User, bot: Bot, chat: Chat, context: dict) -> None:
     """A user follows a BOT_CONTEXT link: the bot hears ONIMBOTV2CONTEXTGET."""
-    data = platform.event_envelope(bot, chat, user)
+    data = event_envelope(platform, bot, chat, user)
     data["context"] = context
-    platform.emit(bot, "ONIMBOTV2CONTEXTGET", data)
+    event_queue.emit(platform, bot, "ONIMBOTV2CONTEXTGET", data)

@@ -1,3 +1,6 @@
+"""The sandbox as a Django app, installed only on developer machines and in tests, so that its
+management command (runsandbox) is found."""
+
 from django.apps import AppConfig
 
 

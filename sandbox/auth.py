@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sandbox.state import ApiKey, App, Platform, Portal, Session, StateError, User
+from sandbox.records import ApiKey, App, Portal, Session, User
+from sandbox.state import Platform, StateError
 
 
 @dataclass

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sandbox.state import IMBOT_SCOPES, ApiKey, App, Platform, Portal, User
+from sandbox.records import ApiKey, App, Portal, User
+from sandbox.state import IMBOT_SCOPES, Platform
 
 DEMO_DOMAIN = "demo.bitrix24.com"
 DEMO_PORTAL_NAME = "Demo portal"

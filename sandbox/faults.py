@@ -3,10 +3,11 @@
 A rule names a method and a route path template (as registered, e.g. "/v1/bots/{bot_id}/events", or the
 literal path, or "*") and what goes wrong there. A garbage answer is a 200 that is not what the platform
 says: an HTML error page from a proxy ("html"), bytes that are not JSON at all ("text"), or the platform's
-JSON envelope around data of the wrong shape ("json"). Every endpoint calls `Faults.before(request)` first, so a
-forced code is answered in the platform's envelope with that code's status, before any auth check: that
-is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR are reached at all. A dropped connection sends
-the start of a response and then closes the socket, so a client sees a transport error, never a reply.
+JSON envelope around data of the wrong shape ("json"). Every endpoint calls `Faults.before(request)`
+first, so a forced code is answered in the platform's envelope with that code's status, before any auth
+check: that is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR are reached at all. A dropped
+connection sends the start of a response and then closes the socket, so a client sees a transport error,
+never a reply.
 """
 
 from __future__ import annotations

@@ -34,7 +34,8 @@ from starlette.websockets import WebSocketClose
 from sandbox.gateway_proxy import proxy
 from sandbox.gateway_state import IDLE_SECONDS, Gateway, GatewayRefusal, GatewaySession
 from sandbox.pages import error_page, render_page
-from sandbox.state import Platform, Portal, User
+from sandbox.records import Portal, User
+from sandbox.state import Platform
 
 COOKIE_NAME = "_vibe_gw"
 DEFAULT_PLACEMENT = "DEFAULT"

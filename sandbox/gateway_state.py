@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 
 from sandbox.gateway_proxy import make_http_client
-from sandbox.state import App, Platform, Session, User
+from sandbox.records import App, Session, User
+from sandbox.state import Platform
 
 IDLE_SECONDS = 600.0  # the real gateway's cookie slides for about 10 minutes
 INIT_TTL_SECONDS = 300.0  # the real __init token lives about 5 minutes

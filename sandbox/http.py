@@ -19,7 +19,8 @@ from starlette.responses import JSONResponse, Response
 
 from sandbox.auth import Caller, authenticate, find_key, require_scope
 from sandbox.errors import ERRORS, status_of
-from sandbox.state import Bot, Platform, StateError
+from sandbox.records import Bot
+from sandbox.state import Platform, StateError
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,8 @@ def envelope_error(error: StateError) -> Response:
 
 
 async def read_json_body(request: Request) -> dict:
-    """The JSON object in the body; an empty body is `{}`. Oversized, non-JSON or non-object bodies are 4xx."""
+    """The JSON object in the body; an empty body is `{}`. An oversized, non-JSON or non-object body is a
+    4xx."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise ApiError("PAYLOAD_TOO_LARGE")
@@ -201,7 +203,7 @@ def endpoint(*, auth: str = "bot") -> Callable[[Handler], Callable[[Request], Aw
 
 
 def body_fields(body: dict) -> dict:
-    """The body's fields, flat or under `fields` (which wins): the two shapes the platform's bodies come in."""
+    """The body's fields, flat or under `fields` (which wins): the two shapes a platform body comes in."""
     nested = body.get("fields")
     if nested is None:
         return body

@@ -20,7 +20,9 @@ from starlette.routing import Route
 from sandbox import oauth
 from sandbox.auth import Caller
 from sandbox.http import Call, endpoint
-from sandbox.state import ApiKey, Platform, Portal, Session, User
+from sandbox.payloads import iso
+from sandbox.records import ApiKey, Portal, Session, User
+from sandbox.state import Platform
 
 ALWAYS_GRANTED_SCOPES = frozenset({"vibe:infra"})
 KEY_TYPES = {"app": "app", "api": "api"}  # ApiKey.kind -> data.type
@@ -48,7 +50,7 @@ def current_user_json(user: User) -> dict:
 
 def session_json(platform: Platform, session: Session) -> dict:
     # The reference does not document /v1/me; under `me-no-expiry` a session says nothing of its end.
-    return {} if platform.speaks("me-no-expiry") else {"expiresAt": platform.iso(session.expires_at)}
+    return {} if platform.speaks("me-no-expiry") else {"expiresAt": iso(session.expires_at)}
 
 
 def me_json(platform: Platform, caller: Caller) -> dict:

@@ -22,7 +22,8 @@ from starlette.routing import Route
 from sandbox.calls import CallRecord
 from sandbox.oauth_codes import error_response, exchange_code, mint_code, redacted
 from sandbox.pages import error_page, render_page
-from sandbox.state import ApiKey, App, Platform, StateError, User
+from sandbox.records import ApiKey, App, User
+from sandbox.state import Platform, StateError
 
 AUTHORIZE_PATH = "/v1/oauth/authorize"
 MAX_URI_LENGTH = 2048

@@ -22,7 +22,9 @@ from starlette.responses import Response
 from sandbox.auth import find_key
 from sandbox.calls import CallRecord
 from sandbox.http import ApiError, envelope_error, envelope_ok, expect_type, read_json_body, require_fields
-from sandbox.state import ApiKey, App, Platform, StateError, User
+from sandbox.payloads import iso
+from sandbox.records import ApiKey, App, User
+from sandbox.state import Platform, StateError
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +119,7 @@ def token_json(platform: Platform, *, token: str, expires_at: datetime, app: App
         "access_token": token,
         "token_type": "Bearer",
         "expires_in": max(0, int((expires_at - platform.now()).total_seconds())),
-        "expires_at": platform.iso(expires_at),
+        "expires_at": iso(expires_at),
         "scopes": sorted(app.scopes),
         "portal": {
             "id": portal.id,

@@ -13,10 +13,22 @@ import pickle
 import tempfile
 from pathlib import Path
 
+from sandbox import records
 from sandbox.state import Platform
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
+
+
+class _PlatformUnpickler(pickle.Unpickler):
+    """Reads files saved before the records moved from sandbox.state to sandbox.records, so an upgrade
+    keeps the platform (its keys, bots and chats) instead of starting empty."""
+
+    def find_class(self, module: str, name: str) -> object:
+        moved = getattr(records, name, None) if module == "sandbox.state" else None
+        if getattr(moved, "__module__", None) == records.__name__:
+            module = records.__name__
+        return super().find_class(module, name)
 
 
 def load_platform(path: Path) -> Platform | None:
@@ -25,7 +37,7 @@ def load_platform(path: Path) -> Platform | None:
         return None
     try:
         with path.open("rb") as handle:
-            version, platform = pickle.load(handle)
+            version, platform = _PlatformUnpickler(handle).load()
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
         log.warning("sandbox state in %s not loaded (%s); starting empty", path, type(error).__name__)
         return None

@@ -22,7 +22,8 @@ from pyrate_limiter import GCRA, Rate
 
 from sandbox.auth import read_bearer
 from sandbox.http import ApiError
-from sandbox.state import ApiKey, Platform
+from sandbox.records import ApiKey
+from sandbox.state import Platform
 
 _ALGORITHM = GCRA()
 

@@ -1,35 +1,26 @@
-"""The sandbox platform's own model: portals, users, apps, keys, sessions, bots, chats, messages, events.
+"""The sandbox platform's state: every record it keeps (`sandbox/records.py`), and the operations on them
+that more than one API module needs (create, look up, link).
 
 Everything lives in memory inside one asyncio process, so no locks are needed: handlers never await
 between reading and writing state. Ids are drawn from one counter per kind; users and bots share the
-user-id space, because on Bitrix24 a bot *is* a user of the portal (a bot's messages carry its id as
-`authorId`).
+user-id space, because on Bitrix24 a bot *is* a user of the portal. Each bot's event queue is
+`sandbox/event_queue.py`'s; how the records look on the wire, `sandbox/payloads.py`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import secrets
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+from sandbox.records import ApiKey, App, Bot, Chat, Message, Portal, Session, StoredFile, User
 
 IMBOT_SCOPES = frozenset({"imbot", "im"})
 DEFAULT_SESSION_TTL = 24 * 3600.0
 DEFAULT_RATE_LIMIT = 10.0  # requests per second per key (CONTRACT part A §3)
 MAX_BOTS_PER_APP_PER_PORTAL = 100
-EVENT_TYPES = (
-    "ONIMBOTV2MESSAGEADD",
-    "ONIMBOTV2MESSAGEUPDATE",
-    "ONIMBOTV2MESSAGEDELETE",
-    "ONIMBOTV2JOINCHAT",
-    "ONIMBOTV2DELETE",
-    "ONIMBOTV2CONTEXTGET",
-    "ONIMBOTV2COMMANDADD",
-    "ONIMBOTV2REACTIONCHANGE",
-)
 
 
 class StateError(Exception):
@@ -40,192 +31,6 @@ class StateError(Exception):
         self.code = code
         self.message = message
         self.hint = hint
-
-
-@dataclass
-class Portal:
-    id: str  # the portal UUID the gateway sends as X-Vibe-Portal-Id
-    member_id: str  # Bitrix24's member_id
-    domain: str
-    name: str
-    timezone: str = "Europe/Moscow"
-
-
-@dataclass
-class User:
-    id: int
-    portal_id: str
-    name: str
-    first_name: str
-    last_name: str
-    is_admin: bool = False
-    work_position: str = ""
-    active: bool = True
-    language: str = "en"
-
-
-@dataclass
-class App:
-    id: int
-    name: str
-    scopes: frozenset[str]
-
-
-@dataclass
-class ApiKey:
-    value: str
-    kind: str  # "app" (vibe_app_) or "api" (vibe_api_)
-    scopes: frozenset[str]
-    app_id: int | None = None  # for app keys
-    portal_id: str | None = None  # for personal keys: the one portal
-    user_id: int | None = None  # for personal keys: the owner
-    revoked: bool = False
-    rate_limit: float | None = None  # per-key override of the platform default
-
-    @property
-    def prefix(self) -> str:
-        return self.value[: self.value.index("_", 5) + 1]
-
-
-@dataclass
-class Session:
-    token: str
-    app_id: int
-    portal_id: str
-    user_id: int
-    created_at: datetime
-    expires_at: datetime
-
-
-@dataclass
-class Command:
-    id: int
-    bot_id: int
-    command: str  # without the leading "/"
-    title: dict[str, str]
-    params: dict[str, str]
-    common: bool = False
-    hidden: bool = False
-    extranet_support: bool = False
-    description: dict[str, str] = field(default_factory=dict)  # the reference's echo example sends one
-
-
-@dataclass
-class Event:
-    event_id: int
-    type: str
-    date: datetime
-    data: dict
-    # The eventId shown on the wire when it is not event_id: a platform bug a test injects (an id beyond
-    # bigint); the queue's order and nextOffset still follow event_id.
-    wire_id: int | None = None
-
-    @property
-    def shown_id(self) -> int:
-        return self.event_id if self.wire_id is None else self.wire_id
-
-
-@dataclass
-class Bot:
-    id: int
-    portal_id: str
-    owner_key: str  # the key value that registered it; with app keys, the (key, portal) pair owns it
-    code: str
-    name: str
-    type: str = "bot"
-    event_mode: str = "fetch"
-    webhook_url: str = ""  # eventMode "webhook" only; the sandbox keeps queueing events for polling
-    last_name: str = ""
-    work_position: str = ""
-    color: str = ""
-    gender: str = ""
-    avatar: str = ""
-    background_id: str | None = None
-    is_hidden: bool = False
-    is_reactions_enabled: bool = True
-    is_support_openline: bool = False
-    language: str = "en"
-    created_at: datetime | None = None
-    commands: dict[int, Command] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)  # unacknowledged, ascending by event_id
-    next_event_id: int = 1
-    stored_offset: int = 0  # every event below this is acknowledged
-    deleting: bool = False  # the portal deleted it: ONIMBOTV2DELETE is queued, nothing else arrives
-    waiters: set[asyncio.Event] = field(default_factory=set, repr=False)
-
-    def __getstate__(self) -> dict:
-        # Long-polls waiting on this bot belong to the running server, not to the saved platform.
-        return {**self.__dict__, "waiters": set()}
-
-
-@dataclass
-class TypingStatus:
-    """A bot's typing indicator in one chat: plain "typing…" when the code is None, shown until `until`."""
-
-    status_message_code: str | None
-    until: datetime
-
-
-@dataclass
-class Chat:
-    id: int
-    portal_id: str
-    type: str  # "private" (a user and a bot) or "chat" (group)
-    title: str = ""
-    description: str = ""
-    color: str = ""
-    avatar: str = ""
-    owner_id: int = 0
-    member_ids: list[int] = field(default_factory=list)
-    manager_ids: set[int] = field(default_factory=set)
-    text_field_enabled: bool = True
-    entity_type: str = ""
-    created_at: datetime | None = None
-    last_message_id: int = 0
-    typing: dict[int, TypingStatus] = field(default_factory=dict)  # bot id -> its indicator (POST /typing)
-    read_marks: dict[int, int] = field(default_factory=dict)  # member id -> last message id it has read
-
-    @property
-    def group_dialog_id(self) -> str:
-        return f"chat{self.id}"
-
-
-@dataclass
-class Message:
-    id: int
-    chat_id: int
-    author_id: int
-    text: str
-    date: datetime
-    is_system: bool = False
-    keyboard: list[dict] | None = None
-    attach: list | dict | None = None
-    params: dict = field(default_factory=dict)
-    reactions: dict[str, set[int]] = field(default_factory=dict)  # code -> user ids
-    uuid: str = ""
-    reply_id: int | None = None
-    url_preview: bool = True
-    deleted: bool = False
-    edited_at: datetime | None = None
-    # for command answers: the command message it answers
-    answer_to: int | None = None
-    # the sender's templateId (a UUID): a repeated send with it answers this message instead of posting again
-    template_id: str | None = None
-
-
-@dataclass
-class StoredFile:
-    id: int
-    chat_id: int
-    portal_id: str
-    name: str
-    content: bytes
-    message_id: int | None
-    download_token: str
-
-    @property
-    def extension(self) -> str:
-        return self.name.rsplit(".", 1)[-1].lower() if "." in self.name else ""
 
 
 class Platform:
@@ -376,12 +181,7 @@ class Platform:
             if bot.id in chat.member_ids:
                 chat.member_ids.remove(bot.id)
             chat.manager_ids.discard(bot.id)
-        self._wake(bot)
-
-    def delete_bot_from_portal(self, bot: Bot, *, by: User) -> None:
-        """A portal admin deleted the bot in Bitrix24: its last event is ONIMBOTV2DELETE."""
-        self.emit(bot, "ONIMBOTV2DELETE", {"bot": self.bot_payload(bot)}, force=True)
-        bot.deleting = True
+        bot.wake_long_polls()
 
     # --- chats ---------------------------------------------------------------------------------------
     def private_chat(self, *, user: User, bot: Bot) -> Chat:
@@ -490,137 +290,3 @@ class Platform:
         )
         self.files[stored.id] = stored
         return stored
-
-    # --- events --------------------------------------------------------------------------------------
-    def emit(
-        self, bot: Bot, event_type: str, data: dict, *, force: bool = False, wire_id: int | None = None
-    ) -> Event | None:
-        """Queue an event for `bot` and wake its long-polls; a bot being deleted hears nothing more."""
-        if bot.deleting and not force:
-            return None
-        event = Event(
-            event_id=bot.next_event_id, type=event_type, date=self.now(), data=data, wire_id=wire_id
-        )
-        bot.next_event_id += 1
-        bot.events.append(event)
-        self._wake(bot)
-        return event
-
-    def acknowledge(self, bot: Bot, offset: int) -> None:
-        """Acknowledge every event below `offset`; an offset never moves back, nor past the queue's end."""
-        offset = min(offset, bot.next_event_id)
-        if offset > bot.stored_offset:
-            bot.stored_offset = offset
-            bot.events = [e for e in bot.events if e.event_id >= offset]
-        if bot.deleting and not bot.events:
-            # ONIMBOTV2DELETE was the last event and it has been acknowledged: the bot is gone.
-            self.remove_bot(bot)
-
-    def pending(self, bot: Bot, *, limit: int) -> tuple[list[Event], bool]:
-        events = [e for e in bot.events if e.event_id >= bot.stored_offset]
-        return events[:limit], len(events) > limit
-
-    async def wait_for_event(self, bot: Bot, timeout: float) -> None:
-        waiter = asyncio.Event()
-        bot.waiters.add(waiter)
-        try:
-            await asyncio.wait_for(waiter.wait(), timeout)
-        except TimeoutError:
-            pass
-        finally:
-            bot.waiters.discard(waiter)
-
-    @staticmethod
-    def _wake(bot: Bot) -> None:
-        for waiter in bot.waiters:
-            waiter.set()
-
-    # --- payload shapes (CONTRACT part B §7.2) -----------------------------------------------------
-    @staticmethod
-    def iso(moment: datetime) -> str:
-        return moment.isoformat(timespec="seconds")
-
-    def bot_payload(self, bot: Bot) -> dict:
-        return {
-            "id": bot.id,
-            "code": bot.code,
-            "type": bot.type,
-            "name": bot.name,
-            "lastName": bot.last_name,
-            "workPosition": bot.work_position,
-            "color": bot.color,
-            "isHidden": bot.is_hidden,
-            "isSupportOpenline": bot.is_support_openline,
-            "isReactionsEnabled": bot.is_reactions_enabled,
-            "backgroundId": bot.background_id,
-            "language": bot.language,
-            "moduleId": "vibecode",
-            "eventMode": bot.event_mode,
-            "countMessage": sum(1 for m in self.messages.values() if m.author_id == bot.id),
-            "countCommand": len(bot.commands),
-            "countChat": sum(1 for c in self.chats.values() if bot.id in c.member_ids),
-            "countUser": sum(
-                1 for c in self.chats.values() if c.type == "private" and bot.id in c.member_ids
-            ),
-        }
-
-    def user_payload(self, user: User) -> dict:
-        return {
-            "id": user.id,
-            "active": user.active,
-            "name": user.name,
-            "firstName": user.first_name,
-            "lastName": user.last_name,
-            "workPosition": user.work_position,
-            "color": "#df532d",
-            "avatar": "",
-            "gender": "M",
-            "birthday": "",
-            "extranet": False,
-            "bot": False,
-            "connector": False,
-            "externalAuthId": "default",
-            "status": "online",
-            "idle": False,
-            "lastActivityDate": self.iso(self.now()),
-            "absent": False,
-            "departments": [1],
-            "phones": False,
-            "type": "user",
-        }
-
-    def chat_payload(self, chat: Chat, *, bot: Bot) -> dict:
-        return {
-            "id": chat.id,
-            "dialogId": self.dialog_id_for(chat, bot=bot),
-            "type": chat.type,
-            "name": chat.title,
-            "entityType": chat.entity_type,
-            "owner": chat.owner_id,
-            "avatar": chat.avatar,
-            "color": chat.color,
-        }
-
-    def message_payload(self, message: Message) -> dict:
-        return {
-            "id": message.id,
-            "chatId": message.chat_id,
-            "authorId": message.author_id,
-            "date": self.iso(message.date),
-            "text": message.text,
-            "isSystem": message.is_system,
-            "uuid": message.uuid,
-            "forward": None,
-            "params": message.params,
-            "viewedByOthers": False,
-        }
-
-    def event_envelope(self, bot: Bot, chat: Chat, user: User) -> dict:
-        """The fields every chat-borne event carries."""
-        return {
-            "bot": self.bot_payload(bot),
-            "dialogId": self.dialog_id_for(chat, bot=bot),
-            "chat": self.chat_payload(chat, bot=bot),
-            "user": self.user_payload(user),
-            "language": user.language,
-        }

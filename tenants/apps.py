@@ -1,3 +1,5 @@
+"""The tenants Django app: its models, admin, templates and management commands."""
+
 from django.apps import AppConfig
 
 

@@ -31,7 +31,8 @@ def encrypt_secret(plaintext: str) -> str:
 
 
 def decrypt_secret(ciphertext: str) -> str:
-    """The one place ciphertext becomes a secret again; a key mismatch or tampering raises, never returns ciphertext."""
+    """The one place ciphertext becomes a secret again; a key mismatch or tampering raises, never returns
+    ciphertext."""
     try:
         return current_fernet().decrypt(ciphertext.encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeError, ValueError):

@@ -1,4 +1,5 @@
-"""The OAuth redirect's gate and `state`: an invitation to start, a signed single-use state bound to the browser.
+"""The OAuth redirect's gate and `state`: an invitation to start, and a signed single-use state bound to the
+browser.
 
 The platform's authorize URL carries the app key (CONTRACT A §6), so the redirect is only ever built for a
 visitor holding an invitation we signed (`issue_invite`: an operator or a renewal reminder hands it to a
@@ -70,8 +71,8 @@ def issue_state(request: HttpRequest) -> tuple[str, list[str]]:
 
 
 def redeem_state(request: HttpRequest, state: str) -> list[str]:
-    """Accept `state` once, from the browser that started the flow, within its lifetime; else InstallationError.
-    Returns the nonces still pending, to store with `keep_pending`."""
+    """Accept `state` once, from the browser that started the flow, within its lifetime; else raise
+    InstallationError. Returns the nonces still pending, to store with `keep_pending`."""
     try:
         payload = signing.loads(state, salt=_SALT, max_age=settings.TENANTS_OAUTH_STATE_MAX_AGE)
     except signing.SignatureExpired:

@@ -28,7 +28,10 @@ class PortalCredential:
     obtained_at: datetime | None = None
 
     def __repr__(self) -> str:
-        return f"PortalCredential(kind={self.kind!r}, secret=<hidden>, user={self.bitrix_user_id}, expires_at={self.expires_at})"
+        return (
+            f"PortalCredential(kind={self.kind!r}, secret=<hidden>, user={self.bitrix_user_id},"
+            f" expires_at={self.expires_at})"
+        )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""Writes of tenants' data: install from a verified visit, keep tokens fresh, lose and regain sessions, uninstall."""
+"""Writes of tenants' data: install on a verified identity, keep tokens fresh, lose and regain sessions,
+store the personal key, uninstall and purge, portal settings.
+
+The identity comes verified: `tenants/handshakes.py` checks a gateway visit or an OAuth code with the
+platform before anything here stores it.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +57,8 @@ def store_session_grant(*, identity: VerifiedIdentity, session_token: str, sourc
     newly_installed = portal is None or portal.status == Portal.Status.UNINSTALLED
     if newly_installed and not identity.is_admin:
         raise InstallationError(
-            f"portal={identity.member_id} user={identity.bitrix_user_id} is not an admin and the portal is not installed",
+            f"portal={identity.member_id} user={identity.bitrix_user_id} is not an admin"
+            " and the portal is not installed",
             public_message=_(
                 "The app is not installed on this portal yet: a portal administrator must open it first."
             ),
@@ -107,59 +113,14 @@ def store_session_grant(*, identity: VerifiedIdentity, session_token: str, sourc
     return portal
 
 
-def accept_gateway_visit(*, session_token: str, claimed_portal_id: str, claimed_user_id: str) -> Portal:
-    """A request arrived through the gateway with X-Vibe-* headers: verify with GET /v1/me, then store.
-
-    The headers are only a claim: the token must belong, per the platform, to exactly that portal and
-    user, or the visit is refused as forged.
-    """
-    identity = get_identity_backend().verify_session(session_token)
-    if (
-        identity.vibe_portal_id != claimed_portal_id
-        or str(identity.bitrix_user_id) != str(claimed_user_id).strip()
-    ):
-        log.warning(
-            "forged gateway headers refused: claimed portal=%s user=%s, token belongs to portal=%s user=%s",
-            claimed_portal_id[:64],
-            str(claimed_user_id)[:32],
-            identity.vibe_portal_id,
-            identity.bitrix_user_id,
-        )
-        raise InstallationError("gateway headers do not match the token's owner")
-    return store_session_grant(
-        identity=identity, session_token=session_token, source=SessionGrant.Source.GATEWAY
-    )
-
-
-def accept_oauth_code(*, code: str, redirect_uri: str) -> SessionGrant:
-    """Exchange an OAuth code, confirm the token with GET /v1/me, then store it; returns the user's grant."""
-    backend = get_identity_backend()
-    exchanged = backend.exchange_code(code=code, redirect_uri=redirect_uri)
-    identity = backend.verify_session(exchanged.session_token)
-    if (
-        identity.member_id != exchanged.identity.member_id
-        or identity.bitrix_user_id != exchanged.identity.bitrix_user_id
-    ):
-        log.warning(
-            "oauth token refused: /v1/me disagrees with the token exchange portal=%s", identity.member_id
-        )
-        raise InstallationError("the exchanged token belongs to someone else than the exchange said")
-    if identity.expires_at is None and exchanged.identity.expires_at is not None:
-        # The token exchange said when it ends where /v1/me did not.
-        identity = replace(identity, expires_at=exchanged.identity.expires_at)
-    portal = store_session_grant(
-        identity=identity, session_token=exchanged.session_token, source=SessionGrant.Source.OAUTH
-    )
-    return portal.grants.get(bitrix_user_id=identity.bitrix_user_id)
-
-
 KEY_REFUSED = _(
     "The platform did not accept this key. Check that you copied all of it and that it has not been revoked."
 )
 
 
 def _refuse_if_uninstalled(portal: Portal) -> None:
-    """Writes on behalf of a portal's people stop at uninstall, even from a page opened before it (row locked)."""
+    """Writes on behalf of a portal's people stop at uninstall, even from a page opened before it (the row
+    is locked)."""
     if (
         not Portal.objects.select_for_update()
         .filter(pk=portal.pk)
@@ -174,7 +135,8 @@ def _refuse_if_uninstalled(portal: Portal) -> None:
 
 @transaction.atomic
 def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -> PortalApiKey:
-    """Store a personal vibe_api_ key for unattended running, after the platform confirms it is this portal's."""
+    """Store a personal vibe_api_ key for unattended running, once the platform confirms it is this
+    portal's."""
     _refuse_if_uninstalled(portal)
     if not api_key.startswith("vibe_api_"):
         raise InstallationError(

@@ -1,4 +1,5 @@
-"""Who is looking at the app: the verified portal user, re-checked against their live grant on every request."""
+"""Who is looking at the app: the verified portal user, re-checked against their live grant on every
+request."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def token_digest(token: str) -> str:
 
 
 def remember_viewer(request: HttpRequest, grant: SessionGrant, *, token: str | None) -> None:
-    """The verified user behind `grant` is who looks at the app from now on in this browser, while it lives."""
+    """From now on, the verified user behind `grant` is who looks at the app in this browser, while it
+    lives."""
     request.session.cycle_key()  # a new identity gets a new session id (no fixation)
     viewer = Viewer(
         member_id=grant.portal.member_id,

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
-from tenants import oauth, services
+from tenants import handshakes, oauth, services
 from tenants.errors import TenantsError
 from tenants.forms import PortalApiKeyForm, PortalSettingsForm, UninstallForm
 from tenants.identity import get_identity_backend
@@ -74,7 +74,7 @@ def app_entry(request: HttpRequest) -> HttpResponse:
     viewer = find_viewer(request)
     if viewer is None or viewer.token_digest != token_digest(token):
         try:
-            portal = services.accept_gateway_visit(
+            portal = handshakes.accept_gateway_visit(
                 session_token=token,
                 claimed_portal_id=request.headers.get("X-Vibe-Portal-Id", ""),
                 claimed_user_id=request.headers.get("X-Vibe-User-Id", ""),
@@ -128,7 +128,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
                 request, "tenants/error.html", {"message": _("Access was not granted.")}, status=400
             )
         else:
-            grant = services.accept_oauth_code(
+            grant = handshakes.accept_oauth_code(
                 code=request.GET.get("code", ""),
                 redirect_uri=request.build_absolute_uri(reverse("tenants:oauth_callback")),
             )

@@ -1,4 +1,5 @@
-"""The quality gates' tools are pinned once: the pre-commit hooks run the versions of pyproject's `test` extra."""
+"""The quality gates' tools are pinned once: the pre-commit hooks run the versions of pyproject's `test`
+extra."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ from rest_framework.parsers import JSONParser
 
 
 class BoundedJSONParser(JSONParser):
-    """DRF's JSONParser turns ValueError into a 400; Python's decoder raises RecursionError past ~1,000 levels."""
+    """DRF's JSONParser turns ValueError into a 400, but Python's decoder raises RecursionError past ~1,000
+    levels."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:

@@ -52,8 +52,8 @@ INSTALLED_APPS = [
     "botcore",
     "ops",
 ]
-# The local platform is the `sandbox` extra (pip install -e ".[sandbox]", which `make run` and `make test` use):
-# an app on developer machines and in tests where it is installed, never in production.
+# The local platform is the `sandbox` extra (pip install -e ".[sandbox]", which `make run` and `make test`
+# use): an app on developer machines and in tests where it is installed, never in production.
 VIBE_SANDBOX_INSTALLED = not IS_PRODUCTION and env.is_importable("sandbox", "starlette", "uvicorn", "jinja2")
 if VIBE_SANDBOX_INSTALLED:
     INSTALLED_APPS.append("sandbox")
@@ -159,7 +159,9 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "vibeapp API",
-    "DESCRIPTION": "The portal's skills (for its people, by their app session) and the operator API (staff, by token).",
+    "DESCRIPTION": (
+        "The portal's skills (for its people, by their app session) and the operator API (staff, by token)."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "ENUM_NAME_OVERRIDES": {
@@ -261,7 +263,8 @@ OPS_PLATFORM_CHECK_EVERY_SECONDS = float(env.read_str("OPS_PLATFORM_CHECK_EVERY_
 OPS_METRICS_TOKEN = env.read_str("OPS_METRICS_TOKEN")
 
 # --- i18n, static, security -----------------------------------------------------------------------
-# English is the source language and the last fallback; each has a catalogue under locale/ (docs/translating.md).
+# English is the source language and the last fallback; each has a catalogue under locale/
+# (docs/translating.md).
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ru", "Русский")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -272,7 +275,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env.read_str("DJANGO_STATIC_ROOT") or VAR_DIR / "static")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Hashed, compressed copies made by collectstatic; plain storage where collectstatic never ran (tests, runstack).
+    # Hashed, compressed copies made by collectstatic; plain storage where collectstatic never ran (tests,
+    # runstack).
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if IS_PRODUCTION
@@ -304,7 +308,7 @@ RATELIMIT_IP_META_KEY = "tenants.client_address.find_client_address"
 # How long an invitation to the OAuth redirect stays good (tenants/oauth.py).
 TENANTS_OAUTH_INVITE_MAX_AGE = env.read_int("TENANTS_OAUTH_INVITE_MAX_AGE", 7 * 24 * 3600)
 
-# Text for developers; VIBE_LOG_FORMAT=json for production (one JSON object a line, with portal, bot, event and
-# request id where known); secrets redacted in both.
+# Text for developers; VIBE_LOG_FORMAT=json for production (one JSON object a line, with portal, bot, event
+# and request id where known); secrets redacted in both.
 VIBE_LOG_FORMAT = env.read_str("VIBE_LOG_FORMAT", "text")
 LOGGING = build_logging(fmt=VIBE_LOG_FORMAT, level=env.read_str("VIBE_LOG_LEVEL", "INFO"))

@@ -17,7 +17,9 @@ from typing import Any
 from starlette.routing import Route
 
 from sandbox.http import ApiError, Call, Created, endpoint, envelope_ok
-from sandbox.state import Bot, Platform
+from sandbox.payloads import bot_payload
+from sandbox.records import Bot
+from sandbox.state import Platform
 
 BOT_TYPES = ("bot", "supervisor", "personal", "openline")
 EVENT_MODES = ("fetch", "webhook")
@@ -124,7 +126,7 @@ def check_event_mode(event_mode: str, webhook_url: str) -> None:
 
 def bot_json(platform: Platform, bot: Bot) -> dict:
     """The bot as the API shows it: the imbot.v2 bot object plus its profile; never a token."""
-    payload = platform.bot_payload(bot)
+    payload = bot_payload(platform, bot)
     payload.update(gender=bot.gender, active=not bot.deleting)
     if bot.event_mode == "webhook":
         payload["webhookUrl"] = bot.webhook_url

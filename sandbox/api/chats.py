@@ -22,10 +22,12 @@ from typing import Any
 
 from starlette.routing import Route
 
-from sandbox.api.dialogs import full_chat_payload, member_chat, person_payload, role_of
+from sandbox.api.dialogs import member_chat
 from sandbox.api.formats import clean_text
 from sandbox.http import ApiError, Call, body_fields, endpoint
-from sandbox.state import Chat, Platform
+from sandbox.payloads import full_chat_payload, person_payload
+from sandbox.records import Chat
+from sandbox.state import Platform
 
 CHAT_COLORS = (
     "red", "green", "mint", "lightBlue", "darkBlue", "purple", "aqua", "pink", "lime", "brown", "azure",
@@ -95,7 +97,7 @@ def group_chat(call: Call, *, rights: tuple[str, ...] = ("owner", "manager", "me
     chat = member_chat(call.platform, call.bot, call.path_param("dialog_id"))
     if chat.type == "private":
         raise ApiError("CHAT_TYPE_INVALID", "This works on group chats (chatN) only")
-    if role_of(chat, call.bot.id) not in rights:
+    if chat.role_of(call.bot.id) not in rights:
         needed = " or ".join(r for r in rights if r != "member")
         raise ApiError("ACCESS_DENIED", f"The bot must be the chat's {needed}")
     return chat

@@ -19,7 +19,8 @@ from starlette.routing import Route
 from sandbox.api.bots import flag_value
 from sandbox.api.formats import clean_message_fields
 from sandbox.http import ApiError, Call, Created, body_fields, endpoint
-from sandbox.state import Bot, Chat, Command, Message, Platform
+from sandbox.records import Bot, Chat, Command, Message
+from sandbox.state import Platform
 
 _NAME = re.compile(r"^[\w\-]{1,64}$")
 _FLAGS = {"common": "common", "hidden": "hidden", "extranetSupport": "extranet_support"}

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
+from sandbox import event_queue
 from sandbox.http import ApiError, Call, endpoint
-from sandbox.state import Bot, Event, Platform
+from sandbox.payloads import iso
+from sandbox.records import Bot, Event
+from sandbox.state import Platform
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -42,7 +45,7 @@ def query_timeout(raw: str | None) -> float:
 
 
 def event_json(platform: Platform, event: Event) -> dict:
-    date = platform.iso(event.date)
+    date = iso(event.date)
     return {"eventId": event.shown_id, "type": event.type, "date": date, "data": event.data}
 
 
@@ -67,13 +70,13 @@ async def get_events(call: Call) -> dict:
     timeout = query_timeout(query.get("timeout"))
     platform = call.platform
     if offset is not None:
-        platform.acknowledge(bot, offset)
-    events, has_more = platform.pending(bot, limit=limit)  # type: ignore[arg-type]
+        event_queue.acknowledge(platform, bot, offset)
+    events, has_more = event_queue.pending(bot, limit=limit)  # type: ignore[arg-type]
     # Whether the real platform holds a poll open is [U]; `no-long-poll` answers at once whatever is asked.
     if not events and timeout > 0 and bot.id in platform.bots and not platform.speaks("no-long-poll"):
-        await platform.wait_for_event(bot, timeout)
+        await event_queue.wait_for_event(bot, timeout)
         if bot.id in platform.bots:  # the owner may have deleted it meanwhile
-            events, has_more = platform.pending(bot, limit=limit)  # type: ignore[arg-type]
+            events, has_more = event_queue.pending(bot, limit=limit)  # type: ignore[arg-type]
     return batch_json(platform, bot, events, has_more)
 
 

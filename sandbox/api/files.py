@@ -21,7 +21,8 @@ from starlette.routing import Route
 
 from sandbox.api.formats import clean_text
 from sandbox.http import ApiError, Call, body_fields, endpoint
-from sandbox.state import Bot, Chat, Platform, StoredFile
+from sandbox.records import Bot, Chat, StoredFile
+from sandbox.state import Platform
 
 _NAME = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
 _EXTENSION = re.compile(r"^[A-Za-z0-9]{1,16}$")

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from sandbox.api.dialogs import member_chat
 from sandbox.api.formats import clean_flag
 from sandbox.http import ApiError, Call, endpoint
-from sandbox.state import TypingStatus
+from sandbox.records import TypingStatus
 
 TYPING_CODES = tuple(
     "IMBOT_AGENT_ACTION_" + name

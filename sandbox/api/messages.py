@@ -22,10 +22,12 @@ from typing import Any
 
 from starlette.routing import Route
 
-from sandbox.api.dialogs import member_chat, person_payload
+from sandbox.api.dialogs import member_chat
 from sandbox.api.formats import clean_message_fields
 from sandbox.http import ApiError, Call, endpoint
-from sandbox.state import Bot, Message, Platform
+from sandbox.payloads import chat_payload, iso, message_payload, person_payload
+from sandbox.records import Bot, Message
+from sandbox.state import Platform
 
 REACTIONS = frozenset({
     "like", "dislike", "faceWithTearsOfJoy", "redHeart", "neutralFace", "fire", "cry", "slightlySmilingFace",
@@ -69,11 +71,11 @@ def own_message(call: Call) -> Message:
 def message_json(platform: Platform, message: Message) -> dict:
     """The event message shape plus what the bot attached to it."""
     return {
-        **platform.message_payload(message),
+        **message_payload(message),
         "keyboard": message.keyboard,
         "attach": message.attach,
         "replyId": message.reply_id,
-        "editedAt": platform.iso(message.edited_at) if message.edited_at else None,
+        "editedAt": iso(message.edited_at) if message.edited_at else None,
     }
 
 
@@ -168,7 +170,7 @@ async def get_message(call: Call) -> dict:
     message = readable_message(call)
     return {
         "message": message_json(platform, message),
-        "chat": platform.chat_payload(platform.chats[message.chat_id], bot=bot),
+        "chat": chat_payload(platform, platform.chats[message.chat_id], bot=bot),
         "users": [person_payload(platform, message.author_id)],
     }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from sandbox import activity
+from sandbox import activity, event_queue
 from sandbox.api.messages import REACTIONS
 from sandbox.control.base import (
     ControlCall,
@@ -24,7 +24,8 @@ from sandbox.control.base import (
 )
 from sandbox.control.views import chat_json, event_json, message_json
 from sandbox.http import ApiError, expect_type
-from sandbox.state import Chat, Platform, User
+from sandbox.records import Chat, User
+from sandbox.state import Platform
 
 MAX_TEXT = 20_000  # the platform's message limit (CONTRACT part A §10)
 
@@ -211,7 +212,7 @@ def delete_bot(call: ControlCall) -> dict:
     if not user.is_admin:
         raise ApiError("ACCESS_DENIED", "Only a portal admin can delete a bot")
     if not bot.deleting:
-        call.platform.delete_bot_from_portal(bot, by=user)
+        activity.delete_bot_from_portal(call.platform, user=user, bot=bot)
     return {}
 
 
@@ -231,7 +232,7 @@ def raw_event(call: ControlCall) -> dict:
     wire_id = call.body.get("eventId")
     if wire_id is not None and (not isinstance(wire_id, int) or isinstance(wire_id, bool) or wire_id < 0):
         raise ApiError("INVALID_REQUEST", "eventId must be a non-negative integer")
-    event = call.platform.emit(bot, event_type, data, wire_id=wire_id)
+    event = event_queue.emit(call.platform, bot, event_type, data, wire_id=wire_id)
     if event is None:
         raise not_found("BOT_NOT_FOUND", "The bot is being deleted")
     return {"event": {"botId": bot.id, **event_json(event)}}

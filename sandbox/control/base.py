@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sandbox.http import ApiError, envelope_error, envelope_ok, expect_type, read_json_body
-from sandbox.state import Bot, Chat, Message, Platform, StateError, User
+from sandbox.records import Bot, Chat, Message, User
+from sandbox.state import Platform, StateError
 
 log = logging.getLogger(__name__)
 

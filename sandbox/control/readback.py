@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sandbox import event_queue
 from sandbox.control.base import ControlCall, control, find_bot, find_chat, find_user, not_found, parse_id
 from sandbox.control.views import (
     app_json,
@@ -96,7 +97,7 @@ def bot_messages(call: ControlCall) -> dict:
 def bot_events(call: ControlCall) -> dict:
     """The bot's pending (unacknowledged) events, without acknowledging anything."""
     bot = find_bot(call.platform, call.path_id("bot_id", "botId"))
-    events, _ = call.platform.pending(bot, limit=10**9)
+    events, _ = event_queue.pending(bot, limit=10**9)
     return {
         "events": [event_json(e) for e in events],
         "storedOffset": bot.stored_offset,

@@ -1,4 +1,5 @@
-"""Control endpoints that set the platform up: reset, portals, users, apps, keys, sessions, limits, clock, faults."""
+"""Control endpoints that set the platform up: reset, portals, users, apps, keys, sessions, limits, clock
+and faults."""
 
 from __future__ import annotations
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sandbox.state import App, Bot, Chat, Event, Message, Platform, Portal, User
+from sandbox import event_queue
+from sandbox.payloads import bot_payload
+from sandbox.records import App, Bot, Chat, Event, Message, Portal, User
+from sandbox.state import Platform
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -42,9 +45,9 @@ def bot_display_name(bot: Bot) -> str:
 
 def bot_json(platform: Platform, bot: Bot) -> dict:
     key = platform.keys.get(bot.owner_key)
-    pending, _ = platform.pending(bot, limit=10**9)
+    pending, _ = event_queue.pending(bot, limit=10**9)
     return {
-        **platform.bot_payload(bot),
+        **bot_payload(platform, bot),
         "portalId": bot.portal_id,
         "displayName": bot_display_name(bot),
         "keyKind": key.kind if key else None,  # which kind of key owns it; never the key

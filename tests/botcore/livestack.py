@@ -23,9 +23,8 @@ def database_env() -> dict[str, str]:
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         return {"VIBE_SQLITE_PATH": str(db["NAME"]), "DATABASE_URL": ""}
-    return {
-        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    }
+    user, host, port = db["USER"] or "postgres", db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return {"DATABASE_URL": f"postgres://{user}@{host}:{port}/{db['NAME']}"}
 
 
 class LiveStack:

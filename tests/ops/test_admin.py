@@ -1,5 +1,5 @@
-"""The operators' admin: the fleet dashboard's figures and links, portal actions through the lifecycle, no status
-edit or hard delete, one query for a list however long, autocomplete filters, the settings label."""
+"""The operators' admin: the fleet dashboard's figures and links, portal actions through the lifecycle, no
+status edit or hard delete, one query for a list however long, autocomplete filters, the settings label."""
 
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ def test_send_the_renewal_reminder_now(operator, fleet):
 
 
 def test_reverify_keeps_a_good_session_and_drops_a_refused_one(operator, platform):
-    """Re-verified by the sandbox's own GET /v1/me: the platform's word on the role wins, a refusal ends it."""
+    """Re-verified by the sandbox's own GET /v1/me: the platform's word on roles wins, a refusal ends it."""
     portal = Portal.objects.create(
         member_id=platform.member_id, vibe_portal_id=platform.portal_id, domain=platform.portal["domain"]
     )

@@ -1,5 +1,5 @@
-"""An operator in a real browser: signs in, opens the fleet dashboard from the admin index, follows a figure to
-its rows, and steers a portal (renewal reminder, uninstall with confirmation) from the portal list."""
+"""An operator in a real browser: signs in, opens the fleet dashboard from the admin index, follows a figure
+to its rows, and steers a portal (renewal reminder, uninstall with confirmation) from the portal list."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The operator API: staff only (token or admin session), portals/bots/events read, actions through the lifecycle,
-never a secret in an answer; /api/schema/ is a valid OpenAPI 3 document of every API."""
+"""The operator API: staff only (token or admin session), portals/bots/events read, actions through the
+lifecycle, never a secret in an answer; /api/schema/ is a valid OpenAPI 3 document of every API."""
 
 from __future__ import annotations
 

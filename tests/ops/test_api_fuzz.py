@@ -1,4 +1,5 @@
-"""Every operation of /api/schema/ fuzzed from the schema (schemathesis): no 5xx, for an operator and a portal admin.
+"""Every operation of /api/schema/ fuzzed from the schema (schemathesis): no 5xx, for an operator and a portal
+admin.
 
 Each operation gets a few dozen generated requests, with the credentials of a staff token and of a signed-in
 portal admin (session and CSRF cookies) at once, against a database holding a small fleet.
@@ -30,7 +31,8 @@ CSRF = "f" * 32
 
 @pytest.fixture
 def connections_kept_open():
-    """As Django's test client does: a request's end must not close the test's connection (and its transaction)."""
+    """As Django's test client does: a request's end must not close the test's connection (and its
+    transaction)."""
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     yield

@@ -1,4 +1,5 @@
-"""/healthz answers while the process runs; /readyz names each part that is down with a 503, and sends no secret."""
+"""/healthz answers while the process runs; /readyz names each part that is down with a 503, and sends no
+secret."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Log lines as JSON carry portal, bot, event and the gateway's request id; secrets never reach a line; an idle
-bot's task chatter stays below INFO; text stays the development default."""
+"""Log lines as JSON carry portal, bot, event and the gateway's request id; secrets never reach a line; an
+idle bot's task chatter stays below INFO; text stays the development default."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from ops.logs import bind_log_context, build_logging, clear_log_context, log_con
 
 @pytest.fixture
 def log_output():
-    """The project's JSON logging config, its console writing into a buffer; the test's config restored after."""
+    """The project's JSON logging config with its console writing into a buffer; the test's config restored
+    after."""
 
     def configure(fmt: str) -> io.StringIO:
         logging.config.dictConfig(build_logging(fmt=fmt, level="INFO"))

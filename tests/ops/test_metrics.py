@@ -1,5 +1,6 @@
 """/metrics speaks Prometheus text: poll outcomes, finished events with their timings, 429s, and fleet figures
-read at scrape time; series of other processes are summed from the multiprocess directory; no per-portal label."""
+read at scrape time; series of other processes are summed from the multiprocess directory; no per-portal
+label."""
 
 from __future__ import annotations
 

@@ -210,8 +210,8 @@ def test_the_page_shows_what_a_bot_does_beyond_text(sandbox, browser_page, world
     bot.send(
         dialog_id,
         {
-            "message": "Ticket [url=https://example.com/t/1]#1[/url]: [put=/more page 3]fill[/put] or [send=/more]send[/send]"
-            " [url=javascript:alert(1)]not a link[/url]",
+            "message": "Ticket [url=https://example.com/t/1]#1[/url]: [put=/more page 3]fill[/put]"
+            " or [send=/more]send[/send] [url=javascript:alert(1)]not a link[/url]",
             "attach": [
                 {"MESSAGE": "[B]Status[/B]"},
                 {"GRID": [{"NAME": "Owner", "VALUE": "Anna", "DISPLAY": "LINE"}]},

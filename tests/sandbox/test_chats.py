@@ -82,7 +82,8 @@ def test_create_takes_the_flat_form(sandbox, client, tenant, bot_id):
     assert chat_of(sandbox, response.json()["data"]["chat"]["id"]).title == "Flat"
 
 
-@pytest.mark.parametrize(("given", "stored"), [("MINT", "mint"), ("lightblue", "lightBlue"), ("LIGHT_BLUE", "lightBlue"),
+@pytest.mark.parametrize(("given", "stored"), [("MINT", "mint"), ("lightblue", "lightBlue"),
+                                               ("LIGHT_BLUE", "lightBlue"),
                                                ("Graphite", "graphite")])  # fmt: skip
 def test_create_reads_the_color_case_insensitively(client, bot_id, given, stored):
     assert create(client, bot_id, title="Colors", color=given)["chat"]["color"] == stored
@@ -128,9 +129,9 @@ def test_create_works_with_an_app_key_and_session(sandbox):
 @pytest.mark.parametrize(
     "fields",
     [{"title": "x", "color": "orange"}, {"title": "x", "avatar": "data:image/png;base64,AAAA"},
-     {"title": "x", "avatar": "not base64!"}, {"title": "x", "userIds": "1,2"}, {"title": "x", "userIds": [True]},
-     {"title": 5}, {"title": "x", "ownerId": 99999}, {"title": "x", "ownerId": "me"}, {"title": "x", "message": 1},
-     {"title": "x", "description": ["d"]}],
+     {"title": "x", "avatar": "not base64!"}, {"title": "x", "userIds": "1,2"},
+     {"title": "x", "userIds": [True]}, {"title": 5}, {"title": "x", "ownerId": 99999},
+     {"title": "x", "ownerId": "me"}, {"title": "x", "message": 1}, {"title": "x", "description": ["d"]}],
 )  # fmt: skip
 def test_create_with_a_bad_field_is_400_and_makes_nothing(sandbox, client, bot_id, fields):
     response = client.post(f"/bots/{bot_id}/chats", json={"fields": fields})
@@ -155,8 +156,9 @@ def test_get_of_a_private_dialog_by_user_id(sandbox, client, tenant, bot_id):
 
 @pytest.mark.parametrize(
     ("dialog", "status", "code"),
-    [("chat{theirs}", 403, "ACCESS_DENIED"), ("chat4242", 404, "CHAT_NOT_FOUND"), ("{colleague}", 404, "CHAT_NOT_FOUND"),
-     ("4242", 404, "USER_NOT_FOUND"), ("team", 400, "DIALOG_ID_INVALID")],
+    [("chat{theirs}", 403, "ACCESS_DENIED"), ("chat4242", 404, "CHAT_NOT_FOUND"),
+     ("{colleague}", 404, "CHAT_NOT_FOUND"), ("4242", 404, "USER_NOT_FOUND"),
+     ("team", 400, "DIALOG_ID_INVALID")],
 )  # fmt: skip
 def test_get_errors(sandbox, client, tenant, bot_id, dialog, status, code):
     names = {"theirs": seed_group(sandbox, tenant, []), "colleague": tenant.extra_user_ids[0]}
@@ -180,7 +182,8 @@ def test_update_changes_the_sent_fields(sandbox, client, bot_id, group):
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [({}, 400, "INVALID_REQUEST"), ({"fields": {"title": ""}}, 400, "INVALID_REQUEST"),
-     ({"fields": {"color": "orange"}}, 400, "INVALID_REQUEST"), ({"fields": "title"}, 400, "INVALID_REQUEST")],
+     ({"fields": {"color": "orange"}}, 400, "INVALID_REQUEST"),
+     ({"fields": "title"}, 400, "INVALID_REQUEST")],
 )  # fmt: skip
 def test_a_bad_update_is_400(sandbox, client, bot_id, group, body, status, code):
     response = client.patch(f"/bots/{bot_id}/chats/{group['dialogId']}", json=body)
@@ -227,7 +230,9 @@ def test_set_owner_hands_the_chat_to_a_member(sandbox, client, tenant, bot_id, g
 
 
 @pytest.mark.parametrize(
-    ("body", "code"), [({"userId": "{third}"}, "USER_NOT_IN_CHAT"), ({}, "INVALID_REQUEST"), ({"userId": "x"}, "INVALID_REQUEST")]
+    ("body", "code"),
+    [({"userId": "{third}"}, "USER_NOT_IN_CHAT"), ({}, "INVALID_REQUEST"),
+     ({"userId": "x"}, "INVALID_REQUEST")],
 )  # fmt: skip
 def test_set_owner_errors(sandbox, client, tenant, bot_id, group, body, code):
     body = {k: (tenant.extra_user_ids[1] if v == "{third}" else v) for k, v in body.items()}
@@ -288,8 +293,8 @@ def test_the_owner_cannot_be_removed(sandbox, client, tenant, bot_id):
 
 @pytest.mark.parametrize(
     ("method", "body"),
-    [("POST", {}), ("POST", {"userIds": 5}), ("POST", {"userIds": ["a"]}), ("DELETE", {}), ("DELETE", {"userId": None}),
-     ("DELETE", {"userIds": [1.5]})],
+    [("POST", {}), ("POST", {"userIds": 5}), ("POST", {"userIds": ["a"]}), ("DELETE", {}),
+     ("DELETE", {"userId": None}), ("DELETE", {"userIds": [1.5]})],
 )  # fmt: skip
 def test_member_changes_with_bad_ids_are_400(client, bot_id, group, method, body):
     response = client.request(method, f"/bots/{bot_id}/chats/{group['dialogId']}/users", json=body)
@@ -324,8 +329,8 @@ def test_list_users_of_a_private_dialog(sandbox, client, tenant, bot_id):
     assert {u["id"] for u in users} == {tenant.user_id, bot_id}
 
 
-@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "201"}, {"limit": "all"}, {"order[name]": "ASC"},
-                                    {"order[id]": "UP"}])  # fmt: skip
+@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "201"}, {"limit": "all"},
+                                    {"order[name]": "ASC"}, {"order[id]": "UP"}])  # fmt: skip
 def test_list_users_with_bad_paging_is_400(client, bot_id, group, params):
     response = client.get(f"/bots/{bot_id}/chats/{group['dialogId']}/users", params=params)
     assert response.status_code == 400 and error_of(response) == "INVALID_REQUEST"
@@ -366,8 +371,9 @@ def test_a_manager_bot_cannot_appoint_managers(sandbox, client, tenant, bot_id):
 def test_bad_input_to_chat_endpoints_is_4xx_never_500(sandbox, client, bot_id, group):
     path = f"/bots/{bot_id}/chats/{group['dialogId']}"
     for method, suffix, content in [
-        ("POST", "", b"{oops"), ("PATCH", "", b"[]"), ("POST", "/owner", b"\xff"), ("POST", "/users", b'{"userIds": {}}'),
-        ("DELETE", "/managers", b'{"userIds": [null]}'), ("POST", "/leave", b"42"), ("GET", "/users?limit=-1", b""),
+        ("POST", "", b"{oops"), ("PATCH", "", b"[]"), ("POST", "/owner", b"\xff"),
+        ("POST", "/users", b'{"userIds": {}}'), ("DELETE", "/managers", b'{"userIds": [null]}'),
+        ("POST", "/leave", b"42"), ("GET", "/users?limit=-1", b""),
     ]:  # fmt: skip
         target = f"/bots/{bot_id}/chats" if suffix == "" and method == "POST" else path + suffix
         response = client.request(

@@ -1,4 +1,5 @@
-"""The control API over real HTTP: setting the platform up, acting as portal users, reading back what bots did."""
+"""The control API over real HTTP: setting the platform up, acting as portal users, reading back what bots
+did."""
 
 from __future__ import annotations
 

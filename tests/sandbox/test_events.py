@@ -7,7 +7,7 @@ import threading
 import httpx
 import pytest
 
-from sandbox import activity
+from sandbox import activity, event_queue
 from tests.sandbox.helpers import client_for, error_of, register_bot, user_writes
 
 
@@ -110,7 +110,7 @@ def test_the_default_limit_is_100_and_1000_is_allowed(sandbox, client, tenant, b
     def flood(services):
         platform = services.platform
         for n in range(150):
-            platform.emit(platform.bots[bot_id], "ONIMBOTV2CONTEXTGET", {"n": n})
+            event_queue.emit(platform, platform.bots[bot_id], "ONIMBOTV2CONTEXTGET", {"n": n})
 
     sandbox.run_in_loop(flood)
     default = poll(client, bot_id)
@@ -186,7 +186,9 @@ def test_a_bot_deleted_by_its_portal_still_serves_its_last_delete_event(sandbox,
 
     def delete_in_portal(services):
         platform = services.platform
-        platform.delete_bot_from_portal(platform.bots[bot_id], by=platform.users[tenant.user_id])
+        activity.delete_bot_from_portal(
+            platform, user=platform.users[tenant.user_id], bot=platform.bots[bot_id]
+        )
 
     sandbox.run_in_loop(delete_in_portal)
     user_writes(sandbox, tenant.user_id, bot_id, "too late")  # a bot being deleted hears nothing more

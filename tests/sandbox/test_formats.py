@@ -45,8 +45,8 @@ def stored(sandbox, response):
 
 def test_clean_message_fields_returns_every_key_with_defaults():
     assert clean_message_fields({}) == {
-        "text": "", "keyboard": None, "attach": None, "is_system": False, "url_preview": True, "reply_id": None,
-        "template_id": None,
+        "text": "", "keyboard": None, "attach": None, "is_system": False, "url_preview": True,
+        "reply_id": None, "template_id": None,
     }  # fmt: skip
 
 
@@ -148,15 +148,18 @@ VALID_ATTACHES = [
     ("full form", {"ID": 1, "COLOR_TOKEN": "primary", "COLOR": "#29619b", "BLOCKS": [MESSAGE_BLOCK]}),
     ("bare array of blocks", [MESSAGE_BLOCK, {"DELIMITER": {}}]),
     ("JSON string", json.dumps({"BLOCKS": [MESSAGE_BLOCK]})),
-    ("several full attaches", [{"BLOCKS": [MESSAGE_BLOCK]}, {"COLOR_TOKEN": "alert", "BLOCKS": [MESSAGE_BLOCK]}]),
-    ("user block", [{"USER": {"NAME": "Anna", "AVATAR": "https://example.com/a.png", "LINK": "/company/personal/user/1/"}}]),
+    ("several full attaches", [{"BLOCKS": [MESSAGE_BLOCK]},
+                               {"COLOR_TOKEN": "alert", "BLOCKS": [MESSAGE_BLOCK]}]),
+    ("user block", [{"USER": {"NAME": "Anna", "AVATAR": "https://example.com/a.png",
+                              "LINK": "/company/personal/user/1/"}}]),
     ("link block", [{"LINK": {"NAME": "Docs", "DESC": "Read [i]this[/i]", "LINK": "https://example.com",
                               "PREVIEW": "https://example.com/p.png", "WIDTH": 100, "HEIGHT": 50}}]),
     ("delimiter block", [{"DELIMITER": {"SIZE": 200, "COLOR": "#c2c2c2"}}]),
     ("grid block", [{"GRID": [{"NAME": "Done", "VALUE": "12", "DISPLAY": "LINE", "WIDTH": 100},
                               {"NAME": "Left", "VALUE": 3, "DISPLAY": "ROW", "COLOR_TOKEN": "secondary"},
                               {"VALUE": "only value", "DISPLAY": "BLOCK"}]}]),
-    ("image list", [{"IMAGE": [{"LINK": "https://example.com/i.png", "NAME": "Chart", "PREVIEW": "/p.png"}]}]),
+    ("image list", [{"IMAGE": [{"LINK": "https://example.com/i.png", "NAME": "Chart",
+                                "PREVIEW": "/p.png"}]}]),
     ("single image object", [{"IMAGE": {"LINK": "https://example.com/i.png"}}]),
     ("file block", [{"FILE": [{"LINK": "https://example.com/r.pdf", "NAME": "r.pdf", "SIZE": 1024}]}]),
 ]  # fmt: skip
@@ -205,7 +208,8 @@ def test_a_bad_attach_is_400_attach_error_naming_the_problem(send, attach, menti
 
 
 def _attach_of_size(size: int) -> list:
-    """An attach whose json.dumps(ensure_ascii=False) is exactly `size` characters (Cyrillic counts as one)."""
+    """An attach whose json.dumps(ensure_ascii=False) is exactly `size` characters (a Cyrillic letter
+    counts as one)."""
     overhead = len(json.dumps([{"MESSAGE": ""}], ensure_ascii=False))
     return [{"MESSAGE": "ж" * (size - overhead)}]
 

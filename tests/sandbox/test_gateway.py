@@ -99,7 +99,7 @@ class AppThread:
         self.thread.join(timeout=10)
 
 
-# --- fixtures ------------------------------------------------------------------------------------------------
+# --- fixtures -----------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def echo_app():
     app = AppThread().start()
@@ -157,7 +157,7 @@ FORGED = {
 }
 
 
-# --- without a session -----------------------------------------------------------------------------------------
+# --- without a session --------------------------------------------------------------------------------------
 def test_without_the_cookie_no_x_vibe_header_reaches_the_app(browser, demo):
     data = echoed(browser.get("/portal/", headers=FORGED))
     assert data["vibe"] == {}
@@ -171,7 +171,7 @@ def test_an_unknown_cookie_injects_nothing_and_is_cleared(browser, demo):
     assert '_vibe_gw=""' in response.headers["set-cookie"] and "Max-Age=0" in response.headers["set-cookie"]
 
 
-# --- opening the app -----------------------------------------------------------------------------------------
+# --- opening the app ----------------------------------------------------------------------------------------
 def test_open_sets_an_http_only_cookie_and_lands_with_placement_params(browser, demo):
     response = open_as(browser, demo.users[0].id, next="/portal/?tab=skills")
     assert response.status_code == 302
@@ -256,7 +256,7 @@ def test_an_expired_platform_session_is_still_sent_so_the_app_meets_token_expire
     assert me.status_code == 401 and me.json()["error"]["code"] == "TOKEN_EXPIRED"
 
 
-# --- the one-time __init token (the real platform's shape) ------------------------------------------------------
+# --- the one-time __init token (the real platform's shape) --------------------------------------------------
 def test_init_token_sets_the_cookie_and_lands_on_the_clean_url(browser, demo):
     first = open_as(browser, demo.users[1].id, next="/portal/", via="init")
     assert first.status_code == 302 and "set-cookie" not in first.headers
@@ -287,7 +287,7 @@ def test_an_init_token_expires_after_five_minutes(browser, demo, gw):
     assert browser.get(landing).status_code == 401
 
 
-# --- the gateway session's life ----------------------------------------------------------------------------------
+# --- the gateway session's life -----------------------------------------------------------------------------
 def advance(gw, seconds: float) -> None:
     gw.run_in_loop(lambda s: setattr(s.platform, "clock_offset", s.platform.clock_offset + seconds))
 
@@ -314,7 +314,7 @@ def test_a_platform_reset_ends_every_gateway_session(browser, demo, gw):
     assert echoed(browser.get("/"))["vibe"] == {}
 
 
-# --- pass-through ----------------------------------------------------------------------------------------------
+# --- pass-through -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 def test_method_path_query_and_body_reach_the_app_unchanged(browser, demo, method):
     body = "привет, app ✓".encode()
@@ -364,7 +364,7 @@ def test_a_head_request_goes_through(browser, demo):
     assert response.status_code == 200 and response.content == b""
 
 
-# --- the gateway's own pages ------------------------------------------------------------------------------------
+# --- the gateway's own pages --------------------------------------------------------------------------------
 def test_the_login_page_lists_the_portals_and_their_users(browser, demo):
     page = browser.get("/_gateway/login")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -416,7 +416,7 @@ def test_an_unknown_gateway_page_is_404(browser, demo):
     assert browser.get("/_gateway/nothing").status_code == 404
 
 
-# --- other gateways ------------------------------------------------------------------------------------------
+# --- other gateways -----------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_an_app_that_is_down_is_a_502_page():
     server = SandboxThread(gateway=True, app_url=f"http://127.0.0.1:{free_port()}").start()

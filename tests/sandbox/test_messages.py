@@ -91,8 +91,8 @@ def test_send_to_a_group_chat_without_the_bot_is_403_access_denied(sandbox, clie
 
 @pytest.mark.parametrize(
     ("dialog_id", "status", "code"),
-    [("chat999", 404, "CHAT_NOT_FOUND"), ("999", 404, "USER_NOT_FOUND"), ("general", 400, "DIALOG_ID_INVALID"),
-     ("", 400, "INVALID_REQUEST")],
+    [("chat999", 404, "CHAT_NOT_FOUND"), ("999", 404, "USER_NOT_FOUND"),
+     ("general", 400, "DIALOG_ID_INVALID"), ("", 400, "INVALID_REQUEST")],
 )  # fmt: skip
 def test_send_to_an_unknown_dialog_is_a_clear_4xx(client, bot_id, dialog_id, status, code):
     response = send(client, bot_id, dialog_id, message="anyone?")
@@ -221,8 +221,8 @@ def test_edit_of_someone_elses_message_is_403(sandbox, client, tenant, bot_id):
 @pytest.mark.parametrize(
     ("fields", "status", "code"),
     [({}, 400, "INVALID_REQUEST"), ({"message": "", "keyboard": "N", "attach": "N"}, 400, "EMPTY_MESSAGE"),
-     ({"keyboard": [{"TEXT": "x"}]}, 400, "KEYBOARD_ERROR"), ({"attach": {"BLOCKS": "x"}}, 400, "ATTACH_ERROR"),
-     ({"message": 5}, 400, "INVALID_REQUEST")],
+     ({"keyboard": [{"TEXT": "x"}]}, 400, "KEYBOARD_ERROR"),
+     ({"attach": {"BLOCKS": "x"}}, 400, "ATTACH_ERROR"), ({"message": 5}, 400, "INVALID_REQUEST")],
 )  # fmt: skip
 def test_a_bad_edit_is_refused_and_changes_nothing(sandbox, client, bot_id, own, fields, status, code):
     response = client.patch(f"/bots/{bot_id}/messages/{own}", json={"fields": fields})
@@ -377,8 +377,10 @@ def test_read_in_a_group_chat(sandbox, client, tenant, bot_id):
 
 @pytest.mark.parametrize(
     ("dialog", "body", "status", "code"),
-    [("chat{other}", {}, 403, "ACCESS_DENIED"), ("{user}", {"messageId": "{foreign}"}, 404, "MESSAGE_NOT_FOUND"),
-     ("{user}", {"messageId": "abc"}, 400, "INVALID_REQUEST"), ("{user}", {"messageId": True}, 400, "INVALID_REQUEST"),
+    [("chat{other}", {}, 403, "ACCESS_DENIED"),
+     ("{user}", {"messageId": "{foreign}"}, 404, "MESSAGE_NOT_FOUND"),
+     ("{user}", {"messageId": "abc"}, 400, "INVALID_REQUEST"),
+     ("{user}", {"messageId": True}, 400, "INVALID_REQUEST"),
      ("{colleague}", {}, 404, "CHAT_NOT_FOUND"), ("chat0", {}, 404, "CHAT_NOT_FOUND")],
 )  # fmt: skip
 def test_read_errors(sandbox, client, tenant, bot_id, dialog, body, status, code):
@@ -437,8 +439,12 @@ def test_reaction_delete_takes_the_code_from_the_query_too(sandbox, client, bot_
 
 
 def test_the_bots_reaction_sits_beside_a_users(sandbox, client, tenant, bot_id, said):
-    sandbox.run_in_loop(lambda s: activity.react(s.platform, user=s.platform.users[tenant.user_id],
-                                                 message=s.platform.messages[said], reaction="like"))  # fmt: skip
+    def user_likes(services):
+        platform = services.platform
+        user, message = platform.users[tenant.user_id], platform.messages[said]
+        activity.react(platform, user=user, message=message, reaction="like")
+
+    sandbox.run_in_loop(user_likes)
     client.post(f"/bots/{bot_id}/messages/{said}/reactions", json={"reaction": "like"})
     assert reactions_of(sandbox, said) == {"like": {tenant.user_id, bot_id}}
 
@@ -474,7 +480,8 @@ def test_reacting_in_a_chat_without_the_bot_is_403_and_to_nothing_404(sandbox, c
 
 @pytest.mark.parametrize(
     ("method", "path", "content"),
-    [("POST", "/messages", b"{not json"), ("POST", "/messages", b"[1, 2]"), ("POST", "/messages", b'{"fields": "hi"}'),
+    [("POST", "/messages", b"{not json"), ("POST", "/messages", b"[1, 2]"),
+     ("POST", "/messages", b'{"fields": "hi"}'),
      ("POST", "/messages", b'{"dialogId": ["1"], "fields": {"message": "x"}}'),
      ("PATCH", "/messages/1", b"\xff\xfe"), ("PATCH", "/messages/1", b'{"fields": [1]}'),
      ("POST", "/messages/1/reactions", b'"like"'), ("POST", "/chats/1/read", b"{"),

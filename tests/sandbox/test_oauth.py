@@ -1,4 +1,5 @@
-"""The OAuth redirect over real HTTP: consent page, Allow/Deny, single-use short-lived codes, the code exchange."""
+"""The OAuth redirect over real HTTP: consent page, Allow/Deny, single-use short-lived codes, the code
+exchange."""
 
 from __future__ import annotations
 
@@ -231,7 +232,7 @@ def test_a_reset_forgets_codes(http, world, sandbox):
     refused(exchange(http, key, code), 401, "INVALID_API_KEY")
 
 
-# --- bad requests --------------------------------------------------------------------------------------------
+# --- bad requests -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("app_key", [None, "", "vibe_app_unknown", "garbage"])
 def test_a_bad_app_key_gets_an_error_page_and_no_redirect(http, world, app_key):
     params = {"redirect_uri": CALLBACK, "state": "s"}

@@ -1,4 +1,5 @@
-"""`manage.py runsandbox` as a real process: it starts, serves the demo world, says where to go, and stops cleanly."""
+"""`manage.py runsandbox` as a real process: it starts, serves the demo world, says where to go, and stops
+cleanly."""
 
 from __future__ import annotations
 

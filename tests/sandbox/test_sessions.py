@@ -1,4 +1,5 @@
-"""Session tokens over real HTTP: they live a configurable number of seconds on the platform's clock, then 401."""
+"""Session tokens over real HTTP: they live a configurable number of seconds on the platform's clock, then
+401."""
 
 from __future__ import annotations
 

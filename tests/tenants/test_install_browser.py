@@ -1,4 +1,5 @@
-"""The OAuth consent clicked through in a real browser: an invitation link → the sandbox's consent → back, installed."""
+"""The OAuth consent clicked through in a real browser: an invitation link → the sandbox's consent → back,
+installed."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tenants import selectors, services
+from tenants import handshakes, selectors, services
 from tenants.models import SessionGrant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +21,7 @@ def secrets(platform) -> dict[str, str]:
 @pytest.fixture
 def installed(platform, secrets):
     admin_id = platform.admin["id"]
-    portal = services.accept_gateway_visit(
+    portal = handshakes.accept_gateway_visit(
         session_token=secrets["token"], claimed_portal_id=platform.portal_id, claimed_user_id=str(admin_id)
     )
     services.set_portal_api_key(portal, api_key=secrets["key"], added_by_user_id=admin_id)
@@ -59,8 +59,8 @@ def test_install_refresh_and_uninstall_log_no_token(platform, secrets, caplog):
     visit = dict(
         session_token=secrets["token"], claimed_portal_id=platform.portal_id, claimed_user_id=str(admin_id)
     )
-    portal = services.accept_gateway_visit(**visit)
-    services.accept_gateway_visit(**visit)
+    portal = handshakes.accept_gateway_visit(**visit)
+    handshakes.accept_gateway_visit(**visit)
     services.set_portal_api_key(portal, api_key=secrets["key"], added_by_user_id=admin_id)
     services.report_credential_refused(portal, credential=selectors.get_portal_credential(portal))
     services.uninstall_portal(portal, reason="admin")

@@ -6,7 +6,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 
-from tenants import selectors, services
+from tenants import handshakes, selectors
 from tenants.crypto import is_encrypted_with_newest_key
 from tenants.models import SessionGrant
 
@@ -20,7 +20,7 @@ def test_rotation_moves_every_secret_to_the_newest_key_and_is_safe_to_repeat(pla
         user = platform.admin if index == 0 else platform.add_user(f"Admin {index}", is_admin=True)
         token = platform.session(user)
         tokens.add(token)
-        services.accept_gateway_visit(
+        handshakes.accept_gateway_visit(
             session_token=token, claimed_portal_id=platform.portal_id, claimed_user_id=str(user["id"])
         )
     new_key = Fernet.generate_key().decode()

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tenants import selectors, services, signals
+from tenants import handshakes, selectors, services, signals
 from tenants.errors import InstallationError, SessionTokenError
 from tenants.models import Portal, PortalApiKey, SessionGrant
 
@@ -39,7 +39,7 @@ def heard():
 
 def visit(platform, token: str, user: dict, *, portal_id: str | None = None) -> Portal:
     """What the gateway's X-Vibe-* headers claim, checked against the token."""
-    return services.accept_gateway_visit(
+    return handshakes.accept_gateway_visit(
         session_token=token,
         claimed_portal_id=portal_id or platform.portal_id,
         claimed_user_id=str(user["id"]),
@@ -114,7 +114,8 @@ def test_losing_every_token_pauses_the_portal_and_a_fresh_one_resumes_it(platfor
 
 
 def test_a_session_of_unstated_life_lives_the_default_until_its_first_refusal(platform, heard, settings):
-    """GET /v1/me without session.expiresAt (the me-no-expiry dialect): assume the contract's life; a 401 ends it."""
+    """GET /v1/me without session.expiresAt (the me-no-expiry dialect): assume the contract's life; a 401
+    ends it."""
     settings.TENANTS_DEFAULT_SESSION_SECONDS = 7200
     platform.control.post("/_sandbox/dialects", json={"dialects": ["me-no-expiry"]}).raise_for_status()
     token = platform.session(platform.admin)

@@ -1,5 +1,6 @@
-"""The portal pages trust a browser only while its grant lives: uninstall, expiry and demotion take effect on the
-next request; malformed gateway headers get a 400; /oauth/start/ is invitation-only, rate-limited and stateless."""
+"""The portal pages trust a browser only while its grant lives: uninstall, expiry and demotion take effect on
+the next request; malformed gateway headers get a 400; /oauth/start/ is invitation-only, rate-limited and
+stateless."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Behind gunicorn in production mode the admin is styled: collectstatic's hashed files, served by whitenoise."""
+"""Behind gunicorn in production mode the admin is styled: collectstatic's hashed files, served by
+whitenoise."""
 
 from __future__ import annotations
 

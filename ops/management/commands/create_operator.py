@@ -24,7 +24,10 @@ def ensure_operators_group() -> Group:
 
 
 class Command(BaseCommand):
-    help = "Create (or update) an operator: a staff account in the Operators group; optionally issue an API token."
+    help = (
+        "Create (or update) an operator: a staff account in the Operators group;"
+        " optionally issue an API token."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")

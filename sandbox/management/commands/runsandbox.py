@@ -17,7 +17,7 @@ from sandbox.state import StateError
 
 
 class Command(BaseCommand):
-    help = "Run the local VibeCode platform sandbox (API, OAuth, control API, chat page; optionally the gateway)."
+    help = "Run the local VibeCode platform (API, OAuth, control API, chat page; optionally the gateway)."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -45,13 +45,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--state-file",
             default=None,
-            help="keep the platform (portals, keys, sessions, bots, chats, events) in this file across restarts",
+            help="keep the platform (portals, keys, sessions, bots, chats, events) here across restarts",
         )
         parser.add_argument(
             "--demo-app-key",
-            # From the environment by default: an argument shows on every process list (`ps`), the environment does not.
+            # From the environment by default: an argument shows on every process list (`ps`), the
+            # environment does not.
             default=os.environ.get("SANDBOX_DEMO_APP_KEY") or None,
-            help="with --demo: the app key to issue (else random); prefer SANDBOX_DEMO_APP_KEY in the environment",
+            help="with --demo: the app key to issue (else random); prefer SANDBOX_DEMO_APP_KEY in the env",
         )
 
     def handle(self, *args, **options):
@@ -117,9 +118,8 @@ class Command(BaseCommand):
         ]
         if options["gateway_port"]:
             gateway = f"http://{options['host']}:{options['gateway_port']}"
-            lines.append(
-                f"  Open the app as a portal user:  {gateway}/_gateway/login   (gateway -> {options['app_url']})"
-            )
+            login = f"{gateway}/_gateway/login"
+            lines.append(f"  Open the app as a portal user:  {login}   (gateway -> {options['app_url']})")
         if demo is not None:
             people = ", ".join(
                 f"{u.name} (id {u.id}, {'admin' if u.is_admin else 'member'})" for u in demo.users

@@ -24,7 +24,8 @@ def encrypted_fields() -> Iterator[tuple[type[models.Model], list[str]]]:
 class Command(BaseCommand):
     help = (
         "Re-encrypt every secret under the newest key of TENANTS_FERNET_KEYS (VIBE_FERNET_KEYS), in batches. "
-        "Put the new key first, keep the old ones after it, run this, then drop the old keys. Safe to run again."
+        "Put the new key first, keep the old ones after it, run this, then drop the old keys. "
+        "Safe to run again."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -43,7 +44,7 @@ class Command(BaseCommand):
                 for start in range(0, len(pks), batch_size):
                     batch = pks[start : start + batch_size]
                     with transaction.atomic():
-                        # Lock the batch so a concurrent token refresh cannot be overwritten by a stale rotation.
+                        # Lock the batch, so a stale rotation cannot overwrite a concurrent token refresh.
                         for row in model._default_manager.select_for_update().filter(pk__in=batch):
                             changes = {}
                             for name in names:

@@ -84,7 +84,8 @@ def test_against_the_sandbox_the_skills_answer_through_the_real_client(sandbox):
 
 
 def test_by_default_the_shell_routes_among_the_skills_a_new_portal_has_on():
-    """standup is off until a portal's admin turns it on, so the live bot never routes to it: nor does the shell."""
+    """standup is off until a portal's admin turns it on, so the live bot never routes to it, nor does the
+    shell."""
     printed = shell("/standup")
     assert "skills: help, echo" in printed
     assert "off on a new portal: standup" in printed

@@ -1,4 +1,5 @@
-"""docs/skills.md stays true: its example skill and tests run as written, and the skill turns on for one portal."""
+"""docs/skills.md stays true: its example skill and tests run as written, and the skill turns on for one
+portal."""
 
 from __future__ import annotations
 

@@ -212,7 +212,8 @@ def test_named_participants_are_asked_even_when_the_chats_members_cannot_be_read
 
 
 def test_each_person_is_asked_in_their_own_language_not_the_portals():
-    """Boris reads Russian: the platform says so for his user, or he last wrote in it; the portal is English."""
+    """Boris reads Russian (the platform says so for his user, or he last wrote in it); the portal is
+    English."""
     team = {"chat5": [make_user(7, "Anna Lee", language="en"), make_user(8, "Boris Ivanov", language="ru")]}
     ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=team)
     assert [(p.dialog_id, p.text.split("!")[0]) for p in ctx.posts] == [

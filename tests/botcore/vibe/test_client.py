@@ -480,8 +480,8 @@ def test_a_platform_that_is_not_there_is_a_transport_error_nothing_sent(world):
     from sandbox.runner import free_port
 
     client = VibeClient(
-        api_key=world.personal_key, base_url=f"http://127.0.0.1:{free_port()}/v1", budget=NoBudget(), max_attempts=2,
-        retry_max_wait=0.01,
+        api_key=world.personal_key, base_url=f"http://127.0.0.1:{free_port()}/v1", budget=NoBudget(),
+        max_attempts=2, retry_max_wait=0.01,
     )  # fmt: skip
     with pytest.raises(VibeTransportError) as caught:
         client.list_bots()

@@ -127,8 +127,8 @@ def test_an_unsafe_post_is_retried_when_the_connection_could_not_even_open(world
     attempts: list[httpx.Request] = []
     http = httpx.Client(event_hooks={"request": [attempts.append]}, timeout=2)
     client = VibeClient(
-        api_key=world.personal_key, base_url=f"http://127.0.0.1:{free_port()}/v1", http=http, budget=NoBudget(),
-        max_attempts=3, backoff_base=0.01, retry_max_wait=0.05,
+        api_key=world.personal_key, base_url=f"http://127.0.0.1:{free_port()}/v1", http=http,
+        budget=NoBudget(), max_attempts=3, backoff_base=0.01, retry_max_wait=0.05,
     )  # fmt: skip
     with pytest.raises(VibeTransportError) as caught:
         client.register_bot(code="b", name="B")

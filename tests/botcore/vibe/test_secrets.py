@@ -67,7 +67,9 @@ def test_a_platform_answer_that_quotes_our_secrets_is_scrubbed():
             "success": False,
             "error": {
                 "code": "INVALID_API_KEY",
-                "message": f"key {request.headers['x-api-key']} with {request.headers['authorization']} is bad",
+                "message": (
+                    f"key {request.headers['x-api-key']} with {request.headers['authorization']} is bad"
+                ),
                 "hint": f"check {request.headers['x-api-key']}",
             },
         }

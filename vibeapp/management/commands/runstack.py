@@ -1,4 +1,5 @@
-"""`manage.py runstack`: the whole system on one machine — sandbox, web, task workers, pacer — and a demo portal."""
+"""`manage.py runstack`: the whole system on one machine (sandbox, web, task workers, pacer) and a demo
+portal."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def _wait_until_up(url: str, *, seconds: float = 30) -> None:
 
 
 def build_commands(*, web_port: int, sandbox_port: int, gateway_port: int) -> dict[str, list[str]]:
-    """The stack's processes by name; no secret on any of these lines (the sandbox reads its key from the env)."""
+    """The stack's processes by name; no secret on any of these lines (the sandbox reads its key from the
+    environment)."""
     manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
     return {
         "sandbox": [
@@ -190,7 +192,8 @@ class Command(BaseCommand):
                 f"installing the demo portal through the gateway failed: HTTP {page.status_code}"
             )
         self.stdout.write(
-            f"Demo portal opened by {users[0]['name']} through the gateway (the first time, that installs it)."
+            f"Demo portal opened by {users[0]['name']} through the gateway"
+            " (the first time, that installs it)."
         )
 
     def _print_welcome(self, *, web: str, sandbox: str, gateway: str) -> None:

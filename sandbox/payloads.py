@@ -1,0 +1,178 @@
+"""How the platform's records look on the wire: the bot, user, chat and message objects of imbot.v2, the
+fields every chat-borne event carries, and the platform's date format (CONTRACT part B §7.2).
+
+The endpoints (`sandbox/api/`), the events users raise (`sandbox/activity.py`) and the identity and
+OAuth answers all render through here, so one record always looks the same wherever it appears. A bot is
+a portal user too: as a chat member or message author it is shown as a user object with `bot: true`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sandbox.records import Bot, Chat, Command, Message, User
+from sandbox.state import Platform
+
+
+def iso(moment: datetime) -> str:
+    """A date as the platform writes it: ISO 8601 with the offset, to the second."""
+    return moment.isoformat(timespec="seconds")
+
+
+def bot_payload(platform: Platform, bot: Bot) -> dict:
+    return {
+        "id": bot.id,
+        "code": bot.code,
+        "type": bot.type,
+        "name": bot.name,
+        "lastName": bot.last_name,
+        "workPosition": bot.work_position,
+        "color": bot.color,
+        "isHidden": bot.is_hidden,
+        "isSupportOpenline": bot.is_support_openline,
+        "isReactionsEnabled": bot.is_reactions_enabled,
+        "backgroundId": bot.background_id,
+        "language": bot.language,
+        "moduleId": "vibecode",
+        "eventMode": bot.event_mode,
+        "countMessage": sum(1 for m in platform.messages.values() if m.author_id == bot.id),
+        "countCommand": len(bot.commands),
+        "countChat": sum(1 for c in platform.chats.values() if bot.id in c.member_ids),
+        "countUser": sum(
+            1 for c in platform.chats.values() if c.type == "private" and bot.id in c.member_ids
+        ),
+    }
+
+
+def user_payload(platform: Platform, user: User) -> dict:
+    return {
+        "id": user.id,
+        "active": user.active,
+        "name": user.name,
+        "firstName": user.first_name,
+        "lastName": user.last_name,
+        "workPosition": user.work_position,
+        "color": "#df532d",
+        "avatar": "",
+        "gender": "M",
+        "birthday": "",
+        "extranet": False,
+        "bot": False,
+        "connector": False,
+        "externalAuthId": "default",
+        "status": "online",
+        "idle": False,
+        "lastActivityDate": iso(platform.now()),
+        "absent": False,
+        "departments": [1],
+        "phones": False,
+        "type": "user",
+    }
+
+
+def person_payload(platform: Platform, person_id: int) -> dict:
+    """A chat member or message author as imbot.v2's user object; bots are users with `bot: true`."""
+    user = platform.users.get(person_id)
+    if user is not None:
+        return user_payload(platform, user)
+    bot = platform.bots.get(person_id)
+    name = f"{bot.name} {bot.last_name}".strip() if bot else ""
+    return {
+        "id": person_id,
+        "active": bot is not None,
+        "name": name,
+        "firstName": bot.name if bot else "",
+        "lastName": bot.last_name if bot else "",
+        "workPosition": bot.work_position if bot else "",
+        "color": bot.color if bot else "",
+        "avatar": bot.avatar if bot else "",
+        "gender": (bot.gender if bot else "") or "M",
+        "birthday": "",
+        "extranet": False,
+        "bot": True,
+        "connector": False,
+        "externalAuthId": "bot",
+        "status": "online",
+        "idle": False,
+        "lastActivityDate": iso(platform.now()),
+        "absent": False,
+        "departments": [],
+        "phones": False,
+        "type": "bot",
+    }
+
+
+def chat_payload(platform: Platform, chat: Chat, *, bot: Bot) -> dict:
+    """The chat as an event shows it to `bot`."""
+    return {
+        "id": chat.id,
+        "dialogId": platform.dialog_id_for(chat, bot=bot),
+        "type": chat.type,
+        "name": chat.title,
+        "entityType": chat.entity_type,
+        "owner": chat.owner_id,
+        "avatar": chat.avatar,
+        "color": chat.color,
+    }
+
+
+def full_chat_payload(platform: Platform, chat: Chat, *, bot: Bot) -> dict:
+    """The chat as Chat.get/Chat.add answer it, seen by `bot`."""
+    name = chat.title
+    if chat.type == "private" and not name:
+        other = next((m for m in chat.member_ids if m != bot.id), None)
+        name = person_payload(platform, other)["name"] if other is not None else ""
+    managers = [] if chat.type == "private" else [chat.owner_id, *sorted(chat.manager_ids - {chat.owner_id})]
+    return {
+        "id": chat.id,
+        "dialogId": platform.dialog_id_for(chat, bot=bot),
+        "type": chat.type,
+        "messageType": "P" if chat.type == "private" else "C",
+        "name": name,
+        "description": chat.description,
+        "owner": chat.owner_id,
+        "color": chat.color,
+        "avatar": chat.avatar,
+        "entityType": chat.entity_type,
+        "role": chat.role_of(bot.id),
+        "managerList": managers,
+        "muteList": [],
+        "textFieldEnabled": chat.text_field_enabled,
+        "dateCreate": iso(chat.created_at) if chat.created_at else None,
+        "lastMessageId": chat.last_message_id,
+        "userCounter": len(chat.member_ids),
+        "diskFolderId": 0,
+    }
+
+
+def message_payload(message: Message) -> dict:
+    return {
+        "id": message.id,
+        "chatId": message.chat_id,
+        "authorId": message.author_id,
+        "date": iso(message.date),
+        "text": message.text,
+        "isSystem": message.is_system,
+        "uuid": message.uuid,
+        "forward": None,
+        "params": message.params,
+        "viewedByOthers": False,
+    }
+
+
+def command_payload(platform: Platform, command: Command, params: str, context: str) -> dict:
+    """The `command` field of ONIMBOTV2COMMANDADD; `context` is "textarea" or "keyboard"."""
+    # The reference's echo bot compares command.command === 'ping' (CONTRACT A §12); imbot.v2 shows "/help".
+    name = "/" + command.command if platform.speaks("command-slash") else command.command
+    return {"id": command.id, "command": name, "params": params, "context": context}
+
+
+def event_envelope(platform: Platform, bot: Bot, chat: Chat, user: User) -> dict:
+    """The fields every chat-borne event carries."""
+    return {
+        "bot": bot_payload(platform, bot),
+        "dialogId": platform.dialog_id_for(chat, bot=bot),
+        "chat": chat_payload(platform, chat, bot=bot),
+        "user": user_payload(platform, user),
+        "language": user.language,
+    }

@@ -1,0 +1,64 @@
+"""The install handshakes: a gateway visit's headers or an OAuth code, turned into an identity the platform
+vouches for (GET /v1/me) before `services.store_session_grant` stores it.
+
+Neither the headers nor the token exchange is taken at its word: the headers are only a claim, and a code
+exchange must agree with what /v1/me says of the token it returned, or the arrival is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from tenants.errors import InstallationError
+from tenants.identity import get_identity_backend
+from tenants.models import Portal, SessionGrant
+from tenants.services import store_session_grant
+
+log = logging.getLogger(__name__)
+
+
+def accept_gateway_visit(*, session_token: str, claimed_portal_id: str, claimed_user_id: str) -> Portal:
+    """A request arrived through the gateway with X-Vibe-* headers: verify with GET /v1/me, then store.
+
+    The headers are only a claim: the token must belong, per the platform, to exactly that portal and
+    user, or the visit is refused as forged.
+    """
+    identity = get_identity_backend().verify_session(session_token)
+    if (
+        identity.vibe_portal_id != claimed_portal_id
+        or str(identity.bitrix_user_id) != str(claimed_user_id).strip()
+    ):
+        log.warning(
+            "forged gateway headers refused: claimed portal=%s user=%s, token belongs to portal=%s user=%s",
+            claimed_portal_id[:64],
+            str(claimed_user_id)[:32],
+            identity.vibe_portal_id,
+            identity.bitrix_user_id,
+        )
+        raise InstallationError("gateway headers do not match the token's owner")
+    return store_session_grant(
+        identity=identity, session_token=session_token, source=SessionGrant.Source.GATEWAY
+    )
+
+
+def accept_oauth_code(*, code: str, redirect_uri: str) -> SessionGrant:
+    """Exchange an OAuth code, confirm the token with GET /v1/me, then store it; returns the user's grant."""
+    backend = get_identity_backend()
+    exchanged = backend.exchange_code(code=code, redirect_uri=redirect_uri)
+    identity = backend.verify_session(exchanged.session_token)
+    if (
+        identity.member_id != exchanged.identity.member_id
+        or identity.bitrix_user_id != exchanged.identity.bitrix_user_id
+    ):
+        log.warning(
+            "oauth token refused: /v1/me disagrees with the token exchange portal=%s", identity.member_id
+        )
+        raise InstallationError("the exchanged token belongs to someone else than the exchange said")
+    if identity.expires_at is None and exchanged.identity.expires_at is not None:
+        # The token exchange said when it ends where /v1/me did not.
+        identity = replace(identity, expires_at=exchanged.identity.expires_at)
+    portal = store_session_grant(
+        identity=identity, session_token=exchanged.session_token, source=SessionGrant.Source.OAUTH
+    )
+    return portal.grants.get(bitrix_user_id=identity.bitrix_user_id)
