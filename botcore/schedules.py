@@ -16,7 +16,7 @@ SCHEDULES = {
             "prune_failed_tasks",
         )
     },
-    # Skills' schedules (portal-local cron times) are claimed by this one sweep; see botcore/services/skill_schedules.py.
+    # Skills' schedules (portal-local cron times) are claimed by this one sweep (services/skill_schedules.py).
     "botcore.sweep_skill_schedules": dict(
         func="botcore.tasks.sweep_skill_schedules", schedule_type=Schedule.MINUTES, minutes=1
     ),

@@ -1,4 +1,5 @@
-"""django-q2 tasks of botcore: load, call one service, return. Names are persisted: renaming needs a migration."""
+"""django-q2 tasks of botcore: load, call one service, return. Names are persisted in queued tasks and
+schedules: rename one only with its schedule (schedules.py) and once no queued task names it."""
 
 from __future__ import annotations
 

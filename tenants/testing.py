@@ -1,4 +1,4 @@
-"""A sandbox session stored as a real admin's gateway visit would store it (tests and benchmarks seed with it)."""
+"""A sandbox session stored as a real admin's gateway visit would store it (for tests and benchmarks)."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""botcore's write layer, one module per area: bots (provisioning), polling (the cycle), dispatch (routing)."""
+"""botcore's engine, one module per job: the poll cycle, the executor, skill runs and schedules, bots."""

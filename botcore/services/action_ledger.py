@@ -1,4 +1,4 @@
-"""The once-only action ledger in the database: one bot's ActionRecord rows (interface: botcore/skills/ledger.py)."""
+"""The once-only action ledger in the database: one bot's ActionRecord rows (interface: skills/ledger.py)."""
 
 from __future__ import annotations
 

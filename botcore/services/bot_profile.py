@@ -52,7 +52,7 @@ def apply_portal_profile(portal: Portal) -> None:
 
 
 def list_command_specs(portal: Portal) -> list[tuple[str, CommandSpec]]:
-    """The commands of the portal's enabled skills; a name two skills declare goes to the first in routing order."""
+    """The commands of the portal's enabled skills; a name two skills declare goes to the first one routed."""
     specs: dict[str, tuple[str, CommandSpec]] = {}
     for skill, _ in list_enabled_skills(portal):
         for spec in skill.commands:

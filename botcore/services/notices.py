@@ -26,7 +26,8 @@ def send_expiry_warning(portal: Portal, *, admin_user_ids: list[int], open_url: 
     with in_language(language):
         link = bb.url(open_url, gettext("open the app"))
         text = gettext(
-            "The bot's access to this portal expires soon ({when} UTC). Please {link} to keep the bot running."
+            "The bot's access to this portal expires soon ({when} UTC)."
+            " Please {link} to keep the bot running."
         ).format(when=expires_at[:16].replace("T", " "), link=link)
     client = client_for_bot(bot)  # the credential the bot belongs to, as for every call of the bot
     sent = 0

@@ -29,7 +29,7 @@ def skill_row(entry: PortalSkill, language: str) -> dict[str, Any]:
 
 
 def _picks(kind: str, text: str, pickers: Mapping[str, list[Choice] | None]) -> list[dict[str, Any]] | None:
-    """The choices a picker offers (what the platform knows), with the current ones marked; None: no picker."""
+    """The choices a picker offers (what the platform knows), the current ones marked; None: no picker."""
     choices = pickers.get(kind)
     if choices is None:
         return None

@@ -111,8 +111,8 @@ class Command(BaseCommand):
                 by_name = {skill.name: skill for skill in configured_skills()}
                 skills = [by_name[item] if item in by_name else load_skills([item])[0] for item in chosen]
             else:
-                # What a new portal has on, in settings order: the live bot's routing, not every skill. A skill
-                # given --option is switched on too, as an admin setting its options would.
+                # What a new portal has on, in settings order: the live bot's routing, not every skill.
+                # A skill given --option is switched on too, as an admin setting its options would.
                 given = {item.partition(".")[0] for item in option_items}
                 skills = [s for s in configured_skills() if s.enabled_by_default or s.name in given]
         except SkillConfigError as error:

@@ -10,7 +10,10 @@ from botcore.pacer import Pacer
 
 
 class Command(BaseCommand):
-    help = "Run the pacer: decide which bot is polled when, within each key's request budget. Several may run at once."
+    help = (
+        "Run the pacer: decide which bot is polled when, within each key's request budget."
+        " Several may run at once."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(

@@ -32,7 +32,8 @@ def texts_for(language: str) -> dict[str, str]:
             "ping": gettext("Ping"),
             "pong": gettext("[B]Pong![/B] The bot is working fine."),
             "help_text": gettext(
-                "[B]Echo Bot — Commands[/B]\n\n/ping — check whether the bot is alive\n/help — show this list\n\n"
+                "[B]Echo Bot — Commands[/B]\n\n"
+                "/ping — check whether the bot is alive\n/help — show this list\n\n"
                 "Just message me — I will repeat your message."
             ),
             "reaction": gettext("{name} added a reaction: {reaction}"),
