@@ -156,7 +156,8 @@ class SkillContext(Protocol):
         """Show the typing indicator (or an IMBOT_AGENT_ACTION_* status) in the event's chat."""
 
     def react(self, reaction: str, *, message_id: int | None = None) -> bool:
-        """Put a reaction on the event's message (or `message_id`); False if it was already there."""
+        """Put a reaction on the event's message (or `message_id`), best effort: True when it is on the
+        message (set now, before, or by an earlier attempt at this event), False when it could not be set."""
 
     def unreact(self, reaction: str, *, message_id: int | None = None) -> bool: ...
 

@@ -266,9 +266,10 @@ class VibeSkillContext(EventFacts, ChatActions):
         client, bot_id = self._platform()
         self._reactions += 1
         key = f"{self._post_key}:react:{self._reactions}"
-        if self._ledger.find(key) is not None:
+        earlier = self._ledger.find(key)
+        if earlier is not None:  # an earlier attempt at this event set it: say what that attempt got
             self._effects.append(("reaction", False))
-            return True
+            return bool(earlier.get("done", True))
         try:
             # A reaction already set (by an earlier attempt at this event) counts as done in the client.
             done = client.add_reaction(bot_id, self._message_id(message_id), reaction=reaction)
