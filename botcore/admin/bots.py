@@ -10,6 +10,7 @@ from django_q.tasks import async_task
 
 from botcore.models import Bot, BotCommand, EventLogEntry
 from botcore.services.bots import pause_bot, resume_bot
+from botcore.services.eventlog import replay_entries
 
 
 class BotCommandInline(admin.TabularInline):
@@ -135,14 +136,11 @@ class EventLogEntryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay (handle again)")
     def replay_events(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> None:
-        # Attempts start again from zero: an entry that used them up would otherwise be failed at once.
-        count = queryset.exclude(status=EventLogEntry.Status.RECEIVED).update(
-            status=EventLogEntry.Status.RECEIVED,
-            error="",
-            skill="",
-            attempts=0,
-            next_attempt_at=None,
-            handled_at=None,
-            duration_ms=None,
-        )
+        count, malformed = replay_entries(queryset)
         messages.info(request, f"{count} event(s) will be handled again on their bot's next cycle.")
+        if malformed:
+            messages.warning(
+                request,
+                f"{malformed} malformed event(s) left as they are: their payload cannot be read, so a replay"
+                " would only fail again. The error column says what is wrong with each.",
+            )

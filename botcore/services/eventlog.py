@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Value
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -191,3 +191,24 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
         )
     record_events_stored(event_types=[entry.event_type for entry in fresh])  # ops' counter, after the commit
     return len(fresh)
+
+
+def replay_entries(entries: QuerySet[EventLogEntry]) -> tuple[int, int]:
+    """Have these entries handled again on their bot's next cycle: (replayed, malformed ones left as they are).
+
+    Attempts start again from zero: an entry that used them up would otherwise be failed at once. A malformed
+    entry is not replayed: no parser reads its payload, so it would only fail again and lose its status.
+    """
+    malformed = entries.filter(status=EventLogEntry.Status.MALFORMED).count()
+    replayed = entries.exclude(
+        status__in=[EventLogEntry.Status.RECEIVED, EventLogEntry.Status.MALFORMED]
+    ).update(
+        status=EventLogEntry.Status.RECEIVED,
+        error="",
+        skill="",
+        attempts=0,
+        next_attempt_at=None,
+        handled_at=None,
+        duration_ms=None,
+    )
+    return replayed, malformed

@@ -143,3 +143,24 @@ def test_old_entries_are_pruned_but_unhandled_ones_are_kept(bot, settings):
     EventLogEntry.objects.create(bot=bot, vibe_event_id=3, event_type="X", payload={}, status="handled")
     assert prune_event_log() == 1
     assert sorted(EventLogEntry.objects.values_list("vibe_event_id", flat=True)) == [2, 3]
+
+
+def test_a_malformed_event_is_not_replayed_and_the_operator_is_told_why(admin_client, bot):
+    # A payload no parser reads fails again on every replay, and the replay would turn "malformed (kept as
+    # received)" into a plain failure: the operator's replay leaves it as it is and says so.
+    entry = EventLogEntry.objects.create(
+        bot=bot,
+        vibe_event_id=7,
+        event_type="ONIMBOTV2MESSAGEADD",
+        payload={"eventId": 7, "type": "ONIMBOTV2MESSAGEADD", "data": "not an object"},
+        status=EventLogEntry.Status.MALFORMED,
+        error="data: not an object",
+    )
+    page = admin_client.post(
+        "/admin/botcore/eventlogentry/",
+        {"action": "replay_events", "_selected_action": [entry.pk]},
+        follow=True,
+    )
+    entry.refresh_from_db()
+    assert (entry.status, entry.error) == (EventLogEntry.Status.MALFORMED, "data: not an object")
+    assert "malformed" in page.content.decode().lower()
