@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Min, QuerySet
 
 from botcore.errors import SkillConfigError
 from botcore.models import Bot, EventLogEntry, SkillConfig
@@ -38,6 +39,27 @@ def find_registered_bot(portal: Portal) -> Bot | None:
 def find_active_bot(portal: Portal) -> Bot | None:
     """The portal's bot that is registered on the platform and running, if any."""
     return Bot.objects.filter(portal=portal, status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False).first()
+
+
+def count_bots_by_status() -> dict[str, int]:
+    """Every bot status with its number of bots (0 included)."""
+    counts = dict(Bot.objects.values_list("status").annotate(n=Count("pk")))
+    return {status: counts.get(status, 0) for status in Bot.Status.values}
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Stored events not handled yet, across the fleet."""
+
+    count: int
+    oldest_received_at: datetime | None
+
+
+def get_event_backlog() -> Backlog:
+    figures = EventLogEntry.objects.filter(status=EventLogEntry.Status.RECEIVED).aggregate(
+        n=Count("pk"), oldest=Min("received_at")
+    )
+    return Backlog(count=figures["n"], oldest_received_at=figures["oldest"])
 
 
 def list_pending_entries(bot: Bot) -> QuerySet[EventLogEntry]:

@@ -14,10 +14,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from botcore import conf
-from botcore.models import Bot, EventLogEntry
+from botcore.selectors import count_bots_by_status, get_event_backlog
 from botcore.vibe.learned_budget import learned_rates
 from ops.models import Heartbeat
 from tenants.models import Portal, SessionGrant
+from tenants.selectors import count_portals_by_status
 
 SESSION_WINDOWS = (("1h", timedelta(hours=1)), ("6h", timedelta(hours=6)), ("24h", timedelta(hours=24)))
 
@@ -41,9 +42,8 @@ class FleetCollector(Collector):
     def collect(self):
         now = timezone.now()
         portals = GaugeMetricFamily("vibeapp_portals", "Portals by status", labels=["status"])
-        counts = dict(Portal.objects.values_list("status").annotate(n=Count("pk")))
-        for status in Portal.Status.values:
-            portals.add_metric([status], counts.get(status, 0))
+        for status, count in count_portals_by_status().items():
+            portals.add_metric([status], count)
         yield portals
 
         sessions = GaugeMetricFamily("vibeapp_sessions", "Session grants by state", labels=["state"])
@@ -62,19 +62,16 @@ class FleetCollector(Collector):
             )
 
         bots = GaugeMetricFamily("vibeapp_bots", "Bots by status", labels=["status"])
-        counts = dict(Bot.objects.values_list("status").annotate(n=Count("pk")))
-        for status in Bot.Status.values:
-            bots.add_metric([status], counts.get(status, 0))
+        for status, count in count_bots_by_status().items():
+            bots.add_metric([status], count)
         yield bots
 
-        backlog = EventLogEntry.objects.filter(status=EventLogEntry.Status.RECEIVED).aggregate(
-            n=Count("pk"), oldest=Min("received_at")
-        )
-        yield GaugeMetricFamily("vibeapp_event_backlog", "Stored events not handled yet", value=backlog["n"])
+        backlog = get_event_backlog()
+        yield GaugeMetricFamily("vibeapp_event_backlog", "Stored events not handled yet", value=backlog.count)
         yield GaugeMetricFamily(
             "vibeapp_event_oldest_unhandled_seconds",
             "Age of the oldest stored event not handled yet (0: none)",
-            value=(now - backlog["oldest"]).total_seconds() if backlog["oldest"] else 0,
+            value=(now - backlog.oldest_received_at).total_seconds() if backlog.oldest_received_at else 0,
         )
 
         beats = GaugeMetricFamily(

@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count, Min
+from django.db.models import Count
 from django.db.models.functions import TruncMinute
 from django.urls import reverse
 from django.utils import timezone
 
 from botcore.models import Bot, EventLogEntry
+from botcore.selectors import count_bots_by_status, get_event_backlog
 from tenants.models import Portal
-from tenants.selectors import annotate_credentials
+from tenants.selectors import annotate_credentials, count_portals_by_status
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,8 @@ def _p95(queryset) -> int | None:
 def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
     now = now or timezone.now()
     hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(days=1)
-    portal_counts = dict(Portal.objects.values_list("status").annotate(n=Count("pk")))
-    bot_counts = dict(Bot.objects.values_list("status").annotate(n=Count("pk")))
+    portal_counts = count_portals_by_status()
+    bot_counts = count_bots_by_status()
     expiring = (
         annotate_credentials(Portal.objects.filter(status=Portal.Status.ACTIVE), at=now)
         .filter(
@@ -82,9 +83,7 @@ def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
         )
         .count()
     )
-    backlog = EventLogEntry.objects.filter(status=EventLogEntry.Status.RECEIVED).aggregate(
-        n=Count("pk"), oldest=Min("received_at")
-    )
+    backlog = get_event_backlog()
     last_hour = EventLogEntry.objects.filter(received_at__gt=hour_ago)
     failed_hour = last_hour.filter(status=EventLogEntry.Status.FAILED)
     failed_day = EventLogEntry.objects.filter(status=EventLogEntry.Status.FAILED, received_at__gt=day_ago)
@@ -92,11 +91,11 @@ def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
     since_day = {"received_at__gte": day_ago.isoformat()}
     return Fleet(
         portals=[
-            Figure(label, portal_counts.get(value, 0), _changelist("tenants_portal", status__exact=value))
+            Figure(label, portal_counts[value], _changelist("tenants_portal", status__exact=value))
             for value, label in Portal.Status.choices
         ],
         bots=[
-            Figure(label, bot_counts.get(value, 0), _changelist("botcore_bot", status__exact=value))
+            Figure(label, bot_counts[value], _changelist("botcore_bot", status__exact=value))
             for value, label in Bot.Status.choices
         ],
         sessions_expiring_24h=Figure(
@@ -104,10 +103,12 @@ def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
         ),
         backlog=Figure(
             "Backlog (stored, not handled)",
-            backlog["n"],
+            backlog.count,
             _changelist("botcore_eventlogentry", status__exact="received"),
         ),
-        oldest_unhandled_seconds=(now - backlog["oldest"]).total_seconds() if backlog["oldest"] else None,
+        oldest_unhandled_seconds=(
+            (now - backlog.oldest_received_at).total_seconds() if backlog.oldest_received_at else None
+        ),
         events_last_hour=Figure(
             "Events in the last hour", last_hour.count(), _changelist("botcore_eventlogentry", **since)
         ),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from tenants.crypto import decrypt_secret
@@ -75,6 +75,12 @@ def find_portal(*, member_id: str | None = None, vibe_portal_id: str | None = No
     if vibe_portal_id is not None:
         query = query.filter(vibe_portal_id=vibe_portal_id)
     return query.first() if (member_id or vibe_portal_id) else None
+
+
+def count_portals_by_status() -> dict[str, int]:
+    """Every portal status with its number of portals (0 included)."""
+    counts = dict(Portal.objects.values_list("status").annotate(n=Count("pk")))
+    return {status: counts.get(status, 0) for status in Portal.Status.values}
 
 
 def list_installed_portals() -> QuerySet[Portal]:
