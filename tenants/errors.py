@@ -22,7 +22,12 @@ class TenantsError(Exception):
 
 
 class InstallationError(TenantsError):
-    """A visit could not install or refresh a portal: unverified identity, forged headers, bad state."""
+    """A visit could not install or refresh a portal: unverified identity, forged headers, bad state.
+
+    `is_transient` is True when the platform could not be asked (unreachable, 5xx, 429), False when it
+    answered no."""
+
+    is_transient: bool = False
 
     public_message = _(
         "We could not verify who you are. Please open the app again from your Bitrix24 portal."

@@ -60,6 +60,8 @@ class SessionGrant(models.Model):
     expires_at = models.DateTimeField(db_index=True)
     # Set when the platform refused the token before its expiry (revoked, app re-created, …).
     invalidated_at = models.DateTimeField(null=True, blank=True)
+    # When the platform last confirmed `is_admin` (None: when the token was obtained); tenants/roles.py.
+    role_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -113,6 +113,14 @@ def find_preferred_credential_kind(portal: Portal) -> str:
     return "personal" if has_key else "session"
 
 
+def get_grant_credential(grant: SessionGrant) -> PortalCredential:
+    """One grant's session token as a credential, decrypted (to ask the platform who its user is now)."""
+    return PortalCredential(
+        kind="session", secret=decrypt_secret(grant.token.raw), bitrix_user_id=grant.bitrix_user_id,
+        expires_at=grant.expires_at, row_id=grant.pk, obtained_at=grant.obtained_at,
+    )  # fmt: skip
+
+
 def get_portal_credential(portal: Portal, *, kind: str | None = None) -> PortalCredential:
     """The credential to call the platform with for `portal`, decrypted.
 
@@ -134,10 +142,7 @@ def get_portal_credential(portal: Portal, *, kind: str | None = None) -> PortalC
     grant = find_best_grant(portal)
     if grant is None:
         raise SessionTokenError(f"portal={portal.member_id} has no usable session token")
-    return PortalCredential(
-        kind="session", secret=decrypt_secret(grant.token.raw), bitrix_user_id=grant.bitrix_user_id,
-        expires_at=grant.expires_at, row_id=grant.pk, obtained_at=grant.obtained_at,
-    )  # fmt: skip
+    return get_grant_credential(grant)
 
 
 def list_admin_user_ids(portal: Portal) -> list[int]:

@@ -94,6 +94,7 @@ def store_session_grant(*, identity: VerifiedIdentity, session_token: str, sourc
             "obtained_at": now,
             "expires_at": expires_at,
             "invalidated_at": None,
+            "role_checked_at": now,
         },
     )
     log.info(

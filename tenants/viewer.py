@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ops.logs import bind_log_context
 from tenants.models import Portal, SessionGrant
+from tenants.roles import confirm_admin_role
 
 SESSION_KEY = "tenants_viewer"
 
@@ -94,7 +95,7 @@ def find_viewer(request: HttpRequest) -> Viewer | None:
                 member_id=grant.portal.member_id,
                 bitrix_user_id=grant.bitrix_user_id,
                 name=grant.user_name,
-                is_admin=grant.is_admin,
+                is_admin=confirm_admin_role(grant),
                 token_digest=str(data.get("token_digest", "")),
                 grant_id=grant.pk,
                 _portal=grant.portal,

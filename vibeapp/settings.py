@@ -196,6 +196,8 @@ TENANTS_TOKEN_MIN_REMAINING_SECONDS = env.read_int("TENANTS_TOKEN_MIN_REMAINING_
 # A session whose end GET /v1/me does not say lives this long (the contract's 24 h, CONTRACT A §13);
 # the first 401 from the platform corrects it by retiring the token.
 TENANTS_DEFAULT_SESSION_SECONDS = env.read_int("TENANTS_DEFAULT_SESSION_SECONDS", 24 * 3600)
+# An admin's role is asked of the platform again once its last confirmation is this old (tenants/roles.py).
+TENANTS_ROLE_RECHECK_SECONDS = env.read_int("TENANTS_ROLE_RECHECK_SECONDS", 300)
 # An uninstalled portal's data is kept this long, then purged.
 TENANTS_RETENTION_DAYS = env.read_int("TENANTS_RETENTION_DAYS", 30)
 # OAuth `state` lifetime.

@@ -86,7 +86,9 @@ class VibeIdentityBackend:
         except VibeError as error:
             # The error's text names code and status only; never the credential.
             log.warning("identity check refused by the platform: %s", error)
-            raise InstallationError(f"the platform refused the credential: {error}") from None
+            refusal = InstallationError(f"the platform refused the credential: {error}")
+            refusal.is_transient = error.is_transient  # could not ask, or was told no
+            raise refusal from None
         return _mapping(data)
 
     def verify_session(self, session_token: str) -> VerifiedIdentity:

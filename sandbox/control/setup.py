@@ -62,6 +62,20 @@ def create_user(call: ControlCall) -> dict:
 
 
 @control
+def update_user(call: ControlCall) -> dict:
+    """Change a user as the portal's own admin would: promote or demote (isAdmin), rename, deactivate."""
+    user = find_user(call.platform, int(call.request.path_params["user_id"]))
+    if "isAdmin" in call.body:
+        user.is_admin = bool_field(call.body, "isAdmin")
+    if "active" in call.body:
+        user.active = bool_field(call.body, "active")
+    name = str_field(call.body, "name", required=False, max_len=200)
+    if name is not None and name.strip():
+        user.name = name.strip()
+    return {"user": user_json(user)}
+
+
+@control
 def create_app(call: ControlCall) -> dict:
     """An OAuth app of the catalog and its vibe_app_ key (the one place that key value is shown)."""
     name = str_field(call.body, "name", required=False, max_len=200) or "Sandbox app"
@@ -212,6 +226,7 @@ routes = [
     Route("/_sandbox/reset", reset, methods=["POST"]),
     Route("/_sandbox/portals", create_portal, methods=["POST"]),
     Route("/_sandbox/portals/{portal_id}/users", create_user, methods=["POST"]),
+    Route("/_sandbox/users/{user_id:int}", update_user, methods=["PATCH"]),
     Route("/_sandbox/apps", create_app, methods=["POST"]),
     Route("/_sandbox/keys", create_personal_key, methods=["POST"]),
     Route("/_sandbox/keys/revoke", revoke_key, methods=["POST"]),

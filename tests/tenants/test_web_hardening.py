@@ -77,6 +77,50 @@ def test_the_browser_session_ends_with_the_token_and_a_demotion_applies_at_once(
     assert first.get("/portal/").status_code == 401
 
 
+def _settings_post(client: Client):
+    return client.post("/portal/", {"action": "settings", "language": "en", "timezone": "UTC"})
+
+
+def test_an_admin_demoted_on_the_portal_loses_admin_rights_once_the_role_is_asked_again(
+    two_admin_browsers, platform, settings
+):
+    # Nobody visits again after the demotion: only asking the platform (GET /v1/me with the grant's own
+    # token) can tell. Within TENANTS_ROLE_RECHECK_SECONDS the role stands as last confirmed.
+    first, _ = two_admin_browsers
+    settings.TENANTS_ROLE_RECHECK_SECONDS = 300
+    platform.control.patch(f"/_sandbox/users/{platform.admin['id']}", json={"isAdmin": False})
+    assert _settings_post(first).status_code == 302  # confirmed a moment ago: no platform call
+    SessionGrant.objects.update(role_checked_at=timezone.now() - timedelta(seconds=301))
+    assert _settings_post(first).status_code == 403
+    grant = SessionGrant.objects.get()
+    assert grant.is_admin is False and grant.invalidated_at is None  # still a member, still signed in
+    assert first.get("/portal/").status_code == 200
+
+
+def test_an_admin_role_that_cannot_be_asked_again_gives_no_admin_rights_until_it_can(
+    two_admin_browsers, platform, settings
+):
+    first, _ = two_admin_browsers
+    SessionGrant.objects.update(role_checked_at=timezone.now() - timedelta(days=1))
+    rule = {"path": "/v1/me", "errorRate": 1.0}  # BITRIX_UNAVAILABLE, a 503
+    platform.control.post("/_sandbox/faults", json=rule)
+    assert _settings_post(first).status_code == 403  # fails closed while the platform cannot say
+    platform.control.delete("/_sandbox/faults")
+    assert _settings_post(first).status_code == 302
+    assert SessionGrant.objects.get().is_admin is True
+
+
+def test_a_token_the_platform_refuses_when_the_role_is_asked_ends_the_browser_session(
+    two_admin_browsers, platform
+):
+    first, _ = two_admin_browsers
+    SessionGrant.objects.update(role_checked_at=timezone.now() - timedelta(days=1))
+    platform.control.post("/_sandbox/clock", json={"advanceSeconds": 2 * 86400})  # the session has ended
+    assert _settings_post(first).status_code in (401, 403)
+    assert SessionGrant.objects.get().invalidated_at is not None
+    assert first.get("/portal/").status_code == 401
+
+
 @pytest.mark.parametrize(
     "headers",
     [
