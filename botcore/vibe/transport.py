@@ -43,7 +43,7 @@ from botcore.vibe.errors import (
     VibeTransportError,
     raise_for_response,
 )
-from ops.metrics import record_platform_response
+from botcore.vibe.hooks import platform_responded
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -230,7 +230,7 @@ class Transport:
             raise VibeTransportError(self._describe(exc), method=method, path=path, sent=False) from None
         except httpx.TransportError as exc:
             raise VibeTransportError(self._describe(exc), method=method, path=path, sent=True) from None
-        record_platform_response(response.status_code)  # ops' counters: answers by class, 429s
+        platform_responded(response.status_code)  # observers (ops' counters: answers by class, 429s)
         try:
             data = raise_for_response(response)
         except VibeApiError as error:
