@@ -26,7 +26,7 @@ from botcore.skills.events import (
     ScheduledRunEvent,
 )
 from botcore.skills.models import SkillRun
-from botcore.vibe.events import parse_event
+from botcore.vibe.parse import parse_event
 from tenants.models import Portal
 
 log = logging.getLogger(__name__)
