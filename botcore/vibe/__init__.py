@@ -1,5 +1,6 @@
 """The VibeCode bot platform client: the only code that knows the platform's wire format."""
 
+from botcore.vibe.answers import raise_for_response
 from botcore.vibe.attach import Attach, AttachError, GridItem
 from botcore.vibe.budget import NoBudget, Priority, RequestBudget, SharedBudget, budget_for_key
 from botcore.vibe.client import VibeClient
@@ -18,7 +19,6 @@ from botcore.vibe.errors import (
     VibeServerError,
     VibeSessionExpiredError,
     VibeTransportError,
-    raise_for_response,
 )
 from botcore.vibe.events import (
     BotDeleteEvent,
