@@ -24,15 +24,19 @@ from botcore.vibe.coerce import as_bool, as_int, as_mapping
 from botcore.vibe.events import (
     EVENT_CLASSES,
     BotEvent,
-    EventType,
     MalformedEventError,
     UnknownEvent,
-    event_type_of,
 )
 from botcore.vibe.models import EventBatch, MalformedItem
 from botcore.vibe.wire import read
 
 log = logging.getLogger(__name__)
+
+
+# By the type's name (the envelope's `type`, upper-cased): EventType is a StrEnum, so names look up as is.
+_CLASS_BY_NAME: dict[str, type[BotEvent]] = {
+    str(event_type): cls for event_type, cls in EVENT_CLASSES.items()
+}
 
 
 def parse_event(payload: Mapping[str, Any]) -> BotEvent:
@@ -42,14 +46,13 @@ def parse_event(payload: Mapping[str, Any]) -> BotEvent:
     raw_id = payload.get("eventId")
     if as_int(raw_id, -1) < 0 or isinstance(raw_id, bool):
         raise MalformedEventError("an event without an integer eventId cannot be acknowledged")
-    event_type = event_type_of(payload.get("type"))
+    name = str(payload.get("type") or "").strip().upper()
     try:
-        cls = EVENT_CLASSES[event_type] if isinstance(event_type, EventType) else UnknownEvent
-        return read(cls, payload)
+        return read(_CLASS_BY_NAME.get(name, UnknownEvent), payload)
     except ValidationError as error:
         missing = ", ".join(".".join(map(str, p["loc"])) for p in error.errors(include_url=False))
         raise MalformedEventError(
-            f"event {as_int(raw_id)}: {event_type} without what it needs ({missing})"
+            f"event {as_int(raw_id)}: {name} without what it needs ({missing})"
         ) from None
 
 

@@ -15,19 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar, cast, dataclass_transform
+from typing import Any, Self, TypeVar, cast, dataclass_transform, get_args
 
-from pydantic import (
-    ConfigDict,
-    Field,
-    SkipValidation,
-    TypeAdapter,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
-)
+from pydantic import AliasChoices, AliasPath, ConfigDict, Field, SkipValidation, TypeAdapter, ValidationError
 from pydantic import model_validator as model_validator
 from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass as pydantic_dataclass
+from pydantic.fields import FieldInfo
 
 from botcore.vibe.coerce import EMPTY
 
@@ -64,14 +58,6 @@ class WireObject:
 
     raw: SkipValidation[Mapping[str, Any]] = raw_field()
 
-    @model_validator(mode="wrap")
-    @classmethod
-    def _keep_raw(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        made = handler(data)
-        if isinstance(data, Mapping):
-            object.__setattr__(made, "raw", data)
-        return made
-
     @classmethod
     def from_payload(cls, data: Mapping[str, Any]) -> Self:
         """The object `data` describes (see read()); raises pydantic's ValidationError only when a
@@ -103,10 +89,82 @@ def read(cls: type[T], data: Any) -> T:
                 raise
             data = _without(data, {tuple(p["loc"]) for p in problems})
             continue
-        if data is not original and isinstance(original, Mapping):
-            object.__setattr__(made, "raw", original)
+        if isinstance(made, WireObject) and isinstance(data, Mapping):
+            _keep_raw(made, data)
+            if data is not original:
+                object.__setattr__(made, "raw", original)
         return made
     return validator.validate_python(data)  # raises: still unreadable after MAX_REPAIRS
+
+
+# --- raw: each object gets the mapping it was read from -------------------------------------------
+# Set after validation by one walk rather than by a validator on every class, which costs pydantic a
+# Python call per object (about half the cost of reading an event, benchmarks/event_parse.py).
+Path = tuple[str | int, ...]
+_MISSING = object()
+_nested_cache: dict[type[Any], tuple[tuple[str, tuple[Path, ...]], ...]] = {}
+
+
+def _keep_raw(made: WireObject, data: Mapping[str, Any]) -> None:
+    object.__setattr__(made, "raw", data)
+    for name, paths in _nested(type(made)):
+        value = getattr(made, name)
+        if value is None:
+            continue
+        source: Any = _MISSING
+        for path in paths:
+            source = _lookup(data, path)
+            if source is not _MISSING:
+                break
+        if isinstance(value, WireObject):
+            if _is_mapping(source):
+                _keep_raw(value, source)
+        elif isinstance(value, tuple) and type(source) is list and len(value) == len(source):
+            for item, item_source in zip(value, source, strict=True):
+                if isinstance(item, WireObject) and _is_mapping(item_source):
+                    _keep_raw(item, item_source)
+
+
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)  # JSON gives dicts: skip the ABC check
+
+
+def _nested(cls: type[Any]) -> tuple[tuple[str, tuple[Path, ...]], ...]:
+    """The fields of `cls` that hold typed objects, each with the input paths it is read from."""
+    found = _nested_cache.get(cls)
+    if found is None:
+        fields: dict[str, FieldInfo] = cls.__pydantic_fields__
+        found = _nested_cache[cls] = tuple(
+            (name, _paths(info.validation_alias or info.alias or name))
+            for name, info in fields.items()
+            if _holds_wire_object(info.annotation)
+        )
+    return found
+
+
+def _holds_wire_object(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, WireObject):
+        return True
+    return any(_holds_wire_object(arg) for arg in get_args(annotation))
+
+
+def _paths(alias: str | AliasPath | AliasChoices) -> tuple[Path, ...]:
+    if isinstance(alias, AliasChoices):
+        return tuple(path for choice in alias.choices for path in _paths(choice))
+    if isinstance(alias, AliasPath):
+        return (tuple(alias.path),)
+    return ((alias,),)
+
+
+def _lookup(data: Any, path: Path) -> Any:
+    for key in path:
+        if isinstance(key, str) and _is_mapping(data):
+            data = data.get(key, _MISSING)
+        elif isinstance(key, int) and type(data) is list and -len(data) <= key < len(data):
+            data = data[key]
+        else:
+            return _MISSING
+    return data
 
 
 def _without(value: Any, paths: set[tuple[int | str, ...]]) -> Any:
