@@ -3,6 +3,7 @@
 What is stored is what the client read (botcore.vibe.parse.read_event_batch): each event's id, type and date
 as parsed, its payload as received (`event.raw`), and the items it could not read with its reason. Whoever
 handles a stored event reads the payload back with the same botcore.vibe.parse.parse_event.
+
 The offset is the platform's acknowledgement, so it moves only in the transaction that stores the events
 below it; and it must always move, or one bad event stops the bot for good. Every item is therefore
 cleaned before the insert (PostgreSQL refuses U+0000 in text and JSON, integers past 64 bits, and deeply
