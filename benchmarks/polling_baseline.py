@@ -29,11 +29,9 @@ def handle_batch(bot_id: int, vibe_bot_id: int, data: dict, clients: dict) -> No
     from botcore.services.eventlog import store_batch
     from botcore.services.executor import handle_pending
     from botcore.services.platform import client_for_bot
-    from botcore.vibe.models import EventBatch
+    from botcore.vibe.parse import read_event_batch
 
-    batch = EventBatch(
-        events=(), next_offset=int(data.get("nextOffset") or 0), has_more=bool(data.get("hasMore")), raw=data
-    )
+    batch = read_event_batch(data, bot_id=vibe_bot_id)  # the client's one reading, as the engine's poll
     store_batch(bot_id, batch, vibe_bot_id=vibe_bot_id, lease_token=None)
     bot = Bot.objects.select_related("portal").get(pk=bot_id)
     if bot_id not in clients:

@@ -1,4 +1,5 @@
-"""Signals ops listens to: finished tasks (qcluster heartbeat) and finished events (event metrics).
+"""Signals ops listens to: finished tasks (qcluster heartbeat), finished events (event metrics) and the
+platform's answers (botcore.vibe.hooks: the client does not know ops counts them).
 
 The event log entry's save after handling is the one moment an event's outcome, type and timings are all
 known; listening here keeps the dispatcher free of metrics code.
@@ -11,10 +12,14 @@ from django.dispatch import receiver
 from django_q.signals import post_execute, pre_execute
 
 from botcore.models import EventLogEntry
+from botcore.vibe.hooks import on_platform_response
 from ops.heartbeat import record_heartbeat
 from ops.logs import bind_log_context, clear_log_context
-from ops.metrics import record_event_finished
+from ops.metrics import record_event_finished, record_platform_response
 from ops.models import Heartbeat
+
+# Answers by status class and 429s, counted for every call the client makes in this process.
+on_platform_response(record_platform_response)
 
 
 @receiver(post_execute, dispatch_uid="ops.qcluster_heartbeat")

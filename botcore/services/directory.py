@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from botcore.models import EventLogEntry
 from botcore.services.platform import client_for_portal
 from botcore.vibe.errors import VibeError
-from botcore.vibe.events import parse_event
+from botcore.vibe.parse import parse_event
 from tenants.errors import TenantsError
 from tenants.models import Portal
 

@@ -1,5 +1,9 @@
 """Storing a batch of platform events in the event log with the bot's new offset, whatever the events hold.
 
+What is stored is what the client read (botcore.vibe.parse.read_event_batch): each event's id, type and date
+as parsed, its payload as received (`event.raw`), and the items it could not read with its reason. Whoever
+handles a stored event reads the payload back with the same botcore.vibe.parse.parse_event.
+
 The offset is the platform's acknowledgement, so it moves only in the transaction that stores the events
 below it; and it must always move, or one bad event stops the bot for good. Every item is therefore
 cleaned before the insert (PostgreSQL refuses U+0000 in text and JSON, integers past 64 bits, and deeply
@@ -21,7 +25,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from botcore.models import Bot, EventLogEntry
-from botcore.vibe.events import as_datetime
+from botcore.vibe.events import BotEvent
 from botcore.vibe.models import EventBatch
 from ops.metrics import record_events_stored
 
@@ -77,27 +81,29 @@ def _malformed_entry(bot: Bot, vibe_bot_id: int | None, item: Any, reason: str) 
     )  # fmt: skip
 
 
-def build_entry(bot: Bot, vibe_bot_id: int | None, item: Any) -> EventLogEntry:
-    """The log entry for one item of a batch: the event cleaned, or a MALFORMED entry saying why not."""
-    if not isinstance(item, Mapping):
+def build_entry(bot: Bot, vibe_bot_id: int | None, event: BotEvent) -> EventLogEntry:
+    """The log entry for one event the client read: its payload cleaned, or a MALFORMED entry saying why
+    the database could not keep it (an id beyond 64 bits, nesting too deep)."""
+    if not 0 <= event.event_id <= BIGINT_MAX:
         return _malformed_entry(
-            bot, vibe_bot_id, item, f"an event must be an object, got {type(item).__name__}"
-        )
-    event_id = item.get("eventId")
-    if isinstance(event_id, str) and event_id.strip().isdigit():
-        event_id = int(event_id.strip())
-    if isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 <= event_id <= BIGINT_MAX:
-        return _malformed_entry(
-            bot, vibe_bot_id, item, f"eventId is not an integer in 0..2^63-1: {event_id!r:.80}"
+            bot, vibe_bot_id, event.raw, f"eventId is not an integer in 0..2^63-1: {event.event_id!r:.80}"
         )
     try:
-        payload = clean_json(item)
+        payload = clean_json(event.raw)
     except (UnstorableEventError, RecursionError) as error:
-        return _malformed_entry(bot, vibe_bot_id, item, f"event {event_id}: {error}")
+        return _malformed_entry(bot, vibe_bot_id, event.raw, f"event {event.event_id}: {error}")
     return EventLogEntry(
-        bot=bot, vibe_bot_id=vibe_bot_id, vibe_event_id=event_id, event_type=str(payload.get("type", ""))[:64],
-        payload=payload, occurred_at=as_datetime(payload.get("date")),
+        bot=bot, vibe_bot_id=vibe_bot_id, vibe_event_id=event.event_id, event_type=str(event.type)[:64],
+        payload=payload, occurred_at=event.date,
     )  # fmt: skip
+
+
+def build_entries(bot: Bot, vibe_bot_id: int | None, batch: EventBatch) -> list[EventLogEntry]:
+    """Every item of the batch as an entry: the events in the platform's order, then the items the client
+    could not read, each MALFORMED with the client's reason."""
+    entries = [build_entry(bot, vibe_bot_id, event) for event in batch.events]
+    entries += [_malformed_entry(bot, vibe_bot_id, m.item, m.reason) for m in batch.malformed]
+    return entries
 
 
 def _lock_bot(bot_id: int) -> Bot:
@@ -132,12 +138,6 @@ def _insert(entries: list[EventLogEntry]) -> None:
                 EventLogEntry.objects.bulk_create([fallback])
 
 
-def is_empty(batch: EventBatch) -> bool:
-    """The batch holds no item at all (malformed ones count as items: they are stored)."""
-    raw_events = batch.raw.get("events")
-    return not (isinstance(raw_events, list) and raw_events)
-
-
 def empty_batch_fields(batch: EventBatch, *, now) -> dict:
     """What an empty batch changes on its bot: the offset (never backwards, as EventBatch.offset_after),
     whether more waits, and when it was polled."""
@@ -161,16 +161,14 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
     Returns how many entries were new, or None when the bot changed hands meanwhile: another cycle holds
     its lease, or the bot was moved to another platform bot (nothing is stored then).
     """
-    raw_events = batch.raw.get("events")
-    items = list(raw_events) if isinstance(raw_events, list) else []
     now = timezone.now()
-    if not items:
+    if batch.is_empty:
         return _store_empty(bot_id, batch, vibe_bot_id=vibe_bot_id, lease_token=lease_token, now=now)
     with transaction.atomic():
         bot = _lock_bot(bot_id)
         if (lease_token is not None and bot.lease_token != lease_token) or bot.vibe_bot_id != vibe_bot_id:
             return None
-        entries = [build_entry(bot, vibe_bot_id, item) for item in items]
+        entries = build_entries(bot, vibe_bot_id, batch)
         for entry in entries:
             if entry.status == EventLogEntry.Status.MALFORMED:
                 log.error("bot=%s: malformed event kept: %s", bot.pk, entry.error)
@@ -187,7 +185,7 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
             event_offset=new_offset,
             has_more=batch.has_more,
             last_polled_at=now,
-            **({"last_event_at": now} if items else {}),
+            last_event_at=now,
         )
     record_events_stored(event_types=[entry.event_type for entry in fresh])  # ops' counter, after the commit
     return len(fresh)

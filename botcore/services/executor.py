@@ -42,7 +42,8 @@ from botcore.skills.registry import find_skill
 from botcore.vibe import VibeClient
 from botcore.vibe.backoff import retry_delay
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
-from botcore.vibe.events import EventType, MalformedEventError, parse_event
+from botcore.vibe.events import EventType, MalformedEventError
+from botcore.vibe.parse import parse_event
 from ops.logs import bind_log_context
 from tenants.errors import SessionTokenError
 from tenants.services import uninstall_portal

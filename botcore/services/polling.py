@@ -25,7 +25,7 @@ from botcore import conf
 from botcore.models import Bot
 from botcore.selectors import list_pending_entries
 from botcore.services import bots as bot_services
-from botcore.services.eventlog import empty_batch_fields, is_empty, store_batch
+from botcore.services.eventlog import empty_batch_fields, store_batch
 from botcore.services.executor import PendingOutcome, handle_pending
 from botcore.services.platform import client_for_credential, get_bot_credential
 from botcore.vibe.backoff import backoff_seconds, retry_delay
@@ -156,7 +156,7 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
         batch = poller.get_events(
             bot.vibe_bot_id, offset=bot.event_offset, limit=conf.poll_batch_size(), timeout=long_poll or None
         )
-        if is_empty(batch) and not list_pending_entries(bot).exists():
+        if batch.is_empty and not list_pending_entries(bot).exists():
             return _settle_idle(bot, batch, lease_token)
         client = client_for_credential(credential, portal=bot.portal, deadline=deadline)
         stored = store_batch(bot_id, batch, vibe_bot_id=bot.vibe_bot_id, lease_token=lease_token)

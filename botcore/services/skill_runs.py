@@ -28,7 +28,7 @@ from botcore.skills.events import (
     PortalUninstalledEvent,
     ScheduledRunEvent,
 )
-from botcore.vibe.events import parse_event
+from botcore.vibe.parse import parse_event
 from tenants.models import Portal
 
 log = logging.getLogger(__name__)

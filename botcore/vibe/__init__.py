@@ -1,5 +1,6 @@
 """The VibeCode bot platform client: the only code that knows the platform's wire format."""
 
+from botcore.vibe.answers import raise_for_response
 from botcore.vibe.attach import Attach, AttachError, GridItem
 from botcore.vibe.budget import NoBudget, Priority, RequestBudget, SharedBudget, budget_for_key
 from botcore.vibe.client import VibeClient
@@ -18,7 +19,6 @@ from botcore.vibe.errors import (
     VibeServerError,
     VibeSessionExpiredError,
     VibeTransportError,
-    raise_for_response,
 )
 from botcore.vibe.events import (
     BotDeleteEvent,
@@ -39,7 +39,6 @@ from botcore.vibe.events import (
     MessageUpdateEvent,
     ReactionChangeEvent,
     UnknownEvent,
-    parse_event,
 )
 from botcore.vibe.keyboards import Keyboard, KeyboardError
 from botcore.vibe.models import (
@@ -49,6 +48,7 @@ from botcore.vibe.models import (
     Command,
     EventBatch,
     FileDownload,
+    MalformedItem,
     Message,
     MessageContext,
     PortalUser,
@@ -56,6 +56,7 @@ from botcore.vibe.models import (
     SentMessage,
     UploadedFile,
 )
+from botcore.vibe.parse import parse_event, read_event_batch
 from botcore.vibe.transport import RetryClass
 
 __all__ = [
@@ -83,6 +84,7 @@ __all__ = [
     "Keyboard",
     "KeyboardError",
     "MalformedEventError",
+    "MalformedItem",
     "Message",
     "MessageAddEvent",
     "MessageContext",
@@ -117,4 +119,5 @@ __all__ = [
     "budget_for_key",
     "parse_event",
     "raise_for_response",
+    "read_event_batch",
 ]  # fmt: skip

@@ -5,10 +5,11 @@
     bot = client.register_bot(code="helper", name="Helper", adopt_existing=True)
     batch = client.get_events(bot.id, offset=stored_offset)
 
-The methods live in one mixin per reference section (endpoints/); the wire format, retries and the
-request budget live in transport.py and budget.py. Arguments are keyword-only except the ids a call is
-about (bot_id, message_id, dialog_id, command_id, file_id); results are frozen dataclasses (models.py,
-events.py); failures are the VibeError family (errors.py). Each method's docstring names its retry
+The methods live in one mixin per reference section (endpoints/); HTTP, retries and the request budget
+live in transport.py, http_clients.py and budget.py; an answer becomes its data or an error in answers.py.
+Arguments are keyword-only except the ids a call is about (bot_id, message_id, dialog_id, command_id,
+file_id); results are frozen dataclasses read by pydantic (models.py, events.py; wire.py says how, and
+parse.py reads events); failures are the VibeError family (errors.py). Each method's docstring names its retry
 class: SAFE and IDEMPOTENT calls are retried on transient failures, UNSAFE ones only when the platform
 surely did not act.
 
@@ -44,7 +45,8 @@ from botcore.vibe.endpoints.files import FileEndpoints
 from botcore.vibe.endpoints.interface import InterfaceEndpoints
 from botcore.vibe.endpoints.messages import MessageEndpoints
 from botcore.vibe.endpoints.users import UserEndpoints
-from botcore.vibe.transport import Transport, make_http_client, shared_http_client
+from botcore.vibe.http_clients import make_http_client, shared_http_client
+from botcore.vibe.transport import Transport
 
 APP_KEY_PREFIX = "vibe_app_"
 PERSONAL_KEY_PREFIX = "vibe_api_"

@@ -1,9 +1,8 @@
-"""The VibeError family, and raise_for_response(): the one place a platform answer becomes an error.
+"""The VibeError family: what can go wrong talking to the platform, and what may be done about it.
 
-The platform answers `{"success": false, "error": {"code", "message", "hint"?, "retryAfter"?}}`
-(CONTRACT part A §1). Errors are classified by code first and HTTP status second (part A §2), so a code
-we have never heard of still lands in the right family, and the official docs' aliases (RATE_LIMITED,
-MISSING_API_KEY, INVALID_APP_KEY, …) land where the reference's own codes do.
+Each error says whether it is worth retrying (`is_transient`) and whether the platform may have acted
+(`may_have_acted`): the one place the project decides both for a platform failure (botcore/errors.py
+adds the project's own). Which answer becomes which error is answers.py's job.
 
 Nothing here ever holds a key, a session token or the request's headers: an error's text comes from the
 platform's answer alone (and the transport scrubs even that of the caller's own secrets).
@@ -11,13 +10,8 @@ platform's answer alone (and the transport scrubs even that of the caller's own 
 
 from __future__ import annotations
 
-import email.utils
-import json
-import time
 from collections.abc import Mapping
 from typing import Any
-
-import httpx
 
 
 class VibeError(Exception):
@@ -208,168 +202,3 @@ CODE_ALIASES: dict[str, str] = {
 }
 
 BOT_LEVEL_CODES = frozenset({"BOT_NOT_FOUND", "BOT_ACCESS_DENIED", "BOT_OWNERSHIP_ERROR", "INVALID_BOT_ID"})
-_SESSION_CODES = ("TOKEN_MISSING", "INVALID_APP_KEY", "TOKEN_EXPIRED", "TOKEN_INVALID")
-_AUTH_CODES = (
-    "AUTH_REQUIRED", "MISSING_API_KEY", "INVALID_API_KEY", "INVALID_KEY", "KEY_REVOKED", "SCOPE_DENIED",
-    "OAUTH_REQUIRED", "USER_AUTH_REQUIRED", "BH_LOGIN_REQUIRED", "AUTH_ERROR", "SCOPE_ERROR",
-    "BITRIX_ACCESS_DENIED", "MANAGEMENT_SCOPE_REQUIRED", "MANAGEMENT_KEY_NO_ENTITY_ACCESS",
-    "WRITE_BLOCKED_READONLY_KEY",
-)  # fmt: skip
-_FORBIDDEN_CODES = (
-    "BOT_ACCESS_DENIED", "BOT_OWNERSHIP_ERROR", "ACCESS_DENIED", "MESSAGE_ACCESS_DENIED", "FILE_ACCESS_ERROR",
-    "BOT_TYPE_NOT_ALLOWED", "USER_NOT_SUBSCRIBED",
-)  # fmt: skip
-_NOT_FOUND_CODES = (
-    "BOT_NOT_FOUND", "MESSAGE_NOT_FOUND", "CHAT_NOT_FOUND", "USER_NOT_FOUND", "COMMAND_NOT_FOUND",
-    "FILE_NOT_FOUND", "REACTION_NOT_FOUND", "NOT_FOUND", "PORTAL_NOT_FOUND",
-)  # fmt: skip
-_CONFLICT_CODES = ("REACTION_ALREADY_SET", "BOT_CODE_ALREADY_TAKEN")
-_BAD_REQUEST_CODES = (
-    "CODE_REQUIRED", "NAME_REQUIRED", "INVALID_BOT_ID", "BOT_CODE_REQUIRED", "BOT_PROPERTIES_REQUIRED",
-    "BOT_INVALID_TYPE", "BOT_ID_REQUIRED", "BOT_TOKEN_INVALID_LENGTH", "BOT_LIMIT_REACHED", "EMPTY_MESSAGE",
-    "ATTACH_ERROR", "ATTACH_OVERSIZE", "KEYBOARD_ERROR", "COMMAND_NAME_INVALID", "COMMAND_REQUIRED",
-    "COMMAND_TITLE_REQUIRED", "FILE_EMPTY", "FILE_INVALID_CONTENT", "FILE_TOO_LARGE", "DIALOG_ID_INVALID",
-    "INVALID_JSON", "INVALID_REQUEST", "PAYLOAD_TOO_LARGE", "METHOD_NOT_ALLOWED",
-)  # fmt: skip
-_RATE_LIMIT_CODES = ("RATE_LIMIT", "RATE_LIMITED")
-_SERVER_CODES = (
-    "INTERNAL_ERROR", "BITRIX_ERROR", "BITRIX_UNAVAILABLE", "REGISTRATION_FAILED", "QUEUE_TIMEOUT",
-    "ERROR_LOOP_DETECTED", "APP_RESOLVE_FAILED", "SENDING_FAILED", "COMMAND_REGISTER_FAILED",
-    "COMMAND_ANSWER_FAILED", "FILE_FOLDER_ERROR", "FILE_UPLOAD_FAILED", "FILE_SEND_FAILED",
-)  # fmt: skip
-
-ERROR_CLASS_BY_CODE: dict[str, type[VibeApiError]] = {
-    **dict.fromkeys(_AUTH_CODES, VibeAuthError),
-    **dict.fromkeys(_SESSION_CODES, VibeSessionExpiredError),
-    **dict.fromkeys(_FORBIDDEN_CODES, VibeForbiddenError),
-    **dict.fromkeys(_NOT_FOUND_CODES, VibeNotFoundError),
-    **dict.fromkeys(_CONFLICT_CODES, VibeConflictError),
-    "BOT_ALREADY_EXISTS": VibeBotAlreadyExistsError,
-    **dict.fromkeys(_BAD_REQUEST_CODES, VibeBadRequestError),
-    **dict.fromkeys(_RATE_LIMIT_CODES, VibeRateLimitError),
-    **dict.fromkeys(_SERVER_CODES, VibeServerError),
-}
-
-
-def error_class_for(code: str | None, status: int) -> type[VibeApiError]:
-    """The family of an error: the code decides when we know it, else the HTTP status."""
-    if code:
-        known = ERROR_CLASS_BY_CODE.get(code.upper())
-        if known is not None:
-            return known
-    if status == 401:
-        return VibeAuthError
-    if status == 403:
-        return VibeForbiddenError
-    if status in (404, 410):
-        return VibeNotFoundError
-    if status == 409:
-        return VibeConflictError
-    if status == 429:
-        return VibeRateLimitError
-    if status >= 500:
-        return VibeServerError
-    return VibeBadRequestError
-
-
-def parse_retry_after(value: object) -> float | None:
-    """Seconds from a `retryAfter` field or a `Retry-After` header (delta-seconds or an HTTP date)."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return max(0.0, float(value))
-    text = str(value).strip()
-    if not text:
-        return None
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
-
-
-def _describe_body(response: httpx.Response) -> str:
-    kind = response.headers.get("content-type", "no content type").split(";")[0].strip() or "no content type"
-    size = len(response.content)
-    return f"a non-JSON answer ({kind}, {size} bytes)" if size else "an empty answer"
-
-
-def _decode_json(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return _NOT_JSON
-
-
-_NOT_JSON = object()
-
-
-def _request_line(response: httpx.Response) -> tuple[str, str]:
-    """The method and path (never the query or headers) of the request behind `response`, if known."""
-    try:
-        request = response.request
-    except RuntimeError:  # a Response built by hand, without a request
-        return "", ""
-    return request.method, request.url.path
-
-
-def raise_for_response(response: httpx.Response) -> Any:
-    """Return the `data` of a successful answer, or raise the VibeApiError subclass the answer means.
-
-    A body that is not the platform's JSON envelope raises VibeProtocolError, except on 429 and 5xx,
-    where a proxy's HTML page still means "rate limited" or "server failed" and is classified by
-    status (so retries treat it as the transient failure it is).
-    """
-    method, path = _request_line(response)
-    status = response.status_code
-    body = _decode_json(response)
-    header_retry_after = parse_retry_after(response.headers.get("retry-after"))
-
-    if isinstance(body, dict) and body.get("success") is True and 200 <= status < 300:
-        return body.get("data")
-
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(body, dict) and body.get("success") is False and isinstance(error, dict):
-        code = error.get("code")
-        code = str(code) if code not in (None, "") else None
-        data = body.get("data") if isinstance(body.get("data"), dict) else error.get("data")
-        if not isinstance(data, dict):
-            data = {k: v for k, v in error.items() if k == "botId"}  # tolerate the id inside `error`
-        retry_after = parse_retry_after(error.get("retryAfter"))
-        hint = error.get("hint")
-        cls = error_class_for(code, status)
-        if status < 400 and cls is VibeBadRequestError and not code:
-            cls = VibeProtocolError
-        raise cls(
-            status=status,
-            code=code,
-            message=str(error.get("message") or code or "error"),
-            hint=str(hint) if hint else None,
-            retry_after=retry_after if retry_after is not None else header_retry_after,
-            data=data,
-            method=method,
-            path=path,
-        )
-
-    # Not the envelope at all.
-    described = (
-        "an answer outside the success/data envelope" if body is not _NOT_JSON else _describe_body(response)
-    )
-    if status == 429 or status >= 500:
-        cls = error_class_for(None, status)
-        message = f"HTTP {status} with {described}"
-    else:
-        cls = VibeProtocolError
-        message = f"HTTP {status} with {described}; is the base URL right?"
-    raise cls(
-        status=status,
-        code=None,
-        message=message,
-        retry_after=header_retry_after,
-        method=method,
-        path=path,
-    )

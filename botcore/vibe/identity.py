@@ -16,9 +16,10 @@ from django.utils.translation import gettext_lazy as _
 
 from botcore import conf
 from botcore.vibe.budget import NoBudget
+from botcore.vibe.coerce import as_bool, as_datetime, as_int, as_str
 from botcore.vibe.errors import VibeError
-from botcore.vibe.events import as_bool, as_datetime, as_int, as_str
-from botcore.vibe.transport import RetryClass, Transport, shared_http_client
+from botcore.vibe.http_clients import shared_http_client
+from botcore.vibe.transport import RetryClass, Transport
 from tenants.errors import InstallationError
 from tenants.identity import ExchangedToken, VerifiedIdentity
 

@@ -24,8 +24,6 @@ import enum
 import functools
 import json
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -33,6 +31,7 @@ from typing import Any, TypeVar
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from botcore.vibe.answers import raise_for_response
 from botcore.vibe.backoff import retry_delay
 from botcore.vibe.budget import NoBudget, Priority, RequestBudget
 from botcore.vibe.errors import (
@@ -41,14 +40,12 @@ from botcore.vibe.errors import (
     VibeError,
     VibeRateLimitError,
     VibeTransportError,
-    raise_for_response,
 )
-from ops.metrics import record_platform_response
+from botcore.vibe.hooks import platform_responded
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-USER_AGENT = "vibeapp-botcore/0.1 (+httpx)"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
@@ -65,39 +62,6 @@ def is_retryable(error: BaseException, retry_class: RetryClass) -> bool:
     if isinstance(error, VibeBudgetTimeoutError):
         return False  # it already waited as long as allowed; retrying would only multiply the wait
     return retry_class is not RetryClass.UNSAFE or not error.may_have_acted
-
-
-_shared_clients: dict[int, httpx.Client] = {}
-_shared_lock = threading.Lock()
-
-
-def make_http_client(*, connect_timeout: float = 5.0, read_timeout: float = 30.0) -> httpx.Client:
-    """An httpx.Client tuned for the platform: keep-alive pool, bounded connections, explicit timeouts."""
-    return httpx.Client(
-        timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0),
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        follow_redirects=False,
-    )
-
-
-def shared_http_client() -> httpx.Client:
-    """This process's one httpx.Client, so every VibeClient reuses the same connections.
-
-    Keyed by process id: a forked worker must not share its parent's sockets.
-    """
-    pid = os.getpid()
-    client = _shared_clients.get(pid)
-    if client is None:
-        with _shared_lock:
-            client = _shared_clients.get(pid)
-            if client is None:
-                from botcore import conf
-
-                client = _shared_clients[pid] = make_http_client(
-                    connect_timeout=conf.vibe_connect_timeout(), read_timeout=conf.vibe_read_timeout()
-                )
-    return client
 
 
 def _failure(state: RetryCallState) -> BaseException | None:
@@ -230,7 +194,7 @@ class Transport:
             raise VibeTransportError(self._describe(exc), method=method, path=path, sent=False) from None
         except httpx.TransportError as exc:
             raise VibeTransportError(self._describe(exc), method=method, path=path, sent=True) from None
-        record_platform_response(response.status_code)  # ops' counters: answers by class, 429s
+        platform_responded(response.status_code)  # observers (ops' counters: answers by class, 429s)
         try:
             data = raise_for_response(response)
         except VibeApiError as error:
@@ -315,4 +279,4 @@ class Transport:
         return f"Transport(base_url={self.base_url!r}, auth={mode})"
 
 
-__all__ = ["RetryClass", "Transport", "VibeError", "is_retryable", "make_http_client", "shared_http_client"]
+__all__ = ["RetryClass", "Transport", "VibeError", "is_retryable"]

@@ -178,21 +178,27 @@ def test_garbage_from_the_platform_backs_off_and_loses_nothing(sandbox_portal, b
 
 def test_a_malformed_event_is_kept_as_malformed_and_the_offset_moves(sandbox_portal, bot):
     from botcore.services.eventlog import store_batch
-    from botcore.vibe.models import EventBatch
+    from botcore.vibe.parse import read_event_batch
 
     good = {
         "eventId": 1,
         "type": "ONIMBOTV2MESSAGEADD",
         "date": "2026-11-24T10:00:00+03:00",
-        "data": {"bot": {"id": bot.vibe_bot_id}},
+        "data": {"bot": {"id": bot.vibe_bot_id}, "message": {"id": 7, "text": "hi"}},
     }
     nameless = {"type": "ONIMBOTV2MESSAGEADD", "data": {}}
-    batch = EventBatch(events=(), next_offset=2, raw={"events": [good, nameless, "junk"]})
+    textless = {"eventId": 2, "type": "ONIMBOTV2MESSAGEADD", "data": {"dialogId": "1"}}  # no message
+    batch = read_event_batch({"events": [good, nameless, "junk", textless], "nextOffset": 3})
     stored = store_batch(bot.pk, batch, vibe_bot_id=bot.vibe_bot_id, lease_token=None)
-    assert stored == 3
-    assert EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.MALFORMED).count() == 2
+    assert stored == 4
+    malformed = EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.MALFORMED)
+    assert malformed.count() == 3
+    # The reason is the client's own, from its one reading of the event.
+    assert any("without what it needs" in entry.error for entry in malformed)
+    kept = EventLogEntry.objects.get(bot=bot, vibe_event_id=1)
+    assert kept.status == EventLogEntry.Status.RECEIVED and kept.payload == good
     bot.refresh_from_db()
-    assert bot.event_offset == 2
+    assert bot.event_offset == 3
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from botcore.services.platform import client_for_bot
 from botcore.services.polling import poll_bot_once
 from botcore.skills.base import Skill
 from botcore.vibe.events import EventType, MessageAddEvent
-from botcore.vibe.models import EventBatch
+from botcore.vibe.parse import read_event_batch
 from tenants import selectors as tenant_selectors
 from tenants import services as tenant_services
 from tenants.identity import VerifiedIdentity
@@ -161,9 +161,9 @@ def test_poison_events_are_kept_as_malformed_and_the_offset_moves(sandbox_portal
         {**base, "eventId": 2**70, "data": {}},
         {**base, "eventId": 103, "data": nested},
         ["not", "an", "object"],
-        {**base, "eventId": 104, "data": {"count": 2**80, "text": "\x00"}},
+        {**base, "eventId": 104, "data": {"count": 2**80, "message": {"id": 2, "text": "\x00"}}},
     ]
-    batch = EventBatch(events=(), next_offset=105, raw={"events": items})
+    batch = read_event_batch({"events": items, "nextOffset": 105})
     assert store_batch(bot.pk, batch, vibe_bot_id=bot.vibe_bot_id, lease_token=None) == 5
     bot.refresh_from_db()
     assert bot.event_offset == 105

@@ -15,7 +15,7 @@ from botcore.skills.context import PortalInfo, VibeSkillContext
 from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.ledger import MemoryLedger
 from botcore.vibe import NoBudget, VibeClient
-from botcore.vibe.events import parse_event
+from botcore.vibe.parse import parse_event
 
 
 class SandboxSession(ShellSession):

@@ -29,9 +29,9 @@ from botcore.vibe.events import (
     MessageDeleteEvent,
     MessageUpdateEvent,
     ReactionChangeEvent,
-    parse_event,
 )
 from botcore.vibe.models import PortalUser
+from botcore.vibe.parse import parse_event
 
 BOT_ID = 100
 PORTAL = "test-portal"

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from botcore.vibe.endpoints.base import POLL, SAFE, Endpoints, as_data, bot_path
-from botcore.vibe.events import BotEvent, MalformedEventError, as_bool, as_int, parse_event
 from botcore.vibe.models import EventBatch
-
-log = logging.getLogger(__name__)
+from botcore.vibe.parse import read_event_batch
 
 # A long-poll holds the answer this long at most; the read timeout must outlast it.
 MAX_HOLD_SECONDS = 30.0
@@ -60,27 +57,4 @@ class EventEndpoints(Endpoints):
                 priority=POLL,
             )
         )
-        items = data.get("events")
-        events: list[BotEvent] = []
-        malformed: list[Any] = []
-        for item in items if isinstance(items, list) else []:
-            try:
-                events.append(parse_event(item))
-            except MalformedEventError as error:
-                log.warning("bot=%s: malformed event kept aside: %s", bot_id, error)
-                malformed.append(item)
-        stored = data.get("storedOffset")
-        persisted = data.get("persisted")
-        # Servers older than BOT-BC-0325-1 answer lastEventId (next offset = lastEventId + 1).
-        next_offset = data.get("nextOffset")
-        if next_offset is None and data.get("lastEventId") is not None:
-            next_offset = as_int(data.get("lastEventId")) + 1
-        return EventBatch(
-            events=tuple(events),
-            next_offset=as_int(next_offset),
-            has_more=as_bool(data.get("hasMore")),
-            stored_offset=as_int(stored) if stored is not None else None,
-            persisted=as_bool(persisted) if persisted is not None else None,
-            malformed=tuple(malformed),
-            raw=data,
-        )
+        return read_event_batch(data, bot_id=bot_id)

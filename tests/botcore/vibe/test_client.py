@@ -534,7 +534,7 @@ def test_the_client_works_without_django_settings(world):
 
 
 def test_calls_reuse_one_keep_alive_connection(world):
-    from botcore.vibe.transport import make_http_client
+    from botcore.vibe.http_clients import make_http_client
 
     local_ports: set[int] = set()
 

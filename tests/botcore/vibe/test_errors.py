@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from botcore.vibe.answers import raise_for_response
 from botcore.vibe.errors import (
     CODE_ALIASES,
     VibeApiError,
@@ -23,7 +24,6 @@ from botcore.vibe.errors import (
     VibeRateLimitError,
     VibeServerError,
     VibeSessionExpiredError,
-    raise_for_response,
 )
 
 REQUEST = httpx.Request("POST", "http://platform.test/v1/bots/5/messages?offset=3")

@@ -22,8 +22,8 @@ from botcore.vibe.events import (
     MessageUpdateEvent,
     ReactionChangeEvent,
     UnknownEvent,
-    parse_event,
 )
+from botcore.vibe.parse import parse_event
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "vibe"
 
@@ -236,3 +236,31 @@ def test_an_envelope_that_cannot_be_acknowledged_or_used_is_refused(payload):
 def test_a_non_object_data_is_read_as_empty():
     event = parse_event({"eventId": 3, "type": "ONIMBOTV2DELETE", "data": "garbage"})
     assert isinstance(event, BotDeleteEvent) and event.bot is None
+
+
+def test_a_value_that_cannot_be_read_takes_its_default_and_the_rest_still_reads():
+    payload = load("ONIMBOTV2MESSAGEADD")
+    payload["data"]["message"].update(chatId="eighty-seven", isSystem="maybe", date="not a date")
+    payload["data"]["chat"] = "not an object"
+    payload["data"]["user"]["firstName"] = {"unexpected": "object"}
+    event = parse_event(copy.deepcopy(payload))
+    assert isinstance(event, MessageAddEvent)
+    assert (event.message.id, event.message.chat_id, event.message.is_system) == (1501, 0, False)
+    assert event.message.date is None and event.chat is None
+    assert event.user is not None and event.user.first_name == "" and event.user.last_name == "Smith"
+    assert event.raw == payload  # the envelope as received, unreadable values included
+
+
+def test_a_message_event_whose_message_is_unreadable_is_refused_with_the_reason():
+    payload = load("ONIMBOTV2MESSAGEADD")
+    payload["data"]["message"] = ["not", "an", "object"]
+    with pytest.raises(MalformedEventError, match=r"data\.message"):
+        parse_event(payload)
+
+
+def test_the_stored_payload_reads_back_as_the_same_event():
+    """The event log stores `event.raw`; the executor reads it with the same parse_event."""
+    for event_type in EventType:
+        event = parse_event(load(event_type.value))
+        again = parse_event(json.loads(json.dumps(event.raw)))
+        assert again == event and type(again) is type(event)

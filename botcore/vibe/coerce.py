@@ -1,0 +1,68 @@
+"""Scalar coercion: how one loose value of a platform payload reads as an int, a bool, a text or a mapping.
+
+Webhook-style payloads carry scalars as strings ("42", "Y"), and a platform change may send null or the
+wrong kind of value: each reading here turns such a value into the type asked for, or a default, and
+never raises. Typed objects (wire.py) use pydantic's own lax conversions for their fields; these are for
+the few readings made by hand (offsets, file ids) and the tolerant readings pydantic lacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def as_int(value: object, default: int = 0) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+    return default
+
+
+def as_bool(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("y", "yes", "true", "1")
+    return bool(value)
+
+
+def as_str(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def as_mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else EMPTY
+
+
+def as_datetime(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def with_slash(command: str) -> str:
+    """A command name in the one form skills see: "/ping" from "ping", "/ping" or " /ping "."""
+    name = command.strip().lstrip("/")
+    return "/" + name if name else ""
+
+
+def lang_map(value: object) -> Mapping[str, str]:
+    """A text per language: {"en": "Help"} as sent, or one string (for the bot's language) under ""."""
+    if isinstance(value, Mapping):
+        return {str(k): as_str(v) for k, v in value.items()}
+    if isinstance(value, str) and value:
+        return {"": value}
+    return EMPTY

@@ -1,0 +1,47 @@
+"""The process's HTTP clients for the platform: one httpx.Client tuned for it, shared per process.
+
+Keep-alive pool, bounded connections, explicit timeouts, no redirects (a redirect would carry our key to
+wherever it points). Every VibeClient shares the process's client unless given its own.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import httpx
+
+from botcore import conf
+
+USER_AGENT = "vibeapp-botcore/0.1 (+httpx)"
+
+
+_shared_clients: dict[int, httpx.Client] = {}
+_shared_lock = threading.Lock()
+
+
+def make_http_client(*, connect_timeout: float = 5.0, read_timeout: float = 30.0) -> httpx.Client:
+    """An httpx.Client tuned for the platform: keep-alive pool, bounded connections, explicit timeouts."""
+    return httpx.Client(
+        timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0),
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        follow_redirects=False,
+    )
+
+
+def shared_http_client() -> httpx.Client:
+    """This process's one httpx.Client, so every VibeClient reuses the same connections.
+
+    Keyed by process id: a forked worker must not share its parent's sockets.
+    """
+    pid = os.getpid()
+    client = _shared_clients.get(pid)
+    if client is None:
+        with _shared_lock:
+            client = _shared_clients.get(pid)
+            if client is None:
+                client = _shared_clients[pid] = make_http_client(
+                    connect_timeout=conf.vibe_connect_timeout(), read_timeout=conf.vibe_read_timeout()
+                )
+    return client

@@ -1,0 +1,45 @@
+"""botcore.vibe.hooks: observers hear every platform answer; ops counts them without the client knowing ops."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY
+
+from botcore.vibe import VibeNotFoundError
+from botcore.vibe.hooks import on_platform_response, remove_platform_response_observer
+
+
+def answers(status_class: str) -> float:
+    return (
+        REGISTRY.get_sample_value("vibeapp_platform_responses_total", {"status_class": status_class}) or 0.0
+    )
+
+
+def test_every_answer_reaches_the_observers_and_ops_counts_it(world):
+    heard: list[int] = []
+    on_platform_response(heard.append)
+    before_ok, before_4xx = answers("2xx"), answers("4xx")
+    try:
+        with world.client() as client:
+            client.list_bots()
+            try:
+                client.get_bot(999_999)
+            except VibeNotFoundError:
+                pass
+    finally:
+        remove_platform_response_observer(heard.append)
+    assert heard == [200, 404]
+    # ops subscribed when it started (ops.receivers): the transport imports nothing of it.
+    assert answers("2xx") - before_ok >= 1 and answers("4xx") - before_4xx >= 1
+
+
+def test_an_observer_that_raises_never_fails_the_call(world, caplog):
+    def broken(status_code: int) -> None:
+        raise RuntimeError("observer bug")
+
+    on_platform_response(broken)
+    try:
+        with world.client() as client:
+            assert client.list_bots() == []
+    finally:
+        remove_platform_response_observer(broken)
+    assert "observer failed" in caplog.text
