@@ -96,6 +96,9 @@ def parse_args() -> argparse.Namespace:
         "--profile", action="store_true", help="run the engine's processes under py-spy (var/bench/)"
     )
     parser.add_argument("--sandbox-port", type=int, default=8190)
+    parser.add_argument(
+        "--workdir", default=str(ROOT / "var" / "bench"), help="emptied, then holds the run's files"
+    )
     return parser.parse_args()
 
 
@@ -144,7 +147,8 @@ def start_engine(
                 "--",
                 *command,
             ]
-        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = (workdir / f"{name}.log").open("ab")  # warnings and errors, kept with the run (var/bench/)
+        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
     return {
         "qcluster": spawn("qcluster", [*manage, "qcluster"]),
@@ -296,7 +300,7 @@ def run_size(
 
 def main() -> None:
     args = parse_args()
-    workdir = ROOT / "var" / "bench"
+    workdir = Path(args.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     env = build_environment(args, workdir)
