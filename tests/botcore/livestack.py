@@ -58,7 +58,9 @@ class LiveStack:
         self.processes: dict[str, subprocess.Popen] = {}
 
     def start(self, name: str) -> subprocess.Popen:
-        command = {"qcluster": "qcluster", "pacer": "runpacer", "poller": "runpoller"}[name.rstrip("0123456789")]
+        command = {"qcluster": "qcluster", "pacer": "runpacer", "poller": "runpoller"}[
+            name.rstrip("0123456789")
+        ]
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), command],
             cwd=ROOT,
