@@ -47,8 +47,8 @@ class WatchClients:
     """The poller's HTTP clients: one keep-alive connection per bot whose watch is open, in small pools.
 
     httpcore's pool looks at every connection it holds each time a request ends, so one pool of a
-    thousand held long-polls costs O(n) per answer (it was 90 % of a 1,000-bot poller's CPU; 36 % with pools of 32); pools of
-    BOTS_PER_POOL keep that constant. They share one TLS context: building one costs ~30 ms.
+    thousand held long-polls costs O(n) per answer (90 % of a 1,000-bot poller's CPU; still 36 % with
+    pools of 32); pools of BOTS_PER_POOL keep it small. They share one TLS context (~30 ms to build).
     """
 
     BOTS_PER_POOL = 8
