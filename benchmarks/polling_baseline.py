@@ -44,6 +44,7 @@ def handle_batch(bot_id: int, vibe_bot_id: int, data: dict, clients: dict) -> No
 
 async def poll_all(bots: list[dict], stop: asyncio.Event) -> None:
     from botcore import conf
+    from botcore.vibe.watch import WatchClients
 
     fast, slow, limit = conf.poll_fast_seconds(), conf.poll_slow_seconds(), conf.poll_batch_size()
     hold = conf.poll_long_poll_seconds()  # long-polls as the engine's poller does, where the platform holds
@@ -51,8 +52,10 @@ async def poll_all(bots: list[dict], stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     clients: dict = {}
     base = conf.vibe_base_url().rstrip("/")
-    limits = httpx.Limits(max_connections=len(bots) + 10, max_keepalive_connections=len(bots) + 10)
-    async with httpx.AsyncClient(limits=limits, timeout=hold + 30) as http:
+    # The poller's own pools (8 bots each, one TLS context): one pool of a thousand connections would make
+    # httpcore scan them all at every answer, a cost the baseline must not carry if it is to be a baseline.
+    pools = WatchClients(connect_timeout=conf.vibe_connect_timeout())
+    try:
 
         async def poll_forever(bot: dict) -> None:
             offset, quiet_since = bot["offset"], bot["last_event_at"] or time.time() - 4 * slow
@@ -60,7 +63,7 @@ async def poll_all(bots: list[dict], stop: asyncio.Event) -> None:
             while not stop.is_set():
                 started = time.monotonic()
                 try:
-                    response = await http.get(
+                    response = await pools.for_bot(bot["id"]).get(
                         f"{base}/bots/{bot['vibe_bot_id']}/events",
                         headers=bot["headers"],
                         params={"offset": offset, **params},
@@ -86,6 +89,8 @@ async def poll_all(bots: list[dict], stop: asyncio.Event) -> None:
                     pass
 
         await asyncio.gather(*(poll_forever(bot) for bot in bots))
+    finally:
+        await pools.aclose()
 
 
 def load_bots() -> list[dict]:
