@@ -3,10 +3,10 @@
     .venv/bin/python benchmarks/chaos.py --quick             # ~4 minutes, at least 20 faults
     .venv/bin/python benchmarks/chaos.py --seed 7            # the full profile: 15 minutes, 100+ kills
 
-Two qclusters and two pacers (`manage.py qcluster` / `runpacer`) run on a PostgreSQL database created for
+Two qclusters and two pollers (`manage.py qcluster` / `runpoller`; `--design pacer`: two pacers) run on a PostgreSQL database created for
 the run and a private redis-server, against the sandbox (`manage.py runsandbox`), with SideEffectSkill
 (botcore/skills/testing/instrumented.py) as every bot's skill. While users write to N bots, faults are injected
-(benchmarks/chaos_faults.py): SIGKILLed workers, qclusters and pacers, platform latency above the lease,
+(benchmarks/chaos_faults.py): SIGKILLed workers, qclusters and pollers, platform latency above the lease,
 429 storms, 5xx, dropped connections, HTML and garbage answers on each endpoint the skill uses, poison
 events (U+0000 text, an eventId beyond bigint), a session expiring mid-run and renewed, Redis restarts.
 Then it drains until every message is answered (or the drain deadline passes) and prints what it
@@ -53,6 +53,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--portals", type=int, help="portals (one bot each); default by profile")
     parser.add_argument("--duration", type=float, help="seconds of chaos; default by profile")
     parser.add_argument("--workers", type=int, default=2, help="django-q2 workers per qcluster")
+    parser.add_argument(
+        "--design", choices=("poller", "pacer"), default="poller", help="what hands bots to their cycles"
+    )
     parser.add_argument("--lease", type=float, default=10.0, help="BOTCORE_LEASE_SECONDS for the run")
     parser.add_argument(
         "--task-timeout",
@@ -88,7 +91,7 @@ def describe_run(args: argparse.Namespace) -> str:
     commit = (git("rev-parse", "--short", "HEAD") or "?") + dirty
     return (
         f"chaos benchmark, {args.profile} profile: commit {commit}, "
-        f"{os.cpu_count()} cores, PostgreSQL + Redis, 2 qclusters x {args.workers} workers + 2 pacers, "
+        f"{os.cpu_count()} cores, PostgreSQL + Redis, 2 qclusters x {args.workers} workers + 2 {args.design}s, "
         f"{args.portals} portals, {args.duration:g}s of chaos, lease {args.lease:g}s, "
         f"task timeout {args.task_timeout}s, cycle deadline {args.deadline:g}s, seed {args.seed}"
         + (f", without {', '.join(sorted(args.without))}" if args.without else "")
@@ -277,7 +280,7 @@ def main() -> None:
 
         call_command("migrate", verbosity=0)
         targets = provision(control, app_key=app_key, tenants=tenants)
-        for name in ("qcluster1", "qcluster2", "pacer1", "pacer2"):
+        for name in ("qcluster1", "qcluster2", f"{args.design}1", f"{args.design}2"):
             stack.add_app(name)
         deck = tuple(kind for kind in DECK if kind not in args.without)
         injector = FaultInjector(

@@ -1,6 +1,6 @@
 """The chaos benchmark's faults: what can go wrong, drawn from a seeded deck so each kind recurs, and counted.
 
-Kills hit the app's processes (a qcluster's worker, a whole qcluster, a pacer); platform faults are sandbox
+Kills hit the app's processes (a qcluster's worker, a whole qcluster, a poller or pacer); platform faults are sandbox
 fault rules held for a few seconds on one endpoint the skill uses at a time, in turn, so every endpoint
 gets every kind; poison events go to a bot's queue like any other event. The session expiry and the Redis
 restart are scheduled once (or a few times) per run by the caller.
@@ -24,7 +24,7 @@ ENDPOINTS = (
     ("POST", "/v1/bots/{bot_id}/messages/{message_id}/reactions"),
     ("POST", "/v1/bots/{bot_id}/messages"),
 )
-KILLS = ("kill_worker", "kill_qcluster", "kill_pacer")
+KILLS = ("kill_worker", "kill_qcluster", "kill_poller")  # kill_poller: the poller, or the pacer
 RULES = (
     "latency_above_lease",
     "rate_limit_storm",
@@ -42,8 +42,8 @@ DECK = (
     "kill_worker",
     "kill_qcluster",
     "kill_qcluster",
-    "kill_pacer",
-    "kill_pacer",
+    "kill_poller",
+    "kill_poller",
     *RULES,
     *POISON,
 )
@@ -117,11 +117,10 @@ class FaultInjector:
             if self.stack.kill_worker(name, self.rng):
                 self.record(kind, name)
             return
-        prefix = "qcluster" if kind == "kill_qcluster" else "pacer"
         running = [
             name
             for name, app in self.stack.apps.items()
-            if name.startswith(prefix) and app.process is not None
+            if name.startswith("qcluster") == (kind == "kill_qcluster") and app.process is not None
         ]
         if running:
             name = self.rng.choice(running)

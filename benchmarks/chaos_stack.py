@@ -1,5 +1,5 @@
 """The chaos benchmark's processes: a private redis-server, a throwaway PostgreSQL database, the sandbox, and
-the app's qclusters and pacers, each startable, killable and always cleaned up.
+the app's qclusters and pollers (or pacers), each startable, killable and always cleaned up.
 
 Every child runs in its own process group, so a kill takes a qcluster's forked workers with it and a
 Ctrl-C in the terminal reaches only the benchmark, which then stops them all itself.
@@ -153,7 +153,7 @@ class ScratchDatabase:
 
 @dataclass
 class AppProcess:
-    """One qcluster or pacer; `restart_at` set means it was killed and comes back then (as systemd would)."""
+    """One qcluster, poller or pacer; `restart_at` set means it was killed and comes back then (as systemd would)."""
 
     name: str
     command: list[str]
@@ -200,7 +200,10 @@ class Stack:
         wait_until(answers, timeout=60, what="the sandbox")
 
     def add_app(self, name: str) -> AppProcess:
-        command = [*MANAGE, "qcluster"] if name.startswith("qcluster") else [*MANAGE, "runpacer"]
+        command = [
+            *MANAGE,
+            {"qcluster": "qcluster", "poller": "runpoller", "pacer": "runpacer"}[name.rstrip("0123456789")],
+        ]
         app = AppProcess(name=name, command=command)
         self.apps[name] = app
         self.start_app(app)

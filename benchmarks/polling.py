@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/polling.py                   # 1,000 bots, 10% in active dialogs
     .venv/bin/python benchmarks/polling.py --bots 500 --active 25 --rate-limit 10
     .venv/bin/python benchmarks/polling.py --sweep           # 1,000 / 3,000 / 10,000 bots, 10% active
+    .venv/bin/python benchmarks/polling.py --dialect no-long-poll   # a platform that never holds a poll
+    .venv/bin/python benchmarks/polling.py --design pacer    # the per-task design it replaced
 
-Each phase (the engine: qcluster + pacer; then the baseline: benchmarks/polling_baseline.py, one asyncio
+Each phase (the engine: qcluster + poller, or + pacer with --design pacer; then the baseline: benchmarks/polling_baseline.py, one asyncio
 process doing the same poll-store-skill-reply work at the same cadence) runs the same script: a settling
 pause, an idle window (nobody writes), then an active window (each active dialog's user writes every
 ~--message-every seconds), then a drain until every message is answered or --drain-deadline passes.
@@ -75,15 +77,28 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--slow", type=float, default=None, help="BOTCORE_POLL_SLOW_SECONDS (default: as shipped)"
     )
+    parser.add_argument(
+        "--design",
+        choices=("poller", "pacer"),
+        default="poller",
+        help="the engine: qcluster + runpoller (shipped) or qcluster + runpacer (the per-task design)",
+    )
+    parser.add_argument(
+        "--long-poll", type=float, default=None, help="BOTCORE_LONG_POLL_SECONDS (default: as shipped)"
+    )
+    parser.add_argument("--dialect", default="", help="the sandbox's dialects, e.g. no-long-poll")
     parser.add_argument("--no-baseline", action="store_true", help="run the engine only")
     parser.add_argument(
         "--sweep", action="store_true", help="1,000 / 3,000 / 10,000 bots with --active of them active"
     )
     parser.add_argument("--sweep-sizes", default="1000,3000,10000")
     parser.add_argument(
-        "--profile", action="store_true", help="run the qcluster and the pacer under py-spy (var/bench/)"
+        "--profile", action="store_true", help="run the engine's processes under py-spy (var/bench/)"
     )
     parser.add_argument("--sandbox-port", type=int, default=8190)
+    parser.add_argument(
+        "--workdir", default=str(ROOT / "var" / "bench"), help="emptied, then holds the run's files"
+    )
     return parser.parse_args()
 
 
@@ -105,6 +120,7 @@ def build_environment(args: argparse.Namespace, workdir: Path) -> dict[str, str]
         ("VIBE_Q_WORKERS", args.workers),
         ("BOTCORE_POLL_FAST_SECONDS", args.fast),
         ("BOTCORE_POLL_SLOW_SECONDS", args.slow),
+        ("BOTCORE_LONG_POLL_SECONDS", args.long_poll),
     ):
         if value is not None:
             env[name] = str(value)
@@ -131,11 +147,12 @@ def start_engine(
                 "--",
                 *command,
             ]
-        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = (workdir / f"{name}.log").open("ab")  # warnings and errors, kept with the run (var/bench/)
+        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
     return {
         "qcluster": spawn("qcluster", [*manage, "qcluster"]),
-        "pacer": spawn("pacer", [*manage, "runpacer"]),
+        args.design: spawn(args.design, [*manage, f"run{args.design}"]),
     }
 
 
@@ -283,14 +300,15 @@ def run_size(
 
 def main() -> None:
     args = parse_args()
-    workdir = ROOT / "var" / "bench"
+    workdir = Path(args.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     env = build_environment(args, workdir)
     manage = [sys.executable, str(ROOT / "manage.py")]
     sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
     sandbox = subprocess.Popen(
-        [*manage, "runsandbox", "--port", str(args.sandbox_port), "--rate-limit", "100000"],
+        [*manage, "runsandbox", "--port", str(args.sandbox_port), "--rate-limit", "100000"]
+        + (["--dialect", args.dialect] if args.dialect else []),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -334,7 +352,11 @@ def main() -> None:
     finally:
         if sandbox.poll() is None:
             sandbox.terminate()
-            sandbox.wait(timeout=10)
+            try:
+                sandbox.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # held long-polls keep a graceful shutdown waiting
+                sandbox.kill()
+                sandbox.wait(timeout=10)
 
 
 if __name__ == "__main__":

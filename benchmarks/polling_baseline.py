@@ -1,4 +1,5 @@
-"""The polling benchmark's same-work baseline: one asyncio process polls every bot at the engine's cadence,
+"""The polling benchmark's same-work baseline: one asyncio process polls every bot at the engine's cadence
+(long-polling as the engine does where the platform holds the answer),
 stores each batch with the engine's store_batch and hands it to the same skills with handle_pending.
 
 What it leaves out is what the engine adds around that work: the pacer, the task queue, leases, the
@@ -41,22 +42,29 @@ def handle_batch(bot_id: int, vibe_bot_id: int, data: dict, clients: dict) -> No
 
 async def poll_all(bots: list[dict], stop: asyncio.Event) -> None:
     from botcore import conf
+    from botcore.vibe.watch import WatchClients
 
     fast, slow, limit = conf.poll_fast_seconds(), conf.poll_slow_seconds(), conf.poll_batch_size()
+    hold = conf.poll_long_poll_seconds()  # long-polls as the engine's poller does, where the platform holds
+    params = {"limit": limit, **({"timeout": f"{hold:g}"} if hold else {})}
     loop = asyncio.get_running_loop()
     clients: dict = {}
     base = conf.vibe_base_url().rstrip("/")
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=200), timeout=30) as http:
+    # The poller's own pools (8 bots each, one TLS context): one pool of a thousand connections would make
+    # httpcore scan them all at every answer, a cost the baseline must not carry if it is to be a baseline.
+    pools = WatchClients(connect_timeout=conf.vibe_connect_timeout())
+    try:
 
         async def poll_forever(bot: dict) -> None:
             offset, quiet_since = bot["offset"], bot["last_event_at"] or time.time() - 4 * slow
             await asyncio.sleep(random.uniform(0, slow))  # the engine's bots are not all due at once either
             while not stop.is_set():
+                started = time.monotonic()
                 try:
-                    response = await http.get(
+                    response = await pools.for_bot(bot["id"]).get(
                         f"{base}/bots/{bot['vibe_bot_id']}/events",
                         headers=bot["headers"],
-                        params={"offset": offset, "limit": limit},
+                        params={"offset": offset, **params},
                     )
                     data = response.json().get("data") or {}
                 except (httpx.HTTPError, ValueError):
@@ -69,7 +77,9 @@ async def poll_all(bots: list[dict], stop: asyncio.Event) -> None:
                     offset = max(offset, int(data.get("nextOffset") or 0))
                     quiet_since = time.time()
                     delay = 0.0 if data.get("hasMore") else fast
-                else:  # the engine's adaptive cadence (botcore.services.polling._next_interval)
+                elif hold and time.monotonic() - started >= hold / 2:
+                    delay = 0.0  # the platform held the answer: that was the wait
+                else:  # the engine's adaptive cadence (botcore.services.polling.quiet_interval)
                     delay = min(slow, max(fast, (time.time() - quiet_since) / 4))
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=delay)
@@ -77,6 +87,8 @@ async def poll_all(bots: list[dict], stop: asyncio.Event) -> None:
                     pass
 
         await asyncio.gather(*(poll_forever(bot) for bot in bots))
+    finally:
+        await pools.aclose()
 
 
 def load_bots() -> list[dict]:

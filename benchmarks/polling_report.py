@@ -47,10 +47,14 @@ def print_phase(result: dict) -> None:
 
 
 def print_ratio(engine: dict, baseline: dict) -> None:
-    active = polls_per_cpu(engine, "active") / polls_per_cpu(baseline, "active")
-    idle = polls_per_cpu(engine, "idle") / polls_per_cpu(baseline, "idle")
+    def ratio(window: str) -> str:
+        # With long-polls held across a whole window a side may finish no poll in it: no ratio then.
+        theirs = polls_per_cpu(baseline, window)
+        return f"{polls_per_cpu(engine, window) / theirs:.2f}" if theirs else "n/a"
+
     print(
-        f"engine polls per CPU-second / the same-work baseline's: active {active:.2f}, idle {idle:.2f} (goal >= 0.7)"
+        f"engine polls per CPU-second / the same-work baseline's: active {ratio('active')}, "
+        f"idle {ratio('idle')} (goal >= 0.7)"
     )
 
 

@@ -114,8 +114,18 @@ def poll_slow_seconds() -> float:
 
 
 def poll_long_poll_seconds() -> float:
-    """Ask the platform to hold an empty answer this long (0: never long-poll)."""
-    return float(read_setting("BOTCORE_LONG_POLL_SECONDS", 0.0))
+    """The poller asks the platform to hold an empty answer this long (0: never long-poll).
+
+    A platform that honours it answers the moment an event arrives, and an idle bot costs one call per
+    hold; one that answers at once anyway is watched at the adaptive cadence instead. Cycles never ask.
+    """
+    return min(30.0, max(0.0, float(read_setting("BOTCORE_LONG_POLL_SECONDS", 25.0))))
+
+
+def poller_max_in_flight() -> int:
+    """Watches one poller keeps open at once (and its HTTP connections): with long-polls held, at least
+    the fleet's size, or the bots past it wait for a free slot."""
+    return max(1, int(read_setting("BOTCORE_POLLER_MAX_IN_FLIGHT", 10000)))
 
 
 def max_cycles_in_flight() -> int:

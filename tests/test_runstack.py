@@ -120,7 +120,7 @@ def test_runstack_stops_every_child_on_sigterm_or_ctrl_c(tmp_path, signum, signa
     try:
         read_until(stack, "vibeapp is running.")
         groups = list_child_groups(stack.pid)
-        assert len(groups) == 4, groups  # sandbox, web, qcluster, pacer
+        assert len(groups) == 4, groups  # sandbox, web, qcluster, poller
         for _ in range(signals):
             os.killpg(stack.pid, signum)  # the whole group, as make and a terminal's Ctrl-C do
             time.sleep(0.2)

@@ -128,7 +128,9 @@ else:
 
 Q_CLUSTER = {
     "name": env.read_str("VIBE_Q_NAME", "vibeapp"),
-    "workers": env.read_int("VIBE_Q_WORKERS", 4),
+    # Workers run only cycles with events (the poller does the empty polls): a message holds one for its
+    # poll and the skill's three platform calls, ~0.25 s, so 8 answer ~30 messages/s; 4 topped out at ~16.
+    "workers": env.read_int("VIBE_Q_WORKERS", 8),
     "timeout": env.read_int("VIBE_Q_TIMEOUT", 90),
     # A task is handed out again after `retry` seconds without an ack; it must exceed `timeout`.
     "retry": env.read_int("VIBE_Q_RETRY", 120),
@@ -241,6 +243,9 @@ BOTCORE_CYCLE_DEADLINE_SECONDS = float(env.read_str("BOTCORE_CYCLE_DEADLINE_SECO
 BOTCORE_EARLY_POLL_FLOOR_SECONDS = float(env.read_str("BOTCORE_EARLY_POLL_FLOOR_SECONDS") or 5.0)
 BOTCORE_BACKOFF_MAX_SECONDS = float(env.read_str("BOTCORE_BACKOFF_MAX_SECONDS") or 300.0)
 BOTCORE_POLL_BUDGET_SHARE = float(env.read_str("BOTCORE_POLL_BUDGET_SHARE") or 0.6)
+# The poller's long-poll hold (0: never), and the watches it keeps open at once.
+BOTCORE_LONG_POLL_SECONDS = float(env.read_str("BOTCORE_LONG_POLL_SECONDS") or 25.0)
+BOTCORE_POLLER_MAX_IN_FLIGHT = env.read_int("BOTCORE_POLLER_MAX_IN_FLIGHT", 10000)
 # Leased cycles at once across all pacers (0: twice the qcluster's workers).
 BOTCORE_MAX_CYCLES_IN_FLIGHT = env.read_int("BOTCORE_MAX_CYCLES_IN_FLIGHT", 0)
 BOTCORE_EVENT_LOG_RETENTION_DAYS = env.read_int("BOTCORE_EVENT_LOG_RETENTION_DAYS", 14)

@@ -9,21 +9,30 @@ from __future__ import annotations
 from botcore import conf
 from botcore.models import Bot
 from botcore.vibe import VibeClient
+from botcore.vibe.watch import WatchAuth
 from tenants.errors import SessionTokenError
 from tenants.models import Portal
 from tenants.selectors import PortalCredential, get_portal_credential
 
 
-def client_for_credential(credential: PortalCredential, *, portal: Portal, **options: object) -> VibeClient:
-    """A client on `credential` of `portal` (its request budget is learned per key and per portal); a
-    session is usable only with the app's own key (SessionTokenError without)."""
+def auth_for_credential(credential: PortalCredential) -> WatchAuth:
+    """The key (and session token) a call on `credential` carries; a session is usable only with the
+    app's own key (SessionTokenError without)."""
     if credential.kind == "personal":
-        return VibeClient(api_key=credential.secret, portal=portal.member_id, **options)  # type: ignore[arg-type]
+        return WatchAuth(api_key=credential.secret)
     if not conf.vibe_app_key():
         raise SessionTokenError(
             "VIBE_APP_KEY is not set: portal sessions cannot be used without the app's key"
         )
-    return VibeClient.for_app(session_token=credential.secret, portal=portal.member_id, **options)
+    return WatchAuth(api_key=conf.vibe_app_key(), session_token=credential.secret)
+
+
+def client_for_credential(credential: PortalCredential, *, portal: Portal, **options: object) -> VibeClient:
+    """A client on `credential` of `portal` (its request budget is learned per key and per portal)."""
+    auth = auth_for_credential(credential)
+    if auth.session_token is None:
+        return VibeClient(api_key=auth.api_key, portal=portal.member_id, **options)  # type: ignore[arg-type]
+    return VibeClient.for_app(session_token=auth.session_token, portal=portal.member_id, **options)
 
 
 def client_for_portal(portal: Portal, *, kind: str | None = None) -> tuple[VibeClient, PortalCredential]:

@@ -1,6 +1,6 @@
 """One poll cycle of one bot: take the lease, fetch, store with the new offset, hand events on, schedule the next.
 
-Two cycles never hold one bot. The pacer leases the bot and enqueues the cycle with its lease token; the
+Two cycles never hold one bot. The poller (or the pacer) leases the bot and enqueues the cycle with its lease token; the
 cycle swaps that token for one of its own before anything else (so a task the queue delivers twice runs
 once), renews it before each event it hands on, and stops at its own deadline. Lease > the task queue's
 timeout > the deadline (botcore.conf.check_cycle_timing, checked at start-up), so a cycle cannot outlive
@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import F
 from django.utils import timezone
@@ -65,17 +65,22 @@ def take_cycle_lease(bot_id: int, pacer_token: str, *, backoff: float | None = N
     return token if taken else None
 
 
-def _next_interval(bot: Bot, *, had_events: bool, has_more: bool) -> float:
-    """Adaptive cadence: fast right after activity, slowing towards the ceiling as the bot stays quiet."""
+def quiet_interval(last_event_at: datetime | None, now: datetime) -> float:
+    """The pause before polling a bot that had nothing: fast right after activity, slowing towards the
+    ceiling as the bot stays quiet (the cycle's and the poller's one cadence)."""
     fast, slow = conf.poll_fast_seconds(), conf.poll_slow_seconds()
+    if last_event_at is None:
+        return slow
+    quiet = (now - last_event_at).total_seconds()
+    return min(slow, max(fast, quiet / 4))
+
+
+def _next_interval(bot: Bot, *, had_events: bool, has_more: bool) -> float:
     if has_more:
         return 0.0
     if had_events:
-        return fast
-    if bot.last_event_at is None:
-        return slow
-    quiet = (timezone.now() - bot.last_event_at).total_seconds()
-    return min(slow, max(fast, quiet / 4))
+        return conf.poll_fast_seconds()
+    return quiet_interval(bot.last_event_at, timezone.now())
 
 
 def _schedule(bot_id: int, *, lease_token: str | None, delay: float, **fields) -> None:
@@ -152,10 +157,8 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
     deadline = started + conf.call_deadline_seconds()
     poller = client_for_credential(credential, portal=bot.portal, max_attempts=1, deadline=deadline)
     try:
-        long_poll = conf.poll_long_poll_seconds()
-        batch = poller.get_events(
-            bot.vibe_bot_id, offset=bot.event_offset, limit=conf.poll_batch_size(), timeout=long_poll or None
-        )
+        # Never a long-poll: a cycle holds a worker, and the poller process does the waiting for it.
+        batch = poller.get_events(bot.vibe_bot_id, offset=bot.event_offset, limit=conf.poll_batch_size())
         if batch.is_empty and not list_pending_entries(bot).exists():
             return _settle_idle(bot, batch, lease_token)
         client = client_for_credential(credential, portal=bot.portal, deadline=deadline)

@@ -1,4 +1,4 @@
-"""Runs the real qcluster and pacer as subprocesses against the test database and the test's sandbox."""
+"""Runs the real qcluster and poller (or pacer) as subprocesses against the test database and the test's sandbox."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def database_env() -> dict[str, str]:
 
 
 class LiveStack:
-    """qcluster and pacer processes sharing this test's database, broker and sandbox."""
+    """qcluster and poller (or pacer) processes sharing this test's database, broker and sandbox."""
 
     def __init__(self, *, base_url: str, app_key: str, extra_env: dict[str, str] | None = None) -> None:
         self.env = {
@@ -57,7 +57,9 @@ class LiveStack:
         self.processes: dict[str, subprocess.Popen] = {}
 
     def start(self, name: str) -> subprocess.Popen:
-        command = {"qcluster": "qcluster", "pacer": "runpacer"}[name.rstrip("0123456789")]
+        command = {"qcluster": "qcluster", "pacer": "runpacer", "poller": "runpoller"}[
+            name.rstrip("0123456789")
+        ]
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), command],
             cwd=ROOT,

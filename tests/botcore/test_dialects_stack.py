@@ -1,4 +1,4 @@
-"""The real worker processes on every dialect: a real qcluster and pacer poll, echo and answer a command.
+"""The real worker processes on every dialect: a real qcluster and poller poll, echo and answer a command.
 
 test_dialects_live.py walks a whole portal day per dialect in this process; here the processes the
 product runs meet each reading once, with the request budget configured as in production (9/s) and, for
@@ -35,7 +35,7 @@ def test_real_workers_echo_and_answer_a_command_on_every_dialect(dialect, sandbo
         assert control.post("/_sandbox/rate-limit", json={"perSecond": 3}).status_code == 200
     bot = provision_bot(sandbox_portal.portal)
     stack.start("qcluster")
-    stack.start("pacer")
+    stack.start("poller")
     texts = [f"note {i}" for i in range(5)]
     for text in texts:
         sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)

@@ -1,4 +1,4 @@
-"""Skills' runs through the real pieces: two qcluster processes, a pacer, the real broker and database.
+"""Skills' runs through the real pieces: two qcluster processes, a poller, the real broker and database.
 
 Deferred work leaves the bot's cycle and comes back once through another worker; sweeps of the skills'
 schedules fired by both clusters at once claim each firing once.
@@ -38,7 +38,7 @@ def texts(sandbox_portal, bot) -> list[str]:
 
 def test_deferred_work_comes_back_once_through_a_real_worker(sandbox_portal, stack):
     bot = provision_bot(sandbox_portal.portal)
-    for name in ("qcluster1", "qcluster2", "pacer"):
+    for name in ("qcluster1", "qcluster2", "poller"):
         stack.start(name)
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="slow")
     wait_for(lambda: "done later: slow" in texts(sandbox_portal, bot), timeout=45, what="the deferred answer")

@@ -1,4 +1,4 @@
-"""`manage.py runstack`: the whole system on one machine (sandbox, web, task workers, pacer) and a demo
+"""`manage.py runstack`: the whole system on one machine (sandbox, web, task workers, poller) and a demo
 portal."""
 
 from __future__ import annotations
@@ -77,14 +77,14 @@ def build_commands(*, web_port: int, sandbox_port: int, gateway_port: int) -> di
         ],
         "web": [*manage, "runserver", f"127.0.0.1:{web_port}", "--noreload"],
         "qcluster": [*manage, "qcluster"],
-        "pacer": [*manage, "runpacer"],
+        "poller": [*manage, "runpoller"],
     }
 
 
 class Command(BaseCommand):
     help = (
         "Start the embedded default: the VibeCode sandbox (with its gateway and a demo portal), the web app, "
-        "the django-q2 cluster and the pacer; install the demo portal as its admin would; stop all on Ctrl-C."
+        "the django-q2 cluster and the poller; install the demo portal as its admin would; stop all on Ctrl-C."
     )
 
     def add_arguments(self, parser):

@@ -1,0 +1,348 @@
+"""The poller: one asyncio process keeps every active bot's event queue watched and hands a bot to its own
+django-q2 poll cycle as soon as something waits for it.
+
+An empty watch (most of them) is one HTTP call and no database write: a long-poll where the platform holds
+the answer (BOTCORE_LONG_POLL_SECONDS), else a quick call repeated at the cycle's own adaptive cadence
+(botcore.services.polling.quiet_interval). When events wait, the bot is leased and its poll cycle enqueued
+(botcore/poller_fleet.py); the cycle fetches the batch again from the stored offset, stores it with the new
+offset before acting, hands it to the skills and schedules the bot (its backoff after a failure, its next
+cycle after pending work). The poller watches the bot again once that lease is released or has run out,
+from the offset, cadence and backoff the cycle left. So the guarantees of the cycle (one cycle per bot,
+stored before acted on, a killed cycle retried after its lease) are unchanged, and every decision is still
+made in one place: the poller sends any failed watch to the cycle, whose failure policy records it.
+
+Several pollers may run against one database (the lease decides who hands a bot over; a watch
+acknowledges nothing), but each watches every bot: run one, and a second only for availability.
+Every watch spends the key's request budget (polls' share first, as the pacer did) when one is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.db import close_old_connections, connections
+from django.utils import timezone
+
+from botcore import conf, poller_fleet
+from botcore.poller_fleet import BotRow
+from botcore.services.polling import quiet_interval
+from botcore.vibe.budget import Priority, RequestBudget, budget_for_key, resolve_backend
+from botcore.vibe.errors import VibeAuthError, VibeBudgetTimeoutError, VibeError
+from botcore.vibe.learned_budget import poll_budget_for_key
+from botcore.vibe.watch import WatchAuth, WatchClients, events_waiting
+from ops.heartbeat import record_heartbeat
+
+log = logging.getLogger(__name__)
+IDLE, WATCHING, CYCLE = "idle", "watching", "cycle"
+
+
+@dataclass(slots=True)
+class Watched:
+    """One bot as the poller keeps it between database reads."""
+
+    row: BotRow
+    auth: WatchAuth | None = None
+    refused: WatchAuth | None = None  # the credential the platform refused, until a fresh one is read
+    state: str = IDLE
+    due: float = 0.0
+    generation: int = 0  # bumped whenever the bot changes hands: a stale watch's answer is dropped
+
+
+def _in(seconds_from_now: float) -> float:
+    return time.monotonic() + max(0.0, seconds_from_now)
+
+
+def _until(moment) -> float:
+    return _in((moment - timezone.now()).total_seconds()) if moment is not None else time.monotonic()
+
+
+class Poller:
+    def __init__(self, *, hold: float | None = None, refresh_seconds: float = 10.0) -> None:
+        self.hold = conf.poll_long_poll_seconds() if hold is None else hold
+        self.refresh_seconds = refresh_seconds
+        self.bots: dict[int, Watched] = {}
+        self._heap: list[tuple[float, int, int]] = []
+        self._order = itertools.count()
+        self._wanted: list[int] = []  # bots to hand to their cycles, oldest first
+        self._in_cycle: set[int] = set()  # bots a cycle (or a hand-over) holds: looked at until released
+        self._need_auth: set[int] = set()
+        self._paused_keys: dict[str, float] = {}  # budget keys spent this instant
+        self._tasks: set[asyncio.Task] = set()
+        self.in_flight = 0
+        self.platform_holds = False  # the last empty answer was held open (the platform long-polls)
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="poller-db")
+        self._budget_thread = ThreadPoolExecutor(1, thread_name_prefix="poller-budget")
+        self.budgeted = conf.vibe_budget_per_second() > 0 and resolve_backend() != "off"
+        self._wake = asyncio.Event()
+        self._db_wake = asyncio.Event()
+        self.stopping = False
+
+    # --- scheduling ---------------------------------------------------------------------------------
+    def _schedule(self, bot: Watched, due: float) -> None:
+        bot.state, bot.due = IDLE, due
+        heapq.heappush(self._heap, (due, next(self._order), bot.row.pk))
+        self._wake.set()
+
+    def _schedule_after_cycle(self, bot: Watched) -> None:
+        """From what the cycle left: its backoff, else at once on a platform that holds, else its cadence."""
+        row = bot.row
+        if row.backoff_until is not None and row.backoff_until > timezone.now():
+            self._schedule(bot, _until(max(row.backoff_until, row.next_poll_at)))
+        elif self.hold and self.platform_holds:
+            self._schedule(bot, time.monotonic())
+        else:
+            self._schedule(bot, _until(row.next_poll_at))
+
+    def _want_cycle(self, bot: Watched) -> None:
+        bot.state = CYCLE
+        bot.generation += 1
+        self._wanted.append(bot.row.pk)
+        self._db_wake.set()
+
+    async def _dispatch(self) -> None:
+        """Start the watches that are due, longest overdue first, as many at once as the pool allows."""
+        cap = conf.poller_max_in_flight()
+        while not self.stopping:
+            now, held_back = time.monotonic(), []
+            while self._heap and self._heap[0][0] <= now and self.in_flight < cap:
+                due, order, pk = heapq.heappop(self._heap)
+                bot = self.bots.get(pk)
+                if bot is None or bot.state != IDLE or bot.due != due:
+                    continue  # dropped, handed over or rescheduled since
+                if bot.auth is None:
+                    self._need_auth.add(pk)
+                    self._db_wake.set()
+                    continue  # scheduled again once the credential is read
+                if self._paused_keys.get(bot.row.key_name, 0) > now:
+                    held_back.append((due, order, pk))
+                    continue
+                bot.state = WATCHING
+                self.in_flight += 1
+                task = asyncio.create_task(self._watch(bot, bot.generation))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            for entry in held_back:
+                heapq.heappush(self._heap, entry)
+            wait = 0.5
+            if self._heap and self.in_flight < cap:
+                wait = min(wait, max(0.0, self._heap[0][0] - time.monotonic()))
+            if held_back:
+                wait = min(wait, max(0.005, min(self._paused_keys.values()) - time.monotonic()))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            except TimeoutError:
+                pass
+
+    # --- one watch ----------------------------------------------------------------------------------
+    async def _watch(self, bot: Watched, generation: int) -> None:
+        try:
+            await self._watch_once(bot, generation)
+        except Exception:  # a bug must not stop the bot's watching for good
+            log.exception("watch failed bot=%s", bot.row.pk)
+            if bot.generation == generation and self.bots.get(bot.row.pk) is bot:
+                self._schedule(bot, _in(conf.poll_fast_seconds()))
+        finally:
+            self.in_flight -= 1
+            self._wake.set()
+
+    async def _watch_once(self, bot: Watched, generation: int) -> None:
+        row, auth = bot.row, bot.auth
+        assert auth is not None and row.vibe_bot_id is not None
+        loop = asyncio.get_running_loop()
+        budget = None
+        if self.budgeted:
+            budget = await loop.run_in_executor(self._budget_thread, self._admit, row, auth)
+            if budget is None:
+                self._paused_keys[row.key_name] = time.monotonic() + 0.1
+                if bot.generation == generation:
+                    self._schedule(bot, bot.due)  # keeps its place: longest overdue still goes first
+                return
+        started = time.monotonic()
+        try:
+            waiting = await events_waiting(
+                self.http.for_bot(row.pk), base_url=conf.vibe_base_url(), vibe_bot_id=row.vibe_bot_id, auth=auth,
+                offset=row.offset, hold=self.hold,
+            )  # fmt: skip
+        except VibeError as error:
+            self._record(budget, limited=getattr(error, "status", None) == 429)
+            if bot.generation != generation or self.bots.get(row.pk) is not bot:
+                return
+            if isinstance(error, VibeAuthError) and bot.refused != auth:
+                log.info("watch refused bot=%s: reading its credential again", row.pk)
+                bot.refused, bot.auth = auth, None
+                self._schedule(bot, time.monotonic())  # waits for the credential (see _dispatch)
+                return
+            # The cycle meets the same failure and records it by the one policy (backoff, broken, refused).
+            log.debug("watch failed bot=%s (%s): handed to its cycle", row.pk, type(error).__name__)
+            self._want_cycle(bot)
+            return
+        self._record(budget, limited=False)
+        if bot.generation != generation or self.bots.get(row.pk) is not bot:
+            return  # handed over (owed work) or dropped meanwhile
+        if waiting:
+            self._want_cycle(bot)
+            return
+        held = bool(self.hold) and time.monotonic() - started >= self.hold / 2
+        if self.hold:
+            self.platform_holds = held
+        if held:
+            self._schedule(bot, time.monotonic())
+        else:
+            self._schedule(
+                bot, _in(quiet_interval(row.last_event_at, timezone.now()) - (time.monotonic() - started))
+            )
+
+    def _admit(self, row: BotRow, auth: WatchAuth) -> RequestBudget | None:
+        """The polls' share of the key's budget (never waiting), then the key's own turn: the budget the
+        call spent, to learn from its answer; None when the budget is spent for now."""
+        if not poll_budget_for_key(row.key_name).acquire(priority=Priority.POLL):
+            return None
+        budget = budget_for_key(auth.api_key, portal=row.member_id)
+        try:
+            return budget if budget.acquire(priority=Priority.POLL) else None
+        except VibeBudgetTimeoutError:
+            return None
+
+    def _record(self, budget: RequestBudget | None, *, limited: bool) -> None:
+        if budget is not None:  # learned from on the thread that admitted the call (learned_budget)
+            self._budget_thread.submit(budget.record, limited=limited)
+
+    # --- the database side --------------------------------------------------------------------------
+    async def _db_loop(self) -> None:
+        """Hand wanted bots to their cycles, follow the cycles, read credentials and the fleet's changes."""
+        loop = asyncio.get_running_loop()
+        next_refresh = next_owed = 0.0
+        while not self.stopping:
+            now = time.monotonic()
+            room = max(0, conf.max_cycles_in_flight() - len(self._in_cycle))
+            wanted, self._wanted = self._wanted[:room], self._wanted[room:]
+            need_auth = list(self._need_auth)[:500]
+            self._need_auth.difference_update(need_auth)
+            owed, fleet = now >= next_owed, now >= next_refresh
+            next_owed = now + 1.0 if owed else next_owed
+            next_refresh = now + self.refresh_seconds if fleet else next_refresh
+            try:
+                result = await loop.run_in_executor(
+                    self._db, self._db_round, wanted, list(self._in_cycle), need_auth, owed, fleet
+                )
+            except Exception:
+                log.exception("poller database round failed")
+                self._wanted[:0] = wanted
+                self._need_auth.update(need_auth)
+                result = None
+            if result is not None:
+                self._apply(*result)
+            self._db_wake.clear()
+            try:
+                await asyncio.wait_for(self._db_wake.wait(), timeout=0.1 if self._in_cycle else 0.5)
+            except TimeoutError:
+                pass
+
+    def _db_round(self, wanted, in_cycle, need_auth, owed: bool, fleet: bool):
+        close_old_connections()  # a connection broken by a database restart is replaced, not reused
+        record_heartbeat(kind="pacer")  # throttled; /readyz checks that the polls' pacing process lives
+        _, failed = poller_fleet.hand_to_cycles(wanted)
+        settled = poller_fleet.read_bots(sorted(set(in_cycle) | set(wanted)))
+        return (
+            wanted, failed, settled, poller_fleet.read_auth(need_auth) if need_auth else {},
+            poller_fleet.bots_owed_a_cycle() if owed else [], poller_fleet.read_fleet() if fleet else None,
+        )  # fmt: skip
+
+    def _apply(self, wanted, failed, settled, auths, owed, fleet) -> None:
+        self._in_cycle.update(wanted)
+        for pk in failed:  # the broker refused: try again after a pause, not in a tight loop
+            bot = self.bots.get(pk)
+            self._in_cycle.discard(pk)
+            if bot is not None:
+                self._schedule(bot, _in(conf.poll_fast_seconds()))
+        for pk in list(self._in_cycle):
+            row = settled.get(pk)
+            if row is not None and row.leased:
+                continue
+            self._in_cycle.discard(pk)
+            bot = self.bots.get(pk)
+            if row is None or not row.active or bot is None:
+                self.bots.pop(pk, None)
+                continue
+            if row.vibe_bot_id != bot.row.vibe_bot_id or row.credential_kind != bot.row.credential_kind:
+                bot.auth = None  # moved to another platform bot or credential
+            bot.row = row
+            self._schedule_after_cycle(bot)
+        for pk, auth in auths.items():
+            bot = self.bots.get(pk)
+            if bot is None or bot.state != IDLE:
+                continue
+            if auth is None or auth == bot.refused:
+                self._want_cycle(bot)  # no credential, or the refused one again: the cycle reports it
+            else:
+                bot.auth, bot.refused = auth, None
+                self._schedule(bot, min(bot.due, time.monotonic()))
+        for pk in owed:
+            bot = self.bots.get(pk)
+            if bot is not None and bot.state != CYCLE:
+                self._want_cycle(bot)
+        if fleet is not None:
+            self._merge_fleet(fleet)
+
+    def _merge_fleet(self, rows: list[BotRow]) -> None:
+        """New bots join, gone ones leave, a bot a cycle holds now is followed until released."""
+        seen = set()
+        for row in rows:
+            seen.add(row.pk)
+            bot = self.bots.get(row.pk)
+            if bot is None:
+                bot = self.bots[row.pk] = Watched(row=row)
+                if row.leased:
+                    bot.state = CYCLE
+                    self._in_cycle.add(row.pk)
+                else:  # spread the first watches over a moment, not all at one instant
+                    self._schedule(bot, max(_until(row.next_poll_at), _in(random.uniform(0, 1.0))))
+                continue
+            if bot.state == CYCLE:
+                continue
+            moved = row.vibe_bot_id != bot.row.vibe_bot_id or row.credential_kind != bot.row.credential_kind
+            if moved:
+                bot.auth = None
+            elif row.offset < bot.row.offset:
+                row = BotRow(**{**_fields(row), "offset": bot.row.offset})  # never backwards
+            bot.row = row
+            if row.leased:
+                bot.state, bot.generation = CYCLE, bot.generation + 1
+                self._in_cycle.add(row.pk)
+        for pk in set(self.bots) - seen:
+            if self.bots[pk].state != CYCLE:
+                del self.bots[pk]
+
+    # --- the process --------------------------------------------------------------------------------
+    async def run(self, *, stop_after: float | None = None) -> None:
+        self.http = WatchClients(connect_timeout=conf.vibe_connect_timeout())
+        log.info("poller started (long-poll %gs)", self.hold)
+        workers = [asyncio.create_task(self._dispatch()), asyncio.create_task(self._db_loop())]
+        try:
+            if stop_after is None:
+                await asyncio.gather(*workers)
+            else:
+                await asyncio.sleep(stop_after)
+        finally:
+            self.stopping = True
+            self._wake.set()
+            self._db_wake.set()
+            for task in [*workers, *self._tasks]:
+                task.cancel()
+            await asyncio.gather(*workers, *self._tasks, return_exceptions=True)
+            await self.http.aclose()
+            self._db.submit(connections.close_all)  # this thread's connection, not left to the GC
+            self._db.shutdown(wait=True)
+            self._budget_thread.shutdown(wait=True)
+
+
+def _fields(row: BotRow) -> dict:
+    return {name: getattr(row, name) for name in BotRow.__slots__}

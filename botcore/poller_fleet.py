@@ -1,0 +1,133 @@
+"""The poller's database side: the fleet it watches, the credentials it watches with, and the hand-over of
+a bot to its poll cycle (a lease, then a django-q2 task), all synchronous, run on the poller's DB thread.
+
+Nothing here is written per empty poll: the fleet is read, a bot is written only when it is handed to its
+cycle (the same short enqueue lease the pacer took, so the cycle's own lease swap, its offsets stored
+before acting and its crash guarantees are exactly those of botcore/services/polling.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from botcore import conf
+from botcore.models import Bot, Credential, EventLogEntry
+from botcore.services.platform import auth_for_credential, get_bot_credential
+from botcore.vibe.watch import WatchAuth
+from tenants.errors import SessionTokenError
+
+log = logging.getLogger(__name__)
+
+_FIELDS = (
+    "pk", "vibe_bot_id", "status", "portal_id", "portal__member_id", "credential_kind", "event_offset",
+    "next_poll_at", "lease_token", "lease_until", "backoff_until", "last_event_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class BotRow:
+    """What the poller needs of one bot, as the database has it now."""
+
+    pk: int
+    vibe_bot_id: int | None
+    active: bool
+    member_id: str
+    key_name: str  # the request budget its polls spend (as the pacer named it)
+    credential_kind: str
+    offset: int
+    next_poll_at: datetime
+    leased: bool  # a cycle (or a hand-over to one) holds the bot
+    backoff_until: datetime | None
+    last_event_at: datetime | None
+
+
+def _row(values: dict, now: datetime) -> BotRow:
+    app_key = conf.vibe_app_key()
+    personal = values["credential_kind"] == Credential.PERSONAL
+    lease_until = values["lease_until"]
+    return BotRow(
+        pk=values["pk"],
+        vibe_bot_id=values["vibe_bot_id"],
+        active=values["status"] == Bot.Status.ACTIVE and values["vibe_bot_id"] is not None,
+        member_id=values["portal__member_id"],
+        key_name=f"{app_key}:portal:{values['portal_id']}" if personal else app_key,
+        credential_kind=values["credential_kind"],
+        offset=values["event_offset"] or 0,
+        next_poll_at=values["next_poll_at"],
+        leased=bool(values["lease_token"]) and lease_until is not None and lease_until > now,
+        backoff_until=values["backoff_until"],
+        last_event_at=values["last_event_at"],
+    )
+
+
+def read_fleet() -> list[BotRow]:
+    """Every bot the poller should watch: active and registered on the platform."""
+    now = timezone.now()
+    query = Bot.objects.filter(status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False)
+    return [_row(values, now) for values in query.values(*_FIELDS)]
+
+
+def read_bots(pks: list[int]) -> dict[int, BotRow]:
+    """These bots as they stand now (a bot missing from the answer was deleted)."""
+    now = timezone.now()
+    return {row.pk: row for row in (_row(v, now) for v in Bot.objects.filter(pk__in=pks).values(*_FIELDS))}
+
+
+def read_auth(pks: list[int]) -> dict[int, WatchAuth | None]:
+    """The credential each bot's calls go out with (None: its portal has none usable now)."""
+    found: dict[int, WatchAuth | None] = {}
+    for bot in Bot.objects.select_related("portal").filter(pk__in=pks):
+        try:
+            found[bot.pk] = auth_for_credential(get_bot_credential(bot))
+        except SessionTokenError:
+            found[bot.pk] = None
+        except Exception:  # a key that cannot decrypt it: the cycle reports it, the poller stays up
+            log.exception("credential unreadable bot=%s", bot.pk)
+            found[bot.pk] = None
+    return found
+
+
+def bots_owed_a_cycle(limit: int = 500) -> list[int]:
+    """Bots with work stored but not finished (an event to retry, a batch with more behind it, a cycle that
+    died after storing), now due and free: the platform has nothing new for them, so no watch would tell."""
+    now = timezone.now()
+    pending = EventLogEntry.objects.filter(status=EventLogEntry.Status.RECEIVED).values("bot_id")
+    query = Bot.objects.filter(status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False, next_poll_at__lte=now)
+    query = query.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    return list(query.filter(Q(has_more=True) | Q(pk__in=pending)).values_list("pk", flat=True)[:limit])
+
+
+def hand_to_cycles(pks: list[int]) -> tuple[list[int], list[int]]:
+    """Lease the free ones of `pks` and enqueue their poll cycles; returns (enqueued, failed to enqueue).
+
+    The lease is the pacer's: it lasts until a worker starts the cycle, which swaps it for its own (a task
+    delivered twice runs once). A bot another cycle holds is left alone; a lease whose task could not be
+    enqueued is released at once (a broker outage must not strand bots for the lease's length).
+    """
+    if not pks:
+        return [], []
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    Bot.objects.filter(free, pk__in=pks, status=Bot.Status.ACTIVE).update(
+        lease_token=token, lease_until=now + timedelta(seconds=conf.enqueue_lease_seconds())
+    )
+    leased = list(Bot.objects.filter(pk__in=pks, lease_token=token).values_list("pk", flat=True))
+    for position, bot_id in enumerate(leased):
+        try:
+            async_task(
+                "botcore.tasks.poll_bot", bot_id, token, task_name=f"poll-{bot_id}", q_options={"save": False}
+            )
+        except Exception:
+            unsent = leased[position:]
+            Bot.objects.filter(pk__in=unsent, lease_token=token).update(lease_token="", lease_until=None)
+            log.exception("enqueue failed: %s leases released", len(unsent))
+            return leased[:position], unsent
+    return leased, []

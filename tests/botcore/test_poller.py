@@ -1,0 +1,152 @@
+"""The poller against the live sandbox and the real broker: a bot with events is handed to its own poll
+cycle, an empty watch writes nothing, failures and stored work go to the cycle, long-poll or not."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from django.db import close_old_connections
+
+from botcore.models import Bot, EventLogEntry
+from botcore.poller import Poller
+from botcore.services.bots import provision_bot
+from botcore.services.polling import poll_bot_once
+from tests.botcore.livestack import wait_for
+
+pytestmark = [pytest.mark.slow]
+
+ROW_FIELDS = (
+    "event_offset", "next_poll_at", "lease_token", "lease_until", "has_more", "last_polled_at",
+    "last_event_at", "consecutive_failures", "backoff_until", "last_error", "status",
+)  # fmt: skip
+
+
+class RunningPoller:
+    """A Poller on its own thread and event loop, as `manage.py runpoller` runs it, stopped on exit."""
+
+    def __init__(self, **options) -> None:
+        self.poller = Poller(refresh_seconds=0.5, **options)
+        self.thread = threading.Thread(target=lambda: asyncio.run(self.poller.run()), daemon=True)
+
+    def __enter__(self) -> Poller:
+        self.thread.start()
+        return self.poller
+
+    def __exit__(self, *exc) -> None:
+        self.poller.stopping = True
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive(), "the poller did not stop"
+
+
+def cycles_queued(task_queue, bot: Bot) -> list[tuple]:
+    return [
+        args for func, args in task_queue.queued if func == "botcore.tasks.poll_bot" and args[0] == bot.pk
+    ]
+
+
+def settled_bot(sandbox_portal) -> Bot:
+    """A provisioned bot whose join events are handled already: nothing waits on the platform."""
+    bot = provision_bot(sandbox_portal.portal)
+    assert poll_bot_once(bot.pk).status == "polled"
+    return Bot.objects.get(pk=bot.pk)
+
+
+def echoed(sandbox_portal, bot: Bot, text: str) -> bool:
+    return any(f"[i]{text}[/i]" in m["text"].lower() for m in sandbox_portal.bot_messages(bot.vibe_bot_id))
+
+
+@pytest.mark.parametrize("dialect", ["", "no-long-poll"])
+def test_a_message_hands_the_bot_to_its_cycle_which_stores_then_answers(
+    sandbox_portal, task_queue, settings, dialect
+):
+    if dialect:
+        sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": [dialect]})
+    bot = settled_bot(sandbox_portal)
+    with RunningPoller():
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="hello poller")
+        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    ((_, token),) = cycles_queued(task_queue, bot)
+    leased = Bot.objects.get(pk=bot.pk)
+    assert leased.lease_token == token  # handed over under a lease, as the pacer would
+    assert task_queue.run() == ["polled"]
+    assert echoed(sandbox_portal, bot, "hello poller")
+    entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+    assert entry.status == EventLogEntry.Status.HANDLED
+    bot.refresh_from_db()
+    assert bot.event_offset == entry.vibe_event_id + 1 and bot.lease_token == ""
+
+
+def test_empty_watches_write_nothing_and_enqueue_nothing(sandbox_portal, task_queue, settings):
+    settings.BOTCORE_LONG_POLL_SECONDS = 0  # quick empty answers, many of them
+    settings.BOTCORE_POLL_FAST_SECONDS = 0.05
+    settings.BOTCORE_POLL_SLOW_SECONDS = 0.05
+    bot = settled_bot(sandbox_portal)
+    before = Bot.objects.filter(pk=bot.pk).values(*ROW_FIELDS).get()
+    watched = len(sandbox_portal.calls(bot.vibe_bot_id))
+    with RunningPoller():
+        wait_for(
+            lambda: len(sandbox_portal.calls(bot.vibe_bot_id)) >= watched + 5, timeout=30, what="five watches"
+        )
+    close_old_connections()
+    assert Bot.objects.filter(pk=bot.pk).values(*ROW_FIELDS).get() == before
+    assert task_queue.queued == []
+    watches = [c for c in sandbox_portal.calls(bot.vibe_bot_id)[watched:] if c["path"].endswith("/events")]
+    assert watches and all(c["query"]["offset"] == str(bot.event_offset) for c in watches)
+
+
+def test_a_failing_platform_sends_the_bot_to_its_cycle_which_records_the_backoff(
+    sandbox_portal, task_queue, settings
+):
+    settings.VIBE_MAX_ATTEMPTS = 1
+    bot = settled_bot(sandbox_portal)
+    sandbox_portal.control.post(
+        "/_sandbox/faults",
+        json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"},
+    )
+    with RunningPoller():
+        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    assert task_queue.run() == ["backoff"]
+    bot.refresh_from_db()
+    assert bot.consecutive_failures == 1 and bot.backoff_until is not None and bot.lease_token == ""
+
+
+def test_work_stored_by_a_killed_cycle_is_handed_over_without_new_events(
+    sandbox_portal, task_queue, monkeypatch
+):
+    from botcore.services import executor
+
+    bot = settled_bot(sandbox_portal)
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="stored only")
+
+    def killed(*args, **kwargs):
+        raise SystemExit("worker killed after storing")
+
+    monkeypatch.setattr(executor, "_finish", killed)
+    with pytest.raises(SystemExit):
+        poll_bot_once(bot.pk)
+    monkeypatch.undo()
+    pending = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+    assert pending.status == EventLogEntry.Status.RECEIVED  # stored, offset moved, never handled
+    with RunningPoller():
+        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    assert task_queue.run() == ["polled"]
+    pending.refresh_from_db()
+    assert pending.status == EventLogEntry.Status.HANDLED
+    assert echoed(sandbox_portal, bot, "stored only")
+
+
+def test_a_bot_a_cycle_holds_is_not_handed_over_again(sandbox_portal, task_queue, settings):
+    settings.BOTCORE_LONG_POLL_SECONDS = 0
+    bot = settled_bot(sandbox_portal)
+    Bot.objects.filter(pk=bot.pk).update(
+        lease_token="someone-else", lease_until=bot.next_poll_at.replace(year=bot.next_poll_at.year + 1)
+    )
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="while held")
+    with RunningPoller() as poller:
+        wait_for(lambda: bot.pk in poller.bots, timeout=30, what="the poller to read the fleet")
+        wait_for(lambda: poller._in_cycle == {bot.pk}, timeout=30, what="the held bot followed")
+        Bot.objects.filter(pk=bot.pk).update(lease_token="", lease_until=None)  # that cycle ends
+        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    assert len(cycles_queued(task_queue, bot)) == 1
