@@ -211,8 +211,18 @@ def run_one(
             statistics.fmean(pair[n] for pair, s in zip(learned, samples, strict=True) if s in load)
             for n in (0, 1)
         ],
-        "trace": " ".join(f"{key:.2f}/{portal:.2f}" for key, portal in learned[: load_end + 1 : 5]),
+        "trace": trace(samples[: load_end + 1], learned),
     }
+
+
+def trace(samples: list[tuple[float, int, int]], learned: list[tuple[float, float]]) -> str:
+    """Every 5 s of the load: the learned rates (key/each portal), then accepted/s and 429s in those 5 s."""
+    steps = []
+    for n in range(5, len(samples), 5):
+        (t0, ok0, no0), (t1, ok1, no1) = samples[n - 5], samples[n]
+        key, portal = learned[n]
+        steps.append(f"{key:.2f}/{portal:.2f} ({(ok1 - ok0) / (t1 - t0):.1f}/s, {no1 - no0}x429)")
+    return " ".join(steps)
 
 
 def format_row(row: dict) -> str:
@@ -315,7 +325,7 @@ def main() -> None:
                 rows.append(row)
                 print(
                     f"  done: {row['mode']} {limit:g}/s in {row['seconds']:.0f}s; {format_row(row)}\n"
-                    f"    learned key/portal rates every 5 s: {row['trace']}",
+                    f"    every 5 s, learned key/portal rates (accepted/s, 429s): {row['trace']}",
                     flush=True,
                 )
         print()

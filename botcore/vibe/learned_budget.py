@@ -131,40 +131,46 @@ class LearnedBudget:
         now, ceiling = time.time(), self.ceiling
         self._update(self.name, lambda s: learning.add_successes(s, count=count, now=now, ceiling=ceiling))
         if self._portal_name:
-            mine = self._update(
-                self._portal_name, lambda s: learning.add_successes(s, count=count, now=now, ceiling=ceiling)
-            )
-            portal_rate = learning.measured(mine, now)
-            self._update(
-                f"{self.name}:portals",
-                lambda s: learning.note_portal_rate(
-                    learning.add_successes(s, count=count, now=now, ceiling=ceiling), portal_rate=portal_rate
-                ),
-            )
+            ended: list[float] = []  # the accepted rate of a window of this portal's that just ended
+
+            def count_mine(state: LearnedState) -> LearnedState:
+                since = state.since
+                state = learning.count_accepted(state, count=count, now=now)
+                ended[:] = [state.prev] if state.since != since else []
+                return state
+
+            self._update(self._portal_name, count_mine)
+
+            def raise_portals(state: LearnedState) -> LearnedState:
+                for rate in ended:  # the portals' best: the best any single portal got through
+                    learning.note_best(state, rate, now=now)
+                return learning.raise_rate(state, count=count, now=now, ceiling=ceiling)
+
+            self._update(f"{self.name}:portals", raise_portals)
         self._cached_at = 0.0
 
     def _cut(self, *, sent_at: float) -> None:
-        """Cut the portals' value, and the key's unless it is clearly under its last 429 (learning.py)."""
+        """Cut the key's rate or the portals' (learning.blame decides) to a share of what got through."""
         now = time.time()
-        portals = None
-        if self._portal_name:
-            portals = self._update(
-                f"{self.name}:portals",
-                lambda s: learning.cut(
-                    s, now=now, sent_at=sent_at, basis=learning.measured(s, now, busiest=True)
-                ),
-            )
         key = self._read(self.name)
-        got_through = learning.measured(key, now)
-        if portals is None or got_through is None or got_through >= learning.KEY_EVIDENCE * key.got_through:
-            key = self._update(
-                self.name,
-                lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=learning.measured(s, now)),
+        portals = self._read(f"{self.name}:portals") if self._portal_name else None
+        scope = learning.blame(key=key, portals=portals, now=now, sent_at=sent_at)
+        if scope is learning.Scope.KEY:
+            basis = learning.measured(key, now)
+            key = self._update(self.name, lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=basis))
+        elif scope is learning.Scope.PORTALS:
+            assert self._portal_name is not None
+            basis = learning.measured(self._read(self._portal_name), now)  # the refused portal's own rate
+            portals = self._update(
+                f"{self.name}:portals", lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=basis)
             )
+        else:
+            return  # an excess already acted upon
         self._cached_at = 0.0
         log.info(
-            "429 for budget %s: learned %.2f/s for the key, %s for each portal",
+            "429 for budget %s cut the %s rate: learned %.2f/s for the key, %s for each portal",
             self.name,
+            scope.value,
             key.rate,
             f"{portals.rate:.2f}/s" if portals else "-",
         )
