@@ -13,6 +13,8 @@ sending and waits until every message is answered. Figures per configuration:
   limit throughout: messages alone come at 1.3 times it), over the limit usable: the platform's limit
   for the key (per key), or the portals' limits summed (per key+portal), and never more than the 9/s
   ceiling the backend is allowed.
+After each configuration it prints a trace, every 5 s of the load: the learned rates (the key's / each
+portal's), the requests the platform accepted per second and its 429s in those 5 s.
 Runs on a fresh SQLite database under var/bench-rate/ (or DATABASE_URL/REDIS_URL when set).
 """
 

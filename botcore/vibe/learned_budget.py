@@ -1,8 +1,9 @@
 """LearnedBudget: a key's shared budget paced at the rate learned from 429s, per key and per portal.
 
 Each call waits its turn in two GCRA budgets (SharedBudget): the key's, at the key's learned rate, and,
-when the client acts in a portal, that portal's, at the learned per-portal rate; then the transport
-reports the platform's answer (record), which is what the rates are learned from (learning.py).
+when the client acts in a portal, that portal's, at the learned per-portal rate (with no burst at the
+default VIBE_BUDGET_BURST of 1); then the transport reports the platform's answer (record), which is
+what the rates are learned from (learning.py: which of the two a 429 cuts, and by how much).
 learned_rates() reads them back for metrics and the admin; poll_budget_for_key() is the pacer's share.
 """
 

@@ -27,8 +27,11 @@ rate has been seen to let through, which is a floor under its limit:
   (cutting it is then nearly free where the limit is the key's: no portal was sending that fast);
 - the key's once the portals' rate is down there: a limit per portal would not refuse a portal below
   the rate a portal got through just before, a limit on the key would.
-A 429 outside any portal cuts the key. Cutting the key on each portal's refusal, as this module once
-did, spiralled it down to a fraction of the portals' summed limit.
+A 429 outside any portal cuts the key (a personal key acts in one portal only and is learned as a key
+alone). Cutting the key on each portal's refusal, as this module once did, spiralled it down to a
+fraction of the portals' summed limit. The price of going portals first: where the limit is the key's
+and demand is spread over many portals, the portals' rate settles near one portal's share, and a portal
+whose demand later grows alone climbs back from there at the additive pace.
 
 The state is a short string per scope, in Redis (read-modify-write under WATCH) or in the budget's
 database table (budget_store), updated on a 429 and, for successes, in batches of FLUSH_SECONDS.
