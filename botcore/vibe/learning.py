@@ -11,8 +11,8 @@ ceiling, and the rate the budget paces to is learned, AIMD-style (the way TCP fi
   again only PROBE_AFTER seconds after that 429 (a limit found stays found, and the key's owner may
   still raise it), so a limit costs one 429 per probe, not one every minute and a half;
 - one cut per hold: a 429 for a call sent before the last cut of either rate, or within HOLD_SECONDS of
-  it (at least two of the new rate's intervals), is the excess already acted upon, so a burst of
-  refusals costs one step, not a cascade of them before the lower rate has had time to show.
+  it, is the excess already acted upon, so a burst of refusals costs one step, not a cascade of them
+  before the lower rate has had time to show.
 
 Two rates are learned per key, because the limit may count per key or per key and portal:
 - "key": every call of the key, all portals together;
@@ -167,7 +167,7 @@ def cut(state: LearnedState, *, now: float, sent_at: float, basis: float | None)
     state.peak = start
     state.rate = max(FLOOR, BACKOFF * start)
     state.cut_at = now
-    state.hold_until = now + max(HOLD_SECONDS, 2 / state.rate)
+    state.hold_until = now + HOLD_SECONDS
     return state
 
 
