@@ -64,6 +64,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=6, help="django-q2 workers")
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--sandbox-port", type=int, default=8191)
+    parser.add_argument(
+        "--workdir", default=str(ROOT / "var" / "bench-rate"), help="emptied first: SQLite file and logs"
+    )
     args = parser.parse_args()
     if args.quick:
         args.limits, args.load_seconds = "1,5", 50.0
@@ -254,7 +257,7 @@ def install_and_provision(tenants: list[dict]) -> list[tuple[int, int]]:
 
 def main() -> None:
     args = parse_args()
-    workdir = ROOT / "var" / "bench-rate"
+    workdir = Path(args.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     env = build_environment(

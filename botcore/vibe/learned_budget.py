@@ -25,6 +25,7 @@ from botcore.vibe.learning import LearnedState, LearnedStore
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 0.5  # how stale a process's copy of the learned rates may be
+STALE_SECONDS = 2 * learning.FLUSH_SECONDS  # accepted calls this old when flushed are not measured
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +72,7 @@ class LearnedBudget:
                 store=make_store(self._portal_name),
             )
         self._pending = 0
-        self._flushed_at = time.monotonic()
+        self._pending_since = 0.0  # time.monotonic() of the first call counted in _pending
         self._lock = threading.Lock()
         self._thread = threading.local()
 
@@ -109,9 +110,14 @@ class LearnedBudget:
                 self._flush()
                 self._cut(sent_at=getattr(self._thread, "sent_at", 0.0))
             else:
+                now = time.monotonic()
+                if self._pending and now - self._pending_since >= STALE_SECONDS:
+                    self._flush()  # an earlier spell's calls, before this one starts a batch of its own
                 with self._lock:
+                    if not self._pending:
+                        self._pending_since = now
                     self._pending += 1
-                    due = time.monotonic() - self._flushed_at >= learning.FLUSH_SECONDS
+                    due = now - self._pending_since >= learning.FLUSH_SECONDS
                 if due:
                     self._flush()
         except Exception as exc:  # noqa: BLE001 - a store outage must not fail the call it learns from
@@ -124,12 +130,20 @@ class LearnedBudget:
         return LearnedState.decode(text, ceiling=self.ceiling)
 
     def _flush(self) -> None:
+        """Tell the shared state about the calls accepted since the last flush: they raise the rates, and
+        they count in the measured rates unless they are STALE_SECONDS old (a process that went quiet
+        holds its last calls until its next one, and counting them then would inflate a window)."""
         with self._lock:
             count, self._pending = self._pending, 0
-            self._flushed_at = time.monotonic()
+            measure = time.monotonic() - self._pending_since < STALE_SECONDS
         if not count:
             return
         now, ceiling = time.time(), self.ceiling
+        if not measure:
+            for name in (self.name, f"{self.name}:portals") if self._portal_name else (self.name,):
+                self._update(name, lambda s: learning.raise_rate(s, count=count, now=now, ceiling=ceiling))
+            self._cached_at = 0.0
+            return
         self._update(self.name, lambda s: learning.add_successes(s, count=count, now=now, ceiling=ceiling))
         if self._portal_name:
             ended: list[float] = []  # the accepted rate of a window of this portal's that just ended

@@ -12,7 +12,7 @@ import time_machine
 from pyrate_limiter.buckets import InMemoryStateStore
 
 from botcore import conf
-from botcore.vibe import Priority, SharedBudget, VibeClient, learning
+from botcore.vibe import Priority, SharedBudget, VibeClient, learned_budget, learning
 from botcore.vibe.budget import key_digest, learned_store
 from botcore.vibe.learned_budget import LearnedBudget, learned_rates, poll_budget_for_key
 from botcore.vibe.learning import BACKOFF, RECOVER_SECONDS, LearnedState, MemoryLearnedStore
@@ -353,6 +353,38 @@ def test_the_portals_best_is_the_best_a_single_portal_got_through():
         key = LearnedState.decode(store.read(name), ceiling=CEILING)
     assert portals.best == pytest.approx(3.0, rel=0.2)
     assert key.best == pytest.approx(4.0, rel=0.2)
+
+
+class Clock:
+    """One clock for time.time() and time.monotonic(), moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_calls_a_quiet_process_held_since_an_earlier_spell_do_not_inflate_the_measured_rate(monkeypatch):
+    """A process keeps its last successes until its next call: counted then, they would land in a window
+    they do not belong to (and a portal would seem to get through more than its limit lets it)."""
+    clock = Clock()
+    monkeypatch.setattr(learned_budget, "time", clock)
+    monkeypatch.setattr(learning, "time", clock)
+    store = MemoryLearnedStore()
+    name = uuid.uuid4().hex[:24]
+    budget = make_budget(name, store)
+    for _ in range(3):
+        budget.record(limited=False)  # a cycle's calls, held: a flush is due only a second on
+    clock.now += 30  # the process then handles other portals for half a minute
+    budget.record(limited=False)
+    clock.now += 1.5
+    budget.record(limited=False)  # a second into the new batch: flushed
+    state = LearnedState.decode(store.read(name), ceiling=CEILING)
+    assert state.count == 2  # the two calls of this spell, not the three of the last
 
 
 def test_best_effort_calls_take_their_turn_until_a_limit_is_learned_then_skip_when_short():
