@@ -73,6 +73,7 @@ class LearnedBudget:
             )
         self._pending = 0
         self._pending_since = 0.0  # time.monotonic() of the first call counted in _pending
+        self._pending_first_at = 0.0  # and its wall-clock time (the windows are measured in it)
         self._lock = threading.Lock()
         self._thread = threading.local()
 
@@ -115,7 +116,7 @@ class LearnedBudget:
                     self._flush()  # an earlier spell's calls, before this one starts a batch of its own
                 with self._lock:
                     if not self._pending:
-                        self._pending_since = now
+                        self._pending_since, self._pending_first_at = now, time.time()
                     self._pending += 1
                     due = now - self._pending_since >= learning.FLUSH_SECONDS
                 if due:
@@ -136,6 +137,7 @@ class LearnedBudget:
         with self._lock:
             count, self._pending = self._pending, 0
             measure = time.monotonic() - self._pending_since < STALE_SECONDS
+            first_at = self._pending_first_at
         if not count:
             return
         now, ceiling = time.time(), self.ceiling
@@ -144,13 +146,16 @@ class LearnedBudget:
                 self._update(name, lambda s: learning.raise_rate(s, count=count, now=now, ceiling=ceiling))
             self._cached_at = 0.0
             return
-        self._update(self.name, lambda s: learning.add_successes(s, count=count, now=now, ceiling=ceiling))
+        self._update(
+            self.name,
+            lambda s: learning.add_successes(s, count=count, now=now, ceiling=ceiling, first_at=first_at),
+        )
         if self._portal_name:
             ended: list[float] = []  # the accepted rate of a window of this portal's that just ended
 
             def count_mine(state: LearnedState) -> LearnedState:
                 since = state.since
-                state = learning.count_accepted(state, count=count, now=now)
+                state = learning.count_accepted(state, count=count, now=now, first_at=first_at)
                 ended[:] = [state.prev] if state.since != since else []
                 return state
 

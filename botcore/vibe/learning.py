@@ -114,8 +114,14 @@ def note_best(state: LearnedState, rate: float, *, now: float) -> LearnedState:
     return state
 
 
-def count_accepted(state: LearnedState, *, count: int, now: float) -> LearnedState:
-    """Count `count` accepted calls in the measuring window; a whole window's rate may be the best."""
+def count_accepted(
+    state: LearnedState, *, count: int, now: float, first_at: float | None = None
+) -> LearnedState:
+    """Count `count` calls accepted from `first_at` to `now` in the measuring window (the share of them
+    before the window's start belongs to a window already closed, and is left out); a whole window's
+    rate may be the best."""
+    if first_at is not None and first_at < state.since < now:
+        count = round(count * (now - state.since) / (now - first_at))
     state.count += count
     elapsed = now - state.since
     if elapsed >= WINDOW:
@@ -136,9 +142,12 @@ def raise_rate(state: LearnedState, *, count: int, now: float, ceiling: float) -
     return state
 
 
-def add_successes(state: LearnedState, *, count: int, now: float, ceiling: float) -> LearnedState:
+def add_successes(
+    state: LearnedState, *, count: int, now: float, ceiling: float, first_at: float | None = None
+) -> LearnedState:
     """Both of the above, for a scope whose own calls are counted (the key)."""
-    return raise_rate(count_accepted(state, count=count, now=now), count=count, now=now, ceiling=ceiling)
+    counted = count_accepted(state, count=count, now=now, first_at=first_at)
+    return raise_rate(counted, count=count, now=now, ceiling=ceiling)
 
 
 def blame(*, key: LearnedState, portals: LearnedState | None, now: float, sent_at: float) -> Scope | None:

@@ -87,6 +87,14 @@ def test_the_best_window_is_remembered_for_a_while_then_forgotten():
     assert s.best == pytest.approx(2.0)
 
 
+def test_a_batch_flushed_across_a_window_start_counts_only_its_share_in_the_new_window():
+    """Processes flush their successes up to a couple of seconds late: counted whole in the window that
+    has just started, they made a 5 s window hold 7 s of calls, and a portal seem over its limit."""
+    s = state(count=0, prev=1.0)  # a window started at 1000.0
+    s = learning.count_accepted(s, count=10, now=1001.0, first_at=996.0)  # 10 calls over 996..1001
+    assert s.count == 2
+
+
 def test_the_rate_never_falls_below_the_floor():
     low = state(rate=learning.FLOOR)
     assert learning.cut(low, now=1001.0, sent_at=1000.5, basis=None).rate == learning.FLOOR
