@@ -13,6 +13,8 @@ sending and waits until every message is answered. Figures per configuration:
   limit throughout: messages alone come at 1.3 times it), over the limit usable: the platform's limit
   for the key (per key), or the portals' limits summed (per key+portal), and never more than the 9/s
   ceiling the backend is allowed.
+After each configuration it prints a trace, every 5 s of the load: the learned rates (the key's / each
+portal's), the requests the platform accepted per second and its 429s in those 5 s.
 Runs on a fresh SQLite database under var/bench-rate/ (or DATABASE_URL/REDIS_URL when set).
 """
 
@@ -62,6 +64,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=6, help="django-q2 workers")
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--sandbox-port", type=int, default=8191)
+    parser.add_argument(
+        "--workdir", default=str(ROOT / "var" / "bench-rate"), help="emptied first: SQLite file and logs"
+    )
     args = parser.parse_args()
     if args.quick:
         args.limits, args.load_seconds = "1,5", 50.0
@@ -211,8 +216,18 @@ def run_one(
             statistics.fmean(pair[n] for pair, s in zip(learned, samples, strict=True) if s in load)
             for n in (0, 1)
         ],
-        "trace": " ".join(f"{key:.2f}/{portal:.2f}" for key, portal in learned[: load_end + 1 : 5]),
+        "trace": trace(samples[: load_end + 1], learned),
     }
+
+
+def trace(samples: list[tuple[float, int, int]], learned: list[tuple[float, float]]) -> str:
+    """Every 5 s of the load: the learned rates (key/each portal), then accepted/s and 429s in those 5 s."""
+    steps = []
+    for n in range(5, len(samples), 5):
+        (t0, ok0, no0), (t1, ok1, no1) = samples[n - 5], samples[n]
+        key, portal = learned[n]
+        steps.append(f"{key:.2f}/{portal:.2f} ({(ok1 - ok0) / (t1 - t0):.1f}/s, {no1 - no0}x429)")
+    return " ".join(steps)
 
 
 def format_row(row: dict) -> str:
@@ -242,7 +257,7 @@ def install_and_provision(tenants: list[dict]) -> list[tuple[int, int]]:
 
 def main() -> None:
     args = parse_args()
-    workdir = ROOT / "var" / "bench-rate"
+    workdir = Path(args.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     env = build_environment(
@@ -315,7 +330,7 @@ def main() -> None:
                 rows.append(row)
                 print(
                     f"  done: {row['mode']} {limit:g}/s in {row['seconds']:.0f}s; {format_row(row)}\n"
-                    f"    learned key/portal rates every 5 s: {row['trace']}",
+                    f"    every 5 s, learned key/portal rates (accepted/s, 429s): {row['trace']}",
                     flush=True,
                 )
         print()

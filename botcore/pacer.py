@@ -23,7 +23,9 @@ from botcore.vibe.budget import RequestBudget
 from botcore.vibe.errors import VibeBudgetTimeoutError
 from botcore.vibe.learned_budget import poll_budget_for_key
 from ops.heartbeat import record_heartbeat
-from tenants.models import PortalApiKey
+from tenants.errors import TenantsError
+from tenants.models import Portal, PortalApiKey
+from tenants.selectors import get_portal_credential
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +78,30 @@ def _early_bots(now, limit: int, exclude: list[int]):
     return _take(query.order_by(F("last_event_at").desc(nulls_last=True), "next_poll_at"), limit)
 
 
+PERSONAL_KEY_RECHECK_SECONDS = 60.0  # how long the pacer trusts its copy of a portal's personal key
+
+
 class Pacer:
     """One pacer process's loop state: the per-key poll budgets it spends."""
 
     def __init__(self, *, batch: int = 200) -> None:
         self.batch = batch
         self._budgets: dict[str, RequestBudget] = {}
+        self._personal_keys: dict[int, tuple[float, str]] = {}  # portal id -> (read at, key)
         self.saturated = False  # the last tick found every in-flight slot taken
+
+    def _personal_key(self, portal_id: int, app_key: str) -> str:
+        """The portal's personal key, whose learned rate its polls share (the transport learns it under
+        the key itself); the app key's per-portal name when the key cannot be read."""
+        read_at, key = self._personal_keys.get(portal_id, (0.0, ""))
+        if time.monotonic() - read_at >= PERSONAL_KEY_RECHECK_SECONDS:
+            try:
+                portal = Portal.objects.get(pk=portal_id)
+                key = get_portal_credential(portal, kind="personal").secret
+            except (Portal.DoesNotExist, TenantsError):
+                key = f"{app_key}:portal:{portal_id}"  # no learned rate: polls share the ceiling
+            self._personal_keys[portal_id] = (time.monotonic(), key)
+        return key
 
     def _poll_budget(self, key_name: str) -> RequestBudget:
         """A shared budget for polls alone: the key's rate times the poll share; the rest is for replies."""
@@ -125,7 +144,7 @@ class Pacer:
                 for bot_id, portal_id, uses_personal_key in candidates:
                     # Budgets are named after the key they spend (hashed by budget_for_key), so deployments
                     # and test runs sharing one Redis never share a budget.
-                    key_name = f"{app_key}:portal:{portal_id}" if uses_personal_key else app_key
+                    key_name = self._personal_key(portal_id, app_key) if uses_personal_key else app_key
                     if key_name in spent_keys:
                         continue
                     if self._admit(key_name):

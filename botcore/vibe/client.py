@@ -124,7 +124,10 @@ class VibeClient(
             api_key=api_key,
             session_token=session_token,
             http=http,
-            budget=budget if budget is not None else budget_for_key(api_key, portal=portal),
+            # A personal key acts in its own portal only: its limit per key and per key and portal are one.
+            budget=budget
+            if budget is not None
+            else budget_for_key(api_key, portal=None if api_key.startswith(PERSONAL_KEY_PREFIX) else portal),
             max_attempts=conf.vibe_max_attempts() if max_attempts is None else max_attempts,
             retry_max_wait=conf.vibe_retry_max_wait() if retry_max_wait is None else retry_max_wait,
             backoff_base=conf.vibe_retry_backoff_base() if backoff_base is None else backoff_base,

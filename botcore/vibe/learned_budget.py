@@ -1,8 +1,9 @@
 """LearnedBudget: a key's shared budget paced at the rate learned from 429s, per key and per portal.
 
 Each call waits its turn in two GCRA budgets (SharedBudget): the key's, at the key's learned rate, and,
-when the client acts in a portal, that portal's, at the learned per-portal rate; then the transport
-reports the platform's answer (record), which is what the rates are learned from (learning.py).
+when the client acts in a portal, that portal's, at the learned per-portal rate (with no burst at the
+default VIBE_BUDGET_BURST of 1); then the transport reports the platform's answer (record), which is
+what the rates are learned from (learning.py: which of the two a 429 cuts, and by how much).
 learned_rates() reads them back for metrics and the admin; poll_budget_for_key() is the pacer's share.
 """
 
@@ -24,6 +25,7 @@ from botcore.vibe.learning import LearnedState, LearnedStore
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 0.5  # how stale a process's copy of the learned rates may be
+STALE_SECONDS = 2 * learning.FLUSH_SECONDS  # accepted calls this old when flushed are not measured
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +72,8 @@ class LearnedBudget:
                 store=make_store(self._portal_name),
             )
         self._pending = 0
-        self._flushed_at = time.monotonic()
+        self._pending_since = 0.0  # time.monotonic() of the first call counted in _pending
+        self._pending_first_at = 0.0  # and its wall-clock time (the windows are measured in it)
         self._lock = threading.Lock()
         self._thread = threading.local()
 
@@ -108,9 +111,14 @@ class LearnedBudget:
                 self._flush()
                 self._cut(sent_at=getattr(self._thread, "sent_at", 0.0))
             else:
+                now = time.monotonic()
+                if self._pending and now - self._pending_since >= STALE_SECONDS:
+                    self._flush()  # an earlier spell's calls, before this one starts a batch of its own
                 with self._lock:
+                    if not self._pending:
+                        self._pending_since, self._pending_first_at = now, time.time()
                     self._pending += 1
-                    due = time.monotonic() - self._flushed_at >= learning.FLUSH_SECONDS
+                    due = now - self._pending_since >= learning.FLUSH_SECONDS
                 if due:
                     self._flush()
         except Exception as exc:  # noqa: BLE001 - a store outage must not fail the call it learns from
@@ -123,48 +131,66 @@ class LearnedBudget:
         return LearnedState.decode(text, ceiling=self.ceiling)
 
     def _flush(self) -> None:
+        """Tell the shared state about the calls accepted since the last flush: they raise the rates, and
+        they count in the measured rates unless they are STALE_SECONDS old (a process that went quiet
+        holds its last calls until its next one, and counting them then would inflate a window)."""
         with self._lock:
             count, self._pending = self._pending, 0
-            self._flushed_at = time.monotonic()
+            measure = time.monotonic() - self._pending_since < STALE_SECONDS
+            first_at = self._pending_first_at
         if not count:
             return
         now, ceiling = time.time(), self.ceiling
-        self._update(self.name, lambda s: learning.add_successes(s, count=count, now=now, ceiling=ceiling))
+        if not measure:
+            for name in (self.name, f"{self.name}:portals") if self._portal_name else (self.name,):
+                self._update(name, lambda s: learning.raise_rate(s, count=count, now=now, ceiling=ceiling))
+            self._cached_at = 0.0
+            return
+        self._update(
+            self.name,
+            lambda s: learning.add_successes(s, count=count, now=now, ceiling=ceiling, first_at=first_at),
+        )
         if self._portal_name:
-            mine = self._update(
-                self._portal_name, lambda s: learning.add_successes(s, count=count, now=now, ceiling=ceiling)
-            )
-            portal_rate = learning.measured(mine, now)
-            self._update(
-                f"{self.name}:portals",
-                lambda s: learning.note_portal_rate(
-                    learning.add_successes(s, count=count, now=now, ceiling=ceiling), portal_rate=portal_rate
-                ),
-            )
+            ended: list[float] = []  # the accepted rate of a window of this portal's that just ended
+
+            def count_mine(state: LearnedState) -> LearnedState:
+                since = state.since
+                state = learning.count_accepted(state, count=count, now=now, first_at=first_at)
+                ended[:] = [state.prev] if state.since != since else []
+                return state
+
+            self._update(self._portal_name, count_mine)
+
+            def raise_portals(state: LearnedState) -> LearnedState:
+                for rate in ended:  # the portals' best: the best any single portal got through
+                    learning.note_best(state, rate, now=now)
+                return learning.raise_rate(state, count=count, now=now, ceiling=ceiling)
+
+            self._update(f"{self.name}:portals", raise_portals)
         self._cached_at = 0.0
 
     def _cut(self, *, sent_at: float) -> None:
-        """Cut the portals' value, and the key's unless it is clearly under its last 429 (learning.py)."""
+        """Cut the key's rate or the portals' (learning.blame decides) to a share of what got through."""
         now = time.time()
-        portals = None
-        if self._portal_name:
-            portals = self._update(
-                f"{self.name}:portals",
-                lambda s: learning.cut(
-                    s, now=now, sent_at=sent_at, basis=learning.measured(s, now, busiest=True)
-                ),
-            )
         key = self._read(self.name)
-        got_through = learning.measured(key, now)
-        if portals is None or got_through is None or got_through >= learning.KEY_EVIDENCE * key.got_through:
-            key = self._update(
-                self.name,
-                lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=learning.measured(s, now)),
+        portals = self._read(f"{self.name}:portals") if self._portal_name else None
+        scope = learning.blame(key=key, portals=portals, now=now, sent_at=sent_at)
+        if scope is learning.Scope.KEY:
+            basis = learning.measured(key, now)
+            key = self._update(self.name, lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=basis))
+        elif scope is learning.Scope.PORTALS:
+            assert self._portal_name is not None
+            basis = learning.measured(self._read(self._portal_name), now)  # the refused portal's own rate
+            portals = self._update(
+                f"{self.name}:portals", lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=basis)
             )
+        else:
+            return  # an excess already acted upon
         self._cached_at = 0.0
         log.info(
-            "429 for budget %s: learned %.2f/s for the key, %s for each portal",
+            "429 for budget %s cut the %s rate: learned %.2f/s for the key, %s for each portal",
             self.name,
+            scope.value,
             key.rate,
             f"{portals.rate:.2f}/s" if portals else "-",
         )

@@ -3,25 +3,35 @@
 The platform's real limit is unknown (10/s per key is hearsay, imbot.v2 says 2/s per application, and it
 may count per portal), and a key's limit is a field its owner sets. So VIBE_BUDGET_PER_SECOND is only a
 ceiling, and the rate the budget paces to is learned, AIMD-style (the way TCP finds a link's capacity):
-- a 429 cuts the rate to BACKOFF times what was actually getting through (the accepted rate measured
-  over the last few seconds, when known; else the rate itself; never deeper than BACKOFF squared times
-  the rate), whether or not it carried a Retry-After;
-- each accepted call raises it a little, so that while demand saturates the rate it climbs back to the
-  rate of the last 429 in about RECOVER_SECONDS: one probing 429 every minute and a half at most,
-  and on average about (1 + BACKOFF) / 2 of the limit in use;
-- a 429 for a call sent before the last cut is old news and cuts nothing.
+- a 429 cuts the rate to BACKOFF times what was getting through when it came: the accepted rate of the
+  last WINDOW seconds, or the scope's best of the last BEST_MEMORY seconds if that is higher (a window
+  full of refusals under-reads the limit), never deeper than BACKOFF squared times the rate in force;
+- each accepted call raises it a little, so that while demand saturates the rate it climbs back to
+  PLATEAU times the rate of the last 429 in about RECOVER_SECONDS, and stays there: probing above it
+  again only PROBE_AFTER seconds after that 429 (a limit found stays found, and the key's owner may
+  still raise it), so a limit costs one 429 per probe, not one every minute and a half;
+- one cut per hold: a 429 for a call sent before the last cut of either rate, or within HOLD_SECONDS of
+  it, is the excess already acted upon, so a burst of refusals costs one step, not a cascade of them
+  before the lower rate has had time to show.
 
 Two rates are learned per key, because the limit may count per key or per key and portal:
 - "key": every call of the key, all portals together;
-- "portals": what each portal of the key may send on its own. One value serves every portal (the limit
-  per portal is the same field for all of them), so the portals probe it together, not each on its own.
-A 429 cuts the portals' value, to BACKOFF times the busiest portal's accepted rate (a per-portal limit
-refuses the busiest portal first). It cuts the key's too, to BACKOFF times the key's accepted rate,
-unless the key gets through clearly less (under KEY_EVIDENCE) than when it last met a 429: a limit on
-the key would not refuse below the rate it let through before, a limit per portal does (a hot portal
-keeps meeting its own limit while the others are quiet), and cutting the key for each of those would
-spiral it down for every portal. Where the limit is per key and the portals are alike, the
-portals' value lands near each portal's share, which is what the key's rate allows them anyway.
+- "portals": what each portal of the key may send on its own, paced separately for each portal with no
+  burst (a limit of 1/s per portal refuses two calls of one portal a little under a second apart). One
+  value serves every portal (the limit per portal is the same field for all of them), so a portal seen
+  for the first time starts at what the others have learned.
+A 429 in a portal cuts one of the two (blame()). Where demand is spread over portals the two readings
+look alike (five portals refused at 1/s each, or a key refused at 5/s), so the rule goes by what each
+rate has been seen to let through, which is a floor under its limit:
+- the portals' rate first, as long as it is above BACKOFF times the best any single portal got through
+  (cutting it is then nearly free where the limit is the key's: no portal was sending that fast);
+- the key's once the portals' rate is down there: a limit per portal would not refuse a portal below
+  the rate a portal got through just before, a limit on the key would.
+A 429 outside any portal cuts the key (a personal key acts in one portal only and is learned as a key
+alone). Cutting the key on each portal's refusal, as this module once did, spiralled it down to a
+fraction of the portals' summed limit. The price of going portals first: where the limit is the key's
+and demand is spread over many portals, the portals' rate settles near one portal's share, and a portal
+whose demand later grows alone climbs back from there at the additive pace.
 
 The state is a short string per scope, in Redis (read-modify-write under WATCH) or in the budget's
 database table (budget_store), updated on a 429 and, for successes, in batches of FLUSH_SECONDS.
@@ -30,93 +40,143 @@ database table (budget_store), updated on a 429 and, for successes, in batches o
 from __future__ import annotations
 
 import dataclasses
+import enum
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 BACKOFF = 0.8
-RECOVER_SECONDS = 90.0
+PLATEAU = 0.95  # of the rate of the last 429: where the climb after a cut stops
+RECOVER_SECONDS = 30.0  # from BACKOFF to PLATEAU times that rate while demand saturates the budget
+PROBE_AFTER = 300.0  # seconds after a cut before the rate climbs past the plateau again
 FLOOR = 0.2  # requests/s: never learn a rate so low that a bot stops answering altogether
-WINDOW = 5.0  # seconds over which the accepted rate is measured
+WINDOW = 5.0  # seconds over which an accepted rate is measured
 FLUSH_SECONDS = 1.0
-KEY_EVIDENCE = 0.9
+HOLD_SECONDS = 1.0  # the least time between two cuts
+BEST_MEMORY = 120.0  # seconds a best accepted rate is remembered as evidence of a limit
+_FORMAT = "v2"  # the encoding's version: a state of another version is forgotten (learning restarts)
+
+
+class Scope(enum.Enum):
+    KEY = "key"
+    PORTALS = "portals"
 
 
 @dataclasses.dataclass
 class LearnedState:
-    """One scope's learned rate and the measurement it is cut from. Times are wall-clock seconds."""
+    """One scope's learned rate and the measurements it is cut from. Times are wall-clock seconds."""
 
     rate: float
-    peak: float = 0.0  # the rate the last cut started from: the climb aims back at it
+    peak: float = 0.0  # the rate the last cut started from: the climb aims back near it
     cut_at: float = 0.0
+    hold_until: float = 0.0  # no further cut before this
     count: int = 0  # calls accepted in the current window
     since: float = 0.0  # the current window's start
     prev: float = 0.0  # the previous window's accepted rate
-    busiest: float = 0.0  # "portals" only: the busiest portal's accepted rate, this window and the last
-    busiest_prev: float = 0.0
-    got_through: float = 0.0  # the accepted rate measured at the last cut (0: unknown)
+    best: float = 0.0  # the highest accepted rate of a whole window, within BEST_MEMORY
+    best_at: float = 0.0
 
     def encode(self) -> str:
-        return ",".join(f"{value:.4f}" for value in dataclasses.astuple(self))
+        return ",".join([_FORMAT, *(f"{value:.4f}" for value in dataclasses.astuple(self))])
 
     @classmethod
     def decode(cls, text: str | bytes | None, *, ceiling: float) -> LearnedState:
         if isinstance(text, bytes):
             text = text.decode()
+        fields = (text or "").split(",")
         try:
-            rate, peak, cut_at, count, since, prev, busiest, busiest_prev, got_through = (
-                float(value) for value in (text or "").split(",")[:9]
-            )
-            state = cls(rate, peak, cut_at, int(count), since, prev, busiest, busiest_prev, got_through)
+            if fields[0] != _FORMAT or len(fields) != 1 + len(dataclasses.fields(cls)):
+                raise ValueError("another version")
+            rate, peak, cut_at, hold_until, count, since, prev, best, best_at = map(float, fields[1:])
+            state = cls(rate, peak, cut_at, hold_until, int(count), since, prev, best, best_at)
         except (ValueError, TypeError, IndexError):
             return cls(rate=ceiling, since=time.time())
         state.rate = min(state.rate, ceiling)  # a lowered setting applies at once
         return state
 
 
-def measured(state: LearnedState, now: float, *, busiest: bool = False) -> float | None:
-    """The accepted rate of the last few seconds, or None before there is enough to tell."""
+def measured(state: LearnedState, now: float) -> float | None:
+    """The accepted rate of the last WINDOW seconds (the current window and the share of the previous one
+    it overlaps), or None before a first window has been seen."""
     elapsed = now - state.since
-    if busiest:
-        value = state.busiest if elapsed >= 2 else state.busiest_prev
-    else:
-        value = state.count / elapsed if elapsed >= 2 and state.count >= 3 else state.prev
-    return value or None
+    if elapsed >= WINDOW:
+        return state.count / elapsed
+    if state.prev:
+        return (state.count + state.prev * (WINDOW - elapsed)) / WINDOW
+    return state.count / elapsed if elapsed >= 1.0 and state.count >= 2 else None
 
 
-def add_successes(state: LearnedState, *, count: int, now: float, ceiling: float) -> LearnedState:
-    """Raise the rate for `count` accepted calls and count them in the measuring window."""
-    slope = (1 - BACKOFF) * max(state.peak, FLOOR) / RECOVER_SECONDS  # requests/s gained per second
-    state.rate = min(ceiling, state.rate + slope * count / max(state.rate, FLOOR))
+def note_best(state: LearnedState, rate: float, *, now: float) -> LearnedState:
+    """Keep `rate` as the best seen if it is, or if the best is older than BEST_MEMORY."""
+    if rate >= state.best or now - state.best_at > BEST_MEMORY:
+        state.best, state.best_at = rate, now
+    return state
+
+
+def count_accepted(
+    state: LearnedState, *, count: int, now: float, first_at: float | None = None
+) -> LearnedState:
+    """Count `count` calls accepted from `first_at` to `now` in the measuring window (the share of them
+    before the window's start belongs to a window already closed, and is left out); a whole window's
+    rate may be the best."""
+    if first_at is not None and first_at < state.since < now:
+        count = round(count * (now - state.since) / (now - first_at))
     state.count += count
-    if now - state.since >= WINDOW:
-        state.prev = state.count / max(now - state.since, 1e-3)
-        state.busiest_prev, state.busiest = state.busiest, 0.0
+    elapsed = now - state.since
+    if elapsed >= WINDOW:
+        state.prev = state.count / elapsed
+        note_best(state, state.prev, now=now)
         state.count, state.since = 0, now
     return state
 
 
-def note_portal_rate(state: LearnedState, *, portal_rate: float | None) -> LearnedState:
-    """Fold one portal's accepted rate into the "portals" scope's busiest."""
-    if portal_rate:
-        state.busiest = max(state.busiest, portal_rate)
+def raise_rate(state: LearnedState, *, count: int, now: float, ceiling: float) -> LearnedState:
+    """Raise the rate for `count` accepted calls: to the plateau, then past it only after PROBE_AFTER."""
+    if not state.peak:
+        state.rate = ceiling  # never refused: nothing to climb back to
+        return state
+    slope = (PLATEAU - BACKOFF) * max(state.peak, FLOOR) / RECOVER_SECONDS  # requests/s gained per second
+    top = ceiling if now - state.cut_at >= PROBE_AFTER else max(state.rate, PLATEAU * state.peak)
+    state.rate = min(ceiling, top, state.rate + slope * count / max(state.rate, FLOOR))
     return state
 
 
+def add_successes(
+    state: LearnedState, *, count: int, now: float, ceiling: float, first_at: float | None = None
+) -> LearnedState:
+    """Both of the above, for a scope whose own calls are counted (the key)."""
+    counted = count_accepted(state, count=count, now=now, first_at=first_at)
+    return raise_rate(counted, count=count, now=now, ceiling=ceiling)
+
+
+def blame(*, key: LearnedState, portals: LearnedState | None, now: float, sent_at: float) -> Scope | None:
+    """Which rate a 429 for a call sent at `sent_at` cuts (module doc); None: the excess is already met.
+
+    `portals` is the portals' state (its best: the best a single portal got through), None outside a
+    portal."""
+    scopes = [key] if portals is None else [key, portals]
+    if any(sent_at < scope.cut_at or now < scope.hold_until for scope in scopes):
+        return None
+    if portals is None or portals.rate <= max(FLOOR, BACKOFF * portals.best):
+        return Scope.KEY
+    return Scope.PORTALS
+
+
 def cut(state: LearnedState, *, now: float, sent_at: float, basis: float | None) -> LearnedState:
-    """A 429 for a call sent at `sent_at`: cut to BACKOFF times `basis` (what got through), once per cut."""
-    if sent_at < state.cut_at:
+    """Cut to BACKOFF times what got through: `basis` (the accepted rate), or the best, or the rate.
+
+    A 429 for a call sent before the last cut, or one within the hold, cuts nothing (checked again here:
+    two processes may both have been told to cut)."""
+    if sent_at < state.cut_at or now < state.hold_until:
         return state
-    # The measured rate lags a rising demand (it averages the last WINDOW seconds), so a cut never goes
-    # deeper than two steps from the rate in force: a limit far below that is found by a few more 429s.
-    start = state.rate if basis is None else min(state.rate, max(basis, BACKOFF * state.rate))
+    # A window full of refusals under-reads the limit, and the measure lags a rising demand: the scope's
+    # best is a floor under the limit, and no cut goes more than two steps below the rate in force.
+    start = state.rate if basis is None else min(state.rate, max(basis, state.best, BACKOFF * state.rate))
     state.peak = start
-    state.got_through = basis or 0.0
     state.rate = max(FLOOR, BACKOFF * start)
     state.cut_at = now
-    state.count, state.since = 0, now
-    state.busiest = 0.0
+    state.hold_until = now + HOLD_SECONDS
     return state
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,8 @@ from django_q.signing import SignedPackage
 
 from botcore.models import Bot
 from botcore.pacer import Pacer
-from tenants.models import Portal
+from botcore.vibe import budget_for_key, learning
+from tenants.models import Portal, PortalApiKey
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -162,3 +164,22 @@ def test_a_short_budget_never_starves_a_quiet_bot(settings):
     )
     assert Pacer().tick() == 1
     assert Bot.objects.get(pk=quiet.pk).lease_token != ""  # the longest overdue goes first
+
+
+def test_a_personal_keys_polls_share_the_rate_learned_for_that_key(settings):
+    """The transport learns a personal key's rate under the key itself; the pacer reads it there."""
+    settings.VIBE_BUDGET_PER_SECOND = 9
+    settings.VIBE_BUDGET_BACKEND = "local"
+    (bot,) = make_bots(1)
+    personal_key = "vibe_api_" + uuid.uuid4().hex
+    PortalApiKey.objects.create(
+        portal=bot.portal, key=personal_key, key_hint="vibe_api_…", added_by_user_id=1
+    )
+    learned = budget_for_key(personal_key)  # what a poll cycle's client spends
+    learned.acquire()
+    learned.record(limited=True)  # the platform refused it once: 7.2/s learned
+    pacer = Pacer()
+    assert pacer.tick() == 1
+    (poll_budget,) = pacer._budgets.values()
+    expected = learning.BACKOFF * 9 * settings.BOTCORE_POLL_BUDGET_SHARE
+    assert poll_budget.budget.per_second == pytest.approx(expected)  # type: ignore[union-attr]
