@@ -203,7 +203,9 @@ class Poller:
     def _admit(self, row: BotRow, auth: WatchAuth) -> RequestBudget | None:
         """The polls' share of the key's budget (never waiting), then the key's own turn: the budget the
         call spent, to learn from its answer; None when the budget is spent for now."""
-        if not poll_budget_for_key(row.key_name).acquire(priority=Priority.POLL):
+        # Named after the key the watch spends, as the pacer names it: a personal key's polls read the rate
+        # learned under that key.
+        if not poll_budget_for_key(auth.api_key).acquire(priority=Priority.POLL):
             return None
         budget = budget_for_key(auth.api_key, portal=row.member_id)
         try:

@@ -39,7 +39,7 @@ class BotRow:
     vibe_bot_id: int | None
     active: bool
     member_id: str
-    key_name: str  # the request budget its polls spend (as the pacer named it)
+    key_name: str  # which bots pause together when their key's poll budget is spent (one per key)
     credential_kind: str
     offset: int
     next_poll_at: datetime

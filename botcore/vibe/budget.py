@@ -223,6 +223,10 @@ def resolve_backend(backend: str | None = None) -> str:
     return backend
 
 
+APP_KEY_PREFIX = "vibe_app_"
+PERSONAL_KEY_PREFIX = "vibe_api_"
+
+
 def budget_for_key(
     api_key: str,
     *,
@@ -236,8 +240,12 @@ def budget_for_key(
 
     `per_second` is the ceiling; the pace is the rate learned from the platform's 429s (learned_budget).
     Arguments left out come from the settings. One budget object per key, portal and configuration
-    per process; a changed setting yields a new one.
+    per process; a changed setting yields a new one. A personal key acts in its own portal only, so its
+    limit per key and its limit per key and portal are one: it is learned as a key alone, whatever
+    `portal` says (every caller, the client and the poller alike, gets the same budget for it).
     """
+    if api_key.startswith(PERSONAL_KEY_PREFIX):
+        portal = None
     from botcore.vibe.learned_budget import LearnedBudget
 
     per_second = conf.vibe_budget_per_second() if per_second is None else per_second

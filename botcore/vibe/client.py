@@ -36,7 +36,7 @@ from typing import Self
 import httpx
 
 from botcore import conf
-from botcore.vibe.budget import RequestBudget, budget_for_key
+from botcore.vibe.budget import APP_KEY_PREFIX, PERSONAL_KEY_PREFIX, RequestBudget, budget_for_key
 from botcore.vibe.endpoints.bots import BotEndpoints
 from botcore.vibe.endpoints.chats import ChatEndpoints
 from botcore.vibe.endpoints.commands import CommandEndpoints
@@ -47,9 +47,6 @@ from botcore.vibe.endpoints.messages import MessageEndpoints
 from botcore.vibe.endpoints.users import UserEndpoints
 from botcore.vibe.http_clients import make_http_client, shared_http_client
 from botcore.vibe.transport import Transport
-
-APP_KEY_PREFIX = "vibe_app_"
-PERSONAL_KEY_PREFIX = "vibe_api_"
 
 
 def describe_key(api_key: str) -> str:
@@ -124,10 +121,7 @@ class VibeClient(
             api_key=api_key,
             session_token=session_token,
             http=http,
-            # A personal key acts in its own portal only: its limit per key and per key and portal are one.
-            budget=budget
-            if budget is not None
-            else budget_for_key(api_key, portal=None if api_key.startswith(PERSONAL_KEY_PREFIX) else portal),
+            budget=budget if budget is not None else budget_for_key(api_key, portal=portal),
             max_attempts=conf.vibe_max_attempts() if max_attempts is None else max_attempts,
             retry_max_wait=conf.vibe_retry_max_wait() if retry_max_wait is None else retry_max_wait,
             backoff_base=conf.vibe_retry_backoff_base() if backoff_base is None else backoff_base,
