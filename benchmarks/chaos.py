@@ -3,16 +3,17 @@
     .venv/bin/python benchmarks/chaos.py --quick             # ~4 minutes, at least 20 faults
     .venv/bin/python benchmarks/chaos.py --seed 7            # the full profile: 15 minutes, 100+ kills
 
-Two qclusters and two pollers (`manage.py qcluster` / `runpoller`; `--design pacer`: two pacers) run on a PostgreSQL database created for
-the run and a private redis-server, against the sandbox (`manage.py runsandbox`), with SideEffectSkill
-(botcore/skills/testing/instrumented.py) as every bot's skill. While users write to N bots, faults are injected
-(benchmarks/chaos_faults.py): SIGKILLed workers, qclusters and pollers, platform latency above the lease,
-429 storms, 5xx, dropped connections, HTML and garbage answers on each endpoint the skill uses, poison
-events (U+0000 text, an eventId beyond bigint), a session expiring mid-run and renewed, Redis restarts.
-Then it drains until every message is answered (or the drain deadline passes) and prints what it
-injected and, last, `lost=N repeated=M faults=K`: lost = user messages that never got their reply
-(poison events not counted), repeated = side effects (reply, reaction, state write) of one event performed
-more than once, faults = everything injected. PostgreSQL must accept `postgres` on 127.0.0.1:5432 (trust).
+Two qclusters and two pollers (`manage.py qcluster` / `runpoller`; `--design pacer`: two pacers) run on a
+PostgreSQL database created for the run and a private redis-server, against the sandbox (`manage.py
+runsandbox`), with SideEffectSkill (botcore/skills/testing/instrumented.py) as every bot's skill. While users
+write to N bots, faults are injected (benchmarks/chaos_faults.py): SIGKILLed workers, qclusters and pollers,
+platform latency above the lease, 429 storms, 5xx, dropped connections, HTML and garbage answers on each
+endpoint the skill uses, poison events (U+0000 text, an eventId beyond bigint), a session expiring mid-run
+and renewed, Redis restarts. Then it drains until every message is answered (or the drain deadline passes)
+and prints what it injected and, last, `lost=N repeated=M faults=K`: lost = user messages that never got
+their reply (poison events not counted), repeated = side effects (reply, reaction, state write) of one event
+performed more than once, faults = everything injected. PostgreSQL must accept `postgres` on
+127.0.0.1:5432 (trust).
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def describe_run(args: argparse.Namespace) -> str:
     commit = (git("rev-parse", "--short", "HEAD") or "?") + dirty
     return (
         f"chaos benchmark, {args.profile} profile: commit {commit}, "
-        f"{os.cpu_count()} cores, PostgreSQL + Redis, 2 qclusters x {args.workers} workers + 2 {args.design}s, "
+        f"{os.cpu_count()} cores, PostgreSQL + Redis, 2 qclusters x {args.workers} workers"
+        f" + 2 {args.design}s, "
         f"{args.portals} portals, {args.duration:g}s of chaos, lease {args.lease:g}s, "
         f"task timeout {args.task_timeout}s, cycle deadline {args.deadline:g}s, seed {args.seed}"
         + (f", without {', '.join(sorted(args.without))}" if args.without else "")

@@ -1,9 +1,9 @@
 """The chaos benchmark's faults: what can go wrong, drawn from a seeded deck so each kind recurs, and counted.
 
-Kills hit the app's processes (a qcluster's worker, a whole qcluster, a poller or pacer); platform faults are sandbox
-fault rules held for a few seconds on one endpoint the skill uses at a time, in turn, so every endpoint
-gets every kind; poison events go to a bot's queue like any other event. The session expiry and the Redis
-restart are scheduled once (or a few times) per run by the caller.
+Kills hit the app's processes (a qcluster's worker, a whole qcluster, a poller or pacer); platform faults are
+sandbox fault rules held for a few seconds on one endpoint the skill uses at a time, in turn, so every
+endpoint gets every kind; poison events go to a bot's queue like any other event. The session expiry and the
+Redis restart are scheduled once (or a few times) per run by the caller.
 """
 
 from __future__ import annotations

@@ -153,7 +153,7 @@ class ScratchDatabase:
 
 @dataclass
 class AppProcess:
-    """One qcluster, poller or pacer; `restart_at` set means it was killed and comes back then (as systemd would)."""
+    """One qcluster, poller or pacer; `restart_at` set: killed, back then (as systemd would restart it)."""
 
     name: str
     command: list[str]

@@ -1,6 +1,7 @@
 """How much the VibeClient costs per call: its calls/s against the sandbox beside a bare httpx loop.
 
-    .venv/bin/python benchmarks/client_overhead.py [--calls 3000] [--rounds 5] [--events 20] [--in-process] [--profile]
+    .venv/bin/python benchmarks/client_overhead.py [--calls 3000] [--rounds 5] [--events 20] \
+        [--in-process] [--profile]
 
 Both loops make the same calls in the same order (a mix of reads and writes a poller and its skills
 make: poll events, list commands, send a message with a keyboard, register a command, show typing).
@@ -255,7 +256,8 @@ def main() -> None:
     on_median, on_best = client_median / bare_median, min(client_times) / min(bare_times)
     verdict = "met" if on_best <= 1.2 else "MISSED"
     print(
-        f"ratio client/bare time per call: median {on_median:.3f}, best {on_best:.3f}  (goal <= 1.2: {verdict})"
+        f"ratio client/bare time per call: median {on_median:.3f}, best {on_best:.3f}"
+        f"  (goal <= 1.2: {verdict})"
     )
     # This process's CPU per call: what the client itself costs, which the sandbox's and other processes'
     # share of a busy machine skews far less than wall time.

@@ -1,4 +1,4 @@
-"""Polling benchmark: N bots polled by the real qcluster and pacer against the sandbox, beside a same-work baseline.
+"""Polling benchmark: N bots polled by the real qcluster and poller against the sandbox, beside a baseline.
 
     .venv/bin/python benchmarks/polling.py                   # 1,000 bots, 10% in active dialogs
     .venv/bin/python benchmarks/polling.py --bots 500 --active 25 --rate-limit 10
@@ -6,12 +6,12 @@
     .venv/bin/python benchmarks/polling.py --dialect no-long-poll   # a platform that never holds a poll
     .venv/bin/python benchmarks/polling.py --design pacer    # the per-task design it replaced
 
-Each phase (the engine: qcluster + poller, or + pacer with --design pacer; then the baseline: benchmarks/polling_baseline.py, one asyncio
-process doing the same poll-store-skill-reply work at the same cadence) runs the same script: a settling
-pause, an idle window (nobody writes), then an active window (each active dialog's user writes every
-~--message-every seconds), then a drain until every message is answered or --drain-deadline passes.
-CPU and polls are counted over the same windows; latency runs from the platform accepting the user's
-message to the reply reaching the platform; unanswered messages count as infinitely late.
+Each phase (the engine: qcluster + poller, or + pacer with --design pacer; then the baseline:
+benchmarks/polling_baseline.py, one asyncio process doing the same poll-store-skill-reply work at the same
+cadence) runs the same script: a settling pause, an idle window (nobody writes), then an active window (each
+active dialog's user writes every ~--message-every seconds), then a drain until every message is answered or
+--drain-deadline passes. CPU and polls are counted over the same windows; latency runs from the platform
+accepting the user's message to the reply reaching the platform; unanswered messages count as infinitely late.
 
 Everything runs on a fresh database of its own (SQLite under var/bench/, or PostgreSQL + Redis when
 DATABASE_URL and REDIS_URL are set), with the sandbox adding --latency-ms to every platform answer, in
@@ -333,7 +333,8 @@ def main() -> None:
             started = time.monotonic()
             bots += seed_bots(control, app_key, count=total - len(bots), start=len(bots))
             print(
-                f"setup: {len(bots)} portals installed and bots provisioned ({time.monotonic() - started:.0f}s)"
+                f"setup: {len(bots)} portals installed and bots provisioned"
+                f" ({time.monotonic() - started:.0f}s)"
             )
             if args.rate_limit:
                 control.post("/_sandbox/rate-limit", json={"key": app_key, "perSecond": args.rate_limit})

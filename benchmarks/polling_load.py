@@ -160,7 +160,7 @@ class Load:
         return latencies
 
     def drain(self, *, replies_before: int, deadline: float) -> tuple[dict[str, float], float]:
-        """Wait until every message sent has its reply or `deadline` seconds pass; (latencies, seconds waited)."""
+        """Wait until every message has its reply or `deadline` seconds pass; (latencies, seconds waited)."""
         started = time.monotonic()
         while True:
             waited = time.monotonic() - started

@@ -1,4 +1,4 @@
-"""The polling benchmark's printout: one phase's figures, the engine against the baseline, the sweep's table."""
+"""The polling benchmark's printout: a phase's figures, the engine against the baseline, the sweep's table."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def print_phase(result: dict) -> None:
         ("active", f"{result['cpu_ms_per_message']:.1f} CPU-ms per answered message beyond idle"),
     ):
         print(
-            f"[{name}] {window + ' window:':14} {_rate(result[f'{window}_polls'], result[f'{window}_seconds']):7.1f} "
+            f"[{name}] {window + ' window:':14} "
+            f"{_rate(result[f'{window}_polls'], result[f'{window}_seconds']):7.1f} "
             f"polls/s, CPU {result[f'{window}_cpu']:.1f}s in {result[f'{window}_seconds']:.1f}s, "
             f"{polls_per_cpu(result, window):.1f} polls/CPU-s, {cost}"
         )
@@ -42,7 +43,8 @@ def print_phase(result: dict) -> None:
         print(f"[{name}] {label} CPU: idle window {idle:.1f}s, active window {active:.1f}s")
     for label, (tree, single) in result["rss"].items():
         print(
-            f"[{name}] {label} peak RSS {tree / 2**20:.0f} MiB (process tree), largest {single / 2**20:.0f} MiB"
+            f"[{name}] {label} peak RSS {tree / 2**20:.0f} MiB (process tree),"
+            f" largest {single / 2**20:.0f} MiB"
         )
 
 
@@ -64,6 +66,7 @@ def print_sweep(rows: list[list[dict]]) -> None:
         for r in results:
             lat = r["latency"]
             print(
-                f"{r['bots']:<6} {r['name']:9} {r['cpu_ms_idle_bot_minute']:19.2f} {r['cpu_ms_per_message']:15.1f}  "
+                f"{r['bots']:<6} {r['name']:9} {r['cpu_ms_idle_bot_minute']:19.2f}"
+                f" {r['cpu_ms_per_message']:15.1f}  "
                 f"{lat['p50']:6.2f}  {lat['p95']:6.2f}  {lat['p99']:6.2f}  {r['answered']}/{r['sent']}"
             )

@@ -81,9 +81,11 @@ def describe_run(args: argparse.Namespace) -> str:
     rate = f"{args.rate_limit:g}/s per key" if args.rate_limit else "off"
     budget = f"{args.rate_limit * 0.9:g}/s" if args.rate_limit else "off"
     lines = [
-        f"polling benchmark at {commit}{' (uncommitted changes)' if dirty else ''}, {datetime.now():%Y-%m-%d %H:%M}",
+        f"polling benchmark at {commit}{' (uncommitted changes)' if dirty else ''},"
+        f" {datetime.now():%Y-%m-%d %H:%M}",
         f"machine: {os.cpu_count()} cores, load average {load} at start (other work skews absolute figures)",
-        f"backend: {database} + {broker}, {q['workers']} workers, bulk {q.get('bulk')}, timeout {q.get('timeout')}s",
+        f"backend: {database} + {broker}, {q['workers']} workers, bulk {q.get('bulk')},"
+        f" timeout {q.get('timeout')}s",
         (
             f"load: {'sweep ' + args.sweep_sizes if args.sweep else args.bots} bots, active {args.active:g}, "
             f"a message every ~{args.message_every:g}s per active dialog, +{args.latency_ms:g} ms platform "
@@ -92,7 +94,8 @@ def describe_run(args: argparse.Namespace) -> str:
             f"{args.dialect or 'none'}"
         ),
         (
-            f"poll settings: fast {conf.poll_fast_seconds():g}s, slow {conf.poll_slow_seconds():g}s, long-poll "
+            f"poll settings: fast {conf.poll_fast_seconds():g}s, slow {conf.poll_slow_seconds():g}s,"
+            " long-poll "
             f"{conf.poll_long_poll_seconds():g}s, batch {conf.poll_batch_size()}, in flight "
             f"{conf.max_cycles_in_flight()}, lease {conf.lease_seconds():g}s, deadline "
             f"{conf.cycle_deadline_seconds():g}s, budget {budget}"

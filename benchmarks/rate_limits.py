@@ -239,7 +239,7 @@ def format_row(row: dict) -> str:
 
 
 def install_and_provision(tenants: list[dict]) -> list[tuple[int, int]]:
-    """Store each admin's session (as a gateway visit would) and provision its bot; (bot vibe id, admin id)."""
+    """Store each admin's session (as a gateway visit would), provision its bot; (bot vibe id, admin id)."""
     from django_q.brokers import get_broker
 
     from botcore.services.bots import provision_bot

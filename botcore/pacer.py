@@ -1,4 +1,4 @@
-"""The pacer: leases due bots and enqueues their poll cycles, spending each key's poll budget on likely events first.
+"""The pacer: leases due bots and enqueues their poll cycles, each key's poll budget on likely events first.
 
 Several pacers may run against one database: a lease is taken in a transaction that skips rows another
 pacer holds (`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's immediate transactions serialise

@@ -168,8 +168,8 @@ class Poller:
         started = time.monotonic()
         try:
             waiting = await events_waiting(
-                self.http.for_bot(row.pk), base_url=conf.vibe_base_url(), vibe_bot_id=row.vibe_bot_id, auth=auth,
-                offset=row.offset, hold=self.hold,
+                self.http.for_bot(row.pk), base_url=conf.vibe_base_url(), vibe_bot_id=row.vibe_bot_id,
+                auth=auth, offset=row.offset, hold=self.hold,
             )  # fmt: skip
         except VibeError as error:
             self._record(budget, limited=getattr(error, "status", None) == 429)

@@ -39,7 +39,8 @@ def confirm_admin_role(grant: SessionGrant) -> bool:
     except InstallationError as error:
         if error.is_transient:
             log.warning(
-                "admin role not confirmed (the platform could not be asked) portal=%s user=%s: admin rights wait",
+                "admin role not confirmed (the platform could not be asked) portal=%s user=%s:"
+                " admin rights wait",
                 grant.portal.member_id,
                 grant.bitrix_user_id,
             )

@@ -1,4 +1,4 @@
-"""Django admin for operators: portals' skill switches, skill runs (filter, run again), conversation states."""
+"""Django admin for operators: skill switches, skill runs (filter, run again), conversation states."""
 
 from __future__ import annotations
 

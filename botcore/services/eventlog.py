@@ -70,7 +70,7 @@ def raw_text(item: Any) -> str:
 
 
 def _synthetic_id() -> int:
-    """A unique negative id for an event the platform gave no usable id: kept once, never acknowledged twice."""
+    """A unique negative id for an event without a usable id: kept once, never acknowledged twice."""
     return -(uuid.uuid4().int % 10**15) - 1
 
 
@@ -192,7 +192,7 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
 
 
 def replay_entries(entries: QuerySet[EventLogEntry]) -> tuple[int, int]:
-    """Have these entries handled again on their bot's next cycle: (replayed, malformed ones left as they are).
+    """Have these entries handled again on their bot's next cycle: (replayed, malformed ones left as is).
 
     Attempts start again from zero: an entry that used them up would otherwise be failed at once. A malformed
     entry is not replayed: no parser reads its payload, so it would only fail again and lose its status.

@@ -1,8 +1,8 @@
-"""One poll cycle of one bot: take the lease, fetch, store with the new offset, hand events on, schedule the next.
+"""One poll cycle of one bot: lease, fetch, store with the new offset, hand events on, schedule the next.
 
-Two cycles never hold one bot. The poller (or the pacer) leases the bot and enqueues the cycle with its lease token; the
-cycle swaps that token for one of its own before anything else (so a task the queue delivers twice runs
-once), renews it before each event it hands on, and stops at its own deadline. Lease > the task queue's
+Two cycles never hold one bot. The poller (or the pacer) leases the bot and enqueues the cycle with its lease
+token; the cycle swaps that token for one of its own before anything else (so a task the queue delivers twice
+runs once), renews it before each event it hands on, and stops at its own deadline. Lease > the task queue's
 timeout > the deadline (botcore.conf.check_cycle_timing, checked at start-up), so a cycle cannot outlive
 its lease even when the queue kills it. A cycle that starts records a backoff before it acts: if it is
 killed, the bot's next cycle still waits, and a platform that hangs is not asked again every lease. Its
@@ -152,8 +152,8 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
         )
         return CycleOutcome("no_session")
     renew = (lambda: renew_lease(bot_id, lease_token, backoff=backoff)) if lease_token is not None else None
-    # The cycle is retried by the pacer with its own backoff, so the poll itself is sent once; no call of
-    # the cycle outlives its call deadline, so a hanging platform is a failure it records, not a killed worker.
+    # A failed cycle is tried again after its own backoff, so the poll itself is sent once; no call of the
+    # cycle outlives its call deadline, so a hanging platform is a failure it records, not a killed worker.
     deadline = started + conf.call_deadline_seconds()
     poller = client_for_credential(credential, portal=bot.portal, max_attempts=1, deadline=deadline)
     try:
@@ -181,8 +181,8 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
         log.exception("cycle crashed bot=%s portal=%s", bot_id, bot.portal.member_id)
         raise
     _schedule(
-        bot_id, lease_token=lease_token, delay=_after(bot, pending, had_events=bool(stored), has_more=batch.has_more),
-        consecutive_failures=0, last_error="", backoff_until=None,
+        bot_id, lease_token=lease_token, delay=_after(bot, pending, had_events=bool(stored),
+        has_more=batch.has_more), consecutive_failures=0, last_error="", backoff_until=None,
     )  # fmt: skip
     if stored or pending.handled:
         log.info(
@@ -270,6 +270,7 @@ def _back_off(bot: Bot, lease_token: str | None, error: Exception) -> CycleOutco
     )
     _schedule(
         bot.pk, lease_token=lease_token, delay=delay, consecutive_failures=failures,
-        last_error=f"{type(error).__name__}: {error}"[:2000], backoff_until=timezone.now() + timedelta(seconds=delay),
+        last_error=f"{type(error).__name__}: {error}"[:2000],
+        backoff_until=timezone.now() + timedelta(seconds=delay),
     )  # fmt: skip
     return CycleOutcome("backoff")

@@ -15,7 +15,8 @@ surely did not act.
 
 Retry classes (transport.py explains them; tests/botcore/vibe/test_endpoints.py holds them to this):
 - SAFE, retried on any transient failure: list_bots, get_bot, get_revision, get_events, get_message,
-  get_message_context, get_chat, list_chat_users, list_commands, list_users, get_file_download_url (and download_file).
+  get_message_context, get_chat, list_chat_users, list_commands, list_users, get_file_download_url,
+  download_file.
 - IDEMPOTENT, retried the same way because repeating them changes nothing: update_bot, delete_bot,
   reauth_bot, resubscribe_bot, update_message, delete_message, mark_read, add_reaction, remove_reaction,
   show_typing, set_text_field, update_chat, leave_chat, set_chat_owner, add_chat_users, remove_chat_user,

@@ -91,7 +91,7 @@ class VibeApiError(VibeError):
 
     @property
     def canonical_code(self) -> str | None:
-        """The reference's name for `code` (RATE_LIMITED -> RATE_LIMIT, MISSING_API_KEY -> AUTH_REQUIRED, …)."""
+        """The reference's name for `code` (RATE_LIMITED -> RATE_LIMIT, MISSING_API_KEY -> AUTH_REQUIRED…)."""
         return CODE_ALIASES.get(self.code, self.code) if self.code else None
 
     def __str__(self) -> str:

@@ -60,7 +60,7 @@ def identity_from_me(data: Mapping[str, Any]) -> VerifiedIdentity:
 
 
 class VibeIdentityBackend:
-    """tenants' IdentityBackend over the platform. Identity checks are rare, so they skip the request budget."""
+    """tenants' IdentityBackend over the platform. Identity checks are rare: they skip the request budget."""
 
     def _transport(self, *, api_key: str, session_token: str | None = None) -> Transport:
         return Transport(

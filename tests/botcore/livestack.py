@@ -1,4 +1,4 @@
-"""Runs the real qcluster and poller (or pacer) as subprocesses against the test database and the test's sandbox."""
+"""Runs the real qcluster and poller (or pacer) as subprocesses on the test database and sandbox."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`manage.py runpoller`: watch every active bot's events and hand a bot to its poll cycle when it has some."""
+"""`manage.py runpoller`: watch every active bot's events; hand a bot with events to its poll cycle."""
 
 from __future__ import annotations
 

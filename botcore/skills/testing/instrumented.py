@@ -1,9 +1,9 @@
 """SideEffectSkill: a skill that logs every side effect it performed, keyed by event, for reliability checks.
 
 Enable it with BOTCORE_SKILLS=botcore.skills.testing.instrumented.SideEffectSkill and point
-VIBE_SIDE_EFFECT_LOG (a setting or an environment variable) at a file. For each user message it records "handle" when handle()
-starts, then performs a reaction, a reply and a conversation-state write, recording each one only after it
-succeeded. A line is one JSON object:
+VIBE_SIDE_EFFECT_LOG (a setting or an environment variable) at a file. For each user message it records
+"handle" when handle() starts, then performs a reaction, a reply and a conversation-state write,
+recording each one only after it succeeded. A line is one JSON object:
 
     {"key": "<portal member_id>:<vibe bot id>:<event id>", "effect": "reply", "pid": 1234}
 

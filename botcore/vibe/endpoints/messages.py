@@ -85,7 +85,7 @@ class MessageEndpoints(Endpoints):
         self._transport.request("DELETE", bot_path(bot_id, "messages", message_id), retry=IDEMPOTENT)
 
     def mark_read(self, bot_id: int, *, dialog_id: str | int, message_id: int | None = None) -> None:
-        """POST /v1/bots/:botId/chats/:dialogId/read: mark the dialog read up to `message_id` (all if None)."""
+        """POST /v1/bots/:botId/chats/:dialogId/read: mark the dialog read up to `message_id` (None: all)."""
         body: dict[str, Any] = {} if message_id is None else {"messageId": int(message_id)}
         self._transport.request(
             "POST",

@@ -1,4 +1,4 @@
-"""botcore.vibe.hooks: observers hear every platform answer; ops counts them without the client knowing ops."""
+"""botcore.vibe.hooks: observers hear every platform answer; ops counts them, unknown to the client."""
 
 from __future__ import annotations
 

@@ -84,7 +84,8 @@ def build_commands(*, web_port: int, sandbox_port: int, gateway_port: int) -> di
 class Command(BaseCommand):
     help = (
         "Start the embedded default: the VibeCode sandbox (with its gateway and a demo portal), the web app, "
-        "the django-q2 cluster and the poller; install the demo portal as its admin would; stop all on Ctrl-C."
+        "the django-q2 cluster and the poller; install the demo portal as its admin would;"
+        " stop all on Ctrl-C."
     )
 
     def add_arguments(self, parser):
