@@ -37,6 +37,10 @@ def _server(app, host: str, port: int, **overrides) -> uvicorn.Server:
         http="httptools",
         lifespan="off",
         timeout_keep_alive=75,
+        # On SIGTERM, answers in progress get this long; a long-poll held open (the app's poller keeps one on
+        # every bot) is then cut, as a platform going down would, so the stop (and the state save) never
+        # waits up to 30 s for it.
+        timeout_graceful_shutdown=2,
         backlog=4096,
         **overrides,
     )

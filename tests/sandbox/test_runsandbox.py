@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -182,3 +183,41 @@ def test_a_state_file_keeps_the_platform_across_restarts(run_sandbox, tmp_path):
     events = httpx.get(f"{root}/v1/bots/{bot_id}/events", headers=headers).json()["data"]["events"]
     assert [e["type"] for e in events] == ["ONIMBOTV2JOINCHAT", "ONIMBOTV2MESSAGEADD"]
     assert stop(process, signal.SIGTERM) == 0
+
+
+def test_a_sigterm_ends_a_held_long_poll_and_still_saves_the_state(run_sandbox, tmp_path):
+    """The app's poller keeps a long-poll open on every bot: stopping must not wait for them to run out
+    (runstack kills a sandbox still up 10 s after SIGTERM, and a killed sandbox saves nothing)."""
+    state = tmp_path / "sandbox-state.pickle"
+    port = free_port()
+    root = f"http://127.0.0.1:{port}"
+    process, output = run_sandbox(
+        "--port", str(port), "--demo", "--demo-app-key", DEMO_KEY, "--state-file", str(state)
+    )
+    wait_until_up(f"{root}/v1", process)
+    users = httpx.get(f"{root}/_sandbox/state").json()["data"]["portals"][0]["users"]
+    token = httpx.post(
+        f"{root}/_sandbox/sessions", json={"appKey": DEMO_KEY, "userId": users[0]["id"]}
+    ).json()["data"]["token"]
+    headers = {"X-Api-Key": DEMO_KEY, "Authorization": f"Bearer {token}"}
+    bot = httpx.post(f"{root}/v1/bots", headers=headers, json={"code": "held", "name": "Held"}).json()
+    bot_id = bot["data"]["bot"]["id"]
+    held: list[BaseException | int] = []
+
+    def long_poll() -> None:
+        try:
+            answer = httpx.get(
+                f"{root}/v1/bots/{bot_id}/events", headers=headers, params={"timeout": 30}, timeout=60
+            )
+            held.append(answer.status_code)
+        except httpx.TransportError as error:
+            held.append(error)
+
+    poller = threading.Thread(target=long_poll)
+    poller.start()
+    time.sleep(1)  # the request is in, and held
+    assert not held
+    assert stop(process, signal.SIGTERM) == 0, output.read_text()
+    poller.join(timeout=30)
+    assert held, "the held request was neither answered nor cut"
+    assert state.exists(), output.read_text()
