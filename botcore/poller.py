@@ -25,13 +25,13 @@ import logging
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from botcore import conf, poller_fleet
 from botcore.poller_fleet import BotRow
+from botcore.poller_watched import CYCLE, IDLE, WATCHING, Watched, fields_of, in_seconds, until
 from botcore.services.polling import quiet_interval
 from botcore.vibe.budget import Priority, RequestBudget, budget_for_key, resolve_backend
 from botcore.vibe.errors import VibeAuthError, VibeBudgetTimeoutError, VibeError
@@ -40,27 +40,6 @@ from botcore.vibe.watch import WatchAuth, WatchClients, events_waiting
 from ops.heartbeat import record_heartbeat
 
 log = logging.getLogger(__name__)
-IDLE, WATCHING, CYCLE = "idle", "watching", "cycle"
-
-
-@dataclass(slots=True)
-class Watched:
-    """One bot as the poller keeps it between database reads."""
-
-    row: BotRow
-    auth: WatchAuth | None = None
-    refused: WatchAuth | None = None  # the credential the platform refused, until a fresh one is read
-    state: str = IDLE
-    due: float = 0.0
-    generation: int = 0  # bumped whenever the bot changes hands: a stale watch's answer is dropped
-
-
-def _in(seconds_from_now: float) -> float:
-    return time.monotonic() + max(0.0, seconds_from_now)
-
-
-def _until(moment) -> float:
-    return _in((moment - timezone.now()).total_seconds()) if moment is not None else time.monotonic()
 
 
 class Poller:
@@ -94,11 +73,11 @@ class Poller:
         """From what the cycle left: its backoff, else at once on a platform that holds, else its cadence."""
         row = bot.row
         if row.backoff_until is not None and row.backoff_until > timezone.now():
-            self._schedule(bot, _until(max(row.backoff_until, row.next_poll_at)))
+            self._schedule(bot, until(max(row.backoff_until, row.next_poll_at)))
         elif self.hold and self.platform_holds:
             self._schedule(bot, time.monotonic())
         else:
-            self._schedule(bot, _until(row.next_poll_at))
+            self._schedule(bot, until(row.next_poll_at))
 
     def _want_cycle(self, bot: Watched) -> None:
         bot.state = CYCLE
@@ -148,7 +127,7 @@ class Poller:
         except Exception:  # a bug must not stop the bot's watching for good
             log.exception("watch failed bot=%s", bot.row.pk)
             if bot.generation == generation and self.bots.get(bot.row.pk) is bot:
-                self._schedule(bot, _in(conf.poll_fast_seconds()))
+                self._schedule(bot, in_seconds(conf.poll_fast_seconds()))
         finally:
             self.in_flight -= 1
             self._wake.set()
@@ -197,7 +176,8 @@ class Poller:
             self._schedule(bot, time.monotonic())
         else:
             self._schedule(
-                bot, _in(quiet_interval(row.last_event_at, timezone.now()) - (time.monotonic() - started))
+                bot,
+                in_seconds(quiet_interval(row.last_event_at, timezone.now()) - (time.monotonic() - started)),
             )
 
     def _admit(self, row: BotRow, auth: WatchAuth) -> RequestBudget | None:
@@ -264,7 +244,7 @@ class Poller:
             bot = self.bots.get(pk)
             self._in_cycle.discard(pk)
             if bot is not None:
-                self._schedule(bot, _in(conf.poll_fast_seconds()))
+                self._schedule(bot, in_seconds(conf.poll_fast_seconds()))
         for pk in list(self._in_cycle):
             row = settled.get(pk)
             if row is not None and row.leased:
@@ -306,7 +286,7 @@ class Poller:
                     bot.state = CYCLE
                     self._in_cycle.add(row.pk)
                 else:  # spread the first watches over a moment, not all at one instant
-                    self._schedule(bot, max(_until(row.next_poll_at), _in(random.uniform(0, 1.0))))
+                    self._schedule(bot, max(until(row.next_poll_at), in_seconds(random.uniform(0, 1.0))))
                 continue
             if bot.state == CYCLE:
                 continue
@@ -314,7 +294,7 @@ class Poller:
             if moved:
                 bot.auth = None
             elif row.offset < bot.row.offset:
-                row = BotRow(**{**_fields(row), "offset": bot.row.offset})  # never backwards
+                row = BotRow(**{**fields_of(row), "offset": bot.row.offset})  # never backwards
             bot.row = row
             if row.leased:
                 bot.state, bot.generation = CYCLE, bot.generation + 1
@@ -344,7 +324,3 @@ class Poller:
             self._db.submit(connections.close_all)  # this thread's connection, not left to the GC
             self._db.shutdown(wait=True)
             self._budget_thread.shutdown(wait=True)
-
-
-def _fields(row: BotRow) -> dict:
-    return {name: getattr(row, name) for name in BotRow.__slots__}
