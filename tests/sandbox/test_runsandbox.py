@@ -58,6 +58,17 @@ def run_sandbox(tmp_path):
             process.wait(timeout=10)
 
 
+def register_demo_bot(root: str, *, code: str) -> tuple[list[dict], dict[str, str], int]:
+    """The demo portal's users, its admin's headers for the demo app, and a bot registered with them."""
+    users = httpx.get(f"{root}/_sandbox/state").json()["data"]["portals"][0]["users"]
+    token = httpx.post(
+        f"{root}/_sandbox/sessions", json={"appKey": DEMO_KEY, "userId": users[0]["id"]}
+    ).json()["data"]["token"]
+    headers = {"X-Api-Key": DEMO_KEY, "Authorization": f"Bearer {token}"}
+    bot = httpx.post(f"{root}/v1/bots", headers=headers, json={"code": code, "name": code.title()}).json()
+    return users, headers, bot["data"]["bot"]["id"]
+
+
 def stop(process: subprocess.Popen, sig: signal.Signals) -> int:
     process.send_signal(sig)
     return process.wait(timeout=20)
@@ -158,14 +169,7 @@ def test_a_state_file_keeps_the_platform_across_restarts(run_sandbox, tmp_path):
     args = ("--port", str(port), "--demo", "--demo-app-key", DEMO_KEY, "--state-file", str(state))
     process, _ = run_sandbox(*args)
     wait_until_up(f"{root}/v1", process)
-    users = httpx.get(f"{root}/_sandbox/state").json()["data"]["portals"][0]["users"]
-    token = httpx.post(
-        f"{root}/_sandbox/sessions", json={"appKey": DEMO_KEY, "userId": users[0]["id"]}
-    ).json()["data"]["token"]
-    headers = {"X-Api-Key": DEMO_KEY, "Authorization": f"Bearer {token}"}
-    bot_id = httpx.post(f"{root}/v1/bots", headers=headers, json={"code": "kept", "name": "Kept"}).json()[
-        "data"
-    ]["bot"]["id"]
+    users, headers, bot_id = register_demo_bot(root, code="kept")
     httpx.post(
         f"{root}/_sandbox/act/messages",
         json={"userId": users[0]["id"], "botId": bot_id, "text": "remember me"},
@@ -195,13 +199,7 @@ def test_a_sigterm_ends_a_held_long_poll_and_still_saves_the_state(run_sandbox, 
         "--port", str(port), "--demo", "--demo-app-key", DEMO_KEY, "--state-file", str(state)
     )
     wait_until_up(f"{root}/v1", process)
-    users = httpx.get(f"{root}/_sandbox/state").json()["data"]["portals"][0]["users"]
-    token = httpx.post(
-        f"{root}/_sandbox/sessions", json={"appKey": DEMO_KEY, "userId": users[0]["id"]}
-    ).json()["data"]["token"]
-    headers = {"X-Api-Key": DEMO_KEY, "Authorization": f"Bearer {token}"}
-    bot = httpx.post(f"{root}/v1/bots", headers=headers, json={"code": "held", "name": "Held"}).json()
-    bot_id = bot["data"]["bot"]["id"]
+    _, headers, bot_id = register_demo_bot(root, code="held")
     held: list[BaseException | int] = []
 
     def long_poll() -> None:
