@@ -19,6 +19,7 @@ from django_q.tasks import async_task
 
 from botcore import conf
 from botcore.models import Bot
+from botcore.selectors import lease_is_free, running_bots
 from botcore.vibe.budget import RequestBudget
 from botcore.vibe.errors import VibeBudgetTimeoutError
 from botcore.vibe.learned_budget import poll_budget_for_key
@@ -32,11 +33,7 @@ log = logging.getLogger(__name__)
 
 def _pollable_bots(now):
     personal = PortalApiKey.objects.filter(portal=OuterRef("portal"), invalidated_at__isnull=True)
-    return (
-        Bot.objects.filter(status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .annotate(uses_personal_key=Exists(personal))
-    )
+    return running_bots().filter(lease_is_free(now)).annotate(uses_personal_key=Exists(personal))
 
 
 def _take(query, limit: int):

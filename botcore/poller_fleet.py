@@ -19,6 +19,7 @@ from django_q.tasks import async_task
 
 from botcore import conf
 from botcore.models import Bot, Credential, EventLogEntry
+from botcore.selectors import lease_is_free, running_bots
 from botcore.services.platform import auth_for_credential, get_bot_credential
 from botcore.vibe.watch import WatchAuth
 from tenants.errors import SessionTokenError
@@ -70,8 +71,7 @@ def _row(values: dict, now: datetime) -> BotRow:
 def read_fleet() -> list[BotRow]:
     """Every bot the poller should watch: active and registered on the platform."""
     now = timezone.now()
-    query = Bot.objects.filter(status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False)
-    return [_row(values, now) for values in query.values(*_FIELDS)]
+    return [_row(values, now) for values in running_bots().values(*_FIELDS)]
 
 
 def read_bots(pks: list[int]) -> dict[int, BotRow]:
@@ -99,8 +99,7 @@ def bots_owed_a_cycle(limit: int = 500) -> list[int]:
     died after storing), now due and free: the platform has nothing new for them, so no watch would tell."""
     now = timezone.now()
     pending = EventLogEntry.objects.filter(status=EventLogEntry.Status.RECEIVED).values("bot_id")
-    query = Bot.objects.filter(status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False, next_poll_at__lte=now)
-    query = query.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    query = running_bots().filter(lease_is_free(now), next_poll_at__lte=now)
     return list(query.filter(Q(has_more=True) | Q(pk__in=pending)).values_list("pk", flat=True)[:limit])
 
 
@@ -115,8 +114,7 @@ def hand_to_cycles(pks: list[int]) -> tuple[list[int], list[int]]:
         return [], []
     now = timezone.now()
     token = uuid.uuid4().hex
-    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-    Bot.objects.filter(free, pk__in=pks, status=Bot.Status.ACTIVE).update(
+    Bot.objects.filter(lease_is_free(now), pk__in=pks, status=Bot.Status.ACTIVE).update(
         lease_token=token, lease_until=now + timedelta(seconds=conf.enqueue_lease_seconds())
     )
     leased = list(Bot.objects.filter(pk__in=pks, lease_token=token).values_list("pk", flat=True))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 
 from botcore.errors import SkillConfigError
 from botcore.models import Bot, EventLogEntry, SkillConfig
@@ -36,9 +36,19 @@ def find_registered_bot(portal: Portal) -> Bot | None:
     )
 
 
+def running_bots() -> QuerySet[Bot]:
+    """Bots that run: active and registered on the platform (watched, polled, fired for by schedules)."""
+    return Bot.objects.filter(status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False)
+
+
+def lease_is_free(now: datetime) -> Q:
+    """Bots no cycle holds at `now`: never leased, or their lease has run out."""
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+
+
 def find_active_bot(portal: Portal) -> Bot | None:
     """The portal's bot that is registered on the platform and running, if any."""
-    return Bot.objects.filter(portal=portal, status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False).first()
+    return running_bots().filter(portal=portal).first()
 
 
 def count_bots_by_status() -> dict[str, int]:

@@ -24,7 +24,8 @@ from django.utils import timezone
 
 from botcore import conf
 from botcore.conf import read_setting
-from botcore.models import Bot, SkillConfig, SkillRun
+from botcore.models import SkillConfig, SkillRun
+from botcore.selectors import running_bots
 from botcore.services.skill_runs import claim_run, enqueue_run
 from botcore.skills.base import Skill
 from botcore.skills.cron import UTC, CronError, CronExpression, portal_zone
@@ -96,7 +97,7 @@ def sweep_schedules(now: datetime | None = None) -> int:
         portal_ids = list(
             # A bot waiting for a session is left out: when it returns within the catch-up window, the
             # firing is made then instead of failing now.
-            Bot.objects.filter(status=Bot.Status.ACTIVE, vibe_bot_id__isnull=False)
+            running_bots()
             .exclude(portal__status=Portal.Status.UNINSTALLED)
             .values_list("portal_id", flat=True)
             .distinct()
