@@ -1,7 +1,8 @@
-"""Rate-limit benchmark: the real qcluster and pacer against a sandbox whose limit the backend is never told.
+"""Rate-limit benchmark: the real qcluster and poller against a sandbox whose limit the backend is never told.
 
     .venv/bin/python benchmarks/rate_limits.py            # limits 1, 2, 5, 10/s, per key and per key+portal
     .venv/bin/python benchmarks/rate_limits.py --quick    # limits 1 and 5/s, shorter runs
+    .venv/bin/python benchmarks/rate_limits.py --design pacer   # the per-task design the poller replaced
 
 The backend is configured for 9 requests/s (VIBE_BUDGET_PER_SECOND, the ceiling) whatever the sandbox
 does. Each configuration starts from that ceiling (the learned rates are forgotten), sends messages to 25
@@ -64,6 +65,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=6, help="django-q2 workers")
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--sandbox-port", type=int, default=8191)
+    parser.add_argument(
+        "--design",
+        choices=["poller", "pacer"],
+        default="poller",
+        help="what watches the bots (as shipped: poller)",
+    )
     parser.add_argument(
         "--workdir", default=str(ROOT / "var" / "bench-rate"), help="emptied first: SQLite file and logs"
     )
@@ -261,7 +268,7 @@ def main() -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     env = build_environment(
-        argparse.Namespace(workers=args.workers, rate_limit=0, fast=0.5, slow=10), workdir
+        argparse.Namespace(workers=args.workers, rate_limit=0, fast=0.5, slow=10, long_poll=None), workdir
     )
     env["VIBE_BUDGET_PER_SECOND"] = str(CEILING)  # the ceiling; the sandbox's real limit is never told
     env.pop("VIBE_SQLITE_PATH", None) if os.environ.get("DATABASE_URL") else env.update(
@@ -278,7 +285,7 @@ def main() -> None:
     )
     print(
         f"rate-limit benchmark: commit {commit}, {os.cpu_count()} cores, {backend}, {args.workers} workers, "
-        f"ceiling {CEILING:g}/s, {args.dialogs} dialogs on {args.portals} portals, "
+        f"engine {args.design}, ceiling {CEILING:g}/s, {args.dialogs} dialogs on {args.portals} portals, "
         f"+{args.latency_ms:g} ms latency"
     )
     sandbox = subprocess.Popen(
@@ -313,14 +320,14 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        pacer = subprocess.Popen(
-            [*manage, "runpacer"],
+        watcher = subprocess.Popen(
+            [*manage, f"run{args.design}"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        processes += [qcluster, pacer]
+        processes += [qcluster, watcher]
         rows = []
         for mode in args.modes.split(","):
             for limit in (float(value) for value in args.limits.split(",")):
