@@ -23,7 +23,7 @@ from botcore.selectors import lease_is_free, running_bots
 from botcore.vibe.budget import RequestBudget
 from botcore.vibe.errors import VibeBudgetTimeoutError
 from botcore.vibe.learned_budget import poll_budget_for_key
-from ops.heartbeat import record_heartbeat
+from ops.heartbeat import beat_poller
 from tenants.errors import TenantsError
 from tenants.models import Portal, PortalApiKey
 from tenants.selectors import get_portal_credential
@@ -183,7 +183,7 @@ class Pacer:
         started = time.monotonic()
         log.info("pacer started")
         while stop_after is None or time.monotonic() - started < stop_after:
-            record_heartbeat(kind="pacer")  # throttled; /readyz and the container's health check read it
+            beat_poller()  # throttled; it stands in for the poller, so /readyz reads it as the poller
             try:
                 enqueued = self.tick()
             except Exception:  # the loop outlives a database hiccup; the next tick tries again

@@ -37,7 +37,7 @@ from botcore.vibe.budget import Priority, RequestBudget, budget_for_key, resolve
 from botcore.vibe.errors import VibeAuthError, VibeBudgetTimeoutError, VibeError
 from botcore.vibe.learned_budget import poll_budget_for_key
 from botcore.vibe.watch import WatchAuth, WatchClients, events_waiting
-from ops.heartbeat import record_heartbeat
+from ops.heartbeat import beat_poller
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class Poller:
 
     def _db_round(self, wanted, in_cycle, need_auth, owed: bool, fleet: bool):
         close_old_connections()  # a connection broken by a database restart is replaced, not reused
-        record_heartbeat(kind="pacer")  # throttled; /readyz checks that the polls' pacing process lives
+        beat_poller()  # throttled; /readyz checks that the bots are watched
         _, failed = poller_fleet.hand_to_cycles(wanted)
         settled = poller_fleet.read_bots(sorted(set(in_cycle) | set(wanted)))
         return (

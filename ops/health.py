@@ -1,4 +1,4 @@
-"""Readiness checks: the database, the broker, the pacer's and qcluster's heartbeats, the platform reachable.
+"""Readiness checks: the database, the broker, the poller's and qcluster's heartbeats, the platform reachable.
 
 Each check answers a `Check`; none raises. The platform is asked with no credential at all (any HTTP
 answer below 500 means it is reachable), and at most every OPS_PLATFORM_CHECK_EVERY_SECONDS per process.
@@ -78,7 +78,7 @@ def run_readiness_checks() -> dict[str, Check]:
     return {
         "database": check_database(),
         "broker": check_broker(),
-        "pacer": check_heartbeat(Heartbeat.Kind.PACER),
+        "poller": check_heartbeat(Heartbeat.Kind.POLLER),
         "qcluster": check_heartbeat(Heartbeat.Kind.QCLUSTER),
         "platform": check_platform(),
     }

@@ -44,6 +44,12 @@ def beat_qcluster() -> None:
     record_heartbeat(kind=Heartbeat.Kind.QCLUSTER, force=True)
 
 
+def beat_poller() -> None:
+    """The process that watches the bots for events (runpoller, or runpacer in its place) beats each round;
+    throttled like any beat."""
+    record_heartbeat(kind=Heartbeat.Kind.POLLER)
+
+
 def max_age(kind: str) -> timedelta:
     return timedelta(seconds=settings.OPS_HEARTBEAT_MAX_AGE_SECONDS[kind])
 

@@ -1,6 +1,6 @@
 """The app's Prometheus series (`vibeapp_…`) and the one-line recorders the hot paths call.
 
-Across processes (gunicorn workers, qcluster workers, pacers) the series live in PROMETHEUS_MULTIPROC_DIR,
+Across processes (gunicorn workers, qcluster workers, the poller) the series live in PROMETHEUS_MULTIPROC_DIR,
 one file per process, and /metrics sums them (prometheus_client's multiprocess mode). Labels stay bounded:
 outcome, event type, status class; never a portal or a bot.
 """

@@ -1,4 +1,4 @@
-"""Heartbeats: each long-running process (pacer, qcluster) says it is alive, for /readyz and the dashboard."""
+"""Heartbeats: each long-running process (poller, qcluster) says it is alive, for /readyz and the dashboard."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ class Heartbeat(models.Model):
     """The last time one process of one kind proved its loop turns; one row per (kind, instance)."""
 
     class Kind(models.TextChoices):
-        PACER = "pacer", "Pacer"
+        # The process that watches the bots for events: runpoller (or runpacer, the design it replaced).
+        POLLER = "poller", "Poller"
         QCLUSTER = "qcluster", "Task cluster"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)

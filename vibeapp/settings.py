@@ -260,7 +260,7 @@ BOTCORE_FAILED_TASK_RETENTION_DAYS = env.read_int("BOTCORE_FAILED_TASK_RETENTION
 OPS_HEARTBEAT_EVERY_SECONDS = float(env.read_str("OPS_HEARTBEAT_EVERY_SECONDS") or 10.0)
 # A kind is down when its newest beat is older than this (the qcluster beats from a one-minute schedule).
 OPS_HEARTBEAT_MAX_AGE_SECONDS = {
-    "pacer": env.read_int("OPS_PACER_MAX_SILENCE_SECONDS", 60),
+    "poller": env.read_int("OPS_POLLER_MAX_SILENCE_SECONDS", 60),
     "qcluster": env.read_int("OPS_QCLUSTER_MAX_SILENCE_SECONDS", 180),
 }
 # /readyz asks the platform at most this often (seconds); its answer in between is remembered.

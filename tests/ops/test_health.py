@@ -38,26 +38,26 @@ def test_healthz_answers_without_touching_anything():
 
 
 def test_readyz_is_ok_when_every_part_answers(platform_up):
-    record_heartbeat(kind="pacer", force=True)
+    record_heartbeat(kind="poller", force=True)
     beat_qcluster()
     response = Client().get("/readyz")
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] == "ok" and body["down"] == []
-    assert set(body["checks"]) == {"database", "broker", "pacer", "qcluster", "platform"}
+    assert set(body["checks"]) == {"database", "broker", "poller", "qcluster", "platform"}
 
 
 def test_readyz_names_silent_processes_and_an_unreachable_platform(settings):
     settings.VIBE_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
     Heartbeat.objects.create(
-        kind="pacer", instance="old-host", beat_at=timezone.now() - timedelta(minutes=10)
+        kind="poller", instance="old-host", beat_at=timezone.now() - timedelta(minutes=10)
     )
     response = Client().get("/readyz")
     assert response.status_code == 503
     body = response.json()
-    assert body["down"] == ["pacer", "platform", "qcluster"]
+    assert body["down"] == ["platform", "poller", "qcluster"]
     assert body["checks"]["qcluster"]["error"] == "never beat"
-    assert body["checks"]["pacer"]["age_seconds"] >= 600
+    assert body["checks"]["poller"]["age_seconds"] >= 600
 
 
 @pytest.fixture
@@ -93,17 +93,17 @@ def test_the_platform_check_sends_no_credential(listening_platform, settings):
 
 def test_heartbeats_are_throttled_per_process(settings):
     settings.OPS_HEARTBEAT_EVERY_SECONDS = 3600
-    record_heartbeat(kind="pacer", force=True)
-    first = Heartbeat.objects.get(kind="pacer").beat_at
-    record_heartbeat(kind="pacer")
-    assert Heartbeat.objects.get(kind="pacer").beat_at == first
+    record_heartbeat(kind="poller", force=True)
+    first = Heartbeat.objects.get(kind="poller").beat_at
+    record_heartbeat(kind="poller")
+    assert Heartbeat.objects.get(kind="poller").beat_at == first
 
 
 def test_check_heartbeat_command_reads_this_hosts_row():
     with pytest.raises(CommandError):
-        call_command("check_heartbeat", "pacer")
-    Heartbeat.objects.create(kind="pacer", instance=this_instance(), beat_at=timezone.now())
-    call_command("check_heartbeat", "pacer")
-    Heartbeat.objects.filter(kind="pacer").update(beat_at=timezone.now() - timedelta(hours=1))
+        call_command("check_heartbeat", "poller")
+    Heartbeat.objects.create(kind="poller", instance=this_instance(), beat_at=timezone.now())
+    call_command("check_heartbeat", "poller")
+    Heartbeat.objects.filter(kind="poller").update(beat_at=timezone.now() - timedelta(hours=1))
     with pytest.raises(CommandError):
-        call_command("check_heartbeat", "pacer")
+        call_command("check_heartbeat", "poller")

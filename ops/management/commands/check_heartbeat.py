@@ -1,4 +1,4 @@
-"""`manage.py check_heartbeat pacer|qcluster`: exit 0 when this host's process of that kind beat recently.
+"""`manage.py check_heartbeat poller|qcluster`: exit 0 when this host's process of that kind beat recently.
 
 For the health checks of containers and units that serve no HTTP (deploy/compose.yaml): the check runs
 beside the process, on the same host name, so it asks for that process's own row.
@@ -14,7 +14,7 @@ from ops.models import Heartbeat
 
 
 class Command(BaseCommand):
-    help = "Exit non-zero unless this host's pacer or qcluster has written a recent heartbeat."
+    help = "Exit non-zero unless this host's poller or qcluster has written a recent heartbeat."
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=[k.value for k in Heartbeat.Kind])
