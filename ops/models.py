@@ -1,4 +1,5 @@
-"""Heartbeats: each long-running process (poller, qcluster) says it is alive, for /readyz and the dashboard."""
+"""Heartbeats: each long-running process (poller, qcluster) says it is alive, for /readyz and the
+dashboard."""
 
 from __future__ import annotations
 

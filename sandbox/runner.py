@@ -26,7 +26,23 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def _server(app, host: str, port: int, **overrides) -> uvicorn.Server:
+class _Server(uvicorn.Server):
+    """A uvicorn server that runs `before_shutdown` as its shutdown starts (before connections are asked to
+    close and running requests get their grace period)."""
+
+    def __init__(self, config: uvicorn.Config, before_shutdown: Callable[[], None] | None = None) -> None:
+        super().__init__(config)
+        self.before_shutdown = before_shutdown
+
+    async def shutdown(self, sockets=None) -> None:
+        if self.before_shutdown is not None:
+            self.before_shutdown()
+        await super().shutdown(sockets=sockets)
+
+
+def _server(
+    app, host: str, port: int, before_shutdown: Callable[[], None] | None = None, **overrides
+) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
         host=host,
@@ -37,14 +53,13 @@ def _server(app, host: str, port: int, **overrides) -> uvicorn.Server:
         http="httptools",
         lifespan="off",
         timeout_keep_alive=75,
-        # On SIGTERM, answers in progress get this long; a long-poll held open (the app's poller keeps one on
-        # every bot) is then cut, as a platform going down would, so the stop (and the state save) never
-        # waits up to 30 s for it.
+        # On SIGTERM, answers in progress get this long (held long-polls are answered first, see
+        # Services.close_long_polls), so the stop (and the state save) never waits for a slow one.
         timeout_graceful_shutdown=2,
         backlog=4096,
         **overrides,
     )
-    return uvicorn.Server(config)
+    return _Server(config, before_shutdown)
 
 
 def build_servers(
@@ -56,7 +71,7 @@ def build_servers(
     app_url: str | None = None,
     app_key: str | None = None,
 ) -> list[uvicorn.Server]:
-    servers = [_server(build_app(services), host, port)]
+    servers = [_server(build_app(services), host, port, before_shutdown=services.close_long_polls)]
     if gateway_port:
         from sandbox.gateway import build_gateway
 

@@ -28,6 +28,8 @@ class Services:
     calls: CallLog
     # The dialects the sandbox was started with: a reset returns to them, not to none.
     startup_dialects: frozenset[str] = field(default_factory=frozenset)
+    # The server is stopping: a poll answers at once, as under `no-long-poll`.
+    closing: bool = False
 
     def reset(self) -> None:
         """Forget everything: a new, empty platform, no faults, default limits, no recorded calls."""
@@ -36,6 +38,13 @@ class Services:
         self.faults = Faults()
         self.limiter = RateLimiter(self.platform)
         self.calls.clear()
+
+    def close_long_polls(self) -> None:
+        """The server stops: every held long-poll answers now (empty, as its timeout would), and no new one
+        is held, so a stop waits for none of them and cuts none mid-wait."""
+        self.closing = True
+        for bot in self.platform.bots.values():
+            bot.wake_long_polls()
 
 
 def make_services(platform: Platform | None = None, *, dialects: frozenset[str] | None = None) -> Services:

@@ -19,7 +19,9 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="heartbeat",
             name="kind",
-            field=models.CharField(choices=[("poller", "Poller"), ("qcluster", "Task cluster")], max_length=20),
+            field=models.CharField(
+                choices=[("poller", "Poller"), ("qcluster", "Task cluster")], max_length=20
+            ),
         ),
         migrations.RunPython(rename_pacer_beats, migrations.RunPython.noop),
     ]

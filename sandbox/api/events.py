@@ -73,7 +73,9 @@ async def get_events(call: Call) -> dict:
         event_queue.acknowledge(platform, bot, offset)
     events, has_more = event_queue.pending(bot, limit=limit)  # type: ignore[arg-type]
     # Whether the real platform holds a poll open is [U]; `no-long-poll` answers at once whatever is asked.
-    if not events and timeout > 0 and bot.id in platform.bots and not platform.speaks("no-long-poll"):
+    stopping = call.request.app.state.services.closing  # the server stops: nothing is held any more
+    holds = timeout > 0 and not platform.speaks("no-long-poll") and not stopping
+    if not events and holds and bot.id in platform.bots:
         await event_queue.wait_for_event(bot, timeout)
         if bot.id in platform.bots:  # the owner may have deleted it meanwhile
             events, has_more = event_queue.pending(bot, limit=limit)  # type: ignore[arg-type]

@@ -189,7 +189,7 @@ def test_a_state_file_keeps_the_platform_across_restarts(run_sandbox, tmp_path):
     assert stop(process, signal.SIGTERM) == 0
 
 
-def test_a_sigterm_ends_a_held_long_poll_and_still_saves_the_state(run_sandbox, tmp_path):
+def test_a_sigterm_answers_a_held_long_poll_and_still_saves_the_state(run_sandbox, tmp_path):
     """The app's poller keeps a long-poll open on every bot: stopping must not wait for them to run out
     (runstack kills a sandbox still up 10 s after SIGTERM, and a killed sandbox saves nothing)."""
     state = tmp_path / "sandbox-state.pickle"
@@ -217,5 +217,8 @@ def test_a_sigterm_ends_a_held_long_poll_and_still_saves_the_state(run_sandbox, 
     assert not held
     assert stop(process, signal.SIGTERM) == 0, output.read_text()
     poller.join(timeout=30)
-    assert held, "the held request was neither answered nor cut"
-    assert state.exists(), output.read_text()
+    # Answered (empty, as a timeout would), not cut mid-wait: uvicorn logs a cancelled request as an error.
+    assert held == [200], held
+    log = output.read_text()
+    assert "Traceback" not in log and "CancelledError" not in log, log
+    assert state.exists(), log
