@@ -13,33 +13,32 @@ import uuid
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, When
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from botcore import conf
-from botcore.models import Bot
+from botcore.models import Bot, Credential
 from botcore.selectors import lease_is_free, running_bots
 from botcore.vibe.budget import RequestBudget
 from botcore.vibe.errors import VibeBudgetTimeoutError
 from botcore.vibe.learned_budget import poll_budget_for_key
 from ops.heartbeat import beat_poller
 from tenants.errors import TenantsError
-from tenants.models import Portal, PortalApiKey
+from tenants.models import Portal
 from tenants.selectors import get_portal_credential
 
 log = logging.getLogger(__name__)
 
 
 def _pollable_bots(now):
-    personal = PortalApiKey.objects.filter(portal=OuterRef("portal"), invalidated_at__isnull=True)
-    return running_bots().filter(lease_is_free(now)).annotate(uses_personal_key=Exists(personal))
+    return running_bots().filter(lease_is_free(now))
 
 
 def _take(query, limit: int):
     if connection.features.has_select_for_update_skip_locked:
         query = query.select_for_update(skip_locked=True, of=("self",))
-    return list(query.values_list("pk", "portal_id", "uses_personal_key")[:limit])
+    return list(query.values_list("pk", "portal_id", "credential_kind")[:limit])
 
 
 def _due_bots(now, limit: int):
@@ -138,10 +137,12 @@ class Pacer:
             budgeted = conf.vibe_budget_per_second() > 0
 
             def admit_all(candidates) -> None:
-                for bot_id, portal_id, uses_personal_key in candidates:
-                    # Budgets are named after the key they spend (hashed by budget_for_key), so deployments
-                    # and test runs sharing one Redis never share a budget.
-                    key_name = self._personal_key(portal_id, app_key) if uses_personal_key else app_key
+                for bot_id, portal_id, credential_kind in candidates:
+                    # Budgets are named after the key the bot's calls spend (the credential that registered
+                    # it, hashed by budget_for_key), so deployments and test runs sharing one Redis never
+                    # share a budget.
+                    personal = credential_kind == Credential.PERSONAL
+                    key_name = self._personal_key(portal_id, app_key) if personal else app_key
                     if key_name in spent_keys:
                         continue
                     if self._admit(key_name):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
-from botcore.models import Bot
+from botcore.models import Bot, Credential
 from botcore.pacer import Pacer
 from botcore.vibe import budget_for_key, learning
 from tenants.models import Portal, PortalApiKey
@@ -175,6 +175,7 @@ def test_a_personal_keys_polls_share_the_rate_learned_for_that_key(settings):
     PortalApiKey.objects.create(
         portal=bot.portal, key=personal_key, key_hint="vibe_api_…", added_by_user_id=1
     )
+    Bot.objects.filter(pk=bot.pk).update(credential_kind=Credential.PERSONAL)  # registered with the key
     learned = budget_for_key(personal_key)  # what a poll cycle's client spends
     learned.acquire()
     learned.record(limited=True)  # the platform refused it once: 7.2/s learned
@@ -183,3 +184,18 @@ def test_a_personal_keys_polls_share_the_rate_learned_for_that_key(settings):
     (poll_budget,) = pacer._budgets.values()
     expected = learning.BACKOFF * 9 * settings.BOTCORE_POLL_BUDGET_SHARE
     assert poll_budget.budget.per_second == pytest.approx(expected)  # type: ignore[union-attr]
+
+
+def test_a_bot_still_on_the_app_key_polls_on_the_app_keys_budget(settings):
+    """A portal gave a personal key, but its bot is registered with the app key (not moved yet, or the move
+    failed): its polls go out with the app key, so they spend the app key's budget, not the personal one's."""
+    settings.VIBE_BUDGET_PER_SECOND = 9
+    settings.VIBE_BUDGET_BACKEND = "local"
+    (bot,) = make_bots(1)
+    PortalApiKey.objects.create(
+        portal=bot.portal, key="vibe_api_" + uuid.uuid4().hex, key_hint="vibe_api_…", added_by_user_id=1
+    )
+    assert Bot.objects.get(pk=bot.pk).credential_kind == Credential.SESSION
+    pacer = Pacer()
+    assert pacer.tick() == 1
+    assert list(pacer._budgets) == [settings.VIBE_APP_KEY]
