@@ -9,7 +9,6 @@ user-id space, because on Bitrix24 a bot *is* a user of the portal. Each bot's e
 
 from __future__ import annotations
 
-import itertools
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -21,6 +20,18 @@ IMBOT_SCOPES = frozenset({"imbot", "im"})
 DEFAULT_SESSION_TTL = 24 * 3600.0
 DEFAULT_RATE_LIMIT = 10.0  # requests per second per key (CONTRACT part A §3)
 MAX_BOTS_PER_APP_PER_PORTAL = 100
+
+
+class IdSequence:
+    """The ids of one kind, 1, 2, 3…: a plain counter, so a saved platform (sandbox/persistence.py) loads
+    on any Python (itertools.count objects stop pickling in Python 3.14)."""
+
+    def __init__(self) -> None:
+        self.next_id = 1
+
+    def __next__(self) -> int:
+        value, self.next_id = self.next_id, self.next_id + 1
+        return value
 
 
 class StateError(Exception):
@@ -55,12 +66,12 @@ class Platform:
         self.messages: dict[int, Message] = {}
         self.files: dict[int, StoredFile] = {}
         self.revision = 1
-        self._user_ids = itertools.count(1)
-        self._app_ids = itertools.count(1)
-        self._chat_ids = itertools.count(1)
-        self._message_ids = itertools.count(1)
-        self._command_ids = itertools.count(1)
-        self._file_ids = itertools.count(1)
+        self._user_ids = IdSequence()
+        self._app_ids = IdSequence()
+        self._chat_ids = IdSequence()
+        self._message_ids = IdSequence()
+        self._command_ids = IdSequence()
+        self._file_ids = IdSequence()
 
     def speaks(self, dialect: str) -> bool:
         return dialect in self.dialects
