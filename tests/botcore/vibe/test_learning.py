@@ -429,6 +429,8 @@ def test_429s_stop_once_the_budget_has_learned_a_low_limit(world):
     statuses = [call["status"] for call in world.control.calls(limit=1000) if call["path"].endswith("/bots")]
     first, last = statuses[:-30], statuses[-30:]  # the last 30 calls come after learning
     assert 429 in first  # it did have to learn: the ceiling (9/s) is above the limit
-    assert last.count(429) == 0
+    # Learned: the 429s stop. The additive increase probes above the limit again in time (the bar is at most
+    # one 429 a minute), and a loaded machine stretches these ~8 s, so one probe is allowed.
+    assert last.count(429) <= 1, statuses
     # The limit admits a burst of 4, so a window can get a little more than 4/s through.
     assert budget.rates()[0] < 4 * 1.1
