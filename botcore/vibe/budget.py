@@ -62,6 +62,10 @@ class Priority(enum.IntEnum):
     BEST_EFFORT = 2
 
 
+# How much later than a reply a call of each priority wakes for the slot they both wait for (seconds).
+PRIORITY_LAG = {Priority.REPLY: 0.0, Priority.POLL: 0.025, Priority.BEST_EFFORT: 0.05}
+
+
 class RequestBudget(Protocol):
     def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
         """Block until one request may be sent and return True; False: a best-effort call to skip.
@@ -99,9 +103,11 @@ class SharedBudget:
 
     `per_second` may be a function, read at each call: the learned rate (learning.py) moves.
     Priorities: a reply takes the next free slot; a poll that has to wait wakes a little later than a
-    reply waiting for the same slot, which then goes first (the pacer also keeps polls to a share of the
-    rate); a best-effort call goes only when the budget has been idle a full interval, never waiting.
-    No priority bursts past the pace: a platform limit of 1/s admits no burst at all.
+    reply waiting for the same slot, which then goes first (the poller also keeps polls to a share of the
+    rate); a best-effort call wakes later still, and waits at most one interval: when the budget is short
+    (demand exceeds the rate, so replies and polls wait for every slot) it never gets one and is skipped,
+    and when the budget only happens to be busy it goes a moment late. No priority bursts past the pace: a
+    platform limit of 1/s admits no burst at all.
     """
 
     def __init__(
@@ -146,22 +152,17 @@ class SharedBudget:
     def _acquire(self, priority: Priority) -> bool:
         per_second = self.per_second
         rates = [budget_rate(per_second, self.burst)]
-        if priority is Priority.BEST_EFFORT:
-            state = cast("tuple[float, ...]", self._store.read(_GCRA, rates))  # a sync store
-            tat = int(state[0])  # microseconds (pyrate-limiter's GCRA state)
-            if tat > time.time() * 1e6 - 1e6 / per_second:
-                return False
-            return self._decide(rates).allowed
-        deadline = time.monotonic() + self.max_wait
+        best_effort = priority is Priority.BEST_EFFORT
+        # A best-effort call waits for the next slot at most (GCRA's times are exact to the millisecond).
+        deadline = time.monotonic() + (1.0 / per_second + 0.005 if best_effort else self.max_wait)
         while True:
             decision = self._decide(rates)
             if decision.allowed:
                 return True
-            # A wake-up 2 ms late: GCRA's wait is exact to the millisecond.
-            wait = (decision.retry_after_ms or 1) / 1000 + 0.002
-            if priority is Priority.POLL:
-                wait += 0.025  # a reply waiting for the same slot wakes first and takes it
-            if time.monotonic() + wait > deadline:
+            slot_in = (decision.retry_after_ms or 1) / 1000
+            if time.monotonic() + slot_in > deadline:
+                if best_effort:
+                    return False  # short: the slots go to replies and polls
                 raise VibeBudgetTimeoutError(
                     status=429,
                     code="CLIENT_BUDGET_EXHAUSTED",
@@ -169,7 +170,9 @@ class SharedBudget:
                     hint="Raise VIBE_BUDGET_MAX_WAIT, or spread the work over more time",
                     retry_after=1.0 / per_second,
                 )
-            time.sleep(wait)
+            # A wake-up 2 ms late, as GCRA's wait is to the millisecond; a reply waiting for the same slot
+            # wakes first and takes it, then a poll, then a best-effort call.
+            time.sleep(slot_in + 0.002 + PRIORITY_LAG[priority])
 
     def record(self, *, limited: bool) -> None:
         return None

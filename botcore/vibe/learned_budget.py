@@ -95,10 +95,6 @@ class LearnedBudget:
         return LearnedState.decode(self._learned.read(name), ceiling=self.ceiling)
 
     def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
-        if priority is Priority.BEST_EFFORT and self.rates() == (self.ceiling, self.ceiling):
-            # No 429 has taught a lower rate: the budget is not short, and a best-effort call (typing,
-            # a reaction) takes its turn after polls; only a learned limit makes it skip when not idle.
-            priority = Priority.POLL
         for budget in (self.portal_budget, self.key_budget):
             if budget is not None and not budget.acquire(priority=priority):
                 return False

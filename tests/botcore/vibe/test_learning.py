@@ -148,10 +148,32 @@ def test_a_best_effort_call_goes_when_the_budget_is_idle():
     assert budget_at(5).acquire(priority=Priority.BEST_EFFORT) is True
 
 
-def test_a_best_effort_call_is_skipped_when_the_budget_is_short():
-    budget = budget_at(1)
+def take_the_slot_meanwhile(budget, monkeypatch) -> list[bool]:
+    """While a call waits for its slot, a reply arrives and takes that slot (as one that waits wakes
+    first): the budget is short. Returns what the reply got."""
+    real_sleep, replies = time.sleep, []
+
+    def sleep_then_reply(seconds: float) -> None:
+        real_sleep(seconds)
+        if not replies:
+            replies.append(budget.acquire())  # the slot is free by now: no sleep of its own
+
+    monkeypatch.setattr("botcore.vibe.budget.time.sleep", sleep_then_reply)
+    return replies
+
+
+def test_a_best_effort_call_waits_its_turn_when_the_budget_is_only_busy():
+    budget = budget_at(4)
     assert budget.acquire() is True
+    assert budget.acquire(priority=Priority.BEST_EFFORT) is True  # a quarter second late, nobody else
+
+
+def test_a_best_effort_call_is_skipped_when_a_reply_takes_the_slot_it_waited_for(monkeypatch):
+    budget = budget_at(4)
+    budget.acquire()
+    replies = take_the_slot_meanwhile(budget, monkeypatch)
     assert budget.acquire(priority=Priority.BEST_EFFORT) is False
+    assert replies == [True]
 
 
 class Slept(BaseException):
@@ -196,11 +218,14 @@ def recording_client(budget, *, status: int = 200) -> tuple[VibeClient, list[htt
     return client, sent
 
 
-def test_a_skipped_best_effort_call_sends_nothing_and_raises_nothing():
-    budget = budget_at(1)
+def test_a_skipped_best_effort_call_sends_nothing_and_raises_nothing(monkeypatch):
+    budget = budget_at(4)
     budget.acquire()
     client, sent = recording_client(budget)
+    take_the_slot_meanwhile(budget, monkeypatch)
     assert client.show_typing(7, dialog_id="12") is None
+    budget.acquire()
+    take_the_slot_meanwhile(budget, monkeypatch)
     client.mark_read(7, dialog_id="12")
     assert sent == []
 
@@ -395,13 +420,16 @@ def test_calls_a_quiet_process_held_since_an_earlier_spell_do_not_inflate_the_me
     assert state.count == 2  # the two calls of this spell, not the three of the last
 
 
-def test_best_effort_calls_take_their_turn_until_a_limit_is_learned_then_skip_when_short():
+def test_best_effort_calls_are_skipped_when_short_even_before_any_429(monkeypatch):
+    """Demand above the ceiling with no 429 at all (a platform limit above it) is short too: typing and
+    reactions waiting like polls cost three calls a message, and messages went unanswered."""
     budget = make_budget(uuid.uuid4().hex[:24], MemoryLearnedStore())
+    assert budget.rates() == (CEILING, CEILING)  # nothing learned
     budget.acquire()
-    assert budget.acquire(priority=Priority.BEST_EFFORT) is True  # waited its turn: nothing learned yet
-    budget.record(limited=True)
-    budget.acquire()
+    assert budget.acquire(priority=Priority.BEST_EFFORT) is True  # busy, not short: a moment late
+    replies = take_the_slot_meanwhile(budget.key_budget, monkeypatch)
     assert budget.acquire(priority=Priority.BEST_EFFORT) is False
+    assert replies == [True]
 
 
 def test_learned_rates_and_the_pacers_share_follow_the_key(settings):
