@@ -136,9 +136,10 @@ class Poller:
         row, auth = bot.row, bot.auth
         assert auth is not None and row.vibe_bot_id is not None
         loop = asyncio.get_running_loop()
-        budget = None
+        budget, sent_at = None, 0.0
         if self.budgeted:
             budget = await loop.run_in_executor(self._budget_thread, self._admit, row, auth)
+            sent_at = time.time()  # this watch's own: the budget thread admits others before it answers
             if budget is None:
                 self._paused_keys[row.key_name] = time.monotonic() + 0.1
                 if bot.generation == generation:
@@ -151,7 +152,7 @@ class Poller:
                 auth=auth, offset=row.offset, hold=self.hold,
             )  # fmt: skip
         except VibeError as error:
-            self._record(budget, limited=getattr(error, "status", None) == 429)
+            self._record(budget, sent_at, limited=getattr(error, "status", None) == 429)
             if bot.generation != generation or self.bots.get(row.pk) is not bot:
                 return
             if isinstance(error, VibeAuthError) and bot.refused != auth:
@@ -163,7 +164,7 @@ class Poller:
             log.debug("watch failed bot=%s (%s): handed to its cycle", row.pk, type(error).__name__)
             self._want_cycle(bot)
             return
-        self._record(budget, limited=False)
+        self._record(budget, sent_at, limited=False)
         if bot.generation != generation or self.bots.get(row.pk) is not bot:
             return  # handed over (owed work) or dropped meanwhile
         if waiting:
@@ -193,9 +194,9 @@ class Poller:
         except VibeBudgetTimeoutError:
             return None
 
-    def _record(self, budget: RequestBudget | None, *, limited: bool) -> None:
+    def _record(self, budget: RequestBudget | None, sent_at: float, *, limited: bool) -> None:
         if budget is not None:  # learned from on the thread that admitted the call (learned_budget)
-            self._budget_thread.submit(budget.record, limited=limited)
+            self._budget_thread.submit(budget.record, limited=limited, sent_at=sent_at)
 
     # --- the database side --------------------------------------------------------------------------
     async def _db_loop(self) -> None:

@@ -72,8 +72,11 @@ class RequestBudget(Protocol):
 
         Raise VibeBudgetTimeoutError past the wait bound."""
 
-    def record(self, *, limited: bool) -> None:
-        """The platform's answer to the call last admitted on this thread: refused with 429, or not."""
+    def record(self, *, limited: bool, sent_at: float | None = None) -> None:
+        """The platform's answer to the call last admitted on this thread: refused with 429, or not.
+
+        `sent_at` (wall-clock seconds) names the call's admission instead, for a caller that admits
+        several calls on one thread before their answers come (the poller's watches)."""
 
 
 class NoBudget:
@@ -82,7 +85,7 @@ class NoBudget:
     def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
         return True
 
-    def record(self, *, limited: bool) -> None:
+    def record(self, *, limited: bool, sent_at: float | None = None) -> None:
         return None
 
     def __repr__(self) -> str:
@@ -174,7 +177,7 @@ class SharedBudget:
             # wakes first and takes it, then a poll, then a best-effort call.
             time.sleep(slot_in + 0.002 + PRIORITY_LAG[priority])
 
-    def record(self, *, limited: bool) -> None:
+    def record(self, *, limited: bool, sent_at: float | None = None) -> None:
         return None
 
     def _log_outage(self, exc: Exception) -> None:

@@ -101,11 +101,11 @@ class LearnedBudget:
         self._thread.sent_at = time.time()
         return True
 
-    def record(self, *, limited: bool) -> None:
+    def record(self, *, limited: bool, sent_at: float | None = None) -> None:
         try:
             if limited:
                 self._flush()
-                self._cut(sent_at=getattr(self._thread, "sent_at", 0.0))
+                self._cut(sent_at=getattr(self._thread, "sent_at", 0.0) if sent_at is None else sent_at)
             else:
                 now = time.monotonic()
                 if self._pending and now - self._pending_since >= STALE_SECONDS:
@@ -219,7 +219,7 @@ class _PollShare:
     def acquire(self, *, priority: Priority = Priority.POLL) -> bool:
         return self.budget.acquire(priority=priority)
 
-    def record(self, *, limited: bool) -> None:
+    def record(self, *, limited: bool, sent_at: float | None = None) -> None:
         return None
 
 

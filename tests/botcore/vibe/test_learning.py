@@ -420,6 +420,28 @@ def test_calls_a_quiet_process_held_since_an_earlier_spell_do_not_inflate_the_me
     assert state.count == 2  # the two calls of this spell, not the three of the last
 
 
+def test_a_429_is_judged_by_when_its_own_call_was_sent_not_by_the_threads_last_admission(monkeypatch):
+    """The poller admits every watch on one thread, and a long-poll answers long after others were admitted
+    there: its 429 must count as sent when it was, or an excess already acted upon cuts again."""
+    clock = Clock()
+    monkeypatch.setattr(learned_budget, "time", clock)
+    monkeypatch.setattr(learning, "time", clock)
+    store = MemoryLearnedStore()
+    name = uuid.uuid4().hex[:24]
+    budget = make_budget(name, store)
+    budget.acquire()  # watch A
+    sent_a = clock.now
+    clock.now += 0.1
+    budget.acquire()  # watch B
+    clock.now += 0.4
+    budget.record(limited=True, sent_at=sent_a + 0.1)  # B refused: the one cut
+    clock.now += 1.5  # past the hold
+    budget.acquire()  # watch C, admitted on the same thread
+    clock.now += 0.1
+    budget.record(limited=True, sent_at=sent_a)  # A refused, sent before the cut
+    assert LearnedState.decode(store.read(name), ceiling=CEILING).rate == pytest.approx(BACKOFF * CEILING)
+
+
 def test_best_effort_calls_are_skipped_when_short_even_before_any_429(monkeypatch):
     """Demand above the ceiling with no 429 at all (a platform limit above it) is short too: typing and
     reactions waiting like polls cost three calls a message, and messages went unanswered."""
