@@ -139,17 +139,19 @@ def answered(control: httpx.Client, bots: list[int], texts: set[str]) -> int:
     return len(seen & texts)
 
 
-def learned_pair(app_key: str) -> tuple[float, float]:
-    """The learned rates (the key's, each portal's) as the backend's processes share them."""
+def learned_rates(app_key: str) -> tuple[float, float, float]:
+    """The learned rates (the key's, each portal's) as the backend's processes share them, and the best
+    a single portal was measured to get through (what decides whether a portal's 429 cuts the key)."""
     from botcore.vibe.budget import key_digest, learned_store, resolve_backend
     from botcore.vibe.learning import LearnedState
 
     backend = resolve_backend()
     store = learned_store(backend, os.environ.get("REDIS_URL", "") if backend == "redis" else "")
     digest = key_digest(app_key)
-    return tuple(  # type: ignore[return-value]
-        LearnedState.decode(store.read(name), ceiling=CEILING).rate for name in (digest, f"{digest}:portals")
+    key, portals = (
+        LearnedState.decode(store.read(name), ceiling=CEILING) for name in (digest, f"{digest}:portals")
     )
+    return key.rate, portals.rate, portals.best
 
 
 def run_one(
@@ -169,13 +171,13 @@ def run_one(
     rng = random.Random(f"{mode}{limit}")
     sent: set[str] = set()
     samples: list[tuple[float, int, int]] = []  # (seconds since start, accepted so far, 429s so far)
-    learned: list[tuple[float, float]] = []
+    learned: list[tuple[float, float, float]] = []
 
     def sample(started: float) -> None:
         by_status = control.get("/_sandbox/stats").json()["data"]["byStatus"]
         throttled = by_status.get("429", 0)
         samples.append((time.monotonic() - started, sum(by_status.values()) - throttled, throttled))
-        learned.append(learned_pair(app_key))
+        learned.append(learned_rates(app_key))
 
     started = time.monotonic()
     sample(started)
@@ -227,13 +229,14 @@ def run_one(
     }
 
 
-def trace(samples: list[tuple[float, int, int]], learned: list[tuple[float, float]]) -> str:
-    """Every 5 s of the load: the learned rates (key/each portal), then accepted/s and 429s in those 5 s."""
+def trace(samples: list[tuple[float, int, int]], learned: list[tuple[float, float, float]]) -> str:
+    """Every 5 s of the load: the learned rates (key/each portal, then the best a portal got through), then
+    accepted/s and 429s in those 5 s."""
     steps = []
     for n in range(5, len(samples), 5):
         (t0, ok0, no0), (t1, ok1, no1) = samples[n - 5], samples[n]
-        key, portal = learned[n]
-        steps.append(f"{key:.2f}/{portal:.2f} ({(ok1 - ok0) / (t1 - t0):.1f}/s, {no1 - no0}x429)")
+        key, portal, best = learned[n]
+        steps.append(f"{key:.2f}/{portal:.2f}<{best:.2f} ({(ok1 - ok0) / (t1 - t0):.1f}/s, {no1 - no0}x429)")
     return " ".join(steps)
 
 
@@ -337,7 +340,7 @@ def main() -> None:
                 rows.append(row)
                 print(
                     f"  done: {row['mode']} {limit:g}/s in {row['seconds']:.0f}s; {format_row(row)}\n"
-                    f"    every 5 s, learned key/portal rates (accepted/s, 429s): {row['trace']}",
+                    f"    every 5 s, learned key/portal<portal best (accepted/s, 429s): {row['trace']}",
                     flush=True,
                 )
         print()
