@@ -74,6 +74,7 @@ class LearnedBudget:
         self._pending = 0
         self._pending_since = 0.0  # time.monotonic() of the first call counted in _pending
         self._pending_first_at = 0.0  # and its wall-clock time (the windows are measured in it)
+        self._flushed_at = float("-inf")  # time.monotonic() of the last flush
         self._lock = threading.Lock()
         self._thread = threading.local()
 
@@ -114,7 +115,10 @@ class LearnedBudget:
                     if not self._pending:
                         self._pending_since, self._pending_first_at = now, time.time()
                     self._pending += 1
-                    due = now - self._pending_since >= learning.FLUSH_SECONDS
+                    # Batched only while this process calls faster than a flush a second: a call that
+                    # comes later than that is told at once, not held until the process's next call
+                    # (which, at a low limit shared by many processes, came too late to be measured).
+                    due = now - self._flushed_at >= learning.FLUSH_SECONDS
                 if due:
                     self._flush()
         except Exception as exc:  # noqa: BLE001 - a store outage must not fail the call it learns from
@@ -129,9 +133,11 @@ class LearnedBudget:
     def _flush(self) -> None:
         """Tell the shared state about the calls accepted since the last flush: they raise the rates, and
         they count in the measured rates unless they are STALE_SECONDS old (a process that went quiet
-        holds its last calls until its next one, and counting them then would inflate a window)."""
+        holds the calls it made within a second of its last flush until its next call, and counting them
+        then would inflate a window)."""
         with self._lock:
             count, self._pending = self._pending, 0
+            self._flushed_at = time.monotonic()
             measure = time.monotonic() - self._pending_since < STALE_SECONDS
             first_at = self._pending_first_at
         if not count:

@@ -34,7 +34,8 @@ and demand is spread over many portals, the portals' rate settles near one porta
 whose demand later grows alone climbs back from there at the additive pace.
 
 The state is a short string per scope, in Redis (read-modify-write under WATCH) or in the budget's
-database table (budget_store), updated on a 429 and, for successes, in batches of FLUSH_SECONDS.
+database table (budget_store), updated on a 429 and, for successes, at most once a FLUSH_SECONDS per
+process (a process calling less often tells each success at once).
 """
 
 from __future__ import annotations

@@ -410,14 +410,38 @@ def test_calls_a_quiet_process_held_since_an_earlier_spell_do_not_inflate_the_me
     store = MemoryLearnedStore()
     name = uuid.uuid4().hex[:24]
     budget = make_budget(name, store)
+    start = clock.now
+    budget.record(limited=False)  # the first call of a spell is told at once
+    clock.now += 0.1
     for _ in range(3):
-        budget.record(limited=False)  # a cycle's calls, held: a flush is due only a second on
+        budget.record(limited=False)  # the cycle's next calls, held: a flush is due only a second on
     clock.now += 30  # the process then handles other portals for half a minute
-    budget.record(limited=False)
+    budget.record(limited=False)  # a new spell: the three held ones are told, but not measured
     clock.now += 1.5
-    budget.record(limited=False)  # a second into the new batch: flushed
+    budget.record(limited=False)
     state = LearnedState.decode(store.read(name), ceiling=CEILING)
-    assert state.count == 2  # the two calls of this spell, not the three of the last
+    # Measured: the first call and the two of this spell (the window closed on them), not the three held.
+    assert round(state.prev * (clock.now - start)) + state.count == 3
+
+
+def test_calls_spread_thin_over_many_processes_are_all_measured(monkeypatch):
+    """At a low limit shared by the poller and the workers, each process calls every few seconds: held
+    until its next call, every success was stale and none was measured, so the learned rate read a
+    fraction of what got through and settled far under the limit."""
+    clock = Clock()
+    monkeypatch.setattr(learned_budget, "time", clock)
+    monkeypatch.setattr(learning, "time", clock)
+    store = MemoryLearnedStore()
+    name = uuid.uuid4().hex[:24]
+    processes = [make_budget(name, store) for _ in range(4)]
+    start = clock.now
+    for call in range(16):  # 1 call/s in all, each process every 4 s
+        processes[call % 4].record(limited=False)
+        clock.now += 1.0
+    state = LearnedState.decode(store.read(name), ceiling=CEILING)
+    assert learning.measured(state, clock.now) == pytest.approx(1.0, rel=0.25)
+    assert state.best == pytest.approx(1.0, rel=0.25)
+    assert clock.now - start == 16
 
 
 def test_a_429_is_judged_by_when_its_own_call_was_sent_not_by_the_threads_last_admission(monkeypatch):
