@@ -177,6 +177,18 @@ class SharedBudget:
             # wakes first and takes it, then a poll, then a best-effort call.
             time.sleep(slot_in + 0.002 + PRIORITY_LAG[priority])
 
+    def is_idle(self) -> bool:
+        """No call was admitted in the last full interval (so a call now takes no slot another wants)."""
+        if self._outage_until and time.monotonic() < self._outage_until:
+            return True
+        per_second = self.per_second
+        try:
+            state = cast("tuple[float, ...]", self._store.read(_GCRA, [budget_rate(per_second, self.burst)]))
+        except Exception as exc:  # noqa: BLE001 - the store's own errors, as in acquire
+            self._log_outage(exc)
+            return True
+        return int(state[0]) <= time.time() * 1e6 - 1e6 / per_second  # the GCRA's next slot, in µs
+
     def record(self, *, limited: bool, sent_at: float | None = None) -> None:
         return None
 

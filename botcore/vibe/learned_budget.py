@@ -96,10 +96,23 @@ class LearnedBudget:
         return LearnedState.decode(self._learned.read(name), ceiling=self.ceiling)
 
     def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
+        if priority is Priority.BEST_EFFORT and not self._room_for_best_effort():
+            return False
         for budget in (self.portal_budget, self.key_budget):
             if budget is not None and not budget.acquire(priority=priority):
                 return False
         self._thread.sent_at = time.time()
+        return True
+
+    def _room_for_best_effort(self) -> bool:
+        """Where a limit was learned, a best-effort call goes only into an idle budget: the platform's limit
+        is near, and a portal's budget often has a single caller (its bot's cycle, one call after the
+        other), so nobody else is waiting to show that the budget is short, yet every typing or reaction
+        delays the next reply by a whole interval. At the ceiling the SharedBudget's rule alone applies."""
+        key_rate, portal_rate = self.rates()
+        for budget, rate in ((self.portal_budget, portal_rate), (self.key_budget, key_rate)):
+            if budget is not None and rate < self.ceiling and not budget.is_idle():
+                return False
         return True
 
     def record(self, *, limited: bool, sent_at: float | None = None) -> None:

@@ -444,6 +444,20 @@ def test_calls_spread_thin_over_many_processes_are_all_measured(monkeypatch):
     assert clock.now - start == 16
 
 
+def test_once_a_portal_limit_is_learned_a_best_effort_call_goes_only_into_an_idle_budget():
+    """A bot's cycle is often its portal's only caller: nobody else waits, so 'skipped when another takes
+    the slot' never skips, and typing and a reaction before each reply tripled the calls per message (a
+    1/s limit per portal left a quarter of the messages unanswered)."""
+    budget = make_budget(uuid.uuid4().hex[:24], MemoryLearnedStore(), portal="p1")
+    budget.acquire()
+    budget.record(limited=True)  # the portals' rate is cut
+    assert budget.rates()[1] < CEILING
+    budget.acquire()  # the reply just sent
+    assert budget.acquire(priority=Priority.BEST_EFFORT) is False  # the typing before the next one
+    time.sleep(2.5 / budget.rates()[1])  # its slot, then a full interval, with no call
+    assert budget.acquire(priority=Priority.BEST_EFFORT) is True
+
+
 def test_a_429_is_judged_by_when_its_own_call_was_sent_not_by_the_threads_last_admission(monkeypatch):
     """The poller admits every watch on one thread, and a long-poll answers long after others were admitted
     there: its 429 must count as sent when it was, or an excess already acted upon cuts again."""
