@@ -21,7 +21,6 @@ from botcore import conf
 from botcore.models import Bot, Credential
 from botcore.selectors import lease_is_free, running_bots
 from botcore.vibe.budget import RequestBudget
-from botcore.vibe.errors import VibeBudgetTimeoutError
 from botcore.vibe.learned_budget import poll_budget_for_key
 from ops.heartbeat import beat_poller
 from tenants.errors import TenantsError
@@ -110,13 +109,7 @@ class Pacer:
 
     def _admit(self, key_name: str) -> bool:
         budget = self._poll_budget(key_name)
-        if budget is None:
-            return True
-        try:
-            budget.acquire()
-        except VibeBudgetTimeoutError:
-            return False
-        return True
+        return budget is None or budget.acquire()
 
     def tick(self) -> int:
         """Lease and enqueue what is due now within budget; returns how many cycles were enqueued."""

@@ -21,6 +21,7 @@ from pyrate_limiter.abstracts.store import StateStore
 from botcore import conf
 from botcore.vibe import learning
 from botcore.vibe.budget import Priority, RequestBudget, SharedBudget, key_digest, resolve_backend
+from botcore.vibe.errors import VibeBudgetTimeoutError
 from botcore.vibe.learning import LearnedState, LearnedStore
 
 log = logging.getLogger(__name__)
@@ -230,13 +231,17 @@ def learned_rates(api_key: str, *, backend: str | None = None) -> LearnedRates:
 
 
 class _PollShare:
-    """The pacer's poll budget: a share of the key's learned rate, spent at poll priority, never waiting."""
+    """The polls' budget: a share of the key's learned rate, spent at poll priority, never waiting: False
+    when the share is spent right now (the poller and the pacer then try another key, or this one later)."""
 
     def __init__(self, budget: SharedBudget) -> None:
         self.budget = budget
 
     def acquire(self, *, priority: Priority = Priority.POLL) -> bool:
-        return self.budget.acquire(priority=priority)
+        try:
+            return self.budget.acquire(priority=priority)
+        except VibeBudgetTimeoutError:  # max_wait 0: its next slot is not now
+            return False
 
     def record(self, *, limited: bool, sent_at: float | None = None) -> None:
         return None
