@@ -136,8 +136,12 @@ class SharedBudget:
         rate = self._per_second() if callable(self._per_second) else self._per_second
         return max(rate, 0.01)
 
+    def _in_outage(self) -> bool:
+        """The store failed a moment ago: calls go without the budget until OUTAGE_PAUSE has passed."""
+        return bool(self._outage_until) and time.monotonic() < self._outage_until
+
     def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
-        if self._outage_until and time.monotonic() < self._outage_until:
+        if self._in_outage():
             return True
         try:
             return self._acquire(priority)
@@ -179,7 +183,7 @@ class SharedBudget:
 
     def is_idle(self) -> bool:
         """No call was admitted in the last full interval (so a call now takes no slot another wants)."""
-        if self._outage_until and time.monotonic() < self._outage_until:
+        if self._in_outage():
             return True
         per_second = self.per_second
         try:

@@ -152,7 +152,7 @@ class LearnedBudget:
         with self._lock:
             count, self._pending = self._pending, 0
             self._flushed_at = time.monotonic()
-            measure = time.monotonic() - self._pending_since < STALE_SECONDS
+            measure = self._flushed_at - self._pending_since < STALE_SECONDS
             first_at = self._pending_first_at
         if not count:
             return
