@@ -46,8 +46,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
-    "django_q",
+    # Before django_q: its `qcluster` command is replaced by vibeapp's guarded one (vibeapp/qcluster.py).
     "vibeapp",
+    "django_q",
     "tenants",
     "botcore",
     "ops",

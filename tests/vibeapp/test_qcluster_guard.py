@@ -1,0 +1,96 @@
+"""The real qcluster keeps running tasks after its workers are SIGKILLed while idle.
+
+An idle worker waits holding the task queue's read lock; killed there, it leaves the lock held, and with
+django-q2's stock sentinel every worker after it blocks for good (vibeapp/qcluster.py says why). Counted by
+side effect: each task appends one line to a file, and every task must have written its line exactly once.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+from django_q.models import Success
+
+from tests.botcore.livestack import ROOT, LiveStack, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+WORKERS = 2
+
+
+def note(path: str, text: str) -> None:
+    """The task: one line per run, so a lost run and a repeated one both show."""
+    with Path(path).open("a", encoding="utf-8") as file:
+        file.write(text + "\n")
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+def enqueue(stack: LiveStack, path: Path, *texts: str) -> None:
+    """async_task from a process of the stack's settings: django-q2 signs a task with its queue's name."""
+    calls = "".join(f"async_task('{__name__}.note', {str(path)!r}, {text!r});" for text in texts)
+    code = f"from django_q.tasks import async_task;{calls}"
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", code],
+        cwd=ROOT, env=stack.env, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def cluster_children(qcluster: psutil.Process) -> list[psutil.Process]:
+    """The sentinel's children in the order it started them: the workers first, then monitor and pusher."""
+    (sentinel,) = qcluster.children()
+    return sorted(sentinel.children(), key=lambda child: (child.create_time(), child.pid))
+
+
+@pytest.fixture
+def stack():
+    stack = LiveStack(
+        base_url="http://127.0.0.1:9/v1",  # no platform: these tasks never call it
+        app_key="vibe_app_" + "0" * 40,
+        extra_env={"VIBE_Q_WORKERS": str(WORKERS)},
+    )
+    yield stack
+    stack.stop()
+
+
+@pytest.mark.parametrize("victims", ["every worker", "the pusher and monitor", "everything"])
+def test_tasks_run_once_each_after_the_clusters_children_are_killed(stack, tmp_path, victims):
+    marks = tmp_path / "marks.txt"
+    process = psutil.Process(stack.start("qcluster").pid)
+
+    enqueue(stack, marks, "before")
+    wait_for(lambda: lines(marks) == ["before"], timeout=30, what="the cluster running a first task")
+    wait_for(lambda: len(cluster_children(process)) == WORKERS + 2, timeout=10, what="the idle cluster")
+
+    children = cluster_children(process)
+    doomed = {
+        "every worker": children[:WORKERS],
+        "the pusher and monitor": children[WORKERS:],
+        "everything": children,
+    }[victims]
+    for child in doomed:
+        child.send_signal(signal.SIGKILL)
+
+    after = [f"after {n}" for n in range(5)]
+    enqueue(stack, marks, *after)
+    wait_for(
+        lambda: sorted(lines(marks)) == sorted(["before", *after]),
+        timeout=30,
+        what=f"the tasks enqueued after {victims} died (ran: {lines(marks)})",
+    )
+    # The monitor works again too: it records each result (and, on the ORM broker, acknowledges the task,
+    # which would otherwise be handed out again after Q_CLUSTER's retry).
+    wait_for(
+        lambda: Success.objects.filter(func=f"{__name__}.note").count() == 1 + len(after),
+        timeout=30,
+        what="the monitor recording every result",
+    )
+    assert sorted(lines(marks)) == sorted(["before", *after]), "no task ran twice"
+    assert process.is_running(), "the qcluster itself stays up"

@@ -1,0 +1,23 @@
+"""`manage.py qcluster`, django-q2's own command with the sentinel of vibeapp/qcluster.py, which restarts
+the cluster's processes when one is killed rather than leaving the rest blocked on its lock.
+
+It takes the name because Django runs the command of the first app that has it (vibeapp is listed before
+django_q): every deploy file, the stack and the tests keep saying `qcluster` and get the guarded one.
+"""
+
+from __future__ import annotations
+
+import django_q.cluster
+from django_q.management.commands import qcluster
+
+from vibeapp.qcluster import GuardedSentinel
+
+
+class Command(qcluster.Command):
+    help = "Start the django-q2 cluster; a child killed by a signal restarts the cluster's processes."
+
+    def handle(self, *args, **options):
+        # Cluster.start looks its sentinel class up in its module when it forks; this process is the
+        # cluster's alone, so the swap reaches nothing else.
+        django_q.cluster.Sentinel = GuardedSentinel
+        super().handle(*args, **options)

@@ -1,0 +1,68 @@
+"""A django-q2 cluster that survives a child killed by a signal: the sentinel starts every process and both
+queues afresh instead of reincarnating the one that died.
+
+Why: django-q2's processes share two multiprocessing queues, each guarded by locks that live in shared
+memory. An idle worker waits for its next task *holding* the task queue's read lock; the pusher's feeder
+thread holds the write lock while it writes; the monitor holds the result queue's. A process SIGKILLed
+(the OOM killer, an operator, the chaos benchmark) dies holding its lock, nothing ever releases it, and
+every process after it blocks for good: the stock sentinel reincarnates the dead one into the same wedged
+queue, tasks pile up on the broker and no bot is answered again (seen in benchmarks/chaos.py, py-spy
+showing every worker in SemLock.__enter__). A lock's holder cannot be told from outside, so any death by a
+signal the sentinel did not send restarts the lot. What was in flight is recovered as after a killed
+qcluster: a cycle's lease runs out and its bot is handed over again, offsets stored before acting, the
+action ledger keeping each side effect once.
+"""
+
+from __future__ import annotations
+
+import logging
+from multiprocessing import Event
+
+from django_q.cluster import Sentinel
+from django_q.conf import Conf
+from django_q.queues import Queue
+
+log = logging.getLogger(__name__)
+
+
+def died_of_a_signal(process) -> bool:
+    """Ended by a signal (exit code below zero), not by returning: a worker recycled, or a task's timeout
+    the sentinel enforced itself, ends otherwise."""
+    return not process.is_alive() and process.exitcode is not None and process.exitcode < 0
+
+
+class GuardedSentinel(Sentinel):
+    """django-q2's sentinel, restarting all of its processes with new queues after a death by signal."""
+
+    def reincarnate(self, process) -> None:
+        timed_out = getattr(process, "timer", None) is not None and process.timer.value == 0
+        if timed_out or not died_of_a_signal(process):
+            super().reincarnate(process)
+            return
+        log.critical(
+            "%s %s died of signal %s and may hold a queue lock: restarting the cluster's processes",
+            self._role_of(process), process.pid, -process.exitcode,
+        )  # fmt: skip
+        self.restart_processes()
+
+    def _role_of(self, process) -> str:
+        if process is self.pusher:
+            return "pusher"
+        return "monitor" if process is self.monitor else "worker"
+
+    def restart_processes(self) -> None:
+        """Kill every child, then start workers, monitor and pusher on new queues (new locks)."""
+        old_pool = self.pool
+        for child in [*old_pool, self.monitor, self.pusher]:
+            if child is not None and child.is_alive():
+                child.kill()
+        for child in [*old_pool, self.monitor, self.pusher]:
+            if child is not None:
+                child.join(timeout=5)
+        # Emptied in place: the guard loop that called us is iterating this very list.
+        old_pool.clear()
+        self.task_queue = Queue(maxsize=Conf.QUEUE_LIMIT) if Conf.QUEUE_LIMIT else Queue()
+        self.result_queue = Queue()
+        self.event_out = Event()
+        self.spawn_cluster()
+        self.reincarnations += 1
