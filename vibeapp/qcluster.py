@@ -26,8 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def died_of_a_signal(process) -> bool:
-    """Ended by a signal (exit code below zero), not by returning: a worker recycled, or a task's timeout
-    the sentinel enforced itself, ends otherwise."""
+    """Ended by a signal (exit code below zero), not by returning as a recycled worker does."""
     return not process.is_alive() and process.exitcode is not None and process.exitcode < 0
 
 
@@ -35,6 +34,7 @@ class GuardedSentinel(Sentinel):
     """django-q2's sentinel, restarting all of its processes with new queues after a death by signal."""
 
     def reincarnate(self, process) -> None:
+        # A worker past its task's timeout is the sentinel's own to kill: it holds no queue lock then.
         timed_out = getattr(process, "timer", None) is not None and process.timer.value == 0
         if timed_out or not died_of_a_signal(process):
             super().reincarnate(process)

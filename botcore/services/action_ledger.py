@@ -19,8 +19,8 @@ class DatabaseLedger:
         return rows.values_list("result", flat=True).first()
 
     def record(self, key: str, result: dict[str, Any]) -> None:
-        # One INSERT … ON CONFLICT DO NOTHING: the first record of an action stays (as get_or_create kept
-        # it), in one round trip instead of get_or_create's SELECT and INSERT in a transaction of its own.
+        # One INSERT … ON CONFLICT DO NOTHING: the first record of an action stays, as with get_or_create,
+        # without get_or_create's second SELECT first (a round trip each on PostgreSQL).
         ActionRecord.objects.bulk_create(
             [ActionRecord(bot_id=self.bot_pk, key=stored_key(key), result=result)], ignore_conflicts=True
         )
