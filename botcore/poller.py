@@ -286,8 +286,10 @@ class Poller:
                 if row.leased:
                     bot.state = CYCLE
                     self._in_cycle.add(row.pk)
-                else:  # spread the first watches over a moment, not all at one instant
-                    self._schedule(bot, max(until(row.next_poll_at), in_seconds(random.uniform(0, 1.0))))
+                else:  # first watches spread over each bot's own cadence: started at one instant, an idle
+                    # fleet would poll in lockstep, every bot within a second once per cadence
+                    spread = quiet_interval(row.last_event_at, timezone.now())
+                    self._schedule(bot, max(until(row.next_poll_at), in_seconds(random.uniform(0, spread))))
                 continue
             if bot.state == CYCLE:
                 continue
