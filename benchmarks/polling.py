@@ -285,7 +285,7 @@ def run_size(
 
     settle = conf.poll_slow_seconds() + 3
     print(f"--- {total} bots, {active_count} active", flush=True)
-    quiet_since = last_events()
+    last_seen = last_events()
     results = [
         run_phase(
             "engine",
@@ -299,7 +299,7 @@ def run_size(
     ]
     print_phase(results[0])
     if not args.no_baseline:
-        restore_last_events(quiet_since)
+        restore_last_events(last_seen)
         results.append(
             run_phase(
                 "baseline",

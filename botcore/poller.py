@@ -61,6 +61,7 @@ class Poller:
         self.budgeted = conf.vibe_budget_per_second() > 0 and resolve_backend() != "off"
         self._wake = asyncio.Event()
         self._db_wake = asyncio.Event()
+        self._fleet_read = False
         self.stopping = False
 
     # --- scheduling ---------------------------------------------------------------------------------
@@ -278,6 +279,11 @@ class Poller:
     def _merge_fleet(self, rows: list[BotRow]) -> None:
         """New bots join, gone ones leave, a bot a cycle holds now is followed until released."""
         seen = set()
+        # The fleet found at start is watched first at a random moment within each bot's own cadence:
+        # started at one instant, an idle fleet would poll in lockstep, every bot in one burst per cadence.
+        # A bot that joins later (just provisioned, resumed) is watched within a second.
+        starting = not self._fleet_read
+        self._fleet_read = True
         for row in rows:
             seen.add(row.pk)
             bot = self.bots.get(row.pk)
@@ -286,9 +292,8 @@ class Poller:
                 if row.leased:
                     bot.state = CYCLE
                     self._in_cycle.add(row.pk)
-                else:  # first watches spread over each bot's own cadence: started at one instant, an idle
-                    # fleet would poll in lockstep, every bot within a second once per cadence
-                    spread = quiet_interval(row.last_event_at, timezone.now())
+                else:
+                    spread = quiet_interval(row.last_event_at, timezone.now()) if starting else 1.0
                     self._schedule(bot, max(until(row.next_poll_at), in_seconds(random.uniform(0, spread))))
                 continue
             if bot.state == CYCLE:

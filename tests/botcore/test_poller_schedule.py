@@ -1,4 +1,5 @@
-"""When the poller first watches each bot: an idle fleet is spread over its cadence, an active bot at once.
+"""When the poller first watches each bot: the fleet it starts with is spread over each bot's cadence (an
+active bot within a second), a bot that joins later is watched within a second.
 
 Started with every first watch within a second, a fleet of idle bots kept that phase for good: every
 cadence, all of them polled in one burst, and the active bots due behind the overdue idle ones waited
@@ -43,3 +44,12 @@ def test_a_bot_active_a_moment_ago_is_watched_within_its_fast_cadence(settings):
     started = time.monotonic()
     poller._merge_fleet([row(1, last_event_at=timezone.now() - timedelta(seconds=2))])
     assert first_watch_in(poller, 1, started) <= 1.0 + 0.5
+
+
+def test_a_bot_that_joins_the_fleet_later_is_watched_within_a_second(settings):
+    settings.BOTCORE_POLL_SLOW_SECONDS = 15.0
+    poller = Poller(hold=0)
+    poller._merge_fleet([row(1)])
+    started = time.monotonic()
+    poller._merge_fleet([row(1), *(row(pk) for pk in range(2, 52))])  # just provisioned, or resumed
+    assert max(first_watch_in(poller, pk, started) for pk in range(2, 52)) <= 1.0 + 0.5
