@@ -53,12 +53,12 @@ class GuardedSentinel(Sentinel):
     def restart_processes(self) -> None:
         """Kill every child, then start workers, monitor and pusher on new queues (new locks)."""
         old_pool = self.pool
-        for child in [*old_pool, self.monitor, self.pusher]:
-            if child is not None and child.is_alive():
+        children = [child for child in (*old_pool, self.monitor, self.pusher) if child is not None]
+        for child in children:
+            if child.is_alive():
                 child.kill()
-        for child in [*old_pool, self.monitor, self.pusher]:
-            if child is not None:
-                child.join(timeout=5)
+        for child in children:
+            child.join(timeout=5)
         # Emptied in place: the guard loop that called us is iterating this very list.
         old_pool.clear()
         self.task_queue = Queue(maxsize=Conf.QUEUE_LIMIT) if Conf.QUEUE_LIMIT else Queue()

@@ -494,7 +494,7 @@ def test_best_effort_calls_are_skipped_when_short_even_before_any_429(monkeypatc
 
 def test_a_spent_poll_share_says_no_rather_than_raising(settings):
     """The poller asked it before every watch and took a raise for a failed watch: under a low learned rate
-    its bots were logged as failing and rescheduled out of their turn, and chaos left messages unanswered."""
+    its bots were logged as failing and rescheduled out of their turn."""
     settings.VIBE_BUDGET_PER_SECOND = 1
     share = poll_budget_for_key(uuid.uuid4().hex, backend="local")
     assert share.acquire(priority=Priority.POLL) is True
