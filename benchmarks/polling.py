@@ -172,12 +172,19 @@ def run_phase(
     args: argparse.Namespace,
     settle: float,
     bots: int,
+    platform: ProcessMeter,
 ) -> dict:
-    """The idle window, the active window and the drain with `processes` doing the polling; their figures."""
+    """The idle window, the active window and the drain with `processes` doing the polling; their figures.
+
+    `platform` meters the sandbox: its CPU in the same windows is reported beside the engine's (it shares
+    the machine's cores), never counted in it."""
     meters = {label: ProcessMeter(process.pid).start() for label, process in processes.items()}
 
     def cpu_now() -> dict[str, dict[int, float]]:
-        return {label: meter.snapshot() for label, meter in meters.items()}
+        return {
+            **{label: meter.snapshot() for label, meter in meters.items()},
+            "sandbox": platform.snapshot(),
+        }
 
     def window_cpu(before: dict, after: dict) -> float:
         return sum(cpu_between(before[label], after[label]) for label in meters)
@@ -240,10 +247,12 @@ def run_phase(
         "active_seconds": active_seconds,
         "errors": errors(stats2, stats3),
         "throttled": stats3["byStatus"].get("429", 0) - stats2["byStatus"].get("429", 0),
-        "rss": {label: (meter.peak_rss, meter.peak_single_rss) for label, meter in meters.items()},
+        "rss": {
+            label: (meter.peak_rss, meter.peak_single_rss, meter.peak_pss) for label, meter in meters.items()
+        },
         "cpu_by_process": {
             label: (cpu_between(cpu0[label], cpu1[label]), cpu_between(cpu2[label], cpu3[label]))
-            for label in meters
+            for label in [*meters, "sandbox"]
         },
         # CPU of the idle bots' polling, per bot-minute; the active window's CPU beyond that, per answer
         "cpu_ms_idle_bot_minute": idle_cpu * 1000 / (bots * idle_seconds / 60),
@@ -278,6 +287,7 @@ def run_size(
     control: httpx.Client,
     bots: list,
     workdir: Path,
+    platform: ProcessMeter,
 ) -> list[dict]:
     active_count = int(args.active) if args.active >= 1 else max(1, round(total * args.active))
     active = random.Random(7).sample(bots, active_count)
@@ -295,6 +305,7 @@ def run_size(
             args=args,
             settle=settle,
             bots=total,
+            platform=platform,
         )
     ]
     print_phase(results[0])
@@ -309,6 +320,7 @@ def run_size(
                 args=args,
                 settle=settle,
                 bots=total,
+                platform=platform,
             )
         )
         print_phase(results[1])
@@ -359,7 +371,14 @@ def main() -> None:
             control.post("/_sandbox/faults", json={"latencyMs": args.latency_ms})
             rows.append(
                 run_size(
-                    args, total=total, env=env, manage=manage, control=control, bots=bots, workdir=workdir
+                    args,
+                    total=total,
+                    env=env,
+                    manage=manage,
+                    control=control,
+                    bots=bots,
+                    workdir=workdir,
+                    platform=sandbox_meter,
                 )
             )
             control.delete("/_sandbox/faults")

@@ -26,13 +26,19 @@ class ProcessMeter:
     """CPU seconds and RSS of a process tree, sampled every 0.25 s; `snapshot` gives CPU per pid so far.
 
     A pid's last sample is kept after it exits (a recycled worker), so a window's CPU is the per-pid
-    difference of two snapshots, short by at most one sample per process that exited.
+    difference of two snapshots, short by at most one sample per process that exited. The tree's RSS
+    counts a page shared by forked workers once per process; its PSS (every PSS_EVERY samples: reading
+    smaps costs more) splits each shared page among its sharers, so it sums to the memory really used.
     """
+
+    PSS_EVERY = 8
 
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
         self.peak_rss = 0  # the tree's sum
         self.peak_single_rss = 0  # the largest process in it
+        self.peak_pss = 0  # the tree's sum (0 where the system cannot tell)
+        self._samples = 0
         self.cpu: dict[int, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -48,17 +54,21 @@ class ProcessMeter:
             tree = [self.root, *self.root.children(recursive=True)]
         except psutil.NoSuchProcess:
             return
-        total = 0
+        total = pss = 0
+        with_pss = self._samples % self.PSS_EVERY == 0
+        self._samples += 1
         for process in tree:
             try:
                 times, rss = process.cpu_times(), process.memory_info().rss
-            except psutil.NoSuchProcess:
+                pss += getattr(process.memory_full_info(), "pss", 0) if with_pss else 0
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
             with self._lock:
                 self.cpu[process.pid] = times.user + times.system
             total += rss
             self.peak_single_rss = max(self.peak_single_rss, rss)
         self.peak_rss = max(self.peak_rss, total)
+        self.peak_pss = max(self.peak_pss, pss)
 
     def _sample_forever(self) -> None:
         while not self._stop.wait(0.25):

@@ -40,11 +40,12 @@ def print_phase(result: dict) -> None:
         f"p99 {_seconds(lat['p99'])}  max {_seconds(lat['max'])}"
     )
     for label, (idle, active) in result["cpu_by_process"].items():
-        print(f"[{name}] {label} CPU: idle window {idle:.1f}s, active window {active:.1f}s")
-    for label, (tree, single) in result["rss"].items():
+        note = " (the platform's, not counted in the engine's)" if label == "sandbox" else ""
+        print(f"[{name}] {label} CPU: idle window {idle:.1f}s, active window {active:.1f}s{note}")
+    for label, (tree, single, pss) in result["rss"].items():
         print(
-            f"[{name}] {label} peak RSS {tree / 2**20:.0f} MiB (process tree),"
-            f" largest {single / 2**20:.0f} MiB"
+            f"[{name}] {label} peak RSS {tree / 2**20:.0f} MiB (process tree; PSS {pss / 2**20:.0f} MiB,"
+            f" shared pages split among the processes that share them), largest {single / 2**20:.0f} MiB"
         )
 
 
