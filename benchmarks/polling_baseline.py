@@ -10,6 +10,7 @@ benchmarks/polling.py with the engine stopped, against the same database and san
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -17,8 +18,9 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
-import httpx
+import httpcore
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,9 +52,12 @@ async def poll_all(bots: list[dict], stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     clients: dict = {}
     base = conf.vibe_base_url().rstrip("/")
-    # The poller's own pools (8 bots each, one TLS context): one pool of a thousand connections would make
-    # httpcore scan them all at every answer, a cost the baseline must not carry if it is to be a baseline.
-    pools = WatchClients(connect_timeout=conf.vibe_connect_timeout())
+    host = urlsplit(base).netloc
+    timeouts = {"connect": conf.vibe_connect_timeout(), "read": 40.0, "write": 40.0, "pool": 40.0}
+    # The poller's own pools (8 bots each, one TLS context), called as the poller calls them (httpcore):
+    # one pool of a thousand connections would make httpcore scan them all at every answer, a cost the
+    # baseline must not carry if it is to be a baseline.
+    pools = WatchClients(base_url=base, connect_timeout=conf.vibe_connect_timeout())
     try:
 
         async def poll_forever(bot: dict) -> None:
@@ -61,13 +66,14 @@ async def poll_all(bots: list[dict], stop: asyncio.Event) -> None:
             while not stop.is_set():
                 started = time.monotonic()
                 try:
-                    response = await pools.for_bot(bot["id"]).get(
-                        f"{base}/bots/{bot['vibe_bot_id']}/events",
-                        headers=bot["headers"],
-                        params={"offset": offset, **params},
+                    answer = await pools.for_bot(bot["id"]).request(
+                        "GET",
+                        f"{base}/bots/{bot['vibe_bot_id']}/events?{urlencode({'offset': offset, **params})}",
+                        headers=[("Host", host), *bot["headers"].items()],
+                        extensions={"timeout": timeouts},
                     )
-                    data = response.json().get("data") or {}
-                except (httpx.HTTPError, ValueError):
+                    data = json.loads(answer.content).get("data") or {}
+                except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError, ValueError):
                     await asyncio.sleep(fast)
                     continue
                 if data.get("events"):

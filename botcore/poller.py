@@ -150,7 +150,7 @@ class Poller:
         try:
             waiting = await events_waiting(
                 self.http.for_bot(row.pk), base_url=conf.vibe_base_url(), vibe_bot_id=row.vibe_bot_id,
-                auth=auth, offset=row.offset, hold=self.hold,
+                auth=auth, offset=row.offset, hold=self.hold, connect_timeout=self.http.connect_timeout,
             )  # fmt: skip
         except VibeError as error:
             self._record(budget, sent_at, limited=getattr(error, "status", None) == 429)
@@ -313,7 +313,7 @@ class Poller:
 
     # --- the process --------------------------------------------------------------------------------
     async def run(self, *, stop_after: float | None = None) -> None:
-        self.http = WatchClients(connect_timeout=conf.vibe_connect_timeout())
+        self.http = WatchClients(base_url=conf.vibe_base_url(), connect_timeout=conf.vibe_connect_timeout())
         log.info("poller started (long-poll %gs)", self.hold)
         workers = [asyncio.create_task(self._dispatch()), asyncio.create_task(self._db_loop())]
         try:

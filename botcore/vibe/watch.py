@@ -7,13 +7,24 @@ offset past what the cycle stored (it repeats the stored offset, which acknowled
 may ask the platform to hold an empty answer open (`timeout`, long-polling; a platform that ignores it
 answers at once, and the caller then waits its cadence). Failures are the VibeError family, classified
 by raise_for_response as for every other call; the error's text never carries the caller's secrets.
+
+The call goes out through httpcore, the transport under httpx, rather than httpx.AsyncClient: a poller
+holds one watch per bot open, thousands at once, and httpx's client objects cost a third more CPU per
+call, a quarter more objects per held call for the garbage collector to scan, and leave every answer in
+a reference cycle (Response and its stream), so that only a full collection frees them; at 10,000 bots
+those full collections paused the poller for a second every few seconds (README, polling benchmark).
+The answer is read into an httpx.Response all the same, so raise_for_response stays the one reading.
 """
 
 from __future__ import annotations
 
+import ssl
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlencode, urlsplit
 
+import httpcore
 import httpx
 
 from botcore.vibe.answers import raise_for_response
@@ -25,6 +36,21 @@ from botcore.vibe.http_clients import USER_AGENT
 # A held answer may take the hold plus the platform's own time; past this margin the call has failed.
 _HOLD_MARGIN_SECONDS = 10.0
 _PATH = "/bots/:id/events"
+# What raise_for_response names as the call behind an error: the route, never a bot's id or the query.
+_REQUEST = httpx.Request("GET", "https://platform.invalid/v1/bots/:id/events")
+# No answer came, and the request had not left (a retry cannot repeat anything), or it may have.
+_NOT_SENT = (
+    httpcore.ConnectError,
+    httpcore.ConnectTimeout,
+    httpcore.PoolTimeout,
+    httpcore.UnsupportedProtocol,
+)
+_SENT = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ConnectionNotAvailable,
+)
 
 
 @dataclass(frozen=True)
@@ -45,35 +71,39 @@ class WatchAuth:
 
 
 class WatchClients:
-    """The poller's HTTP clients: one keep-alive connection per bot whose watch is open, in small pools.
+    """The poller's connection pools: one keep-alive connection per bot whose watch is open, in small pools.
 
     httpcore's pool looks at every connection it holds each time a request ends, so one pool of a
     thousand held long-polls costs O(n) per answer (90 % of a 1,000-bot poller's CPU; still 36 % with
     pools of 32); pools of BOTS_PER_POOL keep it small. They share one TLS context (~30 ms to build).
+    Like httpx's clients (and so like every other call of the backend), they go through the proxy the
+    environment names for `base_url` (HTTPS_PROXY, ALL_PROXY, NO_PROXY).
     """
 
     BOTS_PER_POOL = 8
 
-    def __init__(self, *, connect_timeout: float) -> None:
-        self._timeout = httpx.Timeout(MAX_HOLD_SECONDS + _HOLD_MARGIN_SECONDS, connect=connect_timeout)
-        self._tls = httpx.create_ssl_context()  # httpx's own defaults, built once
-        self._pools: dict[int, httpx.AsyncClient] = {}
+    def __init__(self, *, base_url: str, connect_timeout: float) -> None:
+        self.connect_timeout = connect_timeout
+        self._tls: ssl.SSLContext = httpx.create_ssl_context()  # httpx's own defaults, built once
+        self._proxy = proxy_from_environment(base_url)
+        self._pools: dict[int, httpcore.AsyncConnectionPool] = {}
 
-    def for_bot(self, bot_id: int) -> httpx.AsyncClient:
+    def for_bot(self, bot_id: int) -> httpcore.AsyncConnectionPool:
         pool = bot_id // self.BOTS_PER_POOL
         client = self._pools.get(pool)
         if client is None:
-            client = self._pools[pool] = httpx.AsyncClient(
-                timeout=self._timeout,
-                limits=httpx.Limits(
-                    max_connections=self.BOTS_PER_POOL * 2,
-                    max_keepalive_connections=self.BOTS_PER_POOL,
-                    keepalive_expiry=60.0,
-                ),
-                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-                follow_redirects=False,
-                verify=self._tls,
-            )
+            limits: dict[str, Any] = {
+                "ssl_context": self._tls,
+                "max_connections": self.BOTS_PER_POOL * 2,
+                "max_keepalive_connections": self.BOTS_PER_POOL,
+                "keepalive_expiry": 60.0,
+            }
+            if self._proxy is None:
+                client = httpcore.AsyncConnectionPool(**limits)
+            else:
+                url, auth = self._proxy
+                client = httpcore.AsyncHTTPProxy(proxy_url=url, proxy_auth=auth, **limits)
+            self._pools[pool] = client
         return client
 
     async def aclose(self) -> None:
@@ -82,14 +112,32 @@ class WatchClients:
         self._pools.clear()
 
 
+def proxy_from_environment(url: str) -> tuple[str, tuple[str, str] | None] | None:
+    """The HTTP proxy the environment names for `url` (its address, and the credentials its address
+    carries), or None: read as httpx reads it (lower- or upper-case *_PROXY, NO_PROXY)."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    address = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    auth = (unquote(address.username), unquote(address.password or "")) if address.username else None
+    host = address.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    return f"{address.scheme}://{netloc}{f':{address.port}' if address.port else ''}", auth
+
+
 async def events_waiting(
-    http: httpx.AsyncClient,
+    http: httpcore.AsyncConnectionPool,
     *,
     base_url: str,
     vibe_bot_id: int,
     auth: WatchAuth,
     offset: int | None,
     hold: float = 0.0,
+    connect_timeout: float = 5.0,
 ) -> bool:
     """GET /v1/bots/:botId/events?limit=1 at `offset`: True when at least one item (or more) waits.
 
@@ -102,15 +150,23 @@ async def events_waiting(
     hold = min(max(hold, 0.0), MAX_HOLD_SECONDS)
     if hold:
         params["timeout"] = f"{hold:g}"
-    url = f"{base_url.rstrip('/')}/bots/{int(vibe_bot_id)}/events"
-    timeout = httpx.Timeout(hold + _HOLD_MARGIN_SECONDS, connect=http.timeout.connect)
+    url = f"{base_url.rstrip('/')}/bots/{int(vibe_bot_id)}/events?{urlencode(params)}"
+    headers = [
+        ("Host", urlsplit(url).netloc),
+        ("User-Agent", USER_AGENT),
+        ("Accept", "application/json"),
+        *auth.headers().items(),
+    ]
+    wait = hold + _HOLD_MARGIN_SECONDS
+    timeouts = {"connect": connect_timeout, "read": wait, "write": wait, "pool": wait}
     try:
-        response = await http.get(url, params=params, headers=auth.headers(), timeout=timeout)
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        answer = await http.request("GET", url, headers=headers, extensions={"timeout": timeouts})
+    except _NOT_SENT as exc:
         raise VibeTransportError(type(exc).__name__, method="GET", path=_PATH, sent=False) from None
-    except httpx.TransportError as exc:
+    except _SENT as exc:
         raise VibeTransportError(type(exc).__name__, method="GET", path=_PATH, sent=True) from None
-    platform_responded(response.status_code)
+    platform_responded(answer.status)
+    response = httpx.Response(answer.status, headers=answer.headers, content=answer.content, request=_REQUEST)
     try:
         data = raise_for_response(response)
     except VibeApiError as error:

@@ -1,0 +1,177 @@
+"""The poller's watch against the live sandbox: whether anything waits, taking nothing; each failure as the
+VibeError the rest of the client raises, without the caller's secrets; the environment's proxy; and no
+reference cycles left behind by thousands of calls."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import socket
+
+import httpcore
+import pytest
+
+from botcore.vibe.errors import (
+    VibeAuthError,
+    VibeProtocolError,
+    VibeRateLimitError,
+    VibeServerError,
+    VibeTransportError,
+)
+from botcore.vibe.watch import WatchAuth, WatchClients, events_waiting, proxy_from_environment
+
+EVENTS = "/v1/bots/{bot_id}/events"
+
+
+def watch_auth(world, key_mode: str) -> WatchAuth:
+    if key_mode == "app":
+        return WatchAuth(api_key=world.app_key, session_token=world.session_token)
+    return WatchAuth(api_key=world.personal_key)
+
+
+def watch(base_url: str, bot_id: int, auth: WatchAuth, *, offset: int | None = None, hold: float = 0.0):
+    async def once() -> bool:
+        clients = WatchClients(base_url=base_url, connect_timeout=2.0)
+        try:
+            return await events_waiting(
+                clients.for_bot(bot_id), base_url=base_url, vibe_bot_id=bot_id, auth=auth, offset=offset,
+                hold=hold, connect_timeout=clients.connect_timeout,
+            )  # fmt: skip
+        finally:
+            await clients.aclose()
+
+    return asyncio.run(once())
+
+
+def stored_offset(client, bot_id: int) -> int:
+    return client.get_events(bot_id, limit=1).stored_offset
+
+
+def test_a_watch_says_whether_anything_waits_and_acknowledges_nothing(world, client, bot, key_mode):
+    auth = watch_auth(world, key_mode)
+    batch = client.get_events(bot.id, limit=100)
+    offset = batch.next_offset or stored_offset(client, bot.id)
+    client.get_events(bot.id, offset=offset, limit=1)  # the join events acknowledged: nothing waits
+    assert watch(world.base_url, bot.id, auth, offset=offset) is False
+
+    world.control.user_says(world.admin_id, "hello", bot_id=bot.id)
+    assert watch(world.base_url, bot.id, auth, offset=offset) is True
+    assert watch(world.base_url, bot.id, auth, offset=offset) is True  # still there: nothing taken
+    call = world.control.calls(botId=bot.id)[-1]
+    assert stored_offset(client, bot.id) == offset
+
+    assert call["query"] == {"limit": "1", "offset": str(offset)}
+    assert call["keyKind"] == ("app" if key_mode == "app" else "api")
+    assert call["hadBearer"] is (key_mode == "app")
+
+
+def test_a_held_watch_asks_the_platform_to_hold_and_answers_when_a_message_comes(
+    world, client, bot, key_mode
+):
+    auth = watch_auth(world, key_mode)
+    offset = client.get_events(bot.id, limit=100).next_offset
+    client.get_events(bot.id, offset=offset, limit=1)
+
+    async def held_then_message() -> bool:
+        clients = WatchClients(base_url=world.base_url, connect_timeout=2.0)
+        try:
+            pool = clients.for_bot(bot.id)
+            held = events_waiting(
+                pool, base_url=world.base_url, vibe_bot_id=bot.id, auth=auth, offset=offset, hold=20
+            )
+            watching = asyncio.create_task(held)
+            await asyncio.sleep(0.3)
+            assert not watching.done(), "the platform held the empty answer"
+            await asyncio.to_thread(world.control.user_says, world.admin_id, "wake up", bot_id=bot.id)
+            return await asyncio.wait_for(watching, timeout=15)
+        finally:
+            await clients.aclose()
+
+    assert asyncio.run(held_then_message()) is True
+    last_call = world.control.calls(botId=bot.id)[-1]
+    assert last_call["path"] == EVENTS.format(bot_id=bot.id) and last_call["query"]["timeout"] == "20"
+
+
+@pytest.mark.parametrize("key_mode", ["app"])
+def test_a_refused_credential_is_an_auth_error_that_names_no_secret(world, client, bot, key_mode):
+    forged = WatchAuth(api_key=world.app_key, session_token="forged-" + world.session_token[7:])
+    with pytest.raises(VibeAuthError) as refused:
+        watch(world.base_url, bot.id, forged)
+    text = f"{refused.value} {refused.value!r} {refused.value.hint}"
+    assert forged.session_token not in text and world.app_key not in text
+    assert refused.value.path == "/v1/bots/:id/events"
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ({"errorRate": 1, "errorCode": "RATE_LIMITED"}, VibeRateLimitError),
+        ({"errorRate": 1, "errorCode": "BITRIX_UNAVAILABLE"}, VibeServerError),
+        ({"garbageRate": 1, "garbageKind": "html"}, VibeProtocolError),
+        ({"garbageRate": 1, "garbageKind": "text"}, VibeProtocolError),
+    ],
+    ids=["429", "502", "html", "text"],
+)
+def test_a_failing_platform_is_the_error_the_rest_of_the_client_raises(
+    world, client, bot, key_mode, rule, expected
+):
+    world.control.fault(method="GET", path=EVENTS.format(bot_id=bot.id), **rule)
+    with pytest.raises(expected):
+        watch(world.base_url, bot.id, watch_auth(world, key_mode))
+
+
+def test_no_answer_is_a_transport_error_that_says_the_call_never_left(world):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]  # nobody listens once the probe is closed
+    with pytest.raises(VibeTransportError) as failed:
+        watch(f"http://127.0.0.1:{closed_port}/v1", 1, WatchAuth(api_key="vibe_api_secret"))
+    assert failed.value.sent is False
+    assert "vibe_api_secret" not in str(failed.value)
+
+
+def test_a_watch_leaves_no_reference_cycles(world, client, bot, key_mode):
+    """Its objects are freed by reference counting: a poller holding thousands of watches never waits on a
+    full collection to free them (httpx's Response and its stream form a cycle per answer)."""
+    auth = watch_auth(world, key_mode)
+    world.control.user_says(world.admin_id, "something waits", bot_id=bot.id)
+
+    async def many() -> None:
+        clients = WatchClients(base_url=world.base_url, connect_timeout=2.0)
+        for _ in range(20):
+            assert await events_waiting(
+                clients.for_bot(bot.id), base_url=world.base_url, vibe_bot_id=bot.id, auth=auth, offset=None
+            )
+        await clients.aclose()
+
+    asyncio.run(many())  # the event loop's own setup, imports and first connection settled first
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        asyncio.run(many())
+        gc.collect()
+        left = [type(o) for o in gc.garbage if type(o).__module__.split(".")[0] in ("httpx", "httpcore")]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []
+
+
+def test_the_proxy_is_the_one_the_environment_names_for_the_platform(monkeypatch):
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert proxy_from_environment("https://vibecode.bitrix24.tech/v1") is None
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://egress:p%40ss@proxy.internal:3128")
+    assert proxy_from_environment("https://vibecode.bitrix24.tech/v1") == (
+        "http://proxy.internal:3128",
+        ("egress", "p@ss"),
+    )
+    assert isinstance(
+        WatchClients(base_url="https://vibecode.bitrix24.tech/v1", connect_timeout=1).for_bot(1),
+        httpcore.AsyncHTTPProxy,
+    )
+    assert proxy_from_environment("http://127.0.0.1:8100/v1") is None  # no HTTP_PROXY for plain http
+
+    monkeypatch.setenv("NO_PROXY", "bitrix24.tech")
+    assert proxy_from_environment("https://vibecode.bitrix24.tech/v1") is None
