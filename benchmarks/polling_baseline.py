@@ -136,6 +136,9 @@ async def main() -> None:
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     bots = await loop.run_in_executor(None, load_bots)
+    from botcore.poller_gc import collect_rarely
+
+    collect_rarely()  # the poller's policy: a full collection would pause this loop as it paused the poller
     print(f"baseline polling {len(bots)} bots", flush=True)
     await poll_all(bots, stop)
 
