@@ -53,3 +53,21 @@ def test_a_bot_that_joins_the_fleet_later_is_watched_within_a_second(settings):
     started = time.monotonic()
     poller._merge_fleet([row(1), *(row(pk) for pk in range(2, 52))])  # just provisioned, or resumed
     assert max(first_watch_in(poller, pk, started) for pk in range(2, 52)) <= 1.0 + 0.5
+
+
+def test_a_held_watch_goes_again_at_once_unless_a_bot_is_overdue_its_key_paused_or_the_poller_stops():
+    """An empty answer the platform held is followed by the next watch from the same task (no task, heap
+    entry or dispatcher wake-up per watch), but never ahead of a bot that is overdue, whose turn it is."""
+    poller = Poller(hold=25)
+    assert poller._may_watch_again("key")
+
+    poller._heap.append((time.monotonic() - 1.0, 0, 99))  # another bot waiting for its turn
+    assert not poller._may_watch_again("key")
+    poller._heap.clear()
+
+    poller._paused_keys["key"] = time.monotonic() + 5.0  # the key's poll budget is spent for now
+    assert not poller._may_watch_again("key")
+    assert poller._may_watch_again("another key")
+
+    poller.stopping = True
+    assert not poller._may_watch_again("another key")
