@@ -85,7 +85,7 @@ def describe_run(args: argparse.Namespace) -> str:
         f" {datetime.now():%Y-%m-%d %H:%M}",
         f"machine: {os.cpu_count()} cores, load average {load} at start (other work skews absolute figures)",
         f"backend: {database} + {broker}, {q['workers']} workers, bulk {q.get('bulk')},"
-        f" timeout {q.get('timeout')}s",
+        f" timeout {q.get('timeout')}s" + (f", empty queue read every {q['poll']:g}s" if "orm" in q else ""),
         (
             f"load: {'sweep ' + args.sweep_sizes if args.sweep else args.bots} bots, active {args.active:g}, "
             f"a message every ~{args.message_every:g}s per active dialog, +{args.latency_ms:g} ms platform "
