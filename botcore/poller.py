@@ -227,15 +227,17 @@ class Poller:
             owed, fleet = now >= next_owed, now >= next_refresh
             next_owed = now + 1.0 if owed else next_owed
             next_refresh = now + self.refresh_seconds if fleet else next_refresh
-            try:
-                result = await loop.run_in_executor(
-                    self._db, self._db_round, wanted, list(self._in_cycle), need_auth, owed, fleet
-                )
-            except Exception:
-                log.exception("poller database round failed")
-                self._wanted[:0] = wanted
-                self._need_auth.update(need_auth)
-                result = None
+            result = None
+            # Nothing to write, follow or read: no round (the owed-work round, each second, still beats).
+            if wanted or self._in_cycle or need_auth or owed or fleet:
+                try:
+                    result = await loop.run_in_executor(
+                        self._db, self._db_round, wanted, list(self._in_cycle), need_auth, owed, fleet
+                    )
+                except Exception:
+                    log.exception("poller database round failed")
+                    self._wanted[:0] = wanted
+                    self._need_auth.update(need_auth)
             if result is not None:
                 self._apply(*result)
             self._db_wake.clear()
