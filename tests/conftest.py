@@ -117,9 +117,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's chromium driven by Playwright; never a downloaded browser."""
+    """Debian's chromium driven by Playwright; never a downloaded browser.
+
+    Module-scoped: while Playwright's sync API runs, its event loop is this thread's running loop, so a
+    session-wide browser would make every later test's `asyncio.run` fail on the same thread."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (make test installs it)")
     from playwright.sync_api import sync_playwright
