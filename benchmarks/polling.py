@@ -195,8 +195,8 @@ def run_phase(
         time.sleep(args.idle_duration)
         cpu1, stats1, t1 = cpu_now(), stats(control), time.monotonic()
         load = Load(control=control, active=active, every=args.message_every, rng=random.Random(7))
-        load.open_dialogs()
-        time.sleep(5)  # the warm-up messages answered, the active dialogs at the fast cadence
+        # The active dialogs opened: their first messages answered, the bots at the active cadence.
+        first_latencies, opened_in = load.open_dialogs(settle=5.0, deadline=settle + 10)
         cpu2, stats2, t2 = cpu_now(), stats(control), time.monotonic()
         load.run(args.duration)
         cpu3, stats3, t3 = cpu_now(), stats(control), time.monotonic()
@@ -238,6 +238,8 @@ def run_phase(
         "failed_sends": load.failed_sends,
         "drained_in": drained,
         "latency": summarize_latency(load.sent, latencies),
+        "first_latency": summarize_latency(load.opened, first_latencies),
+        "opened": (len(load.opened), len(first_latencies), opened_in),
         "outcomes": count_event_outcomes(set(load.sent)),
         "idle_polls": polls(stats0, stats1),
         "idle_cpu": idle_cpu,

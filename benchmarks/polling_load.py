@@ -111,7 +111,8 @@ class Load:
     active: list[tuple[int, int]]  # (platform bot id, the admin who writes to it)
     every: float
     rng: random.Random
-    sent: dict[str, Sent] = field(default_factory=dict)
+    sent: dict[str, Sent] = field(default_factory=dict)  # the active window's messages
+    opened: dict[str, Sent] = field(default_factory=dict)  # each dialog's first message, before the window
     failed_sends: int = 0
 
     def send(self, bot_id: int, admin_id: int, text: str) -> Sent | None:
@@ -129,9 +130,25 @@ class Load:
         at = mine[0]["dateEpoch"] if mine else time.time()
         return Sent(bot_id=bot_id, chat_id=message["chatId"], message_id=message["id"], accepted_at=at)
 
-    def open_dialogs(self) -> None:
+    def open_dialogs(self, *, settle: float, deadline: float) -> tuple[dict[str, float], float]:
+        """Each active dialog's first message after the idle window, then a wait of at least `settle`
+        seconds until every one is answered or `deadline` seconds pass; (latencies, seconds waited).
+
+        The first message reaches a bot polled at its idle cadence: where the platform does not hold a
+        poll it waits up to BOTCORE_POLL_SLOW_SECONDS, a cost reported apart from the active window's."""
+        started = time.monotonic()
         for bot_id, admin_id in self.active:
-            self.send(bot_id, admin_id, "warm-up")
+            text = f"first-{uuid.uuid4().hex[:12]}"
+            sent = self.send(bot_id, admin_id, text)
+            if sent is not None:
+                self.opened[text] = sent
+        time.sleep(settle)
+        while True:
+            latencies = self.replies(self.opened)
+            waited = time.monotonic() - started
+            if len(latencies) == len(self.opened) or waited >= deadline:
+                return latencies, waited
+            time.sleep(1.0)
 
     def run(self, seconds: float) -> None:
         due = {bot_id: time.monotonic() + self.rng.uniform(0, self.every) for bot_id, _ in self.active}
@@ -147,12 +164,12 @@ class Load:
                     due[bot_id] = now + self.every * self.rng.uniform(0.5, 1.5)
             time.sleep(0.01)
 
-    def replies(self) -> dict[str, float]:
+    def replies(self, sent_messages: dict[str, Sent]) -> dict[str, float]:
         """Each answered message's latency in seconds: its reply is the bot's first message after it that
         quotes its text (the echo skill's answer)."""
         latencies: dict[str, float] = {}
         by_chat: dict[int, list[tuple[str, Sent]]] = {}
-        for text, sent in self.sent.items():
+        for text, sent in sent_messages.items():
             by_chat.setdefault(sent.chat_id, []).append((text, sent))
         for chat_id, mine in by_chat.items():
             messages = self.control.get(f"/_sandbox/chats/{chat_id}/messages").json()["data"]["messages"]
@@ -176,7 +193,7 @@ class Load:
             waited = time.monotonic() - started
             posted = stats(self.control)["byRoute"].get(REPLY_ROUTE, 0) - replies_before
             if posted >= len(self.sent) or waited >= deadline:
-                latencies = self.replies()
+                latencies = self.replies(self.sent)
                 if len(latencies) == len(self.sent) or waited >= deadline:
                     return latencies, waited
             time.sleep(1.0)

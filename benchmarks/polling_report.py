@@ -39,6 +39,13 @@ def print_phase(result: dict) -> None:
         f"[{name}] message-to-reply: p50 {_seconds(lat['p50'])}  p95 {_seconds(lat['p95'])}  "
         f"p99 {_seconds(lat['p99'])}  max {_seconds(lat['max'])}"
     )
+    opened, answered, waited = result["opened"]
+    first = result["first_latency"]
+    print(
+        f"[{name}] each dialog's first message (before the active window; {answered}/{opened} answered"
+        f" in {waited:.1f}s): p50 {_seconds(first['p50'])}  p95 {_seconds(first['p95'])}"
+        f"  max {_seconds(first['max'])}"
+    )
     for label, (idle, active) in result["cpu_by_process"].items():
         note = " (the platform's, not counted in the engine's)" if label == "sandbox" else ""
         print(f"[{name}] {label} CPU: idle window {idle:.1f}s, active window {active:.1f}s{note}")
