@@ -67,6 +67,14 @@ def test_tasks_run_once_each_after_the_clusters_children_are_killed(stack, tmp_p
 
     enqueue(stack, marks, "before")
     wait_for(lambda: lines(marks) == ["before"], timeout=30, what="the cluster running a first task")
+    # ...and its result recorded: until the monitor has saved it (and, on the ORM broker, acknowledged the
+    # task) a killed monitor loses the acknowledgement, and the broker rightly hands the task out again
+    # after Q_CLUSTER's retry (at-least-once: the bots' own tasks are idempotent, this test's is not).
+    wait_for(
+        lambda: Success.objects.filter(func=f"{__name__}.note").count() == 1,
+        timeout=30,
+        what="the monitor recording the first result",
+    )
     wait_for(lambda: len(cluster_children(process)) == WORKERS + 2, timeout=10, what="the idle cluster")
 
     children = cluster_children(process)
