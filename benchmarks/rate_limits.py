@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import re
@@ -179,6 +180,7 @@ def run_one(
         samples.append((time.monotonic() - started, sum(by_status.values()) - throttled, throttled))
         learned.append(learned_rates(app_key))
 
+    calls_before = sum(control.get("/_sandbox/stats").json()["data"]["byStatus"].values())
     started = time.monotonic()
     sample(started)
     interval = 1 / (1.3 * usable)  # messages alone come faster than the limit lets them be answered
@@ -204,6 +206,7 @@ def run_one(
         if done == len(sent):
             break
         time.sleep(2)
+    keep_calls(control, since=calls_before, path=Path(args.workdir) / f"calls-{mode}-{limit:g}.jsonl")
     after = [s for s in samples if s[0] >= LEARNING_SECONDS]
     first = after[0]
     minutes = max((samples[-1][0] - first[0]) / 60, 1e-9)
@@ -227,6 +230,16 @@ def run_one(
         ],
         "trace": trace(samples[: load_end + 1], learned),
     }
+
+
+def keep_calls(control: httpx.Client, *, since: int, path: Path) -> None:
+    """The platform's log of this configuration's calls (arrival, route, status), one JSON line each: the
+    spacing of the calls a 429 refused shows whether the budget or the network let them come too close."""
+    calls = control.get("/_sandbox/calls", params={"since": since}).json()["data"]["calls"]
+    with path.open("w", encoding="utf-8") as file:
+        for call in calls:
+            line = {name: call.get(name) for name in ("seq", "at", "method", "path", "status", "botId")}
+            file.write(json.dumps({**line, "timeout": call.get("query", {}).get("timeout")}) + "\n")
 
 
 def trace(samples: list[tuple[float, int, int]], learned: list[tuple[float, float, float]]) -> str:
@@ -316,18 +329,19 @@ def main() -> None:
             (bot_id, user) for (bot_id, _), people in zip(provisioned, users, strict=True) for user in people
         ]
         control.post("/_sandbox/faults", json={"latencyMs": args.latency_ms})
+        # The engine's warnings and errors are kept with the run, in the work directory.
         qcluster = subprocess.Popen(
             [*manage, "qcluster"],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(workdir / "qcluster.log").open("ab"),
             start_new_session=True,
         )
         watcher = subprocess.Popen(
             [*manage, f"run{args.design}"],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(workdir / f"{args.design}.log").open("ab"),
             start_new_session=True,
         )
         processes += [qcluster, watcher]
