@@ -86,6 +86,10 @@ class DatabaseStateStore(StateStore):
         cursor.execute(f"SELECT state FROM {TABLE} WHERE name = %s{lock}", [self.name])
         row = cursor.fetchone()
         state = _decode(algorithm, rates, row[0] if row else "")
+        # The moment of the decision is now, with the lock held, not when the caller asked: a wait for the
+        # lock (SQLite's single writer, busy with the event log) would otherwise send the call that long
+        # after the slot it was given, closer to the next call than the budget's interval.
+        now = max(now, self.default_clock.now())
         new_state, decision = algorithm.step(rates, state, now, weight)
         if decision.allowed:
             cursor.execute(f"UPDATE {TABLE} SET state = %s WHERE name = %s", [_encode(new_state), self.name])
