@@ -66,6 +66,13 @@ class Priority(enum.IntEnum):
 PRIORITY_LAG = {Priority.REPLY: 0.0, Priority.POLL: 0.025, Priority.BEST_EFFORT: 0.05}
 
 
+def wake_late(priority: Priority) -> float:
+    """How long after its slot a waiting call of `priority` wakes: 2 ms late, as GCRA's wait is to the
+    millisecond, and a reply waiting for the same slot wakes first and takes it, then a poll, then a
+    best-effort call."""
+    return 0.002 + PRIORITY_LAG[priority]
+
+
 class RequestBudget(Protocol):
     def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
         """Block until one request may be sent and return True; False: a best-effort call to skip.
@@ -159,27 +166,59 @@ class SharedBudget:
     def _acquire(self, priority: Priority) -> bool:
         per_second = self.per_second
         rates = [budget_rate(per_second, self.burst)]
-        best_effort = priority is Priority.BEST_EFFORT
-        # A best-effort call waits for the next slot at most (GCRA's times are exact to the millisecond).
-        deadline = time.monotonic() + (1.0 / per_second + 0.005 if best_effort else self.max_wait)
+        deadline = self.deadline(priority)
         while True:
             decision = self._decide(rates)
             if decision.allowed:
                 return True
             slot_in = (decision.retry_after_ms or 1) / 1000
             if time.monotonic() + slot_in > deadline:
-                if best_effort:
-                    return False  # short: the slots go to replies and polls
-                raise VibeBudgetTimeoutError(
-                    status=429,
-                    code="CLIENT_BUDGET_EXHAUSTED",
-                    message=f"the client's request budget for this key stayed spent for {self.max_wait:g} s",
-                    hint="Raise VIBE_BUDGET_MAX_WAIT, or spread the work over more time",
-                    retry_after=1.0 / per_second,
-                )
-            # A wake-up 2 ms late, as GCRA's wait is to the millisecond; a reply waiting for the same slot
-            # wakes first and takes it, then a poll, then a best-effort call.
-            time.sleep(slot_in + 0.002 + PRIORITY_LAG[priority])
+                return self.give_up(priority)
+            time.sleep(slot_in + wake_late(priority))
+
+    def deadline(self, priority: Priority) -> float:
+        """The monotonic time past which a call of `priority` stops waiting for a slot: a best-effort call
+        waits for the next slot at most (GCRA's times are exact to the millisecond), others max_wait."""
+        if priority is Priority.BEST_EFFORT:
+            return time.monotonic() + 1.0 / self.per_second + 0.005
+        return time.monotonic() + self.max_wait
+
+    def give_up(self, priority: Priority) -> bool:
+        """A call whose slot would come past its deadline: a best-effort one is skipped (False: the slots
+        go to replies and polls), any other fails with VibeBudgetTimeoutError."""
+        if priority is Priority.BEST_EFFORT:
+            return False
+        raise VibeBudgetTimeoutError(
+            status=429,
+            code="CLIENT_BUDGET_EXHAUSTED",
+            message=f"the client's request budget for this key stayed spent for {self.max_wait:g} s",
+            hint="Raise VIBE_BUDGET_MAX_WAIT, or spread the work over more time",
+            retry_after=1.0 / self.per_second,
+        )
+
+    def slot_in(self) -> float:
+        """Seconds until this budget admits a call (0: now), read without taking the slot."""
+        if self._in_outage():
+            return 0.0
+        per_second = self.per_second
+        try:
+            state = cast("tuple[float, ...]", self._store.read(_GCRA, [budget_rate(per_second, self.burst)]))
+        except Exception as exc:  # noqa: BLE001 - the store's own errors, as in acquire
+            self._log_outage(exc)
+            return 0.0
+        # GCRA admits while its theoretical arrival time is at most burst - 1 intervals ahead (in µs).
+        allow_at = int(state[0]) - (self.burst - 1) * 1e6 / per_second
+        return max(0.0, (allow_at - time.time() * 1e6) / 1e6)
+
+    def take_now(self) -> bool:
+        """This instant's slot, or False without waiting for one."""
+        if self._in_outage():
+            return True
+        try:
+            return self._decide([budget_rate(self.per_second, self.burst)]).allowed
+        except Exception as exc:  # noqa: BLE001 - the store's own errors, as in acquire
+            self._log_outage(exc)
+            return True
 
     def is_idle(self) -> bool:
         """No call was admitted in the last full interval (so a call now takes no slot another wants)."""

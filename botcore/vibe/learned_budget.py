@@ -20,7 +20,14 @@ from pyrate_limiter.abstracts.store import StateStore
 
 from botcore import conf
 from botcore.vibe import learning
-from botcore.vibe.budget import Priority, RequestBudget, SharedBudget, key_digest, resolve_backend
+from botcore.vibe.budget import (
+    Priority,
+    RequestBudget,
+    SharedBudget,
+    key_digest,
+    resolve_backend,
+    wake_late,
+)
 from botcore.vibe.errors import VibeBudgetTimeoutError
 from botcore.vibe.learning import LearnedState, LearnedStore
 
@@ -99,11 +106,13 @@ class LearnedBudget:
     def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
         if priority is Priority.BEST_EFFORT and not self._room_for_best_effort():
             return False
-        for budget in (self.portal_budget, self.key_budget):
-            if budget is not None and not budget.acquire(priority=priority):
-                return False
-        self._thread.sent_at = time.time()
-        return True
+        if self.portal_budget is None:
+            admitted = self.key_budget.acquire(priority=priority)
+        else:
+            admitted = acquire_both(self.portal_budget, self.key_budget, priority=priority)
+        if admitted:
+            self._thread.sent_at = time.time()
+        return admitted
 
     def _room_for_best_effort(self) -> bool:
         """Where a limit was learned, a best-effort call goes only into an idle budget: the platform's limit
@@ -213,6 +222,28 @@ class LearnedBudget:
 
     def __repr__(self) -> str:
         return f"LearnedBudget(name={self.name!r}, ceiling={self.ceiling:g}, key={self.key_budget!r})"
+
+
+def acquire_both(portal: SharedBudget, key: SharedBudget, *, priority: Priority) -> bool:
+    """A slot in the portal's budget and in the key's at one moment, the call going out at once.
+
+    Taken one after the other, the first slot would age while the call waits for the second, and the call
+    would then reach the platform closer to the next call of the first budget than its interval (a limit
+    of 1/s that admits no burst refuses it). So the portal's slot is only looked at until it is free, the
+    key's waited for, and the portal's taken without waiting: if another call of the portal took it in the
+    meantime, the key's slot goes unused and the call waits again."""
+    deadline = portal.deadline(priority)
+    while True:
+        wait = portal.slot_in()
+        if wait <= 0:
+            if not key.acquire(priority=priority):
+                return False  # a best-effort call the key's budget is short for
+            if portal.take_now():
+                return True
+            wait = portal.slot_in()
+        if time.monotonic() + wait > deadline:
+            return portal.give_up(priority)
+        time.sleep(wait + wake_late(priority))
 
 
 def learned_rates(api_key: str, *, backend: str | None = None) -> LearnedRates:

@@ -16,7 +16,7 @@ import uuid
 import pytest
 import redis
 from django.db import transaction
-from pyrate_limiter.buckets import RedisStateStore
+from pyrate_limiter.buckets import InMemoryStateStore, RedisStateStore
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -24,6 +24,7 @@ from botcore.vibe.budget import NoBudget, SharedBudget, budget_for_key, key_dige
 from botcore.vibe.budget_store import CREATE_TABLE, TABLE, DatabaseStateStore
 from botcore.vibe.errors import VibeBudgetTimeoutError, VibeRateLimitError
 from botcore.vibe.learned_budget import LearnedBudget
+from botcore.vibe.learning import LearnedState, MemoryLearnedStore
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 RATE = 20.0  # requests/s: fast enough for a short test, slow enough that pacing dominates
@@ -214,3 +215,62 @@ def test_a_database_budget_inside_an_open_transaction_does_not_wait_on_it():
     assert (
         time.monotonic() - started < 10
     )  # a deadlock waits out the database lock timeout (30 s), then fails open
+
+
+class LockGrantedLate(DatabaseStateStore):
+    """A store whose first step gets the database's write lock `delay` seconds after it was asked for,
+    as SQLite's single writer does while another process writes the event log."""
+
+    def __init__(self, name: str, *, delay: float) -> None:
+        super().__init__(name)
+        self.delays = [delay]
+
+    def _in_own_transaction(self, work):
+        def late(cursor, lock):
+            if self.delays:
+                time.sleep(self.delays.pop())
+            return work(cursor, lock)
+
+        return super()._in_own_transaction(late)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_budget_counts_a_slot_from_when_it_held_the_lock_not_from_when_it_asked():
+    # Counted from the ask, the first call's slot would be 0.3 s old when it went, and the second call
+    # would go 0.2 s after it against a pace of one call per 0.5 s.
+    name = uuid.uuid4().hex[:24]
+    store = LockGrantedLate(name, delay=0.3)
+    budget = SharedBudget(name=name, per_second=2, burst=1, max_wait=5, store=store)
+    budget.acquire()
+    first_went = time.monotonic()
+    budget.acquire()
+    assert time.monotonic() - first_went >= 0.5 - 0.01  # the pace, from below only
+
+
+def test_a_call_waiting_for_the_keys_slot_keeps_its_portals_pace():
+    """The key's budget (2/s) is busy with another portal's call; this portal's (1/s) is free. The first
+    call waits for the key; a second call of the portal, asking 0.6 s later, must still go a whole
+    portal interval after the first went, not after the first was admitted by the portal's budget."""
+    stores: dict[str, InMemoryStateStore] = {}
+    learned = MemoryLearnedStore()
+    learned.update("k:portals", lambda _: LearnedState(rate=1.0, since=time.time()).encode())
+    budget = LearnedBudget(
+        name="k", portal="p", ceiling=2.0, burst=1, max_wait=10,
+        make_store=lambda name: stores.setdefault(name, InMemoryStateStore()), learned=learned,
+    )  # fmt: skip
+    assert budget.rates() == (2.0, 1.0)
+    budget.key_budget.acquire()  # another portal's call: the key's next slot is 0.5 s away
+    went: list[float] = []
+
+    def call(after: float) -> None:
+        time.sleep(after)
+        budget.acquire()
+        went.append(time.monotonic())
+
+    threads = [threading.Thread(target=call, args=(after,)) for after in (0.0, 0.6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(went) == 2
+    assert went[1] - went[0] >= 1.0 - 0.01  # the portal's pace, from below only
