@@ -20,9 +20,10 @@ from pyrate_limiter.buckets import InMemoryStateStore, RedisStateStore
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from botcore.vibe.budget import NoBudget, SharedBudget, budget_for_key, key_digest
+from botcore.vibe.budget import NoBudget, SharedBudget, key_digest
 from botcore.vibe.budget_store import CREATE_TABLE, TABLE, DatabaseStateStore
 from botcore.vibe.errors import VibeBudgetTimeoutError, VibeRateLimitError
+from botcore.vibe.key_budgets import budget_for_key
 from botcore.vibe.learned_budget import LearnedBudget
 from botcore.vibe.learning import LearnedState, MemoryLearnedStore
 
@@ -238,13 +239,18 @@ class LockGrantedLate(DatabaseStateStore):
 def test_a_database_budget_counts_a_slot_from_when_it_held_the_lock_not_from_when_it_asked():
     # Counted from the ask, the first call's slot would be 0.3 s old when it went, and the second call
     # would go 0.2 s after it against a pace of one call per 0.5 s.
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # the table made first: the late lock is the first step's own
+        cursor.execute(CREATE_TABLE)
     name = uuid.uuid4().hex[:24]
     store = LockGrantedLate(name, delay=0.3)
     budget = SharedBudget(name=name, per_second=2, burst=1, max_wait=5, store=store)
     budget.acquire()
     first_went = time.monotonic()
     budget.acquire()
-    assert time.monotonic() - first_went >= 0.5 - 0.01  # the pace, from below only
+    # From below only, less the first call's own commit after its slot was stamped (a loaded machine).
+    assert time.monotonic() - first_went >= 0.5 - 0.1
 
 
 def test_a_call_waiting_for_the_keys_slot_keeps_its_portals_pace():
@@ -273,4 +279,4 @@ def test_a_call_waiting_for_the_keys_slot_keeps_its_portals_pace():
     for thread in threads:
         thread.join(timeout=10)
     assert len(went) == 2
-    assert went[1] - went[0] >= 1.0 - 0.01  # the portal's pace, from below only
+    assert went[1] - went[0] >= 1.0 - 0.1  # the portal's pace, from below only (0.5 before the fix)
