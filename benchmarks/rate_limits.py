@@ -143,7 +143,8 @@ def answered(control: httpx.Client, bots: list[int], texts: set[str]) -> int:
 def learned_rates(app_key: str) -> tuple[float, float, float]:
     """The learned rates (the key's, each portal's) as the backend's processes share them, and the best
     a single portal was measured to get through (what decides whether a portal's 429 cuts the key)."""
-    from botcore.vibe.budget import key_digest, learned_store, resolve_backend
+    from botcore.vibe.budget import key_digest
+    from botcore.vibe.key_budgets import learned_store, resolve_backend
     from botcore.vibe.learning import LearnedState
 
     backend = resolve_backend()

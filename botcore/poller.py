@@ -33,8 +33,9 @@ from botcore import conf, poller_fleet
 from botcore.poller_fleet import BotRow
 from botcore.poller_watched import CYCLE, IDLE, WATCHING, Watched, fields_of, in_seconds, until
 from botcore.services.polling import quiet_interval
-from botcore.vibe.budget import Priority, RequestBudget, budget_for_key, resolve_backend
+from botcore.vibe.budget import Priority, RequestBudget
 from botcore.vibe.errors import VibeAuthError, VibeBudgetTimeoutError, VibeError
+from botcore.vibe.key_budgets import budget_for_key, resolve_backend
 from botcore.vibe.learned_budget import poll_budget_for_key
 from botcore.vibe.watch import WatchAuth, WatchClients, events_waiting
 from ops.heartbeat import beat_poller

@@ -2,7 +2,7 @@
 
 from botcore.vibe.answers import raise_for_response
 from botcore.vibe.attach import Attach, AttachError, GridItem
-from botcore.vibe.budget import NoBudget, Priority, RequestBudget, SharedBudget, budget_for_key
+from botcore.vibe.budget import NoBudget, Priority, RequestBudget, SharedBudget
 from botcore.vibe.client import VibeClient
 from botcore.vibe.errors import (
     VibeApiError,
@@ -40,6 +40,7 @@ from botcore.vibe.events import (
     ReactionChangeEvent,
     UnknownEvent,
 )
+from botcore.vibe.key_budgets import budget_for_key
 from botcore.vibe.keyboards import Keyboard, KeyboardError
 from botcore.vibe.models import (
     Bot,

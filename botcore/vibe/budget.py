@@ -8,16 +8,9 @@ ceiling: the pace is the rate learned from the 429s (learning.py, learned_budget
 
 The budget is pyrate-limiter's GCRA (a leaky bucket kept as one timestamp per key), stepped with the
 rate of the moment: a call waits for its turn, up to `max_wait` seconds, then fails with
-VibeBudgetTimeoutError; a best-effort call never waits (Priority). Where the state lives:
-- Redis, when Django's REDIS_URL is set: pyrate-limiter's RedisStateStore, one small hash per key,
-  updated atomically by a Lua script;
-- the database otherwise (SQLite or PostgreSQL): budget_store.DatabaseStateStore, the same GCRA step
-  inside a short write transaction. pyrate-limiter's own SQLite and Postgres buckets are not used: they
-  bypass Django's DATABASES (the Postgres one needs psycopg_pool), the SQLite one is only safe across
-  processes with the optional filelock package, and the Postgres one refuses instead of waiting whenever
-  two writers meet (LOCK TABLE … NOWAIT) while keeping one row per request;
-- in this process only ("local"), for benchmarks and scripts.
-Keys are never stored: a budget is named by a digest of its key.
+VibeBudgetTimeoutError; a best-effort call never waits (Priority). Where the state lives (Redis, the
+database, or this process) is key_budgets.py's choice; a budget is named by a digest of its key, never
+the key itself.
 
 If the shared store fails (Redis down, database locked past its timeout) the call goes ahead unbudgeted,
 a warning is logged, and the store is left alone for OUTAGE_PAUSE seconds so that every call does not pay
@@ -30,18 +23,13 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 from pyrate_limiter import GCRA, Rate, WallClock
 from pyrate_limiter.abstracts.store import Decision, StateStore
-from pyrate_limiter.buckets import InMemoryStateStore, RedisStateStore
 
-from botcore import conf
-from botcore.vibe.budget_store import DatabaseStateStore
 from botcore.vibe.errors import VibeBudgetTimeoutError
 
 log = logging.getLogger(__name__)
@@ -247,112 +235,3 @@ class SharedBudget:
     def __repr__(self) -> str:
         store = type(self._store).__name__
         return f"SharedBudget(name={self.name!r}, per_second={self.per_second:g}, store={store})"
-
-
-_redis_clients: dict[str, Any] = {}
-_budgets: dict[tuple[Any, ...], RequestBudget] = {}
-_budgets_lock = threading.Lock()
-
-
-def _redis(url: str) -> Any:
-    import redis
-
-    client = _redis_clients.get(url)
-    if client is None:
-        # redis-py's pool notices a fork and reconnects in the child, so one client per URL is enough.
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        # One quick retry at most: a budget that waits on a sick Redis would slow every call down.
-        client = _redis_clients[url] = redis.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 1)
-        )
-    return client
-
-
-def resolve_backend(backend: str | None = None) -> str:
-    """The store the settings ask for: "auto" becomes "redis" with REDIS_URL, else "database"."""
-    backend = (backend or conf.vibe_budget_backend()).lower()
-    if backend == "auto":
-        from django.conf import settings
-
-        if conf.redis_url():
-            return "redis"
-        return "database" if settings.configured else "local"
-    if backend not in ("redis", "database", "local", "off"):
-        raise ValueError(f"unknown VIBE_BUDGET_BACKEND {backend!r}")
-    return backend
-
-
-APP_KEY_PREFIX = "vibe_app_"
-PERSONAL_KEY_PREFIX = "vibe_api_"
-
-
-def budget_for_key(
-    api_key: str,
-    *,
-    portal: str | None = None,
-    per_second: float | None = None,
-    burst: int | None = None,
-    max_wait: float | None = None,
-    backend: str | None = None,
-) -> RequestBudget:
-    """The budget every process shares for `api_key` (and, given, the `portal` the calls act in).
-
-    `per_second` is the ceiling; the pace is the rate learned from the platform's 429s (learned_budget).
-    Arguments left out come from the settings. One budget object per key, portal and configuration
-    per process; a changed setting yields a new one. A personal key acts in its own portal only, so its
-    limit per key and its limit per key and portal are one: it is learned as a key alone, whatever
-    `portal` says (every caller, the client and the poller alike, gets the same budget for it).
-    """
-    if api_key.startswith(PERSONAL_KEY_PREFIX):
-        portal = None
-    from botcore.vibe.learned_budget import LearnedBudget
-
-    per_second = conf.vibe_budget_per_second() if per_second is None else per_second
-    burst = conf.vibe_budget_burst() if burst is None else burst
-    max_wait = conf.vibe_budget_max_wait() if max_wait is None else max_wait
-    backend = resolve_backend(backend)
-    if backend == "off" or per_second <= 0:
-        return NoBudget()
-    digest = key_digest(api_key)
-    portal_digest = key_digest(f"{api_key}:portal:{portal}")[:12] if portal else None
-    redis_url = conf.redis_url() if backend == "redis" else ""
-    cache_key = (backend, redis_url, digest, portal_digest, per_second, burst, max_wait, os.getpid())
-    with _budgets_lock:
-        budget = _budgets.get(cache_key)
-        if budget is None:
-            budget = _budgets[cache_key] = LearnedBudget(
-                name=digest,
-                portal=portal_digest,
-                ceiling=per_second,
-                burst=burst,
-                max_wait=max_wait,
-                make_store=lambda name: _make_store(backend, name, redis_url),
-                learned=learned_store(backend, redis_url),
-            )
-    return budget
-
-
-_memory_learned: dict[str, Any] = {}
-
-
-def learned_store(backend: str, redis_url: str) -> Any:
-    """Where the learned rates of `backend` live (learning.py)."""
-    from botcore.vibe.learning import DatabaseLearnedStore, MemoryLearnedStore, RedisLearnedStore
-
-    if backend == "redis":
-        return RedisLearnedStore(_redis(redis_url))
-    if backend == "database":
-        return DatabaseLearnedStore()
-    return _memory_learned.setdefault(str(os.getpid()), MemoryLearnedStore())
-
-
-def _make_store(backend: str, digest: str, redis_url: str) -> StateStore:
-    if backend == "redis":
-        if not redis_url:
-            raise ValueError("VIBE_BUDGET_BACKEND=redis needs REDIS_URL")
-        return RedisStateStore(_redis(redis_url), key=f"vibe:budget:{digest}")
-    if backend == "database":
-        return DatabaseStateStore(digest)
-    return InMemoryStateStore()

@@ -37,7 +37,7 @@ from typing import Self
 import httpx
 
 from botcore import conf
-from botcore.vibe.budget import APP_KEY_PREFIX, PERSONAL_KEY_PREFIX, RequestBudget, budget_for_key
+from botcore.vibe.budget import RequestBudget
 from botcore.vibe.endpoints.bots import BotEndpoints
 from botcore.vibe.endpoints.chats import ChatEndpoints
 from botcore.vibe.endpoints.commands import CommandEndpoints
@@ -47,6 +47,7 @@ from botcore.vibe.endpoints.interface import InterfaceEndpoints
 from botcore.vibe.endpoints.messages import MessageEndpoints
 from botcore.vibe.endpoints.users import UserEndpoints
 from botcore.vibe.http_clients import make_http_client, shared_http_client
+from botcore.vibe.key_budgets import APP_KEY_PREFIX, PERSONAL_KEY_PREFIX, budget_for_key
 from botcore.vibe.transport import Transport
 
 

@@ -2,9 +2,10 @@
 
 Each call waits its turn in two GCRA budgets (SharedBudget): the key's, at the key's learned rate, and,
 when the client acts in a portal, that portal's, at the learned per-portal rate (with no burst at the
-default VIBE_BUDGET_BURST of 1); then the transport reports the platform's answer (record), which is
-what the rates are learned from (learning.py: which of the two a 429 cuts, and by how much).
-learned_rates() reads them back for metrics and the admin; poll_budget_for_key() is the pacer's share.
+default VIBE_BUDGET_BURST of 1), taking both slots at one moment (acquire_both); then the transport
+reports the platform's answer (record), which is what the rates are learned from (learning.py: which
+of the two a 429 cuts, and by how much). learned_rates() reads them back for metrics and the admin;
+poll_budget_for_key() is the pacer's share.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from botcore.vibe.budget import (
     RequestBudget,
     SharedBudget,
     key_digest,
-    resolve_backend,
     wake_late,
 )
 from botcore.vibe.errors import VibeBudgetTimeoutError
+from botcore.vibe.key_budgets import learned_store, resolve_backend, state_store
 from botcore.vibe.learning import LearnedState, LearnedStore
 
 log = logging.getLogger(__name__)
@@ -248,8 +249,6 @@ def acquire_both(portal: SharedBudget, key: SharedBudget, *, priority: Priority)
 
 def learned_rates(api_key: str, *, backend: str | None = None) -> LearnedRates:
     """The rates learned so far for `api_key` (the ceiling where nothing was learned yet)."""
-    from botcore.vibe.budget import learned_store
-
     backend = resolve_backend(backend)
     ceiling = conf.vibe_budget_per_second()
     if backend == "off" or ceiling <= 0:
@@ -280,7 +279,7 @@ class _PollShare:
 
 def poll_budget_for_key(key_name: str, *, backend: str | None = None) -> RequestBudget:
     """The pacer's budget for polls of `key_name`: BOTCORE_POLL_BUDGET_SHARE of the learned key rate."""
-    from botcore.vibe.budget import NoBudget, _make_store
+    from botcore.vibe.budget import NoBudget
 
     backend = resolve_backend(backend)
     if backend == "off":
@@ -298,7 +297,7 @@ def poll_budget_for_key(key_name: str, *, backend: str | None = None) -> Request
                 log.warning("learned rate unreadable for the pacer (%s)", type(exc).__name__)
         return float(cached["rate"]) * conf.poll_budget_share()
 
-    store = _make_store(backend, digest, redis_url)
+    store = state_store(backend, digest, redis_url)
     return _PollShare(
         SharedBudget(
             name=f"vibe-budget:{digest}",

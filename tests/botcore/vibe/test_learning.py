@@ -13,7 +13,8 @@ from pyrate_limiter.buckets import InMemoryStateStore
 
 from botcore import conf
 from botcore.vibe import Priority, SharedBudget, VibeClient, learned_budget, learning
-from botcore.vibe.budget import key_digest, learned_store
+from botcore.vibe.budget import key_digest
+from botcore.vibe.key_budgets import learned_store
 from botcore.vibe.learned_budget import LearnedBudget, learned_rates, poll_budget_for_key
 from botcore.vibe.learning import BACKOFF, RECOVER_SECONDS, LearnedState, MemoryLearnedStore
 
