@@ -8,7 +8,8 @@
 
 Each phase (the engine: qcluster + poller, or + pacer with --design pacer; then the baseline:
 benchmarks/polling_baseline.py, one asyncio process doing the same poll-store-skill-reply work at the same
-cadence) runs the same script: a settling pause, an idle window (nobody writes), then an active window (each
+cadence) runs the same script: a settling pause, an idle window (nobody writes), the active dialogs opened
+(a first message each, answered before the window starts and reported apart), then an active window (each
 active dialog's user writes every ~--message-every seconds), then a drain until every message is answered or
 --drain-deadline passes. CPU and polls are counted over the same windows; latency runs from the platform
 accepting the user's message to the reply reaching the platform; unanswered messages count as infinitely late.

@@ -16,7 +16,8 @@ sending and waits until every message is answered. Figures per configuration:
   ceiling the backend is allowed.
 After each configuration it prints a trace, every 5 s of the load: the learned rates (the key's / each
 portal's), the requests the platform accepted per second and its 429s in those 5 s.
-Runs on a fresh SQLite database under var/bench-rate/ (or DATABASE_URL/REDIS_URL when set).
+Runs on a fresh SQLite database under var/bench-rate/ (or DATABASE_URL/REDIS_URL when set); the engine's
+warnings and each configuration's platform call log (calls-<mode>-<limit>.jsonl) are kept there too.
 """
 
 from __future__ import annotations
