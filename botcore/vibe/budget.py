@@ -159,10 +159,10 @@ class SharedBudget:
             decision = self._decide(rates)
             if decision.allowed:
                 return True
-            slot_in = (decision.retry_after_ms or 1) / 1000
-            if time.monotonic() + slot_in > deadline:
+            wait = (decision.retry_after_ms or 1) / 1000
+            if time.monotonic() + wait > deadline:
                 return self.give_up(priority)
-            time.sleep(slot_in + wake_late(priority))
+            time.sleep(wait + wake_late(priority))
 
     def deadline(self, priority: Priority) -> float:
         """The monotonic time past which a call of `priority` stops waiting for a slot: a best-effort call
