@@ -1,5 +1,5 @@
 """When the poller first watches each bot: the fleet it starts with is spread over each bot's cadence (an
-active bot within a second), a bot that joins later is watched within a second.
+active bot within a second), a bot that joins later is watched within a second; and the cadence itself.
 
 Started with every first watch within a second, a fleet of idle bots kept that phase for good: every
 cadence, all of them polled in one burst, and the active bots due behind the overdue idle ones waited
@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from botcore.poller import Poller
 from botcore.poller_fleet import BotRow
+from botcore.services.polling import quiet_interval
 
 
 def row(pk: int, *, last_event_at=None) -> BotRow:
@@ -71,3 +72,17 @@ def test_a_held_watch_goes_again_at_once_unless_a_bot_is_overdue_its_key_paused_
 
     poller.stopping = True
     assert not poller._may_watch_again("another key")
+
+
+def test_a_dialogs_next_message_is_seen_within_a_second_and_a_quiet_bot_slows_to_the_slow_bound(settings):
+    """Where the platform does not hold a poll: a user writing again 6-8 s after the bot's last event
+    (the benchmark's dialogs write every 2-6 s) finds the bot polled every second, not every 1.5-2 s."""
+    settings.BOTCORE_POLL_FAST_SECONDS, settings.BOTCORE_POLL_SLOW_SECONDS = 1.0, 15.0
+    now = timezone.now()
+
+    def after(seconds: float) -> float:
+        return quiet_interval(now - timedelta(seconds=seconds), now)
+
+    assert after(0) == after(6) == after(8) == 1.0
+    assert after(40) == 5.0
+    assert after(600) == quiet_interval(None, now) == 15.0
