@@ -186,16 +186,12 @@ class SharedBudget:
 
     def slot_in(self) -> float:
         """Seconds until this budget admits a call (0: now), read without taking the slot."""
-        if self._in_outage():
-            return 0.0
         per_second = self.per_second
-        try:
-            state = cast("tuple[float, ...]", self._store.read(_GCRA, [budget_rate(per_second, self.burst)]))
-        except Exception as exc:  # noqa: BLE001 - the store's own errors, as in acquire
-            self._log_outage(exc)
+        arrival = self._theoretical_arrival_us(per_second)
+        if arrival is None:
             return 0.0
         # GCRA admits while its theoretical arrival time is at most burst - 1 intervals ahead (in µs).
-        allow_at = int(state[0]) - (self.burst - 1) * 1e6 / per_second
+        allow_at = arrival - (self.burst - 1) * 1e6 / per_second
         return max(0.0, (allow_at - time.time() * 1e6) / 1e6)
 
     def take_now(self) -> bool:
@@ -210,15 +206,21 @@ class SharedBudget:
 
     def is_idle(self) -> bool:
         """No call was admitted in the last full interval (so a call now takes no slot another wants)."""
-        if self._in_outage():
-            return True
         per_second = self.per_second
+        arrival = self._theoretical_arrival_us(per_second)
+        return arrival is None or arrival <= time.time() * 1e6 - 1e6 / per_second
+
+    def _theoretical_arrival_us(self, per_second: float) -> int | None:
+        """The GCRA's next slot in µs, read without taking it; None while the store is out (calls then go
+        unbudgeted, as in acquire)."""
+        if self._in_outage():
+            return None
         try:
             state = cast("tuple[float, ...]", self._store.read(_GCRA, [budget_rate(per_second, self.burst)]))
         except Exception as exc:  # noqa: BLE001 - the store's own errors, as in acquire
             self._log_outage(exc)
-            return True
-        return int(state[0]) <= time.time() * 1e6 - 1e6 / per_second  # the GCRA's next slot, in µs
+            return None
+        return int(state[0])
 
     def record(self, *, limited: bool, sent_at: float | None = None) -> None:
         return None
