@@ -177,12 +177,13 @@ class LearnedBudget:
             lambda s: learning.add_successes(s, count=count, now=now, ceiling=ceiling, first_at=first_at),
         )
         if self._portal_name:
-            ended: list[float] = []  # the accepted rate of a window of this portal's that just ended
+            ended: list[float] = []  # this portal's rate over the window that just ended and the one before
 
             def count_mine(state: LearnedState) -> LearnedState:
-                since = state.since
+                since, previous = state.since, state.prev
                 state = learning.count_accepted(state, count=count, now=now, first_at=first_at)
-                ended[:] = [state.prev] if state.since != since else []
+                pair = learning.pair_rate(previous, state.prev) if state.since != since else None
+                ended[:] = [] if pair is None else [pair]
                 return state
 
             self._update(self._portal_name, count_mine)

@@ -5,7 +5,10 @@ may count per portal), and a key's limit is a field its owner sets. So VIBE_BUDG
 ceiling, and the rate the budget paces to is learned, AIMD-style (the way TCP finds a link's capacity):
 - a 429 cuts the rate to BACKOFF times what was getting through when it came: the accepted rate of the
   last WINDOW seconds, or the scope's best of the last BEST_MEMORY seconds if that is higher (a window
-  full of refusals under-reads the limit), never deeper than BACKOFF squared times the rate in force;
+  full of refusals under-reads the limit), never deeper than BACKOFF squared times the rate in force.
+  The best is read over two windows in a row: the platform lets a burst through after a pause (the
+  sandbox a second's worth), which makes one window read up to a fifth over the limit, and a plateau
+  set from it was refused again and again on its way down;
 - each accepted call raises it a little, so that while demand saturates the rate it climbs back to
   PLATEAU times the rate of the last 429 in about RECOVER_SECONDS, and stays there: probing above it
   again only PROBE_AFTER seconds after that 429 (a limit found stays found, and the key's owner may
@@ -75,7 +78,7 @@ class LearnedState:
     count: int = 0  # calls accepted in the current window
     since: float = 0.0  # the current window's start
     prev: float = 0.0  # the previous window's accepted rate
-    best: float = 0.0  # the highest accepted rate of a whole window, within BEST_MEMORY
+    best: float = 0.0  # the highest accepted rate of two whole windows in a row, within BEST_MEMORY
     best_at: float = 0.0
 
     def encode(self) -> str:
@@ -119,17 +122,25 @@ def count_accepted(
     state: LearnedState, *, count: int, now: float, first_at: float | None = None
 ) -> LearnedState:
     """Count `count` calls accepted from `first_at` to `now` in the measuring window (the share of them
-    before the window's start belongs to a window already closed, and is left out); a whole window's
-    rate may be the best."""
+    before the window's start belongs to a window already closed, and is left out); when the window
+    closes, its rate and the previous one's together may be the best (pair_rate)."""
     if first_at is not None and first_at < state.since < now:
         count = round(count * (now - state.since) / (now - first_at))
     state.count += count
     elapsed = now - state.since
     if elapsed >= WINDOW:
+        pair = pair_rate(state.prev, state.count / elapsed)
         state.prev = state.count / elapsed
-        note_best(state, state.prev, now=now)
+        if pair is not None:
+            note_best(state, pair, now=now)
         state.count, state.since = 0, now
     return state
+
+
+def pair_rate(previous: float, latest: float) -> float | None:
+    """The accepted rate of two windows in a row, the evidence a best is made of; None after a first
+    window (which starts with whatever burst the platform allows after a quiet spell)."""
+    return (previous + latest) / 2 if previous else None
 
 
 def raise_rate(state: LearnedState, *, count: int, now: float, ceiling: float) -> LearnedState:

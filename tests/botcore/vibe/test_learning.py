@@ -88,6 +88,20 @@ def test_the_best_window_is_remembered_for_a_while_then_forgotten():
     assert s.best == pytest.approx(2.0)
 
 
+def test_a_burst_let_through_after_a_pause_does_not_read_as_the_limit():
+    """A limit of 2/s that lets a second's worth through at once: a window that starts after a pause gets
+    12 calls through in 5 s. Read alone, that window's 2.4/s set the plateau at 2.28/s, over the limit,
+    and the rate was refused on its way down three times; two windows in a row read 2.2/s at most."""
+    s = state()
+    s = learning.add_successes(s, count=12, now=1005.0, ceiling=CEILING)  # the first window: no evidence
+    assert s.best == 0.0
+    s = learning.add_successes(s, count=10, now=1010.0, ceiling=CEILING)
+    assert s.best == pytest.approx(2.2)
+    s.rate = 2.3  # climbing when refused
+    refused = learning.cut(s, now=1011.0, sent_at=1010.9, basis=learning.measured(s, 1011.0))
+    assert learning.PLATEAU * refused.peak < 2.1
+
+
 def test_a_batch_flushed_across_a_window_start_counts_only_its_share_in_the_new_window():
     """Processes flush their successes up to a couple of seconds late: counted whole in the window that
     has just started, they made a 5 s window hold 7 s of calls, and a portal seem over its limit."""
@@ -377,7 +391,7 @@ def test_the_portals_best_is_the_best_a_single_portal_got_through():
     name = uuid.uuid4().hex[:24]
     with time_machine.travel(1_800_000_000.0, tick=False) as clock:
         budgets = [make_budget(name, store, portal=portal) for portal in ("acme", "globex")]
-        for _second in range(int(learning.WINDOW) + 2):  # acme gets 3 calls through a second, globex 1
+        for _second in range(2 * int(learning.WINDOW) + 2):  # acme gets 3 calls a second through, globex 1
             clock.shift(1)
             for budget, calls in zip(budgets, (3, 1), strict=True):
                 for _ in range(calls):
