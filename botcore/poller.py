@@ -13,7 +13,7 @@ made in one place: the poller sends any failed watch to the cycle, whose failure
 
 Several pollers may run against one database (the lease decides who hands a bot over; a watch
 acknowledges nothing), but each watches every bot: run one, and a second only for availability.
-Every watch spends the key's request budget (polls' share first, as the pacer did) when one is set.
+Every watch spends the key's request budget (botcore/poller_budget.py) when one is set.
 """
 
 from __future__ import annotations
@@ -30,14 +30,12 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from botcore import conf, poller_fleet
+from botcore.poller_budget import WatchBudget
 from botcore.poller_fleet import BotRow
 from botcore.poller_watched import CYCLE, IDLE, WATCHING, Watched, fields_of, in_seconds, until
 from botcore.services.polling import quiet_interval
-from botcore.vibe.budget import Priority, RequestBudget
-from botcore.vibe.errors import VibeAuthError, VibeBudgetTimeoutError, VibeError
-from botcore.vibe.key_budgets import budget_for_key, resolve_backend
-from botcore.vibe.learned_budget import poll_budget_for_key
-from botcore.vibe.watch import WatchAuth, WatchClients, events_waiting
+from botcore.vibe.errors import VibeAuthError, VibeError
+from botcore.vibe.watch import WatchClients, events_waiting
 from ops.heartbeat import beat_poller
 
 log = logging.getLogger(__name__)
@@ -53,13 +51,11 @@ class Poller:
         self._wanted: list[int] = []  # bots to hand to their cycles, oldest first
         self._in_cycle: set[int] = set()  # bots a cycle (or a hand-over) holds: looked at until released
         self._need_auth: set[int] = set()
-        self._paused_keys: dict[str, float] = {}  # budget keys spent this instant
+        self.budget = WatchBudget()
         self._tasks: set[asyncio.Task] = set()
         self.in_flight = 0
         self.platform_holds = False  # the last empty answer was held open (the platform long-polls)
         self._db = ThreadPoolExecutor(1, thread_name_prefix="poller-db")
-        self._budget_thread = ThreadPoolExecutor(1, thread_name_prefix="poller-budget")
-        self.budgeted = conf.vibe_budget_per_second() > 0 and resolve_backend() != "off"
         self._wake = asyncio.Event()
         self._db_wake = asyncio.Event()
         self._fleet_read = False
@@ -101,7 +97,7 @@ class Poller:
                     self._need_auth.add(pk)
                     self._db_wake.set()
                     continue  # scheduled again once the credential is read
-                if self._paused_keys.get(bot.row.key_name, 0) > now:
+                if self.budget.is_paused(bot.row.key_name, now):
                     held_back.append((due, order, pk))
                     continue
                 bot.state = WATCHING
@@ -115,7 +111,7 @@ class Poller:
             if self._heap and self.in_flight < cap:
                 wait = min(wait, max(0.0, self._heap[0][0] - time.monotonic()))
             if held_back:
-                wait = min(wait, max(0.005, min(self._paused_keys.values()) - time.monotonic()))
+                wait = min(wait, max(0.005, self.budget.next_resume() - time.monotonic()))
             self._wake.clear()
             try:
                 async with asyncio.timeout(wait):  # no task per wait, as wait_for makes on Python 3.11
@@ -140,16 +136,11 @@ class Poller:
         """One watch and what follows it; True when the bot is to be watched again at once by the caller."""
         row, auth = bot.row, bot.auth
         assert auth is not None and row.vibe_bot_id is not None
-        loop = asyncio.get_running_loop()
-        budget, sent_at = None, 0.0
-        if self.budgeted:
-            budget = await loop.run_in_executor(self._budget_thread, self._admit, row, auth)
-            sent_at = time.time()  # this watch's own: the budget thread admits others before it answers
-            if budget is None:
-                self._paused_keys[row.key_name] = time.monotonic() + 0.1
-                if bot.generation == generation:
-                    self._schedule(bot, bot.due)  # keeps its place: longest overdue still goes first
-                return False
+        spent = await self.budget.admit(row, auth)
+        if spent is None:  # the key's share is spent for now, and the key paused
+            if bot.generation == generation:
+                self._schedule(bot, bot.due)  # keeps its place: longest overdue still goes first
+            return False
         started = time.monotonic()
         try:
             waiting = await events_waiting(
@@ -157,7 +148,7 @@ class Poller:
                 auth=auth, offset=row.offset, hold=self.hold, connect_timeout=self.http.connect_timeout,
             )  # fmt: skip
         except VibeError as error:
-            self._record(budget, sent_at, limited=getattr(error, "status", None) == 429)
+            self.budget.record(spent, limited=getattr(error, "status", None) == 429)
             if bot.generation != generation or self.bots.get(row.pk) is not bot:
                 return False
             if isinstance(error, VibeAuthError) and bot.refused != auth:
@@ -169,7 +160,7 @@ class Poller:
             log.debug("watch failed bot=%s (%s): handed to its cycle", row.pk, type(error).__name__)
             self._want_cycle(bot)
             return False
-        self._record(budget, sent_at, limited=False)
+        self.budget.record(spent, limited=False)
         if bot.generation != generation or self.bots.get(row.pk) is not bot:
             return False  # handed over (owed work) or dropped meanwhile
         if waiting:
@@ -195,24 +186,7 @@ class Poller:
         the dispatcher saves a task, a heap entry and a wake-up per held watch."""
         now = time.monotonic()
         overdue = bool(self._heap) and self._heap[0][0] <= now
-        return not (self.stopping or overdue or self._paused_keys.get(key_name, 0) > now)
-
-    def _admit(self, row: BotRow, auth: WatchAuth) -> RequestBudget | None:
-        """The polls' share of the key's budget (never waiting), then the key's own turn: the budget the
-        call spent, to learn from its answer; None when the budget is spent for now."""
-        # Named after the key the watch spends, as the pacer names it: a personal key's polls read the rate
-        # learned under that key.
-        if not poll_budget_for_key(auth.api_key).acquire(priority=Priority.POLL):
-            return None
-        budget = budget_for_key(auth.api_key, portal=row.member_id)
-        try:
-            return budget if budget.acquire(priority=Priority.POLL) else None
-        except VibeBudgetTimeoutError:
-            return None
-
-    def _record(self, budget: RequestBudget | None, sent_at: float, *, limited: bool) -> None:
-        if budget is not None:  # learned from on the thread that admitted the call (learned_budget)
-            self._budget_thread.submit(budget.record, limited=limited, sent_at=sent_at)
+        return not (self.stopping or overdue or self.budget.is_paused(key_name, now))
 
     # --- the database side --------------------------------------------------------------------------
     async def _db_loop(self) -> None:
@@ -349,4 +323,4 @@ class Poller:
             await self.http.aclose()
             self._db.submit(connections.close_all)  # this thread's connection, not left to the GC
             self._db.shutdown(wait=True)
-            self._budget_thread.shutdown(wait=True)
+            self.budget.close()

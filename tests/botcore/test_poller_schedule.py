@@ -66,7 +66,7 @@ def test_a_held_watch_goes_again_at_once_unless_a_bot_is_overdue_its_key_paused_
     assert not poller._may_watch_again("key")
     poller._heap.clear()
 
-    poller._paused_keys["key"] = time.monotonic() + 5.0  # the key's poll budget is spent for now
+    poller.budget.paused_until["key"] = time.monotonic() + 5.0  # the key's poll budget is spent for now
     assert not poller._may_watch_again("key")
     assert poller._may_watch_again("another key")
 
