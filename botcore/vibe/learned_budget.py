@@ -178,20 +178,22 @@ class LearnedBudget:
             lambda s: learning.add_successes(s, count=count, now=now, ceiling=ceiling, first_at=first_at),
         )
         if self._portal_name:
-            ended: list[float] = []  # this portal's rate over the window that just ended and the one before
+            # This portal's window that just ended: its rate, and with the window before it.
+            ended: list[tuple[float, float | None]] = []
 
             def count_mine(state: LearnedState) -> LearnedState:
                 since, previous = state.since, state.prev
                 state = learning.count_accepted(state, count=count, now=now, first_at=first_at)
-                pair = learning.pair_rate(previous, state.prev) if state.since != since else None
-                ended[:] = [] if pair is None else [pair]
+                ended[:] = (
+                    [(state.prev, learning.pair_rate(previous, state.prev))] if state.since != since else []
+                )
                 return state
 
             self._update(self._portal_name, count_mine)
 
             def raise_portals(state: LearnedState) -> LearnedState:
-                for rate in ended:  # the portals' best: the best any single portal got through
-                    learning.note_best(state, rate, now=now)
+                for rate, pair in ended:  # the portals' bests: the best any single portal got through
+                    learning.note_best(state, rate, now=now, pair=pair)
                 return learning.raise_rate(state, count=count, now=now, ceiling=ceiling)
 
             self._update(f"{self.name}:portals", raise_portals)

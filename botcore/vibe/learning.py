@@ -4,11 +4,11 @@ The platform's real limit is unknown (10/s per key is hearsay, imbot.v2 says 2/s
 may count per portal), and a key's limit is a field its owner sets. So VIBE_BUDGET_PER_SECOND is only a
 ceiling, and the rate the budget paces to is learned, AIMD-style (the way TCP finds a link's capacity):
 - a 429 cuts the rate to BACKOFF times what was getting through when it came: the accepted rate of the
-  last WINDOW seconds, or the scope's best of the last BEST_MEMORY seconds if that is higher (a window
-  full of refusals under-reads the limit), never deeper than BACKOFF squared times the rate in force.
-  The best is read over two windows in a row: the platform lets a burst through after a pause (the
-  sandbox a second's worth), which makes one window read up to a fifth over the limit, and a plateau
-  set from it was refused again and again on its way down;
+  last WINDOW seconds, or the scope's sustained best of the last BEST_MEMORY seconds if that is higher
+  (a window full of refusals under-reads the limit), never deeper than BACKOFF squared times the rate in
+  force. The sustained best is read over two windows in a row: the platform lets a burst through after a
+  pause (the sandbox a second's worth), which makes one window read up to a fifth over the limit, and a
+  plateau set from one window was refused again and again on its way down;
 - each accepted call raises it a little, so that while demand saturates the rate it climbs back to
   PLATEAU times the rate of the last 429 in about RECOVER_SECONDS, and stays there: probing above it
   again only PROBE_AFTER seconds after that 429 (a limit found stays found, and the key's owner may
@@ -59,7 +59,7 @@ WINDOW = 5.0  # seconds over which an accepted rate is measured
 FLUSH_SECONDS = 1.0
 HOLD_SECONDS = 1.0  # the least time between two cuts
 BEST_MEMORY = 120.0  # seconds a best accepted rate is remembered as evidence of a limit
-_FORMAT = "v2"  # the encoding's version: a state of another version is forgotten (learning restarts)
+_FORMAT = "v3"  # the encoding's version: a state of another version is forgotten (learning restarts)
 
 
 class Scope(enum.Enum):
@@ -78,8 +78,10 @@ class LearnedState:
     count: int = 0  # calls accepted in the current window
     since: float = 0.0  # the current window's start
     prev: float = 0.0  # the previous window's accepted rate
-    best: float = 0.0  # the highest accepted rate of two whole windows in a row, within BEST_MEMORY
+    best: float = 0.0  # the highest accepted rate of a whole window, within BEST_MEMORY (blame's evidence)
     best_at: float = 0.0
+    sustained: float = 0.0  # the highest of two whole windows in a row, within BEST_MEMORY (a cut's floor)
+    sustained_at: float = 0.0
 
     def encode(self) -> str:
         return ",".join([_FORMAT, *(f"{value:.4f}" for value in dataclasses.astuple(self))])
@@ -92,8 +94,8 @@ class LearnedState:
         try:
             if fields[0] != _FORMAT or len(fields) != 1 + len(dataclasses.fields(cls)):
                 raise ValueError("another version")
-            rate, peak, cut_at, hold_until, count, since, prev, best, best_at = map(float, fields[1:])
-            state = cls(rate, peak, cut_at, hold_until, int(count), since, prev, best, best_at)
+            rate, peak, cut_at, hold_until, count, since, prev, *bests = map(float, fields[1:])
+            state = cls(rate, peak, cut_at, hold_until, int(count), since, prev, *bests)
         except (ValueError, TypeError, IndexError):
             return cls(rate=ceiling, since=time.time())
         state.rate = min(state.rate, ceiling)  # a lowered setting applies at once
@@ -111,10 +113,13 @@ def measured(state: LearnedState, now: float) -> float | None:
     return state.count / elapsed if elapsed >= 1.0 and state.count >= 2 else None
 
 
-def note_best(state: LearnedState, rate: float, *, now: float) -> LearnedState:
-    """Keep `rate` as the best seen if it is, or if the best is older than BEST_MEMORY."""
+def note_best(state: LearnedState, rate: float, *, now: float, pair: float | None = None) -> LearnedState:
+    """Keep `rate` (a window's) as the best and `pair` (two windows' in a row) as the sustained best, each
+    if it is the highest seen or the one it would replace is older than BEST_MEMORY."""
     if rate >= state.best or now - state.best_at > BEST_MEMORY:
         state.best, state.best_at = rate, now
+    if pair is not None and (pair >= state.sustained or now - state.sustained_at > BEST_MEMORY):
+        state.sustained, state.sustained_at = pair, now
     return state
 
 
@@ -123,7 +128,7 @@ def count_accepted(
 ) -> LearnedState:
     """Count `count` calls accepted from `first_at` to `now` in the measuring window (the share of them
     before the window's start belongs to a window already closed, and is left out); when the window
-    closes, its rate and the previous one's together may be the best (pair_rate)."""
+    closes, its rate may be the best, and with the previous one's the sustained best (pair_rate)."""
     if first_at is not None and first_at < state.since < now:
         count = round(count * (now - state.since) / (now - first_at))
     state.count += count
@@ -131,14 +136,13 @@ def count_accepted(
     if elapsed >= WINDOW:
         pair = pair_rate(state.prev, state.count / elapsed)
         state.prev = state.count / elapsed
-        if pair is not None:
-            note_best(state, pair, now=now)
+        note_best(state, state.prev, now=now, pair=pair)
         state.count, state.since = 0, now
     return state
 
 
 def pair_rate(previous: float, latest: float) -> float | None:
-    """The accepted rate of two windows in a row, the evidence a best is made of; None after a first
+    """The accepted rate of two windows in a row, what a sustained best is made of; None after a first
     window (which starts with whatever burst the platform allows after a quiet spell)."""
     return (previous + latest) / 2 if previous else None
 
@@ -176,15 +180,17 @@ def blame(*, key: LearnedState, portals: LearnedState | None, now: float, sent_a
 
 
 def cut(state: LearnedState, *, now: float, sent_at: float, basis: float | None) -> LearnedState:
-    """Cut to BACKOFF times what got through: `basis` (the accepted rate), or the best, or the rate.
+    """Cut to BACKOFF times what got through: `basis` (the accepted rate), or the sustained best, or the rate.
 
     A 429 for a call sent before the last cut, or one within the hold, cuts nothing (checked again here:
     two processes may both have been told to cut)."""
     if sent_at < state.cut_at or now < state.hold_until:
         return state
     # A window full of refusals under-reads the limit, and the measure lags a rising demand: the scope's
-    # best is a floor under the limit, and no cut goes more than two steps below the rate in force.
-    start = state.rate if basis is None else min(state.rate, max(basis, state.best, BACKOFF * state.rate))
+    # sustained best is a floor under the limit, and no cut goes more than two steps below the rate in force.
+    start = (
+        state.rate if basis is None else min(state.rate, max(basis, state.sustained, BACKOFF * state.rate))
+    )
     state.peak = start
     state.rate = max(FLOOR, BACKOFF * start)
     state.cut_at = now

@@ -95,10 +95,11 @@ def test_a_burst_let_through_after_a_pause_does_not_read_as_the_limit():
     12 calls through in 5 s. Read alone, that window's 2.4/s set the plateau at 2.28/s, over the limit,
     and the rate was refused on its way down three times; two windows in a row read 2.2/s at most."""
     s = state()
-    s = learning.add_successes(s, count=12, now=1005.0, ceiling=CEILING)  # the first window: no evidence
-    assert s.best == 0.0
+    s = learning.add_successes(s, count=12, now=1005.0, ceiling=CEILING)  # the first window
+    assert s.sustained == 0.0
     s = learning.add_successes(s, count=10, now=1010.0, ceiling=CEILING)
-    assert s.best == pytest.approx(2.2)
+    assert s.best == pytest.approx(2.4)  # evidence that a portal got this much through, for blame
+    assert s.sustained == pytest.approx(2.2)
     s.rate = 2.3  # climbing when refused
     refused = learning.cut(s, now=1011.0, sent_at=1010.9, basis=learning.measured(s, 1011.0))
     assert learning.PLATEAU * refused.peak < 2.1
@@ -410,7 +411,7 @@ def test_a_429_outside_any_portal_cuts_the_key_and_one_already_acted_upon_cuts_n
 
 def test_a_cut_never_goes_below_the_best_that_got_through():
     """Refusals stall the callers, so a window full of them under-reads the limit: the best does not."""
-    cut = learning.cut(state(rate=4.0, best=3.5), now=1001.0, sent_at=1000.5, basis=1.0)
+    cut = learning.cut(state(rate=4.0, sustained=3.5), now=1001.0, sent_at=1000.5, basis=1.0)
     assert cut.rate == pytest.approx(BACKOFF * 3.5)
 
 
