@@ -10,9 +10,6 @@ active dialogs (5 users on each of 5 portals) faster than the limit lets the bot
 sending and waits until every message is answered. Figures per configuration:
 - 429/min: the platform's 429s after the first 30 s (learning), per minute, up to the last answer;
 - answered: messages the bot echoed back / messages sent;
-- fair: the share of the messages sent during the load that were answered before it ended, for the
-  portal served worst / for all portals (a portal whose calls wait behind the others' for good shows
-  here long before it shows in `answered`, which the drain makes whole);
 - used: requests the platform accepted per second from 30 s to the end of the load (demand exceeds the
   limit throughout: messages alone come at 1.3 times it), over the limit usable: the platform's limit
   for the key (per key), or the portals' limits summed (per key+portal), and never more than the 9/s
@@ -135,27 +132,13 @@ def forget_learned(app_key: str) -> None:
                 client.delete(name)
 
 
-def answered(control: httpx.Client, bots: list[int], texts: dict[str, tuple[int, float]]) -> dict[str, float]:
-    """When each of `texts` was first echoed back (the echo skill quotes the text in its answer), by the
-    platform's clock (wall-clock seconds)."""
-    seen: dict[str, float] = {}
+def answered(control: httpx.Client, bots: list[int], texts: set[str]) -> int:
+    """How many of `texts` the bots echoed back (the echo skill quotes the text in its answer)."""
+    seen = set()
     for bot_id in bots:
         for message in control.get(f"/_sandbox/bots/{bot_id}/messages").json()["data"]["messages"]:
-            for text in re.findall(r"rate-[0-9a-f]{10}", message.get("text") or ""):
-                seen[text] = min(seen.get(text, float("inf")), message["dateEpoch"])
-    return {text: at for text, at in seen.items() if text in texts}
-
-
-def fair_shares(
-    sent: dict[str, tuple[int, float]], replies: dict[str, float], load_end: float
-) -> tuple[float, float]:
-    """(the worst portal's, all portals') share of the messages sent during the load answered by its end."""
-    by_bot: dict[int, list[bool]] = {}
-    for text, (bot_id, _sent_at) in sent.items():
-        by_bot.setdefault(bot_id, []).append(replies.get(text, float("inf")) <= load_end)
-    flags = [flag for bot_flags in by_bot.values() for flag in bot_flags]
-    worst = min(sum(bot_flags) / len(bot_flags) for bot_flags in by_bot.values())
-    return worst, sum(flags) / len(flags)
+            seen.update(re.findall(r"rate-[0-9a-f]{10}", message.get("text") or ""))
+    return len(seen & texts)
 
 
 def learned_rates(app_key: str) -> tuple[float, float, float]:
@@ -189,7 +172,7 @@ def run_one(
     forget_learned(app_key)
     usable = min(CEILING, limit if mode == "key" else limit * args.portals)
     rng = random.Random(f"{mode}{limit}")
-    sent: dict[str, tuple[int, float]] = {}  # text: (bot, wall-clock time it was sent)
+    sent: set[str] = set()
     samples: list[tuple[float, int, int]] = []  # (seconds since start, accepted so far, 429s so far)
     learned: list[tuple[float, float, float]] = []
 
@@ -210,19 +193,19 @@ def run_one(
             bot_id, user_id = rng.choice(dialogs)
             text = f"rate-{uuid.uuid4().hex[:10]}"
             control.post("/_sandbox/act/messages", json={"userId": user_id, "botId": bot_id, "text": text})
-            sent[text] = (bot_id, time.time())
+            sent.add(text)
             next_at += interval
         if now >= next_sample:
             sample(started)
             next_sample += 1
         time.sleep(0.01)
-    load_end, load_ended_at = len(samples) - 1, time.time()
+    load_end = len(samples) - 1
     drain_deadline = time.monotonic() + max(90.0, 2 * len(sent) / usable)
-    replies: dict[str, float] = {}
+    done = 0
     while time.monotonic() < drain_deadline:
-        replies = answered(control, bots, sent)
+        done = answered(control, bots, sent)
         sample(started)
-        if len(replies) == len(sent):
+        if done == len(sent):
             break
         time.sleep(2)
     keep_calls(control, since=calls_before, path=Path(args.workdir) / f"calls-{mode}-{limit:g}.jsonl")
@@ -238,8 +221,7 @@ def run_one(
         "429_first_30s": first[2] - samples[0][2],
         "429_per_min": (samples[-1][2] - first[2]) / minutes,
         "sent": len(sent),
-        "answered": len(replies),
-        "fair": fair_shares(sent, replies, load_ended_at),
+        "answered": done,
         "used": used,
         "used_share": used / usable,
         "seconds": samples[-1][0],
@@ -276,9 +258,8 @@ def trace(samples: list[tuple[float, int, int]], learned: list[tuple[float, floa
 def format_row(row: dict) -> str:
     return (
         f"| {row['mode']} | {row['limit']:g}/s | {row['usable']:g}/s | {row['429_first_30s']} | "
-        f"{row['429_per_min']:.2f} | {row['answered']}/{row['sent']} | "
-        f"{row['fair'][0]:.0%} / {row['fair'][1]:.0%} | "
-        f"{row['used']:.2f} | {row['used_share']:.0%} | {row['learned'][0]:.2f} / {row['learned'][1]:.2f} |"
+        f"{row['429_per_min']:.2f} | {row['answered']}/{row['sent']} | {row['used']:.2f} | "
+        f"{row['used_share']:.0%} | {row['learned'][0]:.2f} / {row['learned'][1]:.2f} |"
     )
 
 
@@ -381,9 +362,9 @@ def main() -> None:
         print()
         print(
             "| limit counts per | limit | usable | 429s in first 30 s | 429/min after | answered "
-            "| fair, worst portal / all | used/s | used | learned rate, key / each portal |"
+            "| used/s | used | learned rate, key / each portal |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         for row in rows:
             print(format_row(row))
     finally:
