@@ -52,7 +52,6 @@ class Priority(enum.IntEnum):
 
 # How much later than a reply a call of each priority wakes for the slot they both wait for (seconds).
 PRIORITY_LAG = {Priority.REPLY: 0.0, Priority.POLL: 0.025, Priority.BEST_EFFORT: 0.05}
-POLL_PATIENCE = 1.0  # seconds a poll waits behind replies before it competes with them as an equal
 
 
 def wake_late(priority: Priority) -> float:
@@ -60,15 +59,6 @@ def wake_late(priority: Priority) -> float:
     millisecond, and a reply waiting for the same slot wakes first and takes it, then a poll, then a
     best-effort call."""
     return 0.002 + PRIORITY_LAG[priority]
-
-
-def aged(priority: Priority, waited: float) -> Priority:
-    """The priority a call of `priority` waits with once it has waited `waited` seconds: a poll that has
-    waited POLL_PATIENCE goes as a reply. While the budget is short for longer than that, the replies of
-    the portals being answered would otherwise take every slot, and the poll that brings another portal's
-    messages in would wait until the shortage ended: at 1/s per key with five portals writing, one portal
-    went unanswered for 110 s while its watch and its cycle's fetch timed out in turn."""
-    return Priority.REPLY if priority is Priority.POLL and waited >= POLL_PATIENCE else priority
 
 
 class RequestBudget(Protocol):
@@ -111,11 +101,11 @@ class SharedBudget:
 
     `per_second` may be a function, read at each call: the learned rate (learning.py) moves.
     Priorities: a reply takes the next free slot; a poll that has to wait wakes a little later than a
-    reply waiting for the same slot, which then goes first, until the poll has waited POLL_PATIENCE (the
-    poller also keeps polls to a share of the rate); a best-effort call wakes later still, and waits at
-    most one interval: when the budget is short (demand exceeds the rate, so replies and polls wait for
-    every slot) it never gets one and is skipped, and when the budget only happens to be busy it goes a
-    moment late. No priority bursts past the pace: a platform limit of 1/s admits no burst at all.
+    reply waiting for the same slot, which then goes first (the poller also keeps polls to a share of the
+    rate); a best-effort call wakes later still, and waits at most one interval: when the budget is short
+    (demand exceeds the rate, so replies and polls wait for every slot) it never gets one and is skipped,
+    and when the budget only happens to be busy it goes a moment late. No priority bursts past the pace: a
+    platform limit of 1/s admits no burst at all.
     """
 
     def __init__(
@@ -164,7 +154,6 @@ class SharedBudget:
     def _acquire(self, priority: Priority) -> bool:
         per_second = self.per_second
         rates = [budget_rate(per_second, self.burst)]
-        started = time.monotonic()
         deadline = self.deadline(priority)
         while True:
             decision = self._decide(rates)
@@ -173,7 +162,7 @@ class SharedBudget:
             wait = (decision.retry_after_ms or 1) / 1000
             if time.monotonic() + wait > deadline:
                 return self.give_up(priority)
-            time.sleep(wait + wake_late(aged(priority, time.monotonic() - started)))
+            time.sleep(wait + wake_late(priority))
 
     def deadline(self, priority: Priority) -> float:
         """The monotonic time past which a call of `priority` stops waiting for a slot: a best-effort call

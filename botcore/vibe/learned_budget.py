@@ -25,7 +25,6 @@ from botcore.vibe.budget import (
     Priority,
     RequestBudget,
     SharedBudget,
-    aged,
     key_digest,
     wake_late,
 )
@@ -237,19 +236,18 @@ def acquire_both(portal: SharedBudget, key: SharedBudget, *, priority: Priority)
     of 1/s that admits no burst refuses it). So the portal's slot is only looked at until it is free, the
     key's waited for, and the portal's taken without waiting: if another call of the portal took it in the
     meantime, the key's slot goes unused and the call waits again."""
-    started = time.monotonic()
     deadline = portal.deadline(priority)
     while True:
         wait = portal.slot_in()
         if wait <= 0:
-            if not key.acquire(priority=aged(priority, time.monotonic() - started)):
+            if not key.acquire(priority=priority):
                 return False  # a best-effort call the key's budget is short for
             if portal.take_now():
                 return True
             wait = portal.slot_in()
         if time.monotonic() + wait > deadline:
             return portal.give_up(priority)
-        time.sleep(wait + wake_late(aged(priority, time.monotonic() - started)))
+        time.sleep(wait + wake_late(priority))
 
 
 def learned_rates(api_key: str, *, backend: str | None = None) -> LearnedRates:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
@@ -14,7 +13,6 @@ from pyrate_limiter.buckets import InMemoryStateStore
 
 from botcore import conf
 from botcore.vibe import Priority, SharedBudget, VibeClient, learned_budget, learning
-from botcore.vibe import budget as budget_module
 from botcore.vibe.budget import key_digest
 from botcore.vibe.key_budgets import learned_store
 from botcore.vibe.learned_budget import LearnedBudget, learned_rates, poll_budget_for_key
@@ -226,32 +224,6 @@ def first_wait(priority: Priority, monkeypatch) -> float:
 
 def test_a_poll_waiting_for_the_same_slot_as_a_reply_lets_the_reply_go_first(monkeypatch):
     assert first_wait(Priority.POLL, monkeypatch) > first_wait(Priority.REPLY, monkeypatch)
-
-
-def test_a_poll_behind_replies_that_never_stop_still_gets_a_slot():
-    """Replies of busy portals keep the budget short; a poll that brings another portal's messages in
-    waits behind them for POLL_PATIENCE, then competes as an equal, instead of waiting out max_wait (which
-    left one portal unanswered for 110 s of a benchmark while four others were served)."""
-    budget = SharedBudget(name="p", per_second=20, burst=1, max_wait=4, store=InMemoryStateStore())
-    stop = threading.Event()
-
-    def keep_replying() -> None:
-        while not stop.is_set():
-            budget.acquire(priority=Priority.REPLY)
-
-    repliers = [threading.Thread(target=keep_replying) for _ in range(3)]
-    for replier in repliers:
-        replier.start()
-    try:
-        time.sleep(0.2)  # the replies are waiting for every slot
-        started = time.monotonic()
-        assert budget.acquire(priority=Priority.POLL) is True  # raised VibeBudgetTimeoutError after 4 s
-        waited = time.monotonic() - started
-    finally:
-        stop.set()
-        for replier in repliers:
-            replier.join()
-    assert waited >= budget_module.POLL_PATIENCE * 0.9  # the replies went first meanwhile
 
 
 def recording_client(budget, *, status: int = 200) -> tuple[VibeClient, list[httpx.Request]]:
