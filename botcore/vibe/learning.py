@@ -10,10 +10,9 @@ ceiling, and the rate the budget paces to is learned, AIMD-style (the way TCP fi
   pause (the sandbox a second's worth), which makes one window read up to a fifth over the limit, and a
   plateau set from one window was refused again and again on its way down;
 - each accepted call raises it a little, so that while demand saturates the rate it climbs back to
-  PLATEAU times the rate the last cut started from (at most what got through) in about RECOVER_SECONDS,
-  and stays there: probing above it again only PROBE_AFTER seconds after that 429 (a limit found stays
-  found, and the key's owner may still raise it), so a limit costs one 429 per probe, not one every
-  minute and a half;
+  PLATEAU times the rate of the last 429 in about RECOVER_SECONDS, and stays there: probing above it
+  again only PROBE_AFTER seconds after that 429 (a limit found stays found, and the key's owner may
+  still raise it), so a limit costs one 429 per probe, not one every minute and a half;
 - one cut per hold: a 429 for a call sent before the last cut of either rate, or within HOLD_SECONDS of
   it, is the excess already acted upon, so a burst of refusals costs one step, not a cascade of them
   before the lower rate has had time to show.
@@ -73,7 +72,7 @@ class LearnedState:
     """One scope's learned rate and the measurements it is cut from. Times are wall-clock seconds."""
 
     rate: float
-    peak: float = 0.0  # the last cut's start, or what got through if less: the climb aims back near it
+    peak: float = 0.0  # the rate the last cut started from: the climb aims back near it
     cut_at: float = 0.0
     hold_until: float = 0.0  # no further cut before this
     count: int = 0  # calls accepted in the current window
@@ -189,11 +188,10 @@ def cut(state: LearnedState, *, now: float, sent_at: float, basis: float | None)
         return state
     # A window full of refusals under-reads the limit, and the measure lags a rising demand: the scope's
     # sustained best is a floor under the limit, and no cut goes more than two steps below the rate in force.
-    got_through = None if basis is None else max(basis, state.sustained)
-    start = state.rate if got_through is None else min(state.rate, max(got_through, BACKOFF * state.rate))
-    # The climb aims back near what got through, not near where this cut had to stop: cut from far above
-    # the limit, that stop was above it too (a limit of 2/s cut at 2.8/s set a plateau of 2.13/s).
-    state.peak = start if got_through is None else min(start, got_through)
+    start = (
+        state.rate if basis is None else min(state.rate, max(basis, state.sustained, BACKOFF * state.rate))
+    )
+    state.peak = start
     state.rate = max(FLOOR, BACKOFF * start)
     state.cut_at = now
     state.hold_until = now + HOLD_SECONDS

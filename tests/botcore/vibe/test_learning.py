@@ -103,16 +103,6 @@ def test_a_burst_let_through_after_a_pause_does_not_read_as_the_limit():
     assert learning.PLATEAU * refused.peak < 2.1
 
 
-def test_a_cut_from_far_above_the_limit_climbs_back_only_to_what_got_through():
-    """Refused at 2.8/s while 2/s got through: the cut may stop at 0.8 x 2.8 (never two steps deeper at
-    once), but the climb after it aims at the 2/s, not at 2.24/s (a plateau of 2.13/s, refused again)."""
-    s = learning.cut(state(rate=2.8, sustained=1.9), now=1001.0, sent_at=1000.5, basis=2.0)
-    assert s.rate == pytest.approx(BACKOFF * BACKOFF * 2.8)
-    for second in range(1, 121):  # two minutes of saturated demand at the rate in force
-        s = learning.raise_rate(s, count=max(1, round(s.rate)), now=1001.0 + second, ceiling=CEILING)
-    assert s.rate == pytest.approx(learning.PLATEAU * 2.0)
-
-
 def test_a_batch_flushed_across_a_window_start_counts_only_its_share_in_the_new_window():
     """Processes flush their successes up to a couple of seconds late: counted whole in the window that
     has just started, they made a 5 s window hold 7 s of calls, and a portal seem over its limit."""
