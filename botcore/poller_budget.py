@@ -37,6 +37,10 @@ class WatchBudget:
     def __init__(self) -> None:
         self.enabled = conf.vibe_budget_per_second() > 0 and resolve_backend() != "off"
         self.paused_until: dict[str, float] = {}  # key name: time.monotonic() its share may be asked again
+        # One poll share per key, kept as the pacer keeps its own: built afresh for each watch, a share
+        # read the learned rate from the store on every watch, and on the in-process backend ("local")
+        # had a store of its own each time, so it never said no.
+        self._poll_shares: dict[str, RequestBudget] = {}
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="poller-budget")
 
     async def admit(self, row: BotRow, auth: WatchAuth) -> Spent | None:
@@ -53,7 +57,10 @@ class WatchBudget:
     def _acquire(self, row: BotRow, auth: WatchAuth) -> RequestBudget | None:
         # Named after the key the watch spends, as the pacer names it: a personal key's polls read the rate
         # learned under that key.
-        if not poll_budget_for_key(auth.api_key).acquire(priority=Priority.POLL):
+        share = self._poll_shares.get(auth.api_key)
+        if share is None:
+            share = self._poll_shares[auth.api_key] = poll_budget_for_key(auth.api_key)
+        if not share.acquire(priority=Priority.POLL):
             return None
         budget = budget_for_key(auth.api_key, portal=row.member_id)
         try:
