@@ -33,6 +33,9 @@ class Spent:
     sent_at: float
 
 
+UNBUDGETED = Spent(budget=None, sent_at=0.0)  # every watch where no budget is set: nothing to allocate
+
+
 class WatchBudget:
     def __init__(self) -> None:
         self.enabled = conf.vibe_budget_per_second() > 0 and resolve_backend() != "off"
@@ -46,7 +49,7 @@ class WatchBudget:
     async def admit(self, row: BotRow, auth: WatchAuth) -> Spent | None:
         """The budget a watch of `row` spends; None, and its key paused, when the key's share is spent."""
         if not self.enabled:
-            return Spent(budget=None, sent_at=0.0)
+            return UNBUDGETED
         loop = asyncio.get_running_loop()
         budget = await loop.run_in_executor(self._thread, self._acquire, row, auth)
         if budget is None:
