@@ -97,7 +97,7 @@ class Poller:
                     self._need_auth.add(pk)
                     self._db_wake.set()
                     continue  # scheduled again once the credential is read
-                if self.budget.is_paused(bot.row.key_name, now):
+                if self.budget.is_paused(bot.row, now):
                     held_back.append((due, order, pk))
                     continue
                 bot.state = WATCHING
@@ -111,7 +111,7 @@ class Poller:
             if self._heap and self.in_flight < cap:
                 wait = min(wait, max(0.0, self._heap[0][0] - time.monotonic()))
             if held_back:
-                wait = min(wait, max(0.005, self.budget.next_resume() - time.monotonic()))
+                wait = min(wait, max(0.005, self.budget.next_resume(now) - time.monotonic()))
             self._wake.clear()
             try:
                 async with asyncio.timeout(wait):  # no task per wait, as wait_for makes on Python 3.11
@@ -137,7 +137,7 @@ class Poller:
         row, auth = bot.row, bot.auth
         assert auth is not None and row.vibe_bot_id is not None
         spent = await self.budget.admit(row, auth)
-        if spent is None:  # the key's share is spent for now, and the key paused
+        if spent is None:  # no slot free for now: the key or the portal is paused
             if bot.generation == generation:
                 self._schedule(bot, bot.due)  # keeps its place: longest overdue still goes first
             return False
@@ -170,7 +170,7 @@ class Poller:
         if self.hold:
             self.platform_holds = held
         if held:
-            if self._may_watch_again(row.key_name):
+            if self._may_watch_again(row):
                 return True
             self._schedule(bot, time.monotonic())
         else:
@@ -180,13 +180,13 @@ class Poller:
             )
         return False
 
-    def _may_watch_again(self, key_name: str) -> bool:
+    def _may_watch_again(self, row: BotRow) -> bool:
         """Whether a bot due again now may skip the queue: yes unless the poller stops, another bot is
-        overdue (the dispatcher serves the longest overdue first), or the bot's key is paused. Skipping
-        the dispatcher saves a task, a heap entry and a wake-up per held watch."""
+        overdue (the dispatcher serves the longest overdue first), or the bot's key or portal is paused.
+        Skipping the dispatcher saves a task, a heap entry and a wake-up per held watch."""
         now = time.monotonic()
         overdue = bool(self._heap) and self._heap[0][0] <= now
-        return not (self.stopping or overdue or self.budget.is_paused(key_name, now))
+        return not (self.stopping or overdue or self.budget.is_paused(row, now))
 
     # --- the database side --------------------------------------------------------------------------
     async def _db_loop(self) -> None:

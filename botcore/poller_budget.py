@@ -1,9 +1,11 @@
-"""The poller's watches spend their key's request budget: admitted on the budget's own thread, the platform's
-answer told back to learn from, and a key whose share is spent for the moment paused, so the dispatcher
-serves other keys meanwhile instead of asking again in a tight loop.
+"""The poller's watches spend their key's request budget without ever waiting for it: a watch is admitted
+on the budget's own thread, the platform's answer told back to learn from, and where the budget has no
+slot free this instant the portal (or the whole key) is paused until its slot comes, so the dispatcher
+serves other portals and keys meanwhile.
 
-The same rule as the pacer's: the polls' share of the key's learned rate first (never waiting), then the
-key's own turn, at poll priority.
+The same rule as the pacer's: the polls' share of the key's learned rate first, then the key's own turn
+(and the portal's, where the limit may count per portal), at poll priority: a pause ends a little after
+the slot, so a reply waiting in a cycle for the same slot takes it first.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from botcore import conf
 from botcore.poller_fleet import BotRow
-from botcore.vibe.budget import Priority, RequestBudget
-from botcore.vibe.errors import VibeBudgetTimeoutError
+from botcore.vibe.budget import Priority, RequestBudget, wake_late
 from botcore.vibe.key_budgets import budget_for_key, resolve_backend
-from botcore.vibe.learned_budget import poll_budget_for_key
+from botcore.vibe.learned_budget import LearnedBudget, PollShare, poll_budget_for_key
 from botcore.vibe.watch import WatchAuth
 
-PAUSE_SECONDS = 0.1  # a key refused a watch is not asked again sooner
+# A pause is never longer: the learned rate may rise meanwhile, and a slot read a moment ago may have come.
+MAX_PAUSE_SECONDS = 1.0
+MIN_PAUSE_SECONDS = 0.005  # a slot "now" that was not free after all is not asked for again at once
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,52 +39,79 @@ class Spent:
 UNBUDGETED = Spent(budget=None, sent_at=0.0)  # every watch where no budget is set: nothing to allocate
 
 
+@dataclasses.dataclass(frozen=True)
+class _Pause:
+    """A watch refused: its key's polls (portal None) or only its portal's wait `seconds`."""
+
+    portal: str | None
+    seconds: float
+
+
 class WatchBudget:
     def __init__(self) -> None:
         self.enabled = conf.vibe_budget_per_second() > 0 and resolve_backend() != "off"
-        self.paused_until: dict[str, float] = {}  # key name: time.monotonic() its share may be asked again
+        # (key name, portal or None for the whole key): the time.monotonic() its watches may go again.
+        self.paused_until: dict[tuple[str, str | None], float] = {}
         # One poll share per key, kept as the pacer keeps its own: built afresh for each watch, a share
         # read the learned rate from the store on every watch, and on the in-process backend ("local")
         # had a store of its own each time, so it never said no.
-        self._poll_shares: dict[str, RequestBudget] = {}
+        self._poll_shares: dict[str, PollShare] = {}
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="poller-budget")
 
     async def admit(self, row: BotRow, auth: WatchAuth) -> Spent | None:
-        """The budget a watch of `row` spends; None, and its key paused, when the key's share is spent."""
+        """The budget a watch of `row` spends; None when no slot is free now (its portal or key paused)."""
         if not self.enabled:
             return UNBUDGETED
         loop = asyncio.get_running_loop()
-        budget = await loop.run_in_executor(self._thread, self._acquire, row, auth)
-        if budget is None:
-            self.paused_until[row.key_name] = time.monotonic() + PAUSE_SECONDS
+        taken = await loop.run_in_executor(self._thread, self._take, row, auth)
+        if isinstance(taken, _Pause):
+            seconds = min(MAX_PAUSE_SECONDS, max(MIN_PAUSE_SECONDS, taken.seconds + wake_late(Priority.POLL)))
+            self.paused_until[(row.key_name, taken.portal)] = time.monotonic() + seconds
             return None
-        return Spent(budget=budget, sent_at=time.time())
+        return Spent(budget=taken, sent_at=time.time())
 
-    def _acquire(self, row: BotRow, auth: WatchAuth) -> RequestBudget | None:
+    def _take(self, row: BotRow, auth: WatchAuth) -> RequestBudget | _Pause:
+        """The slots of a watch of `row` taken at this instant, or how long to pause and what; never waits:
+        waiting here, for one portal's slot, held every other watch of the poller back."""
         # Named after the key the watch spends, as the pacer names it: a personal key's polls read the rate
         # learned under that key.
         share = self._poll_shares.get(auth.api_key)
         if share is None:
-            share = self._poll_shares[auth.api_key] = poll_budget_for_key(auth.api_key)
-        if not share.acquire(priority=Priority.POLL):
-            return None
+            made = poll_budget_for_key(auth.api_key)
+            assert isinstance(made, PollShare), "the budget is on (self.enabled)"
+            share = self._poll_shares[auth.api_key] = made
         budget = budget_for_key(auth.api_key, portal=row.member_id)
-        try:
-            return budget if budget.acquire(priority=Priority.POLL) else None
-        except VibeBudgetTimeoutError:
-            return None
+        if not isinstance(budget, LearnedBudget):
+            return budget  # no budget after all (a setting changed): nothing to wait for
+        portal_wait, key_wait = budget.slot_in()
+        if portal_wait > 0:
+            return _Pause(portal=row.member_id, seconds=portal_wait)
+        if key_wait > 0:
+            return _Pause(portal=None, seconds=key_wait)
+        if not share.acquire(priority=Priority.POLL):
+            return _Pause(portal=None, seconds=share.slot_in())
+        if not budget.take_now():  # another process took the slot in the meantime
+            return _Pause(portal=None, seconds=0.0)
+        return budget
 
     def record(self, spent: Spent, *, limited: bool) -> None:
         """Tell the platform's answer (a 429 or not) to the budget, on the thread that admitted the call."""
         if spent.budget is not None:
             self._thread.submit(spent.budget.record, limited=limited, sent_at=spent.sent_at)
 
-    def is_paused(self, key_name: str, now: float) -> bool:
-        return self.paused_until.get(key_name, 0.0) > now
+    def is_paused(self, row: BotRow, now: float) -> bool:
+        """Whether a watch of `row` waits: its key's polls paused, or its portal's."""
+        paused = self.paused_until
+        return (
+            paused.get((row.key_name, None), 0.0) > now
+            or paused.get((row.key_name, row.member_id), 0.0) > now
+        )
 
-    def next_resume(self) -> float:
-        """The time.monotonic() the first paused key may be asked again."""
-        return min(self.paused_until.values(), default=0.0)
+    def next_resume(self, now: float) -> float:
+        """The time.monotonic() the first key or portal paused at `now` may be asked again (pauses over by
+        then are forgotten)."""
+        self.paused_until = {scope: end for scope, end in self.paused_until.items() if end > now}
+        return min(self.paused_until.values(), default=now)
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)

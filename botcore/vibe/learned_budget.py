@@ -22,8 +22,8 @@ from pyrate_limiter.abstracts.store import StateStore
 from botcore import conf
 from botcore.vibe import learning
 from botcore.vibe.budget import (
+    NoBudget,
     Priority,
-    RequestBudget,
     SharedBudget,
     key_digest,
     wake_late,
@@ -114,6 +114,22 @@ class LearnedBudget:
         if admitted:
             self._thread.sent_at = time.time()
         return admitted
+
+    def slot_in(self) -> tuple[float, float]:
+        """Seconds until the portal's budget and the key's each admit a call (0: now), read without taking
+        either slot (the portal's is 0 outside a portal)."""
+        portal = self.portal_budget.slot_in() if self.portal_budget is not None else 0.0
+        return portal, self.key_budget.slot_in()
+
+    def take_now(self) -> bool:
+        """Both slots at this instant, or False without waiting: for a caller that never waits (the
+        poller's watches; its other bots go meanwhile). The portal's slot is only looked at before the
+        key's is taken, as in acquire_both."""
+        if self.portal_budget is not None and self.portal_budget.slot_in() > 0:
+            return False
+        if not self.key_budget.take_now():
+            return False
+        return self.portal_budget is None or self.portal_budget.take_now()
 
     def _room_for_best_effort(self) -> bool:
         """Where a limit was learned, a best-effort call goes only into an idle budget: the platform's limit
@@ -263,12 +279,16 @@ def learned_rates(api_key: str, *, backend: str | None = None) -> LearnedRates:
     return LearnedRates(key=key, per_portal=per_portal, ceiling=ceiling)
 
 
-class _PollShare:
+class PollShare:
     """The polls' budget: a share of the key's learned rate, spent at poll priority, never waiting: False
     when the share is spent right now (the poller and the pacer then try another key, or this one later)."""
 
     def __init__(self, budget: SharedBudget) -> None:
         self.budget = budget
+
+    def slot_in(self) -> float:
+        """Seconds until the share admits a poll (0: now)."""
+        return self.budget.slot_in()
 
     def acquire(self, *, priority: Priority = Priority.POLL) -> bool:
         try:
@@ -280,10 +300,8 @@ class _PollShare:
         return None
 
 
-def poll_budget_for_key(key_name: str, *, backend: str | None = None) -> RequestBudget:
+def poll_budget_for_key(key_name: str, *, backend: str | None = None) -> PollShare | NoBudget:
     """The pacer's budget for polls of `key_name`: BOTCORE_POLL_BUDGET_SHARE of the learned key rate."""
-    from botcore.vibe.budget import NoBudget
-
     backend = resolve_backend(backend)
     if backend == "off":
         return NoBudget()
@@ -301,7 +319,7 @@ def poll_budget_for_key(key_name: str, *, backend: str | None = None) -> Request
         return float(cached["rate"]) * conf.poll_budget_share()
 
     store = state_store(backend, digest, redis_url)
-    return _PollShare(
+    return PollShare(
         SharedBudget(
             name=f"vibe-budget:{digest}",
             per_second=rate,

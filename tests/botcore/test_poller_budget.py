@@ -1,4 +1,5 @@
-"""The poller's watches spend their key's poll share: one share per key, kept between watches."""
+"""The poller's watches spend their key's budget without waiting for it: one poll share per key, kept
+between watches, and a portal whose slot is not free paused alone."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ from django.utils import timezone
 
 from botcore.poller_budget import WatchBudget
 from botcore.poller_fleet import BotRow
+from botcore.vibe.budget import key_digest
+from botcore.vibe.key_budgets import learned_store
+from botcore.vibe.learning import LearnedState
 from botcore.vibe.watch import WatchAuth
 
 
-def row(pk: int) -> BotRow:
+def row(pk: int, portal: str | None = None) -> BotRow:
     return BotRow(
-        pk=pk, vibe_bot_id=pk, active=True, member_id=f"m{pk}", key_name="key", credential_kind="session",
+        pk=pk, vibe_bot_id=pk, active=True, member_id=portal or f"m{pk}", key_name="key",
+        credential_kind="session",
         offset=0, next_poll_at=timezone.now(), leased=False, backoff_until=None, last_event_at=None,
     )  # fmt: skip
 
@@ -36,4 +41,34 @@ def test_back_to_back_watches_of_one_key_share_its_poll_share(settings):
     finally:
         budget.close()
     assert first is not None
-    assert second is None and budget.is_paused("key", 0.0)
+    assert second is None and budget.is_paused(row(2), 0.0)
+
+
+def test_a_watch_whose_portal_has_no_slot_pauses_that_portal_and_holds_no_other_back(settings):
+    """The portals' learned rate is 0.2/s: a second watch in portal A has its slot 5 s away. It is refused
+    at once, portal A alone paused, and portal B's watch goes. Waiting for A's slot on the budget's one
+    thread, the poller held every other portal's watch back meanwhile (a portal unwatched for a minute
+    and more under a limit of 1/s per key), and a wait past VIBE_BUDGET_MAX_WAIT paused the whole key."""
+    settings.VIBE_BUDGET_BACKEND = "local"
+    settings.VIBE_BUDGET_PER_SECOND = 1000.0
+    settings.VIBE_BUDGET_MAX_WAIT = 1.0
+    settings.BOTCORE_POLL_BUDGET_SHARE = 1.0
+    auth = WatchAuth(api_key=f"vibe_app_{uuid.uuid4().hex}", session_token="s")
+    slow = LearnedState(rate=0.2, peak=0.25).encode()
+    learned_store("local", "").update(f"{key_digest(auth.api_key)}:portals", lambda old: slow)
+    budget = WatchBudget()
+
+    async def watches() -> list[object]:
+        first = await budget.admit(row(1, "A"), auth)
+        await asyncio.sleep(0.01)  # the key's own slot (1 ms at 1,000/s) is free again
+        again, other = await asyncio.gather(budget.admit(row(2, "A"), auth), budget.admit(row(3, "B"), auth))
+        return [first, again, other]
+
+    try:
+        first, again, other = asyncio.run(watches())
+    finally:
+        budget.close()
+    assert first is not None and other is not None
+    assert again is None
+    assert budget.is_paused(row(2, "A"), 0.0)
+    assert not budget.is_paused(row(3, "B"), 0.0)

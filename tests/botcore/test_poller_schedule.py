@@ -7,6 +7,7 @@ cadence, all of them polled in one burst, and the active bots due behind the ove
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import timedelta
 
@@ -56,22 +57,30 @@ def test_a_bot_that_joins_the_fleet_later_is_watched_within_a_second(settings):
     assert max(first_watch_in(poller, pk, started) for pk in range(2, 52)) <= 1.0 + 0.5
 
 
-def test_a_held_watch_goes_again_at_once_unless_a_bot_is_overdue_its_key_paused_or_the_poller_stops():
+def test_a_held_watch_goes_again_at_once_unless_a_bot_is_overdue_its_budget_paused_or_the_poller_stops():
     """An empty answer the platform held is followed by the next watch from the same task (no task, heap
     entry or dispatcher wake-up per watch), but never ahead of a bot that is overdue, whose turn it is."""
     poller = Poller(hold=25)
-    assert poller._may_watch_again("key")
+    mine, other_key, other_portal = row(1), row(2), row(3)
+    other_key = dataclasses.replace(other_key, key_name="another key")
+    other_portal = dataclasses.replace(other_portal, member_id="another portal")
+    assert poller._may_watch_again(mine)
 
     poller._heap.append((time.monotonic() - 1.0, 0, 99))  # another bot waiting for its turn
-    assert not poller._may_watch_again("key")
+    assert not poller._may_watch_again(mine)
     poller._heap.clear()
 
-    poller.budget.paused_until["key"] = time.monotonic() + 5.0  # the key's poll budget is spent for now
-    assert not poller._may_watch_again("key")
-    assert poller._may_watch_again("another key")
+    poller.budget.paused_until[(mine.key_name, None)] = time.monotonic() + 5.0  # the key's polls wait
+    assert not poller._may_watch_again(mine) and not poller._may_watch_again(other_portal)
+    assert poller._may_watch_again(other_key)
+    poller.budget.paused_until.clear()
+
+    poller.budget.paused_until[(mine.key_name, mine.member_id)] = time.monotonic() + 5.0  # its portal's wait
+    assert not poller._may_watch_again(mine)
+    assert poller._may_watch_again(other_portal)
 
     poller.stopping = True
-    assert not poller._may_watch_again("another key")
+    assert not poller._may_watch_again(other_key)
 
 
 def test_a_dialogs_next_message_is_seen_within_a_second_and_a_quiet_bot_slows_to_the_slow_bound(settings):
