@@ -142,6 +142,31 @@ def test_the_climb_stays_under_the_last_429_until_it_is_time_to_probe_again():
     assert probing.rate > 4.0
 
 
+def test_a_429_well_into_the_climb_sets_the_next_plateau_a_step_lower():
+    """A cut's evidence over-read the limit (a burst let through after a pause): limit 2/s, plateau
+    0.95 x 2.376 = 2.26. Refused at 2.19 on the way there, the climb aimed at 0.95 x 2.19 = 2.08, still
+    over, and was refused again a minute later; it now stops a step lower, under the limit."""
+    cut = learning.cut(state(rate=2.97), now=1000.0, sent_at=999.0, basis=2.0)  # the two-step floor: 2.376
+    climbing = saturate(LearnedState(**vars(cut)), seconds=int(RECOVER_SECONDS * 0.7), start=1000.0)
+    refused_at, refused_rate = 1000.0 + RECOVER_SECONDS, climbing.rate
+    assert 2.1 < refused_rate < learning.PLATEAU * 2.376
+    again = learning.cut(climbing, now=refused_at, sent_at=refused_at - 0.5, basis=2.1)
+    settled = saturate(LearnedState(**vars(again)), seconds=int(RECOVER_SECONDS) + 5, start=refused_at + 1)
+    assert settled.rate == pytest.approx(learning.PLATEAU**2 * refused_rate, rel=0.01)
+    assert settled.rate < 2.0
+
+
+def test_a_429_early_in_the_climb_keeps_the_usual_plateau():
+    """Refused just after a cut (a descent while the limit is being found): the next climb aims at PLATEAU
+    times the refused rate, as ever."""
+    cut = learning.cut(state(rate=4.0), now=1000.0, sent_at=999.0, basis=None)
+    climbing = saturate(LearnedState(**vars(cut)), seconds=3, start=1000.0)
+    refused_rate = climbing.rate
+    assert refused_rate < learning.CLIMBED * 4.0
+    again = learning.cut(climbing, now=1005.0, sent_at=1004.5, basis=None)
+    assert again.peak == pytest.approx(refused_rate)
+
+
 def test_the_rate_never_rises_above_the_ceiling():
     assert saturate(state(rate=CEILING - 0.01, peak=CEILING), seconds=600).rate == CEILING
 
