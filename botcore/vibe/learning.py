@@ -11,7 +11,7 @@ ceiling, and the rate the budget paces to is learned, AIMD-style (the way TCP fi
   plateau set from one window was refused again and again on its way down;
 - each accepted call raises it a little, so that while demand saturates the rate it climbs back to
   PLATEAU times the rate of the last 429 in about RECOVER_SECONDS (PLATEAU squared where that 429 came
-  halfway or more up the climb the cut before set: that climb's plateau was over the limit), and stays
+  halfway or more through the climb the cut before set: that climb's plateau was over the limit), and stays
   there: probing above it
   again only PROBE_AFTER seconds after that 429 (a limit found stays found, and the key's owner may
   still raise it), so a limit costs one 429 per probe, not one every minute and a half;
@@ -55,12 +55,15 @@ from typing import Any, Protocol
 BACKOFF = 0.8
 PLATEAU = 0.95  # of the rate of the last 429: where the climb after a cut stops
 RECOVER_SECONDS = 30.0  # from BACKOFF to PLATEAU times that rate while demand saturates the budget
-CLIMBED = (BACKOFF + PLATEAU) / 2  # of the last cut's peak: a 429 past here says its plateau is too high
 PROBE_AFTER = 300.0  # seconds after a cut before the rate climbs past the plateau again
 FLOOR = 0.2  # requests/s: never learn a rate so low that a bot stops answering altogether
 WINDOW = 5.0  # seconds over which an accepted rate is measured
 FLUSH_SECONDS = 1.0
 HOLD_SECONDS = 1.0  # the least time between two cuts
+# A 429 this long after the last cut, or longer, comes well into the climb back (not in the descent that
+# finds a limit, cut after cut): that climb's plateau is too high. Time, not the rate: the portals' rate
+# climbs with every portal's calls, several times faster than the key's.
+CLIMBED_AFTER = RECOVER_SECONDS / 2
 BEST_MEMORY = 120.0  # seconds a best accepted rate is remembered as evidence of a limit
 _FORMAT = "v3"  # the encoding's version: a state of another version is forgotten (learning restarts)
 
@@ -197,7 +200,7 @@ def cut(state: LearnedState, *, now: float, sent_at: float, basis: float | None)
     # Refused well into the climb back to the plateau the last cut set (not in a descent, not probing past
     # it): that plateau is over the limit (its evidence over-read it: a burst let through after a pause),
     # so this climb stops a step lower. Aimed at PLATEAU times the refused rate, it was refused again.
-    climbed = state.peak > 0 and now - state.cut_at < PROBE_AFTER and state.rate >= CLIMBED * state.peak
+    climbed = state.peak > 0 and CLIMBED_AFTER <= now - state.cut_at < PROBE_AFTER
     state.peak = PLATEAU * start if climbed else start
     state.rate = max(FLOOR, BACKOFF * start)
     state.cut_at = now

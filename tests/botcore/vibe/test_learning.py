@@ -162,7 +162,6 @@ def test_a_429_early_in_the_climb_keeps_the_usual_plateau():
     cut = learning.cut(state(rate=4.0), now=1000.0, sent_at=999.0, basis=None)
     climbing = saturate(LearnedState(**vars(cut)), seconds=3, start=1000.0)
     refused_rate = climbing.rate
-    assert refused_rate < learning.CLIMBED * 4.0
     again = learning.cut(climbing, now=1005.0, sent_at=1004.5, basis=None)
     assert again.peak == pytest.approx(refused_rate)
 
