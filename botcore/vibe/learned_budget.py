@@ -219,15 +219,16 @@ class LearnedBudget:
         now = time.time()
         key = self._read(self.name)
         portals = self._read(f"{self.name}:portals") if self._portal_name else None
-        scope = learning.blame(key=key, portals=portals, now=now, sent_at=sent_at)
+        # The refused portal's own accepted rate: blame's evidence, and the portals' cut's basis.
+        mine = learning.measured(self._read(self._portal_name), now) if self._portal_name else None
+        scope = learning.blame(key=key, portals=portals, now=now, sent_at=sent_at, portal_rate=mine)
         if scope is learning.Scope.KEY:
             basis = learning.measured(key, now)
             key = self._update(self.name, lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=basis))
         elif scope is learning.Scope.PORTALS:
             assert self._portal_name is not None
-            basis = learning.measured(self._read(self._portal_name), now)  # the refused portal's own rate
             portals = self._update(
-                f"{self.name}:portals", lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=basis)
+                f"{self.name}:portals", lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=mine)
             )
         else:
             return  # an excess already acted upon

@@ -31,7 +31,9 @@ rate has been seen to let through, which is a floor under its limit:
 - the portals' rate first, as long as it is above BACKOFF times the best any single portal got through
   (cutting it is then nearly free where the limit is the key's: no portal was sending that fast);
 - the key's once the portals' rate is down there: a limit per portal would not refuse a portal below
-  the rate a portal got through just before, a limit on the key would.
+  the rate a portal got through just before, a limit on the key would;
+- the key's, too, once it has been cut and climbed past what it sustained lately, when the refused
+  portal sent well under the portals' pace (key_outgrew).
 A 429 outside any portal cuts the key (a personal key acts in one portal only and is learned as a key
 alone). Cutting the key on each portal's refusal, as this module once did, spiralled it down to a
 fraction of the portals' summed limit. The price of going portals first: where the limit is the key's
@@ -172,17 +174,34 @@ def add_successes(
     return raise_rate(counted, count=count, now=now, ceiling=ceiling)
 
 
-def blame(*, key: LearnedState, portals: LearnedState | None, now: float, sent_at: float) -> Scope | None:
+def blame(
+    *,
+    key: LearnedState,
+    portals: LearnedState | None,
+    now: float,
+    sent_at: float,
+    portal_rate: float | None = None,
+) -> Scope | None:
     """Which rate a 429 for a call sent at `sent_at` cuts (module doc); None: the excess is already met.
 
     `portals` is the portals' state (its best: the best a single portal got through), None outside a
-    portal."""
+    portal; `portal_rate` the refused portal's own accepted rate lately, where measured."""
     scopes = [key] if portals is None else [key, portals]
     if any(sent_at < scope.cut_at or now < scope.hold_until for scope in scopes):
         return None
     if portals is None or portals.rate <= max(FLOOR, BACKOFF * portals.best):
         return Scope.KEY
+    if key_outgrew(key, now) and portal_rate is not None and portal_rate < BACKOFF * portals.rate:
+        return Scope.KEY
     return Scope.PORTALS
+
+
+def key_outgrew(key: LearnedState, now: float) -> bool:
+    """The key's rate, once cut (its limit is being learned), has climbed past the most it has sustained
+    lately. A 429 then, for a portal well under its own pace, is the key's: a limit per portal refuses a
+    portal near its pace, and the portals' rate cut in its stead (portals first) cost a 429 of its own."""
+    fresh = key.sustained > 0 and now - key.sustained_at <= BEST_MEMORY
+    return key.peak > 0 and fresh and key.rate > key.sustained
 
 
 def cut(state: LearnedState, *, now: float, sent_at: float, basis: float | None) -> LearnedState:

@@ -396,6 +396,29 @@ def test_a_429_once_the_portals_rate_is_down_to_what_a_portal_got_through_cuts_o
     assert rates == (pytest.approx(BACKOFF * 5.0), 1.5)  # 5/s: what the key got through
 
 
+def test_a_429_once_the_key_climbed_past_what_it_sustained_cuts_the_key_not_a_portal_well_under_its_pace():
+    """Limit 2/s per key: the key, cut before, climbed to 2.23/s past the 2.1/s it sustained; a portal
+    sending 0.4/s, far under the portals' 0.95/s, is refused. Portals first, the portals' rate was cut
+    (0.95 was just over 0.8 x the best window of 1.18) and the key refused again 5 s later."""
+    now = 2000.0
+    key = LearnedState(
+        rate=2.23, peak=2.38, cut_at=now - 35, since=now - 2, sustained=2.1, sustained_at=now - 8
+    )
+    portals = LearnedState(rate=0.95, peak=1.0, cut_at=now - 40, since=now - 2, best=1.18, best_at=now - 30)
+    assert learning.blame(key=key, portals=portals, now=now, sent_at=now - 0.1, portal_rate=0.4) is (
+        learning.Scope.KEY
+    )
+    # A portal refused near its own pace is the portals' (a limit per portal refuses there) ...
+    assert learning.blame(key=key, portals=portals, now=now, sent_at=now - 0.1, portal_rate=0.9) is (
+        learning.Scope.PORTALS
+    )
+    # ... and so is any refusal while the key was never cut (a limit per portal leaves the key alone).
+    never_cut = LearnedState(rate=9.0, since=now - 2, sustained=4.8, sustained_at=now - 8)
+    assert learning.blame(key=never_cut, portals=portals, now=now, sent_at=now - 0.1, portal_rate=0.4) is (
+        learning.Scope.PORTALS
+    )
+
+
 def test_a_429_outside_any_portal_cuts_the_key_and_one_already_acted_upon_cuts_nothing():
     key = state(rate=4.0)
     assert learning.blame(key=key, portals=None, now=1002.0, sent_at=1001.9) is learning.Scope.KEY
