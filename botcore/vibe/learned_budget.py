@@ -123,10 +123,8 @@ class LearnedBudget:
 
     def take_now(self) -> bool:
         """Both slots at this instant, or False without waiting: for a caller that never waits (the
-        poller's watches; its other bots go meanwhile). The portal's slot is only looked at before the
-        key's is taken, as in acquire_both."""
-        if self.portal_budget is not None and self.portal_budget.slot_in() > 0:
-            return False
+        poller's watches; its other bots go meanwhile) and has just read both free with slot_in(), so the
+        portal's slot is not read a second time before the key's is taken (one store call less a watch)."""
         if not self.key_budget.take_now():
             return False
         return self.portal_budget is None or self.portal_budget.take_now()

@@ -11,10 +11,10 @@ ceiling, and the rate the budget paces to is learned, AIMD-style (the way TCP fi
   plateau set from one window was refused again and again on its way down;
 - each accepted call raises it a little, so that while demand saturates the rate it climbs back to
   PLATEAU times the rate of the last 429 in about RECOVER_SECONDS (PLATEAU squared where that 429 came
-  halfway or more through the climb the cut before set: that climb's plateau was over the limit), and stays
-  there: probing above it
-  again only PROBE_AFTER seconds after that 429 (a limit found stays found, and the key's owner may
-  still raise it), so a limit costs one 429 per probe, not one every minute and a half;
+  CLIMBED_AFTER or more into the climb the cut before set: that climb's plateau was over the limit), and
+  stays there: probing above it again only PROBE_AFTER seconds after that 429 (a limit found stays
+  found, and the key's owner may still raise it), so a limit costs one 429 per probe, not one every
+  minute and a half;
 - one cut per hold: a 429 for a call sent before the last cut of either rate, or within HOLD_SECONDS of
   it, is the excess already acted upon, so a burst of refusals costs one step, not a cascade of them
   before the lower rate has had time to show.
