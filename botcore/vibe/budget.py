@@ -152,11 +152,11 @@ class SharedBudget:
         )  # a sync store decides at once
 
     def _acquire(self, priority: Priority) -> bool:
-        per_second = self.per_second
-        rates = [budget_rate(per_second, self.burst)]
         deadline = self.deadline(priority)
         while True:
-            decision = self._decide(rates)
+            # The rate read again at every try: a 429 may cut it while this call waits, and a slot taken
+            # at the rate read when the wait began would space the next call at that old rate.
+            decision = self._decide([budget_rate(self.per_second, self.burst)])
             if decision.allowed:
                 return True
             wait = (decision.retry_after_ms or 1) / 1000
@@ -193,6 +193,26 @@ class SharedBudget:
         # GCRA admits while its theoretical arrival time is at most burst - 1 intervals ahead (in µs).
         allow_at = arrival - (self.burst - 1) * 1e6 / per_second
         return max(0.0, (allow_at - time.time() * 1e6) / 1e6)
+
+    def defer(self, seconds: float) -> None:
+        """Admit no call before `seconds` from now (unless the next slot is later already): the platform
+        refused a call, its bucket is full, and the slot the rate before the cut had spaced would be
+        refused too. GCRA keeps one arrival time, so a step taken at the current arrival time, with an
+        interval of the distance to the target, moves it there. A call that takes a slot between the read
+        and that step makes the step fail, and the next slot stays where the old rate put it (no worse
+        than without the deferral)."""
+        if self._in_outage():
+            return
+        per_second = self.per_second
+        try:
+            arrival_us = int(self._store.read(_GCRA, [budget_rate(per_second, self.burst)])[0])
+            at_ms = max(-(-arrival_us // 1000), _CLOCK.now())
+            # GCRA admits while its arrival time is at most burst - 1 intervals ahead.
+            target_ms = _CLOCK.now() + round(1000 * (seconds + (self.burst - 1) / per_second))
+            if target_ms > at_ms:
+                self._store.check(_GCRA, [Rate(1, target_ms - at_ms, burst=1)], at_ms, 1)
+        except Exception as exc:  # noqa: BLE001 - the store's own errors, as in acquire
+            self._log_outage(exc)
 
     def take_now(self) -> bool:
         """This instant's slot, or False without waiting for one."""

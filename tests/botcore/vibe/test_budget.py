@@ -280,3 +280,67 @@ def test_a_call_waiting_for_the_keys_slot_keeps_its_portals_pace():
         thread.join(timeout=10)
     assert len(went) == 2
     assert went[1] - went[0] >= 1.0 - 0.1  # the portal's pace, from below only (0.5 before the fix)
+
+
+def test_a_call_waiting_when_the_rate_is_cut_takes_its_slot_at_the_cut_rate():
+    """A worker waits for the key's slot at 10/s; meanwhile a 429 cuts the rate to 1/s. The slot it
+    takes must be spaced at the new rate: taken at the rate it read when it began to wait, the call after
+    it went a tenth of a second later, and the platform refused it (the cascade of cuts that overshot a
+    limit of 1/s down to 0.75)."""
+    rate = {"now": 10.0}
+    budget = SharedBudget(
+        name="cut", per_second=lambda: rate["now"], burst=1, max_wait=5, store=InMemoryStateStore()
+    )
+    budget.acquire()
+    went: list[float] = []
+    waiting = threading.Thread(target=lambda: (budget.acquire(), went.append(time.monotonic())))
+    waiting.start()
+    time.sleep(0.02)  # the worker is waiting for the slot 0.1 s after the first call
+    rate["now"] = 1.0
+    waiting.join(timeout=5)
+    budget.acquire()
+    went.append(time.monotonic())
+    assert went[1] - went[0] >= 1.0 - 0.1  # from below only (0.1 s before the fix)
+
+
+@pytest.mark.parametrize("portal", [None, "p"], ids=["key", "portal"])
+def test_a_429_that_cuts_a_rate_puts_that_budgets_next_slot_a_whole_new_interval_away(portal):
+    """The platform refused a call: its bucket is full. The next call of the scope cut (the key's, or the
+    portal's) waits a whole interval at the cut rate, not the slot the old rate had already spaced."""
+    stores: dict[str, InMemoryStateStore] = {}
+    learned = MemoryLearnedStore()
+    scope = "k:portals" if portal else "k"
+    learned.update(scope, lambda _: LearnedState(rate=1.0, since=time.time()).encode())
+    budget = LearnedBudget(
+        name="k", portal=portal, ceiling=10.0, burst=1, max_wait=10,
+        make_store=lambda name: stores.setdefault(name, InMemoryStateStore()), learned=learned,
+    )  # fmt: skip
+    budget.acquire()
+    refused_at = time.monotonic()
+    budget.record(limited=True)
+    cut = budget.rates()[1 if portal else 0]
+    assert cut == pytest.approx(0.8)
+    budget.acquire()
+    assert time.monotonic() - refused_at >= 1 / cut - 0.1  # 1.25 s; 1.0 s (the old slot) before the fix
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("store", ["memory", "redis", "database", "redis-burst"])
+def test_defer_moves_the_next_slot_in_every_store_and_never_earlier(store):
+    name = uuid.uuid4().hex[:24]
+    make = {
+        "memory": InMemoryStateStore,
+        "redis": lambda: redis_store(name),
+        "redis-burst": lambda: redis_store(name),
+        "database": lambda: DatabaseStateStore(name),
+    }[store]
+    burst = 3 if store == "redis-burst" else 1
+    budget = SharedBudget(name=name, per_second=4, burst=burst, max_wait=5, store=make())
+    for _ in range(burst):
+        budget.acquire()  # the burst spent: the next slot is a quarter of a second away
+    asked = time.monotonic()
+    budget.defer(0.8)
+    budget.defer(0.1)  # earlier than the slot already set: changes nothing
+    assert budget.slot_in() >= 0.8 - 0.1
+    budget.acquire()
+    assert time.monotonic() - asked >= 0.8 - 0.05  # from below only (0.25 s without the deferral)
