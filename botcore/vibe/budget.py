@@ -201,11 +201,11 @@ class SharedBudget:
         interval of the distance to the target, moves it there. A call that takes a slot between the read
         and that step makes the step fail, and the next slot stays where the old rate put it (no worse
         than without the deferral)."""
-        if self._in_outage():
-            return
         per_second = self.per_second
+        arrival_us = self._theoretical_arrival_us(per_second)
+        if arrival_us is None:
+            return  # the store is out: calls go unbudgeted anyway
         try:
-            arrival_us = int(self._store.read(_GCRA, [budget_rate(per_second, self.burst)])[0])
             at_ms = max(-(-arrival_us // 1000), _CLOCK.now())
             # GCRA admits while its arrival time is at most burst - 1 intervals ahead.
             target_ms = _CLOCK.now() + round(1000 * (seconds + (self.burst - 1) / per_second))
