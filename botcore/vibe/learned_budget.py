@@ -4,7 +4,8 @@ Each call waits its turn in two GCRA budgets (SharedBudget): the key's, at the k
 when the client acts in a portal, that portal's, at the learned per-portal rate (with no burst at the
 default VIBE_BUDGET_BURST of 1), taking both slots at one moment (acquire_both); then the transport
 reports the platform's answer (record), which is what the rates are learned from (learning.py: which
-of the two a 429 cuts, and by how much). learned_rates() reads them back for metrics and the admin;
+of the two a 429 cuts, and by how much; the budget cut then admits its next call a whole interval at
+the new rate later, SharedBudget.defer). learned_rates() reads them back for metrics and the admin;
 poll_budget_for_key() is the pacer's share.
 """
 
