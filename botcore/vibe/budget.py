@@ -206,9 +206,10 @@ class SharedBudget:
         if arrival_us is None:
             return  # the store is out: calls go unbudgeted anyway
         try:
-            at_ms = max(-(-arrival_us // 1000), _CLOCK.now())
+            now_ms = _CLOCK.now()
+            at_ms = max(-(-arrival_us // 1000), now_ms)
             # GCRA admits while its arrival time is at most burst - 1 intervals ahead.
-            target_ms = _CLOCK.now() + round(1000 * (seconds + (self.burst - 1) / per_second))
+            target_ms = now_ms + round(1000 * (seconds + (self.burst - 1) / per_second))
             if target_ms > at_ms:
                 self._store.check(_GCRA, [Rate(1, target_ms - at_ms, burst=1)], at_ms, 1)
         except Exception as exc:  # noqa: BLE001 - the store's own errors, as in acquire

@@ -224,17 +224,17 @@ class LearnedBudget:
         if scope is learning.Scope.KEY:
             basis = learning.measured(key, now)
             key = self._update(self.name, lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=basis))
-            self._cached_at = 0.0  # the deferral reads the cut rate, not this process's copy
-            self.key_budget.defer(1.0 / key.rate)
+            cut_budget, cut_rate = self.key_budget, key.rate
         elif scope is learning.Scope.PORTALS:
             assert self._portal_name is not None and self.portal_budget is not None
             portals = self._update(
                 f"{self.name}:portals", lambda s: learning.cut(s, now=now, sent_at=sent_at, basis=mine)
             )
-            self._cached_at = 0.0  # the deferral reads the cut rate, not this process's copy
-            self.portal_budget.defer(1.0 / portals.rate)
+            cut_budget, cut_rate = self.portal_budget, portals.rate
         else:
             return  # an excess already acted upon
+        self._cached_at = 0.0  # the deferral reads the cut rate, not this process's copy
+        cut_budget.defer(1.0 / cut_rate)
         log.info(
             "429 for budget %s cut the %s rate: learned %.2f/s for the key, %s for each portal",
             self.name,
