@@ -63,6 +63,7 @@ class LearnedBudget:
         self.ceiling = ceiling
         self._learned = learned
         self._portal_name = f"{name}:p:{portal}" if portal else None
+        self._caller = learning.caller_id(portal) if portal else 0.0
         self._cached_at = 0.0
         self._rates = (ceiling, ceiling)
         self.key_budget = SharedBudget(
@@ -94,9 +95,10 @@ class LearnedBudget:
         if now - self._cached_at >= CACHE_SECONDS:
             self._cached_at = now
             try:
+                portals = self._read(f"{self.name}:portals") if self._portal_name else None
                 self._rates = (
                     self._read(self.name).rate,
-                    self._read(f"{self.name}:portals").rate if self._portal_name else self.ceiling,
+                    learning.pace(portals, caller=self._caller, now=time.time()) if portals else self.ceiling,
                 )
             except Exception as exc:  # noqa: BLE001 - a store outage leaves the last rates in force
                 log.warning("learned rates of %s unreadable (%s)", self.name, type(exc).__name__)
@@ -183,8 +185,14 @@ class LearnedBudget:
             return
         now, ceiling = time.time(), self.ceiling
         if not measure:
-            for name in (self.name, f"{self.name}:portals") if self._portal_name else (self.name,):
-                self._update(name, lambda s: learning.raise_rate(s, count=count, now=now, ceiling=ceiling))
+            self._update(self.name, lambda s: learning.raise_rate(s, count=count, now=now, ceiling=ceiling))
+            if self._portal_name:
+                self._update(
+                    f"{self.name}:portals",
+                    lambda s: learning.raise_rate(
+                        s, count=count, now=now, ceiling=ceiling, caller=self._caller
+                    ),
+                )
             self._cached_at = 0.0
             return
         self._update(
@@ -208,7 +216,7 @@ class LearnedBudget:
             def raise_portals(state: LearnedState) -> LearnedState:
                 for rate, pair in ended:  # the portals' bests: the best any single portal got through
                     learning.note_best(state, rate, now=now, pair=pair)
-                return learning.raise_rate(state, count=count, now=now, ceiling=ceiling)
+                return learning.raise_rate(state, count=count, now=now, ceiling=ceiling, caller=self._caller)
 
             self._update(f"{self.name}:portals", raise_portals)
         self._cached_at = 0.0

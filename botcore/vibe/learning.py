@@ -15,6 +15,18 @@ ceiling, and the rate the budget paces to is learned, AIMD-style (the way TCP fi
   stays there: probing above it again only PROBE_AFTER seconds after that 429 (a limit found stays
   found, and the key's owner may still raise it), so a limit costs one 429 per probe, not one every
   minute and a half;
+- except after a cut with no evidence of its own: at the end of a descent every window in sight holds
+  refusals and the waits they cost, the accepted rate reads far under the limit (0.70/s for a limit of
+  1/s per portal), and the cut falls back on its two-step floor (BACKOFF times the refused rate). A
+  plateau set from that sat a fifth under the limit until PROBE_AFTER. Such a cut is marked tentative:
+  the climb after it goes on past the plateau, at the same additive pace, to the next 429, and that 429,
+  measured over windows the climb kept clean, sets the plateau (without the step down for a 429 well
+  into a climb: there was no plateau to over-read). A limit found this way costs one 429 more, once;
+- past the plateau, one caller at a time climbs (the portals' rate: one portal, the prober; the others
+  hold at the plateau): every portal sending at the one rate they share reached the limit together, and a
+  probe cost a 429 per portal within the same second (five for five portals). The prober is the first
+  portal whose calls would raise the rate past the plateau, until a cut, or until it has been quiet for
+  PROBER_LAPSE seconds (another portal then takes over);
 - one cut per hold: a 429 for a call sent before the last cut of either rate, or within HOLD_SECONDS of
   it, is the excess already acted upon, so a burst of refusals costs one step, not a cascade of them
   before the lower rate has had time to show.
@@ -49,6 +61,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -67,7 +80,8 @@ HOLD_SECONDS = 1.0  # the least time between two cuts
 # climbs with every portal's calls, several times faster than the key's.
 CLIMBED_AFTER = RECOVER_SECONDS / 2
 BEST_MEMORY = 120.0  # seconds a best accepted rate is remembered as evidence of a limit
-_FORMAT = "v3"  # the encoding's version: a state of another version is forgotten (learning restarts)
+PROBER_LAPSE = 5.0  # seconds without a success from the prober before another caller probes in its stead
+_FORMAT = "v5"  # the encoding's version: a state of another version is forgotten (learning restarts)
 
 
 class Scope(enum.Enum):
@@ -90,6 +104,9 @@ class LearnedState:
     best_at: float = 0.0
     sustained: float = 0.0  # the highest of two whole windows in a row, within BEST_MEMORY (a cut's floor)
     sustained_at: float = 0.0
+    tentative: bool = False  # the last cut had no evidence of its own: the climb after it sets no plateau
+    prober: float = 0.0  # the caller (caller_id) climbing past the plateau, 0 for none
+    prober_at: float = 0.0  # its last success
 
     def encode(self) -> str:
         return ",".join([_FORMAT, *(f"{value:.4f}" for value in dataclasses.astuple(self))])
@@ -102,8 +119,11 @@ class LearnedState:
         try:
             if fields[0] != _FORMAT or len(fields) != 1 + len(dataclasses.fields(cls)):
                 raise ValueError("another version")
-            rate, peak, cut_at, hold_until, count, since, prev, *bests = map(float, fields[1:])
-            state = cls(rate, peak, cut_at, hold_until, int(count), since, prev, *bests)
+            values: dict[str, Any] = {
+                field.name: float(value)
+                for field, value in zip(dataclasses.fields(cls), fields[1:], strict=True)
+            }
+            state = cls(**values | {"count": int(values["count"]), "tentative": bool(values["tentative"])})
         except (ValueError, TypeError, IndexError):
             return cls(rate=ceiling, since=time.time())
         state.rate = min(state.rate, ceiling)  # a lowered setting applies at once
@@ -155,15 +175,40 @@ def pair_rate(previous: float, latest: float) -> float | None:
     return (previous + latest) / 2 if previous else None
 
 
-def raise_rate(state: LearnedState, *, count: int, now: float, ceiling: float) -> LearnedState:
-    """Raise the rate for `count` accepted calls: to the plateau, then past it only after PROBE_AFTER."""
+def raise_rate(
+    state: LearnedState, *, count: int, now: float, ceiling: float, caller: float = 0.0
+) -> LearnedState:
+    """Raise the rate for `count` accepted calls of `caller` (caller_id; 0: the scope's only caller): to the
+    plateau, then past it only after PROBE_AFTER (or at once, after a tentative cut), by one caller."""
     if not state.peak:
         state.rate = ceiling  # never refused: nothing to climb back to
         return state
     slope = (PLATEAU - BACKOFF) * max(state.peak, FLOOR) / RECOVER_SECONDS  # requests/s gained per second
-    top = ceiling if now - state.cut_at >= PROBE_AFTER else max(state.rate, PLATEAU * state.peak)
-    state.rate = min(ceiling, top, state.rate + slope * count / max(state.rate, FLOOR))
+    probing = state.tentative or now - state.cut_at >= PROBE_AFTER
+    top = ceiling if probing else max(state.rate, PLATEAU * state.peak)
+    raised = min(ceiling, top, state.rate + slope * count / max(state.rate, FLOOR))
+    if caller and raised > PLATEAU * state.peak:
+        if state.prober not in (0.0, caller) and now - state.prober_at < PROBER_LAPSE:
+            return state  # another caller is probing: this one holds at the plateau (pace)
+        state.prober, state.prober_at = caller, now
+    state.rate = raised
     return state
+
+
+def pace(state: LearnedState, *, caller: float, now: float) -> float:
+    """The rate `caller` sends at: the scope's, but only the prober (or a caller taking over from a prober
+    that went quiet) goes past the plateau."""
+    plateau = PLATEAU * state.peak
+    if not state.peak or state.rate <= plateau or state.prober == caller:
+        return state.rate
+    if now - state.prober_at >= PROBER_LAPSE:
+        return state.rate
+    return plateau
+
+
+def caller_id(name: str) -> float:
+    """A short number naming a caller (a portal) in the shared state; never 0, exact in the encoding."""
+    return float(int.from_bytes(hashlib.blake2b(name.encode(), digest_size=3).digest(), "big") + 1)
 
 
 def add_successes(
@@ -213,13 +258,20 @@ def cut(state: LearnedState, *, now: float, sent_at: float, basis: float | None)
         return state
     # A window full of refusals under-reads the limit, and the measure lags a rising demand: the scope's
     # sustained best is a floor under the limit, and no cut goes more than two steps below the rate in force.
-    start = (
-        state.rate if basis is None else min(state.rate, max(basis, state.sustained, BACKOFF * state.rate))
-    )
+    # The climb after a tentative cut, refused past where a plateau would have stopped it, has found the
+    # limit: its windows, kept clean and after no pause, are evidence, the best whole one too (the sustained
+    # best lags a climb as fast as the portals' rate: 0.86/s for a refusal at 0.96/s); and this cut is not
+    # tentative again (one probe, not a cycle).
+    probed = state.tentative and state.rate > PLATEAU * state.peak
+    evidence = None if basis is None else max(basis, state.sustained, state.best if probed else 0.0)
+    two_steps = BACKOFF * state.rate
+    start = state.rate if evidence is None else min(state.rate, max(evidence, two_steps))
     # Refused well into the climb back to the plateau the last cut set (not in a descent, not probing past
     # it): that plateau is over the limit (its evidence over-read it: a burst let through after a pause),
     # so this climb stops a step lower. Aimed at PLATEAU times the refused rate, it was refused again.
-    climbed = state.peak > 0 and CLIMBED_AFTER <= now - state.cut_at < PROBE_AFTER
+    climbed = state.peak > 0 and not state.tentative and CLIMBED_AFTER <= now - state.cut_at < PROBE_AFTER
+    state.tentative = evidence is not None and evidence < two_steps and not probed
+    state.prober = state.prober_at = 0.0
     state.peak = PLATEAU * start if climbed else start
     state.rate = max(FLOOR, BACKOFF * start)
     state.cut_at = now
