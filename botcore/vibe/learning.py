@@ -259,11 +259,14 @@ def cut(state: LearnedState, *, now: float, sent_at: float, basis: float | None)
     # A window full of refusals under-reads the limit, and the measure lags a rising demand: the scope's
     # sustained best is a floor under the limit, and no cut goes more than two steps below the rate in force.
     # The climb after a tentative cut, refused past where a plateau would have stopped it, has found the
-    # limit: its windows, kept clean and after no pause, are evidence, the best whole one too (the sustained
-    # best lags a climb as fast as the portals' rate: 0.86/s for a refusal at 0.96/s); and this cut is not
-    # tentative again (one probe, not a cycle).
+    # limit: its windows, kept clean and after no pause, are evidence, its best whole one too (the sustained
+    # best lags a climb as fast as the portals' rate: 0.86/s for a refusal at 0.96/s), but not a best from
+    # before that cut (the first window of a load, a burst let through after a pause, read 2.38/s for a
+    # limit of 2/s: a plateau over the limit, refused every 20 s); and this cut is not tentative again
+    # (one probe, not a cycle).
     probed = state.tentative and state.rate > PLATEAU * state.peak
-    evidence = None if basis is None else max(basis, state.sustained, state.best if probed else 0.0)
+    climb_best = state.best if probed and state.best_at > state.cut_at else 0.0
+    evidence = None if basis is None else max(basis, state.sustained, climb_best)
     two_steps = BACKOFF * state.rate
     start = state.rate if evidence is None else min(state.rate, max(evidence, two_steps))
     # Refused well into the climb back to the plateau the last cut set (not in a descent, not probing past

@@ -212,6 +212,11 @@ def test_the_429_that_ends_that_climb_reads_its_best_window_where_the_sustained_
     )
     probed = learning.cut(climbing, now=1000.0, sent_at=999.5, basis=0.733)
     assert probed.peak == pytest.approx(0.93) and not probed.tentative
+    # Not a best from before the tentative cut: the load's first window, a burst after a pause, over-reads.
+    burst_first = state(
+        rate=2.35, peak=2.3, cut_at=990.0, hold_until=991.0, tentative=True, best=2.38, best_at=985.0
+    )
+    assert learning.cut(burst_first, now=1000.0, sent_at=999.5, basis=2.0).peak == pytest.approx(2.0)
     descending = state(rate=0.96, peak=1.2, cut_at=999.0, hold_until=999.5, tentative=True, best=0.93)
     assert learning.cut(descending, now=1000.0, sent_at=999.8, basis=0.85).peak == pytest.approx(0.85)
 
