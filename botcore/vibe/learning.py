@@ -188,8 +188,8 @@ def raise_rate(
     top = ceiling if probing else max(state.rate, PLATEAU * state.peak)
     raised = min(ceiling, top, state.rate + slope * count / max(state.rate, FLOOR))
     if caller and raised > PLATEAU * state.peak:
-        if state.prober not in (0.0, caller) and now - state.prober_at < PROBER_LAPSE:
-            return state  # another caller is probing: this one holds at the plateau (pace)
+        if another_probes(state, caller=caller, now=now):
+            return state  # this one holds at the plateau (pace)
         state.prober, state.prober_at = caller, now
     state.rate = raised
     return state
@@ -199,11 +199,14 @@ def pace(state: LearnedState, *, caller: float, now: float) -> float:
     """The rate `caller` sends at: the scope's, but only the prober (or a caller taking over from a prober
     that went quiet) goes past the plateau."""
     plateau = PLATEAU * state.peak
-    if not state.peak or state.rate <= plateau or state.prober == caller:
-        return state.rate
-    if now - state.prober_at >= PROBER_LAPSE:
+    if not state.peak or state.rate <= plateau or not another_probes(state, caller=caller, now=now):
         return state.rate
     return plateau
+
+
+def another_probes(state: LearnedState, *, caller: float, now: float) -> bool:
+    """A caller other than `caller` is climbing past the plateau, and has not gone quiet (PROBER_LAPSE)."""
+    return state.prober not in (0.0, caller) and now - state.prober_at < PROBER_LAPSE
 
 
 def caller_id(name: str) -> float:
