@@ -35,6 +35,14 @@ def print_phase(result: dict) -> None:
         f"send failures {result['failed_sends']}; event log: {dict(result['outcomes'])}; "
         f"platform 4xx/5xx {result['errors']} (429: {result['throttled']})"
     )
+    sent_rate = _rate(result["sent"], result["active_seconds"])
+    answered_rate = _rate(result["answered_in_window"], result["active_seconds"])
+    # Answers lag their messages by the latency, so a side that keeps up answers a little under what is sent.
+    behind = " (behind its load: the rest waited for the drain)" if answered_rate < 0.9 * sent_rate else ""
+    print(
+        f"[{name}] in the active window: {sent_rate:.1f} messages/s sent, {answered_rate:.1f}/s answered"
+        f"{behind}"
+    )
     print(
         f"[{name}] message-to-reply: p50 {_seconds(lat['p50'])}  p95 {_seconds(lat['p95'])}  "
         f"p99 {_seconds(lat['p99'])}  max {_seconds(lat['max'])}"
@@ -69,12 +77,16 @@ def print_ratio(engine: dict, baseline: dict) -> None:
 
 
 def print_sweep(rows: list[list[dict]]) -> None:
-    print("\nbots   phase     CPU-ms/idle bot-min  CPU-ms/message  p50     p95     p99     answered/sent")
+    print(
+        "\nbots   phase     CPU-ms/idle bot-min  CPU-ms/message  sent/s  answered/s  p50     p95     p99"
+        "     answered/sent"
+    )
     for results in rows:
         for r in results:
-            lat = r["latency"]
+            lat, seconds = r["latency"], r["active_seconds"]
             print(
                 f"{r['bots']:<6} {r['name']:9} {r['cpu_ms_idle_bot_minute']:19.2f}"
-                f" {r['cpu_ms_per_message']:15.1f}  "
+                f" {r['cpu_ms_per_message']:15.1f}  {_rate(r['sent'], seconds):6.1f}"
+                f"  {_rate(r['answered_in_window'], seconds):10.1f}  "
                 f"{lat['p50']:6.2f}  {lat['p95']:6.2f}  {lat['p99']:6.2f}  {r['answered']}/{r['sent']}"
             )
