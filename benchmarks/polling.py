@@ -266,6 +266,7 @@ def run_phase(
         "cpu_ms_idle_bot_minute": idle_cpu * 1000 / (bots * idle_seconds / 60),
         "cpu_ms_per_message": beyond_idle_cpu * 1000 / answered_in_window if answered_in_window else math.nan,
         "answered_in_window": answered_in_window,
+        "asked_rate": load.asked_rate,
     }
 
 

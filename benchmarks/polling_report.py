@@ -35,13 +35,19 @@ def print_phase(result: dict) -> None:
         f"send failures {result['failed_sends']}; event log: {dict(result['outcomes'])}; "
         f"platform 4xx/5xx {result['errors']} (429: {result['throttled']})"
     )
+    asked_rate = result["asked_rate"]
     sent_rate = _rate(result["sent"], result["active_seconds"])
     answered_rate = _rate(result["answered_in_window"], result["active_seconds"])
     # Answers lag their messages by the latency, so a side that keeps up answers a little under what is sent.
     behind = " (behind its load: the rest waited for the drain)" if answered_rate < 0.9 * sent_rate else ""
+    short = (
+        " (the users could not write as fast as asked: they share the cores)"
+        if sent_rate < 0.9 * asked_rate
+        else ""
+    )
     print(
-        f"[{name}] in the active window: {sent_rate:.1f} messages/s sent, {answered_rate:.1f}/s answered"
-        f"{behind}"
+        f"[{name}] in the active window: {asked_rate:.1f} messages/s asked, {sent_rate:.1f}/s sent{short},"
+        f" {answered_rate:.1f}/s answered{behind}"
     )
     print(
         f"[{name}] message-to-reply: p50 {_seconds(lat['p50'])}  p95 {_seconds(lat['p95'])}  "
