@@ -131,7 +131,7 @@ Q_CLUSTER = {
     "name": env.read_str("VIBE_Q_NAME", "vibeapp"),
     # Workers run only cycles with events (the poller does the empty polls): a message holds one for its
     # poll and the skill's three platform calls, ~0.25 s at +50 ms, and ~20 CPU-ms of it is work, so a worker
-    # mostly waits. 8 answered ~30 messages/s while two cores could do ~90 (3,000 bots, 300 active: p95
+    # mostly waits. 8 answered ~32 messages/s while two cores could do ~70-90 (3,000 bots, 300 active: p95
     # 28.6 s with 8, 2.98 s with 24, README); 24 make the cores, not the workers, the limit. An idle
     # worker is ~7 MiB of PSS, a busy one ~20-28.
     "workers": env.read_int("VIBE_Q_WORKERS", 24),
