@@ -1,5 +1,6 @@
 """`manage.py qcluster`, django-q2's own command with the sentinel of vibeapp/qcluster.py, which restarts
-the cluster's processes when one is killed rather than leaving the rest blocked on its lock.
+the cluster's processes when one is killed rather than leaving the rest blocked on its lock, and with the
+startup heap frozen before the workers are forked from it.
 
 It takes the name because Django runs the command of the first app that has it (vibeapp is listed before
 django_q): every deploy file, the stack and the tests keep saying `qcluster` and get the guarded one.
@@ -26,6 +27,6 @@ class Command(qcluster.Command):
         # page by page until one writes to it. A full collection writes to the header of every object it
         # scans, so each worker's first one copied all of that heap: its PSS went from ~28 to ~54 MiB, 24
         # workers from ~700 MiB to ~1.35 GiB (10,000-bot polling benchmark). Frozen, the collector never
-        # scans what was there before the fork, and none of it is garbage a worker could free.
+        # scans what was there before the fork: Django and the apps, which a worker keeps for its life anyway.
         gc.freeze()
         super().handle(*args, **options)
