@@ -166,14 +166,18 @@ class Load:
         each, they topped out near 50 a second with the cores busy, a fifth of what 1,000 dialogs ask."""
         due = {bot_id: time.monotonic() + self.rng.uniform(0, self.every) for bot_id, _ in self.active}
         started = time.monotonic()
+        writes = []
         with ThreadPoolExecutor(SENDERS, thread_name_prefix="user") as senders:
             while time.monotonic() - started < seconds:
                 now = time.monotonic()
                 for bot_id, admin_id in self.active:
                     if due[bot_id] <= now:
-                        senders.submit(self._write, bot_id, admin_id, f"bench-{uuid.uuid4().hex[:12]}")
+                        text = f"bench-{uuid.uuid4().hex[:12]}"
+                        writes.append(senders.submit(self._write, bot_id, admin_id, text))
                         due[bot_id] = now + self.every * self.rng.uniform(0.5, 1.5)
                 time.sleep(0.01)
+        for write in writes:
+            write.result()  # a send that raised stops the run, as it did from the loop itself
 
     def _write(self, bot_id: int, admin_id: int, text: str) -> None:
         sent = self.send(bot_id, admin_id, text)
