@@ -17,6 +17,12 @@ def polls_per_cpu(result: dict, window: str) -> float:
     return _rate(result[f"{window}_polls"], result[f"{window}_cpu"])
 
 
+def window_rates(result: dict) -> tuple[float, float]:
+    """Messages a second sent, and answered, inside the active window."""
+    seconds = result["active_seconds"]
+    return _rate(result["sent"], seconds), _rate(result["answered_in_window"], seconds)
+
+
 def print_phase(result: dict) -> None:
     name, lat = result["name"], result["latency"]
     for window, cost in (
@@ -36,8 +42,7 @@ def print_phase(result: dict) -> None:
         f"platform 4xx/5xx {result['errors']} (429: {result['throttled']})"
     )
     asked_rate = result["asked_rate"]
-    sent_rate = _rate(result["sent"], result["active_seconds"])
-    answered_rate = _rate(result["answered_in_window"], result["active_seconds"])
+    sent_rate, answered_rate = window_rates(result)
     # Answers lag their messages by the latency, so a side that keeps up answers a little under what is sent.
     behind = " (behind its load: the rest waited for the drain)" if answered_rate < 0.9 * sent_rate else ""
     short = (
@@ -89,10 +94,9 @@ def print_sweep(rows: list[list[dict]]) -> None:
     )
     for results in rows:
         for r in results:
-            lat, seconds = r["latency"], r["active_seconds"]
+            lat, (sent_rate, answered_rate) = r["latency"], window_rates(r)
             print(
                 f"{r['bots']:<6} {r['name']:9} {r['cpu_ms_idle_bot_minute']:19.2f}"
-                f" {r['cpu_ms_per_message']:15.1f}  {_rate(r['sent'], seconds):6.1f}"
-                f"  {_rate(r['answered_in_window'], seconds):10.1f}  "
+                f" {r['cpu_ms_per_message']:15.1f}  {sent_rate:6.1f}  {answered_rate:10.1f}  "
                 f"{lat['p50']:6.2f}  {lat['p95']:6.2f}  {lat['p99']:6.2f}  {r['answered']}/{r['sent']}"
             )
