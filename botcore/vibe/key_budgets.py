@@ -11,13 +11,17 @@ Where a budget's state lives:
   two writers meet (LOCK TABLE … NOWAIT) while keeping one row per request;
 - in this process only ("local"), for benchmarks and scripts.
 Keys are never stored: a budget is named by a digest of its key.
+
+A process keeps the budgets it uses and drops those idle for IDLE_SECONDS: a worker that has run a cycle
+for every portal would otherwise hold a budget for each of them for good.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from pyrate_limiter.abstracts.store import StateStore
 from pyrate_limiter.buckets import InMemoryStateStore, RedisStateStore
@@ -26,9 +30,19 @@ from botcore import conf
 from botcore.vibe.budget import NoBudget, RequestBudget, key_digest
 from botcore.vibe.budget_store import DatabaseStateStore
 
+if TYPE_CHECKING:
+    from botcore.vibe.learned_budget import LearnedBudget
+
 _redis_clients: dict[str, Any] = {}
-_budgets: dict[tuple[Any, ...], RequestBudget] = {}
+_budgets: dict[tuple[Any, ...], LearnedBudget] = {}
 _budgets_lock = threading.Lock()
+# A budget is dropped from this process once nothing has used it this long; its next call builds it
+# afresh. Nothing is lost: the learned rates and the slots live in the shared store (the "local" store's
+# slots are free again long before: at learning.FLOOR a slot lasts 5 s), its calls not yet reported are
+# flushed as it goes, and a call in flight outlives no call deadline, far shorter than this.
+IDLE_SECONDS = 300.0
+SWEEP_SECONDS = 60.0  # how often budget_for_key looks for idle budgets
+_swept_at = time.monotonic()
 
 
 def _redis(url: str) -> Any:
@@ -96,6 +110,7 @@ def budget_for_key(
     portal_digest = key_digest(f"{api_key}:portal:{portal}")[:12] if portal else None
     redis_url = conf.redis_url() if backend == "redis" else ""
     cache_key = (backend, redis_url, digest, portal_digest, per_second, burst, max_wait, os.getpid())
+    now = time.monotonic()
     with _budgets_lock:
         budget = _budgets.get(cache_key)
         if budget is None:
@@ -108,7 +123,19 @@ def budget_for_key(
                 make_store=lambda name: state_store(backend, name, redis_url),
                 learned=learned_store(backend, redis_url),
             )
+        budget.used_at = max(budget.used_at, now)  # handed out now: not idle, whatever it did before
+        idle = _take_idle(now) if now - _swept_at >= SWEEP_SECONDS else []
+    for gone in idle:
+        gone.flush()  # outside the lock: it writes to the shared store
     return budget
+
+
+def _take_idle(now: float) -> list[LearnedBudget]:
+    """The budgets unused for IDLE_SECONDS, removed from the cache (called with _budgets_lock held)."""
+    global _swept_at
+    _swept_at = now
+    idle = [key for key, budget in _budgets.items() if now - budget.used_at >= IDLE_SECONDS]
+    return [_budgets.pop(key) for key in idle]
 
 
 _memory_learned: dict[str, Any] = {}

@@ -88,6 +88,7 @@ class LearnedBudget:
         self._flushed_at = float("-inf")  # time.monotonic() of the last flush
         self._lock = threading.Lock()
         self._thread = threading.local()
+        self.used_at = time.monotonic()  # the last call admitted or reported: key_budgets drops it when idle
 
     def rates(self) -> tuple[float, float]:
         """(key, per portal) learned rates, read from the shared store at most every CACHE_SECONDS."""
@@ -116,6 +117,7 @@ class LearnedBudget:
             admitted = acquire_both(self.portal_budget, self.key_budget, priority=priority)
         if admitted:
             self._thread.sent_at = time.time()
+            self.used_at = time.monotonic()
         return admitted
 
     def slot_in(self) -> tuple[float, float]:
@@ -130,6 +132,7 @@ class LearnedBudget:
         portal's slot is not read a second time before the key's is taken (one store call less a watch)."""
         if not self.key_budget.take_now():
             return False
+        self.used_at = time.monotonic()
         return self.portal_budget is None or self.portal_budget.take_now()
 
     def _room_for_best_effort(self) -> bool:
@@ -144,6 +147,7 @@ class LearnedBudget:
         return True
 
     def record(self, *, limited: bool, sent_at: float | None = None) -> None:
+        self.used_at = time.monotonic()
         try:
             if limited:
                 self._flush()
@@ -163,6 +167,13 @@ class LearnedBudget:
                 if due:
                     self._flush()
         except Exception as exc:  # noqa: BLE001 - a store outage must not fail the call it learns from
+            log.warning("request budget %s could not learn (%s)", self.name, type(exc).__name__)
+
+    def flush(self) -> None:
+        """Tell the shared state about the calls accepted and not yet told (before this budget is dropped)."""
+        try:
+            self._flush()
+        except Exception as exc:  # noqa: BLE001 - as in record: a store outage loses only what it learns
             log.warning("request budget %s could not learn (%s)", self.name, type(exc).__name__)
 
     def _update(self, name: str, change: Callable[[LearnedState], LearnedState]) -> LearnedState:

@@ -344,3 +344,39 @@ def test_defer_moves_the_next_slot_in_every_store_and_never_earlier(store):
     assert budget.slot_in() >= 0.8 - 0.1
     budget.acquire()
     assert time.monotonic() - asked >= 0.8 - 0.05  # from below only (0.25 s without the deferral)
+
+
+def test_a_process_drops_the_budgets_left_idle_after_telling_the_store_their_calls(monkeypatch):
+    from botcore.vibe import key_budgets
+
+    monkeypatch.setattr(key_budgets, "IDLE_SECONDS", 0.3)
+    monkeypatch.setattr(key_budgets, "SWEEP_SECONDS", 0.0)
+    key = "vibe_app_" + uuid.uuid4().hex
+    portals = [f"portal-{n}" for n in range(4)]
+    budgets = [budget_for_key(key, portal=p, per_second=50, backend="local") for p in portals]
+    for budget in budgets:
+        for _ in range(2):  # the first call is told at once, the second held for the next flush
+            assert budget.acquire()
+            budget.record(limited=False)
+    time.sleep(0.4)
+    busy = budget_for_key(key, portal="busy", per_second=50, backend="local")
+    cached = [b for b in key_budgets._budgets.values() if b.name == key_digest(key)]
+    assert cached == [busy]  # a worker that served every portal once holds none of them now
+    learned = LearnedState.decode(key_budgets.learned_store("local", "").read(key_digest(key)), ceiling=50)
+    assert learned.count == 2 * len(portals)  # the held calls were told before their budgets went
+    again = budget_for_key(key, portal=portals[0], per_second=50, backend="local")
+    assert again is not budgets[0] and again.acquire()
+
+
+def test_a_budget_in_use_is_kept_however_long_ago_it_was_made(monkeypatch):
+    from botcore.vibe import key_budgets
+
+    monkeypatch.setattr(key_budgets, "IDLE_SECONDS", 0.3)
+    monkeypatch.setattr(key_budgets, "SWEEP_SECONDS", 0.0)
+    key = "vibe_app_" + uuid.uuid4().hex
+    budget = budget_for_key(key, portal="p", per_second=50, backend="local")
+    for _ in range(4):
+        time.sleep(0.1)
+        budget.acquire()
+        budget.record(limited=False)
+    assert budget_for_key(key, portal="p", per_second=50, backend="local") is budget
