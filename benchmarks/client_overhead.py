@@ -16,11 +16,11 @@ per-key rate limit is raised out of the way for the same reason.
 The sandbox runs as a subprocess by default (`manage.py runsandbox`), so it does not compete with the
 measured loops for this process's GIL; `--in-process` runs it on a thread here instead (SandboxThread).
 Rounds alternate bare and client loops (and which goes first). It prints what it ran (commit, Python,
-the parsing library, cores, load average), then per loop the median and the best round, the ratio of the
-client's time per call over the bare loop's (on medians and on best rounds), and each loop's CPU time per
-call in this process: on a busy machine the CPU figures are the steadier ones. The mix avoids calls whose cost
-in the sandbox grows with the number of messages sent (bot objects count them), which would penalise
-whichever loop runs later. The goal is a ratio within 1.2.
+the parsing library, cores, load average, the machine's speed), then per loop the median and the best
+round, the ratio of the client's time per call over the bare loop's (on medians and on best rounds), and
+each loop's CPU time per call in this process: on a busy machine the CPU figures are the steadier ones. The
+mix avoids calls whose cost in the sandbox grows with the number of messages sent (bot objects count them),
+which would penalise whichever loop runs later. The goal is a ratio within 1.2.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import argparse
 import cProfile
 import json
 import os
-import platform
 import pstats
 import statistics
 import subprocess
@@ -45,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vibeapp.settings")
 
+from benchmarks.machine import commit, describe_machine  # noqa: E402
 from botcore.vibe import Keyboard, NoBudget, VibeClient  # noqa: E402
 from botcore.vibe.http_clients import make_http_client  # noqa: E402
 from sandbox.runner import free_port  # noqa: E402
@@ -190,18 +190,9 @@ def timed(run: Callable[[], None], loop: str) -> float:
 
 
 def describe() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout
-
-    commit = git("rev-parse", "--short", "HEAD").strip()
-    dirty = " (uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no").strip() else ""
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     wire = ROOT / "botcore" / "vibe" / "wire.py"  # where the parsing library is used, if it is
     parsing = f"pydantic {metadata.version('pydantic')}" if wire.exists() else "hand-written mappings"
-    return (
-        f"client_overhead at {commit}{dirty}; Python {platform.python_version()}; parsing: {parsing}\n"
-        f"machine: {os.cpu_count()} cores, load average {load} at start (a shared machine skews figures)"
-    )
+    return f"client_overhead at {commit()}; parsing: {parsing}\n{describe_machine()}"
 
 
 def main() -> None:

@@ -17,10 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import commit, describe_machine  # noqa: E402
 from botcore.vibe.models import Bot, Chat, Command, SentMessage  # noqa: E402
 
 try:
@@ -81,16 +79,7 @@ def library() -> str:
 
 
 def describe() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout
-
-    commit = git("rev-parse", "--short", "HEAD").strip()
-    dirty = " (uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no").strip() else ""
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return (
-        f"event_parse at {commit}{dirty}; Python {platform.python_version()}; parsing: {library()}\n"
-        f"machine: {os.cpu_count()} cores, load average {load} at start (a shared machine skews CPU figures)"
-    )
+    return f"event_parse at {commit()}; parsing: {library()}\n{describe_machine()}"
 
 
 def main() -> None:

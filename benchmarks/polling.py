@@ -16,7 +16,8 @@ accepting the user's message to the reply reaching the platform; unanswered mess
 
 Everything runs on a fresh database of its own (SQLite under var/bench/, or PostgreSQL + Redis when
 DATABASE_URL and REDIS_URL are set), with the sandbox adding --latency-ms to every platform answer, in
-the poll configuration the project ships unless --fast/--slow say otherwise.
+the poll configuration the project ships unless --fast/--slow say otherwise. The header says what ran (commit,
+machine and its speed just then, backend, workers, settings); the speed is read again at the end.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 # The benchmark runs as a script: its sibling modules are importable once the project root is on the path.
+from benchmarks.machine import python_speed_ms  # noqa: E402
 from benchmarks.polling_load import (  # noqa: E402
     POLL_ROUTE,
     REPLY_ROUTE,
@@ -393,6 +395,8 @@ def main() -> None:
             control.post("/_sandbox/rate-limit", json={"key": app_key, "perSecond": 100000})
         sandbox_meter.stop()
         print(f"sandbox peak RSS {sandbox_meter.peak_rss / 2**20:.0f} MiB")
+        # A shared host may change speed under the run: the start's reading is in the header.
+        print(f"machine speed at the end: {python_speed_ms():.1f} ms (benchmarks/machine.py)")
         if args.sweep:
             print_sweep(rows)
     finally:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 from datetime import datetime
 from pathlib import Path
 
 import httpx
+
+from benchmarks.machine import commit, describe_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,26 +65,14 @@ def describe_run(args: argparse.Namespace) -> str:
 
     from botcore import conf
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
     q = settings.Q_CLUSTER
     database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     broker = "Redis" if "redis" in q else "ORM broker"
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     rate = f"{args.rate_limit:g}/s per key" if args.rate_limit else "off"
     budget = f"{args.rate_limit * 0.9:g}/s" if args.rate_limit else "off"
     lines = [
-        f"polling benchmark at {commit}{' (uncommitted changes)' if dirty else ''},"
-        f" {datetime.now():%Y-%m-%d %H:%M}",
-        f"machine: {os.cpu_count()} cores, load average {load} at start (other work skews absolute figures)",
+        f"polling benchmark at {commit()}, {datetime.now():%Y-%m-%d %H:%M}",
+        describe_machine(),
         f"backend: {database} + {broker}, {q['workers']} workers, bulk {q.get('bulk')},"
         f" timeout {q.get('timeout')}s" + (f", empty queue read every {q['poll']:g}s" if "orm" in q else ""),
         (
