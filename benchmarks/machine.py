@@ -2,8 +2,9 @@
 
 Absolute figures (CPU-ms a message, latency under load) move with the machine: two sessions' machines of the
 same kind differed 2.5x in CPU per message, and one machine's speed drifted by half within minutes (it is
-shared). `python_speed_ms` is a fixed CPU-bound workload timed on the spot, so two figures can be put side
-by side: a run whose reading is twice another's ran on a machine half as fast.
+shared). `python_speed_ms` is a fixed CPU-bound workload timed on the spot: a rough guide to which machine a
+figure came from, not a correction factor (one small workload, read at one moment; on that shared machine the
+readings of three runs in a row spread 4.7-9.5 ms while their p95 spread 1.13-1.50 s, unrelated).
 """
 
 from __future__ import annotations
