@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from botcore.models import Bot, BotCommand, EventLogEntry
 from botcore.services.bots import provision_bot
@@ -77,6 +79,35 @@ def test_a_worker_killed_after_the_reply_loses_nothing_and_posts_nothing_twice(
     ]
     assert len([m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if "one" in m["text"]]) == 1
     assert len(sends) == 2  # the join's greeting and the echo, each once
+
+
+def statements_of_a_cycle(sandbox_portal, bot, *, messages: int) -> int:
+    for number in range(messages):
+        sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text=f"message {number}")
+    with CaptureQueriesContext(connection) as statements:
+        assert poll_bot_once(bot.pk).handled == messages
+    return len(statements.captured_queries)
+
+
+@pytest.mark.slow
+def test_a_cycle_costs_the_database_a_fixed_count_per_message_however_long_the_history(
+    sandbox_portal, bot, settings
+):
+    """Pinned on both backends, so that a change that adds statements to every message says so here.
+
+    An empty cycle: the bot, the credential, the pending check, the schedule. One message with echo: the
+    bot and the credential, store_batch's transaction, the pending entries, the portal's skills and
+    settings, then per message 10 (the claim; the reaction's and the reply's ledger look-up and record,
+    a record being its own short transaction; the outcome), and the schedule. A poll cycle with a lease
+    adds the lease swap and one renewal per message.
+    """
+    settings.VIBE_BUDGET_BACKEND = "off"  # a best-effort call the budget skipped would record nothing
+    # A history of handled events first (the dialog's join among them): the count must not grow with it.
+    for number in range(6):
+        sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text=f"earlier {number}")
+        poll_bot_once(bot.pk)
+    counts = [statements_of_a_cycle(sandbox_portal, bot, messages=messages) for messages in (0, 1, 3)]
+    assert counts == [4, 24, 24 + 2 * 10]
 
 
 def test_a_lost_lease_stores_nothing(sandbox_portal, bot):
