@@ -24,7 +24,6 @@ import random
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.chaos_faults import ALL_KINDS, DECK, FaultInjector, Target  # noqa: E402
 from benchmarks.chaos_report import Sent, print_report  # noqa: E402
 from benchmarks.chaos_stack import PrivateRedis, ScratchDatabase, Stack, free_port  # noqa: E402
+from benchmarks.machine import commit, describe_machine  # noqa: E402
 
 PROFILES = {
     # portals, seconds of chaos, seconds between faults, messages per second, drain deadline, redis restarts
@@ -85,18 +85,14 @@ def parse_args() -> argparse.Namespace:
 
 
 def describe_run(args: argparse.Namespace) -> str:
-    def git(*command: str) -> str:
-        return subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-
-    dirty = " (dirty)" if git("status", "--porcelain") else ""
-    commit = (git("rev-parse", "--short", "HEAD") or "?") + dirty
     return (
-        f"chaos benchmark, {args.profile} profile: commit {commit}, "
-        f"{os.cpu_count()} cores, PostgreSQL + Redis, 2 qclusters x {args.workers} workers"
+        f"chaos benchmark, {args.profile} profile: commit {commit()}, "
+        f"PostgreSQL + Redis, 2 qclusters x {args.workers} workers"
         f" + 2 {args.design}s, "
         f"{args.portals} portals, {args.duration:g}s of chaos, lease {args.lease:g}s, "
         f"task timeout {args.task_timeout}s, cycle deadline {args.deadline:g}s, seed {args.seed}"
         + (f", without {', '.join(sorted(args.without))}" if args.without else "")
+        + f"\n{describe_machine()}"
     )
 
 

@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from polling import build_environment  # noqa: E402
 
+from benchmarks.machine import commit, describe_machine  # noqa: E402
 from benchmarks.polling_setup import setup_django  # noqa: E402
 
 CEILING = 9.0
@@ -299,17 +300,14 @@ def main() -> None:
     )
     manage = [sys.executable, str(ROOT / "manage.py")]
     sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
     database = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
     backend = (
         f"{database} + {'Redis (budget and broker)' if os.environ.get('REDIS_URL') else 'database budget'}"
     )
     print(
-        f"rate-limit benchmark: commit {commit}, {os.cpu_count()} cores, {backend}, {args.workers} workers, "
+        f"rate-limit benchmark: commit {commit()}, {backend}, {args.workers} workers, "
         f"engine {args.design}, ceiling {CEILING:g}/s, {args.dialogs} dialogs on {args.portals} portals, "
-        f"+{args.latency_ms:g} ms latency"
+        f"+{args.latency_ms:g} ms latency\n{describe_machine()}"
     )
     sandbox = subprocess.Popen(
         [*manage, "runsandbox", "--port", str(args.sandbox_port), "--rate-limit", "100000"],
