@@ -4,9 +4,10 @@ django-q2 poll cycle as soon as something waits for it.
 An empty watch (most of them) is one HTTP call and no database write: a long-poll where the platform holds
 the answer (BOTCORE_LONG_POLL_SECONDS), else a quick call repeated at the cycle's own adaptive cadence
 (botcore.services.polling.quiet_interval). When events wait, the bot is leased and its poll cycle enqueued
-(botcore/poller_fleet.py); the cycle fetches the batch again from the stored offset, stores it with the new
-offset before acting, hands it to the skills and schedules the bot (its backoff after a failure, its next
-cycle after pending work). The poller watches the bot again once that lease is released or has run out,
+(botcore/poller_fleet.py) with the batch the watch read; the cycle takes that batch if the bot's offset
+has not moved since (else fetches it again from the stored offset), stores it with the new offset before
+acting, hands it to the skills and schedules the bot (its backoff after a failure, its next cycle after
+pending work). The poller watches the bot again once that lease is released or has run out,
 from the offset, cadence and backoff the cycle left. So the guarantees of the cycle (one cycle per bot,
 stored before acted on, a killed cycle retried after its lease) are unchanged, and every decision is still
 made in one place: the poller sends any failed watch to the cycle, whose failure policy records it.
@@ -35,7 +36,7 @@ from botcore.poller_fleet import BotRow
 from botcore.poller_watched import CYCLE, IDLE, WATCHING, Watched, fields_of, in_seconds, until
 from botcore.services.polling import quiet_interval
 from botcore.vibe.errors import VibeAuthError, VibeError
-from botcore.vibe.watch import WatchClients, events_waiting
+from botcore.vibe.watch import Waiting, WatchClients, watch_events
 from ops.heartbeat import beat_poller
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Poller:
         self._heap: list[tuple[float, int, int]] = []
         self._order = itertools.count()
         self._wanted: list[int] = []  # bots to hand to their cycles, oldest first
+        self._watched: dict[int, dict] = {}  # what a wanted bot's watch read, to go with its cycle
         self._in_cycle: set[int] = set()  # bots a cycle (or a hand-over) holds: looked at until released
         self._need_auth: set[int] = set()
         self.budget = WatchBudget()
@@ -77,10 +79,15 @@ class Poller:
         else:
             self._schedule(bot, until(row.next_poll_at))
 
-    def _want_cycle(self, bot: Watched) -> None:
+    def _want_cycle(self, bot: Watched, watched: dict | None = None) -> None:
+        """Hand the bot to its cycle, with what its watch read (botcore.services.polling.watched_batch)."""
         bot.state = CYCLE
         bot.generation += 1
         self._wanted.append(bot.row.pk)
+        if watched is None:
+            self._watched.pop(bot.row.pk, None)
+        else:
+            self._watched[bot.row.pk] = watched
         self._db_wake.set()
 
     async def _dispatch(self) -> None:
@@ -143,9 +150,10 @@ class Poller:
             return False
         started = time.monotonic()
         try:
-            waiting = await events_waiting(
+            waiting = await watch_events(
                 self.http.for_bot(row.pk), base_url=conf.vibe_base_url(), vibe_bot_id=row.vibe_bot_id,
-                auth=auth, offset=row.offset, hold=self.hold, connect_timeout=self.http.connect_timeout,
+                auth=auth, offset=row.offset, limit=conf.poll_batch_size(), hold=self.hold,
+                connect_timeout=self.http.connect_timeout,
             )  # fmt: skip
         except VibeError as error:
             self.budget.record(spent, limited=getattr(error, "status", None) == 429)
@@ -163,8 +171,8 @@ class Poller:
         self.budget.record(spent, limited=False)
         if bot.generation != generation or self.bots.get(row.pk) is not bot:
             return False  # handed over (owed work) or dropped meanwhile
-        if waiting:
-            self._want_cycle(bot)
+        if waiting is not None:
+            self._want_cycle(bot, _for_cycle(row, waiting))
             return False
         held = bool(self.hold) and time.monotonic() - started >= self.hold / 2
         if self.hold:
@@ -197,6 +205,7 @@ class Poller:
             now = time.monotonic()
             room = max(0, conf.max_cycles_in_flight() - len(self._in_cycle))
             wanted, self._wanted = self._wanted[:room], self._wanted[room:]
+            watched = {pk: self._watched.pop(pk) for pk in wanted if pk in self._watched}
             need_auth = list(self._need_auth)[:500]
             self._need_auth.difference_update(need_auth)
             owed, fleet = now >= next_owed, now >= next_refresh
@@ -206,12 +215,14 @@ class Poller:
             # Nothing to write, follow or read: no round (the owed-work round, each second, still beats).
             if wanted or self._in_cycle or need_auth or owed or fleet:
                 try:
+                    in_cycle = list(self._in_cycle)
                     result = await loop.run_in_executor(
-                        self._db, self._db_round, wanted, list(self._in_cycle), need_auth, owed, fleet
+                        self._db, self._db_round, wanted, watched, in_cycle, need_auth, owed, fleet
                     )
                 except Exception:
                     log.exception("poller database round failed")
                     self._wanted[:0] = wanted
+                    self._watched.update(watched)
                     self._need_auth.update(need_auth)
             if result is not None:
                 self._apply(*result)
@@ -222,10 +233,10 @@ class Poller:
             except TimeoutError:
                 pass
 
-    def _db_round(self, wanted, in_cycle, need_auth, owed: bool, fleet: bool):
+    def _db_round(self, wanted, watched, in_cycle, need_auth, owed: bool, fleet: bool):
         close_old_connections()  # a connection broken by a database restart is replaced, not reused
         beat_poller()  # throttled; /readyz checks that the bots are watched
-        _, failed = poller_fleet.hand_to_cycles(wanted)
+        _, failed = poller_fleet.hand_to_cycles(wanted, watched)
         settled = poller_fleet.read_bots(sorted(set(in_cycle) | set(wanted)))
         return (
             wanted, failed, settled, poller_fleet.read_auth(need_auth) if need_auth else {},
@@ -324,3 +335,11 @@ class Poller:
             self._db.submit(connections.close_all)  # this thread's connection, not left to the GC
             self._db.shutdown(wait=True)
             self.budget.close()
+
+
+def _for_cycle(row: BotRow, waiting: Waiting) -> dict | None:
+    """What the watch read, as the bot's cycle takes it (botcore.services.polling.watched_batch): the answer
+    with the platform bot and the offset it was read at. None when the answer was too large to carry."""
+    if waiting.answer is None:
+        return None
+    return {"vibe_bot_id": row.vibe_bot_id, "offset": row.offset, "answer": waiting.answer}

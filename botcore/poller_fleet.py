@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -105,13 +106,16 @@ def bots_owed_a_cycle(limit: int = 500) -> list[int]:
     return list(query.filter(Q(has_more=True) | Q(pk__in=pending)).values_list("pk", flat=True)[:limit])
 
 
-def hand_to_cycles(pks: list[int]) -> tuple[list[int], list[int]]:
+def hand_to_cycles(pks: list[int], watched: Mapping[int, dict] | None = None) -> tuple[list[int], list[int]]:
     """Lease the free ones of `pks` and enqueue their poll cycles; returns (enqueued, failed to enqueue).
 
     The lease is the pacer's: it lasts until a worker starts the cycle, which swaps it for its own (a task
     delivered twice runs once). A bot another cycle holds is left alone; a lease whose task could not be
     enqueued is released at once (a broker outage must not strand bots for the lease's length).
+    `watched` holds, by bot, what its watch read (botcore.services.polling.watched_batch): it goes with the
+    task, so the cycle need not fetch it again.
     """
+    watched = watched or {}
     if not pks:
         return [], []
     now = timezone.now()
@@ -123,8 +127,9 @@ def hand_to_cycles(pks: list[int]) -> tuple[list[int], list[int]]:
     for position, bot_id in enumerate(leased):
         try:
             async_task(
-                "botcore.tasks.poll_bot", bot_id, token, task_name=f"poll-{bot_id}", q_options={"save": False}
-            )
+                "botcore.tasks.poll_bot", bot_id, token, watched=watched.get(bot_id),
+                task_name=f"poll-{bot_id}", q_options={"save": False},
+            )  # fmt: skip
         except Exception:
             unsent = leased[position:]
             Bot.objects.filter(pk__in=unsent, lease_token=token).update(lease_token="", lease_until=None)

@@ -24,9 +24,10 @@ from tenants.models import Portal
 log = logging.getLogger(__name__)
 
 
-def poll_bot(bot_id: int, lease_token: str | None = None) -> str:
-    """One poll cycle of one bot (enqueued by the pacer with the lease it took)."""
-    outcome = poll_bot_once(bot_id, lease_token=lease_token)
+def poll_bot(bot_id: int, lease_token: str | None = None, watched: dict | None = None) -> str:
+    """One poll cycle of one bot (enqueued by the poller or the pacer with the lease it took, and by the
+    poller with the batch its watch read, if any: botcore.services.polling.watched_batch)."""
+    outcome = poll_bot_once(bot_id, lease_token=lease_token, watched=watched)
     record_poll_outcome(status=outcome.status)
     return outcome.status
 

@@ -44,6 +44,10 @@ class BrokerQueue:
         """(function path, args) of every task waiting on the broker, in order."""
         return [(get_func_repr(task["func"]), tuple(task["args"])) for task in self._pull()]
 
+    def kwargs_of(self, func: str) -> list[dict[str, Any]]:
+        """The keyword arguments of every waiting task of `func`, in order."""
+        return [dict(t.get("kwargs") or {}) for t in self._pull() if get_func_repr(t["func"]) == func]
+
     def names(self) -> list[str]:
         return [func for func, _ in self.queued]
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import F
 from django.utils import timezone
@@ -31,6 +33,7 @@ from botcore.services.platform import client_for_credential, get_bot_credential
 from botcore.vibe.backoff import backoff_seconds, retry_delay
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError, VibeRateLimitError
 from botcore.vibe.models import EventBatch
+from botcore.vibe.parse import read_event_batch
 from tenants import services as tenant_services
 from tenants.errors import SessionTokenError
 from tenants.selectors import PortalCredential
@@ -123,13 +126,32 @@ def renew_lease(bot_id: int, lease_token: str, *, backoff: float) -> bool:
     )
 
 
-def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcome:
+def watched_batch(bot: Bot, watched: Mapping[str, Any] | None) -> EventBatch | None:
+    """The batch the poller's watch read for this bot, when it read it at the offset the bot still stands at.
+
+    `watched` is {"vibe_bot_id", "offset", "answer"} (botcore/poller.py): the platform's answer to the very
+    call this cycle would make (the same bot, offset and limit), read by the client's one reading; events
+    below an offset never change, so the answer is as good as a new one. None (the cycle fetches) when
+    there is none, or the bot has moved on since: another offset, another platform bot, or an offset the
+    platform keeps for us (a bot that never stored one polls without it, and the watch could not).
+    """
+    if not watched or bot.event_offset is None or not isinstance(watched.get("answer"), Mapping):
+        return None
+    if watched.get("vibe_bot_id") != bot.vibe_bot_id or watched.get("offset") != bot.event_offset:
+        return None
+    return read_event_batch(watched["answer"], bot_id=bot.vibe_bot_id)
+
+
+def poll_bot_once(
+    bot_id: int, *, lease_token: str | None = None, watched: Mapping[str, Any] | None = None
+) -> CycleOutcome:
     """One cycle of one bot, with the credential that registered it.
 
     Outcomes: 429 waits Retry-After; 5xx, network and garbage back off exponentially with jitter; a
     refused credential is reported to tenants (exactly the refused secret) and the bot waits for another;
     a refused bot (deleted, or not this credential's) is marked broken for an operator. `lease_token=None`
-    (tests, shells) runs without a lease.
+    (tests, shells) runs without a lease. `watched`: what the poller's watch read (watched_batch), which
+    saves the cycle its own fetch.
     """
     started = time.monotonic()
     bot = Bot.objects.select_related("portal").filter(pk=bot_id).first()
@@ -165,7 +187,9 @@ def poll_bot_once(bot_id: int, *, lease_token: str | None = None) -> CycleOutcom
     poller = client_for_credential(credential, portal=bot.portal, max_attempts=1, deadline=deadline)
     try:
         # Never a long-poll: a cycle holds a worker, and the poller process does the waiting for it.
-        batch = poller.get_events(bot.vibe_bot_id, offset=bot.event_offset, limit=conf.poll_batch_size())
+        batch = watched_batch(bot, watched)
+        if batch is None:
+            batch = poller.get_events(bot.vibe_bot_id, offset=bot.event_offset, limit=conf.poll_batch_size())
         if batch.is_empty and not list_pending_entries(bot).exists():
             return _settle_idle(bot, batch, lease_token)
         client = client_for_credential(credential, portal=bot.portal, deadline=deadline)

@@ -1,12 +1,14 @@
 """Watching a bot's event queue from asyncio: whether anything waits at an offset, taking nothing.
 
 The poller (botcore/poller.py) keeps one of these calls in flight per bot and hands the bot to its poll
-cycle, which fetches and stores the events itself, only when the answer says something waits. So the
-call asks for one event (`limit=1`: the answer stays small however long the queue), never moves the
-offset past what the cycle stored (it repeats the stored offset, which acknowledges nothing new), and
+cycle, which stores the events itself, only when the answer says something waits. The call never moves
+the offset past what the cycle stored (it repeats the stored offset, which acknowledges nothing new), and
 may ask the platform to hold an empty answer open (`timeout`, long-polling; a platform that ignores it
-answers at once, and the caller then waits its cadence). Failures are the VibeError family, classified
-by raise_for_response as for every other call; the error's text never carries the caller's secrets.
+answers at once, and the caller then waits its cadence). Asked with the cycle's own `limit`, a non-empty
+answer is the very batch the cycle's fetch would get, and is handed on with the bot (Waiting.answer) so
+that the cycle need not ask again; an answer past CARRY_MAX_BYTES is not, and the cycle fetches it.
+Failures are the VibeError family, classified by raise_for_response as for every other call; the
+error's text never carries the caller's secrets.
 
 The call goes out through httpcore, the transport under httpx, rather than httpx.AsyncClient: a poller
 holds one watch per bot open, thousands at once, and httpx's client objects cost a third more CPU per
@@ -35,6 +37,9 @@ from botcore.vibe.http_clients import USER_AGENT
 
 # A held answer may take the hold plus the platform's own time; past this margin the call has failed.
 _HOLD_MARGIN_SECONDS = 10.0
+# The largest answer handed on to the cycle as it came: it rides in the cycle's queued task, so a larger one
+# (a long backlog of long messages) is left for the cycle to fetch. A dialog's few messages are ~1 KiB each.
+CARRY_MAX_BYTES = 64 * 1024
 _PATH = "/bots/:id/events"
 # What raise_for_response names as the call behind an error: the route, never a bot's id or the query.
 _REQUEST = httpx.Request("GET", "https://platform.invalid/v1/bots/:id/events")
@@ -51,6 +56,14 @@ _SENT = (
     httpcore.ProtocolError,
     httpcore.ConnectionNotAvailable,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Something waits at the watched offset. `answer` is the platform's data as it came (events, nextOffset,
+    hasMore, …), for botcore.vibe.parse.read_event_batch; None when it was too large to hand on."""
+
+    answer: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -129,22 +142,24 @@ def proxy_from_environment(url: str) -> tuple[str, tuple[str, str] | None] | Non
     return f"{address.scheme}://{netloc}{f':{address.port}' if address.port else ''}", auth
 
 
-async def events_waiting(
+async def watch_events(
     http: httpcore.AsyncConnectionPool,
     *,
     base_url: str,
     vibe_bot_id: int,
     auth: WatchAuth,
     offset: int | None,
+    limit: int = 1,
     hold: float = 0.0,
     connect_timeout: float = 5.0,
-) -> bool:
-    """GET /v1/bots/:botId/events?limit=1 at `offset`: True when at least one item (or more) waits.
+) -> Waiting | None:
+    """GET /v1/bots/:botId/events?limit=… at `offset`: Waiting when at least one item (or more) waits, else
+    None.
 
     `hold` > 0 asks the platform to hold an empty answer that many seconds (at most MAX_HOLD_SECONDS).
     Raises VibeTransportError (no answer) or the VibeApiError the answer means.
     """
-    params: dict[str, Any] = {"limit": 1}
+    params: dict[str, Any] = {"limit": int(limit)}
     if offset is not None:
         params["offset"] = max(0, int(offset))
     hold = min(max(hold, 0.0), MAX_HOLD_SECONDS)
@@ -173,9 +188,11 @@ async def events_waiting(
         _scrub(error, auth)
         raise
     if not isinstance(data, dict):
-        return False
+        return None
     events = data.get("events")
-    return bool(isinstance(events, list) and events) or data.get("hasMore") is True
+    if not (isinstance(events, list) and events) and data.get("hasMore") is not True:
+        return None
+    return Waiting(answer=data if len(answer.content) <= CARRY_MAX_BYTES else None)
 
 
 def _scrub(error: VibeApiError, auth: WatchAuth) -> None:

@@ -78,6 +78,59 @@ def test_a_message_hands_the_bot_to_its_cycle_which_stores_then_answers(
     assert bot.event_offset == entry.vibe_event_id + 1 and bot.lease_token == ""
 
 
+def events_calls(sandbox_portal, bot: Bot) -> list[dict]:
+    return [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
+
+
+def replies_to(sandbox_portal, bot: Bot, text: str) -> int:
+    return sum(f"[i]{text}[/i]" in m["text"].lower() for m in sandbox_portal.bot_messages(bot.vibe_bot_id))
+
+
+@pytest.mark.parametrize("dialect", ["", "no-long-poll"])
+def test_the_cycle_stores_the_batch_the_watch_read_without_asking_the_platform_again(
+    sandbox_portal, task_queue, dialect
+):
+    if dialect:
+        sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": [dialect]})
+    bot = settled_bot(sandbox_portal)
+    with RunningPoller():
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="read once")
+        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    (kwargs,) = task_queue.kwargs_of("botcore.tasks.poll_bot")
+    assert kwargs["watched"]["offset"] == bot.event_offset
+    assert kwargs["watched"]["vibe_bot_id"] == bot.vibe_bot_id
+    fetches = len(events_calls(sandbox_portal, bot))
+    assert task_queue.run() == ["polled"]
+    assert len(events_calls(sandbox_portal, bot)) == fetches  # the cycle asked for no events
+    assert replies_to(sandbox_portal, bot, "read once") == 1
+    entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+    assert entry.status == EventLogEntry.Status.HANDLED
+    bot.refresh_from_db()
+    assert bot.event_offset == entry.vibe_event_id + 1
+
+
+def test_a_batch_read_before_the_bot_moved_on_is_fetched_again_and_nothing_is_done_twice(
+    sandbox_portal, task_queue
+):
+    bot = settled_bot(sandbox_portal)
+    with RunningPoller():
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="first")
+        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    (kwargs,) = task_queue.kwargs_of("botcore.tasks.poll_bot")
+    assert task_queue.run() == ["polled"]
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="second")
+    fetches = len(events_calls(sandbox_portal, bot))
+
+    # The same watch's answer once more, as a task delivered late would bring it: the offset has moved.
+    outcome = poll_bot_once(bot.pk, watched=kwargs["watched"])
+
+    assert (outcome.status, outcome.stored, outcome.handled) == ("polled", 1, 1)
+    assert len(events_calls(sandbox_portal, bot)) == fetches + 1  # fetched from where the bot stands
+    assert replies_to(sandbox_portal, bot, "first") == 1
+    assert replies_to(sandbox_portal, bot, "second") == 1
+    assert EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD").count() == 2
+
+
 def test_empty_watches_write_nothing_and_enqueue_nothing(sandbox_portal, task_queue, settings):
     settings.BOTCORE_LONG_POLL_SECONDS = 0  # quick empty answers, many of them
     settings.BOTCORE_POLL_FAST_SECONDS = 0.05

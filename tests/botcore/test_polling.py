@@ -8,7 +8,8 @@ from django.test.utils import CaptureQueriesContext
 
 from botcore.models import Bot, BotCommand, EventLogEntry
 from botcore.services.bots import provision_bot
-from botcore.services.polling import poll_bot_once
+from botcore.services.polling import poll_bot_once, watched_batch
+from botcore.vibe.parse import read_event_batch
 from tenants.models import Portal
 
 
@@ -263,3 +264,18 @@ def test_no_token_or_key_reaches_the_logs_through_any_outcome(sandbox_portal, ca
     assert len(caplog.records) > 5
     assert token not in logged and sandbox_portal.app_key not in logged
     assert token[len("vibe_session_") :][:12] not in logged
+
+
+def test_the_cycle_takes_a_watched_batch_only_from_where_its_bot_stands():
+    answer = {"events": [{"eventId": 10, "type": "ONIMBOTV2MESSAGEADD", "date": "2026-12-03T10:00:00+00:00",
+                          "data": {}}], "nextOffset": 11, "hasMore": False}  # fmt: skip
+    bot = Bot(vibe_bot_id=7, event_offset=10)
+    watched = {"vibe_bot_id": 7, "offset": 10, "answer": answer}
+    batch = watched_batch(bot, watched)
+    assert batch == read_event_batch(answer, bot_id=7)
+    assert batch is not None and batch.next_offset == 11
+    assert watched_batch(bot, {**watched, "offset": 9}) is None  # the bot moved on since
+    assert watched_batch(bot, {**watched, "vibe_bot_id": 8}) is None  # re-provisioned as another bot
+    assert watched_batch(Bot(vibe_bot_id=7, event_offset=None), watched) is None  # the platform's offset
+    assert watched_batch(bot, {**watched, "answer": None}) is None  # too large: the cycle fetches
+    assert watched_batch(bot, None) is None

@@ -1,6 +1,6 @@
-"""The poller's watch against the live sandbox: whether anything waits, taking nothing; each failure as the
-VibeError the rest of the client raises, without the caller's secrets; the environment's proxy; and no
-reference cycles left behind by thousands of calls."""
+"""The poller's watch against the live sandbox: whether anything waits, taking nothing, and the answer to hand
+on when it is small enough; each failure as the VibeError the rest of the client raises, without the
+caller's secrets; the environment's proxy; and no reference cycles left behind by thousands of calls."""
 
 from __future__ import annotations
 
@@ -18,7 +18,15 @@ from botcore.vibe.errors import (
     VibeServerError,
     VibeTransportError,
 )
-from botcore.vibe.watch import WatchAuth, WatchClients, events_waiting, proxy_from_environment
+from botcore.vibe.parse import read_event_batch
+from botcore.vibe.watch import (
+    CARRY_MAX_BYTES,
+    Waiting,
+    WatchAuth,
+    WatchClients,
+    proxy_from_environment,
+    watch_events,
+)
 
 EVENTS = "/v1/bots/{bot_id}/events"
 
@@ -29,13 +37,21 @@ def watch_auth(world, key_mode: str) -> WatchAuth:
     return WatchAuth(api_key=world.personal_key)
 
 
-def watch(base_url: str, bot_id: int, auth: WatchAuth, *, offset: int | None = None, hold: float = 0.0):
-    async def once() -> bool:
+def watch(
+    base_url: str,
+    bot_id: int,
+    auth: WatchAuth,
+    *,
+    offset: int | None = None,
+    hold: float = 0.0,
+    limit: int = 1,
+) -> Waiting | None:
+    async def once() -> Waiting | None:
         clients = WatchClients(base_url=base_url, connect_timeout=2.0)
         try:
-            return await events_waiting(
+            return await watch_events(
                 clients.for_bot(bot_id), base_url=base_url, vibe_bot_id=bot_id, auth=auth, offset=offset,
-                hold=hold, connect_timeout=clients.connect_timeout,
+                limit=limit, hold=hold, connect_timeout=clients.connect_timeout,
             )  # fmt: skip
         finally:
             await clients.aclose()
@@ -52,11 +68,11 @@ def test_a_watch_says_whether_anything_waits_and_acknowledges_nothing(world, cli
     batch = client.get_events(bot.id, limit=100)
     offset = batch.next_offset or stored_offset(client, bot.id)
     client.get_events(bot.id, offset=offset, limit=1)  # the join events acknowledged: nothing waits
-    assert watch(world.base_url, bot.id, auth, offset=offset) is False
+    assert watch(world.base_url, bot.id, auth, offset=offset) is None
 
     world.control.user_says(world.admin_id, "hello", bot_id=bot.id)
-    assert watch(world.base_url, bot.id, auth, offset=offset) is True
-    assert watch(world.base_url, bot.id, auth, offset=offset) is True  # still there: nothing taken
+    assert watch(world.base_url, bot.id, auth, offset=offset) is not None
+    assert watch(world.base_url, bot.id, auth, offset=offset) is not None  # still there: nothing taken
     call = world.control.calls(botId=bot.id)[-1]
     assert stored_offset(client, bot.id) == offset
 
@@ -72,11 +88,11 @@ def test_a_held_watch_asks_the_platform_to_hold_and_answers_when_a_message_comes
     offset = client.get_events(bot.id, limit=100).next_offset
     client.get_events(bot.id, offset=offset, limit=1)
 
-    async def held_then_message() -> bool:
+    async def held_then_message() -> Waiting | None:
         clients = WatchClients(base_url=world.base_url, connect_timeout=2.0)
         try:
             pool = clients.for_bot(bot.id)
-            held = events_waiting(
+            held = watch_events(
                 pool, base_url=world.base_url, vibe_bot_id=bot.id, auth=auth, offset=offset, hold=20
             )
             watching = asyncio.create_task(held)
@@ -87,9 +103,32 @@ def test_a_held_watch_asks_the_platform_to_hold_and_answers_when_a_message_comes
         finally:
             await clients.aclose()
 
-    assert asyncio.run(held_then_message()) is True
+    assert asyncio.run(held_then_message()) is not None
     last_call = world.control.calls(botId=bot.id)[-1]
     assert last_call["path"] == EVENTS.format(bot_id=bot.id) and last_call["query"]["timeout"] == "20"
+
+
+def test_the_answer_is_the_batch_the_cycle_would_fetch_unless_too_large_to_hand_on(
+    world, client, bot, key_mode
+):
+    auth = watch_auth(world, key_mode)
+    offset = client.get_events(bot.id, limit=100).next_offset
+    client.get_events(bot.id, offset=offset, limit=1)
+    for n in range(2):
+        world.control.user_says(world.admin_id, f"short {n}", bot_id=bot.id)
+    waiting = watch(world.base_url, bot.id, auth, offset=offset, limit=100)
+    assert waiting is not None and waiting.answer is not None
+    fetched = client.get_events(bot.id, offset=offset, limit=100)
+    assert read_event_batch(waiting.answer, bot_id=bot.id) == fetched  # the one reading, the same batch
+
+    long_text = "x" * 20_000  # the platform's longest message: four of them pass CARRY_MAX_BYTES
+    assert 4 * len(long_text) > CARRY_MAX_BYTES
+    for _ in range(4):
+        world.control.user_says(world.admin_id, long_text, bot_id=bot.id)
+    waiting = watch(world.base_url, bot.id, auth, offset=offset, limit=100)
+    assert waiting is not None and waiting.answer is None  # something waits; the cycle fetches it
+    one = watch(world.base_url, bot.id, auth, offset=offset, limit=1)  # the first event alone is small
+    assert one is not None and one.answer is not None and len(one.answer["events"]) == 1
 
 
 @pytest.mark.parametrize("key_mode", ["app"])
@@ -139,7 +178,7 @@ def test_a_watch_leaves_no_reference_cycles(world, client, bot, key_mode):
     async def many() -> None:
         clients = WatchClients(base_url=world.base_url, connect_timeout=2.0)
         for _ in range(20):
-            assert await events_waiting(
+            assert await watch_events(
                 clients.for_bot(bot.id), base_url=world.base_url, vibe_bot_id=bot.id, auth=auth, offset=None
             )
         await clients.aclose()
