@@ -1,13 +1,14 @@
-"""One poll cycle of one bot: lease, fetch, store with the new offset, hand events on, schedule the next.
+"""One poll cycle of one bot: lease, fetch (or take what the poller's watch read), store with the new
+offset, hand events on, schedule the next.
 
 Two cycles never hold one bot. The poller (or the pacer) leases the bot and enqueues the cycle with its lease
 token; the cycle swaps that token for one of its own before anything else (so a task the queue delivers twice
-runs once), renews it before each event it hands on, and stops at its own deadline. Lease > the task queue's
-timeout > the deadline (botcore.conf.check_cycle_timing, checked at start-up), so a cycle cannot outlive
-its lease even when the queue kills it. A cycle that starts records a backoff before it acts: if it is
-killed, the bot's next cycle still waits, and a platform that hangs is not asked again every lease. Its
-platform calls end by a call deadline (botcore.conf.call_deadline_seconds) short of the queue's timeout, so a
-hanging platform is a failure the cycle records rather than a killed worker.
+runs once), renews it before an event once a quarter of it has gone by, and stops at its own deadline.
+Lease > the task queue's timeout > the deadline (botcore.conf.check_cycle_timing, checked at start-up), so
+a cycle cannot outlive its lease even when the queue kills it. A cycle that starts records a backoff before
+it acts: if it is killed, the bot's next cycle still waits, and a platform that hangs is not asked again
+every lease. Its platform calls end by a call deadline (botcore.conf.call_deadline_seconds) short of the
+queue's timeout, so a hanging platform is a failure the cycle records rather than a killed worker.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,6 +117,13 @@ def _start_backoff(bot: Bot) -> float:
     return max(conf.poll_fast_seconds(), _poll_backoff(bot.consecutive_failures + 1))
 
 
+# A cycle renews its lease before an event only once this share of the lease has gone by since it took or
+# last renewed it. With lease > queue timeout > deadline a renewal inside a cycle is a margin, not a need,
+# and every event's claim (executor.claim_entry) checks the lease anyway: renewing before each event cost
+# every message one more write on the database.
+RENEW_AFTER_SHARE = 0.25
+
+
 def renew_lease(bot_id: int, lease_token: str, *, backoff: float) -> bool:
     """Extend the cycle's lease from now (and the killed-cycle backoff after it); False when lost."""
     until = timezone.now() + timedelta(seconds=conf.lease_seconds())
@@ -140,6 +148,24 @@ def watched_batch(bot: Bot, watched: Mapping[str, Any] | None) -> EventBatch | N
     if watched.get("vibe_bot_id") != bot.vibe_bot_id or watched.get("offset") != bot.event_offset:
         return None
     return read_event_batch(watched["answer"], bot_id=bot.vibe_bot_id)
+
+
+def lease_renewal(bot_id: int, lease_token: str, *, backoff: float, taken_at: float) -> Callable[[], bool]:
+    """handle_pending's `renew` for a cycle that took its lease at `taken_at` (monotonic): renews once
+    RENEW_AFTER_SHARE of the lease has gone by since it was taken or last renewed; False when lost."""
+    renewed_at = taken_at
+
+    def renew() -> bool:
+        nonlocal renewed_at
+        now = time.monotonic()
+        if now - renewed_at < conf.lease_seconds() * RENEW_AFTER_SHARE:
+            return True
+        if not renew_lease(bot_id, lease_token, backoff=backoff):
+            return False
+        renewed_at = now
+        return True
+
+    return renew
 
 
 def poll_bot_once(
@@ -180,15 +206,17 @@ def poll_bot_once(
             bot_id, lease_token=lease_token, delay=conf.poll_slow_seconds(), consecutive_failures=failures
         )
         return CycleOutcome("no_session")
-    renew = (lambda: renew_lease(bot_id, lease_token, backoff=backoff)) if lease_token is not None else None
+    renew = None
+    if lease_token is not None:
+        renew = lease_renewal(bot_id, lease_token, backoff=backoff, taken_at=started)
     # A failed cycle is tried again after its own backoff, so the poll itself is sent once; no call of the
     # cycle outlives its call deadline, so a hanging platform is a failure it records, not a killed worker.
     deadline = started + conf.call_deadline_seconds()
-    poller = client_for_credential(credential, portal=bot.portal, max_attempts=1, deadline=deadline)
     try:
         # Never a long-poll: a cycle holds a worker, and the poller process does the waiting for it.
         batch = watched_batch(bot, watched)
         if batch is None:
+            poller = client_for_credential(credential, portal=bot.portal, max_attempts=1, deadline=deadline)
             batch = poller.get_events(bot.vibe_bot_id, offset=bot.event_offset, limit=conf.poll_batch_size())
         if batch.is_empty and not list_pending_entries(bot).exists():
             return _settle_idle(bot, batch, lease_token)

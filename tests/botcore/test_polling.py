@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from botcore import conf
 from botcore.models import Bot, BotCommand, EventLogEntry
 from botcore.services.bots import provision_bot
-from botcore.services.polling import poll_bot_once, watched_batch
+from botcore.services.polling import RENEW_AFTER_SHARE, lease_renewal, poll_bot_once, watched_batch
 from botcore.vibe.parse import read_event_batch
 from tenants.models import Portal
 
@@ -82,11 +87,17 @@ def test_a_worker_killed_after_the_reply_loses_nothing_and_posts_nothing_twice(
     assert len(sends) == 2  # the join's greeting and the echo, each once
 
 
-def statements_of_a_cycle(sandbox_portal, bot, *, messages: int) -> int:
+def statements_of_a_cycle(sandbox_portal, bot, *, messages: int, leased: bool = False) -> int:
     for number in range(messages):
         sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text=f"message {number}")
+    token = None
+    if leased:  # as the poller hands a bot over
+        token = "handed-over"
+        Bot.objects.filter(pk=bot.pk).update(
+            lease_token=token, lease_until=timezone.now() + timedelta(seconds=15)
+        )
     with CaptureQueriesContext(connection) as statements:
-        assert poll_bot_once(bot.pk).handled == messages
+        assert poll_bot_once(bot.pk, lease_token=token).handled == messages
     return len(statements.captured_queries)
 
 
@@ -100,7 +111,7 @@ def test_a_cycle_costs_the_database_a_fixed_count_per_message_however_long_the_h
     bot and the credential, store_batch's transaction, the pending entries, the portal's skills and
     settings, then per message 10 (the claim; the reaction's and the reply's ledger look-up and record,
     a record being its own short transaction; the outcome), and the schedule. A poll cycle with a lease
-    adds the lease swap and one renewal per message.
+    adds the lease swap, and no renewal while the lease is fresh (a renewal per message used to add one).
     """
     settings.VIBE_BUDGET_BACKEND = "off"  # a best-effort call the budget skipped would record nothing
     # A history of handled events first (the dialog's join among them): the count must not grow with it.
@@ -109,6 +120,29 @@ def test_a_cycle_costs_the_database_a_fixed_count_per_message_however_long_the_h
         poll_bot_once(bot.pk)
     counts = [statements_of_a_cycle(sandbox_portal, bot, messages=messages) for messages in (0, 1, 3)]
     assert counts == [4, 24, 24 + 2 * 10]
+    leased = [statements_of_a_cycle(sandbox_portal, bot, messages=n, leased=True) for n in (1, 3)]
+    assert leased == [24 + 1, 24 + 2 * 10 + 1]
+
+
+def test_a_cycle_renews_its_lease_once_a_quarter_of_it_has_gone_by_and_says_when_it_is_lost(bot):
+    lease = conf.lease_seconds()
+    Bot.objects.filter(pk=bot.pk).update(lease_token="mine", lease_until=timezone.now())
+    fresh = lease_renewal(bot.pk, "mine", backoff=1.0, taken_at=time.monotonic())
+    with CaptureQueriesContext(connection) as statements:
+        assert fresh() is True
+    assert statements.captured_queries == []  # just taken: nothing to write
+    aging = lease_renewal(bot.pk, "mine", backoff=1.0, taken_at=time.monotonic() - lease * RENEW_AFTER_SHARE)
+    before = timezone.now()
+    assert aging() is True
+    renewed = Bot.objects.get(pk=bot.pk)
+    assert renewed.lease_until >= before + timedelta(seconds=lease - 1)
+    assert renewed.next_poll_at >= renewed.lease_until  # a killed cycle's backoff stays after the lease
+    with CaptureQueriesContext(connection) as statements:
+        assert aging() is True  # renewed a moment ago
+    assert statements.captured_queries == []
+    Bot.objects.filter(pk=bot.pk).update(lease_token="someone-else")
+    lost = lease_renewal(bot.pk, "mine", backoff=1.0, taken_at=time.monotonic() - lease)
+    assert lost() is False
 
 
 def test_a_lost_lease_stores_nothing(sandbox_portal, bot):
