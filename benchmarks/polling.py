@@ -224,6 +224,9 @@ def run_phase(
     def polls(a: dict, b: dict) -> int:
         return b["byRoute"].get(POLL_ROUTE, 0) - a["byRoute"].get(POLL_ROUTE, 0)
 
+    def calls(a: dict, b: dict) -> int:
+        return sum(b["byRoute"].values()) - sum(a["byRoute"].values())
+
     def errors(a: dict, b: dict) -> int:
         return sum(
             count - a["byStatus"].get(status, 0)
@@ -255,6 +258,7 @@ def run_phase(
         "active_polls": polls(stats2, stats3),
         "active_cpu": active_cpu,
         "active_seconds": active_seconds,
+        "active_calls": calls(stats2, stats3),
         "errors": errors(stats2, stats3),
         "throttled": stats3["byStatus"].get("429", 0) - stats2["byStatus"].get("429", 0),
         "rss": {

@@ -54,6 +54,12 @@ def print_phase(result: dict) -> None:
         f"[{name}] in the active window: {asked_rate:.1f} messages/s asked, {sent_rate:.1f}/s sent{short},"
         f" {answered_rate:.1f}/s answered{behind}"
     )
+    # What a message costs the platform: a poll the engine repeats, or a call a skill makes twice, shows here.
+    print(
+        f"[{name}] platform calls in the active window: {result['active_calls']}, "
+        f"{_rate(result['active_calls'], result['answered_in_window']):.2f} per message answered in it "
+        f"(polls {result['active_polls']})"
+    )
     print(
         f"[{name}] message-to-reply: p50 {_seconds(lat['p50'])}  p95 {_seconds(lat['p95'])}  "
         f"p99 {_seconds(lat['p99'])}  max {_seconds(lat['max'])}"
@@ -84,6 +90,11 @@ def print_ratio(engine: dict, baseline: dict) -> None:
     print(
         f"engine polls per CPU-second / the same-work baseline's: active {ratio('active')}, "
         f"idle {ratio('idle')} (goal >= 0.7)"
+    )
+    # The same comparison per message: the polls above count alike only while both sides poll alike.
+    print(
+        f"baseline CPU-ms per message / the engine's: "
+        f"{_rate(baseline['cpu_ms_per_message'], engine['cpu_ms_per_message']):.2f}"
     )
 
 

@@ -129,11 +129,11 @@ else:
 
 Q_CLUSTER = {
     "name": env.read_str("VIBE_Q_NAME", "vibeapp"),
-    # Workers run only cycles with events (the poller does the empty polls): a message holds one for its
-    # poll and the skill's three platform calls, ~0.25 s at +50 ms, and ~20 CPU-ms of it is work, so a worker
-    # mostly waits. 8 answered ~32 messages/s while two cores could do ~70-90 (3,000 bots, 300 active: p95
-    # 28.6 s with 8, 2.98 s with 24, README); 24 make the cores, not the workers, the limit. An idle
-    # worker is ~7 MiB of PSS, a busy one ~20-28.
+    # Workers run only cycles with events (the poller does the empty polls and hands over what it read): a
+    # message holds one for the skill's three platform calls (and its poll, before 2d0ca66), ~0.2 s at
+    # +50 ms, and ~20 CPU-ms of it is work, so a worker mostly waits. 8 answered ~32 messages/s while two
+    # cores could do ~70-90 (3,000 bots, 300 active: p95 28.6 s with 8, 2.98 s with 24, README); 24 make
+    # the cores, not the workers, the limit. An idle worker is ~7 MiB of PSS, a busy one ~20-28.
     "workers": env.read_int("VIBE_Q_WORKERS", 24),
     "timeout": env.read_int("VIBE_Q_TIMEOUT", 90),
     # A task is handed out again after `retry` seconds without an ack; it must exceed `timeout`.
