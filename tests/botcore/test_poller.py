@@ -53,20 +53,30 @@ def settled_bot(sandbox_portal) -> Bot:
     return Bot.objects.get(pk=bot.pk)
 
 
+def replies_to(sandbox_portal, bot: Bot, text: str) -> int:
+    return sum(f"[i]{text}[/i]" in m["text"].lower() for m in sandbox_portal.bot_messages(bot.vibe_bot_id))
+
+
 def echoed(sandbox_portal, bot: Bot, text: str) -> bool:
-    return any(f"[i]{text}[/i]" in m["text"].lower() for m in sandbox_portal.bot_messages(bot.vibe_bot_id))
+    return replies_to(sandbox_portal, bot, text) > 0
+
+
+def handed_over(sandbox_portal, task_queue, text: str, *, dialect: str = "") -> Bot:
+    """A settled bot, a user's message to it, and the poller run until it has enqueued the bot's cycle."""
+    if dialect:
+        sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": [dialect]})
+    bot = settled_bot(sandbox_portal)
+    with RunningPoller():
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
+        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    return bot
 
 
 @pytest.mark.parametrize("dialect", ["", "no-long-poll"])
 def test_a_message_hands_the_bot_to_its_cycle_which_stores_then_answers(
     sandbox_portal, task_queue, settings, dialect
 ):
-    if dialect:
-        sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": [dialect]})
-    bot = settled_bot(sandbox_portal)
-    with RunningPoller():
-        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="hello poller")
-        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    bot = handed_over(sandbox_portal, task_queue, "hello poller", dialect=dialect)
     ((_, token),) = cycles_queued(task_queue, bot)
     leased = Bot.objects.get(pk=bot.pk)
     assert leased.lease_token == token  # handed over under a lease, as the pacer would
@@ -82,20 +92,11 @@ def events_calls(sandbox_portal, bot: Bot) -> list[dict]:
     return [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
 
 
-def replies_to(sandbox_portal, bot: Bot, text: str) -> int:
-    return sum(f"[i]{text}[/i]" in m["text"].lower() for m in sandbox_portal.bot_messages(bot.vibe_bot_id))
-
-
 @pytest.mark.parametrize("dialect", ["", "no-long-poll"])
 def test_the_cycle_stores_the_batch_the_watch_read_without_asking_the_platform_again(
     sandbox_portal, task_queue, dialect
 ):
-    if dialect:
-        sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": [dialect]})
-    bot = settled_bot(sandbox_portal)
-    with RunningPoller():
-        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="read once")
-        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    bot = handed_over(sandbox_portal, task_queue, "read once", dialect=dialect)
     (kwargs,) = task_queue.kwargs_of("botcore.tasks.poll_bot")
     assert kwargs["watched"]["offset"] == bot.event_offset
     assert kwargs["watched"]["vibe_bot_id"] == bot.vibe_bot_id
@@ -112,10 +113,7 @@ def test_the_cycle_stores_the_batch_the_watch_read_without_asking_the_platform_a
 def test_a_batch_read_before_the_bot_moved_on_is_fetched_again_and_nothing_is_done_twice(
     sandbox_portal, task_queue
 ):
-    bot = settled_bot(sandbox_portal)
-    with RunningPoller():
-        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="first")
-        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    bot = handed_over(sandbox_portal, task_queue, "first")
     (kwargs,) = task_queue.kwargs_of("botcore.tasks.poll_bot")
     assert task_queue.run() == ["polled"]
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="second")
