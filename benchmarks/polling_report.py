@@ -84,8 +84,9 @@ def print_phase(result: dict) -> None:
 def print_ratio(engine: dict, baseline: dict) -> None:
     def ratio(window: str) -> str:
         # With long-polls held across a whole window a side may finish no poll in it: no ratio then.
+        # A side that spent no measurable CPU in a window (a tiny run) has no rate either (NaN).
         theirs = polls_per_cpu(baseline, window)
-        return f"{polls_per_cpu(engine, window) / theirs:.2f}" if theirs else "n/a"
+        return f"{polls_per_cpu(engine, window) / theirs:.2f}" if theirs and math.isfinite(theirs) else "n/a"
 
     print(
         f"engine polls per CPU-second / the same-work baseline's: active {ratio('active')}, "
