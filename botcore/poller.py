@@ -34,9 +34,9 @@ from botcore import conf, poller_fleet
 from botcore.poller_budget import WatchBudget
 from botcore.poller_fleet import BotRow
 from botcore.poller_watched import CYCLE, IDLE, WATCHING, Watched, fields_of, in_seconds, until
-from botcore.services.polling import quiet_interval
+from botcore.services.polling import quiet_interval, watched_for_cycle
 from botcore.vibe.errors import VibeAuthError, VibeError
-from botcore.vibe.watch import Waiting, WatchClients, watch_events
+from botcore.vibe.watch import WatchClients, watch_events
 from ops.heartbeat import beat_poller
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ class Poller:
         if bot.generation != generation or self.bots.get(row.pk) is not bot:
             return False  # handed over (owed work) or dropped meanwhile
         if waiting is not None:
-            self._want_cycle(bot, _for_cycle(row, waiting))
+            self._want_cycle(bot, watched_for_cycle(row.vibe_bot_id, row.offset, waiting.answer))
             return False
         held = bool(self.hold) and time.monotonic() - started >= self.hold / 2
         if self.hold:
@@ -335,11 +335,3 @@ class Poller:
             self._db.submit(connections.close_all)  # this thread's connection, not left to the GC
             self._db.shutdown(wait=True)
             self.budget.close()
-
-
-def _for_cycle(row: BotRow, waiting: Waiting) -> dict | None:
-    """What the watch read, as the bot's cycle takes it (botcore.services.polling.watched_batch): the answer
-    with the platform bot and the offset it was read at. None when the answer was too large to carry."""
-    if waiting.answer is None:
-        return None
-    return {"vibe_bot_id": row.vibe_bot_id, "offset": row.offset, "answer": waiting.answer}

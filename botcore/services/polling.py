@@ -134,14 +134,22 @@ def renew_lease(bot_id: int, lease_token: str, *, backoff: float) -> bool:
     )
 
 
+def watched_for_cycle(vibe_bot_id: int, offset: int, answer: Mapping[str, Any] | None) -> dict | None:
+    """What the poller hands a bot's cycle of a watch that read `answer` at `offset` (watched_batch reads it
+    back): None when the answer was too large to carry (botcore.vibe.watch.CARRY_MAX_BYTES)."""
+    if answer is None:
+        return None
+    return {"vibe_bot_id": vibe_bot_id, "offset": offset, "answer": answer}
+
+
 def watched_batch(bot: Bot, watched: Mapping[str, Any] | None) -> EventBatch | None:
     """The batch the poller's watch read for this bot, when it read it at the offset the bot still stands at.
 
-    `watched` is {"vibe_bot_id", "offset", "answer"} (botcore/poller.py): the platform's answer to the very
-    call this cycle would make (the same bot, offset and limit), read by the client's one reading; events
-    below an offset never change, so the answer is as good as a new one. None (the cycle fetches) when
-    there is none, or the bot has moved on since: another offset, another platform bot, or an offset the
-    platform keeps for us (a bot that never stored one polls without it, and the watch could not).
+    `watched` is what watched_for_cycle made of the watch's answer in the poller: the platform's answer to
+    the very call this cycle would make (the same bot, offset and limit), read by the client's one reading;
+    events below an offset never change, so the answer is as good as a new one. None (the cycle fetches)
+    when there is none, or the bot has moved on since: another offset, another platform bot, or an offset
+    the platform keeps for us (a bot that never stored one polls without it, and the watch could not).
     """
     if not watched or bot.event_offset is None or not isinstance(watched.get("answer"), Mapping):
         return None

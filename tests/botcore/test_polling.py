@@ -13,7 +13,13 @@ from django.utils import timezone
 from botcore import conf
 from botcore.models import Bot, BotCommand, EventLogEntry
 from botcore.services.bots import provision_bot
-from botcore.services.polling import RENEW_AFTER_SHARE, lease_renewal, poll_bot_once, watched_batch
+from botcore.services.polling import (
+    RENEW_AFTER_SHARE,
+    lease_renewal,
+    poll_bot_once,
+    watched_batch,
+    watched_for_cycle,
+)
 from botcore.vibe.parse import read_event_batch
 from tenants.models import Portal
 
@@ -304,12 +310,14 @@ def test_the_cycle_takes_a_watched_batch_only_from_where_its_bot_stands():
     answer = {"events": [{"eventId": 10, "type": "ONIMBOTV2MESSAGEADD", "date": "2026-12-03T10:00:00+00:00",
                           "data": {}}], "nextOffset": 11, "hasMore": False}  # fmt: skip
     bot = Bot(vibe_bot_id=7, event_offset=10)
-    watched = {"vibe_bot_id": 7, "offset": 10, "answer": answer}
+    watched = watched_for_cycle(7, 10, answer)
+    assert watched == {"vibe_bot_id": 7, "offset": 10, "answer": answer}
     batch = watched_batch(bot, watched)
     assert batch == read_event_batch(answer, bot_id=7)
     assert batch is not None and batch.next_offset == 11
     assert watched_batch(bot, {**watched, "offset": 9}) is None  # the bot moved on since
     assert watched_batch(bot, {**watched, "vibe_bot_id": 8}) is None  # re-provisioned as another bot
     assert watched_batch(Bot(vibe_bot_id=7, event_offset=None), watched) is None  # the platform's offset
-    assert watched_batch(bot, {**watched, "answer": None}) is None  # too large: the cycle fetches
+    assert watched_for_cycle(7, 10, None) is None  # too large to carry: the cycle fetches
+    assert watched_batch(bot, {**watched, "answer": None}) is None
     assert watched_batch(bot, None) is None
