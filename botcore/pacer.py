@@ -15,9 +15,9 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.db.models import Case, F, Q, When
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from botcore import conf
+from botcore.cycle_queue import enqueue_cycles
 from botcore.models import Bot, Credential
 from botcore.selectors import lease_is_free, running_bots
 from botcore.vibe.budget import RequestBudget
@@ -153,25 +153,11 @@ class Pacer:
         return self._enqueue(chosen, token)
 
     def _enqueue(self, chosen: list[int], token: str) -> int:
-        """Hand the leased cycles to the task queue; a lease whose cycle could not be enqueued is released
-        at once (a broker outage must not leave bots waiting out their leases)."""
-        for position, bot_id in enumerate(chosen):
-            try:
-                async_task(
-                    "botcore.tasks.poll_bot",
-                    bot_id,
-                    token,
-                    task_name=f"poll-{bot_id}",
-                    q_options={"save": False},
-                )
-            except Exception:
-                unsent = chosen[position:]
-                Bot.objects.filter(pk__in=unsent, lease_token=token).update(lease_token="", lease_until=None)
-                log.exception("enqueue failed: %s leases released", len(unsent))
-                return position
-        if chosen:
-            log.debug("pacer enqueued %s cycles", len(chosen))
-        return len(chosen)
+        """Hand the leased cycles to the task queue; a lease whose cycle could not be enqueued is released."""
+        enqueued, _ = enqueue_cycles(chosen, token)
+        if enqueued:
+            log.debug("pacer enqueued %s cycles", len(enqueued))
+        return len(enqueued)
 
     def run(self, *, interval: float = 0.2, stop_after: float | None = None) -> None:
         started = time.monotonic()

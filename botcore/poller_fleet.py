@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from botcore import conf
+from botcore.cycle_queue import enqueue_cycles
 from botcore.models import Bot, Credential, EventLogEntry
 from botcore.selectors import lease_is_free, running_bots
 from botcore.services.platform import auth_for_credential, get_bot_credential
@@ -111,11 +111,8 @@ def hand_to_cycles(pks: list[int], watched: Mapping[int, dict] | None = None) ->
 
     The lease is the pacer's: it lasts until a worker starts the cycle, which swaps it for its own (a task
     delivered twice runs once). A bot another cycle holds is left alone; a lease whose task could not be
-    enqueued is released at once (a broker outage must not strand bots for the lease's length).
-    `watched` holds, by bot, what its watch read (botcore.services.polling.watched_batch): it goes with the
-    task, so the cycle need not fetch it again.
+    enqueued is released at once (botcore/cycle_queue.py). `watched` holds, by bot, what its watch read.
     """
-    watched = watched or {}
     if not pks:
         return [], []
     now = timezone.now()
@@ -124,15 +121,4 @@ def hand_to_cycles(pks: list[int], watched: Mapping[int, dict] | None = None) ->
         lease_token=token, lease_until=now + timedelta(seconds=conf.enqueue_lease_seconds())
     )
     leased = list(Bot.objects.filter(pk__in=pks, lease_token=token).values_list("pk", flat=True))
-    for position, bot_id in enumerate(leased):
-        try:
-            async_task(
-                "botcore.tasks.poll_bot", bot_id, token, watched=watched.get(bot_id),
-                task_name=f"poll-{bot_id}", q_options={"save": False},
-            )  # fmt: skip
-        except Exception:
-            unsent = leased[position:]
-            Bot.objects.filter(pk__in=unsent, lease_token=token).update(lease_token="", lease_until=None)
-            log.exception("enqueue failed: %s leases released", len(unsent))
-            return leased[:position], unsent
-    return leased, []
+    return enqueue_cycles(leased, token, watched)

@@ -326,7 +326,7 @@ def test_a_failed_enqueue_releases_the_lease_at_once(sandbox_portal, bot, settin
     def broker_down(*args, **kwargs):
         raise ConnectionError("the broker is down")
 
-    monkeypatch.setattr("botcore.pacer.async_task", broker_down)
+    monkeypatch.setattr("botcore.cycle_queue.async_task", broker_down)
     Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now())
     assert Pacer().tick() == 0
     bot.refresh_from_db()
