@@ -41,6 +41,10 @@ from ops.heartbeat import beat_poller
 
 log = logging.getLogger(__name__)
 
+# How often the bots in cycle are read back to see which ones the cycles released: a released bot is watched
+# again within this. A round that only hands bots over reads nothing back (they were just leased).
+FOLLOW_SECONDS = 0.1
+
 
 class Poller:
     def __init__(self, *, hold: float | None = None, refresh_seconds: float = 10.0) -> None:
@@ -200,7 +204,7 @@ class Poller:
     async def _db_loop(self) -> None:
         """Hand wanted bots to their cycles, follow the cycles, read credentials and the fleet's changes."""
         loop = asyncio.get_running_loop()
-        next_refresh = next_owed = 0.0
+        next_refresh = next_owed = next_follow = 0.0
         while not self.stopping:
             now = time.monotonic()
             room = max(0, conf.max_cycles_in_flight() - len(self._in_cycle))
@@ -209,15 +213,17 @@ class Poller:
             need_auth = list(self._need_auth)[:500]
             self._need_auth.difference_update(need_auth)
             owed, fleet = now >= next_owed, now >= next_refresh
+            follow = bool(self._in_cycle) and now >= next_follow
             next_owed = now + 1.0 if owed else next_owed
             next_refresh = now + self.refresh_seconds if fleet else next_refresh
+            next_follow = now + FOLLOW_SECONDS if follow else next_follow
             result = None
             # Nothing to write, follow or read: no round (the owed-work round, each second, still beats).
-            if wanted or self._in_cycle or need_auth or owed or fleet:
+            if wanted or follow or need_auth or owed or fleet:
                 try:
-                    in_cycle = list(self._in_cycle)
+                    following = list(self._in_cycle) if follow else None
                     result = await loop.run_in_executor(
-                        self._db, self._db_round, wanted, watched, in_cycle, need_auth, owed, fleet
+                        self._db, self._db_round, wanted, watched, following, need_auth, owed, fleet
                     )
                 except Exception:
                     log.exception("poller database round failed")
@@ -228,29 +234,32 @@ class Poller:
                 self._apply(*result)
             self._db_wake.clear()
             try:
-                async with asyncio.timeout(0.1 if self._in_cycle else 0.5):
+                async with asyncio.timeout(FOLLOW_SECONDS if self._in_cycle else 0.5):
                     await self._db_wake.wait()
             except TimeoutError:
                 pass
 
-    def _db_round(self, wanted, watched, in_cycle, need_auth, owed: bool, fleet: bool):
-        close_old_connections()  # a connection broken by a database restart is replaced, not reused
+    def _db_round(self, wanted, watched, following, need_auth, owed: bool, fleet: bool):
+        if owed:
+            # A connection broken by a database restart is replaced, not reused. Once a second, with the
+            # owed-work round: on PostgreSQL each call costs the next query a health check.
+            close_old_connections()
         beat_poller()  # throttled; /readyz checks that the bots are watched
         _, failed = poller_fleet.hand_to_cycles(wanted, watched)
-        settled = poller_fleet.read_bots(sorted(set(in_cycle) | set(wanted)))
+        settled = poller_fleet.read_bots(following) if following else {}
         return (
-            wanted, failed, settled, poller_fleet.read_auth(need_auth) if need_auth else {},
+            wanted, failed, following, settled, poller_fleet.read_auth(need_auth) if need_auth else {},
             poller_fleet.bots_owed_a_cycle() if owed else [], poller_fleet.read_fleet() if fleet else None,
         )  # fmt: skip
 
-    def _apply(self, wanted, failed, settled, auths, owed, fleet) -> None:
+    def _apply(self, wanted, failed, following, settled, auths, owed, fleet) -> None:
         self._in_cycle.update(wanted)
         for pk in failed:  # the broker refused: try again after a pause, not in a tight loop
             bot = self.bots.get(pk)
             self._in_cycle.discard(pk)
             if bot is not None:
                 self._schedule(bot, in_seconds(conf.poll_fast_seconds()))
-        for pk in list(self._in_cycle):
+        for pk in following or ():  # the bots this round read back: released ones are watched again
             row = settled.get(pk)
             if row is not None and row.leased:
                 continue

@@ -7,7 +7,7 @@ import asyncio
 import threading
 
 import pytest
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from botcore.models import Bot, EventLogEntry
 from botcore.poller import Poller
@@ -201,3 +201,19 @@ def test_a_bot_a_cycle_holds_is_not_handed_over_again(sandbox_portal, task_queue
         Bot.objects.filter(pk=bot.pk).update(lease_token="", lease_until=None)  # that cycle ends
         wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
     assert len(cycles_queued(task_queue, bot)) == 1
+
+
+def test_a_database_connection_broken_under_the_poller_is_replaced(sandbox_portal, task_queue):
+    if connection.vendor != "postgresql":
+        pytest.skip("the server ends the poller's session (pg_terminate_backend): CI's PostgreSQL run")
+    bot = settled_bot(sandbox_portal)
+    with RunningPoller() as poller:
+        wait_for(lambda: bot.pk in poller.bots, timeout=30, what="the poller to read the fleet")
+        with connection.cursor() as cursor:  # as a database restart would: every session but this test's
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchall(), "no poller session to end"
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="after a restart")
+        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
