@@ -50,10 +50,12 @@ def enqueue_cycles(
     """
     watched = watched or {}
     for position, bot_id in enumerate(bot_ids):
+        # `watched` only where there is one: a task without it runs on workers older than 2d0ca66 too.
+        handed = {"watched": watched[bot_id]} if watched.get(bot_id) else {}
         try:
             async_task(
-                "botcore.tasks.poll_bot", bot_id, lease_token, watched=watched.get(bot_id),
-                task_name=f"poll-{bot_id}", q_options={"save": False, "broker": cycle_broker()},
+                "botcore.tasks.poll_bot", bot_id, lease_token, **handed, task_name=f"poll-{bot_id}",
+                q_options={"save": False, "broker": cycle_broker()},
             )  # fmt: skip
         except Exception:
             unsent = list(bot_ids[position:])
