@@ -6,18 +6,19 @@ wherever it points). Every VibeClient shares the process's client unless given i
 
 from __future__ import annotations
 
-import os
-import threading
-
 import httpx
 
 from botcore import conf
+from botcore.per_process import PerProcess
 
 USER_AGENT = "vibeapp-botcore/0.1 (+httpx)"
 
 
-_shared_clients: dict[int, httpx.Client] = {}
-_shared_lock = threading.Lock()
+_shared_client: PerProcess[httpx.Client] = PerProcess(
+    lambda: make_http_client(
+        connect_timeout=conf.vibe_connect_timeout(), read_timeout=conf.vibe_read_timeout()
+    )
+)
 
 
 def make_http_client(*, connect_timeout: float = 5.0, read_timeout: float = 30.0) -> httpx.Client:
@@ -35,13 +36,4 @@ def shared_http_client() -> httpx.Client:
 
     Keyed by process id: a forked worker must not share its parent's sockets.
     """
-    pid = os.getpid()
-    client = _shared_clients.get(pid)
-    if client is None:
-        with _shared_lock:
-            client = _shared_clients.get(pid)
-            if client is None:
-                client = _shared_clients[pid] = make_http_client(
-                    connect_timeout=conf.vibe_connect_timeout(), read_timeout=conf.vibe_read_timeout()
-                )
-    return client
+    return _shared_client.get()

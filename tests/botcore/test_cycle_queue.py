@@ -10,14 +10,14 @@ from django_q.conf import Conf
 from django_q.signing import SignedPackage
 
 from botcore import cycle_queue
+from botcore.per_process import PerProcess
 
 
 @pytest.mark.skipif(not settings.REDIS_URL, reason="the Redis broker (CI's PostgreSQL + Redis run)")
 def test_cycles_are_enqueued_over_one_redis_connection(monkeypatch):
     # A queue of its own, so that no other test's worker takes these tasks or sees them.
     queue_name = f"{Conf.CLUSTER_NAME}-cycle-queue-test"
-    monkeypatch.setattr(cycle_queue, "_brokers", {})
-    monkeypatch.setattr(cycle_queue, "get_broker", lambda: get_broker(queue_name))
+    monkeypatch.setattr(cycle_queue, "_broker", PerProcess(lambda: get_broker(queue_name)))
     connected = []
     open_socket = redis.connection.Connection._connect  # a TCP connection to Redis, made
 
