@@ -28,6 +28,10 @@ CREATE_TABLE = (
 )
 
 
+# The database aliases whose budget table this process has created or found, so reads can rely on it.
+_tables_made: set[str] = set()
+
+
 class DatabaseStateStore(StateStore):
     is_async = False
     default_clock = WallClock()
@@ -104,11 +108,21 @@ class DatabaseStateStore(StateStore):
             pass  # another process created it at the same moment (PostgreSQL reports a duplicate type)
 
     def read(self, algorithm: StateAlgorithm, rates: list[Rate]) -> State:
-        from django.db import connections
+        from django.db import DatabaseError, connections
 
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(f"SELECT state FROM {TABLE} WHERE name = %s", [self.name])
-            row = cursor.fetchone()
+        # A read may come first (a slot looked at before any is taken, as on a fresh install); unlike
+        # check, it cannot create the table after a failed SELECT (on PostgreSQL that SELECT would have
+        # aborted the caller's transaction), so it makes sure of the table before its first SELECT.
+        if self.alias not in _tables_made:
+            self._ensure_table()
+            _tables_made.add(self.alias)
+        try:
+            with connections[self.alias].cursor() as cursor:
+                cursor.execute(f"SELECT state FROM {TABLE} WHERE name = %s", [self.name])
+                row = cursor.fetchone()
+        except DatabaseError:
+            _tables_made.discard(self.alias)  # dropped since: made again at the next read
+            raise
         return _decode(algorithm, rates, row[0] if row else "")
 
     def reset(self) -> None:

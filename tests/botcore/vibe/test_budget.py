@@ -218,6 +218,26 @@ def test_a_database_budget_inside_an_open_transaction_does_not_wait_on_it():
     )  # a deadlock waits out the database lock timeout (30 s), then fails open
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_database_budget_read_before_any_call_finds_it_free_rather_than_out(monkeypatch, caplog):
+    # A fresh install: the table does not exist yet, and the first thing asked is when the next slot is.
+    # Read as a store outage, every call would go unbudgeted for 30 s, under a warning.
+    from django.db import connection
+
+    from botcore.vibe import budget_store
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    monkeypatch.setattr(budget_store, "_tables_made", set())
+    name = uuid.uuid4().hex[:24]
+    budget = SharedBudget(name=name, per_second=2, burst=1, max_wait=5, store=DatabaseStateStore(name))
+    with caplog.at_level(logging.WARNING, logger="botcore.vibe.budget"):
+        assert budget.slot_in() == 0.0 and budget.is_idle()
+        budget.acquire()
+        assert budget.slot_in() > 0.3  # paced: the budget is in use, not bypassed
+    assert not [r for r in caplog.records if "unavailable" in r.getMessage()]
+
+
 class LockGrantedLate(DatabaseStateStore):
     """A store whose first step gets the database's write lock `delay` seconds after it was asked for,
     as SQLite's single writer does while another process writes the event log."""
