@@ -347,18 +347,23 @@ def run_size(
 
 
 def refuse_taken_port(port: int) -> None:
-    """Stop if something already listens on `port`: a sandbox left from an earlier run would answer in place
-    of this run's own, with its own state (a stopping one holds no long-poll), and the figures would be its."""
+    """Stop if something already listens on `port`: a sandbox left from an earlier run would answer in
+    place of this run's own, with its own state (a stopping one holds no long-poll), and the figures would
+    be its."""
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", port)) == 0:
-            raise SystemExit(f"port {port} is taken (a sandbox left from an earlier run?): free it or pick another")
+            raise SystemExit(
+                f"port {port} is taken (a sandbox left from an earlier run?): free it or pick another"
+            )
 
 
 def wait_for_own_sandbox(sandbox: subprocess.Popen, sandbox_url: str) -> None:
     """Return once the sandbox answers; stop if it exited (it could not bind) or never answered."""
     for _ in range(100):
         if sandbox.poll() is not None:
-            raise SystemExit(f"the sandbox exited with {sandbox.returncode} before answering at {sandbox_url}")
+            raise SystemExit(
+                f"the sandbox exited with {sandbox.returncode} before answering at {sandbox_url}"
+            )
         try:
             httpx.get(f"{sandbox_url}/v1")
             return
