@@ -224,6 +224,9 @@ def run_phase(
                 process.kill()
         for meter in meters.values():
             meter.stop()
+    # The host's speed just after the phase, its processes stopped: the engine and the baseline run minutes
+    # apart on a shared machine, and a drift between them moves their ratio (benchmarks/machine.py).
+    speed_after = python_speed_ms()
 
     def polls(a: dict, b: dict) -> int:
         return b["byRoute"].get(POLL_ROUTE, 0) - a["byRoute"].get(POLL_ROUTE, 0)
@@ -248,6 +251,7 @@ def run_phase(
     return {
         "name": name,
         "bots": bots,
+        "speed_after_ms": speed_after,
         "sent": len(load.sent),
         "answered": answered,
         "failed_sends": load.failed_sends,

@@ -71,6 +71,7 @@ def print_phase(result: dict) -> None:
         f" in {waited:.1f}s): p50 {_seconds(first['p50'])}  p95 {_seconds(first['p95'])}"
         f"  max {_seconds(first['max'])}"
     )
+    print(f"[{name}] machine speed just after the phase: {result['speed_after_ms']:.1f} ms")
     for label, (idle, active) in result["cpu_by_process"].items():
         note = " (the platform's, not counted in the engine's)" if label == "sandbox" else ""
         print(f"[{name}] {label} CPU: idle window {idle:.1f}s, active window {active:.1f}s{note}")
@@ -97,6 +98,12 @@ def print_ratio(engine: dict, baseline: dict) -> None:
         f"baseline CPU-ms per message / the engine's: "
         f"{_rate(baseline['cpu_ms_per_message'], engine['cpu_ms_per_message']):.2f}"
     )
+    after_engine, after_baseline = engine["speed_after_ms"], baseline["speed_after_ms"]
+    if max(after_engine, after_baseline) > 1.2 * min(after_engine, after_baseline):
+        print(
+            f"  the machine's speed moved between the phases ({after_engine:.1f} ms after the engine's,"
+            f" {after_baseline:.1f} after the baseline's): the ratios carry that drift; compare runs"
+        )
 
 
 def print_sweep(rows: list[list[dict]]) -> None:
