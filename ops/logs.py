@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from pythonjsonlogger.json import JsonFormatter
 
+READINESS_PATH = "/readyz"  # vibeapp/urls.py
 CONTEXT_FIELDS = ("portal", "bot", "event", "request_id", "task")
 _EMPTY: Mapping[str, object] = MappingProxyType({})
 _context: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar(
@@ -75,6 +76,17 @@ class IdleNoiseFilter(logging.Filter):
         return True
 
 
+class ReadinessAnswerFilter(logging.Filter):
+    """On django.request: /readyz answering 503 is the probe doing its job, and the view logs what is down
+    (a WARNING); Django's own "Service Unavailable: /readyz" would add an ERROR that names nothing on every
+    probe of every start-up and outage."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) != 503:
+            return True
+        return getattr(getattr(record, "request", None), "path_info", None) != READINESS_PATH
+
+
 class RedactingJsonFormatter(JsonFormatter):
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
@@ -90,7 +102,11 @@ def build_logging(*, fmt: str, level: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": ContextFilter}, "idle": {"()": IdleNoiseFilter}},
+        "filters": {
+            "context": {"()": ContextFilter},
+            "idle": {"()": IdleNoiseFilter},
+            "readiness": {"()": ReadinessAnswerFilter},
+        },
         "formatters": {
             "text": {
                 "()": RedactingTextFormatter,
@@ -112,7 +128,11 @@ def build_logging(*, fmt: str, level: str) -> dict:
         },
         "root": {"handlers": ["console"], "level": level},
         # httpx logs every request URL at INFO; URLs are safe but noisy at scale.
-        "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+        "loggers": {
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
+            "django.request": {"filters": ["readiness"]},
+        },
     }
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from ops.health import run_readiness_checks
+
+log = logging.getLogger(__name__)
 
 
 @never_cache
@@ -26,4 +30,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "down": down,
         "checks": {name: {"ok": check.ok, **check.detail} for name, check in checks.items()},
     }
+    if down:
+        # In place of Django's "Service Unavailable" ERROR, which names nothing (ops/logs.py).
+        log.warning("not ready: %s down", ", ".join(down))
     return JsonResponse(body, status=503 if down else 200)

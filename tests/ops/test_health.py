@@ -3,6 +3,7 @@ secret."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -58,6 +59,17 @@ def test_readyz_names_silent_processes_and_an_unreachable_platform(settings):
     assert body["down"] == ["platform", "poller", "qcluster"]
     assert body["checks"]["qcluster"]["error"] == "never beat"
     assert body["checks"]["poller"]["age_seconds"] >= 600
+
+
+def test_readyz_down_logs_what_is_down_as_a_warning_and_no_error(settings, caplog):
+    settings.VIBE_BASE_URL = "http://127.0.0.1:9/v1"
+    with caplog.at_level(logging.INFO):
+        assert Client().get("/readyz").status_code == 503
+        assert Client().get("/no-such-page-here").status_code == 404  # other answers still logged
+    lines = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert ("ops.views", "WARNING", "not ready: platform, poller, qcluster down") in lines
+    assert not [line for line in lines if line[1] == "ERROR"], lines
+    assert ("django.request", "WARNING", "Not Found: /no-such-page-here") in lines
 
 
 @pytest.fixture
