@@ -12,6 +12,9 @@ from the offset, cadence and backoff the cycle left. So the guarantees of the cy
 stored before acted on, a killed cycle retried after its lease) are unchanged, and every decision is still
 made in one place: the poller sends any failed watch to the cycle, whose failure policy records it.
 
+The fleet is read whole every `refresh_seconds` (bots gone, moved, paused); a bot provisioned meanwhile is
+found by a small read each second (read_joined), so a portal that has just installed is heard at once.
+
 Several pollers may run against one database (the lease decides who hands a bot over; a watch
 acknowledges nothing), but each watches every bot: run one, and a second only for availability.
 Every watch spends the key's request budget (botcore/poller_budget.py) when one is set.
@@ -26,6 +29,7 @@ import logging
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 from django.db import close_old_connections, connections
 from django.utils import timezone
@@ -44,6 +48,10 @@ log = logging.getLogger(__name__)
 # How often the bots in cycle are read back to see which ones the cycles released: a released bot is watched
 # again within this. A round that only hands bots over reads nothing back (they were just leased).
 FOLLOW_SECONDS = 0.1
+# Each second the poller also reads the bots provisioned since its last read, less this margin: a
+# provisioning stamped just before a read but committed after it, or stamped by a host whose clock is a
+# little behind, is still found. Beyond the margin, the fleet's full read (refresh_seconds) finds it.
+JOINED_MARGIN = timedelta(seconds=5)
 
 
 class Poller:
@@ -65,6 +73,7 @@ class Poller:
         self._wake = asyncio.Event()
         self._db_wake = asyncio.Event()
         self._fleet_read = False
+        self._joined_since: datetime | None = None  # provisioned since then: read with the owed work
         self.stopping = False
 
     # --- scheduling ---------------------------------------------------------------------------------
@@ -220,11 +229,23 @@ class Poller:
             result = None
             # Nothing to write, follow or read: no round (the owed-work round, each second, still beats).
             if wanted or follow or need_auth or owed or fleet:
+                joined_since = self._joined_since if owed and not fleet else None
+                started = timezone.now()
                 try:
                     following = list(self._in_cycle) if follow else None
                     result = await loop.run_in_executor(
-                        self._db, self._db_round, wanted, watched, following, need_auth, owed, fleet
+                        self._db,
+                        self._db_round,
+                        wanted,
+                        watched,
+                        following,
+                        need_auth,
+                        owed,
+                        fleet,
+                        joined_since,
                     )
+                    if fleet or joined_since is not None:
+                        self._joined_since = started - JOINED_MARGIN
                 except Exception:
                     log.exception("poller database round failed")
                     self._wanted[:0] = wanted
@@ -239,7 +260,7 @@ class Poller:
             except TimeoutError:
                 pass
 
-    def _db_round(self, wanted, watched, following, need_auth, owed: bool, fleet: bool):
+    def _db_round(self, wanted, watched, following, need_auth, owed: bool, fleet: bool, joined_since):
         if owed:
             # A connection broken by a database restart is replaced, not reused. Once a second, with the
             # owed-work round: on PostgreSQL each call costs the next query a health check.
@@ -250,9 +271,10 @@ class Poller:
         return (
             wanted, failed, following, settled, poller_fleet.read_auth(need_auth) if need_auth else {},
             poller_fleet.bots_owed_a_cycle() if owed else [], poller_fleet.read_fleet() if fleet else None,
+            poller_fleet.read_joined(joined_since) if joined_since is not None else [],
         )  # fmt: skip
 
-    def _apply(self, wanted, failed, following, settled, auths, owed, fleet) -> None:
+    def _apply(self, wanted, failed, following, settled, auths, owed, fleet, joined) -> None:
         self._in_cycle.update(wanted)
         for pk in failed:  # the broker refused: try again after a pause, not in a tight loop
             bot = self.bots.get(pk)
@@ -287,6 +309,9 @@ class Poller:
                 self._want_cycle(bot)
         if fleet is not None:
             self._merge_fleet(fleet)
+        for row in joined:
+            if row.pk not in self.bots:  # a known bot's changes wait for the fleet's full read
+                self._join(row, starting=False)
 
     def _merge_fleet(self, rows: list[BotRow]) -> None:
         """New bots join, gone ones leave, a bot a cycle holds now is followed until released."""
@@ -300,13 +325,7 @@ class Poller:
             seen.add(row.pk)
             bot = self.bots.get(row.pk)
             if bot is None:
-                bot = self.bots[row.pk] = Watched(row=row)
-                if row.leased:
-                    bot.state = CYCLE
-                    self._in_cycle.add(row.pk)
-                else:
-                    spread = quiet_interval(row.last_event_at, timezone.now()) if starting else 1.0
-                    self._schedule(bot, max(until(row.next_poll_at), in_seconds(random.uniform(0, spread))))
+                self._join(row, starting=starting)
                 continue
             if bot.state == CYCLE:
                 continue
@@ -322,6 +341,16 @@ class Poller:
         for pk in set(self.bots) - seen:
             if self.bots[pk].state != CYCLE:
                 del self.bots[pk]
+
+    def _join(self, row: BotRow, *, starting: bool) -> None:
+        """Watch a bot the poller did not know: the one its cycle holds once released, else soon."""
+        bot = self.bots[row.pk] = Watched(row=row)
+        if row.leased:
+            bot.state = CYCLE
+            self._in_cycle.add(row.pk)
+        else:
+            spread = quiet_interval(row.last_event_at, timezone.now()) if starting else 1.0
+            self._schedule(bot, max(until(row.next_poll_at), in_seconds(random.uniform(0, spread))))
 
     # --- the process --------------------------------------------------------------------------------
     async def run(self, *, stop_after: float | None = None) -> None:

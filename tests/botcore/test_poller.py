@@ -26,8 +26,8 @@ ROW_FIELDS = (
 class RunningPoller:
     """A Poller on its own thread and event loop, as `manage.py runpoller` runs it, stopped on exit."""
 
-    def __init__(self, **options) -> None:
-        self.poller = Poller(refresh_seconds=0.5, **options)
+    def __init__(self, *, refresh_seconds: float = 0.5, **options) -> None:
+        self.poller = Poller(refresh_seconds=refresh_seconds, **options)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.poller.run()), daemon=True)
 
     def __enter__(self) -> Poller:
@@ -145,6 +145,20 @@ def test_empty_watches_write_nothing_and_enqueue_nothing(sandbox_portal, task_qu
     assert task_queue.queued == []
     watches = [c for c in sandbox_portal.calls(bot.vibe_bot_id)[watched:] if c["path"].endswith("/events")]
     assert watches and all(c["query"]["offset"] == str(bot.event_offset) for c in watches)
+
+
+def test_a_bot_provisioned_while_the_poller_runs_is_watched_within_seconds_not_at_the_next_refresh(
+    sandbox_portal, task_queue
+):
+    # A portal installs the app and its admin writes at once: the bot must not wait for the fleet's full
+    # re-read (every 10 s in production, a minute here) to be heard.
+    with RunningPoller(refresh_seconds=60) as poller:
+        wait_for(lambda: poller._fleet_read, timeout=30, what="the poller's first read of the fleet")
+        bot = provision_bot(sandbox_portal.portal)
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="first words")
+        wait_for(lambda: cycles_queued(task_queue, bot), timeout=15, what="the new bot's cycle enqueued")
+    assert task_queue.run() == ["polled"]
+    assert echoed(sandbox_portal, bot, "first words")
 
 
 def test_a_failing_platform_sends_the_bot_to_its_cycle_which_records_the_backoff(
