@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from botcore import conf
@@ -69,25 +69,28 @@ def _row(values: dict, now: datetime) -> BotRow:
     )
 
 
+def _rows(bots: QuerySet[Bot]) -> list[BotRow]:
+    """These bots as rows, read now (a lease is current or not as of this read)."""
+    now = timezone.now()
+    return [_row(values, now) for values in bots.values(*_FIELDS)]
+
+
 def read_fleet() -> list[BotRow]:
     """Every bot the poller should watch: active and registered on the platform."""
-    now = timezone.now()
-    return [_row(values, now) for values in running_bots().values(*_FIELDS)]
+    return _rows(running_bots())
 
 
 def read_joined(since: datetime) -> list[BotRow]:
     """Running bots provisioned (or provisioned again) at or after `since`: a portal that has just installed
     the app is watched within a second instead of at the fleet's next full read."""
-    now = timezone.now()
-    return [_row(values, now) for values in running_bots().filter(provisioned_at__gte=since).values(*_FIELDS)]
+    return _rows(running_bots().filter(provisioned_at__gte=since))
 
 
 def read_bots(pks: list[int]) -> dict[int, BotRow]:
     """These bots as they stand now (a bot missing from the answer was deleted)."""
     if not pks:
         return {}  # the idle poller asks twice a second: an empty query still costs the ORM its setup
-    now = timezone.now()
-    return {row.pk: row for row in (_row(v, now) for v in Bot.objects.filter(pk__in=pks).values(*_FIELDS))}
+    return {row.pk: row for row in _rows(Bot.objects.filter(pk__in=pks))}
 
 
 def read_auth(pks: list[int]) -> dict[int, WatchAuth | None]:
