@@ -12,8 +12,9 @@ from the offset, cadence and backoff the cycle left. So the guarantees of the cy
 stored before acted on, a killed cycle retried after its lease) are unchanged, and every decision is still
 made in one place: the poller sends any failed watch to the cycle, whose failure policy records it.
 
-The fleet is read whole every `refresh_seconds` (bots gone, moved, paused); a bot provisioned meanwhile is
-found by a small read each second (read_joined), so a portal that has just installed is heard at once.
+The fleet is read whole every `refresh_seconds` (bots gone, moved, paused); a bot provisioned or resumed
+meanwhile is found by a small read each second (read_joined), so a portal that has just installed, or whose
+lapsed session a user has just renewed, is heard at once.
 
 Several pollers may run against one database (the lease decides who hands a bot over; a watch
 acknowledges nothing), but each watches every bot: run one, and a second only for availability.
@@ -48,8 +49,8 @@ log = logging.getLogger(__name__)
 # How often the bots in cycle are read back to see which ones the cycles released: a released bot is watched
 # again within this. A round that only hands bots over reads nothing back (they were just leased).
 FOLLOW_SECONDS = 0.1
-# Each second the poller also reads the bots provisioned since its last read, less this margin: a
-# provisioning stamped just before a read but committed after it, or stamped by a host whose clock is a
+# Each second the poller also reads the bots activated since its last read, less this margin: an
+# activation stamped just before a read but committed after it, or stamped by a host whose clock is a
 # little behind, is still found. Beyond the margin, the fleet's full read (refresh_seconds) finds it.
 JOINED_MARGIN = timedelta(seconds=5)
 
@@ -73,7 +74,7 @@ class Poller:
         self._wake = asyncio.Event()
         self._db_wake = asyncio.Event()
         self._fleet_read = False
-        self._joined_since: datetime | None = None  # provisioned since then: read with the owed work
+        self._joined_since: datetime | None = None  # activated since then: read with the owed work
         self.stopping = False
 
     # --- scheduling ---------------------------------------------------------------------------------

@@ -81,9 +81,10 @@ def read_fleet() -> list[BotRow]:
 
 
 def read_joined(since: datetime) -> list[BotRow]:
-    """Running bots provisioned (or provisioned again) at or after `since`: a portal that has just installed
-    the app is watched within a second instead of at the fleet's next full read."""
-    return _rows(running_bots().filter(provisioned_at__gte=since))
+    """Running bots activated at or after `since` (provisioned, provisioned again, or resumed): a portal
+    that has just installed the app, or whose user brought a lapsed session back, is watched within a
+    second instead of at the fleet's next full read."""
+    return _rows(running_bots().filter(activated_at__gte=since))
 
 
 def read_bots(pks: list[int]) -> dict[int, BotRow]:

@@ -53,6 +53,7 @@ class BotAdmin(admin.ModelAdmin):
         "consecutive_failures",
         "last_error",
         "provisioned_at",
+        "activated_at",
         "created_at",
     ]
     fields = ["name", *readonly_fields]

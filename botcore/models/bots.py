@@ -50,8 +50,10 @@ class Bot(models.Model):
     credential_kind = models.CharField(max_length=10, choices=Credential.choices, default=Credential.SESSION)
     # What last happened to the bot that its portal's admin should read (a move, a re-provision).
     status_note = models.CharField(max_length=300, blank=True)
-    # Indexed: the poller reads the bots provisioned in the last seconds, every second (botcore/poller.py).
-    provisioned_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    provisioned_at = models.DateTimeField(null=True, blank=True)
+    # When the bot last became active: provisioned, or resumed by a fresh session or an operator. Indexed:
+    # the poller reads the bots activated in the last seconds, every second (botcore/poller.py).
+    activated_at = models.DateTimeField(null=True, blank=True, db_index=True)
     commands_signature = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

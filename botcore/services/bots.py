@@ -78,6 +78,7 @@ def provision_bot(portal: Portal, *, note: str = "") -> Bot:
             name=profile["name"],
             status=Bot.Status.PAUSED if bot.status == Bot.Status.PAUSED else Bot.Status.ACTIVE,
             provisioned_at=timezone.now(),
+            activated_at=timezone.now(),
             commands_signature=signature_of_commands(specs),
             next_poll_at=timezone.now(),
             backoff_until=None,
@@ -200,6 +201,7 @@ def resume_bot(bot: Bot) -> None:
     Bot.objects.filter(pk=bot.pk).exclude(status=Bot.Status.RETIRED).update(
         status=status,
         next_poll_at=timezone.now(),
+        activated_at=timezone.now(),
         broken_reason="",
         consecutive_failures=0,
         backoff_until=None,
@@ -218,7 +220,7 @@ def pause_portal_bots(portal: Portal) -> int:
 
 def resume_portal_bots(portal: Portal) -> int:
     return Bot.objects.filter(portal=portal, status=Bot.Status.WAITING_SESSION).update(
-        status=Bot.Status.ACTIVE, next_poll_at=timezone.now()
+        status=Bot.Status.ACTIVE, next_poll_at=timezone.now(), activated_at=timezone.now()
     )
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from botcore import conf
+from botcore import conf, poller_fleet
 from botcore.models import Bot, EventLogEntry
 from botcore.pacer import Pacer
 from botcore.services.executor import handle_entry
@@ -44,10 +44,13 @@ def test_an_operator_pauses_and_resumes_a_bot(admin_client, bot):
     bot.refresh_from_db()
     assert bot.status == Bot.Status.PAUSED
     assert Pacer().tick() == 0
+    resumed_from = timezone.now()
     admin_action(admin_client, "resume_bots", bot)
     bot.refresh_from_db()
     assert bot.status == Bot.Status.ACTIVE
     assert Pacer().tick() == 1
+    # and the running poller's per-second read finds it, not only its full read ten seconds on
+    assert [row.pk for row in poller_fleet.read_joined(resumed_from)] == [bot.pk]
 
 
 def test_the_event_log_lists_with_filters_and_hides_nothing_an_operator_needs(admin_client, bot):

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import close_old_connections, connection
+from django.utils import timezone
 
 from botcore.models import Bot, EventLogEntry
 from botcore.poller import Poller
-from botcore.services.bots import provision_bot
+from botcore.services.bots import pause_portal_bots, provision_bot, resume_portal_bots
 from botcore.services.polling import poll_bot_once
 from tests.botcore.livestack import wait_for
 
@@ -159,6 +161,24 @@ def test_a_bot_provisioned_while_the_poller_runs_is_watched_within_seconds_not_a
         wait_for(lambda: cycles_queued(task_queue, bot), timeout=15, what="the new bot's cycle enqueued")
     assert task_queue.run() == ["polled"]
     assert echoed(sandbox_portal, bot, "first words")
+
+
+def test_a_bot_resumed_by_a_fresh_session_is_watched_within_seconds_not_at_the_next_refresh(
+    sandbox_portal, task_queue
+):
+    # A portal's session lapsed long after its bot was provisioned; a user opens the app, the session is
+    # fresh again and the bot resumes. It must be heard as soon as a newly provisioned one.
+    bot = settled_bot(sandbox_portal)
+    Bot.objects.filter(pk=bot.pk).update(provisioned_at=timezone.now() - timedelta(days=30))
+    assert pause_portal_bots(sandbox_portal.portal) == 1
+    with RunningPoller(refresh_seconds=60) as poller:
+        wait_for(lambda: poller._fleet_read, timeout=30, what="the poller's first read of the fleet")
+        assert bot.pk not in poller.bots
+        assert resume_portal_bots(sandbox_portal.portal) == 1
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="back again")
+        wait_for(lambda: cycles_queued(task_queue, bot), timeout=15, what="the resumed bot's cycle enqueued")
+    assert task_queue.run() == ["polled"]
+    assert echoed(sandbox_portal, bot, "back again")
 
 
 def test_a_failing_platform_sends_the_bot_to_its_cycle_which_records_the_backoff(
