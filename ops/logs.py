@@ -13,7 +13,6 @@ from types import MappingProxyType
 
 from pythonjsonlogger.json import JsonFormatter
 
-READINESS_PATH = "/readyz"  # vibeapp/urls.py
 CONTEXT_FIELDS = ("portal", "bot", "event", "request_id", "task")
 _EMPTY: Mapping[str, object] = MappingProxyType({})
 _context: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar(
@@ -84,7 +83,8 @@ class ReadinessAnswerFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "status_code", None) != 503:
             return True
-        return getattr(getattr(record, "request", None), "path_info", None) != READINESS_PATH
+        match = getattr(getattr(record, "request", None), "resolver_match", None)
+        return getattr(match, "url_name", None) != "readyz"  # the route's name in vibeapp/urls.py
 
 
 class RedactingJsonFormatter(JsonFormatter):
