@@ -28,7 +28,7 @@ CREATE_TABLE = (
 )
 
 
-# The database aliases whose budget table this process has created or found, so reads can rely on it.
+# The database aliases whose budget table this process has made sure of (DatabaseStateStore._with_table).
 _tables_made: set[str] = set()
 
 
@@ -41,15 +41,8 @@ class DatabaseStateStore(StateStore):
         self.alias = alias
 
     def check(self, algorithm: StateAlgorithm, rates: list[Rate], now: int, weight: int) -> Decision:
-        from django.db import DatabaseError
-
-        try:
-            return self._check(algorithm, rates, now, weight)
-        except DatabaseError:
-            # Most likely the table is missing (first use, or created in a transaction that rolled
-            # back); create it and try once more. Any other failure repeats and propagates.
-            self._ensure_table()
-            return self._check(algorithm, rates, now, weight)
+        # In a transaction of its own, a failed step aborts nothing of the caller's: it may try again.
+        return self._with_table(lambda: self._check(algorithm, rates, now, weight), may_retry=True)
 
     def _check(self, algorithm: StateAlgorithm, rates: list[Rate], now: int, weight: int) -> Decision:
         decision: Decision = self._in_own_transaction(
@@ -99,6 +92,24 @@ class DatabaseStateStore(StateStore):
             cursor.execute(f"UPDATE {TABLE} SET state = %s WHERE name = %s", [_encode(new_state), self.name])
         return decision
 
+    def _with_table(self, work: Any, *, may_retry: bool) -> Any:
+        """work() with the table made sure of: before this process's first use of it, and again after a
+        failure (most likely the table is missing: dropped, or created in a transaction that rolled back).
+        Only a caller whose failed statement aborted nothing but its own transaction may retry at once; on
+        PostgreSQL a failed SELECT in the caller's transaction aborts the caller's work too."""
+        from django.db import DatabaseError
+
+        if self.alias not in _tables_made:
+            self._ensure_table()
+        try:
+            return work()
+        except DatabaseError:
+            _tables_made.discard(self.alias)
+            if not may_retry:
+                raise
+            self._ensure_table()
+            return work()
+
     def _ensure_table(self) -> None:
         from django.db import DatabaseError
 
@@ -106,23 +117,18 @@ class DatabaseStateStore(StateStore):
             self._in_own_transaction(lambda cursor, lock: cursor.execute(CREATE_TABLE))
         except DatabaseError:
             pass  # another process created it at the same moment (PostgreSQL reports a duplicate type)
+        _tables_made.add(self.alias)
 
     def read(self, algorithm: StateAlgorithm, rates: list[Rate]) -> State:
-        from django.db import DatabaseError, connections
+        # A read may come first (a slot looked at before any is taken, as on a fresh install).
+        return self._with_table(lambda: self._read(algorithm, rates), may_retry=False)
 
-        # A read may come first (a slot looked at before any is taken, as on a fresh install); unlike
-        # check, it cannot create the table after a failed SELECT (on PostgreSQL that SELECT would have
-        # aborted the caller's transaction), so it makes sure of the table before its first SELECT.
-        if self.alias not in _tables_made:
-            self._ensure_table()
-            _tables_made.add(self.alias)
-        try:
-            with connections[self.alias].cursor() as cursor:
-                cursor.execute(f"SELECT state FROM {TABLE} WHERE name = %s", [self.name])
-                row = cursor.fetchone()
-        except DatabaseError:
-            _tables_made.discard(self.alias)  # dropped since: made again at the next read
-            raise
+    def _read(self, algorithm: StateAlgorithm, rates: list[Rate]) -> State:
+        from django.db import connections
+
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(f"SELECT state FROM {TABLE} WHERE name = %s", [self.name])
+            row = cursor.fetchone()
         return _decode(algorithm, rates, row[0] if row else "")
 
     def reset(self) -> None:
