@@ -16,11 +16,14 @@ Which connection steps the state:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pyrate_limiter import Rate, WallClock
 from pyrate_limiter.abstracts.algorithm import Decision, State, StateAlgorithm
 from pyrate_limiter.abstracts.store import StateStore
+
+T = TypeVar("T")
 
 TABLE = "vibe_request_budget"
 CREATE_TABLE = (
@@ -92,7 +95,7 @@ class DatabaseStateStore(StateStore):
             cursor.execute(f"UPDATE {TABLE} SET state = %s WHERE name = %s", [_encode(new_state), self.name])
         return decision
 
-    def _with_table(self, work: Any, *, may_retry: bool) -> Any:
+    def _with_table(self, work: Callable[[], T], *, may_retry: bool) -> T:
         """work() with the table made sure of: before this process's first use of it, and again after a
         failure (most likely the table is missing: dropped, or created in a transaction that rolled back).
         Only a caller whose failed statement aborted nothing but its own transaction may retry at once; on
