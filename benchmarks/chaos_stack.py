@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import psutil
+
+from benchmarks.sandbox_process import wait_for_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
@@ -190,14 +191,7 @@ class Stack:
         # The platform's own limit is lifted: 429 storms are injected on purpose, not left to chance.
         command = [*MANAGE, "runsandbox", "--port", str(self.sandbox_port), "--rate-limit", "100000"]
         self.sandbox = self._spawn(command, "sandbox")
-
-        def answers() -> bool:
-            try:
-                return httpx.get(f"{self.sandbox_url}/_sandbox/state", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(answers, timeout=60, what="the sandbox")
+        wait_for_sandbox(self.sandbox, self.sandbox_url, timeout=60)
 
     def add_app(self, name: str) -> AppProcess:
         command = [

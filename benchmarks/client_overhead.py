@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vibeapp.settings")
 
 from benchmarks.machine import commit, describe_machine  # noqa: E402
+from benchmarks.sandbox_process import wait_for_sandbox  # noqa: E402
 from botcore.vibe import Keyboard, NoBudget, VibeClient  # noqa: E402
 from botcore.vibe.http_clients import make_http_client  # noqa: E402
 from sandbox.runner import free_port  # noqa: E402
@@ -67,15 +68,11 @@ def start_sandbox(in_process: bool) -> tuple[str, Callable[[], None]]:
         stderr=subprocess.DEVNULL,
     )
     root = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(f"{root}/_sandbox/state", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    else:
+    try:
+        wait_for_sandbox(process, root)
+    except SystemExit:
         process.kill()
-        raise SystemExit("the sandbox did not start")
+        raise
 
     def stop() -> None:
         process.terminate()

@@ -28,7 +28,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -55,6 +54,7 @@ from benchmarks.polling_load import (  # noqa: E402
 )
 from benchmarks.polling_report import print_phase, print_ratio, print_sweep  # noqa: E402
 from benchmarks.polling_setup import describe_run, seed_bots, setup_django  # noqa: E402
+from benchmarks.sandbox_process import refuse_taken_port, wait_for_sandbox  # noqa: E402
 from sandbox.runner import free_port  # noqa: E402
 
 
@@ -350,32 +350,6 @@ def run_size(
     return results
 
 
-def refuse_taken_port(port: int) -> None:
-    """Stop if something already listens on `port`: a sandbox left from an earlier run would answer in
-    place of this run's own, with its own state (a stopping one holds no long-poll), and the figures would
-    be its."""
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", port)) == 0:
-            raise SystemExit(
-                f"port {port} is taken (a sandbox left from an earlier run?): free it or pick another"
-            )
-
-
-def wait_for_own_sandbox(sandbox: subprocess.Popen, sandbox_url: str) -> None:
-    """Return once the sandbox answers; stop if it exited (it could not bind) or never answered."""
-    for _ in range(100):
-        if sandbox.poll() is not None:
-            raise SystemExit(
-                f"the sandbox exited with {sandbox.returncode} before answering at {sandbox_url}"
-            )
-        try:
-            httpx.get(f"{sandbox_url}/v1")
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"the sandbox did not answer at {sandbox_url} within 10 s")
-
-
 def main() -> None:
     args = parse_args()
     workdir = Path(args.workdir)
@@ -394,7 +368,7 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_own_sandbox(sandbox, sandbox_url)
+        wait_for_sandbox(sandbox, sandbox_url)
         control = httpx.Client(base_url=sandbox_url, timeout=60)
         app_key = control.post("/_sandbox/apps", json={"name": "Benchmark app"}).json()["data"]["key"]
         env.update(VIBE_APP_KEY=app_key, VIBE_BASE_URL=f"{sandbox_url}/v1")
