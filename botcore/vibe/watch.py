@@ -33,7 +33,7 @@ from botcore.vibe.answers import raise_for_response
 from botcore.vibe.endpoints.events import MAX_HOLD_SECONDS
 from botcore.vibe.errors import VibeApiError, VibeTransportError
 from botcore.vibe.hooks import platform_responded
-from botcore.vibe.http_clients import USER_AGENT
+from botcore.vibe.http_clients import USER_AGENT, platform_tls
 
 # A held answer may take the hold plus the platform's own time; past this margin the call has failed.
 _HOLD_MARGIN_SECONDS = 10.0
@@ -88,7 +88,7 @@ class WatchClients:
 
     httpcore's pool looks at every connection it holds each time a request ends, so one pool of a
     thousand held long-polls costs O(n) per answer (90 % of a 1,000-bot poller's CPU; still 36 % with
-    pools of 32); pools of BOTS_PER_POOL keep it small. They share one TLS context (~30 ms to build).
+    pools of 32); pools of BOTS_PER_POOL keep it small. They share the process's one TLS context.
     Like httpx's clients (and so like every other call of the backend), they go through the proxy the
     environment names for `base_url` (HTTPS_PROXY, ALL_PROXY, NO_PROXY).
     """
@@ -97,7 +97,7 @@ class WatchClients:
 
     def __init__(self, *, base_url: str, connect_timeout: float) -> None:
         self.connect_timeout = connect_timeout
-        self._tls: ssl.SSLContext = httpx.create_ssl_context()  # httpx's own defaults, built once
+        self._tls: ssl.SSLContext = platform_tls()
         self._proxy = proxy_from_environment(base_url)
         self._pools: dict[int, httpcore.AsyncConnectionPool] = {}
 

@@ -1,5 +1,5 @@
 """The real qcluster keeps running tasks after its workers are SIGKILLed while idle, and its workers share
-the heap they were forked with.
+the heap they were forked with, loaded before the fork with what every cycle needs.
 
 An idle worker waits holding the task queue's read lock; killed there, it leaves the lock held, and with
 django-q2's stock sentinel every worker after it blocks for good (vibeapp/qcluster.py says why). Counted by
@@ -34,6 +34,14 @@ def note(path: str, text: str) -> None:
 def note_frozen(path: str) -> None:
     """The task: how many objects this worker's collector leaves alone (frozen before the fork)."""
     Path(path).write_text(str(gc.get_freeze_count()), encoding="utf-8")
+
+
+def note_preloaded(path: str) -> None:
+    """The task: what this worker found loaded at its first task (it checks before loading anything)."""
+    from botcore.vibe.http_clients import platform_tls
+
+    tasks_loaded = "botcore.tasks" in sys.modules
+    Path(path).write_text(f"{tasks_loaded} {platform_tls.cache_info().currsize}", encoding="utf-8")
 
 
 def lines(path: Path) -> list[str]:
@@ -123,3 +131,16 @@ def test_the_workers_collector_leaves_the_heap_they_share_with_the_parent_alone(
     wait_for(frozen.exists, timeout=30, what="the cluster running the task")
     # Django and the apps alone are tens of thousands of tracked objects.
     assert int(frozen.read_text(encoding="utf-8")) > 10_000
+
+
+def test_the_workers_inherit_the_task_module_and_the_tls_context_instead_of_each_building_its_own(
+    stack, tmp_path
+):
+    """Each of 24 workers importing the task module and reading the CA bundle at its first cycle cost ~4 %
+    of the cluster's CPU in the polling benchmark's active window, all of it at once in the traffic that
+    woke them; loaded by the qcluster command before the fork, it is paid once."""
+    found = tmp_path / "found.txt"
+    stack.start("qcluster")
+    enqueue(stack, found, task="note_preloaded")
+    wait_for(found.exists, timeout=30, what="the cluster running the task")
+    assert found.read_text(encoding="utf-8") == "True 1"

@@ -1,6 +1,6 @@
 """`manage.py qcluster`, django-q2's own command with the sentinel of vibeapp/qcluster.py, which restarts
-the cluster's processes when one is killed rather than leaving the rest blocked on its lock, and with the
-startup heap frozen before the workers are forked from it.
+the cluster's processes when one is killed rather than leaving the rest blocked on its lock, and with what
+every worker needs loaded and the startup heap frozen before the workers are forked from it.
 
 It takes the name because Django runs the command of the first app that has it (vibeapp is listed before
 django_q): every deploy file, the stack and the tests keep saying `qcluster` and get the guarded one.
@@ -9,10 +9,12 @@ django_q): every deploy file, the stack and the tests keep saying `qcluster` and
 from __future__ import annotations
 
 import gc
+import importlib
 
 import django_q.cluster
 from django_q.management.commands import qcluster
 
+from botcore.vibe.http_clients import platform_tls
 from vibeapp.qcluster import GuardedSentinel
 
 
@@ -23,6 +25,11 @@ class Command(qcluster.Command):
         # Cluster.start looks its sentinel class up in its module when it forks; this process is the
         # cluster's alone, so the swap reaches nothing else.
         django_q.cluster.Sentinel = GuardedSentinel
+        # Loaded once here rather than by each worker at its first cycle, in the middle of the traffic that
+        # woke it (24 workers: ~4 % of the cluster's CPU in the polling benchmark's active window): the task
+        # module django-q2 would import by name, and the platform's TLS context (reading the CA bundle).
+        importlib.import_module("botcore.tasks")
+        platform_tls()
         # The workers are forked from this process and share its heap (Django, the apps, their modules)
         # page by page until one writes to it. A full collection writes to the header of every object it
         # scans, so each worker's first one copied all of that heap: its PSS went from ~28 to ~54 MiB, 24
