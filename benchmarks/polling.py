@@ -1,6 +1,7 @@
 """Polling benchmark: N bots polled by the real qcluster and poller against the sandbox, beside a baseline.
 
     .venv/bin/python benchmarks/polling.py                   # 1,000 bots, 10% in active dialogs
+    .venv/bin/python benchmarks/polling.py --rounds 3        # three of each phase, alternating: medians
     .venv/bin/python benchmarks/polling.py --bots 500 --active 25 --rate-limit 10
     .venv/bin/python benchmarks/polling.py --sweep           # 1,000 / 3,000 / 10,000 bots, 10% active
     .venv/bin/python benchmarks/polling.py --dialect no-long-poll   # a platform that never holds a poll
@@ -52,7 +53,7 @@ from benchmarks.polling_load import (  # noqa: E402
     stats,
     summarize_latency,
 )
-from benchmarks.polling_report import print_phase, print_ratio, print_sweep  # noqa: E402
+from benchmarks.polling_report import print_phase, print_ratio, print_rounds, print_sweep  # noqa: E402
 from benchmarks.polling_setup import describe_run, seed_bots, setup_django  # noqa: E402
 from benchmarks.sandbox_process import refuse_taken_port, wait_for_sandbox  # noqa: E402
 from sandbox.runner import free_port  # noqa: E402
@@ -94,6 +95,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--dialect", default="", help="the sandbox's dialects, e.g. no-long-poll")
     parser.add_argument("--no-baseline", action="store_true", help="run the engine only")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="engine and baseline phases this many times each, in alternating order; medians printed",
+    )
     parser.add_argument(
         "--sweep", action="store_true", help="1,000 / 3,000 / 10,000 bots with --active of them active"
     )
@@ -318,25 +325,21 @@ def run_size(
     settle = conf.poll_slow_seconds() + 3
     print(f"--- {total} bots, {active_count} active", flush=True)
     last_seen = last_events()
-    results = [
-        run_phase(
-            "engine",
-            start_engine(manage, env, args, workdir),
-            control=control,
-            active=active,
-            args=args,
-            settle=settle,
-            bots=total,
-            platform=platform,
-        )
-    ]
-    print_phase(results[0])
-    if not args.no_baseline:
-        restore_last_events(last_seen)
-        results.append(
-            run_phase(
-                "baseline",
-                start_baseline(env),
+    names = ["engine"] if args.no_baseline else ["engine", "baseline"]
+    results: list[dict] = []
+    for round_index in range(args.rounds):
+        # Alternating order (engine first, then baseline first, ...): a host whose speed drifts the same way
+        # through the run favours each side in turn instead of always the same one.
+        order = names if round_index % 2 == 0 else names[::-1]
+        round_results = {}
+        for name in order:
+            # Every phase starts from the bots as quiet as the first found them: a phase's own messages
+            # would otherwise leave the active bots polled faster at the next one's start.
+            restore_last_events(last_seen)
+            processes = start_engine(manage, env, args, workdir) if name == "engine" else start_baseline(env)
+            round_results[name] = run_phase(
+                name,
+                processes,
                 control=control,
                 active=active,
                 args=args,
@@ -344,9 +347,12 @@ def run_size(
                 bots=total,
                 platform=platform,
             )
-        )
-        print_phase(results[1])
-        print_ratio(*results)
+            print_phase(round_results[name])
+        if "baseline" in round_results:
+            print_ratio(round_results["engine"], round_results["baseline"])
+        results += [round_results[name] for name in names]
+    if args.rounds > 1:
+        print_rounds(results, names)
     return results
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 
 def _rate(count: float, seconds: float) -> float:
@@ -82,16 +83,22 @@ def print_phase(result: dict) -> None:
         )
 
 
-def print_ratio(engine: dict, baseline: dict) -> None:
-    def ratio(window: str) -> str:
-        # With long-polls held across a whole window a side may finish no poll in it: no ratio then.
-        # A side that spent no measurable CPU in a window (a tiny run) has no rate either (NaN).
-        theirs = polls_per_cpu(baseline, window)
-        return f"{polls_per_cpu(engine, window) / theirs:.2f}" if theirs and math.isfinite(theirs) else "n/a"
+def polls_ratio(engine: dict, baseline: dict, window: str) -> float:
+    """Engine polls per CPU-second over the baseline's in `window`; NaN where the baseline has no rate (with
+    long-polls held across a whole window a side may finish no poll in it; a tiny run may spend no CPU)."""
+    theirs = polls_per_cpu(baseline, window)
+    return polls_per_cpu(engine, window) / theirs if theirs and math.isfinite(theirs) else math.nan
 
+
+def _ratio_text(value: float) -> str:
+    return f"{value:.2f}" if math.isfinite(value) else "n/a"
+
+
+def print_ratio(engine: dict, baseline: dict) -> None:
     print(
-        f"engine polls per CPU-second / the same-work baseline's: active {ratio('active')}, "
-        f"idle {ratio('idle')} (goal >= 0.7)"
+        f"engine polls per CPU-second / the same-work baseline's: "
+        f"active {_ratio_text(polls_ratio(engine, baseline, 'active'))}, "
+        f"idle {_ratio_text(polls_ratio(engine, baseline, 'idle'))} (goal >= 0.7)"
     )
     # The same comparison per message: the polls above count alike only while both sides poll alike.
     print(
@@ -104,6 +111,39 @@ def print_ratio(engine: dict, baseline: dict) -> None:
             f"  the machine's speed moved between the phases ({after_engine:.1f} ms after the engine's,"
             f" {after_baseline:.1f} after the baseline's): the ratios carry that drift; compare runs"
         )
+
+
+def _series(values: list[float], unit: str = "", digits: int = 2) -> str:
+    """The rounds' values in order, then their median: `0.73 0.66 0.80 -> median 0.73`."""
+    shown = " ".join(f"{value:.{digits}f}" if math.isfinite(value) else "n/a" for value in values)
+    finite = [value for value in values if math.isfinite(value)]
+    middle = f"{statistics.median(finite):.{digits}f}{unit}" if finite else "n/a"
+    return f"{shown} -> median {middle}"
+
+
+def print_rounds(results: list[dict], names: list[str]) -> None:
+    """Each figure of every round, and its median: a single round's ratio moves ~10 % with the host alone."""
+    by_name = {name: [r for r in results if r["name"] == name] for name in names}
+    print(
+        f"\n--- {len(by_name[names[0]])} rounds, in alternating order: each round's figure, then the median"
+    )
+    if "baseline" in by_name:
+        pairs = list(zip(by_name["engine"], by_name["baseline"], strict=True))
+        for window in ("active", "idle"):
+            ratios = [polls_ratio(engine, baseline, window) for engine, baseline in pairs]
+            series = _series(ratios)
+            print(f"engine polls per CPU-second / the baseline's, {window} window: {series} (goal >= 0.7)")
+    for name, phases in by_name.items():
+        unanswered = sum(r["sent"] - r["answered"] for r in phases)
+        print(
+            f"[{name}] p95 message-to-reply: {_series([r['latency']['p95'] for r in phases], ' s')}; "
+            f"p99: {_series([r['latency']['p99'] for r in phases], ' s')}; "
+            f"unanswered in all rounds: {unanswered}"
+        )
+        per_message = _series([r["cpu_ms_per_message"] for r in phases], digits=1)
+        print(f"[{name}] CPU-ms per answered message: {per_message}")
+        speeds = _series([r["speed_after_ms"] for r in phases], digits=1)
+        print(f"[{name}] machine speed after each phase (ms; lower is faster): {speeds}")
 
 
 def print_sweep(rows: list[list[dict]]) -> None:
