@@ -114,7 +114,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--workdir", default=str(ROOT / "var" / "bench"), help="emptied, then holds the run's files"
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    return args
 
 
 def build_environment(args: argparse.Namespace, workdir: Path) -> dict[str, str]:

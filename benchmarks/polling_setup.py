@@ -79,8 +79,8 @@ def describe_run(args: argparse.Namespace) -> str:
             f"load: {'sweep ' + args.sweep_sizes if args.sweep else args.bots} bots, active {args.active:g}, "
             f"a message every ~{args.message_every:g}s per active dialog, +{args.latency_ms:g} ms platform "
             f"latency, rate limit {rate}; windows idle {args.idle_duration:g}s, active {args.duration:g}s, "
-            f"drain deadline {args.drain_deadline:g}s; engine {args.design}, sandbox dialects "
-            f"{args.dialect or 'none'}"
+            f"drain deadline {args.drain_deadline:g}s; {args.rounds} round(s); engine {args.design}, sandbox "
+            f"dialects {args.dialect or 'none'}"
         ),
         (
             f"poll settings: fast {conf.poll_fast_seconds():g}s, slow {conf.poll_slow_seconds():g}s,"
