@@ -169,7 +169,8 @@ def test_a_bot_resumed_by_a_fresh_session_is_watched_within_seconds_not_at_the_n
     # A portal's session lapsed long after its bot was provisioned; a user opens the app, the session is
     # fresh again and the bot resumes. It must be heard as soon as a newly provisioned one.
     bot = settled_bot(sandbox_portal)
-    Bot.objects.filter(pk=bot.pk).update(provisioned_at=timezone.now() - timedelta(days=30))
+    long_ago = timezone.now() - timedelta(days=30)
+    Bot.objects.filter(pk=bot.pk).update(provisioned_at=long_ago, activated_at=long_ago)
     assert pause_portal_bots(sandbox_portal.portal) == 1
     with RunningPoller(refresh_seconds=60) as poller:
         wait_for(lambda: poller._fleet_read, timeout=30, what="the poller's first read of the fleet")
