@@ -4,6 +4,7 @@ pause, resume, retire. Its profile and commands: bot_profile.py."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +28,14 @@ from tenants.models import Portal
 from tenants.selectors import find_preferred_credential_kind, get_portal_credential
 
 log = logging.getLogger(__name__)
+
+
+def activation() -> dict[str, datetime]:
+    """The fields a bot stamps as it becomes active (provisioned, or resumed by a session or an operator):
+    polled at once, and found by the running poller's per-second read of activated bots
+    (poller_fleet.read_joined) rather than at its next full read of the fleet."""
+    now = timezone.now()
+    return {"next_poll_at": now, "activated_at": now}
 
 
 def ensure_bot_row(portal: Portal) -> Bot:
@@ -78,9 +87,8 @@ def provision_bot(portal: Portal, *, note: str = "") -> Bot:
             name=profile["name"],
             status=Bot.Status.PAUSED if bot.status == Bot.Status.PAUSED else Bot.Status.ACTIVE,
             provisioned_at=timezone.now(),
-            activated_at=timezone.now(),
             commands_signature=signature_of_commands(specs),
-            next_poll_at=timezone.now(),
+            **activation(),
             backoff_until=None,
             consecutive_failures=0,
             broken_reason="",
@@ -200,8 +208,7 @@ def resume_bot(bot: Bot) -> None:
     status = Bot.Status.ACTIVE if bot.vibe_bot_id is not None else Bot.Status.PENDING
     Bot.objects.filter(pk=bot.pk).exclude(status=Bot.Status.RETIRED).update(
         status=status,
-        next_poll_at=timezone.now(),
-        activated_at=timezone.now(),
+        **activation(),
         broken_reason="",
         consecutive_failures=0,
         backoff_until=None,
@@ -220,7 +227,7 @@ def pause_portal_bots(portal: Portal) -> int:
 
 def resume_portal_bots(portal: Portal) -> int:
     return Bot.objects.filter(portal=portal, status=Bot.Status.WAITING_SESSION).update(
-        status=Bot.Status.ACTIVE, next_poll_at=timezone.now(), activated_at=timezone.now()
+        status=Bot.Status.ACTIVE, **activation()
     )
 
 
