@@ -9,11 +9,12 @@ django_q): every deploy file, the stack and the tests keep saying `qcluster` and
 from __future__ import annotations
 
 import gc
-import importlib
 
 import django_q.cluster
 from django_q.management.commands import qcluster
 
+# Loaded here, before the workers are forked (see handle): django-q2 would import it by name in each worker.
+import botcore.tasks  # noqa: F401
 from botcore.vibe.http_clients import platform_tls
 from vibeapp.qcluster import GuardedSentinel
 
@@ -27,8 +28,8 @@ class Command(qcluster.Command):
         django_q.cluster.Sentinel = GuardedSentinel
         # Loaded once here rather than by each worker at its first cycle, in the middle of the traffic that
         # woke it (24 workers: ~4 % of the cluster's CPU in the polling benchmark's active window): the task
-        # module django-q2 would import by name, and the platform's TLS context (reading the CA bundle).
-        importlib.import_module("botcore.tasks")
+        # module django-q2 would import by name (imported with this module, above), and the platform's TLS
+        # context (reading the CA bundle).
         platform_tls()
         # The workers are forked from this process and share its heap (Django, the apps, their modules)
         # page by page until one writes to it. A full collection writes to the header of every object it
