@@ -144,3 +144,23 @@ def test_the_workers_inherit_the_task_module_and_the_tls_context_instead_of_each
     enqueue(stack, found, task="note_preloaded")
     wait_for(found.exists, timeout=30, what="the cluster running the task")
     assert found.read_text(encoding="utf-8") == "True 1"
+
+
+def test_each_process_of_the_cluster_says_what_it_is_in_its_title(stack):
+    """`ps` tells an operator the workers from the pusher and the monitor (setproctitle, which django-q2
+    uses when installed), and the polling benchmark splits the qcluster's CPU by the same titles."""
+    from benchmarks.polling_load import process_role
+
+    process = psutil.Process(stack.start("qcluster").pid)
+    wait_for(
+        lambda: len(process.children()) == 1 and len(cluster_children(process)) == WORKERS + 2,
+        timeout=30,
+        what="the cluster started",
+    )
+
+    def roles() -> list[str]:
+        return sorted(process_role(" ".join(child.cmdline())) for child in cluster_children(process))
+
+    wait_for(lambda: "main" not in roles(), timeout=10, what=f"every child titled (roles: {roles()})")
+    assert roles() == ["monitor", "pusher", *["worker"] * WORKERS]
+    assert process_role(" ".join(process.cmdline())) == "cluster"
