@@ -50,6 +50,7 @@ from benchmarks.polling_load import (  # noqa: E402
     ProcessMeter,
     count_event_outcomes,
     cpu_between,
+    cpu_by_role,
     stats,
     summarize_latency,
 )
@@ -281,6 +282,10 @@ def run_phase(
         "throttled": stats3["byStatus"].get("429", 0) - stats2["byStatus"].get("429", 0),
         "rss": {
             label: (meter.peak_rss, meter.peak_single_rss, meter.peak_pss) for label, meter in meters.items()
+        },
+        # What each kind of process in a tree spent of the active window (the qcluster's workers, pusher, ...)
+        "cpu_by_role": {
+            label: cpu_by_role(cpu2[label], cpu3[label], meter.roles) for label, meter in meters.items()
         },
         "cpu_by_process": {
             label: (cpu_between(cpu0[label], cpu1[label]), cpu_between(cpu2[label], cpu3[label]))

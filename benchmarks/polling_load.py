@@ -25,8 +25,21 @@ REPLY_ROUTE = "POST /v1/bots/:id/messages"
 POLL_ROUTE = "GET /v1/bots/:id/events"
 
 
+def process_role(title: str) -> str:
+    """What a process of the tree does, by the title django-q2 gives its own (setproctitle): "worker",
+    "pusher", "monitor", "cluster" (the cluster's first process and its sentinel, which guards the rest),
+    else "main" (a process that sets none: the poller, the baseline)."""
+    words = title.split()
+    if not words or words[0] != "qcluster":
+        return "main"
+    if words[-1] in ("pusher", "monitor"):
+        return words[-1]
+    return "worker" if len(words) > 2 and words[2] in ("idle", "processing") else "cluster"
+
+
 class ProcessMeter:
-    """CPU seconds and RSS of a process tree, sampled every 0.25 s; `snapshot` gives CPU per pid so far.
+    """CPU seconds and RSS of a process tree, sampled every 0.25 s; `snapshot` gives CPU per pid so far,
+    `roles` each pid's role (process_role).
 
     A pid's last sample is kept after it exits (a recycled worker), so a window's CPU is the per-pid
     difference of two snapshots, short by at most one sample per process that exited. The tree's RSS
@@ -43,6 +56,7 @@ class ProcessMeter:
         self.peak_pss = 0  # the tree's sum (0 where the system cannot tell)
         self._samples = 0
         self.cpu: dict[int, float] = {}
+        self.roles: dict[int, str] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample_forever, daemon=True)
@@ -68,6 +82,11 @@ class ProcessMeter:
                 continue
             with self._lock:
                 self.cpu[process.pid] = times.user + times.system
+            if self.roles.get(process.pid, "main") == "main":  # a fresh fork titles itself a moment later
+                try:
+                    self.roles[process.pid] = process_role(" ".join(process.cmdline()))
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    pass
             total += rss
             self.peak_single_rss = max(self.peak_single_rss, rss)
         self.peak_rss = max(self.peak_rss, total)
@@ -89,6 +108,16 @@ class ProcessMeter:
 
 def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def cpu_by_role(before: dict[int, float], after: dict[int, float], roles: dict[int, str]) -> dict[str, tuple]:
+    """A window's CPU seconds per role, with the number of processes of that role: {role: (seconds, n)}."""
+    split: dict[str, tuple[float, int]] = {}
+    for pid, seconds in after.items():
+        role = roles.get(pid, "main")
+        spent, count = split.get(role, (0.0, 0))
+        split[role] = (spent + seconds - before.get(pid, 0.0), count + 1)
+    return split
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -76,6 +76,13 @@ def print_phase(result: dict) -> None:
     for label, (idle, active) in result["cpu_by_process"].items():
         note = " (the platform's, not counted in the engine's)" if label == "sandbox" else ""
         print(f"[{name}] {label} CPU: idle window {idle:.1f}s, active window {active:.1f}s{note}")
+        roles = result.get("cpu_by_role", {}).get(label, {})
+        if len(roles) > 1:
+            split = ", ".join(
+                f"{role} {seconds:.1f}s" + (f" ({count} processes)" if count > 1 else "")
+                for role, (seconds, count) in sorted(roles.items(), key=lambda item: -item[1][0])
+            )
+            print(f"[{name}] {label} CPU in the active window by process: {split}")
     for label, (tree, single, pss) in result["rss"].items():
         print(
             f"[{name}] {label} peak RSS {tree / 2**20:.0f} MiB (process tree; PSS {pss / 2**20:.0f} MiB,"
