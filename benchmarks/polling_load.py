@@ -30,11 +30,13 @@ def process_role(title: str) -> str:
     "pusher", "monitor", "cluster" (the cluster's first process and its sentinel, which guards the rest),
     else "main" (a process that sets none: the poller, the baseline)."""
     words = title.split()
-    if not words or words[0] != "qcluster":
+    if len(words) < 3 or words[0] != "qcluster":
         return "main"
-    if words[-1] in ("pusher", "monitor"):
-        return words[-1]
-    return "worker" if len(words) > 2 and words[2] in ("idle", "processing") else "cluster"
+    if not words[1].startswith("Process-"):  # "qcluster MainProcess <the cluster's name>"
+        return "cluster"
+    if words[2] in ("pusher", "monitor"):
+        return words[2]
+    return "worker"  # "idle", or "processing <task> '<function>'"
 
 
 class ProcessMeter:

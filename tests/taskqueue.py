@@ -7,6 +7,7 @@ from __future__ import annotations
 from multiprocessing import Queue, Value
 from typing import Any
 
+import setproctitle
 from django_q.brokers import get_broker
 from django_q.monitor import monitor
 from django_q.signing import SignedPackage
@@ -66,6 +67,7 @@ class BrokerQueue:
         return results
 
     def _execute(self, task: dict[str, Any]) -> dict[str, Any]:
+        title = setproctitle.getproctitle()  # django-q2's worker and monitor retitle the process they run in
         tasks, results = Queue(), Queue()
         tasks.put(task)
         tasks.put("STOP")
@@ -74,6 +76,7 @@ class BrokerQueue:
         results.put(done)
         results.put("STOP")
         monitor(results, self.broker)  # saves the Task row and acknowledges it on the broker
+        setproctitle.setproctitle(title)
         for queue in (tasks, results):
             queue.close()
             queue.join_thread()
