@@ -19,23 +19,19 @@ from pathlib import Path
 import psutil
 
 from benchmarks.sandbox_process import wait_for_sandbox
+from vibeapp.children import stop_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
 
 
 def stop_group(process: subprocess.Popen, *, grace: float = 5.0) -> None:
-    """SIGTERM the process's group, then SIGKILL what is left after `grace` seconds."""
+    """SIGTERM the process (a qcluster stops its own workers, and hangs when they were signalled behind its
+    back), then SIGKILL its group if anything of it is left after `grace` seconds (vibeapp/children.py)."""
     if process.poll() is not None:
         _kill_group(process.pid, signal.SIGKILL)  # its forked children may outlive it
         return
-    _kill_group(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
-    _kill_group(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
+    stop_groups([process], grace=grace)
 
 
 def _kill_group(pgid: int, sig: int) -> None:

@@ -23,13 +23,11 @@ warnings and each configuration's platform call log (calls-<mode>-<limit>.jsonl)
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -47,6 +45,7 @@ from polling import build_environment  # noqa: E402
 
 from benchmarks.machine import commit, describe_machine  # noqa: E402
 from benchmarks.polling_setup import setup_django  # noqa: E402
+from vibeapp.children import stop_groups  # noqa: E402
 
 CEILING = 9.0
 LEARNING_SECONDS = 30.0
@@ -371,17 +370,9 @@ def main() -> None:
         for row in rows:
             print(format_row(row))
     finally:
-        # Each process leads its own group (qcluster forks workers): stop the whole group, kill what stays.
-        for process in processes:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+        # Each process leads its own group (qcluster forks workers): SIGTERM to the leader, which stops what
+        # it forked, then SIGKILL to any group still alive after the grace period (vibeapp/children.py).
+        stop_groups(processes, grace=15)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.conftest import TEST_FERNET_KEY
+from vibeapp.children import stop_groups
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,16 +79,11 @@ class LiveStack:
         process.wait(timeout=10)
 
     def stop(self) -> None:
-        for name in list(self.processes):
-            process = self.processes.pop(name)
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=15)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        """SIGTERM each process (not its group: a qcluster stops its own workers, and hangs when they were
+        signalled behind its back), SIGKILL the group of any still running after the grace period."""
+        processes = list(self.processes.values())
+        self.processes.clear()
+        stop_groups(processes, grace=15)
 
 
 def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition") -> None:
