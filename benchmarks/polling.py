@@ -24,7 +24,6 @@ machine and its speed just then, backend, workers, settings); the speed is read 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import random
 import secrets
@@ -51,6 +50,7 @@ from benchmarks.polling_load import (  # noqa: E402
     count_event_outcomes,
     cpu_between,
     cpu_by_role,
+    cpu_ms_per_answer,
     stats,
     summarize_latency,
 )
@@ -258,7 +258,13 @@ def run_phase(
     # Replies that reached the platform inside the active window, the work its CPU paid for: an engine
     # behind its load answers the rest in the drain, and dividing by those too made a message look cheap.
     answered_in_window = stats3["byRoute"].get(REPLY_ROUTE, 0) - stats2["byRoute"].get(REPLY_ROUTE, 0)
-    beyond_idle_cpu = active_cpu - idle_cpu / idle_seconds * active_seconds
+    per_message = cpu_ms_per_answer(
+        active_cpu=active_cpu,
+        active_seconds=active_seconds,
+        idle_cpu=idle_cpu,
+        idle_seconds=idle_seconds,
+        answered=answered_in_window,
+    )
     return {
         "name": name,
         "bots": bots,
@@ -293,7 +299,7 @@ def run_phase(
         },
         # CPU of the idle bots' polling, per bot-minute; the active window's CPU beyond that, per answer in it
         "cpu_ms_idle_bot_minute": idle_cpu * 1000 / (bots * idle_seconds / 60),
-        "cpu_ms_per_message": beyond_idle_cpu * 1000 / answered_in_window if answered_in_window else math.nan,
+        "cpu_ms_per_message": per_message,
         "answered_in_window": answered_in_window,
         "asked_rate": load.asked_rate,
     }

@@ -122,6 +122,21 @@ def cpu_by_role(before: dict[int, float], after: dict[int, float], roles: dict[i
     return split
 
 
+def cpu_ms_per_answer(
+    *, active_cpu: float, active_seconds: float, idle_cpu: float, idle_seconds: float, answered: int
+) -> float:
+    """The active window's CPU beyond what the same span of idle costs, in ms per message answered in it.
+
+    NaN where that measures nothing: no answer in the window, or a side held up by something else (the
+    platform or the users saturating the cores) so long that it spent no more than its idle rate; the
+    difference there is noise, and the 10,000-bot sweep once printed -29 ms a message from it.
+    """
+    beyond_idle = active_cpu - idle_cpu / idle_seconds * active_seconds
+    if not answered or beyond_idle <= 0:
+        return math.nan
+    return beyond_idle * 1000 / answered
+
+
 def percentile(values: list[float], share: float) -> float:
     if not values:
         return math.nan

@@ -10,6 +10,11 @@ def _rate(count: float, seconds: float) -> float:
     return count / seconds if seconds else math.nan
 
 
+def _figure(value: float, digits: int = 2) -> str:
+    """A figure to print; "n/a" for one that measured nothing (NaN, see polling_load.cpu_ms_per_answer)."""
+    return f"{value:.{digits}f}" if math.isfinite(value) else "n/a"
+
+
 def _seconds(value: float) -> str:
     return "unanswered" if math.isinf(value) else f"{value:.2f}s"
 
@@ -28,7 +33,7 @@ def print_phase(result: dict) -> None:
     name, lat = result["name"], result["latency"]
     for window, cost in (
         ("idle", f"{result['cpu_ms_idle_bot_minute']:.1f} CPU-ms per idle bot-minute"),
-        ("active", f"{result['cpu_ms_per_message']:.1f} CPU-ms per answered message beyond idle"),
+        ("active", f"{_figure(result['cpu_ms_per_message'], 1)} CPU-ms per answered message beyond idle"),
     ):
         print(
             f"[{name}] {window + ' window:':14} "
@@ -97,20 +102,16 @@ def polls_ratio(engine: dict, baseline: dict, window: str) -> float:
     return polls_per_cpu(engine, window) / theirs if theirs and math.isfinite(theirs) else math.nan
 
 
-def _ratio_text(value: float) -> str:
-    return f"{value:.2f}" if math.isfinite(value) else "n/a"
-
-
 def print_ratio(engine: dict, baseline: dict) -> None:
     print(
         f"engine polls per CPU-second / the same-work baseline's: "
-        f"active {_ratio_text(polls_ratio(engine, baseline, 'active'))}, "
-        f"idle {_ratio_text(polls_ratio(engine, baseline, 'idle'))} (goal >= 0.7)"
+        f"active {_figure(polls_ratio(engine, baseline, 'active'))}, "
+        f"idle {_figure(polls_ratio(engine, baseline, 'idle'))} (goal >= 0.7)"
     )
     # The same comparison per message: the polls above count alike only while both sides poll alike.
     print(
         f"baseline CPU-ms per message / the engine's: "
-        f"{_rate(baseline['cpu_ms_per_message'], engine['cpu_ms_per_message']):.2f}"
+        f"{_figure(_rate(baseline['cpu_ms_per_message'], engine['cpu_ms_per_message']))}"
     )
     after_engine, after_baseline = engine["speed_after_ms"], baseline["speed_after_ms"]
     if max(after_engine, after_baseline) > 1.2 * min(after_engine, after_baseline):
@@ -163,6 +164,6 @@ def print_sweep(rows: list[list[dict]]) -> None:
             lat, (sent_rate, answered_rate) = r["latency"], window_rates(r)
             print(
                 f"{r['bots']:<6} {r['name']:9} {r['cpu_ms_idle_bot_minute']:19.2f}"
-                f" {r['cpu_ms_per_message']:15.1f}  {sent_rate:6.1f}  {answered_rate:10.1f}  "
+                f" {_figure(r['cpu_ms_per_message'], 1):>15}  {sent_rate:6.1f}  {answered_rate:10.1f}  "
                 f"{lat['p50']:6.2f}  {lat['p95']:6.2f}  {lat['p99']:6.2f}  {r['answered']}/{r['sent']}"
             )
