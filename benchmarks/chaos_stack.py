@@ -7,7 +7,6 @@ Ctrl-C in the terminal reaches only the benchmark, which then stops them all its
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 import psutil
 
 from benchmarks.sandbox_process import wait_for_sandbox
-from vibeapp.children import stop_groups
+from vibeapp.children import signal_group, stop_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 MANAGE = [sys.executable, str(ROOT / "manage.py")]
@@ -29,16 +28,9 @@ def stop_group(process: subprocess.Popen, *, grace: float = 5.0) -> None:
     """SIGTERM the process (a qcluster stops its own workers, and hangs when they were signalled behind its
     back), then SIGKILL its group if anything of it is left after `grace` seconds (vibeapp/children.py)."""
     if process.poll() is not None:
-        _kill_group(process.pid, signal.SIGKILL)  # its forked children may outlive it
+        signal_group(pgid=process.pid, signum=signal.SIGKILL)  # its forked children may outlive it
         return
     stop_groups([process], grace=grace)
-
-
-def _kill_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def wait_until(predicate, *, timeout: float, what: str) -> None:
@@ -101,7 +93,7 @@ class PrivateRedis:
 
     def kill(self) -> None:
         if self.process is not None:
-            _kill_group(self.process.pid, signal.SIGKILL)
+            signal_group(pgid=self.process.pid, signum=signal.SIGKILL)
             self.process.wait(timeout=10)
             self.process = None
 
@@ -207,7 +199,7 @@ class Stack:
         """SIGKILL the process and everything it forked, mid-whatever it was doing; restart it later."""
         app = self.apps[name]
         if app.process is not None:
-            _kill_group(app.process.pid, signal.SIGKILL)
+            signal_group(pgid=app.process.pid, signum=signal.SIGKILL)
             app.process.wait(timeout=10)
             app.process = None
         app.restart_at = time.monotonic() + restart_in
@@ -246,7 +238,7 @@ class Stack:
         now = time.monotonic()
         for app in self.apps.values():
             if app.process is not None and app.process.poll() is not None:
-                _kill_group(app.process.pid, signal.SIGKILL)
+                signal_group(pgid=app.process.pid, signum=signal.SIGKILL)
                 app.exits += 1
                 app.process = None
                 app.restart_at = now + 1.0
