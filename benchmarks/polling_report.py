@@ -19,6 +19,11 @@ def _seconds(value: float) -> str:
     return "unanswered" if math.isinf(value) else f"{value:.2f}s"
 
 
+def _seconds_cell(value: float) -> str:
+    """A latency percentile in the sweep's 6-wide column (">drain": it falls on unanswered messages)."""
+    return f"{'>drain' if math.isinf(value) else f'{value:.2f}':>6}"
+
+
 def polls_per_cpu(result: dict, window: str) -> float:
     return _rate(result[f"{window}_polls"], result[f"{window}_cpu"])
 
@@ -165,5 +170,7 @@ def print_sweep(rows: list[list[dict]]) -> None:
             print(
                 f"{r['bots']:<6} {r['name']:9} {r['cpu_ms_idle_bot_minute']:19.2f}"
                 f" {_figure(r['cpu_ms_per_message'], 1):>15}  {sent_rate:6.1f}  {answered_rate:10.1f}  "
-                f"{lat['p50']:6.2f}  {lat['p95']:6.2f}  {lat['p99']:6.2f}  {r['answered']}/{r['sent']}"
+                f"{_seconds_cell(lat['p50'])}  {_seconds_cell(lat['p95'])}  {_seconds_cell(lat['p99'])}"
+                f"  {r['answered']}/{r['sent']}"
             )
+    print(">drain: the percentile falls on messages still unanswered at the drain's deadline")

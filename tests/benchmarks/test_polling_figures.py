@@ -1,8 +1,10 @@
-"""The polling benchmark's derived figures: a side that measured nothing prints "n/a", never a number."""
+"""The polling benchmark's derived figures: a side that measured nothing prints "n/a", never a number, and a
+latency percentile that falls on unanswered messages prints ">drain", never "inf"."""
 
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -53,7 +55,20 @@ def test_the_printout_says_n_a_where_a_figure_measured_nothing(capsys):
     print_ratio(engine, baseline)
 
     out = capsys.readouterr().out
-    assert "nan" not in out
+    assert re.search(r"\bnan\b", out) is None
     assert "baseline CPU-ms per message / the engine's: n/a" in out
     baseline_row = next(line for line in out.splitlines() if line.startswith("10000  baseline"))
     assert baseline_row.split()[3] == "n/a"
+
+
+def test_the_sweep_table_says_past_the_drain_where_a_percentile_falls_on_unanswered_messages(capsys):
+    engine = _phase("engine", 22.7)
+    engine["latency"] = {"p50": 0.31, "p95": 12.3, "p99": math.inf}
+
+    print_sweep([[engine]])
+
+    out = capsys.readouterr().out
+    assert re.search(r"\binf\b", out) is None
+    row = next(line for line in out.splitlines() if line.startswith("10000  engine"))
+    assert row.split()[6:9] == ["0.31", "12.30", ">drain"]
+    assert ">drain:" in out  # the table says what the word means
