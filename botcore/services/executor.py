@@ -28,6 +28,7 @@ from botcore import conf
 from botcore.errors import is_transient
 from botcore.models import Bot, EventLogEntry, SkillRun
 from botcore.selectors import find_active_bot, list_enabled_skills, list_pending_entries
+from botcore.services.cycle_sql import claim_entry_row
 from botcore.services.platform import client_for_bot
 from botcore.services.skill_context import (
     PortalSkills,
@@ -109,12 +110,7 @@ def _finish(entry: EventLogEntry, status: str, *, skill: str = "", error: str = 
 
 def claim_entry(entry: EventLogEntry, *, lease_token: str | None) -> bool:
     """Count an attempt at `entry` if it is still pending, unchanged, and its bot still leased to us."""
-    query = EventLogEntry.objects.filter(
-        pk=entry.pk, status=EventLogEntry.Status.RECEIVED, attempts=entry.attempts
-    )
-    if lease_token is not None:
-        query = query.filter(bot__lease_token=lease_token)
-    if not query.update(attempts=F("attempts") + 1, next_attempt_at=None):
+    if not claim_entry_row(entry, lease_token=lease_token):
         return False
     entry.attempts += 1
     return True

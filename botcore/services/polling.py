@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F
 from django.utils import timezone
 
 from botcore import conf
 from botcore.models import Bot
 from botcore.selectors import list_pending_entries
 from botcore.services import bots as bot_services
+from botcore.services.cycle_sql import update_bot
 from botcore.services.eventlog import empty_batch_fields, store_batch
 from botcore.services.executor import PendingOutcome, handle_pending
 from botcore.services.platform import client_for_credential, get_bot_credential
@@ -57,15 +57,11 @@ def take_cycle_lease(bot_id: int, pacer_token: str, *, backoff: float | None = N
     now = timezone.now()
     token = uuid.uuid4().hex
     until = now + timedelta(seconds=conf.lease_seconds())
-    started = {}
-    if backoff is not None:
-        started = {
-            "next_poll_at": until + timedelta(seconds=backoff),
-            "consecutive_failures": F("consecutive_failures") + 1,
-        }
-    taken = Bot.objects.filter(pk=bot_id, lease_token=pacer_token, lease_until__gt=now).update(
-        lease_token=token, lease_until=until, **started
-    )
+    started = {"next_poll_at": until + timedelta(seconds=backoff)} if backoff is not None else {}
+    taken = update_bot(
+        bot_id, {"lease_token": token, "lease_until": until, **started},
+        lease_token=pacer_token, lease_live_at=now, count_failure=backoff is not None,
+    )  # fmt: skip
     return token if taken else None
 
 
@@ -96,12 +92,11 @@ def _next_interval(bot: Bot, *, had_events: bool, has_more: bool) -> float:
 
 def _schedule(bot_id: int, *, lease_token: str | None, delay: float, **fields) -> None:
     """Set when the next cycle is due and release this cycle's lease (only if it is still ours)."""
-    query = Bot.objects.filter(pk=bot_id)
-    if lease_token is not None:
-        query = query.filter(lease_token=lease_token)
-    query.update(
-        next_poll_at=timezone.now() + timedelta(seconds=delay), lease_token="", lease_until=None, **fields
-    )
+    next_poll_at = timezone.now() + timedelta(seconds=delay)
+    update_bot(
+        bot_id, {"next_poll_at": next_poll_at, "lease_token": "", "lease_until": None, **fields},
+        lease_token=lease_token,
+    )  # fmt: skip
 
 
 def _poll_backoff(failures: int) -> float:

@@ -1,0 +1,119 @@
+"""The cycle's plain-SQL writes: each changes exactly what the ORM's statement changed, under the same
+conditions, on the backend the suite runs on (SQLite, or PostgreSQL in CI)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import transaction
+from django.db.utils import DatabaseError
+from django.utils import timezone
+
+from botcore.models import Bot, EventLogEntry
+from botcore.services.cycle_sql import claim_entry_row, update_bot
+from tenants.models import Portal
+
+pytestmark = pytest.mark.django_db
+
+LEASE = "a" * 32
+
+
+@pytest.fixture
+def bot() -> Bot:
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    return Bot.objects.create(
+        portal=portal, code="b", name="B", vibe_bot_id=7, status=Bot.Status.ACTIVE, lease_token=LEASE,
+        lease_until=timezone.now() + timedelta(seconds=60), consecutive_failures=2,
+    )  # fmt: skip
+
+
+def make_entry(bot: Bot, **fields) -> EventLogEntry:
+    return EventLogEntry.objects.create(
+        bot=bot, vibe_bot_id=7, vibe_event_id=1, event_type="MESSAGE_ADD", payload={"type": "MESSAGE_ADD"},
+        next_attempt_at=timezone.now(), **fields,
+    )  # fmt: skip
+
+
+def test_update_bot_writes_each_kind_of_value_as_the_orm_reads_it_back(bot):
+    due = datetime(2026, 12, 4, 17, 0, 0, 123456, tzinfo=UTC)
+
+    changed = update_bot(
+        bot.pk, {"next_poll_at": due, "lease_token": "", "lease_until": None, "last_error": "boom: ünïcode"},
+        lease_token=LEASE, count_failure=True,
+    )  # fmt: skip
+
+    bot.refresh_from_db()
+    assert changed == 1
+    assert (bot.next_poll_at, bot.lease_token, bot.lease_until) == (due, "", None)
+    assert (bot.last_error, bot.consecutive_failures) == ("boom: ünïcode", 3)
+
+
+def test_update_bot_changes_nothing_while_another_cycle_holds_the_lease(bot):
+    changed = update_bot(bot.pk, {"lease_token": "", "last_error": "x"}, lease_token="b" * 32)
+
+    bot.refresh_from_db()
+    assert changed == 0
+    assert (bot.lease_token, bot.last_error) == (LEASE, "")
+
+
+def test_update_bot_takes_a_lease_only_while_it_lasts_past_the_moment_given(bot):
+    ends, swap = bot.lease_until, {"lease_token": "c" * 32}
+
+    assert update_bot(bot.pk, swap, lease_token=LEASE, lease_live_at=ends) == 0
+    assert update_bot(bot.pk, swap, lease_token=LEASE, lease_live_at=ends + timedelta(days=1)) == 0
+    assert update_bot(bot.pk, swap, lease_token=LEASE, lease_live_at=ends - timedelta(microseconds=1)) == 1
+    bot.refresh_from_db()
+    assert bot.lease_token == "c" * 32
+
+
+def test_update_bot_without_a_lease_token_writes_whoever_holds_the_bot(bot):
+    assert update_bot(bot.pk, {"consecutive_failures": 0}) == 1
+    assert Bot.objects.get(pk=bot.pk).consecutive_failures == 0
+
+
+def test_a_claim_counts_one_attempt_and_clears_the_retry_time(bot):
+    entry = make_entry(bot)
+
+    assert claim_entry_row(entry, lease_token=LEASE) is True
+
+    entry.refresh_from_db()
+    assert (entry.attempts, entry.next_attempt_at) == (1, None)
+
+
+def test_a_claim_with_the_attempts_another_cycle_already_counted_fails(bot):
+    entry = make_entry(bot)
+    stale = EventLogEntry.objects.get(pk=entry.pk)
+    assert claim_entry_row(entry, lease_token=LEASE)
+
+    assert claim_entry_row(stale, lease_token=LEASE) is False
+    assert EventLogEntry.objects.get(pk=entry.pk).attempts == 1
+
+
+def test_a_claim_of_an_entry_no_longer_received_fails(bot):
+    entry = make_entry(bot, status=EventLogEntry.Status.HANDLED)
+
+    assert claim_entry_row(entry, lease_token=LEASE) is False
+    assert EventLogEntry.objects.get(pk=entry.pk).attempts == 0
+
+
+def test_a_claim_fails_once_the_bot_is_leased_to_another_cycle_and_ignores_the_lease_without_a_token(bot):
+    entry = make_entry(bot)
+    Bot.objects.create(portal=bot.portal, code="o", name="O", lease_token="b" * 32)
+    assert claim_entry_row(entry, lease_token="b" * 32) is False  # another bot's lease is none on this one
+    Bot.objects.filter(pk=bot.pk).update(lease_token="b" * 32)
+
+    assert claim_entry_row(entry, lease_token=LEASE) is False
+    assert claim_entry_row(entry, lease_token=None) is True
+    assert EventLogEntry.objects.get(pk=entry.pk).attempts == 1
+
+
+def test_a_failed_statement_inside_an_atomic_block_marks_it_for_rollback(bot):
+    with pytest.raises(DatabaseError), transaction.atomic():
+        Bot.objects.filter(pk=bot.pk).update(last_error="written first")
+        with pytest.raises(DatabaseError):
+            update_bot(bot.pk, {"code": None})  # NOT NULL: the database refuses
+        assert transaction.get_rollback()
+        Bot.objects.filter(pk=bot.pk).update(last_error="after")  # the block is broken: refused
+
+    assert Bot.objects.get(pk=bot.pk).last_error == ""
