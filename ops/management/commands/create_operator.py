@@ -2,7 +2,8 @@
 
 The group holds every permission of the project's own apps and the task queue, nothing of user management;
 `createsuperuser` remains the way to make an account that manages accounts. The password is asked for
-(never an argument, which `ps` would show); `--api-token` prints a DRF token once, for the operator API.
+(never an argument, which `ps` would show) before anything is written, and held to the deployment's
+password validators; `--api-token` prints a DRF token once, for the operator API.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 import getpass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 OPERATOR_APPS = ("tenants", "botcore", "ops", "django_q")
@@ -38,19 +42,42 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, username: str, email: str, no_password: bool, api_token: bool, **options):
-        user, created = get_user_model().objects.get_or_create(username=username, defaults={"email": email})
+        model = get_user_model()
+        user = model.objects.filter(username=username).first()
+        created = user is None
+        if user is None:
+            user = model(username=username, email=email)
         user.is_staff = True
         if no_password:
             user.set_unusable_password()
-        elif created or not user.has_usable_password():
-            password = getpass.getpass("Password: ")
-            if not password or password != getpass.getpass("Password (again): "):
-                raise CommandError("the passwords are empty or differ")
-            user.set_password(password)
-        user.save()
-        user.groups.add(ensure_operators_group())
+        elif created or not user.password or not user.has_usable_password():
+            user.set_password(ask_password(user))
+        token = None
+        with transaction.atomic():
+            user.save()
+            user.groups.add(ensure_operators_group())
+            if api_token:  # one live token per operator: issuing again rotates it
+                Token.objects.filter(user=user).delete()
+                token = Token.objects.create(user=user)
         self.stdout.write(f"Operator {username} {'created' if created else 'updated'}.")
-        if api_token:
-            Token.objects.filter(user=user).delete()  # one live token per operator: issuing again rotates it
-            token = Token.objects.create(user=user)
+        if token is not None:
             self.stdout.write(f"API token (shown once; send it as 'Authorization: Token …'): {token.key}")
+
+
+def ask_password(user: AbstractBaseUser) -> str:
+    """The new password, typed twice at the terminal and held to AUTH_PASSWORD_VALIDATORS."""
+    try:
+        password = getpass.getpass("Password: ")
+        again = getpass.getpass("Password (again): ")
+    except EOFError:
+        raise CommandError(
+            "no terminal to ask the password at: run it in one, or with --no-password --api-token for an"
+            " operator of the API only"
+        ) from None
+    if not password or password != again:
+        raise CommandError("the passwords are empty or differ")
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise CommandError("password refused: " + " ".join(error.messages)) from None
+    return password
