@@ -26,6 +26,9 @@ from collections.abc import Iterable
 from typing import Literal, SupportsIndex
 
 ZWSP = "\u200b"
+# The platform's limit on a message's text, in characters: it cuts longer text and appends " (...)", which
+# can cut a closing tag off (CONTRACT part A §10). Fit a user's words into a reply with shorten().
+MAX_TEXT_CHARS = 20_000
 _OPEN_BRACKET = re.compile(r"\[(?!\u200b)")
 _LINE_QUOTE = re.compile(r"^(\s*)>(?=>)", re.MULTILINE)
 _DASH_QUOTE = re.compile(r"^(\s*)-(?=-{5})", re.MULTILINE)
@@ -66,6 +69,21 @@ def escape(text: str) -> str:
 def unescape(text: str) -> str:
     """Undo escape(): remove the zero-width spaces it inserts (after "[", ">", "-" and "#")."""
     return _INSERTED.sub("", text)
+
+
+def shorten(text: str, limit: int) -> str:
+    """A user's plain `text`, cut so that it takes at most `limit` characters once escaped, ending in "…"
+    when cut. The cut is measured on the escaped text: escape() adds a character per bracket."""
+    if len(escape(text)) <= limit:
+        return text
+    keep = max(0, limit - 1)  # one for the "…"
+    # The longest prefix that fits: a character more adds one or two once escaped, so the escaped length
+    # grows with the prefix and a bisection finds it.
+    fits, too_long = 0, min(len(text), keep) + 1
+    while too_long - fits > 1:
+        middle = (fits + too_long) // 2
+        fits, too_long = (middle, too_long) if len(escape(text[:middle])) <= keep else (fits, middle)
+    return text[:fits] + "…"
 
 
 def _markup(value: str) -> str:

@@ -79,7 +79,10 @@ class EchoSkill(Skill):
                 .button(t["repeat"], send=text or "ping", color="primary", block=True)
                 .button(t["help"], send="/help", color="secondary", display="LINE")
             )
-            ctx.reply(t["wrote"].format(name=bb.escape(name), text=bb.italic(text)), keyboard=keyboard)
+            name = bb.escape(name)
+            # Cut inside the italics: cut by the platform, the reply would lose its closing [/i].
+            room = bb.MAX_TEXT_CHARS - len(t["wrote"].format(name=name, text=bb.italic("")))
+            ctx.reply(t["wrote"].format(name=name, text=bb.italic(bb.shorten(text, room))), keyboard=keyboard)
         elif isinstance(event, CommandAddEvent):
             ctx.answer_command(t["pong"] if event.command.name == "ping" else t["help_text"])
         elif isinstance(event, ReactionChangeEvent):

@@ -14,6 +14,7 @@ from botcore.skills.testing import (
     make_reaction_event,
     run_skill,
 )
+from botcore.vibe import bbcode as bb
 
 HELP_TEXT = (
     "[B]Echo Bot — Commands[/B]\n\n/ping — check whether the bot is alive\n/help — show this list\n\n"
@@ -170,3 +171,14 @@ def test_pressing_repeat_sends_the_text_again(world):
     assert [m["text"] for m in world.messages() if "you wrote" in m["text"]] == [
         "Alice, you wrote: [i]again[/i]"
     ] * 2
+
+
+@pytest.mark.parametrize("typed", ["x" * 20_000, "[b]" * 7_000], ids=["plain", "brackets"])
+def test_a_message_too_long_to_echo_whole_is_cut_inside_the_italics_to_fit_the_platforms_limit(typed):
+    # Echoed whole, the platform cuts the reply at 20 000 characters: the closing [/i] was lost and the chat
+    # showed a literal "[i]xxx…" (a newcomer's trial).
+    ctx = run_skill(EchoSkill(), make_message_event(typed, first_name="Boris", language="ru"))
+
+    (reply,) = ctx.replies
+    assert len(reply) <= bb.MAX_TEXT_CHARS
+    assert reply.startswith("Boris, вы написали: [i]") and reply.endswith("…[/i]")

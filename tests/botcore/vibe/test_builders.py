@@ -282,3 +282,23 @@ def test_each_builder_writes_its_documented_tag(built, expected):
 def test_bad_builder_arguments_are_refused(call):
     with pytest.raises(ValueError):
         call()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x" * 25_000, "[b]" * 9_000, "a[" * 7_000, ">>quoted\n" * 3_000, "ü" * 30_000],
+    ids=["plain", "tags", "brackets", "quotes", "unicode"],
+)
+def test_shorten_cuts_a_users_text_to_fit_once_escaped_and_says_it_was_cut(text):
+    room = 1_000
+
+    shortened = bb.shorten(text, room)
+
+    assert len(bb.escape(shortened)) <= room
+    assert len(bb.escape(shortened)) >= room - 2  # no more cut than the escaping of one character needs
+    assert shortened.endswith("…") and text.startswith(shortened[:-1])
+
+
+def test_shorten_leaves_text_that_fits_as_it_is():
+    assert bb.shorten("[b]hi[/b]", 12) == "[b]hi[/b]"  # 11 characters once escaped
+    assert bb.shorten("[b]hi[/b]", 10) == "[b]hi[/…"  # "[b]hi[/" is 9 once escaped, with room for the "…"
