@@ -9,6 +9,7 @@ import ssl
 import httpx._transports.default as httpx_transports
 import pytest
 from cryptography.fernet import Fernet
+from django.core.cache import caches
 
 from sandbox.runner import SandboxThread
 from tests.netguard import NetworkGuard
@@ -143,3 +144,19 @@ def browser_page(chromium):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def fresh_rate_limits(settings):
+    """Counters in a cache of their own, empty: never a flush of the shared cache (Redis in CI)."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "ratelimit": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "test-ratelimit",
+        },
+    }
+    settings.RATELIMIT_USE_CACHE = "ratelimit"
+    caches["ratelimit"].clear()
+    yield
+    caches["ratelimit"].clear()

@@ -328,6 +328,8 @@ SECURE_HSTS_PRELOAD = env.read_bool("DJANGO_SECURE_HSTS_PRELOAD", default=IS_PRO
 TENANTS_OAUTH_START_RATE = env.read_str("TENANTS_OAUTH_START_RATE", "10/m")
 TENANTS_CLIENT_IP_HEADER = env.read_str("TENANTS_CLIENT_IP_HEADER")
 RATELIMIT_IP_META_KEY = "tenants.client_address.find_client_address"
+# Sign-in attempts (POSTs) at /admin/login/ per client address (ops/admin_sign_in.py).
+OPS_ADMIN_LOGIN_RATE = env.read_str("OPS_ADMIN_LOGIN_RATE", "10/m")
 # How long an invitation to the OAuth redirect stays good (tenants/oauth.py).
 TENANTS_OAUTH_INVITE_MAX_AGE = env.read_int("TENANTS_OAUTH_INVITE_MAX_AGE", 7 * 24 * 3600)
 

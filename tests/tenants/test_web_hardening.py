@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
-from django.core.cache import caches
 from django.test import Client
 from django.utils import timezone
 
@@ -155,22 +154,6 @@ def test_malformed_gateway_headers_get_a_400_without_reaching_the_platform(heade
     response = Client(raise_request_exception=False).get("/", **headers)
     assert response.status_code == 400
     assert settings.VIBE_APP_KEY not in response.content.decode()
-
-
-@pytest.fixture
-def fresh_rate_limits(settings):
-    """Counters in a cache of their own, empty: never a flush of the shared cache (Redis in CI)."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "ratelimit": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "test-ratelimit",
-        },
-    }
-    settings.RATELIMIT_USE_CACHE = "ratelimit"
-    caches["ratelimit"].clear()
-    yield
-    caches["ratelimit"].clear()
 
 
 def test_oauth_start_without_an_invitation_is_refused_and_never_shows_the_app_key(

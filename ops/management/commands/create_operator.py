@@ -11,7 +11,7 @@ from __future__ import annotations
 import getpass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.contrib.auth.models import Group, Permission, User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -64,7 +64,7 @@ class Command(BaseCommand):
             self.stdout.write(f"API token (shown once; send it as 'Authorization: Token …'): {token.key}")
 
 
-def ask_password(user: AbstractBaseUser) -> str:
+def ask_password(user: User) -> str:
     """The new password, typed twice at the terminal and held to AUTH_PASSWORD_VALIDATORS."""
     try:
         password = getpass.getpass("Password: ")

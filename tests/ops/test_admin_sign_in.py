@@ -1,0 +1,46 @@
+"""The admin's sign-in is rate-limited per client address: an operator's account sees every tenant, so
+guessing its password must not be free."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@pytest.fixture
+def olga():
+    return get_user_model().objects.create_user("olga", password=PASSWORD, is_staff=True)
+
+
+def sign_in(client: Client, password: str) -> int:
+    return client.post("/admin/login/", {"username": "olga", "password": password}).status_code
+
+
+def test_wrong_passwords_beyond_the_rate_are_refused_with_429_even_the_right_one(
+    olga, settings, fresh_rate_limits
+):
+    settings.OPS_ADMIN_LOGIN_RATE = "3/m"
+    guesser = Client()
+
+    answers = [sign_in(guesser, f"guess {n}") for n in range(3)]
+
+    assert answers == [200, 200, 200]  # the form again, with its error
+    refused = guesser.post("/admin/login/", {"username": "olga", "password": PASSWORD})
+    assert refused.status_code == 429 and "_auth_user_id" not in guesser.session
+    assert "wait" in refused.content.decode()
+    assert guesser.get("/admin/login/").status_code == 200  # the page itself still shows
+
+
+def test_the_limit_counts_each_client_address_on_its_own(olga, settings, fresh_rate_limits):
+    settings.OPS_ADMIN_LOGIN_RATE = "1/m"
+    assert sign_in(Client(), "guess") == 200
+    assert sign_in(Client(), "guess") == 429
+
+    operator = Client(REMOTE_ADDR="10.0.0.9")
+    assert sign_in(operator, PASSWORD) == 302  # signed in, sent on to the admin
+    assert operator.get("/admin/").status_code == 200
