@@ -14,7 +14,7 @@ from botcore.skills.base import Skill
 from botcore.skills.context import PortalInfo, VibeSkillContext
 from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.ledger import MemoryLedger
-from botcore.vibe import NoBudget, VibeClient
+from botcore.vibe import VibeClient, budget_for_key
 from botcore.vibe.parse import parse_event
 
 
@@ -36,7 +36,9 @@ class SandboxSession(ShellSession):
             api_key=app["key"],
             session_token=session["token"],
             base_url=f"{self.root_url}/v1",
-            budget=NoBudget(),
+            # The key's budget, kept in this process (the shell's app is its own): quick lines would
+            # otherwise outrun the platform's per-key limit and meet 429s mid-conversation.
+            budget=budget_for_key(app["key"], backend="local"),
         )
         bot = self.client.register_bot(
             code=f"shell_{uuid.uuid4().hex[:8]}", name="Shell Bot", adopt_existing=True

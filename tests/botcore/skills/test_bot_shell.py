@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import httpx
+
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -102,3 +104,20 @@ def test_with_a_portal_the_shell_routes_among_that_portals_enabled_skills():
     printed = shell("hello", args=("--portal", "acme"))
     assert "skills: help   " in printed and "off on this portal: standup, echo" in printed
     assert "you wrote" not in printed and "(no skill takes this: ignored)" in printed
+
+
+def test_against_the_sandbox_the_shell_keeps_to_the_keys_budget_and_meets_no_429(sandbox, settings):
+    # At the platform's own 10 requests/s a key, five quick lines made 11 calls in a second: the shell's
+    # client had no budget, so the conversation was interleaved with 429 warnings and retries.
+    sandbox.run_in_loop(lambda services: setattr(services.platform, "default_rate_limit", 10.0))
+    settings.VIBE_BUDGET_PER_SECOND = 9
+
+    printed = shell(
+        "a", "b", "c", "d", "e", "f", ":quit", args=("--sandbox", sandbox.root_url, "--skill", "echo")
+    )
+
+    assert printed.count("you wrote:") == 6
+    statuses = [
+        call["status"] for call in httpx.get(f"{sandbox.root_url}/_sandbox/calls").json()["data"]["calls"]
+    ]
+    assert 429 not in statuses and statuses
