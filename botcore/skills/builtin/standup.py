@@ -11,7 +11,8 @@ sees them; before the question and after the report they go to the next skill (e
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -174,9 +175,13 @@ class StandupSkill(Skill):
         texts = texts_for(ctx.language)
         chat = ctx.options.get("chat")
         run = ctx.state_for(chat).get() if chat else {}
-        today = timezone.now().astimezone(portal_zone(ctx.timezone)).date().isoformat()
-        if run.get("day") != today:
-            return texts["no_standup"].format(time=ctx.options["ask_at"])
+        now = timezone.now().astimezone(portal_zone(ctx.timezone))
+        if run.get("day") != now.date().isoformat():
+            ask_at = ctx.options["ask_at"]
+            day = next_question_day(now, ask_at, ctx.options["weekdays"])
+            if day == now.date():
+                return texts["no_standup_yet"].format(time=ask_at)
+            return texts["no_standup_today"].format(day=day.isoformat(), time=ask_at)
         people = run.get("participants", [])
         answered = sum(1 for p in people if ctx.state_for(str(p["id"])).get().get("answers"))
         return texts["status"].format(answered=answered, total=len(people), time=ctx.options["report_at"])
@@ -194,3 +199,15 @@ def _report_instant(local_ask: datetime, report_at: str) -> datetime:
     hour, minute = (int(piece) for piece in report_at.split(":"))
     instant = datetime.combine(local_ask.date(), time(hour, minute), tzinfo=local_ask.tzinfo)
     return instant if instant > local_ask else instant + timedelta(days=1)
+
+
+def next_question_day(now: datetime, ask_at: str, weekdays: Iterable[int]) -> date:
+    """The day the next question goes out: today while its time is still to come on a standup day, else
+    the next standup day (`weekdays`: ISO, 1 = Monday; none: every day). `now` is in the portal's zone."""
+    days = set(weekdays) or set(range(1, 8))
+    asks = time.fromisoformat(ask_at)
+    for ahead in range(8):
+        day = now.date() + timedelta(days=ahead)
+        if day.isoweekday() in days and (ahead or now.time() < asks):
+            return day
+    raise ValueError(f"no standup day in {sorted(days)}")

@@ -19,7 +19,8 @@ def texts_for(language: str) -> dict[str, str]:
             ),
             "summary_title": gettext("Standup for {day}"),
             "no_answer": gettext("— no answer"),
-            "no_standup": gettext("No standup today yet. The question goes out at {time} on standup days."),
+            "no_standup_yet": gettext("No standup yet today: the question goes out at {time}."),
+            "no_standup_today": gettext("No standup today. The next question goes out on {day} at {time}."),
             "status": gettext(
                 "Today's standup: {answered} of {total} answered. The summary is posted at {time}."
             ),

@@ -108,6 +108,40 @@ def test_the_status_command_counts_answers():
     assert answer.answers == ["Сегодняшний стендап: ответили 1 из 2. Итоги будут в 17:30."]
 
 
+@pytest.mark.parametrize(
+    ("moment", "language", "expected"),
+    [
+        # Monday 08:00 in Moscow, before the question.
+        (
+            datetime(2030, 3, 4, 5, 0, tzinfo=UTC),
+            "en",
+            "No standup yet today: the question goes out at 09:30.",
+        ),
+        # Friday 20:18, the standup just turned on (a newcomer was told the question "goes out at 09:30").
+        (
+            datetime(2030, 3, 8, 17, 18, tzinfo=UTC),
+            "en",
+            "No standup today. The next question goes out on 2030-03-11 at 09:30.",
+        ),
+        # Saturday, not a standup day.
+        (
+            datetime(2030, 3, 9, 7, 0, tzinfo=UTC),
+            "ru",
+            "Сегодня стендапа нет. Следующий вопрос придёт 2030-03-11 в 09:30.",
+        ),
+    ],
+)
+def test_the_status_command_without_a_question_today_says_when_the_next_one_goes_out(
+    moment, language, expected
+):
+    with time_machine.travel(moment):
+        answer = run_skill(
+            StandupSkill(), make_command_event("standup", language=language), options=OPTIONS,
+            timezone="Europe/Moscow",
+        )  # fmt: skip
+    assert answer.answers == [expected]
+
+
 def test_no_chat_no_schedules_and_a_summary_before_the_question_is_refused():
     skill = StandupSkill()
     assert skill.schedules_for(skill.options_schema.resolve({})) == []
