@@ -3,10 +3,11 @@ schedule.
 
 Built with the ORM each cost 0.25-0.8 ms of Python (the claim's lease condition is a join, which Django
 turns into a subquery over the event log), many times what the database takes to run it: ~1.2 ms of the
-engine's CPU a message in all, about 3 % of it (README, polling benchmark). Table and column names come from the models and
-values go through the fields' own adaptation for the backend, so these statements follow a renamed column;
-tests/botcore/test_cycle_sql.py holds each to what the ORM's statement did, on both backends. Like the
-ORM's `update()`, none sends a signal, and an error inside an atomic block marks it for rollback.
+engine's CPU a message in all, about 3 % of it (README, polling benchmark). Table and column names come
+from the models and values go through the fields' own adaptation for the backend, so these statements
+follow a renamed column; tests/botcore/test_cycle_sql.py holds each to what the ORM's statement did, on
+both backends. Like the ORM's `update()`, none sends a signal, and an error inside an atomic block marks
+it for rollback.
 """
 
 from __future__ import annotations
