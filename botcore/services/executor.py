@@ -45,7 +45,7 @@ from botcore.vibe.backoff import retry_delay
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
 from botcore.vibe.events import EventType, MalformedEventError
 from botcore.vibe.parse import parse_event
-from ops.logs import bind_log_context
+from ops.logs import log_context
 from tenants.errors import SessionTokenError
 from tenants.services import uninstall_portal
 
@@ -129,10 +129,22 @@ def handle_entry(
     "skipped" when another cycle has the entry or the bot; "received" when it will be retried (its
     `next_attempt_at` says when). A refused credential or bot is raised, with the attempt given back.
     """
+    # On every line while the event is handled, and only then: the cycle's own lines are not the event's.
+    with log_context(portal=bot.portal.member_id, bot=bot.pk, event=entry.vibe_event_id):
+        return _handle_entry(
+            entry, bot=bot, client=client, portal_skills=portal_skills, lease_token=lease_token
+        )
+
+
+def _handle_entry(
+    entry: EventLogEntry,
+    *,
+    bot: Bot,
+    client: VibeClient,
+    portal_skills: PortalSkills,
+    lease_token: str | None,
+) -> str:
     started = time.monotonic()
-    bind_log_context(
-        portal=bot.portal.member_id, bot=bot.pk, event=entry.vibe_event_id
-    )  # on every line from here
     if entry.attempts >= conf.handle_max_attempts():
         # Every earlier attempt died with its worker before it could say why.
         return _finish(

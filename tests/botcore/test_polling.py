@@ -321,3 +321,18 @@ def test_the_cycle_takes_a_watched_batch_only_from_where_its_bot_stands():
     assert watched_for_cycle(7, 10, None) is None  # too large to carry: the cycle fetches
     assert watched_batch(bot, {**watched, "answer": None}) is None
     assert watched_batch(bot, None) is None
+
+
+@pytest.mark.slow
+def test_an_events_log_context_ends_with_its_handling(sandbox_portal, bot, caplog):
+    # The cycle's summary line carried the last event handled ("cycle bot=1 ... event=1"), as if it were
+    # about that event: each event's fields are bound while it is handled, and only then.
+    from ops.logs import _context, log_context
+
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="Hello, bot!")
+    with log_context(task="poll_bot"), caplog.at_level("INFO", logger="botcore"):
+        assert poll_bot_once(bot.pk).handled == 2
+        after = dict(_context.get())
+
+    assert "event" not in after and after["task"] == "poll_bot"
+    assert any(r.getMessage().startswith("cycle bot=") for r in caplog.records)
