@@ -131,66 +131,63 @@ def handle_entry(
     """
     # On every line while the event is handled, and only then: the cycle's own lines are not the event's.
     with log_context(portal=bot.portal.member_id, bot=bot.pk, event=entry.vibe_event_id):
-        return _handle_entry(
-            entry, bot=bot, client=client, portal_skills=portal_skills, lease_token=lease_token
-        )
-
-
-def _handle_entry(
-    entry: EventLogEntry,
-    *,
-    bot: Bot,
-    client: VibeClient,
-    portal_skills: PortalSkills,
-    lease_token: str | None,
-) -> str:
-    started = time.monotonic()
-    if entry.attempts >= conf.handle_max_attempts():
-        # Every earlier attempt died with its worker before it could say why.
-        return _finish(
-            entry,
-            EventLogEntry.Status.FAILED,
-            error=f"gave up after {entry.attempts} attempts",
-            started=started,
-        )
-    if not claim_entry(entry, lease_token=lease_token):
-        return "skipped"
-    try:
-        event = parse_event(entry.payload)
-    except MalformedEventError as error:
-        return _finish(entry, EventLogEntry.Status.FAILED, error=f"malformed event: {error}", started=started)
-    retry_base, retry_cap = conf.handle_retry_base_seconds(), conf.handle_retry_max_seconds()
-    try:
-        chosen, ctx = choose_skill(event, bot=bot, client=client, portal_skills=portal_skills)
-    except VibeError as error:  # a skill's wants() met the platform's trouble: judged as if handling
-        chosen, ctx = None, None
-        verdict = judge_failure(error, attempts=entry.attempts, retry_base=retry_base, retry_cap=retry_cap)
-    else:
-        if chosen is None:
-            return _finish(entry, EventLogEntry.Status.IGNORED, started=started)
-        what = f"bot={bot.pk} portal={bot.portal.member_id} event={entry.vibe_event_id}"
-        verdict = run_skill(
-            chosen, event, ctx, attempts=entry.attempts, what=what, retry_base=retry_base, retry_cap=retry_cap
-        )
-    skill_name = chosen.name if chosen is not None else ""
-    if verdict.status == "done":
-        return _finish(entry, EventLogEntry.Status.HANDLED, skill=skill_name, started=started)
-    if verdict.status == "failed":
-        return _finish(
-            entry, EventLogEntry.Status.FAILED, skill=skill_name, error=verdict.error, started=started
-        )
-    if verdict.status == "refused":
+        started = time.monotonic()
+        if entry.attempts >= conf.handle_max_attempts():
+            # Every earlier attempt died with its worker before it could say why.
+            return _finish(
+                entry,
+                EventLogEntry.Status.FAILED,
+                error=f"gave up after {entry.attempts} attempts",
+                started=started,
+            )
+        if not claim_entry(entry, lease_token=lease_token):
+            return "skipped"
+        try:
+            event = parse_event(entry.payload)
+        except MalformedEventError as error:
+            return _finish(
+                entry, EventLogEntry.Status.FAILED, error=f"malformed event: {error}", started=started
+            )
+        retry_base, retry_cap = conf.handle_retry_base_seconds(), conf.handle_retry_max_seconds()
+        try:
+            chosen, ctx = choose_skill(event, bot=bot, client=client, portal_skills=portal_skills)
+        except VibeError as error:  # a skill's wants() met the platform's trouble: judged as if handling
+            chosen, ctx = None, None
+            verdict = judge_failure(
+                error, attempts=entry.attempts, retry_base=retry_base, retry_cap=retry_cap
+            )
+        else:
+            if chosen is None:
+                return _finish(entry, EventLogEntry.Status.IGNORED, started=started)
+            what = f"bot={bot.pk} portal={bot.portal.member_id} event={entry.vibe_event_id}"
+            verdict = run_skill(
+                chosen,
+                event,
+                ctx,
+                attempts=entry.attempts,
+                what=what,
+                retry_base=retry_base,
+                retry_cap=retry_cap,
+            )
+        skill_name = chosen.name if chosen is not None else ""
+        if verdict.status == "done":
+            return _finish(entry, EventLogEntry.Status.HANDLED, skill=skill_name, started=started)
+        if verdict.status == "failed":
+            return _finish(
+                entry, EventLogEntry.Status.FAILED, skill=skill_name, error=verdict.error, started=started
+            )
+        if verdict.status == "refused":
+            EventLogEntry.objects.filter(pk=entry.pk).update(
+                attempts=F("attempts") - 1, error=verdict.error[:4000]
+            )
+            assert verdict.cause is not None
+            raise verdict.cause
+        retry_at = timezone.now() + timedelta(seconds=verdict.retry_in)
         EventLogEntry.objects.filter(pk=entry.pk).update(
-            attempts=F("attempts") - 1, error=verdict.error[:4000]
+            next_attempt_at=retry_at, skill=skill_name, error=verdict.error[:4000]
         )
-        assert verdict.cause is not None
-        raise verdict.cause
-    retry_at = timezone.now() + timedelta(seconds=verdict.retry_in)
-    EventLogEntry.objects.filter(pk=entry.pk).update(
-        next_attempt_at=retry_at, skill=skill_name, error=verdict.error[:4000]
-    )
-    entry.next_attempt_at = retry_at
-    return EventLogEntry.Status.RECEIVED
+        entry.next_attempt_at = retry_at
+        return EventLogEntry.Status.RECEIVED
 
 
 @dataclass(frozen=True)
