@@ -11,7 +11,6 @@ sees them; before the question and after the report they go to the next skill (e
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -20,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, ScheduleSpec, Skill, SkillContext
 from botcore.skills.builtin.standup_texts import texts_for
-from botcore.skills.cron import daily_cron, portal_zone
+from botcore.skills.cron import CronExpression, daily_cron, portal_zone
 from botcore.skills.events import BackendEventType, ScheduledRunEvent, SkillEvent
 from botcore.skills.i18n import every_language, normalize_language
 from botcore.skills.options import GroupChat, OptionsError, OptionsSchema, PortalUsers, Text, Time, Weekdays
@@ -201,13 +200,13 @@ def _report_instant(local_ask: datetime, report_at: str) -> datetime:
     return instant if instant > local_ask else instant + timedelta(days=1)
 
 
-def next_question_day(now: datetime, ask_at: str, weekdays: Iterable[int]) -> date:
-    """The day the next question goes out: today while its time is still to come on a standup day, else
-    the next standup day (`weekdays`: ISO, 1 = Monday; none: every day). `now` is in the portal's zone."""
-    days = set(weekdays) or set(range(1, 8))
+def next_question_day(now: datetime, ask_at: str, weekdays: list[int] | tuple[int, ...]) -> date:
+    """The day the next question goes out: today while its time is still to come, else the next day the
+    skill's own "ask" schedule (daily_cron, as schedules_for builds it) fires. `now`: the portal's clock."""
+    fires = CronExpression.parse(daily_cron(ask_at, weekdays))
     asks = time.fromisoformat(ask_at)
     for ahead in range(8):
         day = now.date() + timedelta(days=ahead)
-        if day.isoweekday() in days and (ahead or now.time() < asks):
+        if fires.matches(datetime.combine(day, asks)) and (ahead or now.time() < asks):
             return day
-    raise ValueError(f"no standup day in {sorted(days)}")
+    raise ValueError(f"the ask schedule {fires.text!r} fires on no day of a week")
