@@ -58,6 +58,7 @@ class ContextFilter(logging.Filter):
         for name in CONTEXT_FIELDS:
             if not hasattr(record, name):
                 setattr(record, name, bound.get(name))
+        record.bound_context = bound
         record.context = "".join(f" {k}={bound[k]}" for k in CONTEXT_FIELDS if k in bound)
         return True
 
@@ -96,6 +97,16 @@ class RedactingTextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # A line that names its bot or portal itself ("cycle bot=3 portal=m stored=1") is not followed by
+        # the same pair again; a field the message does not say, or says with another value, still is.
+        bound = getattr(record, "bound_context", _EMPTY)
+        said = set(record.message.split())
+        record.context = "".join(
+            f" {k}={bound[k]}" for k in CONTEXT_FIELDS if k in bound and f"{k}={bound[k]}" not in said
+        )
+        return super().formatMessage(record)
+
 
 def build_logging(*, fmt: str, level: str) -> dict:
     """The LOGGING setting: one console handler, text (development) or JSON (VIBE_LOG_FORMAT=json)."""
@@ -116,7 +127,7 @@ def build_logging(*, fmt: str, level: str) -> dict:
                 "()": RedactingJsonFormatter,
                 "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-                "reserved_attrs": [*_STANDARD_ATTRS, "context"],
+                "reserved_attrs": [*_STANDARD_ATTRS, "context", "bound_context"],
             },
         },
         "handlers": {

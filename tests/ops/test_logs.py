@@ -54,6 +54,25 @@ def test_text_stays_the_default_and_appends_the_context(log_output):
     assert buffer.getvalue().rstrip().endswith("WARNING x hello portal=member-1")
 
 
+def test_text_does_not_repeat_a_pair_the_message_already_says(log_output):
+    buffer = log_output("text")
+    with log_context(task="poll_bot", bot=1, portal="member-1"):
+        logging.getLogger("x").info("cycle bot=1 portal=member-1 stored=2 handled=2")
+        logging.getLogger("x").info("handed on bot=10 portal=member-2")
+    first, second = buffer.getvalue().splitlines()
+    assert first.endswith("x cycle bot=1 portal=member-1 stored=2 handled=2 task=poll_bot")
+    # Another value is another fact: bot=10 is not bot=1.
+    assert second.endswith("x handed on bot=10 portal=member-2 portal=member-1 bot=1 task=poll_bot")
+
+
+def test_json_keeps_every_bound_field_even_when_the_message_says_it(log_output):
+    buffer = log_output("json")
+    with log_context(bot=1, portal="member-1"):
+        logging.getLogger("x").info("cycle bot=1 portal=member-1")
+    [line] = lines(buffer)
+    assert (line["bot"], line["portal"]) == (1, "member-1") and "bound_context" not in line
+
+
 @pytest.mark.parametrize("fmt", ["json", "text"])
 def test_secrets_are_redacted_whoever_logs_them(log_output, fmt):
     buffer = log_output(fmt)
