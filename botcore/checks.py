@@ -1,7 +1,7 @@
 """Django system checks of botcore's settings (every manage.py command runs them: qcluster, runpacer…).
 
-A BOTCORE_SKILLS that cannot be loaded is an error naming the item and the fix; a lease, task timeout and
-cycle deadline out of order is an error before any cycle can overlap another.
+Each BOTCORE_SKILLS item that cannot be loaded is an error naming the item and the fix; a lease, task timeout
+and cycle deadline out of order is an error before any cycle can overlap another.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from django.core import checks
 
 from botcore import conf
 from botcore.errors import SkillConfigError
-from botcore.skills.registry import configured_skills
+from botcore.skills.registry import find_skill_problems
 
 HINTS = {
     "import": (
@@ -26,19 +26,17 @@ HINTS = {
 
 @checks.register()
 def check_skills(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """Load BOTCORE_SKILLS as the bot does; report the first refusal instead of a traceback at boot."""
-    try:
-        configured_skills()
-    except SkillConfigError as error:
-        return [
-            checks.Error(
-                str(error).removeprefix("BOTCORE_SKILLS: "),  # the check's object already names the setting
-                hint=HINTS.get(getattr(error, "kind", ""), HINTS["declaration"]),
-                obj="settings.BOTCORE_SKILLS",
-                id=f"botcore.E00{1 + list(HINTS).index(getattr(error, 'kind', 'declaration'))}",
-            )
-        ]
-    return []
+    """Load BOTCORE_SKILLS as the bot does; report every item it refuses instead of a traceback at boot."""
+    return [_skill_error(problem) for problem in find_skill_problems()]
+
+
+def _skill_error(problem: SkillConfigError) -> checks.CheckMessage:
+    return checks.Error(
+        str(problem).removeprefix("BOTCORE_SKILLS: "),  # the check's object already names the setting
+        hint=HINTS[problem.kind],
+        obj="settings.BOTCORE_SKILLS",
+        id=f"botcore.E00{1 + list(HINTS).index(problem.kind)}",
+    )
 
 
 @checks.register(checks.Tags.compatibility)

@@ -14,6 +14,7 @@ that gives its routing priority. The entry point's name must equal the skill's `
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib.metadata import entry_points
 
@@ -119,24 +120,49 @@ def check_skill_class(cls: object, label: str) -> type[Skill]:
 
 
 def load_skills(paths: list[str] | tuple[str, ...] | None = None) -> list[Skill]:
-    """Instantiate the skills at `paths` (default: BOTCORE_SKILLS) in order, checking each declaration."""
+    """Instantiate the skills at `paths` (default: BOTCORE_SKILLS) in order, checking each declaration;
+    the first item refused raises its SkillConfigError."""
+    skills, problems = _load(paths)
+    if problems:
+        raise problems[0]
+    return skills
+
+
+def find_skill_problems(paths: list[str] | tuple[str, ...] | None = None) -> list[SkillConfigError]:
+    """Every item of `paths` (default: BOTCORE_SKILLS) that load_skills would refuse, in order: a check
+    names them all, where a boot stops at the first."""
+    return _load(paths)[1]
+
+
+def _load(paths: list[str] | tuple[str, ...] | None) -> tuple[list[Skill], list[SkillConfigError]]:
     items = list(read_setting("BOTCORE_SKILLS", []) if paths is None else paths)
     skills: list[Skill] = []
+    problems: list[SkillConfigError] = []
     seen: dict[str, str] = {}
     for item in items:
-        cls = check_skill_class(_import(item), f"BOTCORE_SKILLS: {item!r}")
-        if "." not in item and ":" not in item and cls.name != item:
-            raise SkillConfigError(
-                f"BOTCORE_SKILLS: entry point {item!r} loads a skill named {cls.name!r}; the names must match"
-            )
-        if cls.name in seen:
-            raise SkillConfigError(
-                f"BOTCORE_SKILLS: skill name {cls.name!r} is used by both {seen[cls.name]!r} and {item!r}",
-                kind="duplicate",
-            )
+        try:
+            cls = _check_item(item, seen)
+        except SkillConfigError as problem:
+            problems.append(problem)
+            continue
         seen[cls.name] = item
         skills.append(cls())
-    return skills
+    return skills, problems
+
+
+def _check_item(item: str, seen: Mapping[str, str]) -> type[Skill]:
+    """The skill class of one BOTCORE_SKILLS item, given the names the items before it took."""
+    cls = check_skill_class(_import(item), f"BOTCORE_SKILLS: {item!r}")
+    if "." not in item and ":" not in item and cls.name != item:
+        raise SkillConfigError(
+            f"BOTCORE_SKILLS: entry point {item!r} loads a skill named {cls.name!r}; the names must match"
+        )
+    if cls.name in seen:
+        raise SkillConfigError(
+            f"BOTCORE_SKILLS: skill name {cls.name!r} is used by both {seen[cls.name]!r} and {item!r}",
+            kind="duplicate",
+        )
+    return cls
 
 
 @lru_cache(maxsize=4)

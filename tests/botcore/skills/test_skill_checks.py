@@ -36,6 +36,27 @@ def test_a_bad_skill_setting_is_a_check_error_with_the_fix(settings, skills, sai
     assert "settings.BOTCORE_SKILLS" in message and said in message and f"HINT: {fix}" in message
 
 
+def test_the_check_names_every_bad_item_not_only_the_first(settings):
+    settings.BOTCORE_SKILLS = [
+        "vibe_nowhere.skill.Nope",
+        ECHO,
+        f"{__name__}.NoEventTypes",
+        ECHO,
+        "vibe_nowhere.other.Gone",
+    ]
+    with pytest.raises(SystemCheckError) as refused:
+        call_command("check")
+    message = str(refused.value)
+    for said in (
+        "cannot import 'vibe_nowhere.skill.Nope'",
+        "NoEventTypes' is not a Skill subclass",
+        "skill name 'echo' is used by both",
+        "cannot import 'vibe_nowhere.other.Gone'",
+    ):
+        assert said in message
+    assert "4 issues" in message
+
+
 @pytest.mark.slow
 def test_manage_py_prints_the_check_not_a_traceback():
     env = {**os.environ, "BOTCORE_SKILLS": f"{ECHO} vibe_nowhere.skill.Nope"}
