@@ -1,6 +1,7 @@
 """The operator API (staff only; DRF token or admin session): portals, bots and the event log, read; the
 portal actions of the admin (remind, re-verify, uninstall) and pausing or resuming a bot.
 
+    GET  /api/ops/                               where each of these is (and the OpenAPI schema)
     GET  /api/ops/fleet/                         the dashboard's figures
     GET  /api/ops/portals/[?status=]             POST /api/ops/portals/{id}/remind|reverify|uninstall/
     GET  /api/ops/bots/[?status=&portal=]        POST /api/ops/bots/{id}/pause|resume/
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from django_q.tasks import async_task
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, routers, viewsets
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -79,6 +80,19 @@ def _int_param(name: str, description: str) -> OpenApiParameter:
 
 def _str_param(name: str, description: str) -> OpenApiParameter:
     return OpenApiParameter(name, str, description=description, required=False)
+
+
+class OperatorRootView(OperatorAccess, routers.APIRootView):
+    """GET /api/ops/: the address of each part of the API, as DRF's router root lists its viewsets (and the
+    fleet and the schema, which no router holds). Left out of the schema itself, as DRF's root is."""
+
+    api_root_dict = {
+        "fleet": "ops-fleet",
+        "portals": "ops-portal-list",
+        "bots": "ops-bot-list",
+        "events": "ops-event-list",
+        "schema": "schema",
+    }
 
 
 class FleetView(OperatorAccess, APIView):

@@ -12,6 +12,7 @@ router.register("bots", api.BotViewSet, basename="ops-bot")
 router.register("events", api.EventViewSet, basename="ops-event")
 
 urlpatterns = [
+    path("api/ops/", api.OperatorRootView.as_view(), name="ops-root"),
     path("api/ops/fleet/", api.FleetView.as_view(), name="ops-fleet"),
     path("api/ops/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -51,7 +51,7 @@ def fleet():
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "url", ["/api/ops/fleet/", "/api/ops/portals/", "/api/ops/bots/", "/api/ops/events/"]
+    "url", ["/api/ops/", "/api/ops/fleet/", "/api/ops/portals/", "/api/ops/bots/", "/api/ops/events/"]
 )
 def test_only_staff_get_in(url):
     assert APIClient().get(url).status_code == 401
@@ -60,6 +60,17 @@ def test_only_staff_get_in(url):
 
 
 @pytest.mark.slow
+def test_the_root_lists_where_each_part_of_the_api_is(fleet):
+    operator = token_client(staff=True)
+    root = operator.get("/api/ops/")
+    assert root.status_code == 200
+    listed = root.json()
+    assert set(listed) == {"fleet", "portals", "bots", "events", "schema"}
+    for name, url in listed.items():
+        assert url.startswith("http://testserver/api/"), name
+        assert operator.get(url).status_code == 200, name
+
+
 def test_portals_bots_and_events_read_with_filters_and_no_secret(fleet):
     portal, bot = fleet
     client = token_client(staff=True)
