@@ -8,6 +8,7 @@ import logging
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django_ratelimit.decorators import ratelimit
 
 log = logging.getLogger(__name__)
@@ -24,9 +25,5 @@ def _sign_in_rate(group: str, request: HttpRequest) -> str:
 def admin_sign_in(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
     if getattr(request, "limited", False):
         log.warning("admin sign-in rate-limited path=%s", request.path)
-        return HttpResponse(
-            "Too many sign-in attempts from this address. Please wait a minute.",
-            status=429,
-            content_type="text/plain; charset=utf-8",
-        )
+        return render(request, "admin/ops/sign_in_limited.html", admin.site.each_context(request), status=429)
     return admin.site.login(request, extra_context)

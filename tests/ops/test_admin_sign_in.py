@@ -32,7 +32,9 @@ def test_wrong_passwords_beyond_the_rate_are_refused_with_429_even_the_right_one
     assert answers == [200, 200, 200]  # the form again, with its error
     refused = guesser.post("/admin/login/", {"username": "olga", "password": PASSWORD})
     assert refused.status_code == 429 and "_auth_user_id" not in guesser.session
-    assert "wait" in refused.content.decode()
+    page = refused.content.decode()
+    assert "Too many sign-in attempts" in page and "wait a minute" in page  # in the admin's own page
+    assert refused["Content-Type"].startswith("text/html") and 'href="/admin/login/"' in page
     assert guesser.get("/admin/login/").status_code == 200  # the page itself still shows
 
 
