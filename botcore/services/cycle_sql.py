@@ -1,5 +1,5 @@
-"""The writes a poll cycle makes for every message, as plain SQL: its lease swap, each event's claim and its
-schedule.
+"""The writes a poll cycle makes for every message, as plain SQL: its lease swap (and renewal), each event's
+claim and its schedule.
 
 Built with the ORM each cost 0.25-0.8 ms of Python (the claim's lease condition is a join, which Django
 turns into a subquery over the event log), many times what the database takes to run it: ~1.2 ms of the

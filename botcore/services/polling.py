@@ -122,11 +122,8 @@ RENEW_AFTER_SHARE = 0.25
 def renew_lease(bot_id: int, lease_token: str, *, backoff: float) -> bool:
     """Extend the cycle's lease from now (and the killed-cycle backoff after it); False when lost."""
     until = timezone.now() + timedelta(seconds=conf.lease_seconds())
-    return bool(
-        Bot.objects.filter(pk=bot_id, lease_token=lease_token).update(
-            lease_until=until, next_poll_at=until + timedelta(seconds=backoff)
-        )
-    )
+    values = {"lease_until": until, "next_poll_at": until + timedelta(seconds=backoff)}
+    return bool(update_bot(bot_id, values, lease_token=lease_token))
 
 
 def watched_for_cycle(vibe_bot_id: int, offset: int, answer: Mapping[str, Any] | None) -> dict | None:
