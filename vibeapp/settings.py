@@ -232,8 +232,9 @@ VIBE_MAX_ATTEMPTS = env.read_int("VIBE_MAX_ATTEMPTS", 4)
 VIBE_RETRY_MAX_WAIT = float(env.read_str("VIBE_RETRY_MAX_WAIT") or 30.0)
 
 # --- Bots and skills --------------------------------------------------------------------------------
-# Enabled skills by dotted path (or the name of a "vibeapp.skills" entry point of an installed package);
-# the order is routing priority: the first that matches handles an event (docs/skills.md).
+# Enabled skills by dotted path (or the name of a "vibeapp.skills" entry point of an installed package,
+# the built-ins' "help", "standup", "echo" among them); the order is routing priority: the first that
+# matches handles an event (docs/skills.md).
 BOTCORE_SKILLS = env.read_list("BOTCORE_SKILLS") or [
     "botcore.skills.builtin.help.HelpSkill",
     "botcore.skills.builtin.standup.StandupSkill",

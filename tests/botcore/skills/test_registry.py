@@ -17,6 +17,11 @@ from botcore.vibe.events import EventType
 
 ROOT = Path(__file__).resolve().parents[3]
 ECHO = "botcore.skills.builtin.echo.EchoSkill"
+BUILTIN_PATHS = [
+    "botcore.skills.builtin.help.HelpSkill",
+    "botcore.skills.builtin.standup.StandupSkill",
+    ECHO,
+]
 
 
 class NoEvents(Skill):
@@ -140,6 +145,13 @@ def test_an_installed_package_makes_its_skill_known_but_only_the_setting_enables
 def test_an_entry_point_must_carry_its_skills_name(installed_package):
     with pytest.raises(SkillConfigError, match="names must match"):
         load_skills(["misnamed"])
+
+
+def test_the_builtins_are_known_by_name_as_an_installed_packages_skill_is():
+    """BOTCORE_SKILLS="help standup vibe_dice.skill.DiceSkill echo" needs no dotted path for the built-ins:
+    vibeapp's own pyproject.toml declares them in the entry-point group."""
+    skills = load_skills(["help", "standup", "echo"])
+    assert [type(skill) for skill in skills] == [type(skill) for skill in load_skills(BUILTIN_PATHS)]
 
 
 def test_check_skill_class_accepts_the_builtins():
