@@ -17,8 +17,8 @@ portal_session_expiring = Signal()
 # The portal's personal key was given, removed or refused, so its preferred credential may have changed;
 # sent after the commit; kwargs: portal
 portal_credentials_changed = Signal()
-# Sent before a personal key is removed, while it still works (a bot registered under it can still be
-# drained and unregistered); kwargs: portal
+# Sent before a personal key is removed or replaced by another, while it still works (a bot registered
+# under it can still be drained and unregistered); kwargs: portal
 portal_api_key_removing = Signal()
 # The portal's admin saved its settings (bot name, language, time zone); kwargs: portal
 portal_settings_changed = Signal()

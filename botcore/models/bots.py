@@ -48,6 +48,10 @@ class Bot(models.Model):
     last_error = models.TextField(blank=True)
     # The credential that registered the platform bot: the bot answers only to that one (CONTRACT §7).
     credential_kind = models.CharField(max_length=10, choices=Credential.choices, default=Credential.SESSION)
+    # When the personal key that registered the platform bot was removed or replaced: the bot is registered
+    # anew under the portal's credential now, and the old platform bot is not retired again (that was done
+    # while its key still worked, or cannot be done without it).
+    registered_key_removed_at = models.DateTimeField(null=True, blank=True)
     # What last happened to the bot that its portal's admin should read (a move, a re-provision).
     status_note = models.CharField(max_length=300, blank=True)
     provisioned_at = models.DateTimeField(null=True, blank=True)

@@ -77,7 +77,8 @@ def provision_bot(portal: Portal, *, note: str = "") -> Bot:
         credential.kind,
     )
     if moved:
-        retire_platform_bot(bot)
+        if bot.registered_key_removed_at is None:
+            retire_platform_bot(bot)
         note = note or f"Moved to a new bot on the {CREDENTIAL_NAMES[credential.kind]}."
     fields = {"event_offset": 0, "lease_token": "", "lease_until": None, "has_more": False} if moved else {}
     with transaction.atomic():
@@ -93,6 +94,7 @@ def provision_bot(portal: Portal, *, note: str = "") -> Bot:
             consecutive_failures=0,
             broken_reason="",
             status_note=note[:300],
+            registered_key_removed_at=None,
             **fields,
         )
     bot.refresh_from_db()
@@ -142,26 +144,33 @@ def retire_platform_bot(bot: Bot, *, max_batches: int = 10) -> None:
 
 
 def ensure_bot_credential(portal: Portal) -> Bot | None:
-    """Keep the portal's bot on the portal's preferred credential: move it when that changed."""
+    """Keep the portal's bot on the portal's preferred credential: move it when that changed, or when the
+    personal key that registered it was replaced by another."""
     bot = find_portal_bot(portal)
     if bot is None or bot.vibe_bot_id is None or portal.status == Portal.Status.UNINSTALLED:
         return bot
-    if bot.credential_kind == find_preferred_credential_kind(portal):
+    registered_under_it = bot.registered_key_removed_at is None
+    if registered_under_it and bot.credential_kind == find_preferred_credential_kind(portal):
         return bot
     return provision_bot(portal)
 
 
 def retire_bot_of_credential(portal: Portal, *, kind: str) -> None:
-    """The portal's credential of `kind` is about to go: retire the platform bot registered under it."""
+    """The portal's credential of `kind` is about to go (removed, or replaced by another key): retire the
+    platform bot registered under it, which answers to that credential alone."""
     bot = find_portal_bot(portal)
-    if bot is None or bot.credential_kind != kind:
+    if bot is None or bot.credential_kind != kind or bot.vibe_bot_id is None:
         return
     retire_platform_bot(bot)
-    # Not polled until it is registered again: the move task does that, or a fresh session lets it.
-    Bot.objects.filter(pk=bot.pk, status=Bot.Status.ACTIVE).update(
-        status=Bot.Status.WAITING_SESSION, lease_token="", lease_until=None,
-        status_note=f"The {CREDENTIAL_NAMES[kind]} was removed: the bot moves to another credential.",
-    )  # fmt: skip
+    with transaction.atomic():
+        Bot.objects.filter(pk=bot.pk).update(
+            registered_key_removed_at=timezone.now(),
+            status_note=f"The {CREDENTIAL_NAMES[kind]} was removed or replaced: the bot is registered anew.",
+        )
+        # Not polled until it is registered again: the move task does that, or a fresh session lets it.
+        Bot.objects.filter(pk=bot.pk, status=Bot.Status.ACTIVE).update(
+            status=Bot.Status.WAITING_SESSION, lease_token="", lease_until=None
+        )
 
 
 def handle_credential_gone(bot: Bot) -> None:
@@ -231,9 +240,21 @@ def resume_portal_bots(portal: Portal) -> int:
     )
 
 
-def mark_bot_broken(bot: Bot, *, reason: str) -> None:
-    Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.BROKEN, broken_reason=reason[:2000])
+def mark_bot_broken(bot: Bot, *, reason: str) -> bool:
+    """The platform refused the platform bot `bot` points at: broken until an operator re-provisions it.
+
+    Only while the row still points at that platform bot: a cycle that read it before a move (a new key,
+    a re-provision) must not break the bot the row was moved to. False when it had moved on.
+    """
+    marked = Bot.objects.filter(pk=bot.pk, vibe_bot_id=bot.vibe_bot_id).update(
+        status=Bot.Status.BROKEN, broken_reason=reason[:2000]
+    )
+    if not marked:
+        log.info("refusal of a platform bot the row has moved on from portal=%s bot=%s: %s",
+                 bot.portal.member_id, bot.pk, reason)  # fmt: skip
+        return False
     log.error("bot broken portal=%s bot=%s: %s", bot.portal.member_id, bot.pk, reason)
+    return True
 
 
 def retire_portal_bots(portal: Portal, *, unregister: bool) -> None:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from botcore import conf
 from botcore.models import Bot, EventLogEntry
 from botcore.pacer import Pacer
+from botcore.services import bots as bot_services
 from botcore.services.bots import provision_bot
 from botcore.services.eventlog import store_batch
 from botcore.services.platform import client_for_bot
@@ -239,8 +240,9 @@ def test_a_reprovisioned_bot_starts_its_new_platform_bot_at_offset_zero(sandbox_
 
 
 # --- 6. a personal key -----------------------------------------------------------------------------
-def personal_key(sandbox_portal) -> str:
-    response = sandbox_portal.control.post("/_sandbox/keys", json={"userId": sandbox_portal.admin_id})
+def personal_key(sandbox_portal, *, user_id: int | None = None) -> str:
+    user_id = sandbox_portal.admin_id if user_id is None else user_id
+    response = sandbox_portal.control.post("/_sandbox/keys", json={"userId": user_id})
     return response.json()["data"]["key"]
 
 
@@ -287,6 +289,56 @@ def test_a_personal_key_moves_the_bot_and_removing_it_moves_it_back(
     assert poll_bot_once(bot.pk).status == "polled"
     assert "got: back" in [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
     assert no_repeats(counting.executions) and no_repeats(counting.effects)
+
+
+@pytest.mark.slow
+def test_another_personal_key_moves_the_bot_to_a_bot_of_that_key(sandbox_portal, bot, counting, task_queue):
+    """A platform bot answers only to the key that registered it: a portal that swaps one personal key for
+    another (an admin leaves, a key is rotated) gets a bot of the new key, and the old key's bot is drained
+    and unregistered while that key still works. Saving the same key again moves nothing."""
+    portal, admin = sandbox_portal.portal, sandbox_portal.admin_id
+    first_key = personal_key(sandbox_portal)
+    tenant_services.set_portal_api_key(portal, api_key=first_key, added_by_user_id=admin)
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    first_bot = bot.vibe_bot_id
+    assert bot.credential_kind == "personal"
+
+    tenant_services.set_portal_api_key(portal, api_key=first_key, added_by_user_id=admin)
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert bot.vibe_bot_id == first_bot  # the same key: the same bot
+
+    sandbox_portal.say(user_id=admin, bot_id=first_bot, text="to the first key's bot")
+    second_key = personal_key(sandbox_portal, user_id=sandbox_portal.member_id)
+    tenant_services.set_portal_api_key(portal, api_key=second_key, added_by_user_id=sandbox_portal.member_id)
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE and bot.credential_kind == "personal"
+    assert bot.vibe_bot_id != first_bot and bot.event_offset == 0
+    assert first_bot not in bots_on_platform(sandbox_portal)  # unregistered with the first key
+    sandbox_portal.say(user_id=admin, bot_id=bot.vibe_bot_id, text="to the second key's bot")
+    assert poll_bot_once(bot.pk).status == "polled"
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE, bot.broken_reason
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert "got: to the first key's bot" in texts and "got: to the second key's bot" in texts
+    polls = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
+    assert polls and all(c["keyKind"] == "api" for c in polls)
+    assert no_repeats(counting.executions) and no_repeats(counting.effects)
+
+
+def test_a_refusal_read_before_a_move_does_not_break_the_moved_bot(sandbox_portal, bot):
+    """A cycle that read the bot, then was refused (BOT_ACCESS_DENIED: the key was replaced meanwhile), ends
+    after the move registered the bot anew: the refusal is of the old platform bot, not of the new one."""
+    stale = Bot.objects.select_related("portal").get(pk=bot.pk)
+    Bot.objects.filter(pk=bot.pk).update(vibe_bot_id=bot.vibe_bot_id + 1000)  # the move, meanwhile
+    assert bot_services.mark_bot_broken(stale, reason="BOT_ACCESS_DENIED: another key") is False
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE and bot.broken_reason == ""
+    assert bot_services.mark_bot_broken(bot, reason="BOT_ACCESS_DENIED: another key") is True
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.BROKEN
 
 
 # --- 7. a stale cycle and a fresh token --------------------------------------------------------------
