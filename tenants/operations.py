@@ -32,6 +32,16 @@ def send_renewal_reminder(portal: Portal, *, operator: str) -> ActionResult:
     admins = selectors.list_admin_user_ids(portal)
     if not admins:
         return ActionResult(False, f"{portal.domain}: no known admin to remind")
+    try:
+        # The bot writes the reminder, and it can call the platform only with a usable credential.
+        selectors.get_portal_credential(portal)
+    except SessionTokenError:
+        return ActionResult(
+            False,
+            f"{portal.domain}: no usable session or key, so the bot cannot write to anyone; give an admin "
+            f"a sign-in link: manage.py oauth_invite --base-url <the app's address> "
+            f"--portal {portal.member_id}",
+        )
     grant = selectors.find_best_grant(portal)
     expires_at = grant.expires_at if grant else timezone.now()
     Portal.objects.filter(pk=portal.pk).update(expiry_warned_at=timezone.now())
@@ -43,7 +53,7 @@ def send_renewal_reminder(portal: Portal, *, operator: str) -> ActionResult:
         open_url=settings.VIBE_APP_PUBLIC_URL,
     )
     log.info("renewal reminder sent by operator portal=%s operator=%s", portal.member_id, operator)
-    return ActionResult(True, f"{portal.domain}: reminder sent to {len(admins)} admin(s)")
+    return ActionResult(True, f"{portal.domain}: reminder queued for {len(admins)} admin(s), from the bot")
 
 
 def reverify_session(portal: Portal, *, operator: str) -> ActionResult:

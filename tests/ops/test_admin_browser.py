@@ -74,7 +74,7 @@ def test_portal_actions_from_the_list(signed_in_operator, acme, live_server):
     page.locator("input.action-select").first.check()
     page.select_option("select[name=action]", "send_renewal_reminder")
     page.click("button[name=index]")
-    assert "reminder sent to 1 admin(s)" in page.locator("ul.messagelist").inner_text()
+    assert "reminder queued for 1 admin(s)" in page.locator("ul.messagelist").inner_text()
 
     page.locator("input.action-select").first.check()
     page.select_option("select[name=action]", "uninstall_portals")

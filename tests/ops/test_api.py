@@ -97,6 +97,27 @@ def test_bot_pause_and_resume(fleet):
     assert client.post(f"/api/ops/bots/{bot.pk}/resume/").json()["status"] == "active"
 
 
+def test_a_reminder_the_bot_cannot_send_is_not_reported_sent(fleet):
+    """Needs a session: no usable session or key, so the bot could write to nobody (it said "sent" before)."""
+    from tenants import signals
+
+    portal, _ = fleet
+    SessionGrant.objects.filter(portal=portal).update(expires_at=timezone.now() - timedelta(minutes=1))
+    heard = []
+    signals.portal_session_expiring.connect(lambda **kw: heard.append(kw), weak=False, dispatch_uid="t")
+    try:
+        answer = token_client(staff=True).post(f"/api/ops/portals/{portal.pk}/remind/")
+    finally:
+        signals.portal_session_expiring.disconnect(dispatch_uid="t")
+    result = answer.json()
+    assert (
+        result["ok"] is False
+        and "oauth_invite" in result["message"]
+        and portal.member_id in result["message"]
+    )
+    assert heard == [] and Portal.objects.get(pk=portal.pk).expiry_warned_at is None
+
+
 @pytest.mark.slow
 def test_portal_actions_go_through_the_lifecycle(fleet, settings, django_capture_on_commit_callbacks):
     portal, _ = fleet
