@@ -1,11 +1,16 @@
 """Django system checks of botcore's settings (every manage.py command runs them: qcluster, runpacer…).
 
 Each BOTCORE_SKILLS item that cannot be loaded is an error naming the item and the fix; a lease, task timeout
-and cycle deadline out of order is an error before any cycle can overlap another.
+and cycle deadline out of order is an error before any cycle can overlap another; in production
+(`check --deploy`), a platform address or app key left at the embedded default is a warning.
 """
 
 from __future__ import annotations
 
+import ipaddress
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.core import checks
 
 from botcore import conf
@@ -46,3 +51,39 @@ def check_cycle_timing(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         checks.Error(problem, hint="Raise BOTCORE_LEASE_SECONDS or lower VIBE_Q_TIMEOUT.", id="botcore.E010")
         for problem in conf.check_cycle_timing()
     ]
+
+
+@checks.register(checks.Tags.compatibility, deploy=True)
+def check_platform_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Production left on the embedded default's platform would call this machine (the sandbox's address)
+    and, without the app's key, could use no portal session: each runs, and fails only per portal."""
+    if not getattr(settings, "IS_PRODUCTION", False):
+        return []
+    problems: list[checks.CheckMessage] = []
+    if _is_this_machine(conf.vibe_base_url()):
+        problems.append(
+            checks.Warning(
+                f"VIBE_BASE_URL is {conf.vibe_base_url()}, this machine: the embedded default's sandbox.",
+                hint="Set VIBE_BASE_URL to the platform's API address, e.g. https://vibecode.bitrix24.tech/v1.",
+                id="botcore.W011",
+            )
+        )
+    if not conf.vibe_app_key():
+        problems.append(
+            checks.Warning(
+                "VIBE_APP_KEY is not set: no portal session can be used, only portals' personal keys.",
+                hint="Set VIBE_APP_KEY to the app's vibe_app_ key from the VibeCode catalog.",
+                id="botcore.W012",
+            )
+        )
+    return problems
+
+
+def _is_this_machine(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

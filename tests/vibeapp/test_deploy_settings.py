@@ -44,6 +44,8 @@ def production_env(tmp_path, **extra: str) -> dict[str, str]:
         "VIBE_FERNET_KEYS": Fernet.generate_key().decode(),
         "DJANGO_ALLOWED_HOSTS": "app.example.com",
         "VIBE_VAR_DIR": str(tmp_path),
+        "VIBE_BASE_URL": "https://vibecode.bitrix24.tech/v1",
+        "VIBE_APP_KEY": "vibe_app_" + "k" * 40,
         **extra,
     }
 
@@ -52,6 +54,18 @@ def production_env(tmp_path, **extra: str) -> dict[str, str]:
 def test_check_deploy_warns_about_open_metrics_in_production(tmp_path):
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=production_env(tmp_path))
     assert result.returncode != 0 and "ops.W001" in result.stderr + result.stdout
+
+
+@pytest.mark.slow
+def test_check_deploy_warns_about_a_platform_left_at_the_embedded_default(tmp_path):
+    """Production on the embedded default's platform settings started without a word and called the
+    sandbox's address on this machine, with no app key for portal sessions."""
+    env = production_env(tmp_path, OPS_METRICS_TOKEN="scrape-" + "x" * 30)
+    del env["VIBE_BASE_URL"], env["VIBE_APP_KEY"]
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    said = result.stderr + result.stdout
+    assert result.returncode != 0
+    assert "botcore.W011" in said and "http://127.0.0.1:8100/v1" in said and "botcore.W012" in said
 
 
 @pytest.mark.slow
