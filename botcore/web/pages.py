@@ -15,7 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from botcore.errors import SkillConfigError
-from botcore.selectors import get_portal_skill, list_portal_skills
+from botcore.models import Bot
+from botcore.selectors import find_portal_bot, get_portal_skill, list_portal_skills
 from botcore.services.directory import list_known_chats, list_portal_people
 from botcore.services.skill_configs import configure_skill
 from botcore.skills.options import OptionsError
@@ -31,10 +32,22 @@ def _language(portal: Portal) -> str:
 
 
 def portal_sections(*, request: HttpRequest, portal: Portal, viewer: Viewer) -> list[dict]:
-    """The "Skills" card of the portal page (a TENANTS_PORTAL_SECTIONS callable)."""
+    """The portal page's cards from botcore (a TENANTS_PORTAL_SECTIONS callable): the bot's state when it
+    is not answering, then "Skills"."""
     language = _language(portal)
     rows = [skill_row(entry, language) for entry in list_portal_skills(portal)]
-    return [{"template": "botcore/portal_skills_section.html", "skills": rows, "is_admin": viewer.is_admin}]
+    skills = {"template": "botcore/portal_skills_section.html", "skills": rows, "is_admin": viewer.is_admin}
+    bot = find_portal_bot(portal)
+    if bot is None or bot.status == Bot.Status.ACTIVE:
+        return [skills]
+    # Broken, paused or waiting: the portal's people were told only by the bot's silence.
+    state = {
+        "template": "botcore/portal_bot_section.html",
+        "status": bot.status,
+        "reason": bot.broken_reason[:300],
+        "is_admin": viewer.is_admin,
+    }
+    return [state, skills]
 
 
 def _viewer_portal(request: HttpRequest) -> tuple[Viewer | None, Portal | None]:
