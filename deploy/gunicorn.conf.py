@@ -16,3 +16,9 @@ accesslog = "-"
 # Never log query strings: OAuth callbacks carry a one-time code there.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
 forwarded_allow_ips = os.environ.get("VIBE_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's own lines and access lines in the format of the app's (VIBE_LOG_FORMAT=json: one JSON object a
+# line, secrets redacted), not its text beside the app's JSON.
+if os.environ.get("VIBE_LOG_FORMAT") == "json":
+    from ops.logs import build_gunicorn_logging
+
+    logconfig_dict = build_gunicorn_logging()

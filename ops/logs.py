@@ -123,12 +123,7 @@ def build_logging(*, fmt: str, level: str) -> dict:
                 "()": RedactingTextFormatter,
                 "format": "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s",
             },
-            "json": {
-                "()": RedactingJsonFormatter,
-                "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
-                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-                "reserved_attrs": [*_STANDARD_ATTRS, "context", "bound_context"],
-            },
+            "json": _JSON_FORMATTER,
         },
         "handlers": {
             "console": {
@@ -143,6 +138,27 @@ def build_logging(*, fmt: str, level: str) -> dict:
             "httpx": {"level": "WARNING"},
             "httpcore": {"level": "WARNING"},
             "django.request": {"filters": ["readiness"]},
+        },
+    }
+
+
+def build_gunicorn_logging() -> dict:
+    """gunicorn's logconfig_dict for VIBE_LOG_FORMAT=json (deploy/gunicorn.conf.py): its own lines and its
+    access lines as the app's JSON, one object a line, so a log shipper reads the web process as it reads
+    the others. Its loggers and handlers keep gunicorn's names (glogging.CONFIG_DEFAULTS)."""
+    stream = {"class": "logging.StreamHandler", "formatter": "json"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": _JSON_FORMATTER},
+        "handlers": {
+            "console": {**stream, "stream": "ext://sys.stdout"},
+            "error_console": {**stream, "stream": "ext://sys.stderr"},
+        },
+        "root": {"level": "INFO", "handlers": ["console"]},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
         },
     }
 
@@ -173,3 +189,10 @@ _STANDARD_ATTRS = [
     "threadName",
     "taskName",
 ]
+
+_JSON_FORMATTER = {
+    "()": RedactingJsonFormatter,
+    "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+    "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+    "reserved_attrs": [*_STANDARD_ATTRS, "context", "bound_context"],
+}
