@@ -22,3 +22,6 @@ if os.environ.get("VIBE_LOG_FORMAT") == "json":
     from ops.logs import build_gunicorn_logging
 
     logconfig_dict = build_gunicorn_logging()
+# No control socket: nothing here uses gunicornc, and its default path under $HOME is unwritable with the
+# unit's ProtectHome=true (a warning at every start) and shared by two instances on one host.
+control_socket_disable = True

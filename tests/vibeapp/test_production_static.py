@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_admin_login_page_and_its_stylesheet_are_served_by_gunicorn(tmp_path):
-    env = production_web_env(tmp_path)
+    env = production_web_env(tmp_path, HOME=str(tmp_path), XDG_RUNTIME_DIR="")
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
         cwd=ROOT,
@@ -31,3 +31,5 @@ def test_the_admin_login_page_and_its_stylesheet_are_served_by_gunicorn(tmp_path
         assert stylesheet, "the admin links a hashed stylesheet"
         css = httpx.get(base + stylesheet.group(1), timeout=5)
         assert css.status_code == 200 and "max-age" in css.headers.get("cache-control", "")
+        # No control socket under $HOME (the unit's ProtectHome=true makes it unwritable).
+        assert not (tmp_path / ".gunicorn").exists()
