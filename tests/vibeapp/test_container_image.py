@@ -1,0 +1,26 @@
+"""The image the compose file runs (no Docker here: read, not built): each named volume the app's containers
+mount is a directory the image makes for its `vibe` user, since a new named volume takes the owner of the
+image's directory, and a root-owned /metrics left every process unable to write its metric series."""
+
+from __future__ import annotations
+
+import re
+
+from tests.vibeapp.gunicorn_server import ROOT
+
+COMPOSE = (ROOT / "deploy" / "compose.yaml").read_text()
+DOCKERFILE = (ROOT / "deploy" / "Dockerfile").read_text()
+
+
+def app_volume_targets() -> list[str]:
+    block = COMPOSE.split("x-app:", 1)[1].split("\nservices:", 1)[0]
+    [mounts] = re.findall(r"^\s*volumes:\s*\[(.*)\]\s*$", block, flags=re.MULTILINE)
+    return [mount.split(":")[1] for mount in mounts.split(",")]
+
+
+def test_every_volume_the_app_mounts_is_made_for_its_user_in_the_image():
+    targets = app_volume_targets()
+    assert targets == ["/metrics"]  # the multiprocess metrics directory; a new mount is checked here too
+    assert "USER vibe" in DOCKERFILE
+    for target in targets:
+        assert re.search(rf"install -d -o vibe\b[^\n]* {re.escape(target)}\b", DOCKERFILE), target
