@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import zoneinfo
+from functools import lru_cache
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+
+
+@lru_cache(maxsize=1)
+def _zones_by_folded_name() -> dict[str, str]:
+    return {zone.casefold(): zone for zone in zoneinfo.available_timezones()}
 
 
 class PortalSettingsForm(forms.Form):
@@ -22,10 +28,12 @@ class PortalSettingsForm(forms.Form):
     )
 
     def clean_timezone(self) -> str:
+        """The zone's own spelling, whatever the case typed ("europe/moscow" is Europe/Moscow)."""
         value: str = self.cleaned_data["timezone"].strip()
-        if value not in zoneinfo.available_timezones():
+        zone = _zones_by_folded_name().get(value.casefold())
+        if zone is None:
             raise forms.ValidationError(_("Not a known time zone (for example Europe/Moscow)."))
-        return value
+        return zone
 
 
 class PortalApiKeyForm(forms.Form):
@@ -51,6 +59,6 @@ class UninstallForm(forms.Form):
 
     def clean_confirm(self) -> str:
         value: str = self.cleaned_data["confirm"]
-        if value.strip() != self.domain:
+        if value.strip().casefold() != self.domain.casefold():  # a domain's case means nothing
             raise forms.ValidationError(_("Type the portal's domain exactly to confirm."))
         return value

@@ -33,3 +33,19 @@ def test_a_good_key_and_saved_settings_say_so(platform):
         "/portal/", {"action": "settings", "language": "en", "timezone": "UTC", "bot_name": "Hi"}, follow=True
     )
     assert "Saved." in saved.content.decode()
+
+
+def test_a_time_zone_typed_in_another_case_is_kept_in_its_own_spelling():
+    from tenants.forms import PortalSettingsForm
+
+    form = PortalSettingsForm({"language": "en", "timezone": " europe/moscow ", "bot_name": ""})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["timezone"] == "Europe/Moscow"
+    assert not PortalSettingsForm({"language": "en", "timezone": "Europe/Nowhere", "bot_name": ""}).is_valid()
+
+
+def test_the_uninstall_confirmation_takes_the_domain_in_any_case():
+    from tenants.forms import UninstallForm
+
+    assert UninstallForm({"confirm": "DEMO.bitrix24.com "}, domain="demo.bitrix24.com").is_valid()
+    assert not UninstallForm({"confirm": "demo.bitrix24.co"}, domain="demo.bitrix24.com").is_valid()
