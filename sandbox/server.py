@@ -7,15 +7,16 @@ from dataclasses import dataclass, field
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from sandbox import chatpage, control, identity, stats
 from sandbox.api import bots, chats, commands, events, files, interface, messages, users
 from sandbox.calls import CallLog
 from sandbox.errors import ERRORS
 from sandbox.faults import Faults
+from sandbox.http import InjectedResponse, envelope_error
 from sandbox.ratelimit import RateLimiter
-from sandbox.state import Platform
+from sandbox.state import Platform, StateError
 
 
 @dataclass
@@ -61,7 +62,16 @@ def make_services(platform: Platform | None = None, *, dialects: frozenset[str] 
     )
 
 
-async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 404 and request.url.path.startswith("/v1/"):
+        # A fault on every path ("*": an outage) answers the API's unknown paths too, as a platform that is
+        # down does: a health check's GET of the API root must see the outage it rehearses, not a 404.
+        try:
+            await request.app.state.services.faults.before(request)
+        except InjectedResponse as injected:
+            return injected.response
+        except StateError as error:
+            return envelope_error(error)
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "INVALID_REQUEST")
     return JSONResponse(
         {"success": False, "error": {"code": code, "message": ERRORS[code][1]}}, status_code=exc.status_code

@@ -48,6 +48,20 @@ def test_readyz_is_ok_when_every_part_answers(platform_up):
     assert set(body["checks"]) == {"database", "broker", "poller", "qcluster", "platform"}
 
 
+def test_a_platform_outage_rehearsed_in_the_sandbox_shows_in_readyz(platform_up):
+    """The runbook's "platform outage" (a sandbox fault on every path): the check's unauthenticated GET of the
+    API's root is answered as every other path is, 503, not 404 (which read as reachable)."""
+    import httpx
+
+    control = httpx.Client(base_url=platform_up.root_url, timeout=5)
+    assert control.post("/_sandbox/faults", json={"path": "*", "errorRate": 1}).status_code in (200, 201)
+    result = health.check_platform()
+    assert result.ok is False and result.detail["status"] >= 500
+    control.delete("/_sandbox/faults")
+    health._platform_memo.clear()
+    assert health.check_platform().ok is True
+
+
 def test_readyz_names_silent_processes_and_an_unreachable_platform(settings):
     settings.VIBE_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
     Heartbeat.objects.create(
