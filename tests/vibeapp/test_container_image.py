@@ -24,3 +24,14 @@ def test_every_volume_the_app_mounts_is_made_for_its_user_in_the_image():
     assert "USER vibe" in DOCKERFILE
     for target in targets:
         assert re.search(rf"install -d -o vibe\b[^\n]* {re.escape(target)}\b", DOCKERFILE), target
+
+
+def test_both_deploy_paths_make_the_schedules_without_a_step_to_remember():
+    """No schedules, no expiry warnings, purges, pruning or qcluster heartbeat: /readyz stays down. The units
+    and compose ran migrate only, and ensure_schedules was a step of the docs."""
+    qcluster_unit = (ROOT / "deploy" / "systemd" / "vibeapp-qcluster.service").read_text()
+    assert re.search(
+        r"^ExecStartPre=\S+python manage\.py ensure_schedules$", qcluster_unit, flags=re.MULTILINE
+    )
+    [migrate] = re.findall(r"^  migrate:\n(?:    .*\n)+", COMPOSE, flags=re.MULTILINE)
+    assert "manage.py migrate --noinput && python manage.py ensure_schedules" in migrate
