@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from botcore.models import EventLogEntry
+from botcore.selectors import find_registered_bot
 from botcore.services.platform import client_for_portal
 from botcore.vibe.errors import VibeError
 from botcore.vibe.parse import parse_event
@@ -29,10 +30,16 @@ class Choice:
 
 
 def list_known_chats(portal: Portal) -> list[Choice]:
-    """Group chats of the portal's bot, newest activity first, each under the name it last had."""
-    payloads = (
-        EventLogEntry.objects.filter(bot__portal=portal).order_by("-id").values_list("payload", flat=True)
-    )[:RECENT_EVENTS]
+    """Group chats of the portal's bot, newest activity first, each under the name it last had.
+
+    Only the chats its current platform bot was seen in: a bot moved to another credential is a new
+    platform bot, which is in none of the old one's chats until someone adds it again.
+    """
+    bot = find_registered_bot(portal)
+    if bot is None:
+        return []
+    recent = EventLogEntry.objects.filter(bot=bot, vibe_bot_id=bot.vibe_bot_id).order_by("-id")
+    payloads = recent.values_list("payload", flat=True)[:RECENT_EVENTS]
     chats: dict[str, Choice] = {}
     for payload in payloads:
         try:

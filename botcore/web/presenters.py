@@ -35,9 +35,13 @@ def _picks(kind: str, text: str, pickers: Mapping[str, list[Choice] | None]) -> 
         return None
     chosen = [piece.strip() for piece in text.split(",") if piece.strip()]
     known = {choice.value for choice in choices}
-    # A stored value the platform no longer shows stays pickable, so saving the form does not drop it.
+    # A stored value the platform no longer shows stays pickable, so saving the form does not drop it; the
+    # form says it is not known (for a chat: the bot is not in it now).
     extra = [Choice(value, value) for value in chosen if value not in known]
-    return [{"value": c.value, "label": c.label, "selected": c.value in chosen} for c in [*choices, *extra]]
+    return [
+        {"value": c.value, "label": c.label, "selected": c.value in chosen, "known": c.value in known}
+        for c in [*choices, *extra]
+    ]
 
 
 def option_fields(
