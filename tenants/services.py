@@ -187,7 +187,8 @@ def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -
 
 def _holds_key(stored: PortalApiKey, api_key: str) -> bool:
     try:
-        return hmac.compare_digest(decrypt_secret(stored.key.raw), api_key)
+        # As bytes: compare_digest refuses a str with a character beyond ASCII.
+        return hmac.compare_digest(decrypt_secret(stored.key.raw).encode(), api_key.encode())
     except SecretDecryptionError:
         return False  # unreadable with today's keys: whatever it was, the new key is another
 
