@@ -123,7 +123,7 @@ def build_logging(*, fmt: str, level: str) -> dict:
                 "()": RedactingTextFormatter,
                 "format": "%(asctime)s %(levelname)s %(name)s %(message)s%(context)s",
             },
-            "json": _JSON_FORMATTER,
+            "json": _json_formatter(),
         },
         "handlers": {
             "console": {
@@ -150,7 +150,7 @@ def build_gunicorn_logging() -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": _JSON_FORMATTER},
+        "formatters": {"json": _json_formatter()},
         "handlers": {
             "console": {**stream, "stream": "ext://sys.stdout"},
             "error_console": {**stream, "stream": "ext://sys.stderr"},
@@ -190,9 +190,12 @@ _STANDARD_ATTRS = [
     "taskName",
 ]
 
-_JSON_FORMATTER = {
-    "()": RedactingJsonFormatter,
-    "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
-    "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-    "reserved_attrs": [*_STANDARD_ATTRS, "context", "bound_context"],
-}
+
+def _json_formatter() -> dict:
+    """The JSON formatter's configuration, new each time (dictConfig consumes what it is given)."""
+    return {
+        "()": RedactingJsonFormatter,
+        "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        "reserved_attrs": [*_STANDARD_ATTRS, "context", "bound_context"],
+    }
