@@ -100,8 +100,13 @@ class StandupSkill(Skill):
         try:
             users = ctx.list_chat_users(chat)
         except VibeApiError as error:
-            if error.is_transient or not ctx.options["participants"]:
-                raise  # without the chat's members there is nobody to ask
+            if error.is_transient:
+                raise
+            if not ctx.options["participants"]:
+                # Without the chat's members there is nobody to ask; /standup says why, not "no standup".
+                with ctx.state_for(chat).update() as run:
+                    run["ask_refused"] = {"day": day, "code": error.code}
+                raise
             users = []  # the admin named the participants: their names come with their answers
         members = {user.id: user.name for user in users if not user.is_bot and user.is_active}
         languages = {user.id: user.language for user in users if user.language}
@@ -176,6 +181,9 @@ class StandupSkill(Skill):
         run = ctx.state_for(chat).get() if chat else {}
         now = timezone.now().astimezone(portal_zone(ctx.timezone))
         if run.get("day") != now.date().isoformat():
+            refused = run.get("ask_refused") or {}
+            if refused.get("day") == now.date().isoformat():
+                return texts["ask_refused"].format(code=refused.get("code", ""))
             ask_at = ctx.options["ask_at"]
             day = next_question_day(now, ask_at, ctx.options["weekdays"])
             if day == now.date():

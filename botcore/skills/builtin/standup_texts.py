@@ -21,6 +21,11 @@ def texts_for(language: str) -> dict[str, str]:
             "no_answer": gettext("— no answer"),
             "no_standup_yet": gettext("No standup yet today: the question goes out at {time}."),
             "no_standup_today": gettext("No standup today. The next question goes out on {day} at {time}."),
+            "ask_refused": gettext(
+                "Today's question did not go out: the platform would not show the bot the chat's members "
+                "({code}), so the bot is probably not in the chat any more. Add it to the chat again, or "
+                "pick another chat in the standup's settings."
+            ),
             "status": gettext(
                 "Today's standup: {answered} of {total} answered. The summary is posted at {time}."
             ),

@@ -245,6 +245,21 @@ def test_named_participants_are_asked_even_when_the_chats_members_cannot_be_read
         run_skill(StandupSkill(), ASK, ctx=_Refused(skill=StandupSkill(), options=OPTIONS))
 
 
+def test_after_a_refused_question_the_status_command_says_why_not_when_the_next_one_is():
+    """A bot moved to a new platform bot is in none of the old one's chats: the ask is refused, and /standup
+    said "No standup today. The next question goes out on ..." as if nothing had failed."""
+    ctx = _Refused(skill=StandupSkill(), options=OPTIONS)
+    with pytest.raises(VibeForbiddenError):
+        run_skill(StandupSkill(), ASK, ctx=ctx)
+    with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=UTC)):  # 11:00 in Moscow, the same day
+        answer = run_skill(StandupSkill(), make_command_event("standup"), ctx=ctx, timezone="Europe/Moscow")
+    [said] = answer.answers
+    assert said.startswith("Today's question did not go out") and "ACCESS_DENIED" in said
+    with time_machine.travel(datetime(2030, 3, 5, 5, 0, tzinfo=UTC)):  # the next morning: as before
+        answer = run_skill(StandupSkill(), make_command_event("standup"), ctx=ctx, timezone="Europe/Moscow")
+    assert answer.answers[-1] == "No standup yet today: the question goes out at 09:30."
+
+
 def test_each_person_is_asked_in_their_own_language_not_the_portals():
     """Boris reads Russian (the platform says so for his user, or he last wrote in it); the portal is
     English."""
