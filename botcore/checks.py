@@ -15,7 +15,7 @@ from django.core import checks
 
 from botcore import conf
 from botcore.errors import SkillConfigError
-from botcore.skills.registry import find_skill_problems
+from botcore.skills.registry import configured_skills, find_skill_problems
 
 HINTS = {
     "import": (
@@ -32,7 +32,11 @@ HINTS = {
 @checks.register()
 def check_skills(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Load BOTCORE_SKILLS as the bot does; report every item it refuses instead of a traceback at boot."""
-    return [_skill_error(problem) for problem in find_skill_problems()]
+    try:
+        configured_skills()  # loaded once per process: the bot then finds them loaded
+    except SkillConfigError:
+        return [_skill_error(problem) for problem in find_skill_problems()]
+    return []
 
 
 def _skill_error(problem: SkillConfigError) -> checks.CheckMessage:
