@@ -29,6 +29,7 @@ from botcore.errors import is_transient
 from botcore.models import Bot, EventLogEntry, SkillRun
 from botcore.selectors import find_active_bot, list_enabled_skills, list_pending_entries
 from botcore.services.cycle_sql import claim_entry_row
+from botcore.services.notices import tell_admins_of_failed_run
 from botcore.services.platform import client_for_bot
 from botcore.services.skill_context import (
     PortalSkills,
@@ -309,4 +310,7 @@ def execute_run(run_id: int) -> str:
         return _settle_run(run.pk, SkillRun.Status.DONE)
     if verdict.status == "retry":
         return _retry_run(run, verdict)
-    return _settle_run(run.pk, SkillRun.Status.FAILED, error=verdict.error)
+    status = _settle_run(run.pk, SkillRun.Status.FAILED, error=verdict.error)
+    if run.kind == SkillRun.Kind.SCHEDULED:
+        tell_admins_of_failed_run(run, skill, cause=verdict.cause)  # a schedule fires with nobody watching
+    return status

@@ -1,18 +1,26 @@
-"""Messages the backend itself sends to a portal's people (not a skill's): the session expiry reminder."""
+"""Messages the backend itself sends to a portal's admins (not a skill's): the session expiry reminder, and
+the notice that a skill's scheduled run failed (nobody is watching when a schedule fires)."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
+from django.conf import settings
 from django.utils.translation import gettext
 
+from botcore.errors import is_transient
+from botcore.models import SkillRun
 from botcore.selectors import find_active_bot
+from botcore.services.action_ledger import DatabaseLedger
 from botcore.services.platform import client_for_bot
-from botcore.skills.i18n import in_language
+from botcore.skills.base import Skill
+from botcore.skills.i18n import in_language, pick
 from botcore.vibe import bbcode as bb
-from botcore.vibe.errors import VibeError
+from botcore.vibe.errors import VibeApiError, VibeError
+from tenants.errors import SessionTokenError
 from tenants.models import Portal
-from tenants.selectors import get_portal_preferences
+from tenants.selectors import get_portal_preferences, list_admin_user_ids
 
 log = logging.getLogger(__name__)
 
@@ -38,3 +46,53 @@ def send_expiry_warning(portal: Portal, *, admin_user_ids: list[int], open_url: 
         except VibeError as error:
             log.warning("expiry reminder not sent portal=%s user=%s: %s", portal.member_id, user_id, error)
     return sent
+
+
+def _why_it_failed(cause: BaseException | None) -> str:
+    """In the admin's words: the platform's code where it refused (it says what to fix), never a trace."""
+    if isinstance(cause, VibeApiError) and not is_transient(cause):
+        return gettext("the platform refused it ({code})").format(code=cause.code or cause.status)
+    if cause is not None and is_transient(cause):
+        return gettext("the platform did not answer, even after several attempts")
+    return gettext("the skill ran into an error; the app's vendor can see the details")
+
+
+def tell_admins_of_failed_run(run: SkillRun, skill: Skill, *, cause: BaseException | None) -> int:
+    """Tell the portal's admins, in the bot's private dialog, that `skill`'s scheduled run failed.
+
+    Once a skill and local day per admin (a second failure that day adds nothing they can act on; the next
+    day's failure reminds them). Returns how many were told now.
+    """
+    portal = run.portal
+    bot = find_active_bot(portal)
+    if bot is None or bot.vibe_bot_id is None:
+        return 0
+    local_due_at = datetime.fromisoformat(run.payload["local_due_at"])
+    language = get_portal_preferences(portal).language
+    with in_language(language):
+        text = gettext(
+            "“{skill}” did not run as planned at {when}: {why}. Please {link} and check its settings."
+        ).format(
+            skill=pick(skill.title, language) if skill.title else skill.name,
+            when=local_due_at.strftime("%Y-%m-%d %H:%M"),
+            why=_why_it_failed(cause),
+            link=bb.url(settings.VIBE_APP_PUBLIC_URL, gettext("open the app")),
+        )
+    try:
+        client = client_for_bot(bot)
+    except SessionTokenError:
+        return 0  # no credential to write with: the bot's own state says so on the portal page
+    ledger = DatabaseLedger(bot_pk=bot.pk)
+    told = 0
+    for user_id in sorted(set(list_admin_user_ids(portal))):
+        key = f"notice:run-failed:{skill.name}:{local_due_at.date().isoformat()}:{user_id}"
+        if ledger.find(key) is not None:
+            continue
+        try:
+            client.send_message(bot.vibe_bot_id, dialog_id=str(user_id), text=text)
+        except VibeError as error:
+            log.warning("failed-run notice not sent portal=%s user=%s: %s", portal.member_id, user_id, error)
+            continue
+        ledger.record(key, {})
+        told += 1
+    return told

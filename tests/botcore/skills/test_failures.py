@@ -8,6 +8,7 @@ from botcore.models import Bot, EventLogEntry, SkillRun
 from botcore.services.executor import execute_run
 from botcore.services.skill_runs import claim_run
 from botcore.skills.base import Skill
+from botcore.skills.events import BackendEventType
 from botcore.vibe.events import EventType, MessageAddEvent
 
 
@@ -26,9 +27,19 @@ class PickySkill(Skill):
         ctx.send("999999", "into the void")
 
 
+class NightlySkill(Skill):
+    """A scheduled skill with a bug whose message holds what a portal's admin must never read."""
+
+    name = "nightly"
+    event_types = frozenset({BackendEventType.SCHEDULED_RUN})
+
+    def handle(self, event, ctx) -> None:
+        raise RuntimeError("cannot reach db://vendor:hunter2@10.0.0.5")
+
+
 @pytest.fixture
 def skill_paths():
-    return [f"{__name__}.PickySkill", "tests.botcore.skills.probe.ProbeSkill"]
+    return [f"{__name__}.PickySkill", "tests.botcore.skills.probe.ProbeSkill", f"{__name__}.NightlySkill"]
 
 
 def entries(world) -> list[tuple[str, str, str]]:
@@ -147,3 +158,23 @@ def test_a_run_for_a_skill_the_portal_turned_off_is_skipped(world, task_queue):
         payload={},
     )
     assert execute_run(run.pk) == "skipped"
+
+
+def test_a_failed_scheduled_run_is_told_to_the_portals_admins_without_the_skills_internals(world, task_queue):
+    run = claim_run(
+        portal_id=world.bot.portal_id,
+        skill_name="nightly",
+        kind=SkillRun.Kind.SCHEDULED,
+        run_key="schedule:nightly:2030-03-04T03:00:00+00:00",
+        payload={
+            "schedule": "nightly",
+            "due_at": "2030-03-04T03:00:00+00:00",
+            "local_due_at": "2030-03-04T03:00:00+00:00",
+        },
+    )
+    assert execute_run(run.pk) == "failed"
+    [notice] = [m["text"] for m in world.messages() if "did not run as planned" in m["text"]]
+    assert notice.startswith("“nightly” did not run as planned at 2030-03-04 03:00:")
+    assert "the app's vendor can see the details" in notice and "hunter2" not in notice
+    run.refresh_from_db()
+    assert "hunter2" in run.error  # the operators' event log keeps the reason for the skill's author
