@@ -13,8 +13,9 @@ keepalive = 5
 max_requests = 2000
 max_requests_jitter = 200
 accesslog = "-"
-# Never log query strings: OAuth callbacks carry a one-time code there.
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
+# Never log query strings: OAuth callbacks carry a one-time code there. The gateway's request id ("-" when
+# none) ties the line to the app's own lines for the request, which carry it as request_id.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss request_id=%({x-vibe-request-id}i)s'
 forwarded_allow_ips = os.environ.get("VIBE_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # gunicorn's own lines and access lines in the format of the app's (VIBE_LOG_FORMAT=json: one JSON object a
 # line, secrets redacted), not its text beside the app's JSON.
