@@ -11,7 +11,12 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from ops import checks, receivers, schema  # noqa: F401  (registers checks, signal receivers, schema extensions)
+        from ops.operators import withdraw_ungranted_rights
+
+        post_migrate.connect(withdraw_ungranted_rights, sender=self, dispatch_uid="ops.operator_rights")
 
         if getattr(settings, "VIBE_LOG_FORMAT", "text") == "json":
             # Python's warnings as log records (logger py.warnings), so they too are JSON lines, not text.

@@ -1,9 +1,10 @@
 """`manage.py create_operator NAME`: a staff account in the Operators group (admin, dashboard, operator API).
 
-The group holds every permission of the project's own apps and the task queue, nothing of user management;
-`createsuperuser` remains the way to make an account that manages accounts. The password is asked for
-(never an argument, which `ps` would show) before anything is written, and held to the deployment's
-password validators; `--api-token` prints a DRF token once, for the operator API.
+The group (ops/operators.py) holds every permission of the project's own apps and the task queue's read-only
+pages, nothing of user management; `createsuperuser` remains the way to make an account that manages
+accounts. The password is asked for (never an argument, which `ps` would show) before anything is written,
+and held to the deployment's password validators; `--api-token` prints a DRF token once, for the operator
+API.
 """
 
 from __future__ import annotations
@@ -11,20 +12,14 @@ from __future__ import annotations
 import getpass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-OPERATOR_APPS = ("tenants", "botcore", "ops", "django_q")
-
-
-def ensure_operators_group() -> Group:
-    group, _ = Group.objects.get_or_create(name="Operators")
-    group.permissions.set(Permission.objects.filter(content_type__app_label__in=OPERATOR_APPS))
-    return group
+from ops.operators import ensure_operators_group
 
 
 class Command(BaseCommand):

@@ -1,0 +1,40 @@
+"""The Operators group: what a vendor's operator may do (create_operator puts accounts in it).
+
+Every permission of the project's own apps; of the task queue (django-q2) only the pages that read. A
+Schedule names any importable function with its arguments, so adding or changing one runs code of the
+operator's choosing in every worker, with the keys that decrypt every portal's credentials in reach; and
+deleting a queued task drops work. Resubmitting a failed task (its own function) needs only the view right.
+Managing accounts stays with superusers.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
+GROUP_NAME = "Operators"
+OPERATOR_APPS = ("tenants", "botcore", "ops")
+READ_ONLY_APPS = ("django_q",)
+
+
+def _granted() -> Q:
+    return Q(content_type__app_label__in=OPERATOR_APPS) | Q(
+        content_type__app_label__in=READ_ONLY_APPS, codename__startswith="view_"
+    )
+
+
+def ensure_operators_group() -> Group:
+    group, _ = Group.objects.get_or_create(name=GROUP_NAME)
+    group.permissions.set(Permission.objects.filter(_granted()))
+    return group
+
+
+def withdraw_ungranted_rights(**kwargs) -> None:
+    """After migrate: a group made by an older create_operator loses what operators may no longer do."""
+    group = Group.objects.filter(name=GROUP_NAME).first()
+    if group is not None:
+        group.permissions.remove(
+            *group.permissions.exclude(_granted()).filter(
+                content_type__app_label__in=(*OPERATOR_APPS, *READ_ONLY_APPS)
+            )
+        )

@@ -1,0 +1,84 @@
+"""An operator (the Operators group, not a superuser) reads the task queue's pages but cannot schedule or edit
+a task: a django-q Schedule names any importable function with its arguments, so adding one ran code of the
+operator's choosing in every worker (os.system, from a trial), with the keys that decrypt every portal's
+credentials in reach. A group made before this is repaired by the next migrate."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+from django_q.models import Schedule
+
+from ops.operators import ensure_operators_group
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator() -> Client:
+    user = get_user_model().objects.create_user("olga", password="pw-for-tests-only", is_staff=True)
+    user.groups.add(ensure_operators_group())
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_an_operator_cannot_add_a_schedule_that_runs_a_function_of_their_choosing(operator):
+    assert operator.get("/admin/django_q/schedule/add/").status_code == 403
+    now = timezone.now()
+    response = operator.post(
+        "/admin/django_q/schedule/add/",
+        {
+            "name": "innocent",
+            "func": "os.system",
+            "args": "'id > /tmp/pwned'",
+            "schedule_type": "O",
+            "repeats": "-1",
+            "next_run_0": now.date().isoformat(),
+            "next_run_1": now.time().strftime("%H:%M:%S"),
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 403
+    assert not Schedule.objects.filter(func="os.system").exists()
+
+
+def test_an_operator_cannot_change_an_existing_schedules_function(operator):
+    schedule = Schedule.objects.create(
+        name="botcore.sweep_skill_schedules",
+        func="botcore.tasks.sweep_skill_schedules",
+        schedule_type=Schedule.MINUTES,
+        minutes=1,
+        next_run=timezone.now() + timedelta(minutes=1),
+    )
+    page = operator.get(f"/admin/django_q/schedule/{schedule.pk}/change/")
+    assert page.status_code == 200 and 'name="func"' not in page.content.decode()  # shown, not a field
+    operator.post(
+        f"/admin/django_q/schedule/{schedule.pk}/change/",
+        {"name": schedule.name, "func": "os.system", "schedule_type": "I", "minutes": "1"},
+    )
+    schedule.refresh_from_db()
+    assert schedule.func == "botcore.tasks.sweep_skill_schedules"
+
+
+def test_an_operator_still_reads_the_queues_pages(operator):
+    for page in ("schedule", "success", "failure"):
+        assert operator.get(f"/admin/django_q/{page}/").status_code == 200, page
+
+
+def test_migrate_takes_the_queues_write_rights_from_a_group_made_before():
+    group = Group.objects.create(name="Operators")
+    group.permissions.set(Permission.objects.filter(content_type__app_label="django_q"))  # the old grant
+
+    call_command("migrate", verbosity=0)
+
+    codenames = set(
+        group.permissions.filter(content_type__app_label="django_q").values_list("codename", flat=True)
+    )
+    assert codenames and all(name.startswith("view_") for name in codenames), codenames
