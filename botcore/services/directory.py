@@ -1,14 +1,17 @@
 """What the platform knows that a form offers to pick from: the bot's group chats and the portal's people.
 
 The platform has no "list the bot's chats" endpoint, so the chats are the group chats seen in the bot's
-recent events (joining, messages, commands); the people are GET /v1/users. Both are best effort: a form
-keeps working on what is stored when the platform cannot be asked.
+recent events (joining, messages, commands); the people are GET /v1/users, kept a minute in the cache (a
+form reloaded, or a page loaded in a loop, must not spend the app key's budget that every portal's bots
+share). Both are best effort: a form keeps working on what is stored when the platform cannot be asked.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+
+from django.core.cache import cache
 
 from botcore.models import EventLogEntry
 from botcore.selectors import find_registered_bot
@@ -21,6 +24,7 @@ from tenants.models import Portal
 log = logging.getLogger(__name__)
 
 RECENT_EVENTS = 2000  # how far back the event log is read for chats
+PEOPLE_CACHE_SECONDS = 60  # someone who joined the portal is offered a minute later at most
 
 
 @dataclass(frozen=True)
@@ -54,15 +58,23 @@ def list_known_chats(portal: Portal) -> list[Choice]:
 
 def list_portal_people(portal: Portal) -> list[Choice] | None:
     """The portal's active people by name, or None when the platform cannot be asked right now."""
+    key = f"botcore:portal-people:{portal.member_id}"
+    cached = cache.get(key)
+    if cached is not None:
+        return [Choice(value, label) for value, label in cached]
     try:
         client, _ = client_for_portal(portal)
         users = client.list_users()
     except (VibeError, TenantsError) as error:
         log.warning("portal users not listed portal=%s: %s", portal.member_id, error.__class__.__name__)
         return None
-    people = [
-        Choice(str(user.id), user.name or f"User {user.id}")
-        for user in users
-        if user.is_active and not user.is_bot
-    ]
-    return sorted(people, key=lambda choice: choice.label.lower())
+    people = sorted(
+        (
+            Choice(str(user.id), user.name or f"User {user.id}")
+            for user in users
+            if user.is_active and not user.is_bot
+        ),
+        key=lambda choice: choice.label.lower(),
+    )
+    cache.set(key, [(choice.value, choice.label) for choice in people], PEOPLE_CACHE_SECONDS)
+    return people

@@ -109,7 +109,12 @@ def _render_settings(request, viewer, portal, entry, *, texts, errors, is_enable
         "viewer": viewer,
         "portal": portal,
         "skill": skill_row(entry, language),
-        "fields": option_fields(entry, language, texts=texts, errors=errors, pickers=_pickers(portal, entry)),
+        # Only an admin's form shows the fields; a member's view asks the platform for nothing.
+        "fields": (
+            option_fields(entry, language, texts=texts, errors=errors, pickers=_pickers(portal, entry))
+            if viewer.is_admin
+            else []
+        ),
         "form_error": errors.get("", ""),
         "is_enabled": is_enabled,
         "timezone": get_portal_preferences(portal).timezone,
