@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.core import is_ratelimited
 from django_ratelimit.decorators import ratelimit
 
 from tenants import handshakes, oauth, services
@@ -73,6 +74,13 @@ def app_entry(request: HttpRequest) -> HttpResponse:
         )
     viewer = find_viewer(request)
     if viewer is None or viewer.token_digest != token_digest(token):
+        # A token this browser has not shown before costs a GET /v1/me on the app key, whose budget every
+        # portal's bots share: bounded per client address, so made-up tokens cannot spend it.
+        if is_ratelimited(
+            request, group="tenants.gateway_verify", key="ip", rate=_gateway_verify_rate, increment=True
+        ):
+            log.warning("gateway token check rate-limited path=%s", request.path)
+            return _too_many_attempts(request)
         try:
             portal = handshakes.accept_gateway_visit(
                 session_token=token,
@@ -87,9 +95,20 @@ def app_entry(request: HttpRequest) -> HttpResponse:
     return redirect("tenants:portal")
 
 
+def _gateway_verify_rate(group: str, request: HttpRequest) -> str:
+    """Read on every request, so a changed setting takes effect at once."""
+    return str(settings.TENANTS_GATEWAY_VERIFY_RATE)
+
+
 def _oauth_start_rate(group: str, request: HttpRequest) -> str:
     """Read on every request, so a changed setting takes effect at once."""
     return str(settings.TENANTS_OAUTH_START_RATE)
+
+
+def _too_many_attempts(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "tenants/error.html", {"message": _("Too many attempts. Please wait a minute.")}, status=429
+    )
 
 
 # django-ratelimit ships no types: its decorator is taken to keep the view's signature.
@@ -99,12 +118,7 @@ def oauth_start(request: HttpRequest) -> HttpResponse:
     """Send an invited visitor to the platform's consent page; the uninvited never see the app key."""
     if getattr(request, "limited", False):
         log.warning("oauth start rate-limited path=%s", request.path)
-        return render(
-            request,
-            "tenants/error.html",
-            {"message": _("Too many attempts. Please wait a minute.")},
-            status=429,
-        )
+        return _too_many_attempts(request)
     try:
         oauth.check_invite(request.GET.get("invite", ""))
     except TenantsError as error:

@@ -146,9 +146,10 @@ def browser_page(chromium):
     context.close()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def fresh_rate_limits(settings):
-    """Counters in a cache of their own, empty: never a flush of the shared cache (Redis in CI)."""
+    """Counters in a cache of their own, empty: never a flush of the shared cache (Redis in CI). For every
+    test: the app's pages count gateway visits per address, and one test's must not refuse the next's."""
     settings.CACHES = {
         **settings.CACHES,
         "ratelimit": {

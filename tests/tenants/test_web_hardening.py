@@ -204,3 +204,31 @@ def test_behind_a_proxy_the_limit_counts_the_address_the_proxy_saw(platform, set
     )
     garbage = Client(HTTP_X_FORWARDED_FOR="not-an-address")  # falls back to the socket's address, never a 500
     assert garbage.get("/oauth/start/", {"invite": invite}).status_code == 302
+
+
+def me_calls(platform) -> int:
+    return len(platform.control.get("/_sandbox/calls", params={"path": "/v1/me"}).json()["data"]["calls"])
+
+
+def test_unknown_gateway_tokens_are_checked_with_the_platform_a_bounded_number_of_times_per_client(
+    platform, settings, fresh_rate_limits
+):
+    """From a security trial: each anonymous request with a made-up token cost a GET /v1/me on the app key
+    (retried on 429), and a loop of them had the platform refuse the bots' own calls on every portal."""
+    settings.TENANTS_GATEWAY_VERIFY_RATE = "3/m"
+    before = me_calls(platform)
+    attacker = Client()
+    answers = [visit(attacker, platform, f"vibe_session_{n:040x}").status_code for n in range(6)]
+    assert answers == [403, 403, 403, 429, 429, 429]
+    assert me_calls(platform) - before == 3
+    assert (
+        visit(Client(REMOTE_ADDR="10.0.0.9"), platform, platform.session(platform.admin)).status_code == 302
+    )
+
+
+def test_a_known_browser_reopening_the_app_is_not_counted_against_its_address(
+    platform, settings, fresh_rate_limits
+):
+    settings.TENANTS_GATEWAY_VERIFY_RATE = "1/m"
+    browser, token = Client(), platform.session(platform.admin)
+    assert [visit(browser, platform, token).status_code for _ in range(3)] == [302, 302, 302]
