@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from django_q.models import Schedule
 
 SCHEDULES = {
@@ -20,9 +21,18 @@ SCHEDULES = {
     "botcore.sweep_skill_schedules": dict(
         func="botcore.tasks.sweep_skill_schedules", schedule_type=Schedule.MINUTES, minutes=1
     ),
+    # Bots' commands brought to the skills' (a deploy that adds or removes a skill changes every portal's).
+    "botcore.sync_stale_commands": dict(
+        func="botcore.tasks.sync_stale_commands", schedule_type=Schedule.HOURLY
+    ),
 }
+# Due at once whenever ensure_schedules runs, which every deploy path does (migrate in compose, the qcluster
+# unit's ExecStartPre, runstack): what a deploy changed is applied within the cluster's next minute.
+DUE_AT_DEPLOY = {"botcore.sync_stale_commands"}
 
 
 def ensure_schedules() -> None:
+    now = timezone.now()
     for name, spec in SCHEDULES.items():
-        Schedule.objects.update_or_create(name=name, defaults={**spec, "repeats": -1})
+        due = {"next_run": now} if name in DUE_AT_DEPLOY else {}
+        Schedule.objects.update_or_create(name=name, defaults={**spec, **due, "repeats": -1})

@@ -82,5 +82,10 @@ def announce_portal_uninstalled(portal_id: int, reason: str = "") -> int:
 
 
 def sync_bot_commands(portal_id: int) -> None:
-    """Re-register the portal's bot commands after a skill was turned on or off."""
+    """Re-register the portal's bot commands after a skill was turned on or off, or a deploy changed them."""
     bot_profile.sync_portal_commands(Portal.objects.get(pk=portal_id))
+
+
+def sync_stale_commands() -> int:
+    """The sweep (schedules.py: at every deploy, then hourly): a sync for each bot out of step."""
+    return bot_profile.sync_stale_commands()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import logging
 
+from django_q.tasks import async_task
+
 from botcore import conf
 from botcore.models import Bot, BotCommand
 from botcore.selectors import find_registered_bot, list_enabled_skills
@@ -68,6 +70,28 @@ def sync_portal_commands(portal: Portal) -> None:
     specs = list_command_specs(portal)
     register_commands(bot, client=client_for_bot(bot), vibe_bot_id=bot.vibe_bot_id, specs=specs)
     Bot.objects.filter(pk=bot.pk).update(commands_signature=signature_of_commands(specs))
+
+
+def sync_stale_commands() -> int:
+    """Enqueue a command sync for every registered bot whose commands are not its portal's skills' now;
+    returns how many. A deployment that adds or removes a skill (BOTCORE_SKILLS) changes them for every
+    portal at once, with no switch to set them off; a sync that failed is tried again at the next sweep."""
+    bots = (
+        Bot.objects.filter(vibe_bot_id__isnull=False)
+        .exclude(status=Bot.Status.RETIRED)
+        .select_related("portal")
+        .only("portal", "commands_signature")
+    )
+    stale = 0
+    for bot in bots.iterator(chunk_size=500):
+        if signature_of_commands(list_command_specs(bot.portal)) != bot.commands_signature:
+            async_task(
+                "botcore.tasks.sync_bot_commands", bot.portal_id, task_name=f"commands-{bot.portal_id}"
+            )
+            stale += 1
+    if stale:
+        log.info("commands out of step with the skills: %d portals re-register theirs", stale)
+    return stale
 
 
 def register_commands(bot: Bot, *, client: VibeClient, vibe_bot_id: int, specs) -> None:

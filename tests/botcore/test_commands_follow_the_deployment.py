@@ -1,0 +1,68 @@
+"""A deployment that adds or removes a skill (BOTCORE_SKILLS) brings every installed portal's platform bot to
+the new commands: the sweep ensure_schedules starts at every deploy and repeats hourly. From a skill author's
+trial: a new skill's /command arrived as plain text (echo answered it), and a removed skill's commands stayed
+on the platform, where typing one was stored as ignored and answered by nobody."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+from django_q.models import Schedule
+
+from botcore.schedules import ensure_schedules
+from botcore.services.bots import provision_bot
+from botcore.skills.base import CommandSpec, Skill
+from botcore.tasks import sync_stale_commands
+from botcore.vibe.events import EventType
+
+pytestmark = pytest.mark.slow
+
+BUILT_INS = ["botcore.skills.builtin.help.HelpSkill", "botcore.skills.builtin.echo.EchoSkill"]
+
+
+class RollSkill(Skill):
+    name = "roll"
+    event_types = frozenset({EventType.COMMAND_ADD})
+    commands = (CommandSpec("roll", title={"en": "Roll a die"}),)
+
+    def handle(self, event, ctx) -> None:
+        ctx.answer_command("4")
+
+
+def platform_commands(sp, bot) -> list[str]:
+    bots = sp.control.get("/_sandbox/bots").json()["data"]["bots"]
+    [found] = [b for b in bots if b["id"] == bot.vibe_bot_id]
+    return sorted(c["command"] for c in found["commands"])
+
+
+def test_a_skill_added_or_removed_by_a_deployment_reaches_the_installed_bots_commands(
+    sandbox_portal, settings, task_queue
+):
+    settings.BOTCORE_SKILLS = BUILT_INS
+    bot = provision_bot(sandbox_portal.portal)
+    assert platform_commands(sandbox_portal, bot) == ["/help", "/ping"]
+
+    settings.BOTCORE_SKILLS = [*BUILT_INS, f"{__name__}.RollSkill"]  # the next deploy
+    assert sync_stale_commands() == 1  # what the schedule runs
+    task_queue.run()
+    assert platform_commands(sandbox_portal, bot) == ["/help", "/ping", "/roll"]
+
+    settings.BOTCORE_SKILLS = BUILT_INS  # and the one after it takes the skill away again
+    assert sync_stale_commands() == 1  # what the schedule runs
+    task_queue.run()
+    assert platform_commands(sandbox_portal, bot) == ["/help", "/ping"]
+
+
+def test_bots_whose_commands_match_are_left_alone(sandbox_portal, settings, task_queue):
+    settings.BOTCORE_SKILLS = BUILT_INS
+    provision_bot(sandbox_portal.portal)
+    assert sync_stale_commands() == 0
+    assert task_queue.queued == []  # nothing to re-register, no platform call
+
+
+@pytest.mark.django_db
+def test_the_sweep_is_scheduled_hourly_and_due_at_once_after_ensure_schedules():
+    ensure_schedules()
+    sweep = Schedule.objects.get(name="botcore.sync_stale_commands")
+    assert sweep.func == "botcore.tasks.sync_stale_commands" and sweep.schedule_type == Schedule.HOURLY
+    assert sweep.next_run <= timezone.now()
