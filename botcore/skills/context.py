@@ -23,6 +23,7 @@ from botcore.skills.events import BackendEvent, DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import FALLBACK_LANGUAGE, normalize_language
 from botcore.skills.ledger import ActionLedger
 from botcore.skills.state import DialogState, OnceStateStore, StateStore
+from botcore.skills.values import check_json, check_message
 from botcore.vibe import VibeClient
 from botcore.vibe.attach import Attach
 from botcore.vibe.errors import VibeError
@@ -201,6 +202,7 @@ class VibeSkillContext(EventFacts, ChatActions):
     def _post(
         self, dialog_id: str, text: str, *, keyboard, attach, system: bool, reply_to: int | None
     ) -> int:
+        check_message(text, keyboard=keyboard, attach=attach)
         client, bot_id = self._platform()
         template_id = self._next_template_id()
         known = self._ledger.find(template_id)
@@ -227,6 +229,7 @@ class VibeSkillContext(EventFacts, ChatActions):
         origin = self.origin
         if not isinstance(origin, CommandAddEvent):
             raise TypeError("answer_command needs a command event")
+        check_message(text, keyboard=keyboard, attach=attach)
         client, bot_id = self._platform()
         template_id = self._next_template_id()
         known = self._ledger.find(template_id)
@@ -292,6 +295,8 @@ class VibeSkillContext(EventFacts, ChatActions):
         keyboard: Keyboard | bool | None = None,
         attach: Attach | bool | None = None,
     ) -> None:
+        if text is not None:
+            check_message(text, edit=True)
         client, bot_id = self._platform()
         client.update_message(bot_id, int(message_id), text=text, keyboard=keyboard, attach=attach)
 
@@ -303,6 +308,7 @@ class VibeSkillContext(EventFacts, ChatActions):
     def defer(self, job: str, **data: Any) -> None:
         if self._deferrer is None:
             raise PlatformUnavailableError("this context cannot defer work")
+        check_json(data, what=f"ctx.defer({job!r}) data")
         self._defers += 1
         origin = self.origin
         key = f"defer:{self._post_key}:{self._defers}"

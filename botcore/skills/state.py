@@ -21,6 +21,8 @@ from typing import Any
 
 from django.db import transaction
 
+from botcore.skills.values import check_json
+
 
 class StateStore(abc.ABC):
     """Where a skill's dialog states live; the database in production, memory in tests and bot_shell."""
@@ -55,8 +57,10 @@ class DialogState:
     def update(self) -> Iterator[dict[str, Any]]:
         with self._store.locked(self.dialog_id) as data:
             yield data
+            check_json(data, what="dialog state")  # raised inside the store's block: nothing is kept
 
     def set(self, data: dict[str, Any]) -> None:
+        check_json(data, what="dialog state")
         with self._store.locked(self.dialog_id) as current:
             current.clear()
             current.update(copy.deepcopy(data))
@@ -66,6 +70,7 @@ class DialogState:
 
     def compare_and_set(self, data: dict[str, Any], *, expected_version: int) -> bool:
         """Store `data` only if nobody stored anything since `expected_version` was read."""
+        check_json(data, what="dialog state")
         return self._store.compare_and_set(
             self.dialog_id, copy.deepcopy(data), expected_version=expected_version
         )

@@ -22,6 +22,7 @@ from botcore.skills.context import EventFacts
 from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import normalize_language
 from botcore.skills.state import MemoryStateStore, StateStore
+from botcore.skills.values import check_json, check_message
 from botcore.vibe.events import CommandAddEvent
 from botcore.vibe.models import Chat, PortalUser, UploadedFile
 
@@ -144,9 +145,8 @@ class RecordingContext(EventFacts):
     def _post(
         self, dialog_id: str, text: str, *, keyboard=None, attach=None, system=False, reply_to=None
     ) -> int:
-        post = Post(
-            str(dialog_id), str(text), next(self._ids), _wire(keyboard), _wire(attach), system, reply_to
-        )
+        check_message(text, keyboard=keyboard, attach=attach)  # as the live context does
+        post = Post(str(dialog_id), text, next(self._ids), _wire(keyboard), _wire(attach), system, reply_to)
         self.posts.append(post)
         self._record(
             "post",
@@ -172,10 +172,11 @@ class RecordingContext(EventFacts):
     def answer_command(self, text: str, *, keyboard=None, attach=None) -> int:
         if not isinstance(self.origin, CommandAddEvent):
             raise TypeError("answer_command needs a command event")
+        check_message(text, keyboard=keyboard, attach=attach)
         message_id = next(self._ids)
         self._record(
             "answer",
-            text=str(text),
+            text=text,
             keyboard=_wire(keyboard),
             attach=_wire(attach),
             message_id=message_id,
@@ -195,6 +196,8 @@ class RecordingContext(EventFacts):
         return True
 
     def edit(self, message_id: int, *, text=None, keyboard=None, attach=None) -> None:
+        if text is not None:
+            check_message(text, edit=True)
         self._record(
             "edit", message_id=int(message_id), text=text, keyboard=_wire(keyboard), attach=_wire(attach)
         )
@@ -265,6 +268,7 @@ class RecordingContext(EventFacts):
         self._record("text_field", enabled=enabled, dialog_id=dialog_id or self.dialog_id)
 
     def defer(self, job: str, **data: Any) -> None:
+        check_json(data, what=f"ctx.defer({job!r}) data")
         origin = self.origin
         deferred = DeferredJobEvent(
             portal_member_id=self.portal_member_id,

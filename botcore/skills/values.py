@@ -1,0 +1,30 @@
+"""What a skill may hand the platform or the store, checked the same way by the live context and the test
+kit's: a message's text is a str, and a message has text, a keyboard or an attach; dialog state and a
+deferred job's data are JSON. A mistake fails the skill's own test with the reason, not the live event with a
+platform's 400 or the database's TypeError."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def check_message(text: object, *, keyboard: object = None, attach: object = None, edit: bool = False) -> str:
+    """`text` itself, once it is a message the platform takes (its rule: EMPTY_MESSAGE otherwise). An edit
+    may leave the text empty: the message keeps what else it had."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, not {type(text).__name__} (make one: str(...) or an f-string)")
+    if not edit and not text.strip() and keyboard is None and attach is None:
+        raise ValueError("text is empty, and the message has no keyboard or attach to send instead")
+    return text
+
+
+def check_json(value: Any, *, what: str) -> None:
+    """Refuse what the store could not keep: only dicts, lists, str, numbers, bools and None."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{what} must be JSON (dict, list, str, int, float, bool, None): {error}; store a datetime as "
+            ".isoformat() text"
+        ) from None

@@ -1,0 +1,98 @@
+"""The test kit refuses what production refuses, with the reason: from a skill author's trial, answer_command
+(12345), a reply of None and a datetime in state or ctx.defer all passed run_skill (the kit wrote str() of
+them) and then failed live with the platform's 400 INVALID_REQUEST, 400 EMPTY_MESSAGE or the database's
+TypeError. The live context checks the same way before it calls anything."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from botcore.models import EventLogEntry
+from botcore.skills.base import Skill
+from botcore.skills.state import DialogState, MemoryStateStore
+from botcore.skills.testing import make_command_event, make_message_event, run_skill
+from botcore.vibe.events import EventType, MessageAddEvent
+
+
+class Careless(Skill):
+    """Does what the message says, wrongly."""
+
+    name = "careless"
+    event_types = frozenset({EventType.MESSAGE_ADD, EventType.COMMAND_ADD})
+
+    def handle(self, event, ctx) -> None:
+        text = event.message.text if isinstance(event, MessageAddEvent) else event.command.name
+        if text in ("number", "count"):
+            if isinstance(event, MessageAddEvent):
+                ctx.reply(12345)
+            else:
+                ctx.answer_command(12345)
+        elif text == "nothing":
+            ctx.reply(None)
+        elif text == "blank":
+            ctx.send(ctx.dialog_id, "   ")
+        elif text == "when":
+            with ctx.state.update() as state:
+                state["when"] = datetime(2030, 3, 4, tzinfo=UTC)
+        elif text == "later":
+            ctx.defer("remind", when=datetime(2030, 3, 4, tzinfo=UTC))
+        else:
+            ctx.reply("fine")
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "says"),
+    [
+        ("number", TypeError, "text must be a str, not int"),
+        ("nothing", TypeError, "text must be a str, not NoneType"),
+        ("blank", ValueError, "text is empty"),
+        ("when", TypeError, "dialog state must be JSON"),
+        ("later", TypeError, "ctx.defer('remind') data must be JSON"),
+    ],
+)
+def test_run_skill_refuses_what_the_platform_or_the_store_would(text, error, says):
+    with pytest.raises(error, match=says.replace("(", r"\(").replace(")", r"\)")):
+        run_skill(Careless(), make_message_event(text))
+
+
+def test_a_command_answered_with_a_number_is_refused_too():
+    with pytest.raises(TypeError, match="text must be a str, not int"):
+        run_skill(Careless(), make_command_event("count"))
+
+
+def test_state_refused_is_not_kept_and_good_state_is():
+    state = DialogState(MemoryStateStore(), "7")
+    with pytest.raises(TypeError), state.update() as data:
+        data["when"] = datetime(2030, 3, 4, tzinfo=UTC)
+    assert state.get() == {}
+    with state.update() as data:
+        data["when"] = "2030-03-04T00:00:00+00:00"
+    assert state.get() == {"when": "2030-03-04T00:00:00+00:00"}
+
+
+@pytest.fixture
+def skill_paths():
+    return [f"{__name__}.Careless"]
+
+
+@pytest.mark.slow
+def test_live_the_event_fails_with_the_same_reason_and_nothing_reaches_the_platform(world):
+    before = world.last_call_seq()
+    for text in ("number", "when", "fine"):
+        world.say(text)
+    world.poll()
+    rows = EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").order_by(
+        "vibe_event_id"
+    )
+    assert [(r.status, r.error.split(" (")[0].split(":")[0]) for r in rows] == [
+        ("failed", "TypeError"),
+        ("failed", "TypeError"),
+        ("handled", ""),
+    ]
+    assert "text must be a str, not int" in rows[0].error and "dialog state must be JSON" in rows[1].error
+    posts = [
+        c for c in world.calls_since(before) if c["method"] == "POST" and c["path"].endswith("/messages")
+    ]
+    assert len(posts) == 1  # only "fine"'s reply: the refused ones never asked the platform
