@@ -78,14 +78,14 @@ class OfflineSession(ShellSession):
 
         chosen = self.route(event, context_for)
         if chosen is not None:
-            chosen.handle(event, contexts[chosen.name])
             ctx = contexts[chosen.name]
-            self.jobs.extend((chosen, job) for job in ctx.deferred)
+            if self.handle(chosen, event, ctx):
+                self.jobs.extend((chosen, job) for job in ctx.deferred)
 
     def deliver(self, skill: Skill, event: SkillEvent) -> None:
         ctx = self._ctx(skill, event)
-        skill.handle(event, ctx)
-        self.jobs.extend((skill, job) for job in ctx.deferred)
+        if self.handle(skill, event, ctx):
+            self.jobs.extend((skill, job) for job in ctx.deferred)
 
     # --- lines ------------------------------------------------------------------------------------
     def say(self, text: str) -> None:

@@ -127,15 +127,11 @@ class SandboxSession(ShellSession):
 
             chosen = self.route(event, context_for)
             if chosen is not None:
-                try:
-                    chosen.handle(event, contexts[chosen.name])
-                # The shell shows a skill's failure and goes on, as the bot would.
-                except Exception as error:  # noqa: BLE001
-                    self.out(f"(the {chosen.name} skill failed: {type(error).__name__}: {error})")
+                self.handle(chosen, event, contexts[chosen.name])
         self.show_new_messages()
 
     def deliver(self, skill: Skill, event: SkillEvent) -> None:
-        skill.handle(event, self._ctx(skill, event))
+        self.handle(skill, event, self._ctx(skill, event))
         self.show_new_messages()
 
     def show_new_messages(self) -> None:

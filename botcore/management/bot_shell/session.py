@@ -17,6 +17,7 @@ Lines: plain text is a message; "/name params" a command; and
 from __future__ import annotations
 
 import shlex
+import traceback
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -102,12 +103,31 @@ class ShellSession:
                 self.out(f"(cannot: {error})")
         return True
 
+    def handle(self, skill: Skill, event: SkillEvent, ctx: Any) -> bool:
+        """Hand the event to the skill; a failure is shown (with where it was raised) and the shell goes on,
+        as the bot marks the event failed and handles the next. False when the skill raised."""
+        try:
+            skill.handle(event, ctx)
+        except Exception as error:  # noqa: BLE001  (a skill's bug is what the author came here to see)
+            frame = traceback.extract_tb(error.__traceback__)[-1]
+            self.out(f"(the {skill.name} skill failed: {type(error).__name__}: {error})")
+            self.out(f"  at {frame.filename}:{frame.lineno} in {frame.name}")
+            return False
+        return True
+
     def scheduled_event(
         self, skill_name: str, schedule: str, *, member_id: str
     ) -> tuple[Skill, ScheduledRunEvent] | None:
         skill = self.find(skill_name)
         if skill is None:
             self.out(f"(no skill {skill_name!r} here)")
+            return None
+        declared = [spec.name for spec in skill.schedules_for(self.options_of(skill))]
+        if schedule not in declared:
+            self.out(
+                f"(the {skill.name} skill has no schedule {schedule!r} with these options; it has: "
+                f"{', '.join(declared) or 'none'})"
+            )
             return None
         local = datetime.now(portal_zone(self.timezone)).replace(second=0, microsecond=0)
         event = ScheduledRunEvent(

@@ -49,6 +49,20 @@ def test_offline_standup_asks_and_keeps_state_between_lines():
     assert "'answers': ['Did the thing']" in printed
 
 
+def test_offline_a_raising_skill_is_shown_with_where_it_raised_and_the_session_goes_on():
+    """From a skill author's trial: the first exception ended the offline shell with a traceback, and the
+    session's state with it; the bot itself marks the event failed and goes on."""
+    printed = shell("boom", "after the bug", args=("--skill", "tests.botcore.skills.probe.ProbeSkill"))
+    assert "(the probe skill failed: RuntimeError: the probe was told to fail)" in printed
+    assert "  at " in printed and "probe.py:" in printed
+    assert "bot> got: after the bug" in printed
+
+
+def test_offline_run_refuses_a_schedule_the_skill_does_not_have():
+    printed = shell(":run standup nosuch", args=("--skill", "standup", "--option", "standup.chat=chat5"))
+    assert "(the standup skill has no schedule 'nosuch' with these options; it has: ask, report)" in printed
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
