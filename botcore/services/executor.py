@@ -80,10 +80,21 @@ def judge_failure(error: BaseException, *, attempts: int, retry_base: float, ret
     return Verdict("failed", reason, cause=error)
 
 
+def unfinished_attempts_error(attempts: int, *, earlier: str = "") -> str:
+    """Why work whose last attempts never settled is given up: their workers were stopped mid-skill."""
+    reason = (
+        f"gave up after {attempts} attempts: none of them finished (the worker was stopped: a skill running"
+        f" past the task queue's timeout of {conf.task_timeout_seconds():.0f} s is killed, or the process"
+        " died); hand slow work to ctx.defer"
+    )
+    return f"{reason}; before that: {earlier}" if earlier else reason
+
+
 def run_skill(
     skill: Skill, event: Any, ctx: Any, *, attempts: int, what: str, retry_base: float, retry_cap: float
 ) -> Verdict:
     """Run `skill.handle(event, ctx)` once and judge it; `what` names the work in log lines."""
+    started = time.monotonic()
     try:
         skill.handle(event, ctx)
     except Exception as error:
@@ -97,6 +108,14 @@ def run_skill(
         else:  # a skill's bug: the trace is for its author
             log.exception("%s skill=%s raised", what, skill.name)
         return verdict
+    took = time.monotonic() - started
+    if took > conf.cycle_deadline_seconds():
+        # The bot's later events waited all that time; past the task queue's timeout it is killed instead.
+        log.warning(
+            "%s skill=%s took %.1fs, past a cycle's %.0fs: the bot's next events waited; hand slow work"
+            " to ctx.defer",
+            what, skill.name, took, conf.cycle_deadline_seconds(),
+        )  # fmt: skip
     return Verdict("done")
 
 
@@ -134,11 +153,11 @@ def handle_entry(
     with log_context(portal=bot.portal.member_id, bot=bot.pk, event=entry.vibe_event_id):
         started = time.monotonic()
         if entry.attempts >= conf.handle_max_attempts():
-            # Every earlier attempt died with its worker before it could say why.
+            # Every attempt counted since the last verdict died with its worker before it could say why.
             return _finish(
                 entry,
                 EventLogEntry.Status.FAILED,
-                error=f"gave up after {entry.attempts} attempts",
+                error=unfinished_attempts_error(entry.attempts, earlier=entry.error),
                 started=started,
             )
         if not claim_entry(entry, lease_token=lease_token):

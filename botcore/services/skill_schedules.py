@@ -26,6 +26,7 @@ from botcore import conf
 from botcore.conf import read_setting
 from botcore.models import SkillConfig, SkillRun
 from botcore.selectors import running_bots
+from botcore.services.executor import unfinished_attempts_error
 from botcore.services.skill_runs import claim_run, enqueue_run
 from botcore.skills.base import Skill
 from botcore.skills.cron import UTC, CronError, CronExpression, portal_zone
@@ -177,7 +178,9 @@ def _requeue(now: datetime) -> None:
         status=SkillRun.Status.RUNNING, started_at__lt=now - timedelta(seconds=run_timeout_seconds())
     )
     died.filter(attempts__gte=conf.handle_max_attempts()).update(
-        status=SkillRun.Status.FAILED, finished_at=now, error="the worker running it stopped answering"
+        status=SkillRun.Status.FAILED,
+        finished_at=now,
+        error=unfinished_attempts_error(conf.handle_max_attempts()),
     )
     died.update(status=SkillRun.Status.PENDING, enqueued_at=None)
     lost = now - timedelta(minutes=5)

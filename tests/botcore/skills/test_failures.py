@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from botcore import conf
 from botcore.models import Bot, EventLogEntry, SkillRun
 from botcore.services.executor import execute_run
 from botcore.services.skill_runs import claim_run
@@ -178,3 +181,43 @@ def test_a_failed_scheduled_run_is_told_to_the_portals_admins_without_the_skills
     assert "the app's vendor can see the details" in notice and "hunter2" not in notice
     run.refresh_from_db()
     assert "hunter2" in run.error  # the operators' event log keeps the reason for the skill's author
+
+
+def test_an_event_whose_every_attempt_died_unfinished_says_what_that_means(world):
+    """From a skill author's trial: a handler slower than the task queue's timeout was killed five times and
+    the event failed with only "gave up after 5 attempts", nothing on why or what to do."""
+    world.say("first")
+    world.poll()
+    done = EventLogEntry.objects.get(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD")
+    EventLogEntry.objects.create(
+        bot=world.bot,
+        vibe_bot_id=world.bot_id,
+        vibe_event_id=done.vibe_event_id + 100,
+        event_type=done.event_type,
+        payload={**done.payload, "eventId": done.vibe_event_id + 100},
+        attempts=conf.handle_max_attempts(),  # each attempt counted, and its worker killed before it settled
+    )
+    world.poll()
+    [dead] = EventLogEntry.objects.filter(bot=world.bot, vibe_event_id=done.vibe_event_id + 100)
+    assert dead.status == "failed" and dead.error.startswith("gave up after")
+    assert "none of them finished" in dead.error and "90 s" in dead.error and "ctx.defer" in dead.error
+
+
+class Dawdler(Skill):
+    name = "dawdler"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx) -> None:
+        time.sleep(0.1)
+
+
+def test_a_handling_slower_than_a_cycle_is_logged_for_its_author(settings, caplog):
+    """From a skill author's trial: a 35 s handler held the portal's other users for 35 s, and nothing said
+    so (no skill is stopped for it: past the task queue's timeout the worker is)."""
+    from botcore.services.executor import run_skill
+
+    settings.BOTCORE_CYCLE_DEADLINE_SECONDS = 0.05
+    verdict = run_skill(Dawdler(), None, None, attempts=1, what="bot=1", retry_base=1, retry_cap=1)
+    assert verdict.status == "done"
+    [line] = [r.getMessage() for r in caplog.records if "dawdler" in r.getMessage()]
+    assert "past a cycle's" in line and "ctx.defer" in line
