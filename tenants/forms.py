@@ -10,6 +10,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from tenants.shapes import MALFORMED_KEY, is_credential_shaped
+
 
 @lru_cache(maxsize=1)
 def _zones_by_folded_name() -> dict[str, str]:
@@ -45,6 +47,8 @@ class PortalApiKeyForm(forms.Form):
         value: str = self.cleaned_data["api_key"]
         if not value.startswith("vibe_api_"):
             raise forms.ValidationError(_("A personal key starts with vibe_api_."))
+        if not is_credential_shaped(value):
+            raise forms.ValidationError(MALFORMED_KEY)
         return value
 
 

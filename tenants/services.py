@@ -25,6 +25,7 @@ from tenants.errors import InstallationError, SecretDecryptionError
 from tenants.identity import VerifiedIdentity, get_identity_backend
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import PortalCredential, find_best_grant
+from tenants.shapes import MALFORMED_KEY, is_credential_shaped
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,8 @@ def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -
         raise InstallationError(
             "not a personal key", public_message=_("A personal key starts with vibe_api_.")
         )
+    if not is_credential_shaped(api_key):
+        raise InstallationError("not a personal key's characters", public_message=MALFORMED_KEY)
     try:
         identity = get_identity_backend().verify_api_key(api_key)
     except InstallationError as error:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +22,7 @@ from tenants.forms import PortalApiKeyForm, PortalSettingsForm, UninstallForm
 from tenants.identity import get_identity_backend
 from tenants.models import Portal, PortalApiKey, PortalSettings
 from tenants.selectors import find_best_grant
+from tenants.shapes import is_credential_shaped, is_id_shaped
 from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
 
 log = logging.getLogger(__name__)
@@ -34,12 +34,6 @@ def render_tenants_error(request: HttpRequest, error: TenantsError, *, status: i
     return render(request, "tenants/error.html", {"message": error.public_message}, status=status)
 
 
-# What a platform token or id looks like on the wire: printable ASCII, bounded. Anything else is refused
-# before it reaches an HTTP client (which cannot encode it) or a log line.
-_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_.~+/=-]{8,512}")
-_ID_SHAPE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-
-
 def _bearer(value: str) -> str:
     scheme, _, token = value.strip().partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
@@ -49,10 +43,7 @@ def _gateway_headers_are_well_formed(request: HttpRequest, token: str) -> bool:
     user_id = request.headers.get("X-Vibe-User-Id", "").strip()
     portal_id = request.headers.get("X-Vibe-Portal-Id", "")
     return bool(
-        _TOKEN_SHAPE.fullmatch(token)
-        and user_id.isascii()
-        and user_id.isdigit()
-        and _ID_SHAPE.fullmatch(portal_id)
+        is_credential_shaped(token) and user_id.isascii() and user_id.isdigit() and is_id_shaped(portal_id)
     )
 
 

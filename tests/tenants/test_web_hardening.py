@@ -232,3 +232,18 @@ def test_a_known_browser_reopening_the_app_is_not_counted_against_its_address(
     settings.TENANTS_GATEWAY_VERIFY_RATE = "1/m"
     browser, token = Client(), platform.session(platform.admin)
     assert [visit(browser, platform, token).status_code for _ in range(3)] == [302, 302, 302]
+
+
+@pytest.mark.parametrize(
+    "typed", ["vibe_api_é" + "x" * 20, "vibe_api_has space inside", "vibe_api_\u200bzwsp1234"]
+)
+def test_a_personal_key_with_characters_no_key_has_is_refused_plainly_not_a_500(two_admin_browsers, typed):
+    """From a security trial: a non-ASCII key reached httpx, which cannot put it in a header: a 500, and with
+    debug on (make run) an error page that showed the key."""
+    first, _ = two_admin_browsers
+    response = first.post("/portal/", {"action": "api_key", "api_key": typed})
+    assert response.status_code in (200, 400)
+    assert "only Latin letters, digits" in response.content.decode()
+    with pytest.raises(InstallationError) as refused:
+        services.set_portal_api_key(Portal.objects.get(), api_key=typed, added_by_user_id=1)
+    assert "only Latin letters" in str(refused.value.public_message)
