@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from django.utils.translation import gettext_lazy as _
+
 from tenants.errors import InstallationError
 from tenants.identity import get_identity_backend
 from tenants.models import Portal, SessionGrant
@@ -42,11 +44,25 @@ def accept_gateway_visit(*, session_token: str, claimed_portal_id: str, claimed_
     )
 
 
-def accept_oauth_code(*, code: str, redirect_uri: str) -> SessionGrant:
-    """Exchange an OAuth code, confirm the token with GET /v1/me, then store it; returns the user's grant."""
+def accept_oauth_code(*, code: str, redirect_uri: str, invited_portal: str = "") -> SessionGrant:
+    """Exchange an OAuth code, confirm the token with GET /v1/me, then store it; returns the user's grant.
+
+    `invited_portal` (a member id): the invitation named the portal, and a sign-in to another is refused
+    before anything is stored.
+    """
     backend = get_identity_backend()
     exchanged = backend.exchange_code(code=code, redirect_uri=redirect_uri)
     identity = backend.verify_session(exchanged.session_token)
+    if invited_portal and identity.member_id != invited_portal:
+        log.warning(
+            "oauth sign-in refused: the invitation was for portal=%s, the token is portal=%s",
+            invited_portal[:64],
+            identity.member_id,
+        )
+        raise InstallationError(
+            "the invitation was for another portal",
+            public_message=_("This sign-in link was made for another portal. Ask for one for yours."),
+        )
     if (
         identity.member_id != exchanged.identity.member_id
         or identity.bitrix_user_id != exchanged.identity.bitrix_user_id

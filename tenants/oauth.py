@@ -30,14 +30,17 @@ def issue_invite(*, member_id: str = "") -> str:
     return signing.dumps({"m": member_id}, salt=_INVITE_SALT)
 
 
-def check_invite(invite: str) -> None:
+def check_invite(invite: str) -> str:
+    """The portal (member id) the invitation is for, "" for any; InstallationError when it is not ours."""
     try:
-        signing.loads(invite, salt=_INVITE_SALT, max_age=settings.TENANTS_OAUTH_INVITE_MAX_AGE)
+        payload = signing.loads(invite, salt=_INVITE_SALT, max_age=settings.TENANTS_OAUTH_INVITE_MAX_AGE)
     except signing.BadSignature:
         raise InstallationError(
             "oauth start without a valid invitation",
             public_message="Open the app from Bitrix24, or use the sign-in link your reminder gave you.",
         ) from None
+    member_id = payload.get("m") if isinstance(payload, dict) else ""
+    return member_id if isinstance(member_id, str) else ""
 
 
 def _pending(request: HttpRequest) -> list[str]:
@@ -63,16 +66,18 @@ def keep_pending(response: HttpResponse, nonces: list[str]) -> None:
     )
 
 
-def issue_state(request: HttpRequest) -> tuple[str, list[str]]:
-    """A new state and the browser's pending nonces to store with `keep_pending`."""
+def issue_state(request: HttpRequest, *, member_id: str = "") -> tuple[str, list[str]]:
+    """A new state (carrying the portal the invitation was for) and the browser's pending nonces to store
+    with `keep_pending`."""
     nonce = secrets.token_urlsafe(16)
     pending = [*_pending(request)[-(_MAX_PENDING - 1) :], nonce]
-    return signing.dumps({"n": nonce}, salt=_SALT), pending
+    return signing.dumps({"n": nonce, "m": member_id}, salt=_SALT), pending
 
 
-def redeem_state(request: HttpRequest, state: str) -> list[str]:
+def redeem_state(request: HttpRequest, state: str) -> tuple[list[str], str]:
     """Accept `state` once, from the browser that started the flow, within its lifetime; else raise
-    InstallationError. Returns the nonces still pending, to store with `keep_pending`."""
+    InstallationError. Returns the nonces still pending (to store with `keep_pending`) and the portal the
+    invitation was for ("" for any)."""
     try:
         payload = signing.loads(state, salt=_SALT, max_age=settings.TENANTS_OAUTH_STATE_MAX_AGE)
     except signing.SignatureExpired:
@@ -87,4 +92,5 @@ def redeem_state(request: HttpRequest, state: str) -> list[str]:
         # Replayed, or started in another browser: either way not this browser's live attempt.
         raise InstallationError("oauth state replayed or from another browser")
     pending.remove(nonce)
-    return pending
+    member_id = payload.get("m", "")
+    return pending, member_id if isinstance(member_id, str) else ""

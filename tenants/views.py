@@ -111,10 +111,10 @@ def oauth_start(request: HttpRequest) -> HttpResponse:
         log.warning("oauth start rate-limited path=%s", request.path)
         return _too_many_attempts(request)
     try:
-        oauth.check_invite(request.GET.get("invite", ""))
+        invited_portal = oauth.check_invite(request.GET.get("invite", ""))
     except TenantsError as error:
         return render_tenants_error(request, error)
-    state, pending = oauth.issue_state(request)
+    state, pending = oauth.issue_state(request, member_id=invited_portal)
     redirect_uri = request.build_absolute_uri(reverse("tenants:oauth_callback"))
     response = redirect(get_identity_backend().authorize_url(redirect_uri=redirect_uri, state=state))
     oauth.keep_pending(response, pending)
@@ -124,7 +124,7 @@ def oauth_start(request: HttpRequest) -> HttpResponse:
 @require_GET
 def oauth_callback(request: HttpRequest) -> HttpResponse:
     try:
-        pending = oauth.redeem_state(request, request.GET.get("state", ""))
+        pending, invited_portal = oauth.redeem_state(request, request.GET.get("state", ""))
     except TenantsError as error:
         return render_tenants_error(request, error)
     try:
@@ -136,6 +136,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             grant = handshakes.accept_oauth_code(
                 code=request.GET.get("code", ""),
                 redirect_uri=request.build_absolute_uri(reverse("tenants:oauth_callback")),
+                invited_portal=invited_portal,
             )
             remember_viewer(request, grant, token=None)
             response = redirect("tenants:portal")

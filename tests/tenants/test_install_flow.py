@@ -160,6 +160,27 @@ def test_the_oauth_redirect_installs_the_portal_with_a_verified_token(platform):
     assert grant.source == "oauth" and grant.is_admin and grant.portal.status == Portal.Status.ACTIVE
 
 
+def test_an_invitation_naming_a_portal_signs_in_only_to_that_portal(platform):
+    """From a security trial: `oauth_invite --portal A` was "for the record" only, and its link installed
+    portal B as well; a link handed to one portal's admin now completes only for that portal."""
+    elsewhere = f"/oauth/start/?{urlencode({'invite': oauth.issue_invite(member_id='another-portals-id')})}"
+    browser = Client()
+    callback = consent(platform, browser.get(elsewhere)["Location"], user=platform["admin"])
+    refused = browser.get(callback)
+    assert refused.status_code == 403 and "another portal" in refused.content.decode()
+    assert not SessionGrant.objects.exists() and not Portal.objects.exists()
+
+    ours = oauth.issue_invite(member_id=platform["portal"]["memberId"])
+    browser = Client()
+    callback = consent(
+        platform,
+        browser.get(f"/oauth/start/?{urlencode({'invite': ours})}")["Location"],
+        user=platform["admin"],
+    )
+    assert browser.get(callback).status_code == 302
+    assert SessionGrant.objects.get().portal.member_id == platform["portal"]["memberId"]
+
+
 def test_the_oauth_redirect_keeps_the_exchanges_expiry_when_me_does_not_say_it(platform, settings):
     """me-no-expiry: /v1/me names no session end, the token exchange does; the grant keeps the exchange's."""
     settings.TENANTS_DEFAULT_SESSION_SECONDS = 60

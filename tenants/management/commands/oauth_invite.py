@@ -22,7 +22,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--base-url", required=True, help="where the web app is reached, e.g. https://app.example.com"
         )
-        parser.add_argument("--portal", default="", help="the portal's member_id, for the record")
+        parser.add_argument(
+            "--portal", default="", help="the portal's member_id: the link then signs in to that portal only"
+        )
 
     def handle(self, *args: Any, base_url: str, portal: str, **options: Any) -> None:
         invite = oauth.issue_invite(member_id=portal)
