@@ -46,6 +46,7 @@ def production_env(tmp_path, **extra: str) -> dict[str, str]:
         "VIBE_VAR_DIR": str(tmp_path),
         "VIBE_BASE_URL": "https://vibecode.bitrix24.tech/v1",
         "VIBE_APP_KEY": "vibe_app_" + "k" * 40,
+        "REDIS_URL": "redis://127.0.0.1:6379/15",  # read, never reached: no check connects
         **extra,
     }
 
@@ -106,3 +107,39 @@ def test_runstack_without_the_sandbox_says_how_to_install_it(settings):
     settings.VIBE_SANDBOX_INSTALLED = False
     with pytest.raises(CommandError, match=r"\.\[sandbox\]"):
         call_command("runstack")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("change", "warning"),
+    [
+        ({"DJANGO_ALLOWED_HOSTS": "*"}, "ops.W002"),
+        ({"REDIS_URL": ""}, "ops.W003"),
+    ],
+    ids=["any-host", "no-shared-cache"],
+)
+def test_check_deploy_warns_about_production_settings_a_trial_found_silent(tmp_path, change, warning):
+    """From a security trial: ALLOWED_HOSTS=* and rate limits kept in each process's memory passed
+    `check --deploy` with "no issues"."""
+    env = production_env(tmp_path, OPS_METRICS_TOKEN="scrape-" + "x" * 30, **change)
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    said = result.stderr + result.stdout
+    assert result.returncode != 0 and warning in said, said
+
+
+@pytest.mark.slow
+def test_check_deploy_outside_production_says_production_was_not_checked(tmp_path):
+    result = run_manage("check", "--deploy", env={"VIBE_VAR_DIR": str(tmp_path)})
+    said = result.stderr + result.stdout
+    assert "ops.W004" in said and "VIBE_ENVIRONMENT=production" in said, said
+
+
+@pytest.mark.slow
+def test_a_malformed_encryption_key_stops_every_command_naming_the_setting_not_the_key(tmp_path):
+    result = run_manage(
+        "check",
+        env={"VIBE_VAR_DIR": str(tmp_path), "VIBE_FERNET_KEYS": f"{Fernet.generate_key().decode()},notakey"},
+    )
+    said = result.stderr + result.stdout
+    assert result.returncode != 0 and "tenants.E001" in said and "item 2" in said, said
+    assert "notakey" not in said
