@@ -24,7 +24,16 @@ HINTS = {
     ),
     "duplicate": "Keep one of them in BOTCORE_SKILLS, or give one skill another `name`.",
     "declaration": (
-        "Fix the skill class's declarations; docs/skills.md (section 3, the reference) says what each takes."
+        "Fix the skill class's declarations; docs/skills.md (section 2, declaring what a skill handles) says"
+        " what each takes."
+    ),
+    "broken": (
+        "The module is there but fails while it is imported: fix the error at the place named (python -c"
+        ' "import <module>" shows the whole trace); every skill of that module waits on it.'
+    ),
+    "entry_point": (
+        "Name the entry point as the skill's `name` in its package's pyproject"
+        ' ([project.entry-points."vibeapp.skills"]), or list the class\'s dotted path instead.'
     ),
 }
 

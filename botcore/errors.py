@@ -12,7 +12,8 @@ class BotcoreError(Exception):
 class SkillConfigError(BotcoreError):
     """A skill that cannot be loaded or configured: bad dotted path, duplicate name, bad options.
 
-    `kind` says which fix applies: "import" (the path), "duplicate" (the name) or "declaration" (the class).
+    `kind` says which fix applies: "import" (the path), "duplicate" (the name), "declaration" (the class),
+    "broken" (the module imports but raises) or "entry_point" (an entry point named unlike its skill).
     """
 
     def __init__(self, message: str, *, kind: str = "declaration") -> None:

@@ -13,10 +13,13 @@ that gives its routing priority. The entry point's name must equal the skill's `
 
 from __future__ import annotations
 
+import contextlib
 import re
+import traceback
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from django.utils.module_loading import import_string
 
@@ -54,18 +57,29 @@ def _import(item: str) -> type:
             return points[item].load()
         except Exception as exc:  # noqa: BLE001 (an installed package that fails to import: say which one)
             raise SkillConfigError(
-                f"BOTCORE_SKILLS: entry point {item!r} ({points[item].value}) fails to load: {exc}",
-                kind="import",
+                f"BOTCORE_SKILLS: entry point {item!r} ({points[item].value}) fails to load:"
+                f" {type(exc).__name__}: {exc} ({_where(exc)})",
+                kind="import" if isinstance(exc, ImportError) else "broken",
             ) from None
     try:
         return import_string(item.replace(":", "."))
     except ImportError as exc:
         raise SkillConfigError(f"BOTCORE_SKILLS: cannot import {item!r}: {exc}", kind="import") from None
-    # The module imports but fails while running: name the error, not a traceback.
+    # The module is found but fails while running: name the error and where, not a traceback.
     except Exception as exc:  # noqa: BLE001
         raise SkillConfigError(
-            f"BOTCORE_SKILLS: importing {item!r} raised {type(exc).__name__}: {exc}", kind="import"
+            f"BOTCORE_SKILLS: importing {item!r} raised {type(exc).__name__}: {exc} ({_where(exc)})",
+            kind="broken",
         ) from None
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame of `exc`'s traceback, relative to the working directory when under it."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    path = Path(frame.filename)
+    with contextlib.suppress(ValueError):
+        path = path.relative_to(Path.cwd())
+    return f"at {path}:{frame.lineno}"
 
 
 def _check_commands(label: str, commands: tuple[CommandSpec, ...]) -> None:
@@ -155,7 +169,8 @@ def _check_item(item: str, seen: Mapping[str, str]) -> type[Skill]:
     cls = check_skill_class(_import(item), f"BOTCORE_SKILLS: {item!r}")
     if "." not in item and ":" not in item and cls.name != item:
         raise SkillConfigError(
-            f"BOTCORE_SKILLS: entry point {item!r} loads a skill named {cls.name!r}; the names must match"
+            f"BOTCORE_SKILLS: entry point {item!r} loads a skill named {cls.name!r}; the names must match",
+            kind="entry_point",
         )
     if cls.name in seen:
         raise SkillConfigError(

@@ -25,8 +25,13 @@ class NoEventTypes:
         ([ECHO, "vibe_nowhere.skill.Nope"], "cannot import 'vibe_nowhere.skill.Nope'", "Fix the dotted path"),
         ([ECHO, ECHO], "skill name 'echo' is used by both", "Keep one of them"),
         ([f"{__name__}.NoEventTypes"], "is not a Skill subclass", "Fix the skill class's declarations"),
+        (
+            ["tests.botcore.skills.broken_on_import.LoudSkill"],
+            "raised KeyError: 'level' (at tests/botcore/skills/broken_on_import.py:12)",
+            "The module is there but fails while it is imported",
+        ),
     ],
-    ids=["bad-path", "duplicate-name", "bad-declaration"],
+    ids=["bad-path", "duplicate-name", "bad-declaration", "module-raises"],
 )
 def test_a_bad_skill_setting_is_a_check_error_with_the_fix(settings, skills, said, fix):
     settings.BOTCORE_SKILLS = skills
