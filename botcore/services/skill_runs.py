@@ -54,11 +54,13 @@ def claim_run(
     payload: Mapping[str, Any],
     due_at: datetime | None = None,
     at: datetime | None = None,
+    enqueued: bool = True,
 ) -> SkillRun | None:
     """Insert the run; None when it is already claimed (by another scheduler, or an earlier handling).
 
     The caller enqueues it next (enqueue_run), so it is born enqueued at `at` (now): another sweep never
     takes it for a lost one meanwhile, and if this process dies first, the sweep enqueues it later.
+    `enqueued=False`: a run due later, which the minute sweep enqueues once it is due.
     """
     now = at or timezone.now()
     try:
@@ -70,7 +72,7 @@ def claim_run(
                 run_key=_short_key(run_key),
                 payload=dict(payload),
                 due_at=due_at or now,
-                enqueued_at=now,
+                enqueued_at=now if enqueued else None,
             )
     except IntegrityError:
         return None
@@ -92,16 +94,21 @@ def defer_job(
     origin: Mapping[str, Any] | None,
     *,
     portal_id: int,
+    due_at: datetime | None = None,
 ) -> None:
-    """What ctx.defer() does: one DEFERRED run per key, enqueued at once."""
+    """What ctx.defer() and ctx.defer_at() do: one DEFERRED run per key, enqueued at once, or (due later)
+    by the minute sweep (skill_schedules._requeue) once `due_at` has come."""
+    later = due_at is not None and due_at > timezone.now()
     run = claim_run(
         portal_id=portal_id,
         skill_name=skill_name,
         kind=SkillRun.Kind.DEFERRED,
         run_key=key,
         payload={"job": job, "data": data, "origin": dict(origin) if origin is not None else None},
+        due_at=due_at if later else None,
+        enqueued=not later,
     )
-    if run is not None:
+    if run is not None and not later:
         enqueue_run(run)
 
 

@@ -22,6 +22,7 @@ import abc
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
@@ -208,6 +209,10 @@ class SkillContext(Protocol):
         """Hand slow work to a task queue worker: handle() is called later with DeferredJobEvent(job, data),
         bound to this event's chat. `data` must be JSON. Deferring again on a re-handled event does
         nothing."""
+
+    def defer_at(self, when: datetime, job: str, /, **data: Any) -> None:
+        """As defer, but not before `when` (an aware datetime; run by the minute sweep, so up to a minute
+        late, and late by the outage if the cluster was down): a reminder, a follow-up, a timeout."""
 
 
 class Skill(abc.ABC):

@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botcore.skills.actions import ChatActions
@@ -23,7 +24,7 @@ from botcore.skills.events import BackendEvent, DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import FALLBACK_LANGUAGE, normalize_language
 from botcore.skills.ledger import ActionLedger
 from botcore.skills.state import DialogState, OnceStateStore, StateStore
-from botcore.skills.values import check_json, check_message
+from botcore.skills.values import check_due, check_json, check_message
 from botcore.vibe import VibeClient
 from botcore.vibe.attach import Attach
 from botcore.vibe.errors import VibeError
@@ -34,8 +35,8 @@ log = logging.getLogger(__name__)
 
 _TEMPLATE_NAMESPACE = uuid.UUID("5d0c2a36-0f6b-4d0e-9a57-3b8f2f6b1e01")
 
-# (skill name, job, data, key, origin payload): enqueue a deferred job once per key.
-Deferrer = Callable[[str, str, dict[str, Any], str, Mapping[str, Any] | None], None]
+# (skill name, job, data, key, origin payload; due_at=): enqueue a deferred job once per key, or when due.
+Deferrer = Callable[..., None]
 
 
 class PlatformUnavailableError(RuntimeError):
@@ -306,12 +307,23 @@ class VibeSkillContext(EventFacts, ChatActions):
 
     # --- handing work on --------------------------------------------------------------------------
     def defer(self, job: str, **data: Any) -> None:
+        self._defer(job, data, due_at=None, what=f"ctx.defer({job!r}) data")
+
+    def defer_at(self, when: datetime, job: str, /, **data: Any) -> None:
+        self._defer(job, data, due_at=check_due(when), what=f"ctx.defer_at(…, {job!r}) data")
+
+    def _defer(self, job: str, data: dict[str, Any], *, due_at: datetime | None, what: str) -> None:
         if self._deferrer is None:
             raise PlatformUnavailableError("this context cannot defer work")
-        check_json(data, what=f"ctx.defer({job!r}) data")
-        self._defers += 1
+        check_json(data, what=what)
+        self._defers += 1  # one sequence for both: a re-handled event defers nothing twice
         origin = self.origin
         key = f"defer:{self._post_key}:{self._defers}"
         self._deferrer(
-            self.skill.name, job, dict(data), key, dict(origin.raw) if origin is not None else None
+            self.skill.name,
+            job,
+            dict(data),
+            key,
+            dict(origin.raw) if origin is not None else None,
+            due_at=due_at,
         )

@@ -1,11 +1,12 @@
 """What a skill may hand the platform or the store, checked the same way by the live context and the test
 kit's: a message's text is a str, and a message has text, a keyboard or an attach; dialog state and a
-deferred job's data are JSON. A mistake fails the skill's own test with the reason, not the live event with a
-platform's 400 or the database's TypeError."""
+deferred job's data are JSON; a deferred job's time is an aware datetime. A mistake fails the skill's own
+test with the reason, not the live event with a platform's 400 or the database's TypeError."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 
@@ -28,3 +29,15 @@ def check_json(value: Any, *, what: str) -> None:
             f"{what} must be JSON (dict, list, str, int, float, bool, None): {error}; store a datetime as "
             ".isoformat() text"
         ) from None
+
+
+def check_due(when: object) -> datetime:
+    """A deferred job's time: an aware datetime (a naive one means nothing across portals' time zones)."""
+    if not isinstance(when, datetime):
+        raise TypeError(f"ctx.defer_at's time must be a datetime, not {type(when).__name__}")
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(
+            "ctx.defer_at's time has no time zone: use timezone.now() + timedelta(...), or a datetime with"
+            " a tzinfo"
+        )
+    return when

@@ -65,7 +65,8 @@ class OfflineSession(ShellSession):
         elif action.kind == "react":
             self.out(f"  (bot reacted {details['reaction']} to message {details['message_id']})")
         elif action.kind == "defer":
-            self.out(f"  (deferred job {details['job']!r}; :jobs runs it)")
+            when = f" due {details['due_at']}" if details.get("due_at") else ""
+            self.out(f"  (deferred job {details['job']!r}{when}; :jobs runs it now)")
         else:
             shown = ", ".join(f"{k}={v!r}" for k, v in details.items())
             self.out(f"  ({action.kind}: {shown})")

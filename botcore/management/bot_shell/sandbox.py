@@ -84,7 +84,7 @@ class SandboxSession(ShellSession):
         self.pump()
 
     def _ctx(self, skill: Skill, event: SkillEvent) -> VibeSkillContext:
-        def defer(skill_name: str, job: str, data: dict, key: str, origin: Any) -> None:
+        def defer(skill_name: str, job: str, data: dict, key: str, origin: Any, due_at=None) -> None:
             self.jobs.append(
                 (
                     skill,
@@ -98,7 +98,8 @@ class SandboxSession(ShellSession):
                     ),
                 )
             )
-            self.out(f"  (deferred job {job!r}; :jobs runs it)")
+            when = f" due {due_at.isoformat(timespec='minutes')}" if due_at is not None else ""
+            self.out(f"  (deferred job {job!r}{when}; :jobs runs it now)")
 
         return VibeSkillContext(
             client=self.client,

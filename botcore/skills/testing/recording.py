@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from botcore.skills.base import Skill
@@ -22,7 +23,7 @@ from botcore.skills.context import EventFacts
 from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import normalize_language
 from botcore.skills.state import MemoryStateStore, StateStore
-from botcore.skills.values import check_json, check_message
+from botcore.skills.values import check_due, check_json, check_message
 from botcore.vibe.events import CommandAddEvent
 from botcore.vibe.models import Chat, PortalUser, UploadedFile
 
@@ -268,7 +269,14 @@ class RecordingContext(EventFacts):
         self._record("text_field", enabled=enabled, dialog_id=dialog_id or self.dialog_id)
 
     def defer(self, job: str, **data: Any) -> None:
-        check_json(data, what=f"ctx.defer({job!r}) data")
+        self._defer(job, data, due_at=None, what=f"ctx.defer({job!r}) data")
+
+    def defer_at(self, when: datetime, job: str, /, **data: Any) -> None:
+        self._defer(job, data, due_at=check_due(when), what=f"ctx.defer_at(…, {job!r}) data")
+
+    def _defer(self, job: str, data: dict[str, Any], *, due_at: datetime | None, what: str) -> None:
+        """`deferred` holds every job, due or not: run_deferred runs them as if their time had come."""
+        check_json(data, what=what)
         origin = self.origin
         deferred = DeferredJobEvent(
             portal_member_id=self.portal_member_id,
@@ -279,4 +287,4 @@ class RecordingContext(EventFacts):
             origin=origin,
         )
         self.deferred.append(deferred)
-        self._record("defer", job=job, data=dict(data))
+        self._record("defer", job=job, data=dict(data), due_at=due_at.isoformat() if due_at else None)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
+
 from botcore.skills.base import CommandSpec, ScheduleSpec, Skill
 from botcore.skills.events import BackendEvent, BackendEventType, DeferredJobEvent, ScheduledRunEvent
 from botcore.vibe.attach import Attach, GridItem
@@ -67,6 +71,8 @@ class ProbeSkill(Skill):
                 )
             elif text == "slow":
                 ctx.defer("slow", asked=text)
+            elif text == "later":
+                ctx.defer_at(timezone.now() + timedelta(minutes=10), "slow", asked=text)
             elif text == "file":
                 uploaded = ctx.upload_file("note.txt", "заметка".encode(), message="a file")
                 ctx.reply(f"stored {uploaded.name}: {ctx.download_file(uploaded.id).decode()}")

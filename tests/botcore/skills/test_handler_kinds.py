@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from botcore.models import ActionRecord, Bot, EventLogEntry, SkillRun
 from botcore.services.conversation_state import DatabaseStateStore
@@ -137,6 +138,44 @@ def test_deferred_work_runs_later_in_a_worker_and_answers_in_the_same_chat(world
     task_queue.run()
     assert texts(world).count("done later: slow") == 1
     assert probe_log(world)[-1] == {"type": "BACKEND_DEFERRED_JOB", "job": "slow", "data": {"asked": "slow"}}
+
+
+@pytest.mark.slow
+def test_work_deferred_to_a_later_time_runs_once_when_its_time_comes_not_before(world, task_queue):
+    """ctx.defer_at: from a skill author's trial, a reminder had no way but a schedule firing every minute
+    on every portal (a stored run each, kept for 30 days)."""
+    world.say("later")
+    world.poll()
+    assert task_queue.names() == []  # not enqueued: not due
+    [run] = SkillRun.objects.filter(kind=SkillRun.Kind.DEFERRED)
+    assert run.due_at > timezone.now() + timedelta(minutes=9) and run.enqueued_at is None
+    sweep_schedules()  # the minute sweep (it fires the probe's own tick too), before the job's time
+    run.refresh_from_db()
+    assert run.enqueued_at is None and run.status == SkillRun.Status.PENDING
+    # Handled again (a worker killed mid-cycle), the event defers nothing a second time.
+    EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").update(
+        status="received", attempts=1
+    )
+    world.poll()
+    assert SkillRun.objects.filter(kind=SkillRun.Kind.DEFERRED).count() == 1
+
+    sweep_schedules(timezone.now() + timedelta(minutes=11))  # its time has come
+    task_queue.run()
+    sweep_schedules(timezone.now() + timedelta(minutes=12))
+    task_queue.run()
+    assert texts(world).count("done later: later") == 1
+
+
+def test_defer_at_needs_an_aware_time_and_the_kit_records_it():
+    from botcore.skills.testing import RecordingContext, make_message_event
+    from tests.botcore.skills.probe import ProbeSkill
+
+    ctx = RecordingContext(skill=ProbeSkill(), event=make_message_event("x"))
+    with pytest.raises(ValueError, match="no time zone"):
+        ctx.defer_at(datetime(2030, 3, 4, 9, 0), "remind")
+    ctx.defer_at(datetime(2030, 3, 4, 9, 0, tzinfo=UTC), "remind", text="stand up")
+    assert [job.data for job in ctx.deferred] == [{"text": "stand up"}]
+    assert ctx.actions[-1].details["due_at"] == "2030-03-04T09:00:00+00:00"
 
 
 @pytest.mark.slow
