@@ -29,7 +29,7 @@ from botcore.errors import is_transient
 from botcore.models import Bot, EventLogEntry, SkillRun
 from botcore.selectors import find_active_bot, list_enabled_skills, list_pending_entries
 from botcore.services.cycle_sql import claim_entry_row
-from botcore.services.notices import tell_admins_of_failed_run
+from botcore.services.notices import apologize_for_failed_event, tell_admins_of_failed_run
 from botcore.services.platform import client_for_bot
 from botcore.services.skill_context import (
     PortalSkills,
@@ -47,7 +47,7 @@ from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
 from botcore.vibe.events import EventType, MalformedEventError
 from botcore.vibe.parse import parse_event
 from ops.logs import log_context
-from tenants.errors import SessionTokenError
+from tenants.errors import SessionTokenError, TenantsError
 from tenants.services import uninstall_portal
 
 log = logging.getLogger(__name__)
@@ -193,6 +193,8 @@ def handle_entry(
         if verdict.status == "done":
             return _finish(entry, EventLogEntry.Status.HANDLED, skill=skill_name, started=started)
         if verdict.status == "failed":
+            if ctx is not None and not isinstance(verdict.cause, (VibeError, TenantsError)):
+                apologize_for_failed_event(event, ctx)  # a skill's bug: the person hears it, not silence
             return _finish(
                 entry, EventLogEntry.Status.FAILED, skill=skill_name, error=verdict.error, started=started
             )

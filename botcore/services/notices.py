@@ -1,10 +1,12 @@
-"""Messages the backend itself sends to a portal's admins (not a skill's): the session expiry reminder, and
-the notice that a skill's scheduled run failed (nobody is watching when a schedule fires)."""
+"""Messages the backend itself sends (not a skill's): to a portal's admins, the session expiry reminder and
+the notice that a skill's scheduled run failed (nobody is watching when a schedule fires); to a person whose
+message met a skill's bug, that it failed, instead of silence."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext
@@ -18,6 +20,7 @@ from botcore.skills.base import Skill
 from botcore.skills.i18n import in_language, pick
 from botcore.vibe import bbcode as bb
 from botcore.vibe.errors import VibeApiError, VibeError
+from botcore.vibe.events import BotEvent, CommandAddEvent, MessageAddEvent
 from tenants.errors import SessionTokenError
 from tenants.models import Portal
 from tenants.selectors import get_portal_preferences, list_admin_user_ids
@@ -96,3 +99,24 @@ def tell_admins_of_failed_run(run: SkillRun, skill: Skill, *, cause: BaseExcepti
         ledger.record(key, {})
         told += 1
     return told
+
+
+def apologize_for_failed_event(event: BotEvent, ctx: Any) -> None:
+    """Say, in the person's language, that their message or command met an error; the skill's context posts
+    it, so it is once per event like the skill's own posts (a replayed event finds it in the ledger)."""
+    if not isinstance(event, (MessageAddEvent, CommandAddEvent)):
+        return
+    with in_language(ctx.language):
+        text = gettext(
+            "Sorry, something went wrong on our side and I could not answer that."
+            " The app's vendor can see what happened."
+        )
+    try:
+        if isinstance(event, CommandAddEvent):
+            ctx.answer_command(text)
+        else:
+            ctx.reply(text)
+    # Best effort, whatever stops it (the platform, an event in no chat): the event is failed already, and
+    # the apology must never turn that into a crashed cycle.
+    except Exception as error:  # noqa: BLE001
+        log.warning("apology for a failed event not sent: %s", error.__class__.__name__)

@@ -95,4 +95,7 @@ def test_live_the_event_fails_with_the_same_reason_and_nothing_reaches_the_platf
     posts = [
         c for c in world.calls_since(before) if c["method"] == "POST" and c["path"].endswith("/messages")
     ]
-    assert len(posts) == 1  # only "fine"'s reply: the refused ones never asked the platform
+    shown = [m["text"] for m in world.messages()]
+    # The refused posts never asked the platform: only "fine"'s reply and an apology for each failed event.
+    assert len(posts) == 3 and "fine" in shown
+    assert sum(t.startswith("Sorry, something went wrong") for t in shown) == 2
