@@ -32,12 +32,12 @@ def texts_for(language: str) -> dict[str, str]:
             "ping": gettext("Ping"),
             "pong": gettext("[B]Pong![/B] The bot is working fine."),
             "help_text": gettext(
-                "[B]Echo Bot — Commands[/B]\n\n"
+                "[B]{bot} — Commands[/B]\n\n"
                 "/ping — check whether the bot is alive\n/help — show this list\n\n"
                 "Just message me — I will repeat your message."
             ),
             "reaction": gettext("{name} added a reaction: {reaction}"),
-            "greeting": gettext("Hi! I am Echo Bot. Write me something and I will repeat it.\n\nCommands:\n"),
+            "greeting": gettext("Hi! I am {bot}. Write me something and I will repeat it.\n\nCommands:\n"),
         }
 
 
@@ -84,7 +84,8 @@ class EchoSkill(Skill):
             room = bb.MAX_TEXT_CHARS - len(t["wrote"].format(name=name, text=bb.italic("")))
             ctx.reply(t["wrote"].format(name=name, text=bb.italic(bb.shorten(text, room))), keyboard=keyboard)
         elif isinstance(event, CommandAddEvent):
-            ctx.answer_command(t["pong"] if event.command.name == "ping" else t["help_text"])
+            help_text = t["help_text"].format(bot=_bot_name(event))
+            ctx.answer_command(t["pong"] if event.command.name == "ping" else help_text)
         elif isinstance(event, ReactionChangeEvent):
             name = (event.user.first_name if event.user else "") or t["someone"]
             ctx.reply(t["reaction"].format(name=bb.escape(name), reaction=event.reaction), system=True)
@@ -92,4 +93,10 @@ class EchoSkill(Skill):
             links = bb.join(
                 [bb.send_link("/ping", t["ping"]), bb.raw(" | "), bb.send_link("/help", t["help"])]
             )
-            ctx.reply(t["greeting"] + links)
+            ctx.reply(t["greeting"].format(bot=_bot_name(event)) + links)
+
+
+def _bot_name(event: CommandAddEvent | JoinChatEvent) -> str:
+    """The bot as the portal names it (the event says; BOTCORE_BOT_NAME or the portal's own name), escaped;
+    the reference's "Echo Bot" where the event names none."""
+    return bb.escape(event.bot.name if event.bot is not None and event.bot.name else "Echo Bot")

@@ -89,12 +89,12 @@ def test_against_the_sandbox_the_skills_answer_through_the_real_client(sandbox):
         args=("--sandbox", sandbox.root_url, "--skill", "echo", "--user", "Ann Lee"),
     )
     assert "(sandbox " in printed
-    assert "Hi! I am Echo Bot." in printed
+    assert "Hi! I am Shell Bot." in printed
     assert "  (POST /typing -> 200)" in printed and "/reactions -> 200" in printed
     assert "> Ann, you wrote: [i]Hello, sandbox[/i]" in printed and "[0: Repeat]  [1: Help]" in printed
     assert "> [B]Pong![/B] The bot is working fine." in printed
     assert "> (system) Ann added a reaction: fire" in printed
-    assert "[B]Echo Bot — Commands[/B]" in printed  # the Help button sent /help
+    assert "[B]Shell Bot — Commands[/B]" in printed  # the Help button sent /help
     assert "never read" not in printed
 
 

@@ -17,7 +17,7 @@ from botcore.skills.testing import (
 from botcore.vibe import bbcode as bb
 
 HELP_TEXT = (
-    "[B]Echo Bot — Commands[/B]\n\n/ping — check whether the bot is alive\n/help — show this list\n\n"
+    "[B]Test Bot — Commands[/B]\n\n/ping — check whether the bot is alive\n/help — show this list\n\n"
     "Just message me — I will repeat your message."
 )
 
@@ -75,6 +75,8 @@ def test_a_reaction_is_noticed_in_a_system_message_and_a_join_is_greeted_with_se
     ctx = run_skill(EchoSkill(), make_reaction_event("like", first_name="John"))
     assert ctx.replies == ["John added a reaction: like"] and ctx.posts[0].system
     greeting = run_skill(EchoSkill(), make_join_event()).replies[0]
+    # The bot introduces itself by the name the portal sees (the reference's bot was named "Echo Bot").
+    assert greeting.startswith("Hi! I am Test Bot. Write me something")
     assert greeting.lower().endswith("[send=/ping]ping[/send] | [send=/help]help[/send]")
 
 
@@ -119,6 +121,8 @@ def test_the_reference_scenario_against_the_sandbox(world):
     assert all(c["status"] in (200, 201) for c in calls), calls
     greeting, typing, like, echo_call, pong, help_answer, notice = (_body(c) for c in calls)
     assert greeting["dialogId"] == dialog
+    assert greeting["fields"]["message"].startswith(f"Hi! I am {bb.escape(world.bot.name)}.")
+    assert world.bot.name  # named as provisioned (BOTCORE_BOT_NAME), not the reference's "Echo Bot"
     assert (
         greeting["fields"]["message"]
         .lower()
@@ -145,7 +149,7 @@ def test_the_reference_scenario_against_the_sandbox(world):
         },
     ]
     assert pong["message"] == "[B]Pong![/B] The bot is working fine." and pong["messageId"]
-    assert help_answer["message"] == HELP_TEXT
+    assert help_answer["message"] == HELP_TEXT.replace("Test Bot", world.bot.name)
     assert notice["dialogId"] == dialog
     assert (
         notice["fields"]["message"] == "Alice added a reaction: like" and notice["fields"]["system"] is True

@@ -72,7 +72,7 @@ def test_with_help_off_echo_answers_help_as_the_reference_does(world, task_queue
     task_queue.run()
     world.say("/help")
     world.poll()
-    assert any(m["text"].startswith("[B]Echo Bot — Commands[/B]") for m in world.messages())
+    assert any(m["text"].startswith(f"[B]{world.bot.name} — Commands[/B]") for m in world.messages())
     assert BotCommand.objects.get(bot=world.bot, command="help").skill_name == "echo"
 
 
