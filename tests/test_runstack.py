@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -116,6 +117,7 @@ def read_until(process: subprocess.Popen, marker: str, *, seconds: float = 120) 
 )
 def test_runstack_stops_every_child_on_sigterm_or_ctrl_c(tmp_path, signum, signals):
     ports = pick_free_ports(3)
+    os.chmod(tmp_path, 0o755)  # var/ as an older version (or a plain mkdir) left it
     stack = start_runstack(tmp_path, ports)
     try:
         read_until(stack, "vibeapp is running.")
@@ -135,3 +137,5 @@ def test_runstack_stops_every_child_on_sigterm_or_ctrl_c(tmp_path, signum, signa
     assert [g for g in groups if is_group_alive(g)] == []
     assert not is_group_alive(stack.pid)
     assert [p for p in ports if not is_port_free(p)] == []
+    # var/ holds the secrets and the SQLite database (0644 as Django makes it): only its owner reads it.
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700

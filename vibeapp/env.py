@@ -44,12 +44,19 @@ def ensure_local_secret(path: Path, make: Callable[[], str]) -> str:
     """
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     value = make()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
     return value
+
+
+def make_private_dir(path: Path) -> None:
+    """`path`, created if missing, readable by its owner only: var/ holds the embedded default's secrets and
+    its SQLite database (message texts, encrypted credentials), which Django creates with the umask's mode."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
 
 
 def make_django_secret() -> str:

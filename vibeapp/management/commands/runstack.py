@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from vibeapp.children import stop_groups
-from vibeapp.env import ensure_local_secret
+from vibeapp.env import ensure_local_secret, make_private_dir
 
 STOP_GRACE_SECONDS = 10.0
 
@@ -107,6 +107,7 @@ class Command(BaseCommand):
         web = f"http://127.0.0.1:{web_port}"
         sandbox = f"http://127.0.0.1:{sandbox_port}"
         gateway = f"http://127.0.0.1:{gateway_port}"
+        make_private_dir(Path(settings.VAR_DIR))  # before migrate creates the database in it
         metrics_dir = Path(settings.VAR_DIR) / "metrics"
         shutil.rmtree(metrics_dir, ignore_errors=True)  # counters start afresh with the stack
         metrics_dir.mkdir(parents=True)
