@@ -55,7 +55,9 @@ def _why_it_failed(cause: BaseException | None) -> str:
     """In the admin's words: the platform's code where it refused (it says what to fix), never a trace."""
     if isinstance(cause, VibeApiError) and not is_transient(cause):
         return gettext("the platform refused it ({code})").format(code=cause.code or cause.status)
-    if cause is not None and is_transient(cause):
+    if cause is None:  # the minute sweep failed it: every attempt's worker stopped before it finished
+        return gettext("it never finished in the time a run has; the app's vendor can see the details")
+    if is_transient(cause):
         return gettext("the platform did not answer, even after several attempts")
     return gettext("the skill ran into an error; the app's vendor can see the details")
 

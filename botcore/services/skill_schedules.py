@@ -27,10 +27,11 @@ from botcore.conf import read_setting
 from botcore.models import SkillConfig, SkillRun
 from botcore.selectors import running_bots
 from botcore.services.executor import unfinished_attempts_error
+from botcore.services.notices import tell_admins_of_failed_run
 from botcore.services.skill_runs import claim_run, enqueue_run
 from botcore.skills.base import Skill
 from botcore.skills.cron import UTC, CronError, CronExpression, portal_zone
-from botcore.skills.registry import configured_skills
+from botcore.skills.registry import configured_skills, find_skill
 from tenants.models import Portal
 from tenants.selectors import map_portal_timezones
 
@@ -177,11 +178,13 @@ def _requeue(now: datetime) -> None:
     died = SkillRun.objects.filter(
         status=SkillRun.Status.RUNNING, started_at__lt=now - timedelta(seconds=run_timeout_seconds())
     )
-    died.filter(attempts__gte=conf.handle_max_attempts()).update(
-        status=SkillRun.Status.FAILED,
-        finished_at=now,
-        error=unfinished_attempts_error(conf.handle_max_attempts()),
-    )
+    for run in died.filter(attempts__gte=conf.handle_max_attempts()).select_related("portal"):
+        failed = SkillRun.objects.filter(pk=run.pk, status=SkillRun.Status.RUNNING).update(
+            status=SkillRun.Status.FAILED, finished_at=now, error=unfinished_attempts_error(run.attempts)
+        )
+        skill = find_skill(run.skill_name)
+        if failed and run.kind == SkillRun.Kind.SCHEDULED and skill is not None:
+            tell_admins_of_failed_run(run, skill, cause=None)  # this sweep failed it: nobody else will tell
     died.update(status=SkillRun.Status.PENDING, enqueued_at=None)
     lost = now - timedelta(minutes=5)
     waiting = SkillRun.objects.filter(status=SkillRun.Status.PENDING, due_at__lte=now).filter(

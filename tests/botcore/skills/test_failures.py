@@ -225,3 +225,36 @@ def test_a_handling_slower_than_a_cycle_is_logged_for_its_author(settings, caplo
     assert verdict.status == "done"
     [line] = [r.getMessage() for r in caplog.records if "dawdler" in r.getMessage()]
     assert "past a cycle's" in line and "ctx.defer" in line
+
+
+def test_a_scheduled_run_whose_every_attempt_died_is_failed_and_told_to_the_admins(world, task_queue):
+    """A run that hangs past the task queue's timeout each time is failed by the minute sweep; its admins
+    heard nothing of it (only a run that raised told them)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from botcore.services.skill_schedules import sweep_schedules
+
+    run = claim_run(
+        portal_id=world.bot.portal_id,
+        skill_name="nightly",
+        kind=SkillRun.Kind.SCHEDULED,
+        run_key="schedule:nightly:2030-03-04T03:00:00+00:00",
+        payload={
+            "schedule": "nightly",
+            "due_at": "2030-03-04T03:00:00+00:00",
+            "local_due_at": "2030-03-04T03:00:00+00:00",
+        },
+    )
+    long_ago = timezone.now() - timedelta(hours=1)
+    SkillRun.objects.filter(pk=run.pk).update(
+        status=SkillRun.Status.RUNNING, started_at=long_ago, attempts=conf.handle_max_attempts()
+    )
+    sweep_schedules()
+    run.refresh_from_db()
+    assert run.status == "failed" and "none of them finished" in run.error
+    [notice] = [m["text"] for m in world.messages() if "did not run as planned" in m["text"]]
+    assert "“nightly” did not run as planned at 2030-03-04 03:00: it never finished" in notice
+    sweep_schedules()  # a second sweep finds nothing more to fail or tell
+    assert len([m for m in world.messages() if "did not run as planned" in m["text"]]) == 1
