@@ -6,8 +6,15 @@ test with the reason, not the live event with a platform's 400 or the database's
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import datetime
 from typing import Any
+
+from botcore.vibe.bbcode import MAX_TEXT_CHARS
+
+
+class TextCutWarning(UserWarning):
+    """A message longer than the platform keeps: it cuts the text and appends " (...)"."""
 
 
 def check_message(text: object, *, keyboard: object = None, attach: object = None, edit: bool = False) -> str:
@@ -17,6 +24,15 @@ def check_message(text: object, *, keyboard: object = None, attach: object = Non
         raise TypeError(f"text must be a str, not {type(text).__name__} (make one: str(...) or an f-string)")
     if not edit and not text.strip() and keyboard is None and attach is None:
         raise ValueError("text is empty, and the message has no keyboard or attach to send instead")
+    if len(text) > MAX_TEXT_CHARS:
+        # Not refused (the platform takes it), but the end is lost, perhaps a closing tag with it; a
+        # warning shows in the author's test run (pytest's summary) and in the bot's log.
+        warnings.warn(
+            f"a text of {len(text)} characters: the platform keeps {MAX_TEXT_CHARS} and appends ' (...)';"
+            " fit it with botcore.vibe.bbcode.shorten",
+            TextCutWarning,
+            stacklevel=4,
+        )
     return text
 
 

@@ -99,3 +99,22 @@ def test_live_the_event_fails_with_the_same_reason_and_nothing_reaches_the_platf
     # The refused posts never asked the platform: only "fine"'s reply and an apology for each failed event.
     assert len(posts) == 3 and "fine" in shown
     assert sum(t.startswith("Sorry, something went wrong") for t in shown) == 2
+
+
+def test_a_text_the_platform_would_cut_is_sent_with_a_warning_for_its_author():
+    """From a skill author's trial: a 20,006-character reply came back cut, ending " (...)", and nothing in
+    the kit, the shell or the log had said so."""
+    from botcore.skills.values import TextCutWarning
+    from botcore.vibe import bbcode as bb
+
+    with pytest.warns(TextCutWarning, match="20001 characters"):
+        ctx = run_skill(_Long(), make_message_event("x"))
+    assert len(ctx.replies[0]) == bb.MAX_TEXT_CHARS + 1  # sent as given: the platform does the cutting
+
+
+class _Long(Skill):
+    name = "long"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx) -> None:
+        ctx.reply("y" * 20_001)
