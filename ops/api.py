@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from django_q.tasks import async_task
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, routers, viewsets
-from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
@@ -37,6 +37,7 @@ from ops.serializers import (
     FleetSerializer,
     PortalSerializer,
 )
+from ops.tokens import OperatorTokenAuthentication
 from tenants import operations
 from tenants.models import Portal
 from tenants.selectors import annotate_credentials
@@ -48,7 +49,10 @@ _ID = re.compile(r"[0-9]{1,18}")
 
 
 class OperatorAccess:
-    authentication_classes: Sequence[type[BaseAuthentication]] = [TokenAuthentication, SessionAuthentication]
+    authentication_classes: Sequence[type[BaseAuthentication]] = [
+        OperatorTokenAuthentication,
+        SessionAuthentication,
+    ]
     permission_classes: Sequence[_PermissionClass] = [IsAdminUser]
     lookup_value_regex = _ID.pattern
 

@@ -1,8 +1,9 @@
 """Heartbeats: each long-running process (poller, qcluster) says it is alive, for /readyz and the
-dashboard."""
+dashboard; and operators' API tokens, as digests."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -27,3 +28,16 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}@{self.instance}"
+
+
+class OperatorToken(models.Model):
+    """An operator's API token, kept as its SHA-256 digest (ops/tokens.py): the table opens nothing."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_token"
+    )
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"API token of {self.user}"

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from botcore.models import Bot, EventLogEntry
+from ops.tokens import issue_operator_token
 from tenants.models import Portal, SessionGrant
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def token_client(*, staff: bool) -> APIClient:
     user = get_user_model().objects.create_user(f"user-{staff}", password="pw-for-tests-only", is_staff=staff)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_operator_token(user)}")
     return client
 
 

@@ -17,9 +17,9 @@ from django.db import close_old_connections
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
-from rest_framework.authtoken.models import Token
 
 from botcore.models import Bot, EventLogEntry
+from ops.tokens import issue_operator_token
 from tenants.models import Portal, SessionGrant
 from tenants.viewer import SESSION_KEY
 from vibeapp.wsgi import application
@@ -72,7 +72,7 @@ def credentials(client, settings, connections_kept_open):
     }
     session.save()
     return {
-        "Authorization": f"Token {Token.objects.create(user=operator).key}",
+        "Authorization": f"Token {issue_operator_token(operator)}",
         "Cookie": f"sessionid={session.session_key}; csrftoken={CSRF}",
         "X-CSRFToken": CSRF,
     }

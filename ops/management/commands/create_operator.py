@@ -3,8 +3,8 @@
 The group (ops/operators.py) holds every permission of the project's own apps and the task queue's read-only
 pages, nothing of user management; `createsuperuser` remains the way to make an account that manages
 accounts. The password is asked for (never an argument, which `ps` would show) before anything is written,
-and held to the deployment's password validators; `--api-token` prints a DRF token once, for the operator
-API.
+and held to the deployment's password validators; `--api-token` prints a token once, for the operator API
+(the database keeps only its digest, ops/tokens.py).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from ops.operators import ensure_operators_group
+from ops.tokens import issue_operator_token
 
 
 class Command(BaseCommand):
@@ -52,11 +52,10 @@ class Command(BaseCommand):
             user.save()
             user.groups.add(ensure_operators_group())
             if api_token:  # one live token per operator: issuing again rotates it
-                Token.objects.filter(user=user).delete()
-                token = Token.objects.create(user=user)
+                token = issue_operator_token(user)
         self.stdout.write(f"Operator {username} {'created' if created else 'updated'}.")
         if token is not None:
-            self.stdout.write(f"API token (shown once; send it as 'Authorization: Token …'): {token.key}")
+            self.stdout.write(f"API token (shown once; send it as 'Authorization: Token …'): {token}")
 
 
 def ask_password(user: User) -> str:

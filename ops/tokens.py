@@ -1,0 +1,53 @@
+"""Operators' API tokens: issued once (create_operator prints it), stored as a SHA-256 digest, checked by
+digest. A token is 256 random bits, so an unsalted fast hash suffices: there is nothing to guess from.
+DRF's own tokens (rest_framework.authtoken) were stored as sent; the migration adopts them as digests."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+
+from ops.models import OperatorToken
+
+
+def digest_of(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def issue_operator_token(user: Any) -> str:
+    """A new token for `user`, replacing (revoking) any earlier one; the only time it is seen."""
+    token = secrets.token_urlsafe(32)
+    OperatorToken.objects.update_or_create(user=user, defaults={"digest": digest_of(token)})
+    return token
+
+
+class OperatorTokenAuthentication(TokenAuthentication):
+    """`Authorization: Token <token>`, looked up by digest."""
+
+    def authenticate_credentials(self, key: str) -> tuple[Any, OperatorToken]:
+        found = OperatorToken.objects.select_related("user").filter(digest=digest_of(key)).first()
+        if found is None:
+            raise AuthenticationFailed(_("Invalid token."))
+        if not found.user.is_active:
+            raise AuthenticationFailed(_("User inactive or deleted."))
+        return found.user, found
+
+
+def adopt_legacy_tokens(legacy_model: Any, token_model: Any) -> int:
+    """Move DRF's plain tokens into `token_model` as digests and delete them (the migration's work; the
+    models are passed in, as a migration's historical ones are). Returns how many moved."""
+    moved = 0
+    for legacy in legacy_model.objects.all():
+        token_model.objects.update_or_create(
+            user_id=legacy.user_id, defaults={"digest": digest_of(legacy.key)}
+        )
+        moved += 1
+    legacy_model.objects.all().delete()
+    return moved
