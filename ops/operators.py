@@ -9,7 +9,11 @@ Managing accounts stays with superusers.
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.apps import apps as global_apps
 from django.contrib.auth.models import Group, Permission
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Q
 
 GROUP_NAME = "Operators"
@@ -29,12 +33,18 @@ def ensure_operators_group() -> Group:
     return group
 
 
-def withdraw_ungranted_rights(**kwargs) -> None:
-    """After migrate: a group made by an older create_operator loses what operators may no longer do."""
-    group = Group.objects.filter(name=GROUP_NAME).first()
+def withdraw_ungranted_rights(
+    *, apps: Any = global_apps, using: str = DEFAULT_DB_ALIAS, **kwargs: Any
+) -> None:
+    """After migrate: a group made by an older create_operator loses what operators may no longer do. With
+    the migration state's models (auth's may not be migrated yet: a partial migrate has none to fix)."""
+    try:
+        group_model = apps.get_model("auth", "Group")
+    except LookupError:
+        return
+    group = group_model.objects.using(using).filter(name=GROUP_NAME).first()
     if group is not None:
-        group.permissions.remove(
-            *group.permissions.exclude(_granted()).filter(
-                content_type__app_label__in=(*OPERATOR_APPS, *READ_ONLY_APPS)
-            )
+        ungranted = group.permissions.exclude(_granted()).filter(
+            content_type__app_label__in=(*OPERATOR_APPS, *READ_ONLY_APPS)
         )
+        group.permissions.remove(*ungranted)
