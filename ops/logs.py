@@ -25,8 +25,14 @@ _SECRET = re.compile(
 )
 
 
+# One-time credentials in a URL's query (the OAuth callback's code and state, the sign-in link's invite), as
+# the development server's access lines and any logged URL carry them.
+_QUERY_SECRET = re.compile(r"([?&](?:code|state|invite)=)[^&\s\"']+")
+
+
 def redact(text: str) -> str:
-    return _SECRET.sub(lambda m: f"{m.group(1) or m.group(2)}<redacted>", text)
+    text = _SECRET.sub(lambda m: f"{m.group(1) or m.group(2)}<redacted>", text)
+    return _QUERY_SECRET.sub(r"\1<redacted>", text)
 
 
 def bind_log_context(**fields: object) -> None:
@@ -138,6 +144,9 @@ def build_logging(*, fmt: str, level: str) -> dict:
             "httpx": {"level": "WARNING"},
             "httpcore": {"level": "WARNING"},
             "django.request": {"filters": ["readiness"]},
+            # The development server's access lines through our handler (redacted, JSON when asked), not
+            # Django's own handler for them, which printed the OAuth callback's code as it came.
+            "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         },
     }
 

@@ -87,6 +87,20 @@ def test_secrets_are_redacted_whoever_logs_them(log_output, fmt):
     assert "vibe_app_<redacted>" in out
 
 
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_one_time_codes_in_a_logged_url_are_redacted(log_output, fmt):
+    """From a security trial: the development server's access line logged the OAuth callback's ?code= (and
+    state, and the sign-in link's invite), each a credential for a while."""
+    buffer = log_output(fmt)
+    logging.getLogger("django.server").info(
+        '"%s" %s %s', "GET /oauth/callback/?code=c0de5ecret&state=st4te.sig HTTP/1.1", "302", "0"
+    )
+    logging.getLogger("x").info("link /oauth/start/?invite=inv1te-value&x=1")
+    out = buffer.getvalue()
+    assert not any(value in out for value in ("c0de5ecret", "st4te.sig", "inv1te-value"))
+    assert "?code=<redacted>&state=<redacted>" in out and "&x=1" in out
+
+
 def test_an_idle_bots_task_chatter_is_debug(log_output):
     buffer = log_output("json")
     qlog = logging.getLogger("django-q")
