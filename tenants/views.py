@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit.core import get_usage
 from django_ratelimit.decorators import ratelimit
 
 from tenants import handshakes, oauth, services
@@ -66,10 +66,10 @@ def app_entry(request: HttpRequest) -> HttpResponse:
     viewer = find_viewer(request)
     if viewer is None or viewer.token_digest != token_digest(token):
         # A token this browser has not shown before costs a GET /v1/me on the app key, whose budget every
-        # portal's bots share: bounded per client address, so made-up tokens cannot spend it.
-        if is_ratelimited(
-            request, group="tenants.gateway_verify", key="ip", rate=_gateway_verify_rate, increment=True
-        ):
+        # portal's bots share. Refused tokens are counted per client address and, past the rate, not
+        # checked at all: made-up tokens cannot spend the budget, and people opening the app (whose tokens
+        # pass) are never counted, however many share one address behind the platform's gateway.
+        if _refused_tokens(request, count=False):
             log.warning("gateway token check rate-limited path=%s", request.path)
             return _too_many_attempts(request)
         try:
@@ -79,6 +79,7 @@ def app_entry(request: HttpRequest) -> HttpResponse:
                 claimed_user_id=request.headers.get("X-Vibe-User-Id", ""),
             )
         except TenantsError as error:
+            _refused_tokens(request, count=True)
             return render_tenants_error(request, error)
         # The service confirmed the header's user id is the token's owner.
         grant = portal.grants.get(bitrix_user_id=int(request.headers["X-Vibe-User-Id"]))
@@ -89,6 +90,15 @@ def app_entry(request: HttpRequest) -> HttpResponse:
 def _gateway_verify_rate(group: str, request: HttpRequest) -> str:
     """Read on every request, so a changed setting takes effect at once."""
     return str(settings.TENANTS_GATEWAY_VERIFY_RATE)
+
+
+def _refused_tokens(request: HttpRequest, *, count: bool) -> bool:
+    """Whether this client address has had TENANTS_GATEWAY_VERIFY_RATE refused tokens in the window;
+    `count`: add one (a token the platform just refused)."""
+    usage = get_usage(
+        request, group="tenants.gateway_refused", key="ip", rate=_gateway_verify_rate, increment=count
+    )
+    return usage is not None and usage["count"] >= usage["limit"]
 
 
 def _oauth_start_rate(group: str, request: HttpRequest) -> str:

@@ -327,8 +327,9 @@ SECURE_HSTS_PRELOAD = env.read_bool("DJANGO_SECURE_HSTS_PRELOAD", default=IS_PRO
 # /oauth/start/ per client address (django-ratelimit, over the shared cache). Behind a proxy, name the header
 # it appends the client's address to (X-Forwarded-For), or every visitor shares the proxy's address.
 TENANTS_OAUTH_START_RATE = env.read_str("TENANTS_OAUTH_START_RATE", "10/m")
-# Gateway visits with a token the browser has not shown before (each costs a GET /v1/me on the app key), per
-# client address: a portal's people opening the app together behind one NAT stay well under it.
+# Gateway visits whose token the platform refused (each check costs a GET /v1/me on the app key), per client
+# address; past it, such an address's new tokens are not checked until the window ends. Tokens that pass are
+# never counted, so people opening the app behind one address (the platform's gateway) are not limited.
 TENANTS_GATEWAY_VERIFY_RATE = env.read_str("TENANTS_GATEWAY_VERIFY_RATE", "60/m")
 TENANTS_CLIENT_IP_HEADER = env.read_str("TENANTS_CLIENT_IP_HEADER")
 RATELIMIT_IP_META_KEY = "tenants.client_address.find_client_address"

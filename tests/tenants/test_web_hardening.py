@@ -226,6 +226,14 @@ def test_unknown_gateway_tokens_are_checked_with_the_platform_a_bounded_number_o
     )
 
 
+def test_people_opening_the_app_from_one_address_are_never_counted(platform, settings, fresh_rate_limits):
+    """Behind the platform's gateway every visitor may share its address: only refused tokens count."""
+    settings.TENANTS_GATEWAY_VERIFY_RATE = "1/m"
+    people = [platform.session(platform.admin) for _ in range(3)] + [platform.session(platform.member)]
+    assert [visit(Client(), platform, token, user=platform.admin if n < 3 else platform.member).status_code
+            for n, token in enumerate(people)] == [302, 302, 302, 302]  # fmt: skip
+
+
 def test_a_known_browser_reopening_the_app_is_not_counted_against_its_address(
     platform, settings, fresh_rate_limits
 ):
