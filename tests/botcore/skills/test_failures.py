@@ -167,18 +167,20 @@ def test_a_run_for_a_skill_the_portal_turned_off_is_skipped(world, task_queue):
     assert execute_run(run.pk) == "skipped"
 
 
-def test_a_failed_scheduled_run_is_told_to_the_portals_admins_without_the_skills_internals(world, task_queue):
-    run = claim_run(
+def nightly_run(world) -> SkillRun:
+    """The nightly skill's 03:00 run, claimed as the schedule sweep claims it."""
+    at = "2030-03-04T03:00:00+00:00"
+    return claim_run(
         portal_id=world.bot.portal_id,
         skill_name="nightly",
         kind=SkillRun.Kind.SCHEDULED,
-        run_key="schedule:nightly:2030-03-04T03:00:00+00:00",
-        payload={
-            "schedule": "nightly",
-            "due_at": "2030-03-04T03:00:00+00:00",
-            "local_due_at": "2030-03-04T03:00:00+00:00",
-        },
+        run_key=f"schedule:nightly:{at}",
+        payload={"schedule": "nightly", "due_at": at, "local_due_at": at},
     )
+
+
+def test_a_failed_scheduled_run_is_told_to_the_portals_admins_without_the_skills_internals(world, task_queue):
+    run = nightly_run(world)
     assert execute_run(run.pk) == "failed"
     [notice] = [m["text"] for m in world.messages() if "did not run as planned" in m["text"]]
     assert notice.startswith("“nightly” did not run as planned at 2030-03-04 03:00:")
@@ -236,17 +238,7 @@ def test_a_scheduled_run_whose_every_attempt_died_is_failed_and_told_to_the_admi
 
     from botcore.services.skill_schedules import sweep_schedules
 
-    run = claim_run(
-        portal_id=world.bot.portal_id,
-        skill_name="nightly",
-        kind=SkillRun.Kind.SCHEDULED,
-        run_key="schedule:nightly:2030-03-04T03:00:00+00:00",
-        payload={
-            "schedule": "nightly",
-            "due_at": "2030-03-04T03:00:00+00:00",
-            "local_due_at": "2030-03-04T03:00:00+00:00",
-        },
-    )
+    run = nightly_run(world)
     long_ago = timezone.now() - timedelta(hours=1)
     SkillRun.objects.filter(pk=run.pk).update(
         status=SkillRun.Status.RUNNING, started_at=long_ago, attempts=conf.handle_max_attempts()
