@@ -60,6 +60,8 @@ class DialogState:
             check_json(data, what="dialog state")  # raised inside the store's block: nothing is kept
 
     def set(self, data: dict[str, Any]) -> None:
+        if not isinstance(data, dict):
+            raise TypeError(f"dialog state must be a dict, not {type(data).__name__}")
         check_json(data, what="dialog state")
         with self._store.locked(self.dialog_id) as current:
             current.clear()
@@ -70,6 +72,8 @@ class DialogState:
 
     def compare_and_set(self, data: dict[str, Any], *, expected_version: int) -> bool:
         """Store `data` only if nobody stored anything since `expected_version` was read."""
+        if not isinstance(data, dict):
+            raise TypeError(f"dialog state must be a dict, not {type(data).__name__}")
         check_json(data, what="dialog state")
         return self._store.compare_and_set(
             self.dialog_id, copy.deepcopy(data), expected_version=expected_version

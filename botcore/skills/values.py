@@ -37,7 +37,8 @@ def check_message(text: object, *, keyboard: object = None, attach: object = Non
 
 
 def check_json(value: Any, *, what: str) -> None:
-    """Refuse what the store could not keep: only dicts, lists, str, numbers, bools and None."""
+    """Refuse what the store could not keep as given: only dicts with str keys, lists, str, numbers, bools
+    and None; no NaN or infinity; no NUL character (PostgreSQL refuses it in JSON)."""
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as error:
@@ -45,6 +46,28 @@ def check_json(value: Any, *, what: str) -> None:
             f"{what} must be JSON (dict, list, str, int, float, bool, None): {error}; store a datetime as "
             ".isoformat() text"
         ) from None
+    problem = _unkeepable(value)
+    if problem:
+        raise TypeError(f"{what} must be JSON as stored: {problem}")
+
+
+def _unkeepable(value: Any) -> str:
+    """What JSON takes but the database would change or refuse: a non-str key, a NUL character."""
+    if isinstance(value, str):
+        return "a text holds a NUL character (\\x00)" if "\x00" in value else ""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"the key {key!r} is a {type(key).__name__} (it would come back as a str)"
+            problem = _unkeepable(key) or _unkeepable(item)
+            if problem:
+                return problem
+    if isinstance(value, list | tuple):
+        for item in value:
+            problem = _unkeepable(item)
+            if problem:
+                return problem
+    return ""
 
 
 def check_due(when: object) -> datetime:

@@ -62,6 +62,26 @@ def test_a_command_answered_with_a_number_is_refused_too():
         run_skill(Careless(), make_command_event("count"))
 
 
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"a": "x\x00y"}, "NUL character"),
+        ({"a": ["ok", {"b": "\x00"}]}, "NUL character"),
+        ({1: "x"}, "the key 1 is a int"),
+        ({"a": float("nan")}, "must be JSON"),
+    ],
+)
+def test_state_the_database_would_refuse_or_change_is_refused_in_the_kit(data, says):
+    """From a check of the fixes: U+0000 passed the kit and failed on PostgreSQL; {1: "x"} came back from the
+    database as {"1": "x"}; a list as the state gave an unclear TypeError."""
+    state = DialogState(MemoryStateStore(), "7")
+    with pytest.raises(TypeError, match=says):
+        state.set(data)
+    with pytest.raises(TypeError, match="must be a dict, not list"):
+        state.set(["a"])
+    assert state.get() == {}
+
+
 def test_state_refused_is_not_kept_and_good_state_is():
     state = DialogState(MemoryStateStore(), "7")
     with pytest.raises(TypeError), state.update() as data:
