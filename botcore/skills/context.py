@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from botcore.skills.actions import ChatActions
 from botcore.skills.base import Skill
@@ -35,8 +35,20 @@ log = logging.getLogger(__name__)
 
 _TEMPLATE_NAMESPACE = uuid.UUID("5d0c2a36-0f6b-4d0e-9a57-3b8f2f6b1e01")
 
-# (skill name, job, data, key, origin payload; due_at=): enqueue a deferred job once per key, or when due.
-Deferrer = Callable[..., None]
+
+class Deferrer(Protocol):
+    """Enqueue a deferred job once per key, now or (due_at) when it is due."""
+
+    def __call__(
+        self,
+        skill_name: str,
+        job: str,
+        data: dict[str, Any],
+        key: str,
+        origin: Mapping[str, Any] | None,
+        *,
+        due_at: datetime | None = None,
+    ) -> None: ...
 
 
 class PlatformUnavailableError(RuntimeError):
