@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core import checks
+
+from tenants.crypto import make_fernet
 
 
 @checks.register(checks.Tags.security)
@@ -13,7 +14,7 @@ def check_fernet_keys(app_configs: object = None, **kwargs: object) -> list[chec
     found: list[checks.CheckMessage] = []
     for position, key in enumerate(getattr(settings, "TENANTS_FERNET_KEYS", []) or [], start=1):
         try:
-            Fernet(key.encode() if isinstance(key, str) else key)
+            make_fernet(key)
         except (ValueError, TypeError):
             found.append(
                 checks.Error(

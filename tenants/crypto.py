@@ -11,12 +11,17 @@ from django.core.exceptions import ImproperlyConfigured
 from tenants.errors import SecretDecryptionError
 
 
+def make_fernet(key: str | bytes) -> Fernet:
+    """One TENANTS_FERNET_KEYS item as a Fernet; ValueError (or TypeError) when it is not a Fernet key."""
+    return Fernet(key.encode() if isinstance(key, str) else key)
+
+
 @lru_cache(maxsize=4)
 def _multifernet(keys: tuple[str, ...]) -> MultiFernet:
     if not keys:
         raise ImproperlyConfigured("TENANTS_FERNET_KEYS is empty: secrets cannot be encrypted")
     try:
-        return MultiFernet([Fernet(key.encode() if isinstance(key, str) else key) for key in keys])
+        return MultiFernet([make_fernet(key) for key in keys])
     except (ValueError, TypeError) as exc:
         raise ImproperlyConfigured("TENANTS_FERNET_KEYS holds a malformed Fernet key") from exc
 

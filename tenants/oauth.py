@@ -39,8 +39,7 @@ def check_invite(invite: str) -> str:
             "oauth start without a valid invitation",
             public_message="Open the app from Bitrix24, or use the sign-in link your reminder gave you.",
         ) from None
-    member_id = payload.get("m") if isinstance(payload, dict) else ""
-    return member_id if isinstance(member_id, str) else ""
+    return _invited_portal(payload)
 
 
 def _pending(request: HttpRequest) -> list[str]:
@@ -92,5 +91,10 @@ def redeem_state(request: HttpRequest, state: str) -> tuple[list[str], str]:
         # Replayed, or started in another browser: either way not this browser's live attempt.
         raise InstallationError("oauth state replayed or from another browser")
     pending.remove(nonce)
-    member_id = payload.get("m", "")
-    return pending, member_id if isinstance(member_id, str) else ""
+    return pending, _invited_portal(payload)
+
+
+def _invited_portal(payload: object) -> str:
+    """The member id an invitation (or the state carrying it) names, "" for any portal."""
+    member_id = payload.get("m", "") if isinstance(payload, dict) else ""
+    return member_id if isinstance(member_id, str) else ""

@@ -123,6 +123,19 @@ class EventFacts:
             raise TypeError(f"{type(self.event).__name__} carries no message: pass message_id")
         return int(message.id)
 
+    # --- handing work on: both contexts check the same, then _defer records or enqueues -------------
+    def defer(self, job: str, **data: Any) -> None:
+        check_json(data, what=f"ctx.defer({job!r}) data")
+        self._defer(job, data, due_at=None)
+
+    def defer_at(self, when: datetime, job: str, /, **data: Any) -> None:
+        due_at = check_due(when)
+        check_json(data, what=f"ctx.defer_at(…, {job!r}) data")
+        self._defer(job, data, due_at=due_at)
+
+    def _defer(self, job: str, data: dict[str, Any], *, due_at: datetime | None) -> None:
+        raise NotImplementedError
+
 
 class VibeSkillContext(EventFacts, ChatActions):
     def __init__(
@@ -318,16 +331,9 @@ class VibeSkillContext(EventFacts, ChatActions):
         client.delete_message(bot_id, int(message_id))
 
     # --- handing work on --------------------------------------------------------------------------
-    def defer(self, job: str, **data: Any) -> None:
-        self._defer(job, data, due_at=None, what=f"ctx.defer({job!r}) data")
-
-    def defer_at(self, when: datetime, job: str, /, **data: Any) -> None:
-        self._defer(job, data, due_at=check_due(when), what=f"ctx.defer_at(…, {job!r}) data")
-
-    def _defer(self, job: str, data: dict[str, Any], *, due_at: datetime | None, what: str) -> None:
+    def _defer(self, job: str, data: dict[str, Any], *, due_at: datetime | None) -> None:
         if self._deferrer is None:
             raise PlatformUnavailableError("this context cannot defer work")
-        check_json(data, what=what)
         self._defers += 1  # one sequence for both: a re-handled event defers nothing twice
         origin = self.origin
         key = f"defer:{self._post_key}:{self._defers}"

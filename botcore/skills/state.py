@@ -21,7 +21,7 @@ from typing import Any
 
 from django.db import transaction
 
-from botcore.skills.values import check_json
+from botcore.skills.values import check_state
 
 
 class StateStore(abc.ABC):
@@ -57,12 +57,10 @@ class DialogState:
     def update(self) -> Iterator[dict[str, Any]]:
         with self._store.locked(self.dialog_id) as data:
             yield data
-            check_json(data, what="dialog state")  # raised inside the store's block: nothing is kept
+            check_state(data)  # raised inside the store's block: nothing is kept
 
     def set(self, data: dict[str, Any]) -> None:
-        if not isinstance(data, dict):
-            raise TypeError(f"dialog state must be a dict, not {type(data).__name__}")
-        check_json(data, what="dialog state")
+        check_state(data)
         with self._store.locked(self.dialog_id) as current:
             current.clear()
             current.update(copy.deepcopy(data))
@@ -72,9 +70,7 @@ class DialogState:
 
     def compare_and_set(self, data: dict[str, Any], *, expected_version: int) -> bool:
         """Store `data` only if nobody stored anything since `expected_version` was read."""
-        if not isinstance(data, dict):
-            raise TypeError(f"dialog state must be a dict, not {type(data).__name__}")
-        check_json(data, what="dialog state")
+        check_state(data)
         return self._store.compare_and_set(
             self.dialog_id, copy.deepcopy(data), expected_version=expected_version
         )

@@ -51,6 +51,13 @@ def check_json(value: Any, *, what: str) -> None:
         raise TypeError(f"{what} must be JSON as stored: {problem}")
 
 
+def check_state(data: object) -> None:
+    """A dialog state: a dict the store keeps as given (check_json)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"dialog state must be a dict, not {type(data).__name__}")
+    check_json(data, what="dialog state")
+
+
 def _unkeepable(value: Any) -> str:
     """What JSON takes but the database would change or refuse: a non-str key, a NUL character."""
     if isinstance(value, str):

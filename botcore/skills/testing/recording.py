@@ -23,7 +23,7 @@ from botcore.skills.context import EventFacts
 from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import normalize_language
 from botcore.skills.state import MemoryStateStore, StateStore
-from botcore.skills.values import check_due, check_json, check_message
+from botcore.skills.values import check_message
 from botcore.vibe.events import CommandAddEvent
 from botcore.vibe.models import Chat, PortalUser, UploadedFile
 
@@ -268,15 +268,8 @@ class RecordingContext(EventFacts):
     def set_text_field(self, enabled: bool, *, dialog_id: str | None = None) -> None:
         self._record("text_field", enabled=enabled, dialog_id=dialog_id or self.dialog_id)
 
-    def defer(self, job: str, **data: Any) -> None:
-        self._defer(job, data, due_at=None, what=f"ctx.defer({job!r}) data")
-
-    def defer_at(self, when: datetime, job: str, /, **data: Any) -> None:
-        self._defer(job, data, due_at=check_due(when), what=f"ctx.defer_at(…, {job!r}) data")
-
-    def _defer(self, job: str, data: dict[str, Any], *, due_at: datetime | None, what: str) -> None:
+    def _defer(self, job: str, data: dict[str, Any], *, due_at: datetime | None) -> None:
         """`deferred` holds every job, due or not: run_deferred runs them as if their time had come."""
-        check_json(data, what=what)
         origin = self.origin
         deferred = DeferredJobEvent(
             portal_member_id=self.portal_member_id,
