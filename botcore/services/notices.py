@@ -5,6 +5,7 @@ message met a skill's bug, that it failed, instead of silence."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -12,12 +13,13 @@ from django.conf import settings
 from django.utils.translation import gettext
 
 from botcore.errors import is_transient
-from botcore.models import SkillRun
+from botcore.models import Bot, SkillRun
 from botcore.selectors import find_active_bot
 from botcore.services.action_ledger import DatabaseLedger
 from botcore.services.platform import client_for_bot
 from botcore.skills.base import Skill
 from botcore.skills.i18n import in_language, pick
+from botcore.vibe import VibeClient
 from botcore.vibe import bbcode as bb
 from botcore.vibe.errors import VibeApiError, VibeError
 from botcore.vibe.events import BotEvent, CommandAddEvent, MessageAddEvent
@@ -41,14 +43,39 @@ def send_expiry_warning(portal: Portal, *, admin_user_ids: list[int], open_url: 
             " Please {link} to keep the bot running."
         ).format(when=expires_at[:16].replace("T", " "), link=link)
     client = client_for_bot(bot)  # the credential the bot belongs to, as for every call of the bot
-    sent = 0
-    for user_id in sorted(set(admin_user_ids)):
+    return _send_to_each(bot, client, admin_user_ids, text, what="expiry reminder")
+
+
+def _send_to_each(
+    bot: Bot,
+    client: VibeClient,
+    user_ids: Iterable[int],
+    text: str,
+    *,
+    what: str,
+    once_key: Callable[[int], str] | None = None,
+) -> int:
+    """Write `text` to each user in the bot's private dialog; one the platform refuses is logged and the rest
+    still hear it. `once_key(user_id)`: the action ledger's key, so a user told already is not told again.
+    Returns how many were told now."""
+    bot_id = bot.vibe_bot_id
+    if bot_id is None:
+        return 0  # no platform bot to write from (the callers found one; a row read in between lost it)
+    ledger = DatabaseLedger(bot_pk=bot.pk)
+    told = 0
+    for user_id in sorted(set(user_ids)):
+        key = once_key(user_id) if once_key is not None else None
+        if key is not None and ledger.find(key) is not None:
+            continue
         try:
-            client.send_message(bot.vibe_bot_id, dialog_id=str(user_id), text=text)
-            sent += 1
+            client.send_message(bot_id, dialog_id=str(user_id), text=text)
         except VibeError as error:
-            log.warning("expiry reminder not sent portal=%s user=%s: %s", portal.member_id, user_id, error)
-    return sent
+            log.warning("%s not sent portal=%s user=%s: %s", what, bot.portal.member_id, user_id, error)
+            continue
+        if key is not None:
+            ledger.record(key, {})
+        told += 1
+    return told
 
 
 def _why_it_failed(cause: BaseException | None) -> str:
@@ -87,20 +114,15 @@ def tell_admins_of_failed_run(run: SkillRun, skill: Skill, *, cause: BaseExcepti
         client = client_for_bot(bot)
     except SessionTokenError:
         return 0  # no credential to write with: the bot's own state says so on the portal page
-    ledger = DatabaseLedger(bot_pk=bot.pk)
-    told = 0
-    for user_id in sorted(set(list_admin_user_ids(portal))):
-        key = f"notice:run-failed:{skill.name}:{local_due_at.date().isoformat()}:{user_id}"
-        if ledger.find(key) is not None:
-            continue
-        try:
-            client.send_message(bot.vibe_bot_id, dialog_id=str(user_id), text=text)
-        except VibeError as error:
-            log.warning("failed-run notice not sent portal=%s user=%s: %s", portal.member_id, user_id, error)
-            continue
-        ledger.record(key, {})
-        told += 1
-    return told
+    day = local_due_at.date().isoformat()
+    return _send_to_each(
+        bot,
+        client,
+        list_admin_user_ids(portal),
+        text,
+        what="failed-run notice",
+        once_key=lambda user_id: f"notice:run-failed:{skill.name}:{day}:{user_id}",
+    )
 
 
 def apologize_for_failed_event(event: BotEvent, ctx: Any) -> None:
