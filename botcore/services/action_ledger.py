@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botcore.models import ActionRecord
+from botcore.services.cycle_sql import find_action_result, record_action
 from botcore.skills.ledger import stored_key
 
 
@@ -15,12 +15,9 @@ class DatabaseLedger:
         self.bot_pk = bot_pk
 
     def find(self, key: str) -> dict[str, Any] | None:
-        rows = ActionRecord.objects.filter(bot_id=self.bot_pk, key=stored_key(key))
-        return rows.values_list("result", flat=True).first()
+        result: dict[str, Any] | None = find_action_result(self.bot_pk, stored_key(key))
+        return result
 
     def record(self, key: str, result: dict[str, Any]) -> None:
-        # One INSERT … ON CONFLICT DO NOTHING: the first record of an action stays, as with get_or_create,
-        # without get_or_create's second SELECT first (a round trip each on PostgreSQL).
-        ActionRecord.objects.bulk_create(
-            [ActionRecord(bot_id=self.bot_pk, key=stored_key(key), result=result)], ignore_conflicts=True
-        )
+        # The first record of an action stays, as with get_or_create, in one statement (cycle_sql).
+        record_action(self.bot_pk, stored_key(key), result)

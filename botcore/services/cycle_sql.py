@@ -1,5 +1,5 @@
-"""The writes a poll cycle makes for every message, as plain SQL: its lease swap (and renewal), each event's
-claim and its schedule.
+"""The statements a poll cycle makes for every message, as plain SQL: its lease swap (and renewal), each
+event's claim, each action's ledger look-up and record, and its schedule.
 
 Built with the ORM each cost 0.25-0.8 ms of Python (the claim's lease condition is a join, which Django
 turns into a subquery over the event log), many times what the database takes to run it: ~1.2 ms of the
@@ -18,8 +18,9 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Field, Model
+from django.utils import timezone
 
-from botcore.models import Bot, EventLogEntry
+from botcore.models import ActionRecord, Bot, EventLogEntry
 
 
 def _field(model: type[Model], name: str) -> Field:
@@ -96,3 +97,41 @@ def claim_entry_row(entry: EventLogEntry, *, lease_token: str | None) -> bool:
         )
         params += [entry.bot_id, lease_token]
     return _execute(sql, params) == 1
+
+
+def find_action_result(bot_id: int, key: str) -> Any:
+    """The result recorded for the action `key` of bot `bot_id` (the first record), None when none is."""
+    result = _field(ActionRecord, "result").get_col(ActionRecord._meta.db_table)
+    sql = (
+        f"SELECT {_column(ActionRecord, 'result')} FROM {_table(ActionRecord)}"
+        f" WHERE {_column(ActionRecord, 'bot')} = %s AND {_column(ActionRecord, 'key')} = %s"
+        f" ORDER BY {_column(ActionRecord, 'id')} LIMIT 1"
+    )
+    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
+        cursor.execute(sql, [bot_id, key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    # The column's conversions, as the ORM's compiler applies them (JSON text on SQLite, jsonb on PostgreSQL).
+    value = row[0]
+    for converter in connection.ops.get_db_converters(result) + result.get_db_converters(connection):
+        value = converter(value, result, connection)
+    return value
+
+
+def record_action(bot_id: int, key: str, result: Any) -> None:
+    """Record the action `key` of bot `bot_id` with `result`, unless it is recorded already (the first
+    record stays): one INSERT ... ON CONFLICT DO NOTHING, which the ORM's bulk_create wraps in a transaction
+    of its own (three statements, and the write lock taken up front on SQLite)."""
+    columns = ", ".join(_column(ActionRecord, name) for name in ("bot", "key", "result", "created_at"))
+    sql = (
+        f"INSERT INTO {_table(ActionRecord)} ({columns}) VALUES (%s, %s, %s, %s)"
+        f" ON CONFLICT ({_column(ActionRecord, 'bot')}, {_column(ActionRecord, 'key')}) DO NOTHING"
+    )
+    params = [
+        bot_id,
+        key,
+        _prepared(ActionRecord, "result", result),
+        _prepared(ActionRecord, "created_at", timezone.now()),
+    ]
+    _execute(sql, params)

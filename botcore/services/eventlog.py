@@ -107,7 +107,8 @@ def build_entries(bot: Bot, vibe_bot_id: int | None, batch: EventBatch) -> list[
 
 
 def _lock_bot(bot_id: int) -> Bot:
-    query = Bot.objects.select_related("portal")
+    """The bot, locked where the database can, with only what storing a batch reads of it."""
+    query = Bot.objects.only("id", "vibe_bot_id", "event_offset", "lease_token")
     if connection.features.has_select_for_update:
         query = query.select_for_update()
     return query.get(pk=bot_id)
@@ -176,7 +177,9 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
         known = set(
             EventLogEntry.objects.filter(
                 bot=bot, vibe_bot_id=vibe_bot_id, vibe_event_id__in=[e.vibe_event_id for e in entries]
-            ).values_list("vibe_event_id", flat=True)
+            )
+            .order_by()
+            .values_list("vibe_event_id", flat=True)
         )
         fresh = [e for e in entries if e.vibe_event_id not in known]
         _insert(fresh)

@@ -10,8 +10,8 @@ from django.db import transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from botcore.models import Bot, EventLogEntry
-from botcore.services.cycle_sql import claim_entry_row, update_bot
+from botcore.models import ActionRecord, Bot, EventLogEntry
+from botcore.services.cycle_sql import claim_entry_row, find_action_result, record_action, update_bot
 from tenants.models import Portal
 
 pytestmark = pytest.mark.django_db
@@ -117,3 +117,37 @@ def test_a_failed_statement_inside_an_atomic_block_marks_it_for_rollback(bot):
         Bot.objects.filter(pk=bot.pk).update(last_error="after")  # the block is broken: refused
 
     assert Bot.objects.get(pk=bot.pk).last_error == ""
+
+
+@pytest.mark.parametrize(
+    "result", [{"id": 9}, {"done": False}, {"text": "ünïcode \u2028 'quoted'", "nested": [1, None, 2.5]}, {}]
+)
+def test_an_action_recorded_reads_back_as_the_orm_reads_it(bot, result):
+    assert find_action_result(bot.pk, "3:5:react:1") is None
+
+    record_action(bot.pk, "3:5:react:1", result)
+
+    assert find_action_result(bot.pk, "3:5:react:1") == result
+    assert ActionRecord.objects.get(bot=bot, key="3:5:react:1").result == result
+    assert ActionRecord.objects.get(bot=bot, key="3:5:react:1").created_at is not None
+
+
+def test_an_action_recorded_twice_keeps_its_first_result_and_is_per_bot(bot):
+    other = Bot.objects.create(portal=bot.portal, code="o", name="O")
+    record_action(bot.pk, "key", {"id": 1})
+
+    record_action(bot.pk, "key", {"id": 2})  # a second attempt's record: no error, the first stays
+    record_action(other.pk, "key", {"id": 3})
+
+    assert find_action_result(bot.pk, "key") == {"id": 1}
+    assert find_action_result(other.pk, "key") == {"id": 3}
+    assert ActionRecord.objects.filter(key="key").count() == 2
+
+
+def test_an_action_recorded_inside_an_atomic_block_goes_with_it(bot):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        record_action(bot.pk, "state-write", {"done": True})
+        assert find_action_result(bot.pk, "state-write") == {"done": True}
+        raise RuntimeError("the state write failed")
+
+    assert find_action_result(bot.pk, "state-write") is None
