@@ -44,15 +44,22 @@ class PortalPreferences:
 
 
 def get_portal_preferences(portal: Portal | int) -> PortalPreferences:
-    portal_id = portal if isinstance(portal, int) else portal.pk
-    row = (
-        PortalSettings.objects.filter(portal_id=portal_id).values("language", "timezone", "bot_name").first()
-    )
+    """The portal's preferences, with the portal when it was read with select_related("settings") (a poll
+    cycle reads its bot so), else in a query of their own."""
+    if isinstance(portal, Portal) and Portal.settings.is_cached(portal):
+        stored: PortalSettings | None = getattr(portal, "settings", None)  # None: the portal has none
+        row = None if stored is None else {name: getattr(stored, name) for name in _PREFERENCES}
+    else:
+        portal_id = portal if isinstance(portal, int) else portal.pk
+        row = PortalSettings.objects.filter(portal_id=portal_id).values(*_PREFERENCES).first()
     if row is None:
         return PortalPreferences()
     return PortalPreferences(
         language=row["language"] or "en", timezone=row["timezone"] or "UTC", bot_name=row["bot_name"] or ""
     )
+
+
+_PREFERENCES = ("language", "timezone", "bot_name")
 
 
 def map_portal_timezones(portal_ids: list[int]) -> dict[int, str]:

@@ -180,7 +180,7 @@ def poll_bot_once(
     saves the cycle its own fetch.
     """
     started = time.monotonic()
-    bot = Bot.objects.select_related("portal").filter(pk=bot_id).first()
+    bot = Bot.objects.select_related("portal__settings").filter(pk=bot_id).first()
     if bot is None:
         return CycleOutcome("skipped")
     backoff = 0.0
