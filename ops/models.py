@@ -38,6 +38,8 @@ class OperatorToken(models.Model):
     )
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # None: never expires (issued with --expires-in-days 0, or before expiry existed: see operators.md).
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"API token of {self.user}"

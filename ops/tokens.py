@@ -1,14 +1,18 @@
 """Operators' API tokens: issued once (create_operator prints it), stored as a SHA-256 digest, checked by
-digest. A token is 256 random bits, so an unsalted fast hash suffices: there is nothing to guess from.
-DRF's own tokens (rest_framework.authtoken) were stored as sent; the migration adopts them as digests."""
+digest, refused once expired (OPS_API_TOKEN_DAYS unless the issuer said otherwise). A token is 256 random
+bits, so an unsalted fast hash suffices: there is nothing to guess from. DRF's own tokens
+(rest_framework.authtoken) were stored as sent; the migration adopts them as digests."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -21,11 +25,22 @@ def digest_of(token: str) -> str:
 
 
 @transaction.atomic
-def issue_operator_token(user: Any) -> str:
-    """A new token for `user`, replacing (revoking) any earlier one; the only time it is seen."""
+def issue_operator_token(user: Any, *, days: int | None = None) -> tuple[str, datetime | None]:
+    """A new token for `user`, replacing (revoking) any earlier one; the only time it is seen. It lasts
+    `days` (None: OPS_API_TOKEN_DAYS; 0: never expires). Returns the token and when it expires."""
+    days = settings.OPS_API_TOKEN_DAYS if days is None else days
+    expires_at = timezone.now() + timedelta(days=days) if days > 0 else None
     token = secrets.token_urlsafe(32)
-    OperatorToken.objects.update_or_create(user=user, defaults={"digest": digest_of(token)})
-    return token
+    OperatorToken.objects.update_or_create(
+        user=user, defaults={"digest": digest_of(token), "expires_at": expires_at}
+    )
+    return token, expires_at
+
+
+def revoke_operator_token(user: Any) -> bool:
+    """Withdraw `user`'s API token; False when they had none."""
+    deleted, _ = OperatorToken.objects.filter(user=user).delete()
+    return bool(deleted)
 
 
 class OperatorTokenAuthentication(TokenAuthentication):
@@ -35,6 +50,10 @@ class OperatorTokenAuthentication(TokenAuthentication):
         found = OperatorToken.objects.select_related("user").filter(digest=digest_of(key)).first()
         if found is None:
             raise AuthenticationFailed(_("Invalid token."))
+        if found.expires_at is not None and found.expires_at <= timezone.now():
+            raise AuthenticationFailed(
+                _("Token expired: ask for a new one (manage.py create_operator NAME --api-token).")
+            )
         if not found.user.is_active:
             raise AuthenticationFailed(_("User inactive or deleted."))
         return found.user, found

@@ -274,6 +274,10 @@ OPS_HEARTBEAT_MAX_AGE_SECONDS = {
 # /readyz asks the platform at most this often (seconds); its answer in between is remembered.
 OPS_PLATFORM_CHECK_EVERY_SECONDS = float(env.read_str("OPS_PLATFORM_CHECK_EVERY_SECONDS") or 15.0)
 
+# Days an operator API token lasts from its issue (create_operator --api-token; --expires-in-days overrides,
+# 0 for a token that never expires).
+OPS_API_TOKEN_DAYS = env.read_int("OPS_API_TOKEN_DAYS", 90)
+
 # /metrics asks for `Authorization: Bearer <this>` when set (`check --deploy` warns in production without it).
 OPS_METRICS_TOKEN = env.read_str("OPS_METRICS_TOKEN")
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def token_client(*, staff: bool) -> APIClient:
     user = get_user_model().objects.create_user(f"user-{staff}", password="pw-for-tests-only", is_staff=staff)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_operator_token(user)}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_operator_token(user)[0]}")
     return client
 
 

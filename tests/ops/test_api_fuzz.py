@@ -72,7 +72,7 @@ def credentials(client, settings, connections_kept_open):
     }
     session.save()
     return {
-        "Authorization": f"Token {issue_operator_token(operator)}",
+        "Authorization": f"Token {issue_operator_token(operator)[0]}",
         "Cookie": f"sessionid={session.session_key}; csrftoken={CSRF}",
         "X-CSRFToken": CSRF,
     }

@@ -5,11 +5,13 @@ in the SQLite WAL file) and shown to superusers in the admin. A token issued bef
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from ops.models import OperatorToken
@@ -69,3 +71,54 @@ def test_a_token_issued_before_the_upgrade_keeps_working_and_leaves_no_plain_cop
     assert not Token.objects.exists()
     assert api(legacy).get("/api/ops/portals/").status_code == 200
     assert legacy not in every_stored_text()
+
+
+def test_a_token_lasts_the_configured_days_then_is_refused_saying_how_to_get_another(capsys, settings):
+    settings.OPS_API_TOKEN_DAYS = 30
+    token = issued_token(capsys)
+    stored = OperatorToken.objects.get()
+    assert timedelta(days=29, hours=23) < stored.expires_at - timezone.now() <= timedelta(days=30)
+    assert api(token).get("/api/ops/portals/").status_code == 200
+
+    OperatorToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    refused = api(token).get("/api/ops/portals/")
+
+    assert refused.status_code == 401
+    assert "expired" in refused.json()["detail"] and "create_operator" in refused.json()["detail"]
+
+
+def test_the_issuer_chooses_the_days_or_a_token_that_never_expires(capsys):
+    call_command("create_operator", "olga", "--no-password", "--api-token", "--expires-in-days", "7")
+    assert "expires" in capsys.readouterr().out
+    assert timedelta(days=6) < OperatorToken.objects.get().expires_at - timezone.now() <= timedelta(days=7)
+
+    call_command("create_operator", "olga", "--no-password", "--api-token", "--expires-in-days", "0")
+    assert "never expires" in capsys.readouterr().out
+    assert OperatorToken.objects.get().expires_at is None
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--expires-in-days", "-1", "--api-token"],
+        ["--expires-in-days", "5"],
+        ["--api-token", "--revoke-token"],
+    ],
+)
+def test_contradictory_token_options_are_refused_plainly(arguments):
+    with pytest.raises(CommandError):
+        call_command("create_operator", "olga", "--no-password", *arguments)
+    assert not OperatorToken.objects.exists()
+
+
+def test_a_revoked_token_is_refused_and_revoking_again_says_there_is_none(capsys):
+    token = issued_token(capsys)
+
+    call_command("create_operator", "olga", "--revoke-token")
+    assert "revoked" in capsys.readouterr().out
+    assert api(token).get("/api/ops/portals/").status_code == 401
+
+    call_command("create_operator", "olga", "--revoke-token")
+    assert "none to revoke" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="no operator named"):
+        call_command("create_operator", "nobody", "--revoke-token")
