@@ -21,6 +21,7 @@ from botcore import conf
 from botcore.cycle_queue import enqueue_cycles
 from botcore.models import Bot, Credential, EventLogEntry
 from botcore.selectors import lease_is_free, running_bots
+from botcore.services.cycle_sql import lease_free_bots
 from botcore.services.platform import auth_for_credential, get_bot_credential
 from botcore.vibe.watch import WatchAuth
 from tenants.errors import SessionTokenError
@@ -128,8 +129,5 @@ def hand_to_cycles(pks: list[int], watched: Mapping[int, dict] | None = None) ->
         return [], []
     now = timezone.now()
     token = uuid.uuid4().hex
-    Bot.objects.filter(lease_is_free(now), pk__in=pks, status=Bot.Status.ACTIVE).update(
-        lease_token=token, lease_until=now + timedelta(seconds=conf.enqueue_lease_seconds())
-    )
-    leased = list(Bot.objects.filter(pk__in=pks, lease_token=token).values_list("pk", flat=True))
-    return enqueue_cycles(leased, token, watched)
+    until = now + timedelta(seconds=conf.enqueue_lease_seconds())
+    return enqueue_cycles(lease_free_bots(pks, token, until=until, now=now), token, watched)

@@ -1,5 +1,5 @@
-"""The statements a poll cycle makes for every message, as plain SQL: its lease swap (and renewal), each
-event's claim, each action's ledger look-up and record, and its schedule.
+"""The statements made for every message, as plain SQL: the poller's hand-over lease, the cycle's lease swap
+(and renewal), each event's claim, each action's ledger look-up and record, and the cycle's schedule.
 
 Built with the ORM each cost 0.25-0.8 ms of Python (the claim's lease condition is a join, which Django
 turns into a subquery over the event log), many times what the database takes to run it: ~1.2 ms of the
@@ -12,7 +12,7 @@ it for rollback.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -76,6 +76,34 @@ def update_bot(
         where_params.append(_prepared(Bot, "lease_until", lease_live_at))
     sql = f"UPDATE {_table(Bot)} SET {', '.join(sets)} WHERE {' AND '.join(where)}"
     return _execute(sql, params + where_params)
+
+
+def lease_free_bots(bot_ids: Sequence[int], lease_token: str, *, until: datetime, now: datetime) -> list[int]:
+    """Lease those of `bot_ids` that are active and that no lease holds at `now` (never leased, or run out)
+    to `lease_token` until `until`; the ids leased. One UPDATE ... RETURNING where the database has it (the
+    ORM's update and a read-back of the token were two statements and ~0.5 ms of Python more)."""
+    if not bot_ids:
+        return []
+    lease_until = _column(Bot, "lease_until")
+    marks = ", ".join(["%s"] * len(bot_ids))
+    sql = (
+        f"UPDATE {_table(Bot)} SET {_column(Bot, 'lease_token')} = %s, {lease_until} = %s"
+        f" WHERE {_column(Bot, 'id')} IN ({marks}) AND {_column(Bot, 'status')} = %s"
+        f" AND ({lease_until} IS NULL OR {lease_until} < %s)"
+    )
+    params = [
+        lease_token,
+        _prepared(Bot, "lease_until", until),
+        *bot_ids,
+        Bot.Status.ACTIVE.value,
+        _prepared(Bot, "lease_until", now),
+    ]
+    if not connection.features.can_return_rows_from_bulk_insert:  # SQLite before 3.35: no RETURNING
+        _execute(sql, params)
+        return list(Bot.objects.filter(pk__in=bot_ids, lease_token=lease_token).values_list("pk", flat=True))
+    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {_column(Bot, 'id')}", params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def claim_entry_row(entry: EventLogEntry, *, lease_token: str | None) -> bool:

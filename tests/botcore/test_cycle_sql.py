@@ -11,7 +11,13 @@ from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from botcore.models import ActionRecord, Bot, EventLogEntry
-from botcore.services.cycle_sql import claim_entry_row, find_action_result, record_action, update_bot
+from botcore.services.cycle_sql import (
+    claim_entry_row,
+    find_action_result,
+    lease_free_bots,
+    record_action,
+    update_bot,
+)
 from tenants.models import Portal
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +157,42 @@ def test_an_action_recorded_inside_an_atomic_block_goes_with_it(bot):
         raise RuntimeError("the state write failed")
 
     assert find_action_result(bot.pk, "state-write") is None
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["update-returning", "update-then-read"])
+def test_a_hand_over_leases_exactly_the_active_bots_lease_is_free_calls_free(bot, returning, monkeypatch):
+    from django.db import connection
+
+    from botcore.selectors import lease_is_free
+
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", returning)
+    now = timezone.now()
+    spread = {
+        "held": {"lease_token": "h" * 32, "lease_until": now + timedelta(seconds=5)},
+        "ran out": {"lease_token": "r" * 32, "lease_until": now - timedelta(seconds=1)},
+        "ends now": {"lease_token": "e" * 32, "lease_until": now},
+        "never leased": {"lease_token": "", "lease_until": None},
+        "paused": {"status": Bot.Status.PAUSED},
+        "broken": {"status": Bot.Status.BROKEN, "lease_until": None},
+    }
+    made = {
+        name: Bot.objects.create(
+            portal=bot.portal, code=name, name=name, **{"status": Bot.Status.ACTIVE, **fields}
+        ).pk
+        for name, fields in spread.items()
+    }
+    free = set(
+        Bot.objects.filter(lease_is_free(now), pk__in=made.values(), status=Bot.Status.ACTIVE).values_list(
+            "pk", flat=True
+        )
+    )
+    until = now + timedelta(seconds=30)
+
+    leased = lease_free_bots([*made.values()], "n" * 32, until=until, now=now)
+
+    assert set(leased) == free == {made["ran out"], made["never leased"]}
+    for pk in made.values():
+        row = Bot.objects.get(pk=pk)
+        assert (row.lease_token == "n" * 32) == (pk in free)
+        assert (row.lease_until == until) == (pk in free)
+    assert lease_free_bots([], "n" * 32, until=until, now=now) == []
