@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tenants.fields import EncryptedSecretField
+
+
+def new_credentials_stamp() -> str:
+    return uuid.uuid4().hex
 
 
 class Portal(models.Model):
@@ -31,6 +38,10 @@ class Portal(models.Model):
     session_lost_at = models.DateTimeField(null=True, blank=True)
     expiry_warned_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # New at every write to the portal's session grants or API key (CredentialQuerySet, the models' save and
+    # delete): a process may keep the credential it decrypted while the stamp it read stands
+    # (tenants.selectors.recall_portal_credential).
+    credentials_stamp = models.CharField(max_length=32, default=new_credentials_stamp, editable=False)
 
     class Meta:
         ordering = ["domain"]
@@ -43,7 +54,74 @@ class Portal(models.Model):
         return self.status != self.Status.UNINSTALLED
 
 
-class SessionGrant(models.Model):
+def mark_credentials_changed(portal_ids: Iterable[int]) -> None:
+    """Give these portals a new credentials_stamp: whatever a process kept of their credentials is stale.
+    (One stamp may serve several portals: what is kept is keyed by the portal too.)"""
+    ids = set(portal_ids)
+    if ids:
+        Portal.objects.filter(pk__in=ids).update(credentials_stamp=new_credentials_stamp())
+
+
+class CredentialQuerySet(models.QuerySet[Any]):
+    """Bulk writes to grants and keys mark their portals' credentials changed, in the same transaction."""
+
+    def _portal_ids(self) -> list[int]:
+        return list(self.order_by().values_list("portal_id", flat=True).distinct())
+
+    def update(self, **kwargs: Any) -> int:
+        with transaction.atomic(using=self.db):
+            portal_ids = self._portal_ids()
+            changed = super().update(**kwargs)
+            mark_credentials_changed(portal_ids)
+        return changed
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        with transaction.atomic(using=self.db):
+            portal_ids = self._portal_ids()
+            deleted = super().delete()
+            mark_credentials_changed(portal_ids)
+        return deleted
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        with transaction.atomic(using=self.db):
+            made = super().bulk_create(objs, *args, **kwargs)
+            mark_credentials_changed(obj.portal_id for obj in made)
+        return made
+
+    def bulk_update(self, objs: Any, *args: Any, **kwargs: Any) -> int:
+        with transaction.atomic(using=self.db):
+            changed = super().bulk_update(objs, *args, **kwargs)
+            mark_credentials_changed(obj.portal_id for obj in objs)
+        return changed
+
+
+class CredentialModel(models.Model):
+    """A stored credential of a portal: every write marks the portal's credentials changed."""
+
+    objects = CredentialQuerySet.as_manager()
+    portal_id: int
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            mark_credentials_changed([self.portal_id])
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        with transaction.atomic():
+            deleted = super().delete(*args, **kwargs)
+            mark_credentials_changed([self.portal_id])
+        return deleted
+
+
+class SessionGrant(CredentialModel):
     """The latest session token one portal user gave us, encrypted; one row per (portal, user)."""
 
     class Source(models.TextChoices):
@@ -76,7 +154,7 @@ class SessionGrant(models.Model):
         return self.invalidated_at is None and self.expires_at > at + min_remaining
 
 
-class PortalApiKey(models.Model):
+class PortalApiKey(CredentialModel):
     """A personal vibe_api_ key a portal admin gave us for unattended running, encrypted."""
 
     portal = models.OneToOneField(Portal, on_delete=models.CASCADE, related_name="api_key")

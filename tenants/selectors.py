@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -150,6 +152,51 @@ def get_portal_credential(portal: Portal, *, kind: str | None = None) -> PortalC
     if grant is None:
         raise SessionTokenError(f"portal={portal.member_id} has no usable session token")
     return get_grant_credential(grant)
+
+
+# What recall_portal_credential keeps, by (portal, credentials_stamp, kind): the credential and when it was
+# read (monotonic). Per process (a forked worker starts empty: its parent's entries are the parent's).
+_recalled: dict[tuple[int, str, str], tuple[PortalCredential, float]] = {}
+_recalled_pid = 0
+RECALL_MAX_ENTRIES = 10_000
+# Bounds what a caller holding a portal read long ago can be given: its stamp may be stale.
+RECALL_MAX_SECONDS = 300.0
+
+
+def recall_portal_credential(portal: Portal, *, kind: str) -> PortalCredential:
+    """get_portal_credential's answer for a portal read just now, decrypted once per process while the
+    portal's credentials stand.
+
+    Every write to a portal's grants or key gives it a new credentials_stamp (tenants.models), so the
+    answer kept under the stamp `portal` was read with is the answer a query would give, as long as the
+    chosen session is still usable: other grants only lose usability with time, never gain it. A poll
+    cycle reads its bot and portal at its start and asks here; each asking saves a query and a decryption
+    (~0.9 ms of a message's ~27 CPU-ms on the polling benchmark's host).
+    """
+    global _recalled_pid
+    if portal.status == Portal.Status.UNINSTALLED:
+        raise SessionTokenError(f"portal={portal.member_id} is uninstalled")
+    if _recalled_pid != os.getpid():
+        _recalled.clear()
+        _recalled_pid = os.getpid()
+    key = (portal.pk, portal.credentials_stamp, kind)
+    now = time.monotonic()
+    kept = _recalled.get(key)
+    if kept is not None:
+        credential, read_at = kept
+        usable_until = credential.expires_at - _min_remaining() if credential.expires_at else None
+        if now - read_at < RECALL_MAX_SECONDS and (usable_until is None or usable_until > timezone.now()):
+            return credential
+    credential = get_portal_credential(portal, kind=kind)
+    if len(_recalled) >= RECALL_MAX_ENTRIES:
+        _recalled.clear()
+    _recalled[key] = (credential, now)
+    return credential
+
+
+def forget_recalled_credentials() -> None:
+    """Drop what recall_portal_credential kept (tests; a process about to drop its secrets)."""
+    _recalled.clear()
 
 
 def list_admin_user_ids(portal: Portal) -> list[int]:

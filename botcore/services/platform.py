@@ -12,7 +12,7 @@ from botcore.vibe import VibeClient
 from botcore.vibe.watch import WatchAuth
 from tenants.errors import SessionTokenError
 from tenants.models import Portal
-from tenants.selectors import PortalCredential, get_portal_credential
+from tenants.selectors import PortalCredential, get_portal_credential, recall_portal_credential
 
 
 def auth_for_credential(credential: PortalCredential) -> WatchAuth:
@@ -45,8 +45,9 @@ def client_for_portal(portal: Portal, *, kind: str | None = None) -> tuple[VibeC
 
 
 def get_bot_credential(bot: Bot) -> PortalCredential:
-    """The credential that registered `bot` (SessionTokenError when the portal no longer has it)."""
-    return get_portal_credential(bot.portal, kind=bot.credential_kind)
+    """The credential that registered `bot` (SessionTokenError when the portal no longer has it), as its
+    portal's credentials stood when `bot` was read with its portal (tenants' recall_portal_credential)."""
+    return recall_portal_credential(bot.portal, kind=bot.credential_kind)
 
 
 def client_for_bot(bot: Bot, **options: object) -> VibeClient:
