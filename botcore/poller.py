@@ -39,8 +39,8 @@ from botcore import conf, poller_fleet
 from botcore.poller_budget import WatchBudget
 from botcore.poller_fleet import BotRow
 from botcore.poller_watched import CYCLE, IDLE, WATCHING, Watched, fields_of, in_seconds, until
-from botcore.services.polling import quiet_interval, watched_for_cycle
-from botcore.vibe.errors import VibeAuthError, VibeError
+from botcore.services.polling import quiet_interval, watched_for_cycle, watched_rate_limit
+from botcore.vibe.errors import VibeAuthError, VibeBudgetTimeoutError, VibeError, VibeRateLimitError
 from botcore.vibe.watch import WatchClients, watch_events
 from ops.heartbeat import beat_poller
 
@@ -178,9 +178,13 @@ class Poller:
                 bot.refused, bot.auth = auth, None
                 self._schedule(bot, time.monotonic())  # waits for the credential (see _dispatch)
                 return False
-            # The cycle meets the same failure and records it by the one policy (backoff, broken, refused).
+            # The cycle meets the same failure and records it by the one policy (backoff, broken, refused);
+            # a 429 goes with the bot, so the cycle waits it out without asking again.
             log.debug("watch failed bot=%s (%s): handed to its cycle", row.pk, type(error).__name__)
-            self._want_cycle(bot)
+            handed = None
+            if isinstance(error, VibeRateLimitError) and not isinstance(error, VibeBudgetTimeoutError):
+                handed = watched_rate_limit(row.vibe_bot_id, row.offset, error)
+            self._want_cycle(bot, handed)
             return False
         self.budget.record(spent, limited=False)
         if bot.generation != generation or self.bots.get(row.pk) is not bot:

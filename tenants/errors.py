@@ -28,6 +28,8 @@ class InstallationError(TenantsError):
     answered no."""
 
     is_transient: bool = False
+    # True when the platform refused the app's own key, not the session being checked: the session stays.
+    refuses_app_key: bool = False
 
     public_message = _(
         "We could not verify who you are. Please open the app again from your Bitrix24 portal."

@@ -37,9 +37,10 @@ def confirm_admin_role(grant: SessionGrant) -> bool:
     try:
         identity = get_identity_backend().verify_session(credential.secret)
     except InstallationError as error:
-        if error.is_transient:
+        if error.is_transient or error.refuses_app_key:
             log.warning(
-                "admin role not confirmed (the platform could not be asked) portal=%s user=%s:"
+                "admin role not confirmed (the platform could not be asked, or refused the app's key)"
+                " portal=%s user=%s:"
                 " admin rights wait",
                 grant.portal.member_id,
                 grant.bitrix_user_id,

@@ -254,7 +254,7 @@ def handle_pending(
         if status == EventLogEntry.Status.RECEIVED:
             return PendingOutcome(handled, retry_at=entry.next_attempt_at)
         handled += 1
-        if entry.event_type == EventType.BOT_DELETE:
+        if entry.event_type == EventType.BOT_DELETE and platform_deleted_bot(entry, bot=bot):
             # The platform deleted the bot: its last event, and the portal's install ends with it.
             log.info(
                 "bot deleted on the platform: uninstalling portal=%s bot=%s", bot.portal.member_id, bot.pk
@@ -262,6 +262,30 @@ def handle_pending(
             uninstall_portal(bot.portal, reason="bot_deleted")
             break
     return PendingOutcome(handled)
+
+
+def platform_deleted_bot(entry: EventLogEntry, *, bot: Bot) -> bool:
+    """Whether a delete event is about the bot's current platform bot, so the install ends with it.
+
+    Uninstalling destroys the portal's credentials, so the event must come from that bot's queue and name
+    it (ONIMBOTV2DELETE carries `bot`, CONTRACT B 7.2): an outside trial's one event naming another bot
+    uninstalled a working portal. One that does not is logged and left; if the bot is gone all the same,
+    its next poll meets the platform's refusal, which marks it broken for an operator.
+    """
+    data = entry.payload.get("data") if isinstance(entry.payload, dict) else None
+    named = data.get("bot") if isinstance(data, dict) else None
+    named_id = named.get("id") if isinstance(named, dict) else None
+    if (
+        entry.vibe_bot_id == bot.vibe_bot_id
+        and named_id is not None
+        and str(named_id) == str(bot.vibe_bot_id)
+    ):
+        return True
+    log.warning(
+        "delete event %s names platform bot %s (queue of %s), not this bot's %s: the install stays bot=%s",
+        entry.vibe_event_id, named_id, entry.vibe_bot_id, bot.vibe_bot_id, bot.pk,
+    )  # fmt: skip
+    return False
 
 
 # --- backend runs ---------------------------------------------------------------------------------

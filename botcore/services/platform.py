@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from botcore import conf
 from botcore.models import Bot
-from botcore.vibe import VibeClient
+from botcore.vibe import VibeClient, VibeKeyRefusedError
 from botcore.vibe.watch import WatchAuth
 from tenants.errors import SessionTokenError
 from tenants.models import Portal
@@ -42,6 +42,13 @@ def client_for_portal(portal: Portal, *, kind: str | None = None) -> tuple[VibeC
     """
     credential = get_portal_credential(portal, kind=kind)
     return client_for_credential(credential, portal=portal), credential
+
+
+def refuses_app_key(error: BaseException, credential: PortalCredential) -> bool:
+    """Whether a refusal of a call on `credential` is the app's own key's (every portal's session calls
+    are refused alike until an operator fixes VIBE_APP_KEY), not the credential's secret: the portal
+    user's session is then still good and must be kept. A personal key's refusal is always its own."""
+    return credential.kind == "session" and isinstance(error, VibeKeyRefusedError)
 
 
 def get_bot_credential(bot: Bot) -> PortalCredential:

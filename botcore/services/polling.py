@@ -30,7 +30,7 @@ from botcore.services import bots as bot_services
 from botcore.services.cycle_sql import update_bot
 from botcore.services.eventlog import empty_batch_fields, store_batch
 from botcore.services.executor import PendingOutcome, handle_pending
-from botcore.services.platform import client_for_credential, get_bot_credential
+from botcore.services.platform import client_for_credential, get_bot_credential, refuses_app_key
 from botcore.vibe.backoff import backoff_seconds, retry_delay
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError, VibeRateLimitError
 from botcore.vibe.models import EventBatch
@@ -134,6 +134,31 @@ def watched_for_cycle(vibe_bot_id: int, offset: int, answer: Mapping[str, Any] |
     return {"vibe_bot_id": vibe_bot_id, "offset": offset, "answer": answer}
 
 
+def watched_rate_limit(vibe_bot_id: int, offset: int, error: VibeRateLimitError) -> dict:
+    """What the poller hands a bot's cycle of a watch the platform answered 429: the cycle records the wait
+    by its own policy (_settle_failure) without asking again first, which spent one more request inside
+    the platform's Retry-After (an outside trial counted one per window per bot)."""
+    return {
+        "vibe_bot_id": vibe_bot_id,
+        "offset": offset,
+        "rate_limited": {"code": error.code, "message": error.message, "retry_after": error.retry_after},
+    }
+
+
+def watched_refusal(bot: Bot, watched: Mapping[str, Any] | None) -> VibeRateLimitError | None:
+    """The 429 the poller's watch met for this bot (watched_rate_limit), while the bot is still that bot."""
+    limited = watched.get("rate_limited") if watched else None
+    if not isinstance(limited, Mapping) or watched is None or watched.get("vibe_bot_id") != bot.vibe_bot_id:
+        return None
+    retry_after = limited.get("retry_after")
+    return VibeRateLimitError(
+        status=429,
+        code=str(limited.get("code") or "RATE_LIMIT"),
+        message=str(limited.get("message") or "rate limited (the poller's watch)"),
+        retry_after=float(retry_after) if isinstance(retry_after, (int, float)) else None,
+    )
+
+
 def watched_batch(bot: Bot, watched: Mapping[str, Any] | None) -> EventBatch | None:
     """The batch the poller's watch read for this bot, when it read it at the offset the bot still stands at.
 
@@ -213,6 +238,9 @@ def poll_bot_once(
     # cycle outlives its call deadline, so a hanging platform is a failure it records, not a killed worker.
     deadline = started + conf.call_deadline_seconds()
     try:
+        refusal = watched_refusal(bot, watched)
+        if refusal is not None:  # the watch was told to wait: any call now would be refused again
+            raise refusal
         # Never a long-poll: a cycle holds a worker, and the poller process does the waiting for it.
         batch = watched_batch(bot, watched)
         if batch is None:
@@ -293,6 +321,13 @@ def _settle_failure(
         bot_services.mark_bot_broken(bot, reason=f"{error.code}: {error.message}")
         _schedule(bot.pk, lease_token=lease_token, delay=conf.poll_slow_seconds())
         return CycleOutcome("broken")
+    if refuses_app_key(error, credential):
+        # Every portal's bots meet this alike: back off, keep the sessions, say what to fix.
+        log.error(
+            "the platform refused the app key (%s) bot=%s portal=%s: sessions are kept; fix VIBE_APP_KEY",
+            getattr(error, "code", None), bot.pk, bot.portal.member_id,
+        )  # fmt: skip
+        return _back_off(bot, lease_token, error)
     if isinstance(error, VibeAuthError):
         log.warning("credential refused bot=%s portal=%s code=%s", bot.pk, bot.portal.member_id, error.code)
         tenant_services.report_credential_refused(bot.portal, credential=credential)

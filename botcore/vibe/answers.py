@@ -25,6 +25,7 @@ from botcore.vibe.errors import (
     VibeBotAlreadyExistsError,
     VibeConflictError,
     VibeForbiddenError,
+    VibeKeyRefusedError,
     VibeNotFoundError,
     VibeProtocolError,
     VibeRateLimitError,
@@ -33,11 +34,14 @@ from botcore.vibe.errors import (
 )
 
 _SESSION_CODES = ("TOKEN_MISSING", "INVALID_APP_KEY", "TOKEN_EXPIRED", "TOKEN_INVALID")
-_AUTH_CODES = (
+# Refusals of the key itself (the reference's "System errors", CONTRACT A §4): never of a session.
+_KEY_CODES = (
     "AUTH_REQUIRED", "MISSING_API_KEY", "INVALID_API_KEY", "INVALID_KEY", "KEY_REVOKED", "SCOPE_DENIED",
+    "MANAGEMENT_SCOPE_REQUIRED", "MANAGEMENT_KEY_NO_ENTITY_ACCESS", "WRITE_BLOCKED_READONLY_KEY",
+)  # fmt: skip
+_AUTH_CODES = (
     "OAUTH_REQUIRED", "USER_AUTH_REQUIRED", "BH_LOGIN_REQUIRED", "AUTH_ERROR", "SCOPE_ERROR",
-    "BITRIX_ACCESS_DENIED", "MANAGEMENT_SCOPE_REQUIRED", "MANAGEMENT_KEY_NO_ENTITY_ACCESS",
-    "WRITE_BLOCKED_READONLY_KEY",
+    "BITRIX_ACCESS_DENIED",
 )  # fmt: skip
 _FORBIDDEN_CODES = (
     "BOT_ACCESS_DENIED", "BOT_OWNERSHIP_ERROR", "ACCESS_DENIED", "MESSAGE_ACCESS_DENIED", "FILE_ACCESS_ERROR",
@@ -64,6 +68,7 @@ _SERVER_CODES = (
 
 ERROR_CLASS_BY_CODE: dict[str, type[VibeApiError]] = {
     **dict.fromkeys(_AUTH_CODES, VibeAuthError),
+    **dict.fromkeys(_KEY_CODES, VibeKeyRefusedError),
     **dict.fromkeys(_SESSION_CODES, VibeSessionExpiredError),
     **dict.fromkeys(_FORBIDDEN_CODES, VibeForbiddenError),
     **dict.fromkeys(_NOT_FOUND_CODES, VibeNotFoundError),

@@ -109,6 +109,12 @@ class VibeAuthError(VibeApiError):
     """The credentials were refused: missing, unknown or revoked key, a key without the imbot scope."""
 
 
+class VibeKeyRefusedError(VibeAuthError):
+    """The key itself was refused (missing, unknown, revoked, without the imbot scope): the reference's
+    system errors. With a `vibe_app_` key that is the app's one key, which every portal's calls share: a
+    portal user's session is not what the platform refused."""
+
+
 class VibeSessionExpiredError(VibeAuthError):
     """The `vibe_app_` key needs a fresh session token: it expired, is missing, or is not this app's.
 

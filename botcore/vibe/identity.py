@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from botcore import conf
 from botcore.vibe.budget import NoBudget
 from botcore.vibe.coerce import as_bool, as_datetime, as_int, as_str
-from botcore.vibe.errors import VibeError
+from botcore.vibe.errors import VibeError, VibeKeyRefusedError
 from botcore.vibe.http_clients import shared_http_client
 from botcore.vibe.transport import RetryClass, Transport
 from tenants.errors import InstallationError
@@ -81,7 +81,11 @@ class VibeIdentityBackend:
             )
         return key
 
-    def _call(self, transport: Transport, method: str, path: str, **kwargs: Any) -> Mapping[str, Any]:
+    def _call(
+        self, transport: Transport, method: str, path: str, *, session: bool = False, **kwargs: Any
+    ) -> Mapping[str, Any]:
+        """The call's data; InstallationError saying whether the platform could not be asked, or refused
+        the app's key rather than the `session` checked."""
         try:
             data = transport.request(method, path, **kwargs)
         except VibeError as error:
@@ -89,13 +93,15 @@ class VibeIdentityBackend:
             log.warning("identity check refused by the platform: %s", error)
             refusal = InstallationError(f"the platform refused the credential: {error}")
             refusal.is_transient = error.is_transient  # could not ask, or was told no
+            # With the app's key and a session, a refusal of the key is not the session's.
+            refusal.refuses_app_key = session and isinstance(error, VibeKeyRefusedError)
             raise refusal from None
         return _mapping(data)
 
     def verify_session(self, session_token: str) -> VerifiedIdentity:
         """Who the token's session is; `expires_at` is None when /v1/me does not say (tenants assumes one)."""
         transport = self._transport(api_key=self._app_key(), session_token=session_token)
-        return identity_from_me(self._call(transport, "GET", "/me", retry=RetryClass.SAFE))
+        return identity_from_me(self._call(transport, "GET", "/me", session=True, retry=RetryClass.SAFE))
 
     def verify_api_key(self, api_key: str) -> VerifiedIdentity:
         transport = self._transport(api_key=api_key)

@@ -19,9 +19,10 @@ from botcore.services.polling import (
     poll_bot_once,
     watched_batch,
     watched_for_cycle,
+    watched_rate_limit,
 )
 from botcore.vibe.parse import read_event_batch
-from tenants.models import Portal
+from tenants.models import Portal, SessionGrant
 
 
 @pytest.fixture
@@ -216,6 +217,31 @@ def test_the_platform_deleting_the_bot_uninstalls_the_portal(sandbox_portal, bot
     assert bot.status == Bot.Status.RETIRED
 
 
+@pytest.mark.parametrize(
+    "data",
+    [{"bot": {"id": 999_999}}, {"bot": {"id": "999999"}}, {}],
+    ids=["another-bot", "another-bot-as-text", "no-bot-named"],
+)
+def test_a_delete_event_naming_another_bot_or_none_keeps_the_install_and_its_credentials(
+    sandbox_portal, bot, data
+):
+    """From an outside trial: one ONIMBOTV2DELETE naming another bot destroyed the portal's tokens and key.
+    Uninstalling is irreversible, so the event must name this bot."""
+    sandbox_portal.control.post(
+        "/_sandbox/act/raw-events", json={"botId": bot.vibe_bot_id, "type": "ONIMBOTV2DELETE", "data": data}
+    )
+    poll_bot_once(bot.pk)
+
+    sandbox_portal.portal.refresh_from_db()
+    bot.refresh_from_db()
+    assert sandbox_portal.portal.status == Portal.Status.ACTIVE
+    assert bot.status == Bot.Status.ACTIVE
+    assert SessionGrant.objects.filter(portal=sandbox_portal.portal).exists()
+    sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="still there?")
+    assert poll_bot_once(bot.pk).status == "polled"
+    assert any("still there?" in m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id))
+
+
 @pytest.mark.slow
 def test_handling_an_event_again_posts_nothing_twice(sandbox_portal, bot):
     """A worker killed after the skill replied but before the entry was marked handled retries the event:
@@ -337,3 +363,22 @@ def test_an_events_log_context_ends_with_its_handling(sandbox_portal, bot, caplo
 
     assert "event" not in after and after["task"] == "poll_bot"
     assert any(r.getMessage().startswith("cycle bot=") for r in caplog.records)
+
+
+def test_a_429_the_pollers_watch_met_is_waited_out_without_asking_again(sandbox_portal, bot):
+    """From an outside trial: the cycle a 429 was handed to polled again at once, one more request inside
+    every Retry-After window."""
+    from botcore.vibe.errors import VibeRateLimitError
+
+    error = VibeRateLimitError(status=429, code="RATE_LIMIT", message="slow down", retry_after=20)
+    asked_before = len(sandbox_portal.calls(bot.vibe_bot_id))
+    started = timezone.now()
+
+    outcome = poll_bot_once(bot.pk, watched=watched_rate_limit(bot.vibe_bot_id, bot.event_offset or 0, error))
+
+    assert outcome.status == "rate_limited"
+    assert len(sandbox_portal.calls(bot.vibe_bot_id)) == asked_before  # nothing asked
+    bot.refresh_from_db()
+    assert bot.next_poll_at >= started + timedelta(seconds=19) and "429" in bot.last_error
+    other = watched_rate_limit(bot.vibe_bot_id + 1, 0, error)  # read for another platform bot: not this one's
+    assert poll_bot_once(bot.pk, watched=other).status == "polled"

@@ -19,6 +19,7 @@ from botcore.vibe.errors import (
     VibeBotAlreadyExistsError,
     VibeConflictError,
     VibeForbiddenError,
+    VibeKeyRefusedError,
     VibeNotFoundError,
     VibeProtocolError,
     VibeRateLimitError,
@@ -42,7 +43,7 @@ def error_body(code: str, message: str = "text", **extra: object) -> dict:
 # (code, the status the platform uses, the class the client raises). The reference's two tables first,
 # then the contract's aliases and extra codes (part A §2, part B §2 and §7), then the sandbox's own.
 REFERENCE_CODES = [
-    ("SCOPE_DENIED", 403, VibeAuthError),
+    ("SCOPE_DENIED", 403, VibeKeyRefusedError),
     ("TOKEN_MISSING", 401, VibeSessionExpiredError),
     ("CODE_REQUIRED", 400, VibeBadRequestError),
     ("NAME_REQUIRED", 400, VibeBadRequestError),
@@ -51,9 +52,9 @@ REFERENCE_CODES = [
     ("BOT_ACCESS_DENIED", 403, VibeForbiddenError),
     ("BOT_ALREADY_EXISTS", 409, VibeBotAlreadyExistsError),
     ("REGISTRATION_FAILED", 502, VibeServerError),
-    ("AUTH_REQUIRED", 401, VibeAuthError),
-    ("INVALID_API_KEY", 401, VibeAuthError),
-    ("KEY_REVOKED", 403, VibeAuthError),
+    ("AUTH_REQUIRED", 401, VibeKeyRefusedError),
+    ("INVALID_API_KEY", 401, VibeKeyRefusedError),
+    ("KEY_REVOKED", 403, VibeKeyRefusedError),
     ("RATE_LIMIT", 429, VibeRateLimitError),
     ("BITRIX_ERROR", 502, VibeServerError),
     ("BITRIX_UNAVAILABLE", 502, VibeServerError),
@@ -61,19 +62,19 @@ REFERENCE_CODES = [
 ]
 CONTRACT_CODES = [
     ("RATE_LIMITED", 429, VibeRateLimitError),
-    ("MISSING_API_KEY", 401, VibeAuthError),
+    ("MISSING_API_KEY", 401, VibeKeyRefusedError),
     ("INVALID_APP_KEY", 401, VibeSessionExpiredError),
     ("TOKEN_EXPIRED", 401, VibeSessionExpiredError),
-    ("INVALID_KEY", 401, VibeAuthError),
+    ("INVALID_KEY", 401, VibeKeyRefusedError),
     ("QUEUE_TIMEOUT", 504, VibeServerError),
     ("ERROR_LOOP_DETECTED", 500, VibeServerError),
     ("OAUTH_REQUIRED", 401, VibeAuthError),
     ("USER_AUTH_REQUIRED", 401, VibeAuthError),
     ("BH_LOGIN_REQUIRED", 401, VibeAuthError),
     ("APP_RESOLVE_FAILED", 502, VibeServerError),
-    ("MANAGEMENT_SCOPE_REQUIRED", 403, VibeAuthError),
-    ("MANAGEMENT_KEY_NO_ENTITY_ACCESS", 403, VibeAuthError),
-    ("WRITE_BLOCKED_READONLY_KEY", 403, VibeAuthError),
+    ("MANAGEMENT_SCOPE_REQUIRED", 403, VibeKeyRefusedError),
+    ("MANAGEMENT_KEY_NO_ENTITY_ACCESS", 403, VibeKeyRefusedError),
+    ("WRITE_BLOCKED_READONLY_KEY", 403, VibeKeyRefusedError),
     ("BITRIX_ACCESS_DENIED", 403, VibeAuthError),
     ("SCOPE_ERROR", 403, VibeAuthError),
     ("AUTH_ERROR", 401, VibeAuthError),
@@ -202,6 +203,7 @@ def test_aliases_name_the_reference_code(alias, canonical):
 
 def test_a_session_error_is_an_auth_error_so_auth_handlers_catch_it():
     assert issubclass(VibeSessionExpiredError, VibeAuthError)
+    assert issubclass(VibeKeyRefusedError, VibeAuthError)  # a refusal all the same; whose, the class says
 
 
 def test_rate_limit_reads_retry_after_from_the_body_first():
