@@ -19,7 +19,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, routers, viewsets
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
@@ -133,6 +133,18 @@ class PortalViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
         return self._act(request, operations.uninstall_for_operator)
 
 
+class RetiredBot(APIException):
+    status_code = 409
+    default_code = "bot_retired"
+
+
+def _refuse_if_retired(bot: Bot) -> None:
+    """409 with the reason when an operator's action cannot apply to `bot` (it did nothing before: 200)."""
+    refusal = bot_services.operator_action_refusal(bot)
+    if refusal is not None:
+        raise RetiredBot(refusal)
+
+
 @extend_schema(parameters=[_str_param("status", "bot status"), _int_param("portal", "portal id")])
 class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     serializer_class = BotSerializer
@@ -150,6 +162,7 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk=None) -> Response:
         bot = self.get_object()
+        _refuse_if_retired(bot)
         bot_services.pause_bot(bot)
         return Response(BotSerializer(self.get_queryset().get(pk=bot.pk)).data)
 
@@ -157,6 +170,7 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk=None) -> Response:
         bot = self.get_object()
+        _refuse_if_retired(bot)
         bot_services.resume_bot(bot)
         return Response(BotSerializer(self.get_queryset().get(pk=bot.pk)).data)
 
@@ -164,6 +178,7 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def reprovision(self, request: Request, pk=None) -> Response:
         bot = self.get_object()
+        _refuse_if_retired(bot)
         async_task("botcore.tasks.provision_portal_bot", bot.portal_id)
         return Response({"ok": True, "message": f"re-provisioning {bot.portal.domain} in the background"})
 

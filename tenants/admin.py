@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from admin_auto_filters.filters import AutocompleteFilterFactory
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Model, QuerySet
@@ -20,6 +19,7 @@ from django.utils import timezone
 from tenants import operations
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import annotate_credentials
+from vibeapp.admin_filters import autocomplete_filter
 
 
 class ReadOnlySecretsMixin:
@@ -166,7 +166,7 @@ class SessionGrantAdmin(ReadOnlySecretsMixin, admin.ModelAdmin[SessionGrant]):
         "expires_at",
         "invalidated_at",
     ]
-    list_filter = [AutocompleteFilterFactory("portal", "portal"), "source", "is_admin"]
+    list_filter = [autocomplete_filter("portal", "portal"), "source", "is_admin"]
     list_select_related = ["portal"]
     search_fields = ["portal__domain", "user_name"]
     exclude = ["token"]
@@ -197,9 +197,15 @@ class PortalApiKeyAdmin(ReadOnlySecretsMixin, admin.ModelAdmin[PortalApiKey]):
 
 @admin.register(PortalSettings)
 class PortalSettingsAdmin(admin.ModelAdmin[PortalSettings]):
+    """Read-only: the portal's admin sets these on the portal page, which checks the time zone and renames the
+    bot on the platform (an operator's raw edit did neither: an outside trial saved Mars/Olympus)."""
+
     list_display = ["portal", "language", "timezone", "bot_name", "updated_at"]
     list_select_related = ["portal"]
     readonly_fields = ["portal"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # made with the portal at install
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -58,6 +58,8 @@ def send_renewal_reminder(portal: Portal, *, operator: str) -> ActionResult:
 
 def reverify_session(portal: Portal, *, operator: str) -> ActionResult:
     """Ask the platform (GET /v1/me) whether the credential we would use is still good; drop it if refused."""
+    if not portal.is_installed:
+        return ActionResult(False, f"{portal.domain}: uninstalled; there is no credential to verify")
     try:
         credential = selectors.get_portal_credential(portal)
     except SessionTokenError:
@@ -69,7 +71,9 @@ def reverify_session(portal: Portal, *, operator: str) -> ActionResult:
             identity = backend.verify_api_key(credential.secret)
         else:
             identity = backend.verify_session(credential.secret)
-    except InstallationError:
+    except InstallationError as error:
+        if error.is_transient or error.refuses_app_key:
+            return ActionResult(False, f"{portal.domain}: not verified now ({error}); the credential is kept")
         services.report_credential_refused(portal, credential=credential)
         log.warning(
             "operator re-verify: credential refused portal=%s kind=%s operator=%s",

@@ -196,15 +196,17 @@ def _holds_key(stored: PortalApiKey, api_key: str) -> bool:
         return False  # unreadable with today's keys: whatever it was, the new key is another
 
 
-def remove_portal_api_key(portal: Portal) -> None:
-    """Forget the portal's personal key; a bot registered under it is retired first, while the key works."""
+def remove_portal_api_key(portal: Portal) -> bool:
+    """Forget the portal's personal key; a bot registered under it is retired first, while the key works.
+    False when there was none."""
     if not PortalApiKey.objects.filter(portal=portal).exists():
-        return
+        return False
     signals.portal_api_key_removing.send(sender=Portal, portal=portal)
     with transaction.atomic():
         PortalApiKey.objects.filter(portal=portal).delete()
         _announce(signals.portal_credentials_changed, portal)
     log.info("personal key removed portal=%s", portal.member_id)
+    return True
 
 
 @transaction.atomic

@@ -215,8 +215,10 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                         messages.success(request, _("Key saved."))
                         return redirect("tenants:portal")
             elif action == "remove_api_key":
-                services.remove_portal_api_key(portal)
-                messages.success(request, _("Key removed."))
+                if services.remove_portal_api_key(portal):
+                    messages.success(request, _("Key removed."))
+                else:
+                    messages.info(request, _("There was no key to remove."))
                 return redirect("tenants:portal")
         except TenantsError as error:
             return render_tenants_error(request, error, status=400)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from admin_auto_filters.filters import AutocompleteFilterFactory
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_q.tasks import async_task
 
 from botcore.models import Bot, BotCommand, EventLogEntry
-from botcore.services.bots import pause_bot, resume_bot
+from botcore.services.bots import operator_action_refusal, pause_bot, resume_bot
 from botcore.services.eventlog import replay_entries
+from vibeapp.admin_filters import autocomplete_filter
 
 
 class BotCommandInline(admin.TabularInline):
@@ -35,7 +35,7 @@ class BotAdmin(admin.ModelAdmin):
         "next_poll_at",
         "consecutive_failures",
     ]
-    list_filter = ["status", AutocompleteFilterFactory("portal", "portal")]
+    list_filter = ["status", autocomplete_filter("portal", "portal")]
     list_select_related = ["portal"]
     search_fields = ["name", "code", "portal__domain"]
     readonly_fields = [
@@ -68,23 +68,32 @@ class BotAdmin(admin.ModelAdmin):
             False  # bots are retired by their portal's uninstall (which unregisters them), never deleted raw
         )
 
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Bot], act, done: str) -> None:
+        """Apply `act` to each bot it can apply to; say how many it did, and why it left the others."""
+        applied = 0
+        for bot in queryset.select_related("portal"):
+            refusal = operator_action_refusal(bot)
+            if refusal is not None or not act(bot):
+                messages.warning(request, refusal or f"{bot.portal.domain}: {bot} left as it is")
+                continue
+            applied += 1
+        messages.info(request, done.format(applied))
+
     @admin.action(description="Pause polling")
     def pause_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
-        for bot in queryset:
-            pause_bot(bot)
-        messages.info(request, f"Paused {queryset.count()} bot(s).")
+        self._apply(request, queryset, pause_bot, "Paused {} bot(s).")
 
     @admin.action(description="Resume polling")
     def resume_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
-        for bot in queryset:
-            resume_bot(bot)
-        messages.info(request, f"Resumed {queryset.count()} bot(s).")
+        self._apply(request, queryset, resume_bot, "Resumed {} bot(s).")
 
     @admin.action(description="Re-provision (register bot and commands again)")
     def reprovision_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
-        for bot in queryset:
+        def reprovision(bot: Bot) -> bool:
             async_task("botcore.tasks.provision_portal_bot", bot.portal_id)
-        messages.info(request, f"Re-provisioning {queryset.count()} bot(s) in the background.")
+            return True
+
+        self._apply(request, queryset, reprovision, "Re-provisioning {} bot(s) in the background.")
 
 
 @admin.register(EventLogEntry)
@@ -103,8 +112,8 @@ class EventLogEntryAdmin(admin.ModelAdmin):
     list_filter = [
         "status",
         "event_type",
-        AutocompleteFilterFactory("portal", "bot__portal"),
-        AutocompleteFilterFactory("bot", "bot"),
+        autocomplete_filter("portal", "bot__portal"),
+        autocomplete_filter("bot", "bot"),
     ]
     search_fields = ["error", "skill"]
     readonly_fields = [
@@ -135,10 +144,16 @@ class EventLogEntryAdmin(admin.ModelAdmin):
     def portal(self, entry: EventLogEntry):
         return entry.bot.portal
 
-    @admin.action(description="Replay (handle again)")
+    @admin.action(description="Replay failed events (handle again)")
     def replay_events(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> None:
-        count, malformed = replay_entries(queryset)
-        messages.info(request, f"{count} event(s) will be handled again on their bot's next cycle.")
+        count, malformed, settled = replay_entries(queryset)
+        messages.info(request, f"{count} failed event(s) will be handled again on their bot's next cycle.")
+        if settled:
+            messages.warning(
+                request,
+                f"{settled} handled or ignored event(s) left as they are: handled again they would go"
+                " through today's skills and routing, not the ones that saw them.",
+            )
         if malformed:
             messages.warning(
                 request,

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from admin_auto_filters.filters import AutocompleteFilterFactory
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from botcore.models import ConversationState, SkillConfig, SkillRun
 from botcore.services.skill_runs import enqueue_run
+from vibeapp.admin_filters import autocomplete_filter
 
 
 @admin.register(SkillRun)
 class SkillRunAdmin(admin.ModelAdmin):
     list_display = ["skill_name", "kind", "run_key", "portal", "status", "attempts", "due_at", "finished_at"]
-    list_filter = ["status", "kind", "skill_name", AutocompleteFilterFactory("portal", "portal")]
+    list_filter = ["status", "kind", "skill_name", autocomplete_filter("portal", "portal")]
     search_fields = ["portal__domain", "run_key", "error"]
     readonly_fields = [
         "portal", "skill_name", "kind", "run_key", "payload", "status", "attempts", "due_at", "enqueued_at",
@@ -64,7 +64,20 @@ class ConversationStateAdmin(admin.ModelAdmin):
 
 @admin.register(SkillConfig)
 class SkillConfigAdmin(admin.ModelAdmin):
+    """Read-only: a portal's skills are its admin's to set, on the portal's pages, which check the options
+    against the skill's schema and re-register the commands (an operator's raw edit did neither: an outside
+    trial saved an unknown skill and a standup without a chat)."""
+
     list_display = ["skill_name", "portal", "is_enabled", "updated_at"]
-    list_filter = ["skill_name", "is_enabled", AutocompleteFilterFactory("portal", "portal")]
+    list_filter = ["skill_name", "is_enabled", autocomplete_filter("portal", "portal")]
     list_select_related = ["portal"]
     search_fields = ["portal__domain", "skill_name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

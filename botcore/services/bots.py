@@ -207,20 +207,30 @@ def retire_bot(bot: Bot, *, unregister: bool) -> None:
     log.info("bot retired portal=%s bot=%s unregistered=%s", bot.portal.member_id, bot.pk, unregister)
 
 
-def pause_bot(bot: Bot) -> None:
-    """An operator stops polling this bot until resumed."""
-    Bot.objects.filter(pk=bot.pk).exclude(status=Bot.Status.RETIRED).update(status=Bot.Status.PAUSED)
+def operator_action_refusal(bot: Bot) -> str | None:
+    """Why an operator's pause, resume or re-provision cannot apply to `bot` (None: it can)."""
+    if bot.status == Bot.Status.RETIRED or not bot.portal.is_installed:
+        return (
+            f"{bot.portal.domain}: the bot is retired (its portal uninstalled the app, or moved it);"
+            " the portal gets a bot again when an admin installs the app"
+        )
+    return None
 
 
-def resume_bot(bot: Bot) -> None:
-    """An operator (or a fresh session) lets the bot be polled again at once."""
+def pause_bot(bot: Bot) -> bool:
+    """An operator stops polling this bot until resumed; False when it is retired (nothing to pause)."""
+    changed = Bot.objects.filter(pk=bot.pk).exclude(status=Bot.Status.RETIRED)
+    return bool(changed.update(status=Bot.Status.PAUSED))
+
+
+def resume_bot(bot: Bot) -> bool:
+    """An operator lets the bot be polled again at once; False when it is retired (nothing to resume)."""
     status = Bot.Status.ACTIVE if bot.vibe_bot_id is not None else Bot.Status.PENDING
-    Bot.objects.filter(pk=bot.pk).exclude(status=Bot.Status.RETIRED).update(
-        status=status,
-        **activation(),
-        broken_reason="",
-        consecutive_failures=0,
-        backoff_until=None,
+    changed = Bot.objects.filter(pk=bot.pk).exclude(status=Bot.Status.RETIRED)
+    return bool(
+        changed.update(
+            status=status, **activation(), broken_reason="", consecutive_failures=0, backoff_until=None
+        )
     )
 
 

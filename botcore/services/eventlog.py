@@ -194,16 +194,18 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
     return len(fresh)
 
 
-def replay_entries(entries: QuerySet[EventLogEntry]) -> tuple[int, int]:
-    """Have these entries handled again on their bot's next cycle: (replayed, malformed ones left as is).
+def replay_entries(entries: QuerySet[EventLogEntry]) -> tuple[int, int, int]:
+    """Have the failed ones of these entries handled again on their bot's next cycle: (replayed, malformed
+    ones left as is, handled or ignored ones left as is).
 
     Attempts start again from zero: an entry that used them up would otherwise be failed at once. A malformed
-    entry is not replayed: no parser reads its payload, so it would only fail again and lose its status.
+    entry is not replayed: no parser reads its payload, so it would only fail again and lose its status. A
+    handled or ignored one is not either: it would go through today's skills and routing, not the ones that
+    saw it (an outside trial's old echo messages became answers of a standup collecting since).
     """
     malformed = entries.filter(status=EventLogEntry.Status.MALFORMED).count()
-    replayed = entries.exclude(
-        status__in=[EventLogEntry.Status.RECEIVED, EventLogEntry.Status.MALFORMED]
-    ).update(
+    settled = entries.filter(status__in=[EventLogEntry.Status.HANDLED, EventLogEntry.Status.IGNORED]).count()
+    replayed = entries.filter(status=EventLogEntry.Status.FAILED).update(
         status=EventLogEntry.Status.RECEIVED,
         error="",
         skill="",
@@ -212,4 +214,4 @@ def replay_entries(entries: QuerySet[EventLogEntry]) -> tuple[int, int]:
         handled_at=None,
         duration_ms=None,
     )
-    return replayed, malformed
+    return replayed, malformed, settled

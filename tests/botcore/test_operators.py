@@ -167,3 +167,55 @@ def test_a_malformed_event_is_not_replayed_and_the_operator_is_told_why(admin_cl
     entry.refresh_from_db()
     assert (entry.status, entry.error) == (EventLogEntry.Status.MALFORMED, "data: not an object")
     assert "malformed" in page.content.decode().lower()
+
+
+def test_a_replay_leaves_handled_and_ignored_events_as_they_are_and_says_so(admin_client, bot):
+    """From an outside trial: replayed handled echo messages became answers of a standup collecting since."""
+    made = {
+        status: EventLogEntry.objects.create(
+            bot=bot, vibe_event_id=number, event_type="ONIMBOTV2MESSAGEADD", payload={}, status=status,
+            skill="echo",
+        ).pk
+        for number, status in enumerate(["handled", "ignored", "failed", "malformed"], start=1)
+    }  # fmt: skip
+    answer = admin_client.post(
+        "/admin/botcore/eventlogentry/",
+        {"action": "replay_events", "_selected_action": list(made.values())},
+        follow=True,
+    )
+    statuses = {s: EventLogEntry.objects.get(pk=pk).status for s, pk in made.items()}
+    assert statuses == {
+        "handled": "handled",
+        "ignored": "ignored",
+        "failed": "received",
+        "malformed": "malformed",
+    }
+    shown = [str(m) for m in answer.context["messages"]]
+    assert any("1 failed event(s)" in m for m in shown)
+    assert any("2 handled or ignored event(s) left" in m for m in shown)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "/admin/botcore/eventlogentry/?bot__portal=abc",
+        "/admin/botcore/eventlogentry/?bot=1x",
+        "/admin/botcore/bot/?portal=abc",
+        "/admin/botcore/skillrun/?portal=abc",
+        "/admin/tenants/sessiongrant/?portal=abc",
+    ],
+)
+def test_a_hand_edited_filter_value_gets_the_admins_notice_not_a_server_error(admin_client, bot, page):
+    answer = admin_client.get(page)
+    assert answer.status_code == 302 and answer["Location"].endswith("?e=1")
+
+
+@pytest.mark.parametrize("action", ["pause_bots", "resume_bots"])
+def test_pausing_or_resuming_a_retired_bot_says_it_was_left_as_it_is(admin_client, bot, action):
+    Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.RETIRED)
+
+    answer = admin_action(admin_client, action, bot)
+
+    shown = [str(m) for m in answer.context["messages"]]
+    assert any("0 bot(s)" in m for m in shown) and any("retired" in m for m in shown)
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.RETIRED

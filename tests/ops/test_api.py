@@ -97,6 +97,20 @@ def test_bot_pause_and_resume(fleet):
     assert client.post(f"/api/ops/bots/{bot.pk}/resume/").json()["status"] == "active"
 
 
+@pytest.mark.parametrize("action", ["pause", "resume", "reprovision"])
+def test_an_action_on_a_retired_bot_is_refused_saying_why(fleet, action, task_queue):
+    """From an outside trial: each answered 200 and did nothing (re-provision failed later in the queue)."""
+    portal, bot = fleet
+    Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.RETIRED)
+    Portal.objects.filter(pk=portal.pk).update(status=Portal.Status.UNINSTALLED)
+
+    answer = token_client(staff=True).post(f"/api/ops/bots/{bot.pk}/{action}/")
+
+    assert answer.status_code == 409 and "retired" in answer.json()["detail"]
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.RETIRED
+    assert task_queue.queued == []
+
+
 def test_a_reminder_the_bot_cannot_send_is_not_reported_sent(fleet):
     """Needs a session: no usable session or key, so the bot could write to nobody (it said "sent" before)."""
     from tenants import signals

@@ -69,3 +69,24 @@ def test_an_account_left_with_an_empty_password_is_asked_for_one(monkeypatch):
     call_command("create_operator", "newbie")
 
     assert authenticate(username="newbie", password=GOOD) is not None
+
+
+def test_rotating_an_api_only_operators_token_asks_for_no_password(monkeypatch, capsys):
+    """From an outside trial: the rotation asked for a password, and failed without a terminal."""
+    call_command("create_operator", "scraper", "--no-password", "--api-token")
+    answers(monkeypatch, EOFError)
+
+    call_command("create_operator", "scraper", "--api-token")
+
+    assert "API token" in capsys.readouterr().out
+    assert not get_user_model().objects.get(username="scraper").has_usable_password()
+
+
+def test_no_password_on_an_operator_who_has_one_says_it_removes_it(monkeypatch, capsys):
+    answers(monkeypatch, GOOD, GOOD)
+    call_command("create_operator", "olga")
+
+    call_command("create_operator", "olga", "--no-password", "--api-token")
+
+    assert "Password removed: olga can no longer sign in" in capsys.readouterr().out
+    assert authenticate(username="olga", password=GOOD) is None

@@ -49,3 +49,12 @@ def test_the_uninstall_confirmation_takes_the_domain_in_any_case():
 
     assert UninstallForm({"confirm": "DEMO.bitrix24.com "}, domain="demo.bitrix24.com").is_valid()
     assert not UninstallForm({"confirm": "demo.bitrix24.co"}, domain="demo.bitrix24.com").is_valid()
+
+
+def test_removing_a_key_when_there_is_none_says_so():
+    """From an outside trial: it said "Key removed." with no key saved."""
+    page = signed_in(make_portal("m-nokey"), is_admin=True).post(
+        "/portal/", {"action": "remove_api_key"}, follow=True
+    )
+    text = page.content.decode()
+    assert "There was no key to remove." in text and "Key removed." not in text

@@ -76,9 +76,13 @@ class Command(BaseCommand):
         if user is None:
             user = model(username=username, email=email)
         user.is_staff = True
+        password_removed = False
         if no_password:
+            password_removed = not created and user.has_usable_password()
             user.set_unusable_password()
-        elif created or not user.password or not user.has_usable_password():
+        elif created or (not api_token and (not user.password or not user.has_usable_password())):
+            # A new operator, or one without a password run without --api-token: that run is for a password.
+            # Rotating an API-only operator's token asks for none.
             user.set_password(ask_password(user))
         issued = None
         with transaction.atomic():
@@ -87,6 +91,8 @@ class Command(BaseCommand):
             if api_token:  # one live token per operator: issuing again rotates it
                 issued = issue_operator_token(user, days=expires_in_days)
         self.stdout.write(f"Operator {username} {'created' if created else 'updated'}.")
+        if password_removed:
+            self.stdout.write(f"Password removed: {username} can no longer sign in to the admin.")
         if issued is not None:
             token, expires_at = issued
             lasts = f"expires {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else "never expires"

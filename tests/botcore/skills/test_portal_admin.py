@@ -163,6 +163,8 @@ def test_bad_options_on_the_settings_page_come_back_with_the_fields_message(acme
 def test_switching_on_a_skill_that_needs_options_shows_what_is_missing(acme):
     refused = signed_in(acme, is_admin=True).post("/portal/skills/standup/switch/", {"is_enabled": "on"})
     assert refused.status_code == 400 and 'data-testid="error-chat"' in refused.content.decode()
+    # The form it shows saves the options (an outside trial's changes went back to the switch, and were lost).
+    assert 'action="/portal/skills/standup/"' in refused.content.decode()
     switched = signed_in(acme, is_admin=True).post("/portal/skills/echo/switch/", {})
     assert switched.status_code == 302 and not SkillConfig.objects.get(skill_name="echo").is_enabled
 
