@@ -111,6 +111,9 @@ class EventLogEntry(models.Model):
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     handled_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The message a MESSAGEADD or COMMANDADD adds: a message is added once, so the same one under a second
+    # event id is kept IGNORED as a duplicate (CONTRACT B 7.2: de-duplicate by eventId / message.id).
+    message_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -118,7 +121,10 @@ class EventLogEntry(models.Model):
                 fields=["bot", "vibe_bot_id", "vibe_event_id"], name="one_entry_per_bot_event"
             )
         ]
-        indexes = [models.Index(fields=["bot", "status", "vibe_event_id"], name="event_pending_idx")]
+        indexes = [
+            models.Index(fields=["bot", "status", "vibe_event_id"], name="event_pending_idx"),
+            models.Index(fields=["bot", "message_id"], name="event_message_idx"),
+        ]
         ordering = ["-received_at"]
         verbose_name_plural = "event log"
 

@@ -20,12 +20,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, QuerySet, Value
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from botcore.models import Bot, EventLogEntry
-from botcore.vibe.events import BotEvent
+from botcore.vibe.events import BotEvent, EventType
 from botcore.vibe.models import EventBatch
 from ops.metrics import record_events_stored
 
@@ -94,8 +94,32 @@ def build_entry(bot: Bot, vibe_bot_id: int | None, event: BotEvent) -> EventLogE
         return _malformed_entry(bot, vibe_bot_id, event.raw, f"event {event.event_id}: {error}")
     return EventLogEntry(
         bot=bot, vibe_bot_id=vibe_bot_id, vibe_event_id=event.event_id, event_type=str(event.type)[:64],
-        payload=payload, occurred_at=event.date,
+        payload=payload, occurred_at=event.date, message_id=added_message_id(event),
     )  # fmt: skip
+
+
+# Events that add a message: each message is added once, whatever event ids carry it.
+MESSAGE_ADDING = (EventType.MESSAGE_ADD, EventType.COMMAND_ADD)
+
+
+def added_message_id(event: BotEvent) -> int | None:
+    """The message `event` adds (MESSAGEADD, COMMANDADD), if it names one within 64 bits."""
+    message = getattr(event, "message", None) if event.type in MESSAGE_ADDING else None
+    message_id = getattr(message, "id", 0)
+    return message_id if isinstance(message_id, int) and 0 < message_id <= BIGINT_MAX else None
+
+
+def _mark_duplicates(fresh: list[EventLogEntry], known_messages: dict[tuple[str, int], int]) -> None:
+    """Keep as IGNORED each fresh entry adding a message already added, by a stored entry or an earlier one
+    of the batch, under another event id (the platform redelivering it): its skill must not answer twice."""
+    for entry in fresh:
+        if entry.message_id is None or entry.status != EventLogEntry.Status.RECEIVED:
+            continue
+        first = known_messages.setdefault((entry.event_type, entry.message_id), entry.vibe_event_id)
+        if first != entry.vibe_event_id:
+            entry.status = EventLogEntry.Status.IGNORED
+            entry.error = f"duplicate of event {first}: message {entry.message_id} under another event id"
+            log.warning("bot=%s: event %s %s", entry.bot_id, entry.vibe_event_id, entry.error)
 
 
 def build_entries(bot: Bot, vibe_bot_id: int | None, batch: EventBatch) -> list[EventLogEntry]:
@@ -173,15 +197,25 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
         for entry in entries:
             if entry.status == EventLogEntry.Status.MALFORMED:
                 log.error("bot=%s: malformed event kept: %s", bot.pk, entry.error)
-        # Redelivered events (a cycle that died before acknowledging) are already in the log.
-        known = set(
-            EventLogEntry.objects.filter(
-                bot=bot, vibe_bot_id=vibe_bot_id, vibe_event_id__in=[e.vibe_event_id for e in entries]
-            )
-            .order_by()
-            .values_list("vibe_event_id", flat=True)
+        # Redelivered events (a cycle that died before acknowledging) are already in the log, and so may be
+        # a message the platform delivers again under a new event id: one read finds both.
+        message_ids = [e.message_id for e in entries if e.message_id is not None]
+        stored = Q(vibe_event_id__in=[e.vibe_event_id for e in entries])
+        if message_ids:
+            stored |= Q(message_id__in=message_ids)
+        rows = (
+            EventLogEntry.objects.filter(stored, bot=bot, vibe_bot_id=vibe_bot_id)
+            .order_by("vibe_event_id")
+            .values_list("vibe_event_id", "event_type", "message_id")
         )
+        known: set[int] = set()
+        known_messages: dict[tuple[str, int], int] = {}
+        for event_id, event_type, message_id in rows:
+            known.add(event_id)
+            if message_id is not None:
+                known_messages.setdefault((event_type, message_id), event_id)
         fresh = [e for e in entries if e.vibe_event_id not in known]
+        _mark_duplicates(fresh, known_messages)
         _insert(fresh)
         new_offset = min(batch.offset_after(bot.event_offset) or bot.event_offset, BIGINT_MAX)
         Bot.objects.filter(pk=bot.pk).update(

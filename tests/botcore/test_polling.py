@@ -382,3 +382,37 @@ def test_a_429_the_pollers_watch_met_is_waited_out_without_asking_again(sandbox_
     assert bot.next_poll_at >= started + timedelta(seconds=19) and "429" in bot.last_error
     other = watched_rate_limit(bot.vibe_bot_id + 1, 0, error)  # read for another platform bot: not this one's
     assert poll_bot_once(bot.pk, watched=other).status == "polled"
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["in-one-batch", "in-a-later-batch"])
+def test_a_message_delivered_again_under_another_event_id_is_answered_once(sandbox_portal, bot, together):
+    """From a trial on a platform written from the reference: the same message under event ids 11 and 12 got
+    two replies. CONTRACT B 7.2: de-duplicate by eventId / message.id."""
+    said = sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="only once")
+    original = said["events"][-1]
+    if not together:
+        poll_bot_once(bot.pk)
+    again = {"botId": bot.vibe_bot_id, "type": original["type"], "data": original["data"]}
+    sandbox_portal.control.post("/_sandbox/act/raw-events", json=again)
+    poll_bot_once(bot.pk)
+
+    replies = [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if "only once" in m["text"]]
+    assert len(replies) == 1
+    entries = EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD").order_by(
+        "vibe_event_id"
+    )
+    assert [e.status for e in entries] == ["handled", "ignored"]
+    assert f"duplicate of event {original['eventId']}" in entries[1].error
+
+
+def test_an_edit_and_a_reaction_on_a_message_are_not_duplicates_of_it(sandbox_portal, bot):
+    said = sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="edit me")
+    message_id = said["message"]["id"]
+    sandbox_portal.control.post(
+        f"/_sandbox/act/messages/{message_id}/edit",
+        json={"userId": sandbox_portal.member_id, "text": "edited"},
+    )
+    poll_bot_once(bot.pk)
+
+    assert EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEUPDATE").exists()
+    assert not EventLogEntry.objects.filter(bot=bot, error__startswith="duplicate").exists()

@@ -158,11 +158,12 @@ def test_poison_events_are_kept_as_malformed_and_the_offset_moves(sandbox_portal
         nested = {"x": nested}
     good = sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="fine")
     items = [
-        {**base, "eventId": 101, "data": {"message": {"id": 1, "text": "nul \x00 inside"}}},
+        # Message ids no real message of the test has: a message is added once (message-id de-duplication).
+        {**base, "eventId": 101, "data": {"message": {"id": 900_001, "text": "nul \x00 inside"}}},
         {**base, "eventId": 2**70, "data": {}},
         {**base, "eventId": 103, "data": nested},
         ["not", "an", "object"],
-        {**base, "eventId": 104, "data": {"count": 2**80, "message": {"id": 2, "text": "\x00"}}},
+        {**base, "eventId": 104, "data": {"count": 2**80, "message": {"id": 900_002, "text": "\x00"}}},
     ]
     batch = read_event_batch({"events": items, "nextOffset": 105})
     assert store_batch(bot.pk, batch, vibe_bot_id=bot.vibe_bot_id, lease_token=None) == 5
