@@ -230,6 +230,12 @@ class PortalUsers(IdList):
 
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# The days as a Russian-speaking admin types them: the Russian form's hint shows the short names.
+_RUSSIAN_SHORT = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")  # noqa: RUF001
+_RUSSIAN_NAMES = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
+_RUSSIAN_WEEKDAYS = {
+    name: number for names in (_RUSSIAN_SHORT, _RUSSIAN_NAMES) for number, name in enumerate(names, start=1)
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -277,6 +283,8 @@ def _weekday_number(text: str) -> int:
         return int(text)
     if text[:3] in _WEEKDAYS:
         return _WEEKDAYS.index(text[:3]) + 1
+    if text in _RUSSIAN_WEEKDAYS:
+        return _RUSSIAN_WEEKDAYS[text]
     raise FieldError(gettext("%(value)s is not a day (1-7 or mon…sun)") % {"value": _shorten(text)})
 
 

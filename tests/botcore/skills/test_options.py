@@ -129,3 +129,17 @@ def test_cron_expressions(text, when, fires):
 def test_bad_cron_expressions_are_refused(text):
     with pytest.raises(CronError):
         CronExpression.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("typed", "days"),
+    [
+        ("пн,ср,пт", [1, 3, 5]),  # noqa: RUF001
+        ("Пн-Пт", [1, 2, 3, 4, 5]),
+        ("суббота, воскресенье", [6, 7]),
+        ("вт;чт", [2, 4]),
+    ],
+)
+def test_a_russian_admin_types_the_days_as_the_russian_hint_shows(typed, days):
+    """From a portal-admin trial: the Russian form's hint said mon,wed,fri and "пн,вт" was refused."""
+    assert Weekdays().clean(typed) == days
