@@ -81,12 +81,16 @@ class OptionsSchema:
                 values[name] = json_value(option.default if raw[name] is None else option.clean(raw[name]))
             except FieldError as error:
                 errors[name] = str(error)
-        for name, option in self.fields.items():
-            if option.required and name in values and values[name] in ("", [], None) and name not in errors:
-                errors[name] = gettext("is required")
+        self._check_required(values, errors)
         if errors:
             raise OptionsError(errors)
         return values
+
+    def _check_required(self, values: Mapping[str, Any], errors: dict[str, str]) -> None:
+        """Add "is required" for each required field left empty that has no error of its own."""
+        for name, option in self.fields.items():
+            if option.required and name in values and values[name] in ("", [], None) and name not in errors:
+                errors[name] = gettext("is required")
 
     def parse_form(self, texts: Mapping[str, str]) -> dict[str, Any]:
         """Values from a form's strings (one per field; a missing checkbox reads as off)."""
@@ -97,7 +101,8 @@ class OptionsSchema:
                 values[name] = option.parse_text(str(texts.get(name, "")))
             except FieldError as error:
                 errors[name] = str(error)
-        if errors:
+        if errors:  # every error at once: a required field left empty too, not only after the rest is fixed
+            self._check_required(values, errors)
             raise OptionsError(errors)
         return self.validate(values)
 

@@ -143,3 +143,11 @@ def test_bad_cron_expressions_are_refused(text):
 def test_a_russian_admin_types_the_days_as_the_russian_hint_shows(typed, days):
     """From a portal-admin trial: the Russian form's hint said mon,wed,fri and "пн,вт" was refused."""
     assert Weekdays().clean(typed) == days
+
+
+def test_a_form_says_every_error_at_once_a_required_field_left_empty_too():
+    """From a portal-admin trial: "chat is required" showed only once the time and the days were fixed."""
+    with pytest.raises(OptionsError) as refused:
+        SCHEMA.parse_form({"chat": "", "at": "25:99", "days": "someday"})
+    assert {"chat", "at", "days"} <= set(refused.value.errors)
+    assert "required" in refused.value.errors["chat"]
