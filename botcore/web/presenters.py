@@ -61,11 +61,16 @@ def option_fields(
         describe = option.describe()
         value = entry.options.get(name)
         text = texts.get(name, "") if texts is not None else option.to_text(value)
+        error = (errors or {}).get(name, "")
+        help_text = _text(option.help, language)
+        # What a screen reader reads with the field: its hint, its clock, its error (ids in the template).
+        notes = [f"{part}-{name}" for part, shown in (("help", help_text), ("clock", option.kind == "time"),
+                                                       ("error", error)) if shown]  # fmt: skip
         fields.append(
             {
                 "name": name,
                 "label": _text(option.label, language, name.replace("_", " ").capitalize()),
-                "help": _text(option.help, language),
+                "help": help_text,
                 "kind": option.kind,
                 "input_type": INPUT_TYPES.get(option.kind, "text"),
                 "choices": describe.get("choices") or [],
@@ -73,7 +78,8 @@ def option_fields(
                 "picks": _picks(option.kind, text, pickers or {}),
                 "checked": (texts.get(name) if texts is not None else value) not in (None, "", False, "off"),
                 "required": option.required,
-                "error": (errors or {}).get(name, ""),
+                "error": error,
+                "described_by": " ".join(notes),
             }
         )
     return fields

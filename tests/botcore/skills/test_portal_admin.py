@@ -242,3 +242,17 @@ def test_the_api_refuses_members_strangers_unknown_skills_and_writes_without_csr
     )
     assert no_token.status_code == 403
     assert not SkillConfig.objects.exists()
+
+
+def test_the_settings_form_tells_assistive_technology_which_field_an_error_or_hint_belongs_to(acme):
+    """From a portal-admin trial: errors and hints were not tied to their fields, the people picker's label
+    pointed at a div, and the portal page's buttons did not say which skill they switch."""
+    page = signed_in(acme, is_admin=True).post("/portal/skills/standup/", {"chat": "", "ask_at": "25:99"})
+    text = page.content.decode()
+    assert page.status_code == 400
+    assert 'aria-invalid="true"' in text and 'id="error-ask_at"' in text
+    assert "error-ask_at" in text.split('name="ask_at"')[1].split(">")[0]  # the input names its error
+    if 'data-testid="pick-participants"' in text:  # the picker, where the platform lists the people
+        assert "<legend>" in text and 'for="opt-participants"' not in text
+    portal_page = signed_in(acme, is_admin=True).get("/portal/").content.decode()
+    assert 'aria-label="Turn off: ' in portal_page and 'aria-label="Settings: ' in portal_page
