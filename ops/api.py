@@ -62,8 +62,19 @@ class Page(LimitOffsetPagination):
     max_limit = 500
 
 
+# Query parameters every list takes besides its filters: the page (Page) and DRF's format suffix.
+_PAGING = ("limit", "offset", "format")
+
+
 def _filter(queryset, request: Request, *, text: tuple[str, ...] = (), ids: tuple[str, ...] = ()):
-    """Exact filters from the query string: a malformed id is a 400; an unknown text matches nothing."""
+    """Exact filters from the query string. A 400 names what is wrong: a parameter this list does not take
+    (an outside trial's `?domain=` returned every portal), a malformed id, a value outside a field's
+    choices (a status that no row can have); an event type nobody has sent matches nothing."""
+    unknown = sorted(set(request.query_params) - {*text, *ids, *_PAGING})
+    if unknown:
+        raise ValidationError(
+            {name: f"not a filter of this list (it takes {', '.join(text + ids)})" for name in unknown}
+        )
     for name in (*text, *ids):
         value = request.query_params.get(name)
         if not value:
@@ -74,6 +85,9 @@ def _filter(queryset, request: Request, *, text: tuple[str, ...] = (), ids: tupl
             "\x00" in value or len(value) > 200
         ):  # PostgreSQL refuses NUL in text; no status or type is that long
             raise ValidationError({name: "not a valid value"})
+        choices = [str(choice) for choice, _label in queryset.model._meta.get_field(name).choices or ()]
+        if choices and value not in choices:
+            raise ValidationError({name: f"one of {', '.join(choices)}"})
         queryset = queryset.filter(**{name: value})
     return queryset
 

@@ -173,3 +173,28 @@ def test_create_operator_makes_a_staff_account_whose_token_opens_the_api(capsys)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/ops/portals/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "says"),
+    [
+        ("/api/ops/portals/?domain=acme.bitrix24.com", "domain", "not a filter of this list"),
+        ("/api/ops/bots/?search=acme", "search", "not a filter of this list"),
+        ("/api/ops/portals/?status=bogus", "status", "one of active"),
+        ("/api/ops/events/?status=done", "status", "one of received"),
+    ],
+)
+def test_a_filter_the_list_does_not_take_or_a_value_no_row_can_have_is_a_400_saying_so(
+    fleet, path, field, says
+):
+    """From an operator trial: `?domain=` returned all 201 portals and `?status=bogus` an empty 200."""
+    answer = token_client(staff=True).get(path)
+    assert answer.status_code == 400 and says in str(answer.json()[field])
+
+
+def test_paging_and_known_filters_still_work(fleet):
+    portal, _ = fleet
+    answer = token_client(staff=True).get(
+        "/api/ops/bots/", {"portal": portal.pk, "status": "active", "limit": 5}
+    )
+    assert answer.status_code == 200 and answer.json()["count"] == 1
