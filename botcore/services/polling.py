@@ -137,12 +137,9 @@ def watched_for_cycle(vibe_bot_id: int, offset: int, answer: Mapping[str, Any] |
 def watched_rate_limit(vibe_bot_id: int, offset: int, error: VibeRateLimitError) -> dict:
     """What the poller hands a bot's cycle of a watch the platform answered 429: the cycle records the wait
     by its own policy (_settle_failure) without asking again first, which spent one more request inside
-    the platform's Retry-After (an outside trial counted one per window per bot)."""
-    return {
-        "vibe_bot_id": vibe_bot_id,
-        "offset": offset,
-        "rate_limited": {"code": error.code, "message": error.message, "retry_after": error.retry_after},
-    }
+    the platform's Retry-After (an outside trial counted one per window per bot). Only the wait goes with
+    the task (stored by the broker): not the platform's message, which might quote what the call sent."""
+    return {"vibe_bot_id": vibe_bot_id, "offset": offset, "rate_limited": {"retry_after": error.retry_after}}
 
 
 def watched_refusal(bot: Bot, watched: Mapping[str, Any] | None) -> VibeRateLimitError | None:
@@ -153,8 +150,8 @@ def watched_refusal(bot: Bot, watched: Mapping[str, Any] | None) -> VibeRateLimi
     retry_after = limited.get("retry_after")
     return VibeRateLimitError(
         status=429,
-        code=str(limited.get("code") or "RATE_LIMIT"),
-        message=str(limited.get("message") or "rate limited (the poller's watch)"),
+        code="RATE_LIMIT",
+        message="the platform asked the poller's watch to wait",
         retry_after=float(retry_after) if isinstance(retry_after, (int, float)) else None,
     )
 
