@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CycleOutcome:
-    status: str  # "polled" | "skipped" | "rate_limited" | "backoff" | "no_session" | "broken" | "not_active"
+    # "polled" | "skipped" | "rate_limited" | "backoff" | "app_key_refused" | "no_session" | "broken"
+    # | "not_active"
+    status: str
     stored: int = 0
     handled: int = 0
 
@@ -324,7 +326,8 @@ def _settle_failure(
             "the platform refused the app key (%s) bot=%s portal=%s: sessions are kept; fix VIBE_APP_KEY",
             getattr(error, "code", None), bot.pk, bot.portal.member_id,
         )  # fmt: skip
-        return _back_off(bot, lease_token, error)
+        _back_off(bot, lease_token, error)
+        return CycleOutcome("app_key_refused")  # vibeapp_polls_total{outcome=...}: alert on it
     if isinstance(error, VibeAuthError):
         log.warning("credential refused bot=%s portal=%s code=%s", bot.pk, bot.portal.member_id, error.code)
         tenant_services.report_credential_refused(bot.portal, credential=credential)

@@ -36,7 +36,7 @@ def test_the_app_key_refused_on_a_poll_backs_off_and_keeps_the_session(sandbox_p
         "/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": code}
     ).json()["data"]["id"]
 
-    assert poll_bot_once(bot.pk).status == "backoff"
+    assert poll_bot_once(bot.pk).status == "app_key_refused"
 
     sandbox_portal.portal.refresh_from_db()
     assert sandbox_portal.portal.status == Portal.Status.ACTIVE

@@ -252,3 +252,22 @@ def test_a_database_connection_broken_under_the_poller_is_replaced(sandbox_porta
             assert cursor.fetchall(), "no poller session to end"
         sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="after a restart")
         wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+
+
+def test_a_429_on_a_watch_is_waited_out_by_the_cycle_without_asking_again(sandbox_portal, task_queue):
+    """From a trial on a platform written from the reference: the cycle polled again at once, one more
+    request inside every Retry-After window."""
+    bot = settled_bot(sandbox_portal)
+    sandbox_portal.control.post(
+        "/_sandbox/faults",
+        json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "RATE_LIMIT"},
+    )
+    with RunningPoller():
+        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    polls = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
+
+    assert task_queue.run() == ["rate_limited"]
+
+    assert [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")] == polls
+    bot.refresh_from_db()
+    assert "429" in bot.last_error and bot.backoff_until is not None
