@@ -154,9 +154,10 @@ def get_portal_credential(portal: Portal, *, kind: str | None = None) -> PortalC
     return get_grant_credential(grant)
 
 
-# What recall_portal_credential keeps, by (portal, credentials_stamp, kind): the credential and when it was
-# read (monotonic). Per process (a forked worker starts empty: its parent's entries are the parent's).
-_recalled: dict[tuple[int, str, str], tuple[PortalCredential, float]] = {}
+# What recall_portal_credential keeps, by (portal, kind): the credentials_stamp it was read under, the
+# credential, and when (monotonic). One entry per portal and kind, so a superseded secret is dropped at the
+# portal's next cycle. Per process (a forked worker starts empty: its parent's entries are the parent's).
+_recalled: dict[tuple[int, str], tuple[str, PortalCredential, float]] = {}
 _recalled_pid = 0
 RECALL_MAX_ENTRIES = 10_000
 # Bounds what a caller holding a portal read long ago can be given: its stamp may be stale.
@@ -179,18 +180,20 @@ def recall_portal_credential(portal: Portal, *, kind: str) -> PortalCredential:
     if _recalled_pid != os.getpid():
         _recalled.clear()
         _recalled_pid = os.getpid()
-    key = (portal.pk, portal.credentials_stamp, kind)
+    key = (portal.pk, kind)
     now = time.monotonic()
-    kept = _recalled.get(key)
+    kept = _recalled.pop(key, None)
     if kept is not None:
-        credential, read_at = kept
+        stamp, credential, read_at = kept
         usable_until = credential.expires_at - _min_remaining() if credential.expires_at else None
-        if now - read_at < RECALL_MAX_SECONDS and (usable_until is None or usable_until > timezone.now()):
+        fresh = stamp == portal.credentials_stamp and now - read_at < RECALL_MAX_SECONDS
+        if fresh and (usable_until is None or usable_until > timezone.now()):
+            _recalled[key] = kept
             return credential
     credential = get_portal_credential(portal, kind=kind)
     if len(_recalled) >= RECALL_MAX_ENTRIES:
         _recalled.clear()
-    _recalled[key] = (credential, now)
+    _recalled[key] = (portal.credentials_stamp, credential, now)
     return credential
 
 

@@ -133,3 +133,14 @@ def test_two_portals_never_share_a_recalled_credential():
 
     assert recalled(first) == "vibe_session_first"
     assert recalled(second) == "vibe_session_second"
+
+
+def test_a_superseded_secret_is_not_kept_beside_the_new_one(portal):
+    from tenants import selectors
+
+    assert recalled(portal) == "vibe_session_member"
+    grant(portal, user=2, admin=True, token="admin")
+    assert recalled(portal) == "vibe_session_admin"
+
+    kept = [credential.secret for _stamp, credential, _at in selectors._recalled.values()]
+    assert "vibe_session_member" not in kept and kept.count("vibe_session_admin") == 1
