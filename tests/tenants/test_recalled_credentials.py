@@ -142,5 +142,9 @@ def test_a_superseded_secret_is_not_kept_beside_the_new_one(portal):
     grant(portal, user=2, admin=True, token="admin")
     assert recalled(portal) == "vibe_session_admin"
 
-    kept = [credential.secret for _stamp, credential, _at in selectors._recalled.values()]
+    kept = [
+        credential.secret
+        for (pk, _kind), (_, credential, _at) in selectors._recalled.items()
+        if pk == portal.pk
+    ]
     assert "vibe_session_member" not in kept and kept.count("vibe_session_admin") == 1
