@@ -185,9 +185,10 @@ def recall_portal_credential(portal: Portal, *, kind: str) -> PortalCredential:
     kept = _recalled.pop(key, None)
     if kept is not None:
         stamp, credential, read_at = kept
-        usable_until = credential.expires_at - _min_remaining() if credential.expires_at else None
         fresh = stamp == portal.credentials_stamp and now - read_at < RECALL_MAX_SECONDS
-        if fresh and (usable_until is None or usable_until > timezone.now()):
+        # Still usable as _usable has it (a personal key has no end).
+        ends = credential.expires_at
+        if fresh and (ends is None or ends > timezone.now() + _min_remaining()):
             _recalled[key] = kept
             return credential
     credential = get_portal_credential(portal, kind=kind)
@@ -195,11 +196,6 @@ def recall_portal_credential(portal: Portal, *, kind: str) -> PortalCredential:
         _recalled.clear()
     _recalled[key] = (portal.credentials_stamp, credential, now)
     return credential
-
-
-def forget_recalled_credentials() -> None:
-    """Drop what recall_portal_credential kept (tests; a process about to drop its secrets)."""
-    _recalled.clear()
 
 
 def list_admin_user_ids(portal: Portal) -> list[int]:

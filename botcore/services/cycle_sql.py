@@ -49,6 +49,13 @@ def _execute(sql: str, params: list[Any]) -> int:
         return cursor.rowcount
 
 
+def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """The rows `sql` answers, under the same rollback rule as _execute."""
+    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def update_bot(
     bot_id: int,
     values: Mapping[str, Any],
@@ -101,9 +108,7 @@ def lease_free_bots(bot_ids: Sequence[int], lease_token: str, *, until: datetime
     if not connection.features.can_return_rows_from_bulk_insert:  # SQLite before 3.35: no RETURNING
         _execute(sql, params)
         return list(Bot.objects.filter(pk__in=bot_ids, lease_token=lease_token).values_list("pk", flat=True))
-    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {_column(Bot, 'id')}", params)
-        return [row[0] for row in cursor.fetchall()]
+    return [row[0] for row in _fetch(f"{sql} RETURNING {_column(Bot, 'id')}", params)]
 
 
 def claim_entry_row(entry: EventLogEntry, *, lease_token: str | None) -> bool:
@@ -135,13 +140,11 @@ def find_action_result(bot_id: int, key: str) -> Any:
         f" WHERE {_column(ActionRecord, 'bot')} = %s AND {_column(ActionRecord, 'key')} = %s"
         f" ORDER BY {_column(ActionRecord, 'id')} LIMIT 1"
     )
-    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
-        cursor.execute(sql, [bot_id, key])
-        row = cursor.fetchone()
-    if row is None:
+    rows = _fetch(sql, [bot_id, key])
+    if not rows:
         return None
     # The column's conversions, as the ORM's compiler applies them (JSON text on SQLite, jsonb on PostgreSQL).
-    value = row[0]
+    value = rows[0][0]
     for converter in connection.ops.get_db_converters(result) + result.get_db_converters(connection):
         value = converter(value, result, connection)
     return value

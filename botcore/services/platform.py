@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from botcore import conf
 from botcore.models import Bot
-from botcore.vibe import VibeClient, VibeKeyRefusedError
+from botcore.vibe import VibeClient
+from botcore.vibe.errors import refuses_app_key as refuses_key_not_session
 from botcore.vibe.watch import WatchAuth
 from tenants.errors import SessionTokenError
 from tenants.models import Portal
@@ -45,10 +46,9 @@ def client_for_portal(portal: Portal, *, kind: str | None = None) -> tuple[VibeC
 
 
 def refuses_app_key(error: BaseException, credential: PortalCredential) -> bool:
-    """Whether a refusal of a call on `credential` is the app's own key's (every portal's session calls
-    are refused alike until an operator fixes VIBE_APP_KEY), not the credential's secret: the portal
-    user's session is then still good and must be kept. A personal key's refusal is always its own."""
-    return credential.kind == "session" and isinstance(error, VibeKeyRefusedError)
+    """Whether a refusal of a call on `credential` is the app's own key's, not the credential's secret
+    (botcore.vibe.errors.refuses_app_key): a personal key's refusal is always its own."""
+    return refuses_key_not_session(error, with_session=credential.kind == "session")
 
 
 def get_bot_credential(bot: Bot) -> PortalCredential:

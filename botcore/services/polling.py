@@ -146,8 +146,10 @@ def watched_rate_limit(vibe_bot_id: int, offset: int, error: VibeRateLimitError)
 
 def watched_refusal(bot: Bot, watched: Mapping[str, Any] | None) -> VibeRateLimitError | None:
     """The 429 the poller's watch met for this bot (watched_rate_limit), while the bot is still that bot."""
-    limited = watched.get("rate_limited") if watched else None
-    if not isinstance(limited, Mapping) or watched is None or watched.get("vibe_bot_id") != bot.vibe_bot_id:
+    if not watched or watched.get("vibe_bot_id") != bot.vibe_bot_id:
+        return None
+    limited = watched.get("rate_limited")
+    if not isinstance(limited, Mapping):
         return None
     retry_after = limited.get("retry_after")
     return VibeRateLimitError(

@@ -115,6 +115,13 @@ class VibeKeyRefusedError(VibeAuthError):
     portal user's session is not what the platform refused."""
 
 
+def refuses_app_key(error: BaseException, *, with_session: bool) -> bool:
+    """Whether `error` refused the app's own key rather than the session a call carried (`with_session`):
+    the session is then still good, and every portal's session calls are refused alike until an operator
+    fixes VIBE_APP_KEY. Without a session the key refused is the call's own credential."""
+    return with_session and isinstance(error, VibeKeyRefusedError)
+
+
 class VibeSessionExpiredError(VibeAuthError):
     """The `vibe_app_` key needs a fresh session token: it expired, is missing, or is not this app's.
 

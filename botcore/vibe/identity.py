@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from botcore import conf
 from botcore.vibe.budget import NoBudget
 from botcore.vibe.coerce import as_bool, as_datetime, as_int, as_str
-from botcore.vibe.errors import VibeError, VibeKeyRefusedError
+from botcore.vibe.errors import VibeError, refuses_app_key
 from botcore.vibe.http_clients import shared_http_client
 from botcore.vibe.transport import RetryClass, Transport
 from tenants.errors import InstallationError
@@ -93,8 +93,7 @@ class VibeIdentityBackend:
             log.warning("identity check refused by the platform: %s", error)
             refusal = InstallationError(f"the platform refused the credential: {error}")
             refusal.is_transient = error.is_transient  # could not ask, or was told no
-            # With the app's key and a session, a refusal of the key is not the session's.
-            refusal.refuses_app_key = session and isinstance(error, VibeKeyRefusedError)
+            refusal.refuses_app_key = refuses_app_key(error, with_session=session)
             raise refusal from None
         return _mapping(data)
 

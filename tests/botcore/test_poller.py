@@ -182,17 +182,24 @@ def test_a_bot_resumed_by_a_fresh_session_is_watched_within_seconds_not_at_the_n
     assert echoed(sandbox_portal, bot, "back again")
 
 
+def handed_over_after_a_failed_watch(sandbox_portal, task_queue, error_code: str) -> Bot:
+    """A settled bot whose every watch the platform answers with `error_code`, once the running poller has
+    handed it to its cycle (enqueued, not run)."""
+    bot = settled_bot(sandbox_portal)
+    sandbox_portal.control.post(
+        "/_sandbox/faults",
+        json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": error_code},
+    )
+    with RunningPoller():
+        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    return bot
+
+
 def test_a_failing_platform_sends_the_bot_to_its_cycle_which_records_the_backoff(
     sandbox_portal, task_queue, settings
 ):
     settings.VIBE_MAX_ATTEMPTS = 1
-    bot = settled_bot(sandbox_portal)
-    sandbox_portal.control.post(
-        "/_sandbox/faults",
-        json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"},
-    )
-    with RunningPoller():
-        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    bot = handed_over_after_a_failed_watch(sandbox_portal, task_queue, "BITRIX_UNAVAILABLE")
     assert task_queue.run() == ["backoff"]
     bot.refresh_from_db()
     assert bot.consecutive_failures == 1 and bot.backoff_until is not None and bot.lease_token == ""
@@ -257,13 +264,7 @@ def test_a_database_connection_broken_under_the_poller_is_replaced(sandbox_porta
 def test_a_429_on_a_watch_is_waited_out_by_the_cycle_without_asking_again(sandbox_portal, task_queue):
     """From a trial on a platform written from the reference: the cycle polled again at once, one more
     request inside every Retry-After window."""
-    bot = settled_bot(sandbox_portal)
-    sandbox_portal.control.post(
-        "/_sandbox/faults",
-        json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "RATE_LIMIT"},
-    )
-    with RunningPoller():
-        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    bot = handed_over_after_a_failed_watch(sandbox_portal, task_queue, "RATE_LIMIT")
     polls = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
 
     assert task_queue.run() == ["rate_limited"]
