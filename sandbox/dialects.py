@@ -20,6 +20,7 @@ DIALECTS: dict[str, str] = {
     "no-long-poll": "GET /v1/bots/:botId/events ignores the timeout parameter and answers at once",
     "portal-rate-limit": "the request rate counts per key and portal instead of per key",
     "no-retry-after": "429 answers carry neither error.retryAfter nor a Retry-After header",
+    "no-template-dedupe": "a send repeating a templateId posts again, and its uuidMap does not name it",
 }
 
 # Readings that answer the same question differently cannot be spoken together.

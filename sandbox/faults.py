@@ -7,7 +7,9 @@ JSON envelope around data of the wrong shape ("json"). Every endpoint calls `Fau
 first, so a forced code is answered in the platform's envelope with that code's status, before any auth
 check: that is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR are reached at all. A dropped
 connection sends the start of a response and then closes the socket, so a client sees a transport error,
-never a reply.
+never a reply. A rule with `after_action` strikes once the endpoint has done its work instead (its latency,
+drop, garbage or error replace the answer): the platform acted and the client never heard, which is what
+makes a write's outcome unknown to it.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class FaultRule:
     drop_rate: float = 0.0
     garbage_rate: float = 0.0  # share of matching calls answered 200 with garbage of `garbage_kind`
     garbage_kind: str = "html"
+    after_action: bool = False  # strike after the endpoint acted (its answer lost), not before
 
     def __post_init__(self) -> None:
         rates = (self.error_rate, self.drop_rate, self.garbage_rate)
@@ -78,6 +81,7 @@ class FaultRule:
             raise StateError("INVALID_REQUEST", "errorCode must be an error code such as BITRIX_UNAVAILABLE")
         if self.garbage_kind not in GARBAGE_KINDS:
             raise StateError("INVALID_REQUEST", f"garbageKind must be one of {', '.join(GARBAGE_KINDS)}")
+        self.after_action = bool(self.after_action)
         self.method = (self.method or "*").upper()
         self.path = self.path or "*"
 
@@ -96,6 +100,7 @@ class FaultRule:
             "dropRate": self.drop_rate,
             "garbageRate": self.garbage_rate,
             "garbageKind": self.garbage_kind,
+            "afterAction": self.after_action,
         }
 
 
@@ -127,14 +132,21 @@ class Faults:
         self.rng = random.Random(value)
 
     async def before(self, request: Request) -> None:
-        """Apply the rules matching this request, in the order they were added."""
+        """Apply the rules matching this request that strike before it is handled, in the order added."""
+        await self._strike(request, after_action=False)
+
+    async def after(self, request: Request) -> None:
+        """Apply the matching rules that strike once the request was handled (the platform acted)."""
+        await self._strike(request, after_action=True)
+
+    async def _strike(self, request: Request, *, after_action: bool) -> None:
         if not self._rules:
             return
         method = request.method
         path = request.url.path
         template = route_template(request)
         for rule in list(self._rules.values()):
-            if not rule.matches(method, template, path):
+            if rule.after_action != after_action or not rule.matches(method, template, path):
                 continue
             if rule.latency_ms:
                 await asyncio.sleep(rule.latency_ms / 1000)

@@ -176,6 +176,7 @@ def endpoint(*, auth: str = "bot") -> Callable[[Handler], Callable[[Request], Aw
                     call.bot = resolve_bot(platform, caller, str(request.path_params["bot_id"]))
                     record.bot_id = call.bot.id
                 result = await handler(call)
+                await services.faults.after(request)
             except InjectedResponse as injected:
                 record.finish(injected.response.status_code, "INJECTED")
                 return injected.response

@@ -269,8 +269,9 @@ class Platform:
         return message
 
     def find_templated(self, chat: Chat, *, author_id: int, template_id: str | None) -> Message | None:
-        """The message `author_id` already posted in `chat` under `template_id` (imbot.v2's uuidMap)."""
-        if not template_id:
+        """The message `author_id` already posted in `chat` under `template_id` (imbot.v2's uuidMap); never
+        one under the `no-template-dedupe` dialect, where a repeat posts again."""
+        if not template_id or self.speaks("no-template-dedupe"):
             return None
         return next(
             (

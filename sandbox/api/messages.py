@@ -109,10 +109,8 @@ async def send_message(call: Call) -> dict:
         template_id=cleaned["template_id"],
     )
     chat.typing.pop(bot.id, None)  # a posted message ends "typing…"
-    return {
-        "id": message.id,
-        "uuidMap": {cleaned["template_id"]: message.id} if cleaned["template_id"] else [],
-    }
+    mapped = cleaned["template_id"] and not platform.speaks("no-template-dedupe")  # the dialect ignores it
+    return {"id": message.id, "uuidMap": {cleaned["template_id"]: message.id} if mapped else []}
 
 
 @endpoint(auth="bot")

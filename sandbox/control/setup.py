@@ -185,6 +185,7 @@ _FAULT_FIELDS = {
     "dropRate": "drop_rate",
     "garbageRate": "garbage_rate",
     "garbageKind": "garbage_kind",
+    "afterAction": "after_action",
 }
 
 
@@ -196,6 +197,8 @@ def add_fault(call: ControlCall) -> dict:
             continue
         if name in ("method", "path", "errorCode", "garbageKind"):
             values[attribute] = str_field(call.body, name, max_len=300).strip()
+        elif name == "afterAction":
+            values[attribute] = bool_field(call.body, name)
         else:
             values[attribute] = number_field(call.body, name, minimum=0)
     path = values.get("path", "*")

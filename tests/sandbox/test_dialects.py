@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from sandbox.dialects import DIALECTS, parse_dialects
@@ -164,3 +166,17 @@ def test_no_long_poll_answers_an_empty_queue_at_once(ctl, client, bot_id):
     speak(ctl, "no-long-poll")
     answered = ok(client.get(f"/bots/{bot_id}/events", params={"timeout": 30}))
     assert answered["events"] == [] and answered["hasMore"] is False
+
+
+def test_no_template_dedupe_posts_a_repeated_template_id_again_and_maps_nothing(sandbox, ctl, tenant, client):
+    bot_id = register_bot(client)
+    user_writes(sandbox, tenant.user_id, bot_id, "hi")
+    body = {"dialogId": str(tenant.user_id), "fields": {"message": "once?", "templateId": str(uuid.uuid4())}}
+    speak(ctl, "no-template-dedupe")
+    first = ok(client.post(f"/bots/{bot_id}/messages", json=body))
+    again = ok(client.post(f"/bots/{bot_id}/messages", json=body))
+    assert first["id"] != again["id"] and first["uuidMap"] == again["uuidMap"] == []
+    posted = sandbox.run_in_loop(
+        lambda s: [m.text for m in s.platform.messages.values() if m.author_id == bot_id]
+    )
+    assert posted == ["once?", "once?"]

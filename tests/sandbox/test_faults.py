@@ -12,7 +12,7 @@ import pytest
 from sandbox.errors import REFERENCE_ERRORS
 from sandbox.faults import FaultRule, Faults
 from sandbox.state import StateError
-from tests.sandbox.helpers import error_of, register_bot
+from tests.sandbox.helpers import error_of, register_bot, user_writes
 
 EVENTS = "/v1/bots/{bot_id}/events"
 
@@ -126,6 +126,7 @@ def test_rules_are_listed_as_json_and_cleared():
             "dropRate": 0.0,
             "garbageRate": 0.0,
             "garbageKind": "html",
+            "afterAction": False,
         }
     ]
     faults.clear()
@@ -182,3 +183,30 @@ def test_a_garbage_fault_of_another_kind_answers_200_with_what_a_client_cannot_u
     else:
         assert answer.json()["data"] == ["not", "what", "was", "asked"]
     assert control.post("/_sandbox/faults", json={"garbageRate": 1, "garbageKind": "xml"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "strike",
+    [{"drop_rate": 1.0}, {"garbage_rate": 1.0}, {"error_rate": 1.0, "error_code": "BITRIX_ERROR"}],
+    ids=["dropped", "garbage", "error"],
+)
+def test_a_fault_after_the_action_loses_the_answer_of_a_call_that_acted(sandbox, client, tenant, strike):
+    bot_id = register_bot(client)
+    user_writes(sandbox, tenant.user_id, bot_id, "hi")
+    add_fault(sandbox, method="POST", path="/v1/bots/{bot_id}/messages", after_action=True, **strike)
+    body = {"dialogId": str(tenant.user_id), "fields": {"message": "did it arrive?"}}
+    try:
+        answer = client.post(f"/bots/{bot_id}/messages", json=body)
+    except httpx.TransportError:
+        answer = None
+    assert answer is None or answer.status_code != 200 or '"id"' not in answer.text  # no message id came back
+    posted = sandbox.run_in_loop(
+        lambda s: [m.text for m in s.platform.messages.values() if m.author_id == bot_id]
+    )
+    assert posted == ["did it arrive?"]  # the platform acted; only its answer was lost
+
+
+def test_the_control_api_takes_after_action(sandbox, ctl):
+    answer = ctl.post("/_sandbox/faults", json={"path": "*", "dropRate": 1, "afterAction": True})
+    assert answer.status_code == 200, answer.text
+    assert ctl.get("/_sandbox/faults").json()["data"]["faults"][0]["afterAction"] is True
