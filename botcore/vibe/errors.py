@@ -192,6 +192,13 @@ class VibeServerError(VibeApiError):
     def is_transient(self) -> bool:
         return True
 
+    @property
+    def may_have_acted(self) -> bool:
+        # The platform's own word that Bitrix24 could not be reached or answered an error: the method did
+        # not run. Its internal error, a queue timeout or a code it does not name say nothing of how far
+        # the call got.
+        return self.canonical_code not in NOT_RUN_CODES
+
 
 class VibeProtocolError(VibeApiError):
     """The answer is not the platform's JSON envelope (HTML, garbage, empty): most often a wrong base URL
@@ -214,4 +221,6 @@ CODE_ALIASES: dict[str, str] = {
     "INVALID_KEY": "INVALID_API_KEY",
 }
 
+# Server errors that say the Bitrix24 method behind the call did not run (VibeServerError.may_have_acted).
+NOT_RUN_CODES = frozenset({"BITRIX_UNAVAILABLE", "BITRIX_ERROR"})
 BOT_LEVEL_CODES = frozenset({"BOT_NOT_FOUND", "BOT_ACCESS_DENIED", "BOT_OWNERSHIP_ERROR", "INVALID_BOT_ID"})
