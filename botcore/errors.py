@@ -25,6 +25,11 @@ class BotNotProvisionedError(BotcoreError):
     """A bot row that has no platform bot behind it yet."""
 
 
+class ActionInDoubtError(BotcoreError):
+    """A once-only action (a new chat, an upload) an earlier attempt at the same work may have done: its
+    call failed after the platform may have acted, and nothing tells a repeat from the first. Final."""
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether the work that met `error` may succeed if tried again later.
 

@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.cache import caches
 
+from botcore.vibe import template_ids
 from sandbox.runner import SandboxThread
 from tests.netguard import NetworkGuard
 
@@ -161,3 +162,12 @@ def fresh_rate_limits(settings):
     caches["ratelimit"].clear()
     yield
     caches["ratelimit"].clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_template_readings():
+    """What a process learned of the platform's templateIds (botcore.vibe.template_ids) is per platform
+    base URL, and every test meets the one sandbox at the same URL, in whichever dialect it chose."""
+    template_ids.forget()
+    yield
+    template_ids.forget()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from botcore.models import ActionRecord
 from botcore.services.cycle_sql import find_action_result, record_action
 from botcore.skills.ledger import stored_key
 
@@ -21,3 +22,7 @@ class DatabaseLedger:
     def record(self, key: str, result: dict[str, Any]) -> None:
         # The first record of an action stays, as with get_or_create, in one statement (cycle_sql).
         record_action(self.bot_pk, stored_key(key), result)
+
+    def settle(self, key: str, result: dict[str, Any]) -> None:
+        # Rare (a post left in doubt, now known), so the ORM's update, not one of cycle_sql's statements.
+        ActionRecord.objects.filter(bot_id=self.bot_pk, key=stored_key(key)).update(result=result)

@@ -25,7 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from botcore import conf
-from botcore.errors import is_transient
+from botcore.errors import ActionInDoubtError, is_transient
 from botcore.models import Bot, EventLogEntry, SkillRun
 from botcore.selectors import find_active_bot, list_enabled_skills, list_pending_entries
 from botcore.services.cycle_sql import claim_entry_row
@@ -103,7 +103,7 @@ def run_skill(
             log.warning(
                 "%s skill=%s will be retried in %.1fs: %s", what, skill.name, verdict.retry_in, verdict.error
             )
-        elif verdict.status == "refused" or isinstance(error, VibeError):
+        elif verdict.status == "refused" or isinstance(error, (VibeError, ActionInDoubtError)):
             log.warning("%s skill=%s %s: %s", what, skill.name, verdict.status, verdict.error)
         else:  # a skill's bug: the trace is for its author
             log.exception("%s skill=%s raised", what, skill.name)

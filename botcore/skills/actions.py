@@ -2,17 +2,20 @@
 
 Methods default to the event's chat; `dialog_id` names another one. Creating a chat and uploading a file
 are remembered in the context's ActionLedger under a key derived like a templateId, so handling the
-event again returns what the first attempt made instead of a second chat or file.
+event again returns what the first attempt made instead of a second chat or file; one whose outcome an
+attempt could not learn is never made again (_made_once).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
 
+from botcore.errors import ActionInDoubtError
 from botcore.skills.ledger import ActionLedger
 from botcore.vibe import VibeClient
+from botcore.vibe.errors import VibeError
 from botcore.vibe.models import Chat, PortalUser, UploadedFile
 
 
@@ -52,17 +55,15 @@ class ChatActions:
         message: str | None = None,
     ) -> Chat:
         client, bot_id = self._platform()
-        key = self._next_template_id()
-        known = self._ledger.find(key)
-        if known is not None:
-            return Chat(
-                id=int(known["id"]), dialog_id=str(known["dialog_id"]), title=str(known.get("title", ""))
+
+        def create() -> dict[str, Any]:
+            chat = client.create_chat(
+                bot_id, title=title, user_ids=list(user_ids), description=description, message=message
             )
-        chat = client.create_chat(
-            bot_id, title=title, user_ids=list(user_ids), description=description, message=message
-        )
-        self._ledger.record(key, {"id": chat.id, "dialog_id": chat.dialog_id, "title": chat.title})
-        return chat
+            return {"id": chat.id, "dialog_id": chat.dialog_id, "title": chat.title}
+
+        made = self._made_once("creating a chat", create)
+        return Chat(id=int(made["id"]), dialog_id=str(made["dialog_id"]), title=str(made.get("title", "")))
 
     def add_chat_users(self, user_ids: Sequence[int], *, dialog_id: str | None = None) -> None:
         client, bot_id = self._platform()
@@ -91,19 +92,41 @@ class ChatActions:
         self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None
     ) -> UploadedFile:
         client, bot_id = self._platform()
-        key = self._next_template_id()
-        known = self._ledger.find(key)
-        if known is not None:
-            return UploadedFile(**{k: v for k, v in known.items() if k != "raw"})
-        uploaded = client.upload_file(
-            bot_id, dialog_id=self._dialog(dialog_id), name=name, content=content, message=message
-        )
-        record: dict[str, Any] = {
-            f.name: getattr(uploaded, f.name) for f in fields(uploaded) if f.name != "raw"
-        }
-        self._ledger.record(key, record)
-        return uploaded
+
+        def upload() -> dict[str, Any]:
+            uploaded = client.upload_file(
+                bot_id, dialog_id=self._dialog(dialog_id), name=name, content=content, message=message
+            )
+            return {f.name: getattr(uploaded, f.name) for f in fields(uploaded) if f.name != "raw"}
+
+        return UploadedFile(**self._made_once("uploading a file", upload))
 
     def download_file(self, file_id: int) -> bytes:
         client, bot_id = self._platform()
         return client.download_file(bot_id, int(file_id))
+
+    # --- once only --------------------------------------------------------------------------------
+    def _made_once(self, what: str, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """What this handling's next such action made, made now only if no earlier attempt made it.
+
+        These calls carry no key the platform could de-duplicate. An attempt that failed after the
+        platform may have acted leaves the action in doubt in the ledger; a later attempt does not make a
+        second chat or file but fails, final, saying so (ActionInDoubtError) for someone to look.
+        """
+        key = self._next_template_id()
+        known = self._ledger.find(key)
+        if known is not None and known.get("in_doubt"):
+            raise ActionInDoubtError(
+                f"{what} failed after the platform may have done it, in an earlier attempt at this event; "
+                "it is not done again (the platform has no key to tell a repeat)"
+            )
+        if known is not None:
+            return known
+        try:
+            made = make()
+        except VibeError as error:
+            if error.is_transient and error.may_have_acted:
+                self._ledger.record(key, {"in_doubt": True})
+            raise
+        self._ledger.record(key, made)
+        return made

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -25,11 +25,12 @@ from botcore.skills.i18n import FALLBACK_LANGUAGE, normalize_language
 from botcore.skills.ledger import ActionLedger
 from botcore.skills.state import DialogState, OnceStateStore, StateStore
 from botcore.skills.values import check_due, check_json, check_message
-from botcore.vibe import VibeClient
+from botcore.vibe import VibeClient, template_ids
 from botcore.vibe.attach import Attach
 from botcore.vibe.errors import VibeError
 from botcore.vibe.events import BotEvent, ChatEvent, CommandAddEvent, EventChat, EventUser
 from botcore.vibe.keyboards import Keyboard
+from botcore.vibe.models import SentMessage
 
 log = logging.getLogger(__name__)
 
@@ -230,24 +231,19 @@ class VibeSkillContext(EventFacts, ChatActions):
     ) -> int:
         check_message(text, keyboard=keyboard, attach=attach)
         client, bot_id = self._platform()
-        template_id = self._next_template_id()
-        known = self._ledger.find(template_id)
-        if known is not None:
-            self._effects.append(("post", False))
-            return int(known["id"])
-        sent = client.send_message(
-            bot_id,
-            dialog_id=dialog_id,
-            text=text,
-            keyboard=keyboard,
-            attach=attach,
-            system=system or None,
-            reply_id=reply_to,
-            template_id=template_id,
+        return self._post_once(
+            client,
+            lambda template_id: client.send_message(
+                bot_id,
+                dialog_id=dialog_id,
+                text=text,
+                keyboard=keyboard,
+                attach=attach,
+                system=system or None,
+                reply_id=reply_to,
+                template_id=template_id,
+            ),
         )
-        self._ledger.record(template_id, {"id": sent.id})
-        self._effects.append(("post", True))
-        return sent.id
 
     def answer_command(
         self, text: str, *, keyboard: Keyboard | None = None, attach: Attach | None = None
@@ -257,22 +253,53 @@ class VibeSkillContext(EventFacts, ChatActions):
             raise TypeError("answer_command needs a command event")
         check_message(text, keyboard=keyboard, attach=attach)
         client, bot_id = self._platform()
+        return self._post_once(
+            client,
+            lambda template_id: client.answer_command(
+                bot_id,
+                origin.command.id,
+                message_id=self._message_id(),
+                dialog_id=self.dialog_id,
+                text=text,
+                keyboard=keyboard,
+                attach=attach,
+                template_id=template_id,
+            ),
+        )
+
+    def _post_once(self, client: VibeClient, post: Callable[[str], SentMessage]) -> int:
+        """Make this handling's next post, once however often the handling runs; its message id.
+
+        A post an earlier attempt made is replayed from the ledger. One that failed after it may have
+        reached the platform is *in doubt*: the ledger says so, the failure goes to the executor (the event
+        is handled again later), and the next attempt sends it again under the same templateId only where
+        the platform answers such a repeat with the first message; elsewhere it is left alone and said in a
+        WARNING, and 0 stands for its message id (botcore.vibe.template_ids).
+        """
         template_id = self._next_template_id()
         known = self._ledger.find(template_id)
-        if known is not None:
+        if known is not None and not known.get("in_doubt"):
             self._effects.append(("post", False))
             return int(known["id"])
-        sent = client.answer_command(
-            bot_id,
-            origin.command.id,
-            message_id=self._message_id(),
-            dialog_id=self.dialog_id,
-            text=text,
-            keyboard=keyboard,
-            attach=attach,
-            template_id=template_id,
-        )
-        self._ledger.record(template_id, {"id": sent.id})
+        if known is not None and not template_ids.sent_again_later(client.base_url, client.key_name):
+            log.warning(
+                "post %s of %s is in doubt (an earlier attempt failed after the platform may have taken it) "
+                "and is not sent again: this platform posts a repeated templateId again",
+                self._posts,
+                self._post_key,
+            )
+            self._effects.append(("post", False))
+            return 0
+        try:
+            sent = post(template_id)
+        except VibeError as error:
+            if known is None and error.is_transient and error.may_have_acted:
+                self._ledger.record(template_id, {"in_doubt": True})
+            raise
+        if known is None:
+            self._ledger.record(template_id, {"id": sent.id})
+        else:
+            self._ledger.settle(template_id, {"id": sent.id})
         self._effects.append(("post", True))
         return sent.id
 

@@ -6,6 +6,8 @@ is botcore/services/action_ledger.py.
 The platform de-duplicates messages by templateId but has no such key for uploads and new chats, so the
 context looks the action up here first; handling the event again returns what the first attempt made.
 (A worker killed between the platform's answer and the record can still repeat it; the window is one call.)
+A post whose send failed after it may have reached the platform is recorded as in doubt, and settled
+once a later attempt knows its message (context.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ KEY_LENGTH = 64  # ActionRecord.key
 class ActionLedger(Protocol):
     def find(self, key: str) -> dict[str, Any] | None: ...
 
-    def record(self, key: str, result: dict[str, Any]) -> None: ...
+    def record(self, key: str, result: dict[str, Any]) -> None:
+        """Remember `result` for `key` unless something is remembered already (the first record stays)."""
+
+    def settle(self, key: str, result: dict[str, Any]) -> None:
+        """Replace what is remembered for `key`: a post left in doubt, once it is known (context.py)."""
 
 
 def stored_key(key: str) -> str:
@@ -43,3 +49,7 @@ class MemoryLedger:
     def record(self, key: str, result: dict[str, Any]) -> None:
         with self._lock:
             self.records.setdefault(key, result)
+
+    def settle(self, key: str, result: dict[str, Any]) -> None:
+        with self._lock:
+            self.records[key] = result

@@ -142,6 +142,11 @@ class VibeClient(
     def base_url(self) -> str:
         return self._transport.base_url
 
+    @property
+    def key_name(self) -> str:
+        """A digest naming the key this client calls with (never the key)."""
+        return self._transport.key_name
+
     def close(self) -> None:
         """Close the HTTP client if this VibeClient made it (the shared one stays open for others)."""
         if self._owns_http:

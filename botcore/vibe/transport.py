@@ -33,7 +33,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from botcore.vibe.answers import raise_for_response
 from botcore.vibe.backoff import retry_delay
-from botcore.vibe.budget import NoBudget, Priority, RequestBudget
+from botcore.vibe.budget import NoBudget, Priority, RequestBudget, key_digest
 from botcore.vibe.errors import (
     VibeApiError,
     VibeBudgetTimeoutError,
@@ -94,6 +94,7 @@ class Transport:
             self._headers["Authorization"] = f"Bearer {session_token}"
         self._body_headers = {**self._headers, "Content-Type": JSON_CONTENT_TYPE}
         self._secrets = tuple(s for s in (api_key, session_token) if s)
+        self._key_name: str | None = None
         self._backoff_base = backoff_base
         self.deadline = deadline  # time.monotonic() past which nothing is sent or waited for
         # tenacity runs attempts 2..max_attempts; the first is made outside it (see request()), so its
@@ -112,6 +113,13 @@ class Transport:
             )
             for retry_class in RetryClass
         }
+
+    @property
+    def key_name(self) -> str:
+        """A digest naming the key (budget.key_digest), made on first use."""
+        if self._key_name is None:
+            self._key_name = key_digest(self._headers["X-Api-Key"])
+        return self._key_name
 
     # --- one call ---------------------------------------------------------------------------------
     def request(

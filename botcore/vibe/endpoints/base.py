@@ -6,9 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 from urllib.parse import quote
 
+from botcore.vibe import template_ids
 from botcore.vibe.attach import Attach
 from botcore.vibe.budget import Priority
 from botcore.vibe.keyboards import Keyboard
+from botcore.vibe.models import SentMessage
 from botcore.vibe.transport import RetryClass, Transport
 
 KeyboardArg: TypeAlias = Keyboard | Sequence[Mapping[str, Any]]
@@ -26,6 +28,21 @@ class Endpoints:
     """Base of the mixins: they reach the platform only through `self._transport`."""
 
     _transport: Transport
+
+    def _post_message(self, path: str, body: Mapping[str, Any], template_id: str | None) -> SentMessage:
+        """POST a call that makes a message. Without a templateId it is never repeated once it may have
+        been posted (UNSAFE): posting twice is worse than reporting the failure. With one, it is repeated
+        at once only where the platform has shown it answers a repeat with the first message, and every
+        answer tells which reading this platform speaks (botcore.vibe.template_ids)."""
+        base_url, key_name = self._transport.base_url, self._transport.key_name
+        honoured = template_id is not None and template_ids.retried_at_once(base_url, key_name)
+        data = as_data(
+            self._transport.request("POST", path, body=body, retry=IDEMPOTENT if honoured else UNSAFE)
+        )
+        sent = SentMessage.from_payload(data)
+        if template_id is not None and "uuidMap" in data:  # an answer without one teaches nothing
+            template_ids.observe(base_url, key_name, template_id, sent.uuid_map)
+        return sent
 
 
 def bot_path(bot_id: int, *rest: str | int) -> str:

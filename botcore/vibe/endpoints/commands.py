@@ -8,7 +8,6 @@ from typing import Any
 from botcore.vibe.endpoints.base import (
     IDEMPOTENT,
     SAFE,
-    UNSAFE,
     AttachArg,
     Endpoints,
     KeyboardArg,
@@ -123,9 +122,8 @@ class CommandEndpoints(Endpoints):
     ) -> SentMessage:
         """POST /v1/bots/:botId/commands/:commandId/answer: reply to the command in `message_id`'s chat.
 
-        Works even where the bot is not a member (the reply is then a system message). Never retried once
-        it may have been sent (UNSAFE): a second attempt would answer twice; unless `template_id` is given,
-        which makes a repeat answer with the first message (IDEMPOTENT, retried).
+        Works even where the bot is not a member (the reply is then a system message). Whether an answer
+        that may have been posted is repeated: Endpoints._post_message.
         """
         fields = message_fields(
             text=text,
@@ -138,10 +136,4 @@ class CommandEndpoints(Endpoints):
         body: dict[str, Any] = {"messageId": int(message_id), **fields}
         if dialog_id is not None:
             body["dialogId"] = dialog(dialog_id)
-        data = self._transport.request(
-            "POST",
-            bot_path(bot_id, "commands", command_id, "answer"),
-            body=body,
-            retry=IDEMPOTENT if template_id else UNSAFE,
-        )
-        return SentMessage.from_payload(as_data(data))
+        return self._post_message(bot_path(bot_id, "commands", command_id, "answer"), body, template_id)

@@ -8,7 +8,6 @@ from botcore.vibe.endpoints.base import (
     BEST_EFFORT,
     IDEMPOTENT,
     SAFE,
-    UNSAFE,
     AttachArg,
     Endpoints,
     KeyboardArg,
@@ -37,10 +36,7 @@ class MessageEndpoints(Endpoints):
         """POST /v1/bots/:botId/messages: post as the bot. `dialog_id` is the user's id for a 1:1 dialog
         (the event's dialog_id) or "chatN" for a group. Text over 20 000 characters is cut by the platform.
 
-        Without `template_id` it is not retried once it may have been sent (UNSAFE): a lost answer could
-        mean a posted message, and posting twice is worse than reporting the failure. With one (a UUID the
-        caller derives from what it answers), the platform answers a repeat with the first message
-        (`uuid_map`), so the call is IDEMPOTENT and retried.
+        Whether a send that may have been posted is repeated: Endpoints._post_message.
         """
         fields = message_fields(
             text=text,
@@ -52,10 +48,7 @@ class MessageEndpoints(Endpoints):
             template_id=template_id,
         )
         body = {"dialogId": dialog(dialog_id), "fields": fields}
-        retry = IDEMPOTENT if template_id else UNSAFE
-        return SentMessage.from_payload(
-            as_data(self._transport.request("POST", bot_path(bot_id, "messages"), body=body, retry=retry))
-        )
+        return self._post_message(bot_path(bot_id, "messages"), body, template_id)
 
     def update_message(
         self,

@@ -46,6 +46,9 @@ class Control:
     def fault(self, **rule: Any) -> int:
         return self.post("/faults", rule)["id"]
 
+    def dialects(self, *names: str) -> None:
+        self.post("/dialects", {"dialects": list(names)})
+
     def user_says(
         self, user_id: int, text: str, *, bot_id: int | None = None, chat_id: int | None = None
     ) -> dict:

@@ -18,6 +18,9 @@ SAFE, IDEMPOTENT, UNSAFE = RetryClass.SAFE, RetryClass.IDEMPOTENT, RetryClass.UN
 
 
 class RecordingTransport:
+    base_url = "http://platform.invalid/v1"
+    key_name = "recorded"
+
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, RetryClass, Any, Any]] = []
         self.priorities: list[Priority] = []

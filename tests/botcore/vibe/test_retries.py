@@ -103,11 +103,20 @@ def test_a_client_error_is_never_retried(world):
 # --- writes ----------------------------------------------------------------------------------------------
 
 
-def test_an_unsafe_post_answered_502_is_not_sent_again(world):
-    world.control.fault(method="POST", path=BOTS, errorRate=1, errorCode="BITRIX_UNAVAILABLE")
+@pytest.mark.parametrize("code", ["INTERNAL_ERROR", "QUEUE_TIMEOUT"])
+def test_an_unsafe_post_answered_a_server_error_is_not_sent_again(world, code):
+    world.control.fault(method="POST", path=BOTS, errorRate=1, errorCode=code)
     with pytest.raises(VibeServerError):
         fast(world).register_bot(code="b", name="B")
     assert len(calls_to(world.control, BOTS, "POST")) == 1
+
+
+@pytest.mark.parametrize("code", ["BITRIX_UNAVAILABLE", "BITRIX_ERROR"])
+def test_an_unsafe_post_the_platform_says_did_not_run_is_sent_again(sandbox, world, code):
+    seed_first_fail_then_pass(sandbox)
+    world.control.fault(method="POST", path=BOTS, errorRate=0.5, errorCode=code)
+    assert fast(world).register_bot(code="b", name="B").id > 0
+    assert [c["status"] for c in calls_to(world.control, BOTS, "POST")] == [502, 201]
 
 
 def test_an_unsafe_post_whose_connection_dropped_is_not_sent_again(world):
@@ -235,17 +244,38 @@ def test_a_garbage_answer_is_a_transient_protocol_error_and_a_read_retries_it(wo
     assert len(calls_to(world.control, BOTS, "GET")) == 3
 
 
-def test_a_garbage_answer_to_a_send_with_a_template_id_is_retried(sandbox, world):
+TEMPLATE_IDS = ("0b6f8c1e-2d4a-4b7e-9f3c-5a1d2e3f4a5b", "6a3c1b9e-5a0e-4c9b-8a59-6c2f0f1f7a10")
+
+
+def test_a_garbage_answer_to_a_send_with_a_template_id_is_retried_where_repeats_are_deduplicated(
+    sandbox, world
+):
     client = fast(world)
     bot = client.register_bot(code="b", name="B")
+    client.send_message(bot.id, dialog_id=str(world.admin_id), text="first", template_id=TEMPLATE_IDS[0])
     seed_first_fail_then_pass(sandbox)
     world.control.fault(method="POST", path=f"/v1/bots/{bot.id}/messages", garbageRate=0.5)
-    sent = client.send_message(
-        bot.id, dialog_id=str(world.admin_id), text="hi", template_id="6a3c1b9e-5a0e-4c9b-8a59-6c2f0f1f7a10"
-    )
+    sent = client.send_message(bot.id, dialog_id=str(world.admin_id), text="hi", template_id=TEMPLATE_IDS[1])
     assert sent.id > 0
-    assert [c["status"] for c in calls_to(world.control, f"/v1/bots/{bot.id}/messages", "POST")] == [200, 200]
-    assert len(world.control.bot_messages(bot.id)) == 1
+    statuses = [c["status"] for c in calls_to(world.control, f"/v1/bots/{bot.id}/messages", "POST")]
+    assert statuses == [200, 200, 200]  # the first message, then the garbage and its repeat
+    assert len(world.control.bot_messages(bot.id)) == 2
+
+
+@pytest.mark.parametrize("first", ["no send before", "a send answered without its templateId"])
+def test_a_garbage_answer_to_a_send_with_a_template_id_is_not_repeated_unless_repeats_are_deduplicated(
+    world, first
+):
+    client = fast(world)
+    bot = client.register_bot(code="b", name="B")
+    if first != "no send before":
+        world.control.dialects("no-template-dedupe")
+        client.send_message(bot.id, dialog_id=str(world.admin_id), text="first", template_id=TEMPLATE_IDS[0])
+    world.control.fault(method="POST", path=f"/v1/bots/{bot.id}/messages", garbageRate=1)
+    with pytest.raises(VibeProtocolError):
+        client.send_message(bot.id, dialog_id=str(world.admin_id), text="hi", template_id=TEMPLATE_IDS[1])
+    sends = calls_to(world.control, f"/v1/bots/{bot.id}/messages", "POST")
+    assert len(sends) == (1 if first == "no send before" else 2)
 
 
 def test_a_garbage_answer_to_a_send_without_a_template_id_is_not_retried(world):
