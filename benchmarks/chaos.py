@@ -5,15 +5,15 @@
 
 Two qclusters and two pollers (`manage.py qcluster` / `runpoller`; `--design pacer`: two pacers) run on a
 PostgreSQL database created for the run and a private redis-server, against the sandbox (`manage.py
-runsandbox`), with SideEffectSkill (botcore/skills/testing/instrumented.py) as every bot's skill. While users
-write to N bots, faults are injected (benchmarks/chaos_faults.py): SIGKILLed workers, qclusters and pollers,
-platform latency above the lease, 429 storms, 5xx, dropped connections, HTML and garbage answers on each
-endpoint the skill uses, poison events (U+0000 text, an eventId beyond bigint), a session expiring mid-run
-and renewed, Redis restarts. Then it drains until every message is answered (or the drain deadline passes)
-and prints what it injected and, last, `lost=N repeated=M faults=K`: lost = user messages that never got
-their reply (poison events not counted), repeated = side effects (reply, reaction, state write) of one event
-performed more than once, faults = everything injected. PostgreSQL must accept `postgres` on
-127.0.0.1:5432 (trust).
+runsandbox`), with SideEffectSkill (botcore/skills/testing/instrumented.py) as every bot's skill. While
+users write to N bots, faults are injected (benchmarks/chaos_faults.py): SIGKILLed workers, qclusters and
+pollers, platform latency above the lease, 429 storms, 5xx, dropped connections, HTML and garbage answers on
+each endpoint the skill uses, answers lost after the platform acted, poison events (U+0000 text, an eventId
+beyond bigint), a session expiring mid-run and renewed, Redis restarts. Then it drains until every message
+is answered (or the drain deadline passes) and prints what it injected and, last, `lost=N repeated=M
+faults=K`: lost = user messages that never got their reply (poison events not counted), repeated = side
+effects (reply, reaction, state write) of one event performed more than once, faults = everything injected.
+PostgreSQL must accept `postgres` on 127.0.0.1:5432 (trust).
 """
 
 from __future__ import annotations
@@ -72,6 +72,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--without", default="", help=f"fault kinds left out, comma-separated: {', '.join(ALL_KINDS)}"
     )
+    parser.add_argument(
+        "--dialect", default="", help="the sandbox speaks these dialects (comma-separated; docs/sandbox.md)"
+    )
     args = parser.parse_args()
     args.without = {kind.strip() for kind in args.without.split(",") if kind.strip()}
     if args.without - set(ALL_KINDS):
@@ -92,6 +95,7 @@ def describe_run(args: argparse.Namespace) -> str:
         f"{args.portals} portals, {args.duration:g}s of chaos, lease {args.lease:g}s, "
         f"task timeout {args.task_timeout}s, cycle deadline {args.deadline:g}s, seed {args.seed}"
         + (f", without {', '.join(sorted(args.without))}" if args.without else "")
+        + (f", dialect {args.dialect}" if args.dialect else "")
         + f"\n{describe_machine()}"
     )
 
@@ -265,6 +269,8 @@ def main() -> None:
         redis.start()
         stack.start_sandbox()
         control = httpx.Client(base_url=stack.sandbox_url, timeout=30)
+        if args.dialect:
+            control.post("/_sandbox/dialects", json={"dialects": args.dialect}).raise_for_status()
         app_key, tenants = seed_portals(control, args.portals)
         env["VIBE_APP_KEY"] = app_key
         prefixes = ("VIBE_", "BOTCORE_", "DJANGO_", "TENANTS_", "DATABASE_URL", "REDIS_URL")

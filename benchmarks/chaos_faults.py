@@ -32,6 +32,7 @@ RULES = (
     "dropped_connection",
     "html_answer",
     "garbage_answer",
+    "answer_lost",  # the platform acted, then its answer was lost: a write whose outcome is unknown
 )
 POISON = ("poison_nul_text", "poison_huge_event_id")
 # One deck: half kills (a worker twice as often as a whole process), then each other kind once.
@@ -152,6 +153,11 @@ class FaultInjector:
             rule.update(errorRate=self.rng.uniform(0.4, 0.9), errorCode=code)
         elif kind == "dropped_connection":
             rule["dropRate"] = self.rng.uniform(0.4, 0.9)
+        elif kind == "answer_lost":
+            rate = self.rng.uniform(0.4, 0.9)
+            server_error = {"errorRate": rate, "errorCode": "INTERNAL_ERROR"}
+            lost = self.rng.choice([{"dropRate": rate}, {"garbageRate": rate}, server_error])
+            rule.update(afterAction=True, **lost)
         elif kind == "html_answer":
             rule.update(garbageRate=self.rng.uniform(0.4, 0.9), garbageKind="html")
         else:

@@ -128,11 +128,32 @@ def print_report(
             f"  faults in the {WINDOW:g}s after a repeated message was sent: {_near(injector, repeated_sent)}"
         )
 
+    doubled = _doubled_on_the_platform(control, sent)
+    print(
+        f"replies the platform holds more than once: {len(doubled)}"
+        + (f" (events {doubled[:10]})" if doubled else "")
+    )
+
     trouble = _bots_in_trouble(control)
     if trouble:
         print("bots not active or with events left on the platform:")
         print("\n".join(trouble))
-    print(f"lost={len(lost)} repeated={len(summary.repeated)} faults={sum(injector.counts.values())}")
+    repeated = len(summary.repeated) + len(doubled)
+    print(f"lost={len(lost)} repeated={repeated} faults={sum(injector.counts.values())}")
+
+
+def _doubled_on_the_platform(control: httpx.Client, sent: list[Sent]) -> list[str]:
+    """Keys of the events whose reply ("seen event N") the platform's chats hold more than once: a repeat
+    the skill's own log cannot see (a send repeated inside one attempt, a platform that posts repeats)."""
+    doubled = []
+    for bot_id in sorted({item.bot_id for item in sent}):
+        texts = Counter(
+            m["text"] for m in control.get(f"/_sandbox/bots/{bot_id}/messages").json()["data"]["messages"]
+        )
+        doubled += [
+            item.key for item in sent if item.bot_id == bot_id and texts[f"seen event {item.event_id}"] > 1
+        ]
+    return doubled
 
 
 def _near(injector: FaultInjector, items: list[Sent]) -> str:
