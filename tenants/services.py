@@ -122,6 +122,16 @@ KEY_REFUSED = _(
 )
 
 
+def take_portal_turn(portal: Portal) -> None:
+    """Hold the portal's row until the surrounding transaction ends, so that changes of its credentials and
+    moves of its bot (botcore.services.bots.portal_moves_in_turn) happen one at a time: a key saved while
+    the bot is being registered under the one before waits, then retires that bot rather than missing it.
+    SELECT ... FOR UPDATE on PostgreSQL; on SQLite the immediate transaction already holds the write lock."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("take_portal_turn needs a transaction to hold the turn in")
+    list(Portal.objects.select_for_update().filter(pk=portal.pk).values_list("pk", flat=True))
+
+
 def _refuse_if_uninstalled(portal: Portal) -> None:
     """Writes on behalf of a portal's people stop at uninstall, even from a page opened before it (the row
     is locked)."""
@@ -142,6 +152,7 @@ def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -
     """Store a personal vibe_api_ key for unattended running, once the platform confirms it is this
     portal's."""
     _refuse_if_uninstalled(portal)
+    take_portal_turn(portal)
     if not api_key.startswith("vibe_api_"):
         raise InstallationError(
             "not a personal key", public_message=_("A personal key starts with vibe_api_.")
@@ -199,10 +210,11 @@ def _holds_key(stored: PortalApiKey, api_key: str) -> bool:
 def remove_portal_api_key(portal: Portal) -> bool:
     """Forget the portal's personal key; a bot registered under it is retired first, while the key works.
     False when there was none."""
-    if not PortalApiKey.objects.filter(portal=portal).exists():
-        return False
-    signals.portal_api_key_removing.send(sender=Portal, portal=portal)
     with transaction.atomic():
+        take_portal_turn(portal)
+        if not PortalApiKey.objects.filter(portal=portal).exists():
+            return False
+        signals.portal_api_key_removing.send(sender=Portal, portal=portal)
         PortalApiKey.objects.filter(portal=portal).delete()
         _announce(signals.portal_credentials_changed, portal)
     log.info("personal key removed portal=%s", portal.member_id)

@@ -4,6 +4,8 @@ pause, resume, retire. Its profile and commands: bot_profile.py."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import transaction
@@ -46,7 +48,24 @@ def ensure_bot_row(portal: Portal) -> Bot:
     return bot
 
 
+@contextmanager
+def portal_moves_in_turn(portal: Portal) -> Iterator[None]:
+    """One move of the portal's bot, or one change of its credentials, at a time (tenants'
+    take_portal_turn): a key saved while a move registers its bot waits for the move to end, then retires
+    the bot the move made instead of missing it. Held for the move's platform calls: moves are rare tasks."""
+    with transaction.atomic():
+        tenant_services.take_portal_turn(portal)
+        yield
+
+
 def provision_bot(portal: Portal, *, note: str = "") -> Bot:
+    """Register the portal's bot, in turn with the portal's other moves and credential changes
+    (portal_moves_in_turn); see _provision."""
+    with portal_moves_in_turn(portal):
+        return _provision(portal, note=note)
+
+
+def _provision(portal: Portal, *, note: str = "") -> Bot:
     """Register the portal's bot under its preferred credential (adopting one the platform already has) and
     its enabled skills' commands; the bot is then polled with that credential.
 
@@ -146,13 +165,14 @@ def retire_platform_bot(bot: Bot, *, max_batches: int = 10) -> None:
 def ensure_bot_credential(portal: Portal) -> Bot | None:
     """Keep the portal's bot on the portal's preferred credential: move it when that changed, or when the
     personal key that registered it was replaced by another."""
-    bot = find_portal_bot(portal)
-    if bot is None or bot.vibe_bot_id is None or portal.status == Portal.Status.UNINSTALLED:
-        return bot
-    registered_under_it = bot.registered_key_removed_at is None
-    if registered_under_it and bot.credential_kind == find_preferred_credential_kind(portal):
-        return bot
-    return provision_bot(portal)
+    with portal_moves_in_turn(portal):
+        bot = find_portal_bot(portal)
+        if bot is None or bot.vibe_bot_id is None or portal.status == Portal.Status.UNINSTALLED:
+            return bot
+        registered_under_it = bot.registered_key_removed_at is None
+        if registered_under_it and bot.credential_kind == find_preferred_credential_kind(portal):
+            return bot
+        return _provision(portal)
 
 
 def retire_bot_of_credential(portal: Portal, *, kind: str) -> None:

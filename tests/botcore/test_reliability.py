@@ -7,11 +7,13 @@ platform would dedupe the message); the sandbox's call log counts what reached t
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.core import checks
+from django.db import connection
 from django.utils import timezone
 
 from botcore import conf
@@ -28,6 +30,7 @@ from botcore.vibe.parse import read_event_batch
 from tenants import selectors as tenant_selectors
 from tenants import services as tenant_services
 from tenants.identity import VerifiedIdentity
+from tenants.models import Portal
 
 
 class CountingSkill(Skill):
@@ -327,6 +330,48 @@ def test_another_personal_key_moves_the_bot_to_a_bot_of_that_key(sandbox_portal,
     polls = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
     assert polls and all(c["keyKind"] == "api" for c in polls)
     assert no_repeats(counting.executions) and no_repeats(counting.effects)
+
+
+@pytest.mark.slow
+def test_a_key_saved_while_the_bot_moves_to_another_leaves_one_platform_bot(
+    sandbox_portal, bot, task_queue, monkeypatch
+):
+    """Two personal keys saved a moment apart: the second is saved while the move to the first is still
+    registering its bot. The moves and the saves take their turns, so one platform bot is left, the second
+    key's, and the first key's bot is unregistered, not orphaned."""
+    portal, admin, member = sandbox_portal.portal, sandbox_portal.admin_id, sandbox_portal.member_id
+    first_key, second_key = personal_key(sandbox_portal), personal_key(sandbox_portal, user_id=member)
+    save_done = threading.Event()
+    saver: list[threading.Thread] = []
+
+    def save_second_key() -> None:
+        try:
+            tenant_services.set_portal_api_key(
+                Portal.objects.get(pk=portal.pk), api_key=second_key, added_by_user_id=member
+            )
+        finally:
+            save_done.set()
+            connection.close()
+
+    registering = bot_services.register_commands
+
+    def second_save_meanwhile(*args, **kwargs):
+        registering(*args, **kwargs)
+        if not saver:  # the first move, its bot registered under the first key and not yet recorded
+            saver.append(threading.Thread(target=save_second_key))
+            saver[0].start()
+            save_done.wait(timeout=2)  # taking turns, the save waits for this move to end
+
+    tenant_services.set_portal_api_key(portal, api_key=first_key, added_by_user_id=admin)
+    monkeypatch.setattr(bot_services, "register_commands", second_save_meanwhile)
+    task_queue.run("botcore.tasks.move_portal_bot")
+    saver[0].join(timeout=30)
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert bot.credential_kind == "personal" and bot.status == Bot.Status.ACTIVE
+    assert bots_on_platform(sandbox_portal) == {bot.vibe_bot_id}
+    with client_for_bot(bot) as client:  # the bot answers to the key the portal has now
+        assert client.get_bot(bot.vibe_bot_id).bot.id == bot.vibe_bot_id
 
 
 def test_a_refusal_read_before_a_move_does_not_break_the_moved_bot(sandbox_portal, bot):
