@@ -56,5 +56,16 @@ def test_with_a_personal_key_and_a_session_the_page_names_the_key_the_bot_runs_o
         portal=portal, key="vibe_api_" + "k" * 40, key_hint="vibe_api_…kkkk", added_by_user_id=1
     )
     page = client.get("/portal/").content.decode()
-    assert "runs unattended on a personal key (vibe_api_…kkkk)" in page
-    assert "runs on a session that expires" not in page
+    assert "Credential: a personal key (vibe_api_…kkkk)" in page
+    assert "session, until" not in page
+
+
+def test_the_header_names_the_credential_and_leaves_a_paused_bot_to_its_card(portal):
+    """It said "The bot runs unattended on a personal key" above "paused by the app's operators"."""
+    bot_of(portal, Bot.Status.PAUSED)
+    PortalApiKey.objects.create(
+        portal=portal, key="vibe_api_" + "k" * 40, key_hint="vibe_api_…kkkk", added_by_user_id=1
+    )
+    page = signed_in(portal, is_admin=True).get("/portal/").content.decode()
+    assert "paused by the app" in page and "Credential: a personal key" in page
+    assert "The bot runs" not in page
