@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -177,11 +178,8 @@ def portal_page(request: HttpRequest) -> HttpResponse:
     viewer, portal = _viewer_portal(request)
     if viewer is None or portal is None:
         return render(request, "tenants/open_from_bitrix.html", status=401)
-    prefs, _created = PortalSettings.objects.get_or_create(portal=portal)
-    settings_form = PortalSettingsForm(
-        initial={"language": prefs.language, "timezone": prefs.timezone, "bot_name": prefs.bot_name}
-    )
-    key_form = PortalApiKeyForm()
+    settings_form: forms.Form | None = None
+    key_form: forms.Form | None = None
     if request.method == "POST":
         if not viewer.is_admin:
             return render(
@@ -222,17 +220,38 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                 return redirect("tenants:portal")
         except TenantsError as error:
             return render_tenants_error(request, error, status=400)
+    return _render_portal(request, viewer, portal, settings_form=settings_form, key_form=key_form)
+
+
+def _render_portal(
+    request: HttpRequest,
+    viewer: Viewer,
+    portal: Portal,
+    *,
+    settings_form: forms.Form | None = None,
+    key_form: forms.Form | None = None,
+    uninstall_form: forms.Form | None = None,
+) -> HttpResponse:
+    """The portal page, with any form given as posted (its errors at its fields; the answer is then 400)."""
+    if settings_form is None:
+        prefs, _created = PortalSettings.objects.get_or_create(portal=portal)
+        settings_form = PortalSettingsForm(
+            initial={"language": prefs.language, "timezone": prefs.timezone, "bot_name": prefs.bot_name}
+        )
+    forms_shown = {
+        "settings_form": settings_form,
+        "key_form": key_form or PortalApiKeyForm(),
+        "uninstall_form": uninstall_form or UninstallForm(domain=portal.domain),
+    }
     context = {
         "viewer": viewer,
         "portal": portal,
         "grant": find_best_grant(portal),
         "api_key": PortalApiKey.objects.filter(portal=portal).first(),
-        "settings_form": settings_form,
-        "key_form": key_form,
-        "uninstall_form": UninstallForm(domain=portal.domain),
+        **forms_shown,
         "extra_sections": _extra_sections(request, portal, viewer),
     }
-    has_errors = (settings_form.is_bound and settings_form.errors) or (key_form.is_bound and key_form.errors)
+    has_errors = any(form.is_bound and form.errors for form in forms_shown.values())
     return render(request, "tenants/portal.html", context, status=400 if has_errors else 200)
 
 
@@ -247,13 +266,8 @@ def uninstall(request: HttpRequest) -> HttpResponse:
             status=403,
         )
     form = UninstallForm(request.POST, domain=portal.domain)
-    if not form.is_valid():
-        return render(
-            request,
-            "tenants/error.html",
-            {"message": _("Type the portal's domain exactly to confirm.")},
-            status=400,
-        )
+    if not form.is_valid():  # back on the portal page, the mistake said at the field
+        return _render_portal(request, viewer, portal, uninstall_form=form)
     services.uninstall_portal(portal, reason="admin")
     forget_viewer(request)
     return render(request, "tenants/uninstalled.html", {"portal": portal})

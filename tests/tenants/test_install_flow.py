@@ -230,7 +230,13 @@ def test_uninstall_from_the_portal_page_and_reinstall(platform):
         user_id=platform["admin"]["id"],
     )
     wrong = client.post("/portal/uninstall/", {"confirm": "not-the-domain"})
-    assert wrong.status_code == 400
+    assert wrong.status_code == 400  # the portal page again, the mistake said at the field: not a dead end
+    page = wrong.content.decode()
+    assert 'data-testid="uninstall"' in page and "Type the portal&#x27;s domain exactly to confirm." in page
+    assert (
+        'name="confirm" value="not-the-domain"' in page
+        and Portal.objects.get().status == Portal.Status.ACTIVE
+    )
     done = client.post("/portal/uninstall/", {"confirm": "acme.bitrix24.com"})
     assert done.status_code == 200
     portal = Portal.objects.get()
