@@ -81,7 +81,10 @@ def print_report(
     from botcore.skills.testing.instrumented import SIDE_EFFECTS, read_side_effects, summarize_side_effects
 
     summary = summarize_side_effects(read_side_effects(log_path))
-    lost = [item for item in sent if item.key not in summary.replied]
+    on_platform = replies_on_the_platform(control, sent)
+    # A reply the skill's log does not hold may still be in the chat: a post left in doubt, not sent again.
+    unlogged = [item for item in sent if item.key not in summary.replied]
+    lost = [item for item in unlogged if not on_platform[item.key]]
     never_handled = [item for item in lost if item.key not in summary.handled]
     by_key = {item.key: item for item in sent}
 
@@ -128,11 +131,14 @@ def print_report(
             f"  faults in the {WINDOW:g}s after a repeated message was sent: {_near(injector, repeated_sent)}"
         )
 
-    doubled = _doubled_on_the_platform(control, sent)
+    doubled = [key for key, count in on_platform.items() if count > 1]
     print(
         f"replies the platform holds more than once: {len(doubled)}"
         + (f" (events {doubled[:10]})" if doubled else "")
     )
+    in_doubt = len(unlogged) - len(lost)
+    if in_doubt:
+        print(f"replies left in doubt (not sent again) that the platform holds: {in_doubt}")
 
     trouble = _bots_in_trouble(control)
     if trouble:
@@ -142,18 +148,18 @@ def print_report(
     print(f"lost={len(lost)} repeated={repeated} faults={sum(injector.counts.values())}")
 
 
-def _doubled_on_the_platform(control: httpx.Client, sent: list[Sent]) -> list[str]:
-    """Keys of the events whose reply ("seen event N") the platform's chats hold more than once: a repeat
-    the skill's own log cannot see (a send repeated inside one attempt, a platform that posts repeats)."""
-    doubled = []
+def replies_on_the_platform(control: httpx.Client, sent: list[Sent]) -> Counter:
+    """How often the platform's chats hold each sent message's reply ("seen event N"), by key: what the
+    users saw, which the skill's own log cannot tell (a send repeated inside one attempt, a platform that
+    posts repeats, a post left in doubt that did arrive)."""
+    held: Counter = Counter()
     for bot_id in sorted({item.bot_id for item in sent}):
-        texts = Counter(
-            m["text"] for m in control.get(f"/_sandbox/bots/{bot_id}/messages").json()["data"]["messages"]
-        )
-        doubled += [
-            item.key for item in sent if item.bot_id == bot_id and texts[f"seen event {item.event_id}"] > 1
-        ]
-    return doubled
+        messages = control.get(f"/_sandbox/bots/{bot_id}/messages").json()["data"]["messages"]
+        texts = Counter(m["text"] for m in messages)
+        for item in sent:
+            if item.bot_id == bot_id:
+                held[item.key] = texts[f"seen event {item.event_id}"]
+    return held
 
 
 def _near(injector: FaultInjector, items: list[Sent]) -> str:
