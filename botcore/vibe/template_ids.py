@@ -15,8 +15,8 @@ base URL:
 - IGNORED (a send with a templateId was answered without it): nothing is sent twice. The transport does not
   retry a send in doubt, and a handling run again leaves it alone and says the post is in doubt (at most
   once: a post that never arrived is logged, never doubled).
-- UNKNOWN (no send of the key answered yet): the transport does not retry; a handling run again follows the
-  contract's reading and sends it again.
+- UNKNOWN (no send of the key answered yet, or only answers without a uuidMap, which teach nothing): the
+  transport does not retry; a handling run again follows the contract's reading and sends it again.
 What is seen is kept in this process and in the learned-rates store every process shares (Redis or the
 database, botcore.vibe.key_budgets), written only when it changes, so a new worker knows it before its
 first send. The entry is per key, as the learned rates are: a key's calls all meet the same platform.
