@@ -128,6 +128,18 @@ def _finish(entry: EventLogEntry, status: str, *, skill: str = "", error: str = 
     return status
 
 
+def _left_in_doubt(ctx: Any) -> str:
+    """What a handled event's log entry says of posts left in doubt (skills.context._post_once), or ""."""
+    left = getattr(ctx, "posts_left_in_doubt", None)
+    if not left:
+        return ""
+    return (
+        f"handled; post {', '.join(map(str, left))} of it left in doubt: an earlier attempt's send failed "
+        "after the platform may have posted it, and nothing showed it never arrived, so it was not sent "
+        "again (the person may lack that reply)"
+    )
+
+
 def claim_entry(entry: EventLogEntry, *, lease_token: str | None) -> bool:
     """Count an attempt at `entry` if it is still pending, unchanged, and its bot still leased to us."""
     if not claim_entry_row(entry, lease_token=lease_token):
@@ -191,7 +203,13 @@ def handle_entry(
             )
         skill_name = chosen.name if chosen is not None else ""
         if verdict.status == "done":
-            return _finish(entry, EventLogEntry.Status.HANDLED, skill=skill_name, started=started)
+            return _finish(
+                entry,
+                EventLogEntry.Status.HANDLED,
+                skill=skill_name,
+                error=_left_in_doubt(ctx),
+                started=started,
+            )
         if verdict.status == "failed":
             if ctx is not None and not isinstance(verdict.cause, (VibeError, TenantsError)):
                 apologize_for_failed_event(event, ctx)  # a skill's bug: the person hears it, not silence

@@ -3,8 +3,10 @@
 An event may be handled more than once (a worker killed mid-skill, a passing outage retried), so every
 effect of a handling is keyed by the bot, the event (or the backend run) and the effect's place in the
 handling, and remembered in the ActionLedger once made: a handling that runs again replays what its earlier
-attempt did instead of doing it twice. Posts also carry the key as their templateId, so the platform itself
-answers a repeat with the message it already has; dialog-state writes commit with their ledger record.
+attempt did instead of doing it twice. Posts also carry the key as their templateId (a platform that
+de-duplicates answers a repeat with the message it has); a post whose send failed after the platform may
+have taken it is sent again only when its chat shows it never arrived (_post_once). Dialog-state writes
+commit with their ledger record.
 Typing and reactions are best effort: their failure is logged and never fails the event.
 `effects` lists, in order, each effect of this handling as (kind, performed): False when it was replayed.
 """
@@ -175,6 +177,10 @@ class VibeSkillContext(EventFacts, ChatActions):
         self._reactions = 0
         self._defers = 0
         self._effects: list[tuple[str, bool]] = []
+        # Posts an earlier attempt left in doubt that this platform would double, so not sent again (by
+        # their place in the handling): the executor notes them on the event's log entry.
+        self.posts_left_in_doubt: list[int] = []
+        self._newest_in: dict[str, int] = {}  # the newest message this handling knows, by dialog
 
     @property
     def effects(self) -> list[tuple[str, bool]]:
@@ -233,6 +239,8 @@ class VibeSkillContext(EventFacts, ChatActions):
         client, bot_id = self._platform()
         return self._post_once(
             client,
+            bot_id,
+            dialog_id,
             lambda template_id: client.send_message(
                 bot_id,
                 dialog_id=dialog_id,
@@ -255,6 +263,8 @@ class VibeSkillContext(EventFacts, ChatActions):
         client, bot_id = self._platform()
         return self._post_once(
             client,
+            bot_id,
+            self.dialog_id,
             lambda template_id: client.answer_command(
                 bot_id,
                 origin.command.id,
@@ -267,41 +277,81 @@ class VibeSkillContext(EventFacts, ChatActions):
             ),
         )
 
-    def _post_once(self, client: VibeClient, post: Callable[[str], SentMessage]) -> int:
+    def _post_once(
+        self, client: VibeClient, bot_id: int, dialog_id: str, post: Callable[[str], SentMessage]
+    ) -> int:
         """Make this handling's next post, once however often the handling runs; its message id.
 
-        A post an earlier attempt made is replayed from the ledger. One that failed after it may have
-        reached the platform is *in doubt*: the ledger says so, the failure goes to the executor (the event
-        is handled again later), and the next attempt sends it again under the same templateId only where
-        the platform answers such a repeat with the first message; elsewhere it is left alone and said in a
-        WARNING, and 0 stands for its message id (botcore.vibe.template_ids).
+        A post an earlier attempt made is replayed from the ledger. One whose send failed after it may have
+        reached the platform is *in doubt*: the ledger says so, with the newest message this handling knew in
+        that chat, and the failure goes to the executor (the event is handled again later). The next attempt
+        sends it again only when the chat shows it never arrived (_never_arrived); otherwise it is left
+        alone, said in a WARNING and on the event's log entry, and 0 stands for its message id.
         """
         template_id = self._next_template_id()
         known = self._ledger.find(template_id)
         if known is not None and not known.get("in_doubt"):
             self._effects.append(("post", False))
-            return int(known["id"])
-        if known is not None and not template_ids.sent_again_later(client.base_url, client.key_name):
+            return self._seen(dialog_id, int(known["id"]))
+        if known is not None and not self._never_arrived(client, bot_id, dialog_id, known.get("after")):
             log.warning(
                 "post %s of %s is in doubt (an earlier attempt failed after the platform may have taken it) "
-                "and is not sent again: this platform posts a repeated templateId again",
+                "and is not sent again: nothing shows it never arrived",
                 self._posts,
                 self._post_key,
             )
             self._effects.append(("post", False))
+            self.posts_left_in_doubt.append(self._posts)
             return 0
+        after = self._newest_known(dialog_id)
         try:
             sent = post(template_id)
         except VibeError as error:
             if known is None and error.is_transient and error.may_have_acted:
-                self._ledger.record(template_id, {"in_doubt": True})
+                self._ledger.record(template_id, {"in_doubt": True, "after": after})
             raise
         if known is None:
             self._ledger.record(template_id, {"id": sent.id})
         else:
             self._ledger.settle(template_id, {"id": sent.id})
         self._effects.append(("post", True))
-        return sent.id
+        return self._seen(dialog_id, sent.id)
+
+    def _never_arrived(self, client: VibeClient, bot_id: int, dialog_id: str, after: int | None) -> bool:
+        """Whether a post left in doubt surely never reached its chat, so sending it again cannot double it.
+
+        Where the handling knew the chat's newest message when it sent (`after`: the person's message, or
+        its own earlier post there), the chat's last message says it: still that one, the post never
+        arrived; a later one may be the post, and it is left. A chat that cannot say (no `lastMessageId` in
+        its answer) leaves only the send answers' word: sent again where they showed a repeated templateId
+        answers the first message (botcore.vibe.template_ids). A passing failure of the read is raised: the
+        event is handled again later.
+        """
+        if after is not None:
+            try:
+                newest = client.get_chat(bot_id, dialog_id).last_message_id
+            except VibeError as error:
+                if error.is_transient:
+                    raise
+                newest = None  # refused (not a member any more…): the chat cannot say
+            if newest is not None:
+                return newest <= int(after)
+        return template_ids.deduplicates(client.base_url, client.key_name)
+
+    def _newest_known(self, dialog_id: str) -> int | None:
+        """The newest message this handling knows in `dialog_id`: its own last post there, else the
+        person's message the event is about, when it was written there."""
+        if dialog_id in self._newest_in:
+            return self._newest_in[dialog_id]
+        message = getattr(self.origin, "message", None)
+        if message is None or getattr(self.origin, "dialog_id", None) != dialog_id:
+            return None
+        return int(message.id)
+
+    def _seen(self, dialog_id: str, message_id: int) -> int:
+        if message_id:
+            self._newest_in[dialog_id] = max(message_id, self._newest_in.get(dialog_id, 0))
+        return message_id
 
     # --- interface --------------------------------------------------------------------------------
     def typing(self, status: str | None = None, *, duration: int | None = None) -> None:

@@ -3,11 +3,11 @@
 This module holds the ledger's interface and its memory form (tests, bot_shell); the engine's database form
 is botcore/services/action_ledger.py.
 
-The platform de-duplicates messages by templateId but has no such key for uploads and new chats, so the
-context looks the action up here first; handling the event again returns what the first attempt made.
-(A worker killed between the platform's answer and the record can still repeat it; the window is one call.)
-A post whose send failed after it may have reached the platform is recorded as in doubt, and settled
-once a later attempt knows its message (context.py).
+The context looks every post, upload and new chat up here first; handling the event again returns what the
+first attempt made. (A worker killed between the platform's answer and the record can still repeat it; the
+window is one call, and a post's templateId covers it where the platform de-duplicates.) One whose call
+failed after it may have reached the platform is recorded as in doubt, and a post's record is settled once a
+later attempt has sent it after all (context.py).
 """
 
 from __future__ import annotations

@@ -140,6 +140,7 @@ class Chat(WireObject):
     text_field_enabled: bool = True
     manager_ids: tuple[int, ...] = Field(default=(), validation_alias=AliasChoices("managerList", "managers"))
     user_count: int = Field(default=0, validation_alias=AliasChoices("userCounter", "userCount"))
+    last_message_id: int | None = None  # None when the answer does not say (a post's fate is then unread)
 
     @model_validator(mode="after")
     def _dialog_from_id(self) -> Chat:

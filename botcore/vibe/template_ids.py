@@ -1,22 +1,16 @@
-"""Whether the platform takes a send's templateId as a once-only key, as its own answers show.
+"""Whether the platform's send answers show that it takes a templateId as a once-only key.
 
 The reference names `templateId` a UUID field and no more (CONTRACT part B §7.3). imbot.v2 answers a send
 with `uuidMap`; the sandbox's default reading maps the send's templateId to its message there and answers
-a repeat with that first message instead of posting again. A platform that ignores the field (the
-sandbox's `no-template-dedupe` dialect) maps nothing and posts a repeat again. Which one this is, is
-unknown (part A §13), so it is read from the answers, never assumed by a setting.
+a repeat with that first message instead of posting again. Other readings are as plausible (part A §13):
+a platform that ignores the field and maps nothing (the sandbox's `no-template-dedupe` dialect), one that
+answers no uuidMap at all, one that maps it and still posts a repeat. So no repeat is ever sent on the
+strength of this alone where a better answer exists: a post in doubt is checked in its chat first
+(skills/context.py). What is learned here is the fallback for a post whose chat cannot tell (one the
+handling has no earlier message in that chat to compare with): it is sent again only where the last send
+answer seen for its key mapped the send's templateId (HONOURED); IGNORED (answered without it) and
+UNKNOWN (nothing seen, or only answers without a uuidMap, which teach nothing) leave it unsent.
 
-A send is *in doubt* when it failed after it may have reached the platform (a dropped connection, a read
-timeout, an answer that is not the platform's): it may or may not have posted. Sending it again is safe
-only where repeats are answered with the first message. So, from the last send answer seen for a key at a
-base URL:
-- HONOURED (the answer mapped the send's templateId): a repeat is the first message. The transport retries
-  a send in doubt at once, and a handling run again sends it again.
-- IGNORED (a send with a templateId was answered without it): nothing is sent twice. The transport does not
-  retry a send in doubt, and a handling run again leaves it alone and says the post is in doubt (at most
-  once: a post that never arrived is logged, never doubled).
-- UNKNOWN (no send of the key answered yet, or only answers without a uuidMap, which teach nothing): the
-  transport does not retry; a handling run again follows the contract's reading and sends it again.
 What is seen is kept in this process and in the learned-rates store every process shares (Redis or the
 database, botcore.vibe.key_budgets), written only when it changes, so a new worker knows it before its
 first send. The entry is per key, as the learned rates are: a key's calls all meet the same platform.
@@ -68,14 +62,9 @@ def reading(base_url: str, key_name: str) -> TemplateReading:
         return _readings.setdefault((base_url, key_name), shared)
 
 
-def retried_at_once(base_url: str, key_name: str) -> bool:
-    """Whether the transport may repeat a send with a templateId that may have been posted."""
+def deduplicates(base_url: str, key_name: str) -> bool:
+    """Whether the send answers for this key showed that a repeated templateId answers the first message."""
     return reading(base_url, key_name) is TemplateReading.HONOURED
-
-
-def sent_again_later(base_url: str, key_name: str) -> bool:
-    """Whether a handling run again re-sends a post an earlier attempt left in doubt."""
-    return reading(base_url, key_name) is not TemplateReading.IGNORED
 
 
 def forget() -> None:

@@ -1,9 +1,10 @@
-"""A reply whose answer was lost after the platform may have posted it, on both readings of templateId.
+"""A reply whose send failed after the platform may have posted it, on every reading of templateId.
 
-The sandbox posts the reply and then loses its answer (a fault with afterAction): the send is in doubt.
-Where a repeated templateId answers the first message (the default reading) the reply is sent again and
-arrives once; where it posts again (`no-template-dedupe`) it is never sent twice. Counted in the
-platform's own chat, not in what the backend believes it sent.
+The sandbox either posts the reply and then loses its answer (a fault with afterAction) or fails before
+posting (a plain fault); the backend cannot tell which, so the send is *in doubt*. Whatever the platform
+does with a repeated templateId (the default reading answers the first message; `no-template-dedupe`
+posts it again), the reply must arrive exactly once: sent again only when the chat shows it never
+arrived. Counted in the platform's own chat, not in what the backend believes it sent.
 """
 
 from __future__ import annotations
@@ -17,17 +18,20 @@ from botcore.services.bots import provision_bot
 from botcore.services.platform import client_for_bot
 from botcore.services.polling import poll_bot_once
 from botcore.skills.base import Skill
-from botcore.vibe import template_ids
+from botcore.vibe import VibeClient, template_ids
 from botcore.vibe.events import EventType, MessageAddEvent
+from botcore.vibe.models import Chat
 from botcore.vibe.template_ids import TemplateReading
 
 pytestmark = [pytest.mark.slow]
 
-AFTER_ACTION = {
+READINGS = [pytest.param(None, id="dedupe"), pytest.param("no-template-dedupe", id="no-dedupe")]
+AFTER_ACTION = {  # the platform posted, then its answer was lost
     "dropped": {"dropRate": 1.0},
     "html": {"garbageRate": 1.0},
     "internal-error": {"errorRate": 1.0, "errorCode": "INTERNAL_ERROR"},
 }
+BEFORE_ACTION = {name: {**fault, "afterAction": False} for name, fault in AFTER_ACTION.items()}
 
 
 class ReplySkill(Skill):
@@ -45,8 +49,8 @@ def bot(sandbox_portal, settings) -> Bot:
     return provision_bot(sandbox_portal.portal)
 
 
-def posts(sandbox_portal, bot: Bot, text: str) -> int:
-    return sum(m["text"] == f"got: {text}" for m in sandbox_portal.bot_messages(bot.vibe_bot_id))
+def posts(sandbox_portal, bot: Bot, text: str) -> list[dict]:
+    return [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if m["text"] == f"got: {text}"]
 
 
 def message_entry(bot: Bot, text: str) -> EventLogEntry:
@@ -57,17 +61,24 @@ def message_entry(bot: Bot, text: str) -> EventLogEntry:
     )
 
 
-def answer_one_then_fault_the_replies(sandbox_portal, bot: Bot, fault: dict, *, dialect: str | None) -> None:
-    """The platform speaks `dialect`; one message is answered as usual, then replies are posted and their
-    answers lost (unless the fault says otherwise)."""
+def speak(sandbox_portal, dialect: str | None) -> None:
     control = sandbox_portal.control
     assert control.post("/_sandbox/dialects", json={"dialects": [dialect] if dialect else []}).is_success
-    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="first")
-    poll_bot_once(bot.pk)
-    assert posts(sandbox_portal, bot, "first") == 1
+
+
+def fault_the_replies(sandbox_portal, bot: Bot, fault: dict) -> None:
     path = f"/v1/bots/{bot.vibe_bot_id}/messages"
     rule = {"method": "POST", "path": path, "afterAction": True, **fault}
-    assert control.post("/_sandbox/faults", json=rule).is_success
+    assert sandbox_portal.control.post("/_sandbox/faults", json=rule).is_success
+
+
+def answer_one_then_fault_the_replies(sandbox_portal, bot: Bot, fault: dict, *, dialect: str | None) -> None:
+    """The platform speaks `dialect`; one message is answered as usual, then the replies meet `fault`."""
+    speak(sandbox_portal, dialect)
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="first")
+    poll_bot_once(bot.pk)
+    assert len(posts(sandbox_portal, bot, "first")) == 1
+    fault_the_replies(sandbox_portal, bot, fault)
 
 
 def handle_again(sandbox_portal, bot: Bot, entry: EventLogEntry) -> None:
@@ -77,73 +88,94 @@ def handle_again(sandbox_portal, bot: Bot, entry: EventLogEntry) -> None:
     poll_bot_once(bot.pk)
 
 
-@pytest.mark.parametrize("fault", AFTER_ACTION.values(), ids=AFTER_ACTION.keys())
-def test_where_repeats_post_again_a_reply_in_doubt_is_never_sent_twice(sandbox_portal, bot, fault, caplog):
-    answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect="no-template-dedupe")
-    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="second")
+def say_and_fail(sandbox_portal, bot: Bot, text: str) -> EventLogEntry:
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
     poll_bot_once(bot.pk)
-    assert posts(sandbox_portal, bot, "second") == 1  # posted by the first try, not repeated at once
-    entry = message_entry(bot, "second")
+    entry = message_entry(bot, text)
     assert entry.status == EventLogEntry.Status.RECEIVED and entry.next_attempt_at is not None
+    return entry
+
+
+@pytest.mark.parametrize("dialect", READINGS)
+@pytest.mark.parametrize("fault", AFTER_ACTION.values(), ids=AFTER_ACTION.keys())
+def test_a_reply_in_doubt_that_arrived_is_never_sent_again(sandbox_portal, bot, fault, dialect, caplog):
+    answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect=dialect)
+    entry = say_and_fail(sandbox_portal, bot, "second")
+    assert len(posts(sandbox_portal, bot, "second")) == 1  # posted by the first try, not repeated at once
     with caplog.at_level(logging.WARNING, logger="botcore.skills.context"):
         handle_again(sandbox_portal, bot, entry)
     entry.refresh_from_db()
-    assert entry.status == EventLogEntry.Status.HANDLED
-    assert posts(sandbox_portal, bot, "second") == 1
+    assert entry.status == EventLogEntry.Status.HANDLED and "post 1 of it left in doubt" in entry.error
+    assert len(posts(sandbox_portal, bot, "second")) == 1
     assert "in doubt" in caplog.text and "not sent again" in caplog.text
 
 
-@pytest.mark.parametrize("fault", AFTER_ACTION.values(), ids=AFTER_ACTION.keys())
-def test_where_repeats_answer_the_first_message_a_reply_in_doubt_arrives_once_and_is_known(
-    sandbox_portal, bot, fault, settings
-):
-    settings.VIBE_MAX_ATTEMPTS = 1  # no retry inside the call: the event is handled again instead
-    answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect=None)
-    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="second")
-    poll_bot_once(bot.pk)
-    entry = message_entry(bot, "second")
-    assert entry.status == EventLogEntry.Status.RECEIVED
-    assert [r.result for r in ActionRecord.objects.filter(bot=bot).order_by("pk")][-1] == {"in_doubt": True}
+@pytest.mark.parametrize("dialect", READINGS)
+@pytest.mark.parametrize("fault", BEFORE_ACTION.values(), ids=BEFORE_ACTION.keys())
+def test_a_reply_in_doubt_that_never_arrived_is_sent_again_once(sandbox_portal, bot, fault, dialect):
+    """The backend cannot tell these failures from the ones above; the chat's last message can."""
+    answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect=dialect)
+    entry = say_and_fail(sandbox_portal, bot, "second")
+    assert posts(sandbox_portal, bot, "second") == []
+    assert ActionRecord.objects.filter(bot=bot).order_by("pk").last().result["in_doubt"] is True
     handle_again(sandbox_portal, bot, entry)
     entry.refresh_from_db()
-    assert entry.status == EventLogEntry.Status.HANDLED
-    [posted] = [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if m["text"] == "got: second"]
+    [posted] = posts(sandbox_portal, bot, "second")
+    assert entry.status == EventLogEntry.Status.HANDLED and entry.error == ""
     assert ActionRecord.objects.filter(bot=bot).order_by("pk").last().result == {"id": posted["id"]}
 
 
-@pytest.mark.parametrize("code", ["BITRIX_UNAVAILABLE", "BITRIX_ERROR"])
-def test_a_send_the_platform_says_did_not_run_is_sent_again_on_either_reading(
-    sandbox_portal, bot, settings, code
-):
-    """Not in doubt: the platform's own answer says Bitrix24 could not be reached or refused the call."""
-    settings.VIBE_MAX_ATTEMPTS = 1
-    fault = {"errorRate": 1.0, "errorCode": code, "afterAction": False}
-    answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect="no-template-dedupe")
-    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="second")
-    poll_bot_once(bot.pk)
-    assert posts(sandbox_portal, bot, "second") == 0
-    entry = message_entry(bot, "second")
-    handle_again(sandbox_portal, bot, entry)
-    entry.refresh_from_db()
-    assert entry.status == EventLogEntry.Status.HANDLED and posts(sandbox_portal, bot, "second") == 1
-
-
-def test_a_first_send_in_doubt_is_not_repeated_at_once_before_the_platform_showed_its_reading(
-    sandbox_portal, bot
-):
-    """Nothing was learned yet: the call is not repeated (a platform of the other reading would post it
-    twice); the event's retry decides, later."""
-    control = sandbox_portal.control
-    control.post("/_sandbox/dialects", json={"dialects": ["no-template-dedupe"]})
-    rule = {"method": "POST", "path": f"/v1/bots/{bot.vibe_bot_id}/messages", "afterAction": True}
-    control.post("/_sandbox/faults", json={**rule, "dropRate": 1.0})
-    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="first")
-    poll_bot_once(bot.pk)
-    assert posts(sandbox_portal, bot, "first") == 1
+@pytest.mark.parametrize("dialect", READINGS)
+def test_the_very_first_send_in_doubt_is_not_doubled(sandbox_portal, bot, dialect):
+    """Nothing learned yet of the platform (a fresh deployment): the chat still tells."""
+    speak(sandbox_portal, dialect)
+    fault_the_replies(sandbox_portal, bot, {"dropRate": 1.0})
+    entry = say_and_fail(sandbox_portal, bot, "first")
     sends = [
         c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["method"] == "POST" and "messages" in c["path"]
     ]
-    assert len(sends) == 1
+    assert len(sends) == 1  # not repeated inside the call
+    handle_again(sandbox_portal, bot, entry)
+    assert len(posts(sandbox_portal, bot, "first")) == 1
+
+
+@pytest.mark.parametrize(("dialect", "sent_again"), [(None, True), ("no-template-dedupe", False)])
+def test_where_the_chat_cannot_tell_only_a_platform_shown_to_deduplicate_gets_the_post_again(
+    sandbox_portal, bot, dialect, sent_again, monkeypatch
+):
+    """A chat answer without lastMessageId leaves the send answers' word (botcore.vibe.template_ids): sent
+    again where a repeat answers the first message, with the id it gets; left where it would post again."""
+    real_get_chat = VibeClient.get_chat
+
+    def chat_without_its_last_message(self, *args, **kwargs) -> Chat:
+        chat = real_get_chat(self, *args, **kwargs)
+        return Chat(id=chat.id, dialog_id=chat.dialog_id, last_message_id=None)
+
+    monkeypatch.setattr(VibeClient, "get_chat", chat_without_its_last_message)
+    answer_one_then_fault_the_replies(sandbox_portal, bot, {"dropRate": 1.0}, dialect=dialect)
+    entry = say_and_fail(sandbox_portal, bot, "second")
+    handle_again(sandbox_portal, bot, entry)
+    entry.refresh_from_db()
+    [posted] = posts(sandbox_portal, bot, "second")
+    assert entry.status == EventLogEntry.Status.HANDLED
+    recorded = ActionRecord.objects.filter(bot=bot).order_by("pk").last().result
+    assert recorded == (
+        {"id": posted["id"]} if sent_again else {"in_doubt": True, "after": recorded["after"]}
+    )
+    assert ("left in doubt" in entry.error) is not sent_again
+
+
+@pytest.mark.parametrize("code", ["BITRIX_UNAVAILABLE", "BITRIX_ERROR"])
+def test_a_send_the_platform_says_did_not_run_is_not_in_doubt(sandbox_portal, bot, settings, code):
+    """The platform's own answer says Bitrix24 could not be reached or refused the call."""
+    settings.VIBE_MAX_ATTEMPTS = 1
+    fault = {"errorRate": 1.0, "errorCode": code, "afterAction": False}
+    answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect="no-template-dedupe")
+    entry = say_and_fail(sandbox_portal, bot, "second")
+    assert not ActionRecord.objects.filter(bot=bot, result__in_doubt=True).exists()
+    handle_again(sandbox_portal, bot, entry)
+    entry.refresh_from_db()
+    assert entry.status == EventLogEntry.Status.HANDLED and len(posts(sandbox_portal, bot, "second")) == 1
 
 
 def test_the_reading_learned_by_one_process_is_known_to_the_next(sandbox_portal, bot):
@@ -171,10 +203,7 @@ def test_a_chat_whose_creation_is_in_doubt_is_not_created_twice(sandbox_portal, 
     bot = provision_bot(sandbox_portal.portal)
     rule = {"method": "POST", "path": "/v1/bots/{bot_id}/chats", "afterAction": True, "dropRate": 1.0}
     sandbox_portal.control.post("/_sandbox/faults", json=rule)
-    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="plans")
-    poll_bot_once(bot.pk)
-    entry = message_entry(bot, "plans")
-    assert entry.status == EventLogEntry.Status.RECEIVED
+    entry = say_and_fail(sandbox_portal, bot, "plans")
     handle_again(sandbox_portal, bot, entry)
     entry.refresh_from_db()
     assert entry.status == EventLogEntry.Status.FAILED and "not done again" in entry.error

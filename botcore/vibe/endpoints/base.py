@@ -30,18 +30,16 @@ class Endpoints:
     _transport: Transport
 
     def _post_message(self, path: str, body: Mapping[str, Any], template_id: str | None) -> SentMessage:
-        """POST a call that makes a message. Without a templateId it is never repeated once it may have
-        been posted (UNSAFE): posting twice is worse than reporting the failure. With one, it is repeated
-        at once only where the platform has shown it answers a repeat with the first message, and every
-        answer tells which reading this platform speaks (botcore.vibe.template_ids)."""
-        base_url, key_name = self._transport.base_url, self._transport.key_name
-        honoured = template_id is not None and template_ids.retried_at_once(base_url, key_name)
-        data = as_data(
-            self._transport.request("POST", path, body=body, retry=IDEMPOTENT if honoured else UNSAFE)
-        )
+        """POST a call that makes a message. Never repeated once it may have been posted (UNSAFE), with a
+        templateId or without: no answer proves the platform would not post a repeat again (the caller
+        checks a post in doubt in its chat: skills/context.py). Each answer to a send with a templateId
+        says what it did with it (botcore.vibe.template_ids)."""
+        data = as_data(self._transport.request("POST", path, body=body, retry=UNSAFE))
         sent = SentMessage.from_payload(data)
         if template_id is not None and "uuidMap" in data:  # an answer without one teaches nothing
-            template_ids.observe(base_url, key_name, template_id, sent.uuid_map)
+            template_ids.observe(
+                self._transport.base_url, self._transport.key_name, template_id, sent.uuid_map
+            )
         return sent
 
 

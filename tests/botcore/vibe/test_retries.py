@@ -247,29 +247,17 @@ def test_a_garbage_answer_is_a_transient_protocol_error_and_a_read_retries_it(wo
 TEMPLATE_IDS = ("0b6f8c1e-2d4a-4b7e-9f3c-5a1d2e3f4a5b", "6a3c1b9e-5a0e-4c9b-8a59-6c2f0f1f7a10")
 
 
-def test_a_garbage_answer_to_a_send_with_a_template_id_is_retried_where_repeats_are_deduplicated(
-    sandbox, world
-):
-    client = fast(world)
-    bot = client.register_bot(code="b", name="B")
-    client.send_message(bot.id, dialog_id=str(world.admin_id), text="first", template_id=TEMPLATE_IDS[0])
-    seed_first_fail_then_pass(sandbox)
-    world.control.fault(method="POST", path=f"/v1/bots/{bot.id}/messages", garbageRate=0.5)
-    sent = client.send_message(bot.id, dialog_id=str(world.admin_id), text="hi", template_id=TEMPLATE_IDS[1])
-    assert sent.id > 0
-    statuses = [c["status"] for c in calls_to(world.control, f"/v1/bots/{bot.id}/messages", "POST")]
-    assert statuses == [200, 200, 200]  # the first message, then the garbage and its repeat
-    assert len(world.control.bot_messages(bot.id)) == 2
-
-
-@pytest.mark.parametrize("first", ["no send before", "a send answered without its templateId"])
-def test_a_garbage_answer_to_a_send_with_a_template_id_is_not_repeated_unless_repeats_are_deduplicated(
-    world, first
-):
+@pytest.mark.parametrize(
+    "first", ["no send before", "a send whose answer mapped its templateId", "a send answered without it"]
+)
+def test_a_send_with_a_template_id_that_may_have_posted_is_never_repeated_by_the_transport(world, first):
+    """Whatever the answers showed: a platform may map a templateId and still post a repeat (the caller
+    checks a post in doubt in its chat instead, skills/context.py)."""
     client = fast(world)
     bot = client.register_bot(code="b", name="B")
     if first != "no send before":
-        world.control.dialects("no-template-dedupe")
+        if first == "a send answered without it":
+            world.control.dialects("no-template-dedupe")
         client.send_message(bot.id, dialog_id=str(world.admin_id), text="first", template_id=TEMPLATE_IDS[0])
     world.control.fault(method="POST", path=f"/v1/bots/{bot.id}/messages", garbageRate=1)
     with pytest.raises(VibeProtocolError):
