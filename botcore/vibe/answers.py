@@ -124,7 +124,15 @@ def parse_retry_after(value: object) -> float | None:
 def _describe_body(response: httpx.Response) -> str:
     kind = response.headers.get("content-type", "no content type").split(";")[0].strip() or "no content type"
     size = len(response.content)
-    return f"a non-JSON answer ({kind}, {size} bytes)" if size else "an empty answer"
+    if not size:
+        return "an empty answer"
+    if _says_json(response):
+        return f"a JSON answer that does not parse, cut short or garbled ({size} bytes)"
+    return f"a non-JSON answer ({kind}, {size} bytes)"
+
+
+def _says_json(response: httpx.Response) -> bool:
+    return "json" in response.headers.get("content-type", "").lower()
 
 
 def _decode_json(response: httpx.Response) -> Any:
@@ -193,7 +201,9 @@ def raise_for_response(response: httpx.Response) -> Any:
         message = f"HTTP {status} with {described}"
     else:
         cls = VibeProtocolError
-        message = f"HTTP {status} with {described}; is the base URL right?"
+        # Not JSON at all is most often another server at the base URL; JSON cut short is not.
+        wrong_server = body is _NOT_JSON and not _says_json(response)
+        message = f"HTTP {status} with {described}" + ("; is the base URL right?" if wrong_server else "")
     raise cls(
         status=status,
         code=None,

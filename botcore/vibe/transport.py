@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
@@ -199,9 +200,11 @@ class Transport:
                 method, url, params=params, content=content, headers=headers, **extra
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise VibeTransportError(self._describe(exc), method=method, path=path, sent=False) from None
+            where = urlsplit(url).path  # the whole path, as an error answer's line gives it
+            raise VibeTransportError(self._describe(exc), method=method, path=where, sent=False) from None
         except httpx.TransportError as exc:
-            raise VibeTransportError(self._describe(exc), method=method, path=path, sent=True) from None
+            where = urlsplit(url).path
+            raise VibeTransportError(self._describe(exc), method=method, path=where, sent=True) from None
         platform_responded(response.status_code)  # observers (ops' counters: answers by class, 429s)
         try:
             data = raise_for_response(response)

@@ -308,6 +308,21 @@ def test_an_answer_outside_the_envelope_gets_a_clear_error(status, content, head
     assert f"HTTP {status}" in str(error)
 
 
+@pytest.mark.parametrize(
+    ("content", "headers", "said"),
+    [
+        (b'{"success": true, "da', {"Content-Type": "application/json"}, "JSON answer that does not parse"),
+        (b"<html>welcome</html>", {"Content-Type": "text/html"}, "is the base URL right?"),
+    ],
+    ids=["json-cut-short", "another-server"],
+)
+def test_a_200_cut_short_is_not_blamed_on_the_base_url(content, headers, said):
+    with pytest.raises(VibeProtocolError) as caught:
+        raise_for_response(answer(200, content=content, headers=headers))
+    assert said in str(caught.value)
+    assert ("base URL" in str(caught.value)) is (said == "is the base URL right?")
+
+
 def test_a_proxy_page_on_429_still_carries_the_retry_after_header():
     response = answer(429, content=b"<html>slow down</html>", headers={"Retry-After": "4"})
     with pytest.raises(VibeRateLimitError) as caught:

@@ -127,6 +127,7 @@ def test_an_unsafe_post_whose_connection_dropped_is_not_sent_again(world):
     with pytest.raises(VibeTransportError) as caught:
         client.upload_file(bot.id, dialog_id=world.admin_id, name="a.txt", content=b"abc")
     assert caught.value.sent is True  # the platform may have posted it: only the caller can check
+    assert f"POST /v1/bots/{bot.id}/files" in str(caught.value)  # the whole path, as answered errors say it
     assert len(calls_to(world.control, f"/v1/bots/{bot.id}/files", "POST")) == 1
 
 
