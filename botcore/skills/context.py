@@ -5,7 +5,7 @@ effect of a handling is keyed by the bot, the event (or the backend run) and the
 handling, and remembered in the ActionLedger once made: a handling that runs again replays what its earlier
 attempt did instead of doing it twice. Posts also carry the key as their templateId (a platform that
 de-duplicates answers a repeat with the message it has); a post whose send failed after the platform may
-have taken it is sent again only when its chat shows it never arrived (_post_once). Dialog-state writes
+have taken it is sent again only where that cannot show it twice (_post_once). Dialog-state writes
 commit with their ledger record.
 Typing and reactions are best effort: their failure is logged and never fails the event.
 `effects` lists, in order, each effect of this handling as (kind, performed): False when it was replayed.
@@ -285,18 +285,18 @@ class VibeSkillContext(EventFacts, ChatActions):
         A post an earlier attempt made is replayed from the ledger. One whose send failed after it may have
         reached the platform is *in doubt*: the ledger says so, with the newest message this handling knew in
         that chat, and the failure goes to the executor (the event is handled again later). The next attempt
-        sends it again only when the chat shows it never arrived (_never_arrived); otherwise it is left
-        alone, said in a WARNING and on the event's log entry, and 0 stands for its message id.
+        sends it again only where that cannot show it twice (_may_send_again); otherwise it is left alone,
+        said in a WARNING and on the event's log entry, and 0 stands for its message id.
         """
         template_id = self._next_template_id()
         known = self._ledger.find(template_id)
         if known is not None and not known.get("in_doubt"):
             self._effects.append(("post", False))
             return self._seen(dialog_id, int(known["id"]))
-        if known is not None and not self._never_arrived(client, bot_id, dialog_id, known.get("after")):
+        if known is not None and not self._may_send_again(client, bot_id, dialog_id, known.get("after")):
             log.warning(
                 "post %s of %s is in doubt (an earlier attempt failed after the platform may have taken it) "
-                "and is not sent again: nothing shows it never arrived",
+                "and is not sent again: it may have arrived, and this platform would post a repeat again",
                 self._posts,
                 self._post_key,
             )
@@ -317,26 +317,26 @@ class VibeSkillContext(EventFacts, ChatActions):
         self._effects.append(("post", True))
         return self._seen(dialog_id, sent.id)
 
-    def _never_arrived(self, client: VibeClient, bot_id: int, dialog_id: str, after: int | None) -> bool:
-        """Whether a post left in doubt surely never reached its chat, so sending it again cannot double it.
+    def _may_send_again(self, client: VibeClient, bot_id: int, dialog_id: str, after: int | None) -> bool:
+        """Whether a post left in doubt can be sent again without showing twice.
 
-        Where the handling knew the chat's newest message when it sent (`after`: the person's message, or
-        its own earlier post there), the chat's last message says it: still that one, the post never
-        arrived; a later one may be the post, and it is left. A chat that cannot say (no `lastMessageId` in
-        its answer) leaves only the send answers' word: sent again where they showed a repeated templateId
-        answers the first message (botcore.vibe.template_ids). A passing failure of the read is raised: the
-        event is handled again later.
+        Where the platform's send answers showed that a repeated templateId answers the first message
+        (botcore.vibe.template_ids), always. Elsewhere only when it surely never arrived: the handling knew
+        the chat's newest message when it sent (`after`: the person's message, or its own earlier post),
+        and the chat's last message is still that one. A later one may be the post (or someone writing
+        since): it is left. A passing failure of the read is raised, and the event is handled again later.
         """
-        if after is not None:
-            try:
-                newest = client.get_chat(bot_id, dialog_id).last_message_id
-            except VibeError as error:
-                if error.is_transient:
-                    raise
-                newest = None  # refused (not a member any more…): the chat cannot say
-            if newest is not None:
-                return newest <= int(after)
-        return template_ids.deduplicates(client.base_url, client.key_name)
+        if template_ids.deduplicates(client.base_url, client.key_name):
+            return True
+        if after is None:
+            return False
+        try:
+            newest = client.get_chat(bot_id, dialog_id).last_message_id
+        except VibeError as error:
+            if error.is_transient:
+                raise
+            return False  # refused (not a member any more…): the chat cannot say
+        return newest is not None and newest <= int(after)
 
     def _newest_known(self, dialog_id: str) -> int | None:
         """The newest message this handling knows in `dialog_id`: its own last post there, else the

@@ -4,12 +4,12 @@ The reference names `templateId` a UUID field and no more (CONTRACT part B §7.3
 with `uuidMap`; the sandbox's default reading maps the send's templateId to its message there and answers
 a repeat with that first message instead of posting again. Other readings are as plausible (part A §13):
 a platform that ignores the field and maps nothing (the sandbox's `no-template-dedupe` dialect), one that
-answers no uuidMap at all, one that maps it and still posts a repeat. So no repeat is ever sent on the
-strength of this alone where a better answer exists: a post in doubt is checked in its chat first
-(skills/context.py). What is learned here is the fallback for a post whose chat cannot tell (one the
-handling has no earlier message in that chat to compare with): it is sent again only where the last send
-answer seen for its key mapped the send's templateId (HONOURED); IGNORED (answered without it) and
-UNKNOWN (nothing seen, or only answers without a uuidMap, which teach nothing) leave it unsent.
+answers no uuidMap at all. A post in doubt (its send failed after the platform may have posted it) is sent
+again where the last send answer seen for its key mapped the send's templateId (HONOURED); IGNORED
+(answered without it) and UNKNOWN (nothing seen yet, or only answers without a uuidMap, which teach
+nothing) send it again only when its chat shows it never arrived (skills/context.py). The one reading no
+answer tells apart is a platform that maps the templateId and still posts a repeat: reading messages back
+(GET …/messages/:id/context) is for supervisor and personal bots only.
 
 What is seen is kept in this process and in the learned-rates store every process shares (Redis or the
 database, botcore.vibe.key_budgets), written only when it changes, so a new worker knows it before its

@@ -1,10 +1,10 @@
 """A reply whose send failed after the platform may have posted it, on every reading of templateId.
 
 The sandbox either posts the reply and then loses its answer (a fault with afterAction) or fails before
-posting (a plain fault); the backend cannot tell which, so the send is *in doubt*. Whatever the platform
-does with a repeated templateId (the default reading answers the first message; `no-template-dedupe`
-posts it again), the reply must arrive exactly once: sent again only when the chat shows it never
-arrived. Counted in the platform's own chat, not in what the backend believes it sent.
+posting (a plain fault); the backend cannot tell which, so the send is *in doubt*. Where the platform's
+send answers show that a repeated templateId answers the first message (the default reading) the reply is
+sent again and arrives once; where a repeat posts again (`no-template-dedupe`) it is sent again only when
+the chat shows it never arrived. Counted in the platform's own chat, not in what the backend believes.
 """
 
 from __future__ import annotations
@@ -96,10 +96,9 @@ def say_and_fail(sandbox_portal, bot: Bot, text: str) -> EventLogEntry:
     return entry
 
 
-@pytest.mark.parametrize("dialect", READINGS)
 @pytest.mark.parametrize("fault", AFTER_ACTION.values(), ids=AFTER_ACTION.keys())
-def test_a_reply_in_doubt_that_arrived_is_never_sent_again(sandbox_portal, bot, fault, dialect, caplog):
-    answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect=dialect)
+def test_where_repeats_post_again_a_reply_in_doubt_that_arrived_is_left(sandbox_portal, bot, fault, caplog):
+    answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect="no-template-dedupe")
     entry = say_and_fail(sandbox_portal, bot, "second")
     assert len(posts(sandbox_portal, bot, "second")) == 1  # posted by the first try, not repeated at once
     with caplog.at_level(logging.WARNING, logger="botcore.skills.context"):
@@ -108,6 +107,34 @@ def test_a_reply_in_doubt_that_arrived_is_never_sent_again(sandbox_portal, bot, 
     assert entry.status == EventLogEntry.Status.HANDLED and "post 1 of it left in doubt" in entry.error
     assert len(posts(sandbox_portal, bot, "second")) == 1
     assert "in doubt" in caplog.text and "not sent again" in caplog.text
+
+
+@pytest.mark.parametrize("fault", AFTER_ACTION.values(), ids=AFTER_ACTION.keys())
+def test_where_repeats_answer_the_first_message_a_reply_in_doubt_is_sent_again_and_known(
+    sandbox_portal, bot, fault
+):
+    answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect=None)
+    entry = say_and_fail(sandbox_portal, bot, "second")
+    handle_again(sandbox_portal, bot, entry)
+    entry.refresh_from_db()
+    [posted] = posts(sandbox_portal, bot, "second")
+    assert entry.status == EventLogEntry.Status.HANDLED and entry.error == ""
+    assert ActionRecord.objects.filter(bot=bot).order_by("pk").last().result == {"id": posted["id"]}
+
+
+@pytest.mark.parametrize(("dialect", "replies"), [(None, 1), ("no-template-dedupe", 0)])
+def test_someone_writing_before_the_retry_leaves_the_chat_unable_to_tell(
+    sandbox_portal, bot, dialect, replies
+):
+    """The reply never arrived, but the chat's last message is now the person's next one: only a platform
+    shown to answer a repeat with the first message gets it again; elsewhere it is left (at most once)."""
+    answer_one_then_fault_the_replies(sandbox_portal, bot, BEFORE_ACTION["dropped"], dialect=dialect)
+    entry = say_and_fail(sandbox_portal, bot, "second")
+    sandbox_portal.control.delete("/_sandbox/faults")
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="are you there?")
+    handle_again(sandbox_portal, bot, entry)
+    assert len(posts(sandbox_portal, bot, "second")) == replies
+    assert len(posts(sandbox_portal, bot, "are you there?")) == 1
 
 
 @pytest.mark.parametrize("dialect", READINGS)
@@ -143,8 +170,8 @@ def test_the_very_first_send_in_doubt_is_not_doubled(sandbox_portal, bot, dialec
 def test_where_the_chat_cannot_tell_only_a_platform_shown_to_deduplicate_gets_the_post_again(
     sandbox_portal, bot, dialect, sent_again, monkeypatch
 ):
-    """A chat answer without lastMessageId leaves the send answers' word (botcore.vibe.template_ids): sent
-    again where a repeat answers the first message, with the id it gets; left where it would post again."""
+    """A chat answer without lastMessageId cannot show that the reply never arrived: sent again only where a
+    repeat answers the first message (with the id it gets); left where it would post again."""
     real_get_chat = VibeClient.get_chat
 
     def chat_without_its_last_message(self, *args, **kwargs) -> Chat:
