@@ -135,8 +135,8 @@ def _left_in_doubt(ctx: Any) -> str:
         return ""
     return (
         f"handled; post {', '.join(map(str, left))} of it left in doubt: an earlier attempt's send failed "
-        "after the platform may have posted it, and this platform would post a repeat again, so it was not "
-        "sent again (the person may lack that reply)"
+        "after the platform may have posted it, and a repeat could show it twice, so it was not sent again "
+        "(the person may lack that reply)"
     )
 
 

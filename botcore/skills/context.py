@@ -296,7 +296,7 @@ class VibeSkillContext(EventFacts, ChatActions):
         if known is not None and not self._may_send_again(client, bot_id, dialog_id, known.get("after")):
             log.warning(
                 "post %s of %s is in doubt (an earlier attempt failed after the platform may have taken it) "
-                "and is not sent again: it may have arrived, and this platform would post a repeat again",
+                "and is not sent again: it may have arrived, and a repeat could show it twice",
                 self._posts,
                 self._post_key,
             )

@@ -31,9 +31,9 @@ class Endpoints:
 
     def _post_message(self, path: str, body: Mapping[str, Any], template_id: str | None) -> SentMessage:
         """POST a call that makes a message. Never repeated once it may have been posted (UNSAFE), with a
-        templateId or without: no answer proves the platform would not post a repeat again (the caller
-        checks a post in doubt in its chat: skills/context.py). Each answer to a send with a templateId
-        says what it did with it (botcore.vibe.template_ids)."""
+        templateId or without: whether a post in doubt is sent again is decided in one place, by the caller
+        that knows its chat (skills/context.py). Each answer to a send with a templateId says what the
+        platform did with it (botcore.vibe.template_ids)."""
         data = as_data(self._transport.request("POST", path, body=body, retry=UNSAFE))
         sent = SentMessage.from_payload(data)
         if template_id is not None and "uuidMap" in data:  # an answer without one teaches nothing
