@@ -136,7 +136,7 @@ def _left_in_doubt(ctx: Any) -> str:
     return (
         f"handled; post {', '.join(map(str, left))} of it left in doubt: an earlier attempt's send failed "
         "after the platform may have posted it, and a repeat could show it twice, so it was not sent again "
-        "(the person may lack that reply)"
+        "(it is in the chat or missing; the WARNING says what the check saw)"
     )
 
 

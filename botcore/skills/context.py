@@ -241,6 +241,7 @@ class VibeSkillContext(EventFacts, ChatActions):
             client,
             bot_id,
             dialog_id,
+            "messages",
             lambda template_id: client.send_message(
                 bot_id,
                 dialog_id=dialog_id,
@@ -265,6 +266,7 @@ class VibeSkillContext(EventFacts, ChatActions):
             client,
             bot_id,
             self.dialog_id,
+            "answers",
             lambda template_id: client.answer_command(
                 bot_id,
                 origin.command.id,
@@ -278,14 +280,19 @@ class VibeSkillContext(EventFacts, ChatActions):
         )
 
     def _post_once(
-        self, client: VibeClient, bot_id: int, dialog_id: str, post: Callable[[str], SentMessage]
+        self,
+        client: VibeClient,
+        bot_id: int,
+        dialog_id: str,
+        endpoint: str,
+        post: Callable[[str], SentMessage],
     ) -> int:
         """Make this handling's next post, once however often the handling runs; its message id.
 
         A post an earlier attempt made is replayed from the ledger. One whose send failed after it may have
         reached the platform is *in doubt*: the ledger says so, with the newest message this handling knew in
         that chat, and the failure goes to the executor (the event is handled again later). The next attempt
-        sends it again only where that cannot show it twice (_may_send_again); otherwise it is left alone,
+        sends it again only where that cannot show it twice (_why_send_again); otherwise it is left alone,
         said in a WARNING and on the event's log entry, and 0 stands for its message id.
         """
         template_id = self._next_template_id()
@@ -293,16 +300,20 @@ class VibeSkillContext(EventFacts, ChatActions):
         if known is not None and not known.get("in_doubt"):
             self._effects.append(("post", False))
             return self._seen(dialog_id, int(known["id"]))
-        if known is not None and not self._may_send_again(client, bot_id, dialog_id, known.get("after")):
-            log.warning(
-                "post %s of %s is in doubt (an earlier attempt failed after the platform may have taken it) "
-                "and is not sent again: it may have arrived, and a repeat could show it twice",
-                self._posts,
-                self._post_key,
-            )
-            self._effects.append(("post", False))
-            self.posts_left_in_doubt.append(self._posts)
-            return 0
+        if known is not None:
+            sent_again, why = self._why_send_again(client, bot_id, dialog_id, endpoint, known.get("after"))
+            if not sent_again:
+                log.warning(
+                    "post %s of %s is in doubt (an earlier attempt failed after the platform may have taken "
+                    "it) and is not sent again, since a repeat could show it twice: %s",
+                    self._posts,
+                    self._post_key,
+                    why,
+                )
+                self._effects.append(("post", False))
+                self.posts_left_in_doubt.append(self._posts)
+                return 0
+            log.info("post %s of %s was in doubt and is sent again: %s", self._posts, self._post_key, why)
         after = self._newest_known(dialog_id)
         try:
             sent = post(template_id)
@@ -317,26 +328,32 @@ class VibeSkillContext(EventFacts, ChatActions):
         self._effects.append(("post", True))
         return self._seen(dialog_id, sent.id)
 
-    def _may_send_again(self, client: VibeClient, bot_id: int, dialog_id: str, after: int | None) -> bool:
-        """Whether a post left in doubt can be sent again without showing twice.
+    def _why_send_again(
+        self, client: VibeClient, bot_id: int, dialog_id: str, endpoint: str, after: int | None
+    ) -> tuple[bool, str]:
+        """Whether a post left in doubt can be sent again without showing twice, and why.
 
-        Where the platform's send answers showed that a repeated templateId answers the first message
+        Where this endpoint's answers showed that a repeated templateId answers the first message
         (botcore.vibe.template_ids), always. Elsewhere only when it surely never arrived: the handling knew
         the chat's newest message when it sent (`after`: the person's message, or its own earlier post),
-        and the chat's last message is still that one. A later one may be the post (or someone writing
-        since): it is left. A passing failure of the read is raised, and the event is handled again later.
+        and the chat's last message is still that one. A later one may be the post, or someone writing
+        since: it is left. A passing failure of the read is raised, and the event is handled again later.
         """
-        if template_ids.deduplicates(client.base_url, client.key_name):
-            return True
+        if template_ids.deduplicates(client.base_url, client.key_name, endpoint):
+            return True, "this platform answers a repeated templateId with the first message"
         if after is None:
-            return False
+            return False, "the handling knew no earlier message in that chat to compare with"
         try:
             newest = client.get_chat(bot_id, dialog_id).last_message_id
         except VibeError as error:
             if error.is_transient:
                 raise
-            return False  # refused (not a member any more…): the chat cannot say
-        return newest is not None and newest <= int(after)
+            return False, f"the chat could not be read ({error})"
+        if newest is None:
+            return False, "the chat's answer does not say its last message (no lastMessageId)"
+        if newest <= int(after):
+            return True, f"the chat's last message is still {after}: it never arrived"
+        return False, f"the chat's last message is {newest}, after {after}: the post or someone writing since"
 
     def _newest_known(self, dialog_id: str) -> int | None:
         """The newest message this handling knows in `dialog_id`: its own last post there, else the

@@ -13,7 +13,8 @@ answer tells apart is a platform that maps the templateId and still posts a repe
 
 What is seen is kept in this process and in the learned-rates store every process shares (Redis or the
 database, botcore.vibe.key_budgets), written only when it changes, so a new worker knows it before its
-first send. The entry is per key, as the learned rates are: a key's calls all meet the same platform.
+first send. The entry is per key, as the learned rates are (a key's calls all meet the same platform), and
+per endpoint: sends and command answers each show their own.
 """
 
 from __future__ import annotations
@@ -34,37 +35,45 @@ class TemplateReading(enum.Enum):
     UNKNOWN = "unknown"
 
 
-_readings: dict[tuple[str, str], TemplateReading] = {}
+# Each call that makes a message says for itself: a platform may de-duplicate sends and not command answers.
+ENDPOINTS = ("messages", "answers")
+_readings: dict[tuple[str, str, str], TemplateReading] = {}
 _lock = threading.Lock()
 
 
-def observe(base_url: str, key_name: str, template_id: str, uuid_map: Mapping[str, Any]) -> None:
-    """Learn from one answered send that carried `template_id`: its `uuidMap` names it, or it does not."""
+def observe(
+    base_url: str, key_name: str, endpoint: str, template_id: str, uuid_map: Mapping[str, Any]
+) -> None:
+    """Learn from one answered call of `endpoint` that carried `template_id`: its `uuidMap` names it, or
+    it does not."""
     seen = TemplateReading.HONOURED if template_id in uuid_map else TemplateReading.IGNORED
+    where = (base_url, key_name, endpoint)
     with _lock:
-        if _readings.get((base_url, key_name)) is seen:
+        if _readings.get(where) is seen:
             return
-        _readings[(base_url, key_name)] = seen
-    _share(base_url, key_name, seen)
+        _readings[where] = seen
+    _share(where, seen)
 
 
-def reading(base_url: str, key_name: str) -> TemplateReading:
-    """What the answers showed for `key_name` (a key digest) at `base_url`; the shared store is asked
-    only while this process has seen none."""
+def reading(base_url: str, key_name: str, endpoint: str) -> TemplateReading:
+    """What the answers of `endpoint` showed for `key_name` (a key digest) at `base_url`; the shared store
+    is asked only while this process has seen none."""
+    where = (base_url, key_name, endpoint)
     with _lock:
-        known = _readings.get((base_url, key_name))
+        known = _readings.get(where)
     if known is not None:
         return known
-    shared = _recall(base_url, key_name)
+    shared = _recall(where)
     if shared is TemplateReading.UNKNOWN:
         return shared
     with _lock:
-        return _readings.setdefault((base_url, key_name), shared)
+        return _readings.setdefault(where, shared)
 
 
-def deduplicates(base_url: str, key_name: str) -> bool:
-    """Whether the send answers for this key showed that a repeated templateId answers the first message."""
-    return reading(base_url, key_name) is TemplateReading.HONOURED
+def deduplicates(base_url: str, key_name: str, endpoint: str) -> bool:
+    """Whether the answers of `endpoint` for this key showed that a repeated templateId answers the first
+    message."""
+    return reading(base_url, key_name, endpoint) is TemplateReading.HONOURED
 
 
 def forget() -> None:
@@ -74,8 +83,9 @@ def forget() -> None:
 
 
 # --- the shared store --------------------------------------------------------------------------------
-def _store_name(base_url: str, key_name: str) -> str:
-    return f"templates:{key_name}:{hashlib.sha256(base_url.encode()).hexdigest()[:12]}"
+def _store_name(where: tuple[str, str, str]) -> str:
+    base_url, key_name, endpoint = where
+    return f"templates:{key_name}:{hashlib.sha256(base_url.encode()).hexdigest()[:12]}:{endpoint}"
 
 
 def _store() -> Any:
@@ -88,10 +98,10 @@ def _store() -> Any:
     return learned_store(backend, conf.redis_url() if backend == "redis" else "")
 
 
-def _recall(base_url: str, key_name: str) -> TemplateReading:
+def _recall(where: tuple[str, str, str]) -> TemplateReading:
     try:
         store = _store()
-        text = store.read(_store_name(base_url, key_name)) if store is not None else None
+        text = store.read(_store_name(where)) if store is not None else None
     except Exception as error:  # noqa: BLE001 - the store's own errors (redis, database); learn alone
         log.warning("templateId reading not read from the shared store: %s", error)
         return TemplateReading.UNKNOWN
@@ -101,10 +111,10 @@ def _recall(base_url: str, key_name: str) -> TemplateReading:
         return TemplateReading.UNKNOWN
 
 
-def _share(base_url: str, key_name: str, seen: TemplateReading) -> None:
+def _share(where: tuple[str, str, str], seen: TemplateReading) -> None:
     try:
         store = _store()
         if store is not None:
-            store.update(_store_name(base_url, key_name), lambda _old: seen.value)
+            store.update(_store_name(where), lambda _old: seen.value)
     except Exception as error:  # noqa: BLE001 - as in _recall: a store outage loses only the sharing
         log.warning("templateId reading not shared (kept in this process): %s", error)

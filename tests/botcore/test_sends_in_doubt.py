@@ -17,7 +17,7 @@ from botcore.models import ActionRecord, Bot, EventLogEntry
 from botcore.services.bots import provision_bot
 from botcore.services.platform import client_for_bot
 from botcore.services.polling import poll_bot_once
-from botcore.skills.base import Skill
+from botcore.skills.base import CommandSpec, Skill
 from botcore.vibe import VibeClient, template_ids
 from botcore.vibe.events import EventType, MessageAddEvent
 from botcore.vibe.models import Chat
@@ -207,7 +207,7 @@ def test_a_send_the_platform_says_did_not_run_is_not_in_doubt(sandbox_portal, bo
 
 def test_the_reading_learned_by_one_process_is_known_to_the_next(sandbox_portal, bot):
     with client_for_bot(bot) as client:
-        where = (client.base_url, client.key_name)
+        where = (client.base_url, client.key_name, "messages")
     assert template_ids.reading(*where) is TemplateReading.UNKNOWN
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="first")
     poll_bot_once(bot.pk)
@@ -236,3 +236,35 @@ def test_a_chat_whose_creation_is_in_doubt_is_not_created_twice(sandbox_portal, 
     assert entry.status == EventLogEntry.Status.FAILED and "not done again" in entry.error
     chats = sandbox_portal.control.get("/_sandbox/state").json()["data"]["chats"]
     assert [c["title"] for c in chats if c["title"] == "about plans"] == ["about plans"]
+
+
+class PingSkill(Skill):
+    name = "pings"
+    event_types = frozenset({EventType.COMMAND_ADD, EventType.MESSAGE_ADD})
+    commands = (CommandSpec("ping", title={"en": "Ping"}),)
+
+    def handle(self, event, ctx) -> None:
+        if isinstance(event, MessageAddEvent):
+            ctx.reply(f"got: {event.message.text}")
+        else:
+            ctx.answer_command("pong")
+
+
+def test_a_command_answer_in_doubt_is_judged_by_its_own_answers_not_the_sends(
+    sandbox_portal, settings, caplog
+):
+    """Sends showed de-duplication; command answers answer no uuidMap, so theirs is unknown: a lost answer
+    that arrived is left, since a platform may de-duplicate sends and not command answers."""
+    settings.BOTCORE_SKILLS = [f"{__name__}.PingSkill"]
+    bot = provision_bot(sandbox_portal.portal)
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="first")
+    poll_bot_once(bot.pk)  # a send answered: this platform de-duplicates sends
+    rule = {"method": "POST", "path": "/v1/bots/{bot_id}/commands/{command_id}/answer", "afterAction": True}
+    sandbox_portal.control.post("/_sandbox/faults", json={**rule, "dropRate": 1.0})
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="/ping")
+    poll_bot_once(bot.pk)
+    entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2COMMANDADD")
+    with caplog.at_level(logging.WARNING, logger="botcore.skills.context"):
+        handle_again(sandbox_portal, bot, entry)
+    pongs = [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if m["text"] == "pong"]
+    assert len(pongs) == 1 and "the chat's last message is" in caplog.text

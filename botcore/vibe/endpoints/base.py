@@ -29,7 +29,9 @@ class Endpoints:
 
     _transport: Transport
 
-    def _post_message(self, path: str, body: Mapping[str, Any], template_id: str | None) -> SentMessage:
+    def _post_message(
+        self, path: str, body: Mapping[str, Any], template_id: str | None, *, endpoint: str
+    ) -> SentMessage:
         """POST a call that makes a message. Never repeated once it may have been posted (UNSAFE), with a
         templateId or without: whether a post in doubt is sent again is decided in one place, by the caller
         that knows its chat (skills/context.py). Each answer to a send with a templateId says what the
@@ -37,9 +39,9 @@ class Endpoints:
         data = as_data(self._transport.request("POST", path, body=body, retry=UNSAFE))
         sent = SentMessage.from_payload(data)
         if template_id is not None and "uuidMap" in data:  # an answer without one teaches nothing
-            template_ids.observe(
-                self._transport.base_url, self._transport.key_name, template_id, sent.uuid_map
-            )
+            transport = self._transport
+            where = (transport.base_url, transport.key_name, endpoint)
+            template_ids.observe(*where, template_id, sent.uuid_map)
         return sent
 
 

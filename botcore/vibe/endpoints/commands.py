@@ -136,4 +136,5 @@ class CommandEndpoints(Endpoints):
         body: dict[str, Any] = {"messageId": int(message_id), **fields}
         if dialog_id is not None:
             body["dialogId"] = dialog(dialog_id)
-        return self._post_message(bot_path(bot_id, "commands", command_id, "answer"), body, template_id)
+        path = bot_path(bot_id, "commands", command_id, "answer")
+        return self._post_message(path, body, template_id, endpoint="answers")

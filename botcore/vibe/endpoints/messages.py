@@ -48,7 +48,7 @@ class MessageEndpoints(Endpoints):
             template_id=template_id,
         )
         body = {"dialogId": dialog(dialog_id), "fields": fields}
-        return self._post_message(bot_path(bot_id, "messages"), body, template_id)
+        return self._post_message(bot_path(bot_id, "messages"), body, template_id, endpoint="messages")
 
     def update_message(
         self,
