@@ -125,7 +125,7 @@ class ChatActions:
         try:
             made = make()
         except VibeError as error:
-            if error.is_transient and error.may_have_acted:
+            if error.leaves_in_doubt:
                 self._ledger.record(key, {"in_doubt": True})
             raise
         self._ledger.record(key, made)

@@ -284,7 +284,7 @@ class VibeSkillContext(EventFacts, ChatActions):
         client: VibeClient,
         bot_id: int,
         dialog_id: str,
-        endpoint: str,
+        endpoint: template_ids.Endpoint,
         post: Callable[[str], SentMessage],
     ) -> int:
         """Make this handling's next post, once however often the handling runs; its message id.
@@ -318,7 +318,7 @@ class VibeSkillContext(EventFacts, ChatActions):
         try:
             sent = post(template_id)
         except VibeError as error:
-            if known is None and error.is_transient and error.may_have_acted:
+            if known is None and error.leaves_in_doubt:
                 self._ledger.record(template_id, {"in_doubt": True, "after": after})
             raise
         if known is None:
@@ -329,7 +329,12 @@ class VibeSkillContext(EventFacts, ChatActions):
         return self._seen(dialog_id, sent.id)
 
     def _why_send_again(
-        self, client: VibeClient, bot_id: int, dialog_id: str, endpoint: str, after: int | None
+        self,
+        client: VibeClient,
+        bot_id: int,
+        dialog_id: str,
+        endpoint: template_ids.Endpoint,
+        after: int | None,
     ) -> tuple[bool, str]:
         """Whether a post left in doubt can be sent again without showing twice, and why.
 

@@ -30,6 +30,13 @@ class VibeError(Exception):
     def may_have_acted(self) -> bool:
         return True
 
+    @property
+    def leaves_in_doubt(self) -> bool:
+        """Whether a write that met this error may or may not have happened, and will be tried again later
+        (the two properties above together): a once-only action records it as in doubt (skills/context.py,
+        skills/actions.py)."""
+        return self.is_transient and self.may_have_acted
+
 
 class VibeTransportError(VibeError):
     """The call got no usable HTTP answer: connection refused, timeout, connection dropped.

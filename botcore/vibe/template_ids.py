@@ -24,7 +24,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,13 @@ class TemplateReading(enum.Enum):
 
 
 # Each call that makes a message says for itself: a platform may de-duplicate sends and not command answers.
-ENDPOINTS = ("messages", "answers")
+Endpoint = Literal["messages", "answers"]
 _readings: dict[tuple[str, str, str], TemplateReading] = {}
 _lock = threading.Lock()
 
 
 def observe(
-    base_url: str, key_name: str, endpoint: str, template_id: str, uuid_map: Mapping[str, Any]
+    base_url: str, key_name: str, endpoint: Endpoint, template_id: str, uuid_map: Mapping[str, Any]
 ) -> None:
     """Learn from one answered call of `endpoint` that carried `template_id`: its `uuidMap` names it, or
     it does not."""
@@ -55,7 +55,7 @@ def observe(
     _share(where, seen)
 
 
-def reading(base_url: str, key_name: str, endpoint: str) -> TemplateReading:
+def reading(base_url: str, key_name: str, endpoint: Endpoint) -> TemplateReading:
     """What the answers of `endpoint` showed for `key_name` (a key digest) at `base_url`; the shared store
     is asked only while this process has seen none."""
     where = (base_url, key_name, endpoint)
@@ -70,7 +70,7 @@ def reading(base_url: str, key_name: str, endpoint: str) -> TemplateReading:
         return _readings.setdefault(where, shared)
 
 
-def deduplicates(base_url: str, key_name: str, endpoint: str) -> bool:
+def deduplicates(base_url: str, key_name: str, endpoint: Endpoint) -> bool:
     """Whether the answers of `endpoint` for this key showed that a repeated templateId answers the first
     message."""
     return reading(base_url, key_name, endpoint) is TemplateReading.HONOURED

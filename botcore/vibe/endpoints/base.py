@@ -30,7 +30,7 @@ class Endpoints:
     _transport: Transport
 
     def _post_message(
-        self, path: str, body: Mapping[str, Any], template_id: str | None, *, endpoint: str
+        self, path: str, body: Mapping[str, Any], template_id: str | None, *, endpoint: template_ids.Endpoint
     ) -> SentMessage:
         """POST a call that makes a message. Never repeated once it may have been posted (UNSAFE), with a
         templateId or without: whether a post in doubt is sent again is decided in one place, by the caller
