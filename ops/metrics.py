@@ -40,6 +40,11 @@ PLATFORM_RESPONSES = Counter(
 )
 RATE_LIMITED = Counter("vibeapp_platform_rate_limited", "Platform answers 429 (any caller)")
 BACKOFFS = Counter("vibeapp_poll_backoffs", "Poll cycles that backed off (5xx, network, unexpected)")
+WRITES_IN_DOUBT = Counter(
+    "vibeapp_writes_in_doubt",
+    "Once-only writes (post, chat, upload) whose call failed after the platform may have acted, by outcome",
+    ["write", "outcome"],
+)
 
 # Known event types (EventType values) stay as they are; anything else is one bucket, so labels stay bounded.
 _known_types: frozenset[str] | None = None
@@ -69,6 +74,10 @@ def record_platform_response(status_code: int) -> None:
     PLATFORM_RESPONSES.labels(status_class=f"{status_code // 100}xx").inc()
     if status_code == 429:
         RATE_LIMITED.inc()
+
+
+def record_write_in_doubt(*, write: str, outcome: str) -> None:
+    WRITES_IN_DOUBT.labels(write=write, outcome=outcome).inc()
 
 
 def record_event_finished(

@@ -1,5 +1,6 @@
-"""Signals ops listens to: finished tasks (qcluster heartbeat), finished events (event metrics) and the
-platform's answers (botcore.vibe.hooks: the client does not know ops counts them).
+"""Signals ops listens to: finished tasks (qcluster heartbeat), finished events (event metrics), writes left
+in doubt (botcore.skills.signals) and the platform's answers (botcore.vibe.hooks: the client does not know
+ops counts them).
 
 The event log entry's save after handling is the one moment an event's outcome, type and timings are all
 known; listening here keeps the dispatcher free of metrics code.
@@ -12,10 +13,11 @@ from django.dispatch import receiver
 from django_q.signals import post_execute, pre_execute
 
 from botcore.models import EventLogEntry
+from botcore.skills.signals import write_in_doubt
 from botcore.vibe.hooks import on_platform_response
 from ops.heartbeat import record_heartbeat
 from ops.logs import bind_log_context, clear_log_context
-from ops.metrics import record_event_finished, record_platform_response
+from ops.metrics import record_event_finished, record_platform_response, record_write_in_doubt
 from ops.models import Heartbeat
 
 # Answers by status class and 429s, counted for every call the client makes in this process.
@@ -60,3 +62,8 @@ def count_finished_event(
         if finished and instance.occurred_at
         else None,
     )
+
+
+@receiver(write_in_doubt, dispatch_uid="ops.write_in_doubt")
+def count_write_in_doubt(sender, write: str, outcome: str, **kwargs) -> None:
+    record_write_in_doubt(write=write, outcome=outcome)

@@ -14,6 +14,7 @@ from typing import Any
 
 from botcore.errors import ActionInDoubtError
 from botcore.skills.ledger import ActionLedger
+from botcore.skills.signals import DoubtfulWrite, tell_write_in_doubt
 from botcore.vibe import VibeClient
 from botcore.vibe.errors import VibeError
 from botcore.vibe.models import Chat, PortalUser, UploadedFile
@@ -62,7 +63,7 @@ class ChatActions:
             )
             return {"id": chat.id, "dialog_id": chat.dialog_id, "title": chat.title}
 
-        made = self._made_once("creating a chat", create)
+        made = self._made_once("chat", "creating a chat", create)
         return Chat(id=int(made["id"]), dialog_id=str(made["dialog_id"]), title=str(made.get("title", "")))
 
     def add_chat_users(self, user_ids: Sequence[int], *, dialog_id: str | None = None) -> None:
@@ -99,14 +100,16 @@ class ChatActions:
             )
             return {f.name: getattr(uploaded, f.name) for f in fields(uploaded) if f.name != "raw"}
 
-        return UploadedFile(**self._made_once("uploading a file", upload))
+        return UploadedFile(**self._made_once("upload", "uploading a file", upload))
 
     def download_file(self, file_id: int) -> bytes:
         client, bot_id = self._platform()
         return client.download_file(bot_id, int(file_id))
 
     # --- once only --------------------------------------------------------------------------------
-    def _made_once(self, what: str, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def _made_once(
+        self, write: DoubtfulWrite, what: str, make: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]:
         """What this handling's next such action made, made now only if no earlier attempt made it.
 
         These calls carry no key the platform could de-duplicate. An attempt that failed after the
@@ -116,6 +119,7 @@ class ChatActions:
         key = self._next_template_id()
         known = self._ledger.find(key)
         if known is not None and known.get("in_doubt"):
+            tell_write_in_doubt(write, "refused")
             raise ActionInDoubtError(
                 f"{what} failed after the platform may have done it, in an earlier attempt at this event; "
                 "it is not done again (the platform has no key to tell a repeat)"
@@ -127,6 +131,7 @@ class ChatActions:
         except VibeError as error:
             if error.leaves_in_doubt:
                 self._ledger.record(key, {"in_doubt": True})
+                tell_write_in_doubt(write, "in_doubt")
             raise
         self._ledger.record(key, made)
         return made

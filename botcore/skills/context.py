@@ -25,6 +25,7 @@ from botcore.skills.base import Skill
 from botcore.skills.events import BackendEvent, DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import FALLBACK_LANGUAGE, normalize_language
 from botcore.skills.ledger import ActionLedger
+from botcore.skills.signals import tell_write_in_doubt
 from botcore.skills.state import DialogState, OnceStateStore, StateStore
 from botcore.skills.values import check_due, check_json, check_message
 from botcore.vibe import VibeClient, template_ids
@@ -312,14 +313,17 @@ class VibeSkillContext(EventFacts, ChatActions):
                 )
                 self._effects.append(("post", False))
                 self.posts_left_in_doubt.append(self._posts)
+                tell_write_in_doubt("post", "left")
                 return 0
             log.info("post %s of %s was in doubt and is sent again: %s", self._posts, self._post_key, why)
+            tell_write_in_doubt("post", "sent_again")
         after = self._newest_known(dialog_id)
         try:
             sent = post(template_id)
         except VibeError as error:
             if known is None and error.leaves_in_doubt:
                 self._ledger.record(template_id, {"in_doubt": True, "after": after})
+                tell_write_in_doubt("post", "in_doubt")
             raise
         if known is None:
             self._ledger.record(template_id, {"id": sent.id})

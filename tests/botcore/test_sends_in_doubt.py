@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from prometheus_client import REGISTRY
 
 from botcore.models import ActionRecord, Bot, EventLogEntry
 from botcore.services.bots import provision_bot
@@ -47,6 +48,28 @@ class ReplySkill(Skill):
 def bot(sandbox_portal, settings) -> Bot:
     settings.BOTCORE_SKILLS = [f"{__name__}.ReplySkill"]
     return provision_bot(sandbox_portal.portal)
+
+
+@pytest.fixture
+def doubts():
+    """Counts of vibeapp_writes_in_doubt_total since the test began, by (write, outcome), as operators see
+    them (ops counts what the context tells: botcore.skills.signals)."""
+
+    def counts() -> dict[tuple[str, str], float]:
+        return {
+            (sample.labels["write"], sample.labels["outcome"]): sample.value
+            for metric in REGISTRY.collect()
+            if metric.name == "vibeapp_writes_in_doubt"
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+        }
+
+    before = counts()
+
+    def since() -> dict[tuple[str, str], float]:
+        return {key: n - before.get(key, 0.0) for key, n in counts().items() if n != before.get(key, 0.0)}
+
+    return since
 
 
 def posts(sandbox_portal, bot: Bot, text: str) -> list[dict]:
@@ -97,7 +120,9 @@ def say_and_fail(sandbox_portal, bot: Bot, text: str) -> EventLogEntry:
 
 
 @pytest.mark.parametrize("fault", AFTER_ACTION.values(), ids=AFTER_ACTION.keys())
-def test_where_repeats_post_again_a_reply_in_doubt_that_arrived_is_left(sandbox_portal, bot, fault, caplog):
+def test_where_repeats_post_again_a_reply_in_doubt_that_arrived_is_left(
+    sandbox_portal, bot, fault, caplog, doubts
+):
     answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect="no-template-dedupe")
     entry = say_and_fail(sandbox_portal, bot, "second")
     assert len(posts(sandbox_portal, bot, "second")) == 1  # posted by the first try, not repeated at once
@@ -107,11 +132,12 @@ def test_where_repeats_post_again_a_reply_in_doubt_that_arrived_is_left(sandbox_
     assert entry.status == EventLogEntry.Status.HANDLED and "post 1 of it left in doubt" in entry.error
     assert len(posts(sandbox_portal, bot, "second")) == 1
     assert "in doubt" in caplog.text and "not sent again" in caplog.text
+    assert doubts() == {("post", "in_doubt"): 1, ("post", "left"): 1}
 
 
 @pytest.mark.parametrize("fault", AFTER_ACTION.values(), ids=AFTER_ACTION.keys())
 def test_where_repeats_answer_the_first_message_a_reply_in_doubt_is_sent_again_and_known(
-    sandbox_portal, bot, fault
+    sandbox_portal, bot, fault, doubts
 ):
     answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect=None)
     entry = say_and_fail(sandbox_portal, bot, "second")
@@ -120,6 +146,7 @@ def test_where_repeats_answer_the_first_message_a_reply_in_doubt_is_sent_again_a
     [posted] = posts(sandbox_portal, bot, "second")
     assert entry.status == EventLogEntry.Status.HANDLED and entry.error == ""
     assert ActionRecord.objects.filter(bot=bot).order_by("pk").last().result == {"id": posted["id"]}
+    assert doubts() == {("post", "in_doubt"): 1, ("post", "sent_again"): 1}
 
 
 @pytest.mark.parametrize(("dialect", "replies"), [(None, 1), ("no-template-dedupe", 0)])
@@ -225,7 +252,7 @@ class ChatSkill(Skill):
         ctx.reply(f"made chat{chat.id}")
 
 
-def test_a_chat_whose_creation_is_in_doubt_is_not_created_twice(sandbox_portal, settings):
+def test_a_chat_whose_creation_is_in_doubt_is_not_created_twice(sandbox_portal, settings, doubts):
     settings.BOTCORE_SKILLS = [f"{__name__}.ChatSkill"]
     bot = provision_bot(sandbox_portal.portal)
     rule = {"method": "POST", "path": "/v1/bots/{bot_id}/chats", "afterAction": True, "dropRate": 1.0}
@@ -236,6 +263,7 @@ def test_a_chat_whose_creation_is_in_doubt_is_not_created_twice(sandbox_portal, 
     assert entry.status == EventLogEntry.Status.FAILED and "not done again" in entry.error
     chats = sandbox_portal.control.get("/_sandbox/state").json()["data"]["chats"]
     assert [c["title"] for c in chats if c["title"] == "about plans"] == ["about plans"]
+    assert doubts() == {("chat", "in_doubt"): 1, ("chat", "refused"): 1}
 
 
 class PingSkill(Skill):
