@@ -25,7 +25,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from botcore.models import Bot, EventLogEntry
-from botcore.vibe.events import BotEvent, EventType
+from botcore.vibe.events import BotEvent, CommandAddEvent, EventType
 from botcore.vibe.models import EventBatch
 from ops.metrics import record_events_stored
 
@@ -100,22 +100,44 @@ def build_entry(bot: Bot, vibe_bot_id: int | None, event: BotEvent) -> EventLogE
 
 # Events that add a message: each message is added once, whatever event ids carry it.
 MESSAGE_ADDING = (EventType.MESSAGE_ADD, EventType.COMMAND_ADD)
+# Where a COMMANDADD comes from a press (EventCommand.context), not from a message the person typed.
+PRESSES = frozenset({"keyboard", "menu"})
 
 
 def added_message_id(event: BotEvent) -> int | None:
-    """The message `event` adds (MESSAGEADD, COMMANDADD), if it names one within 64 bits."""
-    message = getattr(event, "message", None) if event.type in MESSAGE_ADDING else None
-    message_id = getattr(message, "id", 0)
+    """The person's message `event` adds, if it names one within 64 bits: a MESSAGEADD's, or a typed
+    COMMANDADD's. A press of a keyboard button or a menu item adds none: its event names the bot's message
+    that holds the keyboard, the same for every press, so presses are told apart by their event ids alone
+    (an outside trial's poll counted only its first vote)."""
+    if event.type not in MESSAGE_ADDING:
+        return None
+    if isinstance(event, CommandAddEvent) and event.command.context in PRESSES:
+        return None
+    message_id = getattr(getattr(event, "message", None), "id", 0)
     return message_id if isinstance(message_id, int) and 0 < message_id <= BIGINT_MAX else None
 
 
-def _mark_duplicates(fresh: list[EventLogEntry], known_messages: dict[tuple[str, int], int]) -> None:
+def command_in(payload: Any) -> str:
+    """Which command of its message a stored COMMANDADD carries ("" for any other event): a message holding
+    several commands raises one event each (CONTRACT 7.2), and those are not duplicates of each other."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    command = data.get("command") if isinstance(data, dict) else None
+    if not isinstance(command, dict):
+        return ""
+    return json.dumps([command.get("id"), command.get("command"), command.get("params")], default=str)
+
+
+MessageKey = tuple[str, int, str]  # event type, the message it adds, the command of it (command_in)
+
+
+def _mark_duplicates(fresh: list[EventLogEntry], known_messages: dict[MessageKey, int]) -> None:
     """Keep as IGNORED each fresh entry adding a message already added, by a stored entry or an earlier one
     of the batch, under another event id (the platform redelivering it): its skill must not answer twice."""
     for entry in fresh:
         if entry.message_id is None or entry.status != EventLogEntry.Status.RECEIVED:
             continue
-        first = known_messages.setdefault((entry.event_type, entry.message_id), entry.vibe_event_id)
+        key = (entry.event_type, entry.message_id, command_in(entry.payload))
+        first = known_messages.setdefault(key, entry.vibe_event_id)
         if first != entry.vibe_event_id:
             entry.status = EventLogEntry.Status.IGNORED
             entry.error = f"duplicate of event {first}: message {entry.message_id} under another event id"
@@ -206,14 +228,14 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
         rows = (
             EventLogEntry.objects.filter(stored, bot=bot, vibe_bot_id=vibe_bot_id)
             .order_by("vibe_event_id")
-            .values_list("vibe_event_id", "event_type", "message_id")
+            .values_list("vibe_event_id", "event_type", "message_id", "payload")
         )
         known: set[int] = set()
-        known_messages: dict[tuple[str, int], int] = {}
-        for event_id, event_type, message_id in rows:
+        known_messages: dict[MessageKey, int] = {}
+        for event_id, event_type, message_id, payload in rows:
             known.add(event_id)
             if message_id is not None:
-                known_messages.setdefault((event_type, message_id), event_id)
+                known_messages.setdefault((event_type, message_id, command_in(payload)), event_id)
         fresh = [e for e in entries if e.vibe_event_id not in known]
         _mark_duplicates(fresh, known_messages)
         _insert(fresh)

@@ -21,6 +21,9 @@ from botcore.services.polling import (
     watched_for_cycle,
     watched_rate_limit,
 )
+from botcore.skills.base import CommandSpec, Skill
+from botcore.vibe.events import EventType
+from botcore.vibe.keyboards import Keyboard
 from botcore.vibe.parse import read_event_batch
 from tenants.models import Portal, SessionGrant
 
@@ -403,6 +406,64 @@ def test_a_message_delivered_again_under_another_event_id_is_answered_once(sandb
     )
     assert [e.status for e in entries] == ["handled", "ignored"]
     assert f"duplicate of event {original['eventId']}" in entries[1].error
+
+
+class PressSkill(Skill):
+    """/count answers with a button that runs /count again; every run says whose it was."""
+
+    name = "presses"
+    event_types = frozenset({EventType.COMMAND_ADD})
+    commands = (CommandSpec("count", title={"en": "Count"}),)
+
+    def handle(self, event, ctx) -> None:
+        keyboard = Keyboard().button("Again", command="count", command_params=event.command.params)
+        ctx.answer_command(f"counted for {event.user.id}: {event.command.params}", keyboard=keyboard)
+
+
+def test_every_press_of_a_keyboard_button_is_handled(sandbox_portal, settings):
+    """From an outside trial: a poll counted only its first vote. Every press names the message holding the
+    keyboard, so presses are not one message delivered again: each is handled, by whoever presses."""
+    settings.BOTCORE_SKILLS = [f"{__name__}.PressSkill"]
+    bot = provision_bot(sandbox_portal.portal)
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="/count votes")
+    poll_bot_once(bot.pk)
+    [keyboard_message] = [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if m.get("keyboard")]
+    for user_id in (sandbox_portal.admin_id, sandbox_portal.admin_id, sandbox_portal.member_id):
+        press = {"userId": user_id, "messageId": keyboard_message["id"], "index": 0}
+        if user_id == sandbox_portal.member_id:  # the member's own dialog: the bot's keyboard there
+            sandbox_portal.say(user_id=user_id, bot_id=bot.vibe_bot_id, text="/count votes")
+            poll_bot_once(bot.pk)
+            mine = [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if m.get("keyboard")][-1]
+            press["messageId"] = mine["id"]
+        assert sandbox_portal.control.post("/_sandbox/act/buttons", json=press).is_success
+        poll_bot_once(bot.pk)
+
+    answers = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert answers.count(f"counted for {sandbox_portal.admin_id}: votes") == 3  # typed once, pressed twice
+    assert answers.count(f"counted for {sandbox_portal.member_id}: votes") == 2  # typed once, pressed once
+    assert not EventLogEntry.objects.filter(bot=bot, error__startswith="duplicate").exists()
+
+
+def test_each_command_of_one_message_is_handled_once(sandbox_portal, settings):
+    """A message holding several commands raises one COMMANDADD each (CONTRACT 7.2): not duplicates of each
+    other, while each one delivered again under another event id still is."""
+    settings.BOTCORE_SKILLS = [f"{__name__}.PressSkill"]
+    bot = provision_bot(sandbox_portal.portal)
+    said = sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="/count one")
+    original = said["events"][-1]
+    second = {**original["data"], "command": {**original["data"]["command"], "params": "two"}}
+    for data in (second, original["data"]):  # the message's second command, then the first one again
+        event = {"botId": bot.vibe_bot_id, "type": original["type"], "data": data}
+        assert sandbox_portal.control.post("/_sandbox/act/raw-events", json=event).is_success
+    poll_bot_once(bot.pk)
+
+    answers = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert answers.count(f"counted for {sandbox_portal.admin_id}: one") == 1
+    assert answers.count(f"counted for {sandbox_portal.admin_id}: two") == 1
+    statuses = EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2COMMANDADD").order_by(
+        "vibe_event_id"
+    )
+    assert [e.status for e in statuses] == ["handled", "handled", "ignored"]
 
 
 def test_an_edit_and_a_reaction_on_a_message_are_not_duplicates_of_it(sandbox_portal, bot):
