@@ -24,6 +24,7 @@ from botcore.services.bot_profile import (
 from botcore.services.eventlog import store_batch
 from botcore.services.platform import client_for_bot, client_for_portal
 from botcore.vibe.errors import VibeError
+from ops.logs import redact
 from tenants import services as tenant_services
 from tenants.errors import TenantsError
 from tenants.models import Portal
@@ -277,7 +278,7 @@ def mark_bot_broken(bot: Bot, *, reason: str) -> bool:
     a re-provision) must not break the bot the row was moved to. False when it had moved on.
     """
     marked = Bot.objects.filter(pk=bot.pk, vibe_bot_id=bot.vibe_bot_id).update(
-        status=Bot.Status.BROKEN, broken_reason=reason[:2000]
+        status=Bot.Status.BROKEN, broken_reason=redact(reason)[:2000]
     )
     if not marked:
         log.info("refusal of a platform bot the row has moved on from portal=%s bot=%s: %s",

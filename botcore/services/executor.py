@@ -46,7 +46,7 @@ from botcore.vibe.backoff import retry_delay
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
 from botcore.vibe.events import EventType, MalformedEventError
 from botcore.vibe.parse import parse_event
-from ops.logs import log_context
+from ops.logs import log_context, redact
 from tenants.errors import SessionTokenError, TenantsError
 from tenants.services import uninstall_portal
 
@@ -69,8 +69,9 @@ def refuses_credential(error: BaseException) -> bool:
 
 
 def judge_failure(error: BaseException, *, attempts: int, retry_base: float, retry_cap: float) -> Verdict:
-    """The verdict on an attempt that raised `error`, the `attempts`-th made."""
-    reason = str(error) if isinstance(error, VibeError) else f"{type(error).__name__}: {error}"
+    """The verdict on an attempt that raised `error`, the `attempts`-th made. Its wording is stored for
+    operators (the event log's and the runs' error columns), so credentials in it are redacted as in logs."""
+    reason = redact(str(error) if isinstance(error, VibeError) else f"{type(error).__name__}: {error}")
     if refuses_credential(error):
         return Verdict("refused", reason, cause=error)
     if is_transient(error):

@@ -35,6 +35,7 @@ from botcore.vibe.backoff import backoff_seconds, retry_delay
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError, VibeRateLimitError
 from botcore.vibe.models import EventBatch
 from botcore.vibe.parse import read_event_batch
+from ops.logs import redact
 from tenants import services as tenant_services
 from tenants.errors import SessionTokenError
 from tenants.selectors import PortalCredential
@@ -366,7 +367,7 @@ def _back_off(bot: Bot, lease_token: str | None, error: Exception) -> CycleOutco
     )
     _schedule(
         bot.pk, lease_token=lease_token, delay=delay, consecutive_failures=failures,
-        last_error=f"{type(error).__name__}: {error}"[:2000],
+        last_error=redact(f"{type(error).__name__}: {error}")[:2000],
         backoff_until=timezone.now() + timedelta(seconds=delay),
     )  # fmt: skip
     return CycleOutcome("backoff")

@@ -466,6 +466,27 @@ def test_each_command_of_one_message_is_handled_once(sandbox_portal, settings):
     assert [e.status for e in statuses] == ["handled", "handled", "ignored"]
 
 
+class LeakySkill(Skill):
+    name = "leaky"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx) -> None:
+        raise RuntimeError(f"failed with vibe_app_{event.message.text} and Bearer {event.message.text}xyz")
+
+
+def test_a_failed_event_keeps_its_error_with_no_secret_in_it(sandbox_portal, settings):
+    """From an outside trial: the log line redacted a skill's exception, the event log's error column (shown
+    to operators in the admin) kept it whole."""
+    settings.BOTCORE_SKILLS = [f"{__name__}.LeakySkill"]
+    bot = provision_bot(sandbox_portal.portal)
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="SECRET123abc")
+    poll_bot_once(bot.pk)
+
+    entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+    assert entry.status == EventLogEntry.Status.FAILED and "RuntimeError" in entry.error
+    assert "SECRET123" not in entry.error and "vibe_app_<redacted>" in entry.error
+
+
 def test_an_edit_and_a_reaction_on_a_message_are_not_duplicates_of_it(sandbox_portal, bot):
     said = sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="edit me")
     message_id = said["message"]["id"]
