@@ -50,5 +50,14 @@ class SessionTokenError(TenantsError):
     is_transient = True
 
 
+class PortalBusyError(TenantsError):
+    """Another change of the portal's credentials, or a move of its bot, held the portal's turn for longer
+    than this one could wait (tenants.services.portal_turn). Transient: that one ends, and this is tried
+    again."""
+
+    public_message = _("The portal's bot is being set up right now. Please try again in a minute.")
+    is_transient = True
+
+
 class SecretDecryptionError(TenantsError):
     """Ciphertext that no configured Fernet key opens (wrong keys, or tampered data)."""

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tenants import signals
 from tenants.crypto import decrypt_secret
-from tenants.errors import InstallationError, SecretDecryptionError
+from tenants.errors import InstallationError, PortalBusyError, SecretDecryptionError
 from tenants.identity import VerifiedIdentity, get_identity_backend
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import PortalCredential, find_best_grant
@@ -122,14 +127,42 @@ KEY_REFUSED = _(
 )
 
 
-def take_portal_turn(portal: Portal) -> None:
-    """Hold the portal's row until the surrounding transaction ends, so that changes of its credentials and
-    moves of its bot (botcore.services.bots.portal_moves_in_turn) happen one at a time: a key saved while
-    the bot is being registered under the one before waits, then retires that bot rather than missing it.
-    SELECT ... FOR UPDATE on PostgreSQL; on SQLite the immediate transaction already holds the write lock."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("take_portal_turn needs a transaction to hold the turn in")
-    list(Portal.objects.select_for_update().filter(pk=portal.pk).values_list("pk", flat=True))
+# How long a change of a portal's credentials waits for another one (or a move of the bot) to end, and how
+# often it looks again. Moves are rare and per portal: a mass install's portals never wait for each other.
+TURN_WAIT_SECONDS = 30.0
+TURN_LOOK_EVERY_SECONDS = 0.1
+
+
+@contextmanager
+def portal_turn(portal: Portal, *, wait: float = TURN_WAIT_SECONDS) -> Iterator[None]:
+    """Hold the portal's turn, so that changes of its credentials and moves of its bot
+    (botcore.services.bots.portal_moves_in_turn) happen one at a time: a key saved while the bot is being
+    registered under the one before waits, then retires that bot rather than missing it.
+
+    A lease on the portal row (turn_token, turn_until), taken and given back in short writes of their own,
+    never a lock held over the platform calls made in turn: on SQLite a transaction holds the whole
+    database, and a mass install's provisioning, each waiting its turn at the platform's rate, held every
+    other writer off for minutes. A holder that dies frees the turn when its lease ends
+    (TENANTS_PORTAL_TURN_SECONDS). Raises PortalBusyError (transient) past `wait` seconds of waiting.
+    Take it outside a transaction, where others see it at once.
+    """
+    token = uuid.uuid4().hex
+    give_up_at = time.monotonic() + wait
+    while not _take_turn(portal, token):
+        if time.monotonic() >= give_up_at:
+            raise PortalBusyError(f"portal={portal.member_id}: its turn stayed taken for {wait:g} s")
+        time.sleep(TURN_LOOK_EVERY_SECONDS)
+    try:
+        yield
+    finally:
+        Portal.objects.filter(pk=portal.pk, turn_token=token).update(turn_token="", turn_until=None)
+
+
+def _take_turn(portal: Portal, token: str) -> bool:
+    now = timezone.now()
+    free = Q(turn_token="") | Q(turn_until__isnull=True) | Q(turn_until__lt=now)
+    until = now + timedelta(seconds=float(settings.TENANTS_PORTAL_TURN_SECONDS))
+    return bool(Portal.objects.filter(free, pk=portal.pk).update(turn_token=token, turn_until=until))
 
 
 def _refuse_if_uninstalled(portal: Portal) -> None:
@@ -147,18 +180,17 @@ def _refuse_if_uninstalled(portal: Portal) -> None:
         )
 
 
-@transaction.atomic
 def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -> PortalApiKey:
     """Store a personal vibe_api_ key for unattended running, once the platform confirms it is this
-    portal's."""
-    _refuse_if_uninstalled(portal)
-    take_portal_turn(portal)
+    portal's. In the portal's turn (portal_turn); the platform is asked before it is taken."""
     if not api_key.startswith("vibe_api_"):
         raise InstallationError(
             "not a personal key", public_message=_("A personal key starts with vibe_api_.")
         )
     if not is_credential_shaped(api_key):
         raise InstallationError("not a personal key's characters", public_message=MALFORMED_KEY)
+    with transaction.atomic():
+        _refuse_if_uninstalled(portal)
     try:
         identity = get_identity_backend().verify_api_key(api_key)
     except InstallationError as error:
@@ -175,26 +207,29 @@ def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -
         raise InstallationError(
             "the key belongs to another portal", public_message=_("This key belongs to another portal.")
         )
-    previous = PortalApiKey.objects.filter(portal=portal).first()
-    if previous is not None and not _holds_key(previous, api_key):
-        # Another key replaces it: a bot registered under the old one answers to it alone, so it is retired
-        # now, while the old key may still work, and registered anew under the new one.
-        signals.portal_api_key_removing.send(sender=Portal, portal=portal)
-    stored, _created = PortalApiKey.objects.update_or_create(
-        portal=portal,
-        defaults={
-            "key": api_key,
-            "key_hint": f"{api_key[:9]}…{api_key[-4:]}",
-            "added_by_user_id": added_by_user_id,
-            "added_at": timezone.now(),
-            "invalidated_at": None,
-        },
-    )
-    if portal.status == Portal.Status.NEEDS_SESSION:
-        Portal.objects.filter(pk=portal.pk).update(status=Portal.Status.ACTIVE, session_lost_at=None)
-        portal.status = Portal.Status.ACTIVE
-        _announce(signals.portal_session_restored, portal)
-    _announce(signals.portal_credentials_changed, portal)
+    with portal_turn(portal):
+        previous = PortalApiKey.objects.filter(portal=portal).first()
+        if previous is not None and not _holds_key(previous, api_key):
+            # Another key replaces it: a bot registered under the old one answers to it alone, so it is
+            # retired now, while the old key may still work, and registered anew under the new one.
+            signals.portal_api_key_removing.send(sender=Portal, portal=portal)
+        with transaction.atomic():
+            _refuse_if_uninstalled(portal)
+            stored, _created = PortalApiKey.objects.update_or_create(
+                portal=portal,
+                defaults={
+                    "key": api_key,
+                    "key_hint": f"{api_key[:9]}…{api_key[-4:]}",
+                    "added_by_user_id": added_by_user_id,
+                    "added_at": timezone.now(),
+                    "invalidated_at": None,
+                },
+            )
+            if portal.status == Portal.Status.NEEDS_SESSION:
+                Portal.objects.filter(pk=portal.pk).update(status=Portal.Status.ACTIVE, session_lost_at=None)
+                portal.status = Portal.Status.ACTIVE
+                _announce(signals.portal_session_restored, portal)
+            _announce(signals.portal_credentials_changed, portal)
     log.info("personal key stored portal=%s by user=%s", portal.member_id, added_by_user_id)
     return stored
 
@@ -210,13 +245,13 @@ def _holds_key(stored: PortalApiKey, api_key: str) -> bool:
 def remove_portal_api_key(portal: Portal) -> bool:
     """Forget the portal's personal key; a bot registered under it is retired first, while the key works.
     False when there was none."""
-    with transaction.atomic():
-        take_portal_turn(portal)
+    with portal_turn(portal):
         if not PortalApiKey.objects.filter(portal=portal).exists():
             return False
         signals.portal_api_key_removing.send(sender=Portal, portal=portal)
-        PortalApiKey.objects.filter(portal=portal).delete()
-        _announce(signals.portal_credentials_changed, portal)
+        with transaction.atomic():
+            PortalApiKey.objects.filter(portal=portal).delete()
+            _announce(signals.portal_credentials_changed, portal)
     log.info("personal key removed portal=%s", portal.member_id)
     return True
 

@@ -127,6 +127,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+Q_RETRY_SECONDS = env.read_int("VIBE_Q_RETRY", 120)
 Q_CLUSTER = {
     "name": env.read_str("VIBE_Q_NAME", "vibeapp"),
     # Workers run only cycles with events (the poller does the empty polls and hands over what it read): a
@@ -137,7 +138,7 @@ Q_CLUSTER = {
     "workers": env.read_int("VIBE_Q_WORKERS", 24),
     "timeout": env.read_int("VIBE_Q_TIMEOUT", 90),
     # A task is handed out again after `retry` seconds without an ack; it must exceed `timeout`.
-    "retry": env.read_int("VIBE_Q_RETRY", 120),
+    "retry": Q_RETRY_SECONDS,
     "max_attempts": 1,
     "save_limit": 1000,
     "catch_up": False,
@@ -209,6 +210,9 @@ TENANTS_DEFAULT_SESSION_SECONDS = env.read_int("TENANTS_DEFAULT_SESSION_SECONDS"
 TENANTS_ROLE_RECHECK_SECONDS = env.read_int("TENANTS_ROLE_RECHECK_SECONDS", 300)
 # An uninstalled portal's data is kept this long, then purged.
 TENANTS_RETENTION_DAYS = env.read_int("TENANTS_RETENTION_DAYS", 30)
+# A portal's turn (tenants.services.portal_turn) is a lease that outlives whatever holds it: a task is
+# killed at the queue's timeout, and `retry` (> timeout) is when the queue gives it to another worker.
+TENANTS_PORTAL_TURN_SECONDS = Q_RETRY_SECONDS
 # OAuth `state` lifetime.
 TENANTS_OAUTH_STATE_MAX_AGE = env.read_int("TENANTS_OAUTH_STATE_MAX_AGE", 600)
 # How tenants asks the platform who a token belongs to; tenants never imports botcore, so by dotted path.

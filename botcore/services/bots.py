@@ -51,11 +51,10 @@ def ensure_bot_row(portal: Portal) -> Bot:
 
 @contextmanager
 def portal_moves_in_turn(portal: Portal) -> Iterator[None]:
-    """One move of the portal's bot, or one change of its credentials, at a time (tenants'
-    take_portal_turn): a key saved while a move registers its bot waits for the move to end, then retires
-    the bot the move made instead of missing it. Held for the move's platform calls: moves are rare tasks."""
-    with transaction.atomic():
-        tenant_services.take_portal_turn(portal)
+    """One move of the portal's bot, or one change of its credentials, at a time (tenants' portal_turn): a
+    key saved while a move registers its bot waits for the move to end, then retires the bot the move made
+    instead of missing it. Held for the move's platform calls, as a lease: no database lock spans them."""
+    with tenant_services.portal_turn(portal):
         yield
 
 

@@ -29,6 +29,7 @@ from botcore.vibe.events import EventType, MessageAddEvent
 from botcore.vibe.parse import read_event_batch
 from tenants import selectors as tenant_selectors
 from tenants import services as tenant_services
+from tenants.errors import PortalBusyError
 from tenants.identity import VerifiedIdentity
 from tenants.models import Portal
 
@@ -372,6 +373,49 @@ def test_a_key_saved_while_the_bot_moves_to_another_leaves_one_platform_bot(
     assert bots_on_platform(sandbox_portal) == {bot.vibe_bot_id}
     with client_for_bot(bot) as client:  # the bot answers to the key the portal has now
         assert client.get_bot(bot.vibe_bot_id).bot.id == bot.vibe_bot_id
+
+
+def test_a_bot_being_registered_holds_no_database_lock_over_its_platform_calls(sandbox_portal, monkeypatch):
+    """From a mass install (200 portals at once on SQLite): each provisioning held the portal's turn as a
+    transaction, which on SQLite holds the whole database, over platform calls waiting at the platform's
+    rate; every other writer waited behind it (replies a minute late, provisionings failed "database is
+    locked"). The turn is a lease now: others write while a bot is registered."""
+    other = Portal.objects.create(member_id="other-member", vibe_portal_id="other-portal", domain="o.example")
+    registering = bot_services.register_commands
+    written: list[bool] = []
+
+    def write_meanwhile(*args, **kwargs):
+        def write() -> None:
+            try:
+                Portal.objects.filter(pk=other.pk).update(name="written while a bot registers")
+                written.append(True)
+            finally:
+                connection.close()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(timeout=5)  # the database's own busy timeout is 30 s: a lock held would outlast this
+        return registering(*args, **kwargs)
+
+    monkeypatch.setattr(bot_services, "register_commands", write_meanwhile)
+    provision_bot(sandbox_portal.portal)
+    assert written == [True]
+
+
+def test_a_portal_turn_waits_for_the_holder_and_frees_itself_when_its_holder_died(sandbox_portal):
+    portal = sandbox_portal.portal
+    with tenant_services.portal_turn(portal), pytest.raises(PortalBusyError):  # noqa: SIM117 (in turn)
+        with tenant_services.portal_turn(portal, wait=0.3):
+            pass
+    with tenant_services.portal_turn(portal):  # given back at the end of the first
+        pass
+    # A holder that died with the turn: it is free once the lease it took has run out.
+    Portal.objects.filter(pk=portal.pk).update(
+        turn_token="dead-holder", turn_until=timezone.now() - timedelta(seconds=1)
+    )
+    with tenant_services.portal_turn(portal, wait=0.3):
+        assert Portal.objects.get(pk=portal.pk).turn_token not in ("", "dead-holder")
+    assert Portal.objects.get(pk=portal.pk).turn_token == ""
 
 
 def test_a_refusal_read_before_a_move_does_not_break_the_moved_bot(sandbox_portal, bot):
