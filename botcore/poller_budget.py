@@ -99,19 +99,18 @@ class WatchBudget:
         if spent.budget is not None:
             self._thread.submit(spent.budget.record, limited=limited, sent_at=spent.sent_at)
 
-    def is_paused(self, row: BotRow, now: float) -> bool:
-        """Whether a watch of `row` waits: its key's polls paused, or its portal's."""
+    def paused_till(self, row: BotRow, now: float) -> float:
+        """The time.monotonic() a watch of `row` may go: the end of its key's pause or its portal's, whichever
+        is later, when one is on at `now`; 0.0 when neither is."""
         paused = self.paused_until
-        return (
-            paused.get((row.key_name, None), 0.0) > now
-            or paused.get((row.key_name, row.member_id), 0.0) > now
-        )
-
-    def next_resume(self, now: float) -> float:
-        """The time.monotonic() the first key or portal paused at `now` may be asked again (pauses over by
-        then are forgotten)."""
-        self.paused_until = {scope: end for scope, end in self.paused_until.items() if end > now}
-        return min(self.paused_until.values(), default=now)
+        end = max(paused.get((row.key_name, None), 0.0), paused.get((row.key_name, row.member_id), 0.0))
+        if end > now:
+            return end
+        # Over: forgotten, so that the pauses kept stay as few as the keys and portals paused right now.
+        for scope in ((row.key_name, None), (row.key_name, row.member_id)):
+            if paused.get(scope, now) <= now:
+                paused.pop(scope, None)
+        return 0.0
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)

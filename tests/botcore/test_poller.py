@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from botcore.models import Bot, EventLogEntry
 from botcore.poller import Poller
+from botcore.poller_budget import WatchBudget
 from botcore.services.bots import pause_portal_bots, provision_bot, resume_portal_bots
 from botcore.services.polling import poll_bot_once
 from tests.botcore.livestack import wait_for
@@ -72,6 +74,32 @@ def handed_over(sandbox_portal, task_queue, text: str, *, dialect: str = "") -> 
         sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
         wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
     return bot
+
+
+def test_a_paused_key_holds_its_bots_back_without_the_dispatcher_turning_meanwhile(
+    sandbox_portal, task_queue, monkeypatch
+):
+    """From a mass install: 200 idle bots on a key paused for its rate, and the poller spent more than a core
+    asking the platform nothing. A paused bot, pushed back among the due ones, was always the first due,
+    so the dispatcher woke at once, again and again, until the pause ended. Counted: how often the bot was
+    looked at during one pause of a second, from the first look."""
+    bot = settled_bot(sandbox_portal)
+    Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now())  # due at once
+    pause_ends: list[float] = []
+    looks: list[float] = []
+
+    def paused_till(self, row, now: float) -> float:
+        if not pause_ends:
+            pause_ends.append(now + 1.0)
+        looks.append(now)
+        return pause_ends[0] if now < pause_ends[0] else 0.0
+
+    monkeypatch.setattr(WatchBudget, "paused_till", paused_till)
+    with RunningPoller():
+        wait_for(lambda: pause_ends and time.monotonic() > pause_ends[0], timeout=30, what="one pause")
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="after the pause")
+        wait_for(lambda: cycles_queued(task_queue, bot), timeout=30, what="the bot's cycle enqueued")
+    assert len([t for t in looks if t < pause_ends[0]]) <= 3, f"{len(looks)} looks, most in one pause"
 
 
 @pytest.mark.parametrize("dialect", ["", "no-long-poll"])

@@ -4,6 +4,7 @@ between watches, and a portal whose slot is not free paused alone."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 from django.utils import timezone
@@ -41,7 +42,7 @@ def test_back_to_back_watches_of_one_key_share_its_poll_share(settings):
     finally:
         budget.close()
     assert first is not None
-    assert second is None and budget.is_paused(row(2), 0.0)
+    assert second is None and budget.paused_till(row(2), time.monotonic()) > 0
 
 
 def test_a_watch_whose_portal_has_no_slot_pauses_that_portal_and_holds_no_other_back(settings):
@@ -70,5 +71,5 @@ def test_a_watch_whose_portal_has_no_slot_pauses_that_portal_and_holds_no_other_
         budget.close()
     assert first is not None and other is not None
     assert again is None
-    assert budget.is_paused(row(2, "A"), 0.0)
-    assert not budget.is_paused(row(3, "B"), 0.0)
+    assert budget.paused_till(row(2, "A"), time.monotonic()) > 0
+    assert budget.paused_till(row(3, "B"), time.monotonic()) == 0.0
