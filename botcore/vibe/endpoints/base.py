@@ -19,8 +19,10 @@ AttachArg: TypeAlias = Attach | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 SAFE = RetryClass.SAFE
 IDEMPOTENT = RetryClass.IDEMPOTENT
 UNSAFE = RetryClass.UNSAFE
-# Replies are the default priority; polls and best-effort calls (typing, reactions, read marks) say so.
+# Replies are the default priority; polls, setting bots up and best-effort calls (typing, reactions, read
+# marks) say so.
 POLL = Priority.POLL
+SETUP = Priority.SETUP
 BEST_EFFORT = Priority.BEST_EFFORT
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from botcore.vibe.endpoints.base import IDEMPOTENT, SAFE, UNSAFE, Endpoints, as_data, bot_path, drop_none
+from botcore.vibe.endpoints.base import (
+    IDEMPOTENT,
+    SAFE,
+    SETUP,
+    UNSAFE,
+    Endpoints,
+    as_data,
+    bot_path,
+    drop_none,
+)
 from botcore.vibe.errors import VibeBotAlreadyExistsError, VibeNotFoundError
 from botcore.vibe.models import Bot, BotDetails, PortalUser, Revision
 
@@ -97,7 +106,7 @@ class BotEndpoints(Endpoints):
         }
         try:
             data = self._transport.request(
-                "POST", "/bots", body=body, retry=IDEMPOTENT if adopt_existing else UNSAFE
+                "POST", "/bots", body=body, retry=IDEMPOTENT if adopt_existing else UNSAFE, priority=SETUP
             )
         except VibeBotAlreadyExistsError as error:
             if not adopt_existing or error.existing_bot_id is None:
@@ -156,7 +165,9 @@ class BotEndpoints(Endpoints):
         )
         if not fields:
             raise ValueError("update_bot needs at least one field to change")
-        data = self._transport.request("PATCH", bot_path(bot_id), body={"fields": fields}, retry=IDEMPOTENT)
+        data = self._transport.request(
+            "PATCH", bot_path(bot_id), body={"fields": fields}, retry=IDEMPOTENT, priority=SETUP
+        )
         return _bot_from(data)
 
     def delete_bot(self, bot_id: int, *, missing_ok: bool = False) -> None:
@@ -166,7 +177,7 @@ class BotEndpoints(Endpoints):
         turns into success ("already deleted").
         """
         try:
-            self._transport.request("DELETE", bot_path(bot_id), retry=IDEMPOTENT)
+            self._transport.request("DELETE", bot_path(bot_id), retry=IDEMPOTENT, priority=SETUP)
         except VibeNotFoundError:
             if not missing_ok:
                 raise
@@ -174,7 +185,9 @@ class BotEndpoints(Endpoints):
     def reauth_bot(self, bot_id: int) -> Bot:
         """POST /v1/bots/:botId/reauth: the platform renews the bot token it keeps."""
         return _bot_from(
-            self._transport.request("POST", bot_path(bot_id, "reauth"), body={}, retry=IDEMPOTENT)
+            self._transport.request(
+                "POST", bot_path(bot_id, "reauth"), body={}, retry=IDEMPOTENT, priority=SETUP
+            )
         )
 
     def resubscribe_bot(
@@ -183,7 +196,9 @@ class BotEndpoints(Endpoints):
         """POST /v1/bots/:botId/resubscribe: make events flow again (optionally in another mode)."""
         body = drop_none(eventMode=event_mode, webhookUrl=webhook_url)
         return _bot_from(
-            self._transport.request("POST", bot_path(bot_id, "resubscribe"), body=body, retry=IDEMPOTENT)
+            self._transport.request(
+                "POST", bot_path(bot_id, "resubscribe"), body=body, retry=IDEMPOTENT, priority=SETUP
+            )
         )
 
     def get_revision(self) -> Revision:

@@ -8,6 +8,7 @@ from typing import Any
 from botcore.vibe.endpoints.base import (
     IDEMPOTENT,
     SAFE,
+    SETUP,
     AttachArg,
     Endpoints,
     KeyboardArg,
@@ -63,12 +64,14 @@ class CommandEndpoints(Endpoints):
             ),
         }
         return _command_from(
-            self._transport.request("POST", bot_path(bot_id, "commands"), body=body, retry=IDEMPOTENT)
+            self._transport.request(
+                "POST", bot_path(bot_id, "commands"), body=body, retry=IDEMPOTENT, priority=SETUP
+            )
         )
 
     def list_commands(self, bot_id: int) -> list[Command]:
         """GET /v1/bots/:botId/commands."""
-        data = self._transport.request("GET", bot_path(bot_id, "commands"), retry=SAFE)
+        data = self._transport.request("GET", bot_path(bot_id, "commands"), retry=SAFE, priority=SETUP)
         items = data if isinstance(data, list) else as_data(data).get("commands", [])
         return [Command.from_payload(item) for item in items if isinstance(item, Mapping)]
 
@@ -98,13 +101,19 @@ class CommandEndpoints(Endpoints):
         if not fields:
             raise ValueError("update_command needs at least one field to change")
         data = self._transport.request(
-            "PATCH", bot_path(bot_id, "commands", command_id), body={"fields": fields}, retry=IDEMPOTENT
+            "PATCH",
+            bot_path(bot_id, "commands", command_id),
+            body={"fields": fields},
+            retry=IDEMPOTENT,
+            priority=SETUP,
         )
         return _command_from(data)
 
     def delete_command(self, bot_id: int, command_id: int) -> None:
         """DELETE /v1/bots/:botId/commands/:commandId."""
-        self._transport.request("DELETE", bot_path(bot_id, "commands", command_id), retry=IDEMPOTENT)
+        self._transport.request(
+            "DELETE", bot_path(bot_id, "commands", command_id), retry=IDEMPOTENT, priority=SETUP
+        )
 
     def answer_command(
         self,

@@ -342,6 +342,13 @@ def test_a_poll_waiting_for_the_same_slot_as_a_reply_lets_the_reply_go_first(mon
     assert first_wait(Priority.POLL, monkeypatch) > first_wait(Priority.REPLY, monkeypatch)
 
 
+def test_setting_a_bot_up_waits_behind_replies_and_polls(monkeypatch):
+    """From an outside probe: one portal's admin switching a skill on and off again and again re-registered
+    its commands at the shared app key's rate, and every other portal's replies waited behind them."""
+    setup = first_wait(Priority.SETUP, monkeypatch)
+    assert setup > first_wait(Priority.POLL, monkeypatch) > first_wait(Priority.REPLY, monkeypatch)
+
+
 def recording_client(budget, *, status: int = 200) -> tuple[VibeClient, list[httpx.Request]]:
     sent: list[httpx.Request] = []
 
@@ -391,8 +398,16 @@ def test_the_transport_tells_the_budget_each_calls_priority_and_outcome():
     client.send_message(7, dialog_id="12", text="hi")
     client.get_events(7)
     client.show_typing(7, dialog_id="12")
-    assert budget.priorities == [Priority.REPLY, Priority.POLL, Priority.BEST_EFFORT]
-    assert budget.outcomes == [False, False, False]
+    client.register_command(7, command="ping", title={"en": "Ping"})
+    client.delete_command(7, 3)
+    assert budget.priorities == [
+        Priority.REPLY,
+        Priority.POLL,
+        Priority.BEST_EFFORT,
+        Priority.SETUP,
+        Priority.SETUP,
+    ]
+    assert budget.outcomes == [False] * 5
     limited, _ = recording_client(budget, status=429)
     with pytest.raises(Exception):  # noqa: B017 - the 429 itself is tested in test_errors
         limited.list_bots()
