@@ -158,6 +158,12 @@ def task_timeout_seconds() -> float:
     return float((read_setting("Q_CLUSTER", {}) or {}).get("timeout", 90) or 90)
 
 
+def task_lost_after_seconds() -> float:
+    """django-q2's retry: a task not acknowledged by then is handed out again, or was lost with its broker
+    (a stamp saying "queued" older than this no longer says so)."""
+    return float((read_setting("Q_CLUSTER", {}) or {}).get("retry", 0) or task_timeout_seconds() + 30)
+
+
 def cycle_deadline_seconds() -> float:
     """A cycle stops handing events to skills after this long and leaves the rest to the next cycle."""
     return float(read_setting("BOTCORE_CYCLE_DEADLINE_SECONDS", 30.0))

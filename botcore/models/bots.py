@@ -59,6 +59,9 @@ class Bot(models.Model):
     # the poller reads the bots activated in the last seconds, every second (botcore/poller.py).
     activated_at = models.DateTimeField(null=True, blank=True, db_index=True)
     commands_signature = models.CharField(max_length=64, blank=True)
+    # When a sync of its commands was queued and has not started yet (bot_profile.request_commands_sync):
+    # one at a time, however often an admin switches skills.
+    commands_sync_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

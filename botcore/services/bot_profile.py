@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 
+from django.db.models import Q
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from botcore import conf
@@ -62,18 +65,42 @@ def list_command_specs(portal: Portal) -> list[tuple[str, CommandSpec]]:
     return list(specs.values())
 
 
+def request_commands_sync(portal_id: int) -> bool:
+    """Have a task make the portal's bot commands match its skills, unless one is queued and not started
+    yet (it will read the skills as they are then); True when a task was queued. An outside probe switched
+    a skill on and off 1,110 times in 92 s: a task each, all queued before every portal's poll cycles and
+    spending the shared app key's rate, and other portals' bots went silent for minutes."""
+    now = timezone.now()
+    lost_before = now - timedelta(seconds=conf.task_lost_after_seconds())
+    queued_now = (
+        Bot.objects.filter(portal_id=portal_id, vibe_bot_id__isnull=False)
+        .exclude(status=Bot.Status.RETIRED)
+        .filter(Q(commands_sync_requested_at__isnull=True) | Q(commands_sync_requested_at__lt=lost_before))
+        .update(commands_sync_requested_at=now)
+    )
+    if queued_now:
+        async_task("botcore.tasks.sync_bot_commands", portal_id, task_name=f"commands-{portal_id}")
+    return bool(queued_now)
+
+
 def sync_portal_commands(portal: Portal) -> None:
-    """Make a provisioned bot's commands match the portal's enabled skills (after a skill was switched)."""
+    """Make a provisioned bot's commands match the portal's enabled skills (after a skill was switched);
+    nothing is asked of the platform when they match already (switched on and off again meanwhile)."""
     bot = find_registered_bot(portal)
     if bot is None or bot.vibe_bot_id is None:
         return  # provisioning registers them when the bot comes
+    # Started: a switch from now on queues another sync, which reads the skills after this one did.
+    Bot.objects.filter(pk=bot.pk).update(commands_sync_requested_at=None)
     specs = list_command_specs(portal)
+    signature = signature_of_commands(specs)
+    if signature == bot.commands_signature:
+        return
     register_commands(bot, client=client_for_bot(bot), vibe_bot_id=bot.vibe_bot_id, specs=specs)
-    Bot.objects.filter(pk=bot.pk).update(commands_signature=signature_of_commands(specs))
+    Bot.objects.filter(pk=bot.pk).update(commands_signature=signature)
 
 
 def sync_stale_commands() -> int:
-    """Enqueue a command sync for every registered bot whose commands are not its portal's skills' now;
+    """Queue a command sync for every registered bot whose commands are not its portal's skills' now;
     returns how many. A deployment that adds or removes a skill (BOTCORE_SKILLS) changes them for every
     portal at once, with no switch to set them off; a sync that failed is tried again at the next sweep."""
     bots = (
@@ -85,10 +112,7 @@ def sync_stale_commands() -> int:
     stale = 0
     for bot in bots.iterator(chunk_size=500):
         if signature_of_commands(list_command_specs(bot.portal)) != bot.commands_signature:
-            async_task(
-                "botcore.tasks.sync_bot_commands", bot.portal_id, task_name=f"commands-{bot.portal_id}"
-            )
-            stale += 1
+            stale += request_commands_sync(bot.portal_id)
     if stale:
         log.info("commands out of step with the skills: %d portals re-register theirs", stale)
     return stale

@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
-from django_q.tasks import async_task
 
 from botcore.errors import SkillConfigError
 from botcore.models import SkillConfig
 from botcore.selectors import PortalSkill, resolve_options
+from botcore.services.bot_profile import request_commands_sync
 from botcore.skills.base import Skill
 from botcore.skills.options import OptionsError
 from botcore.skills.registry import find_skill
@@ -74,9 +74,7 @@ def configure_skill(
 
 
 def _sync_commands_later(portal: Portal) -> None:
-    transaction.on_commit(
-        lambda: async_task("botcore.tasks.sync_bot_commands", portal.pk, task_name=f"commands-{portal.pk}")
-    )
+    transaction.on_commit(lambda: request_commands_sync(portal.pk))
 
 
 __all__ = ["OptionsError", "configure_skill", "validate_options"]

@@ -66,3 +66,27 @@ def test_the_sweep_is_scheduled_hourly_and_due_at_once_after_ensure_schedules():
     sweep = Schedule.objects.get(name="botcore.sync_stale_commands")
     assert sweep.func == "botcore.tasks.sync_stale_commands" and sweep.schedule_type == Schedule.HOURLY
     assert sweep.next_run <= timezone.now()
+
+
+def test_an_admin_switching_a_skill_again_and_again_costs_the_platform_one_sync(
+    sandbox_portal, settings, task_queue
+):
+    """From an outside probe: a skill switched on and off 1,110 times in 92 s queued as many syncs, each
+    spending the app key all portals share. Switches made while a sync is queued share it; switched back
+    to where they were, the commands ask the platform nothing."""
+    from botcore.services.skill_configs import configure_skill
+
+    settings.BOTCORE_SKILLS = [*BUILT_INS, f"{__name__}.RollSkill"]
+    bot = provision_bot(sandbox_portal.portal)
+    portal = sandbox_portal.portal
+    calls_before = len(sandbox_portal.calls(bot.vibe_bot_id))
+    for enabled in [False, True] * 20:  # back where it started
+        configure_skill(portal, skill_name="roll", is_enabled=enabled)
+    task_queue.run()
+    assert len(sandbox_portal.calls(bot.vibe_bot_id)) == calls_before
+    for enabled in [True, False] * 20 + [False]:  # then off
+        configure_skill(portal, skill_name="roll", is_enabled=enabled)
+    assert len(task_queue.run()) == 1
+    assert platform_commands(sandbox_portal, bot) == ["/help", "/ping"]
+    # One sync's calls: the commands kept registered again (idempotent on the platform) and the one DELETE.
+    assert len(sandbox_portal.calls(bot.vibe_bot_id)) == calls_before + 2 + 1
