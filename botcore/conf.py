@@ -198,6 +198,13 @@ def check_cycle_timing() -> list[str]:
     return problems
 
 
+def provision_lease_seconds() -> float:
+    """How long a provisioning, once enqueued or started, keeps the sweep from enqueueing another for the same
+    bot: past it, one that died (its worker killed, its task lost) is taken to have ended. It covers a wait in
+    the queue behind a mass install, then the run (the task queue's timeout), which restarts it."""
+    return max(float(read_setting("BOTCORE_PROVISION_LEASE_SECONDS", 600.0)), task_timeout_seconds())
+
+
 def early_poll_floor_seconds() -> float:
     """The least time between two early polls of one bot (spare budget never polls a bot more often)."""
     return float(read_setting("BOTCORE_EARLY_POLL_FLOOR_SECONDS", 5.0))

@@ -5,14 +5,14 @@ from __future__ import annotations
 from django.dispatch import receiver
 from django_q.tasks import async_task
 
-from botcore.services import bot_profile
+from botcore.services import bot_profile, provisioning
 from botcore.services import bots as bot_services
 from tenants import signals
 
 
 @receiver(signals.portal_installed)
 def provision_on_install(sender, portal, **kwargs):
-    async_task("botcore.tasks.provision_portal_bot", portal.pk, task_name=f"provision-{portal.pk}")
+    provisioning.request_provisioning(portal)
 
 
 @receiver(signals.portal_uninstalling)

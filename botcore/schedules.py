@@ -21,6 +21,10 @@ SCHEDULES = {
     "botcore.sweep_skill_schedules": dict(
         func="botcore.tasks.sweep_skill_schedules", schedule_type=Schedule.MINUTES, minutes=1
     ),
+    # Installed portals still without their bot (a provisioning that met a passing failure, or never ran).
+    "botcore.sweep_pending_bots": dict(
+        func="botcore.tasks.sweep_pending_bots", schedule_type=Schedule.MINUTES, minutes=1
+    ),
     # Bots' commands brought to the skills' (a deploy that adds or removes a skill changes every portal's).
     "botcore.sync_stale_commands": dict(
         func="botcore.tasks.sync_stale_commands", schedule_type=Schedule.HOURLY

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from botcore import conf
 from botcore.models import EventLogEntry
-from botcore.services import bot_profile
+from botcore.services import bot_profile, provisioning
 from botcore.services import bots as bot_services
 from botcore.services.executor import execute_run
 from botcore.services.notices import send_expiry_warning
@@ -32,11 +32,21 @@ def poll_bot(bot_id: int, lease_token: str | None = None, watched: dict | None =
     return outcome.status
 
 
-def provision_portal_bot(portal_id: int) -> None:
-    """Provision the portal's bot, then tell the skills that declare PORTAL_INSTALLED (once per install)."""
+def provision_portal_bot(portal_id: int, pending_only: bool = False) -> str:
+    """Provision the portal's bot, then tell the skills that declare PORTAL_INSTALLED (once per install).
+
+    Enqueued at install, by an operator, and by the sweep (`pending_only`: only a bot still awaited); a
+    passing failure is left to the sweep (services/provisioning.py)."""
     portal = Portal.objects.get(pk=portal_id)
-    bot_services.provision_bot(portal)
-    announce_portal_event(portal, BackendEventType.PORTAL_INSTALLED)
+    outcome = provisioning.provision_portal(portal, pending_only=pending_only)
+    if outcome == "provisioned":
+        announce_portal_event(portal, BackendEventType.PORTAL_INSTALLED)
+    return outcome
+
+
+def sweep_pending_bots() -> int:
+    """Every minute (botcore/schedules.py): provisioning again for installed portals still without a bot."""
+    return provisioning.sweep_pending_bots()
 
 
 def move_portal_bot(portal_id: int) -> None:

@@ -55,6 +55,9 @@ class Bot(models.Model):
     # What last happened to the bot that its portal's admin should read (a move, a re-provision).
     status_note = models.CharField(max_length=300, blank=True)
     provisioned_at = models.DateTimeField(null=True, blank=True)
+    # When a provisioning of this bot was last enqueued or started: while it is younger than the provisioning
+    # lease, no other is enqueued (botcore/services/provisioning.py); cleared when that provisioning ends.
+    provision_requested_at = models.DateTimeField(null=True, blank=True)
     # When the bot last became active: provisioned, or resumed by a fresh session or an operator. Indexed:
     # the poller reads the bots activated in the last seconds, every second (botcore/poller.py).
     activated_at = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -112,6 +112,8 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
             backoff_until=None,
             consecutive_failures=0,
             broken_reason="",
+            last_error="",
+            provision_requested_at=None,
             status_note=note[:300],
             registered_key_removed_at=None,
             **fields,

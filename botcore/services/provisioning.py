@@ -1,0 +1,150 @@
+"""Every installed portal gets its bot, eventually: provisioning is requested at install, a passing failure is
+recorded on the bot row with a backoff, and a sweep enqueues it again once that backoff has passed.
+
+A bot row awaits its bot while it is PENDING (never registered, or its portal installed the app again). At
+most one provisioning of it is queued or running: whoever enqueues one first takes the row's
+provision_requested_at by a compare-and-set UPDATE (free when empty or older than the provisioning lease,
+botcore.conf.provision_lease_seconds), and the provisioning gives it back when it ends. A final refusal
+(botcore.errors.is_transient says so) breaks the bot for an operator instead: nothing retries it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db.models import F, Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from botcore import conf
+from botcore.errors import is_transient
+from botcore.models import Bot
+from botcore.services import bots as bot_services
+from botcore.vibe.backoff import retry_delay
+from ops.logs import redact
+from tenants.models import Portal
+
+log = logging.getLogger(__name__)
+
+PROVISION_TASK = "botcore.tasks.provision_portal_bot"
+
+
+def _lease_free() -> Q:
+    stale = timezone.now() - timedelta(seconds=conf.provision_lease_seconds())
+    return Q(provision_requested_at__isnull=True) | Q(provision_requested_at__lt=stale)
+
+
+def _backoff_passed() -> Q:
+    return Q(backoff_until__isnull=True) | Q(backoff_until__lte=timezone.now())
+
+
+def _enqueue(bot: Bot, *, pending_only: bool) -> None:
+    kwargs = {"pending_only": True} if pending_only else {}
+    async_task(PROVISION_TASK, bot.portal_id, task_name=f"provision-{bot.portal_id}", **kwargs)
+
+
+def request_provisioning(portal: Portal) -> bool:
+    """The portal installed the app: its bot row awaits its bot (PENDING, no backoff), and its provisioning is
+    enqueued unless one is queued or running already. False when one was."""
+    bot = bot_services.ensure_bot_row(portal)
+    awaited = Bot.objects.filter(pk=bot.pk, status__in=[Bot.Status.RETIRED, Bot.Status.PENDING])
+    awaited.update(status=Bot.Status.PENDING, backoff_until=None, consecutive_failures=0)
+    if not Bot.objects.filter(_lease_free(), pk=bot.pk).update(provision_requested_at=timezone.now()):
+        log.info("provisioning already queued portal=%s bot=%s", portal.member_id, bot.pk)
+        return False
+    _enqueue(bot, pending_only=False)
+    return True
+
+
+def sweep_pending_bots() -> int:
+    """Enqueue the provisioning of every bot still awaited by an active portal whose backoff has passed and
+    that has none queued or running; a portal with no bot row at all gets one first. Returns how many.
+
+    Portals that need a session or uninstalled the app are left alone: nothing could register their bot.
+    """
+    code = conf.bot_code()
+    # No bot row at all (installed before the install requested one): not "none of this code", which would
+    # give every portal a second bot the day a deployment changed BOTCORE_BOT_CODE.
+    for portal in Portal.objects.filter(status=Portal.Status.ACTIVE, bots__isnull=True):
+        bot_services.ensure_bot_row(portal)
+    awaited = Bot.objects.filter(
+        _backoff_passed(), code=code, status=Bot.Status.PENDING, portal__status=Portal.Status.ACTIVE
+    )
+    enqueued = 0
+    for bot in awaited.filter(_lease_free()).select_related("portal"):
+        # The compare-and-set: a second sweep (or the install's request) that read the row too takes nothing.
+        taken = awaited.filter(_lease_free(), pk=bot.pk).update(provision_requested_at=timezone.now())
+        if taken:
+            log.info("provisioning enqueued again portal=%s bot=%s", bot.portal.member_id, bot.pk)
+            _enqueue(bot, pending_only=True)
+            enqueued += 1
+    return enqueued
+
+
+def provision_portal(portal: Portal, *, pending_only: bool = False) -> str:
+    """Provision the portal's bot (bots.provision_bot); returns "provisioned", "backoff" or "skipped".
+
+    With `pending_only` (the sweep's), only a bot still awaited by an active portal is provisioned. A failure
+    of a bot that awaits its bot (PENDING, or never registered) is recorded on its row: a passing one as its
+    last error with a backoff ("backoff"), a final one as its broken reason (then raised). A failure of a
+    registered bot's re-provisioning is raised as it was.
+    """
+    bot = Bot.objects.filter(portal=portal, code=conf.bot_code()).first()
+    if pending_only and (
+        bot is None or bot.status != Bot.Status.PENDING or portal.status != Portal.Status.ACTIVE
+    ):
+        if bot is not None:
+            Bot.objects.filter(pk=bot.pk).update(provision_requested_at=None)
+        return "skipped"
+    if bot is not None:
+        # Restarted at the run's start: a long wait in the queue does not let the sweep enqueue a second one.
+        Bot.objects.filter(pk=bot.pk).update(provision_requested_at=timezone.now())
+    try:
+        bot_services.provision_bot(portal)
+    except Exception as error:
+        if not _record_failure(portal, error):
+            raise
+        if not is_transient(error):
+            raise
+        return "backoff"
+    return "provisioned"
+
+
+def _record_failure(portal: Portal, error: Exception) -> bool:
+    """Record `error` on the portal's bot if it awaits its bot; False when there is none such."""
+    # PENDING, or broken before it was ever registered (an operator's re-provision of it); an operator's pause
+    # stands, and a retired bot is not brought back.
+    awaiting = Bot.objects.filter(
+        Q(status=Bot.Status.PENDING) | Q(status=Bot.Status.BROKEN, vibe_bot_id__isnull=True),
+        portal=portal,
+        code=conf.bot_code(),
+    )
+    bot = awaiting.first()
+    if bot is None:
+        return False
+    text = redact(f"{error.__class__.__name__}: {error}")[:2000]
+    if not is_transient(error):
+        awaiting.filter(pk=bot.pk).update(
+            status=Bot.Status.BROKEN, broken_reason=text, last_error=text, provision_requested_at=None
+        )
+        log.error("provisioning refused portal=%s bot=%s: %s", portal.member_id, bot.pk, text)
+        return True
+    failures = bot.consecutive_failures + 1
+    delay = retry_delay(error, failures, base=conf.poll_fast_seconds(), cap=conf.backoff_max_seconds())
+    awaiting.filter(pk=bot.pk).update(
+        status=Bot.Status.PENDING,
+        consecutive_failures=F("consecutive_failures") + 1,
+        backoff_until=timezone.now() + timedelta(seconds=delay),
+        last_error=text,
+        provision_requested_at=None,
+    )
+    log.warning(
+        "provisioning failed, tried again later portal=%s bot=%s failures=%s backoff=%.1fs: %s",
+        portal.member_id,
+        bot.pk,
+        failures,
+        delay,
+        text,
+    )
+    return True

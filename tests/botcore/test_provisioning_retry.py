@@ -1,0 +1,154 @@
+"""A portal that installed gets its bot without anyone doing anything: a provisioning that met a passing
+failure is enqueued again by the sweep once its backoff has passed, once at a time; a final refusal is left
+for an operator. Against the live sandbox, through the real task queue."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from botcore import conf
+from botcore.models import Bot
+from botcore.schedules import SCHEDULES
+from botcore.services.bots import provision_bot
+from botcore.services.provisioning import sweep_pending_bots
+from tenants.models import Portal
+
+TASK = "botcore.tasks.provision_portal_bot"
+
+
+@pytest.fixture
+def installed(task_queue, settings, sandbox_portal):
+    """The portal just installed: its install-time provisioning is queued, not run yet (task_queue is set up
+    first, so its purge does not drop it)."""
+    settings.VIBE_MAX_ATTEMPTS = 1  # the client's own retries of one call are not what is tested here
+    assert task_queue.names() == [TASK]
+    return sandbox_portal
+
+
+def platform_bots(sandbox_portal) -> list[dict]:
+    params = {"portalId": sandbox_portal.sandbox_portal_id}
+    answer = sandbox_portal.control.get("/_sandbox/bots", params=params)
+    return answer.json()["data"]["bots"]
+
+
+def registrations(sandbox_portal) -> list[dict]:
+    calls = sandbox_portal.control.get("/_sandbox/calls", params={"path": "/v1/bots"}).json()["data"]["calls"]
+    return [call for call in calls if call["method"] == "POST"]
+
+
+def fail_registration(sandbox_portal, code: str) -> None:
+    fault = {"method": "POST", "path": "/v1/bots", "errorRate": 1.0, "errorCode": code}
+    assert sandbox_portal.control.post("/_sandbox/faults", json=fault).status_code == 200
+
+
+def let_backoff_pass(bot: Bot) -> None:
+    """As if the clock had moved past the bot's backoff (the sandbox shares the process's clock)."""
+    Bot.objects.filter(pk=bot.pk).update(backoff_until=timezone.now() - timedelta(seconds=1))
+
+
+def test_a_provisioning_failed_on_a_platform_fault_is_provisioned_once_by_the_sweep(installed, task_queue):
+    fail_registration(installed, "INTERNAL_ERROR")
+    assert task_queue.run() == ["backoff"]
+    bot = Bot.objects.get(portal=installed.portal)
+    assert (bot.status, bot.vibe_bot_id, bot.consecutive_failures) == (Bot.Status.PENDING, None, 1)
+    assert "INTERNAL_ERROR" in bot.last_error and bot.backoff_until is not None
+    assert platform_bots(installed) == []
+
+    installed.control.delete("/_sandbox/faults")
+    let_backoff_pass(bot)
+    assert sweep_pending_bots() == 1
+    assert sweep_pending_bots() == 0  # one queued already
+    assert task_queue.queued == [(TASK, (installed.portal.pk,))]
+    assert task_queue.run() == ["provisioned"]
+
+    assert len(platform_bots(installed)) == 1
+    assert len(registrations(installed)) == 2  # the failed one, and the sweep's
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE and bot.vibe_bot_id == platform_bots(installed)[0]["id"]
+    assert (bot.last_error, bot.consecutive_failures, bot.provision_requested_at) == ("", 0, None)
+    assert sweep_pending_bots() == 0
+    assert task_queue.queued == []
+
+
+def test_the_sweep_leaves_a_provisioning_in_flight_alone(installed, task_queue):
+    assert sweep_pending_bots() == 0  # the install's is queued
+    task_queue.run()
+    assert len(platform_bots(installed)) == 1
+    assert len(registrations(installed)) == 1
+
+
+def test_a_provisioning_whose_task_was_lost_is_enqueued_again_after_its_lease(installed, task_queue):
+    task_queue.purge()  # the worker that took it died with it
+    bot = Bot.objects.get(portal=installed.portal)
+    assert sweep_pending_bots() == 0
+    lease = timedelta(seconds=conf.provision_lease_seconds() + 1)
+    Bot.objects.filter(pk=bot.pk).update(provision_requested_at=timezone.now() - lease)
+    assert sweep_pending_bots() == 1
+    assert task_queue.run() == ["provisioned"]
+    assert len(platform_bots(installed)) == 1
+
+
+def test_an_installed_portal_with_no_bot_row_gets_its_bot_from_the_sweep(installed, task_queue):
+    task_queue.purge()
+    Bot.objects.filter(portal=installed.portal).delete()  # installed before the install requested a row
+    assert sweep_pending_bots() == 1
+    assert task_queue.run() == ["provisioned"]
+    assert len(platform_bots(installed)) == 1
+
+
+def test_a_final_refusal_is_left_for_an_operator_and_not_retried(installed, task_queue):
+    fail_registration(installed, "SCOPE_DENIED")
+    task_queue.run(allow_failures=True)
+    bot = Bot.objects.get(portal=installed.portal)
+    assert bot.status == Bot.Status.BROKEN and "SCOPE_DENIED" in bot.broken_reason
+    assert bot.provision_requested_at is None
+
+    installed.control.delete("/_sandbox/faults")
+    let_backoff_pass(bot)
+    assert sweep_pending_bots() == 0
+    assert task_queue.queued == []
+    assert platform_bots(installed) == [] and len(registrations(installed)) == 1
+
+
+@pytest.mark.parametrize("status", [Portal.Status.NEEDS_SESSION, Portal.Status.UNINSTALLED])
+def test_portals_that_cannot_have_a_bot_are_not_swept(installed, task_queue, status):
+    fail_registration(installed, "INTERNAL_ERROR")
+    task_queue.run()
+    let_backoff_pass(Bot.objects.get(portal=installed.portal))
+    Portal.objects.filter(pk=installed.portal.pk).update(status=status)
+    assert sweep_pending_bots() == 0
+    assert task_queue.queued == []
+
+
+def test_a_swept_provisioning_of_a_bot_registered_meanwhile_does_nothing(installed, task_queue):
+    fail_registration(installed, "INTERNAL_ERROR")
+    task_queue.run()
+    installed.control.delete("/_sandbox/faults")
+    let_backoff_pass(Bot.objects.get(portal=installed.portal))
+    assert sweep_pending_bots() == 1
+    provision_bot(installed.portal)  # an operator's, run first
+    assert task_queue.run() == ["skipped"]
+    assert len(registrations(installed)) == 2  # the failed one, and the operator's
+
+
+def test_the_sweep_runs_every_minute():
+    spec = SCHEDULES["botcore.sweep_pending_bots"]
+    assert (spec["func"], spec["minutes"]) == ("botcore.tasks.sweep_pending_bots", 1)
+
+
+def test_the_schedules_bring_its_bot_to_a_portal_whose_install_provisioning_failed(installed, task_queue):
+    fail_registration(installed, "RATE_LIMIT")
+    task_queue.run(allow_failures=True)
+    installed.control.delete("/_sandbox/faults")
+    Bot.objects.filter(portal=installed.portal).update(backoff_until=None)  # as if the clock had moved on
+    for _ in range(2):  # two turns of every schedule, as two minutes of a cluster would run them
+        for spec in SCHEDULES.values():
+            import_string(spec["func"])()
+        task_queue.run()
+    assert len(platform_bots(installed)) == 1
+    assert len(registrations(installed)) == 2  # the failed one, and one more
+    assert Bot.objects.get(portal=installed.portal).status == Bot.Status.ACTIVE
