@@ -52,6 +52,8 @@ class BotAdmin(admin.ModelAdmin):
         "last_event_at",
         "consecutive_failures",
         "last_error",
+        "backoff_until",
+        "provision_requested_at",
         "provisioned_at",
         "activated_at",
         "created_at",
