@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django_q.tasks import async_task
 
 from botcore import conf
 from botcore.models import Bot
@@ -43,6 +44,10 @@ def registrations(sandbox_portal) -> list[dict]:
 def fail_registration(sandbox_portal, code: str) -> None:
     fault = {"method": "POST", "path": "/v1/bots", "errorRate": 1.0, "errorCode": code}
     assert sandbox_portal.control.post("/_sandbox/faults", json=fault).status_code == 200
+
+
+def provision_portal_bot_later(portal: Portal) -> None:
+    async_task(TASK, portal.pk)  # as the admin action and the operator API enqueue it
 
 
 def let_backoff_pass(bot: Bot) -> None:
@@ -152,3 +157,14 @@ def test_the_schedules_bring_its_bot_to_a_portal_whose_install_provisioning_fail
     assert len(platform_bots(installed)) == 1
     assert len(registrations(installed)) == 2  # the failed one, and one more
     assert Bot.objects.get(portal=installed.portal).status == Bot.Status.ACTIVE
+
+
+def test_a_registered_bots_reprovisioning_that_fails_leaves_the_bot_as_it_was(installed, task_queue):
+    assert task_queue.run() == ["provisioned"]
+    fail_registration(installed, "INTERNAL_ERROR")
+    provision_portal_bot_later(installed.portal)  # an operator's re-provision
+    task_queue.run(allow_failures=True)
+    bot = Bot.objects.get(portal=installed.portal)
+    assert (bot.status, bot.backoff_until, bot.consecutive_failures) == (Bot.Status.ACTIVE, None, 0)
+    installed.control.delete("/_sandbox/faults")
+    assert sweep_pending_bots() == 0
