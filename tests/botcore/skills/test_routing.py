@@ -14,6 +14,7 @@ from botcore.skills.testing import (
     make_message_event,
     make_reaction_event,
     route,
+    run_skill,
 )
 from botcore.vibe.events import EventType
 
@@ -125,3 +126,21 @@ def test_a_bad_message_pattern_fails_when_the_skill_is_defined(pattern):
 
     with pytest.raises(re.error):
         MessageFilter(pattern=pattern)
+
+
+def test_the_kit_says_why_routing_would_not_give_a_skill_its_event():
+    """From a skill author's trial: a button-only command tried as typed was refused with no reason."""
+
+    class Vote(Skill):
+        name = "vote"
+        event_types = frozenset({EventType.COMMAND_ADD})
+        commands = (CommandSpec("vote_cast", title={"en": "Cast a vote"}, button_only=True),)
+
+        def handle(self, event, ctx) -> None:
+            ctx.answer_command("counted")
+
+    with pytest.raises(AssertionError, match="button_only: it arrives from a keyboard press"):
+        run_skill(Vote(), make_command_event("vote_cast", params="1 0"))
+    with pytest.raises(AssertionError, match="it declares no command /vote"):
+        run_skill(Vote(), make_command_event("vote"))
+    assert run_skill(Vote(), make_button_command_event("vote_cast", params="1 0")).answers == ["counted"]
