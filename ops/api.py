@@ -1,5 +1,6 @@
-"""The operator API (staff only; DRF token or admin session): portals, bots and the event log, read; the
-portal actions of the admin (remind, re-verify, uninstall) and pausing or resuming a bot.
+"""The operator API (staff with the admin's rights, ops/api_rights.py; DRF token or admin session): portals,
+bots and the event log, read; the portal actions of the admin (remind, re-verify, uninstall) and pausing or
+resuming a bot.
 
     GET  /api/ops/                               where each of these is (and the OpenAPI schema)
     GET  /api/ops/fleet/                         the dashboard's figures
@@ -11,9 +12,10 @@ portal actions of the admin (remind, re-verify, uninstall) and pausing or resumi
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from django.db.models import Model
 from django_q.tasks import async_task
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, routers, viewsets
@@ -21,13 +23,13 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from botcore.models import Bot, EventLogEntry
 from botcore.services import bots as bot_services
+from ops.api_rights import OperatorRights
 from ops.fleet import gather_fleet
 from ops.serializers import (
     ActionResultSerializer,
@@ -53,8 +55,12 @@ class OperatorAccess:
         OperatorTokenAuthentication,
         SessionAuthentication,
     ]
-    permission_classes: Sequence[_PermissionClass] = [IsAdminUser]
+    permission_classes: Sequence[_PermissionClass] = [OperatorRights]
     lookup_value_regex = _ID.pattern
+    # What OperatorRights checks: the models a request reads or acts on, and the right each action takes (the
+    # one its admin action names).
+    rights_models: tuple[type[Model], ...] = ()
+    action_rights: Mapping[str, str] = {}
 
 
 class Page(LimitOffsetPagination):
@@ -114,6 +120,8 @@ class OperatorRootView(OperatorAccess, routers.APIRootView):
 
 
 class FleetView(OperatorAccess, APIView):
+    rights_models = (Portal, Bot, EventLogEntry)  # the figures count each of them
+
     @extend_schema(responses=FleetSerializer, summary="The fleet at a glance")
     def get(self, request: Request) -> Response:
         return Response(FleetSerializer(gather_fleet()).data)
@@ -123,6 +131,8 @@ class FleetView(OperatorAccess, APIView):
 class PortalViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     serializer_class = PortalSerializer
     pagination_class = Page
+    rights_models = (Portal,)
+    action_rights = {"remind": "change", "reverify": "change", "uninstall": "change"}
 
     def get_queryset(self):
         return _filter(annotate_credentials(Portal.objects.order_by("pk")), self.request, text=("status",))
@@ -163,6 +173,8 @@ def _refuse_if_retired(bot: Bot) -> None:
 class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     serializer_class = BotSerializer
     pagination_class = Page
+    rights_models = (Bot,)
+    action_rights = {"pause": "change", "resume": "change", "reprovision": "change"}
 
     def get_queryset(self):
         return _filter(
@@ -206,6 +218,7 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
 )
 class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     pagination_class = Page
+    rights_models = (EventLogEntry,)  # payloads hold the users' message texts
 
     def get_serializer_class(self):
         return EventDetailSerializer if self.action == "retrieve" else EventSerializer

@@ -1,5 +1,6 @@
-"""The operator API: staff only (token or admin session), portals/bots/events read, actions through the
-lifecycle, never a secret in an answer; /api/schema/ is a valid OpenAPI 3 document of every API."""
+"""The operator API: staff with the admin's rights (token or admin session), portals/bots/events read,
+actions through the lifecycle, never a secret in an answer; /api/schema/ is a valid OpenAPI 3 document of
+every API."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from botcore.models import Bot, EventLogEntry
+from ops.operators import ensure_operators_group
 from ops.tokens import issue_operator_token
 from tenants.models import Portal, SessionGrant
 
@@ -18,7 +20,10 @@ pytestmark = pytest.mark.django_db
 
 
 def token_client(*, staff: bool) -> APIClient:
+    """An operator as create_operator makes one (staff, in the Operators group), or one with neither."""
     user = get_user_model().objects.create_user(f"user-{staff}", password="pw-for-tests-only", is_staff=staff)
+    if staff:
+        user.groups.add(ensure_operators_group())
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {issue_operator_token(user)[0]}")
     return client

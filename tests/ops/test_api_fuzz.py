@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 
 from botcore.models import Bot, EventLogEntry
+from ops.operators import ensure_operators_group
 from ops.tokens import issue_operator_token
 from tenants.models import Portal, SessionGrant
 from tenants.viewer import SESSION_KEY
@@ -61,6 +62,7 @@ def credentials(client, settings, connections_kept_open):
     bot = Bot.objects.create(portal=portal, code="b", name="Bot", status=Bot.Status.ACTIVE, vibe_bot_id=5)
     EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={})
     operator = get_user_model().objects.create_user("ops", password="pw-for-tests-only", is_staff=True)
+    operator.groups.add(ensure_operators_group())
     session = client.session
     session[SESSION_KEY] = {
         "member_id": "m1",

@@ -1,7 +1,8 @@
 """An operator (the Operators group, not a superuser) reads the task queue's pages but cannot schedule or edit
 a task: a django-q Schedule names any importable function with its arguments, so adding one ran code of the
 operator's choosing in every worker (os.system, from a trial), with the keys that decrypt every portal's
-credentials in reach. A group made before this is repaired by the next migrate."""
+credentials in reach. A group made before this is repaired by the next migrate. The operator API asks the
+admin's rights too: a staff account without them reads and does nothing there."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from django_q.models import Schedule
+from rest_framework.test import APIClient
 
+from botcore.models import Bot, EventLogEntry
 from ops.operators import ensure_operators_group
+from ops.tokens import issue_operator_token
+from tenants.models import Portal
 
 pytestmark = pytest.mark.django_db
 
@@ -103,3 +108,71 @@ def test_a_partial_migrate_of_an_empty_database_is_not_stopped_by_the_repair(tmp
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+
+# The operator API holds an account to the admin's rights: staff status alone listed every portal and bot,
+# read the users' message texts in event payloads, and paused, re-verified and uninstalled (outside probe).
+
+
+def _api_client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_operator_token(user)[0]}")
+    return client
+
+
+@pytest.fixture
+def a_portal_and_its_bot() -> tuple[Portal, Bot]:
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="vp1", domain="acme.bitrix24.com")
+    bot = Bot.objects.create(portal=portal, code="b", name="Bot", status=Bot.Status.ACTIVE, vibe_bot_id=5)
+    EventLogEntry.objects.create(
+        bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={"text": "private"}
+    )
+    return portal, bot
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/ops/fleet/",
+        "/api/ops/portals/",
+        "/api/ops/bots/",
+        "/api/ops/events/",
+        "/api/ops/events/{event}/",
+    ],
+)
+def test_a_staff_account_without_rights_reads_nothing_of_the_operator_api(a_portal_and_its_bot, url):
+    staff = get_user_model().objects.create_user("sam", is_staff=True)
+    answer = _api_client(staff).get(url.format(event=EventLogEntry.objects.get().pk))
+    assert answer.status_code == 403 and "private" not in answer.content.decode()
+
+
+@pytest.mark.parametrize(
+    "action", ["portals/{portal}/remind", "portals/{portal}/reverify", "portals/{portal}/uninstall",
+               "bots/{bot}/pause", "bots/{bot}/resume", "bots/{bot}/reprovision"],
+)  # fmt: skip
+def test_a_staff_account_that_may_only_view_cannot_act_through_the_operator_api(
+    a_portal_and_its_bot, action, task_queue
+):
+    portal, bot = a_portal_and_its_bot
+    viewer = get_user_model().objects.create_user("vera", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__in=["view_portal", "view_bot"]))
+    client = _api_client(viewer)
+    assert client.get("/api/ops/bots/").status_code == 200  # reading is what the view right gives
+
+    answer = client.post(f"/api/ops/{action.format(portal=portal.pk, bot=bot.pk)}/")
+
+    assert answer.status_code == 403
+    assert (
+        Portal.objects.get().status == Portal.Status.ACTIVE and Bot.objects.get().status == Bot.Status.ACTIVE
+    )
+    assert task_queue.queued == []
+
+
+def test_an_operator_reads_and_acts_through_the_operator_api(a_portal_and_its_bot):
+    _, bot = a_portal_and_its_bot
+    user = get_user_model().objects.create_user("olga", is_staff=True)
+    user.groups.add(ensure_operators_group())
+    client = _api_client(user)
+    event = EventLogEntry.objects.get()
+    assert client.get(f"/api/ops/events/{event.pk}/").json()["payload"] == {"text": "private"}
+    assert client.post(f"/api/ops/bots/{bot.pk}/pause/").json()["status"] == "paused"

@@ -15,6 +15,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from ops.models import OperatorToken
+from ops.operators import ensure_operators_group
 from ops.tokens import adopt_legacy_tokens
 
 pytestmark = pytest.mark.django_db
@@ -66,6 +67,7 @@ def test_a_token_issued_before_the_upgrade_keeps_working_and_leaves_no_plain_cop
     from rest_framework.authtoken.models import Token
 
     user = get_user_model().objects.create_user("legacy", is_staff=True)
+    user.groups.add(ensure_operators_group())
     legacy = Token.objects.create(user=user).key
     adopt_legacy_tokens(Token, OperatorToken)  # what the migration does
     assert not Token.objects.exists()
