@@ -1,7 +1,9 @@
 """Django admin for operators: portals and grants, with secrets masked and never editable.
 
 A portal's status changes only through its lifecycle (tenants/operations.py): the actions remind, re-verify
-and uninstall; there is no status field to edit and no hard delete (purging follows the retention).
+and uninstall; there is no status field to edit and no hard delete (purging follows the retention). The
+actions take the change right (the operator API asks the same, ops/api_rights.py): without a right named,
+Django offers an action to whoever may view the list.
 """
 
 from __future__ import annotations
@@ -128,17 +130,17 @@ class PortalAdmin(admin.ModelAdmin[Portal]):
         for result in results:
             messages.add_message(request, messages.SUCCESS if result.ok else messages.WARNING, result.message)
 
-    @admin.action(description="Send the renewal reminder now")
+    @admin.action(description="Send the renewal reminder now", permissions=["change"])
     def send_renewal_reminder(self, request: HttpRequest, queryset: QuerySet[Portal]) -> None:
         operator = request.user.get_username()
         self._report(request, [operations.send_renewal_reminder(p, operator=operator) for p in queryset])
 
-    @admin.action(description="Re-verify the session with the platform")
+    @admin.action(description="Re-verify the session with the platform", permissions=["change"])
     def reverify_session(self, request: HttpRequest, queryset: QuerySet[Portal]) -> None:
         operator = request.user.get_username()
         self._report(request, [operations.reverify_session(p, operator=operator) for p in queryset])
 
-    @admin.action(description="Uninstall (destroys the portal's credentials)")
+    @admin.action(description="Uninstall (destroys the portal's credentials)", permissions=["change"])
     def uninstall_portals(self, request: HttpRequest, queryset: QuerySet[Portal]) -> HttpResponse | None:
         if request.POST.get("confirm") != "yes":
             context = {

@@ -1,4 +1,7 @@
-"""Django admin for operators: bots (pause, resume, re-provision) and the event log (filters, replay)."""
+"""Django admin for operators: bots (pause, resume, re-provision) and the event log (filters, replay).
+
+A bot's actions take the change right, as the operator API's do (ops/api_rights.py): without a right named,
+Django offers an action to whoever may view the list."""
 
 from __future__ import annotations
 
@@ -81,15 +84,15 @@ class BotAdmin(admin.ModelAdmin):
             applied += 1
         messages.info(request, done.format(applied))
 
-    @admin.action(description="Pause polling")
+    @admin.action(description="Pause polling", permissions=["change"])
     def pause_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
         self._apply(request, queryset, pause_bot, "Paused {} bot(s).")
 
-    @admin.action(description="Resume polling")
+    @admin.action(description="Resume polling", permissions=["change"])
     def resume_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
         self._apply(request, queryset, resume_bot, "Resumed {} bot(s).")
 
-    @admin.action(description="Re-provision (register bot and commands again)")
+    @admin.action(description="Re-provision (register bot and commands again)", permissions=["change"])
     def reprovision_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
         def reprovision(bot: Bot) -> bool:
             async_task("botcore.tasks.provision_portal_bot", bot.portal_id)

@@ -176,3 +176,33 @@ def test_an_operator_reads_and_acts_through_the_operator_api(a_portal_and_its_bo
     event = EventLogEntry.objects.get()
     assert client.get(f"/api/ops/events/{event.pk}/").json()["payload"] == {"text": "private"}
     assert client.post(f"/api/ops/bots/{bot.pk}/pause/").json()["status"] == "paused"
+
+
+@pytest.mark.parametrize(
+    ("changelist", "action"),
+    [("tenants/portal", "uninstall_portals"), ("tenants/portal", "reverify_session"),
+     ("botcore/bot", "pause_bots"), ("botcore/bot", "reprovision_bots")],
+)  # fmt: skip
+def test_the_admin_offers_an_action_only_to_those_who_may_change_the_model(
+    a_portal_and_its_bot, changelist, action
+):
+    """Django offers an action that names no right to whoever may view the list: the admin held view-only
+    accounts to less than the operator API now does."""
+    portal, bot = a_portal_and_its_bot
+    viewer = get_user_model().objects.create_user("vera", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__in=["view_portal", "view_bot"]))
+    client = Client()
+    client.force_login(viewer)
+    url = f"/admin/{changelist}/"
+    assert action not in client.get(url).content.decode()
+
+    pk = portal.pk if changelist == "tenants/portal" else bot.pk
+    client.post(url, {"action": action, "_selected_action": [pk], "confirm": "yes"})
+
+    assert (
+        Portal.objects.get().status == Portal.Status.ACTIVE and Bot.objects.get().status == Bot.Status.ACTIVE
+    )
+    operator = get_user_model().objects.create_user("olga", is_staff=True)
+    operator.groups.add(ensure_operators_group())
+    client.force_login(operator)
+    assert action in client.get(url).content.decode()
