@@ -1,11 +1,13 @@
-"""System checks of tenants: every encryption key in TENANTS_FERNET_KEYS is a Fernet key, said at start-up
-(not when the first secret is written), naming the item and never its value."""
+"""System checks of tenants, said at start-up rather than on the first request that needs them: every
+encryption key in TENANTS_FERNET_KEYS is a Fernet key (naming the item, never its value); every
+TENANTS_TRUSTED_PROXIES entry is an address or a network."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core import checks
 
+from tenants.client_address import parse_trusted_proxies
 from tenants.crypto import make_fernet
 
 
@@ -26,3 +28,19 @@ def check_fernet_keys(app_configs: object = None, **kwargs: object) -> list[chec
                 )
             )
     return found
+
+
+@checks.register(checks.Tags.security)
+def check_trusted_proxies(app_configs: object = None, **kwargs: object) -> list[checks.CheckMessage]:
+    try:
+        parse_trusted_proxies(tuple(getattr(settings, "TENANTS_TRUSTED_PROXIES", ())))
+    except ValueError as error:
+        return [
+            checks.Error(
+                f"TENANTS_TRUSTED_PROXIES: {error}.",
+                hint="List the proxies' addresses or networks, e.g. 10.0.0.5,172.18.0.0/16"
+                " (docs/operators.md).",
+                id="tenants.E002",
+            )
+        ]
+    return []

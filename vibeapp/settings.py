@@ -333,13 +333,18 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.read_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDO
 SECURE_HSTS_PRELOAD = env.read_bool("DJANGO_SECURE_HSTS_PRELOAD", default=IS_PRODUCTION)
 
 # /oauth/start/ per client address (django-ratelimit, over the shared cache). Behind a proxy, name the header
-# it appends the client's address to (X-Forwarded-For), or every visitor shares the proxy's address.
+# it appends the client's address to (X-Forwarded-For) and list the proxy in TENANTS_TRUSTED_PROXIES, or every
+# visitor shares the proxy's address.
 TENANTS_OAUTH_START_RATE = env.read_str("TENANTS_OAUTH_START_RATE", "10/m")
 # Gateway visits whose token the platform refused (each check costs a GET /v1/me on the app key), per client
 # address; past it, such an address's new tokens are not checked until the window ends. Tokens that pass are
 # never counted, so people opening the app behind one address (the platform's gateway) are not limited.
 TENANTS_GATEWAY_VERIFY_RATE = env.read_str("TENANTS_GATEWAY_VERIFY_RATE", "60/m")
 TENANTS_CLIENT_IP_HEADER = env.read_str("TENANTS_CLIENT_IP_HEADER")
+# The proxies whose TENANTS_CLIENT_IP_HEADER is believed (addresses or CIDR networks): a request from anywhere
+# else is counted by its socket's address, as a client could write the header itself. Loopback by default, a
+# proxy on this machine (gunicorn's VIBE_FORWARDED_ALLOW_IPS default too); list a proxy elsewhere.
+TENANTS_TRUSTED_PROXIES = env.read_list("TENANTS_TRUSTED_PROXIES") or ["127.0.0.0/8", "::1"]
 RATELIMIT_IP_META_KEY = "tenants.client_address.find_client_address"
 # Sign-in attempts (POSTs) at /admin/login/ per client address (ops/admin_sign_in.py).
 OPS_ADMIN_LOGIN_RATE = env.read_str("OPS_ADMIN_LOGIN_RATE", "10/m")

@@ -3,7 +3,10 @@ guessing its password must not be free."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.test import Client
 
@@ -46,3 +49,22 @@ def test_the_limit_counts_each_client_address_on_its_own(olga, settings, fresh_r
     operator = Client(REMOTE_ADDR="10.0.0.9")
     assert sign_in(operator, PASSWORD) == 302  # signed in, sent on to the admin
     assert operator.get("/admin/").status_code == 200
+
+
+def test_a_client_writing_its_own_forwarded_address_is_still_limited(olga, settings, fresh_rate_limits):
+    """From an outside probe: with TENANTS_CLIENT_IP_HEADER set, a client connecting directly sent a new
+    X-Forwarded-For with each guess and 40 wrong passwords got no 429. Only a trusted proxy's header
+    counts."""
+    settings.OPS_ADMIN_LOGIN_RATE = "10/m"
+    settings.TENANTS_CLIENT_IP_HEADER = "X-Forwarded-For"
+    settings.TENANTS_TRUSTED_PROXIES = ["127.0.0.1"]
+
+    with time_machine.travel(datetime(2030, 3, 4, 8, 0, 5, tzinfo=UTC), tick=False):  # one rate window
+        answers = [
+            sign_in(Client(REMOTE_ADDR="198.51.100.20", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}"), f"guess {n}")
+            for n in range(40)
+        ]
+
+    assert answers.count(429) == 30
+    through_the_proxy = Client(HTTP_X_FORWARDED_FOR="198.51.100.21")  # another client, via 127.0.0.1
+    assert sign_in(through_the_proxy, PASSWORD) == 302
