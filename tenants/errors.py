@@ -14,6 +14,9 @@ class TenantsError(Exception):
     """Base of everything tenants raises on purpose; `public_message` is safe to show a portal user."""
 
     public_message: StrOrPromise = _("Something went wrong while connecting your portal.")
+    # True when the same request may succeed shortly (the platform busy or unreachable, a turn held): no one
+    # refused anything, and the visitor is told to try again (503), never counted as refused.
+    is_transient: bool = False
 
     def __init__(self, message: str, *, public_message: StrOrPromise | None = None) -> None:
         super().__init__(message)
@@ -27,7 +30,6 @@ class InstallationError(TenantsError):
     `is_transient` is True when the platform could not be asked (unreachable, 5xx, 429), False when it
     answered no."""
 
-    is_transient: bool = False
     # True when the platform refused the app's own key, not the session being checked: the session stays.
     refuses_app_key: bool = False
 

@@ -29,10 +29,24 @@ from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, 
 log = logging.getLogger(__name__)
 
 
+# How long a visitor is asked to wait after a transient failure (the platform busy or unreachable).
+_RETRY_AFTER_SECONDS = 30
+
+
 def render_tenants_error(request: HttpRequest, error: TenantsError, *, status: int = 403) -> HttpResponse:
-    """The one place a TenantsError becomes a page: the public message only, never internals."""
-    log.warning("tenants request refused path=%s error=%s", request.path, error.__class__.__name__)
-    return render(request, "tenants/error.html", {"message": error.public_message}, status=status)
+    """The one place a TenantsError becomes a page: the public message only, never internals. A transient
+    error is a 503 with Retry-After whatever `status` says: the request was not wrong, only early."""
+    log.warning(
+        "tenants request refused path=%s error=%s transient=%s",
+        request.path,
+        error.__class__.__name__,
+        error.is_transient,
+    )
+    if not error.is_transient:
+        return render(request, "tenants/error.html", {"message": error.public_message}, status=status)
+    response = render(request, "tenants/error.html", {"message": error.public_message}, status=503)
+    response["Retry-After"] = str(_RETRY_AFTER_SECONDS)
+    return response
 
 
 def _bearer(value: str) -> str:
@@ -80,7 +94,11 @@ def app_entry(request: HttpRequest) -> HttpResponse:
                 claimed_user_id=request.headers.get("X-Vibe-User-Id", ""),
             )
         except TenantsError as error:
-            _refused_tokens(request, count=True)
+            # Only the platform's "no" counts. A check it could not answer (its 429 when the app key's rate
+            # is spent, a 5xx, no answer) refused nothing: counted, it locked out everyone behind the
+            # gateway's one address once a flood of visits had spent the key's rate.
+            if not error.is_transient:
+                _refused_tokens(request, count=True)
             return render_tenants_error(request, error)
         # The service confirmed the header's user id is the token's owner.
         grant = portal.grants.get(bitrix_user_id=int(request.headers["X-Vibe-User-Id"]))

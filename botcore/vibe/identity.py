@@ -90,9 +90,18 @@ class VibeIdentityBackend:
             data = transport.request(method, path, **kwargs)
         except VibeError as error:
             # The error's text names code and status only; never the credential.
-            log.warning("identity check refused by the platform: %s", error)
-            refusal = InstallationError(f"the platform refused the credential: {error}")
-            refusal.is_transient = error.is_transient  # could not ask, or was told no
+            log.warning("identity check failed at the platform: %s", error)
+            if error.is_transient:  # could not ask (429, 5xx, no answer): nothing was refused
+                refusal = InstallationError(
+                    f"the platform could not check the credential now: {error}",
+                    public_message=_(
+                        "We could not check who you are just now: the platform is busy. Please try again"
+                        " shortly."
+                    ),
+                )
+            else:
+                refusal = InstallationError(f"the platform refused the credential: {error}")
+            refusal.is_transient = error.is_transient
             refusal.refuses_app_key = refuses_app_key(error, with_session=session)
             raise refusal from None
         return _mapping(data)

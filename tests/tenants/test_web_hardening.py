@@ -226,6 +226,25 @@ def test_unknown_gateway_tokens_are_checked_with_the_platform_a_bounded_number_o
     )
 
 
+@pytest.mark.parametrize("code", ["RATE_LIMIT", "BITRIX_UNAVAILABLE"])
+def test_a_check_the_platform_could_not_answer_is_no_refusal_and_is_not_counted(
+    platform, settings, fresh_rate_limits, code
+):
+    """From an outside probe: a flood of visits spent the app key's rate, /v1/me answered 429, and each visit
+    was counted as a refused token for the gateway's one address: soon every admin opening the app got 429.
+    The visitor is told to try again shortly (503, Retry-After); once the platform answers, they get in."""
+    settings.TENANTS_GATEWAY_VERIFY_RATE, settings.VIBE_MAX_ATTEMPTS = "2/m", 1
+    platform.control.post(
+        "/_sandbox/faults", json={"method": "GET", "path": "/v1/me", "errorRate": 1.0, "errorCode": code}
+    )
+    busy = [visit(Client(), platform, platform.session(platform.admin)) for _ in range(4)]
+    assert [answer.status_code for answer in busy] == [503, 503, 503, 503]
+    assert busy[0]["Retry-After"].isdigit() and "try again" in busy[0].content.decode()
+    platform.control.delete("/_sandbox/faults")
+
+    assert visit(Client(), platform, platform.session(platform.admin)).status_code == 302
+
+
 def test_people_opening_the_app_from_one_address_are_never_counted(platform, settings, fresh_rate_limits):
     """Behind the platform's gateway every visitor may share its address: only refused tokens count."""
     settings.TENANTS_GATEWAY_VERIFY_RATE = "1/m"
