@@ -15,10 +15,10 @@ from urllib.parse import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from botcore import conf
-from botcore.vibe.budget import NoBudget
 from botcore.vibe.coerce import as_bool, as_datetime, as_int, as_str
 from botcore.vibe.errors import VibeError, refuses_app_key
 from botcore.vibe.http_clients import shared_http_client
+from botcore.vibe.key_budgets import budget_for_key
 from botcore.vibe.transport import RetryClass, Transport
 from tenants.errors import InstallationError
 from tenants.identity import ExchangedToken, VerifiedIdentity
@@ -60,7 +60,9 @@ def identity_from_me(data: Mapping[str, Any]) -> VerifiedIdentity:
 
 
 class VibeIdentityBackend:
-    """tenants' IdentityBackend over the platform. Identity checks are rare: they skip the request budget."""
+    """tenants' IdentityBackend over the platform. Its calls spend the key's request budget, at a reply's
+    priority (a person is waiting): a mass install's visits skipped it, met the platform's 429s, and the
+    429s the key's other calls met then cut the rate every portal's bots were paced at."""
 
     def _transport(self, *, api_key: str, session_token: str | None = None) -> Transport:
         return Transport(
@@ -68,7 +70,7 @@ class VibeIdentityBackend:
             api_key=api_key,
             session_token=session_token,
             http=shared_http_client(),
-            budget=NoBudget(),
+            budget=budget_for_key(api_key),
             max_attempts=conf.vibe_max_attempts(),
             retry_max_wait=conf.vibe_retry_max_wait(),
         )
