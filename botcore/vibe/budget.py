@@ -54,11 +54,6 @@ class Priority(enum.IntEnum):
     BEST_EFFORT = 3
 
 
-# The longest a call setting a bot up waits for a slot before it fails (transient: its work is tried again
-# later). Provisioning and command syncs run as tasks: waiting out the full max_wait, a mass install's 200
-# provisionings held every worker of the queue, and the poll cycles that carry replies queued behind them.
-SETUP_MAX_WAIT_SECONDS = 2.0
-
 # How much later than a reply a call of each priority wakes for the slot they both wait for (seconds).
 PRIORITY_LAG = {Priority.REPLY: 0.0, Priority.POLL: 0.025, Priority.SETUP: 0.04, Priority.BEST_EFFORT: 0.05}
 
@@ -175,15 +170,10 @@ class SharedBudget:
 
     def deadline(self, priority: Priority) -> float:
         """The monotonic time past which a call of `priority` stops waiting for a slot: a best-effort call
-        waits for the next slot at most (GCRA's times are exact to the millisecond), a call setting a bot
-        up SETUP_MAX_WAIT_SECONDS, others max_wait."""
+        waits for the next slot at most (GCRA's times are exact to the millisecond), others max_wait."""
         if priority is Priority.BEST_EFFORT:
             return time.monotonic() + 1.0 / self.per_second + 0.005
-        return time.monotonic() + self.longest_wait(priority)
-
-    def longest_wait(self, priority: Priority) -> float:
-        """How long a call of `priority` (other than best-effort) waits for a slot before it fails."""
-        return min(self.max_wait, SETUP_MAX_WAIT_SECONDS) if priority is Priority.SETUP else self.max_wait
+        return time.monotonic() + self.max_wait
 
     def give_up(self, priority: Priority) -> bool:
         """A call whose slot would come past its deadline: a best-effort one is skipped (False: the slots
@@ -193,12 +183,8 @@ class SharedBudget:
         raise VibeBudgetTimeoutError(
             status=429,
             code="CLIENT_BUDGET_EXHAUSTED",
-            message=(
-                f"the client's request budget for this key stayed spent for {self.longest_wait(priority):g} s"
-            ),
-            hint="Raise VIBE_BUDGET_MAX_WAIT, or spread the work over more time"
-            if priority is not Priority.SETUP
-            else "Setting bots up waits for slots replies and polls leave; it is tried again later",
+            message=f"the client's request budget for this key stayed spent for {self.max_wait:g} s",
+            hint="Raise VIBE_BUDGET_MAX_WAIT, or spread the work over more time",
             retry_after=1.0 / self.per_second,
         )
 

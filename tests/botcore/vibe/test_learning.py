@@ -14,7 +14,6 @@ from pyrate_limiter.buckets import InMemoryStateStore
 from botcore import conf
 from botcore.vibe import Priority, SharedBudget, VibeClient, learned_budget, learning
 from botcore.vibe.budget import key_digest
-from botcore.vibe.errors import VibeBudgetTimeoutError
 from botcore.vibe.key_budgets import learned_store
 from botcore.vibe.learned_budget import LearnedBudget, learned_rates, poll_budget_for_key
 from botcore.vibe.learning import BACKOFF, RECOVER_SECONDS, LearnedState, MemoryLearnedStore
@@ -348,19 +347,6 @@ def test_setting_a_bot_up_waits_behind_replies_and_polls(monkeypatch):
     its commands at the shared app key's rate, and every other portal's replies waited behind them."""
     setup = first_wait(Priority.SETUP, monkeypatch)
     assert setup > first_wait(Priority.POLL, monkeypatch) > first_wait(Priority.REPLY, monkeypatch)
-
-
-def test_setting_a_bot_up_gives_up_soon_where_the_budget_stays_short():
-    """A mass install's provisionings each waited the full max_wait for slots replies and polls kept taking,
-    holding every worker of the queue; one that fails soon is tried again later (its error is transient)."""
-    budget = budget_at(0.2)  # a slot every 5 s; max_wait 10 s
-    budget.acquire()
-    started = time.monotonic()
-    with pytest.raises(VibeBudgetTimeoutError) as refused:
-        budget.acquire(priority=Priority.SETUP)
-    assert refused.value.is_transient and "tried again later" in (refused.value.hint or "")
-    assert budget.longest_wait(Priority.SETUP) < budget.longest_wait(Priority.REPLY) == 10
-    assert time.monotonic() - started < budget.longest_wait(Priority.REPLY)  # gave up before a reply would
 
 
 def recording_client(budget, *, status: int = 200) -> tuple[VibeClient, list[httpx.Request]]:
