@@ -205,6 +205,13 @@ def provision_lease_seconds() -> float:
     return max(float(read_setting("BOTCORE_PROVISION_LEASE_SECONDS", 600.0)), task_timeout_seconds())
 
 
+def provisioning_concurrency() -> int:
+    """How many provisionings may be queued or running at once. Each one holds a worker of the task queue
+    while its calls wait for the key's slots: a mass install's 200 held every worker, and the cycles that
+    carry replies queued behind them. The rest wait as PENDING bots; each one that ends starts the next."""
+    return max(1, int(read_setting("BOTCORE_PROVISIONING_CONCURRENCY", 4)))
+
+
 def early_poll_floor_seconds() -> float:
     """The least time between two early polls of one bot (spare budget never polls a bot more often)."""
     return float(read_setting("BOTCORE_EARLY_POLL_FLOOR_SECONDS", 5.0))

@@ -66,6 +66,18 @@ class BrokerQueue:
                 results.append(done["result"])
         return results
 
+    def run_one(self) -> list:
+        """Execute the oldest waiting task alone (what it enqueues waits); returns its result, in a list."""
+        pulled = self._pull()
+        if not pulled:
+            return []
+        task = pulled[0]
+        self.pulled = pulled[1:]
+        done = self._execute(task)
+        if not done["success"]:
+            raise TaskFailed(f"task {get_func_repr(done['func'])} failed in the worker: {done['result']}")
+        return [done["result"]]
+
     def _execute(self, task: dict[str, Any]) -> dict[str, Any]:
         title = setproctitle.getproctitle()  # django-q2's worker and monitor retitle the process they run in
         tasks, results = Queue(), Queue()

@@ -1,6 +1,11 @@
 """Every installed portal gets its bot, eventually: provisioning is requested at install, a passing failure is
 recorded on the bot row with a backoff, and a sweep enqueues it again once that backoff has passed.
 
+At most BOTCORE_PROVISIONING_CONCURRENCY provisionings are queued or running at once (each holds a worker
+while its calls wait for the key's slots, and the cycles that carry replies must find workers free): a
+request beyond that leaves its bot PENDING, and each provisioning that ends starts the next waiting one, the
+oldest first; the sweep fills up to the limit too.
+
 A bot row awaits its bot while it is PENDING (never registered, or its portal installed the app again). At
 most one provisioning of it is queued or running: whoever enqueues one first takes the row's
 provision_requested_at by a compare-and-set UPDATE (free when empty or older than the provisioning lease,
@@ -44,12 +49,21 @@ def _enqueue(bot: Bot, *, pending_only: bool) -> None:
     async_task(PROVISION_TASK, bot.portal_id, task_name=f"provision-{bot.portal_id}", **kwargs)
 
 
+def _in_flight() -> int:
+    """How many provisionings are queued or running now (their stamps taken, not yet stale)."""
+    return Bot.objects.exclude(_lease_free()).count()
+
+
 def request_provisioning(portal: Portal) -> bool:
     """The portal installed the app: its bot row awaits its bot (PENDING, no backoff), and its provisioning is
-    enqueued unless one is queued or running already. False when one was."""
+    enqueued unless one is queued or running already, or as many as may be are (it then waits its turn as
+    PENDING). False when not enqueued now."""
     bot = bot_services.ensure_bot_row(portal)
     awaited = Bot.objects.filter(pk=bot.pk, status__in=[Bot.Status.RETIRED, Bot.Status.PENDING])
     awaited.update(status=Bot.Status.PENDING, backoff_until=None, consecutive_failures=0)
+    if _in_flight() >= conf.provisioning_concurrency():
+        log.info("provisioning waits its turn portal=%s bot=%s", portal.member_id, bot.pk)
+        return False
     if not Bot.objects.filter(_lease_free(), pk=bot.pk).update(provision_requested_at=timezone.now()):
         log.info("provisioning already queued portal=%s bot=%s", portal.member_id, bot.pk)
         return False
@@ -57,29 +71,42 @@ def request_provisioning(portal: Portal) -> bool:
     return True
 
 
+def start_waiting_provisionings() -> int:
+    """Enqueue the provisionings of bots awaited by active portals, oldest first, whose backoff has passed and
+    that have none queued or running, up to the concurrency left; returns how many."""
+    room = conf.provisioning_concurrency() - _in_flight()
+    if room <= 0:
+        return 0
+    awaited = Bot.objects.filter(
+        _backoff_passed(),
+        code=conf.bot_code(),
+        status=Bot.Status.PENDING,
+        portal__status=Portal.Status.ACTIVE,
+    )
+    enqueued = 0
+    for bot in awaited.filter(_lease_free()).select_related("portal").order_by("pk")[: room * 2]:
+        if enqueued >= room:
+            break
+        # The compare-and-set: a second sweep (or the install's request) that read the row too takes nothing.
+        taken = awaited.filter(_lease_free(), pk=bot.pk).update(provision_requested_at=timezone.now())
+        if taken:
+            log.info("provisioning enqueued portal=%s bot=%s", bot.portal.member_id, bot.pk)
+            _enqueue(bot, pending_only=True)
+            enqueued += 1
+    return enqueued
+
+
 def sweep_pending_bots() -> int:
-    """Enqueue the provisioning of every bot still awaited by an active portal whose backoff has passed and
-    that has none queued or running; a portal with no bot row at all gets one first. Returns how many.
+    """Every minute: a portal with no bot row at all gets one, then the provisionings waiting are started up
+    to the concurrency left (start_waiting_provisionings). Returns how many were enqueued.
 
     Portals that need a session or uninstalled the app are left alone: nothing could register their bot.
     """
-    code = conf.bot_code()
     # No bot row at all (installed before the install requested one): not "none of this code", which would
     # give every portal a second bot the day a deployment changed BOTCORE_BOT_CODE.
     for portal in Portal.objects.filter(status=Portal.Status.ACTIVE, bots__isnull=True):
         bot_services.ensure_bot_row(portal)
-    awaited = Bot.objects.filter(
-        _backoff_passed(), code=code, status=Bot.Status.PENDING, portal__status=Portal.Status.ACTIVE
-    )
-    enqueued = 0
-    for bot in awaited.filter(_lease_free()).select_related("portal"):
-        # The compare-and-set: a second sweep (or the install's request) that read the row too takes nothing.
-        taken = awaited.filter(_lease_free(), pk=bot.pk).update(provision_requested_at=timezone.now())
-        if taken:
-            log.info("provisioning enqueued again portal=%s bot=%s", bot.portal.member_id, bot.pk)
-            _enqueue(bot, pending_only=True)
-            enqueued += 1
-    return enqueued
+    return start_waiting_provisionings()
 
 
 def provision_portal(portal: Portal, *, pending_only: bool = False) -> str:
@@ -91,11 +118,18 @@ def provision_portal(portal: Portal, *, pending_only: bool = False) -> str:
     registered bot's re-provisioning is raised as it was.
     """
     bot = Bot.objects.filter(portal=portal, code=conf.bot_code()).first()
+    try:
+        return _provision_now(portal, bot, pending_only=pending_only)
+    finally:
+        if bot is not None:  # however it ended, its place is free: the next waiting bot takes it
+            Bot.objects.filter(pk=bot.pk).update(provision_requested_at=None)
+        start_waiting_provisionings()
+
+
+def _provision_now(portal: Portal, bot: Bot | None, *, pending_only: bool) -> str:
     if pending_only and (
         bot is None or bot.status != Bot.Status.PENDING or portal.status != Portal.Status.ACTIVE
     ):
-        if bot is not None:
-            Bot.objects.filter(pk=bot.pk).update(provision_requested_at=None)
         return "skipped"
     if bot is not None:
         # Restarted at the run's start: a long wait in the queue does not let the sweep enqueue a second one.

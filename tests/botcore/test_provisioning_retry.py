@@ -168,3 +168,39 @@ def test_a_registered_bots_reprovisioning_that_fails_leaves_the_bot_as_it_was(in
     assert (bot.status, bot.backoff_until, bot.consecutive_failures) == (Bot.Status.ACTIVE, None, 0)
     installed.control.delete("/_sandbox/faults")
     assert sweep_pending_bots() == 0
+
+
+def install_portals(sandbox_portal, count: int) -> list[Portal]:
+    """`count` more portals install the app (an admin's session stored, as a gateway visit does)."""
+    from tenants.testing import store_sandbox_session
+
+    control, portals = sandbox_portal.control, []
+    for index in range(count):
+        portal = control.post("/_sandbox/portals", json={"domain": f"mass{index}.example"}).json()["data"]
+        admin = control.post(
+            f"/_sandbox/portals/{portal['portal']['id']}/users", json={"name": "Admin", "isAdmin": True}
+        ).json()["data"]["user"]
+        body = {"appKey": sandbox_portal.app_key, "userId": admin["id"]}
+        session = control.post("/_sandbox/sessions", json=body).json()["data"]
+        portals.append(store_sandbox_session(portal=portal["portal"], user=admin, session=session))
+    return portals
+
+
+def test_a_mass_install_provisions_a_few_at_a_time_and_every_portal_gets_its_bot(
+    installed, task_queue, settings
+):
+    """From a mass install of 200 portals: a provisioning each queued at once held every worker while its
+    calls waited for the key's slots, and the cycles carrying other portals' replies queued behind them.
+    At most BOTCORE_PROVISIONING_CONCURRENCY are queued or running; each one that ends starts the next."""
+    settings.BOTCORE_PROVISIONING_CONCURRENCY = 2
+    portals = install_portals(installed, 4)
+    assert len(task_queue.queued) == 2  # the first portal's, and one more; three wait as PENDING bots
+    done, most_at_once = [], 0
+    while task_queue.queued:
+        most_at_once = max(most_at_once, len(task_queue.queued))
+        done += task_queue.run_one()
+    assert most_at_once == 2 and done == ["provisioned"] * 5
+    for portal in [installed.portal, *portals]:
+        bot = Bot.objects.get(portal=portal)
+        assert bot.status == Bot.Status.ACTIVE and bot.provision_requested_at is None
+    assert sweep_pending_bots() == 0
