@@ -158,12 +158,6 @@ def task_timeout_seconds() -> float:
     return float((read_setting("Q_CLUSTER", {}) or {}).get("timeout", 90) or 90)
 
 
-def task_lost_after_seconds() -> float:
-    """django-q2's retry: a task not acknowledged by then is handed out again, or was lost with its broker
-    (a stamp saying "queued" older than this no longer says so)."""
-    return float((read_setting("Q_CLUSTER", {}) or {}).get("retry", 0) or task_timeout_seconds() + 30)
-
-
 def cycle_deadline_seconds() -> float:
     """A cycle stops handing events to skills after this long and leaves the rest to the next cycle."""
     return float(read_setting("BOTCORE_CYCLE_DEADLINE_SECONDS", 30.0))
@@ -198,11 +192,11 @@ def check_cycle_timing() -> list[str]:
     return problems
 
 
-def provision_lease_seconds() -> float:
-    """How long a provisioning, once enqueued or started, keeps the sweep from enqueueing another for the same
-    bot: past it, one that died (its worker killed, its task lost) is taken to have ended. It covers a wait in
-    the queue behind a mass install, then the run (the task queue's timeout), which restarts it."""
-    return max(float(read_setting("BOTCORE_PROVISION_LEASE_SECONDS", 600.0)), task_timeout_seconds())
+def task_stamp_seconds() -> float:
+    """How long a row's stamp saying its task is queued or running (a bot's provisioning, a portal's command
+    sync) keeps another from being queued: past it, that task is taken to be lost (its worker killed, its
+    broker emptied). It covers a wait in the queue, then the run, which the queue kills at its timeout."""
+    return max(float(read_setting("BOTCORE_TASK_STAMP_SECONDS", 600.0)), task_timeout_seconds())
 
 
 def provisioning_concurrency() -> int:

@@ -71,7 +71,7 @@ def request_commands_sync(portal_id: int) -> bool:
     a skill on and off 1,110 times in 92 s: a task each, all queued before every portal's poll cycles and
     spending the shared app key's rate, and other portals' bots went silent for minutes."""
     now = timezone.now()
-    lost_before = now - timedelta(seconds=conf.task_lost_after_seconds())
+    lost_before = now - timedelta(seconds=conf.task_stamp_seconds())
     queued_now = (
         Bot.objects.filter(portal_id=portal_id, vibe_bot_id__isnull=False)
         .exclude(status=Bot.Status.RETIRED)

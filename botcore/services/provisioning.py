@@ -8,8 +8,8 @@ oldest first; the sweep fills up to the limit too.
 
 A bot row awaits its bot while it is PENDING (never registered, or its portal installed the app again). At
 most one provisioning of it is queued or running: whoever enqueues one first takes the row's
-provision_requested_at by a compare-and-set UPDATE (free when empty or older than the provisioning lease,
-botcore.conf.provision_lease_seconds), and the provisioning gives it back when it ends. A final refusal
+provision_requested_at by a compare-and-set UPDATE (free when empty or older than a task's stamp lasts,
+botcore.conf.task_stamp_seconds), and the provisioning gives it back when it ends. A final refusal
 (botcore.errors.is_transient says so) breaks the bot for an operator instead: nothing retries it.
 """
 
@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 PROVISION_TASK = "botcore.tasks.provision_portal_bot"
 
 
-def _lease_free() -> Q:
-    stale = timezone.now() - timedelta(seconds=conf.provision_lease_seconds())
+def _stamp_free() -> Q:
+    stale = timezone.now() - timedelta(seconds=conf.task_stamp_seconds())
     return Q(provision_requested_at__isnull=True) | Q(provision_requested_at__lt=stale)
 
 
@@ -51,7 +51,7 @@ def _enqueue(bot: Bot, *, pending_only: bool) -> None:
 
 def _in_flight() -> int:
     """How many provisionings are queued or running now (their stamps taken, not yet stale)."""
-    return Bot.objects.exclude(_lease_free()).count()
+    return Bot.objects.exclude(_stamp_free()).count()
 
 
 def request_provisioning(portal: Portal) -> bool:
@@ -64,7 +64,7 @@ def request_provisioning(portal: Portal) -> bool:
     if _in_flight() >= conf.provisioning_concurrency():
         log.info("provisioning waits its turn portal=%s bot=%s", portal.member_id, bot.pk)
         return False
-    if not Bot.objects.filter(_lease_free(), pk=bot.pk).update(provision_requested_at=timezone.now()):
+    if not Bot.objects.filter(_stamp_free(), pk=bot.pk).update(provision_requested_at=timezone.now()):
         log.info("provisioning already queued portal=%s bot=%s", portal.member_id, bot.pk)
         return False
     _enqueue(bot, pending_only=False)
@@ -84,11 +84,11 @@ def start_waiting_provisionings() -> int:
         portal__status=Portal.Status.ACTIVE,
     )
     enqueued = 0
-    for bot in awaited.filter(_lease_free()).select_related("portal").order_by("pk")[: room * 2]:
+    for bot in awaited.filter(_stamp_free()).select_related("portal").order_by("pk")[: room * 2]:
         if enqueued >= room:
             break
         # The compare-and-set: a second sweep (or the install's request) that read the row too takes nothing.
-        taken = awaited.filter(_lease_free(), pk=bot.pk).update(provision_requested_at=timezone.now())
+        taken = awaited.filter(_stamp_free(), pk=bot.pk).update(provision_requested_at=timezone.now())
         if taken:
             log.info("provisioning enqueued portal=%s bot=%s", bot.portal.member_id, bot.pk)
             _enqueue(bot, pending_only=True)

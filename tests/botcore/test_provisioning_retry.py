@@ -90,7 +90,7 @@ def test_a_provisioning_whose_task_was_lost_is_enqueued_again_after_its_lease(in
     task_queue.purge()  # the worker that took it died with it
     bot = Bot.objects.get(portal=installed.portal)
     assert sweep_pending_bots() == 0
-    lease = timedelta(seconds=conf.provision_lease_seconds() + 1)
+    lease = timedelta(seconds=conf.task_stamp_seconds() + 1)
     Bot.objects.filter(pk=bot.pk).update(provision_requested_at=timezone.now() - lease)
     assert sweep_pending_bots() == 1
     assert task_queue.run() == ["provisioned"]
