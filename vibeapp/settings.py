@@ -260,6 +260,10 @@ BOTCORE_LONG_POLL_SECONDS = float(env.read_str("BOTCORE_LONG_POLL_SECONDS") or 2
 BOTCORE_POLLER_MAX_IN_FLIGHT = env.read_int("BOTCORE_POLLER_MAX_IN_FLIGHT", 10000)
 # Leased cycles at once across all pacers (0: twice the qcluster's workers).
 BOTCORE_MAX_CYCLES_IN_FLIGHT = env.read_int("BOTCORE_MAX_CYCLES_IN_FLIGHT", 0)
+# Provisionings queued or running at once (each holds a worker while its calls wait for the key's slots),
+# and how long a row's "its task is queued" stamp stands before that task is taken to be lost.
+BOTCORE_PROVISIONING_CONCURRENCY = env.read_int("BOTCORE_PROVISIONING_CONCURRENCY", 4)
+BOTCORE_TASK_STAMP_SECONDS = float(env.read_str("BOTCORE_TASK_STAMP_SECONDS") or 600.0)
 BOTCORE_EVENT_LOG_RETENTION_DAYS = env.read_int("BOTCORE_EVENT_LOG_RETENTION_DAYS", 14)
 # Days kept of finished skill runs, once-only action records (never fewer than the event log's and the
 # runs' days), untouched conversation states, and django-q2's failed task rows; see botcore/retention.py.
