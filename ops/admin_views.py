@@ -1,14 +1,16 @@
-"""The fleet dashboard beside the admin index (/admin/fleet/): staff only, each figure linked to its admin
-list."""
+"""The fleet dashboard beside the admin index (/admin/fleet/): for staff who may read portals, bots and
+events (the operator API's fleet figures ask the same), each figure linked to its admin list."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from ops.api_rights import may_read
 from ops.charts import draw_inline_bar, draw_time_bars
-from ops.fleet import Figure, gather_fleet
+from ops.fleet import FLEET_MODELS, Figure, gather_fleet
 
 
 def _with_bars(figures: list[Figure]) -> list[tuple[Figure, str]]:
@@ -17,6 +19,8 @@ def _with_bars(figures: list[Figure]) -> list[tuple[Figure, str]]:
 
 
 def fleet_dashboard(request: HttpRequest) -> TemplateResponse:
+    if not may_read(request.user, FLEET_MODELS):
+        raise PermissionDenied("the fleet's figures count portals, bots and events: their view rights")
     fleet = gather_fleet()
     context = {
         **admin.site.each_context(request),

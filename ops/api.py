@@ -30,7 +30,7 @@ from rest_framework.views import APIView
 from botcore.models import Bot, EventLogEntry
 from botcore.services import bots as bot_services
 from ops.api_rights import OperatorRights
-from ops.fleet import gather_fleet
+from ops.fleet import FLEET_MODELS, gather_fleet
 from ops.serializers import (
     ActionResultSerializer,
     BotSerializer,
@@ -120,7 +120,7 @@ class OperatorRootView(OperatorAccess, routers.APIRootView):
 
 
 class FleetView(OperatorAccess, APIView):
-    rights_models = (Portal, Bot, EventLogEntry)  # the figures count each of them
+    rights_models = FLEET_MODELS
 
     @extend_schema(responses=FleetSerializer, summary="The fleet at a glance")
     def get(self, request: Request) -> Response:

@@ -8,7 +8,8 @@ texts in event payloads, pause and uninstall) to an account the admin refused.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.contrib.auth import get_permission_codename
 from django.db.models import Model
@@ -21,6 +22,15 @@ def _permission(right: str, model: type[Model]) -> str:
     return f"{model._meta.app_label}.{get_permission_codename(right, model._meta)}"
 
 
+def may_read(user: Any, models: Iterable[type[Model]]) -> bool:
+    """Whether `user` may read these models as the admin lets them: the view right, or change (which holds
+    it). The operator API and the admin's fleet dashboard both ask it."""
+    return all(
+        user.has_perm(_permission("view", model)) or user.has_perm(_permission("change", model))
+        for model in models
+    )
+
+
 class OperatorRights(BasePermission):
     """The view names what it touches: `rights_models` (read), `action_rights` (action name -> right). A write
     that no entry names is refused, so a new action is closed until its right is chosen."""
@@ -31,10 +41,7 @@ class OperatorRights(BasePermission):
             return False
         models: tuple[type[Model], ...] = getattr(view, "rights_models", ())
         if request.method in SAFE_METHODS:
-            return all(
-                user.has_perm(_permission("view", model)) or user.has_perm(_permission("change", model))
-                for model in models
-            )
+            return may_read(user, models)
         action_rights: Mapping[str, str] = getattr(view, "action_rights", {})
         right = action_rights.get(getattr(view, "action", None) or "")
         return right is not None and all(user.has_perm(_permission(right, model)) for model in models)

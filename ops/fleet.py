@@ -20,6 +20,9 @@ from botcore.selectors import count_bots_by_status, get_event_backlog
 from tenants.models import Portal
 from tenants.selectors import annotate_credentials, count_portals_by_status
 
+# What the fleet's figures count: reading them takes the view right on each (ops.api_rights.may_read).
+FLEET_MODELS = (Portal, Bot, EventLogEntry)
+
 
 @dataclass(frozen=True)
 class Figure:

@@ -206,3 +206,11 @@ def test_the_admin_offers_an_action_only_to_those_who_may_change_the_model(
     operator.groups.add(ensure_operators_group())
     client.force_login(operator)
     assert action in client.get(url).content.decode()
+
+
+def test_the_fleet_dashboard_takes_the_rights_its_figures_count(a_portal_and_its_bot, operator):
+    """From an outside probe: /admin/fleet/ showed the fleet to any staff account, as the API did."""
+    staff = Client()
+    staff.force_login(get_user_model().objects.create_user("sam", is_staff=True))
+    assert staff.get("/admin/fleet/").status_code == 403
+    assert operator.get("/admin/fleet/").status_code == 200
