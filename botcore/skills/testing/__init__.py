@@ -36,6 +36,7 @@ from botcore.skills.testing.factories import (
     make_user,
 )
 from botcore.skills.testing.recording import Action, Post, RecordingContext
+from botcore.vibe.events import CommandAddEvent
 
 
 def would_handle(skill: Skill, event: SkillEvent, ctx: RecordingContext) -> bool:
@@ -77,9 +78,26 @@ def run_skill(
     if not would_handle(skill, event, ctx):
         raise AssertionError(
             f"the {skill.name} skill would not be given {type(event).__name__} {getattr(event, 'text', '')!r}"
+            f": {_why_not_given(skill, event)}"
         )
     skill.handle(event, ctx)
     return ctx
+
+
+def _why_not_given(skill: Skill, event: SkillEvent) -> str:
+    """The likeliest reason routing passes `event` by `skill`, for the refusal's message."""
+    if event.type not in skill.event_types:
+        return f"{event.type} is not among its event_types"
+    if isinstance(event, CommandAddEvent):
+        spec = next((c for c in skill.commands if c.command.lstrip("/") == event.command.name), None)
+        if spec is None:
+            return f"it declares no command {event.command.command}"
+        if spec.button_only and event.command.context != "keyboard":
+            return (
+                f"{event.command.command} is button_only: it arrives from a keyboard press "
+                '(make_button_command_event, or make_command_event(..., context="keyboard"))'
+            )
+    return "its message_filter or wants() turned it down"
 
 
 def run_deferred(skill: Skill, ctx: RecordingContext) -> list[RecordingContext]:
