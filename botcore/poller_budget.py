@@ -103,13 +103,17 @@ class WatchBudget:
         """The time.monotonic() a watch of `row` may go: the end of its key's pause or its portal's, whichever
         is later, when one is on at `now`; 0.0 when neither is."""
         paused = self.paused_until
-        end = max(paused.get((row.key_name, None), 0.0), paused.get((row.key_name, row.member_id), 0.0))
-        if end > now:
-            return end
+        if not paused:  # most looks, where the budget is not short
+            return 0.0
+        key_scope, portal_scope = (row.key_name, None), (row.key_name, row.member_id)
+        key_end, portal_end = paused.get(key_scope, 0.0), paused.get(portal_scope, 0.0)
+        if max(key_end, portal_end) > now:
+            return max(key_end, portal_end)
         # Over: forgotten, so that the pauses kept stay as few as the keys and portals paused right now.
-        for scope in ((row.key_name, None), (row.key_name, row.member_id)):
-            if paused.get(scope, now) <= now:
-                paused.pop(scope, None)
+        if key_end:
+            del paused[key_scope]
+        if portal_end:
+            del paused[portal_scope]
         return 0.0
 
     def close(self) -> None:
