@@ -107,8 +107,9 @@ class WatchBudget:
             return 0.0
         key_scope, portal_scope = (row.key_name, None), (row.key_name, row.member_id)
         key_end, portal_end = paused.get(key_scope, 0.0), paused.get(portal_scope, 0.0)
-        if max(key_end, portal_end) > now:
-            return max(key_end, portal_end)
+        end = max(key_end, portal_end)
+        if end > now:
+            return end
         # Over: forgotten, so that the pauses kept stay as few as the keys and portals paused right now.
         if key_end:
             del paused[key_scope]

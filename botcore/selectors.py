@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Min, Q, QuerySet
+from django.utils import timezone
 
+from botcore import conf
 from botcore.errors import SkillConfigError
 from botcore.models import Bot, EventLogEntry, SkillConfig
 from botcore.skills.base import Skill
@@ -126,3 +128,10 @@ def get_portal_skill(portal: Portal, skill_name: str) -> PortalSkill:
         if entry.name == skill_name:
             return entry
     raise SkillConfigError(f"no configured skill named {skill_name!r}")
+
+
+def task_stamp_free(field: str) -> Q:
+    """Bots whose `field`, a stamp saying their task is queued or running, is empty or older than a stamp
+    stands (conf.task_stamp_seconds: that task is taken to be lost): another may be queued."""
+    stale = timezone.now() - timedelta(seconds=conf.task_stamp_seconds())
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": stale})

@@ -42,10 +42,10 @@ def render_tenants_error(request: HttpRequest, error: TenantsError, *, status: i
         error.__class__.__name__,
         error.is_transient,
     )
-    if not error.is_transient:
-        return render(request, "tenants/error.html", {"message": error.public_message}, status=status)
-    response = render(request, "tenants/error.html", {"message": error.public_message}, status=503)
-    response["Retry-After"] = str(_RETRY_AFTER_SECONDS)
+    status = 503 if error.is_transient else status
+    response = render(request, "tenants/error.html", {"message": error.public_message}, status=status)
+    if error.is_transient:
+        response["Retry-After"] = str(_RETRY_AFTER_SECONDS)
     return response
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from botcore import conf
 from botcore.models import Bot, BotCommand
-from botcore.selectors import find_registered_bot, list_enabled_skills
+from botcore.selectors import find_registered_bot, list_enabled_skills, task_stamp_free
 from botcore.services.platform import client_for_bot
 from botcore.skills.base import CommandSpec
 from botcore.vibe import VibeClient
@@ -70,13 +68,11 @@ def request_commands_sync(portal_id: int) -> bool:
     yet (it will read the skills as they are then); True when a task was queued. An outside probe switched
     a skill on and off 1,110 times in 92 s: a task each, all queued before every portal's poll cycles and
     spending the shared app key's rate, and other portals' bots went silent for minutes."""
-    now = timezone.now()
-    lost_before = now - timedelta(seconds=conf.task_stamp_seconds())
     queued_now = (
         Bot.objects.filter(portal_id=portal_id, vibe_bot_id__isnull=False)
         .exclude(status=Bot.Status.RETIRED)
-        .filter(Q(commands_sync_requested_at__isnull=True) | Q(commands_sync_requested_at__lt=lost_before))
-        .update(commands_sync_requested_at=now)
+        .filter(task_stamp_free("commands_sync_requested_at"))
+        .update(commands_sync_requested_at=timezone.now())
     )
     if queued_now:
         async_task("botcore.tasks.sync_bot_commands", portal_id, task_name=f"commands-{portal_id}")

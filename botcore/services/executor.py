@@ -68,10 +68,16 @@ def refuses_credential(error: BaseException) -> bool:
     return isinstance(error, VibeAuthError) or (isinstance(error, VibeApiError) and error.concerns_bot)
 
 
+def describe_error(error: BaseException) -> str:
+    """A failure as it is stored for operators (a bot's last error, a run's or an event's error column):
+    its class and text, with credentials redacted as log lines have them."""
+    return redact(f"{type(error).__name__}: {error}")
+
+
 def judge_failure(error: BaseException, *, attempts: int, retry_base: float, retry_cap: float) -> Verdict:
     """The verdict on an attempt that raised `error`, the `attempts`-th made. Its wording is stored for
-    operators (the event log's and the runs' error columns), so credentials in it are redacted as in logs."""
-    reason = redact(str(error) if isinstance(error, VibeError) else f"{type(error).__name__}: {error}")
+    operators (the event log's and the runs' error columns): a platform error says its code itself."""
+    reason = redact(str(error)) if isinstance(error, VibeError) else describe_error(error)
     if refuses_credential(error):
         return Verdict("refused", reason, cause=error)
     if is_transient(error):

@@ -29,13 +29,12 @@ from botcore.selectors import list_pending_entries
 from botcore.services import bots as bot_services
 from botcore.services.cycle_sql import update_bot
 from botcore.services.eventlog import empty_batch_fields, store_batch
-from botcore.services.executor import PendingOutcome, handle_pending
+from botcore.services.executor import PendingOutcome, describe_error, handle_pending
 from botcore.services.platform import client_for_credential, get_bot_credential, refuses_app_key
 from botcore.vibe.backoff import backoff_seconds, retry_delay
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError, VibeRateLimitError
 from botcore.vibe.models import EventBatch
 from botcore.vibe.parse import read_event_batch
-from ops.logs import redact
 from tenants import services as tenant_services
 from tenants.errors import SessionTokenError
 from tenants.selectors import PortalCredential
@@ -367,7 +366,7 @@ def _back_off(bot: Bot, lease_token: str | None, error: Exception) -> CycleOutco
     )
     _schedule(
         bot.pk, lease_token=lease_token, delay=delay, consecutive_failures=failures,
-        last_error=redact(f"{type(error).__name__}: {error}")[:2000],
+        last_error=describe_error(error)[:2000],
         backoff_until=timezone.now() + timedelta(seconds=delay),
     )  # fmt: skip
     return CycleOutcome("backoff")

@@ -25,9 +25,10 @@ from django_q.tasks import async_task
 from botcore import conf
 from botcore.errors import is_transient
 from botcore.models import Bot
+from botcore.selectors import task_stamp_free
 from botcore.services import bots as bot_services
+from botcore.services.executor import describe_error
 from botcore.vibe.backoff import retry_delay
-from ops.logs import redact
 from tenants.models import Portal
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,7 @@ PROVISION_TASK = "botcore.tasks.provision_portal_bot"
 
 
 def _stamp_free() -> Q:
-    stale = timezone.now() - timedelta(seconds=conf.task_stamp_seconds())
-    return Q(provision_requested_at__isnull=True) | Q(provision_requested_at__lt=stale)
+    return task_stamp_free("provision_requested_at")
 
 
 def _backoff_passed() -> Q:
@@ -157,11 +157,9 @@ def _record_failure(portal: Portal, error: Exception) -> bool:
     bot = awaiting.first()
     if bot is None:
         return False
-    text = redact(f"{error.__class__.__name__}: {error}")[:2000]
+    text = describe_error(error)[:2000]
     if not is_transient(error):
-        awaiting.filter(pk=bot.pk).update(
-            status=Bot.Status.BROKEN, broken_reason=text, last_error=text, provision_requested_at=None
-        )
+        awaiting.filter(pk=bot.pk).update(status=Bot.Status.BROKEN, broken_reason=text, last_error=text)
         log.error("provisioning refused portal=%s bot=%s: %s", portal.member_id, bot.pk, text)
         return True
     failures = bot.consecutive_failures + 1
@@ -171,7 +169,6 @@ def _record_failure(portal: Portal, error: Exception) -> bool:
         consecutive_failures=F("consecutive_failures") + 1,
         backoff_until=timezone.now() + timedelta(seconds=delay),
         last_error=text,
-        provision_requested_at=None,
     )
     log.warning(
         "provisioning failed, tried again later portal=%s bot=%s failures=%s backoff=%.1fs: %s",
