@@ -41,10 +41,18 @@ UNBUDGETED = Spent(budget=None, sent_at=0.0)  # every watch where no budget is s
 
 @dataclasses.dataclass(frozen=True)
 class _Pause:
-    """A watch refused: its key's polls (portal None) or only its portal's wait `seconds`."""
+    """A watch refused: its key's polls (portal None) or only its portal's wait until the time.monotonic()
+    `until`."""
 
     portal: str | None
-    seconds: float
+    until: float
+
+    @classmethod
+    def lasting(cls, seconds: float, *, portal: str | None) -> _Pause:
+        """A pause ending a little after the slot `seconds` away, so a reply waiting in a cycle for the same
+        slot takes it first; within MIN_PAUSE_SECONDS and MAX_PAUSE_SECONDS."""
+        seconds = min(MAX_PAUSE_SECONDS, max(MIN_PAUSE_SECONDS, seconds + wake_late(Priority.POLL)))
+        return cls(portal=portal, until=time.monotonic() + seconds)
 
 
 class WatchBudget:
@@ -56,6 +64,10 @@ class WatchBudget:
         # read the learned rate from the store on every watch, and on the in-process backend ("local")
         # had a store of its own each time, so it never said no.
         self._poll_shares: dict[str, PollShare] = {}
+        # The pauses as the budget's thread decided them, read there only: the watches a pause's end
+        # released together are queued on that thread before the first refusal reaches the loop, and each
+        # read the budget's store (a transaction on the database backend) to learn what it had just learnt.
+        self._refused_until: dict[tuple[str, str | None], float] = {}
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="poller-budget")
 
     async def admit(self, row: BotRow, auth: WatchAuth) -> Spent | None:
@@ -65,14 +77,26 @@ class WatchBudget:
         loop = asyncio.get_running_loop()
         taken = await loop.run_in_executor(self._thread, self._take, row, auth)
         if isinstance(taken, _Pause):
-            seconds = min(MAX_PAUSE_SECONDS, max(MIN_PAUSE_SECONDS, taken.seconds + wake_late(Priority.POLL)))
-            self.paused_until[(row.key_name, taken.portal)] = time.monotonic() + seconds
+            self.paused_until[(row.key_name, taken.portal)] = taken.until
             return None
         return Spent(budget=taken, sent_at=time.time())
 
     def _take(self, row: BotRow, auth: WatchAuth) -> RequestBudget | _Pause:
-        """The slots of a watch of `row` taken at this instant, or how long to pause and what; never waits:
-        waiting here, for one portal's slot, held every other watch of the poller back."""
+        """The slots of a watch of `row` taken at this instant, or the pause it meets; never waits: waiting
+        here, for one portal's slot, held every other watch of the poller back."""
+        now = time.monotonic()
+        for scope in ((row.key_name, None), (row.key_name, row.member_id)):
+            until = self._refused_until.get(scope, 0.0)
+            if until > now:
+                return _Pause(portal=scope[1], until=until)
+            if until:
+                del self._refused_until[scope]
+        taken = self._take_from_budget(row, auth)
+        if isinstance(taken, _Pause):
+            self._refused_until[(row.key_name, taken.portal)] = taken.until
+        return taken
+
+    def _take_from_budget(self, row: BotRow, auth: WatchAuth) -> RequestBudget | _Pause:
         # Named after the key the watch spends, as the pacer names it: a personal key's polls read the rate
         # learned under that key.
         share = self._poll_shares.get(auth.api_key)
@@ -85,13 +109,13 @@ class WatchBudget:
             return budget  # no budget after all (a setting changed): nothing to wait for
         portal_wait, key_wait = budget.slot_in()
         if portal_wait > 0:
-            return _Pause(portal=row.member_id, seconds=portal_wait)
+            return _Pause.lasting(portal_wait, portal=row.member_id)
         if key_wait > 0:
-            return _Pause(portal=None, seconds=key_wait)
+            return _Pause.lasting(key_wait, portal=None)
         if not share.acquire(priority=Priority.POLL):
-            return _Pause(portal=None, seconds=share.slot_in())
+            return _Pause.lasting(share.slot_in(), portal=None)
         if not budget.take_now():  # another process took the slot in the meantime
-            return _Pause(portal=None, seconds=0.0)
+            return _Pause.lasting(0.0, portal=None)
         return budget
 
     def record(self, spent: Spent, *, limited: bool) -> None:

@@ -13,6 +13,7 @@ from botcore.poller_budget import WatchBudget
 from botcore.poller_fleet import BotRow
 from botcore.vibe.budget import key_digest
 from botcore.vibe.key_budgets import learned_store
+from botcore.vibe.learned_budget import LearnedBudget
 from botcore.vibe.learning import LearnedState
 from botcore.vibe.watch import WatchAuth
 
@@ -73,3 +74,38 @@ def test_a_watch_whose_portal_has_no_slot_pauses_that_portal_and_holds_no_other_
     assert again is None
     assert budget.paused_till(row(2, "A"), time.monotonic()) > 0
     assert budget.paused_till(row(3, "B"), time.monotonic()) == 0.0
+
+
+def test_watches_of_a_paused_key_are_refused_without_reading_its_budget_again(settings, monkeypatch):
+    """When a key's pause ends, every bot it held is due at once and the dispatcher starts their watches
+    together, their admissions queued on the budget's thread before the first refusal is back on the loop.
+    Each read the key's budget (a transaction on the database store) to learn what the first had just
+    learnt: 200 idle bots at a key's limit spent a third of a core on it. After one refusal the rest are
+    refused from what it left, with the pause it set."""
+    settings.VIBE_BUDGET_BACKEND = "local"
+    settings.VIBE_BUDGET_PER_SECOND = 2.0
+    settings.BOTCORE_POLL_BUDGET_SHARE = 0.5
+    auth = WatchAuth(api_key=f"vibe_app_{uuid.uuid4().hex}", session_token="s")
+    budget = WatchBudget()
+    reads = {"slot_in": 0}
+    real_slot_in = LearnedBudget.slot_in
+
+    def counted_slot_in(self):
+        reads["slot_in"] += 1
+        return real_slot_in(self)
+
+    monkeypatch.setattr(LearnedBudget, "slot_in", counted_slot_in)
+
+    async def herd() -> list[object]:
+        first = await budget.admit(row(1, "A"), auth)
+        rest = await asyncio.gather(*(budget.admit(row(pk, f"p{pk}"), auth) for pk in range(2, 42)))
+        return [first, *rest]
+
+    try:
+        first, *rest = asyncio.run(herd())
+    finally:
+        budget.close()
+    assert first is not None
+    assert rest == [None] * 40
+    assert reads["slot_in"] <= 2  # the first watch's and the first refused one's
+    assert budget.paused_till(row(41, "p41"), time.monotonic()) > 0
