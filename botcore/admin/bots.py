@@ -1,7 +1,8 @@
 """Django admin for operators: bots (pause, resume, re-provision) and the event log (filters, replay).
 
-A bot's actions take the change right, as the operator API's do (ops/api_rights.py): without a right named,
-Django offers an action to whoever may view the list."""
+A bot's actions take the change right, as the operator API's do (ops/api_rights.py), and replaying events
+takes `botcore.replay_eventlogentry`: without a right named, Django offers an action to whoever may view the
+list."""
 
 from __future__ import annotations
 
@@ -149,7 +150,11 @@ class EventLogEntryAdmin(admin.ModelAdmin):
     def portal(self, entry: EventLogEntry):
         return entry.bot.portal
 
-    @admin.action(description="Replay failed events (handle again)")
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.replay_{opts.model_name}")
+
+    @admin.action(description="Replay failed events (handle again)", permissions=["replay"])
     def replay_events(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> None:
         count, malformed, settled = replay_entries(queryset)
         messages.info(request, f"{count} failed event(s) will be handled again on their bot's next cycle.")

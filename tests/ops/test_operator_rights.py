@@ -7,11 +7,15 @@ admin's rights too: a staff account without them reads and does nothing there.""
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib import import_module
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.utils import timezone
 from django_q.models import Schedule
@@ -214,3 +218,44 @@ def test_the_fleet_dashboard_takes_the_rights_its_figures_count(a_portal_and_its
     staff.force_login(get_user_model().objects.create_user("sam", is_staff=True))
     assert staff.get("/admin/fleet/").status_code == 403
     assert operator.get("/admin/fleet/").status_code == 200
+
+
+@pytest.mark.usefixtures("a_portal_and_its_bot")
+def test_replaying_events_takes_a_right_of_its_own():
+    """The event log's admin has no change right (entries are the platform's record), so its replay named
+    none and Django offered it to whoever may read the log: a read-only account re-ran failed events
+    through today's skills, posting to the portals' chats. Replay is `botcore.replay_eventlogentry`, which
+    the Operators group holds."""
+    entry = EventLogEntry.objects.get()
+    EventLogEntry.objects.filter(pk=entry.pk).update(status=EventLogEntry.Status.FAILED, attempts=3)
+    viewer = get_user_model().objects.create_user("vera", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__in=["view_eventlogentry", "view_bot"]))
+    client = Client()
+    client.force_login(viewer)
+    url = "/admin/botcore/eventlogentry/"
+    assert client.get(url).status_code == 200 and "replay_events" not in client.get(url).content.decode()
+
+    client.post(url, {"action": "replay_events", "_selected_action": [entry.pk]})
+
+    assert EventLogEntry.objects.get().status == EventLogEntry.Status.FAILED
+
+    operator = get_user_model().objects.create_user("olga", is_staff=True)
+    operator.groups.add(ensure_operators_group())
+    client.force_login(operator)
+    assert "replay_events" in client.get(url).content.decode()
+    client.post(url, {"action": "replay_events", "_selected_action": [entry.pk]})
+    assert EventLogEntry.objects.get().status == EventLogEntry.Status.RECEIVED
+
+
+def test_migrate_gives_a_group_made_before_the_right_to_replay_events():
+    """An Operators group made before replay had a right of its own keeps what it could do: the migration
+    makes the right (Django makes rights after the whole migrate) and gives it to the group."""
+    Permission.objects.filter(codename="replay_eventlogentry").delete()  # as before the migration
+    group = Group.objects.create(name="Operators")
+    group.permissions.set(Permission.objects.filter(content_type__app_label="botcore"))
+    migration = import_module("botcore.migrations.0010_eventlogentry_replay_right")
+    state = MigrationExecutor(connection).loader.project_state(("botcore", "0010_eventlogentry_replay_right"))
+
+    migration.grant_replay_to_operators(state.apps, SimpleNamespace(connection=connection))
+
+    assert group.permissions.filter(codename="replay_eventlogentry").exists()
