@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -44,6 +45,16 @@ def decrypt_secret(ciphertext: str) -> str:
         raise SecretDecryptionError(
             "A stored secret could not be decrypted with the configured TENANTS_FERNET_KEYS"
         ) from None
+
+
+def holds_secret(ciphertext: str, secret: str) -> bool:
+    """Whether `ciphertext` is `secret` encrypted, compared in constant time; False where today's keys cannot
+    read it (whatever it was, it is not a secret they can vouch for)."""
+    try:
+        # As bytes: compare_digest refuses a str with a character beyond ASCII.
+        return hmac.compare_digest(decrypt_secret(ciphertext).encode(), secret.encode())
+    except SecretDecryptionError:
+        return False
 
 
 def rotate_secret(ciphertext: str) -> str:

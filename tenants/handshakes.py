@@ -10,14 +10,45 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from tenants.crypto import holds_secret
 from tenants.errors import InstallationError
 from tenants.identity import get_identity_backend
 from tenants.models import Portal, SessionGrant
 from tenants.services import store_session_grant
 
 log = logging.getLogger(__name__)
+
+
+def grant_holding(*, session_token: str, claimed_portal_id: str, claimed_user_id: str) -> SessionGrant | None:
+    """The live grant of the claimed portal and user that already holds this very token, on an installed and
+    active portal; None when the platform must be asked.
+
+    The token was confirmed with GET /v1/me when the grant stored it, and the browser that brought it was
+    given a session cookie that is trusted, unasked, until the grant ends. A browser that keeps no cookie (an
+    app frame where third-party cookies are blocked) brings the same token on every page: asking each time
+    spent the app key's budget, which every portal's bots share, on what the grant already knows. A refused
+    or expired token has no live grant, and an admin's role is re-checked by tenants.roles as for the
+    cookie."""
+    user_id = claimed_user_id.strip()
+    if not (user_id.isascii() and user_id.isdigit()):
+        return None
+    grant: SessionGrant | None = (
+        SessionGrant.objects.select_related("portal")
+        .filter(
+            portal__vibe_portal_id=claimed_portal_id,
+            portal__status=Portal.Status.ACTIVE,
+            bitrix_user_id=int(user_id),
+            invalidated_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .first()
+    )
+    if grant is None or not holds_secret(grant.token.raw, session_token):
+        return None
+    return grant
 
 
 def accept_gateway_visit(*, session_token: str, claimed_portal_id: str, claimed_user_id: str) -> Portal:

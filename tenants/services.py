@@ -7,7 +7,6 @@ platform before anything here stores it.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 import uuid
@@ -25,8 +24,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tenants import signals
-from tenants.crypto import decrypt_secret
-from tenants.errors import InstallationError, PortalBusyError, SecretDecryptionError
+from tenants.crypto import holds_secret
+from tenants.errors import InstallationError, PortalBusyError
 from tenants.identity import VerifiedIdentity, get_identity_backend
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import PortalCredential, find_best_grant
@@ -209,7 +208,7 @@ def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -
         )
     with portal_turn(portal):
         previous = PortalApiKey.objects.filter(portal=portal).first()
-        if previous is not None and not _holds_key(previous, api_key):
+        if previous is not None and not holds_secret(previous.key.raw, api_key):
             # Another key replaces it: a bot registered under the old one answers to it alone, so it is
             # retired now, while the old key may still work, and registered anew under the new one.
             signals.portal_api_key_removing.send(sender=Portal, portal=portal)
@@ -232,14 +231,6 @@ def set_portal_api_key(portal: Portal, *, api_key: str, added_by_user_id: int) -
             _announce(signals.portal_credentials_changed, portal)
     log.info("personal key stored portal=%s by user=%s", portal.member_id, added_by_user_id)
     return stored
-
-
-def _holds_key(stored: PortalApiKey, api_key: str) -> bool:
-    try:
-        # As bytes: compare_digest refuses a str with a character beyond ASCII.
-        return hmac.compare_digest(decrypt_secret(stored.key.raw).encode(), api_key.encode())
-    except SecretDecryptionError:
-        return False  # unreadable with today's keys: whatever it was, the new key is another
 
 
 def remove_portal_api_key(portal: Portal) -> bool:

@@ -21,7 +21,7 @@ from tenants import handshakes, oauth, services
 from tenants.errors import TenantsError
 from tenants.forms import PortalApiKeyForm, PortalSettingsForm, UninstallForm
 from tenants.identity import get_identity_backend
-from tenants.models import Portal, PortalApiKey, PortalSettings
+from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import find_best_grant
 from tenants.shapes import is_credential_shaped, is_id_shaped
 from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
@@ -80,30 +80,42 @@ def app_entry(request: HttpRequest) -> HttpResponse:
         )
     viewer = find_viewer(request)
     if viewer is None or viewer.token_digest != token_digest(token):
-        # A token this browser has not shown before costs a GET /v1/me on the app key, whose budget every
-        # portal's bots share. Refused tokens are counted per client address and, past the rate, not
-        # checked at all: made-up tokens cannot spend the budget, and people opening the app (whose tokens
-        # pass) are never counted, however many share one address behind the platform's gateway.
-        if _refused_tokens(request, count=False):
-            log.warning("gateway token check rate-limited path=%s", request.path)
-            return _too_many_attempts(request)
-        try:
-            portal = handshakes.accept_gateway_visit(
-                session_token=token,
-                claimed_portal_id=request.headers.get("X-Vibe-Portal-Id", ""),
-                claimed_user_id=request.headers.get("X-Vibe-User-Id", ""),
-            )
-        except TenantsError as error:
-            # Only the platform's "no" counts. A check it could not answer (its 429 when the app key's rate
-            # is spent, a 5xx, no answer) refused nothing: counted, it locked out everyone behind the
-            # gateway's one address once a flood of visits had spent the key's rate.
-            if not error.is_transient:
-                _refused_tokens(request, count=True)
-            return render_tenants_error(request, error)
-        # The service confirmed the header's user id is the token's owner.
-        grant = portal.grants.get(bitrix_user_id=int(request.headers["X-Vibe-User-Id"]))
+        grant = _grant_for_gateway_token(request, token)
+        if isinstance(grant, HttpResponse):
+            return grant
         remember_viewer(request, grant, token=token)
     return redirect("tenants:portal")
+
+
+def _grant_for_gateway_token(request: HttpRequest, token: str) -> SessionGrant | HttpResponse:
+    """The grant a gateway visit's token stands on: the one already holding it, else the one the platform
+    confirms now; or the page refusing the visit."""
+    claim = {
+        "session_token": token,
+        "claimed_portal_id": request.headers.get("X-Vibe-Portal-Id", ""),
+        "claimed_user_id": request.headers.get("X-Vibe-User-Id", ""),
+    }
+    known = handshakes.grant_holding(**claim)
+    if known is not None:
+        return known
+    # A token no grant holds costs a GET /v1/me on the app key, whose budget every portal's bots share.
+    # Refused tokens are counted per client address and, past the rate, not checked at all: made-up tokens
+    # cannot spend the budget, and people opening the app (whose tokens pass) are never counted, however
+    # many share one address behind the platform's gateway.
+    if _refused_tokens(request, count=False):
+        log.warning("gateway token check rate-limited path=%s", request.path)
+        return _too_many_attempts(request)
+    try:
+        portal = handshakes.accept_gateway_visit(**claim)
+    except TenantsError as error:
+        # Only the platform's "no" counts. A check it could not answer (its 429 when the app key's rate is
+        # spent, a 5xx, no answer) refused nothing: counted, it locked out everyone behind the gateway's one
+        # address once a flood of visits had spent the key's rate.
+        if not error.is_transient:
+            _refused_tokens(request, count=True)
+        return render_tenants_error(request, error)
+    # The service confirmed the header's user id is the token's owner.
+    return portal.grants.get(bitrix_user_id=int(claim["claimed_user_id"]))
 
 
 def _gateway_verify_rate(group: str, request: HttpRequest) -> str:

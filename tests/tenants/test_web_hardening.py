@@ -274,3 +274,39 @@ def test_a_personal_key_with_characters_no_key_has_is_refused_plainly_not_a_500(
     with pytest.raises(InstallationError) as refused:
         services.set_portal_api_key(Portal.objects.get(), api_key=typed, added_by_user_id=1)
     assert "only Latin letters" in str(refused.value.public_message)
+
+
+def test_a_browser_without_cookies_reopening_the_app_is_not_checked_with_the_platform_again(platform):
+    """An app frame where third-party cookies are blocked brings the gateway's token on every page and never
+    a session cookie: each page asked GET /v1/me on the app key, whose budget every portal's bots share. The
+    grant that already holds the very token vouches for it, as the cookie would have."""
+    token = platform.session(platform.admin)
+    before = me_calls(platform)
+    answers = [visit(Client(), platform, token).status_code for _ in range(5)]
+    assert answers == [302] * 5
+    assert me_calls(platform) - before == 1
+    browser = Client()
+    visit(browser, platform, token)
+    assert browser.get("/portal/").status_code == 200  # the viewer is who the grant says
+
+
+@pytest.mark.parametrize(
+    "change", ["another user claimed", "grant invalidated", "grant expired", "other token"]
+)
+def test_a_token_no_live_grant_holds_is_checked_with_the_platform(platform, change):
+    token = platform.session(platform.admin)
+    assert visit(Client(), platform, token).status_code == 302
+    grant = SessionGrant.objects.get()
+    if change == "grant invalidated":
+        SessionGrant.objects.filter(pk=grant.pk).update(invalidated_at=timezone.now())
+    elif change == "grant expired":
+        SessionGrant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    elif change == "other token":
+        token = platform.session(platform.admin)
+    before = me_calls(platform)
+
+    claimed = platform.member if change == "another user claimed" else platform.admin
+    answer = visit(Client(), platform, token, user=claimed)
+
+    assert me_calls(platform) - before == 1
+    assert answer.status_code == (403 if change == "another user claimed" else 302)
