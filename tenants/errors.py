@@ -17,6 +17,11 @@ class TenantsError(Exception):
     # True when the same request may succeed shortly (the platform busy or unreachable, a turn held): no one
     # refused anything, and the visitor is told to try again (503), never counted as refused.
     is_transient: bool = False
+    # Where a transient failure came with the platform's own wait (a 429's retryAfter): seconds.
+    retry_after: float | None = None
+    # True when the platform refused the app's own key, not the credential being checked: the visitor and
+    # their session are fine, and every visitor meets the same refusal until an operator fixes VIBE_APP_KEY.
+    refuses_app_key: bool = False
 
     def __init__(self, message: str, *, public_message: StrOrPromise | None = None) -> None:
         super().__init__(message)
@@ -29,9 +34,6 @@ class InstallationError(TenantsError):
 
     `is_transient` is True when the platform could not be asked (unreachable, 5xx, 429), False when it
     answered no."""
-
-    # True when the platform refused the app's own key, not the session being checked: the session stays.
-    refuses_app_key: bool = False
 
     public_message = _(
         "We could not verify who you are. Please open the app again from your Bitrix24 portal."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from django import forms
@@ -29,23 +30,28 @@ from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, 
 log = logging.getLogger(__name__)
 
 
-# How long a visitor is asked to wait after a transient failure (the platform busy or unreachable).
+# How long a visitor is asked to wait after a transient failure where the platform did not say (busy or
+# unreachable); its own wait, where it said one, within these bounds.
 _RETRY_AFTER_SECONDS = 30
+_RETRY_AFTER_BOUNDS = (1, 300)
 
 
 def render_tenants_error(request: HttpRequest, error: TenantsError, *, status: int = 403) -> HttpResponse:
     """The one place a TenantsError becomes a page: the public message only, never internals. A transient
-    error is a 503 with Retry-After whatever `status` says: the request was not wrong, only early."""
+    error is a 503 with Retry-After whatever `status` says: the request was not wrong, only early; so is a
+    refusal of the app's own key (without Retry-After: an operator must fix it)."""
     log.warning(
         "tenants request refused path=%s error=%s transient=%s",
         request.path,
         error.__class__.__name__,
         error.is_transient,
     )
-    status = 503 if error.is_transient else status
+    status = 503 if error.is_transient or error.refuses_app_key else status
     response = render(request, "tenants/error.html", {"message": error.public_message}, status=status)
     if error.is_transient:
-        response["Retry-After"] = str(_RETRY_AFTER_SECONDS)
+        low, high = _RETRY_AFTER_BOUNDS
+        wait = _RETRY_AFTER_SECONDS if error.retry_after is None else math.ceil(error.retry_after)
+        response["Retry-After"] = str(min(high, max(low, wait)))
     return response
 
 
@@ -108,10 +114,10 @@ def _grant_for_gateway_token(request: HttpRequest, token: str) -> SessionGrant |
     try:
         portal = handshakes.accept_gateway_visit(**claim)
     except TenantsError as error:
-        # Only the platform's "no" counts. A check it could not answer (its 429 when the app key's rate is
-        # spent, a 5xx, no answer) refused nothing: counted, it locked out everyone behind the gateway's one
-        # address once a flood of visits had spent the key's rate.
-        if not error.is_transient:
+        # Only the platform's "no" to the token counts. A check it could not answer (its 429 when the app
+        # key's rate is spent, a 5xx, no answer), or its "no" to the app's own key, refused no visitor:
+        # counted, either locked out everyone behind the gateway's one address.
+        if not (error.is_transient or error.refuses_app_key):
             _refused_tokens(request, count=True)
         return render_tenants_error(request, error)
     # The service confirmed the header's user id is the token's owner.

@@ -101,10 +101,20 @@ class VibeIdentityBackend:
                         " shortly."
                     ),
                 )
+            elif refuses_app_key(error, with_session=session):
+                log.error("the platform refused the app's own key (VIBE_APP_KEY): %s", error)
+                refusal = InstallationError(
+                    f"the platform refused the app's key: {error}",
+                    public_message=_(
+                        "The app has lost its access to the platform, so it cannot check who you are. Please"
+                        " try again later."
+                    ),
+                )
+                refusal.refuses_app_key = True
             else:
                 refusal = InstallationError(f"the platform refused the credential: {error}")
             refusal.is_transient = error.is_transient
-            refusal.refuses_app_key = refuses_app_key(error, with_session=session)
+            refusal.retry_after = getattr(error, "retry_after", None) if error.is_transient else None
             raise refusal from None
         return _mapping(data)
 

@@ -310,3 +310,35 @@ def test_a_token_no_live_grant_holds_is_checked_with_the_platform(platform, chan
 
     assert me_calls(platform) - before == 1
     assert answer.status_code == (403 if change == "another user claimed" else 302)
+
+
+def test_a_busy_platform_s_own_wait_is_the_one_the_visitor_is_asked_for(
+    platform, settings, fresh_rate_limits
+):
+    """The 503's Retry-After was a fixed 30 s whatever the platform's 429 said (an injected one says 1)."""
+    settings.VIBE_MAX_ATTEMPTS = 1
+    platform.control.post(
+        "/_sandbox/faults",
+        json={"method": "GET", "path": "/v1/me", "errorRate": 1.0, "errorCode": "RATE_LIMIT"},
+    )
+    busy = visit(Client(), platform, platform.session(platform.admin))
+    assert busy.status_code == 503 and busy["Retry-After"] == "1"
+
+
+def test_a_refusal_of_the_app_s_own_key_is_not_counted_against_the_visitor(
+    platform, settings, fresh_rate_limits
+):
+    """The platform refusing the app key (revoked) refused no visitor's token: counted per address, it soon
+    locked out everyone behind the gateway's one address with 429 "too many attempts", hiding the cause.
+    Each visitor is told the app cannot reach the platform (503), and no one is counted."""
+    settings.TENANTS_GATEWAY_VERIFY_RATE, settings.VIBE_MAX_ATTEMPTS = "2/m", 1
+    platform.control.post(
+        "/_sandbox/faults",
+        json={"method": "GET", "path": "/v1/me", "errorRate": 1.0, "errorCode": "KEY_REVOKED"},
+    )
+    answers = [visit(Client(), platform, platform.session(platform.admin)) for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [503, 503, 503, 503]
+    assert "access to the platform" in answers[-1].content.decode()
+    platform.control.delete("/_sandbox/faults")
+
+    assert visit(Client(), platform, platform.session(platform.admin)).status_code == 302
