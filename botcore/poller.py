@@ -65,6 +65,12 @@ class Poller:
         # pushed back there, a paused overdue bot was the heap's top, and the dispatcher turned at once,
         # again and again, for as long as the pause lasted (a core spent by a poller with 200 idle bots).
         self._held: list[tuple[float, float, int, int]] = []
+        # Due bots of a key whose watch is at the budget now, by key: started after its answer, in place.
+        # Started together, every bot a key's pause had held went to the budget when it ended, each a task
+        # and a hop to the budget's thread only to meet the pause the first one met (a fifth of a core for
+        # 200 idle bots on a key at its rate). One at a time costs nothing: a key's budget admits a few
+        # watches a second.
+        self._behind_admission: dict[str, list[tuple[float, int, int]]] = {}
         self._order = itertools.count()
         self._wanted: list[int] = []  # bots to hand to their cycles, oldest first
         self._watched: dict[int, dict] = {}  # what a wanted bot's watch read, to go with its cycle
@@ -129,6 +135,9 @@ class Poller:
                 if resume_at > now:
                     heapq.heappush(self._held, (resume_at, due, order, pk))
                     continue
+                if not self.budget.may_start(bot.row):
+                    self._behind_admission.setdefault(bot.row.key_name, []).append((due, order, pk))
+                    continue
                 bot.state = WATCHING
                 self.in_flight += 1
                 task = asyncio.create_task(self._watch(bot, bot.generation))
@@ -162,8 +171,11 @@ class Poller:
     async def _watch_once(self, bot: Watched, generation: int) -> bool:
         """One watch and what follows it; True when the bot is to be watched again at once by the caller."""
         row, auth = bot.row, bot.auth
-        assert auth is not None and row.vibe_bot_id is not None
-        spent = await self.budget.admit(row, auth)
+        try:
+            assert auth is not None and row.vibe_bot_id is not None
+            spent = await self.budget.admit(row, auth)
+        finally:
+            self._after_admission(row.key_name)
         if spent is None:  # no slot free for now: the key or the portal is paused
             if bot.generation == generation:
                 self._schedule(bot, bot.due)  # keeps its place: longest overdue still goes first
@@ -212,13 +224,25 @@ class Poller:
             )
         return False
 
+    def _after_admission(self, key_name: str) -> None:
+        """The bots that waited for a watch of their key to be admitted or paused: due again, in their place
+        (a pause it met holds them in the dispatcher)."""
+        self.budget.admitting.discard(key_name)  # claimed by may_start, whatever happened since
+        waiting = self._behind_admission.pop(key_name, None)
+        if waiting:
+            for entry in waiting:
+                heapq.heappush(self._heap, entry)
+            self._wake.set()
+
     def _may_watch_again(self, row: BotRow) -> bool:
         """Whether a bot due again now may skip the queue: yes unless the poller stops, another bot is
-        overdue (the dispatcher serves the longest overdue first), or the bot's key or portal is paused.
+        overdue (the dispatcher serves the longest overdue first), the bot's key or portal is paused, or
+        another watch of its key is on its way to the budget; a yes claims the key, as the dispatcher does.
         Skipping the dispatcher saves a task, a heap entry and a wake-up per held watch."""
         now = time.monotonic()
-        overdue = bool(self._heap) and self._heap[0][0] <= now
-        return not (self.stopping or overdue or self.budget.paused_till(row, now) > now)
+        if self.stopping or (self._heap and self._heap[0][0] <= now):
+            return False
+        return self.budget.paused_till(row, now) <= now and self.budget.may_start(row)
 
     # --- the database side --------------------------------------------------------------------------
     async def _db_loop(self) -> None:

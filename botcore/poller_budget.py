@@ -68,7 +68,21 @@ class WatchBudget:
         # released together are queued on that thread before the first refusal reaches the loop, and each
         # read the budget's store (a transaction on the database backend) to learn what it had just learnt.
         self._refused_until: dict[tuple[str, str | None], float] = {}
+        # Keys with a watch on its way to the budget (may_start claims, the poller releases once admit() is
+        # over): the poller starts the key's other watches after it.
+        self.admitting: set[str] = set()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="poller-budget")
+
+    def may_start(self, row: BotRow) -> bool:
+        """Whether a watch of `row` may start now: no other watch of its key is on its way to the budget.
+        A yes claims the key for this watch (the poller releases it once the watch's admit() is over), as
+        the watch is started, before its task runs: the dispatcher starts many in one turn."""
+        if not self.enabled:
+            return True
+        if row.key_name in self.admitting:
+            return False
+        self.admitting.add(row.key_name)
+        return True
 
     async def admit(self, row: BotRow, auth: WatchAuth) -> Spent | None:
         """The budget a watch of `row` spends; None when no slot is free now (its portal or key paused)."""
