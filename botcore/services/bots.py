@@ -22,11 +22,11 @@ from botcore.services.bot_profile import (
     signature_of_commands,
 )
 from botcore.services.eventlog import store_batch
-from botcore.services.platform import client_for_bot, client_for_portal
-from botcore.vibe.errors import VibeError
+from botcore.services.platform import client_for_bot, client_for_portal, report_refused_credential
+from botcore.vibe.errors import VibeAuthError, VibeError
 from ops.logs import redact
 from tenants import services as tenant_services
-from tenants.errors import TenantsError
+from tenants.errors import SessionTokenError, TenantsError
 from tenants.models import Portal
 from tenants.selectors import find_preferred_credential_kind, get_portal_credential
 
@@ -73,24 +73,33 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
     the row had (the old one was deleted, or the credential changed), the new bot starts from offset 0, never
     the old bot's, and the old one is retired: its last events drained into the log, then unregistered.
     A re-provision also ends a broken state. Raises tenants' SessionTokenError when the portal has no
-    credential, and VibeError when the platform refuses.
+    credential or the platform refused the one used (reported to tenants: report_refused_credential), and
+    VibeError when the platform refuses anything else (the app's own key included).
     """
     bot = ensure_bot_row(portal)
     client, credential = client_for_portal(portal)
     profile = get_portal_bot_profile(portal)
-    remote = client.register_bot(
-        code=bot.code,
-        name=profile["name"],
-        color=profile["color"],
-        work_position=profile["work_position"],
-        language=profile["language"],
-        adopt_existing=True,
-    )
-    if (remote.name, remote.language) != (profile["name"], profile["language"]):
-        # An adopted bot keeps the profile it was registered with; the portal's settings win.
-        client.update_bot(remote.id, name=profile["name"], language=profile["language"])
     specs = list_command_specs(portal)
-    register_commands(bot, client=client, vibe_bot_id=remote.id, specs=specs)
+    try:
+        remote = client.register_bot(
+            code=bot.code,
+            name=profile["name"],
+            color=profile["color"],
+            work_position=profile["work_position"],
+            language=profile["language"],
+            adopt_existing=True,
+        )
+        if (remote.name, remote.language) != (profile["name"], profile["language"]):
+            # An adopted bot keeps the profile it was registered with; the portal's settings win.
+            client.update_bot(remote.id, name=profile["name"], language=profile["language"])
+        register_commands(bot, client=client, vibe_bot_id=remote.id, specs=specs)
+    except VibeAuthError as error:
+        # A session expired or revoked (a personal key refused) is no reason to break the bot: as on a poll,
+        # tenants stops using that secret, and the bot waits for the next credential like one that had none.
+        if report_refused_credential(error, credential, portal=portal):
+            refused = f"portal={portal.member_id}: its {credential.kind} credential was refused: {error}"
+            raise SessionTokenError(refused) from error
+        raise
     moved = bot.vibe_bot_id is not None and (bot.vibe_bot_id, bot.credential_kind) != (
         remote.id,
         credential.kind,

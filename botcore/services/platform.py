@@ -9,8 +9,10 @@ from __future__ import annotations
 from botcore import conf
 from botcore.models import Bot
 from botcore.vibe import VibeClient
+from botcore.vibe.errors import VibeAuthError
 from botcore.vibe.errors import refuses_app_key as refuses_key_not_session
 from botcore.vibe.watch import WatchAuth
+from tenants import services as tenant_services
 from tenants.errors import SessionTokenError
 from tenants.models import Portal
 from tenants.selectors import PortalCredential, get_portal_credential, recall_portal_credential
@@ -49,6 +51,17 @@ def refuses_app_key(error: BaseException, credential: PortalCredential) -> bool:
     """Whether a refusal of a call on `credential` is the app's own key's, not the credential's secret
     (botcore.vibe.errors.refuses_app_key): a personal key's refusal is always its own."""
     return refuses_key_not_session(error, with_session=credential.kind == "session")
+
+
+def report_refused_credential(error: BaseException, credential: PortalCredential, *, portal: Portal) -> bool:
+    """If `error` refused `credential`'s own secret (a session expired or revoked, a personal key refused),
+    tell tenants, which stops using exactly that secret and puts the portal in "needs a session" when none is
+    left (report_credential_refused); True when it did. A refusal of the app's own key (refuses_app_key) and
+    any other error: False, nothing reported."""
+    if not isinstance(error, VibeAuthError) or refuses_app_key(error, credential):
+        return False
+    tenant_services.report_credential_refused(portal, credential=credential)
+    return True
 
 
 def get_bot_credential(bot: Bot) -> PortalCredential:

@@ -30,12 +30,16 @@ from botcore.services import bots as bot_services
 from botcore.services.cycle_sql import update_bot
 from botcore.services.eventlog import empty_batch_fields, store_batch
 from botcore.services.executor import PendingOutcome, describe_error, handle_pending
-from botcore.services.platform import client_for_credential, get_bot_credential, refuses_app_key
+from botcore.services.platform import (
+    client_for_credential,
+    get_bot_credential,
+    refuses_app_key,
+    report_refused_credential,
+)
 from botcore.vibe.backoff import backoff_seconds, retry_delay
-from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError, VibeRateLimitError
+from botcore.vibe.errors import VibeApiError, VibeError, VibeRateLimitError
 from botcore.vibe.models import EventBatch
 from botcore.vibe.parse import read_event_batch
-from tenants import services as tenant_services
 from tenants.errors import SessionTokenError
 from tenants.selectors import PortalCredential
 
@@ -330,9 +334,13 @@ def _settle_failure(
         )  # fmt: skip
         _back_off(bot, lease_token, error)
         return CycleOutcome("app_key_refused")  # vibeapp_polls_total{outcome=...}: alert on it
-    if isinstance(error, VibeAuthError):
-        log.warning("credential refused bot=%s portal=%s code=%s", bot.pk, bot.portal.member_id, error.code)
-        tenant_services.report_credential_refused(bot.portal, credential=credential)
+    if report_refused_credential(error, credential, portal=bot.portal):
+        log.warning(
+            "credential refused bot=%s portal=%s code=%s",
+            bot.pk,
+            bot.portal.member_id,
+            getattr(error, "code", None),
+        )
         _schedule(
             bot.pk, lease_token=lease_token, delay=conf.poll_fast_seconds(), last_error=str(error)[:500]
         )

@@ -10,7 +10,9 @@ A bot row awaits its bot while it is PENDING (never registered, or its portal in
 most one provisioning of it is queued or running: whoever enqueues one first takes the row's
 provision_requested_at by a compare-and-set UPDATE (free when empty or older than a task's stamp lasts,
 botcore.conf.task_stamp_seconds), and the provisioning gives it back when it ends. A final refusal
-(botcore.errors.is_transient says so) breaks the bot for an operator instead: nothing retries it.
+(botcore.errors.is_transient says so) breaks the bot for an operator instead: nothing retries it. A refused
+session is not one: it is reported to tenants and the bot waits for a credential as if it had none
+(bots.provision_bot raises SessionTokenError), and the sweep provisions it once its portal is active again.
 """
 
 from __future__ import annotations

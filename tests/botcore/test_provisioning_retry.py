@@ -16,7 +16,7 @@ from botcore.models import Bot
 from botcore.schedules import SCHEDULES
 from botcore.services.bots import provision_bot
 from botcore.services.provisioning import sweep_pending_bots
-from tenants.models import Portal
+from tenants.models import Portal, SessionGrant
 
 TASK = "botcore.tasks.provision_portal_bot"
 
@@ -204,3 +204,55 @@ def test_a_mass_install_provisions_a_few_at_a_time_and_every_portal_gets_its_bot
         bot = Bot.objects.get(portal=portal)
         assert bot.status == Bot.Status.ACTIVE and bot.provision_requested_at is None
     assert sweep_pending_bots() == 0
+
+
+def usable_grants(portal: Portal) -> int:
+    return SessionGrant.objects.filter(portal=portal, invalidated_at__isnull=True).count()
+
+
+def bring_fresh_session(sandbox_portal) -> Portal:
+    """The admin opens the app again: a new session of the platform's, stored as a gateway visit does."""
+    from tenants.testing import store_sandbox_session
+
+    control, portal_id = sandbox_portal.control, sandbox_portal.sandbox_portal_id
+    portal = next(
+        p for p in control.get("/_sandbox/portals").json()["data"]["portals"] if p["id"] == portal_id
+    )
+    body = {"appKey": sandbox_portal.app_key, "userId": sandbox_portal.admin_id}
+    session = control.post("/_sandbox/sessions", json=body).json()["data"]
+    return store_sandbox_session(portal=portal, user={"id": sandbox_portal.admin_id, "name": "Alice Admin"},
+                                 session=session)  # fmt: skip
+
+
+def test_a_provisioning_refused_for_an_expired_session_waits_for_a_fresh_one(installed, task_queue):
+    """From an outside trial: a provisioning that met 401 TOKEN_EXPIRED broke the bot for an operator and
+    kept the refused session as usable; it is a refusal for want of a session like any other call's."""
+    installed.control.post("/_sandbox/clock", json={"advanceSeconds": 25 * 3600})  # the session ran out
+    assert task_queue.run() == ["backoff"]
+
+    portal, bot = Portal.objects.get(pk=installed.portal.pk), Bot.objects.get(portal=installed.portal)
+    assert portal.status == Portal.Status.NEEDS_SESSION and usable_grants(portal) == 0
+    assert (bot.status, bot.vibe_bot_id, bot.broken_reason) == (Bot.Status.PENDING, None, "")
+    assert "TOKEN_EXPIRED" in bot.last_error
+    assert len(registrations(installed)) == 1 and platform_bots(installed) == []
+    let_backoff_pass(bot)
+    assert sweep_pending_bots() == 0 and task_queue.queued == []  # nothing could register it now
+
+    assert bring_fresh_session(installed).status == Portal.Status.ACTIVE
+    let_backoff_pass(bot)
+    assert sweep_pending_bots() == 1
+    assert task_queue.run() == ["provisioned"]
+    bot.refresh_from_db()
+    assert len(registrations(installed)) == 2 and len(platform_bots(installed)) == 1
+    assert (bot.status, bot.vibe_bot_id) == (Bot.Status.ACTIVE, platform_bots(installed)[0]["id"])
+
+
+def test_a_provisioning_refused_with_the_app_key_keeps_the_session(installed, task_queue):
+    """The app's own key refused (KEY_REVOKED with a session) is an operator's matter, as on a poll: the
+    bot is left broken for an operator, and no portal user's session is dropped for it."""
+    fail_registration(installed, "KEY_REVOKED")
+    task_queue.run(allow_failures=True)
+    portal, bot = Portal.objects.get(pk=installed.portal.pk), Bot.objects.get(portal=installed.portal)
+    assert portal.status == Portal.Status.ACTIVE and usable_grants(portal) == 1
+    assert bot.status == Bot.Status.BROKEN and "KEY_REVOKED" in bot.broken_reason
+    assert len(registrations(installed)) == 1
