@@ -298,6 +298,35 @@ def mark_bot_broken(bot: Bot, *, reason: str) -> bool:
     return True
 
 
+def await_new_platform_bot(bot: Bot, *, reason: str) -> bool:
+    """The platform refused for good the platform bot `bot` points at (BOT_NOT_FOUND, BOT_ACCESS_DENIED)
+    after it had answered since it was registered: deleted there, or the app uninstalled and installed again
+    on the platform while the portal waited for a session. The row then awaits a new platform bot (PENDING,
+    still naming the refused one, so provisioning starts the new bot at offset 0 as a move does).
+
+    False, leaving the row alone, when it had moved on meanwhile or is no longer active, or when the refused
+    bot never answered since its registration: a platform refusing what it just registered would only be
+    asked again and again, so that one is broken for an operator (mark_bot_broken).
+    """
+    if bot.last_polled_at is None or bot.provisioned_at is None or bot.last_polled_at < bot.provisioned_at:
+        return False
+    awaited = Bot.objects.filter(
+        pk=bot.pk, vibe_bot_id=bot.vibe_bot_id, provisioned_at=bot.provisioned_at, status=Bot.Status.ACTIVE
+    ).update(
+        status=Bot.Status.PENDING,
+        lease_token="",
+        lease_until=None,
+        backoff_until=None,
+        consecutive_failures=0,
+        last_error=redact(reason)[:2000],
+        status_note="The platform no longer knew the bot: it is registered anew.",
+    )
+    if awaited:
+        log.warning("bot refused by the platform, registered anew portal=%s bot=%s vibe_bot=%s: %s",
+                    bot.portal.member_id, bot.pk, bot.vibe_bot_id, reason)  # fmt: skip
+    return bool(awaited)
+
+
 def retire_portal_bots(portal: Portal, *, unregister: bool) -> None:
     """Retire every bot of a portal that is being uninstalled; unregistering is best effort."""
     for bot in Bot.objects.filter(portal=portal).exclude(status=Bot.Status.RETIRED):

@@ -27,6 +27,7 @@ from botcore import conf
 from botcore.models import Bot
 from botcore.selectors import list_pending_entries
 from botcore.services import bots as bot_services
+from botcore.services import provisioning
 from botcore.services.cycle_sql import update_bot
 from botcore.services.eventlog import empty_batch_fields, store_batch
 from botcore.services.executor import PendingOutcome, describe_error, handle_pending
@@ -48,8 +49,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CycleOutcome:
-    # "polled" | "skipped" | "rate_limited" | "backoff" | "app_key_refused" | "no_session" | "broken"
-    # | "not_active"
+    # "polled" | "skipped" | "rate_limited" | "backoff" | "app_key_refused" | "no_session" | "reprovision"
+    # | "broken" | "not_active"
     status: str
     stored: int = 0
     handled: int = 0
@@ -205,9 +206,10 @@ def poll_bot_once(
 
     Outcomes: 429 waits Retry-After; 5xx, network and garbage back off exponentially with jitter; a
     refused credential is reported to tenants (exactly the refused secret) and the bot waits for another;
-    a refused bot (deleted, or not this credential's) is marked broken for an operator. `lease_token=None`
-    (tests, shells) runs without a lease. `watched`: what the poller's watch read (watched_batch), which
-    saves the cycle its own fetch.
+    a refused bot (deleted, or not this credential's) that had answered since its registration is registered
+    anew (bots.await_new_platform_bot, then provisioning), one that never had is marked broken for an
+    operator. `lease_token=None` (tests, shells) runs without a lease. `watched`: what the poller's watch
+    read (watched_batch), which saves the cycle its own fetch.
     """
     started = time.monotonic()
     bot = Bot.objects.select_related("portal__settings").filter(pk=bot_id).first()
@@ -323,7 +325,11 @@ def _settle_failure(
 ) -> CycleOutcome:
     """Turn a platform failure (of the poll or of an event's skill) into the bot's next step."""
     if isinstance(error, VibeApiError) and error.concerns_bot:
-        bot_services.mark_bot_broken(bot, reason=f"{error.code}: {error.message}")
+        reason = f"{error.code}: {error.message}"
+        if bot_services.await_new_platform_bot(bot, reason=reason):
+            provisioning.request_provisioning(bot.portal)
+            return CycleOutcome("reprovision")
+        bot_services.mark_bot_broken(bot, reason=reason)
         _schedule(bot.pk, lease_token=lease_token, delay=conf.poll_slow_seconds())
         return CycleOutcome("broken")
     if refuses_app_key(error, credential):

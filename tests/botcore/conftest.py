@@ -31,6 +31,16 @@ class SandboxPortal:
     def calls(self, bot_id: int) -> list[dict]:
         return self.control.get("/_sandbox/calls", params={"botId": bot_id}).json()["data"]["calls"]
 
+    def open_app(self) -> Portal:
+        """The admin opens the app again: a new session of the platform's, stored as a gateway visit does;
+        returns the portal as that left it."""
+        listed = self.control.get("/_sandbox/portals").json()["data"]["portals"]
+        portal = next(p for p in listed if p["id"] == self.sandbox_portal_id)
+        body = {"appKey": self.app_key, "userId": self.admin_id}
+        session = _data(self.control.post("/_sandbox/sessions", json=body))
+        admin = next(u for u in portal["users"] if u["id"] == self.admin_id)
+        return store_sandbox_session(portal=portal, user=admin, session=session)
+
 
 def _data(response: httpx.Response) -> dict:
     assert response.status_code in (200, 201), response.text

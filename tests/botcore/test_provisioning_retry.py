@@ -210,20 +210,6 @@ def usable_grants(portal: Portal) -> int:
     return SessionGrant.objects.filter(portal=portal, invalidated_at__isnull=True).count()
 
 
-def bring_fresh_session(sandbox_portal) -> Portal:
-    """The admin opens the app again: a new session of the platform's, stored as a gateway visit does."""
-    from tenants.testing import store_sandbox_session
-
-    control, portal_id = sandbox_portal.control, sandbox_portal.sandbox_portal_id
-    portal = next(
-        p for p in control.get("/_sandbox/portals").json()["data"]["portals"] if p["id"] == portal_id
-    )
-    body = {"appKey": sandbox_portal.app_key, "userId": sandbox_portal.admin_id}
-    session = control.post("/_sandbox/sessions", json=body).json()["data"]
-    return store_sandbox_session(portal=portal, user={"id": sandbox_portal.admin_id, "name": "Alice Admin"},
-                                 session=session)  # fmt: skip
-
-
 def test_a_provisioning_refused_for_an_expired_session_waits_for_a_fresh_one(installed, task_queue):
     """From an outside trial: a provisioning that met 401 TOKEN_EXPIRED broke the bot for an operator and
     kept the refused session as usable; it is a refusal for want of a session like any other call's."""
@@ -238,7 +224,7 @@ def test_a_provisioning_refused_for_an_expired_session_waits_for_a_fresh_one(ins
     let_backoff_pass(bot)
     assert sweep_pending_bots() == 0 and task_queue.queued == []  # nothing could register it now
 
-    assert bring_fresh_session(installed).status == Portal.Status.ACTIVE
+    assert installed.open_app().status == Portal.Status.ACTIVE
     let_backoff_pass(bot)
     assert sweep_pending_bots() == 1
     assert task_queue.run() == ["provisioned"]

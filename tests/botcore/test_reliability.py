@@ -234,9 +234,9 @@ def test_a_reprovisioned_bot_starts_its_new_platform_bot_at_offset_zero(sandbox_
     bot.refresh_from_db()
     assert bot.event_offset > 3
     old_id = bot.vibe_bot_id
-    client_for_bot(bot).delete_bot(old_id)  # gone on the platform: the next cycle finds the bot broken
-    assert poll_bot_once(bot.pk).status == "broken"
-    new = provision_bot(sandbox_portal.portal)
+    client_for_bot(bot).delete_bot(old_id)  # gone on the platform: the next cycle has it registered anew
+    assert poll_bot_once(bot.pk).status == "reprovision"
+    new = provision_bot(sandbox_portal.portal)  # what the provisioning the cycle requested runs
     assert new.vibe_bot_id != old_id and new.event_offset == 0 and new.status == Bot.Status.ACTIVE
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=new.vibe_bot_id, text="after")
     poll_bot_once(bot.pk)

@@ -9,6 +9,7 @@ import pytest
 
 from botcore.models import Bot
 from botcore.services.bots import provision_bot
+from botcore.services.platform import client_for_bot
 from botcore.services.polling import poll_bot_once
 from tenants import services as tenant_services
 from tenants.identity import VerifiedIdentity
@@ -66,3 +67,69 @@ def test_bots_pause_when_the_session_expires_and_resume_when_a_fresh_one_arrives
     assert bot.status == Bot.Status.ACTIVE
     sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="снова здесь")
     assert poll_bot_once(bot.pk).status == "polled"
+
+
+def registrations(sandbox_portal) -> int:
+    calls = sandbox_portal.control.get("/_sandbox/calls", params={"path": "/v1/bots"}).json()["data"]["calls"]
+    return len([call for call in calls if call["method"] == "POST"])
+
+
+def refuse_for_good(sandbox_portal, bot: Bot, refusal: str) -> None:
+    """The app was uninstalled and installed again on the platform while the portal waited for a session
+    (nothing reached the backend): the old bot is gone from this key, and the platform answers its id with
+    `refusal` (404 BOT_NOT_FOUND as the sandbox does, or 403 BOT_ACCESS_DENIED as a bot kept by another
+    owner would be)."""
+    client_for_bot(bot).delete_bot(bot.vibe_bot_id)  # as the platform's uninstall did
+    if refusal != "BOT_NOT_FOUND":
+        fault = {"path": f"/v1/bots/{bot.vibe_bot_id}/events", "errorRate": 1.0, "errorCode": refusal}
+        assert sandbox_portal.control.post("/_sandbox/faults", json=fault).status_code == 200
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("refusal", ["BOT_NOT_FOUND", "BOT_ACCESS_DENIED"])
+def test_a_bot_the_platform_refuses_after_a_reinstall_is_registered_anew_not_resumed(
+    task_queue, sandbox_portal, refusal
+):
+    """From an outside trial: a portal reinstalled on the platform came back with a fresh session, and its
+    bot resumed on the old platform bot, which the platform refused for good: broken, for an operator to
+    re-provision. It is registered anew, its offset starting afresh for the new bot."""
+    assert task_queue.run() == ["provisioned"]  # the install's
+    bot = Bot.objects.get(portal=sandbox_portal.portal)
+    old_id = bot.vibe_bot_id
+    sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=old_id, text="before")
+    assert poll_bot_once(bot.pk).status == "polled"
+    sandbox_portal.control.post("/_sandbox/clock", json={"advanceSeconds": 25 * 3600})
+    assert poll_bot_once(bot.pk).status == "no_session"
+
+    portal = sandbox_portal.open_app()
+    bot.refresh_from_db()
+    assert (portal.status, bot.status, bot.vibe_bot_id) == (Portal.Status.ACTIVE, Bot.Status.ACTIVE, old_id)
+    refuse_for_good(sandbox_portal, bot, refusal)
+
+    assert poll_bot_once(bot.pk).status == "reprovision"
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.PENDING and refusal in bot.last_error
+    assert task_queue.names() == ["botcore.tasks.provision_portal_bot"]
+    assert task_queue.run(allow_failures=True)[0] == "provisioned"
+    bot.refresh_from_db()
+    assert registrations(sandbox_portal) == 2  # the install's, and this one
+    assert bot.status == Bot.Status.ACTIVE and bot.vibe_bot_id not in (None, old_id)
+    assert bot.event_offset == 0 and bot.broken_reason == ""
+    sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="after")
+    assert poll_bot_once(bot.pk).status == "polled"
+    assert poll_bot_once(bot.pk).status == "polled"  # the new bot's offset holds
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE and bot.event_offset > 0
+
+
+@pytest.mark.slow
+def test_a_bot_refused_before_it_ever_answered_is_left_broken_for_an_operator(task_queue, sandbox_portal):
+    """No loop of registrations: a platform that refuses the bot it has just registered is not asked for
+    another."""
+    assert task_queue.run() == ["provisioned"]
+    bot = Bot.objects.get(portal=sandbox_portal.portal)
+    refuse_for_good(sandbox_portal, bot, "BOT_ACCESS_DENIED")
+    assert poll_bot_once(bot.pk).status == "broken"
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.BROKEN and "BOT_ACCESS_DENIED" in bot.broken_reason
+    assert task_queue.queued == [] and registrations(sandbox_portal) == 1
