@@ -38,6 +38,7 @@ def pause_on_session_lost(sender, portal, **kwargs):
 @receiver(signals.portal_session_restored)
 def resume_on_session_restored(sender, portal, **kwargs):
     bot_services.resume_portal_bots(portal)
+    provisioning.request_awaited_provisioning(portal)
 
 
 @receiver(signals.portal_session_expiring)

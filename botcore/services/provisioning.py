@@ -12,7 +12,8 @@ provision_requested_at by a compare-and-set UPDATE (free when empty or older tha
 botcore.conf.task_stamp_seconds), and the provisioning gives it back when it ends. A final refusal
 (botcore.errors.is_transient says so) breaks the bot for an operator instead: nothing retries it. A refused
 session is not one: it is reported to tenants and the bot waits for a credential as if it had none
-(bots.provision_bot raises SessionTokenError), and the sweep provisions it once its portal is active again.
+(bots.provision_bot raises SessionTokenError), and it is provisioned as soon as a user brings a fresh one
+(request_awaited_provisioning).
 """
 
 from __future__ import annotations
@@ -71,6 +72,15 @@ def request_provisioning(portal: Portal) -> bool:
         return False
     _enqueue(bot, pending_only=False)
     return True
+
+
+def request_awaited_provisioning(portal: Portal) -> bool:
+    """A user brought the portal a fresh session: a bot it awaits (PENDING: its provisioning met a refused
+    session, or never ran) is provisioned now, as at install, not at the sweep's next minute once its backoff
+    has passed. False when no bot is awaited or none was enqueued now (request_provisioning)."""
+    if not Bot.objects.filter(portal=portal, code=conf.bot_code(), status=Bot.Status.PENDING).exists():
+        return False
+    return request_provisioning(portal)
 
 
 def start_waiting_provisionings() -> int:
