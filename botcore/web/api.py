@@ -6,7 +6,8 @@
 
 Authentication is the Django session of the portal viewer (tenants.viewer.find_viewer), with Django's
 CSRF check on writes as DRF's SessionAuthentication does; nothing in a request names a portal, so every
-query is the caller's own portal. Refused options answer 400 {"options": {"<field>": "<why>"}}.
+query is the caller's own portal. Refused options answer 400 {"options": {"<field>": "<why>"}}; unknown fields
+or options are named five at most, with a count of them all under "non_field_errors" (or "" in options).
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.utils import html
 from rest_framework.views import APIView
 
 from botcore.errors import SkillConfigError
 from botcore.selectors import PortalSkill, get_portal_skill, list_portal_skills
 from botcore.services.skill_configs import configure_skill
-from botcore.skills.options import OptionsError
+from botcore.skills.options import OptionsError, name_unknown_keys
 from botcore.web.presenters import skill_document
 from tenants.models import Portal
 from tenants.viewer import Viewer, find_viewer
@@ -75,16 +78,32 @@ class IsPortalAdminOrReadOnly(BasePermission):
         )
 
 
+class OptionsField(serializers.DictField):
+    """A JSON object passed on as it came: the skill's schema checks each option (OptionsSchema.validate),
+    where DictField would first walk every entry, as many as the body holds. A form body is DictField's to
+    parse (Django caps its fields at DATA_UPLOAD_MAX_NUMBER_FIELDS)."""
+
+    def to_internal_value(self, data):
+        if html.is_html_input(data):
+            return super().to_internal_value(data)
+        if not isinstance(data, dict):
+            self.fail("not_a_dict", input_type=type(data).__name__)
+        return data
+
+
 class SkillChangeSerializer(serializers.Serializer):
     isEnabled = serializers.BooleanField(required=False)
-    options = serializers.DictField(required=False)
+    options = OptionsField(required=False)
 
     def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
+        unknown, count = name_unknown_keys(self.initial_data, self.fields)
         if unknown:
-            raise serializers.ValidationError(
-                {name: _("is not a field of a skill change") for name in sorted(unknown)}
-            )
+            errors = {name: [_("is not a field of a skill change")] for name in unknown}
+            if count > len(unknown):
+                errors[api_settings.NON_FIELD_ERRORS_KEY] = [
+                    gettext("unknown fields in all: %(count)d") % {"count": count}
+                ]
+            raise serializers.ValidationError(errors)
         if not attrs:
             raise serializers.ValidationError(_("give isEnabled and/or options"))
         return attrs

@@ -9,6 +9,9 @@ import re
 import pytest
 
 from botcore.models import SkillConfig
+from botcore.services.skill_configs import configure_skill
+from botcore.skills.options import OptionsError
+from botcore.web.api import SkillChangeSerializer
 from tests.botcore.skills.test_portal_admin import make_portal, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +91,54 @@ def test_hostile_portal_settings_are_a_400_with_a_message(acme, form):
     refused = signed_in(acme, is_admin=True).post("/portal/", {"action": "settings", **form})
     assert refused.status_code == 400
     assert 'class="errorlist"' in refused.content.decode()
+
+
+class WalkCounting(dict):
+    """A JSON object that counts the keys handed out by walking it (membership and len are not counted)."""
+
+    walked = 0
+
+    def __iter__(self):
+        for key in super().__iter__():
+            self.walked += 1
+            yield key
+
+    def keys(self):
+        return list(iter(self))
+
+    def items(self):
+        return [(key, self[key]) for key in self]
+
+    def values(self):
+        return [self[key] for key in self]
+
+
+def many_unknown(count: int) -> dict[str, int]:
+    return {f"unknown{i}": i for i in range(count)}
+
+
+@pytest.mark.parametrize("where", ["body", "options"])
+def test_an_api_body_of_many_unknown_keys_is_a_short_400_naming_a_few(acme, where):
+    unknown = many_unknown(20_000)
+    body = {"isEnabled": True, **unknown} if where == "body" else {"options": unknown}
+    refused = signed_in(acme, is_admin=True).patch(
+        "/api/skills/standup/", json.dumps(body), content_type="application/json"
+    )
+    assert refused.status_code == 400
+    assert len(refused.content) < 1000  # it echoed every key: 700 kB for 20,000 of them
+    named = [key for key in unknown if key in refused.content.decode()]
+    assert named == ["unknown0", "unknown1", "unknown2", "unknown3", "unknown4"]
+    assert "20000" in refused.content.decode()
+    assert not SkillConfig.objects.exists()
+
+
+def test_unknown_keys_are_counted_without_walking_the_whole_body(acme):
+    body = WalkCounting({"isEnabled": True, **many_unknown(1000)})
+    change = SkillChangeSerializer(data=body)
+    assert not change.is_valid()
+    options = WalkCounting(many_unknown(1000))
+    change = SkillChangeSerializer(data={"options": options})
+    assert change.is_valid()
+    with pytest.raises(OptionsError):
+        configure_skill(acme, skill_name="standup", options=change.validated_data["options"])
+    assert body.walked < 20 and options.walked < 20  # a few names, never each of the thousand
