@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from pythonjsonlogger.json import JsonFormatter
 
 CONTEXT_FIELDS = ("portal", "bot", "event", "request_id", "task")
@@ -94,6 +96,40 @@ class ReadinessAnswerFilter(logging.Filter):
         return getattr(match, "url_name", None) != "readyz"  # the route's name in vibeapp/urls.py
 
 
+# Django refuses a body over one of its upload limits with these errors, each logged at ERROR with a
+# traceback on django.security.<its class name>; the setting each one names.
+BODY_LIMITS: Mapping[type[Exception], str] = MappingProxyType(
+    {
+        RequestDataTooBig: "DATA_UPLOAD_MAX_MEMORY_SIZE",
+        TooManyFieldsSent: "DATA_UPLOAD_MAX_NUMBER_FIELDS",
+        TooManyFilesSent: "DATA_UPLOAD_MAX_NUMBER_FILES",
+    }
+)
+
+
+class BodyLimitFilter(logging.Filter):
+    """On django.security.RequestDataTooBig and its kin: a body over a limit is the client's doing and is
+    answered 413 (ops.views.bad_request); Django's ERROR with a traceback would page whoever watches errors
+    for it. The line becomes a WARNING naming the path and the limit."""
+
+    _settings = {error.__name__: setting for error, setting in BODY_LIMITS.items()}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        setting = self._settings.get(record.name.rpartition(".")[2])
+        if setting is None:
+            return True
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        record.exc_info, record.exc_text = None, None
+        record.msg = "request body refused (413) path=%s over %s=%s"
+        record.args = (
+            getattr(getattr(record, "request", None), "path", "?"),
+            setting,
+            getattr(settings, setting),
+        )
+        record.status_code = 413
+        return logging.getLogger(record.name).isEnabledFor(logging.WARNING)
+
+
 class RedactingJsonFormatter(JsonFormatter):
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
@@ -123,6 +159,7 @@ def build_logging(*, fmt: str, level: str) -> dict:
             "context": {"()": ContextFilter},
             "idle": {"()": IdleNoiseFilter},
             "readiness": {"()": ReadinessAnswerFilter},
+            "body_limit": {"()": BodyLimitFilter},
         },
         "formatters": {
             "text": {
@@ -144,6 +181,7 @@ def build_logging(*, fmt: str, level: str) -> dict:
             "httpx": {"level": "WARNING"},
             "httpcore": {"level": "WARNING"},
             "django.request": {"filters": ["readiness"]},
+            **{f"django.security.{error.__name__}": {"filters": ["body_limit"]} for error in BODY_LIMITS},
             # The development server's access lines through our handler (redacted, JSON when asked), not
             # Django's own handler for them, which printed the OAuth callback's code as it came.
             "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},

@@ -1,14 +1,19 @@
-"""The probes: /healthz (the process answers) and /readyz (every part it depends on answers, as JSON)."""
+"""The probes: /healthz (the process answers) and /readyz (every part it depends on answers, as JSON); the 400
+handler."""
 
 from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, JsonResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from ops.health import run_readiness_checks
+from ops.logs import BODY_LIMITS
 
 log = logging.getLogger(__name__)
 
@@ -34,3 +39,17 @@ def readyz(request: HttpRequest) -> JsonResponse:
         # In place of Django's "Service Unavailable" ERROR, which names nothing (ops/logs.py).
         log.warning("not ready: %s down", ", ".join(down))
     return JsonResponse(body, status=503 if down else 200)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 page, but a 413 naming the limit for a body over one of Django's upload limits: the client
+    can tell its request was too big, not malformed. ops.logs.BodyLimitFilter logs it as a WARNING (Django
+    calls no handler400 with DEBUG on, and answers its own 400 page)."""
+    setting = next((name for error, name in BODY_LIMITS.items() if isinstance(exception, error)), None)
+    if setting is None:
+        return defaults.bad_request(request, exception)
+    text = gettext("The request is too large: the limit is %(setting)s = %(limit)s.") % {
+        "setting": setting,
+        "limit": getattr(settings, setting),
+    }
+    return HttpResponse(text, status=413, content_type="text/plain; charset=utf-8")

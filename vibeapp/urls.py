@@ -8,6 +8,8 @@ from ops.admin_sign_in import admin_sign_in
 from ops.admin_views import fleet_dashboard
 from ops.metrics_view import metrics_view
 
+handler400 = "ops.views.bad_request"  # a body over Django's upload limits is a 413 (ops/logs.py: BODY_LIMITS)
+
 urlpatterns = [
     path("admin/fleet/", admin.site.admin_view(fleet_dashboard), name="ops_fleet"),
     path("admin/login/", admin_sign_in),  # before the admin's own: the same page, rate-limited

@@ -1,0 +1,74 @@
+"""A request body over Django's upload limits is the client's doing: a 413 naming the limit and one WARNING
+naming the path, never an ERROR with a traceback (which pages whoever watches the errors) or a 500."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from django.conf import settings as django_settings
+from django.middleware.csrf import CSRF_SECRET_LENGTH
+from django.test import Client
+
+from tests.botcore.skills.test_portal_admin import make_portal, signed_in
+
+pytestmark = pytest.mark.django_db
+
+LIMIT = 1000
+
+
+@pytest.fixture(autouse=True)
+def small_limits(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = LIMIT
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 50
+
+
+def api_client() -> Client:
+    return signed_in(make_portal("acme"), is_admin=True)
+
+
+def csrf_client() -> Client:
+    """A browser with a CSRF cookie, so that the CSRF check reads the form for its token."""
+    client = Client(enforce_csrf_checks=True)
+    client.cookies[django_settings.CSRF_COOKIE_NAME] = "k" * CSRF_SECRET_LENGTH
+    return client
+
+
+def send(client: Client, method: str, path: str, body: str, content_type: str):
+    return getattr(client, method)(path, body, content_type=content_type)
+
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+BIG_JSON = json.dumps({"options": {"question": "x" * 2 * LIMIT}})
+BIG_FORM = "a=" + "x" * 2 * LIMIT
+MANY_FIELDS = "&".join(f"f{i}=1" for i in range(100))
+
+
+@pytest.mark.parametrize(
+    "client, method, path, body, content_type, setting",
+    [
+        # the view reads it (DRF's request.data)
+        (api_client, "patch", "/api/skills/standup/", BIG_JSON, JSON, "DATA_UPLOAD_MAX_MEMORY_SIZE"),
+        # the CSRF check reads it, before any view
+        (csrf_client, "post", "/admin/login/", BIG_FORM, FORM, "DATA_UPLOAD_MAX_MEMORY_SIZE"),
+        (csrf_client, "post", "/portal/", MANY_FIELDS, FORM, "DATA_UPLOAD_MAX_NUMBER_FIELDS"),
+    ],
+    ids=["api-json", "form-csrf", "form-fields"],
+)  # fmt: skip
+def test_a_body_over_the_limit_is_a_413_logged_once_as_a_warning(
+    caplog, client, method, path, body, content_type, setting
+):
+    caplog.set_level(logging.INFO)
+    refused = send(client(), method, path, body, content_type)
+    assert refused.status_code == 413
+    assert setting in refused.content.decode() and len(refused.content) < 300
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert path in warning.getMessage() and setting in warning.getMessage()
+
+
+def test_a_body_within_the_limit_still_reaches_the_view():
+    answered = send(api_client(), "patch", "/api/skills/standup/", json.dumps({"isEnabled": "x"}), JSON)
+    assert answered.status_code == 400 and "isEnabled" in answered.json()
