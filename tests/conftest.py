@@ -140,11 +140,19 @@ def chromium():
 
 @pytest.fixture
 def browser_page(chromium):
+    """A page in a fresh context; the test fails if anything it opened broke its Content-Security-Policy (the
+    app's, vibeapp/settings.py, or the sandbox's): chromium reports each refusal on the console."""
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    refused: list[str] = []
+    context.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
     context.close()
+    assert refused == []
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import csp.constants as csp
 import dj_database_url
 import django_stubs_ext
 
@@ -62,6 +63,7 @@ if VIBE_SANDBOX_INSTALLED:
 MIDDLEWARE = [
     "ops.middleware.RequestLogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Static files (the admin's too) from the app process itself, with far-future caching of hashed names.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -335,6 +337,25 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.read_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if IS_PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.read_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=IS_PRODUCTION)
 SECURE_HSTS_PRELOAD = env.read_bool("DJANGO_SECURE_HSTS_PRELOAD", default=IS_PRODUCTION)
+
+# No page of the app may be framed (XFrameOptionsMiddleware): people open it through the platform's gateway,
+# not in a frame. The policy's frame-ancestors says the same, from this one setting.
+X_FRAME_OPTIONS = "DENY"
+# The pages as they are (django-csp's CSPMiddleware): no script of their own, the admin's from its static
+# files; styles inline (a <style> block in templates/base.html and style attributes), so 'unsafe-inline' for
+# styles only; the favicon a data: URL (templates/icon.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:"],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [{"DENY": csp.NONE, "SAMEORIGIN": csp.SELF}[X_FRAME_OPTIONS]],
+    }
+}
 
 # /oauth/start/ per client address (django-ratelimit, over the shared cache). Behind a proxy, name the header
 # it appends the client's address to (X-Forwarded-For) and list the proxy in TENANTS_TRUSTED_PROXIES, or every

@@ -83,3 +83,23 @@ def test_portal_actions_from_the_list(signed_in_operator, acme, live_server):
     page.get_by_test_id("confirm-uninstall").click()
     assert "uninstalled" in page.locator("ul.messagelist").inner_text()
     assert Portal.objects.get().status == Portal.Status.UNINSTALLED
+
+
+def test_every_admin_list_and_form_runs_its_scripts_within_the_pages_policy(
+    signed_in_operator, acme, live_server
+):
+    """The admin's scripts come from its static files, so the Content-Security-Policy (no inline script) lets
+    them run; browser_page fails the test on any refusal."""
+    from django.contrib import admin
+    from django.urls import reverse
+
+    page = signed_in_operator
+    for model in admin.site._registry:
+        meta = model._meta
+        page.goto(live_server.url + reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"))
+        rows = page.locator("#result_list tbody tr th a")
+        if rows.count():
+            page.goto(live_server.url + rows.first.get_attribute("href"))
+    page.goto(f"{live_server.url}/admin/tenants/portal/")
+    page.locator("#action-toggle").check()  # actions.js: every row's box with it
+    assert page.locator("input.action-select:checked").count() == Portal.objects.count()
