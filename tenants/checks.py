@@ -1,8 +1,11 @@
 """System checks of tenants, said at start-up rather than on the first request that needs them: every
 encryption key in TENANTS_FERNET_KEYS is a Fernet key (naming the item, never its value); every
-TENANTS_TRUSTED_PROXIES entry is an address or a network."""
+TENANTS_TRUSTED_PROXIES entry is an address or a network; every TENANTS_FRAME_ANCESTORS entry is a source the
+Content-Security-Policy's frame-ancestors can hold."""
 
 from __future__ import annotations
+
+import re
 
 from django.conf import settings
 from django.core import checks
@@ -44,3 +47,30 @@ def check_trusted_proxies(app_configs: object = None, **kwargs: object) -> list[
             )
         ]
     return []
+
+
+# 'self', a scheme (https:), or a host with an optional scheme, `*.` wildcard, port and trailing slash:
+# nothing that could end the directive (`;`, `,`) or quote another keyword ('none' among others).
+_FRAME_SOURCE = re.compile(
+    r"'self'|https?:|(?:https?://)?(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::(?:\d{1,5}|\*))?/?"
+)
+
+
+@checks.register(checks.Tags.security)
+def check_frame_ancestors(app_configs: object = None, **kwargs: object) -> list[checks.CheckMessage]:
+    wrong = [
+        source
+        for source in getattr(settings, "TENANTS_FRAME_ANCESTORS", []) or []
+        if not _FRAME_SOURCE.fullmatch(source)
+    ]
+    if not wrong:
+        return []
+    return [
+        checks.Error(
+            f"TENANTS_FRAME_ANCESTORS: {', '.join(repr(source) for source in wrong[:5])}"
+            " is no frame-ancestors source.",
+            hint="List the origins that may frame the portal pages, e.g. https://*.bitrix24.com"
+            " https://crm.example.com (docs/operators.md).",
+            id="tenants.E003",
+        )
+    ]

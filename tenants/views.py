@@ -21,6 +21,7 @@ from django_ratelimit.decorators import ratelimit
 from tenants import handshakes, oauth, services
 from tenants.errors import TenantsError
 from tenants.forms import PortalApiKeyForm, PortalSettingsForm, UninstallForm
+from tenants.framing import frameable_by_portal
 from tenants.identity import get_identity_backend
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import find_best_grant
@@ -68,6 +69,7 @@ def _gateway_headers_are_well_formed(request: HttpRequest, token: str) -> bool:
     )
 
 
+@frameable_by_portal
 @require_GET
 def app_entry(request: HttpRequest) -> HttpResponse:
     """Where the app opens inside Bitrix24: the gateway's X-Vibe-* headers carry the user's session."""
@@ -208,6 +210,7 @@ def _extra_sections(request: HttpRequest, portal: Portal, viewer: Viewer) -> lis
     return sections
 
 
+@frameable_by_portal
 @require_http_methods(["GET", "POST"])
 def portal_page(request: HttpRequest) -> HttpResponse:
     """The portal's page: status for everyone; settings, personal key and uninstall for admins."""
@@ -291,6 +294,7 @@ def _render_portal(
     return render(request, "tenants/portal.html", context, status=400 if has_errors else 200)
 
 
+@frameable_by_portal
 @require_POST
 def uninstall(request: HttpRequest) -> HttpResponse:
     viewer, portal = _viewer_portal(request)

@@ -328,6 +328,15 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = IS_PRODUCTION
 CSRF_COOKIE_SECURE = IS_PRODUCTION
+# The portal pages live in the portal's Bitrix24 page, in a frame (tenants/framing.py): there the app's
+# cookies are third-party, and a SameSite=Lax cookie is not sent, so a form posted in the frame would fail
+# Django's CSRF check (a GET reopens without cookies: tenants.handshakes.grant_holding). Production's cookies
+# are Secure, which SameSite=None requires; on plain http browsers refuse SameSite=None, so elsewhere it stays
+# Lax (the sandbox frames the app from the same site, 127.0.0.1). CSRF still holds: the token must match the
+# form's, and the Origin check stays. Partitioned (CHIPS) cookies would survive browsers that block
+# third-party cookies, but Django 5.2 and Python 3.11's http.cookies cannot write the attribute.
+SESSION_COOKIE_SAMESITE = "None" if IS_PRODUCTION else "Lax"
+CSRF_COOKIE_SAMESITE = "None" if IS_PRODUCTION else "Lax"
 # Production sits behind a TLS-terminating proxy that says so in X-Forwarded-Proto (deploy/).
 if IS_PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -338,9 +347,26 @@ SECURE_HSTS_SECONDS = env.read_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if I
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.read_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=IS_PRODUCTION)
 SECURE_HSTS_PRELOAD = env.read_bool("DJANGO_SECURE_HSTS_PRELOAD", default=IS_PRODUCTION)
 
-# No page of the app may be framed (XFrameOptionsMiddleware): people open it through the platform's gateway,
-# not in a frame. The policy's frame-ancestors says the same, from this one setting.
+# No page may be framed (XFrameOptionsMiddleware) but those marked tenants.framing.frameable_by_portal: the
+# portal's pages, which Bitrix24 shows in a frame of the portal's page (CONTRACT B §5.2). The policy's
+# frame-ancestors says the same for every other page, from this one setting.
 X_FRAME_OPTIONS = "DENY"
+# Who may frame a portal page (its frame-ancestors; the portal's own https://<domain> is added per request,
+# for a portal on a domain of its own): the Bitrix24 cloud zones, as Bitrix24's helpdesk lists them, and
+# bitrix24.uk. In development the sandbox's own page plays the portal's Bitrix24 (its /portal page).
+TENANTS_FRAME_ZONES = [
+    "bitrix24.com", "bitrix24.eu", "bitrix24.de", "bitrix24.es", "bitrix24.com.br", "bitrix24.fr",
+    "bitrix24.it", "bitrix24.pl", "bitrix24.uk", "bitrix24.com.tr", "bitrix24.ru", "bitrix24.ua",
+    "bitrix24.by", "bitrix24.kz", "bitrix24.in", "bitrix24.cn", "bitrix24.jp", "bitrix24.id", "bitrix24.vn",
+]  # fmt: skip
+TENANTS_FRAME_ANCESTORS = env.read_list("TENANTS_FRAME_ANCESTORS") or [
+    *(f"https://*.{zone}" for zone in TENANTS_FRAME_ZONES),
+    *(
+        [f"http://127.0.0.1:{VIBE_SANDBOX_PORT}", f"http://localhost:{VIBE_SANDBOX_PORT}"]
+        if VIBE_SANDBOX_INSTALLED
+        else []
+    ),
+]
 # The pages as they are (django-csp's CSPMiddleware): no script of their own, the admin's from its static
 # files; styles inline (a <style> block in templates/base.html and style attributes), so 'unsafe-inline' for
 # styles only; the favicon a data: URL (templates/icon.html).

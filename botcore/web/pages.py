@@ -21,6 +21,7 @@ from botcore.services.directory import list_known_chats, list_portal_people
 from botcore.services.skill_configs import configure_skill
 from botcore.skills.options import OptionsError
 from botcore.web.presenters import option_fields, skill_row
+from tenants.framing import frameable_by_portal
 from tenants.models import Portal
 from tenants.selectors import get_portal_preferences
 from tenants.viewer import Viewer, find_viewer
@@ -62,6 +63,7 @@ def _refuse(request: HttpRequest, message: str, status: int) -> HttpResponse:
     return render(request, "tenants/error.html", {"message": message}, status=status)
 
 
+@frameable_by_portal
 @require_http_methods(["GET", "POST"])
 def skill_settings(request: HttpRequest, name: str) -> HttpResponse:
     """One skill's switch and options for the viewer's portal; POST (admins only) saves both at once."""
@@ -122,6 +124,7 @@ def _render_settings(request, viewer, portal, entry, *, texts, errors, is_enable
     return render(request, "botcore/skill_settings.html", context, status=400 if errors else 200)
 
 
+@frameable_by_portal
 @require_POST
 def skill_switch(request: HttpRequest, name: str) -> HttpResponse:
     """Turn a skill on or off from the portal page (admins only); a skill that needs options first says so."""

@@ -1,7 +1,8 @@
 """Every HTML page of the app (portal pages, their error pages, the admin) carries a Content-Security-Policy:
-scripts from the app's own origin only, never inline, no plugins, forms posting back to the app, and framing
-refused exactly as X-Frame-Options refuses it. The browser tests check that no page breaks its rules
-(tests/conftest.py: browser_page)."""
+scripts from the app's own origin only, never inline, no plugins, forms posting back to the app. The portal's
+pages may be framed by the portal's Bitrix24 only (tenants/framing.py), every other page by nobody, as
+X-Frame-Options DENY says. The browser tests check that no page breaks its rules (tests/conftest.py:
+browser_page; tests/tenants/test_portal_frame_browser.py frames them)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,150 @@ def test_each_page_carries_a_policy_that_allows_no_inline_script(request, who, p
     assert rules["form-action"] == ["'self'"]
 
 
-def test_framing_is_refused_by_the_policy_as_by_x_frame_options(admin_browser):
-    page = admin_browser.get("/portal/")
+BITRIX24_CLOUD = [
+    f"https://*.bitrix24.{zone}"
+    for zone in (
+        "com", "eu", "de", "es", "com.br", "fr", "it", "pl", "uk", "com.tr", "ru", "ua", "by", "kz", "in",
+        "cn", "jp", "id", "vn",
+    )
+]  # fmt: skip
+
+
+@pytest.fixture
+def own_domain_portal():
+    """A portal on a domain of its own (Bitrix24's Professional plan), which no cloud zone covers."""
+    portal = make_portal("acme")
+    portal.domain = "crm.acme.example"
+    portal.save(update_fields=["domain"])
+    return portal
+
+
+def assert_framed_by_bitrix24(page, *, portal_origin: str | None) -> list[str]:
+    assert "X-Frame-Options" not in page.headers  # it has no allow-list; frame-ancestors says who
+    ancestors = policy(page)["frame-ancestors"]
+    assert set(BITRIX24_CLOUD) <= set(ancestors) and "'none'" not in ancestors
+    if portal_origin is not None:
+        assert portal_origin in ancestors
+    return ancestors
+
+
+@pytest.mark.parametrize(
+    "method, path, status",
+    [
+        ("get", "/portal/", 200),
+        ("get", "/", 302),  # the app's entry, a viewer in session: on to the portal page
+        ("get", "/portal/skills/standup/", 200),
+        ("get", "/portal/skills/no-such-skill/", 404),
+        ("post", "/portal/", 400),  # a settings form with its mistakes shown at its fields
+        ("post", "/portal/skills/standup/switch/", 302),  # switched off, back to the portal page
+        ("post", "/portal/uninstall/", 400),  # the domain typed wrong
+    ],
+)
+def test_a_portal_page_may_be_framed_by_bitrix24_and_the_viewers_own_portal(
+    own_domain_portal, method, path, status
+):
+    """Bitrix24 shows the app in a frame of the portal's page (CONTRACT B §5.2): DENY and 'none' kept every
+    portal admin from opening it; a portal on its own domain is named per request, no zone covers it."""
+    browser = signed_in(own_domain_portal, is_admin=True)
+    data = {"action": "settings", "language": "xx"} if path == "/portal/" else {"confirm": "nope"}
+    page = getattr(browser, method)(path, data=data) if method == "post" else browser.get(path)
+    assert page.status_code == status
+    assert_framed_by_bitrix24(page, portal_origin="https://crm.acme.example")
+
+
+def test_a_members_refusal_is_shown_in_the_frame_too(own_domain_portal):
+    page = signed_in(own_domain_portal, is_admin=False).post("/portal/skills/standup/", data={})
+    assert page.status_code == 403
+    assert_framed_by_bitrix24(page, portal_origin="https://crm.acme.example")
+
+
+def test_the_page_after_an_uninstall_is_still_framed_by_the_portal(own_domain_portal):
+    """The uninstall forgets the viewer; its last page is shown where the form was, in the portal's frame."""
+    page = signed_in(own_domain_portal, is_admin=True).post(
+        "/portal/uninstall/", data={"confirm": "crm.acme.example"}
+    )
+    assert page.status_code == 200 and "X-Frame-Options" not in page.headers
+    assert_framed_by_bitrix24(page, portal_origin="https://crm.acme.example")
+
+
+def test_a_verified_gateway_visit_names_its_portal(own_domain_portal):
+    """The visit's token is one a live grant holds (tenants.handshakes.grant_holding): its portal is known."""
+    signed_in(own_domain_portal, is_admin=True)  # stores the grant holding vibe_session_test_1
+    page = Client().get(
+        "/",
+        headers={
+            "X-Vibe-Authorization": "Bearer vibe_session_test_1",
+            "X-Vibe-Portal-Id": own_domain_portal.vibe_portal_id,
+            "X-Vibe-User-Id": "1",
+        },
+    )
+    assert page.status_code == 302 and page["Location"] == "/portal/"
+    assert_framed_by_bitrix24(page, portal_origin="https://crm.acme.example")
+
+
+def test_a_page_for_nobody_signed_in_is_framed_by_the_cloud_zones_only():
+    page = Client().get("/portal/")
+    assert page.status_code == 401
+    ancestors = assert_framed_by_bitrix24(page, portal_origin=None)
+    assert not any("acme" in source for source in ancestors)
+
+
+def test_a_portal_domain_that_is_no_host_name_never_reaches_the_header(own_domain_portal):
+    own_domain_portal.domain = "evil.example; script-src *"
+    own_domain_portal.save(update_fields=["domain"])
+    page = signed_in(own_domain_portal, is_admin=True).get("/portal/")
+    assert "evil" not in page["Content-Security-Policy"]
+    assert policy(page)["script-src"] == ["'self'"]
+
+
+def test_the_frame_ancestors_setting_replaces_the_cloud_zones(settings, own_domain_portal):
+    settings.TENANTS_FRAME_ANCESTORS = ["https://*.bitrix24.de"]
+    page = signed_in(own_domain_portal, is_admin=True).get("/portal/")
+    assert policy(page)["frame-ancestors"] == ["https://*.bitrix24.de", "https://crm.acme.example"]
+
+
+def test_in_development_the_sandbox_plays_the_portal_that_frames_the_app(settings):
+    """Its /portal page, on its own port (docs/sandbox.md), frames the app through the gateway."""
+    assert settings.VIBE_SANDBOX_INSTALLED
+    port = settings.VIBE_SANDBOX_PORT
+    assert {f"http://127.0.0.1:{port}", f"http://localhost:{port}"} <= set(settings.TENANTS_FRAME_ANCESTORS)
+
+
+@pytest.mark.parametrize(
+    "who, path",
+    [
+        ("operator", "/admin/"),
+        ("operator", "/admin/fleet/"),
+        ("operator", "/admin/tenants/portal/"),
+        (None, "/admin/login/"),
+        ("operator", "/api/ops/"),
+        ("operator", "/api/schema/"),
+        (None, "/metrics"),
+        (None, "/oauth/start/"),  # the standalone OAuth redirect is a page of its own, never framed
+    ],
+)
+def test_an_operators_page_is_framed_by_nobody(request, who, path):
+    client = request.getfixturevalue(who) if who else Client()
+    page = client.get(path)
     assert page["X-Frame-Options"] == "DENY"
     assert policy(page)["frame-ancestors"] == ["'none'"]
+
+
+def test_a_frame_ancestors_entry_that_could_break_the_policy_stops_start_up(settings):
+    from django.core import checks
+
+    settings.TENANTS_FRAME_ANCESTORS = [
+        "https://*.bitrix24.com",
+        "'self'",
+        "https://x.example;script-src",
+        "'none'",
+    ]
+    errors = [m for m in checks.run_checks(tags=[checks.Tags.security]) if m.id == "tenants.E003"]
+    assert len(errors) == 1 and "script-src" in errors[0].msg and "'none'" in errors[0].msg
+    assert "bitrix24.com" not in errors[0].msg
+
+
+def test_the_default_frame_ancestors_pass_the_check():
+    from django.core import checks
+
+    assert not [m for m in checks.run_checks(tags=[checks.Tags.security]) if m.id == "tenants.E003"]

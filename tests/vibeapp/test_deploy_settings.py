@@ -143,3 +143,20 @@ def test_a_malformed_encryption_key_stops_every_command_naming_the_setting_not_t
     said = result.stderr + result.stdout
     assert result.returncode != 0 and "tenants.E001" in said and "item 2" in said, said
     assert "notakey" not in said
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("production", "expected"), [(False, "Lax Lax False"), (True, "None None True")])
+def test_the_apps_cookies_reach_it_in_the_portals_frame_in_production(tmp_path, production, expected):
+    """In the portal's frame (tenants/framing.py) the app's cookies are third-party: SameSite=Lax ones were
+    never sent, and a form posted there failed the CSRF check. SameSite=None needs Secure: production only."""
+    env = production_env(tmp_path) if production else {"VIBE_VAR_DIR": str(tmp_path)}
+    result = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.SESSION_COOKIE_SAMESITE, s.CSRF_COOKIE_SAMESITE,"
+        " s.SESSION_COOKIE_SECURE and s.CSRF_COOKIE_SECURE)",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
