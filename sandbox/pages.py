@@ -29,9 +29,14 @@ PAGE_SECURITY_HEADERS = {
 }
 
 
-def render_page(request: Request, name: str, context: dict[str, Any], *, status: int = 200) -> Response:
+def render_page(
+    request: Request, name: str, context: dict[str, Any], *, status: int = 200, frame_src: str | None = None
+) -> Response:
+    """`frame_src`: the one origin the page may frame (the portal page's gateway, sandbox/portalpage.py)."""
     response = templates.TemplateResponse(request, f"sandbox/{name}", context, status_code=status)
     response.headers.update(PAGE_SECURITY_HEADERS)
+    if frame_src:
+        response.headers["Content-Security-Policy"] += f"; frame-src {frame_src}"
     return response
 
 

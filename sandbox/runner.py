@@ -71,7 +71,14 @@ def build_servers(
     app_url: str | None = None,
     app_key: str | None = None,
 ) -> list[uvicorn.Server]:
-    servers = [_server(build_app(services), host, port, before_shutdown=services.close_long_polls)]
+    servers = [
+        _server(
+            build_app(services, gateway_port=gateway_port),
+            host,
+            port,
+            before_shutdown=services.close_long_polls,
+        )
+    ]
     if gateway_port:
         from sandbox.gateway import build_gateway
 

@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sandbox import chatpage, control, identity, stats
+from sandbox import chatpage, control, identity, portalpage, stats
 from sandbox.api import bots, chats, commands, events, files, interface, messages, users
 from sandbox.calls import CallLog
 from sandbox.errors import ERRORS
@@ -85,7 +85,8 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def build_app(services: Services | None = None) -> Starlette:
+def build_app(services: Services | None = None, *, gateway_port: int | None = None) -> Starlette:
+    """`gateway_port`: where the gateway in front of the app listens, which the /portal page frames."""
     services = services or make_services()
     # Order matters where paths overlap: /v1/bots/revision is registered before /v1/bots/{bot_id}.
     routes = [
@@ -101,10 +102,12 @@ def build_app(services: Services | None = None) -> Starlette:
         *control.routes,
         *stats.routes,
         *chatpage.routes,
+        *portalpage.routes,
     ]
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.services = services
+    app.state.gateway_port = gateway_port
     return app

@@ -131,6 +131,7 @@ class Command(BaseCommand):
             gateway = f"http://{options['host']}:{options['gateway_port']}"
             login = f"{gateway}/_gateway/login"
             lines.append(f"  Open the app as a portal user:  {login}   (gateway -> {options['app_url']})")
+            lines.append(f"  The app in a portal's frame:    {base}/portal")
         if demo is not None:
             people = ", ".join(
                 f"{u.name} (id {u.id}, {'admin' if u.is_admin else 'member'})" for u in demo.users

@@ -202,6 +202,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("\nvibeapp is running.\n"))
         self.stdout.write(f"  Talk to the demo bot:      {sandbox}/chat")
         self.stdout.write(f"  Open the app as a user:    {gateway}/_gateway/login")
+        self.stdout.write(f"  ... in the portal's frame: {sandbox}/portal   (as Bitrix24 shows it)")
         self.stdout.write(
             f"  Operators (Django admin):  {web}/admin/   (create a user: python manage.py createsuperuser)"
         )
