@@ -9,11 +9,12 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
+from django.views import csrf
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import get_usage
 from django_ratelimit.decorators import ratelimit
@@ -124,6 +125,25 @@ def _grant_for_gateway_token(request: HttpRequest, token: str) -> SessionGrant |
         return render_tenants_error(request, error)
     # The service confirmed the header's user id is the token's owner.
     return portal.grants.get(bitrix_user_id=int(claim["claimed_user_id"]))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponseBase:
+    """Django's CSRF refusal (CSRF_FAILURE_VIEW). A portal viewer's form is refused on a page of the portal's,
+    framed as its pages are, saying why: Django's own page may not be framed, and a browser that keeps no
+    cookie in the portal's frame saw a blank frame. Anyone else gets Django's page."""
+    if find_viewer(request) is None:
+        return csrf.csrf_failure(request, reason)
+    return _portal_csrf_failure(request)
+
+
+@frameable_by_portal
+def _portal_csrf_failure(request: HttpRequest) -> HttpResponse:
+    message = _(
+        "This form could not be sent: your browser did not send the app's cookie with it (browsers may block"
+        " cookies inside the Bitrix24 frame). Reload the page and try again, or open the app in a tab of its"
+        " own."
+    )
+    return render(request, "tenants/error.html", {"message": message}, status=403)
 
 
 def _gateway_verify_rate(group: str, request: HttpRequest) -> str:

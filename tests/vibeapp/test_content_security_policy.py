@@ -203,3 +203,19 @@ def test_the_default_frame_ancestors_pass_the_check():
     from django.core import checks
 
     assert not [m for m in checks.run_checks(tags=[checks.Tags.security]) if m.id == "tenants.E003"]
+
+
+def test_a_form_refused_for_its_missing_cookie_says_so_in_the_portal_s_frame(own_domain_portal):
+    """A browser that keeps no third-party cookie posts a form in the portal's frame without Django's CSRF
+    cookie: Django's refusal page was DENY, so the frame went blank. It is the portal's page, saying why."""
+    browser = signed_in(own_domain_portal, is_admin=True, csrf=True)
+    page = browser.post("/portal/", data={"action": "settings", "language": "en"})
+    assert page.status_code == 403
+    assert "cookie" in page.content.decode()
+    assert_framed_by_bitrix24(page, portal_origin="https://crm.acme.example")
+
+
+def test_anyone_else_s_form_refused_by_the_csrf_check_gets_django_s_page_framed_by_nobody():
+    page = Client(enforce_csrf_checks=True).post("/admin/login/", data={"username": "x", "password": "y"})
+    assert page.status_code == 403 and page["X-Frame-Options"] == "DENY"
+    assert policy(page)["frame-ancestors"] == ["'none'"]
