@@ -201,9 +201,10 @@ class VibeServerError(VibeApiError):
 
     @property
     def may_have_acted(self) -> bool:
-        # The platform's own word that Bitrix24 could not be reached or answered an error: the method did
-        # not run. Its internal error, a queue timeout or a code it does not name say nothing of how far
-        # the call got.
+        # The platform's own word that Bitrix24 answered the call with an error: the method did not do it.
+        # Its internal error, a queue timeout, "Bitrix24 portal unavailable" (which third-party advice says to
+        # check with a GET before repeating a write: CONTRACT B §2) or a code it does not name say nothing
+        # of how far the call got.
         return self.canonical_code not in NOT_RUN_CODES
 
 
@@ -229,5 +230,5 @@ CODE_ALIASES: dict[str, str] = {
 }
 
 # Server errors that say the Bitrix24 method behind the call did not run (VibeServerError.may_have_acted).
-NOT_RUN_CODES = frozenset({"BITRIX_UNAVAILABLE", "BITRIX_ERROR"})
+NOT_RUN_CODES = frozenset({"BITRIX_ERROR"})
 BOT_LEVEL_CODES = frozenset({"BOT_NOT_FOUND", "BOT_ACCESS_DENIED", "BOT_OWNERSHIP_ERROR", "INVALID_BOT_ID"})

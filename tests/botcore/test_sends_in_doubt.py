@@ -31,6 +31,10 @@ AFTER_ACTION = {  # the platform posted, then its answer was lost
     "dropped": {"dropRate": 1.0},
     "html": {"garbageRate": 1.0},
     "internal-error": {"errorRate": 1.0, "errorCode": "INTERNAL_ERROR"},
+    # "Bitrix24 portal unavailable" (the reference) after the post: third-party advice is to check with a GET
+    # before repeating a write after it (CONTRACT B §2), so it is no proof that nothing was posted. Taken for
+    # one (an outside trial's platform), the transport repeated the post at once and it arrived twice.
+    "bitrix-unavailable": {"errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"},
 }
 BEFORE_ACTION = {name: {**fault, "afterAction": False} for name, fault in AFTER_ACTION.items()}
 
@@ -219,9 +223,9 @@ def test_where_the_chat_cannot_tell_only_a_platform_shown_to_deduplicate_gets_th
     assert ("left in doubt" in entry.error) is not sent_again
 
 
-@pytest.mark.parametrize("code", ["BITRIX_UNAVAILABLE", "BITRIX_ERROR"])
+@pytest.mark.parametrize("code", ["BITRIX_ERROR"])
 def test_a_send_the_platform_says_did_not_run_is_not_in_doubt(sandbox_portal, bot, settings, code):
-    """The platform's own answer says Bitrix24 could not be reached or refused the call."""
+    """The platform's own answer says Bitrix24 answered the call with an error."""
     settings.VIBE_MAX_ATTEMPTS = 1
     fault = {"errorRate": 1.0, "errorCode": code, "afterAction": False}
     answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect="no-template-dedupe")
