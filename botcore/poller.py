@@ -327,6 +327,10 @@ class Poller:
                 continue
             if row.vibe_bot_id != bot.row.vibe_bot_id or row.credential_kind != bot.row.credential_kind:
                 bot.auth = None  # moved to another platform bot or credential
+            # The cycle ran with the credential a watch saw refused, and had the last word: it reported a
+            # refusal to tenants (the next read brings another credential, or none) or the credential worked
+            # (a passing 401). Kept as refused, it sent the bot to a cycle at every read instead of a watch.
+            bot.refused = None
             bot.row = row
             self._schedule_after_cycle(bot)
         for pk, auth in auths.items():

@@ -137,3 +137,21 @@ def test_the_bots_a_key_s_pause_held_go_back_to_the_budget_one_at_a_time_when_it
         poller.budget.close()
     # ~0.5 s / (50 ms + its lateness) pauses, one admission each; all 100 bots at each pause's end before.
     assert 2 <= len(admissions) <= 15, len(admissions)
+
+
+def test_a_credential_a_watch_saw_refused_is_watched_with_again_once_its_cycle_used_it():
+    """From an outside trial: one 401 on a long-poll, then the same token worked. The poller kept that token
+    as refused for good: each time it read it again it handed the bot to its cycle instead of watching (125
+    quick polls, each a task, in three minutes where one long-poll in 25 s would do) until a new credential
+    came. The cycle that ran with it has the last word: released, the bot is watched with it again."""
+    poller = Poller(hold=25)
+    auth = WatchAuth(api_key="vibe_app_k", session_token="s")
+    bot = poller.bots[1] = Watched(row=row(1), refused=auth)  # its watch met a 401; auth read again
+    poller._apply([], [], None, {}, {1: auth}, [], None, [])
+    assert poller._wanted == [1] and bot.state == "cycle"  # the same credential: the cycle says what it is
+    poller._wanted.clear()
+
+    poller._apply([], [], [1], {1: row(1)}, {}, [], None, [])  # the cycle released the bot, not leased
+    poller._apply([], [], None, {}, {1: auth}, [], None, [])  # ... and its credential is read again
+
+    assert poller._wanted == [] and bot.auth == auth and bot.state == "idle"
