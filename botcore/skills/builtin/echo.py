@@ -76,7 +76,9 @@ class EchoSkill(Skill):
             text = event.message.text
             keyboard = (
                 Keyboard()
-                .button(t["repeat"], send=text or "ping", color="primary", block=True)
+                # Pressed, it sends a message, which the platform cuts at its limit anyway: carried whole, a
+                # huge message made a post of hundreds of kilobytes.
+                .button(t["repeat"], send=text[: bb.MAX_TEXT_CHARS] or "ping", color="primary", block=True)
                 .button(t["help"], send="/help", color="secondary", display="LINE")
             )
             name = bb.escape(name)

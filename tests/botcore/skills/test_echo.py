@@ -186,3 +186,13 @@ def test_a_message_too_long_to_echo_whole_is_cut_inside_the_italics_to_fit_the_p
     (reply,) = ctx.replies
     assert len(reply) <= bb.MAX_TEXT_CHARS
     assert reply.startswith("Boris, вы написали: [i]") and reply.endswith("…[/i]")
+
+
+def test_the_repeat_button_of_a_huge_message_carries_no_more_than_a_message_may_hold():
+    """From an outside trial: a message of 112,500 characters (Cyrillic and emoji) was echoed cut to the
+    platform's 20,000, but its Repeat button carried all of it: a 265 KB post for one reply. Pressed, the
+    button sends a message, which the platform cuts at 20,000 characters anyway."""
+    typed = ("привет 👋 " * 12_500)[:112_500]
+    ctx = run_skill(EchoSkill(), make_message_event(typed, first_name="Boris"))
+    repeat = ctx.posts[0].keyboard[0]["ACTION_VALUE"]
+    assert len(repeat) <= bb.MAX_TEXT_CHARS and typed.startswith(repeat)
