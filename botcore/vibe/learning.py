@@ -9,12 +9,15 @@ ceiling, and the rate the budget paces to is learned, AIMD-style (the way TCP fi
   force. The sustained best is read over two windows in a row: the platform lets a burst through after a
   pause (the sandbox a second's worth), which makes one window read up to a fifth over the limit, and a
   plateau set from one window was refused again and again on its way down;
-- each accepted call raises it a little, so that while demand saturates the rate it climbs back to
-  PLATEAU times the rate of the last 429 in about RECOVER_SECONDS (PLATEAU squared where that 429 came
-  CLIMBED_AFTER or more into the climb the cut before set: that climb's plateau was over the limit), and
-  stays there: probing above it again only PROBE_AFTER seconds after that 429 (a limit found stays
-  found, and the key's owner may still raise it), so a limit costs one 429 per probe, not one every
-  minute and a half;
+- accepted calls raise it a little, so that it climbs back to PLATEAU times the rate of the last 429 in
+  about RECOVER_SECONDS (PLATEAU squared where that 429 came CLIMBED_AFTER or more into the climb the cut
+  before set: that climb's plateau was over the limit), whether demand saturates the rate or calls come
+  now and then (they earn the time since the last one told, up to RECOVER_SECONDS, or the time they take
+  at the rate, whichever is more), and stays there: probing above it again only PROBE_AFTER seconds
+  after that 429 (a limit found stays found, and the key's owner may still raise it), so a limit costs
+  one 429 per probe, not one every minute and a half;
+- a 429 while next to nothing got through (under FLOOR: refusals of a platform busy for other reasons) is
+  no limit found: the cut keeps the peak and pace the climb aims back near, and is tentative (below);
 - except after a cut with no evidence of its own: at the end of a descent every window in sight holds
   refusals and the waits they cost, the accepted rate reads far under the limit (0.70/s for a limit of
   1/s per portal), and the cut falls back on its two-step floor (BACKOFF times the refused rate). A
@@ -81,7 +84,7 @@ HOLD_SECONDS = 1.0  # the least time between two cuts
 CLIMBED_AFTER = RECOVER_SECONDS / 2
 BEST_MEMORY = 120.0  # seconds a best accepted rate is remembered as evidence of a limit
 PROBER_LAPSE = 5.0  # seconds without a success from the prober before another caller probes in its stead
-_FORMAT = "v5"  # the encoding's version: a state of another version is forgotten (learning restarts)
+_FORMAT = "v6"  # the encoding's version: a state of another version is forgotten (learning restarts)
 
 
 class Scope(enum.Enum):
@@ -107,6 +110,7 @@ class LearnedState:
     tentative: bool = False  # the last cut had no evidence of its own: the climb after it sets no plateau
     prober: float = 0.0  # the caller (caller_id) climbing past the plateau, 0 for none
     prober_at: float = 0.0  # its last success
+    raised_at: float = 0.0  # the last success told (raise_rate): the climb is credited the time since
 
     def encode(self) -> str:
         return ",".join([_FORMAT, *(f"{value:.4f}" for value in dataclasses.astuple(self))])
@@ -186,12 +190,18 @@ def raise_rate(
     slope = (PLATEAU - BACKOFF) * max(state.peak, FLOOR) / RECOVER_SECONDS  # requests/s gained per second
     probing = state.tentative or now - state.cut_at >= PROBE_AFTER
     top = ceiling if probing else max(state.rate, PLATEAU * state.peak)
-    raised = min(ceiling, top, state.rate + slope * count / max(state.rate, FLOOR))
+    # The seconds of climb these calls earn: as many as they take at the rate (demand saturating it), or the
+    # time since the last success was told where demand is thinner, up to RECOVER_SECONDS. Counted by calls
+    # alone, a portal writing now and then climbed back at a fraction of the pace (a poll every 25 s earned
+    # 5 s at the floor): an hour after a burst of 429s it still sent a reply's calls seconds apart.
+    since_last = min(RECOVER_SECONDS, now - max(state.raised_at, state.cut_at))
+    earned = max(count / max(state.rate, FLOOR), since_last)
+    raised = min(ceiling, top, state.rate + slope * earned)
     if caller and raised > PLATEAU * state.peak:
         if another_probes(state, caller=caller, now=now):
-            return state  # this one holds at the plateau (pace)
+            return state  # this one holds at the plateau (pace); the time since is the prober's to earn
         state.prober, state.prober_at = caller, now
-    state.rate = raised
+    state.rate, state.raised_at = raised, now
     return state
 
 
@@ -272,6 +282,19 @@ def cut(state: LearnedState, *, now: float, sent_at: float, basis: float | None)
     evidence = None if basis is None else max(basis, state.sustained, climb_best)
     two_steps = BACKOFF * state.rate
     start = state.rate if evidence is None else min(state.rate, max(evidence, two_steps))
+    # Nothing got through to speak of (under the floor, which no learned rate goes below): the 429 says
+    # nothing of a rate the scope could keep to (refusals of a platform busy for other reasons, a burst of
+    # them). Such a cut is no limit found: it keeps the peak the climb aims back near and its pace, and the
+    # climb goes on to the next 429. Cut after cut set the peak from them, a burst of ten spurious 429s left
+    # a portal at the floor, climbing back at a pace set by the floor: 0.8/s an hour later.
+    if evidence is not None and evidence < FLOOR:
+        state.tentative = True
+        state.prober = state.prober_at = 0.0
+        state.peak = max(state.peak, start)
+        state.rate = max(FLOOR, BACKOFF * start)
+        state.cut_at = now
+        state.hold_until = now + HOLD_SECONDS
+        return state
     # Refused well into the climb back to the plateau the last cut set (not in a descent, not probing past
     # it): that plateau is over the limit (its evidence over-read it: a burst let through after a pause),
     # so this climb stops a step lower. Aimed at PLATEAU times the refused rate, it was refused again.

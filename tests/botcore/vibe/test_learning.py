@@ -733,3 +733,31 @@ def test_429s_stop_once_the_budget_has_learned_a_low_limit(world):
     assert last.count(429) <= 1, statuses
     # The limit admits a burst of 4, so a window can get a little more than 4/s through.
     assert budget.rates()[0] < 4 * 1.1
+
+
+def test_a_burst_of_429s_that_let_nothing_through_finds_no_limit_and_a_quiet_portal_climbs_back():
+    """From an outside trial: ten 429s in ninety seconds on a portal's polls, while next to nothing else went
+    out, cut its rate cut after cut to the floor, each cut taken for a limit found: twelve minutes on the
+    portal still sent a reply's calls seconds apart (0.59/s). Nothing got through, so nothing was learned:
+    the climb aims back where it was, and a portal writing now and then climbs back as time passes."""
+    s = state()
+    now = 1000.0
+    for _ in range(10):
+        s = learning.cut(s, now=now, sent_at=now - 0.5, basis=0.0)
+        now += 9.0
+    assert s.tentative and s.peak >= BACKOFF * CEILING
+    for second in range(1, 301):  # a poll every 25 s, a reply's three calls every minute
+        count = (second % 25 == 0) + 3 * (second % 60 == 0)
+        if count:
+            s = learning.add_successes(s, count=count, now=now + second, ceiling=CEILING)
+    assert s.rate > 0.5 * CEILING
+
+
+def test_calls_now_and_then_earn_the_time_since_the_last_but_never_more_than_the_recovery_time():
+    cut = learning.cut(state(rate=4.0), now=1000.0, sent_at=999.0, basis=1.0)  # tentative: climbs on past
+    assert cut.tentative and cut.rate == pytest.approx(BACKOFF * BACKOFF * 4.0)
+    slope = (learning.PLATEAU - BACKOFF) * cut.peak / RECOVER_SECONDS
+    once = learning.add_successes(LearnedState(**vars(cut)), count=1, now=1010.0, ceiling=CEILING)
+    assert once.rate == pytest.approx(cut.rate + slope * 10.0)  # 10 s since the cut, not one call's 0.4 s
+    later = learning.add_successes(LearnedState(**vars(once)), count=1, now=2000.0, ceiling=CEILING)
+    assert later.rate == pytest.approx(once.rate + slope * RECOVER_SECONDS)  # not 990 s' worth
