@@ -18,6 +18,7 @@ from typing import Any
 from csp.decorators import csp_replace
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
+from django.urls import Resolver404, resolve
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from tenants.models import Portal
@@ -65,4 +66,14 @@ def frameable_by_portal(view: Callable[..., HttpResponseBase]) -> Callable[..., 
         # django-csp's own way to change one view's policy; built per answer, as the portal differs.
         return csp_replace({"frame-ancestors": sources})(lambda _request: response)(request)
 
+    framed.frameable_by_portal = True  # type: ignore[attr-defined]  # is_frameable reads it
     return xframe_options_exempt(framed)
+
+
+def is_frameable(path_info: str) -> bool:
+    """Whether the page at `path_info` is one the portal's Bitrix24 may frame (frameable_by_portal)."""
+    try:
+        match = resolve(path_info)
+    except Resolver404:
+        return False
+    return bool(getattr(match.func, "frameable_by_portal", False))

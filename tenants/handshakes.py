@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +20,7 @@ from tenants.errors import InstallationError
 from tenants.identity import get_identity_backend
 from tenants.models import Portal, SessionGrant
 from tenants.services import store_session_grant
+from tenants.shapes import is_user_id_shaped
 
 log = logging.getLogger(__name__)
 
@@ -29,24 +32,31 @@ def grant_holding(*, session_token: str, claimed_portal_id: str, claimed_user_id
     The token was confirmed with GET /v1/me when the grant stored it, and the browser that brought it was
     given a session cookie that is trusted, unasked, until the grant ends. A browser that keeps no cookie (an
     app frame where third-party cookies are blocked) brings the same token on every page: asking each time
-    spent the app key's budget, which every portal's bots share, on what the grant already knows. A refused
-    or expired token has no live grant, and an admin's role is re-checked by tenants.roles as for the
-    cookie."""
-    user_id = claimed_user_id.strip()
-    if not (user_id.isascii() and user_id.isdigit()):
+    spent the app key's budget, which every portal's bots share, on what the grant already knows. A token
+    the app saw refused or expire has no live grant; one the platform confirmed more than
+    TENANTS_ROLE_RECHECK_SECONDS ago is asked about again (the platform may have ended it since); an admin's
+    role is re-checked by tenants.roles as for the cookie."""
+    if not is_user_id_shaped(claimed_user_id):
         return None
+    now = timezone.now()
     grant: SessionGrant | None = (
         SessionGrant.objects.select_related("portal")
         .filter(
             portal__vibe_portal_id=claimed_portal_id,
             portal__status=Portal.Status.ACTIVE,
-            bitrix_user_id=int(user_id),
+            bitrix_user_id=int(claimed_user_id),
             invalidated_at__isnull=True,
-            expires_at__gt=timezone.now(),
+            expires_at__gt=now,
         )
         .first()
     )
     if grant is None or not holds_secret(grant.token.raw, session_token):
+        return None
+    # Only while the platform's last word on the token is recent (TENANTS_ROLE_RECHECK_SECONDS, the one
+    # interval at which a grant is asked again): where /v1/me names no end, the grant assumes a day, and a
+    # token the platform had refused since opened new sessions unasked (a security probe).
+    confirmed_at = grant.role_checked_at or grant.obtained_at
+    if now - confirmed_at >= timedelta(seconds=settings.TENANTS_ROLE_RECHECK_SECONDS):
         return None
     return grant
 

@@ -22,11 +22,11 @@ from django_ratelimit.decorators import ratelimit
 from tenants import handshakes, oauth, services
 from tenants.errors import TenantsError
 from tenants.forms import PortalApiKeyForm, PortalSettingsForm, UninstallForm
-from tenants.framing import frameable_by_portal
+from tenants.framing import frameable_by_portal, is_frameable
 from tenants.identity import get_identity_backend
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import find_best_grant
-from tenants.shapes import is_credential_shaped, is_id_shaped
+from tenants.shapes import is_credential_shaped, is_id_shaped, is_user_id_shaped
 from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
 
 log = logging.getLogger(__name__)
@@ -63,11 +63,9 @@ def _bearer(value: str) -> str:
 
 
 def _gateway_headers_are_well_formed(request: HttpRequest, token: str) -> bool:
-    user_id = request.headers.get("X-Vibe-User-Id", "").strip()
+    user_id = request.headers.get("X-Vibe-User-Id", "")
     portal_id = request.headers.get("X-Vibe-Portal-Id", "")
-    return bool(
-        is_credential_shaped(token) and user_id.isascii() and user_id.isdigit() and is_id_shaped(portal_id)
-    )
+    return is_credential_shaped(token) and is_user_id_shaped(user_id) and is_id_shaped(portal_id)
 
 
 @frameable_by_portal
@@ -128,10 +126,11 @@ def _grant_for_gateway_token(request: HttpRequest, token: str) -> SessionGrant |
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponseBase:
-    """Django's CSRF refusal (CSRF_FAILURE_VIEW). A portal viewer's form is refused on a page of the portal's,
-    framed as its pages are, saying why: Django's own page may not be framed, and a browser that keeps no
-    cookie in the portal's frame saw a blank frame. Anyone else gets Django's page."""
-    if find_viewer(request) is None:
+    """Django's CSRF refusal (CSRF_FAILURE_VIEW). A portal viewer's form on a portal page is refused on a page
+    of the portal's, framed as its pages are, saying why: Django's own page may not be framed, and a browser
+    that keeps no cookie in the portal's frame saw a blank frame. Anything else gets Django's page (an
+    operator's page refuses its frame whoever posts to it)."""
+    if find_viewer(request) is None or not is_frameable(request.path_info):
         return csrf.csrf_failure(request, reason)
     return _portal_csrf_failure(request)
 

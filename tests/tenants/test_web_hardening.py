@@ -342,3 +342,39 @@ def test_a_refusal_of_the_app_s_own_key_is_not_counted_against_the_visitor(
     platform.control.delete("/_sandbox/faults")
 
     assert visit(Client(), platform, platform.session(platform.admin)).status_code == 302
+
+
+def test_a_user_id_too_long_for_any_user_is_a_plain_400_not_a_500(platform, caplog):
+    """From a security probe: 4,301 digits passed the headers' check and met int()'s digit limit in the
+    known-token lookup (a 500 and an ERROR with a traceback per request, never counted)."""
+    answer = Client().get(
+        "/",
+        headers={
+            "X-Vibe-Authorization": f"Bearer vibe_session_{'a' * 40}",
+            "X-Vibe-Portal-Id": platform.portal_id,
+            "X-Vibe-User-Id": "9" * 4301,
+        },
+    )
+    assert answer.status_code == 400
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_a_token_held_by_a_grant_is_trusted_unasked_only_while_the_platform_confirmed_it_lately(
+    platform, settings
+):
+    """From a security probe: where /v1/me names no expiry the grant assumes a day, and a token the platform
+    had since refused opened new browser sessions unasked; a demoted admin reopening the app kept admin
+    rights. The grant vouches for its token only within TENANTS_ROLE_RECHECK_SECONDS of the platform's last
+    word on it, as it does for an admin's role."""
+    assert visit(Client(), platform, platform.session(platform.admin)).status_code == 302  # installs
+    token = platform.session(platform.member)  # a member: no admin role to confirm on the way
+    assert visit(Client(), platform, token, user=platform.member).status_code == 302
+    SessionGrant.objects.update(
+        obtained_at=timezone.now() - timedelta(seconds=settings.TENANTS_ROLE_RECHECK_SECONDS + 1),
+        role_checked_at=None,
+    )
+    before = me_calls(platform)
+    assert visit(Client(), platform, token, user=platform.member).status_code == 302
+    assert me_calls(platform) - before == 1  # asked again, and trusted again for a while
+    assert visit(Client(), platform, token, user=platform.member).status_code == 302
+    assert me_calls(platform) - before == 1

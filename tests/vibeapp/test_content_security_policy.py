@@ -219,3 +219,13 @@ def test_anyone_else_s_form_refused_by_the_csrf_check_gets_django_s_page_framed_
     page = Client(enforce_csrf_checks=True).post("/admin/login/", data={"username": "x", "password": "y"})
     assert page.status_code == 403 and page["X-Frame-Options"] == "DENY"
     assert policy(page)["frame-ancestors"] == ["'none'"]
+
+
+@pytest.mark.parametrize("path", ["/admin/login/", "/admin/", "/admin/fleet/"])
+def test_a_portal_viewer_s_post_to_an_operators_page_refused_by_the_csrf_check_is_framed_by_nobody(
+    own_domain_portal, path
+):
+    """From a security probe: the refusal went to the portal's frameable page, whatever page it posted to."""
+    page = signed_in(own_domain_portal, is_admin=True, csrf=True).post(path, data={})
+    assert page.status_code == 403 and page["X-Frame-Options"] == "DENY"
+    assert policy(page)["frame-ancestors"] == ["'none'"]
