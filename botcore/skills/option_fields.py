@@ -288,10 +288,18 @@ def _weekday_number(text: str) -> int:
     raise FieldError(gettext("%(value)s is not a day (1-7 or mon…sun)") % {"value": _shorten(text)})
 
 
+QUOTED_CHARS = 40
+
+
+def shortened(text: str) -> str:
+    """`text` quoted in a refusal, cut at QUOTED_CHARS: a 5,000-digit number or a megabyte-long option name
+    must not fill the page."""
+    return text if len(text) <= QUOTED_CHARS else text[: QUOTED_CHARS - 3] + "…"
+
+
 def _shorten(value: Any) -> str:
-    """A refused value quoted in a message, cut short: a 5,000-digit number must not fill the page."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "…"
+    """A refused value quoted in a message, cut short (shortened)."""
+    return shortened(repr(value))
 
 
 def json_value(value: Any) -> Any:

@@ -36,6 +36,7 @@ from botcore.skills.option_fields import (
     Time,
     Weekdays,
     json_value,
+    shortened,
 )
 
 
@@ -53,14 +54,16 @@ UNKNOWN_NAMED = 5
 
 
 def name_unknown_keys(raw: Mapping[str, Any], known: Collection[str]) -> tuple[list[str], int]:
-    """The first UNKNOWN_NAMED keys of `raw` that are not in `known`, and how many there are in all.
+    """The first UNKNOWN_NAMED keys of `raw` that are not in `known`, each by its beginning (shortened), and
+    how many there are in all.
 
     Counted from the known names, so a body of 150,000 unknown keys is not walked key by key and its refusal
-    names a few of them, not every one (which took seconds and answered megabytes).
+    names a few of them, not every one (which took seconds and answered megabytes); a name a megabyte long
+    was echoed whole.
     """
     count = len(raw) - sum(1 for name in known if name in raw)
-    named = list(islice((name for name in raw if name not in known), min(count, UNKNOWN_NAMED)))
-    return named, count
+    first = islice((name for name in raw if name not in known), min(count, UNKNOWN_NAMED))
+    return [shortened(str(name)) for name in first], count
 
 
 class OptionsSchema:

@@ -142,3 +142,15 @@ def test_unknown_keys_are_counted_without_walking_the_whole_body(acme):
     with pytest.raises(OptionsError):
         configure_skill(acme, skill_name="standup", options=change.validated_data["options"])
     assert body.walked < 20 and options.walked < 20  # a few names, never each of the thousand
+
+
+@pytest.mark.parametrize("where", ["body", "options"])
+def test_an_unknown_key_a_megabyte_long_is_named_by_its_beginning(acme, where):
+    """From a security probe: five names, but each in full: a 2.6 MB key came back as 5.2 MB (DRF writes
+    U+2028 as six characters)."""
+    key = "\u2028" * 400_000
+    body = {"isEnabled": True, key: 1} if where == "body" else {"options": {key: 1}}
+    refused = signed_in(acme, is_admin=True).patch(
+        "/api/skills/standup/", json.dumps(body), content_type="application/json"
+    )
+    assert refused.status_code == 400 and len(refused.content) < 2000
