@@ -89,13 +89,16 @@ def gateway_of(request: Request) -> Gateway:
     return request.app.state.gateway
 
 
-def refusal_page(request: Request, refusal: GatewayRefusal) -> Response:
+def refusal_page(
+    request: Request, refusal: GatewayRefusal, *, links: list[tuple[str, str]] | None = None
+) -> Response:
+    """The page saying why, with `links` on (the gateway's sign-in by default)."""
     return error_page(
         request,
         title=refusal.title,
         message=refusal.message,
         status=refusal.status,
-        links=[("Choose a user", "/_gateway/login")],
+        links=links if links is not None else [("Choose a user", "/_gateway/login")],
     )
 
 

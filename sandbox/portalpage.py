@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sandbox.gateway import check_next
+from sandbox.gateway import check_next, refusal_page
 from sandbox.gateway_state import GatewayRefusal
-from sandbox.pages import error_page, render_page
+from sandbox.pages import render_page
 
 
 def gateway_origin(request: Request) -> str | None:
@@ -45,13 +45,7 @@ async def portal_page(request: Request) -> Response:
         if raw_user_id and user is None:
             raise GatewayRefusal("No such user", f"The sandbox has no user {raw_user_id}.", 404)
     except GatewayRefusal as refusal:
-        return error_page(
-            request,
-            title=refusal.title,
-            message=refusal.message,
-            status=refusal.status,
-            links=[("Users", "/portal")],
-        )
+        return refusal_page(request, refusal, links=[("Users", "/portal")])
     context = {
         "gateway": origin,
         "user": user,
