@@ -335,10 +335,10 @@ CSRF_COOKIE_SECURE = IS_PRODUCTION
 # Lax (the sandbox frames the app from the same site, 127.0.0.1). CSRF still holds: the token must match the
 # form's, and the Origin check stays. Partitioned (CHIPS) cookies would survive browsers that block
 # third-party cookies, but Django 5.2 and Python 3.11's http.cookies cannot write the attribute.
-# A portal viewer's form refused for its missing CSRF cookie says so on a page of the portal's (framed).
-CSRF_FAILURE_VIEW = "tenants.views.csrf_failure"
 SESSION_COOKIE_SAMESITE = "None" if IS_PRODUCTION else "Lax"
 CSRF_COOKIE_SAMESITE = "None" if IS_PRODUCTION else "Lax"
+# A portal viewer's form refused for its missing CSRF cookie says so on a page of the portal's (framed).
+CSRF_FAILURE_VIEW = "tenants.views.csrf_failure"
 # Production sits behind a TLS-terminating proxy that says so in X-Forwarded-Proto (deploy/).
 if IS_PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
