@@ -53,6 +53,12 @@ def vibe_retry_max_wait() -> float:
     return float(read_setting("VIBE_RETRY_MAX_WAIT", 30.0))
 
 
+def vibe_identity_check_seconds() -> float:
+    """The longest a visit's identity check (GET /v1/me, the OAuth exchange) takes, its retries included: a
+    person waits on the page meanwhile, and a web worker with them; past it the visit is told to try again."""
+    return float(read_setting("VIBE_IDENTITY_CHECK_SECONDS", 10.0))
+
+
 def vibe_retry_backoff_base() -> float:
     """The first retry's backoff window in seconds; each further retry doubles it (full jitter)."""
     return float(read_setting("VIBE_RETRY_BACKOFF_BASE", 0.25))

@@ -236,6 +236,8 @@ VIBE_CONNECT_TIMEOUT = float(env.read_str("VIBE_CONNECT_TIMEOUT") or 5.0)
 VIBE_READ_TIMEOUT = float(env.read_str("VIBE_READ_TIMEOUT") or 30.0)
 VIBE_MAX_ATTEMPTS = env.read_int("VIBE_MAX_ATTEMPTS", 4)
 VIBE_RETRY_MAX_WAIT = float(env.read_str("VIBE_RETRY_MAX_WAIT") or 30.0)
+# A visit's identity check, its retries included (a person waits on the page, and a web worker with them).
+VIBE_IDENTITY_CHECK_SECONDS = float(env.read_str("VIBE_IDENTITY_CHECK_SECONDS") or 10.0)
 
 # --- Bots and skills --------------------------------------------------------------------------------
 # Enabled skills by dotted path (or the name of a "vibeapp.skills" entry point of an installed package,

@@ -7,6 +7,7 @@ tenants names what it needs in `tenants.identity.IdentityBackend` and loads this
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,6 +66,8 @@ class VibeIdentityBackend:
     429s the key's other calls met then cut the rate every portal's bots were paced at."""
 
     def _transport(self, *, api_key: str, session_token: str | None = None) -> Transport:
+        # Within VIBE_IDENTITY_CHECK_SECONDS, retries included: four attempts waiting out the platform's
+        # 429s held the visitor's page, and a web worker, for as long as the platform asked each time.
         return Transport(
             base_url=conf.vibe_base_url(),
             api_key=api_key,
@@ -73,6 +76,7 @@ class VibeIdentityBackend:
             budget=budget_for_key(api_key),
             max_attempts=conf.vibe_max_attempts(),
             retry_max_wait=conf.vibe_retry_max_wait(),
+            deadline=time.monotonic() + conf.vibe_identity_check_seconds(),
         )
 
     def _app_key(self) -> str:

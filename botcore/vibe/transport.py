@@ -221,8 +221,14 @@ class Transport:
             return False
         if self.deadline is not None and time.monotonic() >= self.deadline:
             return False  # the caller's time is up: it judges the failure (and retries later) itself
-        # A Retry-After longer than we would ever wait is not worth blocking a worker: the caller reschedules.
-        return not (isinstance(error, VibeRateLimitError) and (error.retry_after or 0) > self.retry_max_wait)
+        if not isinstance(error, VibeRateLimitError):
+            return True
+        # A Retry-After longer than we would ever wait is not worth blocking a worker, nor one that ends past
+        # the caller's deadline: the caller reschedules, told the platform's 429 and its wait (waited out to
+        # the deadline, the call failed as "deadline passed", and the wait asked for was lost).
+        asked = error.retry_after or 0
+        left = float("inf") if self.deadline is None else self.deadline - time.monotonic()
+        return asked <= min(self.retry_max_wait, left)
 
     def _wait_after(self, error: BaseException | None, attempt_number: int) -> float:
         """Seconds to wait after failed attempt `attempt_number` (botcore.vibe.backoff decides)."""

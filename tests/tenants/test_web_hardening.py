@@ -378,3 +378,19 @@ def test_a_token_held_by_a_grant_is_trusted_unasked_only_while_the_platform_conf
     assert me_calls(platform) - before == 1  # asked again, and trusted again for a while
     assert visit(Client(), platform, token, user=platform.member).status_code == 302
     assert me_calls(platform) - before == 1
+
+
+def test_a_visits_identity_check_gives_up_within_its_time_and_the_visitor_is_told_to_retry(
+    platform, settings, fresh_rate_limits
+):
+    """Four attempts, each waiting out the platform's 429, held the visitor's page (and a web worker) for as
+    long as the platform asked each time; the check now has VIBE_IDENTITY_CHECK_SECONDS, retries included."""
+    settings.VIBE_IDENTITY_CHECK_SECONDS = 1.5
+    platform.control.post(
+        "/_sandbox/faults",
+        json={"method": "GET", "path": "/v1/me", "errorRate": 1.0, "errorCode": "RATE_LIMIT"},
+    )  # each answer asks for a second's wait
+    before = me_calls(platform)
+    busy = visit(Client(), platform, platform.session(platform.admin))
+    assert busy.status_code == 503 and busy["Retry-After"] == "1"
+    assert me_calls(platform) - before == 2  # at 0 s and 1 s; four before, the last after 3 s
