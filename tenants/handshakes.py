@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -52,13 +50,9 @@ def grant_holding(*, session_token: str, claimed_portal_id: str, claimed_user_id
     )
     if grant is None or not holds_secret(grant.token.raw, session_token):
         return None
-    # Only while the platform's last word on the token is recent (TENANTS_ROLE_RECHECK_SECONDS, the one
-    # interval at which a grant is asked again): where /v1/me names no end, the grant assumes a day, and a
-    # token the platform had refused since opened new sessions unasked (a security probe).
-    confirmed_at = grant.role_checked_at or grant.obtained_at
-    if now - confirmed_at >= timedelta(seconds=settings.TENANTS_ROLE_RECHECK_SECONDS):
-        return None
-    return grant
+    # Only while the platform's last word on the token is recent: where /v1/me names no end, the grant
+    # assumes a day, and a token the platform had refused since opened new sessions unasked (a probe).
+    return grant if grant.confirmed_lately(at=now) else None
 
 
 def accept_gateway_visit(*, session_token: str, claimed_portal_id: str, claimed_user_id: str) -> Portal:

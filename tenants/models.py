@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -156,6 +157,12 @@ class SessionGrant(CredentialModel):
 
     def is_usable(self, *, at: datetime, min_remaining: timedelta) -> bool:
         return self.invalidated_at is None and self.expires_at > at + min_remaining
+
+    def confirmed_lately(self, *, at: datetime) -> bool:
+        """Whether the platform's last word on this token (and the user's role) is under
+        TENANTS_ROLE_RECHECK_SECONDS old at `at`: the one interval at which a grant is asked about again."""
+        confirmed_at = self.role_checked_at or self.obtained_at
+        return at - confirmed_at < timedelta(seconds=settings.TENANTS_ROLE_RECHECK_SECONDS)
 
 
 class PortalApiKey(CredentialModel):

@@ -11,9 +11,7 @@ token is retired as any refused credential is, and the browser session ends with
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 
 from tenants.errors import InstallationError
@@ -30,8 +28,7 @@ def confirm_admin_role(grant: SessionGrant) -> bool:
     if not grant.is_admin:
         return False  # a promotion arrives with the user's next visit; no right is at stake here
     now = timezone.now()
-    checked_at = grant.role_checked_at or grant.obtained_at
-    if now - checked_at < timedelta(seconds=settings.TENANTS_ROLE_RECHECK_SECONDS):
+    if grant.confirmed_lately(at=now):
         return True
     credential = get_grant_credential(grant)
     try:
