@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from sandbox.runner import SandboxThread
+
 
 def _data(response: httpx.Response) -> dict:
     assert response.status_code in (200, 201), response.text
@@ -76,3 +78,34 @@ def platform(sandbox, settings) -> Platform:
     settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
     yield Platform(control, app["key"], portal, users["Alice Admin"], users["Bob Member"])
     control.close()
+
+
+@pytest.fixture
+def gateway(live_server, settings):
+    """A sandbox of its own whose gateway fronts the live app, with the portal Acme (Alice Admin, Bob Member);
+    the app configured against that sandbox."""
+    platform = SandboxThread(gateway=True, app_url=live_server.url).start()
+    control = httpx.Client(base_url=platform.root_url, timeout=10)
+    app = control.post("/_sandbox/apps", json={"name": "Our app"}).json()["data"]
+    portal = control.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}).json()[
+        "data"
+    ]["portal"]
+    users = {
+        name: control.post(
+            f"/_sandbox/portals/{portal['id']}/users",
+            json={"name": name, "isAdmin": name.startswith("Alice")},
+        ).json()["data"]["user"]
+        for name in ("Alice Admin", "Bob Member")
+    }
+    settings.VIBE_APP_KEY = app["key"]
+    settings.VIBE_BASE_URL = platform.base_url
+    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+    yield {
+        "url": platform.gateway_url,
+        "root_url": platform.root_url,
+        "portal": portal,
+        "users": users,
+        "control": control,
+    }
+    control.close()
+    platform.stop()

@@ -9,34 +9,9 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from sandbox.runner import SandboxThread
 from tenants.models import Portal, SessionGrant
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def gateway(live_server, settings):
-    """A sandbox whose gateway fronts the live app; the app configured against that sandbox."""
-    platform = SandboxThread(gateway=True, app_url=live_server.url).start()
-    control = httpx.Client(base_url=platform.root_url, timeout=10)
-    app = control.post("/_sandbox/apps", json={"name": "Our app"}).json()["data"]
-    portal = control.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}).json()[
-        "data"
-    ]["portal"]
-    users = {
-        name: control.post(
-            f"/_sandbox/portals/{portal['id']}/users",
-            json={"name": name, "isAdmin": name.startswith("Alice")},
-        ).json()["data"]["user"]
-        for name in ("Alice Admin", "Bob Member")
-    }
-    settings.VIBE_APP_KEY = app["key"]
-    settings.VIBE_BASE_URL = platform.base_url
-    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
-    yield {"url": platform.gateway_url, "portal": portal, "users": users, "control": control}
-    control.close()
-    platform.stop()
 
 
 def open_app(gateway, user_name: str) -> httpx.Response:

@@ -4,38 +4,22 @@ Bitrix24 page (another origin than the app's) and frames the app through the gat
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from sandbox.runner import SandboxThread
 from tenants.models import Portal, PortalSettings
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def portal_sandbox(live_server, settings):
-    """A sandbox whose gateway fronts the live app, a portal with its admin, and the app told that the
-    sandbox's page may frame it (the development default names the sandbox's usual port, 8100)."""
-    platform = SandboxThread(gateway=True, app_url=live_server.url).start()
-    control = httpx.Client(base_url=platform.root_url, timeout=10)
-    app = control.post("/_sandbox/apps", json={"name": "Our app"}).json()["data"]
-    portal = control.post("/_sandbox/portals", json={"domain": "acme.bitrix24.com", "name": "Acme"}).json()[
-        "data"
-    ]["portal"]
-    admin = control.post(
-        f"/_sandbox/portals/{portal['id']}/users", json={"name": "Alice Admin", "isAdmin": True}
-    ).json()["data"]["user"]
-    settings.VIBE_APP_KEY = app["key"]
-    settings.VIBE_BASE_URL = platform.base_url
-    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+def portal_sandbox(gateway, settings):
+    """The gateway's sandbox (tests/tenants/conftest.py), the app told that the sandbox's page may frame it
+    (the development default names the sandbox's usual port, 8100)."""
     settings.TENANTS_FRAME_ANCESTORS = [
         *(source for source in settings.TENANTS_FRAME_ANCESTORS if "bitrix24" in source),
-        platform.root_url,
+        gateway["root_url"],
     ]
-    yield platform, admin
-    control.close()
-    platform.stop()
+    return gateway
 
 
 def test_an_admin_opens_the_app_in_the_portals_frame_and_saves_its_settings(portal_sandbox, browser_page):
@@ -43,9 +27,9 @@ def test_an_admin_opens_the_app_in_the_portals_frame_and_saves_its_settings(port
     portal admin could open or configure the app."""
     from playwright.sync_api import expect
 
-    platform, admin = portal_sandbox
+    root_url, admin = portal_sandbox["root_url"], portal_sandbox["users"]["Alice Admin"]
     page = browser_page
-    page.goto(f"{platform.root_url}/portal?userId={admin['id']}")
+    page.goto(f"{root_url}/portal?userId={admin['id']}")
     app = page.frame_locator('[data-testid="app-frame"]')
     expect(app.get_by_role("heading", name="Acme")).to_be_visible()
     expect(app.get_by_test_id("portal-status")).to_have_text("Active")
@@ -55,20 +39,20 @@ def test_an_admin_opens_the_app_in_the_portals_frame_and_saves_its_settings(port
     expect(app.get_by_test_id("notice")).to_have_text("Saved.")
     assert PortalSettings.objects.get(portal=Portal.objects.get()).timezone == "Asia/Vladivostok"
     # The frame is the app's page, the top the portal's: the app never took the whole window.
-    assert page.url.startswith(f"{platform.root_url}/portal")
+    assert page.url.startswith(f"{root_url}/portal")
 
 
 def test_an_operators_page_is_refused_in_the_same_frame(portal_sandbox, chromium):
     """The admin keeps frame-ancestors 'none': chromium refuses it and the frame shows none of it. Its own
     context, as the refusal is the point (browser_page fails a test on any refusal it hears)."""
-    platform, admin = portal_sandbox
+    root_url, admin = portal_sandbox["root_url"], portal_sandbox["users"]["Alice Admin"]
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()
         page.set_default_timeout(10_000)
         with page.expect_console_message(lambda message: "frame-ancestors 'none'" in message.text) as refusal:
-            page.goto(f"{platform.root_url}/portal?userId={admin['id']}&next=/admin/")
-        assert platform.gateway_url in refusal.value.text and "blocked" in refusal.value.text
+            page.goto(f"{root_url}/portal?userId={admin['id']}&next=/admin/")
+        assert portal_sandbox["url"] in refusal.value.text and "blocked" in refusal.value.text
         frame = page.frame(name="app")
         assert frame is not None
         assert "Django administration" not in frame.content() and "Log in" not in frame.content()
