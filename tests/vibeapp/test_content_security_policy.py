@@ -7,10 +7,10 @@ browser_page; tests/tenants/test_portal_frame_browser.py frames them)."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from tests.botcore.skills.test_portal_admin import make_portal, signed_in
+from tests.ops.conftest import operator  # noqa: F401  (a fixture, used by name)
 
 pytestmark = pytest.mark.django_db
 
@@ -19,14 +19,6 @@ def policy(response) -> dict[str, list[str]]:
     header = response.headers.get("Content-Security-Policy", "")
     directives = [part.split() for part in header.split(";") if part.strip()]
     return {name: values for name, *values in directives}
-
-
-@pytest.fixture
-def operator() -> Client:
-    user = get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-for-tests-only")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
