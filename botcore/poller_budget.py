@@ -59,15 +59,16 @@ class WatchBudget:
     def __init__(self) -> None:
         self.enabled = conf.vibe_budget_per_second() > 0 and resolve_backend() != "off"
         # (key name, portal or None for the whole key): the time.monotonic() its watches may go again.
+        # Written and pruned on the budget's thread alone, as it decides a pause, and read by the loop's
+        # dispatcher: the watches a pause's end released together may be queued on that thread before the
+        # first refusal reaches the loop, and are refused from it without reading the budget's store (a
+        # transaction on the database backend) to learn what it had just learnt. At most one entry per key
+        # and portal ever paused.
         self.paused_until: dict[tuple[str, str | None], float] = {}
         # One poll share per key, kept as the pacer keeps its own: built afresh for each watch, a share
         # read the learned rate from the store on every watch, and on the in-process backend ("local")
         # had a store of its own each time, so it never said no.
         self._poll_shares: dict[str, PollShare] = {}
-        # The pauses as the budget's thread decided them, read there only: the watches a pause's end
-        # released together are queued on that thread before the first refusal reaches the loop, and each
-        # read the budget's store (a transaction on the database backend) to learn what it had just learnt.
-        self._refused_until: dict[tuple[str, str | None], float] = {}
         # Keys with a watch on its way to the budget (may_start claims, the poller releases once admit() is
         # over): the poller starts the key's other watches after it.
         self.admitting: set[str] = set()
@@ -90,24 +91,26 @@ class WatchBudget:
             return UNBUDGETED
         loop = asyncio.get_running_loop()
         taken = await loop.run_in_executor(self._thread, self._take, row, auth)
-        if isinstance(taken, _Pause):
-            self.paused_until[(row.key_name, taken.portal)] = taken.until
+        if taken is None:
             return None
         return Spent(budget=taken, sent_at=time.time())
 
-    def _take(self, row: BotRow, auth: WatchAuth) -> RequestBudget | _Pause:
-        """The slots of a watch of `row` taken at this instant, or the pause it meets; never waits: waiting
-        here, for one portal's slot, held every other watch of the poller back."""
+    def _take(self, row: BotRow, auth: WatchAuth) -> RequestBudget | None:
+        """The slots of a watch of `row` taken at this instant, or None where it meets a pause (a new one is
+        kept in paused_until); never waits: waiting here, for one portal's slot, held every other watch of
+        the poller back. Runs on the budget's thread."""
         now = time.monotonic()
+        paused = self.paused_until
         for scope in ((row.key_name, None), (row.key_name, row.member_id)):
-            until = self._refused_until.get(scope, 0.0)
+            until = paused.get(scope, 0.0)
             if until > now:
-                return _Pause(portal=scope[1], until=until)
+                return None
             if until:
-                del self._refused_until[scope]
+                del paused[scope]
         taken = self._take_from_budget(row, auth)
         if isinstance(taken, _Pause):
-            self._refused_until[(row.key_name, taken.portal)] = taken.until
+            paused[(row.key_name, taken.portal)] = taken.until
+            return None
         return taken
 
     def _take_from_budget(self, row: BotRow, auth: WatchAuth) -> RequestBudget | _Pause:
@@ -140,20 +143,11 @@ class WatchBudget:
     def paused_till(self, row: BotRow, now: float) -> float:
         """The time.monotonic() a watch of `row` may go: the end of its key's pause or its portal's, whichever
         is later, when one is on at `now`; 0.0 when neither is."""
-        paused = self.paused_until
+        paused = self.paused_until  # the loop reads it; the budget's thread writes and prunes it
         if not paused:  # most looks, where the budget is not short
             return 0.0
-        key_scope, portal_scope = (row.key_name, None), (row.key_name, row.member_id)
-        key_end, portal_end = paused.get(key_scope, 0.0), paused.get(portal_scope, 0.0)
-        end = max(key_end, portal_end)
-        if end > now:
-            return end
-        # Over: forgotten, so that the pauses kept stay as few as the keys and portals paused right now.
-        if key_end:
-            del paused[key_scope]
-        if portal_end:
-            del paused[portal_scope]
-        return 0.0
+        end = max(paused.get((row.key_name, None), 0.0), paused.get((row.key_name, row.member_id), 0.0))
+        return end if end > now else 0.0
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)

@@ -113,12 +113,12 @@ def test_the_bots_a_key_s_pause_held_go_back_to_the_budget_one_at_a_time_when_it
     poller = Poller(hold=0)
     admissions: list[float] = []
 
-    def take(row, auth):  # the key is at its rate: a pause of 50 ms at every admission
+    def take_from_budget(row, auth):  # the key is at its rate: a pause of 50 ms at every admission
         admissions.append(time.monotonic())
         return _Pause.lasting(0.05, portal=None)
 
     poller.budget.enabled = True
-    poller.budget._take = take
+    poller.budget._take_from_budget = take_from_budget
     auth = WatchAuth(api_key="vibe_app_k", session_token="s")
     for pk in range(1, 101):
         poller.bots[pk] = Watched(row=row(pk), auth=auth)
