@@ -403,6 +403,10 @@ TENANTS_TRUSTED_PROXIES = env.read_list("TENANTS_TRUSTED_PROXIES") or ["127.0.0.
 RATELIMIT_IP_META_KEY = "tenants.client_address.find_client_address"
 # Sign-in attempts (POSTs) at /admin/login/ per client address (ops/admin_sign_in.py).
 OPS_ADMIN_LOGIN_RATE = env.read_str("OPS_ADMIN_LOGIN_RATE", "10/m")
+# Wrong passwords per account name, from whatever address (ops/admin_sign_in.py): past it the account's
+# sign-ins wait for the window's end, the right password's too (a guesser with many addresses otherwise
+# guessed without end; the price is that one can keep an operator out for that long).
+OPS_ADMIN_LOGIN_ACCOUNT_FAILURES = env.read_str("OPS_ADMIN_LOGIN_ACCOUNT_FAILURES", "30/h")
 # How long an invitation to the OAuth redirect stays good (tenants/oauth.py).
 TENANTS_OAUTH_INVITE_MAX_AGE = env.read_int("TENANTS_OAUTH_INVITE_MAX_AGE", 7 * 24 * 3600)
 

@@ -1,5 +1,6 @@
-"""The admin's sign-in is rate-limited per client address: an operator's account sees every tenant, so
-guessing its password must not be free."""
+"""The admin's sign-in is rate-limited per client address, and an account's wrong passwords are limited
+whatever address they come from: an operator's account sees every tenant, so guessing its password must not
+be free."""
 
 from __future__ import annotations
 
@@ -68,3 +69,43 @@ def test_a_client_writing_its_own_forwarded_address_is_still_limited(olga, setti
     assert answers.count(429) == 30
     through_the_proxy = Client(HTTP_X_FORWARDED_FOR="198.51.100.21")  # another client, via 127.0.0.1
     assert sign_in(through_the_proxy, PASSWORD) == 302
+
+
+def test_wrong_passwords_for_one_account_from_many_addresses_are_limited_per_account(olga, settings):
+    """From the notes of an earlier trial: the limit counted each address alone, so a guesser with many
+    addresses guessed an operator's password without end. Wrong passwords count against the account too
+    (any name, so a refusal tells nothing of which accounts exist); a right one costs nothing."""
+    settings.OPS_ADMIN_LOGIN_RATE = "10/m"
+    settings.OPS_ADMIN_LOGIN_ACCOUNT_FAILURES = "5/h"
+
+    def from_address(n: int, password: str, username: str = "olga") -> int:
+        guesser = Client(REMOTE_ADDR=f"203.0.113.{n}")
+        return guesser.post("/admin/login/", {"username": username, "password": password}).status_code
+
+    with time_machine.travel(datetime(2030, 3, 4, 8, 0, 5, tzinfo=UTC), tick=False):  # one rate window
+        assert from_address(200, PASSWORD) == 302  # a right password is not a failure
+        answers = [from_address(n, f"guess {n}") for n in range(8)]
+        refused = Client(REMOTE_ADDR="203.0.113.99").post(
+            "/admin/login/", {"username": "OLGA ", "password": PASSWORD}
+        )
+        nobody = [from_address(n, "guess", username="nobody") for n in range(7)]
+        other_account = get_user_model().objects.create_user("ivan", password=PASSWORD, is_staff=True)
+        ivan = from_address(100, PASSWORD, username=other_account.username)
+
+    assert answers == [200] * 5 + [429] * 3
+    assert refused.status_code == 429  # the account's name however written, even with the right password
+    page = refused.content.decode()
+    assert (
+        "Too many failed sign-ins for this account" in page
+        and "_auth_user_id" not in refused.wsgi_request.session
+    )
+    assert nobody == [200] * 5 + [429] * 2  # a name no account has is limited the same
+    assert ivan == 302  # another account is not held back
+
+
+def test_an_account_s_limit_ends_with_its_window(olga, settings):
+    settings.OPS_ADMIN_LOGIN_ACCOUNT_FAILURES = "2/h"
+    with time_machine.travel(datetime(2030, 3, 4, 8, 0, 5, tzinfo=UTC), tick=False):
+        assert [sign_in(Client(REMOTE_ADDR=f"203.0.113.{n}"), "guess") for n in range(3)] == [200, 200, 429]
+    with time_machine.travel(datetime(2030, 3, 4, 9, 0, 5, tzinfo=UTC), tick=False):
+        assert sign_in(Client(REMOTE_ADDR="203.0.113.50"), PASSWORD) == 302
