@@ -75,8 +75,9 @@ def issue_state(request: HttpRequest, *, member_id: str = "") -> tuple[str, list
 
 def redeem_state(request: HttpRequest, state: str) -> tuple[list[str], str]:
     """Accept `state` once, from the browser that started the flow, within its lifetime; else raise
-    InstallationError. Returns the nonces still pending (to store with `keep_pending`) and the portal the
-    invitation was for ("" for any)."""
+    InstallationError. Returns the nonces still pending (to store with `keep_pending` once the callback has
+    its answer: a transient failure stores nothing, so the same callback may be tried again) and the portal
+    the invitation was for ("" for any)."""
     try:
         payload = signing.loads(state, salt=_SALT, max_age=settings.TENANTS_OAUTH_STATE_MAX_AGE)
     except signing.SignatureExpired:

@@ -210,7 +210,11 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             response = redirect("tenants:portal")
     except TenantsError as error:
         response = render_tenants_error(request, error)
-    oauth.keep_pending(response, pending)  # the redeemed state is spent whatever happened next
+        if error.is_transient:
+            # Nobody refused anything, and the 503's Retry-After asks for this very callback again: the
+            # browser keeps the state pending (its own cookie, unchanged) until an answer or its lifetime.
+            return response
+    oauth.keep_pending(response, pending)  # the redeemed state is spent by an answer, whatever it was
     return response
 
 

@@ -200,6 +200,23 @@ def test_a_replayed_state_is_refused(platform):
     assert browser.get(callback).status_code == 403
 
 
+def test_a_callback_the_platform_could_not_answer_may_be_tried_again(platform):
+    """From a security trial: a code exchange that met the platform's 5xx answered 503 "try again shortly"
+    with a Retry-After, and the same callback tried again was refused (403, "open the app from Bitrix24"):
+    its state had been spent by the attempt that nobody refused."""
+    browser = Client()
+    callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
+    rule = {"method": "POST", "path": "/v1/oauth/token", "errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"}
+    _data(platform["control"].post("/_sandbox/faults", json=rule))
+    busy = browser.get(callback)
+    assert busy.status_code == 503 and busy["Retry-After"]
+    _data(platform["control"].delete("/_sandbox/faults"))
+    again = browser.get(callback)
+    assert again.status_code == 302 and again["Location"].endswith("/portal/")
+    assert SessionGrant.objects.get().source == "oauth"
+    assert browser.get(callback).status_code == 403  # spent now: it was used
+
+
 def test_a_state_from_another_browser_is_refused(platform):
     callback = consent(platform, Client().get(start_url())["Location"], user=platform["admin"])
     assert Client().get(callback).status_code == 403
