@@ -2,9 +2,9 @@
 browser.
 
 The platform's authorize URL carries the app key (CONTRACT A §6), so the redirect is only ever built for a
-visitor holding an invitation we signed (`issue_invite`: an operator or a renewal reminder hands it to a
-portal's admin), never for anyone who types /oauth/start/. The pending nonces live in a signed cookie, not
-the Django session, so a visit writes no row.
+visitor holding an invitation we signed (`issue_invite`: an operator hands it to a portal's admin with
+`manage.py oauth_invite`), never for anyone who types /oauth/start/. The pending nonces live in a signed
+cookie, not the Django session, so a visit writes no row.
 """
 
 from __future__ import annotations
@@ -37,7 +37,10 @@ def check_invite(invite: str) -> str:
     except signing.BadSignature:
         raise InstallationError(
             "oauth start without a valid invitation",
-            public_message="Open the app from Bitrix24, or use the sign-in link your reminder gave you.",
+            public_message=_(
+                "This sign-in link is not valid or has expired. Open the app from your Bitrix24 portal, or"
+                " ask the app's support for a new sign-in link."
+            ),
         ) from None
     return _invited_portal(payload)
 

@@ -31,7 +31,7 @@ def test_an_admin_installs_the_portal_by_clicking_through_oauth_consent(
     settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
 
     page = browser_page
-    # The invitation link a renewal reminder or an operator hands out; a bare /oauth/start/ is refused.
+    # The invitation link an operator hands out (manage.py oauth_invite); a bare /oauth/start/ is refused.
     page.goto(f"{live_server.url}/oauth/start/?{urlencode({'invite': oauth.issue_invite()})}")
     page.get_by_test_id("app-name").wait_for()
     assert page.get_by_test_id("app-name").inner_text() == "Vibe demo app"

@@ -70,7 +70,7 @@ def gateway_visit(client: Client, *, token: str, portal_id: str, user_id: int):
 
 
 def start_url() -> str:
-    """/oauth/start/ with an invitation, as a renewal reminder or an operator hands it out."""
+    """/oauth/start/ with an invitation, as an operator hands it out (manage.py oauth_invite)."""
     return f"/oauth/start/?{urlencode({'invite': oauth.issue_invite()})}"
 
 

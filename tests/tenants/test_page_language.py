@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from tenants.models import PortalSettings
 from tests.botcore.skills.test_portal_admin import make_portal, signed_in
@@ -56,3 +57,14 @@ def test_form_errors_come_in_the_readers_language(russian_portal):
         "/portal/skills/standup/", {"chat": "chat3", "ask_at": "25:00"}, HTTP_ACCEPT_LANGUAGE="ru"
     )
     assert refused.status_code == 400 and "должно быть временем суток" in refused.content.decode()
+
+
+def test_a_refused_sign_in_link_is_said_in_the_readers_language():
+    """From a security trial: the refusal of a sign-in link that is not ours came in English on a Russian
+    page (its text was never marked for translation), and sent the reader to a sign-in link in their renewal
+    reminder, which links to the app, not to a sign-in."""
+    page = Client().get("/oauth/start/", {"invite": "forged"}, HTTP_ACCEPT_LANGUAGE="ru")
+    text = page.content.decode()
+    assert page.status_code == 403 and page["Content-Language"] == "ru"
+    assert "Эта ссылка для входа недействительна" in text and "Open the app" not in text
+    assert "reminder" not in Client().get("/oauth/start/", {"invite": "forged"}).content.decode()
