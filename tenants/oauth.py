@@ -24,6 +24,13 @@ _INVITE_SALT = "tenants.oauth.invite"
 _COOKIE = "tenants_oauth"
 _MAX_PENDING = 5  # a few tabs may start the flow at once; older attempts fall off
 
+# A callback whose state this browser does not hold: opened twice (Back after signing in), in another
+# browser than the one that followed the link, or tampered with. The person may be outside Bitrix24.
+_STATE_REFUSED = _(
+    "This sign-in cannot go on: it was used already, or began in another browser. Open your sign-in link"
+    " again in this browser, or open the app from your Bitrix24 portal."
+)
+
 
 def issue_invite(*, member_id: str = "") -> str:
     """A signed, expiring permission to start the OAuth redirect (optionally naming the expected portal)."""
@@ -88,12 +95,12 @@ def redeem_state(request: HttpRequest, state: str) -> tuple[list[str], str]:
             "oauth state expired", public_message=_("The sign-in took too long. Please start again.")
         ) from None
     except signing.BadSignature:
-        raise InstallationError("oauth state forged") from None
+        raise InstallationError("oauth state forged", public_message=_STATE_REFUSED) from None
     pending = _pending(request)
     nonce = payload.get("n") if isinstance(payload, dict) else None
     if nonce not in pending:
         # Replayed, or started in another browser: either way not this browser's live attempt.
-        raise InstallationError("oauth state replayed or from another browser")
+        raise InstallationError("oauth state replayed or from another browser", public_message=_STATE_REFUSED)
     pending.remove(nonce)
     return pending, _invited_portal(payload)
 

@@ -223,6 +223,18 @@ def test_a_state_from_another_browser_is_refused(platform):
     assert not Portal.objects.exists()
 
 
+def test_a_spent_or_foreign_callback_says_how_to_sign_in_again(platform):
+    """From a security trial: a callback opened twice (the browser's Back after signing in) or in another
+    browser than the one that followed the link said only "open the app again from your Bitrix24 portal",
+    which a person signing in with a link outside Bitrix24 cannot do."""
+    browser = Client()
+    callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
+    for refused in (Client().get(callback), browser.get(callback.replace("state=", "state=x"))):
+        page = refused.content.decode()
+        assert refused.status_code == 403
+        assert "began in another browser" in page and "Open your sign-in link again in this browser" in page
+
+
 def test_a_tampered_state_is_refused(platform):
     browser = Client()
     callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
