@@ -22,6 +22,11 @@ from tenants.shapes import is_user_id_shaped
 
 log = logging.getLogger(__name__)
 
+CODE_REFUSED = _(
+    "The platform did not accept this sign-in: it took too long, or was used already. Open your sign-in link"
+    " again, or open the app from your Bitrix24 portal."
+)
+
 
 def grant_holding(*, session_token: str, claimed_portal_id: str, claimed_user_id: str) -> SessionGrant | None:
     """The live grant of the claimed portal and user that already holds this very token, on an installed and
@@ -86,7 +91,13 @@ def accept_oauth_code(*, code: str, redirect_uri: str, invited_portal: str = "")
     before anything is stored.
     """
     backend = get_identity_backend()
-    exchanged = backend.exchange_code(code=code, redirect_uri=redirect_uri)
+    try:
+        exchanged = backend.exchange_code(code=code, redirect_uri=redirect_uri)
+    except InstallationError as error:
+        if error.public_message != InstallationError.public_message:
+            raise  # the backend said something more precise (not configured, platform down)
+        # The platform refused the code itself (used, too old, not ours): the person may sign in again.
+        raise InstallationError(str(error), public_message=CODE_REFUSED) from None
     identity = backend.verify_session(exchanged.session_token)
     if invited_portal and identity.member_id != invited_portal:
         log.warning(

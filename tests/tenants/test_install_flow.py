@@ -217,6 +217,20 @@ def test_a_callback_the_platform_could_not_answer_may_be_tried_again(platform):
     assert browser.get(callback).status_code == 403  # spent now: it was used
 
 
+def test_a_code_the_platform_refuses_says_how_to_sign_in_again(platform):
+    """From a security trial: a code used already (or too old) that came back with a live state was refused
+    with "open the app again from your Bitrix24 portal", which someone signing in with a link outside
+    Bitrix24 cannot do."""
+    browser = Client()
+    first = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
+    assert browser.get(first).status_code == 302
+    used_code = parse_qs(urlsplit(first).query)["code"][0]
+    state = parse_qs(urlsplit(browser.get(start_url())["Location"]).query)["state"][0]
+    refused = browser.get("/oauth/callback/", {"code": used_code, "state": state})
+    assert refused.status_code == 403
+    assert "did not accept this sign-in" in refused.content.decode()
+
+
 def test_a_state_from_another_browser_is_refused(platform):
     callback = consent(platform, Client().get(start_url())["Location"], user=platform["admin"])
     assert Client().get(callback).status_code == 403
