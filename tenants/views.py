@@ -42,14 +42,20 @@ def render_tenants_error(request: HttpRequest, error: TenantsError, *, status: i
     """The one place a TenantsError becomes a page: the public message only, never internals. A transient
     error is a 503 with Retry-After whatever `status` says: the request was not wrong, only early; so is a
     refusal of the app's own key (without Retry-After: an operator must fix it)."""
+    status = 503 if error.is_transient or error.refuses_app_key else status
     log.warning(
-        "tenants request refused path=%s error=%s transient=%s",
+        "tenants request refused path=%s status=%s error=%s transient=%s",
         request.path,
+        status,
         error.__class__.__name__,
         error.is_transient,
+        extra={"status_code": status},  # as Django's own line had it, for JSON logs
     )
-    status = 503 if error.is_transient or error.refuses_app_key else status
     response = render(request, "tenants/error.html", {"message": error.public_message}, status=status)
+    # The line above is the request's: Django's own ("Forbidden: /", "Service Unavailable: /") would repeat it
+    # naming nothing, and at ERROR for a 503, so each visit during a platform outage paged someone. A refusal
+    # of the app's key is an ERROR of its own where it is found (botcore.vibe.identity).
+    response._has_been_logged = True  # type: ignore[attr-defined]  # django.utils.log.log_response's mark
     if error.is_transient:
         low, high = _RETRY_AFTER_BOUNDS
         wait = _RETRY_AFTER_SECONDS if error.retry_after is None else math.ceil(error.retry_after)

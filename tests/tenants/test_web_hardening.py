@@ -325,6 +325,21 @@ def test_a_busy_platform_s_own_wait_is_the_one_the_visitor_is_asked_for(
     assert busy.status_code == 503 and busy["Retry-After"] == "1"
 
 
+def test_a_visitor_the_busy_platform_could_not_check_is_no_error_in_the_logs(
+    platform, settings, fresh_rate_limits, caplog
+):
+    """From a security trial: each visitor's 503 while the platform was down added Django's "Service
+    Unavailable" ERROR, which names nothing, to the view's own WARNING: an outage the runbook says needs
+    nothing of the app paged for every visit."""
+    settings.VIBE_MAX_ATTEMPTS = 1
+    platform.control.post("/_sandbox/faults", json={"method": "GET", "path": "/v1/me", "errorRate": 1.0})
+    with caplog.at_level("WARNING"):
+        busy = visit(Client(), platform, platform.session(platform.admin))
+    assert busy.status_code == 503
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+    assert any("transient=True" in r.getMessage() for r in caplog.records)
+
+
 def test_a_refusal_of_the_app_s_own_key_is_not_counted_against_the_visitor(
     platform, settings, fresh_rate_limits
 ):
