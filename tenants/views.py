@@ -203,9 +203,11 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         return render_tenants_error(request, error)
     try:
         if request.GET.get("error"):
-            response = render(
-                request, "tenants/error.html", {"message": _("Access was not granted.")}, status=400
+            message = _(
+                "Access was not granted, so you are not signed in. To sign in, open your sign-in link again"
+                " and choose Allow."
             )
+            response = render(request, "tenants/error.html", {"message": message}, status=400)
         else:
             grant = handshakes.accept_oauth_code(
                 code=request.GET.get("code", ""),

@@ -260,8 +260,11 @@ def test_a_denied_consent_installs_nothing(platform):
     callback = consent(
         platform, browser.get(start_url())["Location"], user=platform["admin"], decision="deny"
     )
-    assert browser.get(callback).status_code == 400
+    denied = browser.get(callback)
+    assert denied.status_code == 400
     assert not Portal.objects.exists()
+    # It said only "Access was not granted.": what to do if the refusal was a slip is said too.
+    assert "open your sign-in link again and choose Allow" in denied.content.decode()
 
 
 def test_uninstall_from_the_portal_page_and_reinstall(platform):
