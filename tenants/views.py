@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.module_loading import import_string
@@ -138,16 +139,22 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponseBase:
     operator's page refuses its frame whoever posts to it)."""
     if find_viewer(request) is None or not is_frameable(request.path_info):
         return csrf.csrf_failure(request, reason)
-    return _portal_csrf_failure(request)
+    return _portal_csrf_failure(request, without_cookie=reason == REASON_NO_CSRF_COOKIE)
 
 
 @frameable_by_portal
-def _portal_csrf_failure(request: HttpRequest) -> HttpResponse:
-    message = _(
-        "This form could not be sent: your browser did not send the app's cookie with it (browsers may block"
-        " cookies inside the Bitrix24 frame). Reload the page and try again, or open the app in a tab of its"
-        " own."
-    )
+def _portal_csrf_failure(request: HttpRequest, *, without_cookie: bool) -> HttpResponse:
+    if without_cookie:
+        message = _(
+            "This form could not be sent: your browser did not send the app's cookie with it (browsers may"
+            " block cookies inside the Bitrix24 frame). Reload the page and try again, or open the app in a"
+            " tab of its own."
+        )
+    else:  # no token, a stale one, or another site's page posting here
+        message = _(
+            "This form could not be sent: it came without the page's security token, or from another site."
+            " Reload the page and try again."
+        )
     return render(request, "tenants/error.html", {"message": message}, status=403)
 
 

@@ -207,6 +207,20 @@ def test_a_form_refused_for_its_missing_cookie_says_so_in_the_portal_s_frame(own
     assert_framed_by_bitrix24(page, portal_origin="https://crm.acme.example")
 
 
+def test_a_form_with_the_cookie_but_no_token_is_not_blamed_on_the_cookie(own_domain_portal):
+    """From an outside probe: every refusal said the browser had kept no cookie, also where it had and the
+    form came without its token (or from another site): the advice to open the app in a tab of its own did
+    not help there."""
+    browser = signed_in(own_domain_portal, is_admin=True, csrf=True)
+    browser.get("/portal/")  # the page sets the CSRF cookie
+    assert "csrftoken" in browser.cookies
+    page = browser.post("/portal/", data={"action": "settings", "language": "en"})
+    text = page.content.decode()
+    assert page.status_code == 403 and "did not send the app's cookie" not in text
+    assert "security token" in text and "Reload the page" in text
+    assert_framed_by_bitrix24(page, portal_origin="https://crm.acme.example")
+
+
 def test_anyone_else_s_form_refused_by_the_csrf_check_gets_django_s_page_framed_by_nobody():
     page = Client(enforce_csrf_checks=True).post("/admin/login/", data={"username": "x", "password": "y"})
     assert page.status_code == 403 and page["X-Frame-Options"] == "DENY"
