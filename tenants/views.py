@@ -45,11 +45,14 @@ def render_tenants_error(request: HttpRequest, error: TenantsError, *, status: i
     refusal of the app's own key (without Retry-After: an operator must fix it)."""
     status = 503 if error.is_transient or error.refuses_app_key else status
     log.warning(
-        "tenants request refused path=%s status=%s error=%s transient=%s",
+        "tenants request refused path=%s status=%s error=%s transient=%s reason=%r",
         request.path,
         status,
         error.__class__.__name__,
         error.is_transient,
+        # The internal message (a forged state, a replayed one, an expired one all have the same public
+        # one); repr keeps it one line whatever the platform's message in it holds. Redacted as every line.
+        str(error)[:300],
         extra={"status_code": status},  # as Django's own line had it, for JSON logs
     )
     response = render(request, "tenants/error.html", {"message": error.public_message}, status=status)
