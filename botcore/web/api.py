@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 from botcore.errors import SkillConfigError
 from botcore.selectors import PortalSkill, get_portal_skill, list_portal_skills
 from botcore.services.skill_configs import configure_skill
+from botcore.skills.option_fields import shortened
 from botcore.skills.options import OptionsError, name_unknown_keys
 from botcore.web.presenters import skill_document
 from tenants.models import Portal
@@ -117,7 +118,7 @@ class SkillViewBase(APIView):
         try:
             return get_portal_skill(request.user.portal, name)
         except SkillConfigError:
-            raise NotFound(gettext("There is no skill named %(name)s.") % {"name": name}) from None
+            raise NotFound(gettext("There is no skill named %(name)s.") % {"name": shortened(name)}) from None
 
 
 class SkillListView(SkillViewBase):

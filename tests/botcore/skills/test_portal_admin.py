@@ -253,6 +253,13 @@ def test_the_api_refuses_members_strangers_unknown_skills_and_writes_without_csr
     assert not SkillConfig.objects.exists()
 
 
+def test_an_unknown_skill_s_name_is_quoted_short_in_the_api_s_404(acme):
+    """From a security trial: the 404 repeated a 3 KB name whole, as the unknown option keys once did."""
+    missing = signed_in(acme, is_admin=True).get("/api/skills/" + "w" * 3000 + "/")
+    assert missing.status_code == 404
+    assert "w" * 37 + "…" in missing.json()["detail"] and len(missing.content) < 200
+
+
 def test_the_settings_form_tells_assistive_technology_which_field_an_error_or_hint_belongs_to(acme):
     """From a portal-admin trial: errors and hints were not tied to their fields, the people picker's label
     pointed at a div, and the portal page's buttons did not say which skill they switch."""
