@@ -92,7 +92,11 @@ def redeem_state(request: HttpRequest, state: str) -> tuple[list[str], str]:
         payload = signing.loads(state, salt=_SALT, max_age=settings.TENANTS_OAUTH_STATE_MAX_AGE)
     except signing.SignatureExpired:
         raise InstallationError(
-            "oauth state expired", public_message=_("The sign-in took too long. Please start again.")
+            "oauth state expired",
+            public_message=_(
+                "The sign-in took too long. Open your sign-in link again, or open the app from your Bitrix24"
+                " portal."
+            ),
         ) from None
     except signing.BadSignature:
         raise InstallationError("oauth state forged", public_message=_STATE_REFUSED) from None

@@ -249,6 +249,31 @@ def test_a_spent_or_foreign_callback_says_how_to_sign_in_again(platform):
         assert "began in another browser" in page and "Open your sign-in link again in this browser" in page
 
 
+def test_the_log_line_of_a_refused_callback_says_why(platform, caplog):
+    """From a security trial: the refusal's line named only the error's class, so a forged state, a
+    replayed one and an expired one looked the same to an operator."""
+    browser = Client()
+    callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
+    with caplog.at_level("WARNING", logger="tenants.views"):
+        Client().get(callback)
+        browser.get(callback.replace("state=", "state=x"))
+    lines = [r.getMessage() for r in caplog.records if "request refused" in r.getMessage()]
+    assert len(lines) == 2
+    assert "oauth state replayed or from another browser" in lines[0] and "oauth state forged" in lines[1]
+
+
+def test_a_callback_past_the_state_s_lifetime_says_how_to_start_again(platform, settings):
+    """From a security trial: "Please start again." did not say how."""
+    browser = Client()
+    callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
+    settings.TENANTS_OAUTH_STATE_MAX_AGE = -1  # any state is past it
+    late = browser.get(callback)
+    page = late.content.decode()
+    assert late.status_code == 403
+    assert "took too long" in page and "Open your sign-in link again" in page
+    assert not Portal.objects.exists()
+
+
 def test_a_tampered_state_is_refused(platform):
     browser = Client()
     callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
