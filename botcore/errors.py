@@ -30,6 +30,14 @@ class ActionInDoubtError(BotcoreError):
     call failed after the platform may have acted, and nothing tells a repeat from the first. Final."""
 
 
+class AppKeyRefusedError(BotcoreError):
+    """The platform refused the app's own key (VIBE_APP_KEY), not the portal's credential: every portal meets
+    it alike until an operator fixes the key, so the work waits and is tried again (as a poll backs off)
+    instead of breaking its bot."""
+
+    is_transient = True
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether the work that met `error` may succeed if tried again later.
 

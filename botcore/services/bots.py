@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from botcore import conf
+from botcore.errors import AppKeyRefusedError
 from botcore.models import Bot, BotCommand
 from botcore.selectors import find_portal_bot
 from botcore.services.bot_profile import (
@@ -22,7 +23,12 @@ from botcore.services.bot_profile import (
     signature_of_commands,
 )
 from botcore.services.eventlog import store_batch
-from botcore.services.platform import client_for_bot, client_for_portal, report_refused_credential
+from botcore.services.platform import (
+    client_for_bot,
+    client_for_portal,
+    refuses_app_key,
+    report_refused_credential,
+)
 from botcore.vibe.errors import VibeAuthError, VibeError
 from ops.logs import redact
 from tenants import services as tenant_services
@@ -99,6 +105,13 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
         if report_refused_credential(error, credential, portal=portal):
             refused = f"portal={portal.member_id}: its {credential.kind} credential was refused: {error}"
             raise SessionTokenError(refused) from error
+        if refuses_app_key(error, credential):
+            log.error(
+                "the platform refused the app key (%s) registering the bot of portal=%s: sessions are kept,"
+                " the bot waits; fix VIBE_APP_KEY",
+                error.code, portal.member_id,
+            )  # fmt: skip
+            raise AppKeyRefusedError(f"the platform refused the app key: {error}") from error
         raise
     moved = bot.vibe_bot_id is not None and (bot.vibe_bot_id, bot.credential_kind) != (
         remote.id,

@@ -13,7 +13,9 @@ botcore.conf.task_stamp_seconds), and the provisioning gives it back when it end
 (botcore.errors.is_transient says so) breaks the bot for an operator instead: nothing retries it. A refused
 session is not one: it is reported to tenants and the bot waits for a credential as if it had none
 (bots.provision_bot raises SessionTokenError), and it is provisioned as soon as a user brings a fresh one
-(request_awaited_provisioning).
+(request_awaited_provisioning). Nor is a refusal of the app's own key (AppKeyRefusedError, with an ERROR that
+says to fix VIBE_APP_KEY): every portal meets it alike, so the bot backs off and the sweep tries again, and
+the bots recover once the key is fixed, as polls do.
 """
 
 from __future__ import annotations

@@ -106,10 +106,12 @@ def test_an_installed_portal_with_no_bot_row_gets_its_bot_from_the_sweep(install
 
 
 def test_a_final_refusal_is_left_for_an_operator_and_not_retried(installed, task_queue):
-    fail_registration(installed, "SCOPE_DENIED")
+    # Not SCOPE_DENIED, as it was: with a session that is the app key's scopes, which every portal meets alike
+    # and which waits for an operator's fix of the key (the test above).
+    fail_registration(installed, "NAME_REQUIRED")
     task_queue.run(allow_failures=True)
     bot = Bot.objects.get(portal=installed.portal)
-    assert bot.status == Bot.Status.BROKEN and "SCOPE_DENIED" in bot.broken_reason
+    assert bot.status == Bot.Status.BROKEN and "NAME_REQUIRED" in bot.broken_reason
     assert bot.provision_requested_at is None
 
     installed.control.delete("/_sandbox/faults")
@@ -233,12 +235,26 @@ def test_a_provisioning_refused_for_an_expired_session_waits_for_a_fresh_one(ins
     assert (bot.status, bot.vibe_bot_id) == (Bot.Status.ACTIVE, platform_bots(installed)[0]["id"])
 
 
-def test_a_provisioning_refused_with_the_app_key_keeps_the_session(installed, task_queue):
-    """The app's own key refused (KEY_REVOKED with a session) is an operator's matter, as on a poll: the
-    bot is left broken for an operator, and no portal user's session is dropped for it."""
+def test_a_provisioning_refused_with_the_app_key_keeps_the_session_and_waits_for_the_key(
+    installed, task_queue, caplog
+):
+    """The app's own key refused (KEY_REVOKED with a session) is an operator's matter, as on a poll: no portal
+    user's session is dropped for it, and an ERROR says to fix VIBE_APP_KEY. The bot waits for the key, as a
+    poll does: it was left broken, so once the key was fixed every bot that met the refusal needed an
+    operator's re-provision; now the sweep provisions it after its backoff."""
     fail_registration(installed, "KEY_REVOKED")
-    task_queue.run(allow_failures=True)
+    with caplog.at_level("ERROR", logger="botcore"):
+        assert task_queue.run() == ["backoff"]
     portal, bot = Portal.objects.get(pk=installed.portal.pk), Bot.objects.get(portal=installed.portal)
     assert portal.status == Portal.Status.ACTIVE and usable_grants(portal) == 1
-    assert bot.status == Bot.Status.BROKEN and "KEY_REVOKED" in bot.broken_reason
+    assert (bot.status, bot.vibe_bot_id) == (Bot.Status.PENDING, None) and "KEY_REVOKED" in bot.last_error
+    assert bot.backoff_until is not None
+    assert any("fix VIBE_APP_KEY" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
     assert len(registrations(installed)) == 1
+
+    installed.control.delete("/_sandbox/faults")  # the operator fixed the key
+    let_backoff_pass(bot)
+    assert sweep_pending_bots() == 1
+    assert task_queue.run() == ["provisioned"]
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE and len(platform_bots(installed)) == 1
