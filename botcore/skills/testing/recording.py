@@ -77,6 +77,8 @@ class RecordingContext(EventFacts):
             self.options: Mapping[str, Any] = (
                 schema.resolve({}) if options is None else schema.validate({**schema.defaults(), **options})
             )
+            if options is not None:
+                skill.check_options(self.options)  # across fields, as saving them does (validate_options)
         else:
             self.options = dict(options or {})
         self._language = language

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from botcore.skills.builtin.standup import StandupSkill
 from botcore.skills.cron import CronError, CronExpression, daily_cron
 from botcore.skills.options import (
     Boolean,
@@ -19,6 +20,7 @@ from botcore.skills.options import (
     Time,
     Weekdays,
 )
+from botcore.skills.testing import RecordingContext
 
 SCHEMA = OptionsSchema(
     chat=Text(pattern=r"chat\d+", required=True),
@@ -151,3 +153,11 @@ def test_a_form_says_every_error_at_once_a_required_field_left_empty_too():
         SCHEMA.parse_form({"chat": "", "at": "25:99", "days": "someday"})
     assert {"chat", "at", "days"} <= set(refused.value.errors)
     assert "required" in refused.value.errors["chat"]
+
+
+def test_the_test_kit_refuses_options_across_fields_as_saving_does():
+    """From a skill-author trial: RecordingContext(options=…) ran the fields' checks but not the skill's
+    check_options, so a test passed on options that configure_skill refuses."""
+    with pytest.raises(OptionsError) as refused:
+        RecordingContext(skill=StandupSkill(), options={"chat": "chat5", "ask_at": "18:00"})
+    assert set(refused.value.errors) == {"report_at"}
