@@ -30,7 +30,11 @@ class SkillRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Run again (posts already made are not repeated)")
+    def has_rerun_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.rerun_{opts.model_name}")
+
+    @admin.action(description="Run again (posts already made are not repeated)", permissions=["rerun"])
     def run_again(self, request: HttpRequest, queryset: QuerySet[SkillRun]) -> None:
         runs = list(queryset.exclude(status=SkillRun.Status.RUNNING))
         for run in runs:

@@ -91,6 +91,9 @@ class SkillRun(models.Model):
         ]
         indexes = [models.Index(fields=["status", "due_at"], name="skill_run_due_idx")]
         ordering = ["-due_at"]
+        # Running one again posts to the portal's chats (a standup's questions and summary): a right of its
+        # own, not the view right the runs' readers hold (runs have no change right to borrow).
+        permissions = [("rerun_skillrun", "Can run skill runs again")]
 
     def __str__(self) -> str:
         return f"{self.skill_name} {self.kind} {self.run_key}"

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 from rest_framework.test import APIClient
 
-from botcore.models import Bot, EventLogEntry
+from botcore.models import Bot, EventLogEntry, SkillRun
 from ops.operators import ensure_operators_group
 from ops.tokens import issue_operator_token
 from tenants.models import Portal
@@ -259,3 +259,44 @@ def test_migrate_gives_a_group_made_before_the_right_to_replay_events():
     migration.grant_replay_to_operators(state.apps, SimpleNamespace(connection=connection))
 
     assert group.permissions.filter(codename="replay_eventlogentry").exists()
+
+
+def test_running_a_skill_run_again_takes_a_right_of_its_own(a_portal_and_its_bot):
+    """From an operator trial: "Run again" on skill runs named no right, so Django offered it to whoever may
+    read the runs, and a read-only account re-ran a scheduled run (a standup's question to every participant,
+    a summary to the group chat), as event replay did before it had `botcore.replay_eventlogentry`. It is
+    `botcore.rerun_skillrun`, which the Operators group holds."""
+    portal, _ = a_portal_and_its_bot
+    run = SkillRun.objects.create(
+        portal=portal, skill_name="standup", kind=SkillRun.Kind.SCHEDULED, run_key="schedule:ask:1",
+        status=SkillRun.Status.FAILED, attempts=5, error="boom",
+    )  # fmt: skip
+    viewer = get_user_model().objects.create_user("vera", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename__in=["view_skillrun", "view_portal"]))
+    client = Client()
+    client.force_login(viewer)
+    url = "/admin/botcore/skillrun/"
+    assert client.get(url).status_code == 200 and "run_again" not in client.get(url).content.decode()
+
+    client.post(url, {"action": "run_again", "_selected_action": [run.pk]})
+
+    assert SkillRun.objects.get().status == SkillRun.Status.FAILED
+
+    operator = get_user_model().objects.create_user("olga", is_staff=True)
+    operator.groups.add(ensure_operators_group())
+    client.force_login(operator)
+    assert "run_again" in client.get(url).content.decode()
+    client.post(url, {"action": "run_again", "_selected_action": [run.pk]})
+    assert SkillRun.objects.get().status == SkillRun.Status.PENDING
+
+
+def test_migrate_gives_a_group_made_before_the_right_to_run_skill_runs_again():
+    Permission.objects.filter(codename="rerun_skillrun").delete()  # as before the migration
+    group = Group.objects.create(name="Operators")
+    group.permissions.set(Permission.objects.filter(content_type__app_label="botcore"))
+    migration = import_module("botcore.migrations.0011_skillrun_rerun_right")
+    state = MigrationExecutor(connection).loader.project_state(("botcore", "0011_skillrun_rerun_right"))
+
+    migration.grant_rerun_to_operators(state.apps, SimpleNamespace(connection=connection))
+
+    assert group.permissions.filter(codename="rerun_skillrun").exists()
