@@ -87,14 +87,36 @@ def judge_failure(error: BaseException, *, attempts: int, retry_base: float, ret
     return Verdict("failed", reason, cause=error)
 
 
+def _stopped_worker() -> str:
+    return (
+        f"the worker was stopped: a skill running past the task queue's timeout of"
+        f" {conf.task_timeout_seconds():.0f} s is killed, or the process died"
+    )
+
+
+UNFINISHED_NOTE = "an earlier attempt did not finish"
+
+
 def unfinished_attempts_error(attempts: int, *, earlier: str = "") -> str:
     """Why work whose last attempts never settled is given up: their workers were stopped mid-skill."""
     reason = (
-        f"gave up after {attempts} attempts: none of them finished (the worker was stopped: a skill running"
-        f" past the task queue's timeout of {conf.task_timeout_seconds():.0f} s is killed, or the process"
-        " died); hand slow work to ctx.defer"
+        f"gave up after {attempts} attempts: none of them finished ({_stopped_worker()}); hand slow work"
+        " to ctx.defer"
     )
+    if earlier.startswith(UNFINISHED_NOTE):
+        earlier = ""  # the note of a retry is this same story
     return f"{reason}; before that: {earlier}" if earlier else reason
+
+
+def _note_unfinished_attempt(entry: EventLogEntry, *, skill: str) -> None:
+    """Say on an event whose earlier attempt never settled that it is being tried again, and by which skill:
+    meanwhile the bot's later events wait behind it, and an operator reading the log saw only "Received"."""
+    entry.skill = skill
+    entry.error = (
+        f"{UNFINISHED_NOTE} ({_stopped_worker()}); attempt {entry.attempts} of"
+        f" {conf.handle_max_attempts()} is under way, and the bot's later events wait for it"
+    )
+    EventLogEntry.objects.filter(pk=entry.pk).update(skill=entry.skill, error=entry.error)
 
 
 def run_skill(
@@ -179,6 +201,9 @@ def handle_entry(
                 error=unfinished_attempts_error(entry.attempts, earlier=entry.error),
                 started=started,
             )
+        # A counted attempt that left no verdict (a retry's time, or an error) died with its worker.
+        unfinished = entry.attempts > 0 and entry.next_attempt_at is None
+        unfinished = unfinished and (not entry.error or entry.error.startswith(UNFINISHED_NOTE))
         if not claim_entry(entry, lease_token=lease_token):
             return "skipped"
         try:
@@ -198,6 +223,8 @@ def handle_entry(
         else:
             if chosen is None:
                 return _finish(entry, EventLogEntry.Status.IGNORED, started=started)
+            if unfinished:
+                _note_unfinished_attempt(entry, skill=chosen.name)
             what = f"bot={bot.pk} portal={bot.portal.member_id} event={entry.vibe_event_id}"
             verdict = run_skill(
                 chosen,

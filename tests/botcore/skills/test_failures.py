@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django_q.exceptions import TimeoutException
 
 from botcore import conf
 from botcore.models import Bot, EventLogEntry, SkillRun
@@ -24,9 +25,11 @@ class PickySkill(Skill):
     def wants(self, event, ctx) -> bool:
         if isinstance(event, MessageAddEvent) and event.message.text == "confuse":
             raise KeyError("no idea")
-        return isinstance(event, MessageAddEvent) and event.message.text == "nowhere"
+        return isinstance(event, MessageAddEvent) and event.message.text in ("nowhere", "hang")
 
     def handle(self, event, ctx) -> None:
+        if event.message.text == "hang":  # as django-q's alarm stops a task past its timeout
+            raise TimeoutException("Task exceeded maximum timeout value (90 seconds)")
         ctx.send("999999", "into the void")
 
 
@@ -207,6 +210,30 @@ def test_an_event_whose_every_attempt_died_unfinished_says_what_that_means(world
     [dead] = EventLogEntry.objects.filter(bot=world.bot, vibe_event_id=done.vibe_event_id + 100)
     assert dead.status == "failed" and dead.error.startswith("gave up after")
     assert "none of them finished" in dead.error and "90 s" in dead.error and "ctx.defer" in dead.error
+
+
+def test_an_event_tried_again_after_an_unfinished_attempt_says_so_while_its_bot_waits(world):
+    """From an operator trial: a handler killed at the task queue's timeout left its event "Received" with
+    no skill and no error for the ten minutes of its five attempts, while the bot's later messages went
+    unanswered behind it; nothing in the admin said why."""
+    world.say("hang")
+    world.say("after")
+    for attempt in (1, 2):
+        with pytest.raises(TimeoutException):
+            world.poll()
+        hung = EventLogEntry.objects.get(bot=world.bot, payload__data__message__text="hang")
+        assert hung.status == "received" and hung.attempts == attempt
+    assert hung.skill == "picky" and hung.error.startswith("an earlier attempt did not finish")
+    assert "90 s" in hung.error and "attempt 2 of 5" in hung.error and "later events wait" in hung.error
+    assert EventLogEntry.objects.get(payload__data__message__text="after").status == "received"
+
+    EventLogEntry.objects.filter(pk=hung.pk).update(attempts=conf.handle_max_attempts())
+    world.poll()
+    hung.refresh_from_db()
+    assert hung.status == "failed"
+    assert hung.error.startswith("gave up after 5 attempts: none of them finished")
+    assert "before that" not in hung.error
+    assert EventLogEntry.objects.get(payload__data__message__text="after").status == "handled"
 
 
 class Dawdler(Skill):
