@@ -146,6 +146,9 @@ class EventLogEntryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the delivery record: handled entries are pruned by the retention, the rest kept
+
     @admin.display(description="portal", ordering="bot__portal__domain")
     def portal(self, entry: EventLogEntry):
         return entry.bot.portal

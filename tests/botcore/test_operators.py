@@ -77,6 +77,25 @@ def test_the_event_log_lists_with_filters_and_hides_nothing_an_operator_needs(ad
         assert facet.lower() in body.lower()
 
 
+def test_the_event_log_has_no_hard_delete(admin_client, bot):
+    """From an operator trial: the event log offered "Delete selected" and a Delete button, so a waiting or
+    failed event (a person's message not answered yet, the one a replay needs) could vanish from the record
+    the retention promises to keep; pruning handled entries is the retention's."""
+    entry = EventLogEntry.objects.create(
+        bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={}, status="failed"
+    )
+    actions = dict(
+        admin_client.get("/admin/botcore/eventlogentry/").context["action_form"].fields["action"].choices
+    )
+    assert "delete_selected" not in actions and "replay_events" in actions
+    assert admin_client.get(f"/admin/botcore/eventlogentry/{entry.pk}/delete/").status_code == 403
+    admin_client.post(
+        "/admin/botcore/eventlogentry/",
+        {"action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"},
+    )
+    assert EventLogEntry.objects.filter(pk=entry.pk).exists()
+
+
 def test_an_operator_replays_a_failed_event(admin_client, bot):
     entry = EventLogEntry.objects.create(
         bot=bot,
