@@ -169,6 +169,21 @@ def _left_in_doubt(ctx: Any) -> str:
     )
 
 
+def _apologize_for_unfinished(
+    entry: EventLogEntry, *, bot: Bot, client: VibeClient, portal_skills: PortalSkills
+) -> None:
+    """The person whose message every attempt died on hears so, as after a skill's bug, not silence: through
+    the context of the skill routing gives it now (its ledger keeps the apology to one)."""
+    try:
+        event = parse_event(entry.payload)
+        _, ctx = choose_skill(event, bot=bot, client=client, portal_skills=portal_skills)
+    except (MalformedEventError, VibeError) as error:
+        log.warning("apology for a failed event not sent: %s", error.__class__.__name__)
+        return
+    if ctx is not None:
+        apologize_for_failed_event(event, ctx)
+
+
 def claim_entry(entry: EventLogEntry, *, lease_token: str | None) -> bool:
     """Count an attempt at `entry` if it is still pending, unchanged, and its bot still leased to us."""
     if not claim_entry_row(entry, lease_token=lease_token):
@@ -195,12 +210,14 @@ def handle_entry(
         started = time.monotonic()
         if entry.attempts >= conf.handle_max_attempts():
             # Every attempt counted since the last verdict died with its worker before it could say why.
-            return _finish(
+            status = _finish(
                 entry,
                 EventLogEntry.Status.FAILED,
                 error=unfinished_attempts_error(entry.attempts, earlier=entry.error),
                 started=started,
             )
+            _apologize_for_unfinished(entry, bot=bot, client=client, portal_skills=portal_skills)
+            return status
         # A counted attempt that left no verdict (a retry's time, or an error) died with its worker.
         unfinished = entry.attempts > 0 and entry.next_attempt_at is None
         unfinished = unfinished and (not entry.error or entry.error.startswith(UNFINISHED_NOTE))

@@ -233,6 +233,9 @@ def test_an_event_tried_again_after_an_unfinished_attempt_says_so_while_its_bot_
     assert hung.status == "failed"
     assert hung.error.startswith("gave up after 5 attempts: none of them finished")
     assert "before that" not in hung.error
+    # The person who wrote hears of it, as after a skill's bug, rather than ten minutes of silence.
+    [apology] = [m for m in world.messages() if m["text"].startswith("Sorry, something went wrong")]
+    assert apology["id"] > hung.payload["data"]["message"]["id"]
     assert EventLogEntry.objects.get(payload__data__message__text="after").status == "handled"
 
 
