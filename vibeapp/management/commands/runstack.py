@@ -204,7 +204,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  Open the app as a user:    {gateway}/_gateway/login")
         self.stdout.write(f"  ... in the portal's frame: {sandbox}/portal   (as Bitrix24 shows it)")
         self.stdout.write(
-            f"  Operators (Django admin):  {web}/admin/   (create a user: python manage.py createsuperuser)"
+            f"  Operators (Django admin):  {web}/admin/   (an account: manage.py create_operator NAME)"
         )
         self.stdout.write(f"  Health and metrics:        {web}/readyz · {web}/metrics   (docs/operators.md)")
         self.stdout.write(f"  Platform API (sandbox):    {sandbox}/v1   · control API {sandbox}/_sandbox")
