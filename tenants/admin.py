@@ -25,12 +25,17 @@ from vibeapp.admin_filters import autocomplete_filter
 
 
 class ReadOnlySecretsMixin:
-    """Secrets are never shown or edited here; operators see who, how and until when."""
+    """Secrets are never shown, edited or deleted here; operators see who, how and until when. A credential
+    goes through its lifecycle (tenants/services.py: a key's removal retires the bot registered under it
+    while the key still works; uninstall destroys them all), which a raw delete skipped."""
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from botcore.models import Bot, EventLogEntry
 from tenants import signals
-from tenants.models import Portal, PortalSettings, SessionGrant
+from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 
 pytestmark = pytest.mark.django_db
 
@@ -233,3 +233,20 @@ def test_a_portals_own_settings_are_shown_to_operators_but_not_edited_raw(operat
     assert page.status_code == 200
     assert f'href="/admin/{model}/add/"' not in page.content.decode()
     assert operator.post(f"/admin/{model}/add/", {}).status_code == 403
+
+
+def test_a_portals_credentials_are_not_deleted_raw(operator, fleet):
+    """From an operator trial: the admin offered "Delete selected" for personal keys and session grants. A
+    raw delete of a personal key skipped its removal's lifecycle (tenants.services.remove_portal_api_key):
+    the platform bot registered under that key was not retired while the key still worked, and without the
+    key it cannot be retired any more."""
+    key = PortalApiKey.objects.create(portal=fleet, key="vibe_api_k", key_hint="…k", added_by_user_id=1)
+    grant = SessionGrant.objects.get(portal=fleet)
+    for model, row in (("portalapikey", key), ("sessiongrant", grant)):
+        url = f"/admin/tenants/{model}/"
+        assert 'value="delete_selected"' not in operator.get(url).content.decode()
+        assert operator.get(f"{url}{row.pk}/delete/").status_code == 403
+        operator.post(url, {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"})
+    assert (
+        PortalApiKey.objects.filter(pk=key.pk).exists() and SessionGrant.objects.filter(pk=grant.pk).exists()
+    )
