@@ -30,6 +30,11 @@ class SkillRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # A scheduled run's row is its firing's claim: deleted, the next sweep fires it again; finished runs
+        # are pruned by the retention (BOTCORE_SKILL_RUN_RETENTION_DAYS).
+        return False
+
     def has_rerun_permission(self, request: HttpRequest) -> bool:
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.rerun_{opts.model_name}")

@@ -48,3 +48,20 @@ def test_a_run_that_used_up_its_attempts_is_run_again(operator, task_queue):
     run.refresh_from_db()
     # The worker ran it: standup is off on this portal, so the run ends skipped after one attempt.
     assert (run.status, run.attempts) == ("skipped", 1)
+
+
+def test_runs_have_no_hard_delete(operator):
+    """From an operator trial: the admin offered "Delete selected" for runs. A scheduled run's row is its
+    firing's claim (botcore/services/skill_schedules.py): deleted within the catch-up window, the next sweep
+    claims that firing again and the skill runs twice (a standup's questions asked twice); a pending
+    deferred job deleted is lost. Finished runs are pruned by the retention."""
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="vp1", domain="acme.example")
+    run = SkillRun.objects.create(
+        portal=portal, skill_name="standup", kind="scheduled", run_key="schedule:ask:x", status="done"
+    )
+    assert 'value="delete_selected"' not in operator.get("/admin/botcore/skillrun/").content.decode()
+    assert operator.get(f"/admin/botcore/skillrun/{run.pk}/delete/").status_code == 403
+    operator.post(
+        "/admin/botcore/skillrun/", {"action": "delete_selected", "_selected_action": [run.pk], "post": "yes"}
+    )
+    assert SkillRun.objects.filter(pk=run.pk).exists()
