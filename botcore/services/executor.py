@@ -213,6 +213,7 @@ def handle_entry(
             status = _finish(
                 entry,
                 EventLogEntry.Status.FAILED,
+                skill=entry.skill,  # the skill whose attempts they were, as the note of a retry named it
                 error=unfinished_attempts_error(entry.attempts, earlier=entry.error),
                 started=started,
             )
