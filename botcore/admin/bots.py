@@ -13,7 +13,7 @@ from django_q.tasks import async_task
 
 from botcore.models import Bot, BotCommand, EventLogEntry
 from botcore.services.bots import operator_action_refusal, pause_bot, resume_bot
-from botcore.services.eventlog import replay_entries
+from botcore.services.eventlog import give_up_entries, replay_entries
 from vibeapp.admin_filters import autocomplete_filter
 
 
@@ -138,7 +138,7 @@ class EventLogEntryAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["bot", "bot__portal"]
     date_hierarchy = "received_at"
-    actions = ["replay_events"]
+    actions = ["replay_events", "give_up_events"]
 
     def has_add_permission(self, request):
         return False
@@ -156,6 +156,18 @@ class EventLogEntryAdmin(admin.ModelAdmin):
     def has_replay_permission(self, request: HttpRequest) -> bool:
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.replay_{opts.model_name}")
+
+    @admin.action(
+        description="Give up on waiting events (their bots go on to later ones; replay brings them back)",
+        permissions=["replay"],
+    )
+    def give_up_events(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> None:
+        given_up = give_up_entries(queryset, operator=request.user.get_username())
+        messages.info(
+            request, f"Gave up on {given_up} waiting event(s): their bots go on to their later events."
+        )
+        if left := queryset.count() - given_up:
+            messages.warning(request, f"{left} event(s) not waiting left as they are.")
 
     @admin.action(description="Replay failed events (handle again)", permissions=["replay"])
     def replay_events(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> None:

@@ -133,9 +133,10 @@ class EventLogEntry(models.Model):
         ]
         ordering = ["-received_at"]
         verbose_name_plural = "event log"
-        # Handling an event again posts to the portal's chats through today's skills: a right of its own,
-        # not the view right the log's readers hold (the log has no change right to borrow).
-        permissions = [("replay_eventlogentry", "Can replay failed events")]
+        # Handling an event again posts to the portal's chats through today's skills, and giving one up
+        # leaves a person unanswered: a right of its own, not the view right the log's readers hold (the log
+        # has no change right to borrow).
+        permissions = [("replay_eventlogentry", "Can replay failed events or give up waiting ones")]
 
     def __str__(self) -> str:
         return f"{self.event_type} #{self.vibe_event_id}"

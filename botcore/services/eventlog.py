@@ -271,3 +271,20 @@ def replay_entries(entries: QuerySet[EventLogEntry]) -> tuple[int, int, int]:
         duration_ms=None,
     )
     return replayed, malformed, settled
+
+
+def give_up_entries(entries: QuerySet[EventLogEntry], *, operator: str) -> int:
+    """Fail the waiting ones of these entries for an operator: the bot's next cycle goes on to its later
+    events (a skill past the queue's timeout holds them for its five attempts). A replay brings one back.
+
+    An attempt running at that moment cannot be stopped: its verdict, when it comes, is recorded over this
+    one, which is then the truth (what it posted is in the chat). Returns how many were given up."""
+    return entries.filter(status=EventLogEntry.Status.RECEIVED).update(
+        status=EventLogEntry.Status.FAILED,
+        error=(
+            f"given up by an operator ({operator[:150]}) before it was handled: the bot went on to its later"
+            " events; replay it to have it handled again"
+        ),
+        next_attempt_at=None,
+        handled_at=timezone.now(),
+    )

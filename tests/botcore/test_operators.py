@@ -10,6 +10,8 @@ from django.utils import timezone
 from botcore import conf, poller_fleet
 from botcore.models import Bot, EventLogEntry
 from botcore.pacer import Pacer
+from botcore.selectors import list_pending_entries
+from botcore.services.cycle_sql import claim_entry_row
 from botcore.services.executor import handle_entry
 from botcore.services.skill_context import PortalSkills, portal_info
 from botcore.skills.testing.factories import _envelope, _message
@@ -238,3 +240,40 @@ def test_pausing_or_resuming_a_retired_bot_says_it_was_left_as_it_is(admin_clien
     shown = [str(m) for m in answer.context["messages"]]
     assert any("0 bot(s)" in m for m in shown) and any("retired" in m for m in shown)
     assert Bot.objects.get(pk=bot.pk).status == Bot.Status.RETIRED
+
+
+def test_an_operator_gives_up_on_a_waiting_event_and_the_bot_goes_on_to_its_later_ones(admin_client, bot):
+    """From a skill author's trial: a skill running past the queue's timeout held its bot's later messages for
+    ten minutes (five killed attempts), and deleting the event, the only way out, is gone. Giving up on it
+    fails it now, so the next cycle goes on; a replay brings it back. Handled ones are left as they are."""
+    stuck, later, done = (
+        EventLogEntry.objects.create(
+            bot=bot,
+            vibe_event_id=n,
+            event_type="ONIMBOTV2MESSAGEADD",
+            payload={},
+            status=status,
+            attempts=attempts,
+            skill="slow" if n == 1 else "",
+        )
+        for n, status, attempts in ((1, "received", 2), (2, "received", 0), (3, "handled", 1))
+    )
+    page = admin_client.post(
+        "/admin/botcore/eventlogentry/",
+        {"action": "give_up_events", "_selected_action": [stuck.pk, done.pk]},
+        follow=True,
+    )
+    assert "Gave up on 1 waiting event" in page.content.decode()
+    stuck.refresh_from_db()
+    done.refresh_from_db()
+    assert stuck.status == EventLogEntry.Status.FAILED and "given up by an operator (admin)" in stuck.error
+    assert stuck.handled_at is not None and stuck.skill == "slow"
+    assert done.status == EventLogEntry.Status.HANDLED
+    assert [e.pk for e in list_pending_entries(bot)] == [later.pk]  # what the next cycle handles first
+    assert not claim_entry_row(stuck, lease_token=None)  # a cycle that read it before cannot run it now
+
+    admin_client.post(
+        "/admin/botcore/eventlogentry/", {"action": "replay_events", "_selected_action": [stuck.pk]}
+    )
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.attempts) == (EventLogEntry.Status.RECEIVED, 0)
