@@ -185,14 +185,17 @@ def make_command_event(
     command_id: int | None = None,
     message_id: int | None = None,
     event_id: int | None = None,
+    slash_in_name: bool = False,
     **chat: Any,
 ) -> CommandAddEvent:
-    """ONIMBOTV2COMMANDADD for "/command params"; context "keyboard" is a button press."""
+    """ONIMBOTV2COMMANDADD for "/command params"; context "keyboard" is a button press. The command's name
+    comes bare, as the platform sends it (CONTRACT A §12); `slash_in_name` gives imbot.v2's "/command", the
+    sandbox's `command-slash` dialect (skills see the same name either way)."""
     data = _envelope(**_chat_kwargs(chat))
     name = command.lstrip("/")
     data["command"] = {
         "id": command_id if command_id is not None else next(_command_ids),
-        "command": "/" + name,
+        "command": "/" + name if slash_in_name else name,
         "params": params,
         "context": context,
     }

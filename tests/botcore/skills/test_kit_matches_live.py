@@ -138,3 +138,14 @@ class _Long(Skill):
 
     def handle(self, event, ctx) -> None:
         ctx.reply("y" * 20_001)
+
+
+def test_the_kit_s_command_events_carry_the_bare_name_as_the_platform_does_and_the_slash_as_a_dialect():
+    """From a skill author's trial: the kit's command events carried "/vote" while the sandbox, by the
+    reference's example (CONTRACT A §12), sends "vote"; a skill reading the raw payload passed its tests and
+    failed live. The default is the platform's, the other reading on request; skills see the same name."""
+    bare, slashed = make_command_event("/vote", params="1"), make_command_event("vote", slash_in_name=True)
+    assert bare.raw["data"]["command"]["command"] == "vote"
+    assert slashed.raw["data"]["command"]["command"] == "/vote"
+    assert bare.command.name == slashed.command.name == "vote"
+    assert bare.message.text == "/vote 1"  # what the person typed, either way
