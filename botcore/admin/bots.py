@@ -1,20 +1,24 @@
-"""Django admin for operators: bots (pause, resume, re-provision) and the event log (filters, replay).
+"""Django admin for operators: bots (pause, resume, re-provision) and the event log (filters, replay, give
+up).
 
-A bot's actions take the change right, as the operator API's do (ops/api_rights.py), and replaying events
-takes `botcore.replay_eventlogentry`: without a right named, Django offers an action to whoever may view the
-list."""
+A bot's actions take the change right, as the operator API's do (ops/api_rights.py), and replaying or giving
+up events takes `botcore.replay_eventlogentry`: without a right named, Django offers an action to whoever may
+view the list."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.text import Truncator
 from django_q.tasks import async_task
 
 from botcore.models import Bot, BotCommand, EventLogEntry
 from botcore.services.bots import operator_action_refusal, pause_bot, resume_bot
 from botcore.services.eventlog import give_up_entries, replay_entries
 from vibeapp.admin_filters import autocomplete_filter
+
+ERROR_SHOWN_CHARS = 80  # of an event's error in the log's list
 
 
 class BotCommandInline(admin.TabularInline):
@@ -114,6 +118,7 @@ class EventLogEntryAdmin(admin.ModelAdmin):
         "attempts",
         "received_at",
         "duration_ms",
+        "error_start",
     ]
     list_filter = [
         "status",
@@ -152,6 +157,11 @@ class EventLogEntryAdmin(admin.ModelAdmin):
     @admin.display(description="portal", ordering="bot__portal__domain")
     def portal(self, entry: EventLogEntry):
         return entry.bot.portal
+
+    @admin.display(description="error")
+    def error_start(self, entry: EventLogEntry) -> str:
+        """Why it failed (or waits), at a glance; the entry's page has all of it."""
+        return Truncator(entry.error).chars(ERROR_SHOWN_CHARS)
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         opts = self.opts

@@ -75,6 +75,8 @@ def test_the_event_log_lists_with_filters_and_hides_nothing_an_operator_needs(ad
     assert page.status_code == 200
     body = page.content.decode()
     assert "ONIMBOTV2MESSAGEADD" in body and "echo" in body
+    # From an operator trial: why an event failed took opening each entry; the list says it, cut short.
+    assert "ValueError: boom" in body
     for facet in ("By status", "By event type", "By portal", "By bot"):
         assert facet.lower() in body.lower()
 
