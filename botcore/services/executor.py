@@ -219,9 +219,9 @@ def handle_entry(
             )
             _apologize_for_unfinished(entry, bot=bot, client=client, portal_skills=portal_skills)
             return status
-        # A counted attempt that left no verdict (a retry's time, or an error) died with its worker.
+        # A counted attempt that left no verdict died with its worker: every verdict that leaves the entry
+        # received sets its time (a retry's, a refusal's), and the claim of an attempt clears it.
         unfinished = entry.attempts > 0 and entry.next_attempt_at is None
-        unfinished = unfinished and (not entry.error or entry.error.startswith(UNFINISHED_NOTE))
         if not claim_entry(entry, lease_token=lease_token):
             return "skipped"
         try:
@@ -269,9 +269,7 @@ def handle_entry(
                 entry, EventLogEntry.Status.FAILED, skill=skill_name, error=verdict.error, started=started
             )
         if verdict.status == "refused":
-            EventLogEntry.objects.filter(pk=entry.pk).update(
-                attempts=F("attempts") - 1, error=verdict.error[:4000]
-            )
+            settle_refused_attempt(entry, error=verdict.error)
             assert verdict.cause is not None
             raise verdict.cause
         retry_at = timezone.now() + timedelta(seconds=verdict.retry_in)
@@ -280,6 +278,15 @@ def handle_entry(
         )
         entry.next_attempt_at = retry_at
         return EventLogEntry.Status.RECEIVED
+
+
+def settle_refused_attempt(entry: EventLogEntry, *, error: str) -> None:
+    """An attempt the platform refused for its credential or its bot: given back (the work waits for a
+    credential or a new bot, and is no retry), the refusal said, and its time set to now, so that the next
+    handling does not read it as an attempt that died with its worker."""
+    EventLogEntry.objects.filter(pk=entry.pk).update(
+        attempts=F("attempts") - 1, error=error[:4000], next_attempt_at=timezone.now()
+    )
 
 
 @dataclass(frozen=True)

@@ -239,6 +239,29 @@ def test_an_event_tried_again_after_an_unfinished_attempt_says_so_while_its_bot_
     assert EventLogEntry.objects.get(payload__data__message__text="after").status == "handled"
 
 
+def test_an_attempt_killed_after_a_retry_says_so_too_and_a_refusal_is_no_unfinished_attempt(world):
+    """From an operator trial (by reading): the note needed an empty error, so an event retried after a
+    passing failure (its error says that failure) whose next attempt was killed said nothing of it; and an
+    attempt given back after a refusal must not read as one that died."""
+    world.say("hang")
+    with pytest.raises(TimeoutException):
+        world.poll()
+    hung = EventLogEntry.objects.get(bot=world.bot, payload__data__message__text="hang")
+    # As a 429's retry, and then the claim of the next attempt (which clears its time), left it:
+    EventLogEntry.objects.filter(pk=hung.pk).update(attempts=2, error="429 RATE_LIMIT: slow down")
+    with pytest.raises(TimeoutException):
+        world.poll()
+    hung.refresh_from_db()
+    assert hung.error.startswith("an earlier attempt did not finish") and "attempt 3 of 5" in hung.error
+
+    from botcore.services.executor import settle_refused_attempt
+
+    settle_refused_attempt(hung, error="401 TOKEN_EXPIRED: the session expired")
+    hung.refresh_from_db()
+    assert hung.attempts == 2 and hung.next_attempt_at is not None  # not read as an attempt that died
+    assert hung.error.startswith("401 TOKEN_EXPIRED")
+
+
 class Dawdler(Skill):
     name = "dawdler"
     event_types = frozenset({EventType.MESSAGE_ADD})
