@@ -35,7 +35,10 @@ def render_help(skills: list[Skill] | tuple[Skill, ...], language: str) -> bb.BB
         lines.append(bb.raw(texts["none"]))
     for spec in commands:
         description = pick(spec.description, language) if spec.description else pick(spec.title, language)
-        lines.append(bb.send_link("/" + spec.command, "/" + spec.command) + " — " + description)
+        command = bb.send_link("/" + spec.command, "/" + spec.command)
+        if spec.params:  # what to write after it
+            command += " " + bb.italic(pick(spec.params, language))
+        lines.append(command + " — " + description)
     described = [skill for skill in skills if skill.summary]
     if described:
         lines += [bb.raw(""), bb.bold(texts["skills"])]

@@ -6,6 +6,7 @@ import pytest
 
 from botcore.models import BotCommand
 from botcore.services.skill_configs import configure_skill
+from botcore.skills.base import CommandSpec, Skill
 from botcore.skills.builtin.echo import EchoSkill
 from botcore.skills.builtin.help import HelpSkill
 from botcore.skills.builtin.standup import StandupSkill
@@ -23,6 +24,33 @@ def test_help_lists_each_enabled_command_once_with_send_links():
         "[send=/ping]/ping[/send] — Check whether the bot is alive",
     ]
     assert "[b]Echo[/b] — Repeats what you write" in answer
+
+
+class Poll(Skill):
+    name = "poll"
+    commands = (
+        CommandSpec(
+            "poll",
+            title={"en": "Poll"},
+            description={"en": "Start a poll", "ru": "Начать опрос"},
+            params={"en": "question; option; option", "ru": "вопрос; вариант; вариант"},
+        ),
+    )
+
+    def handle(self, event, ctx) -> None:
+        ctx.answer_command("started")
+
+
+def test_help_says_what_follows_a_command_that_takes_parameters():
+    """From a skill author's trial: /help listed /poll without the hint its CommandSpec gives, so nobody
+    knew to write the question after it."""
+    skills = (HelpSkill(), Poll())
+    english = run_skill(HelpSkill(), make_command_event("help"), enabled_skills=skills).answers[0]
+    russian = run_skill(
+        HelpSkill(), make_command_event("help", language="ru"), enabled_skills=skills
+    ).answers[0]
+    assert "[send=/poll]/poll[/send] [i]question; option; option[/i] — Start a poll" in english.splitlines()
+    assert "[send=/poll]/poll[/send] [i]вопрос; вариант; вариант[/i] — Начать опрос" in russian.splitlines()
 
 
 def test_help_speaks_the_users_language_and_english_otherwise():
