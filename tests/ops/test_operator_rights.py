@@ -220,6 +220,29 @@ def test_the_fleet_dashboard_takes_the_rights_its_figures_count(a_portal_and_its
     assert operator.get("/admin/fleet/").status_code == 200
 
 
+def staff_with_rights(username: str, codenames: list[str]):
+    user = get_user_model().objects.create_user(username, is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+def an_operator(username: str):
+    user = get_user_model().objects.create_user(username, is_staff=True)
+    user.groups.add(ensure_operators_group())
+    return user
+
+
+def offered_then_run(user, url: str, action: str, pk: int) -> bool:
+    """Whether the admin list at `url` offers `user` the action; then posts it on row `pk` all the same (as
+    a hand-made request would)."""
+    client = Client()
+    client.force_login(user)
+    page = client.get(url)
+    assert page.status_code == 200
+    client.post(url, {"action": action, "_selected_action": [pk]})
+    return action in page.content.decode()
+
+
 @pytest.mark.usefixtures("a_portal_and_its_bot")
 def test_replaying_events_takes_a_right_of_its_own():
     """The event log's admin has no change right (entries are the platform's record), so its replay named
@@ -228,22 +251,13 @@ def test_replaying_events_takes_a_right_of_its_own():
     the Operators group holds."""
     entry = EventLogEntry.objects.get()
     EventLogEntry.objects.filter(pk=entry.pk).update(status=EventLogEntry.Status.FAILED, attempts=3)
-    viewer = get_user_model().objects.create_user("vera", is_staff=True)
-    viewer.user_permissions.set(Permission.objects.filter(codename__in=["view_eventlogentry", "view_bot"]))
-    client = Client()
-    client.force_login(viewer)
-    url = "/admin/botcore/eventlogentry/"
-    assert client.get(url).status_code == 200 and "replay_events" not in client.get(url).content.decode()
+    url, replay = "/admin/botcore/eventlogentry/", ("replay_events", entry.pk)
+    viewer = staff_with_rights("vera", ["view_eventlogentry", "view_bot"])
 
-    client.post(url, {"action": "replay_events", "_selected_action": [entry.pk]})
-
+    assert not offered_then_run(viewer, url, *replay)
     assert EventLogEntry.objects.get().status == EventLogEntry.Status.FAILED
 
-    operator = get_user_model().objects.create_user("olga", is_staff=True)
-    operator.groups.add(ensure_operators_group())
-    client.force_login(operator)
-    assert "replay_events" in client.get(url).content.decode()
-    client.post(url, {"action": "replay_events", "_selected_action": [entry.pk]})
+    assert offered_then_run(an_operator("olga"), url, *replay)
     assert EventLogEntry.objects.get().status == EventLogEntry.Status.RECEIVED
 
 
@@ -271,22 +285,13 @@ def test_running_a_skill_run_again_takes_a_right_of_its_own(a_portal_and_its_bot
         portal=portal, skill_name="standup", kind=SkillRun.Kind.SCHEDULED, run_key="schedule:ask:1",
         status=SkillRun.Status.FAILED, attempts=5, error="boom",
     )  # fmt: skip
-    viewer = get_user_model().objects.create_user("vera", is_staff=True)
-    viewer.user_permissions.set(Permission.objects.filter(codename__in=["view_skillrun", "view_portal"]))
-    client = Client()
-    client.force_login(viewer)
-    url = "/admin/botcore/skillrun/"
-    assert client.get(url).status_code == 200 and "run_again" not in client.get(url).content.decode()
+    url, run_again = "/admin/botcore/skillrun/", ("run_again", run.pk)
+    viewer = staff_with_rights("vera", ["view_skillrun", "view_portal"])
 
-    client.post(url, {"action": "run_again", "_selected_action": [run.pk]})
-
+    assert not offered_then_run(viewer, url, *run_again)
     assert SkillRun.objects.get().status == SkillRun.Status.FAILED
 
-    operator = get_user_model().objects.create_user("olga", is_staff=True)
-    operator.groups.add(ensure_operators_group())
-    client.force_login(operator)
-    assert "run_again" in client.get(url).content.decode()
-    client.post(url, {"action": "run_again", "_selected_action": [run.pk]})
+    assert offered_then_run(an_operator("olga"), url, *run_again)
     assert SkillRun.objects.get().status == SkillRun.Status.PENDING
 
 
