@@ -261,20 +261,6 @@ def test_replaying_events_takes_a_right_of_its_own():
     assert EventLogEntry.objects.get().status == EventLogEntry.Status.RECEIVED
 
 
-def test_migrate_gives_a_group_made_before_the_right_to_replay_events():
-    """An Operators group made before replay had a right of its own keeps what it could do: the migration
-    makes the right (Django makes rights after the whole migrate) and gives it to the group."""
-    Permission.objects.filter(codename="replay_eventlogentry").delete()  # as before the migration
-    group = Group.objects.create(name="Operators")
-    group.permissions.set(Permission.objects.filter(content_type__app_label="botcore"))
-    migration = import_module("botcore.migrations.0010_eventlogentry_replay_right")
-    state = MigrationExecutor(connection).loader.project_state(("botcore", "0010_eventlogentry_replay_right"))
-
-    migration.grant_replay_to_operators(state.apps, SimpleNamespace(connection=connection))
-
-    assert group.permissions.filter(codename="replay_eventlogentry").exists()
-
-
 def test_running_a_skill_run_again_takes_a_right_of_its_own(a_portal_and_its_bot):
     """From an operator trial: "Run again" on skill runs named no right, so Django offered it to whoever may
     read the runs, and a read-only account re-ran a scheduled run (a standup's question to every participant,
@@ -295,13 +281,23 @@ def test_running_a_skill_run_again_takes_a_right_of_its_own(a_portal_and_its_bot
     assert SkillRun.objects.get().status == SkillRun.Status.PENDING
 
 
-def test_migrate_gives_a_group_made_before_the_right_to_run_skill_runs_again():
-    Permission.objects.filter(codename="rerun_skillrun").delete()  # as before the migration
+@pytest.mark.parametrize(
+    ("migration_name", "grant", "codename"),
+    [
+        ("0010_eventlogentry_replay_right", "grant_replay_to_operators", "replay_eventlogentry"),
+        ("0011_skillrun_rerun_right", "grant_rerun_to_operators", "rerun_skillrun"),
+    ],
+)
+def test_migrate_gives_a_group_made_before_a_right_that_right(migration_name, grant, codename):
+    """An Operators group made before replaying events (or running skill runs again) had a right of its own
+    keeps what it could do: the migration makes the right (Django makes rights after the whole migrate) and
+    gives it to the group."""
+    Permission.objects.filter(codename=codename).delete()  # as before the migration
     group = Group.objects.create(name="Operators")
     group.permissions.set(Permission.objects.filter(content_type__app_label="botcore"))
-    migration = import_module("botcore.migrations.0011_skillrun_rerun_right")
-    state = MigrationExecutor(connection).loader.project_state(("botcore", "0011_skillrun_rerun_right"))
+    migration = import_module(f"botcore.migrations.{migration_name}")
+    state = MigrationExecutor(connection).loader.project_state(("botcore", migration_name))
 
-    migration.grant_rerun_to_operators(state.apps, SimpleNamespace(connection=connection))
+    getattr(migration, grant)(state.apps, SimpleNamespace(connection=connection))
 
-    assert group.permissions.filter(codename="rerun_skillrun").exists()
+    assert group.permissions.filter(codename=codename).exists()
