@@ -9,7 +9,8 @@ stay in each object's `raw`, and scalars sent as strings are converted. An event
 (MalformedEventError) only when it could not be used: an envelope that is not an object or has no
 integer `eventId` (it could be neither de-duplicated nor acknowledged), or a message event without its
 message. read_event_batch keeps a refused item, with the reason, in `EventBatch.malformed`: never dropped,
-never fatal to the rest of the batch.
+never fatal to the rest of the batch. An answer with no list of events at all is not a batch
+(events_of): it raises VibeProtocolError, and acknowledges nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from botcore.vibe.coerce import as_bool, as_int, as_mapping
+from botcore.vibe.errors import VibeProtocolError
 from botcore.vibe.events import (
     EVENT_CLASSES,
     BotEvent,
@@ -56,13 +58,44 @@ def parse_event(payload: Mapping[str, Any]) -> BotEvent:
         ) from None
 
 
-def read_event_batch(data: Mapping[str, Any], *, bot_id: int | None = None) -> EventBatch:
-    """One answer of GET /events as an EventBatch: every item parsed once, a refused one kept aside."""
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "an object"
+    return "a list" if isinstance(value, list) else f"a {type(value).__name__}"
+
+
+def events_of(data: object, *, bot_id: int | None = None) -> list[Any]:
+    """The items of an events answer (`data.events`), for read_event_batch and the poller's watch alike.
+
+    Raises VibeProtocolError (transient: the cycle backs off) when the answer holds no list there: `data`
+    not an object, or `events` missing, null, or an object keyed by id (as PHP's json_encode writes an
+    array whose keys are not 0..n-1). Read as an empty batch, such an answer's nextOffset acknowledged
+    events nobody had read, and the platform never sends those again.
+    """
+    events = data.get("events") if isinstance(data, Mapping) else None
+    if isinstance(events, list):
+        return events
+    found = f"events {_json_kind(events)}" if isinstance(data, Mapping) else f"data {_json_kind(data)}"
+    raise VibeProtocolError(
+        status=200,
+        code=None,
+        message=f"HTTP 200 with an events answer whose events are not a list ({found}); nothing acknowledged",
+        method="GET",
+        path=f"/bots/{bot_id if bot_id is not None else ':id'}/events",
+    )
+
+
+def read_event_batch(data: object, *, bot_id: int | None = None) -> EventBatch:
+    """One answer of GET /events as an EventBatch: every item parsed once, a refused one kept aside.
+
+    Raises VibeProtocolError when the answer has no list of events (events_of)."""
+    items = events_of(data, bot_id=bot_id)
     data = as_mapping(data)
-    items = data.get("events")
     events: list[BotEvent] = []
     malformed: list[MalformedItem] = []
-    for item in items if isinstance(items, list) else []:
+    for item in items:
         try:
             events.append(parse_event(item))
         except MalformedEventError as error:

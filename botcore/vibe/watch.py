@@ -34,6 +34,7 @@ from botcore.vibe.endpoints.events import MAX_HOLD_SECONDS
 from botcore.vibe.errors import VibeApiError, VibeTransportError
 from botcore.vibe.hooks import platform_responded
 from botcore.vibe.http_clients import USER_AGENT, platform_tls
+from botcore.vibe.parse import events_of
 
 # A held answer may take the hold plus the platform's own time; past this margin the call has failed.
 _HOLD_MARGIN_SECONDS = 10.0
@@ -187,10 +188,9 @@ async def watch_events(
     except VibeApiError as error:
         _scrub(error, auth)
         raise
-    if not isinstance(data, dict):
-        return None
-    events = data.get("events")
-    if not (isinstance(events, list) and events) and data.get("hasMore") is not True:
+    # An answer without a list of events is the cycle's to record (it meets the same and backs off), never
+    # "nothing waits": a platform that keeps answering so would starve the bot without a word.
+    if not events_of(data, bot_id=vibe_bot_id) and data.get("hasMore") is not True:
         return None
     return Waiting(answer=data if len(answer.content) <= CARRY_MAX_BYTES else None)
 

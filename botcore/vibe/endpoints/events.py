@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botcore.vibe.endpoints.base import POLL, SAFE, Endpoints, as_data, bot_path
+from botcore.vibe.endpoints.base import POLL, SAFE, Endpoints, bot_path
 from botcore.vibe.models import EventBatch
 from botcore.vibe.parse import read_event_batch
 
@@ -30,7 +30,8 @@ class EventEndpoints(Endpoints):
         `timeout` asks the platform to hold an empty answer open that many seconds (long-polling; the
         sandbox honours it, the real platform may not, so callers must work without it).
         Retried as a read: repeating an offset acknowledges nothing new. An event that cannot be parsed
-        is kept in `malformed` (and logged), never dropped silently and never fatal to the batch.
+        is kept in `malformed` (and logged), never dropped silently and never fatal to the batch; an
+        answer without a list of events raises VibeProtocolError (parse.events_of).
         """
         params: dict[str, Any] = {}
         if offset is not None:
@@ -47,14 +48,12 @@ class EventEndpoints(Endpoints):
                 raise ValueError(f"timeout must be 0..{MAX_HOLD_SECONDS:g} seconds")
             params["timeout"] = f"{timeout:g}"
             read_timeout = timeout + _HOLD_MARGIN_SECONDS
-        data = as_data(
-            self._transport.request(
-                "GET",
-                bot_path(bot_id, "events"),
-                params=params or None,
-                retry=SAFE,
-                timeout=read_timeout,
-                priority=POLL,
-            )
+        data = self._transport.request(
+            "GET",
+            bot_path(bot_id, "events"),
+            params=params or None,
+            retry=SAFE,
+            timeout=read_timeout,
+            priority=POLL,
         )
         return read_event_batch(data, bot_id=bot_id)

@@ -358,7 +358,9 @@ def recording_client(budget, *, status: int = 200) -> tuple[VibeClient, list[htt
             return httpx.Response(
                 429, json={"success": False, "error": {"code": "RATE_LIMIT", "message": "slow"}}
             )
-        return httpx.Response(200, json={"success": True, "data": {}})
+        # An events answer carries its list of events (parse.events_of refuses one without).
+        data = {"events": []} if request.url.path.endswith("/events") else {}
+        return httpx.Response(200, json={"success": True, "data": data})
 
     http = httpx.Client(transport=httpx.MockTransport(answer))
     client = VibeClient(
