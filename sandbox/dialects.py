@@ -18,6 +18,7 @@ DIALECTS: dict[str, str] = {
     "untitled-commands": "a visible command registered without a title is accepted",
     "me-no-expiry": "GET /v1/me answers no session.expiresAt",
     "no-long-poll": "GET /v1/bots/:botId/events ignores the timeout parameter and answers at once",
+    "no-next-offset": "GET /v1/bots/:botId/events answers no nextOffset (next: the last event's id + 1)",
     "portal-rate-limit": "the request rate counts per key and portal instead of per key",
     "no-retry-after": "429 answers carry neither error.retryAfter nor a Retry-After header",
     "no-template-dedupe": "a send repeating a templateId posts again, and its uuidMap does not name it",

@@ -4,7 +4,7 @@
 resumes from the offset it stored. Unacknowledged events come again on every call (at-least-once).
 `limit` is 1-1000 (default 100). `timeout=0..30` seconds holds an empty answer open until an event
 arrives (long-polling). The answer is {events, nextOffset, hasMore, storedOffset, persisted}; an empty
-queue answers nextOffset 0, as imbot.v2 does.
+queue answers nextOffset 0, as imbot.v2 does (under `no-next-offset`, no nextOffset at all).
 """
 
 from __future__ import annotations
@@ -50,13 +50,16 @@ def event_json(platform: Platform, event: Event) -> dict:
 
 
 def batch_json(platform: Platform, bot: Bot, events: list[Event], has_more: bool) -> dict:
-    return {
+    batch = {
         "events": [event_json(platform, e) for e in events],
         "nextOffset": events[-1].event_id + 1 if events else 0,
         "hasMore": has_more,
         "storedOffset": bot.stored_offset,
         "persisted": True,  # the sandbox stores the offset before it answers
     }
+    if platform.speaks("no-next-offset"):
+        del batch["nextOffset"]
+    return batch
 
 
 @endpoint(auth="bot")

@@ -302,6 +302,25 @@ def test_an_events_answer_without_a_list_of_events_acknowledges_nothing(sandbox_
     )
 
 
+@pytest.mark.slow
+def test_events_answered_without_a_next_offset_are_acknowledged_past_the_last_one(
+    sandbox_portal, bot, settings
+):
+    """Under no-next-offset the cycle kept its offset (the reference's echo bot does): the platform sent the
+    same batch for ever, and an event behind a full batch never came."""
+    settings.BOTCORE_POLL_BATCH_SIZE = 2
+    sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": ["no-next-offset"]})
+    for text in ("one", "two", "three"):
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
+    for _ in range(3):
+        poll_bot_once(bot.pk)
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert sum("three" in t for t in texts) == 1, texts
+    last = EventLogEntry.objects.filter(bot=bot).order_by("-vibe_event_id").first()
+    bot.refresh_from_db()
+    assert last is not None and bot.event_offset == last.vibe_event_id + 1
+
+
 def test_a_malformed_event_is_kept_as_malformed_and_the_offset_moves(sandbox_portal, bot):
     from botcore.services.eventlog import store_batch
     from botcore.vibe.parse import read_event_batch
