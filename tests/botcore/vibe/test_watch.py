@@ -148,8 +148,10 @@ def test_a_refused_credential_is_an_auth_error_that_names_no_secret(world, clien
         ({"errorRate": 1, "errorCode": "BITRIX_UNAVAILABLE"}, VibeServerError),
         ({"garbageRate": 1, "garbageKind": "html"}, VibeProtocolError),
         ({"garbageRate": 1, "garbageKind": "text"}, VibeProtocolError),
+        ({"garbageRate": 1, "garbageKind": "json"}, VibeProtocolError),
+        ({"garbageRate": 1, "garbageKind": "events-object"}, VibeProtocolError),
     ],
-    ids=["429", "502", "html", "text"],
+    ids=["429", "502", "html", "text", "json", "events-object"],
 )
 def test_a_failing_platform_is_the_error_the_rest_of_the_client_raises(
     world, client, bot, key_mode, rule, expected
