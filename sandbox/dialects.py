@@ -19,6 +19,8 @@ DIALECTS: dict[str, str] = {
     "me-no-expiry": "GET /v1/me answers no session.expiresAt",
     "no-long-poll": "GET /v1/bots/:botId/events ignores the timeout parameter and answers at once",
     "no-next-offset": "GET /v1/bots/:botId/events answers no nextOffset (next: the last event's id + 1)",
+    "keyed-events": "GET /v1/bots/:botId/events answers events as an object keyed by event id",
+    "null-events": "GET /v1/bots/:botId/events answers events: null when there are none",
     "portal-rate-limit": "the request rate counts per key and portal instead of per key",
     "no-retry-after": "429 answers carry neither error.retryAfter nor a Retry-After header",
     "no-template-dedupe": "a send repeating a templateId posts again, and its uuidMap does not name it",

@@ -3,11 +3,11 @@
 A rule names a method and a route path template (as registered, e.g. "/v1/bots/{bot_id}/events", or the
 literal path, or "*") and what goes wrong there. A garbage answer is a 200 that is not what the platform
 says: an HTML error page from a proxy ("html"), bytes that are not JSON at all ("text"), the platform's
-JSON envelope around data of the wrong shape ("json"), or an events answer whose `events` is an object keyed
-by id, as PHP's json_encode writes an array whose keys are not 0..n-1, beside a nextOffset past anything
-waiting ("events-object"). Every endpoint calls `Faults.before(request)`
-first, so a forced code is answered in the platform's envelope with that code's status, before any auth
-check: that is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR are reached at all. A dropped
+JSON envelope around data of the wrong shape ("json"), or an events answer whose `events` no reading can
+take (a string) beside a nextOffset past anything waiting ("events-unreadable"). Every endpoint calls
+`Faults.before(request)` first, so a forced code is answered in the platform's envelope with that code's
+status, before any auth check: that is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR are reached
+at all. A dropped
 connection sends the start of a response and then closes the socket, so a client sees a transport error,
 never a reply. A rule with `after_action` strikes once the endpoint has done its work instead (its latency,
 drop, garbage or error replace the answer): the platform acted and the client never heard, which is what
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 # Codes whose real answers carry a retryAfter (CONTRACT part B §2): an injected one does too.
 _RETRY_AFTER_CODES = {"RATE_LIMIT", "QUEUE_TIMEOUT"}
 
-GARBAGE_KINDS = ("html", "text", "json", "events-object")
+GARBAGE_KINDS = ("html", "text", "json", "events-unreadable")
 # Past any event a test makes wait: acknowledging it would drop them all.
 _FAR_OFFSET = 1_000_000
 
@@ -42,8 +42,8 @@ def garbage_response(kind: str) -> Response:
         return Response(b'\x00\xff{"success": tr', status_code=200, media_type="application/json")
     if kind == "json":
         return JSONResponse({"success": True, "data": ["not", "what", "was", "asked"]}, status_code=200)
-    if kind == "events-object":
-        data = {"events": {"1": {"eventId": 1}}, "nextOffset": _FAR_OFFSET, "hasMore": False}
+    if kind == "events-unreadable":
+        data = {"events": "1..3", "nextOffset": _FAR_OFFSET, "hasMore": False}
         return JSONResponse({"success": True, "data": data}, status_code=200)
     return HTMLResponse("<html><body>502 Bad Gateway</body></html>", status_code=200)
 

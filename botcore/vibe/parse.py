@@ -9,8 +9,9 @@ stay in each object's `raw`, and scalars sent as strings are converted. An event
 (MalformedEventError) only when it could not be used: an envelope that is not an object or has no
 integer `eventId` (it could be neither de-duplicated nor acknowledged), or a message event without its
 message. read_event_batch keeps a refused item, with the reason, in `EventBatch.malformed`: never dropped,
-never fatal to the rest of the batch. An answer with no list of events at all is not a batch
-(events_of): it raises VibeProtocolError, and acknowledges nothing.
+never fatal to the rest of the batch. The events themselves may come as a list, an object keyed by id, or
+null when there are none (events_of); an answer whose events are none of these raises VibeProtocolError,
+and acknowledges nothing.
 """
 
 from __future__ import annotations
@@ -72,32 +73,54 @@ def _json_kind(value: object) -> str:
     return "a list" if isinstance(value, list) else f"a {type(value).__name__}"
 
 
-def events_of(data: object, *, bot_id: int | None = None) -> list[Any]:
-    """The items of an events answer (`data.events`), for read_event_batch and the poller's watch alike.
+def events_of(data: object, *, bot_id: int | None = None) -> list[Any] | None:
+    """The items of an events answer (`data.events`), for read_event_batch and the poller's watch alike, in
+    every reading a platform may write them (CONTRACT A §13; the sandbox's dialects):
 
-    Raises VibeProtocolError (transient: the cycle backs off) when the answer holds no list there: `data`
-    not an object, or `events` missing, null, or an object keyed by id (as PHP's json_encode writes an
-    array whose keys are not 0..n-1). Read as an empty batch, such an answer's nextOffset acknowledged
-    events nobody had read, and the platform never sends those again.
+    - a list (the reference's example);
+    - an object keyed by event id (`keyed-events`: PHP's json_encode of an array whose keys are not
+      0..n-1): its items, in the order of their keys;
+    - null or missing (`null-events`: Go's encoding of an empty list): None, no items, and its nextOffset is
+      not to be trusted (read_event_batch acknowledges nothing on it).
+
+    Raises VibeProtocolError (transient: the cycle backs off, acknowledging nothing) for anything else: `data`
+    not an object, `events` a string or a number. Read as an empty batch, such an answer's nextOffset
+    acknowledged events nobody had read, and the platform never sends those again.
     """
-    events = data.get("events") if isinstance(data, Mapping) else None
-    if isinstance(events, list):
-        return events
-    found = f"events {_json_kind(events)}" if isinstance(data, Mapping) else f"data {_json_kind(data)}"
+    if isinstance(data, Mapping):
+        events = data.get("events")
+        if isinstance(events, list):
+            return events
+        if events is None:
+            return None
+        if isinstance(events, Mapping) and all(isinstance(item, Mapping) for item in events.values()):
+            return [item for _, item in sorted(events.items(), key=lambda pair: _key_order(pair[0]))]
+    found = (
+        f"events {_json_kind(data.get('events'))}"
+        if isinstance(data, Mapping)
+        else f"data {_json_kind(data)}"
+    )
     raise VibeProtocolError(
         status=200,
         code=None,
-        message=f"HTTP 200 with an events answer whose events are not a list ({found}); nothing acknowledged",
+        message=f"HTTP 200 with an events answer whose events cannot be read ({found}); nothing acknowledged",
         method="GET",
         path=f"/bots/{bot_id if bot_id is not None else ':id'}/events",
     )
 
 
+def _key_order(key: object) -> tuple[int, str]:
+    """Keys of a keyed events object in event order: numbers as numbers ("10" after "9")."""
+    number = as_int(key, -1)
+    return (number, "") if number >= 0 else (-1, str(key))
+
+
 def read_event_batch(data: object, *, bot_id: int | None = None) -> EventBatch:
     """One answer of GET /events as an EventBatch: every item parsed once, a refused one kept aside.
 
-    Raises VibeProtocolError when the answer has no list of events (events_of)."""
-    items = events_of(data, bot_id=bot_id)
+    Raises VibeProtocolError when the answer's events cannot be read (events_of)."""
+    listed = events_of(data, bot_id=bot_id)
+    items = listed or []
     data = as_mapping(data)
     events: list[BotEvent] = []
     malformed: list[MalformedItem] = []
@@ -110,8 +133,8 @@ def read_event_batch(data: object, *, bot_id: int | None = None) -> EventBatch:
     stored = data.get("storedOffset")
     persisted = data.get("persisted")
     # Servers older than BOT-BC-0325-1 answer lastEventId (next offset = lastEventId + 1).
-    next_offset = data.get("nextOffset")
-    if next_offset is None and data.get("lastEventId") is not None:
+    next_offset = data.get("nextOffset") if listed is not None else None  # null events: nothing to move past
+    if next_offset is None and data.get("lastEventId") is not None and listed is not None:
         next_offset = as_int(data.get("lastEventId")) + 1
     if next_offset is None and (events or malformed):
         # Neither (the no-next-offset reading): the last event's id + 1, as lastEventId + 1. Kept as it was,

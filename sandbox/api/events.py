@@ -4,7 +4,8 @@
 resumes from the offset it stored. Unacknowledged events come again on every call (at-least-once).
 `limit` is 1-1000 (default 100). `timeout=0..30` seconds holds an empty answer open until an event
 arrives (long-polling). The answer is {events, nextOffset, hasMore, storedOffset, persisted}; an empty
-queue answers nextOffset 0, as imbot.v2 does (under `no-next-offset`, no nextOffset at all).
+queue answers nextOffset 0, as imbot.v2 does (under `no-next-offset`, no nextOffset at all; `keyed-events`
+and `null-events` write the events as an object keyed by id, and null when there are none).
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ def event_json(platform: Platform, event: Event) -> dict:
 
 
 def batch_json(platform: Platform, bot: Bot, events: list[Event], has_more: bool) -> dict:
-    batch = {
-        "events": [event_json(platform, e) for e in events],
+    items = [event_json(platform, e) for e in events]
+    batch: dict[str, object] = {
+        "events": items,
         "nextOffset": events[-1].event_id + 1 if events else 0,
         "hasMore": has_more,
         "storedOffset": bot.stored_offset,
@@ -59,6 +61,10 @@ def batch_json(platform: Platform, bot: Bot, events: list[Event], has_more: bool
     }
     if platform.speaks("no-next-offset"):
         del batch["nextOffset"]
+    if platform.speaks("keyed-events"):  # PHP's json_encode of an array whose keys are not 0..n-1
+        batch["events"] = {str(item["eventId"]): item for item in items}
+    if platform.speaks("null-events") and not events:  # Go's json encoding of a nil slice
+        batch["events"] = None
     return batch
 
 

@@ -279,19 +279,19 @@ def test_garbage_from_the_platform_backs_off_and_loses_nothing(sandbox_portal, b
 
 
 @pytest.mark.slow
-def test_an_events_answer_without_a_list_of_events_acknowledges_nothing(sandbox_portal, bot, settings):
-    """`events` as an object keyed by id (PHP's json_encode of a sparse array) beside a nextOffset: read as
-    an empty batch, its nextOffset acknowledged the events no one had read."""
+def test_an_events_answer_whose_events_cannot_be_read_acknowledges_nothing(sandbox_portal, bot, settings):
+    """`events` that no reading takes (a string) beside a nextOffset: read as an empty batch, its nextOffset
+    acknowledged the events no one had read."""
     settings.VIBE_MAX_ATTEMPTS = 1
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="still here?")
     sandbox_portal.control.post(
         "/_sandbox/faults",
-        json={"path": "/v1/bots/{bot_id}/events", "garbageRate": 1.0, "garbageKind": "events-object"},
+        json={"path": "/v1/bots/{bot_id}/events", "garbageRate": 1.0, "garbageKind": "events-unreadable"},
     )
     assert poll_bot_once(bot.pk).status == "backoff"
     bot.refresh_from_db()
     assert bot.event_offset == 0
-    assert "not a list" in bot.last_error
+    assert "events cannot be read (events a str)" in bot.last_error
     sandbox_portal.control.delete("/_sandbox/faults")
     assert poll_bot_once(bot.pk).status == "polled"
     assert (

@@ -118,6 +118,21 @@ def test_command_slash_sends_the_name_with_its_slash(sandbox, ctl, tenant, clien
     assert command_event(sandbox, client, tenant)["command"] == "/ping"
 
 
+def test_keyed_events_answers_an_object_keyed_by_id_and_null_events_null_when_none_wait(
+    sandbox, ctl, tenant, client
+):
+    speak(ctl, "keyed-events", "null-events")
+    bot_id = register_bot(client)
+    assert ok(client.get(f"/bots/{bot_id}/events"))["events"] is None  # nothing waits
+    for text in ("one", "two"):
+        user_writes(sandbox, tenant.user_id, bot_id, text)
+    events = ok(client.get(f"/bots/{bot_id}/events"))["events"]
+    assert isinstance(events, dict) and [int(key) for key in events] == [
+        e["eventId"] for e in events.values()
+    ]
+    assert [e["data"]["message"]["text"] for e in events.values() if "message" in e["data"]] == ["one", "two"]
+
+
 def test_flat_bot_id_answers_the_new_id_both_ways(ctl, client):
     speak(ctl, "flat-bot-id")
     data = client.post("/bots", json={"code": "flat", "name": "Flat"}).json()["data"]

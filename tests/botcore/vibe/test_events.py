@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from botcore.vibe.errors import VibeProtocolError
 from botcore.vibe.events import (
     BotDeleteEvent,
     CommandAddEvent,
@@ -23,7 +24,7 @@ from botcore.vibe.events import (
     ReactionChangeEvent,
     UnknownEvent,
 )
-from botcore.vibe.parse import parse_event
+from botcore.vibe.parse import parse_event, read_event_batch
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "vibe"
 
@@ -264,3 +265,39 @@ def test_the_stored_payload_reads_back_as_the_same_event():
         event = parse_event(load(event_type.value))
         again = parse_event(json.loads(json.dumps(event.raw)))
         assert again == event and type(again) is type(event)
+
+
+def _answer(events: object, **rest: object) -> dict:
+    return {"events": events, **rest}
+
+
+def _item(event_id: int) -> dict:
+    return {
+        "eventId": event_id,
+        "type": "ONIMBOTV2BOTDELETE",
+        "date": "2030-03-04T10:00:00+00:00",
+        "data": {},
+    }
+
+
+def test_an_events_answer_reads_the_same_as_a_list_or_an_object_keyed_by_id():
+    """keyed-events: PHP's json_encode writes an array whose keys are not 0..n-1 as an object. Refused as
+    garbage, a platform answering so would have stalled every bot with events waiting."""
+    listed = read_event_batch(_answer([_item(9), _item(10)], nextOffset=11))
+    keyed = read_event_batch(_answer({"10": _item(10), "9": _item(9)}, nextOffset=11))
+    assert [e.event_id for e in keyed.events] == [e.event_id for e in listed.events] == [9, 10]
+    assert keyed.next_offset == listed.next_offset == 11
+
+
+def test_null_events_are_none_waiting_and_acknowledge_nothing():
+    """null-events: Go writes an empty list as null. Refused as garbage, every idle bot backed off; its
+    nextOffset is not trusted, as no event says what it moves past."""
+    batch = read_event_batch(_answer(None, nextOffset=500))
+    assert batch.events == () and batch.offset_after(7) == 7
+    assert read_event_batch({"nextOffset": 500}).offset_after(7) == 7  # no events at all: the same
+
+
+@pytest.mark.parametrize("answer", [_answer("1..3", nextOffset=500), _answer(7), ["not", "an", "object"]])
+def test_events_no_reading_takes_are_a_protocol_error_not_an_empty_batch(answer):
+    with pytest.raises(VibeProtocolError, match="nothing acknowledged"):
+        read_event_batch(answer)
