@@ -20,7 +20,9 @@ The answer is read into an httpx.Response all the same, so raise_for_response st
 
 from __future__ import annotations
 
+import logging
 import ssl
+import time
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +37,8 @@ from botcore.vibe.errors import VibeApiError, VibeTransportError
 from botcore.vibe.hooks import platform_responded
 from botcore.vibe.http_clients import USER_AGENT, platform_tls
 from botcore.vibe.parse import events_of
+
+log = logging.getLogger(__name__)
 
 # A held answer may take the hold plus the platform's own time; past this margin the call has failed.
 _HOLD_MARGIN_SECONDS = 10.0
@@ -177,6 +181,14 @@ async def watch_events(
     timeouts = {"connect": connect_timeout, "read": wait, "write": wait, "pool": wait}
     try:
         answer = await http.request("GET", url, headers=headers, extensions={"timeout": timeouts})
+    except httpcore.ReadTimeout:
+        if not hold:
+            raise VibeTransportError("ReadTimeout", method="GET", path=_PATH, sent=True) from None
+        # Held past the hold asked and the margin: a platform that holds longer than asked (the reference
+        # says "long-polling" and no more), since an event would have ended the hold. Read as an empty held
+        # answer, the bot is watched again at once; read as an outage, its cycle backed off for minutes.
+        _note_held_past(hold)
+        return None
     except _NOT_SENT as exc:
         raise VibeTransportError(type(exc).__name__, method="GET", path=_PATH, sent=False) from None
     except _SENT as exc:
@@ -193,6 +205,25 @@ async def watch_events(
     if not events_of(data, bot_id=vibe_bot_id) and data.get("hasMore") is not True:
         return None
     return Waiting(answer=data if len(answer.content) <= CARRY_MAX_BYTES else None)
+
+
+# When the platform was last said to hold past what it was asked (time.monotonic()); said again after this.
+_HELD_PAST_SAID_EVERY_SECONDS = 600.0
+_held_past_said_at: float | None = None
+
+
+def _note_held_past(hold: float) -> None:
+    """Say now and then (not for every bot's every watch) that the platform holds the events call longer
+    than it is asked to."""
+    global _held_past_said_at
+    now = time.monotonic()
+    if _held_past_said_at is None or now - _held_past_said_at >= _HELD_PAST_SAID_EVERY_SECONDS:
+        _held_past_said_at = now
+        log.info(
+            "the platform held the events call past the %g s asked and a %g s margin: read as nothing"
+            " waiting, the bot watched again",
+            hold, _HOLD_MARGIN_SECONDS,
+        )  # fmt: skip
 
 
 def _scrub(error: VibeApiError, auth: WatchAuth) -> None:

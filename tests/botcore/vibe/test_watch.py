@@ -161,6 +161,26 @@ def test_a_failing_platform_is_the_error_the_rest_of_the_client_raises(
         watch(world.base_url, bot.id, watch_auth(world, key_mode))
 
 
+def test_a_held_watch_the_platform_holds_past_the_margin_is_nothing_waiting_not_an_outage(
+    world, client, bot, monkeypatch, caplog
+):
+    """From a trial against a platform of the tester's own, which held every events call 45 s whatever
+    `timeout` asked: each watch gave up past its margin as an outage, the cycle backed off up to five
+    minutes, and a message sent meanwhile waited 85 s. A held watch that times out reading is an empty
+    answer (an event would have ended the hold); one not held (no-long-poll) is still a failure."""
+    monkeypatch.setattr("botcore.vibe.watch._HOLD_MARGIN_SECONDS", 0.2)
+    monkeypatch.setattr("botcore.vibe.watch._held_past_said_at", None)
+    offset = client.get_events(bot.id, limit=100).next_offset
+    client.get_events(bot.id, offset=offset, limit=1)  # nothing waits
+    world.control.fault(method="GET", path=EVENTS.format(bot_id=bot.id), latencyMs=1500)
+    auth = watch_auth(world, "app")
+    with caplog.at_level("INFO", logger="botcore.vibe.watch"):
+        assert watch(world.base_url, bot.id, auth, offset=offset, hold=0.3) is None
+    assert any("held the events call past" in r.getMessage() for r in caplog.records)
+    with pytest.raises(VibeTransportError):
+        watch(world.base_url, bot.id, auth, offset=offset, hold=0)
+
+
 def test_no_answer_is_a_transport_error_that_says_the_call_never_left(world):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
