@@ -27,6 +27,7 @@ from django.utils import timezone
 from botcore.models import Bot, EventLogEntry
 from botcore.vibe.events import BotEvent, CommandAddEvent, EventType
 from botcore.vibe.models import EventBatch
+from botcore.vibe.parse import item_event_id
 from ops.metrics import record_events_stored
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,15 @@ def _synthetic_id() -> int:
     return -(uuid.uuid4().int % 10**15) - 1
 
 
-def _malformed_entry(bot: Bot, vibe_bot_id: int | None, item: Any, reason: str) -> EventLogEntry:
+def _malformed_entry(
+    bot: Bot, vibe_bot_id: int | None, item: Any, reason: str, *, event_id: int = -1
+) -> EventLogEntry:
+    """A MALFORMED entry, under the event's own id where it has a storable one (an operator finds it by it,
+    and a redelivery of it is known), else under a synthetic one."""
+    if not 0 <= event_id <= BIGINT_MAX:
+        event_id = _synthetic_id()
     return EventLogEntry(
-        bot=bot, vibe_bot_id=vibe_bot_id, vibe_event_id=_synthetic_id(), event_type="MALFORMED",
+        bot=bot, vibe_bot_id=vibe_bot_id, vibe_event_id=event_id, event_type="MALFORMED",
         payload={"raw_text": raw_text(item)}, status=EventLogEntry.Status.MALFORMED, error=reason[:4000],
     )  # fmt: skip
 
@@ -91,7 +98,9 @@ def build_entry(bot: Bot, vibe_bot_id: int | None, event: BotEvent) -> EventLogE
     try:
         payload = clean_json(event.raw)
     except (UnstorableEventError, RecursionError) as error:
-        return _malformed_entry(bot, vibe_bot_id, event.raw, f"event {event.event_id}: {error}")
+        return _malformed_entry(
+            bot, vibe_bot_id, event.raw, f"event {event.event_id}: {error}", event_id=event.event_id
+        )
     return EventLogEntry(
         bot=bot, vibe_bot_id=vibe_bot_id, vibe_event_id=event.event_id, event_type=str(event.type)[:64],
         payload=payload, occurred_at=event.date, message_id=added_message_id(event),
@@ -148,7 +157,10 @@ def build_entries(bot: Bot, vibe_bot_id: int | None, batch: EventBatch) -> list[
     """Every item of the batch as an entry: the events in the platform's order, then the items the client
     could not read, each MALFORMED with the client's reason."""
     entries = [build_entry(bot, vibe_bot_id, event) for event in batch.events]
-    entries += [_malformed_entry(bot, vibe_bot_id, m.item, m.reason) for m in batch.malformed]
+    entries += [
+        _malformed_entry(bot, vibe_bot_id, m.item, m.reason, event_id=item_event_id(m.item))
+        for m in batch.malformed
+    ]
     return entries
 
 
@@ -179,8 +191,9 @@ def _insert(entries: list[EventLogEntry]) -> None:
                 entry.vibe_event_id,
             )
             fallback = _malformed_entry(
-                entry.bot, entry.vibe_bot_id, entry.payload, f"refused by the database: {error}"
-            )
+                entry.bot, entry.vibe_bot_id, entry.payload, f"refused by the database: {error}",
+                event_id=entry.vibe_event_id,
+            )  # fmt: skip
             with transaction.atomic():
                 EventLogEntry.objects.bulk_create([fallback])
 

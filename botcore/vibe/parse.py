@@ -59,7 +59,7 @@ def parse_event(payload: Mapping[str, Any]) -> BotEvent:
         ) from None
 
 
-def _item_id(item: object) -> int:
+def item_event_id(item: object) -> int:
     """An unreadable item's eventId where it has one (it is stored too), else -1."""
     raw = item.get("eventId") if isinstance(item, Mapping) else None
     return -1 if isinstance(raw, bool) else as_int(raw, -1)
@@ -139,7 +139,7 @@ def read_event_batch(data: object, *, bot_id: int | None = None) -> EventBatch:
     if next_offset is None and (events or malformed):
         # Neither (the no-next-offset reading): the last event's id + 1, as lastEventId + 1. Kept as it was,
         # the offset acknowledged nothing, the same batch came for ever, and events behind it never came.
-        ids = [e.event_id for e in events] + [_item_id(m.item) for m in malformed]
+        ids = [e.event_id for e in events] + [item_event_id(m.item) for m in malformed]
         next_offset = max(ids) + 1
     return EventBatch(
         events=tuple(events),

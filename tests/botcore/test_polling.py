@@ -344,6 +344,11 @@ def test_a_malformed_event_is_kept_as_malformed_and_the_offset_moves(sandbox_por
     assert kept.status == EventLogEntry.Status.RECEIVED and kept.payload == good
     bot.refresh_from_db()
     assert bot.event_offset == 3
+    # From an operator trial: a malformed event with a readable id is logged under it (it had a random
+    # negative one, its id only in the error text), so a redelivery of it is known and not kept twice.
+    assert malformed.filter(vibe_event_id=2).exists() and malformed.filter(vibe_event_id__lt=0).count() == 2
+    assert store_batch(bot.pk, batch, vibe_bot_id=bot.vibe_bot_id, lease_token=None) == 2  # the id-less ones
+    assert EventLogEntry.objects.filter(bot=bot, vibe_event_id=2).count() == 1
 
 
 @pytest.mark.slow
