@@ -5,8 +5,10 @@ the proxy appends the client's address to (e.g. X-Forwarded-For). The header is 
 connection itself comes from one of TENANTS_TRUSTED_PROXIES: a client reaching the app directly wrote the
 header itself, and a new address in each request escaped every limit (an outside probe made 40 wrong admin
 sign-ins, no 429). Read from the right, each entry a trusted proxy wrote is skipped; the first one that is not
-a trusted proxy is the client (all of them trusted: the leftmost). A missing or malformed value falls back to
-the socket's address: garbage never reaches the limiter.
+a trusted proxy is the client (all of them trusted: the leftmost). The standard `Forwarded` header (RFC 7239)
+is read by each element's `for=` (quoted, with a port, an IPv6 address in brackets). A missing or malformed
+value, or a client the proxy hid (`for=unknown`, `for=_hidden`), falls back to the socket's address: garbage
+never reaches the limiter.
 """
 
 from __future__ import annotations
@@ -27,6 +29,22 @@ def _valid(value: str) -> str | None:
         return str(ipaddress.ip_address(value.strip()))
     except ValueError:
         return None
+
+
+def _forwarded_for(element: str) -> str | None:
+    """The address of one element of RFC 7239's Forwarded (`for=...;proto=...`), or None: no `for=`, or an
+    obfuscated or unknown node."""
+    for pair in element.split(";"):
+        name, _, value = pair.partition("=")
+        if name.strip().lower() != "for":
+            continue
+        node = value.strip().strip('"')
+        if node.startswith("["):  # [IPv6]:port
+            return _valid(node[1 : node.find("]")]) if "]" in node else None
+        if node.count(":") == 1:  # IPv4:port
+            node = node.partition(":")[0]
+        return _valid(node)
+    return None
 
 
 @lru_cache(maxsize=8)
@@ -56,9 +74,10 @@ def find_client_address(request: HttpRequest) -> str:
     proxies = parse_trusted_proxies(tuple(settings.TENANTS_TRUSTED_PROXIES))
     if not _is_trusted(socket_address, proxies):
         return socket_address
+    read = _forwarded_for if header.lower() == "forwarded" else _valid
     found = socket_address
     for entry in reversed(forwarded.split(",")):
-        address = _valid(entry)
+        address = read(entry)
         if address is None:
             return socket_address
         found = address

@@ -58,3 +58,25 @@ def test_a_trusted_proxy_entry_that_is_no_address_stops_start_up_naming_it(setti
     settings.TENANTS_TRUSTED_PROXIES = ["10.1.0.0/16", "proxy.internal"]
     errors = [m for m in checks.run_checks(tags=[checks.Tags.security]) if m.id == "tenants.E002"]
     assert len(errors) == 1 and "proxy.internal" in errors[0].msg
+
+
+def forwarded_address(*, socket: str, forwarded: str) -> str:
+    return find_client_address(RequestFactory().get("/", REMOTE_ADDR=socket, HTTP_FORWARDED=forwarded))
+
+
+def test_the_standard_forwarded_header_is_read_by_its_for_parameters(settings):
+    """RFC 7239's Forwarded, which some proxies send instead of X-Forwarded-For: with it named, its `for=`
+    values were read as whole addresses, none parsed, and every client counted as the proxy."""
+    settings.TENANTS_CLIENT_IP_HEADER = "Forwarded"
+    settings.TENANTS_TRUSTED_PROXIES = ["10.1.0.0/16"]
+    assert forwarded_address(socket="10.1.0.2", forwarded="for=203.0.113.7") == "203.0.113.7"
+    assert (
+        forwarded_address(socket="10.1.0.2", forwarded='for="203.0.113.7:4711";proto=https') == "203.0.113.7"
+    )
+    chain = 'for=198.51.100.9, For="[2001:db8:cafe::17]:4711";by=10.1.0.3, for=10.1.0.3'
+    assert forwarded_address(socket="10.1.0.2", forwarded=chain) == "2001:db8:cafe::17"
+    # Obfuscated or unknown clients, or an element without for=, cannot be counted: the socket's address.
+    assert forwarded_address(socket="10.1.0.2", forwarded="for=_hidden, for=10.1.0.3") == "10.1.0.2"
+    assert forwarded_address(socket="10.1.0.2", forwarded="for=unknown") == "10.1.0.2"
+    assert forwarded_address(socket="10.1.0.2", forwarded="proto=https;by=10.1.0.3") == "10.1.0.2"
+    assert forwarded_address(socket="198.51.100.20", forwarded="for=203.0.113.7") == "198.51.100.20"
