@@ -100,11 +100,8 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
             client.update_bot(remote.id, name=profile["name"], language=profile["language"])
         register_commands(bot, client=client, vibe_bot_id=remote.id, specs=specs)
     except VibeAuthError as error:
-        # A session expired or revoked (a personal key refused) is no reason to break the bot: as on a poll,
-        # tenants stops using that secret, and the bot waits for the next credential like one that had none.
-        if report_refused_credential(error, credential, portal=portal):
-            refused = f"portal={portal.member_id}: its {credential.kind} credential was refused: {error}"
-            raise SessionTokenError(refused) from error
+        # Neither refusal is a reason to break the bot; as on a poll (polling._settle_failure), in this order.
+        # The app's own key: every portal meets it alike, so the sessions are kept and the bot waits for it.
         if refuses_app_key(error, credential):
             log.error(
                 "the platform refused the app key (%s) registering the bot of portal=%s: sessions are kept,"
@@ -112,6 +109,11 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
                 error.code, portal.member_id,
             )  # fmt: skip
             raise AppKeyRefusedError(f"the platform refused the app key: {error}") from error
+        # A session expired or revoked (a personal key refused): tenants stops using that secret, and the bot
+        # waits for the next credential like one that had none.
+        if report_refused_credential(error, credential, portal=portal):
+            refused = f"portal={portal.member_id}: its {credential.kind} credential was refused: {error}"
+            raise SessionTokenError(refused) from error
         raise
     moved = bot.vibe_bot_id is not None and (bot.vibe_bot_id, bot.credential_kind) != (
         remote.id,
