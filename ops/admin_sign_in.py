@@ -10,8 +10,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django_ratelimit.core import get_usage
 from django_ratelimit.decorators import ratelimit
+
+from vibeapp.failure_limits import failures_reached
 
 log = logging.getLogger(__name__)
 
@@ -33,21 +34,16 @@ def _account_name(group: str, request: HttpRequest) -> str:
     return request.POST.get("username", "").strip().casefold()[:150]
 
 
-def _account_failures(request: HttpRequest, *, count_one: bool) -> tuple[int, int]:
-    """The account's wrong passwords in this window (with one more counted where `count_one`), and its
-    limit."""
-    usage = get_usage(
-        request, group=ACCOUNT_FAILURES_GROUP, key=_account_name, rate=_account_failures_rate, method="POST",
-        increment=count_one,
-    )  # fmt: skip
-    return (usage["count"], usage["limit"]) if usage else (0, 1)
-
-
-def _account_locked(request: HttpRequest) -> bool:
-    # Its limit's worth of failures already: django-ratelimit's own test (count > limit) counts the request
-    # being asked about, which is counted here only once it has failed.
-    failures, limit = _account_failures(request, count_one=False)
-    return failures >= limit
+def _account_failures_reached(request: HttpRequest, *, count_one: bool = False) -> bool:
+    """Whether the account has had OPS_ADMIN_LOGIN_ACCOUNT_FAILURES wrong passwords in the window;
+    `count_one`: count this request's first (its password was wrong)."""
+    return failures_reached(
+        request,
+        group=ACCOUNT_FAILURES_GROUP,
+        key=_account_name,
+        rate=_account_failures_rate,
+        count_one=count_one,
+    )
 
 
 def _limited(request: HttpRequest, *, per_account: bool) -> HttpResponse:
@@ -65,9 +61,9 @@ def _limited(request: HttpRequest, *, per_account: bool) -> HttpResponse:
 def admin_sign_in(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
     if getattr(request, "limited", False):
         return _limited(request, per_account=False)
-    if request.method == "POST" and _account_locked(request):
+    if request.method == "POST" and _account_failures_reached(request):
         return _limited(request, per_account=True)
     response = admin.site.login(request, extra_context)
     if request.method == "POST" and response.status_code == 200:  # the form again: the password was wrong
-        _account_failures(request, count_one=True)
+        _account_failures_reached(request, count_one=True)
     return response

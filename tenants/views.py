@@ -17,7 +17,6 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from django.views import csrf
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.core import get_usage
 from django_ratelimit.decorators import ratelimit
 
 from tenants import handshakes, oauth, services
@@ -29,6 +28,7 @@ from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import find_best_grant
 from tenants.shapes import is_credential_shaped, is_id_shaped, is_user_id_shaped
 from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
+from vibeapp.failure_limits import failures_reached
 
 log = logging.getLogger(__name__)
 
@@ -169,10 +169,9 @@ def _gateway_verify_rate(group: str, request: HttpRequest) -> str:
 def _refused_tokens(request: HttpRequest, *, count: bool) -> bool:
     """Whether this client address has had TENANTS_GATEWAY_VERIFY_RATE refused tokens in the window;
     `count`: add one (a token the platform just refused)."""
-    usage = get_usage(
-        request, group="tenants.gateway_refused", key="ip", rate=_gateway_verify_rate, increment=count
+    return failures_reached(
+        request, group="tenants.gateway_refused", key="ip", rate=_gateway_verify_rate, count_one=count
     )
-    return usage is not None and usage["count"] >= usage["limit"]
 
 
 def _oauth_start_rate(group: str, request: HttpRequest) -> str:
