@@ -19,6 +19,7 @@ DIALECTS: dict[str, str] = {
     "me-no-expiry": "GET /v1/me answers no session.expiresAt",
     "no-long-poll": "GET /v1/bots/:botId/events ignores the timeout parameter and answers at once",
     "no-next-offset": "GET /v1/bots/:botId/events answers no nextOffset (next: the last event's id + 1)",
+    "last-id-next-offset": "GET /v1/bots/:botId/events answers nextOffset as the last event's id, not id + 1",
     "keyed-events": "GET /v1/bots/:botId/events answers events as an object keyed by event id",
     "null-events": "GET /v1/bots/:botId/events answers events: null when there are none",
     "portal-rate-limit": "the request rate counts per key and portal instead of per key",
@@ -27,7 +28,10 @@ DIALECTS: dict[str, str] = {
 }
 
 # Readings that answer the same question differently cannot be spoken together.
-_EXCLUSIVE = (frozenset({"bare-bot-list", "items-bot-list"}),)
+_EXCLUSIVE = (
+    frozenset({"bare-bot-list", "items-bot-list"}),
+    frozenset({"no-next-offset", "last-id-next-offset"}),
+)
 
 
 def parse_dialects(raw: str | Iterable[str] | None) -> frozenset[str]:

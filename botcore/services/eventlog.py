@@ -27,7 +27,6 @@ from django.utils import timezone
 from botcore.models import Bot, EventLogEntry
 from botcore.vibe.events import BotEvent, CommandAddEvent, EventType
 from botcore.vibe.models import EventBatch
-from botcore.vibe.parse import item_event_id
 from ops.metrics import record_events_stored
 
 log = logging.getLogger(__name__)
@@ -158,8 +157,7 @@ def build_entries(bot: Bot, vibe_bot_id: int | None, batch: EventBatch) -> list[
     could not read, each MALFORMED with the client's reason."""
     entries = [build_entry(bot, vibe_bot_id, event) for event in batch.events]
     entries += [
-        _malformed_entry(bot, vibe_bot_id, m.item, m.reason, event_id=item_event_id(m.item))
-        for m in batch.malformed
+        _malformed_entry(bot, vibe_bot_id, m.item, m.reason, event_id=m.event_id) for m in batch.malformed
     ]
     return entries
 

@@ -84,6 +84,7 @@ class MalformedItem:
 
     item: Any
     reason: str
+    event_id: int = -1  # its eventId where it has a readable one (parse.item_event_id)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,10 +105,25 @@ class EventBatch:
         return not self.events and not self.malformed
 
     def offset_after(self, current: int | None) -> int | None:
-        """The offset to send next: never backwards (an empty queue answers nextOffset 0, part A §8)."""
+        """The offset to send next, having sent `current`: never backwards (an empty queue answers nextOffset
+        0, part A §8), and past every event this batch gave once the platform has shown it counts offsets as
+        "from" (`last-id-next-offset`)."""
         if current is None:
             return self.next_offset or None
-        return max(current, self.next_offset)
+        return max(current, self.next_offset, self._past_a_lagging_next_offset(current))
+
+    def _past_a_lagging_next_offset(self, current: int) -> int:
+        """The last event's id + 1 when this batch gave back the event at the offset sent yet names a
+        nextOffset at or below one of its events; else 0.
+
+        Giving back the event at `current` shows that offset N keeps event N waiting (ids at or above it come
+        again, A §8), so a nextOffset equal to the last id (lastEventId's meaning) would bring that event back
+        about once a second for ever. A platform counting offsets as "after" never gives back the event at
+        the offset sent, so there the nextOffset it names is kept (moving past it would lose an event)."""
+        ids = [event.event_id for event in self.events] + [item.event_id for item in self.malformed]
+        if current in ids and self.next_offset <= max(ids):
+            return max(ids) + 1
+        return 0
 
 
 @wire_dataclass

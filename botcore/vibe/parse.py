@@ -129,7 +129,7 @@ def read_event_batch(data: object, *, bot_id: int | None = None) -> EventBatch:
             events.append(parse_event(item))
         except MalformedEventError as error:
             log.warning("bot=%s: malformed event kept aside: %s", bot_id, error)
-            malformed.append(MalformedItem(item=item, reason=str(error)))
+            malformed.append(MalformedItem(item=item, reason=str(error), event_id=item_event_id(item)))
     stored = data.get("storedOffset")
     persisted = data.get("persisted")
     # Servers older than BOT-BC-0325-1 answer lastEventId (next offset = lastEventId + 1).
@@ -139,7 +139,7 @@ def read_event_batch(data: object, *, bot_id: int | None = None) -> EventBatch:
     if next_offset is None and (events or malformed):
         # Neither (the no-next-offset reading): the last event's id + 1, as lastEventId + 1. Kept as it was,
         # the offset acknowledged nothing, the same batch came for ever, and events behind it never came.
-        ids = [e.event_id for e in events] + [item_event_id(m.item) for m in malformed]
+        ids = [e.event_id for e in events] + [m.event_id for m in malformed]
         next_offset = max(ids) + 1
     return EventBatch(
         events=tuple(events),

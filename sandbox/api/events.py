@@ -4,7 +4,8 @@
 resumes from the offset it stored. Unacknowledged events come again on every call (at-least-once).
 `limit` is 1-1000 (default 100). `timeout=0..30` seconds holds an empty answer open until an event
 arrives (long-polling). The answer is {events, nextOffset, hasMore, storedOffset, persisted}; an empty
-queue answers nextOffset 0, as imbot.v2 does (under `no-next-offset`, no nextOffset at all; `keyed-events`
+queue answers nextOffset 0, as imbot.v2 does (under `no-next-offset`, no nextOffset at all; under
+`last-id-next-offset`, the last event's id, so that event comes again until an offset past it; `keyed-events`
 and `null-events` write the events as an object keyed by id, and null when there are none).
 """
 
@@ -61,6 +62,8 @@ def batch_json(platform: Platform, bot: Bot, events: list[Event], has_more: bool
     }
     if platform.speaks("no-next-offset"):
         del batch["nextOffset"]
+    if platform.speaks("last-id-next-offset") and events:  # lastEventId's meaning; offset N still keeps N
+        batch["nextOffset"] = events[-1].event_id
     if platform.speaks("keyed-events"):  # PHP's json_encode of an array whose keys are not 0..n-1
         batch["events"] = {str(item["eventId"]): item for item in items}
     if platform.speaks("null-events") and not events:  # Go's json encoding of a nil slice

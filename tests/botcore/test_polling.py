@@ -13,6 +13,7 @@ from django.utils import timezone
 from botcore import conf
 from botcore.models import Bot, BotCommand, EventLogEntry
 from botcore.services.bots import provision_bot
+from botcore.services.platform import client_for_bot
 from botcore.services.polling import (
     RENEW_AFTER_SHARE,
     lease_renewal,
@@ -308,6 +309,23 @@ def test_events_answered_without_a_next_offset_are_acknowledged_past_the_last_on
     last = EventLogEntry.objects.filter(bot=bot).order_by("-vibe_event_id").first()
     bot.refresh_from_db()
     assert last is not None and bot.event_offset == last.vibe_event_id + 1
+
+
+@pytest.mark.slow
+def test_a_next_offset_naming_the_last_event_is_passed_once_the_event_comes_back(sandbox_portal, bot):
+    """Under last-id-next-offset the cycle sent the last event's id back and got that event again, on every
+    cycle for ever (about once a second through the poller's watch): nothing repeated, yet the platform kept
+    it waiting and the bot never stood still."""
+    sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": ["last-id-next-offset"]})
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
+    for _ in range(3):
+        poll_bot_once(bot.pk)
+    last = EventLogEntry.objects.filter(bot=bot).order_by("-vibe_event_id").first()
+    bot.refresh_from_db()
+    assert last is not None and bot.event_offset == last.vibe_event_id + 1
+    assert client_for_bot(bot).get_events(bot.vibe_bot_id, offset=None).is_empty  # from the stored offset
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert sum("one" in t for t in texts) == 1, texts
 
 
 def test_a_malformed_event_is_kept_as_malformed_and_the_offset_moves(sandbox_portal, bot):

@@ -133,6 +133,20 @@ def test_keyed_events_answers_an_object_keyed_by_id_and_null_events_null_when_no
     assert [e["data"]["message"]["text"] for e in events.values() if "message" in e["data"]] == ["one", "two"]
 
 
+def test_last_id_next_offset_names_the_last_event_which_then_comes_again(sandbox, ctl, tenant, client):
+    speak(ctl, "last-id-next-offset")
+    bot_id = register_bot(client)
+    assert ok(client.get(f"/bots/{bot_id}/events"))["nextOffset"] == 0  # nothing waits
+    for text in ("one", "two"):
+        user_writes(sandbox, tenant.user_id, bot_id, text)
+    batch = ok(client.get(f"/bots/{bot_id}/events"))
+    last = batch["events"][-1]["eventId"]
+    assert batch["nextOffset"] == last
+    again = ok(client.get(f"/bots/{bot_id}/events", params={"offset": batch["nextOffset"]}))["events"]
+    assert [e["eventId"] for e in again] == [last]
+    assert ok(client.get(f"/bots/{bot_id}/events", params={"offset": last + 1}))["events"] == []
+
+
 def test_flat_bot_id_answers_the_new_id_both_ways(ctl, client):
     speak(ctl, "flat-bot-id")
     data = client.post("/bots", json={"code": "flat", "name": "Flat"}).json()["data"]

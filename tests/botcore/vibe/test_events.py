@@ -297,6 +297,20 @@ def test_null_events_are_none_waiting_and_acknowledge_nothing():
     assert read_event_batch({"nextOffset": 500}).offset_after(7) == 7  # no events at all: the same
 
 
+def test_a_next_offset_at_the_last_event_is_passed_only_where_offsets_keep_the_event_sent():
+    """last-id-next-offset: a platform that gave back the event at the offset sent keeps event N waiting on
+    offset N, so its nextOffset naming the last id is passed; one counting offsets as "after" never gives
+    that event back, and the offset it names is kept (moving past it would skip event 11 there)."""
+    lagging = read_event_batch(_answer([_item(9), _item(10)], nextOffset=10))
+    assert lagging.offset_after(9) == 11  # event 9 came back on offset 9
+    assert lagging.offset_after(8) == 10  # an "after" platform: 9 and 10 are after 8; 10 is not acknowledged
+    unread = read_event_batch(
+        _answer([{"eventId": 12, "type": "ONIMBOTV2MESSAGEADD", "data": {}}], nextOffset=12)
+    )
+    assert unread.malformed and unread.offset_after(12) == 13  # an unreadable one counts by its id too
+    assert read_event_batch(_answer([_item(9)], nextOffset=10)).offset_after(9) == 10  # A §8: as it says
+
+
 @pytest.mark.parametrize("answer", [_answer("1..3", nextOffset=500), _answer(7), ["not", "an", "object"]])
 def test_events_no_reading_takes_are_a_protocol_error_not_an_empty_batch(answer):
     with pytest.raises(VibeProtocolError, match="nothing acknowledged"):
