@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -291,9 +292,16 @@ def settle_refused_attempt(entry: EventLogEntry, *, error: str) -> None:
 
 @dataclass(frozen=True)
 class PendingOutcome:
-    handled: int = 0
+    handled: int = 0  # events a skill answered
+    ignored: int = 0  # events no skill wanted: a join, a duplicate, an event of no type
+    failed: int = 0  # events given up on
     retry_at: datetime | None = None  # the first unhandled event waits until then
     unfinished: bool = False  # the deadline or a lost lease stopped the cycle with events left
+
+    @property
+    def finished(self) -> int:
+        """Events that left the queue with a verdict this cycle."""
+        return self.handled + self.ignored + self.failed
 
 
 def handle_pending(
@@ -312,25 +320,35 @@ def handle_pending(
     counted before it runs must survive a worker killed mid-skill.
     """
     portal_skills: PortalSkills | None = None  # loaded only when there is something to handle
-    handled = 0
+    verdicts: Counter[str] = Counter()
+
+    def outcome(**rest: Any) -> PendingOutcome:
+        done = EventLogEntry.Status
+        return PendingOutcome(
+            handled=verdicts[done.HANDLED],
+            ignored=verdicts[done.IGNORED],
+            failed=verdicts[done.FAILED],
+            **rest,
+        )
+
     for entry in list_pending_entries(bot):
         if entry.next_attempt_at is not None and entry.next_attempt_at > timezone.now():
-            return PendingOutcome(handled, retry_at=entry.next_attempt_at)
+            return outcome(retry_at=entry.next_attempt_at)
         if deadline is not None and time.monotonic() >= deadline:
-            return PendingOutcome(handled, unfinished=True)
+            return outcome(unfinished=True)
         if renew is not None and not renew():
             log.warning("lease lost mid-cycle bot=%s: the other cycle goes on", bot.pk)
-            return PendingOutcome(handled, unfinished=True)
+            return outcome(unfinished=True)
         if portal_skills is None:
             portal_skills = load_portal_skills(bot.portal)
         status = handle_entry(
             entry, bot=bot, client=client, portal_skills=portal_skills, lease_token=lease_token
         )
         if status == "skipped":
-            return PendingOutcome(handled, unfinished=True)
+            return outcome(unfinished=True)
         if status == EventLogEntry.Status.RECEIVED:
-            return PendingOutcome(handled, retry_at=entry.next_attempt_at)
-        handled += 1
+            return outcome(retry_at=entry.next_attempt_at)
+        verdicts[status] += 1
         if entry.event_type == EventType.BOT_DELETE and platform_deleted_bot(entry, bot=bot):
             # The platform deleted the bot: its last event, and the portal's install ends with it.
             log.info(
@@ -338,7 +356,7 @@ def handle_pending(
             )
             uninstall_portal(bot.portal, reason="bot_deleted")
             break
-    return PendingOutcome(handled)
+    return outcome()
 
 
 def platform_deleted_bot(entry: EventLogEntry, *, bot: Bot) -> bool:

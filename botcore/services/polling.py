@@ -53,7 +53,7 @@ class CycleOutcome:
     # | "broken" | "not_active"
     status: str
     stored: int = 0
-    handled: int = 0
+    handled: int = 0  # events a skill answered (PendingOutcome: ignored and failed ones are not)
 
 
 def take_cycle_lease(bot_id: int, pacer_token: str, *, backoff: float | None = None) -> str | None:
@@ -278,13 +278,15 @@ def poll_bot_once(
         bot_id, lease_token=lease_token, delay=_after(bot, pending, had_events=bool(stored),
         has_more=batch.has_more), consecutive_failures=0, last_error="", backoff_until=None,
     )  # fmt: skip
-    if stored or pending.handled:
+    if stored or pending.finished:
         log.info(
-            "cycle bot=%s portal=%s stored=%s handled=%s",
+            "cycle bot=%s portal=%s stored=%s handled=%s ignored=%s failed=%s",
             bot_id,
             bot.portal.member_id,
             stored,
             pending.handled,
+            pending.ignored,
+            pending.failed,
         )
     else:
         log.debug("idle cycle bot=%s", bot_id)

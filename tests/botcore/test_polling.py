@@ -409,6 +409,24 @@ def test_the_cycle_takes_a_watched_batch_only_from_where_its_bot_stands():
 
 
 @pytest.mark.slow
+def test_the_cycle_counts_answered_ignored_and_failed_events_apart(sandbox_portal, bot, caplog):
+    """An event no skill wanted was counted among the handled ones in the cycle's line and outcome, while its
+    entry said Ignored: an operator reading "handled=2" looked for two answers."""
+    sandbox_portal.control.post(
+        "/_sandbox/act/raw-events",
+        json={"botId": bot.vibe_bot_id, "type": "ONIMBOTV2SOMETHINGNEW", "data": {}},
+    )
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="Hello, bot!")
+    with caplog.at_level("INFO", logger="botcore.services.polling"):
+        outcome = poll_bot_once(bot.pk)
+    statuses = sorted(EventLogEntry.objects.filter(bot=bot).values_list("status", flat=True))
+    answered = statuses.count(EventLogEntry.Status.HANDLED)
+    assert EventLogEntry.Status.IGNORED in statuses and (outcome.stored, outcome.handled) == (3, answered)
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("cycle bot="))
+    assert line.endswith(f"stored=3 handled={answered} ignored=1 failed=0"), line
+
+
+@pytest.mark.slow
 def test_an_events_log_context_ends_with_its_handling(sandbox_portal, bot, caplog):
     # The cycle's summary line carried the last event handled ("cycle bot=1 ... event=1"), as if it were
     # about that event: each event's fields are bound while it is handled, and only then.
