@@ -17,6 +17,7 @@ from tenants.crypto import holds_secret
 from tenants.errors import InstallationError
 from tenants.identity import get_identity_backend
 from tenants.models import Portal, SessionGrant
+from tenants.oauth_exchanges import exchange_once
 from tenants.services import store_session_grant
 from tenants.shapes import is_user_id_shaped
 
@@ -84,15 +85,16 @@ def accept_gateway_visit(*, session_token: str, claimed_portal_id: str, claimed_
     )
 
 
-def accept_oauth_code(*, code: str, redirect_uri: str, invited_portal: str = "") -> SessionGrant:
+def accept_oauth_code(*, code: str, state: str, redirect_uri: str, invited_portal: str = "") -> SessionGrant:
     """Exchange an OAuth code, confirm the token with GET /v1/me, then store it; returns the user's grant.
 
-    `invited_portal` (a member id): the invitation named the portal, and a sign-in to another is refused
-    before anything is stored.
+    `state`: the callback's, redeemed already; the same callback tried again (after an outage, or twice at
+    once) reuses its exchange (oauth_exchanges). `invited_portal` (a member id): the invitation named the
+    portal, and a sign-in to another is refused before anything is stored.
     """
     backend = get_identity_backend()
     try:
-        exchanged = backend.exchange_code(code=code, redirect_uri=redirect_uri)
+        exchanged = exchange_once(backend, code=code, state=state, redirect_uri=redirect_uri)
     except InstallationError as error:
         if error.public_message != InstallationError.public_message:
             raise  # the backend said something more precise (not configured, platform down)

@@ -32,6 +32,12 @@ _STATE_REFUSED = _(
 )
 
 
+class StateNotPendingError(InstallationError):
+    """A callback whose well-signed, live state this browser does not hold (any more)."""
+
+    public_message = _STATE_REFUSED
+
+
 def issue_invite(*, member_id: str = "") -> str:
     """A signed, expiring permission to start the OAuth redirect (optionally naming the expected portal)."""
     return signing.dumps({"m": member_id}, salt=_INVITE_SALT)
@@ -104,7 +110,7 @@ def redeem_state(request: HttpRequest, state: str) -> tuple[list[str], str]:
     nonce = payload.get("n") if isinstance(payload, dict) else None
     if nonce not in pending:
         # Replayed, or started in another browser: either way not this browser's live attempt.
-        raise InstallationError("oauth state replayed or from another browser", public_message=_STATE_REFUSED)
+        raise StateNotPendingError("oauth state replayed or from another browser")
     pending.remove(nonce)
     return pending, _invited_portal(payload)
 

@@ -208,6 +208,12 @@ def oauth_start(request: HttpRequest) -> HttpResponse:
 def oauth_callback(request: HttpRequest) -> HttpResponse:
     try:
         pending, invited_portal = oauth.redeem_state(request, request.GET.get("state", ""))
+    except oauth.StateNotPendingError as error:
+        if find_viewer(request) is not None:
+            # Opened again where it signed in (Back, a double click): nothing to exchange, the person is in.
+            log.info("oauth callback opened again by a signed-in browser: to the portal page")
+            return redirect("tenants:portal")
+        return render_tenants_error(request, error)
     except TenantsError as error:
         return render_tenants_error(request, error)
     try:
@@ -220,6 +226,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         else:
             grant = handshakes.accept_oauth_code(
                 code=request.GET.get("code", ""),
+                state=request.GET.get("state", ""),
                 redirect_uri=request.build_absolute_uri(reverse("tenants:oauth_callback")),
                 invited_portal=invited_portal,
             )

@@ -193,11 +193,21 @@ def test_the_oauth_redirect_keeps_the_exchanges_expiry_when_me_does_not_say_it(p
     assert grant.expires_at > timezone.now() + timedelta(hours=1)
 
 
-def test_a_replayed_state_is_refused(platform):
+def test_a_replayed_state_is_refused(platform, settings):
     browser = Client()
     callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
     assert browser.get(callback).status_code == 302
-    assert browser.get(callback).status_code == 403
+    del browser.cookies[settings.SESSION_COOKIE_NAME]  # not signed in: the state is all it brings
+    assert browser.get(callback).status_code == 403 and exchanges(platform) == 1
+
+
+def test_a_callback_opened_again_where_it_signed_in_goes_to_the_portal_page(platform):
+    """The browser's Back after signing in showed "this sign-in cannot go on" to someone signed in."""
+    browser = Client()
+    callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
+    assert browser.get(callback).status_code == 302
+    again = browser.get(callback)
+    assert again.status_code == 302 and again["Location"].endswith("/portal/") and exchanges(platform) == 1
 
 
 def test_a_callback_the_platform_could_not_answer_may_be_tried_again(platform):
@@ -214,7 +224,41 @@ def test_a_callback_the_platform_could_not_answer_may_be_tried_again(platform):
     again = browser.get(callback)
     assert again.status_code == 302 and again["Location"].endswith("/portal/")
     assert SessionGrant.objects.get().source == "oauth"
-    assert browser.get(callback).status_code == 403  # spent now: it was used
+    assert browser.get(callback)["Location"].endswith("/portal/")  # spent now: the browser is signed in
+
+
+def exchanges(platform) -> int:
+    """How many code exchanges the platform was asked for."""
+    return len(_data(platform["control"].get("/_sandbox/calls", params={"path": "/v1/oauth/token"}))["calls"])
+
+
+def test_a_callback_whose_identity_check_met_an_outage_signs_in_when_tried_again(platform):
+    """The code was exchanged, then GET /v1/me met the platform's 5xx: the 503 asked for the same callback
+    again, which exchanged the spent code a second time and was refused ("open your sign-in link again")."""
+    browser = Client()
+    callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
+    rule = {"method": "GET", "path": "/v1/me", "errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"}
+    _data(platform["control"].post("/_sandbox/faults", json=rule))
+    assert browser.get(callback).status_code == 503
+    _data(platform["control"].delete("/_sandbox/faults"))
+    again = browser.get(callback)
+    assert again.status_code == 302 and again["Location"].endswith("/portal/")
+    assert SessionGrant.objects.get().source == "oauth" and exchanges(platform) == 1
+
+
+def test_a_callback_opened_twice_at_once_signs_in_both_times(platform):
+    """A double click: the first request signed in, but the browser dropped its answer (the second click
+    cancelled it) and with it the cookies it set, so the second came with the state still pending, exchanged
+    the spent code and showed "the platform did not accept this sign-in" to someone signed in."""
+    browser = Client()
+    callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
+    before = browser.cookies
+    browser.cookies = before.__class__(before)  # the first answer's cookies never reach the browser
+    assert browser.get(callback).status_code == 302
+    browser.cookies = before
+    second = browser.get(callback)
+    assert second.status_code == 302 and second["Location"].endswith("/portal/")
+    assert browser.get("/portal/").status_code == 200 and exchanges(platform) == 1
 
 
 def test_a_code_the_platform_refuses_says_how_to_sign_in_again(platform):
