@@ -27,7 +27,7 @@ FLEET_MODELS = (Portal, Bot, EventLogEntry)
 @dataclass(frozen=True)
 class Figure:
     label: str
-    value: float | int | str
+    value: int  # a count
     url: str
 
 

@@ -91,7 +91,7 @@ class ActionResultSerializer(serializers.Serializer):
 class FigureSerializer(serializers.Serializer):
     # A field named like Field.label: DRF takes declared fields off the class, the stubs cannot know that.
     label = serializers.CharField()  # type: ignore[assignment]
-    value = serializers.FloatField()
+    value = serializers.IntegerField()
 
 
 class FleetSerializer(serializers.Serializer):

@@ -94,6 +94,13 @@ def test_portals_bots_and_events_read_with_filters_and_no_secret(fleet):
     assert "vibe_session_" not in everything and "token" not in everything.replace("TokenExpiresAt", "")
 
 
+def test_the_fleet_s_counts_are_whole_numbers(fleet):
+    """Every figure of a list (portals and bots by status, failing skills and portals) came as 1.0, 0.0."""
+    figures = token_client(staff=True).get("/api/ops/fleet/").json()
+    listed = [f for name in ("portals", "bots", "failing_skills", "failing_portals") for f in figures[name]]
+    assert listed and all(type(f["value"]) is int for f in listed), listed
+
+
 @pytest.mark.slow
 def test_bot_pause_and_resume(fleet):
     _, bot = fleet
