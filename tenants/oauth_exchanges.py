@@ -15,6 +15,7 @@ own meets the platform's refusal of a spent code, as before.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 
@@ -24,6 +25,8 @@ from django.core.cache import cache
 from tenants.crypto import decrypt_secret, encrypt_secret
 from tenants.errors import SecretDecryptionError
 from tenants.identity import ExchangedToken, IdentityBackend
+
+log = logging.getLogger(__name__)
 
 _PREFIX = "tenants:oauth-exchange:"
 _WAIT_STEP_SECONDS = 0.1
@@ -40,7 +43,8 @@ def exchange_once(backend: IdentityBackend, *, code: str, state: str, redirect_u
     # A second request waits for the first one's exchange as long as an exchange may take, retries included.
     longest = settings.VIBE_IDENTITY_CHECK_SECONDS
     deadline = time.monotonic() + longest
-    while not cache.add(busy, 1, timeout=math.ceil(longest)):
+    exchanging = cache.add(busy, 1, timeout=math.ceil(longest))
+    while not exchanging:
         # Another request of this callback is exchanging the code: its answer is this one's too.
         kept = _kept(key)
         if kept is not None:
@@ -48,16 +52,21 @@ def exchange_once(backend: IdentityBackend, *, code: str, state: str, redirect_u
         if time.monotonic() >= deadline:
             break  # it died or hangs: exchange (the platform says whether the code is spent)
         time.sleep(_WAIT_STEP_SECONDS)
+        exchanging = cache.add(busy, 1, timeout=math.ceil(longest))
     try:
         kept = _kept(key)
         if kept is not None:
             return kept
         exchanged = backend.exchange_code(code=code, redirect_uri=redirect_uri)
         sealed = (encrypt_secret(exchanged.session_token), exchanged.identity)
-        cache.set(key, sealed, timeout=settings.TENANTS_OAUTH_STATE_MAX_AGE)
+        try:
+            cache.set(key, sealed, timeout=settings.TENANTS_OAUTH_STATE_MAX_AGE)
+        except Exception as error:  # noqa: BLE001 (the cache down, of any backend: this sign-in goes on)
+            log.warning("oauth exchange not kept for a retry: the cache refused it: %s", type(error).__name__)
         return exchanged
     finally:
-        cache.delete(busy)
+        if exchanging:
+            cache.delete(busy)
 
 
 def _kept(key: str) -> ExchangedToken | None:
