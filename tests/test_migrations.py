@@ -1,0 +1,62 @@
+"""Migrations only expand: the release before a migration keeps running while `migrate` runs.
+
+An upgrade migrates before the processes restart on the new code (compose's `migrate` service, the upgrade
+runbook in docs/operators.md), so for a while the old release still writes, its INSERTs naming only the
+columns it knows and its SELECTs every column it knows. A column added NOT NULL with only a Python default
+has no default in the database (Django drops it once the existing rows are filled): each old INSERT failed
+(an install was a 500 on tenants_portal.turn_token). A column or table removed or renamed fails every old
+SELECT. Contract in a later release, once nothing runs the code that reads the old shape.
+"""
+
+from __future__ import annotations
+
+from django.db import migrations
+from django.db.migrations.loader import MigrationLoader
+from django.db.models.fields import NOT_PROVIDED
+
+OUR_APPS = ("tenants", "botcore", "ops")
+
+# Shipped before this gate, each column filled by its migration; a rolling upgrade over them is past.
+# tenants 0005's column has its database default since 0006.
+SHIPPED_BEFORE = {
+    ("botcore", "0003_reliability"),
+    ("tenants", "0004_portal_credentials_stamp"),
+    ("tenants", "0005_portal_turn"),
+}
+
+CONTRACTING = (
+    migrations.RemoveField,
+    migrations.RenameField,
+    migrations.DeleteModel,
+    migrations.RenameModel,
+)
+
+
+def _our_migrations():
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    for key, migration in sorted(loader.disk_migrations.items()):
+        if key[0] in OUR_APPS and key not in SHIPPED_BEFORE:
+            yield key, migration
+
+
+def test_a_column_a_migration_adds_is_nullable_or_has_a_database_default():
+    refused = [
+        f"{app}.{name}: {op.model_name}.{op.name}"
+        for (app, name), migration in _our_migrations()
+        for op in migration.operations
+        if isinstance(op, migrations.AddField)
+        and not op.field.null
+        and not op.field.many_to_many
+        and op.field.db_default is NOT_PROVIDED
+    ]
+    assert not refused, f"NOT NULL without db_default (the release before cannot insert): {refused}"
+
+
+def test_no_migration_removes_or_renames_what_the_release_before_reads():
+    refused = [
+        f"{app}.{name}: {type(op).__name__} {getattr(op, 'model_name', '')} {op.name}".replace("  ", " ")
+        for (app, name), migration in _our_migrations()
+        for op in migration.operations
+        if isinstance(op, CONTRACTING)
+    ]
+    assert not refused, f"contracts the schema under the running release: {refused}"
