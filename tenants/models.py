@@ -45,7 +45,8 @@ class Portal(models.Model):
     credentials_stamp = models.CharField(max_length=32, default=new_credentials_stamp, editable=False)
     # Whose turn it is to change the portal's credentials or move its bot (tenants.services.portal_turn), and
     # until when: a lease, so that a holder that died frees it, and no database lock spans platform calls.
-    turn_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    # Its default is the database's too: a release before it still installs portals while migrate runs.
+    turn_token = models.CharField(max_length=32, blank=True, default="", db_default="", editable=False)
     turn_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
