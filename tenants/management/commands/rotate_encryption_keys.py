@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.apps import apps
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, transaction
 from tqdm import tqdm
 
 from tenants.crypto import is_encrypted_with_newest_key, rotate_secret
+from tenants.errors import SecretDecryptionError
 from tenants.fields import Ciphertext, EncryptedSecretField
 
 
@@ -34,6 +35,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, batch_size: int, no_progress: bool, **options: Any) -> None:
         total_rotated = 0
+        # Rows no configured key opens (an old key dropped too soon): the rest are rotated, then these named.
+        unreadable: list[str] = []
         for model, names in encrypted_fields():
             label = model._meta.label
             pks = list(model._default_manager.order_by("pk").values_list("pk", flat=True))
@@ -50,15 +53,24 @@ class Command(BaseCommand):
                             for name in names:
                                 value = getattr(row, name)
                                 if value and not is_encrypted_with_newest_key(value.raw):
-                                    changes[name] = Ciphertext(
-                                        rotate_secret(value.raw)
-                                    )  # already encrypted: stored as is
+                                    try:
+                                        # already encrypted: stored as is
+                                        changes[name] = Ciphertext(rotate_secret(value.raw))
+                                    except SecretDecryptionError:
+                                        unreadable.append(f"{label} {row.pk}")
                             if changes:
                                 model._default_manager.filter(pk=row.pk).update(**changes)
                                 rotated += 1
                     bar.update(len(batch))
             total_rotated += rotated
             self.stdout.write(f"{label}: {rotated} of {len(pks)} rows re-encrypted")
+        if unreadable:
+            raise CommandError(
+                f"no key of VIBE_FERNET_KEYS opens {len(unreadable)} stored secret(s): "
+                f"{', '.join(unreadable[:20])}{' …' if len(unreadable) > 20 else ''}; "
+                "put back the key they were encrypted with (after the newest) and run this again, "
+                "and keep the old keys until it passes"
+            )
         self.stdout.write(
             self.style.SUCCESS(f"Done: {total_rotated} rows re-encrypted under the newest key.")
         )
