@@ -71,15 +71,20 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# django-q2's lines about one task: enqueued, created by a schedule, picked up by a worker, done.
+PER_TASK_LINE = re.compile(r"Enqueued |Processed '|Process-\S+ (?:processing |created task )")
+
+
 class IdleNoiseFilter(logging.Filter):
     """django-q2 writes INFO lines for every enqueued and processed task; an idle bot's poll cycles are
-    three a second. They count as DEBUG: dropped unless the root logger is at DEBUG."""
+    three a second, and the one-minute schedules a dozen lines a minute. They count as DEBUG: dropped unless
+    the root logger is at DEBUG (a failed task is an ERROR, kept)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name != "django-q" or record.levelno != logging.INFO:
             return True
         message = record.getMessage()
-        if message.startswith("Enqueued") or "poll_bot" in message:
+        if PER_TASK_LINE.match(message) or "poll_bot" in message:
             return logging.getLogger().isEnabledFor(logging.DEBUG)
         return True
 

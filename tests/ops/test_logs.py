@@ -111,6 +111,22 @@ def test_an_idle_bots_task_chatter_is_debug(log_output):
     assert [line["message"] for line in lines(buffer)] == ["Q Cluster vibeapp starting."]
 
 
+def test_the_schedules_task_chatter_is_debug_too(log_output):
+    """The one-minute schedules (the qcluster's heartbeat, the sweeps) wrote a dozen INFO lines a minute on an
+    idle deployment; django-q2's per-task lines all count as DEBUG (docs/operators.md), a failure stays."""
+    buffer = log_output("json")
+    qlog = logging.getLogger("django-q")
+    qlog.info("Process-7 created task alpha-bravo from schedule [ops.beat_qcluster]")
+    qlog.info("Process-2 processing alpha-bravo 'ops.heartbeat.beat_qcluster' [ops.beat_qcluster]")
+    qlog.info("Processed 'ops.heartbeat.beat_qcluster' (alpha-bravo)")
+    qlog.error("Failed 'botcore.tasks.provision_portal' (charlie-delta) - boom")
+    qlog.info("Process-2 ready for work at 42")
+    assert [line["message"] for line in lines(buffer)] == [
+        "Failed 'botcore.tasks.provision_portal' (charlie-delta) - boom",
+        "Process-2 ready for work at 42",
+    ]
+
+
 @pytest.mark.django_db
 def test_a_web_request_logs_with_the_gateways_request_id(log_output):
     buffer = log_output("json")
@@ -131,6 +147,6 @@ def test_a_web_request_logs_with_the_gateways_request_id(log_output):
 def test_the_task_queues_own_lines_never_carry_a_previous_tasks_context(log_output):
     buffer = log_output("json")
     bind_log_context(bot=1, task="poll_bot")
-    logging.getLogger("django-q").info("Process-1 processing foo 'tenants.tasks.warn_expiring_sessions'")
+    logging.getLogger("django-q").error("Failed 'tenants.tasks.warn_expiring_sessions' (foo) - boom")
     [line] = lines(buffer)
     assert line["bot"] is None and line["task"] is None
