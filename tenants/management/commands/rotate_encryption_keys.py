@@ -25,7 +25,8 @@ def encrypted_fields() -> Iterator[tuple[type[models.Model], list[str]]]:
 class Command(BaseCommand):
     help = (
         "Re-encrypt every secret under the newest key of TENANTS_FERNET_KEYS (VIBE_FERNET_KEYS), in batches. "
-        "Put the new key first, keep the old ones after it, run this, then drop the old keys. "
+        "Put the new key first, keep the old ones after it, restart every process, run this, then drop the "
+        "old keys and restart again. "
         "Safe to run again."
     )
 
