@@ -35,3 +35,17 @@ def test_both_deploy_paths_make_the_schedules_without_a_step_to_remember():
     )
     [migrate] = re.findall(r"^  migrate:\n(?:    .*\n)+", COMPOSE, flags=re.MULTILINE)
     assert "manage.py migrate --noinput && python manage.py ensure_schedules" in migrate
+
+
+def test_every_path_a_unit_may_write_is_made_before_the_unit_starts():
+    """systemd refuses to start a unit whose ReadWritePaths= names a missing path (226/NAMESPACE) unless it is
+    marked optional with `-`; a fresh checkout has no var/ (git-ignored), where the web unit collects static
+    files, so its first start would fail there (no systemd here: the units are read, not started)."""
+    for unit in sorted((ROOT / "deploy" / "systemd").glob("*.service")):
+        text = unit.read_text()
+        made = set(
+            re.findall(r"^ExecStartPre=\+/usr/bin/install -d [^\n]* (/\S+)$", text, flags=re.MULTILINE)
+        )
+        for line in re.findall(r"^ReadWritePaths=(.*)$", text, flags=re.MULTILINE):
+            for path in line.split():
+                assert path.startswith("-") or path in made, f"{unit.name}: {path}"
