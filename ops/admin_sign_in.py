@@ -52,7 +52,10 @@ def _limited(request: HttpRequest, *, per_account: bool) -> HttpResponse:
         "admin sign-in rate-limited per=%s path=%s", "account" if per_account else "address", request.path
     )
     context = {**admin.site.each_context(request), "per_account": per_account}
-    return render(request, "admin/ops/sign_in_limited.html", context, status=429)
+    response = render(request, "admin/ops/sign_in_limited.html", context, status=429)
+    # The line above is the request's: Django's own ("Too Many Requests: /admin/login/") repeated it.
+    response._has_been_logged = True  # type: ignore[attr-defined]  # django.utils.log.log_response's mark
+    return response
 
 
 # Only attempts (POST) count: showing the form is free. The address is the one tenants.client_address finds
