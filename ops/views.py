@@ -53,3 +53,12 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
         "limit": getattr(settings, setting),
     }
     return HttpResponse(text, status=413, content_type="text/plain; charset=utf-8")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 page, but JSON under /api/ as every other answer there (DRF's `detail`): a client of the
+    operator or skills API parsing the answer met an HTML page. The error itself is logged by Django."""
+    if request.path.startswith("/api/"):
+        body = {"detail": gettext("A server error occurred. It is logged; try again later.")}
+        return JsonResponse(body, status=500)
+    return defaults.server_error(request)

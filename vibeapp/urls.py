@@ -9,6 +9,7 @@ from ops.admin_views import fleet_dashboard
 from ops.metrics_view import metrics_view
 
 handler400 = "ops.views.bad_request"  # a body over Django's upload limits is a 413 (ops/logs.py: BODY_LIMITS)
+handler500 = "ops.views.server_error"  # JSON under /api/
 
 urlpatterns = [
     path("admin/fleet/", admin.site.admin_view(fleet_dashboard), name="ops_fleet"),

@@ -94,6 +94,20 @@ def test_portals_bots_and_events_read_with_filters_and_no_secret(fleet):
     assert "vibe_session_" not in everything and "token" not in everything.replace("TokenExpiresAt", "")
 
 
+def test_a_crash_in_the_api_answers_json(fleet, monkeypatch):
+    """From an operator trial: a reverify that crashed answered Django's HTML 500 page to an API client."""
+
+    def crash():
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("ops.api.gather_fleet", crash)
+    client = token_client(staff=True)
+    client.raise_request_exception = False
+    answer = client.get("/api/ops/fleet/")
+    assert answer.status_code == 500 and answer["Content-Type"] == "application/json"
+    assert "server error" in answer.json()["detail"] and "a bug" not in answer.content.decode()
+
+
 def test_the_fleet_s_counts_are_whole_numbers(fleet):
     """Every figure of a list (portals and bots by status, failing skills and portals) came as 1.0, 0.0."""
     figures = token_client(staff=True).get("/api/ops/fleet/").json()
