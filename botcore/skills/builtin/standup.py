@@ -174,6 +174,8 @@ class StandupSkill(Skill):
             with ctx.state_for(str(person["id"])).update() as state:
                 if state.get("day") == day:
                     state["status"] = "closed"
+        with ctx.state_for(chat).update() as posted:
+            posted["reported"] = True  # /standup says the summary went out, not that it is still to come
 
     def status_text(self, ctx: SkillContext) -> str:
         texts = texts_for(ctx.language)
@@ -191,6 +193,12 @@ class StandupSkill(Skill):
             return texts["no_standup_today"].format(day=day.isoformat(), time=ask_at)
         people = run.get("participants", [])
         answered = sum(1 for p in people if ctx.state_for(str(p["id"])).get().get("answers"))
+        if run.get("reported"):
+            ask_at = ctx.options["ask_at"]
+            day = next_question_day(now, ask_at, ctx.options["weekdays"])
+            return texts["reported"].format(
+                answered=answered, total=len(people), day=day.isoformat(), time=ask_at
+            )
         return texts["status"].format(answered=answered, total=len(people), time=ctx.options["report_at"])
 
 

@@ -26,6 +26,10 @@ def texts_for(language: str) -> dict[str, str]:
                 "({code}), so the bot is probably not in the chat any more. Add it to the chat again, or "
                 "pick another chat in the standup's settings."
             ),
+            "reported": gettext(
+                "Today's summary is posted in the chat: {answered} of {total} answered. "
+                "The next question goes out on {day} at {time}."
+            ),
             "status": gettext(
                 "Today's standup: {answered} of {total} answered. The summary is posted at {time}."
             ),

@@ -108,6 +108,28 @@ def test_the_status_command_counts_answers():
     assert answer.answers == ["Сегодняшний стендап: ответили 1 из 2. Итоги будут в 17:30."]
 
 
+def test_after_the_summary_the_status_command_says_it_was_posted_and_when_the_next_question_is():
+    """At 18:00 /standup said "The summary is posted at 17:30.", a time gone by, as if still to come."""
+    ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=TEAM)
+    with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=UTC)):
+        run_skill(StandupSkill(), make_message_event("done", user_id=8), ctx=ctx)
+    run_skill(StandupSkill(), REPORT, ctx=ctx)
+    with time_machine.travel(datetime(2030, 3, 4, 15, 0, tzinfo=UTC)):  # 18:00 in Moscow, Monday
+        said = [
+            run_skill(
+                StandupSkill(), make_command_event("standup", language=language), ctx=ctx,
+                timezone="Europe/Moscow",
+            ).answers[-1]
+            for language in ("en", "ru")
+        ]  # fmt: skip
+    assert said == [
+        "Today's summary is posted in the chat: 1 of 2 answered. The next question goes out on 2030-03-05 "
+        "at 09:30.",
+        "Итоги сегодняшнего стендапа опубликованы в чате: ответили 1 из 2. "
+        "Следующий вопрос придёт 2030-03-05 в 09:30.",
+    ]
+
+
 @pytest.mark.parametrize(
     ("moment", "language", "expected"),
     [
