@@ -3,9 +3,10 @@ configured time, their private answers collected through the day, and a summary 
 
 The portal admin sets the chat (and optionally the participants, else the chat's members) and the times in
 the skill's options. State: each participant's 1:1 dialog holds {day, status "open"/"closed", answers,
-open_until}; the group chat's dialog holds the day's run {day, participants}. While a participant's
-question is open (until the report time), their private messages are their answer and no other skill
-sees them; before the question and after the report they go to the next skill (echo) as usual.
+open_until}; the group chat's dialog holds the day's run {day, asked_at, participants, reported}: one
+standup a day, so times moved after the day's question neither ask again nor post a second summary. While a
+participant's question is open (until the report time), their private messages are their answer and no
+other skill sees them; before the question and after the report they go to the next skill (echo) as usual.
 """
 
 from __future__ import annotations
@@ -97,6 +98,10 @@ class StandupSkill(Skill):
     def ask(self, event: ScheduledRunEvent, ctx: SkillContext) -> None:
         chat = ctx.options["chat"]
         day = event.local_due_at.date().isoformat()
+        asked_at = event.local_due_at.isoformat()
+        run = ctx.state_for(chat).get()
+        if run.get("day") == day and run.get("asked_at", asked_at) != asked_at:
+            return  # asked today already, before the admin moved the time: one standup a day
         try:
             users = ctx.list_chat_users(chat)
         except VibeApiError as error:
@@ -113,7 +118,11 @@ class StandupSkill(Skill):
         ids = list(ctx.options["participants"]) or sorted(members)
         open_until = _report_instant(event.local_due_at, ctx.options["report_at"])
         ctx.state_for(chat).set(
-            {"day": day, "participants": [{"id": i, "name": members.get(i, "")} for i in ids]}
+            {
+                "day": day,
+                "asked_at": asked_at,  # a retried run is this one again; another run today is not
+                "participants": [{"id": i, "name": members.get(i, "")} for i in ids],
+            }
         )
         for user_id in ids:
             with ctx.state_for(str(user_id)).update() as state:
@@ -159,8 +168,8 @@ class StandupSkill(Skill):
         chat = ctx.options["chat"]
         day = event.local_due_at.date().isoformat()
         run = ctx.state_for(chat).get()
-        if run.get("day") != day:
-            return  # no question went out today (the skill was off, or the options changed)
+        if run.get("day") != day or run.get("reported"):
+            return  # no question went out today (the skill was off, the options changed), or posted already
         texts = texts_for(ctx.language)
         lines = [bb.bold(texts["summary_title"].format(day=day))]
         for person in run.get("participants", []):

@@ -130,6 +130,42 @@ def test_after_the_summary_the_status_command_says_it_was_posted_and_when_the_ne
     ]
 
 
+def test_times_moved_after_the_days_question_neither_ask_again_nor_post_a_second_summary():
+    """The admin moved the times after the day's question (trying the standup out): everyone was asked again,
+    their answers then went to echo (the day's state was closed), and a second summary repeated the first."""
+
+    def questions():
+        return [p.dialog_id for p in ctx.posts if p.text.startswith("Good morning!")]
+
+    ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=TEAM)
+    with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=UTC)):
+        run_skill(StandupSkill(), make_message_event("done", user_id=8), ctx=ctx)
+    run_skill(StandupSkill(), REPORT, ctx=ctx)
+    moved = {**OPTIONS, "ask_at": "18:00", "report_at": "19:00"}
+    run_skill(
+        StandupSkill(),
+        make_scheduled_event("ask", local_due_at="2030-03-04T18:00:00+03:00"),
+        ctx=ctx,
+        options=moved,
+    )
+    run_skill(
+        StandupSkill(),
+        make_scheduled_event("report", local_due_at="2030-03-04T19:00:00+03:00"),
+        ctx=ctx,
+        options=moved,
+    )
+    assert questions() == ["7", "8"]
+    assert len(ctx.posts_to("chat5")) == 1
+    # The next day is a day like any other.
+    run_skill(
+        StandupSkill(),
+        make_scheduled_event("ask", local_due_at="2030-03-05T18:00:00+03:00"),
+        ctx=ctx,
+        options=moved,
+    )
+    assert questions() == ["7", "8", "7", "8"]
+
+
 @pytest.mark.parametrize(
     ("moment", "language", "expected"),
     [
