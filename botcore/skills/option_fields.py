@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from botcore.errors import SkillConfigError
@@ -256,7 +256,9 @@ class Weekdays(Option):
         return sorted(set(value))
 
     def to_text(self, value: Any) -> str:
-        return ",".join(_WEEKDAYS[day - 1] for day in value or ())
+        # In the page's language: a Russian page's hint names the Russian short days; forms read both.
+        names = _RUSSIAN_SHORT if get_language() == "ru" else _WEEKDAYS
+        return ",".join(names[day - 1] for day in value or ())
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "default": list(self.default)}

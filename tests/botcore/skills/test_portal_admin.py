@@ -153,6 +153,23 @@ def test_an_admin_saves_options_on_the_settings_page(acme):
     assert config.options["participants"] == [4, 5]
 
 
+def test_the_settings_page_shows_the_days_in_the_admins_language(acme):
+    """A Russian page showed the days as "mon,tue,wed,thu,fri" beside its hint of Russian day names."""
+    configure_skill(acme, skill_name="standup", options={"chat": "chat9", "weekdays": [1, 3, 5]})
+    client = signed_in(acme, is_admin=True)
+    russian = client.get("/portal/skills/standup/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    english = client.get("/portal/skills/standup/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'name="weekdays" value="пн,ср,пт"' in russian  # noqa: RUF001
+    assert 'name="weekdays" value="mon,wed,fri"' in english
+    saved = client.post(
+        "/portal/skills/standup/",
+        {"is_enabled": "on", "chat": "chat9", "ask_at": "09:30", "weekdays": "пн,ср,пт"},  # noqa: RUF001
+        HTTP_ACCEPT_LANGUAGE="ru",
+    )
+    assert saved.status_code == 302
+    assert SkillConfig.objects.get(portal=acme, skill_name="standup").options["weekdays"] == [1, 3, 5]
+
+
 def test_bad_options_on_the_settings_page_come_back_with_the_fields_message(acme):
     client = signed_in(acme, is_admin=True)
     refused = client.post(
