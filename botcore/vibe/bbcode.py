@@ -34,6 +34,7 @@ _LINE_QUOTE = re.compile(r"^(\s*)>(?=>)", re.MULTILINE)
 _DASH_QUOTE = re.compile(r"^(\s*)-(?=-{5})", re.MULTILINE)
 _HASH_BR = re.compile(r"#(?=br#)", re.IGNORECASE)
 _INSERTED = re.compile(r"(?<=[\[>\-#])\u200b")
+_MENTION = re.compile(r"\[user=([^\]]*)\](.*?)\[/user\]([\s,:;]*)", re.IGNORECASE | re.DOTALL)
 
 ImageSize = Literal["small", "medium", "large"]
 
@@ -153,6 +154,20 @@ def url(href: str, text: str | None = None) -> BB:
 def mention(user_id: int | str, name: str) -> BB:
     """Mention a user (a bot of type `bot` hears group messages only when mentioned)."""
     return _wrap("user", name, _attribute(user_id))
+
+
+def unmention(text: str, *, addressee: int | str | None = None) -> str:
+    """A user's plain `text` with each mention as the name it shows ("[USER=7]Anna[/USER]" → "Anna"), and the
+    mentions of `addressee` (the bot a group message has to mention to reach it) left out with the comma or
+    colon after them, unless nothing else is left. Repeated to people, a mention would ping them again."""
+
+    def name(match: re.Match[str], *, drop: str | None) -> str:
+        return "" if match[1].strip().lower() == drop else match[2] + match[3]
+
+    drop = None if addressee is None else str(addressee).lower()
+    return _MENTION.sub(lambda m: name(m, drop=drop), text).strip() or _MENTION.sub(
+        lambda m: name(m, drop=None), text
+    )
 
 
 def mention_all(label: str = "all") -> BB:

@@ -82,9 +82,11 @@ class EchoSkill(Skill):
                 .button(t["help"], send="/help", color="secondary", display="LINE")
             )
             name = bb.escape(name)
+            # In a group chat the message mentions the bot (the platform delivers it only then): not echoed.
+            said = bb.unmention(text, addressee=event.bot.id if event.bot is not None else None)
             # Cut inside the italics: cut by the platform, the reply would lose its closing [/i].
             room = bb.MAX_TEXT_CHARS - len(t["wrote"].format(name=name, text=bb.italic("")))
-            ctx.reply(t["wrote"].format(name=name, text=bb.italic(bb.shorten(text, room))), keyboard=keyboard)
+            ctx.reply(t["wrote"].format(name=name, text=bb.italic(bb.shorten(said, room))), keyboard=keyboard)
         elif isinstance(event, CommandAddEvent):
             help_text = t["help_text"].format(bot=_bot_name(event))
             ctx.answer_command(t["pong"] if event.command.name == "ping" else help_text)

@@ -50,6 +50,24 @@ def test_a_users_markup_is_echoed_as_text_not_as_markup():
     assert "[user=all]" not in ctx.replies[0] and "[b]Eve" not in ctx.replies[0]
 
 
+def test_in_a_group_chat_the_bots_own_mention_is_left_out_and_others_show_as_names():
+    """A group chat's message reaches the bot only with its mention: "Carol, you wrote: [USER=6]Vibe
+    Bot[/USER] hello" showed the markup, escaped, to everyone in the chat."""
+    ctx = run_skill(
+        EchoSkill(),
+        make_message_event(
+            "[USER=41]Test Bot[/USER], hello [user=7]Anna Lee[/user]",
+            first_name="Carol",
+            chat_id=3,
+            bot_id=41,
+        ),
+    )
+    assert ctx.replies == ["Carol, you wrote: [i]hello Anna Lee[/i]"]
+    assert ctx.posts[0].keyboard[0]["ACTION_VALUE"].startswith("[USER=41]")  # Repeat still reaches the bot
+    alone = run_skill(EchoSkill(), make_message_event("[USER=41]Test Bot[/USER]", chat_id=3, bot_id=41))
+    assert alone.replies[0].endswith("you wrote: [i]Test Bot[/i]")
+
+
 def test_russian_speakers_get_russian():
     ctx = run_skill(EchoSkill(), make_message_event("привет", first_name="Борис", language="ru"))
     assert ctx.replies == ["Борис, вы написали: [i]привет[/i]"]

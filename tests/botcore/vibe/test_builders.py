@@ -212,6 +212,20 @@ def test_escape_neutralises_line_level_markup_too():
     assert bb.unescape(escaped) == typed
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[USER=6]Vibe Bot[/USER] hello", "hello"),
+        ("[user=6]Vibe Bot[/user]: hello [USER=7]Anna[/USER], hi", "hello Anna, hi"),
+        ("ask [USER=all]everyone[/USER]", "ask everyone"),
+        ("[USER=6]Vibe Bot[/USER]", "Vibe Bot"),  # nothing but the mention: it stays, as a name
+        ("no mentions [b]here[/b]", "no mentions [b]here[/b]"),
+    ],
+)
+def test_unmention_shows_mentions_as_names_and_leaves_the_addressees_out(text, expected):
+    assert bb.unmention(text, addressee=6) == expected
+
+
 def test_escape_is_idempotent_and_unescape_reverses_it():
     typed = "[b]x[/b] >>not a quote at line start\n>>a quote"
     once = bb.escape(typed)
