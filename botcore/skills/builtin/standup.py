@@ -2,9 +2,10 @@
 configured time, their private answers collected through the day, and a summary posted to the group chat.
 
 The portal admin sets the chat (and optionally the participants, else the chat's members) and the times in
-the skill's options. State: each participant's 1:1 dialog holds {day, status "open"/"closed", answers,
-open_until}; the group chat's dialog holds the day's run {day, asked_at, participants, reported}: one
-standup a day, so times moved after the day's question neither ask again nor post a second summary. While a
+the skill's options. State: each participant's 1:1 dialog holds {day, asked_at, status "open"/"closed",
+answers, open_until}; the group chat's dialog holds the day's run {day, asked_at, participants, reported}:
+one standup a day in a chat, so times moved after the day's question neither ask again nor post a second
+summary, and another chat picked the same day asks afresh. While a
 participant's question is open (until the report time), their private messages are their answer and no
 other skill sees them; before the question and after the report they go to the next skill (echo) as usual.
 """
@@ -126,10 +127,17 @@ class StandupSkill(Skill):
         )
         for user_id in ids:
             with ctx.state_for(str(user_id)).update() as state:
-                if state.get("day") != day:  # a retried run keeps answers already given
+                # A retried run keeps answers already given; another chat's run today starts afresh.
+                if state.get("day") != day or state.get("asked_at", asked_at) != asked_at:
                     language = state.get("language", "")
                     state.clear()
-                    state.update(day=day, status="open", answers=[], open_until=open_until.isoformat())
+                    state.update(
+                        day=day,
+                        asked_at=asked_at,
+                        status="open",
+                        answers=[],
+                        open_until=open_until.isoformat(),
+                    )
                     if language:
                         state["language"] = language
                 # Each person is asked in their own language: the platform's, else the one they last wrote in.

@@ -166,6 +166,36 @@ def test_times_moved_after_the_days_question_neither_ask_again_nor_post_a_second
     assert questions() == ["7", "8", "7", "8"]
 
 
+def test_a_chat_changed_the_same_day_runs_its_own_standup_with_fresh_answers():
+    """The admin picked another chat after the day's summary: everyone was asked again, but their answers
+    went to echo (the day's state was closed) and the new chat's summary repeated the first chat's answers."""
+    first = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=TEAM)
+    with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=UTC)):
+        run_skill(StandupSkill(), make_message_event("first chat's answer", user_id=8), ctx=first)
+    run_skill(StandupSkill(), REPORT, ctx=first)
+    ctx = RecordingContext(
+        skill=StandupSkill(),
+        options={**OPTIONS, "chat": "chat6", "ask_at": "18:00", "report_at": "19:00"},
+        chat_users={"chat6": TEAM["chat5"]},
+        state_store=first.state_store,
+    )
+    run_skill(StandupSkill(), make_scheduled_event("ask", local_due_at="2030-03-04T18:00:00+03:00"), ctx=ctx)
+    with time_machine.travel(datetime(2030, 3, 4, 15, 30, tzinfo=UTC)):  # 18:30 in Moscow
+        # run_skill fails the test when routing would not give the skill the answer (echo would take it).
+        run_skill(
+            StandupSkill(),
+            make_message_event("second chat's answer", user_id=8, user_name="Boris Ivanov"),
+            ctx=ctx,
+        )
+    run_skill(
+        StandupSkill(), make_scheduled_event("report", local_due_at="2030-03-04T19:00:00+03:00"), ctx=ctx
+    )
+    assert ctx.posts_to("chat6")[-1].text.splitlines()[1:] == [
+        "[b]Anna Lee[/b]: — no answer",
+        "[b]Boris Ivanov[/b]: second chat's answer",
+    ]
+
+
 @pytest.mark.parametrize(
     ("moment", "language", "expected"),
     [
