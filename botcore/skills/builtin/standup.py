@@ -128,7 +128,7 @@ class StandupSkill(Skill):
         for user_id in ids:
             with ctx.state_for(str(user_id)).update() as state:
                 # A retried run keeps answers already given; another chat's run today starts afresh.
-                if state.get("day") != day or state.get("asked_at", asked_at) != asked_at:
+                if state.get("day") != day or state.get("asked_at") != asked_at:
                     language = state.get("language", "")
                     state.clear()
                     state.update(

@@ -196,6 +196,15 @@ def test_a_chat_changed_the_same_day_runs_its_own_standup_with_fresh_answers():
     ]
 
 
+def test_a_days_state_written_before_runs_were_told_apart_is_another_run():
+    """Closed by a summary before the state named its run (no asked_at), it stayed closed for the new run."""
+    earlier = {
+        "8": {"day": "2030-03-04", "status": "closed", "answers": ["x"], "open_until": "2030-03-04T09:00"}
+    }
+    ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=TEAM, state=earlier)
+    assert ctx.state_of("8")["status"] == "open" and ctx.state_of("8")["answers"] == []
+
+
 @pytest.mark.parametrize(
     ("moment", "language", "expected"),
     [
