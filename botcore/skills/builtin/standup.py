@@ -3,11 +3,12 @@ configured time, their private answers collected through the day, and a summary 
 
 The portal admin sets the chat (and optionally the participants, else the chat's members) and the times in
 the skill's options. State: each participant's 1:1 dialog holds {day, asked_at, status "open"/"closed",
-answers, open_until}; the group chat's dialog holds the day's run {day, asked_at, participants, reported}:
-one standup a day in a chat, so times moved after the day's question neither ask again nor post a second
-summary, and another chat picked the same day asks afresh. While a
-participant's question is open (until the report time), their private messages are their answer and no
-other skill sees them; before the question and after the report they go to the next skill (echo) as usual.
+answers, answer_ids (the answers' messages, whose edits and deletions they follow), open_until}; the group
+chat's dialog holds the day's run {day, asked_at, participants, reported}: one standup a day in a chat, so
+times moved after the day's question neither ask again nor post a second summary, and another chat picked
+the same day asks afresh. While a participant's question is open (until the report time), their private
+messages are their answer and no other skill sees them; before the question and after the report they go
+to the next skill (echo) as usual.
 """
 
 from __future__ import annotations
@@ -27,14 +28,28 @@ from botcore.skills.i18n import every_language, normalize_language
 from botcore.skills.options import GroupChat, OptionsError, OptionsSchema, PortalUsers, Text, Time, Weekdays
 from botcore.vibe import bbcode as bb
 from botcore.vibe.errors import VibeApiError
-from botcore.vibe.events import CommandAddEvent, EventType, MessageAddEvent
+from botcore.vibe.events import (
+    CommandAddEvent,
+    EventType,
+    MessageAddEvent,
+    MessageDeleteEvent,
+    MessageUpdateEvent,
+)
 
 log = logging.getLogger(__name__)
 
 
 class StandupSkill(Skill):
     name = "standup"
-    event_types = frozenset({EventType.MESSAGE_ADD, EventType.COMMAND_ADD, BackendEventType.SCHEDULED_RUN})
+    event_types = frozenset(
+        {
+            EventType.MESSAGE_ADD,
+            EventType.MESSAGE_UPDATE,
+            EventType.MESSAGE_DELETE,
+            EventType.COMMAND_ADD,
+            BackendEventType.SCHEDULED_RUN,
+        }
+    )
     message_filter = MessageFilter(chats=ChatScope.PRIVATE)
     commands = (
         CommandSpec(
@@ -82,6 +97,9 @@ class StandupSkill(Skill):
     def wants(self, event: SkillEvent, ctx: SkillContext) -> bool:
         if isinstance(event, MessageAddEvent):
             return _is_open(ctx.state.get())
+        if isinstance(event, (MessageUpdateEvent, MessageDeleteEvent)):
+            state = ctx.state.get()
+            return _is_open(state) and _message_id(event) in state.get("answer_ids", [])
         return True
 
     def handle(self, event: SkillEvent, ctx: SkillContext) -> None:
@@ -92,6 +110,8 @@ class StandupSkill(Skill):
                 self.report(event, ctx)
         elif isinstance(event, MessageAddEvent):
             self.collect(event, ctx)
+        elif isinstance(event, (MessageUpdateEvent, MessageDeleteEvent)):
+            self.amend(event, ctx)
         elif isinstance(event, CommandAddEvent):
             ctx.answer_command(self.status_text(ctx))
 
@@ -161,7 +181,11 @@ class StandupSkill(Skill):
         name = event.user.name if event.user else ""
         with ctx.state.update() as state:
             first = not state.get("answers")
-            state["answers"] = [*state.get("answers", []), text]
+            answers = state.get("answers", [])
+            ids = state.get("answer_ids", [])
+            state["answers"] = [*answers, text]
+            # Each answer's message, to follow its edits: 0 for answers kept before ids were.
+            state["answer_ids"] = [*[0] * (len(answers) - len(ids)), *ids, event.message.id]
             if name:
                 state["name"] = name
             if normalize_language(event.language):
@@ -170,6 +194,21 @@ class StandupSkill(Skill):
             ctx.reply(texts_for(ctx.language)["thanks"].format(time=ctx.options["report_at"]))
         else:
             ctx.react("like")
+
+    def amend(self, event: MessageUpdateEvent | MessageDeleteEvent, ctx: SkillContext) -> None:
+        """An answer edited or deleted before the summary: the summary shows it as it stands."""
+        with ctx.state.update() as state:
+            ids = list(state.get("answer_ids", []))
+            answers = list(state.get("answers", []))
+            if _message_id(event) not in ids:
+                return  # taken out already (the handling runs again)
+            at = ids.index(_message_id(event))
+            text = event.message.text.strip() if isinstance(event, MessageUpdateEvent) else ""
+            if text:
+                answers[at] = text
+            else:
+                del answers[at], ids[at]
+            state["answers"], state["answer_ids"] = answers, ids
 
     # --- the summary ------------------------------------------------------------------------------------
     def report(self, event: ScheduledRunEvent, ctx: SkillContext) -> None:
@@ -217,6 +256,10 @@ class StandupSkill(Skill):
                 answered=answered, total=len(people), day=day.isoformat(), time=ask_at
             )
         return texts["status"].format(answered=answered, total=len(people), time=ctx.options["report_at"])
+
+
+def _message_id(event: MessageUpdateEvent | MessageDeleteEvent) -> int:
+    return event.message.id if isinstance(event, MessageUpdateEvent) else event.message_id
 
 
 def _is_open(state: dict[str, Any]) -> bool:

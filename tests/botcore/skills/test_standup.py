@@ -18,7 +18,9 @@ from botcore.skills.options import OptionsError
 from botcore.skills.testing import (
     RecordingContext,
     make_command_event,
+    make_message_delete_event,
     make_message_event,
+    make_message_update_event,
     make_scheduled_event,
     make_user,
     route,
@@ -203,6 +205,24 @@ def test_a_days_state_written_before_runs_were_told_apart_is_another_run():
     }
     ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=TEAM, state=earlier)
     assert ctx.state_of("8")["status"] == "open" and ctx.state_of("8")["answers"] == []
+
+
+def test_an_answer_edited_or_deleted_before_the_summary_shows_as_it_stands():
+    """An answer's typo fixed in the dialog, or an answer deleted, went into the summary as first written."""
+    skills = [HelpSkill(), StandupSkill(), EchoSkill()]
+    ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=TEAM)
+    with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=UTC)):
+        for message_id, text in ((71, "Shiped the API"), (72, "meant for another chat")):
+            run_skill(StandupSkill(), make_message_event(text, user_id=7, message_id=message_id), ctx=ctx)
+        run_skill(
+            StandupSkill(), make_message_update_event("Shipped the API", user_id=7, message_id=71), ctx=ctx
+        )
+        run_skill(StandupSkill(), make_message_delete_event(72, user_id=7), ctx=ctx)
+        # Not an answer (an edit of an older message): nobody's business.
+        unknown = make_message_update_event("old", user_id=7, message_id=50)
+        assert route(unknown, skills, state_store=ctx.state_store) is None
+    run_skill(StandupSkill(), REPORT, ctx=ctx)
+    assert ctx.posts_to("chat5")[-1].text.splitlines()[1] == "[b]John Smith[/b]: Shipped the API"
 
 
 @pytest.mark.parametrize(
