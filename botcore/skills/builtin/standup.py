@@ -96,10 +96,12 @@ class StandupSkill(Skill):
 
     def wants(self, event: SkillEvent, ctx: SkillContext) -> bool:
         if isinstance(event, MessageAddEvent):
-            return _is_open(ctx.state.get())
+            return _is_open(ctx.state.get(), ctx.options["report_at"])
         if isinstance(event, (MessageUpdateEvent, MessageDeleteEvent)):
             state = ctx.state.get()
-            return _is_open(state) and _message_id(event) in state.get("answer_ids", [])
+            return _is_open(state, ctx.options["report_at"]) and _message_id(event) in state.get(
+                "answer_ids", []
+            )
         return True
 
     def handle(self, event: SkillEvent, ctx: SkillContext) -> None:
@@ -262,9 +264,16 @@ def _message_id(event: MessageUpdateEvent | MessageDeleteEvent) -> int:
     return event.message.id if isinstance(event, MessageUpdateEvent) else event.message_id
 
 
-def _is_open(state: dict[str, Any]) -> bool:
+def _is_open(state: dict[str, Any], report_at: str) -> bool:
+    """Whether the question is open: until the summary, at the report time the options say now (an admin may
+    move it after the question went out), else at the one stored with the question."""
     if state.get("status") != "open":
         return False
+    if state.get("asked_at"):
+        asked = datetime.fromisoformat(state["asked_at"])
+        report = _report_instant(asked, report_at)
+        if report.date() == asked.date():  # moved before the question, it would hold it open overnight
+            return timezone.now() < report
     until = state.get("open_until")
     return until is None or timezone.now() < datetime.fromisoformat(until)
 

@@ -25,6 +25,7 @@ from botcore.skills.testing import (
     make_user,
     route,
     run_skill,
+    would_handle,
 )
 from botcore.vibe.errors import VibeForbiddenError
 
@@ -223,6 +224,29 @@ def test_an_answer_edited_or_deleted_before_the_summary_shows_as_it_stands():
         assert route(unknown, skills, state_store=ctx.state_store) is None
     run_skill(StandupSkill(), REPORT, ctx=ctx)
     assert ctx.posts_to("chat5")[-1].text.splitlines()[1] == "[b]John Smith[/b]: Shipped the API"
+
+
+def test_a_summary_moved_later_after_the_question_still_takes_the_answers_until_it():
+    """Moved from 17:30 to 19:00 after the question, an answer at 18:00 went to echo: the question had closed
+    at the old time, while the thanks named the new one and the summary came at it without the answer."""
+    ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=TEAM)
+    later = RecordingContext(
+        skill=StandupSkill(), options={**OPTIONS, "report_at": "19:00"}, state_store=ctx.state_store
+    )
+    with time_machine.travel(datetime(2030, 3, 4, 15, 0, tzinfo=UTC)):  # 18:00 in Moscow
+        # run_skill fails the test when routing would not give the skill the answer (echo would take it).
+        run_skill(StandupSkill(), make_message_event("late but in", user_id=7), ctx=later)
+    assert later.replies[-1].startswith("Thanks! Your answer goes into today's summary at 19:00")
+    # Moved before the question's time, the summary does not hold it open overnight: it closes as asked.
+    hello = make_message_event("hi", user_id=8)
+    earlier = RecordingContext(
+        skill=StandupSkill(),
+        event=hello,
+        options={**OPTIONS, "ask_at": "07:00", "report_at": "08:00"},
+        state_store=ctx.state_store,
+    )
+    with time_machine.travel(datetime(2030, 3, 4, 15, 0, tzinfo=UTC)):
+        assert not would_handle(StandupSkill(), hello, earlier)
 
 
 @pytest.mark.parametrize(
