@@ -220,6 +220,10 @@ def test_escape_neutralises_line_level_markup_too():
         ("ask [USER=all]everyone[/USER]", "ask everyone"),
         ("[USER=6]Vibe Bot[/USER]", "Vibe Bot"),  # nothing but the mention: it stays, as a name
         ("no mentions [b]here[/b]", "no mentions [b]here[/b]"),
+        (
+            "[USER=7]Anna [b]B[/b][/USER] and [USER=7 unclosed",
+            "[USER=7]Anna [b]B[/b][/USER] and [USER=7 unclosed",
+        ),
     ],
 )
 def test_unmention_shows_mentions_as_names_and_leaves_the_addressees_out(text, expected):
