@@ -205,9 +205,11 @@ def test_escape_leaves_no_tag_a_parser_could_match(typed):
 
 
 def test_escape_neutralises_line_level_markup_too():
-    typed = ">>quoted\n------\nfull quote\n------\nline#BR#break"
+    typed = (
+        ">>quoted\n------\nfull quote\n------\nline#BR#break\n\n\n  >>after blank lines, indented\r\n\t------"
+    )
     escaped = bb.escape(typed)
-    assert not any(line.startswith((">>", "------")) for line in escaped.split("\n"))
+    assert not any(line.strip().startswith((">>", "------")) for line in escaped.split("\n"))
     assert "#BR#" not in escaped.upper()
     assert bb.unescape(escaped) == typed
 
