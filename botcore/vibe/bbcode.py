@@ -105,6 +105,24 @@ def join(parts: Iterable[str], separator: str = "") -> BB:
     return BB(_markup(separator).join(_markup(part) for part in parts))
 
 
+def pack(lines: Iterable[str], separator: str = "\n", *, limit: int = MAX_TEXT_CHARS) -> list[BB]:
+    """Lines joined into as few messages as hold them, each at most `limit` characters of markup, a line
+    never split (one longer than `limit` is a message of its own: shorten it first)."""
+    messages: list[BB] = []
+    current: list[BB] = []
+    size = 0
+    gap = len(_markup(separator))
+    for line in (BB(_markup(line)) for line in lines):
+        if current and size + gap + len(line) > limit:
+            messages.append(join(current, separator))
+            current, size = [], 0
+        size += (gap if current else 0) + len(line)
+        current.append(line)
+    if current:
+        messages.append(join(current, separator))
+    return messages
+
+
 def _wrap(tag: str, content: str, value: str | None = None) -> BB:
     opening = f"[{tag}={value}]" if value is not None else f"[{tag}]"
     return BB(f"{opening}{_markup(content)}[/{tag}]")

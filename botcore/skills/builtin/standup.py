@@ -224,10 +224,13 @@ class StandupSkill(Skill):
         for person in run.get("participants", []):
             state = ctx.state_for(str(person["id"])).get()
             answers = state.get("answers", []) if state.get("day") == day else []
-            name = state.get("name") or person.get("name") or f"#{person['id']}"
+            name = bb.bold(state.get("name") or person.get("name") or f"#{person['id']}") + ": "
             answer = "\n".join(answers) if answers else texts["no_answer"]
-            lines.append(bb.bold(name) + ": " + answer)
-        ctx.send(chat, bb.join(lines, "\n"))
+            lines.append(name + bb.shorten(answer, bb.MAX_TEXT_CHARS - len(name)))
+        # In parts, each a whole message: the platform cuts a longer one (A §10), and the people at the end
+        # with it.
+        for part in bb.pack(lines, "\n"):
+            ctx.send(chat, part)
         for person in run.get("participants", []):
             with ctx.state_for(str(person["id"])).update() as state:
                 if state.get("day") == day:

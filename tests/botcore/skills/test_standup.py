@@ -27,6 +27,7 @@ from botcore.skills.testing import (
     run_skill,
     would_handle,
 )
+from botcore.vibe import bbcode as bb
 from botcore.vibe.errors import VibeForbiddenError
 
 OPTIONS = {"chat": "chat5", "ask_at": "09:30", "report_at": "17:30"}
@@ -84,6 +85,30 @@ def test_answers_are_collected_until_the_summary_which_names_who_did_not_answer(
         "[b]Boris Ivanov[/b]: — no answer"
     )
     assert ctx.state_of("7")["status"] == "closed"
+
+
+def test_a_summary_longer_than_a_message_goes_in_parts_and_loses_no_one():
+    """The summary went as one message, and the platform cuts a message at 20,000 characters (CONTRACT A
+    §10): in a team writing long answers, the people at the end were cut out of it."""
+    people = [make_user(200 + n, f"Person {n}") for n in range(30)]
+    skill = StandupSkill()
+    ctx = run_skill(skill, ASK, options=OPTIONS, chat_users={"chat5": people})
+    with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=UTC)):
+        for n in range(30):
+            run_skill(
+                skill,
+                make_message_event(f"[{n}] " + "x" * 1500, user_id=200 + n, user_name=f"Person {n}"),
+                ctx=ctx,
+            )
+        run_skill(
+            skill, make_message_event("y" * 30_000, user_id=200, user_name="Person 0"), ctx=ctx
+        )  # over a message
+    run_skill(skill, REPORT, ctx=ctx)
+    parts = [p.text for p in ctx.posts_to("chat5")]
+    assert len(parts) > 1 and all(len(part) <= bb.MAX_TEXT_CHARS for part in parts)
+    summary = "\n".join(parts)
+    assert all(f"[b]Person {n}[/b]: " in summary for n in range(30))
+    assert summary.startswith("[b]Standup for 2030-03-04[/b]") and "y" * 1000 in summary
 
 
 def test_after_the_summary_a_participants_messages_go_to_echo_again():

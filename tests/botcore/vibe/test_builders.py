@@ -232,6 +232,13 @@ def test_unmention_shows_mentions_as_names_and_leaves_the_addressees_out(text, e
     assert bb.unmention(text, addressee=6) == expected
 
 
+def test_pack_puts_whole_lines_in_as_few_messages_as_hold_them():
+    lines = [bb.bold("Title"), "a" * 6, "[b]typed[/b]", "c" * 30]
+    parts = bb.pack(lines, "\n", limit=24)
+    assert parts == ["[b]Title[/b]\naaaaaa", "[\u200bb]typed[\u200b/b]", "c" * 30]  # user text escaped once
+    assert all(isinstance(part, bb.BB) for part in parts) and bb.pack([]) == []
+
+
 def test_escape_is_idempotent_and_unescape_reverses_it():
     typed = "[b]x[/b] >>not a quote at line start\n>>a quote"
     once = bb.escape(typed)
