@@ -143,4 +143,8 @@ def skill_switch(request: HttpRequest, name: str) -> HttpResponse:
         )
     except SkillConfigError:
         return _refuse(request, _("There is no such skill."), 404)
+    # As the settings form says "Saved.": the page comes back the same, and the switch alone said nothing.
+    title = skill_row(get_portal_skill(portal, name), _language(portal))["title"]
+    notice = _("%(skill)s is on.") if wanted else _("%(skill)s is off.")
+    messages.success(request, notice % {"skill": title})
     return redirect("tenants:portal")

@@ -191,8 +191,11 @@ def test_switching_on_a_skill_that_needs_options_shows_what_is_missing(acme):
     assert refused.status_code == 400 and 'data-testid="error-chat"' in refused.content.decode()
     # The form it shows saves the options (an outside trial's changes went back to the switch, and were lost).
     assert 'action="/portal/skills/standup/"' in refused.content.decode()
-    switched = signed_in(acme, is_admin=True).post("/portal/skills/echo/switch/", {})
+    admin = signed_in(acme, is_admin=True)
+    switched = admin.post("/portal/skills/echo/switch/", {})
     assert switched.status_code == 302 and not SkillConfig.objects.get(skill_name="echo").is_enabled
+    # The page it goes back to says so, as saving the settings form says "Saved." (it said nothing).
+    assert "Echo is off." in admin.get(switched["Location"]).content.decode()
 
 
 def test_members_cannot_change_skills_and_strangers_see_nothing(acme):
