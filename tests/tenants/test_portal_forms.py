@@ -23,6 +23,13 @@ def test_a_key_the_platform_refuses_says_the_key_is_bad_not_the_user(platform):
     assert 'name="api_key"' in text  # the form is still there to try again
 
 
+def test_the_key_form_says_the_bot_leaves_its_group_chats(platform):
+    """From a portal admin's trial: saving a key registered a new bot, which was in none of the old chats, and
+    nothing said so before the standup's settings said the bot was not in its chat."""
+    page = signed_in(make_portal(platform.member_id), is_admin=True).get("/portal/").content.decode()
+    assert 'data-testid="key-moves-bot"' in page and "leaves the group chats it was in" in page
+
+
 def test_a_good_key_and_saved_settings_say_so(platform):
     portal = make_portal(platform.member_id)
     admin = signed_in(portal, is_admin=True)
