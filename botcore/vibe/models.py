@@ -113,16 +113,18 @@ class EventBatch:
         return max(current, self.next_offset, self._past_a_lagging_next_offset(current))
 
     def _past_a_lagging_next_offset(self, current: int) -> int:
-        """The last event's id + 1 when this batch gave back the event at the offset sent yet names a
-        nextOffset at or below one of its events; else 0.
+        """The nextOffset + 1 when this batch gave back the event at the offset sent and names one of its own
+        events as the next offset; else 0.
 
         Giving back the event at `current` shows that offset N keeps event N waiting (ids at or above it come
-        again, A §8), so a nextOffset equal to the last id (lastEventId's meaning) would bring that event back
-        about once a second for ever. A platform counting offsets as "after" never gives back the event at
-        the offset sent, so there the nextOffset it names is kept (moving past it would lose an event)."""
-        ids = [event.event_id for event in self.events] + [item.event_id for item in self.malformed]
-        if current in ids and self.next_offset <= max(ids):
-            return max(ids) + 1
+        again, A §8), so a nextOffset naming an event it gave (lastEventId's meaning) would bring that event
+        back about once a second for ever. A platform counting offsets as "after" never gives back the event
+        at the offset sent, so there the nextOffset it names is kept (moving past it would lose an event).
+        Only just past the event the platform named: an id of its own choosing (a mislabelled 2**63 + 7) is
+        no offset, and moving to it stalled the bot on the platform's INVALID_OFFSET."""
+        ids = {event.event_id for event in self.events} | {item.event_id for item in self.malformed}
+        if current in ids and self.next_offset in ids:
+            return self.next_offset + 1
         return 0
 
 

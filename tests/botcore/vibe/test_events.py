@@ -309,6 +309,10 @@ def test_a_next_offset_at_the_last_event_is_passed_only_where_offsets_keep_the_e
     )
     assert unread.malformed and unread.offset_after(12) == 13  # an unreadable one counts by its id too
     assert read_event_batch(_answer([_item(9)], nextOffset=10)).offset_after(9) == 10  # A §8: as it says
+    # A mislabelled id is no offset: past it, the bot met the platform's INVALID_OFFSET on every poll and
+    # every later event was lost (the chaos benchmark's poison_huge_event_id under last-id-next-offset).
+    poisoned = read_event_batch(_answer([_item(9), _item(10), _item(2**63 + 7)], nextOffset=10))
+    assert poisoned.offset_after(9) == 11
 
 
 @pytest.mark.parametrize("answer", [_answer("1..3", nextOffset=500), _answer(7), ["not", "an", "object"]])
