@@ -35,6 +35,8 @@ from botcore.vibe.wire import read
 
 log = logging.getLogger(__name__)
 
+MAX_OFFSET = 2**63 - 1  # the platform's ids and offsets are int64
+
 
 # By the type's name (the envelope's `type`, upper-cased): EventType is a StrEnum, so names look up as is.
 _CLASS_BY_NAME: dict[str, type[BotEvent]] = {
@@ -139,8 +141,10 @@ def read_event_batch(data: object, *, bot_id: int | None = None) -> EventBatch:
     if next_offset is None and (events or malformed):
         # Neither (the no-next-offset reading): the last event's id + 1, as lastEventId + 1. Kept as it was,
         # the offset acknowledged nothing, the same batch came for ever, and events behind it never came.
+        # An id past int64 (a mislabelled 2**63 + 7) is no offset: taken, every poll after it met the
+        # platform's INVALID_OFFSET and every later event was lost; without another, nothing moves.
         ids = [e.event_id for e in events] + [m.event_id for m in malformed]
-        next_offset = max(ids) + 1
+        next_offset = max([i + 1 for i in ids if 0 <= i < MAX_OFFSET], default=None)
     return EventBatch(
         events=tuple(events),
         next_offset=as_int(next_offset),

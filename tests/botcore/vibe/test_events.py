@@ -297,6 +297,15 @@ def test_null_events_are_none_waiting_and_acknowledge_nothing():
     assert read_event_batch({"nextOffset": 500}).offset_after(7) == 7  # no events at all: the same
 
 
+def test_without_a_next_offset_an_id_past_int64_is_no_offset():
+    """no-next-offset: the offset came from the highest id, and a mislabelled 2**63 + 7 made it one the
+    platform refuses (INVALID_OFFSET) on every poll after: every later event was lost (chaos --quick)."""
+    mixed = read_event_batch(_answer([_item(9), _item(2**63 + 7)]))
+    assert mixed.offset_after(9) == 10
+    alone = read_event_batch(_answer([_item(2**63 + 7)]))
+    assert len(alone.events) == 1 and alone.offset_after(9) == 9  # nothing to move past: it comes again
+
+
 def test_a_next_offset_at_the_last_event_is_passed_only_where_offsets_keep_the_event_sent():
     """last-id-next-offset: a platform that gave back the event at the offset sent keeps event N waiting on
     offset N, so its nextOffset naming the last id is passed; one counting offsets as "after" never gives
