@@ -101,29 +101,34 @@ def test_one_time_codes_in_a_logged_url_are_redacted(log_output, fmt):
     assert "?code=<redacted>&state=<redacted>" in out and "&x=1" in out
 
 
-def test_an_idle_bots_task_chatter_is_debug(log_output):
+@pytest.mark.parametrize(
+    "chatter",
+    [
+        # An idle bot's poll cycles, three a second.
+        [
+            "Enqueued [vibeapp] 123",
+            "Process-1 processing foo-bar 'botcore.tasks.poll_bot'",
+            "Processed 'botcore.tasks.poll_bot' (foo-bar)",
+        ],
+        # The one-minute schedules (the heartbeat, the sweeps): a dozen INFO lines a minute when idle.
+        [
+            "Process-7 created task alpha-bravo from schedule [ops.beat_qcluster]",
+            "Process-2 processing alpha-bravo 'ops.heartbeat.beat_qcluster' [ops.beat_qcluster]",
+            "Processed 'ops.heartbeat.beat_qcluster' (alpha-bravo)",
+        ],
+    ],
+)
+def test_the_task_queues_per_task_chatter_is_debug_and_a_failure_stays(log_output, chatter):
+    """django-q2's per-task lines count as DEBUG (docs/operators.md); its other lines and a failure stay."""
     buffer = log_output("json")
     qlog = logging.getLogger("django-q")
-    qlog.info("Enqueued [vibeapp] 123")
-    qlog.info("Process-1 processing foo-bar 'botcore.tasks.poll_bot'")
-    qlog.info("Processed 'botcore.tasks.poll_bot' (foo-bar)")
-    qlog.info("Q Cluster vibeapp starting.")
-    assert [line["message"] for line in lines(buffer)] == ["Q Cluster vibeapp starting."]
-
-
-def test_the_schedules_task_chatter_is_debug_too(log_output):
-    """The one-minute schedules (the qcluster's heartbeat, the sweeps) wrote a dozen INFO lines a minute on an
-    idle deployment; django-q2's per-task lines all count as DEBUG (docs/operators.md), a failure stays."""
-    buffer = log_output("json")
-    qlog = logging.getLogger("django-q")
-    qlog.info("Process-7 created task alpha-bravo from schedule [ops.beat_qcluster]")
-    qlog.info("Process-2 processing alpha-bravo 'ops.heartbeat.beat_qcluster' [ops.beat_qcluster]")
-    qlog.info("Processed 'ops.heartbeat.beat_qcluster' (alpha-bravo)")
+    for message in chatter:
+        qlog.info(message)
     qlog.error("Failed 'botcore.tasks.provision_portal' (charlie-delta) - boom")
-    qlog.info("Process-2 ready for work at 42")
+    qlog.info("Q Cluster vibeapp starting.")
     assert [line["message"] for line in lines(buffer)] == [
         "Failed 'botcore.tasks.provision_portal' (charlie-delta) - boom",
-        "Process-2 ready for work at 42",
+        "Q Cluster vibeapp starting.",
     ]
 
 
