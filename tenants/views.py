@@ -208,13 +208,11 @@ def oauth_start(request: HttpRequest) -> HttpResponse:
 def oauth_callback(request: HttpRequest) -> HttpResponse:
     try:
         pending, invited_portal = oauth.redeem_state(request, request.GET.get("state", ""))
-    except oauth.StateNotPendingError as error:
-        if find_viewer(request) is not None:
+    except TenantsError as error:
+        if isinstance(error, oauth.StateNotPendingError) and find_viewer(request) is not None:
             # Opened again where it signed in (Back, a double click): nothing to exchange, the person is in.
             log.info("oauth callback opened again by a signed-in browser: to the portal page")
             return redirect("tenants:portal")
-        return render_tenants_error(request, error)
-    except TenantsError as error:
         return render_tenants_error(request, error)
     try:
         if request.GET.get("error"):

@@ -27,11 +27,12 @@ from django.utils import timezone
 from botcore.models import Bot, EventLogEntry
 from botcore.vibe.events import BotEvent, CommandAddEvent, EventType
 from botcore.vibe.models import EventBatch
+from botcore.vibe.parse import MAX_OFFSET
 from ops.metrics import record_events_stored
 
 log = logging.getLogger(__name__)
 
-BIGINT_MAX = 2**63 - 1
+BIGINT_MAX = MAX_OFFSET  # the platform's int64 ids and offsets are the event log's BIGINT columns
 MAX_DEPTH = 64  # far beyond any event the platform documents, far below what breaks a JSON column
 MAX_RAW_TEXT = 65_536
 
