@@ -106,8 +106,8 @@ class EventBatch:
 
     def offset_after(self, current: int | None) -> int | None:
         """The offset to send next, having sent `current`: never backwards (an empty queue answers nextOffset
-        0, part A §8), and past every event this batch gave once the platform has shown it counts offsets as
-        "from" (`last-id-next-offset`)."""
+        0, part A §8), and just past a nextOffset naming an event of this batch once the platform has shown it
+        counts offsets as "from" (`last-id-next-offset`)."""
         if current is None:
             return self.next_offset or None
         return max(current, self.next_offset, self._past_a_lagging_next_offset(current))
