@@ -334,6 +334,15 @@ def _settle_failure(
         bot_services.mark_bot_broken(bot, reason=reason)
         _schedule(bot.pk, lease_token=lease_token, delay=conf.poll_slow_seconds())
         return CycleOutcome("broken")
+    if isinstance(error, VibeApiError) and error.refuses_offset and bot.event_offset:
+        # Kept, the offset met the same refusal at every cycle and no event came again. Offset 0 acknowledges
+        # nothing, so the platform resumes from the offset it stored (A §8); an event it gives again is
+        # stored once (by its id) and its offset moves on from the batch's.
+        log.warning(
+            "the platform refused the bot's offset bot=%s portal=%s offset=%s: polling from offset 0",
+            bot.pk, bot.portal.member_id, bot.event_offset,
+        )  # fmt: skip
+        return _back_off(bot, lease_token, error, event_offset=0)
     if refuses_app_key(error, credential):
         # Every portal's bots meet this alike: back off, keep the sessions, say what to fix.
         log.error(
@@ -369,7 +378,7 @@ def _settle_failure(
     return _back_off(bot, lease_token, error)
 
 
-def _back_off(bot: Bot, lease_token: str | None, error: Exception) -> CycleOutcome:
+def _back_off(bot: Bot, lease_token: str | None, error: Exception, **fields: Any) -> CycleOutcome:
     failures = bot.consecutive_failures + 1
     delay = _poll_backoff(failures)
     log.warning(
@@ -383,6 +392,6 @@ def _back_off(bot: Bot, lease_token: str | None, error: Exception) -> CycleOutco
     _schedule(
         bot.pk, lease_token=lease_token, delay=delay, consecutive_failures=failures,
         last_error=describe_error(error)[:2000],
-        backoff_until=timezone.now() + timedelta(seconds=delay),
+        backoff_until=timezone.now() + timedelta(seconds=delay), **fields,
     )  # fmt: skip
     return CycleOutcome("backoff")

@@ -97,6 +97,12 @@ class VibeApiError(VibeError):
         return self.canonical_code in BOT_LEVEL_CODES
 
     @property
+    def refuses_offset(self) -> bool:
+        """The platform will not take the offset the events call sent (one it no longer knows, or past its
+        bound): no retry of that offset helps."""
+        return self.canonical_code == "INVALID_OFFSET"
+
+    @property
     def canonical_code(self) -> str | None:
         """The reference's name for `code` (RATE_LIMITED -> RATE_LIMIT, MISSING_API_KEY -> AUTH_REQUIRED…)."""
         return CODE_ALIASES.get(self.code, self.code) if self.code else None

@@ -300,3 +300,25 @@ def test_a_429_on_a_watch_is_waited_out_by_the_cycle_without_asking_again(sandbo
     assert [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")] == polls
     bot.refresh_from_db()
     assert "429" in bot.last_error and bot.backoff_until is not None
+
+
+def test_an_offset_the_platform_refuses_is_given_up_and_the_bot_watched_from_offset_0(
+    sandbox_portal, task_queue, settings
+):
+    """The watch met INVALID_OFFSET and handed the bot to its cycle, which backed off on the same refusal
+    for ever: the message below was never answered."""
+    settings.VIBE_MAX_ATTEMPTS = 1
+    bot = settled_bot(sandbox_portal)
+    Bot.objects.filter(pk=bot.pk).update(event_offset=10**18)  # past what the sandbox takes
+
+    def answered() -> bool:
+        task_queue.run()
+        return echoed(sandbox_portal, bot, "refused offset")
+
+    with RunningPoller():
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="refused offset")
+        wait_for(answered, timeout=30, what="the message answered")
+    assert replies_to(sandbox_portal, bot, "refused offset") == 1
+    entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+    bot.refresh_from_db()
+    assert bot.event_offset == entry.vibe_event_id + 1

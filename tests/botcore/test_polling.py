@@ -328,6 +328,25 @@ def test_a_next_offset_naming_the_last_event_is_passed_once_the_event_comes_back
     assert sum("one" in t for t in texts) == 1, texts
 
 
+def test_an_offset_the_platform_refuses_is_dropped_for_the_one_it_stored(sandbox_portal, bot, settings):
+    """A stored offset the platform answers INVALID_OFFSET (its queue restored, an offset of an older
+    reading): the bot backed off on it for ever and no message reached a skill. From offset 0, which
+    acknowledges nothing, the platform resumes from the one it stored (A §8); nothing is answered twice."""
+    settings.VIBE_MAX_ATTEMPTS = 1
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="before")
+    assert poll_bot_once(bot.pk).status == "polled"
+    Bot.objects.filter(pk=bot.pk).update(event_offset=10**18)  # past what the sandbox takes
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="after")
+    outcomes = [poll_bot_once(bot.pk).status for _ in range(3)]
+    assert outcomes[0] == "backoff", outcomes
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert sum("before" in t for t in texts) == 1 and sum("after" in t for t in texts) == 1, texts
+    last = EventLogEntry.objects.filter(bot=bot).order_by("-vibe_event_id").first()
+    bot.refresh_from_db()
+    assert last is not None and bot.event_offset == last.vibe_event_id + 1
+    assert bot.consecutive_failures == 0 and bot.last_error == ""
+
+
 def test_a_malformed_event_is_kept_as_malformed_and_the_offset_moves(sandbox_portal, bot):
     from botcore.services.eventlog import store_batch
     from botcore.vibe.parse import read_event_batch
