@@ -2,16 +2,16 @@
 
 A rule names a method and a route path template (as registered, e.g. "/v1/bots/{bot_id}/events", or the
 literal path, or "*") and what goes wrong there. A garbage answer is a 200 that is not what the platform
-says: an HTML error page from a proxy ("html"), bytes that are not JSON at all ("text"), the platform's
-JSON envelope around data of the wrong shape ("json"), or an events answer whose `events` no reading can
-take (a string) beside a nextOffset past anything waiting ("events-unreadable"). Every endpoint calls
-`Faults.before(request)` first, so a forced code is answered in the platform's envelope with that code's
-status, before any auth check: that is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR are reached
-at all. A dropped
-connection sends the start of a response and then closes the socket, so a client sees a transport error,
-never a reply. A rule with `after_action` strikes once the endpoint has done its work instead (its latency,
-drop, garbage or error replace the answer): the platform acted and the client never heard, which is what
-makes a write's outcome unknown to it.
+says: an HTML error page from a proxy ("html"), bytes that are not JSON at all ("text"), the platform's JSON
+envelope around data of the wrong shape ("json"), or an events answer whose `events` no reading can take (a
+string) beside a nextOffset past anything waiting ("events-unreadable"), or JSON that does not end
+("endless": a string streamed for ENDLESS_BYTES, a broken server or proxy that keeps sending). Every
+endpoint calls `Faults.before(request)` first, so a forced code is answered in the platform's envelope with
+that code's status, before any auth check: that is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR
+are reached at all. A dropped connection sends the start of a response and then closes the socket, so a
+client sees a transport error, never a reply. A rule with `after_action` strikes once the endpoint has done
+its work instead (its latency, drop, garbage or error replace the answer): the platform acted and the client
+never heard, which is what makes a write's outcome unknown to it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from sandbox.http import ApiError, InjectedResponse
 from sandbox.state import StateError
@@ -32,7 +32,11 @@ log = logging.getLogger(__name__)
 # Codes whose real answers carry a retryAfter (CONTRACT part B §2): an injected one does too.
 _RETRY_AFTER_CODES = {"RATE_LIMIT", "QUEUE_TIMEOUT"}
 
-GARBAGE_KINDS = ("html", "text", "json", "events-unreadable")
+GARBAGE_KINDS = ("html", "text", "json", "events-unreadable", "endless")
+# What an "endless" answer streams before it gives up: more than any client should hold, and finite, so a
+# client that reads on regardless meets the end of it (and a test of one fails rather than hangs).
+ENDLESS_BYTES = 256 * 1024 * 1024
+_ENDLESS_CHUNK = b"x" * (64 * 1024)
 # Past any event a test makes wait: acknowledging it would drop them all.
 _FAR_OFFSET = 1_000_000
 
@@ -45,7 +49,15 @@ def garbage_response(kind: str) -> Response:
     if kind == "events-unreadable":
         data = {"events": "1..3", "nextOffset": _FAR_OFFSET, "hasMore": False}
         return JSONResponse({"success": True, "data": data}, status_code=200)
+    if kind == "endless":
+        return StreamingResponse(_endless_body(), status_code=200, media_type="application/json")
     return HTMLResponse("<html><body>502 Bad Gateway</body></html>", status_code=200)
+
+
+async def _endless_body():
+    yield b'{"success": true, "data": {"events": [], "padding": "'
+    for _ in range(ENDLESS_BYTES // len(_ENDLESS_CHUNK)):
+        yield _ENDLESS_CHUNK
 
 
 class ConnectionDropped(BaseException):

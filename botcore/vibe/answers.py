@@ -121,9 +121,55 @@ def parse_retry_after(value: object) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
-def _describe_body(response: httpx.Response) -> str:
+# The most of one answer read from the platform. A full batch (1,000 events of long messages) is a few MiB;
+# past this the answer is no platform's (a server or proxy that keeps sending), and reading on would hold
+# the worker, and as much of its memory, for as long as the sender goes on.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+
+class AnswerBody:
+    """The body of a streamed answer, gathered chunk by chunk up to MAX_ANSWER_BYTES: the one reading of an
+    answer's size for the transport (httpx) and the poller's watch (httpcore)."""
+
+    __slots__ = ("chunks", "response", "size")
+
+    def __init__(self, response: httpx.Response) -> None:
+        """Raises at once (see add) when the answer's Content-Length already says it is too large."""
+        self.response = response
+        self.chunks: list[bytes] = []
+        self.size = 0
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+            raise self._too_large()
+
+    def add(self, chunk: bytes) -> None:
+        """Keep `chunk`; past the limit, the VibeApiError of an answer too large to read (no more is read:
+        the caller closes the connection)."""
+        self.size += len(chunk)
+        if self.size > MAX_ANSWER_BYTES:
+            raise self._too_large()
+        self.chunks.append(chunk)
+
+    def content(self) -> bytes:
+        return self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
+
+    def _too_large(self) -> VibeApiError:
+        described = f"an answer larger than {MAX_ANSWER_BYTES // 2**20} MiB (not read)"
+        return _not_the_envelope(self.response, described, wrong_server=False)
+
+
+def read_streamed(response: httpx.Response) -> bytes:
+    """The decoded body of `response`, sent with stream=True, read no further than MAX_ANSWER_BYTES (past
+    it, the error AnswerBody raises). The caller closes the response."""
+    body = AnswerBody(response)
+    for chunk in response.iter_bytes():
+        body.add(chunk)
+    return body.content()
+
+
+def _describe_body(response: httpx.Response, content: bytes) -> str:
     kind = response.headers.get("content-type", "no content type").split(";")[0].strip() or "no content type"
-    size = len(response.content)
+    size = len(content)
     if not size:
         return "an empty answer"
     if _says_json(response):
@@ -135,9 +181,9 @@ def _says_json(response: httpx.Response) -> bool:
     return "json" in response.headers.get("content-type", "").lower()
 
 
-def _decode_json(response: httpx.Response) -> Any:
+def _decode_json(content: bytes) -> Any:
     try:
-        return json.loads(response.content)
+        return json.loads(content)
     except (ValueError, UnicodeDecodeError):
         return _NOT_JSON
 
@@ -154,16 +200,19 @@ def _request_line(response: httpx.Response) -> tuple[str, str]:
     return request.method, request.url.path
 
 
-def raise_for_response(response: httpx.Response) -> Any:
+def raise_for_response(response: httpx.Response, content: bytes | None = None) -> Any:
     """Return the `data` of a successful answer, or raise the VibeApiError subclass the answer means.
 
+    `content`: the body as read from a streamed answer (read_streamed); None reads `response.content`.
     A body that is not the platform's JSON envelope raises VibeProtocolError, except on 429 and 5xx,
     where a proxy's HTML page still means "rate limited" or "server failed" and is classified by
     status (so retries treat it as the transient failure it is).
     """
     method, path = _request_line(response)
     status = response.status_code
-    body = _decode_json(response)
+    if content is None:
+        content = response.content
+    body = _decode_json(content)
     header_retry_after = parse_retry_after(response.headers.get("retry-after"))
 
     if isinstance(body, dict) and body.get("success") is True and 200 <= status < 300:
@@ -192,23 +241,29 @@ def raise_for_response(response: httpx.Response) -> Any:
             path=path,
         )
 
-    # Not the envelope at all.
-    described = (
-        "an answer outside the success/data envelope" if body is not _NOT_JSON else _describe_body(response)
-    )
+    if body is not _NOT_JSON:
+        raise _not_the_envelope(response, "an answer outside the success/data envelope", wrong_server=False)
+    # Not JSON at all is most often another server at the base URL; JSON cut short is not.
+    wrong_server = not _says_json(response)
+    raise _not_the_envelope(response, _describe_body(response, content), wrong_server=wrong_server)
+
+
+def _not_the_envelope(response: httpx.Response, described: str, *, wrong_server: bool) -> VibeApiError:
+    """The error of an answer that is not the platform's envelope (`described` says what it is): by its
+    status on 429 and 5xx, else VibeProtocolError."""
+    method, path = _request_line(response)
+    status = response.status_code
+    message = f"HTTP {status} with {described}"
     if status == 429 or status >= 500:
         cls = error_class_for(None, status)
-        message = f"HTTP {status} with {described}"
     else:
         cls = VibeProtocolError
-        # Not JSON at all is most often another server at the base URL; JSON cut short is not.
-        wrong_server = body is _NOT_JSON and not _says_json(response)
-        message = f"HTTP {status} with {described}" + ("; is the base URL right?" if wrong_server else "")
-    raise cls(
+        message += "; is the base URL right?" if wrong_server else ""
+    return cls(
         status=status,
         code=None,
         message=message,
-        retry_after=header_retry_after,
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
         method=method,
         path=path,
     )

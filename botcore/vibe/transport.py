@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from botcore.vibe.answers import raise_for_response
+from botcore.vibe.answers import raise_for_response, read_streamed
 from botcore.vibe.backoff import retry_delay
 from botcore.vibe.budget import NoBudget, Priority, RequestBudget, key_digest
 from botcore.vibe.errors import (
@@ -195,19 +195,24 @@ class Transport:
             return None
         if self.deadline is not None:
             extra = self._within_deadline(extra, method=method, path=path)
+        request = self.http.build_request(
+            method, url, params=params, content=content, headers=headers, **extra
+        )
         try:
-            response = self.http.request(
-                method, url, params=params, content=content, headers=headers, **extra
-            )
+            response = self.http.send(request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            where = urlsplit(url).path  # the whole path, as an error answer's line gives it
-            raise VibeTransportError(self._describe(exc), method=method, path=where, sent=False) from None
+            raise self._transport_error(exc, method, url, sent=False) from None
         except httpx.TransportError as exc:
-            where = urlsplit(url).path
-            raise VibeTransportError(self._describe(exc), method=method, path=where, sent=True) from None
+            raise self._transport_error(exc, method, url, sent=True) from None
         platform_responded(response.status_code)  # observers (ops' counters: answers by class, 429s)
         try:
-            data = raise_for_response(response)
+            try:
+                body = read_streamed(response)  # never more than MAX_ANSWER_BYTES of it
+            except httpx.TransportError as exc:  # the answer broke off
+                raise self._transport_error(exc, method, url, sent=True) from None
+            finally:
+                response.close()
+            data = raise_for_response(response, body)
         except VibeApiError as error:
             self.budget.record(limited=isinstance(error, VibeRateLimitError))
             self._scrub(error)
@@ -247,6 +252,10 @@ class Transport:
         )
 
     # --- secrets never leave in messages ----------------------------------------------------------
+    def _transport_error(self, exc: httpx.TransportError, method: str, url: str, *, sent: bool) -> VibeError:
+        where = urlsplit(url).path  # the whole path, as an error answer's line gives it
+        return VibeTransportError(self._describe(exc), method=method, path=where, sent=sent)
+
     def _describe(self, exc: httpx.TransportError) -> str:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return self._redact(text)

@@ -15,7 +15,8 @@ holds one watch per bot open, thousands at once, and httpx's client objects cost
 call, a quarter more objects per held call for the garbage collector to scan, and leave every answer in
 a reference cycle (Response and its stream), so that only a full collection frees them; at 10,000 bots
 those full collections paused the poller for a second every few seconds (README, polling benchmark).
-The answer is read into an httpx.Response all the same, so raise_for_response stays the one reading.
+The answer's status and headers go into an httpx.Response all the same, so raise_for_response stays the one
+reading; its body is read as it came (the watch asks for no compression) up to answers.MAX_ANSWER_BYTES.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 import httpcore
 import httpx
 
-from botcore.vibe.answers import raise_for_response
+from botcore.vibe.answers import AnswerBody, raise_for_response
 from botcore.vibe.endpoints.events import MAX_HOLD_SECONDS
 from botcore.vibe.errors import VibeApiError, VibeTransportError
 from botcore.vibe.hooks import platform_responded
@@ -180,7 +181,11 @@ async def watch_events(
     wait = hold + _HOLD_MARGIN_SECONDS
     timeouts = {"connect": connect_timeout, "read": wait, "write": wait, "pool": wait}
     try:
-        answer = await http.request("GET", url, headers=headers, extensions={"timeout": timeouts})
+        async with http.stream("GET", url, headers=headers, extensions={"timeout": timeouts}) as answer:
+            response = httpx.Response(answer.status, headers=answer.headers, request=_REQUEST)
+            body = AnswerBody(response)  # never more than MAX_ANSWER_BYTES of it
+            async for chunk in answer.aiter_stream():
+                body.add(chunk)
     except httpcore.ReadTimeout:
         if not hold:
             raise VibeTransportError("ReadTimeout", method="GET", path=_PATH, sent=True) from None
@@ -193,10 +198,14 @@ async def watch_events(
         raise VibeTransportError(type(exc).__name__, method="GET", path=_PATH, sent=False) from None
     except _SENT as exc:
         raise VibeTransportError(type(exc).__name__, method="GET", path=_PATH, sent=True) from None
+    except VibeApiError as error:  # too large to read
+        platform_responded(error.status)
+        _scrub(error, auth)
+        raise
     platform_responded(answer.status)
-    response = httpx.Response(answer.status, headers=answer.headers, content=answer.content, request=_REQUEST)
+    content = body.content()
     try:
-        data = raise_for_response(response)
+        data = raise_for_response(response, content)
     except VibeApiError as error:
         _scrub(error, auth)
         raise
@@ -204,7 +213,7 @@ async def watch_events(
     # "nothing waits": a platform that keeps answering so would starve the bot without a word.
     if not events_of(data, bot_id=vibe_bot_id) and data.get("hasMore") is not True:
         return None
-    return Waiting(answer=data if len(answer.content) <= CARRY_MAX_BYTES else None)
+    return Waiting(answer=data if len(content) <= CARRY_MAX_BYTES else None)
 
 
 # When the platform was last said to hold past what it was asked (time.monotonic()); said again after this.

@@ -267,6 +267,8 @@ def test_handling_an_event_again_posts_nothing_twice(sandbox_portal, bot):
         # `events` that no reading takes (a string) beside a nextOffset: read as an empty batch, its
         # nextOffset acknowledged the events no one had read.
         ("events-unreadable", ("events cannot be read (events a str)",)),
+        # A server that keeps sending: read no further than the answer's limit.
+        ("endless", ("larger than 16 MiB",)),
     ],
 )
 def test_garbage_from_the_platform_backs_off_acknowledges_nothing_and_loses_nothing(

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from botcore.vibe.answers import raise_for_response
+from botcore.vibe.answers import MAX_ANSWER_BYTES, raise_for_response, read_streamed
 from botcore.vibe.errors import (
     CODE_ALIASES,
     VibeApiError,
@@ -337,6 +337,21 @@ def test_the_message_names_the_call_code_and_hint_but_never_the_query():
     assert text == "POST /v1/bots/5/messages -> 404 BOT_NOT_FOUND: No bot (hint: register it)"
     assert "offset" not in text
     assert repr(caught.value) == "VibeNotFoundError(status=404, code='BOT_NOT_FOUND', message='No bot')"
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"), [(200, VibeProtocolError), (503, VibeServerError)], ids=["200", "503"]
+)
+def test_an_answer_declared_larger_than_the_limit_is_refused_before_any_of_it_is_read(status, expected):
+    class NeverRead(httpx.SyncByteStream):
+        def __iter__(self):
+            raise AssertionError("the body was read")
+
+    declared = {"Content-Length": str(MAX_ANSWER_BYTES + 1), "Content-Type": "application/json"}
+    response = httpx.Response(status, headers=declared, stream=NeverRead(), request=REQUEST)
+    with pytest.raises(expected, match="larger than 16 MiB") as caught:
+        read_streamed(response)
+    assert caught.value.status == status and caught.value.is_transient
 
 
 def test_a_response_built_without_a_request_still_maps():

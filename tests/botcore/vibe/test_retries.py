@@ -255,6 +255,15 @@ def test_a_garbage_answer_is_a_transient_protocol_error_and_a_read_retries_it(wo
     assert len(calls_to(world.control, BOTS, "GET")) == 3
 
 
+def test_an_answer_that_does_not_end_is_read_no_further_than_the_limit(world):
+    """A server (or a proxy) that keeps sending: the whole stream was held in memory, up to the 256 MiB the
+    sandbox gives up at; one that never stops held the worker until it ran out of memory."""
+    world.control.fault(method="GET", path=BOTS, garbageRate=1, garbageKind="endless")
+    with pytest.raises(VibeProtocolError, match="larger than 16 MiB") as caught:
+        fast(world, max_attempts=1).list_bots()
+    assert caught.value.status == 200 and caught.value.is_transient
+
+
 TEMPLATE_IDS = ("0b6f8c1e-2d4a-4b7e-9f3c-5a1d2e3f4a5b", "6a3c1b9e-5a0e-4c9b-8a59-6c2f0f1f7a10")
 
 
