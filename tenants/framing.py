@@ -46,6 +46,14 @@ def frame_ancestors(portal: Portal | None) -> list[str]:
     return sources
 
 
+_SHOWN_PORTAL_ATTR = "_tenants_framed_portal"
+
+
+def frame_for_portal(request: HttpRequest, portal: Portal) -> None:
+    """Names the portal a page shows to no viewer (the one just uninstalled): its Bitrix24 may frame it."""
+    setattr(request, _SHOWN_PORTAL_ATTR, portal)
+
+
 def _viewer_portal(request: HttpRequest) -> Portal | None:
     viewer = find_viewer(request)
     return viewer.portal() if viewer is not None else None
@@ -54,15 +62,17 @@ def _viewer_portal(request: HttpRequest) -> Portal | None:
 def frameable_by_portal(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Marks a portal-facing view: its answers, error pages included, may be framed by the portal's Bitrix24.
 
-    The portal is the viewer's after the view ran (a gateway visit the view just verified), else before it (an
-    uninstall forgets the viewer, and its last page is still shown in the frame).
+    The portal is the viewer's after the view ran (a gateway visit the view just verified), else the one the
+    view named (frame_for_portal), else the viewer's before it (an uninstall forgets the viewer).
     """
 
     @wraps(view)
     def framed(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         before = _viewer_portal(request)
         response = view(request, *args, **kwargs)
-        sources = frame_ancestors(_viewer_portal(request) or before)
+        sources = frame_ancestors(
+            _viewer_portal(request) or getattr(request, _SHOWN_PORTAL_ATTR, None) or before
+        )
         # django-csp's own way to change one view's policy; built per answer, as the portal differs.
         return csp_replace({"frame-ancestors": sources})(lambda _request: response)(request)
 

@@ -22,7 +22,7 @@ from django_ratelimit.decorators import ratelimit
 from tenants import handshakes, oauth, services
 from tenants.errors import TenantsError
 from tenants.forms import PortalApiKeyForm, PortalSettingsForm, UninstallForm
-from tenants.framing import frameable_by_portal, is_frameable
+from tenants.framing import frame_for_portal, frameable_by_portal, is_frameable
 from tenants.identity import get_identity_backend
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import find_best_grant
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 # How long a visitor is asked to wait after a transient failure where the platform did not say (busy or
 # unreachable); its own wait, where it said one, within these bounds.
 _RETRY_AFTER_SECONDS = 30
+# The portal this browser's session uninstalled last (its pk), for the result page after the redirect.
+UNINSTALLED_SESSION_KEY = "tenants_uninstalled_portal"
 _RETRY_AFTER_BOUNDS = (1, 300)
 
 
@@ -355,4 +357,25 @@ def uninstall(request: HttpRequest) -> HttpResponse:
         return _render_portal(request, viewer, portal, uninstall_form=form)
     services.uninstall_portal(portal, reason="admin")
     forget_viewer(request)
+    # A redirect to the result, not the result itself: reloading the page posted the form again.
+    request.session[UNINSTALLED_SESSION_KEY] = portal.pk
+    return redirect("tenants:uninstalled")
+
+
+@frameable_by_portal
+@require_GET
+def uninstalled(request: HttpRequest) -> HttpResponse:
+    """What an uninstall from this browser did; nothing where this browser uninstalled nothing."""
+    portal_pk = request.session.get(UNINSTALLED_SESSION_KEY)
+    portal = None
+    if isinstance(portal_pk, int):
+        portal = Portal.objects.filter(pk=portal_pk, status=Portal.Status.UNINSTALLED).first()
+    if portal is None:
+        return render(
+            request,
+            "tenants/error.html",
+            {"message": _("Nothing was uninstalled in this browser.")},
+            status=404,
+        )
+    frame_for_portal(request, portal)
     return render(request, "tenants/uninstalled.html", {"portal": portal})

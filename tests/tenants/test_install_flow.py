@@ -353,9 +353,15 @@ def test_uninstall_from_the_portal_page_and_reinstall(platform):
         and Portal.objects.get().status == Portal.Status.ACTIVE
     )
     done = client.post("/portal/uninstall/", {"confirm": "acme.bitrix24.com"})
-    assert done.status_code == 200
+    # Answered by a redirect: a reload of the page it leads to shows it again, and posts nothing again.
+    assert done.status_code == 302 and done["Location"] == "/portal/uninstalled/"
     portal = Portal.objects.get()
     assert portal.status == Portal.Status.UNINSTALLED and not SessionGrant.objects.exists()
+    for _ in range(2):
+        shown = client.get(done["Location"])
+        assert shown.status_code == 200
+        assert "The app is uninstalled from acme.bitrix24.com" in shown.content.decode()
+    assert Client().get(done["Location"]).status_code == 404  # another browser: nothing uninstalled there
     gateway_visit(
         Client(),
         token=session_for(platform, platform["admin"]),

@@ -41,7 +41,7 @@ def two_admin_browsers(platform):
 
 def test_an_uninstall_ends_every_viewer_session_and_refuses_their_writes(two_admin_browsers, platform):
     first, second = two_admin_browsers
-    assert first.post("/portal/uninstall/", {"confirm": platform.portal["domain"]}).status_code == 200
+    assert first.post("/portal/uninstall/", {"confirm": platform.portal["domain"]}).status_code == 302
     assert second.get("/portal/").status_code == 401
     refused = second.post("/portal/", {"action": "api_key", "api_key": "vibe_api_someone"})
     assert refused.status_code == 401

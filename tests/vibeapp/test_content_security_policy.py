@@ -106,12 +106,15 @@ def test_a_members_refusal_is_shown_in_the_frame_too(own_domain_portal):
 
 
 def test_the_page_after_an_uninstall_is_still_framed_by_the_portal(own_domain_portal):
-    """The uninstall forgets the viewer; its last page is shown where the form was, in the portal's frame."""
-    page = signed_in(own_domain_portal, is_admin=True).post(
-        "/portal/uninstall/", data={"confirm": "crm.acme.example"}
-    )
-    assert page.status_code == 200 and "X-Frame-Options" not in page.headers
-    assert_framed_by_bitrix24(page, portal_origin="https://crm.acme.example")
+    """The uninstall forgets the viewer; its result is shown where the form was, in the portal's frame."""
+    browser = signed_in(own_domain_portal, is_admin=True)
+    done = browser.post("/portal/uninstall/", data={"confirm": "crm.acme.example"})
+    assert done.status_code == 302
+    page = browser.get(done["Location"])
+    for answer in (done, page):
+        assert "X-Frame-Options" not in answer.headers
+        assert_framed_by_bitrix24(answer, portal_origin="https://crm.acme.example")
+    assert page.status_code == 200 and "uninstalled" in page.content.decode()
 
 
 def test_a_verified_gateway_visit_names_its_portal(own_domain_portal):
