@@ -299,7 +299,9 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                         messages.success(request, _("Key saved."))
                         return redirect("tenants:portal")
             elif action == "remove_api_key":
-                if services.remove_portal_api_key(portal):
+                if request.POST.get("confirm_remove") != "yes":  # it moves the bot out of its group chats
+                    messages.error(request, _("Tick the box to remove the key."))
+                elif services.remove_portal_api_key(portal):
                     messages.success(request, _("Key removed."))
                 else:
                     messages.info(request, _("There was no key to remove."))

@@ -61,7 +61,23 @@ def test_the_uninstall_confirmation_takes_the_domain_in_any_case():
 def test_removing_a_key_when_there_is_none_says_so():
     """From an outside trial: it said "Key removed." with no key saved."""
     page = signed_in(make_portal("m-nokey"), is_admin=True).post(
-        "/portal/", {"action": "remove_api_key"}, follow=True
+        "/portal/", {"action": "remove_api_key", "confirm_remove": "yes"}, follow=True
     )
     text = page.content.decode()
     assert "There was no key to remove." in text and "Key removed." not in text
+
+
+def test_removing_the_key_asks_first_as_it_moves_the_bot_out_of_its_group_chats(platform):
+    """From the last trial: one click on "Remove key" registered the bot anew, out of every group chat."""
+    from tenants.models import PortalApiKey
+
+    portal = make_portal(platform.member_id)
+    admin = signed_in(portal, is_admin=True)
+    admin.post("/portal/", {"action": "api_key", "api_key": platform.personal_key(platform.admin)})
+    assert 'name="confirm_remove"' in admin.get("/portal/").content.decode()
+    unticked = admin.post("/portal/", {"action": "remove_api_key"}, follow=True).content.decode()
+    assert "Tick the box to remove the key." in unticked and "Key removed." not in unticked
+    assert PortalApiKey.objects.filter(portal=portal).count() == 1
+    ticked = admin.post("/portal/", {"action": "remove_api_key", "confirm_remove": "yes"}, follow=True)
+    assert "Key removed." in ticked.content.decode()
+    assert not PortalApiKey.objects.filter(portal=portal).exists()
