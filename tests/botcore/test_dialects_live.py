@@ -163,7 +163,7 @@ def test_a_portal_lives_its_day_on_every_dialect(dialect, clock, sandbox, settin
     summary = [
         m["text"]
         for m in platform.get(f"/chats/{team['id']}/messages")["messages"]
-        if m["text"].startswith("[b]Standup for 2030-03-04")
+        if m["text"].startswith("[b]Standup for March 4")
     ]
     assert len(summary) == 1 and "[b]Boris Ivanov[/b]: Вчера: ревью." in summary[0].splitlines()
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, ScheduleSpec, Skill, SkillContext
-from botcore.skills.builtin.standup_texts import texts_for
+from botcore.skills.builtin.standup_texts import day_text, texts_for
 from botcore.skills.cron import CronExpression, daily_cron, portal_zone
 from botcore.skills.events import BackendEventType, ScheduledRunEvent, SkillEvent
 from botcore.skills.i18n import every_language, normalize_language
@@ -220,7 +220,9 @@ class StandupSkill(Skill):
         if run.get("day") != day or run.get("reported"):
             return  # no question went out today (the skill was off, the options changed), or posted already
         texts = texts_for(ctx.language)
-        lines = [bb.bold(texts["summary_title"].format(day=day))]
+        lines = [
+            bb.bold(texts["summary_title"].format(day=day_text(event.local_due_at.date(), ctx.language)))
+        ]
         for person in run.get("participants", []):
             state = ctx.state_for(str(person["id"])).get()
             answers = state.get("answers", []) if state.get("day") == day else []
@@ -251,14 +253,14 @@ class StandupSkill(Skill):
             day = next_question_day(now, ask_at, ctx.options["weekdays"])
             if day == now.date():
                 return texts["no_standup_yet"].format(time=ask_at)
-            return texts["no_standup_today"].format(day=day.isoformat(), time=ask_at)
+            return texts["no_standup_today"].format(day=day_text(day, ctx.language), time=ask_at)
         people = run.get("participants", [])
         answered = sum(1 for p in people if ctx.state_for(str(p["id"])).get().get("answers"))
         if run.get("reported"):
             ask_at = ctx.options["ask_at"]
             day = next_question_day(now, ask_at, ctx.options["weekdays"])
             return texts["reported"].format(
-                answered=answered, total=len(people), day=day.isoformat(), time=ask_at
+                answered=answered, total=len(people), day=day_text(day, ctx.language), time=ask_at
             )
         return texts["status"].format(answered=answered, total=len(people), time=ctx.options["report_at"])
 

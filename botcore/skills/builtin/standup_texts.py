@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.utils.translation import gettext
+from datetime import date
+
+from django.utils.formats import date_format
+from django.utils.translation import gettext, pgettext
 
 from botcore.skills.i18n import in_language
 
@@ -34,3 +37,11 @@ def texts_for(language: str) -> dict[str, str]:
                 "Today's standup: {answered} of {total} answered. The summary is posted at {time}."
             ),
         }
+
+
+def day_text(day: date, language: str) -> str:
+    """A day as a sentence in `language` names it ("March 5", "5 марта"), never an ISO date."""
+    with in_language(language):
+        # Translators: a Django date format for a day named in a sentence: "F j" is "March 5"; Russian "j E"
+        # is "5 марта" (E: the month's name as a date takes it).
+        return date_format(day, pgettext("standup day, a Django date format", "F j"))

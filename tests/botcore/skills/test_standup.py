@@ -81,7 +81,7 @@ def test_answers_are_collected_until_the_summary_which_names_who_did_not_answer(
         assert ctx.reactions == ["like"]
     run_skill(skill, REPORT, ctx=ctx)
     assert ctx.posts_to("chat5")[-1].text == (
-        "[b]Standup for 2030-03-04[/b]\n[b]Anna Lee[/b]: Shipped the API\nBlocked on review\n"
+        "[b]Standup for March 4[/b]\n[b]Anna Lee[/b]: Shipped the API\nBlocked on review\n"
         "[b]Boris Ivanov[/b]: — no answer"
     )
     assert ctx.state_of("7")["status"] == "closed"
@@ -108,7 +108,7 @@ def test_a_summary_longer_than_a_message_goes_in_parts_and_loses_no_one():
     assert len(parts) > 1 and all(len(part) <= bb.MAX_TEXT_CHARS for part in parts)
     summary = "\n".join(parts)
     assert all(f"[b]Person {n}[/b]: " in summary for n in range(30))
-    assert summary.startswith("[b]Standup for 2030-03-04[/b]") and "y" * 1000 in summary
+    assert summary.startswith("[b]Standup for March 4[/b]") and "y" * 1000 in summary
 
 
 def test_after_the_summary_a_participants_messages_go_to_echo_again():
@@ -151,10 +151,10 @@ def test_after_the_summary_the_status_command_says_it_was_posted_and_when_the_ne
             for language in ("en", "ru")
         ]  # fmt: skip
     assert said == [
-        "Today's summary is posted in the chat: 1 of 2 answered. The next question goes out on 2030-03-05 "
+        "Today's summary is posted in the chat: 1 of 2 answered. The next question goes out on March 5 "
         "at 09:30.",
         "Итоги сегодняшнего стендапа опубликованы в чате: ответили 1 из 2. "
-        "Следующий вопрос придёт 2030-03-05 в 09:30.",
+        "Следующий вопрос придёт 5 марта в 09:30.",
     ]
 
 
@@ -287,13 +287,13 @@ def test_a_summary_moved_later_after_the_question_still_takes_the_answers_until_
         (
             datetime(2030, 3, 8, 17, 18, tzinfo=UTC),
             "en",
-            "No standup today. The next question goes out on 2030-03-11 at 09:30.",
+            "No standup today. The next question goes out on March 11 at 09:30.",
         ),
         # Saturday, not a standup day.
         (
             datetime(2030, 3, 9, 7, 0, tzinfo=UTC),
             "ru",
-            "Сегодня стендапа нет. Следующий вопрос придёт 2030-03-11 в 09:30.",
+            "Сегодня стендапа нет. Следующий вопрос придёт 11 марта в 09:30.",
         ),
     ],
 )
@@ -381,7 +381,7 @@ def test_a_standup_day(clock, world, task_queue):
     summary = [
         m
         for m in sp.control.get(f"/_sandbox/chats/{team['id']}/messages").json()["data"]["messages"]
-        if m["text"].startswith("[b]Standup for 2030-03-04")
+        if m["text"].startswith("[b]Standup for March 4")
     ]
     assert len(summary) == 1
     assert summary[0]["text"].splitlines()[1:] == [
