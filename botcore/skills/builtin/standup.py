@@ -3,12 +3,12 @@ configured time, their private answers collected through the day, and a summary 
 
 The portal admin sets the chat (and optionally the participants, else the chat's members) and the times in
 the skill's options. State: each participant's 1:1 dialog holds {day, asked_at, status "open"/"closed",
-answers, answer_ids (the answers' messages, whose edits and deletions they follow), open_until}; the group
-chat's dialog holds the day's run {day, asked_at, participants, reported}: one standup a day in a chat, so
-times moved after the day's question neither ask again nor post a second summary, and another chat picked
-the same day asks afresh. While a participant's question is open (until the report time), their private
-messages are their answer and no other skill sees them; before the question and after the report they go
-to the next skill (echo) as usual.
+answers (no more than the summary shows: ANSWER_ROOM), answer_ids (the answers' messages, whose edits and
+deletions they follow), open_until}; the group chat's dialog holds the day's run {day, asked_at,
+participants, reported}: one standup a day in a chat, so times moved after the day's question neither ask
+again nor post a second summary, and another chat picked the same day asks afresh. While a participant's
+question is open (until the report time), their private messages are their answer and no other skill sees
+them; before the question and after the report they go to the next skill (echo) as usual.
 """
 
 from __future__ import annotations
@@ -185,14 +185,24 @@ class StandupSkill(Skill):
             first = not state.get("answers")
             answers = state.get("answers", [])
             ids = state.get("answer_ids", [])
-            state["answers"] = [*answers, text]
-            # Each answer's message, to follow its edits: 0 for answers kept before ids were.
-            state["answer_ids"] = [*[0] * (len(answers) - len(ids)), *ids, event.message.id]
+            fitted = _fit_answer(answers, text)
+            refused = not fitted and bool(text)
+            tell_refused = refused and not state.get("told_full")
+            if refused:
+                state["told_full"] = True
+            else:
+                state["answers"] = [*answers, fitted]
+                # Each answer's message, to follow its edits: 0 for answers kept before ids were.
+                state["answer_ids"] = [*[0] * (len(answers) - len(ids)), *ids, event.message.id]
             if name:
                 state["name"] = name
             if normalize_language(event.language):
                 state["language"] = normalize_language(event.language)  # for tomorrow's question
-        if first:
+        if tell_refused:
+            ctx.reply(texts_for(ctx.language)["full"].format(count=ANSWER_ROOM))
+        elif refused:
+            return  # said once already
+        elif first:
             ctx.reply(texts_for(ctx.language)["thanks"].format(time=ctx.options["report_at"]))
         else:
             ctx.react("like")
@@ -207,7 +217,9 @@ class StandupSkill(Skill):
             at = ids.index(_message_id(event))
             text = event.message.text.strip() if isinstance(event, MessageUpdateEvent) else ""
             if text:
-                answers[at] = text
+                # As long as the answer it replaces, or the room the others leave: never past ANSWER_ROOM.
+                others = answers[:at] + answers[at + 1 :]
+                answers[at] = _fit_answer(others, text) or text[: len(answers[at])]
             else:
                 del answers[at], ids[at]
             state["answers"], state["answer_ids"] = answers, ids
@@ -263,6 +275,19 @@ class StandupSkill(Skill):
                 answered=answered, total=len(people), day=day_text(day, ctx.language), time=ask_at
             )
         return texts["status"].format(answered=answered, total=len(people), time=ctx.options["report_at"])
+
+
+# The most of one person's answers the summary shows (report: each person's answers, shortened to fit one
+# message). Every answer was kept, and each one rewrote them all: a participant's thousands of long messages
+# grew the dialog's state without end (20 MB at 1,000 of 20,000 characters), and a worker's time and the
+# database's writes with it. None is kept past what the summary could show.
+ANSWER_ROOM = bb.MAX_TEXT_CHARS
+
+
+def _fit_answer(answers: list[str], text: str) -> str:
+    """`text` as far as it fits after `answers` in ANSWER_ROOM (joined by line breaks); "" when none does."""
+    used = len("\n".join(answers)) + (1 if answers else 0)
+    return text[: max(0, ANSWER_ROOM - used)]
 
 
 def _message_id(event: MessageUpdateEvent | MessageDeleteEvent) -> int:

@@ -20,6 +20,10 @@ def texts_for(language: str) -> dict[str, str]:
                 "Thanks! Your answer goes into today's summary at {time}. "
                 "Anything you add before then is included too."
             ),
+            "full": gettext(
+                "Today's summary has no room for more of your answers (it shows at most {count} characters of"
+                " them): this message is not in it. Edit or delete an earlier answer to change what it says."
+            ),
             "summary_title": gettext("Standup for {day}"),
             "no_answer": gettext("— no answer"),
             "no_standup_yet": gettext("No standup yet today: the question goes out at {time}."),

@@ -111,6 +111,34 @@ def test_a_summary_longer_than_a_message_goes_in_parts_and_loses_no_one():
     assert summary.startswith("[b]Standup for March 4[/b]") and "y" * 1000 in summary
 
 
+def test_a_participants_answers_are_kept_only_as_far_as_the_summary_shows_them():
+    """Every answer was kept, and each one rewrote them all: a participant writing thousands of long messages
+    grew their dialog's state without end (20 MB at 1,000 messages of 20,000 characters, each next one
+    ~0.2 s of a worker's CPU and 20 MB written). The summary shows at most MAX_TEXT_CHARS of one person's
+    answers, so no more is kept: the last answer is cut to the room left, a later one is refused once, with
+    a word to its writer, and an edit cannot grow them past it either."""
+    skill = StandupSkill()
+    ctx = run_skill(skill, ASK, options=OPTIONS, chat_users=TEAM)
+    with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=UTC)):
+        for n in range(5):
+            run_skill(skill, make_message_event(str(n) * 9000, user_id=7, message_id=70 + n), ctx=ctx)
+        kept = ctx.state_of("7")["answers"]
+        assert kept[:2] == ["0" * 9000, "1" * 9000] and len(kept) == 3
+        assert len("\n".join(kept)) == bb.MAX_TEXT_CHARS and set(kept[2]) == {"2"}
+        assert ctx.state_of("7")["answer_ids"] == [70, 71, 72]
+        # The thanks, then the refusal once (the fourth and fifth answers met the same).
+        assert ctx.replies[-2].startswith("Thanks!")
+        assert ctx.replies[-1].startswith("Today's summary has no room for more of your answers")
+        run_skill(skill, make_message_update_event("9" * 20_000, user_id=7, message_id=70), ctx=ctx)
+        kept = ctx.state_of("7")["answers"]
+        assert len("\n".join(kept)) == bb.MAX_TEXT_CHARS and kept[0] == "9" * 9000
+        run_skill(skill, make_message_delete_event(72, user_id=7), ctx=ctx)
+        run_skill(skill, make_message_event("and one more", user_id=7, message_id=79), ctx=ctx)
+        assert ctx.state_of("7")["answers"][-1] == "and one more"
+    run_skill(skill, REPORT, ctx=ctx)
+    assert "and one more" in "\n".join(post.text for post in ctx.posts_to("chat5"))
+
+
 def test_after_the_summary_a_participants_messages_go_to_echo_again():
     skills = [HelpSkill(), StandupSkill(), EchoSkill()]
     closed = {"7": {"day": "2030-03-04", "status": "closed", "answers": ["x"]}}
