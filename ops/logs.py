@@ -135,6 +135,25 @@ class BodyLimitFilter(logging.Filter):
         return logging.getLogger(record.name).isEnabledFor(logging.WARNING)
 
 
+class DisallowedHostFilter(logging.Filter):
+    """On django.security.DisallowedHost: a Host header not in ALLOWED_HOSTS (any scanner that reaches the
+    address rather than the name) is the client's doing, answered 400; Django's ERROR with a traceback paged
+    whoever watches errors for each one. The line becomes a WARNING naming the path and the host (cut, and
+    quoted: the client wrote it), so a name missing from ALLOWED_HOSTS still shows which."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        meta = getattr(request, "META", {})
+        forwarded = settings.USE_X_FORWARDED_HOST and meta.get("HTTP_X_FORWARDED_HOST")
+        host = str(forwarded or meta.get("HTTP_HOST", ""))
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        record.exc_info, record.exc_text = None, None
+        record.msg = "request refused (400) path=%s: host %r is not in ALLOWED_HOSTS"
+        record.args = (getattr(request, "path", "?"), host[:100])
+        record.status_code = 400
+        return logging.getLogger(record.name).isEnabledFor(logging.WARNING)
+
+
 class RedactingJsonFormatter(JsonFormatter):
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
@@ -165,6 +184,7 @@ def build_logging(*, fmt: str, level: str) -> dict:
             "idle": {"()": IdleNoiseFilter},
             "readiness": {"()": ReadinessAnswerFilter},
             "body_limit": {"()": BodyLimitFilter},
+            "disallowed_host": {"()": DisallowedHostFilter},
         },
         "formatters": {
             "text": {
@@ -187,6 +207,7 @@ def build_logging(*, fmt: str, level: str) -> dict:
             "httpcore": {"level": "WARNING"},
             "django.request": {"filters": ["readiness"]},
             **{f"django.security.{error.__name__}": {"filters": ["body_limit"]} for error in BODY_LIMITS},
+            "django.security.DisallowedHost": {"filters": ["disallowed_host"]},
             # The development server's access lines through our handler (redacted, JSON when asked), not
             # Django's own handler for them, which printed the OAuth callback's code as it came.
             "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},

@@ -155,3 +155,18 @@ def test_the_task_queues_own_lines_never_carry_a_previous_tasks_context(log_outp
     logging.getLogger("django-q").error("Failed 'tenants.tasks.warn_expiring_sessions' (foo) - boom")
     [line] = lines(buffer)
     assert line["bot"] is None and line["task"] is None
+
+
+@pytest.mark.django_db
+def test_a_request_for_a_host_not_served_is_one_warning_naming_the_host(log_output):
+    """A Host header not in ALLOWED_HOSTS (any scanner reaching the address, not the name) was Django's ERROR
+    with a traceback on django.security.DisallowedHost, a page to whoever watches the errors for each probe.
+    It is the client's doing, as a body over the limits is: one WARNING naming the path and the host."""
+    buffer = log_output("json")
+    response = Client().get("/healthz", HTTP_HOST="scanner.example")
+    assert response.status_code == 400
+    logged = lines(buffer)
+    assert [line for line in logged if line["level"] in ("ERROR", "CRITICAL") or "exc_info" in line] == []
+    [warning] = [line for line in logged if line["logger"] == "django.security.DisallowedHost"]
+    assert warning["level"] == "WARNING" and warning["status_code"] == 400
+    assert "path=/healthz" in warning["message"] and "'scanner.example'" in warning["message"]
