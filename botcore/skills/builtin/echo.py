@@ -92,7 +92,9 @@ class EchoSkill(Skill):
             ctx.answer_command(t["pong"] if event.command.name == "ping" else help_text)
         elif isinstance(event, ReactionChangeEvent):
             name = (event.user.first_name if event.user else "") or t["someone"]
-            ctx.reply(t["reaction"].format(name=bb.escape(name), reaction=event.reaction), system=True)
+            # The code is the platform's, yet its list may change (CONTRACT B): shown as written, not markup.
+            notice = t["reaction"].format(name=bb.escape(name), reaction=bb.escape(event.reaction))
+            ctx.reply(notice, system=True)
         elif isinstance(event, JoinChatEvent):
             links = bb.join(
                 [bb.send_link("/ping", t["ping"]), bb.raw(" | "), bb.send_link("/help", t["help"])]

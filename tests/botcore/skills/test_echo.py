@@ -82,6 +82,18 @@ def test_other_languages_get_english():
     ]
 
 
+def test_a_reaction_code_is_shown_as_written_never_read_as_markup():
+    """The notice put the event's reaction code in as it came, where the user's name beside it was escaped: a
+    code is the platform's (its list "may change", CONTRACT B), and one holding BB codes ("[USER=all]", a
+    [URL=…]) would have been the bot's own markup in a system message of the chat."""
+    ctx = run_skill(EchoSkill(), make_reaction_event("[USER=all]all[/USER] [URL=https://x.example]y[/URL]"))
+    [notice] = ctx.replies
+    assert bb.unescape(notice).endswith(
+        "added a reaction: [USER=all]all[/USER] [URL=https://x.example]y[/URL]"
+    )
+    assert "[USER=" not in notice and "[URL=" not in notice
+
+
 def test_ping_and_help_are_answered():
     assert run_skill(EchoSkill(), make_command_event("ping")).answers == [
         "[B]Pong![/B] The bot is working fine."
