@@ -23,6 +23,8 @@ from botcore.services.polling import (
     watched_rate_limit,
 )
 from botcore.skills.base import CommandSpec, Skill
+from botcore.vibe import VibeClient
+from botcore.vibe.errors import VibeSessionExpiredError
 from botcore.vibe.events import EventType
 from botcore.vibe.keyboards import Keyboard
 from botcore.vibe.parse import read_event_batch
@@ -189,6 +191,23 @@ def test_server_errors_back_off_exponentially_and_keep_the_bot(sandbox_portal, b
     assert poll_bot_once(bot.pk).status == "polled"
     bot.refresh_from_db()
     assert bot.consecutive_failures == 0
+
+
+def test_a_refusal_echoing_the_credential_is_stored_redacted(sandbox_portal, bot, monkeypatch):
+    """A refused session stored the platform's words as they came in the bot's last error (the admin and
+    /api/ops/bots/ show it), where every other failure is stored redacted as log lines are: a platform that
+    names the token it refuses put the token there."""
+    token = "vibe_session_" + "S3cret" * 6
+
+    def refuse(self, *args, **kwargs):
+        raise VibeSessionExpiredError(
+            status=401, code="TOKEN_EXPIRED", message=f"{token} has expired", hint=f"Bearer {token}"
+        )
+
+    monkeypatch.setattr(VibeClient, "get_events", refuse)
+    assert poll_bot_once(bot.pk).status == "no_session"
+    bot.refresh_from_db()
+    assert "TOKEN_EXPIRED" in bot.last_error and "S3cret" not in bot.last_error
 
 
 def test_an_expired_session_pauses_the_portals_bots(sandbox_portal, bot):
