@@ -21,9 +21,10 @@ _context: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar(
     "vibeapp_log_context", default=_EMPTY
 )
 
-# Credentials of the platform (CONTRACT A §2) and bearer values: never written, whoever formats them.
+# Credentials of the platform (CONTRACT A §2) and bearer values: never written, whoever formats them. Each
+# runs over every character a credential may hold (tenants.shapes), not to the first . + / ~ or =.
 _SECRET = re.compile(
-    r"\b(vibe_(?:app|api|session)_)[A-Za-z0-9_\-]{4,}|(?i:(bearer\s+))[A-Za-z0-9_.~+/=\-]{8,}"
+    r"\b(vibe_(?:app|api|session)_)[A-Za-z0-9_.~+/=\-]{4,}|(?i:(bearer\s+))[A-Za-z0-9_.~+/=\-]{8,}"
 )
 
 

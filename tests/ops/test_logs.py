@@ -88,6 +88,18 @@ def test_secrets_are_redacted_whoever_logs_them(log_output, fmt):
 
 
 @pytest.mark.parametrize("fmt", ["json", "text"])
+def test_a_credential_is_redacted_whole_in_every_character_a_credential_may_hold(log_output, fmt):
+    """The app takes a credential of Latin letters, digits and - _ . ~ + / = (tenants.shapes: the platform
+    calls its tokens opaque), yet redaction ended a `vibe_…` one at the first . + / ~ or =: a token shaped
+    as base64 or a JWT was logged `vibe_session_<redacted>.` and the rest of it."""
+    buffer = log_output(fmt)
+    token = "vibe_session_hdr0.pay1oad+more/stuff~x=="
+    logging.getLogger("careless").warning("refused %s (%r)", token, token)
+    out = buffer.getvalue()
+    assert "pay1oad" not in out and "stuff" not in out and out.count("vibe_session_<redacted>") == 2
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
 def test_one_time_codes_in_a_logged_url_are_redacted(log_output, fmt):
     """From a security trial: the development server's access line logged the OAuth callback's ?code= (and
     state, and the sign-in link's invite), each a credential for a while."""
