@@ -102,6 +102,12 @@ class ReadinessAnswerFilter(logging.Filter):
         return getattr(match, "url_name", None) != "readyz"  # the route's name in vibeapp/urls.py
 
 
+def escaped_path(request: object) -> str:
+    """A request's path for a log line, escaped as Django's own request lines have it (log_response): the
+    client wrote it, and Django decodes %0a into a line break that would start a line of the client's own."""
+    return str(getattr(request, "path", "?")).encode("unicode_escape").decode("ascii")
+
+
 # Django refuses a body over one of its upload limits with these errors, each logged at ERROR with a
 # traceback on django.security.<its class name>; the setting each one names.
 BODY_LIMITS: Mapping[type[Exception], str] = MappingProxyType(
@@ -127,11 +133,7 @@ class BodyLimitFilter(logging.Filter):
         record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
         record.exc_info, record.exc_text = None, None
         record.msg = "request body refused (413) path=%s over %s=%s"
-        record.args = (
-            getattr(getattr(record, "request", None), "path", "?"),
-            setting,
-            getattr(settings, setting),
-        )
+        record.args = (escaped_path(getattr(record, "request", None)), setting, getattr(settings, setting))
         record.status_code = 413
         return logging.getLogger(record.name).isEnabledFor(logging.WARNING)
 
@@ -150,7 +152,7 @@ class DisallowedHostFilter(logging.Filter):
         record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
         record.exc_info, record.exc_text = None, None
         record.msg = "request refused (400) path=%s: host %r is not in ALLOWED_HOSTS"
-        record.args = (getattr(request, "path", "?"), host[:100])
+        record.args = (escaped_path(request), host[:100])
         record.status_code = 400
         return logging.getLogger(record.name).isEnabledFor(logging.WARNING)
 

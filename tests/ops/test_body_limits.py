@@ -72,3 +72,14 @@ def test_a_body_over_the_limit_is_a_413_logged_once_as_a_warning(
 def test_a_body_within_the_limit_still_reaches_the_view():
     answered = send(api_client(), "patch", "/api/skills/standup/", json.dumps({"isEnabled": "x"}), JSON)
     assert answered.status_code == 400 and "isEnabled" in answered.json()
+
+
+def test_a_refused_bodys_path_cannot_forge_a_log_line(caplog):
+    """A path resolves with a line break in it (a skill's name is any text but /); the 413's WARNING wrote
+    it as it came, so a request could add a line of its own making to a text log."""
+    caplog.set_level(logging.INFO)
+    path = "/portal/skills/x%0a2030-01-01 ERROR forged/"
+    refused = send(csrf_client(), "post", path, BIG_FORM, FORM)
+    assert refused.status_code == 413
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "\n" not in warning.getMessage() and "x\\n2030-01-01" in warning.getMessage()

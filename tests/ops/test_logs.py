@@ -182,3 +182,14 @@ def test_a_request_for_a_host_not_served_is_one_warning_naming_the_host(log_outp
     [warning] = [line for line in logged if line["logger"] == "django.security.DisallowedHost"]
     assert warning["level"] == "WARNING" and warning["status_code"] == 400
     assert "path=/healthz" in warning["message"] and "'scanner.example'" in warning["message"]
+
+
+@pytest.mark.django_db
+def test_a_refused_requests_path_cannot_forge_a_log_line(log_output):
+    """The path is the client's, and Django decodes %0a into a line break: the 400 of a host not served (and
+    the 413 of a body over the limits) wrote it as it came, so a request could add a line of its own making
+    to a text log. Escaped as Django's own request lines escape it."""
+    buffer = log_output("text")
+    Client().get("/%0a2030-01-01 00:00:00,000 ERROR forged line", HTTP_HOST="scanner.example")
+    [line] = buffer.getvalue().splitlines()
+    assert "WARNING django.security.DisallowedHost" in line and "path=/\\n2030-01-01" in line
