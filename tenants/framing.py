@@ -19,6 +19,7 @@ from csp.decorators import csp_replace
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from tenants.models import Portal
@@ -60,7 +61,8 @@ def _viewer_portal(request: HttpRequest) -> Portal | None:
 
 
 def frameable_by_portal(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    """Marks a portal-facing view: its answers, error pages included, may be framed by the portal's Bitrix24.
+    """Marks a portal-facing view: its answers, error pages included, may be framed by the portal's Bitrix24,
+    and are never cached.
 
     The portal is the viewer's after the view ran (a gateway visit the view just verified), else the one the
     view named (frame_for_portal), else the viewer's before it (an uninstall forgets the viewer).
@@ -70,6 +72,9 @@ def frameable_by_portal(view: Callable[..., HttpResponseBase]) -> Callable[..., 
     def framed(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         before = _viewer_portal(request)
         response = view(request, *args, **kwargs)
+        # One viewer's page (their portal's settings, the form's CSRF token): no cache may keep it past the
+        # viewer's rights, a shared one or the browser's own (Back after an uninstall).
+        add_never_cache_headers(response)
         sources = frame_ancestors(
             _viewer_portal(request) or getattr(request, _SHOWN_PORTAL_ATTR, None) or before
         )

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -110,6 +112,8 @@ class SkillChangeSerializer(serializers.Serializer):
         return attrs
 
 
+# One portal's answers, as its pages are (tenants.framing): no cache may keep them past the viewer's rights.
+@method_decorator(never_cache, name="dispatch")
 class SkillViewBase(APIView):
     authentication_classes = [PortalViewerAuthentication]
     permission_classes = [IsPortalViewer, IsPortalAdminOrReadOnly]

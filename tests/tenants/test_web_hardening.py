@@ -409,3 +409,14 @@ def test_a_visits_identity_check_gives_up_within_its_time_and_the_visitor_is_tol
     busy = visit(Client(), platform, platform.session(platform.admin))
     assert busy.status_code == 503 and busy["Retry-After"] == "1"
     assert me_calls(platform) - before == 2  # at 0 s and 1 s; four before, the last after 3 s
+
+
+def test_a_viewers_pages_and_api_answers_are_never_stored_by_a_cache(two_admin_browsers):
+    """The portal's pages and the skills API carry one viewer's settings, the page's CSRF token and, for an
+    admin, the key's hint, yet said nothing of caching: a shared cache or the browser's own could keep them
+    past the viewer's rights (Back, after an uninstall on a shared computer, could show the settings)."""
+    first, _second = two_admin_browsers
+    for path in ("/portal/", "/portal/skills/standup/", "/api/skills/", "/api/skills/echo/"):
+        answer = first.get(path)
+        assert answer.status_code == 200, path
+        assert {"no-store", "private"} <= {part.strip() for part in answer["Cache-Control"].split(",")}, path
