@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
+from ops.logs import redact
 from tenants import selectors, services, signals
 from tenants.errors import InstallationError, SessionTokenError
 from tenants.identity import get_identity_backend
@@ -73,7 +74,9 @@ def reverify_session(portal: Portal, *, operator: str) -> ActionResult:
             identity = backend.verify_session(credential.secret)
     except InstallationError as error:
         if error.is_transient or error.refuses_app_key:
-            return ActionResult(False, f"{portal.domain}: not verified now ({error}); the credential is kept")
+            # The platform's words may name the credential asked about: redacted, as log lines are.
+            why = redact(str(error))
+            return ActionResult(False, f"{portal.domain}: not verified now ({why}); the credential is kept")
         services.report_credential_refused(portal, credential=credential)
         log.warning(
             "operator re-verify: credential refused portal=%s kind=%s operator=%s",

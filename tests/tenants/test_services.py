@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tenants import handshakes, selectors, services, signals
+from tenants import handshakes, operations, selectors, services, signals
 from tenants.errors import InstallationError, SessionTokenError
 from tenants.models import Portal, PortalApiKey, SessionGrant
 
@@ -181,3 +181,25 @@ def test_a_personal_key_is_verified_with_the_platform_and_ours_wins_over_session
     credential = selectors.get_portal_credential(portal)
     assert (credential.kind, credential.secret) == ("personal", ours)
     assert ours not in repr(credential)
+
+
+def test_a_reverify_the_platform_could_not_answer_tells_the_operator_without_the_credential(monkeypatch):
+    """The operator's answer quoted the failure as it came, and the platform's words in it may name the very
+    credential asked about (its message, its hint): shown in the admin and /api/ops/, it is redacted as
+    every failure stored for operators is."""
+    portal = Portal.objects.create(member_id="m-1", vibe_portal_id="p-1", domain="acme.bitrix24.com")
+    token = "vibe_session_" + "T0ken" * 8
+    SessionGrant.objects.create(
+        portal=portal, bitrix_user_id=1, user_name="Ann", is_admin=True, source="gateway", token=token,
+        expires_at=timezone.now() + timedelta(hours=1),
+    )  # fmt: skip
+
+    class Busy:
+        def verify_session(self, session_token: str):
+            error = InstallationError(f"the platform could not check the credential now: 503 {session_token}")
+            error.is_transient = True
+            raise error
+
+    monkeypatch.setattr(operations, "get_identity_backend", Busy)
+    result = operations.reverify_session(portal, operator="olga")
+    assert not result.ok and "not verified now" in result.message and "T0ken" not in result.message
