@@ -41,7 +41,6 @@ from botcore.vibe.backoff import backoff_seconds, retry_delay
 from botcore.vibe.errors import VibeApiError, VibeError, VibeRateLimitError
 from botcore.vibe.models import EventBatch
 from botcore.vibe.parse import read_event_batch
-from ops.logs import redact
 from tenants.errors import SessionTokenError
 from tenants.selectors import PortalCredential
 
@@ -363,7 +362,7 @@ def _settle_failure(
             bot.pk,
             lease_token=lease_token,
             delay=conf.poll_fast_seconds(),
-            last_error=redact(str(error))[:500],
+            last_error=describe_error(error)[:500],
         )
         return CycleOutcome("no_session")
     if isinstance(error, VibeRateLimitError):
