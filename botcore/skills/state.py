@@ -110,8 +110,10 @@ class OnceStateStore(StateStore):
 
     Each write of the handling takes the next key (`<handling key>:state:<n>`); the write and the key's
     ledger record commit in one transaction, so a handling that runs again after a crash or a passing
-    failure skips the writes its earlier attempt made (the block still runs, on a copy that is dropped).
-    Reads see the stored state as it is.
+    failure skips the writes its earlier attempt made. The block still runs, on a copy that is dropped, of
+    the state that attempt's block was given (kept with the record): a block that decides from the state
+    ("voted already?") decides as it did then, not from its own earlier write. Reads outside a block see
+    the stored state as it is.
     """
 
     def __init__(self, inner: StateStore, *, ledger: Any, handling_key: str) -> None:
@@ -132,13 +134,16 @@ class OnceStateStore(StateStore):
     def locked(self, dialog_id: str) -> Iterator[dict[str, Any]]:
         key = self._next_key()
         with transaction.atomic():
-            if self.ledger.find(key) is not None:
+            done = self.ledger.find(key)
+            if done is not None:
                 self.replayed += 1
-                yield copy.deepcopy(self.inner.load(dialog_id)[0])
+                found = done.get("found")  # absent from records made before it was kept
+                yield copy.deepcopy(found if isinstance(found, dict) else self.inner.load(dialog_id)[0])
                 return
             with self.inner.locked(dialog_id) as data:
+                found = copy.deepcopy(data)
                 yield data
-            self.ledger.record(key, {"dialog": dialog_id})
+            self.ledger.record(key, {"dialog": dialog_id, "found": found})
 
     def compare_and_set(self, dialog_id: str, data: dict[str, Any], *, expected_version: int) -> bool:
         key = self._next_key()

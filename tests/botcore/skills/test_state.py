@@ -11,7 +11,8 @@ from django.db import connection
 
 from botcore.models import ConversationState
 from botcore.services.conversation_state import DatabaseStateStore
-from botcore.skills.state import DialogState, MemoryStateStore
+from botcore.skills.ledger import MemoryLedger
+from botcore.skills.state import DialogState, MemoryStateStore, OnceStateStore
 from tenants.models import Portal
 
 
@@ -113,3 +114,23 @@ def test_compare_and_set_lets_exactly_one_of_two_racing_workers_win():
 
     assert _in_threads(2, work) == []
     assert len(wins) == 1 and store.load("9") == ({"owner": wins[0]}, version + 1)
+
+
+@pytest.mark.django_db
+def test_a_handling_run_again_gives_its_update_blocks_the_state_its_first_attempt_found():
+    """The writes are skipped on a repeat, and the block is given what the first attempt's was, so the skill
+    decides as it did then. Given the state as stored (its own write in it), a poll's vote retried after a
+    failed edit told the voter "you have voted already", and the poll's message never showed the vote."""
+    store, ledger = MemoryStateStore({"chat7": {"votes": {}}}), MemoryLedger()
+
+    def vote(handling_key: str) -> bool:
+        state = DialogState(OnceStateStore(store, ledger=ledger, handling_key=handling_key), "chat7")
+        with state.update() as data:
+            is_first = "5" not in data["votes"]
+            data["votes"]["5"] = 1
+        return is_first
+
+    assert vote("7:41") is True
+    assert vote("7:41") is True  # the same press, handled again after its post failed
+    assert vote("7:42") is False  # a second press
+    assert store.load("chat7") == ({"votes": {"5": 1}}, 3)
