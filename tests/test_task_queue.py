@@ -3,7 +3,11 @@ enqueued by a transaction that rolls back never reaches the broker, and each run
 
 from __future__ import annotations
 
+import signal
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.db import transaction
 from django_q.models import Failure, Success
 from django_q.tasks import async_task
@@ -32,4 +36,27 @@ def test_a_run_enqueued_by_a_transaction_that_rolls_back_never_reaches_the_broke
     enqueue_run(run)
     assert task_queue.queued == [("botcore.tasks.execute_skill_run", (run.pk,))]
     task_queue.run()
+    assert Success.objects.filter(func="botcore.tasks.execute_skill_run").count() == 1
+
+
+def test_a_task_enqueued_while_the_clock_stands_still_is_run(task_queue):
+    """django-q2's ORM broker counts a task locked at this very instant as waiting, but takes only those
+    locked before it: under time_machine's tick=False (a reminder's test moving to its due time) run() looped
+    forever."""
+
+    def give_up(signum, frame):
+        raise TimeoutError("task_queue.run() did not return")
+
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.example")
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(20)
+    try:
+        with time_machine.travel(datetime(2030, 3, 4, 9, 0, tzinfo=UTC), tick=False):
+            enqueue_run(
+                SkillRun.objects.create(portal=portal, skill_name="probe", kind="deferred", run_key="k")
+            )
+            task_queue.run()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     assert Success.objects.filter(func="botcore.tasks.execute_skill_run").count() == 1
