@@ -35,7 +35,9 @@ def render_help(skills: list[Skill] | tuple[Skill, ...], language: str) -> bb.BB
         lines.append(bb.raw(texts["none"]))
     for spec in commands:
         description = pick(spec.description, language) if spec.description else pick(spec.title, language)
-        command = bb.send_link("/" + spec.command, "/" + spec.command)
+        name = "/" + spec.command
+        # A command that takes parameters is put in the input to be completed: sent bare, it only fails.
+        command = bb.put_link(name + " ", name) if spec.params else bb.send_link(name, name)
         if spec.params:  # what to write after it
             command += " " + bb.italic(pick(spec.params, language))
         lines.append(command + " — " + description)

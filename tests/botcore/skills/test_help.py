@@ -49,8 +49,20 @@ def test_help_says_what_follows_a_command_that_takes_parameters():
     russian = run_skill(
         HelpSkill(), make_command_event("help", language="ru"), enabled_skills=skills
     ).answers[0]
-    assert "[send=/poll]/poll[/send] [i]question; option; option[/i] — Start a poll" in english.splitlines()
-    assert "[send=/poll]/poll[/send] [i]вопрос; вариант; вариант[/i] — Начать опрос" in russian.splitlines()
+    assert "[put=/poll ]/poll[/put] [i]question; option; option[/i] — Start a poll" in english.splitlines()
+    assert "[put=/poll ]/poll[/put] [i]вопрос; вариант; вариант[/i] — Начать опрос" in russian.splitlines()
+
+
+def test_a_command_that_takes_parameters_is_put_in_the_input_not_sent_bare():
+    """From a skill author's trial: clicked in /help, /poll was sent at once with nothing after it, and the
+    skill could only answer how to use it; a command without parameters is still sent by its click."""
+    answer = run_skill(HelpSkill(), make_command_event("help"), enabled_skills=(HelpSkill(), Poll())).answers[
+        0
+    ]
+    assert answer.splitlines()[1:3] == [
+        "[send=/help]/help[/send] — Show the command list",
+        "[put=/poll ]/poll[/put] [i]question; option; option[/i] — Start a poll",
+    ]
 
 
 def test_help_speaks_the_users_language_and_english_otherwise():
