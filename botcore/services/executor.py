@@ -49,6 +49,7 @@ from botcore.vibe.events import EventType, MalformedEventError
 from botcore.vibe.parse import parse_event
 from ops.logs import log_context, redact
 from tenants.errors import SessionTokenError, TenantsError
+from tenants.models import Portal
 from tenants.services import uninstall_portal
 
 log = logging.getLogger(__name__)
@@ -400,6 +401,18 @@ def _retry_run(run: SkillRun, verdict: Verdict) -> str:
     return SkillRun.Status.PENDING
 
 
+def _wait_for_session(run: SkillRun, reason: str) -> str:
+    """A deferred job (or an install's run) that met no usable session waits for one, as the bot's events wait
+    on the platform: tried again later without spending an attempt, so a gap between sessions longer than its
+    retries loses nothing (a reminder due while the session had expired spent its attempts on the refusal and
+    was failed). A schedule's firing does not wait: it keeps its catch-up window (docs/skills.md, 9)."""
+    SkillRun.objects.filter(pk=run.pk).update(
+        status=SkillRun.Status.PENDING, attempts=F("attempts") - 1, enqueued_at=None, error=reason[:4000],
+        due_at=timezone.now() + timedelta(seconds=conf.backoff_max_seconds()),
+    )  # fmt: skip
+    return SkillRun.Status.PENDING
+
+
 def execute_run(run_id: int) -> str:
     """Run one claimed backend run now; returns its new status ("skipped" when another worker has it)."""
     claimed = SkillRun.objects.filter(pk=run_id, status=SkillRun.Status.PENDING).update(
@@ -414,6 +427,8 @@ def execute_run(run_id: int) -> str:
         return _settle_run(
             run.pk, SkillRun.Status.FAILED, error="the skill is no longer configured (BOTCORE_SKILLS)"
         )
+    if portal.status == Portal.Status.UNINSTALLED and run.kind != SkillRun.Kind.UNINSTALLED:
+        return _settle_run(run.pk, SkillRun.Status.SKIPPED, error="the portal uninstalled the app")
     enabled = list_enabled_skills(portal)
     options = next((opts for s, opts in enabled if s is skill), None)
     if options is None:
@@ -446,6 +461,8 @@ def execute_run(run_id: int) -> str:
         verdict = judge_failure(
             refusal, attempts=run.attempts, retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds()
         )
+    if isinstance(verdict.cause, SessionTokenError) and run.kind != SkillRun.Kind.SCHEDULED:
+        return _wait_for_session(run, verdict.error)  # a schedule's firing keeps its catch-up window instead
     if verdict.status == "done":
         return _settle_run(run.pk, SkillRun.Status.DONE)
     if verdict.status == "retry":

@@ -166,6 +166,39 @@ def test_work_deferred_to_a_later_time_runs_once_when_its_time_comes_not_before(
     assert texts(world).count("done later: later") == 1
 
 
+@pytest.mark.slow
+def test_work_due_while_the_portal_has_no_session_waits_for_one_and_is_not_given_up(world, task_queue):
+    """From a skill author's trial: a reminder due while the portal's session had expired spent its five
+    attempts on the platform's refusal within minutes and was failed, so it never came once an admin opened
+    the app again (the bot's events wait on the platform meanwhile, and are answered then)."""
+    world.say("later")
+    world.poll()
+    world.sp.control.post("/_sandbox/clock", json={"advanceSeconds": 25 * 3600})  # the session expires
+    for hours in range(1, 9):  # hours of sweeps, more than the attempts a run is given
+        sweep_schedules(timezone.now() + timedelta(hours=hours))
+        task_queue.run(allow_failures=True)
+    [run] = SkillRun.objects.filter(kind=SkillRun.Kind.DEFERRED)
+    assert run.status == SkillRun.Status.PENDING and run.attempts <= 1
+    world.sp.open_app()  # an admin opens the app: a fresh session
+    sweep_schedules(timezone.now() + timedelta(hours=12))
+    task_queue.run(allow_failures=True)
+    assert texts(world).count("done later: later") == 1
+
+
+@pytest.mark.django_db
+def test_work_of_a_portal_that_uninstalled_the_app_is_skipped_not_left_waiting(settings):
+    """Work waits for a session (above), but an uninstalled portal's never comes back."""
+    from botcore.services.executor import execute_run
+    from tenants.models import Portal
+
+    settings.BOTCORE_SKILLS = ["tests.botcore.skills.probe.ProbeSkill"]
+    portal = Portal.objects.create(
+        member_id="gone", vibe_portal_id="vp-gone", domain="gone.example", status=Portal.Status.UNINSTALLED
+    )
+    run = SkillRun.objects.create(portal=portal, skill_name="probe", kind="deferred", run_key="k")
+    assert execute_run(run.pk) == SkillRun.Status.SKIPPED
+
+
 def test_defer_at_needs_an_aware_time_and_the_kit_records_it():
     from botcore.skills.testing import RecordingContext, make_message_event
     from tests.botcore.skills.probe import ProbeSkill
