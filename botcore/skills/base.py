@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Protocol
 from botcore.skills.events import AnyEventType, SkillEvent
 from botcore.skills.options import OptionsSchema
 from botcore.skills.state import DialogState
+from botcore.vibe import bbcode as bb
 from botcore.vibe.attach import Attach
 from botcore.vibe.events import EventChat, EventUser, MessageAddEvent, MessageUpdateEvent
 from botcore.vibe.keyboards import Keyboard
@@ -67,7 +68,7 @@ class MessageFilter:
     """Which user messages (MESSAGE_ADD, MESSAGE_UPDATE) a skill takes; the bot's own and system
     messages never reach a skill, and other bots' only with `include_bots`."""
 
-    pattern: str | None = None  # re.search on the text, case-insensitive
+    pattern: str | None = None  # re.search, case-insensitive, on the text (a group's less the bot's mention)
     chats: ChatScope = ChatScope.ANY
     include_bots: bool = False
 
@@ -83,7 +84,13 @@ class MessageFilter:
             self.chats is ChatScope.GROUP and is_private
         ):
             return False
-        return self.pattern is None or re.search(self.pattern, event.message.text, re.IGNORECASE) is not None
+        if self.pattern is None:
+            return True
+        text = event.message.text
+        if not is_private and event.bot is not None:
+            # The bot hears a group message when it is mentioned: read what was said to it ("^roll" matches).
+            text = bb.unmention(text, addressee=event.bot.id)
+        return re.search(self.pattern, text, re.IGNORECASE) is not None
 
 
 @dataclass(frozen=True)

@@ -144,3 +144,22 @@ def test_the_kit_says_why_routing_would_not_give_a_skill_its_event():
     with pytest.raises(AssertionError, match="it declares no command /vote"):
         run_skill(Vote(), make_command_event("vote"))
     assert run_skill(Vote(), make_button_command_event("vote_cast", params="1 0")).answers == ["counted"]
+
+
+class Roller(Skill):
+    name = "roller"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+    message_filter = MessageFilter(pattern=r"^roll\b")
+
+    def handle(self, event, ctx):
+        ctx.reply("4")
+
+
+def test_a_pattern_reads_a_group_message_without_the_mention_that_brought_it_to_the_bot():
+    """From a skill author's trial: a bot hears a group message only when it is mentioned, so the message
+    starts with "[USER=<bot>]…[/USER]" and a pattern anchored at its start ("^roll") never matched there."""
+    skills = [Roller(), EchoSkill()]
+    assert route(make_message_event("[USER=100]Test Bot[/USER] roll 2d6", chat_id=3), skills).name == "roller"
+    assert route(make_message_event("[USER=100]Test Bot[/USER], roll", chat_id=3), skills).name == "roller"
+    # Another person's mention is not the bot's: it stays part of what was said.
+    assert route(make_message_event("[USER=7]Anna[/USER] roll", chat_id=3), skills).name == "echo"
