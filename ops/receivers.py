@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
-from django_q.signals import post_execute, pre_execute
+from django_q.signals import post_execute, post_execute_in_worker, pre_execute
 
 from botcore.models import EventLogEntry
 from botcore.skills.signals import write_in_doubt
@@ -38,6 +38,12 @@ def bind_task_log_context(sender, func, task, **kwargs) -> None:
     bind_log_context(
         task=str(name).rsplit(".", 1)[-1], bot=args[0] if name.endswith("poll_bot") and args else None
     )
+
+
+@receiver(post_execute_in_worker, dispatch_uid="ops.task_log_context_end")
+def clear_task_log_context(sender, func, task, **kwargs) -> None:
+    """A task's context ends with it: the process's later lines (a test's own calls) must not name it."""
+    clear_log_context()
 
 
 @receiver(post_save, sender=EventLogEntry, dispatch_uid="ops.event_finished")

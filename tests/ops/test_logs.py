@@ -193,3 +193,16 @@ def test_a_refused_requests_path_cannot_forge_a_log_line(log_output):
     Client().get("/%0a2030-01-01 00:00:00,000 ERROR forged line", HTTP_HOST="scanner.example")
     [line] = buffer.getvalue().splitlines()
     assert "WARNING django.security.DisallowedHost" in line and "path=/\\n2030-01-01" in line
+
+
+def test_a_worker_forgets_a_tasks_log_context_when_the_task_ends(log_output, task_queue):
+    """From a skill author's trial: after a task ran in a worker, every later line of that process named it
+    (a test's own poll cycles logged "task=sync_bot_commands")."""
+    from django_q.tasks import async_task
+
+    buffer = log_output("json")
+    async_task("botcore.tasks.sweep_pending_bots")
+    task_queue.run()
+    logging.getLogger("botcore.services.polling").warning("after the task")
+    [line] = [line for line in lines(buffer) if line["message"] == "after the task"]
+    assert line["task"] is None
