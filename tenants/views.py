@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from django import forms
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from django.views import csrf
@@ -80,6 +82,22 @@ def _gateway_headers_are_well_formed(request: HttpRequest, token: str) -> bool:
     return is_credential_shaped(token) and is_user_id_shaped(user_id) and is_id_shaped(portal_id)
 
 
+def open_from_bitrix(request: HttpRequest) -> HttpResponse:
+    """A portal page asked for with no viewer: through the app's entry, and back to this page, when the
+    gateway's headers came with it (a deep link opened in the portal's frame); else where the app opens."""
+    if request.method == "GET" and request.headers.get("X-Vibe-Authorization"):
+        return redirect(f"{reverse('tenants:entry')}?{urlencode({'next': request.get_full_path()})}")
+    return render(request, "tenants/open_from_bitrix.html", status=401)
+
+
+def _landing(request: HttpRequest) -> str:
+    """Where the entry sends a viewer: the page `?next=` names when it is one of the portal's own pages (a
+    path of this app the portal may frame), else the portal page."""
+    wanted = request.GET.get("next", "")
+    local = url_has_allowed_host_and_scheme(wanted, allowed_hosts=None) and wanted.startswith("/")
+    return wanted if local and is_frameable(urlsplit(wanted).path) else reverse("tenants:portal")
+
+
 @frameable_by_portal
 @require_GET
 def app_entry(request: HttpRequest) -> HttpResponse:
@@ -87,7 +105,7 @@ def app_entry(request: HttpRequest) -> HttpResponse:
     token = _bearer(request.headers.get("X-Vibe-Authorization", ""))
     if not token:
         if find_viewer(request):
-            return redirect("tenants:portal")
+            return redirect(_landing(request))
         return render(request, "tenants/open_from_bitrix.html")
     if not _gateway_headers_are_well_formed(request, token):
         log.warning("malformed gateway headers refused path=%s", request.path)
@@ -103,7 +121,7 @@ def app_entry(request: HttpRequest) -> HttpResponse:
         if isinstance(grant, HttpResponse):
             return grant
         remember_viewer(request, grant, token=token)
-    return redirect("tenants:portal")
+    return redirect(_landing(request))
 
 
 def _grant_for_gateway_token(request: HttpRequest, token: str) -> SessionGrant | HttpResponse:
@@ -263,7 +281,7 @@ def portal_page(request: HttpRequest) -> HttpResponse:
     """The portal's page: status for everyone; settings, personal key and uninstall for admins."""
     viewer, portal = _viewer_portal(request)
     if viewer is None or portal is None:
-        return render(request, "tenants/open_from_bitrix.html", status=401)
+        return open_from_bitrix(request)
     settings_form: forms.Form | None = None
     key_form: forms.Form | None = None
     if request.method == "POST":

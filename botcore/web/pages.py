@@ -25,6 +25,7 @@ from tenants.framing import frameable_by_portal
 from tenants.models import Portal
 from tenants.selectors import get_portal_preferences
 from tenants.viewer import Viewer, find_viewer
+from tenants.views import open_from_bitrix
 
 
 def _language(portal: Portal) -> str:
@@ -69,7 +70,7 @@ def skill_settings(request: HttpRequest, name: str) -> HttpResponse:
     """One skill's switch and options for the viewer's portal; POST (admins only) saves both at once."""
     viewer, portal = _viewer_portal(request)
     if viewer is None or portal is None:
-        return render(request, "tenants/open_from_bitrix.html", status=401)
+        return open_from_bitrix(request)
     try:
         entry = get_portal_skill(portal, name)
     except SkillConfigError:
@@ -130,7 +131,7 @@ def skill_switch(request: HttpRequest, name: str) -> HttpResponse:
     """Turn a skill on or off from the portal page (admins only); a skill that needs options first says so."""
     viewer, portal = _viewer_portal(request)
     if viewer is None or portal is None:
-        return render(request, "tenants/open_from_bitrix.html", status=401)
+        return open_from_bitrix(request)
     if not viewer.is_admin:
         return _refuse(request, _("Only a portal administrator can change skills."), 403)
     wanted = request.POST.get("is_enabled") == "on"

@@ -420,3 +420,38 @@ def test_a_viewers_pages_and_api_answers_are_never_stored_by_a_cache(two_admin_b
         answer = first.get(path)
         assert answer.status_code == 200, path
         assert {"no-store", "private"} <= {part.strip() for part in answer["Cache-Control"].split(",")}, path
+
+
+def gateway_headers(platform, token: str) -> dict[str, str]:
+    return {
+        "X-Vibe-Authorization": f"Bearer {token}",
+        "X-Vibe-Portal-Id": platform.portal_id,
+        "X-Vibe-User-Id": str(platform.admin["id"]),
+    }
+
+
+@pytest.mark.parametrize("page", ["/portal/", "/portal/skills/standup/"])
+def test_a_deep_link_opened_through_the_gateway_signs_in_and_lands_on_its_page(platform, page):
+    """From a skill author's trial: a portal page opened in the frame with the gateway's headers (the
+    sandbox's /portal?next=…) said "Open this app from your Bitrix24 portal": only / read the headers."""
+    browser, headers = Client(), gateway_headers(platform, platform.session(platform.admin))
+    first = browser.get(page, headers=headers)
+    assert first.status_code == 302 and first["Location"] == f"/?next={page.replace('/', '%2F')}"
+    entered = browser.get(first["Location"], headers=headers)
+    assert entered.status_code == 302 and entered["Location"] == page
+    assert browser.get(page, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "wanted", ["https://evil.example/", "//evil.example/portal/", "/admin/", "/no/such/page/", "javascript:x"]
+)
+def test_the_entry_leads_only_to_a_page_of_the_portals_own(platform, wanted):
+    browser = Client()
+    entered = browser.get(
+        "/", {"next": wanted}, headers=gateway_headers(platform, platform.session(platform.admin))
+    )
+    assert entered.status_code == 302 and entered["Location"] == "/portal/"
+
+
+def test_a_portal_page_without_the_gateway_still_says_where_the_app_opens():
+    assert Client().get("/portal/skills/standup/").status_code == 401
