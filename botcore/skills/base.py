@@ -112,6 +112,7 @@ class SkillContext(Protocol):
     portal_member_id: str
     options: Mapping[str, Any]  # this portal's options for this skill, validated, with defaults
     language: str  # "en", "ru", …: the event's user's language, else the portal's
+    portal_language: str  # the portal's (PortalSettings): for a message many people read, a group's poll
     timezone: str  # the portal's time zone name (PortalSettings.timezone)
     event: SkillEvent
     enabled_skills: Sequence[Skill]  # the portal's enabled skills in routing order (for help)

@@ -171,7 +171,8 @@ class VibeSkillContext(EventFacts, ChatActions):
         language = normalize_language(getattr(origin, "language", "")) or normalize_language(
             getattr(event, "language", "")
         )
-        self.language = language or normalize_language(portal.language) or FALLBACK_LANGUAGE
+        self.portal_language = normalize_language(portal.language) or FALLBACK_LANGUAGE
+        self.language = language or self.portal_language
         self._post_key = post_key_for(vibe_bot_id=vibe_bot_id, event=event, skill_name=skill.name)
         self.state_store = OnceStateStore(state_store, ledger=ledger, handling_key=self._post_key)
         self._posts = 0

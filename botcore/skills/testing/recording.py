@@ -59,6 +59,7 @@ class RecordingContext(EventFacts):
         event: SkillEvent | None = None,
         options: Mapping[str, Any] | None = None,
         language: str | None = None,
+        portal_language: str = "en",
         timezone: str = "UTC",
         portal_member_id: str = "test-portal",
         enabled_skills: Sequence[Skill] = (),
@@ -82,6 +83,7 @@ class RecordingContext(EventFacts):
         else:
             self.options = dict(options or {})
         self._language = language
+        self.portal_language = normalize_language(portal_language) or "en"
         self.timezone = timezone
         self.portal_member_id = portal_member_id
         self.enabled_skills = tuple(enabled_skills) or ((skill,) if skill is not None else ())
@@ -142,7 +144,7 @@ class RecordingContext(EventFacts):
             return normalize_language(self._language) or "en"
         return (
             normalize_language(getattr(self.origin, "language", "") or getattr(self.event, "language", ""))
-            or "en"
+            or self.portal_language
         )
 
     def _post(
