@@ -82,11 +82,21 @@ def _gateway_headers_are_well_formed(request: HttpRequest, token: str) -> bool:
     return is_credential_shaped(token) and is_user_id_shaped(user_id) and is_id_shaped(portal_id)
 
 
+def through_entry(request: HttpRequest) -> HttpResponse | None:
+    """For a portal page asked for (GET) with the gateway's headers of someone this browser's viewer is not
+    (no viewer yet, or another user: a deep link opened in the portal's frame), the way through the app's
+    entry, which signs them in, and back to this page; None when the page may answer as it is."""
+    token = _bearer(request.headers.get("X-Vibe-Authorization", ""))
+    if request.method != "GET" or not token:
+        return None
+    viewer = find_viewer(request)
+    if viewer is not None and viewer.token_digest == token_digest(token):
+        return None
+    return redirect(f"{reverse('tenants:entry')}?{urlencode({'next': request.get_full_path()})}")
+
+
 def open_from_bitrix(request: HttpRequest) -> HttpResponse:
-    """A portal page asked for with no viewer: through the app's entry, and back to this page, when the
-    gateway's headers came with it (a deep link opened in the portal's frame); else where the app opens."""
-    if request.method == "GET" and request.headers.get("X-Vibe-Authorization"):
-        return redirect(f"{reverse('tenants:entry')}?{urlencode({'next': request.get_full_path()})}")
+    """A portal page asked for with no viewer: where the app opens."""
     return render(request, "tenants/open_from_bitrix.html", status=401)
 
 
@@ -279,6 +289,8 @@ def _extra_sections(request: HttpRequest, portal: Portal, viewer: Viewer) -> lis
 @require_http_methods(["GET", "POST"])
 def portal_page(request: HttpRequest) -> HttpResponse:
     """The portal's page: status for everyone; settings, personal key and uninstall for admins."""
+    if (entry := through_entry(request)) is not None:
+        return entry
     viewer, portal = _viewer_portal(request)
     if viewer is None or portal is None:
         return open_from_bitrix(request)

@@ -25,7 +25,7 @@ from tenants.framing import frameable_by_portal
 from tenants.models import Portal
 from tenants.selectors import get_portal_preferences
 from tenants.viewer import Viewer, find_viewer
-from tenants.views import open_from_bitrix
+from tenants.views import open_from_bitrix, through_entry
 
 
 def _language(portal: Portal) -> str:
@@ -68,6 +68,8 @@ def _refuse(request: HttpRequest, message: str, status: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def skill_settings(request: HttpRequest, name: str) -> HttpResponse:
     """One skill's switch and options for the viewer's portal; POST (admins only) saves both at once."""
+    if (entry := through_entry(request)) is not None:
+        return entry
     viewer, portal = _viewer_portal(request)
     if viewer is None or portal is None:
         return open_from_bitrix(request)
@@ -129,6 +131,8 @@ def _render_settings(request, viewer, portal, entry, *, texts, errors, is_enable
 @require_POST
 def skill_switch(request: HttpRequest, name: str) -> HttpResponse:
     """Turn a skill on or off from the portal page (admins only); a skill that needs options first says so."""
+    if (entry := through_entry(request)) is not None:
+        return entry
     viewer, portal = _viewer_portal(request)
     if viewer is None or portal is None:
         return open_from_bitrix(request)

@@ -422,11 +422,11 @@ def test_a_viewers_pages_and_api_answers_are_never_stored_by_a_cache(two_admin_b
         assert {"no-store", "private"} <= {part.strip() for part in answer["Cache-Control"].split(",")}, path
 
 
-def gateway_headers(platform, token: str) -> dict[str, str]:
+def gateway_headers(platform, token: str, *, user: dict | None = None) -> dict[str, str]:
     return {
         "X-Vibe-Authorization": f"Bearer {token}",
         "X-Vibe-Portal-Id": platform.portal_id,
-        "X-Vibe-User-Id": str(platform.admin["id"]),
+        "X-Vibe-User-Id": str((user or platform.admin)["id"]),
     }
 
 
@@ -455,3 +455,16 @@ def test_the_entry_leads_only_to_a_page_of_the_portals_own(platform, wanted):
 
 def test_a_portal_page_without_the_gateway_still_says_where_the_app_opens():
     assert Client().get("/portal/skills/standup/").status_code == 401
+
+
+def test_a_deep_link_opened_by_another_user_in_the_same_browser_shows_that_users_page(platform):
+    """The page kept the browser's viewer (the admin) while the gateway said another user (a member) had
+    opened it: only / switched viewers, so the member saw the admin's page and its forms."""
+    browser = Client()
+    assert visit(browser, platform, platform.session(platform.admin)).status_code == 302
+    member = gateway_headers(platform, platform.session(platform.member), user=platform.member)
+    first = browser.get("/portal/", headers=member)
+    assert first.status_code == 302 and first["Location"].startswith("/?next=")
+    assert browser.get(first["Location"], headers=member)["Location"] == "/portal/"
+    page = browser.get("/portal/", headers=member).content.decode()
+    assert "Bob Member" in page and 'data-testid="uninstall"' not in page
