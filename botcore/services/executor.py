@@ -393,22 +393,13 @@ def _settle_run(run_id: int, status: str, *, error: str = "") -> str:
     return status
 
 
-def _retry_run(run: SkillRun, verdict: Verdict) -> str:
+def _retry_run(run: SkillRun, *, retry_in: float, error: str, spend_attempt: bool = True) -> str:
+    """Back to pending, due again in `retry_in` seconds; `spend_attempt=False` gives back the attempt its
+    claim counted."""
+    refund = {} if spend_attempt else {"attempts": F("attempts") - 1}
     SkillRun.objects.filter(pk=run.pk).update(
-        status=SkillRun.Status.PENDING, due_at=timezone.now() + timedelta(seconds=verdict.retry_in),
-        enqueued_at=None, error=verdict.error[:4000],
-    )  # fmt: skip
-    return SkillRun.Status.PENDING
-
-
-def _wait_for_session(run: SkillRun, reason: str) -> str:
-    """A deferred job (or an install's run) that met no usable session waits for one, as the bot's events wait
-    on the platform: tried again later without spending an attempt, so a gap between sessions longer than its
-    retries loses nothing (a reminder due while the session had expired spent its attempts on the refusal and
-    was failed). A schedule's firing does not wait: it keeps its catch-up window (docs/skills.md, 9)."""
-    SkillRun.objects.filter(pk=run.pk).update(
-        status=SkillRun.Status.PENDING, attempts=F("attempts") - 1, enqueued_at=None, error=reason[:4000],
-        due_at=timezone.now() + timedelta(seconds=conf.backoff_max_seconds()),
+        status=SkillRun.Status.PENDING, due_at=timezone.now() + timedelta(seconds=retry_in),
+        enqueued_at=None, error=error[:4000], **refund,
     )  # fmt: skip
     return SkillRun.Status.PENDING
 
@@ -462,11 +453,15 @@ def execute_run(run_id: int) -> str:
             refusal, attempts=run.attempts, retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds()
         )
     if isinstance(verdict.cause, SessionTokenError) and run.kind != SkillRun.Kind.SCHEDULED:
-        return _wait_for_session(run, verdict.error)  # a schedule's firing keeps its catch-up window instead
+        # A deferred job (or an install's run) that met no usable session waits for one, as the bot's events
+        # wait on the platform, spending no attempt: a gap between sessions longer than its retries loses
+        # nothing (a reminder due while the session had expired spent them on the refusal and was failed). A
+        # schedule's firing does not wait: it keeps its catch-up window (docs/skills.md, 9).
+        return _retry_run(run, retry_in=conf.backoff_max_seconds(), error=verdict.error, spend_attempt=False)
     if verdict.status == "done":
         return _settle_run(run.pk, SkillRun.Status.DONE)
     if verdict.status == "retry":
-        return _retry_run(run, verdict)
+        return _retry_run(run, retry_in=verdict.retry_in, error=verdict.error)
     status = _settle_run(run.pk, SkillRun.Status.FAILED, error=verdict.error)
     if run.kind == SkillRun.Kind.SCHEDULED:
         tell_admins_of_failed_run(run, skill, cause=verdict.cause)  # a schedule fires with nobody watching
