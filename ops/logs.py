@@ -119,6 +119,18 @@ BODY_LIMITS: Mapping[type[Exception], str] = MappingProxyType(
 )
 
 
+def _client_refusal(
+    record: logging.LogRecord, *, status: int, message: str, args: tuple[object, ...]
+) -> bool:
+    """Turn Django's ERROR-with-traceback `record` about a request refused for the client's own doing into
+    one WARNING saying `message % args` with the answer's `status`; whether it is still written."""
+    record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+    record.exc_info, record.exc_text = None, None
+    record.msg, record.args = message, args
+    record.status_code = status
+    return logging.getLogger(record.name).isEnabledFor(logging.WARNING)
+
+
 class BodyLimitFilter(logging.Filter):
     """On django.security.RequestDataTooBig and its kin: a body over a limit is the client's doing and is
     answered 413 (ops.views.bad_request); Django's ERROR with a traceback would page whoever watches errors
@@ -130,12 +142,11 @@ class BodyLimitFilter(logging.Filter):
         setting = self._settings.get(record.name.rpartition(".")[2])
         if setting is None:
             return True
-        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
-        record.exc_info, record.exc_text = None, None
-        record.msg = "request body refused (413) path=%s over %s=%s"
-        record.args = (escaped_path(getattr(record, "request", None)), setting, getattr(settings, setting))
-        record.status_code = 413
-        return logging.getLogger(record.name).isEnabledFor(logging.WARNING)
+        path = escaped_path(getattr(record, "request", None))
+        message = "request body refused (413) path=%s over %s=%s"
+        return _client_refusal(
+            record, status=413, message=message, args=(path, setting, getattr(settings, setting))
+        )
 
 
 class DisallowedHostFilter(logging.Filter):
@@ -149,12 +160,8 @@ class DisallowedHostFilter(logging.Filter):
         meta = getattr(request, "META", {})
         forwarded = settings.USE_X_FORWARDED_HOST and meta.get("HTTP_X_FORWARDED_HOST")
         host = str(forwarded or meta.get("HTTP_HOST", ""))
-        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
-        record.exc_info, record.exc_text = None, None
-        record.msg = "request refused (400) path=%s: host %r is not in ALLOWED_HOSTS"
-        record.args = (escaped_path(request), host[:100])
-        record.status_code = 400
-        return logging.getLogger(record.name).isEnabledFor(logging.WARNING)
+        message = "request refused (400) path=%s: host %r is not in ALLOWED_HOSTS"
+        return _client_refusal(record, status=400, message=message, args=(escaped_path(request), host[:100]))
 
 
 class RedactingJsonFormatter(JsonFormatter):
