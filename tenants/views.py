@@ -38,9 +38,9 @@ log = logging.getLogger(__name__)
 # How long a visitor is asked to wait after a transient failure where the platform did not say (busy or
 # unreachable); its own wait, where it said one, within these bounds.
 _RETRY_AFTER_SECONDS = 30
+_RETRY_AFTER_BOUNDS = (1, 300)
 # The portal this browser's session uninstalled last (its pk), for the result page after the redirect.
 UNINSTALLED_SESSION_KEY = "tenants_uninstalled_portal"
-_RETRY_AFTER_BOUNDS = (1, 300)
 
 
 def render_tenants_error(request: HttpRequest, error: TenantsError, *, status: int = 403) -> HttpResponse:
@@ -89,10 +89,15 @@ def through_entry(request: HttpRequest) -> HttpResponse | None:
     token = _bearer(request.headers.get("X-Vibe-Authorization", ""))
     if request.method != "GET" or not token:
         return None
-    viewer = find_viewer(request)
-    if viewer is not None and viewer.token_digest == token_digest(token):
+    if _viewer_on(request, token) is not None:
         return None
     return redirect(f"{reverse('tenants:entry')}?{urlencode({'next': request.get_full_path()})}")
+
+
+def _viewer_on(request: HttpRequest, token: str) -> Viewer | None:
+    """This browser's viewer, when it stands on the gateway's `token` (signed in with it)."""
+    viewer = find_viewer(request)
+    return viewer if viewer is not None and viewer.token_digest == token_digest(token) else None
 
 
 def open_from_bitrix(request: HttpRequest) -> HttpResponse:
@@ -125,8 +130,7 @@ def app_entry(request: HttpRequest) -> HttpResponse:
             {"message": _("The request's credentials are malformed.")},
             status=400,
         )
-    viewer = find_viewer(request)
-    if viewer is None or viewer.token_digest != token_digest(token):
+    if _viewer_on(request, token) is None:
         grant = _grant_for_gateway_token(request, token)
         if isinstance(grant, HttpResponse):
             return grant

@@ -131,8 +131,6 @@ def _render_settings(request, viewer, portal, entry, *, texts, errors, is_enable
 @require_POST
 def skill_switch(request: HttpRequest, name: str) -> HttpResponse:
     """Turn a skill on or off from the portal page (admins only); a skill that needs options first says so."""
-    if (entry := through_entry(request)) is not None:
-        return entry
     viewer, portal = _viewer_portal(request)
     if viewer is None or portal is None:
         return open_from_bitrix(request)
