@@ -29,7 +29,6 @@ from typing import Any, ClassVar, Protocol
 from botcore.skills.events import AnyEventType, SkillEvent
 from botcore.skills.options import OptionsSchema
 from botcore.skills.state import DialogState
-from botcore.vibe import bbcode as bb
 from botcore.vibe.attach import Attach
 from botcore.vibe.events import EventChat, EventUser, MessageAddEvent, MessageUpdateEvent
 from botcore.vibe.keyboards import Keyboard
@@ -68,7 +67,7 @@ class MessageFilter:
     """Which user messages (MESSAGE_ADD, MESSAGE_UPDATE) a skill takes; the bot's own and system
     messages never reach a skill, and other bots' only with `include_bots`."""
 
-    pattern: str | None = None  # re.search, case-insensitive, on the text (a group's less the bot's mention)
+    pattern: str | None = None  # re.search, case-insensitive, on the text as said to the bot (text_to_bot)
     chats: ChatScope = ChatScope.ANY
     include_bots: bool = False
 
@@ -86,11 +85,7 @@ class MessageFilter:
             return False
         if self.pattern is None:
             return True
-        text = event.message.text
-        if not is_private and event.bot is not None:
-            # The bot hears a group message when it is mentioned: read what was said to it ("^roll" matches).
-            text = bb.unmention(text, addressee=event.bot.id)
-        return re.search(self.pattern, text, re.IGNORECASE) is not None
+        return re.search(self.pattern, event.text_to_bot, re.IGNORECASE) is not None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeAlias
 
 from pydantic import AfterValidator, AliasChoices, AliasPath, Field, PlainValidator
 
+from botcore.vibe.bbcode import unmention
 from botcore.vibe.coerce import as_int, as_str, with_slash
 from botcore.vibe.errors import VibeError
 from botcore.vibe.wire import WireObject, model_validator, wire_dataclass
@@ -168,13 +169,26 @@ class ChatEvent(BaseEvent):
 
 
 @wire_dataclass
-class MessageAddEvent(ChatEvent):
+class UserMessageEvent(ChatEvent):
+    """A message added or edited (MessageUpdateEvent carries the new text)."""
+
     message: EventMessage = Field(validation_alias=_data("message"))
+
+    @property
+    def text_to_bot(self) -> str:
+        """The text as said to the bot: each mention as the name it shows, the bot's own left out (a group
+        chat delivers a message only when it mentions the bot, so "^roll" matches "@Bot roll")."""
+        return unmention(self.message.text, addressee=self.bot.id if self.bot is not None else None)
 
 
 @wire_dataclass
-class MessageUpdateEvent(ChatEvent):
-    message: EventMessage = Field(validation_alias=_data("message"))  # with the new text
+class MessageAddEvent(UserMessageEvent):
+    pass
+
+
+@wire_dataclass
+class MessageUpdateEvent(UserMessageEvent):
+    pass
 
 
 @wire_dataclass

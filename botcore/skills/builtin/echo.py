@@ -83,7 +83,7 @@ class EchoSkill(Skill):
             )
             name = bb.escape(name)
             # In a group chat the message mentions the bot (the platform delivers it only then): not echoed.
-            said = bb.unmention(text, addressee=event.bot.id if event.bot is not None else None)
+            said = event.text_to_bot
             # Cut inside the italics: cut by the platform, the reply would lose its closing [/i].
             room = bb.MAX_TEXT_CHARS - len(t["wrote"].format(name=name, text=bb.italic("")))
             ctx.reply(t["wrote"].format(name=name, text=bb.italic(bb.shorten(said, room))), keyboard=keyboard)

@@ -163,3 +163,21 @@ def test_a_pattern_reads_a_group_message_without_the_mention_that_brought_it_to_
     assert route(make_message_event("[USER=100]Test Bot[/USER], roll", chat_id=3), skills).name == "roller"
     # Another person's mention is not the bot's: it stays part of what was said.
     assert route(make_message_event("[USER=7]Anna[/USER] roll", chat_id=3), skills).name == "echo"
+
+
+def test_a_pattern_reads_a_private_message_as_said_too():
+    """The filter and echo read one text (event.text_to_bot): in a 1:1 dialog too, a mention is the name it
+    shows, so a pattern matches what the person wrote, not the markup their client sent."""
+
+    class Greeter(Skill):
+        name = "greeter"
+        event_types = frozenset({EventType.MESSAGE_ADD})
+        message_filter = MessageFilter(pattern=r"^thanks,? Anna\b")
+
+        def handle(self, event, ctx):
+            ctx.reply("noted")
+
+    skills = [Greeter(), EchoSkill()]
+    assert route(make_message_event("thanks [USER=7]Anna[/USER]!"), skills).name == "greeter"
+    assert route(make_message_event("[USER=100]Test Bot[/USER] thanks Anna"), skills).name == "greeter"
+    assert route(make_message_event("thanks Boris"), skills).name == "echo"
