@@ -213,7 +213,6 @@ def raise_for_response(response: httpx.Response, content: bytes | None = None) -
     if content is None:
         content = response.content
     body = _decode_json(content)
-    header_retry_after = parse_retry_after(response.headers.get("retry-after"))
 
     if isinstance(body, dict) and body.get("success") is True and 200 <= status < 300:
         return body.get("data")
@@ -226,6 +225,8 @@ def raise_for_response(response: httpx.Response, content: bytes | None = None) -
         if not isinstance(data, dict):
             data = {k: v for k, v in error.items() if k == "botId"}  # tolerate the id inside `error`
         retry_after = parse_retry_after(error.get("retryAfter"))
+        if retry_after is None:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
         hint = error.get("hint")
         cls = error_class_for(code, status)
         if status < 400 and cls is VibeBadRequestError and not code:
@@ -235,7 +236,7 @@ def raise_for_response(response: httpx.Response, content: bytes | None = None) -
             code=code,
             message=str(error.get("message") or code or "error"),
             hint=str(hint) if hint else None,
-            retry_after=retry_after if retry_after is not None else header_retry_after,
+            retry_after=retry_after,
             data=data,
             method=method,
             path=path,
