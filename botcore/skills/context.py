@@ -292,8 +292,9 @@ class VibeSkillContext(EventFacts, ChatActions):
         """Make this handling's next post, once however often the handling runs; its message id.
 
         A post an earlier attempt made is replayed from the ledger. One whose send failed after it may have
-        reached the platform is *in doubt*: the ledger says so, with the newest message this handling knew in
-        that chat, and the failure goes to the executor (the event is handled again later). The next attempt
+        reached the platform is *in doubt*, unless the chat read at once shows it never arrived
+        (_never_arrived): the ledger says so, with the newest message this handling knew in that chat, and
+        the failure goes to the executor (the event is handled again later). The next attempt
         sends it again only where that cannot show it twice (_why_send_again); otherwise it is left alone,
         said in a WARNING and on the event's log entry, and 0 stands for its message id.
         """
@@ -323,8 +324,11 @@ class VibeSkillContext(EventFacts, ChatActions):
             sent = post(template_id)
         except VibeError as error:
             if known is None and error.leaves_in_doubt:
-                self._ledger.record(template_id, {"in_doubt": True, "after": after})
-                tell_write_in_doubt("post", "in_doubt")
+                if self._never_arrived(client, bot_id, dialog_id, endpoint, after, error):
+                    tell_write_in_doubt("post", "never_arrived")  # a failed write like any: made again
+                else:
+                    self._ledger.record(template_id, {"in_doubt": True, "after": after})
+                    tell_write_in_doubt("post", "in_doubt")
             raise
         if known is None:
             self._ledger.record(template_id, {"id": sent.id})
@@ -332,6 +336,30 @@ class VibeSkillContext(EventFacts, ChatActions):
             self._ledger.settle(template_id, {"id": sent.id})
         self._effects.append(("post", True))
         return self._seen(dialog_id, sent.id)
+
+    def _never_arrived(
+        self,
+        client: VibeClient,
+        bot_id: int,
+        dialog_id: str,
+        endpoint: template_ids.Endpoint,
+        after: int | None,
+        error: VibeError,
+    ) -> bool:
+        """Whether a send that failed just now surely posted nothing, read at once: the platform is done
+        with the call (its own error answer: VibeError.call_is_over) and the chat's last message is still
+        the newest this handling knew. Read later, at the next attempt, a person writing meanwhile leaves
+        the chat unable to tell (_why_send_again), and the reply is left unsent. Not asked where a repeat
+        answers the first message anyway, nor when the read fails (the post stays in doubt)."""
+        if after is None or not error.call_is_over:
+            return False
+        if template_ids.deduplicates(client.base_url, client.key_name, endpoint):
+            return False
+        try:
+            newest = client.get_chat(bot_id, dialog_id).last_message_id
+        except VibeError:
+            return False
+        return newest is not None and newest <= int(after)
 
     def _why_send_again(
         self,

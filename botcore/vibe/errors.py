@@ -37,6 +37,13 @@ class VibeError(Exception):
         skills/actions.py)."""
         return self.is_transient and self.may_have_acted
 
+    @property
+    def call_is_over(self) -> bool:
+        """Whether the platform is done with the call, so a read made now shows all it did: its own error
+        answer. Not a timeout or a dropped connection, nor a proxy's page: the call may still be running
+        behind them, and what it posts can land after any read."""
+        return False
+
 
 class VibeTransportError(VibeError):
     """The call got no usable HTTP answer: connection refused, timeout, connection dropped.
@@ -101,6 +108,11 @@ class VibeApiError(VibeError):
         """The platform will not take the offset the events call sent (one it no longer knows, or past its
         bound): no retry of that offset helps."""
         return self.canonical_code == "INVALID_OFFSET"
+
+    @property
+    def call_is_over(self) -> bool:
+        # The envelope is the platform's own word; a queue timeout says the call may yet run from its queue.
+        return self.code is not None and self.canonical_code not in STILL_QUEUED_CODES
 
     @property
     def canonical_code(self) -> str | None:
@@ -237,4 +249,6 @@ CODE_ALIASES: dict[str, str] = {
 
 # Server errors that say the Bitrix24 method behind the call did not run (VibeServerError.may_have_acted).
 NOT_RUN_CODES = frozenset({"BITRIX_ERROR"})
+# Server errors after which the call may still run (VibeApiError.call_is_over).
+STILL_QUEUED_CODES = frozenset({"QUEUE_TIMEOUT"})
 BOT_LEVEL_CODES = frozenset({"BOT_NOT_FOUND", "BOT_ACCESS_DENIED", "BOT_OWNERSHIP_ERROR", "INVALID_BOT_ID"})

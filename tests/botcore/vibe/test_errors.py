@@ -25,6 +25,7 @@ from botcore.vibe.errors import (
     VibeRateLimitError,
     VibeServerError,
     VibeSessionExpiredError,
+    VibeTransportError,
 )
 
 REQUEST = httpx.Request("POST", "http://platform.test/v1/bots/5/messages?offset=3")
@@ -371,3 +372,25 @@ def test_a_response_built_without_a_request_still_maps():
 )
 def test_only_rate_limits_and_server_failures_are_transient(error_class, transient):
     assert error_class(status=500, code="X", message="m").is_transient is transient
+
+
+@pytest.mark.parametrize(
+    ("response", "over"),
+    [
+        (answer(500, error_body("INTERNAL_ERROR")), True),
+        (answer(502, error_body("BITRIX_UNAVAILABLE")), True),
+        (answer(504, error_body("QUEUE_TIMEOUT")), False),  # the call may yet run from the queue
+        (answer(502, content=b"<html>502 Bad Gateway</html>", headers={"content-type": "text/html"}), False),
+        (answer(200, content=b'{"success": tr'), False),  # a proxy's or a cut answer: not the platform's word
+    ],
+    ids=["internal-error", "bitrix-unavailable", "queue-timeout", "proxy-page", "cut-short"],
+)
+def test_only_the_platforms_own_final_answer_says_the_call_is_over(response, over):
+    """call_is_over decides whether a read made at once shows what a failed write did (skills/context.py)."""
+    with pytest.raises(VibeApiError) as caught:
+        raise_for_response(response)
+    assert caught.value.call_is_over is over
+
+
+def test_a_transport_failure_never_says_the_call_is_over():
+    assert VibeTransportError("timed out", sent=True).call_is_over is False
