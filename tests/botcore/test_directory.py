@@ -1,0 +1,72 @@
+"""The chats a skill's form offers are read from the bot's recent events: once per new event, not once per
+visit (a form's save and the page after it read 2,000 stored events twice)."""
+
+from __future__ import annotations
+
+import pytest
+
+from botcore.models import Bot, EventLogEntry
+from botcore.services import directory
+from tenants.models import Portal
+
+pytestmark = pytest.mark.django_db
+
+
+def joined(bot: Bot, event_id: int, chat_id: int, name: str) -> EventLogEntry:
+    payload = {
+        "eventId": event_id,
+        "type": "ONIMBOTV2JOINCHAT",
+        "data": {
+            "bot": {"id": bot.vibe_bot_id},
+            "dialogId": f"chat{chat_id}",
+            "chat": {"id": chat_id, "dialogId": f"chat{chat_id}", "name": name},
+            "user": {"id": 1},
+        },
+    }
+    return EventLogEntry.objects.create(
+        bot=bot,
+        vibe_bot_id=bot.vibe_bot_id,
+        vibe_event_id=event_id,
+        event_type=payload["type"],
+        payload=payload,
+    )
+
+
+@pytest.fixture
+def bot() -> Bot:
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="vp-m1", domain="m1.bitrix24.com")
+    return Bot.objects.create(portal=portal, code="b", name="B", status=Bot.Status.ACTIVE, vibe_bot_id=7)
+
+
+@pytest.fixture
+def parses(monkeypatch) -> list[dict]:
+    seen: list[dict] = []
+    real = directory.parse_event
+
+    def counting(payload):
+        seen.append(payload)
+        return real(payload)
+
+    monkeypatch.setattr(directory, "parse_event", counting)
+    return seen
+
+
+def test_the_events_are_read_again_only_when_a_new_one_came(bot, parses):
+    joined(bot, 1, 5, "Team")
+    joined(bot, 2, 6, "Sales")
+    first = directory.list_known_chats(bot.portal)
+    assert [(c.value, c.label) for c in first] == [("chat6", "Sales"), ("chat5", "Team")]
+    assert len(parses) == 2
+    assert directory.list_known_chats(bot.portal) == first
+    assert len(parses) == 2  # the second visit read nothing
+
+    joined(bot, 3, 5, "Team (renamed)")
+    assert [(c.value, c.label) for c in directory.list_known_chats(bot.portal)] == [
+        ("chat5", "Team (renamed)"),
+        ("chat6", "Sales"),
+    ]
+    assert len(parses) == 5
+
+
+def test_a_bot_without_events_offers_no_chat(bot, parses):
+    assert directory.list_known_chats(bot.portal) == []
