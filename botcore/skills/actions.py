@@ -15,7 +15,7 @@ from typing import Any
 from botcore.errors import ActionInDoubtError
 from botcore.skills.ledger import ActionLedger
 from botcore.skills.signals import DoubtfulWrite, tell_write_in_doubt
-from botcore.vibe import VibeClient
+from botcore.vibe import MAX_DOWNLOAD_BYTES, VibeClient
 from botcore.vibe.errors import VibeError
 from botcore.vibe.models import Chat, PortalUser, UploadedFile
 
@@ -102,9 +102,9 @@ class ChatActions:
 
         return UploadedFile(**self._made_once("upload", "uploading a file", upload))
 
-    def download_file(self, file_id: int) -> bytes:
+    def download_file(self, file_id: int, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
         client, bot_id = self._platform()
-        return client.download_file(bot_id, int(file_id))
+        return client.download_file(bot_id, int(file_id), max_bytes=max_bytes)
 
     # --- once only --------------------------------------------------------------------------------
     def _made_once(

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Protocol
 from botcore.skills.events import AnyEventType, SkillEvent
 from botcore.skills.options import OptionsSchema
 from botcore.skills.state import DialogState
+from botcore.vibe import MAX_DOWNLOAD_BYTES
 from botcore.vibe.attach import Attach
 from botcore.vibe.events import EventChat, EventUser, MessageAddEvent, MessageUpdateEvent
 from botcore.vibe.keyboards import Keyboard
@@ -181,7 +182,7 @@ class SkillContext(Protocol):
         self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None
     ) -> UploadedFile: ...
 
-    def download_file(self, file_id: int) -> bytes: ...
+    def download_file(self, file_id: int, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes: ...
 
     def get_chat(self, dialog_id: str | None = None) -> Chat: ...
 

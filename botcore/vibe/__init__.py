@@ -4,6 +4,7 @@ from botcore.vibe.answers import raise_for_response
 from botcore.vibe.attach import Attach, AttachError, GridItem
 from botcore.vibe.budget import NoBudget, Priority, RequestBudget, SharedBudget
 from botcore.vibe.client import VibeClient
+from botcore.vibe.endpoints.files import MAX_DOWNLOAD_BYTES
 from botcore.vibe.errors import (
     VibeApiError,
     VibeAuthError,
@@ -12,6 +13,7 @@ from botcore.vibe.errors import (
     VibeBudgetTimeoutError,
     VibeConflictError,
     VibeError,
+    VibeFileTooLargeError,
     VibeForbiddenError,
     VibeKeyRefusedError,
     VibeNotFoundError,
@@ -62,6 +64,7 @@ from botcore.vibe.parse import parse_event, read_event_batch
 from botcore.vibe.transport import RetryClass
 
 __all__ = [
+    "MAX_DOWNLOAD_BYTES",
     "Attach",
     "AttachError",
     "Bot",
@@ -111,6 +114,7 @@ __all__ = [
     "VibeClient",
     "VibeConflictError",
     "VibeError",
+    "VibeFileTooLargeError",
     "VibeForbiddenError",
     "VibeKeyRefusedError",
     "VibeNotFoundError",

@@ -72,6 +72,22 @@ class VibeTransportError(VibeError):
         return f"{where}{self.message}"
 
 
+class VibeFileTooLargeError(VibeError):
+    """A file a download was asked for is larger than the caller takes (`limit` bytes): not fetched, or not
+    fetched further than the limit. No retry helps; the skill says so to the person instead."""
+
+    def __init__(self, *, file_id: int, limit: int, size: int | None = None) -> None:
+        self.file_id = file_id
+        self.limit = limit
+        self.size = size  # as the platform told it, None when only the bytes sent showed it
+        told = f" ({size} bytes)" if size is not None else ""
+        super().__init__(f"file {file_id}{told} is larger than {limit} bytes: not downloaded")
+
+    @property
+    def may_have_acted(self) -> bool:
+        return False  # a read
+
+
 class VibeApiError(VibeError):
     """The platform answered with an error: `status`, `code` and the rest of its error object."""
 

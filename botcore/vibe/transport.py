@@ -273,8 +273,9 @@ class Transport:
             error.hint = self._redact(error.hint)
 
     # --- downloads outside the API ----------------------------------------------------------------
-    def fetch_bytes(self, url: str, *, timeout: float | None = None) -> bytes:
-        """GET a URL the platform handed out (a file's downloadUrl) *without* our credentials.
+    def fetch_bytes(self, url: str, *, max_bytes: int, too_large: Callable[[], VibeError]) -> bytes:
+        """GET a URL the platform handed out (a file's downloadUrl) *without* our credentials, reading no
+        more than `max_bytes` of it (past them, `too_large()` is raised: nothing more is read).
 
         The URL carries its own token; sending X-Api-Key to it would hand the key to whatever host it
         names. Retried like any read.
@@ -282,18 +283,30 @@ class Transport:
 
         def attempt() -> bytes:
             try:
-                response = self.http.get(
-                    url, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
-                )
+                response = self.http.send(self.http.build_request("GET", url), stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 raise VibeTransportError(
                     self._describe(exc), method="GET", path="(download)", sent=False
                 ) from None
             except httpx.TransportError as exc:
                 raise VibeTransportError(self._describe(exc), method="GET", path="(download)") from None
-            if response.status_code != 200:
-                raise_for_response(response)
-            return response.content
+            try:
+                if response.status_code != 200:
+                    raise_for_response(response, read_streamed(response))
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise too_large()
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise too_large()
+                    chunks.append(chunk)
+                return b"".join(chunks)
+            except httpx.TransportError as exc:  # the file broke off
+                raise VibeTransportError(self._describe(exc), method="GET", path="(download)") from None
+            finally:
+                response.close()
 
         return self._with_retries(attempt, RetryClass.SAFE)
 

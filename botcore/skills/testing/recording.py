@@ -24,6 +24,8 @@ from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import normalize_language
 from botcore.skills.state import MemoryStateStore, StateStore
 from botcore.skills.values import check_message
+from botcore.vibe import MAX_DOWNLOAD_BYTES
+from botcore.vibe.errors import VibeFileTooLargeError
 from botcore.vibe.events import CommandAddEvent
 from botcore.vibe.models import Chat, PortalUser, UploadedFile
 
@@ -223,11 +225,14 @@ class RecordingContext(EventFacts):
             id=file_id, name=name, size=len(content), chat_id=0, message_id=message_id, dialog_id=target
         )
 
-    def download_file(self, file_id: int) -> bytes:
+    def download_file(self, file_id: int, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
         self._record("download", file_id=int(file_id))
         if int(file_id) not in self.files:
             raise KeyError(f"RecordingContext has no file {file_id}: pass files={{{file_id}: b'…'}}")
-        return self.files[int(file_id)]
+        content = self.files[int(file_id)]
+        if len(content) > max_bytes:  # as the platform's answer tells the size
+            raise VibeFileTooLargeError(file_id=int(file_id), limit=max_bytes, size=len(content))
+        return content
 
     def get_chat(self, dialog_id: str | None = None) -> Chat:
         target = str(dialog_id) if dialog_id is not None else self.dialog_id

@@ -5,10 +5,15 @@ from __future__ import annotations
 import base64
 
 from botcore.vibe.endpoints.base import SAFE, UNSAFE, Endpoints, as_data, bot_path, dialog
+from botcore.vibe.errors import VibeFileTooLargeError
 from botcore.vibe.models import FileDownload, UploadedFile
 
 # The platform caps a request body at 40 MiB; Base64 inflates by 4/3, so about 30 MiB of file fits.
 MAX_UPLOAD_BYTES = 30 * 1024 * 1024
+# The most of a file download_file reads by default: the platform's own file limit (File.upload takes up to
+# 100 MB, CONTRACT B). A file someone attached in Bitrix24 itself may be larger, and the worker holds all of
+# what it reads in memory.
+MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024
 
 
 class FileEndpoints(Endpoints):
@@ -37,9 +42,19 @@ class FileEndpoints(Endpoints):
             as_data(self._transport.request("GET", bot_path(bot_id, "files", file_id), retry=SAFE))
         )
 
-    def download_file(self, bot_id: int, file_id: int) -> bytes:
-        """The file's bytes: get_file_download_url(), then fetch the URL without our credentials."""
+    def download_file(self, bot_id: int, file_id: int, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
+        """The file's bytes: get_file_download_url(), then fetch the URL without our credentials.
+
+        Raises VibeFileTooLargeError for a file larger than `max_bytes`, before fetching it where the
+        platform tells its size, else as soon as more than that has come.
+        """
         download = self.get_file_download_url(bot_id, file_id)
         if not download.download_url:
             raise ValueError(f"the platform gave no download URL for file {file_id}")
-        return self._transport.fetch_bytes(download.download_url)
+        if download.size > max_bytes:
+            raise VibeFileTooLargeError(file_id=file_id, limit=max_bytes, size=download.size)
+        return self._transport.fetch_bytes(
+            download.download_url,
+            max_bytes=max_bytes,
+            too_large=lambda: VibeFileTooLargeError(file_id=file_id, limit=max_bytes),
+        )

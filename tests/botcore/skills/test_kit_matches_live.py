@@ -13,6 +13,7 @@ from botcore.models import EventLogEntry
 from botcore.skills.base import Skill
 from botcore.skills.state import DialogState, MemoryStateStore
 from botcore.skills.testing import make_command_event, make_message_event, run_skill
+from botcore.vibe import VibeFileTooLargeError
 from botcore.vibe.events import EventType, MessageAddEvent
 
 
@@ -149,3 +150,27 @@ def test_the_kit_s_command_events_carry_the_bare_name_as_the_platform_does_and_t
     assert slashed.raw["data"]["command"]["command"] == "/vote"
     assert bare.command.name == slashed.command.name == "vote"
     assert bare.message.text == "/vote 1"  # what the person typed, either way
+
+
+class Archivist(Skill):
+    """Reads the file it was sent, telling the person when it is too large to take."""
+
+    name = "archivist"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx) -> None:
+        try:
+            content = ctx.download_file(7, max_bytes=1024)
+        except VibeFileTooLargeError:
+            ctx.reply("That file is too large for me.")
+            return
+        ctx.reply(f"read {len(content)} bytes")
+
+
+def test_the_kit_refuses_a_file_larger_than_the_skill_takes_as_the_platform_would():
+    """Live, download_file refuses a file past max_bytes (VibeFileTooLargeError): the kit does the same, so
+    the skill's answer to it can be tested."""
+    small = run_skill(Archivist(), make_message_event("here"), files={7: b"a" * 1024})
+    assert small.replies == ["read 1024 bytes"]
+    large = run_skill(Archivist(), make_message_event("here"), files={7: b"a" * 1025})
+    assert large.replies == ["That file is too large for me."]

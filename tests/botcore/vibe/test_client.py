@@ -32,12 +32,14 @@ from botcore.vibe import (
     VibeAuthError,
     VibeBotAlreadyExistsError,
     VibeClient,
+    VibeFileTooLargeError,
     VibeForbiddenError,
     VibeNotFoundError,
     VibeSessionExpiredError,
     VibeTransportError,
 )
 from botcore.vibe import bbcode as bb
+from botcore.vibe.models import FileDownload
 
 # --- bot management ------------------------------------------------------------------------------------
 
@@ -403,6 +405,39 @@ def test_download_url_is_fetched_without_our_credentials(client, bot, world, san
     download_requests = [r for r in seen if "/files/download/" in r.url.path]
     assert download_requests and all("x-api-key" not in r.headers for r in download_requests)
     assert all("authorization" not in r.headers for r in download_requests)
+
+
+def _uploaded(client, bot, world, content: bytes):
+    world.control.user_says(world.admin_id, "file please", bot_id=bot.id)
+    return client.upload_file(bot.id, dialog_id=world.admin_id, name="big.bin", content=content)
+
+
+def test_a_file_larger_than_the_caller_takes_is_not_fetched(client, bot, world):
+    """The platform tells the size: refused before the download, which would hold it all in memory."""
+    uploaded = _uploaded(client, bot, world, b"x" * 10_000)
+    seen = []
+    client._transport.http.event_hooks["request"].append(seen.append)
+    try:
+        with pytest.raises(VibeFileTooLargeError) as caught:
+            client.download_file(bot.id, uploaded.id, max_bytes=4096)
+    finally:
+        client._transport.http.event_hooks["request"].remove(seen.append)
+    assert (caught.value.size, caught.value.limit) == (10_000, 4096)
+    assert not caught.value.is_transient and not caught.value.may_have_acted
+    assert [r for r in seen if "/files/download/" in r.url.path] == []
+    assert client.download_file(bot.id, uploaded.id, max_bytes=10_000) == b"x" * 10_000
+
+
+def test_a_file_that_turns_out_larger_is_read_no_further_than_the_limit(client, bot, world, monkeypatch):
+    """Where the platform tells no size (or a wrong one), the bytes themselves stop the download."""
+    uploaded = _uploaded(client, bot, world, b"y" * 300_000)
+    told = client.get_file_download_url(bot.id, uploaded.id)
+    monkeypatch.setattr(
+        type(client), "get_file_download_url", lambda self, *a: FileDownload(download_url=told.download_url)
+    )
+    with pytest.raises(VibeFileTooLargeError) as caught:
+        client.download_file(bot.id, uploaded.id, max_bytes=100_000)
+    assert caught.value.size is None and "larger than 100000 bytes" in str(caught.value)
 
 
 def test_upload_refuses_empty_content_before_sending(client, bot):
