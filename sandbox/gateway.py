@@ -33,6 +33,7 @@ from starlette.websockets import WebSocketClose
 
 from sandbox.gateway_proxy import proxy
 from sandbox.gateway_state import IDLE_SECONDS, Gateway, GatewayRefusal, GatewaySession
+from sandbox.numbers import is_decimal
 from sandbox.pages import error_page, render_page
 from sandbox.records import Portal, User
 from sandbox.state import Platform
@@ -143,7 +144,7 @@ async def open_app(request: Request) -> Response:
     query = request.query_params
     try:
         raw_user_id = (query.get("userId") or "").strip()
-        if not raw_user_id.isdigit() or len(raw_user_id) > 18:
+        if not is_decimal(raw_user_id) or len(raw_user_id) > 18:
             raise GatewayRefusal("Choose a user", "userId must be the id of a portal user.", 400)
         user = gateway.platform.users.get(int(raw_user_id))
         if user is None:

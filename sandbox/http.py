@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from sandbox.auth import Caller, authenticate, find_key, require_scope
 from sandbox.errors import ERRORS, status_of
+from sandbox.numbers import is_decimal
 from sandbox.records import Bot
 from sandbox.state import Platform, StateError
 
@@ -105,7 +106,7 @@ async def read_json_body(request: Request) -> dict:
     """The JSON object in the body; an empty body is `{}`. An oversized, non-JSON or non-object body is a
     4xx."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared is not None and is_decimal(declared) and int(declared) > MAX_BODY_BYTES:
         raise ApiError("PAYLOAD_TOO_LARGE")
     chunks = []
     size = 0
@@ -127,7 +128,7 @@ async def read_json_body(request: Request) -> dict:
 
 
 def parse_bot_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_decimal(raw) or len(raw) > 18:
         raise ApiError("INVALID_BOT_ID")
     return int(raw)
 

@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from sandbox.calls import CallRecord
+from sandbox.numbers import is_decimal
 from sandbox.oauth_codes import error_response, exchange_code, mint_code, redacted
 from sandbox.pages import error_page, render_page
 from sandbox.records import ApiKey, App, User
@@ -168,7 +169,7 @@ async def read_form(request: Request) -> dict[str, str]:
 
 def chosen_user(platform: Platform, form: dict[str, str]) -> User:
     raw = form.get("user_id", "").strip()
-    user = platform.users.get(int(raw)) if raw.isdigit() and len(raw) <= 18 else None
+    user = platform.users.get(int(raw)) if is_decimal(raw) and len(raw) <= 18 else None
     if user is None:
         raise ConsentRefused("Choose a user to sign in as.")
     portal_id = form.get("portal_id")

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from sandbox.gateway import check_next, refusal_page
 from sandbox.gateway_state import GatewayRefusal
+from sandbox.numbers import is_decimal
 from sandbox.pages import render_page
 
 
@@ -39,7 +40,7 @@ async def portal_page(request: Request) -> Response:
     try:
         next_path = check_next(query.get("next"))
         raw_user_id = (query.get("userId") or "").strip()
-        if raw_user_id and (not raw_user_id.isdigit() or len(raw_user_id) > 18):
+        if raw_user_id and (not is_decimal(raw_user_id) or len(raw_user_id) > 18):
             raise GatewayRefusal("Choose a user", "userId must be the id of a portal user.", 400)
         user = platform.users.get(int(raw_user_id)) if raw_user_id else None
         if raw_user_id and user is None:

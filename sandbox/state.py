@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from sandbox.numbers import is_decimal
 from sandbox.records import ApiKey, App, Bot, Chat, Message, Portal, Session, StoredFile, User
 
 IMBOT_SCOPES = frozenset({"imbot", "im"})
@@ -232,12 +233,12 @@ class Platform:
     def resolve_dialog(self, bot: Bot, dialog_id: str) -> Chat:
         """A dialogId as a bot uses it: "chatN" for a group, "<userId>" for its 1:1 dialog with that user."""
         dialog_id = str(dialog_id).strip()
-        if dialog_id.startswith("chat") and dialog_id[4:].isdigit():
+        if dialog_id.startswith("chat") and is_decimal(dialog_id[4:]):
             chat = self.chats.get(int(dialog_id[4:]))
             if chat is None or chat.portal_id != bot.portal_id or chat.type == "private":
                 raise StateError("CHAT_NOT_FOUND", f"No chat {dialog_id} on this portal")
             return chat
-        if dialog_id.isdigit():
+        if is_decimal(dialog_id):
             user = self.users.get(int(dialog_id))
             if user is None or user.portal_id != bot.portal_id:
                 raise StateError("USER_NOT_FOUND", f"No user {dialog_id} on this portal")

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from sandbox.api.dialogs import member_chat
 from sandbox.api.formats import clean_text
 from sandbox.http import ApiError, Call, body_fields, endpoint
+from sandbox.numbers import is_decimal
 from sandbox.payloads import full_chat_payload, person_payload
 from sandbox.records import Chat
 from sandbox.state import Platform
@@ -68,7 +69,7 @@ def read_string(value: Any, name: str) -> str:
 
 
 def read_id(value: Any, name: str) -> int:
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
+    if isinstance(value, str) and is_decimal(value.strip()) and len(value.strip()) < 19:
         return int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
@@ -257,7 +258,7 @@ async def list_users(call: Call) -> list:
     platform = call.platform
     chat = member_chat(platform, call.bot, call.path_param("dialog_id"))
     raw_limit = call.query.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 200:
+    if not is_decimal(raw_limit) or not 1 <= int(raw_limit) <= 200:
         raise ApiError("INVALID_REQUEST", "limit must be an integer from 1 to 200")
     last_sent = {m.author_id: m.id for m in platform.chat_messages(chat)}
     members = list(chat.member_ids)

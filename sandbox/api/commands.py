@@ -19,6 +19,7 @@ from starlette.routing import Route
 from sandbox.api.bots import flag_value
 from sandbox.api.formats import clean_message_fields
 from sandbox.http import ApiError, Call, Created, body_fields, endpoint
+from sandbox.numbers import is_decimal
 from sandbox.records import Bot, Chat, Command, Message
 from sandbox.state import Platform
 
@@ -65,7 +66,7 @@ def find_by_name(bot: Bot, name: str) -> Command | None:
 
 
 def get_command(bot: Bot, raw_id: str) -> Command:
-    if not raw_id.isdigit() or len(raw_id) > 18:
+    if not is_decimal(raw_id) or len(raw_id) > 18:
         raise ApiError("INVALID_COMMAND_ID", "commandId must be a number")
     command = bot.commands.get(int(raw_id))
     if command is None:
@@ -151,7 +152,7 @@ async def delete_command(call: Call) -> dict:
 
 def command_message(platform: Platform, bot: Bot, raw_id: Any) -> tuple[Message, Chat]:
     """The message a command came in (by id), on the bot's portal and not deleted, with its chat."""
-    if isinstance(raw_id, str) and raw_id.strip().isdigit() and len(raw_id.strip()) < 19:
+    if isinstance(raw_id, str) and is_decimal(raw_id.strip()) and len(raw_id.strip()) < 19:
         raw_id = int(raw_id.strip())
     if raw_id is None or raw_id == "":
         raise ApiError("INVALID_REQUEST", "messageId (the message the command came in) is required")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.http import ApiError
+from sandbox.numbers import is_decimal
 from sandbox.records import Bot, Chat
 from sandbox.state import Platform
 
@@ -25,7 +26,7 @@ def dialog_text(value: Any, name: str = "dialogId") -> str:
 
 def find_chat(platform: Platform, bot: Bot, dialog_id: str, *, open_private: bool) -> Chat:
     """The chat a dialogId names for this bot; a 1:1 dialog is created only when `open_private`."""
-    if dialog_id.isdigit() and not open_private:
+    if is_decimal(dialog_id) and not open_private:
         user = platform.users.get(int(dialog_id)) if len(dialog_id) < 19 else None
         if user is None or user.portal_id != bot.portal_id:
             raise ApiError("USER_NOT_FOUND", f"No user {dialog_id} on this portal")

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from sandbox import event_queue
 from sandbox.http import ApiError, Call, endpoint
+from sandbox.numbers import is_decimal
 from sandbox.payloads import iso
 from sandbox.records import Bot, Event
 from sandbox.state import Platform
@@ -28,7 +29,7 @@ MAX_OFFSET = 10**18 - 1
 def query_int(raw: str | None, name: str, low: int, high: int, default: int | None) -> int | None:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 18 or not low <= int(raw) <= high:
+    if not is_decimal(raw) or len(raw) > 18 or not low <= int(raw) <= high:
         bound = f"from {low} to {high}" if high < MAX_OFFSET else f"of at least {low}"
         raise ApiError(f"INVALID_{name.upper()}", f"{name} must be an integer {bound}")
     return int(raw)

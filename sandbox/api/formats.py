@@ -18,6 +18,7 @@ from typing import Any
 from sandbox.api.attachments import clean_attach
 from sandbox.api.keyboards import clean_keyboard
 from sandbox.http import ApiError
+from sandbox.numbers import is_decimal
 
 MAX_TEXT_CHARS = 20_000
 CUT_MARK = " (...)"
@@ -83,7 +84,7 @@ def clean_reply_id(value: Any) -> int | None:
         raise ApiError("INVALID_REQUEST", "replyId must be a message id (a positive integer)")
     if value is None or value == "" or value == 0:
         return None
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
+    if isinstance(value, str) and is_decimal(value.strip()) and len(value.strip()) < 19:
         return int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from sandbox.api.dialogs import member_chat
 from sandbox.api.formats import clean_message_fields
 from sandbox.http import ApiError, Call, endpoint
+from sandbox.numbers import is_decimal
 from sandbox.payloads import chat_payload, iso, message_payload, person_payload
 from sandbox.records import Bot, Message
 from sandbox.state import Platform
@@ -52,7 +53,7 @@ def message_fields_of(body: dict) -> dict:
 
 def find_message(platform: Platform, bot: Bot, raw_id: str) -> Message:
     """A live message on the bot's portal (404 MESSAGE_NOT_FOUND otherwise)."""
-    message = platform.messages.get(int(raw_id)) if raw_id.isdigit() and len(raw_id) < 19 else None
+    message = platform.messages.get(int(raw_id)) if is_decimal(raw_id) and len(raw_id) < 19 else None
     chat = platform.chats.get(message.chat_id) if message else None
     if message is None or message.deleted or chat is None or chat.portal_id != bot.portal_id:
         raise ApiError("MESSAGE_NOT_FOUND", f"No message {raw_id} on this portal")
@@ -179,7 +180,7 @@ async def get_context(call: Call) -> dict:
     hasNextPage}: up to `range` messages each side of it, oldest first, the message itself included."""
     platform = call.platform
     raw_range = call.query.get("range", str(MAX_CONTEXT_RANGE))
-    if not raw_range.isdigit() or not 1 <= int(raw_range) <= MAX_CONTEXT_RANGE:
+    if not is_decimal(raw_range) or not 1 <= int(raw_range) <= MAX_CONTEXT_RANGE:
         raise ApiError("INVALID_REQUEST", "range must be an integer from 1 to 50")
     span = int(raw_range)
     message = readable_message(call)
@@ -204,7 +205,7 @@ async def mark_read(call: Call) -> dict:
     up_to = chat.last_message_id
     if call.body.get("messageId") not in (None, ""):
         raw = call.body["messageId"]
-        if isinstance(raw, bool) or not isinstance(raw, (int, str)) or not str(raw).isdigit():
+        if isinstance(raw, bool) or not isinstance(raw, (int, str)) or not is_decimal(str(raw)):
             raise ApiError("INVALID_REQUEST", "messageId must be a message id (a positive integer)")
         message = find_message(platform, bot, str(raw))
         if message.chat_id != chat.id:

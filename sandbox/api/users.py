@@ -9,13 +9,14 @@ from starlette.routing import Route
 
 from sandbox.auth import require_scope
 from sandbox.http import ApiError, Call, endpoint
+from sandbox.numbers import is_decimal
 
 
 def _int_param(call: Call, name: str, default: int, *, low: int, high: int) -> int:
     raw = call.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.lstrip("-").isdigit() or not low <= int(raw) <= high:
+    if not is_decimal(raw.lstrip("-")) or not low <= int(raw) <= high:
         raise ApiError("INVALID_REQUEST", f"{name} must be an integer {low}..{high}")
     return int(raw)
 

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from sandbox.http import ApiError
+from sandbox.numbers import is_decimal
 
 COLOR_TOKENS = ("primary", "secondary", "alert", "base")
 _HEX_COLOR = re.compile(r"^#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$")
@@ -48,7 +49,7 @@ def is_hex_color(value: Any) -> bool:
 
 
 def non_negative_int(value: Any, where: str, code: str) -> int:
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
+    if isinstance(value, str) and is_decimal(value.strip()) and len(value.strip()) < 19:
         return int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sandbox.http import ApiError, envelope_error, envelope_ok, expect_type, read_json_body
+from sandbox.numbers import is_decimal
 from sandbox.records import Bot, Chat, Message, User
 from sandbox.state import Platform, StateError
 
@@ -74,7 +75,7 @@ def control(handler: ControlHandler) -> Callable[[Request], Any]:
 # --- body fields -------------------------------------------------------------------------------------
 def parse_id(raw: Any, label: str) -> int:
     """A positive id given as a JSON number or a string of digits (dialog ids are strings)."""
-    if isinstance(raw, str) and raw.strip().isdigit() and len(raw.strip()) <= 18:
+    if isinstance(raw, str) and is_decimal(raw.strip()) and len(raw.strip()) <= 18:
         raw = int(raw.strip())
     if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
         raise ApiError("INVALID_REQUEST", f"{label} must be a positive integer id")

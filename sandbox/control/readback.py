@@ -23,13 +23,14 @@ from sandbox.control.views import (
     user_json,
 )
 from sandbox.http import ApiError, envelope_error
+from sandbox.numbers import is_decimal
 
 
 def _query_int(call: ControlCall, name: str, *, minimum: int = 0) -> int | None:
     raw = call.query.get(name)
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or len(raw) > 18 or int(raw) < minimum:
+    if not is_decimal(raw) or len(raw) > 18 or int(raw) < minimum:
         raise ApiError("INVALID_REQUEST", f"{name} must be an integer of at least {minimum}")
     return int(raw)
 
@@ -209,7 +210,7 @@ async def download_file(request: Request) -> Response:
     """A file's bytes, for the chat page's attachment links (the platform's own download needs a bot key)."""
     raw = str(request.path_params["file_id"])
     platform = request.app.state.services.platform
-    stored = platform.files.get(int(raw)) if raw.isdigit() and len(raw) <= 18 else None
+    stored = platform.files.get(int(raw)) if is_decimal(raw) and len(raw) <= 18 else None
     if stored is None:
         return envelope_error(not_found("FILE_NOT_FOUND", "No such file"))
     return Response(

@@ -150,3 +150,61 @@ def test_a_garbage_request_line_does_not_take_the_server_down(sandbox, client):
 )
 def test_odd_register_bodies_never_answer_500(client, body):
     assert client.post("/bots", json=body).status_code < 500
+
+
+# "²" passes str.isdigit() but not int(); a number the platform reads is ASCII digits only.
+@pytest.mark.parametrize(
+    ("method", "path", "params", "body"),
+    [
+        ("GET", "/bots/{bot}/events", {"offset": "²"}, None),
+        ("GET", "/bots/{bot}/events", {"limit": "²"}, None),
+        ("GET", "/bots/{bot}/messages/1/context", {"range": "²"}, None),
+        ("GET", "/bots/{bot}/chats/{user}/users", {"limit": "²"}, None),
+        ("PATCH", "/bots/{bot}/messages/²", None, {"fields": {"message": "x"}}),
+        ("DELETE", "/bots/{bot}/messages/²", None, None),
+        ("POST", "/bots/{bot}/messages/²/reactions", None, {"reaction": "like"}),
+        ("PATCH", "/bots/{bot}/commands/²", None, {"title": "T"}),
+        ("POST", "/bots/{bot}/commands/²/answer", None, {"messageId": 1, "message": "x"}),
+        ("GET", "/bots/{bot}/files/²", None, None),
+        ("GET", "/bots/{bot}/chats/²", None, None),
+        ("GET", "/bots/{bot}/chats/chat²", None, None),
+        ("POST", "/bots/{bot}/messages", None, {"dialogId": "²", "fields": {"message": "x"}}),
+        ("POST", "/bots/{bot}/messages", None, {"dialogId": "chat²", "fields": {"message": "x"}}),
+        (
+            "POST",
+            "/bots/{bot}/messages",
+            None,
+            {"dialogId": "{user}", "fields": {"message": "x", "replyId": "²"}},
+        ),
+        ("POST", "/bots/{bot}/typing", None, {"dialogId": "²"}),
+        (
+            "POST",
+            "/bots/{bot}/files",
+            None,
+            {"dialogId": "²", "fields": {"name": "a.txt", "content": "aGk="}},
+        ),
+        ("POST", "/bots/{bot}/chats", None, {"fields": {"title": "T", "userIds": ["²"]}}),
+        ("POST", "/bots/{bot}/chats/{user}/read", None, {"messageId": "²"}),
+    ],
+)
+def test_a_number_in_other_digits_is_a_clear_4xx(client, tenant, bot_id, method, path, params, body):
+    def fill(value):
+        if isinstance(value, str):
+            return value.format(bot=bot_id, user=tenant.user_id)
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return value
+
+    client.post(
+        f"/bots/{bot_id}/messages", json={"dialogId": str(tenant.user_id), "fields": {"message": "hi"}}
+    )
+    response = client.request(method, fill(path), params=params, json=fill(body))
+    assert_clear_4xx(response)
+
+
+def test_a_dialog_id_in_other_digits_does_not_name_the_user(client, tenant, bot_id):
+    arabic_indic = "".join(chr(0x660 + int(digit)) for digit in str(tenant.user_id))
+    response = client.post(
+        f"/bots/{bot_id}/messages", json={"dialogId": arabic_indic, "fields": {"message": "x"}}
+    )
+    assert_clear_4xx(response, "DIALOG_ID_INVALID")

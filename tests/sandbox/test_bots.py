@@ -346,3 +346,63 @@ def test_a_revoked_key_is_key_revoked(sandbox, client, tenant):
     assert response.status_code == 403
     assert error_of(response) == "KEY_REVOKED"
     assert tenant.key not in response.text
+
+
+# Every reference endpoint with :botId in its path (the other three are POST/GET /v1/bots and the revision).
+BOT_ENDPOINTS = [
+    ("GET", "/bots/{bot}"),
+    ("PATCH", "/bots/{bot}"),
+    ("DELETE", "/bots/{bot}"),
+    ("POST", "/bots/{bot}/reauth"),
+    ("POST", "/bots/{bot}/resubscribe"),
+    ("GET", "/bots/{bot}/events"),
+    ("POST", "/bots/{bot}/messages"),
+    ("PATCH", "/bots/{bot}/messages/1"),
+    ("DELETE", "/bots/{bot}/messages/1"),
+    ("POST", "/bots/{bot}/chats/chat1/read"),
+    ("GET", "/bots/{bot}/messages/1"),
+    ("GET", "/bots/{bot}/messages/1/context"),
+    ("POST", "/bots/{bot}/messages/1/reactions"),
+    ("DELETE", "/bots/{bot}/messages/1/reactions"),
+    ("POST", "/bots/{bot}/typing"),
+    ("POST", "/bots/{bot}/text-field"),
+    ("POST", "/bots/{bot}/chats"),
+    ("GET", "/bots/{bot}/chats/chat1"),
+    ("PATCH", "/bots/{bot}/chats/chat1"),
+    ("POST", "/bots/{bot}/chats/chat1/leave"),
+    ("POST", "/bots/{bot}/chats/chat1/owner"),
+    ("POST", "/bots/{bot}/chats/chat1/users"),
+    ("DELETE", "/bots/{bot}/chats/chat1/users"),
+    ("GET", "/bots/{bot}/chats/chat1/users"),
+    ("POST", "/bots/{bot}/chats/chat1/managers"),
+    ("DELETE", "/bots/{bot}/chats/chat1/managers"),
+    ("POST", "/bots/{bot}/commands"),
+    ("GET", "/bots/{bot}/commands"),
+    ("PATCH", "/bots/{bot}/commands/1"),
+    ("DELETE", "/bots/{bot}/commands/1"),
+    ("POST", "/bots/{bot}/commands/1/answer"),
+    ("POST", "/bots/{bot}/files"),
+    ("GET", "/bots/{bot}/files/1"),
+]
+
+
+def arabic_indic(number: int) -> str:
+    """`number` in Arabic-Indic digits ("١٢"): str.isdigit() says yes and int() reads them."""
+    return "".join(chr(0x660 + int(digit)) for digit in str(number))
+
+
+@pytest.mark.parametrize(("method", "path"), BOT_ENDPOINTS)
+@pytest.mark.parametrize("raw", ["abc", "²", "1²", "٣"])
+def test_a_bot_id_that_is_not_ascii_digits_is_invalid_bot_id_on_every_endpoint(client, method, path, raw):
+    # The reference: INVALID_BOT_ID, 400, "botId must be a number"; "²" passes isdigit() but not int().
+    response = client.request(method, path.format(bot=raw))
+    assert response.status_code == 400, response.text
+    assert error_of(response) == "INVALID_BOT_ID"
+
+
+def test_a_bot_id_in_other_digits_does_not_name_the_bot(client):
+    bot_id = register_bot(client)
+    assert client.get(f"/bots/{bot_id}").status_code == 200
+    response = client.get(f"/bots/{arabic_indic(bot_id)}")
+    assert response.status_code == 400, response.text
+    assert error_of(response) == "INVALID_BOT_ID"
