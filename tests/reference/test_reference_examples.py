@@ -140,6 +140,47 @@ def test_the_reference_echo_bot_answers_messages_commands_reactions_and_joins(ct
     assert echo.poll() is None, "the echo bot stopped"
 
 
+def test_the_reference_echo_bot_works_in_a_group_chat_and_its_repeat_button(ctl, team, node):
+    # The echo bot's paths the 1:1 test leaves out: JOINCHAT in a group (its data.chat.dialogId is chatN),
+    # a mention there, its own "Repeat" button (ACTION SEND with BLOCK: 'Y'), and a removed reaction,
+    # which its `data.action === 'add'` check must leave unanswered.
+    echo = node("echo_bot.mjs")
+    bot = wait_for(lambda: next(iter(data(ctl.get("/bots"))["bots"]), None), "the echo bot registered")
+    wait_for(lambda: len(data(ctl.get("/bots"))["bots"][0]["commands"]) == 2, "its two commands")
+    anna, boris, bot_id = team["anna"]["id"], team["boris"]["id"], bot["id"]
+    group = data(ctl.post("/act/chats", json={"userId": anna, "title": "Team", "memberIds": [boris, bot_id]}))
+    chat_id = group["chat"]["id"]
+
+    def group_messages() -> list[dict]:
+        return data(ctl.get(f"/chats/{chat_id}/messages"))["messages"]
+
+    def bot_said(text: str) -> Callable[[], list[dict]]:
+        return lambda: [m for m in group_messages() if m["authorId"] == bot_id and m["text"] == text]
+
+    greeting = (
+        "Hi! I am Echo Bot. Write me something and I will repeat it.\n\n"
+        "Commands:\n[SEND=/ping]Ping[/SEND] | [SEND=/help]Help[/SEND]"
+    )
+    wait_for(bot_said(greeting), "the greeting in the group")
+    said = f"[USER={bot_id}]Echo Bot[/USER] hello"
+    data(ctl.post("/act/messages", json={"userId": boris, "chatId": chat_id, "text": said}))
+    echo_text = f"Boris, you wrote: [I]{said}[/I]"
+    echoed = wait_for(bot_said(echo_text), "the echo in the group")[0]
+    assert echoed["keyboard"][0]["BLOCK"] == "Y"
+
+    pressed = data(ctl.post("/act/buttons", json={"userId": boris, "messageId": echoed["id"], "index": 0}))
+    assert pressed["message"]["text"] == said
+    wait_for(lambda: len(bot_said(echo_text)()) == 2, "the echo of the repeated text")
+
+    for action, reaction in (("add", "like"), ("delete", "like"), ("add", "fire")):
+        body = {"userId": boris, "messageId": echoed["id"], "reaction": reaction, "action": action}
+        data(ctl.post("/act/reactions", json=body))
+    wait_for(bot_said("Boris added a reaction: fire"), "the note of the second reaction")
+    notes = [m["text"] for m in group_messages() if m["authorId"] == bot_id and m["isSystem"]]
+    assert notes == ["Boris added a reaction: like", "Boris added a reaction: fire"]
+    assert echo.poll() is None, "the echo bot stopped"
+
+
 def test_the_reference_standup_functions_ask_collect_and_report(ctl, team, node, sandbox):
     with httpx.Client(base_url=sandbox.base_url, headers={"X-Api-Key": team["key"]}, timeout=10) as api:
         created = api.post("/bots", json={"code": "standup", "name": "Standup"})
