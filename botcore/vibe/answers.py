@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from botcore.vibe.coerce import is_digits
 from botcore.vibe.errors import (
     VibeApiError,
     VibeAuthError,
@@ -139,7 +140,7 @@ class AnswerBody:
         self.chunks: list[bytes] = []
         self.size = 0
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        if is_digits(declared) and int(declared) > MAX_ANSWER_BYTES:
             raise self._too_large()
 
     def add(self, chunk: bytes) -> None:

@@ -16,6 +16,12 @@ from typing import Any
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+def is_digits(text: str) -> bool:
+    """Whether `text` is ASCII digits only: str.isdigit() takes "²" (which int() refuses) and "٣" (which
+    int() reads as 3), and a value from the wire is a number only as the platform writes one."""
+    return text.isascii() and text.isdigit()
+
+
 def as_int(value: object, default: int = 0) -> int:
     if isinstance(value, bool):
         return int(value)
@@ -25,7 +31,7 @@ def as_int(value: object, default: int = 0) -> int:
         return int(value)
     if isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit():
+        if is_digits(text.removeprefix("-")):
             return int(text)
     return default
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from botcore.vibe.coerce import is_digits
+
 
 class VibeError(Exception):
     """Anything that went wrong talking to the VibeCode platform.
@@ -197,7 +199,7 @@ class VibeBotAlreadyExistsError(VibeConflictError):
             return None
         if isinstance(value, int):
             return value
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and is_digits(value):
             return int(value)
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from botcore.vibe.coerce import is_digits
 from botcore.vibe.endpoints.base import (
     IDEMPOTENT,
     SAFE,
@@ -207,5 +208,5 @@ class BotEndpoints(Endpoints):
         mapping = as_data(data)
         value = mapping.get("revision", data if isinstance(data, int) else 0)
         return Revision(
-            revision=int(value) if isinstance(value, (int, str)) and str(value).isdigit() else 0, raw=mapping
+            revision=int(value) if isinstance(value, (int, str)) and is_digits(str(value)) else 0, raw=mapping
         )

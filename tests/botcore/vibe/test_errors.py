@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from botcore.vibe.answers import MAX_ANSWER_BYTES, raise_for_response, read_streamed
+from botcore.vibe.coerce import as_int
 from botcore.vibe.errors import (
     CODE_ALIASES,
     VibeApiError,
@@ -394,3 +395,15 @@ def test_only_the_platforms_own_final_answer_says_the_call_is_over(response, ove
 
 def test_a_transport_failure_never_says_the_call_is_over():
     assert VibeTransportError("timed out", sent=True).call_is_over is False
+
+
+@pytest.mark.parametrize("odd", ["²", "٣", "4²", "-"])
+def test_a_number_from_the_wire_is_ascii_digits_only(odd):
+    """str.isdigit() takes "²", which int() refuses (a 409 naming such a bot raised ValueError), and "٣",
+    which int() reads as 3: neither is a number as the platform writes one (an outside audit's find)."""
+    body = {**error_body("BOT_ALREADY_EXISTS"), "data": {"botId": odd}}
+    with pytest.raises(VibeBotAlreadyExistsError) as caught:
+        raise_for_response(answer(409, body))
+    assert caught.value.existing_bot_id is None
+    assert as_int(odd, default=-1) == -1
+    assert as_int("-12") == -12 and as_int(" 7 ") == 7
