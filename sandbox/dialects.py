@@ -18,6 +18,7 @@ DIALECTS: dict[str, str] = {
     "untitled-commands": "a visible command registered without a title is accepted",
     "me-no-expiry": "GET /v1/me answers no session.expiresAt",
     "no-long-poll": "GET /v1/bots/:botId/events ignores the timeout parameter and answers at once",
+    "held-polls": "GET /v1/bots/:botId/events holds an empty answer 25 s unless a timeout is given",
     "no-next-offset": "GET /v1/bots/:botId/events answers no nextOffset (next: the last event's id + 1)",
     "last-id-next-offset": "GET /v1/bots/:botId/events answers nextOffset as the last event's id, not id + 1",
     "keyed-events": "GET /v1/bots/:botId/events answers events as an object keyed by event id",
@@ -31,6 +32,7 @@ DIALECTS: dict[str, str] = {
 _EXCLUSIVE = (
     frozenset({"bare-bot-list", "items-bot-list"}),
     frozenset({"no-next-offset", "last-id-next-offset"}),
+    frozenset({"no-long-poll", "held-polls"}),
 )
 
 

@@ -162,15 +162,15 @@ async def watch_events(
     """GET /v1/bots/:botId/events?limit=… at `offset`: Waiting when at least one item (or more) waits, else
     None.
 
-    `hold` > 0 asks the platform to hold an empty answer that many seconds (at most MAX_HOLD_SECONDS).
+    `hold` > 0 asks the platform to hold an empty answer that many seconds (at most MAX_HOLD_SECONDS); 0 asks
+    for an answer at once.
     Raises VibeTransportError (no answer) or the VibeApiError the answer means.
     """
     params: dict[str, Any] = {"limit": int(limit)}
     if offset is not None:
         params["offset"] = max(0, int(offset))
     hold = min(max(hold, 0.0), MAX_HOLD_SECONDS)
-    if hold:
-        params["timeout"] = f"{hold:g}"
+    params["timeout"] = f"{hold:g}"  # named when 0 too: a platform may hold a poll without it (held-polls)
     url = f"{base_url.rstrip('/')}/bots/{int(vibe_bot_id)}/events?{urlencode(params)}"
     headers = [
         ("Host", urlsplit(url).netloc),

@@ -3,10 +3,11 @@
 `offset=N` acknowledges every event below N (an offset never moves back); without `offset` the platform
 resumes from the offset it stored. Unacknowledged events come again on every call (at-least-once).
 `limit` is 1-1000 (default 100). `timeout=0..30` seconds holds an empty answer open until an event
-arrives (long-polling). The answer is {events, nextOffset, hasMore, storedOffset, persisted}; an empty
-queue answers nextOffset 0, as imbot.v2 does (under `no-next-offset`, no nextOffset at all; under
-`last-id-next-offset`, the last event's id, so that event comes again until an offset past it; `keyed-events`
-and `null-events` write the events as an object keyed by id, and null when there are none).
+arrives (long-polling; `held-polls` holds a poll without it 25 s, `no-long-poll` never holds). The answer
+is {events, nextOffset, hasMore, storedOffset, persisted}; an empty queue answers nextOffset 0, as
+imbot.v2 does (under `no-next-offset`, no nextOffset at all; under `last-id-next-offset`, the last event's
+id, so that event comes again until an offset past it; `keyed-events` and `null-events` write the events as
+an object keyed by id, and null when there are none).
 """
 
 from __future__ import annotations
@@ -35,9 +36,15 @@ def query_int(raw: str | None, name: str, low: int, high: int, default: int | No
     return int(raw)
 
 
-def query_timeout(raw: str | None) -> float:
+# The hold of a poll that names no timeout, in the `held-polls` dialect: the reference heads its plain GET
+# "Receive events (long-polling)", so a platform may hold every poll by default, as long-polling servers
+# commonly do for 20-30 s.
+DEFAULT_HOLD_SECONDS = 25.0
+
+
+def query_timeout(raw: str | None, *, default: float = 0.0) -> float:
     if raw is None or raw == "":
-        return 0.0
+        return default
     try:
         timeout = float(raw)
     except ValueError:
@@ -80,8 +87,10 @@ async def get_events(call: Call) -> dict:
     query = call.query
     offset = query_int(query.get("offset"), "offset", 0, MAX_OFFSET, None)
     limit = query_int(query.get("limit"), "limit", 1, MAX_LIMIT, DEFAULT_LIMIT)
-    timeout = query_timeout(query.get("timeout"))
     platform = call.platform
+    timeout = query_timeout(
+        query.get("timeout"), default=DEFAULT_HOLD_SECONDS if platform.speaks("held-polls") else 0.0
+    )
     if offset is not None:
         event_queue.acknowledge(platform, bot, offset)
     events, has_more = event_queue.pending(bot, limit=limit)  # type: ignore[arg-type]

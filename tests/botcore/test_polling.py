@@ -611,3 +611,15 @@ def test_an_edit_and_a_reaction_on_a_message_are_not_duplicates_of_it(sandbox_po
 
     assert EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEUPDATE").exists()
     assert not EventLogEntry.objects.filter(bot=bot, error__startswith="duplicate").exists()
+
+
+@pytest.mark.slow
+def test_a_cycle_that_finds_nothing_is_answered_at_once_where_polls_are_held_by_default(sandbox_portal, bot):
+    """The reference heads its plain GET "Receive events (long-polling)": a platform may hold a poll that
+    names no timeout (`held-polls`: 25 s). A cycle's fetch named none, so every empty cycle held a worker
+    25 s (and the old bot's drain on a move, 25 s more). Every events call now names its timeout."""
+    sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": ["held-polls"]})
+    assert poll_bot_once(bot.pk).status == "polled"  # the bot's join events
+    assert poll_bot_once(bot.pk) == poll_bot_once(bot.pk)  # nothing new: two empty cycles
+    fetches = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
+    assert len(fetches) == 3 and all(c["query"]["timeout"] == "0" for c in fetches)

@@ -20,7 +20,7 @@ class EventEndpoints(Endpoints):
         *,
         offset: int | None = None,
         limit: int | None = None,
-        timeout: float | None = None,
+        timeout: float = 0,
     ) -> EventBatch:
         """GET /v1/bots/:botId/events: the bot's unacknowledged events, oldest first.
 
@@ -28,7 +28,9 @@ class EventEndpoints(Endpoints):
         `EventBatch.offset_after`, which never moves it backwards) only once those events are stored.
         Without `offset` the platform resumes from the offset it stored. `limit` is 1..1000.
         `timeout` asks the platform to hold an empty answer open that many seconds (long-polling; the
-        sandbox honours it, the real platform may not, so callers must work without it).
+        sandbox honours it, the real platform may not, so callers must work without it). It is always
+        sent, 0 too: a platform may hold a poll that names none (the reference heads its plain GET
+        "long-polling"; the sandbox's `held-polls`), and a cycle's fetch must never hold a worker.
         Retried as a read: repeating an offset acknowledges nothing new. An event that cannot be parsed
         is kept in `malformed` (and logged), never dropped silently and never fatal to the batch; an
         answer without a list of events raises VibeProtocolError (parse.events_of).
@@ -42,12 +44,11 @@ class EventEndpoints(Endpoints):
             if not 1 <= limit <= 1000:
                 raise ValueError("limit must be 1..1000")
             params["limit"] = int(limit)
-        read_timeout = None
-        if timeout is not None:
-            if not 0 <= timeout <= MAX_HOLD_SECONDS:
-                raise ValueError(f"timeout must be 0..{MAX_HOLD_SECONDS:g} seconds")
-            params["timeout"] = f"{timeout:g}"
-            read_timeout = timeout + _HOLD_MARGIN_SECONDS
+        if not 0 <= timeout <= MAX_HOLD_SECONDS:
+            raise ValueError(f"timeout must be 0..{MAX_HOLD_SECONDS:g} seconds")
+        params["timeout"] = f"{timeout:g}"
+        # A hold needs a read timeout past it; an answer asked for at once keeps the client's own.
+        read_timeout = timeout + _HOLD_MARGIN_SECONDS if timeout else None
         data = self._transport.request(
             "GET",
             bot_path(bot_id, "events"),

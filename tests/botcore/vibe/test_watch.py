@@ -76,7 +76,7 @@ def test_a_watch_says_whether_anything_waits_and_acknowledges_nothing(world, cli
     call = world.control.calls(botId=bot.id)[-1]
     assert stored_offset(client, bot.id) == offset
 
-    assert call["query"] == {"limit": "1", "offset": str(offset)}
+    assert call["query"] == {"limit": "1", "offset": str(offset), "timeout": "0"}  # at once, said so
     assert call["keyKind"] == ("app" if key_mode == "app" else "api")
     assert call["hadBearer"] is (key_mode == "app")
 
