@@ -208,13 +208,17 @@ class Stack:
         """SIGKILL one of a qcluster's worker processes (the cluster spawns a new one); False if none yet.
 
         django-q2 forks workers, a monitor and a pusher alike; a worker is the one talking to the sandbox,
-        and when none has yet, any forked process that has no children of its own is taken.
+        and when none has yet, any forked process that has no children of its own is taken. Never the
+        sentinel (the main process's own child), which has none for a moment while it restarts the rest:
+        killed, the whole qcluster ended, and the run counted it as a process that died by itself.
         """
         app = self.apps[name]
         if app.process is None:
             return False
         try:
-            forked = [p for p in psutil.Process(app.process.pid).children(recursive=True) if not p.children()]
+            main = psutil.Process(app.process.pid)
+            sentinels = {p.pid for p in main.children()}
+            forked = [p for p in main.children(recursive=True) if p.pid not in sentinels and not p.children()]
         except psutil.NoSuchProcess:
             return False
         talking = [p for p in forked if self._talks_to_sandbox(p)]
