@@ -63,8 +63,16 @@ def option_fields(
         text = texts.get(name, "") if texts is not None else option.to_text(value)
         error = (errors or {}).get(name, "")
         help_text = _text(option.help, language)
-        # What a screen reader reads with the field: its hint, its clock, its error (ids in the template).
+        picks = _picks(option.kind, text, pickers or {})
+        # A chat picker with nothing to pick, or holding a chat the bot left, says why beside it.
+        no_chats = option.kind == "group_chat" and picks == []
+        not_joined = option.kind == "group_chat" and any(
+            pick["selected"] and not pick["known"] for pick in picks or []
+        )
+        # What a screen reader reads with the field: its hint, its clock, what the picker lacks, its error
+        # (ids in the template); a chat picker's notes were read by nobody but the sighted.
         notes = [f"{part}-{name}" for part, shown in (("help", help_text), ("clock", option.kind == "time"),
+                                                       ("nochats", no_chats), ("notjoined", not_joined),
                                                        ("error", error)) if shown]  # fmt: skip
         fields.append(
             {
@@ -75,7 +83,9 @@ def option_fields(
                 "input_type": INPUT_TYPES.get(option.kind, "text"),
                 "choices": describe.get("choices") or [],
                 "text": text,
-                "picks": _picks(option.kind, text, pickers or {}),
+                "picks": picks,
+                "no_chats": no_chats,
+                "not_joined": not_joined,
                 "checked": (texts.get(name) if texts is not None else value) not in (None, "", False, "off"),
                 "required": option.required,
                 "error": error,

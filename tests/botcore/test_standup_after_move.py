@@ -80,6 +80,7 @@ def test_a_moved_bots_standup_chat_is_said_to_be_one_it_is_not_in(sandbox_portal
     assert list_known_chats(sp.portal) == []
     page = signed_in(sp.portal, is_admin=True).get("/portal/skills/standup/").content.decode()
     assert 'data-testid="chat-not-joined"' in page and "add it to the chat in Bitrix24 again" in page
+    assert "notjoined-chat" in page.split('name="chat"')[1].split(">")[0]  # read with the picker, too
 
 
 def test_the_admins_are_told_once_a_day_when_the_moved_bots_question_cannot_go_out(

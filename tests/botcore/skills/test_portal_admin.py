@@ -292,3 +292,12 @@ def test_the_settings_form_tells_assistive_technology_which_field_an_error_or_hi
         assert "<legend>" in text and 'for="opt-participants"' not in text
     portal_page = signed_in(acme, is_admin=True).get("/portal/").content.decode()
     assert 'aria-label="Turn off: ' in portal_page and 'aria-label="Settings: ' in portal_page
+
+
+def test_a_chat_picker_with_nothing_to_pick_says_why_to_assistive_technology_and_is_required(acme):
+    """From a trial with a screen reader: an empty chat picker read "Group chat for the summary, star" and
+    its hint; the note saying the bot has seen no group chat yet, the one thing to do, was never read."""
+    text = signed_in(acme, is_admin=True).get("/portal/skills/standup/").content.decode()
+    picker = text.split('name="chat"')[1].split(">")[0]
+    assert 'id="nochats-chat"' in text and "nochats-chat" in picker
+    assert 'aria-required="true"' in picker and '<span aria-hidden="true"> *</span>' in text
