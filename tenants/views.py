@@ -373,8 +373,21 @@ def _render_portal(
         **forms_shown,
         "extra_sections": _extra_sections(request, portal, viewer),
     }
-    has_errors = any(form.is_bound and form.errors for form in forms_shown.values())
+    has_errors = False
+    for form in forms_shown.values():
+        if form.is_bound and form.errors:
+            has_errors = True
+            _focus_first_error(form)
     return render(request, "tenants/portal.html", context, status=400 if has_errors else 200)
+
+
+def _focus_first_error(form: forms.Form) -> None:
+    """The form's first invalid field takes the focus, as a skill page's does: the page came back at its
+    top, silent, with the mistake screens below (the uninstall confirmation is the page's last field)."""
+    for name in form.errors:
+        if name in form.fields:
+            form.fields[name].widget.attrs["autofocus"] = True
+            return
 
 
 @frameable_by_portal

@@ -81,3 +81,23 @@ def test_removing_the_key_asks_first_as_it_moves_the_bot_out_of_its_group_chats(
     ticked = admin.post("/portal/", {"action": "remove_api_key", "confirm_remove": "yes"}, follow=True)
     assert "Key removed." in ticked.content.decode()
     assert not PortalApiKey.objects.filter(portal=portal).exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "field"),
+    [
+        ("/portal/", {"action": "settings", "language": "en", "timezone": "Mars/Olympus"}, "timezone"),
+        ("/portal/", {"action": "api_key", "api_key": "nope"}, "api_key"),
+        ("/portal/uninstall/", {"confirm": "other.bitrix24.com"}, "confirm"),
+    ],
+)
+def test_a_refused_portal_form_puts_the_focus_on_its_field(path, data, field):
+    """From a trial with a keyboard and a phone: a refused form came back at the page's top with the focus
+    nowhere; its error (the uninstall confirmation's, screens down at 360 px) went unseen and unheard."""
+    page = signed_in(make_portal("m-focus"), is_admin=True).post(path, data)
+    text = page.content.decode()
+    assert page.status_code == 400
+    tag = text.split(f'id="id_{field}"')[0].rsplit("<", 1)[1]  # the field's own tag, up to its id
+    assert "autofocus" in tag and 'aria-invalid="true"' in tag
+    assert text.count("autofocus") == 1
+    assert data.get(field) == "nope" or f'value="{data[field]}"' in tag  # what was typed is kept (not a key)
