@@ -41,6 +41,8 @@ _RETRY_AFTER_SECONDS = 30
 _RETRY_AFTER_BOUNDS = (1, 300)
 # The portal this browser's session uninstalled last (its pk), for the result page after the redirect.
 UNINSTALLED_SESSION_KEY = "tenants_uninstalled_portal"
+# Set where this browser's session removed the portal's key, cleared where it saves one.
+KEY_REMOVED_SESSION_KEY = "tenants_removed_api_key"
 
 
 def render_tenants_error(request: HttpRequest, error: TenantsError, *, status: int = 403) -> HttpResponse:
@@ -330,12 +332,18 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                             "api_key", error.public_message
                         )  # shown at the key, not as a dead end
                     else:
+                        request.session.pop(KEY_REMOVED_SESSION_KEY, None)
                         messages.success(request, _("Key saved."))
                         return redirect("tenants:portal")
             elif action == "remove_api_key":
                 if request.POST.get("confirm_remove") != "yes":  # it moves the bot out of its group chats
                     messages.error(request, _("Tick the box to remove the key."))
                 elif services.remove_portal_api_key(portal):
+                    request.session[KEY_REMOVED_SESSION_KEY] = True
+                    messages.success(request, _("Key removed."))
+                elif request.session.get(KEY_REMOVED_SESSION_KEY):
+                    # The form again from the browser that removed the key (a double click: the browser
+                    # shows the second answer), which said "There was no key to remove." to its remover.
                     messages.success(request, _("Key removed."))
                 else:
                     messages.info(request, _("There was no key to remove."))
@@ -394,6 +402,10 @@ def _focus_first_error(form: forms.Form) -> None:
 @require_POST
 def uninstall(request: HttpRequest) -> HttpResponse:
     viewer, portal = _viewer_portal(request)
+    if viewer is None and request.session.get(UNINSTALLED_SESSION_KEY) is not None:
+        # The form again from the browser that has just uninstalled (a double click; the first answer is
+        # dropped by the browser): its result, not "Only a portal administrator can uninstall the app."
+        return redirect("tenants:uninstalled")
     if viewer is None or portal is None or not viewer.is_admin:
         return render(
             request,

@@ -362,6 +362,11 @@ def test_uninstall_from_the_portal_page_and_reinstall(platform):
         assert shown.status_code == 200
         assert "The app is uninstalled from acme.bitrix24.com" in shown.content.decode()
     assert Client().get(done["Location"]).status_code == 404  # another browser: nothing uninstalled there
+    # A double click posts the form twice, and the browser shows the second answer: the result again (from a
+    # trial: "We could not continue. Only a portal administrator can uninstall the app.").
+    again = client.post("/portal/uninstall/", {"confirm": "acme.bitrix24.com"})
+    assert again.status_code == 302 and again["Location"] == "/portal/uninstalled/"
+    assert Client().post("/portal/uninstall/", {"confirm": "acme.bitrix24.com"}).status_code == 403
     gateway_visit(
         Client(),
         token=session_for(platform, platform["admin"]),

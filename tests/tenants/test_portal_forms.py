@@ -83,6 +83,24 @@ def test_removing_the_key_asks_first_as_it_moves_the_bot_out_of_its_group_chats(
     assert not PortalApiKey.objects.filter(portal=portal).exists()
 
 
+def test_a_double_click_on_remove_key_says_the_key_was_removed(platform):
+    """From a trial: the browser shows the second post's answer, and it said "There was no key to remove."
+    to the admin who had just removed it. Another browser, or this one once it saved a key again, is told
+    the truth of its own form."""
+    portal = make_portal(platform.member_id)
+    admin = signed_in(portal, is_admin=True)
+    admin.post("/portal/", {"action": "api_key", "api_key": platform.personal_key(platform.admin)})
+    remove = {"action": "remove_api_key", "confirm_remove": "yes"}
+    admin.post("/portal/", remove)
+    second = admin.post("/portal/", remove, follow=True).content.decode()
+    assert "Key removed." in second and "There was no key to remove." not in second
+    other = signed_in(portal, is_admin=True).post("/portal/", remove, follow=True).content.decode()
+    assert "There was no key to remove." in other
+    admin.post("/portal/", {"action": "api_key", "api_key": platform.personal_key(platform.admin)})
+    signed_in(portal, is_admin=True).post("/portal/", remove)  # another browser removes the key saved here
+    assert "There was no key to remove." in admin.post("/portal/", remove, follow=True).content.decode()
+
+
 @pytest.mark.parametrize(
     ("path", "data", "field"),
     [
