@@ -301,3 +301,14 @@ def test_a_chat_picker_with_nothing_to_pick_says_why_to_assistive_technology_and
     picker = text.split('name="chat"')[1].split(">")[0]
     assert 'id="nochats-chat"' in text and "nochats-chat" in picker
     assert 'aria-required="true"' in picker and '<span aria-hidden="true"> *</span>' in text
+
+
+def test_an_error_page_leads_a_signed_in_portal_user_back_to_the_apps_page(acme):
+    """From a phone trial: in Bitrix24's frame (its mobile app shows it full-screen) there is no Back button,
+    and an error page ("There is no such skill.", a refused form) was a dead end."""
+    missing = signed_in(acme, is_admin=True).get("/portal/skills/weather/")
+    refused = signed_in(acme, is_admin=False).post("/portal/skills/echo/switch/", {})
+    for page in (missing, refused):
+        assert page.status_code in (403, 404) and 'data-testid="error-back"' in page.content.decode()
+        assert 'href="/portal/"' in page.content.decode()
+    assert 'data-testid="error-back"' not in Client().get("/portal/uninstalled/").content.decode()
