@@ -52,3 +52,24 @@ def test_the_portal_page_fits_a_phone_in_russian(live_server, chromium, width):
         assert page.evaluate(CUT_OFF) == []
     finally:
         context.close()
+
+
+def test_the_remove_key_tick_box_sits_beside_its_words(live_server, browser_page):
+    """From a trial: the portal page's inputs are as wide as the card, tick boxes too, so the one that
+    confirms removing the key stood alone in the middle of the card above its words."""
+    from tenants.models import PortalApiKey
+
+    portal = make_portal("m-tick")
+    signed_in(portal, is_admin=True)
+    PortalApiKey.objects.create(
+        portal=portal, key="vibe_api_" + "k" * 32, key_hint="vibe_api_…kkkk", added_by_user_id=1
+    )
+    page = browser_page
+    sign_in_browser(
+        page, url=live_server.url, member_id=portal.member_id, user_id=1, name="Alice", is_admin=True
+    )
+    page.goto(f"{live_server.url}/portal/")
+    box = page.get_by_test_id("confirm-remove-key").bounding_box()
+    label = page.get_by_test_id("confirm-remove-key").locator("xpath=..").bounding_box()
+    assert box is not None and label is not None
+    assert box["width"] < 40 and box["x"] - label["x"] < 10  # at the start of its line, where its words begin
