@@ -119,3 +119,14 @@ def test_a_refused_portal_form_puts_the_focus_on_its_field(path, data, field):
     assert "autofocus" in tag and 'aria-invalid="true"' in tag
     assert text.count("autofocus") == 1
     assert data.get(field) == "nope" or f'value="{data[field]}"' in tag  # what was typed is kept (not a key)
+
+
+def test_the_uninstall_confirmation_names_the_domain_to_type_at_its_field():
+    """From a phone and screen reader trial: the hint said "Type the portal's domain", and the domain was
+    shown only at the page's top, screens away; the hint names it, escaped (it is the platform's word)."""
+    portal = make_portal("m-domain")
+    text = signed_in(portal, is_admin=True).get("/portal/").content.decode()
+    assert "To confirm, type the portal's domain: m-domain.bitrix24.com" in text
+    from tenants.forms import UninstallForm
+
+    assert "<b>" not in str(UninstallForm(domain="<b>x</b>.bitrix24.com")["confirm"].help_text)
