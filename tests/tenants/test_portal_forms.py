@@ -130,3 +130,10 @@ def test_the_uninstall_confirmation_names_the_domain_to_type_at_its_field():
     from tenants.forms import UninstallForm
 
     assert "<b>" not in str(UninstallForm(domain="<b>x</b>.bitrix24.com")["confirm"].help_text)
+
+
+def test_each_language_is_offered_marked_as_written_in_it():
+    """From a screen reader trial: "Русский" on an English page was read with the English voice."""
+    text = signed_in(make_portal("m-lang"), is_admin=True).get("/portal/").content.decode()
+    assert '<option value="ru" lang="ru">Русский</option>' in text
+    assert '<option value="en" selected lang="en">English</option>' in text
