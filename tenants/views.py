@@ -386,7 +386,21 @@ def _render_portal(
         if form.is_bound and form.errors:
             has_errors = True
             _focus_first_error(form)
+            context["error_links"] = _error_links(form)
     return render(request, "tenants/portal.html", context, status=400 if has_errors else 200)
+
+
+def _error_links(form: forms.Form) -> list[dict[str, str]]:
+    """The form's mistakes for the summary at the page's top (templates/base.html), each naming its field."""
+    return [
+        {
+            "id": form[name].id_for_label,
+            "label": str(form.fields[name].label),
+            "message": " ".join(str(error) for error in errors),
+        }
+        for name, errors in form.errors.items()
+        if name in form.fields
+    ]
 
 
 def _focus_first_error(form: forms.Form) -> None:

@@ -110,16 +110,23 @@ def _pickers(portal: Portal, entry) -> dict:
 
 def _render_settings(request, viewer, portal, entry, *, texts, errors, is_enabled) -> HttpResponse:
     language = _language(portal)
+    # Only an admin's form shows the fields; a member's view asks the platform for nothing.
+    fields = (
+        option_fields(entry, language, texts=texts, errors=errors, pickers=_pickers(portal, entry))
+        if viewer.is_admin
+        else []
+    )
     context = {
         "viewer": viewer,
         "portal": portal,
         "skill": skill_row(entry, language),
-        # Only an admin's form shows the fields; a member's view asks the platform for nothing.
-        "fields": (
-            option_fields(entry, language, texts=texts, errors=errors, pickers=_pickers(portal, entry))
-            if viewer.is_admin
-            else []
-        ),
+        "fields": fields,
+        # The summary at the page's top (templates/base.html), each mistake a link to its field.
+        "error_links": [
+            {"id": f"opt-{field['name']}", "label": field["label"], "message": field["error"]}
+            for field in fields
+            if field["error"]
+        ],
         "form_error": errors.get("", ""),
         "is_enabled": is_enabled,
         "timezone": get_portal_preferences(portal).timezone,

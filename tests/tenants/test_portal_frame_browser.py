@@ -58,3 +58,32 @@ def test_an_operators_page_is_refused_in_the_same_frame(portal_sandbox, chromium
         assert "Django administration" not in frame.content() and "Log in" not in frame.content()
     finally:
         context.close()
+
+
+def test_a_refused_form_in_the_frame_of_a_phone_says_so_at_the_top_and_leads_to_its_field(
+    portal_sandbox, chromium
+):
+    """From a phone trial: in the portal's frame (another origin) chromium blocks autofocus, so a refused
+    form came back at the page's top, its mistake screens below, unseen; and nothing was read out. The
+    mistakes are summed up first on the page, each a link to its field, and the title says so."""
+    from playwright.sync_api import expect
+
+    root_url, admin = portal_sandbox["root_url"], portal_sandbox["users"]["Alice Admin"]
+    context = chromium.new_context(viewport={"width": 360, "height": 740})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(f"{root_url}/portal?userId={admin['id']}")
+        app = page.frame_locator('[data-testid="app-frame"]')
+        app.get_by_label("Confirm").fill("not-the-domain")
+        app.get_by_label("Confirm").press("Enter")
+        summary = app.get_by_test_id("error-summary")
+        expect(summary).to_contain_text("Type the portal's domain exactly to confirm.")
+        assert summary.bounding_box()["y"] < 740  # in sight as the page comes back
+        frame = page.frame(name="app")
+        assert frame is not None and frame.title().startswith("Not saved:")
+        summary.get_by_role("link").click()
+        assert app.get_by_label("Confirm").bounding_box()["y"] < 740
+        expect(app.get_by_label("Confirm")).to_have_value("not-the-domain")
+    finally:
+        context.close()

@@ -312,3 +312,13 @@ def test_an_error_page_leads_a_signed_in_portal_user_back_to_the_apps_page(acme)
         assert page.status_code in (403, 404) and 'data-testid="error-back"' in page.content.decode()
         assert 'href="/portal/"' in page.content.decode()
     assert 'data-testid="error-back"' not in Client().get("/portal/uninstalled/").content.decode()
+
+
+def test_refused_options_are_summed_up_first_on_the_page_each_a_link_to_its_field(acme):
+    """In the portal's frame the browser blocks autofocus: the summary at the top shows the mistakes."""
+    page = signed_in(acme, is_admin=True).post("/portal/skills/standup/", {"chat": "", "ask_at": "25:99"})
+    text = page.content.decode()
+    summary = text.split('data-testid="error-summary"')[1].split("</div>")[0]
+    assert '<a href="#opt-chat">' in summary and '<a href="#opt-ask_at">' in summary
+    assert text.index('data-testid="error-summary"') < text.index("<h1>")
+    assert "<title>Not saved:" in text
