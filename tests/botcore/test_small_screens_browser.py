@@ -47,6 +47,11 @@ def test_the_portal_page_fits_a_phone_in_russian(live_server, chromium, width):
         assert page.evaluate("document.documentElement.lang") == "ru"
         assert page.get_by_test_id("configure-standup").is_visible()
         assert page.evaluate(CUT_OFF) == []
+        # Settings sits beside the switch: as tall as it, not an 18 px line a finger misses for Turn on.
+        settings_link = page.get_by_test_id("configure-standup").bounding_box()
+        switch = page.get_by_test_id("switch-standup").bounding_box()
+        assert settings_link is not None and switch is not None
+        assert settings_link["height"] >= switch["height"] - 1
         page.get_by_test_id("configure-standup").click()
         page.get_by_test_id("save-skill").wait_for()
         assert page.evaluate(CUT_OFF) == []
