@@ -8,20 +8,26 @@ from django.http import HttpRequest
 
 from botcore.models import ConversationState, SkillConfig, SkillRun
 from botcore.services.skill_runs import enqueue_run
-from vibeapp.admin_filters import autocomplete_filter
+from vibeapp.admin_filters import autocomplete_filter, recent_filter
 
 
 @admin.register(SkillRun)
 class SkillRunAdmin(admin.ModelAdmin):
     list_display = ["skill_name", "kind", "run_key", "portal", "status", "attempts", "due_at", "finished_at"]
-    list_filter = ["status", "kind", "skill_name", autocomplete_filter("portal", "portal")]
+    list_filter = [
+        "status",
+        recent_filter("due", "due_at"),
+        "kind",
+        "skill_name",
+        autocomplete_filter("portal", "portal"),
+    ]
     search_fields = ["portal__domain", "run_key", "error"]
     readonly_fields = [
         "portal", "skill_name", "kind", "run_key", "payload", "status", "attempts", "due_at", "enqueued_at",
         "started_at", "finished_at", "error", "created_at",
     ]  # fmt: skip
     list_select_related = ["portal"]
-    date_hierarchy = "due_at"
+    show_full_result_count = False  # as the event log's (botcore/admin/bots.py): no COUNT(*) of every run
     actions = ["run_again"]
 
     def has_add_permission(self, request):

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from botcore import conf, poller_fleet
-from botcore.models import Bot, EventLogEntry
+from botcore.models import Bot, EventLogEntry, SkillRun
 from botcore.pacer import Pacer
 from botcore.selectors import list_pending_entries
 from botcore.services.cycle_sql import claim_entry_row
@@ -279,3 +281,54 @@ def test_an_operator_gives_up_on_a_waiting_event_and_the_bot_goes_on_to_its_late
     )
     stuck.refresh_from_db()
     assert (stuck.status, stuck.attempts) == (EventLogEntry.Status.RECEIVED, 0)
+
+
+def _reads_dates_of_every_row(sql: str) -> bool:
+    """A query of the admin's date_hierarchy: the first and last date, or each distinct month or day, of the
+    rows listed (the whole table on an unfiltered list)."""
+    return ("MIN(" in sql and "MAX(" in sql) or ("DISTINCT" in sql and "trunc" in sql.lower())
+
+
+@pytest.mark.parametrize(
+    ("page", "when"),
+    [("/admin/botcore/eventlogentry/", "received_at"), ("/admin/botcore/skillrun/", "due_at")],
+)
+def test_the_event_log_and_runs_lists_read_no_date_of_every_row(admin_client, bot, page, when):
+    """From an operator trial with 800,000 entries: the date drill-down above the list read the first and last
+    date, then every entry's month (a DISTINCT over the whole log), on each opening of the list: 4.7 s of the
+    page's 4.9 s on SQLite, and a full scan on PostgreSQL too. A filter by how recent costs no query."""
+    EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="ONIMBOTV2JOINCHAT", payload={})
+    SkillRun.objects.create(portal=bot.portal, skill_name="standup", kind="scheduled", run_key="k")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert admin_client.get(page).status_code == 200
+
+    assert not [q["sql"] for q in queries if _reads_dates_of_every_row(q["sql"])]
+    assert f"{when}_within=1h" in admin_client.get(page).content.decode()
+
+
+def test_the_event_log_filters_by_how_recent_an_event_is(admin_client, bot):
+    now = timezone.now()
+    for event_id, age in ((1, timedelta(minutes=5)), (2, timedelta(hours=3)), (3, timedelta(days=3))):
+        EventLogEntry.objects.create(
+            bot=bot, vibe_event_id=event_id, event_type="ONIMBOTV2JOINCHAT", payload={}, received_at=now - age
+        )
+    shown = {
+        window: admin_client.get("/admin/botcore/eventlogentry/", {"received_at_within": window})
+        .context["cl"]
+        .result_count
+        for window in ("1h", "24h", "7d")
+    }
+    assert shown == {"1h": 1, "24h": 2, "7d": 3}
+
+
+def test_a_filtered_event_log_counts_its_rows_once(admin_client, bot):
+    """Django's admin counts the whole table beside a filtered list ("3 of 800,000"): a second COUNT(*) over
+    the log on every filtered page, a scan of the whole table on PostgreSQL."""
+    EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="ONIMBOTV2JOINCHAT", payload={})
+
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get("/admin/botcore/eventlogentry/", {"status__exact": "failed"})
+
+    assert page.status_code == 200
+    assert len([q for q in queries if q["sql"].startswith("SELECT COUNT(*)")]) == 1
