@@ -130,6 +130,9 @@ class EventLogEntry(models.Model):
         indexes = [
             models.Index(fields=["bot", "status", "vibe_event_id"], name="event_pending_idx"),
             models.Index(fields=["bot", "message_id"], name="event_message_idx"),
+            # What operators ask of the whole log: its failed (or waiting) events, newest first or since an
+            # hour ago (the admin, the operator API, the fleet's figures and the backlog).
+            models.Index(fields=["status", "received_at"], name="event_status_received_idx"),
         ]
         ordering = ["-received_at"]
         verbose_name_plural = "event log"
