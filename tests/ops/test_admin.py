@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from botcore.models import Bot, EventLogEntry
 from tenants import signals
+from tenants.admin import PLATFORM_ACTION_LIMIT, RESULTS_SHOWN
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 
 pytestmark = pytest.mark.django_db
@@ -250,3 +251,36 @@ def test_a_portals_credentials_are_not_deleted_raw(operator, fleet):
     assert (
         PortalApiKey.objects.filter(pk=key.pk).exists() and SessionGrant.objects.filter(pk=grant.pk).exists()
     )
+
+
+@pytest.mark.parametrize("action", ["reverify_session", "uninstall_portals"])
+def test_an_action_that_asks_the_platform_about_each_portal_refuses_a_whole_fleet(operator, settings, action):
+    """From an operator trial with 1,000 portals: "select all" and re-verify asked the platform about each
+    portal while the page waited (0.9 s a portal with the platform unreachable), far past the web worker's
+    30 s timeout, which ended the request halfway and told nothing of which were done."""
+    settings.VIBE_APP_KEY, settings.VIBE_BASE_URL = "vibe_app_" + "t" * 40, "http://127.0.0.1:9/v1"
+    for n in range(PLATFORM_ACTION_LIMIT + 1):
+        make_portal(n)
+    answer = operator.post(
+        "/admin/tenants/portal/",
+        {"action": action, "select_across": 1, "_selected_action": [1], "confirm": "yes"},
+        follow=True,
+    )
+    shown = [str(m) for m in answer.context["messages"]]
+    assert any(f"at most {PLATFORM_ACTION_LIMIT} portals" in m and "nothing was done" in m for m in shown)
+    assert Portal.objects.filter(status=Portal.Status.ACTIVE).count() == PLATFORM_ACTION_LIMIT + 1
+    assert SessionGrant.objects.filter(invalidated_at__isnull=True).count() == PLATFORM_ACTION_LIMIT + 1
+
+
+def test_an_action_on_many_portals_counts_its_outcomes_instead_of_a_message_each(operator):
+    """From an operator trial: the renewal reminder for 1,000 portals left 1,000 messages on the next page."""
+    for n in range(30):
+        make_portal(n, expires_in=timedelta(hours=2) if n % 3 else None)  # every third has no admin
+    answer = operator.post(
+        "/admin/tenants/portal/",
+        {"action": "send_renewal_reminder", "select_across": 1, "_selected_action": [1]},
+        follow=True,
+    )
+    shown = [str(m) for m in answer.context["messages"]]
+    assert shown[0] == "Done for 20 of 30 portals." and len(shown) == 1 + RESULTS_SHOWN
+    assert all("no known admin" in m for m in shown[1:])
