@@ -82,9 +82,13 @@ class VibeIdentityBackend:
     def _app_key(self) -> str:
         key = conf.vibe_app_key()
         if not key:
-            raise InstallationError(
+            missing = InstallationError(
                 "VIBE_APP_KEY is not configured", public_message=_("The app is not configured yet.")
             )
+            # The app's own key is at fault, not the credential checked, as when the platform refuses it: read
+            # as a refusal of the session, an operator's re-verify and a role check dropped sessions.
+            missing.refuses_app_key = True
+            raise missing
         return key
 
     def _call(

@@ -203,3 +203,22 @@ def test_a_reverify_the_platform_could_not_answer_tells_the_operator_without_the
     monkeypatch.setattr(operations, "get_identity_backend", Busy)
     result = operations.reverify_session(portal, operator="olga")
     assert not result.ok and "not verified now" in result.message and "T0ken" not in result.message
+
+
+def test_a_reverify_without_an_app_key_keeps_the_credential_it_could_not_check(settings):
+    """From an operator trial: with VIBE_APP_KEY unset (a deployment's environment that lost it), the check
+    failed before asking the platform, and re-verify took that for the platform's refusal of the session: it
+    was dropped and the portal needed a session. The app's own key is at fault, as when the platform refuses
+    it (refuses_app_key): role checks and gateway visits read it so too."""
+    settings.VIBE_APP_KEY = ""
+    portal = Portal.objects.create(member_id="m-1", vibe_portal_id="p-1", domain="acme.bitrix24.com")
+    SessionGrant.objects.create(
+        portal=portal, bitrix_user_id=1, user_name="Ann", is_admin=True, source="gateway",
+        token="vibe_session_" + "T0ken" * 8, expires_at=timezone.now() + timedelta(hours=1),
+    )  # fmt: skip
+
+    result = operations.reverify_session(portal, operator="olga")
+
+    assert not result.ok and "VIBE_APP_KEY" in result.message
+    assert SessionGrant.objects.get(portal=portal).invalidated_at is None
+    assert Portal.objects.get(pk=portal.pk).status == Portal.Status.ACTIVE
