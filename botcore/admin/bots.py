@@ -184,8 +184,14 @@ class EventLogEntryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay failed events (handle again)", permissions=["replay"])
     def replay_events(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> None:
-        count, malformed, settled = replay_entries(queryset)
+        count, malformed, settled, retired = replay_entries(queryset)
         messages.info(request, f"{count} failed event(s) will be handled again on their bot's next cycle.")
+        if retired:
+            messages.warning(
+                request,
+                f"{retired} failed event(s) of retired bots left as they are: their portal uninstalled the"
+                " app, so no cycle of theirs will come.",
+            )
         if settled:
             messages.warning(
                 request,

@@ -17,7 +17,7 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q, QuerySet, Value
@@ -262,18 +262,31 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
     return len(fresh)
 
 
-def replay_entries(entries: QuerySet[EventLogEntry]) -> tuple[int, int, int]:
-    """Have the failed ones of these entries handled again on their bot's next cycle: (replayed, malformed
-    ones left as is, handled or ignored ones left as is).
+class Replay(NamedTuple):
+    """What a replay did: entries handled again, and those it left as they are, by why."""
+
+    replayed: int
+    malformed: int  # no parser reads their payload
+    settled: int  # handled or ignored
+    retired: int  # their bot is retired: no cycle of it will come
+
+
+def replay_entries(entries: QuerySet[EventLogEntry]) -> Replay:
+    """Have the failed ones of these entries handled again on their bot's next cycle.
 
     Attempts start again from zero: an entry that used them up would otherwise be failed at once. A malformed
     entry is not replayed: no parser reads its payload, so it would only fail again and lose its status. A
     handled or ignored one is not either: it would go through today's skills and routing, not the ones that
-    saw it (an outside trial's old echo messages became answers of a standup collecting since).
+    saw it (an outside trial's old echo messages became answers of a standup collecting since). Nor is one of
+    a retired bot (its portal uninstalled): no cycle of it comes, so it would wait in the backlog until the
+    portal is purged, its age the fleet's oldest unhandled event (an operator trial's replay of a day's
+    failures left 1,420 such).
     """
+    failed = entries.filter(status=EventLogEntry.Status.FAILED)
     malformed = entries.filter(status=EventLogEntry.Status.MALFORMED).count()
     settled = entries.filter(status__in=[EventLogEntry.Status.HANDLED, EventLogEntry.Status.IGNORED]).count()
-    replayed = entries.filter(status=EventLogEntry.Status.FAILED).update(
+    retired = failed.filter(bot__status=Bot.Status.RETIRED).count()
+    replayed = failed.exclude(bot__status=Bot.Status.RETIRED).update(
         status=EventLogEntry.Status.RECEIVED,
         error="",
         skill="",
@@ -282,7 +295,7 @@ def replay_entries(entries: QuerySet[EventLogEntry]) -> tuple[int, int, int]:
         handled_at=None,
         duration_ms=None,
     )
-    return replayed, malformed, settled
+    return Replay(replayed, malformed, settled, retired)
 
 
 def give_up_entries(entries: QuerySet[EventLogEntry], *, operator: str) -> int:

@@ -350,3 +350,28 @@ def test_the_event_log_by_status_is_read_in_order_from_an_index(bot):
     ]
     for plan in plans:
         assert "event_status_received_idx" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_a_replay_leaves_a_retired_bots_failed_events_as_they_are_and_says_so(admin_client, bot):
+    """From an operator trial: replaying a day's failures (select all) put 1,420 failed events of uninstalled
+    portals' retired bots back to waiting; no cycle of a retired bot comes, so they stayed in the backlog
+    until their portal was purged, the oldest of them the fleet's oldest unhandled event (an alert past 300
+    s)."""
+    gone = Portal.objects.create(member_id="m2", vibe_portal_id="p2", domain="gone.bitrix24.com")
+    retired = Bot.objects.create(portal=gone, code="b", name="Old", vibe_bot_id=8, status=Bot.Status.RETIRED)
+    for owner in (bot, retired):
+        EventLogEntry.objects.create(
+            bot=owner, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload={}, status="failed"
+        )
+
+    answer = admin_client.post(
+        "/admin/botcore/eventlogentry/",
+        {"action": "replay_events", "select_across": 1, "_selected_action": [1]},
+        follow=True,
+    )
+
+    statuses = dict(EventLogEntry.objects.values_list("bot__status", "status"))
+    assert statuses == {Bot.Status.ACTIVE: "received", Bot.Status.RETIRED: "failed"}
+    shown = [str(m) for m in answer.context["messages"]]
+    assert "1 failed event(s) will be handled again on their bot's next cycle." in shown
+    assert any("1 failed event(s) of retired bots left as they are" in m for m in shown)
