@@ -22,11 +22,13 @@ from tenants import operations
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import annotate_credentials
 from vibeapp.admin_filters import autocomplete_filter
+from vibeapp.admin_limits import refuse_too_many
 
 # Re-verifying and uninstalling call the platform for each portal while the page waits (0.9 s a portal with
 # the platform unreachable, a slow one up to VIBE_IDENTITY_CHECK_SECONDS): "select all" over a fleet outlasted
 # the web worker's timeout halfway through, telling the operator nothing of which were done.
 PLATFORM_ACTION_LIMIT = 10
+ASKS = "asks the platform about each portal while this page waits"
 # An action's outcomes shown one by one up to this many; past it, counted (1,000 portals gave 1,000 messages).
 RESULTS_SHOWN = 10
 
@@ -151,18 +153,6 @@ class PortalAdmin(admin.ModelAdmin[Portal]):
         if len(left) > RESULTS_SHOWN:
             messages.warning(request, f"… and {len(left) - RESULTS_SHOWN} more portals left as they were.")
 
-    def _refuse_many(self, request: HttpRequest, queryset: QuerySet[Portal], action: str) -> bool:
-        """Whether more portals are selected than PLATFORM_ACTION_LIMIT: then nothing is done, and said so."""
-        selected = queryset.count()
-        if selected <= PLATFORM_ACTION_LIMIT:
-            return False
-        messages.error(
-            request,
-            f"{action} asks the platform about each portal while this page waits: select at most"
-            f" {PLATFORM_ACTION_LIMIT} portals at a time ({selected} were selected; nothing was done).",
-        )
-        return True
-
     @admin.action(description="Send the renewal reminder now", permissions=["change"])
     def send_renewal_reminder(self, request: HttpRequest, queryset: QuerySet[Portal]) -> None:
         operator = request.user.get_username()
@@ -170,14 +160,14 @@ class PortalAdmin(admin.ModelAdmin[Portal]):
 
     @admin.action(description="Re-verify the session with the platform", permissions=["change"])
     def reverify_session(self, request: HttpRequest, queryset: QuerySet[Portal]) -> None:
-        if self._refuse_many(request, queryset, "Re-verifying"):
+        if refuse_too_many(request, queryset, limit=PLATFORM_ACTION_LIMIT, action="Re-verifying", why=ASKS):
             return
         operator = request.user.get_username()
         self._report(request, [operations.reverify_session(p, operator=operator) for p in queryset])
 
     @admin.action(description="Uninstall (destroys the portal's credentials)", permissions=["change"])
     def uninstall_portals(self, request: HttpRequest, queryset: QuerySet[Portal]) -> HttpResponse | None:
-        if self._refuse_many(request, queryset, "Uninstalling"):
+        if refuse_too_many(request, queryset, limit=PLATFORM_ACTION_LIMIT, action="Uninstalling", why=ASKS):
             return None
         if request.POST.get("confirm") != "yes":
             context = {

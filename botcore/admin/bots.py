@@ -17,8 +17,13 @@ from botcore.models import Bot, BotCommand, EventLogEntry
 from botcore.services.bots import operator_action_refusal, pause_bot, resume_bot
 from botcore.services.eventlog import give_up_entries, replay_entries
 from vibeapp.admin_filters import autocomplete_filter, recent_filter
+from vibeapp.admin_limits import refuse_too_many
 
 ERROR_SHOWN_CHARS = 80  # of an event's error in the log's list
+# Re-provisionings queued by hand at once. Each holds a task queue worker while its calls wait for the app
+# key's slots, and the sweep's own start no more than BOTCORE_PROVISIONING_CONCURRENCY: a select-all over
+# 1,000 bots queued 946 of them, every worker held ahead of the bots' replies.
+REPROVISION_LIMIT = 10
 
 
 class BotCommandInline(admin.TabularInline):
@@ -99,6 +104,10 @@ class BotAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-provision (register bot and commands again)", permissions=["change"])
     def reprovision_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
+        why = "holds a task queue worker for each, ahead of the bots' replies"
+        if refuse_too_many(request, queryset, limit=REPROVISION_LIMIT, action="Re-provisioning", why=why):
+            return
+
         def reprovision(bot: Bot) -> bool:
             async_task("botcore.tasks.provision_portal_bot", bot.portal_id)
             return True

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from botcore import conf, poller_fleet
+from botcore.admin.bots import REPROVISION_LIMIT
 from botcore.models import Bot, EventLogEntry, SkillRun
 from botcore.pacer import Pacer
 from botcore.selectors import list_pending_entries
@@ -375,3 +376,22 @@ def test_a_replay_leaves_a_retired_bots_failed_events_as_they_are_and_says_so(ad
     shown = [str(m) for m in answer.context["messages"]]
     assert "1 failed event(s) will be handled again on their bot's next cycle." in shown
     assert any("1 failed event(s) of retired bots left as they are" in m for m in shown)
+
+
+def test_re_provisioning_by_hand_takes_a_few_bots_at_a_time(admin_client, bot, task_queue):
+    """From an operator trial with 1,000 portals: "select all" and re-provision queued 946 provisionings at
+    once, each holding a task queue worker while it waits for the app key's slots, where the sweep starts no
+    more than BOTCORE_PROVISIONING_CONCURRENCY; the bots' replies queued behind them."""
+    for n in range(REPROVISION_LIMIT):
+        portal = Portal.objects.create(member_id=f"x{n}", vibe_portal_id=f"px{n}", domain=f"x{n}.example")
+        Bot.objects.create(portal=portal, code="b", name="Bot", vibe_bot_id=100 + n, status=Bot.Status.ACTIVE)
+
+    answer = admin_client.post(
+        "/admin/botcore/bot/",
+        {"action": "reprovision_bots", "select_across": 1, "_selected_action": [bot.pk]},
+        follow=True,
+    )
+
+    assert task_queue.queued == []
+    shown = [str(m) for m in answer.context["messages"]]
+    assert any(f"at most {REPROVISION_LIMIT} bots" in m and "nothing was done" in m for m in shown)

@@ -1,0 +1,31 @@
+"""How many rows an admin action that works row by row takes at once, shared by every app's admin.
+
+"Select all" hands an action every row of the list: a fleet's portals, bots or runs. An action that calls the
+platform for each row while the page waits, or queues a task for each, is refused past its limit, before it
+does anything, rather than be cut off by the web worker's timeout halfway through (telling nothing of which
+rows it did) or flood the task queue ahead of the bots' replies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+
+def refuse_too_many(
+    request: HttpRequest, queryset: QuerySet[Any], *, limit: int, action: str, why: str
+) -> bool:
+    """Whether more than `limit` rows are selected: then the operator is told so, and nothing is done."""
+    selected = queryset.count()
+    if selected <= limit:
+        return False
+    name = queryset.model._meta.verbose_name_plural
+    messages.error(
+        request,
+        f"{action} {why}: select at most {limit} {name} at a time ({selected} were selected; nothing was"
+        " done).",
+    )
+    return True
