@@ -124,3 +124,13 @@ def test_a_revoked_token_is_refused_and_revoking_again_says_there_is_none(capsys
     assert "none to revoke" in capsys.readouterr().out
     with pytest.raises(CommandError, match="no operator named"):
         call_command("create_operator", "nobody", "--revoke-token")
+
+
+def test_the_admin_offers_no_page_of_drf_plain_tokens(operator):
+    """From an operator trial: the admin listed DRF's own "Auth Token" model (rest_framework.authtoken) for a
+    superuser to add tokens, each shown in the list as sent and stored as sent, which the operator API never
+    accepts (it reads OperatorToken digests only): a token someone took for an operator's, in the clear in
+    every backup, that opens nothing. Tokens come from create_operator --api-token."""
+    index = operator.get("/admin/").content.decode()
+    assert "/admin/authtoken/" not in index
+    assert operator.get("/admin/authtoken/tokenproxy/").status_code == 404
