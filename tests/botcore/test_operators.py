@@ -395,3 +395,18 @@ def test_re_provisioning_by_hand_takes_a_few_bots_at_a_time(admin_client, bot, t
     assert task_queue.queued == []
     shown = [str(m) for m in answer.context["messages"]]
     assert any(f"at most {REPROVISION_LIMIT} bots" in m and "nothing was done" in m for m in shown)
+
+
+def test_the_event_log_offers_its_event_types_without_reading_every_entry(admin_client, bot):
+    """From an operator trial with 800,000 entries: the event type filter read the distinct types of the whole
+    log on each opening of the list (SELECT DISTINCT over the table: 50-80 ms at that size on PostgreSQL,
+    growing with the log); the types are the platform's, known without a query."""
+    EventLogEntry.objects.create(bot=bot, vibe_event_id=1, event_type="ONIMBOTV2JOINCHAT", payload={})
+
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get("/admin/botcore/eventlogentry/")
+
+    assert not [q["sql"] for q in queries if "DISTINCT" in q["sql"]]
+    assert "?event_type=ONIMBOTV2MESSAGEADD" in page.content.decode()
+    filtered = admin_client.get("/admin/botcore/eventlogentry/", {"event_type": "ONIMBOTV2JOINCHAT"})
+    assert filtered.context["cl"].result_count == 1
