@@ -8,8 +8,10 @@ view the list."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import Truncator
 from django_q.tasks import async_task
 
@@ -87,7 +89,8 @@ class BotAdmin(admin.ModelAdmin):
         "activated_at",
         "created_at",
     ]
-    fields = ["name", *readonly_fields]
+    fields = ["name", "events", *readonly_fields]
+    readonly_fields = ["events", *readonly_fields]
     inlines = [BotCommandInline]
     actions = ["pause_bots", "resume_bots", "reprovision_bots"]
 
@@ -98,6 +101,26 @@ class BotAdmin(admin.ModelAdmin):
         return (
             False  # bots are retired by their portal's uninstall (which unregisters them), never deleted raw
         )
+
+    @admin.display(description="events")
+    def events(self, bot: Bot) -> str:
+        """Its waiting and failed events, each linked to the event log: why a bot stopped answering is its
+        oldest waiting event (listed first), or its failures."""
+        log = reverse("admin:botcore_eventlogentry_changelist")
+        counts = dict(
+            EventLogEntry.objects.filter(
+                bot=bot, status__in=[EventLogEntry.Status.RECEIVED, EventLogEntry.Status.FAILED]
+            )
+            .values_list("status")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        return format_html(
+            '<a href="{}?bot={}&amp;status__exact=received&amp;o=8">{} waiting</a>,'
+            ' <a href="{}?bot={}&amp;status__exact=failed">{} failed</a>',
+            log, bot.pk, counts.get(EventLogEntry.Status.RECEIVED, 0),
+            log, bot.pk, counts.get(EventLogEntry.Status.FAILED, 0),
+        )  # fmt: skip
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Bot], act, done: str) -> None:
         """Apply `act` to each bot it can apply to; say how many it did, and why it left the others."""

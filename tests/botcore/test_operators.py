@@ -410,3 +410,27 @@ def test_the_event_log_offers_its_event_types_without_reading_every_entry(admin_
     assert "?event_type=ONIMBOTV2MESSAGEADD" in page.content.decode()
     filtered = admin_client.get("/admin/botcore/eventlogentry/", {"event_type": "ONIMBOTV2JOINCHAT"})
     assert filtered.context["cl"].result_count == 1
+
+
+def test_a_bots_page_says_how_many_of_its_events_wait_and_failed_and_links_them(admin_client, bot):
+    """From an operator trial, asking why a portal's bot stopped answering: the answer is the bot's oldest
+    waiting event (docs/operators.md), which took the event log, its bot filter's search, a status and a sort;
+    the bot's page said nothing of its events."""
+    now = timezone.now()
+    for event_id, status in ((1, "failed"), (2, "received"), (3, "received"), (4, "handled")):
+        EventLogEntry.objects.create(
+            bot=bot,
+            vibe_event_id=event_id,
+            event_type="ONIMBOTV2MESSAGEADD",
+            payload={},
+            status=status,
+            received_at=now - timedelta(minutes=10 - event_id),
+        )
+
+    page = admin_client.get(f"/admin/botcore/bot/{bot.pk}/change/").content.decode()
+
+    waiting = f"/admin/botcore/eventlogentry/?bot={bot.pk}&amp;status__exact=received&amp;o=8"
+    failed = f"/admin/botcore/eventlogentry/?bot={bot.pk}&amp;status__exact=failed"
+    assert f'<a href="{waiting}">2 waiting</a>' in page and f'<a href="{failed}">1 failed</a>' in page
+    listed = admin_client.get(waiting.replace("&amp;", "&")).context["cl"]
+    assert [entry.vibe_event_id for entry in listed.result_list] == [2, 3]  # the oldest first
