@@ -22,15 +22,13 @@ from tenants import operations
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import annotate_credentials
 from vibeapp.admin_filters import autocomplete_filter
-from vibeapp.admin_limits import refuse_too_many
+from vibeapp.admin_limits import RESULTS_SHOWN, refuse_too_many, warn_each_left
 
 # Re-verifying and uninstalling call the platform for each portal while the page waits (0.9 s a portal with
 # the platform unreachable, a slow one up to VIBE_IDENTITY_CHECK_SECONDS): "select all" over a fleet outlasted
 # the web worker's timeout halfway through, telling the operator nothing of which were done.
 PLATFORM_ACTION_LIMIT = 10
 ASKS = "asks the platform about each portal while this page waits"
-# An action's outcomes shown one by one up to this many; past it, counted (1,000 portals gave 1,000 messages).
-RESULTS_SHOWN = 10
 
 
 class ReadOnlySecretsMixin:
@@ -146,12 +144,10 @@ class PortalAdmin(admin.ModelAdmin[Portal]):
                 level = messages.SUCCESS if result.ok else messages.WARNING
                 messages.add_message(request, level, result.message)
             return
-        left = [result for result in results if not result.ok]
+        # One message a portal: 1,000 after a fleet's reminder.
+        left = [result.message for result in results if not result.ok]
         messages.success(request, f"Done for {len(results) - len(left)} of {len(results)} portals.")
-        for result in left[:RESULTS_SHOWN]:
-            messages.warning(request, result.message)
-        if len(left) > RESULTS_SHOWN:
-            messages.warning(request, f"… and {len(left) - RESULTS_SHOWN} more portals left as they were.")
+        warn_each_left(request, left, noun="portals")
 
     @admin.action(description="Send the renewal reminder now", permissions=["change"])
     def send_renewal_reminder(self, request: HttpRequest, queryset: QuerySet[Portal]) -> None:

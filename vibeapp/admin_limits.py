@@ -1,9 +1,11 @@
-"""How many rows an admin action that works row by row takes at once, shared by every app's admin.
+"""How many rows an admin action that works row by row takes at once, and how it tells what it left, shared by
+every app's admin.
 
 "Select all" hands an action every row of the list: a fleet's portals, bots or runs. An action that calls the
 platform for each row while the page waits, or queues a task for each, is refused past its limit, before it
 does anything, rather than be cut off by the web worker's timeout halfway through (telling nothing of which
-rows it did) or flood the task queue ahead of the bots' replies.
+rows it did) or flood the task queue ahead of the bots' replies. What it leaves is named for the first few
+rows and counted for the rest: a message a row left a page of a thousand.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+
+RESULTS_SHOWN = 10  # rows an action left as they were, named one by one; past it, counted
 
 
 def refuse_too_many(
@@ -29,3 +33,12 @@ def refuse_too_many(
         " done).",
     )
     return True
+
+
+def warn_each_left(request: HttpRequest, left: list[str], *, noun: str) -> None:
+    """A warning for each row an action left as it was (`left`: why, a text a row) up to RESULTS_SHOWN, then
+    one counting the rest."""
+    for text in left[:RESULTS_SHOWN]:
+        messages.warning(request, text)
+    if len(left) > RESULTS_SHOWN:
+        messages.warning(request, f"… and {len(left) - RESULTS_SHOWN} more {noun} left as they were.")

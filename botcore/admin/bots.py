@@ -20,7 +20,7 @@ from botcore.services.bots import operator_action_refusal, pause_bot, resume_bot
 from botcore.services.eventlog import give_up_entries, replay_entries
 from botcore.vibe.events import EventType
 from vibeapp.admin_filters import autocomplete_filter, recent_filter
-from vibeapp.admin_limits import refuse_too_many
+from vibeapp.admin_limits import refuse_too_many, warn_each_left
 
 ERROR_SHOWN_CHARS = 80  # of an event's error in the log's list
 # Re-provisionings queued by hand at once. Each holds a task queue worker while its calls wait for the app
@@ -124,13 +124,14 @@ class BotAdmin(admin.ModelAdmin):
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Bot], act, done: str) -> None:
         """Apply `act` to each bot it can apply to; say how many it did, and why it left the others."""
-        applied = 0
+        applied, left = 0, []
         for bot in queryset.select_related("portal"):
             refusal = operator_action_refusal(bot)
             if refusal is not None or not act(bot):
-                messages.warning(request, refusal or f"{bot.portal.domain}: {bot} left as it is")
+                left.append(refusal or f"{bot.portal.domain}: {bot} left as it is")
                 continue
             applied += 1
+        warn_each_left(request, left, noun="bots")  # a message each: 54 after pausing a fleet's bots
         messages.info(request, done.format(applied))
 
     @admin.action(description="Pause polling", permissions=["change"])

@@ -20,6 +20,7 @@ from botcore.services.skill_context import PortalSkills, portal_info
 from botcore.skills.testing.factories import _envelope, _message
 from botcore.tasks import prune_event_log
 from tenants.models import Portal
+from vibeapp.admin_limits import RESULTS_SHOWN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -434,3 +435,23 @@ def test_a_bots_page_says_how_many_of_its_events_wait_and_failed_and_links_them(
     assert f'<a href="{waiting}">2 waiting</a>' in page and f'<a href="{failed}">1 failed</a>' in page
     listed = admin_client.get(waiting.replace("&amp;", "&")).context["cl"]
     assert [entry.vibe_event_id for entry in listed.result_list] == [2, 3]  # the oldest first
+
+
+def test_pausing_many_bots_names_the_first_few_left_as_they_were_and_counts_the_rest(admin_client, bot):
+    """From an operator trial: pausing a fleet's 1,000 bots left a message for each of its 54 retired ones."""
+    for n in range(RESULTS_SHOWN + 5):
+        portal = Portal.objects.create(member_id=f"x{n}", vibe_portal_id=f"px{n}", domain=f"x{n}.example")
+        Bot.objects.create(
+            portal=portal, code="b", name="Old", vibe_bot_id=100 + n, status=Bot.Status.RETIRED
+        )
+
+    answer = admin_client.post(
+        "/admin/botcore/bot/",
+        {"action": "pause_bots", "select_across": 1, "_selected_action": [bot.pk]},
+        follow=True,
+    )
+
+    shown = [str(m) for m in answer.context["messages"]]
+    assert len(shown) == RESULTS_SHOWN + 2 and "Paused 1 bot(s)." in shown
+    assert "… and 5 more bots left as they were." in shown
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.PAUSED
