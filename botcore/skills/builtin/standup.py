@@ -27,7 +27,7 @@ from botcore.skills.events import BackendEventType, ScheduledRunEvent, SkillEven
 from botcore.skills.i18n import every_language, normalize_language
 from botcore.skills.options import GroupChat, OptionsError, OptionsSchema, PortalUsers, Text, Time, Weekdays
 from botcore.vibe import bbcode as bb
-from botcore.vibe.errors import VibeApiError
+from botcore.vibe.errors import VibeApiError, VibeAuthError
 from botcore.vibe.events import (
     CommandAddEvent,
     EventType,
@@ -128,7 +128,7 @@ class StandupSkill(Skill):
         try:
             users = ctx.list_chat_users(chat)
         except VibeApiError as error:
-            if error.is_transient:
+            if error.is_transient or not _refuses_person(error):
                 raise
             if not ctx.options["participants"]:
                 # Without the chat's members there is nobody to ask; /standup says why, not "no standup".
@@ -168,8 +168,10 @@ class StandupSkill(Skill):
             try:
                 ctx.send(str(user_id), question)
             except VibeApiError as error:
-                if error.is_transient:
-                    raise  # the run is retried; posts already made carry their templateIds
+                if error.is_transient or not _refuses_person(error):
+                    # The run is retried, or waits for a credential; posts made carry their templateIds. A
+                    # refused session or bot refuses every question: skipped, nobody was asked that day.
+                    raise
                 log.warning(
                     "standup question not delivered portal=%s user=%s: %s",
                     ctx.portal_member_id,
@@ -288,6 +290,12 @@ def _fit_answer(answers: list[str], text: str) -> str:
     """`text` as far as it fits after `answers` in ANSWER_ROOM (joined by line breaks); "" when none does."""
     used = len("\n".join(answers)) + (1 if answers else 0)
     return text[: max(0, ANSWER_ROOM - used)]
+
+
+def _refuses_person(error: VibeApiError) -> bool:
+    """The platform refused this one request (a person or chat the bot may not reach), not the bot's
+    credential or the bot itself, which no other question would get past either."""
+    return not isinstance(error, VibeAuthError) and not error.concerns_bot
 
 
 def _message_id(event: MessageUpdateEvent | MessageDeleteEvent) -> int:

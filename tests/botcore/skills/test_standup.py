@@ -28,7 +28,7 @@ from botcore.skills.testing import (
     would_handle,
 )
 from botcore.vibe import bbcode as bb
-from botcore.vibe.errors import VibeForbiddenError
+from botcore.vibe.errors import VibeAuthError, VibeForbiddenError
 
 OPTIONS = {"chat": "chat5", "ask_at": "09:30", "report_at": "17:30"}
 TEAM = {
@@ -475,3 +475,18 @@ def test_each_person_is_asked_in_their_own_language_not_the_portals():
         options=OPTIONS,
     )
     assert ctx.posts[-1].dialog_id == "8" and ctx.posts[-1].text.startswith("Доброе утро")
+
+
+class _SessionExpired(RecordingContext):
+    """The portal's session expired: the platform refuses every send."""
+
+    def send(self, dialog_id, text, **kwargs):
+        raise VibeAuthError(status=401, code="TOKEN_EXPIRED", message="Session token expired")
+
+
+def test_a_refused_session_fails_the_question_for_a_retry_rather_than_skipping_everyone():
+    """Each question refused for the session was logged as "not delivered" and the run ended done: nobody
+    was asked that day, and no retry came once a session was back."""
+    ctx = _SessionExpired(skill=StandupSkill(), options=OPTIONS, chat_users=TEAM)
+    with pytest.raises(VibeAuthError):
+        run_skill(StandupSkill(), ASK, ctx=ctx)

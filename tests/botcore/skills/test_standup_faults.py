@@ -1,0 +1,168 @@
+"""The standup under the platform's faults, counted where people see it: the sandbox's own record of the
+bot's messages. Each participant is asked the day's question once, each part of the summary is posted once
+and in order, and every answer is in it under its author, whatever the platform answered meanwhile."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from botcore.models import SkillRun
+from botcore.services.skill_configs import configure_skill
+from botcore.services.skill_schedules import sweep_schedules
+from tenants.models import PortalSettings
+
+QUESTION = "Good morning!"
+TITLE = "[b]Standup for March 4"
+MONDAY_9_UTC = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
+SEND = "/v1/bots/{bot_id}/messages"
+
+
+@pytest.fixture
+def clock():
+    """Started before the sandbox portal, so its session is issued on the moved clock too."""
+    traveller = time_machine.travel(MONDAY_9_UTC, tick=True)
+    yield traveller.start()
+    traveller.stop()
+
+
+@pytest.fixture
+def skill_paths():
+    return [
+        "botcore.skills.builtin.help.HelpSkill",
+        "botcore.skills.builtin.standup.StandupSkill",
+        "botcore.skills.builtin.echo.EchoSkill",
+    ]
+
+
+class Team:
+    """A portal's standup team on the sandbox (the question at 09:30 UTC, the summary at 17:30), and what
+    its people saw of the bot."""
+
+    def __init__(self, world, task_queue, clock, *, people: int) -> None:
+        self.world, self.queue, self.clock = world, task_queue, clock
+        sp = world.sp
+        self.control = sp.control
+        PortalSettings.objects.update_or_create(portal=sp.portal, defaults={"timezone": "UTC"})
+        self.people = {sp.admin_id: "Alice Admin", sp.member_id: "Boris Ivanov"}
+        for n in range(people - 2):
+            user = self.control.post(
+                f"/_sandbox/portals/{sp.sandbox_portal_id}/users", json={"name": f"Person {n:02d}"}
+            ).json()["data"]["user"]
+            self.people[user["id"]] = user["name"]
+        chat = world.act("chats", userId=sp.admin_id, title="Team", memberIds=[*self.people, world.bot_id])
+        self.chat_id = chat["chat"]["id"]
+        configure_skill(
+            sp.portal,
+            skill_name="standup",
+            is_enabled=True,
+            options={"chat": f"chat{self.chat_id}", "ask_at": "09:30", "report_at": "17:30"},
+        )
+        task_queue.run()  # the command sync the switch enqueued
+
+    def fault(self, *, path: str = SEND, **rule) -> None:
+        method = {} if path == "*" else {"method": "POST"}
+        answer = self.control.post("/_sandbox/faults", json={**method, "path": path, **rule})
+        assert answer.status_code == 200, answer.text
+
+    def heal(self) -> None:
+        self.control.delete("/_sandbox/faults")
+
+    def at(self, hour: int, minute: int) -> None:
+        self.clock.move_to(MONDAY_9_UTC.replace(hour=hour, minute=minute, second=20))
+
+    def sweep(self) -> None:
+        """One minute sweep, and the queue worked off."""
+        sweep_schedules()
+        self.queue.run(allow_failures=True)
+
+    def work(self) -> None:
+        """Sweep each two minutes (the runs' retries come due) until no run is left to finish."""
+        for _ in range(15):
+            self.sweep()
+            if not SkillRun.objects.filter(status__in=["pending", "running"]).exists():
+                return
+            self.clock.move_to(datetime.now(UTC) + timedelta(minutes=2))
+
+    def questions(self) -> dict[int, int]:
+        """How many of the day's questions each person has in their 1:1 dialog with the bot."""
+        chats = self.control.get("/_sandbox/state").json()["data"]["chats"]
+        person_of = {
+            c["id"]: next(m for m in c["members"] if m != self.world.bot_id)
+            for c in chats
+            if c["type"] == "private" and c["botId"] == self.world.bot_id
+        }
+        seen = dict.fromkeys(self.people, 0)
+        for message in self.world.messages():
+            if message["text"].startswith(QUESTION) and not message["deleted"]:
+                seen[person_of[message["chatId"]]] += 1
+        return seen
+
+    def summary(self) -> list[str]:
+        """The bot's messages in the group chat but its greeting, in order."""
+        messages = self.control.get(f"/_sandbox/chats/{self.chat_id}/messages").json()["data"]["messages"]
+        return [
+            m["text"]
+            for m in messages
+            if m["authorId"] == self.world.bot_id
+            and not m["deleted"]
+            and not m["text"].startswith("Hi! I am")
+        ]
+
+    def answer(self, size: int) -> dict[int, str]:
+        """Everyone answers (`size` characters each, the summary in parts past 20,000 together)."""
+        answers = {}
+        for user_id, name in self.people.items():
+            answers[user_id] = f"{name} says " + "x" * (size - len(name) - 16) + f" end-{user_id:04d}"
+            self.world.say(answers[user_id], user_id=user_id)
+        for _ in range(3):
+            self.world.poll()
+        return answers
+
+    def check_summary(self, answers: dict[int, str]) -> list[str]:
+        """One summary, its parts in order, each person once with their own answer (or none)."""
+        parts = self.summary()
+        text = "\n".join(parts)
+        assert parts and parts[0].startswith(TITLE) and text.count(TITLE) == 1, parts[:1]
+        places = []
+        for user_id, name in self.people.items():
+            line = f"[b]{name}[/b]: "
+            assert text.count(line) == 1, (name, text.count(line))
+            assert line + answers.get(user_id, "— no answer") in text, name
+            places.append(text.index(line))
+        assert places == sorted(places)  # the participants in their order: no part posted out of turn
+        return parts
+
+
+def a_day(team: Team, *, while_asking, while_reporting, answer_size: int = 6000) -> tuple[dict, list[str]]:
+    """The question with `while_asking` done to the platform, everyone's answers, then the summary."""
+    team.at(9, 30)
+    while_asking(team)
+    team.work()
+    team.heal()
+    team.work()
+    asked = team.questions()
+    answers = team.answer(answer_size)
+    team.at(17, 30)
+    while_reporting(team)
+    team.work()
+    team.heal()
+    team.work()
+    return asked, team.check_summary(answers)
+
+
+@pytest.mark.slow
+def test_a_session_refused_as_the_questions_go_out_asks_everyone_once_it_is_back(clock, world, task_queue):
+    """The standup took the platform's 401 for one person it could not reach: each question was logged "not
+    delivered", the run ended done, and nobody was asked that day."""
+    team = Team(world, task_queue, clock, people=4)
+    team.at(9, 30)
+    team.fault(errorRate=1, errorCode="TOKEN_EXPIRED")
+    team.sweep()
+    team.heal()
+    team.at(9, 34)
+    world.sp.open_app()  # an admin opens the app: a fresh session
+    team.work()
+    assert team.questions() == dict.fromkeys(team.people, 1)
