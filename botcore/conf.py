@@ -232,6 +232,12 @@ def event_log_retention_days() -> int:
     return int(read_setting("BOTCORE_EVENT_LOG_RETENTION_DAYS", 14))
 
 
+def schedule_catch_up_minutes() -> int:
+    """How late a schedule's firing is still made: missed by a sweep, or its run kept from finishing by a
+    passing trouble (the platform down, the session lapsed)."""
+    return max(1, int(read_setting("BOTCORE_SCHEDULE_CATCH_UP_MINUTES", 15)))
+
+
 def handle_max_attempts() -> int:
     """How many times a stored event (or a backend run) is handed to its skill before it is failed."""
     return max(1, int(read_setting("BOTCORE_HANDLE_MAX_ATTEMPTS", 5)))

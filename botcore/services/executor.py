@@ -76,16 +76,32 @@ def describe_error(error: BaseException) -> str:
     return redact(f"{type(error).__name__}: {error}")
 
 
-def judge_failure(error: BaseException, *, attempts: int, retry_base: float, retry_cap: float) -> Verdict:
+def _reason(error: BaseException) -> str:
+    return redact(str(error)) if isinstance(error, VibeError) else describe_error(error)
+
+
+def judge_failure(
+    error: BaseException,
+    *,
+    attempts: int,
+    retry_base: float,
+    retry_cap: float,
+    retry_until: datetime | None = None,
+) -> Verdict:
     """The verdict on an attempt that raised `error`, the `attempts`-th made. Its wording is stored for
-    operators (the event log's and the runs' error columns): a platform error says its code itself."""
-    reason = redact(str(error)) if isinstance(error, VibeError) else describe_error(error)
+    operators (the event log's and the runs' error columns): a platform error says its code itself.
+    `retry_until`: a passing trouble is retried until then whatever the attempts, the last time then."""
+    reason = _reason(error)
     if refuses_credential(error):
         return Verdict("refused", reason, cause=error)
     if is_transient(error):
-        if attempts >= conf.handle_max_attempts():
-            return Verdict("failed", f"gave up after {attempts} attempts: {reason}", cause=error)
-        return Verdict("retry", reason, retry_delay(error, attempts, base=retry_base, cap=retry_cap), error)
+        wait = retry_delay(error, attempts, base=retry_base, cap=retry_cap)
+        left = (retry_until - timezone.now()).total_seconds() if retry_until is not None else 0.0
+        if attempts < conf.handle_max_attempts():
+            return Verdict("retry", reason, wait, error)
+        if left > 0:
+            return Verdict("retry", reason, min(wait, left), error)
+        return Verdict("failed", f"gave up after {attempts} attempts: {reason}", cause=error)
     return Verdict("failed", reason, cause=error)
 
 
@@ -122,14 +138,24 @@ def _note_unfinished_attempt(entry: EventLogEntry, *, skill: str) -> None:
 
 
 def run_skill(
-    skill: Skill, event: Any, ctx: Any, *, attempts: int, what: str, retry_base: float, retry_cap: float
+    skill: Skill,
+    event: Any,
+    ctx: Any,
+    *,
+    attempts: int,
+    what: str,
+    retry_base: float,
+    retry_cap: float,
+    retry_until: datetime | None = None,
 ) -> Verdict:
-    """Run `skill.handle(event, ctx)` once and judge it; `what` names the work in log lines."""
+    """Run `skill.handle(event, ctx)` once and judge it (judge_failure); `what` names the work in logs."""
     started = time.monotonic()
     try:
         skill.handle(event, ctx)
     except Exception as error:
-        verdict = judge_failure(error, attempts=attempts, retry_base=retry_base, retry_cap=retry_cap)
+        verdict = judge_failure(
+            error, attempts=attempts, retry_base=retry_base, retry_cap=retry_cap, retry_until=retry_until
+        )
         if verdict.status == "retry":
             log.warning(
                 "%s skill=%s will be retried in %.1fs: %s", what, skill.name, verdict.retry_in, verdict.error
@@ -404,6 +430,17 @@ def _retry_run(run: SkillRun, *, retry_in: float, error: str, spend_attempt: boo
     return SkillRun.Status.PENDING
 
 
+def _catch_up_ends(run: SkillRun) -> datetime | None:
+    """Until when a scheduled run is tried again after a passing trouble, however many attempts it took: its
+    firing's catch-up window (docs/skills.md, 9). Five attempts took under eight minutes, so a platform down
+    across 09:30, or a session lapsing as the question went out, lost the day's standup, while the same
+    outage just before the sweep only made it late."""
+    if run.kind != SkillRun.Kind.SCHEDULED or "due_at" not in run.payload:
+        return None
+    due = datetime.fromisoformat(run.payload["due_at"])
+    return due + timedelta(minutes=conf.schedule_catch_up_minutes())
+
+
 def execute_run(run_id: int) -> str:
     """Run one claimed backend run now; returns its new status ("skipped" when another worker has it)."""
     claimed = SkillRun.objects.filter(pk=run_id, status=SkillRun.Status.PENDING).update(
@@ -425,6 +462,7 @@ def execute_run(run_id: int) -> str:
     if options is None:
         return _settle_run(run.pk, SkillRun.Status.SKIPPED, error="the skill is off for this portal")
     what = f"skill run {run.pk} portal={portal.member_id}"
+    retry_until = _catch_up_ends(run)
     bot, client = None, None
     try:
         if run.kind != SkillRun.Kind.UNINSTALLED:
@@ -440,18 +478,20 @@ def execute_run(run_id: int) -> str:
         )  # fmt: skip
     except SessionTokenError as error:  # transient: a session, or the bot, comes later
         verdict = judge_failure(
-            error, attempts=run.attempts, retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds()
-        )
+            error, attempts=run.attempts, retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds(),
+            retry_until=retry_until,
+        )  # fmt: skip
     else:
         verdict = run_skill(
             skill, event, ctx, attempts=run.attempts, what=what,
-            retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds(),
+            retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds(), retry_until=retry_until,
         )  # fmt: skip
     if verdict.status == "refused":  # the credential was refused: wait for a fresh one, as the bot does
         refusal = SessionTokenError(verdict.error)
         verdict = judge_failure(
-            refusal, attempts=run.attempts, retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds()
-        )
+            refusal, attempts=run.attempts, retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds(),
+            retry_until=retry_until,
+        )  # fmt: skip
     if isinstance(verdict.cause, SessionTokenError) and run.kind != SkillRun.Kind.SCHEDULED:
         # A deferred job (or an install's run) that met no usable session waits for one, as the bot's events
         # wait on the platform, spending no attempt: a gap between sessions longer than its retries loses

@@ -23,7 +23,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from botcore import conf
-from botcore.conf import read_setting
 from botcore.models import SkillConfig, SkillRun
 from botcore.selectors import running_bots
 from botcore.services.executor import unfinished_attempts_error
@@ -39,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 def catch_up_minutes() -> int:
-    return max(1, int(read_setting("BOTCORE_SCHEDULE_CATCH_UP_MINUTES", 15)))
+    return conf.schedule_catch_up_minutes()
 
 
 def run_timeout_seconds() -> float:

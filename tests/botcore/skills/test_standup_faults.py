@@ -166,3 +166,20 @@ def test_a_session_refused_as_the_questions_go_out_asks_everyone_once_it_is_back
     world.sp.open_app()  # an admin opens the app: a fresh session
     team.work()
     assert team.questions() == dict.fromkeys(team.people, 1)
+
+
+@pytest.mark.slow
+def test_a_platform_down_across_the_question_time_makes_the_question_late_not_lost(clock, world, task_queue):
+    """Down from 09:25 to 09:44: the run spent its five attempts in under eight minutes and failed, and
+    nobody was asked that day (down until 09:29, the same outage only made the question late)."""
+    team = Team(world, task_queue, clock, people=4)
+    team.at(9, 25)
+    team.fault(path="*", errorRate=1, errorCode="BITRIX_UNAVAILABLE")
+    for minute in range(30, 44):
+        team.at(9, minute)
+        team.sweep()
+    team.heal()
+    team.at(9, 44)
+    team.work()
+    assert team.questions() == dict.fromkeys(team.people, 1)
+    assert list(SkillRun.objects.values_list("status", flat=True)) == ["done"]
