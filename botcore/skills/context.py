@@ -30,7 +30,7 @@ from botcore.skills.state import DialogState, OnceStateStore, StateStore
 from botcore.skills.values import check_due, check_json, check_message
 from botcore.vibe import VibeClient, template_ids
 from botcore.vibe.attach import Attach
-from botcore.vibe.errors import VibeError
+from botcore.vibe.errors import VibeApiError, VibeError
 from botcore.vibe.events import BotEvent, ChatEvent, CommandAddEvent, EventChat, EventUser
 from botcore.vibe.keyboards import Keyboard
 from botcore.vibe.models import SentMessage
@@ -320,6 +320,8 @@ class VibeSkillContext(EventFacts, ChatActions):
             log.info("post %s of %s was in doubt and is sent again: %s", self._posts, self._post_key, why)
             tell_write_in_doubt("post", "sent_again")
         after = self._newest_known(dialog_id)
+        if after is None and not template_ids.deduplicates(client.base_url, client.key_name, endpoint):
+            after = self._newest_on_platform(client, bot_id, dialog_id)
         try:
             sent = post(template_id)
         except VibeError as error:
@@ -386,12 +388,32 @@ class VibeSkillContext(EventFacts, ChatActions):
         except VibeError as error:
             if error.is_transient:
                 raise
+            if (
+                int(after) == 0
+                and isinstance(error, VibeApiError)
+                and error.canonical_code == "CHAT_NOT_FOUND"
+            ):
+                return True, "the bot still has no dialog there: it never arrived"
             return False, f"the chat could not be read ({error})"
         if newest is None:
             return False, "the chat's answer does not say its last message (no lastMessageId)"
         if newest <= int(after):
             return True, f"the chat's last message is still {after}: it never arrived"
         return False, f"the chat's last message is {newest}, after {after}: the post or someone writing since"
+
+    def _newest_on_platform(self, client: VibeClient, bot_id: int, dialog_id: str) -> int | None:
+        """The chat's last message before a post the handling knows no earlier message for (a scheduled run's
+        question, a post to another chat), on a platform not known to de-duplicate templateIds: without it,
+        such a post left in doubt was never sent again, and a participant whose question met a 500 was not
+        asked that day. 0: the bot has no dialog with that person yet. None: the chat cannot say."""
+        try:
+            return client.get_chat(bot_id, dialog_id).last_message_id
+        except VibeError as error:
+            if error.is_transient:
+                raise  # nothing is sent: the handling is tried again later
+            if isinstance(error, VibeApiError) and error.canonical_code == "CHAT_NOT_FOUND":
+                return 0
+            return None
 
     def _newest_known(self, dialog_id: str) -> int | None:
         """The newest message this handling knows in `dialog_id`: its own last post there, else the

@@ -183,3 +183,22 @@ def test_a_platform_down_across_the_question_time_makes_the_question_late_not_lo
     team.work()
     assert team.questions() == dict.fromkeys(team.people, 1)
     assert list(SkillRun.objects.values_list("status", flat=True)) == ["done"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after_action", [False, True], ids=["refused", "answer-lost"])
+def test_questions_in_doubt_on_a_platform_that_does_not_dedupe_are_asked_once(
+    clock, world, task_queue, sandbox, after_action
+):
+    """A scheduled run knows no earlier message in a person's dialog: its question left in doubt (a 500 on
+    the send) was never sent again where the platform does not de-duplicate templateIds, and that person
+    was not asked that day. Posted and its answer lost, it must not be asked twice either."""
+    world.sp.control.post("/_sandbox/dialects", json={"dialects": ["no-template-dedupe"]})
+    sandbox.run_in_loop(lambda services: services.faults.seed(11))
+    team = Team(world, task_queue, clock, people=8)
+    rule = {"errorRate": 0.3, "errorCode": "INTERNAL_ERROR", "afterAction": after_action}
+    asked, parts = a_day(
+        team, while_asking=lambda t: t.fault(**rule), while_reporting=lambda t: t.fault(**rule)
+    )
+    assert asked == dict.fromkeys(team.people, 1)
+    assert len(parts) == 3
