@@ -202,3 +202,52 @@ def test_questions_in_doubt_on_a_platform_that_does_not_dedupe_are_asked_once(
     )
     assert asked == dict.fromkeys(team.people, 1)
     assert len(parts) == 3
+
+
+def _nothing(team: Team) -> None:
+    pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"errorRate": 0.3, "errorCode": "INTERNAL_ERROR"},
+        {"errorRate": 0.3, "errorCode": "BITRIX_UNAVAILABLE", "afterAction": True},
+        {"errorRate": 0.3, "errorCode": "RATE_LIMIT"},
+        {"garbageRate": 0.3, "garbageKind": "html"},
+        {"garbageRate": 0.3, "garbageKind": "html", "afterAction": True},
+        {"dropRate": 0.3},
+        {"dropRate": 0.3, "afterAction": True},
+    ],
+    ids=lambda rule: ",".join(f"{k}={v}" for k, v in rule.items()),
+)
+def test_a_day_whatever_the_send_endpoint_answers(clock, world, task_queue, sandbox, rule):
+    sandbox.run_in_loop(lambda services: services.faults.seed(5))
+    team = Team(world, task_queue, clock, people=10)
+    asked, parts = a_day(
+        team, while_asking=lambda t: t.fault(**rule), while_reporting=lambda t: t.fault(**rule)
+    )
+    assert asked == dict.fromkeys(team.people, 1)
+    assert len(parts) == 4
+
+
+@pytest.mark.slow
+def test_the_times_moved_while_the_question_is_retried_ask_once_and_report_once(clock, world, task_queue):
+    team = Team(world, task_queue, clock, people=4)
+    team.at(9, 30)
+    team.fault(errorRate=1, errorCode="INTERNAL_ERROR")
+    team.sweep()  # nobody asked yet: the run is retried later
+    configure_skill(world.sp.portal, skill_name="standup", options={"ask_at": "09:31", "report_at": "09:40"})
+    task_queue.run()
+    team.heal()
+    team.at(9, 31)
+    team.work()
+    asked = team.questions()
+    answers = team.answer(100)
+    team.at(9, 40)
+    team.work()
+    team.at(17, 30)  # the old report time: nothing more
+    team.work()
+    assert asked == dict.fromkeys(team.people, 1)
+    team.check_summary(answers)
