@@ -125,6 +125,11 @@ class StandupSkill(Skill):
         run = ctx.state_for(chat).get()
         if run.get("day") == day and run.get("asked_at", asked_at) != asked_at:
             return  # asked today already, before the admin moved the time: one standup a day
+        if timezone.now() >= _report_instant(event.local_due_at, ctx.options["report_at"]):
+            # A run kept back past the summary (the platform down, tried again within its catch-up window):
+            # a question now could no longer be answered, and the summary went out or will not.
+            log.warning("standup question not asked after its summary time portal=%s", ctx.portal_member_id)
+            return
         try:
             users = ctx.list_chat_users(chat)
         except VibeApiError as error:

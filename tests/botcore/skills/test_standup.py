@@ -490,3 +490,15 @@ def test_a_refused_session_fails_the_question_for_a_retry_rather_than_skipping_e
     ctx = _SessionExpired(skill=StandupSkill(), options=OPTIONS, chat_users=TEAM)
     with pytest.raises(VibeAuthError):
         run_skill(StandupSkill(), ASK, ctx=ctx)
+
+
+def test_a_question_kept_back_past_the_summary_time_is_not_asked():
+    """A question run tried again after a platform outage may come after a summary set soon after it: asked
+    then, nobody could answer it any more."""
+    options = {**OPTIONS, "report_at": "09:40"}
+    with time_machine.travel(datetime(2030, 3, 4, 6, 41, tzinfo=UTC)):  # 09:41 in Moscow
+        ctx = run_skill(StandupSkill(), ASK, options=options, chat_users=TEAM)
+    assert ctx.posts == []
+    with time_machine.travel(datetime(2030, 3, 4, 6, 39, tzinfo=UTC)):  # 09:39: still in time
+        ctx = run_skill(StandupSkill(), ASK, options=options, chat_users=TEAM)
+    assert [post.dialog_id for post in ctx.posts] == ["7", "8"]
