@@ -431,11 +431,12 @@ def _retry_run(run: SkillRun, *, retry_in: float, error: str, spend_attempt: boo
 
 
 def _catch_up_ends(run: SkillRun) -> datetime | None:
-    """Until when a scheduled run is tried again after a passing trouble, however many attempts it took: its
-    firing's catch-up window (docs/skills.md, 9). Five attempts took under eight minutes, so a platform down
-    across 09:30, or a session lapsing as the question went out, lost the day's standup, while the same
-    outage just before the sweep only made it late."""
-    if run.kind != SkillRun.Kind.SCHEDULED or "due_at" not in run.payload:
+    """Until when a scheduled run or a deferred job is tried again after a passing trouble, however many
+    attempts it took: the catch-up window after its planned time (docs/skills.md, 9). Five attempts took under
+    eight minutes, so a platform down across 09:30, or a session lapsing as the question went out, lost the
+    day's standup, while the same outage just before the sweep only made it late; a reminder due during such
+    an outage was failed, and nobody told."""
+    if run.kind not in (SkillRun.Kind.SCHEDULED, SkillRun.Kind.DEFERRED) or "due_at" not in run.payload:
         return None
     due = datetime.fromisoformat(run.payload["due_at"])
     return due + timedelta(minutes=conf.schedule_catch_up_minutes())

@@ -98,14 +98,23 @@ def defer_job(
 ) -> None:
     """What ctx.defer() and ctx.defer_at() do: one DEFERRED run per key, enqueued at once, or (due later)
     by the minute sweep (skill_schedules._requeue) once `due_at` has come."""
-    later = due_at is not None and due_at > timezone.now()
+    now = timezone.now()
+    planned = due_at if due_at is not None and due_at > now else now
+    later = planned > now
     run = claim_run(
         portal_id=portal_id,
         skill_name=skill_name,
         kind=SkillRun.Kind.DEFERRED,
         run_key=key,
-        payload={"job": job, "data": data, "origin": dict(origin) if origin is not None else None},
-        due_at=due_at if later else None,
+        payload={
+            "job": job,
+            "data": data,
+            "origin": dict(origin) if origin is not None else None,
+            # Its planned time, which retries keep (they move due_at): passing troubles are retried until
+            # the catch-up window after it has passed (executor._catch_up_ends).
+            "due_at": planned.isoformat(),
+        },
+        due_at=planned if later else None,
         enqueued=not later,
     )
     if run is not None and not later:
