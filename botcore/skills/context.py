@@ -349,19 +349,16 @@ class VibeSkillContext(EventFacts, ChatActions):
         error: VibeError,
     ) -> bool:
         """Whether a send that failed just now surely posted nothing, read at once: the platform is done
-        with the call (its own error answer: VibeError.call_is_over) and the chat's last message is still
-        the newest this handling knew. Read later, at the next attempt, a person writing meanwhile leaves
-        the chat unable to tell (_why_send_again), and the reply is left unsent. Not asked where a repeat
-        answers the first message anyway, nor when the read fails (the post stays in doubt)."""
-        if after is None or not error.call_is_over:
-            return False
-        if template_ids.deduplicates(client.base_url, client.key_name, endpoint):
+        with the call (its own error answer: VibeError.call_is_over) and the chat shows it never arrived.
+        Read later, at the next attempt, a person writing meanwhile leaves the chat unable to tell, and the
+        reply is left unsent. Not asked where a repeat answers the first message anyway, nor when the
+        read fails (the post stays in doubt)."""
+        if not error.call_is_over or template_ids.deduplicates(client.base_url, client.key_name, endpoint):
             return False
         try:
-            newest = client.get_chat(bot_id, dialog_id).last_message_id
+            return self._chat_shows_never_arrived(client, bot_id, dialog_id, after)[0]
         except VibeError:
             return False
-        return newest is not None and newest <= int(after)
 
     def _why_send_again(
         self,
@@ -374,13 +371,21 @@ class VibeSkillContext(EventFacts, ChatActions):
         """Whether a post left in doubt can be sent again without showing twice, and why.
 
         Where this endpoint's answers showed that a repeated templateId answers the first message
-        (botcore.vibe.template_ids), always. Elsewhere only when it surely never arrived: the handling knew
-        the chat's newest message when it sent (`after`: the person's message, or its own earlier post),
-        and the chat's last message is still that one. A later one may be the post, or someone writing
-        since: it is left. A passing failure of the read is raised, and the event is handled again later.
+        (botcore.vibe.template_ids), always. Elsewhere only when the chat shows it never arrived
+        (_chat_shows_never_arrived). A passing failure of the read is raised, and the event is handled
+        again later.
         """
         if template_ids.deduplicates(client.base_url, client.key_name, endpoint):
             return True, "this platform answers a repeated templateId with the first message"
+        return self._chat_shows_never_arrived(client, bot_id, dialog_id, after)
+
+    def _chat_shows_never_arrived(
+        self, client: VibeClient, bot_id: int, dialog_id: str, after: int | None
+    ) -> tuple[bool, str]:
+        """Whether a post surely never arrived, and why: the handling knew the chat's newest message when it
+        sent (`after`: the person's message, its own earlier post, or the chat's last read before the post;
+        0 where the bot had no dialog there), and the chat's last message is still that one. A later one
+        may be the post, or someone writing since. Raises a passing failure of the read."""
         if after is None:
             return False, "the handling knew no earlier message in that chat to compare with"
         try:
