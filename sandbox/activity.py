@@ -4,7 +4,8 @@ The control API and the chat page both act through these functions, so a test an
 chat page see the same platform. Delivery follows the reference: a `bot`-type (or `openline`) bot hears
 its 1:1 dialogs and, in group chats, only messages that mention it; `supervisor` and `personal` bots
 hear everything in chats they belong to. A message whose first word is one of the bot's registered
-commands raises ONIMBOTV2COMMANDADD instead of ONIMBOTV2MESSAGEADD.
+commands raises ONIMBOTV2COMMANDADD instead of ONIMBOTV2MESSAGEADD (under the `command-message` dialect,
+after a MESSAGEADD of the same message).
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def send_user_message(
     for bot in platform.bots_in(chat):
         command, command_params = find_command(bot, text, chat=chat)
         if command is not None:
+            if platform.speaks("command-message"):  # the message itself first, as any other message
+                also = event_envelope(platform, bot, chat, user)
+                also["message"] = message_payload(message)
+                event_queue.emit(platform, bot, "ONIMBOTV2MESSAGEADD", also)
             # Commands are addressed to the bot; in a group they need no mention.
             data = event_envelope(platform, bot, chat, user)
             data["command"] = command_payload(platform, command, command_params, "textarea")

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 DIALECTS: dict[str, str] = {
     "command-slash": 'command events carry the name with its slash ("/ping"), as imbot.v2 shows it',
+    "command-message": "a typed command also raises a MESSAGEADD of its message, before its COMMANDADD",
     "flat-bot-id": "registration also answers the new bot's id flat, as data.botId",
     "bare-bot-list": "GET /v1/bots answers data as a bare array of {botId, code, …}",
     "items-bot-list": "GET /v1/bots answers data.items[] instead of data.bots[]",

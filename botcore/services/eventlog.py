@@ -141,9 +141,24 @@ MessageKey = tuple[str, int, str]  # event type, the message it adds, the comman
 
 def _mark_duplicates(fresh: list[EventLogEntry], known_messages: dict[MessageKey, int]) -> None:
     """Keep as IGNORED each fresh entry adding a message already added, by a stored entry or an earlier one
-    of the batch, under another event id (the platform redelivering it): its skill must not answer twice."""
+    of the batch, under another event id (the platform redelivering it): its skill must not answer twice.
+    Also a MESSAGEADD of a message a typed COMMANDADD adds, stored or anywhere in the batch, before or after
+    it: a platform may raise both for one typed command, and the command's answer is the message's reply."""
+    commands = {
+        message_id: event_id
+        for (event_type, message_id, _command), event_id in known_messages.items()
+        if event_type == EventType.COMMAND_ADD
+    }
+    for entry in fresh:
+        if entry.message_id is not None and entry.event_type == EventType.COMMAND_ADD:
+            commands.setdefault(entry.message_id, entry.vibe_event_id)
     for entry in fresh:
         if entry.message_id is None or entry.status != EventLogEntry.Status.RECEIVED:
+            continue
+        if entry.event_type == EventType.MESSAGE_ADD and entry.message_id in commands:
+            entry.status = EventLogEntry.Status.IGNORED
+            entry.error = f"message {entry.message_id} is the command of event {commands[entry.message_id]}"
+            log.info("bot=%s: event %s %s", entry.bot_id, entry.vibe_event_id, entry.error)
             continue
         key = (entry.event_type, entry.message_id, command_in(entry.payload))
         first = known_messages.setdefault(key, entry.vibe_event_id)

@@ -140,6 +140,7 @@ def test_a_portal_lives_its_day_on_every_dialect(dialect, clock, sandbox, settin
     poll_until(bot, lambda: "Alice, you wrote: [i]hello[/i]" in platform.texts(bot_id), "the echo")
     ping = platform.say(platform.alice, "/ping", bot_id=bot_id)
     poll_until(bot, lambda: ping["id"] in platform.answered(bot_id), "the answer to /ping")
+    assert not any("[i]/ping[/i]" in text for text in platform.texts(bot_id))  # answered, never echoed
 
     # A standup day: questions at 09:30, Boris answers, the summary at 17:30.
     team = platform.post(

@@ -521,6 +521,29 @@ def test_a_message_delivered_again_under_another_event_id_is_answered_once(sandb
     assert f"duplicate of event {original['eventId']}" in entries[1].error
 
 
+@pytest.mark.parametrize("message_first", [True, False], ids=["message-first", "command-first"])
+def test_a_command_the_platform_also_raises_as_a_message_is_answered_once(sandbox_portal, bot, message_first):
+    """From a trial on a platform written from the reference: a typed /ping raised both a COMMANDADD and a
+    MESSAGEADD of the same message (legacy Bitrix24 bots heard a command message through both handlers),
+    and the bot answered the command and echoed "/ping" as well (dialect `command-message`)."""
+    if message_first:
+        sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": ["command-message"]})
+        said = sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="/ping")
+        assert [e["type"] for e in said["events"]] == ["ONIMBOTV2MESSAGEADD", "ONIMBOTV2COMMANDADD"]
+    else:
+        said = sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="/ping")
+        data = {k: v for k, v in said["events"][-1]["data"].items() if k != "command"}
+        also = {"botId": bot.vibe_bot_id, "type": "ONIMBOTV2MESSAGEADD", "data": data}
+        assert sandbox_portal.control.post("/_sandbox/act/raw-events", json=also).is_success
+    poll_bot_once(bot.pk)
+
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert sum("[B]Понг![/B]" in text for text in texts) == 1, texts  # the member speaks Russian
+    assert not any("[i]/ping[/i]" in text for text in texts), texts  # not echoed (the greeting comes first)
+    entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+    assert entry.status == "ignored" and "is the command of event" in entry.error
+
+
 class PressSkill(Skill):
     """/count answers with a button that runs /count again; every run says whose it was."""
 

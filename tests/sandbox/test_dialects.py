@@ -118,6 +118,20 @@ def test_command_slash_sends_the_name_with_its_slash(sandbox, ctl, tenant, clien
     assert command_event(sandbox, client, tenant)["command"] == "/ping"
 
 
+def test_command_message_raises_the_message_too_just_before_its_command(sandbox, ctl, tenant, client):
+    speak(ctl, "command-message")
+    bot_id = register_bot(client)
+    assert (
+        client.post(f"/bots/{bot_id}/commands", json={"command": "ping", "title": "Ping"}).status_code == 201
+    )
+    user_writes(sandbox, tenant.user_id, bot_id, "/ping now")
+    events = [
+        e for e in ok(client.get(f"/bots/{bot_id}/events"))["events"] if e["type"] != "ONIMBOTV2JOINCHAT"
+    ]
+    assert [e["type"] for e in events] == ["ONIMBOTV2MESSAGEADD", "ONIMBOTV2COMMANDADD"]
+    assert events[0]["data"]["message"] == events[1]["data"]["message"]
+
+
 def test_keyed_events_answers_an_object_keyed_by_id_and_null_events_null_when_none_wait(
     sandbox, ctl, tenant, client
 ):
