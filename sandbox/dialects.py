@@ -24,6 +24,8 @@ DIALECTS: dict[str, str] = {
     "last-id-next-offset": "GET /v1/bots/:botId/events answers nextOffset as the last event's id, not id + 1",
     "keyed-events": "GET /v1/bots/:botId/events answers events as an object keyed by event id",
     "null-events": "GET /v1/bots/:botId/events answers events: null when there are none",
+    "own-messages": "a bot's own posts come back to it as ONIMBOTV2MESSAGEADD, its author without a bot flag",
+    "no-event-bot": "events carry no data.bot (the poll's path names the bot)",
     "portal-rate-limit": "the request rate counts per key and portal instead of per key",
     "no-retry-after": "429 answers carry neither error.retryAfter nor a Retry-After header",
     "no-template-dedupe": "a send repeating a templateId posts again, and its uuidMap does not name it",

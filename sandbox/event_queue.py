@@ -26,6 +26,8 @@ def emit(
     """Queue an event for `bot` and wake its long-polls; a bot being deleted hears nothing more."""
     if bot.deleting and not force:
         return None
+    if platform.speaks("no-event-bot"):  # the poll's path names the bot
+        data = {key: value for key, value in data.items() if key != "bot"}
     event = Event(
         event_id=bot.next_event_id, type=event_type, date=platform.now(), data=data, wire_id=wire_id
     )

@@ -98,7 +98,7 @@ def choose_skill(
         return contexts[skill.name]
 
     guarded = [_GuardedWants(skill) for skill in enabled]
-    chosen = select_skill(event, guarded, context_for=lambda g: context_for(g.skill))
+    chosen = select_skill(event, guarded, context_for=lambda g: context_for(g.skill), bot_id=bot.vibe_bot_id)
     if chosen is None:
         return None, None
     return (chosen if chosen.failure is not None else chosen.skill), context_for(chosen.skill)

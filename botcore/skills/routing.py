@@ -1,8 +1,8 @@
 """Picks the skill for a platform event: among the portal's enabled skills, in settings order, the first whose
 declarations (event_types, commands, message_filter) fit and whose wants() agrees; one skill per event.
 
-- The bot's own messages and system messages reach no skill; other bots' messages only a skill whose
-  MessageFilter has include_bots.
+- The bot's own messages (by the event's bot, or the bot polled) and system messages reach no skill; other
+  bots' messages only a skill whose MessageFilter has include_bots.
 - A command goes to the first enabled skill that owns it (CommandSpec); a button-only command only when a
   keyboard button sent it. A skill that declares COMMAND_ADD but owns no commands is a catch-all: it gets
   the commands no enabled skill owns.
@@ -26,12 +26,16 @@ from botcore.vibe.events import (
 ContextFactory = Callable[[Skill], SkillContext]
 
 
-def is_own_or_system(event: BotEvent) -> bool:
-    """A message no skill should see: posted by this bot, or by the platform itself."""
+def is_own_or_system(event: BotEvent, *, bot_id: int | None = None) -> bool:
+    """A message no skill should see: posted by this bot, or by the platform itself.
+
+    `bot_id`: the platform id of the bot whose events these are, where the caller knows it: an event need not
+    name its bot (the poll's path does), and a post of the bot's own that came back unrecognised was echoed
+    for ever (an outside trial's platform)."""
     if not isinstance(event, (MessageAddEvent, MessageUpdateEvent)):
         return False
-    own = event.bot is not None and event.message.author_id == event.bot.id
-    return own or event.message.is_system
+    own_ids = {bot_id, event.bot.id if event.bot is not None else None} - {None}
+    return event.message.author_id in own_ids or event.message.is_system
 
 
 def _fits(skill: Skill, event: BotEvent, *, owned_commands: set[str]) -> bool:
@@ -49,9 +53,12 @@ def _fits(skill: Skill, event: BotEvent, *, owned_commands: set[str]) -> bool:
     return True
 
 
-def select_skill(event: BotEvent, skills: Iterable[Skill], *, context_for: ContextFactory) -> Skill | None:
-    """The skill that handles `event`, or None. `context_for(skill)` gives the context wants() may read."""
-    if is_own_or_system(event):
+def select_skill(
+    event: BotEvent, skills: Iterable[Skill], *, context_for: ContextFactory, bot_id: int | None = None
+) -> Skill | None:
+    """The skill that handles `event`, or None. `context_for(skill)` gives the context wants() may read;
+    `bot_id`, the platform id of the bot the event came to, where known (is_own_or_system)."""
+    if is_own_or_system(event, bot_id=bot_id):
         return None
     skills = list(skills)
     owned: set[str] = set()

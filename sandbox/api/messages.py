@@ -13,7 +13,8 @@ Shapes where the reference is silent (CONTRACT part A §9, imbot.v2 Chat.Message
 - Read `{messageId?}` -> {result:true}: the bot's read mark moves up to that message (default: the last).
 - Reactions `{reaction}` (a code from B §7.6; on DELETE also `?reaction=`) -> {result:true}; 409
   REACTION_ALREADY_SET, 404 REACTION_NOT_FOUND.
-- Bot actions raise no events, for this bot or any other (no bot-to-bot loops).
+- Bot actions raise no events, for this bot or any other (no bot-to-bot loops); under the `own-messages`
+  dialect a post comes back to its own bot as ONIMBOTV2MESSAGEADD, its author a plain user (no `bot` flag).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from typing import Any
 
 from starlette.routing import Route
 
+from sandbox import event_queue
 from sandbox.api.dialogs import member_chat
 from sandbox.api.formats import clean_message_fields
 from sandbox.http import ApiError, Call, endpoint
 from sandbox.numbers import is_decimal
-from sandbox.payloads import chat_payload, iso, message_payload, person_payload
+from sandbox.payloads import bot_payload, chat_payload, iso, message_payload, person_payload
 from sandbox.records import Bot, Message
 from sandbox.state import Platform
 
@@ -110,8 +112,24 @@ async def send_message(call: Call) -> dict:
         template_id=cleaned["template_id"],
     )
     chat.typing.pop(bot.id, None)  # a posted message ends "typing…"
+    if platform.speaks("own-messages") and not message.is_system:
+        _own_message_back(platform, bot, chat, message)
     mapped = cleaned["template_id"] and not platform.speaks("no-template-dedupe")  # the dialect ignores it
     return {"id": message.id, "uuidMap": {cleaned["template_id"]: message.id} if mapped else []}
+
+
+def _own_message_back(platform: Platform, bot: Bot, chat, message: Message) -> None:
+    """The `own-messages` dialect: the post as an event to its own bot, its author shown as the reference's
+    example shows a user (id and names only); the reference's echo bot skips `authorId === BOT_ID`."""
+    data = {
+        "bot": bot_payload(platform, bot),
+        "dialogId": platform.dialog_id_for(chat, bot=bot),
+        "chat": chat_payload(platform, chat, bot=bot),
+        "user": {"id": bot.id, "name": bot.name, "firstName": bot.name, "lastName": ""},
+        "language": "en",
+        "message": message_payload(message),
+    }
+    event_queue.emit(platform, bot, "ONIMBOTV2MESSAGEADD", data)
 
 
 @endpoint(auth="bot")

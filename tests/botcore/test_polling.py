@@ -544,6 +544,24 @@ def test_a_command_the_platform_also_raises_as_a_message_is_answered_once(sandbo
     assert entry.status == "ignored" and "is the command of event" in entry.error
 
 
+@pytest.mark.parametrize("dialects", [["own-messages"], ["own-messages", "no-event-bot"]])
+def test_the_bots_own_post_coming_back_is_not_answered(sandbox_portal, bot, dialects):
+    """From a trial on a platform written from the reference: the bot's replies came back to it as messages,
+    in events that named no bot (the poll's path does), and the echo answered each of its own replies, for
+    ever. The reference's echo bot skips `authorId === BOT_ID`."""
+    sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": dialects})
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="say it once")
+    for _ in range(4):
+        poll_bot_once(bot.pk)
+
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert sum("say it once" in text for text in texts) == 1, texts
+    back = EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD").exclude(
+        payload__data__message__authorId=sandbox_portal.admin_id
+    )
+    assert back.exists() and {e.status for e in back} == {"ignored"}
+
+
 class PressSkill(Skill):
     """/count answers with a button that runs /count again; every run says whose it was."""
 

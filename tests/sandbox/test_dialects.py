@@ -132,6 +132,26 @@ def test_command_message_raises_the_message_too_just_before_its_command(sandbox,
     assert events[0]["data"]["message"] == events[1]["data"]["message"]
 
 
+def test_own_messages_brings_a_post_back_to_its_bot_and_no_event_bot_leaves_the_bot_out(
+    sandbox, ctl, tenant, client
+):
+    speak(ctl, "own-messages", "no-event-bot")
+    bot_id = register_bot(client)
+    user_writes(sandbox, tenant.user_id, bot_id, "hi")
+    ok(client.get(f"/bots/{bot_id}/events"))
+    sent = ok(
+        client.post(
+            f"/bots/{bot_id}/messages", json={"dialogId": str(tenant.user_id), "fields": {"message": "yo"}}
+        )
+    )
+    events = ok(client.get(f"/bots/{bot_id}/events"))["events"]
+    back = [
+        e for e in events if e["type"] == "ONIMBOTV2MESSAGEADD" and e["data"]["message"]["id"] == sent["id"]
+    ]
+    assert len(back) == 1 and back[0]["data"]["message"]["authorId"] == bot_id
+    assert "bot" not in back[0]["data"]["user"] and all("bot" not in e["data"] for e in events)
+
+
 def test_keyed_events_answers_an_object_keyed_by_id_and_null_events_null_when_none_wait(
     sandbox, ctl, tenant, client
 ):
