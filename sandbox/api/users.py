@@ -1,6 +1,7 @@
 """GET /v1/users: the portal's employees (scope `user`), which the reference's standup example offers as a
 source of participant ids. Not one of the 36 bot endpoints; it answers like the entity API (CONTRACT B §4):
-`data` is the list, `meta` has `total` and `hasMore`; `limit` 1..5000 (default 50) and `offset` page it."""
+`data` is the list, `meta` has `total` and `hasMore`; `limit` 1..5000 (default 50) and `offset` page it.
+Under the `capped-user-pages` dialect a page holds at most 50 users, whatever `limit` asks."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ def _int_param(call: Call, name: str, default: int, *, low: int, high: int) -> i
     return int(raw)
 
 
+CAPPED_PAGE = 50
+
+
 @endpoint(auth="key")
 async def list_users(call: Call) -> Response:
     caller = call.caller
@@ -32,6 +36,8 @@ async def list_users(call: Call) -> Response:
     require_scope(caller.key, "user")
     limit = _int_param(call, "limit", 50, low=1, high=5000)
     offset = _int_param(call, "offset", 0, low=0, high=10**9)
+    if call.platform.speaks("capped-user-pages"):
+        limit = min(limit, CAPPED_PAGE)
     users = sorted(
         (u for u in call.platform.users.values() if u.portal_id == caller.portal.id), key=lambda u: u.id
     )

@@ -12,8 +12,14 @@ PAGE_SIZE = 500
 
 class UserEndpoints(Endpoints):
     def list_users(self, *, limit: int = 5000) -> list[PortalUser]:
-        """Every user of the caller's portal, up to `limit`, read page by page (SAFE)."""
+        """Every user of the caller's portal, up to `limit`, read page by page (SAFE).
+
+        A page shorter than asked is not taken for the last: a platform may cap its pages below `limit`
+        (50, as Bitrix24's own lists do), and the users past the first page were missing from every picker.
+        The listing ends at an empty page, or one that brings no user not seen (a platform ignoring
+        `offset`)."""
         users: list[PortalUser] = []
+        seen: set[int] = set()
         while len(users) < limit:
             page = self._transport.request(
                 "GET",
@@ -22,7 +28,9 @@ class UserEndpoints(Endpoints):
                 retry=SAFE,
             )
             items = [PortalUser.from_payload(item) for item in page or [] if isinstance(item, Mapping)]
-            users.extend(items)
-            if len(items) < PAGE_SIZE:
+            new = [user for user in items if user.id not in seen]
+            if not new:
                 break
+            seen.update(user.id for user in new)
+            users.extend(new[: limit - len(users)])
         return users

@@ -47,6 +47,22 @@ def test_a_command_event_reads_the_same_with_or_without_the_slash(client, bot, w
     assert read == [("/ping", "ping", "now")]
 
 
+@pytest.mark.parametrize("dialect", [None, "capped-user-pages"])
+def test_every_portal_user_is_listed_however_the_platform_pages_them(world, speak, dialect):
+    """From a trial on a platform written from the reference: it answered 50 users a page whatever `limit`
+    asked, and the client took the first short page for the last: users past 50 were never offered."""
+    for n in range(120):
+        world.control.post(f"/portals/{world.portal_id}/users", {"name": f"User {n:03}"})
+    if dialect:
+        speak(dialect)
+    app_key = world.control.post("/apps", {"name": "People", "scopes": ["imbot", "im", "user"]})["key"]
+    session = world.control.post("/sessions", {"appKey": app_key, "userId": world.admin_id})["token"]
+    client = VibeClient(api_key=app_key, session_token=session, base_url=world.base_url, budget=NoBudget())
+    listed = client.list_users()
+    assert len(listed) == 122 and len({user.id for user in listed}) == 122
+    assert len(client.list_users(limit=70)) == 70
+
+
 def test_a_command_without_a_title_registers_where_the_platform_allows_it(client, bot, speak):
     speak("untitled-commands")
     command = client.register_command(bot.id, command="quiet")
