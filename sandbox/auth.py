@@ -60,6 +60,9 @@ def authenticate(
             )
         return Caller(key=key, portal=None, user=None, app=app)
     session = platform.sessions.get(token)
+    refused = session is None or session.app_id != key.app_id or session.expires_at <= platform.now()
+    if refused and platform.speaks("key-code-for-session"):  # the key and its session judged as one
+        raise StateError("INVALID_API_KEY", "Invalid API key")
     if session is None or session.app_id != key.app_id:
         raise StateError("TOKEN_INVALID", "The session token is unknown or belongs to another app")
     if session.expires_at <= platform.now():

@@ -27,6 +27,7 @@ DIALECTS: dict[str, str] = {
     "own-messages": "a bot's own posts come back to it as ONIMBOTV2MESSAGEADD, its author without a bot flag",
     "no-event-bot": "events carry no data.bot (the poll's path names the bot)",
     "capped-user-pages": "GET /v1/users answers at most 50 users a page, whatever limit asks (meta.hasMore)",
+    "key-code-for-session": "an unknown or expired session token is refused as 401 INVALID_API_KEY",
     "portal-rate-limit": "the request rate counts per key and portal instead of per key",
     "no-retry-after": "429 answers carry neither error.retryAfter nor a Retry-After header",
     "no-template-dedupe": "a send repeating a templateId posts again, and its uuidMap does not name it",

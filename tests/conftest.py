@@ -173,6 +173,16 @@ def fresh_rate_limits(settings):
 
 
 @pytest.fixture(autouse=True)
+def fresh_app_key_checks():
+    """What a process learned of whether the platform takes the app key alone (botcore.services.platform)."""
+    from botcore.services.platform import forget_app_key_checks
+
+    forget_app_key_checks()
+    yield
+    forget_app_key_checks()
+
+
+@pytest.fixture(autouse=True)
 def fresh_template_readings():
     """What a process learned of the platform's templateIds (botcore.vibe.template_ids) is per platform
     base URL, and every test meets the one sandbox at the same URL, in whichever dialect it chose."""

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from botcore import conf
 from botcore.vibe.coerce import as_bool, as_datetime, as_int, as_str
-from botcore.vibe.errors import VibeError, refuses_app_key
+from botcore.vibe.errors import VibeError, VibeKeyRefusedError, refuses_app_key
 from botcore.vibe.http_clients import shared_http_client
 from botcore.vibe.key_budgets import budget_for_key
 from botcore.vibe.transport import RetryClass, Transport
@@ -109,7 +109,7 @@ class VibeIdentityBackend:
                         " shortly."
                     ),
                 )
-            elif refuses_app_key(error, with_session=session):
+            elif refuses_app_key(error, with_session=session) and not self._refused_session_as_key(error):
                 log.error("the platform refused the app's own key (VIBE_APP_KEY): %s", error)
                 refusal = InstallationError(
                     f"the platform refused the app's key: {error}",
@@ -130,6 +130,27 @@ class VibeIdentityBackend:
         """Who the token's session is; `expires_at` is None when /v1/me does not say (tenants assumes one)."""
         transport = self._transport(api_key=self._app_key(), session_token=session_token)
         return identity_from_me(self._call(transport, "GET", "/me", session=True, retry=RetryClass.SAFE))
+
+    def _refused_session_as_key(self, error: VibeError) -> bool:
+        """An INVALID_API_KEY on a session's check while the platform takes the key alone: the session is
+        what it refused (a platform may judge the key and its session as one)."""
+        return (
+            getattr(error, "code", None) in ("INVALID_API_KEY", "INVALID_KEY")
+            and self.app_key_stands() is True
+        )
+
+    def app_key_stands(self) -> bool | None:
+        """Whether the platform takes the app's key alone (GET /v1/me without a session): True, False when it
+        refuses the key, None when it could not be asked or answered something else."""
+        transport = self._transport(api_key=self._app_key())
+        try:
+            transport.request("GET", "/me", retry=RetryClass.SAFE)
+        except VibeKeyRefusedError:
+            return False
+        except VibeError as error:
+            log.warning("app key check failed at the platform: %s", error)
+            return None
+        return True
 
     def verify_api_key(self, api_key: str) -> VerifiedIdentity:
         transport = self._transport(api_key=api_key)

@@ -32,8 +32,10 @@ def usable_grants(portal: Portal) -> int:
 
 @pytest.mark.parametrize("code", ["KEY_REVOKED", "SCOPE_DENIED", "INVALID_API_KEY"])
 def test_the_app_key_refused_on_a_poll_backs_off_and_keeps_the_session(sandbox_portal, bot, code, caplog):
+    # An invalid key is refused everywhere, /v1/me too: that is how it is told from a session answered so.
+    path = "*" if code == "INVALID_API_KEY" else "/v1/bots/{bot_id}/events"
     fault = sandbox_portal.control.post(
-        "/_sandbox/faults", json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": code}
+        "/_sandbox/faults", json={"path": path, "errorRate": 1.0, "errorCode": code}
     ).json()["data"]["id"]
 
     assert poll_bot_once(bot.pk).status == "app_key_refused"
@@ -68,6 +70,33 @@ def test_the_app_key_refused_while_replying_keeps_the_session_and_the_event(sand
     Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now(), backoff_until=None)
     poll_bot_once(bot.pk)
     assert [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if "hello" in m["text"]]
+
+
+def test_an_expired_session_answered_as_an_invalid_key_is_a_session_refused(sandbox_portal, bot, caplog):
+    """From a trial on a platform written from the reference: it answered an expired session 401
+    INVALID_API_KEY (the key and its session judged as one; dialect `key-code-for-session`), and the bot
+    was polled for ever with an ERROR to fix VIBE_APP_KEY while the portal never asked for a session."""
+    sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": ["key-code-for-session"]})
+    sandbox_portal.control.post("/_sandbox/clock", json={"advanceSeconds": 25 * 3600})
+
+    assert poll_bot_once(bot.pk).status == "no_session"
+
+    sandbox_portal.portal.refresh_from_db()
+    assert sandbox_portal.portal.status == Portal.Status.NEEDS_SESSION
+    assert usable_grants(sandbox_portal.portal) == 0
+    assert "fix VIBE_APP_KEY" not in caplog.text and "it is the session it refused" in caplog.text
+
+
+def test_a_visit_with_a_session_answered_as_an_invalid_key_is_refused_as_that_session(sandbox_portal):
+    """The same reading at a gateway visit: the visitor's token is what was refused (counted against its
+    address), not the app's key (a 503 for everyone, never counted)."""
+    from botcore.vibe.identity import VibeIdentityBackend
+    from tenants.errors import InstallationError
+
+    sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": ["key-code-for-session"]})
+    with pytest.raises(InstallationError) as refused:
+        VibeIdentityBackend().verify_session("vibe_session_made_up_0123456789")
+    assert not refused.value.refuses_app_key and not refused.value.is_transient
 
 
 def test_a_revoked_app_key_does_not_cost_a_reverified_session(sandbox_portal):
