@@ -75,7 +75,7 @@ def get_event_backlog() -> Backlog:
 
 
 def list_pending_entries(bot: Bot) -> QuerySet[EventLogEntry]:
-    """Stored events not yet routed, in the order they arrived (the platform's order within one platform
+    """Stored events not yet routed, in the order they arrived (by event id within a batch of one platform
     bot; a moved bot's drained events before its new bot's): what the next cycle must handle first."""
     return EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.RECEIVED).order_by("pk")
 

@@ -169,9 +169,11 @@ def _mark_duplicates(fresh: list[EventLogEntry], known_messages: dict[MessageKey
 
 
 def build_entries(bot: Bot, vibe_bot_id: int | None, batch: EventBatch) -> list[EventLogEntry]:
-    """Every item of the batch as an entry: the events in the platform's order, then the items the client
-    could not read, each MALFORMED with the client's reason."""
-    entries = [build_entry(bot, vibe_bot_id, event) for event in batch.events]
+    """Every item of the batch as an entry: the events by id (they rise per bot, CONTRACT A §8; a platform
+    listing a batch newest first had its replies posted in reverse), then the items the client could not
+    read, each MALFORMED with the client's reason."""
+    events = sorted(batch.events, key=lambda event: event.event_id)
+    entries = [build_entry(bot, vibe_bot_id, event) for event in events]
     entries += [
         _malformed_entry(bot, vibe_bot_id, m.item, m.reason, event_id=m.event_id) for m in batch.malformed
     ]

@@ -7,7 +7,7 @@ arrives (long-polling; `held-polls` holds a poll without it 25 s, `no-long-poll`
 is {events, nextOffset, hasMore, storedOffset, persisted}; an empty queue answers nextOffset 0, as
 imbot.v2 does (under `no-next-offset`, no nextOffset at all; under `last-id-next-offset`, the last event's
 id, so that event comes again until an offset past it; `keyed-events` and `null-events` write the events as
-an object keyed by id, and null when there are none).
+an object keyed by id, and null when there are none; `newest-first` lists a batch's events newest first).
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ def batch_json(platform: Platform, bot: Bot, events: list[Event], has_more: bool
         del batch["nextOffset"]
     if platform.speaks("last-id-next-offset") and events:  # lastEventId's meaning; offset N still keeps N
         batch["nextOffset"] = events[-1].event_id
+    if platform.speaks("newest-first"):  # ORDER BY id DESC within the batch it picked, oldest first
+        items.reverse()
     if platform.speaks("keyed-events"):  # PHP's json_encode of an array whose keys are not 0..n-1
         batch["events"] = {str(item["eventId"]): item for item in items}
     if platform.speaks("null-events") and not events:  # Go's json encoding of a nil slice

@@ -562,6 +562,18 @@ def test_the_bots_own_post_coming_back_is_not_answered(sandbox_portal, bot, dial
     assert back.exists() and {e.status for e in back} == {"ignored"}
 
 
+def test_a_batch_listed_newest_first_is_answered_oldest_first(sandbox_portal, bot):
+    """From a trial on a platform written from the reference: a batch listed newest first (dialect
+    `newest-first`) was answered in reverse, the last message's reply first."""
+    sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": ["newest-first"]})
+    for word in ("one", "two", "three"):
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=f"word {word}")
+    poll_bot_once(bot.pk)
+
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if "word " in m["text"]]
+    assert [text.split("word ")[1].split("[")[0] for text in texts] == ["one", "two", "three"], texts
+
+
 class PressSkill(Skill):
     """/count answers with a button that runs /count again; every run says whose it was."""
 
