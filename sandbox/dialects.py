@@ -29,6 +29,7 @@ DIALECTS: dict[str, str] = {
     "capped-user-pages": "GET /v1/users answers at most 50 users a page, whatever limit asks (meta.hasMore)",
     "key-code-for-session": "an unknown or expired session token is refused as 401 INVALID_API_KEY",
     "newest-first": "GET /v1/bots/:botId/events lists the events of a batch newest first",
+    "empty-no-content": "GET /v1/bots/:botId/events answers 204 No Content when no event waits",
     "portal-rate-limit": "the request rate counts per key and portal instead of per key",
     "no-retry-after": "429 answers carry neither error.retryAfter nor a Retry-After header",
     "no-template-dedupe": "a send repeating a templateId posts again, and its uuidMap does not name it",

@@ -213,6 +213,10 @@ def raise_for_response(response: httpx.Response, content: bytes | None = None) -
     status = response.status_code
     if content is None:
         content = response.content
+    if status == 204 and not content.strip():
+        # No Content: a success with nothing in it. A platform answering an events call with none waiting so
+        # was taken for the wrong server at every idle poll, and its bots backed off for minutes.
+        return {}
     body = _decode_json(content)
 
     if isinstance(body, dict) and body.get("success") is True and 200 <= status < 300:

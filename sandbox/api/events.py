@@ -7,11 +7,13 @@ arrives (long-polling; `held-polls` holds a poll without it 25 s, `no-long-poll`
 is {events, nextOffset, hasMore, storedOffset, persisted}; an empty queue answers nextOffset 0, as
 imbot.v2 does (under `no-next-offset`, no nextOffset at all; under `last-id-next-offset`, the last event's
 id, so that event comes again until an offset past it; `keyed-events` and `null-events` write the events as
-an object keyed by id, and null when there are none; `newest-first` lists a batch's events newest first).
+an object keyed by id, and null when there are none; `newest-first` lists a batch's events newest first;
+`empty-no-content` answers 204 with no body when none wait).
 """
 
 from __future__ import annotations
 
+from starlette.responses import Response
 from starlette.routing import Route
 
 from sandbox import event_queue
@@ -82,7 +84,7 @@ def batch_json(platform: Platform, bot: Bot, events: list[Event], has_more: bool
 
 
 @endpoint(auth="bot")
-async def get_events(call: Call) -> dict:
+async def get_events(call: Call) -> dict | Response:
     """GET /v1/bots/{bot_id}/events?offset=&limit=&timeout=: the unacknowledged events, oldest first."""
     bot = call.bot
     assert bot is not None
@@ -103,6 +105,8 @@ async def get_events(call: Call) -> dict:
         await event_queue.wait_for_event(bot, timeout)
         if bot.id in platform.bots:  # the owner may have deleted it meanwhile
             events, has_more = event_queue.pending(bot, limit=limit)  # type: ignore[arg-type]
+    if not events and platform.speaks("empty-no-content"):  # nothing waiting: 204, no body at all
+        return Response(status_code=204)
     return batch_json(platform, bot, events, has_more)
 
 

@@ -63,6 +63,17 @@ def test_every_portal_user_is_listed_however_the_platform_pages_them(world, spea
     assert len(client.list_users(limit=70)) == 70
 
 
+def test_an_events_call_answered_204_no_content_is_an_empty_batch(client, bot, world, speak):
+    """From a trial on a platform written from the reference: it answered an events call with nothing waiting
+    204 with no body (dialect `empty-no-content`); each idle poll was a protocol error ("is the base URL
+    right?") and the bot backed off further at every one, so a message waited behind the backoff."""
+    speak("empty-no-content")
+    empty = client.get_events(bot.id, offset=0)
+    assert empty.events == () and not empty.has_more and empty.offset_after(7) == 7  # acknowledges nothing
+    world.control.user_says(world.admin_id, "hello", bot_id=bot.id)
+    assert [e.message.text for e in client.get_events(bot.id).events if hasattr(e, "message")] == ["hello"]
+
+
 def test_a_command_without_a_title_registers_where_the_platform_allows_it(client, bot, speak):
     speak("untitled-commands")
     command = client.register_command(bot.id, command="quiet")
