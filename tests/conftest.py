@@ -174,8 +174,8 @@ def fresh_rate_limits(settings):
 
 @pytest.fixture(autouse=True)
 def fresh_app_key_checks():
-    """What a process learned of whether the platform takes the app key alone (botcore.services.platform)."""
-    from botcore.services.platform import forget_app_key_checks
+    """What a process learned of whether the platform takes the app key alone (botcore.vibe.identity)."""
+    from botcore.vibe.identity import forget_app_key_checks
 
     forget_app_key_checks()
     yield

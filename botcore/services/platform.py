@@ -6,22 +6,16 @@ that one (`client_for_bot`); the portal's preferred credential is for registerin
 
 from __future__ import annotations
 
-import logging
-import time
-
 from botcore import conf
 from botcore.models import Bot
 from botcore.vibe import VibeClient
 from botcore.vibe.errors import VibeAuthError
-from botcore.vibe.errors import refuses_app_key as refuses_key_not_session
-from botcore.vibe.identity import VibeIdentityBackend
+from botcore.vibe.identity import refuses_app_key_itself
 from botcore.vibe.watch import WatchAuth
 from tenants import services as tenant_services
 from tenants.errors import SessionTokenError
 from tenants.models import Portal
 from tenants.selectors import PortalCredential, get_portal_credential, recall_portal_credential
-
-log = logging.getLogger(__name__)
 
 
 def auth_for_credential(credential: PortalCredential) -> WatchAuth:
@@ -55,44 +49,8 @@ def client_for_portal(portal: Portal, *, kind: str | None = None) -> tuple[VibeC
 
 def refuses_app_key(error: BaseException, credential: PortalCredential) -> bool:
     """Whether a refusal of a call on `credential` is the app's own key's, not the credential's secret
-    (botcore.vibe.errors.refuses_app_key): a personal key's refusal is always its own.
-
-    An INVALID_API_KEY on a session call is believed only while the platform refuses the key alone too
-    (app_key_stands): a platform may answer an expired session INVALID_API_KEY, and each portal whose session
-    ran out was then polled for ever with an ERROR to fix VIBE_APP_KEY, its admin never asked back."""
-    if not refuses_key_not_session(error, with_session=credential.kind == "session"):
-        return False
-    # Only "invalid key" can be the session's: a revoked key, or one without a scope, /v1/me still takes.
-    return not (getattr(error, "code", None) in SESSION_AMBIGUOUS_CODES and app_key_stands())
-
-
-SESSION_AMBIGUOUS_CODES = frozenset({"INVALID_API_KEY", "INVALID_KEY"})
-_KEY_CHECK_SECONDS = 60.0
-# This process's last answers, per platform and key: (when, whether the key stood).
-_key_checked: dict[tuple[str, str], tuple[float, bool]] = {}
-
-
-def app_key_stands() -> bool:
-    """Whether the platform took the app key alone lately (VibeIdentityBackend.app_key_stands), asked at most
-    once a minute per process; False when it refused the key or could not be asked."""
-    now = time.monotonic()
-    which = (conf.vibe_base_url(), conf.vibe_app_key())
-    checked = _key_checked.get(which)
-    if checked is not None and now - checked[0] < _KEY_CHECK_SECONDS:
-        return checked[1]
-    stands = VibeIdentityBackend().app_key_stands() is True
-    if stands:
-        log.warning(
-            "the platform refused a session call as INVALID_API_KEY, yet takes the app key alone: it is the"
-            " session it refused"
-        )
-    _key_checked[which] = (now, stands)
-    return stands
-
-
-def forget_app_key_checks() -> None:
-    """Drop what app_key_stands learned (tests meet many platforms and keys in one process)."""
-    _key_checked.clear()
+    (botcore.vibe.identity.refuses_app_key_itself): a personal key's refusal is always its own."""
+    return refuses_app_key_itself(error, with_session=credential.kind == "session")
 
 
 def report_refused_credential(error: BaseException, credential: PortalCredential, *, portal: Portal) -> bool:

@@ -158,6 +158,11 @@ class VibeKeyRefusedError(VibeAuthError):
     portal user's session is not what the platform refused."""
 
 
+# A key refusal a platform may also give a session it refuses (an expired one answered "invalid key"): whether
+# the key itself was refused is then asked of the platform (botcore.vibe.identity.refuses_app_key_itself).
+SESSION_AMBIGUOUS_CODES = frozenset({"INVALID_API_KEY"})
+
+
 def refuses_app_key(error: BaseException, *, with_session: bool) -> bool:
     """Whether `error` refused the app's own key rather than the session a call carried (`with_session`):
     the session is then still good, and every portal's session calls are refused alike until an operator

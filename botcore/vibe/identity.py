@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from botcore import conf
 from botcore.vibe.coerce import as_bool, as_datetime, as_int, as_str
-from botcore.vibe.errors import VibeError, VibeKeyRefusedError, refuses_app_key
+from botcore.vibe.errors import SESSION_AMBIGUOUS_CODES, VibeError, VibeKeyRefusedError, refuses_app_key
 from botcore.vibe.http_clients import shared_http_client
 from botcore.vibe.key_budgets import budget_for_key
 from botcore.vibe.transport import RetryClass, Transport
@@ -25,6 +25,44 @@ from tenants.errors import InstallationError
 from tenants.identity import ExchangedToken, VerifiedIdentity
 
 log = logging.getLogger(__name__)
+
+KEY_CHECK_SECONDS = 60.0  # how long this process believes the platform's word on the app key alone
+# This process's last answers, per platform and key: (when, whether the platform took the key alone).
+_key_checked: dict[tuple[str, str], tuple[float, bool]] = {}
+
+
+def refuses_app_key_itself(error: BaseException, *, with_session: bool) -> bool:
+    """Whether `error` refused the app's own key rather than the session the call carried: the one answer
+    for the identity checks and the bots' calls alike (botcore.services.platform.refuses_app_key).
+
+    botcore.vibe.errors.refuses_app_key, except an "invalid key" (SESSION_AMBIGUOUS_CODES) while the
+    platform takes the key alone, asked at most once a minute per process: a platform may answer an expired
+    session so, and each portal whose session ran out was then polled for ever with an ERROR to fix
+    VIBE_APP_KEY, its admin never asked back. A revoked key, or one without a scope, is the key's."""
+    if not refuses_app_key(error, with_session=with_session):
+        return False
+    return not (getattr(error, "canonical_code", None) in SESSION_AMBIGUOUS_CODES and _app_key_stands())
+
+
+def _app_key_stands() -> bool:
+    now = time.monotonic()
+    which = (conf.vibe_base_url(), conf.vibe_app_key())
+    checked = _key_checked.get(which)
+    if checked is not None and now - checked[0] < KEY_CHECK_SECONDS:
+        return checked[1]
+    stands = VibeIdentityBackend().app_key_stands() is True
+    if stands:
+        log.warning(
+            "the platform refused a session call as INVALID_API_KEY, yet takes the app key alone: it is the"
+            " session it refused"
+        )
+    _key_checked[which] = (now, stands)
+    return stands
+
+
+def forget_app_key_checks() -> None:
+    """Drop what refuses_app_key_itself learned (tests meet many platforms and keys in one process)."""
+    _key_checked.clear()
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -109,7 +147,7 @@ class VibeIdentityBackend:
                         " shortly."
                     ),
                 )
-            elif refuses_app_key(error, with_session=session) and not self._refused_session_as_key(error):
+            elif refuses_app_key_itself(error, with_session=session):
                 log.error("the platform refused the app's own key (VIBE_APP_KEY): %s", error)
                 refusal = InstallationError(
                     f"the platform refused the app's key: {error}",
@@ -130,14 +168,6 @@ class VibeIdentityBackend:
         """Who the token's session is; `expires_at` is None when /v1/me does not say (tenants assumes one)."""
         transport = self._transport(api_key=self._app_key(), session_token=session_token)
         return identity_from_me(self._call(transport, "GET", "/me", session=True, retry=RetryClass.SAFE))
-
-    def _refused_session_as_key(self, error: VibeError) -> bool:
-        """An INVALID_API_KEY on a session's check while the platform takes the key alone: the session is
-        what it refused (a platform may judge the key and its session as one)."""
-        return (
-            getattr(error, "code", None) in ("INVALID_API_KEY", "INVALID_KEY")
-            and self.app_key_stands() is True
-        )
 
     def app_key_stands(self) -> bool | None:
         """Whether the platform takes the app's key alone (GET /v1/me without a session): True, False when it
