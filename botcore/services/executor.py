@@ -430,12 +430,13 @@ def _retry_run(run: SkillRun, *, retry_in: float, error: str, spend_attempt: boo
     return SkillRun.Status.PENDING
 
 
-def _catch_up_ends(run: SkillRun) -> datetime | None:
+def catch_up_ends(run: SkillRun) -> datetime | None:
     """Until when a scheduled run or a deferred job is tried again after a passing trouble, however many
     attempts it took: the catch-up window after its planned time (docs/skills.md, 9). Five attempts took under
     eight minutes, so a platform down across 09:30, or a session lapsing as the question went out, lost the
     day's standup, while the same outage just before the sweep only made it late; a reminder due during such
-    an outage was failed, and nobody told."""
+    an outage was failed, and nobody told. The sweep asks it too of a run whose worker died
+    (skill_schedules._requeue)."""
     if run.kind not in (SkillRun.Kind.SCHEDULED, SkillRun.Kind.DEFERRED) or "due_at" not in run.payload:
         return None
     due = datetime.fromisoformat(run.payload["due_at"])
@@ -463,7 +464,7 @@ def execute_run(run_id: int) -> str:
     if options is None:
         return _settle_run(run.pk, SkillRun.Status.SKIPPED, error="the skill is off for this portal")
     what = f"skill run {run.pk} portal={portal.member_id}"
-    retry_until = _catch_up_ends(run)
+    retry_until = catch_up_ends(run)
     bot, client = None, None
     try:
         if run.kind != SkillRun.Kind.UNINSTALLED:

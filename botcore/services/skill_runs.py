@@ -111,7 +111,7 @@ def defer_job(
             "data": data,
             "origin": dict(origin) if origin is not None else None,
             # Its planned time, which retries keep (they move due_at): passing troubles are retried until
-            # the catch-up window after it has passed (executor._catch_up_ends).
+            # the catch-up window after it has passed (executor.catch_up_ends).
             "due_at": planned.isoformat(),
         },
         due_at=planned if later else None,

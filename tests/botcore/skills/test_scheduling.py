@@ -151,3 +151,34 @@ def test_the_sweep_schedule_is_created_once_by_name():
     sweep = Schedule.objects.get(name="botcore.sweep_skill_schedules")
     assert sweep.func == "botcore.tasks.sweep_skill_schedules" and sweep.schedule_type == Schedule.MINUTES
     assert sweep.minutes == 1 and sweep.repeats == -1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_worker_died_past_its_attempts_is_handed_back_while_its_catch_up_window_is_open(
+    skill_paths, task_queue
+):
+    """A scheduled run may take more than BOTCORE_HANDLE_MAX_ATTEMPTS attempts inside its catch-up window (a
+    platform down across its time): the sweep failed one whose worker then died, though the executor would
+    have tried it again. Both ask one rule now (executor.catch_up_ends)."""
+    portal = make_portal("acme")
+    now = datetime(2030, 3, 4, 9, 40, tzinfo=UTC)
+
+    def died_at_attempt_six(fired: datetime) -> SkillRun:
+        return SkillRun.objects.create(
+            portal=portal,
+            skill_name="probe",
+            kind="scheduled",
+            run_key=f"schedule:tick:{fired.isoformat()}",
+            payload={"schedule": "tick", "due_at": fired.isoformat(), "local_due_at": fired.isoformat()},
+            status="running",
+            attempts=6,
+            due_at=now - timedelta(minutes=3),
+            started_at=now - timedelta(hours=1),
+        )
+
+    open_window = died_at_attempt_six(now - timedelta(minutes=10))  # 09:30, the window open until 09:45
+    closed_window = died_at_attempt_six(now - timedelta(minutes=40))  # 09:00, closed at 09:15
+    sweep_schedules(now)
+    open_window.refresh_from_db()
+    closed_window.refresh_from_db()
+    assert open_window.status == "pending" and closed_window.status == "failed"
