@@ -14,6 +14,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from botcore.vibe.errors import (
     VibeBadRequestError,
     VibeBotAlreadyExistsError,
     VibeConflictError,
+    VibeError,
     VibeForbiddenError,
     VibeKeyRefusedError,
     VibeNotFoundError,
@@ -129,40 +131,57 @@ MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
 class AnswerBody:
-    """The body of a streamed answer, gathered chunk by chunk up to MAX_ANSWER_BYTES: the one reading of an
-    answer's size for the transport (httpx) and the poller's watch (httpcore)."""
+    """The body of a streamed answer, gathered chunk by chunk up to `limit` (MAX_ANSWER_BYTES): the one
+    reading of an answer's size for the transport (httpx), the poller's watch (httpcore) and file downloads
+    (their own limit and error)."""
 
-    __slots__ = ("chunks", "response", "size")
+    __slots__ = ("chunks", "limit", "response", "size", "too_large")
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(
+        self,
+        response: httpx.Response,
+        *,
+        limit: int = MAX_ANSWER_BYTES,
+        too_large: Callable[[], VibeError] | None = None,
+    ) -> None:
         """Raises at once (see add) when the answer's Content-Length already says it is too large."""
         self.response = response
+        self.limit = limit
+        self.too_large = too_large  # None: _too_large (a bound method kept here would be a reference cycle)
         self.chunks: list[bytes] = []
         self.size = 0
         declared = response.headers.get("content-length", "")
-        if is_digits(declared) and int(declared) > MAX_ANSWER_BYTES:
-            raise self._too_large()
+        if is_digits(declared) and int(declared) > limit:
+            raise self._over_limit()
 
     def add(self, chunk: bytes) -> None:
-        """Keep `chunk`; past the limit, the VibeApiError of an answer too large to read (no more is read:
-        the caller closes the connection)."""
+        """Keep `chunk`; past the limit, `too_large()` (by default the VibeApiError of an answer too large to
+        read; no more is read: the caller closes the connection)."""
         self.size += len(chunk)
-        if self.size > MAX_ANSWER_BYTES:
-            raise self._too_large()
+        if self.size > self.limit:
+            raise self._over_limit()
         self.chunks.append(chunk)
 
     def content(self) -> bytes:
         return self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
+
+    def _over_limit(self) -> VibeError:
+        return self.too_large() if self.too_large is not None else self._too_large()
 
     def _too_large(self) -> VibeApiError:
         described = f"an answer larger than {MAX_ANSWER_BYTES // 2**20} MiB (not read)"
         return _not_the_envelope(self.response, described, wrong_server=False)
 
 
-def read_streamed(response: httpx.Response) -> bytes:
-    """The decoded body of `response`, sent with stream=True, read no further than MAX_ANSWER_BYTES (past
-    it, the error AnswerBody raises). The caller closes the response."""
-    body = AnswerBody(response)
+def read_streamed(
+    response: httpx.Response,
+    *,
+    limit: int = MAX_ANSWER_BYTES,
+    too_large: Callable[[], VibeError] | None = None,
+) -> bytes:
+    """The decoded body of `response`, sent with stream=True, read no further than `limit` (past it, the
+    error AnswerBody raises). The caller closes the response."""
+    body = AnswerBody(response, limit=limit, too_large=too_large)
     for chunk in response.iter_bytes():
         body.add(chunk)
     return body.content()

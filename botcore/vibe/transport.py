@@ -35,7 +35,6 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from botcore.vibe.answers import raise_for_response, read_streamed
 from botcore.vibe.backoff import retry_delay
 from botcore.vibe.budget import NoBudget, Priority, RequestBudget, key_digest
-from botcore.vibe.coerce import is_digits
 from botcore.vibe.errors import (
     VibeApiError,
     VibeBudgetTimeoutError,
@@ -294,16 +293,7 @@ class Transport:
             try:
                 if response.status_code != 200:
                     raise_for_response(response, read_streamed(response))
-                declared = response.headers.get("content-length", "")
-                if is_digits(declared) and int(declared) > max_bytes:
-                    raise too_large()
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise too_large()
-                    chunks.append(chunk)
-                return b"".join(chunks)
+                return read_streamed(response, limit=max_bytes, too_large=too_large)
             except httpx.TransportError as exc:  # the file broke off
                 raise VibeTransportError(self._describe(exc), method="GET", path="(download)") from None
             finally:
