@@ -388,18 +388,11 @@ class VibeSkillContext(EventFacts, ChatActions):
         may be the post, or someone writing since. Raises a passing failure of the read."""
         if after is None:
             return False, "the handling knew no earlier message in that chat to compare with"
-        try:
-            newest = client.get_chat(bot_id, dialog_id).last_message_id
-        except VibeError as error:
-            if error.is_transient:
-                raise
-            if (
-                int(after) == 0
-                and isinstance(error, VibeApiError)
-                and error.canonical_code == "CHAT_NOT_FOUND"
-            ):
+        newest, refusal = self._chat_last_message(client, bot_id, dialog_id)
+        if refusal is not None:
+            if int(after) == 0 and _no_dialog(refusal):
                 return True, "the bot still has no dialog there: it never arrived"
-            return False, f"the chat could not be read ({error})"
+            return False, f"the chat could not be read ({refusal})"
         if newest is None:
             return False, "the chat's answer does not say its last message (no lastMessageId)"
         if newest <= int(after):
@@ -411,14 +404,22 @@ class VibeSkillContext(EventFacts, ChatActions):
         question, a post to another chat), on a platform not known to de-duplicate templateIds: without it,
         such a post left in doubt was never sent again, and a participant whose question met a 500 was not
         asked that day. 0: the bot has no dialog with that person yet. None: the chat cannot say."""
+        newest, refusal = self._chat_last_message(client, bot_id, dialog_id)
+        if refusal is not None:
+            return 0 if _no_dialog(refusal) else None
+        return newest
+
+    def _chat_last_message(
+        self, client: VibeClient, bot_id: int, dialog_id: str
+    ) -> tuple[int | None, VibeError | None]:
+        """The chat's last message id (None where its answer names none), or the platform's refusal to read
+        it. A passing failure of the read is raised: nothing is decided, the handling is tried again later."""
         try:
-            return client.get_chat(bot_id, dialog_id).last_message_id
+            return client.get_chat(bot_id, dialog_id).last_message_id, None
         except VibeError as error:
             if error.is_transient:
-                raise  # nothing is sent: the handling is tried again later
-            if isinstance(error, VibeApiError) and error.canonical_code == "CHAT_NOT_FOUND":
-                return 0
-            return None
+                raise
+            return None, error
 
     def _newest_known(self, dialog_id: str) -> int | None:
         """The newest message this handling knows in `dialog_id`: its own last post there, else the
@@ -504,3 +505,8 @@ class VibeSkillContext(EventFacts, ChatActions):
             dict(origin.raw) if origin is not None else None,
             due_at=due_at,
         )
+
+
+def _no_dialog(error: VibeError) -> bool:
+    """The platform's word that the bot has no dialog there yet (CHAT_NOT_FOUND): nothing was ever posted."""
+    return isinstance(error, VibeApiError) and error.canonical_code == "CHAT_NOT_FOUND"
