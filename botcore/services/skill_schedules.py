@@ -37,10 +37,6 @@ from tenants.selectors import map_portal_timezones
 log = logging.getLogger(__name__)
 
 
-def catch_up_minutes() -> int:
-    return conf.schedule_catch_up_minutes()
-
-
 def run_timeout_seconds() -> float:
     """A RUNNING run older than this lost its worker: the task queue kills any task sooner (the same lease
     that guards a poll cycle, botcore.conf.lease_seconds, outlasts the queue's timeout)."""
@@ -91,7 +87,7 @@ def _has_schedules(skill: Skill) -> bool:
 def sweep_schedules(now: datetime | None = None) -> int:
     """Claim and enqueue every firing due since the catch-up window began; returns how many were claimed."""
     now = now or timezone.now()
-    after = now - timedelta(minutes=catch_up_minutes())
+    after = now - timedelta(minutes=conf.schedule_catch_up_minutes())
     skills = [skill for skill in configured_skills() if _has_schedules(skill)]
     claimed = 0
     if skills:
