@@ -80,6 +80,13 @@ def _reason(error: BaseException) -> str:
     return redact(str(error)) if isinstance(error, VibeError) else describe_error(error)
 
 
+def may_try_again(attempts: int, *, until: datetime | None, now: datetime) -> bool:
+    """Whether work met by a passing trouble (or whose worker died) on its `attempts`-th attempt is tried
+    again: while it has attempts left (BOTCORE_HANDLE_MAX_ATTEMPTS), and past them until `until`, a run's
+    catch-up window (catch_up_ends)."""
+    return attempts < conf.handle_max_attempts() or (until is not None and until > now)
+
+
 def judge_failure(
     error: BaseException,
     *,
@@ -95,13 +102,15 @@ def judge_failure(
     if refuses_credential(error):
         return Verdict("refused", reason, cause=error)
     if is_transient(error):
+        now = timezone.now()
+        if not may_try_again(attempts, until=retry_until, now=now):
+            return Verdict("failed", f"gave up after {attempts} attempts: {reason}", cause=error)
         wait = retry_delay(error, attempts, base=retry_base, cap=retry_cap)
-        left = (retry_until - timezone.now()).total_seconds() if retry_until is not None else 0.0
-        if attempts < conf.handle_max_attempts():
-            return Verdict("retry", reason, wait, error)
-        if left > 0:
-            return Verdict("retry", reason, min(wait, left), error)
-        return Verdict("failed", f"gave up after {attempts} attempts: {reason}", cause=error)
+        if (
+            attempts >= conf.handle_max_attempts() and retry_until is not None
+        ):  # inside the window: not past it
+            wait = min(wait, (retry_until - now).total_seconds())
+        return Verdict("retry", reason, wait, error)
     return Verdict("failed", reason, cause=error)
 
 

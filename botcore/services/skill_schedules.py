@@ -25,7 +25,7 @@ from django.utils import timezone
 from botcore import conf
 from botcore.models import SkillConfig, SkillRun
 from botcore.selectors import running_bots
-from botcore.services.executor import catch_up_ends, unfinished_attempts_error
+from botcore.services.executor import catch_up_ends, may_try_again, unfinished_attempts_error
 from botcore.services.notices import tell_admins_of_failed_run
 from botcore.services.skill_runs import claim_run, enqueue_run
 from botcore.skills.base import Skill
@@ -174,8 +174,7 @@ def _requeue(now: datetime) -> None:
         status=SkillRun.Status.RUNNING, started_at__lt=now - timedelta(seconds=run_timeout_seconds())
     )
     for run in died.filter(attempts__gte=conf.handle_max_attempts()).select_related("portal"):
-        window = catch_up_ends(run)
-        if window is not None and window > now:
+        if may_try_again(run.attempts, until=catch_up_ends(run), now=now):
             continue  # its catch-up window is still open: handed back below, as a run with attempts left
         failed = SkillRun.objects.filter(pk=run.pk, status=SkillRun.Status.RUNNING).update(
             status=SkillRun.Status.FAILED, finished_at=now, error=unfinished_attempts_error(run.attempts)
