@@ -17,7 +17,7 @@ def _int_param(call: Call, name: str, default: int, *, low: int, high: int) -> i
     raw = call.query.get(name)
     if raw is None or raw == "":
         return default
-    if not is_decimal(raw.lstrip("-")) or not low <= int(raw) <= high:
+    if not is_decimal(raw.removeprefix("-")) or not low <= int(raw) <= high:
         raise ApiError("INVALID_REQUEST", f"{name} must be an integer {low}..{high}")
     return int(raw)
 

@@ -26,5 +26,6 @@ def test_needs_the_user_scope_and_valid_paging(sandbox):
     denied = httpx.get(f"{sandbox.base_url}/users", headers={"X-Api-Key": key})
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "SCOPE_DENIED"
     key, _ = sandbox.run_in_loop(lambda s: seed(s, {"user"}))
-    bad = httpx.get(f"{sandbox.base_url}/users", params={"limit": 0}, headers={"X-Api-Key": key})
-    assert bad.status_code == 400
+    for limit in ("0", "--5", "-", "5x", "²"):
+        bad = httpx.get(f"{sandbox.base_url}/users", params={"limit": limit}, headers={"X-Api-Key": key})
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_REQUEST", limit
