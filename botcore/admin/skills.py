@@ -29,7 +29,7 @@ class SkillRunAdmin(admin.ModelAdmin):
     search_fields = ["portal__domain", "run_key", "error"]
     readonly_fields = [
         "portal", "skill_name", "kind", "run_key", "payload", "status", "attempts", "due_at", "enqueued_at",
-        "started_at", "finished_at", "error", "created_at",
+        "started_at", "finished_at", "error", "notice_due_at", "created_at",
     ]  # fmt: skip
     list_select_related = ["portal"]
     show_full_result_count = False  # as the event log's (botcore/admin/bots.py): no COUNT(*) of every run
@@ -58,8 +58,9 @@ class SkillRunAdmin(admin.ModelAdmin):
         runs = list(queryset.exclude(status=SkillRun.Status.RUNNING))
         for run in runs:
             SkillRun.objects.filter(pk=run.pk).update(
-                status=SkillRun.Status.PENDING, attempts=0, error="", started_at=None, finished_at=None
-            )
+                status=SkillRun.Status.PENDING, attempts=0, error="", started_at=None, finished_at=None,
+                notice_text="", notice_due_at=None,  # run again, it tells of its own failure if it fails
+            )  # fmt: skip
             enqueue_run(run)
         messages.info(request, f"{len(runs)} run(s) enqueued again.")
 

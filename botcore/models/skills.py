@@ -83,6 +83,11 @@ class SkillRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A failed scheduled run's notice to the portal's admins that the platform did not take (it is often down
+    # for the same reason the run failed): the text as they would have read it, tried again from this moment
+    # by the minute sweep (botcore.services.notices).
+    notice_text = models.TextField(blank=True, default="", db_default="")
+    notice_due_at = models.DateTimeField("admins' notice tried again at", null=True, blank=True)
 
     class Meta:
         app_label = "botcore"

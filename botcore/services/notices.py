@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext
 
+from botcore import conf
 from botcore.errors import is_transient
 from botcore.models import Bot, SkillRun
 from botcore.selectors import find_active_bot
@@ -43,7 +45,12 @@ def send_expiry_warning(portal: Portal, *, admin_user_ids: list[int], open_url: 
             " Please {link} to keep the bot running."
         ).format(when=expires_at[:16].replace("T", " "), link=link)
     client = client_for_bot(bot)  # the credential the bot belongs to, as for every call of the bot
-    return _send_to_each(bot, client, admin_user_ids, text, what="expiry reminder")
+    return _send_to_each(bot, client, admin_user_ids, text, what="expiry reminder").told
+
+
+class Delivery(NamedTuple):
+    told: int  # users told now
+    untold: int  # users a passing failure kept from hearing it (worth trying again)
 
 
 def _send_to_each(
@@ -54,15 +61,14 @@ def _send_to_each(
     *,
     what: str,
     once_key: Callable[[int], str] | None = None,
-) -> int:
+) -> Delivery:
     """Write `text` to each user in the bot's private dialog; one the platform refuses is logged and the rest
-    still hear it. `once_key(user_id)`: the action ledger's key, so a user told already is not told again.
-    Returns how many were told now."""
+    still hear it. `once_key(user_id)`: the action ledger's key, so a user told already is not told again."""
     bot_id = bot.vibe_bot_id
-    if bot_id is None:
-        return 0  # no platform bot to write from (the callers found one; a row read in between lost it)
+    if bot_id is None:  # no platform bot to write from (the callers found one; a row read in between lost it)
+        return Delivery(0, 0)
     ledger = DatabaseLedger(bot_pk=bot.pk)
-    told = 0
+    told = untold = 0
     for user_id in sorted(set(user_ids)):
         key = once_key(user_id) if once_key is not None else None
         if key is not None and ledger.find(key) is not None:
@@ -71,11 +77,13 @@ def _send_to_each(
             client.send_message(bot_id, dialog_id=str(user_id), text=text)
         except VibeError as error:
             log.warning("%s not sent portal=%s user=%s: %s", what, bot.portal.member_id, user_id, error)
+            if is_transient(error):
+                untold += 1
             continue
         if key is not None:
             ledger.record(key, {})
         told += 1
-    return told
+    return Delivery(told, untold)
 
 
 def _why_it_failed(cause: BaseException | None) -> str:
@@ -93,7 +101,9 @@ def tell_admins_of_failed_run(run: SkillRun, skill: Skill, *, cause: BaseExcepti
     """Tell the portal's admins, in the bot's private dialog, that `skill`'s scheduled run failed.
 
     Once a skill and local day per admin (a second failure that day adds nothing they can act on; the next
-    day's failure reminds them). Returns how many were told now.
+    day's failure reminds them). An admin the platform did not take it for, for a passing reason (it is often
+    down for the same reason the run failed), is told by the minute sweep later (retry_failed_run_notices).
+    Returns how many were told now.
     """
     portal = run.portal
     bot = find_active_bot(portal)
@@ -110,19 +120,63 @@ def tell_admins_of_failed_run(run: SkillRun, skill: Skill, *, cause: BaseExcepti
             why=_why_it_failed(cause),
             link=bb.url(settings.VIBE_APP_PUBLIC_URL, gettext("open the app")),
         )
+    return _deliver_failed_run_notice(run, bot, text, now=timezone.now())
+
+
+# How long a failed run's notice the platform does not take is tried again: by then the next day's run has
+# either gone well or failed with a notice of its own.
+NOTICE_TRIED_FOR = timedelta(days=1)
+
+
+def _deliver_failed_run_notice(run: SkillRun, bot: Bot, text: str, *, now: datetime) -> int:
+    """Send a failed run's notice to the admins not told yet; keep it on the run for the sweep while some
+    could not be told for a passing reason, and drop it once all were (or past NOTICE_TRIED_FOR)."""
     try:
         client = client_for_bot(bot)
-    except SessionTokenError:
-        return 0  # no credential to write with: the bot's own state says so on the portal page
-    day = local_due_at.date().isoformat()
-    return _send_to_each(
-        bot,
-        client,
-        list_admin_user_ids(portal),
-        text,
-        what="failed-run notice",
-        once_key=lambda user_id: f"notice:run-failed:{skill.name}:{day}:{user_id}",
-    )
+    except SessionTokenError:  # no credential to write with yet: a portal user's visit brings one
+        told, some_left = 0, True
+    else:
+        local_day = datetime.fromisoformat(run.payload["local_due_at"]).date().isoformat()
+        delivery = _send_to_each(
+            bot,
+            client,
+            list_admin_user_ids(run.portal),
+            text,
+            what="failed-run notice",
+            once_key=lambda user_id: f"notice:run-failed:{run.skill_name}:{local_day}:{user_id}",
+        )
+        told, some_left = delivery.told, delivery.untold > 0
+    if some_left and now - (run.finished_at or now) < NOTICE_TRIED_FOR:
+        SkillRun.objects.filter(pk=run.pk).update(
+            notice_text=text, notice_due_at=now + timedelta(seconds=conf.backoff_max_seconds())
+        )
+        return told
+    if some_left:
+        log.warning(
+            "failed-run notice given up after %s: run=%s portal=%s, some admins never told",
+            NOTICE_TRIED_FOR, run.pk, run.portal.member_id,
+        )  # fmt: skip
+    SkillRun.objects.filter(pk=run.pk).update(notice_text="", notice_due_at=None)
+    return told
+
+
+def retry_failed_run_notices(now: datetime, *, limit: int = 200) -> int:
+    """The minute sweep's part: try again the failed runs' notices that are due. Each is claimed for a
+    backoff first, so two sweeps at once never send it twice. Returns how many admins were told."""
+    told = 0
+    due = SkillRun.objects.filter(status=SkillRun.Status.FAILED, notice_due_at__lte=now)
+    for run in due.select_related("portal").order_by("notice_due_at")[:limit]:
+        claimed = SkillRun.objects.filter(pk=run.pk, notice_due_at=run.notice_due_at).update(
+            notice_due_at=now + timedelta(seconds=conf.backoff_max_seconds())
+        )
+        if not claimed:
+            continue  # another sweep has it
+        bot = find_active_bot(run.portal)
+        if bot is None or bot.vibe_bot_id is None or run.portal.status == Portal.Status.UNINSTALLED:
+            SkillRun.objects.filter(pk=run.pk).update(notice_text="", notice_due_at=None)
+            continue
+        told += _deliver_failed_run_notice(run, bot, run.notice_text, now=now)
+    return told
 
 
 def apologize_for_failed_event(event: BotEvent, ctx: Any) -> None:

@@ -26,7 +26,7 @@ from botcore import conf
 from botcore.models import SkillConfig, SkillRun
 from botcore.selectors import running_bots
 from botcore.services.executor import catch_up_ends, may_try_again, unfinished_attempts_error
-from botcore.services.notices import tell_admins_of_failed_run
+from botcore.services.notices import retry_failed_run_notices, tell_admins_of_failed_run
 from botcore.services.skill_runs import claim_run, enqueue_run
 from botcore.skills.base import Skill
 from botcore.skills.cron import UTC, CronError, CronExpression, portal_zone
@@ -122,6 +122,7 @@ def sweep_schedules(now: datetime | None = None) -> int:
                     skill, portal_id, options, zone, after=after, now=now, existing=existing
                 )
     _requeue(now)
+    retry_failed_run_notices(now)
     return claimed
 
 

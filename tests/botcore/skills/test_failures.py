@@ -309,3 +309,62 @@ def test_a_scheduled_run_whose_every_attempt_died_is_failed_and_told_to_the_admi
     assert "“nightly” did not run as planned at 2030-03-04 03:00: it never finished" in notice
     sweep_schedules(past_window)  # a second sweep finds nothing more to fail or tell
     assert len([m for m in world.messages() if "did not run as planned" in m["text"]]) == 1
+
+
+@pytest.mark.slow
+def test_a_failed_runs_notice_the_platform_refused_for_a_while_reaches_the_admins_once_it_is_back(
+    world, task_queue, settings
+):
+    """A run failing because the platform is down meets the same outage with its notice: tried once, the
+    admins never heard that the day's run did not happen. The minute sweep tries it again, once each."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from botcore.services.skill_schedules import sweep_schedules
+
+    settings.VIBE_MAX_ATTEMPTS = 1  # the client's own retries would wait out nothing here
+    run = nightly_run(world)
+    world.sp.control.post(
+        "/_sandbox/faults",
+        json={"path": "/v1/bots/{bot_id}/messages", "errorRate": 1, "errorCode": "BITRIX_UNAVAILABLE"},
+    )
+    assert execute_run(run.pk) == "failed"
+    now = timezone.now()
+    sweep_schedules(now + timedelta(seconds=conf.backoff_max_seconds() + 1))  # still down: kept for later
+    world.sp.control.delete("/_sandbox/faults")
+    assert not [m for m in world.messages() if "did not run as planned" in m["text"]]
+    sweep_schedules(now + timedelta(seconds=conf.backoff_max_seconds() - 5))  # not due yet
+    assert not [m for m in world.messages() if "did not run as planned" in m["text"]]
+    for minutes in (11, 12, 30):
+        sweep_schedules(now + timedelta(minutes=minutes))
+    [notice] = [m["text"] for m in world.messages() if "did not run as planned" in m["text"]]
+    assert notice.startswith("“nightly” did not run as planned at 2030-03-04 03:00:")
+    run.refresh_from_db()
+    assert run.status == "failed" and run.notice_due_at is None
+
+
+def test_a_failed_runs_notice_the_platform_never_takes_is_given_up_after_a_day(
+    world, task_queue, settings, caplog
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from botcore.services.skill_schedules import sweep_schedules
+
+    settings.VIBE_MAX_ATTEMPTS = 1
+    run = nightly_run(world)
+    world.sp.control.post(
+        "/_sandbox/faults",
+        json={"path": "/v1/bots/{bot_id}/messages", "errorRate": 1, "errorCode": "BITRIX_UNAVAILABLE"},
+    )
+    assert execute_run(run.pk) == "failed"
+    run.refresh_from_db()
+    assert run.notice_due_at is not None
+    sweep_schedules(timezone.now() + timedelta(days=1, minutes=1))
+    world.sp.control.delete("/_sandbox/faults")
+    run.refresh_from_db()
+    assert run.notice_due_at is None and "given up" in caplog.text
+    sweep_schedules(timezone.now() + timedelta(days=1, minutes=20))
+    assert not [m for m in world.messages() if "did not run as planned" in m["text"]]
