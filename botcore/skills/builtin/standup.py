@@ -8,7 +8,10 @@ deletions they follow), open_until}; the group chat's dialog holds the day's run
 participants, reported}: one standup a day in a chat, so times moved after the day's question neither ask
 again nor post a second summary, and another chat picked the same day asks afresh. While a participant's
 question is open (until the report time), their private messages are their answer and no other skill sees
-them; before the question and after the report they go to the next skill (echo) as usual.
+them; before the question and after the report they go to the next skill (echo) as usual. Whether one was
+written while the question was open is judged by the platform's time of the message: an answer written a
+moment before the report time reaches the bot a moment after it (it goes into the summary when that is not
+posted yet, else its writer is told it came too late).
 """
 
 from __future__ import annotations
@@ -96,7 +99,11 @@ class StandupSkill(Skill):
 
     def wants(self, event: SkillEvent, ctx: SkillContext) -> bool:
         if isinstance(event, MessageAddEvent):
-            return _is_open(ctx.state.get(), ctx.options["report_at"])
+            state = ctx.state.get()
+            written = _written_at(event)
+            return _is_open(state, ctx.options["report_at"], written=written) or _came_after_summary(
+                state, ctx.options["report_at"], written
+            )
         if isinstance(event, (MessageUpdateEvent, MessageDeleteEvent)):
             state = ctx.state.get()
             return _is_open(state, ctx.options["report_at"]) and _message_id(event) in state.get(
@@ -186,6 +193,9 @@ class StandupSkill(Skill):
 
     # --- answers through the day ----------------------------------------------------------------------
     def collect(self, event: MessageAddEvent, ctx: SkillContext) -> None:
+        if _came_after_summary(ctx.state.get(), ctx.options["report_at"], _written_at(event)):
+            ctx.reply(texts_for(ctx.language)["late"].format(time=ctx.options["report_at"]))
+            return
         text = event.message.text.strip()
         name = event.user.name if event.user else ""
         with ctx.state.update() as state:
@@ -307,18 +317,42 @@ def _message_id(event: MessageUpdateEvent | MessageDeleteEvent) -> int:
     return event.message.id if isinstance(event, MessageUpdateEvent) else event.message_id
 
 
-def _is_open(state: dict[str, Any], report_at: str) -> bool:
-    """Whether the question is open: until the summary, at the report time the options say now (an admin may
-    move it after the question went out), else at the one stored with the question."""
+def _written_at(event: MessageAddEvent) -> datetime | None:
+    """When the person wrote, by the platform's time of the message (else of its event)."""
+    return event.message.date or event.date
+
+
+def _is_open(state: dict[str, Any], report_at: str, *, written: datetime | None = None) -> bool:
+    """Whether the question is open now and its summary not posted yet; or was when `written`: an answer
+    written a moment before the summary time is polled and handled a moment after it."""
     if state.get("status") != "open":
         return False
+    closes = _closes_at(state, report_at)
+    return closes is None or timezone.now() < closes or _written_while_open(state, closes, written)
+
+
+def _came_after_summary(state: dict[str, Any], report_at: str, written: datetime | None) -> bool:
+    """An answer written while the question was open that reached the bot after its summary was posted."""
+    closes = _closes_at(state, report_at)
+    return state.get("status") == "closed" and _written_while_open(state, closes, written)
+
+
+def _written_while_open(state: dict[str, Any], closes: datetime | None, written: datetime | None) -> bool:
+    if written is None or closes is None or not state.get("asked_at"):
+        return False
+    return datetime.fromisoformat(state["asked_at"]) <= written < closes
+
+
+def _closes_at(state: dict[str, Any], report_at: str) -> datetime | None:
+    """When a participant's question closes: at the report time the options say now (an admin may move it
+    after the question went out), else at the one stored with the question."""
     if state.get("asked_at"):
         asked = datetime.fromisoformat(state["asked_at"])
         report = _report_instant(asked, report_at)
         if report.date() == asked.date():  # moved before the question, it would hold it open overnight
-            return timezone.now() < report
+            return report
     until = state.get("open_until")
-    return until is None or timezone.now() < datetime.fromisoformat(until)
+    return datetime.fromisoformat(until) if until else None
 
 
 def _report_instant(local_ask: datetime, report_at: str) -> datetime:

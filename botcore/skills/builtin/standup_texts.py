@@ -24,6 +24,9 @@ def texts_for(language: str) -> dict[str, str]:
                 "Today's summary has no room for more of your answers (it shows at most {count} characters of"
                 " them): this message is not in it. Edit or delete an earlier answer to change what it says."
             ),
+            "late": gettext(
+                "Your answer came after today's summary was posted at {time}, so it is not in it."
+            ),
             "summary_title": gettext("Standup for {day}"),
             "no_answer": gettext("— no answer"),
             "no_standup_yet": gettext("No standup yet today: the question goes out at {time}."),

@@ -150,6 +150,28 @@ def test_after_the_summary_a_participants_messages_go_to_echo_again():
         assert route(make_message_event("hi", user_id=7), skills, state=late).name == "echo"
 
 
+def test_an_answer_written_before_the_summary_time_is_an_answer_however_late_it_is_handled():
+    """An answer written at 17:29:59 and polled a moment after 17:30 went to echo ("you wrote: ..."): the
+    question's window was judged by the clock at handling, not by when the person wrote."""
+    skill = StandupSkill()
+    ctx = run_skill(skill, ASK, options=OPTIONS, chat_users=TEAM)
+    with time_machine.travel(datetime(2030, 3, 4, 14, 29, 59, tzinfo=UTC)):  # 17:29:59 in Moscow
+        last_minute = make_message_event("Fixed the build", user_id=7, user_name="Anna Lee")
+        missed = make_message_event("Reviewing", user_id=8, user_name="Boris Ivanov")
+    with time_machine.travel(datetime(2030, 3, 4, 14, 30, 2, tzinfo=UTC)):
+        run_skill(skill, last_minute, ctx=ctx)  # fails when routing would not give it to the standup
+        assert ctx.replies[-1].startswith("Thanks!")
+        run_skill(skill, REPORT, ctx=ctx)
+        assert "[b]Anna Lee[/b]: Fixed the build" in ctx.posts_to("chat5")[-1].text
+        # Handled after the summary went out: said so, not echoed.
+        run_skill(skill, missed, ctx=ctx)
+        assert ctx.replies[-1] == (
+            "Your answer came after today's summary was posted at 17:30, so it is not in it."
+        )
+        written_after = make_message_event("hi", user_id=8)
+        assert route(written_after, [StandupSkill(), EchoSkill()], state_store=ctx.state_store).name == "echo"
+
+
 def test_a_summary_without_a_question_that_day_posts_nothing():
     assert run_skill(StandupSkill(), REPORT, options=OPTIONS).posts == []
 
