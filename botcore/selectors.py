@@ -80,6 +80,13 @@ def list_pending_entries(bot: Bot) -> QuerySet[EventLogEntry]:
     return EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.RECEIVED).order_by("pk")
 
 
+def has_events_waiting_from_before(bot: Bot, moment: datetime) -> bool:
+    """Whether the bot has stored events not yet handled that happened before `moment` (by the platform's
+    date; by when they were stored for an event without one)."""
+    before = Q(occurred_at__lt=moment) | Q(occurred_at__isnull=True, received_at__lt=moment)
+    return list_pending_entries(bot).filter(before).exists()
+
+
 @dataclass(frozen=True)
 class PortalSkill:
     """One configured skill as a portal has it."""

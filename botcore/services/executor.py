@@ -28,7 +28,12 @@ from django.utils import timezone
 from botcore import conf
 from botcore.errors import ActionInDoubtError, is_transient
 from botcore.models import Bot, EventLogEntry, SkillRun
-from botcore.selectors import find_active_bot, list_enabled_skills, list_pending_entries
+from botcore.selectors import (
+    find_active_bot,
+    has_events_waiting_from_before,
+    list_enabled_skills,
+    list_pending_entries,
+)
 from botcore.services.cycle_sql import claim_entry_row
 from botcore.services.notices import apologize_for_failed_event, tell_admins_of_failed_run
 from botcore.services.platform import client_for_bot
@@ -452,6 +457,21 @@ def catch_up_ends(run: SkillRun) -> datetime | None:
     return due + timedelta(minutes=conf.schedule_catch_up_minutes())
 
 
+# How long a scheduled run waits for its bot to handle the events that happened before its planned time:
+# a standup's summary must see the answers written a moment before it, which a busy bot has stored and not
+# handled yet. The minute sweep hands a waiting run back (so it waits a minute at a time); past this it runs
+# without what is still waiting (an event retried for a long time must not hold the day's summary).
+BACKLOG_WAIT = timedelta(minutes=2)
+BACKLOG_NOTE = "waiting for the bot's events from before its planned time to be handled"
+
+
+def _waits_for_backlog(run: SkillRun, bot: Bot | None) -> bool:
+    if run.kind != SkillRun.Kind.SCHEDULED or bot is None or "due_at" not in run.payload:
+        return False
+    due = datetime.fromisoformat(run.payload["due_at"])
+    return timezone.now() < due + BACKLOG_WAIT and has_events_waiting_from_before(bot, due)
+
+
 def execute_run(run_id: int) -> str:
     """Run one claimed backend run now; returns its new status ("skipped" when another worker has it)."""
     claimed = SkillRun.objects.filter(pk=run_id, status=SkillRun.Status.PENDING).update(
@@ -493,6 +513,8 @@ def execute_run(run_id: int) -> str:
             retry_until=retry_until,
         )  # fmt: skip
     else:
+        if _waits_for_backlog(run, bot):
+            return _retry_run(run, retry_in=0, error=BACKLOG_NOTE, spend_attempt=False)
         verdict = run_skill(
             skill, event, ctx, attempts=run.attempts, what=what,
             retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds(), retry_until=retry_until,

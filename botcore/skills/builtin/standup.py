@@ -10,8 +10,9 @@ again nor post a second summary, and another chat picked the same day asks afres
 question is open (until the report time), their private messages are their answer and no other skill sees
 them; before the question and after the report they go to the next skill (echo) as usual. Whether one was
 written while the question was open is judged by the platform's time of the message: an answer written a
-moment before the report time reaches the bot a moment after it (it goes into the summary when that is not
-posted yet, else its writer is told it came too late).
+moment before the report time reaches the bot a moment after it (the summary waits for what the bot has
+received before its time, docs/skills.md §9; one reaching the bot after the summary is posted is answered
+that it came too late).
 """
 
 from __future__ import annotations

@@ -123,6 +123,60 @@ def test_a_scheduled_run_reaches_the_skill_once_on_the_portals_clock(world, task
     assert entry["local"] == "2030-03-04T09:05:00+09:00"
 
 
+def _store_without_handling(world) -> None:
+    """What a busy worker pool leaves: the bot's events fetched and stored, not handled yet."""
+    from botcore.services.eventlog import store_batch
+    from botcore.services.platform import client_for_bot
+
+    batch = client_for_bot(world.bot).get_events(world.bot_id)
+    assert store_batch(world.bot.pk, batch, vibe_bot_id=world.bot_id, lease_token=None)
+
+
+def _tick_run(world, due: datetime) -> SkillRun:
+    from botcore.services.skill_runs import claim_run
+
+    return claim_run(
+        portal_id=world.bot.portal_id,
+        skill_name="probe",
+        kind=SkillRun.Kind.SCHEDULED,
+        run_key=f"schedule:tick:{due.isoformat()}",
+        payload={"schedule": "tick", "due_at": due.isoformat(), "local_due_at": due.isoformat()},
+    )
+
+
+def test_a_scheduled_run_waits_for_the_messages_its_bot_received_before_its_time(world, task_queue):
+    """A standup's summary ran while the answers written a moment before it waited in the event log behind
+    the bot's other work: it left them out. A scheduled run now waits (a minute sweep or two at most) for
+    its bot's events from before its planned time, so it sees what was written before it."""
+    from botcore.services.executor import execute_run
+
+    world.say("written before the tick")
+    _store_without_handling(world)
+    run = _tick_run(world, timezone.now() + timedelta(seconds=1))
+    assert execute_run(run.pk) == "pending"
+    assert probe_log(world) == []  # neither ran
+    run.refresh_from_db()
+    assert run.attempts == 0 and "waiting for" in run.error
+    world.poll()  # the bot's cycle handles the message
+    assert execute_run(run.pk) == "done"
+    seen = [e["type"] for e in probe_log(world) if e["type"] != "ONIMBOTV2JOINCHAT"]
+    assert seen == ["ONIMBOTV2MESSAGEADD", "BACKEND_SCHEDULED_RUN"]
+
+
+def test_a_scheduled_run_goes_ahead_without_a_backlog_that_does_not_clear(world, task_queue):
+    import time_machine
+
+    from botcore.services.executor import BACKLOG_WAIT, execute_run
+
+    world.say("stuck")
+    _store_without_handling(world)
+    due = timezone.now() + timedelta(seconds=1)
+    run = _tick_run(world, due)
+    with time_machine.travel(due + BACKLOG_WAIT + timedelta(seconds=1)):
+        assert execute_run(run.pk) == "done"  # waited its longest: what it could not see is left out
+    assert [e["type"] for e in probe_log(world)] == ["BACKEND_SCHEDULED_RUN"]  # the events still wait
+
+
 @pytest.mark.slow
 def test_deferred_work_runs_later_in_a_worker_and_answers_in_the_same_chat(world, task_queue):
     world.say("slow")
