@@ -262,3 +262,39 @@ def test_the_page_shows_what_a_bot_does_beyond_text(sandbox, browser_page, world
     )
     expect(composer).to_be_disabled()
     expect(page.get_by_test_id("text-field-disabled")).to_be_visible()
+
+
+def test_on_a_phone_the_page_shows_the_dialogs_then_one_conversation_with_a_way_back(
+    sandbox, browser_page, world
+):
+    """At 360 px the page was 695 px wide: the dialog list kept 220 px beside the conversation and the top
+    bar ran off the screen. On a narrow screen it shows the list, then the conversation alone, as phone
+    messengers do, with a way back to the list."""
+    from playwright.sync_api import expect
+
+    page = browser_page
+    user, bot = world
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"{sandbox.root_url}/chat?userId={user['id']}")
+    item = page.locator(f'[data-testid="dialog-item"][data-dialog-key="bot-{bot.id}"]')
+    expect(item).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    item.click()
+    composer = page.get_by_test_id("composer-input")
+    expect(composer).to_be_visible()
+    expect(item).to_be_hidden()
+    box = composer.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    composer.fill("from a phone")
+    composer.press("Enter")
+    bot.wait_for(is_message("from a phone"))
+    page.get_by_test_id("back-to-dialogs").click()
+    expect(item).to_be_visible()
+    expect(composer).to_be_hidden()
+    # On a wide screen both show, and there is nothing to go back to.
+    page.set_viewport_size({"width": 1200, "height": 800})
+    item.click()
+    expect(composer).to_be_visible()
+    expect(item).to_be_visible()
+    expect(page.get_by_test_id("back-to-dialogs")).to_be_hidden()

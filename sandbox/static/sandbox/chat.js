@@ -193,6 +193,7 @@
     renderDialogs();
     $("placeholder").hidden = true;
     $("chat-view").hidden = false;
+    document.body.classList.add("in-dialog");  // on a phone, the conversation alone (chat.css)
     $("chat-title").textContent = dialog.title;
     await loadChat();
     $("composer-input").focus();
@@ -208,6 +209,7 @@
     $("message-list").replaceChildren();
     $("chat-view").hidden = true;
     $("placeholder").hidden = false;
+    document.body.classList.remove("in-dialog");
   }
 
   function renderEmptyStates() {
@@ -386,6 +388,11 @@
     });
     input.addEventListener("input", autoGrow);
     $("cancel-edit").addEventListener("click", cancelEdit);
+    $("back-to-dialogs").addEventListener("click", () => {
+      document.body.classList.remove("in-dialog");
+      const active = document.querySelector(".dialog.active");
+      if (active) active.focus();
+    });
     $("add-bot-button").addEventListener("click", () => {
       const botId = Number($("add-bot-select").value);
       if (botId) act(`/act/chats/${state.chatId}/bots`, { userId: state.userId, botId }).catch(() => {});
