@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from admin_auto_filters.filters import AutocompleteFilterFactory
+from admin_auto_filters.filters import AutocompleteFilterFactory, _get_rel_model
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 RECENT_WINDOWS = {
@@ -25,9 +26,10 @@ def autocomplete_filter(title: str, base_parameter_name: str) -> Any:
     base = AutocompleteFilterFactory(title, base_parameter_name)
 
     class CheckedAutocompleteFilter(base):  # type: ignore[misc, valid-type]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
+        def __init__(self, request: Any, params: dict[str, Any], model: Any, model_admin: Any) -> None:
+            _refuse_an_id_out_of_range(params.get(self.parameter_name), model, self.parameter_name)
             try:  # the widget looks the chosen row up to show its name
-                super().__init__(*args, **kwargs)
+                super().__init__(request, params, model, model_admin)
             except (ValueError, TypeError, ValidationError) as error:
                 raise IncorrectLookupParameters(error) from error
 
@@ -38,6 +40,22 @@ def autocomplete_filter(title: str, base_parameter_name: str) -> Any:
                 raise IncorrectLookupParameters(error) from error
 
     return CheckedAutocompleteFilter
+
+
+def _refuse_an_id_out_of_range(given: Any, model: Any, parameter_name: str) -> None:
+    """IncorrectLookupParameters for digits past any id the database holds: the widget's lookup of the row
+    raised SQLite's OverflowError (a 500), where PostgreSQL found nothing; either way no row has it."""
+    value = given[-1] if isinstance(given, list) and given else given
+    digits = value.strip().lstrip("+-") if isinstance(value, str) else ""
+    if not (digits.isascii() and digits.isdigit()):
+        return  # no value, or not a number: the filter's own checks say so
+    field_name = parameter_name.split("__")[-1]
+    pk = (_get_rel_model(model, parameter_name) or model)._meta.get_field(field_name).related_model._meta.pk
+    if pk.get_internal_type() not in connection.ops.integer_field_ranges:
+        return
+    low, high = connection.ops.integer_field_range(pk.get_internal_type())
+    if (low is not None and int(value) < low) or (high is not None and int(value) > high):
+        raise IncorrectLookupParameters(f"{parameter_name}={value[:40]} is past any id")
 
 
 def recent_filter(title: str, field_name: str) -> type[admin.SimpleListFilter]:
