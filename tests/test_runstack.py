@@ -139,3 +139,26 @@ def test_runstack_stops_every_child_on_sigterm_or_ctrl_c(tmp_path, signum, signa
     assert [p for p in ports if not is_port_free(p)] == []
     # var/ holds the secrets and the SQLite database (0644 as Django makes it): only its owner reads it.
     assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
+
+
+def test_runstack_on_other_ports_lets_its_own_sandbox_frame_the_portal_pages(tmp_path):
+    """From an outside trial: `runstack --sandbox-port N` started the web without VIBE_SANDBOX_PORT, so the
+    portal pages named port 8100's sandbox (another stack's, on a shared machine) as their framer, and the
+    stack's own portal page (printed as 'The app in a portal's frame') showed a refused frame."""
+    import httpx
+
+    web, sandbox, _gateway = ports = pick_free_ports(3)
+    stack = start_runstack(tmp_path, ports)
+    try:
+        read_until(stack, "vibeapp is running.")
+        policy = httpx.get(f"http://127.0.0.1:{web}/", timeout=10).headers["Content-Security-Policy"]
+    finally:
+        os.killpg(stack.pid, signal.SIGTERM)
+        try:
+            stack.communicate(timeout=60)
+        finally:
+            if stack.poll() is None:
+                os.killpg(stack.pid, signal.SIGKILL)
+    framers = next(d for d in policy.split(";") if d.strip().startswith("frame-ancestors")).split()
+    assert f"http://127.0.0.1:{sandbox}" in framers
+    assert "http://127.0.0.1:8100" not in framers or sandbox == 8100

@@ -118,6 +118,11 @@ class Command(BaseCommand):
             "VIBE_APP_KEY": app_key,
             "VIBE_BASE_URL": f"{sandbox}/v1",
             "VIBE_APP_PUBLIC_URL": gateway,
+            # The ports as the flags gave them: the web's settings read them (the sandbox's portal page frames
+            # the portal pages); without them it named port 8100's sandbox, perhaps another stack's.
+            "VIBE_WEB_PORT": str(web_port),
+            "VIBE_SANDBOX_PORT": str(sandbox_port),
+            "VIBE_GATEWAY_PORT": str(gateway_port),
             "PYTHONUNBUFFERED": "1",
             # Secrets travel in the environment, never on a command line (`ps` shows those to every user).
             "SANDBOX_DEMO_APP_KEY": app_key,
