@@ -210,6 +210,29 @@ def _refused_tokens(request: HttpRequest, *, count: bool) -> bool:
     )
 
 
+TOO_MANY_KEYS_REFUSED = _(
+    "Too many keys were refused for this portal just now. Please wait a while, then try again."
+)
+
+
+def _api_key_refused_rate(group: str, request: HttpRequest) -> str:
+    """Read on every request, so a changed setting takes effect at once."""
+    return str(settings.TENANTS_API_KEY_REFUSED_RATE)
+
+
+def _refused_keys(request: HttpRequest, portal: Portal, *, count: bool) -> bool:
+    """Whether `portal` has had TENANTS_API_KEY_REFUSED_RATE refused personal keys in the window; `count`:
+    add one. Each key typed costs a GET /v1/me, and the request budget keeps rows for each key it meets: an
+    admin posting made-up keys in a loop had the platform asked, and the budget's table grown, without end."""
+    return failures_reached(
+        request,
+        group="tenants.api_key_refused",
+        key=lambda _group, _request: portal.member_id,
+        rate=_api_key_refused_rate,
+        count_one=count,
+    )
+
+
 def _oauth_start_rate(group: str, request: HttpRequest) -> str:
     """Read on every request, so a changed setting takes effect at once."""
     return str(settings.TENANTS_OAUTH_START_RATE)
@@ -320,7 +343,10 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                     return redirect("tenants:portal")
             elif action == "api_key":
                 key_form = PortalApiKeyForm(request.POST)
-                if key_form.is_valid():
+                if key_form.is_valid() and _refused_keys(request, portal, count=False):
+                    log.warning("personal key check rate-limited portal=%s", portal.member_id)
+                    key_form.add_error("api_key", TOO_MANY_KEYS_REFUSED)
+                elif key_form.is_valid():
                     try:
                         services.set_portal_api_key(
                             portal,
@@ -328,6 +354,8 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                             added_by_user_id=viewer.bitrix_user_id,
                         )
                     except TenantsError as error:
+                        if not error.is_transient:  # the platform could not answer: nothing was refused
+                            _refused_keys(request, portal, count=True)
                         key_form.add_error(
                             "api_key", error.public_message
                         )  # shown at the key, not as a dead end

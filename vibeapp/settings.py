@@ -395,6 +395,9 @@ TENANTS_OAUTH_START_RATE = env.read_str("TENANTS_OAUTH_START_RATE", "10/m")
 # address; past it, such an address's new tokens are not checked until the window ends. Tokens that pass are
 # never counted, so people opening the app behind one address (the platform's gateway) are not limited.
 TENANTS_GATEWAY_VERIFY_RATE = env.read_str("TENANTS_GATEWAY_VERIFY_RATE", "60/m")
+# Personal keys the platform refused (each check costs a GET /v1/me), per portal, whoever typed them; past it
+# the portal's next keys are not checked until the window ends.
+TENANTS_API_KEY_REFUSED_RATE = env.read_str("TENANTS_API_KEY_REFUSED_RATE", "10/h")
 TENANTS_CLIENT_IP_HEADER = env.read_str("TENANTS_CLIENT_IP_HEADER")
 # The proxies whose TENANTS_CLIENT_IP_HEADER is believed (addresses or CIDR networks): a request from anywhere
 # else is counted by its socket's address, as a client could write the header itself. Loopback by default, a

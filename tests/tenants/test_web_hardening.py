@@ -468,3 +468,22 @@ def test_a_deep_link_opened_by_another_user_in_the_same_browser_shows_that_users
     assert browser.get(first["Location"], headers=member)["Location"] == "/portal/"
     page = browser.get("/portal/", headers=member).content.decode()
     assert "Bob Member" in page and 'data-testid="uninstall"' not in page
+
+
+def test_refused_personal_keys_are_checked_with_the_platform_a_bounded_number_of_times_per_portal(
+    two_admin_browsers, platform, settings, fresh_rate_limits
+):
+    """From an attacker trial: a portal's admin could post made-up personal keys without end, each a GET
+    /v1/me the platform was asked (50 in 4 s) and two rows of the request budget's table kept for good."""
+    settings.TENANTS_API_KEY_REFUSED_RATE = "3/h"
+    first, second = two_admin_browsers
+    before = me_calls(platform)
+    answers = [
+        first.post("/portal/", {"action": "api_key", "api_key": f"vibe_api_{n:040x}"}) for n in range(5)
+    ]
+    assert [answer.status_code for answer in answers] == [400] * 5
+    assert me_calls(platform) - before == 3
+    assert "Too many keys were refused" in answers[3].content.decode()
+    # Per portal, whichever browser of it asks; a good key still waits for the window's end.
+    assert second.post("/portal/", {"action": "api_key", "api_key": platform.personal_key(platform.admin)})
+    assert me_calls(platform) - before == 3
