@@ -10,6 +10,7 @@ from urllib.parse import urlencode, urlsplit
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.shortcuts import redirect, render
@@ -87,13 +88,37 @@ def _gateway_headers_are_well_formed(request: HttpRequest, token: str) -> bool:
 def through_entry(request: HttpRequest) -> HttpResponse | None:
     """For a portal page asked for (GET) with the gateway's headers of someone this browser's viewer is not
     (no viewer yet, or another user: a deep link opened in the portal's frame), the way through the app's
-    entry, which signs them in, and back to this page; None when the page may answer as it is."""
+    entry, which signs them in, and back to this page; None when the page may answer as it is. A browser
+    the entry has just signed in with these headers, back without its cookie, is told so instead."""
     token = _bearer(request.headers.get("X-Vibe-Authorization", ""))
     if request.method != "GET" or not token:
         return None
     if _viewer_on(request, token) is not None:
         return None
+    if cache.get(_entered_key(token)):
+        return _cookie_not_kept(request)
     return redirect(f"{reverse('tenants:entry')}?{urlencode({'next': request.get_full_path()})}")
+
+
+# How long the entry remembers a token it signed a browser in with (by its digest): a page asked for with it
+# again, still without a viewer, comes from a browser that kept no cookie of the app's (blocked inside the
+# Bitrix24 frame). Sent to the entry again, it went round between the two until the browser gave up
+# (ERR_TOO_MANY_REDIRECTS), each round a sign-in.
+_ENTERED_SECONDS = 30
+
+
+def _entered_key(token: str) -> str:
+    return f"tenants:entered:{token_digest(token)}"
+
+
+def _cookie_not_kept(request: HttpRequest) -> HttpResponse:
+    log.info("portal page refused: the browser kept no cookie from the entry path=%s", request.path)
+    message = _(
+        "This page could not be opened: your browser did not keep the app's cookie (browsers may block"
+        " cookies inside the Bitrix24 frame). Open the app in a tab of its own, or allow its cookies, and"
+        " try again."
+    )
+    return render(request, "tenants/error.html", {"message": message}, status=403)
 
 
 def _viewer_on(request: HttpRequest, token: str) -> Viewer | None:
@@ -137,6 +162,7 @@ def app_entry(request: HttpRequest) -> HttpResponse:
         if isinstance(grant, HttpResponse):
             return grant
         remember_viewer(request, grant, token=token)
+        cache.set(_entered_key(token), True, timeout=_ENTERED_SECONDS)  # read by through_entry
     return redirect(_landing(request))
 
 

@@ -470,6 +470,25 @@ def test_a_deep_link_opened_by_another_user_in_the_same_browser_shows_that_users
     assert "Bob Member" in page and 'data-testid="uninstall"' not in page
 
 
+@pytest.mark.parametrize("page", ["/", "/portal/", "/portal/skills/standup/"])
+def test_a_browser_that_keeps_no_cookie_is_told_so_not_sent_round_in_a_loop(platform, page):
+    """From an attacker trial: a browser keeping no cookie of the app's (blocked in the Bitrix24 frame) brings
+    the gateway's headers on every page, and a page went through the entry and back to itself for ever: the
+    entry signed it in, the cookie was dropped, the page sent it to the entry again (the browser's
+    ERR_TOO_MANY_REDIRECTS after 20 hops, each a sign-in)."""
+    headers = gateway_headers(platform, platform.session(platform.admin))
+    url, answers = page, []
+    for _ in range(8):
+        answer = Client().get(url, headers=headers)  # a new browser each time: no cookie kept
+        answers.append(answer.status_code)
+        if answer.status_code != 302:
+            break
+        url = answer["Location"]
+    assert answers[-1] == 403 and len(answers) <= 3, answers
+    assert "your browser did not keep the app" in answer.content.decode()
+    assert "frame-ancestors" in answer["Content-Security-Policy"]  # said in the portal's frame
+
+
 def test_refused_personal_keys_are_checked_with_the_platform_a_bounded_number_of_times_per_portal(
     two_admin_browsers, platform, settings, fresh_rate_limits
 ):
