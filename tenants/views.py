@@ -95,15 +95,15 @@ def through_entry(request: HttpRequest) -> HttpResponse | None:
         return None
     if _viewer_on(request, token) is not None:
         return None
-    if cache.get(_entered_key(token)):
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES and cache.get(_entered_key(token)):
         return _cookie_not_kept(request)
     return redirect(f"{reverse('tenants:entry')}?{urlencode({'next': request.get_full_path()})}")
 
 
 # How long the entry remembers a token it signed a browser in with (by its digest): a page asked for with it
-# again, still without a viewer, comes from a browser that kept no cookie of the app's (blocked inside the
+# again without the session cookie comes from a browser that kept no cookie of the app's (blocked inside the
 # Bitrix24 frame). Sent to the entry again, it went round between the two until the browser gave up
-# (ERR_TOO_MANY_REDIRECTS), each round a sign-in.
+# (ERR_TOO_MANY_REDIRECTS), each round a sign-in. A browser with a cookie (users switched in it) goes round.
 _ENTERED_SECONDS = 30
 
 

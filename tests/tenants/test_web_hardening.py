@@ -489,6 +489,19 @@ def test_a_browser_that_keeps_no_cookie_is_told_so_not_sent_round_in_a_loop(plat
     assert "frame-ancestors" in answer["Content-Security-Policy"]  # said in the portal's frame
 
 
+def test_users_switching_back_and_forth_in_one_browser_each_go_through_the_entry(platform):
+    """The entry's memory of a token it has just signed in with (the test above) is not read for a browser
+    that keeps its cookie: the admin back at once after a member, in the same browser, is signed in again."""
+    browser = Client()
+    admin = gateway_headers(platform, platform.session(platform.admin))
+    member = gateway_headers(platform, platform.session(platform.member), user=platform.member)
+    for headers, name in ((admin, "Alice Admin"), (member, "Bob Member"), (admin, "Alice Admin")):
+        first = browser.get("/portal/", headers=headers)
+        assert first.status_code == 302 and first["Location"].startswith("/?next=")
+        assert browser.get(first["Location"], headers=headers)["Location"] == "/portal/"
+        assert name in browser.get("/portal/", headers=headers).content.decode()
+
+
 def test_refused_personal_keys_are_checked_with_the_platform_a_bounded_number_of_times_per_portal(
     two_admin_browsers, platform, settings, fresh_rate_limits
 ):
