@@ -89,8 +89,9 @@ def accept_oauth_code(*, code: str, state: str, redirect_uri: str, invited_porta
     """Exchange an OAuth code, confirm the token with GET /v1/me, then store it; returns the user's grant.
 
     `state`: the callback's, redeemed already; the same callback tried again (after an outage, or twice at
-    once) reuses its exchange (oauth_exchanges). `invited_portal` (a member id): the invitation named the
-    portal, and a sign-in to another is refused before anything is stored.
+    once) reuses its exchange (oauth_exchanges), and once signed in the grant it stored (grant_holding).
+    `invited_portal` (a member id): the invitation named the portal, and a sign-in to another is refused
+    before anything is stored.
     """
     backend = get_identity_backend()
     try:
@@ -100,6 +101,16 @@ def accept_oauth_code(*, code: str, state: str, redirect_uri: str, invited_porta
             raise  # the backend said something more precise (not configured, platform down)
         # The platform refused the code itself (used, too old, not ours): the person may sign in again.
         raise InstallationError(str(error), public_message=CODE_REFUSED) from None
+    known = grant_holding(
+        session_token=exchanged.session_token,
+        claimed_portal_id=exchanged.identity.vibe_portal_id,
+        claimed_user_id=str(exchanged.identity.bitrix_user_id),
+    )
+    if known is not None and (not invited_portal or known.portal.member_id == invited_portal):
+        # The same callback again (a double click, a browser sending its cookie of before the answer): this
+        # sign-in stored its grant already, and the platform's word on the token is recent. Each one asked
+        # GET /v1/me on the app key, for as long as the state lived.
+        return known
     identity = backend.verify_session(exchanged.session_token)
     if invited_portal and identity.member_id != invited_portal:
         log.warning(

@@ -261,6 +261,30 @@ def test_a_callback_opened_twice_at_once_signs_in_both_times(platform):
     assert browser.get("/portal/").status_code == 200 and exchanges(platform) == 1
 
 
+def test_a_callback_replayed_with_its_cookie_of_before_asks_the_platform_nothing_more(platform):
+    """From an attacker trial: the browser that signed in kept its cookie of before the answer (the state
+    still pending) and sent the callback again and again for the state's ten minutes: each was signed in
+    with the kept exchange, and each asked GET /v1/me on the app key, whose budget every portal's bots
+    share (30 in 2 s on a stack). Only the first asks; the grant it stored holds the token (as for a gateway
+    visit, tenants.handshakes.grant_holding)."""
+    browser = Client()
+    callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])
+    before = browser.cookies
+    browser.cookies = before.__class__(before)
+    assert browser.get(callback).status_code == 302
+    asked = me_calls(platform)
+    for _ in range(5):
+        browser.cookies = before.__class__(before)  # the state still pending, every time
+        again = browser.get(callback)
+        assert again.status_code == 302 and again["Location"].endswith("/portal/")
+    assert me_calls(platform) == asked and exchanges(platform) == 1
+    assert browser.get("/portal/").status_code == 200
+
+
+def me_calls(platform) -> int:
+    return len(_data(platform["control"].get("/_sandbox/calls", params={"path": "/v1/me"}))["calls"])
+
+
 def test_a_code_the_platform_refuses_says_how_to_sign_in_again(platform):
     """From a security trial: a code used already (or too old) that came back with a live state was refused
     with "open the app again from your Bitrix24 portal", which someone signing in with a link outside
