@@ -50,14 +50,19 @@ def _app_key_stands() -> bool:
     checked = _key_checked.get(which)
     if checked is not None and now - checked[0] < KEY_CHECK_SECONDS:
         return checked[1]
-    stands = VibeIdentityBackend().app_key_stands() is True
-    if stands:
+    answer = VibeIdentityBackend().app_key_stands()
+    if answer is None:
+        # Not answered (a 5xx, a 429, a timeout): the key's refusal for this call, the reading that keeps
+        # every session and backs the bot off, but not remembered: kept a minute, every expired session in
+        # this process read as the app key's refusal (an alert to fix VIBE_APP_KEY, gateway visits a 503).
+        return False
+    if answer:
         log.warning(
             "the platform refused a session call as INVALID_API_KEY, yet takes the app key alone: it is the"
             " session it refused"
         )
-    _key_checked[which] = (now, stands)
-    return stands
+    _key_checked[which] = (now, answer)
+    return answer
 
 
 def forget_app_key_checks() -> None:

@@ -116,3 +116,24 @@ def test_a_session_the_platform_refuses_is_still_dropped(sandbox_portal, bot):
 
     assert poll_bot_once(bot.pk).status == "no_session"
     assert usable_grants(sandbox_portal.portal) == 0
+
+
+def test_an_app_key_check_the_platform_did_not_answer_is_asked_again_not_believed_a_minute(
+    sandbox_portal, bot, settings
+):
+    """From an attacker trial: a check of the app key alone that met a 5xx (or a 429, a timeout) was kept
+    for a minute as "the key is refused": in that process every expired session read as the app key's
+    refusal (an alert to fix VIBE_APP_KEY, gateway visits a 503). Unanswered, it is asked again next time."""
+    settings.VIBE_MAX_ATTEMPTS = 1
+    sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": ["key-code-for-session"]})
+    sandbox_portal.control.post("/_sandbox/clock", json={"advanceSeconds": 25 * 3600})
+    fault = sandbox_portal.control.post(
+        "/_sandbox/faults", json={"path": "/v1/me", "errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"}
+    ).json()["data"]["id"]
+
+    assert poll_bot_once(bot.pk).status == "app_key_refused"  # unknown: the bot backs off, keeps its session
+    assert usable_grants(sandbox_portal.portal) == 1
+
+    sandbox_portal.control.delete(f"/_sandbox/faults/{fault}")
+    Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now(), backoff_until=None)
+    assert poll_bot_once(bot.pk).status == "no_session"
