@@ -41,8 +41,11 @@ class Portal(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # New at every write to the portal's session grants or API key (CredentialQuerySet, the models' save and
     # delete): a process may keep the credential it decrypted while the stamp it read stands
-    # (tenants.selectors.recall_portal_credential).
-    credentials_stamp = models.CharField(max_length=32, default=new_credentials_stamp, editable=False)
+    # (tenants.selectors.recall_portal_credential). The database's default is for a release before it, which
+    # still installs portals while migrate runs.
+    credentials_stamp = models.CharField(
+        max_length=32, default=new_credentials_stamp, db_default="", editable=False
+    )
     # Whose turn it is to change the portal's credentials or move its bot (tenants.services.portal_turn), and
     # until when: a lease, so that a holder that died frees it, and no database lock spans platform calls.
     # Its default is the database's too: a release before it still installs portals while migrate runs.

@@ -17,7 +17,7 @@ from django.db.models.fields import NOT_PROVIDED
 OUR_APPS = ("tenants", "botcore", "ops")
 
 # Shipped before this gate, each column filled by its migration; a rolling upgrade over them is past.
-# tenants 0005's column has its database default since 0006.
+# tenants 0005's column has its database default since 0006, and 0004's since 0007.
 SHIPPED_BEFORE = {
     ("botcore", "0003_reliability"),
     ("tenants", "0004_portal_credentials_stamp"),

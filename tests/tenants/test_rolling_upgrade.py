@@ -18,6 +18,8 @@ pytestmark = pytest.mark.django_db
 
 # The last tenants migration of the release before the portal's turn (0005) was added.
 RELEASE_BEFORE_THE_TURN = ("tenants", "0004_portal_credentials_stamp")
+# The last one of the release before the credentials stamp (0004).
+RELEASE_BEFORE_THE_STAMP = ("tenants", "0003_grant_role_checked_at")
 
 
 def test_a_portal_installed_by_the_release_before_the_turn_is_accepted_after_migrate():
@@ -28,3 +30,15 @@ def test_a_portal_installed_by_the_release_before_the_turn_is_accepted_after_mig
 
     portal = Portal.objects.get(member_id="m-old")
     assert portal.turn_token == "" and portal.turn_until is None
+
+
+def test_a_portal_installed_by_the_release_before_the_stamp_is_accepted_after_migrate():
+    """An operator trial's upgrade from that release: each install by the old web after `migrate` was a 500
+    (NotNullViolation on tenants_portal.credentials_stamp) until the web was restarted."""
+    old_apps = MigrationExecutor(connection).loader.project_state(RELEASE_BEFORE_THE_STAMP).apps
+    OldPortal = old_apps.get_model("tenants", "Portal")
+
+    OldPortal.objects.create(member_id="m-older", vibe_portal_id="p-older", domain="older.bitrix24.com")
+
+    portal = Portal.objects.get(member_id="m-older")
+    assert portal.credentials_stamp == "" and portal.turn_token == ""
