@@ -30,8 +30,10 @@ SCHEDULES = {
         func="botcore.tasks.sync_stale_commands", schedule_type=Schedule.HOURLY
     ),
 }
-# Due at once whenever ensure_schedules runs, which every deploy path does (migrate in compose, the qcluster
-# unit's ExecStartPre, runstack): what a deploy changed is applied within the cluster's next minute.
+# Due at once whenever ensure_schedules runs, which every deploy path does (migrate in compose, every qcluster
+# as it starts: the unit's ExecStartPre, compose's command; runstack): what a deploy changed is applied within
+# the cluster's next minute. Made due only before the old release's clusters stop, one of them took it (the
+# old skills' commands) and the new ones were left for the hour.
 DUE_AT_DEPLOY = {"botcore.sync_stale_commands"}
 
 

@@ -37,6 +37,21 @@ def test_both_deploy_paths_make_the_schedules_without_a_step_to_remember():
     assert "manage.py migrate --noinput && python manage.py ensure_schedules" in migrate
 
 
+def test_a_qcluster_of_either_deploy_path_makes_the_schedules_as_it_starts():
+    """ensure_schedules makes the deploy's command sync due at once (botcore.schedules.DUE_AT_DEPLOY), and the
+    first cluster whose scheduler sees it runs it. Made by compose's migrate alone, an old release's cluster,
+    still running until compose replaced it, took it and synced the old skills' commands: in an operator
+    trial, 80 of 80 bots lacked the new release's command for the hour until the next sync. Made again by
+    each new cluster as it starts, the last made is seen by new clusters only."""
+    qcluster_unit = (ROOT / "deploy" / "systemd" / "vibeapp-qcluster.service").read_text()
+    assert re.search(
+        r"^ExecStartPre=\S+python manage\.py ensure_schedules$", qcluster_unit, flags=re.MULTILINE
+    )
+    [qcluster] = re.findall(r"^  qcluster:\n(?:    .*\n)+", COMPOSE, flags=re.MULTILINE)
+    [command] = re.findall(r"^    command: (.*)$", qcluster, flags=re.MULTILINE)
+    assert command == '["sh", "-c", "python manage.py ensure_schedules && exec python manage.py qcluster"]'
+
+
 def test_every_path_a_unit_may_write_is_made_before_the_unit_starts():
     """systemd refuses to start a unit whose ReadWritePaths= names a missing path (226/NAMESPACE) unless it is
     marked optional with `-`; a fresh checkout has no var/ (git-ignored), where the web unit collects static
