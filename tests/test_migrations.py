@@ -60,3 +60,41 @@ def test_no_migration_removes_or_renames_what_the_release_before_reads():
         if isinstance(op, CONTRACTING)
     ]
     assert not refused, f"contracts the schema under the running release: {refused}"
+
+
+# Tables that grow with the portals' traffic: a plain CREATE INDEX on one holds every write to it for as long
+# as it reads the table (botcore 0007's on the event log: ~0.75 s per 300,000 rows in an operator trial, and
+# growing), while the release before still stores events.
+GROWING_TABLES = {
+    ("botcore", "eventlogentry"),
+    ("botcore", "skillrun"),
+    ("botcore", "actionrecord"),
+    ("botcore", "conversationstate"),
+}
+# Shipped before this gate, while the tables were small.
+PLAIN_INDEXES_SHIPPED = {
+    ("botcore", "0001_initial"),
+    ("botcore", "0003_reliability"),
+    ("botcore", "0007_event_message_id"),
+}
+
+
+def test_an_index_on_a_table_that_grows_with_traffic_is_built_concurrently():
+    from django.contrib.postgres.operations import AddIndexConcurrently
+
+    refused = []
+    for (app, name), migration in _our_migrations():
+        if (app, name) in PLAIN_INDEXES_SHIPPED:
+            continue
+        for op in migration.operations:
+            model = (app, getattr(op, "model_name", "").lower())
+            if model not in GROWING_TABLES:
+                continue
+            if isinstance(op, migrations.AddIndex) and not isinstance(op, AddIndexConcurrently):
+                refused.append(f"{app}.{name}: AddIndex {op.index.name}")
+            field = getattr(op, "field", None)
+            if isinstance(op, (migrations.AddField, migrations.AlterField)) and (
+                getattr(field, "db_index", False) or getattr(field, "unique", False)
+            ):
+                refused.append(f"{app}.{name}: {type(op).__name__} {op.name} with an index")
+    assert not refused, f"a plain index build holds the table's writes (AddIndexConcurrently): {refused}"
