@@ -17,6 +17,9 @@ from django.utils import timezone
 
 from botcore.models import Bot, EventLogEntry
 from botcore.selectors import count_bots_by_status, get_event_backlog
+from ops.heartbeat import max_age, this_instance
+from ops.models import Heartbeat
+from ops.release import running_release
 from tenants.models import Portal
 from tenants.selectors import annotate_credentials, count_portals_by_status
 
@@ -29,6 +32,17 @@ class Figure:
     label: str
     value: int  # a count
     url: str
+
+
+@dataclass(frozen=True)
+class Process:
+    """A long-running process as its last heartbeat tells it (ops/heartbeat.py)."""
+
+    kind: str  # "poller", "qcluster", or "web" (the process answering)
+    instance: str  # its host
+    release: str  # the code it runs (ops/release.py); "" for a beat from before releases were written
+    seconds_since_beat: float
+    is_alive: bool  # beat within its kind's OPS_HEARTBEAT_MAX_AGE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,12 @@ class Fleet:
     p95_handler_ms: int | None
     failing_skills: list[Figure] = field(default_factory=list)
     failing_portals: list[Figure] = field(default_factory=list)
+    processes: list[Process] = field(default_factory=list)
+
+    @property
+    def releases(self) -> list[str]:
+        """The releases the live processes run: more than one while an upgrade is under way (or stuck)."""
+        return sorted({p.release for p in self.processes if p.is_alive and p.release})
 
 
 def _changelist(model_name: str, **query: object) -> str:
@@ -72,6 +92,21 @@ def _p95(queryset) -> int | None:
     return timed.order_by("duration_ms").values_list("duration_ms", flat=True)[
         min(total - 1, int(total * 0.95))
     ]
+
+
+def _processes(now: datetime) -> list[Process]:
+    beats = [
+        Process(
+            kind=beat.kind,
+            instance=beat.instance,
+            release=beat.release,
+            seconds_since_beat=(now - beat.beat_at).total_seconds(),
+            is_alive=now - beat.beat_at <= max_age(beat.kind),
+        )
+        for beat in Heartbeat.objects.order_by("kind", "instance")
+    ]
+    this_web = Process("web", this_instance(), running_release(), 0.0, True)
+    return [this_web, *beats]
 
 
 def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
@@ -148,4 +183,5 @@ def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
             .annotate(n=Count("pk"))
             .order_by("-n", "bot__portal__domain")[:top]
         ],
+        processes=_processes(now),
     )

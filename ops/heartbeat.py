@@ -12,6 +12,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from ops.models import Heartbeat
+from ops.release import running_release
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,9 @@ def record_heartbeat(*, kind: str, force: bool = False) -> None:
         return
     try:
         Heartbeat.objects.update_or_create(
-            kind=kind, instance=this_instance(), defaults={"beat_at": timezone.now()}
+            kind=kind,
+            instance=this_instance(),
+            defaults={"beat_at": timezone.now(), "release": running_release()},
         )
     except DatabaseError:
         # The database is what /readyz reports on; a lost beat is the symptom it shows, not a crash of the

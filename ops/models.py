@@ -19,6 +19,8 @@ class Heartbeat(models.Model):
     # The host (a container's hostname): its own health check asks for its own row.
     instance = models.CharField(max_length=255)
     beat_at = models.DateTimeField()
+    # The release the beating process runs (ops/release.py): a rolling upgrade shows as two at once.
+    release = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [

@@ -94,6 +94,14 @@ class FigureSerializer(serializers.Serializer):
     value = serializers.IntegerField()
 
 
+class ProcessSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    instance = serializers.CharField()
+    release = serializers.CharField()
+    seconds_since_beat = serializers.FloatField()
+    is_alive = serializers.BooleanField()
+
+
 class FleetSerializer(serializers.Serializer):
     portals = FigureSerializer(many=True)
     bots = FigureSerializer(many=True)
@@ -105,3 +113,5 @@ class FleetSerializer(serializers.Serializer):
     p95_handler_ms = serializers.IntegerField(allow_null=True)
     failing_skills = FigureSerializer(many=True)
     failing_portals = FigureSerializer(many=True)
+    processes = ProcessSerializer(many=True)
+    releases = serializers.ListField(child=serializers.CharField())

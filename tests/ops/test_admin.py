@@ -284,3 +284,29 @@ def test_an_action_on_many_portals_counts_its_outcomes_instead_of_a_message_each
     shown = [str(m) for m in answer.context["messages"]]
     assert shown[0] == "Done for 20 of 30 portals." and len(shown) == 1 + RESULTS_SHOWN
     assert all("no known admin" in m for m in shown[1:])
+
+
+def test_the_dashboard_names_each_processs_release_and_says_when_an_upgrade_is_half_done(operator, settings):
+    """From an operator trial's upgrades: nothing showed which release each process ran, so a half-done
+    upgrade (a qcluster restarted, the poller not yet) looked the same as a finished one."""
+    from ops.heartbeat import record_heartbeat
+    from ops.models import Heartbeat
+    from ops.release import running_release
+
+    record_heartbeat(kind="poller", force=True)
+    assert Heartbeat.objects.get(kind="poller").release == running_release() != ""
+    page = operator.get("/admin/fleet/")
+    assert running_release() in page.content.decode() and b"mixed-releases" not in page.content
+
+    now = timezone.now()
+    Heartbeat.objects.create(kind="qcluster", instance="worker-2", beat_at=now, release="v2-new")
+    Heartbeat.objects.create(kind="qcluster", instance="gone", beat_at=now - timedelta(hours=1), release="v0")
+    fleet = operator.get("/admin/fleet/").context["fleet"]
+    assert fleet.releases == sorted({running_release(), "v2-new"})  # the silent one's is not running
+    assert {(p.kind, p.instance, p.is_alive) for p in fleet.processes} >= {
+        ("web", fleet.processes[0].instance, True),
+        ("qcluster", "worker-2", True),
+        ("qcluster", "gone", False),
+    }
+    page = operator.get("/admin/fleet/").content.decode()
+    assert "2 releases running at once" in page and "v2-new" in page and "silent" in page

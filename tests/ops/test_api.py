@@ -224,3 +224,16 @@ def test_paging_and_known_filters_still_work(fleet):
         "/api/ops/bots/", {"portal": portal.pk, "status": "active", "limit": 5}
     )
     assert answer.status_code == 200 and answer.json()["count"] == 1
+
+
+def test_the_fleet_names_the_processes_and_their_releases(fleet):
+    from ops.heartbeat import record_heartbeat
+    from ops.release import running_release
+
+    record_heartbeat(kind="qcluster", force=True)
+    figures = token_client(staff=True).get("/api/ops/fleet/").json()
+    assert figures["releases"] == [running_release()]
+    assert {(p["kind"], p["release"], p["is_alive"]) for p in figures["processes"]} == {
+        ("web", running_release(), True),
+        ("qcluster", running_release(), True),
+    }
