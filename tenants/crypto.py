@@ -43,7 +43,7 @@ def decrypt_secret(ciphertext: str) -> str:
         return current_fernet().decrypt(ciphertext.encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeError, ValueError):
         raise SecretDecryptionError(
-            "A stored secret could not be decrypted with the configured TENANTS_FERNET_KEYS"
+            "A stored secret could not be decrypted with the configured keys (VIBE_FERNET_KEYS)"
         ) from None
 
 

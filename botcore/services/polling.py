@@ -41,7 +41,7 @@ from botcore.vibe.backoff import backoff_seconds, retry_delay
 from botcore.vibe.errors import VibeApiError, VibeError, VibeRateLimitError
 from botcore.vibe.models import EventBatch
 from botcore.vibe.parse import read_event_batch
-from tenants.errors import SessionTokenError
+from tenants.errors import SecretDecryptionError, SessionTokenError
 from tenants.selectors import PortalCredential
 
 log = logging.getLogger(__name__)
@@ -238,6 +238,17 @@ def poll_bot_once(
             bot_id, lease_token=lease_token, delay=conf.poll_slow_seconds(), consecutive_failures=failures
         )
         return CycleOutcome("no_session")
+    except SecretDecryptionError as error:
+        # This process's keys cannot open what another stored: a process left on an old key list in a key
+        # rotation's rolling restart. Back off and hand the lease back, so that the bot is not held for a
+        # whole lease once this process (or another with the new keys) could take it.
+        log.error(
+            "credential unreadable bot=%s portal=%s: this process's VIBE_FERNET_KEYS cannot open it; "
+            "restart it with the key list the others run (docs/operators.md, Key rotation)",
+            bot_id,
+            bot.portal.member_id,
+        )
+        return _back_off(bot, lease_token, error)
     renew = None
     if lease_token is not None:
         renew = lease_renewal(bot_id, lease_token, backoff=backoff, taken_at=started)

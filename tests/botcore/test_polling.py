@@ -159,6 +159,31 @@ def test_a_cycle_renews_its_lease_once_a_quarter_of_it_has_gone_by_and_says_when
     assert lost() is False
 
 
+def test_a_credential_this_process_cannot_open_backs_the_bot_off_and_hands_its_lease_back(
+    sandbox_portal, bot, settings, caplog
+):
+    """A key rotation's rolling restart: a web process on the new key list stored the portal's session,
+    and this worker, still on the old list, cannot open it. The cycle used to raise before anything was
+    recorded, so the bot stayed leased for a whole BOTCORE_LEASE_SECONDS (two minutes) after the worker
+    got the new keys; now it backs off and hands the lease back, saying which setting is at fault."""
+    from cryptography.fernet import Fernet
+
+    from tenants import selectors
+
+    settings.TENANTS_FERNET_KEYS = [Fernet.generate_key().decode()]  # opens nothing stored
+    selectors._recalled.clear()  # what the provisioning read with the right keys
+    Bot.objects.filter(pk=bot.pk).update(
+        lease_token="handed-over", lease_until=timezone.now() + timedelta(seconds=15)
+    )
+    outcome = poll_bot_once(bot.pk, lease_token="handed-over")
+    assert outcome.status == "backoff"
+    bot.refresh_from_db()
+    assert bot.lease_token == "" and bot.lease_until is None
+    assert bot.backoff_until is not None and bot.consecutive_failures == 1
+    assert "VIBE_FERNET_KEYS" in bot.last_error
+    assert any(r.levelname == "ERROR" and "VIBE_FERNET_KEYS" in r.getMessage() for r in caplog.records)
+
+
 def test_a_lost_lease_stores_nothing(sandbox_portal, bot):
     Bot.objects.filter(pk=bot.pk).update(lease_token="someone-else")
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="hi")

@@ -25,8 +25,8 @@ def encrypted_fields() -> Iterator[tuple[type[models.Model], list[str]]]:
 class Command(BaseCommand):
     help = (
         "Re-encrypt every secret under the newest key of TENANTS_FERNET_KEYS (VIBE_FERNET_KEYS), in batches. "
-        "Put the new key first, keep the old ones after it, restart every process, run this, then drop the "
-        "old keys and restart again. "
+        "Add the new key last and restart every process, then move it first and restart them again, run "
+        "this, then drop the old keys and restart again (docs/operators.md, Key rotation). "
         "Safe to run again."
     )
 
