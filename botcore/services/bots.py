@@ -29,7 +29,7 @@ from botcore.services.platform import (
     refuses_app_key,
     report_refused_credential,
 )
-from botcore.vibe.errors import VibeAuthError, VibeError
+from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
 from ops.logs import redact
 from tenants import services as tenant_services
 from tenants.errors import SessionTokenError, TenantsError
@@ -178,6 +178,12 @@ def retire_platform_bot(bot: Bot, *, max_batches: int = 10) -> None:
                 break
         client.delete_bot(old_id, missing_ok=True)
     except (VibeError, TenantsError) as error:
+        if isinstance(error, VibeApiError) and error.canonical_code == "BOT_NOT_FOUND":
+            # Unregistered already: by the uninstall before a reinstall, or by the portal's admin.
+            log.info(
+                "old bot already gone on the platform portal=%s vibe_bot=%s", bot.portal.member_id, old_id
+            )
+            return
         log.warning(
             "old bot not retired on the platform portal=%s vibe_bot=%s: %s",
             bot.portal.member_id,

@@ -133,3 +133,23 @@ def test_a_bot_refused_before_it_ever_answered_is_left_broken_for_an_operator(ta
     bot.refresh_from_db()
     assert bot.status == Bot.Status.BROKEN and "BOT_ACCESS_DENIED" in bot.broken_reason
     assert task_queue.queued == [] and registrations(sandbox_portal) == 1
+
+
+@pytest.mark.slow
+def test_a_reinstall_does_not_warn_that_the_bot_the_uninstall_unregistered_was_not_retired(
+    task_queue, sandbox_portal, caplog
+):
+    """From an operator's trial: every reinstall logged a WARNING `old bot not retired on the platform …
+    404 BOT_NOT_FOUND`, for the bot its uninstall had unregistered on purpose, which reads as a leak."""
+    assert task_queue.run() == ["provisioned"]  # the install's
+    bot = Bot.objects.get(portal=sandbox_portal.portal)
+    old_id = bot.vibe_bot_id
+    tenant_services.uninstall_portal(sandbox_portal.portal, reason="admin")
+    task_queue.purge()
+    sandbox_portal.open_app()  # the admin opens the app again: installed anew
+    caplog.clear()
+    assert "provisioned" in task_queue.run(allow_failures=True)
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE and bot.vibe_bot_id not in (None, old_id)
+    assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")], caplog.text
+    assert f"old bot already gone on the platform portal={sandbox_portal.portal.member_id}" in caplog.text
