@@ -24,7 +24,7 @@ from botcore.selectors import lease_is_free, running_bots
 from botcore.services.cycle_sql import lease_free_bots
 from botcore.services.platform import auth_for_credential, get_bot_credential
 from botcore.vibe.watch import WatchAuth
-from tenants.errors import SessionTokenError
+from tenants.errors import SecretDecryptionError, SessionTokenError
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,14 @@ def read_auth(pks: list[int]) -> dict[int, WatchAuth | None]:
             found[bot.pk] = auth_for_credential(get_bot_credential(bot))
         except SessionTokenError:
             found[bot.pk] = None
-        except Exception:  # a key that cannot decrypt it: the cycle reports it, the poller stays up
+        except SecretDecryptionError:  # an expected misconfiguration: one line, the cycle backs off
+            log.error(
+                "credential unreadable bot=%s portal=%s: this process's VIBE_FERNET_KEYS cannot open it",
+                bot.pk,
+                bot.portal.member_id,
+            )
+            found[bot.pk] = None
+        except Exception:  # a bug: the cycle reports it, the poller stays up
             log.exception("credential unreadable bot=%s", bot.pk)
             found[bot.pk] = None
     return found

@@ -322,3 +322,24 @@ def test_an_offset_the_platform_refuses_is_given_up_and_the_bot_watched_from_off
     entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
     bot.refresh_from_db()
     assert bot.event_offset == entry.vibe_event_id + 1
+
+
+def test_a_credential_the_pollers_keys_cannot_open_is_one_error_line_naming_the_setting(
+    sandbox_portal, settings, caplog
+):
+    """From an operator's trial: a poller left on a key list that opens no stored secret (an old key dropped
+    before `rotate_encryption_keys`) logged a whole traceback per bot per database round, 270 in two
+    minutes for 30 portals, none of them saying which setting was wrong."""
+    from cryptography.fernet import Fernet
+
+    from botcore.poller_fleet import read_auth
+    from tenants import selectors
+
+    bot = provision_bot(sandbox_portal.portal)
+    settings.TENANTS_FERNET_KEYS = [Fernet.generate_key().decode()]  # opens nothing stored
+    selectors._recalled.clear()
+    caplog.clear()
+    assert read_auth([bot.pk]) == {bot.pk: None}
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].exc_info is None, caplog.text
+    assert "VIBE_FERNET_KEYS" in errors[0].getMessage()
