@@ -1,11 +1,15 @@
 """Figures read when /metrics is scraped (never on a hot path): portals, sessions, bots, backlog, learned
 rates.
 
-Each is one aggregate query; labels are statuses and fixed buckets, never a portal.
+Each is one aggregate query; labels are statuses and fixed buckets, never a portal. A part that cannot be
+read (the database or Redis down) is left out, `vibeapp_scrape_part_up{part}` says so, and the rest of the
+scrape still answers: in an outage the counters are what the operator needs.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.db.models import Count, Max, Min, Q
@@ -19,6 +23,8 @@ from botcore.vibe.learned_budget import learned_rates
 from ops.models import Heartbeat
 from tenants.models import Portal, SessionGrant
 from tenants.selectors import count_portals_by_status
+
+log = logging.getLogger(__name__)
 
 SESSION_WINDOWS = (("1h", timedelta(hours=1)), ("6h", timedelta(hours=6)), ("24h", timedelta(hours=24)))
 
@@ -40,6 +46,31 @@ def count_sessions_by_state(now) -> dict[str, int]:
 
 class FleetCollector(Collector):
     def collect(self):
+        parts: list[tuple[str, Callable[[], Iterable[GaugeMetricFamily]]]] = [
+            ("fleet", self.fleet_figures),
+            ("learned_rates", self.learned_rates),
+        ]
+        up = GaugeMetricFamily(
+            "vibeapp_scrape_part_up",
+            "1 when this part of the figures read at scrape time was read",
+            labels=["part"],
+        )
+        for part, read in parts:
+            try:
+                families = list(read())  # read whole before any is yielded: a failure leaves none half out
+            except Exception as error:  # noqa: BLE001  (the database's, Redis's: each client its own family)
+                log.warning(
+                    "metrics: %s not read (%s): left out of this scrape; /readyz names what is down",
+                    part,
+                    error.__class__.__name__,
+                )
+                up.add_metric([part], 0)
+                continue
+            up.add_metric([part], 1)
+            yield from families
+        yield up
+
+    def fleet_figures(self) -> Iterable[GaugeMetricFamily]:
         now = timezone.now()
         portals = GaugeMetricFamily("vibeapp_portals", "Portals by status", labels=["status"])
         for status, count in count_portals_by_status().items():
@@ -83,6 +114,7 @@ class FleetCollector(Collector):
             beats.add_metric([kind], (now - latest).total_seconds())
         yield beats
 
+    def learned_rates(self) -> Iterable[GaugeMetricFamily]:
         # The app key's learned request rate, for the key as a whole and for each portal (the same for all).
         rates = learned_rates(conf.vibe_app_key()) if conf.vibe_app_key() else None
         learned = GaugeMetricFamily(

@@ -195,3 +195,36 @@ def test_the_learned_request_rate_is_read_at_scrape_time(settings):
     assert value(samples, "vibeapp_budget_learned_rate_per_second", scope="ceiling") == 9
     assert value(samples, "vibeapp_budget_learned_rate_per_second", scope="key") == rates.key
     assert value(samples, "vibeapp_budget_learned_rate_per_second", scope="portal") == rates.per_portal
+
+
+def test_the_scrape_answers_while_the_database_is_down(fleet, monkeypatch):
+    """An outage is when the counters matter most: a part of the fleet figures that cannot be read is left
+    out and said so (`vibeapp_scrape_part_up` 0), never a 500 that hides every series (an on-call trial)."""
+    from django.db import OperationalError
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    record_poll_outcome(status="backoff")
+    monkeypatch.setattr("ops.collectors.count_portals_by_status", refuse)
+    samples = scrape()
+    assert value(samples, "vibeapp_polls_total", outcome="backoff") >= 1
+    assert value(samples, "vibeapp_scrape_part_up", part="fleet") == 0
+    assert value(samples, "vibeapp_scrape_part_up", part="learned_rates") == 1
+    assert "vibeapp_portals" not in samples
+
+
+def test_the_scrape_answers_while_redis_is_down(fleet, settings, monkeypatch):
+    """The learned rates live in Redis: with Redis down the rest of the scrape still answers (an on-call
+    trial met a 500 on every scrape for the two minutes Redis was down)."""
+    import redis
+
+    def refuse(*args, **kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    settings.VIBE_APP_KEY = "vibe_app_" + "m" * 40
+    monkeypatch.setattr("ops.collectors.learned_rates", refuse)
+    samples = scrape()
+    assert value(samples, "vibeapp_bots", status="active") == 1
+    assert value(samples, "vibeapp_scrape_part_up", part="learned_rates") == 0
+    assert value(samples, "vibeapp_scrape_part_up", part="fleet") == 1
