@@ -38,3 +38,38 @@ def test_cycles_are_enqueued_over_one_redis_connection(monkeypatch):
         assert (task["func"], tuple(task["args"])) == ("botcore.tasks.poll_bot", (0, "lease"))
     finally:
         broker.purge_queue()
+
+
+@pytest.mark.django_db
+def test_a_broker_outage_is_one_plain_line_a_while_not_a_traceback_per_round(monkeypatch, caplog):
+    """With Redis down the poller's every round failed to enqueue and logged an ERROR with a full traceback:
+    ~900 in two minutes of an on-call trial, none saying what was down. Now one line says so and what to
+    check, once a while, counting the rounds it leaves out; the leases are released every time."""
+    from botcore.models import Bot
+    from tenants.models import Portal
+
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    bot = Bot.objects.create(portal=portal, code="b", name="B", vibe_bot_id=7, status=Bot.Status.ACTIVE)
+    clock = [1000.0]
+    monkeypatch.setattr(cycle_queue.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(cycle_queue, "_broker_failures", cycle_queue.BrokerFailures())
+
+    def refuse(*args, **kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(cycle_queue, "async_task", refuse)
+    with caplog.at_level("WARNING", logger="botcore.cycle_queue"):
+        for _ in range(5):
+            Bot.objects.filter(pk=bot.pk).update(lease_token="lease")
+            assert cycle_queue.enqueue_cycles([bot.pk], "lease") == ([], [bot.pk])
+            assert Bot.objects.get(pk=bot.pk).lease_token == ""  # released at once, every time
+            clock[0] += 1.0
+        clock[0] += cycle_queue.BROKER_DOWN_LOG_EVERY_SECONDS
+        Bot.objects.filter(pk=bot.pk).update(lease_token="lease")
+        cycle_queue.enqueue_cycles([bot.pk], "lease")
+    lines = [r for r in caplog.records if r.name == "botcore.cycle_queue"]
+    assert len(lines) == 2
+    assert all(r.exc_info is None for r in lines)  # a connection refused needs no traceback
+    first, second = (r.getMessage() for r in lines)
+    assert "ConnectionError" in first and "REDIS_URL" in first and "/readyz" in first
+    assert "4 more" in second
