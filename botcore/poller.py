@@ -349,8 +349,15 @@ class Poller:
         if fleet is not None:
             self._merge_fleet(fleet)
         for row in joined:
-            if row.pk not in self.bots:  # a known bot's changes wait for the fleet's full read
+            bot = self.bots.get(row.pk)
+            if bot is None:
                 self._join(row, starting=False)
+            elif bot.state == IDLE and not row.leased and self._backoff_lifted(bot, row):
+                # Activated again while it waited out a backoff its row no longer has (an operator's Resume
+                # once the platform is back): watched within a second, not when the old backoff ends. Other
+                # changes of a known bot wait for the fleet's full read.
+                self._take_row(bot, row)
+                self._schedule(bot, max(until(row.next_poll_at), in_seconds(random.uniform(0, 1.0))))
 
     def _merge_fleet(self, rows: list[BotRow]) -> None:
         """New bots join, gone ones leave, a bot a cycle holds now is followed until released."""
@@ -368,18 +375,28 @@ class Poller:
                 continue
             if bot.state == CYCLE:
                 continue
-            moved = row.vibe_bot_id != bot.row.vibe_bot_id or row.credential_kind != bot.row.credential_kind
-            if moved:
-                bot.auth = None
-            elif row.offset < bot.row.offset:
-                row = BotRow(**{**fields_of(row), "offset": bot.row.offset})  # never backwards
-            bot.row = row
+            self._take_row(bot, row)
             if row.leased:
                 bot.state, bot.generation = CYCLE, bot.generation + 1
                 self._in_cycle.add(row.pk)
         for pk in set(self.bots) - seen:
             if self.bots[pk].state != CYCLE:
                 del self.bots[pk]
+
+    @staticmethod
+    def _backoff_lifted(bot: Watched, row: BotRow) -> bool:
+        now = timezone.now()
+        waiting = bot.row.backoff_until is not None and bot.row.backoff_until > now
+        return waiting and (row.backoff_until is None or row.backoff_until <= now) and row.next_poll_at <= now
+
+    def _take_row(self, bot: Watched, row: BotRow) -> None:
+        """The bot as the database has it now; its offset never goes backwards, a move drops its credential."""
+        moved = row.vibe_bot_id != bot.row.vibe_bot_id or row.credential_kind != bot.row.credential_kind
+        if moved:
+            bot.auth = None
+        elif row.offset < bot.row.offset:
+            row = BotRow(**{**fields_of(row), "offset": bot.row.offset})  # never backwards
+        bot.row = row
 
     def _join(self, row: BotRow, *, starting: bool) -> None:
         """Watch a bot the poller did not know: the one its cycle holds once released, else soon."""

@@ -155,3 +155,34 @@ def test_a_credential_a_watch_saw_refused_is_watched_with_again_once_its_cycle_u
     poller._apply([], [], None, {}, {1: auth}, [], None, [])  # ... and its credential is read again
 
     assert poller._wanted == [] and bot.auth == auth and bot.state == "idle"
+
+
+def test_a_known_bot_resumed_during_its_backoff_is_watched_within_a_second_not_when_the_backoff_ends():
+    """After a platform outage an operator resumes the bots still backing off (resume_bot clears the backoff
+    and activates them): the poller already knew them and kept each waiting out its old backoff, up to
+    BOTCORE_BACKOFF_MAX_SECONDS, while the admin showed it due now (an on-call trial: ~4 minutes)."""
+    poller = Poller(hold=0)
+    backing_off = dataclasses.replace(
+        row(1),
+        backoff_until=timezone.now() + timedelta(seconds=250),
+        next_poll_at=timezone.now() + timedelta(seconds=250),
+    )
+    poller._merge_fleet([backing_off])
+    poller._schedule_after_cycle(poller.bots[1])
+    assert first_watch_in(poller, 1, time.monotonic()) > 200
+    resumed = row(1)  # no backoff, due now: what resume_bot wrote, read by the poller's joined read
+    started = time.monotonic()
+    poller._apply([], [], None, {}, {}, [], None, [resumed])
+    assert first_watch_in(poller, 1, started) <= 1.0 + 0.5
+    assert poller.bots[1].row.backoff_until is None
+
+
+def test_a_joined_bot_not_backing_off_keeps_its_cadence():
+    """The joined read repeats a bot for a few seconds (its margin): one watched since and back on its
+    cadence is not watched again for it."""
+    poller = Poller(hold=0)
+    poller._merge_fleet([row(1)])
+    poller._schedule(poller.bots[1], time.monotonic() + 15.0)  # watched: next at its idle cadence
+    due = poller.bots[1].due
+    poller._apply([], [], None, {}, {}, [], None, [row(1)])
+    assert poller.bots[1].due == due
