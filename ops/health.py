@@ -1,4 +1,5 @@
-"""Readiness checks: the database, the broker, the poller's and qcluster's heartbeats, the platform reachable.
+"""Readiness checks: the database, the broker, the poller's and qcluster's heartbeats, the platform reachable,
+and room left in the metrics directory.
 
 Each check answers a `Check`; none raises. The platform is asked with no credential at all (any HTTP
 answer below 500 means it is reachable), and at most every OPS_PLATFORM_CHECK_EVERY_SECONDS per process.
@@ -6,6 +7,7 @@ answer below 500 means it is reachable), and at most every OPS_PLATFORM_CHECK_EV
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -74,11 +76,26 @@ def check_platform() -> Check:
     return result
 
 
+def check_metrics_dir(path: str) -> Check:
+    """Room left where every process of the host memory-maps its series (PROMETHEUS_MULTIPROC_DIR): a write
+    that needs a page the file system cannot give is a SIGBUS, not an error, so a full directory kills each
+    new worker at its first metric, and the qcluster restarts them in a loop while no reply goes out."""
+    try:
+        stats = os.statvfs(path)
+    except OSError as error:
+        return Check(False, {"error": error.__class__.__name__, "path": path})
+    free = stats.f_bavail * stats.f_frsize
+    return Check(free >= settings.OPS_METRICS_DIR_MIN_FREE_BYTES, {"free_bytes": free, "path": path})
+
+
 def run_readiness_checks() -> dict[str, Check]:
-    return {
+    checks = {
         "database": check_database(),
         "broker": check_broker(),
         "poller": check_heartbeat(Heartbeat.Kind.POLLER),
         "qcluster": check_heartbeat(Heartbeat.Kind.QCLUSTER),
         "platform": check_platform(),
     }
+    if metrics_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        checks["metrics_dir"] = check_metrics_dir(metrics_dir)
+    return checks

@@ -16,6 +16,7 @@ action ledger keeping each side effect once.
 from __future__ import annotations
 
 import logging
+import signal
 from multiprocessing import Event
 
 from django_q.cluster import Sentinel
@@ -23,6 +24,23 @@ from django_q.conf import Conf
 from django_q.queues import Queue
 
 log = logging.getLogger(__name__)
+
+
+# What an operator should look at first, by the signal that killed a child (docs/operators.md).
+LIKELY_CAUSES = {
+    signal.SIGKILL: "; SIGKILL: the OOM killer (dmesg) or someone's kill -9",
+    signal.SIGBUS: (
+        "; SIGBUS: most often a full PROMETHEUS_MULTIPROC_DIR, where every process memory-maps its metrics"
+        " (df on it; /readyz names metrics_dir): each new worker dies at its first metric until there is room"
+    ),
+}
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown"
 
 
 def died_of_a_signal(process) -> bool:
@@ -39,9 +57,10 @@ class GuardedSentinel(Sentinel):
         if timed_out or not died_of_a_signal(process):
             super().reincarnate(process)
             return
+        number = -process.exitcode
         log.critical(
-            "%s %s died of signal %s and may hold a queue lock: restarting the cluster's processes",
-            self._role_of(process), process.pid, -process.exitcode,
+            "%s %s died of signal %s (%s) and may hold a queue lock: restarting the cluster's processes%s",
+            self._role_of(process), process.pid, number, signal_name(number), LIKELY_CAUSES.get(number, ""),
         )  # fmt: skip
         self.restart_processes()
 

@@ -285,6 +285,8 @@ OPS_HEARTBEAT_MAX_AGE_SECONDS = {
 }
 # /readyz asks the platform at most this often (seconds); its answer in between is remembered.
 OPS_PLATFORM_CHECK_EVERY_SECONDS = float(env.read_str("OPS_PLATFORM_CHECK_EVERY_SECONDS") or 15.0)
+# /readyz names metrics_dir when PROMETHEUS_MULTIPROC_DIR has less room than this (ops/health.py).
+OPS_METRICS_DIR_MIN_FREE_BYTES = env.read_int("OPS_METRICS_DIR_MIN_FREE_BYTES", 4 * 1024 * 1024)
 
 # Days an operator API token lasts from its issue (create_operator --api-token; --expires-in-days overrides,
 # 0 for a token that never expires).

@@ -164,3 +164,23 @@ def test_each_process_of_the_cluster_says_what_it_is_in_its_title(stack):
     wait_for(lambda: "main" not in roles(), timeout=10, what=f"every child titled (roles: {roles()})")
     assert roles() == ["monitor", "pusher", *["worker"] * WORKERS]
     assert process_role(" ".join(process.cmdline())) == "cluster"
+
+
+def test_a_worker_killed_by_sigbus_is_said_to_point_at_a_full_metrics_directory(monkeypatch, caplog):
+    """A full PROMETHEUS_MULTIPROC_DIR kills each new worker with SIGBUS at its first metric: the CRITICAL
+    line said only "died of signal 7", and the runbook sent the operator to look for the OOM killer (an
+    on-call trial). It names the likely cause and where to look."""
+    import signal as signals
+    from types import SimpleNamespace
+
+    from vibeapp.qcluster import GuardedSentinel
+
+    sentinel = GuardedSentinel.__new__(GuardedSentinel)
+    sentinel.pusher = sentinel.monitor = None
+    monkeypatch.setattr(sentinel, "restart_processes", lambda: None, raising=False)
+    dead = SimpleNamespace(pid=4242, exitcode=-signals.SIGBUS, is_alive=lambda: False, timer=None)
+    with caplog.at_level("CRITICAL", logger="vibeapp.qcluster"):
+        sentinel.reincarnate(dead)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "vibeapp.qcluster"]
+    assert "died of signal 7 (SIGBUS)" in line
+    assert "PROMETHEUS_MULTIPROC_DIR" in line and "metrics_dir" in line
