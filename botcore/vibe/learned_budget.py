@@ -47,6 +47,9 @@ class LearnedRates:
     ceiling: float
 
 
+LEARN_FAILURE_LOG_EVERY_SECONDS = 30.0
+
+
 class LearnedBudget:
     def __init__(
         self,
@@ -167,14 +170,14 @@ class LearnedBudget:
                 if due:
                     self._flush()
         except Exception as exc:  # noqa: BLE001 - a store outage must not fail the call it learns from
-            log.warning("request budget %s could not learn (%s)", self.name, type(exc).__name__)
+            _learn_failures.report(self.name, exc)
 
     def flush(self) -> None:
         """Tell the shared state about the calls accepted and not yet told (before this budget is dropped)."""
         try:
             self._flush()
         except Exception as exc:  # noqa: BLE001 - as in record: a store outage loses only what it learns
-            log.warning("request budget %s could not learn (%s)", self.name, type(exc).__name__)
+            _learn_failures.report(self.name, exc)
 
     def _update(self, name: str, change: Callable[[LearnedState], LearnedState]) -> LearnedState:
         text = self._learned.update(
@@ -286,6 +289,29 @@ def acquire_both(portal: SharedBudget, key: SharedBudget, *, priority: Priority)
         if time.monotonic() + wait > deadline:
             return portal.give_up(priority)
         time.sleep(wait + wake_late(priority))
+
+
+class LearnFailures:
+    """Calls whose answer could not be told to the shared store (Redis down): while it is, every call fails
+    so, so this process says it at most once every LEARN_FAILURE_LOG_EVERY_SECONDS, counting the rest."""
+
+    def __init__(self) -> None:
+        self.last_logged = float("-inf")
+        self.unlogged = 0
+        self._lock = threading.Lock()
+
+    def report(self, name: str, error: Exception) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self.last_logged < LEARN_FAILURE_LOG_EVERY_SECONDS:
+                self.unlogged += 1
+                return
+            skipped, self.last_logged, self.unlogged = self.unlogged, now, 0
+        more = f"; {skipped} more since the last line" if skipped else ""
+        log.warning("request budget %s could not learn (%s)%s", name, type(error).__name__, more)
+
+
+_learn_failures = LearnFailures()
 
 
 def learned_rates(api_key: str, *, backend: str | None = None) -> LearnedRates:

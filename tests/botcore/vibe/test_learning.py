@@ -763,3 +763,30 @@ def test_calls_now_and_then_earn_the_time_since_the_last_but_never_more_than_the
     assert once.rate == pytest.approx(cut.rate + slope * 10.0)  # 10 s since the cut, not one call's 0.4 s
     later = learning.add_successes(LearnedState(**vars(once)), count=1, now=2000.0, ceiling=CEILING)
     assert later.rate == pytest.approx(once.rate + slope * RECOVER_SECONDS)  # not 990 s' worth
+
+
+def test_a_store_outage_is_one_warning_a_while_not_one_per_call(caplog, monkeypatch):
+    """With Redis down every call the poller made logged `could not learn`: ~2,500 WARNINGs over three
+    minutes of an on-call trial. One line every LEARN_FAILURE_LOG_EVERY_SECONDS says it, counting the rest."""
+
+    class DownStore:
+        def __getattr__(self, name):
+            def refuse(*args, **kwargs):
+                raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+            return refuse
+
+    clock = [5000.0]
+    monkeypatch.setattr(learned_budget.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(learned_budget, "_learn_failures", learned_budget.LearnFailures())
+    budget = make_budget(f"k-{uuid.uuid4().hex[:6]}", DownStore())
+    with caplog.at_level("WARNING", logger="botcore.vibe.learned_budget"):
+        for _ in range(20):
+            budget.record(limited=False)
+            clock[0] += 1.5
+        clock[0] += learned_budget.LEARN_FAILURE_LOG_EVERY_SECONDS
+        budget.record(limited=False)
+    lines = [r.getMessage() for r in caplog.records if "could not learn" in r.getMessage()]
+    assert len(lines) == 2
+    assert "ConnectionError" in lines[0]
+    assert "19 more since" in lines[1]
