@@ -87,7 +87,7 @@ def enqueue_cycles(
                 "botcore.tasks.poll_bot", bot_id, lease_token, **handed, task_name=f"poll-{bot_id}",
                 q_options={"save": False, "broker": cycle_broker()},
             )  # fmt: skip
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - any broker's failure: release, report, retry
             unsent = list(bot_ids[position:])
             released = Bot.objects.filter(pk__in=unsent, lease_token=lease_token)
             released.update(lease_token="", lease_until=None)

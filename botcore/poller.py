@@ -390,7 +390,7 @@ class Poller:
         return waiting and (row.backoff_until is None or row.backoff_until <= now) and row.next_poll_at <= now
 
     def _take_row(self, bot: Watched, row: BotRow) -> None:
-        """The bot as the database has it now; its offset never goes backwards, a move drops its credential."""
+        """The bot as the database has it now (its offset never backwards; a move drops its credential)."""
         moved = row.vibe_bot_id != bot.row.vibe_bot_id or row.credential_kind != bot.row.credential_kind
         if moved:
             bot.auth = None
