@@ -1,6 +1,10 @@
 """The Django admin's sign-in, rate-limited (django-ratelimit, over the shared cache) per client address and,
 for wrong passwords, per account name whatever address they come from: an operator's account sees every
-tenant, so guessing its password must cost the guesser time, however many addresses the guesser has."""
+tenant, so guessing its password must cost the guesser time, however many addresses the guesser has.
+
+While the cache cannot be reached (Redis down) the limits cannot be checked, and no attempt is let through
+unchecked: the sign-in answers 503 saying so, and what still works (sessions signed in, the operator API).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,15 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django_ratelimit.decorators import ratelimit
+from django_ratelimit.core import is_ratelimited
 
 from vibeapp.failure_limits import failures_reached
 
 log = logging.getLogger(__name__)
 
 ACCOUNT_FAILURES_GROUP = "ops.admin_sign_in.account_failures"
+# Per address: the name django-ratelimit's decorator gave this group, kept so counts carry over an upgrade.
+ADDRESS_GROUP = "ops.admin_sign_in.admin_sign_in"
 
 
 def _sign_in_rate(group: str, request: HttpRequest) -> str:
@@ -58,15 +64,35 @@ def _limited(request: HttpRequest, *, per_account: bool) -> HttpResponse:
     return response
 
 
+def _limits_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
+    log.warning(
+        "admin sign-in limits unavailable (%s): sign-in refused (503) until the cache (REDIS_URL) answers",
+        error.__class__.__name__,
+    )
+    context = {**admin.site.each_context(request), "unavailable": True}
+    response = render(request, "admin/ops/sign_in_limited.html", context, status=503)
+    response["Retry-After"] = "30"
+    response._has_been_logged = True  # type: ignore[attr-defined]  # as in _limited
+    return response
+
+
 # Only attempts (POST) count: showing the form is free. The address is the one tenants.client_address finds
 # (RATELIMIT_IP_META_KEY).
-@ratelimit(key="ip", rate=_sign_in_rate, method="POST", block=False)
 def admin_sign_in(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-    if getattr(request, "limited", False):
-        return _limited(request, per_account=False)
-    if request.method == "POST" and _account_failures_reached(request):
-        return _limited(request, per_account=True)
+    if request.method == "POST":
+        try:
+            if is_ratelimited(
+                request, group=ADDRESS_GROUP, key="ip", rate=_sign_in_rate, method="POST", increment=True
+            ):
+                return _limited(request, per_account=False)
+            if _account_failures_reached(request):
+                return _limited(request, per_account=True)
+        except Exception as error:  # noqa: BLE001 - the cache client's own family (redis, memcached, …)
+            return _limits_unavailable(request, error)
     response = admin.site.login(request, extra_context)
     if request.method == "POST" and response.status_code == 200:  # the form again: the password was wrong
-        _account_failures_reached(request, count_one=True)
+        try:
+            _account_failures_reached(request, count_one=True)
+        except Exception as error:  # noqa: BLE001 - as above; the wrong password was refused all the same
+            log.warning("admin sign-in failure not counted (%s)", error.__class__.__name__)
     return response

@@ -114,3 +114,26 @@ def test_an_account_s_limit_ends_with_its_window(olga, settings):
         assert [sign_in(Client(REMOTE_ADDR=f"203.0.113.{n}"), "guess") for n in range(3)] == [200, 200, 429]
     with time_machine.travel(datetime(2030, 3, 4, 9, 0, 5, tzinfo=UTC), tick=False):
         assert sign_in(Client(REMOTE_ADDR="203.0.113.50"), PASSWORD) == 302
+
+
+def test_a_sign_in_while_the_cache_is_down_is_a_503_that_says_so_not_a_500(olga, monkeypatch, caplog):
+    """The attempt limits live in the shared cache (Redis): with Redis down every sign-in was a 500 with a
+    traceback, so the on-call operator could not get into the admin mid-incident and was not told why (an
+    on-call trial). The limits still hold (no attempt goes unchecked): the answer says what is down and what
+    still works (sessions signed in, the operator API)."""
+    import redis
+    from django.core.cache.backends.locmem import LocMemCache
+
+    def refuse(*args, **kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    for method in ("add", "get", "incr"):  # the counters' cache (fresh_rate_limits: a LocMemCache here)
+        monkeypatch.setattr(LocMemCache, method, refuse)
+    with caplog.at_level("WARNING"):
+        response = Client().post("/admin/login/", {"username": "olga", "password": PASSWORD})
+    assert response.status_code == 503
+    text = response.content.decode()
+    assert "cache" in text and "operator API" in text
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert any("sign-in limits unavailable" in r.getMessage() for r in caplog.records)
+    assert "_auth_user_id" not in Client().session  # not signed in unchecked
