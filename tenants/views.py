@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_ratelimit.decorators import ratelimit
 
 from tenants import handshakes, oauth, services
-from tenants.errors import TenantsError
+from tenants.errors import InstallationError, TenantsError
 from tenants.forms import PortalApiKeyForm, PortalSettingsForm, UninstallForm
 from tenants.framing import frame_for_portal, frameable_by_portal, is_frameable
 from tenants.identity import get_identity_backend
@@ -181,7 +181,16 @@ def _grant_for_gateway_token(request: HttpRequest, token: str) -> SessionGrant |
     # Refused tokens are counted per client address and, past the rate, not checked at all: made-up tokens
     # cannot spend the budget, and people opening the app (whose tokens pass) are never counted, however
     # many share one address behind the platform's gateway.
-    if _refused_tokens(request, count=False):
+    try:
+        limited = _refused_tokens(request, count=False)
+    except Exception as error:  # noqa: BLE001 - the cache client's own family (Redis down): no check uncounted
+        unavailable = InstallationError(
+            f"the refused-token counts cannot be read ({error.__class__.__name__}): the cache is unreachable",
+            public_message=_("We could not check who you are just now. Please try again shortly."),
+        )
+        unavailable.is_transient = True
+        return render_tenants_error(request, unavailable)
+    if limited:
         log.warning("gateway token check rate-limited path=%s", request.path)
         return _too_many_attempts(request)
     try:
@@ -191,7 +200,10 @@ def _grant_for_gateway_token(request: HttpRequest, token: str) -> SessionGrant |
         # key's rate is spent, a 5xx, no answer), or its "no" to the app's own key, refused no visitor:
         # counted, either locked out everyone behind the gateway's one address.
         if not (error.is_transient or error.refuses_app_key):
-            _refused_tokens(request, count=True)
+            try:
+                _refused_tokens(request, count=True)
+            except Exception as unreachable:  # noqa: BLE001 - as above; the token was refused all the same
+                log.warning("refused gateway token not counted (%s)", unreachable.__class__.__name__)
         return render_tenants_error(request, error)
     # The service confirmed the header's user id is the token's owner.
     return portal.grants.get(bitrix_user_id=int(claim["claimed_user_id"]))

@@ -519,3 +519,24 @@ def test_refused_personal_keys_are_checked_with_the_platform_a_bounded_number_of
     # Per portal, whichever browser of it asks; a good key still waits for the window's end.
     assert second.post("/portal/", {"action": "api_key", "api_key": platform.personal_key(platform.admin)})
     assert me_calls(platform) - before == 3
+
+
+def test_a_visit_while_the_cache_is_down_is_told_to_try_again_not_a_500(platform, fresh_rate_limits, caplog):
+    """The refused-token counts live in the shared cache (Redis): with Redis down every portal user opening
+    the app with a new session token got the 500 page (an on-call trial). No token is checked uncounted: the
+    visitor is told to try again shortly (503, Retry-After), one WARNING and no ERROR; once it answers, in."""
+    import redis
+    from django.core.cache.backends.locmem import LocMemCache
+
+    def refuse(*args, **kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    token = platform.session(platform.admin)
+    with pytest.MonkeyPatch.context() as patch, caplog.at_level("WARNING"):
+        for method in ("add", "get", "incr"):  # the counters' cache (fresh_rate_limits: a LocMemCache here)
+            patch.setattr(LocMemCache, method, refuse)
+        answer = visit(Client(), platform, token)
+    assert answer.status_code == 503
+    assert answer["Retry-After"].isdigit() and "try again" in answer.content.decode()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert visit(Client(), platform, token).status_code == 302
