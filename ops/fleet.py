@@ -49,6 +49,7 @@ class Process:
 class Fleet:
     portals: list[Figure]
     bots: list[Figure]
+    bots_backing_off: Figure
     sessions_expiring_24h: Figure
     backlog: Figure
     oldest_unhandled_seconds: float | None
@@ -121,6 +122,8 @@ def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
         )
         .count()
     )
+    # Active bots whose last cycles failed (the platform down, 5xx, no answer): *Active* says nothing of it.
+    backing_off = {"status__exact": Bot.Status.ACTIVE, "backoff_until__gt": now.isoformat()}
     backlog = get_event_backlog()
     last_hour = EventLogEntry.objects.filter(received_at__gt=hour_ago)
     failed_hour = last_hour.filter(status=EventLogEntry.Status.FAILED)
@@ -136,6 +139,11 @@ def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
             Figure(label, bot_counts[value], _changelist("botcore_bot", status__exact=value))
             for value, label in Bot.Status.choices
         ],
+        bots_backing_off=Figure(
+            "Active bots backing off now",
+            Bot.objects.filter(status=Bot.Status.ACTIVE, backoff_until__gt=now).count(),
+            _changelist("botcore_bot", **backing_off),
+        ),
         sessions_expiring_24h=Figure(
             "Sessions expiring within 24 h", expiring, _changelist("tenants_portal", session_expires="24h")
         ),

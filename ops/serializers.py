@@ -105,6 +105,7 @@ class ProcessSerializer(serializers.Serializer):
 class FleetSerializer(serializers.Serializer):
     portals = FigureSerializer(many=True)
     bots = FigureSerializer(many=True)
+    bots_backing_off = serializers.IntegerField(source="bots_backing_off.value")
     sessions_expiring_24h = serializers.IntegerField(source="sessions_expiring_24h.value")
     backlog = serializers.IntegerField(source="backlog.value")
     oldest_unhandled_seconds = serializers.FloatField(allow_null=True)

@@ -310,3 +310,20 @@ def test_the_dashboard_names_each_processs_release_and_says_when_an_upgrade_is_h
     }
     page = operator.get("/admin/fleet/").content.decode()
     assert "2 releases running at once" in page and "v2-new" in page and "silent" in page
+
+
+def test_the_dashboard_counts_the_active_bots_backing_off_and_links_them(operator, fleet):
+    """In a platform outage every bot stayed *Active* on the dashboard and the API, backing off with its
+    failures and last error, and only the backlog (events already stored) moved: the dashboard said nothing
+    was wrong (an on-call trial). It counts the active bots backing off now, linking to them, for Resume."""
+    acme_bot = Bot.objects.get(name="Acme bot")
+    Bot.objects.filter(pk=acme_bot.pk).update(
+        consecutive_failures=6, backoff_until=timezone.now() + timedelta(minutes=4)
+    )
+    page = operator.get("/admin/fleet/")
+    figure = page.context["fleet"].bots_backing_off
+    assert figure.value == 1
+    assert 'data-testid="bots-backing-off"' in page.content.decode()
+    listing = operator.get(figure.url)
+    assert listing.status_code == 200 and [b.pk for b in listing.context["cl"].result_list] == [acme_bot.pk]
+    assert operator.get("/api/ops/fleet/").json()["bots_backing_off"] == 1
