@@ -3,7 +3,8 @@
 The platform has no "list the bot's chats" endpoint, so the chats are the group chats seen in the bot's
 recent events (joining, messages, commands); the people are GET /v1/users, kept a minute in the cache (a
 form reloaded, or a page loaded in a loop, must not spend the app key's budget that every portal's bots
-share). Both are best effort: a form keeps working on what is stored when the platform cannot be asked.
+share). Both are best effort: a form keeps working on what is stored when the platform cannot be asked,
+and while the cache cannot be reached (Redis down) the chats are read uncached and the people not asked.
 """
 
 from __future__ import annotations
@@ -29,6 +30,25 @@ PEOPLE_CACHE_SECONDS = 60  # someone who joined the portal is offered a minute l
 KNOWN_CHATS_CACHE_SECONDS = 3600  # exact while kept: the key names the newest event read
 
 
+_MISSING = object()
+
+
+def _cached(key: str) -> object:
+    """The cache's value for `key`, None when it has none, _MISSING when the cache cannot be reached."""
+    try:
+        return cache.get(key)
+    except Exception as error:  # noqa: BLE001 - the cache client's own family (redis, memcached, …)
+        log.warning("directory cache unreachable (%s)", error.__class__.__name__)
+        return _MISSING
+
+
+def _keep(key: str, value: object, seconds: int) -> None:
+    try:
+        cache.set(key, value, seconds)
+    except Exception as error:  # noqa: BLE001 - as in _cached: the answer is used all the same
+        log.warning("directory cache unreachable (%s)", error.__class__.__name__)
+
+
 @dataclass(frozen=True)
 class Choice:
     value: str
@@ -52,10 +72,12 @@ def list_known_chats(portal: Portal) -> list[Choice]:
     # only with a new one, so the answer is kept under the newest's id and time (ids alone repeat in a
     # database made anew beside a cache that was not): a form's save and the page after it read them once.
     key = f"botcore:known-chats:{bot.pk}:{bot.vibe_bot_id}:{newest[0]}:{newest[1].timestamp()}"
-    cached = cache.get(key)
-    if cached is None:
-        cached = [(choice.value, choice.label) for choice in _chats_in(recent)]
-        cache.set(key, cached, KNOWN_CHATS_CACHE_SECONDS)
+    cached = _cached(key)
+    if not isinstance(cached, list):
+        chats = _chats_in(recent)
+        if cached is None:
+            _keep(key, [(choice.value, choice.label) for choice in chats], KNOWN_CHATS_CACHE_SECONDS)
+        return chats
     return [Choice(value, label) for value, label in cached]
 
 
@@ -76,8 +98,10 @@ def _chats_in(recent: QuerySet[EventLogEntry]) -> list[Choice]:
 def list_portal_people(portal: Portal) -> list[Choice] | None:
     """The portal's active people by name, or None when the platform cannot be asked right now."""
     key = f"botcore:portal-people:{portal.member_id}"
-    cached = cache.get(key)
-    if cached is not None:
+    cached = _cached(key)
+    if cached is _MISSING:
+        return None  # no cache in front of the platform: a page loaded in a loop would spend the key's budget
+    if isinstance(cached, list):
         return [Choice(value, label) for value, label in cached]
     try:
         client, _ = client_for_portal(portal)
@@ -93,5 +117,5 @@ def list_portal_people(portal: Portal) -> list[Choice] | None:
         ),
         key=lambda choice: choice.label.lower(),
     )
-    cache.set(key, [(choice.value, choice.label) for choice in people], PEOPLE_CACHE_SECONDS)
+    _keep(key, [(choice.value, choice.label) for choice in people], PEOPLE_CACHE_SECONDS)
     return people

@@ -70,3 +70,23 @@ def test_the_events_are_read_again_only_when_a_new_one_came(bot, parses):
 
 def test_a_bot_without_events_offers_no_chat(bot, parses):
     assert directory.list_known_chats(bot.portal) == []
+
+
+def test_a_form_keeps_working_while_the_cache_is_down(bot, monkeypatch):
+    """With Redis down a skill's settings page was a 500 (the chats and people are kept in the cache; an
+    on-call trial). The chats are read from the events uncached; the people are not asked of the platform
+    uncached (a page loaded in a loop would spend the app key's budget every portal shares): the form offers
+    what is stored, as when the platform cannot be asked."""
+    import redis
+
+    def refuse(*args, **kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the platform was asked with no cache in front of it")
+
+    joined(bot, 1, 5, "Team")
+    monkeypatch.setattr(directory, "cache", type("DownCache", (), {"get": refuse, "set": refuse})())
+    monkeypatch.setattr(directory, "client_for_portal", never)
+    assert [(c.value, c.label) for c in directory.list_known_chats(bot.portal)] == [("chat5", "Team")]
+    assert directory.list_portal_people(bot.portal) is None
