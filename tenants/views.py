@@ -20,7 +20,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from django.views import csrf
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.decorators import ratelimit
+from django_ratelimit.core import is_ratelimited
 
 from tenants import handshakes, oauth, services
 from tenants.errors import InstallationError, TenantsError
@@ -184,12 +184,7 @@ def _grant_for_gateway_token(request: HttpRequest, token: str) -> SessionGrant |
     try:
         limited = _refused_tokens(request, count=False)
     except Exception as error:  # noqa: BLE001 - the cache client's own family (Redis down): no check uncounted
-        unavailable = InstallationError(
-            f"the refused-token counts cannot be read ({error.__class__.__name__}): the cache is unreachable",
-            public_message=_("We could not check who you are just now. Please try again shortly."),
-        )
-        unavailable.is_transient = True
-        return render_tenants_error(request, unavailable)
+        return _cache_unreachable(request, error, counts="refused-token counts")
     if limited:
         log.warning("gateway token check rate-limited path=%s", request.path)
         return _too_many_attempts(request)
@@ -282,12 +277,31 @@ def _too_many_attempts(request: HttpRequest) -> HttpResponse:
     )
 
 
-# django-ratelimit ships no types: its decorator is taken to keep the view's signature.
+def _cache_unreachable(request: HttpRequest, error: Exception, *, counts: str) -> HttpResponse:
+    """A limit's counts could not be read (the cache, Redis, down): nothing goes through unchecked, and the
+    visitor is told to try again shortly (503)."""
+    unavailable = InstallationError(
+        f"the {counts} cannot be read ({error.__class__.__name__}): the cache is unreachable",
+        public_message=_("We could not check who you are just now. Please try again shortly."),
+    )
+    unavailable.is_transient = True
+    return render_tenants_error(request, unavailable)
+
+
+# The name django-ratelimit's decorator gave this group, kept so counts carry over an upgrade.
+OAUTH_START_GROUP = "tenants.views.oauth_start"
+
+
 @require_GET
-@ratelimit(key="ip", rate=_oauth_start_rate, block=False)  # type: ignore[untyped-decorator]
 def oauth_start(request: HttpRequest) -> HttpResponse:
     """Send an invited visitor to the platform's consent page; the uninvited never see the app key."""
-    if getattr(request, "limited", False):
+    try:
+        limited = is_ratelimited(
+            request, group=OAUTH_START_GROUP, key="ip", rate=_oauth_start_rate, increment=True
+        )
+    except Exception as error:  # noqa: BLE001 - the cache client's own family (Redis down)
+        return _cache_unreachable(request, error, counts="sign-in starts per address")
+    if limited:
         log.warning("oauth start rate-limited path=%s", request.path)
         return _too_many_attempts(request)
     try:

@@ -540,3 +540,21 @@ def test_a_visit_while_the_cache_is_down_is_told_to_try_again_not_a_500(platform
     assert answer["Retry-After"].isdigit() and "try again" in answer.content.decode()
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     assert visit(Client(), platform, token).status_code == 302
+
+
+def test_an_oauth_start_while_the_cache_is_down_is_told_to_try_again_not_a_500(platform, fresh_rate_limits):
+    """As a visit's: the starts per address are counted in the cache (Redis); with it down an invited admin's
+    sign-in link was a 500 (an on-call trial). None goes uncounted: 503, try again shortly."""
+    import redis
+    from django.core.cache.backends.locmem import LocMemCache
+
+    def refuse(*args, **kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    invite = oauth.issue_invite()
+    with pytest.MonkeyPatch.context() as patch:
+        for method in ("add", "get", "incr"):
+            patch.setattr(LocMemCache, method, refuse)
+        answer = Client().get("/oauth/start/", {"invite": invite})
+    assert answer.status_code == 503 and answer["Retry-After"].isdigit()
+    assert Client().get("/oauth/start/", {"invite": invite}).status_code == 302
