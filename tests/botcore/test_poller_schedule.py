@@ -186,3 +186,30 @@ def test_a_joined_bot_not_backing_off_keeps_its_cadence():
     due = poller.bots[1].due
     poller._apply([], [], None, {}, {}, [], None, [row(1)])
     assert poller.bots[1].due == due
+
+
+def test_a_database_outage_is_a_traceback_once_then_a_line_every_half_minute_and_one_when_it_is_back(
+    monkeypatch, caplog
+):
+    """The poller retried its database round at every wake-up and logged a traceback each time: ~1,450
+    ERRORs in 150 s of PostgreSQL refusing connections (an on-call trial)."""
+    from django.db import OperationalError
+
+    from botcore import poller as poller_module
+
+    clock = [100.0]
+    monkeypatch.setattr(poller_module.time, "monotonic", lambda: clock[0])
+    failures = poller_module.DatabaseFailures()
+    refused = OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused')
+    with caplog.at_level("WARNING", logger="botcore.poller"):
+        for _ in range(40):
+            failures.failed(refused)
+            clock[0] += 1.0
+        failures.succeeded()
+        failures.succeeded()
+    lines = [r for r in caplog.records if r.name == "botcore.poller"]
+    assert [r.levelname for r in lines] == ["ERROR", "ERROR", "WARNING"]
+    assert lines[0].exc_info is not None and lines[1].exc_info is None
+    assert "/readyz" in lines[0].getMessage()
+    assert "OperationalError" in lines[1].getMessage() and "more since the last line" in lines[1].getMessage()
+    assert "40 failed rounds" in lines[2].getMessage()
