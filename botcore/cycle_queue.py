@@ -7,14 +7,13 @@ open (README, "One broker connection, and fewer read-backs"). The broker is kept
 platform's HTTP client is (botcore/per_process.py). A Redis connection broken by a restart is replaced by
 redis-py at the next call; the call that met it fails, and its lease is released like any failed enqueue.
 
-While the broker is down every round of the poller fails so: that is said in one line every
-BROKER_DOWN_LOG_EVERY_SECONDS, naming the error and what to check, not in a traceback per round.
+While the broker is down every round of the poller fails so: that is said in one line a while
+(botcore.vibe.outage_log), naming the error and what to check, not in a traceback per round.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
 
 from django.db import DatabaseError
@@ -25,41 +24,30 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from botcore.models import Bot
 from botcore.per_process import PerProcess
+from botcore.vibe.outage_log import OutageLog, more_since
 
 log = logging.getLogger(__name__)
 
-BROKER_DOWN_LOG_EVERY_SECONDS = 30.0
+_broker_down = OutageLog()
 
 
-class BrokerFailures:
-    """Failed enqueues of this process: reported at most once every BROKER_DOWN_LOG_EVERY_SECONDS."""
+def _report_broker_failure(error: Exception, *, released: int) -> None:
+    unsaid = _broker_down.due()
+    if unsaid is None:
+        return
+    # A broker that cannot be reached is an outage, said plainly; anything else may be a bug: traced.
+    unreachable = isinstance(error, OSError | RedisConnectionError | RedisTimeoutError | DatabaseError)
+    log.error(
+        "the broker refused poll cycles (%s: %s): %s leases released, tried again in about a second%s. "
+        "Replies wait until it is back (events stay stored on the platform); check Redis (REDIS_URL), or "
+        "the database for the ORM broker: /readyz names 'broker' while it is down",
+        error.__class__.__name__,
+        str(error)[:200],
+        released,
+        more_since(unsaid),
+        exc_info=None if unreachable else error,
+    )
 
-    def __init__(self) -> None:
-        self.last_logged = float("-inf")
-        self.unlogged = 0
-
-    def report(self, error: Exception, *, released: int) -> None:
-        now = time.monotonic()
-        if now - self.last_logged < BROKER_DOWN_LOG_EVERY_SECONDS:
-            self.unlogged += 1
-            return
-        skipped = f"; {self.unlogged} more since the last line" if self.unlogged else ""
-        self.last_logged, self.unlogged = now, 0
-        # A broker that cannot be reached is an outage, said plainly; anything else may be a bug: traced.
-        unreachable = isinstance(error, OSError | RedisConnectionError | RedisTimeoutError | DatabaseError)
-        log.error(
-            "the broker refused poll cycles (%s: %s): %s leases released, tried again in about a second%s. "
-            "Replies wait until it is back (events stay stored on the platform); check Redis (REDIS_URL), or "
-            "the database for the ORM broker: /readyz names 'broker' while it is down",
-            error.__class__.__name__,
-            str(error)[:200],
-            released,
-            skipped,
-            exc_info=None if unreachable else error,
-        )
-
-
-_broker_failures = BrokerFailures()
 
 _broker: PerProcess[Broker] = PerProcess(get_broker)
 
@@ -91,6 +79,6 @@ def enqueue_cycles(
             unsent = list(bot_ids[position:])
             released = Bot.objects.filter(pk__in=unsent, lease_token=lease_token)
             released.update(lease_token="", lease_until=None)
-            _broker_failures.report(error, released=len(unsent))
+            _report_broker_failure(error, released=len(unsent))
             return list(bot_ids[:position]), unsent
     return list(bot_ids), []

@@ -41,6 +41,7 @@ from botcore.poller_fleet import BotRow
 from botcore.poller_watched import CYCLE, IDLE, WATCHING, Watched, fields_of, in_seconds, until
 from botcore.services.polling import quiet_interval, watched_for_cycle, watched_rate_limit
 from botcore.vibe.errors import VibeAuthError, VibeBudgetTimeoutError, VibeError, VibeRateLimitError
+from botcore.vibe.outage_log import OutageLog, more_since
 from botcore.vibe.watch import WatchClients, watch_events
 from ops.heartbeat import beat_poller
 
@@ -54,39 +55,35 @@ FOLLOW_SECONDS = 0.1
 # little behind, is still found. Beyond the margin, the fleet's full read (refresh_seconds) finds it.
 JOINED_MARGIN = timedelta(seconds=5)
 DB_FAILURE_PAUSE_SECONDS = 1.0  # after a failed database round, before the next
-DB_FAILURE_LOG_EVERY_SECONDS = 30.0
 
 
 class DatabaseFailures:
     """The poller's failed database rounds (the database down or refusing): the first of a spell is logged
-    with its traceback, then one line every DB_FAILURE_LOG_EVERY_SECONDS counting the rest, and one when a
+    with its traceback, then one line a while (botcore.vibe.outage_log) counting the rest, and one when a
     round succeeds again. A round per wake-up logged a traceback each: ~1,450 in 150 s of an on-call trial."""
 
     def __init__(self) -> None:
         self.failing_since: float | None = None
-        self.last_logged = float("-inf")
-        self.unlogged = 0
         self.total = 0
+        self._said = OutageLog()
 
     def failed(self, error: Exception) -> None:
-        now = time.monotonic()
         self.total += 1
+        unsaid = self._said.due()
         if self.failing_since is None:
-            self.failing_since, self.last_logged = now, now
+            self.failing_since = time.monotonic()
             log.error(
                 "poller database round failed: the bots' cycles wait until it answers (/readyz: database)",
                 exc_info=error,
             )
             return
-        if now - self.last_logged < DB_FAILURE_LOG_EVERY_SECONDS:
-            self.unlogged += 1
+        if unsaid is None:
             return
         first_line = (str(error).strip().splitlines() or [""])[0][:200]
         log.error(
-            "poller database rounds still failing for %.0fs (%s: %s); %s more since the last line",
-            now - self.failing_since, error.__class__.__name__, first_line, self.unlogged,
+            "poller database rounds still failing for %.0fs (%s: %s)%s",
+            time.monotonic() - self.failing_since, error.__class__.__name__, first_line, more_since(unsaid),
         )  # fmt: skip
-        self.last_logged, self.unlogged = now, 0
 
     def succeeded(self) -> None:
         if self.failing_since is None:
@@ -95,7 +92,8 @@ class DatabaseFailures:
             "poller database rounds succeed again after %.0fs and %s failed rounds",
             time.monotonic() - self.failing_since, self.total,
         )  # fmt: skip
-        self.failing_since, self.unlogged, self.total = None, 0, 0
+        self.failing_since, self.total = None, 0
+        self._said.reset()
 
 
 class Poller:

@@ -32,6 +32,7 @@ from botcore.vibe.budget import (
 from botcore.vibe.errors import VibeBudgetTimeoutError
 from botcore.vibe.key_budgets import learned_store, resolve_backend, state_store
 from botcore.vibe.learning import LearnedState, LearnedStore
+from botcore.vibe.outage_log import OutageLog, more_since
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 0.5  # how stale a process's copy of the learned rates may be
@@ -45,9 +46,6 @@ class LearnedRates:
     key: float
     per_portal: float
     ceiling: float
-
-
-LEARN_FAILURE_LOG_EVERY_SECONDS = 30.0
 
 
 class LearnedBudget:
@@ -170,14 +168,14 @@ class LearnedBudget:
                 if due:
                     self._flush()
         except Exception as exc:  # noqa: BLE001 - a store outage must not fail the call it learns from
-            _learn_failures.report(self.name, exc)
+            _report_learn_failure(self.name, exc)
 
     def flush(self) -> None:
         """Tell the shared state about the calls accepted and not yet told (before this budget is dropped)."""
         try:
             self._flush()
         except Exception as exc:  # noqa: BLE001 - as in record: a store outage loses only what it learns
-            _learn_failures.report(self.name, exc)
+            _report_learn_failure(self.name, exc)
 
     def _update(self, name: str, change: Callable[[LearnedState], LearnedState]) -> LearnedState:
         text = self._learned.update(
@@ -291,27 +289,17 @@ def acquire_both(portal: SharedBudget, key: SharedBudget, *, priority: Priority)
         time.sleep(wait + wake_late(priority))
 
 
-class LearnFailures:
+def _report_learn_failure(name: str, error: Exception) -> None:
     """Calls whose answer could not be told to the shared store (Redis down): while it is, every call fails
-    so, so this process says it at most once every LEARN_FAILURE_LOG_EVERY_SECONDS, counting the rest."""
-
-    def __init__(self) -> None:
-        self.last_logged = float("-inf")
-        self.unlogged = 0
-        self._lock = threading.Lock()
-
-    def report(self, name: str, error: Exception) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if now - self.last_logged < LEARN_FAILURE_LOG_EVERY_SECONDS:
-                self.unlogged += 1
-                return
-            skipped, self.last_logged, self.unlogged = self.unlogged, now, 0
-        more = f"; {skipped} more since the last line" if skipped else ""
-        log.warning("request budget %s could not learn (%s)%s", name, type(error).__name__, more)
+    so, so this process says it once a while (botcore.vibe.outage_log), counting the rest."""
+    unsaid = _learn_failures.due()
+    if unsaid is not None:
+        log.warning(
+            "request budget %s could not learn (%s)%s", name, type(error).__name__, more_since(unsaid)
+        )
 
 
-_learn_failures = LearnFailures()
+_learn_failures = OutageLog()
 
 
 def learned_rates(api_key: str, *, backend: str | None = None) -> LearnedRates:

@@ -46,13 +46,14 @@ def test_a_broker_outage_is_one_plain_line_a_while_not_a_traceback_per_round(mon
     ~900 in two minutes of an on-call trial, none saying what was down. Now one line says so and what to
     check, once a while, counting the rounds it leaves out; the leases are released every time."""
     from botcore.models import Bot
+    from botcore.vibe import outage_log
     from tenants.models import Portal
 
     portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
     bot = Bot.objects.create(portal=portal, code="b", name="B", vibe_bot_id=7, status=Bot.Status.ACTIVE)
     clock = [1000.0]
-    monkeypatch.setattr(cycle_queue.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(cycle_queue, "_broker_failures", cycle_queue.BrokerFailures())
+    monkeypatch.setattr(outage_log.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(cycle_queue, "_broker_down", outage_log.OutageLog())
 
     def refuse(*args, **kwargs):
         raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
@@ -64,7 +65,7 @@ def test_a_broker_outage_is_one_plain_line_a_while_not_a_traceback_per_round(mon
             assert cycle_queue.enqueue_cycles([bot.pk], "lease") == ([], [bot.pk])
             assert Bot.objects.get(pk=bot.pk).lease_token == ""  # released at once, every time
             clock[0] += 1.0
-        clock[0] += cycle_queue.BROKER_DOWN_LOG_EVERY_SECONDS
+        clock[0] += outage_log.OUTAGE_LOG_EVERY_SECONDS
         Bot.objects.filter(pk=bot.pk).update(lease_token="lease")
         cycle_queue.enqueue_cycles([bot.pk], "lease")
     lines = [r for r in caplog.records if r.name == "botcore.cycle_queue"]

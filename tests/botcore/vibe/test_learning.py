@@ -17,6 +17,7 @@ from botcore.vibe.budget import key_digest
 from botcore.vibe.key_budgets import learned_store
 from botcore.vibe.learned_budget import LearnedBudget, learned_rates, poll_budget_for_key
 from botcore.vibe.learning import BACKOFF, RECOVER_SECONDS, LearnedState, MemoryLearnedStore
+from botcore.vibe.outage_log import OUTAGE_LOG_EVERY_SECONDS, OutageLog
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CEILING = 9.0
@@ -767,7 +768,7 @@ def test_calls_now_and_then_earn_the_time_since_the_last_but_never_more_than_the
 
 def test_a_store_outage_is_one_warning_a_while_not_one_per_call(caplog, monkeypatch):
     """With Redis down every call the poller made logged `could not learn`: ~2,500 WARNINGs over three
-    minutes of an on-call trial. One line every LEARN_FAILURE_LOG_EVERY_SECONDS says it, counting the rest."""
+    minutes of an on-call trial. One line every OUTAGE_LOG_EVERY_SECONDS says it, counting the rest."""
 
     class DownStore:
         def __getattr__(self, name):
@@ -778,13 +779,13 @@ def test_a_store_outage_is_one_warning_a_while_not_one_per_call(caplog, monkeypa
 
     clock = [5000.0]
     monkeypatch.setattr(learned_budget.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(learned_budget, "_learn_failures", learned_budget.LearnFailures())
+    monkeypatch.setattr(learned_budget, "_learn_failures", OutageLog())
     budget = make_budget(f"k-{uuid.uuid4().hex[:6]}", DownStore())
     with caplog.at_level("WARNING", logger="botcore.vibe.learned_budget"):
         for _ in range(20):
             budget.record(limited=False)
             clock[0] += 1.5
-        clock[0] += learned_budget.LEARN_FAILURE_LOG_EVERY_SECONDS
+        clock[0] += OUTAGE_LOG_EVERY_SECONDS
         budget.record(limited=False)
     lines = [r.getMessage() for r in caplog.records if "could not learn" in r.getMessage()]
     assert len(lines) == 2
