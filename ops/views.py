@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.shortcuts import render
 from django.utils.translation import gettext
 from django.views import defaults
 from django.views.decorators.cache import never_cache
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_GET
 
 from ops.health import run_readiness_checks
 from ops.logs import BODY_LIMITS
+from tenants.framing import frameable_by_portal, is_frameable
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +43,30 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=503 if down else 200)
 
 
-def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponseBase:
     """Django's 400 page, but a 413 naming the limit for a body over one of Django's upload limits: the client
     can tell its request was too big, not malformed. ops.logs.BodyLimitFilter logs it as a WARNING (Django
     calls no handler400 with DEBUG on, and answers its own 400 page)."""
     setting = next((name for error, name in BODY_LIMITS.items() if isinstance(exception, error)), None)
     if setting is None:
         return defaults.bad_request(request, exception)
+    if is_frameable(request.path_info):
+        # A portal page's form, shown in the portal's Bitrix24 frame: its error page, framed as the page was
+        # (plain text under the default DENY was a blank frame). The limit's name is in the WARNING.
+        return frameable_by_portal(_portal_form_too_large)(request)
     text = gettext("The request is too large: the limit is %(setting)s = %(limit)s.") % {
         "setting": setting,
         "limit": getattr(settings, setting),
     }
     return HttpResponse(text, status=413, content_type="text/plain; charset=utf-8")
+
+
+def _portal_form_too_large(request: HttpRequest) -> HttpResponse:
+    message = gettext(
+        "This form sent more than the app takes at once (too large, or too many choices). Please send less"
+        " and try again."
+    )
+    return render(request, "tenants/error.html", {"message": message}, status=413)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

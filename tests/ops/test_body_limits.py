@@ -53,7 +53,7 @@ MANY_FIELDS = "&".join(f"f{i}=1" for i in range(100))
         (api_client, "patch", "/api/skills/standup/", BIG_JSON, JSON, "DATA_UPLOAD_MAX_MEMORY_SIZE"),
         # the CSRF check reads it, before any view
         (csrf_client, "post", "/admin/login/", BIG_FORM, FORM, "DATA_UPLOAD_MAX_MEMORY_SIZE"),
-        (csrf_client, "post", "/portal/", MANY_FIELDS, FORM, "DATA_UPLOAD_MAX_NUMBER_FIELDS"),
+        (csrf_client, "post", "/admin/login/", MANY_FIELDS, FORM, "DATA_UPLOAD_MAX_NUMBER_FIELDS"),
     ],
     ids=["api-json", "form-csrf", "form-fields"],
 )  # fmt: skip
@@ -83,3 +83,14 @@ def test_a_refused_bodys_path_cannot_forge_a_log_line(caplog):
     assert refused.status_code == 413
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "\n" not in warning.getMessage() and "x\\n2030-01-01" in warning.getMessage()
+
+
+def test_a_portal_forms_body_over_the_limit_is_a_page_the_portals_frame_shows():
+    """In the portal's Bitrix24 frame a too-large form answered plain text that the frame refused to show (the
+    answer said DENY): a blank frame. It is the portal's error page now, framed like the page posted from."""
+    refused = send(csrf_client(), "post", "/portal/", MANY_FIELDS, FORM)
+    assert refused.status_code == 413 and refused["Content-Type"].startswith("text/html")
+    page = refused.content.decode()
+    assert "too large" in page and "<html" in page
+    assert "X-Frame-Options" not in refused
+    assert "https://*.bitrix24.com" in refused["Content-Security-Policy"]
