@@ -95,6 +95,11 @@ def _p95(queryset) -> int | None:
     ]
 
 
+# Heartbeat rows are never pruned, and a container recreated on deploy beats under a new host name: the card
+# lists those heard from within this long, the silent among them marked.
+PROCESSES_SHOWN_FOR = timedelta(days=1)
+
+
 def _processes(now: datetime) -> list[Process]:
     beats = [
         Process(
@@ -104,7 +109,9 @@ def _processes(now: datetime) -> list[Process]:
             seconds_since_beat=(now - beat.beat_at).total_seconds(),
             is_alive=now - beat.beat_at <= max_age(beat.kind),
         )
-        for beat in Heartbeat.objects.order_by("kind", "instance")
+        for beat in Heartbeat.objects.filter(beat_at__gte=now - PROCESSES_SHOWN_FOR).order_by(
+            "kind", "instance"
+        )
     ]
     this_web = Process("web", this_instance(), running_release(), 0.0, True)
     return [this_web, *beats]

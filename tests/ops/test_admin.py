@@ -301,6 +301,9 @@ def test_the_dashboard_names_each_processs_release_and_says_when_an_upgrade_is_h
     now = timezone.now()
     Heartbeat.objects.create(kind="qcluster", instance="worker-2", beat_at=now, release="v2-new")
     Heartbeat.objects.create(kind="qcluster", instance="gone", beat_at=now - timedelta(hours=1), release="v0")
+    Heartbeat.objects.create(
+        kind="poller", instance="last-week", beat_at=now - timedelta(days=7), release="v-1"
+    )
     fleet = operator.get("/admin/fleet/").context["fleet"]
     assert fleet.releases == sorted({running_release(), "v2-new"})  # the silent one's is not running
     assert {(p.kind, p.instance, p.is_alive) for p in fleet.processes} >= {
@@ -310,6 +313,7 @@ def test_the_dashboard_names_each_processs_release_and_says_when_an_upgrade_is_h
     }
     page = operator.get("/admin/fleet/").content.decode()
     assert "2 releases running at once" in page and "v2-new" in page and "silent" in page
+    assert "last-week" not in page  # a container recreated long ago: not listed for ever
 
 
 def test_the_dashboard_counts_the_active_bots_backing_off_and_links_them(operator, fleet):
