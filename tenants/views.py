@@ -10,7 +10,6 @@ from urllib.parse import urlencode, urlsplit
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.shortcuts import redirect, render
@@ -31,6 +30,7 @@ from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import find_best_grant
 from tenants.shapes import is_credential_shaped, is_id_shaped, is_user_id_shaped
 from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
+from vibeapp import shared_cache
 from vibeapp.failure_limits import failures_reached
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,10 @@ def through_entry(request: HttpRequest) -> HttpResponse | None:
         return None
     if _viewer_on(request, token) is not None:
         return None
-    if settings.SESSION_COOKIE_NAME not in request.COOKIES and cache.get(_entered_key(token)):
-        return _cookie_not_kept(request)
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        entered = shared_cache.read(_entered_key(token), what="a page's check of the entry's sign-ins")
+        if entered is True:
+            return _cookie_not_kept(request)
     return redirect(f"{reverse('tenants:entry')}?{urlencode({'next': request.get_full_path()})}")
 
 
@@ -162,7 +164,8 @@ def app_entry(request: HttpRequest) -> HttpResponse:
         if isinstance(grant, HttpResponse):
             return grant
         remember_viewer(request, grant, token=token)
-        cache.set(_entered_key(token), True, timeout=_ENTERED_SECONDS)  # read by through_entry
+        # Read by through_entry.
+        shared_cache.keep(_entered_key(token), True, _ENTERED_SECONDS, what="the entry's sign-in")
     return redirect(_landing(request))
 
 

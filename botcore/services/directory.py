@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db.models import QuerySet
 
 from botcore.models import EventLogEntry
@@ -22,31 +21,13 @@ from botcore.vibe.errors import VibeError
 from botcore.vibe.parse import parse_event
 from tenants.errors import TenantsError
 from tenants.models import Portal
+from vibeapp import shared_cache
 
 log = logging.getLogger(__name__)
 
 RECENT_EVENTS = 2000  # how far back the event log is read for chats
 PEOPLE_CACHE_SECONDS = 60  # someone who joined the portal is offered a minute later at most
 KNOWN_CHATS_CACHE_SECONDS = 3600  # exact while kept: the key names the newest event read
-
-
-_MISSING = object()
-
-
-def _cached(key: str) -> object:
-    """The cache's value for `key`, None when it has none, _MISSING when the cache cannot be reached."""
-    try:
-        return cache.get(key)
-    except Exception as error:  # noqa: BLE001 - the cache client's own family (redis, memcached, …)
-        log.warning("directory cache unreachable (%s)", error.__class__.__name__)
-        return _MISSING
-
-
-def _keep(key: str, value: object, seconds: int) -> None:
-    try:
-        cache.set(key, value, seconds)
-    except Exception as error:  # noqa: BLE001 - as in _cached: the answer is used all the same
-        log.warning("directory cache unreachable (%s)", error.__class__.__name__)
 
 
 @dataclass(frozen=True)
@@ -72,11 +53,12 @@ def list_known_chats(portal: Portal) -> list[Choice]:
     # only with a new one, so the answer is kept under the newest's id and time (ids alone repeat in a
     # database made anew beside a cache that was not): a form's save and the page after it read them once.
     key = f"botcore:known-chats:{bot.pk}:{bot.vibe_bot_id}:{newest[0]}:{newest[1].timestamp()}"
-    cached = _cached(key)
+    cached = shared_cache.read(key, what="a form's list of chats")
     if not isinstance(cached, list):
         chats = _chats_in(recent)
         if cached is None:
-            _keep(key, [(choice.value, choice.label) for choice in chats], KNOWN_CHATS_CACHE_SECONDS)
+            kept = [(choice.value, choice.label) for choice in chats]
+            shared_cache.keep(key, kept, KNOWN_CHATS_CACHE_SECONDS, what="a form's list of chats")
         return chats
     return [Choice(value, label) for value, label in cached]
 
@@ -98,8 +80,8 @@ def _chats_in(recent: QuerySet[EventLogEntry]) -> list[Choice]:
 def list_portal_people(portal: Portal) -> list[Choice] | None:
     """The portal's active people by name, or None when the platform cannot be asked right now."""
     key = f"botcore:portal-people:{portal.member_id}"
-    cached = _cached(key)
-    if cached is _MISSING:
+    cached = shared_cache.read(key, what="a form's list of people")
+    if cached is shared_cache.UNREACHABLE:
         return None  # no cache in front of the platform: a page loaded in a loop would spend the key's budget
     if isinstance(cached, list):
         return [Choice(value, label) for value, label in cached]
@@ -117,5 +99,6 @@ def list_portal_people(portal: Portal) -> list[Choice] | None:
         ),
         key=lambda choice: choice.label.lower(),
     )
-    _keep(key, [(choice.value, choice.label) for choice in people], PEOPLE_CACHE_SECONDS)
+    kept = [(choice.value, choice.label) for choice in people]
+    shared_cache.keep(key, kept, PEOPLE_CACHE_SECONDS, what="a form's list of people")
     return people

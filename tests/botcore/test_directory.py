@@ -79,6 +79,8 @@ def test_a_form_keeps_working_while_the_cache_is_down(bot, monkeypatch):
     what is stored, as when the platform cannot be asked."""
     import redis
 
+    from vibeapp import shared_cache
+
     def refuse(*args, **kwargs):
         raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
@@ -86,7 +88,7 @@ def test_a_form_keeps_working_while_the_cache_is_down(bot, monkeypatch):
         raise AssertionError("the platform was asked with no cache in front of it")
 
     joined(bot, 1, 5, "Team")
-    monkeypatch.setattr(directory, "cache", type("DownCache", (), {"get": refuse, "set": refuse})())
+    monkeypatch.setattr(shared_cache, "cache", type("DownCache", (), {"get": refuse, "set": refuse})())
     monkeypatch.setattr(directory, "client_for_portal", never)
     assert [(c.value, c.label) for c in directory.list_known_chats(bot.portal)] == [("chat5", "Team")]
     assert directory.list_portal_people(bot.portal) is None

@@ -558,3 +558,24 @@ def test_an_oauth_start_while_the_cache_is_down_is_told_to_try_again_not_a_500(p
         answer = Client().get("/oauth/start/", {"invite": invite})
     assert answer.status_code == 503 and answer["Retry-After"].isdigit()
     assert Client().get("/oauth/start/", {"invite": invite}).status_code == 302
+
+
+def test_a_known_visitor_and_a_deep_link_while_the_cache_is_down_are_let_in_not_a_500(platform):
+    """The entry remembers, in the shared cache, a token it has just signed a browser in with (so a browser
+    keeping no cookie is told so, not sent round): with Redis down a visit whose token a grant holds (no
+    check, nothing to count) and a deep link asked for through the entry were 500s. The memory is best
+    effort: without it the page goes through the entry as it did before there was one."""
+    import redis
+    from django.core.cache.backends.locmem import LocMemCache
+
+    def refuse(*args, **kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    token = platform.session(platform.admin)
+    assert visit(Client(), platform, token).status_code == 302  # its grant is held from now on
+    with pytest.MonkeyPatch.context() as patch:
+        for method in ("add", "get", "set", "incr"):
+            patch.setattr(LocMemCache, method, refuse)
+        assert visit(Client(), platform, token)["Location"] == "/portal/"
+        deep_link = Client().get("/portal/", headers=gateway_headers(platform, token))
+    assert deep_link.status_code == 302 and deep_link["Location"].startswith("/?next=")
