@@ -444,6 +444,13 @@ def _retry_run(run: SkillRun, *, retry_in: float, error: str, spend_attempt: boo
     return SkillRun.Status.PENDING
 
 
+def _planned_at(run: SkillRun) -> datetime | None:
+    """A scheduled run's or a deferred job's planned time, which its retries keep (they move due_at)."""
+    if run.kind not in (SkillRun.Kind.SCHEDULED, SkillRun.Kind.DEFERRED) or "due_at" not in run.payload:
+        return None
+    return datetime.fromisoformat(run.payload["due_at"])
+
+
 def catch_up_ends(run: SkillRun) -> datetime | None:
     """Until when a scheduled run or a deferred job is tried again after a passing trouble, however many
     attempts it took: the catch-up window after its planned time (docs/skills.md, 9). Five attempts took under
@@ -451,10 +458,8 @@ def catch_up_ends(run: SkillRun) -> datetime | None:
     day's standup, while the same outage just before the sweep only made it late; a reminder due during such
     an outage was failed, and nobody told. The sweep asks it too of a run whose worker died
     (skill_schedules._requeue)."""
-    if run.kind not in (SkillRun.Kind.SCHEDULED, SkillRun.Kind.DEFERRED) or "due_at" not in run.payload:
-        return None
-    due = datetime.fromisoformat(run.payload["due_at"])
-    return due + timedelta(minutes=conf.schedule_catch_up_minutes())
+    planned = _planned_at(run)
+    return None if planned is None else planned + timedelta(minutes=conf.schedule_catch_up_minutes())
 
 
 # How long a scheduled run waits for its bot to handle the events that happened before its planned time:
@@ -466,10 +471,10 @@ BACKLOG_NOTE = "waiting for the bot's events from before its planned time to be 
 
 
 def _waits_for_backlog(run: SkillRun, bot: Bot | None) -> bool:
-    if run.kind != SkillRun.Kind.SCHEDULED or bot is None or "due_at" not in run.payload:
+    planned = _planned_at(run)
+    if run.kind != SkillRun.Kind.SCHEDULED or bot is None or planned is None:
         return False
-    due = datetime.fromisoformat(run.payload["due_at"])
-    return timezone.now() < due + BACKLOG_WAIT and has_events_waiting_from_before(bot, due)
+    return timezone.now() < planned + BACKLOG_WAIT and has_events_waiting_from_before(bot, planned)
 
 
 def execute_run(run_id: int) -> str:
