@@ -10,28 +10,18 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_ratelimit.core import is_ratelimited
 
-from vibeapp.failure_limits import failures_reached
+from vibeapp.failure_limits import failures_reached, rate_setting
 
 log = logging.getLogger(__name__)
 
 ACCOUNT_FAILURES_GROUP = "ops.admin_sign_in.account_failures"
 # Per address: the name django-ratelimit's decorator gave this group, kept so counts carry over an upgrade.
 ADDRESS_GROUP = "ops.admin_sign_in.admin_sign_in"
-
-
-def _sign_in_rate(group: str, request: HttpRequest) -> str:
-    """Read on every request, so a changed setting takes effect at once."""
-    return str(settings.OPS_ADMIN_LOGIN_RATE)
-
-
-def _account_failures_rate(group: str, request: HttpRequest) -> str:
-    return str(settings.OPS_ADMIN_LOGIN_ACCOUNT_FAILURES)
 
 
 def _account_name(group: str, request: HttpRequest) -> str:
@@ -47,7 +37,7 @@ def _account_failures_reached(request: HttpRequest, *, count_one: bool = False) 
         request,
         group=ACCOUNT_FAILURES_GROUP,
         key=_account_name,
-        rate=_account_failures_rate,
+        rate=rate_setting("OPS_ADMIN_LOGIN_ACCOUNT_FAILURES"),
         count_one=count_one,
     )
 
@@ -82,7 +72,12 @@ def admin_sign_in(request: HttpRequest, extra_context: dict | None = None) -> Ht
     if request.method == "POST":
         try:
             if is_ratelimited(
-                request, group=ADDRESS_GROUP, key="ip", rate=_sign_in_rate, method="POST", increment=True
+                request,
+                group=ADDRESS_GROUP,
+                key="ip",
+                rate=rate_setting("OPS_ADMIN_LOGIN_RATE"),
+                method="POST",
+                increment=True,
             ):
                 return _limited(request, per_account=False)
             if _account_failures_reached(request):

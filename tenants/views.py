@@ -31,7 +31,7 @@ from tenants.selectors import find_best_grant
 from tenants.shapes import is_credential_shaped, is_id_shaped, is_user_id_shaped
 from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
 from vibeapp import shared_cache
-from vibeapp.failure_limits import failures_reached
+from vibeapp.failure_limits import failures_reached, rate_setting
 
 log = logging.getLogger(__name__)
 
@@ -233,27 +233,21 @@ def _portal_csrf_failure(request: HttpRequest, *, without_cookie: bool) -> HttpR
     return render(request, "tenants/error.html", {"message": message}, status=403)
 
 
-def _gateway_verify_rate(group: str, request: HttpRequest) -> str:
-    """Read on every request, so a changed setting takes effect at once."""
-    return str(settings.TENANTS_GATEWAY_VERIFY_RATE)
-
-
 def _refused_tokens(request: HttpRequest, *, count: bool) -> bool:
     """Whether this client address has had TENANTS_GATEWAY_VERIFY_RATE refused tokens in the window;
     `count`: add one (a token the platform just refused)."""
     return failures_reached(
-        request, group="tenants.gateway_refused", key="ip", rate=_gateway_verify_rate, count_one=count
+        request,
+        group="tenants.gateway_refused",
+        key="ip",
+        rate=rate_setting("TENANTS_GATEWAY_VERIFY_RATE"),
+        count_one=count,
     )
 
 
 TOO_MANY_KEYS_REFUSED = _(
     "Too many keys were refused for this portal just now. Please wait a while, then try again."
 )
-
-
-def _api_key_refused_rate(group: str, request: HttpRequest) -> str:
-    """Read on every request, so a changed setting takes effect at once."""
-    return str(settings.TENANTS_API_KEY_REFUSED_RATE)
 
 
 def _refused_keys(request: HttpRequest, portal: Portal, *, count: bool) -> bool:
@@ -264,14 +258,9 @@ def _refused_keys(request: HttpRequest, portal: Portal, *, count: bool) -> bool:
         request,
         group="tenants.api_key_refused",
         key=lambda _group, _request: portal.member_id,
-        rate=_api_key_refused_rate,
+        rate=rate_setting("TENANTS_API_KEY_REFUSED_RATE"),
         count_one=count,
     )
-
-
-def _oauth_start_rate(group: str, request: HttpRequest) -> str:
-    """Read on every request, so a changed setting takes effect at once."""
-    return str(settings.TENANTS_OAUTH_START_RATE)
 
 
 def _too_many_attempts(request: HttpRequest) -> HttpResponse:
@@ -300,7 +289,11 @@ def oauth_start(request: HttpRequest) -> HttpResponse:
     """Send an invited visitor to the platform's consent page; the uninvited never see the app key."""
     try:
         limited = is_ratelimited(
-            request, group=OAUTH_START_GROUP, key="ip", rate=_oauth_start_rate, increment=True
+            request,
+            group=OAUTH_START_GROUP,
+            key="ip",
+            rate=rate_setting("TENANTS_OAUTH_START_RATE"),
+            increment=True,
         )
     except Exception as error:  # noqa: BLE001 - the cache client's own family (Redis down)
         return _cache_unreachable(request, error, counts="sign-in starts per address")

@@ -10,8 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
+
+
+def rate_setting(name: str) -> Callable[[str, HttpRequest], str]:
+    """django-ratelimit's rate as a callable reading the setting `name` on every request, so a changed
+    setting takes effect at once."""
+
+    def rate(group: str, request: HttpRequest) -> str:
+        return str(getattr(settings, name))
+
+    return rate
 
 
 def failures_reached(
