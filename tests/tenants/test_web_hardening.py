@@ -571,11 +571,15 @@ def test_a_known_visitor_and_a_deep_link_while_the_cache_is_down_are_let_in_not_
     def refuse(*args, **kwargs):
         raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
+    from vibeapp import shared_cache
+
     token = platform.session(platform.admin)
     assert visit(Client(), platform, token).status_code == 302  # its grant is held from now on
     with pytest.MonkeyPatch.context() as patch:
         for method in ("add", "get", "set", "incr"):
             patch.setattr(LocMemCache, method, refuse)
+        # The shared cache is Redis itself where REDIS_URL is set (CI's PostgreSQL + Redis run).
+        patch.setattr(shared_cache, "cache", type("DownCache", (), {"get": refuse, "set": refuse})())
         assert visit(Client(), platform, token)["Location"] == "/portal/"
         deep_link = Client().get("/portal/", headers=gateway_headers(platform, token))
     assert deep_link.status_code == 302 and deep_link["Location"].startswith("/?next=")
