@@ -55,6 +55,12 @@ FOLLOW_SECONDS = 0.1
 # little behind, is still found. Beyond the margin, the fleet's full read (refresh_seconds) finds it.
 JOINED_MARGIN = timedelta(seconds=5)
 DB_FAILURE_PAUSE_SECONDS = 1.0  # after a failed database round, before the next
+# After an outage each bot backs off on its own, up to BOTCORE_BACKOFF_MAX_SECONDS: once a bot that was
+# failing is heard again, the others still waiting out failures are watched within CATCH_UP_SPREAD_SECONDS
+# (spread, and admitted by their key's budget). At most once every CATCH_UP_EVERY_SECONDS: a bot failing on
+# its own (its portal down) costs one watch and one cycle per catch-up, not one per recovery elsewhere.
+CATCH_UP_SPREAD_SECONDS = 5.0
+CATCH_UP_EVERY_SECONDS = 30.0
 
 
 class DatabaseFailures:
@@ -127,6 +133,7 @@ class Poller:
         self._fleet_read = False
         self._joined_since: datetime | None = None  # activated since then: read with the owed work
         self._db_failures = DatabaseFailures()
+        self._next_catch_up = 0.0  # monotonic: no call-back of backing-off bots before then
         self.stopping = False
 
     # --- scheduling ---------------------------------------------------------------------------------
@@ -247,6 +254,8 @@ class Poller:
             self._want_cycle(bot, handed)
             return False
         self.budget.record(spent, limited=False)
+        if row.failures:  # its last cycle failed, and the platform answers it again
+            self._catch_up_after_failures()
         if bot.generation != generation or self.bots.get(row.pk) is not bot:
             return False  # handed over (owed work) or dropped meanwhile
         if waiting is not None:
@@ -265,6 +274,28 @@ class Poller:
                 in_seconds(quiet_interval(row.last_event_at, timezone.now()) - (time.monotonic() - started)),
             )
         return False
+
+    def _catch_up_after_failures(self) -> None:
+        """A bot that was failing is heard again: the bots still waiting out failures' backoffs (not a rate
+        limit's wait) are watched within CATCH_UP_SPREAD_SECONDS instead of when each backoff ends."""
+        now = time.monotonic()
+        if now < self._next_catch_up:
+            return
+        self._next_catch_up = now + CATCH_UP_EVERY_SECONDS
+        called_back = 0
+        for bot in self.bots.values():
+            if (
+                bot.state == IDLE
+                and bot.row.backing_off_after_failures
+                and bot.due > now + CATCH_UP_SPREAD_SECONDS
+            ):
+                self._schedule(bot, now + random.uniform(0, CATCH_UP_SPREAD_SECONDS))
+                called_back += 1
+        if called_back:
+            log.info(
+                "a failing bot is heard again: %s bots backing off after failures are watched within %gs",
+                called_back, CATCH_UP_SPREAD_SECONDS,
+            )  # fmt: skip
 
     def _after_admission(self, key_name: str) -> None:
         """The bots that waited for a watch of their key to be admitted or paused: due again, in their place

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 _FIELDS = (
     "pk", "vibe_bot_id", "status", "portal_id", "portal__member_id", "credential_kind", "event_offset",
-    "next_poll_at", "lease_token", "lease_until", "backoff_until", "last_event_at",
+    "next_poll_at", "lease_token", "lease_until", "backoff_until", "last_event_at", "consecutive_failures",
 )  # fmt: skip
 
 
@@ -49,6 +49,13 @@ class BotRow:
     leased: bool  # a cycle (or a hand-over to one) holds the bot
     backoff_until: datetime | None
     last_event_at: datetime | None
+    # Its cycles' failures in a row (a rate limit counts none): its last cycle failed while it is above 0.
+    failures: int = 0
+
+    @property
+    def backing_off_after_failures(self) -> bool:
+        """Whether the bot waits out failures' backoff now (not a rate limit's wait, not its cadence)."""
+        return self.failures > 0 and self.backoff_until is not None and self.backoff_until > timezone.now()
 
 
 def _row(values: dict, now: datetime) -> BotRow:
@@ -67,6 +74,7 @@ def _row(values: dict, now: datetime) -> BotRow:
         leased=bool(values["lease_token"]) and lease_until is not None and lease_until > now,
         backoff_until=values["backoff_until"],
         last_event_at=values["last_event_at"],
+        failures=values["consecutive_failures"],
     )
 
 

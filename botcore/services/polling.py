@@ -386,7 +386,9 @@ def _settle_failure(
             delay=delay,
             last_error=f"429 {error.code}",
             backoff_until=timezone.now() + timedelta(seconds=delay),
-            consecutive_failures=bot.consecutive_failures,
+            # The platform answered: whatever failed before is over, and the wait is the platform's own
+            # (the poller calls back bots backing off after failures, never one waiting out a rate limit).
+            consecutive_failures=0,
         )
         return CycleOutcome("rate_limited")
     return _back_off(bot, lease_token, error)

@@ -31,6 +31,21 @@ class SandboxPortal:
     def calls(self, bot_id: int) -> list[dict]:
         return self.control.get("/_sandbox/calls", params={"botId": bot_id}).json()["data"]["calls"]
 
+    def another_portal(self, domain: str) -> SandboxPortal:
+        """Another portal installs the same app (its admin's session stored, as a gateway visit does); its
+        admin is its only user."""
+        portal = _data(self.control.post("/_sandbox/portals", json={"domain": domain}))["portal"]
+        admin = _data(
+            self.control.post(
+                f"/_sandbox/portals/{portal['id']}/users", json={"name": "Admin", "isAdmin": True}
+            )
+        )["user"]
+        session = _data(
+            self.control.post("/_sandbox/sessions", json={"appKey": self.app_key, "userId": admin["id"]})
+        )
+        stored = store_sandbox_session(portal=portal, user=admin, session=session)
+        return SandboxPortal(stored, self.control, portal["id"], admin["id"], admin["id"], self.app_key)
+
     def open_app(self) -> Portal:
         """The admin opens the app again: a new session of the platform's, stored as a gateway visit does;
         returns the portal as that left it."""

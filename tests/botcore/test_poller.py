@@ -50,9 +50,10 @@ def cycles_queued(task_queue, bot: Bot) -> list[tuple]:
     ]
 
 
-def settled_bot(sandbox_portal) -> Bot:
-    """A provisioned bot whose join events are handled already: nothing waits on the platform."""
-    bot = provision_bot(sandbox_portal.portal)
+def settled_bot(sandbox_portal, portal=None) -> Bot:
+    """A provisioned bot (of `portal`, else the fixture's) whose join events are handled already: nothing
+    waits on the platform."""
+    bot = provision_bot(portal or sandbox_portal.portal)
     assert poll_bot_once(bot.pk).status == "polled"
     return Bot.objects.get(pk=bot.pk)
 
@@ -208,6 +209,36 @@ def test_a_bot_resumed_by_a_fresh_session_is_watched_within_seconds_not_at_the_n
         wait_for(lambda: cycles_queued(task_queue, bot), timeout=15, what="the resumed bot's cycle enqueued")
     assert task_queue.run() == ["polled"]
     assert echoed(sandbox_portal, bot, "back again")
+
+
+def test_once_the_platform_answers_again_the_bots_backing_off_after_failures_are_watched_within_seconds(
+    sandbox_portal, task_queue
+):
+    """After a platform outage every bot had backed off, each up to BOTCORE_BACKOFF_MAX_SECONDS, and waited
+    its own backoff out: a message to a bot in its fifth minute waited minutes though the platform had
+    answered other bots for long (an on-call trial: ~4 minutes; only an operator's Resume cut it short).
+    The first bot heard again calls the others back. A bot waiting out a rate limit (no failures counted)
+    keeps its wait: the platform asked for it."""
+    first = settled_bot(sandbox_portal)
+    beta, gamma = (
+        sandbox_portal.another_portal("beta.example"),
+        sandbox_portal.another_portal("gamma.example"),
+    )
+    second, limited = settled_bot(sandbox_portal, beta.portal), settled_bot(sandbox_portal, gamma.portal)
+    now = timezone.now()
+    later = now + timedelta(seconds=250)
+    Bot.objects.filter(pk=first.pk).update(consecutive_failures=4, backoff_until=now, next_poll_at=now)
+    Bot.objects.filter(pk=second.pk).update(consecutive_failures=6, backoff_until=later, next_poll_at=later)
+    Bot.objects.filter(pk=limited.pk).update(consecutive_failures=0, backoff_until=later, next_poll_at=later)
+    for portal, bot in ((sandbox_portal, first), (beta, second), (gamma, limited)):
+        portal.say(user_id=portal.admin_id, bot_id=bot.vibe_bot_id, text="anyone there?")
+    with RunningPoller():
+        wait_for(
+            lambda: cycles_queued(task_queue, second), timeout=30, what="the second bot's cycle enqueued"
+        )
+    assert not cycles_queued(task_queue, limited)
+    assert task_queue.run().count("polled") == 2
+    assert [replies_to(sandbox_portal, bot, "anyone there?") for bot in (first, second, limited)] == [1, 1, 0]
 
 
 def handed_over_after_a_failed_watch(sandbox_portal, task_queue, error_code: str) -> Bot:

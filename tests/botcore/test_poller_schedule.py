@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from botcore.poller import Poller
+from botcore.poller import CATCH_UP_SPREAD_SECONDS, Poller
 from botcore.poller_budget import _Pause
 from botcore.poller_fleet import BotRow
 from botcore.poller_watched import Watched
@@ -213,3 +213,35 @@ def test_a_database_outage_is_a_traceback_once_then_a_line_every_half_minute_and
     assert "/readyz" in lines[0].getMessage()
     assert "OperationalError" in lines[1].getMessage() and "more since the last line" in lines[1].getMessage()
     assert "40 failed rounds" in lines[2].getMessage()
+
+
+def backing_off(pk: int, *, seconds: float, failures: int = 3) -> BotRow:
+    later = timezone.now() + timedelta(seconds=seconds)
+    return dataclasses.replace(row(pk), backoff_until=later, next_poll_at=later, failures=failures)
+
+
+def test_bots_backing_off_after_failures_are_called_back_once_a_failing_bot_is_heard_again_at_most_so_often():
+    """After an outage each bot waited out its own backoff (up to BOTCORE_BACKOFF_MAX_SECONDS). A bot that
+    was failing and is heard again calls the others back within the spread; one waiting out a rate limit, or
+    due sooner anyway, keeps its time; and another recovery within CATCH_UP_EVERY_SECONDS calls back none
+    (a portal failing on its own would otherwise be asked at every recovery elsewhere)."""
+    poller = Poller(hold=0)
+    poller._merge_fleet(
+        [backing_off(1, seconds=250), backing_off(2, seconds=2), backing_off(3, seconds=250, failures=0)]
+    )
+    for bot in poller.bots.values():
+        poller._schedule_after_cycle(bot)
+    before = {pk: bot.due for pk, bot in poller.bots.items()}
+    started = time.monotonic()
+
+    poller._catch_up_after_failures()
+
+    assert first_watch_in(poller, 1, started) <= CATCH_UP_SPREAD_SECONDS + 0.5
+    assert poller.bots[2].due == before[2] and poller.bots[3].due == before[3]
+    poller._merge_fleet(
+        [backing_off(1, seconds=250), backing_off(2, seconds=2), backing_off(3, seconds=250, failures=0)]
+    )
+    poller._schedule_after_cycle(poller.bots[1])  # failed again: a new backoff
+    again = poller.bots[1].due
+    poller._catch_up_after_failures()
+    assert poller.bots[1].due == again

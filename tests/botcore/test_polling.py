@@ -192,13 +192,16 @@ def test_a_lost_lease_stores_nothing(sandbox_portal, bot):
 
 
 def test_rate_limit_waits_retry_after(sandbox_portal, bot):
+    Bot.objects.filter(pk=bot.pk).update(consecutive_failures=3)  # an outage before it
     sandbox_portal.control.post(
         "/_sandbox/faults",
         json={"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "RATE_LIMIT"},
     )
     assert poll_bot_once(bot.pk).status == "rate_limited"
     bot.refresh_from_db()
-    assert bot.status == Bot.Status.ACTIVE and "429" in bot.last_error
+    assert bot.status == Bot.Status.ACTIVE and "429" in bot.last_error and bot.backoff_until is not None
+    # The platform answered: the failures are over, and the poller never calls back a rate limit's wait.
+    assert bot.consecutive_failures == 0
 
 
 @pytest.mark.slow

@@ -174,18 +174,7 @@ def test_a_registered_bots_reprovisioning_that_fails_leaves_the_bot_as_it_was(in
 
 def install_portals(sandbox_portal, count: int) -> list[Portal]:
     """`count` more portals install the app (an admin's session stored, as a gateway visit does)."""
-    from tenants.testing import store_sandbox_session
-
-    control, portals = sandbox_portal.control, []
-    for index in range(count):
-        portal = control.post("/_sandbox/portals", json={"domain": f"mass{index}.example"}).json()["data"]
-        admin = control.post(
-            f"/_sandbox/portals/{portal['portal']['id']}/users", json={"name": "Admin", "isAdmin": True}
-        ).json()["data"]["user"]
-        body = {"appKey": sandbox_portal.app_key, "userId": admin["id"]}
-        session = control.post("/_sandbox/sessions", json=body).json()["data"]
-        portals.append(store_sandbox_session(portal=portal["portal"], user=admin, session=session))
-    return portals
+    return [sandbox_portal.another_portal(f"mass{index}.example").portal for index in range(count)]
 
 
 def test_a_mass_install_provisions_a_few_at_a_time_and_every_portal_gets_its_bot(
