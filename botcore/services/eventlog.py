@@ -17,6 +17,7 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, NamedTuple
 
 from django.db import DatabaseError, connection, transaction
@@ -24,7 +25,7 @@ from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from botcore.models import Bot, EventLogEntry
+from botcore.models import Bot, BotCommand, EventLogEntry
 from botcore.vibe.events import BotEvent, CommandAddEvent, EventType
 from botcore.vibe.models import EventBatch
 from botcore.vibe.parse import MAX_OFFSET
@@ -168,6 +169,55 @@ def _mark_duplicates(fresh: list[EventLogEntry], known_messages: dict[MessageKey
             log.warning("bot=%s: event %s %s", entry.bot_id, entry.vibe_event_id, entry.error)
 
 
+def _ignore_stored_messages_of_commands(bot: Bot, vibe_bot_id: int, fresh: list[EventLogEntry]) -> None:
+    """A stored MESSAGEADD not tried yet whose typed COMMANDADD came in this batch: ignored, as one in the
+    same batch is (_mark_duplicates). A batch may end between the two (awaits_its_command holds it)."""
+    commands: dict[int | None, int] = {
+        entry.message_id: entry.vibe_event_id
+        for entry in fresh
+        if entry.event_type == EventType.COMMAND_ADD
+        and entry.message_id is not None
+        and entry.status == EventLogEntry.Status.RECEIVED
+    }
+    if not commands:
+        return
+    waiting = EventLogEntry.objects.filter(
+        bot=bot, vibe_bot_id=vibe_bot_id, event_type=EventType.MESSAGE_ADD, message_id__in=list(commands),
+        status=EventLogEntry.Status.RECEIVED, attempts=0,
+    )  # fmt: skip
+    for entry_id, event_id, message_id in waiting.values_list("pk", "vibe_event_id", "message_id"):
+        error = f"message {message_id} is the command of event {commands[message_id]}"
+        EventLogEntry.objects.filter(pk=entry_id).update(status=EventLogEntry.Status.IGNORED, error=error)
+        log.info("bot=%s: event %s %s", bot.pk, event_id, error)
+
+
+# How long a message naming one of the bot's commands, with more events behind it on the platform, waits for
+# the COMMANDADD a platform may raise after it (dialect `command-message`) before it is handled alone.
+COMMAND_EVENT_WAIT = timedelta(seconds=30)
+
+
+def awaits_its_command(entry: EventLogEntry, bot: Bot) -> bool:
+    """Whether `entry`, a MESSAGEADD whose first word is one of the bot's commands ("/ping"), waits for the
+    platform's next batch before it is handled. A platform raising both events for a typed command can end a
+    batch between them: handled alone, the message was echoed and the command answered in the next cycle,
+    two replies to one message. It waits only while the platform says more events follow, at most
+    COMMAND_EVENT_WAIT; its COMMANDADD, when it comes, has it ignored
+    (_ignore_stored_messages_of_commands)."""
+    if entry.event_type != EventType.MESSAGE_ADD or entry.message_id is None:
+        return False
+    data = entry.payload.get("data") if isinstance(entry.payload, dict) else None
+    message = data.get("message") if isinstance(data, dict) else None
+    text = message.get("text") if isinstance(message, dict) else None
+    words = text.split(maxsplit=1) if isinstance(text, str) else []
+    if not words or len(words[0]) < 2 or not words[0].startswith("/"):
+        return False
+    if timezone.now() - entry.received_at > COMMAND_EVENT_WAIT:
+        return False
+    if not Bot.objects.filter(pk=bot.pk, has_more=True).exists():
+        return False
+    return BotCommand.objects.filter(bot=bot, command__iexact=words[0][1:]).exists()
+
+
 def build_entries(bot: Bot, vibe_bot_id: int | None, batch: EventBatch) -> list[EventLogEntry]:
     """Every item of the batch as an entry: the events by id (they rise per bot, CONTRACT A §8; a platform
     listing a batch newest first had its replies posted in reverse), then the items the client could not
@@ -268,6 +318,7 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
         fresh = [e for e in entries if e.vibe_event_id not in known]
         _mark_duplicates(fresh, known_messages)
         _insert(fresh)
+        _ignore_stored_messages_of_commands(bot, vibe_bot_id, fresh)
         new_offset = min(batch.offset_after(bot.event_offset) or bot.event_offset, BIGINT_MAX)
         Bot.objects.filter(pk=bot.pk).update(
             event_offset=new_offset,

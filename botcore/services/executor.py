@@ -35,6 +35,7 @@ from botcore.selectors import (
     list_pending_entries,
 )
 from botcore.services.cycle_sql import claim_entry_row
+from botcore.services.eventlog import awaits_its_command
 from botcore.services.notices import apologize_for_failed_event, tell_admins_of_failed_run
 from botcore.services.platform import client_for_bot
 from botcore.services.skill_context import (
@@ -379,6 +380,8 @@ def handle_pending(
             return outcome(unfinished=True)
         if renew is not None and not renew():
             log.warning("lease lost mid-cycle bot=%s: the other cycle goes on", bot.pk)
+            return outcome(unfinished=True)
+        if awaits_its_command(entry, bot):  # it and what follows it wait for the next batch, polled at once
             return outcome(unfinished=True)
         if portal_skills is None:
             portal_skills = load_portal_skills(bot.portal)

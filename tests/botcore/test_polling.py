@@ -572,6 +572,56 @@ def test_a_command_the_platform_also_raises_as_a_message_is_answered_once(sandbo
     assert entry.status == "ignored" and "is the command of event" in entry.error
 
 
+def test_a_command_raised_as_a_message_at_the_end_of_one_batch_and_a_command_in_the_next_is_answered_once(
+    sandbox_portal, bot, settings
+):
+    """Under `command-message` a typed /ping raises its MESSAGEADD, then its COMMANDADD; where a batch ended
+    between the two, the message was echoed in one cycle and the command answered in the next: two replies
+    to one message (an outside trial's own platform, with batches of 2)."""
+    poll_bot_once(bot.pk)  # the join events: nothing waits
+    settings.BOTCORE_POLL_BATCH_SIZE = 1
+    sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": ["command-message"]})
+    sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="/ping")
+    for _ in range(3):
+        poll_bot_once(bot.pk)
+
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert sum("[B]Понг![/B]" in text for text in texts) == 1, texts
+    assert not any("[i]/ping[/i]" in text for text in texts), texts
+    entry = EventLogEntry.objects.get(
+        bot=bot,
+        event_type="ONIMBOTV2MESSAGEADD",
+        message_id__isnull=False,
+        payload__data__message__text="/ping",
+    )
+    assert entry.status == "ignored" and "is the command of event" in entry.error
+
+
+def test_a_command_word_raised_only_as_a_message_is_still_answered_once_when_more_events_follow(
+    sandbox_portal, bot, settings
+):
+    """A MESSAGEADD "/ping" the platform raised alone (the command not registered there, say) waits only
+    while the rest of the batch is fetched: it is answered once, as the message it is, in order."""
+    poll_bot_once(bot.pk)
+    settings.BOTCORE_POLL_BATCH_SIZE = 1
+    said = sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="plain words")
+    data = dict(said["events"][-1]["data"])
+    data["message"] = {**data["message"], "id": data["message"]["id"] + 1000, "text": "/ping"}
+    alone = {"botId": bot.vibe_bot_id, "type": "ONIMBOTV2MESSAGEADD", "data": data}
+    assert sandbox_portal.control.post("/_sandbox/act/raw-events", json=alone).is_success
+    sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="after it")
+    for _ in range(5):
+        poll_bot_once(bot.pk)
+
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    echoed = [t for t in texts if "[i]" in t]
+    assert [w for t in echoed for w in ("plain words", "/ping", "after it") if f"[i]{w}[/i]" in t] == [
+        "plain words",
+        "/ping",
+        "after it",
+    ], texts
+
+
 @pytest.mark.parametrize("dialects", [["own-messages"], ["own-messages", "no-event-bot"]])
 def test_the_bots_own_post_coming_back_is_not_answered(sandbox_portal, bot, dialects):
     """From a trial on a platform written from the reference: the bot's replies came back to it as messages,
