@@ -29,6 +29,10 @@ from vibeapp.admin_limits import RESULTS_SHOWN, refuse_too_many, warn_each_left
 # the web worker's timeout halfway through, telling the operator nothing of which were done.
 PLATFORM_ACTION_LIMIT = 10
 ASKS = "asks the platform about each portal while this page waits"
+# Each reminder is a bot message to the portal's admins, through the app key's request budget the replies
+# need: "select all" over a fleet queued one a portal at once, ahead of them.
+REMINDER_ACTION_LIMIT = 100
+WRITES = "writes to each portal's admins through the app key's request budget that replies need"
 
 
 class ReadOnlySecretsMixin:
@@ -151,6 +155,8 @@ class PortalAdmin(admin.ModelAdmin[Portal]):
 
     @admin.action(description="Send the renewal reminder now", permissions=["change"])
     def send_renewal_reminder(self, request: HttpRequest, queryset: QuerySet[Portal]) -> None:
+        if refuse_too_many(request, queryset, limit=REMINDER_ACTION_LIMIT, action="Reminding", why=WRITES):
+            return
         operator = request.user.get_username()
         self._report(request, [operations.send_renewal_reminder(p, operator=operator) for p in queryset])
 

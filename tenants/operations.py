@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from ops.logs import redact
@@ -18,6 +20,11 @@ from tenants.identity import get_identity_backend
 from tenants.models import Portal, SessionGrant
 
 log = logging.getLogger(__name__)
+
+
+# A reminder is a message from the bot to each of the portal's admins: one sent again within this (a double
+# click, two operators, the API retried after a timeout, the expiry warning a moment before) is refused.
+REMIND_AGAIN_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,16 @@ def send_renewal_reminder(portal: Portal, *, operator: str) -> ActionResult:
             f"--portal {portal.member_id}",
         )
     grant = selectors.find_best_grant(portal)
-    expires_at = grant.expires_at if grant else timezone.now()
-    Portal.objects.filter(pk=portal.pk).update(expiry_warned_at=timezone.now())
+    now = timezone.now()
+    expires_at = grant.expires_at if grant else now
+    recent = Q(expiry_warned_at__gt=now - REMIND_AGAIN_AFTER)
+    if not Portal.objects.filter(pk=portal.pk).exclude(recent).update(expiry_warned_at=now):
+        warned_at = Portal.objects.filter(pk=portal.pk).values_list("expiry_warned_at", flat=True).first()
+        when = timezone.localtime(warned_at).strftime("%H:%M:%S") if warned_at else "a moment ago"
+        return ActionResult(
+            False, f"{portal.domain}: its admins were reminded already at {when}; again at the earliest "
+            f"{int(REMIND_AGAIN_AFTER.total_seconds() // 60)} minutes after that",
+        )  # fmt: skip
     signals.portal_session_expiring.send(
         sender=Portal,
         portal=portal,

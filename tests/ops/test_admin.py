@@ -14,9 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from botcore.models import Bot, EventLogEntry
+from tenants import admin as tenant_admin
 from tenants import signals
 from tenants.admin import PLATFORM_ACTION_LIMIT, RESULTS_SHOWN
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
+from tenants.operations import REMIND_AGAIN_AFTER
 
 pytestmark = pytest.mark.django_db
 
@@ -174,6 +176,48 @@ def test_send_the_renewal_reminder_now(operator, fleet):
         signals.portal_session_expiring.disconnect(dispatch_uid="t")
     assert heard == [(fleet.pk, [1])]
     assert Portal.objects.get(pk=fleet.pk).expiry_warned_at is not None
+
+
+def test_a_reminder_sent_again_within_minutes_is_refused_so_the_admins_hear_it_once(operator, fleet):
+    """A double click, two operators at once, or the API retried after a timeout: each reminder was a message
+    from the bot to every admin of the portal. Counted: the reminders the bot was told to send."""
+    heard = []
+    signals.portal_session_expiring.connect(
+        lambda sender, portal, **kw: heard.append(portal.pk), weak=False, dispatch_uid="t"
+    )
+    try:
+        for _ in range(3):
+            answer = operator.post(
+                "/admin/tenants/portal/",
+                {"action": "send_renewal_reminder", "_selected_action": [fleet.pk]},
+                follow=True,
+            )
+    finally:
+        signals.portal_session_expiring.disconnect(dispatch_uid="t")
+    assert heard == [fleet.pk]
+    shown = [str(m) for m in answer.context["messages"]]
+    assert any("reminded" in m and "already" in m for m in shown), shown
+    Portal.objects.filter(pk=fleet.pk).update(expiry_warned_at=timezone.now() - REMIND_AGAIN_AFTER)
+    operator.post(
+        "/admin/tenants/portal/", {"action": "send_renewal_reminder", "_selected_action": [fleet.pk]}
+    )
+    assert Portal.objects.get(pk=fleet.pk).expiry_warned_at > timezone.now() - timedelta(minutes=1)
+
+
+def test_the_renewal_reminder_over_a_whole_fleet_is_refused_beyond_its_limit(operator, monkeypatch):
+    """Each reminder is a bot message through the app key's request budget that replies need: "select all"
+    over a fleet queued one per portal at once, ahead of the replies."""
+    monkeypatch.setattr(tenant_admin, "REMINDER_ACTION_LIMIT", 5)
+    for n in range(6):
+        make_portal(n)
+    answer = operator.post(
+        "/admin/tenants/portal/",
+        {"action": "send_renewal_reminder", "select_across": 1, "_selected_action": [1]},
+        follow=True,
+    )
+    shown = [str(m) for m in answer.context["messages"]]
+    assert any("at most 5 portals" in m and "nothing was done" in m for m in shown), shown
+    assert not Portal.objects.filter(expiry_warned_at__isnull=False).exists()
 
 
 def test_reverify_keeps_a_good_session_and_drops_a_refused_one(operator, platform):
