@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.dispatch import receiver
 from django_q.tasks import async_task
 
-from botcore.services import bot_profile, provisioning
+from botcore.services import bot_profile, provisioning, skill_configs
 from botcore.services import bots as bot_services
 from tenants import signals
 
@@ -18,6 +18,11 @@ def provision_on_install(sender, portal, **kwargs):
 @receiver(signals.portal_uninstalling)
 def unregister_before_uninstall(sender, portal, reason, **kwargs):
     bot_services.retire_portal_bots(portal, unregister=reason != "bot_deleted")
+
+
+@receiver(signals.portal_uninstalled)
+def destroy_skill_secrets_on_uninstall(sender, portal, **kwargs):
+    skill_configs.destroy_skill_secrets(portal)
 
 
 @receiver(signals.portal_uninstalled)

@@ -5,7 +5,8 @@ A skill without a SkillConfig row is on when it is `enabled_by_default`, with it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,10 +16,14 @@ from django.utils import timezone
 
 from botcore import conf
 from botcore.errors import SkillConfigError
-from botcore.models import Bot, EventLogEntry, SkillConfig
+from botcore.models import Bot, EventLogEntry, SkillConfig, SkillSecret
 from botcore.skills.base import Skill
 from botcore.skills.registry import configured_skills
+from tenants.crypto import decrypt_secret
+from tenants.errors import SecretDecryptionError
 from tenants.models import Portal
+
+log = logging.getLogger(__name__)
 
 
 def get_bot(bot_id: int) -> Bot:
@@ -101,8 +106,29 @@ class PortalSkill:
         return self.skill.name
 
 
-def resolve_options(skill: Skill, stored: Mapping[str, Any] | None) -> dict[str, Any]:
-    return skill.options_schema.resolve(stored)
+def resolve_options(
+    skill: Skill, stored: Mapping[str, Any] | None, secrets: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """What the skill sees: its stored options, with its secrets (open_skill_secrets) in their place."""
+    return skill.options_schema.resolve({**(stored or {}), **(secrets or {})})
+
+
+def open_skill_secrets(portal_id: int, skills: Sequence[Skill]) -> dict[str, dict[str, str]]:
+    """The portal's Secret options of these skills, decrypted, by skill name (no query when none declares
+    one). One this process's keys cannot open is left out (the skill sees it empty) and logged."""
+    named = [skill.name for skill in skills if skill.options_schema.secret_names()]
+    if not named:
+        return {}
+    opened: dict[str, dict[str, str]] = {}
+    for row in SkillSecret.objects.filter(portal_id=portal_id, skill_name__in=named):
+        try:
+            opened.setdefault(row.skill_name, {})[row.name] = decrypt_secret(row.value.raw)
+        except SecretDecryptionError:
+            log.error(
+                "skill secret unreadable portal=%s skill=%s option=%s: this process's VIBE_FERNET_KEYS "
+                "cannot open it", portal_id, row.skill_name, row.name,
+            )  # fmt: skip
+    return opened
 
 
 def _configs(portal_id: int) -> dict[str, SkillConfig]:
@@ -110,18 +136,17 @@ def _configs(portal_id: int) -> dict[str, SkillConfig]:
 
 
 def list_portal_skills(portal: Portal | int) -> list[PortalSkill]:
-    """Every configured skill in routing order, with this portal's switch and options."""
+    """Every configured skill in routing order, with this portal's switch and options (secrets opened)."""
     portal_id = portal if isinstance(portal, int) else portal.pk
     configs = _configs(portal_id)
+    skills = configured_skills()
+    secrets = open_skill_secrets(portal_id, skills)
     result = []
-    for skill in configured_skills():
+    for skill in skills:
         config = configs.get(skill.name)
         enabled = config.is_enabled if config is not None else skill.enabled_by_default
-        result.append(
-            PortalSkill(
-                skill, enabled, resolve_options(skill, config.options if config else None), config is not None
-            )
-        )
+        options = resolve_options(skill, config.options if config else None, secrets.get(skill.name))
+        result.append(PortalSkill(skill, enabled, options, config is not None))
     return result
 
 

@@ -1,7 +1,7 @@
 """botcore's tables: bots and their event log (bots.py), and what skills keep (skills.py)."""
 
 from botcore.models.bots import Bot, BotCommand, Credential, EventLogEntry
-from botcore.models.skills import ActionRecord, ConversationState, SkillConfig, SkillRun
+from botcore.models.skills import ActionRecord, ConversationState, SkillConfig, SkillRun, SkillSecret
 
 __all__ = [
     "ActionRecord",
@@ -12,4 +12,5 @@ __all__ = [
     "EventLogEntry",
     "SkillConfig",
     "SkillRun",
+    "SkillSecret",
 ]

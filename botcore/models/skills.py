@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from tenants.fields import EncryptedSecretField
 from tenants.models import Portal
 
 
@@ -25,6 +26,28 @@ class SkillConfig(models.Model):
 
     def __str__(self) -> str:
         return f"{self.skill_name} on {self.portal}"
+
+
+class SkillSecret(models.Model):
+    """One Secret option of a skill for a portal (another service's token the portal's admin gave it), kept
+    encrypted apart from the options: rotate_encryption_keys re-encrypts it with the portal's tokens, no view
+    of the options holds it, and uninstalling the portal destroys it."""
+
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="+")
+    skill_name = models.CharField(max_length=64)
+    name = models.CharField(max_length=64)
+    value = EncryptedSecretField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portal", "skill_name", "name"], name="one_secret_per_portal_skill_option"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.skill_name}.{self.name} on {self.portal}"
 
 
 class ConversationState(models.Model):

@@ -13,8 +13,8 @@ from typing import Any
 from django.db import transaction
 
 from botcore.errors import SkillConfigError
-from botcore.models import SkillConfig
-from botcore.selectors import PortalSkill, resolve_options
+from botcore.models import SkillConfig, SkillSecret
+from botcore.selectors import PortalSkill, open_skill_secrets, resolve_options
 from botcore.services.bot_profile import request_commands_sync
 from botcore.skills.base import Skill
 from botcore.skills.options import OptionsError
@@ -56,7 +56,8 @@ def configure_skill(
     with transaction.atomic():
         config = SkillConfig.objects.select_for_update().filter(portal=portal, skill_name=skill_name).first()
         was_enabled = config.is_enabled if config is not None else skill.enabled_by_default
-        current = resolve_options(skill, config.options if config is not None else None)
+        secrets = open_skill_secrets(portal.pk, [skill]).get(skill.name)
+        current = resolve_options(skill, config.options if config is not None else None, secrets)
         enabled = was_enabled if is_enabled is None else bool(is_enabled)
         if options is not None or (enabled and not was_enabled):
             values = validate_options(skill, options or {}, current=current)
@@ -65,7 +66,7 @@ def configure_skill(
         if config is None:
             config = SkillConfig(portal=portal, skill_name=skill_name)
         config.is_enabled = enabled
-        config.options = values
+        config.options = _store_secrets(portal, skill, values)
         config.save()
     if enabled != was_enabled:
         _sync_commands_later(portal)
@@ -73,8 +74,32 @@ def configure_skill(
     return PortalSkill(skill, enabled, values, True)
 
 
+def _store_secrets(portal: Portal, skill: Skill, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep the skill's Secret options in their encrypted rows (an empty one's row deleted); returns the
+    options without them, as the SkillConfig row holds them."""
+    names = skill.options_schema.secret_names()
+    for name in names:
+        rows = SkillSecret.objects.filter(portal=portal, skill_name=skill.name, name=name)
+        if values.get(name):
+            rows.update_or_create(
+                portal=portal, skill_name=skill.name, name=name, defaults={"value": values[name]}
+            )
+        else:
+            rows.delete()
+    return {name: value for name, value in values.items() if name not in names}
+
+
+def destroy_skill_secrets(portal: Portal) -> int:
+    """At uninstall: other services' tokens the portal's admin gave its skills go with the portal's own, at
+    once (a skill's uninstall run finds them empty)."""
+    deleted, _ = SkillSecret.objects.filter(portal=portal).delete()
+    if deleted:
+        log.info("skill secrets destroyed portal=%s count=%s", portal.member_id, deleted)
+    return deleted
+
+
 def _sync_commands_later(portal: Portal) -> None:
     transaction.on_commit(lambda: request_commands_sync(portal.pk))
 
 
-__all__ = ["OptionsError", "configure_skill", "validate_options"]
+__all__ = ["OptionsError", "configure_skill", "destroy_skill_secrets", "validate_options"]

@@ -1,5 +1,5 @@
-"""The field kinds of a skill's options (Text, Integer, Boolean, Choice, Time, IdList, GroupChat, PortalUsers,
-Weekdays): each cleans a value to its stored JSON form, reads a form's text, and describes itself.
+"""The field kinds of a skill's options (Text, Secret, Integer, Boolean, Choice, Time, IdList, GroupChat,
+PortalUsers, Weekdays): each cleans a value to its stored JSON form, reads a form's text, describes itself.
 
 Skills import them from botcore.skills.options, where the schema that holds them lives.
 """
@@ -30,6 +30,8 @@ class Option:
     """Base of the field kinds: a default, labels and help per language, and whether a value is required."""
 
     kind: ClassVar[str] = "text"
+    # A secret's value is kept encrypted apart from the options and never shown again (Secret).
+    secret: ClassVar[bool] = False
     default: Any = None
     required: bool = False
     label: Mapping[str, str] = field(default_factory=dict)
@@ -81,6 +83,25 @@ class Text(Option):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "maxLength": self.max_length, "pattern": self.pattern}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Secret(Text):
+    """A credential the portal's admin gives the skill (another service's API token, say): the skill reads it
+    as text in its options, while the engine keeps it encrypted apart from them (like the portal's own
+    tokens: key rotation re-encrypts it, uninstalling destroys it). No page, API answer or admin view shows it
+    again: they say whether it is set. Left empty in the form it stays as it is; it has no default."""
+
+    kind: ClassVar[str] = "secret"
+    secret: ClassVar[bool] = True
+    max_length: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.default:
+            raise SkillConfigError("a Secret option has no default: the portal's admin gives its value")
+
+    def to_text(self, value: Any) -> str:
+        return ""  # never written back into a form
 
 
 @dataclass(frozen=True, kw_only=True)

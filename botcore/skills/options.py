@@ -32,6 +32,7 @@ from botcore.skills.option_fields import (
     Integer,
     Option,
     PortalUsers,
+    Secret,
     Text,
     Time,
     Weekdays,
@@ -114,10 +115,13 @@ class OptionsSchema:
                 errors[name] = gettext("is required")
 
     def parse_form(self, texts: Mapping[str, str]) -> dict[str, Any]:
-        """Values from a form's strings (one per field; a missing checkbox reads as off)."""
+        """Values from a form's strings (one per field; a missing checkbox reads as off). A secret left empty
+        is left out: the form never shows it, so empty means "keep it" (configure_skill merges)."""
         values: dict[str, Any] = {}
         errors: dict[str, str] = {}
         for name, option in self.fields.items():
+            if option.secret and not str(texts.get(name, "")).strip():
+                continue
             try:
                 values[name] = option.parse_text(str(texts.get(name, "")))
             except FieldError as error:
@@ -125,7 +129,18 @@ class OptionsSchema:
         if errors:  # every error at once: a required field left empty too, not only after the rest is fixed
             self._check_required(values, errors)
             raise OptionsError(errors)
-        return self.validate(values)
+        return self.validate(values, partial=True)
+
+    def secret_names(self) -> list[str]:
+        return [name for name, option in self.fields.items() if option.secret]
+
+    def shown(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """`values` as a page or an API answer may show them: each secret "" (secrets_set: which are set)."""
+        return {name: "" if name in self.fields and self.fields[name].secret else value
+                for name, value in values.items()}  # fmt: skip
+
+    def secrets_set(self, values: Mapping[str, Any]) -> list[str]:
+        return [name for name in self.secret_names() if values.get(name)]
 
     def resolve(self, stored: Mapping[str, Any] | None) -> dict[str, Any]:
         """What a skill sees: stored values that still pass, the default for the rest (never raises)."""
@@ -146,5 +161,5 @@ class OptionsSchema:
 
 __all__ = [
     "Boolean", "Choice", "FieldError", "GroupChat", "IdList", "Integer", "Option", "OptionsError",
-    "OptionsSchema", "PortalUsers", "Text", "Time", "Weekdays",
+    "OptionsSchema", "PortalUsers", "Secret", "Text", "Time", "Weekdays",
 ]  # fmt: skip

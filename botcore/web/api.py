@@ -8,6 +8,8 @@ Authentication is the Django session of the portal viewer (tenants.viewer.find_v
 CSRF check on writes as DRF's SessionAuthentication does; nothing in a request names a portal, so every
 query is the caller's own portal. Refused options answer 400 {"options": {"<field>": "<why>"}}; unknown fields
 or options are named five at most, with a count of them all under "non_field_errors" (or "" in options).
+A Secret option is never answered: "" in options, its name in "secretsSet" when it has a value; a PATCH
+giving it sets it, "" removes it, leaving it out keeps it.
 """
 
 from __future__ import annotations

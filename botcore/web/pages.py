@@ -85,6 +85,9 @@ def skill_settings(request: HttpRequest, name: str) -> HttpResponse:
         texts = {field: ",".join(request.POST.getlist(field)) for field in entry.skill.options_schema.fields}
         try:
             options = entry.skill.options_schema.parse_form(texts)
+            for secret in entry.skill.options_schema.secret_names():
+                if request.POST.get(f"{secret}__clear") == "on":
+                    options[secret] = ""  # "Remove it" ticked: the form's empty field alone keeps it
             configure_skill(
                 portal, skill_name=name, is_enabled=request.POST.get("is_enabled") == "on", options=options
             )

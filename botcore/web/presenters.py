@@ -9,7 +9,7 @@ from botcore.selectors import PortalSkill
 from botcore.services.directory import Choice
 from botcore.skills.i18n import pick
 
-INPUT_TYPES = {"integer": "number", "time": "time", "boolean": "checkbox"}
+INPUT_TYPES = {"integer": "number", "time": "time", "boolean": "checkbox", "secret": "password"}
 
 
 def _text(table: Mapping[str, str], language: str, fallback: str = "") -> str:
@@ -60,7 +60,8 @@ def option_fields(
     for name, option in entry.skill.options_schema.fields.items():
         describe = option.describe()
         value = entry.options.get(name)
-        text = texts.get(name, "") if texts is not None else option.to_text(value)
+        # A secret is never written back into the page, not even the one just posted with an error beside it.
+        text = "" if option.secret else texts.get(name, "") if texts is not None else option.to_text(value)
         error = (errors or {}).get(name, "")
         help_text = _text(option.help, language)
         picks = _picks(option.kind, text, pickers or {})
@@ -88,6 +89,7 @@ def option_fields(
                 "not_joined": not_joined,
                 "checked": (texts.get(name) if texts is not None else value) not in (None, "", False, "off"),
                 "required": option.required,
+                "is_set": option.secret and bool(value),
                 "error": error,
                 "described_by": " ".join(notes),
             }
@@ -96,14 +98,16 @@ def option_fields(
 
 
 def skill_document(entry: PortalSkill) -> dict[str, Any]:
-    """The API's view of one skill on a portal (every language of its texts; options as stored)."""
+    """The API's view of one skill on a portal (every language of its texts; options as stored, each secret
+    as "" and named in secretsSet when it has a value)."""
     skill = entry.skill
     return {
         "name": skill.name,
         "title": dict(skill.title),
         "summary": dict(skill.summary),
         "isEnabled": entry.is_enabled,
-        "options": entry.options,
+        "options": skill.options_schema.shown(entry.options),
+        "secretsSet": skill.options_schema.secrets_set(entry.options),
         "optionsSchema": skill.options_schema.describe(),
         "commands": [
             {
