@@ -25,6 +25,8 @@ from ops.models import Heartbeat
 class Check:
     ok: bool
     detail: dict = field(default_factory=dict)
+    # False where the check could not be made because another part is down: not named down itself.
+    known: bool = True
 
 
 def check_database() -> Check:
@@ -88,12 +90,18 @@ def check_metrics_dir(path: str) -> Check:
     return Check(free >= settings.OPS_METRICS_DIR_MIN_FREE_BYTES, {"free_bytes": free, "path": path})
 
 
+# The heartbeats are rows of the database: while it is down they cannot be read, and naming the poller and
+# the qcluster down as well sent an on-call operator to restart processes that were fine.
+UNREAD_BEAT = Check(False, {"unknown": "its heartbeat is read from the database, which is down"}, known=False)
+
+
 def run_readiness_checks() -> dict[str, Check]:
+    database = check_database()
     checks = {
-        "database": check_database(),
+        "database": database,
         "broker": check_broker(),
-        "poller": check_heartbeat(Heartbeat.Kind.POLLER),
-        "qcluster": check_heartbeat(Heartbeat.Kind.QCLUSTER),
+        "poller": check_heartbeat(Heartbeat.Kind.POLLER) if database.ok else UNREAD_BEAT,
+        "qcluster": check_heartbeat(Heartbeat.Kind.QCLUSTER) if database.ok else UNREAD_BEAT,
         "platform": check_platform(),
     }
     if metrics_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -31,11 +31,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def readyz(request: HttpRequest) -> JsonResponse:
     """200 when every check passes; else 503, naming what is down."""
     checks = run_readiness_checks()
-    down = sorted(name for name, check in checks.items() if not check.ok)
+    down = sorted(name for name, check in checks.items() if not check.ok and check.known)
     body = {
         "status": "down" if down else "ok",
         "down": down,
-        "checks": {name: {"ok": check.ok, **check.detail} for name, check in checks.items()},
+        # "ok": null where a check could not be made because another part is down (it says which)
+        "checks": {
+            name: {"ok": check.ok if check.known else None, **check.detail} for name, check in checks.items()
+        },
     }
     if down:
         # In place of Django's "Service Unavailable" ERROR, which names nothing (ops/logs.py).

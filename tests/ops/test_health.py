@@ -75,6 +75,27 @@ def test_readyz_names_silent_processes_and_an_unreachable_platform(settings):
     assert body["checks"]["poller"]["age_seconds"] >= 600
 
 
+def test_while_the_database_is_down_readyz_names_it_and_not_the_processes_whose_beats_it_holds(
+    monkeypatch, settings
+):
+    """From an on-call trial: with the database refusing, /readyz named database, poller and qcluster, and
+    the operator restarted a poller and a qcluster that were fine (their beats are rows of that database)."""
+    from django.db import OperationalError
+
+    settings.VIBE_BASE_URL = "http://127.0.0.1:9/v1"
+    record_heartbeat(kind="poller", force=True)
+    beat_qcluster()
+
+    def refused(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(health, "check_database", lambda: health.Check(False, {"error": "OperationalError"}))
+    monkeypatch.setattr(health, "find_latest_beat", refused)
+    body = Client().get("/readyz").json()
+    assert body["down"] == ["database", "platform"]
+    assert body["checks"]["poller"]["ok"] is None and "database" in body["checks"]["poller"]["unknown"]
+
+
 def test_readyz_down_logs_what_is_down_as_a_warning_and_no_error(settings, caplog):
     settings.VIBE_BASE_URL = "http://127.0.0.1:9/v1"
     with caplog.at_level(logging.INFO):
