@@ -25,6 +25,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from botcore.models import Bot, EventLogEntry
@@ -66,17 +67,61 @@ class OperatorAccess:
 class Page(LimitOffsetPagination):
     default_limit = 50
     max_limit = 500
+    # Query parameters a list takes besides its filters: the page's, and DRF's format suffix.
+    query_params: tuple[str, ...] = ("limit", "offset", "format")
 
 
-# Query parameters every list takes besides its filters: the page (Page) and DRF's format suffix.
-_PAGING = ("limit", "offset", "format")
+class EventPage(Page):
+    """The event log's pages, newest first, kept to the events there when the listing began: `until` (an
+    event id) bounds them, and `next` and `previous` carry the bound the first page took. Unbounded, each
+    event arriving between two pages pushed the older ones a place down the offsets (an integrator's
+    trial: 1,337 of 5,319 rows twice while 1,500 arrived); the next listing starts at the newest again."""
+
+    until_query_param = "until"
+    query_params = (*Page.query_params, until_query_param)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        until = request.query_params.get(self.until_query_param)
+        if until and not _ID.fullmatch(until):
+            raise ValidationError({self.until_query_param: "must be an id (digits)"})
+        newest = EventLogEntry.objects.order_by("-pk").values_list("pk", flat=True).first()
+        self.until = int(until) if until else newest
+        if self.until is not None:
+            queryset = queryset.filter(pk__lte=self.until)
+        return super().paginate_queryset(queryset, request, view)
+
+    def _bounded(self, link: str | None) -> str | None:
+        return link and replace_query_param(link, self.until_query_param, self.until)
+
+    def get_next_link(self) -> str | None:
+        return self._bounded(super().get_next_link())
+
+    def get_previous_link(self) -> str | None:
+        return self._bounded(super().get_previous_link())
+
+    def get_schema_operation_parameters(self, view):
+        bound = {
+            "name": self.until_query_param,
+            "required": False,
+            "in": "query",
+            "description": "only events up to this id: the bound the first page's next link carries",
+            "schema": {"type": "integer"},
+        }
+        return [*super().get_schema_operation_parameters(view), bound]
 
 
-def _filter(queryset, request: Request, *, text: tuple[str, ...] = (), ids: tuple[str, ...] = ()):
+def _filter(
+    queryset,
+    request: Request,
+    *,
+    text: tuple[str, ...] = (),
+    ids: tuple[str, ...] = (),
+    paging: tuple[str, ...] = Page.query_params,
+):
     """Exact filters from the query string. A 400 names what is wrong: a parameter this list does not take
     (an outside trial's `?domain=` returned every portal), a malformed id, a value outside a field's
     choices (a status that no row can have); an event type nobody has sent matches nothing."""
-    unknown = sorted(set(request.query_params) - {*text, *ids, *_PAGING})
+    unknown = sorted(set(request.query_params) - {*text, *ids, *paging})
     if unknown:
         raise ValidationError(
             {name: f"not a filter of this list (it takes {', '.join(text + ids)})" for name in unknown}
@@ -217,7 +262,7 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     ]
 )
 class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    pagination_class = Page
+    pagination_class = EventPage
     rights_models = (EventLogEntry,)  # payloads hold the users' message texts
 
     def get_serializer_class(self):
@@ -225,4 +270,6 @@ class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMi
 
     def get_queryset(self):
         query = EventLogEntry.objects.order_by("-received_at", "-pk")
-        return _filter(query, self.request, text=("status", "event_type"), ids=("bot",))
+        return _filter(
+            query, self.request, text=("status", "event_type"), ids=("bot",), paging=EventPage.query_params
+        )
