@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import get_args
 
 from prometheus_client import Counter, Histogram, values
 
@@ -45,6 +46,20 @@ WRITES_IN_DOUBT = Counter(
     "Once-only writes (post, chat, upload) whose call failed after the platform may have acted, by outcome",
     ["write", "outcome"],
 )
+
+# What a poll cycle ends as (botcore.services.polling.CycleOutcome's statuses, as operators.md lists them).
+POLL_OUTCOMES = (
+    "polled",
+    "rate_limited",
+    "backoff",
+    "app_key_refused",
+    "no_session",
+    "reprovision",
+    "broken",
+    "skipped",
+    "not_active",
+)
+FINISHED_OUTCOMES = ("handled", "ignored", "failed")
 
 # Known event types (EventType values) stay as they are; anything else is one bucket, so labels stay bounded.
 _known_types: frozenset[str] | None = None
@@ -88,3 +103,26 @@ def record_event_finished(
         HANDLER_SECONDS.observe(handler_seconds)
     if age_seconds is not None and age_seconds >= 0:
         EVENT_AGE_SECONDS.observe(age_seconds)
+
+
+def _zero_known_series() -> None:
+    """Each known label set as a series at 0 from the process's start. A labelled series appeared only with
+    its first increment, already at 1, and `rate()` or `increase()` read no rise from a series that was not
+    there: the alert on replies left in doubt stayed silent for a process's first one, and the failure ratio
+    missed each event type's first failure."""
+    from botcore.skills.signals import DoubtfulWrite, DoubtOutcome
+    from botcore.vibe.events import EventType
+
+    for outcome in POLL_OUTCOMES:
+        POLLS.labels(outcome=outcome)
+    for status_class in ("2xx", "3xx", "4xx", "5xx"):
+        PLATFORM_RESPONSES.labels(status_class=status_class)
+    for event_type in [*(t.value for t in EventType), "other"]:
+        for outcome in FINISHED_OUTCOMES:
+            EVENTS_FINISHED.labels(event_type=event_type, outcome=outcome)
+    for write in get_args(DoubtfulWrite):
+        for outcome in get_args(DoubtOutcome):
+            WRITES_IN_DOUBT.labels(write=write, outcome=outcome)
+
+
+_zero_known_series()

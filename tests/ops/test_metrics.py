@@ -228,3 +228,36 @@ def test_the_scrape_answers_while_redis_is_down(fleet, settings, monkeypatch):
     assert value(samples, "vibeapp_bots", status="active") == 1
     assert value(samples, "vibeapp_scrape_part_up", part="learned_rates") == 0
     assert value(samples, "vibeapp_scrape_part_up", part="fleet") == 1
+
+
+@pytest.mark.slow
+def test_every_known_outcome_is_a_series_at_zero_before_it_first_happens(tmp_path):
+    """From an integrator's trial: the series of a labelled counter appeared only with its first increment,
+    already at 1, and `increase()` reads no rise from a series that was not there: the documented alert on
+    replies left in doubt (`increase(vibeapp_writes_in_doubt_total{outcome=~"left|refused"}[1h]) > 0`)
+    stayed silent for a process's first such reply, and the failure ratio missed each type's first failure.
+    Every process now shows each known label set at 0 from its start."""
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "vibeapp.settings",
+    }
+    subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); import ops.metrics"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+    )
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(tmp_path))
+    text = generate_latest(registry).decode()
+    for series in (
+        'vibeapp_writes_in_doubt_total{outcome="left",write="post"} 0.0',
+        'vibeapp_writes_in_doubt_total{outcome="refused",write="chat"} 0.0',
+        'vibeapp_events_finished_total{event_type="ONIMBOTV2MESSAGEADD",outcome="failed"} 0.0',
+        'vibeapp_events_finished_total{event_type="other",outcome="handled"} 0.0',
+        'vibeapp_polls_total{outcome="app_key_refused"} 0.0',
+        'vibeapp_platform_responses_total{status_class="5xx"} 0.0',
+    ):
+        assert series in text
