@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from django.db.models import Model
-from django_q.tasks import async_task
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, routers, viewsets
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
@@ -234,7 +233,7 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     def pause(self, request: Request, pk=None) -> Response:
         bot = self.get_object()
         _refuse_if_retired(bot)
-        bot_services.pause_bot(bot)
+        bot_services.pause_bot(bot, operator=request.user.get_username())
         return Response(BotSerializer(self.get_queryset().get(pk=bot.pk)).data)
 
     @extend_schema(request=None, responses=BotSerializer)
@@ -242,7 +241,7 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     def resume(self, request: Request, pk=None) -> Response:
         bot = self.get_object()
         _refuse_if_retired(bot)
-        bot_services.resume_bot(bot)
+        bot_services.resume_bot(bot, operator=request.user.get_username())
         return Response(BotSerializer(self.get_queryset().get(pk=bot.pk)).data)
 
     @extend_schema(request=None, responses=ActionResultSerializer)
@@ -250,7 +249,7 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     def reprovision(self, request: Request, pk=None) -> Response:
         bot = self.get_object()
         _refuse_if_retired(bot)
-        async_task("botcore.tasks.provision_portal_bot", bot.portal_id)
+        bot_services.reprovision_bot(bot, operator=request.user.get_username())
         return Response({"ok": True, "message": f"re-provisioning {bot.portal.domain} in the background"})
 
 

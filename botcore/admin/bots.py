@@ -13,10 +13,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
-from django_q.tasks import async_task
 
 from botcore.models import Bot, BotCommand, EventLogEntry
-from botcore.services.bots import operator_action_refusal, pause_bot, resume_bot
+from botcore.services.bots import operator_action_refusal, pause_bot, reprovision_bot, resume_bot
 from botcore.services.eventlog import give_up_entries, replay_entries
 from botcore.vibe.events import EventType
 from vibeapp.admin_filters import autocomplete_filter, recent_filter
@@ -127,7 +126,7 @@ class BotAdmin(admin.ModelAdmin):
         applied, left = 0, []
         for bot in queryset.select_related("portal"):
             refusal = operator_action_refusal(bot)
-            if refusal is not None or not act(bot):
+            if refusal is not None or not act(bot, operator=request.user.get_username()):
                 left.append(refusal or f"{bot.portal.domain}: {bot} left as it is")
                 continue
             applied += 1
@@ -147,12 +146,7 @@ class BotAdmin(admin.ModelAdmin):
         why = "holds a task queue worker for each, ahead of the bots' replies"
         if refuse_too_many(request, queryset, limit=REPROVISION_LIMIT, action="Re-provisioning", why=why):
             return
-
-        def reprovision(bot: Bot) -> bool:
-            async_task("botcore.tasks.provision_portal_bot", bot.portal_id)
-            return True
-
-        self._apply(request, queryset, reprovision, "Re-provisioning {} bot(s) in the background.")
+        self._apply(request, queryset, reprovision_bot, "Re-provisioning {} bot(s) in the background.")
 
 
 @admin.register(EventLogEntry)
@@ -233,7 +227,7 @@ class EventLogEntryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay failed events (handle again)", permissions=["replay"])
     def replay_events(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> None:
-        count, malformed, settled, retired = replay_entries(queryset)
+        count, malformed, settled, retired = replay_entries(queryset, operator=request.user.get_username())
         messages.info(request, f"{count} failed event(s) will be handled again on their bot's next cycle.")
         if retired:
             messages.warning(

@@ -269,21 +269,35 @@ def operator_action_refusal(bot: Bot) -> str | None:
     return None
 
 
-def pause_bot(bot: Bot) -> bool:
+def pause_bot(bot: Bot, *, operator: str) -> bool:
     """An operator stops polling this bot until resumed; False when it is retired (nothing to pause)."""
     changed = Bot.objects.filter(pk=bot.pk).exclude(status=Bot.Status.RETIRED)
-    return bool(changed.update(status=Bot.Status.PAUSED))
+    if not changed.update(status=Bot.Status.PAUSED):
+        return False
+    log.info("bot paused by operator portal=%s bot=%s operator=%s", bot.portal.member_id, bot.pk, operator)
+    return True
 
 
-def resume_bot(bot: Bot) -> bool:
+def resume_bot(bot: Bot, *, operator: str) -> bool:
     """An operator lets the bot be polled again at once; False when it is retired (nothing to resume)."""
     status = Bot.Status.ACTIVE if bot.vibe_bot_id is not None else Bot.Status.PENDING
     changed = Bot.objects.filter(pk=bot.pk).exclude(status=Bot.Status.RETIRED)
-    return bool(
-        changed.update(
-            status=status, **activation(), broken_reason="", consecutive_failures=0, backoff_until=None
-        )
+    if not changed.update(
+        status=status, **activation(), broken_reason="", consecutive_failures=0, backoff_until=None
+    ):
+        return False
+    log.info("bot resumed by operator portal=%s bot=%s operator=%s", bot.portal.member_id, bot.pk, operator)
+    return True
+
+
+def reprovision_bot(bot: Bot, *, operator: str) -> bool:
+    """An operator has the bot's portal provisioned again in the background (register the bot and its
+    commands anew); a task queue worker holds it meanwhile."""
+    async_task("botcore.tasks.provision_portal_bot", bot.portal_id)
+    log.info(
+        "bot re-provisioning by operator portal=%s bot=%s operator=%s", bot.portal.member_id, bot.pk, operator
     )
+    return True
 
 
 def wait_for_session(bot: Bot) -> None:

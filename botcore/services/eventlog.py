@@ -339,7 +339,7 @@ class Replay(NamedTuple):
     retired: int  # their bot is retired: no cycle of it will come
 
 
-def replay_entries(entries: QuerySet[EventLogEntry]) -> Replay:
+def replay_entries(entries: QuerySet[EventLogEntry], *, operator: str) -> Replay:
     """Have the failed ones of these entries handled again on their bot's next cycle.
 
     Attempts start again from zero: an entry that used them up would otherwise be failed at once. A malformed
@@ -363,6 +363,8 @@ def replay_entries(entries: QuerySet[EventLogEntry]) -> Replay:
         handled_at=None,
         duration_ms=None,
     )
+    if replayed:
+        log.info("failed events replayed by operator count=%s operator=%s", replayed, operator)
     return Replay(replayed, malformed, settled, retired)
 
 

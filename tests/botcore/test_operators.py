@@ -120,6 +120,23 @@ def test_an_operator_replays_a_failed_event(admin_client, bot):
     assert entry.status == EventLogEntry.Status.RECEIVED and entry.error == ""
 
 
+def test_a_replay_names_the_operator_in_the_log(admin_client, bot, caplog):
+    """From an integrator's trial: a replay posts to portals' chats, and nothing said who asked for it."""
+    entries = [
+        EventLogEntry.objects.create(
+            bot=bot, vibe_event_id=n, event_type="ONIMBOTV2MESSAGEADD", payload={}, status="failed", error="x"
+        )
+        for n in (1, 2)
+    ]
+    with caplog.at_level("INFO"):
+        admin_client.post(
+            "/admin/botcore/eventlogentry/",
+            {"action": "replay_events", "_selected_action": [e.pk for e in entries]},
+        )
+    said = [r.getMessage() for r in caplog.records if "replayed by operator" in r.getMessage()]
+    assert len(said) == 1 and "count=2" in said[0] and "operator=admin" in said[0]
+
+
 def test_a_replayed_entry_that_used_up_its_attempts_is_handled_again(admin_client, bot):
     data = _envelope(
         user_id=1,

@@ -268,3 +268,14 @@ def test_paging_the_event_log_by_next_repeats_and_skips_nothing_while_events_arr
 def test_an_event_page_bound_is_an_id(fleet):
     answer = token_client(staff=True).get("/api/ops/events/", {"until": "x"})
     assert answer.status_code == 400 and "must be an id" in str(answer.json()["until"])
+
+
+@pytest.mark.parametrize(("action", "line"), [("pause", "paused"), ("resume", "resumed"), ("reprovision", "re-provisioning")])
+def test_a_bot_action_names_the_operator_in_the_log(fleet, action, line, caplog, task_queue):
+    """From an integrator's trial: a portal action logs who did it (`operator=`), but pausing, resuming or
+    re-provisioning a bot left no word of who did it anywhere."""
+    _, bot = fleet
+    with caplog.at_level("INFO"):
+        assert token_client(staff=True).post(f"/api/ops/bots/{bot.pk}/{action}/").status_code == 200
+    said = [r.getMessage() for r in caplog.records if "operator=user-True" in r.getMessage()]
+    assert len(said) == 1 and line in said[0] and f"bot={bot.pk}" in said[0]
