@@ -1,12 +1,12 @@
 """The operator API (staff with the admin's rights, ops/api_rights.py; DRF token or admin session): portals,
 bots and the event log, read; the portal actions of the admin (remind, re-verify, uninstall) and pausing or
-resuming a bot.
+resuming a bot; replaying a failed event.
 
     GET  /api/ops/                               where each of these is (and the OpenAPI schema)
     GET  /api/ops/fleet/                         the dashboard's figures
     GET  /api/ops/portals/[?status=]             POST /api/ops/portals/{id}/remind|reverify|uninstall/
     GET  /api/ops/bots/[?status=&portal=]        POST /api/ops/bots/{id}/pause|resume/
-    GET  /api/ops/events/[?status=&event_type=&bot=]
+    GET  /api/ops/events/[?status=&event_type=&bot=&until=]   POST /api/ops/events/{id}/replay/
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 
 from botcore.models import Bot, EventLogEntry
 from botcore.services import bots as bot_services
+from botcore.services.eventlog import replay_entries
 from ops.api_rights import OperatorRights
 from ops.fleet import FLEET_MODELS, gather_fleet
 from ops.serializers import (
@@ -263,6 +264,8 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
 class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     pagination_class = EventPage
     rights_models = (EventLogEntry,)  # payloads hold the users' message texts
+    # A replay posts to portals' chats: the admin's own right for it (botcore.replay_eventlogentry).
+    action_rights = {"replay": "replay"}
 
     def get_serializer_class(self):
         return EventDetailSerializer if self.action == "retrieve" else EventSerializer
@@ -272,3 +275,22 @@ class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMi
         return _filter(
             query, self.request, text=("status", "event_type"), ids=("bot",), paging=EventPage.query_params
         )
+
+    @extend_schema(request=None, responses={200: ActionResultSerializer, 409: ActionResultSerializer})
+    @action(detail=True, methods=["post"])
+    def replay(self, request: Request, pk=None) -> Response:
+        """Handle a failed event again on its bot's next cycle, as the admin's replay does (409 saying why
+        for any other: one already replayed waits for its handler)."""
+        entry = self.get_object()
+        done = replay_entries(EventLogEntry.objects.filter(pk=entry.pk), operator=request.user.get_username())
+        if done.replayed:
+            return Response({"ok": True, "message": "will be handled again on its bot's next cycle"})
+        if done.retired:
+            why = "its bot is retired (the portal uninstalled the app): no cycle of it will come"
+        elif done.malformed:
+            why = "malformed: its payload cannot be read, so a replay would only fail again"
+        elif done.settled:
+            why = f"{entry.status}: handled again it would go through today's skills, not the ones that saw it"
+        else:
+            why = "not failed: it waits for its handler"
+        return Response({"ok": False, "message": f"left as it is: {why}"}, status=409)

@@ -279,3 +279,32 @@ def test_a_bot_action_names_the_operator_in_the_log(fleet, action, line, caplog,
         assert token_client(staff=True).post(f"/api/ops/bots/{bot.pk}/{action}/").status_code == 200
     said = [r.getMessage() for r in caplog.records if "operator=user-True" in r.getMessage()]
     assert len(said) == 1 and line in said[0] and f"bot={bot.pk}" in said[0]
+
+
+def test_a_failed_event_is_replayed_once_through_the_api(fleet, caplog):
+    """From an integrator's trial: a nightly script could list failed events but replay them only by driving
+    the admin's pages. A second replay of the same event (two operators at once) changes nothing."""
+    entry = EventLogEntry.objects.get(status=EventLogEntry.Status.FAILED)
+    client = token_client(staff=True)
+    with caplog.at_level("INFO"):
+        first = client.post(f"/api/ops/events/{entry.pk}/replay/")
+        again = client.post(f"/api/ops/events/{entry.pk}/replay/")
+    assert first.status_code == 200 and first.json()["ok"] is True
+    assert again.status_code == 409 and again.json() == {"ok": False, "message": again.json()["message"]}
+    assert "waits for its handler" in again.json()["message"]
+    entry.refresh_from_db()
+    assert entry.status == EventLogEntry.Status.RECEIVED and entry.attempts == 0
+    assert sum("replayed by operator" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_replaying_takes_the_replay_right_not_only_reading_the_log(fleet):
+    entry = EventLogEntry.objects.get(status=EventLogEntry.Status.FAILED)
+    reader = get_user_model().objects.create_user("reader", password="pw-for-tests-only", is_staff=True)
+    from django.contrib.auth.models import Permission
+
+    reader.user_permissions.add(Permission.objects.get(codename="view_eventlogentry"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_operator_token(reader)[0]}")
+    assert client.get(f"/api/ops/events/{entry.pk}/").status_code == 200
+    assert client.post(f"/api/ops/events/{entry.pk}/replay/").status_code == 403
+    assert EventLogEntry.objects.get(pk=entry.pk).status == EventLogEntry.Status.FAILED
