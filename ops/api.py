@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from django.db.models import Model
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, routers, viewsets
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.decorators import action
@@ -35,6 +35,7 @@ from ops.fleet import FLEET_MODELS, gather_fleet
 from ops.serializers import (
     ActionResultSerializer,
     BotSerializer,
+    DetailSerializer,
     EventDetailSerializer,
     EventSerializer,
     FleetSerializer,
@@ -172,7 +173,7 @@ class FleetView(OperatorAccess, APIView):
         return Response(FleetSerializer(gather_fleet()).data)
 
 
-@extend_schema(parameters=[_str_param("status", "portal status")])
+@extend_schema_view(list=extend_schema(parameters=[_str_param("status", "portal status")]))
 class PortalViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     serializer_class = PortalSerializer
     pagination_class = Page
@@ -214,7 +215,9 @@ def _refuse_if_retired(bot: Bot) -> None:
         raise RetiredBot(refusal)
 
 
-@extend_schema(parameters=[_str_param("status", "bot status"), _int_param("portal", "portal id")])
+@extend_schema_view(
+    list=extend_schema(parameters=[_str_param("status", "bot status"), _int_param("portal", "portal id")])
+)
 class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     serializer_class = BotSerializer
     pagination_class = Page
@@ -229,7 +232,7 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
             ids=("portal",),
         )
 
-    @extend_schema(request=None, responses=BotSerializer)
+    @extend_schema(request=None, responses={200: BotSerializer, 409: DetailSerializer})
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk=None) -> Response:
         bot = self.get_object()
@@ -237,7 +240,7 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
         bot_services.pause_bot(bot, operator=request.user.get_username())
         return Response(BotSerializer(self.get_queryset().get(pk=bot.pk)).data)
 
-    @extend_schema(request=None, responses=BotSerializer)
+    @extend_schema(request=None, responses={200: BotSerializer, 409: DetailSerializer})
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk=None) -> Response:
         bot = self.get_object()
@@ -245,7 +248,7 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
         bot_services.resume_bot(bot, operator=request.user.get_username())
         return Response(BotSerializer(self.get_queryset().get(pk=bot.pk)).data)
 
-    @extend_schema(request=None, responses=ActionResultSerializer)
+    @extend_schema(request=None, responses={200: ActionResultSerializer, 409: DetailSerializer})
     @action(detail=True, methods=["post"])
     def reprovision(self, request: Request, pk=None) -> Response:
         bot = self.get_object()
@@ -254,12 +257,14 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
         return Response({"ok": True, "message": f"re-provisioning {bot.portal.domain} in the background"})
 
 
-@extend_schema(
-    parameters=[
-        _str_param("status", "event status"),
-        _str_param("event_type", "platform event type"),
-        _int_param("bot", "bot id"),
-    ]
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            _str_param("status", "event status"),
+            _str_param("event_type", "platform event type"),
+            _int_param("bot", "bot id"),
+        ]
+    )
 )
 class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     pagination_class = EventPage

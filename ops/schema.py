@@ -1,4 +1,5 @@
-"""What drf-spectacular cannot guess: how the portal skills API authenticates (the app's session cookie)."""
+"""What drf-spectacular cannot guess: how the portal skills API authenticates (the app's session cookie), and
+the refusals every operator API operation may answer."""
 
 from __future__ import annotations
 
@@ -11,3 +12,41 @@ class PortalViewerAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+_DETAIL = {"$ref": "#/components/schemas/Detail"}
+_REFUSALS = {
+    "401": ("no credentials, an unknown token, or an expired one (`Token expired`)", _DETAIL),
+    "403": ("not staff, or without the admin's right this takes", _DETAIL),
+    "404": ("no such id", _DETAIL),
+    "400": (
+        "a parameter this operation does not take, a malformed id, or a value outside a field's choices:"
+        " each named, with what is wrong",
+        {"type": "object", "additionalProperties": {"type": "string"}},
+    ),
+}
+
+
+def document_operator_refusals(result, generator, request, public):
+    """A postprocessing hook: the operator API's refusals beside each operation's own answers. DRF answers
+    them outside any view's code (authentication, rights, lookups, ops.api's filters), so no view declares
+    them; without them a client generated from the schema knew only the 200."""
+    result.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+        "Detail", {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+    )
+    for path, operations in result["paths"].items():
+        if not path.startswith("/api/ops/"):
+            continue
+        for operation in operations.values():
+            names = {p["name"] for p in operation.get("parameters", ())}
+            codes = ["401", "403"]
+            if "id" in names:
+                codes += ["404", "400"]
+            elif "limit" in names:
+                codes += ["400"]
+            for code in codes:
+                description, schema = _REFUSALS[code]
+                operation["responses"].setdefault(
+                    code, {"description": description, "content": {"application/json": {"schema": schema}}}
+                )
+    return result

@@ -83,6 +83,12 @@ class EventDetailSerializer(EventSerializer):
         read_only_fields = fields
 
 
+class DetailSerializer(serializers.Serializer):
+    """DRF's answer for a refusal (401, 403, 404, an action's 409): what is wrong, in words."""
+
+    detail = serializers.CharField()
+
+
 class ActionResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     message = serializers.CharField()

@@ -176,6 +176,10 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ops.schema.document_operator_refusals",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PortalStatusEnum": "tenants.models.Portal.Status",
         "BotStatusEnum": "botcore.models.Bot.Status",

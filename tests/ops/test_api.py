@@ -308,3 +308,29 @@ def test_replaying_takes_the_replay_right_not_only_reading_the_log(fleet):
     assert client.get(f"/api/ops/events/{entry.pk}/").status_code == 200
     assert client.post(f"/api/ops/events/{entry.pk}/replay/").status_code == 403
     assert EventLogEntry.objects.get(pk=entry.pk).status == EventLogEntry.Status.FAILED
+
+
+def test_the_schema_documents_each_answer_the_operator_api_gives(fleet):
+    """From an integrator's trial: every operation listed only its 200 (the portal actions also their 409),
+    while the API answers 400 naming a parameter, 401 and 403 `{detail}`, 404 for an unknown id and 409 for
+    an action on a retired bot; and the lists' filters were listed on every detail page and action."""
+    schema = APIClient().get("/api/schema/", {"format": "json"}).json()
+    paths = schema["paths"]
+    for path, operations in paths.items():
+        if not path.startswith("/api/ops/"):
+            continue
+        for method, operation in operations.items():
+            answers = operation["responses"]
+            assert {"401", "403"} <= set(answers), (method, path)
+            assert ("404" in answers) == ("{id}" in path), (method, path)
+            if path.endswith("/pause/") or path.endswith("/resume/") or path.endswith("/reprovision/"):
+                assert "409" in answers, path
+    assert "400" in paths["/api/ops/bots/"]["get"]["responses"]
+    assert [p["name"] for p in paths["/api/ops/bots/{id}/pause/"]["post"]["parameters"]] == ["id"]
+
+    _, bot = fleet
+    Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.RETIRED)
+    Portal.objects.filter(pk=bot.portal_id).update(status=Portal.Status.UNINSTALLED)
+    refused = token_client(staff=True).post(f"/api/ops/bots/{bot.pk}/pause/")
+    detail = schema["components"]["schemas"]["Detail"]
+    assert refused.status_code == 409 and set(refused.json()) == set(detail["properties"])
