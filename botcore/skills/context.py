@@ -318,7 +318,6 @@ class VibeSkillContext(EventFacts, ChatActions):
                 tell_write_in_doubt("post", "left")
                 return 0
             log.info("post %s of %s was in doubt and is sent again: %s", self._posts, self._post_key, why)
-            tell_write_in_doubt("post", "sent_again")
         after = self._newest_known(dialog_id)
         if after is None and not template_ids.deduplicates(client.base_url, client.key_name, endpoint):
             after = self._newest_on_platform(client, bot_id, dialog_id)
@@ -336,6 +335,8 @@ class VibeSkillContext(EventFacts, ChatActions):
             self._ledger.record(template_id, {"id": sent.id})
         else:
             self._ledger.settle(template_id, {"id": sent.id})
+            # Counted once it went through: a repeat that fails again leaves the same post in doubt.
+            tell_write_in_doubt("post", "sent_again")
         self._effects.append(("post", True))
         return self._seen(dialog_id, sent.id)
 

@@ -153,6 +153,23 @@ def test_where_repeats_answer_the_first_message_a_reply_in_doubt_is_sent_again_a
     assert doubts() == {("post", "in_doubt"): 1, ("post", "sent_again"): 1}
 
 
+def test_a_reply_in_doubt_is_counted_sent_again_once_however_many_sends_it_took(sandbox_portal, bot, doubts):
+    """From an integrator's trial: under a 5xx storm `sent_again` (37) outgrew `in_doubt` (25): each attempt
+    that sent a reply again counted, the ones that failed again too, so `in_doubt` against `sent_again` +
+    `left` no longer said whether every reply in doubt was settled."""
+    answer_one_then_fault_the_replies(sandbox_portal, bot, AFTER_ACTION["internal-error"], dialect=None)
+    entry = say_and_fail(sandbox_portal, bot, "second")
+    EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=None)
+    poll_bot_once(bot.pk)  # sent again into the same fault: still in doubt
+    entry.refresh_from_db()
+    assert entry.status == EventLogEntry.Status.RECEIVED and entry.attempts == 2
+    handle_again(sandbox_portal, bot, entry)
+    entry.refresh_from_db()
+    assert entry.status == EventLogEntry.Status.HANDLED
+    assert len(posts(sandbox_portal, bot, "second")) == 1
+    assert doubts() == {("post", "in_doubt"): 1, ("post", "sent_again"): 1}
+
+
 @pytest.mark.parametrize(("dialect", "replies"), [(None, 1), ("no-template-dedupe", 0)])
 def test_someone_writing_before_the_retry_leaves_the_chat_unable_to_tell(
     sandbox_portal, bot, dialect, replies
