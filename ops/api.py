@@ -295,7 +295,7 @@ class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMi
         elif done.malformed:
             why = "malformed: its payload cannot be read, so a replay would only fail again"
         elif done.settled:
-            why = f"{entry.status}: handled again it would go through today's skills, not the ones that saw it"
+            why = f"{entry.status}: handled again it would go through today's skills, not those that saw it"
         else:
             why = "not failed: it waits for its handler"
         return Response({"ok": False, "message": f"left as it is: {why}"}, status=409)

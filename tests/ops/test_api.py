@@ -270,7 +270,9 @@ def test_an_event_page_bound_is_an_id(fleet):
     assert answer.status_code == 400 and "must be an id" in str(answer.json()["until"])
 
 
-@pytest.mark.parametrize(("action", "line"), [("pause", "paused"), ("resume", "resumed"), ("reprovision", "re-provisioning")])
+@pytest.mark.parametrize(
+    ("action", "line"), [("pause", "paused"), ("resume", "resumed"), ("reprovision", "re-provisioning")]
+)
 def test_a_bot_action_names_the_operator_in_the_log(fleet, action, line, caplog, task_queue):
     """From an integrator's trial: a portal action logs who did it (`operator=`), but pausing, resuming or
     re-provisioning a bot left no word of who did it anywhere."""
@@ -323,7 +325,7 @@ def test_the_schema_documents_each_answer_the_operator_api_gives(fleet):
             answers = operation["responses"]
             assert {"401", "403"} <= set(answers), (method, path)
             assert ("404" in answers) == ("{id}" in path), (method, path)
-            if path.endswith("/pause/") or path.endswith("/resume/") or path.endswith("/reprovision/"):
+            if path.endswith(("/pause/", "/resume/", "/reprovision/")):
                 assert "409" in answers, path
     assert "400" in paths["/api/ops/bots/"]["get"]["responses"]
     assert [p["name"] for p in paths["/api/ops/bots/{id}/pause/"]["post"]["parameters"]] == ["id"]
