@@ -51,6 +51,7 @@ class BotSerializer(serializers.ModelSerializer):
             "last_polled_at",
             "last_event_at",
             "consecutive_failures",
+            "backoff_until",
             "last_error",
             "provisioned_at",
         ]
@@ -69,6 +70,7 @@ class EventSerializer(serializers.ModelSerializer):
             "skill",
             "error",
             "attempts",
+            "next_attempt_at",
             "occurred_at",
             "received_at",
             "handled_at",

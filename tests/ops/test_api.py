@@ -336,3 +336,18 @@ def test_the_schema_documents_each_answer_the_operator_api_gives(fleet):
     refused = token_client(staff=True).post(f"/api/ops/bots/{bot.pk}/pause/")
     detail = schema["components"]["schemas"]["Detail"]
     assert refused.status_code == 409 and set(refused.json()) == set(detail["properties"])
+
+
+def test_a_script_tells_the_bots_backing_off_now_and_when_a_waiting_event_is_tried_again(fleet):
+    """From an integrator's trial: after a platform outage five bots showed `consecutive_failures` > 0 while
+    the fleet counted one backing off (an idle bot keeps its count until its next cycle), and a waiting
+    event's next attempt, which the admin shows, was not in the API."""
+    _, bot = fleet
+    soon = timezone.now() + timedelta(minutes=3)
+    Bot.objects.filter(pk=bot.pk).update(backoff_until=soon, consecutive_failures=4)
+    EventLogEntry.objects.filter(bot=bot).update(status="received", attempts=1, next_attempt_at=soon)
+    client = token_client(staff=True)
+    [listed] = client.get("/api/ops/bots/", {"status": "active"}).json()["results"]
+    [waiting] = client.get("/api/ops/events/", {"status": "received"}).json()["results"]
+    assert listed["backoff_until"] == waiting["next_attempt_at"] == soon.isoformat().replace("+00:00", "Z")
+    assert client.get("/api/ops/fleet/").json()["bots_backing_off"] == 1
