@@ -47,7 +47,8 @@ WRITES_IN_DOUBT = Counter(
     ["write", "outcome"],
 )
 
-# What a poll cycle ends as (botcore.services.polling.CycleOutcome's statuses, as operators.md lists them).
+# What a poll cycle ends as (botcore.services.polling.CycleStatus, as operators.md lists them; a test keeps
+# them equal).
 POLL_OUTCOMES = (
     "polled",
     "rate_limited",

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.utils import timezone
 
@@ -47,11 +47,16 @@ from tenants.selectors import PortalCredential
 log = logging.getLogger(__name__)
 
 
+# How a cycle ends: vibeapp_polls_total{outcome=...} (ops.metrics.POLL_OUTCOMES shows each from the start).
+CycleStatus = Literal[
+    "polled", "skipped", "rate_limited", "backoff", "app_key_refused", "no_session", "reprovision", "broken",
+    "not_active",
+]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class CycleOutcome:
-    # "polled" | "skipped" | "rate_limited" | "backoff" | "app_key_refused" | "no_session" | "reprovision"
-    # | "broken" | "not_active"
-    status: str
+    status: CycleStatus
     stored: int = 0
     handled: int = 0  # events a skill answered (PendingOutcome: ignored and failed ones are not)
 

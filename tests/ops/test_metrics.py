@@ -261,3 +261,13 @@ def test_every_known_outcome_is_a_series_at_zero_before_it_first_happens(tmp_pat
         'vibeapp_platform_responses_total{status_class="5xx"} 0.0',
     ):
         assert series in text
+
+
+def test_the_poll_outcomes_shown_from_the_start_are_the_cycles_own():
+    """ops.metrics lists them apart from the cycle (it may not import the engine as it loads): kept equal."""
+    from typing import get_args
+
+    from botcore.services.polling import CycleStatus
+    from ops.metrics import POLL_OUTCOMES
+
+    assert sorted(POLL_OUTCOMES) == sorted(get_args(CycleStatus))
