@@ -108,7 +108,9 @@ class VibeIdentityBackend:
     priority (a person is waiting): a mass install's visits skipped it, met the platform's 429s, and the
     429s the key's other calls met then cut the rate every portal's bots were paced at."""
 
-    def _transport(self, *, api_key: str, session_token: str | None = None) -> Transport:
+    def _transport(
+        self, *, api_key: str, session_token: str | None = None, sends_secret: str | None = None
+    ) -> Transport:
         # Within VIBE_IDENTITY_CHECK_SECONDS, retries included: four attempts waiting out the platform's
         # 429s held the visitor's page, and a web worker, for as long as the platform asked each time.
         return Transport(
@@ -120,6 +122,7 @@ class VibeIdentityBackend:
             max_attempts=conf.vibe_max_attempts(),
             retry_max_wait=conf.vibe_retry_max_wait(),
             deadline=time.monotonic() + conf.vibe_identity_check_seconds(),
+            sends_secret=sends_secret,
         )
 
     def _app_key(self) -> str:
@@ -193,7 +196,7 @@ class VibeIdentityBackend:
 
     def exchange_code(self, *, code: str, redirect_uri: str) -> ExchangedToken:
         app_key = self._app_key()
-        transport = self._transport(api_key=app_key)
+        transport = self._transport(api_key=app_key, sends_secret=code)
         # A code is single-use: a retried exchange after a lost answer would only be refused.
         data = self._call(
             transport,

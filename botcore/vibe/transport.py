@@ -84,6 +84,7 @@ class Transport:
         retry_max_wait: float = 30.0,
         backoff_base: float = 0.25,
         deadline: float | None = None,
+        sends_secret: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http
@@ -94,7 +95,9 @@ class Transport:
         if session_token:
             self._headers["Authorization"] = f"Bearer {session_token}"
         self._body_headers = {**self._headers, "Content-Type": JSON_CONTENT_TYPE}
-        self._secrets = tuple(s for s in (api_key, session_token) if s)
+        # What a platform's answer or a transport failure may quote back and must never pass on: the key, the
+        # token, and a secret the call sends in its body (an OAuth code is live until its exchange succeeds).
+        self._secrets = tuple(s for s in (api_key, session_token, sends_secret) if s)
         self._key_name: str | None = None
         self._backoff_base = backoff_base
         self.deadline = deadline  # time.monotonic() past which nothing is sent or waited for

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 
@@ -132,3 +133,28 @@ def test_a_personal_key_never_leaks_either(world, caplog):
     with caplog.at_level(logging.DEBUG), pytest.raises(VibeApiError) as caught:
         client.list_bots()
     assert_clean(caplog.text + everything_said_about(caught.value) + repr(client), world.personal_key)
+
+
+@pytest.mark.django_db
+def test_a_code_exchange_answer_that_quotes_the_code_is_scrubbed(monkeypatch, settings, caplog):
+    """An OAuth code is as secret as a token until spent, and the platform's answer to its exchange may
+    quote it: refused for now (a 5xx), the callback asks to be opened again, so the code is still live while
+    the refusal is logged."""
+    from botcore.vibe import identity
+    from tenants.errors import InstallationError
+
+    code = "Zx9-LIVE-authorization-code-0123456789"  # the platform's codes have no prefix we could redact
+
+    def quote_code(request: httpx.Request) -> httpx.Response:
+        sent = json.loads(request.content)
+        error = {"code": "BITRIX_ERROR", "message": f"exchange of {sent['code']} failed", "hint": sent["code"]}
+        return httpx.Response(502, json={"success": False, "error": error})
+
+    http = httpx.Client(transport=httpx.MockTransport(quote_code))
+    monkeypatch.setattr(identity, "shared_http_client", lambda: http)
+    settings.VIBE_APP_KEY = SECRET_KEY
+    settings.VIBE_BASE_URL = "http://platform.test/v1"
+    with caplog.at_level(logging.DEBUG), pytest.raises(InstallationError) as caught:
+        identity.VibeIdentityBackend().exchange_code(code=code, redirect_uri="https://app.test/oauth/callback/")
+    assert caught.value.is_transient
+    assert_clean(everything_said_about(caught.value) + caplog.text, code, SECRET_KEY)
