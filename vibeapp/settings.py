@@ -423,3 +423,5 @@ TENANTS_OAUTH_INVITE_MAX_AGE = env.read_int("TENANTS_OAUTH_INVITE_MAX_AGE", 7 * 
 # and request id where known); secrets redacted in both.
 VIBE_LOG_FORMAT = env.read_str("VIBE_LOG_FORMAT", "text")
 LOGGING = build_logging(fmt=VIBE_LOG_FORMAT, level=env.read_str("VIBE_LOG_LEVEL", "INFO"))
+# The debug page and the error report a mail to ADMINS carries, with credentials redacted as in the logs.
+DEFAULT_EXCEPTION_REPORTER = "ops.error_reports.RedactingExceptionReporter"

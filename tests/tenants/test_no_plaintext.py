@@ -1,13 +1,16 @@
-"""No token reaches the database, the logs or the admin in plain text."""
+"""No token reaches the database, the logs, the admin or an error page in plain text."""
 
 import logging
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test import Client
 
+from botcore.vibe.identity import VibeIdentityBackend
 from tenants import handshakes, selectors, services
 from tenants.models import SessionGrant
+from tests.botcore.skills.test_portal_admin import signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,3 +85,43 @@ def test_admin_pages_show_grants_masked(installed, secrets, admin_client):
         body = page.content.decode()
         assert secrets["token"] not in body and secrets["key"] not in body, url
         assert grant.token.raw not in body, url
+
+
+def _failing_page(client: Client, method: str, path: str, **kwargs) -> str:
+    client.raise_request_exception = False
+    page = getattr(client, method)(path, **kwargs)
+    body = page.content.decode()
+    assert page.status_code == 500 and "it failed" in body
+    return body
+
+
+def test_an_error_page_shows_no_token_a_visit_carried(platform, secrets, settings, monkeypatch):
+    """Django's debug page (DJANGO_DEBUG, as runstack has it) lists each frame's variables and the request:
+    a visit that failed showed the session token the gateway injected, one the person is never shown."""
+
+    def fail(**kwargs):
+        raise RuntimeError("it failed")
+
+    monkeypatch.setattr(handshakes, "accept_gateway_visit", fail)
+    settings.DEBUG = True
+    headers = {
+        "X-Vibe-Authorization": f"Bearer {secrets['token']}",
+        "X-Vibe-Portal-Id": platform.portal_id,
+        "X-Vibe-User-Id": str(platform.admin["id"]),
+        "X-Vibe-User-Role": "ADMIN",
+    }
+    body = _failing_page(Client(), "get", "/?placement=DEFAULT", headers=headers)
+    assert secrets["token"] not in body
+
+
+def test_an_error_page_shows_no_key_the_key_form_posted(installed, platform, settings, monkeypatch):
+    def fail(self, api_key):
+        raise RuntimeError("it failed")
+
+    monkeypatch.setattr(VibeIdentityBackend, "verify_api_key", fail)
+    settings.DEBUG = True
+    key = platform.personal_key(platform.admin)
+    body = _failing_page(
+        signed_in(installed, is_admin=True), "post", "/portal/", data={"api_key": key, "action": "api_key"}
+    )
+    assert key not in body
