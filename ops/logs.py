@@ -195,6 +195,7 @@ def build_logging(*, fmt: str, level: str) -> dict:
             "readiness": {"()": ReadinessAnswerFilter},
             "body_limit": {"()": BodyLimitFilter},
             "disallowed_host": {"()": DisallowedHostFilter},
+            "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
         },
         "formatters": {
             "text": {
@@ -208,13 +209,22 @@ def build_logging(*, fmt: str, level: str) -> dict:
                 "class": "logging.StreamHandler",
                 "formatter": "json" if fmt == "json" else "text",
                 "filters": ["context", "idle"],
-            }
+            },
+            # Django's own, as its DEFAULT_LOGGING has it (a no-op while ADMINS is empty).
+            "mail_admins": {
+                "class": "django.utils.log.AdminEmailHandler",
+                "level": "ERROR",
+                "filters": ["require_debug_false"],
+            },
         },
         "root": {"handlers": ["console"], "level": level},
         # httpx logs every request URL at INFO; URLs are safe but noisy at scale.
         "loggers": {
             "httpx": {"level": "WARNING"},
             "httpcore": {"level": "WARNING"},
+            # Its handlers replaced: DEFAULT_LOGGING's console one wrote each django.* line again with DEBUG
+            # on, unformatted and unredacted; the lines reach ours through the root.
+            "django": {"handlers": ["mail_admins"], "level": "INFO"},
             "django.request": {"filters": ["readiness"]},
             **{f"django.security.{error.__name__}": {"filters": ["body_limit"]} for error in BODY_LIMITS},
             "django.security.DisallowedHost": {"filters": ["disallowed_host"]},

@@ -206,3 +206,25 @@ def test_a_worker_forgets_a_tasks_log_context_when_the_task_ends(log_output, tas
     logging.getLogger("botcore.services.polling").warning("after the task")
     [line] = [line for line in lines(buffer) if line["message"] == "after the task"]
     assert line["task"] is None
+
+
+def test_with_debug_on_djangos_own_lines_are_written_once_redacted(settings):
+    """With DEBUG on (runstack turns it on), Django's default console handler, still on the `django` logger
+    beside ours, wrote each of its lines a second time, unformatted and unredacted."""
+    from django.utils.log import configure_logging
+
+    settings.DEBUG = True
+    token = "vibe_session_" + "d4" * 20
+    buffer = io.StringIO()
+    try:
+        configure_logging(django_settings.LOGGING_CONFIG, build_logging(fmt="text", level="INFO"))
+        for name in ("", "django", "django.request"):
+            for handler in logging.getLogger(name).handlers:
+                if isinstance(handler, logging.StreamHandler):
+                    handler.setStream(buffer)
+        logging.getLogger("django.request").error("Internal Server Error: /x %s", token)
+    finally:
+        configure_logging(django_settings.LOGGING_CONFIG, django_settings.LOGGING)
+    out = buffer.getvalue()
+    assert token not in out
+    assert out.count("Internal Server Error") == 1 and "vibe_session_<redacted>" in out
