@@ -147,7 +147,11 @@ def test_a_code_exchange_answer_that_quotes_the_code_is_scrubbed(monkeypatch, se
 
     def quote_code(request: httpx.Request) -> httpx.Response:
         sent = json.loads(request.content)
-        error = {"code": "BITRIX_ERROR", "message": f"exchange of {sent['code']} failed", "hint": sent["code"]}
+        error = {
+            "code": "BITRIX_ERROR",
+            "message": f"exchange of {sent['code']} failed",
+            "hint": sent["code"],
+        }
         return httpx.Response(502, json={"success": False, "error": error})
 
     http = httpx.Client(transport=httpx.MockTransport(quote_code))
@@ -155,6 +159,8 @@ def test_a_code_exchange_answer_that_quotes_the_code_is_scrubbed(monkeypatch, se
     settings.VIBE_APP_KEY = SECRET_KEY
     settings.VIBE_BASE_URL = "http://platform.test/v1"
     with caplog.at_level(logging.DEBUG), pytest.raises(InstallationError) as caught:
-        identity.VibeIdentityBackend().exchange_code(code=code, redirect_uri="https://app.test/oauth/callback/")
+        identity.VibeIdentityBackend().exchange_code(
+            code=code, redirect_uri="https://app.test/oauth/callback/"
+        )
     assert caught.value.is_transient
     assert_clean(everything_said_about(caught.value) + caplog.text, code, SECRET_KEY)
