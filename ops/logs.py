@@ -33,9 +33,16 @@ _SECRET = re.compile(
 _QUERY_SECRET = re.compile(r"([?&](?:code|state|invite)=)[^&\s\"']+")
 
 
+# A password in a URL's user part: DATABASE_URL's and REDIS_URL's, wherever a URL of theirs is written.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s\"']*:)[^@/?#\s\"']+@")
+
+REDACTED = "<redacted>"
+
+
 def redact(text: str) -> str:
-    text = _SECRET.sub(lambda m: f"{m.group(1) or m.group(2)}<redacted>", text)
-    return _QUERY_SECRET.sub(r"\1<redacted>", text)
+    text = _SECRET.sub(lambda m: f"{m.group(1) or m.group(2)}{REDACTED}", text)
+    text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
+    return _QUERY_SECRET.sub(rf"\1{REDACTED}", text)
 
 
 def bind_log_context(**fields: object) -> None:

@@ -228,3 +228,38 @@ def test_with_debug_on_djangos_own_lines_are_written_once_redacted(settings):
     out = buffer.getvalue()
     assert token not in out
     assert out.count("Internal Server Error") == 1 and "vibe_session_<redacted>" in out
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_a_password_in_a_logged_url_is_redacted(log_output, fmt):
+    """DATABASE_URL and REDIS_URL carry the database's and Redis's passwords."""
+    buffer = log_output(fmt)
+    logging.getLogger("x").warning(
+        "stores postgres://vibe:pg-Pa55word@db:5432/vibe and redis://:r3dis-Pa55@redis:6379/0, a page http://h/x@y"
+    )
+    out = buffer.getvalue()
+    assert "Pa55" not in out
+    assert "postgres://vibe:<redacted>@db:5432/vibe" in out and "redis://:<redacted>@redis:6379/0" in out
+    assert "http://h/x@y" in out
+
+
+def test_the_error_report_hides_the_passwords_in_the_settings_urls(settings):
+    """Django's debug page and error mail list the settings, hiding only those named like a secret:
+    DATABASE_URL and REDIS_URL (and the cache's and the task queue's copies) were shown whole."""
+    import sys
+
+    from ops.error_reports import RedactingExceptionReporter
+
+    def password() -> str:  # neither in this source nor in a variable: the report quotes both
+        return "-".join(["pg", "Pa55word"])
+
+    settings.DATABASE_URL = f"postgres://vibe:{password()}@db:5432/vibe"
+    settings.REDIS_URL = f"redis://:{password()}@redis:6379/0"
+    try:
+        raise RuntimeError("it failed")
+    except RuntimeError:
+        reporter = RedactingExceptionReporter(None, *sys.exc_info())
+        html, text = reporter.get_traceback_html(), reporter.get_traceback_text()
+    assert "it failed" in html and "it failed" in text
+    assert password() not in html and password() not in text
+    assert "postgres://vibe:&lt;redacted&gt;@db:5432/vibe" in html
