@@ -162,15 +162,14 @@ def test_a_token_guards_metrics_when_configured(settings):
     assert scrape(Authorization="Bearer scrape-secret")
 
 
-@pytest.mark.slow
-def test_series_of_other_processes_are_summed_from_the_multiprocess_directory(tmp_path):
-    script = "from ops.metrics import record_poll_outcome; record_poll_outcome(status='rate_limited')"
+def scrape_after_processes(tmp_path, *scripts: str) -> str:
+    """What /metrics sums from the multiprocess directory after each script ran in a process of its own."""
     env = {
         **os.environ,
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
         "DJANGO_SETTINGS_MODULE": "vibeapp.settings",
     }
-    for _ in range(2):
+    for script in scripts:
         subprocess.run(
             [sys.executable, "-c", "import django; django.setup(); " + script],
             env=env,
@@ -180,7 +179,13 @@ def test_series_of_other_processes_are_summed_from_the_multiprocess_directory(tm
         )
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(tmp_path))
-    text = generate_latest(registry).decode()
+    return generate_latest(registry).decode()
+
+
+@pytest.mark.slow
+def test_series_of_other_processes_are_summed_from_the_multiprocess_directory(tmp_path):
+    script = "from ops.metrics import record_poll_outcome; record_poll_outcome(status='rate_limited')"
+    text = scrape_after_processes(tmp_path, script, script)
     assert 'vibeapp_polls_total{outcome="rate_limited"} 2.0' in text
 
 
@@ -237,21 +242,7 @@ def test_every_known_outcome_is_a_series_at_zero_before_it_first_happens(tmp_pat
     replies left in doubt (`increase(vibeapp_writes_in_doubt_total{outcome=~"left|refused"}[1h]) > 0`)
     stayed silent for a process's first such reply, and the failure ratio missed each type's first failure.
     Every process now shows each known label set at 0 from its start."""
-    env = {
-        **os.environ,
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "vibeapp.settings",
-    }
-    subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); import ops.metrics"],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        timeout=60,
-    )
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(tmp_path))
-    text = generate_latest(registry).decode()
+    text = scrape_after_processes(tmp_path, "import ops.metrics")
     for series in (
         'vibeapp_writes_in_doubt_total{outcome="left",write="post"} 0.0',
         'vibeapp_writes_in_doubt_total{outcome="refused",write="chat"} 0.0',
