@@ -108,3 +108,42 @@ def test_the_time_zone_setting_sets_the_clock_the_skills_run_on(sandbox_portal, 
     expect(page.get_by_test_id("clock-ask_at")).to_contain_text("Asia/Vladivostok")
     zone = PortalSettings.objects.get(portal=sandbox_portal.portal).timezone
     assert str(portal_zone(zone)) == "Asia/Vladivostok"
+
+
+def test_a_secret_option_is_typed_once_never_shown_again_kept_when_left_empty_and_removed_on_request(
+    sandbox_portal, admin_page, live_server, settings
+):
+    """Another service's token, given to a skill on its settings page in a real browser: the page never holds
+    it again (not in the field, not in the HTML), saving other options keeps it, *Remove it* removes it."""
+    from playwright.sync_api import expect
+
+    from botcore.selectors import list_enabled_skills
+
+    settings.BOTCORE_SKILLS = ["help", "tests.botcore.skills.tracker.TrackerSkill", "echo"]
+    token = "jira-pat-0a1b2c3d4e"
+
+    def tracker_token() -> str:
+        return next(o for s, o in list_enabled_skills(sandbox_portal.portal) if s.name == "tracker")["token"]
+
+    page, _ = admin_page
+    page.goto(f"{live_server.url}/portal/skills/tracker/")
+    page.get_by_test_id("is-enabled").check()
+    page.get_by_label("API token").fill(token)
+    page.get_by_test_id("save-skill").click()
+    expect(page.get_by_test_id("notice")).to_have_text("Saved.")
+    assert tracker_token() == token
+
+    page.goto(f"{live_server.url}/portal/skills/tracker/")
+    expect(page.get_by_label("API token")).to_have_value("")
+    expect(page.get_by_label("API token")).to_have_attribute("placeholder", "Set: leave empty to keep it")
+    assert token not in page.content()
+    page.get_by_label("Project").fill("WEB")
+    page.get_by_test_id("save-skill").click()
+    expect(page.get_by_test_id("notice")).to_have_text("Saved.")
+    assert tracker_token() == token
+
+    page.goto(f"{live_server.url}/portal/skills/tracker/")
+    page.get_by_test_id("clear-token").check()
+    page.get_by_test_id("save-skill").click()
+    expect(page.get_by_test_id("notice")).to_have_text("Saved.")
+    assert tracker_token() == ""
