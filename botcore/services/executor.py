@@ -50,6 +50,7 @@ from botcore.skills.base import Skill
 from botcore.skills.registry import find_skill
 from botcore.vibe import VibeClient
 from botcore.vibe.backoff import retry_delay
+from botcore.vibe.budget import Priority
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
 from botcore.vibe.events import EventType, MalformedEventError
 from botcore.vibe.parse import parse_event
@@ -508,7 +509,8 @@ def execute_run(run_id: int) -> str:
             bot = find_active_bot(portal)
             if bot is None:
                 raise SessionTokenError("the portal has no active bot yet")
-            client = client_for_bot(bot)
+            # Its posts wait behind replies: every portal's standup asks at the same hour on one key.
+            client = client_for_bot(bot, default_priority=Priority.RUN)
         info = portal_info(portal)
         event = build_event(run, language=info.language)
         ctx = make_context(

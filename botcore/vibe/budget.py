@@ -43,19 +43,25 @@ _CLOCK = WallClock()
 
 
 class Priority(enum.IntEnum):
-    """Who goes first when the budget is short: replies, then polls, then setting bots up (registering a
-    bot and its commands, changing or retiring it: work no person in a chat waits on); best-effort calls
-    are skipped. One app key serves every portal: a mass install, or an admin switching a skill on and off
-    again and again, must not take the slots other portals' replies wait for."""
+    """Who goes first when the budget is short: replies, then polls, then a skill run's posts (a scheduled
+    standup's questions, a reminder: minutes late hurts no one, seconds late to a reply does), then setting
+    bots up (registering a bot and its commands, changing or retiring it: work no person in a chat waits on);
+    best-effort calls are skipped. One app key serves every portal: every portal's 09:30 standup, a mass
+    install, or an admin switching a skill on and off again and again, must not take the slots other
+    portals' replies wait for."""
 
     REPLY = 0
     POLL = 1
-    SETUP = 2
-    BEST_EFFORT = 3
+    RUN = 2
+    SETUP = 3
+    BEST_EFFORT = 4
 
 
 # How much later than a reply a call of each priority wakes for the slot they both wait for (seconds).
-PRIORITY_LAG = {Priority.REPLY: 0.0, Priority.POLL: 0.025, Priority.SETUP: 0.04, Priority.BEST_EFFORT: 0.05}
+PRIORITY_LAG = {
+    Priority.REPLY: 0.0, Priority.POLL: 0.025, Priority.RUN: 0.032, Priority.SETUP: 0.04,
+    Priority.BEST_EFFORT: 0.05,
+}  # fmt: skip
 
 
 def wake_late(priority: Priority) -> float:

@@ -37,7 +37,7 @@ from typing import Self
 import httpx
 
 from botcore import conf
-from botcore.vibe.budget import RequestBudget
+from botcore.vibe.budget import Priority, RequestBudget
 from botcore.vibe.endpoints.bots import BotEndpoints
 from botcore.vibe.endpoints.chats import ChatEndpoints
 from botcore.vibe.endpoints.commands import CommandEndpoints
@@ -90,6 +90,7 @@ class VibeClient(
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
         deadline: float | None = None,
+        default_priority: Priority = Priority.REPLY,
     ) -> None:
         """Raise ValueError for a missing key, or a personal key given a session token (it takes none).
 
@@ -98,7 +99,8 @@ class VibeClient(
         off); without it, the key's shared budget from the settings, learned per key and, given
         `portal` (the portal's member_id), per portal too. `deadline`: a time.monotonic() after which no
         call waits or is sent (a poll cycle's, so a hanging platform ends in a VibeTransportError the
-        caller can judge, before the task queue kills the worker).
+        caller can judge, before the task queue kills the worker). `default_priority`: the budget's priority
+        of the calls that name none, the posts (Priority.RUN for a skill run's client).
         """
         if not api_key:
             raise ValueError("api_key is required (vibe_app_… with a session token, or vibe_api_…)")
@@ -128,6 +130,7 @@ class VibeClient(
             retry_max_wait=conf.vibe_retry_max_wait() if retry_max_wait is None else retry_max_wait,
             backoff_base=conf.vibe_retry_backoff_base() if backoff_base is None else backoff_base,
             deadline=deadline,
+            default_priority=default_priority,
         )
 
     @classmethod

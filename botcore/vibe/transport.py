@@ -85,6 +85,7 @@ class Transport:
         backoff_base: float = 0.25,
         deadline: float | None = None,
         sends_secret: str | None = None,
+        default_priority: Priority = Priority.REPLY,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http
@@ -101,6 +102,7 @@ class Transport:
         self._key_name: str | None = None
         self._backoff_base = backoff_base
         self.deadline = deadline  # time.monotonic() past which nothing is sent or waited for
+        self.default_priority = default_priority  # a call's that names none (a post, a read for a post)
         # tenacity runs attempts 2..max_attempts; the first is made outside it (see request()), so its
         # attempt numbers are one behind ours.
         self._retrying = {
@@ -135,7 +137,7 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         timeout: float | None = None,
-        priority: Priority = Priority.REPLY,
+        priority: Priority | None = None,
     ) -> Any:
         """Send `method path` with a JSON `body`, retrying per `retry`; return the answer's `data`.
 
@@ -148,6 +150,8 @@ class Transport:
         extra: dict[str, Any] = {}
         if timeout is not None:
             extra["timeout"] = httpx.Timeout(timeout, connect=self.http.timeout.connect)
+        if priority is None:
+            priority = self.default_priority
         return self._with_retries(
             functools.partial(self._attempt, method, url, path, params, content, headers, extra, priority),
             retry,

@@ -194,6 +194,31 @@ def test_deferred_work_runs_later_in_a_worker_and_answers_in_the_same_chat(world
     assert probe_log(world)[-1] == {"type": "BACKEND_DEFERRED_JOB", "job": "slow", "data": {"asked": "slow"}}
 
 
+def test_a_runs_posts_spend_the_keys_budget_behind_replies_and_an_events_as_replies(
+    world, task_queue, monkeypatch
+):
+    """Every portal's 09:30 standup asks its people at once on the one app key: a run's posts wait behind
+    the replies of other portals' chats (Priority.RUN), while a reply to a message goes first."""
+    from botcore.vibe.budget import NoBudget, Priority
+
+    asked: list[Priority] = []
+
+    def acquire(self, *, priority=Priority.REPLY) -> bool:
+        asked.append(priority)
+        return True
+
+    monkeypatch.setattr(NoBudget, "acquire", acquire)
+    monkeypatch.setattr("botcore.vibe.key_budgets.budget_for_key", lambda *args, **kwargs: NoBudget())
+    monkeypatch.setattr("botcore.vibe.client.budget_for_key", lambda *args, **kwargs: NoBudget())
+    world.say("slow")
+    world.poll()
+    replies = [p for p in asked if p not in (Priority.POLL, Priority.BEST_EFFORT)]
+    asked.clear()
+    task_queue.run()
+    assert texts(world).count("done later: slow") == 1
+    assert set(replies) == {Priority.REPLY} and Priority.RUN in asked and Priority.REPLY not in asked
+
+
 @pytest.mark.slow
 def test_work_deferred_to_a_later_time_runs_once_when_its_time_comes_not_before(world, task_queue):
     """ctx.defer_at: from a skill author's trial, a reminder had no way but a schedule firing every minute

@@ -350,7 +350,14 @@ def test_setting_a_bot_up_waits_behind_replies_and_polls(monkeypatch):
     assert setup > first_wait(Priority.POLL, monkeypatch) > first_wait(Priority.REPLY, monkeypatch)
 
 
-def recording_client(budget, *, status: int = 200) -> tuple[VibeClient, list[httpx.Request]]:
+def test_a_skill_runs_posts_wait_behind_replies_and_polls_and_setting_bots_up_behind_them(monkeypatch):
+    """At 09:30 every portal's standup asks its people at once: hundreds of posts on the one app key, each
+    as urgent as a reply, and the replies of everyone else's chats waited behind them for the key's slots."""
+    run = first_wait(Priority.RUN, monkeypatch)
+    assert first_wait(Priority.SETUP, monkeypatch) > run > first_wait(Priority.POLL, monkeypatch)
+
+
+def recording_client(budget, *, status: int = 200, **options) -> tuple[VibeClient, list[httpx.Request]]:
     sent: list[httpx.Request] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -365,8 +372,9 @@ def recording_client(budget, *, status: int = 200) -> tuple[VibeClient, list[htt
 
     http = httpx.Client(transport=httpx.MockTransport(answer))
     client = VibeClient(
-        api_key="vibe_api_x", base_url="http://platform.test/v1", http=http, budget=budget, max_attempts=1
-    )
+        api_key="vibe_api_x", base_url="http://platform.test/v1", http=http, budget=budget, max_attempts=1,
+        **options,
+    )  # fmt: skip
     return client, sent
 
 
@@ -415,6 +423,15 @@ def test_the_transport_tells_the_budget_each_calls_priority_and_outcome():
     with pytest.raises(Exception):  # noqa: B017 - the 429 itself is tested in test_errors
         limited.list_bots()
     assert budget.outcomes[-1] is True
+
+
+def test_a_client_for_a_skill_run_sends_its_posts_at_the_runs_priority_and_the_rest_at_their_own():
+    budget = RecordingBudget()
+    client, _ = recording_client(budget, default_priority=Priority.RUN)
+    client.send_message(7, dialog_id="12", text="today's question")
+    client.get_events(7)
+    client.register_command(7, command="ping", title={"en": "Ping"})
+    assert budget.priorities == [Priority.RUN, Priority.POLL, Priority.SETUP]
 
 
 # --- shared by every process ------------------------------------------------------------------------------
