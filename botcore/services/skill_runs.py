@@ -20,6 +20,7 @@ from django_q.tasks import async_task
 
 from botcore.models import SkillRun
 from botcore.selectors import list_enabled_skills
+from botcore.skills.cron import portal_zone
 from botcore.skills.events import (
     BackendEvent,
     BackendEventType,
@@ -154,7 +155,7 @@ def build_event(run: SkillRun, *, language: str) -> BackendEvent:
         return ScheduledRunEvent(
             schedule=payload["schedule"],
             due_at=datetime.fromisoformat(payload["due_at"]),
-            local_due_at=datetime.fromisoformat(payload["local_due_at"]),
+            local_due_at=_local_due_at(payload),
             **common,
         )
     if run.kind == SkillRun.Kind.DEFERRED:
@@ -168,3 +169,10 @@ def build_event(run: SkillRun, *, language: str) -> BackendEvent:
     if run.kind == SkillRun.Kind.UNINSTALLED:
         return PortalUninstalledEvent(reason=payload.get("reason", ""), **common)
     return PortalInstalledEvent(**common)
+
+
+def _local_due_at(payload: Mapping[str, Any]) -> datetime:
+    """A firing's time on the portal's clock, in the zone it fired in (claimed before the zone was kept:
+    its offset then)."""
+    local = datetime.fromisoformat(payload["local_due_at"])
+    return local.astimezone(portal_zone(payload["timezone"])) if payload.get("timezone") else local

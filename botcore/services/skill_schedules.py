@@ -146,6 +146,9 @@ def _claim_due(skill: Skill, portal_id: int, options, zone: ZoneInfo, *, after, 
             "schedule": spec.name,
             "due_at": due.isoformat(),
             "local_due_at": due.astimezone(zone).isoformat(),
+            # The zone's rules, not only its offset then: a skill's arithmetic on the portal's clock (the
+            # summary's time after the question's) crosses a daylight-saving change right (build_event).
+            "timezone": zone.key,
         }
         run = claim_run(
             portal_id=portal_id,

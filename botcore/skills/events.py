@@ -51,7 +51,7 @@ class PortalUninstalledEvent(BackendEvent):
 @dataclass(frozen=True, kw_only=True)
 class ScheduledRunEvent(BackendEvent):
     """One firing of a schedule the skill declared (ScheduleSpec): `due_at` in UTC, `local_due_at` on the
-    portal's clock."""
+    portal's clock, in its zone (a ZoneInfo: other times that day read with it follow its daylight saving)."""
 
     type: BackendEventType = BackendEventType.SCHEDULED_RUN
     schedule: str

@@ -1,18 +1,18 @@
 """standup: the reference's standup bot done properly — a private question to each participant at the portal's
 configured time, their private answers collected through the day, and a summary posted to the group chat.
 
-The portal admin sets the chat (and optionally the participants, else the chat's members) and the times in
-the skill's options. State: each participant's 1:1 dialog holds {day, asked_at, status "open"/"closed",
-answers (no more than the summary shows: ANSWER_ROOM), answer_ids (the answers' messages, whose edits and
-deletions they follow), open_until}; the group chat's dialog holds the day's run {day, asked_at,
-participants, reported}: one standup a day in a chat, so times moved after the day's question neither ask
-again nor post a second summary, and another chat picked the same day asks afresh. While a participant's
-question is open (until the report time), their private messages are their answer and no other skill sees
-them; before the question and after the report they go to the next skill (echo) as usual. Whether one was
-written while the question was open is judged by the platform's time of the message: an answer written a
-moment before the report time reaches the bot a moment after it (the summary waits for what the bot has
-received before its time, docs/skills.md §9; one reaching the bot after the summary is posted is answered
-that it came too late).
+The portal admin sets the chat (and optionally the participants, else the chat's members) and the times in the
+skill's options. State: each participant's 1:1 dialog holds {day, asked_at, status "open"/"closed", answers
+(no more than the summary shows: ANSWER_ROOM), answer_ids (the answers' messages, whose edits and deletions
+they follow), open_until, zone (whose rules read the day's times)}; the group chat's dialog holds the day's
+run {day, asked_at, participants, reported}: one standup a day in a chat, so times moved after the day's
+question neither ask again nor post a second summary, and another chat picked the same day asks afresh. While
+a participant's question is open (until the report time), their private messages are their answer and no other
+skill sees them; before the question and after the report they go to the next skill (echo) as usual. Whether
+one was written while the question was open is judged by the platform's time of the message: an answer written
+a moment before the report time reaches the bot a moment after it (the summary waits for what the bot has
+received before its time, docs/skills.md §9; one reaching the bot after the summary is posted is answered that
+it came too late).
 """
 
 from __future__ import annotations
@@ -153,6 +153,7 @@ class StandupSkill(Skill):
         languages = {user.id: user.language for user in users if user.language}
         ids = list(ctx.options["participants"]) or sorted(members)
         open_until = _report_instant(event.local_due_at, ctx.options["report_at"])
+        zone = getattr(event.local_due_at.tzinfo, "key", "")  # its rules, for the summary's time (_asked_at)
         ctx.state_for(chat).set(
             {
                 "day": day,
@@ -173,6 +174,8 @@ class StandupSkill(Skill):
                         answers=[],
                         open_until=open_until.isoformat(),
                     )
+                    if zone:
+                        state["zone"] = zone
                     if language:
                         state["language"] = language
                 # Each person is asked in their own language: the platform's, else the one they last wrote in.
@@ -341,14 +344,14 @@ def _came_after_summary(state: dict[str, Any], report_at: str, written: datetime
 def _written_while_open(state: dict[str, Any], closes: datetime | None, written: datetime | None) -> bool:
     if written is None or closes is None or not state.get("asked_at"):
         return False
-    return datetime.fromisoformat(state["asked_at"]) <= written < closes
+    return _asked_at(state) <= written < closes
 
 
 def _closes_at(state: dict[str, Any], report_at: str) -> datetime | None:
     """When a participant's question closes: at the report time the options say now (an admin may move it
     after the question went out), else at the one stored with the question."""
     if state.get("asked_at"):
-        asked = datetime.fromisoformat(state["asked_at"])
+        asked = _asked_at(state)
         report = _report_instant(asked, report_at)
         if report.date() == asked.date():  # moved before the question, it would hold it open overnight
             return report
@@ -356,8 +359,17 @@ def _closes_at(state: dict[str, Any], report_at: str) -> datetime | None:
     return datetime.fromisoformat(until) if until else None
 
 
+def _asked_at(state: dict[str, Any]) -> datetime:
+    """When the question went out, on the portal's clock: in its zone where the state kept it, so that the
+    summary's time that day is read with the zone's rules (on a daylight-saving day the question's offset is
+    not the summary's); else with the question's offset."""
+    asked = datetime.fromisoformat(state["asked_at"])
+    return asked.astimezone(portal_zone(state["zone"])) if state.get("zone") else asked
+
+
 def _report_instant(local_ask: datetime, report_at: str) -> datetime:
-    """When today's summary is due: the report time on the question's day, on the portal's clock."""
+    """When today's summary is due: the report time on the question's day, on the portal's clock
+    (`local_ask`'s zone; a time the clocks pass twice at its first passing, as the schedule fires it)."""
     hour, minute = (int(piece) for piece in report_at.split(":"))
     instant = datetime.combine(local_ask.date(), time(hour, minute), tzinfo=local_ask.tzinfo)
     return instant if instant > local_ask else instant + timedelta(days=1)

@@ -1,0 +1,97 @@
+"""standup across the clock's awkward days, against the sandbox: the minute sweep run once a minute through
+a whole local day (daylight saving nights, a half-hour zone, a zone without daylight saving), each question
+and summary counted as the platform shows them."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from botcore.services.skill_configs import configure_skill
+from botcore.services.skill_schedules import sweep_schedules
+from tenants.models import PortalSettings
+
+
+@pytest.fixture
+def skill_paths():
+    return [
+        "botcore.skills.builtin.help.HelpSkill",
+        "botcore.skills.builtin.standup.StandupSkill",
+        "botcore.skills.builtin.echo.EchoSkill",
+    ]
+
+
+@pytest.fixture
+def clock(request):
+    """Started before the sandbox portal (its session is issued on the moved clock): the local day's 00:00."""
+    params = request.node.callspec.params
+    traveller = time_machine.travel(wall(params["day"], "00:00", ZoneInfo(params["zone_name"])), tick=True)
+    yield traveller.start()
+    traveller.stop()
+
+
+def wall(day: date, at: str, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.fromisoformat(at), tzinfo=zone).astimezone(UTC)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("zone_name", "day", "ask_at", "report_at"),
+    [
+        # New York falls back 02:00 → 01:00: the question at 01:30 EDT, the summary at 09:00 EST.
+        ("America/New_York", date(2026, 11, 1), "01:30", "09:00"),
+        ("America/New_York", date(2026, 11, 1), "09:30", "17:30"),
+        # New York springs forward 02:00 → 03:00: 02:30 never exists, the question goes at 03:00.
+        ("America/New_York", date(2027, 3, 14), "01:30", "09:00"),
+        # Berlin falls back 03:00 → 02:00 and springs forward 02:00 → 03:00.
+        ("Europe/Berlin", date(2026, 10, 25), "01:30", "09:00"),
+        ("Europe/Berlin", date(2027, 3, 28), "01:30", "09:00"),
+        # Adelaide (+09:30/+10:30) falls back 03:00 → 02:00; Kolkata (+05:30) and Moscow keep their clocks.
+        ("Australia/Adelaide", date(2027, 4, 4), "01:30", "09:00"),
+        ("Asia/Kolkata", date(2026, 11, 1), "09:30", "17:30"),
+        ("Europe/Moscow", date(2026, 10, 25), "01:30", "09:00"),
+    ],
+)
+def test_on_the_clocks_awkward_days_each_question_and_summary_goes_once_and_answers_count_until_it(
+    clock, world, task_queue, zone_name, day, ask_at, report_at
+):
+    zone = ZoneInfo(zone_name)
+    report = wall(day, report_at, zone)
+    answer_at, after_summary = report - timedelta(minutes=30), report + timedelta(minutes=30)
+    start = wall(day, "00:00", zone)
+    sp = world.sp
+    PortalSettings.objects.update_or_create(portal=sp.portal, defaults={"timezone": zone_name})
+    carol = sp.control.post(
+        f"/_sandbox/portals/{sp.sandbox_portal_id}/users", json={"name": "Carol Quiet"}
+    ).json()["data"]["user"]
+    team = world.act(
+        "chats", userId=sp.admin_id, title="Team", memberIds=[sp.member_id, carol["id"], world.bot_id]
+    )["chat"]
+    every_day = [1, 2, 3, 4, 5, 6, 7]  # clocks change on Sundays
+    options = {"chat": f"chat{team['id']}", "ask_at": ask_at, "report_at": report_at, "weekdays": every_day}
+    configure_skill(sp.portal, skill_name="standup", is_enabled=True, options=options)
+    task_queue.run()
+    now = start
+    while now < start + timedelta(hours=26):  # the sweep as django-q2 runs it: once a minute
+        clock.move_to(now)
+        if now in (answer_at, after_summary):
+            world.say("answer" if now == answer_at else "evening")
+            world.poll()
+        if sweep_schedules():
+            task_queue.run()
+        now += timedelta(minutes=1)
+    questions = [m for m in world.messages() if m["text"].startswith("Good morning!")]
+    assert len(questions) == 3  # Alice, Boris and Carol, once each
+    summaries = [
+        m["text"]
+        for m in sp.control.get(f"/_sandbox/chats/{team['id']}/messages").json()["data"]["messages"]
+        if m["text"].startswith("[b]Standup for")
+    ]
+    assert len(summaries) == 1
+    assert "[b]Alice Admin[/b]: answer" in summaries[0].splitlines()
+    shown = [m["text"] for m in world.messages()]
+    assert "Alice, you wrote: [i]answer[/i]" not in shown  # the standup took it, not echo
+    assert "Alice, you wrote: [i]evening[/i]" in shown  # after the summary: echo's again
