@@ -51,12 +51,15 @@ def as_mapping(value: object) -> Mapping[str, Any]:
 
 
 def as_datetime(value: object) -> datetime | None:
+    """An ISO-8601 instant ("Z", an offset, fractional seconds or not); None for anything else, a time without
+    its offset included: on whose clock it is nobody can say, and compared with an instant it raises."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         return None
+    return moment if moment.utcoffset() is not None else None
 
 
 def with_slash(command: str) -> str:

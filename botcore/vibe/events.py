@@ -7,11 +7,10 @@ class, what makes one unreadable) is parse.py's job.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, TypeAlias
 
-from pydantic import AfterValidator, AliasChoices, AliasPath, Field, PlainValidator
+from pydantic import AfterValidator, AliasChoices, AliasPath, AwareDatetime, Field, PlainValidator
 
 from botcore.vibe.bbcode import unmention
 from botcore.vibe.coerce import as_int, as_str, with_slash
@@ -65,7 +64,8 @@ class EventMessage(WireObject):
     chat_id: int = 0
     author_id: int = 0
     text: str = ""
-    date: datetime | None = None
+    # A time without its offset is no instant: left out, as coerce.as_datetime leaves it.
+    date: AwareDatetime | None = None
     is_system: bool = False
     uuid: str = ""
     forward: dict[str, Any] | None = None
@@ -132,7 +132,7 @@ class BaseEvent(WireObject):
     event_id: int = Field(validation_alias="eventId")
     # Matched case-insensitively: an EventType, or the upper-cased name of a type this client does not know.
     type: Annotated[EventType | str, PlainValidator(event_type_of)] = ""
-    date: datetime | None = None
+    date: AwareDatetime | None = None
     bot: EventBot | None = Field(default=None, validation_alias=_data("bot"))
 
     @property

@@ -222,3 +222,32 @@ def test_a_reverify_without_an_app_key_keeps_the_credential_it_could_not_check(s
     assert not result.ok and "VIBE_APP_KEY" in result.message
     assert SessionGrant.objects.get(portal=portal).invalidated_at is None
     assert Portal.objects.get(pk=portal.pk).status == Portal.Status.ACTIVE
+
+
+def test_a_session_end_without_its_offset_is_taken_as_unstated_and_a_second_visit_still_stores(settings):
+    """/v1/me's session.expiresAt with no offset ("2030-03-05T10:00:00": on whose clock?) was kept naive:
+    stored on the server's clock with a warning, then the next visit's comparison with the stored grant's end
+    raised TypeError, a 500 for the person opening the app."""
+    from botcore.vibe.identity import identity_from_me
+
+    settings.TENANTS_DEFAULT_SESSION_SECONDS = 7200
+
+    def me(user_id: int) -> dict:
+        return {
+            "portal": {"id": "p1", "memberId": "m-naive", "domain": "naive.example"},
+            "currentUser": {"bitrixUserId": user_id, "name": f"User {user_id}", "isAdmin": True},
+            "session": {"expiresAt": "2030-03-05T10:00:00"},
+        }
+
+    before = timezone.now()
+    for user_id in (1, 2):
+        identity = identity_from_me(me(user_id))
+        assert identity.expires_at is None
+        services.store_session_grant(
+            identity=identity, session_token=f"vibe_session_{user_id}", source="gateway"
+        )
+    ends = SessionGrant.objects.values_list("expires_at", flat=True)
+    assert len(ends) == 2
+    assert all(
+        before + timedelta(seconds=7200) <= end <= timezone.now() + timedelta(seconds=7200) for end in ends
+    )

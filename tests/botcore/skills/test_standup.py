@@ -29,6 +29,7 @@ from botcore.skills.testing import (
 )
 from botcore.vibe import bbcode as bb
 from botcore.vibe.errors import VibeAuthError, VibeForbiddenError
+from botcore.vibe.parse import parse_event
 
 OPTIONS = {"chat": "chat5", "ask_at": "09:30", "report_at": "17:30"}
 TEAM = {
@@ -170,6 +171,26 @@ def test_an_answer_written_before_the_summary_time_is_an_answer_however_late_it_
         )
         written_after = make_message_event("hi", user_id=8)
         assert route(written_after, [StandupSkill(), EchoSkill()], state_store=ctx.state_store).name == "echo"
+
+
+def test_a_message_whose_platform_time_has_no_offset_is_judged_by_the_clock_not_refused():
+    """A participant's message after the summary, its date without an offset: comparing it with the question's
+    time raised TypeError in routing, so the message was never handled (echo did not answer it)."""
+    ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=TEAM)
+    run_skill(StandupSkill(), REPORT, ctx=ctx)
+    payload = {
+        "eventId": 9,
+        "type": "ONIMBOTV2MESSAGEADD",
+        "date": "2030-03-04T18:00:00",
+        "data": {
+            "message": {"id": 31, "chatId": 7, "authorId": 7, "text": "hi", "date": "2030-03-04T18:00:00"},
+            "chat": {"id": 7, "dialogId": "7", "type": "private"},
+            "user": {"id": 7, "name": "Anna Lee"},
+        },
+    }
+    with time_machine.travel(datetime(2030, 3, 4, 15, 0, tzinfo=UTC)):  # 18:00 in Moscow
+        event = parse_event(payload)
+        assert route(event, [StandupSkill(), EchoSkill()], state_store=ctx.state_store).name == "echo"
 
 
 def test_a_summary_without_a_question_that_day_posts_nothing():

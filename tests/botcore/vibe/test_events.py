@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +250,27 @@ def test_a_value_that_cannot_be_read_takes_its_default_and_the_rest_still_reads(
     assert event.message.date is None and event.chat is None
     assert event.user is not None and event.user.first_name == "" and event.user.last_name == "Smith"
     assert event.raw == payload  # the envelope as received, unreadable values included
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        ("2026-04-13T07:05:00Z", datetime(2026, 4, 13, 7, 5, tzinfo=UTC)),
+        ("2026-04-13T10:05:00.250+03:00", datetime(2026, 4, 13, 7, 5, 0, 250000, tzinfo=UTC)),
+        ("2026-04-13T12:35:00+05:30", datetime(2026, 4, 13, 7, 5, tzinfo=UTC)),
+        (1776063900, datetime(2026, 4, 13, 7, 5, tzinfo=UTC)),
+        # Without its offset a time is no instant (on whose clock?): compared with one it raised TypeError,
+        # the standup's routing of every message a participant wrote after the summary among them.
+        ("2026-04-13T10:05:00", None),
+        ("2026-04-13", None),
+    ],
+)
+def test_an_events_dates_read_as_instants_or_not_at_all(sent, read):
+    payload = load("ONIMBOTV2MESSAGEADD")
+    payload["date"] = payload["data"]["message"]["date"] = sent
+    event = parse_event(payload)
+    assert isinstance(event, MessageAddEvent)
+    assert event.date == read and event.message.date == read
 
 
 def test_a_message_event_whose_message_is_unreadable_is_refused_with_the_reason():
