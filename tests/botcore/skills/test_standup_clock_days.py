@@ -46,6 +46,7 @@ def wall(day: date, at: str, zone: ZoneInfo) -> datetime:
         ("America/New_York", date(2026, 11, 1), "09:30", "17:30"),
         # New York springs forward 02:00 → 03:00: 02:30 never exists, the question goes at 03:00.
         ("America/New_York", date(2027, 3, 14), "01:30", "09:00"),
+        ("America/New_York", date(2027, 3, 14), "02:30", "09:00"),
         # Berlin falls back 03:00 → 02:00 and springs forward 02:00 → 03:00.
         ("Europe/Berlin", date(2026, 10, 25), "01:30", "09:00"),
         ("Europe/Berlin", date(2027, 3, 28), "01:30", "09:00"),
