@@ -20,7 +20,7 @@ from django_q.tasks import async_task
 
 from botcore.models import SkillRun
 from botcore.selectors import list_enabled_skills
-from botcore.skills.cron import portal_zone
+from botcore.skills.cron import find_zone
 from botcore.skills.events import (
     BackendEvent,
     BackendEventType,
@@ -172,7 +172,8 @@ def build_event(run: SkillRun, *, language: str) -> BackendEvent:
 
 
 def _local_due_at(payload: Mapping[str, Any]) -> datetime:
-    """A firing's time on the portal's clock, in the zone it fired in (claimed before the zone was kept:
-    its offset then)."""
+    """A firing's time on the portal's clock, in the zone it fired in (claimed before the zone was kept, or
+    on a host whose zone database lacks it: with its offset then, never another zone's wall time)."""
     local = datetime.fromisoformat(payload["local_due_at"])
-    return local.astimezone(portal_zone(payload["timezone"])) if payload.get("timezone") else local
+    zone = find_zone(payload.get("timezone", ""))
+    return local.astimezone(zone) if zone is not None else local

@@ -22,12 +22,17 @@ _FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
 UTC = ZoneInfo("UTC")
 
 
+def find_zone(name: str) -> ZoneInfo | None:
+    """The time zone `name` names, or None when it is empty or this host's zone database lacks it."""
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 def portal_zone(name: str) -> ZoneInfo:
     """The time zone a portal's setting names; UTC when it is empty or unknown."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
+    return find_zone(name) or UTC
 
 
 class CronError(SkillConfigError):

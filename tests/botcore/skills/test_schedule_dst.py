@@ -131,3 +131,33 @@ def test_the_sweep_on_the_clock_asks_once_on_a_daylight_saving_night(
     sweep_night(night, hours=5)
     asks = SkillRun.objects.filter(skill_name="standup", payload__schedule="ask")
     assert sorted(run.payload["local_due_at"] for run in asks) == local_due
+
+
+@pytest.mark.parametrize(
+    ("kept_zone", "fold_back_offset"),
+    [
+        # The zone it fired in: 09:00 that day is read with the change (-05:00), not the question's -04:00.
+        ("America/New_York", "-05:00"),
+        # Claimed before the zone was kept, or on a host whose zone database lacks it: the offset alone, never
+        # another zone's wall time (UTC's would move the question to 05:30 and the day's summary with it).
+        ("", "-04:00"),
+        ("Mars/Olympus_Mons", "-04:00"),
+    ],
+)
+def test_a_firing_reads_on_the_clock_it_fired_on(kept_zone, fold_back_offset):
+    from datetime import time
+
+    from botcore.services.skill_runs import build_event
+
+    payload = {
+        "schedule": "ask",
+        "due_at": "2026-11-01T05:30:00+00:00",
+        "local_due_at": "2026-11-01T01:30:00-04:00",
+    }
+    if kept_zone:
+        payload["timezone"] = kept_zone
+    run = SkillRun(portal=Portal(member_id="ny"), kind=SkillRun.Kind.SCHEDULED, run_key="k", payload=payload)
+    local = build_event(run, language="en").local_due_at
+    assert local.isoformat() == "2026-11-01T01:30:00-04:00"
+    later = datetime.combine(local.date(), time(9, 0), tzinfo=local.tzinfo)
+    assert later.isoformat()[-6:] == fold_back_offset
