@@ -12,7 +12,7 @@ import time_machine
 from botcore.models import Bot, SkillRun
 from botcore.services.skill_configs import configure_skill
 from botcore.services.skill_schedules import latest_firing, sweep_schedules
-from botcore.skills.cron import CronExpression
+from botcore.skills.cron import CronExpression, portal_zone
 from tenants.models import Portal, PortalSettings
 
 UTC = UTC
@@ -161,3 +161,20 @@ def test_a_firing_reads_on_the_clock_it_fired_on(kept_zone, fold_back_offset):
     assert local.isoformat() == "2026-11-01T01:30:00-04:00"
     later = datetime.combine(local.date(), time(9, 0), tzinfo=local.tzinfo)
     assert later.isoformat()[-6:] == fold_back_offset
+
+
+def test_portal_zones_resolve_from_the_apps_own_zone_database_not_only_the_hosts():
+    """The image's base (deploy/Dockerfile, python:3.11-slim, Debian trixie since August 2025) has no legacy
+    zone names (US/Eastern, Europe/Kiev), and a minimal host may have no zone database at all: a portal's zone
+    the host lacked read as UTC, silently, and its standup ran hours off the time its settings page showed."""
+    import zoneinfo
+
+    keys = ["Pacific/Chatham", "US/Samoa"]  # none of the project's other tests reads these
+    try:
+        zoneinfo.reset_tzpath(to=[])  # as a host without /usr/share/zoneinfo
+        zoneinfo.ZoneInfo.clear_cache(only_keys=keys)
+        assert [portal_zone(key).key for key in keys] == keys
+        assert set(keys) <= zoneinfo.available_timezones()  # the portal page's choice (tenants/forms.py)
+    finally:
+        zoneinfo.reset_tzpath()
+        zoneinfo.ZoneInfo.clear_cache(only_keys=keys)
