@@ -26,9 +26,11 @@ def skill_paths():
 
 @pytest.fixture
 def clock(request):
-    """Started before the sandbox portal (its session is issued on the moved clock): the local day's 00:00."""
+    """Started before the sandbox portal (its session, a day long, is issued on the moved clock): the local
+    day's 00:00, or the test's `start_at`."""
     params = request.node.callspec.params
-    traveller = time_machine.travel(wall(params["day"], "00:00", ZoneInfo(params["zone_name"])), tick=True)
+    start = wall(params["day"], params.get("start_at", "00:00"), ZoneInfo(params["zone_name"]))
+    traveller = time_machine.travel(start, tick=True)
     yield traveller.start()
     traveller.stop()
 
@@ -96,3 +98,51 @@ def test_on_the_clocks_awkward_days_each_question_and_summary_goes_once_and_answ
     shown = [m["text"] for m in world.messages()]
     assert "Alice, you wrote: [i]answer[/i]" not in shown  # the standup took it, not echo
     assert "Alice, you wrote: [i]evening[/i]" in shown  # after the summary: echo's again
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("zone_name", "day", "start_at", "change"),
+    [
+        # At 12:00 the summary moves later, or the portal to a zone where the day's times come again (New
+        # York: 04:00 there): the question is not asked again, and the summary goes out once, at its new time.
+        ("Europe/Moscow", date(2030, 3, 4), "08:00", {"report_at": "19:00"}),
+        ("Europe/Moscow", date(2030, 3, 4), "08:00", {"timezone": "America/New_York"}),
+    ],
+)
+def test_times_or_zone_changed_between_question_and_summary_ask_once_and_post_once(
+    clock, world, task_queue, zone_name, day, start_at, change
+):
+    zone = ZoneInfo(zone_name)
+    start = wall(day, start_at, zone)
+    answer_at, change_at = wall(day, "10:00", zone), wall(day, "12:00", zone)
+    sp = world.sp
+    PortalSettings.objects.update_or_create(portal=sp.portal, defaults={"timezone": zone_name})
+    team = world.act("chats", userId=sp.admin_id, title="Team", memberIds=[sp.member_id, world.bot_id])[
+        "chat"
+    ]
+    options = {"chat": f"chat{team['id']}", "ask_at": "09:30", "report_at": "17:30"}
+    configure_skill(sp.portal, skill_name="standup", is_enabled=True, options=options)
+    task_queue.run()
+    now = start
+    while now < start + timedelta(hours=22):
+        clock.move_to(now)
+        if now == answer_at:
+            world.say("answer")
+            world.poll()
+        if now == change_at and "timezone" in change:
+            PortalSettings.objects.filter(portal=sp.portal).update(timezone=change["timezone"])
+        elif now == change_at:
+            configure_skill(sp.portal, skill_name="standup", options={**options, **change})
+        sweep_schedules()
+        task_queue.run()
+        now += timedelta(minutes=1)
+    questions = [m for m in world.messages() if m["text"].startswith("Good morning!")]
+    assert len(questions) == 2  # Alice and Boris, once each
+    summaries = [
+        m["text"]
+        for m in sp.control.get(f"/_sandbox/chats/{team['id']}/messages").json()["data"]["messages"]
+        if m["text"].startswith("[b]Standup for")
+    ]
+    assert len(summaries) == 1
+    assert "[b]Alice Admin[/b]: answer" in summaries[0].splitlines()
