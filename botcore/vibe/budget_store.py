@@ -107,17 +107,29 @@ class DatabaseStateStore(StateStore):
         try:
             return work()
         except DatabaseError:
+            # The table is there, so the database itself failed (SQLite locked past its busy timeout by
+            # another writer, or gone): a second try would wait as long again, and the caller fails open.
+            if may_retry and self._has_table():
+                raise
             _tables_made.discard(self.alias)
             if not may_retry:
                 raise
             self._ensure_table()
             return work()
 
+    def _has_table(self) -> bool:
+        """Whether the table exists: a read, which SQLite (WAL) answers at once while another process holds
+        the write lock, where CREATE TABLE IF NOT EXISTS would wait for it."""
+        from django.db import connections
+
+        return TABLE in connections[self.alias].introspection.table_names()
+
     def _ensure_table(self) -> None:
         from django.db import DatabaseError
 
         try:
-            self._in_own_transaction(lambda cursor, lock: cursor.execute(CREATE_TABLE))
+            if not self._has_table():
+                self._in_own_transaction(lambda cursor, lock: cursor.execute(CREATE_TABLE))
         except DatabaseError:
             pass  # another process created it at the same moment (PostgreSQL reports a duplicate type)
         _tables_made.add(self.alias)
