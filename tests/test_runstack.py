@@ -162,3 +162,32 @@ def test_runstack_on_other_ports_lets_its_own_sandbox_frame_the_portal_pages(tmp
     framers = next(d for d in policy.split(";") if d.strip().startswith("frame-ancestors")).split()
     assert f"http://127.0.0.1:{sandbox}" in framers
     assert "http://127.0.0.1:8100" not in framers or sandbox == 8100
+
+
+def test_a_second_runstack_on_the_same_var_dir_refuses_to_start(tmp_path):
+    """From an outside trial: a second runstack started by mistake on the first one's var/ (other ports) ran
+    its own sandbox, a second platform, over the same database: its workers took the first stack's queued
+    cycles to that platform, met TOKEN_INVALID, and every portal waited for a session, for both stacks, until
+    each portal's people opened the app again."""
+    first = start_runstack(tmp_path, pick_free_ports(3))
+    try:
+        read_until(first, "vibeapp is running.")
+        groups = list_child_groups(first.pid)
+        second = start_runstack(tmp_path, pick_free_ports(3))
+        try:
+            output, _ = second.communicate(timeout=60)
+        finally:
+            if second.poll() is None:
+                os.killpg(second.pid, signal.SIGKILL)
+                second.communicate(timeout=10)
+        assert second.returncode != 0
+        assert str(tmp_path) in output and "VIBE_VAR_DIR" in output, output
+        assert "[sandbox" not in output and "[qcluster" not in output, output  # it started nothing
+        assert all(is_group_alive(g) for g in groups)  # and the first one runs on
+    finally:
+        os.killpg(first.pid, signal.SIGTERM)
+        try:
+            first.communicate(timeout=60)
+        finally:
+            if first.poll() is None:
+                os.killpg(first.pid, signal.SIGKILL)

@@ -3,6 +3,7 @@ portal."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import shutil
@@ -54,6 +55,30 @@ def _wait_until_up(url: str, *, seconds: float = 30) -> None:
         except httpx.HTTPError:
             time.sleep(0.2)
     raise CommandError(f"{url} did not come up within {seconds:.0f}s")
+
+
+def hold_var_dir(var_dir: Path) -> int:
+    """Lock `var_dir` for this stack, or raise CommandError naming the runstack that holds it.
+
+    A second stack on one var/ runs a second sandbox, another platform, over the same database: its workers
+    take the first stack's queued cycles there, meet TOKEN_INVALID, and every portal then waits for a
+    session, on both stacks. The lock is an flock on an open file, which the children inherit (see _spawn):
+    it holds while any process of the stack lives, even with runstack itself killed, and ends with the last.
+    """
+    path = var_dir / "runstack.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise CommandError(
+            f"another runstack (pid {holder}, or the processes it started) is running on {var_dir}: stop it"
+            " first, or give this one a var/ of its own with VIBE_VAR_DIR"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
 
 
 def build_commands(*, web_port: int, sandbox_port: int, gateway_port: int) -> dict[str, list[str]]:
@@ -108,6 +133,7 @@ class Command(BaseCommand):
         sandbox = f"http://127.0.0.1:{sandbox_port}"
         gateway = f"http://127.0.0.1:{gateway_port}"
         make_private_dir(Path(settings.VAR_DIR))  # before migrate creates the database in it
+        self.var_dir_lock = hold_var_dir(Path(settings.VAR_DIR))
         metrics_dir = Path(settings.VAR_DIR) / "metrics"
         shutil.rmtree(metrics_dir, ignore_errors=True)  # counters start afresh with the stack
         metrics_dir.mkdir(parents=True)
@@ -176,6 +202,7 @@ class Command(BaseCommand):
             text=True,
             bufsize=1,
             start_new_session=True,
+            pass_fds=(self.var_dir_lock,),  # the var/ lock lives while any process of the stack does
         )
 
         def relay() -> None:
