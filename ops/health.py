@@ -29,13 +29,38 @@ class Check:
     known: bool = True
 
 
+# How long the check waits for SQLite's write lock; the processes' own writes wait the connection's timeout.
+SQLITE_WRITE_CHECK_SECONDS = 1
+
+
 def check_database() -> Check:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
+            if connection.vendor == "sqlite" and not connection.in_atomic_block:
+                refused = find_sqlite_write_refusal(cursor)
+                if refused is not None:
+                    return Check(False, {"error": refused.__class__.__name__, "write": str(refused)})
     except DatabaseError as error:
         return Check(False, {"error": error.__class__.__name__})
     return Check(True)
+
+
+def find_sqlite_write_refusal(cursor) -> DatabaseError | None:
+    """Take SQLite's write lock and give it back at once; the error if it cannot be had. Reads go on (WAL)
+    while another process holds the lock past the busy timeout or the file cannot be written, and every
+    cycle, heartbeat and reply meanwhile waits and fails: a `SELECT 1` alone said the database was fine."""
+    cursor.execute("PRAGMA busy_timeout")
+    timeout_ms = int(cursor.fetchone()[0])
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_WRITE_CHECK_SECONDS * 1000}")
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute("ROLLBACK")
+    except DatabaseError as error:
+        return error
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+    return None
 
 
 def check_broker() -> Check:

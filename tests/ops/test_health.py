@@ -183,3 +183,28 @@ def test_a_full_metrics_directory_shows_in_readyz(tmp_path, monkeypatch, setting
 def test_no_metrics_directory_no_check(monkeypatch):
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     assert "metrics_dir" not in health.run_readiness_checks()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sqlite_database_another_process_holds_locked_shows_in_readyz():
+    # From an outside trial: another process held SQLite's write lock for 90 s. Reads went on (WAL), so
+    # `database` stayed ok while every write waited and failed; after a minute /readyz named the poller
+    # alone, whose own log sent the operator to /readyz's `database`.
+    import sqlite3
+
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's single writer")
+    writer = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        locked = health.check_database()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert locked == health.Check(False, {"error": "OperationalError", "write": "database is locked"})
+    assert health.check_database() == health.Check(True)
+    with connection.cursor() as cursor:  # the connection's own wait for the lock is given back
+        cursor.execute("PRAGMA busy_timeout")
+        assert cursor.fetchone()[0] == connection.settings_dict["OPTIONS"]["timeout"] * 1000
