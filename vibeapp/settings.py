@@ -108,7 +108,12 @@ else:
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                # journal_size_limit: SQLite reuses its WAL file and never shrinks it, so one large
+                # transaction (a prune of 160,000 event log entries: 611 MB) kept its size on disk for as
+                # long as the stack ran; past 32 MiB it is cut back each time the log starts afresh.
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=33554432;"
+                ),
             },
             # Kept open as PostgreSQL's are: django-q2 closes stale connections before every broker call
             # and task, so with 0 each poll cycle and each enqueue opened the file anew (~10% of the CPU).
