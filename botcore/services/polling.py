@@ -13,7 +13,10 @@ queue's timeout, so a hanging platform is a failure the cycle records rather tha
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -61,13 +64,24 @@ class CycleOutcome:
     handled: int = 0  # events a skill answered (PendingOutcome: ignored and failed ones are not)
 
 
+# Which host a cycle's lease was taken on, in its token: a pid means nothing on another host.
+_HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:4]
+
+
+def worker_lease_prefix(pid: int | None = None) -> str:
+    """How every lease token a cycle in process `pid` (this one) takes begins: its host and pid, so that a
+    qcluster whose workers were killed hands their bots back at once (release_cycles_of) instead of leaving
+    each for its lease to run out, BOTCORE_LEASE_SECONDS (two minutes of silence for those portals)."""
+    return f"{_HOST_TAG}{pid or os.getpid():x}-"
+
+
 def take_cycle_lease(bot_id: int, pacer_token: str, *, backoff: float | None = None) -> str | None:
     """Swap the pacer's lease token for this cycle's own, if the pacer's lease is still live and unclaimed.
 
     With `backoff`, the same UPDATE records the cycle's start (see _start_backoff): one write, not two.
     """
     now = timezone.now()
-    token = uuid.uuid4().hex
+    token = (worker_lease_prefix() + uuid.uuid4().hex)[:36]  # Bot.lease_token's length; 96+ random bits
     until = now + timedelta(seconds=conf.lease_seconds())
     started = {"next_poll_at": until + timedelta(seconds=backoff)} if backoff is not None else {}
     taken = update_bot(
@@ -75,6 +89,28 @@ def take_cycle_lease(bot_id: int, pacer_token: str, *, backoff: float | None = N
         lease_token=pacer_token, lease_live_at=now, count_failure=backoff is not None,
     )  # fmt: skip
     return token if taken else None
+
+
+def release_cycles_of(pids: list[int]) -> int:
+    """The bots whose cycles ran in these processes of this host, now dead (a qcluster restarting its
+    killed workers: vibeapp/qcluster.py): each lease ends now, and the bot is due after the backoff the cycle
+    recorded when it started (_start_backoff), so a cycle that kills its worker every time still backs
+    off. Returns how many were handed back."""
+    now = timezone.now()
+    released = 0
+    for pid in pids:
+        held = Bot.objects.filter(lease_token__startswith=worker_lease_prefix(pid))
+        for bot_id, token, lease_until, next_poll_at in held.values_list(
+            "pk", "lease_token", "lease_until", "next_poll_at"
+        ):
+            backoff = max(timedelta(0), next_poll_at - lease_until) if lease_until else timedelta(0)
+            released += update_bot(
+                bot_id, {"lease_token": "", "lease_until": None, "next_poll_at": now + backoff},
+                lease_token=token,
+            )  # fmt: skip
+    if released:
+        log.warning("handed back %s bots whose cycles died with their workers (pids %s)", released, pids)
+    return released
 
 
 # A bot that had nothing is polled again after this share of the time it has been quiet: a user who writes

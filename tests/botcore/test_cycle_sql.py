@@ -3,6 +3,7 @@ conditions, on the backend the suite runs on (SQLite, or PostgreSQL in CI)."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -196,3 +197,36 @@ def test_a_hand_over_leases_exactly_the_active_bots_lease_is_free_calls_free(bot
         assert (row.lease_token == "n" * 32) == (pk in free)
         assert (row.lease_until == until) == (pk in free)
     assert lease_free_bots([], "n" * 32, until=until, now=now) == []
+
+
+def test_the_bots_whose_cycles_died_with_their_workers_are_handed_back_with_their_backoff_not_their_lease(
+    bot,
+):
+    """From two outside trials: a qcluster worker killed mid-cycle (the OOM killer, a kill -9) restarts the
+    cluster's processes, and the bots its cycles held waited out their leases, two minutes of silence for
+    those portals. A cycle's lease token names its host and process; the restarted cluster hands those
+    bots back at once, due after the backoff their cycles recorded as they started (a cycle that kills its
+    worker every time still backs off), and leaves the cycles of other processes alone."""
+    from botcore import conf
+    from botcore.services.polling import release_cycles_of, take_cycle_lease, worker_lease_prefix
+
+    token = take_cycle_lease(bot.pk, LEASE, backoff=3.0)
+    assert token is not None and token.startswith(worker_lease_prefix()) and len(token) <= 36
+    portal = Portal.objects.create(member_id="m2", vibe_portal_id="p2", domain="beta.bitrix24.com")
+    elsewhere = Bot.objects.create(
+        portal=portal, code="b", name="B", vibe_bot_id=8, status=Bot.Status.ACTIVE,
+        lease_token=worker_lease_prefix(1) + "f" * 27, lease_until=timezone.now() + timedelta(seconds=60),
+    )  # fmt: skip
+
+    assert release_cycles_of([os.getpid()]) == 1
+
+    bot.refresh_from_db()
+    assert bot.lease_token == "" and bot.lease_until is None
+    assert (
+        bot.next_poll_at
+        <= timezone.now() + timedelta(seconds=3.5)
+        < timezone.now() + timedelta(seconds=conf.lease_seconds())
+    )
+    assert bot.consecutive_failures == 3  # the death counted, as the lease's end would have counted it
+    elsewhere.refresh_from_db()
+    assert elsewhere.lease_until is not None and elsewhere.lease_token.startswith(worker_lease_prefix(1))

@@ -44,6 +44,16 @@ def note_preloaded(path: str) -> None:
     Path(path).write_text(f"{tasks_loaded} {platform_tls.cache_info().currsize}", encoding="utf-8")
 
 
+def hold_a_cycle(path: str, bot_id: int) -> None:
+    """The task: a poll cycle that takes its bot's lease and is still running when its worker is killed."""
+    import time
+
+    from botcore.services.polling import take_cycle_lease
+
+    Path(path).write_text(take_cycle_lease(bot_id, "handed-over") or "", encoding="utf-8")
+    time.sleep(300)
+
+
 def lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
@@ -120,6 +130,64 @@ def test_tasks_run_once_each_after_the_clusters_children_are_killed(stack, tmp_p
     )
     assert sorted(lines(marks)) == sorted(["before", *after]), "no task ran twice"
     assert process.is_running(), "the qcluster itself stays up"
+
+
+@pytest.fixture
+def stack_with_long_leases():
+    """A qcluster as deployed: leases (and the task timeout under them) far longer than the test waits."""
+    stack = LiveStack(
+        base_url="http://127.0.0.1:9/v1",
+        app_key="vibe_app_" + "0" * 40,
+        extra_env={
+            "VIBE_Q_WORKERS": str(WORKERS),
+            "VIBE_Q_TIMEOUT": "240",
+            "VIBE_Q_RETRY": "280",
+            "BOTCORE_LEASE_SECONDS": "300",
+        },
+    )
+    yield stack
+    stack.stop()
+
+
+def test_the_bots_whose_cycles_a_killed_worker_ran_are_handed_back_at_once_not_after_their_lease(
+    stack_with_long_leases, tmp_path
+):
+    """From two outside trials: a worker killed mid-cycle restarts the cluster's processes, and the bots its
+    cycles held were silent until their leases ran out (BOTCORE_LEASE_SECONDS, two minutes)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from botcore.models import Bot
+    from tenants.models import Portal
+
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    bot = Bot.objects.create(
+        portal=portal, code="b", name="B", vibe_bot_id=7, status=Bot.Status.ACTIVE, lease_token="handed-over",
+        lease_until=timezone.now() + timedelta(seconds=60),
+    )  # fmt: skip
+    taken = tmp_path / "lease.txt"
+    process = psutil.Process(stack_with_long_leases.start("qcluster").pid)
+    code = (
+        "from django_q.tasks import async_task;"
+        f"async_task('{__name__}.hold_a_cycle', {str(taken)!r}, {bot.pk})"
+    )
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", code],
+        cwd=ROOT, env=stack_with_long_leases.env, check=True, capture_output=True,
+    )  # fmt: skip
+    wait_for(lambda: lines(taken), timeout=30, what="the cycle taking its bot's lease")
+    bot.refresh_from_db()
+    assert bot.lease_token == lines(taken)[0] and bot.lease_until > timezone.now() + timedelta(seconds=60)
+
+    for worker in cluster_children(process)[:WORKERS]:
+        worker.send_signal(signal.SIGKILL)
+
+    wait_for(
+        lambda: Bot.objects.filter(pk=bot.pk, lease_token="").exists(),
+        timeout=30,
+        what="the killed cycle's bot handed back by the restarted cluster",
+    )
 
 
 def test_the_workers_collector_leaves_the_heap_they_share_with_the_parent_alone(stack, tmp_path):
