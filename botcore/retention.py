@@ -1,16 +1,18 @@
 """Prunes by age the tables that grow with use: skill runs, action records, conversation states, failed tasks.
 
 Each function is a django-q2 task run on a schedule (botcore/schedules.py) and returns how many rows it
-deleted. The event log is pruned by botcore.tasks.prune_event_log and expired sessions by tenants.tasks.
-Runs still pending or running are never pruned, whatever their age.
+deleted, a batch at a time (delete_in_batches). The event log is pruned by botcore.tasks.prune_event_log
+(with the same batches) and expired sessions by tenants.tasks. Runs still pending or running are never
+pruned, whatever their age.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_q.models import Failure
 
@@ -21,35 +23,53 @@ log = logging.getLogger(__name__)
 
 _FINISHED = (SkillRun.Status.DONE, SkillRun.Status.FAILED, SkillRun.Status.SKIPPED)
 
+# Rows deleted per statement, each in its own transaction: one DELETE of 160,000 event log entries held
+# SQLite's one write lock for 5.6 s (every reply waited), and a backlog near a million would outlast the 30 s
+# busy timeout and fail every writer meanwhile. Between batches the other processes write.
+PRUNE_BATCH = 5000
+
 
 def _cutoff(days: int) -> datetime:
     return timezone.now() - timedelta(days=days)
 
 
+def delete_in_batches(rows: QuerySet[Any]) -> int:
+    """Delete `rows` PRUNE_BATCH at a time, each batch its own statement and transaction; how many."""
+    deleted = 0
+    while True:
+        batch = list(rows.values_list("pk", flat=True)[:PRUNE_BATCH])
+        if not batch:
+            return deleted
+        count, _ = rows.model._default_manager.filter(pk__in=batch).delete()
+        deleted += count
+        if len(batch) < PRUNE_BATCH:
+            return deleted
+
+
 def prune_skill_runs() -> int:
     cutoff = _cutoff(conf.skill_run_retention_days())
     old = Q(finished_at__lt=cutoff) | Q(finished_at__isnull=True, created_at__lt=cutoff)
-    deleted, _ = SkillRun.objects.filter(old, status__in=_FINISHED).delete()
+    deleted = delete_in_batches(SkillRun.objects.filter(old, status__in=_FINISHED))
     log.info("skill runs pruned: %s finished before %s", deleted, cutoff.isoformat())
     return deleted
 
 
 def prune_action_records() -> int:
     cutoff = _cutoff(conf.action_record_retention_days())
-    deleted, _ = ActionRecord.objects.filter(created_at__lt=cutoff).delete()
+    deleted = delete_in_batches(ActionRecord.objects.filter(created_at__lt=cutoff))
     log.info("action records pruned: %s made before %s", deleted, cutoff.isoformat())
     return deleted
 
 
 def prune_conversation_states() -> int:
     cutoff = _cutoff(conf.conversation_state_retention_days())
-    deleted, _ = ConversationState.objects.filter(updated_at__lt=cutoff).delete()
+    deleted = delete_in_batches(ConversationState.objects.filter(updated_at__lt=cutoff))
     log.info("conversation states pruned: %s untouched since %s", deleted, cutoff.isoformat())
     return deleted
 
 
 def prune_failed_tasks() -> int:
     cutoff = _cutoff(conf.failed_task_retention_days())
-    deleted, _ = Failure.objects.filter(stopped__lt=cutoff).delete()
+    deleted = delete_in_batches(Failure.objects.filter(stopped__lt=cutoff))
     log.info("failed task rows pruned: %s stopped before %s", deleted, cutoff.isoformat())
     return deleted

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from botcore import conf
 from botcore.models import EventLogEntry
+from botcore.retention import delete_in_batches
 from botcore.services import bot_profile, provisioning
 from botcore.services import bots as bot_services
 from botcore.services.executor import execute_run
@@ -68,11 +69,8 @@ def warn_portal_admins(portal_id: int, admin_user_ids: list[int], open_url: str,
 
 def prune_event_log() -> int:
     cutoff = timezone.now() - timedelta(days=conf.event_log_retention_days())
-    deleted, _ = (
-        EventLogEntry.objects.filter(received_at__lt=cutoff)
-        .exclude(status=EventLogEntry.Status.RECEIVED)
-        .delete()
-    )
+    old = EventLogEntry.objects.filter(received_at__lt=cutoff).exclude(status=EventLogEntry.Status.RECEIVED)
+    deleted = delete_in_batches(old)
     log.info("event log pruned: %s entries older than %s", deleted, cutoff.isoformat())
     return deleted
 

@@ -152,3 +152,34 @@ def test_every_pruning_runs_on_a_schedule_created_by_name_and_in_a_worker(task_q
         async_task(func)
     # What the scheduler enqueues, django-q2's worker runs: each returns how many rows it deleted.
     assert task_queue.run(prefix="") == [0] * len(pruning)
+
+
+def test_the_event_log_is_pruned_in_batches_each_its_own_short_transaction(bot, settings, monkeypatch):
+    """From a trial on the embedded default: 160,000 old entries went in one DELETE that held SQLite's one
+    write lock for 5.6 s, every reply waiting behind it; a backlog near a million (a lowered retention, a
+    long qcluster outage) would pass the 30 s busy timeout and fail every writer. Counted: the DELETE
+    statements, each deleting at most a batch, and what is kept."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from botcore import retention
+    from botcore.models import EventLogEntry
+    from botcore.tasks import prune_event_log
+
+    settings.BOTCORE_EVENT_LOG_RETENTION_DAYS = 3
+    monkeypatch.setattr(retention, "PRUNE_BATCH", 2)
+    old = timezone.now() - 4 * DAY
+    for event_id, status in enumerate(["handled"] * 5 + ["received", "failed"], start=1):
+        EventLogEntry.objects.create(
+            bot=bot, vibe_bot_id=7, vibe_event_id=event_id, event_type="X", payload={}, status=status
+        )
+    EventLogEntry.objects.update(received_at=old)
+    EventLogEntry.objects.create(bot=bot, vibe_bot_id=7, vibe_event_id=99, event_type="X", payload={})
+
+    with CaptureQueriesContext(connection) as queries:
+        assert prune_event_log() == 6
+
+    deletes = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("DELETE")]
+    assert len(deletes) == 3, deletes
+    kept = sorted(EventLogEntry.objects.values_list("vibe_event_id", flat=True))
+    assert kept == [6, 99]  # still to be handled, and young
