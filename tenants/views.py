@@ -6,6 +6,7 @@ import logging
 import math
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.conf import settings
@@ -27,7 +28,7 @@ from tenants.forms import PortalApiKeyForm, PortalSettingsForm, UninstallForm
 from tenants.framing import frame_for_portal, frameable_by_portal, is_frameable
 from tenants.identity import get_identity_backend
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
-from tenants.selectors import find_best_grant
+from tenants.selectors import find_best_grant, get_portal_preferences
 from tenants.shapes import is_credential_shaped, is_id_shaped, is_user_id_shaped
 from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
 from vibeapp import shared_cache
@@ -353,6 +354,15 @@ def _viewer_portal(request: HttpRequest) -> tuple[Viewer | None, Portal | None]:
     return viewer, portal
 
 
+def _known_zone(name: str) -> str:
+    """`name` if this host's (or the app's own, tzdata) zone database knows it, else UTC."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return name
+
+
 def _extra_sections(request: HttpRequest, portal: Portal, viewer: Viewer) -> list[dict[str, Any]]:
     """Cards other apps add to the portal page: TENANTS_PORTAL_SECTIONS lists dotted paths of callables
     (request=, portal=, viewer=) -> [{"template": …, …}]; tenants imports them by name, never by module."""
@@ -453,6 +463,8 @@ def _render_portal(
         "viewer": viewer,
         "portal": portal,
         "grant": find_best_grant(portal),
+        # Times on the page are on the portal's clock, as its admin set it (a zone this host lacks: UTC).
+        "portal_zone": _known_zone(get_portal_preferences(portal).timezone),
         "api_key": PortalApiKey.objects.filter(portal=portal).first(),
         **forms_shown,
         "extra_sections": _extra_sections(request, portal, viewer),

@@ -20,6 +20,7 @@ from botcore.selectors import find_active_bot
 from botcore.services.action_ledger import DatabaseLedger
 from botcore.services.platform import client_for_bot
 from botcore.skills.base import Skill
+from botcore.skills.cron import portal_zone
 from botcore.skills.i18n import in_language, pick
 from botcore.vibe import VibeClient
 from botcore.vibe import bbcode as bb
@@ -37,13 +38,15 @@ def send_expiry_warning(portal: Portal, *, admin_user_ids: list[int], open_url: 
     if bot is None or bot.vibe_bot_id is None:
         return 0
     # No event names the admins' own languages here: the portal's setting is the fallback it is for.
-    language = get_portal_preferences(portal).language
-    with in_language(language):
+    preferences = get_portal_preferences(portal)
+    with in_language(preferences.language):
         link = bb.url(open_url, gettext("open the app"))
+        zone = portal_zone(preferences.timezone)  # on the portal's clock, as its admins set it
+        when = datetime.fromisoformat(expires_at).astimezone(zone)
         text = gettext(
-            "The bot's access to this portal expires soon ({when} UTC)."
+            "The bot's access to this portal expires soon ({when}, {zone})."
             " Please {link} to keep the bot running."
-        ).format(when=expires_at[:16].replace("T", " "), link=link)
+        ).format(when=f"{when:%Y-%m-%d %H:%M}", zone=zone.key, link=link)
     client = client_for_bot(bot)  # the credential the bot belongs to, as for every call of the bot
     return _send_to_each(bot, client, admin_user_ids, text, what="expiry reminder").told
 

@@ -4,6 +4,7 @@ themselves when a portal user opens the app again."""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,7 +22,12 @@ from tenants.tasks import warn_expiring_sessions
 def test_the_admin_gets_a_bot_message_with_a_link_before_the_token_expires(
     sandbox_portal, settings, task_queue
 ):
+    from tenants.models import PortalSettings, SessionGrant
+
     bot = provision_bot(sandbox_portal.portal)
+    PortalSettings.objects.update_or_create(
+        portal=sandbox_portal.portal, defaults={"timezone": "Asia/Kolkata"}
+    )
     settings.TENANTS_EXPIRY_WARNING_SECONDS = 48 * 3600  # the 24 h token is "about to expire"
     settings.VIBE_APP_PUBLIC_URL = "http://gateway.example/app"
     task_queue.purge()  # the install's own tasks are not this test's
@@ -32,6 +38,10 @@ def test_the_admin_gets_a_bot_message_with_a_link_before_the_token_expires(
     messages = sandbox_portal.bot_messages(bot.vibe_bot_id)
     reminder = messages[-1]
     assert "expires soon" in reminder["text"] and "http://gateway.example/app" in reminder["text"]
+    # On the portal's clock, as its admins set it (it said UTC, hours off a Kolkata admin's day).
+    ends = SessionGrant.objects.get(portal=sandbox_portal.portal).expires_at
+    local = ends.astimezone(ZoneInfo("Asia/Kolkata"))
+    assert f"({local:%Y-%m-%d %H:%M}, Asia/Kolkata)" in reminder["text"], reminder["text"]
     assert warn_expiring_sessions() == 0  # once per token
 
 

@@ -68,3 +68,17 @@ def test_a_refused_sign_in_link_is_said_in_the_readers_language():
     assert page.status_code == 403 and page["Content-Language"] == "ru"
     assert "Эта ссылка для входа недействительна" in text and "Open the app" not in text
     assert "reminder" not in Client().get("/oauth/start/", {"invite": "forged"}).content.decode()
+
+
+def test_the_sessions_end_is_shown_on_the_portals_clock():
+    """It said "until 2026-12-07 06:51 UTC" to an admin whose portal runs on Kolkata's clock (time trial)."""
+    from zoneinfo import ZoneInfo
+
+    from tenants.models import SessionGrant
+
+    portal = make_portal("acme")
+    PortalSettings.objects.create(portal=portal, timezone="Asia/Kolkata")
+    client = signed_in(portal, is_admin=True)
+    ends = SessionGrant.objects.get(portal=portal).expires_at.astimezone(ZoneInfo("Asia/Kolkata"))
+    text = client.get("/portal/").content.decode()
+    assert f"until {ends:%Y-%m-%d %H:%M} (Asia/Kolkata)" in text, text
