@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from rest_framework.authentication import TokenAuthentication
+from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
 from ops.models import OperatorToken
@@ -44,7 +44,19 @@ def revoke_operator_token(user: Any) -> bool:
 
 
 class OperatorTokenAuthentication(TokenAuthentication):
-    """`Authorization: Token <token>`, looked up by digest."""
+    """`Authorization: Token <token>` (DRF's word) or `Bearer <token>` (most HTTP clients', and /metrics'),
+    looked up by digest."""
+
+    def authenticate(self, request: Any) -> tuple[Any, OperatorToken] | None:
+        words = get_authorization_header(request).split()
+        if not words or words[0].lower() not in (b"token", b"bearer"):
+            return None  # another scheme's, or none: the next authenticator's (the admin's session)
+        if len(words) != 2:
+            raise AuthenticationFailed(_("Invalid token header: give one token after Token or Bearer."))
+        try:
+            return self.authenticate_credentials(words[1].decode("ascii"))
+        except UnicodeError:
+            raise AuthenticationFailed(_("Invalid token.")) from None
 
     def authenticate_credentials(self, key: str) -> tuple[Any, OperatorToken]:
         found = OperatorToken.objects.select_related("user").filter(digest=digest_of(key)).first()

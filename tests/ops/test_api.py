@@ -351,3 +351,30 @@ def test_a_script_tells_the_bots_backing_off_now_and_when_a_waiting_event_is_tri
     [waiting] = client.get("/api/ops/events/", {"status": "received"}).json()["results"]
     assert listed["backoff_until"] == waiting["next_attempt_at"] == soon.isoformat().replace("+00:00", "Z")
     assert client.get("/api/ops/fleet/").json()["bots_backing_off"] == 1
+
+
+@pytest.mark.parametrize("word", ["Token", "Bearer", "bearer"])
+def test_the_api_takes_its_token_under_either_usual_word(word):
+    """From an integrator's trial: `Authorization: Bearer …`, what most HTTP clients send and what /metrics
+    takes, was answered "Authentication credentials were not provided."."""
+    user = get_user_model().objects.create_user("olga", password="pw-for-tests-only", is_staff=True)
+    user.groups.add(ensure_operators_group())
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"{word} {issue_operator_token(user)[0]}")
+    assert client.get("/api/ops/portals/").status_code == 200
+    client.credentials(HTTP_AUTHORIZATION=f"{word} not-a-token")
+    assert client.get("/api/ops/portals/").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [("limit=abc", "limit"), ("limit=0", "limit"), ("limit=-1", "limit"), ("limit=2.5", "limit"),
+     ("offset=-5", "offset"), ("offset=x", "offset")],
+)  # fmt: skip
+def test_a_page_size_or_offset_that_is_no_whole_number_is_a_400_naming_it(query, named):
+    """From an integrator's trial: `limit=abc`, `0` and `-1` silently gave pages of 50, where an unknown
+    filter is a 400: a script's typo read as the default."""
+    client = token_client(staff=True)
+    answer = client.get(f"/api/ops/portals/?{query}")
+    assert answer.status_code == 400 and named in answer.json(), answer.content
+    assert client.get("/api/ops/portals/?limit=900&offset=0").status_code == 200  # past the most: the most
