@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
 
@@ -38,8 +38,30 @@ _URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s\"']*:)[^@/?
 
 REDACTED = "<redacted>"
 
+# Values that only the work under way knows to be secret (a skill's Secret options while it runs, which no
+# pattern can tell): redact() takes them out too, wherever they are quoted. Shorter ones are left alone (a
+# value of a few characters would blot out every word holding it).
+_known_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "vibeapp_known_secrets", default=()
+)
+KNOWN_SECRET_MIN_LENGTH = 4
+
+
+@contextmanager
+def secrets_redacted(values: Iterable[object]) -> Iterator[None]:
+    """While inside, redact() writes each of these strings as <redacted> (log lines, stored errors)."""
+    known = {value for value in values if isinstance(value, str) and len(value) >= KNOWN_SECRET_MIN_LENGTH}
+    longest_first = tuple(sorted(known.union(_known_secrets.get()), key=len, reverse=True))
+    token = _known_secrets.set(longest_first)
+    try:
+        yield
+    finally:
+        _known_secrets.reset(token)
+
 
 def redact(text: str) -> str:
+    for value in _known_secrets.get():
+        text = text.replace(value, REDACTED)
     text = _SECRET.sub(lambda m: f"{m.group(1) or m.group(2)}{REDACTED}", text)
     text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
     return _QUERY_SECRET.sub(rf"\1{REDACTED}", text)
