@@ -66,7 +66,7 @@ def configure_skill(
         if config is None:
             config = SkillConfig(portal=portal, skill_name=skill_name)
         config.is_enabled = enabled
-        config.options = _store_secrets(portal, skill, values)
+        config.options = _store_secrets(portal, skill, values, changed=options or {})
         config.save()
     if enabled != was_enabled:
         _sync_commands_later(portal)
@@ -74,11 +74,17 @@ def configure_skill(
     return PortalSkill(skill, enabled, values, True)
 
 
-def _store_secrets(portal: Portal, skill: Skill, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Keep the skill's Secret options in their encrypted rows (an empty one's row deleted); returns the
-    options without them, as the SkillConfig row holds them."""
+def _store_secrets(
+    portal: Portal, skill: Skill, values: Mapping[str, Any], *, changed: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Keep the Secret options this change gives in their encrypted rows (one given empty: its row deleted);
+    returns the options without them, as the SkillConfig row holds them. A secret the change does not name is
+    left as stored: one this process's keys cannot open read as empty, and a save of the other options
+    deleted it (as it wrote back, over one set meanwhile, the value read before)."""
     names = skill.options_schema.secret_names()
     for name in names:
+        if name not in changed:
+            continue
         rows = SkillSecret.objects.filter(portal=portal, skill_name=skill.name, name=name)
         if values.get(name):
             rows.update_or_create(

@@ -152,3 +152,15 @@ def test_a_token_this_processs_keys_cannot_open_reads_as_empty_and_is_logged_wit
     with caplog.at_level(logging.INFO):
         assert tracker_options(acme)["token"] == ""
     assert "skill secret unreadable" in caplog.text and TOKEN not in caplog.text
+
+
+def test_a_token_this_processs_keys_cannot_open_is_kept_when_another_option_is_saved(acme, settings):
+    # A web process started without the key the token was encrypted with (a key rotation half rolled out):
+    # the form shows the token unset, and saving the project there must not destroy it for the processes that
+    # can read it.
+    configure_skill(acme, skill_name="tracker", is_enabled=True, options={"token": TOKEN})
+    keys = settings.TENANTS_FERNET_KEYS
+    settings.TENANTS_FERNET_KEYS = [Fernet.generate_key().decode()]
+    configure_skill(acme, skill_name="tracker", options={"project": "WEB"})
+    settings.TENANTS_FERNET_KEYS = keys
+    assert tracker_options(acme) == {"project": "WEB", "token": TOKEN}
