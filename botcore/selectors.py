@@ -19,6 +19,7 @@ from botcore.errors import SkillConfigError
 from botcore.models import Bot, EventLogEntry, SkillConfig, SkillSecret
 from botcore.skills.base import Skill
 from botcore.skills.registry import configured_skills
+from ops.logs import note_secrets
 from tenants.crypto import decrypt_secret
 from tenants.errors import SecretDecryptionError
 from tenants.models import Portal
@@ -122,7 +123,8 @@ def open_skill_secrets(portal_id: int, skills: Sequence[Skill]) -> dict[str, dic
     opened: dict[str, dict[str, str]] = {}
     for row in SkillSecret.objects.filter(portal_id=portal_id, skill_name__in=named):
         try:
-            opened.setdefault(row.skill_name, {})[row.name] = decrypt_secret(row.value.raw)
+            opened.setdefault(row.skill_name, {})[row.name] = secret = decrypt_secret(row.value.raw)
+            note_secrets([secret])  # out of every log line and error report of this request or task
         except SecretDecryptionError:
             log.error(
                 "skill secret unreadable portal=%s skill=%s option=%s: this process's VIBE_FERNET_KEYS "

@@ -38,25 +38,22 @@ _URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s\"']*:)[^@/?
 
 REDACTED = "<redacted>"
 
-# Values that only the work under way knows to be secret (a skill's Secret options while it runs, which no
-# pattern can tell): redact() takes them out too, wherever they are quoted. Shorter ones are left alone (a
-# value of a few characters would blot out every word holding it).
+# Values known to be secret only by the work under way (a skill's Secret options, opened or given: no pattern
+# tells them): redact() takes them out too, wherever they are quoted, until the log context is cleared (each
+# request, each task). Shorter ones are left alone: a value of a few characters would blot out every word
+# holding it.
 _known_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
     "vibeapp_known_secrets", default=()
 )
 KNOWN_SECRET_MIN_LENGTH = 4
 
 
-@contextmanager
-def secrets_redacted(values: Iterable[object]) -> Iterator[None]:
-    """While inside, redact() writes each of these strings as <redacted> (log lines, stored errors)."""
+def note_secrets(values: Iterable[object]) -> None:
+    """From now until the log context is cleared, redact() writes each of these strings as <redacted>: in
+    log lines, stored errors, Django's error report (its frames' variables and the request's form)."""
     known = {value for value in values if isinstance(value, str) and len(value) >= KNOWN_SECRET_MIN_LENGTH}
-    longest_first = tuple(sorted(known.union(_known_secrets.get()), key=len, reverse=True))
-    token = _known_secrets.set(longest_first)
-    try:
-        yield
-    finally:
-        _known_secrets.reset(token)
+    if not known.issubset(_known_secrets.get()):
+        _known_secrets.set(tuple(sorted(known.union(_known_secrets.get()), key=len, reverse=True)))
 
 
 def redact(text: str) -> str:
@@ -75,6 +72,7 @@ def bind_log_context(**fields: object) -> None:
 
 def clear_log_context() -> None:
     _context.set(_EMPTY)
+    _known_secrets.set(())
 
 
 @contextmanager

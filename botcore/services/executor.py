@@ -54,7 +54,7 @@ from botcore.vibe.budget import Priority
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
 from botcore.vibe.events import EventType, MalformedEventError
 from botcore.vibe.parse import parse_event
-from ops.logs import log_context, redact, secrets_redacted
+from ops.logs import log_context, redact
 from tenants.errors import SessionTokenError, TenantsError
 from tenants.models import Portal
 from tenants.services import uninstall_portal
@@ -164,25 +164,7 @@ def run_skill(
     retry_cap: float,
     retry_until: datetime | None = None,
 ) -> Verdict:
-    """Run `skill.handle(event, ctx)` once and judge it (judge_failure); `what` names the work in logs. The
-    skill's Secret options are redacted from what its failure leaves (the stored error, the log lines)."""
-    options = getattr(ctx, "options", None) or {}
-    with secrets_redacted(options.get(name) for name in skill.options_schema.secret_names()):
-        return _run_skill(skill, event, ctx, attempts=attempts, what=what, retry_base=retry_base,
-                          retry_cap=retry_cap, retry_until=retry_until)  # fmt: skip
-
-
-def _run_skill(
-    skill: Skill,
-    event: Any,
-    ctx: Any,
-    *,
-    attempts: int,
-    what: str,
-    retry_base: float,
-    retry_cap: float,
-    retry_until: datetime | None,
-) -> Verdict:
+    """Run `skill.handle(event, ctx)` once and judge it (judge_failure); `what` names the work in logs."""
     started = time.monotonic()
     try:
         skill.handle(event, ctx)

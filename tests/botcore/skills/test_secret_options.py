@@ -13,7 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 
 from botcore.errors import SkillConfigError
@@ -164,3 +164,25 @@ def test_a_token_this_processs_keys_cannot_open_is_kept_when_another_option_is_s
     configure_skill(acme, skill_name="tracker", options={"project": "WEB"})
     settings.TENANTS_FERNET_KEYS = keys
     assert tracker_options(acme) == {"project": "WEB", "token": TOKEN}
+
+
+def test_an_error_report_of_the_settings_page_shows_neither_the_stored_token_nor_the_one_posted(
+    acme, settings, monkeypatch
+):
+    # The debug page and the report a mail to ADMINS carries list every frame's variables and the form: the
+    # page's skill held the stored token opened, the form the new one typed; a database locked past its
+    # timeout while saving is enough to show them.
+    configure_skill(acme, skill_name="tracker", is_enabled=True, options={"token": TOKEN})
+    settings.DEBUG = True
+    admin = signed_in(acme, is_admin=True)
+    admin.raise_request_exception = False
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr("botcore.web.pages.configure_skill", locked)
+    typed = "jira-pat-typed-4d2e8b"
+    failed = admin.post("/portal/skills/tracker/", {"is_enabled": "on", "project": "WEB", "token": typed})
+    report = failed.content.decode()
+    assert failed.status_code == 500 and "database is locked" in report and "Local vars" in report
+    assert TOKEN not in report and typed not in report
