@@ -19,6 +19,7 @@ from botcore.services.bot_profile import request_commands_sync
 from botcore.skills.base import Skill
 from botcore.skills.options import OptionsError
 from botcore.skills.registry import find_skill
+from ops.logs import note_secrets
 from tenants.models import Portal
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ def configure_skill(
     skill = find_skill(skill_name)
     if skill is None:
         raise SkillConfigError(f"no configured skill named {skill_name!r}")
+    given = [str(options[name]) for name in skill.options_schema.secret_names() if name in (options or {})]
+    note_secrets([*given, *(value.strip() for value in given)])  # out of the logs and error report hereafter
     with transaction.atomic():
         config = SkillConfig.objects.select_for_update().filter(portal=portal, skill_name=skill_name).first()
         was_enabled = config.is_enabled if config is not None else skill.enabled_by_default

@@ -15,7 +15,6 @@ from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from botcore.errors import SkillConfigError
-from ops.logs import note_secrets
 
 # ASCII digits only: int() also reads "٣" and refuses "²" and numbers past 4,300 digits with a ValueError.
 _NUMBER = re.compile(r"-?[0-9]{1,15}", re.ASCII)
@@ -100,11 +99,6 @@ class Secret(Text):
     def __post_init__(self) -> None:
         if self.default:
             raise SkillConfigError("a Secret option has no default: the portal's admin gives its value")
-
-    def clean(self, value: Any) -> str:
-        cleaned = super().clean(value)
-        note_secrets([cleaned])  # given in a form or a PATCH: out of this request's logs and error report
-        return cleaned
 
     def to_text(self, value: Any) -> str:
         return ""  # never written back into a form

@@ -171,7 +171,7 @@ def test_an_error_report_of_the_settings_page_shows_neither_the_stored_token_nor
 ):
     # The debug page and the report a mail to ADMINS carries list every frame's variables and the form: the
     # page's skill held the stored token opened, the form the new one typed; a database locked past its
-    # timeout while saving is enough to show them.
+    # timeout while saving the secret is enough to show them.
     configure_skill(acme, skill_name="tracker", is_enabled=True, options={"token": TOKEN})
     settings.DEBUG = True
     admin = signed_in(acme, is_admin=True)
@@ -180,7 +180,7 @@ def test_an_error_report_of_the_settings_page_shows_neither_the_stored_token_nor
     def locked(*args, **kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr("botcore.web.pages.configure_skill", locked)
+    monkeypatch.setattr("botcore.services.skill_configs._store_secrets", locked)
     typed = "jira-pat-typed-4d2e8b"
     failed = admin.post("/portal/skills/tracker/", {"is_enabled": "on", "project": "WEB", "token": typed})
     report = failed.content.decode()
