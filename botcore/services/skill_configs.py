@@ -54,7 +54,8 @@ def configure_skill(
     skill = find_skill(skill_name)
     if skill is None:
         raise SkillConfigError(f"no configured skill named {skill_name!r}")
-    given = [str(options[name]) for name in skill.options_schema.secret_names() if name in (options or {})]
+    changed = options or {}
+    given = [str(changed[name]) for name in skill.options_schema.secret_names() if name in changed]
     note_secrets([*given, *(value.strip() for value in given)])  # out of the logs and error report hereafter
     with transaction.atomic():
         config = SkillConfig.objects.select_for_update().filter(portal=portal, skill_name=skill_name).first()
