@@ -33,8 +33,10 @@ _SECRET = re.compile(
 _QUERY_SECRET = re.compile(r"([?&](?:code|state|invite)=)[^&\s\"']+")
 
 
-# A password in a URL's user part: DATABASE_URL's and REDIS_URL's, wherever a URL of theirs is written.
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s\"']*:)[^@/?#\s\"']+@")
+# A password in a URL's user part: DATABASE_URL's and REDIS_URL's, wherever a URL of theirs is written. It
+# runs to the last "@" before the path, as the clients reading the URL take it (urlsplit): a password holding
+# an unencoded "@" or a quote is redacted whole (next to another "@" with no space between, more is).
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s\"']*:)[^/?#\s]+@")
 
 REDACTED = "<redacted>"
 

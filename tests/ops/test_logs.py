@@ -263,3 +263,40 @@ def test_the_error_report_hides_the_passwords_in_the_settings_urls(settings):
     assert "it failed" in html and "it failed" in text
     assert password() not in html and password() not in text
     assert "postgres://vibe:&lt;redacted&gt;@db:5432/vibe" in html
+
+
+# Passwords a URL may carry as they are, which the app's clients read whole (urlsplit takes the user part to
+# the last "@"): an "@" left unencoded, a quote.
+AWKWARD_PASSWORDS = ["Tr0ub@dor-Pa55", "it's-Pa55", 'say-"Pa55"']
+
+
+@pytest.mark.parametrize("password", AWKWARD_PASSWORDS)
+def test_a_url_password_with_an_at_sign_or_a_quote_is_redacted_whole(log_output, password):
+    buffer = log_output("text")
+    logging.getLogger("x").warning(
+        "stores redis://:%s@redis:6379/0 and postgres://vibe:%s@db/vibe", password, password
+    )
+    out = buffer.getvalue()
+    assert "Pa55" not in out
+    assert "redis://:<redacted>@redis:6379/0" in out and "postgres://vibe:<redacted>@db/vibe" in out
+
+
+def report_with_redis_url(settings, url: str) -> tuple[str, str]:
+    """The error report's HTML and text with REDIS_URL set to `url` (its one frame holds the URL alone)."""
+    import sys
+
+    from ops.error_reports import RedactingExceptionReporter
+
+    settings.REDIS_URL = url
+    try:
+        raise RuntimeError("it failed")
+    except RuntimeError:
+        reporter = RedactingExceptionReporter(None, *sys.exc_info())
+        return reporter.get_traceback_html(), reporter.get_traceback_text()
+
+
+@pytest.mark.parametrize("password", AWKWARD_PASSWORDS)
+def test_the_error_report_hides_a_url_password_with_an_at_sign_or_a_quote(settings, password):
+    html, text = report_with_redis_url(settings, f"redis://:{password}@redis:6379/0")
+    assert "it failed" in html and "it failed" in text
+    assert "Pa55" not in html and "Pa55" not in text
