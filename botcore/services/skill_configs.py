@@ -70,7 +70,8 @@ def configure_skill(
         if config is None:
             config = SkillConfig(portal=portal, skill_name=skill_name)
         config.is_enabled = enabled
-        config.options = _store_secrets(portal, skill, values, changed=options or {})
+        # A secret still in the options in clear (its option a Text before) is moved as if given.
+        config.options = _store_secrets(portal, skill, values, changed={**config.options, **changed})
         config.save()
     if enabled != was_enabled:
         _sync_commands_later(portal)
@@ -81,10 +82,10 @@ def configure_skill(
 def _store_secrets(
     portal: Portal, skill: Skill, values: Mapping[str, Any], *, changed: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Keep the Secret options this change gives in their encrypted rows (one given empty: its row deleted);
-    returns the options without them, as the SkillConfig row holds them. A secret the change does not name is
-    left as stored: one this process's keys cannot open read as empty, and a save of the other options
-    deleted it (as it wrote back, over one set meanwhile, the value read before)."""
+    """Keep the Secret options `changed` names in their encrypted rows (one given empty: its row deleted);
+    returns the options without them, as the SkillConfig row holds them. A secret it does not name is left
+    as stored: one this process's keys cannot open read as empty, and a save of the other options deleted
+    it (as it wrote back, over one set meanwhile, the value read before)."""
     names = skill.options_schema.secret_names()
     for name in names:
         if name not in changed:

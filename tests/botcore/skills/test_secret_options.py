@@ -186,3 +186,16 @@ def test_an_error_report_of_the_settings_page_shows_neither_the_stored_token_nor
     report = failed.content.decode()
     assert failed.status_code == 500 and "database is locked" in report and "Local vars" in report
     assert TOKEN not in report and typed not in report
+
+
+def test_a_token_stored_in_clear_before_its_option_became_a_secret_is_moved_at_the_next_save(acme):
+    # A skill's release turning a Text option into a Secret: the value its portals stored in the options
+    # still runs the skill, and the next save of any option keeps it encrypted, not in the options.
+    configure_skill(acme, skill_name="tracker", is_enabled=True, options={"project": "OPS"})
+    SkillConfig.objects.filter(portal=acme, skill_name="tracker").update(
+        options={"project": "OPS", "token": TOKEN}
+    )
+    configure_skill(acme, skill_name="tracker", options={"project": "WEB"})
+    assert tracker_options(acme) == {"project": "WEB", "token": TOKEN}
+    assert "token" not in SkillConfig.objects.get(portal=acme, skill_name="tracker").options
+    assert TOKEN not in every_stored_text()
