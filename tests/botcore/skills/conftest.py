@@ -47,6 +47,14 @@ class World:
         return self.sp.bot_messages(self.bot_id)
 
 
+# The standup beside the skills it shares a portal with by default: /help lists it, echo answers the rest.
+STANDUP_WITH_HELP_AND_ECHO = [
+    "botcore.skills.builtin.help.HelpSkill",
+    "botcore.skills.builtin.standup.StandupSkill",
+    "botcore.skills.builtin.echo.EchoSkill",
+]
+
+
 @pytest.fixture
 def skill_paths() -> list[str] | None:
     """BOTCORE_SKILLS for the test's bot (a module overrides this fixture); None keeps the project's list."""

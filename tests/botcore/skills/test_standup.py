@@ -30,6 +30,7 @@ from botcore.skills.testing import (
 from botcore.vibe import bbcode as bb
 from botcore.vibe.errors import VibeAuthError, VibeForbiddenError
 from botcore.vibe.parse import parse_event
+from tests.botcore.skills.conftest import STANDUP_WITH_HELP_AND_ECHO
 
 OPTIONS = {"chat": "chat5", "ask_at": "09:30", "report_at": "17:30"}
 TEAM = {
@@ -405,11 +406,7 @@ def clock():
 
 @pytest.fixture
 def skill_paths():
-    return [
-        "botcore.skills.builtin.help.HelpSkill",
-        "botcore.skills.builtin.standup.StandupSkill",
-        "botcore.skills.builtin.echo.EchoSkill",
-    ]
+    return STANDUP_WITH_HELP_AND_ECHO
 
 
 @pytest.mark.slow

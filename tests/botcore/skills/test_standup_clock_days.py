@@ -13,15 +13,12 @@ import time_machine
 from botcore.services.skill_configs import configure_skill
 from botcore.services.skill_schedules import sweep_schedules
 from tenants.models import PortalSettings
+from tests.botcore.skills.conftest import STANDUP_WITH_HELP_AND_ECHO
 
 
 @pytest.fixture
 def skill_paths():
-    return [
-        "botcore.skills.builtin.help.HelpSkill",
-        "botcore.skills.builtin.standup.StandupSkill",
-        "botcore.skills.builtin.echo.EchoSkill",
-    ]
+    return STANDUP_WITH_HELP_AND_ECHO
 
 
 @pytest.fixture

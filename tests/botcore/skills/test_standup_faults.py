@@ -13,6 +13,7 @@ from botcore.models import SkillRun
 from botcore.services.skill_configs import configure_skill
 from botcore.services.skill_schedules import sweep_schedules
 from tenants.models import PortalSettings
+from tests.botcore.skills.conftest import STANDUP_WITH_HELP_AND_ECHO
 
 QUESTION = "Good morning!"
 TITLE = "[b]Standup for March 4"
@@ -30,11 +31,7 @@ def clock():
 
 @pytest.fixture
 def skill_paths():
-    return [
-        "botcore.skills.builtin.help.HelpSkill",
-        "botcore.skills.builtin.standup.StandupSkill",
-        "botcore.skills.builtin.echo.EchoSkill",
-    ]
+    return STANDUP_WITH_HELP_AND_ECHO
 
 
 class Team:
