@@ -72,6 +72,14 @@ def _portal_form_too_large(request: HttpRequest) -> HttpResponse:
     return render(request, "tenants/error.html", {"message": message}, status=413)
 
 
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 page, but JSON under /api/ as every other answer there (DRF's `detail`): a path no
+    route takes (a non-numeric id, a typo) answered an HTML page to a client parsing JSON (a trial's)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": gettext("Not found.")}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """Django's 500 page, but JSON under /api/ as every other answer there (DRF's `detail`): a client of the
     operator or skills API parsing the answer met an HTML page. The error itself is logged by Django."""

@@ -9,6 +9,7 @@ from ops.admin_views import fleet_dashboard
 from ops.metrics_view import metrics_view
 
 handler400 = "ops.views.bad_request"  # a body over Django's upload limits is a 413 (ops/logs.py: BODY_LIMITS)
+handler404 = "ops.views.page_not_found"  # JSON under /api/
 handler500 = "ops.views.server_error"  # JSON under /api/
 
 urlpatterns = [

@@ -108,6 +108,15 @@ def test_a_crash_in_the_api_answers_json(fleet, monkeypatch):
     assert "server error" in answer.json()["detail"] and "a bug" not in answer.content.decode()
 
 
+@pytest.mark.parametrize("path", ["/api/ops/bots/abc/", "/api/ops/nothing-here/", "/api/skills/x/y/"])
+def test_a_path_no_route_takes_under_api_answers_json(path):
+    """From an integrator's trial: a non-numeric id (no route takes it) answered Django's HTML 404 page to a
+    client parsing JSON, as every other answer there is."""
+    answer = token_client(staff=True).get(path)
+    assert answer.status_code == 404 and answer["Content-Type"] == "application/json"
+    assert "detail" in answer.json()
+
+
 def test_the_fleet_s_counts_are_whole_numbers(fleet):
     """Every figure of a list (portals and bots by status, failing skills and portals) came as 1.0, 0.0."""
     figures = token_client(staff=True).get("/api/ops/fleet/").json()
