@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,7 @@ from botcore.services.skill_runs import claim_run, enqueue_run
 from botcore.skills.base import Skill
 from botcore.skills.cron import UTC, CronError, CronExpression, portal_zone
 from botcore.skills.registry import configured_skills, find_skill
-from tenants.models import Portal
+from tenants.models import Portal, PortalSettings
 from tenants.selectors import map_portal_timezones
 
 log = logging.getLogger(__name__)
@@ -106,11 +106,18 @@ def sweep_schedules(now: datetime | None = None) -> int:
             )
         }
         zones = map_portal_timezones(portal_ids)
+        changed = _changed_since(after, configs, portal_ids)
         existing = set(
             SkillRun.objects.filter(kind=SkillRun.Kind.SCHEDULED, due_at__gt=after).values_list(
                 "portal_id", "skill_name", "run_key"
             )
         )
+        if changed:  # their firings of today, before the window, may come late: what ran of them is known
+            existing |= set(
+                SkillRun.objects.filter(
+                    kind=SkillRun.Kind.SCHEDULED, portal_id__in={p for p, _ in changed}, due_at__gt=now - DAY
+                ).values_list("portal_id", "skill_name", "run_key")
+            )
         for portal_id in portal_ids:
             zone = portal_zone(zones.get(portal_id, "UTC"))
             for skill in skills:
@@ -118,15 +125,45 @@ def sweep_schedules(now: datetime | None = None) -> int:
                 if not (config.is_enabled if config is not None else skill.enabled_by_default):
                     continue
                 options = skill.options_schema.resolve(config.options if config is not None else None)
+                late_since = _local_midnight(now, zone) if (portal_id, skill.name) in changed else None
                 claimed += _claim_due(
-                    skill, portal_id, options, zone, after=after, now=now, existing=existing
-                )
+                    skill, portal_id, options, zone, after=after, now=now, existing=existing,
+                    late_since=late_since,
+                )  # fmt: skip
     _requeue(now)
     retry_failed_run_notices(now)
     return claimed
 
 
-def _claim_due(skill: Skill, portal_id: int, options, zone: ZoneInfo, *, after, now, existing) -> int:
+DAY = timedelta(days=1)
+
+
+def _changed_since(after: datetime, configs, portal_ids: list[int]) -> set[tuple[int, str]]:
+    """The (portal, skill) pairs whose options or whose portal's time zone changed within the window: their
+    `late_after_change` schedules fire today's firing even if it is now before the window."""
+    changed = {key for key, config in configs.items() if config.updated_at > after}
+    moved = set(
+        PortalSettings.objects.filter(portal_id__in=portal_ids, updated_at__gt=after).values_list(
+            "portal_id", flat=True
+        )
+    )
+    if moved:
+        names = {skill.name for skill in configured_skills()}
+        changed |= {(portal_id, name) for portal_id in moved for name in names}
+    return changed
+
+
+def _local_midnight(now: datetime, zone: ZoneInfo) -> datetime:
+    """The start of `now`'s day on `zone`'s clock, as a UTC instant, less a minute (latest_firing's window
+    is open at its start)."""
+    local = now.astimezone(zone)
+    start = datetime.combine(local.date(), time(0, 0), tzinfo=zone)
+    return start.astimezone(UTC) - timedelta(minutes=1)
+
+
+def _claim_due(
+    skill: Skill, portal_id: int, options, zone: ZoneInfo, *, after, now, existing, late_since=None
+) -> int:
     claimed = 0
     for spec in skill.schedules_for(options):
         try:
@@ -136,7 +173,8 @@ def _claim_due(skill: Skill, portal_id: int, options, zone: ZoneInfo, *, after, 
                 "skill %s schedule %s portal=%s has a bad cron: %s", skill.name, spec.name, portal_id, error
             )
             continue
-        due = latest_firing(cron, zone, after=after, until=now)
+        since = min(after, late_since) if spec.late_after_change and late_since is not None else after
+        due = latest_firing(cron, zone, after=since, until=now)
         if due is None:
             continue
         key = f"schedule:{spec.name}:{due.isoformat()}"

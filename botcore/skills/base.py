@@ -91,10 +91,17 @@ class MessageFilter:
 
 @dataclass(frozen=True)
 class ScheduleSpec:
-    """A recurring run of the skill on each portal where it is enabled, on the portal's clock."""
+    """A recurring run of the skill on each portal where it is enabled, on the portal's clock.
+
+    `late_after_change`: when the portal's admin changes the skill's options or the portal's time zone so
+    that today's firing moves to a time already past, it still fires once, at once (a standup's summary moved
+    to 11:00 at noon, after the question went out, was never posted that day). Only for a run whose handler
+    tells for itself whether it is still wanted: an unchanged firing that already ran is not run again, but
+    a time moved from 08:00 to 07:00 at noon fires the 07:00 one too."""
 
     name: str  # stable: it keys the runs already made
     cron: str  # five fields, e.g. "30 9 * * 1-5" (botcore/skills/cron.py)
+    late_after_change: bool = False
 
 
 class SkillContext(Protocol):

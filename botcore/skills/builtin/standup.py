@@ -95,7 +95,11 @@ class StandupSkill(Skill):
             return []
         return [
             ScheduleSpec("ask", daily_cron(options["ask_at"], options["weekdays"])),
-            ScheduleSpec("report", daily_cron(options["report_at"], options["weekdays"])),
+            # Moved to a time already past after the question went out: posted at once (report() tells
+            # whether a question went out today and the summary is still to come).
+            ScheduleSpec(
+                "report", daily_cron(options["report_at"], options["weekdays"]), late_after_change=True
+            ),
         ]
 
     def wants(self, event: SkillEvent, ctx: SkillContext) -> bool:
