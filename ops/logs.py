@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
+from urllib.parse import quote, quote_plus
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -53,7 +54,12 @@ KNOWN_SECRET_MIN_LENGTH = 4
 def note_secrets(values: Iterable[object]) -> None:
     """From now until the log context is cleared, redact() writes each of these strings as <redacted>: in
     log lines, stored errors, Django's error report (its frames' variables and the request's form)."""
-    known = {value for value in values if isinstance(value, str) and len(value) >= KNOWN_SECRET_MIN_LENGTH}
+    given = [value for value in values if isinstance(value, str) and len(value) >= KNOWN_SECRET_MIN_LENGTH]
+    # As written, and as a URL carries it (a library's error names the URL it called: the token in its query
+    # or path, percent-encoded, a space as "+" in a query).
+    known = {
+        form for value in given for form in (value, quote(value, safe=""), quote(value), quote_plus(value))
+    }
     if not known.issubset(_known_secrets.get()):
         _known_secrets.set(tuple(sorted(known.union(_known_secrets.get()), key=len, reverse=True)))
 

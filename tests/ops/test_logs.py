@@ -300,3 +300,27 @@ def test_the_error_report_hides_a_url_password_with_an_at_sign_or_a_quote(settin
     html, text = report_with_redis_url(settings, f"redis://:{password}@redis:6379/0")
     assert "it failed" in html and "it failed" in text
     assert "Pa55" not in html and "Pa55" not in text
+
+
+@pytest.mark.parametrize("secret", ["jira-pat-7f3a9c1e5b", "tk/with+marks=&?"])
+def test_a_noted_secret_is_redacted_as_written_and_as_a_url_carries_it(secret):
+    """From a skill author's trial: a library's error names the URL it called, the token in its query
+    URL-encoded (`tk%2Fwith%2Bmarks%3D%26%3F`), and only the token as written was known to redact()."""
+    from urllib.parse import quote, urlencode
+
+    from ops.logs import note_secrets, redact
+
+    clear_log_context()
+    try:
+        note_secrets([secret])
+        url = "https://tracker.example/api?" + urlencode({"token": secret})
+        for text in (
+            f"401: token {secret} refused",
+            f"GET {url} failed",
+            f"GET /x/{quote(secret, safe='')}/",
+        ):
+            assert secret not in redact(text) and "<redacted>" in redact(text), text
+            assert quote(secret, safe="") not in redact(text) and quote(secret) not in redact(text)
+    finally:
+        clear_log_context()
+    assert redact(f"after the task: {secret}") == f"after the task: {secret}"
