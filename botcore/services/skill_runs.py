@@ -20,7 +20,7 @@ from django_q.tasks import async_task
 
 from botcore.models import SkillRun
 from botcore.selectors import list_enabled_skills
-from botcore.skills.cron import find_zone
+from botcore.skills.cron import read_on_clock
 from botcore.skills.events import (
     BackendEvent,
     BackendEventType,
@@ -155,7 +155,7 @@ def build_event(run: SkillRun, *, language: str) -> BackendEvent:
         return ScheduledRunEvent(
             schedule=payload["schedule"],
             due_at=datetime.fromisoformat(payload["due_at"]),
-            local_due_at=_local_due_at(payload),
+            local_due_at=read_on_clock(payload["local_due_at"], payload.get("timezone", "")),
             **common,
         )
     if run.kind == SkillRun.Kind.DEFERRED:
@@ -169,11 +169,3 @@ def build_event(run: SkillRun, *, language: str) -> BackendEvent:
     if run.kind == SkillRun.Kind.UNINSTALLED:
         return PortalUninstalledEvent(reason=payload.get("reason", ""), **common)
     return PortalInstalledEvent(**common)
-
-
-def _local_due_at(payload: Mapping[str, Any]) -> datetime:
-    """A firing's time on the portal's clock, in the zone it fired in (claimed before the zone was kept, or
-    on a host whose zone database lacks it: with its offset then, never another zone's wall time)."""
-    local = datetime.fromisoformat(payload["local_due_at"])
-    zone = find_zone(payload.get("timezone", ""))
-    return local.astimezone(zone) if zone is not None else local

@@ -30,6 +30,16 @@ def find_zone(name: str) -> ZoneInfo | None:
         return None
 
 
+def read_on_clock(moment: str, zone_name: str) -> datetime:
+    """An ISO time kept with the name of the zone it was read in, in that zone again (its daylight-saving
+    rules, not only the offset it had then); with its offset alone where the name is empty or this host's
+    zone database lacks it (kept before the zone was, or a mixed fleet's older database), never another
+    zone's wall time."""
+    read = datetime.fromisoformat(moment)
+    zone = find_zone(zone_name)
+    return read.astimezone(zone) if zone is not None else read
+
+
 def portal_zone(name: str) -> ZoneInfo:
     """The time zone a portal's setting names; UTC when it is empty or unknown."""
     return find_zone(name) or UTC

@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, ScheduleSpec, Skill, SkillContext
 from botcore.skills.builtin.standup_texts import day_text, texts_for
-from botcore.skills.cron import CronExpression, daily_cron, find_zone, portal_zone
+from botcore.skills.cron import CronExpression, daily_cron, portal_zone, read_on_clock
 from botcore.skills.events import BackendEventType, ScheduledRunEvent, SkillEvent
 from botcore.skills.i18n import every_language, normalize_language
 from botcore.skills.options import GroupChat, OptionsError, OptionsSchema, PortalUsers, Text, Time, Weekdays
@@ -367,9 +367,7 @@ def _asked_at(state: dict[str, Any]) -> datetime:
     """When the question went out, on the portal's clock: in its zone where the state kept it, so that the
     summary's time that day is read with the zone's rules (on a daylight-saving day the question's offset is
     not the summary's); else with the question's offset."""
-    asked = datetime.fromisoformat(state["asked_at"])
-    zone = find_zone(state.get("zone", ""))
-    return asked.astimezone(zone) if zone is not None else asked
+    return read_on_clock(state["asked_at"], state.get("zone", ""))
 
 
 def _report_instant(local_ask: datetime, report_at: str) -> datetime:
