@@ -68,24 +68,26 @@ class OperatorAccess:
 class Page(LimitOffsetPagination):
     default_limit = 50
     max_limit = 500
+    # Query parameters a list takes besides its filters: the page's, and DRF's format suffix.
+    query_params: tuple[str, ...] = ("limit", "offset", "format")
 
     def get_limit(self, request):
-        """The page size asked for (above max_limit: max_limit); a 400 naming `limit` for anything but a
-        positive whole number, as for an unknown filter: DRF read `abc`, `0` and `-1` as the default, so a
-        script's typo went unnoticed (an integrator's trial)."""
-        asked = request.query_params.get(self.limit_query_param)
-        if asked is not None and not (asked.isascii() and asked.isdigit() and int(asked) > 0):
-            raise ValidationError({self.limit_query_param: "must be a whole number from 1"})
+        """The page size asked for (above max_limit: max_limit). DRF read `abc`, `0` and `-1` as the
+        default, so a script's typo went unnoticed (an integrator's trial): a 400 naming it, as for an
+        unknown filter."""
+        _whole_number(request, self.limit_query_param, least=1)
         return super().get_limit(request)
 
     def get_offset(self, request):
-        asked = request.query_params.get(self.offset_query_param)
-        if asked is not None and not (asked.isascii() and asked.isdigit()):
-            raise ValidationError({self.offset_query_param: "must be a whole number from 0"})
+        _whole_number(request, self.offset_query_param, least=0)
         return super().get_offset(request)
 
-    # Query parameters a list takes besides its filters: the page's, and DRF's format suffix.
-    query_params: tuple[str, ...] = ("limit", "offset", "format")
+
+def _whole_number(request: Request, name: str, *, least: int) -> None:
+    """A 400 naming `name` when the query gives it as anything but a whole number from `least`."""
+    asked = request.query_params.get(name)
+    if asked is not None and not (asked.isascii() and asked.isdigit() and int(asked) >= least):
+        raise ValidationError({name: f"must be a whole number from {least}"})
 
 
 class EventPage(Page):
