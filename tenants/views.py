@@ -28,7 +28,7 @@ from tenants.forms import PortalApiKeyForm, PortalSettingsForm, UninstallForm
 from tenants.framing import frame_for_portal, frameable_by_portal, is_frameable
 from tenants.identity import get_identity_backend
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
-from tenants.selectors import find_best_grant, get_portal_preferences
+from tenants.selectors import find_best_grant
 from tenants.shapes import is_credential_shaped, is_id_shaped, is_user_id_shaped
 from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
 from vibeapp import shared_cache
@@ -449,8 +449,8 @@ def _render_portal(
     uninstall_form: forms.Form | None = None,
 ) -> HttpResponse:
     """The portal page, with any form given as posted (its errors at its fields; the answer is then 400)."""
+    prefs, _created = PortalSettings.objects.get_or_create(portal=portal)
     if settings_form is None:
-        prefs, _created = PortalSettings.objects.get_or_create(portal=portal)
         settings_form = PortalSettingsForm(
             initial={"language": prefs.language, "timezone": prefs.timezone, "bot_name": prefs.bot_name}
         )
@@ -464,7 +464,7 @@ def _render_portal(
         "portal": portal,
         "grant": find_best_grant(portal),
         # Times on the page are on the portal's clock, as its admin set it (a zone this host lacks: UTC).
-        "portal_zone": _known_zone(get_portal_preferences(portal).timezone),
+        "portal_zone": _known_zone(prefs.timezone),
         "api_key": PortalApiKey.objects.filter(portal=portal).first(),
         **forms_shown,
         "extra_sections": _extra_sections(request, portal, viewer),

@@ -36,6 +36,8 @@ from tenants.selectors import map_portal_timezones
 
 log = logging.getLogger(__name__)
 
+DAY = timedelta(days=1)
+
 
 def run_timeout_seconds() -> float:
     """A RUNNING run older than this lost its worker: the task queue kills any task sooner (the same lease
@@ -106,7 +108,7 @@ def sweep_schedules(now: datetime | None = None) -> int:
             )
         }
         zones = map_portal_timezones(portal_ids)
-        changed = _changed_since(after, configs, portal_ids)
+        changed = _changed_since(after, configs, portal_ids, skills)
         existing = set(
             SkillRun.objects.filter(kind=SkillRun.Kind.SCHEDULED, due_at__gt=after).values_list(
                 "portal_id", "skill_name", "run_key"
@@ -135,21 +137,18 @@ def sweep_schedules(now: datetime | None = None) -> int:
     return claimed
 
 
-DAY = timedelta(days=1)
-
-
-def _changed_since(after: datetime, configs, portal_ids: list[int]) -> set[tuple[int, str]]:
-    """The (portal, skill) pairs whose options or whose portal's time zone changed within the window: their
-    `late_after_change` schedules fire today's firing even if it is now before the window."""
+def _changed_since(
+    after: datetime, configs, portal_ids: list[int], skills: list[Skill]
+) -> set[tuple[int, str]]:
+    """The (portal, skill) pairs of `skills` whose options or whose portal's time zone changed within the
+    window: their `late_after_change` schedules fire today's firing even if it is now before the window."""
     changed = {key for key, config in configs.items() if config.updated_at > after}
     moved = set(
         PortalSettings.objects.filter(portal_id__in=portal_ids, updated_at__gt=after).values_list(
             "portal_id", flat=True
         )
     )
-    if moved:
-        names = {skill.name for skill in configured_skills()}
-        changed |= {(portal_id, name) for portal_id in moved for name in names}
+    changed |= {(portal_id, skill.name) for portal_id in moved for skill in skills}
     return changed
 
 
