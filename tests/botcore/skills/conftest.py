@@ -46,6 +46,21 @@ class World:
     def messages(self) -> list[dict]:
         return self.sp.bot_messages(self.bot_id)
 
+    def team(self, *, quiet_member: str | None = None) -> dict:
+        """A group chat "Team" the portal's admin opens with its member, the bot and, where named, one more
+        new user of the portal who will say nothing."""
+        members = [self.sp.member_id, self.bot_id]
+        if quiet_member is not None:
+            user = self.sp.control.post(
+                f"/_sandbox/portals/{self.sp.sandbox_portal_id}/users", json={"name": quiet_member}
+            ).json()["data"]["user"]
+            members.insert(1, user["id"])
+        return self.act("chats", userId=self.sp.admin_id, title="Team", memberIds=members)["chat"]
+
+    def chat_messages(self, chat_id: int) -> list[dict]:
+        """Every message of a group chat, as the sandbox holds it."""
+        return self.sp.control.get(f"/_sandbox/chats/{chat_id}/messages").json()["data"]["messages"]
+
 
 # The standup beside the skills it shares a portal with by default: /help lists it, echo answers the rest.
 STANDUP_WITH_HELP_AND_ECHO = [

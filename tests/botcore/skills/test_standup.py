@@ -415,12 +415,7 @@ def test_a_standup_day(clock, world, task_queue):
 
     sp = world.sp
     PortalSettings.objects.update_or_create(portal=sp.portal, defaults={"timezone": "Europe/Moscow"})
-    carol = sp.control.post(
-        f"/_sandbox/portals/{sp.sandbox_portal_id}/users", json={"name": "Carol Quiet"}
-    ).json()["data"]["user"]
-    team = world.act(
-        "chats", userId=sp.admin_id, title="Team", memberIds=[sp.member_id, carol["id"], world.bot_id]
-    )["chat"]
+    team = world.team(quiet_member="Carol Quiet")
     configure_skill(sp.portal, skill_name="standup", is_enabled=True, options={"chat": f"chat{team['id']}"})
     task_queue.run()  # the switch re-registers the bot's commands: /standup now
 
@@ -446,11 +441,7 @@ def test_a_standup_day(clock, world, task_queue):
     clock.move_to(datetime(2030, 3, 4, 14, 30, 5, tzinfo=UTC))  # 17:30 in Moscow
     assert sweep_schedules() == 1
     task_queue.run()
-    summary = [
-        m
-        for m in sp.control.get(f"/_sandbox/chats/{team['id']}/messages").json()["data"]["messages"]
-        if m["text"].startswith("[b]Standup for March 4")
-    ]
+    summary = [m for m in world.chat_messages(team["id"]) if m["text"].startswith("[b]Standup for March 4")]
     assert len(summary) == 1
     assert summary[0]["text"].splitlines()[1:] == [
         "[b]Alice Admin[/b]: Yesterday: the API. Today: tests.",

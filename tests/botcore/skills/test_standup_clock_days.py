@@ -32,6 +32,12 @@ def clock(request):
     traveller.stop()
 
 
+def assert_one_summary_with_the_answer(world, team: dict) -> None:
+    summaries = [m["text"] for m in world.chat_messages(team["id"]) if m["text"].startswith("[b]Standup for")]
+    assert len(summaries) == 1
+    assert "[b]Alice Admin[/b]: answer" in summaries[0].splitlines()
+
+
 def wall(day: date, at: str, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.fromisoformat(at), tzinfo=zone).astimezone(UTC)
 
@@ -64,12 +70,7 @@ def test_on_the_clocks_awkward_days_each_question_and_summary_goes_once_and_answ
     start = wall(day, "00:00", zone)
     sp = world.sp
     PortalSettings.objects.update_or_create(portal=sp.portal, defaults={"timezone": zone_name})
-    carol = sp.control.post(
-        f"/_sandbox/portals/{sp.sandbox_portal_id}/users", json={"name": "Carol Quiet"}
-    ).json()["data"]["user"]
-    team = world.act(
-        "chats", userId=sp.admin_id, title="Team", memberIds=[sp.member_id, carol["id"], world.bot_id]
-    )["chat"]
+    team = world.team(quiet_member="Carol Quiet")
     every_day = [1, 2, 3, 4, 5, 6, 7]  # clocks change on Sundays
     options = {"chat": f"chat{team['id']}", "ask_at": ask_at, "report_at": report_at, "weekdays": every_day}
     configure_skill(sp.portal, skill_name="standup", is_enabled=True, options=options)
@@ -85,13 +86,7 @@ def test_on_the_clocks_awkward_days_each_question_and_summary_goes_once_and_answ
         now += timedelta(minutes=1)
     questions = [m for m in world.messages() if m["text"].startswith("Good morning!")]
     assert len(questions) == 3  # Alice, Boris and Carol, once each
-    summaries = [
-        m["text"]
-        for m in sp.control.get(f"/_sandbox/chats/{team['id']}/messages").json()["data"]["messages"]
-        if m["text"].startswith("[b]Standup for")
-    ]
-    assert len(summaries) == 1
-    assert "[b]Alice Admin[/b]: answer" in summaries[0].splitlines()
+    assert_one_summary_with_the_answer(world, team)
     shown = [m["text"] for m in world.messages()]
     assert "Alice, you wrote: [i]answer[/i]" not in shown  # the standup took it, not echo
     assert "Alice, you wrote: [i]evening[/i]" in shown  # after the summary: echo's again
@@ -119,9 +114,7 @@ def test_times_or_zone_changed_between_question_and_summary_ask_once_and_post_on
     answer_at, change_at = wall(day, "10:00", zone), wall(day, "12:00", zone)
     sp = world.sp
     PortalSettings.objects.update_or_create(portal=sp.portal, defaults={"timezone": zone_name})
-    team = world.act("chats", userId=sp.admin_id, title="Team", memberIds=[sp.member_id, world.bot_id])[
-        "chat"
-    ]
+    team = world.team()
     options = {"chat": f"chat{team['id']}", "ask_at": "09:30", "report_at": "17:30"}
     configure_skill(sp.portal, skill_name="standup", is_enabled=True, options=options)
     task_queue.run()
@@ -142,10 +135,4 @@ def test_times_or_zone_changed_between_question_and_summary_ask_once_and_post_on
         now += timedelta(minutes=1)
     questions = [m for m in world.messages() if m["text"].startswith("Good morning!")]
     assert len(questions) == 2  # Alice and Boris, once each
-    summaries = [
-        m["text"]
-        for m in sp.control.get(f"/_sandbox/chats/{team['id']}/messages").json()["data"]["messages"]
-        if m["text"].startswith("[b]Standup for")
-    ]
-    assert len(summaries) == 1
-    assert "[b]Alice Admin[/b]: answer" in summaries[0].splitlines()
+    assert_one_summary_with_the_answer(world, team)
