@@ -97,6 +97,16 @@ def start_runstack(tmp_path: Path, ports: list[int]) -> subprocess.Popen:
     )
 
 
+def stop_runstack(stack: subprocess.Popen) -> None:
+    """SIGTERM to the stack's group, as an operator stops it; SIGKILL if it is not gone within a minute."""
+    os.killpg(stack.pid, signal.SIGTERM)
+    try:
+        stack.communicate(timeout=60)
+    finally:
+        if stack.poll() is None:
+            os.killpg(stack.pid, signal.SIGKILL)
+
+
 def read_until(process: subprocess.Popen, marker: str, *, seconds: float = 120) -> str:
     seen = []
     deadline = time.monotonic() + seconds
@@ -153,12 +163,7 @@ def test_runstack_on_other_ports_lets_its_own_sandbox_frame_the_portal_pages(tmp
         read_until(stack, "vibeapp is running.")
         policy = httpx.get(f"http://127.0.0.1:{web}/", timeout=10).headers["Content-Security-Policy"]
     finally:
-        os.killpg(stack.pid, signal.SIGTERM)
-        try:
-            stack.communicate(timeout=60)
-        finally:
-            if stack.poll() is None:
-                os.killpg(stack.pid, signal.SIGKILL)
+        stop_runstack(stack)
     framers = next(d for d in policy.split(";") if d.strip().startswith("frame-ancestors")).split()
     assert f"http://127.0.0.1:{sandbox}" in framers
     assert "http://127.0.0.1:8100" not in framers or sandbox == 8100
@@ -185,9 +190,4 @@ def test_a_second_runstack_on_the_same_var_dir_refuses_to_start(tmp_path):
         assert "[sandbox" not in output and "[qcluster" not in output, output  # it started nothing
         assert all(is_group_alive(g) for g in groups)  # and the first one runs on
     finally:
-        os.killpg(first.pid, signal.SIGTERM)
-        try:
-            first.communicate(timeout=60)
-        finally:
-            if first.poll() is None:
-                os.killpg(first.pid, signal.SIGKILL)
+        stop_runstack(first)
