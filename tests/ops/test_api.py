@@ -387,3 +387,30 @@ def test_a_page_size_or_offset_that_is_no_whole_number_is_a_400_naming_it(query,
     answer = client.get(f"/api/ops/portals/?{query}")
     assert answer.status_code == 400 and named in answer.json(), answer.content
     assert client.get("/api/ops/portals/?limit=900&offset=0").status_code == 200  # past the most: the most
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("put", "/api/ops/bots/{bot}/"),
+        ("delete", "/api/ops/bots/{bot}/"),
+        ("patch", "/api/ops/portals/{portal}/"),
+        ("post", "/api/ops/events/"),
+        ("get", "/api/ops/bots/{bot}/pause/"),
+        ("delete", "/api/ops/fleet/"),
+    ],
+)
+def test_a_method_the_path_does_not_take_is_a_405_for_an_operator_and_changes_nothing(fleet, method, path):
+    """An operator's script sending the wrong method learns that, not that it lacks a right it has."""
+    portal, bot = fleet
+    answer = getattr(token_client(staff=True), method)(path.format(bot=bot.pk, portal=portal.pk))
+    assert answer.status_code == 405, answer.content
+    assert "detail" in answer.json()
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.ACTIVE
+    assert Portal.objects.filter(pk=portal.pk).exists() and Bot.objects.count() == 1
+
+
+def test_a_method_the_path_does_not_take_still_needs_an_operator(fleet):
+    _, bot = fleet
+    assert APIClient().put(f"/api/ops/bots/{bot.pk}/").status_code == 401
+    assert token_client(staff=False).delete(f"/api/ops/bots/{bot.pk}/").status_code == 403
