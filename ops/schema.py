@@ -1,5 +1,5 @@
 """What drf-spectacular cannot guess: how the portal skills API authenticates (the app's session cookie), and
-the refusals every operator API operation may answer."""
+the refusals every operator API operation may answer, and the 429 of every API."""
 
 from __future__ import annotations
 
@@ -27,14 +27,24 @@ _REFUSALS = {
 }
 
 
+_TOO_MANY = {
+    "description": "past VIBE_API_RATE for this caller: wait the seconds Retry-After names",
+    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+    "content": {"application/json": {"schema": _DETAIL}},
+}
+
+
 def document_operator_refusals(result, generator, request, public):
-    """A postprocessing hook: the operator API's refusals beside each operation's own answers. DRF answers
-    them outside any view's code (authentication, rights, lookups, ops.api's filters), so no view declares
-    them; without them a client generated from the schema knew only the 200."""
+    """A postprocessing hook: the operator API's refusals beside each operation's own answers, and every
+    API's 429 (vibeapp/api_rate.py). DRF answers them outside any view's code (authentication, rights,
+    lookups, ops.api's filters, throttles), so no view declares them; without them a client generated from
+    the schema knew only the 200."""
     result.setdefault("components", {}).setdefault("schemas", {}).setdefault(
         "Detail", {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
     )
     for path, operations in result["paths"].items():
+        for operation in operations.values():
+            operation["responses"].setdefault("429", _TOO_MANY)
         if not path.startswith("/api/ops/"):
             continue
         for operation in operations.values():

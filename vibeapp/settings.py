@@ -173,7 +173,12 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["vibeapp.api_rate.CallerRate"],
 }
+# Requests to the HTTP APIs per caller (an operator's account, a portal's person, else an address) and window
+# (vibeapp/api_rate.py): past it 429 with Retry-After. "" turns the limit off. Behind a proxy, see
+# TENANTS_CLIENT_IP_HEADER for how anonymous callers' addresses are read.
+VIBE_API_RATE = env.read_str("VIBE_API_RATE", "600/m")
 SPECTACULAR_SETTINGS = {
     "TITLE": "vibeapp API",
     "DESCRIPTION": (

@@ -19,9 +19,11 @@ from tenants.models import Portal, SessionGrant
 pytestmark = pytest.mark.django_db
 
 
-def token_client(*, staff: bool) -> APIClient:
+def token_client(*, staff: bool, name: str = "") -> APIClient:
     """An operator as create_operator makes one (staff, in the Operators group), or one with neither."""
-    user = get_user_model().objects.create_user(f"user-{staff}", password="pw-for-tests-only", is_staff=staff)
+    user = get_user_model().objects.create_user(
+        name or f"user-{staff}", password="pw-for-tests-only", is_staff=staff
+    )
     if staff:
         user.groups.add(ensure_operators_group())
     client = APIClient()
