@@ -1,7 +1,8 @@
 """The poller: one asyncio process keeps every active bot's event queue watched and hands a bot to its own
 django-q2 poll cycle as soon as something waits for it.
 
-An empty watch (most of them) is one HTTP call and no database write: a long-poll where the platform holds
+An empty watch (most of them) is one HTTP call and no database write of its own (the bots answered are
+stamped `last_polled_at` together once a minute): a long-poll where the platform holds
 the answer (BOTCORE_LONG_POLL_SECONDS), else a quick call repeated at the cycle's own adaptive cadence
 (botcore.services.polling.quiet_interval). When events wait, the bot is leased and its poll cycle enqueued
 (botcore/poller_fleet.py) with the batch the watch read; the cycle takes that batch if the bot's offset
@@ -61,6 +62,9 @@ DB_FAILURE_PAUSE_SECONDS = 1.0  # after a failed database round, before the next
 # its own (its portal down) costs one watch and one cycle per catch-up, not one per recovery elsewhere.
 CATCH_UP_SPREAD_SECONDS = 5.0
 CATCH_UP_EVERY_SECONDS = 30.0
+# The bots whose empty watch the platform answered are stamped `last_polled_at` together this often (an
+# operator reading it on an idle bot saw only its last cycle's): one UPDATE a round, not one a watch.
+HEARD_WRITE_SECONDS = 60.0
 
 
 class DatabaseFailures:
@@ -123,6 +127,7 @@ class Poller:
         self._watched: dict[int, dict] = {}  # what a wanted bot's watch read, to go with its cycle
         self._in_cycle: set[int] = set()  # bots a cycle (or a hand-over) holds: looked at until released
         self._need_auth: set[int] = set()
+        self._heard: dict[int, datetime] = {}  # bots whose empty watch was answered since the last note: when
         self.budget = WatchBudget()
         self._tasks: set[asyncio.Task] = set()
         self.in_flight = 0
@@ -261,6 +266,7 @@ class Poller:
         if waiting is not None:
             self._want_cycle(bot, watched_for_cycle(row.vibe_bot_id, row.offset, waiting.answer))
             return False
+        self._heard[row.pk] = timezone.now()
         held = bool(self.hold) and time.monotonic() - started >= self.hold / 2
         if self.hold:
             self.platform_holds = held
@@ -322,6 +328,7 @@ class Poller:
         """Hand wanted bots to their cycles, follow the cycles, read credentials and the fleet's changes."""
         loop = asyncio.get_running_loop()
         next_refresh = next_owed = next_follow = 0.0
+        next_heard = time.monotonic() + HEARD_WRITE_SECONDS
         while not self.stopping:
             now = time.monotonic()
             room = max(0, conf.max_cycles_in_flight() - len(self._in_cycle))
@@ -331,12 +338,16 @@ class Poller:
             self._need_auth.difference_update(need_auth)
             owed, fleet = now >= next_owed, now >= next_refresh
             follow = bool(self._in_cycle) and now >= next_follow
+            heard: dict[int, datetime] = {}
+            if now >= next_heard:
+                heard, self._heard = self._heard, {}
+                next_heard = now + HEARD_WRITE_SECONDS
             next_owed = now + 1.0 if owed else next_owed
             next_refresh = now + self.refresh_seconds if fleet else next_refresh
             next_follow = now + FOLLOW_SECONDS if follow else next_follow
             result = None
             # Nothing to write, follow or read: no round (the owed-work round, each second, still beats).
-            if wanted or follow or need_auth or owed or fleet:
+            if wanted or follow or need_auth or owed or fleet or heard:
                 joined_since = self._joined_since if owed and not fleet else None
                 started = timezone.now()
                 try:
@@ -351,6 +362,7 @@ class Poller:
                         owed,
                         fleet,
                         joined_since,
+                        heard,
                     )
                     if fleet or joined_since is not None:
                         self._joined_since = started - JOINED_MARGIN
@@ -359,6 +371,7 @@ class Poller:
                     self._wanted[:0] = wanted
                     self._watched.update(watched)
                     self._need_auth.update(need_auth)
+                    self._heard = {**heard, **self._heard}  # noted at the next round; a newer answer wins
                     await asyncio.sleep(DB_FAILURE_PAUSE_SECONDS)  # not a round per wake-up while it is down
                 else:
                     self._db_failures.succeeded()
@@ -371,13 +384,15 @@ class Poller:
             except TimeoutError:
                 pass
 
-    def _db_round(self, wanted, watched, following, need_auth, owed: bool, fleet: bool, joined_since):
+    def _db_round(self, wanted, watched, following, need_auth, owed: bool, fleet: bool, joined_since, heard):
         if owed:
             # A connection broken by a database restart is replaced, not reused. Once a second, with the
             # owed-work round: on PostgreSQL each call costs the next query a health check.
             close_old_connections()
         beat_poller()  # throttled; /readyz checks that the bots are watched
         _, failed = poller_fleet.hand_to_cycles(wanted, watched)
+        if heard:
+            poller_fleet.note_polled(heard)
         settled = poller_fleet.read_bots(following) if following else {}
         return (
             wanted, failed, following, settled, poller_fleet.read_auth(need_auth) if need_auth else {},

@@ -1,9 +1,10 @@
 """The poller's database side: the fleet it watches, the credentials it watches with, and the hand-over of
 a bot to its poll cycle (a lease, then a django-q2 task), all synchronous, run on the poller's DB thread.
 
-Nothing here is written per empty poll: the fleet is read, a bot is written only when it is handed to its
+Nothing here is written per empty poll: the fleet is read, a bot is written when it is handed to its
 cycle (the same short enqueue lease the pacer took, so the cycle's own lease swap, its offsets stored
-before acting and its crash guarantees are exactly those of botcore/services/polling.py).
+before acting and its crash guarantees are exactly those of botcore/services/polling.py), and the bots the
+platform answered are stamped `last_polled_at` together, once a round of the poller's choosing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from botcore.vibe.watch import WatchAuth
 from tenants.errors import SecretDecryptionError, SessionTokenError
 
 log = logging.getLogger(__name__)
+
+NOTE_CHUNK = 500  # bots stamped by one UPDATE (SQLite's bound parameters stay far below its limit)
 
 _FIELDS = (
     "pk", "vibe_bot_id", "status", "portal_id", "portal__member_id", "credential_kind", "event_offset",
@@ -146,3 +149,16 @@ def hand_to_cycles(pks: list[int], watched: Mapping[int, dict] | None = None) ->
     token = uuid.uuid4().hex
     until = now + timedelta(seconds=conf.enqueue_lease_seconds())
     return enqueue_cycles(lease_free_bots(pks, token, until=until, now=now), token, watched)
+
+
+def note_polled(heard: Mapping[int, datetime]) -> None:
+    """Stamp `last_polled_at` for the bots the platform answered, by one UPDATE per NOTE_CHUNK bots, with the
+    chunk's oldest time (a stamp errs late by at most the poller's round, never ahead of the platform's
+    answer) and never moving a newer stamp back (a cycle's)."""
+    pks = sorted(heard)
+    for start in range(0, len(pks), NOTE_CHUNK):
+        chunk = pks[start : start + NOTE_CHUNK]
+        at = min(heard[pk] for pk in chunk)
+        Bot.objects.filter(Q(last_polled_at__isnull=True) | Q(last_polled_at__lt=at), pk__in=chunk).update(
+            last_polled_at=at
+        )

@@ -40,6 +40,7 @@ class Bot(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True, db_index=True)
     # What the last cycles saw, for the pacer's priorities and the backoff.
     has_more = models.BooleanField(default=False)
+    # The platform's last answer to a poll of the bot: a cycle's, or an empty watch's (within a minute).
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)

@@ -178,6 +178,32 @@ def test_empty_watches_write_nothing_and_enqueue_nothing(sandbox_portal, task_qu
     assert watches and all(c["query"]["offset"] == str(bot.event_offset) for c in watches)
 
 
+def test_answered_empty_watches_are_written_as_the_bots_last_poll_in_one_update_a_round(
+    sandbox_portal, task_queue, settings, monkeypatch
+):
+    """An operator reading `last_polled_at` saw "never" (or hours ago) on an idle bot the poller watched every
+    few seconds: only cycles wrote it. The poller writes it for the bots the platform answered, every
+    HEARD_WRITE_SECONDS, not once per watch."""
+    import botcore.poller
+
+    monkeypatch.setattr(botcore.poller, "HEARD_WRITE_SECONDS", 0.5)
+    settings.BOTCORE_LONG_POLL_SECONDS = 0
+    settings.BOTCORE_POLL_FAST_SECONDS = 0.05
+    settings.BOTCORE_POLL_SLOW_SECONDS = 0.05
+    bot = settled_bot(sandbox_portal)
+    Bot.objects.filter(pk=bot.pk).update(last_polled_at=timezone.now() - timedelta(hours=3))
+    started = timezone.now()
+    with RunningPoller():
+        wait_for(
+            lambda: Bot.objects.filter(pk=bot.pk, last_polled_at__gte=started).exists(),
+            timeout=30,
+            what="the bot's last poll written",
+        )
+    close_old_connections()
+    assert Bot.objects.get(pk=bot.pk).last_polled_at <= timezone.now()
+    assert task_queue.queued == []
+
+
 def test_a_bot_provisioned_while_the_poller_runs_is_watched_within_seconds_not_at_the_next_refresh(
     sandbox_portal, task_queue
 ):
