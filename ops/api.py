@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from django.db.models import Model
+from django.db.models import Choices, Model
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, routers, viewsets
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
@@ -166,8 +166,10 @@ def _int_param(name: str, description: str) -> OpenApiParameter:
     return OpenApiParameter(name, int, description=description, required=False)
 
 
-def _str_param(name: str, description: str) -> OpenApiParameter:
-    return OpenApiParameter(name, str, description=description, required=False)
+def _str_param(name: str, description: str, *, choices: type[Choices] | None = None) -> OpenApiParameter:
+    """A text filter; `choices`: the field's, listed as the schema's enum (the 400 names them too)."""
+    enum = [str(value) for value in choices.values] if choices else None
+    return OpenApiParameter(name, str, description=description, required=False, enum=enum)
 
 
 class OperatorRootView(OperatorAccess, routers.APIRootView):
@@ -191,7 +193,9 @@ class FleetView(OperatorAccess, APIView):
         return Response(FleetSerializer(gather_fleet()).data)
 
 
-@extend_schema_view(list=extend_schema(parameters=[_str_param("status", "portal status")]))
+@extend_schema_view(
+    list=extend_schema(parameters=[_str_param("status", "portal status", choices=Portal.Status)])
+)
 class PortalViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     serializer_class = PortalSerializer
     pagination_class = Page
@@ -234,7 +238,9 @@ def _refuse_if_retired(bot: Bot) -> None:
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[_str_param("status", "bot status"), _int_param("portal", "portal id")])
+    list=extend_schema(
+        parameters=[_str_param("status", "bot status", choices=Bot.Status), _int_param("portal", "portal id")]
+    )
 )
 class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     serializer_class = BotSerializer
@@ -278,7 +284,7 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
 @extend_schema_view(
     list=extend_schema(
         parameters=[
-            _str_param("status", "event status"),
+            _str_param("status", "event status", choices=EventLogEntry.Status),
             _str_param("event_type", "platform event type"),
             _int_param("bot", "bot id"),
         ]

@@ -416,3 +416,15 @@ def test_a_method_the_path_does_not_take_still_needs_an_operator(fleet):
     _, bot = fleet
     assert APIClient().put(f"/api/ops/bots/{bot.pk}/").status_code == 401
     assert token_client(staff=False).delete(f"/api/ops/bots/{bot.pk}/").status_code == 403
+
+
+def test_the_schema_lists_each_status_filter_s_values():
+    """A client generated from the schema offered any text for `?status=`, which the API answers 400."""
+    paths = APIClient().get("/api/schema/", {"format": "json"}).json()["paths"]
+    for path, model in (
+        ("/api/ops/portals/", Portal),
+        ("/api/ops/bots/", Bot),
+        ("/api/ops/events/", EventLogEntry),
+    ):
+        (status,) = [p for p in paths[path]["get"]["parameters"] if p["name"] == "status"]
+        assert sorted(status["schema"]["enum"]) == sorted(model.Status.values), path
