@@ -7,6 +7,7 @@ answer below 500 means it is reachable), and at most every OPS_PLATFORM_CHECK_EV
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from django.utils import timezone
 from botcore import conf
 from ops.heartbeat import find_latest_beat, max_age
 from ops.models import Heartbeat
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -106,13 +109,18 @@ def check_platform() -> Check:
 def check_metrics_dir(path: str) -> Check:
     """Room left where every process of the host memory-maps its series (PROMETHEUS_MULTIPROC_DIR): a write
     that needs a page the file system cannot give is a SIGBUS, not an error, so a full directory kills each
-    new worker at its first metric, and the qcluster restarts them in a loop while no reply goes out."""
+    new worker at its first metric, and the qcluster restarts them in a loop while no reply goes out.
+    The directory's path goes to the log, not to /readyz's answer, which anyone who reaches it reads."""
     try:
         stats = os.statvfs(path)
     except OSError as error:
-        return Check(False, {"error": error.__class__.__name__, "path": path})
+        log.warning("metrics directory %s cannot be read: %s", path, error.__class__.__name__)
+        return Check(False, {"error": error.__class__.__name__})
     free = stats.f_bavail * stats.f_frsize
-    return Check(free >= settings.OPS_METRICS_DIR_MIN_FREE_BYTES, {"free_bytes": free, "path": path})
+    if free < settings.OPS_METRICS_DIR_MIN_FREE_BYTES:
+        log.warning("metrics directory %s has %d bytes free", path, free)
+        return Check(False, {"free_bytes": free})
+    return Check(True, {"free_bytes": free})
 
 
 # The heartbeats are rows of the database: while it is down they cannot be read, and naming the poller and
