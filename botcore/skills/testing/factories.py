@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from botcore.skills.cron import find_zone
 from botcore.skills.events import (
     DeferredJobEvent,
     PortalInstalledEvent,
@@ -265,12 +266,27 @@ def make_portal_uninstalled_event(
 
 
 def make_scheduled_event(
-    schedule: str, *, local_due_at: datetime | str, portal: str = PORTAL, language: str = "en"
+    schedule: str,
+    *,
+    local_due_at: datetime | str,
+    zone: str = "",
+    portal: str = PORTAL,
+    language: str = "en",
 ) -> ScheduledRunEvent:
-    """A firing of `schedule` at `local_due_at` (an aware datetime on the portal's clock, or its ISO text)."""
+    """A firing of `schedule` at `local_due_at` (a datetime or its ISO text). With `zone` (the portal's, e.g.
+    "Europe/Berlin") it is on that zone's clock, as a live firing is: a wall time without an offset is read
+    there, one with an offset is converted, and later times of the day follow the zone's daylight-saving
+    rules. Without `zone` it needs its offset, which it keeps (a fixed offset, no rules)."""
     local = datetime.fromisoformat(local_due_at) if isinstance(local_due_at, str) else local_due_at
-    if local.tzinfo is None:
-        raise ValueError("local_due_at needs its UTC offset, e.g. 2030-03-04T09:30:00+03:00")
+    if zone:
+        clock = find_zone(zone)
+        if clock is None:
+            raise ValueError(f"zone {zone!r} is not in the zone database")
+        local = local.replace(tzinfo=clock) if local.tzinfo is None else local.astimezone(clock)
+    elif local.tzinfo is None:
+        raise ValueError(
+            "local_due_at needs its UTC offset, e.g. 2030-03-04T09:30:00+03:00, or zone= the portal's zone"
+        )
     due = local.astimezone(UTC)
     return ScheduledRunEvent(
         portal_member_id=portal,

@@ -174,3 +174,31 @@ def test_the_kit_refuses_a_file_larger_than_the_skill_takes_as_the_platform_woul
     assert small.replies == ["read 1024 bytes"]
     large = run_skill(Archivist(), make_message_event("here"), files={7: b"a" * 1025})
     assert large.replies == ["That file is too large for me."]
+
+
+def test_a_kit_firing_in_a_zone_reads_that_day_s_times_by_the_zone_s_rules_as_a_live_firing_does():
+    """A live firing carries the portal's zone (its daylight-saving rules); the kit's kept the offset of the
+    text it was given, so a skill reading 09:00 on a fall-back day from a 00:30 firing was an hour off in its
+    tests only."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from botcore.skills.cron import read_on_clock
+    from botcore.skills.testing import make_scheduled_event
+
+    event = make_scheduled_event("ask", local_due_at="2026-10-25T00:30", zone="Europe/Berlin")
+    assert event.due_at == datetime(2026, 10, 24, 22, 30, tzinfo=UTC)
+    assert event.local_due_at.utcoffset() == timedelta(hours=2)
+    assert event.local_due_at.replace(hour=9, minute=0).astimezone(UTC) == datetime(
+        2026, 10, 25, 8, 0, tzinfo=UTC
+    )
+    live = read_on_clock(event.due_at.isoformat(), "Europe/Berlin")  # as a live run reads its firing back
+    assert event.local_due_at == live and event.local_due_at.tzinfo == live.tzinfo == ZoneInfo(
+        "Europe/Berlin"
+    )
+    converted = make_scheduled_event("ask", local_due_at="2026-10-24T22:30:00+00:00", zone="Europe/Berlin")
+    assert converted.local_due_at.tzinfo == ZoneInfo("Europe/Berlin") and converted.due_at == event.due_at
+    with pytest.raises(ValueError, match="Mars/Olympus"):
+        make_scheduled_event("ask", local_due_at="2026-10-25T00:30", zone="Mars/Olympus")
+    with pytest.raises(ValueError, match="offset"):
+        make_scheduled_event("ask", local_due_at="2026-10-25T00:30")
