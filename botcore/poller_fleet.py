@@ -153,8 +153,8 @@ def hand_to_cycles(pks: list[int], watched: Mapping[int, dict] | None = None) ->
 
 def note_polled(heard: Mapping[int, datetime]) -> None:
     """Stamp `last_polled_at` for the bots the platform answered, by one UPDATE per NOTE_CHUNK bots, with the
-    chunk's oldest time (a stamp errs late by at most the poller's round, never ahead of the platform's
-    answer) and never moving a newer stamp back (a cycle's)."""
+    chunk's oldest time (a stamp may lag a bot's last answer by up to the poller's round, never run ahead of
+    it), never moving a newer stamp (a cycle's) back."""
     pks = sorted(heard)
     for start in range(0, len(pks), NOTE_CHUNK):
         chunk = pks[start : start + NOTE_CHUNK]
