@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from botcore.models import Bot, EventLogEntry
 from tenants.models import Portal
 
 
+# The two camelCase names were the only ones in an otherwise snake_case API: kept beside their snake_case
+# names, deprecated in the schema, until the API's next version.
+@extend_schema_serializer(deprecate_fields=["bestTokenExpiresAt", "hasPersonalKey"])
 class PortalSerializer(serializers.ModelSerializer):
+    best_token_expires_at = serializers.DateTimeField(
+        source="best_expires_at", read_only=True, allow_null=True
+    )
+    has_personal_key = serializers.BooleanField(read_only=True)
     bestTokenExpiresAt = serializers.DateTimeField(source="best_expires_at", read_only=True, allow_null=True)
     hasPersonalKey = serializers.BooleanField(source="has_personal_key", read_only=True)
 
@@ -26,6 +34,8 @@ class PortalSerializer(serializers.ModelSerializer):
             "purge_after",
             "session_lost_at",
             "expiry_warned_at",
+            "best_token_expires_at",
+            "has_personal_key",
             "bestTokenExpiresAt",
             "hasPersonalKey",
         ]
