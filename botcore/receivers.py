@@ -47,9 +47,17 @@ def resume_on_session_restored(sender, portal, **kwargs):
 
 
 @receiver(signals.portal_session_expiring)
-def warn_on_session_expiring(sender, portal, expires_at, admin_user_ids, open_url, **kwargs):
+def warn_on_session_expiring(
+    sender, portal, expires_at, admin_user_ids, open_url, warned_at=None, occasion="", **kwargs
+):
     async_task(
-        "botcore.tasks.warn_portal_admins", portal.pk, list(admin_user_ids), open_url, expires_at.isoformat()
+        "botcore.tasks.warn_portal_admins",
+        portal.pk,
+        list(admin_user_ids),
+        open_url,
+        expires_at.isoformat(),
+        warned_at.isoformat() if warned_at is not None else "",
+        occasion,
     )
 
 

@@ -4,7 +4,7 @@ schedules: rename one only with its schedule (schedules.py) and once no queued t
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -20,6 +20,7 @@ from botcore.services.skill_runs import announce_portal_event
 from botcore.services.skill_schedules import sweep_schedules
 from botcore.skills.events import BackendEventType
 from ops.metrics import record_poll_outcome
+from tenants import services as tenant_services
 from tenants.models import Portal
 
 log = logging.getLogger(__name__)
@@ -57,14 +58,34 @@ def move_portal_bot(portal_id: int) -> None:
         bot_services.ensure_bot_credential(portal)
 
 
-def warn_portal_admins(portal_id: int, admin_user_ids: list[int], open_url: str, expires_at: str) -> int:
-    """Send each admin of the portal a private bot message with the link that renews the session."""
-    return send_expiry_warning(
-        Portal.objects.get(pk=portal_id),
-        admin_user_ids=admin_user_ids,
-        open_url=open_url,
-        expires_at=expires_at,
+def warn_portal_admins(
+    portal_id: int,
+    admin_user_ids: list[int],
+    open_url: str,
+    expires_at: str,
+    warned_at: str = "",
+    occasion: str = "",
+) -> int:
+    """Send each admin of the portal a private bot message with the link that renews the session; returns how
+    many were told. Where some could not be for a passing reason, the warning's stamp is handed back, so the
+    next sweep warns again (those told already, by `occasion`, are not told twice). The last two arguments
+    are optional for tasks queued before they were added."""
+    portal = Portal.objects.get(pk=portal_id)
+    delivery = send_expiry_warning(
+        portal, admin_user_ids=admin_user_ids, open_url=open_url, expires_at=expires_at, occasion=occasion
     )
+    handed_back = (
+        delivery.untold
+        and warned_at
+        and tenant_services.expiry_warning_undelivered(portal.pk, datetime.fromisoformat(warned_at))
+    )
+    if handed_back:
+        log.warning(
+            "session expiry warning not delivered to %s admin(s) portal=%s: warned again at the next sweep",
+            delivery.untold,
+            portal.member_id,
+        )
+    return delivery.told
 
 
 def prune_event_log() -> int:

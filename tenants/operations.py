@@ -67,6 +67,8 @@ def send_renewal_reminder(portal: Portal, *, operator: str) -> ActionResult:
         expires_at=expires_at,
         admin_user_ids=admins,
         open_url=settings.VIBE_APP_PUBLIC_URL,
+        warned_at=now,
+        occasion=f"reminder:{now.isoformat()}",
     )
     log.info("renewal reminder sent by operator portal=%s operator=%s", portal.member_id, operator)
     return ActionResult(True, f"{portal.domain}: reminder queued for {len(admins)} admin(s), from the bot")

@@ -269,6 +269,13 @@ def report_credential_refused(portal: Portal, *, credential: PortalCredential) -
         mark_portal_session_lost(portal)
 
 
+def expiry_warning_undelivered(portal_id: int, warned_at: datetime) -> bool:
+    """The expiry warning stamped `warned_at` reached no one for a passing reason (the platform failing the
+    sends): the stamp is lifted, so the next sweep (tasks.warn_expiring_sessions) warns again, and an operator
+    may remind at once. False when the stamp changed meanwhile (a fresh token, a later warning)."""
+    return bool(Portal.objects.filter(pk=portal_id, expiry_warned_at=warned_at).update(expiry_warned_at=None))
+
+
 @transaction.atomic
 def mark_portal_session_lost(portal: Portal) -> bool:
     """No usable credential remains: the portal needs a session; its bots pause until one arrives."""

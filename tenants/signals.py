@@ -12,7 +12,10 @@ portal_uninstalled = Signal()
 portal_session_restored = Signal()
 # The portal has no usable credential left; kwargs: portal
 portal_session_lost = Signal()
-# The portal's last usable token expires soon; kwargs: portal, expires_at, admin_user_ids, open_url
+# The portal's last usable token expires soon; kwargs: portal, expires_at, admin_user_ids, open_url, and
+# warned_at (the portal's expiry_warned_at stamp for this warning: a receiver that could not deliver it for a
+# passing reason hands it back with services.expiry_warning_undelivered) and occasion (what makes two
+# warnings one: the token's expiry for the sweep's, each operator's reminder its own)
 portal_session_expiring = Signal()
 # The portal's personal key was given, removed or refused, so its preferred credential may have changed;
 # sent after the commit; kwargs: portal

@@ -24,9 +24,10 @@ def warn_expiring_sessions() -> int:
     within = timedelta(seconds=settings.TENANTS_EXPIRY_WARNING_SECONDS)
     warned = 0
     for portal, expires_at in selectors.list_portals_with_expiring_sessions(within=within):
+        warned_at = timezone.now()
         with transaction.atomic():
             if not Portal.objects.filter(pk=portal.pk, expiry_warned_at__isnull=True).update(
-                expiry_warned_at=timezone.now()
+                expiry_warned_at=warned_at
             ):
                 continue  # another worker warned it first
         signals.portal_session_expiring.send(
@@ -35,6 +36,8 @@ def warn_expiring_sessions() -> int:
             expires_at=expires_at,
             admin_user_ids=selectors.list_admin_user_ids(portal),
             open_url=settings.VIBE_APP_PUBLIC_URL,
+            warned_at=warned_at,
+            occasion=f"expiry:{expires_at.isoformat()}",
         )
         log.info(
             "session expiry warning sent portal=%s expires_at=%s", portal.member_id, expires_at.isoformat()

@@ -33,10 +33,14 @@ from tenants.selectors import get_portal_preferences, list_admin_user_ids
 log = logging.getLogger(__name__)
 
 
-def send_expiry_warning(portal: Portal, *, admin_user_ids: list[int], open_url: str, expires_at: str) -> int:
+def send_expiry_warning(
+    portal: Portal, *, admin_user_ids: list[int], open_url: str, expires_at: str, occasion: str = ""
+) -> Delivery:
+    """The renewal warning to each admin; one told already on this `occasion` (a warning sent again after a
+    passing failure) is not told twice."""
     bot = find_active_bot(portal)
     if bot is None or bot.vibe_bot_id is None:
-        return 0
+        return Delivery(0, 0)
     # No event names the admins' own languages here: the portal's setting is the fallback it is for.
     preferences = get_portal_preferences(portal)
     with in_language(preferences.language):
@@ -48,7 +52,8 @@ def send_expiry_warning(portal: Portal, *, admin_user_ids: list[int], open_url: 
             " Please {link} to keep the bot running."
         ).format(when=f"{when:%Y-%m-%d %H:%M}", zone=zone.key, link=link)
     client = client_for_bot(bot)  # the credential the bot belongs to, as for every call of the bot
-    return _send_to_each(bot, client, admin_user_ids, text, what="expiry reminder").told
+    once_key = (lambda user_id: f"expiry-warning:{occasion}:{user_id}") if occasion else None
+    return _send_to_each(bot, client, admin_user_ids, text, what="expiry reminder", once_key=once_key)
 
 
 class Delivery(NamedTuple):

@@ -15,6 +15,7 @@ from botcore.services.polling import poll_bot_once
 from tenants import services as tenant_services
 from tenants.identity import VerifiedIdentity
 from tenants.models import Portal
+from tenants.operations import send_renewal_reminder
 from tenants.tasks import warn_expiring_sessions
 
 
@@ -43,6 +44,44 @@ def test_the_admin_gets_a_bot_message_with_a_link_before_the_token_expires(
     local = ends.astimezone(ZoneInfo("Asia/Kolkata"))
     assert f"({local:%Y-%m-%d %H:%M}, Asia/Kolkata)" in reminder["text"], reminder["text"]
     assert warn_expiring_sessions() == 0  # once per token
+
+
+@pytest.mark.slow
+def test_an_expiry_warning_the_platform_failed_to_take_is_sent_at_a_later_sweep_once_to_each_admin(
+    sandbox_portal, settings, task_queue
+):
+    """The warning goes out once per token, and it is what keeps a portal's bot alive: a platform failing
+    the sends (past the client's own retries) lost it for good, the portal stamped warned. Now the warning
+    waits for the next sweep, and an admin told already is not told twice."""
+    bot = provision_bot(sandbox_portal.portal)
+    settings.TENANTS_EXPIRY_WARNING_SECONDS = 48 * 3600
+    task_queue.purge()
+    fault = sandbox_portal.control.post(
+        "/_sandbox/faults",
+        json={
+            "method": "POST",
+            "path": "/v1/bots/{bot_id}/messages",
+            "errorRate": 1.0,
+            "errorCode": "INTERNAL_ERROR",
+        },
+    ).json()["data"]["id"]
+
+    def warnings() -> int:
+        return sum("expires soon" in m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id))
+
+    assert warn_expiring_sessions() == 1
+    assert task_queue.run() == [0]
+    assert warnings() == 0
+    # Nor is an operator's reminder refused for ten minutes as if it had reached the admins.
+    assert send_renewal_reminder(Portal.objects.get(pk=sandbox_portal.portal.pk), operator="op").ok
+    assert task_queue.run() == [0]
+    sandbox_portal.control.delete(f"/_sandbox/faults/{fault}")
+    assert warn_expiring_sessions() == 1  # the next sweep tries again
+    assert task_queue.run() == [1]
+    assert warnings() == 1
+    assert warn_expiring_sessions() == 0  # told: once per token again
+    assert task_queue.run() == []
+    assert warnings() == 1
 
 
 @pytest.mark.slow
