@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import OperationalError, connection
+from django.db.models.deletion import Collector
 from django.test import Client
 
 from botcore.errors import SkillConfigError
@@ -22,6 +23,7 @@ from botcore.selectors import list_enabled_skills
 from botcore.services.skill_configs import configure_skill
 from botcore.skills.options import Secret
 from tenants.crypto import is_encrypted_with_newest_key
+from tenants.models import Portal
 from tenants.services import uninstall_portal
 from tests.botcore.skills.test_portal_admin import make_portal, signed_in
 
@@ -199,3 +201,25 @@ def test_a_token_stored_in_clear_before_its_option_became_a_secret_is_moved_at_t
     assert tracker_options(acme) == {"project": "WEB", "token": TOKEN}
     assert "token" not in SkillConfig.objects.get(portal=acme, skill_name="tracker").options
     assert TOKEN not in every_stored_text()
+
+
+def _delete_as_the_release_before(portal) -> None:
+    """Delete `portal` as the release before this table does (its purge after an uninstall, on a rollback or
+    while it still runs beside this one, docs/operators.md "Upgrade"): Django's collector of that release
+    deletes every row of the models it knows, and knows no SkillSecret."""
+    collector = Collector(using=connection.alias)
+    collector.collect([portal])
+    collector.data.pop(SkillSecret, None)
+    collector.fast_deletes = [rows for rows in collector.fast_deletes if rows.model is not SkillSecret]
+    collector.delete()
+
+
+def test_a_portal_the_release_before_purges_takes_its_secrets_with_it(acme):
+    configure_skill(acme, skill_name="tracker", is_enabled=True, options={"token": TOKEN})
+    uninstalled_there = make_portal("globex")  # uninstalled by the release before: its secret was left
+    configure_skill(uninstalled_there, skill_name="tracker", is_enabled=True, options={"token": TOKEN})
+
+    _delete_as_the_release_before(uninstalled_there)  # the FOREIGN KEY failed the purge at its commit
+
+    assert not Portal.objects.filter(pk=uninstalled_there.pk).exists()
+    assert list(SkillSecret.objects.values_list("portal_id", flat=True)) == [acme.pk]
