@@ -47,6 +47,10 @@ class ChatActions:
         client, bot_id = self._platform()
         return client.list_chat_users(bot_id, self._dialog(dialog_id), limit=200)
 
+    def list_portal_users(self) -> list[PortalUser]:
+        client, _ = self._platform()
+        return client.list_users()
+
     def create_chat(
         self,
         title: str,

@@ -195,6 +195,11 @@ class SkillContext(Protocol):
 
     def list_chat_users(self, dialog_id: str | None = None) -> list[PortalUser]: ...
 
+    def list_portal_users(self) -> list[PortalUser]:
+        """The portal's people as its directory lists them (GET /v1/users, scope `user`): unlike a chat's
+        members, each with their own language."""
+        ...
+
     def create_chat(
         self,
         title: str,

@@ -5,9 +5,10 @@
     assert ctx.replies == ["John, you wrote: [I]ping[/I]"]
     assert ctx.reactions == ["like"] and ctx.typing_statuses == ["IMBOT_AGENT_ACTION_THINKING"]
 
-State lives in memory (MemoryStateStore) unless the test passes a DatabaseStateStore; chat members, chats
-and files the skill will ask for are given up front (`chat_users=`, `files=`). Everything done is also in
-`ctx.actions`, in order, and goes to `on_action` as it happens (bot_shell prints it).
+State lives in memory (MemoryStateStore) unless the test passes a DatabaseStateStore; chat members, the
+portal's people, chats and files the skill will ask for are given up front (`chat_users=`, `portal_users=`,
+`files=`). Everything done is also in `ctx.actions`, in order, and goes to `on_action` as it happens
+(bot_shell prints it).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class RecordingContext(EventFacts):
         state: Mapping[str, Mapping[str, Any]] | None = None,
         state_store: StateStore | None = None,
         chat_users: Mapping[str, Sequence[PortalUser]] | None = None,
+        portal_users: Sequence[PortalUser] | None = None,
         files: Mapping[int, bytes] | None = None,
         on_action: Callable[[Action], None] | None = None,
     ) -> None:
@@ -91,6 +93,7 @@ class RecordingContext(EventFacts):
         self.enabled_skills = tuple(enabled_skills) or ((skill,) if skill is not None else ())
         self.state_store = state_store or MemoryStateStore({k: dict(v) for k, v in (state or {}).items()})
         self.chat_users = {str(k): list(v) for k, v in (chat_users or {}).items()}
+        self.portal_users = list(portal_users or [])
         self.files = dict(files or {})
         self.on_action = on_action
         self.actions: list[Action] = []
@@ -244,6 +247,10 @@ class RecordingContext(EventFacts):
         target = str(dialog_id) if dialog_id is not None else self.dialog_id
         self._record("list_chat_users", dialog_id=target)
         return list(self.chat_users.get(target, []))
+
+    def list_portal_users(self) -> list[PortalUser]:
+        self._record("list_portal_users")
+        return list(self.portal_users)
 
     def create_chat(
         self,

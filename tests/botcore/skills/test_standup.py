@@ -426,8 +426,10 @@ def test_a_standup_day(clock, world, task_queue):
     clock.move_to(datetime(2030, 3, 4, 6, 30, 20, tzinfo=UTC))  # 09:30 in Moscow
     assert sweep_schedules() == 1 and sweep_schedules() == 0
     task_queue.run()
-    questions = [m for m in world.messages() if m["text"].startswith("Good morning!")]
-    assert len(questions) == 3  # Alice, Boris and Carol, each in their 1:1 dialog
+    texts = [m["text"] for m in world.messages()]
+    questions = [t.split("!")[0] for t in texts if t.startswith(("Good morning!", "Доброе утро!"))]
+    # Alice, Boris and Carol, each in their 1:1 dialog; Boris in Russian, as the platform lists him.
+    assert sorted(questions) == ["Good morning", "Good morning", "Доброе утро"]
 
     world.say("Yesterday: the API. Today: tests.")
     world.say("Вчера: ревью.", user_id=sp.member_id)
@@ -454,6 +456,44 @@ def test_a_standup_day(clock, world, task_queue):
     world.say("evening")  # the question is closed: echo again
     world.poll()
     assert "Alice, you wrote: [i]evening[/i]" in [m["text"] for m in world.messages()]
+
+
+@pytest.mark.slow
+def test_in_a_russian_portal_each_person_is_asked_in_the_language_the_platform_lists(
+    clock, world, task_queue
+):
+    """A chat's member list (imbot.v2's user objects) names no language; the portal's directory (GET
+    /v1/users) does. Carol reads English in a Russian portal: asked in Russian, she could not tell what the
+    bot wanted (docs/translating.md: "the recipient's language as the platform lists it")."""
+    from tenants.models import PortalSettings
+
+    sp = world.sp
+    PortalSettings.objects.update_or_create(
+        portal=sp.portal, defaults={"timezone": "Europe/Moscow", "language": "ru"}
+    )
+    carol = sp.control.post(
+        f"/_sandbox/portals/{sp.sandbox_portal_id}/users", json={"name": "Carol Member", "language": "en"}
+    ).json()["data"]["user"]
+    team = world.act(
+        "chats", userId=sp.admin_id, title="Планёрка", memberIds=[sp.member_id, carol["id"], world.bot_id]
+    )["chat"]
+    configure_skill(sp.portal, skill_name="standup", is_enabled=True, options={"chat": f"chat{team['id']}"})
+    task_queue.run()
+
+    clock.move_to(datetime(2030, 3, 4, 6, 30, 20, tzinfo=UTC))  # 09:30 in Moscow
+    assert sweep_schedules() == 1
+    task_queue.run()
+    chats = sp.control.get("/_sandbox/state").json()["data"]["chats"]
+    person_of = {
+        c["id"]: next(m for m in c["members"] if m != world.bot_id)
+        for c in chats
+        if c["type"] == "private" and c["botId"] == world.bot_id
+    }
+    asked = {
+        person_of[m["chatId"]]: m["text"].split("!")[0] for m in world.messages() if m["chatId"] in person_of
+    }
+    # Alice and Carol: English, as the platform lists them; Boris: Russian, as it lists him.
+    assert asked == {sp.admin_id: "Good morning", sp.member_id: "Доброе утро", carol["id"]: "Good morning"}
 
 
 class _Refused(RecordingContext):

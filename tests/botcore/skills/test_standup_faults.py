@@ -15,7 +15,7 @@ from botcore.services.skill_schedules import sweep_schedules
 from tenants.models import PortalSettings
 from tests.botcore.skills.conftest import STANDUP_WITH_HELP_AND_ECHO
 
-QUESTION = "Good morning!"
+QUESTION = ("Good morning!", "Доброе утро!")  # Boris reads Russian: the platform lists him so
 TITLE = "[b]Standup for March 4"
 MONDAY_9_UTC = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
 SEND = "/v1/bots/{bot_id}/messages"
