@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.formats import date_format
+from django.utils.translation import gettext, pgettext
 
 from botcore import conf
 from botcore.errors import is_transient
@@ -50,10 +51,16 @@ def send_expiry_warning(
         text = gettext(
             "The bot's access to this portal expires soon ({when}, {zone})."
             " Please {link} to keep the bot running."
-        ).format(when=f"{when:%Y-%m-%d %H:%M}", zone=zone.key, link=link)
+        ).format(when=_day_and_time(when), zone=zone.key, link=link)
     client = client_for_bot(bot)  # the credential the bot belongs to, as for every call of the bot
     once_key = (lambda user_id: f"expiry-warning:{occasion}:{user_id}") if occasion else None
     return _send_to_each(bot, client, admin_user_ids, text, what="expiry reminder", once_key=once_key)
+
+
+def _day_and_time(moment: datetime) -> str:
+    """A moment as the active language writes it, on its own clock: "2026-12-07 13:19", "07.12.2026 13:19"."""
+    # Translators: a Django date format for a day and time of day; Russian "d.m.Y H:i" is "07.12.2026 13:19".
+    return date_format(moment, pgettext("a day and time, a Django date format", "Y-m-d H:i"))
 
 
 class Delivery(NamedTuple):
@@ -124,7 +131,7 @@ def tell_admins_of_failed_run(run: SkillRun, skill: Skill, *, cause: BaseExcepti
             "“{skill}” did not run as planned at {when}: {why}. Please {link} and check its settings."
         ).format(
             skill=pick(skill.title, language) if skill.title else skill.name,
-            when=local_due_at.strftime("%Y-%m-%d %H:%M"),
+            when=_day_and_time(local_due_at),
             why=_why_it_failed(cause),
             link=bb.url(settings.VIBE_APP_PUBLIC_URL, gettext("open the app")),
         )

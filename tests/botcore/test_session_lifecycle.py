@@ -85,6 +85,28 @@ def test_an_expiry_warning_the_platform_failed_to_take_is_sent_at_a_later_sweep_
 
 
 @pytest.mark.slow
+def test_a_russian_portals_reminder_writes_the_moment_as_russians_do(sandbox_portal, settings, task_queue):
+    """From a Russian-language trial: "({when}, {zone})" read "(2026-12-07 13:19, Europe/Moscow)" in a
+    Russian sentence, where a Russian reader writes 07.12.2026 13:19."""
+    from tenants.models import PortalSettings, SessionGrant
+
+    bot = provision_bot(sandbox_portal.portal)
+    PortalSettings.objects.update_or_create(
+        portal=sandbox_portal.portal, defaults={"timezone": "Europe/Moscow", "language": "ru"}
+    )
+    settings.TENANTS_EXPIRY_WARNING_SECONDS = 48 * 3600
+    task_queue.purge()
+    assert warn_expiring_sessions() == 1
+    assert task_queue.run() == [1]
+    reminder = sandbox_portal.bot_messages(bot.vibe_bot_id)[-1]["text"]
+    ends = SessionGrant.objects.get(portal=sandbox_portal.portal).expires_at.astimezone(
+        ZoneInfo("Europe/Moscow")
+    )
+    assert reminder.startswith("Доступ бота к порталу скоро истечёт"), reminder
+    assert f"({ends:%d.%m.%Y %H:%M}, Europe/Moscow)" in reminder, reminder
+
+
+@pytest.mark.slow
 def test_bots_pause_when_the_session_expires_and_resume_when_a_fresh_one_arrives(sandbox_portal, sandbox):
     bot = provision_bot(sandbox_portal.portal)
     sandbox_portal.control.post("/_sandbox/clock", json={"advanceSeconds": 25 * 3600})

@@ -82,3 +82,35 @@ def test_the_sessions_end_is_shown_on_the_portals_clock():
     ends = SessionGrant.objects.get(portal=portal).expires_at.astimezone(ZoneInfo("Asia/Kolkata"))
     text = client.get("/portal/").content.decode()
     assert f"until {ends:%Y-%m-%d %H:%M} (Asia/Kolkata)" in text, text
+
+
+def test_a_russian_reader_gets_dates_as_russians_write_them():
+    """From a Russian-language trial: "до 2026-12-07 13:19" and "хранятся до 2027-01-05" on Russian pages,
+    where a Russian reader writes 07.12.2026 13:19 and 5 января 2027."""
+    from zoneinfo import ZoneInfo
+
+    from tenants.models import Portal, SessionGrant
+
+    portal = make_portal("acme")
+    PortalSettings.objects.create(portal=portal, language="ru", timezone="Europe/Moscow")
+    client = signed_in(portal, is_admin=True)
+    ends = SessionGrant.objects.get(portal=portal).expires_at.astimezone(ZoneInfo("Europe/Moscow"))
+    text = client.get("/portal/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert f"до {ends:%d.%m.%Y %H:%M} (Europe/Moscow)" in text, text
+
+    done = client.post("/portal/uninstall/", {"confirm": portal.domain}, HTTP_ACCEPT_LANGUAGE="ru")
+    assert done.status_code == 302
+    shown = client.get(done["Location"], HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    day = Portal.objects.get().purge_after
+    months = ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
+              "ноября", "декабря"]  # fmt: skip
+    assert f"хранятся до {day.day} {months[day.month - 1]} {day.year}" in shown, shown
+
+
+def test_a_page_no_route_takes_is_in_the_readers_language():
+    """Django's own 404 page ("Not Found … The requested resource was not found on this server.") is
+    English whatever the reader asked for."""
+    page = Client().get("/portal/no-such-page/", HTTP_ACCEPT_LANGUAGE="ru")
+    text = page.content.decode()
+    assert page.status_code == 404 and '<html lang="ru">' in text
+    assert "Страница не найдена" in text and "Not Found" not in text
