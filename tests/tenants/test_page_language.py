@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from tenants.models import PortalSettings
 from tests.botcore.skills.test_portal_admin import make_portal, signed_in
@@ -19,6 +20,14 @@ ENGLISH_ON_THE_PAGE = [
     ">Save<",
     "Turn on",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _no_language_left_behind():
+    """A request activates its reader's language in this thread (tenants.locale): the last one's would be
+    every later test's."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
