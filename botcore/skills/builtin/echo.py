@@ -19,6 +19,22 @@ from botcore.vibe.events import (
 )
 from botcore.vibe.keyboards import Keyboard
 
+# The platform's reaction codes (CONTRACT B, "Reactions") as the chat shows them: a code word ("like") in a
+# sentence of another language read as an untranslated leftover. A code not here is shown as written.
+REACTION_EMOJI = {
+    "like": "👍", "dislike": "👎", "faceWithTearsOfJoy": "😂", "redHeart": "❤️", "neutralFace": "😐",
+    "fire": "🔥", "cry": "😢", "slightlySmilingFace": "🙂", "winkingFace": "😉", "laugh": "😆", "kiss": "😘",
+    "wonder": "😮", "slightlyFrowningFace": "🙁", "loudlyCryingFace": "😭", "faceWithStuckOutTongue": "😛",
+    "faceWithStuckOutTongueAndWinkingEye": "😜", "smilingFaceWithSunglasses": "😎", "confusedFace": "😕",
+    "flushedFace": "😳", "thinkingFace": "🤔", "angry": "😠", "smilingFaceWithHorns": "😈",
+    "faceWithThermometer": "🤒", "facepalm": "🤦", "poo": "💩", "flexedBiceps": "💪", "clappingHands": "👏",
+    "raisedHand": "✋", "smilingFaceWithHeartEyes": "😍", "smilingFaceWithHearts": "🥰", "pleadingFace": "🥺",
+    "relievedFace": "😌", "foldedHands": "🙏", "okHand": "👌", "signHorns": "🤘", "loveYouGesture": "🤟",
+    "clownFace": "🤡", "partyingFace": "🥳", "questionMark": "❓", "exclamationMark": "❗", "lightBulb": "💡",
+    "bomb": "💣", "sleepingSymbol": "💤", "crossMark": "❌", "whiteHeavyCheckMark": "✅", "eyes": "👀",
+    "handshake": "🤝", "hundredPoints": "💯",
+}  # fmt: skip
+
 
 def texts_for(language: str) -> dict[str, str]:
     """This skill's texts in `language` (the catalogues under locale/; English when one is missing)."""
@@ -93,7 +109,8 @@ class EchoSkill(Skill):
         elif isinstance(event, ReactionChangeEvent):
             name = (event.user.first_name if event.user else "") or t["someone"]
             # The code is the platform's, yet its list may change (CONTRACT B): shown as written, not markup.
-            notice = t["reaction"].format(name=bb.escape(name), reaction=bb.escape(event.reaction))
+            shown = REACTION_EMOJI.get(event.reaction, event.reaction)
+            notice = t["reaction"].format(name=bb.escape(name), reaction=bb.escape(shown))
             ctx.reply(notice, system=True)
         elif isinstance(event, JoinChatEvent):
             links = bb.join(

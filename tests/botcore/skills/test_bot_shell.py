@@ -23,7 +23,7 @@ def test_offline_the_echo_bot_answers_and_shows_what_it_did():
     assert "  … typing (IMBOT_AGENT_ACTION_THINKING)" in printed
     assert "bot> Ann, you wrote: [i]Hello there[/i]" in printed and "[0: Repeat]  [1: Help]" in printed
     assert "bot (answers /ping)> [B]Pong![/B] The bot is working fine." in printed
-    assert "bot> (system) Ann added a reaction: like" in printed
+    assert "bot> (system) Ann added a reaction: 👍" in printed
     assert printed.count("you wrote: [i]Hello there[/i]") == 2  # Repeat sent it again
 
 
@@ -93,7 +93,7 @@ def test_against_the_sandbox_the_skills_answer_through_the_real_client(sandbox):
     assert "  (POST /typing -> 200)" in printed and "/reactions -> 200" in printed
     assert "> Ann, you wrote: [i]Hello, sandbox[/i]" in printed and "[0: Repeat]  [1: Help]" in printed
     assert "> [B]Pong![/B] The bot is working fine." in printed
-    assert "> (system) Ann added a reaction: fire" in printed
+    assert "> (system) Ann added a reaction: 🔥" in printed
     assert "[B]Shell Bot — Commands[/B]" in printed  # the Help button sent /help
     assert "never read" not in printed
 

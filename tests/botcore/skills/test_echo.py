@@ -94,6 +94,17 @@ def test_a_reaction_code_is_shown_as_written_never_read_as_markup():
     assert "[USER=" not in notice and "[URL=" not in notice
 
 
+def test_a_known_reaction_is_shown_as_its_emoji_in_any_language():
+    """From a Russian-language trial: "… реакцию: like", an English code word in a Russian sentence; the
+    person saw 👍 in the chat."""
+    ctx = run_skill(EchoSkill(), make_reaction_event("like", first_name="Анна", language="ru"))
+    assert ctx.replies == ["Анна поставил(а) реакцию: 👍"]  # noqa: RUF001 (a Russian word ending)
+    ctx = run_skill(EchoSkill(), make_reaction_event("partyingFace", first_name="John"))
+    assert ctx.replies == ["John added a reaction: 🥳"]
+    # A code the app does not know yet (the platform's list "may change"): as written.
+    assert run_skill(EchoSkill(), make_reaction_event("newOne")).replies[0].endswith(": newOne")
+
+
 def test_ping_and_help_are_answered():
     assert run_skill(EchoSkill(), make_command_event("ping")).answers == [
         "[B]Pong![/B] The bot is working fine."
@@ -103,7 +114,7 @@ def test_ping_and_help_are_answered():
 
 def test_a_reaction_is_noticed_in_a_system_message_and_a_join_is_greeted_with_send_links():
     ctx = run_skill(EchoSkill(), make_reaction_event("like", first_name="John"))
-    assert ctx.replies == ["John added a reaction: like"] and ctx.posts[0].system
+    assert ctx.replies == ["John added a reaction: 👍"] and ctx.posts[0].system
     greeting = run_skill(EchoSkill(), make_join_event()).replies[0]
     # The bot introduces itself by the name the portal sees (the reference's bot was named "Echo Bot").
     assert greeting.startswith("Hi! I am Test Bot. Write me something")
@@ -185,13 +196,11 @@ def test_the_reference_scenario_against_the_sandbox(world):
     assert pong["message"] == "[B]Pong![/B] The bot is working fine." and pong["messageId"]
     assert help_answer["message"] == HELP_TEXT.replace("Test Bot", world.bot.name)
     assert notice["dialogId"] == dialog
-    assert (
-        notice["fields"]["message"] == "Alice added a reaction: like" and notice["fields"]["system"] is True
-    )
+    assert notice["fields"]["message"] == "Alice added a reaction: 👍" and notice["fields"]["system"] is True
     # What the person sees: the echo carries its keyboard, the notice is a system message.
     shown = {m["text"]: m for m in world.messages()}
     assert shown["Alice, you wrote: [i]Hello, bot![/i]"]["keyboard"]
-    assert shown["Alice added a reaction: like"]["isSystem"] is True
+    assert shown["Alice added a reaction: 👍"]["isSystem"] is True
     assert set(EventLogEntry.objects.filter(bot=world.bot).values_list("status", flat=True)) == {"handled"}
 
 
