@@ -205,7 +205,7 @@ def test_the_status_command_counts_answers():
         answer = run_skill(
             StandupSkill(), make_command_event("standup", language="ru"), ctx=ctx, timezone="Europe/Moscow"
         )
-    assert answer.answers == ["Сегодняшний стендап: ответили 1 из 2. Итоги будут в 17:30."]
+    assert answer.answers == ["Сегодняшний стендап: ответов — 1 из 2. Итоги будут в 17:30."]
 
 
 def test_after_the_summary_the_status_command_says_it_was_posted_and_when_the_next_question_is():
@@ -225,8 +225,8 @@ def test_after_the_summary_the_status_command_says_it_was_posted_and_when_the_ne
     assert said == [
         "Today's summary is posted in the chat: 1 of 2 answered. The next question goes out on March 5 "
         "at 09:30.",
-        "Итоги сегодняшнего стендапа опубликованы в чате: ответили 1 из 2. "
-        "Следующий вопрос придёт 5 марта в 09:30.",
+        "Итоги сегодняшнего стендапа опубликованы в чате, ответов — 1 из 2. "
+        "Следующий вопрос будет задан 5 марта в 09:30.",
     ]
 
 
@@ -365,7 +365,7 @@ def test_a_summary_moved_later_after_the_question_still_takes_the_answers_until_
         (
             datetime(2030, 3, 9, 7, 0, tzinfo=UTC),
             "ru",
-            "Сегодня стендапа нет. Следующий вопрос придёт 11 марта в 09:30.",
+            "Сегодня стендапа нет. Следующий вопрос будет задан 11 марта в 09:30.",
         ),
     ],
 )
