@@ -42,19 +42,35 @@ def send_expiry_warning(
     bot = find_active_bot(portal)
     if bot is None or bot.vibe_bot_id is None:
         return Delivery(0, 0)
-    # No event names the admins' own languages here: the portal's setting is the fallback it is for.
     preferences = get_portal_preferences(portal)
-    with in_language(preferences.language):
-        link = bb.url(open_url, gettext("open the app"))
-        zone = portal_zone(preferences.timezone)  # on the portal's clock, as its admins set it
-        when = datetime.fromisoformat(expires_at).astimezone(zone)
-        text = gettext(
-            "The bot's access to this portal expires soon ({when}, {zone})."
-            " Please {link} to keep the bot running."
-        ).format(when=_day_and_time(when), zone=zone.key, link=link)
+    zone = portal_zone(preferences.timezone)  # on the portal's clock, as its admins set it
+    when = datetime.fromisoformat(expires_at).astimezone(zone)
     client = client_for_bot(bot)  # the credential the bot belongs to, as for every call of the bot
+    # No event names the admins' languages here: each in their own as the portal's directory lists it (a
+    # Russian portal's admin reading English got Russian), else the portal's, the fallback it is for.
+    languages = _listed_languages(client, portal)
+
+    def text_for(user_id: int) -> str:
+        with in_language(languages.get(user_id) or preferences.language):
+            link = bb.url(open_url, gettext("open the app"))
+            return gettext(
+                "The bot's access to this portal expires soon ({when}, {zone})."
+                " Please {link} to keep the bot running."
+            ).format(when=_day_and_time(when), zone=zone.key, link=link)
+
     once_key = (lambda user_id: f"expiry-warning:{occasion}:{user_id}") if occasion else None
-    return _send_to_each(bot, client, admin_user_ids, text, what="expiry reminder", once_key=once_key)
+    return _send_to_each(bot, client, admin_user_ids, text_for, what="expiry reminder", once_key=once_key)
+
+
+def _listed_languages(client: VibeClient, portal: Portal) -> dict[int, str]:
+    """Each person's own language as the portal's directory lists it (GET /v1/users); best effort: without
+    the `user` scope, or with the platform failing, none (the portal's language holds)."""
+    try:
+        people = client.list_users()
+    except VibeError as error:
+        log.warning("portal users not listed for their languages portal=%s: %s", portal.member_id, error)
+        return {}
+    return {user.id: user.language for user in people if user.language}
 
 
 def _day_and_time(moment: datetime) -> str:
@@ -72,13 +88,14 @@ def _send_to_each(
     bot: Bot,
     client: VibeClient,
     user_ids: Iterable[int],
-    text: str,
+    text: str | Callable[[int], str],
     *,
     what: str,
     once_key: Callable[[int], str] | None = None,
 ) -> Delivery:
-    """Write `text` to each user in the bot's private dialog; one the platform refuses is logged and the rest
-    still hear it. `once_key(user_id)`: the action ledger's key, so a user told already is not told again."""
+    """Write `text` (or `text(user_id)`, in their language) to each user in the bot's private dialog; one the
+    platform refuses is logged and the rest still hear it. `once_key(user_id)`: the action ledger's key, so
+    a user told already is not told again."""
     bot_id = bot.vibe_bot_id
     if bot_id is None:  # no platform bot to write from (the callers found one; a row read in between lost it)
         return Delivery(0, 0)
@@ -89,7 +106,8 @@ def _send_to_each(
         if key is not None and ledger.find(key) is not None:
             continue
         try:
-            client.send_message(bot_id, dialog_id=str(user_id), text=text)
+            said = text(user_id) if callable(text) else text
+            client.send_message(bot_id, dialog_id=str(user_id), text=said)
         except VibeError as error:
             log.warning("%s not sent portal=%s user=%s: %s", what, bot.portal.member_id, user_id, error)
             if is_transient(error):
