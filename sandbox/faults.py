@@ -5,7 +5,10 @@ literal path, or "*") and what goes wrong there. A garbage answer is a 200 that 
 says: an HTML error page from a proxy ("html"), bytes that are not JSON at all ("text"), the platform's JSON
 envelope around data of the wrong shape ("json"), or an events answer whose `events` no reading can take (a
 string) beside a nextOffset past anything waiting ("events-unreadable"), or JSON that does not end
-("endless": a string streamed for ENDLESS_BYTES, a broken server or proxy that keeps sending). Every
+("endless": a string streamed for ENDLESS_BYTES, a broken server or proxy that keeps sending), or what a
+proxy in the way makes of an answer: a Content-Encoding the body does not match ("wrong-encoding": says gzip,
+is plain), JSON nested deeper than any parser follows ("deep"), or an envelope that trickles in a byte per
+TRICKLE_PAUSE ("trickle": never slow enough for a read timeout, and done only after a minute). Every
 endpoint calls `Faults.before(request)` first, so a forced code is answered in the platform's envelope with
 that code's status, before any auth check: that is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR
 are reached at all. A dropped connection sends the start of a response and then closes the socket, so a
@@ -32,11 +35,18 @@ log = logging.getLogger(__name__)
 # Codes whose real answers carry a retryAfter (CONTRACT part B §2): an injected one does too.
 _RETRY_AFTER_CODES = {"RATE_LIMIT", "QUEUE_TIMEOUT"}
 
-GARBAGE_KINDS = ("html", "text", "json", "events-unreadable", "endless")
+GARBAGE_KINDS = (
+    "html", "text", "json", "events-unreadable", "endless", "wrong-encoding", "deep", "trickle",
+)  # fmt: skip
 # What an "endless" answer streams before it gives up: more than any client should hold, and finite, so a
 # client that reads on regardless meets the end of it (and a test of one fails rather than hangs).
 ENDLESS_BYTES = 256 * 1024 * 1024
 _ENDLESS_CHUNK = b"x" * (64 * 1024)
+# JSON arrays nested this deep: past the depth Python's json (and most parsers) follows.
+DEEP_NESTING = 100_000
+# A trickling answer's bytes come this far apart; TRICKLE_BYTES of them make a valid envelope.
+TRICKLE_PAUSE = 0.1
+TRICKLE_BYTES = 600
 # Past any event a test makes wait: acknowledging it would drop them all.
 _FAR_OFFSET = 1_000_000
 
@@ -51,6 +61,15 @@ def garbage_response(kind: str) -> Response:
         return JSONResponse({"success": True, "data": data}, status_code=200)
     if kind == "endless":
         return StreamingResponse(_endless_body(), status_code=200, media_type="application/json")
+    if kind == "wrong-encoding":
+        body = b'{"success": true, "data": {"events": [], "nextOffset": 0, "hasMore": false}}'
+        headers = {"Content-Encoding": "gzip"}  # a proxy's word that the plain body does not bear out
+        return Response(body, status_code=200, media_type="application/json", headers=headers)
+    if kind == "deep":
+        body = b'{"success": true, "data": ' + b"[" * DEEP_NESTING + b"]" * DEEP_NESTING + b"}"
+        return Response(body, status_code=200, media_type="application/json")
+    if kind == "trickle":
+        return StreamingResponse(_trickle_body(), status_code=200, media_type="application/json")
     return HTMLResponse("<html><body>502 Bad Gateway</body></html>", status_code=200)
 
 
@@ -58,6 +77,15 @@ async def _endless_body():
     yield b'{"success": true, "data": {"events": [], "padding": "'
     for _ in range(ENDLESS_BYTES // len(_ENDLESS_CHUNK)):
         yield _ENDLESS_CHUNK
+
+
+async def _trickle_body():
+    start = b'{"success": true, "data": {"events": [], "hasMore": false, "padding": "'
+    end = b'"}}'
+    body = start + b"x" * (TRICKLE_BYTES - len(start) - len(end)) + end
+    for at in range(len(body)):
+        yield body[at : at + 1]
+        await asyncio.sleep(TRICKLE_PAUSE)
 
 
 class ConnectionDropped(BaseException):
