@@ -180,10 +180,16 @@ def read_streamed(
     too_large: Callable[[], VibeError] | None = None,
 ) -> bytes:
     """The decoded body of `response`, sent with stream=True, read no further than `limit` (past it, the
-    error AnswerBody raises). The caller closes the response."""
+    error AnswerBody raises). A body its Content-Encoding does not decode (a proxy's header on a plain
+    body) is VibeProtocolError (or the 5xx's VibeServerError). The caller closes the response."""
     body = AnswerBody(response, limit=limit, too_large=too_large)
-    for chunk in response.iter_bytes():
-        body.add(chunk)
+    try:
+        for chunk in response.iter_bytes():
+            body.add(chunk)
+    except httpx.DecodingError:
+        encoding = response.headers.get("content-encoding", "").strip() or "none"
+        described = f"a body that does not decode as its Content-Encoding ({encoding}) says"
+        raise _not_the_envelope(response, described, wrong_server=False) from None
     return body.content()
 
 
@@ -204,7 +210,7 @@ def _says_json(response: httpx.Response) -> bool:
 def _decode_json(content: bytes) -> Any:
     try:
         return json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested past the parser's depth: not an answer
         return _NOT_JSON
 
 

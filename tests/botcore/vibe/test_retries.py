@@ -264,6 +264,25 @@ def test_an_answer_that_does_not_end_is_read_no_further_than_the_limit(world):
     assert caught.value.status == 200 and caught.value.is_transient
 
 
+@pytest.mark.parametrize("kind", ["wrong-encoding", "deep"])
+def test_an_answer_that_does_not_decode_is_a_protocol_error_a_read_retries_and_a_send_does_not(world, kind):
+    """A proxy's Content-Encoding the body does not match, or JSON nested past any parser's depth: the client
+    raised httpx's DecodingError and Python's RecursionError, outside the VibeError family its callers judge
+    (a poll cycle took either for a bug; a send's caller could not tell it may have posted)."""
+    client = fast(world, max_attempts=2)
+    bot = client.register_bot(code="b", name="B")
+    world.control.fault(method="GET", path=BOTS, garbageRate=1, garbageKind=kind)
+    world.control.fault(method="POST", path=f"/v1/bots/{bot.id}/messages", garbageRate=1, garbageKind=kind)
+    with pytest.raises(VibeProtocolError) as caught:
+        client.list_bots()
+    assert caught.value.status == 200 and caught.value.is_transient
+    assert len(calls_to(world.control, BOTS, "GET")) == 2
+    with pytest.raises(VibeProtocolError) as caught:
+        client.send_message(bot.id, dialog_id=str(world.admin_id), text="hi")
+    assert caught.value.may_have_acted
+    assert len(calls_to(world.control, f"/v1/bots/{bot.id}/messages", "POST")) == 1
+
+
 TEMPLATE_IDS = ("0b6f8c1e-2d4a-4b7e-9f3c-5a1d2e3f4a5b", "6a3c1b9e-5a0e-4c9b-8a59-6c2f0f1f7a10")
 
 

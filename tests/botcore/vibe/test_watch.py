@@ -150,8 +150,9 @@ def test_a_refused_credential_is_an_auth_error_that_names_no_secret(world, clien
         ({"garbageRate": 1, "garbageKind": "text"}, VibeProtocolError),
         ({"garbageRate": 1, "garbageKind": "json"}, VibeProtocolError),
         ({"garbageRate": 1, "garbageKind": "events-unreadable"}, VibeProtocolError),
+        ({"garbageRate": 1, "garbageKind": "deep"}, VibeProtocolError),
     ],
-    ids=["429", "502", "html", "text", "json", "events-unreadable"],
+    ids=["429", "502", "html", "text", "json", "events-unreadable", "deep"],
 )
 def test_a_failing_platform_is_the_error_the_rest_of_the_client_raises(
     world, client, bot, key_mode, rule, expected
