@@ -214,7 +214,8 @@ class Transport:
         platform_responded(response.status_code)  # observers (ops' counters: answers by class, 429s)
         try:
             try:
-                body = read_streamed(response)  # never more than MAX_ANSWER_BYTES of it
+                # never more than MAX_ANSWER_BYTES of it, nor read past the caller's deadline
+                body = read_streamed(response, deadline=self.deadline)
             except httpx.TransportError as exc:  # the answer broke off
                 raise self._transport_error(exc, method, url, sent=True) from None
             finally:

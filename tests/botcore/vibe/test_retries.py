@@ -283,6 +283,16 @@ def test_an_answer_that_does_not_decode_is_a_protocol_error_a_read_retries_and_a
     assert len(calls_to(world.control, f"/v1/bots/{bot.id}/messages", "POST")) == 1
 
 
+def test_an_answer_that_trickles_in_ends_at_the_callers_deadline(world):
+    """A byte every 100 ms never trips a read timeout: the call went on for a minute past a poll cycle's
+    deadline, which is there to end the cycle before the task queue kills its worker."""
+    world.control.fault(method="GET", path=BOTS, garbageRate=1, garbageKind="trickle")
+    started = time.monotonic()
+    with pytest.raises(VibeTransportError, match="deadline"):
+        fast(world, max_attempts=1, read_timeout=2, deadline=started + 1).list_bots()
+    assert time.monotonic() - started < 3
+
+
 TEMPLATE_IDS = ("0b6f8c1e-2d4a-4b7e-9f3c-5a1d2e3f4a5b", "6a3c1b9e-5a0e-4c9b-8a59-6c2f0f1f7a10")
 
 
