@@ -21,6 +21,7 @@ reading; its body is read as it came (the watch asks for no compression) up to a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import time
@@ -181,11 +182,18 @@ async def watch_events(
     wait = hold + _HOLD_MARGIN_SECONDS
     timeouts = {"connect": connect_timeout, "read": wait, "write": wait, "pool": wait}
     try:
-        async with http.stream("GET", url, headers=headers, extensions={"timeout": timeouts}) as answer:
-            response = httpx.Response(answer.status, headers=answer.headers, request=_REQUEST)
-            body = AnswerBody(response)  # never more than MAX_ANSWER_BYTES of it
-            async for chunk in answer.aiter_stream():
-                body.add(chunk)
+        # The read timeout bounds each wait for bytes, not the whole answer: one trickling in a byte at a time
+        # (a proxy's) held the bot's watch for as long as it took. The whole call gets its time twice over.
+        async with asyncio.timeout(connect_timeout + 2 * wait):
+            async with http.stream("GET", url, headers=headers, extensions={"timeout": timeouts}) as answer:
+                response = httpx.Response(answer.status, headers=answer.headers, request=_REQUEST)
+                body = AnswerBody(response)  # never more than MAX_ANSWER_BYTES of it
+                async for chunk in answer.aiter_stream():
+                    body.add(chunk)
+    except TimeoutError:
+        raise VibeTransportError(
+            "the answer did not end in time (it came in too slowly)", method="GET", path=_PATH, sent=True
+        ) from None
     except httpcore.ReadTimeout:
         if not hold:
             raise VibeTransportError("ReadTimeout", method="GET", path=_PATH, sent=True) from None

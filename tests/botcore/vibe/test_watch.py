@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import socket
+import time
 
 import httpcore
 import pytest
@@ -189,6 +190,19 @@ def test_a_held_watch_the_platform_holds_past_the_margin_is_nothing_waiting_not_
     assert any("held the events call past" in r.getMessage() for r in caplog.records)
     with pytest.raises(VibeTransportError):
         watch(world.base_url, bot.id, auth, offset=offset, hold=0)
+
+
+def test_an_answer_that_trickles_in_ends_as_a_transport_error_within_the_watchs_time(
+    world, client, bot, key_mode, monkeypatch
+):
+    """A byte every 100 ms never trips the read timeout, which bounds each wait and not the whole: the watch
+    stayed open for the minute the answer took (a proxy trickling every answer so held every bot's watch)."""
+    monkeypatch.setattr("botcore.vibe.watch._HOLD_MARGIN_SECONDS", 0.5)
+    world.control.fault(method="GET", path=EVENTS.format(bot_id=bot.id), garbageRate=1, garbageKind="trickle")
+    started = time.monotonic()
+    with pytest.raises(VibeTransportError) as failed:
+        watch(world.base_url, bot.id, watch_auth(world, key_mode))
+    assert time.monotonic() - started < 6 and failed.value.sent
 
 
 def test_no_answer_is_a_transport_error_that_says_the_call_never_left(world):
