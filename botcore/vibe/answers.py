@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -290,6 +291,9 @@ def _not_the_envelope(response: httpx.Response, described: str, *, wrong_server:
     method, path = _request_line(response)
     status = response.status_code
     message = f"HTTP {status} with {described}"
+    target = _redirect_target(response) if 300 <= status < 400 else None
+    if target:
+        message += f", redirected to {target} (not followed: our key goes to the base URL alone)"
     if status == 429 or status >= 500:
         cls = error_class_for(None, status)
     else:
@@ -303,3 +307,20 @@ def _not_the_envelope(response: httpx.Response, described: str, *, wrong_server:
         method=method,
         path=path,
     )
+
+
+def _redirect_target(response: httpx.Response) -> str | None:
+    """Where a redirect points, as scheme://host:port/path: never its query or credentials (a proxy may
+    quote there what it was sent), so that an operator sees at once an http base URL sent on to https, or
+    an API that moved."""
+    location = response.headers.get("location", "").strip()
+    if not location:
+        return None
+    try:
+        parts = urlsplit(location)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is no number
+        return None
+    host = parts.hostname or ""
+    where = f"{parts.scheme}://{host}{port}{parts.path}" if host else parts.path
+    return where[:200] or None
