@@ -193,10 +193,16 @@ def read_streamed(
             if deadline is not None and time.monotonic() > deadline:
                 raise httpx.ReadTimeout("the answer did not end before the caller's deadline")
     except httpx.DecodingError:
-        encoding = response.headers.get("content-encoding", "").strip() or "none"
-        described = f"a body that does not decode as its Content-Encoding ({encoding}) says"
-        raise _not_the_envelope(response, described, wrong_server=False) from None
+        raise undecodable_answer(response) from None
     return body.content()
+
+
+def undecodable_answer(response: httpx.Response) -> VibeApiError:
+    """The error of an answer whose body its Content-Encoding does not decode (a proxy's header on a plain
+    body): VibeProtocolError, or the 5xx's VibeServerError."""
+    encoding = response.headers.get("content-encoding", "").strip() or "none"
+    described = f"a body that does not decode as its Content-Encoding ({encoding[:40]}) says"
+    return _not_the_envelope(response, described, wrong_server=False)
 
 
 def _describe_body(response: httpx.Response, content: bytes) -> str:
