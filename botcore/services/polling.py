@@ -326,10 +326,23 @@ def poll_bot_once(
         _back_off(bot, lease_token, error)
         log.exception("cycle crashed bot=%s portal=%s", bot_id, bot.portal.member_id)
         raise
+    delay = _after(bot, pending, had_events=bool(stored), has_more=batch.has_more)
+    if _moves_nowhere(bot, batch) and not pending.unfinished:
+        # It comes again at the next poll (kept once: eventlog._synthetic_id): asked again at the slow
+        # cadence, not at once (the poller saw it waiting and handed the bot back: a cycle a second for one).
+        log.warning(
+            "bot=%s: the platform gave %s item(s) that move the offset (%s) nowhere: asked again in %gs",
+            bot_id, len(batch.events) + len(batch.malformed), bot.event_offset, conf.poll_slow_seconds(),
+        )  # fmt: skip
+        delay = max(delay, conf.poll_slow_seconds())
     _schedule(
-        bot_id, lease_token=lease_token, delay=_after(bot, pending, had_events=bool(stored),
-        has_more=batch.has_more), consecutive_failures=0, last_error="", backoff_until=None,
-    )  # fmt: skip
+        bot_id,
+        lease_token=lease_token,
+        delay=delay,
+        consecutive_failures=0,
+        last_error="",
+        backoff_until=None,
+    )
     if stored or pending.finished:
         log.info(
             "cycle bot=%s portal=%s stored=%s handled=%s ignored=%s failed=%s",
@@ -362,6 +375,11 @@ def _settle_idle(bot: Bot, batch: EventBatch, lease_token: str | None) -> CycleO
         return CycleOutcome("skipped")
     log.debug("idle cycle bot=%s", bot.pk)
     return CycleOutcome("polled")
+
+
+def _moves_nowhere(bot: Bot, batch: EventBatch) -> bool:
+    """Whether `batch` holds items yet leaves the offset where it was (no usable nextOffset nor id)."""
+    return not batch.is_empty and batch.offset_after(bot.event_offset) in (None, bot.event_offset)
 
 
 def _after(bot: Bot, pending: PendingOutcome, *, had_events: bool, has_more: bool) -> float:

@@ -758,3 +758,30 @@ def test_a_cycle_that_finds_nothing_is_answered_at_once_where_polls_are_held_by_
     assert poll_bot_once(bot.pk) == poll_bot_once(bot.pk)  # nothing new: two empty cycles
     fetches = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
     assert len(fetches) == 3 and all(c["query"]["timeout"] == "0" for c in fetches)
+
+
+def test_an_item_that_moves_the_offset_nowhere_is_kept_once_and_its_bot_asked_again_at_the_slow_cadence(
+    sandbox_portal, bot, settings
+):
+    """From a trial with a proxy of its own: an answer whose item had no usable id and no usable nextOffset
+    (NaN there; here the `no-next-offset` dialect and an id past int64) comes again at every poll, and each
+    cycle kept it as one more MALFORMED row under a fresh synthetic id, a cycle every second or so: rows
+    without end for one event. It is kept once, and its bot waits the slow cadence before asking again."""
+    poll_bot_once(bot.pk)
+    sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": ["no-next-offset"]})
+    said = sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="template")
+    poll_bot_once(bot.pk)
+    data = dict(said["events"][-1]["data"])
+    alone = {"botId": bot.vibe_bot_id, "type": "ONIMBOTV2MESSAGEADD", "data": data, "eventId": 2**63 + 7}
+    assert sandbox_portal.control.post("/_sandbox/act/raw-events", json=alone).is_success
+    for _ in range(3):
+        Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now())
+        poll_bot_once(bot.pk)
+    assert EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.MALFORMED).count() == 1
+    waits = (Bot.objects.get(pk=bot.pk).next_poll_at - timezone.now()).total_seconds()
+    assert waits > settings.BOTCORE_POLL_SLOW_SECONDS - 5, waits
+    sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="after the poison")
+    Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now())
+    poll_bot_once(bot.pk)
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert sum("after the poison" in text for text in texts) == 1, texts
