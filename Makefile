@@ -14,7 +14,7 @@ run: deps
 test: test-deps browser gettext
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The fast suite while working: no real processes, no browser; under a minute (docs: README).
+# The fast suite while working: no real processes, no browser; 4-5 minutes on 2 cores (docs: README).
 test-fast: test-deps
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
