@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -81,6 +82,25 @@ def hold_var_dir(var_dir: Path) -> int:
     return fd
 
 
+def check_ports_free(ports: dict[str, int]) -> None:
+    """Raise CommandError naming the first port something already listens on (another stack, another app).
+
+    Otherwise the stack starts, its readiness checks are answered by whatever holds the port (another stack's
+    sandbox and web: the demo portal is then opened on that stack), and only its child's bind error tells.
+    """
+    for name, port in ports.items():
+        with socket.socket() as sock:
+            # As the servers bind: a port whose last connections wait in TIME_WAIT is free.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError as error:
+                raise CommandError(
+                    f"port {port}, the {name}'s, is taken ({error.strerror}): stop what listens there, or"
+                    f" give the {name} another with VIBE_{name.upper()}_PORT (or --{name}-port)"
+                ) from None
+
+
 def build_commands(*, web_port: int, sandbox_port: int, gateway_port: int) -> dict[str, list[str]]:
     """The stack's processes by name; no secret on any of these lines (the sandbox reads its key from the
     environment)."""
@@ -134,6 +154,7 @@ class Command(BaseCommand):
         gateway = f"http://127.0.0.1:{gateway_port}"
         make_private_dir(Path(settings.VAR_DIR))  # before migrate creates the database in it
         self.var_dir_lock = hold_var_dir(Path(settings.VAR_DIR))
+        check_ports_free({"web": web_port, "sandbox": sandbox_port, "gateway": gateway_port})
         metrics_dir = Path(settings.VAR_DIR) / "metrics"
         shutil.rmtree(metrics_dir, ignore_errors=True)  # counters start afresh with the stack
         metrics_dir.mkdir(parents=True)
