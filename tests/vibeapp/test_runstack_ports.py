@@ -54,3 +54,4 @@ def test_a_taken_port_is_named_and_nothing_is_started(taken, listening_port, tmp
     assert str(listening_port) in message and f"VIBE_{taken.upper()}_PORT" in message, message
     assert [name for name in ports if f"VIBE_{name.upper()}_PORT" in message] == [taken], message
     assert started == [] and migrated == []
+    runstack.hold_var_dir(tmp_path)  # and it let go of var/: fixing the port is all the next run needs

@@ -154,7 +154,11 @@ class Command(BaseCommand):
         gateway = f"http://127.0.0.1:{gateway_port}"
         make_private_dir(Path(settings.VAR_DIR))  # before migrate creates the database in it
         self.var_dir_lock = hold_var_dir(Path(settings.VAR_DIR))
-        check_ports_free({"web": web_port, "sandbox": sandbox_port, "gateway": gateway_port})
+        try:
+            check_ports_free({"web": web_port, "sandbox": sandbox_port, "gateway": gateway_port})
+        except CommandError:
+            os.close(self.var_dir_lock)
+            raise
         metrics_dir = Path(settings.VAR_DIR) / "metrics"
         shutil.rmtree(metrics_dir, ignore_errors=True)  # counters start afresh with the stack
         metrics_dir.mkdir(parents=True)
