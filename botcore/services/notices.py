@@ -79,6 +79,12 @@ def _day_and_time(moment: datetime) -> str:
     return date_format(moment, pgettext("a day and time, a Django date format", "Y-m-d H:i"))
 
 
+# How often a once-only notice is sent while each send may have posted (VibeError.leaves_in_doubt, and the
+# dialog does not show it never arrived): the platform has no key to tell a repeat, so a notice that may be
+# lost is sent once more, never at every sweep.
+MAX_SENDS_IN_DOUBT = 2
+
+
 class Delivery(NamedTuple):
     told: int  # users told now
     untold: int  # users a passing failure kept from hearing it (worth trying again)
@@ -103,20 +109,51 @@ def _send_to_each(
     told = untold = 0
     for user_id in sorted(set(user_ids)):
         key = once_key(user_id) if once_key is not None else None
-        if key is not None and ledger.find(key) is not None:
-            continue
+        known = ledger.find(key) if key is not None else None
+        in_doubt = int(known.get("in_doubt", 0)) if known is not None else 0
+        if known is not None and not 0 < in_doubt < MAX_SENDS_IN_DOUBT:
+            continue  # told, or sent as often as a send that may have posted is
+        before = _last_message_id(client, bot_id, user_id) if key is not None else None
         try:
             said = text(user_id) if callable(text) else text
             client.send_message(bot_id, dialog_id=str(user_id), text=said)
         except VibeError as error:
             log.warning("%s not sent portal=%s user=%s: %s", what, bot.portal.member_id, user_id, error)
-            if is_transient(error):
+            if (
+                key is not None
+                and error.leaves_in_doubt
+                and not _never_arrived(client, bot_id, user_id, before, error)
+            ):
+                # It may have posted (a platform posting, then answering an error, had the same warning sent
+                # at every sweep until the token expired): sent again only so often.
+                (ledger.settle if known is not None else ledger.record)(key, {"in_doubt": in_doubt + 1})
+                if in_doubt + 1 < MAX_SENDS_IN_DOUBT:
+                    untold += 1
+            elif is_transient(error):
                 untold += 1
             continue
         if key is not None:
-            ledger.record(key, {})
+            (ledger.settle if known is not None else ledger.record)(key, {})
         told += 1
     return Delivery(told, untold)
+
+
+def _last_message_id(client: VibeClient, bot_id: int, user_id: int) -> int | None:
+    """The last message of the bot's dialog with `user_id` (0: no dialog yet); None: it cannot be read."""
+    try:
+        return client.get_chat(bot_id, str(user_id)).last_message_id
+    except VibeError as error:
+        return 0 if isinstance(error, VibeApiError) and error.canonical_code == "CHAT_NOT_FOUND" else None
+
+
+def _never_arrived(
+    client: VibeClient, bot_id: int, user_id: int, before: int | None, error: VibeError
+) -> bool:
+    """Whether a send that failed surely posted nothing: the platform is done with the call (its own error
+    answer) and the dialog's last message is still the one before it."""
+    if before is None or not error.call_is_over:
+        return False
+    return _last_message_id(client, bot_id, user_id) == before
 
 
 def _why_it_failed(cause: BaseException | None) -> str:

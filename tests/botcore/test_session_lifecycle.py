@@ -127,6 +127,40 @@ def test_each_admin_is_reminded_in_their_own_language_with_the_moment_as_it_writ
 
 
 @pytest.mark.slow
+def test_an_expiry_warning_the_platform_may_have_posted_is_not_sent_again_at_every_sweep(
+    sandbox_portal, settings, task_queue
+):
+    """From a hostile-platform probe: a platform that posts the warning and then answers an error (a gateway's
+    504 after the backend wrote it) left the send in doubt, yet it was counted as not told, the stamp was
+    lifted and the next sweep sent it again: the admin got the same warning every five minutes until the
+    token expired. A send that may have posted is sent once more at most (a lost warning costs the bot)."""
+    bot = provision_bot(sandbox_portal.portal)
+    settings.TENANTS_EXPIRY_WARNING_SECONDS = 48 * 3600
+    task_queue.purge()
+    sandbox_portal.control.post(
+        "/_sandbox/faults",
+        json={
+            "method": "POST",
+            "path": "/v1/bots/{bot_id}/messages",
+            "errorRate": 1.0,
+            "errorCode": "INTERNAL_ERROR",
+            "afterAction": True,
+        },
+    )
+
+    def warnings() -> int:
+        return sum("expires soon" in m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id))
+
+    assert warn_expiring_sessions() == 1
+    task_queue.run()
+    assert warnings() == 1  # posted; the answer said otherwise
+    for _ in range(3):  # the sweeps of the next quarter hour
+        warn_expiring_sessions()
+        task_queue.run()
+    assert warnings() == 2
+
+
+@pytest.mark.slow
 def test_bots_pause_when_the_session_expires_and_resume_when_a_fresh_one_arrives(sandbox_portal, sandbox):
     bot = provision_bot(sandbox_portal.portal)
     sandbox_portal.control.post("/_sandbox/clock", json={"advanceSeconds": 25 * 3600})
