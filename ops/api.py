@@ -45,6 +45,7 @@ from ops.tokens import OperatorTokenAuthentication
 from tenants import operations
 from tenants.models import Portal
 from tenants.selectors import annotate_credentials
+from vibeapp.api_views import RateBeforeRights
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass  # the stubs' name for what DRF accepts
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 _ID = re.compile(r"[0-9]{1,18}")
 
 
-class OperatorAccess:
+class OperatorAccess(RateBeforeRights):
     authentication_classes: Sequence[type[BaseAuthentication]] = [
         OperatorTokenAuthentication,
         SessionAuthentication,

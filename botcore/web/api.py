@@ -30,7 +30,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.utils import html
-from rest_framework.views import APIView
 
 from botcore.errors import SkillConfigError
 from botcore.selectors import PortalSkill, get_portal_skill, list_portal_skills
@@ -40,6 +39,7 @@ from botcore.skills.options import OptionsError, name_unknown_keys
 from botcore.web.presenters import skill_document
 from tenants.models import Portal
 from tenants.viewer import Viewer, find_viewer
+from vibeapp.api_views import RateBeforeRights
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class SkillChangeSerializer(serializers.Serializer):
 
 # One portal's answers, as its pages are (tenants.framing): no cache may keep them past the viewer's rights.
 @method_decorator(never_cache, name="dispatch")
-class SkillViewBase(APIView):
+class SkillViewBase(RateBeforeRights):
     authentication_classes = [PortalViewerAuthentication]
     permission_classes = [IsPortalViewer, IsPortalAdminOrReadOnly]
 

@@ -9,6 +9,7 @@ import logging
 
 import pytest
 from django.core.cache import caches
+from rest_framework.test import APIClient
 
 from tests.botcore.skills.test_portal_admin import make_portal, signed_in
 from tests.ops.test_api import token_client
@@ -71,3 +72,25 @@ def test_the_schema_documents_the_429_on_every_api_operation():
     for path, method, operation in operations:
         answer = operation["responses"].get("429")
         assert answer and "Retry-After" in answer.get("headers", {}), (method, path)
+
+
+def test_requests_refused_for_rights_or_credentials_count_too(rate):
+    """From an attacker's probe: DRF checks rights before the rate, so a request refused for rights or for a
+    wrong token was never counted: a member PATCHing an admin's skill, a signed-in user who is no operator, or
+    anyone sending made-up tokens had every request answered (403/401, each a session or token lookup in the
+    database), past any rate. Each is counted, the first two by account, the last by address."""
+    acme = make_portal("acme")
+    member = signed_in(acme, is_admin=False)
+    changes = [
+        member.patch("/api/skills/echo/", {"isEnabled": False}, content_type="application/json").status_code
+        for _ in range(4)
+    ]
+    assert changes == [403, 403, 403, 429]
+    nobody = token_client(staff=False)
+    assert [nobody.get("/api/ops/portals/").status_code for _ in range(4)] == [403, 403, 403, 429]
+    guesser = APIClient(REMOTE_ADDR="203.0.113.7")
+    guesses = [guesser.get("/api/ops/portals/", HTTP_AUTHORIZATION=f"Token made-up-{n}") for n in range(4)]
+    assert [answer.status_code for answer in guesses] == [401, 401, 401, 429]
+    # Counted by their own keys: the portal's admin and an operator still get through.
+    assert signed_in(acme, is_admin=True).get("/api/skills/").status_code == 200
+    assert token_client(staff=True, name="operator").get("/api/ops/portals/").status_code == 200

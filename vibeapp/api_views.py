@@ -1,0 +1,26 @@
+"""The HTTP APIs' views' common base: the caller's rate (vibeapp/api_rate.py) counted before rights. Its own
+module: rest_framework.views loads the throttle classes of the settings, so api_rate cannot import it."""
+
+from __future__ import annotations
+
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+
+class RateBeforeRights(APIView):
+    """A mixin for the API views (listed before the DRF view class): the caller's rate is counted as soon as
+    the caller is known, before rights are checked. DRF checks the rights first, so a request refused for
+    them (403), or for its credentials (401: a made-up token, counted by address), was never counted: a loop
+    of refused requests reached the database past any rate."""
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        try:
+            self.perform_authentication(request)  # failing, the request is anonymous: counted by address
+        finally:
+            self.check_throttles(request)  # past the rate, 429 (rather than the 401 it would have been)
+            request._vibe_rate_counted = True  # type: ignore[attr-defined]
+        super().initial(request, *args, **kwargs)
+
+    def check_throttles(self, request: Request) -> None:
+        if not getattr(request, "_vibe_rate_counted", False):  # once per request
+            super().check_throttles(request)
