@@ -329,4 +329,11 @@ def _redirect_target(response: httpx.Response) -> str | None:
         return None
     host = parts.hostname or ""
     where = f"{parts.scheme}://{host}{port}{parts.path}" if host else parts.path
-    return where[:200] or None
+    if len(where) > _REDIRECT_SHOWN:
+        # Cut at a segment's end: a cut inside one showed the start of a token quoted there, which the
+        # caller's scrub (the whole key or token only) left as it was.
+        where = where[: where.rfind("/", 0, _REDIRECT_SHOWN) + 1] + "…"
+    return where or None
+
+
+_REDIRECT_SHOWN = 200

@@ -103,3 +103,33 @@ def test_a_redirected_watch_is_not_followed_and_says_where_it_points(redirecting
     text = str(failed.value)
     assert f"redirected to {target}/v1/bots/7/events" in text, text
     assert SESSION not in text and seen == []
+
+
+@pytest.mark.parametrize("padding", [120, 150, 170])
+def test_a_redirect_quoting_the_token_in_a_long_path_shows_no_part_of_it(padding):
+    """From a hostile-proxy probe: a Location quoting the session token in its path, long enough that the
+    target's 200 characters ended inside the token, showed the token's first part: the scrub replaces the
+    whole token only. A target cut short is cut at a path segment's end."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", f"https://elsewhere.example/{'x' * padding}/{SESSION}/{APP_KEY}/end")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server, url = serve(Handler)
+    try:
+        client = VibeClient(
+            api_key=APP_KEY, session_token=SESSION, base_url=f"{url}/v1", budget=NoBudget(), max_attempts=1
+        )
+        with pytest.raises(VibeProtocolError) as failed:
+            client.get_bot(7)
+    finally:
+        server.shutdown()
+    text = str(failed.value)
+    assert "redirected to https://elsewhere.example/xxx" in text, text
+    assert "vibe_session_" not in text and "vibe_app_" not in text, text
