@@ -43,6 +43,7 @@ from botcore.vibe.errors import (
     VibeTransportError,
 )
 from botcore.vibe.hooks import platform_responded
+from botcore.vibe.http_clients import call_deadline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -206,7 +207,8 @@ class Transport:
             method, url, params=params, content=content, headers=headers, **extra
         )
         try:
-            response = self.http.send(request, stream=True)
+            with call_deadline(self.deadline):  # the status line and headers too (http_clients)
+                response = self.http.send(request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise self._transport_error(exc, method, url, sent=False) from None
         except httpx.TransportError as exc:
@@ -215,7 +217,8 @@ class Transport:
         try:
             try:
                 # never more than MAX_ANSWER_BYTES of it, nor read past the caller's deadline
-                body = read_streamed(response, deadline=self.deadline)
+                with call_deadline(self.deadline):
+                    body = read_streamed(response, deadline=self.deadline)
             except httpx.TransportError as exc:  # the answer broke off
                 raise self._transport_error(exc, method, url, sent=True) from None
             finally:
