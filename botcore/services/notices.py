@@ -25,6 +25,7 @@ from botcore.skills.cron import portal_zone
 from botcore.skills.i18n import in_language, pick
 from botcore.vibe import VibeClient
 from botcore.vibe import bbcode as bb
+from botcore.vibe.chat_marks import newest_on_platform, shows_never_arrived
 from botcore.vibe.errors import VibeApiError, VibeError
 from botcore.vibe.events import BotEvent, CommandAddEvent, MessageAddEvent
 from tenants.errors import SessionTokenError
@@ -141,9 +142,9 @@ def _send_to_each(
 def _last_message_id(client: VibeClient, bot_id: int, user_id: int) -> int | None:
     """The last message of the bot's dialog with `user_id` (0: no dialog yet); None: it cannot be read."""
     try:
-        return client.get_chat(bot_id, str(user_id)).last_message_id
-    except VibeError as error:
-        return 0 if isinstance(error, VibeApiError) and error.canonical_code == "CHAT_NOT_FOUND" else None
+        return newest_on_platform(client, bot_id, str(user_id))
+    except VibeError:
+        return None
 
 
 def _never_arrived(
@@ -153,7 +154,10 @@ def _never_arrived(
     answer) and the dialog's last message is still the one before it."""
     if before is None or not error.call_is_over:
         return False
-    return _last_message_id(client, bot_id, user_id) == before
+    try:
+        return shows_never_arrived(client, bot_id, str(user_id), before)[0]
+    except VibeError:
+        return False
 
 
 def _why_it_failed(cause: BaseException | None) -> str:

@@ -30,7 +30,8 @@ from botcore.skills.state import DialogState, OnceStateStore, StateStore
 from botcore.skills.values import check_due, check_json, check_message
 from botcore.vibe import VibeClient, template_ids
 from botcore.vibe.attach import Attach
-from botcore.vibe.errors import VibeApiError, VibeError
+from botcore.vibe.chat_marks import newest_on_platform, shows_never_arrived
+from botcore.vibe.errors import VibeError
 from botcore.vibe.events import BotEvent, ChatEvent, CommandAddEvent, EventChat, EventUser
 from botcore.vibe.keyboards import Keyboard
 from botcore.vibe.models import SentMessage
@@ -320,7 +321,7 @@ class VibeSkillContext(EventFacts, ChatActions):
             log.info("post %s of %s was in doubt and is sent again: %s", self._posts, self._post_key, why)
         after = self._newest_known(dialog_id)
         if after is None and not template_ids.deduplicates(client.base_url, client.key_name, endpoint):
-            after = self._newest_on_platform(client, bot_id, dialog_id)
+            after = newest_on_platform(client, bot_id, dialog_id)
         try:
             sent = post(template_id)
         except VibeError as error:
@@ -357,7 +358,7 @@ class VibeSkillContext(EventFacts, ChatActions):
         if not error.call_is_over or template_ids.deduplicates(client.base_url, client.key_name, endpoint):
             return False
         try:
-            return self._chat_shows_never_arrived(client, bot_id, dialog_id, after)[0]
+            return shows_never_arrived(client, bot_id, dialog_id, after)[0]
         except VibeError:
             return False
 
@@ -373,54 +374,12 @@ class VibeSkillContext(EventFacts, ChatActions):
 
         Where this endpoint's answers showed that a repeated templateId answers the first message
         (botcore.vibe.template_ids), always. Elsewhere only when the chat shows it never arrived
-        (_chat_shows_never_arrived). A passing failure of the read is raised, and the event is handled
+        (chat_marks.shows_never_arrived). A passing failure of the read is raised, and the event is handled
         again later.
         """
         if template_ids.deduplicates(client.base_url, client.key_name, endpoint):
             return True, "this platform answers a repeated templateId with the first message"
-        return self._chat_shows_never_arrived(client, bot_id, dialog_id, after)
-
-    def _chat_shows_never_arrived(
-        self, client: VibeClient, bot_id: int, dialog_id: str, after: int | None
-    ) -> tuple[bool, str]:
-        """Whether a post surely never arrived, and why: the handling knew the chat's newest message when it
-        sent (`after`: the person's message, its own earlier post, or the chat's last read before the post;
-        0 where the bot had no dialog there), and the chat's last message is still that one. A later one
-        may be the post, or someone writing since. Raises a passing failure of the read."""
-        if after is None:
-            return False, "the handling knew no earlier message in that chat to compare with"
-        newest, refusal = self._chat_last_message(client, bot_id, dialog_id)
-        if refusal is not None:
-            if int(after) == 0 and _no_dialog(refusal):
-                return True, "the bot still has no dialog there: it never arrived"
-            return False, f"the chat could not be read ({refusal})"
-        if newest is None:
-            return False, "the chat's answer does not say its last message (no lastMessageId)"
-        if newest <= int(after):
-            return True, f"the chat's last message is still {after}: it never arrived"
-        return False, f"the chat's last message is {newest}, after {after}: the post or someone writing since"
-
-    def _newest_on_platform(self, client: VibeClient, bot_id: int, dialog_id: str) -> int | None:
-        """The chat's last message before a post the handling knows no earlier message for (a scheduled run's
-        question, a post to another chat), on a platform not known to de-duplicate templateIds: without it,
-        such a post left in doubt was never sent again, and a participant whose question met a 500 was not
-        asked that day. 0: the bot has no dialog with that person yet. None: the chat cannot say."""
-        newest, refusal = self._chat_last_message(client, bot_id, dialog_id)
-        if refusal is not None:
-            return 0 if _no_dialog(refusal) else None
-        return newest
-
-    def _chat_last_message(
-        self, client: VibeClient, bot_id: int, dialog_id: str
-    ) -> tuple[int | None, VibeError | None]:
-        """The chat's last message id (None where its answer names none), or the platform's refusal to read
-        it. A passing failure of the read is raised: nothing is decided, the handling is tried again later."""
-        try:
-            return client.get_chat(bot_id, dialog_id).last_message_id, None
-        except VibeError as error:
-            if error.is_transient:
-                raise
-            return None, error
+        return shows_never_arrived(client, bot_id, dialog_id, after)
 
     def _newest_known(self, dialog_id: str) -> int | None:
         """The newest message this handling knows in `dialog_id`: its own last post there, else the
@@ -506,8 +465,3 @@ class VibeSkillContext(EventFacts, ChatActions):
             dict(origin.raw) if origin is not None else None,
             due_at=due_at,
         )
-
-
-def _no_dialog(error: VibeError) -> bool:
-    """The platform's word that the bot has no dialog there yet (CHAT_NOT_FOUND): nothing was ever posted."""
-    return isinstance(error, VibeApiError) and error.canonical_code == "CHAT_NOT_FOUND"

@@ -153,7 +153,7 @@ def test_the_reference_scenario_against_the_sandbox(world):
     assert [(c["method"], c["path"].replace(str(bot_id), "B")) for c in calls] == [
         # The greeting answers no message, and this platform's templateIds are not learned yet (no send has
         # answered): the chat's last message is read first, so that a greeting left in doubt can be told
-        # apart from one that never arrived (VibeSkillContext._newest_on_platform).
+        # apart from one that never arrived (botcore.vibe.chat_marks.newest_on_platform).
         ("GET", f"/v1/bots/B/chats/{sp.admin_id}"),
         ("POST", "/v1/bots/B/messages"),  # the greeting
         ("POST", "/v1/bots/B/typing"),
