@@ -179,19 +179,15 @@ def read_streamed(
     *,
     limit: int = MAX_ANSWER_BYTES,
     too_large: Callable[[], VibeError] | None = None,
-    deadline: float | None = None,
 ) -> bytes:
     """The decoded body of `response`, sent with stream=True, read no further than `limit` (past it, the
-    error AnswerBody raises) nor past `deadline` (a time.monotonic(); past it, httpx.ReadTimeout: an answer
-    trickling in a byte at a time never trips the read timeout, which bounds each wait, not the whole). A
+    error AnswerBody raises; a caller's deadline bounds the reads themselves: http_clients.call_deadline). A
     body its Content-Encoding does not decode (a proxy's header on a plain body) is VibeProtocolError (or
     the 5xx's VibeServerError). The caller closes the response."""
     body = AnswerBody(response, limit=limit, too_large=too_large)
     try:
         for chunk in response.iter_bytes():
             body.add(chunk)
-            if deadline is not None and time.monotonic() > deadline:
-                raise httpx.ReadTimeout("the answer did not end before the caller's deadline")
     except httpx.DecodingError:
         raise undecodable_answer(response) from None
     return body.content()

@@ -216,9 +216,9 @@ class Transport:
         platform_responded(response.status_code)  # observers (ops' counters: answers by class, 429s)
         try:
             try:
-                # never more than MAX_ANSWER_BYTES of it, nor read past the caller's deadline
+                # never more than MAX_ANSWER_BYTES of it, nor a byte past the caller's deadline
                 with call_deadline(self.deadline):
-                    body = read_streamed(response, deadline=self.deadline)
+                    body = read_streamed(response)
             except httpx.TransportError as exc:  # the answer broke off
                 raise self._transport_error(exc, method, url, sent=True) from None
             finally:
