@@ -22,7 +22,7 @@ from botcore.services.action_ledger import DatabaseLedger
 from botcore.services.platform import client_for_bot
 from botcore.skills.base import Skill
 from botcore.skills.cron import portal_zone
-from botcore.skills.i18n import in_language, pick
+from botcore.skills.i18n import in_language, listed_languages, pick
 from botcore.vibe import VibeClient
 from botcore.vibe import bbcode as bb
 from botcore.vibe.chat_marks import newest_on_platform, shows_never_arrived
@@ -49,7 +49,7 @@ def send_expiry_warning(
     client = client_for_bot(bot)  # the credential the bot belongs to, as for every call of the bot
     # No event names the admins' languages here: each in their own as the portal's directory lists it (a
     # Russian portal's admin reading English got Russian), else the portal's, the fallback it is for.
-    languages = _listed_languages(client, portal)
+    languages = listed_languages(client.list_users, portal=portal.member_id)
 
     def text_for(user_id: int) -> str:
         with in_language(languages.get(user_id) or preferences.language):
@@ -61,17 +61,6 @@ def send_expiry_warning(
 
     once_key = (lambda user_id: f"expiry-warning:{occasion}:{user_id}") if occasion else None
     return _send_to_each(bot, client, admin_user_ids, text_for, what="expiry reminder", once_key=once_key)
-
-
-def _listed_languages(client: VibeClient, portal: Portal) -> dict[int, str]:
-    """Each person's own language as the portal's directory lists it (GET /v1/users); best effort: without
-    the `user` scope, or with the platform failing, none (the portal's language holds)."""
-    try:
-        people = client.list_users()
-    except VibeError as error:
-        log.warning("portal users not listed for their languages portal=%s: %s", portal.member_id, error)
-        return {}
-    return {user.id: user.language for user in people if user.language}
 
 
 def _day_and_time(moment: datetime) -> str:

@@ -11,16 +11,22 @@ its own texts without a catalogue; the built-in skills use the catalogues.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
 from django.conf import settings
 from django.utils import translation
 
+from botcore.vibe.errors import VibeError
+from botcore.vibe.models import PortalUser
+
 T = TypeVar("T")
 
 FALLBACK_LANGUAGE = "en"
+
+log = logging.getLogger(__name__)
 
 
 def normalize_language(value: str | None) -> str:
@@ -87,3 +93,15 @@ def pick(table: Mapping[str, T], language: str) -> T:
     if FALLBACK_LANGUAGE in table:
         return table[FALLBACK_LANGUAGE]
     return next(iter(table.values()))
+
+
+def listed_languages(list_people: Callable[[], Sequence[PortalUser]], *, portal: str) -> dict[int, str]:
+    """Each person's own language as the portal's directory lists them (GET /v1/users, through
+    `list_people`): a chat's members (imbot.v2's user objects) name none. Best effort: without the `user`
+    scope, or with the platform failing, none, and the caller falls back (the portal's language)."""
+    try:
+        people = list_people()
+    except VibeError as error:
+        log.warning("the portal's people not listed for their languages portal=%s: %s", portal, error)
+        return {}
+    return {user.id: user.language for user in people if user.language}

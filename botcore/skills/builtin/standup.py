@@ -28,10 +28,10 @@ from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, ScheduleS
 from botcore.skills.builtin.standup_texts import day_text, texts_for
 from botcore.skills.cron import CronExpression, daily_cron, portal_zone, read_on_clock
 from botcore.skills.events import BackendEventType, ScheduledRunEvent, SkillEvent
-from botcore.skills.i18n import every_language, normalize_language
+from botcore.skills.i18n import every_language, listed_languages, normalize_language
 from botcore.skills.options import GroupChat, OptionsError, OptionsSchema, PortalUsers, Text, Time, Weekdays
 from botcore.vibe import bbcode as bb
-from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
+from botcore.vibe.errors import VibeApiError, VibeAuthError
 from botcore.vibe.events import (
     CommandAddEvent,
     EventType,
@@ -157,7 +157,7 @@ class StandupSkill(Skill):
         languages = {user.id: user.language for user in users if user.language}
         ids = list(ctx.options["participants"]) or sorted(members)
         if any(i not in languages for i in ids):
-            languages = {**_listed_languages(ctx), **languages}
+            languages = {**listed_languages(ctx.list_portal_users, portal=ctx.portal_member_id), **languages}
         open_until = _report_instant(event.local_due_at, ctx.options["report_at"])
         zone = getattr(event.local_due_at.tzinfo, "key", "")  # its rules, for the summary's time (_asked_at)
         ctx.state_for(chat).set(
@@ -309,19 +309,6 @@ class StandupSkill(Skill):
 # message). Every answer was kept, and each one rewrote them all: a participant's thousands of long messages
 # grew the dialog's state without end (20 MB at 1,000 of 20,000 characters), and a worker's time and the
 # database's writes with it. None is kept past what the summary could show.
-def _listed_languages(ctx: SkillContext) -> dict[int, str]:
-    """Each person's own language as the portal's directory lists it: a chat's member list (imbot.v2's user
-    objects) names none, so an English reader in a Russian portal was asked in Russian. Best effort: without
-    the `user` scope, or with the platform failing, the language they last wrote in holds, else the
-    portal's."""
-    try:
-        people = ctx.list_portal_users()
-    except VibeError as error:
-        log.warning("standup: the portal's people not listed portal=%s: %s", ctx.portal_member_id, error)
-        return {}
-    return {user.id: user.language for user in people if user.language}
-
-
 ANSWER_ROOM = bb.MAX_TEXT_CHARS
 
 
