@@ -19,6 +19,25 @@ from tenants.operations import send_renewal_reminder
 from tenants.tasks import warn_expiring_sessions
 
 
+def fail_sends(sandbox_portal, *, after_action: bool = False) -> str:
+    """Every message the bot sends fails with INTERNAL_ERROR (after the platform posted it, with
+    `after_action`); the fault's id, to lift it."""
+    rule = {
+        "method": "POST",
+        "path": "/v1/bots/{bot_id}/messages",
+        "errorRate": 1.0,
+        "errorCode": "INTERNAL_ERROR",
+    }
+    if after_action:
+        rule["afterAction"] = True
+    return sandbox_portal.control.post("/_sandbox/faults", json=rule).json()["data"]["id"]
+
+
+def expiry_warnings(sandbox_portal, bot) -> int:
+    """How many renewal warnings the bot's chats hold."""
+    return sum("expires soon" in m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id))
+
+
 @pytest.mark.slow
 def test_the_admin_gets_a_bot_message_with_a_link_before_the_token_expires(
     sandbox_portal, settings, task_queue
@@ -56,18 +75,10 @@ def test_an_expiry_warning_the_platform_failed_to_take_is_sent_at_a_later_sweep_
     bot = provision_bot(sandbox_portal.portal)
     settings.TENANTS_EXPIRY_WARNING_SECONDS = 48 * 3600
     task_queue.purge()
-    fault = sandbox_portal.control.post(
-        "/_sandbox/faults",
-        json={
-            "method": "POST",
-            "path": "/v1/bots/{bot_id}/messages",
-            "errorRate": 1.0,
-            "errorCode": "INTERNAL_ERROR",
-        },
-    ).json()["data"]["id"]
+    fault = fail_sends(sandbox_portal)
 
     def warnings() -> int:
-        return sum("expires soon" in m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id))
+        return expiry_warnings(sandbox_portal, bot)
 
     assert warn_expiring_sessions() == 1
     assert task_queue.run() == [0]
@@ -137,19 +148,10 @@ def test_an_expiry_warning_the_platform_may_have_posted_is_not_sent_again_at_eve
     bot = provision_bot(sandbox_portal.portal)
     settings.TENANTS_EXPIRY_WARNING_SECONDS = 48 * 3600
     task_queue.purge()
-    sandbox_portal.control.post(
-        "/_sandbox/faults",
-        json={
-            "method": "POST",
-            "path": "/v1/bots/{bot_id}/messages",
-            "errorRate": 1.0,
-            "errorCode": "INTERNAL_ERROR",
-            "afterAction": True,
-        },
-    )
+    fail_sends(sandbox_portal, after_action=True)
 
     def warnings() -> int:
-        return sum("expires soon" in m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id))
+        return expiry_warnings(sandbox_portal, bot)
 
     assert warn_expiring_sessions() == 1
     task_queue.run()
