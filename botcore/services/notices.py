@@ -104,6 +104,7 @@ def _send_to_each(
         if known is not None and not 0 < in_doubt < MAX_SENDS_IN_DOUBT:
             continue  # told, or sent as often as a send that may have posted is
         before = _last_message_id(client, bot_id, user_id) if key is not None else None
+        remember = ledger.settle if known is not None else ledger.record  # a record kept is updated
         try:
             said = text(user_id) if callable(text) else text
             client.send_message(bot_id, dialog_id=str(user_id), text=said)
@@ -116,14 +117,14 @@ def _send_to_each(
             ):
                 # It may have posted (a platform posting, then answering an error, had the same warning sent
                 # at every sweep until the token expired): sent again only so often.
-                (ledger.settle if known is not None else ledger.record)(key, {"in_doubt": in_doubt + 1})
+                remember(key, {"in_doubt": in_doubt + 1})
                 if in_doubt + 1 < MAX_SENDS_IN_DOUBT:
                     untold += 1
             elif is_transient(error):
                 untold += 1
             continue
         if key is not None:
-            (ledger.settle if known is not None else ledger.record)(key, {})
+            remember(key, {})
         told += 1
     return Delivery(told, untold)
 
