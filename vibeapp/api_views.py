@@ -13,14 +13,11 @@ class RateBeforeRights(APIView):
     them (403), or for its credentials (401: a made-up token, counted by address), was never counted: a loop
     of refused requests reached the database past any rate."""
 
-    def initial(self, request: Request, *args, **kwargs) -> None:
+    def perform_authentication(self, request: Request) -> None:
         try:
-            self.perform_authentication(request)  # failing, the request is anonymous: counted by address
+            super().perform_authentication(request)  # failing, the request is anonymous: counted by address
         finally:
-            self.check_throttles(request)  # past the rate, 429 (rather than the 401 it would have been)
-            request._vibe_rate_counted = True  # type: ignore[attr-defined]
-        super().initial(request, *args, **kwargs)
+            super().check_throttles(request)  # past the rate, 429 (rather than the 401 it would have been)
 
     def check_throttles(self, request: Request) -> None:
-        if not getattr(request, "_vibe_rate_counted", False):  # once per request
-            super().check_throttles(request)
+        """Counted already, with the caller (perform_authentication), before the rights DRF checks next."""
