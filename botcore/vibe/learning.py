@@ -16,6 +16,11 @@ ceiling, and the rate the budget paces to is learned, AIMD-style (the way TCP fi
   at the rate, whichever is more), and stays there: probing above it again only PROBE_AFTER seconds
   after that 429 (a limit found stays found, and the key's owner may still raise it), so a limit costs
   one 429 per probe, not one every minute and a half;
+- past the plateau, the climb's excess over it doubles every PROBE_DOUBLING seconds on top of the
+  additive pace: near the plateau that is the additive pace (a limit still there refuses the probe once),
+  and a limit that has gone (a storm of 429s over, a limit raised) is found again in minutes: from a
+  plateau of 1.4/s to a 9/s ceiling in about three, where the additive pace took twenty. A probe that
+  reaches the ceiling forgets the plateau;
 - a 429 while next to nothing got through (under FLOOR: refusals of a platform busy for other reasons) is
   no limit found: the cut keeps the peak and pace the climb aims back near, and is tentative (below);
 - except after a cut with no evidence of its own: at the end of a descent every window in sight holds
@@ -29,7 +34,8 @@ ceiling, and the rate the budget paces to is learned, AIMD-style (the way TCP fi
   hold at the plateau): every portal sending at the one rate they share reached the limit together, and a
   probe cost a 429 per portal within the same second (five for five portals). The prober is the first
   portal whose calls would raise the rate past the plateau, until a cut, or until it has been quiet for
-  PROBER_LAPSE seconds (another portal then takes over);
+  PROBER_LAPSE seconds (another portal then takes over). Once the prober is a step (1 / BACKOFF) past the
+  rate of the last 429, that limit has moved, and the others follow a step under the prober;
 - one cut per hold: a 429 for a call sent before the last cut of either rate, or within HOLD_SECONDS of
   it, is the excess already acted upon, so a burst of refusals costs one step, not a cascade of them
   before the lower rate has had time to show.
@@ -65,6 +71,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -74,6 +81,7 @@ BACKOFF = 0.8
 PLATEAU = 0.95  # of the rate of the last 429: where the climb after a cut stops
 RECOVER_SECONDS = 30.0  # from BACKOFF to PLATEAU times that rate while demand saturates the budget
 PROBE_AFTER = 300.0  # seconds after a cut before the rate climbs past the plateau again
+PROBE_DOUBLING = RECOVER_SECONDS  # seconds in which a probe's excess over the plateau doubles
 FLOOR = 0.2  # requests/s: never learn a rate so low that a bot stops answering altogether
 WINDOW = 5.0  # seconds over which an accepted rate is measured
 FLUSH_SECONDS = 1.0
@@ -190,6 +198,12 @@ def raise_rate(
     slope = (PLATEAU - BACKOFF) * max(state.peak, FLOOR) / RECOVER_SECONDS  # requests/s gained per second
     probing = state.tentative or now - state.cut_at >= PROBE_AFTER
     top = ceiling if probing else max(state.rate, PLATEAU * state.peak)
+    # Past the plateau, the farther the climb has gone without a 429, the less the last one says about the
+    # limit (the platform was busy, the key's owner raised it): the excess doubles every PROBE_DOUBLING
+    # seconds on top of the additive pace. Near the plateau it is that pace, so a limit that stayed where
+    # it was still costs one 429 a probe; one that moved is found in minutes, not the half-hour the
+    # additive pace took from a low plateau (1.18/s back to a 9/s ceiling after a minute of 429s).
+    slope += max(0.0, state.rate - PLATEAU * state.peak) * math.log(2) / PROBE_DOUBLING
     # The seconds of climb these calls earn: as many as they take at the rate (demand saturating it), or the
     # time since the last success was told where demand is thinner, up to RECOVER_SECONDS. Counted by calls
     # alone, a portal writing now and then climbed back at a fraction of the pace (a poll every 25 s earned
@@ -202,6 +216,9 @@ def raise_rate(
             return state  # this one holds at the plateau (pace); the time since is the prober's to earn
         state.prober, state.prober_at = caller, now
     state.rate, state.raised_at = raised, now
+    if raised >= ceiling:
+        # Up to the ceiling without a 429: no limit under it is known any more, so no plateau holds anyone.
+        state.peak, state.tentative, state.prober = 0.0, False, 0.0
     return state
 
 
@@ -211,7 +228,11 @@ def pace(state: LearnedState, *, caller: float, now: float) -> float:
     plateau = PLATEAU * state.peak
     if not state.peak or state.rate <= plateau or not another_probes(state, caller=caller, now=now):
         return state.rate
-    return plateau
+    # A probe a step past the last 429's rate without a refusal shows the limit has moved: the others follow
+    # a step under the prober, not held at a plateau the limit has left behind (after a storm of 429s, at a
+    # fifth of the ceiling while the prober alone climbed to it); a step under, so that the 429 ending the
+    # probe is still the prober's alone.
+    return BACKOFF * state.rate if BACKOFF * state.rate >= state.peak else plateau
 
 
 def another_probes(state: LearnedState, *, caller: float, now: float) -> bool:
