@@ -22,6 +22,7 @@ class OfflineSession(ShellSession):
         self.last_user_message: int | None = None
         self.last_bot_post: dict[str, Any] | None = None
         self.last_keyboard: list[dict[str, Any]] = []
+        self.keyboard_post: dict[str, Any] = {}  # the post that holds last_keyboard: a press carries it
 
     def _chat(self) -> dict[str, Any]:
         return {"user_id": USER_ID, "user_name": self.user_name, "language": self.language, "bot_id": BOT_ID}
@@ -54,12 +55,13 @@ class OfflineSession(ShellSession):
                 self.out(f"     {describe_keyboard(details['keyboard'])}")
             if details["dialog_id"] == str(USER_ID):
                 self.last_bot_post = dict(details)
-                self.last_keyboard = details.get("keyboard") or self.last_keyboard
+                if details.get("keyboard"):
+                    self.last_keyboard, self.keyboard_post = details["keyboard"], dict(details)
         elif action.kind == "answer":
             self.out(f"bot (answers /{details['command']})> {details['text']}")
             if details.get("keyboard"):
                 self.out(f"     {describe_keyboard(details['keyboard'])}")
-                self.last_keyboard = details["keyboard"]
+                self.last_keyboard, self.keyboard_post = details["keyboard"], dict(details)
         elif action.kind == "typing":
             self.out(f"  … typing{' (' + details['status'] + ')' if details['status'] else ''}")
         elif action.kind == "react":
@@ -120,7 +122,11 @@ class OfflineSession(ShellSession):
         elif "COMMAND" in button:
             self.dispatch(
                 factories.make_button_command_event(
-                    str(button["COMMAND"]), params=str(button.get("COMMAND_PARAMS", "")), **self._chat()
+                    str(button["COMMAND"]),
+                    params=str(button.get("COMMAND_PARAMS", "")),
+                    message_id=self.keyboard_post.get("message_id"),
+                    message_text=str(self.keyboard_post.get("text", "")),
+                    **self._chat(),
                 )
             )
         else:

@@ -207,9 +207,31 @@ def make_command_event(
     return _event("ONIMBOTV2COMMANDADD", data, event_id)  # type: ignore[return-value]
 
 
-def make_button_command_event(command: str, *, params: str = "", **kwargs: Any) -> CommandAddEvent:
-    """A keyboard button with `command` pressed (CommandSpec(button_only=True) commands arrive this way)."""
-    return make_command_event(command, params=params, context="keyboard", **kwargs)
+def make_button_command_event(
+    command: str,
+    *,
+    params: str = "",
+    message_id: int | None = None,
+    message_text: str = "",
+    command_id: int | None = None,
+    event_id: int | None = None,
+    **chat: Any,
+) -> CommandAddEvent:
+    """A keyboard button with `command` pressed (CommandSpec(button_only=True) commands arrive this way).
+
+    Its `message` is the bot's message that holds the keyboard (`message_id`, `message_text`), as the
+    platform sends a press: nobody wrote "/command" in the chat."""
+    data = _envelope(**_chat_kwargs(chat))
+    data["command"] = {
+        "id": command_id if command_id is not None else next(_command_ids),
+        "command": command.lstrip("/"),
+        "params": params,
+        "context": "keyboard",
+    }
+    data["message"] = _message(
+        message_text, message_id=message_id, author_id=data["bot"]["id"], chat_id=data["chat"]["id"]
+    )
+    return _event("ONIMBOTV2COMMANDADD", data, event_id)  # type: ignore[return-value]
 
 
 def make_reaction_event(

@@ -47,6 +47,8 @@ class ProbeSkill(Skill):
             entry["message_id"] = event.message_id
         if isinstance(event, CommandAddEvent):
             entry.update(command=event.command.name, context=event.command.context)
+            if event.message is not None:  # a press's: the message that holds the keyboard
+                entry.update(message_id=event.message.id, message_author=event.message.author_id)
         if isinstance(event, ReactionChangeEvent):
             entry.update(reaction=event.reaction, action=event.action)
         if isinstance(event, ContextGetEvent):

@@ -10,11 +10,19 @@ from datetime import UTC, datetime
 import pytest
 
 from botcore.models import EventLogEntry
+from botcore.services.conversation_state import DatabaseStateStore
 from botcore.skills.base import Skill
 from botcore.skills.state import DialogState, MemoryStateStore
-from botcore.skills.testing import make_command_event, make_message_event, run_skill
+from botcore.skills.testing import (
+    make_button_command_event,
+    make_command_event,
+    make_message_event,
+    run_skill,
+)
+from botcore.skills.testing.factories import BOT_ID
 from botcore.vibe import VibeFileTooLargeError
 from botcore.vibe.events import EventType, MessageAddEvent
+from tests.botcore.skills.probe import LOG
 
 
 class Careless(Skill):
@@ -202,3 +210,29 @@ def test_a_kit_firing_in_a_zone_reads_that_day_s_times_by_the_zone_s_rules_as_a_
         make_scheduled_event("ask", local_due_at="2026-10-25T00:30", zone="Mars/Olympus")
     with pytest.raises(ValueError, match="offset"):
         make_scheduled_event("ask", local_due_at="2026-10-25T00:30")
+
+
+def test_the_kit_s_button_press_carries_the_message_that_holds_the_keyboard():
+    """A press's message was the kit's "/command params" written by the presser, while the platform sends the
+    bot's message that holds the keyboard: a skill that edits `event.message.id` (the poll it belongs to)
+    passed its tests editing a message of the user's."""
+    press = make_button_command_event("vote_pick", params="1 0", message_id=12, user_id=7)
+    assert (press.message.id, press.message.author_id, press.user.id) == (12, BOT_ID, 7)
+    assert press.command.context == "keyboard" and press.command.params == "1 0"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("skill_paths", [["tests.botcore.skills.probe.ProbeSkill"]])
+def test_a_live_button_press_carries_the_keyboard_s_message_as_the_kit_s_does(world):
+    world.say("buttons")
+    world.poll()
+    keyboard_message = next(m for m in world.messages() if m["text"] == "Press it")
+    world.act("buttons", userId=world.sp.admin_id, messageId=keyboard_message["id"], index=0)
+    world.poll()
+    state = DialogState(DatabaseStateStore(portal_id=world.bot.portal_id, skill_name="probe"), LOG)
+    [live] = [e for e in state.get()["events"] if e.get("context") == "keyboard"]
+    kit = make_button_command_event(
+        "probe_button", params="x", message_id=keyboard_message["id"], bot_id=world.bot_id
+    )
+    assert (live["message_id"], live["message_author"]) == (keyboard_message["id"], world.bot_id)
+    assert (kit.message.id, kit.message.author_id) == (live["message_id"], live["message_author"])
