@@ -63,9 +63,12 @@ class MessageEndpoints(Endpoints):
         """PATCH /v1/bots/:botId/messages/:messageId: edit a message the bot sent.
 
         Only what is given changes; `keyboard=False` / `attach=False` remove the buttons / attachment.
+        New buttons go as `{BOT_ID, BUTTONS}`: an edit changes them only so (CONTRACT part B §7.3.1).
         Setting the same content twice is harmless, so it is retried.
         """
         fields = message_fields(text=text, keyboard=keyboard, attach=attach, url_preview=url_preview)
+        if isinstance(fields.get("keyboard"), list):
+            fields["keyboard"] = {"BOT_ID": int(bot_id), "BUTTONS": fields["keyboard"]}
         if not fields:
             raise ValueError("update_message needs text, keyboard, attach or url_preview")
         self._transport.request(

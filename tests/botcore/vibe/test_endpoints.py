@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from botcore.vibe import NoBudget, Priority, RetryClass, VibeClient
+from botcore.vibe.keyboards import Keyboard
 
 SAFE, IDEMPOTENT, UNSAFE = RetryClass.SAFE, RetryClass.IDEMPOTENT, RetryClass.UNSAFE
 
@@ -166,6 +167,24 @@ def test_removing_a_keyboard_sends_n(recorded):
     client, transport = recorded
     client.update_message(7, 9, keyboard=False, attach=False)
     assert transport.requests[0][4] == {"fields": {"keyboard": "N", "attach": "N"}}
+
+
+def test_changing_a_keyboard_names_the_bot_beside_its_buttons(recorded):
+    """CONTRACT B §7.3.1: an edit changes the buttons only with BOT_ID next to BUTTONS; the bare array a
+    send takes was sent, so a poll's live counts on its buttons would not change on the platform."""
+    client, transport = recorded
+    client.update_message(
+        7, 9, text="t", keyboard=Keyboard().button("Pizza", command="vote", command_params="1")
+    )
+    assert transport.requests[0][4] == {
+        "fields": {
+            "message": "t",
+            "keyboard": {
+                "BOT_ID": 7,
+                "BUTTONS": [{"TEXT": "Pizza", "COMMAND": "vote", "COMMAND_PARAMS": "1"}],
+            },
+        }
+    }
 
 
 @pytest.mark.parametrize(
