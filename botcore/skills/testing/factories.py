@@ -41,6 +41,12 @@ _message_ids = itertools.count(5001)
 _command_ids = itertools.count(1)
 
 
+def new_message_id() -> int:
+    """An id no other message the kit made in this process has (events' messages and the bot's posts share
+    the sequence, as they share the platform's)."""
+    return next(_message_ids)
+
+
 def make_user(
     user_id: int, name: str = "", *, is_bot: bool = False, is_active: bool = True, language: str = ""
 ) -> PortalUser:

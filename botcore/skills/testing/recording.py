@@ -13,7 +13,6 @@ portal's people, chats and files the skill will ask for are given up front (`cha
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +23,7 @@ from botcore.skills.context import EventFacts
 from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import normalize_language
 from botcore.skills.state import MemoryStateStore, StateStore
+from botcore.skills.testing.factories import new_message_id
 from botcore.skills.values import check_message
 from botcore.vibe import MAX_DOWNLOAD_BYTES
 from botcore.vibe.errors import VibeFileTooLargeError
@@ -99,7 +99,6 @@ class RecordingContext(EventFacts):
         self.actions: list[Action] = []
         self.posts: list[Post] = []
         self.deferred: list[DeferredJobEvent] = []
-        self._ids = itertools.count(9001)
 
     # --- what the assertions read -----------------------------------------------------------------
     @property
@@ -156,7 +155,7 @@ class RecordingContext(EventFacts):
         self, dialog_id: str, text: str, *, keyboard=None, attach=None, system=False, reply_to=None
     ) -> int:
         check_message(text, keyboard=keyboard, attach=attach)  # as the live context does
-        post = Post(str(dialog_id), text, next(self._ids), _wire(keyboard), _wire(attach), system, reply_to)
+        post = Post(str(dialog_id), text, new_message_id(), _wire(keyboard), _wire(attach), system, reply_to)
         self.posts.append(post)
         self._record(
             "post",
@@ -183,7 +182,7 @@ class RecordingContext(EventFacts):
         if not isinstance(self.origin, CommandAddEvent):
             raise TypeError("answer_command needs a command event")
         check_message(text, keyboard=keyboard, attach=attach)
-        message_id = next(self._ids)
+        message_id = new_message_id()
         self._record(
             "answer",
             text=text,
@@ -219,7 +218,7 @@ class RecordingContext(EventFacts):
         self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None
     ) -> UploadedFile:
         target = str(dialog_id) if dialog_id is not None else self.dialog_id
-        file_id, message_id = next(self._ids), next(self._ids)
+        file_id, message_id = new_message_id(), new_message_id()
         self.files[file_id] = bytes(content)
         self._record(
             "upload", name=name, size=len(content), dialog_id=target, message=message, file_id=file_id
@@ -260,7 +259,7 @@ class RecordingContext(EventFacts):
         description: str | None = None,
         message: str | None = None,
     ) -> Chat:
-        chat_id = next(self._ids)
+        chat_id = new_message_id()
         self.chat_users[f"chat{chat_id}"] = [PortalUser(id=int(i)) for i in user_ids]
         self._record("create_chat", title=title, user_ids=list(user_ids), dialog_id=f"chat{chat_id}")
         return Chat(id=chat_id, dialog_id=f"chat{chat_id}", title=title)

@@ -236,3 +236,13 @@ def test_a_live_button_press_carries_the_keyboard_s_message_as_the_kit_s_does(wo
     )
     assert (live["message_id"], live["message_author"]) == (keyboard_message["id"], world.bot_id)
     assert (kit.message.id, kit.message.author_id) == (live["message_id"], live["message_author"])
+
+
+def test_every_message_the_kit_makes_has_an_id_of_its_own_as_the_platform_s_do():
+    """Each context counted its posts from 9001, so a conversation run as several contexts (a poll, then
+    the presses that edit it) gave two polls one message id, and an event's message after 4,000 others
+    the id of a post."""
+    first = run_skill(Careless(), make_message_event("one")).posts[0].message_id
+    second = run_skill(Careless(), make_message_event("two")).posts[0].message_id
+    later = make_message_event("three").message.id
+    assert len({first, second, later}) == 3
