@@ -53,6 +53,7 @@ from botcore.vibe.backoff import retry_delay
 from botcore.vibe.budget import Priority
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
 from botcore.vibe.events import EventType, MalformedEventError
+from botcore.vibe.held_calls import HELD_WAIT_SECONDS
 from botcore.vibe.parse import parse_event
 from ops.logs import log_context, redact
 from tenants.errors import SessionTokenError, TenantsError
@@ -361,7 +362,37 @@ def handle_pending(
 
     No transaction around a skill: its HTTP calls must not hold the database's write lock, and the attempt
     counted before it runs must survive a worker killed mid-skill.
+
+    A skill's best-effort call the request budget had no room for (a reaction) is held by `client`, not
+    lost: sent between two events if the budget has room then, else once the last is handled (send_held).
     """
+    try:
+        pending = _handle_in_order(
+            bot, client=client, lease_token=lease_token, renew=renew, deadline=deadline
+        )
+    except BaseException:
+        client.drop_held_calls("the cycle failed before it could send it")
+        raise
+    send_held(client, deadline=deadline)
+    return pending
+
+
+def send_held(client: VibeClient, *, deadline: float | None) -> None:
+    """Send what `client` holds once the urgent calls are out (after the replies): each when the request
+    budget has room, waiting for it HELD_WAIT_SECONDS at most, and never past `deadline` (a cycle's,
+    time.monotonic()); what is left is dropped (WARNING). Bounded, so the worker goes on to other bots."""
+    until = time.monotonic() + HELD_WAIT_SECONDS
+    client.send_held_calls(until=until if deadline is None else min(until, deadline))
+
+
+def _handle_in_order(
+    bot: Bot,
+    *,
+    client: VibeClient,
+    lease_token: str | None,
+    renew: Callable[[], bool] | None,
+    deadline: float | None,
+) -> PendingOutcome:
     portal_skills: PortalSkills | None = None  # loaded only when there is something to handle
     verdicts: Counter[str] = Counter()
 
@@ -394,6 +425,7 @@ def handle_pending(
         if status == EventLogEntry.Status.RECEIVED:
             return outcome(retry_at=entry.next_attempt_at)
         verdicts[status] += 1
+        client.send_held_calls()  # only those the budget has room for now: the next event's reply goes first
         if entry.event_type == EventType.BOT_DELETE and platform_deleted_bot(entry, bot=bot):
             # The platform deleted the bot: its last event, and the portal's install ends with it.
             log.info(
@@ -529,6 +561,8 @@ def execute_run(run_id: int) -> str:
             skill, event, ctx, attempts=run.attempts, what=what,
             retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds(), retry_until=retry_until,
         )  # fmt: skip
+        if client is not None:
+            send_held(client, deadline=None)
     if verdict.status == "refused":  # the credential was refused: wait for a fresh one, as the bot does
         refusal = SessionTokenError(verdict.error)
         verdict = judge_failure(

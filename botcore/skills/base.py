@@ -165,11 +165,13 @@ class SkillContext(Protocol):
         """Answer the command the event carries, in its chat."""
 
     def typing(self, status: str | None = None, *, duration: int | None = None) -> None:
-        """Show the typing indicator (or an IMBOT_AGENT_ACTION_* status) in the event's chat."""
+        """Show the typing indicator (or an IMBOT_AGENT_ACTION_* status) in the event's chat; best effort:
+        left out when the request budget has no room for it now (after the reply it would say nothing)."""
 
     def react(self, reaction: str, *, message_id: int | None = None) -> bool:
         """Put a reaction on the event's message (or `message_id`), best effort: True when it is on the
-        message (set now, before, or by an earlier attempt at this event), False when it could not be set."""
+        message (set now, before, or by an earlier attempt at this event) or on its way (the request budget
+        had no room now: it goes once the replies are out, docs/skills.md), False when it could not be set."""
 
     def unreact(self, reaction: str, *, message_id: int | None = None) -> bool: ...
 

@@ -7,7 +7,10 @@ attempt did instead of doing it twice. Posts also carry the key as their templat
 de-duplicates answers a repeat with the message it has); a post whose send failed after the platform may
 have taken it is sent again only where that cannot show it twice (_post_once). Dialog-state writes
 commit with their ledger record.
-Typing and reactions are best effort: their failure is logged and never fails the event.
+Typing and reactions are best effort: their failure is logged and never fails the event. One the request
+budget has no room for now is not sent then: a reaction is held by the client and sent after the replies
+(botcore.vibe.held_calls; recorded in the ledger when held, so a handling run again never sends it twice),
+a typing indicator is left out.
 `effects` lists, in order, each effect of this handling as (kind, performed): False when it was replayed.
 """
 

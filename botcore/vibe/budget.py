@@ -46,9 +46,9 @@ class Priority(enum.IntEnum):
     """Who goes first when the budget is short: replies, then polls, then a skill run's posts (a scheduled
     standup's questions, a reminder: minutes late hurts no one, seconds late to a reply does), then setting
     bots up (registering a bot and its commands, changing or retiring it: work no person in a chat waits on);
-    best-effort calls are skipped. One app key serves every portal: every portal's 09:30 standup, a mass
-    install, or an admin switching a skill on and off again and again, must not take the slots other
-    portals' replies wait for."""
+    best-effort calls go only where there is room (a reaction without it is held for later, held_calls.py).
+    One app key serves every portal: every portal's 09:30 standup, a mass install, or an admin switching a
+    skill on and off again and again, must not take the slots other portals' replies wait for."""
 
     REPLY = 0
     POLL = 1
@@ -83,6 +83,9 @@ class RequestBudget(Protocol):
         `sent_at` (wall-clock seconds) names the call's admission instead, for a caller that admits
         several calls on one thread before their answers come (the poller's watches)."""
 
+    def room_in(self) -> float:
+        """Seconds until a best-effort call would find room (0: now), read without taking a slot."""
+
 
 class NoBudget:
     """No client-side pacing (budget turned off, or a caller that paces itself)."""
@@ -92,6 +95,9 @@ class NoBudget:
 
     def record(self, *, limited: bool, sent_at: float | None = None) -> None:
         return None
+
+    def room_in(self) -> float:
+        return 0.0
 
     def __repr__(self) -> str:
         return "NoBudget()"
@@ -237,9 +243,19 @@ class SharedBudget:
 
     def is_idle(self) -> bool:
         """No call was admitted in the last full interval (so a call now takes no slot another wants)."""
+        return self.idle_in() <= 0
+
+    def idle_in(self) -> float:
+        """Seconds until is_idle() holds (0: it does), unless a call is admitted meanwhile."""
         per_second = self.per_second
         arrival = self._theoretical_arrival_us(per_second)
-        return arrival is None or arrival <= time.time() * 1e6 - 1e6 / per_second
+        if arrival is None:
+            return 0.0
+        return max(0.0, (arrival + 1e6 / per_second - time.time() * 1e6) / 1e6)
+
+    def room_in(self) -> float:
+        """A best-effort call goes at the next slot here (acquire's own rule)."""
+        return self.slot_in()
 
     def _theoretical_arrival_us(self, per_second: float) -> int | None:
         """The GCRA's next slot in µs, read without taking it; None while the store is out (calls then go

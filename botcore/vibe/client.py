@@ -150,6 +150,20 @@ class VibeClient(
         """A digest naming the key this client calls with (never the key)."""
         return self._transport.key_name
 
+    def send_held_calls(self, *, until: float | None = None) -> int:
+        """Send the best-effort calls held for lack of room in the request budget (a reaction, a read mark:
+        held_calls.py), in order, each when the budget has room: waiting for it until `until`
+        (time.monotonic()) and dropping, with a WARNING, what is still held then; with None, only those it
+        has room for now, keeping the rest. Returns how many it dropped or kept. Never raises."""
+        left = self._transport.send_held(until=until)
+        if left and until is not None:
+            self._transport.held.drop("the request budget had no room for it in time")
+        return left
+
+    def drop_held_calls(self, why: str) -> int:
+        """Forget the held best-effort calls (each said at WARNING with `why`); how many there were."""
+        return self._transport.held.drop(why)
+
     def close(self) -> None:
         """Close the HTTP client if this VibeClient made it (the shared one stays open for others)."""
         if self._owns_http:

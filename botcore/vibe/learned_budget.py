@@ -147,6 +147,17 @@ class LearnedBudget:
                 return False
         return True
 
+    def room_in(self) -> float:
+        """Seconds until a best-effort call would find room (0: now), read without taking a slot: where a
+        limit was learned, until that budget is idle (_room_for_best_effort), else until its next slot."""
+        key_rate, portal_rate = self.rates()
+        waits = [
+            budget.idle_in() if rate < self.ceiling else budget.slot_in()
+            for budget, rate in ((self.portal_budget, portal_rate), (self.key_budget, key_rate))
+            if budget is not None
+        ]
+        return max(waits)
+
     def record(self, *, limited: bool, sent_at: float | None = None) -> None:
         self.used_at = time.monotonic()
         try:
@@ -334,6 +345,9 @@ class PollShare:
 
     def record(self, *, limited: bool, sent_at: float | None = None) -> None:
         return None
+
+    def room_in(self) -> float:
+        return self.budget.room_in()
 
 
 def poll_budget_for_key(key_name: str, *, backend: str | None = None) -> PollShare | NoBudget:

@@ -15,7 +15,9 @@ retry is safe depends on the call, which each endpoint declares as a RetryClass:
 Waits come from botcore.vibe.backoff (exponential, full jitter, capped by VIBE_RETRY_MAX_WAIT); a 429
 waits exactly its Retry-After (a longer one than the cap is not waited but raised, for the caller to
 reschedule).
-Every attempt spends one unit of the key's shared request budget first.
+Every attempt spends one unit of the key's shared request budget first. A best-effort call the budget has
+no room for is not sent: held to be sent later when the endpoint says it is worth it (held_calls.py: a
+reaction, a read mark), dropped otherwise (a typing indicator, at DEBUG).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from botcore.vibe.errors import (
     VibeRateLimitError,
     VibeTransportError,
 )
+from botcore.vibe.held_calls import HeldCall, HeldCalls
 from botcore.vibe.hooks import platform_responded
 from botcore.vibe.http_clients import call_deadline
 
@@ -49,6 +52,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+class _Skipped:
+    """What an attempt returns when the budget had no room for its best-effort call: nothing was sent."""
+
+
+SKIPPED = _Skipped()
 
 
 class RetryClass(enum.Enum):
@@ -104,6 +114,7 @@ class Transport:
         self._backoff_base = backoff_base
         self.deadline = deadline  # time.monotonic() past which nothing is sent or waited for
         self.default_priority = default_priority  # a call's that names none (a post, a read for a post)
+        self.held = HeldCalls()  # best-effort calls the budget had no room for, to be sent later
         # tenacity runs attempts 2..max_attempts; the first is made outside it (see request()), so its
         # attempt numbers are one behind ours.
         self._retrying = {
@@ -139,10 +150,13 @@ class Transport:
         body: Mapping[str, Any] | None = None,
         timeout: float | None = None,
         priority: Priority | None = None,
+        hold: bool = False,
     ) -> Any:
         """Send `method path` with a JSON `body`, retrying per `retry`; return the answer's `data`.
 
-        A BEST_EFFORT call the budget is short for is skipped: nothing is sent and None is returned."""
+        A BEST_EFFORT call the budget has no room for is not sent now, and None is returned: with `hold` it
+        is held (self.held) to be sent by send_held(), otherwise dropped. A held call is sent in order
+        after those held before it, so one made while any is held is held too."""
         content = (
             None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         )
@@ -153,10 +167,26 @@ class Transport:
             extra["timeout"] = httpx.Timeout(timeout, connect=self.http.timeout.connect)
         if priority is None:
             priority = self.default_priority
-        return self._with_retries(
-            functools.partial(self._attempt, method, url, path, params, content, headers, extra, priority),
-            retry,
+        attempt = functools.partial(
+            self._attempt, method, url, path, params, content, headers, extra, priority
         )
+        if hold and priority is Priority.BEST_EFFORT and len(self.held):
+            return self._hold(attempt, retry, what=f"{method} {path}")
+        data = self._with_retries(attempt, retry)
+        if data is not SKIPPED:
+            return data
+        if hold:
+            return self._hold(attempt, retry, what=f"{method} {path}")
+        log.debug("%s %s dropped: the request budget had no room for it, and late it is no use", method, path)
+        return None
+
+    def _hold(self, attempt: Callable[[], Any], retry: RetryClass, *, what: str) -> None:
+        self.held.hold(HeldCall(what=what, send=lambda: self._with_retries(attempt, retry) is not SKIPPED))
+
+    def send_held(self, *, until: float | None = None) -> int:
+        """Send the held best-effort calls, each when the budget has room, waiting for it until `until`
+        (time.monotonic(); None: only while it has room now); returns how many are still held."""
+        return self.held.send(room_in=self.budget.room_in, until=until)
 
     def _with_retries(self, attempt: Callable[[], T], retry: RetryClass) -> T:
         # The first attempt goes without tenacity: nearly every call succeeds at once, and this keeps the
@@ -200,7 +230,7 @@ class Transport:
         priority: Priority = Priority.REPLY,
     ) -> Any:
         if not self.budget.acquire(priority=priority):
-            return None
+            return SKIPPED
         if self.deadline is not None:
             extra = self._within_deadline(extra, method=method, path=path)
         request = self.http.build_request(

@@ -4,6 +4,7 @@ events come back through the real VibeClient and the skills act through VibeSkil
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -15,6 +16,7 @@ from botcore.skills.context import PortalInfo, VibeSkillContext
 from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.ledger import MemoryLedger
 from botcore.vibe import VibeClient, budget_for_key
+from botcore.vibe.held_calls import HELD_WAIT_SECONDS
 from botcore.vibe.parse import parse_event
 
 
@@ -137,6 +139,8 @@ class SandboxSession(ShellSession):
 
     def show_new_messages(self) -> None:
         """Print the bot's other calls (typing, reactions, chats…), then its new messages."""
+        # What the handling held for lack of room in the budget (a reaction) goes now, as after a cycle.
+        self.client.send_held_calls(until=time.monotonic() + HELD_WAIT_SECONDS)
         for call in self._data("GET", "/_sandbox/calls", botId=self.bot_id, since=self.seen_call)["calls"]:
             self.seen_call = call["seq"]
             path = call["path"].split(f"/bots/{self.bot_id}", 1)[-1] or "/"

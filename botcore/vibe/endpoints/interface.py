@@ -28,7 +28,9 @@ class InterfaceEndpoints(Endpoints):
         """POST /v1/bots/:botId/messages/:messageId/reactions, e.g. reaction="like".
 
         Returns False when the bot had already set that reaction (409 REACTION_ALREADY_SET): the wanted
-        state holds either way, which is also what makes a retry after a lost answer harmless.
+        state holds either way, which is also what makes a retry after a lost answer harmless. Best effort:
+        when the request budget has no room now, the call is held and sent later (send_held_calls), and
+        True is returned.
         """
         try:
             self._transport.request(
@@ -37,6 +39,7 @@ class InterfaceEndpoints(Endpoints):
                 body={"reaction": reaction},
                 retry=IDEMPOTENT,
                 priority=BEST_EFFORT,
+                hold=True,
             )
         except VibeConflictError as error:
             if error.code != "REACTION_ALREADY_SET":
@@ -45,7 +48,8 @@ class InterfaceEndpoints(Endpoints):
         return True
 
     def remove_reaction(self, bot_id: int, message_id: int, *, reaction: str) -> bool:
-        """DELETE /v1/bots/:botId/messages/:messageId/reactions; False when there was no such reaction."""
+        """DELETE /v1/bots/:botId/messages/:messageId/reactions; False when there was no such reaction.
+        Held like add_reaction, after it when that is held too."""
         try:
             self._transport.request(
                 "DELETE",
@@ -53,6 +57,7 @@ class InterfaceEndpoints(Endpoints):
                 body={"reaction": reaction},
                 retry=IDEMPOTENT,
                 priority=BEST_EFFORT,
+                hold=True,
             )
         except VibeNotFoundError as error:
             if error.code != "REACTION_NOT_FOUND":
@@ -69,7 +74,8 @@ class InterfaceEndpoints(Endpoints):
         duration: int | None = None,
     ) -> None:
         """POST /v1/bots/:botId/typing: show "typing…" (or a `status` such as THINKING) for `duration`
-        seconds (1..600; the platform picks a default). Long work re-sends it every ~15 s."""
+        seconds (1..600; the platform picks a default). Long work re-sends it every ~15 s. Best effort, never
+        held: when the request budget has no room now it is dropped, as it would show after the reply."""
         if duration is not None and not 1 <= duration <= 600:
             raise ValueError("duration must be 1..600 seconds")
         body = {"dialogId": dialog(dialog_id), **drop_none(statusMessageCode=status, duration=duration)}

@@ -81,7 +81,8 @@ class MessageEndpoints(Endpoints):
         self._transport.request("DELETE", bot_path(bot_id, "messages", message_id), retry=IDEMPOTENT)
 
     def mark_read(self, bot_id: int, *, dialog_id: str | int, message_id: int | None = None) -> None:
-        """POST /v1/bots/:botId/chats/:dialogId/read: mark the dialog read up to `message_id` (None: all)."""
+        """POST /v1/bots/:botId/chats/:dialogId/read: mark the dialog read up to `message_id` (None: all).
+        Best effort, held like a reaction when the request budget has no room now."""
         body: dict[str, Any] = {} if message_id is None else {"messageId": int(message_id)}
         self._transport.request(
             "POST",
@@ -89,6 +90,7 @@ class MessageEndpoints(Endpoints):
             body=body,
             retry=IDEMPOTENT,
             priority=BEST_EFFORT,
+            hold=True,
         )
 
     def get_message(self, bot_id: int, message_id: int) -> Message:

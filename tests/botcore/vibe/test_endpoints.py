@@ -25,6 +25,7 @@ class RecordingTransport:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, RetryClass, Any, Any]] = []
         self.priorities: list[Priority] = []
+        self.holds: list[bool] = []
 
     def request(
         self,
@@ -36,9 +37,11 @@ class RecordingTransport:
         body=None,
         timeout=None,
         priority: Priority = Priority.REPLY,
+        hold: bool = False,
     ) -> Any:
         self.requests.append((method, path, retry, params, body))
         self.priorities.append(priority)
+        self.holds.append(hold)
         if path.endswith("/events"):  # an events answer without its list is refused (parse.events_of)
             return {"events": [], "nextOffset": 0}
         return {}
@@ -203,3 +206,20 @@ def test_polls_and_best_effort_calls_declare_their_priority(recorded, call, prio
     client, transport = recorded
     call(client)
     assert transport.priorities == [priority]
+
+
+@pytest.mark.parametrize(
+    ("call", "held"),
+    [
+        (lambda c: c.show_typing(7, dialog_id="12"), False),
+        (lambda c: c.add_reaction(7, 9, reaction="like"), True),
+        (lambda c: c.remove_reaction(7, 9, reaction="like"), True),
+        (lambda c: c.mark_read(7, dialog_id="12"), True),
+    ],
+    ids=["typing", "react", "unreact", "read"],
+)
+def test_best_effort_calls_worth_sending_late_are_held_and_typing_is_not(recorded, call, held):
+    """Typing sent after the reply shows nothing; a reaction or a read mark still means what it did."""
+    client, transport = recorded
+    call(client)
+    assert transport.holds == [held]
