@@ -71,6 +71,15 @@ def test_every_message_gets_its_like_and_its_reply_once_when_the_learned_rate_is
     accepted = Counter(c["path"] for c in reaction_calls if c["status"] == 200)
     assert sorted(accepted.values()) == [1] * MESSAGES
     assert not [c for c in reaction_calls if c["errorCode"] == "REACTION_ALREADY_SET"]
+    # And no like went before its message's reply: the reply does not wait behind it.
+    calls = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["status"] == 200]
+    for n, message in enumerate(said):
+        reply_at = next(
+            c["seq"] for c in calls
+            if c["path"].endswith("/messages") and f"[i]m{n}[/i]" in str(c["body"]).lower()
+        )  # fmt: skip
+        like_at = next(c["seq"] for c in calls if c["path"].endswith(f"/messages/{message['id']}/reactions"))
+        assert reply_at < like_at
 
 
 @pytest.mark.slow
