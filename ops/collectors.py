@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from botcore import conf
 from botcore.selectors import count_bots_by_status, get_event_backlog
 from botcore.vibe.learned_budget import learned_rates
+from ops.heartbeat import count_processes
 from ops.models import Heartbeat
 from tenants.models import Portal, SessionGrant
 from tenants.selectors import count_portals_by_status
@@ -113,6 +114,17 @@ class FleetCollector(Collector):
         for kind, latest in Heartbeat.objects.values_list("kind").annotate(latest=Max("beat_at")):
             beats.add_metric([kind], (now - latest).total_seconds())
         yield beats
+
+        # The age above is the newest beat's: one qcluster of two dead leaves it low. Alert on this count
+        # below the number of processes the deployment runs.
+        processes = GaugeMetricFamily(
+            "vibeapp_processes_alive",
+            "Processes of each kind whose heartbeat is within its max age",
+            labels=["kind"],
+        )
+        for kind in Heartbeat.Kind.values:
+            processes.add_metric([kind], count_processes(kind, now=now)[0])
+        yield processes
 
     def learned_rates(self) -> Iterable[GaugeMetricFamily]:
         # The app key's learned request rate, for the key as a whole and for each portal (the same for all).

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from botcore.models import Bot, EventLogEntry
 from botcore.selectors import count_bots_by_status, get_event_backlog
-from ops.heartbeat import max_age, this_instance
+from ops.heartbeat import HEARTBEATS_KEPT_FOR, max_age, this_process
 from ops.models import Heartbeat
 from ops.release import running_release
 from tenants.models import Portal
@@ -39,7 +39,7 @@ class Process:
     """A long-running process as its last heartbeat tells it (ops/heartbeat.py)."""
 
     kind: str  # "poller", "qcluster", or "web" (the process answering)
-    instance: str  # its host
+    instance: str  # `host:pid` (a beat of a release before this one: the host alone)
     release: str  # the code it runs (ops/release.py); "" for a beat from before releases were written
     seconds_since_beat: float
     is_alive: bool  # beat within its kind's OPS_HEARTBEAT_MAX_AGE_SECONDS
@@ -95,9 +95,10 @@ def _p95(queryset) -> int | None:
     ]
 
 
-# Heartbeat rows are never pruned, and a container recreated on deploy beats under a new host name: the card
-# lists those heard from within this long, the silent among them marked.
-PROCESSES_SHOWN_FOR = timedelta(days=1)
+# Each restarted process leaves the row of the one before, and a container recreated on deploy beats under a
+# new host name: the card lists those heard from within this long (the rows are deleted after it), the silent
+# among them marked.
+PROCESSES_SHOWN_FOR = HEARTBEATS_KEPT_FOR
 
 
 def _processes(now: datetime) -> list[Process]:
@@ -113,7 +114,7 @@ def _processes(now: datetime) -> list[Process]:
             "kind", "instance"
         )
     ]
-    this_web = Process("web", this_instance(), running_release(), 0.0, True)
+    this_web = Process("web", this_process(), running_release(), 0.0, True)
     return [this_web, *beats]
 
 

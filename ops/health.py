@@ -18,7 +18,7 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from botcore import conf
-from ops.heartbeat import find_latest_beat, max_age
+from ops.heartbeat import count_processes, find_latest_beat, max_age
 from ops.models import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -78,14 +78,20 @@ def check_broker() -> Check:
 
 
 def check_heartbeat(kind: str) -> Check:
+    """Up while any process of `kind` beats: one qcluster of two answers every bot, slower. How many beat
+    (`alive`) and how many of those heard from today no longer do (`silent`: dead, or replaced by a restart)
+    is in the detail, for a monitor that knows how many there should be."""
+    now = timezone.now()
     try:
         latest = find_latest_beat(kind)
+        alive, silent = count_processes(kind, now=now)
     except DatabaseError as error:
         return Check(False, {"error": error.__class__.__name__})
     if latest is None:
         return Check(False, {"error": "never beat"})
-    age = (timezone.now() - latest).total_seconds()
-    return Check(age <= max_age(kind).total_seconds(), {"age_seconds": round(age, 1)})
+    age = (now - latest).total_seconds()
+    detail = {"age_seconds": round(age, 1), "alive": alive, "silent": silent}
+    return Check(age <= max_age(kind).total_seconds(), detail)
 
 
 _platform_memo: dict[str, tuple[float, Check]] = {}

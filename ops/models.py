@@ -16,7 +16,8 @@ class Heartbeat(models.Model):
         QCLUSTER = "qcluster", "Task cluster"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    # The host (a container's hostname): its own health check asks for its own row.
+    # The process, `host:pid` (ops.heartbeat.this_process): two qclusters on one host are two rows, and a
+    # restarted one a new row. A row written before beats were per process names the host alone.
     instance = models.CharField(max_length=255)
     beat_at = models.DateTimeField()
     # The release the beating process runs (ops/release.py): a rolling upgrade shows as two at once.

@@ -9,6 +9,7 @@ django_q): every deploy file, the stack and the tests keep saying `qcluster` and
 from __future__ import annotations
 
 import gc
+import os
 
 import django_q.cluster
 from django_q.management.commands import qcluster
@@ -16,6 +17,7 @@ from django_q.management.commands import qcluster
 # Loaded here, before the workers are forked (see handle): django-q2 would import it by name in each worker.
 import botcore.tasks  # noqa: F401
 from botcore.vibe.http_clients import platform_tls
+from ops.heartbeat import PROCESS_PID_ENV
 from vibeapp.qcluster import GuardedSentinel
 
 
@@ -26,6 +28,10 @@ class Command(qcluster.Command):
         # Cluster.start looks its sentinel class up in its module when it forks; this process is the
         # cluster's alone, so the swap reaches nothing else.
         django_q.cluster.Sentinel = GuardedSentinel
+        # The cluster beats from its monitor and workers (ops/heartbeat.py), forked from here with this
+        # environment: under this process's pid, the one an operator (or systemd's MainPID) knows, and one
+        # row however often the sentinel starts them afresh.
+        os.environ[PROCESS_PID_ENV] = str(os.getpid())
         # Loaded once here rather than by each worker at its first cycle, in the middle of the traffic that
         # woke it (24 workers: ~4 % of the cluster's CPU in the polling benchmark's active window): the task
         # module django-q2 would import by name (imported with this module, above), and the platform's TLS
