@@ -65,8 +65,29 @@ def hand_back_cycles(pids: list[int]) -> None:
         connections.close_all()
 
 
+def hand_back_cycles_of_dead_processes() -> None:
+    """The bots whose cycles died with a process of this host that is gone (a qcluster killed whole), due
+    again now. Never raises: a lease not released runs out anyway."""
+    from django.db import connections
+
+    from botcore.services.polling import release_cycles_of_dead_processes
+
+    try:
+        connections.close_all()
+        release_cycles_of_dead_processes()
+    except Exception:
+        log.exception("the leases of dead processes' cycles were not released: they run out instead")
+    finally:
+        connections.close_all()  # the workers are forked from this process next
+
+
 class GuardedSentinel(Sentinel):
-    """django-q2's sentinel, restarting all of its processes with new queues after a death by signal."""
+    """django-q2's sentinel, restarting all of its processes with new queues after a death by signal, and
+    handing back, as it starts, the cycles of this host's qcluster processes that died without a word."""
+
+    def start(self) -> None:
+        hand_back_cycles_of_dead_processes()
+        super().start()
 
     def reincarnate(self, process) -> None:
         # A worker past its task's timeout is the sentinel's own to kill: it holds no queue lock then.

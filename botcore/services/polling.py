@@ -113,6 +113,36 @@ def release_cycles_of(pids: list[int]) -> int:
     return released
 
 
+def release_cycles_of_dead_processes() -> int:
+    """The bots whose live leases name a process of this host that exists no more, handed back as
+    release_cycles_of does: a qcluster killed whole (kill -9 of its group, its unit or container crashed)
+    hands back nothing itself, and its bots were silent until their leases ran out, two minutes in an
+    operator trial while another qcluster ran. A qcluster runs this as it starts. A pid in use again (by
+    anything) keeps its lease, which runs out as before."""
+    tokens = Bot.objects.filter(lease_token__startswith=_HOST_TAG, lease_until__gt=timezone.now())
+    pids = {_lease_pid(token) for token in tokens.values_list("lease_token", flat=True)}
+    return release_cycles_of(sorted(pid for pid in pids if pid is not None and not _process_exists(pid)))
+
+
+def _lease_pid(token: str) -> int | None:
+    """The pid a cycle's lease token names (worker_lease_prefix); None for the poller's hand-over tokens."""
+    pid, dash, _ = token[len(_HOST_TAG) :].partition("-")
+    try:
+        return int(pid, 16) if dash and pid else None
+    except ValueError:
+        return None
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal: only whether the pid is in use
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 # A bot that had nothing is polled again after this share of the time it has been quiet: a user who writes
 # again within 8 s of the bot's last event is seen within a second (where the platform does not hold a
 # poll; where it does, the poller's watch is held instead). A quarter left the next message of a dialog

@@ -54,6 +54,11 @@ def hold_a_cycle(path: str, bot_id: int) -> None:
     time.sleep(300)
 
 
+def hold_a_cycle_of(path: str, bot_id: str) -> None:
+    """hold_a_cycle, its bot's id given as text (enqueue passes texts)."""
+    hold_a_cycle(path, int(bot_id))
+
+
 def lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
@@ -188,6 +193,50 @@ def test_the_bots_whose_cycles_a_killed_worker_ran_are_handed_back_at_once_not_a
         timeout=30,
         what="the killed cycle's bot handed back by the restarted cluster",
     )
+
+
+def test_a_qcluster_killed_whole_has_its_bots_handed_back_by_the_next_one_started_on_the_host(
+    stack_with_long_leases, tmp_path
+):
+    """From an operator trial (two qclusters on one host, one killed with kill -9 of its group, as a crash
+    of its unit or container takes it): no sentinel was left to hand back the bot its cycle held, and that
+    portal's 158 messages waited for the lease to run out (123 s at worst) while the other qcluster ran.
+    A qcluster starting on the host hands back the cycles of its processes that are gone."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from botcore.models import Bot
+    from botcore.services.polling import worker_lease_prefix
+    from tenants.models import Portal
+
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    bot = Bot.objects.create(
+        portal=portal, code="b", name="B", vibe_bot_id=7, status=Bot.Status.ACTIVE, lease_token="handed-over",
+        lease_until=timezone.now() + timedelta(seconds=60),
+    )  # fmt: skip
+    # A lease of a live process of this host (this test's) is no dead cluster's: it stays.
+    alive_token = (worker_lease_prefix() + "0" * 32)[:36]
+    other = Bot.objects.create(
+        portal=portal, code="c", name="C", vibe_bot_id=8, status=Bot.Status.ACTIVE, lease_token=alive_token,
+        lease_until=timezone.now() + timedelta(seconds=300),
+    )  # fmt: skip
+    taken = tmp_path / "lease.txt"
+    stack_with_long_leases.start("qcluster1")
+    enqueue(stack_with_long_leases, taken, str(bot.pk), task="hold_a_cycle_of")
+    wait_for(lambda: lines(taken), timeout=30, what="the cycle taking its bot's lease")
+    stack_with_long_leases.kill("qcluster1")  # the whole group, as a crash of its unit takes it
+    bot.refresh_from_db()
+    assert bot.lease_token == lines(taken)[0] and bot.lease_until > timezone.now() + timedelta(seconds=200)
+
+    stack_with_long_leases.start("qcluster2")
+    wait_for(
+        lambda: Bot.objects.filter(pk=bot.pk, lease_token="").exists(),
+        timeout=30,
+        what="the dead cluster's bot handed back by the qcluster started after it",
+    )
+    other.refresh_from_db()
+    assert other.lease_token == alive_token
 
 
 def test_the_workers_collector_leaves_the_heap_they_share_with_the_parent_alone(stack, tmp_path):
