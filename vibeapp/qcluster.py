@@ -17,8 +17,10 @@ botcore.services.polling.release_cycles_of), not when their leases run out two m
 from __future__ import annotations
 
 import logging
+import os
 import signal
 from multiprocessing import Event
+from typing import Any
 
 from django_q.cluster import Sentinel
 from django_q.conf import Conf
@@ -81,13 +83,50 @@ def hand_back_cycles_of_dead_processes() -> None:
         connections.close_all()  # the workers are forked from this process next
 
 
+class StopWhenOrphaned:
+    """The cluster's stop event, read by the sentinel's guard loop, also set once the qcluster's first process
+    (the sentinel's parent) is gone. Killed alone (`kill -9` of its pid, an operator trial), it left the
+    sentinel and workers running without it, re-parented, taking tasks: a qcluster the operator had stopped,
+    or restarted on a new release, would go on answering with the old code, out of reach of its unit."""
+
+    def __init__(self, event, parent_pid: int) -> None:
+        self.event = event
+        self.parent_pid = parent_pid
+        self.orphaned = False
+
+    def _check_orphaned(self) -> bool:
+        if not self.orphaned and os.getppid() != self.parent_pid:
+            self.orphaned = True
+            log.critical(
+                "the qcluster's first process %s is gone: stopping its cluster (each worker ends its task)",
+                self.parent_pid,
+            )
+        return self.orphaned
+
+    def is_set(self) -> bool:
+        return self.event.is_set() or self._check_orphaned()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.event.wait(timeout) or self._check_orphaned()
+
+    def set(self) -> None:
+        self.event.set()
+
+
 class GuardedSentinel(Sentinel):
-    """django-q2's sentinel, restarting all of its processes with new queues after a death by signal, and
-    handing back, as it starts, the cycles of this host's qcluster processes that died without a word."""
+    """django-q2's sentinel, restarting all of its processes with new queues after a death by signal,
+    handing back, as it starts, the cycles of this host's qcluster processes that died without a word, and
+    stopping its cluster when the qcluster's first process is gone."""
+
+    stop_event: Any  # django-q2's multiprocessing Event, or StopWhenOrphaned around it (guard)
 
     def start(self) -> None:
         hand_back_cycles_of_dead_processes()
         super().start()
+
+    def guard(self) -> None:
+        self.stop_event = StopWhenOrphaned(self.stop_event, self.parent_pid)
+        super().guard()
 
     def reincarnate(self, process) -> None:
         # A worker past its task's timeout is the sentinel's own to kill: it holds no queue lock then.

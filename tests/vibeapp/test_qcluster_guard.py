@@ -12,6 +12,7 @@ import gc
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -57,6 +58,14 @@ def hold_a_cycle(path: str, bot_id: int) -> None:
 def hold_a_cycle_of(path: str, bot_id: str) -> None:
     """hold_a_cycle, its bot's id given as text (enqueue passes texts)."""
     hold_a_cycle(path, int(bot_id))
+
+
+def is_live(process: psutil.Process) -> bool:
+    """Running, not a zombie its new parent has yet to reap."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def lines(path: Path) -> list[str]:
@@ -237,6 +246,30 @@ def test_a_qcluster_killed_whole_has_its_bots_handed_back_by_the_next_one_starte
     )
     other.refresh_from_db()
     assert other.lease_token == alive_token
+
+
+def test_a_cluster_whose_first_process_is_killed_alone_stops_instead_of_running_on_orphaned(stack, tmp_path):
+    """From an operator trial: `kill -9` of the qcluster's first process left its sentinel, workers, pusher
+    and monitor running, re-parented to init, taking tasks: stopped or upgraded, the qcluster went on
+    answering with the old code beside the new, out of reach of its unit. They stop now, in order."""
+    marks = tmp_path / "marks.txt"
+    process = psutil.Process(stack.start("qcluster").pid)
+    wait_for(
+        lambda: len(process.children()) == 1 and len(cluster_children(process)) == WORKERS + 2,
+        timeout=30,
+        what="the cluster started",
+    )
+    (sentinel,) = process.children()
+    cluster = [sentinel, *cluster_children(process)]
+    process.send_signal(signal.SIGKILL)
+    wait_for(
+        lambda: not any(is_live(p) for p in cluster),
+        timeout=30,
+        what="the orphaned sentinel and its processes stopping",
+    )
+    enqueue(stack, marks, "after")
+    time.sleep(3)
+    assert lines(marks) == [], "no orphan of the killed cluster takes a task"
 
 
 def test_the_workers_collector_leaves_the_heap_they_share_with_the_parent_alone(stack, tmp_path):
