@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/rate_limits.py            # limits 1, 2, 5, 10/s, per key and per key+portal
     .venv/bin/python benchmarks/rate_limits.py --quick    # limits 1 and 5/s, shorter runs
     .venv/bin/python benchmarks/rate_limits.py --design pacer   # the per-task design the poller replaced
+    .venv/bin/python benchmarks/rate_limits.py --storm    # recovery after a minute of 429s (~11 min)
 
 The backend is configured for 9 requests/s (VIBE_BUDGET_PER_SECOND, the ceiling) whatever the sandbox
 does. Each configuration starts from that ceiling (the learned rates are forgotten), sends messages to 25
@@ -16,6 +17,14 @@ sending and waits until every message is answered. Figures per configuration:
   ceiling the backend is allowed.
 After each configuration it prints a trace, every 5 s of the load: the learned rates (the key's / each
 portal's), the requests the platform accepted per second and its 429s in those 5 s.
+`--storm` measures something else: the recovery after a storm of 429s. The sandbox lets the ceiling
+through, then for a minute only 1.5 requests/s per key (the platform busy, what a soak trial met), then the
+ceiling again, while messages come at a third of the ceiling throughout (demand a little over it, a message
+costing three or four calls). Figures: seconds from the storm's end until the platform accepts 80 % of the
+ceiling over 5 s again, and until the key's learned rate is back at 90 % of it; 429s after the storm;
+messages answered. The baseline is the same recovery computed, from the learned state read at the storm's
+end, by the additive climb the learning used before the probe's doubling (PROBE_DOUBLING infinite), and
+the current climb's own prediction beside it.
 Runs on a fresh SQLite database under var/bench-rate/ (or DATABASE_URL/REDIS_URL when set); the engine's
 warnings and each configuration's platform call log (calls-<mode>-<limit>.jsonl) are kept there too.
 """
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import re
@@ -66,6 +76,7 @@ def parse_args() -> argparse.Namespace:
         default=120.0,
         help="seconds of messages per configuration",
     )
+    parser.add_argument("--storm", action="store_true", help="recovery after a minute of 429s (above)")
     parser.add_argument("--portals", type=int, default=5)
     parser.add_argument("--dialogs", type=int, default=25)
     # A cycle mostly waits for its portal's budget: with limits per portal, a worker per portal keeps it busy.
@@ -239,6 +250,111 @@ def run_one(
     }
 
 
+STORM_LIMIT = 1.5  # requests/s per key let through during the storm
+STORM_SECONDS = 60.0
+STORM_AFTER = 20.0  # seconds of load at the ceiling before the storm
+RECOVERED_SHARE = 0.8  # of the ceiling, accepted over 5 s: the platform's view of "back to normal"
+RECOVERY_LIMIT = 900.0  # seconds after the storm the run waits for the recovery at most
+
+
+def run_storm(control: httpx.Client, *, app_key: str, dialogs: list, bots: list[int]) -> dict:
+    """The recovery after a minute of 429s (module doc); the baseline computed from the state at its end."""
+    from botcore.vibe.budget import key_digest
+    from botcore.vibe.key_budgets import learned_store, resolve_backend
+    from botcore.vibe.learning import LearnedState
+
+    control.post("/_sandbox/dialects", json={"dialects": []})
+    set_key_limit(control, app_key, None)  # the sandbox's default: far over the ceiling
+    forget_learned(app_key)
+    rng = random.Random("storm")
+    sent: set[str] = set()
+    samples: list[tuple[float, int, int]] = []
+    learned: list[tuple[float, float, float]] = []
+    interval = 3 / CEILING  # a third of the ceiling in messages: a little over it in calls
+    started = time.monotonic()
+    phase, storm_end_state, ended_at, read_at = "before", None, 0.0, 0.0
+    accepted_back = rate_back = None
+    next_at = next_sample = started
+    while True:
+        now = time.monotonic()
+        elapsed = now - started
+        if phase == "before" and elapsed >= STORM_AFTER:
+            set_key_limit(control, app_key, STORM_LIMIT)
+            phase = "storm"
+        elif phase == "storm" and elapsed >= STORM_AFTER + STORM_SECONDS:
+            set_key_limit(control, app_key, None)
+            backend = resolve_backend()
+            store = learned_store(backend, os.environ.get("REDIS_URL", "") if backend == "redis" else "")
+            storm_end_state = LearnedState.decode(store.read(key_digest(app_key)), ceiling=CEILING)
+            read_at = time.time()
+            phase, ended_at = "after", elapsed
+        if now >= next_at:
+            bot_id, user_id = rng.choice(dialogs)
+            text = f"rate-{uuid.uuid4().hex[:10]}"
+            control.post("/_sandbox/act/messages", json={"userId": user_id, "botId": bot_id, "text": text})
+            sent.add(text)
+            next_at += interval
+        if now >= next_sample:
+            by_status = control.get("/_sandbox/stats").json()["data"]["byStatus"]
+            throttled = by_status.get("429", 0)
+            samples.append((elapsed, sum(by_status.values()) - throttled, throttled))
+            learned.append(learned_rates(app_key))
+            next_sample += 1
+            if phase == "after" and len(samples) > 5:
+                (t0, ok0, _), (t1, ok1, _) = samples[-6], samples[-1]
+                if accepted_back is None and (ok1 - ok0) / (t1 - t0) >= RECOVERED_SHARE * CEILING:
+                    accepted_back = t1 - ended_at
+                if rate_back is None and learned[-1][0] >= 0.9 * CEILING:
+                    rate_back = t1 - ended_at
+            if phase == "after" and (
+                (accepted_back is not None and rate_back is not None) or elapsed - ended_at > RECOVERY_LIMIT
+            ):
+                break
+        time.sleep(0.01)
+    throttled_at_end = next(s[2] for s in samples if s[0] >= ended_at)
+    drain_deadline = time.monotonic() + 300
+    done = answered(control, bots, sent)
+    while done < len(sent) and time.monotonic() < drain_deadline:
+        time.sleep(2)
+        done = answered(control, bots, sent)
+    assert storm_end_state is not None
+    return {
+        "accepted_back": accepted_back,
+        "rate_back": rate_back,
+        "429_after": samples[-1][2] - throttled_at_end,
+        "sent": len(sent),
+        "answered": done,
+        "state": storm_end_state,
+        "additive": simulated_recovery(storm_end_state, read_at=read_at, doubling=math.inf),
+        "model": simulated_recovery(storm_end_state, read_at=read_at, doubling=None),
+        "trace": trace(samples, learned),
+    }
+
+
+def set_key_limit(control: httpx.Client, app_key: str, per_second: float | None) -> None:
+    """The sandbox's limit for the key (None: its default, which runsandbox set far over the ceiling)."""
+    control.post("/_sandbox/rate-limit", json={"key": app_key, "perSecond": per_second}).raise_for_status()
+
+
+def simulated_recovery(state, *, read_at: float, doubling: float | None) -> float | None:
+    """Seconds from `read_at` (the storm's end, wall clock) until the learned rate `state` is at 90 % of the
+    ceiling, demand saturating it and no 429, by the learning's own functions; `doubling` replaces
+    PROBE_DOUBLING (math.inf: the additive climb past the plateau, as before the doubling)."""
+    from botcore.vibe import learning
+
+    saved = learning.PROBE_DOUBLING
+    learning.PROBE_DOUBLING = saved if doubling is None else doubling
+    try:
+        s = learning.LearnedState(**vars(state))
+        for second in range(4 * 3600):
+            if s.rate >= 0.9 * CEILING:
+                return float(second)
+            s = learning.add_successes(s, count=max(1, round(s.rate)), now=read_at + second, ceiling=CEILING)
+        return None
+    finally:
+        learning.PROBE_DOUBLING = saved
+
+
 def keep_calls(control: httpx.Client, *, since: int, path: Path) -> None:
     """The platform's log of this configuration's calls (arrival, route, status), one JSON line each: the
     spacing of the calls a 429 refused shows whether the budget or the network let them come too close."""
@@ -349,6 +465,9 @@ def main() -> None:
             start_new_session=True,
         )
         processes += [qcluster, watcher]
+        if args.storm:
+            print_storm(run_storm(control, app_key=app_key, dialogs=dialogs, bots=bots))
+            return
         rows = []
         for mode in args.modes.split(","):
             for limit in (float(value) for value in args.limits.split(",")):
@@ -373,6 +492,30 @@ def main() -> None:
         # Each process leads its own group (qcluster forks workers): SIGTERM to the leader, which stops what
         # it forked, then SIGKILL to any group still alive after the grace period (vibeapp/children.py).
         stop_groups(processes, grace=15)
+
+
+def print_storm(row: dict) -> None:
+    def seconds(value: float | None) -> str:
+        return "not within the run" if value is None else f"{value:.0f} s"
+
+    state = row["state"]
+    print(
+        f"  storm: {STORM_SECONDS:g} s at {STORM_LIMIT:g}/s per key, then the ceiling again; learned at its"
+        f" end: rate {state.rate:.2f}/s, last 429's rate {state.peak:.2f}/s"
+        f"{' (tentative)' if state.tentative else ''}\n"
+        f"    every 5 s, learned key/portal<portal best (accepted/s, 429s): {row['trace']}\n"
+    )
+    print("| after the storm | seconds |")
+    print("|---|---|")
+    print(f"| accepted >= {RECOVERED_SHARE:.0%} of the ceiling over 5 s | {seconds(row['accepted_back'])} |")
+    print(f"| learned key rate >= 90 % of the ceiling | {seconds(row['rate_back'])} |")
+    print(
+        f"| the same, the current climb's model from the state at the storm's end | {seconds(row['model'])} |"
+    )
+    print(f"| the same, the additive climb's model (baseline) | {seconds(row['additive'])} |")
+    if row["rate_back"] and row["additive"]:
+        print(f"\nrecovery / additive baseline: {row['rate_back'] / row['additive']:.2f}")
+    print(f"429s after the storm: {row['429_after']}; answered {row['answered']}/{row['sent']}")
 
 
 if __name__ == "__main__":
