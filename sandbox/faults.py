@@ -8,7 +8,9 @@ string) beside a nextOffset past anything waiting ("events-unreadable"), or JSON
 ("endless": a string streamed for ENDLESS_BYTES, a broken server or proxy that keeps sending), or what a
 proxy in the way makes of an answer: a Content-Encoding the body does not match ("wrong-encoding": says gzip,
 is plain), JSON nested deeper than any parser follows ("deep"), or an envelope that trickles in a byte per
-TRICKLE_PAUSE ("trickle": never slow enough for a read timeout, and done only after a minute). Every
+TRICKLE_PAUSE ("trickle": never slow enough for a read timeout, and done only after a minute), or a proxy's
+refusal of a request too large for it, before the platform saw it: 413 Request Entity Too Large with the
+proxy's HTML page ("proxy-413"), 431 Request Header Fields Too Large with no body at all ("proxy-431"). Every
 endpoint calls `Faults.before(request)` first, so a forced code is answered in the platform's envelope with
 that code's status, before any auth check: that is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR
 are reached at all. A dropped connection sends the start of a response and then closes the socket, so a
@@ -36,7 +38,8 @@ log = logging.getLogger(__name__)
 _RETRY_AFTER_CODES = {"RATE_LIMIT", "QUEUE_TIMEOUT"}
 
 GARBAGE_KINDS = (
-    "html", "text", "json", "events-unreadable", "endless", "wrong-encoding", "deep", "trickle",
+    "html", "text", "json", "events-unreadable", "endless", "wrong-encoding", "deep", "trickle", "proxy-413",
+    "proxy-431",
 )  # fmt: skip
 # What an "endless" answer streams before it gives up: more than any client should hold, and finite, so a
 # client that reads on regardless meets the end of it (and a test of one fails rather than hangs).
@@ -70,6 +73,13 @@ def garbage_response(kind: str) -> Response:
         return Response(body, status_code=200, media_type="application/json")
     if kind == "trickle":
         return StreamingResponse(_trickle_body(), status_code=200, media_type="application/json")
+    if kind == "proxy-413":  # nginx's own page for a body past its client_max_body_size
+        page = (
+            "<html><head><title>413 Request Entity Too Large</title></head><body><h1>413</h1></body></html>"
+        )
+        return HTMLResponse(page, status_code=413)
+    if kind == "proxy-431":  # a proxy refusing headers past its buffers says so with the status alone
+        return Response(b"", status_code=431)
     return HTMLResponse("<html><body>502 Bad Gateway</body></html>", status_code=200)
 
 

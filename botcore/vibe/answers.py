@@ -22,6 +22,7 @@ import httpx
 
 from botcore.vibe.coerce import is_digits
 from botcore.vibe.errors import (
+    REQUEST_TOO_LARGE_STATUSES,
     VibeApiError,
     VibeAuthError,
     VibeBadRequestError,
@@ -298,6 +299,11 @@ def _not_the_envelope(response: httpx.Response, described: str, *, wrong_server:
         message += f", redirected to {target} (not followed: our key goes to the base URL alone)"
     if status == 429 or status >= 500:
         cls = error_class_for(None, status)
+    elif status in REQUEST_TOO_LARGE_STATUSES:
+        cls = (
+            VibeProtocolError  # not worth a retry (VibeProtocolError.is_transient): say why, not "base URL?"
+        )
+        message += ": the request is larger than something in the way (a proxy) takes"
     else:
         cls = VibeProtocolError
         message += "; is the base URL right?" if wrong_server else ""

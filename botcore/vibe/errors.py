@@ -254,12 +254,15 @@ class VibeProtocolError(VibeApiError):
     or a proxy in the way.
 
     Transient: a proxy's error page passes, and a wrong base URL still ends in a failure once the caller's
-    attempts are spent. The request may have reached the platform, so it counts as possibly acted on.
+    attempts are spent. Except a refusal of the request's size (413, 414, 431: REQUEST_TOO_LARGE_STATUSES):
+    the same request is refused again however often it is sent (an outside trial's one reply a proxy took
+    for too large made 5 sends and 20 reaction calls over its retries). The request may have reached the
+    platform, so it counts as possibly acted on.
     """
 
     @property
     def is_transient(self) -> bool:
-        return True
+        return self.status not in REQUEST_TOO_LARGE_STATUSES
 
 
 # The official errors page's names for the reference's codes (CONTRACT part A §2, part B §2).
@@ -270,6 +273,9 @@ CODE_ALIASES: dict[str, str] = {
     "INVALID_KEY": "INVALID_API_KEY",
 }
 
+# Statuses by which something in the way (a proxy) refuses the request's size, its body (413), its URL (414)
+# or its headers (431), in an answer of its own: no repeat of the same request passes (VibeProtocolError).
+REQUEST_TOO_LARGE_STATUSES = frozenset({413, 414, 431})
 # Server errors that say the Bitrix24 method behind the call did not run (VibeServerError.may_have_acted).
 NOT_RUN_CODES = frozenset({"BITRIX_ERROR"})
 # Server errors after which the call may still run (VibeApiError.call_is_over).

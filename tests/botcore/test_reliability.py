@@ -207,6 +207,40 @@ def test_an_html_answer_to_a_reply_leaves_the_event_to_be_retried_not_failed(
     assert counting.effects[(key, "post")] == 1 and counting.effects[(key, "state")] == 1
 
 
+@pytest.mark.parametrize("kind", ["proxy-413", "proxy-431"])
+def test_a_reply_a_proxy_refuses_as_too_large_fails_its_event_once_and_the_next_event_is_answered(
+    sandbox_portal, bot, counting, kind
+):
+    """From an outside trial: a proxy's 413 (or 431) to a reply, its own page and not the platform's
+    envelope, was taken for a passing failure: one message made 5 send attempts and 20 reaction calls over
+    its retries. The same request is refused again however often it is sent: one send, the event failed with
+    the reason for an operator, and the bot goes on with the next event."""
+    messages = f"/v1/bots/{bot.vibe_bot_id}/messages"
+
+    def react_first(event, ctx):
+        ctx.react("like")
+
+    counting.during = react_first
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="too large")
+    fault = {"method": "POST", "path": messages, "garbageRate": 1.0, "garbageKind": kind}
+    rule = sandbox_portal.control.post("/_sandbox/faults", json=fault).json()["data"]["id"]
+    for _ in range(3):  # what the next cycles would find: nothing left to try again
+        EventLogEntry.objects.filter(bot=bot).update(next_attempt_at=None)
+        poll_bot_once(bot.pk)
+
+    [entry] = EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+    assert entry.status == EventLogEntry.Status.FAILED and entry.attempts == 1
+    assert kind[-3:] in entry.error and "gave up" not in entry.error
+    # Every call on record: one a fault answered names no bot (it never got past the proxy).
+    calls = sandbox_portal.control.get("/_sandbox/calls").json()["data"]["calls"]
+    assert sum(c["method"] == "POST" and c["path"] == messages for c in calls) == 1
+    assert sum(c["path"].endswith("/reactions") for c in calls) == 1
+    sandbox_portal.control.delete(f"/_sandbox/faults/{rule}")
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="small")
+    poll_bot_once(bot.pk)
+    assert [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)] == ["got: small"]
+
+
 @pytest.mark.slow
 def test_a_failed_typing_or_reaction_never_fails_the_event(sandbox_portal, bot, counting, settings):
     settings.VIBE_MAX_ATTEMPTS = 1

@@ -186,6 +186,23 @@ def test_a_garbage_fault_of_another_kind_answers_200_with_what_a_client_cannot_u
 
 
 @pytest.mark.parametrize(
+    ("kind", "status", "body"),
+    [("proxy-413", 413, "413 Request Entity Too Large"), ("proxy-431", 431, "")],
+)
+def test_a_proxy_refusing_a_request_too_large_answers_its_status_without_the_envelope(
+    sandbox, kind, status, body
+):
+    import httpx as _httpx
+
+    control = _httpx.Client(base_url=sandbox.root_url)
+    rule = {"path": "/v1/bots/revision", "garbageRate": 1.0, "garbageKind": kind}
+    assert control.post("/_sandbox/faults", json=rule).status_code == 200
+    answer = _httpx.get(f"{sandbox.base_url}/bots/revision", headers={"X-Api-Key": "any"})
+    assert answer.status_code == status
+    assert body in answer.text and "success" not in answer.text
+
+
+@pytest.mark.parametrize(
     "strike",
     [{"drop_rate": 1.0}, {"garbage_rate": 1.0}, {"error_rate": 1.0, "error_code": "BITRIX_ERROR"}],
     ids=["dropped", "garbage", "error"],

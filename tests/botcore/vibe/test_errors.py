@@ -28,6 +28,7 @@ from botcore.vibe.errors import (
     VibeSessionExpiredError,
     VibeTransportError,
 )
+from botcore.vibe.transport import RetryClass, is_retryable
 
 REQUEST = httpx.Request("POST", "http://platform.test/v1/bots/5/messages?offset=3")
 
@@ -308,6 +309,26 @@ def test_an_answer_outside_the_envelope_gets_a_clear_error(status, content, head
     assert type(error) is expected
     assert error.code is None and error.status == status
     assert f"HTTP {status}" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("status", "content", "transient"),
+    [
+        (413, b"<html><title>413 Request Entity Too Large</title></html>", False),
+        (414, b"<html>414 Request-URI Too Large</html>", False),
+        (431, b"", False),
+        (404, b"<html>Not Found</html>", True),
+        (200, b"<html>captive portal</html>", True),
+    ],
+)
+def test_a_proxy_refusing_the_requests_size_is_no_passing_failure(status, content, transient):
+    """A proxy's own 413 or 431 (not the platform's envelope) was retried like a proxy's passing error page:
+    the same request is refused again however often it goes. Another page of a proxy still passes."""
+    with pytest.raises(VibeProtocolError) as caught:
+        raise_for_response(answer(status, content=content, headers={"Content-Type": "text/html"}))
+    assert caught.value.is_transient is transient
+    assert is_retryable(caught.value, RetryClass.SAFE) is transient
+    assert ("larger than something in the way" in str(caught.value)) is not transient
 
 
 @pytest.mark.parametrize(
