@@ -325,11 +325,11 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
         _insert(fresh)
         _ignore_stored_messages_of_commands(bot, vibe_bot_id, fresh)
         new_offset = min(batch.offset_after(bot.event_offset) or bot.event_offset, BIGINT_MAX)
+        # Only what is new is the bot's activity (its cadence follows it: polling.quiet_interval): an item
+        # that moves the offset nowhere, given again at every poll, kept the bot at its fastest cadence.
+        active = {"last_event_at": now} if fresh else {}
         Bot.objects.filter(pk=bot.pk).update(
-            event_offset=new_offset,
-            has_more=batch.has_more,
-            last_polled_at=now,
-            last_event_at=now,
+            event_offset=new_offset, has_more=batch.has_more, last_polled_at=now, **active
         )
     record_events_stored(event_types=[entry.event_type for entry in fresh])  # ops' counter, after the commit
     return len(fresh)

@@ -357,14 +357,16 @@ def poll_bot_once(
         log.exception("cycle crashed bot=%s portal=%s", bot_id, bot.portal.member_id)
         raise
     delay = _after(bot, pending, had_events=bool(stored), has_more=batch.has_more)
-    if _moves_nowhere(bot, batch) and not pending.unfinished:
-        # It comes again at the next poll (kept once: eventlog._synthetic_id): asked again at the slow
-        # cadence, not at once (the poller saw it waiting and handed the bot back: a cycle a second for one).
+    if _moves_nowhere(bot, batch) and stored:
+        # It comes again at every poll until the platform moves past it, kept once (eventlog._synthetic_id)
+        # and no activity of the bot's after that (store_batch): its later polls keep the bot's own cadence.
+        # Held at the slow cadence instead, the bot answered every later message of a conversation up to
+        # BOTCORE_POLL_SLOW_SECONDS late for as long as the item stayed.
         log.warning(
-            "bot=%s: the platform gave %s item(s) that move the offset (%s) nowhere: asked again in %gs",
-            bot_id, len(batch.events) + len(batch.malformed), bot.event_offset, conf.poll_slow_seconds(),
+            "bot=%s: the platform gave %s item(s) that move the offset (%s) nowhere: kept once, the bot"
+            " polled at its cadence until the platform moves past them",
+            bot_id, len(batch.events) + len(batch.malformed), bot.event_offset,
         )  # fmt: skip
-        delay = max(delay, conf.poll_slow_seconds())
     _schedule(
         bot_id,
         lease_token=lease_token,

@@ -290,6 +290,48 @@ def test_a_failing_platform_sends_the_bot_to_its_cycle_which_records_the_backoff
     assert bot.consecutive_failures == 1 and bot.backoff_until is not None and bot.lease_token == ""
 
 
+def run_cycles_for(task_queue, seconds: float) -> int:
+    """Work off the cycles the running poller enqueues, as a qcluster would, for `seconds`; how many ran."""
+    ran, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        ran += len(task_queue.run())
+        time.sleep(0.05)
+    return ran
+
+
+@pytest.mark.parametrize("hold", [0, 2])
+def test_an_item_that_moves_the_offset_nowhere_leaves_its_bot_polled_at_its_cadence_not_the_slow_one(
+    sandbox_portal, task_queue, settings, hold
+):
+    """An item without a usable id where no nextOffset is answered comes again at every poll until the
+    platform moves past it. Once kept, its bot was held at the slow cadence for as long as it stayed (3 polls
+    in 9 s here), and a person's next messages waited up to that long; it is polled at its own cadence, as
+    after any event (here 17-19), never in a loop, and the item is kept once."""
+    settings.BOTCORE_LONG_POLL_SECONDS = hold
+    settings.BOTCORE_POLL_FAST_SECONDS = 0.2
+    settings.BOTCORE_POLL_SLOW_SECONDS = 3.0
+    bot = settled_bot(sandbox_portal)
+    sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": ["no-next-offset"]})
+    said = sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="template")
+    data = dict(said["events"][-1]["data"])
+    alone = {"botId": bot.vibe_bot_id, "type": "ONIMBOTV2MESSAGEADD", "data": data, "eventId": 2**63 + 7}
+    with RunningPoller():
+        wait_for(
+            lambda: run_cycles_for(task_queue, 0.2) >= 0 and echoed(sandbox_portal, bot, "template"),
+            timeout=30,
+            what="the message answered",
+        )
+        before = len(events_calls(sandbox_portal, bot))
+        assert sandbox_portal.control.post("/_sandbox/act/raw-events", json=alone).is_success
+        cycles = run_cycles_for(task_queue, 9)
+        polls = len(events_calls(sandbox_portal, bot)) - before
+    close_old_connections()
+    assert EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.MALFORMED).count() == 1
+    slow_polls = 9 / settings.BOTCORE_POLL_SLOW_SECONDS
+    assert slow_polls + 4 < polls <= 9 / settings.BOTCORE_POLL_FAST_SECONDS, polls
+    assert cycles <= polls  # a cycle per watch that saw the item, at most
+
+
 def test_work_stored_by_a_killed_cycle_is_handed_over_without_new_events(
     sandbox_portal, task_queue, monkeypatch
 ):
