@@ -4,7 +4,8 @@ a bot to its poll cycle (a lease, then a django-q2 task), all synchronous, run o
 Nothing here is written per empty poll: the fleet is read, a bot is written when it is handed to its
 cycle (the same short enqueue lease the pacer took, so the cycle's own lease swap, its offsets stored
 before acting and its crash guarantees are exactly those of botcore/services/polling.py), and the bots the
-platform answered are stamped `last_polled_at` together, once a round of the poller's choosing.
+platform answered are stamped `last_polled_at` together (and rid of the failures an outage left them), once
+a round of the poller's choosing.
 """
 
 from __future__ import annotations
@@ -154,7 +155,14 @@ def hand_to_cycles(pks: list[int], watched: Mapping[int, dict] | None = None) ->
 def note_polled(heard: Mapping[int, datetime]) -> None:
     """Stamp `last_polled_at` for the bots the platform answered, by one UPDATE per NOTE_CHUNK bots, with the
     chunk's oldest time (a stamp may lag a bot's last answer by up to the poller's round, never run ahead of
-    it), never moving a newer stamp (a cycle's) back."""
+    it), never moving a newer stamp (a cycle's) back.
+
+    An answered empty watch is the idle cycle it saves (polling._settle_idle), so it also ends the failures a
+    bot's last cycles recorded (their count, error and backoff), once their backoff was over before the
+    answer: an idle bot kept them after an outage until an event brought its next cycle, and the operators'
+    bot list and API showed a failing bot the platform answered every few seconds. A bot a cycle holds is
+    left to it (the cycle counts its start as a failure until it ends), as is one whose backoff a failure
+    set after that answer."""
     pks = sorted(heard)
     for start in range(0, len(pks), NOTE_CHUNK):
         chunk = pks[start : start + NOTE_CHUNK]
@@ -162,3 +170,6 @@ def note_polled(heard: Mapping[int, datetime]) -> None:
         Bot.objects.filter(Q(last_polled_at__isnull=True) | Q(last_polled_at__lt=at), pk__in=chunk).update(
             last_polled_at=at
         )
+        Bot.objects.filter(
+            lease_is_free(timezone.now()), pk__in=chunk, consecutive_failures__gt=0, backoff_until__lte=at
+        ).update(consecutive_failures=0, last_error="", backoff_until=None)

@@ -204,6 +204,43 @@ def test_answered_empty_watches_are_written_as_the_bots_last_poll_in_one_update_
     assert task_queue.queued == []
 
 
+def test_an_idle_bot_heard_again_after_an_outage_no_longer_shows_its_failures(
+    sandbox_portal, task_queue, settings, monkeypatch
+):
+    """After an outage an idle bot kept its failure count (and the outage's error) until its next cycle, which
+    only an event brings: the operators' bot list and API showed a failing bot the platform answered every
+    few seconds. Its answered watches clear them, as an idle cycle would, and need no cycle."""
+    import botcore.poller
+    from ops.serializers import BotSerializer
+
+    monkeypatch.setattr(botcore.poller, "HEARD_WRITE_SECONDS", 0.5)
+    settings.BOTCORE_LONG_POLL_SECONDS = 0
+    settings.BOTCORE_POLL_FAST_SECONDS = 0.05
+    settings.BOTCORE_POLL_SLOW_SECONDS = 0.05
+    settings.VIBE_MAX_ATTEMPTS = 1
+    bot = settled_bot(sandbox_portal)
+    events = {"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"}
+    rule = sandbox_portal.control.post("/_sandbox/faults", json=events).json()["data"]["id"]
+    for _ in range(2):
+        Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now(), backoff_until=None)
+        assert poll_bot_once(bot.pk).status == "backoff"
+    sandbox_portal.control.delete(f"/_sandbox/faults/{rule}")
+    failed = Bot.objects.get(pk=bot.pk)
+    assert failed.consecutive_failures == 2 and "BITRIX_UNAVAILABLE" in failed.last_error
+    Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now(), backoff_until=timezone.now())
+    heard_from = timezone.now()
+    with RunningPoller():
+        wait_for(
+            lambda: Bot.objects.filter(pk=bot.pk, last_polled_at__gt=heard_from).exists(),
+            timeout=30,
+            what="the bot's answered watches written",
+        )
+    close_old_connections()
+    shown = BotSerializer(Bot.objects.get(pk=bot.pk)).data
+    assert (shown["consecutive_failures"], shown["last_error"], shown["backoff_until"]) == (0, "", None)
+    assert task_queue.queued == []
+
+
 def test_a_bot_provisioned_while_the_poller_runs_is_watched_within_seconds_not_at_the_next_refresh(
     sandbox_portal, task_queue
 ):
