@@ -147,12 +147,17 @@ class Poller:
         heapq.heappush(self._heap, (due, next(self._order), bot.row.pk))
         self._wake.set()
 
-    def _schedule_after_cycle(self, bot: Watched) -> None:
-        """From what the cycle left: its backoff, else at once on a platform that holds, else its cadence."""
+    def _schedule_after_cycle(self, bot: Watched, *, items_stayed: bool = False) -> None:
+        """From what the cycle left: its backoff, else at once on a platform that holds, else its cadence.
+
+        `items_stayed`: the watch that handed the bot over saw items, and the cycle left the offset where it
+        was (items that move it nowhere, kept once: polling._moves_nowhere). They are answered at once at
+        every watch, never held, so the bot is watched at its cadence: at once, each watch sent it to one
+        more cycle, a cycle every few tenths of a second for as long as the platform kept the item."""
         row = bot.row
         if row.backoff_until is not None and row.backoff_until > timezone.now():
             self._schedule(bot, until(max(row.backoff_until, row.next_poll_at)))
-        elif self.hold and self.platform_holds:
+        elif self.hold and self.platform_holds and not items_stayed:
             self._schedule(bot, time.monotonic())
         else:
             self._schedule(bot, until(row.next_poll_at))
@@ -161,6 +166,7 @@ class Poller:
         """Hand the bot to its cycle, with what its watch read (botcore.services.polling.watched_batch)."""
         bot.state = CYCLE
         bot.generation += 1
+        bot.saw_items_at = None  # a watch that saw items says so after handing the bot over
         self._wanted.append(bot.row.pk)
         if watched is None:
             self._watched.pop(bot.row.pk, None)
@@ -265,6 +271,7 @@ class Poller:
             return False  # handed over (owed work) or dropped meanwhile
         if waiting is not None:
             self._want_cycle(bot, watched_for_cycle(row.vibe_bot_id, row.offset, waiting.answer))
+            bot.saw_items_at = row.offset
             return False
         self._heard[row.pk] = timezone.now()
         held = bool(self.hold) and time.monotonic() - started >= self.hold / 2
@@ -422,8 +429,9 @@ class Poller:
             # refusal to tenants (the next read brings another credential, or none) or the credential worked
             # (a passing 401). Kept as refused, it sent the bot to a cycle at every read instead of a watch.
             bot.refused = None
+            items_stayed = row.vibe_bot_id == bot.row.vibe_bot_id and row.offset == bot.saw_items_at
             bot.row = row
-            self._schedule_after_cycle(bot)
+            self._schedule_after_cycle(bot, items_stayed=items_stayed)
         for pk, auth in auths.items():
             bot = self.bots.get(pk)
             if bot is None or bot.state != IDLE:

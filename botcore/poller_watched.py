@@ -24,6 +24,7 @@ class Watched:
     state: str = IDLE
     due: float = 0.0
     generation: int = 0  # bumped whenever the bot changes hands: a stale watch's answer is dropped
+    saw_items_at: int | None = None  # the offset its watch saw items at when it handed the bot to its cycle
 
 
 def in_seconds(seconds_from_now: float) -> float:
