@@ -19,6 +19,7 @@ class CallRecord:
     path: str
     query: dict
     key_kind: str | None = None  # "app" / "api"; never the key itself
+    key_digest: str | None = None  # which key (ApiKey.digest): an app's rotated keys told apart
     had_bearer: bool = False
     bot_id: int | None = None
     body: dict = field(default_factory=dict)
@@ -43,6 +44,7 @@ class CallRecord:
             "path": self.path,
             "query": self.query,
             "keyKind": self.key_kind,
+            "keyDigest": self.key_digest,
             "hadBearer": self.had_bearer,
             "botId": self.bot_id,
             "body": self.body,

@@ -158,7 +158,7 @@ def endpoint(*, auth: str = "bot") -> Callable[[Handler], Callable[[Request], Aw
             try:
                 await services.faults.before(request)
                 key = find_key(platform, request.headers.get("x-api-key"))
-                record.key_kind = key.kind
+                record.key_kind, record.key_digest = key.kind, key.digest
                 record.had_bearer = request.headers.get("authorization", "").lower().startswith("bearer ")
                 services.limiter.check(key, authorization=request.headers.get("authorization"))
                 caller = authenticate(

@@ -131,7 +131,7 @@ async def authorize_page(request: Request) -> Response:
         await services.faults.before(request)
         query = request.query_params
         key, app = find_app(platform, query.get("app_key"))
-        record.key_kind = key.kind
+        record.key_kind, record.key_digest = key.kind, key.digest
         redirect_uri = check_redirect_uri(query.get("redirect_uri"))
         state = check_state(query.get("state"))
     except ConsentRefused as refusal:
@@ -189,7 +189,7 @@ async def authorize_decision(request: Request) -> Response:
         form = await read_form(request)
         record.body = redacted(form)
         key, app = find_app(platform, form.get("app_key"))
-        record.key_kind = key.kind
+        record.key_kind, record.key_digest = key.kind, key.digest
         redirect_uri = check_redirect_uri(form.get("redirect_uri"))
         state = check_state(form.get("state"))
     except ConsentRefused as refusal:

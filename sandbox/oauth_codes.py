@@ -144,7 +144,7 @@ async def exchange_code(request: Request) -> Response:
         for name in ("app_key", "code", "redirect_uri"):
             expect_type(body[name], str, name)
         key: ApiKey = find_key(platform, body["app_key"])
-        record.key_kind = key.kind
+        record.key_kind, record.key_digest = key.kind, key.digest
         if key.kind != "app":
             raise ApiError("INVALID_REQUEST", "app_key must be an app key (vibe_app_…)")
         services.limiter.check(key)

@@ -9,6 +9,7 @@ Bitrix24 a bot *is* a user of the portal (a bot's messages carry its id as `auth
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -56,6 +57,12 @@ class ApiKey:
     @property
     def prefix(self) -> str:
         return self.value[: self.value.index("_", 5) + 1]
+
+    @property
+    def digest(self) -> str:
+        """Which key this is, for the call log and the bot listing, without showing it: the first 16 hex
+        digits of its SHA-256."""
+        return hashlib.sha256(self.value.encode()).hexdigest()[:16]
 
 
 @dataclass

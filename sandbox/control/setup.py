@@ -85,6 +85,17 @@ def create_app(call: ControlCall) -> dict:
 
 
 @control
+def issue_another_app_key(call: ControlCall) -> dict:
+    """Another key of the app `appKey` belongs to, as the catalog issues one when its vendor rotates the key.
+    Both keys stay valid until one is revoked (`/keys/revoke`); the app's sessions work with either (they are
+    the app's, CONTRACT A §5), and each bot still answers only to the key that registered it (A §7)."""
+    key = find_key_value(call.platform, call.body, "appKey")
+    if key.kind != "app":
+        raise ApiError("INVALID_REQUEST", "appKey must be an app key (vibe_app_…)")
+    return {"key": call.platform.issue_app_key(call.platform.apps[key.app_id]).value}  # type: ignore[index]
+
+
+@control
 def create_personal_key(call: ControlCall) -> dict:
     user = find_user(call.platform, id_field(call.body, "userId"))
     scopes = scopes_field(call.body)
@@ -231,6 +242,7 @@ routes = [
     Route("/_sandbox/portals/{portal_id}/users", create_user, methods=["POST"]),
     Route("/_sandbox/users/{user_id:int}", update_user, methods=["PATCH"]),
     Route("/_sandbox/apps", create_app, methods=["POST"]),
+    Route("/_sandbox/apps/keys", issue_another_app_key, methods=["POST"]),
     Route("/_sandbox/keys", create_personal_key, methods=["POST"]),
     Route("/_sandbox/keys/revoke", revoke_key, methods=["POST"]),
     Route("/_sandbox/rate-limit", set_rate_limit, methods=["POST"]),

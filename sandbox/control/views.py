@@ -51,6 +51,7 @@ def bot_json(platform: Platform, bot: Bot) -> dict:
         "portalId": bot.portal_id,
         "displayName": bot_display_name(bot),
         "keyKind": key.kind if key else None,  # which kind of key owns it; never the key
+        "keyDigest": key.digest if key else None,  # which key (an app's rotated keys told apart)
         "appId": key.app_id if key else None,
         "ownerUserId": key.user_id if key else None,
         "createdAt": iso(bot.created_at),

@@ -108,3 +108,25 @@ def test_each_session_is_its_own_token(ctl, api, user, app_key):
 
 def test_an_app_key_without_a_token_on_a_bot_endpoint_is_token_missing(api, app_key):
     refused(api.get("/bots", headers={"X-Api-Key": app_key}), 401, "TOKEN_MISSING")
+
+
+def test_a_rotated_app_key_takes_the_apps_sessions_and_its_bots_stay_the_first_keys(ctl, api, user, app_key):
+    """The vendor rotates the app's key (CONTRACT A §5, §7): the app's sessions work with either key, a bot
+    answers only to the key that registered it, until that key is revoked; the call log names each key by
+    its digest, never by value."""
+    second_key = ok(ctl.post("/_sandbox/apps/keys", json={"appKey": app_key}))["key"]
+    assert second_key.startswith("vibe_app_") and second_key != app_key
+    token = new_session(ctl, app_key, user)["token"]
+    registered = api.post("/bots", headers=headers(app_key, token), json={"code": "old", "name": "Old"})
+    assert registered.status_code == 201, registered.text
+    bot_id = registered.json()["data"]["bot"]["id"]
+    assert ok(api.get("/me", headers=headers(second_key, token)))["currentUser"]["bitrixUserId"] == user["id"]
+    refused(api.get(f"/bots/{bot_id}/events", headers=headers(second_key, token)), 403, "BOT_ACCESS_DENIED")
+    ok(api.get(f"/bots/{bot_id}/events", headers=headers(app_key, token)))
+    calls = [c for c in ok(ctl.get("/_sandbox/calls"))["calls"] if c["path"] == f"/v1/bots/{bot_id}/events"]
+    digests = [c["keyDigest"] for c in calls]
+    assert len(set(digests)) == 2 and all(len(d) == 16 for d in digests)
+    assert app_key not in str(calls) and second_key not in str(calls)
+    ok(ctl.post("/_sandbox/keys/revoke", json={"key": app_key}))
+    refused(api.get(f"/bots/{bot_id}/events", headers=headers(app_key, token)), 403, "KEY_REVOKED")
+    refused(ctl.post("/_sandbox/apps/keys", json={"appKey": "vibe_app_unknown"}), 404, "KEY_NOT_FOUND")
