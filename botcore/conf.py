@@ -33,6 +33,12 @@ def vibe_app_key() -> str:
     return str(read_setting("VIBE_APP_KEY", "") or "")
 
 
+def vibe_app_key_previous() -> str:
+    """The app's key before an operator rotated VIBE_APP_KEY (empty when none): bots registered under it are
+    still called with it until they are drained and retired (botcore.services.platform.app_key_for_bot)."""
+    return str(read_setting("VIBE_APP_KEY_PREVIOUS", "") or "")
+
+
 def vibe_connect_timeout() -> float:
     """Seconds to open a connection to the platform."""
     return float(read_setting("VIBE_CONNECT_TIMEOUT", 5.0))

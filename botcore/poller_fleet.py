@@ -24,7 +24,7 @@ from botcore.cycle_queue import enqueue_cycles
 from botcore.models import Bot, Credential, EventLogEntry
 from botcore.selectors import lease_is_free, running_bots
 from botcore.services.cycle_sql import lease_free_bots
-from botcore.services.platform import auth_for_credential, get_bot_credential
+from botcore.services.platform import auth_for_bot
 from botcore.vibe.watch import WatchAuth
 from tenants.errors import SecretDecryptionError, SessionTokenError
 
@@ -112,7 +112,7 @@ def read_auth(pks: list[int]) -> dict[int, WatchAuth | None]:
     found: dict[int, WatchAuth | None] = {}
     for bot in Bot.objects.select_related("portal").filter(pk__in=pks):
         try:
-            found[bot.pk] = auth_for_credential(get_bot_credential(bot))
+            found[bot.pk] = auth_for_bot(bot)
         except SessionTokenError:
             found[bot.pk] = None
         except SecretDecryptionError:  # an expected misconfiguration: one line, the cycle backs off

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.dispatch import receiver
 from django_q.tasks import async_task
 
-from botcore.services import bot_profile, provisioning, skill_configs
+from botcore.services import app_key_rotation, bot_profile, provisioning, skill_configs
 from botcore.services import bots as bot_services
 from tenants import signals
 
@@ -40,10 +40,20 @@ def pause_on_session_lost(sender, portal, **kwargs):
     bot_services.pause_portal_bots(portal)
 
 
+@receiver(signals.portal_session_lost)
+def say_when_previous_app_key_bot_waits(sender, portal, **kwargs):
+    app_key_rotation.note_session_lost(portal)
+
+
 @receiver(signals.portal_session_restored)
 def resume_on_session_restored(sender, portal, **kwargs):
     bot_services.resume_portal_bots(portal)
     provisioning.request_awaited_provisioning(portal)
+
+
+@receiver(signals.portal_session_stored)
+def retire_previous_app_key_bot_on_session(sender, portal, **kwargs):
+    app_key_rotation.request_retirement(portal)
 
 
 @receiver(signals.portal_session_expiring)

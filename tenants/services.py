@@ -118,6 +118,7 @@ def store_session_grant(*, identity: VerifiedIdentity, session_token: str, sourc
     elif was_waiting:
         log.info("portal session restored portal=%s", portal.member_id)
         _announce(signals.portal_session_restored, portal)
+    _announce(signals.portal_session_stored, portal)
     return portal
 
 

@@ -10,6 +10,9 @@ portal_uninstalling = Signal()
 portal_uninstalled = Signal()
 # A fresh session token arrived for a portal that needed one; kwargs: portal
 portal_session_restored = Signal()
+# A portal user's session token was verified (with the app's current key) and stored, at any visit that
+# asked the platform; kwargs: portal
+portal_session_stored = Signal()
 # The portal has no usable credential left; kwargs: portal
 portal_session_lost = Signal()
 # The portal's last usable token expires soon; kwargs: portal, expires_at, admin_user_ids, open_url, and

@@ -215,6 +215,10 @@ if not TENANTS_FERNET_KEYS:
     TENANTS_FERNET_KEYS = [env.ensure_local_secret(VAR_DIR / "fernet_key", env.make_fernet_key)]
 # The app's own key (vibe_app_…); the embedded default's runstack puts the sandbox demo app's key here.
 VIBE_APP_KEY = env.read_str("VIBE_APP_KEY")
+# The app's key before a rotation (docs/operators.md, Key rotation), set for the overlap only: each portal's
+# bot registered under it is still polled and answered with it until the portal's bot under the new key is
+# there, then drained and unregistered with it. A secret like VIBE_APP_KEY.
+VIBE_APP_KEY_PREVIOUS = env.read_str("VIBE_APP_KEY_PREVIOUS")
 # Warn a portal's admin this long before its last session token expires.
 TENANTS_EXPIRY_WARNING_SECONDS = env.read_int("TENANTS_EXPIRY_WARNING_SECONDS", 3 * 3600)
 # Tokens this close to expiry are not handed out for new work.

@@ -73,6 +73,7 @@ class BotAdmin(admin.ModelAdmin):
         "code",
         "vibe_bot_id",
         "status",
+        "status_note",
         "broken_reason",
         "event_offset",
         "next_poll_at",

@@ -49,6 +49,10 @@ class Bot(models.Model):
     last_error = models.TextField(blank=True)
     # The credential that registered the platform bot: the bot answers only to that one (CONTRACT §7).
     credential_kind = models.CharField(max_length=10, choices=Credential.choices, default=Credential.SESSION)
+    # Which of the app's keys registered it, for a bot of the session credential (the first 16 hex digits of
+    # the key's SHA-256, botcore.services.platform.app_key_digest; never the key): after VIBE_APP_KEY is
+    # rotated, the bot is called with the key it belongs to. Empty: registered before rows kept it.
+    app_key_digest = models.CharField(max_length=16, blank=True, default="", db_default="")
     # When the personal key that registered the platform bot was removed or replaced: the bot is registered
     # anew under the portal's credential now, and the old platform bot is not retired again (that was done
     # while its key still worked, or cannot be done without it).

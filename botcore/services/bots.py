@@ -16,6 +16,7 @@ from botcore import conf
 from botcore.errors import AppKeyRefusedError
 from botcore.models import Bot, BotCommand
 from botcore.selectors import find_portal_bot
+from botcore.services.app_key_rotation import RETIRED_NOTE, drain_previous_key_bot
 from botcore.services.bot_profile import (
     get_portal_bot_profile,
     list_command_specs,
@@ -24,9 +25,11 @@ from botcore.services.bot_profile import (
 )
 from botcore.services.eventlog import store_batch
 from botcore.services.platform import (
+    app_key_digest,
     client_for_bot,
     client_for_portal,
     refuses_app_key,
+    registered_under_previous_app_key,
     report_refused_credential,
 )
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
@@ -119,7 +122,14 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
         remote.id,
         credential.kind,
     )
-    if moved:
+    if moved and registered_under_previous_app_key(bot):
+        # The app key was rotated: the old bot answers what it holds with its own key, then goes (a bot it
+        # cannot drain is left as it is: the same refusal would meet its unregistering).
+        not_drained = drain_previous_key_bot(bot)
+        if not_drained is None:
+            retire_platform_bot(bot)
+        note = note or not_drained or RETIRED_NOTE
+    elif moved:
         if bot.registered_key_removed_at is None:
             retire_platform_bot(bot)
         note = note or f"Moved to a new bot on the {CREDENTIAL_NAMES[credential.kind]}."
@@ -128,6 +138,7 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
         Bot.objects.filter(pk=bot.pk).update(
             vibe_bot_id=remote.id,
             credential_kind=credential.kind,
+            app_key_digest=app_key_digest(conf.vibe_app_key()) if credential.kind == "session" else "",
             name=profile["name"],
             status=Bot.Status.PAUSED if bot.status == Bot.Status.PAUSED else Bot.Status.ACTIVE,
             provisioned_at=timezone.now(),
@@ -201,7 +212,9 @@ def ensure_bot_credential(portal: Portal) -> Bot | None:
         bot = find_portal_bot(portal)
         if bot is None or bot.vibe_bot_id is None or portal.status == Portal.Status.UNINSTALLED:
             return bot
-        registered_under_it = bot.registered_key_removed_at is None
+        registered_under_it = bot.registered_key_removed_at is None and not registered_under_previous_app_key(
+            bot
+        )
         if registered_under_it and bot.credential_kind == find_preferred_credential_kind(portal):
             return bot
         return _provision(portal)

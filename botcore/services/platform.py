@@ -1,10 +1,15 @@
 """The client a portal's calls go out with: the app key and a portal user's session, or its personal key.
 
 A platform bot answers only to the credential that registered it, so a bot's calls always go out with
-that one (`client_for_bot`); the portal's preferred credential is for registering new bots.
+that one (`client_for_bot`); the portal's preferred credential is for registering new bots. For a bot of
+the app's key, "that one" includes the key: after an operator rotates VIBE_APP_KEY, a bot registered under
+the key before (VIBE_APP_KEY_PREVIOUS) is still called with that key until it is retired
+(`app_key_for_bot`, the one place that choice is made).
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from botcore import conf
 from botcore.models import Bot
@@ -18,24 +23,60 @@ from tenants.models import Portal
 from tenants.selectors import PortalCredential, get_portal_credential, recall_portal_credential
 
 
-def auth_for_credential(credential: PortalCredential) -> WatchAuth:
-    """The key (and session token) a call on `credential` carries; a session is usable only with the
-    app's own key (SessionTokenError without)."""
+def app_key_digest(app_key: str) -> str:
+    """What a bot row keeps of the app key that registered it (Bot.app_key_digest): the first 16 hex digits
+    of its SHA-256, enough to tell an app's keys apart and nothing to call with; empty for no key."""
+    return hashlib.sha256(app_key.encode()).hexdigest()[:16] if app_key else ""
+
+
+def app_key_for_bot(bot: Bot) -> str:
+    """The app key a session bot's calls go out with: VIBE_APP_KEY_PREVIOUS while the bot was registered
+    under it, else VIBE_APP_KEY (empty when not set).
+
+    A bot that recorded no key was registered before rows kept one, so before the rotation under way: the
+    previous key's while one is set. A bot of a key this deployment no longer has gets the current key, which
+    the platform refuses for it (BOT_ACCESS_DENIED), and it is registered anew under that key.
+    """
+    current, previous = conf.vibe_app_key(), conf.vibe_app_key_previous()
+    if previous and previous != current and bot.app_key_digest in ("", app_key_digest(previous)):
+        return previous
+    return current
+
+
+def registered_under_previous_app_key(bot: Bot) -> bool:
+    """Whether `bot` is a platform bot of the app's previous key (app_key_for_bot), to be retired."""
+    return (
+        bot.credential_kind == "session"
+        and bot.vibe_bot_id is not None
+        and app_key_for_bot(bot) != conf.vibe_app_key()
+    )
+
+
+def auth_for_credential(credential: PortalCredential, *, app_key: str | None = None) -> WatchAuth:
+    """The key (and session token) a call on `credential` carries; a session is usable only with one of the
+    app's own keys, `app_key` (a bot's: app_key_for_bot), else VIBE_APP_KEY (SessionTokenError without)."""
     if credential.kind == "personal":
         return WatchAuth(api_key=credential.secret)
-    if not conf.vibe_app_key():
+    app_key = app_key or conf.vibe_app_key()
+    if not app_key:
         raise SessionTokenError(
             "VIBE_APP_KEY is not set: portal sessions cannot be used without the app's key"
         )
-    return WatchAuth(api_key=conf.vibe_app_key(), session_token=credential.secret)
+    return WatchAuth(api_key=app_key, session_token=credential.secret)
 
 
-def client_for_credential(credential: PortalCredential, *, portal: Portal, **options: object) -> VibeClient:
-    """A client on `credential` of `portal` (its request budget is learned per key and per portal)."""
-    auth = auth_for_credential(credential)
-    if auth.session_token is None:
-        return VibeClient(api_key=auth.api_key, portal=portal.member_id, **options)  # type: ignore[arg-type]
-    return VibeClient.for_app(session_token=auth.session_token, portal=portal.member_id, **options)
+def client_for_credential(
+    credential: PortalCredential, *, portal: Portal, app_key: str | None = None, **options: object
+) -> VibeClient:
+    """A client on `credential` of `portal` (its request budget is learned per key and per portal), with
+    `app_key` for a session (auth_for_credential)."""
+    auth = auth_for_credential(credential, app_key=app_key)
+    return VibeClient(
+        api_key=auth.api_key,
+        session_token=auth.session_token,
+        portal=portal.member_id,
+        **options,  # type: ignore[arg-type]
+    )
 
 
 def client_for_portal(portal: Portal, *, kind: str | None = None) -> tuple[VibeClient, PortalCredential]:
@@ -70,6 +111,16 @@ def get_bot_credential(bot: Bot) -> PortalCredential:
     return recall_portal_credential(bot.portal, kind=bot.credential_kind)
 
 
+def auth_for_bot(bot: Bot) -> WatchAuth:
+    """The key (and session token) `bot`'s calls carry: the credential and app key that registered it."""
+    return auth_for_credential(get_bot_credential(bot), app_key=app_key_for_bot(bot))
+
+
+def client_for_bot_credential(bot: Bot, credential: PortalCredential, **options: object) -> VibeClient:
+    """A client on `credential` (get_bot_credential's, read once by the caller) with `bot`'s app key."""
+    return client_for_credential(credential, portal=bot.portal, app_key=app_key_for_bot(bot), **options)
+
+
 def client_for_bot(bot: Bot, **options: object) -> VibeClient:
-    """A client on the credential that registered `bot`."""
-    return client_for_credential(get_bot_credential(bot), portal=bot.portal, **options)
+    """A client on the credential and app key that registered `bot`."""
+    return client_for_bot_credential(bot, get_bot_credential(bot), **options)

@@ -35,9 +35,10 @@ from botcore.services.cycle_sql import update_bot
 from botcore.services.eventlog import empty_batch_fields, store_batch
 from botcore.services.executor import PendingOutcome, describe_error, handle_pending
 from botcore.services.platform import (
-    client_for_credential,
+    client_for_bot_credential,
     get_bot_credential,
     refuses_app_key,
+    registered_under_previous_app_key,
     report_refused_credential,
 )
 from botcore.vibe.backoff import backoff_seconds, retry_delay
@@ -333,11 +334,11 @@ def poll_bot_once(
         # Never a long-poll: a cycle holds a worker, and the poller process does the waiting for it.
         batch = watched_batch(bot, watched)
         if batch is None:
-            poller = client_for_credential(credential, portal=bot.portal, max_attempts=1, deadline=deadline)
+            poller = client_for_bot_credential(bot, credential, max_attempts=1, deadline=deadline)
             batch = poller.get_events(bot.vibe_bot_id, offset=bot.event_offset, limit=conf.poll_batch_size())
         if batch.is_empty and not list_pending_entries(bot).exists():
             return _settle_idle(bot, batch, lease_token)
-        client = client_for_credential(credential, portal=bot.portal, deadline=deadline)
+        client = client_for_bot_credential(bot, credential, deadline=deadline)
         stored = store_batch(bot_id, batch, vibe_bot_id=bot.vibe_bot_id, lease_token=lease_token)
         if stored is None:
             log.warning("cycle abandoned: the bot changed hands while polling bot=%s", bot_id)
@@ -445,6 +446,13 @@ def _settle_failure(
             bot.pk, bot.portal.member_id, bot.event_offset,
         )  # fmt: skip
         return _back_off(bot, lease_token, error, event_offset=0)
+    if refuses_app_key(error, credential) and registered_under_previous_app_key(bot):
+        # The previous key was revoked before this portal's bot of the new key came: the old bot cannot be
+        # reached any more (provisioning's move says so, once), so the portal gets its new bot now.
+        reason = f"the previous app key was refused: {getattr(error, 'code', None)}"
+        if bot_services.await_new_platform_bot(bot, reason=reason):
+            provisioning.request_provisioning(bot.portal)
+            return CycleOutcome("reprovision")
     if refuses_app_key(error, credential):
         # Every portal's bots meet this alike: back off, keep the sessions, say what to fix.
         log.error(

@@ -92,7 +92,7 @@ def issue_another_app_key(call: ControlCall) -> dict:
     key = find_key_value(call.platform, call.body, "appKey")
     if key.kind != "app":
         raise ApiError("INVALID_REQUEST", "appKey must be an app key (vibe_app_…)")
-    return {"key": call.platform.issue_app_key(call.platform.apps[key.app_id]).value}  # type: ignore[index]
+    return {"key": call.platform.issue_app_key(call.platform.apps[key.app_id]).value}
 
 
 @control
