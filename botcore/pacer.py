@@ -20,6 +20,7 @@ from botcore import conf
 from botcore.cycle_queue import enqueue_cycles
 from botcore.models import Bot, Credential
 from botcore.selectors import lease_is_free, running_bots
+from botcore.services.platform import app_key_for_digest
 from botcore.vibe.budget import RequestBudget
 from botcore.vibe.learned_budget import poll_budget_for_key
 from ops.heartbeat import beat_poller
@@ -37,7 +38,7 @@ def _pollable_bots(now):
 def _take(query, limit: int):
     if connection.features.has_select_for_update_skip_locked:
         query = query.select_for_update(skip_locked=True, of=("self",))
-    return list(query.values_list("pk", "portal_id", "credential_kind")[:limit])
+    return list(query.values_list("pk", "portal_id", "credential_kind", "app_key_digest")[:limit])
 
 
 def _due_bots(now, limit: int):
@@ -130,12 +131,15 @@ class Pacer:
             budgeted = conf.vibe_budget_per_second() > 0
 
             def admit_all(candidates) -> None:
-                for bot_id, portal_id, credential_kind in candidates:
+                for bot_id, portal_id, credential_kind, registered_under in candidates:
                     # Budgets are named after the key the bot's calls spend (the credential that registered
                     # it, hashed by budget_for_key), so deployments and test runs sharing one Redis never
                     # share a budget.
                     personal = credential_kind == Credential.PERSONAL
-                    key_name = self._personal_key(portal_id, app_key) if personal else app_key
+                    if personal:
+                        key_name = self._personal_key(portal_id, app_key)
+                    else:  # a bot of the app's previous key (a rotation) spends that key's budget
+                        key_name = app_key_for_digest(registered_under)
                     if key_name in spent_keys:
                         continue
                     if self._admit(key_name):

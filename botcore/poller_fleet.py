@@ -24,7 +24,7 @@ from botcore.cycle_queue import enqueue_cycles
 from botcore.models import Bot, Credential, EventLogEntry
 from botcore.selectors import lease_is_free, running_bots
 from botcore.services.cycle_sql import lease_free_bots
-from botcore.services.platform import auth_for_bot
+from botcore.services.platform import app_key_for_digest, auth_for_bot
 from botcore.vibe.watch import WatchAuth
 from tenants.errors import SecretDecryptionError, SessionTokenError
 
@@ -35,6 +35,7 @@ NOTE_CHUNK = 500  # bots stamped by one UPDATE (SQLite's bound parameters stay f
 _FIELDS = (
     "pk", "vibe_bot_id", "status", "portal_id", "portal__member_id", "credential_kind", "event_offset",
     "next_poll_at", "lease_token", "lease_until", "backoff_until", "last_event_at", "consecutive_failures",
+    "app_key_digest",
 )  # fmt: skip
 
 
@@ -71,7 +72,10 @@ def _row(values: dict, now: datetime) -> BotRow:
         vibe_bot_id=values["vibe_bot_id"],
         active=values["status"] == Bot.Status.ACTIVE and values["vibe_bot_id"] is not None,
         member_id=values["portal__member_id"],
-        key_name=f"{app_key}:portal:{values['portal_id']}" if personal else app_key,
+        # The key its calls spend: a bot of the app's previous key spends that key's budget (a rotation).
+        key_name=f"{app_key}:portal:{values['portal_id']}"
+        if personal
+        else app_key_for_digest(values["app_key_digest"]),
         credential_kind=values["credential_kind"],
         offset=values["event_offset"] or 0,
         next_poll_at=values["next_poll_at"],

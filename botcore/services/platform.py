@@ -29,18 +29,24 @@ def app_key_digest(app_key: str) -> str:
     return hashlib.sha256(app_key.encode()).hexdigest()[:16] if app_key else ""
 
 
-def app_key_for_bot(bot: Bot) -> str:
-    """The app key a session bot's calls go out with: VIBE_APP_KEY_PREVIOUS while the bot was registered
-    under it, else VIBE_APP_KEY (empty when not set).
+def app_key_for_digest(registered: str) -> str:
+    """The app key the calls of a session bot that recorded `registered` (its Bot.app_key_digest) go out
+    with: VIBE_APP_KEY_PREVIOUS while the bot was registered under it, else VIBE_APP_KEY (empty when not set).
+    The one place this is chosen: a bot's clients (app_key_for_bot), the poller's and the pacer's budgets.
 
     A bot that recorded no key was registered before rows kept one, so before the rotation under way: the
     previous key's while one is set. A bot of a key this deployment no longer has gets the current key, which
     the platform refuses for it (BOT_ACCESS_DENIED), and it is registered anew under that key.
     """
     current, previous = conf.vibe_app_key(), conf.vibe_app_key_previous()
-    if previous and previous != current and bot.app_key_digest in ("", app_key_digest(previous)):
+    if previous and previous != current and registered in ("", app_key_digest(previous)):
         return previous
     return current
+
+
+def app_key_for_bot(bot: Bot) -> str:
+    """The app key `bot`'s calls carry with a session (app_key_for_digest)."""
+    return app_key_for_digest(bot.app_key_digest)
 
 
 def registered_under_previous_app_key(bot: Bot) -> bool:

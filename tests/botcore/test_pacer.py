@@ -12,6 +12,8 @@ from django_q.signing import SignedPackage
 
 from botcore.models import Bot, Credential
 from botcore.pacer import Pacer
+from botcore.poller_fleet import read_bots
+from botcore.services.platform import app_key_digest
 from botcore.vibe import budget_for_key, learning
 from tenants.models import Portal, PortalApiKey
 
@@ -199,3 +201,20 @@ def test_a_bot_still_on_the_app_key_polls_on_the_app_keys_budget(settings):
     pacer = Pacer()
     assert pacer.tick() == 1
     assert list(pacer._budgets) == [settings.VIBE_APP_KEY]
+
+
+def test_a_bot_of_the_previous_app_key_polls_on_that_keys_budget(settings):
+    """During an app key's rotation a bot registered under the previous key is polled with it
+    (VIBE_APP_KEY_PREVIOUS), so the pacer and the poller spend that key's budget for it, not the new key's."""
+    settings.VIBE_BUDGET_PER_SECOND = 9
+    settings.VIBE_BUDGET_BACKEND = "local"
+    previous, current = "vibe_app_" + "p" * 40, "vibe_app_" + "c" * 40
+    settings.VIBE_APP_KEY, settings.VIBE_APP_KEY_PREVIOUS = current, previous
+    old, new = make_bots(2)
+    Bot.objects.filter(pk=old.pk).update(app_key_digest=app_key_digest(previous))
+    Bot.objects.filter(pk=new.pk).update(app_key_digest=app_key_digest(current))
+    rows = read_bots([old.pk, new.pk])
+    assert (rows[old.pk].key_name, rows[new.pk].key_name) == (previous, current)
+    pacer = Pacer()
+    assert pacer.tick() == 2
+    assert sorted(pacer._budgets) == sorted([previous, current])
