@@ -92,6 +92,29 @@ def check_platform_settings(app_configs=None, **kwargs) -> list[checks.CheckMess
     return problems
 
 
+@checks.register(checks.Tags.compatibility)
+def check_previous_app_key(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """VIBE_APP_KEY_PREVIOUS keeps the bots of the app's key before a rotation answering with it; set to the
+    current key, or to something that is no app key, it keeps none, and the old bots are refused to the new
+    key as if it were unset (docs/operators.md, Key rotation)."""
+    previous = conf.vibe_app_key_previous()
+    if not previous:
+        return []
+    if previous == conf.vibe_app_key():
+        problem = "VIBE_APP_KEY_PREVIOUS is the same key as VIBE_APP_KEY: no bot is kept on the key before."
+    elif not previous.startswith("vibe_app_"):
+        problem = "VIBE_APP_KEY_PREVIOUS is not a vibe_app_ key: no bot is kept on the key before."
+    else:
+        return []
+    return [
+        checks.Warning(
+            problem,
+            hint="Set it to the app's key before the rotation (VIBE_APP_KEY is the new one), or unset it.",
+            id="botcore.W013",
+        )
+    ]
+
+
 def _is_this_machine(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     if host == "localhost":

@@ -15,6 +15,7 @@ from collections import Counter
 import pytest
 from django.test import Client
 
+from botcore.checks import check_previous_app_key
 from botcore.models import Bot
 from botcore.services.app_key_rotation import RETIRED_NOTE
 from botcore.services.bots import provision_bot
@@ -169,3 +170,13 @@ def test_an_old_bot_whose_session_ran_out_is_drained_when_a_user_comes_back(
     assert answers(sandbox_portal, old_bot) == Counter(["got: written while no session was left"])
     assert old_bot not in bots_on_platform(sandbox_portal)
     assert no_repeats(counting.executions)
+
+
+@pytest.mark.parametrize("previous", ["same", "sk-not-an-app-key"])
+def test_a_previous_app_key_that_keeps_no_bot_is_warned_of(settings, previous):
+    settings.VIBE_APP_KEY = "vibe_app_" + "n" * 40
+    settings.VIBE_APP_KEY_PREVIOUS = settings.VIBE_APP_KEY if previous == "same" else previous
+    (warning,) = check_previous_app_key()
+    assert warning.id == "botcore.W013" and settings.VIBE_APP_KEY not in warning.msg + warning.hint
+    settings.VIBE_APP_KEY_PREVIOUS = "vibe_app_" + "o" * 40
+    assert check_previous_app_key() == []
