@@ -212,9 +212,9 @@ def ensure_bot_credential(portal: Portal) -> Bot | None:
         bot = find_portal_bot(portal)
         if bot is None or bot.vibe_bot_id is None or portal.status == Portal.Status.UNINSTALLED:
             return bot
-        registered_under_it = bot.registered_key_removed_at is None and not registered_under_previous_app_key(
-            bot
-        )
+        # A bot of the app's previous key (a rotation) moves to one of the current key, the old one retired.
+        registered_under_it = bot.registered_key_removed_at is None
+        registered_under_it = registered_under_it and not registered_under_previous_app_key(bot)
         if registered_under_it and bot.credential_kind == find_preferred_credential_kind(portal):
             return bot
         return _provision(portal)

@@ -133,14 +133,6 @@ class VibeClient(
             default_priority=default_priority,
         )
 
-    @classmethod
-    def for_app(cls, *, session_token: str, **options: object) -> VibeClient:
-        """A client for the app's own key (VIBE_APP_KEY) acting in one portal user's session."""
-        api_key = conf.vibe_app_key()
-        if not api_key:
-            raise ValueError("VIBE_APP_KEY is not set")
-        return cls(api_key=api_key, session_token=session_token, **options)  # type: ignore[arg-type]
-
     @property
     def base_url(self) -> str:
         return self._transport.base_url
