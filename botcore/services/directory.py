@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from botcore.models import EventLogEntry
 from botcore.selectors import find_registered_bot
@@ -36,6 +37,16 @@ class Choice:
     label: str
 
 
+# The cache keeps what the platform said (value, name, id), never a label: a label made for the first viewer
+# (an unnamed chat's "Chat 5") was offered in their language to every viewer after them for an hour.
+def _chat_choice(dialog_id: str, name: str, chat_id: object) -> Choice:
+    return Choice(dialog_id, name or gettext("Chat {id}").format(id=chat_id))
+
+
+def _person_choice(user_id: str, name: str) -> Choice:
+    return Choice(user_id, name or gettext("User {id}").format(id=user_id))
+
+
 def list_known_chats(portal: Portal) -> list[Choice]:
     """Group chats of the portal's bot, newest activity first, each under the name it last had.
 
@@ -52,20 +63,21 @@ def list_known_chats(portal: Portal) -> list[Choice]:
     # Reading the events is the page's cost (~0.1 s for 2,000 on a busy two-core host); their list changes
     # only with a new one, so the answer is kept under the newest's id and time (ids alone repeat in a
     # database made anew beside a cache that was not): a form's save and the page after it read them once.
-    key = f"botcore:known-chats:{bot.pk}:{bot.vibe_bot_id}:{newest[0]}:{newest[1].timestamp()}"
+    key = f"botcore:known-chats:v2:{bot.pk}:{bot.vibe_bot_id}:{newest[0]}:{newest[1].timestamp()}"
     cached = shared_cache.read(key, what="a form's list of chats")
     if not isinstance(cached, list):
         chats = _chats_in(recent)
         if cached is None:
-            kept = [(choice.value, choice.label) for choice in chats]
-            shared_cache.keep(key, kept, KNOWN_CHATS_CACHE_SECONDS, what="a form's list of chats")
-        return chats
-    return [Choice(value, label) for value, label in cached]
+            shared_cache.keep(key, chats, KNOWN_CHATS_CACHE_SECONDS, what="a form's list of chats")
+    else:
+        chats = cached
+    return [_chat_choice(dialog_id, name, chat_id) for dialog_id, name, chat_id in chats]
 
 
-def _chats_in(recent: QuerySet[EventLogEntry]) -> list[Choice]:
+def _chats_in(recent: QuerySet[EventLogEntry]) -> list[tuple[str, str, object]]:
+    """(dialog id, name, chat id) of each group chat in the recent events, newest first."""
     payloads = recent.values_list("payload", flat=True)[:RECENT_EVENTS]
-    chats: dict[str, Choice] = {}
+    chats: dict[str, tuple[str, str, object]] = {}
     for payload in payloads:
         try:
             chat = getattr(parse_event(payload), "chat", None)
@@ -73,32 +85,28 @@ def _chats_in(recent: QuerySet[EventLogEntry]) -> list[Choice]:
             continue  # an entry the parser refuses was recorded as failed; it names no chat to offer
         if chat is None or not chat.dialog_id.startswith("chat") or chat.dialog_id in chats:
             continue
-        chats[chat.dialog_id] = Choice(chat.dialog_id, chat.name or f"Chat {chat.id}")
+        chats[chat.dialog_id] = (chat.dialog_id, chat.name, chat.id)
     return list(chats.values())
 
 
 def list_portal_people(portal: Portal) -> list[Choice] | None:
     """The portal's active people by name, or None when the platform cannot be asked right now."""
-    key = f"botcore:portal-people:{portal.member_id}"
+    key = f"botcore:portal-people:v2:{portal.member_id}"
     cached = shared_cache.read(key, what="a form's list of people")
     if cached is shared_cache.UNREACHABLE:
         return None  # no cache in front of the platform: a page loaded in a loop would spend the key's budget
     if isinstance(cached, list):
-        return [Choice(value, label) for value, label in cached]
+        return _people_by_name(cached)
     try:
         client, _ = client_for_portal(portal)
         users = client.list_users()
     except (VibeError, TenantsError) as error:
         log.warning("portal users not listed portal=%s: %s", portal.member_id, error.__class__.__name__)
         return None
-    people = sorted(
-        (
-            Choice(str(user.id), user.name or f"User {user.id}")
-            for user in users
-            if user.is_active and not user.is_bot
-        ),
-        key=lambda choice: choice.label.lower(),
-    )
-    kept = [(choice.value, choice.label) for choice in people]
-    shared_cache.keep(key, kept, PEOPLE_CACHE_SECONDS, what="a form's list of people")
-    return people
+    people = [(str(user.id), user.name) for user in users if user.is_active and not user.is_bot]
+    shared_cache.keep(key, people, PEOPLE_CACHE_SECONDS, what="a form's list of people")
+    return _people_by_name(people)
+
+
+def _people_by_name(people: list[tuple[str, str]]) -> list[Choice]:
+    return sorted((_person_choice(user_id, name) for user_id, name in people), key=lambda c: c.label.lower())

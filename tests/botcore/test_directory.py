@@ -92,3 +92,34 @@ def test_a_form_keeps_working_while_the_cache_is_down(bot, monkeypatch):
     monkeypatch.setattr(directory, "client_for_portal", never)
     assert [(c.value, c.label) for c in directory.list_known_chats(bot.portal)] == [("chat5", "Team")]
     assert directory.list_portal_people(bot.portal) is None
+
+
+def test_an_unnamed_chat_is_offered_in_each_viewers_language(bot):
+    """An unnamed chat's label was "Chat 5" to a Russian-speaking viewer, and the first viewer's label was
+    kept in the cache for every viewer after them."""
+    from django.utils import translation
+
+    joined(bot, 1, 5, "")
+    with translation.override("en"):
+        assert [c.label for c in directory.list_known_chats(bot.portal)] == ["Chat 5"]
+    with translation.override("ru"):
+        assert [c.label for c in directory.list_known_chats(bot.portal)] == ["Чат 5"]
+
+
+def test_an_unnamed_person_is_offered_in_each_viewers_language(bot, monkeypatch):
+    """The platform may list a person without a name (the sandbox always names them, so its client stands in
+    here): the label was "User 41" to a Russian-speaking viewer, and the first viewer's label was kept in the
+    cache for every viewer after them."""
+    from django.utils import translation
+
+    from botcore.vibe.models import PortalUser
+
+    class Platform:
+        def list_users(self):
+            return [PortalUser(id=41, name=""), PortalUser(id=42, name="Anna")]
+
+    monkeypatch.setattr(directory, "client_for_portal", lambda portal: (Platform(), None))
+    with translation.override("en"):
+        assert [c.label for c in directory.list_portal_people(bot.portal)] == ["Anna", "User 41"]
+    with translation.override("ru"):
+        assert [c.label for c in directory.list_portal_people(bot.portal)] == ["Anna", "Пользователь 41"]
