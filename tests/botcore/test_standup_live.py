@@ -21,7 +21,8 @@ from tests.botcore.livestack import LiveStack, wait_for
 
 pytestmark = [pytest.mark.slow]
 
-QUESTION = ("Good morning!", "Доброе утро!")  # Boris reads Russian: the platform lists him so
+# The question whatever its greeting; Boris reads Russian: the platform lists him so
+QUESTION = ("What did you do yesterday", "Что вы сделали вчера")
 # A known gap (botcore/skills/ledger.py): a worker killed between the platform's answer and the ledger's
 # record posts again, which only a platform that de-duplicates templateIds absorbs. Recording the post in
 # doubt before the send closed it and opened another: a worker killed before the request left (waiting for
@@ -60,7 +61,11 @@ def _team(sandbox_portal, bot, people: int) -> tuple[dict[int, str], int]:
 
 
 def _questions(sandbox_portal, bot) -> int:
-    return sum(1 for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if m["text"].startswith(QUESTION))
+    return sum(
+        1
+        for m in sandbox_portal.bot_messages(bot.vibe_bot_id)
+        if any(words in m["text"] for words in QUESTION)
+    )
 
 
 def _asked(sandbox_portal, bot, team) -> dict[int, int]:
@@ -72,7 +77,7 @@ def _asked(sandbox_portal, bot, team) -> dict[int, int]:
     }
     seen = dict.fromkeys(team, 0)
     for message in sandbox_portal.bot_messages(bot.vibe_bot_id):
-        if message["text"].startswith(QUESTION):
+        if any(words in message["text"] for words in QUESTION):
             seen[person_of[message["chatId"]]] += 1
     return seen
 

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, ScheduleSpec, Skill, SkillContext
-from botcore.skills.builtin.standup_texts import day_text, texts_for
+from botcore.skills.builtin.standup_texts import day_text, question_for, texts_for
 from botcore.skills.cron import CronExpression, daily_cron, portal_zone, read_on_clock
 from botcore.skills.events import BackendEventType, ScheduledRunEvent, SkillEvent
 from botcore.skills.i18n import every_language, listed_languages, normalize_language
@@ -187,7 +187,7 @@ class StandupSkill(Skill):
                 # Each person is asked in their own language: the platform's, else the one they last wrote in
                 # (else the portal's).
                 language = languages.get(user_id) or state.get("language") or ctx.language
-            question = ctx.options["question"] or texts_for(language)["question"]
+            question = ctx.options["question"] or question_for(language, event.local_due_at.hour)
             try:
                 ctx.send(str(user_id), question)
             except VibeApiError as error:

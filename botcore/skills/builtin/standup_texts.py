@@ -10,12 +10,29 @@ from django.utils.translation import gettext, pgettext
 from botcore.skills.i18n import in_language
 
 
+def question_for(language: str, local_hour: int) -> str:
+    """The default question, greeting as the hour of the portal's day it goes out at calls for (a question
+    asked at 19:00 said "Good morning!"); in the small hours, a greeting that names no time of day."""
+    with in_language(language):
+        if 5 <= local_hour < 12:
+            return gettext(
+                "Good morning! What did you do yesterday, what are you planning today, what is blocking you?"
+            )
+        if 12 <= local_hour < 18:
+            return gettext(
+                "Good afternoon! What did you do yesterday, what are you planning today, "
+                "what is blocking you?"
+            )
+        if local_hour >= 18:
+            return gettext(
+                "Good evening! What did you do yesterday, what are you planning today, what is blocking you?"
+            )
+        return gettext("Hello! What did you do yesterday, what are you planning today, what is blocking you?")
+
+
 def texts_for(language: str) -> dict[str, str]:
     with in_language(language):
         return {
-            "question": gettext(
-                "Good morning! What did you do yesterday, what are you planning today, what is blocking you?"
-            ),
             "thanks": gettext(
                 "Thanks! Your answer goes into today's summary at {time}. "
                 "Anything you add before then is included too."

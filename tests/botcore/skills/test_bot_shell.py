@@ -44,7 +44,7 @@ def test_offline_standup_asks_and_keeps_state_between_lines():
             "standup.participants=1",
         ),
     )
-    assert "bot> Good morning!" in printed
+    assert "What did you do yesterday" in printed
     assert "bot> Thanks! Your answer goes into today's summary" in printed
     assert "'answers': ['Did the thing']" in printed
 
@@ -104,7 +104,7 @@ def test_by_default_the_shell_routes_among_the_skills_a_new_portal_has_on():
     printed = shell("/standup")
     assert "skills: help, echo" in printed
     assert "off on a new portal: standup" in printed
-    assert "Good morning" not in printed and "(answers /standup)" not in printed
+    assert "What did you do yesterday" not in printed and "(answers /standup)" not in printed
 
 
 @pytest.mark.django_db

@@ -71,6 +71,25 @@ def test_participants_set_by_the_admin_and_a_custom_question_in_the_portals_lang
     assert default.replies == ["Доброе утро! Что вы сделали вчера, что планируете сегодня, что вам мешает?"]
 
 
+@pytest.mark.parametrize(
+    ("local_time", "language", "greeting"),
+    [
+        ("09:30", "en", "Good morning!"),
+        ("14:00", "en", "Good afternoon!"),
+        ("19:00", "en", "Good evening!"),
+        ("09:30", "ru", "Доброе утро!"),
+        ("14:00", "ru", "Добрый день!"),
+        ("19:00", "ru", "Добрый вечер!"),
+    ],
+)
+def test_the_question_greets_as_the_hour_of_the_portals_day_it_goes_out_at(local_time, language, greeting):
+    """A standup set to ask at 19:00 said "Good morning!" (and "Доброе утро!") at any hour."""
+    ask = make_scheduled_event("ask", local_due_at=f"2030-03-04T{local_time}:00+03:00", language=language)
+    options = {**OPTIONS, "ask_at": local_time, "report_at": "21:00", "participants": [8]}
+    ctx = run_skill(StandupSkill(), ask, options=options, chat_users=TEAM)
+    assert [p.text.split(" ")[0:2] for p in ctx.posts] == [greeting.split(" ")]
+
+
 def test_answers_are_collected_until_the_summary_which_names_who_did_not_answer():
     skill = StandupSkill()
     ctx = run_skill(skill, ASK, options=OPTIONS, chat_users=TEAM)
@@ -235,7 +254,7 @@ def test_times_moved_after_the_days_question_neither_ask_again_nor_post_a_second
     their answers then went to echo (the day's state was closed), and a second summary repeated the first."""
 
     def questions():
-        return [p.dialog_id for p in ctx.posts if p.text.startswith("Good morning!")]
+        return [p.dialog_id for p in ctx.posts if "What did you do yesterday" in p.text]
 
     ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=TEAM)
     with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=UTC)):
