@@ -1,11 +1,12 @@
 """The botcore app: wires tenants' signals and registers the system check of the configured skills."""
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BotcoreConfig(AppConfig):
     name = "botcore"
-    verbose_name = "Bots"
+    verbose_name = _("Bots")
 
     def ready(self) -> None:
         from botcore import checks, receivers  # noqa: F401  (registers the checks; connects the receivers)

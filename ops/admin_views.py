@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
 
 from ops.api_rights import may_read
 from ops.charts import draw_inline_bar, draw_time_bars
@@ -24,13 +25,15 @@ def fleet_dashboard(request: HttpRequest) -> TemplateResponse:
     fleet = gather_fleet()
     context = {
         **admin.site.each_context(request),
-        "title": "Fleet",
+        "title": gettext("Fleet"),
         "fleet": fleet,
         "portal_rows": _with_bars(fleet.portals),
         "bot_rows": _with_bars(fleet.bots),
-        "events_chart": draw_time_bars(fleet.events_per_minute, title="Events per minute, last hour"),
+        "events_chart": draw_time_bars(
+            fleet.events_per_minute, title=gettext("Events per minute, last hour")
+        ),
         "failures_chart": draw_time_bars(
-            fleet.failures_per_minute, title="Failures per minute, last hour", color="#ba2121"
+            fleet.failures_per_minute, title=gettext("Failures per minute, last hour"), color="#ba2121"
         ),
     }
     return TemplateResponse(request, "admin/ops/fleet.html", context)

@@ -14,6 +14,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncMinute
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from botcore.models import Bot, EventLogEntry
 from botcore.selectors import count_bots_by_status, get_event_backlog
@@ -176,7 +177,7 @@ def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
         p95_handler_ms=_p95(last_hour.exclude(status=EventLogEntry.Status.RECEIVED)),
         failing_skills=[
             Figure(
-                row["skill"] or "(no skill)",
+                row["skill"] or gettext("(no skill)"),
                 row["n"],
                 _changelist(
                     "botcore_eventlogentry", status__exact="failed", skill__exact=row["skill"], **since_day

@@ -17,6 +17,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from tenants import operations
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
@@ -28,11 +29,9 @@ from vibeapp.admin_limits import RESULTS_SHOWN, refuse_too_many, warn_each_left
 # the platform unreachable, a slow one up to VIBE_IDENTITY_CHECK_SECONDS): "select all" over a fleet outlasted
 # the web worker's timeout halfway through, telling the operator nothing of which were done.
 PLATFORM_ACTION_LIMIT = 10
-ASKS = "asks the platform about each portal while this page waits"
 # Each reminder is a bot message to the portal's admins, through the app key's request budget the replies
 # need: "select all" over a fleet queued one a portal at once, ahead of them.
 REMINDER_ACTION_LIMIT = 100
-WRITES = "writes to each portal's admins through the app key's request budget that replies need"
 
 
 class ReadOnlySecretsMixin:
@@ -66,20 +65,20 @@ class SessionGrantInline(ReadOnlySecretsMixin, admin.TabularInline[SessionGrant,
     extra = 0
     can_delete = False
 
-    @admin.display(description="token")
+    @admin.display(description=gettext_lazy("token"))
     def masked_token(self, grant: SessionGrant) -> str:
-        return "•••• (encrypted)" if grant.token else "—"
+        return gettext("•••• (encrypted)") if grant.token else "—"
 
 
 class SessionExpiryFilter(admin.SimpleListFilter):
     """Active portals living on a session (no personal key) whose best token runs out within the window."""
 
-    title = "session expires"
+    title = gettext_lazy("session expires")
     parameter_name = "session_expires"
     WINDOWS = {"24h": timedelta(hours=24), "6h": timedelta(hours=6), "1h": timedelta(hours=1)}
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(key, f"within {key}") for key in self.WINDOWS]
+        return [(key, gettext("within {window}").format(window=key)) for key in self.WINDOWS]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         window = self.WINDOWS.get(self.value() or "")
@@ -134,11 +133,11 @@ class PortalAdmin(admin.ModelAdmin[Portal]):
     def has_delete_permission(self, request: HttpRequest, obj: Portal | None = None) -> bool:
         return False  # uninstall goes through the lifecycle; rows are purged after the retention
 
-    @admin.display(description="token expires", ordering="best_expires_at")
+    @admin.display(description=gettext_lazy("token expires"), ordering="best_expires_at")
     def best_token_expires_at(self, portal: Portal) -> object:
         return getattr(portal, "best_expires_at", None) or "—"  # annotated by get_queryset
 
-    @admin.display(boolean=True, description="personal key", ordering="has_personal_key")
+    @admin.display(boolean=True, description=gettext_lazy("personal key"), ordering="has_personal_key")
     def has_api_key(self, portal: Portal) -> bool:
         return bool(getattr(portal, "has_personal_key", False))  # annotated by get_queryset
 
@@ -150,31 +149,41 @@ class PortalAdmin(admin.ModelAdmin[Portal]):
             return
         # One message a portal: 1,000 after a fleet's reminder.
         left = [result.message for result in results if not result.ok]
-        messages.success(request, f"Done for {len(results) - len(left)} of {len(results)} portals.")
-        warn_each_left(request, left, noun="portals")
+        done = gettext("Done for {done} of {count} portals.").format(
+            done=len(results) - len(left), count=len(results)
+        )
+        messages.success(request, done)
+        warn_each_left(request, left, more=gettext("… and {count} more portals left as they were."))
 
-    @admin.action(description="Send the renewal reminder now", permissions=["change"])
+    @admin.action(description=gettext_lazy("Send the renewal reminder now"), permissions=["change"])
     def send_renewal_reminder(self, request: HttpRequest, queryset: QuerySet[Portal]) -> None:
-        if refuse_too_many(request, queryset, limit=REMINDER_ACTION_LIMIT, action="Reminding", why=WRITES):
+        why = gettext(
+            "Reminding writes to each portal's admins through the app key's request budget that replies need"
+        )
+        if refuse_too_many(request, queryset, limit=REMINDER_ACTION_LIMIT, why=why):
             return
         operator = request.user.get_username()
         self._report(request, [operations.send_renewal_reminder(p, operator=operator) for p in queryset])
 
-    @admin.action(description="Re-verify the session with the platform", permissions=["change"])
+    @admin.action(description=gettext_lazy("Re-verify the session with the platform"), permissions=["change"])
     def reverify_session(self, request: HttpRequest, queryset: QuerySet[Portal]) -> None:
-        if refuse_too_many(request, queryset, limit=PLATFORM_ACTION_LIMIT, action="Re-verifying", why=ASKS):
+        why = gettext("Re-verifying asks the platform about each portal while this page waits")
+        if refuse_too_many(request, queryset, limit=PLATFORM_ACTION_LIMIT, why=why):
             return
         operator = request.user.get_username()
         self._report(request, [operations.reverify_session(p, operator=operator) for p in queryset])
 
-    @admin.action(description="Uninstall (destroys the portal's credentials)", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Uninstall (destroys the portal's credentials)"), permissions=["change"]
+    )
     def uninstall_portals(self, request: HttpRequest, queryset: QuerySet[Portal]) -> HttpResponse | None:
-        if refuse_too_many(request, queryset, limit=PLATFORM_ACTION_LIMIT, action="Uninstalling", why=ASKS):
+        why = gettext("Uninstalling asks the platform about each portal while this page waits")
+        if refuse_too_many(request, queryset, limit=PLATFORM_ACTION_LIMIT, why=why):
             return None
         if request.POST.get("confirm") != "yes":
             context = {
                 **self.admin_site.each_context(request),
-                "title": "Uninstall these portals?",
+                "title": gettext("Uninstall these portals?"),
                 "portals": queryset,
                 "opts": self.model._meta,
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
@@ -213,9 +222,9 @@ class SessionGrantAdmin(ReadOnlySecretsMixin, admin.ModelAdmin[SessionGrant]):
         "invalidated_at",
     ]
 
-    @admin.display(description="token")
+    @admin.display(description=gettext_lazy("token"))
     def masked_token(self, grant: SessionGrant) -> str:
-        return "•••• (encrypted)" if grant.token else "—"
+        return gettext("•••• (encrypted)") if grant.token else "—"
 
 
 @admin.register(PortalApiKey)

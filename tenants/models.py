@@ -27,18 +27,22 @@ class Portal(models.Model):
         NEEDS_SESSION = "needs_session", _("Needs a session")
         UNINSTALLED = "uninstalled", _("Uninstalled")
 
-    member_id = models.CharField(max_length=64, unique=True)
-    vibe_portal_id = models.CharField("VibeCode portal id", max_length=64, unique=True)
-    domain = models.CharField(max_length=255)
-    name = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, db_index=True)
-    installed_at = models.DateTimeField(default=timezone.now)
-    installed_by_user_id = models.BigIntegerField(null=True, blank=True)
-    uninstalled_at = models.DateTimeField(null=True, blank=True)
-    purge_after = models.DateTimeField(null=True, blank=True, db_index=True)
-    session_lost_at = models.DateTimeField(null=True, blank=True)
-    expiry_warned_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    member_id = models.CharField(max_length=64, unique=True, verbose_name=_("member ID"))
+    vibe_portal_id = models.CharField(max_length=64, unique=True, verbose_name=_("VibeCode portal ID"))
+    domain = models.CharField(max_length=255, verbose_name=_("domain"))
+    name = models.CharField(max_length=255, blank=True, verbose_name=_("name"))
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.ACTIVE, db_index=True, verbose_name=_("status")
+    )
+    installed_at = models.DateTimeField(default=timezone.now, verbose_name=_("installed at"))
+    installed_by_user_id = models.BigIntegerField(
+        null=True, blank=True, verbose_name=_("installed by (user ID)")
+    )
+    uninstalled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("uninstalled at"))
+    purge_after = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name=_("purge after"))
+    session_lost_at = models.DateTimeField(null=True, blank=True, verbose_name=_("session lost at"))
+    expiry_warned_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expiry warned at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     # New at every write to the portal's session grants or API key (CredentialQuerySet, the models' save and
     # delete): a process may keep the credential it decrypted while the stamp it read stands
     # (tenants.selectors.recall_portal_credential). The database's default is for a release before it, which
@@ -53,6 +57,8 @@ class Portal(models.Model):
     turn_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("portal")
+        verbose_name_plural = _("portals")
         ordering = ["domain"]
 
     def __str__(self) -> str:
@@ -134,23 +140,27 @@ class SessionGrant(CredentialModel):
     """The latest session token one portal user gave us, encrypted; one row per (portal, user)."""
 
     class Source(models.TextChoices):
-        GATEWAY = "gateway", "Embedded app (gateway headers)"
-        OAUTH = "oauth", "OAuth redirect"
+        GATEWAY = "gateway", _("Embedded app (gateway headers)")
+        OAUTH = "oauth", _("OAuth redirect")
 
-    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="grants")
-    bitrix_user_id = models.BigIntegerField()
-    user_name = models.CharField(max_length=255, blank=True)
-    is_admin = models.BooleanField(default=False)
-    source = models.CharField(max_length=10, choices=Source.choices)
+    portal = models.ForeignKey(
+        Portal, on_delete=models.CASCADE, related_name="grants", verbose_name=_("portal")
+    )
+    bitrix_user_id = models.BigIntegerField(verbose_name=_("user ID"))
+    user_name = models.CharField(max_length=255, blank=True, verbose_name=_("user name"))
+    is_admin = models.BooleanField(default=False, verbose_name=_("admin"))
+    source = models.CharField(max_length=10, choices=Source.choices, verbose_name=_("source"))
     token = EncryptedSecretField()
-    obtained_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(db_index=True)
+    obtained_at = models.DateTimeField(default=timezone.now, verbose_name=_("obtained at"))
+    expires_at = models.DateTimeField(db_index=True, verbose_name=_("expires at"))
     # Set when the platform refused the token before its expiry (revoked, app re-created, …).
-    invalidated_at = models.DateTimeField(null=True, blank=True)
+    invalidated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("invalidated at"))
     # When the platform last confirmed `is_admin` (None: when the token was obtained); tenants/roles.py.
     role_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("session grant")
+        verbose_name_plural = _("session grants")
         constraints = [
             models.UniqueConstraint(fields=["portal", "bitrix_user_id"], name="one_grant_per_portal_user")
         ]
@@ -172,14 +182,22 @@ class SessionGrant(CredentialModel):
 class PortalApiKey(CredentialModel):
     """A personal vibe_api_ key a portal admin gave us for unattended running, encrypted."""
 
-    portal = models.OneToOneField(Portal, on_delete=models.CASCADE, related_name="api_key")
+    portal = models.OneToOneField(
+        Portal, on_delete=models.CASCADE, related_name="api_key", verbose_name=_("portal")
+    )
     key = EncryptedSecretField()
     key_hint = models.CharField(
-        max_length=32, help_text="The key's prefix and last characters, for recognition"
+        max_length=32,
+        help_text=_("The key's prefix and last characters, for recognition"),
+        verbose_name=_("key hint"),
     )
-    added_by_user_id = models.BigIntegerField()
-    added_at = models.DateTimeField(default=timezone.now)
-    invalidated_at = models.DateTimeField(null=True, blank=True)
+    added_by_user_id = models.BigIntegerField(verbose_name=_("added by (user ID)"))
+    added_at = models.DateTimeField(default=timezone.now, verbose_name=_("added at"))
+    invalidated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("invalidated at"))
+
+    class Meta:
+        verbose_name = _("portal API key")
+        verbose_name_plural = _("portal API keys")
 
     def __str__(self) -> str:
         return f"{self.portal} API key {self.key_hint}"
@@ -188,15 +206,17 @@ class PortalApiKey(CredentialModel):
 class PortalSettings(models.Model):
     """Portal-wide preferences set by the portal's admin (per-skill options live in botcore)."""
 
-    portal = models.OneToOneField(Portal, on_delete=models.CASCADE, related_name="settings")
-    language = models.CharField(max_length=8, default="en")
-    timezone = models.CharField(max_length=64, default="UTC")
-    bot_name = models.CharField(max_length=100, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    portal = models.OneToOneField(
+        Portal, on_delete=models.CASCADE, related_name="settings", verbose_name=_("portal")
+    )
+    language = models.CharField(max_length=8, default="en", verbose_name=_("language"))
+    timezone = models.CharField(max_length=64, default="UTC", verbose_name=_("time zone"))
+    bot_name = models.CharField(max_length=100, blank=True, verbose_name=_("bot name"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
-        verbose_name = "portal settings"
-        verbose_name_plural = "portal settings"
+        verbose_name = _("portal settings")
+        verbose_name_plural = _("portal settings")
 
     def __str__(self) -> str:
         return f"Settings of {self.portal}"

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ops.logs import redact
 from tenants import selectors, services, signals
@@ -36,31 +37,34 @@ class ActionResult:
 def send_renewal_reminder(portal: Portal, *, operator: str) -> ActionResult:
     """Send the session-renewal reminder to the portal's admins now, as the expiry warning would."""
     if portal.status == Portal.Status.UNINSTALLED:
-        return ActionResult(False, f"{portal.domain}: not installed, nothing to remind")
+        return ActionResult(
+            False, gettext("{domain}: not installed, nothing to remind").format(domain=portal.domain)
+        )
     admins = selectors.list_admin_user_ids(portal)
     if not admins:
-        return ActionResult(False, f"{portal.domain}: no known admin to remind")
+        return ActionResult(False, gettext("{domain}: no known admin to remind").format(domain=portal.domain))
     try:
         # The bot writes the reminder, and it can call the platform only with a usable credential.
         selectors.get_portal_credential(portal)
     except SessionTokenError:
-        return ActionResult(
-            False,
-            f"{portal.domain}: no usable session or key, so the bot cannot write to anyone; give an admin "
-            f"a sign-in link: manage.py oauth_invite --base-url <the app's address> "
-            f"--portal {portal.member_id}",
+        why = gettext(
+            "{domain}: no usable session or key, so the bot cannot write to anyone; give an admin "
+            "a sign-in link: manage.py oauth_invite --base-url <the app's address> --portal {member_id}"
         )
+        return ActionResult(False, why.format(domain=portal.domain, member_id=portal.member_id))
     grant = selectors.find_best_grant(portal)
     now = timezone.now()
     expires_at = grant.expires_at if grant else now
     recent = Q(expiry_warned_at__gt=now - REMIND_AGAIN_AFTER)
     if not Portal.objects.filter(pk=portal.pk).exclude(recent).update(expiry_warned_at=now):
         warned_at = Portal.objects.filter(pk=portal.pk).values_list("expiry_warned_at", flat=True).first()
-        when = timezone.localtime(warned_at).strftime("%H:%M:%S") if warned_at else "a moment ago"
-        return ActionResult(
-            False, f"{portal.domain}: its admins were reminded already at {when}; again at the earliest "
-            f"{int(REMIND_AGAIN_AFTER.total_seconds() // 60)} minutes after that",
-        )  # fmt: skip
+        when = timezone.localtime(warned_at).strftime("%H:%M:%S") if warned_at else gettext("a moment ago")
+        why = gettext(
+            "{domain}: its admins were reminded already at {when}; again at the earliest {minutes} minutes"
+            " after that"
+        )
+        minutes = int(REMIND_AGAIN_AFTER.total_seconds() // 60)
+        return ActionResult(False, why.format(domain=portal.domain, when=when, minutes=minutes))
     signals.portal_session_expiring.send(
         sender=Portal,
         portal=portal,
@@ -71,18 +75,21 @@ def send_renewal_reminder(portal: Portal, *, operator: str) -> ActionResult:
         occasion=f"reminder:{now.isoformat()}",
     )
     log.info("renewal reminder sent by operator portal=%s operator=%s", portal.member_id, operator)
-    return ActionResult(True, f"{portal.domain}: reminder queued for {len(admins)} admin(s), from the bot")
+    done = gettext("{domain}: reminder queued for {count} admin(s), from the bot")
+    return ActionResult(True, done.format(domain=portal.domain, count=len(admins)))
 
 
 def reverify_session(portal: Portal, *, operator: str) -> ActionResult:
     """Ask the platform (GET /v1/me) whether the credential we would use is still good; drop it if refused."""
     if not portal.is_installed:
-        return ActionResult(False, f"{portal.domain}: uninstalled; there is no credential to verify")
+        why = gettext("{domain}: uninstalled; there is no credential to verify")
+        return ActionResult(False, why.format(domain=portal.domain))
     try:
         credential = selectors.get_portal_credential(portal)
     except SessionTokenError:
         services.mark_portal_session_lost(portal)
-        return ActionResult(False, f"{portal.domain}: no usable credential (the portal needs a session)")
+        why = gettext("{domain}: no usable credential (the portal needs a session)")
+        return ActionResult(False, why.format(domain=portal.domain))
     backend = get_identity_backend()
     try:
         if credential.kind == "personal":
@@ -93,7 +100,8 @@ def reverify_session(portal: Portal, *, operator: str) -> ActionResult:
         if error.is_transient or error.refuses_app_key:
             # The platform's words may name the credential asked about: redacted, as log lines are.
             why = redact(str(error))
-            return ActionResult(False, f"{portal.domain}: not verified now ({why}); the credential is kept")
+            kept = gettext("{domain}: not verified now ({why}); the credential is kept")
+            return ActionResult(False, kept.format(domain=portal.domain, why=why))
         services.report_credential_refused(portal, credential=credential)
         log.warning(
             "operator re-verify: credential refused portal=%s kind=%s operator=%s",
@@ -101,15 +109,15 @@ def reverify_session(portal: Portal, *, operator: str) -> ActionResult:
             credential.kind,
             operator,
         )
-        return ActionResult(
-            False,
-            f"{portal.domain}: the platform refused the {credential.kind} credential; it is no longer used",
-        )
+        if credential.kind == "personal":
+            refused = gettext("{domain}: the platform refused the personal credential; it is no longer used")
+        else:
+            refused = gettext("{domain}: the platform refused the session credential; it is no longer used")
+        return ActionResult(False, refused.format(domain=portal.domain))
     if identity.member_id != portal.member_id:
         services.report_credential_refused(portal, credential=credential)
-        return ActionResult(
-            False, f"{portal.domain}: the credential belongs to another portal; it is no longer used"
-        )
+        why = gettext("{domain}: the credential belongs to another portal; it is no longer used")
+        return ActionResult(False, why.format(domain=portal.domain))
     if credential.kind == "session":
         assert credential.row_id is not None and credential.obtained_at is not None  # read from a grant row
         # The platform's word on role and expiry replaces ours: a demoted admin loses the admin flag here.
@@ -122,12 +130,17 @@ def reverify_session(portal: Portal, *, operator: str) -> ActionResult:
         credential.kind,
         operator,
     )
-    return ActionResult(True, f"{portal.domain}: the {credential.kind} credential is good")
+    if credential.kind == "personal":
+        good = gettext("{domain}: the personal credential is good")
+    else:
+        good = gettext("{domain}: the session credential is good")
+    return ActionResult(True, good.format(domain=portal.domain))
 
 
 def uninstall_for_operator(portal: Portal, *, operator: str) -> ActionResult:
     if portal.status == Portal.Status.UNINSTALLED:
-        return ActionResult(False, f"{portal.domain}: already uninstalled")
+        return ActionResult(False, gettext("{domain}: already uninstalled").format(domain=portal.domain))
     services.uninstall_portal(portal, reason="operator")
     log.info("portal uninstalled by operator portal=%s operator=%s", portal.member_id, operator)
-    return ActionResult(True, f"{portal.domain}: uninstalled (data purged after the retention period)")
+    done = gettext("{domain}: uninstalled (data purged after the retention period)")
+    return ActionResult(True, done.format(domain=portal.domain))

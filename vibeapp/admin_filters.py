@@ -13,15 +13,17 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 RECENT_WINDOWS = {
-    "1h": ("last hour", timedelta(hours=1)),
-    "24h": ("last 24 hours", timedelta(hours=24)),
-    "7d": ("last 7 days", timedelta(days=7)),
+    "1h": (_("last hour"), timedelta(hours=1)),
+    "24h": (_("last 24 hours"), timedelta(hours=24)),
+    "7d": (_("last 7 days"), timedelta(days=7)),
 }
 
 
-def autocomplete_filter(title: str, base_parameter_name: str) -> Any:
+def autocomplete_filter(title: Any, base_parameter_name: str) -> Any:
     """AutocompleteFilterFactory's filter, refusing a malformed value as Django's own filters do."""
     base = AutocompleteFilterFactory(title, base_parameter_name)
 
@@ -58,7 +60,7 @@ def _refuse_an_id_out_of_range(given: Any, model: Any, parameter_name: str) -> N
         raise IncorrectLookupParameters(f"{parameter_name}={value[:40]} is past any id")
 
 
-def recent_filter(title: str, field_name: str) -> type[admin.SimpleListFilter]:
+def recent_filter(title: Any, field_name: str) -> type[admin.SimpleListFilter]:
     """A filter by how recent `field_name` is (`?<field_name>_within=1h|24h|7d`).
 
     It stands where `date_hierarchy` would: the drill-down reads the first and last date, then each distinct
@@ -68,7 +70,7 @@ def recent_filter(title: str, field_name: str) -> type[admin.SimpleListFilter]:
     class RecentFilter(admin.SimpleListFilter):
         parameter_name = f"{field_name}_within"
 
-        def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
             return [(key, label) for key, (label, _window) in RECENT_WINDOWS.items()]
 
         def queryset(self, request: Any, queryset: Any) -> Any:

@@ -15,30 +15,32 @@ from typing import Any
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 RESULTS_SHOWN = 10  # rows an action left as they were, named one by one; past it, counted
 
 
-def refuse_too_many(
-    request: HttpRequest, queryset: QuerySet[Any], *, limit: int, action: str, why: str
-) -> bool:
-    """Whether more than `limit` rows are selected: then the operator is told so, and nothing is done."""
+def refuse_too_many(request: HttpRequest, queryset: QuerySet[Any], *, limit: int, why: str) -> bool:
+    """Whether more than `limit` rows are selected: then the operator is told so, and nothing is done. `why`
+    is a whole sentence ("Re-verifying asks the platform about each portal while this page waits"), so that
+    it is translated whole."""
     selected = queryset.count()
     if selected <= limit:
         return False
     name = queryset.model._meta.verbose_name_plural
     messages.error(
         request,
-        f"{action} {why}: select at most {limit} {name} at a time ({selected} were selected; nothing was"
-        " done).",
+        gettext(
+            "{why}: select at most {limit} {name} at a time ({selected} were selected; nothing was done)."
+        ).format(why=why, limit=limit, name=name, selected=selected),
     )
     return True
 
 
-def warn_each_left(request: HttpRequest, left: list[str], *, noun: str) -> None:
+def warn_each_left(request: HttpRequest, left: list[str], *, more: str) -> None:
     """A warning for each row an action left as it was (`left`: why, a text a row) up to RESULTS_SHOWN, then
-    one counting the rest."""
+    one counting the rest (`more`: a sentence with `{count}` in it, translated whole)."""
     for text in left[:RESULTS_SHOWN]:
         messages.warning(request, text)
     if len(left) > RESULTS_SHOWN:
-        messages.warning(request, f"… and {len(left) - RESULTS_SHOWN} more {noun} left as they were.")
+        messages.warning(request, more.format(count=len(left) - RESULTS_SHOWN))

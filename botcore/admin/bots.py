@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.translation import gettext, gettext_lazy
 
 from botcore.models import Bot, BotCommand, EventLogEntry
 from botcore.services.bots import operator_action_refusal, pause_bot, reprovision_bot, resume_bot
@@ -33,7 +34,7 @@ class EventTypeFilter(admin.SimpleListFilter):
     distinct types of the whole log (SELECT DISTINCT over the table) on each opening of the list. A type this
     client does not know is still filtered on by its name in the URL."""
 
-    title = "event type"
+    title = gettext_lazy("event type")
     parameter_name = "event_type"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
@@ -65,7 +66,7 @@ class BotAdmin(admin.ModelAdmin):
         "next_poll_at",
         "consecutive_failures",
     ]
-    list_filter = ["status", autocomplete_filter("portal", "portal")]
+    list_filter = ["status", autocomplete_filter(gettext_lazy("portal"), "portal")]
     list_select_related = ["portal"]
     search_fields = ["name", "code", "portal__domain"]
     readonly_fields = [
@@ -102,7 +103,7 @@ class BotAdmin(admin.ModelAdmin):
             False  # bots are retired by their portal's uninstall (which unregisters them), never deleted raw
         )
 
-    @admin.display(description="events")
+    @admin.display(description=gettext_lazy("events"))
     def events(self, bot: Bot) -> str:
         """Its waiting and failed events, each linked to the event log: why a bot stopped answering is its
         oldest waiting event (listed first), or its failures."""
@@ -115,11 +116,13 @@ class BotAdmin(admin.ModelAdmin):
             .annotate(n=Count("pk"))
             .order_by()
         )
+        waiting = gettext("{count} waiting").format(count=counts.get(EventLogEntry.Status.RECEIVED, 0))
+        failed = gettext("{count} failed").format(count=counts.get(EventLogEntry.Status.FAILED, 0))
         return format_html(
-            '<a href="{}?bot={}&amp;status__exact=received&amp;o=8">{} waiting</a>,'
-            ' <a href="{}?bot={}&amp;status__exact=failed">{} failed</a>',
-            log, bot.pk, counts.get(EventLogEntry.Status.RECEIVED, 0),
-            log, bot.pk, counts.get(EventLogEntry.Status.FAILED, 0),
+            '<a href="{}?bot={}&amp;status__exact=received&amp;o=8">{}</a>,'
+            ' <a href="{}?bot={}&amp;status__exact=failed">{}</a>',
+            log, bot.pk, waiting,
+            log, bot.pk, failed,
         )  # fmt: skip
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Bot], act, done: str) -> None:
@@ -128,26 +131,33 @@ class BotAdmin(admin.ModelAdmin):
         for bot in queryset.select_related("portal"):
             refusal = operator_action_refusal(bot)
             if refusal is not None or not act(bot, operator=request.user.get_username()):
-                left.append(refusal or f"{bot.portal.domain}: {bot} left as it is")
+                left.append(
+                    refusal
+                    or gettext("{domain}: {bot} left as it is").format(domain=bot.portal.domain, bot=bot)
+                )
                 continue
             applied += 1
-        warn_each_left(request, left, noun="bots")  # a message each: 54 after pausing a fleet's bots
-        messages.info(request, done.format(applied))
+        # a message each: 54 after pausing a fleet's bots
+        warn_each_left(request, left, more=gettext("… and {count} more bots left as they were."))
+        messages.info(request, done.format(count=applied))
 
-    @admin.action(description="Pause polling", permissions=["change"])
+    @admin.action(description=gettext_lazy("Pause polling"), permissions=["change"])
     def pause_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
-        self._apply(request, queryset, pause_bot, "Paused {} bot(s).")
+        self._apply(request, queryset, pause_bot, gettext("Paused {count} bot(s)."))
 
-    @admin.action(description="Resume polling", permissions=["change"])
+    @admin.action(description=gettext_lazy("Resume polling"), permissions=["change"])
     def resume_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
-        self._apply(request, queryset, resume_bot, "Resumed {} bot(s).")
+        self._apply(request, queryset, resume_bot, gettext("Resumed {count} bot(s)."))
 
-    @admin.action(description="Re-provision (register bot and commands again)", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Re-provision (register bot and commands again)"), permissions=["change"]
+    )
     def reprovision_bots(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
-        why = "holds a task queue worker for each, ahead of the bots' replies"
-        if refuse_too_many(request, queryset, limit=REPROVISION_LIMIT, action="Re-provisioning", why=why):
+        why = gettext("Re-provisioning holds a task queue worker for each, ahead of the bots' replies")
+        if refuse_too_many(request, queryset, limit=REPROVISION_LIMIT, why=why):
             return
-        self._apply(request, queryset, reprovision_bot, "Re-provisioning {} bot(s) in the background.")
+        done = gettext("Re-provisioning {count} bot(s) in the background.")
+        self._apply(request, queryset, reprovision_bot, done)
 
 
 @admin.register(EventLogEntry)
@@ -166,10 +176,10 @@ class EventLogEntryAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         "status",
-        recent_filter("received", "received_at"),
+        recent_filter(gettext_lazy("received"), "received_at"),
         EventTypeFilter,
-        autocomplete_filter("portal", "bot__portal"),
-        autocomplete_filter("bot", "bot"),
+        autocomplete_filter(gettext_lazy("portal"), "bot__portal"),
+        autocomplete_filter(gettext_lazy("bot"), "bot"),
     ]
     search_fields = ["error", "skill"]
     readonly_fields = [
@@ -201,11 +211,11 @@ class EventLogEntryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # the delivery record: handled entries are pruned by the retention, the rest kept
 
-    @admin.display(description="portal", ordering="bot__portal__domain")
+    @admin.display(description=gettext_lazy("portal"), ordering="bot__portal__domain")
     def portal(self, entry: EventLogEntry):
         return entry.bot.portal
 
-    @admin.display(description="error")
+    @admin.display(description=gettext_lazy("error"))
     def error_start(self, entry: EventLogEntry) -> str:
         """Why it failed (or waits), at a glance; the entry's page has all of it."""
         return Truncator(entry.error).chars(ERROR_SHOWN_CHARS)
@@ -215,36 +225,44 @@ class EventLogEntryAdmin(admin.ModelAdmin):
         return request.user.has_perm(f"{opts.app_label}.replay_{opts.model_name}")
 
     @admin.action(
-        description="Give up on waiting events (their bots go on to later ones; replay brings them back)",
+        description=gettext_lazy(
+            "Give up on waiting events (their bots go on to later ones; replay brings them back)"
+        ),
         permissions=["replay"],
     )
     def give_up_events(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> None:
         given_up = give_up_entries(queryset, operator=request.user.get_username())
         messages.info(
-            request, f"Gave up on {given_up} waiting event(s): their bots go on to their later events."
+            request,
+            gettext("Gave up on {count} waiting event(s): their bots go on to their later events.").format(
+                count=given_up
+            ),
         )
         if left := queryset.count() - given_up:
-            messages.warning(request, f"{left} event(s) not waiting left as they are.")
+            messages.warning(
+                request, gettext("{count} event(s) not waiting left as they are.").format(count=left)
+            )
 
-    @admin.action(description="Replay failed events (handle again)", permissions=["replay"])
+    @admin.action(description=gettext_lazy("Replay failed events (handle again)"), permissions=["replay"])
     def replay_events(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> None:
         count, malformed, settled, retired = replay_entries(queryset, operator=request.user.get_username())
-        messages.info(request, f"{count} failed event(s) will be handled again on their bot's next cycle.")
+        replayed = gettext("{count} failed event(s) will be handled again on their bot's next cycle.")
+        messages.info(request, replayed.format(count=count))
         if retired:
-            messages.warning(
-                request,
-                f"{retired} failed event(s) of retired bots left as they are: their portal uninstalled the"
-                " app, so no cycle of theirs will come.",
+            text = gettext(
+                "{count} failed event(s) of retired bots left as they are: their portal uninstalled the"
+                " app, so no cycle of theirs will come."
             )
+            messages.warning(request, text.format(count=retired))
         if settled:
-            messages.warning(
-                request,
-                f"{settled} handled or ignored event(s) left as they are: handled again they would go"
-                " through today's skills and routing, not the ones that saw them.",
+            text = gettext(
+                "{count} handled or ignored event(s) left as they are: handled again they would go"
+                " through today's skills and routing, not the ones that saw them."
             )
+            messages.warning(request, text.format(count=settled))
         if malformed:
-            messages.warning(
-                request,
-                f"{malformed} malformed event(s) left as they are: their payload cannot be read, so a replay"
-                " would only fail again. The error column says what is wrong with each.",
+            text = gettext(
+                "{count} malformed event(s) left as they are: their payload cannot be read, so a replay"
+                " would only fail again. The error column says what is wrong with each."
             )
+            messages.warning(request, text.format(count=malformed))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext, gettext_lazy
 
 from botcore.models import ConversationState, SkillConfig, SkillRun
 from botcore.services.skill_runs import enqueue_run
@@ -21,10 +22,10 @@ class SkillRunAdmin(admin.ModelAdmin):
     list_display = ["skill_name", "kind", "run_key", "portal", "status", "attempts", "due_at", "finished_at"]
     list_filter = [
         "status",
-        recent_filter("due", "due_at"),
+        recent_filter(gettext_lazy("due"), "due_at"),
         "kind",
         "skill_name",
-        autocomplete_filter("portal", "portal"),
+        autocomplete_filter(gettext_lazy("portal"), "portal"),
     ]
     search_fields = ["portal__domain", "run_key", "error"]
     readonly_fields = [
@@ -50,10 +51,12 @@ class SkillRunAdmin(admin.ModelAdmin):
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.rerun_{opts.model_name}")
 
-    @admin.action(description="Run again (posts already made are not repeated)", permissions=["rerun"])
+    @admin.action(
+        description=gettext_lazy("Run again (posts already made are not repeated)"), permissions=["rerun"]
+    )
     def run_again(self, request: HttpRequest, queryset: QuerySet[SkillRun]) -> None:
-        why = "queues a task for each, ahead of the bots' replies"
-        if refuse_too_many(request, queryset, limit=RUN_AGAIN_LIMIT, action="Running again", why=why):
+        why = gettext("Running again queues a task for each, ahead of the bots' replies")
+        if refuse_too_many(request, queryset, limit=RUN_AGAIN_LIMIT, why=why):
             return
         runs = list(queryset.exclude(status=SkillRun.Status.RUNNING))
         for run in runs:
@@ -62,7 +65,7 @@ class SkillRunAdmin(admin.ModelAdmin):
                 notice_text="", notice_due_at=None,  # run again, it tells of its own failure if it fails
             )  # fmt: skip
             enqueue_run(run)
-        messages.info(request, f"{len(runs)} run(s) enqueued again.")
+        messages.info(request, gettext("{count} run(s) enqueued again.").format(count=len(runs)))
 
 
 @admin.register(ConversationState)
@@ -81,7 +84,7 @@ class ConversationStateAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="keys")
+    @admin.display(description=gettext_lazy("keys"))
     def keys(self, state: ConversationState) -> str:
         return ", ".join(sorted(state.data)) if isinstance(state.data, dict) else ""
 
@@ -93,7 +96,7 @@ class SkillConfigAdmin(admin.ModelAdmin):
     trial saved an unknown skill and a standup without a chat)."""
 
     list_display = ["skill_name", "portal", "is_enabled", "updated_at"]
-    list_filter = ["skill_name", "is_enabled", autocomplete_filter("portal", "portal")]
+    list_filter = ["skill_name", "is_enabled", autocomplete_filter(gettext_lazy("portal"), "portal")]
     list_select_related = ["portal"]
     search_fields = ["portal__domain", "skill_name"]
 

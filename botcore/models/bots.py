@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Portal
 
@@ -11,42 +12,46 @@ from tenants.models import Portal
 class Credential(models.TextChoices):
     """Which of a portal's credentials a platform bot belongs to."""
 
-    SESSION = "session", "The app key with a portal user's session"
-    PERSONAL = "personal", "The portal's personal key"
+    SESSION = "session", _("The app key with a portal user's session")
+    PERSONAL = "personal", _("The portal's personal key")
 
 
 class Bot(models.Model):
     """A portal's bot on the platform, with its poll cursor and the pacer's lease."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Not registered yet"
-        ACTIVE = "active", "Active"
-        WAITING_SESSION = "waiting_session", "Waiting for a session"
-        PAUSED = "paused", "Paused by an operator"
-        BROKEN = "broken", "Broken (needs an operator)"
-        RETIRED = "retired", "Retired"
+        PENDING = "pending", _("Not registered yet")
+        ACTIVE = "active", _("Active")
+        WAITING_SESSION = "waiting_session", _("Waiting for a session")
+        PAUSED = "paused", _("Paused by an operator")
+        BROKEN = "broken", _("Broken (needs an operator)")
+        RETIRED = "retired", _("Retired")
 
-    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="bots")
-    code = models.CharField(max_length=64)
-    name = models.CharField(max_length=100)
-    vibe_bot_id = models.BigIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
-    broken_reason = models.TextField(blank=True)
+    portal = models.ForeignKey(
+        Portal, on_delete=models.CASCADE, related_name="bots", verbose_name=_("portal")
+    )
+    code = models.CharField(max_length=64, verbose_name=_("code"))
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    vibe_bot_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("VibeCode bot ID"))
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True, verbose_name=_("status")
+    )
+    broken_reason = models.TextField(blank=True, verbose_name=_("broken reason"))
     # The offset we send next: every event below it is stored in our log (the platform's "ack").
-    event_offset = models.BigIntegerField(default=0)
+    event_offset = models.BigIntegerField(default=0, verbose_name=_("event offset"))
     # Pacing: when the next cycle is due, and the lease a pacer took to enqueue it.
-    next_poll_at = models.DateTimeField(default=timezone.now, db_index=True)
+    next_poll_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("next poll at"))
     lease_token = models.CharField(max_length=36, blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name=_("lease until"))
     # What the last cycles saw, for the pacer's priorities and the backoff.
-    has_more = models.BooleanField(default=False)
+    has_more = models.BooleanField(default=False, verbose_name=_("has more"))
     # The platform's last answer to a poll of the bot: a cycle's, or an empty watch's (within a minute).
-    last_polled_at = models.DateTimeField(null=True, blank=True)
-    last_event_at = models.DateTimeField(null=True, blank=True)
-    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_polled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last polled at"))
+    last_event_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last event at"))
+    consecutive_failures = models.PositiveIntegerField(default=0, verbose_name=_("consecutive failures"))
     # Set while the platform is failing this bot (429, 5xx, network): no cycle, early or due, before it.
-    backoff_until = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    backoff_until = models.DateTimeField(null=True, blank=True, verbose_name=_("backoff until"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
     # The credential that registered the platform bot: the bot answers only to that one (CONTRACT §7).
     credential_kind = models.CharField(max_length=10, choices=Credential.choices, default=Credential.SESSION)
     # Which of the app's keys registered it, for a bot of the session credential (the first 16 hex digits of
@@ -59,20 +64,24 @@ class Bot(models.Model):
     registered_key_removed_at = models.DateTimeField(null=True, blank=True)
     # What last happened to the bot that its portal's admin should read (a move, a re-provision).
     status_note = models.CharField(max_length=300, blank=True)
-    provisioned_at = models.DateTimeField(null=True, blank=True)
+    provisioned_at = models.DateTimeField(null=True, blank=True, verbose_name=_("provisioned at"))
     # When a provisioning of this bot was last enqueued or started: while it is younger than the provisioning
     # lease, no other is enqueued (botcore/services/provisioning.py); cleared when that provisioning ends.
-    provision_requested_at = models.DateTimeField(null=True, blank=True)
+    provision_requested_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("provision requested at")
+    )
     # When the bot last became active: provisioned, or resumed by a fresh session or an operator. Indexed:
     # the poller reads the bots activated in the last seconds, every second (botcore/poller.py).
-    activated_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    activated_at = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name=_("activated at"))
     commands_signature = models.CharField(max_length=64, blank=True)
     # When a sync of its commands was queued and has not started yet (bot_profile.request_commands_sync):
     # one at a time, however often an admin switches skills.
     commands_sync_requested_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("bot")
+        verbose_name_plural = _("bots")
         constraints = [models.UniqueConstraint(fields=["portal", "code"], name="one_bot_code_per_portal")]
         indexes = [models.Index(fields=["status", "next_poll_at"], name="bot_due_idx")]
 
@@ -83,12 +92,14 @@ class Bot(models.Model):
 class BotCommand(models.Model):
     """A command registered on the platform for a bot, and the skill that owns it."""
 
-    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="commands")
-    skill_name = models.CharField(max_length=64)
-    command = models.CharField(max_length=64)
-    vibe_command_id = models.BigIntegerField()
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="commands", verbose_name=_("bot"))
+    skill_name = models.CharField(max_length=64, verbose_name=_("skill name"))
+    command = models.CharField(max_length=64, verbose_name=_("command"))
+    vibe_command_id = models.BigIntegerField(verbose_name=_("VibeCode command ID"))
 
     class Meta:
+        verbose_name = _("bot command")
+        verbose_name_plural = _("bot commands")
         constraints = [models.UniqueConstraint(fields=["bot", "command"], name="one_command_per_bot")]
 
     def __str__(self) -> str:
@@ -99,29 +110,37 @@ class EventLogEntry(models.Model):
     """One platform event, stored before anything acts on it; unique per bot and event id."""
 
     class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        HANDLED = "handled", "Handled"
-        IGNORED = "ignored", "Ignored"
-        FAILED = "failed", "Failed"
-        MALFORMED = "malformed", "Malformed (kept as received)"
+        RECEIVED = "received", _("Received")
+        HANDLED = "handled", _("Handled")
+        IGNORED = "ignored", _("Ignored")
+        FAILED = "failed", _("Failed")
+        MALFORMED = "malformed", _("Malformed (kept as received)")
 
-    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="events")
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="events", verbose_name=_("bot"))
     # The platform bot that delivered it: event ids are only unique per platform bot, and a re-provisioned
     # or moved bot gets a new one whose ids start again.
     vibe_bot_id = models.BigIntegerField(null=True, blank=True)
-    vibe_event_id = models.BigIntegerField()
-    event_type = models.CharField(max_length=64, db_index=True)
-    payload = models.JSONField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED, db_index=True)
-    skill = models.CharField(max_length=64, blank=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
+    vibe_event_id = models.BigIntegerField(verbose_name=_("VibeCode event ID"))
+    event_type = models.CharField(max_length=64, db_index=True, verbose_name=_("event type"))
+    payload = models.JSONField(verbose_name=_("payload"))
+    status = models.CharField(
+        max_length=10,
+        choices=Status.choices,
+        default=Status.RECEIVED,
+        db_index=True,
+        verbose_name=_("status"),
+    )
+    skill = models.CharField(max_length=64, blank=True, verbose_name=_("skill"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
     # After a passing failure (rate limit, outage): not handed to its skill again before this.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    occurred_at = models.DateTimeField(null=True, blank=True, help_text="the platform's event date")
-    received_at = models.DateTimeField(default=timezone.now, db_index=True)
-    handled_at = models.DateTimeField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    occurred_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("the platform's event date"), verbose_name=_("occurred at")
+    )
+    received_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("received at"))
+    handled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("handled at"))
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("duration (ms)"))
     # The message a MESSAGEADD or COMMANDADD adds: a message is added once, so the same one under a second
     # event id is kept IGNORED as a duplicate (CONTRACT B 7.2: de-duplicate by eventId / message.id).
     message_id = models.BigIntegerField(null=True, blank=True)
@@ -140,7 +159,8 @@ class EventLogEntry(models.Model):
             models.Index(fields=["status", "received_at"], name="event_status_received_idx"),
         ]
         ordering = ["-received_at"]
-        verbose_name_plural = "event log"
+        verbose_name = _("event log entry")
+        verbose_name_plural = _("event log")
         # Handling an event again posts to the portal's chats through today's skills, and giving one up
         # leaves a person unanswered: a right of its own, not the view right the log's readers hold (the log
         # has no change right to borrow).

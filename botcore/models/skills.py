@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tenants.fields import EncryptedSecretField
 from tenants.models import Portal
@@ -13,13 +14,17 @@ from tenants.models import Portal
 class SkillConfig(models.Model):
     """Whether a skill is on for a portal, and its options (validated against the skill's schema)."""
 
-    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="skill_configs")
-    skill_name = models.CharField(max_length=64)
-    is_enabled = models.BooleanField(default=True)
+    portal = models.ForeignKey(
+        Portal, on_delete=models.CASCADE, related_name="skill_configs", verbose_name=_("portal")
+    )
+    skill_name = models.CharField(max_length=64, verbose_name=_("skill name"))
+    is_enabled = models.BooleanField(default=True, verbose_name=_("enabled"))
     options = models.JSONField(default=dict, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("skill config")
+        verbose_name_plural = _("skill configs")
         constraints = [
             models.UniqueConstraint(fields=["portal", "skill_name"], name="one_config_per_portal_skill")
         ]
@@ -53,15 +58,19 @@ class SkillSecret(models.Model):
 class ConversationState(models.Model):
     """A skill's JSON state for one dialog of one portal; `version` grows on every write (compare-and-set)."""
 
-    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="conversation_states")
-    skill_name = models.CharField(max_length=64)
-    dialog_id = models.CharField(max_length=64)
+    portal = models.ForeignKey(
+        Portal, on_delete=models.CASCADE, related_name="conversation_states", verbose_name=_("portal")
+    )
+    skill_name = models.CharField(max_length=64, verbose_name=_("skill name"))
+    dialog_id = models.CharField(max_length=64, verbose_name=_("dialog ID"))
     data = models.JSONField(default=dict, blank=True)
-    version = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=0, verbose_name=_("version"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         app_label = "botcore"
+        verbose_name = _("conversation state")
+        verbose_name_plural = _("conversation states")
         constraints = [
             models.UniqueConstraint(
                 fields=["portal", "skill_name", "dialog_id"], name="one_state_per_skill_dialog"
@@ -81,39 +90,47 @@ class SkillRun(models.Model):
     """
 
     class Kind(models.TextChoices):
-        INSTALLED = "installed", "Portal installed"
-        UNINSTALLED = "uninstalled", "Portal uninstalled"
-        SCHEDULED = "scheduled", "Scheduled run"
-        DEFERRED = "deferred", "Deferred job"
+        INSTALLED = "installed", _("Portal installed")
+        UNINSTALLED = "uninstalled", _("Portal uninstalled")
+        SCHEDULED = "scheduled", _("Scheduled run")
+        DEFERRED = "deferred", _("Deferred job")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped (skill off for the portal)"
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped (skill off for the portal)")
 
-    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="skill_runs")
-    skill_name = models.CharField(max_length=64)
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    run_key = models.CharField(max_length=200)
-    payload = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
-    attempts = models.PositiveIntegerField(default=0)
-    due_at = models.DateTimeField(default=timezone.now)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    portal = models.ForeignKey(
+        Portal, on_delete=models.CASCADE, related_name="skill_runs", verbose_name=_("portal")
+    )
+    skill_name = models.CharField(max_length=64, verbose_name=_("skill name"))
+    kind = models.CharField(max_length=12, choices=Kind.choices, verbose_name=_("kind"))
+    run_key = models.CharField(max_length=200, verbose_name=_("run key"))
+    payload = models.JSONField(default=dict, blank=True, verbose_name=_("payload"))
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True, verbose_name=_("status")
+    )
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    due_at = models.DateTimeField(default=timezone.now, verbose_name=_("due at"))
+    enqueued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("enqueued at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     # A failed scheduled run's notice to the portal's admins that the platform did not take (it is often down
     # for the same reason the run failed): the text as they would have read it, tried again from this moment
     # by the minute sweep (botcore.services.notices).
     notice_text = models.TextField(blank=True, default="", db_default="")
-    notice_due_at = models.DateTimeField("admins' notice tried again at", null=True, blank=True)
+    notice_due_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("admins' notice tried again at")
+    )
 
     class Meta:
         app_label = "botcore"
+        verbose_name = _("skill run")
+        verbose_name_plural = _("skill runs")
         constraints = [
             models.UniqueConstraint(fields=["portal", "skill_name", "run_key"], name="one_run_per_key")
         ]

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_q.tasks import async_task
 
 from botcore import conf
@@ -275,10 +276,10 @@ def retire_bot(bot: Bot, *, unregister: bool) -> None:
 def operator_action_refusal(bot: Bot) -> str | None:
     """Why an operator's pause, resume or re-provision cannot apply to `bot` (None: it can)."""
     if bot.status == Bot.Status.RETIRED or not bot.portal.is_installed:
-        return (
-            f"{bot.portal.domain}: the bot is retired (its portal uninstalled the app, or moved it);"
+        return gettext(
+            "{domain}: the bot is retired (its portal uninstalled the app, or moved it);"
             " the portal gets a bot again when an admin installs the app"
-        )
+        ).format(domain=bot.portal.domain)
     return None
 
 
