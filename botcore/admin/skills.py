@@ -62,7 +62,7 @@ class SkillRunAdmin(admin.ModelAdmin):
         for run in runs:
             SkillRun.objects.filter(pk=run.pk).update(
                 status=SkillRun.Status.PENDING, attempts=0, error="", started_at=None, finished_at=None,
-                notice_text="", notice_due_at=None,  # run again, it tells of its own failure if it fails
+                notice_text="", notice_facts=None, notice_due_at=None,  # it tells of its own failure anew
             )  # fmt: skip
             enqueue_run(run)
         messages.info(request, gettext("{count} run(s) enqueued again.").format(count=len(runs)))

@@ -120,9 +120,12 @@ class SkillRun(models.Model):
     error = models.TextField(blank=True, verbose_name=_("error"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     # A failed scheduled run's notice to the portal's admins that the platform did not take (it is often down
-    # for the same reason the run failed): the text as they would have read it, tried again from this moment
-    # by the minute sweep (botcore.services.notices).
+    # for the same reason the run failed), tried again from notice_due_at by the minute sweep
+    # (botcore.services.notices). notice_facts: why it failed ({"why": "refused", "code": ...}), from which
+    # each admin's notice is written in their own language; notice_text: the notice in the portal's language,
+    # for the release before, which reads only that while an upgrade runs (and for its rows, without facts).
     notice_text = models.TextField(blank=True, default="", db_default="")
+    notice_facts = models.JSONField(null=True, blank=True)
     notice_due_at = models.DateTimeField(
         null=True, blank=True, verbose_name=_("admins' notice tried again at")
     )

@@ -23,6 +23,7 @@ from botcore.services.platform import client_for_bot
 from botcore.skills.base import Skill
 from botcore.skills.cron import portal_zone
 from botcore.skills.i18n import in_language, listed_languages, pick
+from botcore.skills.registry import find_skill
 from botcore.vibe import VibeClient
 from botcore.vibe import bbcode as bb
 from botcore.vibe.chat_marks import newest_on_platform, shows_never_arrived
@@ -150,41 +151,58 @@ def _never_arrived(
         return False
 
 
-def _why_it_failed(cause: BaseException | None) -> str:
-    """In the admin's words: the platform's code where it refused (it says what to fix), never a trace."""
+def _failure_facts(cause: BaseException | None) -> dict[str, str]:
+    """Why a run failed, as facts any language can tell (kept on the run while its notice is retried)."""
     if isinstance(cause, VibeApiError) and not is_transient(cause):
-        return gettext("the platform refused it ({code})").format(code=cause.code or cause.status)
+        return {"why": "refused", "code": str(cause.code or cause.status)}
     if cause is None:  # the minute sweep failed it: every attempt's worker stopped before it finished
-        return gettext("it never finished in the time a run has; the app's vendor can see the details")
+        return {"why": "unfinished"}
     if is_transient(cause):
+        return {"why": "unanswered"}
+    return {"why": "error"}
+
+
+def _why_it_failed(facts: dict[str, str]) -> str:
+    """In the admin's words: the platform's code where it refused (it says what to fix), never a trace."""
+    why = facts.get("why")
+    if why == "refused":
+        return gettext("the platform refused it ({code})").format(code=facts.get("code", ""))
+    if why == "unfinished":
+        return gettext("it never finished in the time a run has; the app's vendor can see the details")
+    if why == "unanswered":
         return gettext("the platform did not answer, even after several attempts")
     return gettext("the skill ran into an error; the app's vendor can see the details")
 
 
+def _failed_run_text(run: SkillRun, skill: Skill | None, facts: dict[str, str], language: str) -> str:
+    with in_language(language):
+        if skill is None:  # no longer configured: its name, as the run stored it
+            title = run.skill_name
+        else:
+            title = pick(skill.title, language) if skill.title else skill.name
+        return gettext(
+            "“{skill}” did not run as planned at {when}: {why}. Please {link} and check its settings."
+        ).format(
+            skill=title,
+            when=_day_and_time(datetime.fromisoformat(run.payload["local_due_at"])),
+            why=_why_it_failed(facts),
+            link=bb.url(settings.VIBE_APP_PUBLIC_URL, gettext("open the app")),
+        )
+
+
 def tell_admins_of_failed_run(run: SkillRun, skill: Skill, *, cause: BaseException | None) -> int:
-    """Tell the portal's admins, in the bot's private dialog, that `skill`'s scheduled run failed.
+    """Tell the portal's admins, in the bot's private dialog and each in their own language, that `skill`'s
+    scheduled run failed.
 
     Once a skill and local day per admin (a second failure that day adds nothing they can act on; the next
     day's failure reminds them). An admin the platform did not take it for, for a passing reason (it is often
     down for the same reason the run failed), is told by the minute sweep later (retry_failed_run_notices).
     Returns how many were told now.
     """
-    portal = run.portal
-    bot = find_active_bot(portal)
+    bot = find_active_bot(run.portal)
     if bot is None or bot.vibe_bot_id is None:
         return 0
-    local_due_at = datetime.fromisoformat(run.payload["local_due_at"])
-    language = get_portal_preferences(portal).language
-    with in_language(language):
-        text = gettext(
-            "“{skill}” did not run as planned at {when}: {why}. Please {link} and check its settings."
-        ).format(
-            skill=pick(skill.title, language) if skill.title else skill.name,
-            when=_day_and_time(local_due_at),
-            why=_why_it_failed(cause),
-            link=bb.url(settings.VIBE_APP_PUBLIC_URL, gettext("open the app")),
-        )
-    return _deliver_failed_run_notice(run, bot, text, now=timezone.now())
+    return _deliver_failed_run_notice(run, bot, skill, _failure_facts(cause), now=timezone.now())
 
 
 # How long a failed run's notice the platform does not take is tried again: by then the next day's run has
@@ -192,14 +210,27 @@ def tell_admins_of_failed_run(run: SkillRun, skill: Skill, *, cause: BaseExcepti
 NOTICE_TRIED_FOR = timedelta(days=1)
 
 
-def _deliver_failed_run_notice(run: SkillRun, bot: Bot, text: str, *, now: datetime) -> int:
-    """Send a failed run's notice to the admins not told yet; keep it on the run for the sweep while some
-    could not be told for a passing reason, and drop it once all were (or past NOTICE_TRIED_FOR)."""
+def _deliver_failed_run_notice(
+    run: SkillRun, bot: Bot, skill: Skill | None, facts: dict[str, str] | None, *, now: datetime
+) -> int:
+    """Send a failed run's notice to the admins not told yet, each in their language as the portal's directory
+    lists it (else the portal's: a Russian portal's admin reading English got Russian); keep its facts on the
+    run for the sweep while some could not be told for a passing reason, and drop them once all were (or past
+    NOTICE_TRIED_FOR). Without facts (a row the release before kept), its stored text is sent as it is."""
+    portal_language = get_portal_preferences(run.portal).language
     try:
         client = client_for_bot(bot)
     except SessionTokenError:  # no credential to write with yet: a portal user's visit brings one
         told, some_left = 0, True
     else:
+        if facts is None:
+            text: str | Callable[[int], str] = run.notice_text
+        else:
+            languages = listed_languages(client.list_users, portal=run.portal.member_id)
+
+            def text(user_id: int) -> str:
+                return _failed_run_text(run, skill, facts, languages.get(user_id) or portal_language)
+
         local_day = datetime.fromisoformat(run.payload["local_due_at"]).date().isoformat()
         delivery = _send_to_each(
             bot,
@@ -211,8 +242,12 @@ def _deliver_failed_run_notice(run: SkillRun, bot: Bot, text: str, *, now: datet
         )
         told, some_left = delivery.told, delivery.untold > 0
     if some_left and now - (run.finished_at or now) < NOTICE_TRIED_FOR:
+        # The text in the portal's language is for the release before, while an upgrade runs.
+        kept = run.notice_text if facts is None else _failed_run_text(run, skill, facts, portal_language)
         SkillRun.objects.filter(pk=run.pk).update(
-            notice_text=text, notice_due_at=now + timedelta(seconds=conf.backoff_max_seconds())
+            notice_text=kept,
+            notice_facts=facts,
+            notice_due_at=now + timedelta(seconds=conf.backoff_max_seconds()),
         )
         return told
     if some_left:
@@ -220,7 +255,7 @@ def _deliver_failed_run_notice(run: SkillRun, bot: Bot, text: str, *, now: datet
             "failed-run notice given up after %s: run=%s portal=%s, some admins never told",
             NOTICE_TRIED_FOR, run.pk, run.portal.member_id,
         )  # fmt: skip
-    SkillRun.objects.filter(pk=run.pk).update(notice_text="", notice_due_at=None)
+    SkillRun.objects.filter(pk=run.pk).update(notice_text="", notice_facts=None, notice_due_at=None)
     return told
 
 
@@ -237,9 +272,9 @@ def retry_failed_run_notices(now: datetime, *, limit: int = 200) -> int:
             continue  # another sweep has it
         bot = find_active_bot(run.portal)
         if bot is None or bot.vibe_bot_id is None or run.portal.status == Portal.Status.UNINSTALLED:
-            SkillRun.objects.filter(pk=run.pk).update(notice_text="", notice_due_at=None)
+            SkillRun.objects.filter(pk=run.pk).update(notice_text="", notice_facts=None, notice_due_at=None)
             continue
-        told += _deliver_failed_run_notice(run, bot, run.notice_text, now=now)
+        told += _deliver_failed_run_notice(run, bot, find_skill(run.skill_name), run.notice_facts, now=now)
     return told
 
 

@@ -369,3 +369,60 @@ def test_a_failed_runs_notice_the_platform_never_takes_is_given_up_after_a_day(
     assert run.notice_due_at is None and "given up" in caplog.text
     sweep_schedules(timezone.now() + timedelta(days=1, minutes=20))
     assert not [m for m in world.messages() if "did not run as planned" in m["text"]]
+
+
+def test_a_failed_runs_notice_speaks_each_admins_own_language(world, task_queue, settings):
+    """The notice was written once, in the portal's language, for every admin: Boris, an admin whose
+    Bitrix24 speaks Russian, read English (and the retried notice was that stored text again). Each admin
+    reads it in their own language as the portal's directory lists it, told now or by the sweep later."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from botcore.services.skill_schedules import sweep_schedules
+    from tenants.testing import store_sandbox_session
+
+    sp = world.sp
+    boris = sp.control.patch(f"/_sandbox/users/{sp.member_id}", json={"isAdmin": True}).json()["data"]["user"]
+    portal = next(
+        p
+        for p in sp.control.get("/_sandbox/portals").json()["data"]["portals"]
+        if p["id"] == sp.sandbox_portal_id
+    )
+    session = sp.control.post("/_sandbox/sessions", json={"appKey": sp.app_key, "userId": boris["id"]})
+    store_sandbox_session(portal=portal, user=boris, session=session.json()["data"])
+
+    def notices(day: str) -> list[str]:
+        """The day's notices, the English one first."""
+        texts = [m["text"] for m in world.messages() if "nightly" in m["text"] and day in m["text"]]
+        return sorted(texts, key=lambda text: not text.startswith("“nightly”"))
+
+    english = "“nightly” did not run as planned at {}: the skill ran into an error"
+    russian = "Навык «nightly» не выполнился в запланированное время ({}): в навыке произошла ошибка"
+    assert execute_run(nightly_run(world).pk) == "failed"
+    told = notices("03")
+    assert len(told) == 2, told
+    assert told[0].startswith(english.format("2030-03-04 03:00")), told
+    assert told[1].startswith(russian.format("04.03.2030 03:00")), told
+
+    # Told by the sweep, once the platform takes it: each in their language again.
+    settings.VIBE_MAX_ATTEMPTS = 1
+    at = "2030-03-05T03:00:00+00:00"
+    run = claim_run(
+        portal_id=world.bot.portal_id,
+        skill_name="nightly",
+        kind=SkillRun.Kind.SCHEDULED,
+        run_key=f"schedule:nightly:{at}",
+        payload={"schedule": "nightly", "due_at": at, "local_due_at": at},
+    )
+    sp.control.post(
+        "/_sandbox/faults",
+        json={"path": "/v1/bots/{bot_id}/messages", "errorRate": 1, "errorCode": "BITRIX_UNAVAILABLE"},
+    )
+    assert execute_run(run.pk) == "failed"
+    sp.control.delete("/_sandbox/faults")
+    sweep_schedules(timezone.now() + timedelta(minutes=11))
+    later = [t for t in notices("05") if "2030-03-05" in t or "05.03.2030" in t]
+    assert len(later) == 2, later
+    assert later[0].startswith(english.format("2030-03-05 03:00")), later
+    assert later[1].startswith(russian.format("05.03.2030 03:00")), later
