@@ -12,6 +12,8 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="bot",
             name="app_key_digest",
-            field=models.CharField(blank=True, db_default="", default="", max_length=16),
+            field=models.CharField(
+                blank=True, db_default="", default="", max_length=16, verbose_name="app key digest"
+            ),
         ),
     ]

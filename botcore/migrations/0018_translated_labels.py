@@ -413,4 +413,9 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
+        migrations.AlterField(
+            model_name="bot",
+            name="status_note",
+            field=models.CharField(blank=True, max_length=300, verbose_name="status note"),
+        ),
     ]

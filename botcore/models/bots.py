@@ -57,13 +57,15 @@ class Bot(models.Model):
     # Which of the app's keys registered it, for a bot of the session credential (the first 16 hex digits of
     # the key's SHA-256, botcore.services.platform.app_key_digest; never the key): after VIBE_APP_KEY is
     # rotated, the bot is called with the key it belongs to. Empty: registered before rows kept it.
-    app_key_digest = models.CharField(max_length=16, blank=True, default="", db_default="")
+    app_key_digest = models.CharField(
+        max_length=16, blank=True, default="", db_default="", verbose_name=_("app key digest")
+    )
     # When the personal key that registered the platform bot was removed or replaced: the bot is registered
     # anew under the portal's credential now, and the old platform bot is not retired again (that was done
     # while its key still worked, or cannot be done without it).
     registered_key_removed_at = models.DateTimeField(null=True, blank=True)
     # What last happened to the bot that its portal's admin should read (a move, a re-provision).
-    status_note = models.CharField(max_length=300, blank=True)
+    status_note = models.CharField(max_length=300, blank=True, verbose_name=_("status note"))
     provisioned_at = models.DateTimeField(null=True, blank=True, verbose_name=_("provisioned at"))
     # When a provisioning of this bot was last enqueued or started: while it is younger than the provisioning
     # lease, no other is enqueued (botcore/services/provisioning.py); cleared when that provisioning ends.
