@@ -160,17 +160,27 @@ def answered(control: httpx.Client, bots: list[int], texts: set[str]) -> int:
 def learned_rates(app_key: str) -> tuple[float, float, float]:
     """The learned rates (the key's, each portal's) as the backend's processes share them, and the best
     a single portal was measured to get through (what decides whether a portal's 429 cuts the key)."""
+    key, portals = read_learned(app_key), read_learned(app_key, ":portals")
+    return key.rate, portals.rate, portals.best
+
+
+def read_learned(app_key: str, scope: str = ""):
+    """The learned state of the key (or, `scope` ":portals", of its portals) as the processes share it."""
     from botcore.vibe.budget import key_digest
     from botcore.vibe.key_budgets import learned_store, resolve_backend
     from botcore.vibe.learning import LearnedState
 
     backend = resolve_backend()
     store = learned_store(backend, os.environ.get("REDIS_URL", "") if backend == "redis" else "")
-    digest = key_digest(app_key)
-    key, portals = (
-        LearnedState.decode(store.read(name), ceiling=CEILING) for name in (digest, f"{digest}:portals")
-    )
-    return key.rate, portals.rate, portals.best
+    return LearnedState.decode(store.read(f"{key_digest(app_key)}{scope}"), ceiling=CEILING)
+
+
+def send_message(control: httpx.Client, dialog: tuple[int, int]) -> str:
+    """A user's message to the bot of `dialog` (bot, user); its text, which the echo quotes back."""
+    bot_id, user_id = dialog
+    text = f"rate-{uuid.uuid4().hex[:10]}"
+    control.post("/_sandbox/act/messages", json={"userId": user_id, "botId": bot_id, "text": text})
+    return text
 
 
 def run_one(
@@ -206,10 +216,7 @@ def run_one(
     while time.monotonic() - started < args.load_seconds:
         now = time.monotonic()
         if now >= next_at:
-            bot_id, user_id = rng.choice(dialogs)
-            text = f"rate-{uuid.uuid4().hex[:10]}"
-            control.post("/_sandbox/act/messages", json={"userId": user_id, "botId": bot_id, "text": text})
-            sent.add(text)
+            sent.add(send_message(control, rng.choice(dialogs)))
             next_at += interval
         if now >= next_sample:
             sample(started)
@@ -259,10 +266,6 @@ RECOVERY_LIMIT = 900.0  # seconds after the storm the run waits for the recovery
 
 def run_storm(control: httpx.Client, *, app_key: str, dialogs: list, bots: list[int]) -> dict:
     """The recovery after a minute of 429s (module doc); the baseline computed from the state at its end."""
-    from botcore.vibe.budget import key_digest
-    from botcore.vibe.key_budgets import learned_store, resolve_backend
-    from botcore.vibe.learning import LearnedState
-
     control.post("/_sandbox/dialects", json={"dialects": []})
     set_key_limit(control, app_key, None)  # the sandbox's default: far over the ceiling
     forget_learned(app_key)
@@ -283,16 +286,11 @@ def run_storm(control: httpx.Client, *, app_key: str, dialogs: list, bots: list[
             phase = "storm"
         elif phase == "storm" and elapsed >= STORM_AFTER + STORM_SECONDS:
             set_key_limit(control, app_key, None)
-            backend = resolve_backend()
-            store = learned_store(backend, os.environ.get("REDIS_URL", "") if backend == "redis" else "")
-            storm_end_state = LearnedState.decode(store.read(key_digest(app_key)), ceiling=CEILING)
+            storm_end_state = read_learned(app_key)
             read_at = time.time()
             phase, ended_at = "after", elapsed
         if now >= next_at:
-            bot_id, user_id = rng.choice(dialogs)
-            text = f"rate-{uuid.uuid4().hex[:10]}"
-            control.post("/_sandbox/act/messages", json={"userId": user_id, "botId": bot_id, "text": text})
-            sent.add(text)
+            sent.add(send_message(control, rng.choice(dialogs)))
             next_at += interval
         if now >= next_sample:
             by_status = control.get("/_sandbox/stats").json()["data"]["byStatus"]
