@@ -37,6 +37,17 @@ def production_web_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def collect_static(env: dict[str, str]) -> None:
+    """collectstatic into the environment's DJANGO_STATIC_ROOT, as the web unit does before it starts."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+
+
 @contextmanager
 def served_by_gunicorn(
     env: dict[str, str], *, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -4,26 +4,18 @@ whitenoise."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import httpx
 import pytest
 
-from tests.vibeapp.gunicorn_server import ROOT, production_web_env, served_by_gunicorn
+from tests.vibeapp.gunicorn_server import collect_static, production_web_env, served_by_gunicorn
 
 pytestmark = pytest.mark.slow
 
 
 def test_the_admin_login_page_and_its_stylesheet_are_served_by_gunicorn(tmp_path):
     env = production_web_env(tmp_path, HOME=str(tmp_path), XDG_RUNTIME_DIR="")
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
+    collect_static(env)
     with served_by_gunicorn(env) as base:
         login = httpx.get(f"{base}/admin/login/", timeout=5)
         assert login.status_code == 200

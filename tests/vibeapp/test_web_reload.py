@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.vibeapp.gunicorn_server import ROOT, production_web_env, served_by_gunicorn
+from tests.vibeapp.gunicorn_server import ROOT, collect_static, production_web_env, served_by_gunicorn
 
 pytestmark = pytest.mark.slow
 
@@ -44,13 +42,7 @@ def test_the_web_unit_reloads_by_collecting_static_files_and_then_hupping_gunico
 
 def test_a_hup_replaces_gunicorns_workers_while_every_request_is_answered(tmp_path):
     env = production_web_env(tmp_path, HOME=str(tmp_path), XDG_RUNTIME_DIR="", VIBE_WEB_WORKERS="2")
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
+    collect_static(env)
     statuses: list[int | str] = []
     stop = threading.Event()
 
