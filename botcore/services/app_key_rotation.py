@@ -21,15 +21,16 @@ import time
 import uuid
 from datetime import timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from botcore import conf
 from botcore.models import Bot
+from botcore.selectors import lease_is_free
 from botcore.services.eventlog import store_batch
 from botcore.services.executor import handle_pending
 from botcore.services.platform import client_for_bot, registered_under_previous_app_key
+from botcore.services.polling import worker_lease_prefix
 from botcore.vibe.errors import VibeError
 from ops.logs import redact
 from tenants.errors import TenantsError
@@ -124,13 +125,14 @@ def drain_previous_key_bot(bot: Bot, *, wait: float | None = None) -> str | None
 
 def _take_lease(bot: Bot, *, wait: float) -> str | None:
     """The bot's lease, taken as a cycle's is (free, or run out), within `wait` seconds; None if not."""
-    token = uuid.uuid4().hex
+    # Named as a cycle's is (its host and pid), so that a worker killed mid-drain has it handed back by the
+    # qcluster that restarts (polling.release_cycles_of), not left to run out.
+    token = (worker_lease_prefix() + uuid.uuid4().hex)[:36]
     give_up = time.monotonic() + wait
     while True:
         now = timezone.now()
-        free = Q(lease_token="") | Q(lease_until__isnull=True) | Q(lease_until__lte=now)
         until = now + timedelta(seconds=conf.lease_seconds())
-        if Bot.objects.filter(free, pk=bot.pk).update(lease_token=token, lease_until=until):
+        if Bot.objects.filter(lease_is_free(now), pk=bot.pk).update(lease_token=token, lease_until=until):
             return token
         if time.monotonic() >= give_up:
             return None
