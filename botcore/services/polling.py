@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from django.utils import timezone
@@ -135,13 +136,19 @@ def _lease_pid(token: str) -> int | None:
 
 
 def _process_exists(pid: int) -> bool:
+    """Whether `pid` is a process still running: a zombie (dead, not yet reaped by its parent, which for a
+    worker of a cluster killed whole is whatever adopted it, when it gets round to it) runs no cycle."""
     try:
         os.kill(pid, 0)  # no signal: only whether the pid is in use
     except ProcessLookupError:
         return False
     except PermissionError:
         return True  # another user's process
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc to read (not Linux): in use, as kill() said
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]  # the state follows the command's closing bracket
 
 
 # A bot that had nothing is polled again after this share of the time it has been quiet: a user who writes

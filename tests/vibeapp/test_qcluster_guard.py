@@ -334,3 +334,39 @@ def test_a_worker_killed_by_sigbus_is_said_to_point_at_a_full_metrics_directory(
     (line,) = [r.getMessage() for r in caplog.records if r.name == "vibeapp.qcluster"]
     assert "died of signal 7 (SIGBUS)" in line
     assert "PROMETHEUS_MULTIPROC_DIR" in line and "metrics_dir" in line
+
+
+@pytest.mark.django_db
+def test_the_lease_of_a_worker_dead_but_not_yet_reaped_is_handed_back():
+    """A cluster killed whole leaves its workers to whatever adopts them, which may reap them late: a zombie's
+    pid is still in use, and the next qcluster left its bot's lease to run out (a fresh clone's PostgreSQL
+    run, where the test above timed out)."""
+    import os
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from botcore.models import Bot
+    from botcore.services.polling import release_cycles_of_dead_processes, worker_lease_prefix
+    from tenants.models import Portal
+
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, left unreaped: a zombie
+        bots = [
+            Bot.objects.create(
+                portal=portal,
+                code=code,
+                name=code,
+                vibe_bot_id=n,
+                status=Bot.Status.ACTIVE,
+                lease_token=(worker_lease_prefix(pid) + "0" * 32)[:36],
+                lease_until=timezone.now() + timedelta(seconds=300),
+            )
+            for n, (code, pid) in enumerate((("zombie", child.pid), ("alive", os.getpid())), start=1)
+        ]
+        assert release_cycles_of_dead_processes() == 1
+    finally:
+        child.wait()
+    assert [Bot.objects.get(pk=bot.pk).lease_token == "" for bot in bots] == [True, False]
