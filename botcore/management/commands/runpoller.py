@@ -23,10 +23,21 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, refresh: float, **options):
-        # SIGTERM (runstack, a service manager) stops the loop as Ctrl-C does.
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        # SIGTERM (runstack, a service manager) stops the loop as Ctrl-C does, once: a second signal while
+        # asyncio cancels the loop's tasks was raised inside one of them, and asyncio logged its traceback
+        # as an ERROR ("Task exception was never retrieved") on a plain stop (runstack's tests, a make's
+        # Ctrl-C twice). Whoever must stop a poller that hangs in its stop sends SIGKILL (runstack does).
+        signal.signal(signal.SIGTERM, _stop_once)
+        signal.signal(signal.SIGINT, _stop_once)
         collect_rarely()
         try:
             asyncio.run(Poller(refresh_seconds=refresh).run())
         except KeyboardInterrupt:
             pass
+
+
+def _stop_once(signum, frame) -> None:
+    """Stop the poller as Ctrl-C does, and ignore any further SIGTERM or SIGINT while it stops."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
