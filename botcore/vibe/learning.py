@@ -19,8 +19,9 @@ ceiling, and the rate the budget paces to is learned, AIMD-style (the way TCP fi
 - past the plateau, the climb's excess over it doubles every PROBE_DOUBLING seconds on top of the
   additive pace: near the plateau that is the additive pace (a limit still there refuses the probe once),
   and a limit that has gone (a storm of 429s over, a limit raised) is found again in minutes: from a
-  plateau of 1.4/s to a 9/s ceiling in about three, where the additive pace took twenty. A probe that
-  reaches the ceiling forgets the plateau;
+  plateau of 1.5/s to 90 % of a 9/s ceiling in about a minute and a half of probing, where the additive
+  pace took twelve (`benchmarks/rate_limits.py --storm`). A probe that reaches the ceiling forgets the
+  plateau;
 - a 429 while next to nothing got through (under FLOOR: refusals of a platform busy for other reasons) is
   no limit found: the cut keeps the peak and pace the climb aims back near, and is tentative (below);
 - except after a cut with no evidence of its own: at the end of a descent every window in sight holds
