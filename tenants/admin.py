@@ -75,13 +75,19 @@ class SessionExpiryFilter(admin.SimpleListFilter):
 
     title = gettext_lazy("session expires")
     parameter_name = "session_expires"
-    WINDOWS = {"24h": timedelta(hours=24), "6h": timedelta(hours=6), "1h": timedelta(hours=1)}
+    # Each choice's whole label, so that a language says the hours its own way ("within 24h" read
+    # "в течение 24h" in Russian).
+    WINDOWS = {
+        "24h": (timedelta(hours=24), gettext_lazy("within 24 hours")),
+        "6h": (timedelta(hours=6), gettext_lazy("within 6 hours")),
+        "1h": (timedelta(hours=1), gettext_lazy("within an hour")),
+    }
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(key, gettext("within {window}").format(window=key)) for key in self.WINDOWS]
+        return [(key, str(label)) for key, (_window, label) in self.WINDOWS.items()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        window = self.WINDOWS.get(self.value() or "")
+        window, _label = self.WINDOWS.get(self.value() or "", (None, ""))
         if window is None:
             return queryset
         now = timezone.now()

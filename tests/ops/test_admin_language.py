@@ -108,3 +108,10 @@ def test_the_fleet_dashboard_speaks_russian(operator):
     headings = re.findall(r"<h2>([^<]+)</h2>", page)
     assert headings and not english_left(headings), english_left(headings)
     assert "Парк" in page and "руководство оператора" in page
+
+
+def test_a_recent_window_reads_as_a_russian_would_say_it(operator):
+    """The session filter's choices said "в течение 24h": the hours as a whole phrase of each language."""
+    page = in_russian(operator, "/admin/tenants/portal/")
+    choices = re.findall(r'href="\?session_expires=[^"]*"[^>]*>([^<]*)<', page)
+    assert choices and not [choice for choice in choices if re.search(r"\d+h\b", choice)], choices
