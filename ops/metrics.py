@@ -40,6 +40,12 @@ PLATFORM_RESPONSES = Counter(
     "vibeapp_platform_responses", "Platform answers by status class", ["status_class"]
 )
 RATE_LIMITED = Counter("vibeapp_platform_rate_limited", "Platform answers 429 (any caller)")
+BEST_EFFORT_CALLS = Counter(
+    "vibeapp_best_effort_calls",
+    "Best-effort calls (reactions, read marks, typing) the request budget had no room for, by what became of"
+    " them",
+    ["outcome"],
+)
 BACKOFFS = Counter("vibeapp_poll_backoffs", "Poll cycles that backed off (5xx, network, unexpected)")
 WRITES_IN_DOUBT = Counter(
     "vibeapp_writes_in_doubt",
@@ -92,6 +98,10 @@ def record_platform_response(status_code: int) -> None:
         RATE_LIMITED.inc()
 
 
+def record_held_call(outcome: str) -> None:
+    BEST_EFFORT_CALLS.labels(outcome=outcome).inc()
+
+
 def record_write_in_doubt(*, write: str, outcome: str) -> None:
     WRITES_IN_DOUBT.labels(write=write, outcome=outcome).inc()
 
@@ -113,6 +123,7 @@ def _zero_known_series() -> None:
     missed each event type's first failure."""
     from botcore.skills.signals import DoubtfulWrite, DoubtOutcome
     from botcore.vibe.events import EventType
+    from botcore.vibe.hooks import HeldCallOutcome
 
     for outcome in POLL_OUTCOMES:
         POLLS.labels(outcome=outcome)
@@ -121,6 +132,8 @@ def _zero_known_series() -> None:
     for event_type in [*(t.value for t in EventType), "other"]:
         for outcome in FINISHED_OUTCOMES:
             EVENTS_FINISHED.labels(event_type=event_type, outcome=outcome)
+    for outcome in get_args(HeldCallOutcome):
+        BEST_EFFORT_CALLS.labels(outcome=outcome)
     for write in get_args(DoubtfulWrite):
         for outcome in get_args(DoubtOutcome):
             WRITES_IN_DOUBT.labels(write=write, outcome=outcome)

@@ -1,6 +1,6 @@
 """Signals ops listens to: finished tasks (qcluster heartbeat), finished events (event metrics), writes left
-in doubt (botcore.skills.signals) and the platform's answers (botcore.vibe.hooks: the client does not know
-ops counts them).
+in doubt (botcore.skills.signals), the platform's answers and the best-effort calls held or dropped
+(botcore.vibe.hooks: the client does not know ops counts them).
 
 The event log entry's save after handling is the one moment an event's outcome, type and timings are all
 known; listening here keeps the dispatcher free of metrics code.
@@ -14,14 +14,21 @@ from django_q.signals import post_execute, post_execute_in_worker, pre_execute
 
 from botcore.models import EventLogEntry
 from botcore.skills.signals import write_in_doubt
-from botcore.vibe.hooks import on_platform_response
+from botcore.vibe.hooks import on_held_call, on_platform_response
 from ops.heartbeat import record_heartbeat
 from ops.logs import bind_log_context, clear_log_context
-from ops.metrics import record_event_finished, record_platform_response, record_write_in_doubt
+from ops.metrics import (
+    record_event_finished,
+    record_held_call,
+    record_platform_response,
+    record_write_in_doubt,
+)
 from ops.models import Heartbeat
 
 # Answers by status class and 429s, counted for every call the client makes in this process.
 on_platform_response(record_platform_response)
+# What became of each best-effort call without room in the budget (a reaction held, sent late or dropped).
+on_held_call(record_held_call)
 
 
 @receiver(post_execute, dispatch_uid="ops.qcluster_heartbeat")

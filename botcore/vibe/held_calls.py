@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from botcore.vibe.budget import Priority, wake_late
 from botcore.vibe.errors import VibeApiError, VibeError
+from botcore.vibe.hooks import held_call_went
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class HeldCalls:
     def hold(self, call: HeldCall) -> None:
         with self._lock:
             self._calls.append(call)
+        held_call_went("held")
         log.debug("%s held: the request budget had no room for it now", call.what)
 
     def send(self, *, room_in: Callable[[], float], until: float | None) -> int:
@@ -80,14 +82,18 @@ class HeldCalls:
                 time.sleep(RETRY_PAUSE)  # a call of another took the room first: read it again
                 continue
             with self._lock:
-                if self._calls and self._calls[0] is call:
+                ours = bool(self._calls) and self._calls[0] is call  # not dropped meanwhile (told so there)
+                if ours:
                     self._calls.popleft()
+            if ours:
+                held_call_went("sent_late")
 
     def drop(self, why: str) -> int:
         """Forget every held call, saying which and `why` (WARNING: a reaction a skill asked for is lost)."""
         with self._lock:
             dropped, self._calls = list(self._calls), deque()
         for call in dropped:
+            held_call_went("dropped")
             log.warning("%s dropped, never sent: %s", call.what, why)
         return len(dropped)
 

@@ -45,7 +45,7 @@ from botcore.vibe.errors import (
     VibeTransportError,
 )
 from botcore.vibe.held_calls import HeldCall, HeldCalls
-from botcore.vibe.hooks import platform_responded
+from botcore.vibe.hooks import held_call_went, platform_responded
 from botcore.vibe.http_clients import call_deadline
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,7 @@ class Transport:
             return data
         if hold:
             return self._hold(attempt, retry, what=f"{method} {path}")
+        held_call_went("skipped")
         log.debug("%s %s dropped: the request budget had no room for it, and late it is no use", method, path)
         return None
 

@@ -9,9 +9,11 @@ import uuid
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from pyrate_limiter.buckets import InMemoryStateStore
 
 from botcore.vibe import VibeClient
+from botcore.vibe.hooks import on_held_call, remove_held_call_observer
 from botcore.vibe.learned_budget import LearnedBudget
 from botcore.vibe.learning import MemoryLearnedStore
 
@@ -109,3 +111,33 @@ def test_a_best_effort_call_with_room_goes_at_once(client, platform):
     assert client.add_reaction(7, 9, reaction="like") is True
     assert platform == [REACTION]
     assert client.send_held_calls() == 0
+
+
+@pytest.fixture
+def outcomes():
+    """What the client told the held-call observers (botcore.vibe.hooks), in order."""
+    heard: list[str] = []
+    on_held_call(heard.append)
+    yield heard
+    remove_held_call_observer(heard.append)
+
+
+def test_each_call_without_room_is_told_as_held_then_sent_late_or_dropped_and_ops_counts_the_dropped(
+    client, platform, outcomes
+):
+    dropped_before = best_effort_calls("dropped")
+    reply(client)
+    client.add_reaction(7, 9, reaction="like")
+    client.show_typing(7, dialog_id="12")
+    assert client.send_held_calls(until=time.monotonic() + 5) == 0
+    assert outcomes == ["held", "skipped", "sent_late"]
+    reply(client)
+    client.add_reaction(7, 9, reaction="heart")
+    client.send_held_calls(until=time.monotonic())
+    assert outcomes[3:] == ["held", "dropped"]
+    # ops subscribed when it started (ops.receivers): the operators' alert on lost reactions reads this.
+    assert best_effort_calls("dropped") - dropped_before == 1
+
+
+def best_effort_calls(outcome: str) -> float:
+    return REGISTRY.get_sample_value("vibeapp_best_effort_calls_total", {"outcome": outcome}) or 0.0
