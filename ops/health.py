@@ -1,5 +1,5 @@
-"""Readiness checks: the database, the broker, the poller's and qcluster's heartbeats, the platform reachable,
-and room left in the metrics directory.
+"""Readiness checks: the database (and, for SQLite, room left on its disk), the broker, the poller's and
+qcluster's heartbeats, the platform reachable, and room left in the metrics directory.
 
 Each check answers a `Check`; none raises. The platform is asked with no credential at all (any HTTP
 answer below 500 means it is reachable), and at most every OPS_PLATFORM_CHECK_EVERY_SECONDS per process.
@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from django.conf import settings
@@ -46,6 +47,30 @@ def check_database() -> Check:
                     return Check(False, {"error": refused.__class__.__name__, "write": str(refused)})
     except DatabaseError as error:
         return Check(False, {"error": error.__class__.__name__})
+    if connection.vendor == "sqlite":
+        return check_sqlite_disk(str(connection.settings_dict["NAME"]))
+    return Check(True)
+
+
+def check_sqlite_disk(name: str) -> Check:
+    """Room left beside an SQLite file (the embedded default: the database's disk is this host's). With the
+    disk full, every write that needs a new page fails (events stored, replies recorded, heartbeats) while a
+    SELECT and the write lock still pass, so the checks above said the database was fine. The file's path
+    goes to the log, not to /readyz's answer."""
+    if name == ":memory:" or name.startswith("file:"):
+        return Check(True)
+    directory = str(Path(name).resolve().parent)
+    try:
+        stats = os.statvfs(directory)
+    except OSError as error:
+        log.warning("the database's directory %s cannot be read: %s", directory, error.__class__.__name__)
+        return Check(True)  # the database answered above: what cannot be measured is not named down
+    free = stats.f_bavail * stats.f_frsize
+    if free < settings.OPS_DATABASE_DIR_MIN_FREE_BYTES:
+        log.warning(
+            "the database's disk (%s) has %d bytes free: writes fail when it is full", directory, free
+        )
+        return Check(False, {"error": "disk nearly full", "free_bytes": free})
     return Check(True)
 
 

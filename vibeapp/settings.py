@@ -305,6 +305,9 @@ OPS_HEARTBEAT_MAX_AGE_SECONDS = {
 OPS_PLATFORM_CHECK_EVERY_SECONDS = float(env.read_str("OPS_PLATFORM_CHECK_EVERY_SECONDS") or 15.0)
 # /readyz names metrics_dir when PROMETHEUS_MULTIPROC_DIR has less room than this (ops/health.py).
 OPS_METRICS_DIR_MIN_FREE_BYTES = env.read_int("OPS_METRICS_DIR_MIN_FREE_BYTES", 4 * 1024 * 1024)
+# /readyz names the database when an SQLite file's disk has less room than this: room for the WAL to grow to
+# its 32 MiB limit and for the event log's next pages (ops/health.py).
+OPS_DATABASE_DIR_MIN_FREE_BYTES = env.read_int("OPS_DATABASE_DIR_MIN_FREE_BYTES", 64 * 1024 * 1024)
 
 # Days an operator API token lasts from its issue (create_operator --api-token; --expires-in-days overrides,
 # 0 for a token that never expires).

@@ -209,3 +209,32 @@ def test_a_sqlite_database_another_process_holds_locked_shows_in_readyz():
     with connection.cursor() as cursor:  # the connection's own wait for the lock is given back
         cursor.execute("PRAGMA busy_timeout")
         assert cursor.fetchone()[0] == connection.settings_dict["OPTIONS"]["timeout"] * 1000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sqlite_database_on_a_nearly_full_disk_shows_in_readyz(monkeypatch, settings):
+    # From an outside trial of the embedded default: with the disk full every cycle's write failed while
+    # /readyz said the database was fine (SELECT 1 and the write lock need no new page).
+    import os
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the database's own disk is the server's to watch on PostgreSQL")
+    settings.OPS_DATABASE_DIR_MIN_FREE_BYTES = 64 * 1024 * 1024
+    database_dir = str(Path(connection.settings_dict["NAME"]).resolve().parent)
+    real_statvfs = os.statvfs
+
+    def nearly_full(path):
+        if str(path) == database_dir:
+            return SimpleNamespace(f_bavail=100, f_frsize=4096)
+        return real_statvfs(path)
+
+    monkeypatch.setattr(health.os, "statvfs", nearly_full)
+    result = health.run_readiness_checks()["database"]
+    # Its path stays out of the answer, as the metrics directory's does.
+    assert result == health.Check(False, {"error": "disk nearly full", "free_bytes": 409600})
+    monkeypatch.setattr(health.os, "statvfs", real_statvfs)
+    assert health.check_database() == health.Check(True)
