@@ -108,22 +108,24 @@ class FleetCollector(Collector):
 
         beats = GaugeMetricFamily(
             "vibeapp_heartbeat_age_seconds",
-            "Seconds since the newest heartbeat of each kind",
+            "Seconds since any process of each kind last did its work (the poller's round, a qcluster's task"
+            " or its minute's schedule)",
             labels=["kind"],
         )
-        for kind, latest in Heartbeat.objects.values_list("kind").annotate(latest=Max("beat_at")):
-            beats.add_metric([kind], (now - latest).total_seconds())
+        for kind, latest in Heartbeat.objects.values_list("kind").annotate(latest=Max("worked_at")):
+            if latest is not None:
+                beats.add_metric([kind], (now - latest).total_seconds())
         yield beats
 
-        # The age above is the newest beat's: one qcluster of two dead leaves it low. Alert on this count
-        # below the number of processes the deployment runs.
+        # The age above is the newest work's: one qcluster of two dead leaves it low. Alert on this count
+        # below the number of processes the deployment runs (ops.heartbeat.process_state says alive).
         processes = GaugeMetricFamily(
             "vibeapp_processes_alive",
-            "Processes of each kind whose heartbeat is within its max age",
+            "Processes of each kind that beat within its max age and were not stopped",
             labels=["kind"],
         )
         for kind in Heartbeat.Kind.values:
-            processes.add_metric([kind], count_processes(kind, now=now)[0])
+            processes.add_metric([kind], count_processes(kind, now=now).alive)
         yield processes
 
     def learned_rates(self) -> Iterable[GaugeMetricFamily]:

@@ -18,8 +18,7 @@ from django.utils.translation import gettext
 
 from botcore.models import Bot, EventLogEntry
 from botcore.selectors import count_bots_by_status, get_event_backlog
-from ops.heartbeat import HEARTBEATS_KEPT_FOR, max_age, this_process
-from ops.models import Heartbeat
+from ops.heartbeat import list_processes, process_state, this_process
 from ops.release import running_release
 from tenants.models import Portal
 from tenants.selectors import annotate_credentials, count_portals_by_status
@@ -43,7 +42,8 @@ class Process:
     instance: str  # `host:pid` (a beat of a release before this one: the host alone)
     release: str  # the code it runs (ops/release.py); "" for a beat from before releases were written
     seconds_since_beat: float
-    is_alive: bool  # beat within its kind's OPS_HEARTBEAT_MAX_AGE_SECONDS
+    is_alive: bool  # ops.heartbeat.process_state: beat within its kind's max age, not stopped
+    is_stopped: bool = False  # stopped on purpose (SIGTERM), not silent
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,8 @@ def _p95(queryset) -> int | None:
 
 
 # Each restarted process leaves the row of the one before, and a container recreated on deploy beats under a
-# new host name: the card lists those heard from within this long (the rows are deleted after it), the silent
-# among them marked.
-PROCESSES_SHOWN_FOR = HEARTBEATS_KEPT_FOR
+# new host name: the card lists those heard from within HEARTBEATS_KEPT_FOR (the rows are deleted after it),
+# the silent and the stopped among them marked.
 
 
 def _processes(now: datetime) -> list[Process]:
@@ -109,11 +108,10 @@ def _processes(now: datetime) -> list[Process]:
             instance=beat.instance,
             release=beat.release,
             seconds_since_beat=(now - beat.beat_at).total_seconds(),
-            is_alive=now - beat.beat_at <= max_age(beat.kind),
+            is_alive=process_state(beat, now=now) == "alive",
+            is_stopped=process_state(beat, now=now) == "stopped",
         )
-        for beat in Heartbeat.objects.filter(beat_at__gte=now - PROCESSES_SHOWN_FOR).order_by(
-            "kind", "instance"
-        )
+        for beat in list_processes(now=now)
     ]
     this_web = Process("web", this_process(), running_release(), 0.0, True)
     return [this_web, *beats]

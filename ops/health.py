@@ -1,5 +1,5 @@
 """Readiness checks: the database (and, for SQLite, room left on its disk), the broker, the poller's and
-qcluster's heartbeats, the platform reachable, and room left in the metrics directory.
+qcluster's heartbeats (alive, and working), the platform reachable, and room left in the metrics directory.
 
 Each check answers a `Check`; none raises. The platform is asked with no credential at all (any HTTP
 answer below 500 means it is reachable), and at most every OPS_PLATFORM_CHECK_EVERY_SECONDS per process.
@@ -19,7 +19,7 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from botcore import conf
-from ops.heartbeat import count_processes, find_latest_beat, max_age
+from ops.heartbeat import count_processes, find_latest_work, max_age
 from ops.models import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -103,20 +103,24 @@ def check_broker() -> Check:
 
 
 def check_heartbeat(kind: str) -> Check:
-    """Up while any process of `kind` beats: one qcluster of two answers every bot, slower. How many beat
-    (`alive`) and how many of those heard from today no longer do (`silent`: dead, or replaced by a restart)
-    is in the detail, for a monitor that knows how many there should be."""
+    """Up while any process of `kind` lives and the kind's work was done within its max age: one qcluster of
+    two answers every bot, slower; a cluster alive whose workers do nothing is down. How many live (`alive`),
+    how many of those heard from today no longer beat (`silent`: dead, or replaced by a restart) and how
+    many were stopped on purpose (`stopped`) are in the detail, for a monitor that knows how many there
+    should be; `age_seconds` is the kind's last work's."""
     now = timezone.now()
     try:
-        latest = find_latest_beat(kind)
-        alive, silent = count_processes(kind, now=now)
+        latest = find_latest_work(kind)
+        count = count_processes(kind, now=now)
     except DatabaseError as error:
         return Check(False, {"error": error.__class__.__name__})
+    detail = {"alive": count.alive, "silent": count.silent, "stopped": count.stopped}
     if latest is None:
-        return Check(False, {"error": "never beat"})
+        # Processes that live but never worked: the schedule has not run yet (or cannot: broker, workers).
+        return Check(False, {"error": "never worked" if sum(count) else "never beat", **detail})
     age = (now - latest).total_seconds()
-    detail = {"age_seconds": round(age, 1), "alive": alive, "silent": silent}
-    return Check(age <= max_age(kind).total_seconds(), detail)
+    ok = count.alive > 0 and age <= max_age(kind).total_seconds()
+    return Check(ok, {"age_seconds": round(age, 1), **detail})
 
 
 _platform_memo: dict[str, tuple[float, Check]] = {}

@@ -1,5 +1,6 @@
-"""Write and read heartbeats, one row per process; a process beats at most every few seconds, however often
-its loop turns."""
+"""Write and read heartbeats, one row per process: that it lives, that its loop did its work, that it was
+stopped on purpose; and the one rule that says which processes are alive. A process beats at most every few
+seconds, however often its loop turns."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import logging
 import os
 import socket
 import time
+from collections import Counter
 from datetime import datetime, timedelta
+from typing import Literal, NamedTuple
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from ops.models import Heartbeat
@@ -51,22 +54,45 @@ def rows_of_host(host: str) -> Q:
 
 
 def record_heartbeat(*, kind: str, force: bool = False) -> None:
-    """Say this process's loop of `kind` turns; cheap to call on every turn (throttled), never raises."""
-    now = time.monotonic()
-    if not force and now - _last_beat.get(kind, float("-inf")) < settings.OPS_HEARTBEAT_EVERY_SECONDS:
+    """Say this process's loop of `kind` did its work (the poller's round, a qcluster's task or its minute's
+    schedule), which says it lives as well; cheap to call on every turn (throttled), never raises."""
+    now = timezone.now()
+    _write_beat(kind, "work", force=force, values={"beat_at": now, "worked_at": now})
+
+
+def record_liveness(*, kind: str, force: bool = False) -> None:
+    """Say this process lives, whether or not work came its way (a qcluster's sentinel, each turn of its
+    guard loop): what counts it alive, never what says its kind's work is done. Throttled like a work beat,
+    never raises."""
+    _write_beat(kind, "life", force=force, values={"beat_at": timezone.now()})
+
+
+def _write_beat(kind: str, beat: str, *, force: bool, values: dict) -> None:
+    now, key = time.monotonic(), f"{kind}:{beat}"
+    if not force and now - _last_beat.get(key, float("-inf")) < settings.OPS_HEARTBEAT_EVERY_SECONDS:
         return
+    # The try counts, not its success: a database that refuses is tried once an interval, not on each turn
+    # of a loop that has other things to do (a sentinel restarting workers).
+    _last_beat[key] = now
     try:
         Heartbeat.objects.update_or_create(
             kind=kind,
             instance=this_process(),
-            defaults={"beat_at": timezone.now(), "release": running_release()},
+            defaults={**values, "stopped_at": None, "release": running_release()},
         )
     except DatabaseError:
         # The database is what /readyz reports on; a lost beat is the symptom it shows, not a crash of the
         # loop.
         log.debug("heartbeat not written kind=%s", kind, exc_info=True)
-        return
-    _last_beat[kind] = now
+
+
+def record_stop(*, kind: str) -> None:
+    """Say this process of `kind` was stopped on purpose, as it ends (after its last beat): it reads stopped
+    at once, not alive for its max age and then silent. Never raises: unsaid, it reads silent instead."""
+    try:
+        Heartbeat.objects.filter(kind=kind, instance=this_process()).update(stopped_at=timezone.now())
+    except DatabaseError:
+        log.warning("the stop of this %s was not written: it reads silent, not stopped", kind, exc_info=True)
 
 
 def beat_qcluster() -> None:
@@ -82,23 +108,53 @@ def beat_poller() -> None:
     record_heartbeat(kind=Heartbeat.Kind.POLLER)
 
 
+def record_poller_stopped() -> None:
+    """The poller (or pacer) was stopped on purpose (SIGTERM, Ctrl-C) and its loop has ended."""
+    record_stop(kind=Heartbeat.Kind.POLLER)
+
+
 def max_age(kind: str) -> timedelta:
     return timedelta(seconds=settings.OPS_HEARTBEAT_MAX_AGE_SECONDS[kind])
 
 
-def find_latest_beat(kind: str, *, host: str | None = None, process: str | None = None) -> datetime | None:
-    """The newest beat of any process of `kind`, or of those on `host`, or of the one `process`."""
-    query = Heartbeat.objects.filter(kind=kind)
+ProcessState = Literal["alive", "silent", "stopped"]
+
+
+def process_state(beat: Heartbeat, *, now: datetime) -> ProcessState:
+    """The one rule of a process's liveness, for every count and list: stopped when it said so as it ended;
+    alive when it beat within its kind's max age; silent otherwise (dead, or replaced by a restart)."""
+    if beat.stopped_at is not None:
+        return "stopped"
+    return "alive" if now - beat.beat_at <= max_age(beat.kind) else "silent"
+
+
+class ProcessCount(NamedTuple):
+    alive: int
+    silent: int
+    stopped: int
+
+
+def list_processes(
+    *, now: datetime, kind: str | None = None, host: str | None = None, process: str | None = None
+) -> list[Heartbeat]:
+    """The processes heard from within HEARTBEATS_KEPT_FOR (of `kind`, on `host`, or the one `process`), by
+    kind and instance: a few rows."""
+    beats = Heartbeat.objects.filter(beat_at__gte=now - HEARTBEATS_KEPT_FOR)
+    if kind is not None:
+        beats = beats.filter(kind=kind)
     if host is not None:
-        query = query.filter(rows_of_host(host))
+        beats = beats.filter(rows_of_host(host))
     if process is not None:
-        query = query.filter(instance=process)
-    return query.order_by("-beat_at").values_list("beat_at", flat=True).first()
+        beats = beats.filter(instance=process)
+    return list(beats)
 
 
-def count_processes(kind: str, *, now: datetime) -> tuple[int, int]:
-    """(alive, silent): the processes of `kind` that beat within its max age, and those that did not (dead,
-    or replaced by a restart) but beat within HEARTBEATS_KEPT_FOR."""
-    beats = Heartbeat.objects.filter(kind=kind, beat_at__gte=now - HEARTBEATS_KEPT_FOR)
-    alive = beats.filter(beat_at__gte=now - max_age(kind)).count()
-    return alive, beats.count() - alive
+def count_processes(kind: str, *, now: datetime) -> ProcessCount:
+    """The processes of `kind` heard from within HEARTBEATS_KEPT_FOR, by process_state."""
+    states = Counter(process_state(beat, now=now) for beat in list_processes(now=now, kind=kind))
+    return ProcessCount(alive=states["alive"], silent=states["silent"], stopped=states["stopped"])
+
+
+def find_latest_work(kind: str) -> datetime | None:
+    """When any process of `kind` last did its work (record_heartbeat), however many live."""
+    return Heartbeat.objects.filter(kind=kind).aggregate(latest=Max("worked_at"))["latest"]

@@ -8,7 +8,8 @@ from django.db import models
 
 
 class Heartbeat(models.Model):
-    """The last time one process of one kind proved its loop turns; one row per (kind, instance)."""
+    """One process of one kind: when it last said it lives, when its loop last did its work, and whether it
+    was stopped on purpose; one row per (kind, instance)."""
 
     class Kind(models.TextChoices):
         # The process that watches the bots for events: runpoller (or runpacer, the design it replaced).
@@ -19,7 +20,15 @@ class Heartbeat(models.Model):
     # The process, `host:pid` (ops.heartbeat.this_process): two qclusters on one host are two rows, and a
     # restarted one a new row. A row written before beats were per process names the host alone.
     instance = models.CharField(max_length=255)
+    # The process lives (ops.heartbeat.record_liveness: a qcluster's sentinel each few seconds, idle or not);
+    # any work beat too. The release before wrote it only with work.
     beat_at = models.DateTimeField()
+    # Its loop did its work (ops.heartbeat.record_heartbeat: the poller's round, a qcluster's task or its
+    # minute's schedule, which proves scheduler, broker and a worker turn); None until it has.
+    worked_at = models.DateTimeField(null=True, blank=True)
+    # It was stopped on purpose (SIGTERM, Ctrl-C) and said so as it ended: neither alive nor silent. A beat
+    # after it (a process started again under the pid) clears it.
+    stopped_at = models.DateTimeField(null=True, blank=True)
     # The release the beating process runs (ops/release.py): a rolling upgrade shows as two at once.
     release = models.CharField(max_length=64, blank=True, default="", db_default="")
 

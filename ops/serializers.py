@@ -118,6 +118,7 @@ class ProcessSerializer(serializers.Serializer):
     release = serializers.CharField()
     seconds_since_beat = serializers.FloatField()
     is_alive = serializers.BooleanField()
+    is_stopped = serializers.BooleanField()
 
 
 class FleetSerializer(serializers.Serializer):

@@ -12,6 +12,9 @@ signal the sentinel did not send restarts the lot. What was in flight is recover
 qcluster, offsets stored before acting and the action ledger keeping each side effect once, except that
 the bots whose cycles the killed workers ran are handed back at once (their lease tokens name the worker:
 botcore.services.polling.release_cycles_of), not when their leases run out two minutes later.
+
+The sentinel is also the cluster's proof of life (ops/heartbeat.py): its guard loop beats that the cluster
+lives, idle or not, and it says the cluster stopped once a stop on purpose has ended its processes.
 """
 
 from __future__ import annotations
@@ -113,20 +116,68 @@ class StopWhenOrphaned:
         self.event.set()
 
 
+def beat_cluster_alive() -> None:
+    """This cluster lives (ops.heartbeat.record_liveness, throttled; never raises): an idle cluster took no
+    task and perhaps not the minute's schedule either, which one cluster of several runs, and read silent
+    after its max age, though it was fine. The sentinel's connection is django-q2's to close: before it forks
+    a process, and each turn of its scheduler (stale or broken)."""
+    from ops.heartbeat import record_liveness
+    from ops.models import Heartbeat
+
+    record_liveness(kind=Heartbeat.Kind.QCLUSTER)
+
+
+class BeatEachGuardTurn:
+    """The cluster's stop event, as the sentinel's guard loop waits on it between its turns (Conf.GUARD_CYCLE,
+    half a second), beating the cluster's liveness first: the loop that restarts the cluster's processes is
+    the cluster's proof of life, whatever work comes its way."""
+
+    def __init__(self, event) -> None:
+        self.event = event
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        beat_cluster_alive()
+        return self.event.wait(timeout)
+
+    def set(self) -> None:
+        self.event.set()
+
+
+def say_cluster_stopped() -> None:
+    """This cluster was stopped on purpose and its processes have ended: it reads stopped at once, not alive
+    for its max age and then silent (ops.heartbeat.record_stop; never raises)."""
+    from ops.heartbeat import record_stop
+    from ops.models import Heartbeat
+
+    record_stop(kind=Heartbeat.Kind.QCLUSTER)
+
+
 class GuardedSentinel(Sentinel):
     """django-q2's sentinel, restarting all of its processes with new queues after a death by signal,
-    handing back, as it starts, the cycles of this host's qcluster processes that died without a word, and
-    stopping its cluster when the qcluster's first process is gone."""
+    handing back, as it starts, the cycles of this host's qcluster processes that died without a word,
+    stopping its cluster when the qcluster's first process is gone, beating the cluster's liveness from its
+    guard loop, and saying the cluster stopped once its processes have."""
 
-    stop_event: Any  # django-q2's multiprocessing Event, or StopWhenOrphaned around it (guard)
+    # django-q2's multiprocessing Event, within StopWhenOrphaned and BeatEachGuardTurn (guard)
+    stop_event: Any
 
     def start(self) -> None:
         hand_back_cycles_of_dead_processes()
         super().start()
 
     def guard(self) -> None:
-        self.stop_event = StopWhenOrphaned(self.stop_event, self.parent_pid)
+        self.stop_event = BeatEachGuardTurn(StopWhenOrphaned(self.stop_event, self.parent_pid))
         super().guard()
+
+    def stop(self) -> None:
+        # The guard loop ends here on the stop event (SIGTERM to the first process: systemd's KillMode=mixed,
+        # compose's stop, Ctrl-C) or with the first process gone; a sentinel killed outright never gets here,
+        # and its cluster reads silent.
+        super().stop()
+        say_cluster_stopped()
 
     def reincarnate(self, process) -> None:
         # A worker past its task's timeout is the sentinel's own to kill: it holds no queue lock then.

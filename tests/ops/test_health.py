@@ -64,8 +64,9 @@ def test_a_platform_outage_rehearsed_in_the_sandbox_shows_in_readyz(platform_up)
 
 def test_readyz_names_silent_processes_and_an_unreachable_platform(settings):
     settings.VIBE_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+    ten_minutes_ago = timezone.now() - timedelta(minutes=10)
     Heartbeat.objects.create(
-        kind="poller", instance="old-host", beat_at=timezone.now() - timedelta(minutes=10)
+        kind="poller", instance="old-host", beat_at=ten_minutes_ago, worked_at=ten_minutes_ago
     )
     response = Client().get("/readyz")
     assert response.status_code == 503
@@ -90,7 +91,7 @@ def test_while_the_database_is_down_readyz_names_it_and_not_the_processes_whose_
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(health, "check_database", lambda: health.Check(False, {"error": "OperationalError"}))
-    monkeypatch.setattr(health, "find_latest_beat", refused)
+    monkeypatch.setattr(health, "find_latest_work", refused)
     body = Client().get("/readyz").json()
     assert body["down"] == ["database", "platform"]
     assert body["checks"]["poller"]["ok"] is None and "database" in body["checks"]["poller"]["unknown"]

@@ -7,6 +7,7 @@ import signal
 from django.core.management.base import BaseCommand
 
 from botcore.pacer import Pacer
+from ops.heartbeat import record_poller_stopped
 
 
 class Command(BaseCommand):
@@ -27,4 +28,4 @@ class Command(BaseCommand):
         try:
             Pacer(batch=batch).run(interval=interval)
         except KeyboardInterrupt:
-            pass
+            record_poller_stopped()  # it beats as the poller (botcore/pacer.py)

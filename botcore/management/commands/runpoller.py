@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 
 from botcore.poller import Poller
 from botcore.poller_gc import collect_rarely
+from ops.heartbeat import record_poller_stopped
 
 
 class Command(BaseCommand):
@@ -33,7 +34,9 @@ class Command(BaseCommand):
         try:
             asyncio.run(Poller(refresh_seconds=refresh).run())
         except KeyboardInterrupt:
-            pass
+            # Stopped on purpose: said at once, rather than counted alive for its max age and then silent. A
+            # poller that crashes says nothing, and reads silent.
+            record_poller_stopped()
 
 
 def _stop_once(signum, frame) -> None:

@@ -1,4 +1,5 @@
-"""`manage.py check_heartbeat poller|qcluster`: exit 0 when this host's process of that kind beat recently.
+"""`manage.py check_heartbeat poller|qcluster`: exit 0 while this host's process of that kind is alive
+(ops.heartbeat.process_state: it beat recently and was not stopped).
 
 For the health checks of containers and units that serve no HTTP (deploy/compose.yaml): the check runs
 beside the process, on the same host name, so it asks for that host's rows. Where two processes of a kind
@@ -10,19 +11,19 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from ops.heartbeat import find_latest_beat, max_age, this_instance
+from ops.heartbeat import list_processes, process_state, this_instance
 from ops.models import Heartbeat
 
 
 class Command(BaseCommand):
-    help = "Exit non-zero unless this host's poller or qcluster has written a recent heartbeat."
+    help = "Exit non-zero unless this host's poller or qcluster is alive (a recent heartbeat, not stopped)."
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=[k.value for k in Heartbeat.Kind])
         parser.add_argument(
             "--any-host",
             action="store_true",
-            help="accept a beat of any host (a qcluster's schedule runs on whichever worker takes it)",
+            help="accept a live process of any host (a check run away from the processes it checks)",
         )
         parser.add_argument(
             "--pid",
@@ -32,13 +33,20 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, kind: str, any_host: bool, pid: int | None, **options):
+        now = timezone.now()
         if pid is not None:
-            latest = find_latest_beat(kind, process=f"{this_instance()}:{pid}")
+            beats = list_processes(now=now, kind=kind, process=f"{this_instance()}:{pid}")
         else:
-            latest = find_latest_beat(kind, host=None if any_host else this_instance())
-        if latest is None:
+            beats = list_processes(now=now, kind=kind, host=None if any_host else this_instance())
+        if not beats:
             raise CommandError(f"no {kind} heartbeat yet" + (f" from pid {pid}" if pid is not None else ""))
-        age = (timezone.now() - latest).total_seconds()
-        if age > max_age(kind).total_seconds():
-            raise CommandError(f"the last {kind} heartbeat is {age:.0f}s old")
-        self.stdout.write(f"{kind} beat {age:.0f}s ago")
+        newest = max(beats, key=lambda beat: beat.beat_at)
+        alive = [beat for beat in beats if process_state(beat, now=now) == "alive"]
+        if alive:
+            age = (now - max(beat.beat_at for beat in alive)).total_seconds()
+            self.stdout.write(f"{kind} beat {age:.0f}s ago")
+            return
+        age = (now - newest.beat_at).total_seconds()
+        if all(process_state(beat, now=now) == "stopped" for beat in beats):
+            raise CommandError(f"the {kind} was stopped on purpose (its last heartbeat {age:.0f}s ago)")
+        raise CommandError(f"the last {kind} heartbeat is {age:.0f}s old")

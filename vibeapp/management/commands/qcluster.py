@@ -28,9 +28,9 @@ class Command(qcluster.Command):
         # Cluster.start looks its sentinel class up in its module when it forks; this process is the
         # cluster's alone, so the swap reaches nothing else.
         django_q.cluster.Sentinel = GuardedSentinel
-        # The cluster beats from its monitor and workers (ops/heartbeat.py), forked from here with this
-        # environment: under this process's pid, the one an operator (or systemd's MainPID) knows, and one
-        # row however often the sentinel starts them afresh.
+        # The cluster beats from its sentinel, monitor and workers (ops/heartbeat.py), forked from here with
+        # this environment: under this process's pid, the one an operator (or systemd's MainPID) knows, and
+        # one row however often the sentinel starts them afresh.
         os.environ[PROCESS_PID_ENV] = str(os.getpid())
         # Loaded once here rather than by each worker at its first cycle, in the middle of the traffic that
         # woke it (24 workers: ~4 % of the cluster's CPU in the polling benchmark's active window): the task

@@ -1,0 +1,224 @@
+"""A process's liveness is its own beat, kept apart from the beat of its work: an idle qcluster is alive (its
+sentinel's guard loop beats), and a process stopped on purpose is stopped at once, neither alive nor silent.
+
+Two idle qclusters read one of them silent: a qcluster beat only after its tasks and the minute's schedule,
+which one cluster of the two takes, so the other could take nothing for its 180 s and /metrics, /readyz,
+the fleet dashboard and `check_heartbeat --pid` all read it dead (docs/operators.md said to give the alert a
+longer `for`). And a qcluster or poller stopped with SIGTERM counted alive for 180 s (60 s) after it ended.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError
+from django.test import Client
+from django.utils import timezone
+
+from ops.fleet import gather_fleet
+from ops.heartbeat import record_heartbeat, this_instance
+from ops.models import Heartbeat
+from tests.botcore.livestack import LiveStack, wait_for
+from tests.ops.test_metrics import scrape, value
+
+# ops.heartbeat.PROCESS_PID_ENV, spelt out (tests/ops/test_process_heartbeats.py).
+PROCESS_PID_ENV = "VIBE_HEARTBEAT_PID"
+
+
+def process(pid: int) -> str:
+    return f"{this_instance()}:{pid}"
+
+
+def work_as(monkeypatch, pid: int) -> None:
+    """The qcluster whose first process is `pid` ran a task (its monitor beats after each)."""
+    monkeypatch.setenv(PROCESS_PID_ENV, str(pid))
+    record_heartbeat(kind=Heartbeat.Kind.QCLUSTER, force=True)
+
+
+def states(kind: str = "qcluster") -> dict[str, str]:
+    """Each process of `kind` as the fleet dashboard shows it."""
+    return {
+        p.instance: "alive" if p.is_alive else ("stopped" if getattr(p, "is_stopped", False) else "silent")
+        for p in gather_fleet().processes
+        if p.kind == kind
+    }
+
+
+def a_while_ago(**delta) -> None:
+    """Every beat so far, `delta` older."""
+    for row in Heartbeat.objects.all():
+        Heartbeat.objects.filter(pk=row.pk).update(beat_at=row.beat_at - timedelta(**delta))
+    Heartbeat.objects.filter(worked_at__isnull=False).update(worked_at=timezone.now() - timedelta(**delta))
+
+
+class StopEvent:
+    """django-q2's stop event as the guard loop reads it, never set."""
+
+    def is_set(self) -> bool:
+        return False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return False
+
+    def set(self) -> None:
+        raise AssertionError("the guard loop's beat must not stop the cluster")
+
+
+@pytest.mark.django_db
+def test_an_idle_qcluster_is_alive_past_the_max_age_by_its_guard_loops_beat(monkeypatch, settings):
+    """Both clusters worked once; then only 101 takes the tasks and the minute's schedule, for longer than the
+    max age. 102's sentinel goes on guarding its idle workers, and that is what says it lives."""
+    from vibeapp.qcluster import BeatEachGuardTurn
+
+    settings.OPS_HEARTBEAT_EVERY_SECONDS = 0
+    work_as(monkeypatch, 101)
+    work_as(monkeypatch, 102)
+    a_while_ago(minutes=10)  # 180 s is the max age
+    work_as(monkeypatch, 101)
+    guard_turn = BeatEachGuardTurn(StopEvent())
+    monkeypatch.setenv(PROCESS_PID_ENV, "102")
+    assert guard_turn.wait(0) is False and guard_turn.is_set() is False
+
+    assert states() == {process(101): "alive", process(102): "alive"}
+    assert value(scrape(), "vibeapp_processes_alive", kind="qcluster") == 2
+    check = Client().get("/readyz").json()["checks"]["qcluster"]
+    assert (check["ok"], check["alive"], check["silent"]) == (True, 2, 0)
+    call_command("check_heartbeat", "qcluster", "--pid", "102")
+
+
+@pytest.mark.django_db
+def test_the_guard_loops_beat_is_no_work_beat(monkeypatch, settings):
+    """A sentinel guarding workers wedged on a lock (vibeapp/qcluster.py) beats all the same: /readyz reads
+    the kind's work from the tasks' and the schedule's beats, so a cluster alive but doing nothing is down."""
+    from vibeapp.qcluster import BeatEachGuardTurn
+
+    settings.OPS_HEARTBEAT_EVERY_SECONDS = 0
+    monkeypatch.setenv(PROCESS_PID_ENV, "102")
+    BeatEachGuardTurn(StopEvent()).wait(0)
+    check = Client().get("/readyz").json()["checks"]["qcluster"]
+    assert check["ok"] is False and check["alive"] == 1 and "never" in check["error"]
+
+    work_as(monkeypatch, 102)
+    a_while_ago(minutes=10)
+    BeatEachGuardTurn(StopEvent()).wait(0)
+    check = Client().get("/readyz").json()["checks"]["qcluster"]
+    assert (check["ok"], check["alive"]) == (False, 1) and check["age_seconds"] >= 600
+    assert value(scrape(), "vibeapp_heartbeat_age_seconds", kind="qcluster") >= 600
+
+
+@pytest.mark.django_db
+def test_the_guard_loops_beat_never_raises_and_tries_the_database_once_per_interval(monkeypatch, settings):
+    """The guard loop restarts dead workers every half second: a database that refuses costs it one try per
+    beat interval, not one per turn (each may wait for a connection)."""
+    from ops import heartbeat
+    from vibeapp.qcluster import BeatEachGuardTurn
+
+    settings.OPS_HEARTBEAT_EVERY_SECONDS = 3600
+    monkeypatch.setattr(heartbeat, "_last_beat", {})  # this process's beats of the tests before
+    monkeypatch.setenv(PROCESS_PID_ENV, "103")
+    tries = []
+
+    def refused(*args, **kwargs):
+        tries.append(1)
+        raise DatabaseError("connection refused")
+
+    monkeypatch.setattr(Heartbeat.objects, "update_or_create", refused)
+    guard_turn = BeatEachGuardTurn(StopEvent())
+    for _ in range(5):
+        assert guard_turn.wait(0) is False
+    assert len(tries) == 1
+
+
+@pytest.mark.django_db
+def test_a_process_stopped_on_purpose_is_stopped_at_once_neither_alive_nor_silent(monkeypatch, operator):
+    from ops.heartbeat import record_stop
+
+    work_as(monkeypatch, 101)
+    work_as(monkeypatch, 102)
+    monkeypatch.setenv(PROCESS_PID_ENV, "101")
+    record_stop(kind=Heartbeat.Kind.QCLUSTER)
+
+    assert states() == {process(101): "stopped", process(102): "alive"}
+    assert value(scrape(), "vibeapp_processes_alive", kind="qcluster") == 1
+    check = Client().get("/readyz").json()["checks"]["qcluster"]
+    assert (check["ok"], check["alive"], check["silent"], check["stopped"]) == (True, 1, 0, 1)
+    with pytest.raises(CommandError, match="stopped"):
+        call_command("check_heartbeat", "qcluster", "--pid", "101")
+    page = operator.get("/admin/fleet/").content.decode()
+    assert "stopped" in page and "silent" not in page
+
+    # The last one stopped too: no qcluster runs, whatever its last work says.
+    monkeypatch.setenv(PROCESS_PID_ENV, "102")
+    record_stop(kind=Heartbeat.Kind.QCLUSTER)
+    check = Client().get("/readyz").json()["checks"]["qcluster"]
+    assert (check["ok"], check["alive"], check["stopped"]) == (False, 0, 2)
+    with pytest.raises(CommandError, match="stopped"):
+        call_command("check_heartbeat", "qcluster")
+
+    # A process started again under the pid (a container restarted, the pid reused) beats it back to life.
+    work_as(monkeypatch, 101)
+    assert states()[process(101)] == "alive"
+
+
+@pytest.mark.django_db
+def test_a_stopped_process_leaves_the_list_with_the_silent_a_day_later(monkeypatch):
+    from ops.heartbeat import beat_qcluster, record_stop
+
+    work_as(monkeypatch, 101)
+    monkeypatch.setenv(PROCESS_PID_ENV, "101")
+    record_stop(kind=Heartbeat.Kind.QCLUSTER)
+    a_while_ago(days=2)
+    monkeypatch.setenv(PROCESS_PID_ENV, "102")
+    beat_qcluster()
+    assert states() == {process(102): "alive"}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_idle_real_qclusters_stay_alive_and_a_stopped_one_and_poller_are_stopped_at_once(settings):
+    """Two real `manage.py qcluster` and a `runpoller`, given no task at all (no schedule either) for longer
+    than the qcluster's max age: each cluster stays alive by its sentinel's beat. SIGTERM (systemd's
+    KillMode=mixed, compose's stop) to one cluster and to the poller: each reads stopped at once."""
+    settings.OPS_HEARTBEAT_MAX_AGE_SECONDS = {"poller": 3, "qcluster": 3}
+    stack = LiveStack(
+        base_url="http://127.0.0.1:9/v1",  # no platform: nothing here calls it
+        app_key="vibe_app_" + "0" * 40,
+        extra_env={"OPS_HEARTBEAT_EVERY_SECONDS": "0.5"},
+    )
+    try:
+        first, second = stack.start("qcluster1").pid, stack.start("qcluster2").pid
+        poller = stack.start("poller").pid
+        wait_for(
+            lambda: states() == {process(first): "alive", process(second): "alive"},
+            timeout=60,
+            what="both clusters alive",
+        )
+        wait_for(lambda: states("poller") == {process(poller): "alive"}, timeout=60, what="the poller alive")
+        started = timezone.now()
+        # Past the max age with no task taken: each still alive at every look.
+        while timezone.now() - started < timedelta(seconds=5):
+            assert states() == {process(first): "alive", process(second): "alive"}
+            wait_for(lambda: True, timeout=1)
+        assert value(scrape(), "vibeapp_processes_alive", kind="qcluster") == 2
+        call_command("check_heartbeat", "qcluster", "--pid", str(first))
+        call_command("check_heartbeat", "qcluster", "--pid", str(second))
+        assert not Heartbeat.objects.filter(kind="qcluster", worked_at__isnull=False).exists()
+
+        for name in ("qcluster1", "poller"):
+            running = stack.processes.pop(name)
+            os.kill(running.pid, signal.SIGTERM)
+            running.wait(timeout=30)
+        assert states() == {process(first): "stopped", process(second): "alive"}
+        assert states("poller") == {process(poller): "stopped"}
+        assert value(scrape(), "vibeapp_processes_alive", kind="qcluster") == 1
+        check = Client().get("/readyz").json()["checks"]
+        assert (check["qcluster"]["alive"], check["qcluster"]["silent"], check["qcluster"]["stopped"]) == (
+            1, 0, 1,
+        )  # fmt: skip
+        assert (check["poller"]["ok"], check["poller"]["alive"], check["poller"]["stopped"]) == (False, 0, 1)
+    finally:
+        stack.stop()
