@@ -103,11 +103,12 @@ def check_broker() -> Check:
 
 
 def check_heartbeat(kind: str) -> Check:
-    """Up while any process of `kind` lives and the kind's work was done within its max age: one qcluster of
-    two answers every bot, slower; a cluster alive whose workers do nothing is down. How many live (`alive`),
-    how many of those heard from today no longer beat (`silent`: dead, or replaced by a restart) and how
-    many were stopped on purpose (`stopped`) are in the detail, for a monitor that knows how many there
-    should be; `age_seconds` is the kind's last work's."""
+    """Up while the kind's work was done within its max age (`age_seconds`): one qcluster of two answers every
+    bot, slower; a cluster alive whose workers do nothing is down. A work beat says its process lives, so up
+    means one lives or was stopped on purpose since: a restart's gap of seconds fails no probe. How many live
+    (`alive`), how many of those heard from today no longer beat (`silent`: dead, or replaced by a restart)
+    and how many were stopped on purpose (`stopped`) are in the detail, for a monitor that knows how many
+    there should be."""
     now = timezone.now()
     try:
         latest = find_latest_work(kind)
@@ -119,8 +120,7 @@ def check_heartbeat(kind: str) -> Check:
         # Processes that live but never worked: the schedule has not run yet (or cannot: broker, workers).
         return Check(False, {"error": "never worked" if sum(count) else "never beat", **detail})
     age = (now - latest).total_seconds()
-    ok = count.alive > 0 and age <= max_age(kind).total_seconds()
-    return Check(ok, {"age_seconds": round(age, 1), **detail})
+    return Check(age <= max_age(kind).total_seconds(), {"age_seconds": round(age, 1), **detail})
 
 
 _platform_memo: dict[str, tuple[float, Check]] = {}
