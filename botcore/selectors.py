@@ -87,10 +87,59 @@ def list_pending_entries(bot: Bot) -> QuerySet[EventLogEntry]:
 
 
 def has_events_waiting_from_before(bot: Bot, moment: datetime) -> bool:
-    """Whether the bot has stored events not yet handled that happened before `moment` (by the platform's
-    date; by when they were stored for an event without one)."""
-    before = Q(occurred_at__lt=moment) | Q(occurred_at__isnull=True, received_at__lt=moment)
+    """Whether the bot has stored events not yet handled that happened before `moment`, a time on our clock
+    (by the platform's date read on our clock, estimate_platform_clock_lead; by when they were stored for an
+    event without one)."""
+    on_platform = moment + estimate_platform_clock_lead(bot)
+    before = Q(occurred_at__lt=on_platform) | Q(occurred_at__isnull=True, received_at__lt=moment)
     return list_pending_entries(bot).filter(before).exists()
+
+
+# The bot's latest message events read for the estimate, received within CLOCK_SAMPLE_AGE: a clock moves
+# slowly, and one set right again stops counting within the day.
+CLOCK_SAMPLE_SIZE = 100
+CLOCK_SAMPLE_AGE = timedelta(days=1)
+# Past these an event says nothing of the clock and is left out: a date an hour ahead of its receipt means
+# something else than a drift, and an event received ten minutes after its date was held up (the platform or
+# the poller down, the bot paused), however the clocks stand.
+CLOCK_MOST_LEAD = timedelta(hours=1)
+CLOCK_MOST_LAG = timedelta(minutes=10)
+# A clock behind ours looks like slow delivery: it is believed past the time an idle bot waits for its next
+# poll (BOTCORE_POLL_SLOW_SECONDS) and this margin, and from this many events, never from one.
+CLOCK_DELIVERY_MARGIN = timedelta(seconds=5)
+CLOCK_LEAST_SAMPLES = 3
+
+
+def estimate_platform_clock_lead(bot: Bot) -> timedelta:
+    """How far the platform's clock (the portal's, which dates its messages) runs ahead of ours, negative when
+    behind; zero when the bot's events cannot tell.
+
+    Each message event is dated by the platform when it was written and received by us a delivery later:
+    its date less our time of receipt is the platform's lead less that delivery, so the largest over the
+    bot's recent events is the lead less the quickest delivery among them (a second, polling a busy bot).
+    An event dated after we received it can only be the clock (it is believed from one event); one dated
+    before may be a slow delivery as well, so a clock behind ours is believed only past what an idle bot's
+    delivery takes, seen over several events. Reading a platform time on our clock subtracts the lead.
+    """
+    since = timezone.now() - CLOCK_SAMPLE_AGE
+    recent = (
+        EventLogEntry.objects.filter(
+            bot=bot, message_id__isnull=False, occurred_at__isnull=False, received_at__gte=since
+        )
+        .order_by("-message_id")  # the (bot, message_id) index: the newest messages first
+        .values_list("occurred_at", "received_at")[:CLOCK_SAMPLE_SIZE]
+    )
+    spans = [occurred - received for occurred, received in recent if occurred is not None]
+    leads = [lead for lead in spans if -CLOCK_MOST_LAG <= lead <= CLOCK_MOST_LEAD]
+    if not leads:
+        return timedelta(0)
+    lead = max(leads)
+    if lead > timedelta(0):
+        return lead
+    slow_delivery = timedelta(seconds=conf.poll_slow_seconds()) + CLOCK_DELIVERY_MARGIN
+    if -lead > slow_delivery and len(leads) >= CLOCK_LEAST_SAMPLES:
+        return lead
+    return timedelta(0)
 
 
 @dataclass(frozen=True)

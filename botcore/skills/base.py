@@ -137,6 +137,11 @@ class SkillContext(Protocol):
     def state_for(self, dialog_id: str) -> DialogState:
         """Conversation state of this skill in another dialog of the same portal."""
 
+    def on_our_clock(self, platform_time: datetime) -> datetime:
+        """A time the platform stamped (an event's or a message's date) on the backend's clock, the one
+        timezone.now() and the schedules read: the portal's clock may run minutes ahead of ours or behind,
+        estimated from the bot's recent events (their dates against when they were received)."""
+
     def reply(
         self,
         text: str,

@@ -20,7 +20,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from botcore.skills.actions import ChatActions
@@ -131,6 +131,17 @@ class EventFacts:
             raise TypeError(f"{type(self.event).__name__} carries no message: pass message_id")
         return int(message.id)
 
+    # --- time -----------------------------------------------------------------------------------
+    def on_our_clock(self, platform_time: datetime) -> datetime:
+        """`platform_time`, a time the platform stamped (an event's or a message's date), on the backend's
+        clock, the one timezone.now() and the schedules read: the platform's clock may run minutes ahead of
+        ours or behind (docs/skills.md §4)."""
+        return platform_time - self.platform_clock_lead()
+
+    def platform_clock_lead(self) -> timedelta:
+        """How far the platform's clock runs ahead of ours (negative: behind)."""
+        return timedelta(0)
+
     # --- handing work on: both contexts check the same, then _defer records or enqueues -------------
     def defer(self, job: str, **data: Any) -> None:
         check_json(data, what=f"ctx.defer({job!r}) data")
@@ -159,7 +170,10 @@ class VibeSkillContext(EventFacts, ChatActions):
         ledger: ActionLedger,
         deferrer: Deferrer | None = None,
         enabled_skills: Sequence[Skill] = (),
+        clock_lead: Callable[[], timedelta] | None = None,
     ) -> None:
+        """`clock_lead`: estimates how far the platform's clock runs ahead of ours, asked once, when a
+        skill first reads a platform time (on_our_clock)."""
         self.client = client
         self.vibe_bot_id = vibe_bot_id
         self.portal = portal
@@ -187,6 +201,13 @@ class VibeSkillContext(EventFacts, ChatActions):
         # their place in the handling): the executor notes them on the event's log entry.
         self.posts_left_in_doubt: list[int] = []
         self._newest_in: dict[str, int] = {}  # the newest message this handling knows, by dialog
+        self._clock_lead = clock_lead
+        self._known_clock_lead: timedelta | None = None
+
+    def platform_clock_lead(self) -> timedelta:
+        if self._known_clock_lead is None:
+            self._known_clock_lead = self._clock_lead() if self._clock_lead is not None else timedelta(0)
+        return self._known_clock_lead
 
     @property
     def effects(self) -> list[tuple[str, bool]]:

@@ -9,10 +9,10 @@ run {day, asked_at, participants, reported}: one standup a day in a chat, so tim
 question neither ask again nor post a second summary, and another chat picked the same day asks afresh. While
 a participant's question is open (until the report time), their private messages are their answer and no other
 skill sees them; before the question and after the report they go to the next skill (echo) as usual. Whether
-one was written while the question was open is judged by the platform's time of the message: an answer written
-a moment before the report time reaches the bot a moment after it (the summary waits for what the bot has
-received before its time, docs/skills.md §9; one reaching the bot after the summary is posted is answered that
-it came too late).
+one was written while the question was open is judged by the platform's time of the message, read on our clock
+(the portal's may run minutes off ours, docs/skills.md §4): an answer written a moment before the report time
+reaches the bot a moment after it (the summary waits for what the bot has received before its time,
+docs/skills.md §9; one reaching the bot after the summary is posted is answered that it came too late).
 """
 
 from __future__ import annotations
@@ -105,9 +105,11 @@ class StandupSkill(Skill):
     def wants(self, event: SkillEvent, ctx: SkillContext) -> bool:
         if isinstance(event, MessageAddEvent):
             state = ctx.state.get()
-            written = _written_at(event)
-            return _is_open(state, ctx.options["report_at"], written=written) or _came_after_summary(
-                state, ctx.options["report_at"], written
+            report_at = ctx.options["report_at"]
+            # Open now, or it was when the person wrote: handled after the summary time, the summary may
+            # still be to come (then it is an answer), or out (then they are told it came too late).
+            return _is_open(state, report_at) or _written_while_open(
+                state, report_at, _written_at(event, ctx)
             )
         if isinstance(event, (MessageUpdateEvent, MessageDeleteEvent)):
             state = ctx.state.get()
@@ -204,7 +206,8 @@ class StandupSkill(Skill):
 
     # --- answers through the day ----------------------------------------------------------------------
     def collect(self, event: MessageAddEvent, ctx: SkillContext) -> None:
-        if _came_after_summary(ctx.state.get(), ctx.options["report_at"], _written_at(event)):
+        state = ctx.state.get()
+        if state.get("status") == "closed":  # written while it was open (wants), come after the summary
             ctx.reply(texts_for(ctx.language)["late"].format(time=ctx.options["report_at"]))
             return
         text = event.message.text.strip()
@@ -328,30 +331,31 @@ def _message_id(event: MessageUpdateEvent | MessageDeleteEvent) -> int:
     return event.message.id if isinstance(event, MessageUpdateEvent) else event.message_id
 
 
-def _written_at(event: MessageAddEvent) -> datetime | None:
-    """When the person wrote, by the platform's time of the message (else of its event)."""
-    return event.message.date or event.date
+def _written_at(event: MessageAddEvent, ctx: SkillContext) -> datetime | None:
+    """When the person wrote, on our clock: the platform's time of the message (else of its event), which
+    the portal's clock dates. Compared as it stands with our times (the question's, the summary's), a portal
+    clock two minutes ahead made an answer written at 17:29 one of 17:31, after a summary at 17:30, and one
+    behind made a message written after the summary an answer that came too late (ctx.on_our_clock)."""
+    written = event.message.date or event.date
+    return ctx.on_our_clock(written) if written is not None else None
 
 
-def _is_open(state: dict[str, Any], report_at: str, *, written: datetime | None = None) -> bool:
-    """Whether the question is open now and its summary not posted yet; or was when `written`: an answer
-    written a moment before the summary time is polled and handled a moment after it."""
+def _is_open(state: dict[str, Any], report_at: str) -> bool:
+    """Whether the question is open now: asked, its summary not posted, and its closing time not come."""
     if state.get("status") != "open":
         return False
     closes = _closes_at(state, report_at)
-    return closes is None or timezone.now() < closes or _written_while_open(state, closes, written)
+    return closes is None or timezone.now() < closes
 
 
-def _came_after_summary(state: dict[str, Any], report_at: str, written: datetime | None) -> bool:
-    """An answer written while the question was open that reached the bot after its summary was posted."""
-    closes = _closes_at(state, report_at)
-    return state.get("status") == "closed" and _written_while_open(state, closes, written)
-
-
-def _written_while_open(state: dict[str, Any], closes: datetime | None, written: datetime | None) -> bool:
-    if written is None or closes is None or not state.get("asked_at"):
+def _written_while_open(state: dict[str, Any], report_at: str, written: datetime | None) -> bool:
+    """Whether a message `written` then (on our clock) was written while the day's question was open, though
+    handled after it closed: an answer written a moment before the summary time reaches the bot a moment after
+    it, before the summary is posted or after."""
+    if state.get("status") not in ("open", "closed") or written is None or not state.get("asked_at"):
         return False
-    return _asked_at(state) <= written < closes
+    closes = _closes_at(state, report_at)
+    return closes is not None and _asked_at(state) <= written < closes
 
 
 def _closes_at(state: dict[str, Any], report_at: str) -> datetime | None:

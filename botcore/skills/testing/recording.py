@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botcore.skills.base import Skill
@@ -72,9 +72,12 @@ class RecordingContext(EventFacts):
         portal_users: Sequence[PortalUser] | None = None,
         files: Mapping[int, bytes] | None = None,
         on_action: Callable[[Action], None] | None = None,
+        platform_clock_lead: timedelta = timedelta(0),
     ) -> None:
         """`options`: validated against the skill's schema (a bad one raises OptionsError, as saving would);
-        without them, the schema's defaults. `state`: initial states by dialog id."""
+        without them, the schema's defaults. `state`: initial states by dialog id. `platform_clock_lead`: how
+        far the platform's clock runs ahead of ours (negative: behind), as ctx.on_our_clock reads it."""
+        self._platform_clock_lead = platform_clock_lead
         self.skill = skill
         self.event = event
         if skill is not None:
@@ -99,6 +102,9 @@ class RecordingContext(EventFacts):
         self.actions: list[Action] = []
         self.posts: list[Post] = []
         self.deferred: list[DeferredJobEvent] = []
+
+    def platform_clock_lead(self) -> timedelta:
+        return self._platform_clock_lead
 
     # --- what the assertions read -----------------------------------------------------------------
     @property

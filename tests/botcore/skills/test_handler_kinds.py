@@ -177,6 +177,27 @@ def test_a_scheduled_run_goes_ahead_without_a_backlog_that_does_not_clear(world,
     assert [e["type"] for e in probe_log(world)] == ["BACKEND_SCHEDULED_RUN"]  # the events still wait
 
 
+def test_a_scheduled_run_waits_for_messages_written_before_its_time_by_a_portal_clock_ahead_of_ours(
+    world, task_queue
+):
+    """The portal's clock two minutes ahead of ours dated a message written a moment before the run's time
+    two minutes after it: the run went ahead without the message it had stored (a standup's summary left
+    out an answer written in time). Its dates are read on our clock, as the bot's events show them."""
+    from botcore.services.executor import execute_run
+
+    world.sp.control.post("/_sandbox/clock", json={"advanceSeconds": 120})
+    world.say("an earlier message")
+    world.poll()
+    world.say("written before the tick")
+    _store_without_handling(world)
+    run = _tick_run(world, timezone.now() + timedelta(seconds=30))
+    assert execute_run(run.pk) == "pending"
+    world.poll()
+    assert execute_run(run.pk) == "done"
+    seen = [e["type"] for e in probe_log(world) if e["type"] != "ONIMBOTV2JOINCHAT"]
+    assert seen == ["ONIMBOTV2MESSAGEADD", "ONIMBOTV2MESSAGEADD", "BACKEND_SCHEDULED_RUN"]
+
+
 @pytest.mark.slow
 def test_deferred_work_runs_later_in_a_worker_and_answers_in_the_same_chat(world, task_queue):
     world.say("slow")

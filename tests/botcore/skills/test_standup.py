@@ -477,6 +477,82 @@ def test_a_standup_day(clock, world, task_queue):
     assert "Alice, you wrote: [i]evening[/i]" in [m["text"] for m in world.messages()]
 
 
+def _standup_on_a_skewed_platform(clock, world, task_queue, *, skew_seconds: int) -> dict:
+    """The day's question out at 09:30 in Moscow on a platform whose clock runs `skew_seconds` ahead of
+    ours (negative: behind); Alice, then Boris, then Alice again answer in the morning."""
+    from tenants.models import PortalSettings
+
+    sp = world.sp
+    PortalSettings.objects.update_or_create(portal=sp.portal, defaults={"timezone": "Europe/Moscow"})
+    team = world.team(quiet_member="Carol Quiet")
+    configure_skill(sp.portal, skill_name="standup", is_enabled=True, options={"chat": f"chat{team['id']}"})
+    task_queue.run()
+    sp.control.post("/_sandbox/clock", json={"advanceSeconds": skew_seconds})
+    clock.move_to(datetime(2030, 3, 4, 6, 30, 20, tzinfo=UTC))  # 09:30 in Moscow
+    assert sweep_schedules() == 1
+    task_queue.run()
+    for text, user_id in (("The API.", sp.admin_id), ("Ревью.", sp.member_id), ("And tests.", sp.admin_id)):
+        world.say(text, user_id=user_id)
+        world.poll()
+    return team
+
+
+def _shown(world) -> list[str]:
+    return [m["text"] for m in world.messages()]
+
+
+def _handled_by(world, message: dict) -> str:
+    """The skill the bot gave a person's message to."""
+    from botcore.models import EventLogEntry
+
+    [entry] = EventLogEntry.objects.filter(bot=world.bot, message_id=message["id"])
+    return entry.skill
+
+
+@pytest.mark.slow
+def test_an_answer_written_before_the_summary_time_counts_on_a_portal_clock_two_minutes_ahead(
+    clock, world, task_queue
+):
+    """The portal's clock two minutes ahead of ours dates an answer written at 17:29:30 17:31:30: polled a
+    moment after 17:30, before the summary, it was taken for a message written after the summary time,
+    echoed, and left out of the summary. The platform's dates are read on our clock."""
+    team = _standup_on_a_skewed_platform(clock, world, task_queue, skew_seconds=120)
+    clock.move_to(datetime(2030, 3, 4, 14, 29, 30, tzinfo=UTC))  # 17:29:30 in Moscow, 17:31:30 on the portal
+    said = world.say("Сегодня: стендап-бот.", user_id=world.sp.member_id)
+    clock.move_to(datetime(2030, 3, 4, 14, 30, 5, tzinfo=UTC))
+    world.poll()
+    assert sweep_schedules() == 1
+    task_queue.run()
+    assert _handled_by(world, said) == "standup"  # an answer (thanked), not echo's
+    [summary] = [m for m in world.chat_messages(team["id"]) if m["text"].startswith("[b]Standup for")]
+    assert summary["text"].splitlines()[1:] == [
+        "[b]Alice Admin[/b]: The API.",
+        "And tests.",
+        "[b]Boris Ivanov[/b]: Ревью.",
+        "Сегодня: стендап-бот.",
+        "[b]Carol Quiet[/b]: — no answer",
+    ]
+
+
+@pytest.mark.slow
+def test_a_message_written_after_the_summary_is_not_told_it_came_late_on_a_portal_clock_behind(
+    clock, world, task_queue
+):
+    """The portal's clock two minutes behind ours dates a message written at 17:31, after the summary went
+    out, 17:29: it was told it came too late for the summary, as if written before its time; a message
+    after the summary goes to the next skill (echo), as it does on a clock that agrees with ours."""
+    _standup_on_a_skewed_platform(clock, world, task_queue, skew_seconds=-120)
+    clock.move_to(datetime(2030, 3, 4, 14, 30, 5, tzinfo=UTC))  # 17:30 in Moscow
+    assert sweep_schedules() == 1
+    task_queue.run()
+    clock.move_to(datetime(2030, 3, 4, 14, 31, 0, tzinfo=UTC))  # 17:31, 17:29 on the portal
+    said = world.say("evening")
+    world.poll()
+    shown = _shown(world)
+    assert _handled_by(world, said) == "echo" and "Alice, you wrote: [i]evening[/i]" in shown
+    assert not any(t.startswith("Your answer came after today's summary") for t in shown)
+
+
 @pytest.mark.slow
 def test_in_a_russian_portal_each_person_is_asked_in_the_language_the_platform_lists(
     clock, world, task_queue
