@@ -2,17 +2,18 @@
 configured time, their private answers collected through the day, and a summary posted to the group chat.
 
 The portal admin sets the chat (and optionally the participants, else the chat's members) and the times in the
-skill's options. State: each participant's 1:1 dialog holds {day, asked_at, status "open"/"closed", answers
-(no more than the summary shows: ANSWER_ROOM), answer_ids (the answers' messages, whose edits and deletions
-they follow), open_until, zone (whose rules read the day's times)}; the group chat's dialog holds the day's
-run {day, asked_at, participants, reported}: one standup a day in a chat, so times moved after the day's
-question neither ask again nor post a second summary, and another chat picked the same day asks afresh. While
-a participant's question is open (until the report time), their private messages are their answer and no other
-skill sees them; before the question and after the report they go to the next skill (echo) as usual. Whether
-one was written while the question was open is judged by the platform's time of the message, read on our clock
-(the portal's may run minutes off ours, docs/skills.md §4): an answer written a moment before the report time
-reaches the bot a moment after it (the summary waits for what the bot has received before its time,
-docs/skills.md §9; one reaching the bot after the summary is posted is answered that it came too late).
+skill's options. State: each participant's 1:1 dialog holds {day, asked_at, status "open"/"closed", their
+answers, each with its message, whose edits and deletions it follows (standup_answers.py; no more than the
+summary shows: ANSWER_ROOM), open_until, zone (whose rules read the day's times)}; the group chat's dialog
+holds the day's run {day, asked_at, participants, reported}: one standup a day in a chat, so times moved after
+the day's question neither ask again nor post a second summary, and another chat picked the same day asks
+afresh. While a participant's question is open (until the report time), their private messages are their
+answer and no other skill sees them; before the question and after the report they go to the next skill (echo)
+as usual. Whether one was written while the question was open is judged by the platform's time of the message,
+read on our clock (the portal's may run minutes off ours, docs/skills.md §4): an answer written a moment
+before the report time reaches the bot a moment after it (the summary waits for what the bot has received
+before its time, docs/skills.md §9; one reaching the bot after the summary is posted is answered that it came
+too late).
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, ScheduleSpec, Skill, SkillContext
+from botcore.skills.builtin.standup_answers import (
+    ANSWER_ROOM,
+    Answer,
+    find_answer,
+    fit_answer,
+    keep_answers,
+    read_answers,
+)
 from botcore.skills.builtin.standup_texts import day_text, question_for, texts_for
 from botcore.skills.cron import CronExpression, daily_cron, portal_zone, read_on_clock
 from botcore.skills.events import BackendEventType, ScheduledRunEvent, SkillEvent
@@ -113,8 +122,9 @@ class StandupSkill(Skill):
             )
         if isinstance(event, (MessageUpdateEvent, MessageDeleteEvent)):
             state = ctx.state.get()
-            return _is_open(state, ctx.options["report_at"]) and _message_id(event) in state.get(
-                "answer_ids", []
+            return (
+                _is_open(state, ctx.options["report_at"])
+                and find_answer(read_answers(state), _message_id(event)) is not None
             )
         return True
 
@@ -175,13 +185,8 @@ class StandupSkill(Skill):
                 if state.get("day") != day or state.get("asked_at") != asked_at:
                     language = state.get("language", "")
                     state.clear()
-                    state.update(
-                        day=day,
-                        asked_at=asked_at,
-                        status="open",
-                        answers=[],
-                        open_until=open_until.isoformat(),
-                    )
+                    state.update(day=day, asked_at=asked_at, status="open", open_until=open_until.isoformat())
+                    keep_answers(state, [])
                     if zone:
                         state["zone"] = zone
                     if language:
@@ -213,18 +218,15 @@ class StandupSkill(Skill):
         text = event.message.text.strip()
         name = event.user.name if event.user else ""
         with ctx.state.update() as state:
-            first = not state.get("answers")
-            answers = state.get("answers", [])
-            ids = state.get("answer_ids", [])
-            fitted = _fit_answer(answers, text)
+            answers = read_answers(state)
+            first = not answers
+            fitted = fit_answer(answers, text)
             refused = not fitted and bool(text)
             tell_refused = refused and not state.get("told_full")
             if refused:
                 state["told_full"] = True
             else:
-                state["answers"] = [*answers, fitted]
-                # Each answer's message, to follow its edits: 0 for answers kept before ids were.
-                state["answer_ids"] = [*[0] * (len(answers) - len(ids)), *ids, event.message.id]
+                keep_answers(state, [*answers, Answer(message_id=event.message.id, text=fitted)])
             if name:
                 state["name"] = name
             if normalize_language(event.language):
@@ -241,19 +243,18 @@ class StandupSkill(Skill):
     def amend(self, event: MessageUpdateEvent | MessageDeleteEvent, ctx: SkillContext) -> None:
         """An answer edited or deleted before the summary: the summary shows it as it stands."""
         with ctx.state.update() as state:
-            ids = list(state.get("answer_ids", []))
-            answers = list(state.get("answers", []))
-            if _message_id(event) not in ids:
+            answers = read_answers(state)
+            at = find_answer(answers, _message_id(event))
+            if at is None:
                 return  # taken out already (the handling runs again)
-            at = ids.index(_message_id(event))
             text = event.message.text.strip() if isinstance(event, MessageUpdateEvent) else ""
             if text:
                 # As long as the answer it replaces, or the room the others leave: never past ANSWER_ROOM.
                 others = answers[:at] + answers[at + 1 :]
-                answers[at] = _fit_answer(others, text) or text[: len(answers[at])]
+                answers[at]["text"] = fit_answer(others, text) or text[: len(answers[at]["text"])]
             else:
-                del answers[at], ids[at]
-            state["answers"], state["answer_ids"] = answers, ids
+                del answers[at]
+            keep_answers(state, answers)
 
     # --- the summary ------------------------------------------------------------------------------------
     def report(self, event: ScheduledRunEvent, ctx: SkillContext) -> None:
@@ -268,7 +269,7 @@ class StandupSkill(Skill):
         ]
         for person in run.get("participants", []):
             state = ctx.state_for(str(person["id"])).get()
-            answers = state.get("answers", []) if state.get("day") == day else []
+            answers = [a["text"] for a in read_answers(state)] if state.get("day") == day else []
             name = bb.bold(state.get("name") or person.get("name") or f"#{person['id']}") + ": "
             answer = "\n".join(answers) if answers else texts["no_answer"]
             lines.append(name + bb.shorten(answer, bb.MAX_TEXT_CHARS - len(name)))
@@ -298,7 +299,7 @@ class StandupSkill(Skill):
                 return texts["no_standup_yet"].format(time=ask_at)
             return texts["no_standup_today"].format(day=day_text(day, ctx.language), time=ask_at)
         people = run.get("participants", [])
-        answered = sum(1 for p in people if ctx.state_for(str(p["id"])).get().get("answers"))
+        answered = sum(1 for p in people if read_answers(ctx.state_for(str(p["id"])).get()))
         if run.get("reported"):
             ask_at = ctx.options["ask_at"]
             day = next_question_day(now, ask_at, ctx.options["weekdays"])
@@ -306,19 +307,6 @@ class StandupSkill(Skill):
                 answered=answered, total=len(people), day=day_text(day, ctx.language), time=ask_at
             )
         return texts["status"].format(answered=answered, total=len(people), time=ctx.options["report_at"])
-
-
-# The most of one person's answers the summary shows (report: each person's answers, shortened to fit one
-# message). Every answer was kept, and each one rewrote them all: a participant's thousands of long messages
-# grew the dialog's state without end (20 MB at 1,000 of 20,000 characters), and a worker's time and the
-# database's writes with it. None is kept past what the summary could show.
-ANSWER_ROOM = bb.MAX_TEXT_CHARS
-
-
-def _fit_answer(answers: list[str], text: str) -> str:
-    """`text` as far as it fits after `answers` in ANSWER_ROOM (joined by line breaks); "" when none does."""
-    used = len("\n".join(answers)) + (1 if answers else 0)
-    return text[: max(0, ANSWER_ROOM - used)]
 
 
 def _refuses_person(error: VibeApiError) -> bool:

@@ -146,7 +146,7 @@ def test_a_participants_answers_are_kept_only_as_far_as_the_summary_shows_them()
         kept = ctx.state_of("7")["answers"]
         assert kept[:2] == ["0" * 9000, "1" * 9000] and len(kept) == 3
         assert len("\n".join(kept)) == bb.MAX_TEXT_CHARS and set(kept[2]) == {"2"}
-        assert ctx.state_of("7")["answer_ids"] == [70, 71, 72]
+        assert [answer["message_id"] for answer in ctx.state_of("7")["answer_messages"]] == [70, 71, 72]
         # The thanks, then the refusal once (the fourth and fifth answers met the same).
         assert ctx.replies[-2].startswith("Thanks!")
         assert ctx.replies[-1].startswith("Today's summary has no room for more of your answers")
