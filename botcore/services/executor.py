@@ -38,6 +38,7 @@ from botcore.services.cycle_sql import claim_entry_row
 from botcore.services.eventlog import awaits_its_command
 from botcore.services.notices import apologize_for_failed_event, tell_admins_of_failed_run
 from botcore.services.platform import client_for_bot
+from botcore.services.run_turns import hand_on, wait_for_turn, waits_for_its_turn
 from botcore.services.skill_context import (
     PortalSkills,
     choose_skill,
@@ -521,6 +522,15 @@ def execute_run(run_id: int) -> str:
     if not claimed:
         return "skipped"
     run = SkillRun.objects.select_related("portal").get(pk=run_id)
+    if waits_for_its_turn(run):
+        return wait_for_turn(run)
+    try:
+        return _execute_claimed(run)
+    finally:
+        hand_on(run)
+
+
+def _execute_claimed(run: SkillRun) -> str:
     portal = run.portal
     skill = find_skill(run.skill_name)
     if skill is None:

@@ -228,5 +228,5 @@ def _requeue(now: datetime) -> None:
     waiting = SkillRun.objects.filter(status=SkillRun.Status.PENDING, due_at__lte=now).filter(
         Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=lost)
     )
-    for run in waiting.order_by("due_at")[:500]:
+    for run in waiting.order_by("due_at", "pk")[:500]:  # in the order they are due, ties as they were made
         enqueue_run(run, at=now)

@@ -75,6 +75,9 @@ class ProbeSkill(Skill):
                 ctx.defer("slow", asked=text)
             elif text == "later":
                 ctx.defer_at(timezone.now() + timedelta(minutes=10), "slow", asked=text)
+            elif text.startswith("remind in "):  # "remind in 600: text": a reminder due in 600 seconds
+                seconds, _, what = text.removeprefix("remind in ").partition(": ")
+                ctx.defer_at(timezone.now() + timedelta(seconds=int(seconds)), "slow", asked=what)
             elif text == "file":
                 uploaded = ctx.upload_file("note.txt", "заметка".encode(), message="a file")
                 ctx.reply(f"stored {uploaded.name}: {ctx.download_file(uploaded.id).decode()}")

@@ -266,6 +266,29 @@ def test_work_deferred_to_a_later_time_runs_once_when_its_time_comes_not_before(
     assert texts(world).count("done later: later") == 1
 
 
+def test_reminders_due_in_the_same_minute_ring_in_the_order_they_are_due(world, task_queue):
+    """Two reminders due in the same minute rang in reverse order: the minute sweep hands both to the task
+    queue at once, and of its workers (24 by default) the one that took the later reminder may post before
+    the one that took the earlier. Played here as a worker taking the later one first."""
+    import time_machine
+
+    from botcore.services.executor import execute_run
+
+    for text in ("remind in 620: second", "remind in 600: first", "remind in 600: third"):
+        world.say(text)  # the first due, then the third (made after it, due with it), then the second
+    world.poll()
+    first, third, second = SkillRun.objects.filter(kind=SkillRun.Kind.DEFERRED).order_by("due_at", "pk")
+    assert (first.payload["data"]["asked"], second.payload["data"]["asked"]) == ("first", "second")
+    with time_machine.travel(timezone.now() + timedelta(minutes=11), tick=True):
+        sweep_schedules()  # all three due: enqueued at once
+        taken_first = [execute_run(second.pk), execute_run(third.pk)]  # workers take the later ones first
+        task_queue.run()
+    rang = [t for t in texts(world) if t.startswith("done later: ")]
+    assert rang == ["done later: first", "done later: third", "done later: second"]
+    assert taken_first == ["pending", "pending"]  # each waited its turn, handed on by the one before it
+    assert set(SkillRun.objects.values_list("status", "attempts")) == {("done", 1)}
+
+
 @pytest.mark.slow
 def test_work_due_while_the_portal_has_no_session_waits_for_one_and_is_not_given_up(world, task_queue):
     """From a skill author's trial: a reminder due while the portal's session had expired spent its five
