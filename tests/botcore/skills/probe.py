@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
@@ -78,6 +78,9 @@ class ProbeSkill(Skill):
             elif text.startswith("remind in "):  # "remind in 600: text": a reminder due in 600 seconds
                 seconds, _, what = text.removeprefix("remind in ").partition(": ")
                 ctx.defer_at(timezone.now() + timedelta(seconds=int(seconds)), "slow", asked=what)
+            elif text.startswith("remind at "):  # "remind at 1900000000: text": due then (Unix seconds)
+                moment, _, what = text.removeprefix("remind at ").partition(": ")
+                ctx.defer_at(datetime.fromtimestamp(int(moment), UTC), "slow", asked=what)
             elif text == "file":
                 uploaded = ctx.upload_file("note.txt", "заметка".encode(), message="a file")
                 ctx.reply(f"stored {uploaded.name}: {ctx.download_file(uploaded.id).decode()}")

@@ -6,6 +6,8 @@ schedules fired by both clusters at once claim each firing once.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django_q.tasks import async_task
 
@@ -68,3 +70,34 @@ def test_sweeps_from_two_clusters_at_once_fire_each_schedule_once(sandbox_portal
     ticks = [e for e in DialogState(store, LOG).get()["events"] if e["type"] == "BACKEND_SCHEDULED_RUN"]
     assert len(ticks) == len(runs) == len(set(runs)) >= 1
     assert len({tick["local"] for tick in ticks}) == len(ticks)
+
+
+def test_reminders_due_at_one_time_ring_in_the_order_they_were_made_through_real_workers(
+    sandbox_portal, stack, monkeypatch
+):
+    """Two clusters of six workers each: the sweep hands every reminder due by then to them at once, and they
+    rang in whatever order the workers happened to post them."""
+    from django_q.conf import Conf
+
+    stack.env["VIBE_Q_WORKERS"] = "6"
+    bot = provision_bot(sandbox_portal.portal)
+    for name in ("qcluster1", "qcluster2", "poller"):
+        stack.start(name)
+    due = int(time.time()) + 10
+    reminders = [f"r{n}" for n in range(6)]
+    for text in reminders:
+        sandbox_portal.say(
+            user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=f"remind at {due}: {text}"
+        )
+    wait_for(lambda: SkillRun.objects.filter(kind="deferred").count() == 6, timeout=45, what="the reminders")
+    time.sleep(max(0.0, due + 1 - time.time()))
+    monkeypatch.setattr(Conf, "PREFIX", stack.env["VIBE_Q_NAME"])  # signed as the stack's clusters expect
+    async_task("botcore.tasks.sweep_skill_schedules", cluster=stack.env["VIBE_Q_NAME"])
+
+    def rang() -> list[str]:
+        return [
+            t.removeprefix("done later: ") for t in texts(sandbox_portal, bot) if t.startswith("done later")
+        ]
+
+    wait_for(lambda: len(rang()) == 6, timeout=60, what="every reminder")
+    assert rang() == reminders
