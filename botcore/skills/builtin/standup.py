@@ -211,8 +211,7 @@ class StandupSkill(Skill):
 
     # --- answers through the day ----------------------------------------------------------------------
     def collect(self, event: MessageAddEvent, ctx: SkillContext) -> None:
-        state = ctx.state.get()
-        if state.get("status") == "closed":  # written while it was open (wants), come after the summary
+        if ctx.state.get().get("status") == "closed":  # written while it was open (wants), after the summary
             ctx.reply(texts_for(ctx.language)["late"].format(time=ctx.options["report_at"]))
             return
         text = event.message.text.strip()
