@@ -55,8 +55,10 @@ def hand_on(run: SkillRun) -> None:
     """Enqueue the next due run of `run`'s skill waiting for its turn, now that `run` ended or went back."""
     if run.kind not in TIMED_KINDS:
         return
+    # Only a run that went back for its turn: one waiting for its bot's backlog (or a retry) handed on by
+    # another waiting the same way would hand that one on in turn, back and forth while the backlog lasts.
     waiting = SkillRun.objects.filter(
-        portal_id=run.portal_id, skill_name=run.skill_name, kind__in=TIMED_KINDS,
+        portal_id=run.portal_id, skill_name=run.skill_name, kind__in=TIMED_KINDS, error=TURN_NOTE,
         status=SkillRun.Status.PENDING, enqueued_at__isnull=True, due_at__lte=timezone.now(),
     ).exclude(pk=run.pk)  # fmt: skip
     following = waiting.order_by("due_at", "pk").first()

@@ -177,6 +177,29 @@ def test_a_scheduled_run_goes_ahead_without_a_backlog_that_does_not_clear(world,
     assert [e["type"] for e in probe_log(world)] == ["BACKEND_SCHEDULED_RUN"]  # the events still wait
 
 
+def test_runs_waiting_for_their_bots_backlog_do_not_hand_each_other_on(world, task_queue):
+    """Each run that goes back hands on the next waiting for its turn; a run waiting for the backlog is not
+    waiting for its turn: handed on, two such runs would enqueue each other, back and forth, for as long as
+    the backlog lasts."""
+    import time_machine
+
+    from botcore.services.executor import BACKLOG_NOTE, execute_run
+    from botcore.services.skill_runs import claim_run
+
+    world.say("written before the ticks")
+    _store_without_handling(world)
+    due = timezone.now() + timedelta(seconds=1)
+    first = _tick_run(world, due)
+    second = claim_run(
+        portal_id=world.bot.portal_id, skill_name="probe", kind=SkillRun.Kind.SCHEDULED, run_key="other",
+        payload={"schedule": "tick", "due_at": due.isoformat(), "local_due_at": due.isoformat()}, due_at=due,
+    )  # fmt: skip
+    with time_machine.travel(due + timedelta(seconds=5), tick=True):
+        assert [execute_run(first.pk), execute_run(second.pk)] == ["pending", "pending"]
+    # Neither enqueued the other: the minute sweep gives each its own try.
+    assert set(SkillRun.objects.values_list("error", "enqueued_at")) == {(BACKLOG_NOTE, None)}
+
+
 def test_a_scheduled_run_waits_for_messages_written_before_its_time_by_a_portal_clock_ahead_of_ours(
     world, task_queue
 ):
