@@ -154,7 +154,10 @@ def _never_arrived(
 def _failure_facts(cause: BaseException | None) -> dict[str, str]:
     """Why a run failed, as facts any language can tell (kept on the run while its notice is retried)."""
     if isinstance(cause, VibeApiError) and not is_transient(cause):
-        return {"why": "refused", "code": str(cause.code or cause.status)}
+        refused = {"why": "refused", "code": str(cause.code or cause.status)}
+        # A fact added beside the others: the release before reads the run's facts too while an upgrade
+        # rolls, and tells this one as the refusal it is.
+        return {**refused, "chat": "not_a_member"} if _refused_a_chat_it_is_not_in(cause) else refused
     if cause is None:  # the minute sweep failed it: every attempt's worker stopped before it finished
         return {"why": "unfinished"}
     if is_transient(cause):
@@ -162,9 +165,28 @@ def _failure_facts(cause: BaseException | None) -> dict[str, str]:
     return {"why": "error"}
 
 
+def _refused_a_chat_it_is_not_in(cause: VibeApiError) -> bool:
+    """The platform refused a message the run posted, or a look at a chat, because the bot is not a member of
+    that chat (CONTRACT B: ACCESS_DENIED; a chat's other calls also give it for missing rights). After the app
+    key's rotation every portal's bot is a new one, in no group chat the old one was in: a standup's summary
+    met this (an upgrade trial) until someone added the bot to its chat."""
+    if cause.canonical_code != "ACCESS_DENIED":
+        return False
+    path = cause.path.rstrip("/")
+    return (cause.method == "POST" and path.endswith("/messages")) or (
+        cause.method == "GET" and "/chats/" in path
+    )
+
+
 def _why_it_failed(facts: dict[str, str]) -> str:
-    """In the admin's words: the platform's code where it refused (it says what to fix), never a trace."""
+    """In the admin's words: what to fix where the platform says it, else its code; never a trace."""
     why = facts.get("why")
+    if why == "refused" and facts.get("chat") == "not_a_member":
+        return gettext(
+            "the platform refused it ({code}): the bot is not a member of the chat it posts to (it was"
+            " removed from it, or the portal's bot is a new one since the app's key changed); add it to that"
+            " chat"
+        ).format(code=facts.get("code", ""))
     if why == "refused":
         return gettext("the platform refused it ({code})").format(code=facts.get("code", ""))
     if why == "unfinished":

@@ -95,6 +95,7 @@ def test_the_admins_are_told_once_a_day_when_the_moved_bots_question_cannot_go_o
     assert list(SkillRun.objects.values_list("status", flat=True)) == ["failed"]
     [notice] = notices_to(sp, bot, sp.admin_id)
     assert "Standup" in notice and "at 2030-03-04 06:30:" in notice and "ACCESS_DENIED" in notice
+    assert "the bot is not a member of the chat it posts to" in notice and "add it to that chat" in notice
     assert notices_to(sp, bot, sp.member_id) == []  # a member is not the one to fix it
 
     # The admin moves the question to 06:50; it fails again that day, and they are not told twice.
@@ -135,3 +136,4 @@ def test_with_named_participants_the_admins_are_told_when_the_summary_cannot_be_
     assert sorted(SkillRun.objects.values_list("status", flat=True)) == ["done", "failed"]
     [notice] = notices_to(sp, bot, sp.admin_id)
     assert "at 2030-03-04 06:45:" in notice and "ACCESS_DENIED" in notice
+    assert "the bot is not a member of the chat it posts to" in notice and "add it to that chat" in notice

@@ -43,9 +43,26 @@ class NightlySkill(Skill):
         raise RuntimeError("cannot reach db://vendor:hunter2@10.0.0.5")
 
 
+class ReportSkill(Skill):
+    """A scheduled skill that posts into a group chat (its `chat`, as an admin's option would give it), as the
+    standup's summary does."""
+
+    name = "report"
+    event_types = frozenset({BackendEventType.SCHEDULED_RUN})
+    chat = ""
+
+    def handle(self, event, ctx) -> None:
+        ctx.send(self.chat, "the day's report")
+
+
 @pytest.fixture
 def skill_paths():
-    return [f"{__name__}.PickySkill", "tests.botcore.skills.probe.ProbeSkill", f"{__name__}.NightlySkill"]
+    return [
+        f"{__name__}.PickySkill",
+        "tests.botcore.skills.probe.ProbeSkill",
+        f"{__name__}.NightlySkill",
+        f"{__name__}.ReportSkill",
+    ]
 
 
 def entries(world) -> list[tuple[str, str, str]]:
@@ -194,6 +211,28 @@ def test_a_failed_scheduled_run_is_told_to_the_portals_admins_without_the_skills
     run.refresh_from_db()
     # The operators' event log keeps the reason for the skill's author, with a URL's password redacted.
     assert "cannot reach db://vendor:<redacted>@10.0.0.5" in run.error and "hunter2" not in run.error
+
+
+def test_a_run_refused_a_group_chat_the_bot_is_not_in_tells_the_admins_to_add_it_there(world, monkeypatch):
+    """From an upgrade trial: after the app key's rotation the portal's bot was a new one, in none of the
+    group chats the old one had been in, and the standup's summary was refused (ACCESS_DENIED: the bot is not
+    a member of the chat). The admin read "the platform refused it (ACCESS_DENIED) ... check its settings",
+    which were right; what they had to do was add the bot to the chat."""
+    team = world.act("chats", userId=world.sp.admin_id, title="Team", memberIds=[world.sp.member_id])["chat"]
+    monkeypatch.setattr(ReportSkill, "chat", team["dialogId"])
+    at = "2030-03-04T17:30:00+00:00"
+    run = claim_run(
+        portal_id=world.bot.portal_id,
+        skill_name="report",
+        kind=SkillRun.Kind.SCHEDULED,
+        run_key=f"schedule:report:{at}",
+        payload={"schedule": "report", "due_at": at, "local_due_at": at},
+    )
+    assert execute_run(run.pk) == "failed"
+    [notice] = [m["text"] for m in world.messages() if "did not run as planned" in m["text"]]
+    assert "the bot is not a member of the chat it posts to" in notice and "add it to that chat" in notice
+    run.refresh_from_db()
+    assert "ACCESS_DENIED" in run.error  # the operators' record keeps the platform's word
 
 
 def test_an_event_whose_every_attempt_died_unfinished_says_what_that_means(world):
