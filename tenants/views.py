@@ -115,13 +115,20 @@ def _entered_key(token: str) -> str:
 
 
 def _cookie_not_kept(request: HttpRequest) -> HttpResponse:
-    log.info("portal page refused: the browser kept no cookie from the entry path=%s", request.path)
+    log.warning(
+        "portal page refused: the browser kept no cookie from the entry path=%s status=403",
+        request.path,
+        extra={"status_code": 403},
+    )
     message = _(
         "This page could not be opened: your browser did not keep the app's cookie (browsers may block"
         " cookies inside the Bitrix24 frame). Open the app in a tab of its own, or allow its cookies, and"
         " try again."
     )
-    return render(request, "tenants/error.html", {"message": message}, status=403)
+    response = render(request, "tenants/error.html", {"message": message}, status=403)
+    # The line above names why; Django's own "Forbidden: /portal/" would repeat it naming nothing.
+    response._has_been_logged = True  # type: ignore[attr-defined]  # django.utils.log.log_response's mark
+    return response
 
 
 def _viewer_on(request: HttpRequest, token: str) -> Viewer | None:

@@ -583,3 +583,24 @@ def test_a_known_visitor_and_a_deep_link_while_the_cache_is_down_are_let_in_not_
         assert visit(Client(), platform, token)["Location"] == "/portal/"
         deep_link = Client().get("/portal/", headers=gateway_headers(platform, token))
     assert deep_link.status_code == 302 and deep_link["Location"].startswith("/?next=")
+
+
+def test_a_browser_that_keeps_no_cookie_is_logged_once_not_by_django_as_well(platform, caplog):
+    """From a soak trial in production mode behind the gateway (plain HTTP: the Secure cookies were dropped):
+    every such visit logged an INFO line of its own and Django's WARNING `Forbidden: /portal/`, which names no
+    reason, as each refused portal page once did (docs/operators.md: one WARNING, never Django's as well)."""
+    headers = gateway_headers(platform, platform.session(platform.admin))
+    entered = Client().get("/portal/", headers=headers)
+    url = entered["Location"]
+    for _ in range(3):  # through the entry and back, each time a browser that kept nothing
+        answer = Client().get(url, headers=headers)
+        if answer.status_code != 302:
+            break
+        url = answer["Location"]
+    assert answer.status_code == 403
+    refusals = [
+        r for r in caplog.records if r.name in ("django.request", "tenants.views") and r.levelno >= 20
+    ]
+    assert [
+        (r.name, r.levelname) for r in refusals if "cookie" in r.getMessage() or "Forbidden" in r.getMessage()
+    ] == [("tenants.views", "WARNING")]
