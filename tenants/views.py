@@ -192,8 +192,11 @@ def _grant_for_gateway_token(request: HttpRequest, token: str) -> SessionGrant |
     # Refused tokens are counted per client address and, past the rate, not checked at all: made-up tokens
     # cannot spend the budget, and people opening the app (whose tokens pass) are never counted, however
     # many share one address behind the platform's gateway.
+    # A token that passes is counted per person instead: a person's grant holds one token, and a person
+    # sending two valid ones by turns had each visit checked, at a reply's priority.
+    person = f"{claim['claimed_portal_id']}:{claim['claimed_user_id']}"
     try:
-        limited = _refused_tokens(request, count=False)
+        limited = _refused_tokens(request, count=False) or _confirmed_tokens(request, person, count=False)
     except Exception as error:  # noqa: BLE001 - the cache client's own family (Redis down): no check uncounted
         return _cache_unreachable(request, error, counts="refused-token counts")
     if limited:
@@ -211,6 +214,10 @@ def _grant_for_gateway_token(request: HttpRequest, token: str) -> SessionGrant |
             except Exception as unreachable:  # noqa: BLE001 - as above; the token was refused all the same
                 log.warning("refused gateway token not counted (%s)", unreachable.__class__.__name__)
         return render_tenants_error(request, error)
+    try:
+        _confirmed_tokens(request, person, count=True)
+    except Exception as unreachable:  # noqa: BLE001 - as above; the token was confirmed all the same
+        log.warning("confirmed gateway token not counted (%s)", unreachable.__class__.__name__)
     # The service confirmed the header's user id is the token's owner.
     return portal.grants.get(bitrix_user_id=int(claim["claimed_user_id"]))
 
@@ -249,6 +256,19 @@ def _refused_tokens(request: HttpRequest, *, count: bool) -> bool:
         group="tenants.gateway_refused",
         key="ip",
         rate=rate_setting("TENANTS_GATEWAY_VERIFY_RATE"),
+        count_one=count,
+    )
+
+
+def _confirmed_tokens(request: HttpRequest, person: str, *, count: bool) -> bool:
+    """Whether `person` (the claimed portal and user ids) has had TENANTS_GATEWAY_CONFIRM_RATE tokens
+    confirmed in the window; `count`: add one (a token the platform just confirmed as theirs). Only a
+    confirmation is counted, so nobody can use up another person's checks without that person's tokens."""
+    return failures_reached(
+        request,
+        group="tenants.gateway_confirmed",
+        key=lambda _group, _request: person,
+        rate=rate_setting("TENANTS_GATEWAY_CONFIRM_RATE"),
         count_one=count,
     )
 
