@@ -125,8 +125,10 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
     )
     if moved and registered_under_previous_app_key(bot):
         # The app key was rotated: the old bot answers what it holds with its own key, then goes (a bot it
-        # cannot drain is left as it is: the same refusal would meet its unregistering).
-        not_drained = drain_previous_key_bot(bot)
+        # cannot drain is left as it is: the same refusal would meet its unregistering). A paused bot answers
+        # nothing: what its old bot holds is stored, for the new one to answer once an operator resumes it
+        # (any portal user's visit starts a move, and the drain answered everything a pause held back).
+        not_drained = drain_previous_key_bot(bot) if bot.status != Bot.Status.PAUSED else None
         if not_drained is None:
             retire_platform_bot(bot)
         note = note or not_drained or RETIRED_NOTE

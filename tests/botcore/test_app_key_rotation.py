@@ -18,7 +18,7 @@ from django.test import Client
 from botcore.checks import check_previous_app_key
 from botcore.models import Bot
 from botcore.services.app_key_rotation import RETIRED_NOTE
-from botcore.services.bots import provision_bot
+from botcore.services.bots import pause_bot, provision_bot, resume_bot
 from botcore.services.platform import app_key_digest
 from botcore.services.polling import poll_bot_once
 from tests.botcore.test_reliability import bots_on_platform, no_repeats
@@ -170,6 +170,40 @@ def test_an_old_bot_whose_session_ran_out_is_drained_when_a_user_comes_back(
     assert answers(sandbox_portal, old_bot) == Counter(["got: written while no session was left"])
     assert old_bot not in bots_on_platform(sandbox_portal)
     assert no_repeats(counting.executions)
+
+
+@pytest.mark.slow
+def test_a_paused_bot_s_move_to_the_new_key_answers_nothing_until_an_operator_resumes_it(
+    sandbox_portal, counting, settings, task_queue
+):
+    """From an attacker's trial: any portal user opening the app during the overlap had the old bot drained,
+    and the drain answered every message waiting on it although an operator had paused the bot (a pause
+    means no skill runs for it). The paused bot is moved and its old bot's messages kept, not answered; the
+    operator's resume has them answered, once each."""
+    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+    first_key = sandbox_portal.app_key
+    bot = provision_bot(sandbox_portal.portal)
+    old_bot, admin = bot.vibe_bot_id, sandbox_portal.admin_id
+    assert pause_bot(bot, operator="ops")
+    for text in ("written while paused", "written while paused too"):
+        sandbox_portal.say(user_id=admin, bot_id=old_bot, text=text)
+    second_key = sandbox_portal.control.post("/_sandbox/apps/keys", json={"appKey": first_key}).json()["data"]
+    settings.VIBE_APP_KEY, settings.VIBE_APP_KEY_PREVIOUS = second_key["key"], first_key
+
+    open_app(sandbox_portal, app_key=second_key["key"])
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert bot.vibe_bot_id != old_bot and bot.status == Bot.Status.PAUSED
+    assert bot.app_key_digest == app_key_digest(second_key["key"])
+    assert old_bot not in bots_on_platform(sandbox_portal)
+    posts = [
+        c for c in sandbox_portal.calls(old_bot) if c["method"] == "POST" and c["path"].endswith("/messages")
+    ]
+    assert not counting.executions and posts == []
+
+    assert resume_bot(bot, operator="ops")
+    poll_bot_once(bot.pk)
+    assert len(counting.executions) == 2 and no_repeats(counting.executions)
 
 
 @pytest.mark.parametrize("previous", ["same", "sk-not-an-app-key"])
