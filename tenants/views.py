@@ -194,7 +194,7 @@ def _grant_for_gateway_token(request: HttpRequest, token: str) -> SessionGrant |
     # many share one address behind the platform's gateway.
     # A token that passes is counted per person instead: a person's grant holds one token, and a person
     # sending two valid ones by turns had each visit checked, at a reply's priority.
-    person = f"{claim['claimed_portal_id']}:{claim['claimed_user_id']}"
+    person = f"{claim['claimed_portal_id']}:{claim['claimed_user_id'].strip()}"  # as the check reads the id
     try:
         limited = _refused_tokens(request, count=False) or _confirmed_tokens(request, person, count=False)
     except Exception as error:  # noqa: BLE001 - the cache client's own family (Redis down): no check uncounted

@@ -268,6 +268,15 @@ def test_a_person_s_tokens_are_checked_with_the_platform_a_bounded_number_of_tim
     answers = [visit(Client(), platform, tokens[n % 2]).status_code for n in range(8)]
     # Past the rate, the token the grant holds (the third visit's) still gets in, unasked; the other waits.
     assert answers == [302, 302, 302, 429, 302, 429, 302, 429]
+    padded = Client().get(
+        "/",
+        headers={
+            "X-Vibe-Authorization": f"Bearer {tokens[1]}",
+            "X-Vibe-Portal-Id": platform.portal_id,
+            "X-Vibe-User-Id": f" {platform.admin['id']} ",  # the check strips the id: the same person
+        },
+    )
+    assert padded.status_code == 429
     assert me_calls(platform) - before == 3
     member = platform.session(platform.member)
     assert visit(Client(), platform, member, user=platform.member).status_code == 302
