@@ -5,9 +5,9 @@ A platform bot answers only to the key that registered it (CONTRACT A §7), so t
 and answered with the previous key (botcore.services.platform.app_key_for_bot) until a portal user opens
 the app: that visit, verified with the current key, brings the session the new bot is registered with. The
 move (bots._provision) then drains the old bot here before it unregisters it: every event it holds is read
-and handled with its own key, so each answer comes from the bot it was written to, in the chat it was
-written in. What is written to it after that drain, in the moment before it is unregistered, is stored by
-bots.retire_platform_bot and answered by the new bot.
+and, within a cycle's deadline, handled with its own key, so each answer comes from the bot it was written
+to, in the chat it was written in. What the deadline leaves, and what is written to it after that drain in
+the moment before it is unregistered (stored by bots.retire_platform_bot), is answered by the new bot.
 
 Where the old bot cannot be drained (its portal has no live session left, or the platform refuses the
 previous key), one WARNING per portal says so and the bot's status note keeps it for the operator: nothing
@@ -94,15 +94,22 @@ def note_session_lost(portal: Portal) -> bool:
 
 
 def drain_previous_key_bot(bot: Bot, *, wait: float | None = None) -> str | None:
-    """Read and answer every event the old platform bot `bot` points at holds, with its own key and session,
-    holding the bot's lease so that no cycle handles them meanwhile. None when drained; else, after the one
-    WARNING that says so, the note for the bot's status (what the operator and the portal's admin read)."""
+    """Read every event the old platform bot `bot` points at holds and answer them with its own key and
+    session, within a cycle's deadline (the rest wait in the log for the new bot), holding the bot's lease so
+    that no cycle handles them meanwhile; `wait`: how long to wait for that lease (a cycle's deadline). None
+    when drained; else, after the one WARNING that says so, the note for the bot's status (what the operator
+    and the portal's admin read)."""
     old_id = bot.vibe_bot_id
     if old_id is None:
         return None  # never registered: nothing to drain
-    token = _take_lease(bot, wait=conf.lease_seconds() if wait is None else wait)
+    # Both bounds are a cycle's deadline, as the move runs in a task the queue kills at VIBE_Q_TIMEOUT: a
+    # cycle holding the lease is done within it, and the drain answers what fits in one cycle's time. A
+    # drain bounded by neither waited up to a whole lease (120 s), then answered a thousand waiting
+    # messages one by one; its worker was killed mid-move.
+    token = _take_lease(bot, wait=conf.cycle_deadline_seconds() if wait is None else wait)
     if token is None:
         return _not_drained(bot, "a poll cycle held it throughout")
+    deadline = time.monotonic() + conf.cycle_deadline_seconds()
     try:
         bot.refresh_from_db()
         client = client_for_bot(bot)
@@ -111,8 +118,9 @@ def drain_previous_key_bot(bot: Bot, *, wait: float | None = None) -> str | None
             if store_batch(bot.pk, batch, vibe_bot_id=old_id, lease_token=token) is None:
                 return _not_drained(bot, "the bot changed hands while it was drained")
             bot.refresh_from_db()
-            # An event left waiting for a retry stays in the log: the new bot answers it, as any move's.
-            handle_pending(bot, client=client, lease_token=token)
+            # An event left waiting (for a retry, or past the deadline) stays in the log: the new bot answers
+            # it, as any move's.
+            handle_pending(bot, client=client, lease_token=token, deadline=deadline)
             if not batch.has_more:
                 break
     except (VibeError, TenantsError) as error:

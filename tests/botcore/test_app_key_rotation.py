@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from botcore.checks import check_previous_app_key
 from botcore.models import Bot
@@ -204,6 +206,66 @@ def test_a_paused_bot_s_move_to_the_new_key_answers_nothing_until_an_operator_re
     assert resume_bot(bot, operator="ops")
     poll_bot_once(bot.pk)
     assert len(counting.executions) == 2 and no_repeats(counting.executions)
+
+
+@pytest.mark.slow
+def test_the_drain_answers_within_a_cycle_s_deadline_and_leaves_the_rest_to_the_new_bot(
+    sandbox_portal, counting, settings, task_queue
+):
+    """From an attacker's trial: a portal user who had written 1,000 messages to the old bot opened the app;
+    the drain answered them one by one with no deadline, past the task queue's 90 s, and the worker was
+    killed mid-move (an ERROR, the new platform bot left unused, the old one still registered). The drain
+    answers what fits in a cycle's deadline (none here: the deadline has passed at its first event) and
+    leaves the rest in the log, answered once each by the new bot."""
+    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+    first_key = sandbox_portal.app_key
+    bot = provision_bot(sandbox_portal.portal)
+    old_bot, admin = bot.vibe_bot_id, sandbox_portal.admin_id
+    for n in range(3):
+        sandbox_portal.say(user_id=admin, bot_id=old_bot, text=f"waiting {n}")
+    second_key = sandbox_portal.control.post("/_sandbox/apps/keys", json={"appKey": first_key}).json()["data"]
+    settings.VIBE_APP_KEY, settings.VIBE_APP_KEY_PREVIOUS = second_key["key"], first_key
+
+    settings.BOTCORE_CYCLE_DEADLINE_SECONDS = 1e-9
+    open_app(sandbox_portal, app_key=second_key["key"])
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert bot.vibe_bot_id != old_bot and bot.status == Bot.Status.ACTIVE and bot.status_note == RETIRED_NOTE
+    assert old_bot not in bots_on_platform(sandbox_portal)
+    assert not counting.executions  # stored, none answered past the deadline
+
+    settings.BOTCORE_CYCLE_DEADLINE_SECONDS = 30.0
+    assert poll_bot_once(bot.pk).handled == 3
+    assert len(counting.executions) == 3 and no_repeats(counting.executions)
+
+
+def test_the_drain_waits_for_the_bot_s_lease_less_than_the_task_may_run(
+    sandbox_portal, settings, monkeypatch
+):
+    """The drain waited for a cycle's lease as long as a lease lasts (120 s), inside a task the queue kills at
+    90 s: a bot whose cycles kept its lease had its move's worker killed. It waits at most a cycle's deadline
+    (a cycle holding it is done by then), then says the bot could not be drained."""
+    from botcore.services import app_key_rotation
+
+    bot = provision_bot(sandbox_portal.portal)
+    Bot.objects.filter(pk=bot.pk).update(
+        lease_token="a-cycle", lease_until=timezone.now() + timedelta(hours=1)
+    )
+    clock = {"now": 0.0}
+
+    class Clock:
+        @staticmethod
+        def monotonic() -> float:
+            return clock["now"]
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            clock["now"] += seconds
+
+    monkeypatch.setattr(app_key_rotation, "time", Clock)
+    note = app_key_rotation.drain_previous_key_bot(bot)
+    assert note is not None and "held it throughout" in note
+    assert clock["now"] <= settings.BOTCORE_CYCLE_DEADLINE_SECONDS + 1 < settings.Q_CLUSTER["timeout"]
 
 
 @pytest.mark.parametrize("previous", ["same", "sk-not-an-app-key"])
