@@ -168,10 +168,29 @@ def app_entry(request: HttpRequest) -> HttpResponse:
             status=400,
         )
     if _viewer_on(request, token) is None:
+        # Each sign-in is a new browser session (a row until the token ends), and a new token a GET /v1/me
+        # at a reply's priority on the app key every portal shares: counted per person (the claimed portal
+        # and user, as the check reads them), only once signed in, so nobody spends another's sign-ins
+        # without their token. A token sent again and again without the cookie wrote a row each time.
+        person = f"{request.headers['X-Vibe-Portal-Id']}:{request.headers['X-Vibe-User-Id'].strip()}"
+        try:
+            limited = _sign_ins(request, person, count=False)
+        except Exception as error:  # noqa: BLE001 - the cache client's own family (Redis down)
+            # A token a grant holds still gets in (nothing to ask the platform); a new one is refused
+            # below, as no token is checked uncounted.
+            log.warning("gateway sign-ins not read (%s)", error.__class__.__name__)
+            limited = False
+        if limited:
+            log.warning("gateway sign-ins rate-limited path=%s", request.path)
+            return _too_many_attempts(request)
         grant = _grant_for_gateway_token(request, token)
         if isinstance(grant, HttpResponse):
             return grant
         remember_viewer(request, grant, token=token)
+        try:
+            _sign_ins(request, person, count=True)
+        except Exception as unreachable:  # noqa: BLE001 - as above; the person is signed in all the same
+            log.warning("gateway sign-in not counted (%s)", unreachable.__class__.__name__)
         # Read by through_entry.
         shared_cache.keep(_entered_key(token), True, _ENTERED_SECONDS, what="the entry's sign-in")
     return redirect(_landing(request))
@@ -192,11 +211,9 @@ def _grant_for_gateway_token(request: HttpRequest, token: str) -> SessionGrant |
     # Refused tokens are counted per client address and, past the rate, not checked at all: made-up tokens
     # cannot spend the budget, and people opening the app (whose tokens pass) are never counted, however
     # many share one address behind the platform's gateway.
-    # A token that passes is counted per person instead: a person's grant holds one token, and a person
-    # sending two valid ones by turns had each visit checked, at a reply's priority.
-    person = f"{claim['claimed_portal_id']}:{claim['claimed_user_id'].strip()}"  # as the check reads the id
+    # A token that passes is counted with the person's sign-ins instead (app_entry).
     try:
-        limited = _refused_tokens(request, count=False) or _confirmed_tokens(request, person, count=False)
+        limited = _refused_tokens(request, count=False)
     except Exception as error:  # noqa: BLE001 - the cache client's own family (Redis down): no check uncounted
         return _cache_unreachable(request, error, counts="refused-token counts")
     if limited:
@@ -214,10 +231,6 @@ def _grant_for_gateway_token(request: HttpRequest, token: str) -> SessionGrant |
             except Exception as unreachable:  # noqa: BLE001 - as above; the token was refused all the same
                 log.warning("refused gateway token not counted (%s)", unreachable.__class__.__name__)
         return render_tenants_error(request, error)
-    try:
-        _confirmed_tokens(request, person, count=True)
-    except Exception as unreachable:  # noqa: BLE001 - as above; the token was confirmed all the same
-        log.warning("confirmed gateway token not counted (%s)", unreachable.__class__.__name__)
     # The service confirmed the header's user id is the token's owner.
     return portal.grants.get(bitrix_user_id=int(claim["claimed_user_id"]))
 
@@ -260,15 +273,14 @@ def _refused_tokens(request: HttpRequest, *, count: bool) -> bool:
     )
 
 
-def _confirmed_tokens(request: HttpRequest, person: str, *, count: bool) -> bool:
-    """Whether `person` (the claimed portal and user ids) has had TENANTS_GATEWAY_CONFIRM_RATE tokens
-    confirmed in the window; `count`: add one (a token the platform just confirmed as theirs). Only a
-    confirmation is counted, so nobody can use up another person's checks without that person's tokens."""
+def _sign_ins(request: HttpRequest, person: str, *, count: bool) -> bool:
+    """Whether `person` (the claimed portal and user ids) has signed in TENANTS_GATEWAY_SIGN_IN_RATE times in
+    the window; `count`: add one (a sign-in just made)."""
     return failures_reached(
         request,
-        group="tenants.gateway_confirmed",
+        group="tenants.gateway_sign_ins",
         key=lambda _group, _request: person,
-        rate=rate_setting("TENANTS_GATEWAY_CONFIRM_RATE"),
+        rate=rate_setting("TENANTS_GATEWAY_SIGN_IN_RATE"),
         count_one=count,
     )
 

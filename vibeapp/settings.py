@@ -418,11 +418,12 @@ TENANTS_OAUTH_START_RATE = env.read_str("TENANTS_OAUTH_START_RATE", "10/m")
 # address; past it, such an address's new tokens are not checked until the window ends. Tokens that pass are
 # never counted, so people opening the app behind one address (the platform's gateway) are not limited.
 TENANTS_GATEWAY_VERIFY_RATE = env.read_str("TENANTS_GATEWAY_VERIFY_RATE", "60/m")
-# Gateway visits whose token the platform confirmed, per person (portal and user): a person's grant holds one
-# token, so one sending several valid tokens by turns had each visit checked with GET /v1/me, at a reply's
-# priority on the app key every portal shares; past it, that person's new tokens wait for the window's end.
-# A browser keeping the app's cookie, or bringing the token its grant holds, is never checked nor counted.
-TENANTS_GATEWAY_CONFIRM_RATE = env.read_str("TENANTS_GATEWAY_CONFIRM_RATE", "10/m")
+# Sign-ins through the gateway per person (portal and user), counted once signed in: each is a new browser
+# session row, and a new token a GET /v1/me at a reply's priority on the app key every portal shares (a
+# person's grant holds one token, so two valid ones sent by turns were each checked, and a token sent again
+# without the cookie wrote a row each time); past it, 429 until the window ends. A browser keeping the app's
+# cookie is never signed in again, nor counted.
+TENANTS_GATEWAY_SIGN_IN_RATE = env.read_str("TENANTS_GATEWAY_SIGN_IN_RATE", "10/m")
 # Personal keys the platform refused (each check costs a GET /v1/me), per portal, whoever typed them; past it
 # the portal's next keys are not checked until the window ends.
 TENANTS_API_KEY_REFUSED_RATE = env.read_str("TENANTS_API_KEY_REFUSED_RATE", "10/h")

@@ -259,15 +259,13 @@ def test_a_person_s_tokens_are_checked_with_the_platform_a_bounded_number_of_tim
     """From an attacker's trial: a portal user with two valid session tokens, sending them by turns with the
     gateway's headers, had each visit checked with GET /v1/me (the grant holds only the last one), at a
     reply's priority on the app key every portal's bots share: 219 checks in 25 s from 8 threads took the
-    whole budget, and another portal's reply waited 23 s. Past TENANTS_GATEWAY_CONFIRM_RATE confirmed tokens
-    a person's next new token is not checked until the window ends; others, and the token the person's grant
-    holds, still get in."""
-    settings.TENANTS_GATEWAY_CONFIRM_RATE = "3/m"
+    whole budget, and another portal's reply waited 23 s. Past TENANTS_GATEWAY_SIGN_IN_RATE sign-ins a
+    person waits for the window's end, unchecked; others still get in."""
+    settings.TENANTS_GATEWAY_SIGN_IN_RATE = "3/m"
     tokens = [platform.session(platform.admin), platform.session(platform.admin)]
     before = me_calls(platform)
     answers = [visit(Client(), platform, tokens[n % 2]).status_code for n in range(8)]
-    # Past the rate, the token the grant holds (the third visit's) still gets in, unasked; the other waits.
-    assert answers == [302, 302, 302, 429, 302, 429, 302, 429]
+    assert answers == [302, 302, 302] + [429] * 5
     padded = Client().get(
         "/",
         headers={
@@ -318,6 +316,23 @@ def test_a_browser_without_cookies_reopening_the_app_is_not_checked_with_the_pla
     browser = Client()
     visit(browser, platform, token)
     assert browser.get("/portal/").status_code == 200  # the viewer is who the grant says
+
+
+def test_a_browser_without_cookies_reopening_the_app_signs_in_a_bounded_number_of_times(
+    platform, settings, fresh_rate_limits
+):
+    """From an attacker's trial: a valid token sent again and again without the session cookie (the grant
+    holds it: no platform check, and nothing counted) wrote a new browser session row each time, 408 rows
+    for 408 requests, each kept until the token ends. Sign-ins are counted per person: past the rate, 429
+    and no row; a browser that keeps its cookie is not signed in again, nor refused."""
+    settings.TENANTS_GATEWAY_SIGN_IN_RATE = "3/m"
+    token = platform.session(platform.admin)
+    browser = Client()
+    assert visit(browser, platform, token).status_code == 302
+    answers = [visit(Client(), platform, token).status_code for _ in range(7)]
+    assert answers == [302, 302] + [429] * 5
+    assert Session.objects.count() == 3
+    assert visit(browser, platform, token).status_code == 302 and browser.get("/portal/").status_code == 200
 
 
 @pytest.mark.parametrize(
