@@ -11,6 +11,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils import translation
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -29,6 +30,7 @@ def _forget_built_schemas(**kwargs: Any) -> None:
 class SchemaView(SpectacularAPIView):
     """drf-spectacular's schema view, built once per language, and speaking only the app's languages."""
 
+    @extend_schema(exclude=True)  # as drf-spectacular's own get is (SERVE_INCLUDE_SCHEMA: False)
     def get(self, request, *args, **kwargs):
         # drf-spectacular activates whatever ?lang= names, and Django keeps a translation object for every
         # language ever activated, for the process's life: each made-up value grew the process (~10 KB).
