@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count
-from django.db.models.functions import TruncMinute
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -19,6 +18,7 @@ from django.utils.translation import gettext
 from botcore.models import Bot, EventLogEntry
 from botcore.selectors import count_bots_by_status, get_event_backlog
 from ops.heartbeat import list_processes, process_state, this_process
+from ops.minutes import UtcMinute
 from ops.release import running_release
 from tenants.models import Portal
 from tenants.selectors import annotate_credentials, count_portals_by_status
@@ -74,15 +74,25 @@ def _changelist(model_name: str, **query: object) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
-def _per_minute(queryset, *, since: datetime, minutes: int) -> list[int]:
-    counts = {
-        row["minute"]: row["n"]
-        for row in queryset.annotate(minute=TruncMinute("received_at"))
+def _count_by_minute(queryset) -> dict[datetime, tuple[int, int]]:
+    """Each minute's rows of `queryset` and the failed among them, from one read of the rows: the chart's
+    two series and the hour's two totals were four queries, each reading the hour's events."""
+    return {
+        row["minute"]: (row["n"], row["failed"])
+        for row in queryset.annotate(minute=UtcMinute("received_at"))
         .values("minute")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("pk"), failed=Count("pk", filter=Q(status=EventLogEntry.Status.FAILED)))
+        .order_by()
     }
+
+
+def _per_minute(
+    counts: dict[datetime, tuple[int, int]], *, since: datetime, minutes: int
+) -> tuple[list[int], list[int]]:
+    """The events and the failures of each whole minute after `since`'s, oldest first."""
     start = since.replace(second=0, microsecond=0)
-    return [counts.get(start + timedelta(minutes=i), 0) for i in range(1, minutes + 1)]
+    shown = [counts.get(start + timedelta(minutes=i), (0, 0)) for i in range(1, minutes + 1)]
+    return [n for n, _ in shown], [failed for _, failed in shown]
 
 
 def _p95(queryset) -> int | None:
@@ -133,7 +143,8 @@ def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
     backing_off = {"status__exact": Bot.Status.ACTIVE, "backoff_until__gt": now.isoformat()}
     backlog = get_event_backlog()
     last_hour = EventLogEntry.objects.filter(received_at__gt=hour_ago)
-    failed_hour = last_hour.filter(status=EventLogEntry.Status.FAILED)
+    hour_by_minute = _count_by_minute(last_hour)
+    events_per_minute, failures_per_minute = _per_minute(hour_by_minute, since=hour_ago, minutes=60)
     failed_day = EventLogEntry.objects.filter(status=EventLogEntry.Status.FAILED, received_at__gt=day_ago)
     since = {"received_at__gte": hour_ago.isoformat()}
     since_day = {"received_at__gte": day_ago.isoformat()}
@@ -163,15 +174,17 @@ def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
             (now - backlog.oldest_received_at).total_seconds() if backlog.oldest_received_at else None
         ),
         events_last_hour=Figure(
-            "Events in the last hour", last_hour.count(), _changelist("botcore_eventlogentry", **since)
+            "Events in the last hour",
+            sum(n for n, _ in hour_by_minute.values()),
+            _changelist("botcore_eventlogentry", **since),
         ),
         failures_last_hour=Figure(
             "Failures in the last hour",
-            failed_hour.count(),
+            sum(failed for _, failed in hour_by_minute.values()),
             _changelist("botcore_eventlogentry", status__exact="failed", **since),
         ),
-        events_per_minute=_per_minute(last_hour, since=hour_ago, minutes=60),
-        failures_per_minute=_per_minute(failed_hour, since=hour_ago, minutes=60),
+        events_per_minute=events_per_minute,
+        failures_per_minute=failures_per_minute,
         p95_handler_ms=_p95(last_hour.exclude(status=EventLogEntry.Status.RECEIVED)),
         failing_skills=[
             Figure(
