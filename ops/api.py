@@ -6,7 +6,7 @@ resuming a bot; replaying a failed event.
     GET  /api/ops/fleet/                         the dashboard's figures
     GET  /api/ops/portals/[?status=]             POST /api/ops/portals/{id}/remind|reverify|uninstall/
     GET  /api/ops/bots/[?status=&portal=]        POST /api/ops/bots/{id}/pause|resume/
-    GET  /api/ops/events/[?status=&event_type=&bot=&until=]   POST /api/ops/events/{id}/replay/
+    GET  /api/ops/events/[?status=&event_type=&bot=&cursor=]  POST /api/ops/events/{id}/replay/
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from rest_framework import mixins, routers, viewsets
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -92,10 +92,11 @@ def _whole_number(request: Request, name: str, *, least: int) -> None:
 
 
 class EventPage(Page):
-    """The event log's pages, newest first, kept to the events there when the listing began: `until` (an
-    event id) bounds them, and `next` and `previous` carry the bound the first page took. Unbounded, each
-    event arriving between two pages pushed the older ones a place down the offsets (an integrator's
-    trial: 1,337 of 5,319 rows twice while 1,500 arrived); the next listing starts at the newest again."""
+    """The event log's offset pages (deprecated: EventCursorPage), newest first, kept to the events there
+    when the listing began: `until` (an event id) bounds them, and `next` and `previous` carry the bound the
+    first page took. Unbounded, each event arriving between two pages pushed the older ones a place down the
+    offsets (an integrator's trial: 1,337 of 5,319 rows twice while 1,500 arrived). A deep offset reads
+    every row before it: `?offset=400000` took 2.1 s on PostgreSQL (benchmarks/operator_views.py)."""
 
     until_query_param = "until"
     query_params = (*Page.query_params, until_query_param)
@@ -119,15 +120,41 @@ class EventPage(Page):
     def get_previous_link(self) -> str | None:
         return self._bounded(super().get_previous_link())
 
+
+class EventCursorPage(CursorPagination):
+    """The event log's pages, newest first, each `next` an opaque cursor: the received time of the last row
+    shown (DRF's CursorPagination). A page reads only its own rows by the (status,) received_at index,
+    however deep; a row that joins or leaves the list between two pages (new events, a `?status=failed`
+    event replayed) moves none of the others, so following `next` skips nothing and repeats nothing. No
+    `count`: counting the log was a scan of it. `offset` or `until` asks for the offset pages (EventPage),
+    kept for the scripts written for them and deprecated in the schema."""
+
+    ordering = ("-received_at", "-pk")
+    page_size = Page.default_limit
+    page_size_query_param = "limit"
+    max_page_size = Page.max_limit
+    query_params = ("cursor", "limit", "format")
+
+    def get_page_size(self, request):
+        _whole_number(request, self.page_size_query_param, least=1)
+        return super().get_page_size(request)
+
     def get_schema_operation_parameters(self, view):
-        bound = {
-            "name": self.until_query_param,
-            "required": False,
-            "in": "query",
-            "description": "only events up to this id: the bound the first page's next link carries",
-            "schema": {"type": "integer"},
-        }
-        return [*super().get_schema_operation_parameters(view), bound]
+        deprecated = [
+            {
+                "name": name,
+                "required": False,
+                "in": "query",
+                "deprecated": True,
+                "description": f"offset pages (with `count`), deprecated for `cursor`: {description}",
+                "schema": {"type": "integer"},
+            }
+            for name, description in (
+                ("offset", "the first row's place, newest first"),
+                ("until", "only events up to this id: the bound the first offset page's next link carries"),
+            )
+        ]
+        return [*super().get_schema_operation_parameters(view), *deprecated]
 
 
 def _filter(
@@ -292,10 +319,20 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     )
 )
 class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    pagination_class = EventPage
+    pagination_class = EventCursorPage
     rights_models = (EventLogEntry,)  # payloads hold the users' message texts
     # A replay posts to portals' chats: the admin's own right for it (botcore.replay_eventlogentry).
     action_rights = {"replay": "replay"}
+    paging_params = (*EventCursorPage.query_params, *EventPage.query_params)
+
+    @property
+    def paginator(self):
+        """The cursor's pages, or the deprecated offset pages for a request naming `offset` or `until`."""
+        if not hasattr(self, "_paginator"):
+            asked = getattr(self, "request", None)
+            by_offset = asked is not None and bool({"offset", "until"} & set(asked.query_params))
+            self._paginator = EventPage() if by_offset else EventCursorPage()
+        return self._paginator
 
     def get_serializer_class(self):
         return EventDetailSerializer if self.action == "retrieve" else EventSerializer
@@ -303,7 +340,7 @@ class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMi
     def get_queryset(self):
         query = EventLogEntry.objects.order_by("-received_at", "-pk")
         return _filter(
-            query, self.request, text=("status", "event_type"), ids=("bot",), paging=EventPage.query_params
+            query, self.request, text=("status", "event_type"), ids=("bot",), paging=self.paging_params
         )
 
     @extend_schema(request=None, responses={200: ActionResultSerializer, 409: ActionResultSerializer})

@@ -87,7 +87,7 @@ def test_portals_bots_and_events_read_with_filters_and_no_secret(fleet):
     assert client.get("/api/ops/bots/", {"portal": portal.pk, "status": "active"}).json()["count"] == 1
     assert client.get("/api/ops/bots/", {"portal": "not-an-id"}).status_code == 400
     events = client.get("/api/ops/events/", {"status": "failed", "bot": bot.pk}).json()
-    assert events["count"] == 1 and "payload" not in events["results"][0]
+    assert len(events["results"]) == 1 and "payload" not in events["results"][0]
     detail = client.get(f"/api/ops/events/{events['results'][0]['id']}/").json()
     assert detail["payload"] == {"text": "hi"}
     everything = "".join(
@@ -267,7 +267,7 @@ def test_paging_the_event_log_by_next_repeats_and_skips_nothing_while_events_arr
     there = set(EventLogEntry.objects.values_list("pk", flat=True))
     client = token_client(staff=True)
     seen: list[int] = []
-    url: str | None = "/api/ops/events/?limit=5"
+    url: str | None = "/api/ops/events/?limit=5&offset=0"  # the deprecated offset pages
     while url:
         page = client.get(url).json()
         seen += [row["id"] for row in page["results"]]
@@ -275,6 +275,74 @@ def test_paging_the_event_log_by_next_repeats_and_skips_nothing_while_events_arr
         arrive(200 + len(seen), 3)  # newer events land between two pages
     assert sorted(seen) == sorted(there)
     assert page["count"] == len(there)
+
+
+def _follow(client: APIClient, url: str | None, between) -> list[int]:
+    """Every row's id along the `next` links from `url`, calling `between(page)` after each page."""
+    seen: list[int] = []
+    while url:
+        page = client.get(url).json()
+        seen += [row["id"] for row in page["results"]]
+        url = page["next"]
+        between(page)
+    return seen
+
+
+def test_cursor_pages_skip_nothing_and_repeat_nothing_while_rows_join_and_leave_the_list(fleet):
+    """A nightly script collecting `?status=failed` while the failed ones were replayed (each leaving the
+    list) and new ones failed: on offset pages each replayed row moved the older ones a place up, so as
+    many were never listed. Cursor pages go on from the last row shown."""
+    _, bot = fleet
+    start = timezone.now() - timedelta(hours=1)
+    EventLogEntry.objects.all().delete()
+
+    def fail(first: int, count: int, *, after: timedelta) -> None:
+        for number in range(first, first + count):
+            EventLogEntry.objects.create(
+                bot=bot, vibe_event_id=number, event_type="ONIMBOTV2MESSAGEADD", payload={}, status="failed",
+                received_at=start + after + timedelta(seconds=number),
+            )  # fmt: skip
+
+    fail(0, 17, after=timedelta(0))
+    there = set(EventLogEntry.objects.values_list("pk", flat=True))
+
+    def meanwhile(page: dict) -> None:
+        shown = [row["id"] for row in page["results"]]
+        EventLogEntry.objects.filter(pk__in=shown).update(status="received")  # replayed: they leave the list
+        fail(1000 + len(shown) * 100 + EventLogEntry.objects.count(), 2, after=timedelta(minutes=30))
+
+    seen = _follow(token_client(staff=True), "/api/ops/events/?status=failed&limit=5", meanwhile)
+
+    assert len(seen) == len(set(seen)) and set(seen) == there
+
+
+def test_cursor_pages_keep_to_the_newest_first_order_and_the_filters(fleet):
+    _, bot = fleet
+    start = timezone.now() - timedelta(hours=1)
+    for number in range(2, 14):  # the fixture's event is 1
+        EventLogEntry.objects.create(
+            bot=bot, vibe_event_id=number, event_type="ONIMBOTV2MESSAGEADD", payload={},
+            status="failed" if number % 2 else "handled", received_at=start + timedelta(seconds=number // 3),
+        )  # fmt: skip  # three at each second: rows that share a received time
+
+    client = token_client(staff=True)
+    every = _follow(client, "/api/ops/events/?limit=4", lambda page: None)
+    failed = _follow(client, "/api/ops/events/?limit=4&status=failed", lambda page: None)
+
+    newest_first = list(EventLogEntry.objects.order_by("-received_at", "-pk").values_list("pk", flat=True))
+    assert every == newest_first
+    assert failed == [pk for pk in newest_first if EventLogEntry.objects.get(pk=pk).status == "failed"]
+    first = client.get("/api/ops/events/?limit=4").json()
+    assert "count" not in first and first["previous"] is None and "cursor=" in first["next"]
+    assert client.get("/api/ops/events/?limit=0").status_code == 400
+    assert client.get("/api/ops/events/?cursor=not-a-cursor").status_code == 404
+
+
+def test_the_schema_offers_the_cursor_and_deprecates_the_event_offsets():
+    schema = APIClient().get("/api/schema/", {"format": "json"}).json()
+    parameters = {p["name"]: p for p in schema["paths"]["/api/ops/events/"]["get"]["parameters"]}
+    assert "cursor" in parameters and not parameters["cursor"].get("deprecated")
+    assert parameters["offset"]["deprecated"] and parameters["until"]["deprecated"]
 
 
 def test_an_event_page_bound_is_an_id(fleet):
