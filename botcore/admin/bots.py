@@ -18,6 +18,7 @@ from django.utils.translation import gettext, gettext_lazy
 from botcore.models import Bot, BotCommand, EventLogEntry
 from botcore.services.bots import operator_action_refusal, pause_bot, reprovision_bot, resume_bot
 from botcore.services.eventlog import give_up_entries, replay_entries
+from botcore.skills.registry import configured_skills
 from botcore.vibe.events import EventType
 from vibeapp.admin_filters import autocomplete_filter, recent_filter
 from vibeapp.admin_limits import refuse_too_many, warn_each_left
@@ -42,6 +43,21 @@ class EventTypeFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> QuerySet[EventLogEntry]:
         return queryset.filter(event_type=self.value()) if self.value() else queryset
+
+
+class SkillFilter(admin.SimpleListFilter):
+    """The configured skills, known without a query (as EventTypeFilter): the log's search reads errors only
+    (EventLogEntryAdmin.get_search_results), so a skill's events are found here. A skill no longer configured
+    is still filtered on by its name in the URL."""
+
+    title = gettext_lazy("skill")
+    parameter_name = "skill"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(skill.name, skill.name) for skill in configured_skills()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> QuerySet[EventLogEntry]:
+        return queryset.filter(skill=self.value()) if self.value() else queryset
 
 
 class BotCommandInline(admin.TabularInline):
@@ -178,10 +194,15 @@ class EventLogEntryAdmin(admin.ModelAdmin):
         "status",
         recent_filter(gettext_lazy("received"), "received_at"),
         EventTypeFilter,
+        SkillFilter,
         autocomplete_filter(gettext_lazy("portal"), "bot__portal"),
         autocomplete_filter(gettext_lazy("bot"), "bot"),
     ]
-    search_fields = ["error", "skill"]
+    # The search reads errors, and only of the events that have one (get_search_results).
+    search_fields = ["error"]
+    search_help_text = gettext_lazy(
+        "Searches the errors of failed and waiting events; the skill is a filter."
+    )
     readonly_fields = [
         "bot",
         "vibe_event_id",
@@ -207,6 +228,14 @@ class EventLogEntryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[EventLogEntry], search_term: str):
+        """The events whose error holds the words, read by the index of the events that have an error
+        (event_error_received_idx): the search of `error` and `skill` read every event's, a scan of the
+        biggest table (0.59 s at 300,000 events on SQLite, the same again for the page's count)."""
+        if not search_term.strip():
+            return queryset, False
+        return super().get_search_results(request, queryset.exclude(error=""), search_term)
 
     def has_delete_permission(self, request, obj=None):
         return False  # the delivery record: handled entries are pruned by the retention, the rest kept

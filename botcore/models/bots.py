@@ -159,6 +159,10 @@ class EventLogEntry(models.Model):
             # What operators ask of the whole log: its failed (or waiting) events, newest first or since an
             # hour ago (the admin, the operator API, the fleet's figures and the backlog).
             models.Index(fields=["status", "received_at"], name="event_status_received_idx"),
+            # The admin's search of the log reads the errors: of the events that have one only, newest first.
+            models.Index(
+                fields=["received_at", "id"], condition=~models.Q(error=""), name="event_error_received_idx"
+            ),
         ]
         ordering = ["-received_at"]
         verbose_name = _("event log entry")
