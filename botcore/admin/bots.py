@@ -200,9 +200,7 @@ class EventLogEntryAdmin(admin.ModelAdmin):
     ]
     # The search reads errors, and only of the events that have one (get_search_results).
     search_fields = ["error"]
-    search_help_text = gettext_lazy(
-        "Searches the errors of failed and waiting events; the skill is a filter."
-    )
+    search_help_text = gettext_lazy("Searches the events' errors (a skill's events: the skill filter).")
     readonly_fields = [
         "bot",
         "vibe_event_id",
