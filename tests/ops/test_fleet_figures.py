@@ -20,7 +20,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def bot() -> Bot:
     portal = Portal.objects.create(member_id="m1", vibe_portal_id="vp1", domain="acme.bitrix24.com")
-    return Bot.objects.create(portal=portal, code="b", name="Acme bot", status=Bot.Status.ACTIVE, vibe_bot_id=1)
+    return Bot.objects.create(
+        portal=portal, code="b", name="Acme bot", status=Bot.Status.ACTIVE, vibe_bot_id=1
+    )
 
 
 def _store(bot: Bot, *received_at, status=EventLogEntry.Status.HANDLED) -> None:
@@ -56,16 +58,38 @@ def test_each_event_counts_in_the_minute_it_arrived(bot):
     assert fleet.events_last_hour.value == 6 and fleet.failures_last_hour.value == 1
 
 
-def test_the_hours_chart_and_totals_read_its_events_once(bot):
+def test_the_hours_totals_come_with_its_chart(bot):
     _store(bot, *(timezone.now() - timedelta(minutes=m) for m in range(5)))
 
     with CaptureQueriesContext(connection) as queries:
         gather_fleet()
 
     read_log = [q["sql"] for q in queries if "botcore_eventlogentry" in q["sql"]]
-    # The backlog; the hour by minute (the chart's two series, the two totals); the p95 (a count, then the
-    # row at its place); the day's failures by skill and by portal. Each total and each series was a query
-    # of its own over the hour's events (1-2 s on SQLite at 100,000 of them).
-    assert len(read_log) == 6, read_log
+    # The backlog; the hour's events and its failures by minute (the chart's two series, and the two totals
+    # that were two queries more); the p95 (a count, then the row at its place); the day's failures by skill
+    # and by portal.
+    assert len(read_log) == 7, read_log
     # Django's minute on SQLite is a Python function called for each row.
     assert not any("django_datetime_trunc" in sql for sql in read_log)
+
+
+def test_the_hours_counts_by_minute_read_an_index_not_the_events(bot):
+    """Counting the failures by minute in the same query as the events read every event row, payload and
+    all, for its status: 0.4-0.9 s at 100,000 events on SQLite, where the time's index alone answered in
+    50 ms."""
+    _store(bot, *(timezone.now() - timedelta(minutes=m) for m in range(5)))
+    with CaptureQueriesContext(connection) as queries:
+        gather_fleet()
+    by_minute = [q["sql"] for q in queries if "substr(" in q["sql"] or "DATE_TRUNC" in q["sql"]]
+
+    assert len(by_minute) == 2
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # A table this small is cheaper to scan: ask whether an index alone can answer.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+        for sql in by_minute:
+            explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+            cursor.execute(explain + sql)
+            plan = " ".join(str(cell) for row in cursor.fetchall() for cell in row)
+            assert "COVERING INDEX" in plan or "Index Only Scan" in plan, plan
