@@ -92,7 +92,11 @@ def _per_minute(counts: dict[datetime, int], *, since: datetime, minutes: int) -
 
 
 def _p95(queryset) -> int | None:
-    """The 95th percentile of handler durations, by offset: the same query on SQLite and PostgreSQL."""
+    """The 95th percentile of handler durations, by offset: the same query on SQLite and PostgreSQL.
+
+    Only settled events have a duration (executor._finish sets it, a replay clears it), so the timed rows
+    are those with one: asked so, the count and the sort read event_duration_idx alone. Excluding the
+    waiting events by status too read every row of the hour, twice (1.3 s at 100,000 on SQLite)."""
     timed = queryset.filter(duration_ms__isnull=False)
     total = timed.count()
     if not total:
@@ -183,7 +187,7 @@ def gather_fleet(*, now: datetime | None = None, top: int = 5) -> Fleet:
         ),
         events_per_minute=_per_minute(events_by_minute, since=hour_ago, minutes=60),
         failures_per_minute=_per_minute(failures_by_minute, since=hour_ago, minutes=60),
-        p95_handler_ms=_p95(last_hour.exclude(status=EventLogEntry.Status.RECEIVED)),
+        p95_handler_ms=_p95(last_hour),
         failing_skills=[
             Figure(
                 row["skill"] or gettext("(no skill)"),
