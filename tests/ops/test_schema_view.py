@@ -10,6 +10,20 @@ from rest_framework.test import APIClient
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def built(monkeypatch) -> list[int]:
+    """One item for each schema drf-spectacular builds."""
+    builds: list[int] = []
+    original = SchemaGenerator.get_schema
+
+    def counting(self, *args, **kwargs):
+        builds.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counting)
+    return builds
+
+
 def test_a_lang_the_app_does_not_speak_is_refused_and_keeps_nothing():
     """drf-spectacular activates whatever `?lang=` names, and Django keeps a translation object for each
     language ever activated, for the process's life: distinct values grew the web process by ~10 KB a request
@@ -22,17 +36,9 @@ def test_a_lang_the_app_does_not_speak_is_refused_and_keeps_nothing():
     assert client.get("/api/schema/", {"lang": "ru", "format": "json"}).status_code == 200
 
 
-def test_the_schema_is_built_once_per_language(monkeypatch):
+def test_the_schema_is_built_once_per_language(built):
     """Each request built the schema anew (~100 ms of CPU): an anonymous caller at VIBE_API_RATE (600 a
     minute) kept one core busy per address."""
-    built = []
-    original = SchemaGenerator.get_schema
-
-    def counting(self, *args, **kwargs):
-        built.append(1)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(SchemaGenerator, "get_schema", counting)
     client = APIClient()
     english = [client.get("/api/schema/", {"format": "json"}).json() for _ in range(3)]
     russian = [client.get("/api/schema/", {"format": "json", "lang": "ru"}).json() for _ in range(3)]
@@ -41,17 +47,9 @@ def test_the_schema_is_built_once_per_language(monkeypatch):
     assert "paths" in english[0] and english[0]["paths"] == russian[0]["paths"]
 
 
-def test_a_changed_setting_builds_the_schema_again(monkeypatch, settings):
+def test_a_changed_setting_builds_the_schema_again(built, settings):
     """Tests (and anything else that changes settings in a running process) get the schema of the settings
     they run with, not one built before."""
-    built = []
-    original = SchemaGenerator.get_schema
-
-    def counting(self, *args, **kwargs):
-        built.append(1)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(SchemaGenerator, "get_schema", counting)
     client = APIClient()
     client.get("/api/schema/", {"format": "json"})
     settings.VIBE_API_RATE = "5/m"
