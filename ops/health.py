@@ -52,6 +52,12 @@ def check_database() -> Check:
     return Check(True)
 
 
+def free_bytes(path: str) -> int:
+    """Room left for an unprivileged process on the file system holding `path` (OSError when unreadable)."""
+    stats = os.statvfs(path)
+    return stats.f_bavail * stats.f_frsize
+
+
 def check_sqlite_disk(name: str) -> Check:
     """Room left beside an SQLite file (the embedded default: the database's disk is this host's). With the
     disk full, every write that needs a new page fails (events stored, replies recorded, heartbeats) while a
@@ -61,11 +67,10 @@ def check_sqlite_disk(name: str) -> Check:
         return Check(True)
     directory = str(Path(name).resolve().parent)
     try:
-        stats = os.statvfs(directory)
+        free = free_bytes(directory)
     except OSError as error:
         log.warning("the database's directory %s cannot be read: %s", directory, error.__class__.__name__)
         return Check(True)  # the database answered above: what cannot be measured is not named down
-    free = stats.f_bavail * stats.f_frsize
     if free < settings.OPS_DATABASE_DIR_MIN_FREE_BYTES:
         log.warning(
             "the database's disk (%s) has %d bytes free: writes fail when it is full", directory, free
@@ -147,11 +152,10 @@ def check_metrics_dir(path: str) -> Check:
     new worker at its first metric, and the qcluster restarts them in a loop while no reply goes out.
     The directory's path goes to the log, not to /readyz's answer, which anyone who reaches it reads."""
     try:
-        stats = os.statvfs(path)
+        free = free_bytes(path)
     except OSError as error:
         log.warning("metrics directory %s cannot be read: %s", path, error.__class__.__name__)
         return Check(False, {"error": error.__class__.__name__})
-    free = stats.f_bavail * stats.f_frsize
     if free < settings.OPS_METRICS_DIR_MIN_FREE_BYTES:
         log.warning("metrics directory %s has %d bytes free", path, free)
         return Check(False, {"free_bytes": free})
