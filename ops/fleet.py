@@ -106,22 +106,21 @@ def _p95(queryset) -> int | None:
     ]
 
 
-# Each restarted process leaves the row of the one before, and a container recreated on deploy beats under a
-# new host name: the card lists those heard from within HEARTBEATS_KEPT_FOR (the rows are deleted after it),
-# the silent and the stopped among them marked.
-
-
 def _processes(now: datetime) -> list[Process]:
+    """This web process, and the processes heard from within HEARTBEATS_KEPT_FOR (the rows are deleted after
+    it), the silent and the stopped among them marked: each restarted process leaves the row of the one
+    before, and a container recreated on deploy beats under a new host name."""
+    states = [(beat, process_state(beat, now=now)) for beat in list_processes(now=now)]
     beats = [
         Process(
             kind=beat.kind,
             instance=beat.instance,
             release=beat.release,
             seconds_since_beat=(now - beat.beat_at).total_seconds(),
-            is_alive=process_state(beat, now=now) == "alive",
-            is_stopped=process_state(beat, now=now) == "stopped",
+            is_alive=state == "alive",
+            is_stopped=state == "stopped",
         )
-        for beat in list_processes(now=now)
+        for beat, state in states
     ]
     this_web = Process("web", this_process(), running_release(), 0.0, True)
     return [this_web, *beats]
