@@ -330,7 +330,8 @@ class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMi
         """The cursor's pages, or the deprecated offset pages for a request naming `offset` or `until`."""
         if not hasattr(self, "_paginator"):
             asked = getattr(self, "request", None)
-            by_offset = asked is not None and bool({"offset", "until"} & set(asked.query_params))
+            offset_params = {EventPage.offset_query_param, EventPage.until_query_param}
+            by_offset = asked is not None and not offset_params.isdisjoint(asked.query_params)
             self._paginator = EventPage() if by_offset else EventCursorPage()
         return self._paginator
 
