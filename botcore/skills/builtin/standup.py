@@ -117,9 +117,7 @@ class StandupSkill(Skill):
             report_at = ctx.options["report_at"]
             # Open now, or it was when the person wrote: handled after the summary time, the summary may
             # still be to come (then it is an answer), or out (then they are told it came too late).
-            return _is_open(state, report_at) or _written_while_open(
-                state, report_at, _written_at(event, ctx)
-            )
+            return _is_open(state, report_at) or _written_while_open(state, report_at, event, ctx)
         if isinstance(event, (MessageUpdateEvent, MessageDeleteEvent)):
             state = ctx.state.get()
             return (
@@ -335,14 +333,20 @@ def _is_open(state: dict[str, Any], report_at: str) -> bool:
     return closes is None or timezone.now() < closes
 
 
-def _written_while_open(state: dict[str, Any], report_at: str, written: datetime | None) -> bool:
-    """Whether a message `written` then (on our clock) was written while the day's question was open, though
-    handled after it closed: an answer written a moment before the summary time reaches the bot a moment after
-    it, before the summary is posted or after."""
-    if state.get("status") not in ("open", "closed") or written is None or not state.get("asked_at"):
+def _written_while_open(
+    state: dict[str, Any], report_at: str, event: MessageAddEvent, ctx: SkillContext
+) -> bool:
+    """Whether the message was written (on our clock) while the day's question was open, though handled after
+    it closed: an answer written a moment before the summary time reaches the bot a moment after it, before
+    the summary is posted or after. When it was written is read last: reading the platform's time on our
+    clock asks the database (ctx.on_our_clock), which a person never asked need not."""
+    if state.get("status") not in ("open", "closed") or not state.get("asked_at"):
         return False
     closes = _closes_at(state, report_at)
-    return closes is not None and _asked_at(state) <= written < closes
+    if closes is None:
+        return False
+    written = _written_at(event, ctx)
+    return written is not None and _asked_at(state) <= written < closes
 
 
 def _closes_at(state: dict[str, Any], report_at: str) -> datetime | None:
