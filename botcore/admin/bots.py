@@ -30,34 +30,40 @@ ERROR_SHOWN_CHARS = 80  # of an event's error in the log's list
 REPROVISION_LIMIT = 10
 
 
-class EventTypeFilter(admin.SimpleListFilter):
-    """The platform's event types, known without a query: Django's filter of a field's values read the
-    distinct types of the whole log (SELECT DISTINCT over the table) on each opening of the list. A type this
-    client does not know is still filtered on by its name in the URL."""
+class KnownValuesFilter(admin.SimpleListFilter):
+    """A filter of the event log on the field its parameter names, by values known without a query: Django's
+    filter of a field's values read the distinct values of the whole log (SELECT DISTINCT over the table) on
+    each opening of the list. A value not listed is still filtered on by its name in the URL."""
+
+    def known_values(self) -> list[str]:
+        raise NotImplementedError
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(value, value) for value in self.known_values()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> QuerySet[EventLogEntry]:
+        return queryset.filter(**{str(self.parameter_name): self.value()}) if self.value() else queryset
+
+
+class EventTypeFilter(KnownValuesFilter):
+    """The platform's event types (a type this client does not know: by its name in the URL)."""
 
     title = gettext_lazy("event type")
     parameter_name = "event_type"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(event_type.value, event_type.value) for event_type in EventType]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> QuerySet[EventLogEntry]:
-        return queryset.filter(event_type=self.value()) if self.value() else queryset
+    def known_values(self) -> list[str]:
+        return [event_type.value for event_type in EventType]
 
 
-class SkillFilter(admin.SimpleListFilter):
-    """The configured skills, known without a query (as EventTypeFilter): the log's search reads errors only
-    (EventLogEntryAdmin.get_search_results), so a skill's events are found here. A skill no longer configured
-    is still filtered on by its name in the URL."""
+class SkillFilter(KnownValuesFilter):
+    """The configured skills: the log's search reads errors only (EventLogEntryAdmin.get_search_results), so a
+    skill's events are found here (a skill no longer configured: by its name in the URL)."""
 
     title = gettext_lazy("skill")
     parameter_name = "skill"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(skill.name, skill.name) for skill in configured_skills()]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[EventLogEntry]) -> QuerySet[EventLogEntry]:
-        return queryset.filter(skill=self.value()) if self.value() else queryset
+    def known_values(self) -> list[str]:
+        return [skill.name for skill in configured_skills()]
 
 
 class BotCommandInline(admin.TabularInline):
