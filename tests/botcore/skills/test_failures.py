@@ -190,16 +190,20 @@ def test_a_run_for_a_skill_the_portal_turned_off_is_skipped(world, task_queue):
     assert execute_run(run.pk) == "skipped"
 
 
-def nightly_run(world) -> SkillRun:
-    """The nightly skill's 03:00 run, claimed as the schedule sweep claims it."""
-    at = "2030-03-04T03:00:00+00:00"
+def scheduled_run(world, skill: str, at: str) -> SkillRun:
+    """The run of `skill`'s schedule of its name due `at`, claimed as the schedule sweep claims it."""
     return claim_run(
         portal_id=world.bot.portal_id,
-        skill_name="nightly",
+        skill_name=skill,
         kind=SkillRun.Kind.SCHEDULED,
-        run_key=f"schedule:nightly:{at}",
-        payload={"schedule": "nightly", "due_at": at, "local_due_at": at},
+        run_key=f"schedule:{skill}:{at}",
+        payload={"schedule": skill, "due_at": at, "local_due_at": at},
     )
+
+
+def nightly_run(world) -> SkillRun:
+    """The nightly skill's 03:00 run."""
+    return scheduled_run(world, "nightly", "2030-03-04T03:00:00+00:00")
 
 
 def test_a_failed_scheduled_run_is_told_to_the_portals_admins_without_the_skills_internals(world, task_queue):
@@ -220,14 +224,7 @@ def test_a_run_refused_a_group_chat_the_bot_is_not_in_tells_the_admins_to_add_it
     which were right; what they had to do was add the bot to the chat."""
     team = world.act("chats", userId=world.sp.admin_id, title="Team", memberIds=[world.sp.member_id])["chat"]
     monkeypatch.setattr(ReportSkill, "chat", team["dialogId"])
-    at = "2030-03-04T17:30:00+00:00"
-    run = claim_run(
-        portal_id=world.bot.portal_id,
-        skill_name="report",
-        kind=SkillRun.Kind.SCHEDULED,
-        run_key=f"schedule:report:{at}",
-        payload={"schedule": "report", "due_at": at, "local_due_at": at},
-    )
+    run = scheduled_run(world, "report", "2030-03-04T17:30:00+00:00")
     assert execute_run(run.pk) == "failed"
     [notice] = [m["text"] for m in world.messages() if "did not run as planned" in m["text"]]
     assert "the bot is not a member of the chat it posts to" in notice and "add it to that chat" in notice
@@ -446,14 +443,7 @@ def test_a_failed_runs_notice_speaks_each_admins_own_language(world, task_queue,
 
     # Told by the sweep, once the platform takes it: each in their language again.
     settings.VIBE_MAX_ATTEMPTS = 1
-    at = "2030-03-05T03:00:00+00:00"
-    run = claim_run(
-        portal_id=world.bot.portal_id,
-        skill_name="nightly",
-        kind=SkillRun.Kind.SCHEDULED,
-        run_key=f"schedule:nightly:{at}",
-        payload={"schedule": "nightly", "due_at": at, "local_due_at": at},
-    )
+    run = scheduled_run(world, "nightly", "2030-03-05T03:00:00+00:00")
     sp.control.post(
         "/_sandbox/faults",
         json={"path": "/v1/bots/{bot_id}/messages", "errorRate": 1, "errorCode": "BITRIX_UNAVAILABLE"},
