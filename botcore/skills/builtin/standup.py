@@ -92,7 +92,9 @@ class StandupSkill(Skill):
         ),
     )
     title = every_language(_("Standup"))
-    summary = every_language(_("Asks the team privately each morning and posts a summary to the group chat"))
+    summary = every_language(
+        _("Asks the team privately on the days and at the time set, then posts a summary to the group chat")
+    )
     enabled_by_default = False  # it needs a chat from the portal's admin first
 
     def check_options(self, values: dict[str, Any]) -> None:
