@@ -66,7 +66,7 @@ def list_known_chats(portal: Portal) -> list[Choice]:
     key = f"botcore:known-chats:v2:{bot.pk}:{bot.vibe_bot_id}:{newest[0]}:{newest[1].timestamp()}"
     cached = shared_cache.read(key, what="a form's list of chats")
     if not isinstance(cached, list):
-        chats = _chats_in(recent)
+        chats = list_group_chats_in(recent)
         if cached is None:
             shared_cache.keep(key, chats, KNOWN_CHATS_CACHE_SECONDS, what="a form's list of chats")
     else:
@@ -74,9 +74,12 @@ def list_known_chats(portal: Portal) -> list[Choice]:
     return [_chat_choice(dialog_id, name, chat_id) for dialog_id, name, chat_id in chats]
 
 
-def _chats_in(recent: QuerySet[EventLogEntry]) -> list[tuple[str, str, object]]:
-    """(dialog id, name, chat id) of each group chat in the recent events, newest first."""
-    payloads = recent.values_list("payload", flat=True)[:RECENT_EVENTS]
+def list_group_chats_in(
+    recent: QuerySet[EventLogEntry], *, limit: int = RECENT_EVENTS
+) -> list[tuple[str, str, object]]:
+    """(dialog id, name, chat id) of each group chat in the `limit` newest of `recent` (newest first), newest
+    first, each under the name its newest event gave it."""
+    payloads = recent.values_list("payload", flat=True)[:limit]
     chats: dict[str, tuple[str, str, object]] = {}
     for payload in payloads:
         try:

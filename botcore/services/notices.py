@@ -61,7 +61,7 @@ def send_expiry_warning(
             ).format(when=_day_and_time(when), zone=zone.key, link=link)
 
     once_key = (lambda user_id: f"expiry-warning:{occasion}:{user_id}") if occasion else None
-    return _send_to_each(bot, client, admin_user_ids, text_for, what="expiry reminder", once_key=once_key)
+    return send_to_each(bot, client, admin_user_ids, text_for, what="expiry reminder", once_key=once_key)
 
 
 def _day_and_time(moment: datetime) -> str:
@@ -81,7 +81,7 @@ class Delivery(NamedTuple):
     untold: int  # users a passing failure kept from hearing it (worth trying again)
 
 
-def _send_to_each(
+def send_to_each(
     bot: Bot,
     client: VibeClient,
     user_ids: Iterable[int],
@@ -254,7 +254,7 @@ def _deliver_failed_run_notice(
                 return _failed_run_text(run, skill, facts, languages.get(user_id) or portal_language)
 
         local_day = datetime.fromisoformat(run.payload["local_due_at"]).date().isoformat()
-        delivery = _send_to_each(
+        delivery = send_to_each(
             bot,
             client,
             list_admin_user_ids(run.portal),
