@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,6 +24,7 @@ from botcore.services.bot_profile import (
     register_commands,
     signature_of_commands,
 )
+from botcore.services.chats_notice import collect_old_bot_chats, send_chats_notice
 from botcore.services.eventlog import store_batch
 from botcore.services.platform import (
     app_key_digest,
@@ -123,20 +124,32 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
         remote.id,
         credential.kind,
     )
+    chats_owed = None  # the new bot is in none of the old one's group chats: the admins are told which
     if moved and registered_under_previous_app_key(bot):
         # The app key was rotated: the old bot answers what it holds with its own key, then goes (a bot it
         # cannot drain is left as it is: the same refusal would meet its unregistering). A paused bot answers
         # nothing: what its old bot holds is stored, for the new one to answer once an operator resumes it
         # (any portal user's visit starts a move, and the drain answered everything a pause held back).
         not_drained = drain_previous_key_bot(bot) if bot.status != Bot.Status.PAUSED else None
+        chats_owed = collect_old_bot_chats(bot)  # after the drain's events, while the old bot can name them
         if not_drained is None:
             retire_platform_bot(bot)
         note = note or not_drained or RETIRED_NOTE
     elif moved:
+        # Not for a bot that awaits a new platform bot (PENDING: its portal installed the app again, or the
+        # platform forgot the old one): no key changed, and what its admins set up anew is theirs to tell.
+        chats_owed = collect_old_bot_chats(bot) if bot.status != Bot.Status.PENDING else None
         if bot.registered_key_removed_at is None:
             retire_platform_bot(bot)
         note = note or f"Moved to a new bot on the {CREDENTIAL_NAMES[credential.kind]}."
     fields = {"event_offset": 0, "lease_token": "", "lease_until": None, "has_more": False} if moved else {}
+    if chats_owed is not None:
+        # Owed with the move itself, claimed by this run for a backoff (retry_chats_notices): a worker that
+        # dies before it is sent leaves it to the minute sweep, not to a move that has nothing left to move.
+        fields |= {
+            "chats_notice": chats_owed,
+            "chats_notice_due_at": timezone.now() + timedelta(seconds=conf.backoff_max_seconds()),
+        }
     with transaction.atomic():
         Bot.objects.filter(pk=bot.pk).update(
             vibe_bot_id=remote.id,
@@ -157,6 +170,8 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
             **fields,
         )
     bot.refresh_from_db()
+    if chats_owed is not None:
+        send_chats_notice(bot, now=timezone.now())
     log.info(
         "bot provisioned portal=%s bot=%s vibe_bot=%s credential=%s moved=%s commands=%s",
         portal.member_id,

@@ -1,0 +1,203 @@
+"""The notice owed to a portal's admins when a move gives the portal a new platform bot (the app key rotated,
+a personal key given, replaced or removed): the group chats the old bot was in, to add the new one to.
+
+The platform's Chat.User.add takes no bot, so only a portal user can add the new bot to a chat, and the
+platform lists no bot's chats. So before the old bot goes, the move collects them from what the backend knows
+(collect_old_bot_chats): the chats the enabled skills post to (their GroupChat options, the standup's chat),
+then those the old bot's events came from, newest first; each under the name the old bot sees now
+(Chat.get), else the one its newest event gave, else its id. A chat the platform says the old bot is not in
+(it was removed) is left out. Private dialogs never are listed: the new bot writes to a person unadded.
+
+The list is kept on the bot row by the move's own update, and sent from the new bot to each admin in their
+language (else the portal's), as the other admin notices are (notices.send_to_each): once per admin and old
+bot (the action ledger's key), and tried again by the minute sweep while the platform keeps some admins
+untold, for notices.NOTICE_TRIED_FOR. A move run again before its update (a crash) collects again for the same
+old bot; after it, the row has moved, and neither a re-run nor a re-provision moves it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+
+from botcore import conf
+from botcore.models import Bot, EventLogEntry
+from botcore.selectors import list_enabled_skills
+from botcore.services.directory import list_group_chats_in
+from botcore.services.notices import NOTICE_TRIED_FOR, send_to_each
+from botcore.services.platform import client_for_bot
+from botcore.skills.i18n import in_language, listed_languages
+from botcore.skills.options import GroupChat
+from botcore.vibe import VibeClient
+from botcore.vibe import bbcode as bb
+from botcore.vibe.errors import VibeApiError, VibeError
+from tenants.errors import SessionTokenError, TenantsError
+from tenants.models import Portal
+from tenants.selectors import get_portal_preferences, list_admin_user_ids
+
+log = logging.getLogger(__name__)
+
+# Chats listed by name in the notice; the rest are counted ("and 12 more"). Each listed one costs the move a
+# Chat.get on the app key's shared budget, and an admin reads twenty names, not three hundred.
+MAX_LISTED_CHATS = 20
+# Chat.get calls one move makes at most: the listed ones, and as many again for chats found left.
+MAX_NAME_LOOKUPS = 2 * MAX_LISTED_CHATS
+# The old bot's newest events read for the chats they came from (about a second's parsing at the most).
+EVENTS_READ = 20_000
+# A chat's name as the notice shows it, at most.
+NAME_CHARS = 80
+
+
+def collect_old_bot_chats(bot: Bot) -> dict[str, Any] | None:
+    """What the notice of the move off the platform bot `bot` points at says, read before that bot goes: the
+    group chats it was in (MAX_LISTED_CHATS of them named, the rest counted). None when the backend knows of
+    none. Best effort on the platform: a name it cannot give now is the one the events gave."""
+    old_id = bot.vibe_bot_id
+    if old_id is None:
+        return None
+    candidates: dict[str, str] = {}  # dialog id -> the name known so far, in the order they are listed
+    for skill, options in list_enabled_skills(bot.portal):
+        for name, option in skill.options_schema.fields.items():
+            value = options.get(name)
+            if isinstance(option, GroupChat) and isinstance(value, str) and value.startswith("chat"):
+                candidates.setdefault(value, "")
+    recent = EventLogEntry.objects.filter(bot=bot, vibe_bot_id=old_id).order_by("-id")
+    for dialog_id, name, _ in list_group_chats_in(recent, limit=EVENTS_READ):
+        candidates[dialog_id] = candidates.get(dialog_id) or name
+    # A notice still owed by an earlier move lists chats this old bot may never have been added to.
+    earlier = dict((bot.chats_notice or {}).get("chats", []))
+    listed, more = _listed_by_old_bot(bot, old_id, candidates, keep=earlier)
+    more += int((bot.chats_notice or {}).get("more", 0))
+    if not listed:
+        return None
+    return {"old_bot": old_id, "moved_at": timezone.now().isoformat(), "chats": listed, "more": more}
+
+
+def _listed_by_old_bot(
+    bot: Bot, old_id: int, candidates: dict[str, str], *, keep: dict[str, str]
+) -> tuple[list[list[str]], int]:
+    """The chats to list ([dialog id, name]) and how many more there are: the candidates the old bot is still
+    in, named as it sees them, then the ones of `keep` (an earlier notice's) not among them."""
+    client: VibeClient | None
+    try:
+        client = client_for_bot(bot)
+    except TenantsError:
+        client = None  # its credential is gone (a personal key removed): the names the events gave
+    listed: list[list[str]] = []
+    more = lookups = 0
+    for dialog_id, known in [*candidates.items(), *((d, n) for d, n in keep.items() if d not in candidates)]:
+        if len(listed) >= MAX_LISTED_CHATS:
+            more += 1
+            continue
+        name = keep.get(dialog_id) or known
+        if client is not None and lookups < MAX_NAME_LOOKUPS and dialog_id not in keep:
+            lookups += 1
+            try:
+                name = client.get_chat(old_id, dialog_id).title or name
+            except VibeApiError as error:
+                if not error.concerns_bot and not error.is_transient and _not_in_it(error):
+                    continue  # the old bot was removed from it (or it is gone): nothing to add the new one to
+                client = None  # the old bot or the platform refuses every look: stop asking
+            except VibeError:
+                client = None  # the platform does not answer: the move must not wait on it for each chat
+        listed.append([dialog_id, name])
+    return listed, more
+
+
+def _not_in_it(error: VibeApiError) -> bool:
+    # CONTRACT B §7.4: ACCESS_DENIED when the bot is not a member (a member may always read the chat).
+    return error.canonical_code == "ACCESS_DENIED" or error.status == 404
+
+
+def chats_notice_text(facts: dict[str, Any], language: str) -> str:
+    """The notice in `language`: what happened, the chats (each a link that opens it), how many more."""
+    with in_language(language):
+        lines: list[str] = [
+            gettext(
+                "The bot was registered anew on this portal (the app's key or the portal's key changed), and"
+                " the new bot is in none of the group chats the old one was in: only a portal user can add a"
+                " bot to a chat. Please add it to each of these chats, or it cannot post there:"
+            )
+        ]
+        for dialog_id, name in facts["chats"]:
+            chat_id = dialog_id.removeprefix("chat")
+            label = bb.shorten(name, NAME_CHARS) if name else gettext("Chat {id}").format(id=chat_id)
+            lines.append(bb.join(["• ", bb.chat_link(chat_id, label)]))
+        more = int(facts.get("more", 0))
+        if more:
+            lines.append(
+                ngettext(
+                    "… and {count} more group chat the old bot was seen in.",
+                    "… and {count} more group chats the old bot was seen in.",
+                    more,
+                ).format(count=more)
+            )
+        return bb.join(lines, "\n")
+
+
+def send_chats_notice(bot: Bot, *, now: datetime) -> int:
+    """Send the notice the bot row owes to the portal's admins not told yet, from its platform bot; keep it
+    due again after a backoff while some could not be told for a passing reason (or no bot can send it yet),
+    and drop it once all were, or past NOTICE_TRIED_FOR. Returns how many were told now."""
+    facts = bot.chats_notice
+    if not facts:
+        return 0
+    portal = bot.portal
+    told, some_left = 0, True
+    if portal.status == Portal.Status.UNINSTALLED:
+        some_left = False
+    elif bot.status == Bot.Status.ACTIVE and bot.vibe_bot_id is not None:
+        try:
+            client = client_for_bot(bot)
+        except SessionTokenError:
+            pass  # no credential to write with yet: a portal user's visit brings one
+        else:
+            told, some_left = _tell_admins(bot, client, facts)
+    owed = Bot.objects.filter(pk=bot.pk, chats_notice__old_bot=facts["old_bot"])
+    if some_left and now - datetime.fromisoformat(facts["moved_at"]) < NOTICE_TRIED_FOR:
+        owed.update(chats_notice_due_at=now + timedelta(seconds=conf.backoff_max_seconds()))
+        return told
+    if some_left:
+        log.warning(
+            "chats notice given up after %s: portal=%s bot=%s, some admins never told",
+            NOTICE_TRIED_FOR, portal.member_id, bot.pk,
+        )  # fmt: skip
+    owed.update(chats_notice=None, chats_notice_due_at=None)
+    return told
+
+
+def _tell_admins(bot: Bot, client: VibeClient, facts: dict[str, Any]) -> tuple[int, bool]:
+    portal_language = get_portal_preferences(bot.portal).language
+    languages = listed_languages(client.list_users, portal=bot.portal.member_id)
+    delivery = send_to_each(
+        bot,
+        client,
+        list_admin_user_ids(bot.portal),
+        lambda user_id: chats_notice_text(facts, languages.get(user_id) or portal_language),
+        what="chats notice",
+        once_key=lambda user_id: f"notice:chats-to-add:{facts['old_bot']}:{user_id}",
+    )
+    if delivery.told:
+        log.info(
+            "chats notice sent portal=%s bot=%s admins=%s chats=%s",
+            bot.portal.member_id, bot.pk, delivery.told, len(facts["chats"]) + int(facts.get("more", 0)),
+        )  # fmt: skip
+    return delivery.told, delivery.untold > 0
+
+
+def retry_chats_notices(now: datetime, *, limit: int = 200) -> int:
+    """The minute sweep's part: send again the chats notices that are due. Each is claimed for a backoff
+    first, so two sweeps at once never send it twice. Returns how many admins were told."""
+    told = 0
+    due = Bot.objects.filter(chats_notice_due_at__lte=now).select_related("portal")
+    for bot in due.order_by("chats_notice_due_at")[:limit]:
+        claimed = Bot.objects.filter(pk=bot.pk, chats_notice_due_at=bot.chats_notice_due_at).update(
+            chats_notice_due_at=now + timedelta(seconds=conf.backoff_max_seconds())
+        )
+        if claimed:  # else another sweep has it
+            told += send_chats_notice(bot, now=now)
+    return told

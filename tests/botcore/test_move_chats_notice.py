@@ -1,0 +1,206 @@
+"""A move to a new platform bot (the app key rotated, or a personal key given) tells the portal's admins, once
+and unasked, which group chats to add the new bot to: the platform's Chat.User.add takes no bot, so only a
+portal user can. Before, they learnt of each chat only from the first post the platform refused in it.
+
+Counted where the notices are posted: the sandbox's record of the new bot's POST /messages calls to each
+admin's private dialog (a platform deduping a repeat would hide it from the dialog, never from the calls)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from botcore.models import Bot, SkillConfig
+from botcore.services import chats_notice
+from botcore.services.bots import provision_bot
+from botcore.services.platform import client_for_bot
+from botcore.services.polling import poll_bot_once
+from botcore.services.skill_schedules import sweep_schedules
+from botcore.tasks import move_portal_bot
+from botcore.vibe.client import VibeClient
+from tenants import services as tenant_services
+from tenants.testing import store_sandbox_session
+from tests.botcore.test_app_key_rotation import open_app
+from tests.botcore.test_reliability import personal_key
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+MARK = "is in none of the group chats"  # a phrase of the notice's English text
+
+
+def notices_posted(sp, vibe_bot_id: int, user_id: int) -> list[str]:
+    """The texts of the chats notice the platform bot was asked to post to `user_id`'s private dialog."""
+    return [
+        call["body"]["fields"]["message"]
+        for call in sp.calls(vibe_bot_id)
+        if call["method"] == "POST"
+        and call["path"] == f"/v1/bots/{vibe_bot_id}/messages"
+        and call["status"] in (200, 201)
+        and str(call["body"].get("dialogId")) == str(user_id)
+        and MARK in call["body"]["fields"]["message"]
+    ]
+
+
+def group_chat(sp, bot: Bot, title: str) -> str:
+    """A portal user makes a group chat with the bot in it; the bot hears it joined. Its dialog id."""
+    created = sp.control.post(
+        "/_sandbox/act/chats",
+        json={"userId": sp.admin_id, "title": title, "memberIds": [sp.member_id, bot.vibe_bot_id]},
+    )
+    return created.json()["data"]["chat"]["dialogId"]
+
+
+def rename_chat(sandbox, dialog_id: str, title: str) -> None:
+    """Someone renames the chat in Bitrix24 (no event reaches the bot)."""
+    chat_id = int(dialog_id.removeprefix("chat"))
+    sandbox.run_in_loop(lambda services: setattr(services.platform.chats[chat_id], "title", title))
+
+
+def rotate_app_key(sp, settings) -> str:
+    """The vendor rotates the app key; the backend restarts with both. The new key."""
+    second = sp.control.post("/_sandbox/apps/keys", json={"appKey": sp.app_key}).json()["data"]["key"]
+    settings.VIBE_APP_KEY, settings.VIBE_APP_KEY_PREVIOUS = second, sp.app_key
+    return second
+
+
+def old_bot_in_two_chats(sp, sandbox, settings) -> tuple[Bot, str, str]:
+    """The portal's bot in two group chats, the standup posting to one; a member talks to it in private too.
+    The second chat was renamed since the bot last heard of it."""
+    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+    settings.BOTCORE_SKILLS = ["botcore.skills.builtin.standup.StandupSkill"]
+    bot = provision_bot(sp.portal)
+    standup_chat = group_chat(sp, bot, "Team standup")
+    other_chat = group_chat(sp, bot, "Sales")
+    sp.say(user_id=sp.member_id, bot_id=bot.vibe_bot_id, text="hello in private")
+    poll_bot_once(bot.pk)
+    rename_chat(sandbox, other_chat, "Sales and support")
+    SkillConfig.objects.update_or_create(
+        portal=sp.portal,
+        skill_name="standup",
+        defaults={"is_enabled": True, "options": {"chat": standup_chat}},
+    )
+    return bot, standup_chat, other_chat
+
+
+def test_a_rotated_key_s_new_bot_is_named_the_old_bot_s_group_chats_once(
+    sandbox_portal, sandbox, settings, task_queue
+):
+    sp = sandbox_portal
+    bot, standup_chat, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    old_bot = bot.vibe_bot_id
+    left = group_chat(sp, bot, "Left behind")  # a chat the old bot has left since: nobody adds the new one
+    client_for_bot(bot).leave_chat(old_bot, left)
+
+    second_key = rotate_app_key(sp, settings)
+    open_app(sp, app_key=second_key)
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert bot.vibe_bot_id != old_bot and bot.status == Bot.Status.ACTIVE, bot.last_error
+
+    [notice] = notices_posted(sp, bot.vibe_bot_id, sp.admin_id)
+    # Each chat by the name the old bot sees now, with a link that opens it; the standup's chat first.
+    assert notice.index("Team standup") < notice.index("Sales and support")
+    assert f"[CHAT={standup_chat.removeprefix('chat')}]" in notice.upper()
+    assert "add it to each" in notice and "Sales]" not in notice
+    # The two group chats alone: not the one it left, nor the member's private dialog.
+    assert notice.count("\n• ") == 2 and "Left behind" not in notice
+    assert notices_posted(sp, bot.vibe_bot_id, sp.member_id) == []  # a member is not the one to add it
+    assert notices_posted(sp, old_bot, sp.admin_id) == []  # from the bot that stays, not the one that went
+
+    # The move again (its task re-run, an operator's re-provision) and the minute sweeps: nothing more.
+    async_task("botcore.tasks.move_portal_bot", sp.portal.pk)
+    task_queue.run()
+    provision_bot(sp.portal)
+    sweep_schedules()
+    assert len(notices_posted(sp, bot.vibe_bot_id, sp.admin_id)) == 1
+
+
+def admin_with_session(sp) -> int:
+    """A second admin of the portal, whose session tenants keeps (as their visit left it)."""
+    made = sp.control.post(
+        f"/_sandbox/portals/{sp.sandbox_portal_id}/users",
+        json={"name": "Anna Admin", "isAdmin": True},
+    ).json()["data"]["user"]
+    session = sp.control.post("/_sandbox/sessions", json={"appKey": sp.app_key, "userId": made["id"]})
+    listed = sp.control.get("/_sandbox/portals").json()["data"]["portals"]
+    portal = next(p for p in listed if p["id"] == sp.sandbox_portal_id)
+    store_sandbox_session(portal=portal, user=made, session=session.json()["data"])
+    return made["id"]
+
+
+def test_a_move_whose_worker_dies_while_telling_the_admins_tells_each_once(
+    sandbox_portal, sandbox, settings, task_queue, monkeypatch
+):
+    """The move's worker is killed after the first admin was told: the minute sweep tells the other, and
+    nobody twice."""
+    sp = sandbox_portal
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    second_admin = admin_with_session(sp)
+    old_bot = bot.vibe_bot_id
+
+    sent = VibeClient.send_message
+    told: list[str] = []
+
+    def dies_at_the_second(self, bot_id, *, dialog_id, **kwargs):
+        if told:
+            raise SystemExit("the worker was killed")
+        told.append(dialog_id)
+        return sent(self, bot_id, dialog_id=dialog_id, **kwargs)
+
+    monkeypatch.setattr(VibeClient, "send_message", dies_at_the_second)
+    second_key = rotate_app_key(sp, settings)
+    open_app(sp, app_key=second_key)
+    with pytest.raises(SystemExit):
+        move_portal_bot(sp.portal.pk)
+    monkeypatch.setattr(VibeClient, "send_message", sent)
+    bot.refresh_from_db()
+    assert bot.vibe_bot_id != old_bot
+
+    # The move again, then the sweep once the notice is due.
+    move_portal_bot(sp.portal.pk)
+    Bot.objects.filter(pk=bot.pk).update(chats_notice_due_at=timezone.now() - timedelta(seconds=1))
+    sweep_schedules()
+    sweep_schedules()
+    assert len(notices_posted(sp, bot.vibe_bot_id, sp.admin_id)) == 1
+    assert len(notices_posted(sp, bot.vibe_bot_id, second_admin)) == 1
+    assert Bot.objects.get(pk=bot.pk).chats_notice is None  # done with
+
+
+def test_a_portal_with_more_chats_than_a_notice_lists_is_told_how_many_more(
+    sandbox_portal, sandbox, settings, task_queue, monkeypatch
+):
+    sp = sandbox_portal
+    monkeypatch.setattr(chats_notice, "MAX_LISTED_CHATS", 1)
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    group_chat(sp, bot, "Third")
+    poll_bot_once(bot.pk)
+    open_app(sp, app_key=rotate_app_key(sp, settings))
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    [notice] = notices_posted(sp, bot.vibe_bot_id, sp.admin_id)
+    # The standup's chat first; the two others the old bot was seen in, counted.
+    assert "Team standup" in notice and "Third" not in notice and "Sales" not in notice
+    assert notice.endswith("\n… and 2 more group chats the old bot was seen in.")
+
+
+def test_a_move_to_a_personal_key_names_the_chats_in_the_portal_s_language(
+    sandbox_portal, sandbox, settings, task_queue
+):
+    """The personal key reads no directory (no `user` scope): each admin reads the portal's language."""
+    sp = sandbox_portal
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    tenant_services.update_portal_settings(sp.portal, language="ru")
+    tenant_services.set_portal_api_key(sp.portal, api_key=personal_key(sp), added_by_user_id=sp.admin_id)
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert bot.credential_kind == "personal"
+    [notice] = [
+        call["body"]["fields"]["message"]
+        for call in sp.calls(bot.vibe_bot_id)
+        if call["method"] == "POST" and str(call["body"].get("dialogId")) == str(sp.admin_id)
+    ]
+    assert "Team standup" in notice and "Sales and support" in notice
+    assert "не состоит ни в одном из групповых чатов" in notice
