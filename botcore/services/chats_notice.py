@@ -18,6 +18,7 @@ old bot; after it, the row has moved, and neither a re-run nor a re-provision mo
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,9 +45,13 @@ log = logging.getLogger(__name__)
 # Chats listed by name in the notice; the rest are counted ("and 12 more"). Each listed one costs the move a
 # Chat.get on the app key's shared budget, and an admin reads twenty names, not three hundred.
 MAX_LISTED_CHATS = 20
-# Chat.get calls one move makes at most: the listed ones, and as many again for chats found left.
+# Chat.get calls one move makes at most: the listed ones, and as many again for chats found left; and for how
+# long, as the move runs in a task the queue kills at VIBE_Q_TIMEOUT, after a drain that may take a cycle's
+# deadline (40 calls took 3.8 s against a loaded sandbox; a slow platform is not waited on for each).
 MAX_NAME_LOOKUPS = 2 * MAX_LISTED_CHATS
-# The old bot's newest events read for the chats they came from (about a second's parsing at the most).
+NAME_LOOKUP_SECONDS = 10.0
+# The old bot's newest events read for the chats they came from: 20,000 took 2.1 s (300 chats, SQLite, on a
+# busy two-core host), once per move.
 EVENTS_READ = 20_000
 # A chat's name as the notice shows it, at most.
 NAME_CHARS = 80
@@ -89,12 +94,14 @@ def _listed_by_old_bot(
         client = None  # its credential is gone (a personal key removed): the names the events gave
     listed: list[list[str]] = []
     more = lookups = 0
+    give_up = time.monotonic() + NAME_LOOKUP_SECONDS
     for dialog_id, known in [*candidates.items(), *((d, n) for d, n in keep.items() if d not in candidates)]:
         if len(listed) >= MAX_LISTED_CHATS:
             more += 1
             continue
         name = keep.get(dialog_id) or known
-        if client is not None and lookups < MAX_NAME_LOOKUPS and dialog_id not in keep:
+        asking = lookups < MAX_NAME_LOOKUPS and time.monotonic() < give_up
+        if client is not None and asking and dialog_id not in keep:
             lookups += 1
             try:
                 name = client.get_chat(old_id, dialog_id).title or name
