@@ -175,13 +175,18 @@ def read_text(name: str, *, alias: str = "default") -> str | None:
     """The text stored under `name` (the learned rates of budget.learning), or None."""
     from django.db import DatabaseError, connections
 
-    try:
+    def select() -> str | None:
         with connections[alias].cursor() as cursor:
             cursor.execute(f"SELECT state FROM {TABLE} WHERE name = %s", [name])
             row = cursor.fetchone()
+        return row[0] if row else None
+
+    # The table made sure of first, as for a budget's read: on PostgreSQL a SELECT of a missing table
+    # aborts the caller's transaction, and a read may come before any write (a fresh database).
+    try:
+        return DatabaseStateStore(name, alias=alias)._with_table(select, may_retry=False)
     except DatabaseError:
-        return None  # the table is made on first write
-    return row[0] if row else None
+        return None  # the store is out: nothing learned, as update_text's callers fail open
 
 
 def update_text(name: str, change: Any, *, alias: str = "default") -> str:

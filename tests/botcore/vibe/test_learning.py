@@ -505,12 +505,12 @@ def redis_learned():
     return learning.RedisLearnedStore(redis.Redis.from_url(REDIS_URL), prefix="test:vibe:learn:")
 
 
-@pytest.fixture(params=["redis", "database"])
+# The database's need is marked on its parameter, where pytest-django looks before the run: asked for from
+# inside the fixture (getfixturevalue), no test database was made for a run of these tests alone, and they
+# ran on the database of DATABASE_URL itself, inside a transaction of pytest-django's.
+@pytest.fixture(params=["redis", pytest.param("database", marks=pytest.mark.django_db(transaction=True))])
 def shared_store(request):
-    if request.param == "redis":
-        return redis_learned
-    request.getfixturevalue("transactional_db")
-    return learning.DatabaseLearnedStore
+    return redis_learned if request.param == "redis" else learning.DatabaseLearnedStore
 
 
 def test_a_429_seen_by_one_budget_slows_another_sharing_the_key(shared_store):
@@ -535,6 +535,24 @@ def test_successes_of_two_budgets_raise_one_shared_rate(shared_store):
         budget._flush()
     raised = learning.LearnedState.decode(shared_store().read(name), ceiling=CEILING)
     assert raised.rate > cut and raised.count == 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_learned_rate_read_on_a_fresh_database_leaves_the_callers_transaction_usable(monkeypatch):
+    """The first process on a fresh database reads a learned rate (a reply's templateId, the admin's
+    figures) inside a transaction of its own, before anything made the table: on PostgreSQL the failed
+    SELECT aborted that transaction, and every later statement of it failed."""
+    from django.db import connection, transaction
+
+    from botcore.vibe import budget_store
+    from tenants.models import Portal
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {budget_store.TABLE}")
+    monkeypatch.setattr(budget_store, "_tables_made", set())  # a process that has not made it either
+    with transaction.atomic():
+        assert learning.DatabaseLearnedStore().read(uuid.uuid4().hex[:24]) is None
+        assert Portal.objects.count() == 0  # InternalError: current transaction is aborted
 
 
 def test_a_429_cuts_the_per_portal_rate_that_every_portal_of_the_key_shares():
