@@ -32,7 +32,7 @@ from tenants.selectors import find_best_grant
 from tenants.shapes import is_credential_shaped, is_id_shaped, is_user_id_shaped
 from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
 from vibeapp import shared_cache
-from vibeapp.failure_limits import failures_reached, rate_setting
+from vibeapp.failure_limits import Slot, failures_reached, give_back, rate_setting, take_slot
 
 log = logging.getLogger(__name__)
 
@@ -172,25 +172,29 @@ def app_entry(request: HttpRequest) -> HttpResponse:
         # at a reply's priority on the app key every portal shares: counted per person (the claimed portal
         # and user, as the check reads them), only once signed in, so nobody spends another's sign-ins
         # without their token. A token sent again and again without the cookie wrote a row each time.
+        # The sign-in is counted before it is made, with the check (visits at the same moment each passed
+        # a check made before any was counted), and given back if it is not made.
         person = f"{request.headers['X-Vibe-Portal-Id']}:{request.headers['X-Vibe-User-Id'].strip()}"
         try:
-            limited = _sign_ins(request, person, count=False)
+            slot = _take_sign_in(request, person)
         except Exception as error:  # noqa: BLE001 - the cache client's own family (Redis down)
             # A token a grant holds still gets in (nothing to ask the platform); a new one is refused
             # below, as no token is checked uncounted.
             log.warning("gateway sign-ins not read (%s)", error.__class__.__name__)
-            limited = False
-        if limited:
+            slot = _UNCOUNTED
+        if slot is None:
             log.warning("gateway sign-ins rate-limited path=%s", request.path)
             return _too_many_attempts(request)
-        grant = _grant_for_gateway_token(request, token)
-        if isinstance(grant, HttpResponse):
-            return grant
-        remember_viewer(request, grant, token=token)
+        signed_in = False
         try:
-            _sign_ins(request, person, count=True)
-        except Exception as unreachable:  # noqa: BLE001 - as above; the person is signed in all the same
-            log.warning("gateway sign-in not counted (%s)", unreachable.__class__.__name__)
+            grant = _grant_for_gateway_token(request, token)
+            if isinstance(grant, HttpResponse):
+                return grant
+            remember_viewer(request, grant, token=token)
+            signed_in = True
+        finally:
+            if not signed_in:
+                _give_back_sign_in(slot)
         # Read by through_entry.
         shared_cache.keep(_entered_key(token), True, _ENTERED_SECONDS, what="the entry's sign-in")
     return redirect(_landing(request))
@@ -273,16 +277,28 @@ def _refused_tokens(request: HttpRequest, *, count: bool) -> bool:
     )
 
 
-def _sign_ins(request: HttpRequest, person: str, *, count: bool) -> bool:
-    """Whether `person` (the claimed portal and user ids) has signed in TENANTS_GATEWAY_SIGN_IN_RATE times in
-    the window; `count`: add one (a sign-in just made)."""
-    return failures_reached(
+# A sign-in made while the counts could not be reached: nothing to give back.
+_UNCOUNTED = Slot(cache_name="", cache_key=None)
+
+
+def _take_sign_in(request: HttpRequest, person: str) -> Slot | None:
+    """One of `person`'s (the claimed portal and user ids) TENANTS_GATEWAY_SIGN_IN_RATE sign-ins in the
+    window, or None when they have had them all."""
+    return take_slot(
         request,
         group="tenants.gateway_sign_ins",
         key=lambda _group, _request: person,
         rate=rate_setting("TENANTS_GATEWAY_SIGN_IN_RATE"),
-        count_one=count,
     )
+
+
+def _give_back_sign_in(slot: Slot) -> None:
+    """A sign-in that was not made (the token refused, or an error) counts for nobody: a visitor without
+    the person's token spends none of their sign-ins."""
+    try:
+        give_back(slot)
+    except Exception as unreachable:  # noqa: BLE001 - as in app_entry; the visit failed all the same
+        log.warning("gateway sign-in not given back (%s)", unreachable.__class__.__name__)
 
 
 TOO_MANY_KEYS_REFUSED = _(

@@ -4,15 +4,25 @@ gateway tokens per address (tenants.views) and wrong admin passwords per account
 
 django-ratelimit's own test (count > limit) counts the request being asked about first; here that request is
 counted only if it fails, so the limit is reached at count >= limit.
+
+A limit on what succeeds (gateway sign-ins per person) cannot check first and count after: requests at the
+same moment all pass the check before any is counted. take_slot counts first, in the same atomic step as the
+check, and give_back returns the count of a request that then failed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import caches
 from django.http import HttpRequest
-from django_ratelimit.core import get_usage
+from django_ratelimit import ALL
+
+# The library's own counter key and window (private, pinned in pyproject.toml): a slot is the same count
+# failures_reached and get_usage read, and give_back needs the key the count went under.
+from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate, get_usage
 
 
 def rate_setting(name: str) -> Callable[[str, HttpRequest], str]:
@@ -37,3 +47,54 @@ def failures_reached(
     request that just failed). False where rate limits are off (RATELIMIT_ENABLE)."""
     usage = get_usage(request, group=group, key=key, rate=rate, increment=count_one)
     return usage is not None and usage["count"] >= usage["limit"]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One count taken in a limit's window by take_slot, given back if what it was taken for fails."""
+
+    cache_name: str
+    cache_key: str | None  # None: rate limits are off (RATELIMIT_ENABLE), nothing was counted
+
+
+def take_slot(
+    request: HttpRequest,
+    *,
+    group: str,
+    key: Callable[[str, HttpRequest], str],
+    rate: Callable[[str, HttpRequest], str],
+) -> Slot | None:
+    """Count one more for `key` in `rate`'s window, checking and counting in one atomic step: the Slot taken,
+    or None when the window was already full (and nothing stays counted). Raises the cache client's errors.
+
+    Each caller gets a count of its own (the cache's add, then incr: each atomic in Redis and in the
+    local-memory cache), so no more than the limit get a slot however many ask at once."""
+    cache_name = getattr(settings, "RATELIMIT_USE_CACHE", "default")
+    if not getattr(settings, "RATELIMIT_ENABLE", True):
+        return Slot(cache_name, None)
+    rate_text = rate(group, request)
+    limit, period = _split_rate(rate_text)
+    value = key(group, request)
+    slot = Slot(cache_name, _make_cache_key(group, _get_window(value, period), rate_text, value, ALL))
+    cache = caches[cache_name]
+    if cache.add(slot.cache_key, 1, period + EXPIRATION_FUDGE):
+        count = 1
+    else:
+        try:
+            count = cache.incr(slot.cache_key)
+        except ValueError:  # the count expired between the two steps: refused, as django-ratelimit does
+            return None
+    if count > limit:
+        give_back(slot)
+        return None
+    return slot
+
+
+def give_back(slot: Slot) -> None:
+    """Return a slot's count: what it was taken for did not happen. Raises the cache client's errors."""
+    if slot.cache_key is None:
+        return
+    try:
+        caches[slot.cache_name].decr(slot.cache_key)
+    except ValueError:
+        pass  # the window ended, and its count with it

@@ -4,10 +4,14 @@ stateless."""
 
 from __future__ import annotations
 
+import threading
+import uuid
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -279,6 +283,66 @@ def test_a_person_s_tokens_are_checked_with_the_platform_a_bounded_number_of_tim
     member = platform.session(platform.member)
     assert visit(Client(), platform, member, user=platform.member).status_code == 302
     assert me_calls(platform) - before == 4
+
+
+@pytest.mark.django_db(transaction=True)  # the sign-ins run in threads, each on a connection of its own
+@pytest.mark.parametrize(
+    "counter",
+    [
+        "local memory",
+        pytest.param(
+            "redis", marks=pytest.mark.skipif(not django_settings.REDIS_URL, reason="CI's Redis run")
+        ),
+    ],
+)
+def test_sign_ins_at_the_same_moment_get_no_more_than_the_rate(
+    platform, settings, fresh_rate_limits, counter
+):
+    """A person's sign-ins were checked against the rate, then counted once the platform had confirmed the
+    token: visits at the same moment all passed the check before the first was counted, and every one of
+    them cost a GET /v1/me on the app key and a browser session row."""
+    settings.TENANTS_GATEWAY_SIGN_IN_RATE = "3/m"
+    if counter == "redis":
+        settings.CACHES = {
+            **settings.CACHES,
+            "ratelimit": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": settings.REDIS_URL,
+                "KEY_PREFIX": f"test-sign-ins-{uuid.uuid4().hex}",  # this test's counts alone, no flush
+            },
+        }
+    tokens = [platform.session(platform.admin) for _ in range(8)]
+    before = me_calls(platform)
+    together = threading.Barrier(len(tokens))
+    answers: list[int] = []
+
+    def sign_in(token: str) -> None:
+        try:
+            together.wait(timeout=10)
+            answers.append(visit(Client(), platform, token).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sign_in, args=(token,)) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(answers) == [302] * 3 + [429] * 5
+    assert me_calls(platform) - before == 3
+    assert Session.objects.count() == 3
+
+
+def test_visits_the_platform_refuses_spend_none_of_the_person_s_sign_ins(
+    platform, settings, fresh_rate_limits
+):
+    """A sign-in is counted before the platform is asked, and given back when the token is refused: someone
+    without the admin's token, claiming to be them, must not use up their sign-ins."""
+    settings.TENANTS_GATEWAY_SIGN_IN_RATE, settings.TENANTS_GATEWAY_VERIFY_RATE = "2/m", "100/m"
+    answers = [visit(Client(), platform, f"vibe_session_{n:040x}").status_code for n in range(4)]
+    assert answers == [403] * 4
+    admin = [visit(Client(), platform, platform.session(platform.admin)).status_code for _ in range(3)]
+    assert admin == [302, 302, 429]
 
 
 def test_a_known_browser_reopening_the_app_is_not_counted_against_its_address(
