@@ -32,6 +32,8 @@ SANDBOX_ERRORS: dict[str, tuple[int, str]] = {
     "INVALID_JSON": (400, "The request body is not valid JSON"),
     "INVALID_REQUEST": (400, "The request is malformed"),
     "PAYLOAD_TOO_LARGE": (413, "The request body exceeds 40 MiB"),
+    "CROSS_SITE_REQUEST": (403, "The control API takes no requests from another site's pages"),
+    "UNSUPPORTED_MEDIA_TYPE": (415, "Send the control API JSON (Content-Type: application/json) or no body"),
     "QUEUE_TIMEOUT": (504, "The request waited too long in the queue"),
 }
 

@@ -57,9 +57,10 @@ def control(handler: ControlHandler) -> Callable[[Request], Any]:
 
     async def run(request: Request) -> Response:
         try:
-            body = (
-                await read_json_body(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else {}
-            )
+            body = {}
+            if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+                refuse_other_sites(request)
+                body = await read_json_body(request)
             return envelope_ok(handler(ControlCall(request=request, body=body)))
         except StateError as error:
             return envelope_error(error)
@@ -70,6 +71,30 @@ def control(handler: ControlHandler) -> Callable[[Request], Any]:
     run.__name__ = handler.__name__
     run.__doc__ = handler.__doc__
     return run
+
+
+# What a browser's Sec-Fetch-Site says of a request the sandbox's own pages made (same-origin), or no page at
+# all (none: a typed URL). curl, httpx and the bot shell send no such header.
+_OWN_FETCH_SITES = frozenset({"same-origin", "none"})
+
+
+def refuse_other_sites(request: Request) -> None:
+    """Refuse a state-changing request that another site's page may have had a browser send.
+
+    The control API has no authentication (module doc of sandbox.control), and a form post or a simple
+    fetch needs no CORS consent: a page on any site, open while a developer runs the sandbox, could reset it
+    or act as its users. Browsers say where such a request came from (Sec-Fetch-Site, Origin); a browser
+    that says neither still cannot send JSON from a form, so only JSON, or no body type at all, is taken.
+    A same-site page (another port of localhost) is not the sandbox's own either."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    if (fetch_site is not None and fetch_site.lower() not in _OWN_FETCH_SITES) or (
+        origin is not None and origin.lower() != f"{request.url.scheme}://{request.url.netloc}".lower()
+    ):
+        raise ApiError("CROSS_SITE_REQUEST")
+    content_type = request.headers.get("content-type")
+    if content_type is not None and content_type.split(";")[0].strip().lower() != "application/json":
+        raise ApiError("UNSUPPORTED_MEDIA_TYPE")
 
 
 # --- body fields -------------------------------------------------------------------------------------
