@@ -86,6 +86,18 @@ def hand_back_cycles_of_dead_processes() -> None:
         connections.close_all()  # the workers are forked from this process next
 
 
+def close_processes(children: list[Any]) -> None:
+    """Release what this process holds of each ended child (multiprocessing keeps a pipe to it, two
+    descriptors, until its Process object is closed or collected). Still held when the cluster's new
+    processes were forked, each of them inherited every one for its life: 12 descriptors more in each new
+    child of a 4-worker cluster after its first restart. A child that has not ended keeps its pipe."""
+    for child in children:
+        try:
+            child.close()
+        except ValueError:  # still running after the join's timeout: its pipe is how it will be reaped
+            log.warning("process %s did not end when killed: its descriptors stay open", child.pid)
+
+
 class StopWhenOrphaned:
     """The cluster's stop event, read by the sentinel's guard loop, also set once the qcluster's first process
     (the sentinel's parent) is gone. Killed alone (`kill -9` of its pid, an operator trial), it left the
@@ -207,6 +219,10 @@ class GuardedSentinel(Sentinel):
         for child in children:
             child.join(timeout=5)
         hand_back_cycles([worker.pid for worker in old_pool if worker.pid is not None])
+        close_processes(children)
+        # Closed, they answer nothing (not even their pid, which Stat reads as spawn_cluster begins); None
+        # is django-q2's own "not started yet", until spawn_cluster starts the new ones.
+        self.monitor = self.pusher = None
         # Emptied in place: the guard loop that called us is iterating this very list.
         old_pool.clear()
         self.task_queue = Queue(maxsize=Conf.QUEUE_LIMIT) if Conf.QUEUE_LIMIT else Queue()
