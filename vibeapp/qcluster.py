@@ -175,6 +175,9 @@ class GuardedSentinel(Sentinel):
 
     # django-q2's multiprocessing Event, within StopWhenOrphaned and BeatEachGuardTurn (guard)
     stop_event: Any
+    # django-q2's Process objects, None before spawn_cluster starts them (and in restart_processes)
+    monitor: Any
+    pusher: Any
 
     def start(self) -> None:
         hand_back_cycles_of_dead_processes()
