@@ -194,7 +194,7 @@ def app_entry(request: HttpRequest) -> HttpResponse:
             signed_in = True
         finally:
             if not signed_in:
-                _give_back_sign_in(slot)
+                _give_back(slot, what="gateway sign-in")
         # Read by through_entry.
         shared_cache.keep(_entered_key(token), True, _ENTERED_SECONDS, what="the entry's sign-in")
     return redirect(_landing(request))
@@ -216,25 +216,27 @@ def _grant_for_gateway_token(request: HttpRequest, token: str) -> SessionGrant |
     # cannot spend the budget, and people opening the app (whose tokens pass) are never counted, however
     # many share one address behind the platform's gateway.
     # A token that passes is counted with the person's sign-ins instead (app_entry).
+    # Each check is counted as refused before it is made, with the limit's check (checks at the same moment
+    # each passed a check made before any was counted), and given back unless the platform says no.
     try:
-        limited = _refused_tokens(request, count=False)
+        slot = _take_token_check(request)
     except Exception as error:  # noqa: BLE001 - the cache client's own family (Redis down): no check uncounted
         return _cache_unreachable(request, error, counts="refused-token counts")
-    if limited:
+    if slot is None:
         log.warning("gateway token check rate-limited path=%s", request.path)
         return _too_many_attempts(request)
+    refused = False
     try:
         portal = handshakes.accept_gateway_visit(**claim)
     except TenantsError as error:
         # Only the platform's "no" to the token counts. A check it could not answer (its 429 when the app
         # key's rate is spent, a 5xx, no answer), or its "no" to the app's own key, refused no visitor:
         # counted, either locked out everyone behind the gateway's one address.
-        if not (error.is_transient or error.refuses_app_key):
-            try:
-                _refused_tokens(request, count=True)
-            except Exception as unreachable:  # noqa: BLE001 - as above; the token was refused all the same
-                log.warning("refused gateway token not counted (%s)", unreachable.__class__.__name__)
+        refused = not (error.is_transient or error.refuses_app_key)
         return render_tenants_error(request, error)
+    finally:
+        if not refused:
+            _give_back(slot, what="gateway token check")
     # The service confirmed the header's user id is the token's owner.
     return portal.grants.get(bitrix_user_id=int(claim["claimed_user_id"]))
 
@@ -265,15 +267,14 @@ def _portal_csrf_failure(request: HttpRequest, *, without_cookie: bool) -> HttpR
     return render(request, "tenants/error.html", {"message": message}, status=403)
 
 
-def _refused_tokens(request: HttpRequest, *, count: bool) -> bool:
-    """Whether this client address has had TENANTS_GATEWAY_VERIFY_RATE refused tokens in the window;
-    `count`: add one (a token the platform just refused)."""
-    return failures_reached(
+def _take_token_check(request: HttpRequest) -> Slot | None:
+    """One of this client address's TENANTS_GATEWAY_VERIFY_RATE refused tokens in the window, taken before
+    the platform is asked (given back unless it refuses the token), or None when they have had them all."""
+    return take_slot(
         request,
         group="tenants.gateway_refused",
         key="ip",
         rate=rate_setting("TENANTS_GATEWAY_VERIFY_RATE"),
-        count_one=count,
     )
 
 
@@ -292,13 +293,14 @@ def _take_sign_in(request: HttpRequest, person: str) -> Slot | None:
     )
 
 
-def _give_back_sign_in(slot: Slot) -> None:
-    """A sign-in that was not made (the token refused, or an error) counts for nobody: a visitor without
-    the person's token spends none of their sign-ins."""
+def _give_back(slot: Slot, *, what: str) -> None:
+    """A slot whose count did not happen: a sign-in not made (the token refused, or an error) counts for
+    nobody, so a visitor without the person's token spends none of their sign-ins; a token check the platform
+    did not refuse is no refused token."""
     try:
         give_back(slot)
-    except Exception as unreachable:  # noqa: BLE001 - as in app_entry; the visit failed all the same
-        log.warning("gateway sign-in not given back (%s)", unreachable.__class__.__name__)
+    except Exception as unreachable:  # noqa: BLE001 - the cache client's own family; the visit went on
+        log.warning("%s not given back (%s)", what, unreachable.__class__.__name__)
 
 
 TOO_MANY_KEYS_REFUSED = _(

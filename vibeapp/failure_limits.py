@@ -22,7 +22,14 @@ from django_ratelimit import ALL
 
 # The library's own counter key and window (private, pinned in pyproject.toml): a slot is the same count
 # failures_reached and get_usage read, and give_back needs the key the count went under.
-from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate, get_usage
+from django_ratelimit.core import (
+    _SIMPLE_KEYS,
+    EXPIRATION_FUDGE,
+    _get_window,
+    _make_cache_key,
+    _split_rate,
+    get_usage,
+)
 
 
 def rate_setting(name: str) -> Callable[[str, HttpRequest], str]:
@@ -61,11 +68,13 @@ def take_slot(
     request: HttpRequest,
     *,
     group: str,
-    key: Callable[[str, HttpRequest], str],
+    key: str | Callable[[str, HttpRequest], str],
     rate: Callable[[str, HttpRequest], str],
 ) -> Slot | None:
     """Count one more for `key` in `rate`'s window, checking and counting in one atomic step: the Slot taken,
-    or None when the window was already full (and nothing stays counted). Raises the cache client's errors.
+    or None when the window was already full (and nothing stays counted). `key` is a callable, or one of
+    django-ratelimit's simple keys ("ip": the address masked as the library masks it). Raises the cache
+    client's errors.
 
     Each caller gets a count of its own (the cache's add, then incr: each atomic in Redis and in the
     local-memory cache), so no more than the limit get a slot however many ask at once."""
@@ -74,7 +83,7 @@ def take_slot(
         return Slot(cache_name, None)
     rate_text = rate(group, request)
     limit, period = _split_rate(rate_text)
-    value = key(group, request)
+    value = key(group, request) if callable(key) else _SIMPLE_KEYS[key](request)
     slot = Slot(cache_name, _make_cache_key(group, _get_window(value, period), rate_text, value, ALL))
     cache = caches[cache_name]
     if cache.add(slot.cache_key, 1, period + EXPIRATION_FUDGE):

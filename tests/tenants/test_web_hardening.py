@@ -285,8 +285,43 @@ def test_a_person_s_tokens_are_checked_with_the_platform_a_bounded_number_of_tim
     assert me_calls(platform) - before == 4
 
 
-@pytest.mark.django_db(transaction=True)  # the sign-ins run in threads, each on a connection of its own
-@pytest.mark.parametrize(
+def visit_together(platform, tokens: list[str]) -> list[int]:
+    """Each token's visit from a browser of its own, all at the same moment (threads, each on a database
+    connection of its own); the answers' statuses, sorted."""
+    together = threading.Barrier(len(tokens))
+    answers: list[int] = []
+
+    def open_app(token: str) -> None:
+        try:
+            together.wait(timeout=10)
+            answers.append(visit(Client(), platform, token).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=open_app, args=(token,)) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return sorted(answers)
+
+
+@pytest.fixture
+def counter(request, settings, fresh_rate_limits) -> str:
+    """Where the limits count: this test's own local-memory cache, or this test's keys in Redis."""
+    if request.param == "redis":
+        settings.CACHES = {
+            **settings.CACHES,
+            "ratelimit": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": settings.REDIS_URL,
+                "KEY_PREFIX": f"test-limits-{uuid.uuid4().hex}",  # this test's counts alone, no flush
+            },
+        }
+    return request.param
+
+
+EACH_COUNTER = pytest.mark.parametrize(
     "counter",
     [
         "local memory",
@@ -294,43 +329,34 @@ def test_a_person_s_tokens_are_checked_with_the_platform_a_bounded_number_of_tim
             "redis", marks=pytest.mark.skipif(not django_settings.REDIS_URL, reason="CI's Redis run")
         ),
     ],
+    indirect=True,
 )
-def test_sign_ins_at_the_same_moment_get_no_more_than_the_rate(
-    platform, settings, fresh_rate_limits, counter
-):
+
+
+@pytest.mark.django_db(transaction=True)  # the visits run in threads, each on a connection of its own
+@EACH_COUNTER
+def test_sign_ins_at_the_same_moment_get_no_more_than_the_rate(platform, settings, counter):
     """A person's sign-ins were checked against the rate, then counted once the platform had confirmed the
     token: visits at the same moment all passed the check before the first was counted, and every one of
     them cost a GET /v1/me on the app key and a browser session row."""
     settings.TENANTS_GATEWAY_SIGN_IN_RATE = "3/m"
-    if counter == "redis":
-        settings.CACHES = {
-            **settings.CACHES,
-            "ratelimit": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": settings.REDIS_URL,
-                "KEY_PREFIX": f"test-sign-ins-{uuid.uuid4().hex}",  # this test's counts alone, no flush
-            },
-        }
     tokens = [platform.session(platform.admin) for _ in range(8)]
     before = me_calls(platform)
-    together = threading.Barrier(len(tokens))
-    answers: list[int] = []
-
-    def sign_in(token: str) -> None:
-        try:
-            together.wait(timeout=10)
-            answers.append(visit(Client(), platform, token).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sign_in, args=(token,)) for token in tokens]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(answers) == [302] * 3 + [429] * 5
+    assert visit_together(platform, tokens) == [302] * 3 + [429] * 5
     assert me_calls(platform) - before == 3
     assert Session.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+@EACH_COUNTER
+def test_made_up_tokens_at_the_same_moment_are_checked_no_more_than_the_rate(platform, settings, counter):
+    """Refused tokens were counted per address after the platform's "no": made-up tokens sent at the same
+    moment were each checked with GET /v1/me on the app key, 8 against a rate of 3."""
+    settings.TENANTS_GATEWAY_VERIFY_RATE = "3/m"
+    before = me_calls(platform)
+    answers = visit_together(platform, [f"vibe_session_{n:040x}" for n in range(8)])
+    assert answers == [403] * 3 + [429] * 5
+    assert me_calls(platform) - before == 3
 
 
 def test_visits_the_platform_refuses_spend_none_of_the_person_s_sign_ins(
