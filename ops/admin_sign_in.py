@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_ratelimit.core import is_ratelimited
 
-from vibeapp.failure_limits import failures_reached, rate_setting
+from vibeapp.failure_limits import Slot, give_back, rate_setting, take_slot
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +30,16 @@ def _account_name(group: str, request: HttpRequest) -> str:
     return request.POST.get("username", "").strip().casefold()[:150]
 
 
-def _account_failures_reached(request: HttpRequest, *, count_one: bool = False) -> bool:
-    """Whether the account has had OPS_ADMIN_LOGIN_ACCOUNT_FAILURES wrong passwords in the window;
-    `count_one`: count this request's first (its password was wrong)."""
-    return failures_reached(
+def _take_account_attempt(request: HttpRequest) -> Slot | None:
+    """One of the account's OPS_ADMIN_LOGIN_ACCOUNT_FAILURES wrong passwords in the window, taken before the
+    password is tried (given back unless it is wrong), or None when it has had them all. Counted after the
+    try, guesses sent at the same moment each passed a check made before any was counted: 12 at once against
+    5/h had all 12 passwords tried."""
+    return take_slot(
         request,
         group=ACCOUNT_FAILURES_GROUP,
         key=_account_name,
         rate=rate_setting("OPS_ADMIN_LOGIN_ACCOUNT_FAILURES"),
-        count_one=count_one,
     )
 
 
@@ -69,25 +70,31 @@ def _limits_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
 # Only attempts (POST) count: showing the form is free. The address is the one tenants.client_address finds
 # (RATELIMIT_IP_META_KEY).
 def admin_sign_in(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-    if request.method == "POST":
-        try:
-            if is_ratelimited(
-                request,
-                group=ADDRESS_GROUP,
-                key="ip",
-                rate=rate_setting("OPS_ADMIN_LOGIN_RATE"),
-                method="POST",
-                increment=True,
-            ):
-                return _limited(request, per_account=False)
-            if _account_failures_reached(request):
-                return _limited(request, per_account=True)
-        except Exception as error:  # noqa: BLE001 - the cache client's own family (redis, memcached, …)
-            return _limits_unavailable(request, error)
-    response = admin.site.login(request, extra_context)
-    if request.method == "POST" and response.status_code == 200:  # the form again: the password was wrong
-        try:
-            _account_failures_reached(request, count_one=True)
-        except Exception as error:  # noqa: BLE001 - as above; the wrong password was refused all the same
-            log.warning("admin sign-in failure not counted (%s)", error.__class__.__name__)
+    if request.method != "POST":
+        return admin.site.login(request, extra_context)
+    try:
+        if is_ratelimited(
+            request,
+            group=ADDRESS_GROUP,
+            key="ip",
+            rate=rate_setting("OPS_ADMIN_LOGIN_RATE"),
+            method="POST",
+            increment=True,
+        ):
+            return _limited(request, per_account=False)
+        slot = _take_account_attempt(request)
+    except Exception as error:  # noqa: BLE001 - the cache client's own family (redis, memcached, …)
+        return _limits_unavailable(request, error)
+    if slot is None:
+        return _limited(request, per_account=True)
+    wrong = False
+    try:
+        response = admin.site.login(request, extra_context)
+        wrong = response.status_code == 200  # the form again: the password was wrong
+    finally:
+        if not wrong:
+            try:
+                give_back(slot)
+            except Exception as error:  # noqa: BLE001 - as above; the sign-in went its way all the same
+                log.warning("admin sign-in attempt not given back (%s)", error.__class__.__name__)
     return response

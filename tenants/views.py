@@ -32,7 +32,7 @@ from tenants.selectors import find_best_grant
 from tenants.shapes import is_credential_shaped, is_id_shaped, is_user_id_shaped
 from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
 from vibeapp import shared_cache
-from vibeapp.failure_limits import Slot, failures_reached, give_back, rate_setting, take_slot
+from vibeapp.failure_limits import Slot, give_back, rate_setting, take_slot
 
 log = logging.getLogger(__name__)
 
@@ -308,16 +308,16 @@ TOO_MANY_KEYS_REFUSED = _(
 )
 
 
-def _refused_keys(request: HttpRequest, portal: Portal, *, count: bool) -> bool:
-    """Whether `portal` has had TENANTS_API_KEY_REFUSED_RATE refused personal keys in the window; `count`:
-    add one. Each key typed costs a GET /v1/me, and the request budget keeps rows for each key it meets: an
-    admin posting made-up keys in a loop had the platform asked, and the budget's table grown, without end."""
-    return failures_reached(
+def _take_key_check(request: HttpRequest, portal: Portal) -> Slot | None:
+    """One of `portal`'s TENANTS_API_KEY_REFUSED_RATE refused personal keys in the window, taken before the
+    key is checked (given back unless the platform refuses it), or None when it has had them all. Each key
+    typed costs a GET /v1/me, and the request budget keeps rows for each key it meets: an admin posting
+    made-up keys in a loop had the platform asked, and the budget's table grown, without end."""
+    return take_slot(
         request,
         group="tenants.api_key_refused",
         key=lambda _group, _request: portal.member_id,
         rate=rate_setting("TENANTS_API_KEY_REFUSED_RATE"),
-        count_one=count,
     )
 
 
@@ -458,10 +458,12 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                     return redirect("tenants:portal")
             elif action == "api_key":
                 key_form = PortalApiKeyForm(request.POST)
-                if key_form.is_valid() and _refused_keys(request, portal, count=False):
+                slot = _take_key_check(request, portal) if key_form.is_valid() else None
+                if key_form.is_valid() and slot is None:
                     log.warning("personal key check rate-limited portal=%s", portal.member_id)
                     key_form.add_error("api_key", TOO_MANY_KEYS_REFUSED)
-                elif key_form.is_valid():
+                elif slot is not None:
+                    refused = False
                     try:
                         services.set_portal_api_key(
                             portal,
@@ -469,8 +471,7 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                             added_by_user_id=viewer.bitrix_user_id,
                         )
                     except TenantsError as error:
-                        if not error.is_transient:  # the platform could not answer: nothing was refused
-                            _refused_keys(request, portal, count=True)
+                        refused = not error.is_transient  # the platform could not answer: nothing was refused
                         key_form.add_error(
                             "api_key", error.public_message
                         )  # shown at the key, not as a dead end
@@ -478,6 +479,9 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                         request.session.pop(KEY_REMOVED_SESSION_KEY, None)
                         messages.success(request, _("Key saved."))
                         return redirect("tenants:portal")
+                    finally:
+                        if not refused:
+                            _give_back(slot, what="personal key check")
             elif action == "remove_api_key":
                 if request.POST.get("confirm_remove") != "yes":  # it moves the bot out of its group chats
                     messages.error(request, _("Tick the box to remove the key."))

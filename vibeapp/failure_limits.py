@@ -1,13 +1,12 @@
-"""Limits on failures only (django-ratelimit, over the shared cache): a request is refused once its key has
-had the rate's worth of failures in the window, and only a failure is counted, after it failed. Refused
-gateway tokens per address (tenants.views) and wrong admin passwords per account (ops.admin_sign_in) are so.
+"""Limits on failures (django-ratelimit's counters, over the shared cache): a request is refused once its key
+has had the rate's worth of failures in the window. Refused gateway tokens per address and refused personal
+keys per portal (tenants.views), and wrong admin passwords per account (ops.admin_sign_in) are so; gateway
+sign-ins per person (tenants.views) are limited the same way, a sign-in counting as the "failure".
 
-django-ratelimit's own test (count > limit) counts the request being asked about first; here that request is
-counted only if it fails, so the limit is reached at count >= limit.
-
-A limit on what succeeds (gateway sign-ins per person) cannot check first and count after: requests at the
-same moment all pass the check before any is counted. take_slot counts first, in the same atomic step as the
-check, and give_back returns the count of a request that then failed.
+A check first and a count after the request failed let requests at the same moment all pass the check before
+any was counted (8 made-up tokens at once against 3/m were all checked with the platform). So take_slot counts
+the request before it is tried, in the same atomic step as the check, and give_back returns the count when the
+request turned out not to be a failure.
 """
 
 from __future__ import annotations
@@ -20,16 +19,9 @@ from django.core.cache import caches
 from django.http import HttpRequest
 from django_ratelimit import ALL
 
-# The library's own counter key and window (private, pinned in pyproject.toml): a slot is the same count
-# failures_reached and get_usage read, and give_back needs the key the count went under.
-from django_ratelimit.core import (
-    _SIMPLE_KEYS,
-    EXPIRATION_FUDGE,
-    _get_window,
-    _make_cache_key,
-    _split_rate,
-    get_usage,
-)
+# The library's own counter key and window (private, pinned in pyproject.toml): a slot is counted where its
+# decorators and get_usage count (the groups' names kept, counts carry over), and give_back needs the key.
+from django_ratelimit.core import _SIMPLE_KEYS, EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate
 
 
 def rate_setting(name: str) -> Callable[[str, HttpRequest], str]:
@@ -40,20 +32,6 @@ def rate_setting(name: str) -> Callable[[str, HttpRequest], str]:
         return str(getattr(settings, name))
 
     return rate
-
-
-def failures_reached(
-    request: HttpRequest,
-    *,
-    group: str,
-    key: str | Callable[[str, HttpRequest], str],
-    rate: Callable[[str, HttpRequest], str],
-    count_one: bool = False,
-) -> bool:
-    """Whether `key` has had `rate`'s worth of failures in the window; `count_one`: count one more first (a
-    request that just failed). False where rate limits are off (RATELIMIT_ENABLE)."""
-    usage = get_usage(request, group=group, key=key, rate=rate, increment=count_one)
-    return usage is not None and usage["count"] >= usage["limit"]
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,14 @@ be free."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_login_failed
+from django.db import connection
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
@@ -106,6 +109,41 @@ def test_wrong_passwords_for_one_account_from_many_addresses_are_limited_per_acc
     )
     assert nobody == [200] * 5 + [429] * 2  # a name no account has is limited the same
     assert ivan == 302  # another account is not held back
+
+
+@pytest.mark.django_db(transaction=True)  # the guesses run in threads, each on a connection of its own
+def test_wrong_passwords_at_the_same_moment_are_tried_no_more_than_the_account_s_limit(olga, settings):
+    """An account's wrong passwords were checked against its limit, then counted once the password had been
+    found wrong: guesses sent at the same moment (from as many addresses) all passed the check before the
+    first was counted, and each had its password tried."""
+    settings.OPS_ADMIN_LOGIN_ACCOUNT_FAILURES = "5/h"
+    tried: list[str] = []
+
+    def count_tried(sender, credentials, **kwargs) -> None:
+        tried.append(credentials["username"])
+
+    guesses = 12
+    together = threading.Barrier(guesses)
+    answers: list[int] = []
+
+    def guess(n: int) -> None:
+        try:
+            together.wait(timeout=10)
+            answers.append(sign_in(Client(REMOTE_ADDR=f"203.0.113.{n}"), f"guess {n}"))
+        finally:
+            connection.close()
+
+    user_login_failed.connect(count_tried)
+    try:
+        threads = [threading.Thread(target=guess, args=(n,)) for n in range(guesses)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        user_login_failed.disconnect(count_tried)
+    # (answers that showed the form again, refusals, passwords tried)
+    assert (answers.count(200), answers.count(429), len(tried)) == (5, guesses - 5, 5)
 
 
 def test_an_account_s_limit_ends_with_its_window(olga, settings):

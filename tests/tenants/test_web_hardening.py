@@ -656,6 +656,38 @@ def test_refused_personal_keys_are_checked_with_the_platform_a_bounded_number_of
     assert me_calls(platform) - before == 3
 
 
+@pytest.mark.django_db(transaction=True)  # the posts run in threads, each on a connection of its own
+def test_personal_keys_posted_at_the_same_moment_are_checked_no_more_than_the_rate(
+    two_admin_browsers, platform, settings, fresh_rate_limits
+):
+    """Refused keys were counted after the platform's "no": keys posted at the same moment (the admin's
+    browser, several tabs) all passed the check before the first was counted, each a GET /v1/me."""
+    settings.TENANTS_API_KEY_REFUSED_RATE = "3/h"
+    first, _ = two_admin_browsers
+    before = me_calls(platform)
+    together = threading.Barrier(8)
+    answers: list[int] = []
+
+    def post_key(n: int) -> None:
+        tab = Client()
+        tab.cookies = first.cookies  # the same browser's session
+        try:
+            together.wait(timeout=10)
+            answers.append(
+                tab.post("/portal/", {"action": "api_key", "api_key": f"vibe_api_{n:040x}"}).status_code
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post_key, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert answers == [400] * 8
+    assert me_calls(platform) - before == 3
+
+
 def test_a_visit_while_the_cache_is_down_is_told_to_try_again_not_a_500(platform, fresh_rate_limits, caplog):
     """The refused-token counts live in the shared cache (Redis): with Redis down every portal user opening
     the app with a new session token got the 500 page (an on-call trial). No token is checked uncounted: the
