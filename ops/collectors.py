@@ -121,7 +121,7 @@ class FleetCollector(Collector):
         # below the number of processes the deployment runs (ops.heartbeat.process_state says alive).
         processes = GaugeMetricFamily(
             "vibeapp_processes_alive",
-            "Processes of each kind that beat within its max age and were not stopped",
+            "Processes of each kind whose last beat still holds and that were not stopped",
             labels=["kind"],
         )
         for kind in Heartbeat.Kind.values:

@@ -42,7 +42,7 @@ class Process:
     instance: str  # `host:pid` (a beat of a release before this one: the host alone)
     release: str  # the code it runs (ops/release.py); "" for a beat from before releases were written
     seconds_since_beat: float
-    is_alive: bool  # ops.heartbeat.process_state: beat within its kind's max age, not stopped
+    is_alive: bool  # ops.heartbeat.process_state: its last beat still holds, not stopped
     is_stopped: bool = False  # stopped on purpose (SIGTERM), not silent
 
 

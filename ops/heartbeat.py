@@ -62,9 +62,12 @@ def record_heartbeat(*, kind: str, force: bool = False) -> None:
 
 def record_liveness(*, kind: str, force: bool = False) -> None:
     """Say this process lives, whether or not work came its way (a qcluster's sentinel, each turn of its
-    guard loop): what counts it alive, never what says its kind's work is done. Throttled like a work beat,
-    never raises."""
-    _write_beat(kind, "life", force=force, values={"beat_at": timezone.now()})
+    guard loop): what counts it alive, never what says its kind's work is done. The beat says how long it
+    holds (`alive_until`, liveness_max_age): a process that beats on a clock reads silent a few missed beats
+    after it dies, not after its kind's max age, which is the work's. Throttled like a work beat, never
+    raises."""
+    now = timezone.now()
+    _write_beat(kind, "life", force=force, values={"beat_at": now, "alive_until": now + liveness_max_age()})
 
 
 def _write_beat(kind: str, beat: str, *, force: bool, values: dict) -> None:
@@ -114,17 +117,42 @@ def record_poller_stopped() -> None:
 
 
 def max_age(kind: str) -> timedelta:
+    """How old the kind's last work may be while the kind is up (/readyz); also how long a beat of a process
+    that beats only with its work (the poller's round, a qcluster of a release before the liveness beat)
+    says it lives. Long for a qcluster: its work may be the minute's schedule alone."""
     return timedelta(seconds=settings.OPS_HEARTBEAT_MAX_AGE_SECONDS[kind])
+
+
+# A liveness beat holds for this many beat intervals: one or two late beats (a slow write, a busy host, a
+# sentinel restarting its workers) are no death; a qcluster killed whole reads silent half a minute later
+# (the default interval), where its work's max age left it alive for three minutes.
+LIVENESS_BEATS = 3
+# The least interval counted: a liveness beat comes at most once per turn of the loop that writes it (the
+# sentinel's, half a second), and tests unthrottle the beats with an interval of 0.
+LIVENESS_MIN_INTERVAL_SECONDS = 1.0
+
+
+def liveness_max_age() -> timedelta:
+    """How long a liveness beat (record_liveness) says its process lives: the one place this is decided.
+    The beating process writes it into its row, so a reader with another interval (a rolling change of
+    OPS_HEARTBEAT_EVERY_SECONDS) still reads each process by the interval it beats at."""
+    interval = max(settings.OPS_HEARTBEAT_EVERY_SECONDS, LIVENESS_MIN_INTERVAL_SECONDS)
+    return timedelta(seconds=LIVENESS_BEATS * interval)
 
 
 ProcessState = Literal["alive", "silent", "stopped"]
 
 
 def process_state(beat: Heartbeat, *, now: datetime) -> ProcessState:
-    """The one rule of a process's liveness, for every count and list: stopped when it said so as it ended;
-    alive when it beat within its kind's max age; silent otherwise (dead, or replaced by a restart)."""
+    """The one rule of a process's liveness, for every count and list (/readyz's counts,
+    vibeapp_processes_alive, the fleet dashboard, check_heartbeat): stopped when it said so as it ended;
+    alive while its last liveness beat holds (`alive_until`: a qcluster's sentinel), or, for a process that
+    beats only with its work (the poller, whose round is its beat; a row of the release before), while its
+    last beat is within its kind's max age; silent otherwise (dead, or replaced by a restart)."""
     if beat.stopped_at is not None:
         return "stopped"
+    if beat.alive_until is not None:
+        return "alive" if now <= beat.alive_until else "silent"
     return "alive" if now - beat.beat_at <= max_age(beat.kind) else "silent"
 
 

@@ -23,6 +23,10 @@ class Heartbeat(models.Model):
     # The process lives (ops.heartbeat.record_liveness: a qcluster's sentinel each few seconds, idle or not);
     # any work beat too. The release before wrote it only with work.
     beat_at = models.DateTimeField()
+    # Until when its last liveness beat says it lives (ops.heartbeat.liveness_max_age, a few beat intervals,
+    # written by the beating process): a qcluster killed whole reads silent then, not after its work's max
+    # age. None for a process that beats only with its work (the poller), or of a release before.
+    alive_until = models.DateTimeField(null=True, blank=True)
     # Its loop did its work (ops.heartbeat.record_heartbeat: the poller's round, a qcluster's task or its
     # minute's schedule, which proves scheduler, broker and a worker turn); None until it has.
     worked_at = models.DateTimeField(null=True, blank=True)

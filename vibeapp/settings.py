@@ -296,7 +296,9 @@ BOTCORE_FAILED_TASK_RETENTION_DAYS = env.read_int("BOTCORE_FAILED_TASK_RETENTION
 
 # --- Operations: heartbeats, readiness --------------------------------------------------------------
 OPS_HEARTBEAT_EVERY_SECONDS = float(env.read_str("OPS_HEARTBEAT_EVERY_SECONDS") or 10.0)
-# A kind is down when its newest beat is older than this (the qcluster beats from a one-minute schedule).
+# A kind is down when its newest work is older than this (a qcluster's may be its one-minute schedule alone);
+# a process that beats only with its work (the poller) is silent after it too. A qcluster's liveness beat
+# holds for three beat intervals instead (ops.heartbeat.liveness_max_age).
 OPS_HEARTBEAT_MAX_AGE_SECONDS = {
     "poller": env.read_int("OPS_POLLER_MAX_SILENCE_SECONDS", 60),
     "qcluster": env.read_int("OPS_QCLUSTER_MAX_SILENCE_SECONDS", 180),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from datetime import timedelta
 
 import pytest
@@ -52,6 +53,8 @@ def a_while_ago(**delta) -> None:
     """Every beat so far, `delta` older."""
     for row in Heartbeat.objects.all():
         Heartbeat.objects.filter(pk=row.pk).update(beat_at=row.beat_at - timedelta(**delta))
+        if getattr(row, "alive_until", None) is not None:  # a column of the liveness beat's own max age
+            Heartbeat.objects.filter(pk=row.pk).update(alive_until=row.alive_until - timedelta(**delta))
     Heartbeat.objects.filter(worked_at__isnull=False).update(worked_at=timezone.now() - timedelta(**delta))
 
 
@@ -88,6 +91,42 @@ def test_an_idle_qcluster_is_alive_past_the_max_age_by_its_guard_loops_beat(monk
     check = Client().get("/readyz").json()["checks"]["qcluster"]
     assert (check["ok"], check["alive"], check["silent"]) == (True, 2, 0)
     call_command("check_heartbeat", "qcluster", "--pid", "102")
+
+
+@pytest.mark.django_db
+def test_a_qcluster_whose_guard_loop_stopped_beating_reads_silent_after_three_beats_not_its_max_age(
+    monkeypatch, settings
+):
+    """The liveness beat holds for three beat intervals, the work's for the kind's max age (180 s): a
+    cluster whose sentinel is gone (killed with its group) is read dead by every reader half a minute on,
+    while a poller, whose beat is its round's, is read by its own max age (60 s) and a quiet one stays
+    alive."""
+    from ops.heartbeat import record_liveness
+
+    settings.OPS_HEARTBEAT_EVERY_SECONDS = 10
+    monkeypatch.setattr("ops.heartbeat._last_beat", {})
+    monkeypatch.setenv(PROCESS_PID_ENV, "102")
+    record_liveness(kind=Heartbeat.Kind.QCLUSTER)
+    work_as(monkeypatch, 102)  # it did its work too: the work's beat makes it no longer-lived
+    record_heartbeat(kind=Heartbeat.Kind.POLLER, force=True)
+    a_while_ago(seconds=31)
+
+    assert states() == {process(102): "silent"}
+    assert states("poller") == {process(102): "alive"}
+    assert value(scrape(), "vibeapp_processes_alive", kind="qcluster") == 0
+    assert value(scrape(), "vibeapp_processes_alive", kind="poller") == 1
+    checks = Client().get("/readyz").json()["checks"]
+    assert (checks["qcluster"]["alive"], checks["qcluster"]["silent"]) == (0, 1)
+    assert checks["qcluster"]["ok"] is True, "its work is 31 s old: the kind is up, one process of it is dead"
+    assert (checks["poller"]["alive"], checks["poller"]["silent"]) == (1, 0)
+    with pytest.raises(CommandError, match="31s old"):
+        call_command("check_heartbeat", "qcluster", "--pid", "102")
+    call_command("check_heartbeat", "poller", "--pid", "102")
+
+    # Within the three beats, alive: one late beat is no death.
+    record_liveness(kind=Heartbeat.Kind.QCLUSTER, force=True)
+    a_while_ago(seconds=29)
+    assert states() == {process(102): "alive"}
 
 
 @pytest.mark.django_db
@@ -226,3 +265,32 @@ def test_idle_real_qclusters_stay_alive_and_a_stopped_one_and_poller_are_stopped
         assert (check["poller"]["alive"], check["poller"]["silent"], check["poller"]["stopped"]) == (0, 0, 1)
     finally:
         stack.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_qcluster_killed_whole_reads_dead_within_three_beats():
+    """A real `manage.py qcluster`, idle, killed with its whole group (SIGKILL: a crash, the OOM killer, its
+    container gone) says nothing as it dies. It beat every second; it counted alive for its max age (180 s
+    here, the default) all the same, on /readyz, /metrics, the fleet dashboard and check_heartbeat, because
+    one max age served the work's beat and the liveness beat. Now it reads silent three beats on."""
+    stack = LiveStack(
+        base_url="http://127.0.0.1:9/v1",  # no platform: nothing here calls it
+        app_key="vibe_app_" + "0" * 40,
+        extra_env={"OPS_HEARTBEAT_EVERY_SECONDS": "1"},
+    )
+    try:
+        pid = stack.start("qcluster").pid
+        wait_for(lambda: states() == {process(pid): "alive"}, timeout=60, what="the cluster alive")
+        stack.kill("qcluster")
+        killed = time.monotonic()
+        wait_for(lambda: states() == {process(pid): "silent"}, timeout=30, what="the killed cluster silent")
+        read_dead_after = time.monotonic() - killed
+    finally:
+        stack.stop()
+    assert read_dead_after < 3 + 2  # three beats of a second, and a beat's write in flight as it died
+    assert value(scrape(), "vibeapp_processes_alive", kind="qcluster") == 0
+    check = Client().get("/readyz").json()["checks"]["qcluster"]
+    assert (check["alive"], check["silent"], check["stopped"]) == (0, 1, 0)
+    with pytest.raises(CommandError, match="old"):
+        call_command("check_heartbeat", "qcluster", "--pid", str(pid))
