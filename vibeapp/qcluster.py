@@ -71,8 +71,8 @@ def hand_back_cycles(pids: list[int]) -> None:
 
 
 def hand_back_cycles_of_dead_processes() -> None:
-    """The bots whose cycles died with a process of this host that is gone (a qcluster killed whole), due
-    again now. Never raises: a lease not released runs out anyway."""
+    """The bots whose cycles died with a process of this pid space (botcore.host_identity) that is gone (a
+    qcluster killed whole), due again now. Never raises: a lease not released runs out anyway."""
     from django.db import connections
 
     from botcore.services.polling import release_cycles_of_dead_processes
@@ -169,7 +169,7 @@ def say_cluster_stopped() -> None:
 
 class GuardedSentinel(Sentinel):
     """django-q2's sentinel, restarting all of its processes with new queues after a death by signal,
-    handing back, as it starts, the cycles of this host's qcluster processes that died without a word,
+    handing back, as it starts, the cycles of this pid space's qcluster processes that died without a word,
     stopping its cluster when the qcluster's first process is gone, beating the cluster's liveness from its
     guard loop, and saying the cluster stopped once its processes have."""
 

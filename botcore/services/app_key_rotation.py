@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from datetime import timedelta
 
 from django.utils import timezone
@@ -30,7 +29,7 @@ from botcore.selectors import lease_is_free
 from botcore.services.eventlog import store_batch
 from botcore.services.executor import handle_pending
 from botcore.services.platform import client_for_bot, registered_under_previous_app_key
-from botcore.services.polling import worker_lease_prefix
+from botcore.services.polling import new_worker_lease_token
 from botcore.vibe.errors import VibeError
 from ops.logs import redact
 from tenants.errors import TenantsError
@@ -133,9 +132,9 @@ def drain_previous_key_bot(bot: Bot, *, wait: float | None = None) -> str | None
 
 def _take_lease(bot: Bot, *, wait: float) -> str | None:
     """The bot's lease, taken as a cycle's is (free, or run out), within `wait` seconds; None if not."""
-    # Named as a cycle's is (its host and pid), so that a worker killed mid-drain has it handed back by the
-    # qcluster that restarts (polling.release_cycles_of), not left to run out.
-    token = (worker_lease_prefix() + uuid.uuid4().hex)[:36]
+    # Named as a cycle's is (its pid space and pid), so that a worker killed mid-drain has it handed back by
+    # the qcluster that restarts (polling.release_cycles_of), not left to run out.
+    token = new_worker_lease_token()
     give_up = time.monotonic() + wait
     while True:
         now = timezone.now()

@@ -13,21 +13,20 @@ queue's timeout, so a hanging platform is a failure the cycle records rather tha
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from django.utils import timezone
 
 from botcore import conf
+from botcore.host_identity import HOST_TAG_LENGTH, this_host_tag
 from botcore.models import Bot
 from botcore.selectors import list_pending_entries
 from botcore.services import bots as bot_services
@@ -66,15 +65,48 @@ class CycleOutcome:
     handled: int = 0  # events a skill answered (PendingOutcome: ignored and failed ones are not)
 
 
-# Which host a cycle's lease was taken on, in its token: a pid means nothing on another host.
-_HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:4]
+# A cycle's lease token begins with this mark, the tag of its process's pid space (botcore.host_identity:
+# a pid means nothing to a process of another machine or container) and its pid in hex, then a dash. The
+# mark is no hex digit: a token of the release before began with its host name's tag (4 hex digits), so
+# neither release takes the other's tokens for its own.
+WORKER_TOKEN_MARK = "h"
+# The release before's tag: sha256 of the host name alone, as 4 hex digits.
+LEGACY_HOST_TAG_LENGTH = 4
 
 
 def worker_lease_prefix(pid: int | None = None) -> str:
-    """How every lease token a cycle in process `pid` (this one) takes begins: its host and pid, so that a
-    qcluster whose workers were killed hands their bots back at once (release_cycles_of) instead of leaving
+    """How every lease token a cycle in process `pid` (this one) takes begins: its pid space and pid, so that
+    a qcluster whose workers were killed hands their bots back at once (release_cycles_of) instead of leaving
     each for its lease to run out, BOTCORE_LEASE_SECONDS (two minutes of silence for those portals)."""
-    return f"{_HOST_TAG}{pid or os.getpid():x}-"
+    return f"{WORKER_TOKEN_MARK}{this_host_tag()}{pid or os.getpid():x}-"
+
+
+def new_worker_lease_token() -> str:
+    """A lease token of this process (a cycle's, a drain's): Bot.lease_token's 36 characters, 56 or more of
+    them random bits after the prefix."""
+    return (worker_lease_prefix() + uuid.uuid4().hex)[:36]
+
+
+class LeaseHolder(NamedTuple):
+    host_tag: str
+    pid: int
+    is_legacy: bool  # a token of the release before: its host named by host name alone
+
+
+def read_lease_holder(token: str) -> LeaseHolder | None:
+    """The pid space and pid a lease token names, this release's or the release before's; None for the
+    poller's and pacer's hand-over tokens (hex, no dash) and anything else."""
+    if token.startswith(WORKER_TOKEN_MARK):
+        host_tag, is_legacy = token[1 : 1 + HOST_TAG_LENGTH], False
+        rest = token[1 + HOST_TAG_LENGTH :]
+    else:
+        host_tag, is_legacy = token[:LEGACY_HOST_TAG_LENGTH], True
+        rest = token[LEGACY_HOST_TAG_LENGTH:]
+    pid, dash, _ = rest.partition("-")
+    try:
+        return LeaseHolder(host_tag, int(pid, 16), is_legacy) if dash and pid else None
+    except ValueError:
+        return None
 
 
 def take_cycle_lease(bot_id: int, pacer_token: str, *, backoff: float | None = None) -> str | None:
@@ -83,7 +115,7 @@ def take_cycle_lease(bot_id: int, pacer_token: str, *, backoff: float | None = N
     With `backoff`, the same UPDATE records the cycle's start (see _start_backoff): one write, not two.
     """
     now = timezone.now()
-    token = (worker_lease_prefix() + uuid.uuid4().hex)[:36]  # Bot.lease_token's length; 96+ random bits
+    token = new_worker_lease_token()
     until = now + timedelta(seconds=conf.lease_seconds())
     started = {"next_poll_at": until + timedelta(seconds=backoff)} if backoff is not None else {}
     taken = update_bot(
@@ -94,7 +126,7 @@ def take_cycle_lease(bot_id: int, pacer_token: str, *, backoff: float | None = N
 
 
 def release_cycles_of(pids: list[int]) -> int:
-    """The bots whose cycles ran in these processes of this host, now dead (a qcluster restarting its
+    """The bots whose cycles ran in these processes of this pid space, now dead (a qcluster restarting its
     killed workers: vibeapp/qcluster.py): each lease ends now, and the bot is due after the backoff the cycle
     recorded when it started (_start_backoff), so a cycle that kills its worker every time still backs
     off. Returns how many were handed back."""
@@ -116,23 +148,20 @@ def release_cycles_of(pids: list[int]) -> int:
 
 
 def release_cycles_of_dead_processes() -> int:
-    """The bots whose live leases name a process of this host that exists no more, handed back as
-    release_cycles_of does: a qcluster killed whole (kill -9 of its group, its unit or container crashed)
-    hands back nothing itself, and its bots were silent until their leases ran out, two minutes in an
-    operator trial while another qcluster ran. A qcluster runs this as it starts. A pid in use again (by
-    anything) keeps its lease, which runs out as before."""
-    tokens = Bot.objects.filter(lease_token__startswith=_HOST_TAG, lease_until__gt=timezone.now())
-    pids = {_lease_pid(token) for token in tokens.values_list("lease_token", flat=True)}
-    return release_cycles_of(sorted(pid for pid in pids if pid is not None and not _process_exists(pid)))
-
-
-def _lease_pid(token: str) -> int | None:
-    """The pid a cycle's lease token names (worker_lease_prefix); None for the poller's hand-over tokens."""
-    pid, dash, _ = token[len(_HOST_TAG) :].partition("-")
-    try:
-        return int(pid, 16) if dash and pid else None
-    except ValueError:
-        return None
+    """The bots whose live leases name a process of this pid space (this host name, boot and PID namespace:
+    botcore.host_identity) that exists no more, handed back as release_cycles_of does: a qcluster killed
+    whole (kill -9 of its group, its unit or container crashed) hands back nothing itself, and its bots
+    were silent until their leases ran out, two minutes in an operator trial while another qcluster ran. A
+    qcluster runs this as it starts. A pid in use again (by anything) keeps its lease, which runs out as
+    before; so does a lease of another pid space, whatever its host name, and one of the release before,
+    whose token names its host by host name alone (which container took it cannot be told)."""
+    tag = this_host_tag()
+    tokens = Bot.objects.filter(
+        lease_token__startswith=WORKER_TOKEN_MARK + tag, lease_until__gt=timezone.now()
+    ).values_list("lease_token", flat=True)
+    holders = [read_lease_holder(token) for token in tokens]
+    pids = {h.pid for h in holders if h is not None and not h.is_legacy and h.host_tag == tag}
+    return release_cycles_of(sorted(pid for pid in pids if not _process_exists(pid)))
 
 
 def _process_exists(pid: int) -> bool:

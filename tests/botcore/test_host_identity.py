@@ -1,0 +1,130 @@
+"""A lease token names its pid space (host name, the machine's boot, the PID namespace:
+botcore.host_identity), and a qcluster starting hands back only the leases of its own pid space's dead
+processes.
+
+Keyed by a 16-bit tag of the host name alone, a qcluster starting in one of two containers given one host name
+(compose's `hostname:` on a scaled service, pods with hostNetwork, two machines both called `localhost`) read
+the pid of the other's live worker as gone, and handed its live lease back: a second cycle on that bot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import subprocess
+import sys
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from botcore import host_identity
+from botcore.models import Bot
+from botcore.services.polling import read_lease_holder, release_cycles_of_dead_processes, worker_lease_prefix
+from tenants.models import Portal
+
+linux_only = pytest.mark.skipif(
+    not Path(host_identity.PID_NAMESPACE_PATH).exists() or not Path(host_identity.BOOT_ID_PATH).exists(),
+    reason="this host's identity is read from /proc (Linux)",
+)
+
+
+@pytest.fixture
+def inputs(monkeypatch, tmp_path):
+    """Run the body as a process of another pid space under this host name: another machine's boot id, or
+    another PID namespace (a file's inode stands for the namespace's)."""
+
+    @contextmanager
+    def elsewhere(*, machine: bool = False, namespace: bool = False):
+        with monkeypatch.context() as patched:
+            if machine:
+                boot_id = tmp_path / f"boot_id-{uuid.uuid4().hex}"
+                boot_id.write_text(f"{uuid.uuid4()}\n")
+                patched.setattr(host_identity, "BOOT_ID_PATH", str(boot_id))
+            if namespace:
+                pid_namespace = tmp_path / f"ns-pid-{uuid.uuid4().hex}"
+                pid_namespace.touch()
+                patched.setattr(host_identity, "PID_NAMESPACE_PATH", str(pid_namespace))
+            yield
+
+    return elsewhere
+
+
+def dead_pid() -> int:
+    """The pid of a process that ran here and was reaped: no process of this pid space has it."""
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True
+    )
+    return int(child.stdout)
+
+
+def leased_bot(portal: Portal, code: str, token_prefix: str) -> Bot:
+    return Bot.objects.create(
+        portal=portal, code=code, name=code, vibe_bot_id=abs(hash(code)) % 10**6, status=Bot.Status.ACTIVE,
+        lease_token=(token_prefix + "0" * 32)[:36], lease_until=timezone.now() + timedelta(seconds=300),
+    )  # fmt: skip
+
+
+@linux_only
+@pytest.mark.django_db
+def test_a_live_lease_of_another_pid_space_under_this_host_name_is_never_handed_back(inputs):
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    pid = dead_pid()
+    # The same pid, live in each of the other two: a pod beside this one on the node's network (its own
+    # PID namespace), and another machine also called this (the initial PID namespace's inode is one
+    # number on every Linux machine; its boot id is its own).
+    with inputs(namespace=True):
+        pod = leased_bot(portal, "pod", worker_lease_prefix(pid))
+    with inputs(machine=True):
+        machine = leased_bot(portal, "machine", worker_lease_prefix(pid))
+    ours = leased_bot(portal, "ours", worker_lease_prefix(pid))  # a process of this pid space, dead
+
+    assert release_cycles_of_dead_processes() == 1
+
+    leased = {
+        bot.code: bool(bot.lease_token) for bot in Bot.objects.filter(pk__in=[pod.pk, machine.pk, ours.pk])
+    }
+    assert leased == {"pod": True, "machine": True, "ours": False}
+
+
+@pytest.mark.django_db
+def test_a_lease_of_the_release_before_is_read_and_left_to_run_out():
+    """A token of the release before names its host by 4 hex digits of its host name's hash alone: which
+    container under that name took it cannot be told, so its lease runs out rather than being handed back
+    on a pid check."""
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    pid = dead_pid()
+    legacy_tag = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:4]
+    before = leased_bot(portal, "before", f"{legacy_tag}{pid:x}-")
+    holder = read_lease_holder(before.lease_token)
+    assert holder is not None and (holder.host_tag, holder.pid, holder.is_legacy) == (legacy_tag, pid, True)
+
+    assert release_cycles_of_dead_processes() == 0
+    before.refresh_from_db()
+    assert before.lease_token.startswith(legacy_tag) and before.lease_until is not None
+
+
+def test_the_host_tag_is_one_for_one_pid_space_and_another_for_any_other(monkeypatch, tmp_path):
+    boot_id, pid_namespace = tmp_path / "boot_id", tmp_path / "pid"
+    boot_id.write_text("5f6a0b2e-0000-4000-8000-000000000001\n")
+    pid_namespace.touch()
+    monkeypatch.setattr(host_identity, "BOOT_ID_PATH", str(boot_id))
+    monkeypatch.setattr(host_identity, "PID_NAMESPACE_PATH", str(pid_namespace))
+    tag = host_identity.this_host_tag()
+    assert tag == host_identity.this_host_tag() and len(tag) == host_identity.HOST_TAG_LENGTH
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "another-host")
+    assert host_identity.this_host_tag() != tag
+    monkeypatch.undo()
+
+    # Unreadable (not Linux): a tag of this process tree alone, never another's under the same host name.
+    monkeypatch.setattr(host_identity, "BOOT_ID_PATH", str(tmp_path / "missing"))
+    unidentified = host_identity.this_host_tag()
+    assert unidentified != tag and unidentified == host_identity.this_host_tag()
+    assert subprocess.run(
+        [sys.executable, "-c", "from botcore.host_identity import _UNIDENTIFIED_TAG as t; print(t)"],
+        capture_output=True, check=True, text=True, cwd=Path(__file__).resolve().parents[2],
+    ).stdout.strip() != unidentified  # fmt: skip
