@@ -22,6 +22,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing import Event
 from typing import Any
 
@@ -158,6 +161,32 @@ class BeatEachGuardTurn:
         self.event.set()
 
 
+@contextmanager
+def beating_while_stopping() -> Iterator[None]:
+    """The cluster's liveness beat from a thread of the sentinel while its stop waits for each worker to end
+    its task (up to the task timeout): the guard loop that beat has ended, and a stop on purpose read
+    silent a few beats in (ops.heartbeat.liveness_max_age), as a dead cluster. The thread has ended when
+    this does, so no beat comes after the stop is said."""
+    from django.db import connection
+
+    stopped = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stopped.wait(Conf.GUARD_CYCLE):
+                beat_cluster_alive()
+        finally:
+            connection.close()  # this thread's own
+
+    beats = threading.Thread(target=beat, name="liveness-while-stopping", daemon=True)
+    beats.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        beats.join()
+
+
 def say_cluster_stopped() -> None:
     """This cluster was stopped on purpose and its processes have ended: it reads stopped at once, not alive
     for its max age and then silent (ops.heartbeat.record_stop; never raises)."""
@@ -171,7 +200,7 @@ class GuardedSentinel(Sentinel):
     """django-q2's sentinel, restarting all of its processes with new queues after a death by signal,
     handing back, as it starts, the cycles of this pid space's qcluster processes that died without a word,
     stopping its cluster when the qcluster's first process is gone, beating the cluster's liveness from its
-    guard loop, and saying the cluster stopped once its processes have."""
+    guard loop and while it stops, and saying the cluster stopped once its processes have."""
 
     # django-q2's multiprocessing Event, within StopWhenOrphaned and BeatEachGuardTurn (guard)
     stop_event: Any
@@ -191,7 +220,8 @@ class GuardedSentinel(Sentinel):
         # The guard loop ends here on the stop event (SIGTERM to the first process: systemd's KillMode=mixed,
         # compose's stop, Ctrl-C) or with the first process gone; a sentinel killed outright never gets here,
         # and its cluster reads silent.
-        super().stop()
+        with beating_while_stopping():
+            super().stop()
         say_cluster_stopped()
 
     def reincarnate(self, process) -> None:

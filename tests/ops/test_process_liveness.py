@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -23,7 +26,7 @@ from django.utils import timezone
 from ops.fleet import gather_fleet
 from ops.heartbeat import record_heartbeat, this_instance
 from ops.models import Heartbeat
-from tests.botcore.livestack import LiveStack, wait_for
+from tests.botcore.livestack import ROOT, LiveStack, wait_for
 from tests.ops.test_metrics import scrape, value
 
 # ops.heartbeat.PROCESS_PID_ENV, spelt out (tests/ops/test_process_heartbeats.py).
@@ -294,3 +297,52 @@ def test_a_real_qcluster_killed_whole_reads_dead_within_three_beats():
     assert (check["alive"], check["silent"], check["stopped"]) == (0, 1, 0)
     with pytest.raises(CommandError, match="old"):
         call_command("check_heartbeat", "qcluster", "--pid", str(pid))
+
+
+def note_and_sleep(path: str, seconds: str) -> None:
+    """The task: say it started, then take `seconds` (a worker busy as a stop begins)."""
+    Path(path).write_text("started", encoding="utf-8")
+    time.sleep(float(seconds))
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_qcluster_stopping_while_a_task_runs_is_alive_until_it_has_stopped(tmp_path):
+    """A stop on purpose waits for each worker to end its task (up to VIBE_Q_TIMEOUT); the guard loop that
+    beat has ended. Its beat holding three intervals, a cluster still finishing its work read silent, as a
+    dead one, for the rest of its stop: the sentinel beats while it stops."""
+    stack = LiveStack(
+        base_url="http://127.0.0.1:9/v1",  # no platform: nothing here calls it
+        app_key="vibe_app_" + "0" * 40,
+        # Its beat holds 3 s; a task may take 20 s (lease > timeout > deadline, django-q2's retry after it).
+        extra_env={
+            "OPS_HEARTBEAT_EVERY_SECONDS": "0.5",
+            "VIBE_Q_TIMEOUT": "20",
+            "BOTCORE_LEASE_SECONDS": "25",
+            "VIBE_Q_RETRY": "30",
+        },
+    )
+    started = tmp_path / "started"
+    try:
+        qcluster = stack.start("qcluster")
+        wait_for(lambda: states() == {process(qcluster.pid): "alive"}, timeout=60, what="the cluster alive")
+        task = f"async_task('{__name__}.note_and_sleep', {str(started)!r}, '10')"
+        code = f"from django_q.tasks import async_task; {task}"
+        subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), "shell", "-c", code],
+            cwd=ROOT, env=stack.env, check=True, capture_output=True,
+        )  # fmt: skip
+        wait_for(started.exists, timeout=30, what="the task running")
+        stack.processes.pop("qcluster")
+        os.kill(qcluster.pid, signal.SIGTERM)
+        stopping = time.monotonic()
+        seen = []
+        while qcluster.poll() is None:
+            seen.append(states()[process(qcluster.pid)])
+            time.sleep(0.2)
+        stopped_after = time.monotonic() - stopping
+    finally:
+        stack.stop()
+    assert stopped_after > 5, "the stop waited for the task, longer than the beat holds"
+    assert "silent" not in seen and seen[0] == "alive", seen
+    assert states() == {process(qcluster.pid): "stopped"}
