@@ -10,6 +10,7 @@ the pid of the other's live worker as gone, and handed its live lease back: a se
 from __future__ import annotations
 
 import hashlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from botcore import host_identity
 from botcore.models import Bot
 from botcore.services.polling import read_lease_holder, release_cycles_of_dead_processes, worker_lease_prefix
 from tenants.models import Portal
+from tests.botcore.livestack import ROOT, LiveStack
 
 linux_only = pytest.mark.skipif(
     not Path(host_identity.PID_NAMESPACE_PATH).exists() or not Path(host_identity.BOOT_ID_PATH).exists(),
@@ -128,3 +130,51 @@ def test_the_host_tag_is_one_for_one_pid_space_and_another_for_any_other(monkeyp
         [sys.executable, "-c", "from botcore.host_identity import _UNIDENTIFIED_TAG as t; print(t)"],
         capture_output=True, check=True, text=True, cwd=Path(__file__).resolve().parents[2],
     ).stdout.strip() != unidentified  # fmt: skip
+
+
+def can_unshare_pids() -> bool:
+    """Whether this user may run a process in a PID namespace of its own (root, or user namespaces)."""
+    if shutil.which("unshare") is None:
+        return False
+    trial = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True)
+    return trial.returncode == 0
+
+
+def a_pid_free_here() -> int:
+    """A pid no process of this PID namespace has, below the kernel's bound for any namespace."""
+    bound = int(Path("/proc/sys/kernel/pid_max").read_text())
+    return next(pid for pid in range(bound - 1, bound // 2, -1) if not Path(f"/proc/{pid}").exists())
+
+
+@pytest.mark.slow
+@linux_only
+@pytest.mark.skipif(not can_unshare_pids(), reason="no PID namespace of our own (unshare --pid)")
+@pytest.mark.django_db(transaction=True)
+def test_the_lease_of_a_real_process_in_another_pid_namespace_under_this_host_name_stays():
+    """A real cycle of another container under this host name: `manage.py shell` in a PID namespace of its
+    own (as a pod beside this one with hostNetwork), given a pid that no process here has, takes a bot's
+    lease and ends. Its pid reads gone here, and its pid space is not this one: the lease stays."""
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    bot = Bot.objects.create(
+        portal=portal, code="b", name="B", vibe_bot_id=7, status=Bot.Status.ACTIVE, lease_token="handed-over",
+        lease_until=timezone.now() + timedelta(seconds=300),
+    )  # fmt: skip
+    pid = a_pid_free_here()
+    env = LiveStack(base_url="http://127.0.0.1:9/v1", app_key="vibe_app_" + "0" * 40).env
+    take = (
+        "from botcore.services.polling import take_cycle_lease; import os;"
+        f"print(os.getpid(), take_cycle_lease({bot.pk}, 'handed-over'))"
+    )
+    # The namespace's first process sets its next pid; the shell it starts is given it.
+    script = f'echo {pid - 1} > /proc/sys/kernel/ns_last_pid && {sys.executable} manage.py shell -c "{take}"'
+    taken = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    their_pid, token = taken.stdout.splitlines()[-1].split()  # after whatever start-up prints
+    bot.refresh_from_db()
+    assert (int(their_pid), bot.lease_token) == (pid, token) and not Path(f"/proc/{pid}").exists()
+
+    assert release_cycles_of_dead_processes() == 0
+    bot.refresh_from_db()
+    assert bot.lease_token == token
