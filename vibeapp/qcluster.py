@@ -23,6 +23,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing import Event
@@ -161,19 +162,26 @@ class BeatEachGuardTurn:
         self.event.set()
 
 
+# django-q2's wait for its monitor as it stops, when no task timeout is set (Sentinel.stop).
+STOP_WAIT_WITHOUT_TIMEOUT_SECONDS = 30
+
+
 @contextmanager
 def beating_while_stopping() -> Iterator[None]:
     """The cluster's liveness beat from a thread of the sentinel while its stop waits for each worker to end
     its task (up to the task timeout): the guard loop that beat has ended, and a stop on purpose read
-    silent a few beats in (ops.heartbeat.liveness_max_age), as a dead cluster. The thread has ended when
-    this does, so no beat comes after the stop is said."""
+    silent a few beats in (ops.heartbeat.liveness_max_age), as a dead cluster. For as long as a healthy stop
+    takes, its workers' tasks and then django-q2's wait for the monitor (a task timeout each): a stop hung
+    past it (a worker that never ends, no guard loop left to kill it) reads silent. The thread has ended
+    when this does, so no beat comes after the stop is said."""
     from django.db import connection
 
     stopped = threading.Event()
+    beat_until = time.monotonic() + 2 * (Conf.TIMEOUT or STOP_WAIT_WITHOUT_TIMEOUT_SECONDS)
 
     def beat() -> None:
         try:
-            while not stopped.wait(Conf.GUARD_CYCLE):
+            while not stopped.wait(Conf.GUARD_CYCLE) and time.monotonic() < beat_until:
                 beat_cluster_alive()
         finally:
             connection.close()  # this thread's own

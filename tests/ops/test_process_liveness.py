@@ -175,6 +175,26 @@ def test_the_guard_loops_beat_never_raises_and_tries_the_database_once_per_inter
     assert len(tries) == 1
 
 
+def test_a_stopping_cluster_beats_for_as_long_as_a_healthy_stop_takes_and_no_longer(monkeypatch):
+    """Its workers end their tasks within the task timeout, then django-q2 waits for the monitor as long: a
+    stop hung past both (a worker that never ends) reads silent, not alive for as long as it hangs."""
+    from django_q.conf import Conf
+
+    from vibeapp import qcluster
+
+    monkeypatch.setattr(Conf, "TIMEOUT", 0.5)
+    monkeypatch.setattr(Conf, "GUARD_CYCLE", 0.05)
+    beats: list[float] = []
+    monkeypatch.setattr(qcluster, "beat_cluster_alive", lambda: beats.append(time.monotonic()))
+    started = time.monotonic()
+    with qcluster.beating_while_stopping():
+        time.sleep(2)
+    assert beats and beats[-1] - started <= 1.0 + 0.2  # two task timeouts, and a turn of the wait
+    ended = len(beats)
+    time.sleep(0.2)
+    assert len(beats) == ended, "no beat after the stop is said"
+
+
 @pytest.mark.django_db
 def test_a_process_stopped_on_purpose_is_stopped_at_once_neither_alive_nor_silent(monkeypatch, operator):
     from ops.heartbeat import record_stop
