@@ -28,6 +28,7 @@ from botcore.errors import SkillConfigError
 from botcore.skills.base import CommandSpec, MessageFilter, Skill
 from botcore.skills.cron import CronError, CronExpression
 from botcore.skills.events import BackendEventType
+from botcore.skills.option_fields import FieldError, json_value
 from botcore.skills.options import OptionsSchema
 from botcore.vibe.events import EventType
 
@@ -100,6 +101,23 @@ def _check_commands(label: str, commands: tuple[CommandSpec, ...]) -> None:
         seen.add(spec.command)
 
 
+def _check_option_defaults(label: str, schema: OptionsSchema) -> None:
+    """Each default is a value its own field stores as it is: the skill reads a default as declared, so
+    `Integer(default="5")` would hand it the text "5", and `Integer(min=1)` a 0 that the settings page shows
+    and then refuses to save."""
+    for name, option in schema.fields.items():
+        declared = json_value(option.default)
+        try:
+            cleaned = json_value(option.clean(option.default))
+        except FieldError as error:
+            raise SkillConfigError(f"{label}: option {name!r}: its default {declared!r} {error}") from None
+        if cleaned != declared or type(cleaned) is not type(declared):
+            raise SkillConfigError(
+                f"{label}: option {name!r}: its default {option.default!r} reads as {cleaned!r}: "
+                f"declare default={cleaned!r}"
+            )
+
+
 def check_skill_class(cls: object, label: str) -> type[Skill]:
     """Everything routing and provisioning rely on, checked once at boot instead of at the first event."""
     if not (isinstance(cls, type) and issubclass(cls, Skill)):
@@ -122,6 +140,7 @@ def check_skill_class(cls: object, label: str) -> type[Skill]:
         raise SkillConfigError(f"{label}: message_filter must be a MessageFilter")
     if not isinstance(cls.options_schema, OptionsSchema):
         raise SkillConfigError(f"{label}: options_schema must be an OptionsSchema")
+    _check_option_defaults(label, cls.options_schema)
     names = [spec.name for spec in cls.schedules]
     if len(names) != len(set(names)):
         raise SkillConfigError(f"{label}: schedule names must be unique")

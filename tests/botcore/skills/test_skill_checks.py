@@ -77,3 +77,56 @@ def test_manage_py_prints_the_check_not_a_traceback():
     assert "Traceback" not in done.stderr
     assert "BOTCORE_SKILLS" in done.stderr and "HINT: Fix the dotted path" in done.stderr
     assert len(done.stderr.strip().splitlines()) < 10
+
+
+def _skill_with_option(option):
+    from botcore.skills.base import Skill
+    from botcore.skills.options import OptionsSchema
+    from botcore.vibe.events import EventType
+
+    class Defaulted(Skill):
+        name = "defaulted"
+        event_types = frozenset({EventType.MESSAGE_ADD})
+        options_schema = OptionsSchema(limit=option)
+
+        def handle(self, event, ctx) -> None:
+            ctx.reply(str(ctx.options["limit"] + 1))
+
+    return Defaulted
+
+
+@pytest.mark.parametrize(
+    "option, said",
+    [
+        ("Integer(default='5')", "option 'limit': its default '5' reads as 5: declare default=5"),
+        ("Integer(default=100, max=20)", "option 'limit': its default 100 must be at most 20"),
+        ("Integer(min=1)", "option 'limit': its default 0 must be at least 1"),
+        ("Boolean(default='yes')", "option 'limit': its default 'yes' reads as True: declare default=True"),
+        ("Boolean(default=None)", "option 'limit': its default None must be true or false"),
+        ("Choice(choices=('a', 'b'), default='c')", "option 'limit': its default 'c' must be one of a, b"),
+        ("Time(default='9')", "option 'limit': its default '9' must be a time of day"),
+        ("Text(default=5)", "option 'limit': its default 5 must be text"),
+    ],
+)
+def test_an_option_whose_default_its_own_field_refuses_stops_the_boot(option, said):
+    """From a skill author's trial: `Integer(default="5")` booted, the settings page showed 5, the skill read
+    the text "5" and every event failed on `"5" + 1`; `Integer(min=1)` showed 0, which saving refused."""
+    from botcore.errors import SkillConfigError
+    from botcore.skills import options
+    from botcore.skills.registry import check_skill_class
+
+    with pytest.raises(SkillConfigError) as refused:
+        check_skill_class(_skill_with_option(eval(option, vars(options))), "the skill")
+    assert said in str(refused.value)
+
+
+def test_defaults_their_fields_take_pass_the_check():
+    from botcore.skills import options
+    from botcore.skills.registry import check_skill_class
+
+    for option in (
+        "Integer(default=6, min=2, max=100)", "Text(pattern=r'chat\\d+')", "GroupChat(required=True)",
+        "Choice(choices=('a', 'b'))", "IdList()", "PortalUsers()", "Weekdays()", "Time()", "Secret()",
+        "Boolean()",
+    ):  # fmt: skip
+        check_skill_class(_skill_with_option(eval(option, vars(options))), option)
