@@ -6,6 +6,7 @@ test with the reason, not the live event with a platform's 400 or the database's
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from datetime import datetime
 from typing import Any
@@ -31,9 +32,22 @@ def check_message(text: object, *, keyboard: object = None, attach: object = Non
             f"a text of {len(text)} characters: the platform keeps {MAX_TEXT_CHARS} and appends ' (...)';"
             " fit it with botcore.vibe.bbcode.shorten",
             TextCutWarning,
-            stacklevel=4,
+            stacklevel=_skills_level(),
         )
     return text
+
+
+# The modules between a skill's `ctx.reply(...)` and check_message: the live context and the kit's.
+_CONTEXT_MODULES = frozenset({__name__, "botcore.skills.context", "botcore.skills.testing.recording"})
+
+
+def _skills_level() -> int:
+    """The stacklevel of the first frame outside the contexts: the skill's line that sent the text, however
+    many of their own calls (reply -> _post, answer_command, edit) lie between."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_globals.get("__name__") in _CONTEXT_MODULES:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def check_json(value: Any, *, what: str) -> None:

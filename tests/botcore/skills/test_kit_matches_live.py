@@ -11,7 +11,7 @@ import pytest
 
 from botcore.models import EventLogEntry
 from botcore.services.conversation_state import DatabaseStateStore
-from botcore.skills.base import Skill
+from botcore.skills.base import CommandSpec, Skill
 from botcore.skills.state import DialogState, MemoryStateStore
 from botcore.skills.testing import (
     make_button_command_event,
@@ -246,3 +246,44 @@ def test_every_message_the_kit_makes_has_an_id_of_its_own_as_the_platform_s_do()
     second = run_skill(Careless(), make_message_event("two")).posts[0].message_id
     later = make_message_event("three").message.id
     assert len({first, second, later}) == 3
+
+
+class _LongEverywhere(Skill):
+    """A text the platform would cut, sent each way a skill sends text."""
+
+    name = "long_everywhere"
+    event_types = frozenset({EventType.MESSAGE_ADD, EventType.COMMAND_ADD})
+    commands = (CommandSpec("long", title={"en": "Long"}),)
+
+    def handle(self, event, ctx) -> None:
+        if not isinstance(event, MessageAddEvent):
+            ctx.answer_command("y" * 20_001)
+        elif event.message.text == "reply":
+            ctx.reply("y" * 20_001)
+        else:
+            message_id = ctx.reply("short")
+            ctx.edit(message_id, text="y" * 20_001)
+
+
+@pytest.mark.parametrize("how", ["reply", "answer", "edit"])
+def test_the_cut_texts_warning_names_the_skills_line_not_the_engines(how):
+    """From a skill author's trial: the warning for a long command answer or edit pointed at the engine's
+    `skill.handle(event, ctx)` (executor.py in the bot's log), not at the line of the skill that sent it."""
+    from botcore.skills.values import TextCutWarning
+
+    event = make_command_event("long") if how == "answer" else make_message_event(how)
+    with pytest.warns(TextCutWarning) as warned:
+        run_skill(_LongEverywhere(), event)
+    assert [w.filename for w in warned] == [__file__]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("skill_paths", [[f"{__name__}._LongEverywhere"]])
+def test_live_the_cut_texts_warning_names_the_skills_line_too(world, skill_paths):
+    from botcore.skills.values import TextCutWarning
+
+    for text in ("reply", "edit", "/long"):
+        world.say(text)
+    with pytest.warns(TextCutWarning) as warned:
+        world.poll()
+    assert [w.filename for w in warned] == [__file__] * 3
