@@ -17,11 +17,13 @@ Lines: plain text is a message; "/name params" a command; and
 from __future__ import annotations
 
 import shlex
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from botcore import conf
 from botcore.skills.base import Skill
 from botcore.skills.cron import portal_zone
 from botcore.skills.events import DeferredJobEvent, ScheduledRunEvent, SkillEvent
@@ -106,6 +108,7 @@ class ShellSession:
     def handle(self, skill: Skill, event: SkillEvent, ctx: Any) -> bool:
         """Hand the event to the skill; a failure is shown (with where it was raised) and the shell goes on,
         as the bot marks the event failed and handles the next. False when the skill raised."""
+        started = time.monotonic()
         try:
             skill.handle(event, ctx)
         except Exception as error:  # noqa: BLE001  (a skill's bug is what the author came here to see)
@@ -113,7 +116,18 @@ class ShellSession:
             self.out(f"(the {skill.name} skill failed: {type(error).__name__}: {error})")
             self.out(f"  at {frame.filename}:{frame.lineno} in {frame.name}")
             return False
+        finally:
+            self.say_if_slow(skill, time.monotonic() - started)
         return True
+
+    def say_if_slow(self, skill: Skill, took: float) -> None:
+        """What the live bot logs as a warning (the executor), said where the author is looking."""
+        deadline = conf.cycle_deadline_seconds()
+        if took > deadline:
+            self.out(
+                f"(the {skill.name} skill took {took:.1f} s, past a cycle's {deadline:g} s: live, the bot's "
+                "next events wait for it; hand slow work to ctx.defer)"
+            )
 
     def scheduled_event(
         self, skill_name: str, schedule: str, *, member_id: str

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import time
 
 import httpx
 import pytest
 from django.core.management import CommandError, call_command
+
+from botcore.skills.base import Skill
+from botcore.vibe.events import EventType
 
 
 def shell(*lines: str, args: tuple[str, ...] = ()) -> str:
@@ -134,3 +138,25 @@ def test_against_the_sandbox_the_shell_keeps_to_the_keys_budget_and_meets_no_429
         call["status"] for call in httpx.get(f"{sandbox.root_url}/_sandbox/calls").json()["data"]["calls"]
     ]
     assert 429 not in statuses and statuses
+
+
+class SlowSkill(Skill):
+    """Takes longer than the test's cycle: a fetch inside handle() instead of ctx.defer."""
+
+    name = "slow"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+    summary = {"en": "Slow"}
+
+    def handle(self, event, ctx) -> None:
+        time.sleep(0.3)
+        ctx.reply("done at last")
+
+
+def test_offline_a_handler_slower_than_a_cycle_is_pointed_out(settings):
+    """From a skill author's trial: a 31 s handle() answered in the shell without a word, while the live bot
+    logs a warning for it (its next events waited that long) and kills it past the task queue's timeout."""
+    settings.BOTCORE_CYCLE_DEADLINE_SECONDS = 0.2
+    printed = shell("hello", args=("--skill", f"{__name__}.SlowSkill"))
+    assert "bot> done at last" in printed
+    said = "(the slow skill took 0.3 s, past a cycle's 0.2 s: live, the bot's next events wait for it;"
+    assert said in printed and "hand slow work to ctx.defer)" in printed
