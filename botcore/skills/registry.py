@@ -83,11 +83,30 @@ def _where(exc: BaseException) -> str:
     return f"at {path}:{frame.lineno}"
 
 
+def _check_texts(where: str, /, **tables: object) -> None:
+    """Each `{language: text}` table is one: a plain string there boots, then fails whatever shows it (the
+    help skill's /help for every skill's users, the portal page), read as a table."""
+    for what, table in tables.items():
+        if not isinstance(table, Mapping) or not all(
+            isinstance(key, str) and isinstance(text, str) for key, text in table.items()
+        ):
+            example = {"en": table} if isinstance(table, str) else {"en": "..."}
+            raise SkillConfigError(
+                f"{where}: {what} must be a {{language: text}} table such as {example!r}, not {table!r}"
+            )
+
+
 def _check_commands(label: str, commands: tuple[CommandSpec, ...]) -> None:
     seen: set[str] = set()
     for spec in commands:
         if not isinstance(spec, CommandSpec):
             raise SkillConfigError(f"{label}: commands must be CommandSpec items")
+        _check_texts(
+            f"{label}: command /{spec.command}",
+            title=spec.title,
+            description=spec.description,
+            params=spec.params,
+        )
         if not _COMMAND_NAME.fullmatch(spec.command):
             raise SkillConfigError(
                 f"{label}: command {spec.command!r} must be 1-32 of a-z, 0-9, _ and -, without the slash"
@@ -106,6 +125,7 @@ def _check_option_defaults(label: str, schema: OptionsSchema) -> None:
     `Integer(default="5")` would hand it the text "5", and `Integer(min=1)` a 0 that the settings page shows
     and then refuses to save."""
     for name, option in schema.fields.items():
+        _check_texts(f"{label}: option {name!r}", label=option.label, help=option.help)
         declared = json_value(option.default)
         try:
             cleaned = json_value(option.clean(option.default))
@@ -136,6 +156,7 @@ def check_skill_class(cls: object, label: str) -> type[Skill]:
     if cls.commands and EventType.COMMAND_ADD not in event_types:
         raise SkillConfigError(f"{label} owns commands but does not declare EventType.COMMAND_ADD")
     _check_commands(label, cls.commands)
+    _check_texts(label, title=cls.title, summary=cls.summary)
     if not isinstance(cls.message_filter, MessageFilter):
         raise SkillConfigError(f"{label}: message_filter must be a MessageFilter")
     if not isinstance(cls.options_schema, OptionsSchema):

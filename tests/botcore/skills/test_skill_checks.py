@@ -130,3 +130,48 @@ def test_defaults_their_fields_take_pass_the_check():
         "Boolean()",
     ):  # fmt: skip
         check_skill_class(_skill_with_option(eval(option, vars(options))), option)
+
+
+@pytest.mark.parametrize(
+    "declared, said",
+    [
+        ({"title": "Reminders"}, "title must be a {language: text} table such as {'en': 'Reminders'}"),
+        ({"summary": "Sends reminders"}, "summary must be a {language: text} table"),
+        ({"command_title": "Remind"}, "command /remind: title must be a {language: text} table"),
+        ({"description": "Remind me later"}, "command /remind: description must be a {language: text} table"),
+        ({"params": "minutes text"}, "command /remind: params must be a {language: text} table"),
+        ({"label": "Longest delay"}, "option 'limit': label must be a {language: text} table"),
+        ({"help": "In minutes"}, "option 'limit': help must be a {language: text} table"),
+        ({"summary": {"en": 5}}, "summary must be a {language: text} table"),
+    ],
+)
+def test_a_text_given_as_a_plain_string_where_a_language_table_goes_stops_the_boot(declared, said):
+    """From a skill author's trial: `summary = "Reminds you"` booted, then every /help on the portal failed
+    (the help skill, not this one: AttributeError: 'str' object has no attribute 'values', read as a
+    table); `CommandSpec(title="Remind")` stopped the boot with AttributeError: 'str' object has no
+    attribute 'get'."""
+    from botcore.errors import SkillConfigError
+    from botcore.skills.base import CommandSpec, Skill
+    from botcore.skills.options import Integer, OptionsSchema
+    from botcore.skills.registry import check_skill_class
+    from botcore.vibe.events import EventType
+
+    command = {"title": {"en": "Remind"}, "description": {}, "params": {}}
+    command.update({k: v for k, v in declared.items() if k in ("description", "params")})
+    if "command_title" in declared:
+        command["title"] = declared["command_title"]
+    option = {k: v for k, v in declared.items() if k in ("label", "help")}
+
+    class Texts(Skill):
+        name = "texts"
+        event_types = frozenset({EventType.COMMAND_ADD})
+        commands = (CommandSpec("remind", **command),)
+        options_schema = OptionsSchema(limit=Integer(**option))
+        title = declared.get("title", {"en": "Reminders"})
+        summary = declared.get("summary", {"en": "Reminds you"})
+
+        def handle(self, event, ctx) -> None: ...
+
+    with pytest.raises(SkillConfigError) as refused:
+        check_skill_class(Texts, "the skill")
+    assert said in str(refused.value)
