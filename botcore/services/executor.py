@@ -545,7 +545,7 @@ def _execute_claimed(run: SkillRun) -> str:
         return _settle_run(run.pk, SkillRun.Status.SKIPPED, error="the skill is off for this portal")
     what = f"skill run {run.pk} portal={portal.member_id}"
     retry_until = catch_up_ends(run)
-    bot, client = None, None
+    bot, client, ctx = None, None, None
     try:
         if run.kind != SkillRun.Kind.UNINSTALLED:
             bot = find_active_bot(portal)
@@ -592,4 +592,10 @@ def _execute_claimed(run: SkillRun) -> str:
     status = _settle_run(run.pk, SkillRun.Status.FAILED, error=verdict.error)
     if run.kind == SkillRun.Kind.SCHEDULED:
         tell_admins_of_failed_run(run, skill, cause=verdict.cause)  # a schedule fires with nobody watching
+    elif ctx is not None and not isinstance(verdict.cause, (VibeError, TenantsError)):
+        # A job deferred from a person's message works on their behalf: its bug gets them the apology the
+        # same bug in handle() would, in their chat, rather than a wait for an answer that never comes.
+        origin = getattr(ctx.event, "origin", None)
+        if origin is not None:
+            apologize_for_failed_event(origin, ctx, answer_command=False)
     return status

@@ -300,9 +300,10 @@ def retry_failed_run_notices(now: datetime, *, limit: int = 200) -> int:
     return told
 
 
-def apologize_for_failed_event(event: BotEvent, ctx: Any) -> None:
+def apologize_for_failed_event(event: BotEvent, ctx: Any, *, answer_command: bool = True) -> None:
     """Say, in the person's language, that their message or command met an error; the skill's context posts
-    it, so it is once per event like the skill's own posts (a replayed event finds it in the ledger)."""
+    it, so it is once per event like the skill's own posts (a replayed event finds it in the ledger). A
+    command is answered, unless `answer_command` is off (a job deferred from it: posted in its chat)."""
     if not isinstance(event, (MessageAddEvent, CommandAddEvent)):
         return
     with in_language(ctx.language):
@@ -311,7 +312,7 @@ def apologize_for_failed_event(event: BotEvent, ctx: Any) -> None:
             " The app's vendor can see what happened."
         )
     try:
-        if isinstance(event, CommandAddEvent):
+        if isinstance(event, CommandAddEvent) and answer_command:
             ctx.answer_command(text)
         else:
             ctx.reply(text)
