@@ -162,6 +162,15 @@ def check_skill_class(cls: object, label: str) -> type[Skill]:
     if not isinstance(cls.options_schema, OptionsSchema):
         raise SkillConfigError(f"{label}: options_schema must be an OptionsSchema")
     _check_option_defaults(label, cls.options_schema)
+    if cls.enabled_by_default:
+        # Turning a skill on checks its required options; one on by default is never turned on.
+        for name, option in cls.options_schema.fields.items():
+            if option.required and json_value(option.default) in ("", [], None):
+                raise SkillConfigError(
+                    f"{label}: option {name!r} is required and has no default, so the skill cannot run on a "
+                    "portal until its admin gives it: declare enabled_by_default = False (the admin turns "
+                    "it on with the value), or give the option a default"
+                )
     names = [spec.name for spec in cls.schedules]
     if len(names) != len(set(names)):
         raise SkillConfigError(f"{label}: schedule names must be unique")

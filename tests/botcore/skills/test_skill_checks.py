@@ -88,6 +88,7 @@ def _skill_with_option(option):
         name = "defaulted"
         event_types = frozenset({EventType.MESSAGE_ADD})
         options_schema = OptionsSchema(limit=option)
+        enabled_by_default = False  # a required option is given when its admin turns it on
 
         def handle(self, event, ctx) -> None:
             ctx.reply(str(ctx.options["limit"] + 1))
@@ -175,3 +176,32 @@ def test_a_text_given_as_a_plain_string_where_a_language_table_goes_stops_the_bo
     with pytest.raises(SkillConfigError) as refused:
         check_skill_class(Texts, "the skill")
     assert said in str(refused.value)
+
+
+def test_a_skill_on_by_default_with_a_required_option_left_empty_stops_the_boot():
+    """From a skill author's trial: `report_to=GroupChat(required=True)` with `enabled_by_default` left at
+    its True booted, and the skill ran on every new portal with report_to "": turning a skill on is what
+    checks its required options, and a skill on by default is never turned on."""
+    from botcore.errors import SkillConfigError
+    from botcore.skills.base import Skill
+    from botcore.skills.options import GroupChat, OptionsSchema, Text
+    from botcore.skills.registry import check_skill_class
+    from botcore.vibe.events import EventType
+
+    class Reporter(Skill):
+        name = "reporter"
+        event_types = frozenset({EventType.MESSAGE_ADD})
+        options_schema = OptionsSchema(
+            report_to=GroupChat(required=True), note=Text(required=True, default="hi")
+        )
+
+        def handle(self, event, ctx) -> None:
+            ctx.send(ctx.options["report_to"], "a report")
+
+    with pytest.raises(SkillConfigError) as refused:
+        check_skill_class(Reporter, "the skill")
+    assert "option 'report_to' is required and has no default" in str(refused.value)
+    assert "enabled_by_default = False" in str(refused.value)
+
+    Reporter.enabled_by_default = False  # its admin turns it on, giving the chat then
+    check_skill_class(Reporter, "the skill")
