@@ -249,6 +249,14 @@ def handle_max_attempts() -> int:
     return max(1, int(read_setting("BOTCORE_HANDLE_MAX_ATTEMPTS", 5)))
 
 
+def handle_max_timed_out_attempts() -> int:
+    """How many attempts at a stored event may run past the task queue's timeout (VIBE_Q_TIMEOUT) before it
+    is failed: such a handler is the skill's own slow work (the platform's calls end by the cycle's deadline),
+    which each try holds the bot's later events behind for the whole timeout; one more try is for a service
+    of the skill's that hung once."""
+    return max(1, int(read_setting("BOTCORE_HANDLE_MAX_TIMED_OUT_ATTEMPTS", 2)))
+
+
 def handle_retry_base_seconds() -> float:
     """The first wait before an event that met a passing failure is handed to its skill again."""
     return float(read_setting("BOTCORE_HANDLE_RETRY_BASE_SECONDS", 1.0))

@@ -141,6 +141,9 @@ class EventLogEntry(models.Model):
     skill = models.CharField(max_length=64, blank=True, verbose_name=_("skill"))
     error = models.TextField(blank=True, verbose_name=_("error"))
     attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    # Of the attempts, those the task queue's timeout stopped (executor.note_timed_out_attempt): fewer of them
+    # are made than of other attempts (conf.handle_max_timed_out_attempts).
+    timed_out_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
     # After a passing failure (rate limit, outage): not handed to its skill again before this.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     occurred_at = models.DateTimeField(

@@ -364,6 +364,7 @@ def replay_entries(entries: QuerySet[EventLogEntry], *, operator: str) -> Replay
         error="",
         skill="",
         attempts=0,
+        timed_out_attempts=0,
         next_attempt_at=None,
         handled_at=None,
         duration_ms=None,
@@ -375,7 +376,8 @@ def replay_entries(entries: QuerySet[EventLogEntry], *, operator: str) -> Replay
 
 def give_up_entries(entries: QuerySet[EventLogEntry], *, operator: str) -> int:
     """Fail the waiting ones of these entries for an operator: the bot's next cycle goes on to its later
-    events (a skill past the queue's timeout holds them for its five attempts). A replay brings one back.
+    events (a skill past the queue's timeout holds them for two attempts, a worker dying unseen for five). A
+    replay brings one back.
 
     An attempt running at that moment cannot be stopped: its verdict, when it comes, is recorded over this
     one, which is then the truth (what it posted is in the chat). Returns how many were given up."""

@@ -6,6 +6,9 @@ the same way after it:
 - the skill returned: done;
 - a transient failure (the error says so, botcore.errors.is_transient): tried again after the project's
   backoff, until BOTCORE_HANDLE_MAX_ATTEMPTS, then failed with the reason;
+- stopped by the task queue's timeout (django-q2 raises in the skill as it stops the worker): noted as such,
+  and tried again fewer times (BOTCORE_HANDLE_MAX_TIMED_OUT_ATTEMPTS), each try holding the bot's later
+  events for the whole timeout;
 - the credential or the bot itself was refused: not this work's fault, so the attempt is given back and
   the error goes up to whoever can fix it (the poll cycle pauses the bot or marks it broken);
 - anything else (a refused request, a skill's bug): failed with the reason, and the bot goes on.
@@ -24,6 +27,7 @@ from typing import Any
 
 from django.db.models import F
 from django.utils import timezone
+from django_q.exceptions import TimeoutException
 
 from botcore import conf
 from botcore.errors import ActionInDoubtError, is_transient
@@ -131,6 +135,36 @@ def _stopped_worker() -> str:
 
 
 UNFINISHED_NOTE = "an earlier attempt did not finish"
+
+
+def _timed_out(attempts: int) -> str:
+    return (
+        f"attempt {attempts} ran past the task queue's timeout of {conf.task_timeout_seconds():.0f} s and was"
+        " stopped; hand slow work to ctx.defer"
+    )
+
+
+def timed_out_attempts_error(timed_out: int) -> str:
+    """Why an event whose attempts ran past the task queue's timeout is given up."""
+    return (
+        f"gave up after {timed_out} attempts that ran past the task queue's timeout of"
+        f" {conf.task_timeout_seconds():.0f} s (each stopped there); hand slow work to ctx.defer"
+    )
+
+
+def note_timed_out_attempt(entry: EventLogEntry, *, skill: str) -> None:
+    """Say on `entry` that its attempt was stopped by the task queue's timeout, as it is being stopped
+    (django-q2 raises TimeoutException in the handler, and kills the worker a few seconds later): counted
+    apart from attempts that died unseen, and due again at once. Best effort, as the worker is going."""
+    try:
+        EventLogEntry.objects.filter(pk=entry.pk, attempts=entry.attempts).update(
+            timed_out_attempts=F("timed_out_attempts") + 1,
+            next_attempt_at=timezone.now(),  # settled: the next handling does not read it as one that died
+            skill=skill,
+            error=_timed_out(entry.attempts),
+        )
+    except Exception as error:  # noqa: BLE001 - the attempt is then read as one that died, as before
+        log.warning("timed-out attempt not noted event=%s: %s", entry.vibe_event_id, describe_error(error))
 
 
 def unfinished_attempts_error(attempts: int, *, earlier: str = "") -> str:
@@ -254,13 +288,19 @@ def handle_entry(
     # On every line while the event is handled, and only then: the cycle's own lines are not the event's.
     with log_context(portal=bot.portal.member_id, bot=bot.pk, event=entry.vibe_event_id):
         started = time.monotonic()
-        if entry.attempts >= conf.handle_max_attempts():
+        gave_up = ""
+        if entry.timed_out_attempts >= conf.handle_max_timed_out_attempts():
+            # The skill's own slow work: another try would hold the bot's later events for the timeout again.
+            gave_up = timed_out_attempts_error(entry.timed_out_attempts)
+        elif entry.attempts >= conf.handle_max_attempts():
             # Every attempt counted since the last verdict died with its worker before it could say why.
+            gave_up = unfinished_attempts_error(entry.attempts, earlier=entry.error)
+        if gave_up:
             status = _finish(
                 entry,
                 EventLogEntry.Status.FAILED,
                 skill=entry.skill,  # the skill whose attempts they were, as the note of a retry named it
-                error=unfinished_attempts_error(entry.attempts, earlier=entry.error),
+                error=gave_up,
                 started=started,
             )
             _apologize_for_unfinished(entry, bot=bot, client=client, portal_skills=portal_skills)
@@ -290,15 +330,19 @@ def handle_entry(
             if unfinished:
                 _note_unfinished_attempt(entry, skill=chosen.name)
             what = f"bot={bot.pk} portal={bot.portal.member_id} event={entry.vibe_event_id}"
-            verdict = run_skill(
-                chosen,
-                event,
-                ctx,
-                attempts=entry.attempts,
-                what=what,
-                retry_base=retry_base,
-                retry_cap=retry_cap,
-            )
+            try:
+                verdict = run_skill(
+                    chosen,
+                    event,
+                    ctx,
+                    attempts=entry.attempts,
+                    what=what,
+                    retry_base=retry_base,
+                    retry_cap=retry_cap,
+                )
+            except TimeoutException:
+                note_timed_out_attempt(entry, skill=chosen.name)
+                raise  # django-q2's: the worker ends
         skill_name = chosen.name if chosen is not None else ""
         if verdict.status == "done":
             return _finish(

@@ -158,11 +158,13 @@ def test_a_replayed_entry_that_used_up_its_attempts_is_handled_again(admin_clien
         error="gave up",
         skill="echo",
         attempts=conf.handle_max_attempts(),
+        timed_out_attempts=conf.handle_max_timed_out_attempts(),  # those too: a slow handler fixed since
     )
     replay = {"action": "replay_events", "_selected_action": [entry.pk]}
     admin_client.post("/admin/botcore/eventlogentry/", replay)
     entry.refresh_from_db()
     assert (entry.status, entry.error, entry.attempts, entry.skill) == ("received", "", 0, "")
+    assert entry.timed_out_attempts == 0
     # No skill is on, so a replay that really replays ends IGNORED, not "gave up after N attempts".
     assert (
         handle_entry(
