@@ -4,7 +4,9 @@ every API."""
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -336,6 +338,27 @@ def test_cursor_pages_keep_to_the_newest_first_order_and_the_filters(fleet):
     assert "count" not in first and first["previous"] is None and "cursor=" in first["next"]
     assert client.get("/api/ops/events/?limit=0").status_code == 400
     assert client.get("/api/ops/events/?cursor=not-a-cursor").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        "zzz",
+        "2026-13-45 10:00:00+00:00",
+        "2026-12-06 21:25:48+99:00",
+        "0001-01-01 00:00:00+05:00",
+        "2026-12-06",
+        "\x00",
+        "9" * 300,
+    ],
+)
+def test_a_cursor_whose_position_is_no_time_is_refused_as_any_invalid_cursor(fleet, position):
+    """From an integrator's trial: a cursor is base64 of `p=<received time>`, and one decoding to anything but
+    a time (a script's truncated copy, a hand-made one) was compared with the received times as it was:
+    Django's ValidationError (or ValueError) was a 500, the cursor written whole into the ERROR log."""
+    forged = base64.b64encode(urlencode({"p": position}).encode()).decode()
+    answer = token_client(staff=True).get("/api/ops/events/", {"cursor": forged})
+    assert (answer.status_code, answer.json()) == (404, {"detail": "Invalid cursor"})
 
 
 def test_the_schema_offers_the_cursor_and_deprecates_the_event_offsets():
