@@ -277,6 +277,11 @@ class RetiredBot(APIException):
     default_code = "bot_retired"
 
 
+class ProvisioningQueued(APIException):
+    status_code = 409
+    default_code = "provisioning_queued"
+
+
 def _refuse_if_retired(bot: Bot) -> None:
     """409 with the reason when an operator's action cannot apply to `bot` (it did nothing before: 200)."""
     refusal = bot_services.operator_action_refusal(bot)
@@ -324,7 +329,10 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     def reprovision(self, request: Request, pk=None) -> Response:
         bot = self.get_object()
         _refuse_if_retired(bot)
-        bot_services.reprovision_bot(bot, operator=request.user.get_username())
+        if not bot_services.reprovision_bot(bot, operator=request.user.get_username()):
+            raise ProvisioningQueued(
+                f"{bot.portal.domain}: a provisioning of this bot is already queued or running"
+            )
         return Response({"ok": True, "message": f"re-provisioning {bot.portal.domain} in the background"})
 
 

@@ -16,7 +16,7 @@ from django_q.tasks import async_task
 from botcore import conf
 from botcore.errors import AppKeyRefusedError
 from botcore.models import Bot, BotCommand
-from botcore.selectors import find_portal_bot
+from botcore.selectors import find_portal_bot, task_stamp_free
 from botcore.services.app_key_rotation import RETIRED_NOTE, drain_previous_key_bot
 from botcore.services.bot_profile import (
     get_portal_bot_profile,
@@ -323,8 +323,15 @@ def resume_bot(bot: Bot, *, operator: str) -> bool:
 
 def reprovision_bot(bot: Bot, *, operator: str) -> bool:
     """An operator has the bot's portal provisioned again in the background (register the bot and its
-    commands anew); a task queue worker holds it meanwhile."""
-    async_task("botcore.tasks.provision_portal_bot", bot.portal_id)
+    commands anew); a task queue worker holds it meanwhile. False when a provisioning of it is queued or
+    running already: it takes the stamp of the portal's bot as installs and the sweep do
+    (services/provisioning.py), which each re-provision skipped, so a script's retries registered the bot once
+    each, a worker held for each."""
+    provisioned = Bot.objects.filter(portal_id=bot.portal_id, code=conf.bot_code())
+    taken = provisioned.filter(task_stamp_free("provision_requested_at"))
+    if provisioned.exists() and not taken.update(provision_requested_at=timezone.now()):
+        return False
+    async_task("botcore.tasks.provision_portal_bot", bot.portal_id, task_name=f"provision-{bot.portal_id}")
     log.info(
         "bot re-provisioning by operator portal=%s bot=%s operator=%s", bot.portal.member_id, bot.pk, operator
     )

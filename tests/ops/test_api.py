@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from botcore import conf
 from botcore.models import Bot, EventLogEntry
 from ops.operators import ensure_operators_group
 from ops.tokens import issue_operator_token
@@ -384,6 +385,29 @@ def test_a_bot_action_names_the_operator_in_the_log(fleet, action, line, caplog,
         assert token_client(staff=True).post(f"/api/ops/bots/{bot.pk}/{action}/").status_code == 200
     said = [r.getMessage() for r in caplog.records if "operator=user-True" in r.getMessage()]
     assert len(said) == 1 and line in said[0] and f"bot={bot.pk}" in said[0]
+
+
+def test_a_bot_re_provisioned_again_while_its_provisioning_waits_is_provisioned_once(
+    fleet, task_queue, settings
+):
+    """From an integrator's trial: each re-provision queued a provisioning of its own, past the stamp that
+    keeps one of a bot queued or running: five POSTs at once registered the bot five times with the platform
+    (5 registrations, 10 command syncs), each holding a worker, and a fuzzer's loop on a bot whose portal
+    needs a session queued 161 in three minutes, each failing with a traceback. A second one waits is a 409
+    saying so; once the provisioning has ended, the bot may be re-provisioned again."""
+    settings.VIBE_BASE_URL, settings.VIBE_MAX_ATTEMPTS = "http://127.0.0.1:9/v1", 1
+    _, bot = fleet
+    Bot.objects.filter(pk=bot.pk).update(code=conf.bot_code())  # the bot a provisioning provisions
+    client = token_client(staff=True)
+    first = client.post(f"/api/ops/bots/{bot.pk}/reprovision/")
+    again = client.post(f"/api/ops/bots/{bot.pk}/reprovision/")
+    assert first.status_code == 200
+    assert again.status_code == 409 and "already" in again.json()["detail"]
+    assert task_queue.names() == ["botcore.tasks.provision_portal_bot"]
+
+    task_queue.run(allow_failures=True)  # no platform at that address: it fails, and frees the bot's stamp
+    assert client.post(f"/api/ops/bots/{bot.pk}/reprovision/").status_code == 200
+    assert task_queue.names() == ["botcore.tasks.provision_portal_bot"]
 
 
 def test_a_failed_event_is_replayed_once_through_the_api(fleet, caplog):
