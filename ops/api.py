@@ -185,13 +185,18 @@ def _filter(
     paging: tuple[str, ...] = Page.query_params,
 ):
     """Exact filters from the query string. A 400 names what is wrong: a parameter this list does not take
-    (an outside trial's `?domain=` returned every portal), a malformed id, a value outside a field's
-    choices (a status that no row can have); an event type nobody has sent matches nothing."""
+    (an outside trial's `?domain=` returned every portal), one given twice, a malformed id, a value outside a
+    field's choices (a status that no row can have); an event type nobody has sent matches nothing."""
     unknown = sorted(set(request.query_params) - {*text, *ids, *paging})
     if unknown:
         raise ValidationError(
             {name: f"not a filter of this list (it takes {', '.join(text + ids)})" for name in unknown}
         )
+    # Django's QueryDict answers the last of a repeated name: `?status=failed&status=handled` listed only the
+    # handled events, the failed ones dropped unsaid.
+    repeated = sorted(name for name in request.query_params if len(request.query_params.getlist(name)) > 1)
+    if repeated:
+        raise ValidationError(dict.fromkeys(repeated, "give it once (one value a request)"))
     for name in (*text, *ids):
         value = request.query_params.get(name)
         if not value:

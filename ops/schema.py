@@ -65,8 +65,8 @@ _REFUSALS = {
     "403": ("not staff, or without the admin's right this takes", _DETAIL),
     "404": ("no such id", _DETAIL),
     "400": (
-        "a parameter this operation does not take, a malformed id, or a value outside a field's choices:"
-        " each named, with what is wrong",
+        "a parameter this operation does not take or one given twice, a malformed id, or a value outside a"
+        " field's choices: each named, with what is wrong",
         {"type": "object", "additionalProperties": {"type": "string"}},
     ),
 }

@@ -233,6 +233,24 @@ def test_a_filter_the_list_does_not_take_or_a_value_no_row_can_have_is_a_400_say
     assert answer.status_code == 400 and says in str(answer.json()[field])
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/ops/events/?status=failed&status=handled",
+        "/api/ops/bots/?portal=1&portal=2",
+        "/api/ops/portals/?limit=500&limit=1",
+        "/api/ops/events/?bot=1&bot=",
+    ],
+)
+def test_a_parameter_given_twice_is_a_400_naming_it(fleet, path):
+    """From an integrator's trial: `?status=failed&status=handled` (a script building `status=` from a list)
+    listed only the handled events, the last value, as if the first had never been asked for; the schema
+    says each parameter is one value."""
+    answer = token_client(staff=True).get(path)
+    name = path.rsplit("&", 1)[1].split("=")[0]
+    assert answer.status_code == 400 and "once" in str(answer.json()[name])
+
+
 def test_paging_and_known_filters_still_work(fleet):
     portal, _ = fleet
     answer = token_client(staff=True).get(
