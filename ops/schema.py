@@ -70,7 +70,8 @@ _REFUSALS = {
         {"type": "object", "additionalProperties": {"type": "string"}},
     ),
 }
-
+# DRF's CursorPagination answers a cursor it cannot read (ops.api.EventCursorPage) with a 404, not a 400.
+_INVALID_CURSOR = ("a cursor this list did not write: `Invalid cursor`", _DETAIL)
 
 _TOO_MANY = {
     "description": "past VIBE_API_RATE for this caller: wait the seconds Retry-After names",
@@ -94,13 +95,14 @@ def document_operator_refusals(result, generator, request, public):
             continue
         for operation in operations.values():
             names = {p["name"] for p in operation.get("parameters", ())}
-            codes = ["401", "403"]
+            refusals = {code: _REFUSALS[code] for code in ("401", "403")}
             if "id" in names:
-                codes += ["404", "400"]
+                refusals.update({code: _REFUSALS[code] for code in ("404", "400")})
             elif "limit" in names:
-                codes += ["400"]
-            for code in codes:
-                description, schema = _REFUSALS[code]
+                refusals["400"] = _REFUSALS["400"]
+            if "cursor" in names:
+                refusals["404"] = _INVALID_CURSOR
+            for code, (description, schema) in refusals.items():
                 operation["responses"].setdefault(
                     code, {"description": description, "content": {"application/json": {"schema": schema}}}
                 )

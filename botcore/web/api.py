@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound
@@ -114,6 +114,19 @@ class SkillChangeSerializer(serializers.Serializer):
         return attrs
 
 
+# The refusals each operation answers, in the schema (a client generated from it knew only the 200). DRF's
+# {detail} for all but a change's 400, which names each field refused (or its options').
+_DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+_NO_SESSION = OpenApiResponse(_DETAIL, description="no app session of a portal that has the app installed")
+_NO_SUCH_SKILL = OpenApiResponse(_DETAIL, description="no skill of that name is configured")
+_NOT_AN_ADMIN = OpenApiResponse(_DETAIL, description="not an administrator of the portal, or no CSRF token")
+_CHANGE_REFUSED = OpenApiResponse(
+    {"type": "object", "additionalProperties": True},
+    description='each field refused, with why: {"isEnabled": ["…"]}, {"options": {"<option>": "…"}}, or'
+    ' {"detail": "…"} for a body that is no JSON object',
+)
+
+
 # One portal's answers, as its pages are (tenants.framing): no cache may keep them past the viewer's rights.
 @method_decorator(never_cache, name="dispatch")
 class SkillViewBase(RateBeforeRights):
@@ -128,7 +141,11 @@ class SkillViewBase(RateBeforeRights):
 
 
 class SkillListView(SkillViewBase):
-    @extend_schema(operation_id="skills_list", responses=OpenApiTypes.OBJECT, summary="This portal's skills")
+    @extend_schema(
+        operation_id="skills_list",
+        responses={200: OpenApiTypes.OBJECT, 401: _NO_SESSION},
+        summary="This portal's skills",
+    )
     def get(self, request: Request) -> Response:
         return Response(
             {"skills": [skill_document(entry) for entry in list_portal_skills(request.user.portal)]}
@@ -137,7 +154,9 @@ class SkillListView(SkillViewBase):
 
 class SkillDetailView(SkillViewBase):
     @extend_schema(
-        operation_id="skills_retrieve", responses=OpenApiTypes.OBJECT, summary="One skill of this portal"
+        operation_id="skills_retrieve",
+        responses={200: OpenApiTypes.OBJECT, 401: _NO_SESSION, 404: _NO_SUCH_SKILL},
+        summary="One skill of this portal",
     )
     def get(self, request: Request, name: str) -> Response:
         return Response(skill_document(self.portal_skill(request, name)))
@@ -145,7 +164,13 @@ class SkillDetailView(SkillViewBase):
     @extend_schema(
         operation_id="skills_change",
         request=SkillChangeSerializer,
-        responses=OpenApiTypes.OBJECT,
+        responses={
+            200: OpenApiTypes.OBJECT,
+            400: _CHANGE_REFUSED,
+            401: _NO_SESSION,
+            403: _NOT_AN_ADMIN,
+            404: _NO_SUCH_SKILL,
+        },
         summary="Switch a skill or change its options (admins)",
     )
     def patch(self, request: Request, name: str) -> Response:

@@ -460,7 +460,8 @@ def test_replaying_takes_the_replay_right_not_only_reading_the_log(fleet):
 def test_the_schema_documents_each_answer_the_operator_api_gives(fleet):
     """From an integrator's trial: every operation listed only its 200 (the portal actions also their 409),
     while the API answers 400 naming a parameter, 401 and 403 `{detail}`, 404 for an unknown id and 409 for
-    an action on a retired bot; and the lists' filters were listed on every detail page and action."""
+    an action on a retired bot; and the lists' filters were listed on every detail page and action. A later
+    one: the event log's 404 for a cursor it cannot read was not listed either."""
     schema = APIClient().get("/api/schema/", {"format": "json"}).json()
     paths = schema["paths"]
     for path, operations in paths.items():
@@ -468,8 +469,9 @@ def test_the_schema_documents_each_answer_the_operator_api_gives(fleet):
             continue
         for method, operation in operations.items():
             answers = operation["responses"]
+            cursor = "cursor" in {parameter["name"] for parameter in operation.get("parameters", ())}
             assert {"401", "403"} <= set(answers), (method, path)
-            assert ("404" in answers) == ("{id}" in path), (method, path)
+            assert ("404" in answers) == ("{id}" in path or cursor), (method, path)
             if path.endswith(("/pause/", "/resume/", "/reprovision/")):
                 assert "409" in answers, path
     assert "400" in paths["/api/ops/bots/"]["get"]["responses"]
