@@ -150,7 +150,7 @@ class EventCursorPage(CursorPagination):
         if cursor is None or cursor.position is None:
             return cursor
         try:
-            position = parse_datetime(cursor.position)
+            position = parse_datetime(str(cursor.position))  # text as decoded (the stubs say int)
             if position is None or position.tzinfo is None:
                 raise ValueError(cursor.position)
             position.astimezone(UTC)  # year 1 at +05:00 is no time in UTC (SQLite's comparison)
