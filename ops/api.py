@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass  # the stubs' name for what DRF accepts
 
 _ID = re.compile(r"[0-9]{1,18}")
+# An id in the schema, as _ID takes it (a 19-digit one is a 400 naming it).
+_ID_SCHEMA = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
 
 
 class OperatorAccess(RateBeforeRights):
@@ -73,17 +75,33 @@ class Page(LimitOffsetPagination):
     max_limit = 500
     # Query parameters a list takes besides its filters: the page's, and DRF's format suffix.
     query_params: tuple[str, ...] = ("limit", "offset", "format")
+    # The least whole number each takes, in the API and in the schema.
+    least = {"limit": 1, "offset": 0}
 
     def get_limit(self, request):
         """The page size asked for (above max_limit: max_limit). DRF read `abc`, `0` and `-1` as the
         default, so a script's typo went unnoticed (an integrator's trial): a 400 naming it, as for an
         unknown filter."""
-        _whole_number(request, self.limit_query_param, least=1)
+        _whole_number(request, self.limit_query_param, least=self.least["limit"])
         return super().get_limit(request)
 
     def get_offset(self, request):
-        _whole_number(request, self.offset_query_param, least=0)
+        _whole_number(request, self.offset_query_param, least=self.least["offset"])
         return super().get_offset(request)
+
+    def get_schema_operation_parameters(self, view):
+        return _bounded(super().get_schema_operation_parameters(view), self.least)
+
+
+def _bounded(parameters: list[dict], least: Mapping[str, int]) -> list[dict]:
+    """The schema's parameters with the least value the API takes of each named in `least`: a client
+    generated from `{"type": "integer"}` sent `limit=0` and met a 400 (an integrator's trial)."""
+    return [
+        {**parameter, "schema": {**parameter["schema"], "minimum": least[parameter["name"]]}}
+        if parameter["name"] in least
+        else parameter
+        for parameter in parameters
+    ]
 
 
 def _whole_number(request: Request, name: str, *, least: int) -> None:
@@ -138,7 +156,7 @@ class EventCursorPage(CursorPagination):
     query_params = ("cursor", "limit", "format")
 
     def get_page_size(self, request):
-        _whole_number(request, self.page_size_query_param, least=1)
+        _whole_number(request, self.page_size_query_param, least=Page.least["limit"])
         return super().get_page_size(request)
 
     def decode_cursor(self, request):
@@ -166,14 +184,18 @@ class EventCursorPage(CursorPagination):
                 "in": "query",
                 "deprecated": True,
                 "description": f"offset pages (with `count`), deprecated for `cursor`: {description}",
-                "schema": {"type": "integer"},
+                "schema": schema,
             }
-            for name, description in (
-                ("offset", "the first row's place, newest first"),
-                ("until", "only events up to this id: the bound the first offset page's next link carries"),
+            for name, description, schema in (
+                ("offset", "the first row's place, newest first", {"type": "integer"}),
+                (
+                    "until",
+                    "only events up to this id: the bound the first offset page's next link carries",
+                    _ID_SCHEMA,
+                ),
             )
         ]
-        return [*super().get_schema_operation_parameters(view), *deprecated]
+        return _bounded([*super().get_schema_operation_parameters(view), *deprecated], Page.least)
 
 
 def _filter(
@@ -214,8 +236,8 @@ def _filter(
     return queryset
 
 
-def _int_param(name: str, description: str) -> OpenApiParameter:
-    return OpenApiParameter(name, int, description=description, required=False)
+def _id_param(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, _ID_SCHEMA, description=description, required=False)
 
 
 def _str_param(name: str, description: str, *, choices: type[Choices] | None = None) -> OpenApiParameter:
@@ -296,7 +318,7 @@ def _refuse_if_retired(bot: Bot) -> None:
 
 @extend_schema_view(
     list=extend_schema(
-        parameters=[_str_param("status", "bot status", choices=Bot.Status), _int_param("portal", "portal id")]
+        parameters=[_str_param("status", "bot status", choices=Bot.Status), _id_param("portal", "portal id")]
     )
 )
 class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
@@ -346,7 +368,7 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
         parameters=[
             _str_param("status", "event status", choices=EventLogEntry.Status),
             _str_param("event_type", "platform event type"),
-            _int_param("bot", "bot id"),
+            _id_param("bot", "bot id"),
         ]
     )
 )
