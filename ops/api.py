@@ -205,15 +205,20 @@ def _filter(
     text: tuple[str, ...] = (),
     ids: tuple[str, ...] = (),
     paging: tuple[str, ...] = Page.query_params,
+    listing: bool = True,
 ):
     """Exact filters from the query string. A 400 names what is wrong: a parameter this list does not take
     (an outside trial's `?domain=` returned every portal), one given twice, a malformed id, a value outside a
-    field's choices (a status that no row can have); an event type nobody has sent matches nothing."""
+    field's choices (a status that no row can have); an event type nobody has sent matches nothing.
+
+    Not `listing` (one row's page, an action on it), none but DRF's `format`: the list's filters there
+    answered 404 for a row they left out (`/api/ops/portals/1/?status=uninstalled`, portal 1 active)."""
+    if not listing:
+        text, ids, paging = (), (), ("format",)
     unknown = sorted(set(request.query_params) - {*text, *ids, *paging})
     if unknown:
-        raise ValidationError(
-            {name: f"not a filter of this list (it takes {', '.join(text + ids)})" for name in unknown}
-        )
+        taken = f"not a filter of this list (it takes {', '.join(text + ids)})" if listing else None
+        raise ValidationError(dict.fromkeys(unknown, taken or "not a parameter of this operation"))
     # Django's QueryDict answers the last of a repeated name: `?status=failed&status=handled` listed only the
     # handled events, the failed ones dropped unsaid.
     repeated = sorted(name for name in request.query_params if len(request.query_params.getlist(name)) > 1)
@@ -277,7 +282,8 @@ class PortalViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     action_rights = {"remind": "change", "reverify": "change", "uninstall": "change"}
 
     def get_queryset(self):
-        return _filter(annotate_credentials(Portal.objects.order_by("pk")), self.request, text=("status",))
+        portals = annotate_credentials(Portal.objects.order_by("pk"))
+        return _filter(portals, self.request, text=("status",), listing=self.action == "list")
 
     def _act(self, request: Request, run) -> Response:
         result = run(self.get_object(), operator=request.user.get_username())
@@ -333,6 +339,7 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
             self.request,
             text=("status",),
             ids=("portal",),
+            listing=self.action == "list",
         )
 
     @extend_schema(request=None, responses={200: BotSerializer, 409: DetailSerializer})
@@ -395,7 +402,12 @@ class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMi
     def get_queryset(self):
         query = EventLogEntry.objects.order_by("-received_at", "-pk")
         return _filter(
-            query, self.request, text=("status", "event_type"), ids=("bot",), paging=self.paging_params
+            query,
+            self.request,
+            text=("status", "event_type"),
+            ids=("bot",),
+            paging=self.paging_params,
+            listing=self.action == "list",
         )
 
     @extend_schema(request=None, responses={200: ActionResultSerializer, 409: ActionResultSerializer})

@@ -251,6 +251,28 @@ def test_a_parameter_given_twice_is_a_400_naming_it(fleet, path):
     assert answer.status_code == 400 and "once" in str(answer.json()[name])
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/ops/portals/{portal}/?status=uninstalled"),
+        ("get", "/api/ops/bots/{bot}/?status=paused"),
+        ("post", "/api/ops/bots/{bot}/pause/?portal=999"),
+        ("get", "/api/ops/events/{event}/?bot=999"),
+    ],
+)
+def test_a_list_s_filter_on_one_row_or_an_action_is_a_400_naming_it(fleet, method, path):
+    """From an integrator's trial: a detail page and an action took their list's filters, unlisted in the
+    schema: `GET /api/ops/portals/1/?status=uninstalled` answered 404 for an active portal 1, as if it did not
+    exist, and a pause posted with `?portal=` of another portal was a 404 too."""
+    portal, bot = fleet
+    event = EventLogEntry.objects.get()
+    url = path.format(portal=portal.pk, bot=bot.pk, event=event.pk)
+    answer = getattr(token_client(staff=True), method)(url)
+    name = url.rsplit("?", 1)[1].split("=")[0]
+    assert answer.status_code == 400 and "not a parameter" in str(answer.json()[name])
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.ACTIVE
+
+
 def test_paging_and_known_filters_still_work(fleet):
     portal, _ = fleet
     answer = token_client(staff=True).get(
