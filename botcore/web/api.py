@@ -20,7 +20,6 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -114,6 +113,46 @@ class SkillChangeSerializer(serializers.Serializer):
         return attrs
 
 
+class _Texts(serializers.DictField):
+    """A text in each language it has: {"en": "…", "ru": "…"}."""
+
+    child = serializers.CharField()
+
+
+class SkillCommandDocument(serializers.Serializer):
+    command = serializers.CharField()
+    title = _Texts()
+    description = _Texts()
+    buttonOnly = serializers.BooleanField()
+
+
+class SkillScheduleDocument(serializers.Serializer):
+    name = serializers.CharField()
+    cron = serializers.CharField()
+
+
+# The schema of presenters.skill_document, which builds the document (these serializers only describe it):
+# the schema said "an object", so a client generated from it knew no field (an integrator's trial).
+class SkillDocument(serializers.Serializer):
+    """One skill as this portal has it."""
+
+    name = serializers.CharField()
+    title = _Texts()
+    summary = _Texts()
+    isEnabled = serializers.BooleanField()
+    options = serializers.DictField(help_text='as stored; a secret\'s value is always ""')
+    secretsSet = serializers.ListField(
+        child=serializers.CharField(), help_text="the secrets that have a value"
+    )
+    optionsSchema = serializers.DictField(help_text="each option's kind, label, choices and default")
+    commands = SkillCommandDocument(many=True)
+    schedules = SkillScheduleDocument(many=True)
+
+
+class SkillListDocument(serializers.Serializer):
+    skills = SkillDocument(many=True)
+
+
 # The refusals each operation answers, in the schema (a client generated from it knew only the 200). DRF's
 # {detail} for all but a change's 400, which names each field refused (or its options').
 _DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
@@ -143,7 +182,7 @@ class SkillViewBase(RateBeforeRights):
 class SkillListView(SkillViewBase):
     @extend_schema(
         operation_id="skills_list",
-        responses={200: OpenApiTypes.OBJECT, 401: _NO_SESSION},
+        responses={200: SkillListDocument, 401: _NO_SESSION},
         summary="This portal's skills",
     )
     def get(self, request: Request) -> Response:
@@ -155,7 +194,7 @@ class SkillListView(SkillViewBase):
 class SkillDetailView(SkillViewBase):
     @extend_schema(
         operation_id="skills_retrieve",
-        responses={200: OpenApiTypes.OBJECT, 401: _NO_SESSION, 404: _NO_SUCH_SKILL},
+        responses={200: SkillDocument, 401: _NO_SESSION, 404: _NO_SUCH_SKILL},
         summary="One skill of this portal",
     )
     def get(self, request: Request, name: str) -> Response:
@@ -165,7 +204,7 @@ class SkillDetailView(SkillViewBase):
         operation_id="skills_change",
         request=SkillChangeSerializer,
         responses={
-            200: OpenApiTypes.OBJECT,
+            200: SkillDocument,
             400: _CHANGE_REFUSED,
             401: _NO_SESSION,
             403: _NOT_AN_ADMIN,

@@ -273,6 +273,23 @@ def test_the_api_refuses_members_strangers_unknown_skills_and_writes_without_csr
     assert not SkillConfig.objects.exists()
 
 
+def test_the_schema_names_each_field_of_a_skill_the_api_answers(acme):
+    """From an integrator's trial: the schema said each skills answer was "an object", so a client generated
+    from it knew no field of a skill."""
+    schema = Client().get("/api/schema/", {"format": "json"}).json()
+    components = schema["components"]["schemas"]
+    listed = schema["paths"]["/api/skills/"]["get"]["responses"]["200"]["content"]["application/json"]
+    one = schema["paths"]["/api/skills/{name}/"]["get"]["responses"]["200"]["content"]["application/json"]
+    document = components[one["schema"]["$ref"].rsplit("/", 1)[1]]
+    answer = signed_in(acme, is_admin=True).get("/api/skills/standup/").json()
+    assert set(document["required"]) == set(answer) == set(document["properties"])
+    command = components[document["properties"]["commands"]["items"]["$ref"].rsplit("/", 1)[1]]
+    assert set(command["required"]) == set(answer["commands"][0])
+    schedule = components[document["properties"]["schedules"]["items"]["$ref"].rsplit("/", 1)[1]]
+    assert set(schedule["required"]) == {"name", "cron"}
+    assert listed["schema"]["$ref"].endswith("/SkillListDocument")
+
+
 def test_an_unknown_skill_s_name_is_quoted_short_in_the_api_s_404(acme):
     """From a security trial: the 404 repeated a 3 KB name whole, as the unknown option keys once did."""
     missing = signed_in(acme, is_admin=True).get("/api/skills/" + "w" * 3000 + "/")
