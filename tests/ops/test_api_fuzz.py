@@ -8,6 +8,7 @@ against a running stack: the `st run` command of docs/operators.md ("The API's c
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -92,11 +93,10 @@ def credentials(client, settings, connections_kept_open):
         "grant_id": grant.pk,
     }
     session.save()
-    return {
-        "Authorization": f"Token {issue_operator_token(operator)[0]}",
-        "Cookie": f"sessionid={session.session_key}; csrftoken={CSRF}",
-        "X-CSRFToken": CSRF,
-    }
+    # The cookies as cookies: schemathesis generates the schema's `sessionid` cookie (portalSession) for each
+    # case, which replaced a Cookie header, so every skills request went without a session (401).
+    headers = {"Authorization": f"Token {issue_operator_token(operator)[0]}", "X-CSRFToken": CSRF}
+    return headers, {"sessionid": session.session_key, "csrftoken": CSRF}
 
 
 def test_every_answer_is_one_the_schema_documents(credentials):
@@ -104,12 +104,22 @@ def test_every_answer_is_one_the_schema_documents(credentials):
     without a session, 404 for an unknown skill, 403 and 400 for a change), nor the event log's 404 for an
     invalid cursor, so a client generated from it knew only the 200; and it offered `limit=0`, which the API
     refuses. Only 5xx answers were counted then."""
+    headers, cookies = credentials
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15
+    # Uninstalling the portal ends its admin's session: the skills API's 200s are checked before that.
+    operations.sort(key=lambda operation: operation.path.endswith("/uninstall/"))
+    # Three cases in four name a configured skill (the generated names are all a 404), in a fixed order.
+    skill_names = itertools.cycle(["echo", "standup", "help", None])
 
     def fuzz_operation(operation) -> None:
+        # A skill change's options are the skill's own (its optionsSchema, in GET's answer), which one schema
+        # of the path cannot state: a change the path's schema allows may still be a 400 naming the option.
+        skill_change = operation.method.upper() == "PATCH" and operation.path.startswith("/api/skills/")
+        checks = [check for check in CHECKS if not (skill_change and check is positive_data_acceptance)]
+
         @given(case=operation.as_strategy())
         @hypothesis_settings(
             max_examples=20,
@@ -119,8 +129,11 @@ def test_every_answer_is_one_the_schema_documents(credentials):
             suppress_health_check=list(HealthCheck),
         )
         def fuzz(case):
+            name = next(skill_names)
+            if name and "name" in (case.path_parameters or {}):
+                case.path_parameters["name"] = name
             try:
-                case.call_and_validate(headers=credentials, checks=CHECKS)
+                case.call_and_validate(headers=headers, cookies=cookies, checks=checks)
             except FailureGroup as group:
                 failures.extend(f"{operation.label}: {failure.title}" for failure in group.exceptions)
 
