@@ -1,0 +1,173 @@
+"""Property-based fuzzing of what the platform sends: any JSON as an answer or an event item is read as a
+well-typed result or refused with the project's own error, never a bare KeyError/TypeError/OverflowError,
+and no error's text carries the key or the session token. Seeded (derandomize) so CI sees the same cases."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from botcore.vibe.errors import VibeProtocolError
+from botcore.vibe.events import (
+    EVENT_CLASSES,
+    BaseEvent,
+    CommandAddEvent,
+    EventType,
+    MalformedEventError,
+    UnknownEvent,
+    UserMessageEvent,
+)
+from botcore.vibe.parse import parse_event, read_event_batch
+
+# FUZZ_EXAMPLES=20000 runs a longer hunt with fresh random cases (CI's run stays the seeded 150).
+HUNT = os.environ.get("FUZZ_EXAMPLES")
+FUZZ = settings(
+    max_examples=int(HUNT or 150),
+    deadline=None,
+    derandomize=HUNT is None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+SECRET_KEY = "vibe_app_fuzzKEY0123456789abcdef"
+SECRET_TOKEN = "vibe_session_fuzzTOKEN9876543210"
+
+# Text the platform (or a person through it) may send: any code point, lone surrogates included (JSON's
+# "\ud800" decodes to one), and the pieces that mean something to a parser here.
+TRICKY = st.sampled_from(
+    [
+        "", " ", "\x00", "\u200b", "\u202e", "\ufeff", "\ud800", "\U0001f600", "[USER=1]Bot[/USER]",
+        "[user=all]", "#BR#", ">>", "------", "/ping", "/", "ping", "Y", "N", "true", "null", "-1", "42",
+        "1e400", "NaN",
+        "2026-12-06T10:00:00Z", "2026-12-06T10:00:00", "chat7", "9" * 30,
+    ]
+)  # fmt: skip
+TEXT = st.one_of(
+    TRICKY, st.text(st.characters(codec=None), max_size=40), st.text(max_size=8).map(lambda s: s * 500)
+)
+NUMBERS = st.one_of(
+    st.integers(),
+    st.integers(min_value=2**62, max_value=2**200),
+    st.integers(min_value=-(2**200), max_value=-1),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, TEXT)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)),
+    max_leaves=12,
+)
+TYPES = st.one_of(
+    st.sampled_from([str(t) for t in EventType]),
+    st.sampled_from([str(t).lower() + " " for t in EventType]),
+    JSON,
+)
+
+
+def _object(fields: dict[str, st.SearchStrategy]) -> st.SearchStrategy:
+    """An object with any of `fields` (each a garbage value or a plausible one), plus garbage keys."""
+    return st.one_of(
+        JSON,
+        st.fixed_dictionaries({}, optional={k: st.one_of(v, JSON) for k, v in fields.items()}),
+    )
+
+
+MESSAGE = _object(
+    {
+        "id": NUMBERS, "chatId": NUMBERS, "authorId": NUMBERS, "text": TEXT, "date": TEXT,
+        "isSystem": SCALARS,
+        "params": st.one_of(JSON, st.fixed_dictionaries({"files": st.lists(JSON, max_size=3)})),
+    }
+)  # fmt: skip
+DATA = _object(
+    {
+        "bot": _object({"id": NUMBERS, "code": TEXT}),
+        "dialogId": TEXT,
+        "chat": _object({"id": NUMBERS, "dialogId": TEXT, "owner": NUMBERS}),
+        "user": _object({"id": NUMBERS, "bot": SCALARS, "name": TEXT}),
+        "message": MESSAGE,
+        "messageId": NUMBERS,
+        "command": _object({"id": NUMBERS, "command": TEXT, "params": TEXT, "context": TEXT}),
+        "reaction": TEXT,
+        "action": TEXT,
+        "context": JSON,
+        "language": TEXT,
+    }
+)
+ITEM = st.one_of(
+    JSON,
+    st.fixed_dictionaries(
+        {"eventId": st.one_of(st.integers(min_value=0, max_value=2**70), JSON), "type": TYPES},
+        optional={"date": st.one_of(TEXT, JSON), "data": DATA},
+    ),
+)
+
+
+def _look_at(event: BaseEvent) -> None:
+    """Every property a skill or the event log reads, each of its declared type."""
+    assert isinstance(event.event_id, int) and event.event_id >= 0
+    assert isinstance(event.type, str)
+    assert isinstance(event.text, str)
+    if isinstance(event, UserMessageEvent):
+        assert isinstance(event.text_to_bot, str) and isinstance(event.is_from_bot, bool)
+        assert all(isinstance(i, int) for i in event.message.file_ids)
+        assert isinstance(event.dialog_id, str)
+    if isinstance(event, CommandAddEvent):
+        assert event.command.command in ("", "/" + event.command.name)
+    known = EVENT_CLASSES.get(event.type) if isinstance(event.type, EventType) else None
+    assert isinstance(event, known or UnknownEvent)
+
+
+@FUZZ
+@given(ITEM)
+@example({"eventId": 1, "type": "[" * 900 + "]" * 900})
+@example({"eventId": 1, "type": "ONIMBOTV2MESSAGEADD", "data": {"message": {"text": [[[[[[[]]]]]]]}}})
+def test_any_event_item_is_read_or_refused_as_malformed(item):
+    try:
+        event = parse_event(item)
+    except MalformedEventError as error:
+        refusal = str(error)
+    else:
+        _look_at(event)
+        return
+    assert refusal
+
+
+@FUZZ
+@given(
+    st.one_of(
+        JSON,
+        st.fixed_dictionaries(
+            {"events": st.one_of(st.lists(ITEM, max_size=5), st.dictionaries(TEXT, ITEM, max_size=3), JSON)},
+            optional={
+                "nextOffset": st.one_of(NUMBERS, JSON),
+                "lastEventId": st.one_of(NUMBERS, JSON),
+                "hasMore": SCALARS,
+                "storedOffset": st.one_of(NUMBERS, JSON),
+                "persisted": SCALARS,
+            },
+        ),
+    ),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=2**63 - 1)),
+)
+def test_any_events_answer_is_a_batch_keeping_every_item_or_a_protocol_error(data, current):
+    try:
+        batch = read_event_batch(data, bot_id=7)
+    except VibeProtocolError as error:
+        refusal = str(error)
+    else:
+        refusal = ""
+    if refusal:
+        assert "events" in refusal
+        return
+    events = data.get("events") if isinstance(data, dict) else None
+    items = events if isinstance(events, list) else list(events.values()) if isinstance(events, dict) else []
+    assert len(batch.events) + len(batch.malformed) == len(items)  # none dropped
+    for event in batch.events:
+        _look_at(event)
+    assert isinstance(batch.next_offset, int) and isinstance(batch.has_more, bool)
+    after = batch.offset_after(current)
+    assert after is None or isinstance(after, int)
+    if current is not None:
+        assert after is not None and after >= current  # never backwards
