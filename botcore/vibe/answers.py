@@ -106,24 +106,38 @@ def error_class_for(code: str | None, status: int) -> type[VibeApiError]:
     return VibeBadRequestError
 
 
+# The longest wait read from an answer. A platform (or a proxy) asking for 10**400 seconds, "1e400" or a
+# date in the year 10**20 means "not soon", and every caller caps a wait far below this; as a finite number
+# each can still add it to a clock or round it up (an infinite one failed the tenants' Retry-After, a huge
+# integer or year raised OverflowError out of the answer's reading instead of its 429).
+MAX_RETRY_AFTER_SECONDS = 86_400.0
+
+
 def parse_retry_after(value: object) -> float | None:
-    """Seconds from a `retryAfter` field or a `Retry-After` header (delta-seconds or an HTTP date)."""
+    """Seconds from a `retryAfter` field or a `Retry-After` header (delta-seconds or an HTTP date), within
+    0..MAX_RETRY_AFTER_SECONDS; None when it says no number (NaN included)."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return max(0.0, float(value))
+        return _wait_within_bounds(value)
     text = str(value).strip()
     if not text:
         return None
     try:
-        return max(0.0, float(text))
+        return _wait_within_bounds(float(text))
     except ValueError:
         pass
     try:
         moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+        return _wait_within_bounds(moment.timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):  # not a date, or one no clock holds
         return None
-    return max(0.0, moment.timestamp() - time.time())
+
+
+def _wait_within_bounds(seconds: float) -> float | None:
+    if seconds != seconds:  # NaN
+        return None
+    return float(min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS))  # compared exactly: no int overflows
 
 
 # The most of one answer read from the platform. A full batch (1,000 events of long messages) is a few MiB;

@@ -4,12 +4,16 @@ and no error's text carries the key or the session token. Seeded (derandomize) s
 
 from __future__ import annotations
 
+import json
+import math
 import os
 
+import httpx
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from botcore.vibe.errors import VibeProtocolError
+from botcore.vibe.answers import parse_retry_after, raise_for_response
+from botcore.vibe.errors import VibeApiError, VibeProtocolError
 from botcore.vibe.events import (
     EVENT_CLASSES,
     BaseEvent,
@@ -171,3 +175,85 @@ def test_any_events_answer_is_a_batch_keeping_every_item_or_a_protocol_error(dat
     assert after is None or isinstance(after, int)
     if current is not None:
         assert after is not None and after >= current  # never backwards
+
+
+# --- raw answers ----------------------------------------------------------------------------------------
+STATUSES = st.sampled_from(
+    [200, 201, 204, 301, 302, 400, 401, 403, 404, 409, 410, 413, 429, 431, 500, 502, 504]
+)
+HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
+RETRY_AFTER = st.one_of(
+    HEADER_TEXT,
+    st.sampled_from(
+        ["Mon, 01 Jan 99999999999999999999 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "1e400"]
+    ),
+    st.integers().map(str),
+)
+ENVELOPE = st.one_of(
+    JSON,
+    st.fixed_dictionaries({"success": st.one_of(st.just(True), SCALARS), "data": JSON}),
+    st.fixed_dictionaries(
+        {
+            "success": st.one_of(st.just(False), SCALARS),
+            "error": _object(
+                {
+                    "code": TEXT,
+                    "message": JSON,
+                    "hint": JSON,
+                    "retryAfter": st.one_of(NUMBERS, TEXT),
+                    "botId": JSON,
+                }
+            ),
+        },
+        optional={"data": JSON},
+    ),
+)
+
+
+def _body(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+@FUZZ
+@given(
+    STATUSES,
+    st.one_of(ENVELOPE.map(_body), st.binary(max_size=64)),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "content-type": st.sampled_from(["application/json", "text/html", "", "application/json; x"]),
+            "retry-after": RETRY_AFTER,
+            "location": HEADER_TEXT,
+        },
+    ),
+)
+@example(429, b'{"success":false,"error":{"code":"RATE_LIMIT","retryAfter":1' + b"0" * 400 + b"}}", {})
+@example(
+    429,
+    b'{"success":false,"error":{"code":"RATE_LIMIT"}}',
+    {"retry-after": "Thu, 1 Jan 99999999999 0:0:0 GMT"},
+)
+def test_any_answer_is_its_data_or_a_vibe_api_error(status, body, headers):
+    response = httpx.Response(
+        status, content=body, headers=headers, request=httpx.Request("GET", "http://p/v1/x")
+    )
+    try:
+        raise_for_response(response)
+    except VibeApiError as error:
+        refusal: VibeApiError | None = error
+    else:
+        refusal = None
+    if refusal is not None:
+        assert isinstance(refusal.status, int) and str(refusal) and repr(refusal)
+        assert isinstance(refusal.is_transient, bool) and isinstance(refusal.may_have_acted, bool)
+        # A wait is a number of seconds every caller can add to a clock or round up (tenants' Retry-After).
+        assert refusal.retry_after is None or (
+            math.isfinite(refusal.retry_after) and refusal.retry_after >= 0
+        )
+
+
+@FUZZ
+@given(st.one_of(NUMBERS, TEXT, RETRY_AFTER, JSON))
+def test_a_retry_after_is_none_or_a_finite_wait(value):
+    wait = parse_retry_after(value)
+    assert wait is None or (math.isfinite(wait) and wait >= 0)
