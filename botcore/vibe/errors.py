@@ -10,10 +10,12 @@ platform's answer alone (and the transport scrubs even that of the caller's own 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from botcore.vibe.coerce import is_digits
+
+REDACTED = "<redacted>"  # what stands where an error's text quoted one of our secrets
 
 
 class VibeError(Exception):
@@ -136,6 +138,15 @@ class VibeApiError(VibeError):
     def canonical_code(self) -> str | None:
         """The reference's name for `code` (RATE_LIMITED -> RATE_LIMIT, MISSING_API_KEY -> AUTH_REQUIRED…)."""
         return CODE_ALIASES.get(self.code, self.code) if self.code else None
+
+    def redact(self, secrets: Iterable[str | None]) -> None:
+        """Take each of `secrets` (what the call sent: the key, the token) out of all that the platform's
+        answer put in this error's text, as str() shows it: its message, hint and code."""
+        for secret in filter(None, secrets):
+            self.message = self.message.replace(secret, REDACTED)
+            self.hint = self.hint.replace(secret, REDACTED) if self.hint else self.hint
+            self.code = self.code.replace(secret, REDACTED) if self.code else self.code
+        self.args = (self.message,)
 
     def __str__(self) -> str:
         where = f"{self.method} {self.path} -> " if self.method else ""

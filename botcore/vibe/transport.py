@@ -38,6 +38,7 @@ from botcore.vibe.answers import raise_for_response, read_streamed
 from botcore.vibe.backoff import retry_delay
 from botcore.vibe.budget import NoBudget, Priority, RequestBudget, key_digest
 from botcore.vibe.errors import (
+    REDACTED,
     VibeApiError,
     VibeBudgetTimeoutError,
     VibeError,
@@ -304,15 +305,12 @@ class Transport:
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
-            text = text.replace(secret, "<redacted>")
+            text = text.replace(secret, REDACTED)
         return text
 
     def _scrub(self, error: VibeApiError) -> None:
         """The platform's own text could quote what we sent; our key and token never pass through."""
-        error.message = self._redact(error.message)
-        error.args = (error.message,)
-        if error.hint:
-            error.hint = self._redact(error.hint)
+        error.redact(self._secrets)
 
     # --- downloads outside the API ----------------------------------------------------------------
     def fetch_bytes(self, url: str, *, max_bytes: int, too_large: Callable[[], VibeError]) -> bytes:

@@ -289,9 +289,4 @@ def _note_held_past(hold: float) -> None:
 
 def _scrub(error: VibeApiError, auth: WatchAuth) -> None:
     """The platform's own text could quote what we sent; the key and the token never pass through."""
-    for secret in (auth.api_key, auth.session_token):
-        if secret:
-            error.message = error.message.replace(secret, "<redacted>")
-            if error.hint:
-                error.hint = error.hint.replace(secret, "<redacted>")
-    error.args = (error.message,)
+    error.redact((auth.api_key, auth.session_token))

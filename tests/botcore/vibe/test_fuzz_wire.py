@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import traceback
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from botcore.vibe import NoBudget, VibeClient
 from botcore.vibe.answers import parse_retry_after, raise_for_response
-from botcore.vibe.errors import VibeApiError, VibeProtocolError
+from botcore.vibe.errors import VibeApiError, VibeError, VibeProtocolError
 from botcore.vibe.events import (
     EVENT_CLASSES,
     BaseEvent,
@@ -257,3 +260,54 @@ def test_any_answer_is_its_data_or_a_vibe_api_error(status, body, headers):
 def test_a_retry_after_is_none_or_a_finite_wait(value):
     wait = parse_retry_after(value)
     assert wait is None or (math.isfinite(wait) and wait >= 0)
+
+
+# --- secrets ----------------------------------------------------------------------------------------------
+def _quoting(text: str) -> st.SearchStrategy[str]:
+    """Strings in which the platform quotes `text` back, alone or inside its own words."""
+    return st.one_of(st.just(text), st.tuples(TRICKY, TRICKY).map(lambda p: p[0] + text + p[1]))
+
+
+QUOTED = st.one_of(_quoting(SECRET_KEY), _quoting(SECRET_TOKEN), _quoting(f"Bearer {SECRET_TOKEN}"))
+HEADER_QUOTED = st.one_of(
+    st.just(SECRET_KEY), st.just(SECRET_TOKEN), HEADER_TEXT.map(lambda s: s + SECRET_TOKEN)
+)
+
+
+@FUZZ
+@given(
+    st.sampled_from([400, 401, 403, 404, 409, 429, 500, 502]),
+    st.fixed_dictionaries(
+        {
+            "success": st.just(False),
+            "error": st.fixed_dictionaries(
+                {},
+                optional={
+                    "code": st.one_of(QUOTED, TEXT),
+                    "message": st.one_of(QUOTED, JSON),
+                    "hint": st.one_of(QUOTED, JSON),
+                    "retryAfter": st.one_of(QUOTED, NUMBERS),
+                },
+            ),
+        },
+        optional={"data": st.one_of(JSON, st.fixed_dictionaries({"botId": QUOTED}))},
+    ),
+    st.fixed_dictionaries(
+        {}, optional={"retry-after": HEADER_QUOTED, "location": HEADER_QUOTED.map(lambda s: "http://h/" + s)}
+    ),
+)
+def test_an_error_answer_quoting_our_secrets_never_passes_them_on(status, body, headers):
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=_body(body), headers=headers)
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    client = VibeClient(
+        api_key=SECRET_KEY, session_token=SECRET_TOKEN, base_url="http://p", http=http, budget=NoBudget(),
+        max_attempts=1,
+    )  # fmt: skip
+    with pytest.raises(VibeError) as caught:
+        client.list_bots()
+    error = caught.value
+    said = "\n".join([str(error), repr(error), "".join(traceback.format_exception(error))])
+    said += "\n" + " ".join(str(getattr(error, name, "")) for name in ("message", "hint", "code"))
+    assert SECRET_KEY not in said and SECRET_TOKEN not in said
