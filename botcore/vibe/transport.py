@@ -336,6 +336,10 @@ class Transport:
                 return read_streamed(response, limit=max_bytes, too_large=too_large)
             except httpx.TransportError as exc:  # the file broke off
                 raise VibeTransportError(self._describe(exc), method="GET", path="(download)") from None
+            except VibeApiError as error:
+                # Named by the URL's path, the error (and each retry's line) showed the token it carries.
+                error.path = "(download)"
+                raise
             finally:
                 response.close()
 

@@ -164,3 +164,38 @@ def test_a_code_exchange_answer_that_quotes_the_code_is_scrubbed(monkeypatch, se
         )
     assert caught.value.is_transient
     assert_clean(everything_said_about(caught.value) + caplog.text, code, SECRET_KEY)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(503, html="<html>503 Service Unavailable</html>"),
+        httpx.Response(
+            404, json={"success": False, "error": {"code": "FILE_NOT_FOUND", "message": "No file"}}
+        ),
+    ],
+    ids=["proxy-page", "error-envelope"],
+)
+def test_a_failed_download_names_no_token_of_its_url(answer, caplog):
+    """A download URL carries its own bearer token in its path (FileDownload hides it from repr); a download
+    answered with an error named the call by that path ("GET /files/download/<token> -> 503"), in the error
+    and in every retry's WARNING."""
+    download_token = "dl_TOKEN_0123456789abcdef"
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "platform.test":
+            url = f"http://files.test/files/download/{download_token}"
+            return httpx.Response(200, json={"success": True, "data": {"downloadUrl": url, "size": 3}})
+        return answer
+
+    http = httpx.Client(transport=httpx.MockTransport(platform))
+    client = VibeClient(
+        api_key=SECRET_KEY, session_token=SECRET_TOKEN, base_url="http://platform.test/v1", http=http,
+        budget=NoBudget(), max_attempts=2, backoff_base=0.01, retry_max_wait=0.02,
+    )  # fmt: skip
+    with caplog.at_level(logging.DEBUG), pytest.raises(VibeApiError) as caught:
+        client.download_file(7, 3)
+    said = everything_said_about(caught.value) + "\n".join(r.getMessage() for r in caplog.records)
+    assert_clean(said, SECRET_KEY, SECRET_TOKEN)
+    assert download_token not in said
+    assert caught.value.path == "(download)"
