@@ -14,7 +14,8 @@ looks, an undocumented `[[]` trick would show a doubled bracket wherever it is n
 HTML entities are shown literally by the messenger. So escape() inserts U+200B ZERO WIDTH SPACE right
 after every "[" ("[b]" becomes "[\u200bb]"), which no tag pattern matches and no reader sees. It also
 breaks the other line-level markup a user might type: ">>" quotes and "------" full quotes at a line
-start, and the "#BR#" line break. The cost: copied text carries the invisible character, and each
+start, and the "#BR#" line break, also where the text ends in the start of one (so that escaped parts put
+together hold no markup either). The cost: copied text carries the invisible character, and each
 bracket counts one more character towards the 20 000 limit. escape() is idempotent, and unescape()
 reverses it (for text that held no zero-width spaces of its own in those places).
 """
@@ -32,9 +33,11 @@ MAX_TEXT_CHARS = 20_000
 _OPEN_BRACKET = re.compile(r"\[(?!\u200b)")
 # Line-level markup may follow a line's indent, never its line break: "\s*" crossed line ends, so each line of
 # a message of blank lines scanned every line after it (100,000 newlines held a worker 200 s).
-_LINE_QUOTE = re.compile(r"^([^\S\n]*)>(?=>)", re.MULTILINE)
-_DASH_QUOTE = re.compile(r"^([^\S\n]*)-(?=-{5})", re.MULTILINE)
-_HASH_BR = re.compile(r"#(?=br#)", re.IGNORECASE)
+# Each is broken also where the text ends in its start (\Z): a part escaped on its own ends so, and the next
+# part completed it (bb.join(["#b", "r#"]) was a line break, ">" then ">x" a quote).
+_LINE_QUOTE = re.compile(r"^([^\S\n]*)>(?=>|\Z)", re.MULTILINE)
+_DASH_QUOTE = re.compile(r"^([^\S\n]*)-(?=-{5}|-{0,4}\Z)", re.MULTILINE)
+_HASH_BR = re.compile(r"#(?=br#|(?:br?)?\Z)", re.IGNORECASE)
 _INSERTED = re.compile(r"(?<=[\[>\-#])\u200b")
 # A mention's name runs to the next tag: with any text allowed (.*?), each unclosed [USER=…] of a message
 # scanned to its end, so 20,000 characters of them held a worker ~1 s, 100,000 ~13 s (quadratic).

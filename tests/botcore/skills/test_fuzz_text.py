@@ -67,6 +67,22 @@ def test_unescape_gives_back_what_was_typed(text):
 
 
 @FUZZ
+@given(st.lists(PLAIN, max_size=5))
+@example(["#b", "r#"])
+@example(["\n-----", "-"])
+@example([">", ">x"])
+def test_text_built_from_escaped_parts_shows_as_typed(parts):
+    """`+` and bb.join escape each plain part on its own: the parts together must still hold no markup."""
+    joined = bb.join(parts)
+    assert shows_as_typed(joined)
+    assert bb.unescape(joined) == "".join(parts)
+    added = bb.raw("")
+    for part in parts:
+        added = added + part
+    assert added == joined
+
+
+@FUZZ
 @given(TEXT, st.integers(min_value=1, max_value=60))
 def test_shorten_fits_its_limit_once_escaped(text, limit):
     short = bb.shorten(text, limit)
