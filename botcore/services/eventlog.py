@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, NamedTuple
@@ -42,13 +43,20 @@ class UnstorableEventError(ValueError):
     """An event item that cannot be kept as the platform sent it."""
 
 
+# What no database's text or JSON keeps: NUL, and a lone UTF-16 surrogate (JSON's "\ud83d" alone: half an
+# emoji, as a platform cutting a text at a length in UTF-16 units leaves it), which PostgreSQL refused, and
+# the event (a message to answer) was kept only as MALFORMED.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def clean_json(value: Any, *, depth: int = 0) -> Any:
-    """`value` as JSON every supported database stores: NUL removed from strings, integers beyond 64 bits
-    as strings, non-finite floats as strings. Raises UnstorableEventError past MAX_DEPTH."""
+    """`value` as JSON every supported database stores: NUL and lone surrogates in strings as U+FFFD,
+    integers beyond 64 bits as strings, non-finite floats as strings. Raises UnstorableEventError past
+    MAX_DEPTH."""
     if depth > MAX_DEPTH:
         raise UnstorableEventError(f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return value.replace("\x00", "\ufffd") if value.isascii() else _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
@@ -107,8 +115,11 @@ def build_entry(bot: Bot, vibe_bot_id: int | None, event: BotEvent) -> EventLogE
         return _malformed_entry(
             bot, vibe_bot_id, event.raw, f"event {event.event_id}: {error}", event_id=event.event_id
         )
+    # The type as the stored payload reads back (cleaned): a NUL in an unknown type's name made PostgreSQL
+    # refuse the whole batch, and the event was kept as MALFORMED.
+    event_type = clean_json(str(event.type))[:64]
     return EventLogEntry(
-        bot=bot, vibe_bot_id=vibe_bot_id, vibe_event_id=event.event_id, event_type=str(event.type)[:64],
+        bot=bot, vibe_bot_id=vibe_bot_id, vibe_event_id=event.event_id, event_type=event_type,
         payload=payload, occurred_at=event.date, message_id=added_message_id(event),
     )  # fmt: skip
 
