@@ -246,6 +246,20 @@ def build_entries(bot: Bot, vibe_bot_id: int | None, batch: EventBatch) -> list[
     return entries
 
 
+def _one_per_id(entries: list[EventLogEntry]) -> list[EventLogEntry]:
+    """The first entry of each event id. A batch may give one id twice (an item repeated, or two unreadable
+    items alike, under one synthetic id): the insert kept one row, and the cycle counted both as new."""
+    first: dict[int, EventLogEntry] = {}
+    for entry in entries:
+        kept = first.setdefault(entry.vibe_event_id, entry)
+        if kept is not entry and kept.payload != entry.payload:
+            log.warning(
+                "bot=%s: event %s came twice in one batch, each time with another payload: the first is kept",
+                entry.bot_id, entry.vibe_event_id,
+            )  # fmt: skip
+    return list(first.values())
+
+
 def _lock_bot(bot_id: int) -> Bot:
     """The bot, locked where the database can, with only what storing a batch reads of it."""
     query = Bot.objects.only("id", "vibe_bot_id", "event_offset", "lease_token")
@@ -331,7 +345,7 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
             known.add(event_id)
             if message_id is not None:
                 known_messages.setdefault((event_type, message_id, command_in(payload)), event_id)
-        fresh = [e for e in entries if e.vibe_event_id not in known]
+        fresh = _one_per_id([e for e in entries if e.vibe_event_id not in known])
         _mark_duplicates(fresh, known_messages)
         _insert(fresh)
         _ignore_stored_messages_of_commands(bot, vibe_bot_id, fresh)
