@@ -81,8 +81,20 @@ class Call:
 Handler = Callable[[Call], Awaitable[Any]]
 
 
+class PlatformJSONResponse(JSONResponse):
+    """JSON as a platform writes it: UTF-8, and a lone surrogate (half an emoji a text was cut in) escaped as
+    "\\ud83d", as JavaScript's JSON.stringify writes it; Starlette's own answer failed with a 500, and every
+    events call after such an event did too."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
+
 def envelope_ok(data: Any, status: int = 200) -> Response:
-    return JSONResponse({"success": True, "data": data}, status_code=status)
+    return PlatformJSONResponse({"success": True, "data": data}, status_code=status)
 
 
 def envelope_error(error: StateError) -> Response:
@@ -99,7 +111,7 @@ def envelope_error(error: StateError) -> Response:
     data = getattr(error, "data", None)
     if data is not None:
         payload["data"] = data
-    return JSONResponse(payload, status_code=status, headers=headers)
+    return PlatformJSONResponse(payload, status_code=status, headers=headers)
 
 
 async def read_json_body(request: Request) -> dict:
