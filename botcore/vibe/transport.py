@@ -26,6 +26,7 @@ import enum
 import functools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -53,6 +54,20 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+# A lone UTF-16 surrogate: half an emoji, where a text was cut in UTF-16 units (JSON's "\ud83d" alone).
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_bytes(body: Mapping[str, Any]) -> bytes:
+    """`body` as UTF-8 JSON; a lone surrogate in it, which UTF-8 cannot encode (the call raised
+    UnicodeEncodeError, no VibeError), goes as U+FFFD: escaped as "\\ud83d", a strict parser refuses it."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text).encode()
 
 
 class _Skipped:
@@ -158,9 +173,7 @@ class Transport:
         A BEST_EFFORT call the budget has no room for is not sent now, and None is returned: with `hold` it
         is held (self.held) to be sent by send_held(), otherwise dropped. A held call is sent in order
         after those held before it, so one made while any is held is held too."""
-        content = (
-            None if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        )
+        content = None if body is None else json_bytes(body)
         headers = self._headers if content is None else self._body_headers
         url = self.base_url + path
         extra: dict[str, Any] = {}

@@ -83,3 +83,17 @@ def test_a_file_with_a_cyrillic_name_and_text_content_round_trips(recorded, worl
     uploaded = client.upload_file(bot.id, dialog_id=world.admin_id, name="отчёт 📄.txt", content=content)
     assert uploaded.name == "отчёт 📄.txt"
     assert client.download_file(bot.id, uploaded.id).decode("utf-8") == "Отчёт за неделю ✅\n"
+
+
+def test_half_an_emoji_leaves_as_the_replacement_character(recorded, world):
+    """A text cut inside an emoji (a user's name from a list, a message quoted back) holds a lone surrogate,
+    which UTF-8 cannot encode: the send raised UnicodeEncodeError, no VibeError, and nothing was posted."""
+    client, requests = recorded
+    bot = client.register_bot(code="cut", name="Cut")
+    user = world.control.post(f"/portals/{world.portal_id}/users", {"name": "Zoe"})["user"]
+    world.control.post("/act/open", {"userId": user["id"], "botId": bot.id})
+    client.send_message(bot.id, dialog_id=user["id"], text="cut \ud83d here")
+    request = requests[-1]
+    request.read()
+    assert json.loads(request.content.decode("utf-8"))["fields"]["message"] == "cut \ufffd here"
+    assert world.control.bot_messages(bot.id)[-1]["text"] == "cut \ufffd here"
