@@ -18,7 +18,7 @@ from botcore.vibe.parse import parse_event, read_event_batch
 from tenants.models import Portal
 from tests.botcore.vibe.test_fuzz_wire import ITEM, JSON, NUMBERS
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 HUNT = os.environ.get("FUZZ_EXAMPLES")
 FUZZ = settings(

@@ -8,6 +8,7 @@ import os
 import re
 import warnings
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,9 @@ from botcore.vibe import bbcode as bb
 from botcore.vibe.coerce import with_slash
 from botcore.vibe.events import CommandAddEvent, MalformedEventError, MessageAddEvent
 from botcore.vibe.parse import parse_event
+
+# A hundred-odd cases each: most take over 0.2 s on the shared 2-core host (pyproject's "slow").
+pytestmark = pytest.mark.slow
 
 HUNT = os.environ.get("FUZZ_EXAMPLES")
 FUZZ = settings(

@@ -28,6 +28,9 @@ from botcore.vibe.events import (
 )
 from botcore.vibe.parse import parse_event, read_event_batch
 
+# A hundred-odd cases each: most take over 0.2 s on the shared 2-core host (pyproject's "slow").
+pytestmark = pytest.mark.slow
+
 # FUZZ_EXAMPLES=20000 runs a longer hunt with fresh random cases (CI's run stays the seeded 150).
 HUNT = os.environ.get("FUZZ_EXAMPLES")
 FUZZ = settings(
