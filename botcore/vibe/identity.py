@@ -7,6 +7,7 @@ tenants names what it needs in `tenants.identity.IdentityBackend` and loads this
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -74,11 +75,26 @@ def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+# The longest life read from an `expires_in`: a token said to live 1e300 seconds (or NaN) raised OverflowError
+# out of the exchange, a 500 for the installing admin; a far end is corrected by the first 401 anyway.
+MAX_EXPIRES_IN_SECONDS = 366 * 86_400
+
+
 def _expiry_in(seconds: object) -> datetime | None:
     """The end of a token that lives `expires_in` seconds from now (the OAuth form, CONTRACT A §6)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-        return None
-    return datetime.now(UTC) + timedelta(seconds=seconds)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf:
+        return None  # NaN fails the comparison too
+    return datetime.now(UTC) + timedelta(seconds=min(seconds, MAX_EXPIRES_IN_SECONDS))
+
+
+def _scopes(value: object) -> tuple[str, ...]:
+    """The scopes a credential has: a list, or one string of them ("imbot im", "imbot,im"); a number or an
+    object names none (iterated, a number raised TypeError: a 500 for the visitor)."""
+    if isinstance(value, str):
+        return tuple(s for s in value.replace(",", " ").split() if s)
+    if isinstance(value, list):
+        return tuple(as_str(s) for s in value)
+    return ()
 
 
 def identity_from_me(data: Mapping[str, Any]) -> VerifiedIdentity:
@@ -87,9 +103,6 @@ def identity_from_me(data: Mapping[str, Any]) -> VerifiedIdentity:
     user = _mapping(data.get("currentUser")) or _mapping(data.get("owner"))
     if not portal.get("memberId") or not (user.get("bitrixUserId") or user.get("userId") or user.get("id")):
         raise InstallationError("GET /v1/me did not name a portal and a user for this credential")
-    scopes = data.get("scopes")
-    if isinstance(scopes, str):
-        scopes = [s for s in scopes.replace(",", " ").split() if s]
     return VerifiedIdentity(
         vibe_portal_id=as_str(portal.get("id")),
         member_id=as_str(portal.get("memberId")),
@@ -99,8 +112,28 @@ def identity_from_me(data: Mapping[str, Any]) -> VerifiedIdentity:
         user_name=as_str(user.get("name")),
         is_admin=as_bool(user.get("isAdmin")),
         expires_at=as_datetime(_mapping(data.get("session")).get("expiresAt")),
-        scopes=tuple(str(s) for s in scopes or ()),
+        scopes=_scopes(data.get("scopes")),
     )
+
+
+def token_from_exchange(data: Mapping[str, Any]) -> ExchangedToken:
+    """Read POST /v1/oauth/token's answer: the session token and whose it is."""
+    token = as_str(data.get("access_token"))
+    if not token:
+        raise InstallationError("the token exchange answered no access_token")
+    user = _mapping(data.get("user"))
+    portal = _mapping(data.get("portal"))
+    identity = VerifiedIdentity(
+        vibe_portal_id=as_str(portal.get("id")),
+        member_id=as_str(portal.get("memberId")),
+        domain=as_str(portal.get("domain")),
+        portal_name=as_str(portal.get("name")),
+        bitrix_user_id=as_int(user.get("bitrixUserId") or user.get("id")),
+        user_name=as_str(user.get("name")),
+        is_admin=as_bool(user.get("isAdmin")),
+        expires_at=as_datetime(data.get("expires_at")) or _expiry_in(data.get("expires_in")),
+    )
+    return ExchangedToken(session_token=token, identity=identity)
 
 
 class VibeIdentityBackend:
@@ -205,22 +238,7 @@ class VibeIdentityBackend:
             body={"app_key": app_key, "code": code, "redirect_uri": redirect_uri},
             retry=RetryClass.UNSAFE,
         )
-        token = as_str(data.get("access_token"))
-        if not token:
-            raise InstallationError("the token exchange answered no access_token")
-        user = _mapping(data.get("user"))
-        portal = _mapping(data.get("portal"))
-        identity = VerifiedIdentity(
-            vibe_portal_id=as_str(portal.get("id")),
-            member_id=as_str(portal.get("memberId")),
-            domain=as_str(portal.get("domain")),
-            portal_name=as_str(portal.get("name")),
-            bitrix_user_id=as_int(user.get("bitrixUserId") or user.get("id")),
-            user_name=as_str(user.get("name")),
-            is_admin=as_bool(user.get("isAdmin")),
-            expires_at=as_datetime(data.get("expires_at")) or _expiry_in(data.get("expires_in")),
-        )
-        return ExchangedToken(session_token=token, identity=identity)
+        return token_from_exchange(data)
 
     def authorize_url(self, *, redirect_uri: str, state: str) -> str:
         query = urlencode({"app_key": self._app_key(), "redirect_uri": redirect_uri, "state": state})

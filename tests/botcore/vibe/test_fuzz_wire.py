@@ -26,7 +26,9 @@ from botcore.vibe.events import (
     UnknownEvent,
     UserMessageEvent,
 )
+from botcore.vibe.identity import identity_from_me, token_from_exchange
 from botcore.vibe.parse import parse_event, read_event_batch
+from tenants.errors import InstallationError
 
 # A hundred-odd cases each: most take over 0.2 s on the shared 2-core host (pyproject's "slow").
 pytestmark = pytest.mark.slow
@@ -314,3 +316,42 @@ def test_an_error_answer_quoting_our_secrets_never_passes_them_on(status, body, 
     said = "\n".join([str(error), repr(error), "".join(traceback.format_exception(error))])
     said += "\n" + " ".join(str(getattr(error, name, "")) for name in ("message", "hint", "code"))
     assert SECRET_KEY not in said and SECRET_TOKEN not in said
+
+
+# --- who a credential is ------------------------------------------------------------------------------------
+ME = st.fixed_dictionaries(
+    {},
+    optional={
+        "portal": _object({"id": NUMBERS, "memberId": TEXT, "domain": TEXT, "name": TEXT}),
+        "currentUser": _object({"id": NUMBERS, "bitrixUserId": NUMBERS, "name": TEXT, "isAdmin": SCALARS}),
+        "owner": _object({"id": NUMBERS, "name": TEXT}),
+        "session": _object({"expiresAt": TEXT}),
+        "scopes": JSON,
+        "access_token": st.one_of(TEXT, JSON),
+        "expires_at": st.one_of(TEXT, JSON),
+        "expires_in": st.one_of(NUMBERS, JSON),
+        "user": _object({"id": NUMBERS, "name": TEXT}),
+    },
+)
+
+
+@FUZZ
+@given(ME)
+@example({"portal": {"memberId": "m"}, "currentUser": {"id": 1}, "scopes": 5})
+@example({"access_token": "t", "expires_in": 1e300})
+@example({"access_token": "t", "expires_in": float("nan")})
+def test_any_identity_answer_is_an_identity_or_an_installation_error(data):
+    """GET /v1/me's and the OAuth exchange's answers: a wrong one is the visitor's plain error page (tenants'
+    InstallationError), never a 500 of a TypeError or an OverflowError."""
+    for read in (identity_from_me, token_from_exchange):
+        try:
+            made = read(data)
+        except InstallationError as error:
+            refusal = str(error)
+        else:
+            refusal = ""
+            identity = getattr(made, "identity", made)
+            assert isinstance(identity.member_id, str) and isinstance(identity.bitrix_user_id, int)
+            assert all(isinstance(scope, str) for scope in identity.scopes)
+            assert identity.expires_at is None or identity.expires_at.tzinfo is not None
+        assert refusal or made is not None
