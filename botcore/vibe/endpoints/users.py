@@ -27,7 +27,9 @@ class UserEndpoints(Endpoints):
                 params={"limit": min(PAGE_SIZE, limit - len(users)), "offset": len(users)},
                 retry=SAFE,
             )
-            items = [PortalUser.from_payload(item) for item in page or [] if isinstance(item, Mapping)]
+            # Anything but a list holds no users (iterated, a `true` raised TypeError out of the listing).
+            listed = page if isinstance(page, list) else []
+            items = [PortalUser.from_payload(item) for item in listed if isinstance(item, Mapping)]
             new = [user for user in items if user.id not in seen]
             if not new:
                 break

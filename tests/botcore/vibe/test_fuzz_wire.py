@@ -355,3 +355,37 @@ def test_any_identity_answer_is_an_identity_or_an_installation_error(data):
             assert all(isinstance(scope, str) for scope in identity.scopes)
             assert identity.expires_at is None or identity.expires_at.tzinfo is not None
         assert refusal or made is not None
+
+
+# --- every read of the client -------------------------------------------------------------------------------
+CALLS = {
+    "list_bots": lambda c: c.list_bots(),
+    "get_bot": lambda c: c.get_bot(7),
+    "get_revision": lambda c: c.get_revision(),
+    "register_bot": lambda c: c.register_bot(code="b", name="B"),
+    "get_chat": lambda c: c.get_chat(7, "chat3"),
+    "list_chat_users": lambda c: c.list_chat_users(7, "chat3"),
+    "list_commands": lambda c: c.list_commands(7),
+    "get_events": lambda c: c.get_events(7),
+    "get_file_download_url": lambda c: c.get_file_download_url(7, 3),
+    "send_message": lambda c: c.send_message(7, dialog_id="3", text="hi"),
+    "get_message": lambda c: c.get_message(7, 11),
+    "get_message_context": lambda c: c.get_message_context(7, 11),
+    "list_users": lambda c: c.list_users(),
+    "create_chat": lambda c: c.create_chat(7, title="T"),
+    "upload_file": lambda c: c.upload_file(7, dialog_id="3", name="a.txt", content=b"a"),
+}
+
+
+@FUZZ
+@given(st.sampled_from(sorted(CALLS)), JSON)
+def test_any_data_in_a_success_answer_is_a_typed_result_or_a_protocol_error(call, data):
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_body({"success": True, "data": data}))
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    client = VibeClient(api_key=SECRET_KEY, base_url="http://p", http=http, budget=NoBudget(), max_attempts=1)
+    try:
+        CALLS[call](client)
+    except VibeError as error:
+        assert str(error)  # noqa: PT017 - the error's own words, whatever the data
