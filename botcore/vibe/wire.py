@@ -14,6 +14,7 @@ payload as received.)
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any, Self, TypeVar, cast, dataclass_transform, get_args
 
@@ -40,6 +41,11 @@ WIRE_CONFIG = ConfigDict(
 _UNREPAIRABLE = frozenset({"missing", "missing_keyword_only_argument", "missing_argument"})
 # Each repair drops at least one value, so this bounds a payload that is wrong at many depths.
 MAX_REPAIRS = 8
+# A key pydantic cannot read as text: one holding a lone surrogate (JSON's "\ud800" alone). It refused the
+# whole object the key was in, not one field: the client's read raised ValidationError, and a message event
+# lost its message (kept as MALFORMED, never answered).
+_KEY_NOT_TEXT = "string_unicode"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(dataclasses.field, Field))
@@ -85,6 +91,9 @@ def read(cls: type[T], data: Any) -> T:
             made: T = validator.validate_python(data)
         except ValidationError as error:
             problems = error.errors(include_url=False, include_context=False, include_input=False)
+            if any(p["type"] == _KEY_NOT_TEXT for p in problems) and data is original:
+                data = _with_text_keys(data)  # once: the payload's own keys, as text
+                continue
             if any(p["type"] in _UNREPAIRABLE or not p["loc"] for p in problems):
                 raise
             data = _without(data, {tuple(p["loc"]) for p in problems})
@@ -165,6 +174,26 @@ def _lookup(data: Any, path: Path) -> Any:
         else:
             return _MISSING
     return data
+
+
+def _with_text_keys(value: Any) -> Any:
+    """A copy of `value` whose keys have each lone surrogate as U+FFFD (values are left: pydantic reads them);
+    `value` itself when it is nested too deep to copy (the validation then fails as before)."""
+
+    def fix(node: Any) -> Any:
+        if isinstance(node, Mapping):
+            return {
+                (_LONE_SURROGATE.sub("\ufffd", k) if isinstance(k, str) else k): fix(v)
+                for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [fix(v) for v in node]
+        return node
+
+    try:
+        return fix(value)
+    except RecursionError:
+        return value
 
 
 def _without(value: Any, paths: set[tuple[int | str, ...]]) -> Any:

@@ -389,3 +389,14 @@ def test_any_data_in_a_success_answer_is_a_typed_result_or_a_protocol_error(call
         CALLS[call](client)
     except VibeError as error:
         assert str(error)  # noqa: PT017 - the error's own words, whatever the data
+
+
+@pytest.mark.parametrize("where", ["envelope", "data", "message"])
+def test_a_key_holding_half_an_emoji_costs_no_message(where):
+    """pydantic reads no field of an object with a key that is no valid text (a lone surrogate): the message
+    event was refused as malformed, never answered."""
+    item = {"eventId": 1, "type": "ONIMBOTV2MESSAGEADD", "data": {"message": {"id": 5, "text": "hi"}}}
+    holder = {"envelope": item, "data": item["data"], "message": item["data"]["message"]}[where]
+    holder["\ud83d"] = "x"
+    event = parse_event(item)
+    assert event.text == "hi" and event.raw is item
