@@ -5,11 +5,9 @@ sees the same cases; FUZZ_EXAMPLES=2000 runs a longer hunt. Run on PostgreSQL to
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.db import transaction
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, example, given
 from hypothesis import strategies as st
 
 from botcore.models import Bot, EventLogEntry
@@ -17,18 +15,12 @@ from botcore.services.eventlog import BIGINT_MAX, store_batch
 from botcore.vibe.parse import parse_event, read_event_batch
 from tenants.models import Portal
 from tests.botcore.vibe.test_fuzz_wire import ITEM, JSON, NUMBERS
+from tests.fuzzing import fuzz_settings
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
-HUNT = os.environ.get("FUZZ_EXAMPLES")
-FUZZ = settings(
-    max_examples=int(HUNT or 60),
-    deadline=None,
-    derandomize=HUNT is None,
-    database=None,
-    # the bot is made once; each example's writes are rolled back
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+# the bot is made once; each example's writes are rolled back
+FUZZ = fuzz_settings(60, also_suppress=(HealthCheck.function_scoped_fixture,))
 
 
 @pytest.fixture

@@ -4,12 +4,11 @@ Seeded (derandomize) so CI sees the same cases; FUZZ_EXAMPLES=20000 runs a longe
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from botcore.skills.builtin.echo import EchoSkill
@@ -21,18 +20,12 @@ from botcore.vibe import bbcode as bb
 from botcore.vibe.coerce import with_slash
 from botcore.vibe.events import CommandAddEvent, MalformedEventError, MessageAddEvent
 from botcore.vibe.parse import parse_event
+from tests.fuzzing import fuzz_settings
 
 # A hundred-odd cases each: most take over 0.2 s on the shared 2-core host (pyproject's "slow").
 pytestmark = pytest.mark.slow
 
-HUNT = os.environ.get("FUZZ_EXAMPLES")
-FUZZ = settings(
-    max_examples=int(HUNT or 200),
-    deadline=None,
-    derandomize=HUNT is None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+FUZZ = fuzz_settings(200)
 
 # What a person may type: any code point (lone surrogates too), and the markup this code reads or escapes.
 PIECES = st.sampled_from(

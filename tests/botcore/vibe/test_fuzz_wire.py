@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import traceback
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, example, given
 from hypothesis import strategies as st
 
 from botcore.vibe import NoBudget, VibeClient
@@ -29,19 +28,13 @@ from botcore.vibe.events import (
 from botcore.vibe.identity import identity_from_me, token_from_exchange
 from botcore.vibe.parse import parse_event, read_event_batch
 from tenants.errors import InstallationError
+from tests.fuzzing import fuzz_settings
 
 # A hundred-odd cases each: most take over 0.2 s on the shared 2-core host (pyproject's "slow").
 pytestmark = pytest.mark.slow
 
 # FUZZ_EXAMPLES=20000 runs a longer hunt with fresh random cases (CI's run stays the seeded 150).
-HUNT = os.environ.get("FUZZ_EXAMPLES")
-FUZZ = settings(
-    max_examples=int(HUNT or 150),
-    deadline=None,
-    derandomize=HUNT is None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FUZZ = fuzz_settings(150, also_suppress=(HealthCheck.data_too_large,))
 SECRET_KEY = "vibe_app_fuzzKEY0123456789abcdef"
 SECRET_TOKEN = "vibe_session_fuzzTOKEN9876543210"
 
