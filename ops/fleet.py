@@ -39,7 +39,7 @@ class Process:
     """A long-running process as its last heartbeat tells it (ops/heartbeat.py)."""
 
     kind: str  # "poller", "qcluster", or "web" (the process answering)
-    instance: str  # `host:pid` (a beat of a release before this one: the host alone)
+    instance: str  # `host:pid@pid-space` (of releases before: `host:pid`, or the host alone)
     release: str  # the code it runs (ops/release.py); "" for a beat from before releases were written
     seconds_since_beat: float
     is_alive: bool  # ops.heartbeat.process_state: its last beat still holds, not stopped

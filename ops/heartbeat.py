@@ -9,6 +9,7 @@ import os
 import socket
 import time
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
@@ -17,6 +18,7 @@ from django.db import DatabaseError
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from botcore.host_identity import this_host_tag
 from ops.models import Heartbeat
 from ops.release import running_release
 
@@ -35,16 +37,27 @@ HEARTBEATS_KEPT_FOR = timedelta(days=1)
 
 
 def this_instance() -> str:
-    """This host (a container's hostname; Linux's are at most 64 characters), with room for a pid after it
-    in a row's 255."""
-    return socket.gethostname()[:240]
+    """This host (a container's hostname; Linux's are at most 64 characters), with room for a pid and a pid
+    space after it in a row's 255."""
+    return socket.gethostname()[:228]
 
 
-def this_process() -> str:
-    """This process as its heartbeat row names it, `host:pid`: two processes of a kind on one host (two
+def this_process(pid: int | None = None) -> str:
+    """This process (or the process `pid` of its pid space) as its heartbeat row names it,
+    `host:pid@pid-space` (botcore.host_identity.this_host_tag): two processes of a kind on one host (two
     qclusters beside each other) each have a row, so one of them dead shows, rather than the other's beats
-    keeping a shared row fresh."""
-    return f"{this_instance()}:{os.environ.get(PROCESS_PID_ENV) or os.getpid()}"
+    keeping a shared row fresh. The pid space tells apart two containers under one host name whose qclusters
+    both run as PID 1 (pods with hostNetwork, a container restarted): one row between them hid a death, and
+    the new cluster's beats would take over the row of the one it replaced, whose leases could then never
+    be handed back."""
+    pid = pid or int(os.environ.get(PROCESS_PID_ENV) or os.getpid())
+    return f"{this_instance()}:{pid}@{this_host_tag()}"
+
+
+def rows_of_process(pid: int) -> Q:
+    """The rows of this host's process `pid`: this release's name, and the release before's (`host:pid`)
+    through a rolling upgrade."""
+    return Q(instance=this_process(pid)) | Q(instance=f"{this_instance()}:{pid}")
 
 
 def rows_of_host(host: str) -> Q:
@@ -81,7 +94,12 @@ def _write_beat(kind: str, beat: str, *, force: bool, values: dict) -> None:
         Heartbeat.objects.update_or_create(
             kind=kind,
             instance=this_process(),
-            defaults={**values, "stopped_at": None, "release": running_release()},
+            defaults={
+                **values,
+                "stopped_at": None,
+                "release": running_release(),
+                "pid_space": this_host_tag(),
+            },
         )
     except DatabaseError:
         # The database is what /readyz reports on; a lost beat is the symptom it shows, not a crash of the
@@ -163,17 +181,17 @@ class ProcessCount(NamedTuple):
 
 
 def list_processes(
-    *, now: datetime, kind: str | None = None, host: str | None = None, process: str | None = None
+    *, now: datetime, kind: str | None = None, host: str | None = None, pid: int | None = None
 ) -> list[Heartbeat]:
-    """The processes heard from within HEARTBEATS_KEPT_FOR (of `kind`, on `host`, or the one `process`), by
-    kind and instance: a few rows."""
+    """The processes heard from within HEARTBEATS_KEPT_FOR (of `kind`, on `host`, or this host's process
+    `pid`: rows_of_process), by kind and instance: a few rows."""
     beats = Heartbeat.objects.filter(beat_at__gte=now - HEARTBEATS_KEPT_FOR)
     if kind is not None:
         beats = beats.filter(kind=kind)
     if host is not None:
         beats = beats.filter(rows_of_host(host))
-    if process is not None:
-        beats = beats.filter(instance=process)
+    if pid is not None:
+        beats = beats.filter(rows_of_process(pid))
     return list(beats)
 
 
@@ -181,6 +199,16 @@ def count_processes(kind: str, *, now: datetime) -> ProcessCount:
     """The processes of `kind` heard from within HEARTBEATS_KEPT_FOR, by process_state."""
     states = Counter(process_state(beat, now=now) for beat in list_processes(now=now, kind=kind))
     return ProcessCount(alive=states["alive"], silent=states["silent"], stopped=states["stopped"])
+
+
+def find_dead_pid_spaces(pid_spaces: Iterable[str], *, now: datetime) -> set[str]:
+    """Those of `pid_spaces` (botcore.host_identity tags) proven dead: at least one heartbeat row names it,
+    and every one reads not alive by process_state (silent or stopped), whatever its kind. A pid space with
+    no row at all (a process that never beat, a row of a release before) is not proven dead."""
+    states: dict[str, set[ProcessState]] = {}
+    for beat in Heartbeat.objects.filter(pid_space__in=set(pid_spaces)):
+        states.setdefault(beat.pid_space, set()).add(process_state(beat, now=now))
+    return {pid_space for pid_space, seen in states.items() if "alive" not in seen}
 
 
 def find_latest_work(kind: str) -> datetime | None:

@@ -17,8 +17,9 @@ class Heartbeat(models.Model):
         QCLUSTER = "qcluster", "Task cluster"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    # The process, `host:pid` (ops.heartbeat.this_process): two qclusters on one host are two rows, and a
-    # restarted one a new row. A row written before beats were per process names the host alone.
+    # The process, `host:pid@pid-space` (ops.heartbeat.this_process): two qclusters on one host are two
+    # rows, so are two under one host name in two PID namespaces (both PID 1), and a restarted one is a new
+    # row. The release before named it `host:pid`; one before beats were per process, the host alone.
     instance = models.CharField(max_length=255)
     # The process lives (ops.heartbeat.record_liveness: a qcluster's sentinel each few seconds, idle or not);
     # any work beat too. The release before wrote it only with work.
@@ -35,6 +36,11 @@ class Heartbeat(models.Model):
     stopped_at = models.DateTimeField(null=True, blank=True)
     # The release the beating process runs (ops/release.py): a rolling upgrade shows as two at once.
     release = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # The pid space the beating process runs in (botcore.host_identity.this_host_tag), as its cycles' lease
+    # tokens name it: once every row of a pid space reads not alive, the leases it holds are handed back by
+    # a qcluster of another (botcore.services.polling.release_cycles_of_dead_processes). Empty for a row of
+    # a release before (the database's default: its inserts name no such column), which proves nothing.
+    pid_space = models.CharField(max_length=12, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [

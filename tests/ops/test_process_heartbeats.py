@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from ops.fleet import gather_fleet
-from ops.heartbeat import beat_qcluster, record_heartbeat, this_instance
+from ops.heartbeat import beat_qcluster, record_heartbeat, this_instance, this_process
 from ops.models import Heartbeat
 from tests.botcore.livestack import ROOT, LiveStack, wait_for
 from tests.ops.test_metrics import scrape, value
@@ -36,13 +36,13 @@ def test_one_of_two_qclusters_on_a_host_gone_silent_shows_everywhere_an_operator
     beat_as(monkeypatch, 102)
     assert Heartbeat.objects.filter(kind="qcluster").count() == 2
     # 101 dies; 102 goes on beating after each task, as the one still running does.
-    Heartbeat.objects.filter(instance=f"{this_instance()}:101").update(
+    Heartbeat.objects.filter(instance=this_process(101)).update(
         beat_at=timezone.now() - timedelta(minutes=10)
     )
     beat_as(monkeypatch, 102)
 
     qclusters = {p.instance: p.is_alive for p in gather_fleet().processes if p.kind == "qcluster"}
-    assert qclusters == {f"{this_instance()}:101": False, f"{this_instance()}:102": True}
+    assert qclusters == {this_process(101): False, this_process(102): True}
 
     check = Client().get("/readyz").json()["checks"]["qcluster"]
     assert check["ok"] is True, "one qcluster of two still answers every bot"
@@ -69,8 +69,25 @@ def test_a_row_of_the_release_before_counts_as_this_hosts_and_old_rows_are_delet
     monkeypatch.setenv(PROCESS_PID_ENV, "9")
     beat_qcluster()
     assert sorted(Heartbeat.objects.values_list("instance", flat=True)) == sorted(
-        [this_instance(), "another-host:8", f"{this_instance()}:9"]
+        [this_instance(), "another-host:8", this_process(9)]
     )
+
+
+@pytest.mark.django_db
+def test_a_row_names_its_pid_space_and_check_heartbeat_pid_reads_the_release_befores_through_an_upgrade(
+    monkeypatch,
+):
+    """Two containers under one host name (hostNetwork pods, a container restarted) whose qclusters both run
+    as PID 1 beat a row each, apart by pid space, not one between them that hid a death. A process of the
+    release before names its row `host:pid`: `check_heartbeat --pid` still finds it."""
+    monkeypatch.setenv(PROCESS_PID_ENV, "1")
+    record_heartbeat(kind=Heartbeat.Kind.QCLUSTER, force=True)
+    row = Heartbeat.objects.get(kind="qcluster")
+    assert row.instance == this_process(1) and row.instance.startswith(f"{this_instance()}:1@")
+    assert row.pid_space and row.instance.endswith(f"@{row.pid_space}")
+
+    Heartbeat.objects.create(kind="poller", instance=f"{this_instance()}:5", beat_at=timezone.now())
+    call_command("check_heartbeat", "poller", "--pid", "5")
 
 
 @pytest.mark.slow
@@ -86,7 +103,7 @@ def test_two_real_qclusters_on_one_host_each_beat_under_their_own_pid(settings):
     )
     try:
         first, second = stack.start("qcluster1").pid, stack.start("qcluster2").pid
-        expected = {f"{this_instance()}:{first}", f"{this_instance()}:{second}"}
+        expected = {this_process(first), this_process(second)}
 
         def beats() -> set[str]:
             return set(Heartbeat.objects.filter(kind="qcluster").values_list("instance", flat=True))
@@ -110,7 +127,7 @@ def test_two_real_qclusters_on_one_host_each_beat_under_their_own_pid(settings):
         def first_silent() -> bool:
             enqueue_beats()
             alive = {p.instance for p in gather_fleet().processes if p.kind == "qcluster" and p.is_alive}
-            return alive == {f"{this_instance()}:{second}"}
+            return alive == {this_process(second)}
 
         wait_for(first_silent, timeout=30, interval=1, what="the killed cluster shown silent")
         check = Client().get("/readyz").json()["checks"]["qcluster"]

@@ -24,7 +24,7 @@ from django.test import Client
 from django.utils import timezone
 
 from ops.fleet import gather_fleet
-from ops.heartbeat import record_heartbeat, this_instance
+from ops.heartbeat import record_heartbeat, this_process
 from ops.models import Heartbeat
 from tests.botcore.livestack import ROOT, LiveStack, wait_for
 from tests.ops.test_metrics import scrape, value
@@ -34,7 +34,7 @@ PROCESS_PID_ENV = "VIBE_HEARTBEAT_PID"
 
 
 def process(pid: int) -> str:
-    return f"{this_instance()}:{pid}"
+    return this_process(pid)
 
 
 def work_as(monkeypatch, pid: int) -> None:

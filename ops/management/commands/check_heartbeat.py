@@ -35,7 +35,7 @@ class Command(BaseCommand):
     def handle(self, *args, kind: str, any_host: bool, pid: int | None, **options):
         now = timezone.now()
         if pid is not None:
-            beats = list_processes(now=now, kind=kind, process=f"{this_instance()}:{pid}")
+            beats = list_processes(now=now, kind=kind, pid=pid)
         else:
             beats = list_processes(now=now, kind=kind, host=None if any_host else this_instance())
         if not beats:
