@@ -74,20 +74,26 @@ def hand_back_cycles(pids: list[int]) -> None:
         connections.close_all()
 
 
-def hand_back_cycles_of_dead_processes() -> None:
-    """The bots whose cycles died with a process of this pid space (botcore.host_identity) that is gone (a
-    qcluster killed whole), due again now. Never raises: a lease not released runs out anyway."""
+def hand_back_cycles_of_dead_processes(*, as_it_starts: bool = True) -> None:
+    """The bots whose cycles died with a process that is gone (botcore.services.polling
+    .release_cycles_of_dead_processes: a qcluster killed whole, of this pid space or of another whose every
+    heartbeat reads not alive), due again now. Never raises: a lease not released runs out anyway. As the
+    cluster starts, the connections are closed around it (one inherited across the fork is not this
+    process's; the workers are forked next); from the guard loop they are left to django-q2, which closes
+    the sentinel's before each fork."""
     from django.db import connections
 
     from botcore.services.polling import release_cycles_of_dead_processes
 
     try:
-        connections.close_all()
+        if as_it_starts:
+            connections.close_all()
         release_cycles_of_dead_processes()
     except Exception:
         log.exception("the leases of dead processes' cycles were not released: they run out instead")
     finally:
-        connections.close_all()  # the workers are forked from this process next
+        if as_it_starts:
+            connections.close_all()
 
 
 def close_processes(children: list[Any]) -> None:
@@ -146,20 +152,36 @@ def beat_cluster_alive() -> None:
 class BeatEachGuardTurn:
     """The cluster's stop event, as the sentinel's guard loop waits on it between its turns (Conf.GUARD_CYCLE,
     half a second), beating the cluster's liveness first: the loop that restarts the cluster's processes is
-    the cluster's proof of life, whatever work comes its way."""
+    the cluster's proof of life, whatever work comes its way. Once a beat interval it also hands back the
+    cycles of dead processes, as the cluster did when it started: a container restarted within the liveness
+    of its qcluster killed whole (ops.heartbeat.liveness_max_age, half a minute; a restart policy takes
+    seconds) found that qcluster still alive as it started, and only a later look proves it dead. Its rows
+    fall silent at their alive_until, which moves once a beat interval: looking more often finds nothing
+    sooner."""
 
     def __init__(self, event) -> None:
         self.event = event
+        self.next_hand_back = time.monotonic() + hand_back_every_seconds()
 
     def is_set(self) -> bool:
         return self.event.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
         beat_cluster_alive()
+        if time.monotonic() >= self.next_hand_back:
+            self.next_hand_back = time.monotonic() + hand_back_every_seconds()
+            hand_back_cycles_of_dead_processes(as_it_starts=False)
         return self.event.wait(timeout)
 
     def set(self) -> None:
         self.event.set()
+
+
+def hand_back_every_seconds() -> float:
+    """How often the guard loop looks for dead processes' cycles: once a liveness beat interval."""
+    from ops.heartbeat import LIVENESS_BEATS, liveness_max_age
+
+    return liveness_max_age().total_seconds() / LIVENESS_BEATS
 
 
 # django-q2's wait for its monitor as it stops, when no task timeout is set (Sentinel.stop).
@@ -206,7 +228,8 @@ def say_cluster_stopped() -> None:
 
 class GuardedSentinel(Sentinel):
     """django-q2's sentinel, restarting all of its processes with new queues after a death by signal,
-    handing back, as it starts, the cycles of this pid space's qcluster processes that died without a word,
+    handing back, as it starts and once a beat interval after, the cycles of qcluster processes that died
+    without a word (of this pid space, or of another proven dead by its heartbeats),
     stopping its cluster when the qcluster's first process is gone, beating the cluster's liveness from its
     guard loop and while it stops, and saying the cluster stopped once its processes have."""
 

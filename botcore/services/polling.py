@@ -45,6 +45,7 @@ from botcore.vibe.backoff import backoff_seconds, retry_delay
 from botcore.vibe.errors import VibeApiError, VibeError, VibeRateLimitError
 from botcore.vibe.models import EventBatch
 from botcore.vibe.parse import read_event_batch
+from ops.heartbeat import find_dead_pid_spaces
 from tenants.errors import SecretDecryptionError, SessionTokenError
 from tenants.selectors import PortalCredential
 
@@ -127,13 +128,22 @@ def take_cycle_lease(bot_id: int, pacer_token: str, *, backoff: float | None = N
 
 def release_cycles_of(pids: list[int]) -> int:
     """The bots whose cycles ran in these processes of this pid space, now dead (a qcluster restarting its
-    killed workers: vibeapp/qcluster.py): each lease ends now, and the bot is due after the backoff the cycle
-    recorded when it started (_start_backoff), so a cycle that kills its worker every time still backs
-    off. Returns how many were handed back."""
+    killed workers: vibeapp/qcluster.py), handed back (_hand_back). Returns how many were."""
+    released = _hand_back([worker_lease_prefix(pid) for pid in pids])
+    if released:
+        log.warning("handed back %s bots whose cycles died with their workers (pids %s)", released, pids)
+    return released
+
+
+def _hand_back(token_prefixes: list[str]) -> int:
+    """Each lease whose token begins with one of `token_prefixes` ends now, and its bot is due after the
+    backoff its cycle recorded when it started (_start_backoff), so a cycle that kills its worker every time
+    still backs off. Each is ended only if its token is still the one read (update_bot), so two qclusters
+    handing back at once count each bot once. Returns how many were handed back."""
     now = timezone.now()
     released = 0
-    for pid in pids:
-        held = Bot.objects.filter(lease_token__startswith=worker_lease_prefix(pid))
+    for prefix in token_prefixes:
+        held = Bot.objects.filter(lease_token__startswith=prefix)
         for bot_id, token, lease_until, next_poll_at in held.values_list(
             "pk", "lease_token", "lease_until", "next_poll_at"
         ):
@@ -142,26 +152,41 @@ def release_cycles_of(pids: list[int]) -> int:
                 bot_id, {"lease_token": "", "lease_until": None, "next_poll_at": now + backoff},
                 lease_token=token,
             )  # fmt: skip
-    if released:
-        log.warning("handed back %s bots whose cycles died with their workers (pids %s)", released, pids)
     return released
 
 
 def release_cycles_of_dead_processes() -> int:
-    """The bots whose live leases name a process of this pid space (this host name, boot and PID namespace:
-    botcore.host_identity) that exists no more, handed back as release_cycles_of does: a qcluster killed
+    """The bots whose live leases name a process that is gone, handed back (_hand_back): a qcluster killed
     whole (kill -9 of its group, its unit or container crashed) hands back nothing itself, and its bots
-    were silent until their leases ran out, two minutes in an operator trial while another qcluster ran. A
-    qcluster runs this as it starts. A pid in use again (by anything) keeps its lease, which runs out as
-    before; so does a lease of another pid space, whatever its host name, and one of the release before,
-    whose token names its host by host name alone (which container took it cannot be told)."""
+    were silent until their leases ran out, two minutes in an operator trial while another qcluster ran.
+
+    Gone is proven two ways. In this pid space (this host name, boot and PID namespace:
+    botcore.host_identity), the token's pid is in use by no process (a pid in use again, by anything, keeps
+    its lease). In another, a pid says nothing here, but its processes' heartbeat rows name it: once at
+    least one does and every one reads not alive (ops.heartbeat.find_dead_pid_spaces), its leases are handed
+    back, as a container restarted (in a new PID namespace) needs for those of the qcluster it replaced. A
+    pid space with a live row keeps its leases, as does one with no row at all (a process that never beat),
+    and a lease of the release before, whose token names its host by host name alone; those run out.
+
+    A qcluster runs this as it starts and from its sentinel's guard loop (vibeapp/qcluster.py)."""
+    now = timezone.now()
     tag = this_host_tag()
-    tokens = Bot.objects.filter(
-        lease_token__startswith=WORKER_TOKEN_MARK + tag, lease_until__gt=timezone.now()
-    ).values_list("lease_token", flat=True)
-    holders = [read_lease_holder(token) for token in tokens]
-    pids = {h.pid for h in holders if h is not None and not h.is_legacy and h.host_tag == tag}
-    return release_cycles_of(sorted(pid for pid in pids if not _process_exists(pid)))
+    tokens = Bot.objects.filter(lease_token__startswith=WORKER_TOKEN_MARK, lease_until__gt=now).values_list(
+        "lease_token", flat=True
+    )
+    holders = [h for h in map(read_lease_holder, tokens) if h is not None and not h.is_legacy]
+    pids = {h.pid for h in holders if h.host_tag == tag}
+    released = release_cycles_of(sorted(pid for pid in pids if not _process_exists(pid)))
+    dead = sorted(find_dead_pid_spaces({h.host_tag for h in holders if h.host_tag != tag}, now=now))
+    if dead:
+        of_dead = _hand_back([WORKER_TOKEN_MARK + pid_space for pid_space in dead])
+        if of_dead:
+            log.warning(
+                "handed back %s bots whose cycles died with another pid space, every process of which reads"
+                " silent or stopped (pid spaces %s)", of_dead, dead,
+            )  # fmt: skip
+        released += of_dead
+    return released
 
 
 def _process_exists(pid: int) -> bool:

@@ -14,6 +14,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
@@ -25,6 +27,8 @@ from django.utils import timezone
 from botcore import host_identity
 from botcore.models import Bot
 from botcore.services.polling import read_lease_holder, release_cycles_of_dead_processes, worker_lease_prefix
+from ops.heartbeat import PROCESS_PID_ENV, record_liveness, record_stop, this_process
+from ops.models import Heartbeat
 from tenants.models import Portal
 from tests.botcore.livestack import ROOT, LiveStack
 
@@ -90,6 +94,78 @@ def test_a_live_lease_of_another_pid_space_under_this_host_name_is_never_handed_
         bot.code: bool(bot.lease_token) for bot in Bot.objects.filter(pk__in=[pod.pk, machine.pk, ours.pk])
     }
     assert leased == {"pod": True, "machine": True, "ours": False}
+
+
+def beat_cluster(monkeypatch, pid: int) -> str:
+    """A qcluster's sentinel beats its liveness in this pid space, its first process `pid`: its row's name."""
+    monkeypatch.setenv(PROCESS_PID_ENV, str(pid))
+    record_liveness(kind=Heartbeat.Kind.QCLUSTER, force=True)
+    return this_process()
+
+
+def fall_silent(instance: str) -> None:
+    """The process beating this row was killed whole: its last beat's alive_until has gone by."""
+    Heartbeat.objects.filter(instance=instance).update(alive_until=timezone.now() - timedelta(seconds=1))
+
+
+def leases(*bots: Bot) -> dict[str, bool]:
+    return {bot.code: bool(bot.lease_token) for bot in Bot.objects.filter(pk__in=[b.pk for b in bots])}
+
+
+@linux_only
+@pytest.mark.django_db
+def test_a_restarted_containers_qcluster_hands_back_the_leases_of_the_one_it_replaces(inputs, monkeypatch):
+    """A container restarted (compose's restart policy, a pod's container restart) keeps its host name and
+    starts in a new PID namespace: its new qcluster, PID 1 as the old one was, hands back the leases the old
+    one's workers held once every heartbeat row of the old pid space reads not alive. Before, they ran out
+    (BOTCORE_LEASE_SECONDS): nothing was handed back."""
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    with inputs(namespace=True):  # the container before its restart: qcluster PID 1, workers 7 and 8
+        old_cluster = beat_cluster(monkeypatch, 1)
+        first = leased_bot(portal, "first", worker_lease_prefix(7))
+        second = leased_bot(portal, "second", worker_lease_prefix(8))
+    new_cluster = beat_cluster(monkeypatch, 1)  # the restarted container's qcluster, in this pid space
+    assert new_cluster != old_cluster  # one host name, one pid: two rows, not one shared
+
+    # Killed whole a moment ago: its sentinel's last beat still holds, and it may yet be alive.
+    assert release_cycles_of_dead_processes() == 0
+    assert leases(first, second) == {"first": True, "second": True}
+
+    fall_silent(old_cluster)
+    assert release_cycles_of_dead_processes() == 2
+    assert leases(first, second) == {"first": False, "second": False}
+    assert release_cycles_of_dead_processes() == 0
+
+
+@linux_only
+@pytest.mark.django_db
+def test_only_a_pid_space_all_of_whose_rows_read_not_alive_has_its_leases_handed_back(inputs, monkeypatch):
+    """Another pid space whose sentinel beats keeps its leases, however its pids look from here; so does one
+    with any row alive (a second qcluster in it), and one with no row at all (a process that never beat:
+    nothing proves it dead). One whose qcluster said it stopped, and then ended, is handed back."""
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    pid = dead_pid()
+    with inputs(namespace=True):  # a live sibling under this host name (hostNetwork), its sentinel beating
+        beat_cluster(monkeypatch, 1)
+        live = leased_bot(portal, "live", worker_lease_prefix(pid))
+    with inputs(namespace=True):  # two qclusters in one container: one killed whole, one alive
+        fall_silent(beat_cluster(monkeypatch, 1))
+        beat_cluster(monkeypatch, 40)
+        half = leased_bot(portal, "half", worker_lease_prefix(pid))
+    with inputs(machine=True):  # never beat (a drain taken by a web process): no row of its pid space
+        unseen = leased_bot(portal, "unseen", worker_lease_prefix(pid))
+    with inputs(namespace=True):  # stopped on purpose, its workers killed past their timeout
+        beat_cluster(monkeypatch, 1)
+        record_stop(kind=Heartbeat.Kind.QCLUSTER)
+        stopped = leased_bot(portal, "stopped", worker_lease_prefix(pid))
+    with inputs(namespace=True):  # killed whole
+        fall_silent(beat_cluster(monkeypatch, 1))
+        killed = leased_bot(portal, "killed", worker_lease_prefix(pid))
+
+    assert release_cycles_of_dead_processes() == 2
+    assert leases(live, half, unseen, stopped, killed) == {
+        "live": True, "half": True, "unseen": True, "stopped": False, "killed": False,
+    }  # fmt: skip
 
 
 @pytest.mark.django_db
@@ -178,3 +254,30 @@ def test_the_lease_of_a_real_process_in_another_pid_namespace_under_this_host_na
     assert release_cycles_of_dead_processes() == 0
     bot.refresh_from_db()
     assert bot.lease_token == token
+
+
+@linux_only
+@pytest.mark.django_db
+def test_a_qcluster_restarted_before_the_old_ones_liveness_ran_out_hands_its_leases_back_from_its_guard_loop(
+    inputs, monkeypatch, settings
+):
+    """A restart policy starts the container again in seconds, within the half minute its qcluster killed
+    whole still reads alive: nothing is handed back as the new one starts, and its sentinel's guard loop
+    looks again, once a beat interval, until the old pid space reads dead."""
+    from vibeapp.qcluster import BeatEachGuardTurn, hand_back_every_seconds
+
+    settings.OPS_HEARTBEAT_EVERY_SECONDS = 0  # each beat written; the guard looks once a second
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    with inputs(namespace=True):
+        old_cluster = beat_cluster(monkeypatch, 1)
+        held = leased_bot(portal, "held", worker_lease_prefix(7))
+    monkeypatch.setenv(PROCESS_PID_ENV, "1")
+    assert release_cycles_of_dead_processes() == 0  # as the new cluster starts: the old one still reads alive
+
+    guard = BeatEachGuardTurn(threading.Event())
+    guard.wait(0)
+    assert leases(held) == {"held": True}  # within the interval, no look
+    fall_silent(old_cluster)
+    time.sleep(hand_back_every_seconds())
+    guard.wait(0)
+    assert leases(held) == {"held": False}
