@@ -57,12 +57,16 @@ class LiveStack:
         }
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str) -> subprocess.Popen:
+    def start(self, name: str, *, own_pid_namespace: bool = False) -> subprocess.Popen:
+        """Start the process `name` (qcluster, pacer, poller, a number after it for a second one); with
+        `own_pid_namespace`, as PID 1 of a PID namespace of its own, as a container runs it (unshare: root,
+        or user namespaces)."""
         command = {"qcluster": "qcluster", "pacer": "runpacer", "poller": "runpoller"}[
             name.rstrip("0123456789")
         ]
+        in_namespace = ["unshare", "--pid", "--fork", "--mount-proc"] if own_pid_namespace else []
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), command],
+            [*in_namespace, sys.executable, str(ROOT / "manage.py"), command],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,

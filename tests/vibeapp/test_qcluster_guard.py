@@ -21,6 +21,7 @@ import pytest
 from django_q.models import Success
 
 from tests.botcore.livestack import ROOT, LiveStack, wait_for
+from tests.botcore.test_host_identity import can_unshare_pids
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -247,6 +248,55 @@ def test_a_qcluster_killed_whole_has_its_bots_handed_back_by_the_next_one_starte
     )
     other.refresh_from_db()
     assert other.lease_token == alive_token
+
+
+@pytest.mark.skipif(not can_unshare_pids(), reason="no PID namespace of our own (unshare --pid)")
+def test_a_qcluster_restarted_in_a_new_pid_namespace_hands_back_the_leases_of_the_one_it_replaces(
+    stack_with_long_leases, tmp_path
+):
+    """A container restarted in place (compose's restart policy, a pod's container restart): its qcluster,
+    PID 1 of its PID namespace, killed whole with a cycle holding a bot's lease, and a qcluster started a
+    moment later as PID 1 of a new one, under the same host name. No pid of the old namespace can be checked
+    from the new: it hands the lease back once the old cluster's heartbeat reads silent (three beats of 1 s),
+    where before the bot waited out its lease (300 s here; BOTCORE_LEASE_SECONDS)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from botcore.models import Bot
+    from botcore.services.polling import read_lease_holder
+    from ops.models import Heartbeat
+    from tenants.models import Portal
+
+    stack_with_long_leases.env["OPS_HEARTBEAT_EVERY_SECONDS"] = "1"
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    bot = Bot.objects.create(
+        portal=portal, code="b", name="B", vibe_bot_id=7, status=Bot.Status.ACTIVE, lease_token="handed-over",
+        lease_until=timezone.now() + timedelta(seconds=60),
+    )  # fmt: skip
+    taken = tmp_path / "lease.txt"
+    stack_with_long_leases.start("qcluster1", own_pid_namespace=True)
+    enqueue(stack_with_long_leases, taken, str(bot.pk), task="hold_a_cycle_of")
+    wait_for(lambda: lines(taken), timeout=30, what="the cycle taking its bot's lease")
+    holder = read_lease_holder(lines(taken)[0])
+    assert holder is not None
+    old_rows = Heartbeat.objects.filter(kind="qcluster", pid_space=holder.host_tag)
+    wait_for(old_rows.exists, timeout=10, what="the old cluster's liveness beat")
+    assert old_rows.get().instance.split("@")[0].endswith(":1")  # PID 1 of its namespace
+
+    stack_with_long_leases.kill("qcluster1")
+    killed_at = time.monotonic()
+    stack_with_long_leases.start("qcluster2", own_pid_namespace=True)
+    wait_for(
+        lambda: Bot.objects.filter(pk=bot.pk, lease_token="").exists(),
+        timeout=60,
+        what="the replaced cluster's bot handed back by the new one",
+    )
+    waited = time.monotonic() - killed_at
+    print(f"handed back {waited:.1f}s after the kill")
+    assert waited < 30  # its lease had 300 s to run
+    new_rows = Heartbeat.objects.filter(kind="qcluster").exclude(pid_space=holder.host_tag)
+    assert new_rows.count() == 1 and new_rows.get().instance.split("@")[0].endswith(":1")
 
 
 def test_a_cluster_whose_first_process_is_killed_alone_stops_instead_of_running_on_orphaned(stack, tmp_path):
