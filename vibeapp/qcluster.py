@@ -81,7 +81,7 @@ def hand_back_cycles_of_dead_processes(*, as_it_starts: bool = True) -> None:
     cluster starts, the connections are closed around it (one inherited across the fork is not this
     process's; the workers are forked next); from the guard loop they are left to django-q2, which closes
     the sentinel's before each fork."""
-    from django.db import connections
+    from django.db import DatabaseError, connections
 
     from botcore.services.polling import release_cycles_of_dead_processes
 
@@ -89,6 +89,13 @@ def hand_back_cycles_of_dead_processes(*, as_it_starts: bool = True) -> None:
         if as_it_starts:
             connections.close_all()
         release_cycles_of_dead_processes()
+    except DatabaseError:
+        if as_it_starts:
+            log.exception("the leases of dead processes' cycles were not released: they run out instead")
+        else:
+            # Looked at once a beat interval: the database down is /readyz's to report, not a traceback's
+            # each 10 s; the next look tries again.
+            log.debug("no look for dead processes' cycles: the database refused", exc_info=True)
     except Exception:
         log.exception("the leases of dead processes' cycles were not released: they run out instead")
     finally:

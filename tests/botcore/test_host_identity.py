@@ -281,3 +281,35 @@ def test_a_qcluster_restarted_before_the_old_ones_liveness_ran_out_hands_its_lea
     time.sleep(hand_back_every_seconds())
     guard.wait(0)
     assert leases(held) == {"held": False}
+
+
+def test_the_guard_loops_look_says_nothing_louder_than_debug_while_the_database_is_down(
+    monkeypatch, settings, caplog
+):
+    """The database down (its runbook: /readyz names it), the guard loop's look fails once a beat interval:
+    an ERROR with a traceback each time would bury the outage's own lines. One failing otherwise is an
+    ERROR: nothing else would say leases are no longer handed back."""
+    from django.db import OperationalError
+
+    from botcore.services import polling
+    from vibeapp import qcluster
+
+    settings.OPS_HEARTBEAT_EVERY_SECONDS = 0
+    monkeypatch.setattr(qcluster, "beat_cluster_alive", lambda: None)
+    failure: list[Exception] = [OperationalError("connection refused")]
+
+    def look() -> int:
+        raise failure[0]
+
+    monkeypatch.setattr(polling, "release_cycles_of_dead_processes", look)
+    guard = qcluster.BeatEachGuardTurn(threading.Event())
+    guard.next_hand_back = 0.0
+    with caplog.at_level("DEBUG", logger="vibeapp.qcluster"):
+        guard.wait(0)
+    assert [r.levelname for r in caplog.records] == ["DEBUG"]
+
+    caplog.clear()
+    failure[0] = ValueError("a bug")
+    guard.next_hand_back = 0.0
+    guard.wait(0)
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
