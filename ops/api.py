@@ -47,7 +47,7 @@ from ops.tokens import OperatorTokenAuthentication
 from tenants import operations
 from tenants.models import Portal
 from tenants.selectors import annotate_credentials
-from vibeapp.api_views import RateBeforeRights
+from vibeapp.api_views import NOT_A_PARAMETER, RateBeforeRights, refuse_unknown_query_params
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass  # the stubs' name for what DRF accepts
@@ -215,10 +215,8 @@ def _filter(
     answered 404 for a row they left out (`/api/ops/portals/1/?status=uninstalled`, portal 1 active)."""
     if not listing:
         text, ids, paging = (), (), ("format",)
-    unknown = sorted(set(request.query_params) - {*text, *ids, *paging})
-    if unknown:
-        taken = f"not a filter of this list (it takes {', '.join(text + ids)})" if listing else None
-        raise ValidationError(dict.fromkeys(unknown, taken or "not a parameter of this operation"))
+    why = f"not a filter of this list (it takes {', '.join(text + ids)})" if listing else NOT_A_PARAMETER
+    refuse_unknown_query_params(request, {*text, *ids, *paging}, why=why)
     # Django's QueryDict answers the last of a repeated name: `?status=failed&status=handled` listed only the
     # handled events, the failed ones dropped unsaid.
     repeated = sorted(name for name in request.query_params if len(request.query_params.getlist(name)) > 1)

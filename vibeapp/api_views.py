@@ -1,10 +1,26 @@
-"""The HTTP APIs' views' common base: the caller's rate (vibeapp/api_rate.py) counted before rights. Its own
-module: rest_framework.views loads the throttle classes of the settings, so api_rate cannot import it."""
+"""The HTTP APIs' views' common base: the caller's rate (vibeapp/api_rate.py) counted before rights, and
+query parameters an operation does not take refused. Its own module: rest_framework.views loads the throttle
+classes of the settings, so api_rate cannot import it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.views import APIView
+
+NOT_A_PARAMETER = "not a parameter of this operation"
+
+
+def refuse_unknown_query_params(
+    request: Request, taken: Iterable[str], *, why: str = NOT_A_PARAMETER
+) -> None:
+    """A 400 naming each query parameter outside `taken`: dropped unsaid, `?portal=2` answered the caller's
+    own portal and `?domain=` every portal, to scripts that believed they had asked for one."""
+    unknown = sorted(set(request.query_params) - set(taken))
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, why))
 
 
 class RateBeforeRights(APIView):

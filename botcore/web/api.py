@@ -38,7 +38,7 @@ from botcore.skills.options import OptionsError, name_unknown_keys
 from botcore.web.presenters import skill_document
 from tenants.models import Portal
 from tenants.viewer import Viewer, find_viewer
-from vibeapp.api_views import RateBeforeRights
+from vibeapp.api_views import RateBeforeRights, refuse_unknown_query_params
 
 
 @dataclass(frozen=True)
@@ -159,10 +159,16 @@ _DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "requ
 _NO_SESSION = OpenApiResponse(_DETAIL, description="no app session of a portal that has the app installed")
 _NO_SUCH_SKILL = OpenApiResponse(_DETAIL, description="no skill of that name is configured")
 _NOT_AN_ADMIN = OpenApiResponse(_DETAIL, description="not an administrator of the portal, or no CSRF token")
+_UNKNOWN_PARAMETER = OpenApiResponse(
+    {"type": "object", "additionalProperties": {"type": "string"}},
+    description='a query parameter the operation does not take, named: {"portal": "not a parameter of this'
+    ' operation"}',
+)
 _CHANGE_REFUSED = OpenApiResponse(
     {"type": "object", "additionalProperties": True},
     description='each field refused, with why: {"isEnabled": ["…"]}, {"options": {"<option>": "…"}}, or'
-    ' {"detail": "…"} for a body that is no JSON object',
+    ' {"detail": "…"} for a body that is no JSON object, or {"<parameter>": "not a parameter of this'
+    ' operation"}',
 )
 
 
@@ -171,6 +177,10 @@ _CHANGE_REFUSED = OpenApiResponse(
 class SkillViewBase(RateBeforeRights):
     authentication_classes = [PortalViewerAuthentication]
     permission_classes = [IsPortalViewer, IsPortalAdminOrReadOnly]
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)  # the caller, its rate and its rights first
+        refuse_unknown_query_params(request, ("format",))  # DRF's format suffix: none other is taken
 
     def portal_skill(self, request: Request, name: str) -> PortalSkill:
         try:
@@ -182,7 +192,7 @@ class SkillViewBase(RateBeforeRights):
 class SkillListView(SkillViewBase):
     @extend_schema(
         operation_id="skills_list",
-        responses={200: SkillListDocument, 401: _NO_SESSION},
+        responses={200: SkillListDocument, 400: _UNKNOWN_PARAMETER, 401: _NO_SESSION},
         summary="This portal's skills",
     )
     def get(self, request: Request) -> Response:
@@ -194,7 +204,7 @@ class SkillListView(SkillViewBase):
 class SkillDetailView(SkillViewBase):
     @extend_schema(
         operation_id="skills_retrieve",
-        responses={200: SkillDocument, 401: _NO_SESSION, 404: _NO_SUCH_SKILL},
+        responses={200: SkillDocument, 400: _UNKNOWN_PARAMETER, 401: _NO_SESSION, 404: _NO_SUCH_SKILL},
         summary="One skill of this portal",
     )
     def get(self, request: Request, name: str) -> Response:

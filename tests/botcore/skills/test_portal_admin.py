@@ -222,6 +222,23 @@ def test_the_api_lists_the_callers_portal_skills_only(acme):
     assert signed_in(other, is_admin=False).get("/api/skills/echo/").json()["isEnabled"] is False
 
 
+def test_the_api_refuses_a_query_parameter_it_does_not_take_naming_it(acme):
+    """From an integrator's trial: `/api/skills/?portal=2` answered the caller's own skills, the parameter
+    dropped unsaid, where the operator API answers a 400 naming it (a script believing it read portal 2)."""
+    viewer = signed_in(acme, is_admin=True)
+    for path in ("/api/skills/?portal=2", "/api/skills/echo/?member_id=globex"):
+        answer = viewer.get(path)
+        assert answer.status_code == 400, (path, answer.content)
+        [name] = answer.json()
+        assert name in path and "not a parameter" in answer.json()[name]
+    refused = viewer.patch(
+        "/api/skills/echo/?portal=2", {"isEnabled": False}, content_type="application/json"
+    )
+    assert refused.status_code == 400 and list(refused.json()) == ["portal"]
+    assert SkillConfig.objects.filter(skill_name="echo").exists() is False  # nothing changed
+    assert viewer.get("/api/skills/?format=json").status_code == 200  # DRF's own format suffix
+
+
 def test_an_admin_patches_a_skill_and_bad_options_answer_400_naming_the_field(acme):
     admin = signed_in(acme, is_admin=True)
     refused = admin.patch(
