@@ -215,7 +215,10 @@ def test_the_bots_whose_cycles_died_with_their_workers_are_handed_back_with_thei
     portal = Portal.objects.create(member_id="m2", vibe_portal_id="p2", domain="beta.bitrix24.com")
     elsewhere = Bot.objects.create(
         portal=portal, code="b", name="B", vibe_bot_id=8, status=Bot.Status.ACTIVE,
-        lease_token=worker_lease_prefix(1) + "f" * 27, lease_until=timezone.now() + timedelta(seconds=60),
+        # Process 1's token as new_worker_lease_token makes one: the column's 36 characters (PostgreSQL
+        # refuses more; SQLite kept a longer one, which hid a prefix grown longer).
+        lease_token=(worker_lease_prefix(1) + "f" * 36)[:36],
+        lease_until=timezone.now() + timedelta(seconds=60),
     )  # fmt: skip
 
     assert release_cycles_of([os.getpid()]) == 1
