@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, NamedTuple
@@ -27,6 +26,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from botcore.models import Bot, BotCommand, EventLogEntry
+from botcore.vibe.coerce import replace_lone_surrogates
 from botcore.vibe.events import BotEvent, CommandAddEvent, EventType
 from botcore.vibe.models import EventBatch
 from botcore.vibe.parse import MAX_OFFSET
@@ -43,12 +43,6 @@ class UnstorableEventError(ValueError):
     """An event item that cannot be kept as the platform sent it."""
 
 
-# What no database's text or JSON keeps: NUL, and a lone UTF-16 surrogate (JSON's "\ud83d" alone: half an
-# emoji, as a platform cutting a text at a length in UTF-16 units leaves it), which PostgreSQL refused, and
-# the event (a message to answer) was kept only as MALFORMED.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def clean_json(value: Any, *, depth: int = 0) -> Any:
     """`value` as JSON every supported database stores: NUL and lone surrogates in strings as U+FFFD,
     integers beyond 64 bits as strings, non-finite floats as strings. Raises UnstorableEventError past
@@ -56,7 +50,10 @@ def clean_json(value: Any, *, depth: int = 0) -> Any:
     if depth > MAX_DEPTH:
         raise UnstorableEventError(f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd") if value.isascii() else _UNSTORABLE.sub("\ufffd", value)
+        # What no database's text or JSON keeps: NUL, and a lone surrogate, which PostgreSQL refused (the
+        # event, a message to answer, was kept only as MALFORMED).
+        text = value.replace("\x00", "\ufffd")
+        return text if text.isascii() else replace_lone_surrogates(text)
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):

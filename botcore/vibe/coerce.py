@@ -8,12 +8,23 @@ the few readings made by hand (offsets, file ids) and the tolerant readings pyda
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+# A lone UTF-16 surrogate (JSON's "\ud83d" alone): half an emoji, where a platform cut a text at a length in
+# UTF-16 units. UTF-8 cannot encode it, PostgreSQL cannot store it, pydantic cannot read a key holding it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """`text` with each lone surrogate as U+FFFD, the replacement character."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def is_digits(text: str) -> bool:

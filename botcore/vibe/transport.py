@@ -26,7 +26,6 @@ import enum
 import functools
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -38,6 +37,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from botcore.vibe.answers import raise_for_response, read_streamed
 from botcore.vibe.backoff import retry_delay
 from botcore.vibe.budget import NoBudget, Priority, RequestBudget, key_digest
+from botcore.vibe.coerce import replace_lone_surrogates
 from botcore.vibe.errors import (
     REDACTED,
     VibeApiError,
@@ -56,10 +56,6 @@ T = TypeVar("T")
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
-# A lone UTF-16 surrogate: half an emoji, where a text was cut in UTF-16 units (JSON's "\ud83d" alone).
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def json_bytes(body: Mapping[str, Any]) -> bytes:
     """`body` as UTF-8 JSON; a lone surrogate in it, which UTF-8 cannot encode (the call raised
     UnicodeEncodeError, no VibeError), goes as U+FFFD: escaped as "\\ud83d", a strict parser refuses it."""
@@ -67,7 +63,7 @@ def json_bytes(body: Mapping[str, Any]) -> bytes:
     try:
         return text.encode()
     except UnicodeEncodeError:
-        return _LONE_SURROGATE.sub("\ufffd", text).encode()
+        return replace_lone_surrogates(text).encode()
 
 
 class _Skipped:

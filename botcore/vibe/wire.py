@@ -14,7 +14,6 @@ payload as received.)
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from typing import Any, Self, TypeVar, cast, dataclass_transform, get_args
 
@@ -24,7 +23,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic.fields import FieldInfo
 
-from botcore.vibe.coerce import EMPTY
+from botcore.vibe.coerce import EMPTY, replace_lone_surrogates
 
 T = TypeVar("T")
 
@@ -45,7 +44,6 @@ MAX_REPAIRS = 8
 # whole object the key was in, not one field: the client's read raised ValidationError, and a message event
 # lost its message (kept as MALFORMED, never answered).
 _KEY_NOT_TEXT = "string_unicode"
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(dataclasses.field, Field))
@@ -183,8 +181,7 @@ def _with_text_keys(value: Any) -> Any:
     def fix(node: Any) -> Any:
         if isinstance(node, Mapping):
             return {
-                (_LONE_SURROGATE.sub("\ufffd", k) if isinstance(k, str) else k): fix(v)
-                for k, v in node.items()
+                (replace_lone_surrogates(k) if isinstance(k, str) else k): fix(v) for k, v in node.items()
             }
         if isinstance(node, list):
             return [fix(v) for v in node]
