@@ -93,6 +93,22 @@ def cluster_children(qcluster: psutil.Process) -> list[psutil.Process]:
     return sorted(sentinel.children(), key=lambda child: (child.create_time(), child.pid))
 
 
+def leased_bot():
+    """A portal's active bot whose lease the pacer handed over a minute long, for a cycle to take."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from botcore.models import Bot
+    from tenants.models import Portal
+
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    return Bot.objects.create(
+        portal=portal, code="b", name="B", vibe_bot_id=7, status=Bot.Status.ACTIVE, lease_token="handed-over",
+        lease_until=timezone.now() + timedelta(seconds=60),
+    )  # fmt: skip
+
+
 @pytest.fixture
 def stack():
     stack = LiveStack(
@@ -175,13 +191,8 @@ def test_the_bots_whose_cycles_a_killed_worker_ran_are_handed_back_at_once_not_a
     from django.utils import timezone
 
     from botcore.models import Bot
-    from tenants.models import Portal
 
-    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
-    bot = Bot.objects.create(
-        portal=portal, code="b", name="B", vibe_bot_id=7, status=Bot.Status.ACTIVE, lease_token="handed-over",
-        lease_until=timezone.now() + timedelta(seconds=60),
-    )  # fmt: skip
+    bot = leased_bot()
     taken = tmp_path / "lease.txt"
     process = psutil.Process(stack_with_long_leases.start("qcluster").pid)
     code = (
@@ -219,13 +230,9 @@ def test_a_qcluster_killed_whole_has_its_bots_handed_back_by_the_next_one_starte
 
     from botcore.models import Bot
     from botcore.services.polling import worker_lease_prefix
-    from tenants.models import Portal
 
-    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
-    bot = Bot.objects.create(
-        portal=portal, code="b", name="B", vibe_bot_id=7, status=Bot.Status.ACTIVE, lease_token="handed-over",
-        lease_until=timezone.now() + timedelta(seconds=60),
-    )  # fmt: skip
+    bot = leased_bot()
+    portal = bot.portal
     # A lease of a live process of this host (this test's) is no dead cluster's: it stays.
     alive_token = (worker_lease_prefix() + "0" * 32)[:36]
     other = Bot.objects.create(
@@ -259,21 +266,13 @@ def test_a_qcluster_restarted_in_a_new_pid_namespace_hands_back_the_leases_of_th
     moment later as PID 1 of a new one, under the same host name. No pid of the old namespace can be checked
     from the new: it hands the lease back once the old cluster's heartbeat reads silent (three beats of 1 s),
     where before the bot waited out its lease (300 s here; BOTCORE_LEASE_SECONDS)."""
-    from datetime import timedelta
-
-    from django.utils import timezone
 
     from botcore.models import Bot
     from botcore.services.polling import read_lease_holder
     from ops.models import Heartbeat
-    from tenants.models import Portal
 
     stack_with_long_leases.env["OPS_HEARTBEAT_EVERY_SECONDS"] = "1"
-    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
-    bot = Bot.objects.create(
-        portal=portal, code="b", name="B", vibe_bot_id=7, status=Bot.Status.ACTIVE, lease_token="handed-over",
-        lease_until=timezone.now() + timedelta(seconds=60),
-    )  # fmt: skip
+    bot = leased_bot()
     taken = tmp_path / "lease.txt"
     stack_with_long_leases.start("qcluster1", own_pid_namespace=True)
     enqueue(stack_with_long_leases, taken, str(bot.pk), task="hold_a_cycle_of")
