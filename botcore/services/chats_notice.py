@@ -29,16 +29,16 @@ from botcore import conf
 from botcore.models import Bot, EventLogEntry
 from botcore.selectors import list_enabled_skills
 from botcore.services.directory import list_group_chats_in
-from botcore.services.notices import NOTICE_TRIED_FOR, send_to_each
+from botcore.services.notices import NOTICE_TRIED_FOR, admin_languages, send_to_each
 from botcore.services.platform import client_for_bot
-from botcore.skills.i18n import in_language, listed_languages
+from botcore.skills.i18n import in_language
 from botcore.skills.options import GroupChat
 from botcore.vibe import VibeClient
 from botcore.vibe import bbcode as bb
 from botcore.vibe.errors import VibeApiError, VibeError
 from tenants.errors import SessionTokenError, TenantsError
 from tenants.models import Portal
-from tenants.selectors import get_portal_preferences, list_admin_user_ids
+from tenants.selectors import list_admin_user_ids
 
 log = logging.getLogger(__name__)
 
@@ -178,13 +178,12 @@ def send_chats_notice(bot: Bot, *, now: datetime) -> int:
 
 
 def _tell_admins(bot: Bot, client: VibeClient, facts: dict[str, Any]) -> tuple[int, bool]:
-    portal_language = get_portal_preferences(bot.portal).language
-    languages = listed_languages(client.list_users, portal=bot.portal.member_id)
+    language_of = admin_languages(client, bot.portal)
     delivery = send_to_each(
         bot,
         client,
         list_admin_user_ids(bot.portal),
-        lambda user_id: chats_notice_text(facts, languages.get(user_id) or portal_language),
+        lambda user_id: chats_notice_text(facts, language_of(user_id)),
         what="chats notice",
         once_key=lambda user_id: f"notice:chats-to-add:{facts['old_bot']}:{user_id}",
     )

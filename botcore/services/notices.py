@@ -48,12 +48,10 @@ def send_expiry_warning(
     zone = portal_zone(preferences.timezone)  # on the portal's clock, as its admins set it
     when = datetime.fromisoformat(expires_at).astimezone(zone)
     client = client_for_bot(bot)  # the credential the bot belongs to, as for every call of the bot
-    # No event names the admins' languages here: each in their own as the portal's directory lists it (a
-    # Russian portal's admin reading English got Russian), else the portal's, the fallback it is for.
-    languages = listed_languages(client.list_users, portal=portal.member_id)
+    language_of = admin_languages(client, portal)
 
     def text_for(user_id: int) -> str:
-        with in_language(languages.get(user_id) or preferences.language):
+        with in_language(language_of(user_id)):
             link = bb.url(open_url, gettext("open the app"))
             return gettext(
                 "The bot's access to this portal expires soon ({when}, {zone})."
@@ -79,6 +77,14 @@ MAX_SENDS_IN_DOUBT = 2
 class Delivery(NamedTuple):
     told: int  # users told now
     untold: int  # users a passing failure kept from hearing it (worth trying again)
+
+
+def admin_languages(client: VibeClient, portal: Portal) -> Callable[[int], str]:
+    """Each admin's language for a notice no event names it for: their own as the portal's directory lists it
+    (a Russian portal's admin reading English got Russian), else the portal's, the fallback it is for."""
+    languages = listed_languages(client.list_users, portal=portal.member_id)
+    portal_language = get_portal_preferences(portal).language
+    return lambda user_id: languages.get(user_id) or portal_language
 
 
 def send_to_each(
@@ -248,10 +254,10 @@ def _deliver_failed_run_notice(
         if facts is None:
             text: str | Callable[[int], str] = run.notice_text
         else:
-            languages = listed_languages(client.list_users, portal=run.portal.member_id)
+            language_of = admin_languages(client, run.portal)
 
             def text(user_id: int) -> str:
-                return _failed_run_text(run, skill, facts, languages.get(user_id) or portal_language)
+                return _failed_run_text(run, skill, facts, language_of(user_id))
 
         local_day = datetime.fromisoformat(run.payload["local_due_at"]).date().isoformat()
         delivery = send_to_each(
