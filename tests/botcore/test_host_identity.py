@@ -313,3 +313,17 @@ def test_the_guard_loops_look_says_nothing_louder_than_debug_while_the_database_
     guard.next_hand_back = 0.0
     guard.wait(0)
     assert [r.levelname for r in caplog.records] == ["ERROR"]
+
+
+def test_the_host_tag_is_read_from_proc_once_a_process(monkeypatch):
+    """Each lease asks for the tag; /proc is read once, and again only in a forked child (another pid) or
+    under another host name."""
+    reads = []
+    read = host_identity.read_host_identity
+    monkeypatch.setattr(host_identity, "read_host_identity", lambda: reads.append(1) or read())
+    monkeypatch.setattr(host_identity, "_tags_read", {}, raising=False)
+    tags = {host_identity.this_host_tag() for _ in range(100)}
+    assert len(tags) == 1 and len(reads) == 1
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "renamed-host")
+    assert host_identity.this_host_tag() not in tags and len(reads) == 2
