@@ -29,6 +29,9 @@ class BrokerQueue:
         self.broker = get_broker()
         self.pulled: list[dict[str, Any]] = []  # taken from the broker and not run yet, ack_id kept
         self.done: list[dict[str, Any]] = []  # run, with django-q2's result and success
+        # The queue's timeout for the tasks run, in whole seconds (None: the configured one): past it,
+        # django-q2 raises its TimeoutException in the task, as a qcluster's worker does.
+        self.timeout: int | None = None
 
     def purge(self) -> None:
         self.broker.purge_queue()
@@ -98,6 +101,11 @@ class BrokerQueue:
     def _execute(self, task: dict[str, Any]) -> dict[str, Any]:
         title = setproctitle.getproctitle()  # django-q2's worker and monitor retitle the process they run in
         tasks, results = Queue(), Queue()
+        if self.timeout is not None:
+            task = {
+                **task,
+                "timeout": self.timeout,
+            }  # django-q2's worker takes a task's own before its default
         tasks.put(task)
         tasks.put("STOP")
         worker(tasks, results, Value("f", -1))
