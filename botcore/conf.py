@@ -250,10 +250,11 @@ def handle_max_attempts() -> int:
 
 
 def handle_max_timed_out_attempts() -> int:
-    """How many attempts at a stored event may run past the task queue's timeout (VIBE_Q_TIMEOUT) before it
-    is failed: such a handler is the skill's own slow work (the platform's calls end by the cycle's deadline),
-    which each try holds the bot's later events behind for the whole timeout; one more try is for a service
-    of the skill's that hung once."""
+    """How many attempts at a stored event, a deferred job or a scheduled run may run past the task queue's
+    timeout (VIBE_Q_TIMEOUT) before it is failed: such a handler is the skill's own slow work (the platform's
+    calls end by the cycle's deadline), which each try holds a worker for, and the bot's later events (or
+    the skill's later runs on the portal) behind it, for the whole timeout; one more try is for a service of
+    the skill's that hung once. Read by executor.timed_out_too_often only."""
     return max(1, int(read_setting("BOTCORE_HANDLE_MAX_TIMED_OUT_ATTEMPTS", 2)))
 
 

@@ -61,7 +61,8 @@ class SkillRunAdmin(admin.ModelAdmin):
         runs = list(queryset.exclude(status=SkillRun.Status.RUNNING))
         for run in runs:
             SkillRun.objects.filter(pk=run.pk).update(
-                status=SkillRun.Status.PENDING, attempts=0, error="", started_at=None, finished_at=None,
+                status=SkillRun.Status.PENDING, attempts=0, timed_out_attempts=0, error="",
+                started_at=None, finished_at=None,
                 notice_text="", notice_facts=None, notice_due_at=None,  # it tells of its own failure anew
             )  # fmt: skip
             enqueue_run(run)

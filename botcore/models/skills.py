@@ -113,6 +113,9 @@ class SkillRun(models.Model):
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True, verbose_name=_("status")
     )
     attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    # Of the attempts, those the task queue's timeout stopped (executor.note_timed_out_run): fewer of them are
+    # made than of other attempts (executor.timed_out_too_often), as of a stored event's.
+    timed_out_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
     due_at = models.DateTimeField(default=timezone.now, verbose_name=_("due at"))
     enqueued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("enqueued at"))
     started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))

@@ -7,8 +7,9 @@ the same way after it:
 - a transient failure (the error says so, botcore.errors.is_transient): tried again after the project's
   backoff, until BOTCORE_HANDLE_MAX_ATTEMPTS, then failed with the reason;
 - stopped by the task queue's timeout (django-q2 raises in the skill as it stops the worker): noted as such,
-  and tried again fewer times (BOTCORE_HANDLE_MAX_TIMED_OUT_ATTEMPTS), each try holding the bot's later
-  events for the whole timeout;
+  and tried again fewer times (BOTCORE_HANDLE_MAX_TIMED_OUT_ATTEMPTS, timed_out_too_often), each try
+  holding a worker, and the bot's later events or the skill's later runs on the portal, for the whole
+  timeout;
 - the credential or the bot itself was refused: not this work's fault, so the attempt is given back and
   the error goes up to whoever can fix it (the poll cycle pauses the bot or marks it broken);
 - anything else (a refused request, a skill's bug): failed with the reason, and the bot goes on.
@@ -137,18 +138,29 @@ def _stopped_worker() -> str:
 UNFINISHED_NOTE = "an earlier attempt did not finish"
 
 
-def _timed_out(attempts: int) -> str:
+# What to do about a handler stopped by the task queue's timeout: an event's, and a run's (already deferred).
+EVENT_TIMED_OUT_ADVICE = "hand slow work to ctx.defer"
+RUN_TIMED_OUT_ADVICE = "split slow work into shorter deferred jobs, each well within it"
+
+
+def _timed_out(attempts: int, *, advice: str = EVENT_TIMED_OUT_ADVICE) -> str:
     return (
         f"attempt {attempts} ran past the task queue's timeout of {conf.task_timeout_seconds():.0f} s and was"
-        " stopped; hand slow work to ctx.defer"
+        f" stopped; {advice}"
     )
 
 
-def timed_out_attempts_error(timed_out: int) -> str:
-    """Why an event whose attempts ran past the task queue's timeout is given up."""
+def timed_out_too_often(timed_out: int) -> bool:
+    """Whether work (a stored event, a deferred job, a scheduled run) whose attempts the task queue's timeout
+    stopped `timed_out` times is failed rather than tried again (BOTCORE_HANDLE_MAX_TIMED_OUT_ATTEMPTS)."""
+    return timed_out >= conf.handle_max_timed_out_attempts()
+
+
+def timed_out_attempts_error(timed_out: int, *, advice: str = EVENT_TIMED_OUT_ADVICE) -> str:
+    """Why work whose attempts ran past the task queue's timeout is given up."""
     return (
         f"gave up after {timed_out} attempts that ran past the task queue's timeout of"
-        f" {conf.task_timeout_seconds():.0f} s (each stopped there); hand slow work to ctx.defer"
+        f" {conf.task_timeout_seconds():.0f} s (each stopped there); {advice}"
     )
 
 
@@ -289,7 +301,7 @@ def handle_entry(
     with log_context(portal=bot.portal.member_id, bot=bot.pk, event=entry.vibe_event_id):
         started = time.monotonic()
         gave_up = ""
-        if entry.timed_out_attempts >= conf.handle_max_timed_out_attempts():
+        if timed_out_too_often(entry.timed_out_attempts):
             # The skill's own slow work: another try would hold the bot's later events for the timeout again.
             gave_up = timed_out_attempts_error(entry.timed_out_attempts)
         elif entry.attempts >= conf.handle_max_attempts():
@@ -509,9 +521,32 @@ def platform_deleted_bot(entry: EventLogEntry, *, bot: Bot) -> bool:
 RUN_RETRY_BASE = 30.0  # a run waits longer than an event: the minute sweep enqueues it again anyway
 
 
-def _settle_run(run_id: int, status: str, *, error: str = "") -> str:
-    SkillRun.objects.filter(pk=run_id).update(status=status, finished_at=timezone.now(), error=error[:4000])
+def _settle_run(run_id: int, status: str, *, error: str = "", spend_attempt: bool = True) -> str:
+    """The run's verdict; `spend_attempt=False` gives back the attempt its claim counted (the skill did not
+    run)."""
+    refund = {} if spend_attempt else {"attempts": F("attempts") - 1}
+    SkillRun.objects.filter(pk=run_id).update(
+        status=status, finished_at=timezone.now(), error=error[:4000], **refund
+    )
     return status
+
+
+def note_timed_out_run(run: SkillRun) -> None:
+    """Say on `run` that its attempt was stopped by the task queue's timeout, as it is being stopped
+    (django-q2 raises TimeoutException in the handler, and the worker ends a few seconds later): counted apart
+    from attempts whose worker died unseen, and back to pending, due at once (the minute sweep enqueues it,
+    and its next claim fails it once timed_out_too_often). Best effort, as the worker is going: if it is not
+    noted, the sweep hands the run back as one whose worker died, as before."""
+    try:
+        SkillRun.objects.filter(pk=run.pk, status=SkillRun.Status.RUNNING, attempts=run.attempts).update(
+            status=SkillRun.Status.PENDING,
+            timed_out_attempts=F("timed_out_attempts") + 1,
+            due_at=timezone.now(),  # a retry, as _retry_run's: it holds none of the runs due after it
+            enqueued_at=None,
+            error=_timed_out(run.attempts, advice=RUN_TIMED_OUT_ADVICE),
+        )
+    except Exception as error:  # noqa: BLE001 - the sweep reads it as a run whose worker died, as before
+        log.warning("timed-out attempt not noted skill run=%s: %s", run.pk, describe_error(error))
 
 
 def _retry_run(run: SkillRun, *, retry_in: float, error: str, spend_attempt: bool = True) -> str:
@@ -589,6 +624,13 @@ def _execute_claimed(run: SkillRun) -> str:
         return _settle_run(run.pk, SkillRun.Status.SKIPPED, error="the skill is off for this portal")
     what = f"skill run {run.pk} portal={portal.member_id}"
     retry_until = catch_up_ends(run)
+    # Stopped by the task queue's timeout as often as work is: not run again (it would hold a worker, and the
+    # skill's later runs on the portal, for the timeout again), only failed and told as other failed runs are.
+    gave_up = (
+        Verdict("failed", timed_out_attempts_error(run.timed_out_attempts, advice=RUN_TIMED_OUT_ADVICE))
+        if timed_out_too_often(run.timed_out_attempts)
+        else None
+    )
     bot, client, ctx = None, None, None
     try:
         if run.kind != SkillRun.Kind.UNINSTALLED:
@@ -604,17 +646,24 @@ def _execute_claimed(run: SkillRun) -> str:
             enabled_skills=[s for s, _ in enabled], info=info,
         )  # fmt: skip
     except SessionTokenError as error:  # transient: a session, or the bot, comes later
-        verdict = judge_failure(
+        verdict = gave_up or judge_failure(
             error, attempts=run.attempts, retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds(),
             retry_until=retry_until,
         )  # fmt: skip
     else:
-        if _waits_for_backlog(run, bot):
+        if gave_up is not None:
+            verdict = gave_up
+        elif _waits_for_backlog(run, bot):
             return _retry_run(run, retry_in=0, error=BACKLOG_NOTE, spend_attempt=False)
-        verdict = run_skill(
-            skill, event, ctx, attempts=run.attempts, what=what,
-            retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds(), retry_until=retry_until,
-        )  # fmt: skip
+        else:
+            try:
+                verdict = run_skill(
+                    skill, event, ctx, attempts=run.attempts, what=what,
+                    retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds(), retry_until=retry_until,
+                )  # fmt: skip
+            except TimeoutException:
+                note_timed_out_run(run)
+                raise  # django-q2's: the worker ends
         if client is not None:
             send_held(client, deadline=None)
     if verdict.status == "refused":  # the credential was refused: wait for a fresh one, as the bot does
@@ -633,7 +682,7 @@ def _execute_claimed(run: SkillRun) -> str:
         return _settle_run(run.pk, SkillRun.Status.DONE)
     if verdict.status == "retry":
         return _retry_run(run, retry_in=verdict.retry_in, error=verdict.error)
-    status = _settle_run(run.pk, SkillRun.Status.FAILED, error=verdict.error)
+    status = _settle_run(run.pk, SkillRun.Status.FAILED, error=verdict.error, spend_attempt=gave_up is None)
     if run.kind == SkillRun.Kind.SCHEDULED:
         tell_admins_of_failed_run(run, skill, cause=verdict.cause)  # a schedule fires with nobody watching
     elif ctx is not None and not isinstance(verdict.cause, (VibeError, TenantsError)):
