@@ -30,12 +30,16 @@ class HungJob(Skill):
     event_types = frozenset({EventType.MESSAGE_ADD})
 
     def handle(self, event, ctx) -> None:
-        if isinstance(event, DeferredJobEvent):
+        if isinstance(event, DeferredJobEvent) and event.job == "ping":
+            ctx.reply("pong")
+        elif isinstance(event, DeferredJobEvent):
             STARTED.append(event.job)
             time.sleep(TIMEOUT * 10)
-            return
-        ctx.reply("On it…")
-        ctx.defer("crunch")
+        elif event.message.text == "ping":
+            ctx.defer("ping")
+        else:
+            ctx.reply("On it…")
+            ctx.defer("crunch")
 
 
 class HungNightly(Skill):
@@ -133,3 +137,16 @@ def test_a_scheduled_run_stopped_by_the_task_timeout_twice_is_failed_and_its_adm
     assert run.error.startswith("gave up after 2 attempts that ran past the task queue's timeout")
     [notice] = [m["text"] for m in world.messages() if "did not run as planned" in m["text"]]
     assert notice.startswith("“hung_nightly” did not run as planned at 2030-03-04 09:00: it never finished")
+
+
+@pytest.mark.slow
+def test_a_job_stopped_by_the_task_timeout_holds_the_skills_later_jobs_no_longer(clock, world, hung):
+    """A skill's jobs on a portal run in turn: one due after the hung job waited behind it through all of its
+    attempts, a quarter of an hour and more. Stopped by the timeout, the hung job is a retry, due again later:
+    the next job runs at once."""
+    world.say("crunch the numbers")
+    world.say("ping")
+    world.poll()
+    hung.run(allow_failures=True)
+    assert STARTED == ["crunch"]
+    assert [m["text"] for m in world.messages()].count("pong") == 1
