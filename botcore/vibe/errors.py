@@ -141,11 +141,13 @@ class VibeApiError(VibeError):
 
     def redact(self, secrets: Iterable[str | None]) -> None:
         """Take each of `secrets` (what the call sent: the key, the token) out of all that the platform's
-        answer put in this error's text, as str() shows it: its message, hint and code."""
+        answer put in this error: its message, hint and code (its text, as str() shows it) and every string
+        of its `data`, keys too, however deeply nested."""
         for secret in filter(None, secrets):
             self.message = self.message.replace(secret, REDACTED)
             self.hint = self.hint.replace(secret, REDACTED) if self.hint else self.hint
             self.code = self.code.replace(secret, REDACTED) if self.code else self.code
+            self.data = _without(self.data, secret)
         self.args = (self.message,)
 
     def __str__(self) -> str:
@@ -157,6 +159,17 @@ class VibeApiError(VibeError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status}, code={self.code!r}, message={self.message!r})"
+
+
+def _without(value: Any, secret: str) -> Any:
+    """`value`, an answer's JSON, with `secret` taken out of each of its strings (a mapping's keys too)."""
+    if isinstance(value, str):
+        return value.replace(secret, REDACTED)
+    if isinstance(value, Mapping):
+        return {_without(key, secret): _without(item, secret) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without(item, secret) for item in value]
+    return value
 
 
 class VibeAuthError(VibeApiError):

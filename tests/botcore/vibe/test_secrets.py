@@ -199,3 +199,43 @@ def test_a_failed_download_names_no_token_of_its_url(answer, caplog):
     assert_clean(said, SECRET_KEY, SECRET_TOKEN)
     assert download_token not in said
     assert caught.value.path == "(download)"
+
+
+@pytest.mark.parametrize("where", ["body", "error"])
+def test_an_error_answers_data_that_quotes_our_secrets_is_scrubbed(where, caplog):
+    """The platform's error answer may carry `data` (beside or inside its `error`), and that may echo what
+    was sent: the message, hint and code were scrubbed of the key and the token, `data` was kept as it came,
+    nested objects, lists and keys alike (before, the key and the token were there on every error)."""
+
+    def echo_secrets(request: httpx.Request) -> httpx.Response:
+        key, bearer = request.headers["x-api-key"], request.headers["authorization"]
+        data = {
+            "botId": 7,
+            "sent": {"headers": {"X-Api-Key": key, "Authorization": bearer}, "tried": [key, 1, None, True]},
+            f"key:{key}": "as a name",
+        }
+        error = {"code": "BOT_ALREADY_EXISTS", "message": "exists"}
+        body = {"success": False, "error": error, "data": data}
+        if where == "error":
+            body = {"success": False, "error": {**error, "data": data}}
+        return httpx.Response(409, json=body)
+
+    http = httpx.Client(transport=httpx.MockTransport(echo_secrets))
+    client = VibeClient(
+        api_key=SECRET_KEY, session_token=SECRET_TOKEN, base_url="http://platform.test/v1", http=http,
+        budget=NoBudget(),
+    )  # fmt: skip
+    with pytest.raises(VibeApiError) as caught:
+        client.register_bot(code="b", name="B")
+    error = caught.value
+    logger = logging.getLogger("tests.secrets")
+    with caplog.at_level(logging.DEBUG, logger="tests.secrets"):
+        logger.error("registering failed: %s (%r), data %s", error, error, error.data, exc_info=error)
+    said = everything_said_about(error) + json.dumps(error.data) + caplog.text
+    assert_clean(said, SECRET_KEY, SECRET_TOKEN)
+    assert error.data["sent"] == {
+        "headers": {"X-Api-Key": "<redacted>", "Authorization": "Bearer <redacted>"},
+        "tried": ["<redacted>", 1, None, True],
+    }
+    assert error.data["key:<redacted>"] == "as a name"
+    assert error.existing_bot_id == 7  # what the caller reads of `data` is left as it came
