@@ -283,12 +283,34 @@ def _insert(entries: list[EventLogEntry]) -> None:
                 entry.bot_id,
                 entry.vibe_event_id,
             )
+            reason = f"refused by the database: {refusal_reason(error)}"
             fallback = _malformed_entry(
-                entry.bot, entry.vibe_bot_id, entry.payload, f"refused by the database: {error}",
-                event_id=entry.vibe_event_id,
-            )  # fmt: skip
+                entry.bot, entry.vibe_bot_id, entry.payload, reason, event_id=entry.vibe_event_id
+            )
             with transaction.atomic():
                 EventLogEntry.objects.bulk_create([fallback])
+
+
+def refusal_reason(error: DatabaseError) -> str:
+    """What kind of refusal `error` is and which field it names, when the driver tells: never the database's
+    own text, which quotes the value it refused (PostgreSQL's "CONTEXT: JSON data, line 1: ..." quoted a
+    person's message, or a secret in it, into the event log's error column)."""
+    cause = error.__cause__  # the driver's error: psycopg's names its SQLSTATE and its diagnostics' fields
+    diag = getattr(cause, "diag", None)
+    kinds = [type(cause).__name__] if cause is not None else []
+    if sqlstate := getattr(cause, "sqlstate", None):
+        kinds.append(f"SQLSTATE {sqlstate}")
+    elif sqlite_name := getattr(cause, "sqlite_errorname", None):  # SQLite's own: SQLITE_CONSTRAINT_NOTNULL
+        kinds.append(sqlite_name)
+    reason = f"{type(error).__name__} ({', '.join(kinds)})" if kinds else type(error).__name__
+    field = getattr(diag, "column_name", None)
+    if not field and "JSON" in (getattr(diag, "context", None) or ""):
+        field = "payload"  # the one JSON column: the refusal's context says it read JSON, and quotes it
+    if field:
+        reason += f" in its {field}"
+    if constraint := getattr(diag, "constraint_name", None):
+        reason += f" (constraint {constraint})"
+    return reason
 
 
 def empty_batch_fields(batch: EventBatch, *, now) -> dict:

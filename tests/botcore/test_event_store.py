@@ -1,0 +1,51 @@
+"""Storing a batch of events (botcore.services.eventlog.store_batch) where the database refuses one, or the
+platform gives one event id another event than the one stored."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from botcore.models import Bot, EventLogEntry
+from botcore.services import eventlog
+from botcore.services.eventlog import store_batch
+from botcore.vibe.parse import read_event_batch
+from tenants.models import Portal
+
+pytestmark = pytest.mark.django_db
+
+SECRET_TEXT = "my card is 4111-1111-1111-1111, vibe_session_PASTEDTOKEN42"
+
+
+@pytest.fixture
+def bot() -> Bot:
+    portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
+    return Bot.objects.create(portal=portal, code="b", name="B", vibe_bot_id=7, status=Bot.Status.ACTIVE)
+
+
+def message(event_id: int, text: str, *, message_id: int = 70) -> dict:
+    return {
+        "eventId": event_id,
+        "type": "ONIMBOTV2MESSAGEADD",
+        "date": "2026-11-24T10:00:00+03:00",
+        "data": {"bot": {"id": 7}, "message": {"id": message_id, "text": text}},
+    }
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's refusal quotes the JSON it refused"
+)
+def test_a_refused_event_keeps_a_plain_reason_without_the_payloads_text(bot, monkeypatch):
+    """An event the database refuses (here a NUL the cleaning let through, as a value no cleaning foresaw
+    would be) is kept as MALFORMED with the refusal's reason: PostgreSQL's own text quotes the JSON it
+    refused (CONTEXT: JSON data, line 1: ...), which put the person's message in the error column the
+    operators' list and API show. The reason says what kind of refusal and which field, no more."""
+    monkeypatch.setattr(eventlog, "clean_json", lambda value, depth=0: value)  # a value cleaning missed
+    batch = read_event_batch({"events": [message(1, f"{SECRET_TEXT}\x00")], "nextOffset": 2})
+    assert store_batch(bot.pk, batch, vibe_bot_id=7, lease_token=None) == 1
+    entry = EventLogEntry.objects.get(bot=bot, vibe_event_id=1)
+    assert entry.status == EventLogEntry.Status.MALFORMED
+    assert "4111" not in entry.error and "PASTEDTOKEN" not in entry.error and "JSON data" not in entry.error
+    assert entry.error.startswith("refused by the database: ")
+    assert "22P05" in entry.error and "payload" in entry.error  # the kind of refusal, and its field
+    assert "4111" in entry.payload["raw_text"]  # the event itself is kept for an operator, as before
