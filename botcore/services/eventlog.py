@@ -257,6 +257,26 @@ def _one_per_id(entries: list[EventLogEntry]) -> list[EventLogEntry]:
     return list(first.values())
 
 
+def _say_other_events_under_stored_ids(
+    entries: list[EventLogEntry], known: dict[int, tuple[str, Any]]
+) -> None:
+    """A WARNING for each entry whose id the log already holds with another event (`known`: each stored id's
+    type and payload): the stored one is kept, since it was acted on, where the other was dropped without a
+    word. A redelivery of the same event is no news, nor one the database refused before (kept MALFORMED, its
+    payload the raw text: nothing to compare). Never what either event says, only the ids and types."""
+    for entry in entries:
+        stored = known.get(entry.vibe_event_id)
+        if stored is None or stored[1] == entry.payload:
+            continue
+        stored_type, _payload = stored
+        if stored_type == "MALFORMED" and entry.status != EventLogEntry.Status.MALFORMED:
+            continue
+        log.warning(
+            "bot=%s: event %s came again as another event (%s, stored as %s): the stored one is kept",
+            entry.bot_id, entry.vibe_event_id, entry.event_type, stored_type,
+        )  # fmt: skip
+
+
 def _lock_bot(bot_id: int) -> Bot:
     """The bot, locked where the database can, with only what storing a batch reads of it."""
     query = Bot.objects.only("id", "vibe_bot_id", "event_offset", "lease_token")
@@ -358,12 +378,13 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
             .order_by("vibe_event_id")
             .values_list("vibe_event_id", "event_type", "message_id", "payload")
         )
-        known: set[int] = set()
+        known: dict[int, tuple[str, Any]] = {}
         known_messages: dict[MessageKey, int] = {}
         for event_id, event_type, message_id, payload in rows:
-            known.add(event_id)
+            known[event_id] = (event_type, payload)
             if message_id is not None:
                 known_messages.setdefault((event_type, message_id, command_in(payload)), event_id)
+        _say_other_events_under_stored_ids(entries, known)
         fresh = _one_per_id([e for e in entries if e.vibe_event_id not in known])
         _mark_duplicates(fresh, known_messages)
         _insert(fresh)

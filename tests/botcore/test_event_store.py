@@ -49,3 +49,23 @@ def test_a_refused_event_keeps_a_plain_reason_without_the_payloads_text(bot, mon
     assert entry.error.startswith("refused by the database: ")
     assert "22P05" in entry.error and "payload" in entry.error  # the kind of refusal, and its field
     assert "4111" in entry.payload["raw_text"]  # the event itself is kept for an operator, as before
+
+
+def test_another_event_under_a_stored_events_id_keeps_the_stored_one_and_says_so(bot, caplog):
+    """Two different events under one event id, in two batches: the stored one was acted on and is kept, and
+    the other was dropped without a word (one in the same batch was said in a WARNING). Now a WARNING names
+    the bot and the id, never what either event says; the same event given again is no news."""
+    first = read_event_batch({"events": [message(1, "hello")], "nextOffset": 2})
+    assert store_batch(bot.pk, first, vibe_bot_id=7, lease_token=None) == 1
+    with caplog.at_level("INFO", logger="botcore.services.eventlog"):
+        assert store_batch(bot.pk, first, vibe_bot_id=7, lease_token=None) == 0  # redelivered as it was
+        assert [r for r in caplog.records if r.levelname == "WARNING"] == []
+        other = read_event_batch({"events": [message(1, SECRET_TEXT, message_id=71)], "nextOffset": 2})
+        assert store_batch(bot.pk, other, vibe_bot_id=7, lease_token=None) == 0
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    said = warnings[0].getMessage()
+    assert "event 1" in said and f"bot={bot.pk}" in said
+    assert "4111" not in caplog.text and "PASTEDTOKEN" not in caplog.text
+    kept = EventLogEntry.objects.get(bot=bot, vibe_event_id=1)
+    assert kept.payload["data"]["message"]["text"] == "hello" and EventLogEntry.objects.count() == 1
