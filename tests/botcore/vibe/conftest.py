@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from botcore.vibe import NoBudget, VibeClient
+from tests import run_redis
 
 
 class Control:
@@ -124,3 +125,10 @@ def client(world, key_mode) -> Iterator[VibeClient]:
 @pytest.fixture
 def bot(client):
     return client.register_bot(code="helper", name="Helper", work_position="Answers questions")
+
+
+@pytest.fixture(autouse=True)
+def _run_redis_cleaned_up() -> Iterator[None]:
+    """The keys a test wrote in the run's Redis (tests/run_redis.py) are deleted once it ends."""
+    yield
+    run_redis.clean_up()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 import time
 import uuid
@@ -26,8 +27,8 @@ from botcore.vibe.errors import VibeBudgetTimeoutError, VibeRateLimitError
 from botcore.vibe.key_budgets import budget_for_key
 from botcore.vibe.learned_budget import LearnedBudget
 from botcore.vibe.learning import LearnedState, MemoryLearnedStore
+from tests import run_redis
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 RATE = 20.0  # requests/s: fast enough for a short test, slow enough that pacing dominates
 PER_WORKER = 8
 WORKERS = 2
@@ -36,7 +37,8 @@ MIN_SPAN = (WORKERS * PER_WORKER - 1) / RATE - 0.1
 
 
 def redis_store(name: str) -> RedisStateStore:
-    return RedisStateStore(redis.Redis.from_url(REDIS_URL), key=f"test:vibe:budget:{name}")
+    """A budget's store in the run's Redis (tests/run_redis.py), its key deleted after the test."""
+    return RedisStateStore(run_redis.client(), key=f"{run_redis.PREFIX}vibe:budget:{name}")
 
 
 def run_workers(make_budget, workers: int = WORKERS, per_worker: int = PER_WORKER) -> list[float]:
@@ -143,6 +145,13 @@ def test_a_budget_spent_past_the_longest_wait_raises_a_rate_limit_error():
     assert caught.value.code == "CLIENT_BUDGET_EXHAUSTED" and caught.value.retry_after == 1.0
 
 
+def test_the_redis_budget_these_tests_use_is_the_runs_own_db():
+    """The run's Redis is REDIS_URL's db (CI gives each run its own), not db 0 whatever it said."""
+    store = redis_store(uuid.uuid4().hex)
+    SharedBudget(name="db", per_second=0.1, burst=1, max_wait=0.1, store=store).acquire()
+    assert redis.Redis.from_url(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0").exists(store.key)
+
+
 def test_an_unreachable_store_lets_calls_through_and_is_left_alone_a_while(caplog):
     unreachable = redis.Redis(
         host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
@@ -158,14 +167,14 @@ def test_an_unreachable_store_lets_calls_through_and_is_left_alone_a_while(caplo
 
 
 def test_budget_for_key_uses_redis_when_redis_url_is_set(settings):
-    settings.REDIS_URL = REDIS_URL
+    settings.REDIS_URL = run_redis.URL
     settings.VIBE_BUDGET_BACKEND = "auto"
     key = "vibe_app_" + uuid.uuid4().hex
+    client = run_redis.client(f"vibe:*{key_digest(key)}*")  # the product's own keys, deleted after the test
     budget = budget_for_key(key, per_second=50)
     assert isinstance(budget, LearnedBudget) and "RedisStateStore" in repr(budget)
     assert budget_for_key(key, per_second=50) is budget
     budget.acquire()
-    client = redis.Redis.from_url(REDIS_URL)
     assert client.exists(f"vibe:budget:{key_digest(key)}")
     assert not any(key in name.decode() for name in client.scan_iter("vibe:budget:*"))
     assert key not in repr(budget)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -18,8 +19,8 @@ from botcore.vibe.key_budgets import learned_store
 from botcore.vibe.learned_budget import LearnedBudget, learned_rates, poll_budget_for_key
 from botcore.vibe.learning import BACKOFF, RECOVER_SECONDS, LearnedState, MemoryLearnedStore
 from botcore.vibe.outage_log import OUTAGE_LOG_EVERY_SECONDS, OutageLog
+from tests import run_redis
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 CEILING = 9.0
 
 
@@ -502,7 +503,17 @@ def make_budget(name: str, store, *, portal: str | None = None) -> LearnedBudget
 
 
 def redis_learned():
-    return learning.RedisLearnedStore(redis.Redis.from_url(REDIS_URL), prefix="test:vibe:learn:")
+    """A learned store in the run's Redis (tests/run_redis.py), its keys deleted after the test."""
+    return learning.RedisLearnedStore(run_redis.client(), prefix=f"{run_redis.PREFIX}vibe:learn:")
+
+
+def test_the_redis_store_these_tests_use_is_the_runs_own_db():
+    """The run's Redis is REDIS_URL's db (CI gives each run its own): these tests wrote to db 0 whatever it
+    said, so two runs on different dbs shared their keys there, and left them behind (3 a run, a day each)."""
+    store, name = redis_learned(), uuid.uuid4().hex
+    store.update(name, lambda old: "1")
+    runs_db = redis.Redis.from_url(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    assert runs_db.get(store.prefix + name) == b"1"
 
 
 # The database's need is marked on its parameter, where pytest-django looks before the run: asked for from
@@ -796,12 +807,13 @@ def test_a_spent_poll_share_says_no_rather_than_raising(settings):
 
 
 def test_learned_rates_and_the_pacers_share_follow_the_key(settings):
-    settings.REDIS_URL = REDIS_URL
+    settings.REDIS_URL = run_redis.URL
     settings.VIBE_BUDGET_BACKEND = "redis"
     settings.VIBE_BUDGET_PER_SECOND = CEILING
     key = "vibe_app_" + uuid.uuid4().hex
+    run_redis.client(f"vibe:*{key_digest(key)}*")  # the product's own keys, deleted after the test
     assert learned_rates(key).key == CEILING
-    budget = make_budget(key_digest(key), learned_store("redis", REDIS_URL))
+    budget = make_budget(key_digest(key), learned_store("redis", run_redis.URL))
     budget.acquire()
     budget.record(limited=True)
     assert learned_rates(key).key == pytest.approx(BACKOFF * CEILING)
