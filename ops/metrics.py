@@ -8,16 +8,31 @@ outcome, event type, status class; never a portal or a bot.
 from __future__ import annotations
 
 import os
-import socket
 from typing import get_args
 
 from prometheus_client import Counter, Histogram, values
 
+from botcore.host_identity import this_host_tag
+
+# This process's pid and what names its files in PROMETHEUS_MULTIPROC_DIR (metrics_file_id).
+_file_id: tuple[int, str] | None = None
+
+
+def metrics_file_id() -> str:
+    """What names this process's series files: `<pid space>-<pid>`, the pid space as the leases and the
+    heartbeats name it (botcore.host_identity.this_host_tag). Containers each number their processes from 1,
+    and two sharing the directory under one host name (compose's `hostname:` on a scaled service, pods with
+    hostNetwork) were both `<host>-1`: one file, and of two counts made at once one was lost.
+    prometheus_client asks at every increment (another answer means a fork), so it is read once per pid."""
+    global _file_id
+    pid = os.getpid()
+    if _file_id is None or _file_id[0] != pid:
+        _file_id = (pid, f"{this_host_tag()}-{pid}")
+    return _file_id[1]
+
+
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    # Containers each number their processes from 1: host and pid together name a process's file uniquely.
-    values.ValueClass = values.MultiProcessValue(
-        process_identifier=lambda: f"{socket.gethostname()}-{os.getpid()}"
-    )
+    values.ValueClass = values.MultiProcessValue(process_identifier=metrics_file_id)
 
 POLLS = Counter("vibeapp_polls", "Poll cycles by outcome", ["outcome"])
 EVENTS_STORED = Counter(

@@ -5,6 +5,7 @@ label."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -262,3 +263,42 @@ def test_the_poll_outcomes_shown_from_the_start_are_the_cycles_own():
     from ops.metrics import POLL_OUTCOMES
 
     assert sorted(POLL_OUTCOMES) == sorted(get_args(CycleStatus))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not Path("/proc/self/ns/pid").exists() or shutil.which("unshare") is None, reason="PID namespaces (Linux)"
+)
+def test_two_containers_under_one_host_name_whose_processes_share_a_pid_keep_their_counts_apart(tmp_path):
+    """Two containers sharing a metrics directory and a host name (compose's `hostname:` on a scaled
+    service, pods with hostNetwork), each with its process as PID 1: both were `<host>-1`, one file, and
+    of the two counts made at once one was lost. Files are named by the pid space the leases use
+    (botcore.host_identity.this_host_tag) and the pid: two files, both counts."""
+    trial = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True)
+    if trial.returncode != 0:
+        pytest.skip("no PID namespace of our own (unshare --pid)")
+    script = (
+        "import os, sys, time, django; django.setup(); from ops import metrics; "
+        "assert os.getpid() == 1; open(sys.argv[1] + '.ready', 'w').close(); "
+        "deadline = time.monotonic() + 30; "
+        'exec(\'while len([n for n in os.listdir(sys.argv[2]) if n.endswith(".ready")]) < 2 '
+        "and time.monotonic() < deadline: time.sleep(0.01)'); "
+        "metrics.record_poll_outcome(status='rate_limited')"
+    )
+    metrics_dir, barrier = tmp_path / "metrics", tmp_path / "barrier"
+    metrics_dir.mkdir()
+    barrier.mkdir()
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "DJANGO_SETTINGS_MODULE": "vibeapp.settings",
+    }
+    command = ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", script]
+    containers = [
+        subprocess.Popen([*command, str(barrier / str(n)), str(barrier)], env=env, cwd=ROOT) for n in (0, 1)
+    ]
+    assert [container.wait(timeout=60) for container in containers] == [0, 0]
+    assert len(list(metrics_dir.glob("counter_*.db"))) == 2
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir))
+    assert 'vibeapp_polls_total{outcome="rate_limited"} 2.0' in generate_latest(registry).decode()
