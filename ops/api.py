@@ -1,12 +1,12 @@
 """The operator API (staff with the admin's rights, ops/api_rights.py; DRF token or admin session): portals,
 bots and the event log, read; the portal actions of the admin (remind, re-verify, uninstall) and pausing or
-resuming a bot; replaying a failed event.
+resuming a bot; replaying a failed event, or giving up a waiting one.
 
     GET  /api/ops/                               where each of these is (and the OpenAPI schema)
     GET  /api/ops/fleet/                         the dashboard's figures
     GET  /api/ops/portals/[?status=]             POST /api/ops/portals/{id}/remind|reverify|uninstall/
     GET  /api/ops/bots/[?status=&portal=]        POST /api/ops/bots/{id}/pause|resume/
-    GET  /api/ops/events/[?status=&event_type=&bot=&cursor=]  POST /api/ops/events/{id}/replay/
+    GET  /api/ops/events/[?status=&event_type=&bot=&cursor=]  POST /api/ops/events/{id}/replay|give-up/
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from rest_framework.views import APIView
 
 from botcore.models import Bot, EventLogEntry
 from botcore.services import bots as bot_services
-from botcore.services.eventlog import replay_entries
+from botcore.services.eventlog import give_up_entries, replay_entries
 from ops.api_rights import OperatorRights
 from ops.fleet import FLEET_MODELS, gather_fleet
 from ops.serializers import (
@@ -380,8 +380,9 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
 class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     pagination_class = EventCursorPage
     rights_models = (EventLogEntry,)  # payloads hold the users' message texts
-    # A replay posts to portals' chats: the admin's own right for it (botcore.replay_eventlogentry).
-    action_rights = {"replay": "replay"}
+    # A replay posts to portals' chats: the admin's own right for it (botcore.replay_eventlogentry), which its
+    # *Give up on waiting events* takes too.
+    action_rights = {"replay": "replay", "give_up": "replay"}
     paging_params = (*EventCursorPage.query_params, *EventPage.query_params)
 
     @property
@@ -425,4 +426,18 @@ class EventViewSet(OperatorAccess, mixins.ListModelMixin, mixins.RetrieveModelMi
             why = f"{entry.status}: handled again it would go through today's skills, not those that saw it"
         else:
             why = "not failed: it waits for its handler"
+        return Response({"ok": False, "message": f"left as it is: {why}"}, status=409)
+
+    @extend_schema(request=None, responses={200: ActionResultSerializer, 409: ActionResultSerializer})
+    @action(detail=True, methods=["post"], url_path="give-up")
+    def give_up(self, request: Request, pk=None) -> Response:
+        """Give up a waiting event, as the admin's *Give up on waiting events* does: it is failed at once and
+        its bot goes on to its later events (one whose skill keeps running past the task queue's timeout
+        holds them for its attempts); a replay brings it back. An attempt running now still records its
+        own verdict. 409 saying why for an event not waiting (one given up already is failed)."""
+        entry = self.get_object()
+        if give_up_entries(EventLogEntry.objects.filter(pk=entry.pk), operator=request.user.get_username()):
+            return Response({"ok": True, "message": "given up: its bot goes on to its later events"})
+        entry.refresh_from_db(fields=["status"])
+        why = f"{entry.status}, not waiting for its handler"
         return Response({"ok": False, "message": f"left as it is: {why}"}, status=409)

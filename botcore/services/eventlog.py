@@ -445,8 +445,9 @@ def give_up_entries(entries: QuerySet[EventLogEntry], *, operator: str) -> int:
     replay brings one back.
 
     An attempt running at that moment cannot be stopped: its verdict, when it comes, is recorded over this
-    one, which is then the truth (what it posted is in the chat). Returns how many were given up."""
-    return entries.filter(status=EventLogEntry.Status.RECEIVED).update(
+    one, which is then the truth (what it posted is in the chat). Returns how many were given up: the admin's
+    action and the operator API's both ask this, and say of the others that they were left as they are."""
+    given_up = entries.filter(status=EventLogEntry.Status.RECEIVED).update(
         status=EventLogEntry.Status.FAILED,
         error=(
             f"given up by an operator ({operator[:150]}) before it was handled: the bot went on to its later"
@@ -455,3 +456,6 @@ def give_up_entries(entries: QuerySet[EventLogEntry], *, operator: str) -> int:
         next_attempt_at=None,
         handled_at=timezone.now(),
     )
+    if given_up:
+        log.info("waiting events given up by operator count=%s operator=%s", given_up, operator)
+    return given_up

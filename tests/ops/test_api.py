@@ -479,6 +479,61 @@ def test_replaying_takes_the_replay_right_not_only_reading_the_log(fleet):
     assert EventLogEntry.objects.get(pk=entry.pk).status == EventLogEntry.Status.FAILED
 
 
+def test_a_waiting_event_is_given_up_once_through_the_api(fleet, caplog):
+    """An event whose skill keeps running past the queue's timeout holds its bot's later events: the admin's
+    *Give up on waiting events* was the only way to let the bot go on, which a script could not drive. The
+    API gives one up as the admin's action does (give_up_entries); a second time, or an event not waiting,
+    is a 409 saying why and changes nothing."""
+    _, bot = fleet
+    entry = EventLogEntry.objects.create(
+        bot=bot, vibe_event_id=2, event_type="ONIMBOTV2MESSAGEADD", payload={"text": "slow"},
+        status=EventLogEntry.Status.RECEIVED, attempts=2, error="an earlier attempt did not finish",
+    )  # fmt: skip
+    failed = EventLogEntry.objects.get(vibe_event_id=1)
+    client = token_client(staff=True, name="olga")
+    with caplog.at_level("INFO"):
+        first = client.post(f"/api/ops/events/{entry.pk}/give-up/")
+        again = client.post(f"/api/ops/events/{entry.pk}/give-up/")
+        not_waiting = client.post(f"/api/ops/events/{failed.pk}/give-up/")
+    assert first.status_code == 200 and first.json()["ok"] is True
+    assert again.status_code == 409 and again.json() == {"ok": False, "message": again.json()["message"]}
+    assert "failed" in again.json()["message"] and not_waiting.status_code == 409
+    entry.refresh_from_db()
+    assert entry.status == EventLogEntry.Status.FAILED and "given up by an operator (olga)" in entry.error
+    assert EventLogEntry.objects.get(pk=failed.pk).error == "boom"  # left as it was
+    assert [r.getMessage() for r in caplog.records if "given up by operator" in r.getMessage()] == [
+        "waiting events given up by operator count=1 operator=olga"
+    ]
+
+
+def test_giving_up_an_event_takes_the_replay_right_not_only_reading_the_log(fleet):
+    """The admin's action takes *Can replay failed events* (botcore.replay_eventlogentry): the API's too."""
+    _, bot = fleet
+    entry = EventLogEntry.objects.create(
+        bot=bot, vibe_event_id=2, event_type="ONIMBOTV2MESSAGEADD", payload={}, status="received"
+    )
+    reader = get_user_model().objects.create_user("reader", password="pw-for-tests-only", is_staff=True)
+    from django.contrib.auth.models import Permission
+
+    reader.user_permissions.add(Permission.objects.get(codename="view_eventlogentry"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_operator_token(reader)[0]}")
+    assert client.post(f"/api/ops/events/{entry.pk}/give-up/").status_code == 403
+    assert APIClient().post(f"/api/ops/events/{entry.pk}/give-up/").status_code == 401
+    assert token_client(staff=False).post(f"/api/ops/events/{entry.pk}/give-up/").status_code == 403
+    assert EventLogEntry.objects.get(pk=entry.pk).status == EventLogEntry.Status.RECEIVED
+    reader.user_permissions.add(Permission.objects.get(codename="replay_eventlogentry"))
+    assert client.post(f"/api/ops/events/{entry.pk}/give-up/").status_code == 200
+    assert client.get(f"/api/ops/events/{entry.pk}/give-up/").status_code == 405
+
+
+def test_the_schema_documents_giving_up_an_event():
+    schema = APIClient().get("/api/schema/", {"format": "json"}).json()
+    operation = schema["paths"]["/api/ops/events/{id}/give-up/"]["post"]
+    assert {"200", "409"} <= set(operation["responses"]) and "requestBody" not in operation
+    assert "later events" in operation["description"]
+
+
 def test_the_schema_documents_each_answer_the_operator_api_gives(fleet):
     """From an integrator's trial: every operation listed only its 200 (the portal actions also their 409),
     while the API answers 400 naming a parameter, 401 and 403 `{detail}`, 404 for an unknown id and 409 for
