@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +33,9 @@ from tenants.shapes import is_credential_shaped, is_id_shaped, is_user_id_shaped
 from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
 from vibeapp import shared_cache
 from vibeapp.failure_limits import Slot, give_back, rate_setting, take_slot
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 log = logging.getLogger(__name__)
 
@@ -327,12 +330,20 @@ def _too_many_attempts(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _cache_unreachable(request: HttpRequest, error: Exception, *, counts: str) -> HttpResponse:
+KEY_NOT_CHECKED = _("We could not check the key just now. Please try again shortly.")
+
+
+def _cache_unreachable(
+    request: HttpRequest, error: Exception, *, counts: str, public_message: StrOrPromise | None = None
+) -> HttpResponse:
     """A limit's counts could not be read (the cache, Redis, down): nothing goes through unchecked, and the
-    visitor is told to try again shortly (503)."""
+    visitor is told to try again shortly (503, Retry-After), one WARNING and no ERROR. The one answer of
+    every limit of tenants' pages (a visit's token check, a sign-in start, a personal key) to a cache down.
+    `public_message`: what could not be checked, where it is not who the visitor is."""
     unavailable = InstallationError(
         f"the {counts} cannot be read ({error.__class__.__name__}): the cache is unreachable",
-        public_message=_("We could not check who you are just now. Please try again shortly."),
+        public_message=public_message
+        or _("We could not check who you are just now. Please try again shortly."),
     )
     unavailable.is_transient = True
     return render_tenants_error(request, unavailable)
@@ -458,7 +469,12 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                     return redirect("tenants:portal")
             elif action == "api_key":
                 key_form = PortalApiKeyForm(request.POST)
-                slot = _take_key_check(request, portal) if key_form.is_valid() else None
+                try:
+                    slot = _take_key_check(request, portal) if key_form.is_valid() else None
+                except Exception as error:  # noqa: BLE001 - the cache client's own family (Redis down)
+                    return _cache_unreachable(
+                        request, error, counts="refused personal keys", public_message=KEY_NOT_CHECKED
+                    )
                 if key_form.is_valid() and slot is None:
                     log.warning("personal key check rate-limited portal=%s", portal.member_id)
                     key_form.add_error("api_key", TOO_MANY_KEYS_REFUSED)

@@ -727,6 +727,32 @@ def test_an_oauth_start_while_the_cache_is_down_is_told_to_try_again_not_a_500(p
     assert Client().get("/oauth/start/", {"invite": invite}).status_code == 302
 
 
+def test_a_personal_key_posted_while_the_cache_is_down_is_told_to_try_again_not_a_500(
+    two_admin_browsers, platform, fresh_rate_limits, caplog
+):
+    """As a visit's and an oauth start's: the refused keys per portal are counted in the cache (Redis); with
+    it down an admin's personal key form was a 500. None is checked uncounted: 503, try again shortly, one
+    WARNING and no ERROR, and the platform is not asked; once the cache answers, the key is saved."""
+    import redis
+    from django.core.cache.backends.locmem import LocMemCache
+
+    def refuse(*args, **kwargs):
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    first, _ = two_admin_browsers
+    key = platform.personal_key(platform.admin)
+    before = me_calls(platform)
+    with pytest.MonkeyPatch.context() as patch, caplog.at_level("WARNING"):
+        for method in ("add", "get", "incr"):  # the counters' cache (fresh_rate_limits: a LocMemCache here)
+            patch.setattr(LocMemCache, method, refuse)
+        answer = first.post("/portal/", {"action": "api_key", "api_key": key})
+    assert answer.status_code == 503
+    assert answer["Retry-After"].isdigit() and "try again" in answer.content.decode()
+    assert me_calls(platform) == before
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert first.post("/portal/", {"action": "api_key", "api_key": key}).status_code == 302
+
+
 def test_a_known_visitor_and_a_deep_link_while_the_cache_is_down_are_let_in_not_a_500(platform):
     """The entry remembers, in the shared cache, a token it has just signed a browser in with (so a browser
     keeping no cookie is told so, not sent round): with Redis down a visit whose token a grant holds (no
