@@ -28,6 +28,7 @@ from botcore.skills.base import Skill
 from botcore.skills.events import BackendEvent, DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import FALLBACK_LANGUAGE, normalize_language
 from botcore.skills.ledger import ActionLedger
+from botcore.skills.options import SkillOptions
 from botcore.skills.signals import tell_write_in_doubt
 from botcore.skills.state import DialogState, OnceStateStore, StateStore
 from botcore.skills.values import check_due, check_json, check_message
@@ -97,6 +98,21 @@ class EventFacts:
     @property
     def origin(self) -> BotEvent | None:
         return origin_event(self.event) if self.event is not None else None
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        """This portal's options for the skill; one it does not declare raises MissingOptionError (a
+        KeyError naming the skill, the option and the skill's options)."""
+        return self._options
+
+    @options.setter
+    def options(self, values: Mapping[str, Any]) -> None:
+        skill: Skill | None = getattr(self, "skill", None)
+        self._options = SkillOptions(
+            values,
+            skill_name=skill.name if skill is not None else "unnamed",
+            declared=skill.options_schema.fields if skill is not None else values,
+        )
 
     @property
     def dialog_id(self) -> str:

@@ -51,6 +51,42 @@ class OptionsError(SkillConfigError):
         )
 
 
+class MissingOptionError(KeyError):
+    """A skill read an option it does not declare (`ctx.options["colour"]`): names the skill, the option and
+    the options it has. A KeyError still (`args` holds the option), so `in` and `.get` read as a dict's."""
+
+    def __init__(self, option: object, *, skill_name: str, declared: Collection[str]) -> None:
+        super().__init__(option)
+        self.option = option
+        self.skill_name = skill_name
+        self.declared = tuple(declared)
+
+    def __str__(self) -> str:  # KeyError's own is the repr of the key alone
+        has = f"its options: {', '.join(self.declared)}" if self.declared else "it declares none"
+        return f"the {self.skill_name} skill has no option {shortened(repr(self.option))} ({has})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _missing_option, (self.option, self.skill_name, self.declared)
+
+
+def _missing_option(option: object, skill_name: str, declared: Collection[str]) -> MissingOptionError:
+    return MissingOptionError(option, skill_name=skill_name, declared=declared)
+
+
+class SkillOptions(dict[str, Any]):
+    """One portal's options for one skill as the skill reads them (ctx.options): a dict, JSON as before (a
+    skill may defer or store them), whose missing key raises MissingOptionError naming the skill; `in` and
+    `.get` never raise, as a dict's."""
+
+    def __init__(self, values: Mapping[str, Any], *, skill_name: str, declared: Collection[str]) -> None:
+        super().__init__(values)
+        self.skill_name = skill_name
+        self.declared = tuple(declared)
+
+    def __missing__(self, name: str) -> Any:
+        raise MissingOptionError(name, skill_name=self.skill_name, declared=self.declared)
+
+
 UNKNOWN_NAMED = 5
 
 
@@ -160,6 +196,6 @@ class OptionsSchema:
 
 
 __all__ = [
-    "Boolean", "Choice", "FieldError", "GroupChat", "IdList", "Integer", "Option", "OptionsError",
-    "OptionsSchema", "PortalUsers", "Secret", "Text", "Time", "Weekdays",
+    "Boolean", "Choice", "FieldError", "GroupChat", "IdList", "Integer", "MissingOptionError", "Option",
+    "OptionsError", "OptionsSchema", "PortalUsers", "Secret", "SkillOptions", "Text", "Time", "Weekdays",
 ]  # fmt: skip

@@ -82,7 +82,7 @@ class RecordingContext(EventFacts):
         self.event = event
         if skill is not None:
             schema = skill.options_schema
-            self.options: Mapping[str, Any] = (
+            self.options = (
                 schema.resolve({}) if options is None else schema.validate({**schema.defaults(), **options})
             )
             if options is not None:

@@ -25,13 +25,16 @@ class PickySkill(Skill):
     def wants(self, event, ctx) -> bool:
         if isinstance(event, MessageAddEvent) and event.message.text == "confuse":
             raise KeyError("no idea")
-        return isinstance(event, MessageAddEvent) and event.message.text in ("nowhere", "hang", "die")
+        wanted = ("nowhere", "hang", "die", "misread")
+        return isinstance(event, MessageAddEvent) and event.message.text in wanted
 
     def handle(self, event, ctx) -> None:
         if event.message.text == "hang":  # as django-q's alarm stops a task past its timeout
             raise TimeoutException("Task exceeded maximum timeout value (90 seconds)")
         if event.message.text == "die":  # the worker ends mid-skill unseen (SIGKILL, out of memory)
             raise SystemExit("worker killed")
+        if event.message.text == "misread":  # an option it never declared (a typo, a field since renamed)
+            ctx.reply(ctx.options["colour"])
         ctx.send("999999", "into the void")
 
 
@@ -96,6 +99,28 @@ def test_a_raising_skill_fails_its_event_and_the_bot_goes_on(world, task_queue):
     world.say("still here")
     world.poll()
     assert "got: still here" in [m["text"] for m in world.messages()]
+
+
+@pytest.mark.slow
+def test_a_skill_reading_an_option_it_never_declared_fails_its_event_naming_the_skill_and_the_option(
+    world, task_queue, caplog
+):
+    """ctx.options["colour"] raised a bare KeyError: the stored error read `KeyError: 'colour'`. It is a
+    skill's bug as any other: the person gets the apology once, the log names the skill, the bot goes on."""
+    world.say("misread")
+    world.say("after")
+    with caplog.at_level("ERROR", logger="botcore.services.executor"):
+        world.poll()
+    missing = "MissingOptionError: the picky skill has no option 'colour' (it declares none)"
+    assert entries(world) == [
+        ("misread", "failed", missing),
+        ("after", "handled", ""),
+    ]
+    shown = [m["text"] for m in world.messages()]
+    assert sum(t.startswith("Sorry, something went wrong on our side") for t in shown) == 1
+    assert "got: after" in shown
+    [raised] = [r for r in caplog.records if "raised" in r.getMessage()]
+    assert "skill=picky" in raised.getMessage() and raised.exc_info is not None
 
 
 def fail_replies(world, code: str = "BITRIX_UNAVAILABLE") -> None:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from botcore.skills.base import Skill
 from botcore.skills.builtin.standup import StandupSkill
 from botcore.skills.cron import CronError, CronExpression, daily_cron
 from botcore.skills.options import (
@@ -14,13 +15,15 @@ from botcore.skills.options import (
     Choice,
     IdList,
     Integer,
+    MissingOptionError,
     OptionsError,
     OptionsSchema,
     Text,
     Time,
     Weekdays,
 )
-from botcore.skills.testing import RecordingContext
+from botcore.skills.testing import RecordingContext, make_message_event, run_skill
+from botcore.vibe.events import EventType
 
 SCHEMA = OptionsSchema(
     chat=Text(pattern=r"chat\d+", required=True),
@@ -161,3 +164,58 @@ def test_the_test_kit_refuses_options_across_fields_as_saving_does():
     with pytest.raises(OptionsError) as refused:
         RecordingContext(skill=StandupSkill(), options={"chat": "chat5", "ask_at": "18:00"})
     assert set(refused.value.errors) == {"report_at"}
+
+
+class MisreadingSkill(Skill):
+    """Reads an option it never declared (a typo: `side` for `sides`)."""
+
+    name = "misreading"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+    options_schema = OptionsSchema(sides=Integer(default=6, min=2, max=100), loud=Boolean())
+
+    def handle(self, event, ctx) -> None:
+        ctx.reply(str(ctx.options["side"]))
+
+
+def test_an_option_the_skill_never_declared_is_an_error_naming_the_skill_the_option_and_its_options():
+    """ctx.options["side"] raised a bare KeyError('side'): the event log's error read `KeyError: 'side'`,
+    naming neither the skill nor what it has."""
+    with pytest.raises(MissingOptionError) as missing:
+        run_skill(MisreadingSkill(), make_message_event("roll"))
+    assert isinstance(missing.value, KeyError)
+    assert (missing.value.skill_name, missing.value.option) == ("misreading", "side")
+    assert str(missing.value) == "the misreading skill has no option 'side' (its options: sides, loud)"
+
+
+def test_a_missing_option_keeps_a_mappings_in_and_get():
+    ctx = RecordingContext(skill=MisreadingSkill(), options={"sides": 3})
+    assert "side" not in ctx.options and ctx.options.get("side", 7) == 7
+    assert ctx.options["sides"] == 3 and dict(ctx.options) == {"sides": 3, "loud": False}
+    with pytest.raises(KeyError, match="the misreading skill has no option 'side'"):
+        ctx.options["side"]
+    # Handed on as it is (a deferred job's context, the shell's), it still names the skill.
+    again = RecordingContext(skill=MisreadingSkill())
+    again.options = ctx.options
+    with pytest.raises(MissingOptionError, match="its options: sides, loud"):
+        again.options["side"]
+
+
+def test_a_skill_without_options_says_it_has_none():
+    class Bare(Skill):
+        name = "bare"
+        event_types = frozenset({EventType.MESSAGE_ADD})
+
+        def handle(self, event, ctx) -> None:
+            pass
+
+    with pytest.raises(MissingOptionError) as missing:
+        RecordingContext(skill=Bare()).options["chat"]
+    assert str(missing.value) == "the bare skill has no option 'chat' (it declares none)"
+
+
+def test_a_skills_options_are_still_json_to_defer_or_keep():
+    """A skill may hand its options on (defer data, dialog state): they stay a dict."""
+    import json
+
+    ctx = RecordingContext(skill=MisreadingSkill(), options={"sides": 3})
+    assert json.loads(json.dumps(ctx.options)) == {"sides": 3, "loud": False}
