@@ -44,6 +44,12 @@ def _picks(kind: str, text: str, pickers: Mapping[str, list[Choice] | None]) -> 
     ]
 
 
+def _bound(value: int | None) -> str | None:
+    """A bound as an input's attribute reads it: plain digits whatever the page's language (a localized
+    number, "86 400", is no number to the browser)."""
+    return None if value is None else str(value)
+
+
 def option_fields(
     entry: PortalSkill,
     language: str,
@@ -83,6 +89,10 @@ def option_fields(
                 "kind": option.kind,
                 "input_type": INPUT_TYPES.get(option.kind, "text"),
                 "choices": describe.get("choices") or [],
+                # A whole number's declared bounds, for the browser's number input (min, max); the server's
+                # check (option.clean) stays the authority.
+                "min": _bound(describe.get("min")),
+                "max": _bound(describe.get("max")),
                 "text": text,
                 "picks": picks,
                 "no_chats": no_chats,

@@ -147,3 +147,30 @@ def test_a_secret_option_is_typed_once_never_shown_again_kept_when_left_empty_an
     page.get_by_test_id("save-skill").click()
     expect(page.get_by_test_id("notice")).to_have_text("Saved.")
     assert tracker_token() == ""
+
+
+def test_a_whole_number_option_offers_its_declared_bounds_and_the_browser_keeps_to_them(
+    sandbox_portal, admin_page, live_server, settings
+):
+    """The number inputs had no min or max: the spin buttons ran past the option's range and nothing said
+    it before the server's refusal. The browser now keeps to the declared bounds; the server still checks."""
+    from playwright.sync_api import expect
+
+    from botcore.models import SkillConfig
+
+    settings.BOTCORE_SKILLS = ["help", "tests.botcore.skills.dice.DiceSkill", "echo"]
+    page, _ = admin_page
+    page.goto(f"{live_server.url}/portal/skills/dice/")
+    sides = page.get_by_label("Sides")
+    expect(sides).to_have_attribute("min", "2")
+    expect(sides).to_have_attribute("max", "100")
+    sides.fill("101")
+    assert sides.evaluate("input => input.validity.rangeOverflow")
+    page.get_by_test_id("is-enabled").check()
+    page.get_by_test_id("save-skill").click()
+    expect(page.get_by_test_id("notice")).to_have_count(0)  # not sent: the browser says why at the field
+    assert not SkillConfig.objects.filter(skill_name="dice").exists()
+    sides.fill("100")
+    page.get_by_test_id("save-skill").click()
+    expect(page.get_by_test_id("notice")).to_have_text("Saved.")
+    assert SkillConfig.objects.get(skill_name="dice").options["sides"] == 100

@@ -356,3 +356,31 @@ def test_refused_options_are_summed_up_first_on_the_page_each_a_link_to_its_fiel
     assert '<a href="#opt-chat">' in summary and '<a href="#opt-ask_at">' in summary
     assert text.index('data-testid="error-summary"') < text.index("<h1>")
     assert "<title>Not saved:" in text
+
+
+def number_input(page: str, name: str) -> str:
+    """The attributes of the page's <input> named `name`."""
+    before, after = page.split(f'name="{name}"', 1)
+    return before.rsplit("<input", 1)[1] + after.split(">", 1)[0]
+
+
+def test_a_whole_number_field_carries_its_declared_bounds_and_the_server_still_refuses_past_them(
+    acme, settings
+):
+    """The number inputs had no min or max: a browser let 0 sides through to the server's refusal, and a
+    screen reader or the spin buttons told nothing of the range. Bounds come from the option's declaration;
+    the server's check stays the authority (a post past them is refused whatever the browser did)."""
+    settings.BOTCORE_SKILLS = ["help", "tests.botcore.skills.dice.DiceSkill", "echo"]
+    admin = signed_in(acme, is_admin=True)
+    page = admin.get("/portal/skills/dice/").content.decode()
+    sides, rolls, bonus = (number_input(page, name) for name in ("sides", "rolls", "bonus"))
+    assert 'type="number"' in sides and 'min="2"' in sides and 'max="100"' in sides
+    assert 'min="1"' in rolls and "max=" not in rolls
+    assert 'type="number"' in bonus and "min=" not in bonus and "max=" not in bonus
+    russian = admin.get("/portal/skills/dice/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert 'min="-10" max="86400"' in number_input(russian, "delay")  # as the browser reads it, unlocalized
+    refused = admin.post("/portal/skills/dice/", {"is_enabled": "on", "sides": "101", "rolls": "0"})
+    text = refused.content.decode()
+    assert refused.status_code == 400 and "must be at most 100" in text and "must be at least 1" in text
+    assert 'max="100"' in number_input(text, "sides")  # the form as posted keeps its bounds
+    assert not SkillConfig.objects.filter(skill_name="dice").exists()
