@@ -313,6 +313,11 @@ class ProvisioningQueued(APIException):
     default_code = "provisioning_queued"
 
 
+class WaitsForSession(APIException):
+    status_code = 409
+    default_code = "waits_for_session"
+
+
 def _refuse_if_retired(bot: Bot) -> None:
     """409 with the reason when an operator's action cannot apply to `bot` (it did nothing before: 200)."""
     refusal = bot_services.operator_action_refusal(bot)
@@ -361,6 +366,9 @@ class BotViewSet(OperatorAccess, viewsets.ReadOnlyModelViewSet):
     def reprovision(self, request: Request, pk=None) -> Response:
         bot = self.get_object()
         _refuse_if_retired(bot)
+        waits = bot_services.reprovision_refusal(bot, operator=request.user.get_username())
+        if waits is not None:
+            raise WaitsForSession(waits)
         if not bot_services.reprovision_bot(bot, operator=request.user.get_username()):
             raise ProvisioningQueued(
                 f"{bot.portal.domain}: a provisioning of this bot is already queued or running"

@@ -122,6 +122,14 @@ def find_preferred_credential_kind(portal: Portal) -> str:
     return "personal" if has_key else "session"
 
 
+def has_usable_credential(portal: Portal) -> bool:
+    """Whether the platform could be called for `portal` now: a personal key not refused, or a usable session
+    (nothing decrypted)."""
+    if portal.status == Portal.Status.UNINSTALLED:
+        return False
+    return find_preferred_credential_kind(portal) == "personal" or find_best_grant(portal) is not None
+
+
 def get_grant_credential(grant: SessionGrant) -> PortalCredential:
     """One grant's session token as a credential, decrypted (to ask the platform who its user is now)."""
     return PortalCredential(

@@ -16,7 +16,13 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext, gettext_lazy
 
 from botcore.models import Bot, BotCommand, EventLogEntry
-from botcore.services.bots import operator_action_refusal, pause_bot, reprovision_bot, resume_bot
+from botcore.services.bots import (
+    operator_action_refusal,
+    pause_bot,
+    reprovision_bot,
+    reprovision_refusal,
+    resume_bot,
+)
 from botcore.services.eventlog import give_up_entries, replay_entries
 from botcore.skills.registry import configured_skills
 from botcore.vibe.events import EventType
@@ -147,12 +153,14 @@ class BotAdmin(admin.ModelAdmin):
             log, bot.pk, failed,
         )  # fmt: skip
 
-    def _apply(self, request: HttpRequest, queryset: QuerySet[Bot], act, done: str) -> None:
-        """Apply `act` to each bot it can apply to; say how many it did, and why it left the others."""
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Bot], act, done: str, refuse=None) -> None:
+        """Apply `act` to each bot it can apply to; say how many it did, and why it left the others.
+        `refuse(bot, operator=)`: why `act` cannot apply to a bot (without: operator_action_refusal)."""
         applied, left = 0, []
+        operator = request.user.get_username()
         for bot in queryset.select_related("portal"):
-            refusal = operator_action_refusal(bot)
-            if refusal is not None or not act(bot, operator=request.user.get_username()):
+            refusal = refuse(bot, operator=operator) if refuse else operator_action_refusal(bot)
+            if refusal is not None or not act(bot, operator=operator):
                 left.append(
                     refusal
                     or gettext("{domain}: {bot} left as it is").format(domain=bot.portal.domain, bot=bot)
@@ -179,7 +187,7 @@ class BotAdmin(admin.ModelAdmin):
         if refuse_too_many(request, queryset, limit=REPROVISION_LIMIT, why=why):
             return
         done = gettext("Re-provisioning {count} bot(s) in the background.")
-        self._apply(request, queryset, reprovision_bot, done)
+        self._apply(request, queryset, reprovision_bot, done, refuse=reprovision_refusal)
 
 
 @admin.register(EventLogEntry)

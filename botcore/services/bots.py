@@ -39,7 +39,7 @@ from ops.logs import redact
 from tenants import services as tenant_services
 from tenants.errors import SessionTokenError, TenantsError
 from tenants.models import Portal
-from tenants.selectors import find_preferred_credential_kind, get_portal_credential
+from tenants.selectors import find_preferred_credential_kind, get_portal_credential, has_usable_credential
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +298,25 @@ def operator_action_refusal(bot: Bot) -> str | None:
             " the portal gets a bot again when an admin installs the app"
         ).format(domain=bot.portal.domain)
     return None
+
+
+def reprovision_refusal(bot: Bot, *, operator: str) -> str | None:
+    """Why an operator's re-provision of `bot` is not queued (None: it may be): operator_action_refusal's
+    reasons, or its portal has nothing to register a bot with (every session ended, no personal key). That
+    one is a state that waits for a portal user to open the app, not a failure: queued, it failed in the
+    task queue with an ERROR and its traceback, each time it was asked."""
+    refusal = operator_action_refusal(bot)
+    if refusal is not None or has_usable_credential(bot.portal):
+        return refusal
+    log.warning(
+        "bot re-provisioning by operator not queued: it waits for a portal user to open the app"
+        " (no session or personal key) portal=%s bot=%s operator=%s",
+        bot.portal.member_id, bot.pk, operator,
+    )  # fmt: skip
+    return gettext(
+        "{domain}: waits for a portal user to open the app (it has no session or personal key left):"
+        " its bot is set up then by itself; ask an admin of the portal to open the app from Bitrix24"
+    ).format(domain=bot.portal.domain)
 
 
 def pause_bot(bot: Bot, *, operator: str) -> bool:

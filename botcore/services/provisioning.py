@@ -13,7 +13,9 @@ botcore.conf.task_stamp_seconds), and the provisioning gives it back when it end
 (botcore.errors.is_transient says so) breaks the bot for an operator instead: nothing retries it. A refused
 session is not one: it is reported to tenants and the bot waits for a credential as if it had none
 (bots.provision_bot raises SessionTokenError), and it is provisioned as soon as a user brings a fresh one
-(request_awaited_provisioning). Nor is a refusal of the app's own key (AppKeyRefusedError, with an ERROR that
+(request_awaited_provisioning); so does one that finds no credential at all (every session ended, no
+personal key): the portal is put in "needs a session", which the sweep leaves alone, with one WARNING and
+no backoff. Nor is a refusal of the app's own key (AppKeyRefusedError, with an ERROR that
 says to fix VIBE_APP_KEY): every portal meets it alike, so the bot backs off and the sweep tries again, and
 the bots recover once the key is fixed, as polls do.
 """
@@ -34,7 +36,10 @@ from botcore.selectors import task_stamp_free
 from botcore.services import bots as bot_services
 from botcore.services.executor import describe_error
 from botcore.vibe.backoff import retry_delay
+from tenants import services as tenant_services
+from tenants.errors import SessionTokenError
 from tenants.models import Portal
+from tenants.selectors import has_usable_credential
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +129,8 @@ def sweep_pending_bots() -> int:
 
 
 def provision_portal(portal: Portal, *, pending_only: bool = False) -> str:
-    """Provision the portal's bot (bots.provision_bot); returns "provisioned", "backoff" or "skipped".
+    """Provision the portal's bot (bots.provision_bot); returns "provisioned", "backoff", "no_session" (it
+    waits for a portal user to open the app: _wait_for_a_user) or "skipped".
 
     With `pending_only` (the sweep's), only a bot still awaited by an active portal is provisioned. A failure
     of a bot that awaits its bot (PENDING, or never registered) is recorded on its row: a passing one as its
@@ -150,6 +156,14 @@ def _provision_now(portal: Portal, bot: Bot | None, *, pending_only: bool) -> st
         Bot.objects.filter(pk=bot.pk).update(provision_requested_at=timezone.now())
     try:
         bot_services.provision_bot(portal)
+    except SessionTokenError as error:
+        if portal.status == Portal.Status.UNINSTALLED or has_usable_credential(portal):
+            # Uninstalled meanwhile; or one session refused while another stands: tried again with it later.
+            if not _record_failure(portal, error):
+                raise
+            return "backoff"
+        _wait_for_a_user(portal, error)
+        return "no_session"
     except Exception as error:
         if not _record_failure(portal, error):
             raise
@@ -157,6 +171,26 @@ def _provision_now(portal: Portal, bot: Bot | None, *, pending_only: bool) -> st
             raise
         return "backoff"
     return "provisioned"
+
+
+WAITS_FOR_A_USER = "waits for a portal user to open the app"
+
+
+def _wait_for_a_user(portal: Portal, error: SessionTokenError) -> None:
+    """No credential is left to register the bot with (every session ended, no personal key): an expected
+    state, not a failure. The portal needs a session, so the sweep leaves it and its bots wait (a registered
+    one as *Waiting for a session*); the bot's last error says what it waits for, without a backoff: the next
+    portal user to open the app restores the portal, which provisions a bot still awaited
+    (request_awaited_provisioning). One WARNING, no traceback: nothing to fix on this side."""
+    tenant_services.mark_portal_session_lost(portal)
+    text = f"{WAITS_FOR_A_USER} (no session or personal key stored): {describe_error(error)}"[:2000]
+    bots = Bot.objects.filter(portal=portal, code=conf.bot_code()).exclude(status=Bot.Status.RETIRED)
+    # One broken before it was ever registered (an operator's re-provision of it) is awaited again, as a
+    # passing failure leaves it.
+    bots.filter(status=Bot.Status.BROKEN, vibe_bot_id__isnull=True).update(status=Bot.Status.PENDING)
+    bots.filter(status=Bot.Status.PENDING).update(backoff_until=None, consecutive_failures=0)
+    bots.update(last_error=text)
+    log.warning("provisioning %s portal=%s: %s", WAITS_FOR_A_USER, portal.member_id, describe_error(error))
 
 
 def _record_failure(portal: Portal, error: Exception) -> bool:

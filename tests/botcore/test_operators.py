@@ -403,6 +403,19 @@ def test_a_replay_leaves_a_retired_bots_failed_events_as_they_are_and_says_so(ad
     assert any("1 failed event(s) of retired bots left as they are" in m for m in shown)
 
 
+def test_re_provisioning_a_bot_whose_portal_has_no_session_says_it_waits_for_a_user(
+    admin_client, bot, task_queue
+):
+    """The action said "Re-provisioning 1 bot(s) in the background." and the provisioning then failed in the
+    task queue with an ERROR and its traceback: the portal (no session, no personal key) had nothing to
+    register a bot with. The admin says so, naming the portal, and queues nothing."""
+    answer = admin_action(admin_client, "reprovision_bots", bot)
+    shown = [str(m) for m in answer.context["messages"]]
+    assert any("acme.bitrix24.com: waits for a portal user to open the app" in m for m in shown), shown
+    assert "Re-provisioning 0 bot(s) in the background." in shown
+    assert task_queue.queued == []
+
+
 def test_re_provisioning_by_hand_takes_a_few_bots_at_a_time(admin_client, bot, task_queue):
     """From an operator trial with 1,000 portals: "select all" and re-provision queued 946 provisionings at
     once, each holding a task queue worker while it waits for the app key's slots, where the sweep starts no

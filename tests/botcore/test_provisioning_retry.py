@@ -205,7 +205,7 @@ def test_a_provisioning_refused_for_an_expired_session_waits_for_a_fresh_one(ins
     """From an outside trial: a provisioning that met 401 TOKEN_EXPIRED broke the bot for an operator and
     kept the refused session as usable; it is a refusal for want of a session like any other call's."""
     installed.control.post("/_sandbox/clock", json={"advanceSeconds": 25 * 3600})  # the session ran out
-    assert task_queue.run() == ["backoff"]
+    assert task_queue.run() == ["no_session"]  # no other session: it waits for a user, no backoff
 
     portal, bot = Portal.objects.get(pk=installed.portal.pk), Bot.objects.get(portal=installed.portal)
     assert portal.status == Portal.Status.NEEDS_SESSION and usable_grants(portal) == 0
@@ -244,6 +244,67 @@ def test_a_provisioning_refused_with_the_app_key_keeps_the_session_and_waits_for
     installed.control.delete("/_sandbox/faults")  # the operator fixed the key
     let_backoff_pass(bot)
     assert sweep_pending_bots() == 1
+    assert task_queue.run() == ["provisioned"]
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE and len(platform_bots(installed)) == 1
+
+
+def sessions_end(portal: Portal) -> None:
+    """Every session of the portal ends (expired or refused), and it has no personal key: nothing a bot
+    could be registered with until a portal user opens the app."""
+    SessionGrant.objects.filter(portal=portal).update(invalidated_at=timezone.now())
+
+
+def test_a_reprovisioning_that_finds_no_session_waits_for_a_user_with_one_warning_and_no_error(
+    installed, task_queue, caplog
+):
+    """An operator's re-provision of a registered bot whose portal had no session left failed in the queue
+    each time, django-q's ERROR `Failed … SessionTokenError` with its traceback (a fuzzer's loop logged 161 in
+    three minutes), and the portal still read as active. It is a state that waits for a portal user: one
+    WARNING saying so, the bot's last error saying so, the portal *needs a session*; nothing is tried again
+    until a user opens the app, and then the bot runs as before."""
+    assert task_queue.run() == ["provisioned"]
+    sessions_end(installed.portal)
+    registered = len(registrations(installed))
+    provision_portal_bot_later(installed.portal)  # queued while a session still stood (a race)
+    with caplog.at_level("INFO"):
+        assert task_queue.run() == ["no_session"]
+    assert not [r for r in caplog.records if r.levelno >= 40 or r.exc_info]
+    waits = [r for r in caplog.records if "waits for a portal user to open the app" in r.getMessage()]
+    assert [r.levelname for r in waits] == ["WARNING"]
+    portal, bot = Portal.objects.get(pk=installed.portal.pk), Bot.objects.get(portal=installed.portal)
+    assert portal.status == Portal.Status.NEEDS_SESSION and bot.status == Bot.Status.WAITING_SESSION
+    assert "waits for a portal user to open the app" in bot.last_error
+    assert len(registrations(installed)) == registered
+
+    assert sweep_pending_bots() == 0 and task_queue.queued == []
+    assert installed.open_app().status == Portal.Status.ACTIVE
+    task_queue.run()
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE
+
+
+def test_a_first_provisioning_that_finds_no_session_is_not_swept_again_until_a_user_brings_one(
+    installed, task_queue, caplog, settings
+):
+    """The install's provisioning met no session (every one ended before it ran): it was a passing failure,
+    a WARNING and a backoff of seconds, and the sweep enqueued it again each time the backoff passed (the
+    portal still read as active), a WARNING each, for as long as nobody opened the app. Now it waits, said
+    once, and the user who opens the app gets the bot at once."""
+    sessions_end(installed.portal)
+    with caplog.at_level("WARNING"):
+        assert task_queue.run() == ["no_session"]
+        bot = Bot.objects.get(portal=installed.portal)
+        assert (bot.status, bot.backoff_until) == (Bot.Status.PENDING, None)
+        assert "waits for a portal user to open the app" in bot.last_error
+        for _minute in range(3):  # the sweep's next minutes
+            let_backoff_pass(bot)
+            assert sweep_pending_bots() == 0 and task_queue.queued == []
+    waits = [r for r in caplog.records if "waits for a portal user" in r.getMessage()]
+    assert len(waits) == 1 and not [r for r in caplog.records if r.levelno >= 40 or r.exc_info]
+    assert registrations(installed) == []
+
+    assert installed.open_app().status == Portal.Status.ACTIVE
     assert task_queue.run() == ["provisioned"]
     bot.refresh_from_db()
     assert bot.status == Bot.Status.ACTIVE and len(platform_bots(installed)) == 1

@@ -450,6 +450,29 @@ def test_a_bot_re_provisioned_again_while_its_provisioning_waits_is_provisioned_
     assert task_queue.names() == ["botcore.tasks.provision_portal_bot"]
 
 
+def test_a_bot_whose_portal_has_no_session_left_is_not_re_provisioned_and_the_answer_says_why(
+    fleet, task_queue, caplog
+):
+    """Re-provisioning a bot whose portal had no session left (and no personal key) answered 200, then failed
+    in the task queue with an ERROR and its traceback, each time it was asked (a fuzzer's loop: 161 in three
+    minutes). Nothing could register it: the answer says it waits for a portal user to open the app (409),
+    nothing is queued, one WARNING names the operator."""
+    portal, bot = fleet
+    SessionGrant.objects.filter(portal=portal).update(expires_at=timezone.now() - timedelta(minutes=1))
+    client = token_client(staff=True)
+    with caplog.at_level("INFO"):
+        answers = [client.post(f"/api/ops/bots/{bot.pk}/reprovision/") for _ in range(2)]
+    assert [answer.status_code for answer in answers] == [409, 409]
+    detail = answers[0].json()["detail"]
+    assert "acme.bitrix24.com: waits for a portal user to open the app" in detail
+    assert task_queue.queued == []
+    assert not [r for r in caplog.records if r.levelno >= 40 or r.exc_info]
+    said = [r for r in caplog.records if "operator=user-True" in r.getMessage()]
+    warned = [r for r in said if r.levelname == "WARNING"]
+    assert len(warned) == 2 and "waits for a portal user to open the app" in warned[0].getMessage()
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.ACTIVE  # left as it was
+
+
 def test_a_failed_event_is_replayed_once_through_the_api(fleet, caplog):
     """From an integrator's trial: a nightly script could list failed events but replay them only by driving
     the admin's pages. A second replay of the same event (two operators at once) changes nothing."""
