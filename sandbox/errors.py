@@ -33,6 +33,11 @@ SANDBOX_ERRORS: dict[str, tuple[int, str]] = {
     "INVALID_REQUEST": (400, "The request is malformed"),
     "PAYLOAD_TOO_LARGE": (413, "The request body exceeds 40 MiB"),
     "CROSS_SITE_REQUEST": (403, "The control API takes no requests from another site's pages"),
+    "HOST_NOT_ALLOWED": (
+        403,
+        "The control API answers only a loopback host (localhost, 127.0.0.1, [::1]) or one allowed by"
+        " runsandbox --allowed-host or SANDBOX_ALLOWED_HOSTS",
+    ),
     "UNSUPPORTED_MEDIA_TYPE": (415, "Send the control API JSON (Content-Type: application/json) or no body"),
     "QUEUE_TIMEOUT": (504, "The request waited too long in the queue"),
 }

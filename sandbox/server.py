@@ -31,6 +31,8 @@ class Services:
     startup_dialects: frozenset[str] = field(default_factory=frozenset)
     # The server is stopping: a poll answers at once, as under `no-long-poll`.
     closing: bool = False
+    # Host names the control API answers beyond loopback's (sandbox.hosts); configuration, kept by a reset.
+    allowed_hosts: frozenset[str] = field(default_factory=frozenset)
 
     def reset(self) -> None:
         """Forget everything: a new, empty platform, no faults, default limits, no recorded calls."""
@@ -48,8 +50,14 @@ class Services:
             bot.wake_long_polls()
 
 
-def make_services(platform: Platform | None = None, *, dialects: frozenset[str] | None = None) -> Services:
-    """Services around `platform` (or a new one); `dialects`, when given, replace whatever it spoke."""
+def make_services(
+    platform: Platform | None = None,
+    *,
+    dialects: frozenset[str] | None = None,
+    allowed_hosts: frozenset[str] = frozenset(),
+) -> Services:
+    """Services around `platform` (or a new one); `dialects`, when given, replace whatever it spoke;
+    `allowed_hosts`: the names the control API answers beyond loopback's (sandbox.hosts.allowed_hosts)."""
     platform = platform or Platform()
     if dialects is not None:
         platform.dialects = dialects
@@ -59,6 +67,7 @@ def make_services(platform: Platform | None = None, *, dialects: frozenset[str] 
         limiter=RateLimiter(platform),
         calls=CallLog(),
         startup_dialects=platform.dialects,
+        allowed_hosts=allowed_hosts,
     )
 
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.hosts import refuse_foreign_host
+from sandbox.http import ApiError, envelope_error
 
-async def stats(request: Request) -> JSONResponse:
+
+async def stats(request: Request) -> Response:
+    try:
+        refuse_foreign_host(request)
+    except ApiError as error:
+        return envelope_error(error)
     calls = request.app.state.services.calls
     return JSONResponse(
         {

@@ -11,6 +11,7 @@ from typing import Any, Literal, overload
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sandbox.hosts import refuse_foreign_host
 from sandbox.http import ApiError, envelope_error, envelope_ok, expect_type, read_json_body
 from sandbox.numbers import is_decimal
 from sandbox.records import Bot, Chat, Message, User
@@ -57,6 +58,7 @@ def control(handler: ControlHandler) -> Callable[[Request], Any]:
 
     async def run(request: Request) -> Response:
         try:
+            refuse_foreign_host(request)  # reads too: a rebinding page may read what the browser fetched
             body = {}
             if request.method in ("POST", "PUT", "PATCH", "DELETE"):
                 refuse_other_sites(request)

@@ -222,3 +222,20 @@ def test_a_sigterm_answers_a_held_long_poll_and_still_saves_the_state(run_sandbo
     log = output.read_text()
     assert "Traceback" not in log and "CancelledError" not in log, log
     assert state.exists(), log
+
+
+def test_the_control_api_answers_loopback_and_the_hosts_it_is_told_to_allow(run_sandbox):
+    """A DNS-rebinding page names its own host: refused (403 HOST_NOT_ALLOWED). A name containers reach the
+    sandbox by is allowed with --allowed-host or SANDBOX_ALLOWED_HOSTS; loopback always is."""
+    port = free_port()
+    process, output = run_sandbox(
+        "--port", str(port), "--allowed-host", "sandbox", env={"SANDBOX_ALLOWED_HOSTS": "box.internal"}
+    )
+    root = f"http://127.0.0.1:{port}"
+    wait_until_up(f"{root}/v1", process)
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"sandbox:{port}", "box.internal"):
+        assert httpx.get(f"{root}/_sandbox/state", headers={"Host": host}).status_code == 200, host
+    foreign = httpx.get(f"{root}/_sandbox/state", headers={"Host": f"rebind.attacker.example:{port}"})
+    assert foreign.status_code == 403 and foreign.json()["error"]["code"] == "HOST_NOT_ALLOWED"
+    assert stop(process, signal.SIGTERM) == 0
+    assert "Control API also answers host:  box.internal, sandbox" in output.read_text()

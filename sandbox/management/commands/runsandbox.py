@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from sandbox.demo import find_demo, seed_demo
 from sandbox.dialects import DIALECTS, parse_dialects
+from sandbox.hosts import allowed_hosts, host_name, is_loopback
 from sandbox.persistence import load_platform, save_platform
 from sandbox.runner import build_servers, serve
 from sandbox.server import make_services
@@ -49,6 +50,14 @@ class Command(BaseCommand):
             metavar="NAME[,NAME…]",
             help=f"speak an alternative reading of the platform (repeatable); known: {', '.join(DIALECTS)}",
         )
+        parser.add_argument(
+            "--allowed-host",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="a host name the control API answers besides loopback's and --host's (repeatable; also"
+            " SANDBOX_ALLOWED_HOSTS, comma-separated): the name containers or other machines reach it by",
+        )
         parser.add_argument("--demo", action="store_true", help="seed a demo portal, users and app")
         parser.add_argument(
             "--state-file",
@@ -73,7 +82,12 @@ class Command(BaseCommand):
         state_file = Path(options["state_file"]) if options["state_file"] else None
         restored = load_platform(state_file) if state_file else None
         # The dialects are how this run speaks, not state: a restored platform speaks what it is told now.
-        services = make_services(restored, dialects=dialects)
+        # The address it is bound to is its own name too (0.0.0.0 and :: name no host; loopback is answered).
+        bound = [options["host"]] if options["host"] not in ("0.0.0.0", "::", "") else []
+        bound = [host for host in bound if not is_loopback(host_name(host))]
+        services = make_services(
+            restored, dialects=dialects, allowed_hosts=allowed_hosts([*bound, *options["allowed_host"]])
+        )
         platform = services.platform
         if options["session_ttl"] is not None:
             platform.session_ttl = options["session_ttl"]
@@ -101,7 +115,7 @@ class Command(BaseCommand):
             app_url=options["app_url"],
             app_key=demo.app_key if demo else None,
         )
-        self._print_where_to_go(options, demo, services.platform.dialects)
+        self._print_where_to_go(options, demo, services.platform.dialects, services.allowed_hosts)
         # SIGTERM (a supervisor, a test) stops the servers as gracefully as Ctrl-C does.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         young, middle, _ = gc.get_threshold()
@@ -117,7 +131,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Sandbox state saved to {state_file}.")
         self.stdout.write("Sandbox stopped.")
 
-    def _print_where_to_go(self, options, demo, dialects: frozenset[str]) -> None:
+    def _print_where_to_go(
+        self, options, demo, dialects: frozenset[str], services_hosts: frozenset[str] = frozenset()
+    ) -> None:
         base = f"http://{options['host']}:{options['port']}"
         lines = [
             "VibeCode sandbox is running.",
@@ -127,6 +143,9 @@ class Command(BaseCommand):
             f"  Control API:                    {base}/_sandbox   (overview: GET {base}/_sandbox/state)",
             f"  Dialects:                       {', '.join(sorted(dialects)) or 'none'}",
         ]
+        if services_hosts:
+            hosts = ", ".join(sorted(services_hosts))
+            lines.append(f"  Control API also answers host:  {hosts}   (and loopback)")
         if options["gateway_port"]:
             gateway = f"http://{options['host']}:{options['gateway_port']}"
             login = f"{gateway}/_gateway/login"
