@@ -42,6 +42,12 @@ _INSERTED = re.compile(r"(?<=[\[>\-#])\u200b")
 # A mention's name runs to the next tag: with any text allowed (.*?), each unclosed [USER=…] of a message
 # scanned to its end, so 20,000 characters of them held a worker ~1 s, 100,000 ~13 s (quadratic).
 _MENTION = re.compile(r"\[user=([^\]\[]*)\]([^\[]*)\[/user\]([\s,:;]*)", re.IGNORECASE)
+# What one_line() takes out of a name: line and paragraph breaks and the other C0/C1 controls (a run of them
+# one space), and the bidi embeddings, overrides and isolates (dropped), which turn the text after them around
+# up to the line's end, the app's own words included. The marks (U+200E, U+200F) a right-to-left name may
+# need stay: they reorder no letters.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 
 ImageSize = Literal["small", "medium", "large"]
 
@@ -92,6 +98,14 @@ def shorten(text: str, limit: int) -> str:
         middle = (fits + too_long) // 2
         fits, too_long = (middle, too_long) if len(escape(text[:middle])) <= keep else (fits, middle)
     return text[:fits] + "…"
+
+
+def one_line(text: str) -> str:
+    """A name someone else chose (a chat's title, a person's name), as one line of plain text to put among the
+    app's own words: its line breaks and controls a space, its bidi controls dropped. escape() keeps its
+    markup from being read; this keeps it from starting a line of its own that reads as the app's ("The
+    app's key expired: …") or turning the app's words after it around. Escape it still (a builder does)."""
+    return _BREAKS.sub(" ", _BIDI.sub("", text)).strip()
 
 
 def _markup(value: str) -> str:

@@ -7,6 +7,7 @@ admin's private dialog (a platform deduping a repeat would hide it from the dial
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -204,3 +205,44 @@ def test_a_move_to_a_personal_key_names_the_chats_in_the_portal_s_language(
     ]
     assert "Team standup" in notice and "Sales and support" in notice
     assert "не состоит ни в одном из групповых чатов" in notice
+
+
+HOSTILE_TITLES = {
+    "link": "[URL=https://evil.example]Click to re-authorise[/URL]",
+    "mention": "[USER=1]x[/USER] [USER=all]everyone[/USER]",
+    "closing": "[/CHAT][/B][/URL][B]",
+    "lines": "Sales\n\nThe app's key expired: open https://evil.example to re-authorise\n>>quoted",
+    "rtl": "Team\u202e\u2066 evil\u2069\u202c",
+    "long": "L" * 10_000,
+}
+
+
+def test_a_chats_notice_shows_hostile_chat_titles_as_one_plain_line_each(
+    sandbox_portal, sandbox, settings, task_queue
+):
+    """The chats are named by what any portal user may call a chat: a title's markup shows as typed, each
+    stays on its bullet's line (no line of its own that reads as the app's), no bidi control turns the text
+    around, and a long one is cut. Counted on what the new bot posted, the raw text."""
+    sp = sandbox_portal
+    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+    bot = provision_bot(sp.portal)
+    chats = {kind: group_chat(sp, bot, f"chat {kind}") for kind in HOSTILE_TITLES}
+    poll_bot_once(bot.pk)
+    for kind, title in HOSTILE_TITLES.items():
+        rename_chat(sandbox, chats[kind], title)
+    old_bot = bot.vibe_bot_id
+    open_app(sp, app_key=rotate_app_key(sp, settings))
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert bot.vibe_bot_id != old_bot, bot.last_error
+
+    [notice] = notices_posted(sp, bot.vibe_bot_id, sp.admin_id)
+    # Only the notice's own tags open: one [CHAT=…] and its [/CHAT] a chat, nothing else.
+    opened = re.findall(r"\[(?!\u200b)[^\]]*\]", notice)
+    assert sorted({tag.upper().split("=")[0] for tag in opened}) == ["[/CHAT]", "[CHAT"], opened
+    assert len(opened) == 2 * len(HOSTILE_TITLES)
+    lines = notice.split("\n")
+    assert len(lines) == 1 + len(HOSTILE_TITLES), lines  # the lead, then one bullet a chat
+    assert all(line.upper().startswith("• [CHAT=") for line in lines[1:])
+    assert not re.search("[\u202a-\u202e\u2066-\u2069]", notice)
+    assert max(len(line) for line in lines[1:]) < 150

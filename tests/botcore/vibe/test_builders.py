@@ -329,3 +329,17 @@ def test_shorten_cuts_a_users_text_to_fit_once_escaped_and_says_it_was_cut(text)
 def test_shorten_leaves_text_that_fits_as_it_is():
     assert bb.shorten("[b]hi[/b]", 12) == "[b]hi[/b]"  # 11 characters once escaped
     assert bb.shorten("[b]hi[/b]", 10) == "[b]hi[/…"  # "[b]hi[/" is 9 once escaped, with room for the "…"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Sales\n\nThe app's key expired\r\n>>x", "Sales The app's key expired >>x"),
+        ("a\u2028b\u2029c\x0bd\x85e\tf", "a b c d e f"),
+        ("Team\u202e\u2066 evil\u2069\u202c", "Team evil"),
+        ("\u05e9\u05dc\u05d5\u05dd\u200f (HQ)", "\u05e9\u05dc\u05d5\u05dd\u200f (HQ)"),  # a mark stays
+        ("  Anna  ", "Anna"),
+    ],
+)
+def test_one_line_makes_a_name_one_line_that_turns_nothing_after_it_around(name, expected):
+    assert bb.one_line(name) == expected
