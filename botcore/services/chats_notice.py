@@ -132,8 +132,8 @@ def chats_notice_text(facts: dict[str, Any], language: str) -> str:
         ]
         for dialog_id, name in facts["chats"]:
             chat_id = dialog_id.removeprefix("chat")
-            name = bb.one_line(name)  # anyone in the chat names it: its own line would read as ours
-            label = bb.shorten(name, NAME_CHARS) if name else gettext("Chat {id}").format(id=chat_id)
+            # Anyone in the chat names it: a line of its own would read as ours.
+            label = bb.plain_name(name, NAME_CHARS) or gettext("Chat {id}").format(id=chat_id)
             lines.append(bb.join(["• ", bb.chat_link(chat_id, label)]))
         more = int(facts.get("more", 0))
         if more:

@@ -30,6 +30,8 @@ ZWSP = "\u200b"
 # The platform's limit on a message's text, in characters: it cuts longer text and appends " (...)", which
 # can cut a closing tag off (CONTRACT part A §10). Fit a user's words into a reply with shorten().
 MAX_TEXT_CHARS = 20_000
+# A name someone else chose (a person's, a chat's) as a message shows it, at most (plain_name).
+NAME_CHARS = 80
 _OPEN_BRACKET = re.compile(r"\[(?!\u200b)")
 # Line-level markup may follow a line's indent, never its line break: "\s*" crossed line ends, so each line of
 # a message of blank lines scanned every line after it (100,000 newlines held a worker 200 s).
@@ -106,6 +108,12 @@ def one_line(text: str) -> str:
     markup from being read; this keeps it from starting a line of its own that reads as the app's ("The
     app's key expired: …") or turning the app's words after it around. Escape it still (a builder does)."""
     return _BREAKS.sub(" ", _BIDI.sub("", text)).strip()
+
+
+def plain_name(text: str, limit: int = NAME_CHARS) -> str:
+    """A name someone else chose, as one line (one_line) of at most `limit` characters once escaped (shorten):
+    a person's name beside the app's words, a chat's in a list of them."""
+    return shorten(one_line(text), limit)
 
 
 def _markup(value: str) -> str:

@@ -88,7 +88,7 @@ class EchoSkill(Skill):
         if isinstance(event, MessageAddEvent):
             ctx.typing("IMBOT_AGENT_ACTION_THINKING")
             ctx.react("like")
-            name = (event.user.first_name if event.user else "") or t["friend"]
+            name = bb.plain_name(event.user.first_name if event.user else "") or t["friend"]
             text = event.message.text
             keyboard = (
                 Keyboard()
@@ -107,7 +107,8 @@ class EchoSkill(Skill):
             help_text = t["help_text"].format(bot=_bot_name(event))
             ctx.answer_command(t["pong"] if event.command.name == "ping" else help_text)
         elif isinstance(event, ReactionChangeEvent):
-            name = (event.user.first_name if event.user else "") or t["someone"]
+            # A system message: a name's own line would read as the platform's.
+            name = bb.plain_name(event.user.first_name if event.user else "") or t["someone"]
             # The code is the platform's, yet its list may change (CONTRACT B): shown as written, not markup.
             shown = REACTION_EMOJI.get(event.reaction, event.reaction)
             notice = t["reaction"].format(name=bb.escape(name), reaction=bb.escape(shown))
@@ -122,4 +123,4 @@ class EchoSkill(Skill):
 def _bot_name(event: CommandAddEvent | JoinChatEvent) -> str:
     """The bot as the portal names it (the event says; BOTCORE_BOT_NAME or the portal's own name), escaped;
     the reference's "Echo Bot" where the event names none."""
-    return bb.escape(event.bot.name if event.bot is not None and event.bot.name else "Echo Bot")
+    return bb.escape(bb.plain_name(event.bot.name if event.bot is not None else "") or "Echo Bot")

@@ -269,8 +269,11 @@ class StandupSkill(Skill):
         for person in run.get("participants", []):
             state = ctx.state_for(str(person["id"])).get()
             answers = [a["text"] for a in read_answers(state)] if state.get("day") == day else []
-            name = bb.bold(state.get("name") or person.get("name") or f"#{person['id']}") + ": "
-            answer = "\n".join(answers) if answers else texts["no_answer"]
+            # Each person names themselves: one line, short, so that no name starts a line read as another's.
+            shown = bb.plain_name(state.get("name") or person.get("name") or "")
+            name = bb.bold(shown or f"#{person['id']}") + ": "
+            # A mention as the name it shows, as the person saw it: repeated, it would ping them again.
+            answer = "\n".join(bb.unmention(a) for a in answers) if answers else texts["no_answer"]
             lines.append(name + bb.shorten(answer, bb.MAX_TEXT_CHARS - len(name)))
         # In parts, each a whole message: the platform cuts a longer one (A §10), and the people at the end
         # with it.

@@ -239,3 +239,16 @@ def test_the_repeat_button_of_a_huge_message_carries_no_more_than_a_message_may_
     ctx = run_skill(EchoSkill(), make_message_event(typed, first_name="Boris"))
     repeat = ctx.posts[0].keyboard[0]["ACTION_VALUE"]
     assert len(repeat) <= bb.MAX_TEXT_CHARS and typed.startswith(repeat)
+
+
+def test_a_name_shows_on_one_short_line_in_the_echo_and_the_reaction_notice():
+    """A reaction's notice is a system message: a name's line break gave it a line of its own that read as the
+    platform's, a right-to-left override turned the words after it around, and a name past the platform's
+    limit made a notice the platform cuts."""
+    hostile = "John\nAlice added a reaction: 👎\u202e" + "x" * 30_000
+    ctx = run_skill(EchoSkill(), make_reaction_event("like", first_name=hostile))
+    [notice] = ctx.replies
+    assert "\n" not in notice and "\u202e" not in notice and len(notice) < 200
+    assert notice.startswith("John Alice added a reaction: 👎") and notice.endswith(" added a reaction: 👍")
+    ctx = run_skill(EchoSkill(), make_message_event("hi", first_name=hostile))
+    assert "\u202e" not in ctx.replies[0] and len(ctx.replies[0].split("\n")[0]) < 200

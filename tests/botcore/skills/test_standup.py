@@ -668,3 +668,31 @@ def test_a_question_kept_back_past_the_summary_time_is_not_asked():
     with time_machine.travel(datetime(2030, 3, 4, 6, 39, tzinfo=UTC)):  # 09:39: still in time
         ctx = run_skill(StandupSkill(), ASK, options=options, chat_users=TEAM)
     assert [post.dialog_id for post in ctx.posts] == ["7", "8"]
+
+
+def test_a_summary_shows_each_name_as_one_short_line_and_a_mention_as_the_name_it_shows():
+    """Anyone names themselves: a name's line break began a line of its own, which put words in another
+    person's mouth ("Boris Ivanov: all done"), a right-to-left override turned the answer after it around, and
+    a name of 10,000 characters took half a message; an answer's mention showed as its markup."""
+    team = {
+        "chat5": [
+            make_user(7, "Anna\nBoris Ivanov: all done, nothing blocks me"),
+            make_user(8, "Boris Ivanov"),
+            make_user(9, "Eve\u202e\u2066"),
+            make_user(10, "L" * 10_000),
+        ]
+    }
+    skill = StandupSkill()
+    ctx = run_skill(skill, ASK, options=OPTIONS, chat_users=team)
+    with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=UTC)):
+        for user in (user for user in team["chat5"] if user.id != 8):  # each under the name it chose
+            said = "[USER=8]Boris Ivanov[/USER] please review"
+            run_skill(skill, make_message_event(said, user_id=user.id, user_name=user.name), ctx=ctx)
+    run_skill(skill, REPORT, ctx=ctx)
+    [summary] = [post.text for post in ctx.posts_to("chat5")]
+    lines = summary.split("\n")
+    assert len(lines) == 1 + 4, lines  # the title, then a line a person
+    assert sum(line.startswith("[b]Boris Ivanov[/b]: ") for line in lines) == 1
+    assert not any(char in summary for char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert max(len(line) for line in lines) < 200
+    assert summary.count(": Boris Ivanov please review") == 3 and "USER" not in summary.upper()
