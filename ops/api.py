@@ -47,7 +47,7 @@ from ops.tokens import OperatorTokenAuthentication
 from tenants import operations
 from tenants.models import Portal
 from tenants.selectors import annotate_credentials
-from vibeapp.api_views import NOT_A_PARAMETER, RateBeforeRights, refuse_unknown_query_params
+from vibeapp.api_views import NOT_A_PARAMETER, RateBeforeRights, refuse_a_body, refuse_unknown_query_params
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass  # the stubs' name for what DRF accepts
@@ -68,6 +68,11 @@ class OperatorAccess(RateBeforeRights):
     # one its admin action names).
     rights_models: tuple[type[Model], ...] = ()
     action_rights: Mapping[str, str] = {}
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)  # the caller, its rate and its rights first
+        if request.method == "POST":
+            refuse_a_body(request)  # each action acts on its URL's object alone
 
 
 class Page(LimitOffsetPagination):

@@ -64,9 +64,10 @@ _REFUSALS = {
     "401": ("no credentials, an unknown token, or an expired one (`Token expired`)", _DETAIL),
     "403": ("not staff, or without the admin's right this takes", _DETAIL),
     "404": ("no such id", _DETAIL),
+    "415": ("a body of a type the API reads not (an action takes none)", _DETAIL),
     "400": (
-        "a parameter this operation does not take or one given twice, a malformed id, or a value outside a"
-        " field's choices: each named, with what is wrong",
+        "a parameter this operation does not take or one given twice, a malformed id, a value outside a"
+        " field's choices, or a body given to an action (none takes one): each named, with what is wrong",
         {"type": "object", "additionalProperties": {"type": "string"}},
     ),
 }
@@ -93,7 +94,7 @@ def document_operator_refusals(result, generator, request, public):
             operation["responses"].setdefault("429", _TOO_MANY)
         if not path.startswith("/api/ops/"):
             continue
-        for operation in operations.values():
+        for method, operation in operations.items():
             names = {p["name"] for p in operation.get("parameters", ())}
             refusals = {code: _REFUSALS[code] for code in ("401", "403")}
             if "id" in names:
@@ -102,6 +103,8 @@ def document_operator_refusals(result, generator, request, public):
                 refusals["400"] = _REFUSALS["400"]
             if "cursor" in names:
                 refusals["404"] = _INVALID_CURSOR
+            if method == "post":
+                refusals["415"] = _REFUSALS["415"]
             for code, (description, schema) in refusals.items():
                 operation["responses"].setdefault(
                     code, {"description": description, "content": {"application/json": {"schema": schema}}}

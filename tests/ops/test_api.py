@@ -553,7 +553,7 @@ def test_giving_up_an_event_takes_the_replay_right_not_only_reading_the_log(flee
 def test_the_schema_documents_giving_up_an_event():
     schema = APIClient().get("/api/schema/", {"format": "json"}).json()
     operation = schema["paths"]["/api/ops/events/{id}/give-up/"]["post"]
-    assert {"200", "409"} <= set(operation["responses"]) and "requestBody" not in operation
+    assert {"200", "400", "409", "415"} <= set(operation["responses"]) and "requestBody" not in operation
     assert "later events" in operation["description"]
 
 
@@ -707,3 +707,41 @@ def test_a_portal_s_fields_are_all_snake_case_with_the_two_camel_case_names_kept
     assert properties["bestTokenExpiresAt"].get("deprecated") is True
     assert properties["hasPersonalKey"].get("deprecated") is True
     assert not properties["best_token_expires_at"].get("deprecated")
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        ({"status": "handled", "ids": [1, 2, 3]}, "json"),
+        ([1, 2, 3], "json"),
+        ("{not json", "application/json"),
+        ("ids=1&ids=2", "application/x-www-form-urlencoded"),
+        ("give it up", "text/plain"),
+    ],
+)
+def test_an_action_that_takes_no_body_refuses_one_and_does_nothing(fleet, body, content_type):
+    """Each action takes its object from the URL alone: a body was read by none and dropped unsaid, so a
+    script posting `{"ids": [1, 2, 3]}` to one event's give-up believed it had given up three. As a query
+    parameter the API takes not (refuse_unknown_query_params): refused, and nothing done."""
+    _, bot = fleet
+    entry = EventLogEntry.objects.create(
+        bot=bot, vibe_event_id=2, event_type="ONIMBOTV2MESSAGEADD", payload={}, status="received"
+    )
+    client = token_client(staff=True)
+    url = f"/api/ops/events/{entry.pk}/give-up/"
+
+    def post(to: str, sent):
+        if content_type == "json":
+            return client.post(to, sent, format="json")
+        return client.post(to, sent, content_type=content_type)
+
+    for answer in (post(url, body), post(f"/api/ops/bots/{bot.pk}/pause/", body)):
+        assert answer.status_code in (400, 415), answer.content
+        assert set(answer.json()) <= {"detail", "body"}, answer.json()
+    assert EventLogEntry.objects.get(pk=entry.pk).status == EventLogEntry.Status.RECEIVED
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.ACTIVE
+    # What clients send for "nothing" is nothing: no body, an empty one, {} and null.
+    assert client.post(url, {}, format="json").status_code == 200
+    for nothing in (None, ""):
+        assert client.post(url, nothing, content_type="application/json").status_code == 409  # done already
+    assert client.post(url).status_code == 409
