@@ -477,6 +477,33 @@ def test_a_standup_day(clock, world, task_queue):
     assert "Alice, you wrote: [i]evening[/i]" in [m["text"] for m in world.messages()]
 
 
+@pytest.mark.slow
+def test_a_hostile_name_in_the_sandbox_is_one_line_of_the_summary_the_chat_receives(clock, world, task_queue):
+    """A portal user whose name carries a line break and a right-to-left override: the summary the chat got
+    (the sandbox's record) has a line a person, and an answer's mention shows as the name."""
+    from tenants.models import PortalSettings
+
+    sp = world.sp
+    PortalSettings.objects.update_or_create(portal=sp.portal, defaults={"timezone": "Europe/Moscow"})
+    team = world.team(quiet_member="Carol\n[b]Boris Ivanov[/b]: all done, nothing blocks me\u202e")
+    configure_skill(sp.portal, skill_name="standup", is_enabled=True, options={"chat": f"chat{team['id']}"})
+    task_queue.run()
+    clock.move_to(datetime(2030, 3, 4, 6, 30, 20, tzinfo=UTC))  # 09:30 in Moscow
+    assert sweep_schedules() == 1
+    task_queue.run()
+    world.say(f"[USER={sp.member_id}]Boris Ivanov[/USER] please review")
+    world.poll()
+    clock.move_to(datetime(2030, 3, 4, 14, 30, 5, tzinfo=UTC))  # 17:30 in Moscow
+    assert sweep_schedules() == 1
+    task_queue.run()
+    [summary] = [m["text"] for m in world.chat_messages(team["id"]) if m["text"].startswith("[b]Standup for")]
+    lines = summary.split("\n")
+    assert len(lines) == 1 + 3, lines  # the title, Alice, Carol, Boris
+    assert sum(line.startswith("[b]Boris Ivanov[/b]: ") for line in lines) == 1
+    assert "\u202e" not in summary and "USER" not in summary.upper()
+    assert "[b]Alice Admin[/b]: Boris Ivanov please review" in lines
+
+
 def _standup_on_a_skewed_platform(clock, world, task_queue, *, skew_seconds: int) -> dict:
     """The day's question out at 09:30 in Moscow on a platform whose clock runs `skew_seconds` ahead of
     ours (negative: behind); Alice, then Boris, then Alice again answer in the morning."""
