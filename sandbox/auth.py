@@ -83,5 +83,8 @@ def authenticate(
 def require_scope(key: ApiKey, scope: str = "imbot") -> None:
     if scope not in key.scopes:
         raise StateError(
-            "SCOPE_DENIED", f"API key lacks the {scope} scope", hint="Re-issue the key with imbot and im"
+            "SCOPE_DENIED",
+            f"API key lacks the {scope} scope",
+            hint=f"Re-issue the key with the {scope} scope"
+            + (" (a chat bot needs imbot and im)" if scope == "imbot" else ""),
         )

@@ -117,6 +117,9 @@ def build_app(services: Services | None = None, *, gateway_port: int | None = No
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
+    # The reference's paths are exact: `/v1/bots/` is no endpoint, a 404 in the envelope like any other,
+    # not Starlette's bare 307 to the path without the slash.
+    app.router.redirect_slashes = False
     app.state.services = services
     app.state.gateway_port = gateway_port
     return app

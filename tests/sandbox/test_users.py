@@ -25,6 +25,7 @@ def test_needs_the_user_scope_and_valid_paging(sandbox):
     key, _ = sandbox.run_in_loop(lambda s: seed(s, {"imbot", "im"}))
     denied = httpx.get(f"{sandbox.base_url}/users", headers={"X-Api-Key": key})
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "SCOPE_DENIED"
+    assert "user" in denied.json()["error"]["hint"]  # the scope it lacks, not "imbot and im"
     key, _ = sandbox.run_in_loop(lambda s: seed(s, {"user"}))
     for limit in ("0", "--5", "-", "5x", "²"):
         bad = httpx.get(f"{sandbox.base_url}/users", params={"limit": limit}, headers={"X-Api-Key": key})
