@@ -20,6 +20,7 @@ DIALECTS: dict[str, str] = {
     "me-no-expiry": "GET /v1/me answers no session.expiresAt",
     "no-long-poll": "GET /v1/bots/:botId/events ignores the timeout parameter and answers at once",
     "held-polls": "GET /v1/bots/:botId/events holds an empty answer 25 s unless a timeout is given",
+    "always-held-polls": "GET /v1/bots/:botId/events holds an empty answer 25 s whatever timeout is given (0 too)",
     "no-next-offset": "GET /v1/bots/:botId/events answers no nextOffset (next: the last event's id + 1)",
     "last-id-next-offset": "GET /v1/bots/:botId/events answers nextOffset as the last event's id, not id + 1",
     "keyed-events": "GET /v1/bots/:botId/events answers events as an object keyed by event id",
@@ -32,6 +33,7 @@ DIALECTS: dict[str, str] = {
     "empty-no-content": "GET /v1/bots/:botId/events answers 204 No Content when no event waits",
     "portal-rate-limit": "the request rate counts per key and portal instead of per key",
     "no-retry-after": "429 answers carry neither error.retryAfter nor a Retry-After header",
+    "retry-after-ms": "error.retryAfter counts milliseconds (the Retry-After header stays whole seconds)",
     "no-template-dedupe": "a send repeating a templateId posts again, and its uuidMap does not name it",
 }
 
@@ -39,7 +41,8 @@ DIALECTS: dict[str, str] = {
 _EXCLUSIVE = (
     frozenset({"bare-bot-list", "items-bot-list"}),
     frozenset({"no-next-offset", "last-id-next-offset"}),
-    frozenset({"no-long-poll", "held-polls"}),
+    frozenset({"no-long-poll", "held-polls", "always-held-polls"}),
+    frozenset({"no-retry-after", "retry-after-ms"}),
 )
 
 

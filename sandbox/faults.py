@@ -213,10 +213,13 @@ class Faults:
                 # What a broken proxy in front of the platform answers: a 200 that is not the platform's.
                 raise InjectedResponse(garbage_response(rule.garbage_kind))
             if rule.error_rate and self.rng.random() < rule.error_rate:
+                says_wait = rule.error_code in _RETRY_AFTER_CODES
+                in_ms = says_wait and request.app.state.services.platform.speaks("retry-after-ms")
                 raise ApiError(
                     rule.error_code,
                     hint="Injected by a sandbox fault rule",
-                    retry_after=1 if rule.error_code in _RETRY_AFTER_CODES else None,
+                    retry_after=1 if says_wait else None,
+                    retry_after_ms=1000 if in_ms else None,
                 )
 
 

@@ -40,11 +40,14 @@ class ApiError(StateError):
         data: dict | None = None,
         retry_after: int | None = None,
         status: int | None = None,
+        retry_after_ms: int | None = None,
     ):
         super().__init__(code, message or ERRORS.get(code, (0, code))[1], hint=hint)
         self.data = data
         self.retry_after = retry_after
         self.status = status
+        # `retry-after-ms`: error.retryAfter in milliseconds, while the Retry-After header keeps `retry_after`
+        self.retry_after_ms = retry_after_ms
 
 
 class InjectedResponse(Exception):
@@ -105,8 +108,9 @@ def envelope_error(error: StateError) -> Response:
     retry_after = getattr(error, "retry_after", None)
     headers = {}
     if retry_after is not None:
-        body["retryAfter"] = retry_after
-        headers["Retry-After"] = str(retry_after)
+        retry_after_ms = getattr(error, "retry_after_ms", None)
+        body["retryAfter"] = retry_after if retry_after_ms is None else retry_after_ms
+        headers["Retry-After"] = str(retry_after)  # HTTP's unit, whole seconds, in every dialect
     payload: dict[str, Any] = {"success": False, "error": body}
     data = getattr(error, "data", None)
     if data is not None:

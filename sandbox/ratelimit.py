@@ -9,7 +9,8 @@ A rate that is not positive and finite switches the limit off for that key.
 
 Two dialects (sandbox/dialects.py) read the limit otherwise: `portal-rate-limit` gives each key one
 bucket per portal it acts on (imbot.v2 limits per application, and may count per portal), and
-`no-retry-after` refuses without saying how long to wait.
+`no-retry-after` refuses without saying how long to wait; `retry-after-ms` says `retryAfter` in
+milliseconds (the `Retry-After` header stays HTTP's whole seconds).
 """
 
 from __future__ import annotations
@@ -66,10 +67,13 @@ class RateLimiter:
             if self.platform.speaks("no-retry-after"):
                 raise ApiError("RATE_LIMIT", hint=f"At most {per_second:g} requests/s per {scope}")
             wait_ms = decision.retry_after_ms or 1000
+            in_ms = self.platform.speaks("retry-after-ms")
             raise ApiError(
                 "RATE_LIMIT",
-                hint=f"At most {per_second:g} requests/s per {scope}; wait retryAfter seconds",
+                hint=f"At most {per_second:g} requests/s per {scope}; wait retryAfter "
+                + ("milliseconds" if in_ms else "seconds"),
                 retry_after=max(1, math.ceil(wait_ms / 1000)),
+                retry_after_ms=max(1, math.ceil(wait_ms)) if in_ms else None,
             )
         self._buckets[bucket_id] = (per_second, rates, state)
 

@@ -3,7 +3,8 @@
 `offset=N` acknowledges every event below N (an offset never moves back); without `offset` the platform
 resumes from the offset it stored. Unacknowledged events come again on every call (at-least-once).
 `limit` is 1-1000 (default 100). `timeout=0..30` seconds holds an empty answer open until an event
-arrives (long-polling; `held-polls` holds a poll without it 25 s, `no-long-poll` never holds). The answer
+arrives (long-polling; `held-polls` holds a poll without it 25 s, `always-held-polls` holds every poll 25 s
+whatever it names, 0 too, and `no-long-poll` never holds). The answer
 is {events, nextOffset, hasMore, storedOffset, persisted}; an empty queue answers nextOffset 0, as
 imbot.v2 does (under `no-next-offset`, no nextOffset at all; under `last-id-next-offset`, the last event's
 id, so that event comes again until an offset past it; `keyed-events` and `null-events` write the events as
@@ -38,9 +39,9 @@ def query_int(raw: str | None, name: str, low: int, high: int, default: int | No
     return int(raw)
 
 
-# The hold of a poll that names no timeout, in the `held-polls` dialect: the reference heads its plain GET
-# "Receive events (long-polling)", so a platform may hold every poll by default, as long-polling servers
-# commonly do for 20-30 s.
+# The hold of a poll that names no timeout, in the `held-polls` dialect (and of every poll, in
+# `always-held-polls`): the reference heads its plain GET "Receive events (long-polling)", so a platform may
+# hold every poll by default, as long-polling servers commonly do for 20-30 s.
 DEFAULT_HOLD_SECONDS = 25.0
 
 
@@ -95,6 +96,8 @@ async def get_events(call: Call) -> dict | Response:
     timeout = query_timeout(
         query.get("timeout"), default=DEFAULT_HOLD_SECONDS if platform.speaks("held-polls") else 0.0
     )
+    if platform.speaks("always-held-polls"):  # its own hold, whatever the poll asked (checked all the same)
+        timeout = DEFAULT_HOLD_SECONDS
     if offset is not None:
         event_queue.acknowledge(platform, bot, offset)
     events, has_more = event_queue.pending(bot, limit=limit)  # type: ignore[arg-type]

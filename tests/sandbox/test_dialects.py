@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 
 import pytest
@@ -243,3 +245,61 @@ def test_no_template_dedupe_posts_a_repeated_template_id_again_and_maps_nothing(
         lambda s: [m.text for m in s.platform.messages.values() if m.author_id == bot_id]
     )
     assert posted == ["once?", "once?"]
+
+
+def test_retry_after_ms_says_the_wait_in_milliseconds_and_the_header_in_seconds(sandbox, ctl, two_portals):
+    """`error.retryAfter` counts milliseconds; `Retry-After` stays HTTP's whole seconds, rounded up."""
+    speak(ctl, "retry-after-ms")
+    first, _ = two_portals
+    with client_for(sandbox, first) as client:
+        client.get("/bots"), client.get("/bots")
+        answer = client.get("/bots")
+    error = refused(answer, 429, "RATE_LIMIT")
+    assert isinstance(error["retryAfter"], int) and 1 <= error["retryAfter"] <= 1000  # 2 requests/s
+    assert answer.headers["Retry-After"] == "1"
+
+
+def test_retry_after_ms_also_counts_an_injected_rate_limit_in_milliseconds(ctl, client):
+    speak(ctl, "retry-after-ms")
+    rule = {"method": "GET", "path": "/v1/bots", "errorRate": 1, "errorCode": "RATE_LIMIT"}
+    ok(ctl.post("/_sandbox/faults", json=rule))
+    answer = client.get("/bots")
+    assert refused(answer, 429, "RATE_LIMIT")["retryAfter"] == 1000 and answer.headers["Retry-After"] == "1"
+
+
+def test_always_held_polls_hold_an_empty_poll_whatever_timeout_it_names(ctl, client, bot_id, monkeypatch):
+    """The full hold (25 s; 1 s here) for timeout=0 too; an event waiting is answered at once."""
+    monkeypatch.setattr("sandbox.api.events.DEFAULT_HOLD_SECONDS", 1.0)
+    client.get(f"/bots/{bot_id}/events", params={"offset": 10**6})
+    speak(ctl, "always-held-polls")
+    for timeout in ("0", "0.2", None):
+        started = time.monotonic()
+        answered = ok(client.get(f"/bots/{bot_id}/events", params={"timeout": timeout} if timeout else {}))
+        assert answered["events"] == [] and time.monotonic() - started >= 0.9, timeout
+    refused(client.get(f"/bots/{bot_id}/events", params={"timeout": "31"}), 400, "INVALID_TIMEOUT")
+
+
+def test_always_held_polls_answer_at_once_when_an_event_waits_or_arrives(
+    sandbox, ctl, tenant, client, bot_id, monkeypatch
+):
+    monkeypatch.setattr("sandbox.api.events.DEFAULT_HOLD_SECONDS", 5.0)
+    speak(ctl, "always-held-polls")
+    user_writes(sandbox, tenant.user_id, bot_id, "waiting")
+    started = time.monotonic()
+    batch = ok(client.get(f"/bots/{bot_id}/events", params={"timeout": 0}))
+    assert batch["events"] and time.monotonic() - started < 1
+    timer = threading.Timer(0.5, user_writes, (sandbox, tenant.user_id, bot_id, "arriving"))
+    timer.start()
+    started = time.monotonic()
+    woken = ok(client.get(f"/bots/{bot_id}/events", params={"offset": batch["nextOffset"], "timeout": 0}))
+    timer.join()
+    assert [e["data"]["message"]["text"] for e in woken["events"]] == ["arriving"]
+    assert time.monotonic() - started < 3
+
+
+def test_always_held_polls_is_spoken_alone_among_the_hold_readings():
+    for other in ("held-polls", "no-long-poll"):
+        with pytest.raises(ValueError, match="cannot be spoken together"):
+            parse_dialects(f"always-held-polls,{other}")
+    with pytest.raises(ValueError, match="cannot be spoken together"):
+        parse_dialects("retry-after-ms,no-retry-after")
