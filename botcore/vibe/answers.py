@@ -134,6 +134,32 @@ def parse_retry_after(value: object) -> float | None:
         return None
 
 
+# A rate limit's or a queue's wait this long or longer, given in `error.retryAfter` alone, is taken for
+# milliseconds: over 16 minutes is no wait a per-second limit asks for (`retry-after-ms`, docs/sandbox.md).
+MILLISECONDS_FROM = 1000.0
+
+
+def rate_limit_wait(field: object, header: str | None) -> float | None:
+    """Seconds to wait, from an error's `retryAfter` field and the answer's `Retry-After` header: the one place
+    that decides the field's unit (botcore.vibe.backoff decides what to do with the wait).
+
+    The contract's field counts seconds, like the header (CONTRACT A §3); a platform may count the field in
+    milliseconds (`retry-after-ms`), while HTTP fixes the header's unit at seconds. So the field is read as
+    milliseconds where the header agrees with that reading (within its rounding to whole seconds) and not
+    with seconds, or where no header comes and the field is MILLISECONDS_FROM or more; else as seconds.
+    Where field and header disagree every way the field is kept, as before: the platform's own word.
+    """
+    given = parse_retry_after(field)
+    said = parse_retry_after(header)
+    if given is None:
+        return said
+    if said is not None:
+        if abs(given - said) > 1 and abs(given / 1000 - said) <= 1:
+            return given / 1000
+        return given
+    return given / 1000 if given >= MILLISECONDS_FROM else given
+
+
 def _wait_within_bounds(seconds: float) -> float | None:
     if seconds != seconds:  # NaN
         return None
@@ -277,9 +303,7 @@ def raise_for_response(response: httpx.Response, content: bytes | None = None) -
         data = body.get("data") if isinstance(body.get("data"), dict) else error.get("data")
         if not isinstance(data, dict):
             data = {k: v for k, v in error.items() if k == "botId"}  # tolerate the id inside `error`
-        retry_after = parse_retry_after(error.get("retryAfter"))
-        if retry_after is None:
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
+        retry_after = rate_limit_wait(error.get("retryAfter"), response.headers.get("retry-after"))
         hint = error.get("hint")
         cls = error_class_for(code, status)
         if status < 400 and cls is VibeBadRequestError and not code:

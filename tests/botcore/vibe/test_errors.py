@@ -428,3 +428,30 @@ def test_a_number_from_the_wire_is_ascii_digits_only(odd):
     assert caught.value.existing_bot_id is None
     assert as_int(odd, default=-1) == -1
     assert as_int("-12") == -12 and as_int(" 7 ") == 7
+
+
+@pytest.mark.parametrize(
+    ("field", "header", "seconds"),
+    [
+        (250, "1", 0.25),  # retry-after-ms: the header (HTTP's whole seconds) agrees with milliseconds only
+        (1500, "2", 1.5),
+        (999, "1", 0.999),
+        (1, "1", 1.0),  # both say seconds
+        (2, "7", 2.0),  # neither reading agrees: the body, as always
+        (3, "2", 3.0),  # seconds within a second of the header: seconds
+        (30, None, 30.0),  # a field alone is seconds (the contract's unit) ...
+        (5000, None, 5.0),  # ... unless it is implausible as seconds (over 16 minutes for a rate limit)
+        (None, "4", 4.0),
+    ],
+)
+def test_a_rate_limits_wait_is_read_in_milliseconds_where_its_header_or_size_says_so(field, header, seconds):
+    """The `retry-after-ms` dialect: read as seconds, a 250 ms wait kept a bot from the platform 250 s (capped
+    at the backoff's maximum by the poller's cycle; raised at once by a client call, its wait over the cap)."""
+    extra = {} if field is None else {"retryAfter": field}
+    with pytest.raises(VibeRateLimitError) as caught:
+        raise_for_response(
+            answer(
+                429, error_body("RATE_LIMIT", **extra), headers={"Retry-After": header} if header else None
+            )
+        )
+    assert caught.value.retry_after == pytest.approx(seconds)

@@ -194,6 +194,20 @@ def test_a_429_is_waited_out_per_retry_after_then_the_read_succeeds(world):
     ]
 
 
+def test_a_429_whose_retry_after_counts_milliseconds_is_waited_as_milliseconds(world):
+    """`retry-after-ms`: read as seconds, the few hundred milliseconds asked were more than the longest
+    wait (5 s here), and the call was raised to its caller instead of retried."""
+    world.control.dialects("retry-after-ms")
+    client = world.client("personal", max_attempts=3, retry_max_wait=5)
+    world.control.post("/rate-limit", {"key": world.personal_key, "perSecond": 4})
+    started = time.monotonic()
+    for _ in range(6):
+        client.list_bots()  # the burst of 4 is spent: 429s asking for at most 250 ms, each retried
+    assert time.monotonic() - started < 3
+    statuses = [c["status"] for c in calls_to(world.control, BOTS, "GET")]
+    assert statuses.count(200) == 6 and 429 in statuses
+
+
 @pytest.mark.slow
 def test_a_429_on_an_unsafe_post_is_retried_because_nothing_happened(world):
     client = world.client("personal", max_attempts=3, retry_max_wait=5)
