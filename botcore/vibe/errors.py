@@ -56,12 +56,23 @@ class VibeTransportError(VibeError):
     any call safe to retry; True means the platform may have received and acted on it.
     """
 
-    def __init__(self, message: str, *, method: str = "", path: str = "", sent: bool = True) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        sent: bool = True,
+        read_timed_out: bool = False,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.method = method
         self.path = path
         self.sent = sent
+        self.read_timed_out = (
+            read_timed_out  # sent, and no answer (or no more of it) came within the read timeout
+        )
 
     @property
     def is_transient(self) -> bool:

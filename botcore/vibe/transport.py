@@ -306,7 +306,13 @@ class Transport:
     # --- secrets never leave in messages ----------------------------------------------------------
     def _transport_error(self, exc: httpx.TransportError, method: str, url: str, *, sent: bool) -> VibeError:
         where = urlsplit(url).path  # the whole path, as an error answer's line gives it
-        return VibeTransportError(self._describe(exc), method=method, path=where, sent=sent)
+        return VibeTransportError(
+            self._describe(exc),
+            method=method,
+            path=where,
+            sent=sent,
+            read_timed_out=isinstance(exc, httpx.ReadTimeout),
+        )
 
     def _describe(self, exc: httpx.TransportError) -> str:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -103,7 +103,7 @@ def test_a_paused_key_holds_its_bots_back_without_the_dispatcher_turning_meanwhi
     assert len([t for t in looks if t < pause_ends[0]]) <= 3, f"{len(looks)} looks, most in one pause"
 
 
-@pytest.mark.parametrize("dialect", ["", "no-long-poll", "held-polls"])
+@pytest.mark.parametrize("dialect", ["", "no-long-poll", "held-polls", "always-held-polls"])
 def test_a_message_hands_the_bot_to_its_cycle_which_stores_then_answers(
     sandbox_portal, task_queue, settings, dialect
 ):
@@ -123,7 +123,7 @@ def events_calls(sandbox_portal, bot: Bot) -> list[dict]:
     return [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
 
 
-@pytest.mark.parametrize("dialect", ["", "no-long-poll", "held-polls"])
+@pytest.mark.parametrize("dialect", ["", "no-long-poll", "held-polls", "always-held-polls"])
 def test_the_cycle_stores_the_batch_the_watch_read_without_asking_the_platform_again(
     sandbox_portal, task_queue, dialect
 ):

@@ -16,6 +16,7 @@ from botcore.services.bots import provision_bot
 from botcore.services.platform import client_for_bot
 from botcore.services.polling import (
     RENEW_AFTER_SHARE,
+    CycleOutcome,
     lease_renewal,
     poll_bot_once,
     quiet_interval,
@@ -759,6 +760,33 @@ def test_a_cycle_that_finds_nothing_is_answered_at_once_where_polls_are_held_by_
     assert poll_bot_once(bot.pk) == poll_bot_once(bot.pk)  # nothing new: two empty cycles
     fetches = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
     assert len(fetches) == 3 and all(c["query"]["timeout"] == "0" for c in fetches)
+
+
+def test_a_cycle_that_finds_nothing_is_not_held_a_platforms_full_hold_where_every_poll_is_held(
+    sandbox_portal, bot, monkeypatch
+):
+    """`always-held-polls`: the platform holds every empty poll its full hold (25 s; 3 s here), timeout=0
+    too. Every cycle that found nothing held its worker that long. Once a held empty answer shows the
+    platform does so, a cycle's fetch waits HELD_FETCH_SECONDS for an answer to begin and reads none as
+    nothing new (the poll acknowledged nothing the cycle had not stored, so nothing is lost)."""
+    monkeypatch.setattr("sandbox.api.events.DEFAULT_HOLD_SECONDS", 3.0)
+    monkeypatch.setattr("botcore.vibe.endpoints.events._platform_holds_every_poll", False)  # put back after
+    monkeypatch.setattr("botcore.vibe.endpoints.events.HELD_SIGN_SECONDS", 1.5)
+    monkeypatch.setattr("botcore.vibe.endpoints.events.HELD_FETCH_SECONDS", 0.5)
+    sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": ["always-held-polls"]})
+    assert poll_bot_once(bot.pk).status == "polled"  # the bot's join events
+    poll_bot_once(bot.pk)  # nothing new, held its full 3 s: the platform holds every poll
+    took = []
+    for _ in range(2):
+        started = time.monotonic()
+        assert poll_bot_once(bot.pk) == CycleOutcome("polled", stored=0, handled=0)
+        took.append(time.monotonic() - started)
+    assert max(took) < 1.5, took
+    assert Bot.objects.get(pk=bot.pk).consecutive_failures == 0  # nothing new is no failure
+    sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="after the holds")
+    poll_bot_once(bot.pk)
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert sum("after the holds" in text for text in texts) == 1, texts
 
 
 def test_an_item_that_moves_the_offset_nowhere_is_kept_once_and_its_bot_polled_at_its_own_cadence(

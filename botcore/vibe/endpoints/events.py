@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
-from botcore.vibe.endpoints.base import POLL, SAFE, Endpoints, bot_path
+from botcore.vibe.endpoints.base import POLL, SAFE, UNSAFE, Endpoints, bot_path
+from botcore.vibe.errors import VibeTransportError
 from botcore.vibe.models import EventBatch
 from botcore.vibe.parse import read_event_batch
+
+log = logging.getLogger(__name__)
 
 # A long-poll holds the answer this long at most; the read timeout must outlast it.
 MAX_HOLD_SECONDS = 30.0
 _HOLD_MARGIN_SECONDS = 10.0
+# A platform may hold every empty poll its own hold, whatever `timeout` asks, 0 too (the sandbox's
+# `always-held-polls`): a fetch asking for an answer at once then holds a cycle's worker that long. An empty
+# answer to such a fetch that came HELD_SIGN_SECONDS or later shows this process that the platform does so;
+# from then on a fetch asking for none waits HELD_FETCH_SECONDS for its answer to begin and reads no answer
+# as nothing new (the poll's offset acknowledged only what the caller had stored, so nothing is lost: what
+# arrives meanwhile waits for the next poll). A healthy platform answers a poll it does not hold well within
+# it; an empty answer coming at once again (a platform that stopped holding) forgets it.
+HELD_SIGN_SECONDS = 10.0
+HELD_FETCH_SECONDS = 5.0
+_platform_holds_every_poll = False
+
+
+def platform_holds_every_poll() -> bool:
+    """Whether this process's last word on it says the platform holds even a poll asking for no hold."""
+    return _platform_holds_every_poll
+
+
+def _learn_hold(empty_answer_took: float) -> None:
+    global _platform_holds_every_poll
+    holds = empty_answer_took >= HELD_SIGN_SECONDS
+    if holds != _platform_holds_every_poll:
+        log.warning(
+            "the platform %s an events poll that asks for no hold (an empty answer came after %.1f s): a fetch"
+            " that asks for none %s",
+            "holds" if holds else "no longer holds", empty_answer_took,
+            f"now waits {HELD_FETCH_SECONDS:g} s for an answer to begin" if holds else "waits as any call",
+        )  # fmt: skip
+    _platform_holds_every_poll = holds
 
 
 class EventEndpoints(Endpoints):
@@ -47,14 +80,28 @@ class EventEndpoints(Endpoints):
         if not 0 <= timeout <= MAX_HOLD_SECONDS:
             raise ValueError(f"timeout must be 0..{MAX_HOLD_SECONDS:g} seconds")
         params["timeout"] = f"{timeout:g}"
-        # A hold needs a read timeout past it; an answer asked for at once keeps the client's own.
-        read_timeout = timeout + _HOLD_MARGIN_SECONDS if timeout else None
-        data = self._transport.request(
-            "GET",
-            bot_path(bot_id, "events"),
-            params=params or None,
-            retry=SAFE,
-            timeout=read_timeout,
-            priority=POLL,
-        )
-        return read_event_batch(data, bot_id=bot_id)
+        # A hold needs a read timeout past it; an answer asked for at once keeps the client's own, unless the
+        # platform holds such polls all the same: then HELD_FETCH_SECONDS, and no answer is nothing new (not
+        # retried: the next poll is the retry).
+        cut_hold = not timeout and _platform_holds_every_poll
+        read_timeout = timeout + _HOLD_MARGIN_SECONDS if timeout else HELD_FETCH_SECONDS if cut_hold else None
+        started = time.monotonic()
+        cut = False
+        try:
+            data = self._transport.request(
+                "GET",
+                bot_path(bot_id, "events"),
+                params=params or None,
+                retry=UNSAFE if cut_hold else SAFE,  # UNSAFE: retried only where nothing was sent
+                timeout=read_timeout,
+                priority=POLL,
+            )
+        except VibeTransportError as error:
+            if not (cut_hold and error.read_timed_out):
+                raise
+            log.debug("bot=%s: the platform held a poll asking for no hold: read as nothing new", bot_id)
+            data, cut = {"events": [], "nextOffset": 0, "hasMore": False}, True
+        batch = read_event_batch(data, bot_id=bot_id)
+        if not timeout and batch.is_empty and not cut:
+            _learn_hold(time.monotonic() - started)
+        return batch
