@@ -183,6 +183,16 @@ def fresh_app_key_checks():
 
 
 @pytest.fixture(autouse=True)
+def fresh_held_polls():
+    """What a process learned of whether the platform holds a poll asking for no hold (events endpoint)."""
+    from botcore.vibe.endpoints.events import forget_held_polls
+
+    forget_held_polls()
+    yield
+    forget_held_polls()
+
+
+@pytest.fixture(autouse=True)
 def fresh_template_readings():
     """What a process learned of the platform's templateIds (botcore.vibe.template_ids) is per platform
     base URL, and every test meets the one sandbox at the same URL, in whichever dialect it chose."""

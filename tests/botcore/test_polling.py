@@ -770,7 +770,6 @@ def test_a_cycle_that_finds_nothing_is_not_held_a_platforms_full_hold_where_ever
     platform does so, a cycle's fetch waits HELD_FETCH_SECONDS for an answer to begin and reads none as
     nothing new (the poll acknowledged nothing the cycle had not stored, so nothing is lost)."""
     monkeypatch.setattr("sandbox.api.events.DEFAULT_HOLD_SECONDS", 3.0)
-    monkeypatch.setattr("botcore.vibe.endpoints.events._platform_holds_every_poll", False)  # put back after
     monkeypatch.setattr("botcore.vibe.endpoints.events.HELD_SIGN_SECONDS", 1.5)
     monkeypatch.setattr("botcore.vibe.endpoints.events.HELD_FETCH_SECONDS", 0.5)
     sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": ["always-held-polls"]})
@@ -787,6 +786,24 @@ def test_a_cycle_that_finds_nothing_is_not_held_a_platforms_full_hold_where_ever
     poll_bot_once(bot.pk)
     texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
     assert sum("after the holds" in text for text in texts) == 1, texts
+
+
+def test_a_platform_holding_every_poll_past_a_cycles_call_deadline_costs_one_backoff_not_one_a_cycle(
+    sandbox_portal, bot, monkeypatch, settings
+):
+    """`always-held-polls` with a call deadline shorter than the platform's hold (the chaos run's 6.5 s under
+    its 25 s): no empty answer ever came, so nothing showed the hold, and every idle cycle failed at its
+    deadline and backed off. A poll asking for no hold that times out shows it too: that cycle backs off
+    once, the later ones read the hold as nothing new."""
+    monkeypatch.setattr("sandbox.api.events.DEFAULT_HOLD_SECONDS", 4.0)
+    monkeypatch.setattr("botcore.vibe.endpoints.events.HELD_FETCH_SECONDS", 0.5)
+    settings.BOTCORE_CYCLE_DEADLINE_SECONDS = 1.0
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 2}  # the call deadline: 1.5 s
+    assert poll_bot_once(bot.pk).status == "polled"  # the bot's join events
+    sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": ["always-held-polls"]})
+    outcomes = [poll_bot_once(bot.pk).status for _ in range(4)]
+    assert outcomes == ["backoff", "polled", "polled", "polled"], outcomes
+    assert Bot.objects.get(pk=bot.pk).consecutive_failures == 0
 
 
 def test_an_item_that_moves_the_offset_nowhere_is_kept_once_and_its_bot_polled_at_its_own_cadence(

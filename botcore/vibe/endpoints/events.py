@@ -17,12 +17,14 @@ log = logging.getLogger(__name__)
 MAX_HOLD_SECONDS = 30.0
 _HOLD_MARGIN_SECONDS = 10.0
 # A platform may hold every empty poll its own hold, whatever `timeout` asks, 0 too (the sandbox's
-# `always-held-polls`): a fetch asking for an answer at once then holds a cycle's worker that long. An empty
-# answer to such a fetch that came HELD_SIGN_SECONDS or later shows this process that the platform does so;
-# from then on a fetch asking for none waits HELD_FETCH_SECONDS for its answer to begin and reads no answer
-# as nothing new (the poll's offset acknowledged only what the caller had stored, so nothing is lost: what
-# arrives meanwhile waits for the next poll). A healthy platform answers a poll it does not hold well within
-# it; an empty answer coming at once again (a platform that stopped holding) forgets it.
+# `always-held-polls`): a fetch asking for an answer at once then holds a cycle's worker that long, or past
+# the cycle's call deadline. An empty answer to such a fetch that came HELD_SIGN_SECONDS or later, or no
+# answer before the read timed out, shows this process that the platform does so (that fetch fails as it
+# did); from then on a fetch asking for none waits HELD_FETCH_SECONDS for its answer to begin and reads no
+# answer as nothing new (the poll's offset acknowledged only what the caller had stored, so nothing is lost:
+# what arrives meanwhile waits for the next poll). A healthy platform answers a poll it does not hold well
+# within that; an empty answer coming sooner than HELD_SIGN_SECONDS (a platform that stopped holding, or a
+# hang that ended) forgets it.
 HELD_SIGN_SECONDS = 10.0
 HELD_FETCH_SECONDS = 5.0
 _platform_holds_every_poll = False
@@ -33,14 +35,18 @@ def platform_holds_every_poll() -> bool:
     return _platform_holds_every_poll
 
 
-def _learn_hold(empty_answer_took: float) -> None:
+def forget_held_polls() -> None:
+    """Forget what this process learned of the platform's holds (tests: each meets the sandbox afresh)."""
     global _platform_holds_every_poll
-    holds = empty_answer_took >= HELD_SIGN_SECONDS
+    _platform_holds_every_poll = False
+
+
+def _learn_hold(holds: bool, seen: str) -> None:
+    global _platform_holds_every_poll
     if holds != _platform_holds_every_poll:
         log.warning(
-            "the platform %s an events poll that asks for no hold (an empty answer came after %.1f s): a fetch"
-            " that asks for none %s",
-            "holds" if holds else "no longer holds", empty_answer_took,
+            "the platform %s an events poll that asks for no hold (%s): a fetch that asks for none %s",
+            "holds" if holds else "no longer holds", seen,
             f"now waits {HELD_FETCH_SECONDS:g} s for an answer to begin" if holds else "waits as any call",
         )  # fmt: skip
     _platform_holds_every_poll = holds
@@ -97,11 +103,15 @@ class EventEndpoints(Endpoints):
                 priority=POLL,
             )
         except VibeTransportError as error:
-            if not (cut_hold and error.read_timed_out):
+            if timeout or not error.read_timed_out:
+                raise
+            if not cut_hold:
+                _learn_hold(True, f"no answer in {time.monotonic() - started:.1f} s")
                 raise
             log.debug("bot=%s: the platform held a poll asking for no hold: read as nothing new", bot_id)
             data, cut = {"events": [], "nextOffset": 0, "hasMore": False}, True
         batch = read_event_batch(data, bot_id=bot_id)
         if not timeout and batch.is_empty and not cut:
-            _learn_hold(time.monotonic() - started)
+            took = time.monotonic() - started
+            _learn_hold(took >= HELD_SIGN_SECONDS, f"an empty answer came after {took:.1f} s")
         return batch
