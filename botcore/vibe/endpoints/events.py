@@ -25,8 +25,8 @@ _HOLD_MARGIN_SECONDS = 10.0
 # what arrives meanwhile waits for the next poll). A healthy platform answers a poll it does not hold well
 # within that; an empty answer coming sooner than HELD_SIGN_SECONDS (a platform that stopped holding, or a
 # hang that ended) forgets it.
-HELD_SIGN_SECONDS = 10.0
-HELD_FETCH_SECONDS = 5.0
+HELD_SIGN_SECONDS = 5.0
+HELD_FETCH_SECONDS = 1.5
 _platform_holds_every_poll = False
 
 
