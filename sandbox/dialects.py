@@ -20,7 +20,7 @@ DIALECTS: dict[str, str] = {
     "me-no-expiry": "GET /v1/me answers no session.expiresAt",
     "no-long-poll": "GET /v1/bots/:botId/events ignores the timeout parameter and answers at once",
     "held-polls": "GET /v1/bots/:botId/events holds an empty answer 25 s unless a timeout is given",
-    "always-held-polls": "GET /v1/bots/:botId/events holds an empty answer 25 s whatever timeout is given (0 too)",
+    "always-held-polls": "GET /v1/bots/:botId/events holds an empty answer 25 s whatever its timeout (0 too)",
     "no-next-offset": "GET /v1/bots/:botId/events answers no nextOffset (next: the last event's id + 1)",
     "last-id-next-offset": "GET /v1/bots/:botId/events answers nextOffset as the last event's id, not id + 1",
     "keyed-events": "GET /v1/bots/:botId/events answers events as an object keyed by event id",

@@ -140,8 +140,8 @@ MILLISECONDS_FROM = 1000.0
 
 
 def rate_limit_wait(field: object, header: str | None) -> float | None:
-    """Seconds to wait, from an error's `retryAfter` field and the answer's `Retry-After` header: the one place
-    that decides the field's unit (botcore.vibe.backoff decides what to do with the wait).
+    """Seconds to wait, from an error's `retryAfter` field and the answer's `Retry-After` header: the one
+    place that decides the field's unit (botcore.vibe.backoff decides what to do with the wait).
 
     The contract's field counts seconds, like the header (CONTRACT A §3); a platform may count the field in
     milliseconds (`retry-after-ms`), while HTTP fixes the header's unit at seconds. So the field is read as

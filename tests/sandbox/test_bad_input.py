@@ -124,12 +124,16 @@ def test_an_unknown_path_is_a_json_404(client):
     assert error_of(httpx.get(client.base_url.join("/nowhere"))) == "NOT_FOUND"
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/bots/"), ("POST", "/bots/"), ("GET", "/bots/{bot}/events/")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/bots/"), ("POST", "/bots/"), ("GET", "/bots/{bot}/events/")]
+)
 def test_a_path_with_a_trailing_slash_is_a_json_404_not_a_redirect(client, bot_id, method, path):
     """The reference's paths are exact, and every answer is the envelope: a trailing slash was a bare 307 to
     the path without it (Starlette's redirect), outside the envelope, sending the key on to wherever
     `Location` named."""
-    response = send(client, method, path, bot_id, json={"code": "x", "name": "X"} if method == "POST" else None)
+    response = send(
+        client, method, path, bot_id, json={"code": "x", "name": "X"} if method == "POST" else None
+    )
     assert response.status_code == 404 and "location" not in response.headers
     assert error_of(response) == "NOT_FOUND"
 

@@ -445,8 +445,8 @@ def test_a_number_from_the_wire_is_ascii_digits_only(odd):
     ],
 )
 def test_a_rate_limits_wait_is_read_in_milliseconds_where_its_header_or_size_says_so(field, header, seconds):
-    """The `retry-after-ms` dialect: read as seconds, a 250 ms wait kept a bot from the platform 250 s (capped
-    at the backoff's maximum by the poller's cycle; raised at once by a client call, its wait over the cap)."""
+    """The `retry-after-ms` dialect: read as seconds, a 250 ms wait kept a bot from the platform 250 s
+    (capped at the backoff's maximum by the poller's cycle; raised at once by a client call, over its cap)."""
     extra = {} if field is None else {"retryAfter": field}
     with pytest.raises(VibeRateLimitError) as caught:
         raise_for_response(
