@@ -7,7 +7,7 @@ Skills import them from botcore.skills.options, where the schema that holds them
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -15,6 +15,7 @@ from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from botcore.errors import SkillConfigError
+from botcore.skills.i18n import pick
 
 # ASCII digits only: int() also reads "٣" and refuses "²" and numbers past 4,300 digits with a ValueError.
 _NUMBER = re.compile(r"-?[0-9]{1,15}", re.ASCII)
@@ -157,22 +158,62 @@ class Boolean(Option):
 
 @dataclass(frozen=True, kw_only=True)
 class Choice(Option):
+    """One of fixed values, stored as the value; a form shows a select. `choices` is the values,
+    `("short", "long")`, or each value with its label per language, which the form shows in the admin's
+    language: `{"short": {"en": "Short", "ru": "Коротко"}, "long": {...}}` (a value without labels shows as
+    it is)."""
+
     kind: ClassVar[str] = "choice"
-    choices: tuple[str, ...] = ()
+    choices: Sequence[str] | Mapping[str, Mapping[str, str]] = ()
+    # Read from `choices`: the values in order, and each one's label table ({} where none is given).
+    values: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    choice_labels: Mapping[str, Mapping[str, str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.choices, (str, bytes)) or not isinstance(self.choices, (Sequence, Mapping)):
+            raise SkillConfigError(
+                "a Choice option's choices must be a tuple of values or a {value: {language: label}} table,"
+                f" not {self.choices!r}"
+            )
         if not self.choices:
             raise SkillConfigError("a Choice option needs choices")
+        values = tuple(self.choices)
+        for number, value in enumerate(values):
+            if not isinstance(value, str) or not value:
+                raise SkillConfigError(f"a Choice: each choice must be a non-empty text, not {value!r}")
+            if value in values[:number]:
+                raise SkillConfigError(f"a Choice option: choice {value!r} is listed twice")
+        labels = self.choices if isinstance(self.choices, Mapping) else {}
+        # A label that is no table is kept as given: the boot check names it with its skill and option.
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "choice_labels", {value: labels.get(value, {}) for value in values})
         if self.default is None:
-            object.__setattr__(self, "default", self.choices[0])
+            object.__setattr__(self, "default", values[0])
+
+    def label_of(self, value: str, language: str) -> str:
+        """`value`'s label in `language` (else as pick falls back), or the value itself when it has none."""
+        table = self.choice_labels.get(value)
+        return pick(table, language) if table else value
 
     def clean(self, value: Any) -> str:
-        if value not in self.choices:
-            raise FieldError(gettext("must be one of %(choices)s") % {"choices": ", ".join(self.choices)})
+        # The API is given the values, so its refusal names them (labels are the form's).
+        if value not in self.values:
+            raise FieldError(gettext("must be one of %(choices)s") % {"choices": ", ".join(self.values)})
         return value
 
+    def parse_text(self, text: str) -> Any:
+        # The form's select shows the labels: its refusal (a stale form, a hand-made post) names them.
+        if text.strip() and text.strip() not in self.values:
+            labels = ", ".join(self.label_of(value, get_language() or "") for value in self.values)
+            raise FieldError(gettext("must be one of %(choices)s") % {"choices": labels})
+        return super().parse_text(text)
+
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "choices": list(self.choices)}
+        return {
+            **super().describe(),
+            "choices": list(self.values),
+            "choiceLabels": {value: dict(table) for value, table in self.choice_labels.items()},
+        }
 
 
 _TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})", re.ASCII)

@@ -4,7 +4,7 @@
         chat=Text(default="", pattern=r"chat\\d+", label={"en": "Group chat", "ru": "Групповой чат"}),
         ask_at=Time(default="09:30"),
         participants=IdList(),
-        mode=Choice(("short", "long"), default="short"),
+        mode=Choice(choices={"short": {"en": "Short", "ru": "Коротко"}, "long": {"en": "Long"}}),
     )
     values = schema.validate({"chat": "chat5", "ask_at": "9:05"})   # {..., "ask_at": "09:05", ...}
     # a refused value raises OptionsError, whose `errors` name each bad field

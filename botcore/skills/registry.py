@@ -28,7 +28,7 @@ from botcore.errors import SkillConfigError
 from botcore.skills.base import CommandSpec, MessageFilter, Skill
 from botcore.skills.cron import CronError, CronExpression
 from botcore.skills.events import BackendEventType
-from botcore.skills.option_fields import FieldError, json_value
+from botcore.skills.option_fields import Choice, FieldError, Option, json_value
 from botcore.skills.options import OptionsSchema
 from botcore.vibe.events import EventType
 
@@ -83,7 +83,7 @@ def _where(exc: BaseException) -> str:
     return f"at {path}:{frame.lineno}"
 
 
-def _check_texts(where: str, /, **tables: object) -> None:
+def _check_texts(where: str, /, *, hint: str = "", **tables: object) -> None:
     """Each `{language: text}` table is one: a plain string there boots, then fails whatever shows it (the
     help skill's /help for every skill's users, the portal page), read as a table."""
     for what, table in tables.items():
@@ -92,8 +92,22 @@ def _check_texts(where: str, /, **tables: object) -> None:
         ):
             example = {"en": table} if isinstance(table, str) else {"en": "..."}
             raise SkillConfigError(
-                f"{where}: {what} must be a {{language: text}} table such as {example!r}, not {table!r}"
+                f"{where}: {what} must be a {{language: text}} table{hint} such as {example!r}, not {table!r}"
             )
+
+
+def _check_option_texts(where: str, option: Option) -> None:
+    """An option's label and help, and a Choice's label of each choice."""
+    hint = ""
+    # Labels per choice given as the option's own label ({"short": {"en": "Short"}}): say where they go.
+    table = option.label
+    if isinstance(option, Choice) and isinstance(table, Mapping) and set(table) & set(option.values):
+        first = option.values[0]
+        hint = f" (each choice's label goes in choices={{{first!r}: {{'en': ...}}, ...}})"
+    _check_texts(where, hint=hint, label=option.label, help=option.help)
+    if isinstance(option, Choice):
+        for value, labels in option.choice_labels.items():
+            _check_texts(f"{where}: choice {value!r}", label=labels)
 
 
 def _check_commands(label: str, commands: tuple[CommandSpec, ...]) -> None:
@@ -125,7 +139,7 @@ def _check_option_defaults(label: str, schema: OptionsSchema) -> None:
     `Integer(default="5")` would hand it the text "5", and `Integer(min=1)` a 0 that the settings page shows
     and then refuses to save."""
     for name, option in schema.fields.items():
-        _check_texts(f"{label}: option {name!r}", label=option.label, help=option.help)
+        _check_option_texts(f"{label}: option {name!r}", option)
         declared = json_value(option.default)
         try:
             cleaned = json_value(option.clean(option.default))

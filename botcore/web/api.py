@@ -131,6 +131,33 @@ class SkillScheduleDocument(serializers.Serializer):
     cron = serializers.CharField()
 
 
+class OptionDescription(serializers.Serializer):
+    """One option as OptionsSchema.describe gives it; a field past the first five only for its kinds."""
+
+    kind = serializers.CharField(
+        help_text="text, secret, integer, boolean, choice, time, id_list, group_chat, portal_users, weekdays"
+    )
+    default = serializers.JSONField(help_text="the value a portal has until its admin gives one")
+    required = serializers.BooleanField()
+    label = _Texts()
+    help = _Texts()
+    maxLength = serializers.IntegerField(required=False, help_text="text kinds: the most characters")
+    pattern = serializers.CharField(
+        required=False, allow_null=True, help_text="text kinds: a regular expression the whole value matches"
+    )
+    min = serializers.IntegerField(required=False, allow_null=True, help_text="integer: the least value")
+    max = serializers.IntegerField(required=False, allow_null=True, help_text="integer: the greatest value")
+    choices = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="choice: the values it takes, in order"
+    )
+    choiceLabels = serializers.DictField(
+        child=_Texts(),
+        required=False,
+        help_text="choice: each value's label in each language its skill gives ({} where none: the settings"
+        " page shows the value itself); a value, never its label, is what options take",
+    )
+
+
 # The schema of presenters.skill_document, which builds the document (these serializers only describe it):
 # the schema said "an object", so a client generated from it knew no field (an integrator's trial).
 class SkillDocument(serializers.Serializer):
@@ -144,7 +171,7 @@ class SkillDocument(serializers.Serializer):
     secretsSet = serializers.ListField(
         child=serializers.CharField(), help_text="the secrets that have a value"
     )
-    optionsSchema = serializers.DictField(help_text="each option's kind, label, choices and default")
+    optionsSchema = serializers.DictField(child=OptionDescription(), help_text="each option by its name")
     commands = SkillCommandDocument(many=True)
     schedules = SkillScheduleDocument(many=True)
 

@@ -8,6 +8,7 @@ from typing import Any
 from botcore.selectors import PortalSkill
 from botcore.services.directory import Choice
 from botcore.skills.i18n import pick
+from botcore.skills.options import Choice as ChoiceOption
 
 INPUT_TYPES = {"integer": "number", "time": "time", "boolean": "checkbox", "secret": "password"}
 
@@ -88,7 +89,12 @@ def option_fields(
                 "help": help_text,
                 "kind": option.kind,
                 "input_type": INPUT_TYPES.get(option.kind, "text"),
-                "choices": describe.get("choices") or [],
+                # A choice's option: the value posted, and its label in the viewer's language shown.
+                "choices": [
+                    {"value": value, "label": option.label_of(value, language)} for value in option.values
+                ]
+                if isinstance(option, ChoiceOption)
+                else [],
                 # A whole number's declared bounds, for the browser's number input (min, max); the server's
                 # check (option.clean) stays the authority.
                 "min": _bound(describe.get("min")),

@@ -174,3 +174,26 @@ def test_a_whole_number_option_offers_its_declared_bounds_and_the_browser_keeps_
     page.get_by_test_id("save-skill").click()
     expect(page.get_by_test_id("notice")).to_have_text("Saved.")
     assert SkillConfig.objects.get(skill_name="dice").options["sides"] == 100
+
+
+def test_a_choice_option_is_picked_by_its_label_and_stored_as_the_choice(
+    sandbox_portal, admin_page, live_server, settings
+):
+    """The select showed a choice option's raw values ("total", "each"); it shows each choice's label in the
+    admin's language, and what is stored is still the choice."""
+    from playwright.sync_api import expect
+
+    from botcore.models import SkillConfig
+
+    settings.BOTCORE_SKILLS = ["help", "tests.botcore.skills.dice.DiceSkill", "echo"]
+    page, _ = admin_page
+    page.goto(f"{live_server.url}/portal/skills/dice/")
+    show = page.get_by_label("Show")
+    expect(show.locator("option")).to_have_text(["The total", "Each die"])
+    show.select_option(label="Each die")
+    page.get_by_test_id("is-enabled").check()
+    page.get_by_test_id("save-skill").click()
+    expect(page.get_by_test_id("notice")).to_have_text("Saved.")
+    assert SkillConfig.objects.get(skill_name="dice").options["show"] == "each"
+    page.goto(f"{live_server.url}/portal/skills/dice/")
+    expect(page.get_by_label("Show")).to_have_value("each")

@@ -1,10 +1,11 @@
-"""A test skill with whole-number options: both bounds, one bound, none (test_portal_admin.py, the settings
-page's browser test)."""
+"""A test skill with whole-number options (both bounds, one bound, none) and choice options, one labelled in
+English and Russian and one not (test_portal_admin.py, test_choice_labels.py, the settings page's browser
+test)."""
 
 from __future__ import annotations
 
 from botcore.skills.base import Skill
-from botcore.skills.options import Integer, OptionsSchema
+from botcore.skills.options import Choice, Integer, OptionsSchema
 from botcore.vibe.events import EventType
 
 
@@ -18,6 +19,14 @@ class DiceSkill(Skill):
         rolls=Integer(default=1, min=1),
         bonus=Integer(default=0),
         delay=Integer(default=60, min=-10, max=86400),
+        show=Choice(
+            choices={
+                "total": {"en": "The total", "ru": "Сумма"},
+                "each": {"en": "Each die", "ru": "Каждый кубик"},
+            },
+            label={"en": "Show", "ru": "Показывать"},
+        ),
+        colour=Choice(choices=("red", "white")),
     )
 
     def handle(self, event, ctx) -> None:

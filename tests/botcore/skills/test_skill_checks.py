@@ -11,6 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
+from botcore.skills.options import Choice
+
 ROOT = Path(__file__).resolve().parents[3]
 ECHO = "botcore.skills.builtin.echo.EchoSkill"
 
@@ -121,13 +123,82 @@ def test_an_option_whose_default_its_own_field_refuses_stops_the_boot(option, sa
     assert said in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    "option, said",
+    [
+        (
+            "Choice(choices={'a': 'A', 'b': {'en': 'B'}})",
+            "option 'limit': choice 'a': label must be a {language: text} table such as {'en': 'A'}",
+        ),
+        (
+            "Choice(choices={'a': {'en': 5}, 'b': {}})",
+            "option 'limit': choice 'a': label must be a {language: text} table",
+        ),
+        (
+            "Choice(choices={'a': {'en': 'A'}}, default='b')",
+            "option 'limit': its default 'b' must be one of a",
+        ),
+        (
+            "Choice(choices=('a', 'b'), label={'a': {'en': 'A'}, 'b': {'en': 'B'}})",
+            "option 'limit': label must be a {language: text} table (each choice's label goes in"
+            " choices={'a': {'en': ...}, ...})",
+        ),
+    ],
+    ids=["plain-string-label", "non-text-label", "default-not-a-choice", "choice-labels-as-the-option-label"],
+)
+def test_a_choice_label_that_is_no_language_table_stops_the_boot(option, said):
+    """A choice's label is a {language: text} table, as every text of a skill is: a plain string booted, then
+    every settings page showing it would have read it as a table."""
+    from botcore.errors import SkillConfigError
+    from botcore.skills import options
+    from botcore.skills.registry import check_skill_class
+
+    with pytest.raises(SkillConfigError) as refused:
+        check_skill_class(_skill_with_option(eval(option, vars(options))), "the skill")
+    assert said in str(refused.value)
+    assert refused.value.kind == "declaration"  # botcore.E003: fix the skill class's declarations
+
+
+@pytest.mark.parametrize(
+    "choices, said",
+    [
+        ("()", "a Choice option needs choices"),
+        ("{}", "a Choice option needs choices"),
+        ("'short'", "choices must be a tuple of values or a {value: {language: label}} table, not 'short'"),
+        ("(1, 2)", "each choice must be a non-empty text, not 1"),
+        ("{'': {'en': 'None'}}", "each choice must be a non-empty text, not ''"),
+        ("('a', 'b', 'a')", "choice 'a' is listed twice"),
+    ],
+)
+def test_choices_that_cannot_be_offered_are_refused_where_they_are_declared(choices, said):
+    from botcore.errors import SkillConfigError
+    from botcore.skills import options
+
+    with pytest.raises(SkillConfigError) as refused:
+        eval(f"Choice(choices={choices})", vars(options))
+    assert said in str(refused.value)
+
+
+# A skill whose choice is labelled with a plain string, for the boot check to find in BOTCORE_SKILLS.
+BadChoiceLabel = _skill_with_option(Choice(choices={"short": "Short", "long": {"en": "Long"}}))
+
+
+def test_a_bad_choice_label_is_the_boot_check_s_declaration_error(settings):
+    settings.BOTCORE_SKILLS = [ECHO, f"{__name__}.BadChoiceLabel"]
+    with pytest.raises(SystemCheckError) as refused:
+        call_command("check")
+    message = str(refused.value)
+    assert "botcore.E003" in message and "choice 'short': label must be a {language: text} table" in message
+
+
 def test_defaults_their_fields_take_pass_the_check():
     from botcore.skills import options
     from botcore.skills.registry import check_skill_class
 
     for option in (
         "Integer(default=6, min=2, max=100)", "Text(pattern=r'chat\\d+')", "GroupChat(required=True)",
-        "Choice(choices=('a', 'b'))", "IdList()", "PortalUsers()", "Weekdays()", "Time()", "Secret()",
+        "Choice(choices=('a', 'b'))", "Choice(choices={'a': {'en': 'Yes', 'ru': 'Да'}, 'b': {}})",
+        "IdList()", "PortalUsers()", "Weekdays()", "Time()", "Secret()",
         "Boolean()",
     ):  # fmt: skip
         check_skill_class(_skill_with_option(eval(option, vars(options))), option)
