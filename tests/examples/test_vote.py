@@ -120,3 +120,15 @@ def test_two_chats_keep_their_own_polls():
         )
     ctx = RecordingContext(skill=VoteSkill(), state_store=state)
     assert [ctx.state_of(f"chat{n}")["polls"]["1"]["question"] for n in (1, 2)] == ["A?", "B?"]
+
+
+def test_who_may_close_is_offered_by_name_in_english_and_russian():
+    """The settings page showed "anyone" and "author", and the Russian help explained the English words."""
+    from botcore.skills.registry import check_skill_class
+
+    check_skill_class(VoteSkill, "the vote example")
+    close_by = VoteSkill.options_schema.fields["close_by"]
+    assert close_by.values == ("anyone", "author") and close_by.default == "anyone"
+    for choice in close_by.values:
+        labels = close_by.choice_labels[choice]
+        assert labels["en"] and labels["ru"] and labels["en"] != choice

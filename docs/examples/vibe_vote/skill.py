@@ -81,9 +81,11 @@ class VoteSkill(Skill):
     )
     options_schema = OptionsSchema(
         close_by=Choice(
-            choices=("anyone", "author"),
+            choices={
+                "anyone": {"en": "Anyone in the chat", "ru": "Любой в чате"},
+                "author": {"en": "Only who started it", "ru": "Только автор опроса"},
+            },
             label={"en": "Who may close a poll", "ru": "Кто может закрыть опрос"},
-            help={"en": "anyone in the chat, or only who started it", "ru": "anyone — любой, author — автор"},
         ),
         show_voters=Boolean(
             default=False, label={"en": "Show who voted for what", "ru": "Показывать, кто как голосовал"}
