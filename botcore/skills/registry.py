@@ -66,6 +66,10 @@ def _import(item: str) -> type:
         return import_string(item.replace(":", "."))
     except ImportError as exc:
         raise SkillConfigError(f"BOTCORE_SKILLS: cannot import {item!r}: {exc}", kind="import") from None
+    # A declaration refused as the module declares it (Choice(choices=()), a Secret's default): the skill's
+    # own line, and the declaration's fix.
+    except SkillConfigError as exc:
+        raise SkillConfigError(f"BOTCORE_SKILLS: importing {item!r}: {exc} ({_where(exc)})") from None
     # The module is found but fails while running: name the error and where, not a traceback.
     except Exception as exc:  # noqa: BLE001
         raise SkillConfigError(
@@ -74,9 +78,23 @@ def _import(item: str) -> type:
         ) from None
 
 
+_SKILLS_PACKAGE = Path(__file__).resolve().parent
+
+
+def _declares(path: Path) -> bool:
+    """Whether a frame in `path` is a skill's code: a file, not one of botcore's skill framework's (a
+    built-in skill's is a skill's)."""
+    path = path.resolve()
+    framework = path.is_relative_to(_SKILLS_PACKAGE) and not path.is_relative_to(_SKILLS_PACKAGE / "builtin")
+    return path.is_file() and not framework
+
+
 def _where(exc: BaseException) -> str:
-    """The innermost frame of `exc`'s traceback, relative to the working directory when under it."""
-    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    """The innermost frame of `exc`'s traceback in a file outside this package (the skill's line, not the
+    line of botcore that refused its declaration nor a dataclass's generated __init__), relative to the
+    working directory when under it."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    frame = next((frame for frame in reversed(frames) if _declares(Path(frame.filename))), frames[-1])
     path = Path(frame.filename)
     with contextlib.suppress(ValueError):
         path = path.relative_to(Path.cwd())

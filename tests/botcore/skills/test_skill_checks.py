@@ -191,6 +191,18 @@ def test_a_bad_choice_label_is_the_boot_check_s_declaration_error(settings):
     assert "botcore.E003" in message and "choice 'short': label must be a {language: text} table" in message
 
 
+def test_choices_refused_where_declared_are_a_declaration_error_naming_the_skill_s_line(settings):
+    """Refused while its module was imported, an empty Choice was botcore.E004 ("the module fails while it is
+    imported") at the line of botcore's option_fields.py that refused it, not at the skill's own."""
+    settings.BOTCORE_SKILLS = [ECHO, "tests.botcore.skills.empty_choices.SizeSkill"]
+    with pytest.raises(SystemCheckError) as refused:
+        call_command("check")
+    message = str(refused.value)
+    assert "botcore.E003" in message and "a Choice option needs choices" in message
+    assert "tests/botcore/skills/empty_choices.py:12" in message and "option_fields.py" not in message
+    assert "HINT: Fix the skill class's declarations" in message
+
+
 def test_defaults_their_fields_take_pass_the_check():
     from botcore.skills import options
     from botcore.skills.registry import check_skill_class
