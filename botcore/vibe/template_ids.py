@@ -12,9 +12,12 @@ answer tells apart is a platform that maps the templateId and still posts a repe
 (GET …/messages/:id/context) is for supervisor and personal bots only.
 
 What is seen is kept in this process and in the learned-rates store every process shares (Redis or the
-database, botcore.vibe.key_budgets), written only when it changes, so a new worker knows it before its
-first send. The entry is per key, as the learned rates are (a key's calls all meet the same platform), and
-per endpoint: sends and command answers each show their own.
+database, botcore.vibe.key_budgets), so a new worker knows it before its first send. It is written when it
+changes, and again at most every RESHARE_SECONDS while answers keep showing it: the store may lose it (a
+Redis restarted without persistence, its key's day-long expiry, a write that failed while Redis was down),
+and a new worker that then met a post in doubt before its own first send left the reply unsent. The entry
+is per key, as the learned rates are (a key's calls all meet the same platform), and per endpoint: sends
+and command answers each show their own.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import enum
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -38,7 +42,13 @@ class TemplateReading(enum.Enum):
 # Each call that makes a message says for itself: a platform may de-duplicate sends and not command answers.
 Endpoint = Literal["messages", "answers"]
 _readings: dict[tuple[str, str, str], TemplateReading] = {}
+_shared_at: dict[tuple[str, str, str], float] = {}  # when this process last wrote it to the store
 _lock = threading.Lock()
+# An unchanged reading is written to the shared store again this often, at most (one write a minute per
+# process, key and endpoint while it sends).
+RESHARE_SECONDS = 60.0
+SHARE_RETRY_SECONDS = 5.0  # after a failed write
+_clock = time.monotonic
 
 
 def observe(
@@ -48,11 +58,15 @@ def observe(
     it does not."""
     seen = TemplateReading.HONOURED if template_id in uuid_map else TemplateReading.IGNORED
     where = (base_url, key_name, endpoint)
+    now = _clock()
     with _lock:
-        if _readings.get(where) is seen:
+        if _readings.get(where) is seen and now - _shared_at.get(where, float("-inf")) < RESHARE_SECONDS:
             return
         _readings[where] = seen
-    _share(where, seen)
+        _shared_at[where] = now
+    if not _share(where, seen):
+        with _lock:  # tried again SHARE_RETRY_SECONDS on, not at every answer while the store is down
+            _shared_at[where] = now - RESHARE_SECONDS + SHARE_RETRY_SECONDS
 
 
 def reading(base_url: str, key_name: str, endpoint: Endpoint) -> TemplateReading:
@@ -80,6 +94,7 @@ def forget() -> None:
     """Drop what this process learned (tests; the shared store's entries are per key)."""
     with _lock:
         _readings.clear()
+        _shared_at.clear()
 
 
 # --- the shared store --------------------------------------------------------------------------------
@@ -111,10 +126,13 @@ def _recall(where: tuple[str, str, str]) -> TemplateReading:
         return TemplateReading.UNKNOWN
 
 
-def _share(where: tuple[str, str, str], seen: TemplateReading) -> None:
+def _share(where: tuple[str, str, str], seen: TemplateReading) -> bool:
+    """Write the reading to the shared store; False when the store failed (it is written again later)."""
     try:
         store = _store()
         if store is not None:
             store.update(_store_name(where), lambda _old: seen.value)
     except Exception as error:  # noqa: BLE001 - as in _recall: a store outage loses only the sharing
         log.warning("templateId reading not shared (kept in this process): %s", error)
+        return False
+    return True
