@@ -268,6 +268,13 @@ def handle_retry_max_seconds() -> float:
     return float(read_setting("BOTCORE_HANDLE_RETRY_MAX_SECONDS", 60.0))
 
 
+def handle_retry_window_seconds() -> float:
+    """How long after an event came a passing failure (the platform's 5xx, a dropped connection) is still
+    retried, past BOTCORE_HANDLE_MAX_ATTEMPTS: the attempts' backoff spends them in seconds, and a platform
+    failing for a minute failed every message that came in meanwhile. 0: the attempts' limit alone."""
+    return max(0.0, float(read_setting("BOTCORE_HANDLE_RETRY_WINDOW_SECONDS", 300.0)))
+
+
 def skill_run_retention_days() -> int:
     """Finished skill runs older than this are pruned (a deferred job's key de-duplicates for as long)."""
     return max(1, int(read_setting("BOTCORE_SKILL_RUN_RETENTION_DAYS", 30)))

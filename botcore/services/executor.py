@@ -5,7 +5,8 @@ so two workers never run one attempt, and a worker killed mid-skill leaves an at
 the same way after it:
 - the skill returned: done;
 - a transient failure (the error says so, botcore.errors.is_transient): tried again after the project's
-  backoff, until BOTCORE_HANDLE_MAX_ATTEMPTS, then failed with the reason;
+  backoff, until BOTCORE_HANDLE_MAX_ATTEMPTS, and for an event past them until
+  BOTCORE_HANDLE_RETRY_WINDOW_SECONDS after it came, then failed with the reason;
 - stopped by the task queue's timeout (django-q2 raises in the skill as it stops the worker): noted as such,
   and tried again fewer times (BOTCORE_HANDLE_MAX_TIMED_OUT_ATTEMPTS, timed_out_too_often), each try
   holding a worker, and the bot's later events or the skill's later runs on the portal, for the whole
@@ -301,11 +302,17 @@ def handle_entry(
     with log_context(portal=bot.portal.member_id, bot=bot.pk, event=entry.vibe_event_id):
         started = time.monotonic()
         gave_up = ""
+        window = conf.handle_retry_window_seconds()
+        # A passing failure is retried past the attempts' limit until then (judge_failure).
+        retry_until = entry.received_at + timedelta(seconds=window) if window and entry.received_at else None
         if timed_out_too_often(entry.timed_out_attempts):
             # The skill's own slow work: another try would hold the bot's later events for the timeout again.
             gave_up = timed_out_attempts_error(entry.timed_out_attempts)
-        elif entry.attempts >= conf.handle_max_attempts():
-            # Every attempt counted since the last verdict died with its worker before it could say why.
+        elif entry.attempts >= conf.handle_max_attempts() and not (
+            entry.next_attempt_at is not None and retry_until is not None and retry_until > timezone.now()
+        ):
+            # Every attempt counted since the last verdict died with its worker before it could say why
+            # (a retry past the attempts, inside the retry window, has its time set by its verdict).
             gave_up = unfinished_attempts_error(entry.attempts, earlier=entry.error)
         if gave_up:
             status = _finish(
@@ -334,8 +341,9 @@ def handle_entry(
         except VibeError as error:  # a skill's wants() met the platform's trouble: judged as if handling
             chosen, ctx = None, None
             verdict = judge_failure(
-                error, attempts=entry.attempts, retry_base=retry_base, retry_cap=retry_cap
-            )
+                error, attempts=entry.attempts, retry_base=retry_base, retry_cap=retry_cap,
+                retry_until=retry_until,
+            )  # fmt: skip
         else:
             if chosen is None:
                 return _finish(entry, EventLogEntry.Status.IGNORED, started=started)
@@ -351,6 +359,7 @@ def handle_entry(
                     what=what,
                     retry_base=retry_base,
                     retry_cap=retry_cap,
+                    retry_until=retry_until,
                 )
             except TimeoutException:
                 note_timed_out_attempt(entry, skill=chosen.name)

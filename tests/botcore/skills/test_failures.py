@@ -168,6 +168,7 @@ def test_an_event_failing_transiently_every_time_is_failed_with_the_reason_after
 ):
     settings.VIBE_MAX_ATTEMPTS = 1
     settings.BOTCORE_HANDLE_MAX_ATTEMPTS = 3
+    settings.BOTCORE_HANDLE_RETRY_WINDOW_SECONDS = 0  # the limit alone (test_platform_outage_retries.py)
     fail_replies(world, "INTERNAL_ERROR")
     world.say("hello")
     for _ in range(6):  # three attempts at the join's greeting, then three at the message's reply
