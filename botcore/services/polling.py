@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from django.db import connection
 from django.utils import timezone
 
 from botcore import conf
@@ -415,6 +416,7 @@ def poll_bot_once(
         return _settle_failure(bot, lease_token, credential, error)
     except Exception as error:
         # A bug or a database failure: the bot still gets its next cycle, and django-q2 records the failure.
+        _drop_broken_connection()
         _back_off(bot, lease_token, error)
         log.exception("cycle crashed bot=%s portal=%s", bot_id, bot.portal.member_id)
         raise
@@ -552,6 +554,15 @@ def _settle_failure(
         )
         return CycleOutcome("rate_limited")
     return _back_off(bot, lease_token, error)
+
+
+def _drop_broken_connection() -> None:
+    """Close this thread's database connection if the failure broke it (the server ended the session:
+    a restart, pg_terminate_backend), so that the backoff's write opens a new one: on the broken one it
+    failed too, and the bot stayed leased for the rest of BOTCORE_LEASE_SECONDS. Inside a transaction
+    the connection is left to whoever opened it."""
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
 
 
 def _back_off(bot: Bot, lease_token: str | None, error: Exception, **fields: Any) -> CycleOutcome:

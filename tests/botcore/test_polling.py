@@ -837,3 +837,38 @@ def test_an_item_that_moves_the_offset_nowhere_is_kept_once_and_its_bot_polled_a
     poll_bot_once(bot.pk)
     texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
     assert sum("after the poison" in text for text in texts) == 1, texts
+
+
+def test_a_cycle_whose_database_session_the_server_ended_hands_its_lease_back(
+    sandbox_portal, bot, monkeypatch
+):
+    """A trial E soak ended the stack's PostgreSQL sessions (pg_terminate_backend) while cycles ran: a cycle
+    met the broken session, and its backoff, on the same session, could not hand the lease back, so the
+    bot was silent for the rest of BOTCORE_LEASE_SECONDS (two minutes, twice in one run)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the server ends the cycle's session (pg_terminate_backend): CI's PostgreSQL run")
+    from django.db.utils import OperationalError
+
+    from botcore.services import polling
+
+    def session_ended(*args, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            [(pid,)] = cursor.fetchall()
+        other = connection.get_new_connection(connection.get_connection_params())
+        try:
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        finally:
+            other.close()
+        Bot.objects.filter(pk=bot.pk).exists()  # the cycle's next statement meets the ended session
+
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="as the session ends")
+    Bot.objects.filter(pk=bot.pk).update(
+        lease_token="handed-over", lease_until=timezone.now() + timedelta(seconds=120)
+    )
+    monkeypatch.setattr(polling, "handle_pending", session_ended)
+    with pytest.raises(OperationalError):
+        poll_bot_once(bot.pk, lease_token="handed-over")
+    bot.refresh_from_db()
+    assert bot.lease_token == "" and bot.lease_until is None
+    assert bot.consecutive_failures == 1 and bot.backoff_until is not None
