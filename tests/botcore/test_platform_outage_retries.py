@@ -13,29 +13,15 @@ from django.utils import timezone
 from botcore.models import Bot, EventLogEntry
 from botcore.services.bots import provision_bot
 from botcore.services.polling import poll_bot_once
-from botcore.skills.base import Skill
-from botcore.vibe.events import EventType, MessageAddEvent
+from tests.botcore.replying import SKILL_PATH, replies
 
 pytestmark = [pytest.mark.slow]
 
 
-class ReplySkill(Skill):
-    name = "replies"
-    event_types = frozenset({EventType.MESSAGE_ADD})
-
-    def handle(self, event, ctx) -> None:
-        assert isinstance(event, MessageAddEvent)
-        ctx.reply(f"got: {event.message.text}")
-
-
 @pytest.fixture
 def bot(sandbox_portal, settings) -> Bot:
-    settings.BOTCORE_SKILLS = [f"{__name__}.ReplySkill"]
+    settings.BOTCORE_SKILLS = [SKILL_PATH]
     return provision_bot(sandbox_portal.portal)
-
-
-def replies(sandbox_portal, bot: Bot, text: str) -> list[dict]:
-    return [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if m["text"] == f"got: {text}"]
 
 
 def the_entry(bot: Bot, text: str) -> EventLogEntry:

@@ -23,6 +23,7 @@ from botcore.vibe import VibeClient, template_ids
 from botcore.vibe.events import EventType, MessageAddEvent
 from botcore.vibe.models import Chat
 from botcore.vibe.template_ids import TemplateReading
+from tests.botcore.replying import SKILL_PATH, replies
 
 pytestmark = [pytest.mark.slow]
 
@@ -39,18 +40,9 @@ AFTER_ACTION = {  # the platform posted, then its answer was lost
 BEFORE_ACTION = {name: {**fault, "afterAction": False} for name, fault in AFTER_ACTION.items()}
 
 
-class ReplySkill(Skill):
-    name = "replies"
-    event_types = frozenset({EventType.MESSAGE_ADD})
-
-    def handle(self, event, ctx) -> None:
-        assert isinstance(event, MessageAddEvent)
-        ctx.reply(f"got: {event.message.text}")
-
-
 @pytest.fixture
 def bot(sandbox_portal, settings) -> Bot:
-    settings.BOTCORE_SKILLS = [f"{__name__}.ReplySkill"]
+    settings.BOTCORE_SKILLS = [SKILL_PATH]
     return provision_bot(sandbox_portal.portal)
 
 
@@ -74,10 +66,6 @@ def doubts():
         return {key: n - before.get(key, 0.0) for key, n in counts().items() if n != before.get(key, 0.0)}
 
     return since
-
-
-def posts(sandbox_portal, bot: Bot, text: str) -> list[dict]:
-    return [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if m["text"] == f"got: {text}"]
 
 
 def message_entry(bot: Bot, text: str) -> EventLogEntry:
@@ -104,7 +92,7 @@ def answer_one_then_fault_the_replies(sandbox_portal, bot: Bot, fault: dict, *, 
     speak(sandbox_portal, dialect)
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="first")
     poll_bot_once(bot.pk)
-    assert len(posts(sandbox_portal, bot, "first")) == 1
+    assert len(replies(sandbox_portal, bot, "first")) == 1
     fault_the_replies(sandbox_portal, bot, fault)
 
 
@@ -129,12 +117,12 @@ def test_where_repeats_post_again_a_reply_in_doubt_that_arrived_is_left(
 ):
     answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect="no-template-dedupe")
     entry = say_and_fail(sandbox_portal, bot, "second")
-    assert len(posts(sandbox_portal, bot, "second")) == 1  # posted by the first try, not repeated at once
+    assert len(replies(sandbox_portal, bot, "second")) == 1  # posted by the first try, not repeated at once
     with caplog.at_level(logging.WARNING, logger="botcore.skills.context"):
         handle_again(sandbox_portal, bot, entry)
     entry.refresh_from_db()
     assert entry.status == EventLogEntry.Status.HANDLED and "post 1 of it left in doubt" in entry.error
-    assert len(posts(sandbox_portal, bot, "second")) == 1
+    assert len(replies(sandbox_portal, bot, "second")) == 1
     assert "in doubt" in caplog.text and "not sent again" in caplog.text
     assert doubts() == {("post", "in_doubt"): 1, ("post", "left"): 1}
 
@@ -147,7 +135,7 @@ def test_where_repeats_answer_the_first_message_a_reply_in_doubt_is_sent_again_a
     entry = say_and_fail(sandbox_portal, bot, "second")
     handle_again(sandbox_portal, bot, entry)
     entry.refresh_from_db()
-    [posted] = posts(sandbox_portal, bot, "second")
+    [posted] = replies(sandbox_portal, bot, "second")
     assert entry.status == EventLogEntry.Status.HANDLED and entry.error == ""
     assert ActionRecord.objects.filter(bot=bot).order_by("pk").last().result == {"id": posted["id"]}
     assert doubts() == {("post", "in_doubt"): 1, ("post", "sent_again"): 1}
@@ -166,13 +154,13 @@ def test_a_reply_in_doubt_is_counted_sent_again_once_however_many_sends_it_took(
     handle_again(sandbox_portal, bot, entry)
     entry.refresh_from_db()
     assert entry.status == EventLogEntry.Status.HANDLED
-    assert len(posts(sandbox_portal, bot, "second")) == 1
+    assert len(replies(sandbox_portal, bot, "second")) == 1
     assert doubts() == {("post", "in_doubt"): 1, ("post", "sent_again"): 1}
 
 
-@pytest.mark.parametrize(("dialect", "replies"), [(None, 1), ("no-template-dedupe", 0)])
+@pytest.mark.parametrize(("dialect", "answered"), [(None, 1), ("no-template-dedupe", 0)])
 def test_someone_writing_before_the_retry_leaves_the_chat_unable_to_tell(
-    sandbox_portal, bot, dialect, replies
+    sandbox_portal, bot, dialect, answered
 ):
     """The reply never arrived, but the chat's last message is now the person's next one: only a platform
     shown to answer a repeat with the first message gets it again; elsewhere it is left (at most once)."""
@@ -181,8 +169,8 @@ def test_someone_writing_before_the_retry_leaves_the_chat_unable_to_tell(
     sandbox_portal.control.delete("/_sandbox/faults")
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="are you there?")
     handle_again(sandbox_portal, bot, entry)
-    assert len(posts(sandbox_portal, bot, "second")) == replies
-    assert len(posts(sandbox_portal, bot, "are you there?")) == 1
+    assert len(replies(sandbox_portal, bot, "second")) == answered
+    assert len(replies(sandbox_portal, bot, "are you there?")) == 1
 
 
 # The platform's own error answers, which end the call: what it posted is in the chat by then.
@@ -203,8 +191,8 @@ def test_a_reply_the_platform_answered_it_failed_is_sent_again_though_someone_wr
     handle_again(sandbox_portal, bot, entry)
     entry.refresh_from_db()
     assert entry.status == EventLogEntry.Status.HANDLED and entry.error == ""
-    assert len(posts(sandbox_portal, bot, "second")) == 1
-    assert len(posts(sandbox_portal, bot, "are you there?")) == 1
+    assert len(replies(sandbox_portal, bot, "second")) == 1
+    assert len(replies(sandbox_portal, bot, "are you there?")) == 1
     assert doubts() == {("post", "never_arrived"): 1}
 
 
@@ -218,7 +206,7 @@ def test_a_reply_the_platform_posted_before_answering_it_failed_is_not_sent_twic
     sandbox_portal.control.delete("/_sandbox/faults")
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="are you there?")
     handle_again(sandbox_portal, bot, entry)
-    assert len(posts(sandbox_portal, bot, "second")) == 1
+    assert len(replies(sandbox_portal, bot, "second")) == 1
     assert doubts() == {("post", "in_doubt"): 1, ("post", "left"): 1}
 
 
@@ -236,7 +224,7 @@ def test_after_a_queue_timeout_the_chat_is_not_read_at_once(sandbox_portal, bot,
     sandbox_portal.control.delete("/_sandbox/faults")
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="are you there?")
     handle_again(sandbox_portal, bot, entry)
-    assert posts(sandbox_portal, bot, "second") == []
+    assert replies(sandbox_portal, bot, "second") == []
     assert doubts() == {("post", "in_doubt"): 1, ("post", "left"): 1}
 
 
@@ -247,12 +235,12 @@ def test_a_reply_in_doubt_that_never_arrived_is_sent_again_once(sandbox_portal, 
     once after the platform's own answers where a repeat would post again, else at the next attempt)."""
     answer_one_then_fault_the_replies(sandbox_portal, bot, BEFORE_ACTION[fault], dialect=dialect)
     entry = say_and_fail(sandbox_portal, bot, "second")
-    assert posts(sandbox_portal, bot, "second") == []
+    assert replies(sandbox_portal, bot, "second") == []
     read_at_once = dialect == "no-template-dedupe" and fault in OWN_ANSWERS
     assert ActionRecord.objects.filter(bot=bot, result__in_doubt=True).exists() is not read_at_once
     handle_again(sandbox_portal, bot, entry)
     entry.refresh_from_db()
-    [posted] = posts(sandbox_portal, bot, "second")
+    [posted] = replies(sandbox_portal, bot, "second")
     assert entry.status == EventLogEntry.Status.HANDLED and entry.error == ""
     assert ActionRecord.objects.filter(bot=bot).order_by("pk").last().result == {"id": posted["id"]}
 
@@ -268,7 +256,7 @@ def test_the_very_first_send_in_doubt_is_not_doubled(sandbox_portal, bot, dialec
     ]
     assert len(sends) == 1  # not repeated inside the call
     handle_again(sandbox_portal, bot, entry)
-    assert len(posts(sandbox_portal, bot, "first")) == 1
+    assert len(replies(sandbox_portal, bot, "first")) == 1
 
 
 @pytest.mark.parametrize(("dialect", "sent_again"), [(None, True), ("no-template-dedupe", False)])
@@ -288,7 +276,7 @@ def test_where_the_chat_cannot_tell_only_a_platform_shown_to_deduplicate_gets_th
     entry = say_and_fail(sandbox_portal, bot, "second")
     handle_again(sandbox_portal, bot, entry)
     entry.refresh_from_db()
-    [posted] = posts(sandbox_portal, bot, "second")
+    [posted] = replies(sandbox_portal, bot, "second")
     assert entry.status == EventLogEntry.Status.HANDLED
     recorded = ActionRecord.objects.filter(bot=bot).order_by("pk").last().result
     assert recorded == (
@@ -307,7 +295,7 @@ def test_a_send_the_platform_says_did_not_run_is_not_in_doubt(sandbox_portal, bo
     assert not ActionRecord.objects.filter(bot=bot, result__in_doubt=True).exists()
     handle_again(sandbox_portal, bot, entry)
     entry.refresh_from_db()
-    assert entry.status == EventLogEntry.Status.HANDLED and len(posts(sandbox_portal, bot, "second")) == 1
+    assert entry.status == EventLogEntry.Status.HANDLED and len(replies(sandbox_portal, bot, "second")) == 1
 
 
 def test_the_reading_learned_by_one_process_is_known_to_the_next(sandbox_portal, bot):
