@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.vibeapp.gunicorn_server import ROOT
 
 COMPOSE = (ROOT / "deploy" / "compose.yaml").read_text()
@@ -31,7 +33,7 @@ def test_both_deploy_paths_make_the_schedules_without_a_step_to_remember():
     and compose ran migrate only, and ensure_schedules was a step of the docs."""
     qcluster_unit = (ROOT / "deploy" / "systemd" / "vibeapp-qcluster.service").read_text()
     assert re.search(
-        r"^ExecStartPre=\S+python manage\.py ensure_schedules$", qcluster_unit, flags=re.MULTILINE
+        r"^ExecStart=\S+python manage\.py qcluster --ensure-schedules$", qcluster_unit, flags=re.MULTILINE
     )
     [migrate] = re.findall(r"^  migrate:\n(?:    .*\n)+", COMPOSE, flags=re.MULTILINE)
     assert "manage.py migrate --noinput && python manage.py ensure_schedules" in migrate
@@ -42,14 +44,48 @@ def test_a_qcluster_of_either_deploy_path_makes_the_schedules_as_it_starts():
     first cluster whose scheduler sees it runs it. Made by compose's migrate alone, an old release's cluster,
     still running until compose replaced it, took it and synced the old skills' commands: in an operator
     trial, 80 of 80 bots lacked the new release's command for the hour until the next sync. Made again by
-    each new cluster as it starts, the last made is seen by new clusters only."""
+    each new cluster as it starts, the last made is seen by new clusters only. Made in the qcluster's own
+    process (--ensure-schedules), not by a command of its own before it: that was a second Python and Django
+    start-up in every restart, ~1.5-2 s more of the replies' wait."""
     qcluster_unit = (ROOT / "deploy" / "systemd" / "vibeapp-qcluster.service").read_text()
     assert re.search(
-        r"^ExecStartPre=\S+python manage\.py ensure_schedules$", qcluster_unit, flags=re.MULTILINE
+        r"^ExecStart=\S+python manage\.py qcluster --ensure-schedules$", qcluster_unit, flags=re.MULTILINE
     )
+    assert "ExecStartPre=/opt/vibeapp/.venv/bin/python" not in qcluster_unit
     [qcluster] = re.findall(r"^  qcluster:\n(?:    .*\n)+", COMPOSE, flags=re.MULTILINE)
     [command] = re.findall(r"^    command: (.*)$", qcluster, flags=re.MULTILINE)
-    assert command == '["sh", "-c", "python manage.py ensure_schedules && exec python manage.py qcluster"]'
+    assert command == '["python", "manage.py", "qcluster", "--ensure-schedules"]'
+
+
+@pytest.mark.django_db
+def test_qcluster_ensure_schedules_makes_them_before_its_cluster_starts(monkeypatch):
+    """The flag the deploy paths start the qcluster with: the schedules exist (the deploy's command sync due)
+    by the time the cluster, and so its scheduler, starts; without it the command makes none."""
+    import django_q.cluster
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    from ops.heartbeat import PROCESS_PID_ENV
+    from vibeapp.management.commands import qcluster
+
+    seen = []
+
+    class NoCluster:
+        def start(self):
+            seen.append(set(Schedule.objects.values_list("name", flat=True)))
+
+    monkeypatch.setattr(qcluster.qcluster, "Cluster", NoCluster)
+    monkeypatch.setattr(qcluster.gc, "freeze", lambda: None)
+    monkeypatch.setattr(django_q.cluster, "Sentinel", django_q.cluster.Sentinel)  # put back after
+    monkeypatch.setenv(PROCESS_PID_ENV, "1")
+    closed = []
+    # Closed before the fork in a real start; here it would close the test's own (in-memory) database.
+    monkeypatch.setattr(qcluster.connections, "close_all", lambda: closed.append(1))
+    call_command("qcluster")
+    assert seen == [set()]
+    call_command("qcluster", "--ensure-schedules")
+    assert "botcore.sync_stale_commands" in seen[1] and len(seen[1]) > 5
+    assert closed == [1]  # the connection ensure_schedules used is not inherited by the workers
 
 
 def test_every_path_a_unit_may_write_is_made_before_the_unit_starts():

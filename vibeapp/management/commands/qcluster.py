@@ -2,6 +2,11 @@
 the cluster's processes when one is killed rather than leaving the rest blocked on its lock, and with what
 every worker needs loaded and the startup heap frozen before the workers are forked from it.
 
+With `--ensure-schedules` it first makes the project's schedules (`manage.py ensure_schedules`) in this very
+process, as every deploy path needs at each start: run as a command of its own before the qcluster (the
+unit's ExecStartPre, compose's `sh -c`), it paid a second Python and Django start-up, ~1.5-2 s of a restart
+during which no reply left (docs/operators.md, Upgrade).
+
 It takes the name because Django runs the command of the first app that has it (vibeapp is listed before
 django_q): every deploy file, the stack and the tests keep saying `qcluster` and get the guarded one.
 """
@@ -12,6 +17,8 @@ import gc
 import os
 
 import django_q.cluster
+from django.core.management import call_command
+from django.db import connections
 from django_q.management.commands import qcluster
 
 # Loaded here, before the workers are forked (see handle): django-q2 would import it by name in each worker.
@@ -24,7 +31,20 @@ from vibeapp.qcluster import GuardedSentinel
 class Command(qcluster.Command):
     help = "Start the django-q2 cluster; a child killed by a signal restarts the cluster's processes."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--ensure-schedules",
+            action="store_true",
+            help="first make the project's schedules (manage.py ensure_schedules), in this process",
+        )
+
+    def handle(self, *args, ensure_schedules: bool = False, **options):
+        if ensure_schedules:
+            # Before the cluster starts: its scheduler (in the sentinel) must find the deploy's command sync
+            # due (botcore.schedules.DUE_AT_DEPLOY). A failure stops the start, as the ExecStartPre's did.
+            call_command("ensure_schedules", stdout=self.stdout)
+            connections.close_all()  # not to be inherited by the processes forked next
         # Cluster.start looks its sentinel class up in its module when it forks; this process is the
         # cluster's alone, so the swap reaches nothing else.
         django_q.cluster.Sentinel = GuardedSentinel
