@@ -463,6 +463,7 @@ class Poller:
         seen = set()
         # The fleet found at start is watched first at a random moment within each bot's own cadence:
         # started at one instant, an idle fleet would poll in lockstep, every bot in one burst per cadence.
+        # A bot in a dialog (an event within its fast cadence) is watched at once (_join).
         # A bot that joins later (just provisioned, resumed) is watched within a second.
         starting = not self._fleet_read
         self._fleet_read = True
@@ -503,6 +504,17 @@ class Poller:
         if row.leased:
             bot.state = CYCLE
             self._in_cycle.add(row.pk)
+        elif starting and quiet_interval(row.last_event_at, timezone.now()) <= conf.poll_fast_seconds():
+            # A dialog in progress as the poller (re)starts: watched at once, first. Spread over its
+            # one-second cadence, a message written while the poller restarted waited up to that second
+            # more; these are few, and their cadence follows their own events from then on (no lockstep to
+            # spread). Its next cycle's time (its last cycle's end + the fast cadence) is not waited for, as
+            # after a cycle on a platform that holds; a backoff is.
+            backoff_until = row.backoff_until
+            if backoff_until is not None and backoff_until > timezone.now():
+                self._schedule(bot, until(max(backoff_until, row.next_poll_at)))
+            else:
+                self._schedule(bot, time.monotonic())
         else:
             spread = quiet_interval(row.last_event_at, timezone.now()) if starting else 1.0
             self._schedule(bot, max(until(row.next_poll_at), in_seconds(random.uniform(0, spread))))

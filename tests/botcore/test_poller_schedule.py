@@ -52,6 +52,31 @@ def test_a_bot_active_a_moment_ago_is_watched_within_its_fast_cadence(settings):
     assert first_watch_in(poller, 1, started) <= 1.0 + 0.5
 
 
+def test_a_restarted_pollers_first_watches_go_to_the_dialogs_in_progress_at_once(settings):
+    """A poller restarted (a deploy) watches first, at once, the bots with an event within their fast cadence
+    (a dialog in progress): spread over that second like the idle fleet, a user's message written while the
+    poller restarted waited up to a second more. The idle ones keep their spread (the lockstep)."""
+    settings.BOTCORE_POLL_FAST_SECONDS = 1.0
+    settings.BOTCORE_POLL_SLOW_SECONDS = 15.0
+    poller = Poller(hold=0)
+    started = time.monotonic()
+    talking = [
+        dataclasses.replace(
+            row(pk, last_event_at=timezone.now() - timedelta(seconds=2)),
+            next_poll_at=timezone.now() + timedelta(seconds=1),  # its last cycle's end + the fast cadence
+        )
+        for pk in range(1, 21)
+    ]
+    backing_off = dataclasses.replace(
+        talking[0], pk=400, backoff_until=timezone.now() + timedelta(seconds=30), failures=1
+    )
+    poller._merge_fleet([*talking, *(row(pk) for pk in range(21, 321)), backing_off])
+    assert max(first_watch_in(poller, pk, started) for pk in range(1, 21)) <= 0.05
+    assert first_watch_in(poller, 400, started) > 29  # a backoff is still waited out
+    idle = [first_watch_in(poller, pk, started) for pk in range(21, 321)]
+    assert max(idle) > 10.0 and sum(due < 1.0 for due in idle) < 60
+
+
 def test_a_bot_that_joins_the_fleet_later_is_watched_within_a_second(settings):
     settings.BOTCORE_POLL_SLOW_SECONDS = 15.0
     poller = Poller(hold=0)
