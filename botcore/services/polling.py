@@ -346,8 +346,10 @@ def poll_bot_once(
     read (watched_batch), which saves the cycle its own fetch.
     """
     started = time.monotonic()
-    bot = Bot.objects.select_related("portal__settings").filter(pk=bot_id).first()
-    if bot is None:
+    try:
+        # get(), not first(): first() orders by the key, which costs each cycle ~0.1 ms of compiling.
+        bot = Bot.objects.select_related("portal__settings").get(pk=bot_id)
+    except Bot.DoesNotExist:
         return CycleOutcome("skipped")
     backoff = 0.0
     if lease_token is not None:
