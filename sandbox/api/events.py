@@ -9,7 +9,8 @@ is {events, nextOffset, hasMore, storedOffset, persisted}; an empty queue answer
 imbot.v2 does (under `no-next-offset`, no nextOffset at all; under `last-id-next-offset`, the last event's
 id, so that event comes again until an offset past it; `keyed-events` and `null-events` write the events as
 an object keyed by id, and null when there are none; `newest-first` lists a batch's events newest first;
-`empty-no-content` answers 204 with no body when none wait).
+`empty-no-content` answers 204 with no body when none wait). HEAD (which Starlette routes to any GET)
+answers the status and headers of the queue as it stands: it acknowledges nothing and is never held.
 """
 
 from __future__ import annotations
@@ -98,12 +99,15 @@ async def get_events(call: Call) -> dict | Response:
     )
     if platform.speaks("always-held-polls"):  # its own hold, whatever the poll asked (checked all the same)
         timeout = DEFAULT_HOLD_SECONDS
-    if offset is not None:
+    # HEAD is GET without the body (RFC 9110 §9.3.2): nobody reads the events it would carry, so it
+    # acknowledges none and is never held; it answers the status and headers of the queue as it stands.
+    head = call.request.method == "HEAD"
+    if offset is not None and not head:
         event_queue.acknowledge(platform, bot, offset)
     events, has_more = event_queue.pending(bot, limit=limit)  # type: ignore[arg-type]
     # Whether the real platform holds a poll open is [U]; `no-long-poll` answers at once whatever is asked.
     stopping = call.request.app.state.services.closing  # the server stops: nothing is held any more
-    holds = timeout > 0 and not platform.speaks("no-long-poll") and not stopping
+    holds = timeout > 0 and not platform.speaks("no-long-poll") and not stopping and not head
     if not events and holds and bot.id in platform.bots:
         await event_queue.wait_for_event(bot, timeout)
         if bot.id in platform.bots:  # the owner may have deleted it meanwhile

@@ -148,6 +148,43 @@ def test_a_bad_limit_acknowledges_nothing(sandbox, client, tenant, bot_id):
     assert poll(client, bot_id)["storedOffset"] == 0
 
 
+def pending_on_platform(sandbox, bot_id) -> int:
+    """How many events the platform still keeps for the bot, read without acknowledging any."""
+    return sandbox.run_in_loop(lambda services: len(services.platform.bots[bot_id].events))
+
+
+def test_a_head_request_acknowledges_nothing(sandbox, client, tenant, bot_id):
+    """HEAD is GET without the body (RFC 9110 §9.3.2): nobody reads the events it would carry, so it must not
+    acknowledge them. Before, Starlette ran the GET handler for it and `offset` acknowledged the batch."""
+    write_messages(sandbox, tenant, bot_id, 2)  # events 1..3
+    response = client.head(f"/bots/{bot_id}/events", params={"offset": 3})
+    assert response.status_code == 200 and response.content == b""
+    assert response.headers["content-type"] == "application/json"
+    assert pending_on_platform(sandbox, bot_id) == 3
+    batch = poll(client, bot_id)
+    assert ids(batch) == [1, 2, 3] and batch["storedOffset"] == 0
+
+
+def test_a_head_request_does_not_finish_a_deleted_bot(sandbox, client, tenant, bot_id):
+    """Acknowledging a deleted bot's last event removes it: a HEAD past that event must not."""
+
+    def delete_in_portal(services):
+        platform = services.platform
+        activity.delete_bot_from_portal(
+            platform, user=platform.users[tenant.user_id], bot=platform.bots[bot_id]
+        )
+
+    sandbox.run_in_loop(delete_in_portal)
+    last = poll(client, bot_id)["nextOffset"]
+    assert client.head(f"/bots/{bot_id}/events", params={"offset": last}).status_code == 200
+    assert [e["type"] for e in poll(client, bot_id)["events"]] == ["ONIMBOTV2DELETE"]
+
+
+def test_a_head_request_answers_its_refusals_as_get_does(client, bot_id):
+    response = client.head(f"/bots/{bot_id}/events", params={"offset": -1})
+    assert response.status_code == 400 and response.content == b""
+
+
 def test_a_long_poll_returns_as_soon_as_an_event_arrives(sandbox, tenant, bot_id):
     # The poll asks to be held 30 s but the client gives up after 10: only an early wake-up can answer it.
     result: dict = {}
