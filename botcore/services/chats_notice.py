@@ -133,8 +133,11 @@ def chats_notice_text(facts: dict[str, Any], language: str) -> str:
         for dialog_id, name in facts["chats"]:
             chat_id = dialog_id.removeprefix("chat")
             # Anyone in the chat names it: a line of its own would read as ours.
-            label = bb.plain_name(name, NAME_CHARS) or gettext("Chat {id}").format(id=chat_id)
-            lines.append(bb.join(["• ", bb.chat_link(chat_id, label)]))
+            label = bb.plain_name(name, NAME_CHARS) or gettext("Chat {id}").format(id=bb.one_line(chat_id))
+            # The id is the platform's: one a [CHAT=…] tag cannot carry is named in plain text, not left out
+            # (the admin still has a chat to find by its name) and not raised (that stopped the whole notice).
+            link = bb.chat_link(chat_id, label) if bb.fits_attribute(chat_id) else label
+            lines.append(bb.join(["• ", link]))
         more = int(facts.get("more", 0))
         if more:
             lines.append(

@@ -153,10 +153,17 @@ def _wrap(tag: str, content: str, value: str | None = None) -> BB:
     return BB(f"{opening}{_markup(content)}[/{tag}]")
 
 
+def fits_attribute(value: object) -> bool:
+    """Whether `value` can be a tag's attribute (a link's target, a chat's id): one that would close the tag
+    early or open another cannot. A value someone else gave (the platform's dialog id) is checked here first
+    and shown as plain text when it does not fit; the builders raise for it."""
+    return not any(char in str(value) for char in "[]\n")
+
+
 def _attribute(value: object) -> str:
     """A tag attribute may not close the tag early or open another one."""
     text = str(value)
-    if any(char in text for char in "[]\n"):
+    if not fits_attribute(text):
         raise ValueError(f"a BB-code attribute cannot contain brackets or line breaks: {text!r}")
     return text
 

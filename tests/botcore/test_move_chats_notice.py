@@ -246,3 +246,41 @@ def test_a_chats_notice_shows_hostile_chat_titles_as_one_plain_line_each(
     assert all(line.upper().startswith("• [CHAT=") for line in lines[1:])
     assert not re.search("[\u202a-\u202e\u2066-\u2069]", notice)
     assert max(len(line) for line in lines[1:]) < 150
+
+
+@pytest.mark.parametrize("dialog_id", ["chat77]x", "chat77[b", "chat77\nx"])
+def test_a_chat_id_no_link_can_carry_leaves_the_notice_to_the_other_chats(
+    sandbox_portal, sandbox, settings, task_queue, dialog_id
+):
+    """A dialog id is the platform's to give, and one a [CHAT=…] tag cannot carry (a bracket, a line break)
+    raised in bb.chat_link and stopped the whole notice, at the move and at every sweep after it. Counted
+    where the notice is posted: once, its other chat still a link, the odd one named in plain text."""
+    sp = sandbox_portal
+    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+    bot = provision_bot(sp.portal)
+    sales = group_chat(sp, bot, "Sales")
+    data = {
+        "dialogId": dialog_id,
+        "chat": {"id": 77, "dialogId": dialog_id, "type": "chat", "name": "Odd one"},
+        "user": {"id": sp.admin_id, "name": "Admin"},
+    }
+    queued = sp.control.post(
+        "/_sandbox/act/raw-events",
+        json={"botId": bot.vibe_bot_id, "type": "ONIMBOTV2JOINCHAT", "data": data},
+    )
+    assert queued.is_success, queued.text
+    poll_bot_once(bot.pk)
+    old_bot = bot.vibe_bot_id
+    open_app(sp, app_key=rotate_app_key(sp, settings))
+    task_queue.run("botcore.tasks.move_portal_bot")
+    sweep_schedules()
+    bot.refresh_from_db()
+    assert bot.vibe_bot_id != old_bot, bot.last_error
+
+    [notice] = notices_posted(sp, bot.vibe_bot_id, sp.admin_id)
+    assert f"[CHAT={sales.removeprefix('chat')}]SALES[/CHAT]" in notice.upper()
+    lines = notice.split("\n")
+    assert len(lines) == 3, lines  # the lead, then one bullet a chat
+    odd = next(line for line in lines[1:] if "Odd one" in line)
+    assert re.findall(r"\[(?!\u200b)", odd) == []  # no tag opens on it: plain text
+    assert Bot.objects.get(pk=bot.pk).chats_notice is None  # done with, not owed for ever

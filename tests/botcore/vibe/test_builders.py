@@ -311,6 +311,15 @@ def test_bad_builder_arguments_are_refused(call):
         call()
 
 
+@pytest.mark.parametrize("value", ["77]x", "77[b", "7\n7", "a]b"])
+def test_fits_attribute_says_which_values_a_builder_would_refuse(value):
+    """A caller holding a value someone else gave asks first, and the builder agrees with the answer."""
+    assert not bb.fits_attribute(value)
+    with pytest.raises(ValueError):
+        bb.chat_link(value, "x")
+    assert bb.fits_attribute("77") and bb.chat_link("77", "x") == "[chat=77]x[/chat]"
+
+
 @pytest.mark.parametrize(
     "text",
     ["x" * 25_000, "[b]" * 9_000, "a[" * 7_000, ">>quoted\n" * 3_000, "ü" * 30_000],
