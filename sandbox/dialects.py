@@ -31,6 +31,7 @@ DIALECTS: dict[str, str] = {
     "key-code-for-session": "an unknown or expired session token is refused as 401 INVALID_API_KEY",
     "newest-first": "GET /v1/bots/:botId/events lists the events of a batch newest first",
     "empty-no-content": "GET /v1/bots/:botId/events answers 204 No Content when no event waits",
+    "unstored-offset": "GET /v1/bots/:botId/events answers storedOffset null until a poll names an offset",
     "portal-rate-limit": "the request rate counts per key and portal instead of per key",
     "no-retry-after": "429 answers carry neither error.retryAfter nor a Retry-After header",
     "retry-after-ms": "error.retryAfter counts milliseconds (the Retry-After header stays whole seconds)",

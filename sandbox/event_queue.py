@@ -39,6 +39,7 @@ def emit(
 
 def acknowledge(platform: Platform, bot: Bot, offset: int) -> None:
     """Acknowledge every event below `offset`; an offset never moves back, nor past the queue's end."""
+    bot.offset_named = True
     offset = min(offset, bot.next_event_id)
     if offset > bot.stored_offset:
         bot.stored_offset = offset

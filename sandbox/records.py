@@ -128,6 +128,9 @@ class Bot:
     events: list[Event] = field(default_factory=list)  # unacknowledged, ascending by event_id
     next_event_id: int = 1
     stored_offset: int = 0  # every event below this is acknowledged
+    # A poll has named an offset (0 too), so one is stored: until then `unstored-offset` answers
+    # storedOffset null. A class default, so a platform saved before it loads as "none named yet".
+    offset_named: bool = False
     deleting: bool = False  # the portal deleted it: ONIMBOTV2DELETE is queued, nothing else arrives
     waiters: set[asyncio.Event] = field(default_factory=set, repr=False)
 

@@ -9,7 +9,8 @@ is {events, nextOffset, hasMore, storedOffset, persisted}; an empty queue answer
 imbot.v2 does (under `no-next-offset`, no nextOffset at all; under `last-id-next-offset`, the last event's
 id, so that event comes again until an offset past it; `keyed-events` and `null-events` write the events as
 an object keyed by id, and null when there are none; `newest-first` lists a batch's events newest first;
-`empty-no-content` answers 204 with no body when none wait). HEAD (which Starlette routes to any GET)
+`empty-no-content` answers 204 with no body when none wait; `unstored-offset` answers storedOffset null and
+persisted false until a poll names an offset). HEAD (which Starlette routes to any GET)
 answers the status and headers of the queue as it stands: it acknowledges nothing and is never held.
 """
 
@@ -72,6 +73,8 @@ def batch_json(platform: Platform, bot: Bot, events: list[Event], has_more: bool
         "storedOffset": bot.stored_offset,
         "persisted": True,  # the sandbox stores the offset before it answers
     }
+    if platform.speaks("unstored-offset") and not bot.offset_named:  # no poll has named one: none stored
+        batch["storedOffset"], batch["persisted"] = None, False
     if platform.speaks("no-next-offset"):
         del batch["nextOffset"]
     if platform.speaks("last-id-next-offset") and events:  # lastEventId's meaning; offset N still keeps N

@@ -183,6 +183,25 @@ def test_last_id_next_offset_names_the_last_event_which_then_comes_again(sandbox
     assert ok(client.get(f"/bots/{bot_id}/events", params={"offset": last + 1}))["events"] == []
 
 
+def test_unstored_offset_answers_null_until_a_poll_names_an_offset(sandbox, ctl, tenant, client):
+    """By default a fresh bot's answer says storedOffset 0 (nothing below 0 to acknowledge); under
+    `unstored-offset` it says null and persisted false until a poll names an offset, 0 included."""
+    bot_id = register_bot(client)
+    fresh = ok(client.get(f"/bots/{bot_id}/events"))
+    assert (fresh["storedOffset"], fresh["persisted"]) == (0, True)
+    speak(ctl, "unstored-offset")
+    user_writes(sandbox, tenant.user_id, bot_id, "one")
+    unstored = ok(client.get(f"/bots/{bot_id}/events"))
+    assert (unstored["storedOffset"], unstored["persisted"]) == (None, False)
+    assert [e["eventId"] for e in unstored["events"]] == [1, 2] and unstored["nextOffset"] == 3
+    client.head(f"/bots/{bot_id}/events", params={"offset": 0})  # a HEAD stores nothing
+    assert ok(client.get(f"/bots/{bot_id}/events"))["storedOffset"] is None
+    named = ok(client.get(f"/bots/{bot_id}/events", params={"offset": 0}))
+    assert (named["storedOffset"], named["persisted"]) == (0, True) and len(named["events"]) == 2
+    acked = ok(client.get(f"/bots/{bot_id}/events", params={"offset": 3}))
+    assert (acked["storedOffset"], acked["persisted"], acked["events"]) == (3, True, [])
+
+
 def test_flat_bot_id_answers_the_new_id_both_ways(ctl, client):
     speak(ctl, "flat-bot-id")
     data = client.post("/bots", json={"code": "flat", "name": "Flat"}).json()["data"]

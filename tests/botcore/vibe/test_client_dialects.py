@@ -74,6 +74,20 @@ def test_an_events_call_answered_204_no_content_is_an_empty_batch(client, bot, w
     assert [e.message.text for e in client.get_events(bot.id).events if hasattr(e, "message")] == ["hello"]
 
 
+@pytest.mark.parametrize("dialect", [None, "unstored-offset"])
+def test_a_fresh_bots_stored_offset_reads_as_a_number_or_as_none(client, bot, world, speak, dialect):
+    """The reference's example shows storedOffset only once events were acknowledged; a fresh bot's may be 0
+    (the default) or null with persisted false (`unstored-offset`). Either way polling goes on as before."""
+    if dialect:
+        speak(dialect)
+    world.control.user_says(world.admin_id, "hello", bot_id=bot.id)
+    first = client.get_events(bot.id)
+    assert (first.stored_offset, first.persisted) == ((0, True) if dialect is None else (None, False))
+    assert "hello" in [e.text for e in first.events if hasattr(e, "text")]
+    acked = client.get_events(bot.id, offset=first.offset_after(0))
+    assert acked.events == () and (acked.stored_offset, acked.persisted) == (first.next_offset, True)
+
+
 def test_a_command_without_a_title_registers_where_the_platform_allows_it(client, bot, speak):
     speak("untitled-commands")
     command = client.register_command(bot.id, command="quiet")
