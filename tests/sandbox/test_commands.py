@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from sandbox import activity
-from tests.sandbox.helpers import client_for, error_of, register_bot, seed_personal, user_writes
+from tests.sandbox.helpers import (
+    Tenant,
+    client_for,
+    error_of,
+    register_bot,
+    seed_app,
+    seed_personal,
+    user_writes,
+)
 
 
 def add_command(client, bot_id, **body) -> dict:
@@ -57,6 +65,38 @@ def test_the_same_command_on_another_bot_is_another_command(client, bot_id):
         add_command(client, bot_id, command="help", title="Help")["id"]
         != add_command(client, other, command="help", title="Help")["id"]
     )
+
+
+def test_a_command_is_one_per_bot_whichever_key_or_session_asks(sandbox, ctl):
+    """Command registration is per bot (CONTRACT B §7.5, imbot.v2: idempotent per bot/app; the reference
+    lists no code refusing a repeat): the owning app key through two users' sessions registers one command,
+    and another key of the portal (a personal key, the app's rotated key) reaches no bot of that key
+    (the reference's 403 BOT_ACCESS_DENIED), so it adds none. Counted on the platform's record of the bot."""
+    app = seed_app(sandbox)
+
+    def colleague_signs_in(services) -> str:
+        platform = services.platform
+        user = platform.users[app.extra_user_ids[0]]
+        return platform.create_session(app=platform.apps[app.app_id], user=user).token
+
+    colleague = sandbox.run_in_loop(colleague_signs_in)
+    personal = seed_personal(sandbox, portal_id=app.portal_id)
+    rotated = ctl.post("/_sandbox/apps/keys", json={"appKey": app.key}).json()["data"]["key"]
+    with client_for(sandbox, app) as owner:
+        bot_id = register_bot(owner)
+        first = owner.post(f"/bots/{bot_id}/commands", json={"command": "ping", "title": "Ping"})
+    as_colleague = Tenant(app.portal_id, app.extra_user_ids[0], app.key, colleague, app.app_id)
+    others = [as_colleague, personal, Tenant(app.portal_id, app.user_id, rotated, app.token, app.app_id)]
+    answers = []
+    for tenant in others:
+        with client_for(sandbox, tenant) as client:
+            response = client.post(f"/bots/{bot_id}/commands", json={"command": "/PING", "title": "Other"})
+            answers.append((response.status_code, response.json().get("error", {}).get("code")))
+    assert first.status_code == 201
+    assert answers == [(200, None), (403, "BOT_ACCESS_DENIED"), (403, "BOT_ACCESS_DENIED")]
+    [bot] = [b for b in ctl.get("/_sandbox/bots").json()["data"]["bots"] if b["id"] == bot_id]
+    registered = first.json()["data"]["command"]["id"]
+    assert [(c["id"], c["command"]) for c in bot["commands"]] == [(registered, "/ping")]
 
 
 def test_a_hidden_command_needs_no_title(client, bot_id):
