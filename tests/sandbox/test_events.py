@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import pickle
 import threading
 
 import httpx
 import pytest
 
 from sandbox import activity, event_queue
+from sandbox.server import build_app
 from tests.sandbox.helpers import client_for, error_of, register_bot, user_writes
 
 
@@ -178,6 +181,33 @@ def test_a_head_request_does_not_finish_a_deleted_bot(sandbox, client, tenant, b
     last = poll(client, bot_id)["nextOffset"]
     assert client.head(f"/bots/{bot_id}/events", params={"offset": last}).status_code == 200
     assert [e["type"] for e in poll(client, bot_id)["events"]] == ["ONIMBOTV2DELETE"]
+
+
+def test_a_head_request_changes_nothing_on_any_platform_read(sandbox, client, tenant):
+    """Starlette answers HEAD on every GET route by running its handler: none of them may change the platform
+    (compared whole, as --state-file would save it), events waiting and a file uploaded included."""
+    bot_id = register_bot(client, type="supervisor")  # message reads answer supervisors only
+    message_id = user_writes(sandbox, tenant.user_id, bot_id, "hello")
+    fields = {"name": "a.txt", "content": base64.b64encode(b"x").decode()}
+    uploaded = client.post(f"/bots/{bot_id}/files", json={"dialogId": str(tenant.user_id), "fields": fields})
+    file_id = uploaded.json()["data"]["file"]["id"]
+    reads = [
+        route.path
+        for route in build_app().routes
+        if route.path.startswith("/v1/") and "GET" in (getattr(route, "methods", None) or ())
+    ]
+    assert "/v1/bots/{bot_id}/events" in reads and len(reads) > 10
+    answered = {}
+    for path in reads:
+        url = path.removeprefix("/v1").format(
+            bot_id=bot_id, message_id=message_id, dialog_id=tenant.user_id, file_id=file_id
+        )
+        before = sandbox.run_in_loop(lambda services: pickle.dumps(services.platform))
+        answered[path] = client.head(url, params={"offset": 1000, "timeout": 5}).status_code
+        assert sandbox.run_in_loop(lambda services: pickle.dumps(services.platform)) == before, path
+    assert answered["/v1/bots/{bot_id}/events"] == 200
+    assert answered["/v1/bots/{bot_id}/messages/{message_id}"] == 200
+    assert answered["/v1/bots/{bot_id}/files/{file_id}"] == 200
 
 
 def test_a_head_request_answers_its_refusals_as_get_does(client, bot_id):
