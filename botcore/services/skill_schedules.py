@@ -83,15 +83,11 @@ def _fires_at(cron: CronExpression, zone: ZoneInfo, minute: datetime) -> bool:
     return False
 
 
-def _has_schedules(skill: Skill) -> bool:
-    return bool(skill.schedules) or type(skill).schedules_for is not Skill.schedules_for
-
-
 def sweep_schedules(now: datetime | None = None) -> int:
     """Claim and enqueue every firing due since the catch-up window began; returns how many were claimed."""
     now = now or timezone.now()
     after = now - timedelta(minutes=conf.schedule_catch_up_minutes())
-    skills = [skill for skill in configured_skills() if _has_schedules(skill)]
+    skills = [skill for skill in configured_skills() if skill.has_schedules()]
     claimed = 0
     if skills:
         portal_ids = list(

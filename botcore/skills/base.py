@@ -268,6 +268,11 @@ class Skill(abc.ABC):
         """This portal's schedules; override when they follow the options (a time the admin sets)."""
         return self.schedules
 
+    @classmethod
+    def has_schedules(cls) -> bool:
+        """Whether the minute sweep fires this skill: it declares `schedules` or overrides `schedules_for`."""
+        return bool(cls.schedules) or cls.schedules_for is not Skill.schedules_for
+
     def command_spec(self, name: str) -> CommandSpec | None:
         wanted = name.lstrip("/").lower()
         return next((spec for spec in self.commands if spec.command.lower() == wanted), None)

@@ -187,6 +187,8 @@ def check_skill_class(cls: object, label: str) -> type[Skill]:
         )
     if cls.commands and EventType.COMMAND_ADD not in event_types:
         raise SkillConfigError(f"{label} owns commands but does not declare EventType.COMMAND_ADD")
+    if cls.has_schedules() and BackendEventType.SCHEDULED_RUN not in event_types:
+        raise SkillConfigError(f"{label} has schedules but does not declare BackendEventType.SCHEDULED_RUN")
     _check_commands(label, cls.commands)
     _check_texts(label, title=cls.title, summary=cls.summary)
     if not isinstance(cls.message_filter, MessageFilter):

@@ -12,6 +12,7 @@ import pytest
 
 from botcore.errors import SkillConfigError
 from botcore.skills.base import CommandSpec, ScheduleSpec, Skill
+from botcore.skills.events import BackendEventType
 from botcore.skills.registry import check_skill_class, list_installed_skill_entry_points, load_skills
 from botcore.vibe.events import EventType
 
@@ -41,10 +42,31 @@ class CommandsWithoutCommandEvents(Skill):
 
 class BadCron(Skill):
     name = "bad_cron"
-    event_types = frozenset({EventType.MESSAGE_ADD})
+    event_types = frozenset({BackendEventType.SCHEDULED_RUN})
     schedules = (ScheduleSpec("nightly", "0 25 * * *"),)
 
     def handle(self, event, ctx): ...
+
+
+class SchedulesWithoutScheduledRuns(Skill):
+    name = "schedules_only"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+    schedules = (ScheduleSpec("nightly", "0 3 * * *"),)
+
+    def handle(self, event, ctx): ...
+
+
+class OptionSchedulesWithoutScheduledRuns(Skill):
+    name = "schedules_for_only"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def schedules_for(self, options):
+        return [ScheduleSpec("nightly", "0 3 * * *")]
+
+    def handle(self, event, ctx): ...
+
+
+NO_SCHEDULED_RUN = "has schedules but does not declare BackendEventType.SCHEDULED_RUN"
 
 
 class BadCommandName(Skill):
@@ -84,6 +106,9 @@ def test_skills_load_in_settings_order():
         ([f"{__name__}.NoEvents"], "declares no event_types"),
         ([f"{__name__}.CommandsWithoutCommandEvents"], "does not declare EventType.COMMAND_ADD"),
         ([f"{__name__}.BadCron"], "schedule 'nightly'"),
+        # The sweep would fire them while the test kit, like the table in docs/skills.md §2, refuses them.
+        ([f"{__name__}.SchedulesWithoutScheduledRuns"], NO_SCHEDULED_RUN),
+        ([f"{__name__}.OptionSchedulesWithoutScheduledRuns"], NO_SCHEDULED_RUN),
         ([f"{__name__}.BadCommandName"], "without the slash"),
         ([f"{__name__}.NoEnglishTitle"], "needs an English title"),
         (["weather"], "neither a dotted path nor a skill entry point"),
