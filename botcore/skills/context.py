@@ -119,7 +119,8 @@ class EventFacts:
         origin = self.origin
         if not isinstance(origin, ChatEvent) or not origin.dialog_id:
             raise TypeError(
-                f"{type(self.event).__name__} happened in no chat: there is nowhere to reply (use send())"
+                f"{type(self.event).__name__} happened in no chat: there is nowhere to reply and no dialog "
+                "for ctx.state (name one: send(dialog_id, text), state_for(dialog_id))"
             )
         return origin.dialog_id
 

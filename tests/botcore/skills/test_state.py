@@ -13,6 +13,7 @@ from botcore.models import ConversationState
 from botcore.services.conversation_state import DatabaseStateStore
 from botcore.skills.ledger import MemoryLedger
 from botcore.skills.state import DialogState, MemoryStateStore, OnceStateStore
+from botcore.skills.testing import RecordingContext, make_scheduled_event
 from tenants.models import Portal
 
 
@@ -134,3 +135,14 @@ def test_a_handling_run_again_gives_its_update_blocks_the_state_its_first_attemp
     assert vote("7:41") is True  # the same press, handled again after its post failed
     assert vote("7:42") is False  # a second press
     assert store.load("chat7") == ({"votes": {"5": 1}}, 3)
+
+
+def test_state_of_an_event_in_no_chat_points_to_state_for():
+    # A schedule's or an install's run is in no chat: ctx.state has no dialog, the error says what to use.
+    ctx = RecordingContext(event=make_scheduled_event("digest", local_due_at="2030-01-07T17:00:00+00:00"))
+    with pytest.raises(TypeError) as refused:
+        ctx.state.get()
+    assert "state_for(" in str(refused.value)
+    with pytest.raises(TypeError) as refused:
+        ctx.reply("hello")
+    assert "send(" in str(refused.value)
