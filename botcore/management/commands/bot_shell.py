@@ -72,7 +72,7 @@ class Command(BaseCommand):
             session = SandboxSession(root_url=options["sandbox"], user_name=options["user"], **common)
         else:
             session = OfflineSession(user_name=options["user"], **common)
-            out("(offline: nothing leaves this process; :help lists the commands)")
+            out("(offline: no platform, what the bot does prints here; :help lists the commands)")
         names = [skill.name for skill, _ in skills]
         out("skills: " + ", ".join(names) + "   (routing order: the first that fits answers)")
         left_out = [skill.name for skill in configured_skills() if skill.name not in names]
