@@ -1,0 +1,54 @@
+"""The tickets skill on a sandbox portal: turned on with its token, a ticket asked over two messages, filed
+by a press through the real task queue, and the day's count posted to a group chat by the minute sweep
+(docs/skills.md §13, §17). The tracker is replaced: the project's tests reach nothing beyond loopback."""
+
+from datetime import datetime, time, timedelta
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from botcore.services.skill_configs import configure_skill
+from botcore.services.skill_schedules import sweep_schedules
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def skill_paths():
+    return ["help", "vibe_tickets.skill.TicketSkill", "echo"]
+
+
+def test_a_ticket_asked_pressed_filed_and_counted_in_the_days_digest(world, task_queue, monkeypatch):
+    calls = []
+
+    def tracker(url, **kwargs):
+        calls.append(kwargs)
+        return httpx.Response(201, json={"key": "HD-7"})
+
+    monkeypatch.setattr(httpx, "post", tracker)
+    team = world.team()
+    options = {"api_token": "tok-of-the-tracker", "digest_chat": f"chat{team['id']}", "digest_days": "1-7"}
+    configure_skill(world.sp.portal, skill_name="tickets", is_enabled=True, options=options)
+    task_queue.run()  # the switch re-registers the bot's commands: /ticket and the buttons' ticket_priority
+    world.say("/ticket")
+    world.poll()
+    world.say("the printer is jammed")
+    world.poll()
+    [draft] = [m for m in world.messages() if m["text"].startswith("[b]New ticket[/b]")]
+    assert [b["COMMAND_PARAMS"] for b in draft["keyboard"]] == ["1 low", "1 normal", "1 high"]
+
+    world.act("buttons", userId=world.sp.admin_id, messageId=draft["id"], index=2)
+    world.poll()
+    task_queue.run()  # the deferred job: the tracker's call
+    said = [m["text"] for m in world.messages()]
+    assert "Filing it, priority High…" in said and "Filed: [b]HD-7[/b]" in said
+    assert [call["headers"] for call in calls] == [{"Authorization": "Bearer tok-of-the-tracker"}]
+
+    now = timezone.now()  # the portal's clock is UTC here
+    sweep_schedules(datetime.combine(now.date(), time(17, 1), tzinfo=now.tzinfo))
+    task_queue.run()
+    assert world.chat_messages(team["id"])[-1]["text"] == "Tickets filed today: 1"
+    sweep_schedules(datetime.combine(now.date(), time(17, 2), tzinfo=now.tzinfo) + timedelta(seconds=1))
+    task_queue.run()
+    assert [m["text"] for m in world.chat_messages(team["id"])].count("Tickets filed today: 1") == 1
