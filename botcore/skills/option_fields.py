@@ -64,7 +64,8 @@ class Text(Option):
     default: str = ""
     max_length: int = 500
     pattern: str | None = None  # the whole value must match (re.fullmatch)
-    # What a person is told when the pattern refuses a value; a regex means nothing to them.
+    # What a person is told when the pattern refuses a value; a regex means nothing to them. A {lang: text}
+    # table (a skill outside the project's catalogues), or a text marked for gettext.
     pattern_error: object = _("is not in the expected form")
 
     def clean(self, value: Any) -> str:
@@ -79,7 +80,8 @@ class Text(Option):
         if _CONTROL.search(value):
             raise FieldError(gettext("must not contain control characters"))
         if value and self.pattern and not re.fullmatch(self.pattern, value):
-            raise FieldError(str(self.pattern_error))
+            said = self.pattern_error
+            raise FieldError(pick(said, get_language() or "en") if isinstance(said, Mapping) else str(said))
         return value
 
     def describe(self) -> dict[str, Any]:

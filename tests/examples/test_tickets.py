@@ -6,6 +6,7 @@ import pytest
 from vibe_tickets.skill import TicketSkill
 
 from botcore.skills.builtin.echo import EchoSkill
+from botcore.skills.options import OptionsError
 from botcore.skills.state import MemoryStateStore
 from botcore.skills.testing import (
     make_button_command_event,
@@ -131,3 +132,9 @@ def test_the_daily_count_goes_to_the_chat_chosen_and_without_one_there_is_no_sch
     event = make_scheduled_event("digest", local_due_at=f"{today}T17:00:00+00:00")
     ctx = run_skill(TicketSkill(), event, state_store=store, options={**OPTIONS, "digest_chat": "chat5"})
     assert [post.text for post in ctx.posts_to("chat5")] == ["Tickets filed today: 2"]
+
+
+def test_a_tracker_address_that_is_none_is_refused_in_the_admins_words():
+    with pytest.raises(OptionsError) as refused:
+        run_skill(TicketSkill(), make_command_event("ticket"), options={"tracker_url": "tracker.test"})
+    assert refused.value.errors == {"tracker_url": "must be an http(s):// address"}

@@ -120,7 +120,7 @@ class TicketSkill(Skill):
         tracker_url=Text(
             default="https://tracker.example.com/api/issues",
             pattern=r"https?://\S+",
-            pattern_error="must be an http(s):// address",
+            pattern_error={"en": "must be an http(s):// address", "ru": "нужен адрес http(s)://"},
             label={"en": "Tracker API address", "ru": "Адрес API трекера"},
         ),
         api_token=Secret(label={"en": "Tracker API token", "ru": "Токен API трекера"}),

@@ -6,10 +6,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import translation
 
 from botcore.skills.base import Skill
 from botcore.skills.builtin.standup import StandupSkill
 from botcore.skills.cron import CronError, CronExpression, daily_cron
+from botcore.skills.option_fields import FieldError
 from botcore.skills.options import (
     Boolean,
     Choice,
@@ -219,3 +221,14 @@ def test_a_skills_options_are_still_json_to_defer_or_keep():
 
     ctx = RecordingContext(skill=MisreadingSkill(), options={"sides": 3})
     assert json.loads(json.dumps(ctx.options)) == {"sides": 3, "loud": False}
+
+
+def test_a_patterns_error_given_per_language_is_said_in_the_readers():
+    """From a skill author's trial: labels and help take {lang: text} tables, and pattern_error printed one as
+    a dict, so a skill outside the project's catalogues could tell the admin in one language only."""
+    said = {"en": "must start with https://", "ru": "начните с https://"}  # noqa: RUF001
+    url = Text(pattern=r"https://\S+", pattern_error=said)
+    for language in ("en", "ru"):
+        with translation.override(language), pytest.raises(FieldError) as refused:
+            url.clean("ftp://x")
+        assert str(refused.value) == said[language]
