@@ -77,11 +77,18 @@ def run_skill(
         ctx.event = event
     if not would_handle(skill, event, ctx):
         raise AssertionError(
-            f"the {skill.name} skill would not be given {type(event).__name__} {getattr(event, 'text', '')!r}"
+            f"the {skill.name} skill would not be given {type(event).__name__} {_said(event)!r}"
             f": {_why_not_given(skill, event)}"
         )
     skill.handle(event, ctx)
     return ctx
+
+
+def _said(event: SkillEvent) -> str:
+    """What the person wrote: a message's text, or a command with its params."""
+    if isinstance(event, CommandAddEvent):
+        return f"{event.command.command} {event.command.params}".strip()
+    return str(getattr(event, "text", ""))
 
 
 def _why_not_given(skill: Skill, event: SkillEvent) -> str:

@@ -143,6 +143,9 @@ def test_the_kit_says_why_routing_would_not_give_a_skill_its_event():
         run_skill(Vote(), make_command_event("vote_cast", params="1 0"))
     with pytest.raises(AssertionError, match="it declares no command /vote"):
         run_skill(Vote(), make_command_event("vote"))
+    # The refusal names the command as typed; it named a command event by its text, which is empty: ''.
+    with pytest.raises(AssertionError, match=r"would not be given CommandAddEvent '/vote_casts 1 0':"):
+        run_skill(Vote(), make_button_command_event("vote_casts", params="1 0"))
     assert run_skill(Vote(), make_button_command_event("vote_cast", params="1 0")).answers == ["counted"]
 
 
