@@ -155,6 +155,15 @@ class PortalSkill:
     def name(self) -> str:
         return self.skill.name
 
+    def __repr__(self) -> str:
+        # An operator's shell echoes configure_skill's result: a Secret shows as set or not, never its value.
+        secrets = self.skill.options_schema.secrets_set(self.options)
+        shown = {**self.options, **dict.fromkeys(secrets, "<set>")}
+        return (
+            f"PortalSkill(skill={self.skill.name!r}, is_enabled={self.is_enabled!r}, options={shown!r}, "
+            f"is_customized={self.is_customized!r})"
+        )
+
 
 def resolve_options(
     skill: Skill, stored: Mapping[str, Any] | None, secrets: Mapping[str, str] | None = None

@@ -73,6 +73,17 @@ def test_changing_another_option_keeps_the_token_and_an_empty_one_removes_it(acm
     assert not SkillSecret.objects.exists() and tracker_options(acme)["token"] == ""
 
 
+def test_an_operators_shell_echoing_configure_skill_shows_whether_the_token_is_set_not_what_it_is(acme):
+    """From a skill author's trial: docs/skills.md §1.5's `configure_skill(...)` in `manage.py shell` echoed
+    its result, whose options held the token in clear, on the operator's terminal."""
+    configured = configure_skill(acme, skill_name="tracker", is_enabled=True, options={"token": TOKEN})
+    assert configured.options["token"] == TOKEN  # the value itself stays for the code that reads it
+    assert TOKEN not in repr(configured) and TOKEN not in str(configured)
+    assert "'token': '<set>'" in repr(configured)
+    empty = configure_skill(acme, skill_name="tracker", options={"token": ""})
+    assert "'token': ''" in repr(empty)
+
+
 def test_a_secret_with_a_default_in_code_is_refused():
     with pytest.raises(SkillConfigError):
         Secret(default="sk-live-in-the-source")
