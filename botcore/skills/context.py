@@ -30,7 +30,7 @@ from botcore.skills.i18n import FALLBACK_LANGUAGE, normalize_language
 from botcore.skills.ledger import ActionLedger
 from botcore.skills.options import SkillOptions
 from botcore.skills.signals import tell_write_in_doubt
-from botcore.skills.state import DialogState, OnceStateStore, StateStore
+from botcore.skills.state import DialogState, OnceStateStore, StateStore, refuse_platform_call_in_block
 from botcore.skills.values import check_due, check_json, check_message
 from botcore.vibe import VibeClient, template_ids
 from botcore.vibe.attach import Attach
@@ -235,6 +235,7 @@ class VibeSkillContext(EventFacts, ChatActions):
 
     # --- plumbing ---------------------------------------------------------------------------------
     def _platform(self) -> tuple[VibeClient, int]:
+        refuse_platform_call_in_block(self.state_store)
         if self.client is None or self.vibe_bot_id is None:
             raise PlatformUnavailableError(
                 f"{type(self.event).__name__}: this portal's bot cannot reach the platform now"

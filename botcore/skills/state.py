@@ -7,7 +7,9 @@
 
 Two workers handling one dialog at once serialise on the row: SELECT … FOR UPDATE on PostgreSQL; on
 SQLite the project opens every transaction IMMEDIATE, which takes the database's write lock up front.
-Keep platform calls out of `update()` blocks: the lock is held until the block ends.
+No platform call may be made inside an `update()` block (refuse_platform_call_in_block, in the live context
+and the test kit alike): the lock is held until the block ends, and a post's once-only record commits with
+the block, so a block that failed after the post would leave the post on the platform and no record of it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from botcore.skills.values import check_state
 class StateStore(abc.ABC):
     """Where a skill's dialog states live; the database in production, memory in tests and bot_shell."""
 
+    # How many `update()` blocks of this handling are open now (DialogState.update counts them).
+    blocks_open = 0
+
     @abc.abstractmethod
     def load(self, dialog_id: str) -> tuple[dict[str, Any], int]:
         """(data, version); ({}, 0) for a dialog with nothing stored."""
@@ -38,6 +43,20 @@ class StateStore(abc.ABC):
 
     @abc.abstractmethod
     def compare_and_set(self, dialog_id: str, data: dict[str, Any], *, expected_version: int) -> bool: ...
+
+
+class StateBlockError(RuntimeError):
+    """A platform call made inside `with ctx.state.update()`: a skill's bug, its event failed with it."""
+
+
+def refuse_platform_call_in_block(store: StateStore, call: str = "a platform call") -> None:
+    """Raises StateBlockError while an `update()` block of `store` is open; the one rule both contexts ask."""
+    if store.blocks_open:
+        raise StateBlockError(
+            f"{call} inside `with ctx.state.update()`: make it after the block. The dialog's state stays "
+            "locked until the block ends (on SQLite the whole database, for every bot), and a post made "
+            "there is forgotten by the handling if the block then fails, while the chat keeps it"
+        )
 
 
 class DialogState:
@@ -56,7 +75,11 @@ class DialogState:
     @contextmanager
     def update(self) -> Iterator[dict[str, Any]]:
         with self._store.locked(self.dialog_id) as data:
-            yield data
+            self._store.blocks_open += 1
+            try:
+                yield data
+            finally:
+                self._store.blocks_open -= 1
             check_state(data)  # raised inside the store's block: nothing is kept
 
     def set(self, data: dict[str, Any]) -> None:

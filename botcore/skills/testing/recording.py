@@ -22,13 +22,22 @@ from botcore.skills.base import Skill
 from botcore.skills.context import EventFacts
 from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import normalize_language
-from botcore.skills.state import MemoryStateStore, StateStore
+from botcore.skills.state import MemoryStateStore, StateStore, refuse_platform_call_in_block
 from botcore.skills.testing.factories import new_message_id
 from botcore.skills.values import check_message
 from botcore.vibe import MAX_DOWNLOAD_BYTES
 from botcore.vibe.errors import VibeFileTooLargeError
 from botcore.vibe.events import CommandAddEvent
 from botcore.vibe.models import Chat, PortalUser, UploadedFile
+
+# The skill's call behind each kind of recorded action whose name is not the call's own (for refusals).
+_CALLS = {
+    "post": "ctx.reply() or ctx.send()",
+    "answer": "ctx.answer_command()",
+    "upload": "ctx.upload_file()",
+    "download": "ctx.download_file()",
+    "text_field": "ctx.set_text_field()",
+}
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,8 @@ class RecordingContext(EventFacts):
         return self.state_store.load(str(dialog_id))[0]
 
     def _record(self, kind: str, **details: Any) -> None:
+        if kind != "defer":  # a deferred job is a database write: it commits with the block, as live
+            refuse_platform_call_in_block(self.state_store, _CALLS.get(kind, f"ctx.{kind}()"))
         action = Action(kind, details)
         self.actions.append(action)
         if self.on_action is not None:
@@ -243,6 +254,7 @@ class RecordingContext(EventFacts):
         return content
 
     def get_chat(self, dialog_id: str | None = None) -> Chat:
+        refuse_platform_call_in_block(self.state_store, "ctx.get_chat()")
         target = str(dialog_id) if dialog_id is not None else self.dialog_id
         members = self.chat_users.get(target, [])
         chat_id = int(target[4:]) if target.startswith("chat") and target[4:].isdigit() else 0

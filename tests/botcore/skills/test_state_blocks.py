@@ -1,0 +1,87 @@
+"""No platform call inside `with ctx.state.update()`, in the kit as live. From a skill author's trial: a reply
+inside the block passed run_skill, and live it held the dialog's lock (on SQLite the database's write lock,
+every worker's writes waiting) for the whole HTTP call; and since a post's once-only record commits with the
+block, a block that failed after the post left the post in the chat and no record of it, so the handling's
+retry posted it again. Counted where the side effects land: posts on the platform, state kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from botcore.models import ConversationState, EventLogEntry
+from botcore.skills.base import Skill
+from botcore.skills.state import StateBlockError
+from botcore.skills.testing import make_message_event, run_skill
+from botcore.vibe.events import EventType
+
+
+class TalkerInBlock(Skill):
+    """Says something from inside its state block, or after it."""
+
+    name = "talker"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx) -> None:
+        text = event.message.text
+        if text == "inside":
+            with ctx.state.update() as state:
+                state["seen"] = state.get("seen", 0) + 1
+                ctx.reply("said inside the block")
+        elif text == "react inside":
+            with ctx.state.update() as state:
+                state["seen"] = state.get("seen", 0) + 1
+                ctx.react("like")
+        elif text == "later inside":
+            with ctx.state.update() as state:
+                state["later"] = True
+                ctx.defer("remind", n=1)  # a database write: commits with the block
+        else:
+            with ctx.state.update() as state:
+                state["seen"] = state.get("seen", 0) + 1
+            ctx.reply("said after the block")
+
+
+@pytest.mark.parametrize(
+    ("text", "call"), [("inside", "ctx.reply() or ctx.send()"), ("react inside", "ctx.react()")]
+)
+def test_the_kit_refuses_a_platform_call_inside_the_block_and_keeps_nothing(text, call):
+    with pytest.raises(StateBlockError, match=r"inside `with ctx.state.update\(\)`: make it after") as raised:
+        run_skill(TalkerInBlock(), make_message_event(text))
+    assert str(raised.value).startswith(call)
+
+
+def test_the_kit_takes_the_call_after_the_block_and_a_deferred_job_inside_it():
+    after = run_skill(TalkerInBlock(), make_message_event("after"))
+    assert after.replies == ["said after the block"]
+    later = run_skill(TalkerInBlock(), make_message_event("later inside"))
+    assert [job.job for job in later.deferred] == ["remind"] and later.state_of(later.dialog_id) == {
+        "later": True
+    }
+
+
+@pytest.fixture
+def skill_paths():
+    return [f"{__name__}.TalkerInBlock"]
+
+
+@pytest.mark.slow
+def test_live_a_post_inside_the_block_never_reaches_the_platform_and_the_event_fails_saying_why(world):
+    before = world.last_call_seq()
+    world.say("inside")
+    world.say("after")
+    world.poll()
+    rows = EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").order_by(
+        "vibe_event_id"
+    )
+    assert [r.status for r in rows] == ["failed", "handled"]
+    assert rows[0].error.startswith("StateBlockError: a platform call inside `with ctx.state.update()`")
+    shown = [m["text"] for m in world.messages()]
+    posts = [
+        c for c in world.calls_since(before) if c["method"] == "POST" and c["path"].endswith("/messages")
+    ]
+    # The post inside the block was never sent; the apology for the failed event and the later reply were.
+    assert "said inside the block" not in shown and shown.count("said after the block") == 1
+    assert len(posts) == 2
+    # The block's write went with it: only the later event's is kept.
+    kept = ConversationState.objects.get(skill_name="talker")
+    assert kept.data == {"seen": 1}
