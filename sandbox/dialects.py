@@ -36,6 +36,7 @@ DIALECTS: dict[str, str] = {
     "no-retry-after": "429 answers carry neither error.retryAfter nor a Retry-After header",
     "retry-after-ms": "error.retryAfter counts milliseconds (the Retry-After header stays whole seconds)",
     "no-template-dedupe": "a send repeating a templateId posts again, and its uuidMap does not name it",
+    "portal-bot-codes": "bot codes are the portal's: another key's code is 409 without data.botId",
 }
 
 # Readings that answer the same question differently cannot be spoken together.

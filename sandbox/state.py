@@ -165,6 +165,10 @@ class Platform:
     def bots_of(self, *, owner_key: str, portal_id: str) -> list[Bot]:
         return [b for b in self.bots.values() if b.owner_key == owner_key and b.portal_id == portal_id]
 
+    def bots_on_portal(self, portal_id: str) -> list[Bot]:
+        """Every key's bots on the portal."""
+        return [b for b in self.bots.values() if b.portal_id == portal_id]
+
     def add_bot(self, *, owner_key: str, portal_id: str, code: str, name: str, **props: object) -> Bot:
         existing = next(
             (b for b in self.bots_of(owner_key=owner_key, portal_id=portal_id) if b.code == code), None

@@ -153,7 +153,11 @@ def bot_user_json(bot: Bot) -> dict:
 
 @endpoint(auth="bot")
 async def register_bot(call: Call) -> Created:
-    """POST /v1/bots: 201 {bot}; a code this key already registered on this portal is 409 with data.botId."""
+    """POST /v1/bots: 201 {bot}; a code this key already registered on this portal is 409 with data.botId.
+
+    Dialect `portal-bot-codes` (CONTRACT B §7.1): a code is the portal's, whichever key registered it; one
+    another key holds is 409 without data.botId (that bot is not the caller's to know).
+    """
     fields = merged_fields(call.body)
     code = read_code(fields)
     name = read_name(fields)
@@ -166,6 +170,10 @@ async def register_bot(call: Call) -> Created:
     existing = next((b for b in mine if b.code == code), None)
     if existing is not None:
         raise ApiError("BOT_ALREADY_EXISTS", data={"botId": existing.id}, hint="Use data.botId")
+    if call.platform.speaks("portal-bot-codes") and any(
+        b.code == code for b in call.platform.bots_on_portal(portal_id)
+    ):
+        raise ApiError("BOT_ALREADY_EXISTS", "A bot of another app or key holds that code on this portal")
     bot = call.platform.add_bot(owner_key=owner, portal_id=portal_id, code=code, name=name, **props)
     if call.platform.speaks("flat-bot-id"):
         # Third-party clients read data.botId from a 201 as the 409 answers it (CONTRACT B §7.1).

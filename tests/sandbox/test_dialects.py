@@ -10,7 +10,16 @@ import pytest
 
 from sandbox.dialects import DIALECTS, parse_dialects
 from sandbox.runner import SandboxThread
-from tests.sandbox.helpers import client_for, ok, refused, register_bot, seed_app, seed_session, user_writes
+from tests.sandbox.helpers import (
+    client_for,
+    ok,
+    refused,
+    register_bot,
+    seed_app,
+    seed_personal,
+    seed_session,
+    user_writes,
+)
 from tests.sandbox.test_rate_limit import FrozenClock
 
 
@@ -322,3 +331,24 @@ def test_always_held_polls_is_spoken_alone_among_the_hold_readings():
             parse_dialects(f"always-held-polls,{other}")
     with pytest.raises(ValueError, match="cannot be spoken together"):
         parse_dialects("retry-after-ms,no-retry-after")
+
+
+def test_portal_bot_codes_keeps_a_code_for_its_key_across_the_portal(sandbox, ctl, tenant, client):
+    """The default reading keeps codes per key (a second key's `helper_bot` is a second bot); under
+    `portal-bot-codes` a code is the portal's: its holder's repeat still names its bot (409 with data.botId),
+    another key's registration of it is 409 without data.botId, and once the holder deletes it the code is
+    free again."""
+    speak(ctl, "portal-bot-codes")
+    held = register_bot(client, "helper_bot")
+    again = client.post("/bots", json={"code": "helper_bot", "name": "Again"})
+    assert refused(again, 409, "BOT_ALREADY_EXISTS") and again.json()["data"] == {"botId": held}
+    with client_for(sandbox, seed_personal(sandbox, portal_id=tenant.portal_id)) as other:
+        taken = other.post("/bots", json={"code": "helper_bot", "name": "Another app's"})
+        refused(taken, 409, "BOT_ALREADY_EXISTS")
+        assert "botId" not in (taken.json().get("data") or {}) and str(held) not in taken.text
+        assert [b["code"] for b in ok(other.get("/bots"))["bots"]] == []
+        derived = register_bot(other, "helper_bot_2")
+        with client_for(sandbox, seed_personal(sandbox)) as elsewhere:  # another portal's codes are its own
+            assert register_bot(elsewhere, "helper_bot") not in (held, derived)
+        assert client.delete(f"/bots/{held}").status_code == 200
+        assert register_bot(other, "helper_bot") != derived
