@@ -38,6 +38,12 @@ class AppKeyRefusedError(BotcoreError):
     is_transient = True
 
 
+class BotCodesTakenError(BotcoreError):
+    """Every code the portal's bot may be registered under (botcore/services/bot_codes.py) is held on the
+    portal by a bot outside our key: another app's, or a key of ours that could not unregister it. Final:
+    only its holder, or an operator with another BOTCORE_BOT_CODE, frees one."""
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether the work that met `error` may succeed if tried again later.
 

@@ -32,6 +32,12 @@ class Bot(models.Model):
     )
     code = models.CharField(max_length=64, verbose_name=_("code"))
     name = models.CharField(max_length=100, verbose_name=_("name"))
+    # The code the platform bot is registered under when it is not `code`: a platform that keeps codes per
+    # portal across keys had `code` held by a bot outside our key (another app's, or our old key's during a
+    # move), so it took a derived one (botcore/services/bot_codes.py). Empty: registered under `code`.
+    platform_code = models.CharField(
+        max_length=64, blank=True, default="", db_default="", verbose_name=_("code on the platform")
+    )
     vibe_bot_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("VibeCode bot ID"))
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True, verbose_name=_("status")

@@ -18,6 +18,7 @@ from botcore.errors import AppKeyRefusedError
 from botcore.models import Bot, BotCommand
 from botcore.selectors import find_portal_bot, task_stamp_free
 from botcore.services.app_key_rotation import RETIRED_NOTE, drain_previous_key_bot
+from botcore.services.bot_codes import register_portal_bot
 from botcore.services.bot_profile import (
     get_portal_bot_profile,
     list_command_specs,
@@ -78,7 +79,8 @@ def provision_bot(portal: Portal, *, note: str = "") -> Bot:
 
 def _provision(portal: Portal, *, note: str = "") -> Bot:
     """Register the portal's bot under its preferred credential (adopting one the platform already has) and
-    its enabled skills' commands; the bot is then polled with that credential.
+    its enabled skills' commands; the bot is then polled with that credential. Its code is the row's, or a
+    derived one where a bot outside the credential's key holds that on the portal (bot_codes.py).
 
     Idempotent: running it again changes nothing on the platform. When it ends on another platform bot than
     the row had (the old one was deleted, or the credential changed), the new bot starts from offset 0, never
@@ -92,13 +94,14 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
     profile = get_portal_bot_profile(portal)
     specs = list_command_specs(portal)
     try:
-        remote = client.register_bot(
+        remote, platform_code = register_portal_bot(
+            client,
             code=bot.code,
+            current=bot.platform_code,
             name=profile["name"],
             color=profile["color"],
             work_position=profile["work_position"],
             language=profile["language"],
-            adopt_existing=True,
         )
         if (remote.name, remote.language) != (profile["name"], profile["language"]):
             # An adopted bot keeps the profile it was registered with; the portal's settings win.
@@ -153,6 +156,7 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
     with transaction.atomic():
         Bot.objects.filter(pk=bot.pk).update(
             vibe_bot_id=remote.id,
+            platform_code="" if platform_code == bot.code else platform_code,
             credential_kind=credential.kind,
             app_key_digest=app_key_digest(conf.vibe_app_key()) if credential.kind == "session" else "",
             name=profile["name"],
@@ -173,10 +177,11 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
     if chats_owed is not None:
         send_chats_notice(bot, now=timezone.now())
     log.info(
-        "bot provisioned portal=%s bot=%s vibe_bot=%s credential=%s moved=%s commands=%s",
+        "bot provisioned portal=%s bot=%s vibe_bot=%s code=%s credential=%s moved=%s commands=%s",
         portal.member_id,
         bot.pk,
         remote.id,
+        platform_code,
         credential.kind,
         moved,
         len(specs),

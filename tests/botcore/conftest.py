@@ -31,6 +31,26 @@ class SandboxPortal:
     def calls(self, bot_id: int) -> list[dict]:
         return self.control.get("/_sandbox/calls", params={"botId": bot_id}).json()["data"]["calls"]
 
+    def speak(self, *dialects: str) -> None:
+        """The platform speaks these dialects (none: the default reading) from the next request on."""
+        _data(self.control.post("/_sandbox/dialects", json={"dialects": list(dialects)}))
+
+    def portal_bots(self) -> list[dict]:
+        """Every key's bots on this portal the platform still has (none being deleted), oldest first."""
+        listed = _data(self.control.get("/_sandbox/bots", params={"portalId": self.sandbox_portal_id}))
+        return sorted((b for b in listed["bots"] if not b["deleting"]), key=lambda b: b["id"])
+
+    def another_app_registers(self, code: str) -> int:
+        """Another vendor's app, installed on this portal too, registers a bot under `code`: its bot's id.
+        Under the default reading codes are per key and ours stays free; under `portal-bot-codes` it is
+        taken from us."""
+        app = _data(self.control.post("/_sandbox/apps", json={"name": "Another vendor's app"}))
+        body = {"appKey": app["key"], "userId": self.admin_id}
+        token = _data(self.control.post("/_sandbox/sessions", json=body))["token"]
+        headers = {"X-Api-Key": app["key"], "Authorization": f"Bearer {token}"}
+        registered = self.control.post("/v1/bots", headers=headers, json={"code": code, "name": "Theirs"})
+        return _data(registered)["bot"]["id"]
+
     def another_portal(self, domain: str) -> SandboxPortal:
         """Another portal installs the same app (its admin's session stored, as a gateway visit does); its
         admin is its only user."""

@@ -55,11 +55,18 @@ def answers(sandbox_portal, vibe_bot_id: int) -> Counter:
     return Counter(m["text"] for m in sandbox_portal.bot_messages(vibe_bot_id))
 
 
+# Codes per key (the default reading), or per portal: the new key's bot is registered while the old one,
+# still to be drained, holds the code (CONTRACT B §7.1; botcore/services/bot_codes.py).
+BOT_CODES = [pytest.param(None, id="codes-per-key"), pytest.param("portal-bot-codes", id="portal-bot-codes")]
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("dialect", BOT_CODES)
 def test_a_rotated_app_key_drains_and_retires_each_old_bot_with_the_previous_key(
-    sandbox_portal, counting, settings, task_queue, caplog
+    sandbox_portal, counting, settings, task_queue, caplog, dialect
 ):
     settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+    sandbox_portal.speak(*filter(None, [dialect]))
     first_key = sandbox_portal.app_key
     bot = provision_bot(sandbox_portal.portal)
     old_bot, admin = bot.vibe_bot_id, sandbox_portal.admin_id
@@ -85,6 +92,7 @@ def test_a_rotated_app_key_drains_and_retires_each_old_bot_with_the_previous_key
     assert new_bot != old_bot and bot.status == Bot.Status.ACTIVE, bot.last_error
     assert bot.app_key_digest == app_key_digest(second_key) and bot.status_note == RETIRED_NOTE
     assert old_bot not in bots_on_platform(sandbox_portal)  # unregistered, with the key it answers to
+    assert [b["id"] for b in sandbox_portal.portal_bots()] == [new_bot]  # one bot: no second, none left
     sandbox_portal.say(user_id=admin, bot_id=new_bot, text="to the new bot")
     assert poll_bot_once(bot.pk).handled == 1
 
@@ -108,12 +116,16 @@ def test_a_rotated_app_key_drains_and_retires_each_old_bot_with_the_previous_key
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("dialect", BOT_CODES)
 def test_an_old_bot_that_cannot_be_drained_is_said_once_and_the_portal_gets_its_new_bot(
-    sandbox_portal, counting, settings, task_queue, caplog
+    sandbox_portal, counting, settings, task_queue, caplog, dialect
 ):
     """The previous key revoked before the portal's admin came back (the overlap cut short after a leak):
     nothing more can be read from the old bot. One WARNING says so, the bot's status note keeps it for the
-    operator, and the portal's bot is registered anew under the current key, answering from then on."""
+    operator, and the portal's bot is registered anew under the current key, answering from then on. (The
+    old bot stays on the platform: nothing may unregister it. Under portal-bot-codes it keeps the code, and
+    the new bot has a derived one for good, a re-provision keeping it.)"""
+    sandbox_portal.speak(*filter(None, [dialect]))
     first_key = sandbox_portal.app_key
     bot = provision_bot(sandbox_portal.portal)
     old_bot, admin = bot.vibe_bot_id, sandbox_portal.admin_id
@@ -135,6 +147,9 @@ def test_an_old_bot_that_cannot_be_drained_is_said_once_and_the_portal_gets_its_
     ]
     assert len(said) == 1 and "what was written to it since its last poll is not answered" in said[0]
     assert "fix VIBE_APP_KEY" not in caplog.text
+    assert [b["id"] for b in sandbox_portal.portal_bots()] == [old_bot, bot.vibe_bot_id]
+    assert provision_bot(sandbox_portal.portal).vibe_bot_id == bot.vibe_bot_id  # the same bot again
+    assert [b["id"] for b in sandbox_portal.portal_bots()] == [old_bot, bot.vibe_bot_id]
     sandbox_portal.say(user_id=admin, bot_id=bot.vibe_bot_id, text="to the new bot")
     assert poll_bot_once(bot.pk).handled == 1
     assert answers(sandbox_portal, bot.vibe_bot_id) == Counter(["got: to the new bot"])

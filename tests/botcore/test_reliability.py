@@ -290,10 +290,17 @@ def bots_on_platform(sandbox_portal) -> set[int]:
     return {b["id"] for b in listed if not b.get("deleted")}
 
 
+# Codes per key (the default reading), or per portal: each move registers the new key's bot while the old
+# one, still to be drained, holds the code (CONTRACT B §7.1; botcore/services/bot_codes.py).
+BOT_CODES = [pytest.param(None, id="codes-per-key"), pytest.param("portal-bot-codes", id="portal-bot-codes")]
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("dialect", BOT_CODES)
 def test_a_personal_key_moves_the_bot_and_removing_it_moves_it_back(
-    sandbox_portal, bot, counting, task_queue
+    sandbox_portal, bot, counting, task_queue, dialect
 ):
+    sandbox_portal.speak(*filter(None, [dialect]))
     portal = sandbox_portal.portal
     session_bot = bot.vibe_bot_id
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=session_bot, text="before")
@@ -305,6 +312,7 @@ def test_a_personal_key_moves_the_bot_and_removing_it_moves_it_back(
     assert bot.credential_kind == "personal" and bot.vibe_bot_id != session_bot and bot.event_offset == 0
     assert "personal key" in bot.status_note
     assert session_bot not in bots_on_platform(sandbox_portal)  # the old bot left users' chats
+    assert [b["id"] for b in sandbox_portal.portal_bots()] == [bot.vibe_bot_id]
     # What the user wrote to the old bot before the move was drained, and is answered by the new one.
     assert EventLogEntry.objects.filter(
         bot=bot, vibe_bot_id=session_bot, event_type="ONIMBOTV2MESSAGEADD"
@@ -324,17 +332,23 @@ def test_a_personal_key_moves_the_bot_and_removing_it_moves_it_back(
     bot.refresh_from_db()
     assert bot.credential_kind == "session" and bot.vibe_bot_id not in (personal_bot, session_bot)
     assert personal_bot not in bots_on_platform(sandbox_portal)
+    assert [b["id"] for b in sandbox_portal.portal_bots()] == [bot.vibe_bot_id]
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="back")
     assert poll_bot_once(bot.pk).status == "polled"
     assert "got: back" in [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert len(counting.executions) == 3  # before, with the key, back: each answered once
     assert no_repeats(counting.executions) and no_repeats(counting.effects)
 
 
 @pytest.mark.slow
-def test_another_personal_key_moves_the_bot_to_a_bot_of_that_key(sandbox_portal, bot, counting, task_queue):
+@pytest.mark.parametrize("dialect", BOT_CODES)
+def test_another_personal_key_moves_the_bot_to_a_bot_of_that_key(
+    sandbox_portal, bot, counting, task_queue, dialect
+):
     """A platform bot answers only to the key that registered it: a portal that swaps one personal key for
     another (an admin leaves, a key is rotated) gets a bot of the new key, and the old key's bot is drained
     and unregistered while that key still works. Saving the same key again moves nothing."""
+    sandbox_portal.speak(*filter(None, [dialect]))
     portal, admin = sandbox_portal.portal, sandbox_portal.admin_id
     first_key = personal_key(sandbox_portal)
     tenant_services.set_portal_api_key(portal, api_key=first_key, added_by_user_id=admin)
@@ -356,6 +370,7 @@ def test_another_personal_key_moves_the_bot_to_a_bot_of_that_key(sandbox_portal,
     assert bot.status == Bot.Status.ACTIVE and bot.credential_kind == "personal"
     assert bot.vibe_bot_id != first_bot and bot.event_offset == 0
     assert first_bot not in bots_on_platform(sandbox_portal)  # unregistered with the first key
+    assert [b["id"] for b in sandbox_portal.portal_bots()] == [bot.vibe_bot_id]
     sandbox_portal.say(user_id=admin, bot_id=bot.vibe_bot_id, text="to the second key's bot")
     assert poll_bot_once(bot.pk).status == "polled"
     bot.refresh_from_db()
@@ -365,6 +380,7 @@ def test_another_personal_key_moves_the_bot_to_a_bot_of_that_key(sandbox_portal,
     polls = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["path"].endswith("/events")]
     assert polls and all(c["keyKind"] == "api" for c in polls)
     assert no_repeats(counting.executions) and no_repeats(counting.effects)
+    assert len(counting.executions) == 2
 
 
 @pytest.mark.slow

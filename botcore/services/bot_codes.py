@@ -1,0 +1,69 @@
+"""Which code the portal's bot is registered under on the platform: the one place that decides.
+
+Our bot's code is BOTCORE_BOT_CODE on every portal (the row's `code`). A platform may keep codes per portal
+across keys (CONTRACT B §7.1; sandbox dialect `portal-bot-codes`): a 409 BOT_ALREADY_EXISTS without
+data.botId says a bot outside our key holds the code, another vendor's app, or our own old key's bot that a
+move (a rotated app key, a personal key given or taken back) registers the new bot beside before it drains
+and retires the old one. The bot is then registered under a derived code, `<code>_2`, `_3`, … up to
+MAX_CODES codes in all, and the row keeps the one the platform took (`platform_code`).
+
+The codes are tried in a fixed order, the row's current platform code first: a retry after a lost answer,
+or a provisioning run again after a crash, meets the bot an earlier attempt made as a 409 naming it (our
+key's), which is adopted, so no second bot is made; a re-provision keeps the bot it has.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from botcore.errors import BotCodesTakenError
+from botcore.vibe import VibeClient
+from botcore.vibe.errors import VibeBotAlreadyExistsError
+from botcore.vibe.models import Bot as PlatformBot
+
+log = logging.getLogger(__name__)
+
+MAX_CODES = 10  # the code and nine derived ones: more would be another app squatting, not a clash
+MAX_CODE_LENGTH = 64  # the platform's (and the row's) limit
+
+
+def derived_code(code: str, n: int) -> str:
+    """The `n`-th code of `code`'s family (n >= 2): `code_n`, `code` cut to keep within 64 characters."""
+    suffix = f"_{n}"
+    return code[: MAX_CODE_LENGTH - len(suffix)] + suffix
+
+
+def candidate_codes(code: str, *, current: str = "") -> list[str]:
+    """The codes the bot of `code` may be registered under, in the order they are tried: `current` (the
+    row's platform code, when it is of the family), then `code`, then `code_2` … `code_{MAX_CODES}`."""
+    family = [code] + [derived_code(code, n) for n in range(2, MAX_CODES + 1)]
+    first = [current] if current in family else []
+    return list(dict.fromkeys(first + family))
+
+
+def register_portal_bot(
+    client: VibeClient, *, code: str, current: str = "", **profile: Any
+) -> tuple[PlatformBot, str]:
+    """Register (or adopt) the portal's bot under the first code of `candidate_codes` not held outside our
+    key: the platform bot, and the code it is registered under. Raises BotCodesTakenError when every one is
+    held, and whatever else the platform answers."""
+    held: list[str] = []
+    for candidate in candidate_codes(code, current=current):
+        try:
+            bot = client.register_bot(code=candidate, adopt_existing=True, **profile)
+        except VibeBotAlreadyExistsError as error:
+            if error.existing_bot_id is not None:
+                raise  # adopt_existing takes every 409 that names a bot: none is left here
+            held.append(candidate)
+            continue
+        if held:
+            log.warning(
+                "bot code held on the platform by a bot outside this key (%s): registered as %s instead",
+                ", ".join(held), candidate,
+            )  # fmt: skip
+        return bot, candidate
+    raise BotCodesTakenError(
+        f"every code the bot may take ({held[0]} to {held[-1]}) is held on the portal by a bot of another app"
+        " or key; free one there, or set another BOTCORE_BOT_CODE"
+    )

@@ -1,0 +1,101 @@
+"""A portal where our bot's code is held by a bot outside our key (CONTRACT B §7.1, dialect portal-bot-codes).
+
+The platform may keep bot codes per portal across keys: another vendor's app on the portal registering our
+code first answers our registration 409 BOT_ALREADY_EXISTS without data.botId, and no adopting can fix it.
+The portal's bot is then registered under a derived code (`vibe_bot_2`, `_3`, …, botcore/services/
+bot_codes.py), exactly one bot of ours, which answers as any other. Counted on the platform, not by our rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from botcore import conf
+from botcore.errors import BotCodesTakenError
+from botcore.models import Bot
+from botcore.services.bot_codes import MAX_CODES, candidate_codes
+from botcore.services.bots import provision_bot
+from botcore.services.polling import poll_bot_once
+from botcore.services.provisioning import provision_portal
+from tests.botcore.test_reliability import counting as counting  # the fixture, shared
+from tests.botcore.test_reliability import no_repeats
+from tests.botcore.vibe.test_retries import seed_first_fail_then_pass
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def ours(sandbox_portal, *, besides: set[int]) -> list[tuple[int, str]]:
+    """Our bots on the platform, (id, code): every bot on the portal but the other app's."""
+    return [(b["id"], b["code"]) for b in sandbox_portal.portal_bots() if b["id"] not in besides]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dialect", [None, "portal-bot-codes"])
+def test_a_portal_where_another_app_holds_our_code_gets_one_bot_that_answers(
+    sandbox_portal, counting, dialect
+):
+    sp, base = sandbox_portal, conf.bot_code()
+    sp.speak(*filter(None, [dialect]))
+    foreign = sp.another_app_registers(base)
+    bot = provision_bot(sp.portal)
+    code = f"{base}_2" if dialect else base  # per key (the default reading) our code is still ours
+    assert bot.status == Bot.Status.ACTIVE and ours(sp, besides={foreign}) == [(bot.vibe_bot_id, code)]
+    assert bot.code == base and bot.platform_code == ("" if code == base else code)
+
+    again = provision_bot(sp.portal)  # a re-provision changes nothing on the platform
+    assert again.vibe_bot_id == bot.vibe_bot_id and ours(sp, besides={foreign}) == [(bot.vibe_bot_id, code)]
+    sp.say(user_id=sp.member_id, bot_id=bot.vibe_bot_id, text="hello")
+    assert poll_bot_once(bot.pk).handled == 1
+    assert Counter(m["text"] for m in sp.bot_messages(bot.vibe_bot_id)) == Counter(["got: hello"])
+    assert sp.bot_messages(foreign) == [] and no_repeats(counting.executions)
+
+
+@pytest.mark.slow
+def test_a_lost_answer_to_the_derived_code_s_registration_makes_no_second_bot(sandbox, sandbox_portal):
+    """The platform registers `vibe_bot_2` and its answer is lost (a 502 after it acted): the retry meets a
+    409 naming our own bot and adopts it."""
+    sp, base = sandbox_portal, conf.bot_code()
+    sp.speak("portal-bot-codes")
+    foreign = sp.another_app_registers(base)
+    since = max(c["seq"] for c in sp.control.get("/_sandbox/calls").json()["data"]["calls"])
+    seed_first_fail_then_pass(sandbox)
+    rule = {"method": "POST", "path": "/v1/bots", "afterAction": True, "errorRate": 0.5}
+    sp.control.post("/_sandbox/faults", json={**rule, "errorCode": "BITRIX_UNAVAILABLE"})
+    bot = provision_bot(sp.portal)
+    sp.control.delete("/_sandbox/faults")
+    assert ours(sp, besides={foreign}) == [(bot.vibe_bot_id, f"{base}_2")]
+    calls = sp.control.get("/_sandbox/calls", params={"since": since}).json()["data"]["calls"]
+    posts = [c for c in calls if c["path"] == "/v1/bots"]
+    assert [(c["status"], c["errorCode"]) for c in posts if c["method"] == "POST"] == [
+        (409, "BOT_ALREADY_EXISTS"),  # vibe_bot: the other app's
+        (502, "BITRIX_UNAVAILABLE"),  # vibe_bot_2 registered, the answer lost
+        (409, "BOT_ALREADY_EXISTS"),  # the retry: names our bot, adopted
+    ]
+
+
+@pytest.mark.slow
+def test_a_portal_where_every_code_we_may_take_is_held_breaks_its_bot_with_a_reason(sandbox_portal):
+    sp = sandbox_portal
+    sp.speak("portal-bot-codes")
+    held = {sp.another_app_registers(code) for code in candidate_codes(conf.bot_code())}
+    with pytest.raises(BotCodesTakenError):
+        provision_portal(sp.portal)
+    bot = Bot.objects.get(portal=sp.portal)
+    assert bot.status == Bot.Status.BROKEN and ours(sp, besides=held) == []
+    assert f"{conf.bot_code()}_{MAX_CODES}" in bot.broken_reason and "another app" in bot.broken_reason
+
+
+def test_the_derived_codes_are_few_fixed_in_order_and_fit_the_platform_s_64_characters():
+    assert candidate_codes("helper_bot") == ["helper_bot"] + [
+        f"helper_bot_{n}" for n in range(2, MAX_CODES + 1)
+    ]
+    assert candidate_codes("helper_bot", current="helper_bot_3")[:2] == ["helper_bot_3", "helper_bot"]
+    assert len(candidate_codes("helper_bot", current="helper_bot_3")) == MAX_CODES
+    assert candidate_codes("helper_bot", current="other") == candidate_codes("helper_bot")
+    long = "b" * 64
+    assert (
+        all(len(code) <= 64 for code in candidate_codes(long))
+        and len(set(candidate_codes(long))) == MAX_CODES
+    )
