@@ -96,10 +96,11 @@ class BotAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", autocomplete_filter(gettext_lazy("portal"), "portal")]
     list_select_related = ["portal"]
-    search_fields = ["name", "code", "portal__domain"]
+    search_fields = ["name", "code", "platform_code", "portal__domain"]
     readonly_fields = [
         "portal",
         "code",
+        "platform_code",
         "vibe_bot_id",
         "status",
         "status_note",
