@@ -58,7 +58,8 @@ def register_portal_bot(
             held.append(candidate)
             continue
         if held:
-            log.warning(
+            # INFO: the bot works; a move on such a platform says it each time (the old bot held the code).
+            log.info(
                 "bot code held on the platform by a bot outside this key (%s): registered as %s instead",
                 ", ".join(held), candidate,
             )  # fmt: skip
