@@ -25,7 +25,7 @@ from botcore.vibe.client import VibeClient
 from tenants import services as tenant_services
 from tenants.testing import store_sandbox_session
 from tests.botcore.test_app_key_rotation import open_app
-from tests.botcore.test_reliability import personal_key
+from tests.botcore.test_reliability import BOT_CODES, personal_key
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -86,10 +86,12 @@ def old_bot_in_two_chats(sp, sandbox, settings) -> tuple[Bot, str, str]:
     return bot, standup_chat, other_chat
 
 
+@pytest.mark.parametrize("dialect", BOT_CODES)
 def test_a_rotated_key_s_new_bot_is_named_the_old_bot_s_group_chats_once(
-    sandbox_portal, sandbox, settings, task_queue
+    sandbox_portal, sandbox, settings, task_queue, dialect
 ):
     sp = sandbox_portal
+    sp.speak(*filter(None, [dialect]))
     bot, standup_chat, _ = old_bot_in_two_chats(sp, sandbox, settings)
     old_bot = bot.vibe_bot_id
     left = group_chat(sp, bot, "Left behind")  # a chat the old bot has left since: nobody adds the new one
@@ -117,6 +119,10 @@ def test_a_rotated_key_s_new_bot_is_named_the_old_bot_s_group_chats_once(
     provision_bot(sp.portal)
     sweep_schedules()
     assert len(notices_posted(sp, bot.vibe_bot_id, sp.admin_id)) == 1
+    # One bot of ours on the platform, the new one, with the standup's commands (under a derived code where
+    # the old bot held ours while the new one was registered).
+    [(new_bot, commands)] = [(b["id"], b["commands"]) for b in sp.portal_bots()]
+    assert new_bot == bot.vibe_bot_id and commands
 
 
 def admin_with_session(sp) -> int:
