@@ -76,6 +76,31 @@ def test_a_lost_answer_to_the_derived_code_s_registration_makes_no_second_bot(sa
 
 
 @pytest.mark.slow
+def test_a_provisioning_that_failed_after_registering_the_derived_code_adopts_its_bot_when_run_again(
+    sandbox_portal,
+):
+    """The platform registered `vibe_bot_2`, then the run failed before the row kept it (its answer lost and
+    the platform failing on): the sweep's next run tries the same codes in the same order and adopts it."""
+    sp, base = sandbox_portal, conf.bot_code()
+    sp.speak("portal-bot-codes")
+    foreign = sp.another_app_registers(base)
+    lost = {"afterAction": True, "errorRate": 1.0, "errorCode": "BITRIX_UNAVAILABLE"}
+    sp.control.post("/_sandbox/faults", json={"method": "POST", "path": "/v1/bots", **lost})
+    sp.control.post("/_sandbox/faults", json={"method": "GET", "path": "/v1/bots/{bot_id}", **lost})
+    assert provision_portal(sp.portal) == "backoff"
+    bot = Bot.objects.get(portal=sp.portal)
+    assert bot.status == Bot.Status.PENDING and bot.vibe_bot_id is None
+    [(made, code)] = ours(sp, besides={foreign})
+    assert code == f"{base}_2"
+
+    sp.control.delete("/_sandbox/faults")
+    Bot.objects.filter(pk=bot.pk).update(backoff_until=None)
+    assert provision_portal(sp.portal) == "provisioned"
+    bot.refresh_from_db()
+    assert bot.vibe_bot_id == made and ours(sp, besides={foreign}) == [(made, code)]
+
+
+@pytest.mark.slow
 def test_a_portal_where_every_code_we_may_take_is_held_breaks_its_bot_with_a_reason(sandbox_portal):
     sp = sandbox_portal
     sp.speak("portal-bot-codes")
