@@ -52,6 +52,7 @@ class BotSerializer(serializers.ModelSerializer):
             "portal",
             "portal_domain",
             "code",
+            "platform_code",
             "name",
             "vibe_bot_id",
             "status",

@@ -19,6 +19,7 @@ from botcore.services.bot_codes import MAX_CODES, candidate_codes
 from botcore.services.bots import provision_bot
 from botcore.services.polling import poll_bot_once
 from botcore.services.provisioning import provision_portal
+from ops.serializers import BotSerializer
 from tests.botcore.test_reliability import counting as counting  # the fixture, shared
 from tests.botcore.test_reliability import no_repeats
 from tests.botcore.vibe.test_retries import seed_first_fail_then_pass
@@ -43,6 +44,7 @@ def test_a_portal_where_another_app_holds_our_code_gets_one_bot_that_answers(
     code = f"{base}_2" if dialect else base  # per key (the default reading) our code is still ours
     assert bot.status == Bot.Status.ACTIVE and ours(sp, besides={foreign}) == [(bot.vibe_bot_id, code)]
     assert bot.code == base and bot.platform_code == ("" if code == base else code)
+    assert BotSerializer(bot).data["platform_code"] == bot.platform_code  # the operator API shows it
 
     again = provision_bot(sp.portal)  # a re-provision changes nothing on the platform
     assert again.vibe_bot_id == bot.vibe_bot_id and ours(sp, besides={foreign}) == [(bot.vibe_bot_id, code)]
