@@ -9,7 +9,9 @@ MAX_CODES codes in all, and the row keeps the one the platform took (`platform_c
 
 The codes are tried in a fixed order, the row's current platform code first: a retry after a lost answer,
 or a provisioning run again after a crash, meets the bot an earlier attempt made as a 409 naming it (our
-key's), which is adopted, so no second bot is made; a re-provision keeps the bot it has.
+key's), which is adopted, so no second bot is made; a re-provision keeps the bot it has. Not covered: a run
+that dies between the platform's answer and the row's update, while a code before the one it took is freed
+before the next run; that run takes the freed code, and the bot the first made is left unpolled.
 """
 
 from __future__ import annotations
