@@ -1,7 +1,8 @@
 """System checks of tenants, said at start-up rather than on the first request that needs them: every
 encryption key in TENANTS_FERNET_KEYS is a Fernet key (naming the item, never its value); every
-TENANTS_TRUSTED_PROXIES entry is an address or a network; every TENANTS_FRAME_ANCESTORS entry is a source the
-Content-Security-Policy's frame-ancestors can hold."""
+TENANTS_TRUSTED_PROXIES entry is an address or a network; every TENANTS_FRAME_ANCESTORS and
+TENANTS_SHARED_FRAME_ANCESTORS entry is a source the Content-Security-Policy's frame-ancestors can hold, the
+shared ones each one origin."""
 
 from __future__ import annotations
 
@@ -58,19 +59,36 @@ _FRAME_SOURCE = re.compile(
 
 @checks.register(checks.Tags.security)
 def check_frame_ancestors(app_configs: object = None, **kwargs: object) -> list[checks.CheckMessage]:
-    wrong = [
+    found: list[checks.CheckMessage] = []
+    for name in ("TENANTS_FRAME_ANCESTORS", "TENANTS_SHARED_FRAME_ANCESTORS"):
+        wrong = [
+            source for source in getattr(settings, name, []) or [] if not _FRAME_SOURCE.fullmatch(source)
+        ]
+        if wrong:
+            found.append(
+                checks.Error(
+                    f"{name}: {', '.join(repr(source) for source in wrong[:5])}"
+                    " is no frame-ancestors source.",
+                    hint="List the origins that may frame the portal pages, e.g. https://*.bitrix24.com"
+                    " https://crm.example.com (docs/operators.md).",
+                    id="tenants.E003",
+                )
+            )
+    # Each shared source frames every viewer's pages: one standing for many sites (a zone, a scheme) let
+    # any portal under it frame another portal's admin, which the per-viewer sources are there to stop.
+    broad = [
         source
-        for source in getattr(settings, "TENANTS_FRAME_ANCESTORS", []) or []
-        if not _FRAME_SOURCE.fullmatch(source)
+        for source in getattr(settings, "TENANTS_SHARED_FRAME_ANCESTORS", []) or []
+        if "*" in source or source.endswith(":")
     ]
-    if not wrong:
-        return []
-    return [
-        checks.Error(
-            f"TENANTS_FRAME_ANCESTORS: {', '.join(repr(source) for source in wrong[:5])}"
-            " is no frame-ancestors source.",
-            hint="List the origins that may frame the portal pages, e.g. https://*.bitrix24.com"
-            " https://crm.example.com (docs/operators.md).",
-            id="tenants.E003",
+    if broad:
+        found.append(
+            checks.Error(
+                f"TENANTS_SHARED_FRAME_ANCESTORS: {', '.join(repr(source) for source in broad[:5])}"
+                " stands for more than one site, and would let each frame every portal's pages.",
+                hint="List exact origins there (https://crm.example.com); zones belong in"
+                " TENANTS_FRAME_ANCESTORS (docs/operators.md).",
+                id="tenants.E004",
+            )
         )
-    ]
+    return found

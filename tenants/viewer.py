@@ -30,6 +30,10 @@ class Viewer:
     )
     # The grant this browser session stands on; a grant deleted (uninstall) and made again is another row.
     grant_id: int = 0
+    # The portal's domain as the platform named it when this browser signed in (the gateway's token or the
+    # OAuth code, checked with GET /v1/me): where the viewer opened the app, so the one portal page that may
+    # frame theirs (tenants.framing). Never a header's word: a page of any other portal may not frame them.
+    entry_domain: str = ""
     _portal: Portal | None = field(default=None, compare=False, repr=False)
 
     def portal(self) -> Portal | None:
@@ -51,6 +55,9 @@ def remember_viewer(request: HttpRequest, grant: SessionGrant, *, token: str | N
         is_admin=grant.is_admin,
         token_digest=token_digest(token) if token else "",
         grant_id=grant.pk,
+        # The portal's domain as stored from the platform's word: GET /v1/me of this very sign-in
+        # (store_session_grant), or, for a token a live grant holds already, of the portal's last one.
+        entry_domain=grant.portal.domain,
     )
     stored = asdict(viewer)
     stored.pop("_portal")
@@ -98,6 +105,7 @@ def find_viewer(request: HttpRequest) -> Viewer | None:
                 is_admin=confirm_admin_role(grant),
                 token_digest=str(data.get("token_digest", "")),
                 grant_id=grant.pk,
+                entry_domain=str(data.get("entry_domain", "")),  # "": a session of before it was kept
                 _portal=grant.portal,
             )
     request._tenants_viewer = viewer  # type: ignore[attr-defined]

@@ -380,22 +380,25 @@ SECURE_HSTS_PRELOAD = env.read_bool("DJANGO_SECURE_HSTS_PRELOAD", default=IS_PRO
 # portal's pages, which Bitrix24 shows in a frame of the portal's page (CONTRACT B §5.2). The policy's
 # frame-ancestors says the same for every other page, from this one setting.
 X_FRAME_OPTIONS = "DENY"
-# Who may frame a portal page (its frame-ancestors; the portal's own https://<domain> is added per request,
-# for a portal on a domain of its own): the Bitrix24 cloud zones, as Bitrix24's helpdesk lists them, and
-# bitrix24.uk. In development the sandbox's own page plays the portal's Bitrix24 (its /portal page).
+# Who may frame a portal page before its viewer is known (nobody signed in yet, a refused entry, the page
+# after an uninstall): the Bitrix24 cloud zones, as Bitrix24's helpdesk lists them, and bitrix24.uk. A
+# viewer's pages are framed only by the domain they entered through and their portal's own (tenants.framing):
+# a zone would let any portal, an attacker's own, frame a signed-in admin's page.
 TENANTS_FRAME_ZONES = [
     "bitrix24.com", "bitrix24.eu", "bitrix24.de", "bitrix24.es", "bitrix24.com.br", "bitrix24.fr",
     "bitrix24.it", "bitrix24.pl", "bitrix24.uk", "bitrix24.com.tr", "bitrix24.ru", "bitrix24.ua",
     "bitrix24.by", "bitrix24.kz", "bitrix24.in", "bitrix24.cn", "bitrix24.jp", "bitrix24.id", "bitrix24.vn",
 ]  # fmt: skip
 TENANTS_FRAME_ANCESTORS = env.read_list("TENANTS_FRAME_ANCESTORS") or [
-    *(f"https://*.{zone}" for zone in TENANTS_FRAME_ZONES),
-    *(
-        [f"http://127.0.0.1:{VIBE_SANDBOX_PORT}", f"http://localhost:{VIBE_SANDBOX_PORT}"]
-        if VIBE_SANDBOX_INSTALLED
-        else []
-    ),
+    f"https://*.{zone}" for zone in TENANTS_FRAME_ZONES
 ]
+# Who may frame every portal page, whoever the viewer: in development the sandbox's own page, which plays
+# every portal's Bitrix24 (its /portal page); nobody in production. Each source listed may frame any viewer's.
+TENANTS_SHARED_FRAME_ANCESTORS = env.read_list("TENANTS_SHARED_FRAME_ANCESTORS") or (
+    [f"http://127.0.0.1:{VIBE_SANDBOX_PORT}", f"http://localhost:{VIBE_SANDBOX_PORT}"]
+    if VIBE_SANDBOX_INSTALLED
+    else []
+)
 # The pages as they are (django-csp's CSPMiddleware): no script of their own, the admin's from its static
 # files; styles inline (a <style> block in templates/base.html and style attributes), so 'unsafe-inline' for
 # styles only; the favicon a data: URL (templates/icon.html).

@@ -67,11 +67,21 @@ def own_domain_portal():
 
 
 def assert_framed_by_bitrix24(page, *, portal_origin: str | None) -> list[str]:
+    """A page for no viewer: any portal's Bitrix24 may frame it (and the one it shows, if any)."""
     assert "X-Frame-Options" not in page.headers  # it has no allow-list; frame-ancestors says who
     ancestors = policy(page)["frame-ancestors"]
     assert set(BITRIX24_CLOUD) <= set(ancestors) and "'none'" not in ancestors
     if portal_origin is not None:
         assert portal_origin in ancestors
+    return ancestors
+
+
+def assert_framed_by_the_viewers_portal(page, *, portal_origin: str) -> list[str]:
+    """A viewer's page: their portal frames it, no cloud zone does (tests/tenants/test_frame_ancestors.py)."""
+    assert "X-Frame-Options" not in page.headers
+    ancestors = policy(page)["frame-ancestors"]
+    assert portal_origin in ancestors and "'none'" not in ancestors
+    assert not any("*" in source for source in ancestors)
     return ancestors
 
 
@@ -87,33 +97,32 @@ def assert_framed_by_bitrix24(page, *, portal_origin: str | None) -> list[str]:
         ("post", "/portal/uninstall/", 400),  # the domain typed wrong
     ],
 )
-def test_a_portal_page_may_be_framed_by_bitrix24_and_the_viewers_own_portal(
-    own_domain_portal, method, path, status
-):
+def test_a_portal_page_may_be_framed_by_the_viewers_own_portal(own_domain_portal, method, path, status):
     """Bitrix24 shows the app in a frame of the portal's page (CONTRACT B §5.2): DENY and 'none' kept every
-    portal admin from opening it; a portal on its own domain is named per request, no zone covers it."""
+    portal admin from opening it; a portal on its own domain is named per request, no zone covers it, and
+    once the viewer is known no zone is named (any portal under it could frame their page)."""
     browser = signed_in(own_domain_portal, is_admin=True)
     data = {"action": "settings", "language": "xx"} if path == "/portal/" else {"confirm": "nope"}
     page = getattr(browser, method)(path, data=data) if method == "post" else browser.get(path)
     assert page.status_code == status
-    assert_framed_by_bitrix24(page, portal_origin="https://crm.acme.example")
+    assert_framed_by_the_viewers_portal(page, portal_origin="https://crm.acme.example")
 
 
 def test_a_members_refusal_is_shown_in_the_frame_too(own_domain_portal):
     page = signed_in(own_domain_portal, is_admin=False).post("/portal/skills/standup/", data={})
     assert page.status_code == 403
-    assert_framed_by_bitrix24(page, portal_origin="https://crm.acme.example")
+    assert_framed_by_the_viewers_portal(page, portal_origin="https://crm.acme.example")
 
 
 def test_the_page_after_an_uninstall_is_still_framed_by_the_portal(own_domain_portal):
-    """The uninstall forgets the viewer; its result is shown where the form was, in the portal's frame."""
+    """The uninstall forgets the viewer; its result is shown where the form was, in the portal's frame: the
+    form's answer as the viewer's (they were known as it came), the result as a page for no viewer."""
     browser = signed_in(own_domain_portal, is_admin=True)
     done = browser.post("/portal/uninstall/", data={"confirm": "crm.acme.example"})
     assert done.status_code == 302
+    assert_framed_by_the_viewers_portal(done, portal_origin="https://crm.acme.example")
     page = browser.get(done["Location"])
-    for answer in (done, page):
-        assert "X-Frame-Options" not in answer.headers
-        assert_framed_by_bitrix24(answer, portal_origin="https://crm.acme.example")
+    assert_framed_by_bitrix24(page, portal_origin="https://crm.acme.example")
     assert page.status_code == 200 and "uninstalled" in page.content.decode()
 
 
@@ -129,7 +138,7 @@ def test_a_verified_gateway_visit_names_its_portal(own_domain_portal):
         },
     )
     assert page.status_code == 302 and page["Location"] == "/portal/"
-    assert_framed_by_bitrix24(page, portal_origin="https://crm.acme.example")
+    assert_framed_by_the_viewers_portal(page, portal_origin="https://crm.acme.example")
 
 
 def test_a_page_for_nobody_signed_in_is_framed_by_the_cloud_zones_only():
@@ -147,17 +156,38 @@ def test_a_portal_domain_that_is_no_host_name_never_reaches_the_header(own_domai
     assert policy(page)["script-src"] == ["'self'"]
 
 
-def test_the_frame_ancestors_setting_replaces_the_cloud_zones(settings, own_domain_portal):
+def test_the_frame_ancestors_setting_replaces_the_cloud_zones_for_no_viewer(settings):
     settings.TENANTS_FRAME_ANCESTORS = ["https://*.bitrix24.de"]
+    settings.TENANTS_SHARED_FRAME_ANCESTORS = []
+    page = Client().get("/portal/")
+    assert policy(page)["frame-ancestors"] == ["https://*.bitrix24.de"]
+
+
+def test_a_viewers_page_names_their_portal_and_the_shared_sources_only(settings, own_domain_portal):
+    settings.TENANTS_FRAME_ANCESTORS = ["https://*.bitrix24.de"]
+    settings.TENANTS_SHARED_FRAME_ANCESTORS = ["http://127.0.0.1:8100"]
     page = signed_in(own_domain_portal, is_admin=True).get("/portal/")
-    assert policy(page)["frame-ancestors"] == ["https://*.bitrix24.de", "https://crm.acme.example"]
+    assert policy(page)["frame-ancestors"] == ["https://crm.acme.example", "http://127.0.0.1:8100"]
+
+
+def test_a_viewers_page_whose_portal_names_no_host_is_framed_by_nobody(settings, own_domain_portal):
+    """An empty source list drops the directive, and the page, sent without X-Frame-Options, could be framed
+    by anyone."""
+    settings.TENANTS_SHARED_FRAME_ANCESTORS = []
+    own_domain_portal.domain = "not a host"
+    own_domain_portal.save(update_fields=["domain"])
+    page = signed_in(own_domain_portal, is_admin=True).get("/portal/")
+    assert page.status_code == 200 and "X-Frame-Options" not in page.headers
+    assert policy(page)["frame-ancestors"] == ["'none'"]
 
 
 def test_in_development_the_sandbox_plays_the_portal_that_frames_the_app(settings):
-    """Its /portal page, on its own port (docs/sandbox.md), frames the app through the gateway."""
+    """Its /portal page, on its own port (docs/sandbox.md), frames the app through the gateway, whoever the
+    viewer: it plays every portal's Bitrix24."""
     assert settings.VIBE_SANDBOX_INSTALLED
     port = settings.VIBE_SANDBOX_PORT
-    assert {f"http://127.0.0.1:{port}", f"http://localhost:{port}"} <= set(settings.TENANTS_FRAME_ANCESTORS)
+    shared = set(settings.TENANTS_SHARED_FRAME_ANCESTORS)
+    assert {f"http://127.0.0.1:{port}", f"http://localhost:{port}"} <= shared
 
 
 @pytest.mark.parametrize(
@@ -194,10 +224,23 @@ def test_a_frame_ancestors_entry_that_could_break_the_policy_stops_start_up(sett
     assert "bitrix24.com" not in errors[0].msg
 
 
+def test_a_shared_frame_ancestor_standing_for_many_sites_stops_start_up(settings):
+    """Each shared source may frame every viewer's page: a zone there would let any portal under it frame
+    another portal's admin again."""
+    from django.core import checks
+
+    settings.TENANTS_SHARED_FRAME_ANCESTORS = ["https://crm.example.com", "https://*.bitrix24.com", "https:"]
+    errors = [m for m in checks.run_checks(tags=[checks.Tags.security]) if m.id == "tenants.E004"]
+    assert len(errors) == 1 and "*.bitrix24.com" in errors[0].msg and "'https:'" in errors[0].msg
+    assert "crm.example.com" not in errors[0].msg
+
+
 def test_the_default_frame_ancestors_pass_the_check():
     from django.core import checks
 
-    assert not [m for m in checks.run_checks(tags=[checks.Tags.security]) if m.id == "tenants.E003"]
+    assert not [
+        m for m in checks.run_checks(tags=[checks.Tags.security]) if m.id in ("tenants.E003", "tenants.E004")
+    ]
 
 
 def test_a_form_refused_for_its_missing_cookie_says_so_in_the_portal_s_frame(own_domain_portal):
@@ -207,7 +250,7 @@ def test_a_form_refused_for_its_missing_cookie_says_so_in_the_portal_s_frame(own
     page = browser.post("/portal/", data={"action": "settings", "language": "en"})
     assert page.status_code == 403
     assert "cookie" in page.content.decode()
-    assert_framed_by_bitrix24(page, portal_origin="https://crm.acme.example")
+    assert_framed_by_the_viewers_portal(page, portal_origin="https://crm.acme.example")
 
 
 def test_a_form_with_the_cookie_but_no_token_is_not_blamed_on_the_cookie(own_domain_portal):
@@ -221,7 +264,7 @@ def test_a_form_with_the_cookie_but_no_token_is_not_blamed_on_the_cookie(own_dom
     text = page.content.decode()
     assert page.status_code == 403 and "did not send the app's cookie" not in text
     assert "security token" in text and "Reload the page" in text
-    assert_framed_by_bitrix24(page, portal_origin="https://crm.acme.example")
+    assert_framed_by_the_viewers_portal(page, portal_origin="https://crm.acme.example")
 
 
 def test_anyone_else_s_form_refused_by_the_csrf_check_gets_django_s_page_framed_by_nobody():
