@@ -4,6 +4,12 @@ Bitrix24 page (another origin than the app's) and frames the app through the gat
 
 from __future__ import annotations
 
+import html
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
+
 import pytest
 
 from tenants.models import Portal, PortalSettings
@@ -13,13 +19,40 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def portal_sandbox(gateway, settings):
-    """The gateway's sandbox (tests/tenants/conftest.py), the app told that the sandbox's page may frame it
-    (the development default names the sandbox's usual port, 8100)."""
-    settings.TENANTS_FRAME_ANCESTORS = [
-        *(source for source in settings.TENANTS_FRAME_ANCESTORS if "bitrix24" in source),
-        gateway["root_url"],
-    ]
+    """The gateway's sandbox (tests/tenants/conftest.py), the app told that the sandbox's page may frame it,
+    whoever the viewer (the development default names the sandbox's usual port, 8100)."""
+    settings.TENANTS_SHARED_FRAME_ANCESTORS = [gateway["root_url"]]
     return gateway
+
+
+class _FramingPage(BaseHTTPRequestHandler):
+    """GET /?src=<url>: a page whose one iframe opens `src`."""
+
+    def do_GET(self) -> None:
+        src = parse_qs(urlsplit(self.path).query).get("src", [""])[0]
+        frame = f'<iframe name="app" src="{html.escape(src)}"></iframe>'
+        body = f"<!doctype html><title>Another portal</title>{frame}"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def other_portals_page() -> Iterator[str]:
+    """A page of another origin that frames any URL: it plays a page of an attacker's own Bitrix24 portal
+    (evil.bitrix24.com), which a cloud zone of TENANTS_FRAME_ANCESTORS covers. Its root URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FramingPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_an_admin_opens_the_app_in_the_portals_frame_and_saves_its_settings(portal_sandbox, browser_page):
@@ -85,5 +118,37 @@ def test_a_refused_form_in_the_frame_of_a_phone_says_so_at_the_top_and_leads_to_
         summary.get_by_role("link").click()
         assert app.get_by_label("Confirm").bounding_box()["y"] < 740
         expect(app.get_by_label("Confirm")).to_have_value("not-the-domain")
+    finally:
+        context.close()
+
+
+def test_another_portals_page_cannot_frame_a_signed_in_admins_page(
+    portal_sandbox, other_portals_page, settings, chromium
+):
+    """Clickjacking: the session cookie goes with a frame from another site (SameSite=None in production),
+    and every Bitrix24 cloud zone could frame a viewer's page, so an attacker's own portal could show a
+    signed-in admin their "Remove key" under its own bait. Once the viewer is known, only the portal they
+    entered through frames them: chromium refuses the other page's frame. Here the other page's origin is
+    one of TENANTS_FRAME_ANCESTORS, as evil.bitrix24.com is under https://*.bitrix24.com."""
+    from playwright.sync_api import expect
+
+    settings.TENANTS_FRAME_ANCESTORS = [*settings.TENANTS_FRAME_ANCESTORS, other_portals_page]
+    root_url, admin = portal_sandbox["root_url"], portal_sandbox["users"]["Alice Admin"]
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(f"{root_url}/portal?userId={admin['id']}")  # signed in, in the portal's own frame
+        expect(page.frame_locator('[data-testid="app-frame"]').get_by_test_id("portal-status")).to_have_text(
+            "Active"
+        )
+        victims_page = portal_sandbox["url"] + "/portal/"  # through the gateway, with its cookie
+        bait = f"{other_portals_page}/?{urlencode({'src': victims_page})}"
+        with page.expect_console_message(lambda message: "frame-ancestors" in message.text) as refusal:
+            page.goto(bait)
+        assert portal_sandbox["url"] in refusal.value.text and other_portals_page not in refusal.value.text
+        frame = page.frame(name="app")
+        assert frame is not None
+        assert "Portal settings" not in frame.content() and "Acme" not in frame.content()
     finally:
         context.close()
