@@ -156,6 +156,15 @@ def test_a_portal_domain_that_is_no_host_name_never_reaches_the_header(own_domai
     assert policy(page)["script-src"] == ["'self'"]
 
 
+def test_a_portal_domain_in_another_script_is_named_as_the_browser_sees_it(own_domain_portal):
+    """A domain of its own in Cyrillic: the header holds ASCII only, and the browser matches the portal's
+    origin in punycode; dropped, the viewer's page named nobody and the portal's frame stayed empty."""
+    own_domain_portal.domain = "црм.компания.рф"
+    own_domain_portal.save(update_fields=["domain"])
+    page = signed_in(own_domain_portal, is_admin=True).get("/portal/")
+    assert_framed_by_the_viewers_portal(page, portal_origin="https://xn--l1ahr.xn--80aqeigdi5k.xn--p1ai")
+
+
 def test_the_frame_ancestors_setting_replaces_the_cloud_zones_for_no_viewer(settings):
     settings.TENANTS_FRAME_ANCESTORS = ["https://*.bitrix24.de"]
     settings.TENANTS_SHARED_FRAME_ANCESTORS = []
