@@ -96,6 +96,26 @@ def test_a_viewer_who_entered_through_their_portal_is_framed_by_no_other_bitrix2
     assert not any("*" in source for source in ancestors)
 
 
+def test_the_entry_records_no_domain_a_request_header_names(platform):  # noqa: F811
+    """A page of another portal framing the app through the gateway brings the victim's own token, and its
+    own Referer and Origin: only the platform's word on the token names the domain."""
+    browser = Client()
+    token = session_for(platform, platform["admin"])
+    entry = browser.get(
+        "/",
+        headers={
+            "X-Vibe-Authorization": f"Bearer {token}",
+            "X-Vibe-Portal-Id": platform["portal"]["id"],
+            "X-Vibe-User-Id": str(platform["admin"]["id"]),
+            "Referer": "https://evil.bitrix24.com/marketplace/app/1/",
+            "Origin": "https://evil.bitrix24.com",
+        },
+    )
+    assert entry.status_code == 302
+    for page in (entry, browser.get("/portal/")):
+        assert not allows(policy(page)["frame-ancestors"], "https://evil.bitrix24.com")
+
+
 def test_a_viewer_signed_in_with_oauth_is_framed_by_their_portal_only(platform):  # noqa: F811
     browser = Client()
     callback = consent(platform, browser.get(start_url())["Location"], user=platform["admin"])

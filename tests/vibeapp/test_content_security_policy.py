@@ -156,6 +156,19 @@ def test_a_portal_domain_that_is_no_host_name_never_reaches_the_header(own_domai
     assert policy(page)["script-src"] == ["'self'"]
 
 
+def test_a_recorded_entry_domain_that_is_no_host_name_never_reaches_the_header(own_domain_portal):
+    from tenants.viewer import SESSION_KEY
+
+    browser = signed_in(own_domain_portal, is_admin=True)
+    session = browser.session
+    session[SESSION_KEY] = {**session[SESSION_KEY], "entry_domain": "x.example; script-src *"}
+    session.save()
+    page = browser.get("/portal/")
+    assert "x.example" not in page["Content-Security-Policy"]
+    assert policy(page)["script-src"] == ["'self'"]
+    assert_framed_by_the_viewers_portal(page, portal_origin="https://crm.acme.example")
+
+
 def test_a_portal_domain_in_another_script_is_named_as_the_browser_sees_it(own_domain_portal):
     """A domain of its own in Cyrillic: the header holds ASCII only, and the browser matches the portal's
     origin in punycode; dropped, the viewer's page named nobody and the portal's frame stayed empty."""
