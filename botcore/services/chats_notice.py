@@ -6,7 +6,8 @@ platform lists no bot's chats. So before the old bot goes, the move collects the
 (collect_old_bot_chats): the chats the enabled skills post to (their GroupChat options, the standup's chat),
 then those the old bot's events came from, newest first; each under the name the old bot sees now
 (Chat.get), else the one its newest event gave, else its id. A chat the platform says the old bot is not in
-(it was removed) is left out. Private dialogs never are listed: the new bot writes to a person unadded.
+(it was removed, or left: no event tells) is left out, named or counted, as far as the move's look-ups go.
+Private dialogs never are listed: the new bot writes to a person unadded.
 
 The list is kept on the bot row by the move's own update, and sent from the new bot to each admin in their
 language (else the portal's), as the other admin notices are (notices.send_to_each): once per admin and old
@@ -45,9 +46,12 @@ log = logging.getLogger(__name__)
 # Chats listed by name in the notice; the rest are counted ("and 12 more"). Each listed one costs the move a
 # Chat.get on the app key's shared budget, and an admin reads twenty names, not three hundred.
 MAX_LISTED_CHATS = 20
-# Chat.get calls one move makes at most: the listed ones, and as many again for chats found left; and for how
-# long, as the move runs in a task the queue kills at VIBE_Q_TIMEOUT, after a drain that may take a cycle's
-# deadline (40 calls took 3.8 s against a loaded sandbox; a slow platform is not waited on for each).
+# Chat.get calls one move makes at most: the listed ones, then as many again for chats found left and for the
+# counted ones (the platform sends no event when a bot leaves or is removed from a chat: only a look tells;
+# a chat past the look-ups is counted as one the old bot was seen in); and for how long, as the move runs in
+# a task the queue kills at VIBE_Q_TIMEOUT, after a drain that may take a cycle's deadline (40 calls took
+# 3.8 s against a loaded sandbox; a slow platform is not waited on for each). Not every counted chat: a
+# rotated app key moves every portal at once, on that key's shared budget.
 MAX_NAME_LOOKUPS = 2 * MAX_LISTED_CHATS
 NAME_LOOKUP_SECONDS = 10.0
 # The old bot's newest events read for the chats they came from: 20,000 took 2.1 s (300 chats, SQLite, on a
@@ -96,11 +100,11 @@ def _listed_by_old_bot(
     more = lookups = 0
     give_up = time.monotonic() + NAME_LOOKUP_SECONDS
     for dialog_id, known in [*candidates.items(), *((d, n) for d, n in keep.items() if d not in candidates)]:
-        if len(listed) >= MAX_LISTED_CHATS:
-            more += 1
-            continue
         name = keep.get(dialog_id) or known
         asking = lookups < MAX_NAME_LOOKUPS and time.monotonic() < give_up
+        if len(listed) >= MAX_LISTED_CHATS and (client is None or not asking or dialog_id in keep):
+            more += 1  # past the look-ups: counted as seen in, which it may have left since
+            continue
         if client is not None and asking and dialog_id not in keep:
             lookups += 1
             try:
@@ -111,7 +115,10 @@ def _listed_by_old_bot(
                 client = None  # the old bot or the platform refuses every look: stop asking
             except VibeError:
                 client = None  # the platform does not answer: the move must not wait on it for each chat
-        listed.append([dialog_id, name])
+        if len(listed) >= MAX_LISTED_CHATS:
+            more += 1  # the old bot is still in it: counted, not named
+        else:
+            listed.append([dialog_id, name])
     return listed, more
 
 

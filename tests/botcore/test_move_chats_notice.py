@@ -290,3 +290,27 @@ def test_a_chat_id_no_link_can_carry_leaves_the_notice_to_the_other_chats(
     odd = next(line for line in lines[1:] if "Odd one" in line)
     assert re.findall(r"\[(?!\u200b)", odd) == []  # no tag opens on it: plain text
     assert Bot.objects.get(pk=bot.pk).chats_notice is None  # done with, not owed for ever
+
+
+def test_the_chats_counted_past_the_listed_ones_leave_out_those_the_old_bot_has_left(
+    sandbox_portal, sandbox, settings, task_queue, monkeypatch
+):
+    """The platform sends no event when a bot leaves or is removed from a chat (ONIMBOTV2DELETE is the bot's
+    own end), so the events cannot tell it: the platform is asked, for the counted chats as for the listed
+    ones while the move's look-ups last. Before, "and N more" counted every chat the old bot was seen in."""
+    sp = sandbox_portal
+    monkeypatch.setattr(chats_notice, "MAX_LISTED_CHATS", 1)
+    bot, _, sales = old_bot_in_two_chats(sp, sandbox, settings)
+    third = group_chat(sp, bot, "Third")
+    group_chat(sp, bot, "Fourth")
+    poll_bot_once(bot.pk)
+    old = client_for_bot(bot)
+    old.leave_chat(bot.vibe_bot_id, third)  # its members took it out (no event either way)
+    old.leave_chat(bot.vibe_bot_id, sales)
+    open_app(sp, app_key=rotate_app_key(sp, settings))
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    [notice] = notices_posted(sp, bot.vibe_bot_id, sp.admin_id)
+    # The standup's chat listed; of the three others only "Fourth" still has the old bot: one more.
+    assert "Team standup" in notice and "Fourth" not in notice
+    assert notice.endswith("\n… and 1 more group chat the old bot was seen in."), notice
