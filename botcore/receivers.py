@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.dispatch import receiver
 from django_q.tasks import async_task
 
-from botcore.services import app_key_rotation, bot_profile, provisioning, skill_configs
+from botcore.services import app_key_rotation, bot_profile, chats_notice, provisioning, skill_configs
 from botcore.services import bots as bot_services
 from tenants import signals
 
@@ -54,6 +54,11 @@ def resume_on_session_restored(sender, portal, **kwargs):
 @receiver(signals.portal_session_stored)
 def retire_previous_app_key_bot_on_session(sender, portal, **kwargs):
     app_key_rotation.request_retirement(portal)
+
+
+@receiver(signals.portal_session_stored)
+def wake_chats_notice_on_session(sender, portal, **kwargs):
+    chats_notice.wake_chats_notices(portal)
 
 
 @receiver(signals.portal_session_expiring)

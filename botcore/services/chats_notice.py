@@ -12,8 +12,12 @@ Private dialogs never are listed: the new bot writes to a person unadded.
 The list is kept on the bot row by the move's own update, and sent from the new bot to each admin in their
 language (else the portal's), as the other admin notices are (notices.send_to_each): once per admin and old
 bot (the action ledger's key), and tried again by the minute sweep while the platform keeps some admins
-untold, for notices.NOTICE_TRIED_FOR. A move run again before its update (a crash) collects again for the same
-old bot; after it, the row has moved, and neither a re-run nor a re-provision moves it again.
+untold, for notices.NOTICE_TRIED_FOR. The admins are those tenants knows, who opened the app (a stored
+session): the platform names a portal's admins to no bot. While it knows none, the notice waits, unswept,
+and a portal user's visit makes it due (wake_chats_notices): an admin's first visit sends it.
+
+A move run again before its update (a crash) collects again for the same old bot; after it, the row has
+moved, and neither a re-run nor a re-provision moves it again.
 """
 
 from __future__ import annotations
@@ -166,16 +170,23 @@ def send_chats_notice(bot: Bot, *, now: datetime) -> int:
         return 0
     portal = bot.portal
     told, some_left = 0, True
+    owed = Bot.objects.filter(pk=bot.pk, chats_notice__old_bot=facts["old_bot"])
     if portal.status == Portal.Status.UNINSTALLED:
         some_left = False
     elif bot.status == Bot.Status.ACTIVE and bot.vibe_bot_id is not None:
+        admin_ids = list_admin_user_ids(portal)
+        if not admin_ids:
+            # Nobody to tell: the platform names no portal's admins to a bot, so the notice waits, unswept,
+            # for an admin's visit (wake_chats_notices), however long that takes.
+            log.info("chats notice waits for an admin's visit portal=%s bot=%s", portal.member_id, bot.pk)
+            owed.update(chats_notice_due_at=None)
+            return 0
         try:
             client = client_for_bot(bot)
         except SessionTokenError:
             pass  # no credential to write with yet: a portal user's visit brings one
         else:
-            told, some_left = _tell_admins(bot, client, facts)
-    owed = Bot.objects.filter(pk=bot.pk, chats_notice__old_bot=facts["old_bot"])
+            told, some_left = _tell_admins(bot, client, facts, admin_ids)
     if some_left and now - datetime.fromisoformat(facts["moved_at"]) < NOTICE_TRIED_FOR:
         owed.update(chats_notice_due_at=now + timedelta(seconds=conf.backoff_max_seconds()))
         return told
@@ -188,12 +199,14 @@ def send_chats_notice(bot: Bot, *, now: datetime) -> int:
     return told
 
 
-def _tell_admins(bot: Bot, client: VibeClient, facts: dict[str, Any]) -> tuple[int, bool]:
+def _tell_admins(
+    bot: Bot, client: VibeClient, facts: dict[str, Any], admin_ids: list[int]
+) -> tuple[int, bool]:
     language_of = admin_languages(client, bot.portal)
     delivery = send_to_each(
         bot,
         client,
-        list_admin_user_ids(bot.portal),
+        admin_ids,
         lambda user_id: chats_notice_text(facts, language_of(user_id)),
         what="chats notice",
         once_key=lambda user_id: f"notice:chats-to-add:{facts['old_bot']}:{user_id}",
@@ -204,6 +217,13 @@ def _tell_admins(bot: Bot, client: VibeClient, facts: dict[str, Any]) -> tuple[i
             bot.portal.member_id, bot.pk, delivery.told, len(facts["chats"]) + int(facts.get("more", 0)),
         )  # fmt: skip
     return delivery.told, delivery.untold > 0
+
+
+def wake_chats_notices(portal: Portal) -> int:
+    """A portal user's session was stored: a notice waiting for an admin to tell is due at the minute sweep
+    (which finds whether that user is one). Returns how many were woken."""
+    waiting = Bot.objects.filter(portal=portal, chats_notice__isnull=False, chats_notice_due_at__isnull=True)
+    return waiting.update(chats_notice_due_at=timezone.now())
 
 
 def retry_chats_notices(now: datetime, *, limit: int = 200) -> int:

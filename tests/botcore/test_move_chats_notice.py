@@ -23,6 +23,7 @@ from botcore.services.skill_schedules import sweep_schedules
 from botcore.tasks import move_portal_bot
 from botcore.vibe.client import VibeClient
 from tenants import services as tenant_services
+from tenants.models import SessionGrant
 from tenants.testing import store_sandbox_session
 from tests.botcore.test_app_key_rotation import open_app
 from tests.botcore.test_reliability import BOT_CODES, personal_key
@@ -314,3 +315,35 @@ def test_the_chats_counted_past_the_listed_ones_leave_out_those_the_old_bot_has_
     # The standup's chat listed; of the three others only "Fourth" still has the old bot: one more.
     assert "Team standup" in notice and "Fourth" not in notice
     assert notice.endswith("\n… and 1 more group chat the old bot was seen in."), notice
+
+
+def test_a_notice_no_admin_can_be_told_yet_waits_for_an_admin_s_visit_and_goes_to_them_once(
+    sandbox_portal, sandbox, settings, task_queue
+):
+    """The notice goes to the admins tenants knows: those who opened the app (a stored session). The platform
+    names no portal's admins to a bot (its reference has no such call; a personal key reads no directory),
+    so when none is known the notice waits, and an admin's first visit sends it. Before, it was dropped."""
+    sp = sandbox_portal
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    # The admin who installed the app is one no more (tenants' role check said so); the portal's new admin
+    # has not opened the app yet.
+    SessionGrant.objects.filter(portal=sp.portal).update(is_admin=False)
+    tenant_services.set_portal_api_key(sp.portal, api_key=personal_key(sp), added_by_user_id=sp.admin_id)
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert bot.credential_kind == "personal", bot.last_error
+    Bot.objects.filter(pk=bot.pk).update(chats_notice_due_at=timezone.now() - timedelta(seconds=1))
+    sweep_schedules()
+    posted = [
+        c for c in sp.calls(bot.vibe_bot_id) if c["path"].endswith("/messages") and c["method"] == "POST"
+    ]
+    assert posted == []  # nobody to tell: not the member, not the one who is no admin now
+    assert Bot.objects.get(pk=bot.pk).chats_notice is not None  # kept, not dropped
+
+    new_admin = admin_with_session(sp)  # the new admin opens the app
+    sweep_schedules()
+    sweep_schedules()
+    [notice] = notices_posted(sp, bot.vibe_bot_id, new_admin)
+    assert "Team standup" in notice and "Sales and support" in notice
+    assert notices_posted(sp, bot.vibe_bot_id, sp.admin_id) == []
+    assert Bot.objects.get(pk=bot.pk).chats_notice is None  # done with
