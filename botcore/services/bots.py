@@ -139,9 +139,10 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
             retire_platform_bot(bot)
         note = note or not_drained or RETIRED_NOTE
     elif moved:
-        # Not for a bot that awaits a new platform bot (PENDING: its portal installed the app again, or the
-        # platform forgot the old one): no key changed, and what its admins set up anew is theirs to tell.
-        chats_owed = collect_old_bot_chats(bot) if bot.status != Bot.Status.PENDING else None
+        # Not for a portal that installed the app again: its uninstall took the old bot out of every chat on
+        # purpose, and what its admins set up anew is theirs. A bot the platform forgot
+        # (await_new_platform_bot) is out of its chats unasked: its admins are told, as after a move.
+        chats_owed = collect_old_bot_chats(bot) if not _installed_again(bot) else None
         if bot.registered_key_removed_at is None:
             retire_platform_bot(bot)
         note = note or f"Moved to a new bot on the {CREDENTIAL_NAMES[credential.kind]}."
@@ -187,6 +188,18 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
         len(specs),
     )
     return bot
+
+
+def _installed_again(bot: Bot) -> bool:
+    """Whether the row awaits a new platform bot because its portal installed the app since the old one was
+    registered (request_provisioning at install), not because the platform forgot the old one."""
+    installed_at, provisioned_at = bot.portal.installed_at, bot.provisioned_at
+    return (
+        bot.status == Bot.Status.PENDING
+        and installed_at is not None
+        and provisioned_at is not None
+        and installed_at > provisioned_at
+    )
 
 
 CREDENTIAL_NAMES = {"personal": "portal's personal key", "session": "app's key with a portal user's session"}

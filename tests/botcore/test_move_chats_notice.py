@@ -347,3 +347,47 @@ def test_a_notice_no_admin_can_be_told_yet_waits_for_an_admin_s_visit_and_goes_t
     assert "Team standup" in notice and "Sales and support" in notice
     assert notices_posted(sp, bot.vibe_bot_id, sp.admin_id) == []
     assert Bot.objects.get(pk=bot.pk).chats_notice is None  # done with
+
+
+def test_a_bot_the_platform_forgot_is_registered_anew_and_its_admins_told_the_old_one_s_chats(
+    sandbox_portal, sandbox, settings, task_queue
+):
+    """A bot awaiting a new platform bot (PENDING) had one that answered in chats until the platform forgot
+    it (deleted there, or the app installed again on the platform while the portal waited for a session):
+    that bot is out of every chat, and the new one is in none. Before, no notice: PENDING was read as a
+    bot that never had chats."""
+    sp = sandbox_portal
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    old_bot = bot.vibe_bot_id
+    client_for_bot(bot).delete_bot(old_bot)  # gone on the platform: the next cycle has it registered anew
+    assert poll_bot_once(bot.pk).status == "reprovision"
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.PENDING
+    task_queue.run("botcore.tasks.provision_portal_bot")
+    bot.refresh_from_db()
+    assert bot.vibe_bot_id != old_bot and bot.status == Bot.Status.ACTIVE, bot.last_error
+    [notice] = notices_posted(sp, bot.vibe_bot_id, sp.admin_id)
+    # Under the names its events gave: the old bot can no longer ask the platform for them.
+    assert notice.index("Team standup") < notice.index("Sales") and notice.count("\n• ") == 2
+    provision_bot(sp.portal)
+    sweep_schedules()
+    assert len(notices_posted(sp, bot.vibe_bot_id, sp.admin_id)) == 1
+
+
+def test_a_portal_that_installs_the_app_again_is_not_told_the_chats_its_uninstall_took_the_bot_out_of(
+    sandbox_portal, sandbox, settings, task_queue
+):
+    """The other bot awaiting a new platform bot (PENDING) with an old one: its portal uninstalled the app,
+    which unregistered the bot on purpose (out of every chat), and installed it again. Which chats to add the
+    new bot to is the admins' new setup, not a move's loss: no notice."""
+    sp = sandbox_portal
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    old_bot = bot.vibe_bot_id
+    tenant_services.uninstall_portal(sp.portal, reason="admin")
+    task_queue.purge()
+    sp.open_app()  # the admin opens the app again: installed anew
+    task_queue.run("botcore.tasks.provision_portal_bot")
+    bot.refresh_from_db()
+    assert bot.vibe_bot_id != old_bot and bot.status == Bot.Status.ACTIVE, bot.last_error
+    sweep_schedules()
+    assert notices_posted(sp, bot.vibe_bot_id, sp.admin_id) == []
+    assert bot.chats_notice is None
