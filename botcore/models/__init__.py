@@ -1,11 +1,12 @@
 """botcore's tables: bots and their event log (bots.py), and what skills keep (skills.py)."""
 
-from botcore.models.bots import Bot, BotCommand, Credential, EventLogEntry
+from botcore.models.bots import Bot, BotChat, BotCommand, Credential, EventLogEntry
 from botcore.models.skills import ActionRecord, ConversationState, SkillConfig, SkillRun, SkillSecret
 
 __all__ = [
     "ActionRecord",
     "Bot",
+    "BotChat",
     "BotCommand",
     "ConversationState",
     "Credential",

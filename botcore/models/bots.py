@@ -120,6 +120,28 @@ class BotCommand(models.Model):
         return f"/{self.command} ({self.skill_name})"
 
 
+class BotChat(models.Model):
+    """A group chat a platform bot was added to, as its ONIMBOTV2JOINCHAT event said: the platform lists no
+    bot's chats, and the event log keeps its events 14 days (BOTCORE_EVENT_LOG_RETENTION_DAYS), so a quiet
+    chat would be forgotten. Read by a move, for the chats notice (botcore/services/chats_notice.py); written
+    only when such an event is stored (a handful a bot), never for a message. No leave is kept: the platform
+    sends no event when a bot leaves or is removed from a chat (the move asks it, Chat.get)."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="chats")
+    vibe_bot_id = models.BigIntegerField()  # the platform bot added: a move's new one is in none of them
+    dialog_id = models.CharField(max_length=64)  # chatN
+    name = models.CharField(max_length=255, blank=True)  # as the join gave it (a rename sends no event)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "vibe_bot_id", "dialog_id"], name="one_row_per_bot_chat")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dialog_id} ({self.vibe_bot_id})"
+
+
 class EventLogEntry(models.Model):
     """One platform event, stored before anything acts on it; unique per bot and event id."""
 

@@ -15,7 +15,7 @@ from django_q.tasks import async_task
 
 from botcore import conf
 from botcore.errors import AppKeyRefusedError
-from botcore.models import Bot, BotCommand
+from botcore.models import Bot, BotChat, BotCommand
 from botcore.selectors import find_portal_bot, task_stamp_free
 from botcore.services.app_key_rotation import RETIRED_NOTE, drain_previous_key_bot
 from botcore.services.bot_codes import register_portal_bot
@@ -174,6 +174,8 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
             registered_key_removed_at=None,
             **fields,
         )
+        if moved:  # the old bot's chats are in its notice, or were owed none: nothing reads them now
+            BotChat.objects.filter(bot=bot).exclude(vibe_bot_id=remote.id).delete()
     bot.refresh_from_db()
     if chats_owed is not None:
         send_chats_notice(bot, now=timezone.now())

@@ -4,7 +4,8 @@ a personal key given, replaced or removed): the group chats the old bot was in, 
 The platform's Chat.User.add takes no bot, so only a portal user can add the new bot to a chat, and the
 platform lists no bot's chats. So before the old bot goes, the move collects them from what the backend knows
 (collect_old_bot_chats): the chats the enabled skills post to (their GroupChat options, the standup's chat),
-then those the old bot's events came from, newest first; each under the name the old bot sees now
+then those the old bot's events came from, newest first, then those its ONIMBOTV2JOINCHAT events added it to
+(models.BotChat, kept past the event log's retention); each under the name the old bot sees now
 (Chat.get), else the one its newest event gave, else its id. A chat the platform says the old bot is not in
 (it was removed, or left: no event tells) is left out, named or counted, as far as the move's look-ups go.
 Private dialogs never are listed: the new bot writes to a person unadded.
@@ -31,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from botcore import conf
-from botcore.models import Bot, EventLogEntry
+from botcore.models import Bot, BotChat, EventLogEntry
 from botcore.selectors import list_enabled_skills
 from botcore.services.directory import list_group_chats_in
 from botcore.services.notices import NOTICE_TRIED_FOR, admin_languages, send_to_each
@@ -80,6 +81,10 @@ def collect_old_bot_chats(bot: Bot) -> dict[str, Any] | None:
                 candidates.setdefault(value, "")
     recent = EventLogEntry.objects.filter(bot=bot, vibe_bot_id=old_id).order_by("-id")
     for dialog_id, name, _ in list_group_chats_in(recent, limit=EVENTS_READ):
+        candidates[dialog_id] = candidates.get(dialog_id) or name
+    # Then those it was added to that no event read names: quiet since the log's retention, or read past.
+    joined = BotChat.objects.filter(bot=bot, vibe_bot_id=old_id).order_by("-joined_at", "-id")
+    for dialog_id, name in joined.values_list("dialog_id", "name"):
         candidates[dialog_id] = candidates.get(dialog_id) or name
     # A notice still owed by an earlier move lists chats this old bot may never have been added to.
     earlier = dict((bot.chats_notice or {}).get("chats", []))

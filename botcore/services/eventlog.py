@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.db import DatabaseError, connection, transaction
@@ -25,11 +25,12 @@ from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from botcore.models import Bot, BotCommand, EventLogEntry
+from botcore.models import Bot, BotChat, BotCommand, EventLogEntry
 from botcore.vibe.coerce import replace_lone_surrogates
+from botcore.vibe.errors import VibeError
 from botcore.vibe.events import BotEvent, CommandAddEvent, EventType
 from botcore.vibe.models import EventBatch
-from botcore.vibe.parse import MAX_OFFSET
+from botcore.vibe.parse import MAX_OFFSET, parse_event
 from ops.metrics import record_events_stored
 
 log = logging.getLogger(__name__)
@@ -311,6 +312,36 @@ def _insert(entries: list[EventLogEntry]) -> None:
                 EventLogEntry.objects.bulk_create([fallback])
 
 
+def _keep_joined_chats(bot: Bot, vibe_bot_id: int, fresh: list[EventLogEntry], *, now: datetime) -> None:
+    """Keep the group chats the batch's ONIMBOTV2JOINCHAT events added the bot to (models.BotChat), past the
+    event log's retention. Best effort: a refusal loses that row, never the batch and its offset."""
+    joined: dict[str, BotChat] = {}
+    for entry in fresh:
+        if entry.event_type != EventType.JOIN_CHAT or entry.status == EventLogEntry.Status.MALFORMED:
+            continue
+        try:
+            chat = getattr(parse_event(entry.payload), "chat", None)
+        except (VibeError, ValueError, TypeError):
+            continue  # the parser refuses it: it names no chat (and is recorded as failed when handled)
+        if chat is None or not chat.dialog_id.startswith("chat") or len(chat.dialog_id) > 64:
+            continue  # a private dialog: the new bot writes to a person unadded
+        joined[chat.dialog_id] = BotChat(
+            bot=bot, vibe_bot_id=vibe_bot_id, dialog_id=chat.dialog_id, name=chat.name[:255], joined_at=now
+        )
+    if not joined:
+        return  # every batch of messages alone: no statement
+    try:
+        with transaction.atomic():
+            BotChat.objects.bulk_create(
+                list(joined.values()),
+                update_conflicts=True,
+                unique_fields=["bot", "vibe_bot_id", "dialog_id"],
+                update_fields=["name", "joined_at"],
+            )
+    except DatabaseError as error:
+        log.warning("bot=%s: the chats it joined not kept: %s", bot.pk, refusal_reason(error))
+
+
 def refusal_reason(error: DatabaseError) -> str:
     """What kind of refusal `error` is and which field it names, when the driver tells: never the database's
     own text, which quotes the value it refused (PostgreSQL's "CONTEXT: JSON data, line 1: ..." quoted a
@@ -389,6 +420,7 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
         _mark_duplicates(fresh, known_messages)
         _insert(fresh)
         _ignore_stored_messages_of_commands(bot, vibe_bot_id, fresh)
+        _keep_joined_chats(bot, vibe_bot_id, fresh, now=now)
         new_offset = min(batch.offset_after(bot.event_offset) or bot.event_offset, BIGINT_MAX)
         # Only what is new is the bot's activity (its cadence follows it: polling.quiet_interval): an item
         # that moves the offset nowhere, given again at every poll, kept the bot at its fastest cadence.

@@ -14,13 +14,13 @@ import pytest
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from botcore.models import Bot, SkillConfig
+from botcore.models import Bot, BotChat, EventLogEntry, SkillConfig
 from botcore.services import chats_notice
 from botcore.services.bots import provision_bot
 from botcore.services.platform import client_for_bot
 from botcore.services.polling import poll_bot_once
 from botcore.services.skill_schedules import sweep_schedules
-from botcore.tasks import move_portal_bot
+from botcore.tasks import move_portal_bot, prune_event_log
 from botcore.vibe.client import VibeClient
 from tenants import services as tenant_services
 from tenants.models import SessionGrant
@@ -391,3 +391,25 @@ def test_a_portal_that_installs_the_app_again_is_not_told_the_chats_its_uninstal
     sweep_schedules()
     assert notices_posted(sp, bot.vibe_bot_id, sp.admin_id) == []
     assert bot.chats_notice is None
+
+
+def test_a_chat_the_old_bot_joined_before_the_event_log_kept_is_listed_too(
+    sandbox_portal, sandbox, settings, task_queue
+):
+    """The event log keeps 14 days (BOTCORE_EVENT_LOG_RETENTION_DAYS) and the move reads its newest 20,000
+    events: a quiet chat the old bot was added to before either was missed. The chats each platform bot joins
+    are kept apart, as its events are stored."""
+    sp = sandbox_portal
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)  # "Sales" joined, then renamed: quiet since
+    EventLogEntry.objects.filter(bot=bot).update(received_at=timezone.now() - timedelta(days=15))
+    assert prune_event_log() > 0
+    group_chat(sp, bot, "Recent")
+    poll_bot_once(bot.pk)
+    old_bot = bot.vibe_bot_id
+    open_app(sp, app_key=rotate_app_key(sp, settings))
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    [notice] = notices_posted(sp, bot.vibe_bot_id, sp.admin_id)
+    assert notice.count("\n• ") == 3, notice
+    assert notice.index("Team standup") < notice.index("Recent") < notice.index("Sales and support")
+    assert not BotChat.objects.filter(vibe_bot_id=old_bot).exists()  # read by the move, then dropped
