@@ -192,7 +192,9 @@ def send_chats_notice(bot: Bot, *, now: datetime) -> int:
             pass  # no credential to write with yet: a portal user's visit brings one
         else:
             told, some_left = _tell_admins(bot, client, facts, admin_ids)
-    if some_left and now - datetime.fromisoformat(facts["moved_at"]) < NOTICE_TRIED_FOR:
+    # Its day of tries runs from the move, or from the visit that woke it after it waited for an admin.
+    tried_from = datetime.fromisoformat(facts.get("woken_at") or facts["moved_at"])
+    if some_left and now - tried_from < NOTICE_TRIED_FOR:
         owed.update(chats_notice_due_at=now + timedelta(seconds=conf.backoff_max_seconds()))
         return told
     if some_left:
@@ -226,9 +228,15 @@ def _tell_admins(
 
 def wake_chats_notices(portal: Portal) -> int:
     """A portal user's session was stored: a notice waiting for an admin to tell is due at the minute sweep
-    (which finds whether that user is one). Returns how many were woken."""
+    (which finds whether that user is one), its day of tries counted from now. Returns how many were woken."""
+    now = timezone.now()
+    woken = 0
     waiting = Bot.objects.filter(portal=portal, chats_notice__isnull=False, chats_notice_due_at__isnull=True)
-    return waiting.update(chats_notice_due_at=timezone.now())
+    for bot in waiting:  # none, but for a portal whose notice waits
+        facts = dict(bot.chats_notice or {}) | {"woken_at": now.isoformat()}
+        still = waiting.filter(pk=bot.pk, chats_notice__old_bot=facts.get("old_bot"))
+        woken += still.update(chats_notice=facts, chats_notice_due_at=now)
+    return woken
 
 
 def retry_chats_notices(now: datetime, *, limit: int = 200) -> int:

@@ -22,6 +22,7 @@ from botcore.services.polling import poll_bot_once
 from botcore.services.skill_schedules import sweep_schedules
 from botcore.tasks import move_portal_bot, prune_event_log
 from botcore.vibe.client import VibeClient
+from botcore.vibe.errors import VibeBudgetTimeoutError
 from tenants import services as tenant_services
 from tenants.models import SessionGrant
 from tenants.testing import store_sandbox_session
@@ -413,3 +414,33 @@ def test_a_chat_the_old_bot_joined_before_the_event_log_kept_is_listed_too(
     assert notice.count("\n• ") == 3, notice
     assert notice.index("Team standup") < notice.index("Recent") < notice.index("Sales and support")
     assert not BotChat.objects.filter(vibe_bot_id=old_bot).exists()  # read by the move, then dropped
+
+
+def test_a_notice_that_waited_days_for_an_admin_has_its_day_of_tries_from_their_visit(
+    sandbox_portal, sandbox, settings, task_queue, monkeypatch
+):
+    """A notice sent after a passing failure is tried again for a day (NOTICE_TRIED_FOR): counted from the
+    move, one that waited three days for an admin was given up at the first refusal of the platform."""
+    sp = sandbox_portal
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    SessionGrant.objects.filter(portal=sp.portal).update(is_admin=False)
+    tenant_services.set_portal_api_key(sp.portal, api_key=personal_key(sp), added_by_user_id=sp.admin_id)
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    three_days_ago = (timezone.now() - timedelta(days=3)).isoformat()
+    Bot.objects.filter(pk=bot.pk).update(chats_notice=bot.chats_notice | {"moved_at": three_days_ago})
+
+    sent = VibeClient.send_message
+
+    def rate_limited(self, *args, **kwargs):
+        raise VibeBudgetTimeoutError(status=429, code="RATE_LIMITED", message="the key's budget is spent")
+
+    monkeypatch.setattr(VibeClient, "send_message", rate_limited)
+    new_admin = admin_with_session(sp)  # the admin's visit, three days on
+    sweep_schedules()  # the platform refuses it for now
+    assert Bot.objects.get(pk=bot.pk).chats_notice is not None  # tried again, not given up
+
+    monkeypatch.setattr(VibeClient, "send_message", sent)
+    Bot.objects.filter(pk=bot.pk).update(chats_notice_due_at=timezone.now() - timedelta(seconds=1))
+    sweep_schedules()
+    assert len(notices_posted(sp, bot.vibe_bot_id, new_admin)) == 1
