@@ -31,7 +31,7 @@ from botcore.skills.ledger import ActionLedger
 from botcore.skills.options import SkillOptions
 from botcore.skills.signals import tell_write_in_doubt
 from botcore.skills.state import DialogState, OnceStateStore, StateStore, refuse_platform_call_in_block
-from botcore.skills.values import check_due, check_json, check_message
+from botcore.skills.values import check_due, check_json, check_keyboard, check_message
 from botcore.vibe import VibeClient, template_ids
 from botcore.vibe.attach import Attach
 from botcore.vibe.chat_marks import newest_on_platform, shows_never_arrived
@@ -94,6 +94,8 @@ class EventFacts:
 
     event: SkillEvent | None
     state_store: StateStore
+    skill: Skill | None
+    enabled_skills: tuple[Skill, ...]
 
     @property
     def origin(self) -> BotEvent | None:
@@ -147,6 +149,13 @@ class EventFacts:
         if message is None:
             raise TypeError(f"{type(self.event).__name__} carries no message: pass message_id")
         return int(message.id)
+
+    def _check_keyboard(self, keyboard: object) -> None:
+        """Refuse a button whose command no skill enabled here declares (values.check_keyboard); with none
+        named, the skill's own commands are all there are."""
+        skills = self.enabled_skills or ((self.skill,) if self.skill is not None else ())
+        if skills:
+            check_keyboard(keyboard, skills=skills)
 
     # --- time -----------------------------------------------------------------------------------
     def on_our_clock(self, platform_time: datetime) -> datetime:

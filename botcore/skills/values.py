@@ -1,17 +1,24 @@
 """What a skill may hand the platform or the store, checked the same way by the live context and the test
-kit's: a message's text is a str, and a message has text, a keyboard or an attach; dialog state and a
+kit's: a message's text is a str, and a message has text, a keyboard or an attach; a keyboard button's
+command is one the enabled skills declare (the bot registers no other); dialog state and a
 deferred job's data are JSON; a deferred job's time is an aware datetime. A mistake fails the skill's own
 test with the reason, not the live event with a platform's 400 or the database's TypeError."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botcore.vibe.bbcode import MAX_TEXT_CHARS
+from botcore.vibe.keyboards import Keyboard, KeyboardError
+
+if TYPE_CHECKING:  # base imports state, which imports this module
+    from botcore.skills.base import Skill
 
 
 class TextCutWarning(UserWarning):
@@ -35,6 +42,42 @@ def check_message(text: object, *, keyboard: object = None, attach: object = Non
             stacklevel=_skills_level(),
         )
     return text
+
+
+def check_keyboard(keyboard: object, *, skills: Iterable[Skill]) -> None:
+    """Refuse a button whose COMMAND none of `skills` (the portal's enabled skills) declares: the bot
+    registers only theirs, and the platform refuses the press of any other (the sandbox: COMMAND_NOT_FOUND),
+    so the person presses and nothing happens. Buttons that carry no command (a link, SEND, PUT, COPY, CALL,
+    DIALOG, an app) raise no event and are not asked about; nor is `keyboard=False` (an edit removing
+    them)."""
+    skills = tuple(skills)
+    declared = list(dict.fromkeys(spec.command for skill in skills for spec in skill.commands))
+    for button in _buttons(keyboard):
+        if "COMMAND" not in button:
+            continue
+        command = str(button["COMMAND"]).lstrip("/")  # the platform's reading: the sandbox strips it too
+        if command in declared:
+            continue
+        close = difflib.get_close_matches(command, declared, n=1)
+        names = ", ".join(skill.name for skill in skills)
+        listed = ", ".join(f"/{name}" for name in declared) or "none"
+        text = button.get("TEXT", "")
+        raise KeyboardError(
+            f"button {text!r} sends the command {command!r}, which no enabled skill declares"
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+            + f": the platform refuses the press, and nothing happens for the person. The commands of the"
+            f" enabled skills ({names}): {listed}. Another skill's command works where that skill is enabled"
+            " (check ctx.enabled_skills; in the kit, pass enabled_skills=[...])"
+        )
+
+
+def _buttons(keyboard: object) -> Sequence[Mapping[str, Any]]:
+    """A keyboard's button objects as the client sends them (botcore.vibe.endpoints.base.keyboard_wire)."""
+    if isinstance(keyboard, Keyboard):
+        return keyboard.to_wire()
+    if isinstance(keyboard, list | tuple):
+        return [button for button in keyboard if isinstance(button, Mapping)]
+    return []  # None or a bool (an edit's False removes the buttons): no buttons
 
 
 # The modules between a skill's `ctx.reply(...)` and check_message: the live context and the kit's.

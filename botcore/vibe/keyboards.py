@@ -23,7 +23,8 @@ NEWLINE: dict[str, str] = {"TYPE": "NEWLINE"}
 
 
 class KeyboardError(ValueError):
-    """A button that the platform would refuse (no action, two actions, a bad link or color)."""
+    """A button that the platform would refuse (no action, two actions, a bad link or color), or whose press
+    it would (a command no enabled skill declares: botcore.skills.values.check_keyboard)."""
 
 
 class Keyboard:

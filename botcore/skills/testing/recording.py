@@ -172,6 +172,7 @@ class RecordingContext(EventFacts):
         self, dialog_id: str, text: str, *, keyboard=None, attach=None, system=False, reply_to=None
     ) -> int:
         check_message(text, keyboard=keyboard, attach=attach)  # as the live context does
+        self._check_keyboard(keyboard)
         post = Post(str(dialog_id), text, new_message_id(), _wire(keyboard), _wire(attach), system, reply_to)
         self.posts.append(post)
         self._record(
@@ -199,6 +200,7 @@ class RecordingContext(EventFacts):
         if not isinstance(self.origin, CommandAddEvent):
             raise TypeError("answer_command needs a command event")
         check_message(text, keyboard=keyboard, attach=attach)
+        self._check_keyboard(keyboard)
         message_id = new_message_id()
         self._record(
             "answer",
@@ -224,6 +226,7 @@ class RecordingContext(EventFacts):
     def edit(self, message_id: int, *, text=None, keyboard=None, attach=None) -> None:
         if text is not None:
             check_message(text, edit=True)
+        self._check_keyboard(keyboard)
         self._record(
             "edit", message_id=int(message_id), text=text, keyboard=_wire(keyboard), attach=_wire(attach)
         )
