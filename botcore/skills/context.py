@@ -290,6 +290,7 @@ class VibeSkillContext(EventFacts, ChatActions):
         self, dialog_id: str, text: str, *, keyboard, attach, system: bool, reply_to: int | None
     ) -> int:
         check_message(text, keyboard=keyboard, attach=attach)
+        self._check_keyboard(keyboard)
         client, bot_id = self._platform()
         return self._post_once(
             client,
@@ -315,6 +316,7 @@ class VibeSkillContext(EventFacts, ChatActions):
         if not isinstance(origin, CommandAddEvent):
             raise TypeError("answer_command needs a command event")
         check_message(text, keyboard=keyboard, attach=attach)
+        self._check_keyboard(keyboard)
         client, bot_id = self._platform()
         return self._post_once(
             client,
@@ -494,6 +496,7 @@ class VibeSkillContext(EventFacts, ChatActions):
     ) -> None:
         if text is not None:
             check_message(text, edit=True)
+        self._check_keyboard(keyboard)
         client, bot_id = self._platform()
         client.update_message(bot_id, int(message_id), text=text, keyboard=keyboard, attach=attach)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from botcore.models import EventLogEntry
 from botcore.skills.base import CommandSpec, Skill
 from botcore.skills.testing import (
     RecordingContext,
@@ -112,6 +113,36 @@ def test_a_button_naming_another_skill_s_command_is_taken_where_that_skill_is_en
 def test_buttons_that_carry_no_command_are_taken():
     ctx = run_skill(Ballot(), make_message_event("plain"))
     assert [len(p.keyboard) for p in ctx.posts] == [7, 1] and ctx.edits[0]["keyboard"] is False
+
+
+@pytest.fixture
+def skill_paths():
+    return [f"{__name__}.Ballot", f"{__name__}.Tally"]
+
+
+@pytest.mark.slow
+def test_live_the_post_is_refused_with_the_reason_and_a_press_on_another_skill_s_command_works(world):
+    before = world.last_call_seq()
+    for text in ("typo", "other"):
+        world.say(text)
+    world.poll()
+    rows = EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").order_by(
+        "vibe_event_id"
+    )
+    assert [r.status for r in rows] == ["failed", "handled"]
+    assert "KeyboardError" in rows[0].error and "'vot'" in rows[0].error and "'vote'" in rows[0].error
+    posts = [
+        c for c in world.calls_since(before) if c["method"] == "POST" and c["path"].endswith("/messages")
+    ]
+    # Only the apology for the refused poll and the other skill's button reached the platform.
+    assert len(posts) == 2
+    shown = world.messages()
+    assert [m["text"] for m in shown if m.get("keyboard")] == ["Count them?"]
+    assert sum(m["text"].startswith("Sorry, something went wrong") for m in shown) == 1
+    count = next(m for m in shown if m["text"] == "Count them?")
+    world.act("buttons", userId=world.sp.admin_id, messageId=count["id"], index=0)
+    world.poll()
+    assert "tallied" in [m["text"] for m in world.messages()]
 
 
 def test_a_kit_press_of_the_declared_command_still_reaches_the_skill():
