@@ -14,7 +14,9 @@ class OpsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from ops import checks, receivers, schema  # noqa: F401  (registers checks, signal receivers, schema extensions)
+        # Not ops.schema: the schema's generator loads it (SPECTACULAR_SETTINGS), and the processes that never
+        # build a schema do not pay its imports.
+        from ops import checks, receivers  # noqa: F401  (registers checks, signal receivers)
         from ops.operators import withdraw_ungranted_rights
 
         post_migrate.connect(withdraw_ungranted_rights, sender=self, dispatch_uid="ops.operator_rights")

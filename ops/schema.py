@@ -1,54 +1,23 @@
-"""/api/schema/ and what drf-spectacular cannot guess: how the portal skills API authenticates (the app's
-session cookie), and the refusals every operator API operation may answer, and the 429 of every API."""
+"""What drf-spectacular cannot guess of the project's API: how the portal skills API authenticates (the app's
+session cookie), and the refusals every operator API operation may answer, and the 429 of every API; loaded
+with the generator that asks (SPECTACULAR_SETTINGS' DEFAULT_GENERATOR_CLASS), not as the process starts.
+
+Why not at start: drf-spectacular's extension machinery imports its plumbing, DRF's fields and test client,
+and through DRF's compat PostgreSQL's field types and psycopg (~0.2-0.3 s of a ~1 s start-up), in every
+process (qcluster, poller, each manage.py command) that never builds a schema. Every way a schema is built
+(/api/schema/, `check --deploy`'s schema check, `manage.py spectacular`) makes DEFAULT_GENERATOR_CLASS's
+generator, so importing this module with it registers the extension before any view is read.
+"""
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
-from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
-from django.utils import translation
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularAPIView
-from rest_framework.exceptions import ValidationError
-from rest_framework.response import Response
-
-# The schema as built, per language: it depends on the code and the settings only (served public, the same
-# for every caller), and building it took ~100 ms of CPU per request, for anyone, unauthenticated.
-_BUILT: dict[str, dict[str, Any]] = {}
-_BUILT_LOCK = threading.Lock()
+from drf_spectacular.generators import SchemaGenerator as SpectacularSchemaGenerator
 
 
-@receiver(setting_changed)
-def _forget_built_schemas(**kwargs: Any) -> None:
-    _BUILT.clear()
-
-
-class SchemaView(SpectacularAPIView):
-    """drf-spectacular's schema view, built once per language, and speaking only the app's languages."""
-
-    @extend_schema(exclude=True)  # as drf-spectacular's own get is (SERVE_INCLUDE_SCHEMA: False)
-    def get(self, request, *args, **kwargs):
-        # drf-spectacular activates whatever ?lang= names, and Django keeps a translation object for every
-        # language ever activated, for the process's life: each made-up value grew the process (~10 KB).
-        lang = request.GET.get("lang")
-        if lang and lang not in dict(settings.LANGUAGES):
-            raise ValidationError({"lang": [f"one of: {', '.join(dict(settings.LANGUAGES))}"]})
-        return super().get(request, *args, **kwargs)
-
-    def _get_schema_response(self, request):
-        # The API has no versions: a ?version= would only have made each value a schema of its own.
-        language = translation.get_language()
-        with _BUILT_LOCK:
-            schema = _BUILT.get(language)
-            if schema is None:
-                generator = self.generator_class(urlconf=self.urlconf, patterns=self.patterns)
-                schema = _BUILT[language] = generator.get_schema(request=request, public=self.serve_public)
-        filename = self._get_filename(request, None)
-        return Response(data=schema, headers={"Content-Disposition": f'inline; filename="{filename}"'})
+class SchemaGenerator(SpectacularSchemaGenerator):
+    """drf-spectacular's own generator: named in the settings so that building a schema imports this module
+    (and its extension) first."""
 
 
 class PortalViewerAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -186,6 +186,9 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # drf-spectacular's own, from a module that also registers what it cannot guess (ops/schema.py): every way
+    # a schema is built (/api/schema/, `check --deploy`, `manage.py spectacular`) loads it, nothing else does.
+    "DEFAULT_GENERATOR_CLASS": "ops.schema.SchemaGenerator",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "ops.schema.document_operator_refusals",
