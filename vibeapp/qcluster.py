@@ -26,12 +26,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from multiprocessing import Event
+from multiprocessing import Event, current_process
 from typing import Any
 
 from django_q.cluster import Sentinel
 from django_q.conf import Conf
+from django_q.conf import logger as django_q_log
 from django_q.queues import Queue
+from django_q.status import Stat
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +195,9 @@ def hand_back_every_seconds() -> float:
 
 # django-q2's wait for its monitor as it stops, when no task timeout is set (Sentinel.stop).
 STOP_WAIT_WITHOUT_TIMEOUT_SECONDS = 30
+# How often a stop's waits save the cluster's status (django-q2's Stat, what `qmonitor` shows), as its own
+# waits did between their sleeps.
+STOP_STAT_EVERY_SECONDS = 0.1
 
 
 @contextmanager
@@ -259,8 +264,47 @@ class GuardedSentinel(Sentinel):
         # compose's stop, Ctrl-C) or with the first process gone; a sentinel killed outright never gets here,
         # and its cluster reads silent.
         with beating_while_stopping():
-            super().stop()
+            self.stop_processes()
         say_cluster_stopped()
+
+    def stop_processes(self) -> None:
+        """django-q2's Sentinel.stop (1.11), step for step: the pusher stopped, a poison pill per
+        worker, every worker ended, then the monitor handed its STOP after their last results and waited for
+        (at most a task timeout) as it saves and acknowledges them. Each wait ends as soon as its process
+        does: django-q2's slept a tenth of a second between looks and, removing ended workers from the list
+        it was iterating, took one look per halving of the pool; 24 workers' stop waited ~0.5 s past the last
+        one's end before the monitor was even told (docs/benchmarks.md, Start-up and stop)."""
+        Stat(self).save()
+        name = current_process().name
+        django_q_log.info("%s stopping cluster processes", name)  # django-q2's own lines, as it logged them
+        self.event_out.set()
+        self.wait_for_end(self.pusher)
+        for _worker in self.pool:
+            self.task_queue.put("STOP")
+        self.task_queue.close()
+        self.task_queue.join_thread()
+        while self.pool:
+            self.wait_for_end(self.pool[0])
+            self.pool.pop(0)
+        self.result_queue.put("STOP")
+        self.result_queue.close()
+        self.result_queue.join_thread()
+        django_q_log.info("%s waiting for the monitor.", name)
+        self.wait_for_end(self.monitor, timeout=self.timeout or STOP_WAIT_WITHOUT_TIMEOUT_SECONDS)
+        Stat(self).save()
+
+    def wait_for_end(self, process, timeout: float | None = None) -> None:
+        """Until `process` has ended, or `timeout` seconds have passed, saving the cluster's status between
+        looks as django-q2's waits did."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while process.is_alive():
+            step = STOP_STAT_EVERY_SECONDS
+            if deadline is not None:
+                step = min(step, deadline - time.monotonic())
+                if step <= 0:
+                    return
+            process.join(step)
+            Stat(self).save()
 
     def reincarnate(self, process) -> None:
         # A worker past its task's timeout is the sentinel's own to kill: it holds no queue lock then.
