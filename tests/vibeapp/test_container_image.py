@@ -28,6 +28,16 @@ def test_every_volume_the_app_mounts_is_made_for_its_user_in_the_image():
         assert re.search(rf"install -d -o vibe\b[^\n]* {re.escape(target)}\b", DOCKERFILE), target
 
 
+def test_the_image_holds_the_bytecode_of_the_code_its_processes_run():
+    """Its processes import the project from /app, where PYTHONDONTWRITEBYTECODE keeps them from caching what
+    they compile: each start compiled the project's modules again (~0.25 s of CPU of a ~0.9 s start-up)."""
+    assert "PYTHONDONTWRITEBYTECODE=1" in DOCKERFILE
+    copied = DOCKERFILE.index("COPY ops ./ops")
+    [packages] = re.findall(r"^RUN python -m compileall -q ((?:\w+ ?)+)$", DOCKERFILE, flags=re.MULTILINE)
+    assert set(packages.split()) == {"vibeapp", "tenants", "botcore", "ops"}
+    assert DOCKERFILE.index("compileall") > copied
+
+
 def test_both_deploy_paths_make_the_schedules_without_a_step_to_remember():
     """No schedules, no expiry warnings, purges, pruning or qcluster heartbeat: /readyz stays down. The units
     and compose ran migrate only, and ensure_schedules was a step of the docs."""
