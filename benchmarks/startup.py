@@ -1,7 +1,7 @@
 """How long a vibeapp process takes to start (to ready) and to stop, beside a bare `import django`.
 
     .venv/bin/python benchmarks/startup.py [--rounds 7] [--kinds baseline,setup,check,qcluster,poller,web] \
-        [--tree PATH ...] [--workers N]
+        [--tree PATH ...] [--workers N] [--compile]
 
 Start-up is restart downtime (a qcluster being restarted answers no one) and it is paid again by every process
 the test suite spawns. Each round starts every kind once, one at a time, in a fresh order:
@@ -19,6 +19,10 @@ Every process runs on SQLite in a temporary folder (migrated once per tree befor
 DATABASE_URL is set; the poller's platform URL points at a closed port, so nothing outside is asked. With
 more than one --tree (a `git worktree` of an older commit beside this checkout, run with this same venv),
 the rounds alternate the trees, so a figure and its comparison share the machine's moments.
+
+Where PYTHONDONTWRITEBYTECODE is set (this machine's sessions, the image), a process compiles every project
+module it imports, at each start, unless its bytecode is already there: --compile compiles each tree's
+(`python -m compileall`, as deploy/Dockerfile does) before the rounds; the header says which.
 
 It prints what it ran (commit, cores, load, speed), then per tree and kind the median wall time to ready
 (or exit), the same minus the baseline's median, the median CPU its processes had used by then (from /proc:
@@ -47,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.machine import describe_machine  # noqa: E402
 from sandbox.runner import free_port  # noqa: E402
 
+PACKAGES = ["vibeapp", "tenants", "botcore", "ops"]
 KINDS = ["baseline", "setup", "check", "qcluster", "poller", "web"]
 READY_LINES = {"qcluster": "running.", "poller": "poller started"}
 TICK = os.sysconf("SC_CLK_TCK")
@@ -84,7 +89,7 @@ def git_commit(tree: Path) -> str:
 class Tree:
     """One checkout to start processes from, with its own SQLite file, all with this interpreter."""
 
-    def __init__(self, path: Path, workdir: Path, workers: int | None) -> None:
+    def __init__(self, path: Path, workdir: Path, workers: int | None, compile_bytecode: bool) -> None:
         self.path = path
         self.commit = git_commit(path)
         self.env = {
@@ -99,6 +104,10 @@ class Tree:
         if workers is not None:
             self.env["VIBE_Q_WORKERS"] = str(workers)
         self.figures = {kind: Figures() for kind in KINDS}
+        if compile_bytecode:
+            subprocess.run(
+                [sys.executable, "-m", "compileall", "-q", *PACKAGES], cwd=path, env=self.env, check=True
+            )
         self._manage("migrate", "-v0")
 
     def _manage(self, *args: str) -> None:
@@ -191,6 +200,7 @@ def main() -> None:
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated, of: " + ", ".join(KINDS))
     parser.add_argument("--tree", action="append", type=Path, help="a checkout to run (default: this one)")
     parser.add_argument("--workers", type=int, help="the qcluster's workers (default: the settings')")
+    parser.add_argument("--compile", action="store_true", help="compile each tree's bytecode first")
     options = parser.parse_args()
     kinds = [kind for kind in options.kinds.split(",") if kind]
     if unknown := set(kinds) - set(KINDS):
@@ -199,9 +209,12 @@ def main() -> None:
         kinds.insert(0, "baseline")
 
     print(describe_machine(), flush=True)
+    cached = "compiled first (--compile)" if options.compile else "as found"
+    writes = "off" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on"
+    print(f"bytecode: {cached}; writing it: {writes} (PYTHONDONTWRITEBYTECODE)", flush=True)
     with tempfile.TemporaryDirectory(prefix="vibe-startup-") as work:
         trees = [
-            Tree(path.resolve(), Path(work) / str(number), options.workers)
+            Tree(path.resolve(), Path(work) / str(number), options.workers, options.compile)
             for number, path in enumerate(options.tree or [ROOT])
         ]
         for number in range(options.rounds):
