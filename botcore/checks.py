@@ -38,7 +38,9 @@ HINTS = {
 }
 
 
-@checks.register()
+@checks.register(
+    checks.Tags.compatibility
+)  # tagged, so the qcluster and poller run it (vibeapp/start_checks.py)
 def check_skills(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Load BOTCORE_SKILLS as the bot does; report every item it refuses instead of a traceback at boot."""
     try:

@@ -26,6 +26,7 @@ NOT_AT_START_ON_SQLITE = [
     "rest_framework.fields",
     "rest_framework.test",
 ]
+ROOT_URLCONF = "vibeapp.urls"
 
 
 def run_python(code: str, tmp_path: Path) -> str:
@@ -69,3 +70,36 @@ def test_a_schema_built_outside_the_view_still_knows_the_portal_session(tmp_path
         "print(json.dumps(sorted(schema['components']['securitySchemes'])))"
     )
     assert "portalSession" in json.loads(run_python(code, tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("app", "command"), [("vibeapp", "qcluster"), ("botcore", "runpoller")])
+def test_a_process_that_serves_no_page_starts_without_loading_the_web(tmp_path, app, command):
+    """The system checks the qcluster and the poller ran as they started loaded the URLconf (every view) and
+    every template tag library (the admin's checks build the template engine), DRF's among them and through
+    DRF psycopg: ~0.3 s of CPU of their start, for pages they never serve."""
+    code = (
+        "import json, sys, django; django.setup()\n"
+        "from django.core.management import load_command_class\n"
+        f"command = load_command_class({app!r}, {command!r})\n"
+        "tags = command.requires_system_checks\n"
+        "command.check(tags=None if tags == '__all__' else tags)\n"
+        f"print(json.dumps([name for name in {[*NOT_AT_START_ON_SQLITE, ROOT_URLCONF]!r}"
+        " if name in sys.modules]))"
+    )
+    assert json.loads(run_python(code, tmp_path)) == []
+
+
+def test_the_processes_that_serve_no_page_skip_only_the_webs_checks():
+    """Every check runs in the qcluster and the poller but those of URLs, templates and the admin, and
+    django.contrib.auth's middleware check, which has no tag: a project check without one would be skipped
+    there, unnoticed."""
+    from django.core.checks.registry import registry
+
+    from vibeapp.start_checks import BACKGROUND_PROCESS_CHECKS, WEB_ONLY
+
+    skipped = [
+        check for check in registry.get_checks() if set(check.tags).isdisjoint(BACKGROUND_PROCESS_CHECKS)
+    ]
+    untagged = {f"{check.__module__}.{check.__name__}" for check in skipped if not set(check.tags) & WEB_ONLY}
+    assert untagged == {"django.contrib.auth.checks.check_middleware"}

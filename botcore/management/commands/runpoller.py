@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 from botcore.poller import Poller
 from botcore.poller_gc import collect_rarely
 from ops.heartbeat import record_poller_stopped
+from vibeapp.start_checks import BACKGROUND_PROCESS_CHECKS
 
 
 class Command(BaseCommand):
@@ -17,6 +18,7 @@ class Command(BaseCommand):
         "Run the poller: one asyncio process keeps every active bot's event queue watched (long-polls where "
         "the platform holds them) and enqueues a bot's poll cycle when events wait."
     )
+    requires_system_checks = BACKGROUND_PROCESS_CHECKS  # not the web's: it serves no page
 
     def add_arguments(self, parser):
         parser.add_argument(

@@ -26,10 +26,12 @@ import botcore.tasks  # noqa: F401
 from botcore.vibe.http_clients import platform_tls
 from ops.heartbeat import PROCESS_PID_ENV
 from vibeapp.qcluster import GuardedSentinel
+from vibeapp.start_checks import BACKGROUND_PROCESS_CHECKS
 
 
 class Command(qcluster.Command):
     help = "Start the django-q2 cluster; a child killed by a signal restarts the cluster's processes."
+    requires_system_checks = BACKGROUND_PROCESS_CHECKS  # not the web's: it serves no page
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
