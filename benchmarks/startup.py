@@ -55,6 +55,7 @@ PACKAGES = ["vibeapp", "tenants", "botcore", "ops"]
 KINDS = ["baseline", "setup", "check", "qcluster", "poller", "web"]
 READY_LINES = {"qcluster": "running.", "poller": "poller started"}
 TICK = os.sysconf("SC_CLK_TCK")
+STOP_TIMEOUT = 60
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Figures:
     ready: list[float] = field(default_factory=list)  # seconds from spawn to ready (or to exit)
     cpu: list[float] = field(default_factory=list)  # CPU seconds of its processes by then
     stop: list[float] = field(default_factory=list)  # seconds from SIGTERM to exit
+    hung: int = 0  # stops that took longer than STOP_TIMEOUT (killed, not in `stop`)
 
 
 def session_cpu_seconds(session: int) -> float:
@@ -161,7 +163,21 @@ class Tree:
             figures.cpu.append(session_cpu_seconds(process.pid))
             stopping = time.monotonic()
             process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                # Said and counted, not a figure: what it was doing, for whoever looks into it.
+                figures.hung += 1
+                tail = "".join(lines[-20:])
+                print(
+                    f"{kind} of {self.commit} did not stop within {STOP_TIMEOUT} s:\n{tail}", file=sys.stderr
+                )
+                subprocess.run(
+                    ["ps", "-o", "pid,ppid,stat,etime,cmd", "--sid", str(process.pid)],
+                    stdout=sys.stderr,
+                    check=False,
+                )
+                return
             figures.stop.append(time.monotonic() - stopping)
         finally:
             if process.poll() is None:
@@ -234,7 +250,10 @@ def main() -> None:
                 f"{(statistics.median(figures.ready) - base) * 1000:6.0f}" if kind != "baseline" else "     -"
             )
             label = f"{tree.commit} {tree.path.name}"[:34]
-            print(f"{label:<34} {kind:<9} {ms(figures.ready)} {over} {ms(figures.cpu)} {ms(figures.stop)}")
+            hung = f"  ({figures.hung} did not stop)" if figures.hung else ""
+            print(
+                f"{label:<34} {kind:<9} {ms(figures.ready)} {over} {ms(figures.cpu)} {ms(figures.stop)}{hung}"
+            )
 
 
 if __name__ == "__main__":
