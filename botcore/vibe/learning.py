@@ -16,12 +16,22 @@ ceiling, and the rate the budget paces to is learned, AIMD-style (the way TCP fi
   at the rate, whichever is more), and stays there: probing above it again only PROBE_AFTER seconds
   after that 429 (a limit found stays found, and the key's owner may still raise it), so a limit costs
   one 429 per probe, not one every minute and a half;
+- except after a deep descent, a storm's: when what got through before the cuts (`before`, their best
+  evidence) is more than a step over the last 429, the first probe comes FIRST_PROBE_AFTER seconds after
+  it, and each probe the limit refuses short of a step past that 429 doubles the wait for the next, up to
+  PROBE_AFTER (a limit really lowered costs a 429 after 1, 2 and 4 minutes, then one every five, where it
+  cost one every five from the start; a soak's storm held replies 2.5 s apart for the five minutes);
+  probe_wait() decides;
 - past the plateau, the climb's excess over it doubles every PROBE_DOUBLING seconds on top of the
   additive pace: near the plateau that is the additive pace (a limit still there refuses the probe once),
   and a limit that has gone (a storm of 429s over, a limit raised) is found again in minutes: from a
   plateau of 1.5/s to 90 % of a 9/s ceiling in about a minute and a half of probing, where the additive
   pace took twelve (`benchmarks/rate_limits.py --storm`). A probe that reaches the ceiling forgets the
   plateau;
+- a probe a step past the last 429 without a refusal after a deep descent shows the storm is over: the
+  climb doubles back to the rate before it every RETURN_DOUBLING seconds (what got through then is known
+  to go through; a limit that came back only part of the way refuses the return once, a step over it at
+  most), then probes on from there as above;
 - a 429 while next to nothing got through (under FLOOR: refusals of a platform busy for other reasons) is
   no limit found: the cut keeps the peak and pace the climb aims back near, and is tentative (below);
 - except after a cut with no evidence of its own: at the end of a descent every window in sight holds
@@ -81,8 +91,14 @@ from typing import Any, Protocol
 BACKOFF = 0.8
 PLATEAU = 0.95  # of the rate of the last 429: where the climb after a cut stops
 RECOVER_SECONDS = 30.0  # from BACKOFF to PLATEAU times that rate while demand saturates the budget
-PROBE_AFTER = 300.0  # seconds after a cut before the rate climbs past the plateau again
+PROBE_AFTER = 300.0  # seconds after a cut before the rate climbs past the plateau again (the longest wait)
+# After a deep descent (a storm's: the cuts took the rate more than a step under what got through before
+# them) the first probe comes this long after the last cut, and each probe the limit refuses where it stood
+# doubles the wait before the next, up to PROBE_AFTER.
+FIRST_PROBE_AFTER = 60.0
 PROBE_DOUBLING = RECOVER_SECONDS  # seconds in which a probe's excess over the plateau doubles
+RETURN_DOUBLING = 10.0  # seconds in which the climb back to the rate before a storm doubles, once it is over
+STOOD_MAX = 8  # probes refused in a row counted (FIRST_PROBE_AFTER doubled that often is past PROBE_AFTER)
 FLOOR = 0.2  # requests/s: never learn a rate so low that a bot stops answering altogether
 WINDOW = 5.0  # seconds over which an accepted rate is measured
 FLUSH_SECONDS = 1.0
@@ -93,7 +109,7 @@ HOLD_SECONDS = 1.0  # the least time between two cuts
 CLIMBED_AFTER = RECOVER_SECONDS / 2
 BEST_MEMORY = 120.0  # seconds a best accepted rate is remembered as evidence of a limit
 PROBER_LAPSE = 5.0  # seconds without a success from the prober before another caller probes in its stead
-_FORMAT = "v6"  # the encoding's version: a state of another version is forgotten (learning restarts)
+_FORMAT = "v7"  # the encoding's version: a state of another version is forgotten (learning restarts)
 
 
 class Scope(enum.Enum):
@@ -120,6 +136,8 @@ class LearnedState:
     prober: float = 0.0  # the caller (caller_id) climbing past the plateau, 0 for none
     prober_at: float = 0.0  # its last success
     raised_at: float = 0.0  # the last success told (raise_rate): the climb is credited the time since
+    before: float = 0.0  # what got through before the cuts (their best evidence): a storm's climb returns
+    stood: int = 0  # probes in a row the limit refused where the last 429 was: each doubles the next wait
 
     def encode(self) -> str:
         return ",".join([_FORMAT, *(f"{value:.4f}" for value in dataclasses.astuple(self))])
@@ -136,7 +154,8 @@ class LearnedState:
                 field.name: float(value)
                 for field, value in zip(dataclasses.fields(cls), fields[1:], strict=True)
             }
-            state = cls(**values | {"count": int(values["count"]), "tentative": bool(values["tentative"])})
+            integers = {"count": int(values["count"]), "stood": int(values["stood"])}
+            state = cls(**values | integers | {"tentative": bool(values["tentative"])})
         except (ValueError, TypeError, IndexError):
             return cls(rate=ceiling, since=time.time())
         state.rate = min(state.rate, ceiling)  # a lowered setting applies at once
@@ -192,12 +211,13 @@ def raise_rate(
     state: LearnedState, *, count: int, now: float, ceiling: float, caller: float = 0.0
 ) -> LearnedState:
     """Raise the rate for `count` accepted calls of `caller` (caller_id; 0: the scope's only caller): to the
-    plateau, then past it only after PROBE_AFTER (or at once, after a tentative cut), by one caller."""
+    plateau, then past it only once a probe is due (probe_due), by one caller; a step past the last 429
+    after a storm, back to the rate before it, doubling."""
     if not state.peak:
         state.rate = ceiling  # never refused: nothing to climb back to
         return state
     slope = (PLATEAU - BACKOFF) * max(state.peak, FLOOR) / RECOVER_SECONDS  # requests/s gained per second
-    probing = state.tentative or now - state.cut_at >= PROBE_AFTER
+    probing = probe_due(state, now)
     top = ceiling if probing else max(state.rate, PLATEAU * state.peak)
     # Past the plateau, the farther the climb has gone without a 429, the less the last one says about the
     # limit (the platform was busy, the key's owner raised it): the excess doubles every PROBE_DOUBLING
@@ -212,6 +232,14 @@ def raise_rate(
     since_last = min(RECOVER_SECONDS, now - max(state.raised_at, state.cut_at))
     earned = max(count / max(state.rate, FLOOR), since_last)
     raised = min(ceiling, top, state.rate + slope * earned)
+    if probing and state.peak / BACKOFF <= state.rate < state.before:
+        # A step past the last 429 after a storm and no refusal: the storm is over (a limit that stood would
+        # have refused the probe on its way here). What got through before it is known to go through, so the
+        # climb doubles back there every RETURN_DOUBLING seconds (a doubling at most per success told),
+        # where the probe's pace took a minute and a half more from here to the ceiling. A limit that came
+        # back only part of the way refuses the return once, a step over it at most.
+        doubled = state.rate * 2 ** (min(earned, RETURN_DOUBLING) / RETURN_DOUBLING)
+        raised = max(raised, min(ceiling, state.before, doubled))
     if caller and raised > PLATEAU * state.peak:
         if another_probes(state, caller=caller, now=now):
             return state  # this one holds at the plateau (pace); the time since is the prober's to earn
@@ -219,8 +247,29 @@ def raise_rate(
     state.rate, state.raised_at = raised, now
     if raised >= ceiling:
         # Up to the ceiling without a 429: no limit under it is known any more, so no plateau holds anyone.
-        state.peak, state.tentative, state.prober = 0.0, False, 0.0
+        state.peak, state.tentative, state.prober, state.before, state.stood = 0.0, False, 0.0, 0.0, 0
     return state
+
+
+def probe_due(state: LearnedState, now: float) -> bool:
+    """The climb may go past the plateau: at once after a tentative cut, else probe_wait() after the cut."""
+    return state.tentative or now - state.cut_at >= probe_wait(state)
+
+
+def probe_wait(state: LearnedState) -> float:
+    """Seconds after a cut before the climb probes past the plateau again.
+
+    PROBE_AFTER where the last 429 came near what got through before it: the limit found is where the
+    budget had been sending (the steady limit's sawtooth), and a probe sooner would only be refused (a limit
+    found stays found; its owner may still raise it). After a deep descent (what got through before the
+    cuts was more than a step over the last 429: a storm of 429s, a busy platform) the limit found is more
+    likely a passing one, and every minute held at its plateau is a minute of replies seconds apart once
+    the platform has recovered (a soak's storm: 389 s back to 90 % of the ceiling, five minutes of it this
+    wait): FIRST_PROBE_AFTER, doubled for each probe the limit refused where it stood (a limit really
+    lowered costs a 429 after 1, 2 and 4 minutes, then one every PROBE_AFTER as before)."""
+    if state.before <= state.peak / BACKOFF:
+        return PROBE_AFTER
+    return min(PROBE_AFTER, FIRST_PROBE_AFTER * 2.0**state.stood)
 
 
 def pace(state: LearnedState, *, caller: float, now: float) -> float:
@@ -320,7 +369,21 @@ def cut(state: LearnedState, *, now: float, sent_at: float, basis: float | None)
     # Refused well into the climb back to the plateau the last cut set (not in a descent, not probing past
     # it): that plateau is over the limit (its evidence over-read it: a burst let through after a pause),
     # so this climb stops a step lower. Aimed at PLATEAU times the refused rate, it was refused again.
-    climbed = state.peak > 0 and not state.tentative and CLIMBED_AFTER <= now - state.cut_at < PROBE_AFTER
+    climbed = (
+        state.peak > 0
+        and not state.tentative
+        and now - state.cut_at >= CLIMBED_AFTER
+        and not probe_due(state, now)
+    )
+    # A probe refused past the plateau but short of a step past the last 429: that limit stands, and the
+    # next probe waits twice as long (probe_wait). The 429 ending the climb after a tentative cut is the rest
+    # of the probe (or descent) that cut ended, and counts as nothing more; any other cut found a limit of its
+    # own, not yet probed.
+    short_of_a_step = PLATEAU * state.peak < state.rate < state.peak / BACKOFF
+    if not probed:
+        stood = state.peak > 0 and not state.tentative and probe_due(state, now) and short_of_a_step
+        state.stood = min(STOOD_MAX, state.stood + 1) if stood else 0
+    state.before = max(state.before, evidence or 0.0)
     state.tentative = evidence is not None and evidence < two_steps and not probed
     state.prober = state.prober_at = 0.0
     state.peak = PLATEAU * start if climbed else start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 import uuid
@@ -265,6 +266,84 @@ def test_after_a_storm_of_429s_the_probe_finds_the_ceiling_again_in_minutes():
     assert held.rate == pytest.approx(learning.PLATEAU * 1.48)
     probed = saturate(held, seconds=180, start=1000.0 + learning.PROBE_AFTER)
     assert probed.rate == CEILING
+
+
+def against_platform(
+    s: LearnedState, *, limit, start: float, seconds: int
+) -> tuple[LearnedState, list[tuple[float, float]]]:
+    """The key's calls as its budget sends them, demand saturating the learned rate, to a platform whose
+    limit at each second is limit(now): what it lets through counts as accepted, and a second sent over it
+    meets 429s (one per call over, at least one), the first of them told to the budget (as LearnedBudget
+    does: cut from the accepted rate measured). Returns the state and the 429s met: (second, rate sent)."""
+    refused: list[tuple[float, float]] = []
+    due = 0.0  # calls owed: the budget spaces them at its rate, fractions carried to the next second
+    for second in range(seconds):
+        now = start + second
+        allowed = limit(now)
+        due += min(s.rate, allowed)
+        count = int(due)
+        due -= count
+        if count:
+            s = learning.add_successes(s, count=count, now=now, ceiling=CEILING)
+        if s.rate > allowed:
+            refused += [(now, s.rate)] * max(1, round(s.rate - allowed))
+            s = learning.cut(s, now=now + 0.5, sent_at=now + 0.2, basis=learning.measured(s, now + 0.5))
+    return s, refused
+
+
+STORM_START, STORM_SECONDS, STORM_LIMIT = 1000.0, 60.0, 1.5
+
+
+def busy_then_storm() -> LearnedState:
+    """A minute of demand at the ceiling, the platform letting all of it through."""
+    calm = LearnedState(rate=CEILING, since=STORM_START - 60)
+    s, refused = against_platform(calm, limit=lambda now: 100.0, start=STORM_START - 60, seconds=60)
+    assert not refused and s.rate == CEILING and s.sustained > 0.9 * CEILING
+    return s
+
+
+def test_after_a_storm_of_429s_the_rate_is_back_near_the_ceiling_within_two_minutes_of_its_end():
+    """A soak's storm: for a minute the platform let only 1.5/s through, then the ceiling again. The budget
+    held at the storm's plateau for five minutes after its last 429 before it probed (389 s back to 90 % in
+    the benchmark, replies one every 2.5 s meanwhile). The cuts took it far under what got through before
+    them, so it probes a minute after the last 429, and once a step past that 429 the limit is gone: back
+    to the rate before the storm, doubling every RETURN_DOUBLING seconds."""
+    storm_end = STORM_START + STORM_SECONDS
+
+    def platform(now: float) -> float:
+        return STORM_LIMIT if STORM_START <= now < storm_end else 100.0
+
+    s, refused = against_platform(busy_then_storm(), limit=platform, start=STORM_START, seconds=600)
+    assert refused and all(at < storm_end for at, _ in refused)  # no 429 once the storm is over
+    s = busy_then_storm()
+    back = None
+    for second in range(600):
+        s, _ = against_platform(s, limit=platform, start=STORM_START + second, seconds=1)
+        if STORM_START + second >= storm_end and s.rate >= 0.9 * CEILING:
+            back = STORM_START + second - storm_end
+            break
+    assert back is not None and back <= 120, back
+
+
+@pytest.mark.parametrize("settled", [STORM_LIMIT, 4.0])
+def test_a_limit_really_lowered_costs_few_429s_each_probe_spaced_further(settled):
+    """The same descent, but the platform's limit stays low (the key's owner lowered it: 1.5/s), or comes
+    back only part of the way (4/s): the probes a storm earns cost one 429 each where the limit stands,
+    their spacing doubles (1, 2, 4, then 5 minutes), and none goes far over the limit."""
+
+    def platform(now: float) -> float:
+        return 100.0 if now < STORM_START else STORM_LIMIT if now < STORM_START + STORM_SECONDS else settled
+
+    s, refused = against_platform(busy_then_storm(), limit=platform, start=STORM_START, seconds=900)
+    climb = [(at, rate) for at, rate in refused if at >= STORM_START + 30]  # after the descent
+    # 15 minutes: probes at 1, 2, 4 and 5 minutes' spacing where the limit stood (one 429 each), and, where it
+    # came back to 4/s, the return's overshoot found it (a few 429s at once) before the same probes.
+    assert len(climb) <= 7, climb
+    assert all(rate <= settled / BACKOFF for _, rate in climb), climb
+    probes = sorted({round(at) for at, _ in climb})
+    gaps = [later - earlier for earlier, later in itertools.pairwise(probes)]
+    assert all(gap >= 55 for gap in gaps), probes
+    assert learning.PLATEAU * BACKOFF * settled <= s.rate <= settled
 
 
 def test_a_probe_that_reaches_the_ceiling_forgets_the_plateau():
