@@ -22,9 +22,11 @@ through, then for a minute only 1.5 requests/s per key (the platform busy, what 
 ceiling again, while messages come at a third of the ceiling throughout (demand a little over it, a message
 costing three or four calls). Figures: seconds from the storm's end until the platform accepts 80 % of the
 ceiling over 5 s again, and until the key's learned rate is back at 90 % of it; 429s after the storm;
-messages answered. The baseline is the same recovery computed, from the learned state read at the storm's
-end, by the additive climb the learning used before the probe's doubling (PROBE_DOUBLING infinite), and
-the current climb's own prediction beside it.
+messages answered. The baselines are the same recovery computed, from the learned state read at the storm's
+end, by the climbs the learning used before: held at the plateau for PROBE_AFTER after the last 429, then
+the probe's doubling (FIRST_PROBE_AFTER = PROBE_AFTER, no return to the rate before the storm), and the
+additive climb before that doubling (PROBE_DOUBLING infinite too); the current climb's own prediction beside
+them.
 Runs on a fresh SQLite database under var/bench-rate/ (or DATABASE_URL/REDIS_URL when set); the engine's
 warnings and each configuration's platform call log (calls-<mode>-<limit>.jsonl) are kept there too.
 """
@@ -323,8 +325,9 @@ def run_storm(control: httpx.Client, *, app_key: str, dialogs: list, bots: list[
         "sent": len(sent),
         "answered": done,
         "state": storm_end_state,
-        "additive": simulated_recovery(storm_end_state, read_at=read_at, doubling=math.inf),
-        "model": simulated_recovery(storm_end_state, read_at=read_at, doubling=None),
+        "additive": simulated_recovery(storm_end_state, read_at=read_at, **HELD, PROBE_DOUBLING=math.inf),
+        "held": simulated_recovery(storm_end_state, read_at=read_at, **HELD),
+        "model": simulated_recovery(storm_end_state, read_at=read_at),
         "trace": trace(samples, learned),
     }
 
@@ -334,14 +337,20 @@ def set_key_limit(control: httpx.Client, app_key: str, per_second: float | None)
     control.post("/_sandbox/rate-limit", json={"key": app_key, "perSecond": per_second}).raise_for_status()
 
 
-def simulated_recovery(state, *, read_at: float, doubling: float | None) -> float | None:
+# The learning's constants as they were before the storm's quicker probes (baseline models, below).
+HELD = {"FIRST_PROBE_AFTER": 300.0, "RETURN_DOUBLING": math.inf}
+
+
+def simulated_recovery(state, *, read_at: float, **constants: float) -> float | None:
     """Seconds from `read_at` (the storm's end, wall clock) until the learned rate `state` is at 90 % of the
-    ceiling, demand saturating it and no 429, by the learning's own functions; `doubling` replaces
-    PROBE_DOUBLING (math.inf: the additive climb past the plateau, as before the doubling)."""
+    ceiling, demand saturating it and no 429, by the learning's own functions; `constants` replace the
+    learning's (HELD: the climb before the quicker probes; PROBE_DOUBLING math.inf too: the additive climb
+    past the plateau, as before the probe's doubling)."""
     from botcore.vibe import learning
 
-    saved = learning.PROBE_DOUBLING
-    learning.PROBE_DOUBLING = saved if doubling is None else doubling
+    saved = {name: getattr(learning, name) for name in constants}
+    for name, value in constants.items():
+        setattr(learning, name, value)
     try:
         s = learning.LearnedState(**vars(state))
         for second in range(4 * 3600):
@@ -350,7 +359,8 @@ def simulated_recovery(state, *, read_at: float, doubling: float | None) -> floa
             s = learning.add_successes(s, count=max(1, round(s.rate)), now=read_at + second, ceiling=CEILING)
         return None
     finally:
-        learning.PROBE_DOUBLING = saved
+        for name, value in saved.items():
+            setattr(learning, name, value)
 
 
 def keep_calls(control: httpx.Client, *, since: int, path: Path) -> None:
@@ -510,9 +520,10 @@ def print_storm(row: dict) -> None:
     print(
         f"| the same, the current climb's model from the state at the storm's end | {seconds(row['model'])} |"
     )
-    print(f"| the same, the additive climb's model (baseline) | {seconds(row['additive'])} |")
-    if row["rate_back"] and row["additive"]:
-        print(f"\nrecovery / additive baseline: {row['rate_back'] / row['additive']:.2f}")
+    print(f"| the same, the model of the climb held for PROBE_AFTER (baseline) | {seconds(row['held'])} |")
+    print(f"| the same, the additive climb's model | {seconds(row['additive'])} |")
+    if row["rate_back"] and row["held"]:
+        print(f"\nrecovery / held baseline: {row['rate_back'] / row['held']:.2f}")
     print(f"429s after the storm: {row['429_after']}; answered {row['answered']}/{row['sent']}")
 
 
