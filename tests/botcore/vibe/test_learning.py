@@ -346,6 +346,18 @@ def test_a_limit_really_lowered_costs_few_429s_each_probe_spaced_further(settled
     assert learning.PLATEAU * BACKOFF * settled <= s.rate <= settled
 
 
+def test_a_429_near_what_got_through_before_it_keeps_the_five_minute_hold():
+    """Only a deep descent probes sooner: a 429 at the rate that was getting through (an isolated one, a
+    steady limit's sawtooth) holds the climb at its plateau for PROBE_AFTER, as ever."""
+    busy = busy_then_storm()
+    cut = learning.cut(
+        busy, now=STORM_START, sent_at=STORM_START - 0.5, basis=learning.measured(busy, STORM_START)
+    )
+    assert learning.probe_wait(cut) == learning.PROBE_AFTER
+    held = saturate(LearnedState(**vars(cut)), seconds=int(learning.PROBE_AFTER) - 10, start=STORM_START + 1)
+    assert held.rate == pytest.approx(learning.PLATEAU * cut.peak)
+
+
 def test_a_probe_that_reaches_the_ceiling_forgets_the_plateau():
     acme, globex = learning.caller_id("acme"), learning.caller_id("globex")
     s = climb_by_two(storm_cut(), seconds=300, start=1000.0 + learning.PROBE_AFTER)
