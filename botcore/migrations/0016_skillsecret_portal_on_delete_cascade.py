@@ -10,41 +10,7 @@ cascades in Python only, so the database is told here: ON DELETE CASCADE on Post
 
 from django.db import migrations
 
-TABLE = "botcore_skillsecret"
-TRIGGER = "botcore_skillsecret_portal_delete"
-
-
-def _portal_foreign_keys(schema_editor) -> list[str]:
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, TABLE)
-    return [name for name, c in constraints.items() if c["foreign_key"] == ("tenants_portal", "id")]
-
-
-def _set_portal_foreign_key(schema_editor, *, cascade: bool) -> None:
-    on_delete = " ON DELETE CASCADE" if cascade else ""
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        for name in _portal_foreign_keys(schema_editor):
-            schema_editor.execute(
-                f'ALTER TABLE "{TABLE}" DROP CONSTRAINT "{name}", ADD CONSTRAINT "{name}" FOREIGN KEY '
-                f'("portal_id") REFERENCES "tenants_portal" ("id"){on_delete} DEFERRABLE INITIALLY DEFERRED'
-            )
-    elif vendor == "sqlite":
-        schema_editor.execute(f'DROP TRIGGER IF EXISTS "{TRIGGER}"')
-        if cascade:
-            schema_editor.execute(
-                f'CREATE TRIGGER "{TRIGGER}" BEFORE DELETE ON "tenants_portal" FOR EACH ROW '
-                f'BEGIN DELETE FROM "{TABLE}" WHERE "portal_id" = OLD."id"; END'
-            )
-
-
-def cascade(apps, schema_editor):
-    _set_portal_foreign_key(schema_editor, cascade=True)
-
-
-def no_cascade(apps, schema_editor):
-    _set_portal_foreign_key(schema_editor, cascade=False)
+from botcore.migration_operations import cascade_on_delete
 
 
 class Migration(migrations.Migration):
@@ -53,5 +19,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(cascade, no_cascade, elidable=False),
+        cascade_on_delete(
+            table="botcore_skillsecret",
+            column="portal_id",
+            parent="tenants_portal",
+            trigger="botcore_skillsecret_portal_delete",
+        ),
     ]

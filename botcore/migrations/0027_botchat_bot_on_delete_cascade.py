@@ -9,41 +9,7 @@ of its own: PostgreSQL's foreign key of 0026's new table is made only at the end
 
 from django.db import migrations
 
-TABLE = "botcore_botchat"
-TRIGGER = "botcore_botchat_bot_delete"
-
-
-def _bot_foreign_keys(schema_editor) -> list[str]:
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, TABLE)
-    return [name for name, c in constraints.items() if c["foreign_key"] == ("botcore_bot", "id")]
-
-
-def _set_bot_foreign_key(schema_editor, *, cascade: bool) -> None:
-    on_delete = " ON DELETE CASCADE" if cascade else ""
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        for name in _bot_foreign_keys(schema_editor):
-            schema_editor.execute(
-                f'ALTER TABLE "{TABLE}" DROP CONSTRAINT "{name}", ADD CONSTRAINT "{name}" FOREIGN KEY '
-                f'("bot_id") REFERENCES "botcore_bot" ("id"){on_delete} DEFERRABLE INITIALLY DEFERRED'
-            )
-    elif vendor == "sqlite":
-        schema_editor.execute(f'DROP TRIGGER IF EXISTS "{TRIGGER}"')
-        if cascade:
-            schema_editor.execute(
-                f'CREATE TRIGGER "{TRIGGER}" BEFORE DELETE ON "botcore_bot" FOR EACH ROW '
-                f'BEGIN DELETE FROM "{TABLE}" WHERE "bot_id" = OLD."id"; END'
-            )
-
-
-def cascade(apps, schema_editor):
-    _set_bot_foreign_key(schema_editor, cascade=True)
-
-
-def no_cascade(apps, schema_editor):
-    _set_bot_foreign_key(schema_editor, cascade=False)
+from botcore.migration_operations import cascade_on_delete
 
 
 class Migration(migrations.Migration):
@@ -52,5 +18,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(cascade, no_cascade, elidable=False),
+        cascade_on_delete(
+            table="botcore_botchat",
+            column="bot_id",
+            parent="botcore_bot",
+            trigger="botcore_botchat_bot_delete",
+        ),
     ]
