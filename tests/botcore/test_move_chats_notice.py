@@ -318,6 +318,17 @@ def test_the_chats_counted_past_the_listed_ones_leave_out_those_the_old_bot_has_
     assert notice.endswith("\n… and 1 more group chat the old bot was seen in."), notice
 
 
+def moved_with_no_admin_known(sp, sandbox, settings, task_queue) -> Bot:
+    """The old bot in two chats moved to a personal key while no admin is known: the one who installed the
+    app is one no more (tenants' role check said so), and the portal's new admin has not opened the app."""
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    SessionGrant.objects.filter(portal=sp.portal).update(is_admin=False)
+    tenant_services.set_portal_api_key(sp.portal, api_key=personal_key(sp), added_by_user_id=sp.admin_id)
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    return bot
+
+
 def test_a_notice_no_admin_can_be_told_yet_waits_for_an_admin_s_visit_and_goes_to_them_once(
     sandbox_portal, sandbox, settings, task_queue
 ):
@@ -325,13 +336,7 @@ def test_a_notice_no_admin_can_be_told_yet_waits_for_an_admin_s_visit_and_goes_t
     names no portal's admins to a bot (its reference has no such call; a personal key reads no directory),
     so when none is known the notice waits, and an admin's first visit sends it. Before, it was dropped."""
     sp = sandbox_portal
-    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
-    # The admin who installed the app is one no more (tenants' role check said so); the portal's new admin
-    # has not opened the app yet.
-    SessionGrant.objects.filter(portal=sp.portal).update(is_admin=False)
-    tenant_services.set_portal_api_key(sp.portal, api_key=personal_key(sp), added_by_user_id=sp.admin_id)
-    task_queue.run("botcore.tasks.move_portal_bot")
-    bot.refresh_from_db()
+    bot = moved_with_no_admin_known(sp, sandbox, settings, task_queue)
     assert bot.credential_kind == "personal", bot.last_error
     Bot.objects.filter(pk=bot.pk).update(chats_notice_due_at=timezone.now() - timedelta(seconds=1))
     sweep_schedules()
@@ -422,11 +427,7 @@ def test_a_notice_that_waited_days_for_an_admin_has_its_day_of_tries_from_their_
     """A notice sent after a passing failure is tried again for a day (NOTICE_TRIED_FOR): counted from the
     move, one that waited three days for an admin was given up at the first refusal of the platform."""
     sp = sandbox_portal
-    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
-    SessionGrant.objects.filter(portal=sp.portal).update(is_admin=False)
-    tenant_services.set_portal_api_key(sp.portal, api_key=personal_key(sp), added_by_user_id=sp.admin_id)
-    task_queue.run("botcore.tasks.move_portal_bot")
-    bot.refresh_from_db()
+    bot = moved_with_no_admin_known(sp, sandbox, settings, task_queue)
     three_days_ago = (timezone.now() - timedelta(days=3)).isoformat()
     Bot.objects.filter(pk=bot.pk).update(chats_notice=bot.chats_notice | {"moved_at": three_days_ago})
 
