@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from django_q.tasks import async_task
 
 from botcore import conf
-from botcore.errors import AppKeyRefusedError
+from botcore.errors import AppKeyRefusedError, is_transient
 from botcore.models import Bot, BotChat, BotCommand
 from botcore.selectors import find_portal_bot, task_stamp_free
 from botcore.services.app_key_rotation import RETIRED_NOTE, drain_previous_key_bot
@@ -27,10 +27,12 @@ from botcore.services.bot_profile import (
 )
 from botcore.services.chats_notice import collect_old_bot_chats, send_chats_notice
 from botcore.services.eventlog import store_batch
+from botcore.services.executor import describe_error
 from botcore.services.platform import (
     app_key_digest,
     client_for_bot,
     client_for_portal,
+    get_bot_credential,
     refuses_app_key,
     registered_under_previous_app_key,
     report_refused_credential,
@@ -255,7 +257,26 @@ def ensure_bot_credential(portal: Portal) -> Bot | None:
         registered_under_it = registered_under_it and not registered_under_previous_app_key(bot)
         if registered_under_it and bot.credential_kind == find_preferred_credential_kind(portal):
             return bot
-        return _provision(portal)
+        try:
+            return _provision(portal)
+        except Exception as error:
+            if not is_transient(error):
+                _record_failed_move(bot, error)
+            raise
+
+
+def _record_failed_move(bot: Bot, error: Exception) -> None:
+    """A move the platform refused for good (every bot code held, a 4xx): said on the bot's row. A bot still
+    answering under the credential that registered it keeps answering, its last error saying why it did not
+    move; one whose credential is gone (its sessions ended) is broken: each of its cycles found the
+    credential gone and queued the move again, which failed again, ten registrations and an ERROR a second."""
+    text = describe_error(error)[:2000]
+    try:
+        get_bot_credential(bot)
+    except TenantsError:
+        mark_bot_broken(bot, reason=text)
+    else:
+        Bot.objects.filter(pk=bot.pk, vibe_bot_id=bot.vibe_bot_id).update(last_error=text)
 
 
 def retire_bot_of_credential(portal: Portal, *, kind: str) -> None:

@@ -20,8 +20,10 @@ from botcore.services.bots import provision_bot
 from botcore.services.polling import poll_bot_once
 from botcore.services.provisioning import provision_portal
 from ops.serializers import BotSerializer
+from tenants import services as tenant_services
 from tests.botcore.test_reliability import counting as counting  # the fixture, shared
-from tests.botcore.test_reliability import no_repeats
+from tests.botcore.test_reliability import bot as bot  # the fixture, shared
+from tests.botcore.test_reliability import no_repeats, personal_key
 from tests.botcore.vibe.test_retries import seed_first_fail_then_pass
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -126,3 +128,42 @@ def test_the_derived_codes_are_few_fixed_in_order_and_fit_the_platform_s_64_char
         all(len(code) <= 64 for code in candidate_codes(long))
         and len(set(candidate_codes(long))) == MAX_CODES
     )
+
+
+def _registrations(sandbox_portal) -> int:
+    calls = sandbox_portal.control.get("/_sandbox/calls", params={"path": "/v1/bots"}).json()["data"]["calls"]
+    return sum(1 for c in calls if c["method"] == "POST")
+
+
+@pytest.mark.slow
+def test_a_move_that_finds_every_code_held_once_the_bot_s_sessions_ended_breaks_it_once(
+    sandbox_portal, bot, task_queue
+):
+    """The bot works under a portal user's session; an admin gives a personal key, and its move cannot take
+    a code (another app on the portal holds every derived one). The bot keeps answering under the session,
+    and the failure is on its row. Once the session ends, each cycle found the credential gone and queued the
+    move again, which failed again: ten POST /v1/bots and an ERROR with its traceback, about every second,
+    for good (a live stack: 66 moves and ~390 registrations a minute). It is broken once, with the reason."""
+    sp, base = sandbox_portal, conf.bot_code()
+    sp.speak("portal-bot-codes")
+    held = {sp.another_app_registers(code) for code in candidate_codes(base)[1:]}  # ours holds `base`
+    tenant_services.set_portal_api_key(
+        sp.portal, api_key=personal_key(sp), added_by_user_id=sp.admin_id
+    )
+    task_queue.run("botcore.tasks.move_portal_bot", allow_failures=True)
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE and bot.credential_kind == "session"  # still answers
+    assert "BotCodesTakenError" in bot.last_error  # and says why it stays on the session
+
+    sp.control.post("/_sandbox/clock", json={"advanceSeconds": 2 * 24 * 3600})  # the session ends
+    for _ in range(3):
+        poll_bot_once(bot.pk)
+        task_queue.run("botcore.tasks.move_portal_bot", allow_failures=True)
+    registrations = _registrations(sp)
+    for _ in range(3):
+        poll_bot_once(bot.pk)
+        task_queue.run("botcore.tasks.move_portal_bot", allow_failures=True)
+    bot.refresh_from_db()
+    assert _registrations(sp) == registrations  # no move tried again by each cycle
+    assert bot.status == Bot.Status.BROKEN and f"{base}_{MAX_CODES}" in bot.broken_reason
+    assert ours(sp, besides=held) == [(bot.vibe_bot_id, base)]
