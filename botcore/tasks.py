@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from botcore import conf
-from botcore.models import EventLogEntry
+from botcore.models import Bot, EventLogEntry
 from botcore.retention import delete_in_batches
 from botcore.services import bot_profile, provisioning
 from botcore.services import bots as bot_services
@@ -55,7 +55,10 @@ def move_portal_bot(portal_id: int) -> None:
     """Move the portal's bot to its preferred credential, if that changed (a key given, removed, refused)."""
     portal = Portal.objects.filter(pk=portal_id).first()
     if portal is not None:
-        bot_services.ensure_bot_credential(portal)
+        try:
+            bot_services.ensure_bot_credential(portal)
+        finally:  # however it ended, the next cycle that finds the credential gone may queue another
+            Bot.objects.filter(portal=portal, code=conf.bot_code()).update(provision_requested_at=None)
 
 
 def warn_portal_admins(

@@ -310,13 +310,17 @@ def handle_credential_gone(bot: Bot) -> None:
         except TenantsError:
             pass
         else:
-            log.info(
-                "bot moves to the %s portal=%s bot=%s",
-                CREDENTIAL_NAMES[preferred],
-                bot.portal.member_id,
-                bot.pk,
-            )
-            async_task("botcore.tasks.move_portal_bot", bot.portal_id, task_name=f"move-{bot.portal_id}")
+            # The stamp of the portal's bot's provisioning, as installs, the sweep and an operator take it: the
+            # poller asks a bot with no credential for a cycle at once, and each queued a move of its own.
+            taken = Bot.objects.filter(task_stamp_free("provision_requested_at"), pk=bot.pk)
+            if taken.update(provision_requested_at=timezone.now()):
+                log.info(
+                    "bot moves to the %s portal=%s bot=%s",
+                    CREDENTIAL_NAMES[preferred],
+                    bot.portal.member_id,
+                    bot.pk,
+                )
+                async_task("botcore.tasks.move_portal_bot", bot.portal_id, task_name=f"move-{bot.portal_id}")
             return
     tenant_services.mark_portal_session_lost(bot.portal)
     wait_for_session(bot)

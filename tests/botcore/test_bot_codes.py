@@ -167,3 +167,22 @@ def test_a_move_that_finds_every_code_held_once_the_bot_s_sessions_ended_breaks_
     assert _registrations(sp) == registrations  # no move tried again by each cycle
     assert bot.status == Bot.Status.BROKEN and f"{base}_{MAX_CODES}" in bot.broken_reason
     assert ours(sp, besides=held) == [(bot.vibe_bot_id, base)]
+
+
+@pytest.mark.slow
+def test_cycles_of_a_bot_whose_credential_is_gone_queue_one_move_not_one_each(sandbox_portal, bot, task_queue):
+    """The bot's sessions ended and the portal has a personal key: each cycle finds the credential gone and
+    the move to the key is queued. The poller asks a bot with no credential for a cycle at once, so a move
+    that could not run at once (the portal's turn held, the platform failing) was queued again by each,
+    about every 0.6 s: 24 workers each waiting 30 s for the turn in a live stack, every portal's cycles
+    behind them. One is queued until it has run."""
+    sp = sandbox_portal
+    tenant_services.set_portal_api_key(sp.portal, api_key=personal_key(sp), added_by_user_id=sp.admin_id)
+    task_queue.purge()  # the save's own move, as if it had failed
+    sp.control.post("/_sandbox/clock", json={"advanceSeconds": 2 * 24 * 3600})
+    for _ in range(4):
+        poll_bot_once(bot.pk)
+    assert task_queue.names().count("botcore.tasks.move_portal_bot") == 1
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert bot.credential_kind == "personal" and bot.status == Bot.Status.ACTIVE
