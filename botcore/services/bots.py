@@ -310,8 +310,8 @@ def handle_credential_gone(bot: Bot) -> None:
         except TenantsError:
             pass
         else:
-            # The stamp of the portal's bot's provisioning, as installs, the sweep and an operator take it: the
-            # poller asks a bot with no credential for a cycle at once, and each queued a move of its own.
+            # The stamp of the portal's bot's provisioning, as installs, the sweep and an operator take it:
+            # the poller asks a bot with no credential for a cycle at once, and each queued a move of its own.
             taken = Bot.objects.filter(task_stamp_free("provision_requested_at"), pk=bot.pk)
             if taken.update(provision_requested_at=timezone.now()):
                 log.info(

@@ -21,8 +21,8 @@ from botcore.services.polling import poll_bot_once
 from botcore.services.provisioning import provision_portal
 from ops.serializers import BotSerializer
 from tenants import services as tenant_services
-from tests.botcore.test_reliability import counting as counting  # the fixture, shared
 from tests.botcore.test_reliability import bot as bot  # the fixture, shared
+from tests.botcore.test_reliability import counting as counting  # the fixture, shared
 from tests.botcore.test_reliability import no_repeats, personal_key
 from tests.botcore.vibe.test_retries import seed_first_fail_then_pass
 
@@ -147,9 +147,7 @@ def test_a_move_that_finds_every_code_held_once_the_bot_s_sessions_ended_breaks_
     sp, base = sandbox_portal, conf.bot_code()
     sp.speak("portal-bot-codes")
     held = {sp.another_app_registers(code) for code in candidate_codes(base)[1:]}  # ours holds `base`
-    tenant_services.set_portal_api_key(
-        sp.portal, api_key=personal_key(sp), added_by_user_id=sp.admin_id
-    )
+    tenant_services.set_portal_api_key(sp.portal, api_key=personal_key(sp), added_by_user_id=sp.admin_id)
     task_queue.run("botcore.tasks.move_portal_bot", allow_failures=True)
     bot.refresh_from_db()
     assert bot.status == Bot.Status.ACTIVE and bot.credential_kind == "session"  # still answers
@@ -170,7 +168,9 @@ def test_a_move_that_finds_every_code_held_once_the_bot_s_sessions_ended_breaks_
 
 
 @pytest.mark.slow
-def test_cycles_of_a_bot_whose_credential_is_gone_queue_one_move_not_one_each(sandbox_portal, bot, task_queue):
+def test_cycles_of_a_bot_whose_credential_is_gone_queue_one_move_not_one_each(
+    sandbox_portal, bot, task_queue
+):
     """The bot's sessions ended and the portal has a personal key: each cycle finds the credential gone and
     the move to the key is queued. The poller asks a bot with no credential for a cycle at once, so a move
     that could not run at once (the portal's turn held, the platform failing) was queued again by each,
