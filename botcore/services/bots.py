@@ -267,16 +267,20 @@ def ensure_bot_credential(portal: Portal) -> Bot | None:
 
 def _record_failed_move(bot: Bot, error: Exception) -> None:
     """A move the platform refused for good (every bot code held, a 4xx): said on the bot's row. A bot still
-    answering under the credential that registered it keeps answering, its last error saying why it did not
-    move; one whose credential is gone (its sessions ended) is broken: each of its cycles found the
-    credential gone and queued the move again, which failed again, ten registrations and an ERROR a second."""
+    answering under the credential that registered it keeps answering, its status note saying why it did not
+    move (its last error is cleared by its next cycle); one whose credential is gone (its sessions ended) is
+    broken: each of its cycles found the credential gone and queued the move again, which failed again, ten
+    registrations and an ERROR a second."""
     text = describe_error(error)[:2000]
     try:
         get_bot_credential(bot)
     except TenantsError:
         mark_bot_broken(bot, reason=text)
     else:
-        Bot.objects.filter(pk=bot.pk, vibe_bot_id=bot.vibe_bot_id).update(last_error=text)
+        note = f"Not moved to the {CREDENTIAL_NAMES[find_preferred_credential_kind(bot.portal)]}: {text}"
+        Bot.objects.filter(pk=bot.pk, vibe_bot_id=bot.vibe_bot_id).update(
+            last_error=text, status_note=note[:300]
+        )
 
 
 def retire_bot_of_credential(portal: Portal, *, kind: str) -> None:

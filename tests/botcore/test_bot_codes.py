@@ -152,6 +152,9 @@ def test_a_move_that_finds_every_code_held_once_the_bot_s_sessions_ended_breaks_
     bot.refresh_from_db()
     assert bot.status == Bot.Status.ACTIVE and bot.credential_kind == "session"  # still answers
     assert "BotCodesTakenError" in bot.last_error  # and says why it stays on the session
+    assert poll_bot_once(bot.pk).status == "polled"
+    bot.refresh_from_db()
+    assert bot.status_note.startswith("Not moved to the portal's personal key: BotCodesTakenError")
 
     sp.control.post("/_sandbox/clock", json={"advanceSeconds": 2 * 24 * 3600})  # the session ends
     for _ in range(3):
