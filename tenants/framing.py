@@ -32,7 +32,8 @@ _HOST = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::\d{1,5})?")
 
 def host_origin(domain: str) -> str | None:
     """`https://<domain>`, or None where `domain` is not a host name (it never reaches the header then)."""
-    domain = domain.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/")
+    # A trailing dot (the fully qualified form) names the same host; the browser's origin has none.
+    domain = domain.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/").rstrip(".")
     if not domain.isascii():
         # A domain of its own in another script (црм.компания.рф): the header holds ASCII only, and the
         # browser matches the frame's origin in its punycode form.

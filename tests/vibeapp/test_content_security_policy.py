@@ -178,6 +178,15 @@ def test_a_portal_domain_in_another_script_is_named_as_the_browser_sees_it(own_d
     assert_framed_by_the_viewers_portal(page, portal_origin="https://xn--l1ahr.xn--80aqeigdi5k.xn--p1ai")
 
 
+def test_a_portal_domain_with_a_trailing_dot_is_named_as_the_browser_sees_it(own_domain_portal):
+    """The fully qualified form (`crm.acme.example.`): dropped as no host name, the viewer's page was framed
+    by nobody (an attacker's probe of the framing rule)."""
+    own_domain_portal.domain = "CRM.acme.example."
+    own_domain_portal.save(update_fields=["domain"])
+    page = signed_in(own_domain_portal, is_admin=True).get("/portal/")
+    assert_framed_by_the_viewers_portal(page, portal_origin="https://crm.acme.example")
+
+
 def test_the_frame_ancestors_setting_replaces_the_cloud_zones_for_no_viewer(settings):
     settings.TENANTS_FRAME_ANCESTORS = ["https://*.bitrix24.de"]
     settings.TENANTS_SHARED_FRAME_ANCESTORS = []
