@@ -41,7 +41,7 @@ class AppKeyRefusedError(BotcoreError):
 class BotCodesTakenError(BotcoreError):
     """Every code the portal's bot may be registered under (botcore/services/bot_codes.py) is held on the
     portal by a bot outside our key: another app's, or a key of ours that could not unregister it. Final:
-    only its holder, or an operator with another BOTCORE_BOT_CODE, frees one."""
+    only its holder frees one (the portal's admin deleting the stale bot in Bitrix24), then a re-provision."""
 
 
 def is_transient(error: BaseException) -> bool:

@@ -68,5 +68,5 @@ def register_portal_bot(
         return bot, candidate
     raise BotCodesTakenError(
         f"every code the bot may take ({held[0]} to {held[-1]}) is held on the portal by a bot of another app"
-        " or key; free one there, or set another BOTCORE_BOT_CODE"
+        " or key: have the portal's admin delete a stale one in Bitrix24, then re-provision the bot"
     )
