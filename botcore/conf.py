@@ -271,7 +271,8 @@ def handle_retry_max_seconds() -> float:
 def handle_retry_window_seconds() -> float:
     """How long after an event came a passing failure (the platform's 5xx, a dropped connection) is still
     retried, past BOTCORE_HANDLE_MAX_ATTEMPTS: the attempts' backoff spends them in seconds, and a platform
-    failing for a minute failed every message that came in meanwhile. 0: the attempts' limit alone."""
+    failing for a minute failed every message that came in meanwhile; so is an attempt whose worker died once
+    after such a failure (executor._tried_past_the_attempts). 0: the attempts' limit alone."""
     return max(0.0, float(read_setting("BOTCORE_HANDLE_RETRY_WINDOW_SECONDS", 300.0)))
 
 

@@ -262,6 +262,19 @@ def _left_in_doubt(ctx: Any) -> str:
     )
 
 
+def _tried_past_the_attempts(entry: EventLogEntry, retry_until: datetime | None) -> bool:
+    """Whether an event past BOTCORE_HANDLE_MAX_ATTEMPTS is tried again: only inside its retry window, when
+    its last attempt settled as a retry (its verdict set its time), or when that attempt's worker died and
+    the one before it had settled so (its error is still that verdict's: a worker killed once, by a restart
+    or a deploy, is a passing trouble like the platform's). Two deaths in a row (the second attempt's note
+    is UNFINISHED_NOTE) or none settled at all (no error) fail it: the skill may be what kills its worker."""
+    if retry_until is None or retry_until <= timezone.now():
+        return False
+    if entry.next_attempt_at is not None:
+        return True
+    return bool(entry.error) and not entry.error.startswith(UNFINISHED_NOTE)
+
+
 def _apologize_for_unfinished(
     entry: EventLogEntry, *, bot: Bot, client: VibeClient, portal_skills: PortalSkills
 ) -> None:
@@ -308,11 +321,10 @@ def handle_entry(
         if timed_out_too_often(entry.timed_out_attempts):
             # The skill's own slow work: another try would hold the bot's later events for the timeout again.
             gave_up = timed_out_attempts_error(entry.timed_out_attempts)
-        elif entry.attempts >= conf.handle_max_attempts() and not (
-            entry.next_attempt_at is not None and retry_until is not None and retry_until > timezone.now()
+        elif entry.attempts >= conf.handle_max_attempts() and not _tried_past_the_attempts(
+            entry, retry_until
         ):
-            # Every attempt counted since the last verdict died with its worker before it could say why
-            # (a retry past the attempts, inside the retry window, has its time set by its verdict).
+            # Its last attempts died with their workers before they could say why (or its window is over).
             gave_up = unfinished_attempts_error(entry.attempts, earlier=entry.error)
         if gave_up:
             status = _finish(
