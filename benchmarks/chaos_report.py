@@ -43,12 +43,28 @@ def _why_lost(items: list[Sent], *, poisoned_bots: set[int]) -> Counter:
             behind = " (its bot was sent a poison event)" if item.bot_id in poisoned_bots else ""
             reasons[f"never stored in the event log{behind}"] += 1
         elif entry["status"] == EventLogEntry.Status.FAILED:
-            # Ids stripped, so that one cause on many messages is one line.
-            first_line = re.sub(r"\d+", "N", (entry["error"] or "").split("\n")[0])[:90]
-            reasons[f"failed after {entry['attempts']} attempt(s): {first_line}"] += 1
+            reasons[f"failed after {entry['attempts']} attempt(s): {_gist(entry['error'])}"] += 1
         else:
             reasons[f"stored, status {entry['status']}"] += 1
     return reasons
+
+
+def _gist(error: str | None) -> str:
+    """An error's first line with its ids stripped, so that one cause on many messages is one line."""
+    return re.sub(r"\d+", "N", (error or "").split("\n")[0])[:90]
+
+
+def failed_events(items: list[Sent]) -> Counter:
+    """The sent messages whose events the event log holds as failed, by the error's gist: the skill never
+    finished their handling (its state write, say), answered or not (a reply can land before its attempt
+    dies), which `lost` alone does not show."""
+    from botcore.models import EventLogEntry
+
+    wanted = {(item.bot_id, item.event_id) for item in items}
+    rows = EventLogEntry.objects.filter(status=EventLogEntry.Status.FAILED).values_list(
+        "bot__vibe_bot_id", "vibe_event_id", "error"
+    )
+    return Counter(_gist(error) for bot_id, event_id, error in rows if (bot_id, event_id) in wanted)
 
 
 def _bots_in_trouble(control: httpx.Client) -> list[str]:
@@ -138,7 +154,14 @@ def print_report(
     )
     in_doubt = len(unlogged) - len(lost)
     if in_doubt:
-        print(f"replies left in doubt (not sent again) that the platform holds: {in_doubt}")
+        print(
+            f"replies the platform holds that the skill's log lacks: {in_doubt} (a post left in doubt and "
+            "not sent again, or its worker killed between the post and the log's line)"
+        )
+    failed = failed_events(sent)
+    print(f"user messages whose event failed in the event log: {sum(failed.values())}")
+    for reason, count in failed.most_common(8):
+        print(f"  {count:5d}  {reason}")
 
     trouble = _bots_in_trouble(control)
     if trouble:
