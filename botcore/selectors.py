@@ -97,6 +97,29 @@ def has_events_waiting_from_before(bot: Bot, moment: datetime) -> bool:
 
 # The bot's latest message events read for the estimate, received within CLOCK_SAMPLE_AGE: a clock moves
 # slowly, and one set right again stops counting within the day.
+# How many of a bot's newest stored messages newest_stored_message_in looks through for one dialog's.
+NEWEST_STORED_SCAN = 50
+
+
+def newest_stored_message_in(bot: Bot, dialog_id: str, *, above: int | None = None) -> int | None:
+    """The newest person's message the event log holds for `bot` in `dialog_id` (above message id `above`),
+    among the bot's NEWEST_STORED_SCAN newest stored messages: one known to be in the chat before a post the
+    handling is about to make. A reply's doubt is judged against the chat's newest message then
+    (skills/context.py _post_once), and a bot behind its dialog (the person's next message stored already)
+    judged it against the message it answers: its reply, never sent, read as "the post or someone writing
+    since" and was left unsent (chaos, full profile, no-template-dedupe)."""
+    rows = EventLogEntry.objects.filter(
+        bot=bot, vibe_bot_id=bot.vibe_bot_id, message_id__isnull=False, message_id__gt=above or 0
+    ).order_by("-message_id")  # the (bot, message_id) index
+    for message_id, payload in rows.values_list("message_id", "payload")[:NEWEST_STORED_SCAN]:
+        data = payload.get("data") if isinstance(payload, Mapping) else None
+        chat = data.get("chat") if isinstance(data, Mapping) else None
+        named = (data or {}).get("dialogId") or (chat.get("dialogId") if isinstance(chat, Mapping) else None)
+        if named == dialog_id:
+            return int(message_id)
+    return None
+
+
 CLOCK_SAMPLE_SIZE = 100
 CLOCK_SAMPLE_AGE = timedelta(days=1)
 # Past these an event says nothing of the clock and is left out: a date an hour ahead of its receipt means

@@ -197,9 +197,12 @@ class VibeSkillContext(EventFacts, ChatActions):
         deferrer: Deferrer | None = None,
         enabled_skills: Sequence[Skill] = (),
         clock_lead: Callable[[], timedelta] | None = None,
+        newest_stored: Callable[..., int | None] | None = None,
     ) -> None:
         """`clock_lead`: estimates how far the platform's clock runs ahead of ours, asked once, when a
-        skill first reads a platform time (on_our_clock)."""
+        skill first reads a platform time (on_our_clock). `newest_stored(dialog_id, above=id)`: the newest
+        person's message stored for the bot in a dialog, for judging a post's doubt (_post_once)."""
+        self._newest_stored = newest_stored
         self.client = client
         self.vibe_bot_id = vibe_bot_id
         self.portal = portal
@@ -373,8 +376,14 @@ class VibeSkillContext(EventFacts, ChatActions):
                 return 0
             log.info("post %s of %s was in doubt and is sent again: %s", self._posts, self._post_key, why)
         after = self._newest_known(dialog_id)
-        if after is None and not template_ids.deduplicates(client.base_url, client.key_name, endpoint):
-            after = newest_on_platform(client, bot_id, dialog_id)
+        if not template_ids.deduplicates(client.base_url, client.key_name, endpoint):
+            # The doubt of a post a repeat would show twice is judged against the chat's newest message before
+            # it: the person may have written again since the message this handling knows (a bot behind its
+            # dialog), and their newer message may be stored already. Knowing none, the chat is read.
+            if after is not None and self._newest_stored is not None:
+                after = max(after, self._newest_stored(dialog_id, above=after) or 0)
+            if after is None:
+                after = newest_on_platform(client, bot_id, dialog_id)
         try:
             sent = post(template_id)
         except VibeError as error:

@@ -364,13 +364,6 @@ def test_a_command_answer_in_doubt_is_judged_by_its_own_answers_not_the_sends(
     assert len(pongs) == 1 and "the chat's last message is" in caplog.text
 
 
-STALE_AFTER = (
-    "not fixed yet: the read at once compares the chat with the message the reply answers, not with"
-    " the chat's newest when the reply was sent (skills/context.py _post_once)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=STALE_AFTER)
 @pytest.mark.parametrize("fault", [BEFORE_ACTION[name] for name in OWN_ANSWERS], ids=OWN_ANSWERS)
 def test_a_reply_the_platform_answered_it_failed_is_sent_again_though_the_person_wrote_again_before_it(
     sandbox_portal, bot, fault, doubts
@@ -378,7 +371,8 @@ def test_a_reply_the_platform_answered_it_failed_is_sent_again_though_the_person
     """From the chaos benchmark's full profile under no-template-dedupe: the chat read at once after the
     platform's own error answer is compared with the person's message the reply answers, so where the person
     had written again before the reply was first sent (a bot behind its dialog), the chat's last message was
-    already newer and the reply, which never arrived, was left unsent."""
+    already newer and the reply, which never arrived, was left unsent. The chat's newest message before the
+    post is the newest the bot has stored there now (selectors.newest_stored_message_in)."""
     answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect="no-template-dedupe")
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="second")
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="third")
