@@ -14,9 +14,11 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from botcore.errors import SkillConfigError
+from botcore import conf
+from botcore.errors import BotCodesTakenError, SkillConfigError
 from botcore.models import Bot
 from botcore.selectors import find_portal_bot, get_portal_skill, list_portal_skills
+from botcore.services.bot_codes import MAX_CODES, derived_code
 from botcore.services.directory import list_known_chats, list_portal_people
 from botcore.services.skill_configs import configure_skill
 from botcore.skills.options import OptionsError
@@ -48,6 +50,10 @@ def portal_sections(*, request: HttpRequest, portal: Portal, viewer: Viewer) -> 
         "status": bot.status,
         "reason": bot.broken_reason[:300],
         "is_admin": viewer.is_admin,
+        # Not the platform's refusal but another app's bots: only the portal's admin can free a code.
+        "codes_taken": bot.broken_reason.startswith(f"{BotCodesTakenError.__name__}:"),
+        "first_code": conf.bot_code(),
+        "last_code": derived_code(conf.bot_code(), MAX_CODES),
     }
     return [state, skills]
 

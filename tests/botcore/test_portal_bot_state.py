@@ -69,3 +69,22 @@ def test_the_header_names_the_credential_and_leaves_a_paused_bot_to_its_card(por
     page = signed_in(portal, is_admin=True).get("/portal/").content.decode()
     assert "paused by the app" in page and "Credential: a personal key" in page
     assert "The bot runs" not in page
+
+
+def test_a_bot_whose_every_code_another_app_holds_tells_the_admin_what_to_free(portal):
+    """From an attacker's trial: a portal whose codes another app squats read "the platform refused it" and
+    "The platform said: BotCodesTakenError: …", in English, with the class name; only the portal's admin can
+    free a code (by deleting the stale bot in Bitrix24), so the page says so, in the viewer's language."""
+    bot_of(
+        portal,
+        Bot.Status.BROKEN,
+        broken_reason="BotCodesTakenError: every code the bot may take (vibe_bot to vibe_bot_10) is held",
+    )
+    admin_page = signed_in(portal, is_admin=True).get("/portal/").content.decode()
+    member_page = signed_in(portal, is_admin=False).get("/portal/").content.decode()
+    for page in (admin_page, member_page):
+        assert "another app on this portal holds every code" in page and "the platform refused it" not in page
+    assert "delete the other app" in admin_page and "BotCodesTakenError" not in admin_page
+    assert "vibe_bot to vibe_bot_10" in admin_page
+    russian = signed_in(portal, is_admin=True).get("/portal/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "другое приложение" in russian
