@@ -115,8 +115,8 @@ def newest_stored_message_in(bot: Bot, dialog_id: str, *, above: int | None = No
         data = payload.get("data") if isinstance(payload, Mapping) else None
         chat = data.get("chat") if isinstance(data, Mapping) else None
         named = (data or {}).get("dialogId") or (chat.get("dialogId") if isinstance(chat, Mapping) else None)
-        if named == dialog_id:
-            return int(message_id)
+        if named == dialog_id and message_id is not None:
+            return message_id
     return None
 
 
