@@ -8,6 +8,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Mount
+from starlette.staticfiles import StaticFiles
 
 from sandbox import chatpage, control, identity, portalpage, stats
 from sandbox.api import bots, chats, commands, events, files, interface, messages, users
@@ -82,9 +84,36 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
         except StateError as error:
             return envelope_error(error)
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "INVALID_REQUEST")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_methods_at(request))
     return JSONResponse(
-        {"success": False, "error": {"code": code, "message": ERRORS[code][1]}}, status_code=exc.status_code
+        {"success": False, "error": {"code": code, "message": ERRORS[code][1]}},
+        status_code=exc.status_code,
+        headers=headers,
     )
+
+
+def _methods_at(request: Request) -> list[str]:
+    """Every method some route takes at the request's path, for a 405's Allow (RFC 9110 15.5.6: a 405 MUST
+    name them). Starlette's own names only the first route matching the path, and the API declares a route
+    per method: PUT /v1/bots would have been told POST alone, not GET."""
+    methods: set[str] = set()
+    # Matched from the app's root: a mount the request went into (the chat page's static files) has moved
+    # the scope's root_path onto itself.
+    scope = {
+        **request.scope,
+        "root_path": request.scope.get("app_root_path", request.scope.get("root_path", "")),
+    }
+    for route in request.app.router.routes:
+        match, _ = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        if isinstance(route, Mount) and isinstance(route.app, StaticFiles):
+            methods.update(("GET", "HEAD"))  # what StaticFiles serves; its own 405 names nothing
+        else:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:

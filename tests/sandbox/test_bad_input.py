@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import re
 import socket
 
 import httpx
 import pytest
+from starlette.routing import Route
 
 from sandbox.http import MAX_BODY_BYTES
+from sandbox.server import build_app
 from tests.sandbox.helpers import error_of
 
 JSON = {"Content-Type": "application/json"}
@@ -142,6 +145,34 @@ def test_a_wrong_method_is_a_json_405(client):
     response = client.put("/bots")
     assert response.status_code == 405
     assert error_of(response) == "METHOD_NOT_ALLOWED"
+
+
+def _paths_with_their_methods() -> list[tuple[str, str]]:
+    """Each path the sandbox routes, its parameters filled in ("1"), with the methods some route takes there
+    (the API declares one route per method, so a path's methods are spread over several routes)."""
+    routes = [route for route in build_app().routes if isinstance(route, Route)]
+    paths = {re.sub(r"\{[^}]+\}", "1", route.path) for route in routes}
+    return sorted(
+        (
+            path,
+            ", ".join(
+                sorted(set().union(*(r.methods or () for r in routes if r.path_regex.fullmatch(path))))
+            ),
+        )
+        for path in paths
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"), [*_paths_with_their_methods(), ("/chat/static/sandbox/chat.css", "GET, HEAD")]
+)
+def test_a_wrong_method_is_a_405_naming_every_method_the_path_takes(sandbox, path, allowed):
+    """RFC 9110 (15.5.6): a 405 MUST carry Allow. It carried none, so a client could not tell what the path
+    takes; and Starlette's own would have named only the first route of the path (POST of /v1/bots)."""
+    response = httpx.put(sandbox.root_url + path, timeout=10)
+    assert response.status_code == 405
+    assert error_of(response) == "METHOD_NOT_ALLOWED"
+    assert response.headers.get("allow") == allowed
 
 
 def test_a_garbage_request_line_does_not_take_the_server_down(sandbox, client):
