@@ -12,7 +12,8 @@ import logging
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import is_ratelimited
 
 from vibeapp.failure_limits import Slot, give_back, rate_setting, take_slot
@@ -68,8 +69,12 @@ def _limits_unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
 
 
 # Only attempts (POST) count: showing the form is free. The address is the one tenants.client_address finds
-# (RATELIMIT_IP_META_KEY).
+# (RATELIMIT_IP_META_KEY). Django's LoginView also takes PUT, as a POST with no form (a 200 page): refused.
+@require_http_methods(["GET", "HEAD", "POST"])
 def admin_sign_in(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    if request.method == "HEAD" and admin.site.has_permission(request):
+        # As Django's admin answers a signed-in operator's GET (to the index): its HEAD got the form.
+        return redirect("admin:index")
     if request.method != "POST":
         return admin.site.login(request, extra_context)
     try:

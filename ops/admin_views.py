@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext
+from django.views.decorators.http import require_safe
 
 from ops.api_rights import may_read
 from ops.charts import draw_inline_bar, draw_time_bars
@@ -19,6 +20,7 @@ def _with_bars(figures: list[Figure]) -> list[tuple[Figure, str]]:
     return [(f, draw_inline_bar(f.value, top=top)) for f in figures]
 
 
+@require_safe  # a read: any other method (PUT, DELETE) rendered the page as GET would
 def fleet_dashboard(request: HttpRequest) -> TemplateResponse:
     if not may_read(request.user, FLEET_MODELS):
         raise PermissionDenied("the fleet's figures count portals, bots and events: their view rights")

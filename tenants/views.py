@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from django.views import csrf
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_ratelimit.core import is_ratelimited
 
 from tenants import handshakes, oauth, services
@@ -90,12 +90,13 @@ def _gateway_headers_are_well_formed(request: HttpRequest, token: str) -> bool:
 
 
 def through_entry(request: HttpRequest) -> HttpResponse | None:
-    """For a portal page asked for (GET) with the gateway's headers of someone this browser's viewer is not
-    (no viewer yet, or another user: a deep link opened in the portal's frame), the way through the app's
-    entry, which signs them in, and back to this page; None when the page may answer as it is. A browser
-    the entry has just signed in with these headers, back without its cookie, is told so instead."""
+    """For a portal page asked for (GET, or HEAD: GET without the body) with the gateway's headers of someone
+    this browser's viewer is not (no viewer yet, or another user: a deep link opened in the portal's frame),
+    the way through the app's entry, which signs them in, and back to this page; None when the page may
+    answer as it is. A browser the entry has just signed in with these headers, back without its cookie, is
+    told so instead."""
     token = _bearer(request.headers.get("X-Vibe-Authorization", ""))
-    if request.method != "GET" or not token:
+    if request.method not in ("GET", "HEAD") or not token:
         return None
     if _viewer_on(request, token) is not None:
         return None
@@ -154,7 +155,7 @@ def _landing(request: HttpRequest) -> str:
 
 
 @frameable_by_portal
-@require_GET
+@require_safe
 def app_entry(request: HttpRequest) -> HttpResponse:
     """Where the app opens inside Bitrix24: the gateway's X-Vibe-* headers carry the user's session."""
     token = _bearer(request.headers.get("X-Vibe-Authorization", ""))
@@ -353,7 +354,7 @@ def _cache_unreachable(
 OAUTH_START_GROUP = "tenants.views.oauth_start"
 
 
-@require_GET
+@require_safe
 def oauth_start(request: HttpRequest) -> HttpResponse:
     """Send an invited visitor to the platform's consent page; the uninvited never see the app key."""
     try:
@@ -380,7 +381,7 @@ def oauth_start(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def oauth_callback(request: HttpRequest) -> HttpResponse:
     try:
         pending, invited_portal = oauth.redeem_state(request, request.GET.get("state", ""))
@@ -441,7 +442,7 @@ def _extra_sections(request: HttpRequest, portal: Portal, viewer: Viewer) -> lis
 
 
 @frameable_by_portal
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def portal_page(request: HttpRequest) -> HttpResponse:
     """The portal's page: status for everyone; settings, personal key and uninstall for admins."""
     if (entry := through_entry(request)) is not None:
@@ -603,7 +604,7 @@ def uninstall(request: HttpRequest) -> HttpResponse:
 
 
 @frameable_by_portal
-@require_GET
+@require_safe
 def uninstalled(request: HttpRequest) -> HttpResponse:
     """What an uninstall from this browser did; nothing where this browser uninstalled nothing."""
     portal_pk = request.session.get(UNINSTALLED_SESSION_KEY)

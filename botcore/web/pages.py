@@ -71,7 +71,7 @@ def _refuse(request: HttpRequest, message: str, status: int) -> HttpResponse:
 
 
 @frameable_by_portal
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def skill_settings(request: HttpRequest, name: str) -> HttpResponse:
     """One skill's switch and options for the viewer's portal; POST (admins only) saves both at once."""
     if (entry := through_entry(request)) is not None:
