@@ -27,7 +27,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route, request_response
+from starlette.routing import Match, Route, request_response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
@@ -41,7 +41,8 @@ from sandbox.state import Platform
 COOKIE_NAME = "_vibe_gw"
 DEFAULT_PLACEMENT = "DEFAULT"
 MAX_NEXT_LENGTH = 2048
-OWN_PAGE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]  # /_gateway/* never reaches the app
+# /_gateway/* never reaches the app, in any method.
+OWN_PAGE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 # --- cookies and URLs ------------------------------------------------------------------------------------
@@ -193,7 +194,21 @@ async def redeem_init(request: Request) -> Response:
 
 
 async def gateway_not_found(request: Request) -> Response:
-    return refusal_page(request, GatewayRefusal("Not found", "The gateway has no such page.", 404))
+    """/_gateway/* where the gateway has no page: 404; one of its pages in a method it does not take (this
+    route takes them all, so that none reaches the app): 405 naming those it does (RFC 9110 15.5.6)."""
+    allowed = {
+        method
+        for route in request.app.router.routes
+        if isinstance(route, Route) and route.endpoint is not gateway_not_found
+        if route.matches(request.scope)[0] is not Match.NONE
+        for method in route.methods or ()
+    }
+    if not allowed:
+        return refusal_page(request, GatewayRefusal("Not found", "The gateway has no such page.", 404))
+    refused = GatewayRefusal("Method not allowed", f"This page takes {' and '.join(sorted(allowed))}.", 405)
+    response = refusal_page(request, refused)
+    response.headers["Allow"] = ", ".join(sorted(allowed))
+    return response
 
 
 async def forward(request: Request) -> Response:

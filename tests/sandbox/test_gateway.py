@@ -416,6 +416,16 @@ def test_an_unknown_gateway_page_is_404(browser, demo):
     assert browser.get("/_gateway/nothing").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/_gateway/login", "/_gateway/open", "/_gateway/logout"])
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS"])
+def test_a_gateway_page_asked_with_a_method_it_does_not_take_is_405_naming_get(browser, demo, path, method):
+    """A page the gateway has, in a method it does not take: 405 with Allow (RFC 9110 15.5.6), not the
+    catch-all's "The gateway has no such page." (404), which told a client the page did not exist."""
+    response = browser.request(method, path)
+    assert response.status_code == 405
+    assert set(response.headers.get("allow", "").split(", ")) == {"GET", "HEAD"}
+
+
 # --- other gateways -----------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_an_app_that_is_down_is_a_502_page():
