@@ -91,6 +91,7 @@ def test_requests_refused_for_rights_or_credentials_count_too(rate):
     guesser = APIClient(REMOTE_ADDR="203.0.113.7")
     guesses = [guesser.get("/api/ops/portals/", HTTP_AUTHORIZATION=f"Token made-up-{n}") for n in range(4)]
     assert [answer.status_code for answer in guesses] == [401, 401, 401, 429]
+    assert 1 <= int(guesses[-1]["Retry-After"]) <= 60  # the guesser is told how long, as any caller is
     # Counted by their own keys: the portal's admin and an operator still get through.
     assert signed_in(acme, is_admin=True).get("/api/skills/").status_code == 200
     assert token_client(staff=True, name="operator").get("/api/ops/portals/").status_code == 200
