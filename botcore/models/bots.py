@@ -123,9 +123,10 @@ class BotCommand(models.Model):
 class BotChat(models.Model):
     """A group chat a platform bot was added to, as its ONIMBOTV2JOINCHAT event said: the platform lists no
     bot's chats, and the event log keeps its events 14 days (BOTCORE_EVENT_LOG_RETENTION_DAYS), so a quiet
-    chat would be forgotten. Read by a move, for the chats notice (botcore/services/chats_notice.py); written
-    only when such an event is stored (a handful a bot), never for a message. No leave is kept: the platform
-    sends no event when a bot leaves or is removed from a chat (the move asks it, Chat.get)."""
+    chat would be forgotten. Read by a move, for the chats notice (botcore/services/chats_notice.py), and by a
+    skill form's chat picker (botcore/services/directory.py); written only when such an event is stored (a
+    handful a bot), never for a message. No leave is kept: the platform sends no event when a bot leaves or
+    is removed from a chat (the move asks it, Chat.get)."""
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="chats")
     vibe_bot_id = models.BigIntegerField()  # the platform bot added: a move's new one is in none of them

@@ -1,9 +1,10 @@
 """What the platform knows that a form offers to pick from: the bot's group chats and the portal's people.
 
 The platform has no "list the bot's chats" endpoint, so the chats are the group chats seen in the bot's
-recent events (joining, messages, commands); the people are GET /v1/users, kept a minute in the cache (a
-form reloaded, or a page loaded in a loop, must not spend the app key's budget that every portal's bots
-share). Both are best effort: a form keeps working on what is stored when the platform cannot be asked,
+recent events (joining, messages, commands), then those it was added to that they no longer name (BotChat:
+quiet past the events read or the log's retention); the people are GET /v1/users, kept a minute in the
+cache (a form reloaded, or a page loaded in a loop, must not spend the app key's budget that every portal's
+bots share). Both are best effort: a form keeps working on what is stored when the platform cannot be asked,
 and while the cache cannot be reached (Redis down) the chats are read uncached and the people not asked.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.utils.translation import gettext
 
-from botcore.models import EventLogEntry
+from botcore.models import Bot, BotChat, EventLogEntry
 from botcore.selectors import find_registered_bot
 from botcore.services.platform import client_for_portal
 from botcore.vibe.errors import VibeError
@@ -27,6 +28,9 @@ from vibeapp import shared_cache
 log = logging.getLogger(__name__)
 
 RECENT_EVENTS = 2000  # how far back the event log is read for chats
+# The chats a picker offers at most: a bot in thousands of chats is read in one bounded query (its newest
+# joined), and the page stays a page; a chosen chat past them stays pickable, marked as one not known.
+MAX_OFFERED_CHATS = 1000
 PEOPLE_CACHE_SECONDS = 60  # someone who joined the portal is offered a minute later at most
 KNOWN_CHATS_CACHE_SECONDS = 3600  # exact while kept: the key names the newest event read
 
@@ -48,14 +52,28 @@ def _person_choice(user_id: str, name: str) -> Choice:
 
 
 def list_known_chats(portal: Portal) -> list[Choice]:
-    """Group chats of the portal's bot, newest activity first, each under the name it last had.
+    """Group chats of the portal's bot: those its recent events name, newest activity first, each under the
+    name it last had; then those it joined that they do not name, newest joined first, under the name the
+    join gave (a rename sends no event). MAX_OFFERED_CHATS at most.
 
     Only the chats its current platform bot was seen in: a bot moved to another credential is a new
     platform bot, which is in none of the old one's chats until someone adds it again.
     """
     bot = find_registered_bot(portal)
-    if bot is None:
+    if bot is None or bot.vibe_bot_id is None:
         return []
+    chats = {dialog_id: (name, chat_id) for dialog_id, name, chat_id in _chats_in_recent_events(bot)}
+    # Read each time (one indexed query of at most MAX_OFFERED_CHATS rows): a join is an event too, so the
+    # events' cached answer already names a chat joined since; this adds the quiet ones.
+    joined = BotChat.objects.filter(bot=bot, vibe_bot_id=bot.vibe_bot_id).order_by("-joined_at", "-id")
+    for dialog_id, name in joined.values_list("dialog_id", "name")[:MAX_OFFERED_CHATS]:
+        chats.setdefault(dialog_id, (name, dialog_id.removeprefix("chat")))
+    offered = list(chats.items())[:MAX_OFFERED_CHATS]
+    return [_chat_choice(dialog_id, name, chat_id) for dialog_id, (name, chat_id) in offered]
+
+
+def _chats_in_recent_events(bot: Bot) -> list[tuple[str, str, object]]:
+    """list_group_chats_in of the bot's recent events, kept in the cache under the newest one."""
     recent = EventLogEntry.objects.filter(bot=bot, vibe_bot_id=bot.vibe_bot_id).order_by("-id")
     newest = recent.values_list("id", "received_at").first()
     if newest is None:
@@ -65,13 +83,12 @@ def list_known_chats(portal: Portal) -> list[Choice]:
     # database made anew beside a cache that was not): a form's save and the page after it read them once.
     key = f"botcore:known-chats:v2:{bot.pk}:{bot.vibe_bot_id}:{newest[0]}:{newest[1].timestamp()}"
     cached = shared_cache.read(key, what="a form's list of chats")
-    if not isinstance(cached, list):
-        chats = list_group_chats_in(recent)
-        if cached is None:
-            shared_cache.keep(key, chats, KNOWN_CHATS_CACHE_SECONDS, what="a form's list of chats")
-    else:
-        chats = cached
-    return [_chat_choice(dialog_id, name, chat_id) for dialog_id, name, chat_id in chats]
+    if isinstance(cached, list):
+        return cached
+    chats = list_group_chats_in(recent)
+    if cached is None:
+        shared_cache.keep(key, chats, KNOWN_CHATS_CACHE_SECONDS, what="a form's list of chats")
+    return chats
 
 
 def list_group_chats_in(

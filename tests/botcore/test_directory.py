@@ -1,5 +1,6 @@
 """The chats a skill's form offers are read from the bot's recent events: once per new event, not once per
-visit (a form's save and the page after it read 2,000 stored events twice)."""
+visit (a form's save and the page after it read 2,000 stored events twice); then from the chats it joined
+(BotChat), which outlive the events."""
 
 from __future__ import annotations
 
@@ -123,3 +124,57 @@ def test_an_unnamed_person_is_offered_in_each_viewers_language(bot, monkeypatch)
         assert [c.label for c in directory.list_portal_people(bot.portal)] == ["Anna", "User 41"]
     with translation.override("ru"):
         assert [c.label for c in directory.list_portal_people(bot.portal)] == ["Anna", "Пользователь 41"]
+
+
+def test_a_chat_quiet_past_the_events_read_is_still_offered_under_its_join_name(bot):
+    """The picker read the newest 2,000 events: a chat quiet for longer (or past the log's 14 days) left it,
+    and the form said of the chat a skill posts to that the bot is not in it. The chats the bot joined are
+    kept (BotChat): offered after those its events name, newest joined first."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from botcore.models import BotChat
+
+    long_ago = timezone.now() - timedelta(days=40)
+    BotChat.objects.create(bot=bot, vibe_bot_id=7, dialog_id="chat5", name="Team", joined_at=long_ago)
+    BotChat.objects.create(
+        bot=bot, vibe_bot_id=7, dialog_id="chat8", name="Board", joined_at=long_ago + timedelta(days=1)
+    )
+    BotChat.objects.create(bot=bot, vibe_bot_id=7, dialog_id="chat6", name="Sales (as joined)")
+    BotChat.objects.create(bot=bot, vibe_bot_id=3, dialog_id="chat9", name="The old bot's")  # before a move
+    joined(bot, 1, 6, "Sales")  # the one chat its events still name, under the name they gave
+    assert [(c.value, c.label) for c in directory.list_known_chats(bot.portal)] == [
+        ("chat6", "Sales"),
+        ("chat8", "Board"),
+        ("chat5", "Team"),
+    ]
+
+
+def test_a_bot_whose_events_are_all_pruned_offers_the_chats_it_joined(bot):
+    from django.utils import translation
+
+    from botcore.models import BotChat
+
+    BotChat.objects.create(bot=bot, vibe_bot_id=7, dialog_id="chat5", name="")
+    with translation.override("ru"):
+        assert [(c.value, c.label) for c in directory.list_known_chats(bot.portal)] == [("chat5", "Чат 5")]
+
+
+def test_the_chats_joined_are_read_in_one_bounded_query(bot, monkeypatch):
+    """A bot in thousands of chats: the page reads the newest MAX_OFFERED_CHATS of them, in one query."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from botcore.models import BotChat
+
+    monkeypatch.setattr(directory, "MAX_OFFERED_CHATS", 3)
+    BotChat.objects.bulk_create(
+        BotChat(bot=bot, vibe_bot_id=7, dialog_id=f"chat{n}", name=f"C{n}") for n in range(1, 11)
+    )
+    joined(bot, 1, 4, "C4")
+    with CaptureQueriesContext(connection) as queries:
+        offered = [c.value for c in directory.list_known_chats(bot.portal)]
+    assert offered == ["chat4", "chat10", "chat9"]
+    [read] = [q["sql"] for q in queries.captured_queries if "botcore_botchat" in q["sql"]]
+    assert "LIMIT 3" in read.upper()

@@ -1,0 +1,40 @@
+"""The settings page's chat picker offers a chat the bot joined however long it has been quiet: it read the
+bot's newest 2,000 events, so a standup's chat quiet past them (or past the log's 14 days) left the picker,
+and the page told the admin the bot was not in the chat it posts to, to add it there again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from botcore.models import EventLogEntry, SkillConfig
+from botcore.services.bots import provision_bot
+from botcore.services.polling import poll_bot_once
+from botcore.tasks import prune_event_log
+from tests.botcore.skills.test_portal_admin import signed_in
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_standup_chat_quiet_past_the_event_log_is_offered_not_said_to_be_left(sandbox_portal, settings):
+    sp = sandbox_portal
+    settings.BOTCORE_SKILLS = ["botcore.skills.builtin.standup.StandupSkill"]
+    bot = provision_bot(sp.portal)
+    created = sp.control.post(
+        "/_sandbox/act/chats",
+        json={"userId": sp.admin_id, "title": "Team", "memberIds": [sp.member_id, bot.vibe_bot_id]},
+    )
+    chat = created.json()["data"]["chat"]["dialogId"]
+    poll_bot_once(bot.pk)  # the bot hears it joined
+    SkillConfig.objects.create(
+        portal=sp.portal, skill_name="standup", is_enabled=True, options={"chat": chat}
+    )
+    EventLogEntry.objects.filter(bot=bot).update(received_at=timezone.now() - timedelta(days=15))
+    assert prune_event_log() > 0  # quiet since: no event names the chat any more
+
+    page = signed_in(sp.portal, is_admin=True).get("/portal/skills/standup/").content.decode()
+    picker = page.split('data-testid="pick-chat"')[1].split("</select>")[0]
+    assert f'<option value="{chat}" selected>Team</option>' in picker
+    assert 'data-testid="chat-not-joined"' not in page
