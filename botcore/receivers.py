@@ -49,6 +49,7 @@ def say_when_previous_app_key_bot_waits(sender, portal, **kwargs):
 def resume_on_session_restored(sender, portal, **kwargs):
     bot_services.resume_portal_bots(portal)
     provisioning.request_awaited_provisioning(portal)
+    chats_notice.wake_chats_notices(portal)
 
 
 @receiver(signals.portal_session_stored)

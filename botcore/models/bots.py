@@ -83,9 +83,10 @@ class Bot(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True, db_index=True, verbose_name=_("activated at"))
     commands_signature = models.CharField(max_length=64, blank=True)
     # The notice owed to the portal's admins since a move gave it a new platform bot: the group chats of the
-    # old one to add it to (botcore/services/chats_notice.py), kept until every admin was told, and when it
-    # is due again. Not indexed: set on a handful of rows at a time, and the minute sweep's read of a table
-    # with one row per portal costs less than an index every poll's write would keep.
+    # old one to add it to (botcore/services/chats_notice.py), kept until every admin was told (then a week
+    # more, for an admin's first visit), and when it is due again. Not indexed: set on a handful of rows at
+    # a time, and the minute sweep's read of a table with one row per portal costs less than an index every
+    # poll's write would keep.
     chats_notice = models.JSONField(null=True, blank=True)
     chats_notice_due_at = models.DateTimeField(null=True, blank=True)
     # When a sync of its commands was queued and has not started yet (bot_profile.request_commands_sync):

@@ -25,7 +25,7 @@ from botcore.services.bot_profile import (
     register_commands,
     signature_of_commands,
 )
-from botcore.services.chats_notice import collect_old_bot_chats, send_chats_notice
+from botcore.services.chats_notice import collect_old_bot_chats, send_chats_notice, wake_chats_notices
 from botcore.services.eventlog import store_batch
 from botcore.services.executor import describe_error
 from botcore.services.platform import (
@@ -181,6 +181,8 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
     bot.refresh_from_db()
     if chats_owed is not None:
         send_chats_notice(bot, now=timezone.now())
+    else:
+        wake_chats_notices(portal)  # one that waited for the bot to be able to send it (a broken bot's)
     log.info(
         "bot provisioned portal=%s bot=%s vibe_bot=%s code=%s credential=%s moved=%s commands=%s",
         portal.member_id,
@@ -386,6 +388,7 @@ def resume_bot(bot: Bot, *, operator: str) -> bool:
     ):
         return False
     log.info("bot resumed by operator portal=%s bot=%s operator=%s", bot.portal.member_id, bot.pk, operator)
+    wake_chats_notices(bot.portal)  # a move's notice waited while the bot was paused
     return True
 
 

@@ -14,8 +14,11 @@ The list is kept on the bot row by the move's own update, and sent from the new 
 language (else the portal's), as the other admin notices are (notices.send_to_each): once per admin and old
 bot (the action ledger's key), and tried again by the minute sweep while the platform keeps some admins
 untold, for notices.NOTICE_TRIED_FOR. The admins are those tenants knows, who opened the app (a stored
-session): the platform names a portal's admins to no bot. While it knows none, the notice waits, unswept,
-and a portal user's visit makes it due (wake_chats_notices): an admin's first visit sends it.
+session): the platform names a portal's admins to no bot. While it knows none, or the bot cannot send (paused,
+waiting for a session, broken, no credential), the notice waits, unswept, however long, and what ends the
+wait makes it due (wake_chats_notices: a portal user's visit, the bot resumed or provisioned). Once every
+admin known was told it is kept, unswept, for NOTICE_KEPT_FOR: an admin who had not opened the app is known
+from their first visit, which sends it to them.
 
 A move run again before its update (a crash) collects again for the same old bot; after it, the row has
 moved, and neither a re-run nor a re-provision moves it again.
@@ -23,6 +26,7 @@ moved, and neither a re-run nor a re-provision moves it again.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from datetime import datetime, timedelta
@@ -64,6 +68,9 @@ NAME_LOOKUP_SECONDS = 10.0
 EVENTS_READ = 20_000
 # A chat's name as the notice shows it, at most.
 NAME_CHARS = 80
+# How long a notice every admin known was told is kept for an admin who opens the app later (the first visit
+# is how the backend learns someone is an admin): by then the chats were added again, or left for good.
+NOTICE_KEPT_FOR = timedelta(days=7)
 
 
 def collect_old_bot_chats(bot: Bot) -> dict[str, Any] | None:
@@ -86,10 +93,12 @@ def collect_old_bot_chats(bot: Bot) -> dict[str, Any] | None:
     joined = BotChat.objects.filter(bot=bot, vibe_bot_id=old_id).order_by("-joined_at", "-id")
     for dialog_id, name in joined.values_list("dialog_id", "name"):
         candidates[dialog_id] = candidates.get(dialog_id) or name
-    # A notice still owed by an earlier move lists chats this old bot may never have been added to.
-    earlier = dict((bot.chats_notice or {}).get("chats", []))
+    # A notice still owed by an earlier move lists chats this old bot may never have been added to; one its
+    # admins were told (kept for a later admin's visit) was theirs to act on.
+    owed = bot.chats_notice if bot.chats_notice and not bot.chats_notice.get("told_at") else {}
+    earlier = dict(owed.get("chats", []))
     listed, more = _listed_by_old_bot(bot, old_id, candidates, keep=earlier)
-    more += int((bot.chats_notice or {}).get("more", 0))
+    more += int(owed.get("more", 0))
     if not listed:
         return None
     return {"old_bot": old_id, "moved_at": timezone.now().isoformat(), "chats": listed, "more": more}
@@ -167,32 +176,37 @@ def chats_notice_text(facts: dict[str, Any], language: str) -> str:
 
 
 def send_chats_notice(bot: Bot, *, now: datetime) -> int:
-    """Send the notice the bot row owes to the portal's admins not told yet, from its platform bot; keep it
-    due again after a backoff while some could not be told for a passing reason (or no bot can send it yet),
-    and drop it once all were, or past NOTICE_TRIED_FOR. Returns how many were told now."""
+    """Send the notice the bot row owes to the portal's admins not told yet, from its platform bot. Kept due
+    again after a backoff while some could not be told for a passing reason, for NOTICE_TRIED_FOR; kept
+    unswept, for a visit to wake (wake_chats_notices), while no admin is known or the bot cannot send (paused,
+    waiting for a session, no credential), and once every admin known was told, for one who opens the app
+    later (NOTICE_KEPT_FOR). Returns how many were told now."""
     facts = bot.chats_notice
     if not facts:
         return 0
     portal = bot.portal
-    told, some_left = 0, True
     owed = Bot.objects.filter(pk=bot.pk, chats_notice__old_bot=facts["old_bot"])
-    if portal.status == Portal.Status.UNINSTALLED:
-        some_left = False
-    elif bot.status == Bot.Status.ACTIVE and bot.vibe_bot_id is not None:
-        admin_ids = list_admin_user_ids(portal)
-        if not admin_ids:
-            # Nobody to tell: the platform names no portal's admins to a bot, so the notice waits, unswept,
-            # for an admin's visit (wake_chats_notices), however long that takes.
-            log.info("chats notice waits for an admin's visit portal=%s bot=%s", portal.member_id, bot.pk)
-            owed.update(chats_notice_due_at=None)
-            return 0
-        try:
-            client = client_for_bot(bot)
-        except SessionTokenError:
-            pass  # no credential to write with yet: a portal user's visit brings one
-        else:
-            told, some_left = _tell_admins(bot, client, facts, admin_ids)
-    # Its day of tries runs from the move, or from the visit that woke it after it waited for an admin.
+    told_at = facts.get("told_at")
+    if (
+        portal.status == Portal.Status.UNINSTALLED
+        or bot.status == Bot.Status.RETIRED
+        or (told_at and now - datetime.fromisoformat(told_at) >= NOTICE_KEPT_FOR)
+    ):
+        owed.update(chats_notice=None, chats_notice_due_at=None)
+        return 0
+    admin_ids = list_admin_user_ids(portal)
+    client = _sender(bot) if admin_ids else None
+    if client is None:
+        # Nobody to tell (the platform names no portal's admins to a bot), or no bot to tell them from yet:
+        # the notice waits, unswept, however long that takes, for what ends it to wake it (wake_chats_notices:
+        # a portal user's visit, the bot resumed or provisioned). Tried for a day from the move, a bot paused
+        # for a weekend had its notice given up before it could send it.
+        why = "an admin's visit" if not admin_ids else "the bot to be able to send"
+        log.info("chats notice waits for %s portal=%s bot=%s", why, portal.member_id, bot.pk)
+        owed.update(chats_notice_due_at=None)
+        return 0
+    told, some_left = _tell_admins(bot, client, facts, admin_ids)
+    # Its day of tries runs from the move, or from the visit that woke it after it waited.
     tried_from = datetime.fromisoformat(facts.get("woken_at") or facts["moved_at"])
     if some_left and now - tried_from < NOTICE_TRIED_FOR:
         owed.update(chats_notice_due_at=now + timedelta(seconds=conf.backoff_max_seconds()))
@@ -202,19 +216,35 @@ def send_chats_notice(bot: Bot, *, now: datetime) -> int:
             "chats notice given up after %s: portal=%s bot=%s, some admins never told",
             NOTICE_TRIED_FOR, portal.member_id, bot.pk,
         )  # fmt: skip
-    owed.update(chats_notice=None, chats_notice_due_at=None)
+        owed.update(chats_notice=None, chats_notice_due_at=None)
+        return told
+    # Every admin known was told. Another admin is known only once they open the app: kept, unswept, for
+    # their visit (the action ledger tells each once), from when the first were told.
+    owed.update(chats_notice=facts | {"told_at": told_at or now.isoformat()}, chats_notice_due_at=None)
     return told
+
+
+def _sender(bot: Bot) -> VibeClient | None:
+    """A client on the bot's credential, if the bot may send now: running, registered, its credential held."""
+    if bot.status != Bot.Status.ACTIVE or bot.vibe_bot_id is None:
+        return None  # paused by an operator, waiting for a session, broken or awaiting its registration
+    try:
+        return client_for_bot(bot)
+    except SessionTokenError:
+        return None  # no credential to write with: a portal user's visit brings one
 
 
 def _tell_admins(
     bot: Bot, client: VibeClient, facts: dict[str, Any], admin_ids: list[int]
 ) -> tuple[int, bool]:
-    language_of = admin_languages(client, bot.portal)
+    # The directory is asked for their languages only when one is told: a visit that wakes a notice every
+    # known admin has had costs no platform call.
+    language_of = functools.cache(lambda: admin_languages(client, bot.portal))
     delivery = send_to_each(
         bot,
         client,
         admin_ids,
-        lambda user_id: chats_notice_text(facts, language_of(user_id)),
+        lambda user_id: chats_notice_text(facts, language_of()(user_id)),
         what="chats notice",
         once_key=lambda user_id: f"notice:chats-to-add:{facts['old_bot']}:{user_id}",
     )
@@ -227,8 +257,9 @@ def _tell_admins(
 
 
 def wake_chats_notices(portal: Portal) -> int:
-    """A portal user's session was stored: a notice waiting for an admin to tell is due at the minute sweep
-    (which finds whether that user is one), its day of tries counted from now. Returns how many were woken."""
+    """A portal user's session was stored, or the portal's bot resumed or provisioned: a notice waiting for an
+    admin to tell or for the bot to send it is due at the minute sweep (which finds whether it can go now),
+    its day of tries counted from now. Returns how many were woken."""
     now = timezone.now()
     woken = 0
     waiting = Bot.objects.filter(portal=portal, chats_notice__isnull=False, chats_notice_due_at__isnull=True)

@@ -16,7 +16,7 @@ from django_q.tasks import async_task
 
 from botcore.models import Bot, BotChat, EventLogEntry, SkillConfig
 from botcore.services import chats_notice
-from botcore.services.bots import provision_bot
+from botcore.services.bots import pause_bot, provision_bot, resume_bot
 from botcore.services.platform import client_for_bot
 from botcore.services.polling import poll_bot_once
 from botcore.services.skill_schedules import sweep_schedules
@@ -45,6 +45,17 @@ def notices_posted(sp, vibe_bot_id: int, user_id: int) -> list[str]:
         and str(call["body"].get("dialogId")) == str(user_id)
         and MARK in call["body"]["fields"]["message"]
     ]
+
+
+def directory_calls(sp) -> list[dict]:
+    """GET /v1/users calls: how a notice learns each admin's language."""
+    return sp.control.get("/_sandbox/calls", params={"path": "/v1/users"}).json()["data"]["calls"]
+
+
+def told_every_admin_known(bot: Bot) -> bool:
+    """Whether the bot's notice is due no more: kept, unswept, only for an admin who opens the app later."""
+    row = Bot.objects.get(pk=bot.pk)
+    return row.chats_notice_due_at is None and bool((row.chats_notice or {}).get("told_at"))
 
 
 def group_chat(sp, bot: Bot, title: str) -> str:
@@ -175,7 +186,7 @@ def test_a_move_whose_worker_dies_while_telling_the_admins_tells_each_once(
     sweep_schedules()
     assert len(notices_posted(sp, bot.vibe_bot_id, sp.admin_id)) == 1
     assert len(notices_posted(sp, bot.vibe_bot_id, second_admin)) == 1
-    assert Bot.objects.get(pk=bot.pk).chats_notice is None  # done with
+    assert told_every_admin_known(bot)
 
 
 def test_a_portal_with_more_chats_than_a_notice_lists_is_told_how_many_more(
@@ -291,7 +302,7 @@ def test_a_chat_id_no_link_can_carry_leaves_the_notice_to_the_other_chats(
     assert len(lines) == 3, lines  # the lead, then one bullet a chat
     odd = next(line for line in lines[1:] if "Odd one" in line)
     assert re.findall(r"\[(?!\u200b)", odd) == []  # no tag opens on it: plain text
-    assert Bot.objects.get(pk=bot.pk).chats_notice is None  # done with, not owed for ever
+    assert told_every_admin_known(bot)  # not owed for ever
 
 
 def test_the_chats_counted_past_the_listed_ones_leave_out_those_the_old_bot_has_left(
@@ -352,7 +363,7 @@ def test_a_notice_no_admin_can_be_told_yet_waits_for_an_admin_s_visit_and_goes_t
     [notice] = notices_posted(sp, bot.vibe_bot_id, new_admin)
     assert "Team standup" in notice and "Sales and support" in notice
     assert notices_posted(sp, bot.vibe_bot_id, sp.admin_id) == []
-    assert Bot.objects.get(pk=bot.pk).chats_notice is None  # done with
+    assert told_every_admin_known(bot)
 
 
 def test_a_bot_the_platform_forgot_is_registered_anew_and_its_admins_told_the_old_one_s_chats(
@@ -445,3 +456,106 @@ def test_a_notice_that_waited_days_for_an_admin_has_its_day_of_tries_from_their_
     Bot.objects.filter(pk=bot.pk).update(chats_notice_due_at=timezone.now() - timedelta(seconds=1))
     sweep_schedules()
     assert len(notices_posted(sp, bot.vibe_bot_id, new_admin)) == 1
+
+
+def days_on(bot: Bot, days: int) -> None:
+    """The move was `days` ago, and the notice is due at the minute sweep."""
+    moved_at = (timezone.now() - timedelta(days=days)).isoformat()
+    facts = Bot.objects.get(pk=bot.pk).chats_notice
+    Bot.objects.filter(pk=bot.pk).update(
+        chats_notice=facts | {"moved_at": moved_at}, chats_notice_due_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def test_a_paused_bot_s_notice_waits_for_its_resume_however_long(
+    sandbox_portal, sandbox, settings, task_queue
+):
+    """A bot an operator paused moves too, and sends nothing while paused. Its notice was tried for a day from
+    the move, as one the platform refused for a while is, and then given up: resumed three days on, its
+    admins were told of no chat. It waits, as one with no admin to tell does, and the resume sends it."""
+    sp = sandbox_portal
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    old_bot = bot.vibe_bot_id
+    pause_bot(bot, operator="ops")
+    open_app(sp, app_key=rotate_app_key(sp, settings))
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert bot.vibe_bot_id != old_bot and bot.status == Bot.Status.PAUSED, bot.last_error
+    days_on(bot, 3)
+    sweep_schedules()
+    assert notices_posted(sp, bot.vibe_bot_id, sp.admin_id) == []  # paused: it sends nothing
+    assert Bot.objects.get(pk=bot.pk).chats_notice is not None  # kept, not given up
+
+    resume_bot(Bot.objects.get(pk=bot.pk), operator="ops")
+    sweep_schedules()
+    sweep_schedules()
+    [notice] = notices_posted(sp, bot.vibe_bot_id, sp.admin_id)
+    assert "Team standup" in notice and "Sales and support" in notice
+
+
+def test_a_notice_the_bot_has_no_credential_to_send_waits_for_a_visit_however_long(
+    sandbox_portal, sandbox, settings, task_queue, monkeypatch
+):
+    """The platform refused the notice for a while, then the portal's sessions all ended (nobody opened the
+    app for days). Tried for a day from the move, it was given up before anyone came back; it waits for the
+    visit that brings a credential, and goes then."""
+    sp = sandbox_portal
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    sent = VibeClient.send_message
+
+    def rate_limited(self, *args, **kwargs):
+        raise VibeBudgetTimeoutError(status=429, code="RATE_LIMITED", message="the key's budget is spent")
+
+    monkeypatch.setattr(VibeClient, "send_message", rate_limited)
+    open_app(sp, app_key=rotate_app_key(sp, settings))
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert bot.chats_notice is not None and bot.chats_notice_due_at is not None  # tried again later
+    monkeypatch.setattr(VibeClient, "send_message", sent)
+
+    SessionGrant.objects.filter(portal=sp.portal).update(invalidated_at=timezone.now())  # no session left
+    days_on(bot, 3)
+    sweep_schedules()
+    assert Bot.objects.get(pk=bot.pk).chats_notice is not None  # kept, not given up
+
+    open_app(sp, app_key=settings.VIBE_APP_KEY)  # the admin comes back
+    sweep_schedules()
+    sweep_schedules()
+    [notice] = notices_posted(sp, bot.vibe_bot_id, sp.admin_id)
+    assert "Team standup" in notice and "Sales and support" in notice
+
+
+def test_an_admin_who_opens_the_app_after_another_was_told_is_told_too(
+    sandbox_portal, sandbox, settings, task_queue, monkeypatch
+):
+    """The admins told are those the backend knows (a stored session): an admin who had not opened the app
+    was never told while another had, though the first visit tells them who the portal's admins are. The
+    notice is kept, unswept, for NOTICE_KEPT_FOR after its admins were told, and an admin's first visit in it
+    sends it to them: once each, and nobody twice."""
+    sp = sandbox_portal
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    open_app(sp, app_key=rotate_app_key(sp, settings))
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert len(notices_posted(sp, bot.vibe_bot_id, sp.admin_id)) == 1
+    assert bot.chats_notice_due_at is None  # not swept: every admin known was told
+
+    second_admin = admin_with_session(sp)  # an admin of the portal opens the app for the first time
+    sweep_schedules()
+    sweep_schedules()
+    [notice] = notices_posted(sp, bot.vibe_bot_id, second_admin)
+    assert "Team standup" in notice and "Sales and support" in notice
+    open_app(sp, app_key=settings.VIBE_APP_KEY)  # visits again: nobody is told twice
+    asked = len(sp.calls(bot.vibe_bot_id)), len(directory_calls(sp))
+    sweep_schedules()
+    assert (len(sp.calls(bot.vibe_bot_id)), len(directory_calls(sp))) == asked  # nor the platform asked
+    assert len(notices_posted(sp, bot.vibe_bot_id, sp.admin_id)) == 1
+    assert len(notices_posted(sp, bot.vibe_bot_id, second_admin)) == 1
+
+    told_at = timezone.now() - chats_notice.NOTICE_KEPT_FOR - timedelta(minutes=1)
+    facts = Bot.objects.get(pk=bot.pk).chats_notice
+    Bot.objects.filter(pk=bot.pk).update(chats_notice=facts | {"told_at": told_at.isoformat()})
+    third_admin = admin_with_session(sp)  # past it: an old move is no news
+    sweep_schedules()
+    assert notices_posted(sp, bot.vibe_bot_id, third_admin) == []
+    assert Bot.objects.get(pk=bot.pk).chats_notice is None  # done with
