@@ -10,12 +10,12 @@ import difflib
 import json
 import sys
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botcore.vibe.bbcode import MAX_TEXT_CHARS
-from botcore.vibe.keyboards import Keyboard, KeyboardError
+from botcore.vibe.keyboards import KeyboardError, to_wire
 
 if TYPE_CHECKING:  # base imports state, which imports this module
     from botcore.skills.base import Skill
@@ -49,10 +49,11 @@ def check_keyboard(keyboard: object, *, skills: Iterable[Skill]) -> None:
     registers only theirs, and the platform refuses the press of any other (the sandbox: COMMAND_NOT_FOUND),
     so the person presses and nothing happens. Buttons that carry no command (a link, SEND, PUT, COPY, CALL,
     DIALOG, an app) raise no event and are not asked about; nor is `keyboard=False` (an edit removing
-    them)."""
+    them). A keyboard the platform could not read as buttons is refused as the client would refuse it
+    (botcore.vibe.keyboards.to_wire)."""
     skills = tuple(skills)
     declared = list(dict.fromkeys(spec.command for skill in skills for spec in skill.commands))
-    for button in _buttons(keyboard):
+    for button in to_wire(keyboard):
         if "COMMAND" not in button:
             continue
         command = str(button["COMMAND"]).lstrip("/")  # the platform's reading: the sandbox strips it too
@@ -69,15 +70,6 @@ def check_keyboard(keyboard: object, *, skills: Iterable[Skill]) -> None:
             f" enabled skills ({names}): {listed}. Another skill's command works where that skill is enabled"
             " (check ctx.enabled_skills; in the kit, pass enabled_skills=[...])"
         )
-
-
-def _buttons(keyboard: object) -> Sequence[Mapping[str, Any]]:
-    """A keyboard's button objects as the client sends them (botcore.vibe.endpoints.base.keyboard_wire)."""
-    if isinstance(keyboard, Keyboard):
-        return keyboard.to_wire()
-    if isinstance(keyboard, list | tuple):
-        return [button for button in keyboard if isinstance(button, Mapping)]
-    return []  # None or a bool (an edit's False removes the buttons): no buttons
 
 
 # The modules between a skill's `ctx.reply(...)` and check_message: the live context and the kit's.

@@ -6,13 +6,13 @@ The wire form is the bare array of UPPER-CASE button objects the reference's ech
 part B §7.3.1); a line break is `{"TYPE": "NEWLINE"}`. Each button takes exactly one action: `send`,
 `put`, `copy`, `call`, `dialog` (ACTION + ACTION_VALUE, handled by the user's client, no event),
 `link`, or `command` (a registered command: the only button that raises an event, COMMANDADD with
-context "keyboard").
+context "keyboard"). `to_wire(keyboard)` reads a Keyboard or bare button objects into that form.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Literal
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Literal
 
 ButtonColor = Literal["primary", "secondary", "alert", "base"]
 ButtonDisplay = Literal["LINE", "BLOCK"]
@@ -132,3 +132,29 @@ class Keyboard:
 
     def __repr__(self) -> str:
         return f"Keyboard({[item.get('TEXT', '⏎') for item in self._items]!r})"
+
+
+def to_wire(keyboard: object) -> list[dict[str, Any]]:
+    """The button objects of `keyboard` as `fields.keyboard` carries them: the one reading of a keyboard, for
+    the client that sends it (endpoints.base.message_fields) and the skills' check of its commands
+    (botcore.skills.values.check_keyboard, given what a skill passed, unchecked), so what is checked is what
+    is sent. A Keyboard's, or copies of bare button objects; none for None or a bool (no keyboard, or an
+    edit's False, which the client sends as "N"). Raises KeyboardError for what the platform could not read
+    as buttons: a keyboard that is no list (one button object alone, a text), or an item that is no button
+    object."""
+    if isinstance(keyboard, Keyboard):
+        return keyboard.to_wire()
+    if keyboard is None or isinstance(keyboard, bool):
+        return []
+    if not isinstance(keyboard, Sequence) or isinstance(keyboard, str | bytes):
+        raise KeyboardError(
+            f"a keyboard is a Keyboard or a list of button objects, not a {type(keyboard).__name__}"
+            " (build one with Keyboard().button(...))"
+        )
+    for index, button in enumerate(keyboard):
+        if not isinstance(button, Mapping):
+            raise KeyboardError(
+                f"button {index} of the keyboard is a {type(button).__name__}, not a button object such as"
+                " {'TEXT': ..., 'COMMAND': ...} (build one with Keyboard().button(...))"
+            )
+    return [dict(button) for button in keyboard]

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 from urllib.parse import quote
 
-from botcore.vibe import template_ids
+from botcore.vibe import keyboards, template_ids
 from botcore.vibe.attach import Attach
 from botcore.vibe.budget import Priority
 from botcore.vibe.keyboards import Keyboard
@@ -61,12 +61,6 @@ def dialog(dialog_id: str | int) -> str:
     return value
 
 
-def keyboard_wire(keyboard: KeyboardArg) -> list[dict[str, Any]]:
-    if isinstance(keyboard, Keyboard):
-        return keyboard.to_wire()
-    return [dict(button) for button in keyboard]
-
-
 def attach_wire(attach: AttachArg) -> Any:
     if isinstance(attach, Attach):
         return attach.to_wire()
@@ -95,7 +89,7 @@ def message_fields(
     if keyboard is False:
         fields["keyboard"] = "N"
     elif keyboard is not None and keyboard is not True:
-        fields["keyboard"] = keyboard_wire(keyboard)
+        fields["keyboard"] = keyboards.to_wire(keyboard)
     if attach is False:
         fields["attach"] = "N"
     elif attach is not None and attach is not True:

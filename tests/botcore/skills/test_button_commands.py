@@ -94,6 +94,14 @@ def test_the_kit_refuses_a_button_whose_command_no_enabled_skill_declares(how):
     assert [e for e in ctx.edits if e["keyboard"]] == []
 
 
+def test_the_kit_refuses_a_keyboard_holding_what_is_no_button():
+    """It passed the kit (the check skipped it), and live the client failed on it with dict()'s words."""
+    ctx = RecordingContext(skill=Ballot())
+    with pytest.raises(KeyboardError, match="button 1 of the keyboard is a str"):
+        ctx.send("chat7", "Lunch?", keyboard=[{"TEXT": "Pizza", "COMMAND": "/vote"}, "Salad"])
+    assert ctx.posts == []
+
+
 def test_the_kit_refuses_it_in_a_command_answer_too():
     with pytest.raises(KeyboardError, match="'vot'"):
         run_skill(Ballot(), make_command_event("ask"))

@@ -8,7 +8,8 @@ import pytest
 
 from botcore.vibe import bbcode as bb
 from botcore.vibe.attach import MAX_ATTACH_CHARS, Attach, AttachError, GridItem
-from botcore.vibe.keyboards import Keyboard, KeyboardError
+from botcore.vibe.endpoints.base import message_fields
+from botcore.vibe.keyboards import Keyboard, KeyboardError, to_wire
 
 # --- keyboards ---------------------------------------------------------------------------------------
 
@@ -111,6 +112,36 @@ def test_to_wire_returns_copies_the_caller_cannot_use_to_change_the_keyboard():
     keyboard = Keyboard().button("A", send="a")
     keyboard.to_wire()[0]["TEXT"] = "changed"
     assert keyboard.to_wire()[0]["TEXT"] == "A"
+
+
+def test_one_reading_of_a_keyboard_serves_the_client_and_the_skills_checks():
+    """keyboards.to_wire: what the client sends (endpoints.base.message_fields) and what
+    botcore.skills.values.check_keyboard reads are one function's answer."""
+    keyboard = Keyboard().button("A", send="a")
+    assert to_wire(keyboard) == keyboard.to_wire()
+    bare = [{"TEXT": "B", "COMMAND": "b"}]
+    assert to_wire(bare) == bare and to_wire(bare)[0] is not bare[0]  # copies
+    assert to_wire(tuple(bare)) == bare
+    assert to_wire(None) == to_wire(False) == to_wire(True) == []  # no buttons: left out, or removed
+    assert message_fields(text="x", keyboard=bare)["keyboard"] == bare
+    assert message_fields(text="x", keyboard=False)["keyboard"] == "N"
+
+
+@pytest.mark.parametrize(
+    "keyboard, said",
+    [
+        ([{"TEXT": "A", "COMMAND": "a"}, "B"], "button 1 of the keyboard is a str"),
+        ({"TEXT": "A", "COMMAND": "a"}, "not a dict"),  # one button where the list belongs
+        ("A", "not a str"),
+    ],
+)
+def test_a_keyboard_the_platform_cannot_read_is_refused_with_the_reason(keyboard, said):
+    # Before: the client failed with dict()'s own words ("dictionary update sequence element #0 ..."), and
+    # the skills' check passed it (it skipped what was no button object).
+    with pytest.raises(KeyboardError, match=said):
+        to_wire(keyboard)
+    with pytest.raises(KeyboardError, match=said):
+        message_fields(text="x", keyboard=keyboard)
 
 
 # --- attach ------------------------------------------------------------------------------------------
