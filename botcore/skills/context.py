@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from botcore.skills.actions import ChatActions
 from botcore.skills.base import Skill
@@ -30,7 +30,13 @@ from botcore.skills.i18n import FALLBACK_LANGUAGE, normalize_language
 from botcore.skills.ledger import ActionLedger
 from botcore.skills.options import SkillOptions
 from botcore.skills.signals import tell_write_in_doubt
-from botcore.skills.state import DialogState, OnceStateStore, StateStore, refuse_platform_call_in_block
+from botcore.skills.state import (
+    BlockGuardedClient,
+    DialogState,
+    OnceStateStore,
+    StateStore,
+    refuse_platform_call_in_block,
+)
 from botcore.skills.values import check_due, check_json, check_keyboard, check_message
 from botcore.vibe import VibeClient, template_ids
 from botcore.vibe.attach import Attach
@@ -203,7 +209,7 @@ class VibeSkillContext(EventFacts, ChatActions):
         skill first reads a platform time (on_our_clock). `newest_stored(dialog_id, above=id)`: the newest
         person's message stored for the bot in a dialog, for judging a post's doubt (_post_once)."""
         self._newest_stored = newest_stored
-        self.client = client
+        self._client = client
         self.vibe_bot_id = vibe_bot_id
         self.portal = portal
         self.portal_member_id = portal.member_id
@@ -222,6 +228,8 @@ class VibeSkillContext(EventFacts, ChatActions):
         self.language = language or self.portal_language
         self._post_key = post_key_for(vibe_bot_id=vibe_bot_id, event=event, skill_name=skill.name)
         self.state_store = OnceStateStore(state_store, ledger=ledger, handling_key=self._post_key)
+        # What a skill reaches as ctx.client: the same client, each call refused inside a state block.
+        self._guarded_client = None if client is None else BlockGuardedClient(client, self.state_store)
         self._posts = 0
         self._reactions = 0
         self._defers = 0
@@ -245,14 +253,20 @@ class VibeSkillContext(EventFacts, ChatActions):
         replayed = self.state_store.replayed
         return self._effects + [("state", i >= replayed) for i in range(state_writes)]
 
+    @property
+    def client(self) -> VibeClient | None:
+        """The platform client, for a call the context has no method for; None where the portal's bot cannot
+        reach the platform now. Refused inside a state block like the context's own calls."""
+        return cast("VibeClient | None", self._guarded_client)
+
     # --- plumbing ---------------------------------------------------------------------------------
     def _platform(self) -> tuple[VibeClient, int]:
         refuse_platform_call_in_block(self.state_store)
-        if self.client is None or self.vibe_bot_id is None:
+        if self._client is None or self.vibe_bot_id is None:
             raise PlatformUnavailableError(
                 f"{type(self.event).__name__}: this portal's bot cannot reach the platform now"
             )
-        return self.client, self.vibe_bot_id
+        return self._client, self.vibe_bot_id
 
     def _next_key(self) -> str:
         """The same key for the same post of the same event, however often the event is handled."""

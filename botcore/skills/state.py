@@ -10,12 +10,14 @@ SQLite the project opens every transaction IMMEDIATE, which takes the database's
 No platform call may be made inside an `update()` block (refuse_platform_call_in_block, in the live context
 and the test kit alike): the lock is held until the block ends, and a post's once-only record commits with
 the block, so a block that failed after the post would leave the post on the platform and no record of it.
+A call through `ctx.client`, the platform client itself, is refused there too (BlockGuardedClient).
 """
 
 from __future__ import annotations
 
 import abc
 import copy
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +59,36 @@ def refuse_platform_call_in_block(store: StateStore, call: str = "a platform cal
             "locked until the block ends (on SQLite the whole database, for every bot), and a post made "
             "there is forgotten by the handling if the block then fails, while the chat keeps it"
         )
+
+
+class BlockGuardedClient:
+    """The platform client as a skill gets it (`ctx.client`), for what the context has no method for: each
+    call through it is refused inside an `update()` block of `store`, as the context's own calls are
+    (refuse_platform_call_in_block); what is no call (`base_url`) reads through. A method is wrapped at its
+    first use and kept, so a call costs the client's own plus one closure call and the block count's read."""
+
+    def __init__(self, client: Any, store: StateStore) -> None:
+        self._client = client
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:  # only for what the instance does not hold yet
+        if name in ("_client", "_store"):  # not set yet (a copy being made): no recursion through here
+            raise AttributeError(name)
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+        store, call = self._store, f"ctx.client.{name}()"
+
+        @functools.wraps(attribute)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            refuse_platform_call_in_block(store, call)
+            return attribute(*args, **kwargs)
+
+        setattr(self, name, guarded)
+        return guarded
+
+    def __repr__(self) -> str:
+        return f"BlockGuardedClient({self._client!r})"
 
 
 class DialogState:

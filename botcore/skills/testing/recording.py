@@ -22,7 +22,12 @@ from botcore.skills.base import Skill
 from botcore.skills.context import EventFacts
 from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import normalize_language
-from botcore.skills.state import MemoryStateStore, StateStore, refuse_platform_call_in_block
+from botcore.skills.state import (
+    BlockGuardedClient,
+    MemoryStateStore,
+    StateStore,
+    refuse_platform_call_in_block,
+)
 from botcore.skills.testing.factories import new_message_id
 from botcore.skills.values import check_message
 from botcore.vibe import MAX_DOWNLOAD_BYTES
@@ -82,10 +87,13 @@ class RecordingContext(EventFacts):
         files: Mapping[int, bytes] | None = None,
         on_action: Callable[[Action], None] | None = None,
         platform_clock_lead: timedelta = timedelta(0),
+        client: Any = None,
     ) -> None:
         """`options`: validated against the skill's schema (a bad one raises OptionsError, as saving would);
         without them, the schema's defaults. `state`: initial states by dialog id. `platform_clock_lead`: how
-        far the platform's clock runs ahead of ours (negative: behind), as ctx.on_our_clock reads it."""
+        far the platform's clock runs ahead of ours (negative: behind), as ctx.on_our_clock reads it.
+        `client`: what `ctx.client` gives a skill that calls the platform client itself (a stand-in of the
+        test's), refused inside a state block as live; None without one."""
         self._platform_clock_lead = platform_clock_lead
         self.skill = skill
         self.event = event
@@ -104,6 +112,7 @@ class RecordingContext(EventFacts):
         self.portal_member_id = portal_member_id
         self.enabled_skills = tuple(enabled_skills) or ((skill,) if skill is not None else ())
         self.state_store = state_store or MemoryStateStore({k: dict(v) for k, v in (state or {}).items()})
+        self.client = None if client is None else BlockGuardedClient(client, self.state_store)
         self.chat_users = {str(k): list(v) for k, v in (chat_users or {}).items()}
         self.portal_users = list(portal_users or [])
         self.files = dict(files or {})

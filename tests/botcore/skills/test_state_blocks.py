@@ -11,7 +11,7 @@ import pytest
 from botcore.models import ConversationState, EventLogEntry
 from botcore.skills.base import Skill
 from botcore.skills.state import StateBlockError
-from botcore.skills.testing import make_message_event, run_skill
+from botcore.skills.testing import RecordingContext, make_message_event, run_skill
 from botcore.vibe.events import EventType
 
 
@@ -31,6 +31,14 @@ class TalkerInBlock(Skill):
             with ctx.state.update() as state:
                 state["seen"] = state.get("seen", 0) + 1
                 ctx.react("like")
+        elif text == "client inside":  # the platform client itself, for what the context has no method for
+            with ctx.state.update() as state:
+                state["seen"] = state.get("seen", 0) + 1
+                ctx.client.send_message(event.bot.id, dialog_id=ctx.dialog_id, text="said through the client")
+        elif text == "client after":
+            with ctx.state.update() as state:
+                state["seen"] = state.get("seen", 0) + 1
+            ctx.client.send_message(event.bot.id, dialog_id=ctx.dialog_id, text="said through the client")
         elif text == "later inside":
             with ctx.state.update() as state:
                 state["later"] = True
@@ -59,6 +67,36 @@ def test_the_kit_takes_the_call_after_the_block_and_a_deferred_job_inside_it():
     }
 
 
+class StandInClient:
+    """What a skill's test gives RecordingContext(client=...): it notes each call, with no network."""
+
+    base_url = "https://stand.in/v1"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def send_message(self, bot_id, **fields):
+        self.calls.append(("send_message", fields))
+        return 1
+
+
+def test_the_kit_refuses_a_call_through_ctx_client_inside_the_block_and_sends_nothing():
+    client = StandInClient()
+    with pytest.raises(
+        StateBlockError, match=r"^ctx.client.send_message\(\) inside `with ctx.state.update\(\)`"
+    ):
+        run_skill(TalkerInBlock(), make_message_event("client inside"), client=client)
+    assert client.calls == []
+
+
+def test_the_kit_s_ctx_client_is_the_client_it_was_given_outside_the_block():
+    client = StandInClient()
+    ctx = run_skill(TalkerInBlock(), make_message_event("client after"), client=client)
+    assert client.calls == [("send_message", {"dialog_id": ctx.dialog_id, "text": "said through the client"})]
+    assert ctx.client.base_url == client.base_url  # what is no call reads through
+    assert RecordingContext().client is None  # none given: as live where the platform cannot be reached
+
+
 @pytest.fixture
 def skill_paths():
     return [f"{__name__}.TalkerInBlock"]
@@ -85,3 +123,26 @@ def test_live_a_post_inside_the_block_never_reaches_the_platform_and_the_event_f
     # The block's write went with it: only the later event's is kept.
     kept = ConversationState.objects.get(skill_name="talker")
     assert kept.data == {"seen": 1}
+
+
+@pytest.mark.slow
+def test_live_a_post_through_ctx_client_inside_the_block_never_reaches_the_platform(world):
+    """ctx.client skipped the rule: the post went out with the dialog's lock held, the event handled."""
+    before = world.last_call_seq()
+    world.say("client inside")
+    world.say("client after")
+    world.poll()
+    rows = EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").order_by(
+        "vibe_event_id"
+    )
+    assert [r.status for r in rows] == ["failed", "handled"]
+    assert rows[0].error.startswith(
+        "StateBlockError: ctx.client.send_message() inside `with ctx.state.update()`"
+    )
+    posts = [
+        c for c in world.calls_since(before) if c["method"] == "POST" and c["path"].endswith("/messages")
+    ]
+    # The apology for the failed event and the later event's post through the client; none from the block.
+    assert len(posts) == 2
+    assert [m["text"] for m in world.messages()].count("said through the client") == 1
+    assert ConversationState.objects.get(skill_name="talker").data == {"seen": 1}
