@@ -320,6 +320,8 @@ def _keep_joined_chats(bot: Bot, vibe_bot_id: int, fresh: list[EventLogEntry], *
         if entry.event_type != EventType.JOIN_CHAT or entry.status == EventLogEntry.Status.MALFORMED:
             continue
         try:
+            # The stored payload, not the batch's typed event: that holds the text as it came (a NUL, a lone
+            # surrogate), which the database or its driver refuses; this reads as the handling will.
             chat = getattr(parse_event(entry.payload), "chat", None)
         except (VibeError, ValueError, TypeError):
             continue  # the parser refuses it: it names no chat (and is recorded as failed when handled)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from botcore.models import Bot, EventLogEntry
+from botcore.models import Bot, BotChat, EventLogEntry
 from botcore.services import eventlog
 from botcore.services.eventlog import store_batch
 from botcore.vibe.parse import read_event_batch
@@ -69,3 +69,50 @@ def test_another_event_under_a_stored_events_id_keeps_the_stored_one_and_says_so
     assert "4111" not in caplog.text and "PASTEDTOKEN" not in caplog.text
     kept = EventLogEntry.objects.get(bot=bot, vibe_event_id=1)
     assert kept.payload["data"]["message"]["text"] == "hello" and EventLogEntry.objects.count() == 1
+
+
+# --- the group chats a batch's join events add (eventlog._keep_joined_chats) ---------------------------
+
+
+def joined(event_id: int, dialog_id: str, name: str) -> dict:
+    chat = {"id": int(dialog_id.removeprefix("chat")), "dialogId": dialog_id, "name": name}
+    return {
+        "eventId": event_id,
+        "type": "ONIMBOTV2JOINCHAT",
+        "data": {"bot": {"id": 7}, "dialogId": dialog_id, "chat": chat},
+    }
+
+
+def chats_kept(bot: Bot) -> list[tuple[str, str]]:
+    return list(
+        BotChat.objects.filter(bot=bot, vibe_bot_id=7).order_by("dialog_id").values_list("dialog_id", "name")
+    )
+
+
+def test_a_batch_keeps_the_group_chats_its_join_events_name_as_the_log_stores_them(bot):
+    """The chat is read from the entry's stored payload, not from the batch's typed event, which holds the
+    text as it came. Read from the event (tried): a NUL in a chat's name had PostgreSQL refuse the rows, so no
+    chat of the batch was kept; a lone surrogate failed the driver's encoding, outside the DatabaseError the
+    keeping is ready for, and the whole batch with its offset was rolled back, at every poll."""
+    events = [
+        joined(1, "chat5", "Sales\x00 \ud800team"),
+        joined(2, "12", "Alice"),
+        joined(3, "chat9", "Team"),
+    ]
+    batch = read_event_batch({"events": events, "nextOffset": 4})
+    assert store_batch(bot.pk, batch, vibe_bot_id=7, lease_token=None) == 3
+    assert chats_kept(bot) == [("chat5", "Sales\ufffd \ufffdteam"), ("chat9", "Team")]  # not the 1:1 dialog
+    assert Bot.objects.get(pk=bot.pk).event_offset == 4
+
+
+def test_a_join_event_the_log_cannot_keep_as_itself_keeps_no_chat_and_one_id_twice_keeps_the_first(bot):
+    """An id past int64 is stored as MALFORMED under a synthetic id (no event of the batch has that id); an
+    id given twice in one batch is stored once, the first, and so is its chat."""
+    events = [joined(2**64, "chat4", "Past int64"), joined(1, "chat5", "First"), joined(1, "chat6", "Second")]
+    batch = read_event_batch({"events": events, "nextOffset": 2})
+    assert store_batch(bot.pk, batch, vibe_bot_id=7, lease_token=None) == 2
+    assert sorted(EventLogEntry.objects.values_list("event_type", "status")) == [
+        ("MALFORMED", "malformed"),
+        ("ONIMBOTV2JOINCHAT", "received"),
+    ]
+    assert chats_kept(bot) == [("chat5", "First")]
