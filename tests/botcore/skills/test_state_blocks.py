@@ -103,46 +103,33 @@ def skill_paths():
 
 
 @pytest.mark.slow
-def test_live_a_post_inside_the_block_never_reaches_the_platform_and_the_event_fails_saying_why(world):
+@pytest.mark.parametrize(
+    ("inside", "after", "refusal", "said"),
+    [
+        ("inside", "after", "a platform call", "said after the block"),
+        # ctx.client skipped the rule: its post went out with the dialog's lock held, the event handled.
+        ("client inside", "client after", "ctx.client.send_message()", "said through the client"),
+    ],
+)
+def test_live_a_post_inside_the_block_never_reaches_the_platform_and_the_event_fails_saying_why(
+    world, inside, after, refusal, said
+):
     before = world.last_call_seq()
-    world.say("inside")
-    world.say("after")
+    world.say(inside)
+    world.say(after)
     world.poll()
     rows = EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").order_by(
         "vibe_event_id"
     )
     assert [r.status for r in rows] == ["failed", "handled"]
-    assert rows[0].error.startswith("StateBlockError: a platform call inside `with ctx.state.update()`")
+    assert rows[0].error.startswith(f"StateBlockError: {refusal} inside `with ctx.state.update()`")
     shown = [m["text"] for m in world.messages()]
     posts = [
         c for c in world.calls_since(before) if c["method"] == "POST" and c["path"].endswith("/messages")
     ]
-    # The post inside the block was never sent; the apology for the failed event and the later reply were.
-    assert "said inside the block" not in shown and shown.count("said after the block") == 1
+    # The post inside the block was never sent; the apology for the failed event and the later post were.
+    assert "said inside the block" not in shown and shown.count(said) == 1
     assert len(posts) == 2
     # The block's write went with it: only the later event's is kept.
     kept = ConversationState.objects.get(skill_name="talker")
     assert kept.data == {"seen": 1}
-
-
-@pytest.mark.slow
-def test_live_a_post_through_ctx_client_inside_the_block_never_reaches_the_platform(world):
-    """ctx.client skipped the rule: the post went out with the dialog's lock held, the event handled."""
-    before = world.last_call_seq()
-    world.say("client inside")
-    world.say("client after")
-    world.poll()
-    rows = EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").order_by(
-        "vibe_event_id"
-    )
-    assert [r.status for r in rows] == ["failed", "handled"]
-    assert rows[0].error.startswith(
-        "StateBlockError: ctx.client.send_message() inside `with ctx.state.update()`"
-    )
-    posts = [
-        c for c in world.calls_since(before) if c["method"] == "POST" and c["path"].endswith("/messages")
-    ]
-    # The apology for the failed event and the later event's post through the client; none from the block.
-    assert len(posts) == 2
-    assert [m["text"] for m in world.messages()].count("said through the client") == 1
-    assert ConversationState.objects.get(skill_name="talker").data == {"seen": 1}
