@@ -45,6 +45,7 @@ from botcore.skills.i18n import in_language
 from botcore.skills.options import GroupChat
 from botcore.vibe import VibeClient
 from botcore.vibe import bbcode as bb
+from botcore.vibe.budget import Priority
 from botcore.vibe.errors import VibeApiError, VibeError
 from tenants.errors import SessionTokenError, TenantsError
 from tenants.models import Portal
@@ -111,7 +112,9 @@ def _listed_by_old_bot(
     in, named as it sees them, then the ones of `keep` (an earlier notice's) not among them."""
     client: VibeClient | None
     try:
-        client = client_for_bot(bot)
+        # Setting a bot up, no person waiting on it: behind every portal's replies on the key they share (a
+        # rotated app key moves every portal at once, each move up to MAX_NAME_LOOKUPS look-ups).
+        client = client_for_bot(bot, default_priority=Priority.SETUP)
     except TenantsError:
         client = None  # its credential is gone (a personal key removed): the names the events gave
     listed: list[list[str]] = []

@@ -21,6 +21,7 @@ from botcore.services.platform import client_for_bot
 from botcore.services.polling import poll_bot_once
 from botcore.services.skill_schedules import sweep_schedules
 from botcore.tasks import move_portal_bot, prune_event_log
+from botcore.vibe.budget import NoBudget, Priority
 from botcore.vibe.client import VibeClient
 from botcore.vibe.errors import VibeBudgetTimeoutError
 from tenants import services as tenant_services
@@ -204,6 +205,31 @@ def test_a_portal_with_more_chats_than_a_notice_lists_is_told_how_many_more(
     # The standup's chat first; the two others the old bot was seen in, counted.
     assert "Team standup" in notice and "Third" not in notice and "Sales" not in notice
     assert notice.endswith("\n… and 2 more group chats the old bot was seen in.")
+
+
+def test_a_move_s_chat_look_ups_wait_behind_every_portal_s_replies(
+    sandbox_portal, sandbox, settings, monkeypatch
+):
+    """From an attacker trial: the look-ups a move makes for the chats notice (up to 40 Chat.get per move, on
+    the key every portal of the app key shares, and a rotated key moves them all at once; a portal admin
+    giving and removing a personal key moves it each time) were asked at a reply's priority, level with every
+    portal's answers to people, where the registration beside them waits as setting a bot up."""
+    sp = sandbox_portal
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    asked: list[Priority] = []
+
+    class RecordingBudget(NoBudget):
+        def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
+            asked.append(priority)
+            return True
+
+    real = chats_notice.client_for_bot
+    monkeypatch.setattr(
+        chats_notice, "client_for_bot", lambda bot, **options: real(bot, **options, budget=RecordingBudget())
+    )
+    facts = chats_notice.collect_old_bot_chats(bot)
+    assert facts is not None and len(facts["chats"]) == 2
+    assert asked and set(asked) == {Priority.SETUP}
 
 
 def test_a_move_to_a_personal_key_names_the_chats_in_the_portal_s_language(
