@@ -325,6 +325,26 @@ def _take_key_check(request: HttpRequest, portal: Portal) -> Slot | None:
     )
 
 
+TOO_MANY_KEYS_SAVED = _(
+    "Too many keys were saved for this portal just now. Please wait a while, then try again."
+)
+
+
+def _take_key_save(request: HttpRequest, portal: Portal) -> Slot | None:
+    """One of `portal`'s TENANTS_API_KEY_SAVED_RATE personal keys saved in the window, taken before the key is
+    checked (given back unless it is saved), or None when it has had them all. Each key saved moves the
+    portal's bot in a task (its registration, commands, the old bot drained and deleted, the chats notice's
+    look-ups: on the app key every portal shares where it moves from or to a session) and costs a GET /v1/me:
+    an admin giving a good key and taking it back in a loop moved it without end. Removals are not counted
+    (a leaked key is taken back at once, the cache down or not): each needs a key saved before it."""
+    return take_slot(
+        request,
+        group="tenants.api_key_saved",
+        key=lambda _group, _request: portal.member_id,
+        rate=rate_setting("TENANTS_API_KEY_SAVED_RATE"),
+    )
+
+
 def _too_many_attempts(request: HttpRequest) -> HttpResponse:
     return render(
         request, "tenants/error.html", {"message": _("Too many attempts. Please wait a minute.")}, status=429
@@ -470,23 +490,32 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                     return redirect("tenants:portal")
             elif action == "api_key":
                 key_form = PortalApiKeyForm(request.POST)
+                saving: Slot | None = None
                 try:
-                    slot = _take_key_check(request, portal) if key_form.is_valid() else None
+                    saving = _take_key_save(request, portal) if key_form.is_valid() else None
+                    slot = _take_key_check(request, portal) if saving is not None else None
                 except Exception as error:  # noqa: BLE001 - the cache client's own family (Redis down)
+                    if saving is not None:
+                        _give_back(saving, what="personal key save")
                     return _cache_unreachable(
                         request, error, counts="refused personal keys", public_message=KEY_NOT_CHECKED
                     )
-                if key_form.is_valid() and slot is None:
+                if key_form.is_valid() and saving is None:
+                    log.warning("personal key saves rate-limited portal=%s", portal.member_id)
+                    key_form.add_error("api_key", TOO_MANY_KEYS_SAVED)
+                elif saving is not None and slot is None:
                     log.warning("personal key check rate-limited portal=%s", portal.member_id)
                     key_form.add_error("api_key", TOO_MANY_KEYS_REFUSED)
-                elif slot is not None:
-                    refused = False
+                    _give_back(saving, what="personal key save")
+                elif saving is not None and slot is not None:
+                    refused = saved = False
                     try:
                         services.set_portal_api_key(
                             portal,
                             api_key=key_form.cleaned_data["api_key"],
                             added_by_user_id=viewer.bitrix_user_id,
                         )
+                        saved = True
                     except TenantsError as error:
                         refused = not error.is_transient  # the platform could not answer: nothing was refused
                         key_form.add_error(
@@ -499,6 +528,8 @@ def portal_page(request: HttpRequest) -> HttpResponse:
                     finally:
                         if not refused:
                             _give_back(slot, what="personal key check")
+                        if not saved:
+                            _give_back(saving, what="personal key save")
             elif action == "remove_api_key":
                 if request.POST.get("confirm_remove") != "yes":  # it moves the bot out of its group chats
                     messages.error(request, _("Tick the box to remove the key."))

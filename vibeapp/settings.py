@@ -435,6 +435,10 @@ TENANTS_GATEWAY_SIGN_IN_RATE = env.read_str("TENANTS_GATEWAY_SIGN_IN_RATE", "10/
 # Personal keys the platform refused (each check costs a GET /v1/me), per portal, whoever typed them; past it
 # the portal's next keys are not checked until the window ends.
 TENANTS_API_KEY_REFUSED_RATE = env.read_str("TENANTS_API_KEY_REFUSED_RATE", "10/h")
+# Personal keys saved on a portal's page, per portal: each moves the portal's bot (registered anew, the old
+# one drained and deleted, on the app key every portal shares where the move is from or to a session); past it
+# the portal's next keys are neither checked nor saved until the window ends. Removing a key is never limited.
+TENANTS_API_KEY_SAVED_RATE = env.read_str("TENANTS_API_KEY_SAVED_RATE", "10/h")
 TENANTS_CLIENT_IP_HEADER = env.read_str("TENANTS_CLIENT_IP_HEADER")
 # The proxies whose TENANTS_CLIENT_IP_HEADER is believed (addresses or CIDR networks): a request from anywhere
 # else is counted by its socket's address, as a client could write the header itself. Loopback by default, a

@@ -656,6 +656,39 @@ def test_refused_personal_keys_are_checked_with_the_platform_a_bounded_number_of
     assert me_calls(platform) - before == 3
 
 
+def test_personal_keys_saved_on_a_portal_move_its_bot_a_bounded_number_of_times(
+    two_admin_browsers, platform, settings, fresh_rate_limits, monkeypatch, django_capture_on_commit_callbacks
+):
+    """From an attacker trial: a portal's admin giving a good personal key and removing it again, in a loop,
+    had the bot moved each time (a task registering it and its commands, draining and deleting the old one,
+    up to 40 chat look-ups, on the app key every portal shares) and every key asked about with GET /v1/me,
+    without end: only refused keys were counted. Saved keys are counted per portal too; a removal is not (an
+    admin takes a leaked key back at once), and each needs a key saved before it."""
+    settings.TENANTS_API_KEY_SAVED_RATE = "3/h"
+    moves: list[str] = []
+    monkeypatch.setattr("botcore.receivers.async_task", lambda task, *args, **kwargs: moves.append(task))
+    first, second = two_admin_browsers
+    # Keys the platform refuses are no saves: counted by TENANTS_API_KEY_REFUSED_RATE alone.
+    for n in range(2):
+        made_up = {"action": "api_key", "api_key": f"vibe_api_{n:040x}"}
+        assert first.post("/portal/", made_up).status_code == 400
+    before = me_calls(platform)
+    answers = []
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(5):
+            key = platform.personal_key(platform.admin)
+            saved = first.post("/portal/", {"action": "api_key", "api_key": key})
+            removed = first.post("/portal/", {"action": "remove_api_key", "confirm_remove": "yes"})
+            answers.append((saved.status_code, removed.status_code))
+    assert answers == [(302, 302)] * 3 + [(400, 302)] * 2
+    assert moves.count("botcore.tasks.move_portal_bot") == 6  # three keys given, three taken back
+    assert me_calls(platform) - before == 3
+    # Per portal, whichever browser of it asks; the page says to wait.
+    refused = second.post("/portal/", {"action": "api_key", "api_key": platform.personal_key(platform.admin)})
+    assert "Too many keys were saved" in refused.content.decode()
+    assert me_calls(platform) - before == 3
+
+
 @pytest.mark.django_db(transaction=True)  # the posts run in threads, each on a connection of its own
 def test_personal_keys_posted_at_the_same_moment_are_checked_no_more_than_the_rate(
     two_admin_browsers, platform, settings, fresh_rate_limits
