@@ -72,6 +72,13 @@ NAME_CHARS = 80
 # How long a notice every admin known was told is kept for an admin who opens the app later (the first visit
 # is how the backend learns someone is an admin): by then the chats were added again, or left for good.
 NOTICE_KEPT_FOR = timedelta(days=7)
+# A chat's name as the bot row keeps it for the notice, at most, as a joined chat's row does: the platform's
+# title or an event's name came as long as an answer may be (16 MiB), and every poll cycle reads that row.
+KEPT_NAME_CHARS = BotChat._meta.get_field("name").max_length or 255
+# A group chat's dialog id ("chatN") is listed up to this long, as a joined chat's row keeps one: an event's
+# longer one (the platform's to give) went into each look-up's URL, and one past httpx's limit raised out of
+# the move, at each run of it.
+MAX_DIALOG_ID_CHARS = BotChat._meta.get_field("dialog_id").max_length or 64
 
 
 def collect_old_bot_chats(bot: Bot) -> dict[str, Any] | None:
@@ -121,6 +128,8 @@ def _listed_by_old_bot(
     more = lookups = 0
     give_up = time.monotonic() + NAME_LOOKUP_SECONDS
     for dialog_id, known in [*candidates.items(), *((d, n) for d, n in keep.items() if d not in candidates)]:
+        if len(dialog_id) > MAX_DIALOG_ID_CHARS:
+            continue  # no chat id a person could be shown, nor a look-up could carry
         name = keep.get(dialog_id) or known
         asking = lookups < MAX_NAME_LOOKUPS and time.monotonic() < give_up
         if len(listed) >= MAX_LISTED_CHATS and (client is None or not asking or dialog_id in keep):
@@ -139,7 +148,7 @@ def _listed_by_old_bot(
         if len(listed) >= MAX_LISTED_CHATS:
             more += 1  # the old bot is still in it: counted, not named
         else:
-            listed.append([dialog_id, name])
+            listed.append([dialog_id, name[:KEPT_NAME_CHARS]])
     return listed, more
 
 

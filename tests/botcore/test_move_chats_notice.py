@@ -232,6 +232,33 @@ def test_a_move_s_chat_look_ups_wait_behind_every_portal_s_replies(
     assert asked and set(asked) == {Priority.SETUP}
 
 
+def test_a_chat_s_name_or_id_however_long_is_not_kept_whole_on_the_bot_row(sandbox_portal, sandbox, settings):
+    """From an attacker trial: the chats a move keeps for its notice (the platform's Chat.get title, or the
+    name and dialog id an event gave) went onto the bot row as they came, up to an answer's 16 MiB each,
+    twenty of them, and every poll cycle of the bot reads that row. The notice shows 80 characters of a name;
+    a dialog id is at most 64 (a joined chat's row keeps none longer either)."""
+    sp = sandbox_portal
+    bot, standup_chat, other_chat = old_bot_in_two_chats(sp, sandbox, settings)
+    rename_chat(sandbox, other_chat, "Sales " + "x" * 100_000)
+    long_id = "chat" + "9" * 100_000
+    data = {
+        "dialogId": long_id,
+        "chat": {"id": 78, "dialogId": long_id, "type": "chat", "name": "Long one"},
+        "user": {"id": sp.admin_id, "name": "Admin"},
+    }
+    queued = sp.control.post(
+        "/_sandbox/act/raw-events", json={"botId": bot.vibe_bot_id, "type": "ONIMBOTV2JOINCHAT", "data": data}
+    )
+    assert queued.is_success, queued.text
+    poll_bot_once(bot.pk)
+    facts = chats_notice.collect_old_bot_chats(bot)
+    assert facts is not None
+    names = dict(facts["chats"])
+    assert names[other_chat].startswith("Sales x") and len(names[other_chat]) <= 255
+    assert names[standup_chat] == "Team standup"
+    assert all(len(dialog_id) <= 64 for dialog_id in names), [len(d) for d in names]
+
+
 def test_a_move_to_a_personal_key_names_the_chats_in_the_portal_s_language(
     sandbox_portal, sandbox, settings, task_queue
 ):
