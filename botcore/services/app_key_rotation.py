@@ -25,7 +25,7 @@ from django_q.tasks import async_task
 
 from botcore import conf
 from botcore.models import Bot
-from botcore.selectors import lease_is_free
+from botcore.selectors import lease_is_free, task_stamp_free
 from botcore.services.eventlog import store_batch
 from botcore.services.executor import handle_pending
 from botcore.services.platform import client_for_bot, registered_under_previous_app_key
@@ -53,7 +53,9 @@ NOT_DRAINED_NOTE = (
 def request_retirement(portal: Portal) -> bool:
     """A portal user brought a session verified with the current key: if the portal's bot is still the
     previous key's, its move to a bot of the current key is enqueued (bots.ensure_bot_credential, which
-    drains and retires the old one). True when enqueued."""
+    drains and retires the old one), unless a move or provisioning of it is queued or running already (the
+    provisioning stamp, as bots.handle_credential_gone takes it): each visit queued one, and each past the
+    first held a task queue worker while it waited for the portal's turn. True when enqueued."""
     if not conf.vibe_app_key_previous():
         return False  # no rotation under way: not even a query
     bot = (
@@ -63,6 +65,9 @@ def request_retirement(portal: Portal) -> bool:
     )
     if bot is None or not registered_under_previous_app_key(bot):
         return False
+    taken = Bot.objects.filter(task_stamp_free("provision_requested_at"), pk=bot.pk)
+    if not taken.update(provision_requested_at=timezone.now()):
+        return False  # the task queued or running moves it (move_portal_bot frees the stamp as it ends)
     log.info("bot of the previous app key to be retired portal=%s bot=%s", portal.member_id, bot.pk)
     async_task("botcore.tasks.move_portal_bot", portal.pk, task_name=f"move-{portal.pk}")
     return True

@@ -190,6 +190,32 @@ def test_an_old_bot_whose_session_ran_out_is_drained_when_a_user_comes_back(
 
 
 @pytest.mark.slow
+def test_a_rotated_key_s_move_is_queued_once_however_many_people_open_the_app_meanwhile(
+    sandbox_portal, settings, task_queue
+):
+    """From an attacker trial: each session stored while the portal's bot was still the previous key's queued
+    a move of its own (a morning's visits after a rotation; a portal's people signing in again and again), and
+    each move task past the first waited up to 30 s for the portal's turn, holding a task queue worker: a
+    portal's visits could hold every worker, and every portal's bots with them. The move's stamp (as a bot
+    whose credential is gone takes it) queues one; the visits after the move queue none."""
+    settings.TENANTS_IDENTITY_BACKEND = "botcore.vibe.identity.VibeIdentityBackend"
+    first_key = sandbox_portal.app_key
+    bot = provision_bot(sandbox_portal.portal)
+    old_bot = bot.vibe_bot_id
+    second_key = sandbox_portal.control.post("/_sandbox/apps/keys", json={"appKey": first_key}).json()["data"]
+    settings.VIBE_APP_KEY, settings.VIBE_APP_KEY_PREVIOUS = second_key["key"], first_key
+
+    for _ in range(5):
+        open_app(sandbox_portal, app_key=second_key["key"])
+    assert task_queue.names().count("botcore.tasks.move_portal_bot") == 1
+    task_queue.run()
+    bot.refresh_from_db()
+    assert bot.vibe_bot_id != old_bot and bot.status == Bot.Status.ACTIVE, bot.last_error
+    open_app(sandbox_portal, app_key=second_key["key"])
+    assert "botcore.tasks.move_portal_bot" not in task_queue.names()
+
+
+@pytest.mark.slow
 def test_a_paused_bot_s_move_to_the_new_key_answers_nothing_until_an_operator_resumes_it(
     sandbox_portal, counting, settings, task_queue
 ):
