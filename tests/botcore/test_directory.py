@@ -178,3 +178,37 @@ def test_the_chats_joined_are_read_in_one_bounded_query(bot, monkeypatch):
     assert offered == ["chat4", "chat10", "chat9"]
     [read] = [q["sql"] for q in queries.captured_queries if "botcore_botchat" in q["sql"]]
     assert "LIMIT 3" in read.upper()
+
+
+def test_the_events_read_for_their_chats_are_held_in_memory_a_few_at_a_time(bot):
+    """From an attacker trial: a portal's people write long messages to the bot, then its admin saves a
+    personal key (or the app key rotates): the move read the bot's 20,000 newest events for the chats they
+    came from, every payload held at once, ~42 MB of Python objects for each 1,000 messages of 20,000
+    characters (840 MB for the 20,000), in a task queue worker. Read a chunk at a time, they are not."""
+    import tracemalloc
+
+    text = "x" * 20_000
+    EventLogEntry.objects.bulk_create(
+        EventLogEntry(
+            bot=bot,
+            vibe_bot_id=bot.vibe_bot_id,
+            vibe_event_id=n,
+            event_type="ONIMBOTV2MESSAGEADD",
+            payload={
+                "eventId": n,
+                "type": "ONIMBOTV2MESSAGEADD",
+                "data": {"dialogId": "5", "message": {"id": n, "text": text}, "user": {"id": 5}},
+            },
+        )
+        for n in range(1, 1001)
+    )
+    joined(bot, 1001, 3, "Sales")
+    newest_first = EventLogEntry.objects.filter(bot=bot).order_by("-id")
+    tracemalloc.start()
+    try:
+        chats = directory.list_group_chats_in(newest_first, limit=5000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [(dialog_id, name) for dialog_id, name, _ in chats] == [("chat3", "Sales")]
+    assert peak < 15_000_000, f"{peak / 1e6:.0f} MB held for 20 MB of messages"
