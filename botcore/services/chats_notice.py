@@ -241,7 +241,9 @@ def _sender(bot: Bot) -> VibeClient | None:
     if bot.status != Bot.Status.ACTIVE or bot.vibe_bot_id is None:
         return None  # paused by an operator, waiting for a session, broken or awaiting its registration
     try:
-        return client_for_bot(bot)
+        # No one waits on it in a chat, and a rotated app key moves every portal at once: as a skill run's
+        # posts go, behind every portal's replies.
+        return client_for_bot(bot, default_priority=Priority.RUN)
     except SessionTokenError:
         return None  # no credential to write with: a portal user's visit brings one
 

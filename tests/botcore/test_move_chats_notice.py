@@ -232,6 +232,32 @@ def test_a_move_s_chat_look_ups_wait_behind_every_portal_s_replies(
     assert asked and set(asked) == {Priority.SETUP}
 
 
+def test_a_move_s_chats_notice_is_sent_behind_every_portal_s_replies(
+    sandbox_portal, sandbox, settings, task_queue, monkeypatch
+):
+    """From an attacker trial: a rotated app key moves every portal at once, and each move's notice went to
+    each of its admins (and read the portal's directory for their languages) at a reply's priority, on the
+    key every portal shares. No one waits on it in a chat: it goes as a skill run's posts do."""
+    sp = sandbox_portal
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    asked: list[Priority] = []
+
+    class RecordingBudget(NoBudget):
+        def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
+            asked.append(priority)
+            return True
+
+    real = chats_notice.client_for_bot
+    monkeypatch.setattr(
+        chats_notice, "client_for_bot", lambda bot, **options: real(bot, **options, budget=RecordingBudget())
+    )
+    open_app(sp, app_key=rotate_app_key(sp, settings))
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    assert len(notices_posted(sp, bot.vibe_bot_id, sp.admin_id)) == 1
+    assert Priority.REPLY not in asked and Priority.RUN in asked, asked
+
+
 def test_a_chat_s_name_or_id_however_long_is_not_kept_whole_on_the_bot_row(sandbox_portal, sandbox, settings):
     """From an attacker trial: the chats a move keeps for its notice (the platform's Chat.get title, or the
     name and dialog id an event gave) went onto the bot row as they came, up to an answer's 16 MiB each,
