@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import F, Q, QuerySet
-from django.utils import timezone
 
 from botcore import conf
 from botcore.models import SkillRun
@@ -57,9 +56,11 @@ def hand_on(run: SkillRun) -> None:
         return
     # Only a run that went back for its turn: one waiting for its bot's backlog (or a retry) handed on by
     # another waiting the same way would hand that one on in turn, back and forth while the backlog lasts.
+    # Such a run was due when it was enqueued, by the sweep's clock: not asked again by this worker's, which
+    # may run behind it (another host's; a test's sweep at a later time), leaving the run to the next sweep.
     waiting = SkillRun.objects.filter(
         portal_id=run.portal_id, skill_name=run.skill_name, kind__in=TIMED_KINDS, error=TURN_NOTE,
-        status=SkillRun.Status.PENDING, enqueued_at__isnull=True, due_at__lte=timezone.now(),
+        status=SkillRun.Status.PENDING, enqueued_at__isnull=True,
     ).exclude(pk=run.pk)  # fmt: skip
     following = waiting.order_by("due_at", "pk").first()
     if following is not None:

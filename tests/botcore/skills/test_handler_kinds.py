@@ -312,6 +312,28 @@ def test_reminders_due_in_the_same_minute_ring_in_the_order_they_are_due(world, 
     assert set(SkillRun.objects.values_list("status", "attempts")) == {("done", 1)}
 
 
+def test_a_run_waiting_for_its_turn_is_handed_on_by_a_worker_whose_clock_is_behind_the_sweeps(
+    world, task_queue
+):
+    """From a skill author's trial: a reminder and a schedule's firing swept together, at a clock ahead of
+    the worker's (docs/skills.md 13's sweep_schedules(at a later time), or a sweeping host's clock a second
+    ahead): the firing, taken first, went back for its turn, and the reminder, done, did not hand it on (it
+    was not due yet by the worker's clock), so it waited for the next sweep; the test saw no firing."""
+    from botcore.services.executor import execute_run
+
+    world.say("remind in 60: first")
+    world.poll()
+    sweep_schedules(timezone.now() + timedelta(minutes=11))  # the reminder and the probe's tick, both due
+    task_queue.purge()  # played by hand: a worker takes the later one first
+    reminder = SkillRun.objects.get(kind=SkillRun.Kind.DEFERRED)
+    tick = SkillRun.objects.get(kind=SkillRun.Kind.SCHEDULED)
+    assert tick.due_at > reminder.due_at
+    assert [execute_run(tick.pk), execute_run(reminder.pk)] == ["pending", "done"]
+    task_queue.run()
+    tick.refresh_from_db()
+    assert (tick.status, tick.attempts) == (SkillRun.Status.DONE, 1)
+
+
 @pytest.mark.slow
 def test_work_due_while_the_portal_has_no_session_waits_for_one_and_is_not_given_up(world, task_queue):
     """From a skill author's trial: a reminder due while the portal's session had expired spent its five
