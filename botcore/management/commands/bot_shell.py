@@ -147,5 +147,15 @@ class Command(BaseCommand):
                     skill.check_options(values)
             except OptionsError as error:
                 raise CommandError(f"--option for {skill.name}: {error}") from None
+            if skill.name not in raw:
+                # The defaults alone: a required option left empty is a state no portal's bot is in (turning
+                # the skill on asks for it), so the session would show what the live bot never does.
+                try:
+                    schema.validate(values)
+                except OptionsError as error:
+                    raise CommandError(
+                        f"{skill.name} cannot run without its required options, as no portal can turn it on "
+                        f"without them: {error} (give each with --option {skill.name}.FIELD=VALUE)"
+                    ) from None
             result.append((skill, values))
         return result

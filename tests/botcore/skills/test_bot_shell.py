@@ -81,6 +81,17 @@ def test_bad_arguments_stop_with_a_clear_message(args, message):
         shell(":quit", args=args)
 
 
+def test_a_skill_without_its_required_options_is_refused_as_turning_it_on_is():
+    """From a skill author's trial: `--skill standup` alone ran the standup with no chat, a state no portal's
+    bot is ever in (turning it on asks for the chat), and its answers spoke of an empty chat."""
+    with pytest.raises(CommandError) as refused:
+        shell("/standup", args=("--skill", "standup"))
+    assert str(refused.value) == (
+        "standup cannot run without its required options, as no portal can turn it on without them: "
+        "chat: is required (give each with --option standup.FIELD=VALUE)"
+    )
+
+
 def test_against_the_sandbox_the_skills_answer_through_the_real_client(sandbox):
     printed = shell(
         ":join",
