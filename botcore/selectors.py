@@ -238,6 +238,14 @@ def list_enabled_skills(portal: Portal | int) -> list[tuple[Skill, dict[str, Any
     return [(entry.skill, entry.options) for entry in list_portal_skills(portal) if entry.is_enabled]
 
 
+def list_unknown_enabled_skill_names(portal: Portal) -> list[str]:
+    """Skills switched on for `portal` that this process's BOTCORE_SKILLS does not name: a process started
+    without the stack's list (a shell) would route as though they were not there."""
+    known = {skill.name for skill in configured_skills()}
+    names = SkillConfig.objects.filter(portal=portal, is_enabled=True).values_list("skill_name", flat=True)
+    return sorted(name for name in names if name not in known)
+
+
 def get_portal_skill(portal: Portal, skill_name: str) -> PortalSkill:
     for entry in list_portal_skills(portal):
         if entry.name == skill_name:

@@ -10,7 +10,7 @@ from botcore.errors import SkillConfigError
 from botcore.management.bot_shell.offline import OfflineSession
 from botcore.management.bot_shell.sandbox import SandboxSession
 from botcore.management.bot_shell.session import ShellSession
-from botcore.selectors import list_enabled_skills
+from botcore.selectors import list_enabled_skills, list_unknown_enabled_skill_names
 from botcore.skills.options import OptionsError
 from botcore.skills.registry import configured_skills, load_skills
 from tenants.models import Portal
@@ -82,6 +82,12 @@ class Command(BaseCommand):
             out(
                 f"off {where}: {', '.join(left_out)}   (--skill NAME, repeated, picks skills and their order)"
             )
+        unknown = self._unknown_portal_skills(options["portal"]) if options["portal"] else []
+        if unknown:
+            out(
+                f"on this portal, not in this process's BOTCORE_SKILLS: {', '.join(unknown)}   "
+                "(run the shell with the stack's BOTCORE_SKILLS: docs/skills.md 1.4)"
+            )
         stdin = options.get("stdin") or sys.stdin
         interactive = stdin.isatty()
         try:
@@ -104,6 +110,10 @@ class Command(BaseCommand):
         if portal is None:
             raise CommandError(f"--portal: no portal with member id {member_id!r} is installed here")
         return list_enabled_skills(portal)
+
+    def _unknown_portal_skills(self, member_id: str) -> list[str]:
+        portal = Portal.objects.get(member_id=member_id)  # _portal_skills found it
+        return list_unknown_enabled_skill_names(portal)
 
     def _skills(self, chosen: list[str], option_items: list[str]):
         try:

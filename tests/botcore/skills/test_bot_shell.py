@@ -134,6 +134,24 @@ def test_with_a_portal_the_shell_routes_among_that_portals_enabled_skills():
     assert "you wrote" not in printed and "(no skill takes this: ignored)" in printed
 
 
+@pytest.mark.django_db
+def test_with_a_portal_a_skill_it_has_on_that_this_process_does_not_know_is_named():
+    """From a skill author's trial: a portal with the author's skill on, the shell run without the stack's
+    BOTCORE_SKILLS, echoed /lunch and said nothing of the skill the portal's bot routes to."""
+    from botcore.models import SkillConfig
+    from tenants.models import Portal
+
+    portal = Portal.objects.create(member_id="acme", vibe_portal_id="vp-acme", domain="acme.bitrix24.com")
+    SkillConfig.objects.create(portal=portal, skill_name="lunch", is_enabled=True)
+    SkillConfig.objects.create(portal=portal, skill_name="dice", is_enabled=False)
+    printed = shell(":quit", args=("--portal", "acme"))
+    assert (
+        "on this portal, not in this process's BOTCORE_SKILLS: lunch   (run the shell with the stack's "
+        "BOTCORE_SKILLS: docs/skills.md 1.4)"
+    ) in printed
+    assert "dice" not in printed
+
+
 def test_against_the_sandbox_the_shell_keeps_to_the_keys_budget_and_meets_no_429(sandbox, settings):
     # At the platform's own 10 requests/s a key, five quick lines made 11 calls in a second: the shell's
     # client had no budget, so the conversation was interleaved with 429 warnings and retries.
