@@ -219,7 +219,10 @@ class RecordingContext(EventFacts):
             message_id=message_id,
             command=self.origin.command.name,
         )
-        return message_id
+        # The message has an id (recorded, for presses of its keyboard), but the platform's answer as the
+        # contract reads it, {result: true}, does not say it: the live skill gets 0 (the sandbox's richer
+        # answer gives it). A skill that edits what it posted must post it with reply (docs/skills.md 4).
+        return 0
 
     def typing(self, status: str | None = None, *, duration: int | None = None) -> None:
         self._record("typing", status=status, dialog_id=self.dialog_id, duration=duration)

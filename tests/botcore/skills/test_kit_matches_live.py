@@ -248,6 +248,31 @@ def test_every_message_the_kit_makes_has_an_id_of_its_own_as_the_platform_s_do()
     assert len({first, second, later}) == 3
 
 
+class _MenuByAnswer(Skill):
+    """Posts a menu as its command's answer and keeps the id the answer gives, to edit the counts in later."""
+
+    name = "menu_by_answer"
+    event_types = frozenset({EventType.COMMAND_ADD})
+    commands = (CommandSpec("menu", title={"en": "Menu"}),)
+
+    def handle(self, event, ctx) -> None:
+        with ctx.state.update() as state:
+            state["menu"] = None
+        message_id = ctx.answer_command("Soup: 0")
+        with ctx.state.update() as state:
+            state["menu"] = message_id
+
+
+def test_a_command_s_answer_gives_the_skill_no_message_id_as_the_contract_s_answer_gives_none():
+    """From a skill author's trial: a lunch menu posted with answer_command, its id kept to edit the counts
+    in as people pressed: the kit gave an id (as the sandbox's richer answer does), so the tests passed, while
+    the platform's answer as the contract reads it, {result: true}, gives the live skill 0 and the counts
+    never show (docs/skills.md 4: post a message you will edit with reply)."""
+    ctx = run_skill(_MenuByAnswer(), make_command_event("menu"))
+    assert ctx.state_of(ctx.dialog_id) == {"menu": 0}
+    assert ctx.actions[0].details["message_id"] > 0  # the message has an id; the answer does not say it
+
+
 class _LongEverywhere(Skill):
     """A text the platform would cut, sent each way a skill sends text."""
 
