@@ -1,8 +1,9 @@
 """Django system checks of botcore's settings (every manage.py command runs them: qcluster, runpacer…).
 
 Each BOTCORE_SKILLS item that cannot be loaded is an error naming the item and the fix; a lease, task timeout
-and cycle deadline out of order is an error before any cycle can overlap another; in production
-(`check --deploy`), a platform address or app key left at the embedded default is a warning.
+and cycle deadline out of order is an error before any cycle can overlap another, as is a bot code the
+platform would refuse (or one of its derived codes); in production (`check --deploy`), a platform address or
+app key left at the embedded default is a warning.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.core import checks
 
 from botcore import conf
 from botcore.errors import SkillConfigError
+from botcore.services.bot_codes import find_code_problem
 from botcore.skills.registry import configured_skills, find_skill_problems
 
 HINTS = {
@@ -65,6 +67,26 @@ def check_cycle_timing(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     return [
         checks.Error(problem, hint="Raise BOTCORE_LEASE_SECONDS or lower VIBE_Q_TIMEOUT.", id="botcore.E010")
         for problem in conf.check_cycle_timing()
+    ]
+
+
+@checks.register(checks.Tags.compatibility)
+def check_bot_code(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """A BOTCORE_BOT_CODE the platform refuses fails every portal's provisioning for good, each a broken bot
+    found one by one; refused here, no process starts with it."""
+    problem = find_code_problem(conf.bot_code())
+    if problem is None:
+        return []
+    return [
+        checks.Error(
+            f"BOTCORE_BOT_CODE {conf.bot_code()!r} {problem}.",
+            hint=(
+                "Set BOTCORE_BOT_CODE in the settings to a code such as vibe_bot. Only before the first"
+                " portal installs: another code gives every portal a new bot (docs/operators.md, Bot codes)."
+            ),
+            obj="settings.BOTCORE_BOT_CODE",
+            id="botcore.E014",
+        )
     ]
 
 

@@ -17,6 +17,7 @@ before the next run; that run takes the freed code, and the bot the first made i
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from botcore.errors import BotCodesTakenError
@@ -28,6 +29,30 @@ log = logging.getLogger(__name__)
 
 MAX_CODES = 10  # the code and nine derived ones: more would be another app squatting, not a clash
 MAX_CODE_LENGTH = 64  # the platform's (and the row's) limit
+# The reference only says a code is required (CODE_REQUIRED) and shows snake_case ones (my_helper_bot); the
+# platform we are tested against takes 1-64 of these. A code of only these is one every reading takes.
+CODE_CHARACTERS = re.compile(r"[A-Za-z0-9_.\-]")
+# BOTCORE_BOT_CODE leaves room for its longest derived code's suffix (`_10`): cut to fit, a derived code would
+# no longer start with the code it stands for, and the admin's *code on the platform* would name another.
+MAX_BOT_CODE_LENGTH = MAX_CODE_LENGTH - len(f"_{MAX_CODES}")
+
+
+def find_code_problem(code: str) -> str | None:
+    """Why the platform would refuse `code` as the portal's bot's code, or one of its derived codes (None: it
+    takes all of them). Checked at every process's start (botcore.checks.check_bot_code)."""
+    if not code.strip():
+        return "is empty: the platform requires a code (CODE_REQUIRED)"
+    refused = sorted({c for c in code if not CODE_CHARACTERS.fullmatch(c)})
+    if refused:
+        shown = ", ".join(repr(c) for c in refused)
+        return f"holds {shown}: a code may hold only Latin letters, digits, '_', '-' and '.'"
+    if len(code) > MAX_BOT_CODE_LENGTH:
+        return (
+            f"is {len(code)} characters: the platform takes at most {MAX_CODE_LENGTH}, and its derived codes"
+            f" (`<code>_2` … `<code>_{MAX_CODES}`) need {MAX_CODE_LENGTH - MAX_BOT_CODE_LENGTH} more: at most"
+            f" {MAX_BOT_CODE_LENGTH}"
+        )
+    return None
 
 
 def derived_code(code: str, n: int) -> str:

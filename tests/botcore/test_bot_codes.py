@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from django.core import checks
 
 from botcore import conf
+from botcore.checks import check_bot_code
 from botcore.errors import BotCodesTakenError
 from botcore.models import Bot
 from botcore.services.bot_codes import MAX_CODES, candidate_codes
@@ -189,3 +191,30 @@ def test_cycles_of_a_bot_whose_credential_is_gone_queue_one_move_not_one_each(
     task_queue.run("botcore.tasks.move_portal_bot")
     bot.refresh_from_db()
     assert bot.credential_kind == "personal" and bot.status == Bot.Status.ACTIVE
+
+
+@pytest.mark.parametrize(
+    "code, said",
+    [
+        pytest.param("", "is empty", id="empty"),
+        pytest.param("  ", "is empty", id="blank"),
+        pytest.param("vibe bot", "' '", id="space"),
+        pytest.param("вайб_бот", "'в'", id="cyrillic"),
+        pytest.param("vibe/bot", "'/'", id="slash"),
+        pytest.param("b" * 62, "62 characters", id="derived-code-too-long"),
+        pytest.param("b" * 65, "65 characters", id="too-long"),
+    ],
+)
+def test_a_bot_code_the_platform_would_refuse_stops_every_command_at_start(settings, code, said):
+    """Set to a code the platform refuses, every portal's provisioning failed for good, one broken bot at a
+    time, and a code of 62-64 characters was cut to fit its `_10` (`vibe…_2` no longer named its code)."""
+    settings.BOTCORE_BOT_CODE = code
+    errors = [m for m in checks.run_checks(tags=[checks.Tags.compatibility]) if m.id == "botcore.E014"]
+    assert len(errors) == 1 and said in errors[0].msg and errors[0].obj == "settings.BOTCORE_BOT_CODE"
+
+
+@pytest.mark.parametrize("code", ["vibe_bot", "Helper-Bot.v2", "b" * 61])
+def test_a_bot_code_whose_every_derived_code_fits_passes(settings, code):
+    settings.BOTCORE_BOT_CODE = code
+    assert check_bot_code() == []
+    assert all(len(c) <= 64 and c.startswith(code) for c in candidate_codes(code))
