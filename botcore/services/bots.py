@@ -79,8 +79,9 @@ def provision_bot(portal: Portal, *, note: str = "") -> Bot:
         return _provision(portal, note=note)
 
 
-def _provision(portal: Portal, *, note: str = "") -> Bot:
-    """Register the portal's bot under its preferred credential (adopting one the platform already has) and
+def _provision(portal: Portal, *, note: str = "", kind: str | None = None) -> Bot:
+    """Register the portal's bot under its preferred credential, or the one of `kind` the caller read as
+    preferred (adopting one the platform already has) and
     its enabled skills' commands; the bot is then polled with that credential. Its code is the row's, or a
     derived one where a bot outside the credential's key holds that on the portal (bot_codes.py).
 
@@ -92,7 +93,7 @@ def _provision(portal: Portal, *, note: str = "") -> Bot:
     VibeError when the platform refuses anything else (the app's own key included).
     """
     bot = ensure_bot_row(portal)
-    client, credential = client_for_portal(portal)
+    client, credential = client_for_portal(portal, kind=kind)
     profile = get_portal_bot_profile(portal)
     specs = list_command_specs(portal)
     try:
@@ -257,29 +258,32 @@ def ensure_bot_credential(portal: Portal) -> Bot | None:
         # A bot of the app's previous key (a rotation) moves to one of the current key, the old one retired.
         registered_under_it = bot.registered_key_removed_at is None
         registered_under_it = registered_under_it and not registered_under_previous_app_key(bot)
-        if registered_under_it and bot.credential_kind == find_preferred_credential_kind(portal):
+        # Read once, in the portal's turn: the move registers with it, and a failure names it.
+        preferred = find_preferred_credential_kind(portal)
+        if registered_under_it and bot.credential_kind == preferred:
             return bot
         try:
-            return _provision(portal)
+            return _provision(portal, kind=preferred)
         except Exception as error:
             if not is_transient(error):
-                _record_failed_move(bot, error)
+                _record_failed_move(bot, error, moving_to=preferred)
             raise
 
 
-def _record_failed_move(bot: Bot, error: Exception) -> None:
-    """A move the platform refused for good (every bot code held, a 4xx): said on the bot's row. A bot still
-    answering under the credential that registered it keeps answering, its status note saying why it did not
-    move (its last error is cleared by its next cycle); one whose credential is gone (its sessions ended) is
-    broken: each of its cycles found the credential gone and queued the move again, which failed again, ten
-    registrations and an ERROR a second."""
+def _record_failed_move(bot: Bot, error: Exception, *, moving_to: str) -> None:
+    """A move to the credential of kind `moving_to` the platform refused for good (every bot code held, a
+    4xx): said on the bot's row. A bot still answering under the credential that registered it keeps
+    answering, its status note saying why it did not move (its last error is cleared by its next cycle); one
+    whose credential is gone (its sessions ended) is broken: each of its cycles found the credential gone and
+    queued the move again, which failed again, ten registrations and an ERROR a second. Whether it is gone is
+    the one read of it here; which credential the move was to, the caller's."""
     text = describe_error(error)[:2000]
     try:
         get_bot_credential(bot)
     except TenantsError:
         mark_bot_broken(bot, reason=text)
     else:
-        note = f"Not moved to the {CREDENTIAL_NAMES[find_preferred_credential_kind(bot.portal)]}: {text}"
+        note = f"Not moved to the {CREDENTIAL_NAMES[moving_to]}: {text}"
         Bot.objects.filter(pk=bot.pk, vibe_bot_id=bot.vibe_bot_id).update(
             last_error=text, status_note=note[:300]
         )

@@ -17,11 +17,13 @@ from botcore import conf
 from botcore.checks import check_bot_code
 from botcore.errors import BotCodesTakenError
 from botcore.models import Bot
+from botcore.services import bots as bot_services
 from botcore.services.bot_codes import MAX_CODES, candidate_codes
 from botcore.services.bots import provision_bot
 from botcore.services.polling import poll_bot_once
 from botcore.services.provisioning import provision_portal
 from ops.serializers import BotSerializer
+from tenants import selectors as tenant_selectors
 from tenants import services as tenant_services
 from tests.botcore.test_reliability import bot as bot  # the fixture, shared
 from tests.botcore.test_reliability import counting as counting  # the fixture, shared
@@ -218,3 +220,35 @@ def test_a_bot_code_whose_every_derived_code_fits_passes(settings, code):
     settings.BOTCORE_BOT_CODE = code
     assert check_bot_code() == []
     assert all(len(c) <= 64 and c.startswith(code) for c in candidate_codes(code))
+
+
+@pytest.mark.slow
+def test_a_move_refused_for_good_reads_the_portal_s_credentials_once(
+    sandbox_portal, bot, task_queue, monkeypatch
+):
+    """A move to a personal key finds every code held: which credential it was to move to, and whether the
+    bot's own still stands (broken or still answering), come from one read each. The failure read the
+    preferred credential again to word its note: a change of it meanwhile (a refused key dropped) named the
+    session the bot is on as the one it was not moved to."""
+    sp, base = sandbox_portal, conf.bot_code()
+    sp.speak("portal-bot-codes")
+    for code in candidate_codes(base)[1:]:  # ours holds `base`
+        sp.another_app_registers(code)
+    tenant_services.set_portal_api_key(sp.portal, api_key=personal_key(sp), added_by_user_id=sp.admin_id)
+    reads = Counter()
+
+    def counted(read):
+        def find_preferred_credential_kind(portal):
+            reads["preferred"] += 1
+            return read(portal)
+
+        return find_preferred_credential_kind
+
+    for module in (bot_services, tenant_selectors):
+        kind_reader = counted(module.find_preferred_credential_kind)
+        monkeypatch.setattr(module, "find_preferred_credential_kind", kind_reader)
+    task_queue.run("botcore.tasks.move_portal_bot", allow_failures=True)
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE and bot.credential_kind == "session"
+    assert bot.status_note.startswith("Not moved to the portal's personal key: BotCodesTakenError")
+    assert reads["preferred"] == 1  # was 3: the move's check, its registration, its failure's note
