@@ -106,6 +106,11 @@ class DatabaseFailures:
         self._said.reset()
 
 
+def _moved(bot: Watched, row: BotRow) -> bool:
+    """Whether `row` puts the bot on another platform bot or credential than the poller watched it on."""
+    return row.vibe_bot_id != bot.row.vibe_bot_id or row.credential_kind != bot.row.credential_kind
+
+
 class Poller:
     def __init__(self, *, hold: float | None = None, refresh_seconds: float = 10.0) -> None:
         self.hold = conf.poll_long_poll_seconds() if hold is None else hold
@@ -401,13 +406,17 @@ class Poller:
         if heard:
             poller_fleet.note_polled(heard)
         settled = poller_fleet.read_bots(following) if following else {}
+        auths = poller_fleet.read_auth(need_auth) if need_auth else {}
+        provisioned = poller_fleet.bots_being_provisioned([pk for pk, auth in auths.items() if auth is None])
         return (
-            wanted, failed, following, settled, poller_fleet.read_auth(need_auth) if need_auth else {},
+            wanted, failed, following, settled, auths,
             poller_fleet.bots_owed_a_cycle() if owed else [], poller_fleet.read_fleet() if fleet else None,
-            poller_fleet.read_joined(joined_since) if joined_since is not None else [],
+            poller_fleet.read_joined(joined_since) if joined_since is not None else [], provisioned,
         )  # fmt: skip
 
-    def _apply(self, wanted, failed, following, settled, auths, owed, fleet, joined) -> None:
+    def _apply(
+        self, wanted, failed, following, settled, auths, owed, fleet, joined, provisioned=frozenset()
+    ) -> None:
         self._in_cycle.update(wanted)
         for pk in failed:  # the broker refused: try again after a pause, not in a tight loop
             bot = self.bots.get(pk)
@@ -423,7 +432,7 @@ class Poller:
             if row is None or not row.active or bot is None:
                 self.bots.pop(pk, None)
                 continue
-            if row.vibe_bot_id != bot.row.vibe_bot_id or row.credential_kind != bot.row.credential_kind:
+            if _moved(bot, row):
                 bot.auth = None  # moved to another platform bot or credential
             # The cycle ran with the credential a watch saw refused, and had the last word: it reported a
             # refusal to tenants (the next read brings another credential, or none) or the credential worked
@@ -436,7 +445,13 @@ class Poller:
             bot = self.bots.get(pk)
             if bot is None or bot.state != IDLE:
                 continue
-            if auth is None or auth == bot.refused:
+            if auth is None and pk in provisioned:
+                # Its move (or another provisioning) is on its way: a cycle would only find the credential
+                # gone, every ~0.6 s where the platform holds watches. The provisioning activates the bot
+                # anew, found by the read of joined bots; the credential is read again at the slow cadence
+                # in case it ends without (refused, or lost), when the cycle reports what is missing.
+                self._schedule(bot, in_seconds(conf.poll_slow_seconds()))
+            elif auth is None or auth == bot.refused:
                 self._want_cycle(bot)  # no credential, or the refused one again: the cycle reports it
             else:
                 bot.auth, bot.refused = auth, None
@@ -451,10 +466,14 @@ class Poller:
             bot = self.bots.get(row.pk)
             if bot is None:
                 self._join(row, starting=False)
-            elif bot.state == IDLE and not row.leased and self._backoff_lifted(bot, row):
+            elif (
+                bot.state == IDLE and not row.leased and (self._backoff_lifted(bot, row) or _moved(bot, row))
+            ):
                 # Activated again while it waited out a backoff its row no longer has (an operator's Resume
-                # once the platform is back): watched within a second, not when the old backoff ends. Other
-                # changes of a known bot wait for the fleet's full read.
+                # once the platform is back), or moved to another platform bot or credential while it waited
+                # for that (provisioned with none): watched within a second, not when the old backoff or the
+                # next read of its credential is due. Other changes of a known bot wait for the fleet's
+                # full read.
                 self._take_row(bot, row)
                 self._schedule(bot, max(until(row.next_poll_at), in_seconds(random.uniform(0, 1.0))))
 
@@ -475,7 +494,10 @@ class Poller:
                 continue
             if bot.state == CYCLE:
                 continue
+            moved = _moved(bot, row)
             self._take_row(bot, row)
+            if moved and bot.state == IDLE and not row.leased:  # as a joined read finds it (_apply)
+                self._schedule(bot, max(until(row.next_poll_at), in_seconds(random.uniform(0, 1.0))))
             if row.leased:
                 bot.state, bot.generation = CYCLE, bot.generation + 1
                 self._in_cycle.add(row.pk)
@@ -491,8 +513,7 @@ class Poller:
 
     def _take_row(self, bot: Watched, row: BotRow) -> None:
         """The bot as the database has it now (its offset never backwards; a move drops its credential)."""
-        moved = row.vibe_bot_id != bot.row.vibe_bot_id or row.credential_kind != bot.row.credential_kind
-        if moved:
+        if _moved(bot, row):
             bot.auth = None
         elif row.offset < bot.row.offset:
             row = BotRow(**{**fields_of(row), "offset": bot.row.offset})  # never backwards

@@ -22,7 +22,7 @@ from django.utils import timezone
 from botcore import conf
 from botcore.cycle_queue import enqueue_cycles
 from botcore.models import Bot, Credential, EventLogEntry
-from botcore.selectors import lease_is_free, running_bots
+from botcore.selectors import lease_is_free, running_bots, task_stamp_free
 from botcore.services.cycle_sql import lease_free_bots
 from botcore.services.platform import app_key_for_digest, auth_for_bot
 from botcore.vibe.watch import WatchAuth
@@ -130,6 +130,16 @@ def read_auth(pks: list[int]) -> dict[int, WatchAuth | None]:
             log.exception("credential unreadable bot=%s", bot.pk)
             found[bot.pk] = None
     return found
+
+
+def bots_being_provisioned(pks: list[int]) -> set[int]:
+    """Those of `pks` whose provisioning is queued or running (its stamp taken, not stale: a move to the
+    portal's other credential, an install's, an operator's). One of them without a credential cannot run
+    until it ends: its cycle would only find the credential gone, and the provisioning activates it anew."""
+    if not pks:
+        return set()
+    being = Bot.objects.filter(pk__in=pks).exclude(task_stamp_free("provision_requested_at"))
+    return set(being.values_list("pk", flat=True))
 
 
 def bots_owed_a_cycle(limit: int = 500) -> list[int]:

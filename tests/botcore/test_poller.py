@@ -17,7 +17,9 @@ from botcore.poller import Poller
 from botcore.poller_budget import WatchBudget
 from botcore.services.bots import pause_portal_bots, provision_bot, resume_portal_bots
 from botcore.services.polling import QUIET_SHARE, poll_bot_once
+from tenants import services as tenant_services
 from tests.botcore.livestack import wait_for
+from tests.botcore.test_reliability import personal_key
 
 pytestmark = [pytest.mark.slow]
 
@@ -490,3 +492,44 @@ def test_a_credential_the_pollers_keys_cannot_open_is_one_error_line_naming_the_
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and errors[0].exc_info is None, caplog.text
     assert "VIBE_FERNET_KEYS" in errors[0].getMessage()
+
+
+@pytest.mark.parametrize("hold", [0, 2])
+def test_a_bot_whose_move_is_queued_is_asked_for_no_cycle_until_it_has_moved(
+    sandbox_portal, task_queue, settings, hold
+):
+    """The bot's sessions ended and its move to the portal's personal key waits in the queue (the portal's
+    turn held, the workers busy). Each cycle can only find the credential gone, the move queued already:
+    the poller asked such a bot for one every ~0.6 s where the platform holds watches (every slow cadence
+    where it does not), each a lease, a task and a worker's database round for nothing. It asks for none,
+    and watches the moved bot within seconds of its move."""
+    settings.BOTCORE_LONG_POLL_SECONDS = hold
+    settings.BOTCORE_POLL_SLOW_SECONDS = 3.0
+    bot = settled_bot(sandbox_portal)
+    tenant_services.set_portal_api_key(
+        sandbox_portal.portal, api_key=personal_key(sandbox_portal), added_by_user_id=sandbox_portal.admin_id
+    )
+    task_queue.purge()  # the save's own move, as if it had failed
+    sandbox_portal.control.post("/_sandbox/clock", json={"advanceSeconds": 2 * 24 * 3600})  # sessions end
+    poll_bot_once(bot.pk)  # the platform refuses the session: reported to tenants
+    poll_bot_once(bot.pk)  # none left: the move is queued, under the provisioning stamp
+    assert task_queue.names() == ["botcore.tasks.move_portal_bot"]
+    # Another portal's bot, whose held watches tell the poller the platform holds (sessions of now).
+    other = settled_bot(sandbox_portal, sandbox_portal.another_portal("other.bitrix24.com").portal)
+    with RunningPoller() as poller:
+        wait_for(lambda: {bot.pk, other.pk} <= set(poller.bots), timeout=30, what="the bots watched")
+        if hold:
+            wait_for(lambda: poller.platform_holds, timeout=30, what="a held watch (the other bot's)")
+        cycles, end = 0, time.monotonic() + 8
+        while time.monotonic() < end:  # the cycles worked off as a qcluster would, this bot's counted
+            cycles += len(cycles_queued(task_queue, bot))
+            task_queue.run("botcore.tasks.poll_bot")
+            time.sleep(0.05)
+        assert cycles == 0 and task_queue.names().count("botcore.tasks.move_portal_bot") == 1
+        task_queue.run("botcore.tasks.move_portal_bot")
+        bot.refresh_from_db()
+        assert bot.credential_kind == "personal" and bot.status == Bot.Status.ACTIVE
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="moved")
+        wait_for(lambda: cycles_queued(task_queue, bot), timeout=10, what="the moved bot's cycle enqueued")
+    assert task_queue.run("botcore.tasks.poll_bot") == ["polled"]
+    assert echoed(sandbox_portal, bot, "moved")
