@@ -7,11 +7,15 @@ move (a rotated app key, a personal key given or taken back) registers the new b
 and retires the old one. The bot is then registered under a derived code, `<code>_2`, `_3`, … up to
 MAX_CODES codes in all, and the row keeps the one the platform took (`platform_code`).
 
-The codes are tried in a fixed order, the row's current platform code first: a retry after a lost answer,
-or a provisioning run again after a crash, meets the bot an earlier attempt made as a 409 naming it (our
-key's), which is adopted, so no second bot is made; a re-provision keeps the bot it has. Not covered: a run
-that dies between the platform's answer and the row's update, while a code before the one it took is freed
-before the next run; that run takes the freed code, and the bot the first made is left unpolled.
+The codes are tried in a fixed order: a retry after a lost answer, or a provisioning run again after a crash,
+meets the bot an earlier attempt made as a 409 naming it (our key's), which is adopted, so no second bot is
+made. Where the registration is to adopt the platform bot the row has (a re-provision: the caller passes its
+`current` code, services/bots.py _keeps_its_platform_bot), that code is tried first, so the bot keeps its
+code and its chats even once the code it stands for is freed: nothing moves a working bot for a code people
+never see. Where a new platform bot is made all the same (a move, the app installed again, a bot the
+platform forgot), `<code>` comes first, and a freed code is taken back then. Not covered: a run that dies
+between the platform's answer and the row's update, while a code before the one it took is freed before the
+next run; that run takes the freed code, and the bot the first made is left unpolled.
 """
 
 from __future__ import annotations

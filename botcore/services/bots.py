@@ -100,7 +100,9 @@ def _provision(portal: Portal, *, note: str = "", kind: str | None = None) -> Bo
         remote, platform_code = register_portal_bot(
             client,
             code=bot.code,
-            current=bot.platform_code,
+            # A bot that keeps its platform bot keeps its code; one registered anew all the same takes its own
+            # code first, back from a derived one once the app that held it has freed it.
+            current=bot.platform_code if _keeps_its_platform_bot(bot, credential.kind) else "",
             name=profile["name"],
             color=profile["color"],
             work_position=profile["work_position"],
@@ -195,6 +197,20 @@ def _provision(portal: Portal, *, note: str = "", kind: str | None = None) -> Bo
         len(specs),
     )
     return bot
+
+
+def _keeps_its_platform_bot(bot: Bot, kind: str) -> bool:
+    """Whether registering `bot` with the portal's credential of `kind` meets the platform bot the row has,
+    to adopt it (a re-provision, a retry): the row has one it awaits no successor of, registered under that
+    credential and the app's current key. Otherwise a new platform bot is made all the same (a move, an
+    install again, a bot the platform forgot), and moving it off a derived code costs nothing more."""
+    return (
+        bot.vibe_bot_id is not None
+        and bot.status != Bot.Status.PENDING
+        and bot.credential_kind == kind
+        and bot.registered_key_removed_at is None
+        and not registered_under_previous_app_key(bot)
+    )
 
 
 def _installed_again(bot: Bot) -> bool:

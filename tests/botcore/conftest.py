@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import pytest
@@ -19,6 +19,7 @@ class SandboxPortal:
     admin_id: int
     member_id: int
     app_key: str
+    other_apps: dict[int, dict[str, str]] = field(default_factory=dict)  # bot id: its app's call headers
 
     def say(self, *, user_id: int, bot_id: int, text: str) -> dict:
         return self.control.post(
@@ -49,7 +50,13 @@ class SandboxPortal:
         token = _data(self.control.post("/_sandbox/sessions", json=body))["token"]
         headers = {"X-Api-Key": app["key"], "Authorization": f"Bearer {token}"}
         registered = self.control.post("/v1/bots", headers=headers, json={"code": code, "name": "Theirs"})
-        return _data(registered)["bot"]["id"]
+        bot_id = _data(registered)["bot"]["id"]
+        self.other_apps[bot_id] = headers
+        return bot_id
+
+    def another_app_deletes(self, bot_id: int) -> None:
+        """That app unregisters its bot (another_app_registers'): the code it held is free at once."""
+        _data(self.control.delete(f"/v1/bots/{bot_id}", headers=self.other_apps[bot_id]))
 
     def another_portal(self, domain: str) -> SandboxPortal:
         """Another portal installs the same app (its admin's session stored, as a gateway visit does); its

@@ -252,3 +252,31 @@ def test_a_move_refused_for_good_reads_the_portal_s_credentials_once(
     assert bot.status == Bot.Status.ACTIVE and bot.credential_kind == "session"
     assert bot.status_note.startswith("Not moved to the portal's personal key: BotCodesTakenError")
     assert reads["preferred"] == 1  # was 3: the move's check, its registration, its failure's note
+
+
+@pytest.mark.slow
+def test_a_freed_code_is_taken_back_when_the_bot_is_registered_anew_never_under_a_working_bot(
+    sandbox_portal, task_queue
+):
+    """Another app held our code, so the bot is `vibe_bot_2`; that app's bot is deleted. A working bot is
+    not moved for a code nobody sees (a new platform bot is in none of the old one's chats): a re-provision
+    keeps it. Once the bot is registered anew all the same (here the portal installs the app again), it
+    takes its own code back; it kept the derived one, tried first, for good."""
+    sp, base = sandbox_portal, conf.bot_code()
+    sp.speak("portal-bot-codes")
+    foreign = sp.another_app_registers(base)
+    bot = provision_bot(sp.portal)
+    assert bot.platform_code == f"{base}_2"
+    sp.another_app_deletes(foreign)  # the code is free
+
+    again = provision_bot(sp.portal)
+    assert (again.vibe_bot_id, again.platform_code) == (bot.vibe_bot_id, f"{base}_2")
+    assert ours(sp, besides=set()) == [(bot.vibe_bot_id, f"{base}_2")]
+
+    tenant_services.uninstall_portal(sp.portal, reason="admin")
+    task_queue.purge()
+    sp.open_app()  # the admin installs the app again
+    task_queue.run("botcore.tasks.provision_portal_bot")
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE and bot.platform_code == "", bot.last_error
+    assert ours(sp, besides=set()) == [(bot.vibe_bot_id, base)]
