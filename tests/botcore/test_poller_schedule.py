@@ -270,3 +270,36 @@ def test_bots_backing_off_after_failures_are_called_back_once_a_failing_bot_is_h
     again = poller.bots[1].due
     poller._catch_up_after_failures()
     assert poller.bots[1].due == again
+
+
+def test_a_bot_without_a_credential_whose_move_is_under_way_is_sent_to_no_cycle(settings):
+    """Its move to the portal's other credential is queued (the provisioning stamp taken): a cycle could only
+    find the credential gone again. Its credential is read again at the slow cadence instead; one with no
+    provisioning under way goes to its cycle, which reports what is missing (queues the move)."""
+    settings.BOTCORE_POLL_SLOW_SECONDS = 15.0
+    poller = Poller(hold=25)
+    moving = poller.bots[1] = Watched(row=row(1))
+    stranded = poller.bots[2] = Watched(row=row(2))
+    started = time.monotonic()
+    poller._apply([], [], None, {}, {1: None, 2: None}, [], None, [], provisioned={1})
+    assert poller._wanted == [2] and stranded.state == "cycle"
+    assert moving.state == "idle" and 14.5 <= first_watch_in(poller, 1, started) <= 15.5
+
+
+def test_a_known_bot_moved_while_it_waited_is_watched_within_a_second_with_the_new_credential():
+    """The move activates the bot on its new platform bot and credential: the joined read (or the fleet's)
+    finds it, drops the old credential and has it watched within a second, not at its next read."""
+    for read in ("joined", "fleet"):
+        poller = Poller(hold=0)
+        poller._merge_fleet([row(1)])
+        bot = poller.bots[1]
+        bot.auth = WatchAuth(api_key="vibe_app_k", session_token="s")
+        poller._schedule(bot, time.monotonic() + 15.0)
+        moved = dataclasses.replace(row(1), vibe_bot_id=77, credential_kind="personal")
+        started = time.monotonic()
+        if read == "joined":
+            poller._apply([], [], None, {}, {}, [], None, [moved])
+        else:
+            poller._merge_fleet([moved])
+        assert bot.auth is None and bot.row.vibe_bot_id == 77, read
+        assert first_watch_in(poller, 1, started) <= 1.0 + 0.5, read
