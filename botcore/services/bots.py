@@ -201,12 +201,13 @@ def _provision(portal: Portal, *, note: str = "", kind: str | None = None) -> Bo
 
 def _keeps_its_platform_bot(bot: Bot, kind: str) -> bool:
     """Whether registering `bot` with the portal's credential of `kind` meets the platform bot the row has,
-    to adopt it (a re-provision, a retry): the row has one it awaits no successor of, registered under that
-    credential and the app's current key. Otherwise a new platform bot is made all the same (a move, an
-    install again, a bot the platform forgot), and moving it off a derived code costs nothing more."""
+    to adopt it (a re-provision, a retry): the row has one that is not refused (broken) nor awaiting a
+    successor, registered under that credential and the app's current key. Otherwise a new platform bot is
+    made all the same (a move, an install again, a bot the platform forgot or refused), and moving it off a
+    derived code costs nothing more."""
     return (
         bot.vibe_bot_id is not None
-        and bot.status != Bot.Status.PENDING
+        and bot.status not in (Bot.Status.PENDING, Bot.Status.BROKEN)
         and bot.credential_kind == kind
         and bot.registered_key_removed_at is None
         and not registered_under_previous_app_key(bot)

@@ -280,3 +280,18 @@ def test_a_freed_code_is_taken_back_when_the_bot_is_registered_anew_never_under_
     bot.refresh_from_db()
     assert bot.status == Bot.Status.ACTIVE and bot.platform_code == "", bot.last_error
     assert ours(sp, besides=set()) == [(bot.vibe_bot_id, base)]
+
+
+@pytest.mark.slow
+def test_a_broken_bot_re_provisioned_once_its_code_is_freed_takes_it_back(sandbox_portal):
+    """Broken, the bot is registered anew by the operator's re-provision (the platform refused the one it
+    had): its own code first, the bot on the derived one drained and unregistered by the move."""
+    sp, base = sandbox_portal, conf.bot_code()
+    sp.speak("portal-bot-codes")
+    foreign = sp.another_app_registers(base)
+    bot = provision_bot(sp.portal)
+    sp.another_app_deletes(foreign)
+    Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.BROKEN, broken_reason="BOT_ACCESS_DENIED: …")
+    again = provision_bot(sp.portal)
+    assert again.status == Bot.Status.ACTIVE and again.platform_code == ""
+    assert ours(sp, besides=set()) == [(again.vibe_bot_id, base)]  # the one on `_2` unregistered
