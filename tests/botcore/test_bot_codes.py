@@ -227,9 +227,9 @@ def test_a_move_refused_for_good_reads_the_portal_s_credentials_once(
     sandbox_portal, bot, task_queue, monkeypatch
 ):
     """A move to a personal key finds every code held: which credential it was to move to, and whether the
-    bot's own still stands (broken or still answering), come from one read each. The failure read the
-    preferred credential again to word its note: a change of it meanwhile (a refused key dropped) named the
-    session the bot is on as the one it was not moved to."""
+    bot's own still stands (broken or still answering), come from one read each. The preferred credential
+    was read three times (the move's check, its registration, the failure's note): two answers to one
+    question, which could differ if the portal's credentials changed between them."""
     sp, base = sandbox_portal, conf.bot_code()
     sp.speak("portal-bot-codes")
     for code in candidate_codes(base)[1:]:  # ours holds `base`
