@@ -16,7 +16,7 @@ from django.core import checks
 
 from botcore import conf
 from botcore.errors import SkillConfigError
-from botcore.services.bot_codes import find_code_problem
+from botcore.services.bot_codes import find_code_doubt, find_code_problem
 from botcore.skills.registry import configured_skills, find_skill_problems
 
 HINTS = {
@@ -72,22 +72,33 @@ def check_cycle_timing(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
 
 @checks.register(checks.Tags.compatibility)
 def check_bot_code(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """A BOTCORE_BOT_CODE the platform refuses fails every portal's provisioning for good, each a broken bot
-    found one by one; refused here, no process starts with it."""
-    problem = find_code_problem(conf.bot_code())
-    if problem is None:
-        return []
-    return [
-        checks.Error(
-            f"BOTCORE_BOT_CODE {conf.bot_code()!r} {problem}.",
-            hint=(
-                "Set BOTCORE_BOT_CODE in the settings to a code such as vibe_bot. Only before the first"
-                " portal installs: another code gives every portal a new bot (docs/operators.md, Bot codes)."
-            ),
-            obj="settings.BOTCORE_BOT_CODE",
-            id="botcore.E014",
-        )
-    ]
+    """A BOTCORE_BOT_CODE no bot can have (empty, or past what the row holds) fails every portal's
+    provisioning for good, each a broken bot found one by one: an error, so no process starts with it. One
+    the platform might refuse (the reference gives no rule beyond CODE_REQUIRED) is a warning."""
+    code = conf.bot_code()
+    hint = (
+        "Set BOTCORE_BOT_CODE in the settings to a code such as vibe_bot. Only before the first portal"
+        " installs: another code gives every portal a new bot (docs/operators.md, Bot codes)."
+    )
+    if (problem := find_code_problem(code)) is not None:
+        return [
+            checks.Error(
+                f"BOTCORE_BOT_CODE {code!r} {problem}.",
+                hint=hint,
+                obj="settings.BOTCORE_BOT_CODE",
+                id="botcore.E014",
+            )
+        ]
+    if (doubt := find_code_doubt(code)) is not None:
+        return [
+            checks.Warning(
+                f"BOTCORE_BOT_CODE {code!r} {doubt}.",
+                hint=hint,
+                obj="settings.BOTCORE_BOT_CODE",
+                id="botcore.W014",
+            )
+        ]
+    return []
 
 
 @checks.register(checks.Tags.compatibility, deploy=True)

@@ -42,19 +42,30 @@ MAX_BOT_CODE_LENGTH = MAX_CODE_LENGTH - len(f"_{MAX_CODES}")
 
 
 def find_code_problem(code: str) -> str | None:
-    """Why the platform would refuse `code` as the portal's bot's code, or one of its derived codes (None: it
-    takes all of them). Checked at every process's start (botcore.checks.check_bot_code)."""
+    """Why `code` cannot be the portal's bot's code at all (None: it can): empty (the reference's
+    CODE_REQUIRED) or longer than the row holds. Checked at every process's start (botcore.checks, E014)."""
     if not code.strip():
         return "is empty: the platform requires a code (CODE_REQUIRED)"
+    if len(code) > MAX_CODE_LENGTH:
+        return f"is {len(code)} characters: a bot's code is kept in at most {MAX_CODE_LENGTH}"
+    return None
+
+
+def find_code_doubt(code: str) -> str | None:
+    """Why the platform might refuse `code`, or one of its derived codes, though the reference does not say
+    it would (None: every reading takes them all): characters outside those the reference's own codes and
+    the sandbox use, or no room for `_10` after it (a derived code cut to fit no longer starts with the code
+    it stands for, and the admin's *code on the platform* would name another). A warning (W014), not an
+    error: the platform's own rule is unknown, and a code it takes must not stop a release."""
     refused = sorted({c for c in code if not CODE_CHARACTERS.fullmatch(c)})
     if refused:
         shown = ", ".join(repr(c) for c in refused)
-        return f"holds {shown}: a code may hold only Latin letters, digits, '_', '-' and '.'"
+        return f"holds {shown}: a code of Latin letters, digits, '_', '-' and '.' is one every reading takes"
     if len(code) > MAX_BOT_CODE_LENGTH:
         return (
-            f"is {len(code)} characters: the platform takes at most {MAX_CODE_LENGTH}, and its derived codes"
-            f" (`<code>_2` … `<code>_{MAX_CODES}`) need {MAX_CODE_LENGTH - MAX_BOT_CODE_LENGTH} more: at most"
-            f" {MAX_BOT_CODE_LENGTH}"
+            f"is {len(code)} characters: its derived codes (`<code>_2` … `<code>_{MAX_CODES}`, where another"
+            f" app holds the code) need {MAX_CODE_LENGTH - MAX_BOT_CODE_LENGTH} more within"
+            f" {MAX_CODE_LENGTH}: at most {MAX_BOT_CODE_LENGTH}"
         )
     return None
 
