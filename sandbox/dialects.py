@@ -37,6 +37,7 @@ DIALECTS: dict[str, str] = {
     "retry-after-ms": "error.retryAfter counts milliseconds (the Retry-After header stays whole seconds)",
     "no-template-dedupe": "a send repeating a templateId posts again, and its uuidMap does not name it",
     "portal-bot-codes": "bot codes are the portal's: another key's code is 409 without data.botId",
+    "auth-in-events": "events carry imbot webhooks' auth block; a message's files, a URL with a token",
 }
 
 # Readings that answer the same question differently cannot be spoken together.

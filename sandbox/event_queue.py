@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
+from sandbox.payloads import with_webhook_auth
 from sandbox.records import Bot, Event
 from sandbox.state import Platform
 
@@ -28,6 +29,8 @@ def emit(
         return None
     if platform.speaks("no-event-bot"):  # the poll's path names the bot
         data = {key: value for key, value in data.items() if key != "bot"}
+    if platform.speaks("auth-in-events"):  # what a classic imbot webhook carries, credentials and all
+        data = with_webhook_auth(platform, bot, data)
     event = Event(
         event_id=bot.next_event_id, type=event_type, date=platform.now(), data=data, wire_id=wire_id
     )

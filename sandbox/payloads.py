@@ -8,6 +8,7 @@ a portal user too: as a chat member or message author it is shown as a user obje
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sandbox.records import Bot, Chat, Command, Message, User
@@ -176,3 +177,41 @@ def event_envelope(platform: Platform, bot: Bot, chat: Chat, user: User) -> dict
         "user": user_payload(platform, user),
         "language": user.language,
     }
+
+
+def with_webhook_auth(platform: Platform, bot: Bot, data: dict) -> dict:
+    """`data` as the `auth-in-events` dialect sends it: with the `auth` block a classic imbot webhook carries
+    (a portal user's OAuth tokens and the app's application_token, fresh each event), and each file of its
+    message as {id, name, urlDownload} whose query carries that access token, as Bitrix24's disk links do."""
+    portal = platform.portals.get(bot.portal_id)
+    domain = portal.domain if portal is not None else "portal.example"
+    access_token = secrets.token_hex(16)
+    auth = {
+        "access_token": access_token,
+        "expires": int(platform.now().timestamp()) + 3600,
+        "expires_in": 3600,
+        "scope": "imbot,im",
+        "domain": domain,
+        "server_endpoint": "https://oauth.bitrix.info/rest/",
+        "status": "L",
+        "client_endpoint": f"https://{domain}/rest/",
+        "member_id": portal.member_id if portal is not None else "",
+        "user_id": bot.id,
+        "refresh_token": secrets.token_hex(16),
+        "application_token": secrets.token_hex(16),
+    }
+    sent = {**data, "auth": auth}
+    message = data.get("message")
+    files = message.get("params", {}).get("files") if isinstance(message, dict) else None
+    if isinstance(files, list) and files:
+        linked = [_file_link(platform, file, domain=domain, token=access_token) for file in files]
+        sent["message"] = {**message, "params": {**message["params"], "files": linked}}
+    return sent
+
+
+def _file_link(platform: Platform, file: object, *, domain: str, token: str) -> object:
+    stored = platform.files.get(file) if isinstance(file, int) else None
+    if stored is None:
+        return file  # not a file this platform keeps: as it was
+    url = f"https://{domain}/rest/disk.attachedObject.download?id={stored.id}&auth={token}"
+    return {"id": stored.id, "name": stored.name, "urlDownload": url}

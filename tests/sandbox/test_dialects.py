@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 import uuid
@@ -141,6 +142,37 @@ def test_command_message_raises_the_message_too_just_before_its_command(sandbox,
     ]
     assert [e["type"] for e in events] == ["ONIMBOTV2MESSAGEADD", "ONIMBOTV2COMMANDADD"]
     assert events[0]["data"]["message"] == events[1]["data"]["message"]
+
+
+def test_auth_in_events_carries_a_webhooks_credentials_and_file_links_with_a_token(
+    sandbox, ctl, tenant, client
+):
+    """Classic imbot webhooks carry `auth` (the portal user's OAuth tokens, the app's application_token); a
+    platform or proxy forwarding them would put the block in each event, and its token in a file's link."""
+    bot_id = register_bot(client)
+    user_writes(sandbox, tenant.user_id, bot_id, "hi")
+    plain = ok(client.get(f"/bots/{bot_id}/events"))
+    assert all("auth" not in e["data"] for e in plain["events"])  # the default reading carries none
+    speak(ctl, "auth-in-events")
+    content = base64.b64encode(b"report").decode()
+    sent = client.post(
+        f"/bots/{bot_id}/files",
+        json={"dialogId": str(tenant.user_id), "fields": {"name": "r.txt", "content": content}},
+    )
+    file_id = ok(sent)["file"]["id"]
+    # A message carrying that file (no portal user uploads here), as the platform lists files: their ids.
+    message = {"id": 900, "chatId": 1, "authorId": tenant.user_id, "text": "", "params": {"files": [file_id]}}
+    raw = {"botId": bot_id, "type": "ONIMBOTV2MESSAGEADD", "data": {"dialogId": "1", "message": message}}
+    ok(ctl.post("/_sandbox/act/raw-events", json=raw))
+    user_writes(sandbox, tenant.user_id, bot_id, "thanks")
+    events = ok(client.get(f"/bots/{bot_id}/events", params={"offset": plain["nextOffset"]}))["events"]
+    assert len(events) == 2
+    auths = [e["data"]["auth"] for e in events]
+    assert all(a["access_token"] and a["refresh_token"] and a["application_token"] for a in auths)
+    assert auths[0]["access_token"] != auths[1]["access_token"]  # fresh each event, as OAuth tokens rotate
+    files = events[0]["data"]["message"]["params"]["files"]
+    assert files == [{"id": file_id, "name": "r.txt", "urlDownload": files[0]["urlDownload"]}]
+    assert files[0]["urlDownload"].endswith(f"&auth={auths[0]['access_token']}")
 
 
 def test_own_messages_brings_a_post_back_to_its_bot_and_no_event_bot_leaves_the_bot_out(
