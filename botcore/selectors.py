@@ -19,7 +19,7 @@ from botcore.errors import SkillConfigError
 from botcore.models import Bot, EventLogEntry, SkillConfig, SkillSecret
 from botcore.skills.base import Skill
 from botcore.skills.registry import configured_skills
-from ops.logs import note_secrets
+from ops.redaction import note_secrets
 from tenants.crypto import decrypt_secret
 from tenants.errors import SecretDecryptionError
 from tenants.models import Portal

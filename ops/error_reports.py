@@ -10,7 +10,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.debug import ExceptionReporter
 
-from ops.logs import REDACTED, redact
+from ops.redaction import REDACTED, redact
 
 
 def _redacted(value: Any) -> Any:

@@ -7,69 +7,21 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
-from urllib.parse import quote, quote_plus
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from pythonjsonlogger.json import JsonFormatter
+
+from ops.redaction import forget_noted_secrets, redact, redact_json
 
 CONTEXT_FIELDS = ("portal", "bot", "event", "request_id", "task")
 _EMPTY: Mapping[str, object] = MappingProxyType({})
 _context: contextvars.ContextVar[Mapping[str, object]] = contextvars.ContextVar(
     "vibeapp_log_context", default=_EMPTY
 )
-
-# Credentials of the platform (CONTRACT A §2) and bearer values: never written, whoever formats them. Each
-# runs over every character a credential may hold (tenants.shapes), not to the first . + / ~ or =.
-_SECRET = re.compile(
-    r"\b(vibe_(?:app|api|session)_)[A-Za-z0-9_.~+/=\-]{4,}|(?i:(bearer\s+))[A-Za-z0-9_.~+/=\-]{8,}"
-)
-
-
-# One-time credentials in a URL's query (the OAuth callback's code and state, the sign-in link's invite), as
-# the development server's access lines and any logged URL carry them.
-_QUERY_SECRET = re.compile(r"([?&](?:code|state|invite)=)[^&\s\"']+")
-
-
-# A password in a URL's user part: DATABASE_URL's and REDIS_URL's, wherever a URL of theirs is written. It
-# runs to the last "@" before the path, as the clients reading the URL take it (urlsplit): a password holding
-# an unencoded "@" or a quote is redacted whole (next to another "@" with no space between, more is).
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s\"']*:)[^/?#\s]+@")
-
-REDACTED = "<redacted>"
-
-# Values known to be secret only by the work under way (a skill's Secret options, opened or given: no pattern
-# tells them): redact() takes them out too, wherever they are quoted, until the log context is cleared (each
-# request, each task). Shorter ones are left alone: a value of a few characters would blot out every word
-# holding it.
-_known_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
-    "vibeapp_known_secrets", default=()
-)
-KNOWN_SECRET_MIN_LENGTH = 4
-
-
-def note_secrets(values: Iterable[object]) -> None:
-    """From now until the log context is cleared, redact() writes each of these strings as <redacted>: in
-    log lines, stored errors, Django's error report (its frames' variables and the request's form)."""
-    given = [value for value in values if isinstance(value, str) and len(value) >= KNOWN_SECRET_MIN_LENGTH]
-    # As written, and as a URL carries it (a library's error names the URL it called: the token in its query
-    # or path, percent-encoded, a space as "+" in a query).
-    known = {
-        form for value in given for form in (value, quote(value, safe=""), quote(value), quote_plus(value))
-    }
-    if not known.issubset(_known_secrets.get()):
-        _known_secrets.set(tuple(sorted(known.union(_known_secrets.get()), key=len, reverse=True)))
-
-
-def redact(text: str) -> str:
-    for value in _known_secrets.get():
-        text = text.replace(value, REDACTED)
-    text = _SECRET.sub(lambda m: f"{m.group(1) or m.group(2)}{REDACTED}", text)
-    text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
-    return _QUERY_SECRET.sub(rf"\1{REDACTED}", text)
 
 
 def bind_log_context(**fields: object) -> None:
@@ -80,7 +32,7 @@ def bind_log_context(**fields: object) -> None:
 
 def clear_log_context() -> None:
     _context.set(_EMPTY)
-    _known_secrets.set(())
+    forget_noted_secrets()
 
 
 @contextmanager
@@ -200,6 +152,11 @@ class DisallowedHostFilter(logging.Filter):
 
 
 class RedactingJsonFormatter(JsonFormatter):
+    def process_log_record(self, log_data):
+        # Each field before JSON escapes its quotes: a message quoting {"password": "…"} is written with \"
+        # around each, which no text pattern reads as a field.
+        return super().process_log_record(redact_json(log_data))
+
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
 

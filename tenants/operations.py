@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from ops.logs import redact
+from ops.redaction import redact
 from tenants import selectors, services, signals
 from tenants.errors import InstallationError, SessionTokenError
 from tenants.identity import get_identity_backend

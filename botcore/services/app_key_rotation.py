@@ -31,7 +31,7 @@ from botcore.services.executor import handle_pending
 from botcore.services.platform import client_for_bot, registered_under_previous_app_key
 from botcore.services.polling import new_worker_lease_token
 from botcore.vibe.errors import VibeError
-from ops.logs import redact
+from ops.redaction import redact
 from tenants.errors import TenantsError
 from tenants.models import Portal
 

@@ -38,7 +38,7 @@ from botcore.services.platform import (
     report_refused_credential,
 )
 from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
-from ops.logs import redact
+from ops.redaction import redact
 from tenants import services as tenant_services
 from tenants.errors import SessionTokenError, TenantsError
 from tenants.models import Portal

@@ -62,7 +62,8 @@ from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
 from botcore.vibe.events import EventType, MalformedEventError
 from botcore.vibe.held_calls import HELD_WAIT_SECONDS
 from botcore.vibe.parse import parse_event
-from ops.logs import log_context, redact
+from ops.logs import log_context
+from ops.redaction import redact
 from tenants.errors import SessionTokenError, TenantsError
 from tenants.models import Portal
 from tenants.services import uninstall_portal

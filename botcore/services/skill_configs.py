@@ -19,7 +19,7 @@ from botcore.services.bot_profile import request_commands_sync
 from botcore.skills.base import Skill
 from botcore.skills.options import OptionsError
 from botcore.skills.registry import find_skill
-from ops.logs import note_secrets
+from ops.redaction import note_secrets
 from tenants.models import Portal
 
 log = logging.getLogger(__name__)

@@ -308,7 +308,7 @@ def test_a_noted_secret_is_redacted_as_written_and_as_a_url_carries_it(secret):
     URL-encoded (`tk%2Fwith%2Bmarks%3D%26%3F`), and only the token as written was known to redact()."""
     from urllib.parse import quote, urlencode
 
-    from ops.logs import note_secrets, redact
+    from ops.redaction import note_secrets, redact
 
     clear_log_context()
     try:

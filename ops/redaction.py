@@ -1,0 +1,132 @@
+"""What is a secret, in text and in JSON, and how it is written instead (<redacted>): the one decision the log
+lines, the stored errors, Django's error report and the event log's payloads all follow.
+
+In text: the platform's credentials and bearer values, a URL's password, a URL query's credential (by its
+parameter's name), a quoted field named as a credential, and the values the work under way noted as secret.
+In JSON (a platform's payload): the whole value of every field named as a credential, and in every string
+what text loses.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+REDACTED = "<redacted>"
+
+# Credentials of the platform (CONTRACT A §2) and bearer values: never written, whoever formats them. Each
+# runs over every character a credential may hold (tenants.shapes), not to the first . + / ~ or =.
+_SECRET = re.compile(
+    r"\b(vibe_(?:app|api|session)_)[A-Za-z0-9_.~+/=\-]{4,}|(?i:(bearer\s+))[A-Za-z0-9_.~+/=\-]{8,}"
+)
+
+# Names of fields whose value is a credential, as an object's key or a URL query's parameter, compared
+# lower-cased without "_" and "-" (access_token, accessToken, ACCESS-TOKEN). `auth` is the block imbot's
+# webhook events carry (access_token, refresh_token, application_token: CONTRACT B §7.2), AUTH_ID and
+# REFRESH_ID a placement's; the rest are what any platform, proxy or file link calls a credential.
+_SECRET_NAMES = frozenset(
+    {"auth", "authorization", "authid", "refreshid", "sessid", "apikey", "xapikey", "sig", "passwd"}
+)
+_SECRET_ENDINGS = ("token", "password", "secret", "apikey", "signature")
+# ...but a colour token is a style's name (a keyboard button's BG_COLOR_TOKEN, an attach's COLOR_TOKEN).
+_STYLE_ENDINGS = ("colortoken",)
+
+# One-time credentials of our own URLs (the OAuth callback's code and state, the sign-in link's invite), by
+# name only in a URL's query: as words ("state=active") they are no secret.
+_ONE_TIME_PARAMETERS = frozenset({"code", "state", "invite"})
+_QUERY_PARAMETER = re.compile(r"([?&])([^=&#\s\"']+)=([^&\s\"']+)")
+
+# A field quoted as JSON or a Python dict writes it ("access_token": "…", 'password': '…'), as an error's text
+# or a log line quoting a payload does.
+_QUOTED_FIELD = re.compile(r"""(["'])([A-Za-z0-9_\-]+)\1(\s*:\s*)(["'])((?:\\.|(?!\4)[^\\])*)\4""")
+
+# A password in a URL's user part: DATABASE_URL's and REDIS_URL's, wherever a URL of theirs is written. It
+# runs to the last "@" before the path, as the clients reading the URL take it (urlsplit): a password holding
+# an unencoded "@" or a quote is redacted whole (next to another "@" with no space between, more is).
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s\"']*:)[^/?#\s]+@")
+
+# Values known to be secret only by the work under way (a skill's Secret options, opened or given: no pattern
+# tells them): redact() takes them out too, wherever they are quoted, until the log context is cleared (each
+# request, each task). Shorter ones are left alone: a value of a few characters would blot out every word
+# holding it.
+_known_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "vibeapp_known_secrets", default=()
+)
+KNOWN_SECRET_MIN_LENGTH = 4
+
+
+def note_secrets(values: Iterable[object]) -> None:
+    """From now until the log context is cleared, redact() writes each of these strings as <redacted>: in
+    log lines, stored errors, Django's error report (its frames' variables and the request's form)."""
+    given = [value for value in values if isinstance(value, str) and len(value) >= KNOWN_SECRET_MIN_LENGTH]
+    # As written, and as a URL carries it (a library's error names the URL it called: the token in its query
+    # or path, percent-encoded, a space as "+" in a query).
+    known = {
+        form for value in given for form in (value, quote(value, safe=""), quote(value), quote_plus(value))
+    }
+    if not known.issubset(_known_secrets.get()):
+        _known_secrets.set(tuple(sorted(known.union(_known_secrets.get()), key=len, reverse=True)))
+
+
+def forget_noted_secrets() -> None:
+    """The end of the work that noted them (ops.logs.clear_log_context)."""
+    _known_secrets.set(())
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a field or query parameter so named holds a credential (access_token, password, auth…)."""
+    key = name.lower().replace("_", "").replace("-", "")
+    return key in _SECRET_NAMES or (key.endswith(_SECRET_ENDINGS) and not key.endswith(_STYLE_ENDINGS))
+
+
+def _query_parameter(match: re.Match[str]) -> str:
+    mark, name, _value = match.groups()
+    if name.lower() in _ONE_TIME_PARAMETERS or is_secret_name(name):
+        return f"{mark}{name}={REDACTED}"
+    return match.group(0)
+
+
+def _quoted_field(match: re.Match[str]) -> str:
+    quote_mark, name, colon, value_quote, _value = match.groups()
+    if not is_secret_name(name):
+        return match.group(0)
+    return f"{quote_mark}{name}{quote_mark}{colon}{value_quote}{REDACTED}{value_quote}"
+
+
+def redact(text: str) -> str:
+    """`text` with every secret in it written <redacted>."""
+    for value in _known_secrets.get():
+        text = text.replace(value, REDACTED)
+    text = _SECRET.sub(lambda m: f"{m.group(1) or m.group(2)}{REDACTED}", text)
+    text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
+    if "=" in text:
+        text = _QUERY_PARAMETER.sub(_query_parameter, text)
+    if ":" in text:
+        text = _QUOTED_FIELD.sub(_quoted_field, text)
+    return text
+
+
+def redact_json(value: Any) -> Any:
+    """`value` (JSON: objects, arrays, scalars) with each secret in it written <redacted>: the whole value of
+    a field named as a credential (an `auth` block whatever it holds; an empty one is left, nothing to hide),
+    and in every string what redact() takes out of text. A new value; `value` is left as it was."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED
+            if isinstance(key, str) and is_secret_name(key) and _holds_something(item)
+            else redact_json(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact_json(item) for item in value]
+    return value
+
+
+def _holds_something(item: Any) -> bool:
+    """Whether a credential field's value holds anything (None, "" and an empty block hide nothing)."""
+    return item is not None and item != "" and item != {} and item != []

@@ -1,0 +1,76 @@
+"""ops.redaction: which fields and query parameters hold a credential, and what of a payload is kept."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from ops.logs import RedactingJsonFormatter, RedactingTextFormatter
+from ops.redaction import REDACTED, is_secret_name, redact, redact_json
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["auth", "AUTH_ID", "REFRESH_ID", "access_token", "refreshToken", "application_token", "botToken",
+     "password", "client_secret", "api_key", "X-Api-Key", "Authorization", "X-Amz-Signature", "token"],
+)  # fmt: skip
+def test_credentials_are_known_by_their_names(name):
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["authorId", "author", "BG_COLOR_TOKEN", "COLOR_TOKEN", "member_id", "domain", "expires_in", "text",
+     "tokens_used", "keyboard", "statusMessageCode"],
+)  # fmt: skip
+def test_what_a_skill_reads_and_a_style_are_not_credentials(name):
+    assert not is_secret_name(name)
+
+
+def test_a_payload_keeps_all_but_its_credentials():
+    payload = {
+        "message": {
+            "authorId": 3,
+            "text": "see https://x.example/f?id=4&token=abc123 or state=active",
+            "params": {"KEYBOARD": [{"TEXT": "Go", "BG_COLOR_TOKEN": "primary"}]},
+        },
+        "auth": {"access_token": "a1", "member_id": "m1"},
+        "password": "",  # nothing to hide: left as it came
+        "refresh_token": None,
+    }
+    assert redact_json(payload) == {
+        "message": {
+            "authorId": 3,
+            "text": f"see https://x.example/f?id=4&token={REDACTED} or state=active",
+            "params": {"KEYBOARD": [{"TEXT": "Go", "BG_COLOR_TOKEN": "primary"}]},
+        },
+        "auth": REDACTED,
+        "password": "",
+        "refresh_token": None,
+    }
+    assert payload["auth"] == {"access_token": "a1", "member_id": "m1"}  # the original is left as it was
+
+
+def test_text_quoting_a_payload_loses_its_credentials():
+    quoted = (
+        'cannot handle {\'auth\': {\'access_token\': \'a1b2c3\', "member_id": "m1"}, "password": "p\\"w"}'
+    )
+    assert redact(quoted) == (
+        f"cannot handle {{'auth': {{'access_token': '{REDACTED}', \"member_id\": \"m1\"}}, "
+        f'"password": "{REDACTED}"}}'
+    )
+    assert (
+        redact("GET /x?auth=s3cr3t&fileId=4 and ?code=abc")
+        == f"GET /x?auth={REDACTED}&fileId=4 and ?code={REDACTED}"
+    )
+
+
+@pytest.mark.parametrize("formatter", [RedactingJsonFormatter(), RedactingTextFormatter()])
+def test_a_log_line_quoting_a_payload_loses_its_credentials_in_either_format(formatter):
+    """JSON writes a message's double quotes escaped (\\"password\\": …): each field is redacted before."""
+    payload = json.dumps({"auth": {"access_token": "a1b2c3d4"}, "password": "hunter22"})
+    record = logging.LogRecord("x", logging.DEBUG, __file__, 1, "handling %s", (payload,), None)
+    line = formatter.format(record)
+    assert "handling" in line and "a1b2c3d4" not in line and "hunter22" not in line
