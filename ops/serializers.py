@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from botcore.models import Bot, EventLogEntry
+from ops.redaction import redact_json
 from tenants.models import Portal
 
 
@@ -90,7 +91,17 @@ class EventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class RedactedJSONField(serializers.JSONField):
+    """A payload as stored, but for a secret an entry stored before secrets were redacted on arrival keeps
+    (an imbot webhook's auth block, a file link's token: ops.redaction)."""
+
+    def to_representation(self, value):
+        return super().to_representation(redact_json(value))
+
+
 class EventDetailSerializer(EventSerializer):
+    payload = RedactedJSONField(read_only=True)
+
     class Meta(EventSerializer.Meta):
         fields = [*EventSerializer.Meta.fields, "payload"]
         read_only_fields = fields

@@ -1,8 +1,13 @@
 """Storing a batch of platform events in the event log with the bot's new offset, whatever the events hold.
 
 What is stored is what the client read (botcore.vibe.parse.read_event_batch): each event's id, type and date
-as parsed, its payload as received (`event.raw`), and the items it could not read with its reason. Whoever
-handles a stored event reads the payload back with the same botcore.vibe.parse.parse_event.
+as parsed, its payload as received (`event.raw`) but for its secrets, and the items it could not read with
+its reason. Whoever handles a stored event reads the payload back with botcore.vibe.parse.parse_event.
+
+A secret a payload carries (an imbot webhook's `auth` block, a token in a file link's query, a field named
+as a credential: ops.redaction) is written <redacted> before the insert, so no page, answer or log line that
+shows an entry can show it. Nothing a skill does needs one: it acts with the app's own credentials, and reads
+a file by its id (get_file_download_url: a link of its own, fetched when it handles the event).
 
 The offset is the platform's acknowledgement, so it moves only in the transaction that stores the events
 below it; and it must always move, or one bad event stops the bot for good. Every item is therefore
@@ -32,6 +37,7 @@ from botcore.vibe.events import BotEvent, CommandAddEvent, EventType
 from botcore.vibe.models import EventBatch
 from botcore.vibe.parse import MAX_OFFSET, parse_event
 from ops.metrics import record_events_stored
+from ops.redaction import redact, redact_json
 
 log = logging.getLogger(__name__)
 
@@ -90,25 +96,29 @@ def _malformed_entry(
     bot: Bot, vibe_bot_id: int | None, item: Any, reason: str, *, event_id: int = -1
 ) -> EventLogEntry:
     """A MALFORMED entry, under the event's own id where it has a storable one (an operator finds it by it,
-    and a redelivery of it is known), else under a synthetic one (_synthetic_id, at the bot's offset)."""
-    text = raw_text(item)
+    and a redelivery of it is known), else under a synthetic one (_synthetic_id, at the bot's offset); its
+    secrets redacted, in the raw text and in the reason."""
+    try:
+        text = redact(raw_text(redact_json(item)))
+    except RecursionError:  # nested past what a walk can follow: its text alone, redacted as text is
+        text = redact(raw_text(item))
     if not 0 <= event_id <= BIGINT_MAX:
         event_id = _synthetic_id(text, read_at=bot.event_offset)
     return EventLogEntry(
         bot=bot, vibe_bot_id=vibe_bot_id, vibe_event_id=event_id, event_type="MALFORMED",
-        payload={"raw_text": text}, status=EventLogEntry.Status.MALFORMED, error=reason[:4000],
+        payload={"raw_text": text}, status=EventLogEntry.Status.MALFORMED, error=redact(reason)[:4000],
     )  # fmt: skip
 
 
 def build_entry(bot: Bot, vibe_bot_id: int | None, event: BotEvent) -> EventLogEntry:
-    """The log entry for one event the client read: its payload cleaned, or a MALFORMED entry saying why
-    the database could not keep it (an id beyond 64 bits, nesting too deep)."""
+    """The log entry for one event the client read: its payload cleaned and its secrets redacted, or a
+    MALFORMED entry saying why the database could not keep it (an id beyond 64 bits, nesting too deep)."""
     if not 0 <= event.event_id <= BIGINT_MAX:
         return _malformed_entry(
             bot, vibe_bot_id, event.raw, f"eventId is not an integer in 0..2^63-1: {event.event_id!r:.80}"
         )
     try:
-        payload = clean_json(event.raw)
+        payload = redact_json(clean_json(event.raw))
     except (UnstorableEventError, RecursionError) as error:
         return _malformed_entry(
             bot, vibe_bot_id, event.raw, f"event {event.event_id}: {error}", event_id=event.event_id

@@ -18,6 +18,7 @@ from botcore.skills.ledger import MemoryLedger
 from botcore.vibe import VibeClient, budget_for_key
 from botcore.vibe.held_calls import HELD_WAIT_SECONDS
 from botcore.vibe.parse import parse_event
+from ops.redaction import redact_json
 
 
 class SandboxSession(ShellSession):
@@ -122,7 +123,9 @@ class SandboxSession(ShellSession):
         """Fetch the bot's events, hand each to its skill, then show what the bot posted."""
         batch = self.client.get_events(self.bot_id, offset=self.offset, limit=100)
         self.offset = batch.offset_after(self.offset)
-        for event in batch.events:
+        for fetched in batch.events:
+            # As a bot's cycle hands it over: read back from what the event log keeps, its secrets redacted.
+            event = parse_event(redact_json(fetched.raw))
             contexts: dict[str, VibeSkillContext] = {}
 
             def context_for(skill: Skill, event=event, contexts=contexts) -> VibeSkillContext:
