@@ -202,10 +202,11 @@ def with_webhook_auth(platform: Platform, bot: Bot, data: dict) -> dict:
     }
     sent = {**data, "auth": auth}
     message = data.get("message")
-    files = message.get("params", {}).get("files") if isinstance(message, dict) else None
-    if isinstance(files, list) and files:
+    params = message.get("params") if isinstance(message, dict) else None
+    files = params.get("files") if isinstance(params, dict) else None
+    if isinstance(message, dict) and isinstance(params, dict) and isinstance(files, list) and files:
         linked = [_file_link(platform, file, domain=domain, token=access_token) for file in files]
-        sent["message"] = {**message, "params": {**message["params"], "files": linked}}
+        sent["message"] = {**message, "params": {**params, "files": linked}}
     return sent
 
 
