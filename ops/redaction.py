@@ -82,11 +82,15 @@ def is_secret_name(name: str) -> bool:
     return key in _SECRET_NAMES or (key.endswith(_SECRET_ENDINGS) and not key.endswith(_STYLE_ENDINGS))
 
 
-def _query_parameter(match: re.Match[str]) -> str:
+def _query_parameter(match: re.Match[str], *, ours: bool = True) -> str:
     mark, name, _value = match.groups()
-    if name.lower() in _ONE_TIME_PARAMETERS or is_secret_name(name):
+    if (ours and name.lower() in _ONE_TIME_PARAMETERS) or is_secret_name(name):
         return f"{mark}{name}={REDACTED}"
     return match.group(0)
+
+
+def _platform_query_parameter(match: re.Match[str]) -> str:
+    return _query_parameter(match, ours=False)
 
 
 def _quoted_field(match: re.Match[str]) -> str:
@@ -96,35 +100,44 @@ def _quoted_field(match: re.Match[str]) -> str:
     return f"{quote_mark}{name}{quote_mark}{colon}{value_quote}{REDACTED}{value_quote}"
 
 
-def redact(text: str) -> str:
-    """`text` with every secret in it written <redacted>."""
+def redact(text: str, *, our_urls: bool = True) -> str:
+    """`text` with every secret in it written <redacted>. `our_urls=False`: text that quotes none of our own
+    URLs (what the platform sent: a message a person wrote), whose `code`, `state` and `invite` parameters
+    are a shared link's words, not one-time credentials."""
     for value in _known_secrets.get():
         text = text.replace(value, REDACTED)
     text = _SECRET.sub(lambda m: f"{m.group(1) or m.group(2)}{REDACTED}", text)
     text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
     if "=" in text:
-        text = _QUERY_PARAMETER.sub(_query_parameter, text)
+        text = _QUERY_PARAMETER.sub(_query_parameter if our_urls else _platform_query_parameter, text)
     if ":" in text:
         text = _QUOTED_FIELD.sub(_quoted_field, text)
     return text
 
 
-def redact_json(value: Any) -> Any:
+def redact_json(value: Any, *, our_urls: bool = True) -> Any:
     """`value` (JSON: objects, arrays, scalars) with each secret in it written <redacted>: the whole value of
     a field named as a credential (an `auth` block whatever it holds; an empty one is left, nothing to hide),
-    and in every string what redact() takes out of text. A new value; `value` is left as it was."""
+    and in every string what redact() takes out of text (`our_urls` as there). A new value; `value` is left
+    as it was."""
     if isinstance(value, str):
-        return redact(value)
+        return redact(value, our_urls=our_urls)
     if isinstance(value, Mapping):
         return {
             key: REDACTED
             if isinstance(key, str) and is_secret_name(key) and _holds_something(item)
-            else redact_json(item)
+            else redact_json(item, our_urls=our_urls)
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple)):
-        return [redact_json(item) for item in value]
+        return [redact_json(item, our_urls=our_urls) for item in value]
     return value
+
+
+def redact_payload(value: Any) -> Any:
+    """What the platform sent (an event's payload) without its credentials: redact_json, where a link a
+    person shared keeps its `code`, `state` and `invite` (only our own URLs' are one-time credentials)."""
+    return redact_json(value, our_urls=False)
 
 
 def _holds_something(item: Any) -> bool:

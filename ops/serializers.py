@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from botcore.models import Bot, EventLogEntry
-from ops.redaction import redact_json
+from ops.redaction import redact_payload
 from tenants.models import Portal
 
 
@@ -96,7 +96,7 @@ class RedactedJSONField(serializers.JSONField):
     (an imbot webhook's auth block, a file link's token: ops.redaction)."""
 
     def to_representation(self, value):
-        return super().to_representation(redact_json(value))
+        return super().to_representation(redact_payload(value))
 
 
 class EventDetailSerializer(EventSerializer):

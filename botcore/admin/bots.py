@@ -28,7 +28,7 @@ from botcore.services.bots import (
 from botcore.services.eventlog import give_up_entries, replay_entries
 from botcore.skills.registry import configured_skills
 from botcore.vibe.events import EventType
-from ops.redaction import redact_json
+from ops.redaction import redact_payload
 from vibeapp.admin_filters import autocomplete_filter, recent_filter
 from vibeapp.admin_limits import refuse_too_many, warn_each_left
 
@@ -282,7 +282,7 @@ class EventLogEntryAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("payload"))
     def shown_payload(self, entry: EventLogEntry) -> str:
-        return json.dumps(redact_json(entry.payload), ensure_ascii=False)
+        return json.dumps(redact_payload(entry.payload), ensure_ascii=False)
 
     @admin.display(description=gettext_lazy("error"))
     def error_start(self, entry: EventLogEntry) -> str:

@@ -37,7 +37,7 @@ from botcore.vibe.events import BotEvent, CommandAddEvent, EventType
 from botcore.vibe.models import EventBatch
 from botcore.vibe.parse import MAX_OFFSET, parse_event
 from ops.metrics import record_events_stored
-from ops.redaction import redact, redact_json
+from ops.redaction import redact, redact_payload
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def _malformed_entry(
     and a redelivery of it is known), else under a synthetic one (_synthetic_id, at the bot's offset); its
     secrets redacted, in the raw text and in the reason."""
     try:
-        text = redact(raw_text(redact_json(item)))
+        text = redact(raw_text(redact_payload(item)), our_urls=False)
     except RecursionError:  # nested past what a walk can follow: its text alone, redacted as text is
         text = redact(raw_text(item))
     if not 0 <= event_id <= BIGINT_MAX:
@@ -118,7 +118,7 @@ def build_entry(bot: Bot, vibe_bot_id: int | None, event: BotEvent) -> EventLogE
             bot, vibe_bot_id, event.raw, f"eventId is not an integer in 0..2^63-1: {event.event_id!r:.80}"
         )
     try:
-        payload = redact_json(clean_json(event.raw))
+        payload = redact_payload(clean_json(event.raw))
     except (UnstorableEventError, RecursionError) as error:
         return _malformed_entry(
             bot, vibe_bot_id, event.raw, f"event {event.event_id}: {error}", event_id=event.event_id

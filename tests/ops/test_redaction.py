@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from ops.logs import RedactingJsonFormatter, RedactingTextFormatter
-from ops.redaction import REDACTED, is_secret_name, redact, redact_json
+from ops.redaction import REDACTED, is_secret_name, redact, redact_json, redact_payload
 
 
 @pytest.mark.parametrize(
@@ -51,6 +51,20 @@ def test_a_payload_keeps_all_but_its_credentials():
         "refresh_token": None,
     }
     assert payload["auth"] == {"access_token": "a1", "member_id": "m1"}  # the original is left as it was
+
+
+def test_a_payload_keeps_the_links_people_share_though_our_own_urls_lose_their_one_time_codes():
+    """`code`, `state` and `invite` are one-time credentials only in our own URLs (the OAuth callback, the
+    sign-in link), which logs and errors quote; in a message a person wrote they are a link's words (an issue
+    tracker's `state=open`, a search's `code=`), and the skill reads what the person wrote."""
+    shared = "see https://git.example/issues?state=open&q=1 and https://docs.example/?code=42"
+    assert redact_payload({"message": {"text": shared}}) == {"message": {"text": shared}}
+    assert redact_payload({"url": "https://files.example/f?access_token=a1"}) == {
+        "url": f"https://files.example/f?access_token={REDACTED}"
+    }
+    assert redact("GET /oauth/callback/?code=c0de&state=s7a7e") == (
+        f"GET /oauth/callback/?code={REDACTED}&state={REDACTED}"
+    )
 
 
 def test_text_quoting_a_payload_loses_its_credentials():

@@ -18,7 +18,7 @@ from botcore.skills.ledger import MemoryLedger
 from botcore.vibe import VibeClient, budget_for_key
 from botcore.vibe.held_calls import HELD_WAIT_SECONDS
 from botcore.vibe.parse import parse_event
-from ops.redaction import redact_json
+from ops.redaction import redact_payload
 
 
 class SandboxSession(ShellSession):
@@ -125,7 +125,7 @@ class SandboxSession(ShellSession):
         self.offset = batch.offset_after(self.offset)
         for fetched in batch.events:
             # As a bot's cycle hands it over: read back from what the event log keeps, its secrets redacted.
-            event = parse_event(redact_json(fetched.raw))
+            event = parse_event(redact_payload(fetched.raw))
             contexts: dict[str, VibeSkillContext] = {}
 
             def context_for(skill: Skill, event=event, contexts=contexts) -> VibeSkillContext:
