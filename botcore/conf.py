@@ -296,3 +296,9 @@ def conversation_state_retention_days() -> int:
 def failed_task_retention_days() -> int:
     """django-q2's failed task rows older than this are pruned (save_limit bounds only successful ones)."""
     return max(1, int(read_setting("BOTCORE_FAILED_TASK_RETENTION_DAYS", 14)))
+
+
+def outside_hosts_allowed() -> list[str]:
+    """Hosts (names or addresses) skills may call although they are on a private network or this host
+    (botcore.skills.outbound): empty unless an operator names their own services on purpose."""
+    return [str(host) for host in read_setting("BOTCORE_OUTSIDE_HOSTS_ALLOWED", []) or []]

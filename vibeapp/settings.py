@@ -296,6 +296,9 @@ BOTCORE_SKILL_RUN_RETENTION_DAYS = env.read_int("BOTCORE_SKILL_RUN_RETENTION_DAY
 BOTCORE_ACTION_RECORD_RETENTION_DAYS = env.read_int("BOTCORE_ACTION_RECORD_RETENTION_DAYS", 30)
 BOTCORE_CONVERSATION_STATE_RETENTION_DAYS = env.read_int("BOTCORE_CONVERSATION_STATE_RETENTION_DAYS", 90)
 BOTCORE_FAILED_TASK_RETENTION_DAYS = env.read_int("BOTCORE_FAILED_TASK_RETENTION_DAYS", 14)
+# Hosts skills may call although they are on a private network or this host (botcore/skills/outbound.py):
+# none unless named, so a portal's admin cannot point a skill at the vendor's own services.
+BOTCORE_OUTSIDE_HOSTS_ALLOWED = env.read_list("BOTCORE_OUTSIDE_HOSTS_ALLOWED")
 
 # --- Operations: heartbeats, readiness --------------------------------------------------------------
 OPS_HEARTBEAT_EVERY_SECONDS = float(env.read_str("OPS_HEARTBEAT_EVERY_SECONDS") or 10.0)

@@ -1,5 +1,6 @@
-"""The field kinds of a skill's options (Text, Secret, Integer, Boolean, Choice, Time, IdList, GroupChat,
-PortalUsers, Weekdays): each cleans a value to its stored JSON form, reads a form's text, describes itself.
+"""The field kinds of a skill's options (Text, Secret, OutsideUrl, Integer, Boolean, Choice, Time, IdList,
+GroupChat, PortalUsers, Weekdays): each cleans a value to its stored JSON form, reads a form's text,
+describes itself.
 
 Skills import them from botcore.skills.options, where the schema that holds them lives.
 """
@@ -16,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from botcore.errors import SkillConfigError
 from botcore.skills.i18n import pick
+from botcore.skills.outbound import OutsideAddressError, check_outside_url
 
 # ASCII digits only: int() also reads "٣" and refuses "²" and numbers past 4,300 digits with a ValueError.
 _NUMBER = re.compile(r"-?[0-9]{1,15}", re.ASCII)
@@ -105,6 +107,26 @@ class Secret(Text):
 
     def to_text(self, value: Any) -> str:
         return ""  # never written back into a form
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutsideUrl(Text):
+    """The address of another service the skill calls (a tracker's API, a webhook), given by the portal's
+    admin: an http(s) address without credentials whose host is no address on a private network or this
+    host. Call it with botcore.skills.outbound.outside_client, which checks what its name resolves to at
+    each call (a name can lead inward too): this check alone stops only the addresses written out."""
+
+    kind: ClassVar[str] = "outside_url"
+    max_length: int = 2000
+
+    def clean(self, value: Any) -> str:
+        value = super().clean(value)
+        if value:
+            try:
+                check_outside_url(value)
+            except OutsideAddressError as error:
+                raise FieldError(str(error)) from None
+        return value
 
 
 @dataclass(frozen=True, kw_only=True)

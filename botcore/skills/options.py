@@ -31,6 +31,7 @@ from botcore.skills.option_fields import (
     IdList,
     Integer,
     Option,
+    OutsideUrl,
     PortalUsers,
     Secret,
     Text,
@@ -197,5 +198,6 @@ class OptionsSchema:
 
 __all__ = [
     "Boolean", "Choice", "FieldError", "GroupChat", "IdList", "Integer", "MissingOptionError", "Option",
-    "OptionsError", "OptionsSchema", "PortalUsers", "Secret", "SkillOptions", "Text", "Time", "Weekdays",
+    "OptionsError", "OptionsSchema", "OutsideUrl", "PortalUsers", "Secret", "SkillOptions", "Text", "Time",
+    "Weekdays",
 ]  # fmt: skip

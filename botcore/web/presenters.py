@@ -10,7 +10,13 @@ from botcore.services.directory import Choice
 from botcore.skills.i18n import pick
 from botcore.skills.options import Choice as ChoiceOption
 
-INPUT_TYPES = {"integer": "number", "time": "time", "boolean": "checkbox", "secret": "password"}
+INPUT_TYPES = {
+    "integer": "number",
+    "time": "time",
+    "boolean": "checkbox",
+    "secret": "password",
+    "outside_url": "url",
+}
 
 
 def _text(table: Mapping[str, str], language: str, fallback: str = "") -> str:

@@ -11,3 +11,4 @@ if str(EXAMPLES) not in sys.path:
 
 from tests.botcore.conftest import sandbox_portal  # noqa: E402, F401 (fixtures pytest finds by name)
 from tests.botcore.skills.conftest import skill_paths, world  # noqa: E402, F401
+from tests.botcore.skills.loopback_service import listener, resolver  # noqa: E402, F401

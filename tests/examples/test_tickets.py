@@ -1,8 +1,12 @@
 # ruff: noqa: RUF001 (the Russian texts: docs/skills.md §1.4)
-"""The tickets skill with the test kit alone: no network (the tracker's call is replaced), no database."""
+"""The tickets skill with the test kit alone: no network (the tracker's call is replaced, or made to a
+listener on loopback that the skill must not reach), no database."""
+
+import json
 
 import httpx
 import pytest
+import vibe_tickets.skill
 from vibe_tickets.skill import TicketSkill
 
 from botcore.skills.builtin.echo import EchoSkill
@@ -22,15 +26,22 @@ OPTIONS = {"api_token": "tok-of-the-tracker", "tracker_url": "https://tracker.te
 
 
 class Tracker:
-    """Stands in for httpx.post: records each call and answers what it was told to."""
+    """Stands in for the tracker behind the skill's outside_client (an httpx.MockTransport handler): records
+    each call and answers what it was told to."""
 
     def __init__(self, answer=None, *, down=False):
         self.calls = []
         self.answer = answer if answer is not None else httpx.Response(201, json={"key": "HD-7"})
         self.down = down
 
-    def __call__(self, url, **kwargs):
-        self.calls.append({"url": url, **kwargs})
+    def __call__(self, request):
+        self.calls.append(
+            {
+                "url": str(request.url),
+                "headers": {"Authorization": request.headers["Authorization"]},
+                "json": json.loads(request.content),
+            }
+        )
         if self.down:
             raise httpx.ConnectTimeout("timed out")
         return self.answer
@@ -39,7 +50,8 @@ class Tracker:
 @pytest.fixture
 def tracker(monkeypatch):
     tracker = Tracker()
-    monkeypatch.setattr(httpx, "post", tracker)
+    replaced = lambda *, timeout: httpx.Client(transport=httpx.MockTransport(tracker), timeout=timeout)  # noqa: E731
+    monkeypatch.setattr(vibe_tickets.skill, "outside_client", replaced)
     return tracker
 
 
@@ -138,3 +150,38 @@ def test_a_tracker_address_that_is_none_is_refused_in_the_admins_words():
     with pytest.raises(OptionsError) as refused:
         run_skill(TicketSkill(), make_command_event("ticket"), options={"tracker_url": "tracker.test"})
     assert refused.value.errors == {"tracker_url": "must be an http(s):// address"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/api/issues",
+        "http://localhost:6379/",
+        "http://10.0.0.5/api",
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "http://[::1]:5432/",
+    ],
+)
+def test_a_tracker_address_on_the_vendors_own_network_is_refused_when_saved(url):
+    with pytest.raises(OptionsError) as refused:
+        TicketSkill.options_schema.validate({"tracker_url": url})
+    assert refused.value.errors == {
+        "tracker_url": "must be an address on the internet, not on a private network or this host"
+    }
+
+
+def test_a_tracker_name_that_leads_to_this_host_gets_nothing_and_the_person_is_told(listener, resolver):
+    # A name passes when the admin saves it (nothing is resolved then); at the call it leads to loopback,
+    # where a service of the vendor's listens. Nothing reaches it, and no status of it is told.
+    resolver["tracker.test"] = ["127.0.0.1"]
+    options = {**OPTIONS, "tracker_url": f"http://tracker.test:{listener.port}/api/issues"}
+    store = MemoryStateStore()
+    ticket("printer", store=store, options=options)
+    [job] = run_deferred(TicketSkill(), press("1 low", store=store, options=options))
+    assert listener.requests == []
+    assert job.replies == [
+        "The tracker's address leads to a private network, which the bot may not call: ask the portal's admin"
+        " to check it."
+    ]
+    # The draft is back: a press after the admin's fix files it.
+    assert press("1 low", store=store, options=options).answers == ["Filing it, priority Low…"]

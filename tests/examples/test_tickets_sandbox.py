@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 
 import httpx
 import pytest
+import vibe_tickets.skill
 from django.utils import timezone
 
 from botcore.services.skill_configs import configure_skill
@@ -22,11 +23,13 @@ def skill_paths():
 def test_a_ticket_asked_pressed_filed_and_counted_in_the_days_digest(world, task_queue, monkeypatch):
     calls = []
 
-    def tracker(url, **kwargs):
-        calls.append(kwargs)
+    def tracker(request):
+        calls.append({"headers": {"Authorization": request.headers["Authorization"]}})
         return httpx.Response(201, json={"key": "HD-7"})
 
-    monkeypatch.setattr(httpx, "post", tracker)
+    # The tracker behind the skill's outside_client (tests/botcore/skills/test_outbound.py tests its checks).
+    replaced = lambda *, timeout: httpx.Client(transport=httpx.MockTransport(tracker), timeout=timeout)  # noqa: E731
+    monkeypatch.setattr(vibe_tickets.skill, "outside_client", replaced)
     team = world.team()
     options = {"api_token": "tok-of-the-tracker", "digest_chat": f"chat{team['id']}", "digest_days": "1-7"}
     configure_skill(world.sp.portal, skill_name="tickets", is_enabled=True, options=options)

@@ -7,10 +7,11 @@ deferred job (a call to another service is no work for the bot's cycle), and the
 ticket's number. At `digest_at` on `digest_days` the bot tells `digest_chat` how many were filed that day.
 
 What it shows that the poll and the reminder do not (docs/skills.md §17): a `Secret` option (the tracker's
-token, which the portal's admin gives and nobody sees again), a call to another service with its failures
-answered in the person's words, a conversation over two messages (`wants()` reading the state), state for
-the whole portal (`ctx.state_for(TOTALS)`: a schedule's run is in no chat), and a schedule that follows the
-options (`schedules_for`), none while no chat is chosen.
+token, which the portal's admin gives and nobody sees again), a call to another service at the address the
+admin gave (an `OutsideUrl`, called through `outside_client`: never the vendor's own network) with its
+failures answered in the person's words, a conversation over two messages (`wants()` reading the state),
+state for the whole portal (`ctx.state_for(TOTALS)`: a schedule's run is in no chat), and a schedule that
+follows the options (`schedules_for`), none while no chat is chosen.
 
 Try it:
 PYTHONPATH=$PWD/docs/examples BOTCORE_SKILLS="help standup vibe_tickets.skill.TicketSkill echo" make run
@@ -28,7 +29,8 @@ from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, ScheduleS
 from botcore.skills.cron import daily_cron, portal_zone
 from botcore.skills.events import BackendEventType, DeferredJobEvent, ScheduledRunEvent, SkillEvent
 from botcore.skills.i18n import pick
-from botcore.skills.options import Choice, GroupChat, OptionsSchema, Secret, Text, Time, Weekdays
+from botcore.skills.options import Choice, GroupChat, OptionsSchema, OutsideUrl, Secret, Time, Weekdays
+from botcore.skills.outbound import OutsideAddressError, outside_client
 from botcore.vibe import bbcode as bb
 from botcore.vibe.events import CommandAddEvent, EventType, MessageAddEvent
 from botcore.vibe.keyboards import Keyboard
@@ -61,6 +63,12 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "en": "The tracker refused the ticket ({status}): ask the portal's admin to check its token.",
         "ru": "Трекер не принял заявку ({status}): попросите администратора проверить токен.",
     },
+    "inward": {
+        "en": "The tracker's address leads to a private network, which the bot may not call: ask the portal's"
+        " admin to check it.",
+        "ru": "Адрес трекера ведёт во внутреннюю сеть, куда бот не обращается: попросите администратора"
+        " проверить его.",
+    },
     "down": {
         "en": "The tracker is not answering; press the button again later.",
         "ru": "Трекер не отвечает; нажмите кнопку ещё раз позже.",
@@ -75,23 +83,28 @@ def text(key: str, language: str, **values: Any) -> str:
 
 
 class TrackerError(Exception):
-    """The tracker did not file the ticket: `status` is its HTTP status, 0 when it did not answer."""
+    """The tracker did not file the ticket: `status` is its HTTP status, 0 when it did not answer;
+    `is_inward` when its address leads to a private network or this host (nothing was sent)."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, *, is_inward: bool = False) -> None:
         super().__init__(f"the tracker answered {status}" if status else "the tracker did not answer")
         self.status = status
+        self.is_inward = is_inward
 
 
 def file_ticket(url: str, token: str, *, summary: str, priority: str) -> str:
     """POST the ticket to the tracker; its number, or TrackerError. The token goes in a header, never in the
-    URL or an error's text (docs/skills.md §5: a Secret is redacted from logs, still never put it in one)."""
+    URL or an error's text (docs/skills.md §5: a Secret is redacted from logs, still never put it in one).
+    The address is the admin's: outside_client calls it only where it leads to the internet (§17)."""
     try:
-        answer = httpx.post(
-            url,
-            json={"summary": summary, "priority": priority},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=TRACKER_TIMEOUT_SECONDS,
-        )
+        with outside_client(timeout=TRACKER_TIMEOUT_SECONDS) as client:
+            answer = client.post(
+                url,
+                json={"summary": summary, "priority": priority},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+    except OutsideAddressError:
+        raise TrackerError(0, is_inward=True) from None
     except httpx.HTTPError:
         raise TrackerError(0) from None
     if not answer.is_success:
@@ -117,7 +130,7 @@ class TicketSkill(Skill):
         CommandSpec("ticket_priority", title={"en": "Priority", "ru": "Приоритет"}, button_only=True),
     )
     options_schema = OptionsSchema(
-        tracker_url=Text(
+        tracker_url=OutsideUrl(
             default="https://tracker.example.com/api/issues",
             pattern=r"https?://\S+",
             pattern_error={"en": "must be an http(s):// address", "ru": "нужен адрес http(s)://"},
@@ -221,9 +234,12 @@ class TicketSkill(Skill):
             with ctx.state.update() as data:
                 data.setdefault("drafts", {})[job.data["number"]] = job.data["summary"]
             refused = 400 <= error.status < 500  # the token or the ticket; else the tracker is down
-            said = (
-                text("refused", ctx.language, status=error.status) if refused else text("down", ctx.language)
-            )
+            if error.is_inward:
+                said = text("inward", ctx.language)
+            elif refused:
+                said = text("refused", ctx.language, status=error.status)
+            else:
+                said = text("down", ctx.language)
             ctx.reply(said)
             return
         today = timezone.now().astimezone(portal_zone(ctx.timezone)).date().isoformat()

@@ -10,6 +10,7 @@ import pytest
 from botcore.models import Bot
 from botcore.services.bots import provision_bot
 from botcore.services.polling import poll_bot_once
+from tests.botcore.skills.loopback_service import listener, resolver, second_listener  # noqa: F401
 
 
 @dataclass

@@ -1,0 +1,185 @@
+"""Calls a skill makes to another service at an address a portal's admin gave: to the internet, never inward.
+
+A portal's admin chooses the address (a tracker's API, a webhook) and the call runs on the vendor's hosts,
+often with the portal's token, and the skill tells what came back: unchecked, an admin of one portal can
+probe the vendor's own network with it (a service on localhost, 10.x, a cloud's metadata address at
+169.254.169.254). So:
+
+- `check_outside_url` refuses an address that is no http(s) one, carries a user name or password, or names
+  a host that is an address on a private, loopback, link-local, reserved or multicast range (or localhost);
+  the `OutsideUrl` option kind (botcore.skills.options) runs it when the admin saves it;
+- `outside_client()` is an httpx.Client that checks again at each connection, on the addresses the host's
+  name resolves to at that moment and connecting to those very addresses (a name may resolve to 127.0.0.1,
+  or change after it was saved), each redirect's included; it reads no proxy from the environment.
+
+Hosts an operator does mean skills to reach on their own network are named in BOTCORE_OUTSIDE_HOSTS_ALLOWED.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+import httpcore
+import httpx
+from django.utils.translation import gettext
+
+from botcore import conf
+
+_NUMERIC_HOST = re.compile(r"[0-9a-fA-FxX.]+")
+_LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+
+
+class OutsideAddressError(httpx.ConnectError):
+    """An address a skill may not call: not http(s), with credentials in it, or a host on a private network.
+
+    A ConnectError, so a skill that answers "the service is not answering" to any httpx.HTTPError stays
+    safe; one that catches this first can tell the person to have the admin fix the address. Its text names
+    the address's kind, never the URL (which may hold a token in its query)."""
+
+
+def _allowed_hosts() -> frozenset[str]:
+    return frozenset(_host_key(host) for host in conf.outside_hosts_allowed())
+
+
+def _host_key(host: str) -> str:
+    return host.strip().strip("[]").rstrip(".").lower()
+
+
+def _ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address `host` writes out, or None for a name. The socket library also reads IPv4 in its old
+    short forms ("127.1", "2130706433", "0x7f000001"), so they count as the address they connect to."""
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])  # an IPv6 scope id is not part of the address
+    except ValueError:
+        pass
+    if not _NUMERIC_HOST.fullmatch(host):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """An address on the internet: not private, loopback, link-local, shared (100.64/10), reserved,
+    unspecified or multicast; an IPv4 address written as IPv6 (::ffff:127.0.0.1) is judged as itself."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def _refuse_inward(host: str) -> None:
+    """OutsideAddressError for a host that is localhost or an inward address literal, unless allowed."""
+    key = _host_key(host)
+    if key in _allowed_hosts():
+        return
+    ip = _ip_of(key)
+    if key in _LOCAL_NAMES or key.endswith(".localhost") or (ip is not None and not is_public_address(ip)):
+        raise OutsideAddressError(
+            gettext("must be an address on the internet, not on a private network or this host")
+        )
+
+
+def check_outside_url(url: str | httpx.URL) -> None:
+    """Raise OutsideAddressError unless `url` is an http(s) address without credentials whose host is no
+    inward address (a name is resolved only when called: outside_client checks what it resolves to)."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise OutsideAddressError(gettext("must be an http:// or https:// address")) from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise OutsideAddressError(gettext("must be an http:// or https:// address"))
+    if parsed.userinfo:
+        raise OutsideAddressError(gettext("must not carry a user name or password"))
+    _refuse_inward(parsed.host)
+
+
+def resolve_outside(host: str, port: int) -> list[str]:
+    """The addresses to connect to for `host`: itself if it is an address, else what it resolves to now,
+    each checked. Raises OutsideAddressError if any is inward (a name answering both a public address and
+    127.0.0.1 is refused whole), httpcore.ConnectError if it does not resolve."""
+    _refuse_inward(host)
+    allowed = _host_key(host) in _allowed_hosts()
+    if _ip_of(host) is not None:
+        return [host]
+    try:
+        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        raise httpcore.ConnectError(f"the name did not resolve ({error.__class__.__name__})") from None
+    addresses = list(dict.fromkeys(str(answer[4][0]) for answer in answers))
+    for address in addresses:
+        ip = _ip_of(address)
+        if not allowed and (ip is None or not is_public_address(ip)):
+            raise OutsideAddressError(
+                gettext("the address's name leads to a private network or this host, not the internet")
+            )
+    return addresses
+
+
+class _CheckedNetworkBackend(httpcore.NetworkBackend):
+    """httpcore's own sockets, opened only to the checked addresses of the host asked for: the name is
+    resolved once, here, and the connection goes to what was checked (no second look-up to rebind). TLS
+    still verifies the certificate against the host's name (httpcore passes it as server_hostname)."""
+
+    def __init__(self) -> None:
+        self._sockets = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in resolve_outside(host, port):
+            try:
+                return self._sockets.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                failure = error  # the name's next address, as the socket library tries them
+        assert failure is not None  # resolve_outside gives at least one address
+        raise failure
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        raise OutsideAddressError("a local socket is no outside address")
+
+    def sleep(self, seconds: float) -> None:
+        self._sockets.sleep(seconds)
+
+
+class OutsideTransport(httpx.HTTPTransport):
+    """httpx's transport over _CheckedNetworkBackend, checking each request's URL (every redirect's too).
+
+    httpx 0.28 takes no network backend of its own (encode/httpx#3749 would add one), so the pool it builds
+    is replaced by one like it on the checked backend; tests/botcore/skills/test_outbound.py starts a
+    listener on loopback and counts that nothing reaches it, which an upgrade that drops the pool would fail.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            network_backend=_CheckedNetworkBackend(),
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        check_outside_url(request.url)
+        return super().handle_request(request)
+
+
+def outside_client(*, timeout: float, follow_redirects: bool = False) -> httpx.Client:
+    """An httpx.Client for a skill's calls to an address its portal's admin gave (use it in a `with`).
+
+    Each connection goes only to a public address (OutsideAddressError, before anything is sent, otherwise),
+    redirects included when followed; environment proxies are not used (a proxy would reach inward for it).
+    Keep `timeout` to a few seconds: the call holds a task worker (docs/skills.md §8)."""
+    return httpx.Client(
+        transport=OutsideTransport(), timeout=timeout, follow_redirects=follow_redirects, trust_env=False
+    )

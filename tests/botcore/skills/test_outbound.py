@@ -1,0 +1,108 @@
+"""A skill's calls to an address its portal's admin gave reach the internet only: never loopback, a private
+network or a cloud's metadata address, written out, behind a name or behind a redirect. Each refusal is
+proved by a listener on loopback that counts the requests it received."""
+
+import httpcore
+import httpx
+import pytest
+
+from botcore.skills.options import OptionsError, OptionsSchema, OutsideUrl
+from botcore.skills.outbound import OutsideAddressError, check_outside_url, outside_client
+
+
+def post(url: str, **kwargs) -> httpx.Response:
+    with outside_client(timeout=2, **kwargs) as client:
+        return client.post(url, json={"summary": "x"}, headers={"Authorization": "Bearer tok"})
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "[::1]", "10.1.2.3", "169.254.169.254", "localhost", "127.1", "[::ffff:127.0.0.1]"]
+)
+def test_an_inward_address_is_refused_before_anything_is_sent(listener, host):
+    with pytest.raises(OutsideAddressError, match="private network or this host"):
+        post(f"http://{host}:{listener.port}/api/issues")
+    assert listener.requests == []
+
+
+def test_a_name_that_resolves_to_loopback_is_refused_at_the_connection(listener, resolver):
+    resolver["tracker.test"] = ["127.0.0.1"]
+    check_outside_url(f"http://tracker.test:{listener.port}/")  # a name passes when saved: nothing resolved
+    with pytest.raises(OutsideAddressError, match="leads to a private network"):
+        post(f"http://tracker.test:{listener.port}/api/issues")
+    assert listener.requests == []
+
+
+def test_a_name_with_a_public_and_an_inward_address_is_refused_whole(listener, resolver):
+    resolver["tracker.test"] = ["93.184.216.34", "127.0.0.1"]
+    with pytest.raises(OutsideAddressError):
+        post(f"http://tracker.test:{listener.port}/api/issues")
+    assert listener.requests == []
+
+
+def test_a_redirect_to_an_inward_address_is_refused(listener, second_listener, resolver, settings):
+    # The first hop is a host the operator allowed (so a test can serve it on loopback); it redirects to
+    # another service on this host, which is not allowed.
+    settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = ["tracker.internal"]
+    resolver["tracker.internal"] = ["127.0.0.1"]
+    listener.redirect_to = f"http://localhost:{second_listener.port}/secret"
+    with pytest.raises(OutsideAddressError):
+        post(f"http://tracker.internal:{listener.port}/api/issues", follow_redirects=True)
+    assert (len(listener.requests), second_listener.requests) == (1, [])
+    # Not followed (the default): the redirect comes back as an answer, and nothing reaches the second.
+    assert post(f"http://tracker.internal:{listener.port}/api/issues").status_code == 307
+    assert (len(listener.requests), second_listener.requests) == (2, [])
+
+
+def test_a_host_the_operator_allowed_is_reached(listener, settings):
+    settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = ["127.0.0.1"]
+    assert post(f"http://127.0.0.1:{listener.port}/api/issues").json() == {"key": "INTERNAL-1"}
+    assert listener.requests == ["/api/issues"]
+
+
+def test_a_public_address_is_called_on_the_address_checked(resolver, monkeypatch):
+    resolver["tracker.example"] = ["93.184.216.34"]
+    connected = []
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        connected.append((host, port))  # in place of the socket: the test stays off the network
+        body = b'{"key": "HD-9"}'
+        head = b"HTTP/1.1 201 Created\r\nContent-Length: %d\r\n\r\n" % len(body)
+        return httpcore.MockStream([head, body])
+
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", connect_tcp)
+    answer = post("http://tracker.example/api/issues")
+    assert (answer.status_code, answer.json()) == (201, {"key": "HD-9"})
+    assert connected == [("93.184.216.34", 80)]  # the checked address itself, not the name looked up again
+
+
+def test_credentials_in_the_address_and_other_schemes_are_refused():
+    with pytest.raises(OutsideAddressError, match="user name or password"):
+        post("http://user:pass@tracker.example/api")
+    with pytest.raises(OutsideAddressError, match="http:// or https://"):
+        check_outside_url("file:///etc/passwd")
+
+
+def test_the_option_refuses_inward_addresses_when_the_admin_saves_them():
+    schema = OptionsSchema(url=OutsideUrl())
+    for url, why in [
+        (
+            "http://127.0.0.1:8000/",
+            "must be an address on the internet, not on a private network or this host",
+        ),
+        ("https://169.254.169.254/latest/meta-data", "must be an address on the internet, not on a private"),
+        ("http://[fd00::1]/", "must be an address on the internet"),
+        ("http://0x7f000001/", "must be an address on the internet"),
+        ("https://me:secret@tracker.example/", "must not carry a user name or password"),
+        ("gopher://tracker.example/", "must be an http:// or https:// address"),
+    ]:
+        with pytest.raises(OptionsError) as refused:
+            schema.validate({"url": url})
+        assert refused.value.errors["url"].startswith(why), url
+    assert schema.validate({"url": "https://tracker.example/api"}) == {"url": "https://tracker.example/api"}
+    assert schema.validate({}) == {"url": ""}
+    assert schema.describe()["url"]["kind"] == "outside_url"
+
+
+def test_the_option_takes_an_inward_host_the_operator_allowed(settings):
+    settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = ["10.0.0.7"]
+    assert OutsideUrl().clean("http://10.0.0.7/api") == "http://10.0.0.7/api"
