@@ -88,5 +88,5 @@ def retire_bot_before_key_removed(sender, portal, **kwargs):
 
 
 @receiver(signals.portal_settings_changed)
-def apply_profile_on_settings_change(sender, portal, **kwargs):
-    bot_profile.apply_portal_profile(portal)
+def apply_profile_on_settings_change(sender, portal, changed, **kwargs):
+    bot_profile.apply_portal_profile(portal, changed=changed)

@@ -325,13 +325,31 @@ def purge_uninstalled_portals(*, at: datetime | None = None) -> int:
     return count
 
 
+def list_portal_settings_changes(portal: Portal, **prefs: Any) -> list[str]:
+    """The names of `prefs` whose value differs from the portal's settings (their defaults where none are
+    stored): what a save of them would change."""
+    stored = PortalSettings.objects.filter(portal=portal).first() or PortalSettings(portal=portal)
+    return _changed_names(stored, prefs)
+
+
+def _changed_names(settings_row: PortalSettings, prefs: dict[str, Any]) -> list[str]:
+    return [name for name, value in prefs.items() if getattr(settings_row, name) != value]
+
+
 @transaction.atomic
 def update_portal_settings(portal: Portal, **prefs: Any) -> PortalSettings:
+    """Store the portal's settings given, and send portal_settings_changed naming those that changed.
+
+    A save that changes nothing stores nothing and sends no signal: botcore's receiver asks the platform to
+    update the bot (a PATCH, during the request), and each save of the unchanged form sent one."""
     _refuse_if_uninstalled(portal)
     settings_row, _created = PortalSettings.objects.get_or_create(portal=portal)
-    for name, value in prefs.items():
-        setattr(settings_row, name, value)
+    changed = _changed_names(settings_row, prefs)
+    if not changed:
+        return settings_row
+    for name in changed:
+        setattr(settings_row, name, prefs[name])
     settings_row.full_clean()
     settings_row.save()
-    signals.portal_settings_changed.send(sender=Portal, portal=portal)
+    signals.portal_settings_changed.send(sender=Portal, portal=portal, changed=frozenset(changed))
     return settings_row

@@ -26,5 +26,6 @@ portal_credentials_changed = Signal()
 # Sent before a personal key is removed or replaced by another, while it still works (a bot registered
 # under it can still be drained and unregistered); kwargs: portal
 portal_api_key_removing = Signal()
-# The portal's admin saved its settings (bot name, language, time zone); kwargs: portal
+# The portal's admin changed its settings (bot name, language, time zone); kwargs: portal, changed (the
+# names of the settings whose value changed, a frozenset; a save that changes none sends nothing)
 portal_settings_changed = Signal()

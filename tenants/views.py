@@ -345,6 +345,49 @@ def _take_key_save(request: HttpRequest, portal: Portal) -> Slot | None:
     )
 
 
+TOO_MANY_SETTINGS_SAVED = _(
+    "Too many settings were saved for this portal just now. Please wait a while, then try again."
+)
+SETTINGS_NOT_SAVED = _("We could not save the settings just now. Please try again shortly.")
+
+
+def _take_settings_save(request: HttpRequest, portal: Portal) -> Slot | None:
+    """One of `portal`'s TENANTS_PORTAL_SETTINGS_SAVED_RATE saves that change its settings in the window,
+    or None when it has had them all. A change of the bot's name or language is sent to the platform during
+    the request (a PATCH, on the app key every portal shares where the bot runs on it): an admin saving in a
+    loop sent one each time. A save that changes nothing is not counted, and asks the platform nothing."""
+    return take_slot(
+        request,
+        group="tenants.portal_settings_saved",
+        key=lambda _group, _request: portal.member_id,
+        rate=rate_setting("TENANTS_PORTAL_SETTINGS_SAVED_RATE"),
+    )
+
+
+def _save_portal_settings(request: HttpRequest, portal: Portal, form: forms.Form) -> HttpResponse | None:
+    """Store the settings form's values, counting the save when it changes any: the redirect to the page,
+    or None with the limit's error added to the form's first changed field. Raises TenantsError."""
+    changed = services.list_portal_settings_changes(portal, **form.cleaned_data)
+    if changed:
+        try:
+            slot = _take_settings_save(request, portal)
+        except Exception as error:  # noqa: BLE001 - the cache client's own family (Redis down)
+            return _cache_unreachable(
+                request, error, counts="portal settings saves", public_message=SETTINGS_NOT_SAVED
+            )
+        if slot is None:
+            log.warning("portal settings saves rate-limited portal=%s", portal.member_id)
+            form.add_error(changed[0], TOO_MANY_SETTINGS_SAVED)
+            return None
+        try:
+            services.update_portal_settings(portal, **form.cleaned_data)
+        except TenantsError:
+            _give_back(slot, what="portal settings save")
+            raise
+    messages.success(request, _("Saved."))
+    return redirect("tenants:portal")
+
+
 def _too_many_attempts(request: HttpRequest) -> HttpResponse:
     return render(
         request, "tenants/error.html", {"message": _("Too many attempts. Please wait a minute.")}, status=429
@@ -485,9 +528,9 @@ def portal_page(request: HttpRequest) -> HttpResponse:
             if action == "settings":
                 settings_form = PortalSettingsForm(request.POST)
                 if settings_form.is_valid():
-                    services.update_portal_settings(portal, **settings_form.cleaned_data)
-                    messages.success(request, _("Saved."))
-                    return redirect("tenants:portal")
+                    answer = _save_portal_settings(request, portal, settings_form)
+                    if answer is not None:
+                        return answer
             elif action == "api_key":
                 key_form = PortalApiKeyForm(request.POST)
                 saving: Slot | None = None

@@ -442,6 +442,9 @@ TENANTS_API_KEY_REFUSED_RATE = env.read_str("TENANTS_API_KEY_REFUSED_RATE", "10/
 # one drained and deleted, on the app key every portal shares where the move is from or to a session); past it
 # the portal's next keys are neither checked nor saved until the window ends. Removing a key is never limited.
 TENANTS_API_KEY_SAVED_RATE = env.read_str("TENANTS_API_KEY_SAVED_RATE", "10/h")
+# Saves of a portal page's settings that change them, per portal: a changed bot name or language is sent to
+# the platform during the request (a save that changes nothing is not counted and sends nothing).
+TENANTS_PORTAL_SETTINGS_SAVED_RATE = env.read_str("TENANTS_PORTAL_SETTINGS_SAVED_RATE", "30/h")
 TENANTS_CLIENT_IP_HEADER = env.read_str("TENANTS_CLIENT_IP_HEADER")
 # The proxies whose TENANTS_CLIENT_IP_HEADER is believed (addresses or CIDR networks): a request from anywhere
 # else is counted by its socket's address, as a client could write the header itself. Loopback by default, a

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Collection
 
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -35,11 +36,19 @@ def get_portal_bot_profile(portal: Portal) -> dict[str, str]:
     return {**profile, "name": prefs.bot_name or profile["name"], "language": prefs.language}
 
 
-def apply_portal_profile(portal: Portal) -> None:
-    """Send the portal's bot name and language to the platform (after its admin saved the settings).
+# The portal settings the platform holds of its bot (its name and language); the time zone is the app's own.
+PROFILE_SETTINGS = frozenset({"bot_name", "language"})
 
-    A bot not provisioned yet gets them when it is; a refusal is logged and provisioning applies them later.
+
+def apply_portal_profile(portal: Portal, *, changed: Collection[str] | None = None) -> None:
+    """Send the portal's bot name and language to the platform (after its admin changed the settings).
+
+    `changed`: the settings that changed (None: any may have); a change of none the platform holds sends
+    nothing. A bot not provisioned yet gets them when it is; a refusal is logged and provisioning applies
+    them later.
     """
+    if changed is not None and not PROFILE_SETTINGS.intersection(changed):
+        return
     bot = find_registered_bot(portal)
     if bot is None or bot.vibe_bot_id is None:
         return
