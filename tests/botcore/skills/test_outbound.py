@@ -5,9 +5,12 @@ proved by a listener on loopback that counts the requests it received."""
 import httpcore
 import httpx
 import pytest
+from django.utils import translation
 
-from botcore.skills.options import OptionsError, OptionsSchema, OutsideUrl
+from botcore.skills.base import Skill
+from botcore.skills.options import FieldError, OptionsError, OptionsSchema, OutsideUrl
 from botcore.skills.outbound import OutsideAddressError, check_outside_url, outside_client
+from botcore.vibe.events import EventType
 
 
 def post(url: str, **kwargs) -> httpx.Response:
@@ -106,3 +109,39 @@ def test_the_option_refuses_inward_addresses_when_the_admin_saves_them():
 def test_the_option_takes_an_inward_host_the_operator_allowed(settings):
     settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = ["10.0.0.7"]
     assert OutsideUrl().clean("http://10.0.0.7/api") == "http://10.0.0.7/api"
+
+
+@pytest.mark.django_db
+def test_the_settings_page_offers_an_address_field_and_refuses_an_inward_address(settings):
+    from botcore.models import SkillConfig
+    from tests.botcore.skills.test_portal_admin import make_portal, signed_in
+
+    settings.BOTCORE_SKILLS = ["help", "tests.botcore.skills.test_outbound.HookSkill", "echo"]
+    admin = signed_in(make_portal("acme"), is_admin=True)
+    assert 'type="url"' in admin.get("/portal/skills/hook/").content.decode()
+    refused = admin.post("/portal/skills/hook/", {"url": "http://169.254.169.254/latest/meta-data/"})
+    assert refused.status_code == 400
+    assert (
+        "must be an address on the internet, not on a private network or this host"
+        in refused.content.decode()
+    )
+    assert not SkillConfig.objects.filter(skill_name="hook").exists()
+
+
+def test_the_refusal_is_in_the_readers_language():
+    with translation.override("ru"), pytest.raises(FieldError) as refused:
+        OutsideUrl().clean("http://10.0.0.1/")
+    assert str(refused.value) == "нужен адрес в интернете, а не во внутренней сети или на этом сервере"  # noqa: RUF001
+
+
+class HookSkill(Skill):
+    """A skill that posts to a webhook its portal's admin gives (the settings page's test above)."""
+
+    name = "hook"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+    options_schema = OptionsSchema(url=OutsideUrl(label={"en": "Webhook"}))
+    title = {"en": "Hook"}
+    summary = {"en": "Posts to a webhook"}
+
+    def handle(self, event, ctx) -> None:
+        pass
