@@ -9,7 +9,9 @@ import ssl
 import httpx._transports.default as httpx_transports
 import pytest
 from cryptography.fernet import Fernet
+from django.conf import settings as django_settings
 from django.core.cache import caches
+from django.utils import translation
 
 from botcore.vibe import template_ids
 from sandbox.runner import SandboxThread
@@ -170,6 +172,17 @@ def fresh_rate_limits(settings):
     caches["ratelimit"].clear()
     yield
     caches["ratelimit"].clear()
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test in the default language: a page asked for in Russian (Accept-Language, a viewer's locale)
+    left Russian active in the thread for the tests after it (LocaleMiddleware activates, and nothing
+    deactivates after the test client's request), so a test comparing English text passed or failed by the
+    order run."""
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)
