@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import ssl
+import time
 
 import httpx._transports.default as httpx_transports
 import pytest
@@ -158,9 +160,20 @@ def browser_page(chromium):
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limits(settings):
+def fresh_rate_limits(settings, monkeypatch):
     """Counters in a cache of their own, empty: never a flush of the shared cache (Redis in CI). For every
-    test: the app's pages count gateway visits per address, and one test's must not refuse the next's."""
+    test: the app's pages count gateway visits per address, and one test's must not refuse the next's.
+
+    Each rate's windows start with the test: django-ratelimit's start at a moment fixed by the key, which a
+    test counting a burst crossed now and then (5 of "3/m" let through, a new window in mid-burst). A test
+    that travels in time (time_machine) still reaches the windows after."""
+    started = time.time()
+
+    def window_from_the_test_start(value, period):
+        return started + period * (math.floor((time.time() - started) / period) + 1)
+
+    monkeypatch.setattr("django_ratelimit.core._get_window", window_from_the_test_start)
+    monkeypatch.setattr("vibeapp.failure_limits._get_window", window_from_the_test_start)
     settings.CACHES = {
         **settings.CACHES,
         "ratelimit": {
