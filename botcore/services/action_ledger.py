@@ -26,3 +26,6 @@ class DatabaseLedger:
     def settle(self, key: str, result: dict[str, Any]) -> None:
         # Rare (a post left in doubt, now known), so the ORM's update, not one of cycle_sql's statements.
         ActionRecord.objects.filter(bot_id=self.bot_pk, key=stored_key(key)).update(result=result)
+
+    def forget(self, key: str) -> None:
+        ActionRecord.objects.filter(bot_id=self.bot_pk, key=stored_key(key)).delete()

@@ -314,7 +314,7 @@ class VibeSkillContext(EventFacts, ChatActions):
             bot_id,
             dialog_id,
             "messages",
-            lambda template_id: client.send_message(
+            lambda template_id, on_sending: client.send_message(
                 bot_id,
                 dialog_id=dialog_id,
                 text=text,
@@ -323,6 +323,7 @@ class VibeSkillContext(EventFacts, ChatActions):
                 system=system or None,
                 reply_id=reply_to,
                 template_id=template_id,
+                on_sending=on_sending,
             ),
         )
 
@@ -340,7 +341,7 @@ class VibeSkillContext(EventFacts, ChatActions):
             bot_id,
             self.dialog_id,
             "answers",
-            lambda template_id: client.answer_command(
+            lambda template_id, on_sending: client.answer_command(
                 bot_id,
                 origin.command.id,
                 message_id=self._message_id(),
@@ -349,6 +350,7 @@ class VibeSkillContext(EventFacts, ChatActions):
                 keyboard=keyboard,
                 attach=attach,
                 template_id=template_id,
+                on_sending=on_sending,
             ),
         )
 
@@ -358,7 +360,7 @@ class VibeSkillContext(EventFacts, ChatActions):
         bot_id: int,
         dialog_id: str,
         endpoint: template_ids.Endpoint,
-        post: Callable[[str], SentMessage],
+        post: Callable[[str, Callable[[], None] | None], SentMessage],
     ) -> int:
         """Make this handling's next post, once however often the handling runs; its message id.
 
@@ -368,6 +370,13 @@ class VibeSkillContext(EventFacts, ChatActions):
         the failure goes to the executor (the event is handled again later). The next attempt
         sends it again only where that cannot show it twice (_why_send_again); otherwise it is left alone,
         said in a WARNING and on the event's log entry, and 0 stands for its message id.
+
+        Where a repeat would post again, the doubt is written ahead: recorded as the request leaves (the
+        transport's on_sending, after the wait for the key's budget), and replaced by the message id once the
+        platform answers, or taken back when the send surely did not happen. So a worker killed between the
+        platform's answer and the record leaves a post in doubt, judged by the chat, not a post the next
+        attempt makes again; killed before the request left, it leaves no record or one the chat, unchanged
+        since, clears.
         """
         template_id = self._next_template_id()
         known = self._ledger.find(template_id)
@@ -398,24 +407,42 @@ class VibeSkillContext(EventFacts, ChatActions):
                 after = max(after, self._newest_stored(dialog_id, above=after) or 0)
             if after is None:
                 after = newest_on_platform(client, bot_id, dialog_id)
+        in_doubt = {"in_doubt": True, "after": after}
+        written_ahead = False
+
+        def write_ahead() -> None:
+            nonlocal written_ahead
+            self._ledger.record(template_id, in_doubt)  # again at a retried attempt: the first stays
+            written_ahead = True
+
+        ahead = known is None and not template_ids.deduplicates(client.base_url, client.key_name, endpoint)
         try:
-            sent = post(template_id)
+            sent = post(template_id, write_ahead if ahead else None)
         except VibeError as error:
             if known is None and error.leaves_in_doubt:
                 if self._never_arrived(client, bot_id, dialog_id, endpoint, after, error):
+                    self._take_back(template_id, written_ahead)
                     tell_write_in_doubt("post", "never_arrived")  # a failed write like any: made again
                 else:
-                    self._ledger.record(template_id, {"in_doubt": True, "after": after})
+                    self._ledger.record(template_id, in_doubt)
                     tell_write_in_doubt("post", "in_doubt")
+            elif known is None:
+                self._take_back(template_id, written_ahead)  # refused, or never left: nothing posted
             raise
-        if known is None:
+        if known is None and not written_ahead:
             self._ledger.record(template_id, {"id": sent.id})
         else:
-            self._ledger.settle(template_id, {"id": sent.id})
+            self._ledger.settle(template_id, {"id": sent.id})  # the doubt written ahead, or an earlier one
+        if known is not None:
             # Counted once it went through: a repeat that fails again leaves the same post in doubt.
             tell_write_in_doubt("post", "sent_again")
         self._effects.append(("post", True))
         return self._seen(dialog_id, sent.id)
+
+    def _take_back(self, template_id: str, written_ahead: bool) -> None:
+        """Forget the doubt written ahead for a post that surely never happened: the next attempt sends it."""
+        if written_ahead:
+            self._ledger.forget(template_id)
 
     def _never_arrived(
         self,

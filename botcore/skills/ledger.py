@@ -4,10 +4,11 @@ This module holds the ledger's interface and its memory form (tests, bot_shell);
 is botcore/services/action_ledger.py.
 
 The context looks every post, upload and new chat up here first; handling the event again returns what the
-first attempt made. (A worker killed between the platform's answer and the record can still repeat it; the
-window is one call, and a post's templateId covers it where the platform de-duplicates.) One whose call
-failed after it may have reached the platform is recorded as in doubt, and a post's record is settled once a
-later attempt has sent it after all (context.py).
+first attempt made. One whose call failed after it may have reached the platform is recorded as in doubt, and
+a post's record is settled once a later attempt has sent it after all (context.py). A worker killed between
+the platform's answer and the record leaves no trace of what it made: a post's templateId covers that where
+the platform de-duplicates, and elsewhere a post's doubt is recorded as its request leaves, before the answer
+(written ahead, context.py _post_once); an upload or a new chat can still be made twice so.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class ActionLedger(Protocol):
 
     def settle(self, key: str, result: dict[str, Any]) -> None:
         """Replace what is remembered for `key`: a post left in doubt, once it is known (context.py)."""
+
+    def forget(self, key: str) -> None:
+        """Remember nothing for `key` again: a post's doubt written ahead, once it surely never happened."""
 
 
 def stored_key(key: str) -> str:
@@ -53,3 +57,7 @@ class MemoryLedger:
     def settle(self, key: str, result: dict[str, Any]) -> None:
         with self._lock:
             self.records[key] = result
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self.records.pop(key, None)

@@ -163,8 +163,14 @@ class Transport:
         timeout: float | None = None,
         priority: Priority | None = None,
         hold: bool = False,
+        on_sending: Callable[[], None] | None = None,
     ) -> Any:
         """Send `method path` with a JSON `body`, retrying per `retry`; return the answer's `data`.
+
+        `on_sending()` is called before each attempt's request is handed to the connection, once the budget
+        has let it go and nothing else stands between it and the wire: a caller that must know whether a
+        write may have reached the platform records it there (skills/context.py, a post in doubt). If it
+        raises, the request is not sent.
 
         A BEST_EFFORT call the budget has no room for is not sent now, and None is returned: with `hold` it
         is held (self.held) to be sent by send_held(), otherwise dropped. A held call is sent in order
@@ -178,7 +184,7 @@ class Transport:
         if priority is None:
             priority = self.default_priority
         attempt = functools.partial(
-            self._attempt, method, url, path, params, content, headers, extra, priority
+            self._attempt, method, url, path, params, content, headers, extra, priority, on_sending
         )
         if hold and priority is Priority.BEST_EFFORT and len(self.held):
             return self._hold(attempt, retry, what=f"{method} {path}")
@@ -239,6 +245,7 @@ class Transport:
         headers: Mapping[str, str],
         extra: Mapping[str, Any],
         priority: Priority = Priority.REPLY,
+        on_sending: Callable[[], None] | None = None,
     ) -> Any:
         if not self.budget.acquire(priority=priority):
             return SKIPPED
@@ -247,6 +254,11 @@ class Transport:
         request = self.http.build_request(
             method, url, params=params, content=content, headers=headers, **extra
         )
+        if on_sending is not None:
+            # The last moment before the bytes may leave: what comes after is opening the connection, whose
+            # failure says nothing left (sent=False), and sending. Called before the budget's wait, a worker
+            # killed in it left a record of a request that never went.
+            on_sending()
         try:
             with call_deadline(self.deadline):  # the status line and headers too (http_clients)
                 response = self.http.send(request, stream=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 from urllib.parse import quote
 
@@ -32,13 +32,20 @@ class Endpoints:
     _transport: Transport
 
     def _post_message(
-        self, path: str, body: Mapping[str, Any], template_id: str | None, *, endpoint: template_ids.Endpoint
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        template_id: str | None,
+        *,
+        endpoint: template_ids.Endpoint,
+        on_sending: Callable[[], None] | None = None,
     ) -> SentMessage:
         """POST a call that makes a message. Never repeated once it may have been posted (UNSAFE), with a
         templateId or without: whether a post in doubt is sent again is decided in one place, by the caller
         that knows its chat (skills/context.py). Each answer to a send with a templateId says what the
-        platform did with it (botcore.vibe.template_ids)."""
-        data = as_data(self._transport.request("POST", path, body=body, retry=UNSAFE))
+        platform did with it (botcore.vibe.template_ids). `on_sending`: Transport.request's, called as each
+        attempt's request is about to leave."""
+        data = as_data(self._transport.request("POST", path, body=body, retry=UNSAFE, on_sending=on_sending))
         sent = SentMessage.from_payload(data)
         if template_id is not None and "uuidMap" in data:  # an answer without one teaches nothing
             transport = self._transport

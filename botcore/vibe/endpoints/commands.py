@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botcore.vibe.endpoints.base import (
@@ -128,6 +128,7 @@ class CommandEndpoints(Endpoints):
         system: bool | None = None,
         url_preview: bool | None = None,
         template_id: str | None = None,
+        on_sending: Callable[[], None] | None = None,
     ) -> SentMessage:
         """POST /v1/bots/:botId/commands/:commandId/answer: reply to the command in `message_id`'s chat.
 
@@ -146,4 +147,4 @@ class CommandEndpoints(Endpoints):
         if dialog_id is not None:
             body["dialogId"] = dialog(dialog_id)
         path = bot_path(bot_id, "commands", command_id, "answer")
-        return self._post_message(path, body, template_id, endpoint="answers")
+        return self._post_message(path, body, template_id, endpoint="answers", on_sending=on_sending)

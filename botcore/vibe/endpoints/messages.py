@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botcore.vibe.endpoints.base import (
@@ -32,6 +33,7 @@ class MessageEndpoints(Endpoints):
         url_preview: bool | None = None,
         reply_id: int | None = None,
         template_id: str | None = None,
+        on_sending: Callable[[], None] | None = None,
     ) -> SentMessage:
         """POST /v1/bots/:botId/messages: post as the bot. `dialog_id` is the user's id for a 1:1 dialog
         (the event's dialog_id) or "chatN" for a group. Text over 20 000 characters is cut by the platform.
@@ -48,7 +50,9 @@ class MessageEndpoints(Endpoints):
             template_id=template_id,
         )
         body = {"dialogId": dialog(dialog_id), "fields": fields}
-        return self._post_message(bot_path(bot_id, "messages"), body, template_id, endpoint="messages")
+        return self._post_message(
+            bot_path(bot_id, "messages"), body, template_id, endpoint="messages", on_sending=on_sending
+        )
 
     def update_message(
         self,

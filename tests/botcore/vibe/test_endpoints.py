@@ -38,6 +38,7 @@ class RecordingTransport:
         timeout=None,
         priority: Priority = Priority.REPLY,
         hold: bool = False,
+        on_sending=None,
     ) -> Any:
         self.requests.append((method, path, retry, params, body))
         self.priorities.append(priority)

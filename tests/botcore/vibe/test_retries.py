@@ -336,3 +336,53 @@ def test_a_garbage_answer_to_a_send_without_a_template_id_is_not_retried(world):
     with pytest.raises(VibeProtocolError):
         client.send_message(bot.id, dialog_id=str(world.admin_id), text="hi")
     assert len(calls_to(world.control, f"/v1/bots/{bot.id}/messages", "POST")) == 1
+
+
+# --- the moment a send leaves (on_sending) ----------------------------------------------------------------
+
+
+def test_on_sending_is_told_before_each_attempt_leaves_and_only_then(world):
+    """Told before the request goes, after the wait for the budget: a caller recording there knows the send
+    may have left (skills/context.py writes a post's doubt ahead so)."""
+    from sandbox.runner import free_port
+
+    told: list[str] = []
+    attempts: list[httpx.Request] = []
+    http = httpx.Client(
+        event_hooks={"request": [lambda r: attempts.append(r) or told.append("sent")]}, timeout=2
+    )
+    client = VibeClient(
+        api_key=world.personal_key, base_url=f"http://127.0.0.1:{free_port()}/v1", http=http,
+        budget=NoBudget(), max_attempts=3, backoff_base=0.01, retry_max_wait=0.05,
+    )  # fmt: skip
+    with pytest.raises(VibeTransportError) as caught:
+        client.send_message(1, dialog_id="1", text="hi", on_sending=lambda: told.append("sending"))
+    assert caught.value.sent is False  # never opened: retried, each attempt told first
+    assert told == ["sending", "sent"] * 3
+    http.close()
+
+
+def test_on_sending_is_not_told_of_a_send_the_budget_never_let_go(world):
+    class SpentBudget:
+        def acquire(self, *, priority: object = None) -> bool:
+            raise VibeBudgetTimeoutError(
+                status=429, code="CLIENT_BUDGET_EXHAUSTED", message="spent", retry_after=0.01
+            )
+
+    told: list[str] = []
+    client = world.client("personal", budget=SpentBudget())
+    with pytest.raises(VibeBudgetTimeoutError):
+        client.send_message(1, dialog_id="1", text="hi", on_sending=lambda: told.append("sending"))
+    assert told == []
+
+
+def test_a_send_whose_on_sending_fails_is_not_sent(world):
+    client = fast(world)
+    bot = client.register_bot(code="b", name="B")
+
+    def cannot_record() -> None:
+        raise RuntimeError("the ledger is down")
+
+    with pytest.raises(RuntimeError):
+        client.send_message(bot.id, dialog_id=str(world.admin_id), text="hi", on_sending=cannot_record)
+    assert calls_to(world.control, f"/v1/bots/{bot.id}/messages", "POST") == []
