@@ -347,10 +347,7 @@ def test_on_sending_is_told_before_each_attempt_leaves_and_only_then(world):
     from sandbox.runner import free_port
 
     told: list[str] = []
-    attempts: list[httpx.Request] = []
-    http = httpx.Client(
-        event_hooks={"request": [lambda r: attempts.append(r) or told.append("sent")]}, timeout=2
-    )
+    http = httpx.Client(event_hooks={"request": [lambda request: told.append("sent")]}, timeout=2)
     client = VibeClient(
         api_key=world.personal_key, base_url=f"http://127.0.0.1:{free_port()}/v1", http=http,
         budget=NoBudget(), max_attempts=3, backoff_base=0.01, retry_max_wait=0.05,
