@@ -500,11 +500,12 @@ def test_a_worker_killed_waiting_for_the_budget_answers_once_though_the_person_w
     assert posts_received(sandbox_portal, bot) == 3
 
 
-# The limit left (the chaos full profile under no-template-dedupe left 110 of 1,879 replies in doubt): a bot of
-# type `bot` may read no chat's messages (Chat.Message.get/getContext are supervisor and personal bots' alone,
-# CONTRACT B §7.1), only its lastMessageId, and a person's message after the one the post's doubt is judged
-# against hides whether the post is before it. Where that message was written before the post's request left,
-# a read of the chat just before the send would tell (at a GET per post where a repeat would post again).
+# The limit left (the chaos full profile under no-template-dedupe left 110 of 1,879 replies in doubt): a bot
+# of type `bot` may read no chat's messages (Chat.Message.get/getContext are supervisor and personal bots'
+# alone, CONTRACT B §7.1), only its lastMessageId, and a person's message after the one the post's doubt is
+# judged against hides whether the post is before it. Where that message was written before the post's
+# request left, a read of the chat just before the send would tell (at a GET per post where a repeat would
+# post again).
 WROTE_AS_THE_REPLY_LEFT = "a person's message written before the post's request left, stored after it"
 
 
