@@ -39,7 +39,7 @@ from botcore import conf
 from botcore.models import Bot, BotChat, EventLogEntry
 from botcore.selectors import list_enabled_skills
 from botcore.services.directory import list_group_chats_in
-from botcore.services.notices import NOTICE_TRIED_FOR, admin_languages, send_to_each
+from botcore.services.notices import NOTICE_TRIED_FOR, admin_languages, notice_client, send_to_each
 from botcore.services.platform import client_for_bot
 from botcore.skills.i18n import in_language
 from botcore.skills.options import GroupChat
@@ -241,9 +241,7 @@ def _sender(bot: Bot) -> VibeClient | None:
     if bot.status != Bot.Status.ACTIVE or bot.vibe_bot_id is None:
         return None  # paused by an operator, waiting for a session, broken or awaiting its registration
     try:
-        # No one waits on it in a chat, and a rotated app key moves every portal at once: as a skill run's
-        # posts go, behind every portal's replies.
-        return client_for_bot(bot, default_priority=Priority.RUN)
+        return notice_client(bot)  # as every notice to the admins goes
     except SessionTokenError:
         return None  # no credential to write with: a portal user's visit brings one
 

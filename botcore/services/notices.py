@@ -26,6 +26,7 @@ from botcore.skills.i18n import in_language, listed_languages, pick
 from botcore.skills.registry import find_skill
 from botcore.vibe import VibeClient
 from botcore.vibe import bbcode as bb
+from botcore.vibe.budget import Priority
 from botcore.vibe.chat_marks import newest_on_platform, shows_never_arrived
 from botcore.vibe.errors import VibeApiError, VibeError
 from botcore.vibe.events import BotEvent, CommandAddEvent, MessageAddEvent
@@ -34,6 +35,16 @@ from tenants.models import Portal
 from tenants.selectors import get_portal_preferences, list_admin_user_ids
 
 log = logging.getLogger(__name__)
+
+
+def notice_client(bot: Bot) -> VibeClient:
+    """The client every notice to a portal's admins is sent with (the expiry warning, a failed run's, a
+    move's chats notice; the directory read for their languages too): on the credential that registered
+    `bot`, at a skill run's priority. No one waits on a notice in a chat, and many portals' come at once (a
+    rotated app key moves every portal, a schedule fires for all, an outage fails them alike): at a reply's
+    priority they went level with every portal's answers to people on the key they share. Raises tenants'
+    SessionTokenError when the portal no longer has that credential (client_for_bot)."""
+    return client_for_bot(bot, default_priority=Priority.RUN)
 
 
 def send_expiry_warning(
@@ -47,7 +58,7 @@ def send_expiry_warning(
     preferences = get_portal_preferences(portal)
     zone = portal_zone(preferences.timezone)  # on the portal's clock, as its admins set it
     when = datetime.fromisoformat(expires_at).astimezone(zone)
-    client = client_for_bot(bot)  # the credential the bot belongs to, as for every call of the bot
+    client = notice_client(bot)
     language_of = admin_languages(client, portal)
 
     def text_for(user_id: int) -> str:
@@ -247,7 +258,7 @@ def _deliver_failed_run_notice(
     NOTICE_TRIED_FOR). Without facts (a row the release before kept), its stored text is sent as it is."""
     portal_language = get_portal_preferences(run.portal).language
     try:
-        client = client_for_bot(bot)
+        client = notice_client(bot)
     except SessionTokenError:  # no credential to write with yet: a portal user's visit brings one
         told, some_left = 0, True
     else:

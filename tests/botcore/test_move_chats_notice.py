@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from botcore.models import Bot, BotChat, EventLogEntry, SkillConfig
-from botcore.services import chats_notice
+from botcore.services import chats_notice, notices
 from botcore.services.bots import pause_bot, provision_bot, resume_bot
 from botcore.services.platform import client_for_bot
 from botcore.services.polling import poll_bot_once
@@ -248,9 +248,10 @@ def test_a_move_s_chats_notice_is_sent_behind_every_portal_s_replies(
             return True
 
     real = chats_notice.client_for_bot
-    monkeypatch.setattr(
-        chats_notice, "client_for_bot", lambda bot, **options: real(bot, **options, budget=RecordingBudget())
-    )
+    for module in (chats_notice, notices):  # the move's look-ups, and the notice's client (notice_client)
+        monkeypatch.setattr(
+            module, "client_for_bot", lambda bot, **options: real(bot, **options, budget=RecordingBudget())
+        )
     open_app(sp, app_key=rotate_app_key(sp, settings))
     task_queue.run("botcore.tasks.move_portal_bot")
     bot.refresh_from_db()
