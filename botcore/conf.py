@@ -223,6 +223,12 @@ def early_poll_floor_seconds() -> float:
     return float(read_setting("BOTCORE_EARLY_POLL_FLOOR_SECONDS", 5.0))
 
 
+def portal_provisioning_rate() -> str:
+    """How many provisionings a portal's installs may ask for in a window, as django-ratelimit writes a rate
+    ("5/h"): each registers a bot and its commands on the app key every portal shares."""
+    return str(read_setting("BOTCORE_PORTAL_PROVISIONING_RATE", "5/h"))
+
+
 def backoff_max_seconds() -> float:
     """The ceiling of the exponential backoff after 5xx and network failures."""
     return float(read_setting("BOTCORE_BACKOFF_MAX_SECONDS", 300.0))

@@ -1,7 +1,8 @@
 """Limits on failures (django-ratelimit's counters, over the shared cache): a request is refused once its key
 has had the rate's worth of failures in the window. Refused gateway tokens per address and refused personal
 keys per portal (tenants.views), and wrong admin passwords per account (ops.admin_sign_in) are so; gateway
-sign-ins per person (tenants.views) are limited the same way, a sign-in counting as the "failure".
+sign-ins per person (tenants.views) are limited the same way, a sign-in counting as the "failure"; so are the
+provisionings a portal's installs ask for (botcore.services.provisioning), outside any request (take_count).
 
 A check first and a count after the request failed let requests at the same moment all pass the check before
 any was counted (8 made-up tokens at once against 3/m were all checked with the platform). So take_slot counts
@@ -56,13 +57,22 @@ def take_slot(
 
     Each caller gets a count of its own (the cache's add, then incr: each atomic in Redis and in the
     local-memory cache), so no more than the limit get a slot however many ask at once."""
+    if not getattr(settings, "RATELIMIT_ENABLE", True):
+        return Slot(
+            getattr(settings, "RATELIMIT_USE_CACHE", "default"), None
+        )  # nothing read, nothing counted
+    value = key(group, request) if callable(key) else _SIMPLE_KEYS[key](request)
+    return take_count(group=group, value=value, rate=rate(group, request))
+
+
+def take_count(*, group: str, value: str, rate: str) -> Slot | None:
+    """take_slot's count of `value` in `rate`'s window ("5/h"), for a limit outside any request: the Slot
+    taken, or None when the window was already full. Raises the cache client's errors."""
     cache_name = getattr(settings, "RATELIMIT_USE_CACHE", "default")
     if not getattr(settings, "RATELIMIT_ENABLE", True):
         return Slot(cache_name, None)
-    rate_text = rate(group, request)
-    limit, period = _split_rate(rate_text)
-    value = key(group, request) if callable(key) else _SIMPLE_KEYS[key](request)
-    slot = Slot(cache_name, _make_cache_key(group, _get_window(value, period), rate_text, value, ALL))
+    limit, period = _split_rate(rate)
+    slot = Slot(cache_name, _make_cache_key(group, _get_window(value, period), rate, value, ALL))
     cache = caches[cache_name]
     if cache.add(slot.cache_key, 1, period + EXPIRATION_FUDGE):
         count = 1
@@ -75,6 +85,13 @@ def take_slot(
         give_back(slot)
         return None
     return slot
+
+
+def window_ends_at(*, value: str, rate: str) -> float:
+    """When the window take_count counts `value` in now ends (a Unix time): a refused caller's next count is
+    free from then on. Windows are fixed, each value's offset from the clock's (django-ratelimit's)."""
+    _limit, period = _split_rate(rate)
+    return float(_get_window(value, period))
 
 
 def give_back(slot: Slot) -> None:

@@ -289,6 +289,10 @@ BOTCORE_MAX_CYCLES_IN_FLIGHT = env.read_int("BOTCORE_MAX_CYCLES_IN_FLIGHT", 0)
 # and how long a row's "its task is queued" stamp stands before that task is taken to be lost.
 BOTCORE_PROVISIONING_CONCURRENCY = env.read_int("BOTCORE_PROVISIONING_CONCURRENCY", 4)
 BOTCORE_TASK_STAMP_SECONDS = float(env.read_str("BOTCORE_TASK_STAMP_SECONDS") or 600.0)
+# Provisionings a portal's installs (and a session brought back to a bot awaiting one) ask for, per portal:
+# each registers a bot and its commands on the app key every portal shares. Past it the bot waits for the
+# window's end, and the minute sweep provisions it then.
+BOTCORE_PORTAL_PROVISIONING_RATE = env.read_str("BOTCORE_PORTAL_PROVISIONING_RATE", "5/h")
 BOTCORE_EVENT_LOG_RETENTION_DAYS = env.read_int("BOTCORE_EVENT_LOG_RETENTION_DAYS", 14)
 # Days kept of finished skill runs, once-only action records (never fewer than the event log's and the
 # runs' days), untouched conversation states, and django-q2's failed task rows; see botcore/retention.py.

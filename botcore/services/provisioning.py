@@ -23,7 +23,7 @@ the bots recover once the key is fixed, as polls do.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import F, Q
 from django.utils import timezone
@@ -40,6 +40,7 @@ from tenants import services as tenant_services
 from tenants.errors import SessionTokenError
 from tenants.models import Portal
 from tenants.selectors import has_usable_credential
+from vibeapp.failure_limits import take_count, window_ends_at
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,14 @@ def _in_flight() -> int:
 
 def request_provisioning(portal: Portal) -> bool:
     """The portal installed the app: its bot row awaits its bot (PENDING, no backoff), and its provisioning is
-    enqueued unless one is queued or running already, or as many as may be are (it then waits its turn as
-    PENDING). False when not enqueued now."""
+    enqueued unless the portal has had its rate's worth (_within_portal_rate: it then waits for the window's
+    end), one is queued or running already, or as many as may be are (it then waits its turn as PENDING).
+    False when not enqueued now."""
     bot = bot_services.ensure_bot_row(portal)
     awaited = Bot.objects.filter(pk=bot.pk, status__in=[Bot.Status.RETIRED, Bot.Status.PENDING])
     awaited.update(status=Bot.Status.PENDING, backoff_until=None, consecutive_failures=0)
+    if not _within_portal_rate(portal, bot):
+        return False
     if _in_flight() >= conf.provisioning_concurrency():
         log.info("provisioning waits its turn portal=%s bot=%s", portal.member_id, bot.pk)
         return False
@@ -79,6 +83,40 @@ def request_provisioning(portal: Portal) -> bool:
         return False
     _enqueue(bot, pending_only=False)
     return True
+
+
+PORTAL_RATE_GROUP = "botcore.portal_provisioning"
+
+
+def _within_portal_rate(portal: Portal, bot: Bot) -> bool:
+    """Whether the portal's request may be provisioned now: one of its BOTCORE_PORTAL_PROVISIONING_RATE in the
+    window is counted (vibeapp.failure_limits, over the shared cache). Each install registers a bot and its
+    commands on the app key every portal shares, and an admin uninstalling and installing again in a loop was
+    limited only by their sign-ins. Past the rate the bot awaits its bot, put off to the window's end: the
+    minute sweep provisions it then (start_waiting_provisionings), and an install meanwhile puts it off again
+    without a platform call. The sweep's retries of a passing failure are not counted: its backoff paces them.
+
+    With the cache unreachable the request is let through (a WARNING): the sign-ins that install are
+    refused while it is down, and an install is never left without its bot for it."""
+    rate = conf.portal_provisioning_rate()
+    try:
+        if take_count(group=PORTAL_RATE_GROUP, value=portal.member_id, rate=rate) is not None:
+            return True
+    except Exception as error:  # noqa: BLE001 - the cache client's own family (Redis down)
+        log.warning(
+            "provisioning not counted against its rate (the cache is unreachable: %s) portal=%s",
+            error.__class__.__name__,
+            portal.member_id,
+        )
+        return True
+    until = datetime.fromtimestamp(window_ends_at(value=portal.member_id, rate=rate), tz=UTC)
+    note = f"its portal's provisionings reached BOTCORE_PORTAL_PROVISIONING_RATE ({rate}): provisioned after"
+    note += f" {until:%Y-%m-%d %H:%M} UTC"
+    Bot.objects.filter(pk=bot.pk, status=Bot.Status.PENDING).update(backoff_until=until, last_error=note)
+    log.warning(
+        "provisioning put off to the rate's window end portal=%s bot=%s: %s", portal.member_id, bot.pk, note
+    )
+    return False
 
 
 def request_awaited_provisioning(portal: Portal) -> bool:
