@@ -1,4 +1,5 @@
-"""Prunes by age the tables that grow with use: skill runs, action records, conversation states, failed tasks.
+"""Prunes the tables that grow with use: by age skill runs, action records, conversation states, failed tasks;
+and the group chats of platform bots no live bot row points at any more.
 
 Each function is a django-q2 task run on a schedule (botcore/schedules.py) and returns how many rows it
 deleted, a batch at a time (delete_in_batches). The event log is pruned by botcore.tasks.prune_event_log
@@ -12,12 +13,12 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django_q.models import Failure
 
 from botcore import conf
-from botcore.models import ActionRecord, ConversationState, SkillRun
+from botcore.models import ActionRecord, Bot, BotChat, ConversationState, SkillRun
 
 log = logging.getLogger(__name__)
 
@@ -72,4 +73,20 @@ def prune_failed_tasks() -> int:
     cutoff = _cutoff(conf.failed_task_retention_days())
     deleted = delete_in_batches(Failure.objects.filter(stopped__lt=cutoff))
     log.info("failed task rows pruned: %s stopped before %s", deleted, cutoff.isoformat())
+    return deleted
+
+
+def prune_bot_chats() -> int:
+    """The chats joined by a platform bot that no live bot row points at (models.BotChat): its bot is retired
+    (its portal uninstalled the app: a reinstall registers a new platform bot, which is in none of them and
+    owes its admins no notice of them), or it points at another platform bot (moved off it, or refused and
+    awaiting a new one). Only the current platform bot's are read, by the chat picker (directory.py) and by
+    the notice of a move off it (chats_notice.py); a move deletes its old bot's in its own update, but a
+    retired bot's were kept until its portal was purged, and joins its drain stored after that stayed for
+    good."""
+    gone = Q(bot__status=Bot.Status.RETIRED) | Q(bot__vibe_bot_id__isnull=True)
+    # Not `~Q(vibe_bot_id=F(...))`: a negation over the joined column is left to SQL's NULL rules.
+    other = Q(vibe_bot_id__lt=F("bot__vibe_bot_id")) | Q(vibe_bot_id__gt=F("bot__vibe_bot_id"))
+    deleted = delete_in_batches(BotChat.objects.filter(gone | other))
+    log.info("bot chats pruned: %s of platform bots no live bot points at", deleted)
     return deleted

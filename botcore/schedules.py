@@ -15,6 +15,7 @@ SCHEDULES = {
             "prune_action_records",
             "prune_conversation_states",
             "prune_failed_tasks",
+            "prune_bot_chats",
         )
     },
     # Skills' schedules (portal-local cron times) are claimed by this one sweep (services/skill_schedules.py).

@@ -67,6 +67,12 @@ NAME_LOOKUP_SECONDS = 10.0
 # The old bot's newest events read for the chats they came from: 20,000 took 2.1 s (300 chats, SQLite, on a
 # busy two-core host), once per move.
 EVENTS_READ = 20_000
+# The candidates (besides an earlier notice's) past which a chat is only counted: _listed_by_old_bot names
+# MAX_LISTED_CHATS and looks up at most MAX_NAME_LOOKUPS (each may find the old bot gone from its chat, the
+# only way one is left out), so it has named its MAX_LISTED_CHATS by then and counts every one after those.
+MAX_CANDIDATES = MAX_LISTED_CHATS + MAX_NAME_LOOKUPS
+# Joined chats' rows held in memory at once while a move reads them (BotChat: up to 64 + 255 characters each).
+JOINED_HELD = 500
 # A chat's name as the notice shows it, at most.
 NAME_CHARS = 80
 # How long a notice every admin known was told is kept for an admin who opens the app later (the first visit
@@ -97,19 +103,34 @@ def collect_old_bot_chats(bot: Bot) -> dict[str, Any] | None:
     recent = EventLogEntry.objects.filter(bot=bot, vibe_bot_id=old_id).order_by("-id")
     for dialog_id, name, _ in list_group_chats_in(recent, limit=EVENTS_READ):
         candidates[dialog_id] = candidates.get(dialog_id) or name
-    # Then those it was added to that no event read names: quiet since the log's retention, or read past.
-    joined = BotChat.objects.filter(bot=bot, vibe_bot_id=old_id).order_by("-joined_at", "-id")
-    for dialog_id, name in joined.values_list("dialog_id", "name"):
-        candidates[dialog_id] = candidates.get(dialog_id) or name
     # A notice still owed by an earlier move lists chats this old bot may never have been added to; one its
     # admins were told (kept for a later admin's visit) was theirs to act on.
     owed = bot.chats_notice if bot.chats_notice and not bot.chats_notice.get("told_at") else {}
     earlier = dict(owed.get("chats", []))
+    # Then those it was added to that no event read names: quiet since the log's retention, or read past.
+    counted = _add_joined_chats(bot, old_id, candidates, earlier=earlier)
     listed, more = _listed_by_old_bot(bot, old_id, candidates, keep=earlier)
-    more += int(owed.get("more", 0))
+    more += counted + int(owed.get("more", 0))
     if not listed:
         return None
     return {"old_bot": old_id, "moved_at": timezone.now().isoformat(), "chats": listed, "more": more}
+
+
+def _add_joined_chats(bot: Bot, old_id: int, candidates: dict[str, str], *, earlier: dict[str, str]) -> int:
+    """Add to `candidates` the chats the old bot joined (models.BotChat), newest joined first, while a name or
+    a look-up could be given to them (MAX_CANDIDATES); count the rest, as the listing would. Read a chunk at
+    a time: a portal user can add the bot to chat after chat, and a move read every one of them into memory
+    at once, names and all, to count all but a few. Returns how many were counted."""
+    joined = BotChat.objects.filter(bot=bot, vibe_bot_id=old_id).order_by("-joined_at", "-id")
+    counted = 0
+    for dialog_id, name in joined.values_list("dialog_id", "name").iterator(chunk_size=JOINED_HELD):
+        if dialog_id in candidates or dialog_id in earlier:
+            candidates[dialog_id] = candidates.get(dialog_id) or name
+        elif len(candidates) < MAX_CANDIDATES + len(earlier):  # the earlier notice's are never looked up
+            candidates[dialog_id] = name
+        else:
+            counted += 1  # past every name and look-up the notice gives: _listed_by_old_bot would count it
+    return counted
 
 
 def _listed_by_old_bot(
