@@ -127,7 +127,8 @@ class BotChat(models.Model):
     chat would be forgotten. Read by a move, for the chats notice (botcore/services/chats_notice.py), and by a
     skill form's chat picker (botcore/services/directory.py); written only when such an event is stored (a
     handful a bot), never for a message. No leave is kept: the platform sends no event when a bot leaves or
-    is removed from a chat (the move asks it, Chat.get)."""
+    is removed from a chat (the move asks it, Chat.get). Pruned hourly once no live bot row points at its
+    platform bot (botcore.retention.prune_bot_chats)."""
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="chats")
     vibe_bot_id = models.BigIntegerField()  # the platform bot added: a move's new one is in none of them

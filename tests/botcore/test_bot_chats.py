@@ -110,6 +110,7 @@ def test_a_move_reads_the_chats_its_old_bot_joined_a_chunk_at_a_time(monkeypatch
         BotChat(bot=bot, vibe_bot_id=7, dialog_id=f"chat{n}", name=f"{n:05d}" + "n" * 250)
         for n in range(rows)
     )
+    chats_notice.collect_old_bot_chats(bot)  # a first read's own costs (lazy imports, the query's compiling)
     tracemalloc.start()
     try:
         facts = chats_notice.collect_old_bot_chats(bot)  # no credential left: no look-ups, the joins' names
@@ -119,5 +120,5 @@ def test_a_move_reads_the_chats_its_old_bot_joined_a_chunk_at_a_time(monkeypatch
     assert facts is not None
     assert len(facts["chats"]) == chats_notice.MAX_LISTED_CHATS
     assert len(facts["chats"]) + facts["more"] == rows
-    # 20,000 names of 255 characters are 5 MB and more held at once.
-    assert peak < 2_000_000, peak
+    # 20,000 names of 255 characters are 5 MB and more held at once (9.7 MB); a chunk's, 0.4 MB.
+    assert peak < 1_000_000, peak
