@@ -53,7 +53,7 @@ def test_the_session_expiry_warning_is_sent_behind_every_portal_s_replies(sandbo
 
 def test_a_failed_run_s_notice_is_sent_behind_every_portal_s_replies(sandbox_portal, asked):
     """A schedule firing for every portal at once (a standup at 09:00 meeting the same outage everywhere)
-    sent each portal's failed-run notice at a reply's priority, level with every portal's answers to people."""
+    sent each portal's failed-run notice at a reply's priority, level with every portal's answers."""
     sp = sandbox_portal
     bot = provision_bot(sp.portal)
     at = "2030-03-04T03:00:00+00:00"
