@@ -117,6 +117,39 @@ def statements_of_a_cycle(sandbox_portal, bot, *, messages: int, leased: bool = 
 
 
 @pytest.mark.slow
+def test_an_operators_replay_of_an_answered_event_posts_and_reacts_nothing_again(
+    sandbox_portal, bot, monkeypatch
+):
+    """A replay sets the entry back as it was stored (attempts 0, no retry time), so its claim looks like a
+    first attempt's, yet the ledger holds what the earlier attempt did: the claim's look-up of the handling's
+    first keys must find it (counted where the effects happen, on the platform)."""
+    from botcore.services import executor
+    from botcore.services.eventlog import give_up_entries, replay_entries
+
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
+    real_finish = executor._finish
+
+    def killed_before_recording(entry, status, **kwargs):
+        if entry.event_type == "ONIMBOTV2MESSAGEADD":
+            raise SystemExit("worker killed")  # the reaction and the reply went out
+        return real_finish(entry, status, **kwargs)
+
+    monkeypatch.setattr(executor, "_finish", killed_before_recording)
+    with pytest.raises(SystemExit):
+        poll_bot_once(bot.pk)
+    monkeypatch.undo()
+    message = EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+    assert give_up_entries(message, operator="op") == 1
+    assert replay_entries(message, operator="op").replayed == 1
+    assert message.get().attempts == 0 and message.get().next_attempt_at is None
+    poll_bot_once(bot.pk)
+    assert message.get().status == EventLogEntry.Status.HANDLED
+    calls = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["method"] == "POST"]
+    assert len([c for c in calls if c["path"].endswith("/messages")]) == 2  # the greeting and the echo
+    assert len([c for c in calls if c["path"].endswith("/reactions")]) == 1
+
+
+@pytest.mark.slow
 def test_a_cycle_costs_the_database_a_fixed_count_per_message_however_long_the_history(
     sandbox_portal, bot, settings
 ):
