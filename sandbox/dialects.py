@@ -38,6 +38,7 @@ DIALECTS: dict[str, str] = {
     "no-template-dedupe": "a send repeating a templateId posts again, and its uuidMap does not name it",
     "portal-bot-codes": "bot codes are the portal's: another key's code is 409 without data.botId",
     "auth-in-events": "events carry imbot webhooks' auth block; a message's files, a URL with a token",
+    "answer-message-id": "a command answer names the message it posted: {result, id, messageId, chatId}",
 }
 
 # Readings that answer the same question differently cannot be spoken together.

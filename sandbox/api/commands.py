@@ -6,7 +6,8 @@ A plain-string title, params or description is stored under the bot's language. 
 without its leading "/"; registering a name the bot already has answers that command unchanged (200,
 where a new one is 201). Answers follow imbot.v2 Command.answer: posted in the chat of the command's
 message (`dialogId`, if sent, must name that chat), as a system message when the bot is not a member
-of that chat.
+of that chat, and answered `{result: true}` as CONTRACT B §7.5 reads it (the message's id only under
+`answer-message-id`).
 """
 
 from __future__ import annotations
@@ -180,7 +181,8 @@ def check_dialog(bot: Bot, chat: Chat, dialog_id: Any) -> None:
 @endpoint(auth="bot")
 async def answer_command(call: Call) -> dict:
     """POST /v1/bots/{bot_id}/commands/{command_id}/answer: {messageId, message, dialogId?, attach?,
-    keyboard?, system?} flat or under `fields`; answers {result, id, messageId, chatId}."""
+    keyboard?, system?} flat or under `fields`; answers {result: true}, or with `answer-message-id`
+    {result, id, messageId, chatId} (a repeated templateId: the first answer's)."""
     bot = call.bot
     assert bot is not None
     get_command(bot, call.path_param("command_id"))
@@ -193,7 +195,7 @@ async def answer_command(call: Call) -> dict:
         raise ApiError("EMPTY_MESSAGE", "The answer has no text, attach or keyboard")
     repeated = platform.find_templated(chat, author_id=bot.id, template_id=cleaned["template_id"])
     if repeated is not None:
-        return {"result": True, "id": repeated.id, "messageId": repeated.id, "chatId": chat.id}
+        return answered(platform, repeated)
     replied = platform.messages.get(cleaned["reply_id"]) if cleaned["reply_id"] is not None else None
     if cleaned["reply_id"] is not None and (replied is None or replied.deleted or replied.chat_id != chat.id):
         raise ApiError("MESSAGE_NOT_FOUND", f"replyId {cleaned['reply_id']} is not a message of this chat")
@@ -211,7 +213,15 @@ async def answer_command(call: Call) -> dict:
         template_id=cleaned["template_id"],
     )
     chat.typing.pop(bot.id, None)  # a posted message ends "typing…"
-    return {"result": True, "id": answer.id, "messageId": answer.id, "chatId": chat.id}
+    return answered(platform, answer)
+
+
+def answered(platform: Platform, answer: Message) -> dict:
+    """What an answer call says: the contract's bare `{result: true}`, or the message it posted where the
+    platform speaks `answer-message-id`."""
+    if not platform.speaks("answer-message-id"):
+        return {"result": True}
+    return {"result": True, "id": answer.id, "messageId": answer.id, "chatId": answer.chat_id}
 
 
 routes = [

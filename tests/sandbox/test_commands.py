@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from sandbox import activity
@@ -210,6 +212,13 @@ def chat_messages(sandbox, chat_id: int) -> list:
     return sandbox.run_in_loop(lambda s: [m for m in s.platform.messages.values() if m.chat_id == chat_id])
 
 
+def answer_to(sandbox, message_id: int):
+    """The message posted as the answer to the command in `message_id` (the answer itself does not say it)."""
+    return sandbox.run_in_loop(
+        lambda s: next(m for m in s.platform.messages.values() if m.answer_to == message_id)
+    )
+
+
 def test_answer_posts_in_the_chat_of_the_command_message(sandbox, client, tenant, bot_id):
     command, message_id = command_message(sandbox, client, tenant, bot_id)
     response = client.post(
@@ -217,8 +226,8 @@ def test_answer_posts_in_the_chat_of_the_command_message(sandbox, client, tenant
         json={"messageId": message_id, "message": "[B]Pong![/B] The bot is working fine."},
     )
     assert response.status_code == 200, response.text
-    answer_id = response.json()["data"]["messageId"]
-    answer = sandbox.run_in_loop(lambda s: s.platform.messages[answer_id])
+    assert response.json()["data"] == {"result": True}  # CONTRACT B §7.5: no id of the message posted
+    answer = answer_to(sandbox, message_id)
     asked = sandbox.run_in_loop(lambda s: s.platform.messages[message_id])
     assert (answer.chat_id, answer.author_id, answer.answer_to) == (asked.chat_id, bot_id, message_id)
     assert answer.text == "[B]Pong![/B] The bot is working fine." and answer.is_system is False
@@ -238,7 +247,7 @@ def test_answer_takes_fields_with_a_keyboard(sandbox, client, tenant, bot_id):
         },
     )
     assert response.status_code == 200, response.text
-    answer = sandbox.run_in_loop(lambda s: s.platform.messages[response.json()["data"]["messageId"]])
+    answer = answer_to(sandbox, message_id)
     assert answer.keyboard[0]["TEXT"] == "Again"
 
 
@@ -258,7 +267,7 @@ def test_an_answer_in_a_chat_without_the_bot_is_a_system_message(sandbox, client
         f"/bots/{bot_id}/commands/{command['id']}/answer", json={"messageId": message_id, "message": "Pong"}
     )
     assert response.status_code == 200, response.text
-    answer = sandbox.run_in_loop(lambda s: s.platform.messages[response.json()["data"]["messageId"]])
+    answer = answer_to(sandbox, message_id)
     assert answer.is_system is True
 
 
@@ -303,3 +312,15 @@ def test_an_answer_for_an_unknown_command_is_command_not_found(sandbox, client, 
     body = {"messageId": message_id, "message": "x"}
     response = client.post(f"/bots/{bot_id}/commands/999999/answer", json=body)
     assert response.status_code == 404 and error_of(response) == "COMMAND_NOT_FOUND"
+
+
+def test_a_repeated_template_id_answers_result_true_and_posts_once(sandbox, client, tenant, bot_id):
+    """The repeat is absorbed (the sandbox's templateId reading), and its answer, like the first's, is the
+    contract's {result: true}: nothing in it tells the caller the templateId was honoured."""
+    command, message_id = command_message(sandbox, client, tenant, bot_id)
+    body = {"messageId": message_id, "fields": {"message": "Pong", "templateId": str(uuid.uuid4())}}
+    path = f"/bots/{bot_id}/commands/{command['id']}/answer"
+    answers = [client.post(path, json=body).json()["data"] for _ in range(2)]
+    assert answers == [{"result": True}, {"result": True}]
+    chat_id = answer_to(sandbox, message_id).chat_id
+    assert [m.text for m in chat_messages(sandbox, chat_id)] == ["/ping", "Pong"]

@@ -307,6 +307,27 @@ def test_no_template_dedupe_posts_a_repeated_template_id_again_and_maps_nothing(
     assert posted == ["once?", "once?"]
 
 
+def test_answer_message_id_names_the_posted_answer_and_a_repeat_names_the_first(sandbox, ctl, tenant, client):
+    bot_id = register_bot(client)
+    registered = client.post(f"/bots/{bot_id}/commands", json={"command": "ping", "title": "Ping"})
+    asked = user_writes(sandbox, tenant.user_id, bot_id, "/ping")
+    path = f"/bots/{bot_id}/commands/{registered.json()['data']['command']['id']}/answer"
+    body = {"messageId": asked, "fields": {"message": "Pong", "templateId": str(uuid.uuid4())}}
+    assert ok(client.post(path, json=body)) == {"result": True}  # the contract's reading, by default
+    speak(ctl, "answer-message-id")
+    first = ok(client.post(path, json={"messageId": asked, "message": "Pong again"}))
+    posted = sandbox.run_in_loop(lambda s: s.platform.messages[first["messageId"]])
+    assert (posted.text, posted.answer_to, first["id"], first["chatId"]) == (
+        "Pong again",
+        asked,
+        first["messageId"],
+        posted.chat_id,
+    )
+    repeated = ok(client.post(path, json=body))  # the templateId the default answered first
+    first_answer = sandbox.run_in_loop(lambda s: s.platform.messages[repeated["messageId"]])
+    assert repeated["result"] is True and first_answer.text == "Pong"
+
+
 def test_retry_after_ms_says_the_wait_in_milliseconds_and_the_header_in_seconds(sandbox, ctl, two_portals):
     """`error.retryAfter` counts milliseconds; `Retry-After` stays HTTP's whole seconds, rounded up."""
     speak(ctl, "retry-after-ms")

@@ -341,7 +341,12 @@ def test_commands_can_be_listed_updated_and_deleted(client, bot):
         client.delete_command(bot.id, ping.id)
 
 
-def test_a_user_command_arrives_as_an_event_and_can_be_answered(client, bot, world):
+@pytest.mark.parametrize("dialect", [None, "answer-message-id"], ids=["result-true", "answer-message-id"])
+def test_a_user_command_arrives_as_an_event_and_can_be_answered(client, bot, world, dialect):
+    """The contract's answer, {result: true}, names no message: the answer's id reads 0; a platform naming it
+    (answer-message-id) gives the id of the message it posted."""
+    if dialect:
+        world.control.dialects(dialect)
     client.register_command(bot.id, command="ping", title="Ping")
     world.control.user_says(world.admin_id, "/ping now", bot_id=bot.id)
     [event] = [e for e in client.get_events(bot.id).events if isinstance(e, CommandAddEvent)]
@@ -354,8 +359,9 @@ def test_a_user_command_arrives_as_an_event_and_can_be_answered(client, bot, wor
         text=bb.bold("Pong!"),
         dialog_id=event.dialog_id,
     )
-    answer = [m for m in world.control.bot_messages(bot.id) if m["text"] == "[b]Pong![/b]"]
-    assert [m["id"] for m in answer] == [sent.id]
+    [answer] = [m for m in world.control.bot_messages(bot.id) if m["text"] == "[b]Pong![/b]"]
+    assert answer["answerTo"] == event.message.id
+    assert sent.id == (answer["id"] if dialect else 0)
 
 
 def test_a_keyboard_command_button_raises_a_command_event(client, bot, world):
