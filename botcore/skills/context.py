@@ -237,7 +237,8 @@ class VibeSkillContext(EventFacts, ChatActions):
         # Posts an earlier attempt left in doubt that this platform would double, so not sent again (by
         # their place in the handling): the executor notes them on the event's log entry.
         self.posts_left_in_doubt: list[int] = []
-        self._newest_in: dict[str, int] = {}  # the newest message this handling knows, by dialog
+        # The newest message this handling knows, by dialog; None once it posted there and learnt no id.
+        self._newest_in: dict[str, int | None] = {}
         self._clock_lead = clock_lead
         self._known_clock_lead: timedelta | None = None
 
@@ -485,8 +486,9 @@ class VibeSkillContext(EventFacts, ChatActions):
         return shows_never_arrived(client, bot_id, dialog_id, after)
 
     def _newest_known(self, dialog_id: str) -> int | None:
-        """The newest message this handling knows in `dialog_id`: its own last post there, else the
-        person's message the event is about, when it was written there."""
+        """The newest message this handling knows in `dialog_id`: its own last post there (None when that
+        post's answer named no message), else the person's message the event is about, when it was
+        written there."""
         if dialog_id in self._newest_in:
             return self._newest_in[dialog_id]
         message = getattr(self.origin, "message", None)
@@ -496,7 +498,13 @@ class VibeSkillContext(EventFacts, ChatActions):
 
     def _seen(self, dialog_id: str, message_id: int) -> int:
         if message_id:
-            self._newest_in[dialog_id] = max(message_id, self._newest_in.get(dialog_id, 0))
+            self._newest_in[dialog_id] = max(message_id, self._newest_in.get(dialog_id) or 0)
+        else:
+            # A post whose answer named no message (a command answer as the contract reads it, {result: true})
+            # is newer than all this handling knows there: judged against the person's message, the next
+            # post there, failing, took this one for itself having arrived and was left unsent. The chat's
+            # last message is read before that post instead (_post_once).
+            self._newest_in[dialog_id] = None
         return message_id
 
     # --- interface --------------------------------------------------------------------------------

@@ -365,6 +365,43 @@ def test_a_command_answer_in_doubt_is_judged_by_its_own_answers_not_the_sends(
     assert len(pongs) == 1 and "the chat's last message is" in caplog.text
 
 
+class PingThenMoreSkill(Skill):
+    """Answers /ping, then says more in the same chat: a reply after an answer whose id it may not know."""
+
+    name = "pings_then_more"
+    event_types = frozenset({EventType.COMMAND_ADD})
+    commands = (CommandSpec("ping", title={"en": "Ping"}),)
+
+    def handle(self, event, ctx) -> None:
+        ctx.answer_command("pong")
+        ctx.reply("and more")
+
+
+@pytest.mark.parametrize("answers", [None, "answer-message-id"], ids=["result-true", "answer-message-id"])
+def test_a_reply_after_a_command_answer_that_never_arrived_is_sent_again(
+    sandbox_portal, settings, answers, doubts
+):
+    """The contract's command answer, {result: true}, names no message: the reply after it was judged against
+    the command's message, the chat's newest (the answer) looked like the reply having arrived, and a reply
+    the platform refused at once was left unsent. Not knowing the answer's id, the chat is read before the
+    reply; where the answer names it (answer-message-id), that id is the mark."""
+    settings.BOTCORE_SKILLS = [f"{__name__}.PingThenMoreSkill"]
+    bot = provision_bot(sandbox_portal.portal)
+    dialects = ["no-template-dedupe", *([answers] if answers else [])]
+    assert sandbox_portal.control.post("/_sandbox/dialects", json={"dialects": dialects}).is_success
+    fault_the_replies(sandbox_portal, bot, BEFORE_ACTION["internal-error"])
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="/ping")
+    poll_bot_once(bot.pk)
+    entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2COMMANDADD")
+    assert entry.status == EventLogEntry.Status.RECEIVED and entry.next_attempt_at is not None
+    handle_again(sandbox_portal, bot, entry)
+    entry.refresh_from_db()
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert entry.status == EventLogEntry.Status.HANDLED and entry.error == ""
+    assert texts == ["pong", "and more"]
+    assert doubts() == {("post", "never_arrived"): 1}
+
+
 @pytest.mark.parametrize("fault", [BEFORE_ACTION[name] for name in OWN_ANSWERS], ids=OWN_ANSWERS)
 def test_a_reply_the_platform_answered_it_failed_is_sent_again_though_the_person_wrote_again_before_it(
     sandbox_portal, bot, fault, doubts

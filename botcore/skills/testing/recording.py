@@ -220,8 +220,9 @@ class RecordingContext(EventFacts):
             command=self.origin.command.name,
         )
         # The message has an id (recorded, for presses of its keyboard), but the platform's answer as the
-        # contract reads it, {result: true}, does not say it: the live skill gets 0 (the sandbox's richer
-        # answer gives it). A skill that edits what it posted must post it with reply (docs/skills.md 4).
+        # contract reads it, {result: true}, does not say it: the live skill gets 0 (the sandbox's
+        # answer-message-id dialect gives it). A skill that edits what it posted must post it with reply
+        # (docs/skills.md 4).
         return 0
 
     def typing(self, status: str | None = None, *, duration: int | None = None) -> None:

@@ -265,7 +265,7 @@ class _MenuByAnswer(Skill):
 
 def test_a_command_s_answer_gives_the_skill_no_message_id_as_the_contract_s_answer_gives_none():
     """From a skill author's trial: a lunch menu posted with answer_command, its id kept to edit the counts
-    in as people pressed: the kit gave an id (as the sandbox's richer answer does), so the tests passed, while
+    in as people pressed: the kit gave an id (as the sandbox's answer then did), so the tests passed, while
     the platform's answer as the contract reads it, {result: true}, gives the live skill 0 and the counts
     never show (docs/skills.md 4: post a message you will edit with reply)."""
     ctx = run_skill(_MenuByAnswer(), make_command_event("menu"))
