@@ -53,6 +53,18 @@ def _fits(skill: Skill, event: BotEvent, *, owned_commands: set[str]) -> bool:
     return True
 
 
+def typed_command_answerers(skills: Iterable[Skill]) -> dict[str, Skill]:
+    """Which skill a typed command reaches, by its name in lower case, given the enabled `skills` in routing
+    order: the first that owns it, as select_skill picks (wants() aside, which only the event can tell).
+    Button-only commands are left out: typed, they reach no skill that declares them so."""
+    answerers: dict[str, Skill] = {}
+    for skill in skills:
+        for spec in skill.commands:
+            if spec.accepts("textarea"):
+                answerers.setdefault(spec.command.lower(), skill)
+    return answerers
+
+
 def select_skill(
     event: BotEvent, skills: Iterable[Skill], *, context_for: ContextFactory, bot_id: int | None = None
 ) -> Skill | None:

@@ -22,7 +22,7 @@ from botcore.services.bot_codes import MAX_CODES, derived_code
 from botcore.services.directory import list_known_chats, list_portal_people
 from botcore.services.skill_configs import configure_skill
 from botcore.skills.options import OptionsError
-from botcore.web.presenters import option_fields, skill_row
+from botcore.web.presenters import option_fields, skill_row, skill_rows
 from tenants.framing import frameable_by_portal
 from tenants.models import Portal
 from tenants.selectors import get_portal_preferences
@@ -39,7 +39,7 @@ def portal_sections(*, request: HttpRequest, portal: Portal, viewer: Viewer) -> 
     """The portal page's cards from botcore (a TENANTS_PORTAL_SECTIONS callable): the bot's state when it
     is not answering, then "Skills"."""
     language = _language(portal)
-    rows = [skill_row(entry, language) for entry in list_portal_skills(portal)]
+    rows = skill_rows(list_portal_skills(portal), language)
     skills = {"template": "botcore/portal_skills_section.html", "skills": rows, "is_admin": viewer.is_admin}
     bot = find_portal_bot(portal)
     if bot is None or bot.status == Bot.Status.ACTIVE:

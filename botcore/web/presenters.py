@@ -9,6 +9,7 @@ from botcore.selectors import PortalSkill
 from botcore.services.directory import Choice
 from botcore.skills.i18n import pick
 from botcore.skills.options import Choice as ChoiceOption
+from botcore.skills.routing import typed_command_answerers
 
 INPUT_TYPES = {
     "integer": "number",
@@ -23,16 +24,40 @@ def _text(table: Mapping[str, str], language: str, fallback: str = "") -> str:
     return pick(table, language) if table else fallback
 
 
-def skill_row(entry: PortalSkill, language: str) -> dict[str, Any]:
+def skill_row(entry: PortalSkill, language: str, *, commands: list[str] | None = None) -> dict[str, Any]:
+    """One skill as the pages show it; `commands`: the typed commands listed under it (default: its own)."""
     skill = entry.skill
+    if commands is None:
+        commands = ["/" + spec.command for spec in skill.commands if not spec.button_only]
     return {
         "name": skill.name,
         "title": _text(skill.title, language, skill.name),
         "summary": _text(skill.summary, language),
         "is_enabled": entry.is_enabled,
         "has_options": bool(skill.options_schema),
-        "commands": ["/" + spec.command for spec in skill.commands if not spec.button_only],
+        "commands": commands,
     }
+
+
+def skill_rows(entries: list[PortalSkill], language: str) -> list[dict[str, Any]]:
+    """The portal's skills in routing order, each typed command listed once: under the skill on that answers
+    it (the router's precedence: /help goes to Help before Echo, and to Echo while Help is off), else, where
+    no skill on answers it, under the first skill that would once turned on."""
+    answerers = typed_command_answerers(entry.skill for entry in entries if entry.is_enabled)
+    for name, skill in typed_command_answerers(entry.skill for entry in entries).items():
+        answerers.setdefault(name, skill)
+    return [
+        skill_row(
+            entry,
+            language,
+            commands=[
+                "/" + spec.command
+                for spec in entry.skill.commands
+                if spec.accepts("textarea") and answerers.get(spec.command.lower()) is entry.skill
+            ],
+        )
+        for entry in entries
+    ]
 
 
 def _picks(kind: str, text: str, pickers: Mapping[str, list[Choice] | None]) -> list[dict[str, Any]] | None:

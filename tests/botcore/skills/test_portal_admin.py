@@ -4,6 +4,7 @@ refused with a message naming the field, and nothing is stored."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from datetime import timedelta
 
@@ -126,6 +127,29 @@ def test_the_portal_page_shows_the_skills_and_only_admins_get_switches(acme):
         assert 'data-testid="skills-section"' in page and 'data-testid="skill-standup"' in page
     assert 'data-testid="switch-echo"' in admin_page and 'data-testid="configure-standup"' in admin_page
     assert 'data-testid="switch-echo"' not in member_page
+
+
+def card_commands(page: str) -> dict[str, list[str]]:
+    """The commands the portal page's Skills card lists under each skill (its row's first cell)."""
+    rows = re.findall(r'<tr data-testid="skill-([\w-]+)">\s*<td>(.*?)</td>', page, re.S)
+    return {
+        name: [w for w in re.sub(r"<[^>]+>", " ", cell).split() if re.fullmatch(r"/\w+", w)]
+        for name, cell in rows
+    }
+
+
+def test_the_card_lists_each_command_once_under_the_skill_that_answers_it(acme):
+    """From a portal admin: /help showed under Echo as well as under Help. The router gives a command to the
+    first skill on that owns it (help comes before echo), so Echo answers /help only while Help is off."""
+    client = signed_in(acme, is_admin=False)
+    listed = card_commands(client.get("/portal/").content.decode())
+    assert (listed["help"], listed["echo"], listed["standup"]) == (["/help"], ["/ping"], ["/standup"])
+    configure_skill(acme, skill_name="help", is_enabled=False)
+    listed = card_commands(client.get("/portal/").content.decode())
+    assert (listed["help"], listed["echo"]) == ([], ["/ping", "/help"])
+    configure_skill(acme, skill_name="echo", is_enabled=False)  # nobody on answers /help: listed where it is
+    listed = card_commands(client.get("/portal/").content.decode())
+    assert (listed["help"], listed["echo"]) == (["/help"], ["/ping"])
 
 
 def test_an_admin_saves_options_on_the_settings_page(acme):

@@ -8,6 +8,7 @@ from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, Skill
 from botcore.skills.builtin.echo import EchoSkill
 from botcore.skills.builtin.help import HelpSkill
 from botcore.skills.builtin.standup import StandupSkill
+from botcore.skills.routing import typed_command_answerers
 from botcore.skills.testing import (
     make_button_command_event,
     make_command_event,
@@ -96,6 +97,18 @@ def test_a_catch_all_gets_only_commands_nobody_owns():
 def test_a_button_only_command_answers_buttons_not_typing():
     assert route(make_button_command_event("vote"), [Voter()]).name == "voter"
     assert route(make_command_event("vote"), [Voter(), AnyCommand()]) is None
+
+
+@pytest.mark.parametrize(
+    "order",
+    [DEFAULT_ORDER, [EchoSkill(), HelpSkill()], [Voter(), EchoSkill(), AnyCommand()]],
+    ids=["help-first", "echo-first", "button-only"],
+)
+def test_the_answerers_the_portal_page_lists_are_the_skills_typed_commands_reach(order):
+    answerers = typed_command_answerers(order)
+    for name in {spec.command for skill in order for spec in skill.commands}:
+        routed = route(make_command_event(name), order)
+        assert (answerers[name].name if name in answerers else None) == (routed.name if routed else None)
 
 
 def test_help_and_standup_leave_plain_messages_to_echo():
