@@ -283,7 +283,9 @@ def _apologize_for_unfinished(
     the context of the skill routing gives it now (its ledger keeps the apology to one)."""
     try:
         event = parse_event(entry.payload)
-        _, ctx = choose_skill(event, bot=bot, client=client, portal_skills=portal_skills)
+        _, ctx = choose_skill(
+            event, bot=bot, client=client, portal_skills=portal_skills, came_to=entry.vibe_bot_id
+        )
     except (MalformedEventError, VibeError) as error:
         log.warning("apology for a failed event not sent: %s", error.__class__.__name__)
         return
@@ -350,7 +352,9 @@ def handle_entry(
             )
         retry_base, retry_cap = conf.handle_retry_base_seconds(), conf.handle_retry_max_seconds()
         try:
-            chosen, ctx = choose_skill(event, bot=bot, client=client, portal_skills=portal_skills)
+            chosen, ctx = choose_skill(
+                event, bot=bot, client=client, portal_skills=portal_skills, came_to=entry.vibe_bot_id
+            )
         except VibeError as error:  # a skill's wants() met the platform's trouble: judged as if handling
             chosen, ctx = None, None
             verdict = judge_failure(

@@ -41,6 +41,7 @@ def make_context(
     options: Mapping[str, Any],
     enabled_skills: Sequence[Skill] = (),
     info: PortalInfo | None = None,
+    came_to: int | None = None,
 ) -> VibeSkillContext:
     """A context with database state, the bot's action ledger and deferral through SkillRun rows.
 
@@ -60,6 +61,7 @@ def make_context(
         enabled_skills=enabled_skills,
         clock_lead=partial(estimate_platform_clock_lead, bot) if bot is not None else None,
         newest_stored=partial(newest_stored_message_in, bot) if bot is not None else None,
+        came_to=came_to,
     )
 
 
@@ -77,9 +79,15 @@ def load_portal_skills(portal: Portal) -> PortalSkills:
 
 
 def choose_skill(
-    event: BotEvent, *, bot: Bot, client: VibeClient, portal_skills: PortalSkills
+    event: BotEvent,
+    *,
+    bot: Bot,
+    client: VibeClient,
+    portal_skills: PortalSkills,
+    came_to: int | None = None,
 ) -> tuple[Skill | None, VibeSkillContext | None]:
-    """The skill for `event` among the portal's enabled skills, and its context."""
+    """The skill for `event` among the portal's enabled skills, and its context. `came_to`: the platform bot
+    the event was polled from, which its handling's keys name (its log entry's vibe_bot_id)."""
     info = portal_skills.info
     enabled = [skill for skill, _ in portal_skills.skills]
     options = {skill.name: opts for skill, opts in portal_skills.skills}
@@ -96,6 +104,7 @@ def choose_skill(
                 options=options[skill.name],
                 enabled_skills=enabled,
                 info=info,
+                came_to=came_to,
             )
         return contexts[skill.name]
 

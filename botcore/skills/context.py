@@ -85,13 +85,18 @@ def origin_event(event: SkillEvent) -> BotEvent | None:
     return None if isinstance(event, BackendEvent) else event
 
 
-def post_key_for(*, vibe_bot_id: int | None, event: SkillEvent, skill_name: str) -> str:
-    """The base of a handling's templateIds: the platform event's id, or the backend run's key."""
+def post_key_for(
+    *, vibe_bot_id: int | None, event: SkillEvent, skill_name: str, came_to: int | None = None
+) -> str:
+    """The base of a handling's templateIds: the platform event's id, or the backend run's key. `came_to`:
+    the platform bot the event was polled from (its log entry's), where the event may not name it."""
     if isinstance(event, BackendEvent):
         return f"{vibe_bot_id}:run:{skill_name}:{event.run_key}"
     # Event ids are unique per platform bot: an event drained from a bot's previous platform bot is keyed
-    # by the bot it came to, so it never meets a new bot's event of the same id in the ledger.
-    origin_bot = event.bot.id if event.bot is not None and event.bot.id else vibe_bot_id
+    # by the bot it came to, so it never meets a new bot's event of the same id in the ledger, and keeps
+    # its keys once the bot has moved (keyed by the bot's platform bot of the moment, a leftover event of a
+    # platform whose events name no bot was keyed anew after a move, and its effects made again).
+    origin_bot = event.bot.id if event.bot is not None and event.bot.id else (came_to or vibe_bot_id)
     return f"{origin_bot}:{event.event_id}"  # unchanged since the first release: old templateIds stay valid
 
 
@@ -204,10 +209,12 @@ class VibeSkillContext(EventFacts, ChatActions):
         enabled_skills: Sequence[Skill] = (),
         clock_lead: Callable[[], timedelta] | None = None,
         newest_stored: Callable[..., int | None] | None = None,
+        came_to: int | None = None,
     ) -> None:
         """`clock_lead`: estimates how far the platform's clock runs ahead of ours, asked once, when a
         skill first reads a platform time (on_our_clock). `newest_stored(dialog_id, above=id)`: the newest
-        person's message stored for the bot in a dialog, for judging a post's doubt (_post_once)."""
+        person's message stored for the bot in a dialog, for judging a post's doubt (_post_once). `came_to`:
+        the platform bot the event was polled from (post_key_for)."""
         self._newest_stored = newest_stored
         self._client = client
         self.vibe_bot_id = vibe_bot_id
@@ -226,7 +233,9 @@ class VibeSkillContext(EventFacts, ChatActions):
         )
         self.portal_language = normalize_language(portal.language) or FALLBACK_LANGUAGE
         self.language = language or self.portal_language
-        self._post_key = post_key_for(vibe_bot_id=vibe_bot_id, event=event, skill_name=skill.name)
+        self._post_key = post_key_for(
+            vibe_bot_id=vibe_bot_id, event=event, skill_name=skill.name, came_to=came_to
+        )
         self.state_store = OnceStateStore(state_store, ledger=ledger, handling_key=self._post_key)
         # What a skill reaches as ctx.client: the same client, each call refused inside a state block.
         self._guarded_client = None if client is None else BlockGuardedClient(client, self.state_store)

@@ -121,8 +121,8 @@ def test_an_operators_replay_of_an_answered_event_posts_and_reacts_nothing_again
     sandbox_portal, bot, monkeypatch
 ):
     """A replay sets the entry back as it was stored (attempts 0, no retry time), so its claim looks like a
-    first attempt's, yet the ledger holds what the earlier attempt did: the claim's look-up of the handling's
-    first keys must find it (counted where the effects happen, on the platform)."""
+    first attempt's, yet the ledger holds what the earlier attempt did: a handling that trusted a first claim
+    to find nothing recorded would post and react again (counted where the effects happen, on the platform)."""
     from botcore.services import executor
     from botcore.services.eventlog import give_up_entries, replay_entries
 
@@ -147,6 +147,47 @@ def test_an_operators_replay_of_an_answered_event_posts_and_reacts_nothing_again
     calls = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["method"] == "POST"]
     assert len([c for c in calls if c["path"].endswith("/messages")]) == 2  # the greeting and the echo
     assert len([c for c in calls if c["path"].endswith("/reactions")]) == 1
+
+
+def test_an_event_its_old_platform_bot_received_keeps_its_keys_after_the_bot_moved(
+    sandbox_portal, bot, monkeypatch
+):
+    """A platform whose events name no bot (`no-event-bot`): a handling's keys were made from the bot's
+    platform bot of the moment, so an event of the old platform bot handled again after a move (a new key, a
+    personal key) was keyed anew, and its reply and reaction, made before the move, were made again (counted
+    on the platform). Keyed by the platform bot the event came to, as its log entry says."""
+    from botcore.services import executor
+
+    sandbox_portal.speak("no-event-bot")
+    old_platform_bot = bot.vibe_bot_id
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=old_platform_bot, text="one")
+    real_finish = executor._finish
+
+    def killed_before_recording(entry, status, **kwargs):
+        if entry.event_type == "ONIMBOTV2MESSAGEADD":
+            raise SystemExit("worker killed")  # the reaction and the reply went out
+        return real_finish(entry, status, **kwargs)
+
+    monkeypatch.setattr(executor, "_finish", killed_before_recording)
+    with pytest.raises(SystemExit):
+        poll_bot_once(bot.pk)
+    monkeypatch.undo()
+    moved_to = client_for_bot(bot).register_bot(code="vibe_moved", name="Vibe").id  # as a move registers it
+    Bot.objects.filter(pk=bot.pk).update(vibe_bot_id=moved_to, event_offset=0)
+    message = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+    assert message.vibe_bot_id == old_platform_bot and message.status == EventLogEntry.Status.RECEIVED
+
+    poll_bot_once(bot.pk)  # the leftover event, handled by the moved bot
+
+    message.refresh_from_db()
+    assert message.status == EventLogEntry.Status.HANDLED
+    posts = [
+        c
+        for platform_bot in (old_platform_bot, moved_to)
+        for c in sandbox_portal.calls(platform_bot)
+        if c["method"] == "POST" and c["path"].endswith(("/messages", "/reactions"))
+    ]
+    assert sorted(c["path"].rsplit("/", 1)[1] for c in posts) == ["messages", "messages", "reactions"]
 
 
 @pytest.mark.slow
