@@ -64,11 +64,23 @@ def _ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+# NAT64's well-known prefix (RFC 6052): a gateway turns 64:ff9b::a9fe:a9fe into 169.254.169.254, and Python
+# counts the prefix global.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """An address on the internet: not private, loopback, link-local, shared (100.64/10), reserved,
-    unspecified or multicast; an IPv4 address written as IPv6 (::ffff:127.0.0.1) is judged as itself."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    unspecified or multicast; an IPv4 address written as IPv6 is judged as itself: mapped (::ffff:127.0.0.1),
+    6to4 (2002:7f00:1::) or through NAT64 (64:ff9b::7f00:1), each of which a host or gateway on the way may
+    turn into the IPv4 address inside it."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address.sixtofour is not None:
+            address = address.sixtofour
+        elif address in _NAT64:
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address.is_global and not address.is_multicast
 
 

@@ -19,8 +19,10 @@ def post(url: str, **kwargs) -> httpx.Response:
 
 
 @pytest.mark.parametrize(
-    "host", ["127.0.0.1", "[::1]", "10.1.2.3", "169.254.169.254", "localhost", "127.1", "[::ffff:127.0.0.1]"]
-)
+    "host",
+    ["127.0.0.1", "[::1]", "10.1.2.3", "169.254.169.254", "localhost", "127.1", "[::ffff:127.0.0.1]",
+     "[64:ff9b::a9fe:a9fe]", "[2002:7f00:1::]"],  # NAT64's and 6to4's forms of an inward IPv4 address
+)  # fmt: skip
 def test_an_inward_address_is_refused_before_anything_is_sent(listener, host):
     with pytest.raises(OutsideAddressError, match="private network or this host"):
         post(f"http://{host}:{listener.port}/api/issues")
