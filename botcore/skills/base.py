@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from botcore.skills.events import AnyEventType, SkillEvent
 from botcore.skills.options import OptionsSchema
@@ -34,6 +34,9 @@ from botcore.vibe.attach import Attach
 from botcore.vibe.events import EventChat, EventUser, MessageAddEvent, MessageUpdateEvent
 from botcore.vibe.keyboards import Keyboard
 from botcore.vibe.models import Chat, PortalUser, UploadedFile
+
+if TYPE_CHECKING:
+    from botcore.vibe.client import VibeClient
 
 COMMAND_SOURCES = frozenset({"textarea", "keyboard", "menu"})
 
@@ -133,6 +136,17 @@ class SkillContext(Protocol):
     @property
     def state(self) -> DialogState:
         """Conversation state of this skill in the event's dialog, kept in the database."""
+
+    @property
+    def client(self) -> VibeClient | None:
+        """The platform client itself, for a call the context has no method for (each takes `bot_id`):
+        `ctx.client.mark_read(ctx.bot_id, dialog_id=ctx.dialog_id)`. None where the bot cannot reach the
+        platform (an uninstall; the test kit without `client=`; bot_shell offline). Refused inside a state
+        block, as the context's own calls are; a post through it has no once-only key (docs/skills.md 4)."""
+
+    @property
+    def bot_id(self) -> int | None:
+        """The platform's id of the bot the context's own calls act as: the one to pass to `client`."""
 
     def state_for(self, dialog_id: str) -> DialogState:
         """Conversation state of this skill in another dialog of the same portal."""

@@ -37,7 +37,7 @@ from botcore.skills.state import (
     StateStore,
     refuse_platform_call_in_block,
 )
-from botcore.skills.values import check_due, check_json, check_keyboard, check_message
+from botcore.skills.values import check_due, check_json, check_keyboard, check_message, check_message_id
 from botcore.vibe import VibeClient, template_ids
 from botcore.vibe.attach import Attach
 from botcore.vibe.chat_marks import newest_on_platform, shows_never_arrived
@@ -268,6 +268,11 @@ class VibeSkillContext(EventFacts, ChatActions):
         """The platform client, for a call the context has no method for; None where the portal's bot cannot
         reach the platform now. Refused inside a state block like the context's own calls."""
         return cast("VibeClient | None", self._guarded_client)
+
+    @property
+    def bot_id(self) -> int | None:
+        """The platform bot the context's own calls act as (not an old one a leftover event came from)."""
+        return self.vibe_bot_id
 
     # --- plumbing ---------------------------------------------------------------------------------
     def _platform(self) -> tuple[VibeClient, int]:
@@ -561,15 +566,17 @@ class VibeSkillContext(EventFacts, ChatActions):
         keyboard: Keyboard | bool | None = None,
         attach: Attach | bool | None = None,
     ) -> None:
+        message_id = check_message_id(message_id)
         if text is not None:
             check_message(text, edit=True)
         self._check_keyboard(keyboard)
         client, bot_id = self._platform()
-        client.update_message(bot_id, int(message_id), text=text, keyboard=keyboard, attach=attach)
+        client.update_message(bot_id, message_id, text=text, keyboard=keyboard, attach=attach)
 
     def delete(self, message_id: int) -> None:
+        message_id = check_message_id(message_id)
         client, bot_id = self._platform()
-        client.delete_message(bot_id, int(message_id))
+        client.delete_message(bot_id, message_id)
 
     # --- handing work on --------------------------------------------------------------------------
     def _defer(self, job: str, data: dict[str, Any], *, due_at: datetime | None) -> None:

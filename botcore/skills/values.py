@@ -1,5 +1,6 @@
 """What a skill may hand the platform or the store, checked the same way by the live context and the test
-kit's: a message's text is a str, and a message has text, a keyboard or an attach; a keyboard button's
+kit's: a message's text is a str, and a message has text, a keyboard or an attach; a message edited or
+deleted has an id (not the 0 of a command's answer); a keyboard button's
 command is one the enabled skills declare (the bot registers no other); dialog state and a
 deferred job's data are JSON; a deferred job's time is an aware datetime. A mistake fails the skill's own
 test with the reason, not the live event with a platform's 400 or the database's TypeError."""
@@ -42,6 +43,20 @@ def check_message(text: object, *, keyboard: object = None, attach: object = Non
             stacklevel=_skills_level(),
         )
     return text
+
+
+def check_message_id(message_id: int) -> int:
+    """`message_id` as an int, once it can name a message to edit or delete. 0 names none: it is what
+    answer_command returns on the contract's platform ({result: true} says no id) and what a post left in
+    doubt returns; the platform refuses it (MESSAGE_NOT_FOUND) and the person sees nothing change."""
+    number = int(message_id)
+    if number < 1:
+        raise ValueError(
+            f"message id {number} is no message (answer_command gives 0 where the platform's answer names no"
+            " message, and so does a post left in doubt): to edit or delete a message later, post it with"
+            " ctx.reply and keep the id that returns (docs/skills.md 4)"
+        )
+    return number
 
 
 def check_keyboard(keyboard: object, *, skills: Iterable[Skill]) -> None:

@@ -28,8 +28,8 @@ from botcore.skills.state import (
     StateStore,
     refuse_platform_call_in_block,
 )
-from botcore.skills.testing.factories import new_message_id
-from botcore.skills.values import check_message
+from botcore.skills.testing.factories import BOT_ID, new_message_id
+from botcore.skills.values import check_message, check_message_id
 from botcore.vibe import MAX_DOWNLOAD_BYTES
 from botcore.vibe.errors import VibeFileTooLargeError
 from botcore.vibe.events import CommandAddEvent
@@ -123,6 +123,12 @@ class RecordingContext(EventFacts):
 
     def platform_clock_lead(self) -> timedelta:
         return self._platform_clock_lead
+
+    @property
+    def bot_id(self) -> int:
+        """The event's bot (a deferred job's: its origin's), as live; the factories' BOT_ID without one."""
+        bot = getattr(self.origin, "bot", None)
+        return bot.id if bot is not None and bot.id else BOT_ID
 
     # --- what the assertions read -----------------------------------------------------------------
     @property
@@ -237,15 +243,14 @@ class RecordingContext(EventFacts):
         return True
 
     def edit(self, message_id: int, *, text=None, keyboard=None, attach=None) -> None:
+        message_id = check_message_id(message_id)
         if text is not None:
             check_message(text, edit=True)
         self._check_keyboard(keyboard)
-        self._record(
-            "edit", message_id=int(message_id), text=text, keyboard=_wire(keyboard), attach=_wire(attach)
-        )
+        self._record("edit", message_id=message_id, text=text, keyboard=_wire(keyboard), attach=_wire(attach))
 
     def delete(self, message_id: int) -> None:
-        self._record("delete", message_id=int(message_id))
+        self._record("delete", message_id=check_message_id(message_id))
 
     def upload_file(
         self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None

@@ -312,3 +312,55 @@ def test_live_the_cut_texts_warning_names_the_skills_line_too(world, skill_paths
     with pytest.warns(TextCutWarning) as warned:
         world.poll()
     assert [w.filename for w in warned] == [__file__] * 3
+
+
+class _EditsTheAnswer(Skill):
+    """Answers /menu, keeps the id the answer gives, and edits or deletes that message on the next command."""
+
+    name = "edits_the_answer"
+    event_types = frozenset({EventType.COMMAND_ADD})
+    commands = (
+        CommandSpec("menu", title={"en": "Menu"}),
+        CommandSpec("menu_edit", title={"en": "Edit"}),
+        CommandSpec("menu_delete", title={"en": "Delete"}),
+    )
+
+    def handle(self, event, ctx) -> None:
+        if event.command.name == "menu":
+            message_id = ctx.answer_command("Soup: 0")
+            with ctx.state.update() as state:
+                state["menu"] = message_id
+            return
+        message_id = ctx.state.get()["menu"]
+        if event.command.name == "menu_edit":
+            ctx.edit(message_id, text="Soup: 1")
+        else:
+            ctx.delete(message_id)
+        ctx.answer_command("done")
+
+
+@pytest.mark.parametrize("command", ["menu_edit", "menu_delete"])
+def test_an_edit_of_message_0_is_refused_in_the_kit_as_the_platform_refuses_it(command):
+    """From a skill author's trial: the id of a command's answer is 0 (the contract's {result: true}; a post
+    left in doubt gives 0 too), and the kit recorded an edit or a deletion of message 0, so the
+    skill's test passed, while live the platform refuses it (MESSAGE_NOT_FOUND) and the person sees nothing
+    change. Refused before anything is recorded, saying where a message to edit comes from."""
+    store = MemoryStateStore()
+    run_skill(_EditsTheAnswer(), make_command_event("menu"), state_store=store)
+    with pytest.raises(ValueError, match=r"message id 0 is no message .*post it with ctx\.reply"):
+        run_skill(_EditsTheAnswer(), make_command_event(command), state_store=store)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("skill_paths", [[f"{__name__}._EditsTheAnswer"]])
+def test_live_an_edit_of_message_0_fails_the_event_with_the_same_reason_and_reaches_no_platform(world):
+    world.say("/menu")
+    world.poll()
+    before = world.last_call_seq()
+    world.say("/menu_edit")
+    world.poll()
+    entry = EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2COMMANDADD").latest(
+        "vibe_event_id"
+    )
+    assert entry.status == "failed" and "message id 0 is no message" in entry.error
+    assert not [c for c in world.calls_since(before) if c["method"] in ("PUT", "PATCH", "DELETE")]

@@ -34,11 +34,11 @@ class TalkerInBlock(Skill):
         elif text == "client inside":  # the platform client itself, for what the context has no method for
             with ctx.state.update() as state:
                 state["seen"] = state.get("seen", 0) + 1
-                ctx.client.send_message(event.bot.id, dialog_id=ctx.dialog_id, text="said through the client")
+                ctx.client.send_message(ctx.bot_id, dialog_id=ctx.dialog_id, text="said through the client")
         elif text == "client after":
             with ctx.state.update() as state:
                 state["seen"] = state.get("seen", 0) + 1
-            ctx.client.send_message(event.bot.id, dialog_id=ctx.dialog_id, text="said through the client")
+            ctx.client.send_message(ctx.bot_id, dialog_id=ctx.dialog_id, text="said through the client")
         elif text == "later inside":
             with ctx.state.update() as state:
                 state["later"] = True
@@ -74,9 +74,11 @@ class StandInClient:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict]] = []
+        self.bot_ids: list[int] = []
 
     def send_message(self, bot_id, **fields):
         self.calls.append(("send_message", fields))
+        self.bot_ids.append(bot_id)
         return 1
 
 
@@ -95,6 +97,26 @@ def test_the_kit_s_ctx_client_is_the_client_it_was_given_outside_the_block():
     assert client.calls == [("send_message", {"dialog_id": ctx.dialog_id, "text": "said through the client"})]
     assert ctx.client.base_url == client.base_url  # what is no call reads through
     assert RecordingContext().client is None  # none given: as live where the platform cannot be reached
+
+
+def test_a_skill_typed_against_skill_context_finds_ctx_client_and_the_bot_id_its_calls_take():
+    """From a skill author's trial: docs/skills.md tells a skill to call `ctx.client` for what the context has
+    no method for, but SkillContext (what a handler's `ctx` is typed as) declared no `client`, so mypy refused
+    `ctx.client.mark_read(...)` (attr-defined), and nothing gave the bot's id the client's every call takes
+    (`event.bot.id` is Optional, absent from a deferred job's event, and after a move the polled bot's, not
+    the one the context's own calls use)."""
+    from botcore.skills.base import SkillContext
+    from botcore.skills.testing import make_deferred_event
+    from botcore.skills.testing.factories import BOT_ID
+
+    assert isinstance(SkillContext.__dict__.get("client"), property)
+    assert isinstance(SkillContext.__dict__.get("bot_id"), property)
+    client = StandInClient()
+    ctx = run_skill(TalkerInBlock(), make_message_event("client after", bot_id=77), client=client)
+    assert ctx.bot_id == 77 and client.bot_ids == [77]
+    origin = make_message_event("later inside", bot_id=77)
+    assert RecordingContext(event=make_deferred_event("remind", origin=origin)).bot_id == 77
+    assert RecordingContext(event=make_deferred_event("remind")).bot_id == BOT_ID
 
 
 @pytest.fixture
