@@ -140,8 +140,8 @@ def to_wire(keyboard: object) -> list[dict[str, Any]]:
     (botcore.skills.values.check_keyboard, given what a skill passed, unchecked), so what is checked is what
     is sent. A Keyboard's, or copies of bare button objects; none for None or a bool (no keyboard, or an
     edit's False, which the client sends as "N"). Raises KeyboardError for what the platform could not read
-    as buttons: a keyboard that is no list (one button object alone, a text), or an item that is no button
-    object."""
+    as buttons: a keyboard that is no list (one button object alone, a text), an item that is no button
+    object, or a button object the platform refuses (a lower-case key, no TEXT, not exactly one action)."""
     if isinstance(keyboard, Keyboard):
         return keyboard.to_wire()
     if keyboard is None or isinstance(keyboard, bool):
@@ -157,4 +157,39 @@ def to_wire(keyboard: object) -> list[dict[str, Any]]:
                 f"button {index} of the keyboard is a {type(button).__name__}, not a button object such as"
                 " {'TEXT': ..., 'COMMAND': ...} (build one with Keyboard().button(...))"
             )
+        _check_button_object(index, button)
     return [dict(button) for button in keyboard]
+
+
+# What a bare button object must hold for the platform to take it (CONTRACT part B §7.3.1): its keys
+# UPPER-CASE, a TEXT, and exactly one action. The rest (colours, a link's form) is the platform's to judge.
+_ACTION_KEYS = ("LINK", "COMMAND", "ACTION", "APP_ID")
+_KNOWN_KEYS = frozenset(
+    {"TEXT", "TYPE", "BOT_ID", "COMMAND_PARAMS", "ACTION_VALUE", "APP_PARAMS", "BLOCK", "DISABLED", "CONTEXT"}
+    | {"DISPLAY", "WIDTH", "BG_COLOR", "BG_COLOR_TOKEN", "TEXT_COLOR", "OFF_BG_COLOR", "OFF_TEXT_COLOR"}
+    | set(_ACTION_KEYS)
+)
+
+
+def _check_button_object(index: int, button: Mapping[Any, Any]) -> None:
+    lowered = sorted(
+        key.upper()
+        for key in button
+        if isinstance(key, str) and key != key.upper() and key.upper() in _KNOWN_KEYS
+    )
+    if lowered:
+        raise KeyboardError(
+            f"button {index} of the keyboard: its keys are UPPER-CASE: {', '.join(lowered)}"
+            " (build one with Keyboard().button(...))"
+        )
+    if button.get("TYPE") == "NEWLINE":
+        return
+    text = button.get("TEXT")
+    if not isinstance(text, str) or not text.strip():
+        raise KeyboardError(f"button {index} of the keyboard has no TEXT, the label the person sees")
+    actions = [key for key in _ACTION_KEYS if key in button]
+    if len(actions) != 1:
+        raise KeyboardError(
+            f"button {text!r} needs exactly one action (LINK, COMMAND, ACTION with ACTION_VALUE, APP_ID); "
+            f"got {', '.join(actions) or 'none'}"
+        )

@@ -125,6 +125,12 @@ def test_one_reading_of_a_keyboard_serves_the_client_and_the_skills_checks():
     assert to_wire(None) == to_wire(False) == to_wire(True) == []  # no buttons: left out, or removed
     assert message_fields(text="x", keyboard=bare)["keyboard"] == bare
     assert message_fields(text="x", keyboard=False)["keyboard"] == "N"
+    others = [
+        {"TYPE": "NEWLINE"},
+        {"TEXT": "C", "ACTION": "SEND", "ACTION_VALUE": "/c", "BG_COLOR_TOKEN": "secondary"},
+        {"TEXT": "D", "APP_ID": "5", "APP_PARAMS": "x"},
+    ]
+    assert to_wire(others) == others  # the reference's other shapes are taken as they are
 
 
 @pytest.mark.parametrize(
@@ -133,6 +139,19 @@ def test_one_reading_of_a_keyboard_serves_the_client_and_the_skills_checks():
         ([{"TEXT": "A", "COMMAND": "a"}, "B"], "button 1 of the keyboard is a str"),
         ({"TEXT": "A", "COMMAND": "a"}, "not a dict"),  # one button where the list belongs
         ("A", "not a str"),
+        # From a skill author's trial: these passed the kit, and the platform refused the post (the
+        # sandbox: 400 KEYBOARD_ERROR), so the person got no answer at all.
+        (
+            [{"text": "Vote", "command": "vote"}],
+            r"button 0 of the keyboard: its keys are UPPER-CASE: COMMAND, TEXT",
+        ),
+        (
+            [{"TEXT": "Vote", "command": "vote"}],
+            r"button 0 of the keyboard: its keys are UPPER-CASE: COMMAND",
+        ),
+        ([{"COMMAND": "vote"}], "button 0 of the keyboard has no TEXT"),
+        ([{"TEXT": "Vote"}], r"button 'Vote' needs exactly one action .*got none"),
+        ([{"TEXT": "Vote", "COMMAND": "vote", "LINK": "https://x.example"}], "got LINK, COMMAND"),
     ],
 )
 def test_a_keyboard_the_platform_cannot_read_is_refused_with_the_reason(keyboard, said):
