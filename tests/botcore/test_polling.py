@@ -122,7 +122,8 @@ def test_an_operators_replay_of_an_answered_event_posts_and_reacts_nothing_again
 ):
     """A replay sets the entry back as it was stored (attempts 0, no retry time), so its claim looks like a
     first attempt's, yet the ledger holds what the earlier attempt did: a handling that trusted a first claim
-    to find nothing recorded would post and react again (counted where the effects happen, on the platform)."""
+    to find nothing recorded would post and react again (counted where the effects happen, on the
+    platform)."""
     from botcore.services import executor
     from botcore.services.eventlog import give_up_entries, replay_entries
 
