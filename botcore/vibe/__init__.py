@@ -22,6 +22,7 @@ from botcore.vibe.errors import (
     VibeServerError,
     VibeSessionExpiredError,
     VibeTransportError,
+    VibeUnsendableRequestError,
 )
 from botcore.vibe.events import (
     BotDeleteEvent,
@@ -123,6 +124,7 @@ __all__ = [
     "VibeServerError",
     "VibeSessionExpiredError",
     "VibeTransportError",
+    "VibeUnsendableRequestError",
     "budget_for_key",
     "parse_event",
     "raise_for_response",

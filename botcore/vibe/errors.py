@@ -87,6 +87,36 @@ class VibeTransportError(VibeError):
         return f"{where}{self.message}"
 
 
+class VibeUnsendableRequestError(VibeError):
+    """A request refused here, before anything was sent: it cannot be put on the wire as it stands.
+
+    A URL too long or holding what no URL carries (a dialog id of 100,000 digits, a lone surrogate), a
+    header value HTTP does not allow (a key or session token with a newline, a NUL, a non-ASCII letter, a
+    space at its end). The same request is refused again however often it is made, so it is never retried,
+    and the platform never saw it. `reason` says what was wrong and where, never the value: a header's is a
+    credential, and a URL may carry a token (a file's download URL).
+    """
+
+    def __init__(self, reason: str, *, method: str = "", path: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.method = method
+        self.path = path
+        self.sent = False
+
+    @property
+    def may_have_acted(self) -> bool:
+        return False  # nothing left this process
+
+    @property
+    def call_is_over(self) -> bool:
+        return True  # there was no call: a read now shows all it did (nothing)
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.path}: " if self.method else ""
+        return f"{where}not sent: {self.reason}"
+
+
 class VibeFileTooLargeError(VibeError):
     """A file a download was asked for is larger than the caller takes (`limit` bytes): not fetched, or not
     fetched further than the limit. No retry helps; the skill says so to the person instead."""

@@ -18,6 +18,8 @@ reschedule).
 Every attempt spends one unit of the key's shared request budget first. A best-effort call the budget has
 no room for is not sent: held to be sent later when the endpoint says it is worth it (held_calls.py: a
 reaction, a read mark), dropped otherwise (a typing indicator, at DEBUG).
+A request that cannot be put on the wire (a URL too long, a key or token no header may carry:
+local_refusals.py) is refused before it spends the budget, as a VibeUnsendableRequestError: never retried.
 """
 
 from __future__ import annotations
@@ -45,10 +47,12 @@ from botcore.vibe.errors import (
     VibeError,
     VibeRateLimitError,
     VibeTransportError,
+    VibeUnsendableRequestError,
 )
 from botcore.vibe.held_calls import HeldCall, HeldCalls
 from botcore.vibe.hooks import held_call_went, platform_responded
 from botcore.vibe.http_clients import call_deadline
+from botcore.vibe.local_refusals import build_request, header_problem, sending_refusal, shown_path
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -119,6 +123,9 @@ class Transport:
         if session_token:
             self._headers["Authorization"] = f"Bearer {session_token}"
         self._body_headers = {**self._headers, "Content-Type": JSON_CONTENT_TYPE}
+        # A key or token no header may carry (a newline, a non-ASCII letter) fails every call alike: each is
+        # refused before it spends the budget (local_refusals), as httpx or h11 would refuse it later.
+        self._header_problem = header_problem(self._headers)
         # What a platform's answer or a transport failure may quote back and must never pass on: the key, the
         # token, and a secret the call sends in its body (an OAuth code is live until its exchange succeeds).
         self._secrets = tuple(s for s in (api_key, session_token, sends_secret) if s)
@@ -186,6 +193,8 @@ class Transport:
         attempt = functools.partial(
             self._attempt, method, url, path, params, content, headers, extra, priority, on_sending
         )
+        if self._header_problem is not None:
+            raise VibeUnsendableRequestError(self._header_problem, method=method, path=shown_path(path))
         if hold and priority is Priority.BEST_EFFORT and len(self.held):
             return self._hold(attempt, retry, what=f"{method} {path}")
         data = self._with_retries(attempt, retry)
@@ -247,13 +256,15 @@ class Transport:
         priority: Priority = Priority.REPLY,
         on_sending: Callable[[], None] | None = None,
     ) -> Any:
+        # Built before the budget is spent: a request httpx refuses to build (a URL too long…) is not a call.
+        request = build_request(
+            self.http, method, url, shown_as=path, params=params, content=content, headers=headers, **extra
+        )
         if not self.budget.acquire(priority=priority):
             return SKIPPED
         if self.deadline is not None:
-            extra = self._within_deadline(extra, method=method, path=path)
-        request = self.http.build_request(
-            method, url, params=params, content=content, headers=headers, **extra
-        )
+            timeout = self._within_deadline(extra, method=method, path=path)["timeout"]
+            request.extensions["timeout"] = timeout.as_dict()  # as build_request(timeout=…) sets it
         if on_sending is not None:
             # The last moment before the bytes may leave: what comes after is opening the connection, whose
             # failure says nothing left (sent=False), and sending. Called before the budget's wait, a worker
@@ -262,6 +273,8 @@ class Transport:
         try:
             with call_deadline(self.deadline):  # the status line and headers too (http_clients)
                 response = self.http.send(request, stream=True)
+        except httpx.LocalProtocolError:  # h11 refused a header before writing a byte; its text quotes it
+            raise sending_refusal(method, path) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise self._transport_error(exc, method, url, sent=False) from None
         except httpx.TransportError as exc:
@@ -350,7 +363,10 @@ class Transport:
 
         def attempt() -> bytes:
             try:
-                response = self.http.send(self.http.build_request("GET", url), stream=True)
+                request = build_request(self.http, "GET", url, shown_as="(download)")
+                response = self.http.send(request, stream=True)
+            except httpx.LocalProtocolError:
+                raise sending_refusal("GET", "(download)") from None
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 raise VibeTransportError(
                     self._describe(exc), method="GET", path="(download)", sent=False

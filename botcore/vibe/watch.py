@@ -37,9 +37,10 @@ import httpx
 
 from botcore.vibe.answers import AnswerBody, raise_for_response, undecodable_answer
 from botcore.vibe.endpoints.events import MAX_HOLD_SECONDS
-from botcore.vibe.errors import VibeApiError, VibeTransportError
+from botcore.vibe.errors import VibeApiError, VibeTransportError, VibeUnsendableRequestError
 from botcore.vibe.hooks import platform_responded
 from botcore.vibe.http_clients import USER_AGENT, platform_tls
+from botcore.vibe.local_refusals import header_problem, sending_refusal
 from botcore.vibe.parse import events_of
 
 log = logging.getLogger(__name__)
@@ -205,8 +206,12 @@ async def watch_events(
 
     `hold` > 0 asks the platform to hold an empty answer that many seconds (at most MAX_HOLD_SECONDS); 0 asks
     for an answer at once.
-    Raises VibeTransportError (no answer) or the VibeApiError the answer means.
+    Raises VibeTransportError (no answer), the VibeApiError the answer means, or VibeUnsendableRequestError
+    (nothing sent: the credential holds what no header may carry).
     """
+    problem = header_problem(auth.headers())
+    if problem is not None:  # httpcore refused it with a TypeError, h11 as a passing ProtocolError
+        raise VibeUnsendableRequestError(problem, method="GET", path=_PATH)
     params: dict[str, Any] = {"limit": int(limit)}
     if offset is not None:
         params["offset"] = max(0, int(offset))
@@ -246,6 +251,8 @@ async def watch_events(
         # answer, the bot is watched again at once; read as an outage, its cycle backed off for minutes.
         _note_held_past(hold)
         return None
+    except httpcore.LocalProtocolError:  # h11 refused what we were to send, before a byte went
+        raise sending_refusal("GET", _PATH) from None
     except _NOT_SENT as exc:
         raise VibeTransportError(type(exc).__name__, method="GET", path=_PATH, sent=False) from None
     except _SENT as exc:

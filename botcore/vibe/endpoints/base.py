@@ -10,6 +10,7 @@ from botcore.vibe import keyboards, template_ids
 from botcore.vibe.attach import Attach
 from botcore.vibe.budget import Priority
 from botcore.vibe.keyboards import Keyboard
+from botcore.vibe.local_refusals import path_piece_refusal
 from botcore.vibe.models import SentMessage
 from botcore.vibe.transport import RetryClass, Transport
 
@@ -56,8 +57,15 @@ class Endpoints:
 
 def bot_path(bot_id: int, *rest: str | int) -> str:
     """/bots/<id>/… with every dynamic piece escaped (a dialogId such as "chat5" goes into the path)."""
-    pieces = [str(int(bot_id))] + [quote(str(piece), safe="") for piece in rest]
+    pieces = [str(int(bot_id))] + [_escaped(str(piece)) for piece in rest]
     return "/bots/" + "/".join(pieces)
+
+
+def _escaped(piece: str) -> str:
+    try:
+        return quote(piece, safe="")
+    except UnicodeEncodeError:  # a lone surrogate: no URL carries it, and nothing is sent
+        raise path_piece_refusal(piece) from None
 
 
 def dialog(dialog_id: str | int) -> str:
