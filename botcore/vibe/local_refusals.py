@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -60,7 +61,9 @@ def url_refusal(error: Exception, *, method: str, path: str) -> VibeUnsendableRe
     return VibeUnsendableRequestError(reason, method=method, path=shown_path(path))
 
 
-def build_request(http: httpx.Client, method: str, url: str, *, shown_as: str, **options) -> httpx.Request:
+def build_request(
+    http: httpx.Client, method: str, url: str, *, shown_as: str, **options: Any
+) -> httpx.Request:
     """http.build_request(method, url, **options), or the VibeUnsendableRequestError for its refusal;
     `shown_as` is what the error may name of the URL."""
     try:
