@@ -41,7 +41,14 @@ from botcore.poller_budget import WatchBudget
 from botcore.poller_fleet import BotRow
 from botcore.poller_watched import CYCLE, IDLE, WATCHING, Watched, fields_of, in_seconds, until
 from botcore.services.polling import quiet_interval, watched_for_cycle, watched_rate_limit
-from botcore.vibe.errors import VibeAuthError, VibeBudgetTimeoutError, VibeError, VibeRateLimitError
+from botcore.services.refused_polls import refused_as_built, watched_refused_request
+from botcore.vibe.errors import (
+    VibeAuthError,
+    VibeBudgetTimeoutError,
+    VibeError,
+    VibeProtocolError,
+    VibeRateLimitError,
+)
 from botcore.vibe.outage_log import OutageLog, more_since
 from botcore.vibe.watch import WatchClients, watch_events
 from ops.heartbeat import beat_poller
@@ -267,6 +274,8 @@ class Poller:
             handed = None
             if isinstance(error, VibeRateLimitError) and not isinstance(error, VibeBudgetTimeoutError):
                 handed = watched_rate_limit(row.vibe_bot_id, row.offset, error)
+            elif isinstance(error, VibeProtocolError) and refused_as_built(error):
+                handed = watched_refused_request(row.vibe_bot_id, row.offset, error)  # not asked again
             self._want_cycle(bot, handed)
             return False
         self.budget.record(spent, limited=False)

@@ -80,6 +80,7 @@ POLL_OUTCOMES = (
     "broken",
     "skipped",
     "not_active",
+    "request_refused",
 )
 FINISHED_OUTCOMES = ("handled", "ignored", "failed")
 

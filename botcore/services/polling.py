@@ -42,6 +42,7 @@ from botcore.services.platform import (
     registered_under_previous_app_key,
     report_refused_credential,
 )
+from botcore.services.refused_polls import refusal_reason, refusal_watched, refused_as_built
 from botcore.vibe.backoff import backoff_seconds, retry_delay
 from botcore.vibe.errors import VibeApiError, VibeError, VibeRateLimitError
 from botcore.vibe.models import EventBatch
@@ -56,7 +57,7 @@ log = logging.getLogger(__name__)
 # How a cycle ends: vibeapp_polls_total{outcome=...} (ops.metrics.POLL_OUTCOMES shows each from the start).
 CycleStatus = Literal[
     "polled", "skipped", "rate_limited", "backoff", "app_key_refused", "no_session", "reprovision", "broken",
-    "not_active",
+    "not_active", "request_refused",
 ]  # fmt: skip
 
 
@@ -342,7 +343,9 @@ def poll_bot_once(
     refused credential is reported to tenants (exactly the refused secret) and the bot waits for another;
     a refused bot (deleted, or not this credential's) that had answered since its registration is registered
     anew (bots.await_new_platform_bot, then provisioning), one that never had is marked broken for an
-    operator. `lease_token=None` (tests, shells) runs without a lease. `watched`: what the poller's watch
+    operator; a poll refused as we build it (a proxy's 431 for our headers, a credential no header may carry:
+    refused_polls.py) is said once and asked again only after the longest backoff.
+    `lease_token=None` (tests, shells) runs without a lease. `watched`: what the poller's watch
     read (watched_batch), which saves the cycle its own fetch.
     """
     started = time.monotonic()
@@ -392,8 +395,8 @@ def poll_bot_once(
     # cycle outlives its call deadline, so a hanging platform is a failure it records, not a killed worker.
     deadline = started + conf.call_deadline_seconds()
     try:
-        refusal = watched_refusal(bot, watched)
-        if refusal is not None:  # the watch was told to wait: any call now would be refused again
+        refusal = watched_refusal(bot, watched) or refusal_watched(bot.vibe_bot_id, watched)
+        if refusal is not None:  # the watch was told to wait, or refused as built: asked now, refused again
             raise refusal
         # Never a long-poll: a cycle holds a worker, and the poller process does the waiting for it.
         batch = watched_batch(bot, watched)
@@ -502,6 +505,8 @@ def _settle_failure(
         bot_services.mark_bot_broken(bot, reason=reason)
         _schedule(bot.pk, lease_token=lease_token, delay=conf.poll_slow_seconds())
         return CycleOutcome("broken")
+    if refused_as_built(error):
+        return _settle_refused_poll(bot, lease_token, credential, error)
     if isinstance(error, VibeApiError) and error.refuses_offset and bot.event_offset:
         # Kept, the offset met the same refusal at every cycle and no event came again. Offset 0 acknowledges
         # nothing, so the platform resumes from the offset it stored (A §8); an event it gives again is
@@ -556,6 +561,28 @@ def _settle_failure(
         )
         return CycleOutcome("rate_limited")
     return _back_off(bot, lease_token, error)
+
+
+def _settle_refused_poll(
+    bot: Bot, lease_token: str | None, credential: PortalCredential, error: VibeError
+) -> CycleOutcome:
+    """The poll's own request is refused as we build it (botcore.services.refused_polls): its every repeat
+    is refused alike. Backed off as an outage, it was asked again at each exponential step (18 events calls
+    in 6 s, a WARNING each, none saying why). Said once, as an ERROR naming the likely cause, and asked again
+    only after the longest backoff (BOTCORE_BACKOFF_MAX_SECONDS), in case the cause was fixed meanwhile (the
+    proxy's limit raised, a new session). Its failures are not counted: the bot is no outage's, and the
+    poller's call-back of bots backing off after failures (an outage's end) must not ask it again."""
+    reason = refusal_reason(error, credential)
+    if bot.last_error != reason:
+        log.error("bot=%s portal=%s cannot poll: %s", bot.pk, bot.portal.member_id, reason)
+    else:
+        log.info("bot=%s portal=%s still cannot poll (said before): %s", bot.pk, bot.portal.member_id, reason)
+    delay = conf.backoff_max_seconds()
+    _schedule(
+        bot.pk, lease_token=lease_token, delay=delay, consecutive_failures=0, last_error=reason[:2000],
+        backoff_until=timezone.now() + timedelta(seconds=delay),
+    )  # fmt: skip
+    return CycleOutcome("request_refused")
 
 
 def _drop_broken_connection() -> None:

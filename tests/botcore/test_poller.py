@@ -16,6 +16,7 @@ from botcore.models import Bot, EventLogEntry
 from botcore.poller import Poller
 from botcore.poller_budget import WatchBudget
 from botcore.services.bots import pause_portal_bots, provision_bot, resume_portal_bots
+from botcore.services.platform import auth_for_bot
 from botcore.services.polling import QUIET_SHARE, poll_bot_once
 from tenants import services as tenant_services
 from tests.botcore.livestack import wait_for
@@ -533,3 +534,53 @@ def test_a_bot_whose_move_is_queued_is_asked_for_no_cycle_until_it_has_moved(
         wait_for(lambda: cycles_queued(task_queue, bot), timeout=10, what="the moved bot's cycle enqueued")
     assert task_queue.run("botcore.tasks.poll_bot") == ["polled"]
     assert echoed(sandbox_portal, bot, "moved")
+
+
+def events_asked(sandbox_portal, bot: Bot) -> int:
+    """The events calls for `bot` that reached the platform's door, answered or refused by a fault (which
+    names no bot in the call log: counted by path)."""
+    calls = sandbox_portal.control.get("/_sandbox/calls").json()["data"]["calls"]
+    return sum(c["path"] == f"/v1/bots/{bot.vibe_bot_id}/events" for c in calls)
+
+
+@pytest.mark.parametrize("hold", [0, 2])
+def test_a_watch_refused_for_the_size_of_its_headers_is_said_once_and_not_asked_again_soon(
+    sandbox_portal, task_queue, settings, caplog, hold
+):
+    """A proxy refused the poller's watch with 431 (Request Header Fields Too Large: our headers, a huge
+    session token): the watch's request is ours, and the same one is refused alike however often it goes.
+    It was read as a failed poll: the cycle asked again, both again at each exponential backoff, each with a
+    WARNING and none saying why (18 events calls in 6 s here). Now the cycle does not ask again, the bot is
+    asked again only after the longest backoff, and one ERROR names the bot, the portal and the likely cause,
+    never the token."""
+    import logging
+
+    settings.BOTCORE_LONG_POLL_SECONDS = hold
+    settings.BOTCORE_POLL_FAST_SECONDS = 0.05
+    settings.BOTCORE_POLL_SLOW_SECONDS = 0.5
+    bot = settled_bot(sandbox_portal)
+    token = auth_for_bot(bot).session_token
+    fault = {"path": "/v1/bots/{bot_id}/events", "garbageRate": 1.0, "garbageKind": "proxy-431"}
+    sandbox_portal.control.post("/_sandbox/faults", json=fault)
+    before = events_asked(sandbox_portal, bot)
+    caplog.set_level(logging.INFO)
+    with RunningPoller():
+        wait_for(lambda: events_asked(sandbox_portal, bot) > before, timeout=30, what="the bot's first watch")
+        outcomes = []
+        end = time.monotonic() + 6
+        while time.monotonic() < end:
+            outcomes += task_queue.run()
+            time.sleep(0.05)
+    close_old_connections()
+    assert events_asked(sandbox_portal, bot) - before == 1
+    assert outcomes == ["request_refused"]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, caplog.text
+    said = errors[0].getMessage()
+    assert f"bot={bot.pk}" in said and sandbox_portal.portal.member_id in said
+    assert "431" in said and "session token" in said
+    assert token and token not in caplog.text
+    bot.refresh_from_db()
+    assert "431" in bot.last_error and bot.lease_token == ""
+    assert token not in bot.last_error
+    assert bot.backoff_until >= timezone.now() + timedelta(seconds=200)

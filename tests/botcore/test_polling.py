@@ -947,3 +947,59 @@ def test_a_cycle_whose_database_session_the_server_ended_hands_its_lease_back(
     bot.refresh_from_db()
     assert bot.lease_token == "" and bot.lease_until is None
     assert bot.consecutive_failures == 1 and bot.backoff_until is not None
+
+
+def events_asked(sandbox_portal, bot: Bot) -> int:
+    """The bot's events calls that reached the platform's door, a fault's refusals too (they name no bot)."""
+    calls = sandbox_portal.control.get("/_sandbox/calls").json()["data"]["calls"]
+    return sum(c["path"] == f"/v1/bots/{bot.vibe_bot_id}/events" for c in calls)
+
+
+@pytest.mark.parametrize("kind", ["proxy-431", "proxy-413"])
+def test_a_poll_a_proxy_refuses_for_its_size_is_said_once_and_asked_again_only_after_the_longest_backoff(
+    sandbox_portal, bot, caplog, kind
+):
+    """The poll is ours from end to end: a proxy refusing it for its size refuses every repeat. It backed off
+    as an outage, exponentially from a second, a WARNING each and none saying why."""
+    fault = {"path": "/v1/bots/{bot_id}/events", "garbageRate": 1.0, "garbageKind": kind}
+    sandbox_portal.control.post("/_sandbox/faults", json=fault)
+    before = events_asked(sandbox_portal, bot)
+    for _ in range(3):
+        Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now(), backoff_until=None)
+        assert poll_bot_once(bot.pk).status == "request_refused"
+    assert events_asked(sandbox_portal, bot) - before == 3  # one a cycle: never retried within it
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and f"bot={bot.pk}" in errors[0] and kind[-3:] in errors[0], errors
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE and bot.consecutive_failures == 0 and kind[-3:] in bot.last_error
+    longest = timedelta(seconds=conf.backoff_max_seconds())
+    assert bot.backoff_until > timezone.now() + longest - timedelta(seconds=30)
+    assert bot.next_poll_at >= bot.backoff_until - timedelta(seconds=1)
+    sandbox_portal.control.delete("/_sandbox/faults")  # the proxy's limit raised: the next poll passes
+    Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now(), backoff_until=None)
+    assert poll_bot_once(bot.pk).status == "polled"
+    bot.refresh_from_db()
+    assert bot.last_error == "" and bot.backoff_until is None
+
+
+def test_a_session_token_no_header_may_carry_is_never_sent_and_said_once(
+    sandbox_portal, bot, caplog, monkeypatch
+):
+    """A stored token with a newline: the poll was made, refused by h11 before a byte went, and read as a
+    passing transport failure (retried, backed off) whose text quoted the token."""
+    import dataclasses
+
+    from botcore.services import polling
+    from botcore.services.platform import get_bot_credential
+
+    stored = get_bot_credential(bot)
+    broken = dataclasses.replace(stored, secret=stored.secret + "\n")
+    monkeypatch.setattr(polling, "get_bot_credential", lambda bot: broken)
+    before = events_asked(sandbox_portal, bot)
+    for _ in range(2):
+        Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now(), backoff_until=None)
+        assert poll_bot_once(bot.pk).status == "request_refused"
+    assert events_asked(sandbox_portal, bot) == before
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "not sent" in errors[0] and "session token" in errors[0], errors
+    assert stored.secret not in caplog.text and stored.secret[13:] not in caplog.text

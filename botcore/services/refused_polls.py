@@ -1,0 +1,94 @@
+"""A bot's poll refused as we build it: what it is, what to tell an operator, what the watch hands its cycle.
+
+The events call is ours from end to end: its URL holds two numbers, and its headers our key and the
+portal's credential. Something in the way (a proxy) that refuses it for its size (413, 414, 431:
+REQUEST_TOO_LARGE_STATUSES), or a credential no header may carry (VibeUnsendableRequestError, refused here
+before it is sent), refuses the very same request at every poll: it is no outage to back off from and try
+again. botcore.services.polling asks again only after the longest backoff and says why once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botcore.vibe.errors import (
+    REQUEST_TOO_LARGE_STATUSES,
+    VibeError,
+    VibeProtocolError,
+    VibeUnsendableRequestError,
+)
+from tenants.selectors import PortalCredential
+
+# What the cycle names a refusal the watch met by (the route, as the watch's errors name it).
+_EVENTS_ROUTE = "/v1/bots/:id/events"
+_CREDENTIAL_NAMES = {"session": "session token", "personal": "personal API key"}
+# A credential longer than this is the likely cause of a 431: a proxy's usual limit of a header line is 8 KiB
+# (nginx's large_client_header_buffers), and a platform's tokens are well under 100 characters.
+LARGE_HEADER_CHARS = 4096
+
+
+def refused_as_built(error: VibeError) -> bool:
+    """Whether `error` refused the poll's request as it is built, so that no repeat of it passes."""
+    if isinstance(error, VibeUnsendableRequestError):
+        return True
+    return isinstance(error, VibeProtocolError) and error.status in REQUEST_TOO_LARGE_STATUSES
+
+
+def refusal_reason(error: VibeError, credential: PortalCredential) -> str:
+    """What an operator is told of the refusal (refused_as_built) and its likely cause: sizes, never a
+    secret. The same for every repeat of one refusal, so that it is said once
+    (polling._settle_refused_poll)."""
+    if isinstance(error, VibeUnsendableRequestError):
+        return f"the poll was not sent: {error.reason}"
+    assert isinstance(error, VibeProtocolError)
+    name = _CREDENTIAL_NAMES.get(credential.kind, "credential")
+    if error.status == 431:
+        said = (
+            "the poll was refused with 431 (Request Header Fields Too Large) by something in the way (a"
+            " proxy): our request headers are larger than it takes; "
+        )
+        size = len(credential.secret)
+        if size > LARGE_HEADER_CHARS:
+            return said + (
+                f"likely cause: the portal's {name}, of {size} characters. Raise the proxy's header limit"
+                " (nginx: large_client_header_buffers), or have the portal's user open the app again for a"
+                " new session"
+            )
+        return said + (
+            f"our largest header is the portal's {name}, of only {size} characters, so the proxy's header"
+            " limit is far too small (nginx: large_client_header_buffers)"
+        )
+    if error.status == 414:
+        return (
+            "the poll was refused with 414 (URI Too Long) by something in the way (a proxy): its URL holds"
+            " only the bot's id and offset, so the proxy's limit is far too small (nginx:"
+            " large_client_header_buffers)"
+        )
+    return (
+        f"the poll was refused with {error.status} (request too large) by something in the way (a proxy),"
+        " though it has no body: look at the proxy's limits (nginx: client_max_body_size)"
+    )
+
+
+def watched_refused_request(vibe_bot_id: int, offset: int, error: VibeProtocolError) -> dict:
+    """What the poller hands a bot's cycle of a watch refused as built: only its status (the refusal's own
+    text stays in the poller), so that the cycle records it without sending the same request again."""
+    return {"vibe_bot_id": vibe_bot_id, "offset": offset, "refused_as_built": {"status": error.status}}
+
+
+def refusal_watched(vibe_bot_id: int | None, watched: Mapping[str, Any] | None) -> VibeProtocolError | None:
+    """The refusal as built the poller's watch met for this platform bot (watched_refused_request), if any."""
+    if not watched or watched.get("vibe_bot_id") != vibe_bot_id:
+        return None
+    refused = watched.get("refused_as_built")
+    status = refused.get("status") if isinstance(refused, Mapping) else None
+    if status not in REQUEST_TOO_LARGE_STATUSES:
+        return None
+    return VibeProtocolError(
+        status=status,
+        code=None,
+        message=f"HTTP {status}: the poller's watch was refused as too large by something in the way",
+        method="GET",
+        path=_EVENTS_ROUTE,
+    )
