@@ -563,3 +563,27 @@ def test_ledger_keys_of_any_length_fit_their_column():
     assert len(stored_key(long_key)) <= KEY_LENGTH and stored_key(long_key) == stored_key(long_key)
     assert stored_key(long_key) != stored_key(long_key.replace(":1", ":2"))
     assert stored_key("5d0c2a36-0f6b-4d0e-9a57-3b8f2f6b1e01") == "5d0c2a36-0f6b-4d0e-9a57-3b8f2f6b1e01"
+
+
+def test_a_skill_asking_for_what_no_url_can_carry_fails_its_event_plainly_with_nothing_sent(
+    sandbox_portal, bot, counting, caplog
+):
+    """A skill's ctx.get_chat() with an id of 100,000 digits (one a person typed, passed on): httpx refused
+    the URL with its own exception, taken for the skill's bug (a traceback, and an apology posted to the
+    person). The client refuses it before sending, as a permanent VibeError: the event fails once, plainly."""
+
+    def ask_for_a_long_chat(event, ctx):
+        ctx.get_chat("chat" + "9" * 100_000)
+
+    counting.during = ask_for_a_long_chat
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="which chat?")
+    before = len(sandbox_portal.control.get("/_sandbox/calls").json()["data"]["calls"])
+    for _ in range(2):
+        EventLogEntry.objects.filter(bot=bot).update(next_attempt_at=None)
+        poll_bot_once(bot.pk)
+    [entry] = EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+    assert entry.status == EventLogEntry.Status.FAILED and entry.attempts == 1
+    assert "not sent" in entry.error and len(entry.error) < 1000
+    calls = sandbox_portal.control.get("/_sandbox/calls").json()["data"]["calls"][before:]
+    assert not [c for c in calls if "/chats/" in c["path"] or c["method"] == "POST"], calls  # nor an apology
+    assert not [r for r in caplog.records if r.exc_info], caplog.text
