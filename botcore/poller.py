@@ -243,8 +243,12 @@ class Poller:
     async def _watch_once(self, bot: Watched, generation: int) -> bool:
         """One watch and what follows it; True when the bot is to be watched again at once by the caller."""
         row, auth = bot.row, bot.auth
+        assert auth is not None and row.vibe_bot_id is not None
+        if auth.unsendable is not None:  # never sent: no slot of the key's budget, and its cycle says why
+            self._after_admission(row.key_name)
+            self._want_cycle(bot)
+            return False
         try:
-            assert auth is not None and row.vibe_bot_id is not None
             spent = await self.budget.admit(row, auth)
         finally:
             self._after_admission(row.key_name)

@@ -23,6 +23,7 @@ compress all the same: a gzip or deflate body is decoded as it comes (_Inflate),
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 import time
@@ -127,6 +128,12 @@ class WatchAuth:
             headers["Authorization"] = f"Bearer {self.session_token}"
         return headers
 
+    @functools.cached_property
+    def unsendable(self) -> str | None:
+        """Why no request can carry this credential (local_refusals.header_problem), found once per credential
+        read; None when it can."""
+        return header_problem(self.headers())
+
     def __repr__(self) -> str:  # never the secrets
         return f"WatchAuth(session={'yes' if self.session_token else 'no'})"
 
@@ -209,7 +216,7 @@ async def watch_events(
     Raises VibeTransportError (no answer), the VibeApiError the answer means, or VibeUnsendableRequestError
     (nothing sent: the credential holds what no header may carry).
     """
-    problem = header_problem(auth.headers())
+    problem = auth.unsendable
     if problem is not None:  # httpcore refused it with a TypeError, h11 as a passing ProtocolError
         raise VibeUnsendableRequestError(problem, method="GET", path=_PATH)
     params: dict[str, Any] = {"limit": int(limit)}

@@ -303,3 +303,17 @@ def test_a_known_bot_moved_while_it_waited_is_watched_within_a_second_with_the_n
             poller._merge_fleet([moved])
         assert bot.auth is None and bot.row.vibe_bot_id == 77, read
         assert first_watch_in(poller, 1, started) <= 1.0 + 0.5, read
+
+
+def test_a_watch_whose_credential_no_header_may_carry_takes_no_budget_and_goes_to_its_cycle(settings):
+    """It is never sent (botcore.vibe.local_refusals): admitted, it took a slot of the key's poll budget and
+    was recorded as answered, for a call that never left."""
+    poller = Poller(hold=0)
+
+    async def admit(row, auth):
+        raise AssertionError("a watch that cannot be sent was admitted to the key's budget")
+
+    poller.budget.admit = admit
+    bot = poller.bots[1] = Watched(row=row(1), auth=WatchAuth(api_key="vibe_app_k", session_token="tok\n"))
+    assert asyncio.run(poller._watch_once(bot, bot.generation)) is False
+    assert poller._wanted == [1] and 1 not in poller._watched  # its cycle meets the refusal and says it
