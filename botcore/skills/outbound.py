@@ -64,23 +64,36 @@ def _ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-# NAT64's well-known prefix (RFC 6052): a gateway turns 64:ff9b::a9fe:a9fe into 169.254.169.254, and Python
-# counts the prefix global.
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# IPv6 forms holding an IPv4 address in their last 32 bits, which a host or gateway on the way may turn into
+# it, and which Python counts global: NAT64's well-known prefix (RFC 6052: a gateway turns 64:ff9b::a9fe:a9fe
+# into 169.254.169.254), the deprecated IPv4-compatible form (::a.b.c.d, which a host with IPv6-in-IPv4
+# tunnels sends to a.b.c.d) and SIIT's IPv4-translated form (::ffff:0:a.b.c.d, RFC 6145).
+_IPV4_INSIDE = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+)
+# IPv6 ranges of a local network that Python (3.11 to 3.13) counts global: NAT64's local-use prefix (RFC 8215,
+# a translator of the operator's own, the IPv4 address inside placed by its prefix length) and the
+# deprecated site-local range.
+_IPV6_LOCAL = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("fec0::/10"))
 
 
 def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """An address on the internet: not private, loopback, link-local, shared (100.64/10), reserved,
-    unspecified or multicast; an IPv4 address written as IPv6 is judged as itself: mapped (::ffff:127.0.0.1),
-    6to4 (2002:7f00:1::) or through NAT64 (64:ff9b::7f00:1), each of which a host or gateway on the way may
-    turn into the IPv4 address inside it."""
+    unspecified, multicast, site-local or a local NAT64 prefix; an IPv4 address written as IPv6 is judged as
+    itself: mapped (::ffff:127.0.0.1), 6to4 (2002:7f00:1::), through NAT64 (64:ff9b::7f00:1), compatible
+    (::127.0.0.1) or translated (::ffff:0:127.0.0.1), each of which a host or gateway on the way may turn
+    into the IPv4 address inside it."""
     if isinstance(address, ipaddress.IPv6Address):
+        if any(address in network for network in _IPV6_LOCAL):
+            return False
         if address.ipv4_mapped is not None:
             address = address.ipv4_mapped
         elif address.sixtofour is not None:
             address = address.sixtofour
-        elif address in _NAT64:
-            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        elif any(address in network for network in _IPV4_INSIDE):
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)  # :: and ::1 are 0.0.0.0/8's
     return address.is_global and not address.is_multicast
 
 
@@ -101,13 +114,16 @@ def check_outside_url(url: str | httpx.URL) -> None:
     inward address (a name is resolved only when called: outside_client checks what it resolves to)."""
     try:
         parsed = httpx.URL(url)
-    except httpx.InvalidURL:
+        # Its name decoded: httpx keeps an ASCII "xn--" host as written, and a label that is no valid IDNA
+        # raises idna's own error (a UnicodeError) here, no httpx one.
+        host = parsed.host
+    except (httpx.InvalidURL, UnicodeError):
         raise OutsideAddressError(gettext("must be an http:// or https:// address")) from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+    if parsed.scheme not in ("http", "https") or not host:
         raise OutsideAddressError(gettext("must be an http:// or https:// address"))
     if parsed.userinfo:
         raise OutsideAddressError(gettext("must not carry a user name or password"))
-    _refuse_inward(parsed.host)
+    _refuse_inward(host)
 
 
 def resolve_outside(host: str, port: int) -> list[str]:

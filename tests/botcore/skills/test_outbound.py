@@ -21,7 +21,10 @@ def post(url: str, **kwargs) -> httpx.Response:
 @pytest.mark.parametrize(
     "host",
     ["127.0.0.1", "[::1]", "10.1.2.3", "169.254.169.254", "localhost", "127.1", "[::ffff:127.0.0.1]",
-     "[64:ff9b::a9fe:a9fe]", "[2002:7f00:1::]"],  # NAT64's and 6to4's forms of an inward IPv4 address
+     "[64:ff9b::a9fe:a9fe]", "[2002:7f00:1::]",  # NAT64's and 6to4's forms of an inward IPv4 address
+     # Python counts these global: IPv4-compatible (::a.b.c.d) and IPv4-translated (SIIT's ::ffff:0:a.b.c.d)
+     # forms, a local-use NAT64 prefix (RFC 8215) and IPv6's site-local range
+     "[::127.0.0.1]", "[::ffff:0:127.0.0.1]", "[64:ff9b:1::a9fe:a9fe]", "[fec0::1]"],
 )  # fmt: skip
 def test_an_inward_address_is_refused_before_anything_is_sent(listener, host):
     with pytest.raises(OutsideAddressError, match="private network or this host"):
@@ -80,6 +83,18 @@ def test_a_public_address_is_called_on_the_address_checked(resolver, monkeypatch
     assert connected == [("93.184.216.34", 80)]  # the checked address itself, not the name looked up again
 
 
+@pytest.mark.parametrize("url", ["http://xn--a.example/", "https://xn--tracker-.example/api"])
+def test_a_host_that_is_no_valid_international_name_is_refused_as_an_address(url):
+    # httpx reads an "xn--" host as it is and raises idna's own error when asked for its name: the check
+    # raised it, a 500 on the settings page. (httpx raises it too building a request to it, before any
+    # transport: the option refusing it keeps it from a skill's calls.)
+    with pytest.raises(OutsideAddressError, match="http:// or https://"):
+        check_outside_url(url)
+    with pytest.raises(OptionsError) as refused:
+        OptionsSchema(url=OutsideUrl()).validate({"url": url})
+    assert refused.value.errors["url"] == "must be an http:// or https:// address"
+
+
 def test_credentials_in_the_address_and_other_schemes_are_refused():
     with pytest.raises(OutsideAddressError, match="user name or password"):
         post("http://user:pass@tracker.example/api")
@@ -127,6 +142,8 @@ def test_the_settings_page_offers_an_address_field_and_refuses_an_inward_address
         "must be an address on the internet, not on a private network or this host"
         in refused.content.decode()
     )
+    assert not SkillConfig.objects.filter(skill_name="hook").exists()
+    assert admin.post("/portal/skills/hook/", {"url": "http://xn--a.example/"}).status_code == 400
     assert not SkillConfig.objects.filter(skill_name="hook").exists()
 
 
