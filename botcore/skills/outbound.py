@@ -17,10 +17,13 @@ Hosts an operator does mean skills to reach on their own network are named in BO
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import re
 import socket
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import httpcore
@@ -148,6 +151,69 @@ def resolve_outside(host: str, port: int) -> list[str]:
     return addresses
 
 
+# The most a call's answer may hold as it comes over the wire, its head included: a skill reads a tracker's
+# JSON, not files, and an answer is held whole in the task worker's memory.
+MAX_ANSWER_BYTES = 1024 * 1024
+
+
+@dataclass
+class _CallBounds:
+    """What the call under way may still take: until when (time.monotonic) and how many bytes."""
+
+    deadline: float
+    bytes_left: int
+
+
+# The bounds of this thread's latest call through an OutsideTransport, read by its connections' streams (the
+# answer's body is read after the transport has returned it, in the same thread).
+_call_bounds: contextvars.ContextVar[_CallBounds | None] = contextvars.ContextVar(
+    "botcore_outside_call_bounds", default=None
+)
+
+
+class _BoundedStream(httpcore.NetworkStream):
+    """A connection's stream whose reads and writes end at the call's deadline and whose reads stop past its
+    bytes: httpx's timeout bounds each read alone, so a server sending a byte just within it held the call,
+    and its task worker, as long as it liked, and an answer of any size was read into memory."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def _timeout(self, timeout: float | None, *, reading: bool) -> float | None:
+        bounds = _call_bounds.get()
+        if bounds is None:
+            return timeout
+        left = bounds.deadline - time.monotonic()
+        if left <= 0:
+            error = httpcore.ReadTimeout if reading else httpcore.WriteTimeout
+            raise error("the call took longer than its timeout")
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data = self._stream.read(max_bytes, self._timeout(timeout, reading=True))
+        bounds = _call_bounds.get()
+        if bounds is not None:
+            bounds.bytes_left -= len(data)
+            if bounds.bytes_left < 0:
+                raise httpcore.ReadError(f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, self._timeout(timeout, reading=False))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        tls = self._stream.start_tls(ssl_context, server_hostname, self._timeout(timeout, reading=True))
+        return _BoundedStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
 class _CheckedNetworkBackend(httpcore.NetworkBackend):
     """httpcore's own sockets, opened only to the checked addresses of the host asked for: the name is
     resolved once, here, and the connection goes to what was checked (no second look-up to rebind). TLS
@@ -167,7 +233,8 @@ class _CheckedNetworkBackend(httpcore.NetworkBackend):
         failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
         for address in resolve_outside(host, port):
             try:
-                return self._sockets.connect_tcp(address, port, timeout, local_address, socket_options)
+                stream = self._sockets.connect_tcp(address, port, timeout, local_address, socket_options)
+                return _BoundedStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
                 failure = error  # the name's next address, as the socket library tries them
         assert failure is not None  # resolve_outside gives at least one address
@@ -190,8 +257,9 @@ class OutsideTransport(httpx.HTTPTransport):
     listener on loopback and counts that nothing reaches it, which an upgrade that drops the pool would fail.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, seconds: float) -> None:
         super().__init__(trust_env=False)
+        self._seconds = seconds
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
             network_backend=_CheckedNetworkBackend(),
@@ -199,6 +267,8 @@ class OutsideTransport(httpx.HTTPTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         check_outside_url(request.url)
+        # Each request (a redirect's too) has `seconds` for its head and body, and MAX_ANSWER_BYTES.
+        _call_bounds.set(_CallBounds(time.monotonic() + self._seconds, MAX_ANSWER_BYTES))
         return super().handle_request(request)
 
 
@@ -207,7 +277,13 @@ def outside_client(*, timeout: float, follow_redirects: bool = False) -> httpx.C
 
     Each connection goes only to a public address (OutsideAddressError, before anything is sent, otherwise),
     redirects included when followed; environment proxies are not used (a proxy would reach inward for it).
-    Keep `timeout` to a few seconds: the call holds a task worker (docs/skills.md §8)."""
+    `timeout` bounds each connection attempt and the whole of each request's sending and answer, whatever
+    pace the server keeps (httpx.ReadTimeout past it); an answer past MAX_ANSWER_BYTES is httpx.ReadError.
+    Keep `timeout` to a few seconds: the call holds a task worker (docs/skills.md §8). Read the answer in
+    the thread that made the call."""
     return httpx.Client(
-        transport=OutsideTransport(), timeout=timeout, follow_redirects=follow_redirects, trust_env=False
+        transport=OutsideTransport(seconds=timeout),
+        timeout=timeout,
+        follow_redirects=follow_redirects,
+        trust_env=False,
     )

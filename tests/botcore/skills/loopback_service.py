@@ -3,6 +3,7 @@ refused call is proved to have sent nothing; and a resolver that answers names o
 
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -11,11 +12,14 @@ PORTS = range(18950, 19000)  # this checkout's own range
 
 
 class Listener:
-    """An HTTP server on 127.0.0.1 counting requests; it answers 201, or redirects to `redirect_to`."""
+    """An HTTP server on 127.0.0.1 counting requests; it answers 201 (with `body`, a byte every `drip_seconds`
+    where set: a server holding the call open), or redirects to `redirect_to`."""
 
     def __init__(self) -> None:
         self.requests: list[str] = []
         self.redirect_to = ""
+        self.body = b'{"key": "INTERNAL-1"}'
+        self.drip_seconds = 0.0
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -27,11 +31,17 @@ class Listener:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                body = b'{"key": "INTERNAL-1"}'
+                body = listener.body
                 self.send_response(201)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not listener.drip_seconds:
+                    self.wfile.write(body)
+                    return
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(listener.drip_seconds)
 
             def log_message(self, *args: object) -> None:
                 pass

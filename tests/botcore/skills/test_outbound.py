@@ -2,6 +2,8 @@
 network or a cloud's metadata address, written out, behind a name or behind a redirect. Each refusal is
 proved by a listener on loopback that counts the requests it received."""
 
+import time
+
 import httpcore
 import httpx
 import pytest
@@ -9,7 +11,7 @@ from django.utils import translation
 
 from botcore.skills.base import Skill
 from botcore.skills.options import FieldError, OptionsError, OptionsSchema, OutsideUrl
-from botcore.skills.outbound import OutsideAddressError, check_outside_url, outside_client
+from botcore.skills.outbound import MAX_ANSWER_BYTES, OutsideAddressError, check_outside_url, outside_client
 from botcore.vibe.events import EventType
 
 
@@ -65,6 +67,27 @@ def test_a_host_the_operator_allowed_is_reached(listener, settings):
     settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = ["127.0.0.1"]
     assert post(f"http://127.0.0.1:{listener.port}/api/issues").json() == {"key": "INTERNAL-1"}
     assert listener.requests == ["/api/issues"]
+
+
+def test_an_answer_dripped_a_byte_at_a_time_ends_at_the_call_s_timeout(listener, settings):
+    # The timeout is each read's: a server sending a byte just within it held the call (and its task
+    # worker) as long as it liked, 40 bytes at 0.1 s: 4 s of a 1 s timeout.
+    settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = ["127.0.0.1"]
+    listener.body, listener.drip_seconds = b"x" * 40, 0.1
+    started = time.monotonic()
+    with outside_client(timeout=1) as client, pytest.raises(httpx.ReadTimeout):
+        client.post(f"http://127.0.0.1:{listener.port}/api/issues")
+    assert time.monotonic() - started < 2
+
+
+def test_an_answer_past_the_size_limit_is_not_read(listener, settings):
+    settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = ["127.0.0.1"]
+    listener.body = b"x" * (MAX_ANSWER_BYTES + 1)
+    with outside_client(timeout=5) as client, pytest.raises(httpx.ReadError, match="larger than"):
+        client.post(f"http://127.0.0.1:{listener.port}/api/issues")
+    listener.body = b"x" * (MAX_ANSWER_BYTES - 1000)  # headers and all, within it
+    with outside_client(timeout=5) as client:
+        assert len(client.post(f"http://127.0.0.1:{listener.port}/api/issues").content) == len(listener.body)
 
 
 def test_a_public_address_is_called_on_the_address_checked(resolver, monkeypatch):
