@@ -269,7 +269,16 @@ class OutsideTransport(httpx.HTTPTransport):
         check_outside_url(request.url)
         # Each request (a redirect's too) has `seconds` for its head and body, and MAX_ANSWER_BYTES.
         _call_bounds.set(_CallBounds(time.monotonic() + self._seconds, MAX_ANSWER_BYTES))
-        return super().handle_request(request)
+        # Uncompressed only: httpx unpacks an answer as it is read, and the limit counts what came over the
+        # wire (1 MiB of gzip unpacks to about 1 GiB).
+        request.headers["Accept-Encoding"] = "identity"
+        response = super().handle_request(request)
+        if response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
+            response.close()
+            raise httpx.DecodingError(
+                "the answer came compressed, which the call did not ask for", request=request
+            )
+        return response
 
 
 def outside_client(*, timeout: float, follow_redirects: bool = False) -> httpx.Client:
@@ -278,7 +287,8 @@ def outside_client(*, timeout: float, follow_redirects: bool = False) -> httpx.C
     Each connection goes only to a public address (OutsideAddressError, before anything is sent, otherwise),
     redirects included when followed; environment proxies are not used (a proxy would reach inward for it).
     `timeout` bounds each connection attempt and the whole of each request's sending and answer, whatever
-    pace the server keeps (httpx.ReadTimeout past it); an answer past MAX_ANSWER_BYTES is httpx.ReadError.
+    pace the server keeps (httpx.ReadTimeout past it); an answer past MAX_ANSWER_BYTES is httpx.ReadError,
+    and one compressed (an uncompressed one is asked for) httpx.DecodingError.
     Keep `timeout` to a few seconds: the call holds a task worker (docs/skills.md §8). Read the answer in
     the thread that made the call."""
     return httpx.Client(

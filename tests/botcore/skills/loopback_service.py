@@ -20,11 +20,14 @@ class Listener:
         self.redirect_to = ""
         self.body = b'{"key": "INTERNAL-1"}'
         self.drip_seconds = 0.0
+        self.headers: dict[str, str] = {}  # more of the answer's headers
+        self.request_headers: list[dict[str, str]] = []
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 listener.requests.append(self.path)
+                listener.request_headers.append({name.lower(): value for name, value in self.headers.items()})
                 if listener.redirect_to:
                     self.send_response(307)
                     self.send_header("Location", listener.redirect_to)
@@ -34,6 +37,8 @@ class Listener:
                 body = listener.body
                 self.send_response(201)
                 self.send_header("Content-Length", str(len(body)))
+                for name, value in listener.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 if not listener.drip_seconds:
                     self.wfile.write(body)

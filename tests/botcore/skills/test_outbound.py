@@ -2,6 +2,7 @@
 network or a cloud's metadata address, written out, behind a name or behind a redirect. Each refusal is
 proved by a listener on loopback that counts the requests it received."""
 
+import gzip
 import time
 
 import httpcore
@@ -88,6 +89,18 @@ def test_an_answer_past_the_size_limit_is_not_read(listener, settings):
     listener.body = b"x" * (MAX_ANSWER_BYTES - 1000)  # headers and all, within it
     with outside_client(timeout=5) as client:
         assert len(client.post(f"http://127.0.0.1:{listener.port}/api/issues").content) == len(listener.body)
+
+
+def test_a_compressed_answer_is_not_unpacked_past_the_size_limit(listener, settings):
+    # 1 MiB of gzip unpacks to about 1 GiB: the limit on the wire alone let it into memory.
+    settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = ["127.0.0.1"]
+    listener.body, listener.headers = (
+        gzip.compress(b"x" * (4 * MAX_ANSWER_BYTES)),
+        {"Content-Encoding": "gzip"},
+    )
+    with outside_client(timeout=5) as client, pytest.raises(httpx.DecodingError):
+        client.post(f"http://127.0.0.1:{listener.port}/api/issues")
+    assert listener.request_headers[-1]["accept-encoding"] == "identity"
 
 
 def test_a_public_address_is_called_on_the_address_checked(resolver, monkeypatch):
