@@ -18,9 +18,11 @@ from urllib.parse import quote, quote_plus
 REDACTED = "<redacted>"
 
 # Credentials of the platform (CONTRACT A §2) and bearer values: never written, whoever formats them. Each
-# runs over every character a credential may hold (tenants.shapes), not to the first . + / ~ or =.
+# runs over every character a credential may hold (tenants.shapes), not to the first . + / ~ or =. A key's
+# prefix counts wherever it starts, a word's end or none: percent-encoded text runs it on from "%20" or "%3A",
+# and a name may be glued to it ("key_vibe_api_…").
 _SECRET = re.compile(
-    r"\b(vibe_(?:app|api|session)_)[A-Za-z0-9_.~+/=\-]{4,}|(?i:(bearer\s+))[A-Za-z0-9_.~+/=\-]{8,}"
+    r"(vibe_(?:app|api|session)_)[A-Za-z0-9_.~+/=\-]{4,}|(?i:(bearer\s+))[A-Za-z0-9_.~+/=\-]{8,}"
 )
 
 # Names of fields whose value is a credential, as an object's key or a URL query's parameter, compared
@@ -37,7 +39,10 @@ _STYLE_ENDINGS = ("colortoken",)
 # One-time credentials of our own URLs (the OAuth callback's code and state, the sign-in link's invite), by
 # name only in a URL's query: as words ("state=active") they are no secret.
 _ONE_TIME_PARAMETERS = frozenset({"code", "state", "invite"})
-_QUERY_PARAMETER = re.compile(r"([?&])([^=&#\s\"']+)=([^&\s\"']+)")
+# A URL's parameter: in its query, its fragment (an implicit grant's access_token) or a path's ";" part.
+# A value runs to the fragment's "#" (a "#" of its own is percent-encoded), over a ";" (a password's may
+# not be).
+_QUERY_PARAMETER = re.compile(r"([?&#;])([^=&#;\s\"']+)=([^&#\s\"']+)")
 
 # A field quoted as JSON or a Python dict writes it ("access_token": "…", 'password': '…'), as an error's text
 # or a log line quoting a payload does.

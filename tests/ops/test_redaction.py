@@ -88,3 +88,21 @@ def test_a_log_line_quoting_a_payload_loses_its_credentials_in_either_format(for
     record = logging.LogRecord("x", logging.DEBUG, __file__, 1, "handling %s", (payload,), None)
     line = formatter.format(record)
     assert "handling" in line and "a1b2c3d4" not in line and "hunter22" not in line
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        # A URL's fragment carries an implicit grant's token, and ";" parts of a path their parameters
+        ("https://app.example/cb#access_token=t0k3nv4lue&expires_in=3600",
+         f"https://app.example/cb#access_token={REDACTED}&expires_in=3600"),
+        ("https://files.example/f;token=t0k3nv4lue", f"https://files.example/f;token={REDACTED}"),
+        # A platform key right after a letter, a digit or "_": percent-encoded text, a name glued to it
+        ("text=my%20key%20vibe_api_Ab3.d-9~x", f"text=my%20key%20vibe_api_{REDACTED}"),
+        ("%22vibe_app_Ab3d9x%22", f"%22vibe_app_{REDACTED}%22"),
+        ("key_vibe_session_Ab3d9x", f"key_vibe_session_{REDACTED}"),
+    ],
+)  # fmt: skip
+def test_a_credential_in_a_fragment_or_glued_to_a_word_is_redacted(text, redacted):
+    assert redact(text) == redacted
+    assert redact_payload({"message": {"text": text}}) == {"message": {"text": redacted}}
