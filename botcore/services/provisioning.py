@@ -73,12 +73,18 @@ def request_provisioning(portal: Portal) -> bool:
     bot = bot_services.ensure_bot_row(portal)
     awaited = Bot.objects.filter(pk=bot.pk, status__in=[Bot.Status.RETIRED, Bot.Status.PENDING])
     awaited.update(status=Bot.Status.PENDING, backoff_until=None, consecutive_failures=0)
-    if not _within_portal_rate(portal, bot):
+    stamp_free = Bot.objects.filter(_stamp_free(), pk=bot.pk)
+    if not stamp_free.exists():
+        log.info("provisioning already queued portal=%s bot=%s", portal.member_id, bot.pk)
         return False
     if _in_flight() >= conf.provisioning_concurrency():
         log.info("provisioning waits its turn portal=%s bot=%s", portal.member_id, bot.pk)
         return False
-    if not Bot.objects.filter(_stamp_free(), pk=bot.pk).update(provision_requested_at=timezone.now()):
+    # Counted only for a provisioning about to be queued: visits while one is queued or waits its turn
+    # used up the portal's window, and its next install waited for the window's end.
+    if not _within_portal_rate(portal, bot):
+        return False
+    if not stamp_free.update(provision_requested_at=timezone.now()):
         log.info("provisioning already queued portal=%s bot=%s", portal.member_id, bot.pk)
         return False
     _enqueue(bot, pending_only=False)

@@ -82,3 +82,21 @@ def test_an_install_is_provisioned_while_the_rate_s_cache_cannot_be_reached(task
     assert provisioning.request_provisioning(portal) is True
     assert task_queue.names() == [provisioning.PROVISION_TASK]
     assert "provisioning not counted against its rate (the cache is unreachable" in caplog.text
+
+
+def test_installs_while_its_provisioning_is_queued_spend_none_of_the_portal_s_rate(
+    task_queue, three_an_hour, sandbox_portal
+):
+    """From an attacker trial: the rate was counted before asking whether a provisioning was queued already,
+    so visits that enqueued nothing used up the portal's hour, and the install after them waited for it."""
+    sp = sandbox_portal
+    assert task_queue.run() == ["provisioned"]  # the first install's: one of the three
+    tenant_services.uninstall_portal(sp.portal, reason="admin")
+    sp.open_app()  # installs again: its provisioning is queued, the second of the three
+    for _ in range(5):  # the portal's people open the app meanwhile
+        assert provisioning.request_provisioning(Portal.objects.get(pk=sp.portal.pk)) is False
+    assert "provisioned" in task_queue.run()  # beside the uninstall's own task
+    tenant_services.uninstall_portal(sp.portal, reason="admin")
+    sp.open_app()  # the third of the three: enqueued, not put off to the window's end
+    assert "provisioned" in task_queue.run()
+    assert Bot.objects.get(portal=sp.portal).status == Bot.Status.ACTIVE
