@@ -167,7 +167,7 @@ def fresh_rate_limits(settings, monkeypatch):
     Each rate's windows start with the test: django-ratelimit's start at a moment fixed by the key, which a
     test counting a burst crossed now and then (5 of "3/m" let through, a new window in mid-burst). A test
     that travels in time (time_machine) still reaches the windows after."""
-    started = time.time()
+    started = int(time.time())  # whole seconds, as django-ratelimit's windows are (its time_left is an int)
 
     def window_from_the_test_start(value, period):
         return started + period * (math.floor((time.time() - started) / period) + 1)
