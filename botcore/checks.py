@@ -101,6 +101,25 @@ def check_bot_code(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     return []
 
 
+@checks.register(checks.Tags.compatibility)
+def check_platform_address(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """A VIBE_BASE_URL no HTTP client can call (another scheme, a typo such as htps://, no host) fails every
+    call of every bot, each retried as a passing failure and backed off on its own: refused here, no process
+    starts with it."""
+    url = conf.vibe_base_url()
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return []
+    return [
+        checks.Error(
+            f"VIBE_BASE_URL {url!r} is no http:// or https:// address with a host.",
+            hint="Set VIBE_BASE_URL to the platform's API address, e.g. https://vibecode.bitrix24.tech/v1.",
+            obj="settings.VIBE_BASE_URL",
+            id="botcore.E015",
+        )
+    ]
+
+
 @checks.register(checks.Tags.compatibility, deploy=True)
 def check_platform_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Production left on the embedded default's platform would call this machine (the sandbox's address)
