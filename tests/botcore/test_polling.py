@@ -116,18 +116,11 @@ def statements_of_a_cycle(sandbox_portal, bot, *, messages: int, leased: bool = 
     return len(statements.captured_queries)
 
 
-@pytest.mark.slow
-def test_an_operators_replay_of_an_answered_event_posts_and_reacts_nothing_again(
-    sandbox_portal, bot, monkeypatch
-):
-    """A replay sets the entry back as it was stored (attempts 0, no retry time), so its claim looks like a
-    first attempt's, yet the ledger holds what the earlier attempt did: a handling that trusted a first claim
-    to find nothing recorded would post and react again (counted where the effects happen, on the
-    platform)."""
+def cycle_killed_before_the_outcome(bot, monkeypatch) -> None:
+    """One cycle of `bot` whose worker dies once a message's reaction and reply went out, before its outcome
+    is recorded (the message's entry stays received, its attempt counted)."""
     from botcore.services import executor
-    from botcore.services.eventlog import give_up_entries, replay_entries
 
-    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
     real_finish = executor._finish
 
     def killed_before_recording(entry, status, **kwargs):
@@ -139,6 +132,20 @@ def test_an_operators_replay_of_an_answered_event_posts_and_reacts_nothing_again
     with pytest.raises(SystemExit):
         poll_bot_once(bot.pk)
     monkeypatch.undo()
+
+
+@pytest.mark.slow
+def test_an_operators_replay_of_an_answered_event_posts_and_reacts_nothing_again(
+    sandbox_portal, bot, monkeypatch
+):
+    """A replay sets the entry back as it was stored (attempts 0, no retry time), so its claim looks like a
+    first attempt's, yet the ledger holds what the earlier attempt did: a handling that trusted a first claim
+    to find nothing recorded would post and react again (counted where the effects happen, on the
+    platform)."""
+    from botcore.services.eventlog import give_up_entries, replay_entries
+
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="one")
+    cycle_killed_before_the_outcome(bot, monkeypatch)
     message = EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
     assert give_up_entries(message, operator="op") == 1
     assert replay_entries(message, operator="op").replayed == 1
@@ -157,22 +164,10 @@ def test_an_event_its_old_platform_bot_received_keeps_its_keys_after_the_bot_mov
     platform bot of the moment, so an event of the old platform bot handled again after a move (a new key, a
     personal key) was keyed anew, and its reply and reaction, made before the move, were made again (counted
     on the platform). Keyed by the platform bot the event came to, as its log entry says."""
-    from botcore.services import executor
-
     sandbox_portal.speak("no-event-bot")
     old_platform_bot = bot.vibe_bot_id
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=old_platform_bot, text="one")
-    real_finish = executor._finish
-
-    def killed_before_recording(entry, status, **kwargs):
-        if entry.event_type == "ONIMBOTV2MESSAGEADD":
-            raise SystemExit("worker killed")  # the reaction and the reply went out
-        return real_finish(entry, status, **kwargs)
-
-    monkeypatch.setattr(executor, "_finish", killed_before_recording)
-    with pytest.raises(SystemExit):
-        poll_bot_once(bot.pk)
-    monkeypatch.undo()
+    cycle_killed_before_the_outcome(bot, monkeypatch)
     moved_to = client_for_bot(bot).register_bot(code="vibe_moved", name="Vibe").id  # as a move registers it
     Bot.objects.filter(pk=bot.pk).update(vibe_bot_id=moved_to, event_offset=0)
     message = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
