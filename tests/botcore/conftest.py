@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from botcore.vibe.budget import NoBudget, Priority
 from tenants.models import Portal
 from tenants.testing import store_sandbox_session
 
@@ -112,3 +113,28 @@ def sandbox_portal(sandbox, settings, transactional_db) -> SandboxPortal:
     stored = store_sandbox_session(portal=portal, user=admin, session=session)
     yield SandboxPortal(stored, control, portal["id"], admin["id"], member["id"], app["key"])
     control.close()
+
+
+@pytest.fixture
+def record_priorities(monkeypatch):
+    """`record_priorities(module, …)`: the priority of each call that the clients those modules make (each
+    module's client_for_bot) ask the app key's budget for, in order; the budget lets every call go."""
+
+    def record(*modules) -> list[Priority]:
+        asked: list[Priority] = []
+
+        class RecordingBudget(NoBudget):
+            def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
+                asked.append(priority)
+                return True
+
+        for module in modules:
+            real = module.client_for_bot
+            monkeypatch.setattr(
+                module,
+                "client_for_bot",
+                lambda bot, real=real, **options: real(bot, **options, budget=RecordingBudget()),
+            )
+        return asked
+
+    return record

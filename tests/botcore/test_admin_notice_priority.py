@@ -13,26 +13,15 @@ from botcore.services import notices
 from botcore.services.bots import provision_bot
 from botcore.services.skill_runs import claim_run
 from botcore.skills.registry import find_skill
-from botcore.vibe.budget import NoBudget, Priority
+from botcore.vibe.budget import Priority
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def asked(monkeypatch) -> list[Priority]:
+def asked(record_priorities) -> list[Priority]:
     """The priority of each call a notice's client asks the budget for."""
-    asked: list[Priority] = []
-
-    class RecordingBudget(NoBudget):
-        def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
-            asked.append(priority)
-            return True
-
-    real = notices.client_for_bot
-    monkeypatch.setattr(
-        notices, "client_for_bot", lambda bot, **options: real(bot, **options, budget=RecordingBudget())
-    )
-    return asked
+    return record_priorities(notices)
 
 
 def test_the_session_expiry_warning_is_sent_behind_every_portal_s_replies(sandbox_portal, asked):

@@ -21,7 +21,7 @@ from botcore.services.platform import client_for_bot
 from botcore.services.polling import poll_bot_once
 from botcore.services.skill_schedules import sweep_schedules
 from botcore.tasks import move_portal_bot, prune_event_log
-from botcore.vibe.budget import NoBudget, Priority
+from botcore.vibe.budget import Priority
 from botcore.vibe.client import VibeClient
 from botcore.vibe.errors import VibeBudgetTimeoutError
 from tenants import services as tenant_services
@@ -208,7 +208,7 @@ def test_a_portal_with_more_chats_than_a_notice_lists_is_told_how_many_more(
 
 
 def test_a_move_s_chat_look_ups_wait_behind_every_portal_s_replies(
-    sandbox_portal, sandbox, settings, monkeypatch
+    sandbox_portal, sandbox, settings, record_priorities
 ):
     """From an attacker trial: the look-ups a move makes for the chats notice (up to 40 Chat.get per move, on
     the key every portal of the app key shares, and a rotated key moves them all at once; a portal admin
@@ -216,42 +216,21 @@ def test_a_move_s_chat_look_ups_wait_behind_every_portal_s_replies(
     portal's answers to people, where the registration beside them waits as setting a bot up."""
     sp = sandbox_portal
     bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
-    asked: list[Priority] = []
-
-    class RecordingBudget(NoBudget):
-        def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
-            asked.append(priority)
-            return True
-
-    real = chats_notice.client_for_bot
-    monkeypatch.setattr(
-        chats_notice, "client_for_bot", lambda bot, **options: real(bot, **options, budget=RecordingBudget())
-    )
+    asked = record_priorities(chats_notice)
     facts = chats_notice.collect_old_bot_chats(bot)
     assert facts is not None and len(facts["chats"]) == 2
     assert asked and set(asked) == {Priority.SETUP}
 
 
 def test_a_move_s_chats_notice_is_sent_behind_every_portal_s_replies(
-    sandbox_portal, sandbox, settings, task_queue, monkeypatch
+    sandbox_portal, sandbox, settings, task_queue, record_priorities
 ):
     """From an attacker trial: a rotated app key moves every portal at once, and each move's notice went to
     each of its admins (and read the portal's directory for their languages) at a reply's priority, on the
     key every portal shares. No one waits on it in a chat: it goes as a skill run's posts do."""
     sp = sandbox_portal
     bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
-    asked: list[Priority] = []
-
-    class RecordingBudget(NoBudget):
-        def acquire(self, *, priority: Priority = Priority.REPLY) -> bool:
-            asked.append(priority)
-            return True
-
-    real = chats_notice.client_for_bot
-    for module in (chats_notice, notices):  # the move's look-ups, and the notice's client (notice_client)
-        monkeypatch.setattr(
-            module, "client_for_bot", lambda bot, **options: real(bot, **options, budget=RecordingBudget())
-        )
+    asked = record_priorities(chats_notice, notices)  # the move's look-ups, and the notice's (notice_client)
     open_app(sp, app_key=rotate_app_key(sp, settings))
     task_queue.run("botcore.tasks.move_portal_bot")
     bot.refresh_from_db()
