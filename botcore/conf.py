@@ -308,3 +308,9 @@ def outside_hosts_allowed() -> list[str]:
     """Hosts (names or addresses) skills may call although they are on a private network or this host
     (botcore.skills.outbound): empty unless an operator names their own services on purpose."""
     return [str(host) for host in read_setting("BOTCORE_OUTSIDE_HOSTS_ALLOWED", []) or []]
+
+
+def outside_ports_allowed() -> list[int]:
+    """Ports besides 80 and 443 that skills may call (botcore.skills.outbound), on any host they may call:
+    empty unless an operator names a service's own port (a tracker on 8443, say)."""
+    return [int(port) for port in read_setting("BOTCORE_OUTSIDE_PORTS_ALLOWED", []) or []]

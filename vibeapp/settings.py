@@ -303,6 +303,9 @@ BOTCORE_FAILED_TASK_RETENTION_DAYS = env.read_int("BOTCORE_FAILED_TASK_RETENTION
 # Hosts skills may call although they are on a private network or this host (botcore/skills/outbound.py):
 # none unless named, so a portal's admin cannot point a skill at the vendor's own services.
 BOTCORE_OUTSIDE_HOSTS_ALLOWED = env.read_list("BOTCORE_OUTSIDE_HOSTS_ALLOWED")
+# Ports besides 80 and 443 skills may call (a service of the operator's on 8443, say); none unless named, so
+# a skill is no port scanner of the vendor's hosts or anyone else's.
+BOTCORE_OUTSIDE_PORTS_ALLOWED = [int(port) for port in env.read_list("BOTCORE_OUTSIDE_PORTS_ALLOWED")]
 
 # --- Operations: heartbeats, readiness --------------------------------------------------------------
 OPS_HEARTBEAT_EVERY_SECONDS = float(env.read_str("OPS_HEARTBEAT_EVERY_SECONDS") or 10.0)

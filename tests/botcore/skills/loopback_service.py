@@ -1,6 +1,7 @@
 """A service on loopback for tests of a skill's outside calls: it counts the requests that reached it, so a
 refused call is proved to have sent nothing; and a resolver that answers names of the test's own."""
 
+import os
 import socket
 import threading
 import time
@@ -8,7 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-PORTS = range(18950, 19000)  # this checkout's own range
+# This checkout's own range; TEST_LOOPBACK_PORTS ("18300-18399") gives another (checkouts run side by side).
+_FIRST, _LAST = (int(part) for part in os.environ.get("TEST_LOOPBACK_PORTS", "18950-18999").split("-"))
+PORTS = range(_FIRST, _LAST + 1)
 
 
 class Listener:
@@ -58,8 +61,9 @@ class Listener:
             except OSError:
                 continue
         else:
-            raise RuntimeError("no free port in 18950-18999")
+            raise RuntimeError(f"no free port in {_FIRST}-{_LAST}")
         self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/api/issues"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -69,15 +73,20 @@ class Listener:
 
 
 @pytest.fixture
-def listener():
+def listener(settings):
+    """A Listener whose port an operator allowed (BOTCORE_OUTSIDE_PORTS_ALLOWED): whether a call reaches it
+    is its host's to decide."""
     started = Listener()
+    allowed = getattr(settings, "BOTCORE_OUTSIDE_PORTS_ALLOWED", [])
+    settings.BOTCORE_OUTSIDE_PORTS_ALLOWED = [*allowed, started.port]
     yield started
     started.close()
 
 
 @pytest.fixture
-def second_listener():
+def second_listener(settings, listener):
     started = Listener()
+    settings.BOTCORE_OUTSIDE_PORTS_ALLOWED = [*settings.BOTCORE_OUTSIDE_PORTS_ALLOWED, started.port]
     yield started
     started.close()
 

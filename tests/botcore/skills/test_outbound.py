@@ -3,7 +3,10 @@ network or a cloud's metadata address, written out, behind a name or behind a re
 proved by a listener on loopback that counts the requests it received."""
 
 import gzip
+import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpcore
 import httpx
@@ -16,8 +19,8 @@ from botcore.skills.outbound import MAX_ANSWER_BYTES, OutsideAddressError, check
 from botcore.vibe.events import EventType
 
 
-def post(url: str, **kwargs) -> httpx.Response:
-    with outside_client(timeout=2, **kwargs) as client:
+def post(url: str, *, timeout: float = 2, **kwargs) -> httpx.Response:
+    with outside_client(timeout=timeout, **kwargs) as client:
         return client.post(url, json={"summary": "x"}, headers={"Authorization": "Bearer tok"})
 
 
@@ -129,6 +132,139 @@ def test_a_host_that_is_no_valid_international_name_is_refused_as_an_address(url
     with pytest.raises(OptionsError) as refused:
         OptionsSchema(url=OutsideUrl()).validate({"url": url})
     assert refused.value.errors["url"] == "must be an http:// or https:// address"
+
+
+# Addresses httpx cannot build a request to, or whose name it cannot decode, or no resolver answers.
+MALFORMED = ["http:127.0.0.1", "http://[::1", "http://xn--a.example/", "http://exa mple.com/"]
+
+
+def test_a_resolver_that_does_not_answer_ends_at_the_call_s_timeout(monkeypatch):
+    # socket.getaddrinfo takes no timeout: a resolver that did not answer held the call (and its task worker)
+    # until the system's resolver gave up, past the whole-request timeout.
+    released = threading.Event()
+    original = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == "slow.example":
+            released.wait(5)  # no answer (until the test ends, so that a failing one ends too)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return original(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    started = time.monotonic()
+    try:
+        with pytest.raises(httpx.ConnectTimeout):
+            post("http://slow.example/api/issues", timeout=1)
+    finally:
+        released.set()
+    assert time.monotonic() - started < 1.8
+
+
+@pytest.mark.parametrize(
+    "url", ["http://tracker.example:6379/", "https://tracker.example:22/api", "http://93.184.216.34:25/"]
+)
+def test_a_port_other_than_the_web_s_is_refused(url):
+    with pytest.raises(OutsideAddressError, match=r"must use one of the ports 80, 443$"):
+        check_outside_url(url)
+    check_outside_url("http://tracker.example:443/")  # either web port, whatever the scheme
+    check_outside_url("https://tracker.example:80/")
+
+
+def test_a_port_is_called_only_once_the_operator_allows_it(listener, resolver, settings):
+    settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = ["tracker.internal"]
+    resolver["tracker.internal"] = ["127.0.0.1"]
+    settings.BOTCORE_OUTSIDE_PORTS_ALLOWED = []
+    with pytest.raises(OutsideAddressError, match="80, 443"):
+        post(f"http://tracker.internal:{listener.port}/api/issues")
+    assert listener.requests == []
+    settings.BOTCORE_OUTSIDE_PORTS_ALLOWED = [8443, listener.port]
+    with pytest.raises(OptionsError) as refused:
+        OptionsSchema(url=OutsideUrl()).validate({"url": "https://tracker.example:6379/"})
+    assert refused.value.errors["url"] == f"must use one of the ports 80, 443, 8443, {listener.port}"
+    assert post(f"http://tracker.internal:{listener.port}/api/issues").status_code == 201
+
+
+def test_a_redirect_to_a_port_not_allowed_is_refused(listener, second_listener, resolver, settings):
+    settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = ["tracker.internal"]
+    resolver["tracker.internal"] = ["127.0.0.1"]
+    settings.BOTCORE_OUTSIDE_PORTS_ALLOWED = [listener.port]
+    listener.redirect_to = f"http://tracker.internal:{second_listener.port}/elsewhere"
+    with pytest.raises(OutsideAddressError, match="ports"):
+        post(f"http://tracker.internal:{listener.port}/api/issues", follow_redirects=True)
+    assert (len(listener.requests), second_listener.requests) == (1, [])
+
+
+@pytest.mark.parametrize(
+    ("allowed", "called"),
+    [
+        ("пример.test", "пример.test"),
+        ("xn--e1afmkfd.test", "пример.test"),
+        ("ПРИМЕР.test.", "xn--e1afmkfd.test"),
+    ],
+)
+def test_an_international_host_the_operator_allowed_is_reached_in_either_spelling(
+    listener, resolver, settings, allowed, called
+):
+    # Compared as written, "пример.test" allowed never matched the "xn--e1afmkfd.test" a connection asks for:
+    # the host allowed was refused as leading to this host.
+    settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = [allowed]
+    resolver["xn--e1afmkfd.test"] = ["127.0.0.1"]
+    assert post(f"http://{called}:{listener.port}/api/issues").status_code == 201
+    assert listener.requests == ["/api/issues"]
+
+
+@pytest.mark.parametrize(
+    "location",
+    [*MALFORMED, "http:127.0.0.1/admin"],
+)
+def test_a_malformed_redirect_is_refused_as_a_malformed_address(listener, resolver, settings, location):
+    # httpx raised its own InvalidURL (no httpx.HTTPError: past a skill's `except httpx.HTTPError`) building
+    # the redirect to "http:127.0.0.1", a RemoteProtocolError for a Location it could not parse, idna's
+    # UnicodeError for an undecodable international name; "exa mple.com" went to the resolver.
+    settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = ["tracker.internal"]
+    resolver["tracker.internal"] = ["127.0.0.1"]
+    listener.redirect_to = location
+    with pytest.raises(OutsideAddressError, match="http:// or https://"):
+        post(f"http://tracker.internal:{listener.port}/api/issues", follow_redirects=True)
+    assert len(listener.requests) == 1
+
+
+@pytest.mark.parametrize("location", ["http:127.0.0.1", "http://[::1"])
+def test_a_redirect_httpx_cannot_build_is_refused_though_not_followed(listener, resolver, settings, location):
+    # httpx builds the redirect's request to hand it back (`next_request`) even when it does not follow it.
+    settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = ["tracker.internal"]
+    resolver["tracker.internal"] = ["127.0.0.1"]
+    listener.redirect_to = location
+    with pytest.raises(OutsideAddressError, match="http:// or https://"):
+        post(f"http://tracker.internal:{listener.port}/api/issues")
+
+
+@pytest.mark.parametrize("url", MALFORMED)
+def test_a_malformed_address_called_is_refused_as_one(url):
+    with pytest.raises(OutsideAddressError, match="http:// or https://"):
+        post(url)
+
+
+def test_an_answer_read_in_another_thread_keeps_the_call_s_timeout(listener, settings):
+    # The bounds lived in the calling thread's context: the same answer read by a worker thread of the skill's
+    # had no deadline and no size limit (40 bytes at 0.1 s read in 4 s of a 1 s timeout).
+    settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = ["127.0.0.1"]
+    listener.body, listener.drip_seconds = b"x" * 40, 0.1
+    with outside_client(timeout=1) as client, client.stream("POST", listener.url) as answer:
+        started = time.monotonic()
+        with ThreadPoolExecutor(1) as pool, pytest.raises(httpx.ReadTimeout):
+            pool.submit(answer.read).result()
+    assert time.monotonic() - started < 1.8
+
+
+def test_two_answers_read_in_turn_each_keep_their_own_size_limit(listener, second_listener, settings):
+    # The latest call's bounds were every answer's in the thread: the first answer, read after a second
+    # call, was counted against what the second had left (and given its later deadline).
+    settings.BOTCORE_OUTSIDE_HOSTS_ALLOWED = ["127.0.0.1"]
+    listener.body = second_listener.body = b"x" * (MAX_ANSWER_BYTES * 3 // 5)
+    with outside_client(timeout=5) as client, client.stream("POST", listener.url) as first:
+        assert len(client.post(second_listener.url).content) == len(second_listener.body)
+        assert len(first.read()) == len(listener.body)
 
 
 def test_credentials_in_the_address_and_other_schemes_are_refused():
