@@ -33,8 +33,9 @@ class Option:
     """Base of the field kinds: a default, labels and help per language, and whether a value is required."""
 
     kind: ClassVar[str] = "text"
-    # A secret's value is kept encrypted apart from the options and never shown again (Secret).
-    secret: ClassVar[bool] = False
+    # A secret's value is kept encrypted apart from the options and never shown again (Secret, and an
+    # OutsideUrl declared secret=True).
+    secret: bool = field(default=False, init=False)
     default: Any = None
     required: bool = False
     label: Mapping[str, str] = field(default_factory=dict)
@@ -54,6 +55,7 @@ class Option:
     def describe(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
+            "secret": self.secret,  # kept apart and never shown again (a Secret, a secret OutsideUrl)
             "default": self.default,
             "required": self.required,
             "label": dict(self.label),
@@ -98,7 +100,7 @@ class Secret(Text):
     again: they say whether it is set. Left empty in the form it stays as it is; it has no default."""
 
     kind: ClassVar[str] = "secret"
-    secret: ClassVar[bool] = True
+    secret: bool = field(default=True, init=False)
     max_length: int = 2000
 
     def __post_init__(self) -> None:
@@ -114,10 +116,21 @@ class OutsideUrl(Text):
     """The address of another service the skill calls (a tracker's API, a webhook), given by the portal's
     admin: an http(s) address without credentials whose host is no address on a private network or this
     host. Call it with botcore.skills.outbound.outside_client, which checks what its name resolves to at
-    each call (a name can lead inward too): this check alone stops only the addresses written out."""
+    each call (a name can lead inward too): this check alone stops only the addresses written out.
+
+    `secret=True` for an address that is itself the credential (a Slack or Bitrix24 incoming webhook, its
+    token in the path): kept and shown as a Secret is (encrypted apart, never shown again, no default)."""
 
     kind: ClassVar[str] = "outside_url"
+    secret: bool = False
     max_length: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.secret and self.default:
+            raise SkillConfigError("a secret OutsideUrl has no default: the portal's admin gives its value")
+
+    def to_text(self, value: Any) -> str:
+        return "" if self.secret else super().to_text(value)
 
     def clean(self, value: Any) -> str:
         value = super().clean(value)

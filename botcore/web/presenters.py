@@ -136,6 +136,8 @@ def option_fields(
                 "not_joined": not_joined,
                 "checked": (texts.get(name) if texts is not None else value) not in (None, "", False, "off"),
                 "required": option.required,
+                # A Secret, or a secret OutsideUrl: a password field that keeps the value when left empty.
+                "secret": option.secret,
                 "is_set": option.secret and bool(value),
                 "error": error,
                 "described_by": " ".join(notes),

@@ -21,7 +21,7 @@ from botcore.errors import SkillConfigError
 from botcore.models import SkillConfig, SkillSecret
 from botcore.selectors import list_enabled_skills
 from botcore.services.skill_configs import configure_skill
-from botcore.skills.options import Secret
+from botcore.skills.options import OptionsError, OutsideUrl, Secret
 from tenants.crypto import is_encrypted_with_newest_key
 from tenants.models import Portal
 from tenants.services import uninstall_portal
@@ -34,7 +34,12 @@ TOKEN = "jira-pat-7f3a9c1e5b"  # what the admin pastes; must never come back out
 
 @pytest.fixture(autouse=True)
 def tracker_installed(settings):
-    settings.BOTCORE_SKILLS = ["help", "tests.botcore.skills.tracker.TrackerSkill", "echo"]
+    settings.BOTCORE_SKILLS = [
+        "help",
+        "tests.botcore.skills.tracker.TrackerSkill",
+        "tests.botcore.skills.tracker.WebhookSkill",
+        "echo",
+    ]
 
 
 @pytest.fixture
@@ -234,3 +239,41 @@ def test_a_portal_the_release_before_purges_takes_its_secrets_with_it(acme):
 
     assert not Portal.objects.filter(pk=uninstalled_there.pk).exists()
     assert list(SkillSecret.objects.values_list("portal_id", flat=True)) == [acme.pk]
+
+
+# An incoming webhook's address is its credential: Slack's and Bitrix24's carry their token in the path.
+HOOK = "https://portal.bitrix24.example/rest/1/wh0ok7s3cr3t9x/"
+
+
+def test_a_webhook_address_declared_secret_is_kept_and_shown_as_a_secret_is(acme, caplog):
+    admin = signed_in(acme, is_admin=True)
+    with caplog.at_level(logging.DEBUG):
+        saved = admin.post("/portal/skills/webhook/", {"is_enabled": "on", "hook": HOOK})
+    assert saved.status_code == 302
+    webhook = next(options for skill, options in list_enabled_skills(acme) if skill.name == "webhook")
+    assert webhook == {"hook": HOOK}  # the skill reads it as it was given
+    assert HOOK not in every_stored_text() and "wh0ok7s3cr3t9x" not in every_stored_text()
+    assert SkillSecret.objects.get(portal=acme, skill_name="webhook", name="hook")
+    page = admin.get("/portal/skills/webhook/").content.decode()
+    assert "wh0ok7s3cr3t9x" not in page and 'type="password"' in page and 'data-testid="clear-hook"' in page
+    shown = admin.get("/api/skills/webhook/")
+    assert "wh0ok7s3cr3t9x" not in shown.content.decode()
+    assert shown.json()["secretsSet"] == ["hook"] and shown.json()["optionsSchema"]["hook"]["secret"] is True
+    assert "wh0ok7s3cr3t9x" not in caplog.text
+
+    # Still an outside address: one leading inward is refused when saved, without echoing it.
+    refused = admin.post(
+        "/portal/skills/webhook/", {"is_enabled": "on", "hook": "http://10.0.0.9/rest/1/k3y/"}
+    )
+    assert refused.status_code == 400 and "k3y" not in refused.content.decode()
+    assert "must be an address on the internet" in refused.content.decode()
+    admin.post("/portal/skills/webhook/", {"hook": "", "hook__clear": "on"})
+    assert not SkillSecret.objects.exists()
+
+
+def test_a_secret_webhook_address_with_a_default_in_code_is_refused():
+    with pytest.raises(SkillConfigError):
+        OutsideUrl(secret=True, default=HOOK)
+    assert OutsideUrl(default="https://status.example/").secret is False
+    with pytest.raises(OptionsError):
+        configure_skill(make_portal("initech"), skill_name="webhook", options={"hook": "ftp://x.example/"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from botcore.skills.base import Skill
-from botcore.skills.options import OptionsSchema, Secret, Text
+from botcore.skills.options import OptionsSchema, OutsideUrl, Secret, Text
 from botcore.vibe.events import EventType
 
 
@@ -19,3 +19,16 @@ class TrackerSkill(Skill):
 
     def handle(self, event, ctx) -> None:
         ctx.reply(f"{ctx.options['project']}: {'a token' if ctx.options['token'] else 'no token'}")
+
+
+class WebhookSkill(Skill):
+    """A test skill posting to an incoming webhook whose address holds its token (a secret OutsideUrl)."""
+
+    name = "webhook"
+    title = {"en": "Webhook"}
+    event_types = frozenset({EventType.MESSAGE_ADD})
+    enabled_by_default = False
+    options_schema = OptionsSchema(hook=OutsideUrl(secret=True, label={"en": "Incoming webhook"}))
+
+    def handle(self, event, ctx) -> None:
+        ctx.reply("a webhook" if ctx.options["hook"] else "no webhook")
