@@ -300,8 +300,9 @@ BOTCORE_SKILL_RUN_RETENTION_DAYS = env.read_int("BOTCORE_SKILL_RUN_RETENTION_DAY
 BOTCORE_ACTION_RECORD_RETENTION_DAYS = env.read_int("BOTCORE_ACTION_RECORD_RETENTION_DAYS", 30)
 BOTCORE_CONVERSATION_STATE_RETENTION_DAYS = env.read_int("BOTCORE_CONVERSATION_STATE_RETENTION_DAYS", 90)
 BOTCORE_FAILED_TASK_RETENTION_DAYS = env.read_int("BOTCORE_FAILED_TASK_RETENTION_DAYS", 14)
-# Hosts skills may call although they are on a private network or this host (botcore/skills/outbound.py):
-# none unless named, so a portal's admin cannot point a skill at the vendor's own services.
+# Hosts skills may call although they are on a private network or this host
+# (botcore/skills/outside_addresses.py): none unless named, so a portal's admin cannot point a skill at the
+# vendor's own services.
 BOTCORE_OUTSIDE_HOSTS_ALLOWED = env.read_list("BOTCORE_OUTSIDE_HOSTS_ALLOWED")
 # Ports besides 80 and 443 skills may call (a service of the operator's on 8443, say); none unless named, so
 # a skill is no port scanner of the vendor's hosts or anyone else's.

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from botcore.errors import SkillConfigError
 from botcore.skills.i18n import pick
-from botcore.skills.outbound import OutsideAddressError, check_outside_url
+from botcore.skills.outside_addresses import OutsideAddressError, check_outside_url
 
 # ASCII digits only: int() also reads "٣" and refuses "²" and numbers past 4,300 digits with a ValueError.
 _NUMBER = re.compile(r"-?[0-9]{1,15}", re.ASCII)
