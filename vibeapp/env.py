@@ -7,6 +7,11 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+
+_Number = TypeVar("_Number", int, float)
 
 
 def read_str(name: str, default: str = "") -> str:
@@ -22,13 +27,33 @@ def read_bool(name: str, default: bool = False) -> bool:
 
 def read_int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
-    return int(raw) if raw else default
+    return _number(name, raw, int) if raw else default
+
+
+def read_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return _number(name, raw, float) if raw else default
 
 
 def read_list(name: str) -> list[str]:
     """A comma- or whitespace-separated list; empty entries are dropped."""
     raw = os.environ.get(name, "")
     return [item for item in raw.replace(",", " ").split() if item]
+
+
+def read_int_list(name: str) -> list[int]:
+    """A list as read_list reads one, of whole numbers."""
+    return [_number(name, item, int) for item in read_list(name)]
+
+
+def _number(name: str, raw: str, kind: type[_Number]) -> _Number:
+    # A bare ValueError from settings.py names neither the variable nor where it was set: the start stops
+    # with both.
+    try:
+        return kind(raw)
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise ImproperlyConfigured(f"{name} must be {noun}, not {raw!r}") from None
 
 
 def is_importable(*modules: str) -> bool:

@@ -160,7 +160,7 @@ else:
     # Seconds between two reads of an empty ORM queue (a busy queue is read back to back): every read is a
     # query, so an idle engine paid ~2 % of a core for 0.05; 0.2 (django-q2's default) adds ~0.1 s on average
     # to a message's hand-over. The Redis broker blocks on its list instead and never polls.
-    Q_CLUSTER["poll"] = float(env.read_str("VIBE_Q_POLL") or 0.2)
+    Q_CLUSTER["poll"] = env.read_float("VIBE_Q_POLL", 0.2)
 
 # --- HTTP API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -248,17 +248,17 @@ TENANTS_PORTAL_SECTIONS = ["botcore.web.pages.portal_sections"]
 VIBE_APP_PUBLIC_URL = env.read_str("VIBE_APP_PUBLIC_URL", "http://127.0.0.1:8101")
 
 # The client's shared request budget per key (botcore/conf.py documents each); 0 turns it off.
-VIBE_BUDGET_PER_SECOND = float(env.read_str("VIBE_BUDGET_PER_SECOND") or 9.0)
+VIBE_BUDGET_PER_SECOND = env.read_float("VIBE_BUDGET_PER_SECOND", 9.0)
 VIBE_BUDGET_BACKEND = env.read_str("VIBE_BUDGET_BACKEND", "auto")
-VIBE_BUDGET_MAX_WAIT = float(env.read_str("VIBE_BUDGET_MAX_WAIT") or 30.0)
+VIBE_BUDGET_MAX_WAIT = env.read_float("VIBE_BUDGET_MAX_WAIT", 30.0)
 VIBE_BUDGET_BURST = env.read_int("VIBE_BUDGET_BURST", 1)
 # Talking to the platform: timeouts (seconds), attempts per call where a retry is safe, the longest wait.
-VIBE_CONNECT_TIMEOUT = float(env.read_str("VIBE_CONNECT_TIMEOUT") or 5.0)
-VIBE_READ_TIMEOUT = float(env.read_str("VIBE_READ_TIMEOUT") or 30.0)
+VIBE_CONNECT_TIMEOUT = env.read_float("VIBE_CONNECT_TIMEOUT", 5.0)
+VIBE_READ_TIMEOUT = env.read_float("VIBE_READ_TIMEOUT", 30.0)
 VIBE_MAX_ATTEMPTS = env.read_int("VIBE_MAX_ATTEMPTS", 4)
-VIBE_RETRY_MAX_WAIT = float(env.read_str("VIBE_RETRY_MAX_WAIT") or 30.0)
+VIBE_RETRY_MAX_WAIT = env.read_float("VIBE_RETRY_MAX_WAIT", 30.0)
 # A visit's identity check, its retries included (a person waits on the page, and a web worker with them).
-VIBE_IDENTITY_CHECK_SECONDS = float(env.read_str("VIBE_IDENTITY_CHECK_SECONDS") or 10.0)
+VIBE_IDENTITY_CHECK_SECONDS = env.read_float("VIBE_IDENTITY_CHECK_SECONDS", 10.0)
 
 # --- Bots and skills --------------------------------------------------------------------------------
 # Enabled skills by dotted path (or the name of a "vibeapp.skills" entry point of an installed package,
@@ -272,23 +272,23 @@ BOTCORE_SKILLS = env.read_list("BOTCORE_SKILLS") or [
 # A missed schedule firing is still made this many minutes late (after a restart), never later.
 BOTCORE_SCHEDULE_CATCH_UP_MINUTES = env.read_int("BOTCORE_SCHEDULE_CATCH_UP_MINUTES", 15)
 # Poll cadence between a fast and a slow bound, the pacer's lease, and the backoff ceiling (seconds).
-BOTCORE_POLL_FAST_SECONDS = float(env.read_str("BOTCORE_POLL_FAST_SECONDS") or 1.0)
-BOTCORE_POLL_SLOW_SECONDS = float(env.read_str("BOTCORE_POLL_SLOW_SECONDS") or 15.0)
+BOTCORE_POLL_FAST_SECONDS = env.read_float("BOTCORE_POLL_FAST_SECONDS", 1.0)
+BOTCORE_POLL_SLOW_SECONDS = env.read_float("BOTCORE_POLL_SLOW_SECONDS", 15.0)
 # lease > Q_CLUSTER timeout > a cycle's deadline, or two cycles could share a bot (checked at start-up).
-BOTCORE_LEASE_SECONDS = float(env.read_str("BOTCORE_LEASE_SECONDS") or 120.0)
-BOTCORE_CYCLE_DEADLINE_SECONDS = float(env.read_str("BOTCORE_CYCLE_DEADLINE_SECONDS") or 30.0)
-BOTCORE_EARLY_POLL_FLOOR_SECONDS = float(env.read_str("BOTCORE_EARLY_POLL_FLOOR_SECONDS") or 5.0)
-BOTCORE_BACKOFF_MAX_SECONDS = float(env.read_str("BOTCORE_BACKOFF_MAX_SECONDS") or 300.0)
-BOTCORE_POLL_BUDGET_SHARE = float(env.read_str("BOTCORE_POLL_BUDGET_SHARE") or 0.6)
+BOTCORE_LEASE_SECONDS = env.read_float("BOTCORE_LEASE_SECONDS", 120.0)
+BOTCORE_CYCLE_DEADLINE_SECONDS = env.read_float("BOTCORE_CYCLE_DEADLINE_SECONDS", 30.0)
+BOTCORE_EARLY_POLL_FLOOR_SECONDS = env.read_float("BOTCORE_EARLY_POLL_FLOOR_SECONDS", 5.0)
+BOTCORE_BACKOFF_MAX_SECONDS = env.read_float("BOTCORE_BACKOFF_MAX_SECONDS", 300.0)
+BOTCORE_POLL_BUDGET_SHARE = env.read_float("BOTCORE_POLL_BUDGET_SHARE", 0.6)
 # The poller's long-poll hold (0: never), and the watches it keeps open at once.
-BOTCORE_LONG_POLL_SECONDS = float(env.read_str("BOTCORE_LONG_POLL_SECONDS") or 25.0)
+BOTCORE_LONG_POLL_SECONDS = env.read_float("BOTCORE_LONG_POLL_SECONDS", 25.0)
 BOTCORE_POLLER_MAX_IN_FLIGHT = env.read_int("BOTCORE_POLLER_MAX_IN_FLIGHT", 10000)
 # Leased cycles at once across all pacers (0: twice the qcluster's workers).
 BOTCORE_MAX_CYCLES_IN_FLIGHT = env.read_int("BOTCORE_MAX_CYCLES_IN_FLIGHT", 0)
 # Provisionings queued or running at once (each holds a worker while its calls wait for the key's slots),
 # and how long a row's "its task is queued" stamp stands before that task is taken to be lost.
 BOTCORE_PROVISIONING_CONCURRENCY = env.read_int("BOTCORE_PROVISIONING_CONCURRENCY", 4)
-BOTCORE_TASK_STAMP_SECONDS = float(env.read_str("BOTCORE_TASK_STAMP_SECONDS") or 600.0)
+BOTCORE_TASK_STAMP_SECONDS = env.read_float("BOTCORE_TASK_STAMP_SECONDS", 600.0)
 # Provisionings a portal's installs (and a session brought back to a bot awaiting one) ask for, per portal:
 # each registers a bot and its commands on the app key every portal shares. Past it the bot waits for the
 # window's end, and the minute sweep provisions it then.
@@ -306,10 +306,10 @@ BOTCORE_FAILED_TASK_RETENTION_DAYS = env.read_int("BOTCORE_FAILED_TASK_RETENTION
 BOTCORE_OUTSIDE_HOSTS_ALLOWED = env.read_list("BOTCORE_OUTSIDE_HOSTS_ALLOWED")
 # Ports besides 80 and 443 skills may call (a service of the operator's on 8443, say); none unless named, so
 # a skill is no port scanner of the vendor's hosts or anyone else's.
-BOTCORE_OUTSIDE_PORTS_ALLOWED = [int(port) for port in env.read_list("BOTCORE_OUTSIDE_PORTS_ALLOWED")]
+BOTCORE_OUTSIDE_PORTS_ALLOWED = env.read_int_list("BOTCORE_OUTSIDE_PORTS_ALLOWED")
 
 # --- Operations: heartbeats, readiness --------------------------------------------------------------
-OPS_HEARTBEAT_EVERY_SECONDS = float(env.read_str("OPS_HEARTBEAT_EVERY_SECONDS") or 10.0)
+OPS_HEARTBEAT_EVERY_SECONDS = env.read_float("OPS_HEARTBEAT_EVERY_SECONDS", 10.0)
 # A kind is down when its newest work is older than this (a qcluster's may be its one-minute schedule alone);
 # a process that beats only with its work (the poller) is silent after it too. A qcluster's liveness beat
 # holds for three beat intervals instead (ops.heartbeat.liveness_max_age).
@@ -318,7 +318,7 @@ OPS_HEARTBEAT_MAX_AGE_SECONDS = {
     "qcluster": env.read_int("OPS_QCLUSTER_MAX_SILENCE_SECONDS", 180),
 }
 # /readyz asks the platform at most this often (seconds); its answer in between is remembered.
-OPS_PLATFORM_CHECK_EVERY_SECONDS = float(env.read_str("OPS_PLATFORM_CHECK_EVERY_SECONDS") or 15.0)
+OPS_PLATFORM_CHECK_EVERY_SECONDS = env.read_float("OPS_PLATFORM_CHECK_EVERY_SECONDS", 15.0)
 # /readyz names metrics_dir when PROMETHEUS_MULTIPROC_DIR has less room than this (ops/health.py).
 OPS_METRICS_DIR_MIN_FREE_BYTES = env.read_int("OPS_METRICS_DIR_MIN_FREE_BYTES", 4 * 1024 * 1024)
 # /readyz names the database when an SQLite file's disk has less room than this: room for the WAL to grow to
