@@ -5,20 +5,30 @@
 
 Two qclusters and two pollers (`manage.py qcluster` / `runpoller`; `--design pacer`: two pacers) run on a
 PostgreSQL database created for the run and a private redis-server, against the sandbox (`manage.py
-runsandbox`), with SideEffectSkill (botcore/skills/testing/instrumented.py) as every bot's skill. While
-users write to N bots, faults are injected (benchmarks/chaos_faults.py): SIGKILLed workers, qclusters and
-pollers, platform latency above the lease, 429 storms, 5xx, dropped connections, HTML and garbage answers on
-each endpoint the skill uses, answers lost after the platform acted, poison events (U+0000 text, an eventId
-beyond bigint), a session expiring mid-run and renewed, Redis restarts. Then it drains until every message
+runsandbox`), with SideEffectSkill (botcore/skills/testing/instrumented.py) answering every bot's messages
+behind the demo bot's commands (/help, /standup: HelpSkill and StandupSkill, enabled). While users write to N
+bots, and now and then type one of those commands, faults are injected (benchmarks/chaos_faults.py):
+SIGKILLed workers, qclusters and pollers, platform latency above the lease, 429 storms, 5xx, dropped
+connections, HTML and garbage answers on each endpoint the skill uses, answers lost after the platform acted,
+poison events (U+0000 text, an eventId beyond bigint), a session expiring mid-run and renewed, Redis
+restarts. Then it drains until every message
 is answered (or the drain deadline passes) and prints what it injected and, last, `lost=N repeated=M
 faults=K`: lost = user messages whose reply is neither in the skill's log nor in the chat (poison events not
 counted), repeated = side effects (reply, reaction, state write) of one event performed more than once,
-faults = everything injected. PostgreSQL must accept `postgres` on 127.0.0.1:5432 (trust).
+faults = everything injected. Before it, `commands lost=N repeated=M`, apart so that the message figures
+stay those of the runs before: a command is lost when no answer to it was posted (no message of the bot's
+names it as answerTo), repeated when more than one was (posts the sandbox made, not what a skill believes
+it did). PostgreSQL must accept `postgres` on 127.0.0.1:5432 (trust).
+
+Side by side with another run or the test suite, give each its own ports, database, Redis db and queue
+name (--sandbox-port, --redis-port, --redis-db, --pg-database, --q-name); unset, ports are free ones picked
+at start and the others random names.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import random
 import secrets
@@ -36,7 +46,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.chaos_faults import ALL_KINDS, DECK, FaultInjector, Target  # noqa: E402
-from benchmarks.chaos_report import Sent, print_report, replies_on_the_platform  # noqa: E402
+from benchmarks.chaos_report import (  # noqa: E402
+    Sent,
+    command_answers_on_the_platform,
+    print_report,
+    replies_on_the_platform,
+)
 from benchmarks.chaos_stack import PrivateRedis, ScratchDatabase, Stack, free_port  # noqa: E402
 from benchmarks.machine import commit, describe_machine  # noqa: E402
 
@@ -45,6 +60,16 @@ PROFILES = {
     "quick": dict(portals=4, duration=150, fault_every=4.0, rate=1.0, drain=90, redis_restarts=1),
     "full": dict(portals=10, duration=900, fault_every=3.0, rate=2.0, drain=300, redis_restarts=3),
 }
+# The demo bot's skills (settings.BOTCORE_SKILLS' defaults, echo's place taken by SideEffectSkill); the
+# commands users type, on a clock and a random stream of their own: a seed's messages and faults are those
+# of the runs before.
+SKILLS = (
+    "botcore.skills.builtin.help.HelpSkill",
+    "botcore.skills.builtin.standup.StandupSkill",
+    "botcore.skills.testing.instrumented.SideEffectSkill",
+)
+COMMANDS = ("help", "standup")
+COMMANDS_PER_MESSAGE = 0.25  # one command for every four messages
 
 
 def parse_args() -> argparse.Namespace:
@@ -68,6 +93,15 @@ def parse_args() -> argparse.Namespace:
         "--deadline", type=float, default=5.0, help="BOTCORE_CYCLE_DEADLINE_SECONDS; below the task timeout"
     )
     parser.add_argument("--pg", default="127.0.0.1:5432", help="PostgreSQL host:port (user postgres, trust)")
+    parser.add_argument(
+        "--pg-database",
+        help="the database created for the run and dropped after it (it must not exist yet); "
+        "default vibe_chaos_<random>",
+    )
+    parser.add_argument("--sandbox-port", type=int, help="the sandbox's port; default a free one")
+    parser.add_argument("--redis-port", type=int, help="the private redis-server's port; default a free one")
+    parser.add_argument("--redis-db", type=int, default=0, help="the Redis database number the app uses")
+    parser.add_argument("--q-name", help="django-q2's queue name (VIBE_Q_NAME); default chaos-<random>")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (path printed)")
     parser.add_argument(
         "--without", default="", help=f"fault kinds left out, comma-separated: {', '.join(ALL_KINDS)}"
@@ -93,7 +127,8 @@ def describe_run(args: argparse.Namespace) -> str:
         f"PostgreSQL + Redis, 2 qclusters x {args.workers} workers"
         f" + 2 {args.design}s, "
         f"{args.portals} portals, {args.duration:g}s of chaos, lease {args.lease:g}s, "
-        f"task timeout {args.task_timeout}s, cycle deadline {args.deadline:g}s, seed {args.seed}"
+        f"task timeout {args.task_timeout}s, cycle deadline {args.deadline:g}s, seed {args.seed}, "
+        f"{', '.join('/' + name for name in COMMANDS)} typed {COMMANDS_PER_MESSAGE:g} a message"
         + (f", without {', '.join(sorted(args.without))}" if args.without else "")
         + (f", dialect {args.dialect}" if args.dialect else "")
         + f"\n{describe_machine()}"
@@ -113,13 +148,13 @@ def child_env(
         "VIBE_FERNET_KEYS": Fernet.generate_key().decode(),
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
         "VIBE_VAR_DIR": str(workdir),
-        "VIBE_Q_NAME": f"chaos-{uuid.uuid4().hex[:8]}",
+        "VIBE_Q_NAME": args.q_name or f"chaos-{uuid.uuid4().hex[:8]}",
         "VIBE_Q_WORKERS": str(args.workers),
         "VIBE_Q_TIMEOUT": str(args.task_timeout),
         "VIBE_Q_RETRY": str(args.task_timeout + 4),
         "BOTCORE_LEASE_SECONDS": str(args.lease),
         "BOTCORE_CYCLE_DEADLINE_SECONDS": str(args.deadline),
-        "BOTCORE_SKILLS": "botcore.skills.testing.instrumented.SideEffectSkill",
+        "BOTCORE_SKILLS": ",".join(SKILLS),
         "VIBE_SIDE_EFFECT_LOG": str(workdir / "side-effects.jsonl"),
         # The product's cadence (1 s / 15 s, backoff capped at 300 s) compressed about 7x, as the run is.
         "BOTCORE_POLL_FAST_SECONDS": "0.3",
@@ -156,6 +191,17 @@ def store_session(control: httpx.Client, *, app_key: str, tenant: dict, ttl: flo
     return store_sandbox_session(portal=tenant["portal"], user=tenant["admin"], session=session)
 
 
+def enable_standup(portal) -> None:
+    """Standup on, as a portal's admin turns it on (its /standup registered with the bot); its question is
+    set to a weekday three days off, so that no run of it intercepts the benchmark's messages."""
+    from botcore.services.skill_configs import configure_skill
+
+    weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[(datetime.date.today().weekday() + 3) % 7]
+    configure_skill(
+        portal, skill_name="standup", is_enabled=True, options={"chat": "chat1", "weekdays": weekday}
+    )
+
+
 def provision(control: httpx.Client, *, app_key: str, tenants: list[dict]) -> list[Target]:
     from django_q.brokers import get_broker
 
@@ -163,7 +209,9 @@ def provision(control: httpx.Client, *, app_key: str, tenants: list[dict]) -> li
 
     targets = []
     for tenant in tenants:
-        bot = provision_bot(store_session(control, app_key=app_key, tenant=tenant))
+        portal = store_session(control, app_key=app_key, tenant=tenant)
+        enable_standup(portal)
+        bot = provision_bot(portal)
         targets.append(
             Target(
                 member_id=tenant["portal"]["memberId"], bot_id=bot.vibe_bot_id, user_id=tenant["admin"]["id"]
@@ -174,14 +222,30 @@ def provision(control: httpx.Client, *, app_key: str, tenants: list[dict]) -> li
 
 
 def send_message(control: httpx.Client, target: Target, text: str, *, at: float) -> list[Sent]:
+    """The user writes `text` to the bot; a registered command ("/help") raises a COMMANDADD, counted as a
+    command (a MESSAGEADD the `command-message` dialect raises before it is not counted at all)."""
     body = {"userId": target.user_id, "botId": target.bot_id, "text": text}
     answer = control.post("/_sandbox/act/messages", json=body)
     answer.raise_for_status()
+    data = answer.json()["data"]
+    commands = [e for e in data["events"] if e["type"] == "ONIMBOTV2COMMANDADD"]
     sent = []
-    for event in answer.json()["data"]["events"]:
-        if event["type"] == "ONIMBOTV2MESSAGEADD":
+    for event in commands or data["events"]:
+        key = f"{target.member_id}:{event['botId']}:{event['eventId']}"
+        if event["type"] == "ONIMBOTV2COMMANDADD":
+            name = str(event["data"]["command"]["command"]).lstrip("/")
+            sent.append(
+                Sent(
+                    key=key,
+                    bot_id=target.bot_id,
+                    event_id=event["eventId"],
+                    at=at,
+                    command=name,
+                    message_id=data["message"]["id"],
+                )
+            )
+        elif event["type"] == "ONIMBOTV2MESSAGEADD":
             target.template = target.template or event["data"]
-            key = f"{target.member_id}:{event['botId']}:{event['eventId']}"
             sent.append(Sent(key=key, bot_id=target.bot_id, event_id=event["eventId"], at=at))
     return sent
 
@@ -199,6 +263,7 @@ def run_chaos(
 ) -> list[Sent]:
     """Users write while faults are injected; returns every user message sent, with its event."""
     sent: list[Sent] = []
+    commanding = random.Random(f"{args.seed}:commands")  # apart: the messages' and faults' stream unchanged
     victim = tenants[0]  # its session expires at 30% of the run and is renewed at 55%
     renewed = "session_expiry" in args.without
     if not renewed:
@@ -209,12 +274,19 @@ def run_chaos(
     redis_at = [args.duration * (0.4 + 0.35 * i / max(1, restarts - 1)) for i in range(restarts)]
     next_fault = args.fault_every
     next_message = 0.0
+    next_command = commanding.expovariate(args.rate * COMMANDS_PER_MESSAGE)
+    messages = 0
     while (now := injector.now()) < args.duration:
         try:
             while next_message <= now:
                 target = rng.choice(targets)
-                sent += send_message(control, target, f"chaos {len(sent) + 1}", at=now)
+                messages += 1
+                sent += send_message(control, target, f"chaos {messages}", at=now)
                 next_message += rng.expovariate(args.rate)
+            while next_command <= now:
+                target = commanding.choice(targets)
+                sent += send_message(control, target, "/" + commanding.choice(COMMANDS), at=now)
+                next_command += commanding.expovariate(args.rate * COMMANDS_PER_MESSAGE)
             if now >= next_fault and injector.deck:
                 next_fault += args.fault_every * rng.uniform(0.5, 1.5)
                 injector.inject(injector.next_kind(), targets)
@@ -239,11 +311,14 @@ def drain(args, *, stack: Stack, injector: FaultInjector, sent: list[Sent], log_
     injector.expire_rules(everything=True)
     stack.ensure_all_running()
     started = time.monotonic()
+    commands = [item for item in sent if item.command]
+    messages = [item for item in sent if not item.command]
     while time.monotonic() - started < args.drain:
         replied = summarize_side_effects(read_side_effects(log_path)).replied
-        unlogged = [item for item in sent if item.key not in replied]
+        unlogged = [item for item in messages if item.key not in replied]
         # A post left in doubt is in the chat though the skill's log lacks it (chaos_report counts so too).
-        if not unlogged or all(replies_on_the_platform(injector.control, unlogged).values()):
+        messages_done = not unlogged or all(replies_on_the_platform(injector.control, unlogged).values())
+        if messages_done and all(command_answers_on_the_platform(injector.control, commands).values()):
             break
         stack.supervise()
         time.sleep(1.0)
@@ -256,10 +331,10 @@ def main() -> None:
     rng = random.Random(args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="vibe-chaos-"))
     pg_host, _, pg_port = args.pg.partition(":")
-    db_name = f"vibe_chaos_{uuid.uuid4().hex[:10]}"
+    db_name = args.pg_database or f"vibe_chaos_{uuid.uuid4().hex[:10]}"
     db = ScratchDatabase(host=pg_host, port=int(pg_port or 5432), user="postgres", name=db_name)
-    redis = PrivateRedis(workdir)
-    sandbox_port = free_port()
+    redis = PrivateRedis(workdir, port=args.redis_port, db=args.redis_db)
+    sandbox_port = args.sandbox_port or free_port()
     env = child_env(args, workdir=workdir, db=db, redis=redis, sandbox_port=sandbox_port)
     stack = Stack(env=env, workdir=workdir, sandbox_port=sandbox_port)
     # SIGTERM and SIGHUP end the run the way Ctrl-C does, through the cleanup below.
@@ -293,6 +368,7 @@ def main() -> None:
             stack=stack, redis=redis, control=control, rng=rng, lease_seconds=args.lease, deck=deck
         )
         warm_up = [item for t in targets for item in send_message(control, t, "warm-up", at=0.0)]
+        warm_up += [item for t in targets for item in send_message(control, t, "/help", at=0.0)]
         print(f"setup done: {len(targets)} bots provisioned; chaos for {args.duration:g}s", flush=True)
         sent = warm_up + run_chaos(
             args,

@@ -24,6 +24,9 @@ ENDPOINTS = (
     ("POST", "/v1/bots/{bot_id}/messages/{message_id}/reactions"),
     ("POST", "/v1/bots/{bot_id}/messages"),
 )
+# A command's answer is a post as a message's reply is: a fault on the reply's endpoint holds on the answer's
+# at the same time, so that commands meet what replies meet, and each seed's schedule stays what it was.
+ALSO_STRUCK = {"/v1/bots/{bot_id}/messages": ("/v1/bots/{bot_id}/commands/{command_id}/answer",)}
 KILLS = ("kill_worker", "kill_qcluster", "kill_poller")  # kill_poller: the poller, or the pacer
 RULES = (
     "latency_above_lease",
@@ -162,11 +165,12 @@ class FaultInjector:
             rule.update(garbageRate=self.rng.uniform(0.4, 0.9), garbageKind="html")
         else:
             rule.update(garbageRate=self.rng.uniform(0.4, 0.9), garbageKind=self.rng.choice(["text", "json"]))
-        answer = self.control.post("/_sandbox/faults", json=rule)
-        answer.raise_for_status()
         # Latency is held longer: a cycle must start inside the window to be slowed past its lease.
         hold = self.rule_seconds * (2 if kind == "latency_above_lease" else 1)
-        self._expiring_rules.append((time.monotonic() + hold, answer.json()["data"]["id"]))
+        for struck in (path, *ALSO_STRUCK.get(path, ())):
+            answer = self.control.post("/_sandbox/faults", json={**rule, "path": struck})
+            answer.raise_for_status()
+            self._expiring_rules.append((time.monotonic() + hold, answer.json()["data"]["id"]))
         self.record(kind, f"{method} {path}")
 
     def expire_rules(self, *, everything: bool = False) -> None:

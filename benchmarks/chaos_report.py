@@ -26,6 +26,8 @@ class Sent:
     bot_id: int
     event_id: int
     at: float  # seconds since the chaos started (0 for the warm-up)
+    command: str = ""  # a command's name ("help"); empty for a plain message, answered by the skill's reply
+    message_id: int = 0  # the user's message on the platform: a command's answer names it (answerTo)
 
 
 def _why_lost(items: list[Sent], *, poisoned_bots: set[int]) -> Counter:
@@ -96,6 +98,8 @@ def print_report(
 ) -> None:
     from botcore.skills.testing.instrumented import SIDE_EFFECTS, read_side_effects, summarize_side_effects
 
+    commands = [item for item in sent if item.command]
+    sent = [item for item in sent if not item.command]  # the plain messages: the figures of every run before
     summary = summarize_side_effects(read_side_effects(log_path))
     on_platform = replies_on_the_platform(control, sent)
     # A reply the skill's log does not hold may still be in the chat: a post left in doubt, not sent again.
@@ -162,13 +166,45 @@ def print_report(
     print(f"user messages whose event failed in the event log: {sum(failed.values())}")
     for reason, count in failed.most_common(8):
         print(f"  {count:5d}  {reason}")
+    commands_lost, commands_repeated = _print_commands(injector, control, commands)
 
     trouble = _bots_in_trouble(control)
     if trouble:
         print("bots not active or with events left on the platform:")
         print("\n".join(trouble))
     repeated = len(summary.repeated) + len(doubled)
+    print(f"commands lost={commands_lost} repeated={commands_repeated}")
     print(f"lost={len(lost)} repeated={repeated} faults={sum(injector.counts.values())}")
+
+
+def _print_commands(injector: FaultInjector, control: httpx.Client, commands: list[Sent]) -> tuple[int, int]:
+    """The commands' figures, apart from the messages': sent, answered once, lost (no answer posted) and
+    repeated (an answer posted more than once); returns lost and repeated."""
+    answers = command_answers_on_the_platform(control, commands)
+    lost = [item for item in commands if not answers[item.key]]
+    repeated = [item for item in commands if answers[item.key] > 1]
+    by_name = Counter(item.command for item in commands)
+    print(
+        f"\ncommands sent {len(commands)} ("
+        + ", ".join(f"/{name} {count}" for name, count in sorted(by_name.items()))
+        + f"), answered {len(commands) - len(lost)}, lost {len(lost)}, "
+        f"answered more than once {len(repeated)}"
+    )
+    if lost:
+        print("why the lost commands were lost:")
+        for reason, count in _why_lost(lost, poisoned_bots=set()).most_common(8):
+            print(f"  {count:5d}  {reason}")
+        print(f"  faults in the {WINDOW:g}s after a lost command was sent: {_near(injector, lost)}")
+    if repeated:
+        print(
+            f"  answered more than once: events {[item.event_id for item in repeated][:10]}; faults in the "
+            f"{WINDOW:g}s after: {_near(injector, repeated)}"
+        )
+    failed = failed_events(commands)
+    print(f"commands whose event failed in the event log: {sum(failed.values())}")
+    for reason, count in failed.most_common(8):
+        print(f"  {count:5d}  {reason}")
+    return len(lost), len(repeated)
 
 
 def replies_on_the_platform(control: httpx.Client, sent: list[Sent]) -> Counter:
@@ -182,6 +218,20 @@ def replies_on_the_platform(control: httpx.Client, sent: list[Sent]) -> Counter:
         for item in sent:
             if item.bot_id == bot_id:
                 held[item.key] = texts[f"seen event {item.event_id}"]
+    return held
+
+
+def command_answers_on_the_platform(control: httpx.Client, commands: list[Sent]) -> Counter:
+    """How many answers the platform posted to each sent command, by key: the bot's messages whose answerTo
+    is the command's message. Each is a post made, so an answer sent twice that the platform posted twice
+    (`no-template-dedupe`) counts 2, whatever the skill believes it did."""
+    held: Counter = Counter()
+    for bot_id in sorted({item.bot_id for item in commands}):
+        messages = control.get(f"/_sandbox/bots/{bot_id}/messages").json()["data"]["messages"]
+        answers = Counter(m["answerTo"] for m in messages if m["answerTo"] is not None)
+        for item in commands:
+            if item.bot_id == bot_id:
+                held[item.key] = answers[item.message_id]
     return held
 
 

@@ -51,14 +51,15 @@ def free_port() -> int:
 class PrivateRedis:
     """A redis-server of the benchmark's own; no persistence, so a restart loses the queue as a crash does."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
+    def __init__(self, workdir: Path, *, port: int | None = None, db: int = 0) -> None:
+        self.port = port or free_port()
+        self.db = db
         self.workdir = workdir
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://127.0.0.1:{self.port}/{self.db}"
 
     def start(self) -> None:
         self.process = subprocess.Popen(
