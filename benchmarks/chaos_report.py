@@ -46,8 +46,9 @@ def _why_lost(items: list[Sent], *, poisoned_bots: set[int]) -> Counter:
             reasons[f"never stored in the event log{behind}"] += 1
         elif entry["status"] == EventLogEntry.Status.FAILED:
             reasons[f"failed after {entry['attempts']} attempt(s): {_gist(entry['error'])}"] += 1
-        else:
-            reasons[f"stored, status {entry['status']}"] += 1
+        else:  # a handled event's note: a post left in doubt, say (botcore.services.executor)
+            note = f": {_gist(entry['error'])}" if entry["error"] else ""
+            reasons[f"stored, status {entry['status']}{note}"] += 1
     return reasons
 
 
@@ -191,7 +192,7 @@ def _print_commands(injector: FaultInjector, control: httpx.Client, commands: li
         f"answered more than once {len(repeated)}"
     )
     if lost:
-        print("why the lost commands were lost:")
+        print(f"why the lost commands were lost (events {[item.event_id for item in lost][:10]}):")
         for reason, count in _why_lost(lost, poisoned_bots=set()).most_common(8):
             print(f"  {count:5d}  {reason}")
         print(f"  faults in the {WINDOW:g}s after a lost command was sent: {_near(injector, lost)}")
