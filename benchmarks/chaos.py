@@ -61,8 +61,8 @@ PROFILES = {
     "full": dict(portals=10, duration=900, fault_every=3.0, rate=2.0, drain=300, redis_restarts=3),
 }
 # The demo bot's skills (settings.BOTCORE_SKILLS' defaults, echo's place taken by SideEffectSkill); the
-# commands users type, on a clock and a random stream of their own: a seed's messages and faults are those
-# of the runs before.
+# commands users type, on a clock and a random stream of their own: they draw nothing from the stream a
+# seed's messages and faults come from.
 SKILLS = (
     "botcore.skills.builtin.help.HelpSkill",
     "botcore.skills.builtin.standup.StandupSkill",
@@ -263,7 +263,7 @@ def run_chaos(
 ) -> list[Sent]:
     """Users write while faults are injected; returns every user message sent, with its event."""
     sent: list[Sent] = []
-    commanding = random.Random(f"{args.seed}:commands")  # apart: the messages' and faults' stream unchanged
+    commanding = random.Random(f"{args.seed}:commands")  # apart from the messages' and faults' stream
     victim = tenants[0]  # its session expires at 30% of the run and is renewed at 55%
     renewed = "session_expiry" in args.without
     if not renewed:
