@@ -345,20 +345,27 @@ class PingSkill(Skill):
             ctx.answer_command("pong")
 
 
+def drop_a_ping_answer(sandbox_portal, settings, *, after_action: bool) -> tuple[Bot, EventLogEntry]:
+    """A send is answered first (this platform shows it de-duplicates sends); then /ping's answer has its
+    connection dropped, after the platform posted it or before; returns the bot and the command's entry."""
+    settings.BOTCORE_SKILLS = [f"{__name__}.PingSkill"]
+    bot = provision_bot(sandbox_portal.portal)
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="first")
+    poll_bot_once(bot.pk)
+    path = "/v1/bots/{bot_id}/commands/{command_id}/answer"
+    rule = {"method": "POST", "path": path, "afterAction": after_action, "dropRate": 1.0}
+    sandbox_portal.control.post("/_sandbox/faults", json=rule)
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="/ping")
+    poll_bot_once(bot.pk)
+    return bot, EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2COMMANDADD")
+
+
 def test_a_command_answer_in_doubt_is_judged_by_its_own_answers_not_the_sends(
     sandbox_portal, settings, caplog
 ):
     """Sends showed de-duplication; command answers answer no uuidMap, so theirs is unknown: a lost answer
     that arrived is left, since a platform may de-duplicate sends and not command answers."""
-    settings.BOTCORE_SKILLS = [f"{__name__}.PingSkill"]
-    bot = provision_bot(sandbox_portal.portal)
-    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="first")
-    poll_bot_once(bot.pk)  # a send answered: this platform de-duplicates sends
-    rule = {"method": "POST", "path": "/v1/bots/{bot_id}/commands/{command_id}/answer", "afterAction": True}
-    sandbox_portal.control.post("/_sandbox/faults", json={**rule, "dropRate": 1.0})
-    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="/ping")
-    poll_bot_once(bot.pk)
-    entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2COMMANDADD")
+    bot, entry = drop_a_ping_answer(sandbox_portal, settings, after_action=True)
     with caplog.at_level(logging.WARNING, logger="botcore.skills.context"):
         handle_again(sandbox_portal, bot, entry)
     pongs = [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if m["text"] == "pong"]
@@ -377,15 +384,7 @@ ANSWERS_SHOW_NO_DEDUPE = "a command answer's {result: true} never shows a repeat
 def test_a_command_answer_in_doubt_is_sent_again_though_the_person_wrote_before_the_retry(
     sandbox_portal, settings
 ):
-    settings.BOTCORE_SKILLS = [f"{__name__}.PingSkill"]
-    bot = provision_bot(sandbox_portal.portal)
-    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="first")
-    poll_bot_once(bot.pk)  # a send answered: this platform de-duplicates sends
-    rule = {"method": "POST", "path": "/v1/bots/{bot_id}/commands/{command_id}/answer", "afterAction": False}
-    sandbox_portal.control.post("/_sandbox/faults", json={**rule, "dropRate": 1.0})
-    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="/ping")
-    poll_bot_once(bot.pk)
-    entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2COMMANDADD")
+    bot, entry = drop_a_ping_answer(sandbox_portal, settings, after_action=False)
     assert entry.status == EventLogEntry.Status.RECEIVED and entry.next_attempt_at is not None
     sandbox_portal.control.delete("/_sandbox/faults")
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="are you there?")
