@@ -13,7 +13,7 @@ skills gets an event. Pass `state_store=DatabaseStateStore(...)` to RecordingCon
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botcore.skills.base import Skill
@@ -48,17 +48,36 @@ def would_handle(skill: Skill, event: SkillEvent, ctx: RecordingContext) -> bool
     return select_skill(event, [skill], context_for=lambda _: ctx) is skill
 
 
-def route(event: SkillEvent, skills: Sequence[Skill], **ctx_kwargs: Any) -> Skill | None:
-    """Which of `skills` (in routing order) gets `event`; each context is a RecordingContext(**ctx_kwargs)."""
+def route(
+    event: SkillEvent,
+    skills: Sequence[Skill],
+    *,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    **ctx_kwargs: Any,
+) -> Skill | None:
+    """Which of `skills` (in routing order) gets `event`; each context is a RecordingContext(**ctx_kwargs).
+
+    `options` maps a skill's name to its options, as each skill has its own on a portal (`{"relay":
+    {"pattern": "#ops"}}`); a skill not named there has its defaults."""
     if isinstance(event, BackendEvent):
         raise TypeError(
             "backend events are not routed: they go to a named skill, or to every skill declaring them"
+        )
+    options = options or {}
+    unknown = sorted(set(options) - {skill.name for skill in skills})
+    if unknown:
+        raise ValueError(
+            f"options for no skill named {unknown[0]!r} among them: route(options=...) maps a skill's name"
+            f" to its options (the skills: {', '.join(skill.name for skill in skills)})"
         )
     contexts: dict[str, RecordingContext] = {}
 
     def context_for(skill: Skill) -> RecordingContext:
         return contexts.setdefault(
-            skill.name, RecordingContext(skill=skill, event=event, enabled_skills=skills, **ctx_kwargs)
+            skill.name,
+            RecordingContext(
+                skill=skill, event=event, enabled_skills=skills, options=options.get(skill.name), **ctx_kwargs
+            ),
         )
 
     return select_skill(event, skills, context_for=context_for)

@@ -22,6 +22,7 @@ from botcore.skills.base import Skill
 from botcore.skills.context import EventFacts
 from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import normalize_language
+from botcore.skills.options import OptionsError
 from botcore.skills.state import (
     BlockGuardedClient,
     MemoryStateStore,
@@ -99,11 +100,16 @@ class RecordingContext(EventFacts):
         self.event = event
         if skill is not None:
             schema = skill.options_schema
-            self.options = (
-                schema.resolve({}) if options is None else schema.validate({**schema.defaults(), **options})
-            )
-            if options is not None:
-                skill.check_options(self.options)  # across fields, as saving them does (validate_options)
+            try:
+                self.options = (
+                    schema.resolve({})
+                    if options is None
+                    else schema.validate({**schema.defaults(), **options})
+                )
+                if options is not None:
+                    skill.check_options(self.options)  # across fields, as saving them does (validate_options)
+            except OptionsError as refused:
+                raise OptionsError(refused.errors, skill_name=skill.name) from None
         else:
             self.options = dict(options or {})
         self._language = language

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, Skill
 from botcore.skills.builtin.echo import EchoSkill
 from botcore.skills.builtin.help import HelpSkill
 from botcore.skills.builtin.standup import StandupSkill
+from botcore.skills.options import OptionsError, OptionsSchema, Text
 from botcore.skills.routing import typed_command_answerers
 from botcore.skills.testing import (
     make_button_command_event,
@@ -197,3 +200,32 @@ def test_a_pattern_reads_a_private_message_as_said_too():
     assert route(make_message_event("thanks [USER=7]Anna[/USER]!"), skills).name == "greeter"
     assert route(make_message_event("[USER=100]Test Bot[/USER] thanks Anna"), skills).name == "greeter"
     assert route(make_message_event("thanks Boris"), skills).name == "echo"
+
+
+class Relay(Skill):
+    """Takes the messages its portal's admin's pattern matches (an option, read in wants())."""
+
+    name = "relay"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+    options_schema = OptionsSchema(pattern=Text(required=True))
+
+    def wants(self, event, ctx):
+        return bool(re.search(ctx.options["pattern"], event.text_to_bot))
+
+    def handle(self, event, ctx):
+        ctx.reply("forwarded")
+
+
+def test_route_gives_each_skill_its_own_options():
+    """From a skill author's trial: `route(..., options=...)` handed the relay's options to echo as well,
+    which refused them as "pattern: is not an option of this skill" without saying which skill; a skill
+    whose routing reads an option could not be routed beside echo at all."""
+    skills = [Relay(), EchoSkill()]
+    options = {"relay": {"pattern": "#ops"}}
+    assert route(make_message_event("disk full #ops"), skills, options=options).name == "relay"
+    assert route(make_message_event("hello"), skills, options=options).name == "echo"
+    with pytest.raises(OptionsError) as refused:
+        route(make_message_event("x"), skills, options={"relay": {"patern": "#ops"}})
+    assert str(refused.value).startswith("the relay skill's options: patern: is not an option of this skill")
+    with pytest.raises(ValueError, match="options for no skill named 'rely' among them"):
+        route(make_message_event("x"), skills, options={"rely": {"pattern": "#ops"}})
