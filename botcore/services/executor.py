@@ -47,6 +47,7 @@ from botcore.services.platform import client_for_bot
 from botcore.services.run_turns import hand_on, wait_for_turn, waits_for_its_turn
 from botcore.services.skill_context import (
     PortalSkills,
+    WantsStopped,
     choose_skill,
     load_portal_skills,
     make_context,
@@ -280,11 +281,17 @@ def _apologize_for_unfinished(
     entry: EventLogEntry, *, bot: Bot, client: VibeClient, portal_skills: PortalSkills
 ) -> None:
     """The person whose message every attempt died on hears so, as after a skill's bug, not silence: through
-    the context of the skill routing gives it now (its ledger keeps the apology to one)."""
+    the context of the skill the attempts were noted as (its ledger keeps the apology to one), else of the
+    skill routing gives it now. Not routed again where a skill is named: its wants() may be what hung."""
     try:
         event = parse_event(entry.payload)
         _, ctx = choose_skill(
-            event, bot=bot, client=client, portal_skills=portal_skills, came_to=entry.vibe_bot_id
+            event,
+            bot=bot,
+            client=client,
+            portal_skills=portal_skills,
+            came_to=entry.vibe_bot_id,
+            only=entry.skill or None,
         )
     except (MalformedEventError, VibeError) as error:
         log.warning("apology for a failed event not sent: %s", error.__class__.__name__)
@@ -355,6 +362,9 @@ def handle_entry(
             chosen, ctx = choose_skill(
                 event, bot=bot, client=client, portal_skills=portal_skills, came_to=entry.vibe_bot_id
             )
+        except WantsStopped as stopped:  # the timeout stopped a skill's wants(): as if in its handle()
+            note_timed_out_attempt(entry, skill=stopped.skill_name)
+            raise  # django-q2's: the worker ends
         except VibeError as error:  # a skill's wants() met the platform's trouble: judged as if handling
             chosen, ctx = None, None
             verdict = judge_failure(

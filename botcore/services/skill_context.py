@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from django_q.exceptions import TimeoutException
+
 from botcore.models import Bot
 from botcore.selectors import estimate_platform_clock_lead, list_enabled_skills, newest_stored_message_in
 from botcore.services.action_ledger import DatabaseLedger
@@ -85,9 +87,12 @@ def choose_skill(
     client: VibeClient,
     portal_skills: PortalSkills,
     came_to: int | None = None,
+    only: str | None = None,
 ) -> tuple[Skill | None, VibeSkillContext | None]:
     """The skill for `event` among the portal's enabled skills, and its context. `came_to`: the platform bot
-    the event was polled from, which its handling's keys name (its log entry's vibe_bot_id)."""
+    the event was polled from, which its handling's keys name (its log entry's vibe_bot_id). `only`: the
+    enabled skill of that name and its context, not routed (None when it is not enabled): an apology for
+    attempts stopped in its wants() must not run wants() again."""
     info = portal_skills.info
     enabled = [skill for skill, _ in portal_skills.skills]
     options = {skill.name: opts for skill, opts in portal_skills.skills}
@@ -107,6 +112,10 @@ def choose_skill(
                 came_to=came_to,
             )
         return contexts[skill.name]
+
+    if only is not None:  # the skill named, without asking any wants()
+        named = next((skill for skill in enabled if skill.name == only), None)
+        return (named, context_for(named)) if named is not None else (None, None)
 
     guarded = [_GuardedWants(skill) for skill in enabled]
     chosen = select_skill(event, guarded, context_for=lambda g: context_for(g.skill), bot_id=bot.vibe_bot_id)
@@ -129,6 +138,8 @@ class _GuardedWants:
     def wants(self, event: BotEvent, ctx: VibeSkillContext) -> bool:
         try:
             return self.skill.wants(event, ctx)
+        except TimeoutException as stopped:  # a SystemExit: the worker ends; the attempt is the skill's
+            raise WantsStopped(self.skill.name, stopped) from stopped
         except VibeError:
             raise  # a platform trouble while deciding: the cycle backs off as for one while handling
         # A skill's failure in wants() is recorded on the run, as in handle().
@@ -139,3 +150,12 @@ class _GuardedWants:
     def handle(self, event: BotEvent, ctx: VibeSkillContext) -> None:
         assert self.failure is not None
         raise self.failure
+
+
+class WantsStopped(TimeoutException):
+    """The task queue's timeout stopped a skill's wants() (an admin's pattern that backtracks for minutes):
+    still django-q2's TimeoutException, which ends the worker, naming the skill whose attempt it was."""
+
+    def __init__(self, skill_name: str, stopped: TimeoutException) -> None:
+        super().__init__(*stopped.args)
+        self.skill_name = skill_name
