@@ -45,11 +45,11 @@ from botcore.skills.option_fields import (
 class OptionsError(SkillConfigError):
     """Options refused: `errors` maps each bad field to a message (the key "" for the whole set)."""
 
-    def __init__(self, errors: Mapping[str, str]) -> None:
+    def __init__(self, errors: Mapping[str, str], *, skill_name: str | None = None) -> None:
         self.errors = dict(errors)
-        super().__init__(
-            "; ".join(f"{name or 'options'}: {message}" for name, message in self.errors.items())
-        )
+        said = "; ".join(f"{name or 'options'}: {message}" for name, message in self.errors.items())
+        # Named where several skills' options meet (the test kit's route()): "this skill" alone is no help.
+        super().__init__(f"the {skill_name} skill's options: {said}" if skill_name else said)
 
 
 class MissingOptionError(KeyError):
