@@ -146,6 +146,15 @@ async def read_json_body(request: Request) -> dict:
     return body
 
 
+def bitrix_refusal(platform: Platform, error: StateError) -> StateError:
+    """The refusal as the platform answers it. Under `wrapped-bitrix-errors` an imbot.v2 code (one in neither
+    the reference's tables nor the sandbox's own request errors) is Bitrix24's answer passed on as the
+    reference's 502 BITRIX_ERROR, "Error in the Bitrix24 API response", its code only in the message."""
+    if error.code in ERRORS or not platform.speaks("wrapped-bitrix-errors"):
+        return error
+    return ApiError("BITRIX_ERROR", f"{error.code}: {error.message}")
+
+
 def parse_bot_id(raw: str) -> int:
     if not is_decimal(raw) or len(raw) > 18:
         raise ApiError("INVALID_BOT_ID")
@@ -200,7 +209,8 @@ def endpoint(*, auth: str = "bot") -> Callable[[Handler], Callable[[Request], Aw
             except InjectedResponse as injected:
                 record.finish(injected.response.status_code, "INJECTED")
                 return injected.response
-            except StateError as error:
+            except StateError as raised:
+                error = bitrix_refusal(platform, raised)
                 record.finish(
                     status_of(error.code) if not getattr(error, "status", None) else error.status, error.code
                 )

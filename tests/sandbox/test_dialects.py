@@ -405,3 +405,26 @@ def test_portal_bot_codes_keeps_a_code_for_its_key_across_the_portal(sandbox, ct
             assert register_bot(elsewhere, "helper_bot") not in (held, derived)
         assert client.delete(f"/bots/{held}").status_code == 200
         assert register_bot(other, "helper_bot") != derived
+
+
+def test_wrapped_bitrix_errors_answers_imbots_own_refusals_as_the_references_bitrix_error(
+    ctl, client, bot_id
+):
+    """The reference names no imbot.v2 code: a platform passing Bitrix24's refusals on as its own
+    502 BITRIX_ERROR ("Error in the Bitrix24 API response") keeps only the reference's codes and its own."""
+    dialog = {"dialogId": "chat999", "fields": {"message": "hi"}}
+    refused(client.post(f"/bots/{bot_id}/messages", json=dialog), 404, "CHAT_NOT_FOUND")
+    speak(ctl, "wrapped-bitrix-errors")
+    wrapped = refused(client.post(f"/bots/{bot_id}/messages", json=dialog), 502, "BITRIX_ERROR")
+    assert wrapped["message"].startswith("CHAT_NOT_FOUND: ")
+    refused(
+        client.delete(f"/bots/{bot_id}/messages/999/reactions", params={"reaction": "like"}),
+        502,
+        "BITRIX_ERROR",
+    )
+    # The reference's codes and the platform's own request checks are the platform's, never Bitrix24's.
+    refused(client.get("/bots/abc"), 400, "INVALID_BOT_ID")
+    refused(client.get("/bots/999999"), 404, "BOT_NOT_FOUND")
+    refused(client.post("/bots", json={"name": "No code"}), 400, "CODE_REQUIRED")
+    refused(client.post("/bots", json={"code": "helper_bot", "name": "Again"}), 409, "BOT_ALREADY_EXISTS")
+    refused(client.post(f"/bots/{bot_id}/messages", content=b"{"), 400, "INVALID_JSON")
