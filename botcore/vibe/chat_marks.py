@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from botcore.vibe.errors import VibeApiError, VibeError
+from botcore.vibe.errors import VibeApiError, VibeError, VibeServerError
 
 if TYPE_CHECKING:
     from botcore.vibe.client import VibeClient
@@ -19,11 +19,16 @@ def no_dialog(error: VibeError) -> bool:
 
 def chat_last_message(client: VibeClient, bot_id: int, dialog_id: str) -> tuple[int | None, VibeError | None]:
     """The chat's last message id (None where its answer names none), or the platform's refusal to read it. A
-    passing failure of the read is raised: nothing is decided, the caller tries again later."""
+    passing failure of the read is raised: nothing is decided, the caller tries again later.
+
+    Bitrix24's own error answer (BITRIX_ERROR) is a refusal: a platform may pass imbot.v2's CHAT_NOT_FOUND
+    for a dialog never opened on so, and read as passing, every post to a person who never wrote to the bot
+    waited for a read that never came (a standup asked nobody). The chat then cannot say, as for any refusal.
+    """
     try:
         return client.get_chat(bot_id, dialog_id).last_message_id, None
     except VibeError as error:
-        if error.is_transient:
+        if error.is_transient and not (isinstance(error, VibeServerError) and error.bitrix_answered):
             raise
         return None, error
 

@@ -306,12 +306,18 @@ class VibeServerError(VibeApiError):
         return True
 
     @property
+    def bitrix_answered(self) -> bool:
+        """The platform's own word that Bitrix24 answered the call with an error (BITRIX_ERROR): the method
+        did not run. It may be a passing failure, or Bitrix24's refusal of this very call, which a platform
+        may pass on so instead of imbot.v2's own code (the sandbox's `wrapped-bitrix-errors`)."""
+        return self.canonical_code in NOT_RUN_CODES
+
+    @property
     def may_have_acted(self) -> bool:
-        # The platform's own word that Bitrix24 answered the call with an error: the method did not do it.
-        # Its internal error, a queue timeout, "Bitrix24 portal unavailable" (which third-party advice says to
-        # check with a GET before repeating a write: CONTRACT B §2) or a code it does not name say nothing
-        # of how far the call got.
-        return self.canonical_code not in NOT_RUN_CODES
+        # Bitrix24's error answer says the method did not do it. Its internal error, a queue timeout,
+        # "Bitrix24 portal unavailable" (which third-party advice says to check with a GET before repeating a
+        # write: CONTRACT B §2) or a code it does not name say nothing of how far the call got.
+        return not self.bitrix_answered
 
 
 class VibeProtocolError(VibeApiError):

@@ -207,6 +207,22 @@ def _nothing(team: Team) -> None:
 
 
 @pytest.mark.slow
+def test_a_platform_passing_on_bitrix24s_refusals_as_bitrix_error_still_asks_and_reports(
+    clock, world, task_queue
+):
+    """Before its question the run reads each person's dialog for its last message (without de-duplication a
+    post in doubt is judged by it). A dialog never opened is imbot.v2's CHAT_NOT_FOUND, which a platform may
+    pass on as the reference's 502 BITRIX_ERROR: read as a passing failure, nobody was ever asked."""
+    world.sp.control.post(
+        "/_sandbox/dialects", json={"dialects": ["no-template-dedupe", "wrapped-bitrix-errors"]}
+    )
+    team = Team(world, task_queue, clock, people=4)
+    asked, parts = a_day(team, while_asking=_nothing, while_reporting=_nothing, answer_size=100)
+    assert asked == dict.fromkeys(team.people, 1)
+    assert len(parts) == 1
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "rule",
     [
