@@ -39,6 +39,7 @@ DIALECTS: dict[str, str] = {
     "portal-bot-codes": "bot codes are the portal's: another key's code is 409 without data.botId",
     "auth-in-events": "events carry imbot webhooks' auth block; a message's files, a URL with a token",
     "answer-message-id": "a command answer names the message it posted: {result, id, messageId, chatId}",
+    "official-error-codes": "RATE_LIMITED, MISSING_API_KEY, INVALID_APP_KEY: the errors page's names",
     "wrapped-bitrix-errors": "imbot.v2 refusals (CHAT_NOT_FOUND…) answer 502 BITRIX_ERROR, code in message",
 }
 

@@ -42,7 +42,19 @@ SANDBOX_ERRORS: dict[str, tuple[int, str]] = {
     "QUEUE_TIMEOUT": (504, "The request waited too long in the queue"),
 }
 
-ERRORS = {**REFERENCE_ERRORS, **SANDBOX_ERRORS}
+# The official errors page's names for three of the reference's codes (CONTRACT A §2, part B §2), which the
+# `official-error-codes` dialect answers instead, with the same statuses.
+OFFICIAL_NAMES: dict[str, str] = {
+    "RATE_LIMIT": "RATE_LIMITED",
+    "AUTH_REQUIRED": "MISSING_API_KEY",
+    "TOKEN_MISSING": "INVALID_APP_KEY",
+}
+
+ERRORS = {
+    **REFERENCE_ERRORS,
+    **SANDBOX_ERRORS,
+    **{official: REFERENCE_ERRORS[code] for code, official in OFFICIAL_NAMES.items()},
+}
 
 # Domain codes raised by state and activity (imbot.v2 names, CONTRACT part B §7): all client mistakes
 # except where listed here.

@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from sandbox.auth import Caller, authenticate, find_key, require_scope
-from sandbox.errors import ERRORS, status_of
+from sandbox.errors import ERRORS, OFFICIAL_NAMES, status_of
 from sandbox.numbers import is_decimal
 from sandbox.records import Bot
 from sandbox.state import Platform, StateError
@@ -146,10 +146,25 @@ async def read_json_body(request: Request) -> dict:
     return body
 
 
-def bitrix_refusal(platform: Platform, error: StateError) -> StateError:
-    """The refusal as the platform answers it. Under `wrapped-bitrix-errors` an imbot.v2 code (one in neither
-    the reference's tables nor the sandbox's own request errors) is Bitrix24's answer passed on as the
-    reference's 502 BITRIX_ERROR, "Error in the Bitrix24 API response", its code only in the message."""
+def spoken_refusal(platform: Platform, error: StateError) -> StateError:
+    """The refusal under the name the platform's dialects give it.
+
+    `official-error-codes`: RATE_LIMIT, AUTH_REQUIRED and TOKEN_MISSING under the official errors page's
+    names (sandbox.errors.OFFICIAL_NAMES), the rest of the answer as it was. `wrapped-bitrix-errors`: an
+    imbot.v2 code (one in neither the reference's tables nor the sandbox's own request errors) is Bitrix24's
+    answer passed on as the reference's 502 BITRIX_ERROR, "Error in the Bitrix24 API response", its code only
+    in the message.
+    """
+    if error.code in OFFICIAL_NAMES and platform.speaks("official-error-codes"):
+        return ApiError(
+            OFFICIAL_NAMES[error.code],
+            error.message,
+            hint=error.hint,
+            data=getattr(error, "data", None),
+            retry_after=getattr(error, "retry_after", None),
+            status=getattr(error, "status", None),
+            retry_after_ms=getattr(error, "retry_after_ms", None),
+        )
     if error.code in ERRORS or not platform.speaks("wrapped-bitrix-errors"):
         return error
     return ApiError("BITRIX_ERROR", f"{error.code}: {error.message}")
@@ -210,7 +225,7 @@ def endpoint(*, auth: str = "bot") -> Callable[[Handler], Callable[[Request], Aw
                 record.finish(injected.response.status_code, "INJECTED")
                 return injected.response
             except StateError as raised:
-                error = bitrix_refusal(platform, raised)
+                error = spoken_refusal(platform, raised)
                 record.finish(
                     status_of(error.code) if not getattr(error, "status", None) else error.status, error.code
                 )

@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 EVERY_DIALECT = [pytest.param(None, id="reference"), *(pytest.param(name, id=name) for name in DIALECTS)]
 # The rate dialects only show when the limit bites: those runs meet a platform of 3 requests/s.
-RATE_DIALECTS = {"portal-rate-limit", "no-retry-after", "retry-after-ms"}
+RATE_DIALECTS = {"portal-rate-limit", "no-retry-after", "retry-after-ms", "official-error-codes"}
 MONDAY_5_UTC = datetime(2030, 3, 4, 5, 0, tzinfo=UTC)  # 08:00 in Moscow
 SKILLS = [
     "botcore.skills.builtin.help.HelpSkill",

@@ -428,3 +428,19 @@ def test_wrapped_bitrix_errors_answers_imbots_own_refusals_as_the_references_bit
     refused(client.post("/bots", json={"name": "No code"}), 400, "CODE_REQUIRED")
     refused(client.post("/bots", json={"code": "helper_bot", "name": "Again"}), 409, "BOT_ALREADY_EXISTS")
     refused(client.post(f"/bots/{bot_id}/messages", content=b"{"), 400, "INVALID_JSON")
+
+
+def test_official_error_codes_names_three_refusals_as_the_errors_page_does(sandbox, ctl, api, two_portals):
+    """CONTRACT A §2: the reference's RATE_LIMIT, AUTH_REQUIRED and TOKEN_MISSING are RATE_LIMITED,
+    MISSING_API_KEY and INVALID_APP_KEY on the official errors page, with the same statuses."""
+    first, _ = two_portals
+    refused(api.get("/bots"), 401, "AUTH_REQUIRED")
+    speak(ctl, "official-error-codes")
+    refused(api.get("/bots"), 401, "MISSING_API_KEY")
+    refused(api.get("/bots", headers={"X-Api-Key": first.key}), 401, "INVALID_APP_KEY")
+    with client_for(sandbox, first) as client:
+        client.get("/bots"), client.get("/bots")
+        answer = client.get("/bots")
+    error = refused(answer, 429, "RATE_LIMITED")
+    assert error["retryAfter"] >= 1 and answer.headers["Retry-After"] == str(error["retryAfter"])
+    refused(api.get("/bots", headers={"X-Api-Key": "vibe_api_unknown"}), 401, "INVALID_API_KEY")  # one name
