@@ -391,7 +391,8 @@ class VibeSkillContext(EventFacts, ChatActions):
         platform answers, or taken back when the send surely did not happen. So a worker killed between the
         platform's answer and the record leaves a post in doubt, judged by the chat, not a post the next
         attempt makes again; killed before the request left, it leaves no record or one the chat, unchanged
-        since, clears.
+        since, clears. Where the answers showed that a repeat posts again, the chat's last message is read
+        there too and is the doubt's mark (_newest_as_it_leaves): a GET per post on such a platform only.
         """
         template_id = self._next_template_id()
         known = self._ledger.find(template_id)
@@ -414,28 +415,39 @@ class VibeSkillContext(EventFacts, ChatActions):
                 return 0
             log.info("post %s of %s was in doubt and is sent again: %s", self._posts, self._post_key, why)
         after = self._newest_known(dialog_id)
-        if not template_ids.deduplicates(client.base_url, client.key_name, endpoint):
+        deduplicates = template_ids.deduplicates(client.base_url, client.key_name, endpoint)
+        ahead = known is None and not deduplicates
+        # Where a repeat was seen to post again, the chat's last message is also read as the request leaves
+        # (write_ahead): a person's message written before then and not stored yet, or written during the
+        # budget's wait, is newer than any this handling can know, and judged against an older one the post,
+        # never arrived, looked arrived and was left unsent.
+        read_as_it_leaves = ahead and template_ids.repeats_post_again(
+            client.base_url, client.key_name, endpoint
+        )
+        if not deduplicates:
             # The doubt of a post a repeat would show twice is judged against the chat's newest message before
             # it: the person may have written again since the message this handling knows (a bot behind its
-            # dialog), and their newer message may be stored already. Knowing none, the chat is read.
+            # dialog), and their newer message may be stored already. Knowing none, the chat is read (as the
+            # request leaves, where it is read then anyway).
             if after is not None and self._newest_stored is not None:
                 after = max(after, self._newest_stored(dialog_id, above=after) or 0)
-            if after is None:
+            if after is None and not read_as_it_leaves:
                 after = newest_on_platform(client, bot_id, dialog_id)
         in_doubt = {"in_doubt": True, "after": after}
         written_ahead = False
 
         def write_ahead() -> None:
             nonlocal written_ahead
+            if read_as_it_leaves and not written_ahead:  # a retried attempt keeps the first mark, as recorded
+                in_doubt["after"] = self._newest_as_it_leaves(client, bot_id, dialog_id, after)
             self._ledger.record(template_id, in_doubt)  # again at a retried attempt: the first stays
             written_ahead = True
 
-        ahead = known is None and not template_ids.deduplicates(client.base_url, client.key_name, endpoint)
         try:
             sent = post(template_id, write_ahead if ahead else None)
         except VibeError as error:
             if known is None and error.leaves_in_doubt:
-                if self._never_arrived(client, bot_id, dialog_id, endpoint, after, error):
+                if self._never_arrived(client, bot_id, dialog_id, endpoint, in_doubt["after"], error):
                     self._take_back(template_id, written_ahead)
                     tell_write_in_doubt("post", "never_arrived")  # a failed write like any: made again
                 else:
@@ -453,6 +465,21 @@ class VibeSkillContext(EventFacts, ChatActions):
             tell_write_in_doubt("post", "sent_again")
         self._effects.append(("post", True))
         return self._seen(dialog_id, sent.id)
+
+    def _newest_as_it_leaves(
+        self, client: VibeClient, bot_id: int, dialog_id: str, after: int | None
+    ) -> int | None:
+        """The chat's last message as a post's request leaves (no older than `after`, the newest the handling
+        knew), the mark its doubt is judged against. Read inside the transport's on_sending, so a failed read
+        must not raise (the post would look as if it had met that failure): it keeps `after`."""
+        try:
+            newest = newest_on_platform(client, bot_id, dialog_id)
+        except VibeError as error:
+            log.info("the chat was not read before post %s of %s (%s)", self._posts, self._post_key, error)
+            return after
+        if newest is None or after is None:
+            return after if newest is None else newest
+        return max(after, newest)
 
     def _take_back(self, template_id: str, written_ahead: bool) -> None:
         """Forget the doubt written ahead for a post that surely never happened: the next attempt sends it."""

@@ -90,6 +90,16 @@ def deduplicates(base_url: str, key_name: str, endpoint: Endpoint) -> bool:
     return reading(base_url, key_name, endpoint) is TemplateReading.HONOURED
 
 
+def repeats_post_again(base_url: str, key_name: str, endpoint: Endpoint) -> bool:
+    """Whether answers showed that a repeated templateId posts again (IGNORED): this endpoint's, or for a
+    command answer the sends' too, since command answers name no uuidMap as the contract reads them and so
+    never show it themselves. Only there is a post's doubt worth a read of its chat as the request leaves
+    (skills/context.py): a platform not yet seen to ignore the templateId is spared that GET."""
+    if reading(base_url, key_name, endpoint) is TemplateReading.IGNORED:
+        return True
+    return endpoint == "answers" and reading(base_url, key_name, "messages") is TemplateReading.IGNORED
+
+
 def forget() -> None:
     """Drop what this process learned (tests; the shared store's entries are per key)."""
     with _lock:
