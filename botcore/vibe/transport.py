@@ -262,14 +262,16 @@ class Transport:
         )
         if not self.budget.acquire(priority=priority):
             return SKIPPED
+        if on_sending is not None:
+            # The last moment before the bytes may leave: what comes after is the deadline's check and opening
+            # the connection, whose failures say nothing left (sent=False), and sending. Called before the
+            # budget's wait, a worker killed in it left a record of a request that never went; called after
+            # the deadline's check, a read it made (a post's chat, skills/context.py) that ran past the
+            # deadline let the request go with no time left for its answer.
+            on_sending()
         if self.deadline is not None:
             timeout = self._within_deadline(extra, method=method, path=path)["timeout"]
             request.extensions["timeout"] = timeout.as_dict()  # as build_request(timeout=…) sets it
-        if on_sending is not None:
-            # The last moment before the bytes may leave: what comes after is opening the connection, whose
-            # failure says nothing left (sent=False), and sending. Called before the budget's wait, a worker
-            # killed in it left a record of a request that never went.
-            on_sending()
         try:
             with call_deadline(self.deadline):  # the status line and headers too (http_clients)
                 response = self.http.send(request, stream=True)

@@ -383,3 +383,18 @@ def test_a_send_whose_on_sending_fails_is_not_sent(world):
     with pytest.raises(RuntimeError):
         client.send_message(bot.id, dialog_id=str(world.admin_id), text="hi", on_sending=cannot_record)
     assert calls_to(world.control, f"/v1/bots/{bot.id}/messages", "POST") == []
+
+
+def test_a_send_whose_on_sending_outlasts_the_callers_deadline_is_not_sent(world):
+    """on_sending may call the platform itself (skills/context.py reads the chat there, a post's doubt's
+    mark): a read that ran past the caller's deadline left the post to go with no time for its answer, and
+    a reply that may have arrived was in doubt. Past the deadline it is not sent (sent=False: taken back)."""
+    client = fast(world)
+    bot = client.register_bot(code="b", name="B")
+    late = fast(world, max_attempts=1, deadline=time.monotonic() + 0.3)
+    with pytest.raises(VibeTransportError) as caught:
+        late.send_message(
+            bot.id, dialog_id=str(world.admin_id), text="hi", on_sending=lambda: time.sleep(0.5)
+        )
+    assert caught.value.sent is False and "deadline" in str(caught.value)
+    assert calls_to(world.control, f"/v1/bots/{bot.id}/messages", "POST") == []
