@@ -598,6 +598,9 @@ def the_person_writes_as_the_bot_calls(monkeypatch, sandbox_portal, bot: Bot, ca
 def test_a_reply_in_doubt_is_sent_when_the_person_wrote_before_its_request_left(
     sandbox_portal, bot, dialect, monkeypatch
 ):
+    """The reply's send is dropped before the platform posts; "third" was written as it left. Where a repeat
+    posts again the chat read as the request left is the mark, and at the retry it still ends there: the
+    reply never arrived and is sent, once."""
     answer_one_then_fault_the_replies(sandbox_portal, bot, BEFORE_ACTION["dropped"], dialect=dialect)
     reads_before = chat_reads(sandbox_portal, bot)
     with monkeypatch.context() as writing:
@@ -615,7 +618,7 @@ def test_a_reply_in_doubt_is_sent_when_the_person_wrote_before_its_request_left(
 
 
 @pytest.mark.parametrize("dialect", READINGS)
-def test_a_reply_sent_where_the_platform_repeats_posts_reads_no_chat_until_it_knows(
+def test_a_post_reads_its_chat_as_it_leaves_only_once_repeats_were_seen_to_post_again(
     sandbox_portal, bot, dialect
 ):
     """The read as a post leaves is paid only once the sends showed a repeat posting again: never on a
