@@ -399,6 +399,15 @@ def test_a_command_answer_in_doubt_is_sent_again_though_the_person_wrote_before_
     assert texts.count("pong") == 1
 
 
+def handle_the_failed_command_again(sandbox_portal, bot: Bot) -> EventLogEntry:
+    """The command's event, whose handling failed and is due again, handled again; its log entry then."""
+    entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2COMMANDADD")
+    assert entry.status == EventLogEntry.Status.RECEIVED and entry.next_attempt_at is not None
+    handle_again(sandbox_portal, bot, entry)
+    entry.refresh_from_db()
+    return entry
+
+
 class PingThenMoreSkill(Skill):
     """Answers /ping, then says more in the same chat: a reply after an answer whose id it may not know."""
 
@@ -426,10 +435,7 @@ def test_a_reply_after_a_command_answer_that_never_arrived_is_sent_again(
     fault_the_replies(sandbox_portal, bot, BEFORE_ACTION["internal-error"])
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="/ping")
     poll_bot_once(bot.pk)
-    entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2COMMANDADD")
-    assert entry.status == EventLogEntry.Status.RECEIVED and entry.next_attempt_at is not None
-    handle_again(sandbox_portal, bot, entry)
-    entry.refresh_from_db()
+    entry = handle_the_failed_command_again(sandbox_portal, bot)
     texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
     assert entry.status == EventLogEntry.Status.HANDLED and entry.error == ""
     assert texts == ["pong", "and more"]
@@ -651,10 +657,7 @@ def test_a_command_answer_in_doubt_is_sent_when_the_person_wrote_before_its_requ
         the_person_writes_as_the_bot_calls(writing, sandbox_portal, bot, "answer_command", "third")
         sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="/ping")
         poll_bot_once(bot.pk)
-    entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2COMMANDADD")
-    assert entry.status == EventLogEntry.Status.RECEIVED and entry.next_attempt_at is not None
-    handle_again(sandbox_portal, bot, entry)
-    entry.refresh_from_db()
+    entry = handle_the_failed_command_again(sandbox_portal, bot)
     pongs = [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if m["text"] == "pong"]
     assert entry.status == EventLogEntry.Status.HANDLED
     assert len(pongs) == (0 if dialect is None else 1)
