@@ -15,6 +15,7 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from botcore import conf
+from botcore.compiled_reads import CompiledRead
 from botcore.errors import SkillConfigError
 from botcore.models import Bot, EventLogEntry, SkillConfig, SkillSecret
 from botcore.skills.base import Skill
@@ -80,10 +81,18 @@ def get_event_backlog() -> Backlog:
     return Backlog(count=figures["n"], oldest_received_at=figures["oldest"])
 
 
-def list_pending_entries(bot: Bot) -> QuerySet[EventLogEntry]:
+def list_pending_entries(bot: Bot | int) -> QuerySet[EventLogEntry]:
     """Stored events not yet routed, in the order they arrived (by event id within a batch of one platform
     bot; a moved bot's drained events before its new bot's): what the next cycle must handle first."""
     return EventLogEntry.objects.filter(bot=bot, status=EventLogEntry.Status.RECEIVED).order_by("pk")
+
+
+_PENDING_ENTRIES = CompiledRead(list_pending_entries)
+
+
+def read_pending_entries(bot: Bot) -> list[EventLogEntry]:
+    """list_pending_entries, read as a cycle reads it before each message it handles (compiled once)."""
+    return _PENDING_ENTRIES.all(bot=bot.pk)
 
 
 def has_events_waiting_from_before(bot: Bot, moment: datetime) -> bool:
@@ -214,8 +223,12 @@ def open_skill_secrets(portal_id: int, skills: Sequence[Skill]) -> dict[str, dic
     return opened
 
 
+# Read for every message a cycle handles (skill_context.load_portal_skills).
+_PORTAL_CONFIGS = CompiledRead(lambda portal_id: SkillConfig.objects.filter(portal_id=portal_id))
+
+
 def _configs(portal_id: int) -> dict[str, SkillConfig]:
-    return {config.skill_name: config for config in SkillConfig.objects.filter(portal_id=portal_id)}
+    return {config.skill_name: config for config in _PORTAL_CONFIGS.all(portal_id=portal_id)}
 
 
 def list_portal_skills(portal: Portal | int) -> list[PortalSkill]:

@@ -30,6 +30,7 @@ from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from botcore.compiled_reads import CompiledRead
 from botcore.models import Bot, BotChat, BotCommand, EventLogEntry
 from botcore.vibe.coerce import replace_lone_surrogates
 from botcore.vibe.errors import VibeError
@@ -288,12 +289,17 @@ def _say_other_events_under_stored_ids(
         )  # fmt: skip
 
 
+def _bot_to_lock(bot_id: int) -> QuerySet[Bot]:
+    query = Bot.objects.filter(pk=bot_id).only("id", "vibe_bot_id", "event_offset", "lease_token")
+    return query.select_for_update() if connection.features.has_select_for_update else query
+
+
+_BOT_TO_LOCK = CompiledRead(_bot_to_lock)
+
+
 def _lock_bot(bot_id: int) -> Bot:
     """The bot, locked where the database can, with only what storing a batch reads of it."""
-    query = Bot.objects.only("id", "vibe_bot_id", "event_offset", "lease_token")
-    if connection.features.has_select_for_update:
-        query = query.select_for_update()
-    return query.get(pk=bot_id)
+    return _BOT_TO_LOCK.get(bot_id=bot_id)
 
 
 def _insert(entries: list[EventLogEntry]) -> None:

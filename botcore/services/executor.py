@@ -38,7 +38,7 @@ from botcore.selectors import (
     find_active_bot,
     has_events_waiting_from_before,
     list_enabled_skills,
-    list_pending_entries,
+    read_pending_entries,
 )
 from botcore.services.cycle_sql import claim_entry_row
 from botcore.services.eventlog import awaits_its_command
@@ -498,7 +498,7 @@ def _handle_in_order(
             **rest,
         )
 
-    for entry in list_pending_entries(bot):
+    for entry in read_pending_entries(bot):
         if entry.next_attempt_at is not None and entry.next_attempt_at > timezone.now():
             return outcome(retry_at=entry.next_attempt_at)
         if deadline is not None and time.monotonic() >= deadline:
