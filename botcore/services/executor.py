@@ -40,7 +40,7 @@ from botcore.selectors import (
     list_enabled_skills,
     read_pending_entries,
 )
-from botcore.services.cycle_sql import claim_entry_row
+from botcore.services.cycle_sql import claim_entry_row, save_entry_outcome
 from botcore.services.eventlog import awaits_its_command
 from botcore.services.notices import apologize_for_failed_event, tell_admins_of_failed_run
 from botcore.services.platform import client_for_bot
@@ -248,7 +248,7 @@ def _finish(entry: EventLogEntry, status: str, *, skill: str = "", error: str = 
     entry.status, entry.skill, entry.error = status, skill, error[:4000]
     entry.handled_at = timezone.now()
     entry.duration_ms = int((time.monotonic() - started) * 1000)
-    entry.save(update_fields=["status", "skill", "error", "handled_at", "duration_ms"])
+    save_entry_outcome(entry)
     return status
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import transaction
+from django.db.models.signals import post_save, pre_save
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
@@ -17,6 +18,7 @@ from botcore.services.cycle_sql import (
     find_action_result,
     lease_free_bots,
     record_action,
+    save_entry_outcome,
     update_bot,
 )
 from tenants.models import Portal
@@ -37,8 +39,8 @@ def bot() -> Bot:
 
 def make_entry(bot: Bot, **fields) -> EventLogEntry:
     return EventLogEntry.objects.create(
-        bot=bot, vibe_bot_id=7, vibe_event_id=1, event_type="MESSAGE_ADD", payload={"type": "MESSAGE_ADD"},
-        next_attempt_at=timezone.now(), **fields,
+        bot=bot, vibe_bot_id=7, event_type="MESSAGE_ADD", payload={"type": "MESSAGE_ADD"},
+        **{"vibe_event_id": 1, "next_attempt_at": timezone.now(), **fields},
     )  # fmt: skip
 
 
@@ -233,3 +235,52 @@ def test_the_bots_whose_cycles_died_with_their_workers_are_handed_back_with_thei
     assert bot.consecutive_failures == 3  # the death counted, as the lease's end would have counted it
     elsewhere.refresh_from_db()
     assert elsewhere.lease_until is not None and elsewhere.lease_token.startswith(worker_lease_prefix(1))
+
+
+def test_an_entrys_outcome_is_saved_and_signalled_as_the_orms_save_of_those_fields(bot):
+    """ops counts a finished event on post_save (ops.receivers.count_finished_event): the same signals, with
+    the same arguments, and the same row as entry.save(update_fields=...)."""
+    signalled: list[tuple[str, dict]] = []
+
+    def hear(signal: str):
+        def receiver(sender, instance, **kwargs):
+            signalled.append((signal, {"sender": sender, "pk": instance.pk, **kwargs}))
+
+        return receiver
+
+    on_pre, on_post = hear("pre_save"), hear("post_save")
+    pre_save.connect(on_pre, sender=EventLogEntry, weak=False)
+    post_save.connect(on_post, sender=EventLogEntry, weak=False)
+    by_orm = make_entry(bot)
+    by_sql = make_entry(bot, vibe_event_id=2, next_attempt_at=by_orm.next_attempt_at)
+    handled_at = datetime(2026, 12, 4, 17, 0, 0, 123456, tzinfo=UTC)
+    try:
+        for entry in (by_orm, by_sql):
+            entry.status, entry.skill, entry.error = EventLogEntry.Status.HANDLED, "echo", "ünïcode 'quoted'"
+            entry.handled_at, entry.duration_ms = handled_at, 12
+        signalled.clear()
+        by_orm.save(update_fields=["status", "skill", "error", "handled_at", "duration_ms"])
+        orm_signals = [(name, {**kwargs, "pk": None}) for name, kwargs in signalled]
+        signalled.clear()
+        save_entry_outcome(by_sql)
+        sql_signals = [(name, {**kwargs, "pk": None}) for name, kwargs in signalled]
+    finally:
+        pre_save.disconnect(on_pre, sender=EventLogEntry)
+        post_save.disconnect(on_post, sender=EventLogEntry)
+
+    assert sql_signals == orm_signals and [name for name, _ in sql_signals] == ["pre_save", "post_save"]
+    fields = (
+        "status",
+        "skill",
+        "error",
+        "handled_at",
+        "duration_ms",
+        "attempts",
+        "next_attempt_at",
+        "payload",
+    )
+    rows = EventLogEntry.objects.order_by("vibe_event_id").values(*fields)
+    assert rows[0] == rows[1] and rows[0]["handled_at"] == handled_at
+    EventLogEntry.objects.filter(pk=by_sql.pk).delete()
+    with pytest.raises(DatabaseError):
+        save_entry_outcome(by_sql)  # as the ORM's save with update_fields of a row that is gone
