@@ -161,6 +161,16 @@ class EventFacts:
             raise TypeError(f"{type(self.event).__name__} carries no message: pass message_id")
         return int(message.id)
 
+    def _reaction_message_id(self, message_id: int | None) -> int | None:
+        """The message a reaction is about, or None where the id names no message (check_message_id: 0 is
+        what answer_command and a post left in doubt give). The platform refuses a reaction on it as it
+        refuses an edit; react and unreact are best effort, so both contexts answer False for it, asking
+        nothing, where an edit raises."""
+        try:
+            return check_message_id(self._message_id(message_id))
+        except ValueError:
+            return None
+
     def _check_keyboard(self, keyboard: object) -> None:
         """Refuse a button whose command no skill enabled here declares (values.check_keyboard); with none
         named, the skill's own commands are all there are."""
@@ -564,6 +574,10 @@ class VibeSkillContext(EventFacts, ChatActions):
 
     def react(self, reaction: str, *, message_id: int | None = None) -> bool:
         """Best effort, once per handling: False when the reaction could not be set (logged, never raised)."""
+        target = self._reaction_message_id(message_id)
+        if target is None:
+            log.warning("reaction not set: message id %s names no message (best effort)", message_id)
+            return False
         client, bot_id = self._platform()
         self._reactions += 1
         key = f"{self._post_key}:react:{self._reactions}"
@@ -573,7 +587,7 @@ class VibeSkillContext(EventFacts, ChatActions):
             return bool(earlier.get("done", True))
         try:
             # A reaction already set (by an earlier attempt at this event) counts as done in the client.
-            done = client.add_reaction(bot_id, self._message_id(message_id), reaction=reaction)
+            done = client.add_reaction(bot_id, target, reaction=reaction)
         except VibeError as error:
             log.warning("reaction not set bot=%s (best effort): %s", bot_id, error)
             return False
@@ -582,8 +596,11 @@ class VibeSkillContext(EventFacts, ChatActions):
         return done
 
     def unreact(self, reaction: str, *, message_id: int | None = None) -> bool:
+        target = self._reaction_message_id(message_id)
+        if target is None:
+            return False
         client, bot_id = self._platform()
-        return client.remove_reaction(bot_id, self._message_id(message_id), reaction=reaction)
+        return client.remove_reaction(bot_id, target, reaction=reaction)
 
     def edit(
         self,

@@ -241,11 +241,17 @@ class RecordingContext(EventFacts):
         self._record("typing", status=status, dialog_id=self.dialog_id, duration=duration)
 
     def react(self, reaction: str, *, message_id: int | None = None) -> bool:
-        self._record("react", reaction=reaction, message_id=self._message_id(message_id))
+        target = self._reaction_message_id(message_id)
+        if target is None:  # the live context asks nothing and answers False (EventFacts)
+            return False
+        self._record("react", reaction=reaction, message_id=target)
         return True
 
     def unreact(self, reaction: str, *, message_id: int | None = None) -> bool:
-        self._record("unreact", reaction=reaction, message_id=self._message_id(message_id))
+        target = self._reaction_message_id(message_id)
+        if target is None:
+            return False
+        self._record("unreact", reaction=reaction, message_id=target)
         return True
 
     def edit(self, message_id: int, *, text=None, keyboard=None, attach=None) -> None:

@@ -364,3 +364,43 @@ def test_live_an_edit_of_message_0_fails_the_event_with_the_same_reason_and_reac
     )
     assert entry.status == "failed" and "message id 0 is no message" in entry.error
     assert not [c for c in world.calls_since(before) if c["method"] in ("PUT", "PATCH", "DELETE")]
+
+
+class _ReactsToTheAnswer(Skill):
+    """Answers /menu, then reacts to (or takes a reaction off) the answer's id: 0, as the contract's answer
+    names no message."""
+
+    name = "reacts_to_the_answer"
+    event_types = frozenset({EventType.COMMAND_ADD})
+    commands = (CommandSpec("menu", title={"en": "Menu"}),)
+
+    def handle(self, event, ctx) -> None:
+        message_id = ctx.answer_command("Soup")
+        reacted = ctx.react("like", message_id=message_id)
+        unreacted = ctx.unreact("like", message_id=message_id)
+        with ctx.state.update() as state:
+            state["outcomes"] = [reacted, unreacted]
+
+
+def test_a_reaction_on_message_0_answers_false_in_the_kit_as_live_and_records_none():
+    """The kit answered True for a reaction on message 0 and recorded it, where live the platform refuses
+    it: a skill's test passed on a reaction nobody saw. One rule with edit and delete (check_message_id)."""
+    store = MemoryStateStore()
+    ctx = run_skill(_ReactsToTheAnswer(), make_command_event("menu"), state_store=store)
+    assert DialogState(store, ctx.dialog_id).get()["outcomes"] == [False, False]
+    assert ctx.reactions == [] and not [a for a in ctx.actions if a.kind in ("react", "unreact")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("skill_paths", [[f"{__name__}._ReactsToTheAnswer"]])
+def test_live_a_reaction_on_message_0_answers_false_and_reaches_no_platform(world):
+    before = world.last_call_seq()
+    world.say("/menu")
+    world.poll()
+    entry = EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2COMMANDADD").latest(
+        "vibe_event_id"
+    )
+    assert entry.status == "handled"
+    store = DatabaseStateStore(portal_id=world.bot.portal_id, skill_name="reacts_to_the_answer")
+    assert DialogState(store, entry.payload["data"]["dialogId"]).get()["outcomes"] == [False, False]
+    assert not [c for c in world.calls_since(before) if "/reactions" in c["path"]]
