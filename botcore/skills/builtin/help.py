@@ -8,18 +8,23 @@ from django.utils.translation import gettext_lazy as _
 from botcore.skills.base import CommandSpec, Skill, SkillContext
 from botcore.skills.events import SkillEvent
 from botcore.skills.i18n import every_language, in_language, pick
+from botcore.skills.routing import typed_command_answerers
 from botcore.vibe import bbcode as bb
 from botcore.vibe.events import CommandAddEvent, EventType
 
 
 def list_visible_commands(skills: list[Skill] | tuple[Skill, ...]) -> list[CommandSpec]:
-    """Each command once, from the first skill declaring it (its answerer); button-only ones left out."""
-    seen: dict[str, CommandSpec] = {}
+    """Each command a typed "/name" reaches, once, as the skill it reaches declares it; button-only ones left
+    out. Names match in any case (routing.typed_command_answerers, as the platform and routing read them):
+    /Standup and /standup are one command, shown as its answerer spells it."""
+    answerers = typed_command_answerers(skills)
+    shown: dict[str, CommandSpec] = {}
     for skill in skills:
         for spec in skill.commands:
-            if not spec.button_only:
-                seen.setdefault(spec.command, spec)
-    return list(seen.values())
+            name = spec.command.lower()
+            if answerers.get(name) is skill and spec.accepts("textarea"):
+                shown.setdefault(name, spec)
+    return list(shown.values())
 
 
 def render_help(skills: list[Skill] | tuple[Skill, ...], language: str) -> bb.BB:

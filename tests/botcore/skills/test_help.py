@@ -11,6 +11,7 @@ from botcore.skills.builtin.echo import EchoSkill
 from botcore.skills.builtin.help import HelpSkill
 from botcore.skills.builtin.standup import StandupSkill
 from botcore.skills.testing import make_command_event, run_skill
+from botcore.vibe.events import EventType
 
 ALL = (HelpSkill(), StandupSkill(), EchoSkill())
 
@@ -126,3 +127,28 @@ def test_provisioning_again_changes_no_command_on_the_platform(world):
         c for c in world.calls_since(start) if "/commands" in c["path"] and c["method"] in ("PATCH", "DELETE")
     ]
     assert changes == []
+
+
+class _CapitalStandup(Skill):
+    """Declares /Standup: the platform and routing match command names in any case."""
+
+    name = "capital_standup"
+    event_types = frozenset({EventType.COMMAND_ADD})
+    commands = (CommandSpec("Standup", title={"en": "Standup"}, description={"en": "The capital one"}),)
+
+    def handle(self, event, ctx) -> None:
+        ctx.answer_command("capital")
+
+
+def test_help_lists_a_command_two_skills_spell_in_different_cases_once_as_the_one_typing_reaches():
+    """/Standup and /standup are one command to the platform and to routing (lower case): Help listed both,
+    and the second line named a skill no typed /standup reaches."""
+    skills = (HelpSkill(), _CapitalStandup(), StandupSkill())
+    answer = run_skill(HelpSkill(), make_command_event("help"), enabled_skills=skills).answers[0]
+    commands = [line for line in answer.splitlines() if line.startswith("[send=")]
+    assert [line for line in commands if "standup" in line.lower()] == [
+        "[send=/Standup]/Standup[/send] — The capital one"
+    ]
+    assert run_skill(_CapitalStandup(), make_command_event("standup"), enabled_skills=skills).answers == [
+        "capital"
+    ]
