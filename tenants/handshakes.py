@@ -19,7 +19,7 @@ from tenants.identity import get_identity_backend
 from tenants.models import Portal, SessionGrant
 from tenants.oauth_exchanges import exchange_once
 from tenants.services import store_session_grant
-from tenants.shapes import is_user_id_shaped
+from tenants.shapes import check_session_token, is_user_id_shaped
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ def accept_gateway_visit(*, session_token: str, claimed_portal_id: str, claimed_
     The headers are only a claim: the token must belong, per the platform, to exactly that portal and
     user, or the visit is refused as forged.
     """
+    check_session_token(session_token)
     identity = get_identity_backend().verify_session(session_token)
     if (
         identity.vibe_portal_id != claimed_portal_id
@@ -101,6 +102,7 @@ def accept_oauth_code(*, code: str, state: str, redirect_uri: str, invited_porta
             raise  # the backend said something more precise (not configured, platform down)
         # The platform refused the code itself (used, too old, not ours): the person may sign in again.
         raise InstallationError(str(error), public_message=CODE_REFUSED) from None
+    check_session_token(exchanged.session_token)  # as the platform's exchange gave it: before it is used
     known = grant_holding(
         session_token=exchanged.session_token,
         claimed_portal_id=exchanged.identity.vibe_portal_id,

@@ -29,7 +29,7 @@ from tenants.errors import InstallationError, PortalBusyError
 from tenants.identity import VerifiedIdentity, get_identity_backend
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import PortalCredential, find_best_grant
-from tenants.shapes import MALFORMED_KEY, is_credential_shaped
+from tenants.shapes import MALFORMED_KEY, check_session_token, is_credential_shaped
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,10 @@ def store_session_grant(*, identity: VerifiedIdentity, session_token: str, sourc
     `portal_session_restored` is sent; a new install (or a reinstall) sends `portal_installed`.
     A session whose end the platform did not say is taken to live TENANTS_DEFAULT_SESSION_SECONDS; the
     first 401 on it retires it (`report_credential_refused`), which is how its real end is learned.
-    Raises InstallationError when a non-admin reaches a portal that is not installed.
+    Raises InstallationError when a non-admin reaches a portal that is not installed, or when the token is no
+    credential's shape (shapes.check_session_token: every stored token passes here).
     """
+    check_session_token(session_token)
     now = timezone.now()
     expires_at = identity.expires_at
     if expires_at is None:

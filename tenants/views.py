@@ -29,7 +29,7 @@ from tenants.framing import frame_for_portal, frameable_by_portal, is_frameable
 from tenants.identity import get_identity_backend
 from tenants.models import Portal, PortalApiKey, PortalSettings, SessionGrant
 from tenants.selectors import find_best_grant
-from tenants.shapes import is_credential_shaped, is_id_shaped, is_user_id_shaped
+from tenants.shapes import MALFORMED_CREDENTIALS, is_credential_shaped, is_id_shaped, is_user_id_shaped
 from tenants.viewer import Viewer, find_viewer, forget_viewer, remember_viewer, token_digest
 from vibeapp import shared_cache
 from vibeapp.failure_limits import Slot, give_back, rate_setting, take_slot
@@ -168,7 +168,7 @@ def app_entry(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "tenants/error.html",
-            {"message": _("The request's credentials are malformed.")},
+            {"message": MALFORMED_CREDENTIALS},
             status=400,
         )
     if _viewer_on(request, token) is None:

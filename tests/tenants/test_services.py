@@ -251,3 +251,39 @@ def test_a_session_end_without_its_offset_is_taken_as_unstated_and_a_second_visi
     assert all(
         before + timedelta(seconds=7200) <= end <= timezone.now() + timedelta(seconds=7200) for end in ends
     )
+
+
+def _me_calls(platform) -> int:
+    calls = platform.control.get("/_sandbox/calls", params={"path": "/v1/me"}).json()["data"]["calls"]
+    return len(calls)
+
+
+@pytest.mark.parametrize("bad", ["\x0b", "\x00", "\n", "\x7f"], ids=["vtab", "nul", "newline", "del"])
+def test_a_session_token_holding_a_control_character_is_refused_at_the_door_and_never_stored(platform, bad):
+    """A token holding a control character was stored (the OAuth exchange's access_token is taken as the
+    platform says it) and refused only when used: httpx cannot send it, and every call of the portal's bot
+    failed until another visit. Refused before it is stored, with the malformed-credentials message the
+    gateway's bad tokens get."""
+    token = platform.session(platform.admin)
+    identity = handshakes.get_identity_backend().verify_session(token)
+    with pytest.raises(InstallationError) as refused:
+        services.store_session_grant(
+            identity=identity, session_token=token[:20] + bad + token[20:], source=SessionGrant.Source.OAUTH
+        )
+    assert refused.value.public_message == "The request's credentials are malformed."
+    assert not SessionGrant.objects.exists() and not Portal.objects.exists()
+
+
+def test_a_gateway_visit_with_a_tab_in_its_token_is_refused_before_the_platform_is_asked(platform):
+    """A tab inside a header value is one HTTP carries: the platform was asked (GET /v1/me, on the app key
+    every portal shares) about a token no platform gives."""
+    token = platform.session(platform.admin)
+    asked = _me_calls(platform)
+    with pytest.raises(InstallationError) as refused:
+        handshakes.accept_gateway_visit(
+            session_token=token[:20] + "\t" + token[20:],
+            claimed_portal_id=platform.portal_id,
+            claimed_user_id=str(platform.admin["id"]),
+        )
+    assert refused.value.public_message == "The request's credentials are malformed."
+    assert _me_calls(platform) == asked and not SessionGrant.objects.exists()
