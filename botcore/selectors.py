@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Case, Count, Min, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from botcore import conf
@@ -32,17 +32,28 @@ def get_bot(bot_id: int) -> Bot:
     return Bot.objects.select_related("portal").get(pk=bot_id)
 
 
+def list_portal_code_bots(portal: Portal) -> QuerySet[Bot]:
+    """The portal's bot rows of the code the deployment registers (BOTCORE_BOT_CODE): one at most."""
+    return Bot.objects.filter(portal=portal, code=conf.bot_code())
+
+
+def _ours_first(bots: QuerySet[Bot]) -> QuerySet[Bot]:
+    """`bots` with the row of the deployment's code first: a portal may keep a row of another code (an
+    earlier BOTCORE_BOT_CODE's, its platform bot still listed for our key beside ours), and "the portal's
+    bot" is ours wherever it has one; another code's row only where it has none."""
+    return bots.order_by(Case(When(code=conf.bot_code(), then=Value(0)), default=Value(1)), "pk")
+
+
 def find_portal_bot(portal: Portal) -> Bot | None:
-    return Bot.objects.filter(portal=portal).exclude(status=Bot.Status.RETIRED).first()
+    return _ours_first(Bot.objects.filter(portal=portal).exclude(status=Bot.Status.RETIRED)).first()
 
 
 def find_registered_bot(portal: Portal) -> Bot | None:
-    """The portal's bot that has a bot on the platform (running, paused or waiting), if any."""
-    return (
-        Bot.objects.filter(portal=portal, vibe_bot_id__isnull=False)
-        .exclude(status=Bot.Status.RETIRED)
-        .first()
-    )
+    """The portal's bot that has a bot on the platform (running, paused or waiting), if any: ours (the
+    deployment's code) where the portal has one of each."""
+    return _ours_first(
+        Bot.objects.filter(portal=portal, vibe_bot_id__isnull=False).exclude(status=Bot.Status.RETIRED)
+    ).first()
 
 
 def running_bots() -> QuerySet[Bot]:

@@ -25,7 +25,7 @@ from django_q.tasks import async_task
 
 from botcore import conf
 from botcore.models import Bot
-from botcore.selectors import lease_is_free, task_stamp_free
+from botcore.selectors import lease_is_free, list_portal_code_bots, task_stamp_free
 from botcore.services.eventlog import store_batch
 from botcore.services.executor import handle_pending
 from botcore.services.platform import client_for_bot, registered_under_previous_app_key
@@ -59,7 +59,7 @@ def request_retirement(portal: Portal) -> bool:
     if not conf.vibe_app_key_previous():
         return False  # no rotation under way: not even a query
     bot = (
-        Bot.objects.filter(portal=portal, code=conf.bot_code())
+        list_portal_code_bots(portal)
         .exclude(status__in=[Bot.Status.RETIRED, Bot.Status.PENDING])
         .first()
     )
@@ -84,7 +84,7 @@ def note_session_lost(portal: Portal) -> bool:
     once, that what is written to it waits for a portal user's visit. True when said."""
     if not conf.vibe_app_key_previous():
         return False
-    bot = Bot.objects.filter(portal=portal, code=conf.bot_code()).exclude(status=Bot.Status.RETIRED).first()
+    bot = list_portal_code_bots(portal).exclude(status=Bot.Status.RETIRED).first()
     if bot is None or not registered_under_previous_app_key(bot):
         return False
     log.warning(

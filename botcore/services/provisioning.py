@@ -32,7 +32,7 @@ from django_q.tasks import async_task
 from botcore import conf
 from botcore.errors import is_transient
 from botcore.models import Bot
-from botcore.selectors import task_stamp_free
+from botcore.selectors import list_portal_code_bots, task_stamp_free
 from botcore.services import bots as bot_services
 from botcore.services.executor import describe_error
 from botcore.vibe.backoff import retry_delay
@@ -129,7 +129,7 @@ def request_awaited_provisioning(portal: Portal) -> bool:
     """A user brought the portal a fresh session: a bot it awaits (PENDING: its provisioning met a refused
     session, or never ran) is provisioned now, as at install, not at the sweep's next minute once its backoff
     has passed. False when no bot is awaited or none was enqueued now (request_provisioning)."""
-    if not Bot.objects.filter(portal=portal, code=conf.bot_code(), status=Bot.Status.PENDING).exists():
+    if not list_portal_code_bots(portal).filter(status=Bot.Status.PENDING).exists():
         return False
     return request_provisioning(portal)
 
@@ -181,7 +181,7 @@ def provision_portal(portal: Portal, *, pending_only: bool = False) -> str:
     last error with a backoff ("backoff"), a final one as its broken reason (then raised). A failure of a
     registered bot's re-provisioning is raised as it was.
     """
-    bot = Bot.objects.filter(portal=portal, code=conf.bot_code()).first()
+    bot = list_portal_code_bots(portal).first()
     try:
         return _provision_now(portal, bot, pending_only=pending_only)
     finally:
@@ -228,7 +228,7 @@ def _wait_for_a_user(portal: Portal, error: SessionTokenError) -> None:
     (request_awaited_provisioning). One WARNING, no traceback: nothing to fix on this side."""
     tenant_services.mark_portal_session_lost(portal)
     text = f"{WAITS_FOR_A_USER} (no session or personal key stored): {describe_error(error)}"[:2000]
-    bots = Bot.objects.filter(portal=portal, code=conf.bot_code()).exclude(status=Bot.Status.RETIRED)
+    bots = list_portal_code_bots(portal).exclude(status=Bot.Status.RETIRED)
     # One broken before it was ever registered (an operator's re-provision of it) is awaited again, as a
     # passing failure leaves it.
     bots.filter(status=Bot.Status.BROKEN, vibe_bot_id__isnull=True).update(status=Bot.Status.PENDING)
