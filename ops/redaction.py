@@ -139,6 +139,42 @@ def redact_json(value: Any, *, our_urls: bool = True) -> Any:
     return value
 
 
+def payload_secrets(value: Any) -> set[str]:
+    """Each credential `value` (a platform's payload, JSON) holds as it came: every string of a field named
+    as a credential (an auth block's access_token, refresh_token…), and every value of a URL query parameter
+    so named in its strings (a file link's token). What text quoting the payload, or one of them alone, shows
+    with no prefix or name beside it to know it by: an OAuth token is bare hex."""
+    found: set[str] = set()
+
+    def collect(item: Any, *, named_secret: bool) -> None:
+        if isinstance(item, str):
+            if named_secret:
+                found.add(item)
+            elif "=" in item:
+                queried = _QUERY_PARAMETER.finditer(item)
+                found.update(m.group(3) for m in queried if is_secret_name(m.group(2)))
+        elif isinstance(item, Mapping):
+            for key, sub in item.items():
+                collect(sub, named_secret=isinstance(key, str) and is_secret_name(key))
+        elif isinstance(item, (list, tuple)):
+            for sub in item:
+                collect(sub, named_secret=named_secret)
+
+    collect(value, named_secret=False)
+    return {secret for secret in found if len(secret) >= KNOWN_SECRET_MIN_LENGTH}
+
+
+def redact_quoting(text: str, payload: Any) -> str:
+    """`text` written of a payload's handling (an event's error) as redact() writes it, and without any
+    credential the payload holds (payload_secrets), however bare it is quoted: the one rule for an event's
+    error where it is stored and where it is shown (an entry stored before secrets were redacted on arrival
+    keeps them in its payload, and an error a skill raised then may quote one)."""
+    for secret in sorted(payload_secrets(payload), key=len, reverse=True):
+        for form in (secret, quote(secret, safe=""), quote_plus(secret)):
+            text = text.replace(form, REDACTED)
+    return redact(text)
+
+
 def redact_payload(value: Any) -> Any:
     """What the platform sent (an event's payload) without its credentials: redact_json, where a link a
     person shared keeps its `code`, `state` and `invite` (only our own URLs' are one-time credentials)."""

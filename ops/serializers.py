@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from botcore.models import Bot, EventLogEntry
-from ops.redaction import redact_payload
+from ops.redaction import redact_payload, redact_quoting
 from tenants.models import Portal
 
 
@@ -71,6 +71,10 @@ class BotSerializer(serializers.ModelSerializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
+    # As stored, but for a secret an entry stored before secrets were redacted on arrival keeps in its
+    # payload, which an error of then may quote (ops.redaction.redact_quoting).
+    error = serializers.SerializerMethodField()
+
     class Meta:
         model = EventLogEntry
         fields = [
@@ -89,6 +93,9 @@ class EventSerializer(serializers.ModelSerializer):
             "duration_ms",
         ]
         read_only_fields = fields
+
+    def get_error(self, entry: EventLogEntry) -> str:
+        return redact_quoting(entry.error, entry.payload)
 
 
 class RedactedJSONField(serializers.JSONField):

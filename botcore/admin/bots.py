@@ -28,7 +28,7 @@ from botcore.services.bots import (
 from botcore.services.eventlog import give_up_entries, replay_entries
 from botcore.skills.registry import configured_skills
 from botcore.vibe.events import EventType
-from ops.redaction import redact_payload
+from ops.redaction import redact_payload, redact_quoting
 from vibeapp.admin_filters import autocomplete_filter, recent_filter
 from vibeapp.admin_limits import refuse_too_many, warn_each_left
 
@@ -219,8 +219,9 @@ class EventLogEntryAdmin(admin.ModelAdmin):
     # The search reads errors, and only of the events that have one (get_search_results).
     search_fields = ["error"]
     search_help_text = gettext_lazy("Searches the events' errors (a skill's events: the skill filter).")
-    # The payload as stored, but for a secret an entry stored before secrets were redacted on arrival keeps
-    # (an imbot webhook's auth block, a file link's token: ops.redaction); shown where the field stood.
+    # The payload and the error as stored, but for a secret an entry stored before secrets were redacted on
+    # arrival keeps (an imbot webhook's auth block, a file link's token, and an error of then quoting one:
+    # ops.redaction); shown where the fields stood.
     fields = [
         "bot",
         "vibe_bot_id",
@@ -229,7 +230,7 @@ class EventLogEntryAdmin(admin.ModelAdmin):
         "shown_payload",
         "status",
         "skill",
-        "error",
+        "shown_error",
         "attempts",
         "timed_out_attempts",
         "next_attempt_at",
@@ -246,7 +247,7 @@ class EventLogEntryAdmin(admin.ModelAdmin):
         "shown_payload",
         "status",
         "skill",
-        "error",
+        "shown_error",
         "attempts",
         "occurred_at",
         "received_at",
@@ -285,9 +286,13 @@ class EventLogEntryAdmin(admin.ModelAdmin):
         return json.dumps(redact_payload(entry.payload), ensure_ascii=False)
 
     @admin.display(description=gettext_lazy("error"))
+    def shown_error(self, entry: EventLogEntry) -> str:
+        return redact_quoting(entry.error, entry.payload)
+
+    @admin.display(description=gettext_lazy("error"))
     def error_start(self, entry: EventLogEntry) -> str:
         """Why it failed (or waits), at a glance; the entry's page has all of it."""
-        return Truncator(entry.error).chars(ERROR_SHOWN_CHARS)
+        return Truncator(self.shown_error(entry)).chars(ERROR_SHOWN_CHARS)
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         opts = self.opts

@@ -64,7 +64,7 @@ from botcore.vibe.events import EventType, MalformedEventError
 from botcore.vibe.held_calls import HELD_WAIT_SECONDS
 from botcore.vibe.parse import parse_event
 from ops.logs import log_context
-from ops.redaction import redact
+from ops.redaction import redact, redact_quoting
 from tenants.errors import SessionTokenError, TenantsError
 from tenants.models import Portal
 from tenants.services import uninstall_portal
@@ -244,8 +244,14 @@ def run_skill(
 
 
 # --- platform events ------------------------------------------------------------------------------
+def stored_error(entry: EventLogEntry, error: str) -> str:
+    """`error` as `entry` stores it: without a credential its payload holds, however bare it is quoted (an
+    entry an earlier version stored with its auth block, handled now), nor any redact() knows; cut to fit."""
+    return redact_quoting(error, entry.payload)[:4000]
+
+
 def _finish(entry: EventLogEntry, status: str, *, skill: str = "", error: str = "", started: float) -> str:
-    entry.status, entry.skill, entry.error = status, skill, error[:4000]
+    entry.status, entry.skill, entry.error = status, skill, stored_error(entry, error)
     entry.handled_at = timezone.now()
     entry.duration_ms = int((time.monotonic() - started) * 1000)
     save_entry_outcome(entry)
@@ -412,7 +418,7 @@ def handle_entry(
             raise verdict.cause
         retry_at = timezone.now() + timedelta(seconds=verdict.retry_in)
         EventLogEntry.objects.filter(pk=entry.pk).update(
-            next_attempt_at=retry_at, skill=skill_name, error=verdict.error[:4000]
+            next_attempt_at=retry_at, skill=skill_name, error=stored_error(entry, verdict.error)
         )
         entry.next_attempt_at = retry_at
         return EventLogEntry.Status.RECEIVED
@@ -423,7 +429,7 @@ def settle_refused_attempt(entry: EventLogEntry, *, error: str) -> None:
     credential or a new bot, and is no retry), the refusal said, and its time set to now, so that the next
     handling does not read it as an attempt that died with its worker."""
     EventLogEntry.objects.filter(pk=entry.pk).update(
-        attempts=F("attempts") - 1, error=error[:4000], next_attempt_at=timezone.now()
+        attempts=F("attempts") - 1, error=stored_error(entry, error), next_attempt_at=timezone.now()
     )
 
 

@@ -194,3 +194,63 @@ def test_under_auth_in_events_no_secret_of_an_event_is_stored_logged_or_shown(
     caught = "".join(r.getMessage() for r in caplog.records)
     everywhere = stored + page + lines.getvalue() + caught + "".join(a.content.decode() for a in answers)
     assert count_secrets(everywhere, sent) == 0
+
+
+def _quoting_error() -> str:
+    """What a skill of an earlier version raised on an entry stored with its auth block: the access token
+    bare (bare hex: no prefix nor name to know it by), the refresh token as a dict quotes it."""
+    return (
+        f"RuntimeError: the portal refused token {ACCESS_TOKEN} "
+        f"(auth was {{'refresh_token': '{REFRESH_TOKEN}', 'domain': 'acme.bitrix24.com'}})"
+    )
+
+
+def test_an_old_entrys_error_quoting_its_tokens_shows_none_of_them_to_operators(bot, operator):
+    """An entry stored before secrets were redacted on arrival keeps its payload's tokens, and its error (a
+    skill's exception then) may quote one, bare, until the retention prunes it: the admin's page and list and
+    the operator API's event log and detail showed it as stored."""
+    entry = EventLogEntry.objects.create(
+        bot=bot, vibe_event_id=1, event_type="ONIMBOTV2MESSAGEADD", payload=event_with_secrets(),
+        status=EventLogEntry.Status.FAILED, error=_quoting_error(),
+    )  # fmt: skip
+    page = operator.get(f"/admin/botcore/eventlogentry/{entry.pk}/change/")
+    listed = operator.get("/admin/botcore/eventlogentry/")
+    api = token_client(staff=True)
+    detail = api.get(f"/api/ops/events/{entry.pk}/")
+    events = api.get("/api/ops/events/")
+    shown = [page, listed, detail, events]
+    assert [r.status_code for r in shown] == [200, 200, 200, 200]
+    assert "the portal refused token &lt;redacted&gt;" in page.content.decode()
+    assert detail.json()["error"].startswith("RuntimeError: the portal refused token <redacted>")
+    assert count_secrets("".join(r.content.decode() for r in shown)) == 0
+
+
+class TokenQuotingSkill(Skill):
+    """Fails quoting the event's access token bare, as a skill of an earlier version could on an entry
+    stored with its auth block."""
+
+    name = "token_quoting"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx) -> None:
+        raise RuntimeError(_quoting_error().removeprefix("RuntimeError: "))
+
+
+@pytest.mark.slow
+def test_an_old_entry_handled_now_stores_no_token_its_error_quotes(sandbox_portal, settings):
+    """An entry an earlier version stored with its auth block, still waiting at the upgrade: a skill failing
+    on it quoting a token bare had the token stored in the entry's error (redact() knows no bare hex)."""
+    settings.BOTCORE_SKILLS = [f"{__name__}.TokenQuotingSkill"]
+    bot = provision_bot(sandbox_portal.portal)
+    payload = event_with_secrets()
+    payload["data"]["bot"] = {"id": bot.vibe_bot_id, "code": bot.code}
+    payload["data"]["user"]["id"] = sandbox_portal.admin_id
+    entry = EventLogEntry.objects.create(
+        bot=bot, vibe_bot_id=bot.vibe_bot_id, vibe_event_id=900, event_type="ONIMBOTV2MESSAGEADD",
+        payload=payload, status=EventLogEntry.Status.RECEIVED,
+    )  # fmt: skip
+    poll_bot_once(bot.pk)
+    entry.refresh_from_db()
+    assert entry.status == EventLogEntry.Status.FAILED, entry.error
+    assert entry.error.startswith("RuntimeError: the portal refused token <redacted>")
+    assert count_secrets(entry.error) == 0, entry.error
