@@ -177,6 +177,7 @@ def _provision(portal: Portal, *, note: str = "", kind: str | None = None) -> Bo
             provision_requested_at=None,
             status_note=note[:300],
             registered_key_removed_at=None,
+            vibe_bot_gone_at=None,
             **fields,
         )
         if moved:  # the old bot's chats are in its notice, or were owed none: nothing reads them now
@@ -236,8 +237,8 @@ def retire_platform_bot(bot: Bot, *, max_batches: int = 10) -> None:
     cycle are stored (and handled by the new one), and the old bot leaves users' chats.
     """
     old_id = bot.vibe_bot_id
-    if old_id is None:
-        return
+    if old_id is None or bot.vibe_bot_gone_at is not None:
+        return  # none, or gone already: nothing to drain, and a DELETE would only be answered "not found"
     try:
         client = client_for_bot(bot)
         offset = bot.event_offset
@@ -250,6 +251,7 @@ def retire_platform_bot(bot: Bot, *, max_batches: int = 10) -> None:
         client.delete_bot(old_id, missing_ok=True)
     except (VibeError, TenantsError) as error:
         if isinstance(error, VibeApiError) and error.canonical_code == "BOT_NOT_FOUND":
+            mark_platform_bot_gone(bot)
             # Unregistered already: by the uninstall before a reinstall, or by the portal's admin.
             log.info(
                 "old bot already gone on the platform portal=%s vibe_bot=%s", bot.portal.member_id, old_id
@@ -262,7 +264,18 @@ def retire_platform_bot(bot: Bot, *, max_batches: int = 10) -> None:
             error,
         )
         return
+    mark_platform_bot_gone(bot)
     log.info("old bot drained and unregistered portal=%s vibe_bot=%s", bot.portal.member_id, old_id)
+
+
+def mark_platform_bot_gone(bot: Bot) -> None:
+    """The platform bot `bot` names is gone (unregistered, or unknown to the platform): nothing asks to
+    unregister it again, until the row names a new one (provisioning clears the mark)."""
+    if bot.vibe_bot_gone_at is None:
+        bot.vibe_bot_gone_at = timezone.now()
+        Bot.objects.filter(pk=bot.pk, vibe_bot_id=bot.vibe_bot_id, vibe_bot_gone_at__isnull=True).update(
+            vibe_bot_gone_at=bot.vibe_bot_gone_at
+        )
 
 
 def ensure_bot_credential(portal: Portal) -> Bot | None:
@@ -354,9 +367,12 @@ def handle_credential_gone(bot: Bot) -> None:
 
 
 def retire_bot(bot: Bot, *, unregister: bool) -> None:
-    """Stop polling `bot`; with `unregister`, also delete it on the platform (needs its live credential)."""
-    if unregister and bot.vibe_bot_id is not None:
+    """Stop polling `bot`; with `unregister`, also delete it on the platform (needs its live credential),
+    unless it is gone already (vibe_bot_gone_at): an earlier uninstall's, or one the platform forgot. The
+    platform's "not found" to the DELETE is the bot gone too."""
+    if unregister and bot.vibe_bot_id is not None and bot.vibe_bot_gone_at is None:
         client_for_bot(bot).delete_bot(bot.vibe_bot_id, missing_ok=True)
+        mark_platform_bot_gone(bot)
     BotCommand.objects.filter(bot=bot).delete()
     Bot.objects.filter(pk=bot.pk).update(status=Bot.Status.RETIRED, lease_token="", lease_until=None)
     log.info("bot retired portal=%s bot=%s unregistered=%s", bot.portal.member_id, bot.pk, unregister)
@@ -485,6 +501,7 @@ def await_new_platform_bot(bot: Bot, *, reason: str) -> bool:
         consecutive_failures=0,
         last_error=redact(reason)[:2000],
         status_note="The platform no longer knew the bot: it is registered anew.",
+        vibe_bot_gone_at=timezone.now(),
     )
     if awaited:
         log.warning("bot refused by the platform, registered anew portal=%s bot=%s vibe_bot=%s: %s",
