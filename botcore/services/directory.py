@@ -11,6 +11,7 @@ and while the cache cannot be reached (Redis down) the chats are read uncached a
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -52,10 +53,12 @@ def _person_choice(user_id: str, name: str) -> Choice:
     return Choice(user_id, name or gettext("User {id}").format(id=user_id))
 
 
-def list_known_chats(portal: Portal) -> list[Choice]:
+def list_known_chats(portal: Portal, *, chosen: Collection[str] = ()) -> list[Choice]:
     """Group chats of the portal's bot: those its recent events name, newest activity first, each under the
     name it last had; then those it joined that they do not name, newest joined first, under the name the
-    join gave (a rename sends no event). MAX_OFFERED_CHATS at most.
+    join gave (a rename sends no event). MAX_OFFERED_CHATS at most, and then each of `chosen` (the chats the
+    form has picked) that the bot joined, past the cap: a picked chat the bot is in is always offered as one
+    it is in (a standup's chat joined before the newest thousand was said to be left).
 
     Only the chats its current platform bot was seen in: a bot moved to another credential is a new
     platform bot, which is in none of the old one's chats until someone adds it again.
@@ -69,8 +72,15 @@ def list_known_chats(portal: Portal) -> list[Choice]:
     joined = BotChat.objects.filter(bot=bot, vibe_bot_id=bot.vibe_bot_id).order_by("-joined_at", "-id")
     for dialog_id, name in joined.values_list("dialog_id", "name")[:MAX_OFFERED_CHATS]:
         chats.setdefault(dialog_id, (name, dialog_id.removeprefix("chat")))
-    offered = list(chats.items())[:MAX_OFFERED_CHATS]
-    return [_chat_choice(dialog_id, name, chat_id) for dialog_id, (name, chat_id) in offered]
+    offered = dict(list(chats.items())[:MAX_OFFERED_CHATS])
+    # Bounded by the form's picks (a chat option holds one), in one query of the rows the page already reads.
+    missing = [dialog_id for dialog_id in chosen if dialog_id.startswith("chat") and dialog_id not in offered]
+    if missing:
+        for dialog_id, name in joined.filter(dialog_id__in=missing[:MAX_OFFERED_CHATS]).values_list(
+            "dialog_id", "name"
+        ):
+            offered.setdefault(dialog_id, chats.get(dialog_id, (name, dialog_id.removeprefix("chat"))))
+    return [_chat_choice(dialog_id, name, chat_id) for dialog_id, (name, chat_id) in offered.items()]
 
 
 def _chats_in_recent_events(bot: Bot) -> list[tuple[str, str, object]]:

@@ -7,6 +7,8 @@ its administrators may switch them or change options. Every query is scoped to t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,7 +24,7 @@ from botcore.services.bot_codes import MAX_CODES, derived_code
 from botcore.services.directory import list_known_chats, list_portal_people
 from botcore.services.skill_configs import configure_skill
 from botcore.skills.options import OptionsError
-from botcore.web.presenters import option_fields, skill_row, skill_rows
+from botcore.web.presenters import option_fields, picked_values, skill_row, skill_rows
 from tenants.framing import frameable_by_portal
 from tenants.models import Portal
 from tenants.selectors import get_portal_preferences
@@ -106,12 +108,20 @@ def skill_settings(request: HttpRequest, name: str) -> HttpResponse:
     return _render_settings(request, viewer, portal, entry, texts=texts, errors=errors, is_enabled=is_enabled)
 
 
-def _pickers(portal: Portal, entry) -> dict:
-    """Ask the platform only for what this skill's form picks from."""
-    kinds = {option.kind for option in entry.skill.options_schema.fields.values()}
+def _pickers(portal: Portal, entry, *, texts: Mapping[str, str] | None = None) -> dict:
+    """Ask the platform only for what this skill's form picks from. The chats picked (stored, or just posted)
+    are offered whatever the picker's cap."""
+    fields = entry.skill.options_schema.fields
+    kinds = {option.kind for option in fields.values()}
     pickers = {}
     if "group_chat" in kinds:
-        pickers["group_chat"] = list_known_chats(portal)
+        picked = [
+            texts.get(name, "") if texts is not None else option.to_text(entry.options.get(name))
+            for name, option in fields.items()
+            if option.kind == "group_chat"
+        ]
+        chosen = [value for text in picked for value in picked_values(text)]
+        pickers["group_chat"] = list_known_chats(portal, chosen=chosen)
     if "portal_users" in kinds:
         pickers["portal_users"] = list_portal_people(portal)
     return pickers
@@ -121,7 +131,9 @@ def _render_settings(request, viewer, portal, entry, *, texts, errors, is_enable
     language = _language(portal)
     # Only an admin's form shows the fields; a member's view asks the platform for nothing.
     fields = (
-        option_fields(entry, language, texts=texts, errors=errors, pickers=_pickers(portal, entry))
+        option_fields(
+            entry, language, texts=texts, errors=errors, pickers=_pickers(portal, entry, texts=texts)
+        )
         if viewer.is_admin
         else []
     )

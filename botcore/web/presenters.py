@@ -60,12 +60,17 @@ def skill_rows(entries: list[PortalSkill], language: str) -> list[dict[str, Any]
     ]
 
 
+def picked_values(text: str) -> list[str]:
+    """The values a picker's field holds (its text as the form writes it: comma-separated)."""
+    return [piece.strip() for piece in text.split(",") if piece.strip()]
+
+
 def _picks(kind: str, text: str, pickers: Mapping[str, list[Choice] | None]) -> list[dict[str, Any]] | None:
     """The choices a picker offers (what the platform knows), the current ones marked; None: no picker."""
     choices = pickers.get(kind)
     if choices is None:
         return None
-    chosen = [piece.strip() for piece in text.split(",") if piece.strip()]
+    chosen = picked_values(text)
     known = {choice.value for choice in choices}
     # A stored value the platform no longer shows stays pickable, so saving the form does not drop it; the
     # form says it is not known (for a chat: the bot is not in it now).
