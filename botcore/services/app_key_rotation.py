@@ -58,11 +58,7 @@ def request_retirement(portal: Portal) -> bool:
     first held a task queue worker while it waited for the portal's turn. True when enqueued."""
     if not conf.vibe_app_key_previous():
         return False  # no rotation under way: not even a query
-    bot = (
-        list_portal_code_bots(portal)
-        .exclude(status__in=[Bot.Status.RETIRED, Bot.Status.PENDING])
-        .first()
-    )
+    bot = list_portal_code_bots(portal).exclude(status__in=[Bot.Status.RETIRED, Bot.Status.PENDING]).first()
     if bot is None or not registered_under_previous_app_key(bot):
         return False
     taken = Bot.objects.filter(task_stamp_free("provision_requested_at"), pk=bot.pk)
