@@ -75,11 +75,11 @@ def list_known_chats(portal: Portal, *, chosen: Collection[str] = ()) -> list[Ch
     offered = dict(list(chats.items())[:MAX_OFFERED_CHATS])
     # Bounded by the form's picks (a chat option holds one), in one query of the rows the page already reads.
     missing = [dialog_id for dialog_id in chosen if dialog_id.startswith("chat") and dialog_id not in offered]
-    if missing:
-        for dialog_id, name in joined.filter(dialog_id__in=missing[:MAX_OFFERED_CHATS]).values_list(
-            "dialog_id", "name"
-        ):
-            offered.setdefault(dialog_id, chats.get(dialog_id, (name, dialog_id.removeprefix("chat"))))
+    offered |= {dialog_id: chats[dialog_id] for dialog_id in missing if dialog_id in chats}  # past the cap
+    unread = [dialog_id for dialog_id in missing if dialog_id not in chats][:MAX_OFFERED_CHATS]
+    if unread:
+        for dialog_id, name in joined.filter(dialog_id__in=unread).values_list("dialog_id", "name"):
+            offered.setdefault(dialog_id, (name, dialog_id.removeprefix("chat")))
     return [_chat_choice(dialog_id, name, chat_id) for dialog_id, (name, chat_id) in offered.items()]
 
 
