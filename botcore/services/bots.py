@@ -237,8 +237,16 @@ def retire_platform_bot(bot: Bot, *, max_batches: int = 10) -> None:
     cycle are stored (and handled by the new one), and the old bot leaves users' chats.
     """
     old_id = bot.vibe_bot_id
-    if old_id is None or bot.vibe_bot_gone_at is not None:
-        return  # none, or gone already: nothing to drain, and a DELETE would only be answered "not found"
+    if old_id is None:
+        return
+    if bot.vibe_bot_gone_at is not None:
+        # Nothing to drain, and a DELETE would only be answered "not found": the platform is not asked.
+        log.info(
+            "old bot already gone on the platform portal=%s vibe_bot=%s (unregistered or refused before)",
+            bot.portal.member_id,
+            old_id,
+        )
+        return
     try:
         client = client_for_bot(bot)
         offset = bot.event_offset
