@@ -22,6 +22,7 @@ import httpx
 
 from botcore.vibe.coerce import is_digits
 from botcore.vibe.errors import (
+    BOT_LEVEL_CODES,
     REQUEST_TOO_LARGE_STATUSES,
     VibeApiError,
     VibeAuthError,
@@ -36,6 +37,7 @@ from botcore.vibe.errors import (
     VibeRateLimitError,
     VibeServerError,
     VibeSessionExpiredError,
+    quoted_bitrix_code,
 )
 
 _SESSION_CODES = ("TOKEN_MISSING", "INVALID_APP_KEY", "TOKEN_EXPIRED", "TOKEN_INVALID")
@@ -83,6 +85,25 @@ ERROR_CLASS_BY_CODE: dict[str, type[VibeApiError]] = {
     **dict.fromkeys(_RATE_LIMIT_CODES, VibeRateLimitError),
     **dict.fromkeys(_SERVER_CODES, VibeServerError),
 }
+
+
+# The families of imbot.v2's refusals of one call, whose codes a platform may pass on inside its BITRIX_ERROR
+# (passed_on_refusal). The bot-level codes and BOT_ALREADY_EXISTS are the platform's own (the reference's
+# tables): a message quoting one is not read as that refusal.
+_PASSED_ON_FAMILIES = (VibeForbiddenError, VibeNotFoundError, VibeConflictError, VibeBadRequestError)
+_NEVER_PASSED_ON = BOT_LEVEL_CODES | {"BOT_ALREADY_EXISTS"}
+
+
+def passed_on_refusal(code: str | None, message: str) -> str | None:
+    """The imbot.v2 refusal a BITRIX_ERROR stands for, where its message quotes one we know (`wrapped-bitrix-
+    errors`: "COMMAND_NOT_FOUND: …"): the answer is then read as that refusal, status aside, so a delete of a
+    command already gone, a reaction replayed or a chat never opened mean what their plain codes do, not
+    Bitrix24's passing failure retried. A message quoting no known refusal leaves the BITRIX_ERROR as is."""
+    quoted = quoted_bitrix_code(code, message)
+    if quoted is None or quoted in _NEVER_PASSED_ON:
+        return None
+    family = ERROR_CLASS_BY_CODE.get(quoted)
+    return quoted if family is not None and issubclass(family, _PASSED_ON_FAMILIES) else None
 
 
 def error_class_for(code: str | None, status: int) -> type[VibeApiError]:
@@ -305,13 +326,15 @@ def raise_for_response(response: httpx.Response, content: bytes | None = None) -
             data = {k: v for k, v in error.items() if k == "botId"}  # tolerate the id inside `error`
         retry_after = rate_limit_wait(error.get("retryAfter"), response.headers.get("retry-after"))
         hint = error.get("hint")
+        message = str(error.get("message") or code or "error")
+        code = passed_on_refusal(code, message) or code
         cls = error_class_for(code, status)
         if status < 400 and cls is VibeBadRequestError and not code:
             cls = VibeProtocolError
         raise cls(
             status=status,
             code=code,
-            message=str(error.get("message") or code or "error"),
+            message=message,
             hint=str(hint) if hint else None,
             retry_after=retry_after,
             data=data,

@@ -23,7 +23,8 @@ def chat_last_message(client: VibeClient, bot_id: int, dialog_id: str) -> tuple[
 
     Bitrix24's own error answer (BITRIX_ERROR) is a refusal: a platform may pass imbot.v2's CHAT_NOT_FOUND
     for a dialog never opened on so, and read as passing, every post to a person who never wrote to the bot
-    waited for a read that never came (a standup asked nobody). The chat then cannot say, as for any refusal.
+    waited for a read that never came (a standup asked nobody). One quoting the code is read as that code
+    already (answers.py, passed_on_refusal); one quoting none leaves the chat unable to say, as any refusal.
     """
     try:
         return client.get_chat(bot_id, dialog_id).last_message_id, None

@@ -10,6 +10,7 @@ platform's answer alone (and the transport scrubs even that of the caller's own 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -309,7 +310,8 @@ class VibeServerError(VibeApiError):
     def bitrix_answered(self) -> bool:
         """The platform's own word that Bitrix24 answered the call with an error (BITRIX_ERROR): the method
         did not run. It may be a passing failure, or Bitrix24's refusal of this very call, which a platform
-        may pass on so instead of imbot.v2's own code (the sandbox's `wrapped-bitrix-errors`)."""
+        may pass on so instead of imbot.v2's own code (the sandbox's `wrapped-bitrix-errors`): one whose
+        message quotes a known refusal's code is read as that refusal already (answers.py)."""
         return self.canonical_code in NOT_RUN_CODES
 
     @property
@@ -352,3 +354,18 @@ NOT_RUN_CODES = frozenset({"BITRIX_ERROR"})
 # Server errors after which the call may still run (VibeApiError.call_is_over).
 STILL_QUEUED_CODES = frozenset({"QUEUE_TIMEOUT"})
 BOT_LEVEL_CODES = frozenset({"BOT_NOT_FOUND", "BOT_ACCESS_DENIED", "BOT_OWNERSHIP_ERROR", "INVALID_BOT_ID"})
+
+
+# imbot.v2's code where a platform passes Bitrix24's refusal on as its own BITRIX_ERROR, quoted at the start
+# of the message ("COMMAND_NOT_FOUND: The bot has no command 3"): the sandbox's `wrapped-bitrix-errors`.
+_QUOTED_CODE = re.compile(r"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+):")
+
+
+def quoted_bitrix_code(code: str | None, message: str) -> str | None:
+    """The imbot.v2 code a BITRIX_ERROR's message starts with (`REACTION_ALREADY_SET: …`); None for any other
+    error, and for a message that quotes none ("Error in the Bitrix24 API response": Bitrix24's own failure,
+    which stays a passing one). Which quoted codes are read as their refusal is answers.py's call."""
+    if not code or CODE_ALIASES.get(code, code) not in NOT_RUN_CODES:
+        return None
+    quoted = _QUOTED_CODE.match(message.strip())
+    return quoted.group(1) if quoted else None

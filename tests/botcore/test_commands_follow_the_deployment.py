@@ -9,11 +9,13 @@ import pytest
 from django.utils import timezone
 from django_q.models import Schedule
 
+from botcore.models import BotCommand
 from botcore.schedules import ensure_schedules
 from botcore.services.bots import provision_bot
 from botcore.skills.base import CommandSpec, Skill
 from botcore.tasks import sync_stale_commands
 from botcore.vibe.events import EventType
+from tests.taskqueue import TaskFailed
 
 pytestmark = pytest.mark.slow
 
@@ -90,3 +92,49 @@ def test_an_admin_switching_a_skill_again_and_again_costs_the_platform_one_sync(
     assert platform_commands(sandbox_portal, bot) == ["/help", "/ping"]
     # One sync's calls: the commands kept registered again (idempotent on the platform) and the one DELETE.
     assert len(sandbox_portal.calls(bot.vibe_bot_id)) == calls_before + 2 + 1
+
+
+def test_a_removed_command_whose_delete_answer_was_lost_is_dropped_once_on_a_wrapping_platform(
+    sandbox_portal, settings, task_queue
+):
+    """`wrapped-bitrix-errors`: a platform passes imbot.v2's COMMAND_NOT_FOUND on as its 502 BITRIX_ERROR,
+    the code at the start of the message. The DELETE of a command no skill uses any more did its work but its
+    answer was lost; its retry met "COMMAND_NOT_FOUND: …", read as Bitrix24's passing failure: retried, the
+    sync failed, and every later sync failed again on that delete. Gone is gone: the record goes, and the next
+    sweep is quiet."""
+    settings.BOTCORE_SKILLS = [*BUILT_INS, f"{__name__}.RollSkill"]
+    bot = provision_bot(sandbox_portal.portal)
+    sandbox_portal.speak("wrapped-bitrix-errors")
+    lost = {"method": "DELETE", "path": "/v1/bots/{bot_id}/commands/{command_id}", "dropRate": 1}
+    rule = sandbox_portal.control.post("/_sandbox/faults", json={**lost, "afterAction": True}).json()["data"]
+    settings.BOTCORE_SKILLS = BUILT_INS  # the next deploy takes the skill away
+    assert sync_stale_commands() == 1
+    task_queue.run()
+    sandbox_portal.control.delete(f"/_sandbox/faults/{rule['id']}")
+    assert platform_commands(sandbox_portal, bot) == ["/help", "/ping"]
+    assert sorted(BotCommand.objects.filter(bot=bot).values_list("command", flat=True)) == ["help", "ping"]
+    deletes = [c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["method"] == "DELETE"]
+    assert len(deletes) == 2  # the one whose answer was lost, and its retry that met COMMAND_NOT_FOUND
+    assert sync_stale_commands() == 0  # nothing left to sync: no delete tried again
+
+
+def test_a_removed_command_whose_delete_bitrix24_failed_keeps_its_record_for_the_next_sync(
+    sandbox_portal, settings, task_queue
+):
+    """Bitrix24's own failure (502 BITRIX_ERROR quoting no refusal) says nothing of the command: it may
+    still be there, so its record stays and the next sweep deletes it."""
+    settings.BOTCORE_SKILLS = [*BUILT_INS, f"{__name__}.RollSkill"]
+    bot = provision_bot(sandbox_portal.portal)
+    sandbox_portal.speak("wrapped-bitrix-errors")
+    failing = {"method": "DELETE", "path": "/v1/bots/{bot_id}/commands/{command_id}", "errorRate": 1}
+    rule = sandbox_portal.control.post("/_sandbox/faults", json={**failing, "errorCode": "BITRIX_ERROR"})
+    settings.BOTCORE_SKILLS = BUILT_INS
+    assert sync_stale_commands() == 1
+    with pytest.raises(TaskFailed):
+        task_queue.run()
+    assert BotCommand.objects.filter(bot=bot, command="roll").exists()
+    sandbox_portal.control.delete(f"/_sandbox/faults/{rule.json()['data']['id']}")
+    assert sync_stale_commands() == 1
+    task_queue.run()
+    assert platform_commands(sandbox_portal, bot) == ["/help", "/ping"]
+    assert not BotCommand.objects.filter(bot=bot, command="roll").exists()

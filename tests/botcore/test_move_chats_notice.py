@@ -100,7 +100,9 @@ def old_bot_in_two_chats(sp, sandbox, settings) -> tuple[Bot, str, str]:
     return bot, standup_chat, other_chat
 
 
-@pytest.mark.parametrize("dialect", BOT_CODES)
+# `wrapped-bitrix-errors`: the chat the old bot left answers "ACCESS_DENIED: …" inside a 502 BITRIX_ERROR,
+# which was read as the platform failing: the look-ups stopped, and the chat it left was listed too.
+@pytest.mark.parametrize("dialect", [*BOT_CODES, "wrapped-bitrix-errors"])
 def test_a_rotated_key_s_new_bot_is_named_the_old_bot_s_group_chats_once(
     sandbox_portal, sandbox, settings, task_queue, dialect
 ):

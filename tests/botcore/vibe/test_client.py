@@ -253,6 +253,25 @@ def test_reactions_add_and_remove_idempotently(client, bot, world):
     assert client.remove_reaction(bot.id, said["id"], reaction="like") is False
 
 
+def test_reactions_replayed_on_a_platform_wrapping_bitrixs_refusals_are_no_failure(client, bot, world):
+    """`wrapped-bitrix-errors`: a platform passes imbot.v2's REACTION_ALREADY_SET (and REACTION_NOT_FOUND)
+    on as its 502 BITRIX_ERROR, the code at the start of the message. Read as Bitrix24's passing failure, a
+    replayed reaction was sent 4 times and then raised; it says the reaction is there, as a plain 409 does."""
+    said = world.control.user_says(world.admin_id, "like me", bot_id=bot.id)
+    world.control.dialects("wrapped-bitrix-errors")
+    assert client.add_reaction(bot.id, said["id"], reaction="like") is True
+    assert client.add_reaction(bot.id, said["id"], reaction="like") is False
+    assert client.remove_reaction(bot.id, said["id"], reaction="like") is True
+    assert client.remove_reaction(bot.id, said["id"], reaction="like") is False
+    reaction_calls = [c for c in world.control.calls(botId=bot.id) if c["path"].endswith("/reactions")]
+    assert [(c["method"], c["status"]) for c in reaction_calls] == [
+        ("POST", 200),
+        ("POST", 502),
+        ("DELETE", 200),
+        ("DELETE", 502),
+    ]
+
+
 def test_show_typing_shows_the_status_in_the_chat(client, bot, world):
     said = world.control.user_says(world.admin_id, "think", bot_id=bot.id)
     client.show_typing(bot.id, dialog_id=world.admin_id, status="IMBOT_AGENT_ACTION_THINKING", duration=30)

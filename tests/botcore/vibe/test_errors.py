@@ -196,6 +196,36 @@ def test_an_unknown_code_lands_in_the_family_of_its_status(status, expected):
     assert caught.value.code == "SOMETHING_NEW_2027"
 
 
+@pytest.mark.parametrize(
+    ("message", "expected", "code"),
+    [
+        # `wrapped-bitrix-errors`: imbot.v2's refusal passed on inside the reference's BITRIX_ERROR.
+        ("COMMAND_NOT_FOUND: The bot has no command 3", VibeNotFoundError, "COMMAND_NOT_FOUND"),
+        ("REACTION_ALREADY_SET: The reaction is set", VibeConflictError, "REACTION_ALREADY_SET"),
+        ("ACCESS_DENIED: The bot is not a member of this chat", VibeForbiddenError, "ACCESS_DENIED"),
+        ("EMPTY_MESSAGE: Nothing to send", VibeBadRequestError, "EMPTY_MESSAGE"),
+        # Bitrix24's own failure, or a code that is no refusal of one call: the passing failure it was.
+        ("Error in the Bitrix24 API response", VibeServerError, "BITRIX_ERROR"),
+        ("INTERNAL_ERROR: Bitrix24 failed", VibeServerError, "BITRIX_ERROR"),
+        ("RATE_LIMIT: too many", VibeServerError, "BITRIX_ERROR"),
+        ("BOT_NOT_FOUND: the platform's own code", VibeServerError, "BITRIX_ERROR"),
+        ("SOMETHING_NEW_2027: not a code we know", VibeServerError, "BITRIX_ERROR"),
+        ("The answer said COMMAND_NOT_FOUND: later", VibeServerError, "BITRIX_ERROR"),
+    ],
+)
+def test_a_bitrix_error_quoting_a_known_refusal_is_read_as_that_refusal(message, expected, code):
+    with pytest.raises(VibeApiError) as caught:
+        raise_for_response(answer(502, error_body("BITRIX_ERROR", message)))
+    assert type(caught.value) is expected
+    assert (caught.value.code, caught.value.status, caught.value.message) == (code, 502, message)
+
+
+def test_only_a_bitrix_error_is_read_for_a_quoted_code():
+    with pytest.raises(VibeServerError) as caught:
+        raise_for_response(answer(502, error_body("BITRIX_UNAVAILABLE", "CHAT_NOT_FOUND: no")))
+    assert caught.value.code == "BITRIX_UNAVAILABLE"
+
+
 @pytest.mark.parametrize(("alias", "canonical"), sorted(CODE_ALIASES.items()))
 def test_aliases_name_the_reference_code(alias, canonical):
     with pytest.raises(VibeApiError) as caught:
