@@ -46,7 +46,7 @@ from botcore.skills.options import GroupChat
 from botcore.vibe import VibeClient
 from botcore.vibe import bbcode as bb
 from botcore.vibe.budget import Priority
-from botcore.vibe.errors import VibeApiError, VibeError
+from botcore.vibe.errors import VibeApiError, VibeError, VibeNotFoundError
 from tenants.errors import SessionTokenError, TenantsError
 from tenants.models import Portal
 from tenants.selectors import list_admin_user_ids
@@ -174,8 +174,10 @@ def _listed_by_old_bot(
 
 
 def _not_in_it(error: VibeApiError) -> bool:
-    # CONTRACT B §7.4: ACCESS_DENIED when the bot is not a member (a member may always read the chat).
-    return error.canonical_code == "ACCESS_DENIED" or error.status == 404
+    # CONTRACT B §7.4: ACCESS_DENIED when the bot is not a member (a member may always read the chat). A chat
+    # gone is not found by its code, not its 404: a platform passing CHAT_NOT_FOUND on inside its 502
+    # BITRIX_ERROR keeps the 502 (answers.py: passed_on_refusal).
+    return error.canonical_code == "ACCESS_DENIED" or isinstance(error, VibeNotFoundError)
 
 
 def chats_notice_text(facts: dict[str, Any], language: str) -> str:

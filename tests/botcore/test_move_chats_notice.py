@@ -141,6 +141,27 @@ def test_a_rotated_key_s_new_bot_is_named_the_old_bot_s_group_chats_once(
     assert new_bot == bot.vibe_bot_id and commands
 
 
+@pytest.mark.parametrize("dialect", [None, "wrapped-bitrix-errors"])
+def test_a_chat_gone_from_the_portal_is_not_named_to_the_new_bot(
+    sandbox_portal, sandbox, settings, task_queue, dialect
+):
+    """A group chat deleted in Bitrix24 (no event reaches the bot) answers CHAT_NOT_FOUND to the old bot's
+    look-up: nothing to add the new bot to. `wrapped-bitrix-errors` says it inside a 502 BITRIX_ERROR, which
+    the look-up read by its 404 alone took for the platform refusing every look: it stopped asking, and the
+    gone chat was listed."""
+    sp = sandbox_portal
+    sp.speak(*filter(None, [dialect]))
+    bot, _, _ = old_bot_in_two_chats(sp, sandbox, settings)
+    gone = int(group_chat(sp, bot, "Closed project").removeprefix("chat"))
+    poll_bot_once(bot.pk)
+    sandbox.run_in_loop(lambda services: services.platform.chats.pop(gone))
+    open_app(sp, app_key=rotate_app_key(sp, settings))
+    task_queue.run("botcore.tasks.move_portal_bot")
+    bot.refresh_from_db()
+    [notice] = notices_posted(sp, bot.vibe_bot_id, sp.admin_id)
+    assert "Closed project" not in notice and "Sales and support" in notice, notice
+
+
 def admin_with_session(sp) -> int:
     """A second admin of the portal, whose session tenants keeps (as their visit left it)."""
     made = sp.control.post(
