@@ -118,6 +118,24 @@ def test_the_admins_are_told_once_a_day_when_the_moved_bots_question_cannot_go_o
     assert len(notices_to(sp, bot, sp.admin_id)) == 2
 
 
+def test_the_admins_are_told_the_chat_when_the_platform_wraps_its_refusal(
+    clock, sandbox_portal, task_queue, settings
+):
+    """`wrapped-bitrix-errors`: the moved bot's look at its standup chat answers "ACCESS_DENIED: …" inside a
+    502 BITRIX_ERROR. Read as Bitrix24's passing failure, it was asked 4 times and the admins were not told
+    to add the bot to the chat."""
+    sp = sandbox_portal
+    bot, _ = move_with_standup(sp, task_queue, settings, ask_at="06:30", report_at="06:45")
+    sp.speak("wrapped-bitrix-errors")
+    clock.move_to(datetime(2030, 3, 4, 6, 30, 20, tzinfo=UTC))
+    assert sweep_schedules() == 1
+    task_queue.run()
+    [notice] = notices_to(sp, bot, sp.admin_id)
+    assert "the bot is not a member of the chat it posts to" in notice and "add it to that chat" in notice
+    refused = [(c["method"], c["path"]) for c in sp.calls(bot.vibe_bot_id) if c["status"] == 502]
+    assert refused == [("GET", f"/v1/bots/{bot.vibe_bot_id}/chats/chat1/users")]  # asked once, not 4 times
+
+
 def test_with_named_participants_the_admins_are_told_when_the_summary_cannot_be_posted(
     clock, sandbox_portal, task_queue, settings
 ):
