@@ -511,7 +511,9 @@ def _settle_failure(
         if bot_services.await_new_platform_bot(bot, reason=reason):
             provisioning.request_provisioning(bot.portal)
             return CycleOutcome("reprovision")
-        bot_services.mark_bot_broken(bot, reason=reason)
+        if bot_services.mark_bot_broken(bot, reason=reason) and error.canonical_code == "BOT_NOT_FOUND":
+            # Broken for an operator, and gone all the same: an uninstall sends it no DELETE.
+            bot_services.mark_platform_bot_gone(bot)
         _schedule(bot.pk, lease_token=lease_token, delay=conf.poll_slow_seconds())
         return CycleOutcome("broken")
     if refused_as_built(error):

@@ -61,3 +61,20 @@ def test_an_uninstall_sends_no_delete_for_a_bot_the_platform_no_longer_knows(tas
     tenant_services.uninstall_portal(sp.portal, reason="admin")
     assert deletes_of(sp, bot.vibe_bot_id) == 1
     assert Bot.objects.get(pk=bot.pk).status == Bot.Status.RETIRED
+
+
+def test_an_uninstall_sends_no_delete_for_a_bot_broken_by_the_platforms_not_found(task_queue, sandbox_portal):
+    """A bot the platform answered "not found" before it ever answered (forgotten at once, or never known)
+    is broken for an operator, not registered anew; it is gone all the same, and no uninstall asks again."""
+    sp = sandbox_portal
+    assert task_queue.run() == ["provisioned"]
+    bot = Bot.objects.get(portal=sp.portal)
+    client_for_bot(bot).delete_bot(bot.vibe_bot_id)  # deleted before its first cycle
+    poll_bot_once(bot.pk)  # BOT_NOT_FOUND with no answer since its registration: broken
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.BROKEN
+    assert bot.vibe_bot_gone_at is not None
+    assert deletes_of(sp, bot.vibe_bot_id) == 1
+    tenant_services.uninstall_portal(sp.portal, reason="admin")
+    assert deletes_of(sp, bot.vibe_bot_id) == 1
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.RETIRED
