@@ -64,11 +64,12 @@ def apply_portal_profile(portal: Portal, *, changed: Collection[str] | None = No
 
 
 def list_command_specs(portal: Portal) -> list[tuple[str, CommandSpec]]:
-    """The commands of the portal's enabled skills; a name two skills declare goes to the first one routed."""
+    """The commands of the portal's enabled skills; a name two skills declare goes to the first one routed, in
+    any case (command_key), as the platform and routing read it: a second case of it is not registered."""
     specs: dict[str, tuple[str, CommandSpec]] = {}
     for skill, _ in list_enabled_skills(portal):
         for spec in skill.commands:
-            specs.setdefault(spec.command, (skill.name, spec))
+            specs.setdefault(spec.key, (skill.name, spec))
     return list(specs.values())
 
 

@@ -41,6 +41,13 @@ if TYPE_CHECKING:
 COMMAND_SOURCES = frozenset({"textarea", "keyboard", "menu"})
 
 
+def command_key(name: str) -> str:
+    """A command's name as the platform and routing compare names: without the slash, in lower case. The
+    platform takes /Standup and /standup for one command, and a user may type either; registration,
+    routing, /help and the skills card all read names through this one rule."""
+    return name.lstrip("/").lower()
+
+
 @dataclass(frozen=True)
 class CommandSpec:
     """A slash command a skill owns; registered on the platform when the portal's bot is provisioned.
@@ -58,6 +65,11 @@ class CommandSpec:
 
     def accepts(self, context: str) -> bool:
         return not self.button_only or context == "keyboard"
+
+    @property
+    def key(self) -> str:
+        """The name as the platform and routing compare it (command_key)."""
+        return command_key(self.command)
 
 
 class ChatScope(StrEnum):
@@ -288,8 +300,8 @@ class Skill(abc.ABC):
         return bool(cls.schedules) or cls.schedules_for is not Skill.schedules_for
 
     def command_spec(self, name: str) -> CommandSpec | None:
-        wanted = name.lstrip("/").lower()
-        return next((spec for spec in self.commands if spec.command.lower() == wanted), None)
+        wanted = command_key(name)
+        return next((spec for spec in self.commands if spec.key == wanted), None)
 
     def owns_command(self, name: str) -> bool:
         return self.command_spec(name) is not None

@@ -147,9 +147,9 @@ def _check_commands(label: str, commands: tuple[CommandSpec, ...]) -> None:
             raise SkillConfigError(
                 f"{label}: command /{spec.command} needs an English title (the fallback language)"
             )
-        if spec.command in seen:
+        if spec.key in seen:
             raise SkillConfigError(f"{label}: command /{spec.command} is declared twice")
-        seen.add(spec.command)
+        seen.add(spec.key)
 
 
 def _check_option_defaults(label: str, schema: OptionsSchema) -> None:

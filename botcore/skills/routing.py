@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from botcore.skills.base import Skill, SkillContext
+from botcore.skills.base import Skill, SkillContext, command_key
 from botcore.vibe.events import (
     BotEvent,
     CommandAddEvent,
@@ -43,7 +43,7 @@ def _fits(skill: Skill, event: BotEvent, *, owned_commands: set[str]) -> bool:
         return False
     if isinstance(event, CommandAddEvent):
         if not skill.commands:
-            return event.command.name.lower() not in owned_commands
+            return command_key(event.command.name) not in owned_commands
         spec = skill.command_spec(event.command.name)
         return spec is not None and spec.accepts(event.command.context)
     if isinstance(event, (MessageAddEvent, MessageUpdateEvent)):
@@ -61,7 +61,7 @@ def typed_command_answerers(skills: Iterable[Skill]) -> dict[str, Skill]:
     for skill in skills:
         for spec in skill.commands:
             if spec.accepts("textarea"):
-                answerers.setdefault(spec.command.lower(), skill)
+                answerers.setdefault(spec.key, skill)
     return answerers
 
 
@@ -75,7 +75,7 @@ def select_skill(
     skills = list(skills)
     owned: set[str] = set()
     if event.type == EventType.COMMAND_ADD:
-        owned = {spec.command.lower() for skill in skills for spec in skill.commands}
+        owned = {spec.key for skill in skills for spec in skill.commands}
     for skill in skills:
         if _fits(skill, event, owned_commands=owned) and skill.wants(event, context_for(skill)):
             return skill

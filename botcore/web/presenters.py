@@ -53,7 +53,7 @@ def skill_rows(entries: list[PortalSkill], language: str) -> list[dict[str, Any]
             commands=[
                 "/" + spec.command
                 for spec in entry.skill.commands
-                if spec.accepts("textarea") and answerers.get(spec.command.lower()) is entry.skill
+                if spec.accepts("textarea") and answerers.get(spec.key) is entry.skill
             ],
         )
         for entry in entries

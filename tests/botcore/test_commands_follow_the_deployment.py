@@ -138,3 +138,34 @@ def test_a_removed_command_whose_delete_bitrix24_failed_keeps_its_record_for_the
     task_queue.run()
     assert platform_commands(sandbox_portal, bot) == ["/help", "/ping"]
     assert not BotCommand.objects.filter(bot=bot, command="roll").exists()
+
+
+class CapitalStandupSkill(Skill):
+    name = "capital_standup"
+    event_types = frozenset({EventType.COMMAND_ADD})
+    commands = (CommandSpec("Standup", title={"en": "Stand-up"}),)
+
+    def handle(self, event, ctx) -> None:
+        ctx.answer_command("capital")
+
+
+class StandupSkill(CapitalStandupSkill):
+    name = "lower_standup"
+    commands = (CommandSpec("standup", title={"en": "Stand-up"}),)
+
+
+def test_a_second_case_of_a_command_name_never_reaches_the_platform(sandbox_portal, settings):
+    """The platform takes /Standup and /standup for one command, as routing does (command_key). A declared
+    name is lower case (the registry refuses a capital at load, naming it), so no deployment registers a
+    second case of a name; counted where the platform records the calls."""
+    from botcore.errors import SkillConfigError
+
+    settings.BOTCORE_SKILLS = [*BUILT_INS, f"{__name__}.CapitalStandupSkill", f"{__name__}.StandupSkill"]
+    with pytest.raises(SkillConfigError, match="'Standup'"):
+        provision_bot(sandbox_portal.portal)
+    calls = sandbox_portal.control.get("/_sandbox/calls").json()["data"]["calls"]
+    assert [c for c in calls if c["method"] == "POST" and c["path"].endswith("/commands")] == []
+
+    settings.BOTCORE_SKILLS = [*BUILT_INS, f"{__name__}.StandupSkill"]
+    bot = provision_bot(sandbox_portal.portal)
+    assert platform_commands(sandbox_portal, bot) == ["/help", "/ping", "/standup"]

@@ -21,9 +21,8 @@ def list_visible_commands(skills: list[Skill] | tuple[Skill, ...]) -> list[Comma
     shown: dict[str, CommandSpec] = {}
     for skill in skills:
         for spec in skill.commands:
-            name = spec.command.lower()
-            if answerers.get(name) is skill and spec.accepts("textarea"):
-                shown.setdefault(name, spec)
+            if answerers.get(spec.key) is skill and spec.accepts("textarea"):
+                shown.setdefault(spec.key, spec)
     return list(shown.values())
 
 
