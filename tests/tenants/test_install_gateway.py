@@ -65,3 +65,23 @@ def test_headers_a_browser_forges_never_reach_the_app(gateway, settings):
     page = httpx.get(f"{gateway['url']}/", headers=forged, follow_redirects=True)
     assert page.status_code == 200 and "Open this app from your Bitrix24 portal" in page.text
     assert not Portal.objects.exists()
+
+
+def test_make_run_says_whether_its_demo_portal_was_installed_now_or_opened_again(gateway):
+    """`make run` opens the app as the portal's admin at every start: the first start installs the portal,
+    later ones open it again; its line said "(the first time, that installs it)" every time."""
+    from io import StringIO
+
+    from vibeapp.management.commands.runstack import Command
+
+    def start_once() -> str:
+        out = StringIO()
+        Command(stdout=out)._install_demo_portal(sandbox=gateway["root_url"], gateway=gateway["url"])
+        return out.getvalue()
+
+    assert start_once() == "Demo portal installed: opened by Alice Admin through the gateway.\n"
+    assert Portal.objects.get().status == Portal.Status.ACTIVE
+    again = "Demo portal opened again by Alice Admin through the gateway (installed already).\n"
+    assert start_once() == again
+    Portal.objects.update(status=Portal.Status.UNINSTALLED)  # its admin uninstalled the app meanwhile
+    assert start_once() == "Demo portal installed: opened by Alice Admin through the gateway.\n"

@@ -20,6 +20,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from tenants.models import Portal
+from tenants.selectors import find_portal
 from vibeapp.children import stop_groups
 from vibeapp.env import ensure_local_secret, make_private_dir
 
@@ -239,21 +241,27 @@ class Command(BaseCommand):
         return process
 
     def _install_demo_portal(self, *, sandbox: str, gateway: str) -> None:
-        """Open the app through the gateway as the demo portal's admin, exactly as a person would."""
+        """Open the app through the gateway as the demo portal's admin, exactly as a person would: that
+        installs the portal unless it is installed already (a start after the first); the line says which."""
         state = httpx.get(f"{sandbox}/_sandbox/state", timeout=5)
-        users = [u for p in state.json()["data"]["portals"] for u in p["users"] if u.get("isAdmin")]
-        if not users:
+        admins = [(p, u) for p in state.json()["data"]["portals"] for u in p["users"] if u.get("isAdmin")]
+        if not admins:
             raise CommandError("the sandbox's demo portal has no admin to install it")
+        portal, admin = admins[0]
+        known = find_portal(member_id=portal["memberId"])
+        installed_before = known is not None and known.status != Portal.Status.UNINSTALLED
         with httpx.Client(follow_redirects=True, timeout=15) as browser:
-            page = browser.get(f"{gateway}/_gateway/open", params={"userId": users[0]["id"], "next": "/"})
+            page = browser.get(f"{gateway}/_gateway/open", params={"userId": admin["id"], "next": "/"})
         if page.status_code != 200:
             raise CommandError(
                 f"installing the demo portal through the gateway failed: HTTP {page.status_code}"
             )
-        self.stdout.write(
-            f"Demo portal opened by {users[0]['name']} through the gateway"
-            " (the first time, that installs it)."
-        )
+        if installed_before:
+            self.stdout.write(
+                f"Demo portal opened again by {admin['name']} through the gateway (installed already)."
+            )
+        else:
+            self.stdout.write(f"Demo portal installed: opened by {admin['name']} through the gateway.")
 
     def _print_welcome(self, *, web: str, sandbox: str, gateway: str) -> None:
         self.stdout.write(self.style.SUCCESS("\nvibeapp is running.\n"))
