@@ -78,3 +78,16 @@ def test_the_address_must_lead_outside_and_the_words_are_words_not_a_pattern(web
         ).name
         == "echo"
     )
+
+
+def test_without_options_the_kit_refuses_the_relay_as_enabling_it_would():
+    """From a newcomer's trial: without options= the kit ran the relay on its defaults, the pattern empty,
+    and it took every message; on a portal it cannot be enabled without them. Refused, naming skill and
+    options."""
+    said = "the relay skill's options: webhook_url: is required; words: is required"
+    with pytest.raises(OptionsError) as refused:
+        run_skill(RelaySkill(), make_message_event("hello"))
+    assert str(refused.value) == said
+    with pytest.raises(OptionsError) as refused:
+        route(make_message_event("hello"), [RelaySkill(), EchoSkill()])
+    assert str(refused.value) == said

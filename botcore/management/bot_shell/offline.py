@@ -31,7 +31,7 @@ class OfflineSession(ShellSession):
         return RecordingContext(
             skill=skill,
             event=event,
-            options=None,
+            options=self.options_of(skill),
             language=None,
             timezone=self.timezone,
             portal_member_id=MEMBER_ID,
@@ -39,11 +39,6 @@ class OfflineSession(ShellSession):
             state_store=self.stores[skill.name],
             on_action=self.show,
         )
-
-    def _ctx(self, skill: Skill, event: SkillEvent) -> RecordingContext:
-        ctx = self.context_for(skill, event)
-        ctx.options = self.options_of(skill)
-        return ctx
 
     def show(self, action: Action) -> None:
         details = action.details
@@ -77,7 +72,7 @@ class OfflineSession(ShellSession):
         contexts: dict[str, RecordingContext] = {}
 
         def context_for(skill: Skill) -> RecordingContext:
-            return contexts.setdefault(skill.name, self._ctx(skill, event))
+            return contexts.setdefault(skill.name, self.context_for(skill, event))
 
         chosen = self.route(event, context_for)
         if chosen is not None:
@@ -86,7 +81,7 @@ class OfflineSession(ShellSession):
                 self.jobs.extend((chosen, job) for job in ctx.deferred)
 
     def deliver(self, skill: Skill, event: SkillEvent) -> None:
-        ctx = self._ctx(skill, event)
+        ctx = self.context_for(skill, event)
         if self.handle(skill, event, ctx):
             self.jobs.extend((skill, job) for job in ctx.deferred)
 

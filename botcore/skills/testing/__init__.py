@@ -58,7 +58,8 @@ def route(
     """Which of `skills` (in routing order) gets `event`; each context is a RecordingContext(**ctx_kwargs).
 
     `options` maps a skill's name to its options, as each skill has its own on a portal (`{"relay":
-    {"pattern": "#ops"}}`); a skill not named there has its defaults."""
+    {"pattern": "#ops"}}`); a skill not named there has its defaults, and one with a required option they
+    leave empty is refused (OptionsError naming it), as enabling it on a portal would be."""
     if isinstance(event, BackendEvent):
         raise TypeError(
             "backend events are not routed: they go to a named skill, or to every skill declaring them"
@@ -135,7 +136,7 @@ def _run_job(skill: Skill, job: DeferredJobEvent, ctx: RecordingContext) -> Reco
     job_ctx = RecordingContext(
         skill=skill,
         event=job,
-        options=None,
+        options=ctx.options,
         state_store=ctx.state_store,
         enabled_skills=ctx.enabled_skills,
         chat_users=ctx.chat_users,
@@ -143,7 +144,6 @@ def _run_job(skill: Skill, job: DeferredJobEvent, ctx: RecordingContext) -> Reco
         on_action=ctx.on_action,
         timezone=ctx.timezone,
     )
-    job_ctx.options = ctx.options
     skill.handle(job, job_ctx)
     return job_ctx
 

@@ -90,9 +90,11 @@ class RecordingContext(EventFacts):
         platform_clock_lead: timedelta = timedelta(0),
         client: Any = None,
     ) -> None:
-        """`options`: validated against the skill's schema (a bad one raises OptionsError, as saving would);
-        without them, the schema's defaults. `state`: initial states by dialog id. `platform_clock_lead`: how
-        far the platform's clock runs ahead of ours (negative: behind), as ctx.on_our_clock reads it.
+        """`options`: validated against the skill's schema over its defaults, and across fields (a bad one
+        raises OptionsError naming the skill, as saving would); without them, the defaults, checked so too: a
+        required option with no default refuses the skill, as enabling it on a portal would. `state`: initial
+        states by dialog id. `platform_clock_lead`: how far the platform's clock runs ahead of ours (negative:
+        behind), as ctx.on_our_clock reads it.
         `client`: what `ctx.client` gives a skill that calls the platform client itself (a stand-in of the
         test's), refused inside a state block as live; None without one."""
         self._platform_clock_lead = platform_clock_lead
@@ -101,13 +103,9 @@ class RecordingContext(EventFacts):
         if skill is not None:
             schema = skill.options_schema
             try:
-                self.options = (
-                    schema.resolve({})
-                    if options is None
-                    else schema.validate({**schema.defaults(), **options})
-                )
-                if options is not None:
-                    skill.check_options(self.options)  # across fields, as saving them does (validate_options)
+                # As enabling the skill live does (validate_options): a required option left empty refuses it.
+                self.options = schema.validate({**schema.defaults(), **(options or {})})
+                skill.check_options(self.options)
             except OptionsError as refused:
                 raise OptionsError(refused.errors, skill_name=skill.name) from None
         else:

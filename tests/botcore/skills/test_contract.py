@@ -19,6 +19,9 @@ from botcore.skills.testing import (
 from botcore.vibe.events import EventType
 
 SKILLS = load_skills()
+# What enabling each takes beyond its defaults: a required option with no default (the kit refuses it
+# without, as enabling it live would).
+ENABLED_WITH = {"standup": {"chat": "chat5"}}
 
 
 @pytest.mark.parametrize("skill", SKILLS, ids=lambda s: s.name)
@@ -50,7 +53,8 @@ def test_skill_never_gets_the_bots_own_or_a_system_message(skill):
 
 @pytest.mark.parametrize("skill", SKILLS, ids=lambda s: s.name)
 def test_skill_handles_what_it_is_given_without_raising(skill):
-    """A plain user's first contact: whatever the skill takes of it, it handles with default options."""
+    """A plain user's first contact: whatever the skill takes of it, it handles with the options enabling it
+    takes."""
     events = [
         make_join_event(),
         make_message_event("hello"),
@@ -59,7 +63,7 @@ def test_skill_handles_what_it_is_given_without_raising(skill):
         *[make_command_event(spec.command) for spec in skill.commands],
     ]
     for event in events:
-        ctx = RecordingContext(skill=skill, event=event)
+        ctx = RecordingContext(skill=skill, event=event, options=ENABLED_WITH.get(skill.name))
         if would_handle(skill, event, ctx):
             skill.handle(event, ctx)
             assert ctx.actions, f"{skill.name} took {type(event).__name__} and did nothing visible"
@@ -69,4 +73,5 @@ def test_skill_handles_what_it_is_given_without_raising(skill):
 def test_owned_commands_route_to_their_skill(skill):
     for spec in skill.commands:
         event = make_command_event(spec.command, context="keyboard" if spec.button_only else "textarea")
-        assert route(event, [skill]) is skill
+        enabled_with = {skill.name: ENABLED_WITH[skill.name]} if skill.name in ENABLED_WITH else {}
+        assert route(event, [skill], options=enabled_with) is skill

@@ -60,6 +60,8 @@ class AnyCommand(Skill):
 
 
 DEFAULT_ORDER = [HelpSkill(), StandupSkill(), EchoSkill()]
+# What enabling them takes: standup's chat is required and has no default (the kit refuses it without).
+ENABLED_WITH = {"standup": {"chat": "chat5"}}
 
 
 def test_a_pattern_and_a_chat_scope_pick_the_greeter_before_echo():
@@ -80,15 +82,18 @@ def test_group_only_skills_skip_private_dialogs_and_may_hear_other_bots():
 
 
 def test_the_bots_own_and_system_messages_reach_nobody():
-    assert route(make_message_event("echoed", author_id=100, bot_id=100), DEFAULT_ORDER) is None
-    assert route(make_message_event("joined", is_system=True), DEFAULT_ORDER) is None
+    assert (
+        route(make_message_event("echoed", author_id=100, bot_id=100), DEFAULT_ORDER, options=ENABLED_WITH)
+        is None
+    )
+    assert route(make_message_event("joined", is_system=True), DEFAULT_ORDER, options=ENABLED_WITH) is None
 
 
 def test_a_command_goes_to_its_first_owner_in_settings_order():
-    assert route(make_command_event("help"), DEFAULT_ORDER).name == "help"
+    assert route(make_command_event("help"), DEFAULT_ORDER, options=ENABLED_WITH).name == "help"
     assert route(make_command_event("help"), [EchoSkill(), HelpSkill()]).name == "echo"
-    assert route(make_command_event("ping"), DEFAULT_ORDER).name == "echo"
-    assert route(make_command_event("standup"), DEFAULT_ORDER).name == "standup"
+    assert route(make_command_event("ping"), DEFAULT_ORDER, options=ENABLED_WITH).name == "echo"
+    assert route(make_command_event("standup"), DEFAULT_ORDER, options=ENABLED_WITH).name == "standup"
 
 
 def test_a_catch_all_gets_only_commands_nobody_owns():
@@ -110,30 +115,47 @@ def test_a_button_only_command_answers_buttons_not_typing():
 def test_the_answerers_the_portal_page_lists_are_the_skills_typed_commands_reach(order):
     answerers = typed_command_answerers(order)
     for name in {spec.command for skill in order for spec in skill.commands}:
-        routed = route(make_command_event(name), order)
+        enabled_with = {name: options for name, options in ENABLED_WITH.items() if name in answerers}
+        routed = route(make_command_event(name), order, options=enabled_with)
         assert (answerers[name].name if name in answerers else None) == (routed.name if routed else None)
 
 
 def test_help_and_standup_leave_plain_messages_to_echo():
-    assert route(make_message_event("just talking"), DEFAULT_ORDER).name == "echo"
-    assert route(make_reaction_event("like"), DEFAULT_ORDER).name == "echo"
+    assert route(make_message_event("just talking"), DEFAULT_ORDER, options=ENABLED_WITH).name == "echo"
+    assert route(make_reaction_event("like"), DEFAULT_ORDER, options=ENABLED_WITH).name == "echo"
 
 
 def test_standup_takes_a_private_message_only_while_the_participants_question_is_open():
     open_question = {"7": {"day": "2030-03-04", "status": "open", "answers": []}}
     assert (
-        route(make_message_event("did things", user_id=7), DEFAULT_ORDER, state=open_question).name
+        route(
+            make_message_event("did things", user_id=7),
+            DEFAULT_ORDER,
+            options=ENABLED_WITH,
+            state=open_question,
+        ).name
         == "standup"
     )
     assert (
-        route(make_message_event("did things", user_id=8), DEFAULT_ORDER, state=open_question).name == "echo"
+        route(
+            make_message_event("did things", user_id=8),
+            DEFAULT_ORDER,
+            options=ENABLED_WITH,
+            state=open_question,
+        ).name
+        == "echo"
     )
     closed = {"7": {"day": "2030-03-04", "status": "closed", "answers": ["x"]}}
-    assert route(make_message_event("did things", user_id=7), DEFAULT_ORDER, state=closed).name == "echo"
+    assert (
+        route(
+            make_message_event("did things", user_id=7), DEFAULT_ORDER, options=ENABLED_WITH, state=closed
+        ).name
+        == "echo"
+    )
 
 
 def test_a_removed_reaction_is_not_echoed():
-    assert route(make_reaction_event("like", action="delete"), DEFAULT_ORDER) is None
+    assert route(make_reaction_event("like", action="delete"), DEFAULT_ORDER, options=ENABLED_WITH) is None
 
 
 @pytest.mark.parametrize("pattern", ["(", "[a-"])
