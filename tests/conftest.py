@@ -20,6 +20,13 @@ from sandbox.runner import SandboxThread
 from tests.netguard import NetworkGuard
 
 
+def pytest_configure(config):
+    """Each xdist worker its own task queue (tests/taskqueue.py), before any test enqueues."""
+    from tests.taskqueue import give_this_worker_a_queue_of_its_own
+
+    give_this_worker_a_queue_of_its_own()
+
+
 def pytest_collection_modifyitems(items):
     """A browser test starts chromium, a real process: it is slow too, so `-m "not slow"` leaves it out."""
     for item in items:

@@ -4,18 +4,35 @@ django-q2's worker and monitor, as a qcluster's pusher, worker and monitor would
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from multiprocessing import Queue, Value
 from typing import Any
 
 import setproctitle
+from django.conf import settings
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.brokers.orm import ORM
+from django_q.conf import Conf
 from django_q.monitor import monitor
 from django_q.signing import SignedPackage
 from django_q.utils import get_func_repr
 from django_q.worker import worker
+
+
+def give_this_worker_a_queue_of_its_own() -> None:
+    """Under pytest-xdist, this worker's queue is VIBE_Q_NAME suffixed with its id (gw0, gw1...): on Redis the
+    workers of one run share the list VIBE_Q_NAME names, so one test's purge and `queued` took the other
+    worker's tasks (a re-provisioning test saw its neighbour's poll_bot). The ORM broker's rows were apart
+    already, in each worker's own test database. Settings and django-q2's Conf, which read the name once at
+    import, both change, so what a test hands a process of its own (VIBE_Q_NAME) is the same queue."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    settings.Q_CLUSTER["name"] = Conf.PREFIX = f"{Conf.PREFIX}-{worker}"
+    Conf.CLUSTER_NAME = f"{Conf.CLUSTER_NAME}-{worker}"
+    Conf.Q_STAT = f"django_q:{Conf.PREFIX}:cluster"
 
 
 class TaskFailed(AssertionError):
@@ -23,7 +40,8 @@ class TaskFailed(AssertionError):
 
 
 class BrokerQueue:
-    """The broker of this test run's queue (VIBE_Q_NAME), emptied when the test starts and ends."""
+    """The broker of this test run's queue (VIBE_Q_NAME; one an xdist worker), emptied when the test starts
+    and ends."""
 
     def __init__(self) -> None:
         self.broker = get_broker()

@@ -60,3 +60,34 @@ def test_a_task_enqueued_while_the_clock_stands_still_is_run(task_queue):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert Success.objects.filter(func="botcore.tasks.execute_skill_run").count() == 1
+
+
+def test_each_xdist_worker_queues_and_takes_tasks_on_a_queue_of_its_own(task_queue, monkeypatch, settings):
+    """Under `-n 2` on Redis both workers shared the list VIBE_Q_NAME names: a re-provisioning test counted
+    its neighbour's poll_bot among its own tasks. Here two workers in turn, in this one process."""
+    from django_q.conf import Conf
+
+    from tests.taskqueue import BrokerQueue, give_this_worker_a_queue_of_its_own
+
+    for name in ("PREFIX", "CLUSTER_NAME", "Q_STAT"):
+        monkeypatch.setattr(Conf, name, getattr(Conf, name))  # put back once the test ends
+    monkeypatch.setitem(settings.Q_CLUSTER, "name", settings.Q_CLUSTER["name"])
+    base = Conf.CLUSTER_NAME
+
+    def become(worker: str) -> BrokerQueue:
+        monkeypatch.setattr(Conf, "PREFIX", base)
+        monkeypatch.setattr(Conf, "CLUSTER_NAME", base)
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        give_this_worker_a_queue_of_its_own()
+        return BrokerQueue()
+
+    become("gw7").purge()
+    become("gw8").purge()
+    become("gw7")
+    async_task("botcore.tasks.poll_bot", 1)
+    neighbour = become("gw8")
+    assert settings.Q_CLUSTER["name"] == Conf.CLUSTER_NAME == f"{base}-gw8"
+    assert neighbour.queued == []
+    mine = become("gw7")
+    assert mine.queued == [("botcore.tasks.poll_bot", (1,))]
+    mine.purge()
