@@ -23,16 +23,25 @@ from django_q.brokers.orm import ORM
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
+_QUOTED_NAMES: dict[str, dict[str, str]] = {}  # per backend vendor: the quoting is the backend's
+
 
 class PlainSqlORM(ORM):
     def _database(self) -> BaseDatabaseWrapper:
         self.get_connection()  # django-q2's: closes a stale connection first, outside a transaction
         return connections[Conf.ORM]
 
-    def _names(self, database: BaseDatabaseWrapper) -> dict[str, str]:
-        quote = database.ops.quote_name
-        fields = {name: quote(OrmQ._meta.get_field(name).column) for name in ("id", "key", "payload", "lock")}
-        return {"table": quote(OrmQ._meta.db_table), **fields}
+    @staticmethod
+    def _names(database: BaseDatabaseWrapper) -> dict[str, str]:
+        """The queue table's and columns' names as the backend quotes them: read once per backend, not at
+        every statement (each task's enqueue, take and acknowledgement looked the fields up again)."""
+        names = _QUOTED_NAMES.get(database.vendor)
+        if names is None:
+            quote = database.ops.quote_name
+            columns = ("id", "key", "payload", "lock")
+            names = {name: quote(OrmQ._meta.get_field(name).column) for name in columns}
+            names = _QUOTED_NAMES[database.vendor] = {"table": quote(OrmQ._meta.db_table), **names}
+        return names
 
     def enqueue(self, task: Any) -> int:
         database = self._database()
