@@ -51,13 +51,18 @@ messages: deps gettext
 # GNU gettext: makemessages/compilemessages and the catalogue test need it, running the app does not.
 gettext:
 	@command -v msgcmp >/dev/null 2>&1 || { \
-	  echo "Installing GNU gettext for the translation tools"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq gettext >/dev/null; }
+	  exec 9>"$${TMPDIR:-/tmp}/vibeapp-apt.lock"; flock 9; \
+	  command -v msgcmp >/dev/null 2>&1 || { \
+	    echo "Installing GNU gettext for the translation tools"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq gettext >/dev/null; }; }
 
 # Browser tests drive Debian's chromium through Playwright; Playwright never downloads a browser of its own.
+# Installs wait for each other (two first runs at once would otherwise meet apt's lock and fail).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installing Debian's chromium for the browser tests"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  exec 9>"$${TMPDIR:-/tmp}/vibeapp-apt.lock"; flock 9; \
+	  command -v chromium >/dev/null 2>&1 || { \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null; }; }
