@@ -327,7 +327,8 @@ def raise_for_response(response: httpx.Response, content: bytes | None = None) -
         retry_after = rate_limit_wait(error.get("retryAfter"), response.headers.get("retry-after"))
         hint = error.get("hint")
         message = str(error.get("message") or code or "error")
-        code = passed_on_refusal(code, message) or code
+        passed_on = passed_on_refusal(code, message)
+        wrapped_in, code = (code, passed_on) if passed_on else (None, code)
         cls = error_class_for(code, status)
         if status < 400 and cls is VibeBadRequestError and not code:
             cls = VibeProtocolError
@@ -340,6 +341,7 @@ def raise_for_response(response: httpx.Response, content: bytes | None = None) -
             data=data,
             method=method,
             path=path,
+            wrapped_in=wrapped_in,
         )
 
     if body is not _NOT_JSON:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from botcore.vibe.coerce import is_digits
 
@@ -135,7 +135,15 @@ class VibeFileTooLargeError(VibeError):
 
 
 class VibeApiError(VibeError):
-    """The platform answered with an error: `status`, `code` and the rest of its error object."""
+    """The platform answered with an error: `status`, `code` and the rest of its error object.
+
+    `wrapped_in`: the platform's own code (BITRIX_ERROR) where `code` is imbot.v2's refusal it passed on
+    inside it (answers.passed_on_refusal, the sandbox's `wrapped-bitrix-errors`); `status` stays the HTTP one.
+    """
+
+    # The status a refusal of this family has when the platform answers it plainly (the reference's tables):
+    # what one passed on inside a BITRIX_ERROR stands for (answered_status).
+    plain_status: ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -148,9 +156,11 @@ class VibeApiError(VibeError):
         data: Mapping[str, Any] | None = None,
         method: str = "",
         path: str = "",
+        wrapped_in: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
+        self.wrapped_in = wrapped_in
         self.code = code
         self.message = message
         self.hint = hint
@@ -158,6 +168,15 @@ class VibeApiError(VibeError):
         self.data: Mapping[str, Any] = data or {}
         self.method = method
         self.path = path
+
+    @property
+    def answered_status(self) -> int:
+        """The status the answer stands for: the HTTP one, except for imbot.v2's refusal passed on inside the
+        platform's BITRIX_ERROR (`wrapped_in`), which is a refusal of this one call (its family's plain 4xx),
+        not the platform failing: what the answers are counted as (botcore.vibe.hooks, ops' metrics)."""
+        if self.wrapped_in and self.plain_status is not None:
+            return self.plain_status
+        return self.status
 
     @property
     def concerns_bot(self) -> bool:
@@ -247,13 +266,19 @@ class VibeSessionExpiredError(VibeAuthError):
 class VibeForbiddenError(VibeApiError):
     """Valid credentials, but not for this object: another key's bot, a chat the bot is not in."""
 
+    plain_status = 403
+
 
 class VibeNotFoundError(VibeApiError):
     """The bot, message, chat, command or file does not exist (or the path does not)."""
 
+    plain_status = 404
+
 
 class VibeConflictError(VibeApiError):
     """The request clashes with the current state (already registered, reaction already set)."""
+
+    plain_status = 409
 
 
 class VibeBotAlreadyExistsError(VibeConflictError):
@@ -277,6 +302,8 @@ class VibeBotAlreadyExistsError(VibeConflictError):
 
 class VibeBadRequestError(VibeApiError):
     """The request itself is wrong: a missing or malformed field, a body too large."""
+
+    plain_status = 400
 
 
 class VibeRateLimitError(VibeApiError):

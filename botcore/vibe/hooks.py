@@ -53,7 +53,10 @@ _held_call_observers = _Observers("held-call")
 
 def on_platform_response(observer: ResponseObserver) -> ResponseObserver:
     """Call `observer(status_code)` after every HTTP answer of the platform's API (any status, every
-    attempt). Subscribing the same function twice keeps one subscription. Usable as a decorator."""
+    attempt), once it is read: the status the answer stands for (VibeApiError.answered_status), which is
+    the HTTP one except for imbot.v2's refusal a platform passes on inside its 502 BITRIX_ERROR (heard as
+    the refusal's 4xx, not as the platform failing). Subscribing the same function twice keeps one
+    subscription. Usable as a decorator."""
     _response_observers.add(observer)
     return observer
 
@@ -63,7 +66,7 @@ def remove_platform_response_observer(observer: ResponseObserver) -> None:
 
 
 def platform_responded(status_code: int) -> None:
-    """Tell every observer of an answer (the transport calls this)."""
+    """Tell every observer of an answer (the transport calls this with the status the answer stands for)."""
     _response_observers.tell(status_code)
 
 

@@ -281,7 +281,9 @@ class Transport:
             raise self._transport_error(exc, method, url, sent=False) from None
         except httpx.TransportError as exc:
             raise self._transport_error(exc, method, url, sent=True) from None
-        platform_responded(response.status_code)  # observers (ops' counters: answers by class, 429s)
+        # What the observers (ops' counters: answers by class, 429s) hear once the answer is read: its status,
+        # or the one its error stands for (a refusal passed on inside a 502 BITRIX_ERROR is a 4xx).
+        answered = response.status_code
         try:
             try:
                 # never more than MAX_ANSWER_BYTES of it, nor a byte past the caller's deadline
@@ -293,9 +295,12 @@ class Transport:
                 response.close()
             data = raise_for_response(response, body)
         except VibeApiError as error:
+            answered = error.answered_status
             self.budget.record(limited=isinstance(error, VibeRateLimitError))
             self._scrub(error)
             raise
+        finally:
+            platform_responded(answered)
         self.budget.record(limited=False)
         return data
 

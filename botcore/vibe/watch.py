@@ -265,16 +265,17 @@ async def watch_events(
     except _SENT as exc:
         raise VibeTransportError(type(exc).__name__, method="GET", path=_PATH, sent=True) from None
     except VibeApiError as error:  # too large to read, or its encoding does not decode
-        platform_responded(error.status)
+        platform_responded(error.answered_status)
         _scrub(error, auth)
         raise
-    platform_responded(answer.status)
     content = body.content()
     try:
         data = raise_for_response(response, content)
     except VibeApiError as error:
+        platform_responded(error.answered_status)  # a refusal passed on inside a 502 BITRIX_ERROR is a 4xx
         _scrub(error, auth)
         raise
+    platform_responded(answer.status)
     # An answer without a list of events is the cycle's to record (it meets the same and backs off), never
     # "nothing waits": a platform that keeps answering so would starve the bot without a word.
     if not events_of(data, bot_id=vibe_bot_id) and data.get("hasMore") is not True:

@@ -218,6 +218,11 @@ def test_a_bitrix_error_quoting_a_known_refusal_is_read_as_that_refusal(message,
         raise_for_response(answer(502, error_body("BITRIX_ERROR", message)))
     assert type(caught.value) is expected
     assert (caught.value.code, caught.value.status, caught.value.message) == (code, 502, message)
+    # What it is counted as (ops' answers by status class): the refusal's own 4xx, else the 502 it was.
+    passed_on = code != "BITRIX_ERROR"
+    assert caught.value.wrapped_in == ("BITRIX_ERROR" if passed_on else None)
+    assert caught.value.answered_status == (expected.plain_status if passed_on else 502)
+    assert 400 <= caught.value.answered_status < 500 if passed_on else True
 
 
 def test_only_a_bitrix_error_is_read_for_a_quoted_code():

@@ -43,3 +43,26 @@ def test_an_observer_that_raises_never_fails_the_call(world, caplog):
     finally:
         remove_platform_response_observer(broken)
     assert "observer failed" in caplog.text
+
+
+def test_a_refusal_passed_on_inside_bitrix_error_counts_as_the_refusal_not_a_platform_failure(world):
+    """`wrapped-bitrix-errors`: a platform passes imbot.v2's REACTION_ALREADY_SET on as its 502 BITRIX_ERROR,
+    the code at the start of the message. The client reads it as the 409 it stands for (answers.
+    passed_on_refusal); the observers heard 502, and the 5xx series (whose alert pages an operator for the
+    platform's outage) rose for a user's reaction clicked twice."""
+    heard: list[int] = []
+    on_platform_response(heard.append)
+    try:
+        with world.client() as client:
+            bot = client.register_bot(code="helper", name="Helper")
+            said = world.control.user_says(world.admin_id, "like me", bot_id=bot.id)
+            world.control.dialects("wrapped-bitrix-errors")
+            assert client.add_reaction(bot.id, said["id"], reaction="like") is True
+            before_4xx, before_5xx = answers("4xx"), answers("5xx")
+            assert client.add_reaction(bot.id, said["id"], reaction="like") is False
+    finally:
+        remove_platform_response_observer(heard.append)
+    sent = [c["status"] for c in world.control.calls(botId=bot.id) if c["path"].endswith("/reactions")]
+    assert sent == [200, 502]  # the platform did wrap it: one answer, 502 on the wire
+    assert heard[-2:] == [200, 409]
+    assert (answers("4xx") - before_4xx, answers("5xx") - before_5xx) == (1, 0)
