@@ -216,6 +216,18 @@ def check_skill_class(cls: object, label: str) -> type[Skill]:
     return cls
 
 
+def check_skill_declaration(cls: object) -> type[Skill]:
+    """check_skill_class as the boot runs it on BOTCORE_SKILLS naming the class by its dotted path: what the
+    test kit runs on every skill it is given, so a skill the deployment refuses (botcore.E003) fails its
+    tests with the boot's own message instead of passing them."""
+    path = f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', repr(cls))}"
+    return check_skill_class(cls, _label(path))
+
+
+def _label(item: str) -> str:
+    return f"BOTCORE_SKILLS: {item!r}"
+
+
 def load_skills(paths: list[str] | tuple[str, ...] | None = None) -> list[Skill]:
     """Instantiate the skills at `paths` (default: BOTCORE_SKILLS) in order, checking each declaration;
     the first item refused raises its SkillConfigError."""
@@ -249,7 +261,7 @@ def _load(paths: list[str] | tuple[str, ...] | None) -> tuple[list[Skill], list[
 
 def _check_item(item: str, seen: Mapping[str, str]) -> type[Skill]:
     """The skill class of one BOTCORE_SKILLS item, given the names the items before it took."""
-    cls = check_skill_class(_import(item), f"BOTCORE_SKILLS: {item!r}")
+    cls = check_skill_class(_import(item), _label(item))
     if "." not in item and ":" not in item and cls.name != item:
         raise SkillConfigError(
             f"BOTCORE_SKILLS: entry point {item!r} loads a skill named {cls.name!r}; the names must match",

@@ -6,9 +6,10 @@
         ctx = run_skill(DiceSkill(), make_message_event("roll"), options={"sides": 6})
         assert 1 <= int(ctx.replies[0]) <= 6
 
-run_skill() routes the event the way the bot would (declared event types, message filter, commands,
-wants()) and fails the test when the skill would never be given it; `route()` answers which of several
-skills gets an event. Pass `state_store=DatabaseStateStore(...)` to RecordingContext for database state.
+run_skill() refuses a skill whose declaration the boot refuses (the registry's check, its message), routes
+the event the way the bot would (declared event types, message filter, commands, wants()) and fails the test
+when the skill would never be given it; `route()` answers which of several skills gets an event. Pass
+`state_store=DatabaseStateStore(...)` to RecordingContext for database state.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from botcore.skills.base import Skill
 from botcore.skills.events import BackendEvent, DeferredJobEvent, SkillEvent
+from botcore.skills.registry import check_skill_declaration
 from botcore.skills.routing import select_skill
 from botcore.skills.testing.factories import (
     make_bot_delete_event,
@@ -64,6 +66,8 @@ def route(
         raise TypeError(
             "backend events are not routed: they go to a named skill, or to every skill declaring them"
         )
+    for skill in skills:  # the boot refuses the whole list for one of them, so the kit does before routing
+        check_skill_declaration(type(skill))
     options = options or {}
     unknown = sorted(set(options) - {skill.name for skill in skills})
     if unknown:
@@ -89,8 +93,10 @@ def run_skill(
 ) -> RecordingContext:
     """Handle `event` with `skill` as the bot would, and return the context that recorded it.
 
-    Raises AssertionError when routing would not give the skill this event.
+    Raises AssertionError when routing would not give the skill this event, and the boot's SkillConfigError
+    (botcore.E003, its message) when the deployment would refuse the skill's declaration.
     """
+    check_skill_declaration(type(skill))
     if ctx is None:
         ctx = RecordingContext(skill=skill, event=event, **ctx_kwargs)
     else:

@@ -23,6 +23,7 @@ from botcore.skills.context import EventFacts
 from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import normalize_language
 from botcore.skills.options import OptionsError
+from botcore.skills.registry import check_skill_declaration
 from botcore.skills.state import (
     BlockGuardedClient,
     MemoryStateStore,
@@ -98,6 +99,10 @@ class RecordingContext(EventFacts):
         `client`: what `ctx.client` gives a skill that calls the platform client itself (a stand-in of the
         test's), refused inside a state block as live; None without one."""
         self._platform_clock_lead = platform_clock_lead
+        for declared in {type(each) for each in (skill, *enabled_skills) if each is not None}:
+            # The boot's own check (botcore.E003): a declaration the deployment refuses fails the test too,
+            # as does a list of enabled skills holding one (the boot refuses the whole list).
+            check_skill_declaration(declared)
         self.skill = skill
         self.event = event
         if skill is not None:

@@ -230,6 +230,9 @@ class Relay(Skill):
     name = "relay"
     event_types = frozenset({EventType.MESSAGE_ADD})
     options_schema = OptionsSchema(pattern=Text(required=True))
+    enabled_by_default = (
+        False  # its pattern has no default: the boot refuses it on by default, so does the kit
+    )
 
     def wants(self, event, ctx):
         return bool(re.search(ctx.options["pattern"], event.text_to_bot))
