@@ -3,6 +3,8 @@ lines, the stored errors, Django's error report and the event log's payloads all
 
 In text: the platform's credentials and bearer values, a URL's password, a URL query's credential (by its
 parameter's name), a quoted field named as a credential, and the values the work under way noted as secret.
+In what a person wrote (the platform's payload: `ours=False`), a word after "Bearer" is kept unless it is
+shaped as a credential, and a shared link's `code`, `state` and `invite` are its words.
 In JSON (a platform's payload): the whole value of every field named as a credential, and in every string
 what text loses.
 """
@@ -22,8 +24,16 @@ REDACTED = "<redacted>"
 # prefix counts wherever it starts, a word's end or none: percent-encoded text runs it on from "%20" or "%3A",
 # and a name may be glued to it ("key_vibe_api_…").
 _SECRET = re.compile(
-    r"(vibe_(?:app|api|session)_)[A-Za-z0-9_.~+/=\-]{4,}|(?i:(bearer\s+))[A-Za-z0-9_.~+/=\-]{8,}"
+    r"(vibe_(?:app|api|session)_)[A-Za-z0-9_.~+/=\-]{4,}|(?i:(bearer\s+))([A-Za-z0-9_.~+/=\-]{8,})"
 )
+# What follows "Bearer" in a person's words ("Bearer something", "the bearer instructions", "BEARER BONDS")
+# rather than a credential: letters alone in a word's case (lower, Capitalized or CAPITALS), hyphen-joined,
+# a full stop after it, and shorter than a token worth the name. A token has digits, a credential's marks
+# (_ . ~ + / =), letters in no word's case (a random one's), or length: in our own text (a log line quoting
+# a header) every value after "Bearer" is one, as before.
+_WORD_PART = r"(?:[A-Z]?[a-z]+|[A-Z]+)"
+_BEARER_WORDS = re.compile(rf"{_WORD_PART}(?:-{_WORD_PART})*\.?")
+_LONGEST_BEARER_WORD = 20
 
 # Names of fields whose value is a credential, as an object's key or a URL query's parameter, compared
 # lower-cased without "_" and "-" (access_token, accessToken, ACCESS-TOKEN). `auth` is the block imbot's
@@ -105,37 +115,50 @@ def _quoted_field(match: re.Match[str]) -> str:
     return f"{quote_mark}{name}{quote_mark}{colon}{value_quote}{REDACTED}{value_quote}"
 
 
-def redact(text: str, *, our_urls: bool = True) -> str:
-    """`text` with every secret in it written <redacted>. `our_urls=False`: text that quotes none of our own
-    URLs (what the platform sent: a message a person wrote), whose `code`, `state` and `invite` parameters
-    are a shared link's words, not one-time credentials."""
+def _secret(match: re.Match[str]) -> str:
+    return f"{match.group(1) or match.group(2)}{REDACTED}"
+
+
+def _secret_in_words(match: re.Match[str]) -> str:
+    """_secret, but a word after "Bearer" that is shaped as a person's word (_BEARER_WORDS) is kept."""
+    value = match.group(3)
+    if value and len(value) < _LONGEST_BEARER_WORD and _BEARER_WORDS.fullmatch(value):
+        return match.group(0)
+    return _secret(match)
+
+
+def redact(text: str, *, ours: bool = True) -> str:
+    """`text` with every secret in it written <redacted>. `ours=False`: text a person wrote (what the
+    platform sent), which quotes none of our own URLs nor headers: its `code`, `state` and `invite`
+    parameters are a shared link's words, not one-time credentials, and a word after "Bearer" is redacted
+    only where shaped as a credential ("Bearer something" is kept, "Bearer eyJhbGci…" is not)."""
     for value in _known_secrets.get():
         text = text.replace(value, REDACTED)
-    text = _SECRET.sub(lambda m: f"{m.group(1) or m.group(2)}{REDACTED}", text)
+    text = _SECRET.sub(_secret if ours else _secret_in_words, text)
     text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
     if "=" in text:
-        text = _QUERY_PARAMETER.sub(_query_parameter if our_urls else _platform_query_parameter, text)
+        text = _QUERY_PARAMETER.sub(_query_parameter if ours else _platform_query_parameter, text)
     if ":" in text:
         text = _QUOTED_FIELD.sub(_quoted_field, text)
     return text
 
 
-def redact_json(value: Any, *, our_urls: bool = True) -> Any:
+def redact_json(value: Any, *, ours: bool = True) -> Any:
     """`value` (JSON: objects, arrays, scalars) with each secret in it written <redacted>: the whole value of
     a field named as a credential (an `auth` block whatever it holds; an empty one is left, nothing to hide),
-    and in every string what redact() takes out of text (`our_urls` as there). A new value; `value` is left
+    and in every string what redact() takes out of text (`ours` as there). A new value; `value` is left
     as it was."""
     if isinstance(value, str):
-        return redact(value, our_urls=our_urls)
+        return redact(value, ours=ours)
     if isinstance(value, Mapping):
         return {
             key: REDACTED
             if isinstance(key, str) and is_secret_name(key) and _holds_something(item)
-            else redact_json(item, our_urls=our_urls)
+            else redact_json(item, ours=ours)
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple)):
-        return [redact_json(item, our_urls=our_urls) for item in value]
+        return [redact_json(item, ours=ours) for item in value]
     return value
 
 
@@ -176,9 +199,10 @@ def redact_quoting(text: str, payload: Any) -> str:
 
 
 def redact_payload(value: Any) -> Any:
-    """What the platform sent (an event's payload) without its credentials: redact_json, where a link a
-    person shared keeps its `code`, `state` and `invite` (only our own URLs' are one-time credentials)."""
-    return redact_json(value, our_urls=False)
+    """What the platform sent (an event's payload) without its credentials: redact_json of a person's words,
+    where a link they shared keeps its `code`, `state` and `invite` (only our own URLs' are one-time
+    credentials) and a word after "Bearer" is kept unless shaped as a credential."""
+    return redact_json(value, ours=False)
 
 
 def _holds_something(item: Any) -> bool:

@@ -100,7 +100,7 @@ def _malformed_entry(
     and a redelivery of it is known), else under a synthetic one (_synthetic_id, at the bot's offset); its
     secrets redacted, in the raw text and in the reason."""
     try:
-        text = redact(raw_text(redact_payload(item)), our_urls=False)
+        text = redact(raw_text(redact_payload(item)), ours=False)
     except RecursionError:  # nested past what a walk can follow: its text alone, redacted as text is
         text = redact(raw_text(item))
     if not 0 <= event_id <= BIGINT_MAX:

@@ -254,3 +254,28 @@ def test_an_old_entry_handled_now_stores_no_token_its_error_quotes(sandbox_porta
     assert entry.status == EventLogEntry.Status.FAILED, entry.error
     assert entry.error.startswith("RuntimeError: the portal refused token <redacted>")
     assert count_secrets(entry.error) == 0, entry.error
+
+
+def test_a_persons_words_after_bearer_reach_the_skill_and_the_operator_and_a_token_after_it_does_not(
+    sandbox_portal, operator
+):
+    """From a user's trial: "Bearer something" typed in a chat was stored, shown in the admin and answered
+    by echo as "Bearer <redacted>". Words stay; a credential's shape after "Bearer" is still taken out."""
+    bot = provision_bot(sandbox_portal.portal)
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    for text in ("Bearer something", f"Bearer {token}"):
+        sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
+    assert poll_bot_once(bot.pk).status == "polled"
+    entries = EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD").order_by(
+        "vibe_event_id"
+    )
+    assert [e.payload["data"]["message"]["text"] for e in entries] == [
+        "Bearer something",
+        "Bearer <redacted>",
+    ]
+    assert all(e.status == EventLogEntry.Status.HANDLED and e.skill == "echo" for e in entries)
+    echoed = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if "you wrote" in m["text"]]
+    assert len(echoed) == 2 and "Bearer something" in echoed[0] and token not in echoed[1], echoed
+    shown = operator.get(f"/admin/botcore/eventlogentry/{entries[0].pk}/change/").content.decode()
+    assert "Bearer something" in shown
+    assert token not in operator.get(f"/admin/botcore/eventlogentry/{entries[1].pk}/change/").content.decode()

@@ -106,3 +106,37 @@ def test_a_log_line_quoting_a_payload_loses_its_credentials_in_either_format(for
 def test_a_credential_in_a_fragment_or_glued_to_a_word_is_redacted(text, redacted):
     assert redact(text) == redacted
     assert redact_payload({"message": {"text": text}}) == {"message": {"text": redacted}}
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["Bearer something", "the bearer instructions are attached", "Bearer Something.", "BEARER BONDS-FUND",
+     "bearer hello", "Bearer well-known"],
+)  # fmt: skip
+def test_a_persons_words_after_bearer_are_kept_in_a_payload(said):
+    """From a user's trial: "Bearer something" typed in a chat reached the event log, the admin and the skill
+    as "Bearer <redacted>". In what a person wrote, a word after "Bearer" is a credential only where it is
+    shaped as one."""
+    assert redact_payload({"message": {"text": said}}) == {"message": {"text": said}}
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "vibe_session_" + "b2" * 20,  # ours: its prefix alone says so
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",  # a JWT
+        "3f9a1c0e7b2d4a68",  # an OAuth token: bare hex
+        "AbCdEfGhIjKlMnOp",  # letters alone, in no word's case
+        "abcdefghijklmnopqrstuvwxyz",  # letters alone, longer than a word
+        "dG9rZW4tdmFsdWU=",  # base64
+        "tok_live.abc",  # a word with a credential's marks
+    ],
+)
+def test_a_credential_after_bearer_is_still_redacted_in_a_payload_and_anything_after_it_in_our_text(token):
+    said = f"try Authorization: Bearer {token} please"
+    assert redact_payload({"message": {"text": said}}) == {
+        "message": {"text": f"try Authorization: Bearer {REDACTED} please"}
+    }
+    # Our own text (a log line, an error) quotes a header we sent: whatever follows "Bearer" is its value.
+    assert redact(said) == f"try Authorization: Bearer {REDACTED} please"
+    assert redact("sent Authorization: Bearer something") == f"sent Authorization: Bearer {REDACTED}"
