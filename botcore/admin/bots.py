@@ -19,6 +19,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from botcore.models import Bot, BotCommand, EventLogEntry
 from botcore.services.bots import (
+    broken_advice,
     operator_action_refusal,
     pause_bot,
     reprovision_bot,
@@ -108,6 +109,7 @@ class BotAdmin(admin.ModelAdmin):
         "status",
         "status_note",
         "broken_reason",
+        "what_to_do",
         "event_offset",
         "next_poll_at",
         "lease_until",
@@ -134,6 +136,12 @@ class BotAdmin(admin.ModelAdmin):
         return (
             False  # bots are retired by their portal's uninstall (which unregisters them), never deleted raw
         )
+
+    @admin.display(description=gettext_lazy("what to do"))
+    def what_to_do(self, bot: Bot) -> str:
+        """Beside a broken bot's reason, what it means and what to do where the platform's words do not say
+        (botcore.services.bots.broken_advice)."""
+        return broken_advice(bot.broken_reason) if bot.status == Bot.Status.BROKEN else ""
 
     @admin.display(description=gettext_lazy("events"))
     def events(self, bot: Bot) -> str:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django_q.tasks import async_task
 
 from botcore import conf
@@ -258,7 +258,7 @@ def retire_platform_bot(bot: Bot, *, max_batches: int = 10) -> None:
                 break
         client.delete_bot(old_id, missing_ok=True)
     except (VibeError, TenantsError) as error:
-        if isinstance(error, VibeApiError) and error.canonical_code == "BOT_NOT_FOUND":
+        if isinstance(error, VibeApiError) and error.says_bot_gone:
             mark_platform_bot_gone(bot)
             # Unregistered already: by the uninstall before a reinstall, or by the portal's admin.
             log.info(
@@ -470,6 +470,26 @@ def resume_portal_bots(portal: Portal) -> int:
     )
 
 
+# What an operator is told beside a broken bot's reason (the platform's code and message, which say only
+# whose the bot is not): what the code means here and what to do. Shown in the admin and logged; the portal's
+# page shows the platform's words alone.
+_BROKEN_ADVICE = {
+    "BOT_ACCESS_DENIED": gettext_lazy(
+        "The platform bot is there, but not this credential's: registered under another key (a personal key"
+        " replaced, VIBE_APP_KEY changed without VIBE_APP_KEY_PREVIOUS) or with another portal's session. It"
+        " is not gone: an uninstall still asks the platform to unregister it. Put back the key that"
+        " registered it and resume the bot, or re-provision it: a new bot is registered under the portal's"
+        " credential, and the old one stays on the platform until its own key removes it."
+    ),
+}
+
+
+def broken_advice(reason: str) -> str:
+    """What to do about a bot broken for `reason` (its broken_reason, `CODE: message`); "" where the
+    reason says it all."""
+    return str(_BROKEN_ADVICE.get(reason.partition(":")[0].strip(), ""))
+
+
 def mark_bot_broken(bot: Bot, *, reason: str) -> bool:
     """The platform refused the platform bot `bot` points at: broken until an operator re-provisions it.
 
@@ -483,7 +503,9 @@ def mark_bot_broken(bot: Bot, *, reason: str) -> bool:
         log.info("refusal of a platform bot the row has moved on from portal=%s bot=%s: %s",
                  bot.portal.member_id, bot.pk, reason)  # fmt: skip
         return False
-    log.error("bot broken portal=%s bot=%s: %s", bot.portal.member_id, bot.pk, reason)
+    log.error(
+        "bot broken portal=%s bot=%s: %s %s", bot.portal.member_id, bot.pk, reason, broken_advice(reason)
+    )
     return True
 
 

@@ -511,8 +511,9 @@ def _settle_failure(
         if bot_services.await_new_platform_bot(bot, reason=reason):
             provisioning.request_provisioning(bot.portal)
             return CycleOutcome("reprovision")
-        if bot_services.mark_bot_broken(bot, reason=reason) and error.canonical_code == "BOT_NOT_FOUND":
-            # Broken for an operator, and gone all the same: an uninstall sends it no DELETE.
+        if bot_services.mark_bot_broken(bot, reason=reason) and error.says_bot_gone:
+            # Broken for an operator, and gone all the same: an uninstall sends it no DELETE. One refused as
+            # another key's (BOT_ACCESS_DENIED) is there still: an uninstall asks to unregister it.
             bot_services.mark_platform_bot_gone(bot)
         _schedule(bot.pk, lease_token=lease_token, delay=conf.poll_slow_seconds())
         return CycleOutcome("broken")

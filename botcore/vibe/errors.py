@@ -185,6 +185,13 @@ class VibeApiError(VibeError):
         return self.canonical_code in BOT_LEVEL_CODES
 
     @property
+    def says_bot_gone(self) -> bool:
+        """The platform's word that the bot is not there (BOT_NOT_FOUND): unregistered, or never known, so no
+        unregister is owed it. Not BOT_ACCESS_DENIED: that bot is there, under another key (or another
+        portal's session), which a later unregister may yet reach."""
+        return self.canonical_code in BOT_GONE_CODES
+
+    @property
     def refuses_offset(self) -> bool:
         """The platform will not take the offset the events call sent (one it no longer knows, or past its
         bound): no retry of that offset helps."""
@@ -381,6 +388,8 @@ NOT_RUN_CODES = frozenset({"BITRIX_ERROR"})
 # Server errors after which the call may still run (VibeApiError.call_is_over).
 STILL_QUEUED_CODES = frozenset({"QUEUE_TIMEOUT"})
 BOT_LEVEL_CODES = frozenset({"BOT_NOT_FOUND", "BOT_ACCESS_DENIED", "BOT_OWNERSHIP_ERROR", "INVALID_BOT_ID"})
+# The bot-level codes that say the bot is gone from the platform (VibeApiError.says_bot_gone).
+BOT_GONE_CODES = frozenset({"BOT_NOT_FOUND"})
 
 
 # imbot.v2's code where a platform passes Bitrix24's refusal on as its own BITRIX_ERROR, quoted at the start

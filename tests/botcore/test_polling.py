@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import time
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -31,6 +34,7 @@ from botcore.vibe.events import EventType
 from botcore.vibe.keyboards import Keyboard
 from botcore.vibe.parse import read_event_batch
 from tenants.models import Portal, SessionGrant
+from tenants.services import uninstall_portal
 
 
 @pytest.fixture
@@ -327,6 +331,35 @@ def test_a_bot_deleted_elsewhere_is_marked_broken(sandbox_portal, bot):
     assert poll_bot_once(bot.pk).status == "broken"
     bot.refresh_from_db()
     assert bot.status == Bot.Status.BROKEN and "BOT_ACCESS_DENIED" in bot.broken_reason
+
+
+def test_a_bot_broken_on_access_denied_says_why_and_what_to_do_and_an_uninstall_still_unregisters_it(
+    sandbox_portal, bot
+):
+    """BOT_ACCESS_DENIED says the bot is there, under another key (CONTRACT A §7, B §7.1): not gone, so an
+    uninstall still asks to unregister it (the key that owns it may be back by then; a bot marked gone is
+    never asked). Its broken reason said only the platform's "belongs to a different API key": what it means
+    and what to do are told beside it."""
+    fault = {"path": "/v1/bots/{bot_id}/events", "errorRate": 1.0, "errorCode": "BOT_ACCESS_DENIED"}
+    sandbox_portal.control.post("/_sandbox/faults", json=fault)
+    assert poll_bot_once(bot.pk).status == "broken"
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.BROKEN and bot.vibe_bot_gone_at is None
+    assert bot.broken_reason == "BOT_ACCESS_DENIED: The bot belongs to a different API key"  # the platform's
+    operator = Client()
+    operator.force_login(get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-tests-only"))
+    page = html.unescape(operator.get(f"/admin/botcore/bot/{bot.pk}/change/").content.decode())
+    assert "It is not gone: an uninstall still asks the platform to unregister it." in page
+    assert "Put back the key that registered it and resume the bot, or re-provision it" in page
+
+    sandbox_portal.control.delete("/_sandbox/faults")  # the key that owns it is back
+    uninstall_portal(sandbox_portal.portal, reason="admin")
+    deletes = [
+        c for c in sandbox_portal.calls(bot.vibe_bot_id) if c["method"] == "DELETE" and c["status"] == 200
+    ]
+    assert [c["path"] for c in deletes] == [f"/v1/bots/{bot.vibe_bot_id}"]
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.RETIRED and bot.vibe_bot_gone_at is not None
 
 
 def test_the_platform_deleting_the_bot_uninstalls_the_portal(sandbox_portal, bot):
