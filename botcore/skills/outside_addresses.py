@@ -9,6 +9,7 @@ other ports in BOTCORE_OUTSIDE_PORTS_ALLOWED.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,8 @@ _NUMERIC_HOST = re.compile(r"[0-9a-fA-FxX.]+")
 # or an IPv6 address; httpx takes "exa mple.com" as the host "exa%20mple.com", which no resolver answers.
 _WIRE_HOST = re.compile(r"[a-z0-9_.-]+|[0-9a-f.]*:[0-9a-z:.%]*", re.ASCII)
 _LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+
+log = logging.getLogger(__name__)
 
 
 class OutsideAddressError(httpx.ConnectError):
@@ -159,7 +162,8 @@ def check_outside_url(url: str | httpx.URL) -> None:
 # Look-ups run in these threads, so a call waits for one no longer than its timeout: socket.getaddrinfo takes
 # none, and a resolver that does not answer held the call past it (the system's resolver gives up after its
 # own timeouts and retries, tens of seconds). A few at once: a look-up still hanging holds its thread, and
-# past that many the next waits its turn within its own call's timeout, never a thread more.
+# past that many the next waits its turn within its own call's timeout, never a thread more (a skill looping
+# over names that hang would otherwise grow threads without bound); one that got none is refused saying so.
 RESOLVER_THREADS = 8
 _resolvers: PerProcess[ThreadPoolExecutor] = PerProcess(
     lambda: ThreadPoolExecutor(RESOLVER_THREADS, thread_name_prefix="outside-resolve")
@@ -172,7 +176,13 @@ def _look_up(host: str, port: int, timeout: float | None) -> list[Any]:
     try:
         return lookup.result(timeout)
     except FutureTimeoutError:
-        lookup.cancel()  # not started yet: it never will be
+        if lookup.cancel():  # not started yet, so it never will be: no thread came free in time
+            held = (
+                f"the name was not looked up: all {RESOLVER_THREADS} name look-up threads are held by"
+                " look-ups whose resolver does not answer (they end when the system's resolver gives up)"
+            )
+            log.warning("outside call refused: %s", held)
+            raise httpcore.ConnectTimeout(held) from None
         raise httpcore.ConnectTimeout("the name did not resolve within the call's timeout") from None
 
 

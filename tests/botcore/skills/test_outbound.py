@@ -2,6 +2,7 @@
 network or a cloud's metadata address, written out, behind a name or behind a redirect. Each refusal is
 proved by a listener on loopback that counts the requests it received."""
 
+import contextlib
 import gzip
 import socket
 import threading
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from django.utils import translation
 
+from botcore.skills import outside_addresses
 from botcore.skills.base import Skill
 from botcore.skills.options import FieldError, OptionsError, OptionsSchema, OutsideUrl
 from botcore.skills.outbound import MAX_ANSWER_BYTES, OutsideAddressError, check_outside_url, outside_client
@@ -158,6 +160,48 @@ def test_a_resolver_that_does_not_answer_ends_at_the_call_s_timeout(monkeypatch)
     finally:
         released.set()
     assert time.monotonic() - started < 1.8
+
+
+def test_a_name_refused_because_every_look_up_thread_is_held_says_so_not_that_it_did_not_resolve(
+    monkeypatch, caplog
+):
+    """All RESOLVER_THREADS held by names whose resolver does not answer: a further name waits for a thread
+    within its call's timeout, and was refused as "did not resolve", though it was never looked up. The
+    refusal and a log line say what held it (the threads stay bounded: a skill looping over hanging names must
+    not grow them)."""
+    released = threading.Event()
+    looked_up: list[str] = []
+    held = threading.Semaphore(0)
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        looked_up.append(host)
+        if host.startswith("hang"):
+            held.release()
+            released.wait(10)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    pool = outside_addresses._resolvers.get()
+    hanging = [
+        pool.submit(socket.getaddrinfo, f"hang{n}.example", 443)
+        for n in range(outside_addresses.RESOLVER_THREADS)
+    ]
+    try:
+        assert all(held.acquire(timeout=10) for _ in hanging)  # every thread holds a hanging look-up
+        with pytest.raises(httpcore.ConnectTimeout) as refused:
+            outside_addresses.resolve_outside("next.example", 443, timeout=0.2)
+        assert f"all {outside_addresses.RESOLVER_THREADS} name look-up threads are held" in str(refused.value)
+        assert "next.example" not in looked_up  # never looked up: it was not the name that failed
+        assert f"all {outside_addresses.RESOLVER_THREADS} name look-up threads are held" in caplog.text
+    finally:
+        released.set()
+        for lookup in hanging:
+            with contextlib.suppress(socket.gaierror):
+                lookup.result(10)
+    # The threads back, the name is looked up at once.
+    assert outside_addresses.resolve_outside("next.example", 443, timeout=5) == ["93.184.216.34"]
+    assert looked_up.count("next.example") == 1
 
 
 @pytest.mark.parametrize(
