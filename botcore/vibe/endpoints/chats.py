@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
 from botcore.vibe.endpoints.base import (
@@ -49,11 +49,14 @@ class ChatEndpoints(Endpoints):
         owner_id: int | None = None,
         message: str | None = None,
         entity_type: str | None = None,
+        on_sending: Callable[[], None] | None = None,
     ) -> Chat:
         """POST /v1/bots/:botId/chats: a group chat with the bot in it; its `dialog_id` is "chatN".
 
         `avatar` is Base64 without a data: prefix; the owner defaults to the bot. Never retried once it
-        may have been sent (UNSAFE): a second attempt would make a second chat.
+        may have been sent (UNSAFE): a second attempt would make a second chat; the platform takes no key to
+        tell a repeat. `on_sending`: Transport.request's, called as each attempt's request is about to leave
+        (where the skills' context writes the new chat's doubt ahead).
         """
         fields = {
             "title": title,
@@ -68,7 +71,13 @@ class ChatEndpoints(Endpoints):
             ),
         }
         return _chat_from(
-            self._transport.request("POST", bot_path(bot_id, "chats"), body={"fields": fields}, retry=UNSAFE)
+            self._transport.request(
+                "POST",
+                bot_path(bot_id, "chats"),
+                body={"fields": fields},
+                retry=UNSAFE,
+                on_sending=on_sending,
+            )
         )
 
     def get_chat(self, bot_id: int, dialog_id: str | int) -> Chat:

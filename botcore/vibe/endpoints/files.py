@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 from botcore.vibe.endpoints.base import SAFE, UNSAFE, Endpoints, as_data, bot_path, dialog
 from botcore.vibe.errors import VibeFileTooLargeError
@@ -18,12 +19,21 @@ MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024
 
 class FileEndpoints(Endpoints):
     def upload_file(
-        self, bot_id: int, *, dialog_id: str | int, name: str, content: bytes, message: str | None = None
+        self,
+        bot_id: int,
+        *,
+        dialog_id: str | int,
+        name: str,
+        content: bytes,
+        message: str | None = None,
+        on_sending: Callable[[], None] | None = None,
     ) -> UploadedFile:
         """POST /v1/bots/:botId/files: post `content` as a file named `name` (with its extension).
 
         Sent as Base64 in JSON. Raises ValueError above MAX_UPLOAD_BYTES, before anything is sent. Never
-        retried once it may have been sent (UNSAFE): a second attempt would post the file twice.
+        retried once it may have been sent (UNSAFE): a second attempt would post the file twice; the platform
+        takes no key to tell a repeat. `on_sending`: Transport.request's, called as each attempt's request is
+        about to leave (where the skills' context writes the upload's doubt ahead).
         """
         if not content:
             raise ValueError("upload_file needs content")
@@ -33,7 +43,9 @@ class FileEndpoints(Endpoints):
         if message is not None:
             fields["message"] = message
         body = {"dialogId": dialog(dialog_id), "fields": fields}
-        data = self._transport.request("POST", bot_path(bot_id, "files"), body=body, retry=UNSAFE)
+        data = self._transport.request(
+            "POST", bot_path(bot_id, "files"), body=body, retry=UNSAFE, on_sending=on_sending
+        )
         return UploadedFile.from_payload(as_data(data))
 
     def get_file_download_url(self, bot_id: int, file_id: int) -> FileDownload:
