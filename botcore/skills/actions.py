@@ -8,6 +8,7 @@ attempt could not learn is never made again (_made_once).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
@@ -16,8 +17,27 @@ from botcore.errors import ActionInDoubtError
 from botcore.skills.ledger import ActionLedger
 from botcore.skills.signals import DoubtfulWrite, tell_write_in_doubt
 from botcore.vibe import MAX_DOWNLOAD_BYTES, VibeClient
+from botcore.vibe.chat_marks import shows_never_arrived
 from botcore.vibe.errors import VibeError
 from botcore.vibe.models import Chat, PortalUser, UploadedFile
+
+log = logging.getLogger(__name__)
+
+
+def both_sending(
+    ours: Callable[[], None] | None, theirs: Callable[[], None] | None
+) -> Callable[[], None] | None:
+    """One `on_sending` for a call the context makes once on a skill's behalf (ctx.client) that gave its own:
+    the context's record first, so a skill's that raises leaves the call unsent and in doubt, never sent
+    without it."""
+    if ours is None or theirs is None:
+        return ours or theirs
+
+    def sending() -> None:
+        ours()
+        theirs()
+
+    return sending
 
 
 class ChatActions:
@@ -29,6 +49,14 @@ class ChatActions:
         raise NotImplementedError
 
     def _next_template_id(self) -> str:
+        raise NotImplementedError
+
+    def _newest_known(self, dialog_id: str) -> int | None:
+        raise NotImplementedError
+
+    def _newest_as_it_leaves(
+        self, client: VibeClient, bot_id: int, dialog_id: str, after: int | None
+    ) -> int | None:
         raise NotImplementedError
 
     @property
@@ -60,14 +88,21 @@ class ChatActions:
         message: str | None = None,
     ) -> Chat:
         client, bot_id = self._platform()
+        return self._create_chat_once(
+            client, bot_id, title=title, user_ids=user_ids, description=description, message=message
+        )
 
-        def create() -> dict[str, Any]:
-            chat = client.create_chat(
-                bot_id, title=title, user_ids=list(user_ids), description=description, message=message
-            )
-            return {"id": chat.id, "dialog_id": chat.dialog_id, "title": chat.title}
+    def _create_chat_once(self, client: VibeClient, bot_id: int, **chat: Any) -> Chat:
+        """create_chat's call, made once for this handling (_made_once): ctx.create_chat's, and a skill's
+        own through ctx.client. `chat`: VibeClient.create_chat's keyword arguments."""
 
-        made = self._made_once("chat", "creating a chat", create)
+        theirs = chat.pop("on_sending", None)
+
+        def create(on_sending: Callable[[], None]) -> dict[str, Any]:
+            made = client.create_chat(bot_id, **chat, on_sending=both_sending(on_sending, theirs))
+            return {"id": made.id, "dialog_id": made.dialog_id, "title": made.title}
+
+        made = self._made_once(client, bot_id, "chat", "creating a chat", create)
         return Chat(id=int(made["id"]), dialog_id=str(made["dialog_id"]), title=str(made.get("title", "")))
 
     def add_chat_users(self, user_ids: Sequence[int], *, dialog_id: str | None = None) -> None:
@@ -97,14 +132,25 @@ class ChatActions:
         self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None
     ) -> UploadedFile:
         client, bot_id = self._platform()
+        return self._upload_file_once(
+            client, bot_id, dialog_id=self._dialog(dialog_id), name=name, content=content, message=message
+        )
 
-        def upload() -> dict[str, Any]:
-            uploaded = client.upload_file(
-                bot_id, dialog_id=self._dialog(dialog_id), name=name, content=content, message=message
-            )
+    def _upload_file_once(
+        self, client: VibeClient, bot_id: int, *, dialog_id: str, **upload: Any
+    ) -> UploadedFile:
+        """upload_file's call, made once for this handling (_made_once): ctx.upload_file's, and a skill's own
+        through ctx.client. `upload`: VibeClient.upload_file's other keyword arguments."""
+
+        theirs = upload.pop("on_sending", None)
+
+        def send(on_sending: Callable[[], None]) -> dict[str, Any]:
+            sending = both_sending(on_sending, theirs)
+            uploaded = client.upload_file(bot_id, dialog_id=dialog_id, **upload, on_sending=sending)
             return {f.name: getattr(uploaded, f.name) for f in fields(uploaded) if f.name != "raw"}
 
-        return UploadedFile(**self._made_once("upload", "uploading a file", upload))
+        made = self._made_once(client, bot_id, "upload", "uploading a file", send, dialog_id=str(dialog_id))
+        return UploadedFile(**made)
 
     def download_file(self, file_id: int, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
         client, bot_id = self._platform()
@@ -112,30 +158,113 @@ class ChatActions:
 
     # --- once only --------------------------------------------------------------------------------
     def _made_once(
-        self, write: DoubtfulWrite, what: str, make: Callable[[], dict[str, Any]]
+        self,
+        client: VibeClient,
+        bot_id: int,
+        write: DoubtfulWrite,
+        what: str,
+        make: Callable[[Callable[[], None]], dict[str, Any]],
+        *,
+        dialog_id: str | None = None,
     ) -> dict[str, Any]:
         """What this handling's next such action made, made now only if no earlier attempt made it.
 
-        These calls carry no key the platform could de-duplicate. An attempt that failed after the
-        platform may have acted leaves the action in doubt in the ledger; a later attempt does not make a
-        second chat or file but fails, final, saying so (ActionInDoubtError) for someone to look.
+        These calls carry no key the platform could de-duplicate (the reference names templateId for
+        sends only), and the platform lists neither a bot's chats nor its files. So the action's doubt is
+        written ahead, as a post's is where a repeat would post again (context.py _post_once): recorded as
+        the request leaves (`make` hands `on_sending` to the client), replaced by what was made once the
+        platform answers, taken back when the call surely did not happen (refused, or never sent). A worker
+        killed between the platform's answer and the record leaves it in doubt, not unknown.
+
+        An upload posts a message in `dialog_id`, so its doubt is judged by that chat as a post's is: the
+        chat's last message read as the request leaves is its mark, and while the chat's last message is
+        still that one the upload never arrived and is made again (chat_marks.shows_never_arrived). A new
+        chat leaves no such trace anywhere the bot can read. One still in doubt is not made again: the
+        handling fails, final, saying so (ActionInDoubtError, on the event's log entry and in a WARNING)
+        for someone to look, never a second chat or file.
         """
         key = self._next_template_id()
         known = self._ledger.find(key)
-        if known is not None and known.get("in_doubt"):
-            tell_write_in_doubt(write, "refused")
-            raise ActionInDoubtError(
-                f"{what} failed after the platform may have done it, in an earlier attempt at this event; "
-                "it is not done again (the platform has no key to tell a repeat)"
-            )
-        if known is not None:
+        if known is not None and not known.get("in_doubt"):
             return known
+        if known is not None:
+            never_arrived, why = self._why_made_again(client, bot_id, dialog_id, known.get("after"))
+            if not never_arrived:
+                log.warning(
+                    "%s for %s is in doubt (an earlier attempt may have done it) and is not done again: %s",
+                    what,
+                    key,
+                    why,
+                )
+                tell_write_in_doubt(write, "refused")
+                raise ActionInDoubtError(
+                    f"{what} failed after the platform may have done it, in an earlier attempt at this "
+                    f"event; it is not done again (the platform has no key to tell a repeat; {why})"
+                )
+            log.info("%s for %s was in doubt and is done again: %s", what, key, why)
+        in_doubt: dict[str, Any] = {"in_doubt": True}
+        written_ahead = False
+
+        def write_ahead() -> None:
+            nonlocal written_ahead
+            if written_ahead:  # the transport's retry of a call that surely never left: the first mark stays
+                return
+            if dialog_id is not None:
+                in_doubt["after"] = self._newest_as_it_leaves(
+                    client, bot_id, dialog_id, self._newest_known(dialog_id)
+                )
+            if known is None:
+                self._ledger.record(key, in_doubt)
+            else:  # an earlier doubt the chat cleared: the new mark replaces its own
+                self._ledger.settle(key, in_doubt)
+            written_ahead = True
+
         try:
-            made = make()
+            made = make(write_ahead)
         except VibeError as error:
-            if error.leaves_in_doubt:
-                self._ledger.record(key, {"in_doubt": True})
+            if error.leaves_in_doubt and not self._shown_never_made(
+                client, bot_id, dialog_id, in_doubt, error
+            ):
+                self._ledger.record(key, in_doubt)
                 tell_write_in_doubt(write, "in_doubt")
+            elif written_ahead or known is not None:
+                self._ledger.forget(
+                    key
+                )  # refused, never sent, or shown never made: the next attempt makes it
+                if error.leaves_in_doubt:
+                    tell_write_in_doubt(write, "never_arrived")
             raise
-        self._ledger.record(key, made)
+        if written_ahead or known is not None:
+            self._ledger.settle(key, made)
+        else:
+            self._ledger.record(key, made)
+        if known is not None:
+            tell_write_in_doubt(write, "sent_again")
         return made
+
+    def _why_made_again(
+        self, client: VibeClient, bot_id: int, dialog_id: str | None, after: int | None
+    ) -> tuple[bool, str]:
+        """Whether an action left in doubt surely never happened, and why: an upload, by its chat (a passing
+        failure of the read is raised, and the event is handled again later); a new chat, never."""
+        if dialog_id is None:
+            return False, "no chat the bot can read shows whether it was made"
+        return shows_never_arrived(client, bot_id, dialog_id, after)
+
+    def _shown_never_made(
+        self,
+        client: VibeClient,
+        bot_id: int,
+        dialog_id: str | None,
+        in_doubt: dict[str, Any],
+        error: VibeError,
+    ) -> bool:
+        """Whether an upload that failed just now surely made nothing, read at once where the platform is done
+        with the call (its own error answer, VibeError.call_is_over), as a post's send is (context.py
+        _never_arrived). Not for a new chat, nor when the read fails."""
+        if dialog_id is None or not error.call_is_over or "after" not in in_doubt:
+            return False
+        try:
+            return shows_never_arrived(client, bot_id, dialog_id, in_doubt["after"])[0]
+        except VibeError:
+            return False

@@ -154,7 +154,9 @@ class SkillContext(Protocol):
         """The platform client itself, for a call the context has no method for (each takes `bot_id`):
         `ctx.client.mark_read(ctx.bot_id, dialog_id=ctx.dialog_id)`. None where the bot cannot reach the
         platform (an uninstall; the test kit without `client=`; bot_shell offline). Refused inside a state
-        block, as the context's own calls are; a post through it has no once-only key (docs/skills.md 4)."""
+        block, as the context's own calls are. Its posts, command answers, new chats and uploads are made once
+        per handling, as the context's own are (docs/skills.md 6); its other calls are sent again when the
+        handling runs again."""
 
     @property
     def bot_id(self) -> int | None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from botcore.skills.actions import ChatActions
+from botcore.skills.actions import ChatActions, both_sending
 from botcore.skills.base import Skill
 from botcore.skills.events import BackendEvent, DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import FALLBACK_LANGUAGE, normalize_language
@@ -44,7 +44,7 @@ from botcore.vibe.chat_marks import newest_on_platform, shows_never_arrived
 from botcore.vibe.errors import VibeError
 from botcore.vibe.events import BotEvent, ChatEvent, CommandAddEvent, EventChat, EventUser
 from botcore.vibe.keyboards import Keyboard
-from botcore.vibe.models import SentMessage
+from botcore.vibe.models import Chat, SentMessage, UploadedFile
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +203,71 @@ class EventFacts:
         raise NotImplementedError
 
 
+class OnceOnlyClient(BlockGuardedClient):
+    """What a skill reaches as `ctx.client`: the platform client, each call refused inside a state block
+    (BlockGuardedClient), and the calls that make something (send_message, answer_command, create_chat,
+    upload_file) made once per handling, as the context's own reply, send, create_chat and upload_file are:
+    a skill that reaches for the client for a field the context has no argument for (urlPreview, forwardIds,
+    a chat's colour) still gets a templateId, the ledger's record and a doubt written ahead, and a worker
+    killed after the platform acted does not make it twice. Each is one of the handling's posts or actions,
+    in order with the context's own. A templateId the skill names itself is the post's key instead."""
+
+    def __init__(self, client: VibeClient, context: VibeSkillContext) -> None:
+        super().__init__(client, context.state_store)
+        self._context = context
+
+    def send_message(
+        self,
+        bot_id: int,
+        *,
+        dialog_id: str | int,
+        template_id: str | None = None,
+        on_sending: Callable[[], None] | None = None,
+        **message: Any,
+    ) -> SentMessage:
+        refuse_platform_call_in_block(self._store, "ctx.client.send_message()")
+        return self._context._post_for_client(
+            bot_id,
+            str(dialog_id),
+            "messages",
+            lambda key, sending: self._client.send_message(
+                bot_id, dialog_id=dialog_id, template_id=key, on_sending=sending, **message
+            ),
+            template_id=template_id,
+            on_sending=on_sending,
+        )
+
+    def answer_command(
+        self,
+        bot_id: int,
+        command_id: int,
+        *,
+        dialog_id: str | int | None = None,
+        template_id: str | None = None,
+        on_sending: Callable[[], None] | None = None,
+        **answer: Any,
+    ) -> SentMessage:
+        refuse_platform_call_in_block(self._store, "ctx.client.answer_command()")
+        return self._context._post_for_client(
+            bot_id,
+            str(dialog_id) if dialog_id is not None else self._context.dialog_id,
+            "answers",
+            lambda key, sending: self._client.answer_command(
+                bot_id, command_id, dialog_id=dialog_id, template_id=key, on_sending=sending, **answer
+            ),
+            template_id=template_id,
+            on_sending=on_sending,
+        )
+
+    def create_chat(self, bot_id: int, **chat: Any) -> Chat:
+        refuse_platform_call_in_block(self._store, "ctx.client.create_chat()")
+        return self._context._create_chat_once(self._client, bot_id, **chat)
+
+    def upload_file(self, bot_id: int, *, dialog_id: str | int, **upload: Any) -> UploadedFile:
+        refuse_platform_call_in_block(self._store, "ctx.client.upload_file()")
+        return self._context._upload_file_once(self._client, bot_id, dialog_id=str(dialog_id), **upload)
+
+
 class VibeSkillContext(EventFacts, ChatActions):
     def __init__(
         self,
@@ -247,8 +312,9 @@ class VibeSkillContext(EventFacts, ChatActions):
             vibe_bot_id=vibe_bot_id, event=event, skill_name=skill.name, came_to=came_to
         )
         self.state_store = OnceStateStore(state_store, ledger=ledger, handling_key=self._post_key)
-        # What a skill reaches as ctx.client: the same client, each call refused inside a state block.
-        self._guarded_client = None if client is None else BlockGuardedClient(client, self.state_store)
+        # What a skill reaches as ctx.client: the same client, each call refused inside a state block, its
+        # posts, chats and uploads made once per handling as the context's own (OnceOnlyClient).
+        self._guarded_client = None if client is None else OnceOnlyClient(client, self)
         self._posts = 0
         self._reactions = 0
         self._defers = 0
@@ -386,8 +452,11 @@ class VibeSkillContext(EventFacts, ChatActions):
         dialog_id: str,
         endpoint: template_ids.Endpoint,
         post: Callable[[str, Callable[[], None] | None], SentMessage],
+        *,
+        template_id: str | None = None,
     ) -> int:
         """Make this handling's next post, once however often the handling runs; its message id.
+        `template_id`: the post's key where a skill named its own (ctx.client), else the handling's next.
 
         A post an earlier attempt made is replayed from the ledger. One whose send failed after it may have
         reached the platform is *in doubt*, unless the chat read at once shows it never arrived
@@ -404,7 +473,7 @@ class VibeSkillContext(EventFacts, ChatActions):
         since, clears. Where the answers showed that a repeat posts again, the chat's last message is read
         there too and is the doubt's mark (_newest_as_it_leaves): a GET per post on such a platform only.
         """
-        template_id = self._next_template_id()
+        template_id = template_id or self._next_template_id()
         known = self._ledger.find(template_id)
         if known is not None and not known.get("in_doubt"):
             self._effects.append(("post", False))
@@ -475,6 +544,26 @@ class VibeSkillContext(EventFacts, ChatActions):
             tell_write_in_doubt("post", "sent_again")
         self._effects.append(("post", True))
         return self._seen(dialog_id, sent.id)
+
+    def _post_for_client(
+        self,
+        bot_id: int,
+        dialog_id: str,
+        endpoint: template_ids.Endpoint,
+        post: Callable[[str, Callable[[], None] | None], SentMessage],
+        *,
+        template_id: str | None,
+        on_sending: Callable[[], None] | None,
+    ) -> SentMessage:
+        """A post a skill makes through ctx.client (OnceOnlyClient), made once as the context's own are
+        (_post_once); its message as the client gives it, only its id known (0 for one left in doubt)."""
+        assert self._client is not None  # ctx.client exists only with a client
+
+        def send(key: str, ours: Callable[[], None] | None) -> SentMessage:
+            return post(key, both_sending(ours, on_sending))
+
+        message_id = self._post_once(self._client, bot_id, dialog_id, endpoint, send, template_id=template_id)
+        return SentMessage(id=message_id)
 
     def _newest_as_it_leaves(
         self, client: VibeClient, bot_id: int, dialog_id: str, after: int | None

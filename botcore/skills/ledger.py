@@ -8,7 +8,7 @@ first attempt made. One whose call failed after it may have reached the platform
 a post's record is settled once a later attempt has sent it after all (context.py). A worker killed between
 the platform's answer and the record leaves no trace of what it made: a post's templateId covers that where
 the platform de-duplicates, and elsewhere a post's doubt is recorded as its request leaves, before the answer
-(written ahead, context.py _post_once); an upload or a new chat can still be made twice so.
+(written ahead, context.py _post_once); an upload's and a new chat's always are (actions.py _made_once).
 """
 
 from __future__ import annotations

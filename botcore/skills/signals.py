@@ -13,9 +13,10 @@ from django.dispatch import Signal
 # A once-only write (a post, a new chat, an upload) whose call failed after the platform may have made it,
 # and what became of it when the work was handled again. Sent with `write` and `outcome`:
 # - "in_doubt": the call failed after the platform may have acted; the ledger records it so;
-# - "never_arrived": a post whose call failed so, which a read of the chat at once showed never arrived:
-#   not in doubt, made again like any failed write;
-# - "sent_again": a post in doubt that a repeat cannot show twice, sent again (once it went through);
+# - "never_arrived": a post or upload whose call failed so, which a read of the chat at once showed never
+#   arrived: not in doubt, made again like any failed write;
+# - "sent_again": a post in doubt that a repeat cannot show twice, or an upload in doubt its chat showed
+#   never arrived, sent again (once it went through);
 # - "left": a post in doubt not sent again (the person may lack it; a WARNING says what the check saw);
 # - "refused": a chat or upload in doubt, not made again: its work fails (ActionInDoubtError).
 write_in_doubt = Signal()

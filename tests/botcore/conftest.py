@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from botcore.vibe.budget import NoBudget, Priority
 from tenants.models import Portal
@@ -138,3 +139,25 @@ def record_priorities(monkeypatch):
         return asked
 
     return record
+
+
+@pytest.fixture
+def doubts():
+    """Counts of vibeapp_writes_in_doubt_total since the test began, by (write, outcome), as operators see
+    them (ops counts what the context tells: botcore.skills.signals)."""
+
+    def counts() -> dict[tuple[str, str], float]:
+        return {
+            (sample.labels["write"], sample.labels["outcome"]): sample.value
+            for metric in REGISTRY.collect()
+            if metric.name == "vibeapp_writes_in_doubt"
+            for sample in metric.samples
+            if sample.name.endswith("_total")
+        }
+
+    before = counts()
+
+    def since() -> dict[tuple[str, str], float]:
+        return {key: n - before.get(key, 0.0) for key, n in counts().items() if n != before.get(key, 0.0)}
+
+    return since

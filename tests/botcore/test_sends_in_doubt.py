@@ -13,7 +13,6 @@ import logging
 
 import httpx
 import pytest
-from prometheus_client import REGISTRY
 
 from botcore.models import ActionRecord, Bot, EventLogEntry
 from botcore.services.bots import provision_bot
@@ -45,28 +44,6 @@ BEFORE_ACTION = {name: {**fault, "afterAction": False} for name, fault in AFTER_
 def bot(sandbox_portal, settings) -> Bot:
     settings.BOTCORE_SKILLS = [SKILL_PATH]
     return provision_bot(sandbox_portal.portal)
-
-
-@pytest.fixture
-def doubts():
-    """Counts of vibeapp_writes_in_doubt_total since the test began, by (write, outcome), as operators see
-    them (ops counts what the context tells: botcore.skills.signals)."""
-
-    def counts() -> dict[tuple[str, str], float]:
-        return {
-            (sample.labels["write"], sample.labels["outcome"]): sample.value
-            for metric in REGISTRY.collect()
-            if metric.name == "vibeapp_writes_in_doubt"
-            for sample in metric.samples
-            if sample.name.endswith("_total")
-        }
-
-    before = counts()
-
-    def since() -> dict[tuple[str, str], float]:
-        return {key: n - before.get(key, 0.0) for key, n in counts().items() if n != before.get(key, 0.0)}
-
-    return since
 
 
 def message_entry(bot: Bot, text: str) -> EventLogEntry:
