@@ -14,6 +14,7 @@ DIALECTS: dict[str, str] = {
     "command-slash": 'command events carry the name with its slash ("/ping"), as imbot.v2 shows it',
     "command-message": "a typed command also raises a MESSAGEADD of its message, before its COMMANDADD",
     "flat-bot-id": "registration also answers the new bot's id flat, as data.botId",
+    "flat-conflict": "registration's 409 BOT_ALREADY_EXISTS answers data.botId alone, without data.bot",
     "bare-bot-list": "GET /v1/bots answers data as a bare array of {botId, code, …}",
     "items-bot-list": "GET /v1/bots answers data.items[] instead of data.bots[]",
     "untitled-commands": "a visible command registered without a title is accepted",

@@ -95,11 +95,18 @@ _PROPERTIES = {
 
 
 def read_properties(fields: dict) -> dict[str, Any]:
-    """Bot attributes from the request's fields, each checked; unknown fields are ignored."""
-    props = {attr: parse(fields[name], name) for name, (attr, parse) in _PROPERTIES.items() if name in fields}
-    if "name" in fields:
-        props["name"] = read_name(fields)
-    return props
+    """Bot attributes from the request's fields, each checked; unknown fields (and `name`) are ignored."""
+    return {attr: parse(fields[name], name) for name, (attr, parse) in _PROPERTIES.items() if name in fields}
+
+
+def read_new_name(fields: dict) -> str:
+    """An update's name. Not NAME_REQUIRED, which the reference defines as "not provided during
+    registration": a PATCH registers nothing and may leave the name out, so an empty one is a bad value,
+    INVALID_REQUEST, as an empty chat title is."""
+    name = text_value(fields["name"], "name")
+    if not name:
+        raise ApiError("INVALID_REQUEST", "name must not be empty: send the bot's new name or leave name out")
+    return name
 
 
 def read_name(fields: dict) -> str:
@@ -155,6 +162,11 @@ def bot_user_json(bot: Bot) -> dict:
 async def register_bot(call: Call) -> Created:
     """POST /v1/bots: 201 {bot}; a code this key already registered on this portal is 409 with data.botId.
 
+    The 409's data is {botId, bot}: the reference's error table promises data.botId, and its own echo bot
+    reads `data.bot.id` from whatever registration answers, so on a restart (the 409) it needs the bot as the
+    201 nests it; the example outranks other sources (CONTRACT A §12). Dialect `flat-conflict`: data.botId
+    alone, the table's note ("a flat shape on this path, unlike the nested data.bot.id") read strictly.
+
     Dialect `portal-bot-codes` (CONTRACT B §7.1): a code is the portal's, whichever key registered it; one
     another key holds is 409 without data.botId (that bot is not the caller's to know).
     """
@@ -162,14 +174,16 @@ async def register_bot(call: Call) -> Created:
     code = read_code(fields)
     name = read_name(fields)
     props = read_properties(fields)
-    props.pop("name", None)
     check_event_mode(props.get("event_mode", "fetch"), props.get("webhook_url", ""))
     assert call.caller is not None and call.caller.portal is not None
     owner, portal_id = call.caller.key.value, call.caller.portal.id
     mine = call.platform.bots_of(owner_key=owner, portal_id=portal_id)
     existing = next((b for b in mine if b.code == code), None)
     if existing is not None:
-        raise ApiError("BOT_ALREADY_EXISTS", data={"botId": existing.id}, hint="Use data.botId")
+        data: dict[str, Any] = {"botId": existing.id}
+        if not call.platform.speaks("flat-conflict"):
+            data["bot"] = bot_json(call.platform, existing)
+        raise ApiError("BOT_ALREADY_EXISTS", data=data, hint="Use data.botId")
     if call.platform.speaks("portal-bot-codes") and any(
         b.code == code for b in call.platform.bots_on_portal(portal_id)
     ):
@@ -220,6 +234,8 @@ async def update_bot(call: Call) -> dict:
     if "code" in fields and fields["code"] != bot.code:
         raise ApiError("INVALID_REQUEST", "code cannot be changed; register a new bot instead")
     props = read_properties(fields)
+    if "name" in fields:
+        props["name"] = read_new_name(fields)
     if not props:
         raise ApiError("INVALID_REQUEST", "Nothing to update: send fields such as name or workPosition")
     check_event_mode(props.get("event_mode", bot.event_mode), props.get("webhook_url", bot.webhook_url))

@@ -181,6 +181,45 @@ def test_the_reference_echo_bot_works_in_a_group_chat_and_its_repeat_button(ctl,
     assert echo.poll() is None, "the echo bot stopped"
 
 
+def test_the_reference_echo_bot_stopped_and_started_again_goes_on_with_its_bot(ctl, team, node):
+    # The echo bot registers on every start and reads `data.bot.id` from the answer: on a restart that
+    # answer is 409 BOT_ALREADY_EXISTS, whose flat data.botId alone once crashed it ("Cannot read
+    # properties of undefined (reading 'id')"). Each effect is counted, so a replay or a double shows.
+    first = node("echo_bot.mjs")
+    registered = first.stdout.readline().decode()
+    assert registered.startswith("Bot registered with ID: "), registered
+    bot_id = int(registered.rsplit(" ", 1)[1])
+    wait_for(lambda: len(data(ctl.get("/bots"))["bots"][0]["commands"]) == 2, "its two commands")
+    anna = team["anna"]["id"]
+    data(ctl.post("/act/messages", json={"userId": anna, "botId": bot_id, "text": "Before"}))
+    wait_for(message_saying(ctl, bot_id, "Anna, you wrote: [I]Before[/I]"), "the first echo")
+    # Stopped only once its next poll has acknowledged the message: what comes after is the restart's.
+    wait_for(lambda: data(ctl.get("/bots"))["bots"][0]["pendingEvents"] == 0, "the message acknowledged")
+    first.terminate()
+    first.wait(timeout=10)
+
+    second = node("echo_bot.mjs")
+    assert second.stdout.readline().decode() == f"Bot registered with ID: {bot_id}\n"
+    data(ctl.post("/act/messages", json={"userId": anna, "botId": bot_id, "text": "After"}))
+    wait_for(message_saying(ctl, bot_id, "Anna, you wrote: [I]After[/I]"), "the echo after the restart")
+    data(ctl.post("/act/messages", json={"userId": anna, "botId": bot_id, "text": "/ping"}))
+    wait_for(message_saying(ctl, bot_id, "[B]Pong![/B] The bot is working fine."), "the pong after it")
+
+    bots = data(ctl.get("/bots"))["bots"]
+    assert [b["id"] for b in bots] == [bot_id]
+    assert sorted(c["command"] for c in bots[0]["commands"]) == ["/help", "/ping"]
+    texts = [m["text"] for m in bot_messages(ctl, bot_id)]
+    assert texts.count("Anna, you wrote: [I]Before[/I]") == 1
+    assert texts.count("Anna, you wrote: [I]After[/I]") == 1
+    assert texts.count("[B]Pong![/B] The bot is working fine.") == 1
+    registrations = data(ctl.get("/calls", params={"path": "/v1/bots"}))["calls"]
+    assert [(c["method"], c["status"]) for c in registrations if c["path"] == "/v1/bots"] == [
+        ("POST", 201),
+        ("POST", 409),
+    ]
+    assert second.poll() is None, "the restarted echo bot stopped"
+
+
 def test_the_reference_standup_functions_ask_collect_and_report(ctl, team, node, sandbox):
     with httpx.Client(base_url=sandbox.base_url, headers={"X-Api-Key": team["key"]}, timeout=10) as api:
         created = api.post("/bots", json={"code": "standup", "name": "Standup"})

@@ -10,6 +10,7 @@ import pytest
 from tests.sandbox.helpers import (
     client_for,
     error_of,
+    refused,
     register_bot,
     seed_app,
     seed_personal,
@@ -69,12 +70,18 @@ def test_register_reads_the_profile_under_properties(client):
     )
 
 
-def test_register_twice_answers_409_with_the_flat_bot_id(client):
+def test_register_twice_answers_409_with_the_flat_bot_id_and_the_bot_as_201_nests_it(client):
+    # The reference's error table: data.botId, flat. Its echo bot reads `data.bot.id` from whatever
+    # registration answers, so on its restart (the 409) it needs the bot nested too: both are there.
     bot_id = register_bot(client, "twice")
     response = client.post("/bots", json={"code": "twice", "name": "Again"})
     assert response.status_code == 409
     assert error_of(response) == "BOT_ALREADY_EXISTS"
-    assert response.json()["data"] == {"botId": bot_id}
+    answered = response.json()["data"]
+    assert answered["botId"] == bot_id and answered["bot"]["id"] == bot_id
+    assert answered["bot"] == client.get(f"/bots/{bot_id}").json()["data"]["bot"]
+    assert answered["bot"]["name"] == "Helper", "the existing bot, not the repeated body"
+    assert "token" not in response.text.lower()
 
 
 def test_the_same_code_under_another_key_is_another_bot(sandbox, client, tenant):
@@ -206,7 +213,10 @@ def test_update_takes_fields_flat_or_nested(client, body):
     [
         ({}, "INVALID_REQUEST"),
         ({"code": "other"}, "INVALID_REQUEST"),
-        ({"name": ""}, "NAME_REQUIRED"),
+        ({"name": ""}, "INVALID_REQUEST"),
+        ({"name": "  "}, "INVALID_REQUEST"),
+        ({"fields": {"name": ""}}, "INVALID_REQUEST"),
+        ({"name": None}, "INVALID_REQUEST"),
         ({"type": 1}, "INVALID_REQUEST"),
         ({"fields": []}, "INVALID_REQUEST"),
     ],
@@ -216,6 +226,16 @@ def test_update_refuses_nothing_or_bad_fields(client, body, code):
     response = client.patch(f"/bots/{bot_id}", json=body)
     assert response.status_code == 400
     assert error_of(response) == code
+
+
+@pytest.mark.parametrize("body", [{"name": ""}, {"properties": {"name": " "}}])
+def test_update_with_an_empty_name_says_so_and_speaks_of_no_registration(client, body):
+    # NAME_REQUIRED is the reference's "not provided during registration"; a PATCH registers nothing, and
+    # its name is optional: an empty one is a bad value, INVALID_REQUEST as an empty chat title is.
+    bot_id = register_bot(client)
+    error = refused(client.patch(f"/bots/{bot_id}", json=body), 400, "INVALID_REQUEST")
+    assert "name" in error["message"] and "registration" not in error["message"].lower()
+    assert client.get(f"/bots/{bot_id}").json()["data"]["bot"]["name"] == "Helper"
 
 
 def test_delete_removes_the_bot_and_a_repeat_finds_nothing(client):

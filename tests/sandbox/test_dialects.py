@@ -249,6 +249,16 @@ def test_flat_bot_id_answers_the_new_id_both_ways(ctl, client):
     assert data["botId"] == data["bot"]["id"]
 
 
+def test_flat_conflict_answers_a_repeated_code_with_the_flat_id_alone(ctl, client):
+    """The reference's 409 note read strictly ("a flat shape on this path, unlike the nested data.bot.id"):
+    no data.bot, which the reference's echo bot reads, so it cannot restart on such a platform."""
+    held = register_bot(client, "twice")
+    speak(ctl, "flat-conflict")
+    again = client.post("/bots", json={"code": "twice", "name": "Again"})
+    refused(again, 409, "BOT_ALREADY_EXISTS")
+    assert again.json()["data"] == {"botId": held}
+
+
 def test_the_default_registration_answers_only_the_nested_id(client):
     data = client.post("/bots", json={"code": "nested", "name": "Nested"}).json()["data"]
     assert "botId" not in data and data["bot"]["id"] > 0
@@ -394,7 +404,7 @@ def test_portal_bot_codes_keeps_a_code_for_its_key_across_the_portal(sandbox, ct
     speak(ctl, "portal-bot-codes")
     held = register_bot(client, "helper_bot")
     again = client.post("/bots", json={"code": "helper_bot", "name": "Again"})
-    assert refused(again, 409, "BOT_ALREADY_EXISTS") and again.json()["data"] == {"botId": held}
+    assert refused(again, 409, "BOT_ALREADY_EXISTS") and again.json()["data"]["botId"] == held
     with client_for(sandbox, seed_personal(sandbox, portal_id=tenant.portal_id)) as other:
         taken = other.post("/bots", json={"code": "helper_bot", "name": "Another app's"})
         refused(taken, 409, "BOT_ALREADY_EXISTS")
