@@ -41,6 +41,8 @@ DIALECTS: dict[str, str] = {
     "auth-in-events": "events carry imbot webhooks' auth block; a message's files, a URL with a token",
     "answer-message-id": "a command answer names the message it posted: {result, id, messageId, chatId}",
     "official-error-codes": "RATE_LIMITED, MISSING_API_KEY, INVALID_APP_KEY: the errors page's names",
+    "body-first": "a call's body is read (INVALID_JSON…) before its path's ids are checked (INVALID_BOT_ID…)",
+    "unchecked-path-ids": "a message, command or file id in a path that is not a number finds nothing (404)",
     "wrapped-bitrix-errors": "imbot.v2 refusals (CHAT_NOT_FOUND…) answer 502 BITRIX_ERROR, code in message",
 }
 

@@ -2,8 +2,9 @@
 
 An endpoint module writes `async def handler(call: Call) -> dict | Created` under `@endpoint(...)`; this
 module does everything around it, in the order the platform would: injected faults, the key, the rate
-limit, the session, the scope, the body, the bot and its ownership. A `StateError` anywhere becomes the
-reference's code and status; anything unexpected becomes a plain INTERNAL_ERROR, never a stack trace.
+limit, the session, the scope, the path (the bot, its ownership, the form of the path's other ids), the
+body. A `StateError` anywhere becomes the reference's code and status; anything unexpected becomes a plain
+INTERNAL_ERROR, never a stack trace.
 """
 
 from __future__ import annotations
@@ -170,10 +171,37 @@ def spoken_refusal(platform: Platform, error: StateError) -> StateError:
     return ApiError("BITRIX_ERROR", f"{error.code}: {error.message}")
 
 
+def is_path_id(raw: str) -> bool:
+    """Whether a path segment is an id: 1-18 ASCII digits (a longer one overflows the platform's integers)."""
+    return is_decimal(raw) and len(raw) <= 18
+
+
 def parse_bot_id(raw: str) -> int:
-    if not is_decimal(raw) or len(raw) > 18:
+    if not is_path_id(raw):
         raise ApiError("INVALID_BOT_ID")
     return int(raw)
+
+
+# The numeric ids a path carries beside the bot's, and the refusal of one that is not a number: the
+# reference's rule for botId (400 INVALID_BOT_ID, "botId must be a number") held for each. Dialect
+# `unchecked-path-ids` leaves them to the handler, which finds nothing under such an id (404), as
+# imbot.v2 casting it would.
+PATH_IDS = {
+    "message_id": "INVALID_MESSAGE_ID",
+    "command_id": "INVALID_COMMAND_ID",
+    "file_id": "INVALID_FILE_ID",
+}
+
+
+def check_path(platform: Platform, caller: Caller, request: Request) -> Bot | None:
+    """The path's bot (resolved and its ownership checked) and the form of its other ids."""
+    params = request.path_params
+    bot = resolve_bot(platform, caller, str(params["bot_id"])) if "bot_id" in params else None
+    if not platform.speaks("unchecked-path-ids"):
+        for name, code in PATH_IDS.items():
+            if name in params and not is_path_id(str(params[name])):
+                raise ApiError(code)
+    return bot
 
 
 def resolve_bot(platform: Platform, caller: Caller, raw_id: str) -> Bot:
@@ -209,16 +237,23 @@ def endpoint(*, auth: str = "bot") -> Callable[[Handler], Callable[[Request], Aw
                 )
                 if auth == "bot":
                     require_scope(key)
+                # The path before the body (the reference is silent): the path names what the call is about
+                # and a router reads it before a handler reads a body, so a call on an unknown bot is refused
+                # as such whatever its body. `body-first` reads the body first, as an Express app whose
+                # express.json() runs ahead of its routes would.
+                body_first = platform.speaks("body-first")
+                bot = None if body_first else check_path(platform, caller, request)
                 body = (
                     await read_json_body(request)
                     if request.method in ("POST", "PATCH", "PUT", "DELETE")
                     else {}
                 )
                 record.body = body
-                call = Call(request=request, platform=platform, caller=caller, body=body)
-                if "bot_id" in request.path_params:
-                    call.bot = resolve_bot(platform, caller, str(request.path_params["bot_id"]))
-                    record.bot_id = call.bot.id
+                if body_first:
+                    bot = check_path(platform, caller, request)
+                call = Call(request=request, platform=platform, caller=caller, body=body, bot=bot)
+                if bot is not None:
+                    record.bot_id = bot.id
                 result = await handler(call)
                 await services.faults.after(request)
             except InjectedResponse as injected:

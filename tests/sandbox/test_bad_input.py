@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from sandbox.http import MAX_BODY_BYTES
 from sandbox.server import build_app
-from tests.sandbox.helpers import error_of
+from tests.sandbox.helpers import client_for, error_of, ok, refused, register_bot, seed_personal
 
 JSON = {"Content-Type": "application/json"}
 WRITES = [
@@ -253,3 +253,78 @@ def test_a_dialog_id_in_other_digits_does_not_name_the_user(client, tenant, bot_
         f"/bots/{bot_id}/messages", json={"dialogId": arabic_indic, "fields": {"message": "x"}}
     )
     assert_clear_4xx(response, "DIALOG_ID_INVALID")
+
+
+# Every reference endpoint with a numeric id beside the bot's in its path, and the code its refusal names.
+PATH_IDS = [
+    ("GET", "/bots/{bot}/messages/{id}", "INVALID_MESSAGE_ID"),
+    ("PATCH", "/bots/{bot}/messages/{id}", "INVALID_MESSAGE_ID"),
+    ("DELETE", "/bots/{bot}/messages/{id}", "INVALID_MESSAGE_ID"),
+    ("GET", "/bots/{bot}/messages/{id}/context", "INVALID_MESSAGE_ID"),
+    ("POST", "/bots/{bot}/messages/{id}/reactions", "INVALID_MESSAGE_ID"),
+    ("DELETE", "/bots/{bot}/messages/{id}/reactions", "INVALID_MESSAGE_ID"),
+    ("PATCH", "/bots/{bot}/commands/{id}", "INVALID_COMMAND_ID"),
+    ("DELETE", "/bots/{bot}/commands/{id}", "INVALID_COMMAND_ID"),
+    ("POST", "/bots/{bot}/commands/{id}/answer", "INVALID_COMMAND_ID"),
+    ("GET", "/bots/{bot}/files/{id}", "INVALID_FILE_ID"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "code"), PATH_IDS)
+@pytest.mark.parametrize("raw", ["abc", "-1", "1.5", "²", "٣", "1" * 19])
+def test_a_path_id_that_is_not_a_number_is_a_400_naming_it_as_invalid_bot_id_does(
+    client, bot_id, method, path, code, raw
+):
+    # The reference's one rule for a path id, INVALID_BOT_ID 400 "botId must be a number", held for every
+    # numeric id: /messages/abc answered 404 MESSAGE_NOT_FOUND where /commands/abc answered 400.
+    response = client.request(method, path.format(bot=bot_id, id=raw), json={"reaction": "like"})
+    refused(response, 400, code)
+
+
+def other_keys_bot(sandbox, tenant) -> int:
+    with client_for(sandbox, seed_personal(sandbox, portal_id=tenant.portal_id)) as other:
+        return register_bot(other, "not_yours")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("POST", "/bots/abc/messages", 400, "INVALID_BOT_ID"),
+        ("POST", "/bots/999999/messages", 404, "BOT_NOT_FOUND"),
+        ("POST", "/bots/{other}/messages", 403, "BOT_ACCESS_DENIED"),
+        ("PATCH", "/bots/{bot}/messages/abc", 400, "INVALID_MESSAGE_ID"),
+        ("POST", "/bots/{bot}/commands/abc/answer", 400, "INVALID_COMMAND_ID"),
+        ("PATCH", "/bots/abc", 400, "INVALID_BOT_ID"),
+    ],
+)
+@pytest.mark.parametrize("body", [b"{", b"[1]", b'{"name": "\xff"}'])
+def test_the_path_is_checked_before_the_body(
+    sandbox, client, tenant, bot_id, method, path, status, code, body
+):
+    """The reference is silent on the order. The path names what the call is about, and a router reads it
+    before a handler reads the body: an unknown bot is unknown whatever the body says (a non-JSON body with
+    a bad bot id answered INVALID_JSON). `body-first` speaks the other order."""
+    target = path.format(bot=bot_id, other=other_keys_bot(sandbox, tenant) if "{other}" in path else "")
+    refused(client.request(method, target, content=body, headers=JSON), status, code)
+    assert ok(client.get(f"/bots/{bot_id}/commands"))["commands"] == []
+
+
+def test_body_first_reads_the_body_before_the_path(sandbox, ctl, client, bot_id):
+    ok(ctl.post("/_sandbox/dialects", json={"dialects": ["body-first"]}))
+    for path in ("/bots/abc/messages", "/bots/999999/messages", f"/bots/{bot_id}/messages/abc"):
+        method = "PATCH" if path.endswith("/abc") else "POST"
+        refused(client.request(method, path, content=b"{", headers=JSON), 400, "INVALID_JSON")
+        refused(client.request(method, path, content=b"[1]", headers=JSON), 400, "INVALID_REQUEST")
+    refused(client.post("/bots/abc/messages", json={}), 400, "INVALID_BOT_ID")
+
+
+def test_unchecked_path_ids_finds_no_message_command_or_file_under_a_non_numeric_id(ctl, client, bot_id):
+    ok(ctl.post("/_sandbox/dialects", json={"dialects": ["unchecked-path-ids"]}))
+    refused(
+        client.patch(f"/bots/{bot_id}/messages/abc", json={"fields": {"message": "x"}}),
+        404,
+        "MESSAGE_NOT_FOUND",
+    )
+    refused(client.delete(f"/bots/{bot_id}/commands/abc"), 404, "COMMAND_NOT_FOUND")
+    refused(client.get(f"/bots/{bot_id}/files/abc"), 404, "FILE_NOT_FOUND")
+    refused(client.get("/bots/abc"), 400, "INVALID_BOT_ID")  # the reference's own rule, in every dialect

@@ -105,9 +105,8 @@ def test_an_upload_needs_a_dialog_the_bot_can_reach(client, bot_id, dialog_id, s
 
 
 def test_an_unknown_file_is_file_not_found(client, bot_id):
-    for file_id in ("999999", "abc"):
-        response = client.get(f"/bots/{bot_id}/files/{file_id}")
-        assert response.status_code == 404 and error_of(response) == "FILE_NOT_FOUND"
+    response = client.get(f"/bots/{bot_id}/files/999999")
+    assert response.status_code == 404 and error_of(response) == "FILE_NOT_FOUND"
 
 
 def test_a_file_of_another_portal_is_file_not_found(sandbox, client, tenant, bot_id):
