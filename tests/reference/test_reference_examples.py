@@ -18,7 +18,18 @@ import httpx
 import pytest
 
 HERE = Path(__file__).resolve().parent
-REFERENCE = HERE.parents[2] / "shared" / "vibecode" / "bot-platform-reference.txt"
+# Beside the main checkout (/work/main -> /work/shared); a clone elsewhere reads the machine's copy.
+REFERENCE = next(
+    (
+        candidate
+        for candidate in (
+            HERE.parents[2] / "shared" / "vibecode" / "bot-platform-reference.txt",
+            Path("/work/shared/vibecode/bot-platform-reference.txt"),
+        )
+        if candidate.exists()
+    ),
+    Path("/work/shared/vibecode/bot-platform-reference.txt"),
+)
 NODE = shutil.which("node")
 HEADER_LINES = 2  # each copy opens with two comment lines saying where it comes from
 
