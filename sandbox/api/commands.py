@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from sandbox.api.bots import flag_value
 from sandbox.api.formats import clean_message_fields
-from sandbox.http import ApiError, Call, Created, body_fields, endpoint
+from sandbox.http import ApiError, Call, Created, body_fields, endpoint, is_path_id
 from sandbox.numbers import is_decimal
 from sandbox.records import Bot, Chat, Command, Message
 from sandbox.state import Platform
@@ -68,7 +68,7 @@ def find_by_name(bot: Bot, name: str) -> Command | None:
 
 def get_command(bot: Bot, raw_id: str) -> Command:
     # A non-numeric id was refused with the path (sandbox.http.PATH_IDS), unless `unchecked-path-ids`.
-    command = bot.commands.get(int(raw_id)) if is_decimal(raw_id) and len(raw_id) <= 18 else None
+    command = bot.commands.get(int(raw_id)) if is_path_id(raw_id) else None
     if command is None:
         raise ApiError("COMMAND_NOT_FOUND", f"The bot has no command {raw_id}")
     return command

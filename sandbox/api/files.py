@@ -20,8 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox.api.formats import clean_text
-from sandbox.http import ApiError, Call, body_fields, endpoint
-from sandbox.numbers import is_decimal
+from sandbox.http import ApiError, Call, body_fields, endpoint, is_path_id
 from sandbox.records import Bot, Chat, StoredFile
 from sandbox.state import Platform
 
@@ -106,7 +105,7 @@ async def get_download_url(call: Call) -> dict:
     bot = call.bot
     assert bot is not None
     raw_id = call.path_param("file_id")
-    stored = call.platform.files.get(int(raw_id)) if is_decimal(raw_id) and len(raw_id) < 19 else None
+    stored = call.platform.files.get(int(raw_id)) if is_path_id(raw_id) else None
     if stored is None or stored.portal_id != bot.portal_id:
         raise ApiError("FILE_NOT_FOUND", f"No file {raw_id} on this portal")
     chat = call.platform.chats.get(stored.chat_id)

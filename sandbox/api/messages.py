@@ -26,7 +26,7 @@ from starlette.routing import Route
 from sandbox import event_queue
 from sandbox.api.dialogs import member_chat
 from sandbox.api.formats import clean_message_fields
-from sandbox.http import ApiError, Call, endpoint
+from sandbox.http import ApiError, Call, endpoint, is_path_id
 from sandbox.numbers import is_decimal
 from sandbox.payloads import bot_payload, chat_payload, iso, message_payload, person_payload
 from sandbox.records import Bot, Message
@@ -55,7 +55,7 @@ def message_fields_of(body: dict) -> dict:
 
 def find_message(platform: Platform, bot: Bot, raw_id: str) -> Message:
     """A live message on the bot's portal (404 MESSAGE_NOT_FOUND otherwise)."""
-    message = platform.messages.get(int(raw_id)) if is_decimal(raw_id) and len(raw_id) < 19 else None
+    message = platform.messages.get(int(raw_id)) if is_path_id(raw_id) else None
     chat = platform.chats.get(message.chat_id) if message else None
     if message is None or message.deleted or chat is None or chat.portal_id != bot.portal_id:
         raise ApiError("MESSAGE_NOT_FOUND", f"No message {raw_id} on this portal")
