@@ -102,7 +102,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--redis-port", type=int, help="the private redis-server's port; default a free one")
     parser.add_argument("--redis-db", type=int, default=0, help="the Redis database number the app uses")
     parser.add_argument("--q-name", help="django-q2's queue name (VIBE_Q_NAME); default chaos-<random>")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (path printed)")
+    parser.add_argument(
+        "--keep-logs",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="keep the processes' logs (path printed), in DIR if given (created); with it, what the event "
+        "log, the ledger and the platform's calls hold of each lost command (lost-commands.json)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="the processes' VIBE_LOG_LEVEL (INFO says more of posts in doubt)",
+    )
     parser.add_argument(
         "--without", default="", help=f"fault kinds left out, comma-separated: {', '.join(ALL_KINDS)}"
     )
@@ -163,7 +175,7 @@ def child_env(
         "BOTCORE_ENQUEUE_LEASE_SECONDS": "4",
         "VIBE_BUDGET_PER_SECOND": "200",  # 429s come from the injected storms, not from pacing
         "TENANTS_TOKEN_MIN_REMAINING_SECONDS": "5",  # so that a session can expire within the run
-        "VIBE_LOG_LEVEL": "WARNING",
+        "VIBE_LOG_LEVEL": args.log_level,
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -329,7 +341,11 @@ def drain(args, *, stack: Stack, injector: FaultInjector, sent: list[Sent], log_
 def main() -> None:
     args = parse_args()
     rng = random.Random(args.seed)
-    workdir = Path(tempfile.mkdtemp(prefix="vibe-chaos-"))
+    if args.keep_logs:
+        workdir = Path(args.keep_logs).resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="vibe-chaos-"))
     pg_host, _, pg_port = args.pg.partition(":")
     db_name = args.pg_database or f"vibe_chaos_{uuid.uuid4().hex[:10]}"
     db = ScratchDatabase(host=pg_host, port=int(pg_port or 5432), user="postgres", name=db_name)
@@ -391,6 +407,7 @@ def main() -> None:
             control=control,
             log_path=log_path,
             drained=drained,
+            keep_dir=workdir if args.keep_logs is not None else None,
         )
     except KeyboardInterrupt:
         print("interrupted: cleaning up", file=sys.stderr)
@@ -399,7 +416,7 @@ def main() -> None:
         stack.stop()
         redis.stop()
         db.drop()
-        if args.keep_logs:
+        if args.keep_logs is not None:
             print(f"logs kept in {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)

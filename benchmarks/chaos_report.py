@@ -7,6 +7,7 @@ injected in the seconds after a lost or repeated message was sent.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ def print_report(
     control: httpx.Client,
     log_path: Path,
     drained: float,
+    keep_dir: Path | None = None,
 ) -> None:
     from botcore.skills.testing.instrumented import SIDE_EFFECTS, read_side_effects, summarize_side_effects
 
@@ -167,7 +169,7 @@ def print_report(
     print(f"user messages whose event failed in the event log: {sum(failed.values())}")
     for reason, count in failed.most_common(8):
         print(f"  {count:5d}  {reason}")
-    commands_lost, commands_repeated = _print_commands(injector, control, commands)
+    commands_lost, commands_repeated = _print_commands(injector, control, commands, keep_dir=keep_dir)
 
     trouble = _bots_in_trouble(control)
     if trouble:
@@ -178,9 +180,12 @@ def print_report(
     print(f"lost={len(lost)} repeated={repeated} faults={sum(injector.counts.values())}")
 
 
-def _print_commands(injector: FaultInjector, control: httpx.Client, commands: list[Sent]) -> tuple[int, int]:
+def _print_commands(
+    injector: FaultInjector, control: httpx.Client, commands: list[Sent], *, keep_dir: Path | None = None
+) -> tuple[int, int]:
     """The commands' figures, apart from the messages': sent, answered once, lost (no answer posted) and
-    repeated (an answer posted more than once); returns lost and repeated."""
+    repeated (an answer posted more than once); returns lost and repeated. With `keep_dir`, what the event
+    log, the action ledger and the platform's calls hold of each lost command goes to lost-commands.json."""
     answers = command_answers_on_the_platform(control, commands)
     lost = [item for item in commands if not answers[item.key]]
     repeated = [item for item in commands if answers[item.key] > 1]
@@ -196,6 +201,10 @@ def _print_commands(injector: FaultInjector, control: httpx.Client, commands: li
         for reason, count in _why_lost(lost, poisoned_bots=set()).most_common(8):
             print(f"  {count:5d}  {reason}")
         print(f"  faults in the {WINDOW:g}s after a lost command was sent: {_near(injector, lost)}")
+        if keep_dir is not None:
+            path = keep_dir / "lost-commands.json"
+            path.write_text(json.dumps(_trace_lost(control, lost), indent=1, default=str))
+            print(f"  each lost command's event, ledger records and platform calls: {path}")
     if repeated:
         print(
             f"  answered more than once: events {[item.event_id for item in repeated][:10]}; faults in the "
@@ -206,6 +215,48 @@ def _print_commands(injector: FaultInjector, control: httpx.Client, commands: li
     for reason, count in failed.most_common(8):
         print(f"  {count:5d}  {reason}")
     return len(lost), len(repeated)
+
+
+def _trace_lost(control: httpx.Client, lost: list[Sent]) -> list[dict]:
+    """For each lost command: its event log entry, the ledger's records of its first posts (by the
+    templateIds its handling would use) and the platform calls that named its message (its answers' sends)
+    or read its bot's chats, in the order the platform received them (as far back as the sandbox keeps)."""
+    import uuid
+
+    from botcore.models import ActionRecord, EventLogEntry
+    from botcore.skills.context import _TEMPLATE_NAMESPACE
+
+    calls = control.get("/_sandbox/calls").json()["data"]["calls"]
+    traced = []
+    for item in lost:
+        entry = (
+            EventLogEntry.objects.filter(bot__vibe_bot_id=item.bot_id, vibe_event_id=item.event_id)
+            .values("status", "skill", "error", "attempts", "timed_out_attempts", "received_at", "handled_at")
+            .first()
+        )
+        keys = {
+            str(uuid.uuid5(_TEMPLATE_NAMESPACE, f"{item.bot_id}:{item.event_id}:{n}")): n for n in (1, 2, 3)
+        }
+        records = {
+            keys[key]: {"result": result, "created_at": created}
+            for key, result, created in ActionRecord.objects.filter(
+                bot__vibe_bot_id=item.bot_id, key__in=keys
+            ).values_list("key", "result", "created_at")
+        }
+        named = [
+            call
+            for call in calls
+            if call["botId"] == item.bot_id
+            and (
+                (call["body"] or {}).get("messageId") == item.message_id
+                or (call["method"] == "GET" and "/chats/" in call["path"])
+            )
+        ]
+        traced.append(
+            {"event": item.event_id, "bot": item.bot_id, "message": item.message_id, "command": item.command,
+             "sent_at": item.at, "entry": entry, "ledger": records, "calls": named}
+        )  # fmt: skip
+    return traced
 
 
 def replies_on_the_platform(control: httpx.Client, sent: list[Sent]) -> Counter:
