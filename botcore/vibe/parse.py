@@ -67,7 +67,8 @@ def item_event_id(item: object) -> int:
     return -1 if isinstance(raw, bool) else as_int(raw, -1)
 
 
-def _json_kind(value: object) -> str:
+def json_kind(value: object) -> str:
+    """What a JSON value is, as an error names it ("a list", "null", "an object")."""
     if value is None:
         return "null"
     if isinstance(value, Mapping):
@@ -98,9 +99,7 @@ def events_of(data: object, *, bot_id: int | None = None) -> list[Any] | None:
         if isinstance(events, Mapping) and all(isinstance(item, Mapping) for item in events.values()):
             return [item for _, item in sorted(events.items(), key=lambda pair: _key_order(pair[0]))]
     found = (
-        f"events {_json_kind(data.get('events'))}"
-        if isinstance(data, Mapping)
-        else f"data {_json_kind(data)}"
+        f"events {json_kind(data.get('events'))}" if isinstance(data, Mapping) else f"data {json_kind(data)}"
     )
     raise VibeProtocolError(
         status=200,

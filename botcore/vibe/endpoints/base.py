@@ -9,9 +9,11 @@ from urllib.parse import quote
 from botcore.vibe import keyboards, template_ids
 from botcore.vibe.attach import Attach
 from botcore.vibe.budget import Priority
+from botcore.vibe.errors import VibeProtocolError
 from botcore.vibe.keyboards import Keyboard
 from botcore.vibe.local_refusals import path_piece_refusal
 from botcore.vibe.models import SentMessage
+from botcore.vibe.parse import json_kind
 from botcore.vibe.transport import RetryClass, Transport
 
 KeyboardArg: TypeAlias = Keyboard | Sequence[Mapping[str, Any]]
@@ -45,8 +47,22 @@ class Endpoints:
         templateId or without: whether a post in doubt is sent again is decided in one place, by the caller
         that knows its chat (skills/context.py). Each answer to a send with a templateId says what the
         platform did with it (botcore.vibe.template_ids). `on_sending`: Transport.request's, called as each
-        attempt's request is about to leave."""
-        data = as_data(self._transport.request("POST", path, body=body, retry=UNSAFE, on_sending=on_sending))
+        attempt's request is about to leave.
+
+        A success whose `data` is no object (the platform's envelope around a list, say: a proxy or a broken
+        server, not the platform's answer to a post) is VibeProtocolError, which leaves the post in doubt.
+        Read as {} (as_data), it was the contract's command answer, naming no message: a post that never
+        happened was taken as made, its event handled with no note, and the person never got an answer."""
+        data = self._transport.request("POST", path, body=body, retry=UNSAFE, on_sending=on_sending)
+        if not isinstance(data, Mapping):
+            raise VibeProtocolError(
+                status=200,
+                code=None,
+                message=f"HTTP 200 whose data is {json_kind(data)}, not the answer to a post: whether it was "
+                "posted is unknown",
+                method="POST",
+                path=path,
+            )
         sent = SentMessage.from_payload(data)
         if template_id is not None and "uuidMap" in data:  # an answer without one teaches nothing
             transport = self._transport
