@@ -159,6 +159,14 @@ def print_report(
         f"replies the platform holds more than once: {len(doubled)}"
         + (f" (events {doubled[:10]})" if doubled else "")
     )
+    # Counted answered by the skill's log though the platform holds no reply: a send whose answer was read as
+    # made when it was not (an answer whose data was a list was, before it was read as a post in doubt).
+    logged_unposted = [item for item in sent if item.key in summary.replied and not on_platform[item.key]]
+    if logged_unposted:
+        print(
+            f"replies the skill's log holds that the platform never posted: {len(logged_unposted)} "
+            f"(counted answered above; events {[item.event_id for item in logged_unposted][:10]})"
+        )
     in_doubt = len(unlogged) - len(lost)
     if in_doubt:
         print(
@@ -220,7 +228,8 @@ def _print_commands(
 def _trace_lost(control: httpx.Client, lost: list[Sent]) -> list[dict]:
     """For each lost command: its event log entry, the ledger's records of its first posts (by the
     templateIds its handling would use) and the platform calls that named its message (its answers' sends)
-    or read its bot's chats, in the order the platform received them (as far back as the sandbox keeps)."""
+    or read its bot's chats, and the bot's answers a fault struck before their body was read (which name no
+    message), in the order the platform received them (as far back as the sandbox keeps)."""
     import uuid
 
     from botcore.models import ActionRecord, EventLogEntry
@@ -243,14 +252,14 @@ def _trace_lost(control: httpx.Client, lost: list[Sent]) -> list[dict]:
                 bot__vibe_bot_id=item.bot_id, key__in=keys
             ).values_list("key", "result", "created_at")
         }
+        # A call a fault answered before the platform read it names no bot and holds no body: its path does.
+        mine = [call for call in calls if call["path"].startswith(f"/v1/bots/{item.bot_id}/")]
         named = [
             call
-            for call in calls
-            if call["botId"] == item.bot_id
-            and (
-                (call["body"] or {}).get("messageId") == item.message_id
-                or (call["method"] == "GET" and "/chats/" in call["path"])
-            )
+            for call in mine
+            if (call["body"] or {}).get("messageId") == item.message_id
+            or (call["path"].endswith("/answer") and not call["body"])
+            or (call["method"] == "GET" and "/chats/" in call["path"])
         ]
         traced.append(
             {"event": item.event_id, "bot": item.bot_id, "message": item.message_id, "command": item.command,
