@@ -396,7 +396,7 @@ def test_a_command_answer_answered_with_data_of_the_wrong_shape_is_posted_once(
     """From the chaos benchmark's full profile (seed 53, under no-template-dedupe and four more dialects): a
     command answer met the platform's envelope around data of the wrong shape (the sandbox's garbage "json",
     a proxy or a broken server) before it was posted. Read as the contract's answer naming no message, it was
-    taken as made: the event was handled with no note and the person never got an answer (6 of 472). It is a
+    taken as made: the event was handled with no note and the person never got an answer (10 of 472). It is a
     post in doubt: posted once, sent again where the chat shows it never arrived, else left with a note."""
     settings.BOTCORE_SKILLS = [f"{__name__}.PingSkill"]
     bot = provision_bot(sandbox_portal.portal)
