@@ -19,6 +19,7 @@ DIALECTS: dict[str, str] = {
     "items-bot-list": "GET /v1/bots answers data.items[] instead of data.bots[]",
     "untitled-commands": "a visible command registered without a title is accepted",
     "me-no-expiry": "GET /v1/me answers no session.expiresAt",
+    "epoch-expiry": "GET /v1/me answers session.expiresAt as Unix seconds, a number (PHP's time())",
     "no-long-poll": "GET /v1/bots/:botId/events ignores the timeout parameter and answers at once",
     "held-polls": "GET /v1/bots/:botId/events holds an empty answer 25 s unless a timeout is given",
     "always-held-polls": "GET /v1/bots/:botId/events holds an empty answer 25 s whatever its timeout (0 too)",
@@ -52,6 +53,7 @@ _EXCLUSIVE = (
     frozenset({"no-next-offset", "last-id-next-offset"}),
     frozenset({"no-long-poll", "held-polls", "always-held-polls"}),
     frozenset({"no-retry-after", "retry-after-ms"}),
+    frozenset({"me-no-expiry", "epoch-expiry"}),
 )
 
 

@@ -49,8 +49,13 @@ def current_user_json(user: User) -> dict:
 
 
 def session_json(platform: Platform, session: Session) -> dict:
-    # The reference does not document /v1/me; under `me-no-expiry` a session says nothing of its end.
-    return {} if platform.speaks("me-no-expiry") else {"expiresAt": iso(session.expires_at)}
+    # The reference does not document /v1/me; under `me-no-expiry` a session says nothing of its end, and
+    # under `epoch-expiry` it says it as a PHP backend keeps it, Unix seconds.
+    if platform.speaks("me-no-expiry"):
+        return {}
+    if platform.speaks("epoch-expiry"):
+        return {"expiresAt": int(session.expires_at.timestamp())}
+    return {"expiresAt": iso(session.expires_at)}
 
 
 def me_json(platform: Platform, caller: Caller) -> dict:

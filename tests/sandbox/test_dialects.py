@@ -6,6 +6,7 @@ import base64
 import threading
 import time
 import uuid
+from datetime import datetime
 
 import pytest
 
@@ -293,6 +294,15 @@ def test_me_no_expiry_leaves_out_the_session_end(sandbox, ctl):
         speak(ctl, "me-no-expiry")
         me = ok(client.get("/me"))
     assert "expiresAt" not in me["session"] and me["currentUser"]["bitrixUserId"] == tenant.user_id
+
+
+def test_epoch_expiry_says_the_session_end_in_unix_seconds(sandbox, ctl):
+    tenant = seed_app(sandbox)
+    with client_for(sandbox, tenant) as client:
+        stated = datetime.fromisoformat(ok(client.get("/me"))["session"]["expiresAt"])
+        speak(ctl, "epoch-expiry")
+        me = ok(client.get("/me"))
+    assert me["session"]["expiresAt"] == int(stated.timestamp())
 
 
 def test_no_long_poll_answers_an_empty_queue_at_once(ctl, client, bot_id):
