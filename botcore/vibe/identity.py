@@ -87,6 +87,32 @@ def _expiry_in(seconds: object) -> datetime | None:
     return datetime.now(UTC) + timedelta(seconds=min(seconds, MAX_EXPIRES_IN_SECONDS))
 
 
+# A number at or past this is a Unix time in milliseconds (JavaScript's Date.now()), not in seconds: as
+# seconds it would be past the year 5000.
+_EPOCH_MILLISECONDS_FROM = 10**11
+
+
+def _session_end(value: object) -> datetime | None:
+    """A session's stated end: an ISO-8601 instant, or a Unix time, as a number or its digits (a PHP backend's
+    time(), docs/sandbox.md `epoch-expiry`), in seconds or milliseconds. Read as no end at all, a Unix time
+    became the contract's assumed life, and where the session lived longer the bot stopped answering when
+    that ran out, its token still good. None for anything else (0 and PHP's false among them: no end stated);
+    an end past MAX_EXPIRES_IN_SECONDS from now is cut there, as an `expires_in` is."""
+    if isinstance(value, str) and not value.strip().isdigit():
+        return as_datetime(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    stamp = float(value) if isinstance(value, str) else value
+    if not 0 < stamp < math.inf:
+        return None  # NaN fails the comparison too
+    if stamp >= _EPOCH_MILLISECONDS_FROM:
+        stamp /= 1000
+    latest = datetime.now(UTC) + timedelta(seconds=MAX_EXPIRES_IN_SECONDS)
+    if stamp >= latest.timestamp():
+        return latest
+    return datetime.fromtimestamp(stamp, UTC)
+
+
 def _scopes(value: object) -> tuple[str, ...]:
     """The scopes a credential has: a list, or one string of them ("imbot im", "imbot,im"); a number or an
     object names none (iterated, a number raised TypeError: a 500 for the visitor)."""
@@ -111,7 +137,7 @@ def identity_from_me(data: Mapping[str, Any]) -> VerifiedIdentity:
         bitrix_user_id=as_int(user.get("bitrixUserId") or user.get("userId") or user.get("id")),
         user_name=as_str(user.get("name")),
         is_admin=as_bool(user.get("isAdmin")),
-        expires_at=as_datetime(_mapping(data.get("session")).get("expiresAt")),
+        expires_at=_session_end(_mapping(data.get("session")).get("expiresAt")),
         scopes=_scopes(data.get("scopes")),
     )
 
@@ -131,7 +157,7 @@ def token_from_exchange(data: Mapping[str, Any]) -> ExchangedToken:
         bitrix_user_id=as_int(user.get("bitrixUserId") or user.get("id")),
         user_name=as_str(user.get("name")),
         is_admin=as_bool(user.get("isAdmin")),
-        expires_at=as_datetime(data.get("expires_at")) or _expiry_in(data.get("expires_in")),
+        expires_at=_session_end(data.get("expires_at")) or _expiry_in(data.get("expires_in")),
     )
     return ExchangedToken(session_token=token, identity=identity)
 

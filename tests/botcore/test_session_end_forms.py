@@ -1,0 +1,56 @@
+"""A session end /v1/me states in a form other than ISO-8601 is still the session's end (CONTRACT A §13).
+
+`epoch-expiry` (docs/sandbox.md): a PHP platform keeps a session's end as `time()` seconds and answers it so.
+Read as no end at all, it became the contract's assumed life (TENANTS_DEFAULT_SESSION_SECONDS): where the
+platform's session lived longer, the bot stopped answering when the assumed life ran out, its token good.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from botcore.models import Bot
+from botcore.services.polling import poll_bot_once
+from tenants.models import SessionGrant
+from tests.botcore.test_dialects_live import Platform
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+START = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def traveller():
+    """Started before the queue and any session, as test_dialects_live's clock: all on the moved clock."""
+    travel = time_machine.travel(START, tick=True)
+    yield travel.start()
+    travel.stop()
+
+
+def test_a_session_end_in_unix_seconds_keeps_the_bot_answering_past_the_assumed_life(
+    traveller, sandbox, settings, task_queue
+):
+    platform = Platform(sandbox)
+    platform.post("/dialects", {"dialects": ["epoch-expiry"]})
+    settings.VIBE_APP_KEY = platform.app_key
+    settings.VIBE_BASE_URL = sandbox.base_url
+    settings.VIBE_BUDGET_BACKEND = "local"
+    settings.BOTCORE_SKILLS = ["botcore.skills.builtin.echo.EchoSkill"]
+    # What the backend assumes of a session whose end it cannot read; the sandbox's live 24 h.
+    settings.TENANTS_DEFAULT_SESSION_SECONDS = 2 * 3600
+    assert platform.open_app(platform.alice) == 302
+    task_queue.run()
+    bot = Bot.objects.get()
+    assert bot.vibe_bot_id and bot.status == Bot.Status.ACTIVE, (bot.status, bot.vibe_bot_id)
+
+    traveller.shift(timedelta(hours=3))  # past the assumed life, well within the platform's
+    platform.say(platform.boris, "hello", bot_id=bot.vibe_bot_id)
+    for _ in range(3):
+        poll_bot_once(bot.pk)
+
+    echoes = [text for text in platform.texts(bot.vibe_bot_id) if "[i]hello[/i]" in text]
+    assert len(echoes) == 1
+    assert SessionGrant.objects.get().expires_at > START + timedelta(hours=23)  # the platform's 24 h
