@@ -33,11 +33,14 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# pip runs --quiet, so say first what the silent minutes are (a fresh clone's install takes a few).
 $(DEPS_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "Installing vibeapp and the sandbox into $(VENV) (quiet; a few minutes the first time)"
 	$(PY) -m pip install --quiet -e ".[sandbox]"
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "Installing vibeapp with the test tools into $(VENV) (quiet; a few minutes the first time)"
 	$(PY) -m pip install --quiet -e ".[sandbox,test]"
 	touch $(DEPS_STAMP) $@
 
