@@ -13,11 +13,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError
 from django.test import Client
@@ -61,6 +64,16 @@ def a_while_ago(**delta) -> None:
     Heartbeat.objects.filter(worked_at__isnull=False).update(worked_at=timezone.now() - timedelta(**delta))
 
 
+@pytest.fixture
+def frozen_clock():
+    """This process's clock stopped where it stands (time_machine, tick=False), moved on only by the test's
+    `shift(seconds)`: a beat's age is then what the test says it is, however slowly the host runs (a guard
+    loop's beat at OPS_HEARTBEAT_EVERY_SECONDS=0 holds 3 s, and a loaded host read it silent before the
+    test's last look)."""
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        yield traveller
+
+
 class StopEvent:
     """django-q2's stop event as the guard loop reads it, never set."""
 
@@ -75,7 +88,9 @@ class StopEvent:
 
 
 @pytest.mark.django_db
-def test_an_idle_qcluster_is_alive_past_the_max_age_by_its_guard_loops_beat(monkeypatch, settings):
+def test_an_idle_qcluster_is_alive_past_the_max_age_by_its_guard_loops_beat(
+    monkeypatch, settings, frozen_clock
+):
     """Both clusters worked once; then only 101 takes the tasks and the minute's schedule, for longer than the
     max age. 102's sentinel goes on guarding its idle workers, and that is what says it lives."""
     from vibeapp.qcluster import BeatEachGuardTurn
@@ -98,7 +113,7 @@ def test_an_idle_qcluster_is_alive_past_the_max_age_by_its_guard_loops_beat(monk
 
 @pytest.mark.django_db
 def test_a_qcluster_whose_guard_loop_stopped_beating_reads_silent_after_three_beats_not_its_max_age(
-    monkeypatch, settings
+    monkeypatch, settings, frozen_clock
 ):
     """The liveness beat holds for three beat intervals, the work's for the kind's max age (180 s): a
     cluster whose sentinel is gone (killed with its group) is read dead by every reader half a minute on,
@@ -112,7 +127,9 @@ def test_a_qcluster_whose_guard_loop_stopped_beating_reads_silent_after_three_be
     record_liveness(kind=Heartbeat.Kind.QCLUSTER)
     work_as(monkeypatch, 102)  # it did its work too: the work's beat makes it no longer-lived
     record_heartbeat(kind=Heartbeat.Kind.POLLER, force=True)
-    a_while_ago(seconds=31)
+    # The clock moves only here: the ages read below are the test's own, not a busy host's (the check's
+    # "31s old" read 32 half a second later, and a beat 29 s old read silent a second later).
+    frozen_clock.shift(31)
 
     assert states() == {process(102): "silent"}
     assert states("poller") == {process(102): "alive"}
@@ -128,12 +145,12 @@ def test_a_qcluster_whose_guard_loop_stopped_beating_reads_silent_after_three_be
 
     # Within the three beats, alive: one late beat is no death.
     record_liveness(kind=Heartbeat.Kind.QCLUSTER, force=True)
-    a_while_ago(seconds=29)
+    frozen_clock.shift(29)
     assert states() == {process(102): "alive"}
 
 
 @pytest.mark.django_db
-def test_the_guard_loops_beat_is_no_work_beat(monkeypatch, settings):
+def test_the_guard_loops_beat_is_no_work_beat(monkeypatch, settings, frozen_clock):
     """A sentinel guarding workers wedged on a lock (vibeapp/qcluster.py) beats all the same: /readyz reads
     the kind's work from the tasks' and the schedule's beats, so a cluster alive but doing nothing is down."""
     from vibeapp.qcluster import BeatEachGuardTurn
@@ -183,16 +200,34 @@ def test_a_stopping_cluster_beats_for_as_long_as_a_healthy_stop_takes_and_no_lon
     from vibeapp import qcluster
 
     monkeypatch.setattr(Conf, "TIMEOUT", 0.5)
-    monkeypatch.setattr(Conf, "GUARD_CYCLE", 0.05)
+    monkeypatch.setattr(Conf, "GUARD_CYCLE", 0.01)
+    # The stop's clock is the test's: it moves only when the test moves it, whatever the host's load makes of
+    # the real turns of the wait.
+    now = [0.0]
+    monkeypatch.setattr(qcluster, "time", SimpleNamespace(monotonic=lambda: now[0]))
     beats: list[float] = []
-    monkeypatch.setattr(qcluster, "beat_cluster_alive", lambda: beats.append(time.monotonic()))
-    started = time.monotonic()
-    with qcluster.beating_while_stopping():
-        time.sleep(2)
-    assert beats and beats[-1] - started <= 1.0 + 0.2  # two task timeouts, and a turn of the wait
-    ended = len(beats)
-    time.sleep(0.2)
-    assert len(beats) == ended, "no beat after the stop is said"
+    monkeypatch.setattr(qcluster, "beat_cluster_alive", lambda: beats.append(now[0]))
+
+    def beating() -> bool:
+        return any(thread.name == "liveness-while-stopping" for thread in threading.enumerate())
+
+    def beats_on(what: str) -> None:
+        seen = len(beats)
+        wait_for(lambda: len(beats) > seen + 1, timeout=60, what=what)
+
+    with qcluster.beating_while_stopping():  # a stop hung past both timeouts
+        beats_on("the stop's first beats")
+        now[0] = 0.99  # within two task timeouts: it beats on
+        beats_on("beats just short of two task timeouts")
+        now[0] = 1.0
+        wait_for(lambda: not beating(), timeout=60, what="the beats to end while the stop still hangs")
+    assert beats[-1] == 0.99
+
+    beats.clear()
+    now[0] = 0.0
+    with qcluster.beating_while_stopping():  # a healthy stop, said while it beats
+        beats_on("the stop's first beats")
+    assert not beating(), "no beat after the stop is said: its thread has ended with it"
 
 
 @pytest.mark.django_db
