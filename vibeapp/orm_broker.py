@@ -23,7 +23,10 @@ from django_q.brokers.orm import ORM
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
-_QUOTED_NAMES: dict[str, dict[str, str]] = {}  # per backend vendor: the quoting is the backend's
+from vibeapp.sql_names import quoted_name
+
+# Per backend vendor: the quoted names (vibeapp/sql_names.py) its statements are formatted with.
+_QUOTED_NAMES: dict[str, dict[str, str]] = {}
 
 
 class PlainSqlORM(ORM):
@@ -37,10 +40,8 @@ class PlainSqlORM(ORM):
         every statement (each task's enqueue, take and acknowledgement looked the fields up again)."""
         names = _QUOTED_NAMES.get(database.vendor)
         if names is None:
-            quote = database.ops.quote_name
-            columns = ("id", "key", "payload", "lock")
-            names = {name: quote(OrmQ._meta.get_field(name).column) for name in columns}
-            names = _QUOTED_NAMES[database.vendor] = {"table": quote(OrmQ._meta.db_table), **names}
+            columns = {name: quoted_name(database, OrmQ, name) for name in ("id", "key", "payload", "lock")}
+            names = _QUOTED_NAMES[database.vendor] = {"table": quoted_name(database, OrmQ), **columns}
         return names
 
     def enqueue(self, task: Any) -> int:

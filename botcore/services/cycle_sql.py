@@ -23,6 +23,7 @@ from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
 from botcore.models import ActionRecord, Bot, EventLogEntry
+from vibeapp.sql_names import quoted_name
 
 
 def _field(model: type[Model], name: str) -> Field:
@@ -32,13 +33,11 @@ def _field(model: type[Model], name: str) -> Field:
 
 
 def _column(model: type[Model], name: str) -> str:
-    column = _field(model, name).column
-    assert column, f"{model.__name__}.{name} has no column"
-    return connection.ops.quote_name(column)
+    return quoted_name(connection, model, name)
 
 
 def _table(model: type[Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
+    return quoted_name(connection, model)
 
 
 def _prepared(model: type[Model], name: str, value: Any) -> Any:

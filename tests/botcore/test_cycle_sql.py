@@ -7,7 +7,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.signals import post_save, pre_save
 from django.db.utils import DatabaseError
 from django.utils import timezone
@@ -284,3 +284,20 @@ def test_an_entrys_outcome_is_saved_and_signalled_as_the_orms_save_of_those_fiel
     EventLogEntry.objects.filter(pk=by_sql.pk).delete()
     with pytest.raises(DatabaseError):
         save_entry_outcome(by_sql)  # as the ORM's save with update_fields of a row that is gone
+
+
+def test_the_names_are_quoted_once_per_backend_not_at_each_statement(bot, monkeypatch):
+    """Every claim, outcome and lease write of every message looked each of its columns up in the model and
+    quoted it again; vibeapp/sql_names.py reads them once per backend (the ORM broker's statements too)."""
+
+    def write() -> None:
+        update_bot(bot.pk, {"last_error": "boom"}, lease_token=LEASE, count_failure=True)
+
+    write()  # the names read, once
+    quote = connection.ops.quote_name
+    quoted: list[str] = []
+    monkeypatch.setattr(connection.ops, "quote_name", lambda name: quoted.append(name) or quote(name))
+    write()
+    assert quoted == []
+    bot.refresh_from_db()
+    assert (bot.last_error, bot.consecutive_failures) == ("boom", 4)
