@@ -368,46 +368,32 @@ def test_an_event_whose_worker_died_once_past_its_attempts_is_tried_again_inside
     assert len([t for t in shown if t.startswith("Sorry, something went wrong")]) == 1
 
 
-def test_a_handler_that_runs_past_the_task_timeout_twice_is_given_up_and_the_person_told(world):
+# "hang" hangs in handle(), "hang deciding" in wants() (PickySkill).
+@pytest.mark.parametrize("text", ["hang", "hang deciding"], ids=["in-handle", "in-wants"])
+def test_a_skill_that_runs_past_the_task_timeout_twice_is_given_up_and_the_person_told(world, text):
     """From a newcomer's trial: a handler that hung (`/bad slow100`) was stopped at the task queue's timeout
     five times, about two minutes apart, and the portal's bot answered nobody for ten minutes before the
     apology. An attempt stopped by the timeout is known as such (django-q2 raises in it): one more try, then
-    the event fails, the person hears so, and the bot's later events go on."""
-    world.say("hang")
+    the event fails, the person hears so, and the bot's later events go on.
+
+    From a skill author's trial: a relay's wants() ran the admin's pattern `(a+)+$` on a line of a's; each
+    cycle was stopped at the task queue's timeout in routing, where the stop was counted as an attempt that
+    died unseen (five of them, past the five-minute window) rather than a timed-out one (two), and the bot's
+    later events waited behind it all that time. Given up, the person is told through the skill the stops
+    were in, without routing (asking wants() again would hang the cycle once more)."""
+    world.say(text)
     world.say("after")
     for attempt in (1, 2):
         with pytest.raises(TimeoutException):
             world.poll()
-        hung = EventLogEntry.objects.get(bot=world.bot, payload__data__message__text="hang")
-        assert hung.status == "received" and hung.attempts == attempt
+        hung = EventLogEntry.objects.get(bot=world.bot, payload__data__message__text=text)
+        assert hung.status == "received" and (hung.attempts, hung.timed_out_attempts) == (attempt, attempt)
         assert hung.skill == "picky" and "ran past the task queue's timeout of 90 s" in hung.error
     world.poll()  # the third cycle tries the skill no more
     hung.refresh_from_db()
     assert hung.status == "failed" and hung.attempts == 2
     assert hung.error.startswith("gave up after 2 attempts that ran past the task queue's timeout of 90 s")
     assert "ctx.defer" in hung.error
-    apologies = [m for m in world.messages() if m["text"].startswith("Sorry, something went wrong")]
-    assert len(apologies) == 1
-    assert EventLogEntry.objects.get(payload__data__message__text="after").status == "handled"
-
-
-def test_a_wants_that_runs_past_the_task_timeout_twice_is_given_up_without_asking_it_again(world):
-    """From a skill author's trial: a relay's wants() ran the admin's pattern `(a+)+$` on a line of a's; each
-    cycle was stopped at the task queue's timeout in routing, where the stop was counted as an attempt that
-    died unseen (five of them, past the five-minute window) rather than a timed-out one (two), and the bot's
-    later events waited behind it all that time. Given up, the person is told through the skill the stops
-    were in, without routing (asking wants() again would hang the cycle once more)."""
-    world.say("hang deciding")
-    world.say("after")
-    for attempt in (1, 2):
-        with pytest.raises(TimeoutException):
-            world.poll()
-        hung = EventLogEntry.objects.get(bot=world.bot, payload__data__message__text="hang deciding")
-        assert hung.status == "received" and (hung.attempts, hung.timed_out_attempts) == (attempt, attempt)
-        assert hung.skill == "picky" and "ran past the task queue's timeout of 90 s" in hung.error
-    world.poll()  # the third cycle asks the skill no more
-    hung.refresh_from_db()
-    assert hung.status == "failed" and hung.error.startswith("gave up after 2 attempts that ran past")
     apologies = [m for m in world.messages() if m["text"].startswith("Sorry, something went wrong")]
     assert len(apologies) == 1
     assert EventLogEntry.objects.get(payload__data__message__text="after").status == "handled"

@@ -125,33 +125,20 @@ def test_help_and_standup_leave_plain_messages_to_echo():
     assert route(make_reaction_event("like"), DEFAULT_ORDER, options=ENABLED_WITH).name == "echo"
 
 
-def test_standup_takes_a_private_message_only_while_the_participants_question_is_open():
-    open_question = {"7": {"day": "2030-03-04", "status": "open", "answers": []}}
-    assert (
-        route(
-            make_message_event("did things", user_id=7),
-            DEFAULT_ORDER,
-            options=ENABLED_WITH,
-            state=open_question,
-        ).name
-        == "standup"
-    )
-    assert (
-        route(
-            make_message_event("did things", user_id=8),
-            DEFAULT_ORDER,
-            options=ENABLED_WITH,
-            state=open_question,
-        ).name
-        == "echo"
-    )
-    closed = {"7": {"day": "2030-03-04", "status": "closed", "answers": ["x"]}}
-    assert (
-        route(
-            make_message_event("did things", user_id=7), DEFAULT_ORDER, options=ENABLED_WITH, state=closed
-        ).name
-        == "echo"
-    )
+OPEN_QUESTION = {"7": {"day": "2030-03-04", "status": "open", "answers": []}}
+CLOSED_QUESTION = {"7": {"day": "2030-03-04", "status": "closed", "answers": ["x"]}}
+
+
+@pytest.mark.parametrize(
+    ("user_id", "state", "taken_by"),
+    [(7, OPEN_QUESTION, "standup"), (8, OPEN_QUESTION, "echo"), (7, CLOSED_QUESTION, "echo")],
+    ids=["asked-and-open", "not-asked", "closed"],
+)
+def test_standup_takes_a_private_message_only_while_the_participants_question_is_open(
+    user_id, state, taken_by
+):
+    event = make_message_event("did things", user_id=user_id)
+    assert route(event, DEFAULT_ORDER, options=ENABLED_WITH, state=state).name == taken_by
 
 
 def test_a_removed_reaction_is_not_echoed():
