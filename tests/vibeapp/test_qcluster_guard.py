@@ -392,9 +392,20 @@ def test_a_restart_of_the_clusters_processes_leaves_them_no_more_descriptors_tha
             for child in cluster_children(process)
         ]  # fmt: skip
 
+    def settled() -> list[int]:
+        """The counts once two reads a beat apart agree: the children's first moments (a worker's start, the
+        pusher's broker connection) are over, however long a loaded host makes them."""
+        reads: list[list[int]] = []
+
+        def agree() -> bool:
+            reads.append(descriptors() if started() else [])
+            return len(reads) > 1 and reads[-1] == reads[-2] != []
+
+        wait_for(agree, timeout=60, interval=0.5, what="the children's descriptors to settle")
+        return reads[-1]
+
     wait_for(started, timeout=30, what="the cluster started")
-    time.sleep(1)  # the children settle (a worker's first moments, the pusher's broker connection)
-    before = descriptors()
+    before = settled()
     first = {child.pid for child in cluster_children(process)}
     cluster_children(process)[0].send_signal(signal.SIGKILL)  # a worker killed: every process restarted
     wait_for(
@@ -402,8 +413,7 @@ def test_a_restart_of_the_clusters_processes_leaves_them_no_more_descriptors_tha
         timeout=30,
         what="the cluster's processes restarted",
     )
-    time.sleep(1)
-    assert descriptors() == before
+    assert settled() == before
 
 
 def test_a_worker_killed_by_sigbus_is_said_to_point_at_a_full_metrics_directory(monkeypatch, caplog):
