@@ -160,21 +160,21 @@ def test_a_participants_answers_are_kept_only_as_far_as_the_summary_shows_them()
     assert "and one more" in "\n".join(post.text for post in ctx.posts_to("chat5"))
 
 
+def taken_by(event, **state) -> str | None:
+    """The name of the skill the kit's route() gives `event` among help, standup (with OPTIONS) and echo, with
+    the `state` or `state_store` given; None where none takes it."""
+    routed = route(event, [HelpSkill(), StandupSkill(), EchoSkill()], options={"standup": OPTIONS}, **state)
+    return routed.name if routed else None
+
+
 def test_after_the_summary_a_participants_messages_go_to_echo_again():
-    skills = [HelpSkill(), StandupSkill(), EchoSkill()]
     closed = {"7": {"day": "2030-03-04", "status": "closed", "answers": ["x"]}}
-    assert (
-        route(make_message_event("hi", user_id=7), skills, options={"standup": OPTIONS}, state=closed).name
-        == "echo"
-    )
+    assert taken_by(make_message_event("hi", user_id=7), state=closed) == "echo"
     late = {
         "7": {"day": "2030-03-04", "status": "open", "answers": [], "open_until": "2030-03-04T17:30:00+03:00"}
     }
     with time_machine.travel(datetime(2030, 3, 4, 15, 0, tzinfo=UTC)):
-        assert (
-            route(make_message_event("hi", user_id=7), skills, options={"standup": OPTIONS}, state=late).name
-            == "echo"
-        )
+        assert taken_by(make_message_event("hi", user_id=7), state=late) == "echo"
 
 
 def test_an_answer_written_before_the_summary_time_is_an_answer_however_late_it_is_handled():
@@ -196,15 +196,7 @@ def test_an_answer_written_before_the_summary_time_is_an_answer_however_late_it_
             "Your answer came after today's summary was posted at 17:30, so it is not in it."
         )
         written_after = make_message_event("hi", user_id=8)
-        assert (
-            route(
-                written_after,
-                [StandupSkill(), EchoSkill()],
-                options={"standup": OPTIONS},
-                state_store=ctx.state_store,
-            ).name
-            == "echo"
-        )
+        assert taken_by(written_after, state_store=ctx.state_store) == "echo"
 
 
 def test_a_message_whose_platform_time_has_no_offset_is_judged_by_the_clock_not_refused():
@@ -224,15 +216,7 @@ def test_a_message_whose_platform_time_has_no_offset_is_judged_by_the_clock_not_
     }
     with time_machine.travel(datetime(2030, 3, 4, 15, 0, tzinfo=UTC)):  # 18:00 in Moscow
         event = parse_event(payload)
-        assert (
-            route(
-                event,
-                [StandupSkill(), EchoSkill()],
-                options={"standup": OPTIONS},
-                state_store=ctx.state_store,
-            ).name
-            == "echo"
-        )
+        assert taken_by(event, state_store=ctx.state_store) == "echo"
 
 
 def test_a_summary_without_a_question_that_day_posts_nothing():
@@ -348,7 +332,6 @@ def test_a_days_state_written_before_runs_were_told_apart_is_another_run():
 
 def test_an_answer_edited_or_deleted_before_the_summary_shows_as_it_stands():
     """An answer's typo fixed in the dialog, or an answer deleted, went into the summary as first written."""
-    skills = [HelpSkill(), StandupSkill(), EchoSkill()]
     ctx = run_skill(StandupSkill(), ASK, options=OPTIONS, chat_users=TEAM)
     with time_machine.travel(datetime(2030, 3, 4, 8, 0, tzinfo=UTC)):
         for message_id, text in ((71, "Shiped the API"), (72, "meant for another chat")):
@@ -359,7 +342,7 @@ def test_an_answer_edited_or_deleted_before_the_summary_shows_as_it_stands():
         run_skill(StandupSkill(), make_message_delete_event(72, user_id=7), ctx=ctx)
         # Not an answer (an edit of an older message): nobody's business.
         unknown = make_message_update_event("old", user_id=7, message_id=50)
-        assert route(unknown, skills, options={"standup": OPTIONS}, state_store=ctx.state_store) is None
+        assert taken_by(unknown, state_store=ctx.state_store) is None
     run_skill(StandupSkill(), REPORT, ctx=ctx)
     assert ctx.posts_to("chat5")[-1].text.splitlines()[1] == "[b]John Smith[/b]: Shipped the API"
 
