@@ -23,6 +23,7 @@ class Listener:
         self.redirect_to = ""
         self.body = b'{"key": "INTERNAL-1"}'
         self.drip_seconds = 0.0
+        self.dripped = 0  # bytes of a dripped body sent so far
         self.headers: dict[str, str] = {}  # more of the answer's headers
         self.request_headers: list[dict[str, str]] = []
         listener = self
@@ -49,6 +50,7 @@ class Listener:
                 for byte in body:
                     self.wfile.write(bytes([byte]))
                     self.wfile.flush()
+                    listener.dripped += 1
                     time.sleep(listener.drip_seconds)
 
             def log_message(self, *args: object) -> None:
