@@ -1,9 +1,10 @@
-"""A skill that answers each message with "got: <its text>", and what a bot's chats hold of those answers:
-the tests of sends in doubt and of a platform's outage count the answers the platform received."""
+"""A skill that answers each message with "got: <its text>", what a bot's chats hold of those answers and the
+event a message was stored as: the tests of sends in doubt, of a platform's outage and of the kill window
+count the answers the platform received."""
 
 from __future__ import annotations
 
-from botcore.models import Bot
+from botcore.models import Bot, EventLogEntry
 from botcore.skills.base import Skill
 from botcore.vibe.events import EventType, MessageAddEvent
 
@@ -22,3 +23,12 @@ class ReplySkill(Skill):
 def replies(sandbox_portal, bot: Bot, text: str) -> list[dict]:
     """The bot's answers to `text` the platform holds, in every chat."""
     return [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if m["text"] == f"got: {text}"]
+
+
+def message_entry(bot: Bot, text: str) -> EventLogEntry:
+    """The event log's entry of the message `text` the bot received."""
+    return next(
+        e
+        for e in EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+        if e.payload["data"]["message"]["text"] == text
+    )

@@ -17,6 +17,7 @@ from botcore.services.polling import poll_bot_once
 from botcore.skills.base import Skill
 from botcore.vibe import VibeClient
 from botcore.vibe.events import EventType, MessageAddEvent
+from tests.botcore.replying import message_entry
 
 pytestmark = [pytest.mark.slow]
 
@@ -76,14 +77,6 @@ def bot_for(sandbox_portal, settings, skill: type[Skill], dialect: str | None) -
     return provision_bot(sandbox_portal.portal)
 
 
-def entry_for(bot: Bot, text: str) -> EventLogEntry:
-    return next(
-        e
-        for e in EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
-        if e.payload["data"]["message"]["text"] == text
-    )
-
-
 def chats_titled(sandbox_portal, title: str) -> int:
     chats = sandbox_portal.control.get("/_sandbox/state").json()["data"]["chats"]
     return sum(1 for c in chats if c["title"] == title)
@@ -131,7 +124,7 @@ def killed_then_retried(sandbox_portal, bot: Bot, text: str, kill) -> EventLogEn
             poll_bot_once(bot.pk)
     Bot.objects.filter(pk=bot.pk).update(lease_token="", lease_until=None)  # its lease died with it
     poll_bot_once(bot.pk)
-    return entry_for(bot, text)
+    return message_entry(bot, text)
 
 
 @pytest.mark.parametrize("skill", [ChatSkill, RawChatSkill], ids=["ctx", "ctx.client"])
@@ -195,7 +188,7 @@ def test_an_upload_the_platform_answered_it_failed_is_made_again_once(sandbox_po
     assert sandbox_portal.control.post("/_sandbox/faults", json=rule).is_success
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="year")
     poll_bot_once(bot.pk)
-    entry = entry_for(bot, "year")
+    entry = message_entry(bot, "year")
     assert entry.status == EventLogEntry.Status.RECEIVED and files_named(sandbox_portal, bot, "year.txt") == 0
     sandbox_portal.control.delete("/_sandbox/faults")
     EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=None)
@@ -213,7 +206,7 @@ def test_an_upload_whose_answer_was_lost_is_not_made_again(sandbox_portal, setti
     assert sandbox_portal.control.post("/_sandbox/faults", json=rule).is_success
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="day")
     poll_bot_once(bot.pk)
-    entry = entry_for(bot, "day")
+    entry = message_entry(bot, "day")
     sandbox_portal.control.delete("/_sandbox/faults")
     EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=None)
     poll_bot_once(bot.pk)

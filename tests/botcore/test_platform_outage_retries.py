@@ -13,7 +13,7 @@ from django.utils import timezone
 from botcore.models import Bot, EventLogEntry
 from botcore.services.bots import provision_bot
 from botcore.services.polling import poll_bot_once
-from tests.botcore.replying import SKILL_PATH, replies
+from tests.botcore.replying import SKILL_PATH, message_entry, replies
 
 pytestmark = [pytest.mark.slow]
 
@@ -24,14 +24,6 @@ def bot(sandbox_portal, settings) -> Bot:
     return provision_bot(sandbox_portal.portal)
 
 
-def the_entry(bot: Bot, text: str) -> EventLogEntry:
-    return next(
-        e
-        for e in EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
-        if e.payload["data"]["message"]["text"] == text
-    )
-
-
 def fail_every_attempt(sandbox_portal, bot: Bot, text: str, *, attempts: int) -> EventLogEntry:
     """The platform answers every reply 500 (before acting); the event is tried `attempts` times, each
     retry made due at once."""
@@ -40,7 +32,7 @@ def fail_every_attempt(sandbox_portal, bot: Bot, text: str, *, attempts: int) ->
     assert sandbox_portal.control.post("/_sandbox/faults", json=rule).is_success
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
     poll_bot_once(bot.pk)
-    entry = the_entry(bot, text)
+    entry = message_entry(bot, text)
     while entry.attempts < attempts and entry.status == EventLogEntry.Status.RECEIVED:
         EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=timezone.now())
         Bot.objects.filter(pk=bot.pk).update(next_poll_at=timezone.now())

@@ -23,7 +23,7 @@ from botcore.vibe import VibeClient, template_ids
 from botcore.vibe.events import EventType, MessageAddEvent
 from botcore.vibe.models import Chat
 from botcore.vibe.template_ids import TemplateReading
-from tests.botcore.replying import SKILL_PATH, replies
+from tests.botcore.replying import SKILL_PATH, message_entry, replies
 
 pytestmark = [pytest.mark.slow]
 
@@ -47,14 +47,6 @@ BEFORE_ACTION = {name: {**fault, "afterAction": False} for name, fault in AFTER_
 def bot(sandbox_portal, settings) -> Bot:
     settings.BOTCORE_SKILLS = [SKILL_PATH]
     return provision_bot(sandbox_portal.portal)
-
-
-def message_entry(bot: Bot, text: str) -> EventLogEntry:
-    return next(
-        e
-        for e in EventLogEntry.objects.filter(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
-        if e.payload["data"]["message"]["text"] == text
-    )
 
 
 def chat_reads(sandbox_portal, bot: Bot) -> int:
