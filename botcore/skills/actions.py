@@ -59,6 +59,9 @@ class ChatActions:
     ) -> int | None:
         raise NotImplementedError
 
+    def _seen(self, dialog_id: str, message_id: int) -> int:
+        raise NotImplementedError
+
     @property
     def dialog_id(self) -> str:
         raise NotImplementedError
@@ -150,7 +153,11 @@ class ChatActions:
             return {f.name: getattr(uploaded, f.name) for f in fields(uploaded) if f.name != "raw"}
 
         made = self._made_once(client, bot_id, "upload", "uploading a file", send, dialog_id=str(dialog_id))
-        return UploadedFile(**made)
+        uploaded = UploadedFile(**made)
+        # The file's message is now the chat's newest: a post after it, failing in doubt, is judged against
+        # it, not against an older one that the file's message would make it look arrived (and left unsent).
+        self._seen(str(dialog_id), uploaded.message_id)
+        return uploaded
 
     def download_file(self, file_id: int, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
         client, bot_id = self._platform()

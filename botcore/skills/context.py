@@ -626,8 +626,8 @@ class VibeSkillContext(EventFacts, ChatActions):
         return shows_never_arrived(client, bot_id, dialog_id, after)
 
     def _newest_known(self, dialog_id: str) -> int | None:
-        """The newest message this handling knows in `dialog_id`: its own last post there (None when that
-        post's answer named no message), else the person's message the event is about, when it was
+        """The newest message this handling knows in `dialog_id`: its own last post or upload there (None
+        when that answer named no message), else the person's message the event is about, when it was
         written there."""
         if dialog_id in self._newest_in:
             return self._newest_in[dialog_id]

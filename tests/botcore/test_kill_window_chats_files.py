@@ -214,3 +214,98 @@ def test_an_upload_whose_answer_was_lost_is_not_made_again(sandbox_portal, setti
     assert entry.status == EventLogEntry.Status.FAILED and "not done again" in entry.error
     assert files_named(sandbox_portal, bot, "day.txt") == 1
     assert doubts() == {("upload", "in_doubt"): 1, ("upload", "refused"): 1}
+
+
+def drop_the_posts_saying(monkeypatch, text: str) -> None:
+    """Each send of `text` is cut off before the platform takes it, as a dropped connection is (the sandbox's
+    faults strike every post alike; this one only the post after the action)."""
+    real_send = httpx.Client.send
+
+    def dropped(self, request, **kwargs):
+        if (
+            request.method == "POST"
+            and request.url.path.endswith("/messages")
+            and text in request.content.decode()
+        ):
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            )
+        return real_send(self, request, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "send", dropped)
+
+
+class UploadThenReplySkill(Skill):
+    """Uploads a file and says so in the same handling: the reply's send is the one that fails."""
+
+    name = "upload_then_reply"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx) -> None:
+        ctx.upload_file(f"{event.message.text}.txt", b"the report")
+        ctx.reply(f"done: {event.message.text}")
+
+
+class RawUploadThenReplySkill(Skill):
+    name = "raw_upload_then_reply"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx) -> None:
+        ctx.client.upload_file(
+            ctx.bot_id, dialog_id=ctx.dialog_id, name=f"{event.message.text}.txt", content=b"the report"
+        )
+        ctx.reply(f"done: {event.message.text}")
+
+
+class RawPostThenReplySkill(Skill):
+    name = "raw_post_then_reply"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx) -> None:
+        ctx.client.send_message(ctx.bot_id, dialog_id=ctx.dialog_id, text=f"raw: {event.message.text}")
+        ctx.reply(f"done: {event.message.text}")
+
+
+class ChatThenSendSkill(Skill):
+    """Makes a chat with a first message, then posts in it: the post's send is the one that fails."""
+
+    name = "chat_then_send"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx) -> None:
+        text = event.message.text
+        chat = ctx.create_chat(f"about {text}", user_ids=[event.user.id], message=f"welcome: {text}")
+        ctx.send(chat.dialog_id, f"done: {text}")
+
+
+@pytest.mark.parametrize(
+    "skill",
+    [UploadThenReplySkill, RawUploadThenReplySkill, RawPostThenReplySkill, ChatThenSendSkill],
+    ids=["upload", "ctx.client-upload", "ctx.client-post", "new-chat"],
+)
+@pytest.mark.parametrize("dialect", READINGS[:2])
+def test_a_post_after_an_upload_whose_send_never_arrived_is_sent_again_once(
+    sandbox_portal, settings, dialect, skill
+):
+    """The upload's file message is the chat's newest when the post after it leaves: judged against the
+    person's message instead, the post (dropped before the platform acted) looked as if it may have arrived
+    and was left unsent, 0 times in the chat. Nothing has taught the platform's templateId reading yet, so the
+    chat is not read as the post leaves: the handling's own upload must be known as the chat's newest."""
+    bot = bot_for(sandbox_portal, settings, skill, dialect)
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="plan")
+    with pytest.MonkeyPatch.context() as dropped:
+        drop_the_posts_saying(dropped, "done: plan")
+        poll_bot_once(bot.pk)
+    entry = entry_for(bot, "plan")
+    assert entry.status == EventLogEntry.Status.RECEIVED and entry.next_attempt_at is not None
+    EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=None)
+    poll_bot_once(bot.pk)
+    entry.refresh_from_db()
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert texts.count("done: plan") == 1
+    assert entry.status == EventLogEntry.Status.HANDLED and entry.error == ""
+    # what came before the post was made once
+    assert (
+        files_named(sandbox_portal, bot, "plan.txt") + texts.count("raw: plan") + texts.count("welcome: plan")
+        == 1
+    )
