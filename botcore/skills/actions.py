@@ -19,7 +19,7 @@ from botcore.skills.signals import DoubtfulWrite, tell_write_in_doubt
 from botcore.vibe import MAX_DOWNLOAD_BYTES, VibeClient
 from botcore.vibe.chat_marks import shows_never_arrived
 from botcore.vibe.errors import VibeError
-from botcore.vibe.models import Chat, PortalUser, UploadedFile
+from botcore.vibe.models import Chat, PortalUser, SentMessage, UploadedFile
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,35 @@ def both_sending(
         theirs()
 
     return sending
+
+
+def chat_record(chat: Chat) -> dict[str, Any]:
+    """What the ledger keeps of a new chat, and so all that a handling run again can give back."""
+    return {"id": chat.id, "dialog_id": chat.dialog_id, "title": chat.title}
+
+
+def chat_from_record(made: dict[str, Any]) -> Chat:
+    return Chat(id=int(made["id"]), dialog_id=str(made["dialog_id"]), title=str(made.get("title", "")))
+
+
+def upload_record(uploaded: UploadedFile) -> dict[str, Any]:
+    """What the ledger keeps of an upload: its fields, not the answer they were read from (`raw`)."""
+    return {f.name: getattr(uploaded, f.name) for f in fields(uploaded) if f.name != "raw"}
+
+
+def as_made_once(result: Any) -> Any:
+    """What a call made once per handling gives the skill, the first attempt as a replay: only what the ledger
+    keeps (a post's message id, a chat's id, dialog_id and title, an upload's fields), so a skill never
+    relies on a field a run again would not have. ctx.client's posts, chats and uploads live
+    (context.OnceOnlyClient) and the test kit's stand-in's answers to them are shaped here; anything else (a
+    stand-in's own shape) is left as it is."""
+    if isinstance(result, SentMessage):
+        return SentMessage(id=result.id)
+    if isinstance(result, Chat):
+        return chat_from_record(chat_record(result))
+    if isinstance(result, UploadedFile):
+        return UploadedFile(**upload_record(result))
+    return result
 
 
 class ChatActions:
@@ -102,11 +131,11 @@ class ChatActions:
         theirs = chat.pop("on_sending", None)
 
         def create(on_sending: Callable[[], None]) -> dict[str, Any]:
-            made = client.create_chat(bot_id, **chat, on_sending=both_sending(on_sending, theirs))
-            return {"id": made.id, "dialog_id": made.dialog_id, "title": made.title}
+            return chat_record(
+                client.create_chat(bot_id, **chat, on_sending=both_sending(on_sending, theirs))
+            )
 
-        made = self._made_once(client, bot_id, "chat", "creating a chat", create)
-        return Chat(id=int(made["id"]), dialog_id=str(made["dialog_id"]), title=str(made.get("title", "")))
+        return chat_from_record(self._made_once(client, bot_id, "chat", "creating a chat", create))
 
     def add_chat_users(self, user_ids: Sequence[int], *, dialog_id: str | None = None) -> None:
         client, bot_id = self._platform()
@@ -149,8 +178,9 @@ class ChatActions:
 
         def send(on_sending: Callable[[], None]) -> dict[str, Any]:
             sending = both_sending(on_sending, theirs)
-            uploaded = client.upload_file(bot_id, dialog_id=dialog_id, **upload, on_sending=sending)
-            return {f.name: getattr(uploaded, f.name) for f in fields(uploaded) if f.name != "raw"}
+            return upload_record(
+                client.upload_file(bot_id, dialog_id=dialog_id, **upload, on_sending=sending)
+            )
 
         made = self._made_once(client, bot_id, "upload", "uploading a file", send, dialog_id=str(dialog_id))
         uploaded = UploadedFile(**made)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from botcore.skills.actions import as_made_once
 from botcore.skills.base import Skill
 from botcore.skills.context import EventFacts
 from botcore.skills.events import DeferredJobEvent, SkillEvent
@@ -70,6 +71,29 @@ def _wire(value: Any) -> Any:
     return value.to_wire() if hasattr(value, "to_wire") else value
 
 
+class _KitClient(BlockGuardedClient):
+    """`ctx.client` in the kit: the test's stand-in, refused inside a state block as live, and what its
+    posts, command answers, new chats and uploads give back shaped as the live context's once-only calls give
+    it (as_made_once: a post's SentMessage holds only its id, a chat only its id, dialog_id and title), so a
+    skill reading a field live never gives it fails here too."""
+
+    def _once(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        refuse_platform_call_in_block(self._store, f"ctx.client.{name}()")
+        return as_made_once(getattr(self._client, name)(*args, **kwargs))
+
+    def send_message(self, *args: Any, **kwargs: Any) -> Any:
+        return self._once("send_message", args, kwargs)
+
+    def answer_command(self, *args: Any, **kwargs: Any) -> Any:
+        return self._once("answer_command", args, kwargs)
+
+    def create_chat(self, *args: Any, **kwargs: Any) -> Any:
+        return self._once("create_chat", args, kwargs)
+
+    def upload_file(self, *args: Any, **kwargs: Any) -> Any:
+        return self._once("upload_file", args, kwargs)
+
+
 class RecordingContext(EventFacts):
     def __init__(
         self,
@@ -97,7 +121,8 @@ class RecordingContext(EventFacts):
         states by dialog id. `platform_clock_lead`: how far the platform's clock runs ahead of ours (negative:
         behind), as ctx.on_our_clock reads it.
         `client`: what `ctx.client` gives a skill that calls the platform client itself (a stand-in of the
-        test's), refused inside a state block as live; None without one."""
+        test's), refused inside a state block as live, its posts', chats' and uploads' results shaped as live
+        (_KitClient); None without one."""
         self._platform_clock_lead = platform_clock_lead
         for declared in {type(each) for each in (skill, *enabled_skills) if each is not None}:
             # The boot's own check (botcore.E003): a declaration the deployment refuses fails the test too,
@@ -121,7 +146,7 @@ class RecordingContext(EventFacts):
         self.portal_member_id = portal_member_id
         self.enabled_skills = tuple(enabled_skills) or ((skill,) if skill is not None else ())
         self.state_store = state_store or MemoryStateStore({k: dict(v) for k, v in (state or {}).items()})
-        self.client = None if client is None else BlockGuardedClient(client, self.state_store)
+        self.client = None if client is None else _KitClient(client, self.state_store)
         self.chat_users = {str(k): list(v) for k, v in (chat_users or {}).items()}
         self.portal_users = list(portal_users or [])
         self.files = dict(files or {})

@@ -22,6 +22,7 @@ from botcore.skills.testing import (
 from botcore.skills.testing.factories import BOT_ID
 from botcore.vibe import VibeFileTooLargeError
 from botcore.vibe.events import EventType, MessageAddEvent
+from botcore.vibe.models import Chat, SentMessage, UploadedFile
 from tests.botcore.skills.probe import LOG
 
 
@@ -404,3 +405,77 @@ def test_live_a_reaction_on_message_0_answers_false_and_reaches_no_platform(worl
     store = DatabaseStateStore(portal_id=world.bot.portal_id, skill_name="reacts_to_the_answer")
     assert DialogState(store, entry.payload["data"]["dialogId"]).get()["outcomes"] == [False, False]
     assert not [c for c in world.calls_since(before) if "/reactions" in c["path"]]
+
+
+class _UsesTheClient(Skill):
+    """Posts, makes a chat and uploads through `ctx.client`, and keeps what it was given back beyond ids."""
+
+    name = "uses_the_client"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx) -> None:
+        sent = ctx.client.send_message(ctx.bot_id, dialog_id=ctx.dialog_id, text="through the client")
+        chat = ctx.client.create_chat(ctx.bot_id, title="side", user_ids=[event.user.id], color="MINT")
+        uploaded = ctx.client.upload_file(ctx.bot_id, dialog_id=ctx.dialog_id, name="a.txt", content=b"a")
+        with ctx.state.update() as state:
+            state["given"] = {
+                "post": [sent.id > 0, dict(sent.uuid_map), dict(sent.raw)],
+                "chat": [
+                    chat.dialog_id == f"chat{chat.id}",
+                    chat.title,
+                    chat.type,
+                    chat.owner_id,
+                    chat.color,
+                ],
+                "chat_more": [chat.last_message_id, chat.user_count, dict(chat.raw)],
+                "upload": [uploaded.name, uploaded.size, uploaded.message_id > 0, dict(uploaded.raw)],
+            }
+
+
+# What live gives back, the first attempt as a replay: only what the ledger keeps of each (docs/skills.md §6).
+_GIVEN_LIVE = {
+    "post": [True, {}, {}],
+    "chat": [True, "side", "", 0, ""],
+    "chat_more": [None, 0, {}],
+    "upload": ["a.txt", 1, True, {}],
+}
+
+
+class _FullAnswers:
+    """A stand-in client answering as the platform's full answers read (its uuidMap, a chat's every field)."""
+
+    base_url = "https://stand.in/v1"
+
+    def send_message(self, bot_id, **fields):
+        return SentMessage.from_payload({"id": 41, "uuidMap": {"t": 41}})
+
+    def create_chat(self, bot_id, **fields):
+        return Chat.from_payload(
+            {"id": 9, "name": "side", "type": "chat", "owner": 5, "color": "MINT", "lastMessageId": 77}
+        )
+
+    def upload_file(self, bot_id, *, dialog_id, name, content, **fields):
+        wire = {"file": {"id": 3, "name": name, "size": len(content)}, "messageId": 78, "chatId": 0}
+        return UploadedFile.from_payload(wire)
+
+
+def test_what_ctx_client_gives_back_in_the_kit_is_what_live_gives_back():
+    """The kit's ctx.client gave back the stand-in's answers whole, where live a post through it comes back as
+    its id only, a new chat as its id, dialog_id and title: a skill reading a post's uuidMap or a chat's type
+    passed its tests and read {} and "" live."""
+    store = MemoryStateStore()
+    ctx = run_skill(_UsesTheClient(), make_message_event("go"), state_store=store, client=_FullAnswers())
+    assert DialogState(store, ctx.dialog_id).get()["given"] == _GIVEN_LIVE
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("skill_paths", [[f"{__name__}._UsesTheClient"]])
+def test_live_ctx_client_gives_back_what_the_kit_gives_back(world):
+    world.say("go")
+    world.poll()
+    entry = EventLogEntry.objects.filter(bot=world.bot, event_type="ONIMBOTV2MESSAGEADD").latest(
+        "vibe_event_id"
+    )
+    assert entry.status == "handled", entry.error
+    store = DatabaseStateStore(portal_id=world.bot.portal_id, skill_name="uses_the_client")
+    assert DialogState(store, entry.payload["data"]["dialogId"]).get()["given"] == _GIVEN_LIVE
