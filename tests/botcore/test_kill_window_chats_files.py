@@ -296,7 +296,7 @@ def test_a_post_after_an_upload_whose_send_never_arrived_is_sent_again_once(
     with pytest.MonkeyPatch.context() as dropped:
         drop_the_posts_saying(dropped, "done: plan")
         poll_bot_once(bot.pk)
-    entry = entry_for(bot, "plan")
+    entry = message_entry(bot, "plan")
     assert entry.status == EventLogEntry.Status.RECEIVED and entry.next_attempt_at is not None
     EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=None)
     poll_bot_once(bot.pk)
