@@ -199,6 +199,45 @@ def test_an_upload_the_platform_answered_it_failed_is_made_again_once(sandbox_po
     assert doubts() == {("upload", "never_arrived"): 1}
 
 
+# A success whose data is no object (the sandbox's garbage "json": a proxy's or a broken server's envelope
+# around a list), answered before the platform acted: read as {}, it was a file or chat with id 0 taken as made.
+NO_OBJECT = {"method": "POST", "garbageRate": 1.0, "garbageKind": "json", "afterAction": False}
+
+
+def test_an_upload_answered_with_data_of_no_object_is_made_once(sandbox_portal, settings):
+    bot = bot_for(sandbox_portal, settings, UploadSkill, None)
+    rule = {**NO_OBJECT, "path": "/v1/bots/{bot_id}/files"}
+    assert sandbox_portal.control.post("/_sandbox/faults", json=rule).is_success
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="month")
+    poll_bot_once(bot.pk)
+    entry = message_entry(bot, "month")
+    assert entry.status == EventLogEntry.Status.RECEIVED and files_named(sandbox_portal, bot, "month.txt") == 0
+    sandbox_portal.control.delete("/_sandbox/faults")
+    EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=None)
+    poll_bot_once(bot.pk)
+    entry.refresh_from_db()
+    assert entry.status == EventLogEntry.Status.HANDLED and entry.error == ""
+    assert files_named(sandbox_portal, bot, "month.txt") == 1
+
+
+def test_a_chat_answered_with_data_of_no_object_is_left_in_doubt_saying_so(sandbox_portal, settings):
+    """No chat id 0 taken as made (the skill went on to say "made chat0"): the platform may have made the
+    chat, and nothing the bot can read tells, so the handling fails saying so, its chat made at most once."""
+    bot = bot_for(sandbox_portal, settings, ChatSkill, None)
+    rule = {**NO_OBJECT, "path": "/v1/bots/{bot_id}/chats"}
+    assert sandbox_portal.control.post("/_sandbox/faults", json=rule).is_success
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="week")
+    poll_bot_once(bot.pk)
+    sandbox_portal.control.delete("/_sandbox/faults")
+    entry = message_entry(bot, "week")
+    EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=None)
+    poll_bot_once(bot.pk)
+    entry.refresh_from_db()
+    assert entry.status == EventLogEntry.Status.FAILED and "not done again" in entry.error
+    assert chats_titled(sandbox_portal, "about week") == 0
+    assert not [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if m["text"].startswith("made chat")]
+
+
 def test_an_upload_whose_answer_was_lost_is_not_made_again(sandbox_portal, settings, doubts):
     """Dropped after the platform took the file: the chat shows a newer message, the upload stays in doubt."""
     bot = bot_for(sandbox_portal, settings, UploadSkill, None)

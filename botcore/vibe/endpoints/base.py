@@ -49,20 +49,14 @@ class Endpoints:
         platform did with it (botcore.vibe.template_ids). `on_sending`: Transport.request's, called as each
         attempt's request is about to leave.
 
-        A success whose `data` is no object (the platform's envelope around a list, say: a proxy or a broken
-        server, not the platform's answer to a post) is VibeProtocolError, which leaves the post in doubt.
-        Read as {} (as_data), it was the contract's command answer, naming no message: a post that never
-        happened was taken as made, its event handled with no note, and the person never got an answer."""
-        data = self._transport.request("POST", path, body=body, retry=UNSAFE, on_sending=on_sending)
-        if not isinstance(data, Mapping):
-            raise VibeProtocolError(
-                status=200,
-                code=None,
-                message=f"HTTP 200 whose data is {json_kind(data)}, not the answer to a post: whether it was "
-                "posted is unknown",
-                method="POST",
-                path=path,
-            )
+        A success whose `data` is no object leaves the post in doubt (made_data): read as {} (as_data), it
+        was the contract's command answer, naming no message: a post that never happened was taken as made,
+        its event handled with no note, and the person never got an answer."""
+        data = made_data(
+            self._transport.request("POST", path, body=body, retry=UNSAFE, on_sending=on_sending),
+            path=path,
+            what="a post",
+        )
         sent = SentMessage.from_payload(data)
         if template_id is not None and "uuidMap" in data:  # an answer without one teaches nothing
             transport = self._transport
@@ -138,6 +132,23 @@ def message_fields(
 
 def drop_none(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
+
+
+def made_data(value: Any, *, path: str, what: str) -> Mapping[str, Any]:
+    """The `data` of the platform's success to a POST that makes something (a post, a chat, a file). One that
+    is no object (the platform's envelope around a list, say: a proxy or a broken server, not the platform's
+    answer) is VibeProtocolError, which leaves what it would make in doubt: read as {} (as_data), a post, a
+    chat or a file that never happened was taken as made, with id 0."""
+    if isinstance(value, Mapping):
+        return value
+    raise VibeProtocolError(
+        status=200,
+        code=None,
+        message=f"HTTP 200 whose data is {json_kind(value)}, not the answer to {what}: whether it was made "
+        "is unknown",
+        method="POST",
+        path=path,
+    )
 
 
 def as_data(value: Any) -> Mapping[str, Any]:

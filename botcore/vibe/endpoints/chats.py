@@ -14,6 +14,7 @@ from botcore.vibe.endpoints.base import (
     bot_path,
     dialog,
     drop_none,
+    made_data,
 )
 from botcore.vibe.models import Chat, PortalUser
 
@@ -70,15 +71,11 @@ class ChatEndpoints(Endpoints):
                 entityType=entity_type,
             ),
         }
-        return _chat_from(
-            self._transport.request(
-                "POST",
-                bot_path(bot_id, "chats"),
-                body={"fields": fields},
-                retry=UNSAFE,
-                on_sending=on_sending,
-            )
+        path = bot_path(bot_id, "chats")
+        data = self._transport.request(
+            "POST", path, body={"fields": fields}, retry=UNSAFE, on_sending=on_sending
         )
+        return _chat_from(made_data(data, path=path, what="a new chat"))
 
     def get_chat(self, bot_id: int, dialog_id: str | int) -> Chat:
         """GET /v1/bots/:botId/chats/:dialogId."""

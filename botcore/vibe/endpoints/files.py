@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
-from botcore.vibe.endpoints.base import SAFE, UNSAFE, Endpoints, as_data, bot_path, dialog
+from botcore.vibe.endpoints.base import SAFE, UNSAFE, Endpoints, as_data, bot_path, dialog, made_data
 from botcore.vibe.errors import VibeFileTooLargeError
 from botcore.vibe.models import FileDownload, UploadedFile
 
@@ -43,10 +43,9 @@ class FileEndpoints(Endpoints):
         if message is not None:
             fields["message"] = message
         body = {"dialogId": dialog(dialog_id), "fields": fields}
-        data = self._transport.request(
-            "POST", bot_path(bot_id, "files"), body=body, retry=UNSAFE, on_sending=on_sending
-        )
-        return UploadedFile.from_payload(as_data(data))
+        path = bot_path(bot_id, "files")
+        data = self._transport.request("POST", path, body=body, retry=UNSAFE, on_sending=on_sending)
+        return UploadedFile.from_payload(made_data(data, path=path, what="an upload"))
 
     def get_file_download_url(self, bot_id: int, file_id: int) -> FileDownload:
         """GET /v1/bots/:botId/files/:fileId: a download URL for a file in a chat the bot is in."""
