@@ -200,7 +200,7 @@ def test_an_upload_the_platform_answered_it_failed_is_made_again_once(sandbox_po
 
 
 # A success whose data is no object (the sandbox's garbage "json": a proxy's or a broken server's envelope
-# around a list), answered before the platform acted: read as {}, it was a file or chat with id 0 taken as made.
+# around a list), answered before the platform acted: read as {}, a file or chat of id 0 was taken as made.
 NO_OBJECT = {"method": "POST", "garbageRate": 1.0, "garbageKind": "json", "afterAction": False}
 
 
@@ -211,7 +211,9 @@ def test_an_upload_answered_with_data_of_no_object_is_made_once(sandbox_portal, 
     sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="month")
     poll_bot_once(bot.pk)
     entry = message_entry(bot, "month")
-    assert entry.status == EventLogEntry.Status.RECEIVED and files_named(sandbox_portal, bot, "month.txt") == 0
+    assert (
+        entry.status == EventLogEntry.Status.RECEIVED and files_named(sandbox_portal, bot, "month.txt") == 0
+    )
     sandbox_portal.control.delete("/_sandbox/faults")
     EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=None)
     poll_bot_once(bot.pk)
