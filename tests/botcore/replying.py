@@ -20,6 +20,17 @@ class ReplySkill(Skill):
         ctx.reply(f"got: {event.message.text}")
 
 
+class ChatSkill(Skill):
+    """Makes a chat about each message and says so: a new chat, then a post, in one handling."""
+
+    name = "chats"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx) -> None:
+        chat = ctx.create_chat(f"about {event.message.text}", user_ids=[event.user.id])
+        ctx.reply(f"made chat{chat.id}")
+
+
 def replies(sandbox_portal, bot: Bot, text: str) -> list[dict]:
     """The bot's answers to `text` the platform holds, in every chat."""
     return [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if m["text"] == f"got: {text}"]

@@ -17,7 +17,7 @@ from botcore.services.polling import poll_bot_once
 from botcore.skills.base import Skill
 from botcore.vibe import VibeClient
 from botcore.vibe.events import EventType, MessageAddEvent
-from tests.botcore.replying import message_entry
+from tests.botcore.replying import ChatSkill, message_entry
 
 pytestmark = [pytest.mark.slow]
 
@@ -27,15 +27,6 @@ READINGS = [
     # a bot's own posts come back as events, and the chat's refusals come wrapped (the chat marks read both)
     pytest.param("no-template-dedupe,own-messages,wrapped-bitrix-errors", id="no-dedupe-own-wrapped"),
 ]
-
-
-class ChatSkill(Skill):
-    name = "chats"
-    event_types = frozenset({EventType.MESSAGE_ADD})
-
-    def handle(self, event, ctx) -> None:
-        chat = ctx.create_chat(f"about {event.message.text}", user_ids=[event.user.id])
-        ctx.reply(f"made chat{chat.id}")
 
 
 class RawChatSkill(Skill):
@@ -72,7 +63,7 @@ class RawPostSkill(Skill):
 
 
 def bot_for(sandbox_portal, settings, skill: type[Skill], dialect: str | None) -> Bot:
-    settings.BOTCORE_SKILLS = [f"{__name__}.{skill.__name__}"]
+    settings.BOTCORE_SKILLS = [f"{skill.__module__}.{skill.__name__}"]
     sandbox_portal.speak(*([dialect] if dialect else []))
     return provision_bot(sandbox_portal.portal)
 

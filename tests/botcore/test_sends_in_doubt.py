@@ -23,7 +23,7 @@ from botcore.vibe import VibeClient, template_ids
 from botcore.vibe.events import EventType, MessageAddEvent
 from botcore.vibe.models import Chat
 from botcore.vibe.template_ids import TemplateReading
-from tests.botcore.replying import SKILL_PATH, message_entry, replies
+from tests.botcore.replying import SKILL_PATH, ChatSkill, message_entry, replies
 
 pytestmark = [pytest.mark.slow]
 
@@ -287,17 +287,8 @@ def test_the_reading_learned_by_one_process_is_known_to_the_next(sandbox_portal,
     assert template_ids.reading(*where) is TemplateReading.HONOURED
 
 
-class ChatSkill(Skill):
-    name = "chats"
-    event_types = frozenset({EventType.MESSAGE_ADD})
-
-    def handle(self, event, ctx) -> None:
-        chat = ctx.create_chat(f"about {event.message.text}", user_ids=[event.user.id])
-        ctx.reply(f"made chat{chat.id}")
-
-
 def test_a_chat_whose_creation_is_in_doubt_is_not_created_twice(sandbox_portal, settings, doubts):
-    settings.BOTCORE_SKILLS = [f"{__name__}.ChatSkill"]
+    settings.BOTCORE_SKILLS = [f"{ChatSkill.__module__}.ChatSkill"]
     bot = provision_bot(sandbox_portal.portal)
     rule = {"method": "POST", "path": "/v1/bots/{bot_id}/chats", "afterAction": True, "dropRate": 1.0}
     sandbox_portal.control.post("/_sandbox/faults", json=rule)
