@@ -17,7 +17,7 @@ from botcore.errors import ActionInDoubtError
 from botcore.skills.ledger import ActionLedger
 from botcore.skills.signals import DoubtfulWrite, tell_write_in_doubt
 from botcore.vibe import MAX_DOWNLOAD_BYTES, VibeClient
-from botcore.vibe.chat_marks import shows_never_arrived
+from botcore.vibe.chat_marks import never_arrived_at_once, shows_never_arrived
 from botcore.vibe.errors import VibeError
 from botcore.vibe.models import Chat, PortalUser, SentMessage, UploadedFile
 
@@ -299,9 +299,6 @@ class ChatActions:
         """Whether an upload that failed just now surely made nothing, read at once where the platform is done
         with the call (its own error answer, VibeError.call_is_over), as a post's send is (context.py
         _never_arrived). Not for a new chat, nor when the read fails."""
-        if dialog_id is None or not error.call_is_over or "after" not in in_doubt:
+        if dialog_id is None or "after" not in in_doubt:
             return False
-        try:
-            return shows_never_arrived(client, bot_id, dialog_id, in_doubt["after"])[0]
-        except VibeError:
-            return False
+        return never_arrived_at_once(client, bot_id, dialog_id, in_doubt["after"], error)

@@ -40,7 +40,7 @@ from botcore.skills.state import (
 from botcore.skills.values import check_due, check_json, check_keyboard, check_message, check_message_id
 from botcore.vibe import VibeClient, template_ids
 from botcore.vibe.attach import Attach
-from botcore.vibe.chat_marks import newest_on_platform, shows_never_arrived
+from botcore.vibe.chat_marks import never_arrived_at_once, newest_on_platform, shows_never_arrived
 from botcore.vibe.errors import VibeError
 from botcore.vibe.events import BotEvent, ChatEvent, CommandAddEvent, EventChat, EventUser
 from botcore.vibe.keyboards import Keyboard
@@ -599,12 +599,9 @@ class VibeSkillContext(EventFacts, ChatActions):
         Read later, at the next attempt, a person writing meanwhile leaves the chat unable to tell, and the
         reply is left unsent. Not asked where a repeat answers the first message anyway, nor when the
         read fails (the post stays in doubt)."""
-        if not error.call_is_over or template_ids.deduplicates(client.base_url, client.key_name, endpoint):
+        if template_ids.deduplicates(client.base_url, client.key_name, endpoint):
             return False
-        try:
-            return shows_never_arrived(client, bot_id, dialog_id, after)[0]
-        except VibeError:
-            return False
+        return never_arrived_at_once(client, bot_id, dialog_id, after, error)
 
     def _why_send_again(
         self,

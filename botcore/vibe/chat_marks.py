@@ -61,3 +61,18 @@ def shows_never_arrived(
     if newest <= int(after):
         return True, f"the chat's last message is still {after}: it never arrived"
     return False, f"the chat's last message is {newest}, after {after}: the post or someone writing since"
+
+
+def never_arrived_at_once(
+    client: VibeClient, bot_id: int, dialog_id: str, after: int | None, error: VibeError
+) -> bool:
+    """Whether a write that failed just now (`error`) surely made nothing, read at once: only where the
+    platform is done with the call (its own error answer, VibeError.call_is_over), since read later a person
+    writing meanwhile leaves the chat unable to tell. False when the read fails (the write stays in doubt).
+    A post's send (skills/context.py) and an upload (skills/actions.py) ask it alike."""
+    if not error.call_is_over:
+        return False
+    try:
+        return shows_never_arrived(client, bot_id, dialog_id, after)[0]
+    except VibeError:
+        return False
