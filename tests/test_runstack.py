@@ -191,3 +191,19 @@ def test_a_second_runstack_on_the_same_var_dir_refuses_to_start(tmp_path):
         assert all(is_group_alive(g) for g in groups)  # and the first one runs on
     finally:
         stop_runstack(first)
+
+
+def test_the_first_start_says_what_preparing_the_database_does_one_line_per_app(tmp_path):
+    """From a newcomer's trial: a fresh clone's first `make run` printed "Preparing the database…" and then
+    nothing for 15-20 s (about ninety migrations on a busy 2-core machine), which looked hung."""
+    stack = start_runstack(tmp_path, pick_free_ports(3))
+    try:
+        output = read_until(stack, "vibeapp is running.")
+    finally:
+        stop_runstack(stack)
+    steps = output[output.index("Preparing the database") : output.index("Schedules are up to date.")]
+    lines = steps.splitlines()
+    assert str(tmp_path / "db.sqlite3") in lines[0] and "migrations to apply" in lines[0], steps
+    assert "  botcore: " in steps and "  tenants: " in steps, steps
+    assert "Applying" not in steps  # Django's line per migration would be ~90 of them
+    assert len(lines) <= 12 and lines[-1].startswith("Database ready: "), steps

@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tenants.models import Portal
 from tenants.selectors import find_portal
 from vibeapp.children import stop_groups
+from vibeapp.database_steps import migrate_in_steps
 from vibeapp.env import ensure_local_secret, make_private_dir
 
 STOP_GRACE_SECONDS = 10.0
@@ -189,8 +190,7 @@ class Command(BaseCommand):
         stop_signals.install()
         processes: dict[str, subprocess.Popen] = {}
         try:
-            self.stdout.write("Preparing the database…")
-            call_command("migrate", verbosity=0)
+            migrate_in_steps(self.stdout.write)
             call_command("ensure_schedules", stdout=self.stdout)
             for name, argv in commands.items():
                 processes[name] = self._spawn(name, argv, env)
