@@ -5,6 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 TEST_STAMP := $(VENV)/.test-deps-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# setuptools' editable build ends with a framed notice about folders named like the package in the working
+# directory: here those folders are the checkout, the very package installed, so it says nothing to act on.
+# Only that notice is filtered (pip re-raises a build's warnings as UserWarnings in its own process): pip's
+# errors and every other warning, such as what this machine's pip.conf makes pip say, are shown.
+PIP_INSTALL := $(PY) -W "ignore:Editable installation:UserWarning" -m pip install --quiet
 
 .PHONY: run test test-fast gates test-skill deps test-deps browser gettext messages
 
@@ -36,12 +41,12 @@ $(VENV)/bin/python:
 # pip runs --quiet, so say first what the silent minutes are (a fresh clone's install takes a few).
 $(DEPS_STAMP): pyproject.toml | $(VENV)/bin/python
 	@echo "Installing vibeapp and the sandbox into $(VENV) (quiet; a few minutes the first time)"
-	$(PY) -m pip install --quiet -e ".[sandbox]"
+	$(PIP_INSTALL) -e ".[sandbox]"
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	@echo "Installing vibeapp with the test tools into $(VENV) (quiet; a few minutes the first time)"
-	$(PY) -m pip install --quiet -e ".[sandbox,test]"
+	$(PIP_INSTALL) -e ".[sandbox,test]"
 	touch $(DEPS_STAMP) $@
 
 # Translations (docs/translating.md): extract every marked text into locale/<lang>/LC_MESSAGES/django.po,
