@@ -22,7 +22,8 @@ def guide_files(tmp_path, monkeypatch):
         target = tmp_path / "guide" / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(code, encoding="utf-8")
-    (tmp_path / "guide" / "vibe_dice" / "__init__.py").write_text("")
+    # The guide's folder as it says to make it: no vibe_dice/__init__.py (§1.1: none is needed). tests/ is
+    # the project's, which has one.
     (tmp_path / "guide" / "tests" / "__init__.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path / "guide"))
     for name in [m for m in sys.modules if m.startswith(("vibe_dice", "tests.test_dice"))]:
