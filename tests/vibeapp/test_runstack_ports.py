@@ -39,7 +39,8 @@ def test_a_taken_port_is_named_and_nothing_is_started(taken, listening_port, tmp
     monkeypatch.setattr(
         runstack.subprocess, "Popen", lambda *a, **k: started.append(a) or pytest.fail("spawned")
     )
-    monkeypatch.setattr(runstack, "call_command", lambda *a, **k: migrated.append(a))
+    monkeypatch.setattr(runstack, "migrate_in_steps", lambda *a, **k: migrated.append(a))
+    monkeypatch.setattr(runstack, "call_command", lambda *a, **k: migrated.append(a))  # ensure_schedules
     ports = {"web": free_port(), "sandbox": free_port(), "gateway": free_port(), taken: listening_port}
 
     with pytest.raises(CommandError) as refused:
