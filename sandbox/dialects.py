@@ -44,6 +44,7 @@ DIALECTS: dict[str, str] = {
     "official-error-codes": "RATE_LIMITED, MISSING_API_KEY, INVALID_APP_KEY: the errors page's names",
     "body-first": "a call's body is read (INVALID_JSON…) before its path's ids are checked (INVALID_BOT_ID…)",
     "unchecked-path-ids": "a message, command or file id in a path that is not a number finds nothing (404)",
+    "named-id-codes": "a path's non-numeric message, command or file id is 400 INVALID_MESSAGE_ID…",
     "wrapped-bitrix-errors": "imbot.v2 refusals (CHAT_NOT_FOUND…) answer 502 BITRIX_ERROR, code in message",
 }
 
@@ -54,6 +55,7 @@ _EXCLUSIVE = (
     frozenset({"no-long-poll", "held-polls", "always-held-polls"}),
     frozenset({"no-retry-after", "retry-after-ms"}),
     frozenset({"me-no-expiry", "epoch-expiry"}),
+    frozenset({"unchecked-path-ids", "named-id-codes"}),
 )
 
 

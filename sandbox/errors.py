@@ -31,7 +31,7 @@ SANDBOX_ERRORS: dict[str, tuple[int, str]] = {
     "METHOD_NOT_ALLOWED": (405, "Method not allowed on this endpoint"),
     "INVALID_JSON": (400, "The request body is not valid JSON"),
     "INVALID_REQUEST": (400, "The request is malformed"),
-    # the reference's INVALID_BOT_ID rule for the other ids a path carries (sandbox.http.PATH_IDS)
+    # the other ids a path carries, each under its own name: dialect `named-id-codes` (sandbox.http.PATH_IDS)
     "INVALID_MESSAGE_ID": (400, "messageId must be a number"),
     "INVALID_COMMAND_ID": (400, "commandId must be a number"),
     "INVALID_FILE_ID": (400, "fileId must be a number"),

@@ -182,14 +182,16 @@ def parse_bot_id(raw: str) -> int:
     return int(raw)
 
 
-# The numeric ids a path carries beside the bot's, and the refusal of one that is not a number: the
-# reference's rule for botId (400 INVALID_BOT_ID, "botId must be a number") held for each. Dialect
-# `unchecked-path-ids` leaves them to the handler, which finds nothing under such an id (404), as
+# The numeric ids a path carries beside the bot's: each one's name, and the code `named-id-codes` refuses
+# one that is not a number with. By default the refusal is CONTRACT part A §9's "a non-numeric id elsewhere
+# → 400 INVALID_BOT_ID" (the reference's one code for a path id that is not a number), its message naming
+# the id that is not ("messageId must be a number", as the reference's says "botId must be a number").
+# Dialect `unchecked-path-ids` leaves them to the handler, which finds nothing under such an id (404), as
 # imbot.v2 casting it would.
 PATH_IDS = {
-    "message_id": "INVALID_MESSAGE_ID",
-    "command_id": "INVALID_COMMAND_ID",
-    "file_id": "INVALID_FILE_ID",
+    "message_id": ("messageId", "INVALID_MESSAGE_ID"),
+    "command_id": ("commandId", "INVALID_COMMAND_ID"),
+    "file_id": ("fileId", "INVALID_FILE_ID"),
 }
 
 
@@ -198,9 +200,10 @@ def check_path(platform: Platform, caller: Caller, request: Request) -> Bot | No
     params = request.path_params
     bot = resolve_bot(platform, caller, str(params["bot_id"])) if "bot_id" in params else None
     if not platform.speaks("unchecked-path-ids"):
-        for name, code in PATH_IDS.items():
-            if name in params and not is_path_id(str(params[name])):
-                raise ApiError(code)
+        for param, (name, named_code) in PATH_IDS.items():
+            if param in params and not is_path_id(str(params[param])):
+                code = named_code if platform.speaks("named-id-codes") else "INVALID_BOT_ID"
+                raise ApiError(code, f"{name} must be a number")
     return bot
 
 

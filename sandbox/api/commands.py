@@ -67,7 +67,7 @@ def find_by_name(bot: Bot, name: str) -> Command | None:
 
 
 def get_command(bot: Bot, raw_id: str) -> Command:
-    # A non-numeric id was refused with the path (sandbox.http.PATH_IDS), unless `unchecked-path-ids`.
+    # A non-numeric id was refused with the path (sandbox.http.check_path), unless `unchecked-path-ids`.
     command = bot.commands.get(int(raw_id)) if is_path_id(raw_id) else None
     if command is None:
         raise ApiError("COMMAND_NOT_FOUND", f"The bot has no command {raw_id}")

@@ -255,30 +255,44 @@ def test_a_dialog_id_in_other_digits_does_not_name_the_user(client, tenant, bot_
     assert_clear_4xx(response, "DIALOG_ID_INVALID")
 
 
-# Every reference endpoint with a numeric id beside the bot's in its path, and the code its refusal names.
+# Every reference endpoint with a numeric id beside the bot's in its path, the id's name, and the code the
+# `named-id-codes` dialect refuses it with.
 PATH_IDS = [
-    ("GET", "/bots/{bot}/messages/{id}", "INVALID_MESSAGE_ID"),
-    ("PATCH", "/bots/{bot}/messages/{id}", "INVALID_MESSAGE_ID"),
-    ("DELETE", "/bots/{bot}/messages/{id}", "INVALID_MESSAGE_ID"),
-    ("GET", "/bots/{bot}/messages/{id}/context", "INVALID_MESSAGE_ID"),
-    ("POST", "/bots/{bot}/messages/{id}/reactions", "INVALID_MESSAGE_ID"),
-    ("DELETE", "/bots/{bot}/messages/{id}/reactions", "INVALID_MESSAGE_ID"),
-    ("PATCH", "/bots/{bot}/commands/{id}", "INVALID_COMMAND_ID"),
-    ("DELETE", "/bots/{bot}/commands/{id}", "INVALID_COMMAND_ID"),
-    ("POST", "/bots/{bot}/commands/{id}/answer", "INVALID_COMMAND_ID"),
-    ("GET", "/bots/{bot}/files/{id}", "INVALID_FILE_ID"),
+    ("GET", "/bots/{bot}/messages/{id}", "messageId", "INVALID_MESSAGE_ID"),
+    ("PATCH", "/bots/{bot}/messages/{id}", "messageId", "INVALID_MESSAGE_ID"),
+    ("DELETE", "/bots/{bot}/messages/{id}", "messageId", "INVALID_MESSAGE_ID"),
+    ("GET", "/bots/{bot}/messages/{id}/context", "messageId", "INVALID_MESSAGE_ID"),
+    ("POST", "/bots/{bot}/messages/{id}/reactions", "messageId", "INVALID_MESSAGE_ID"),
+    ("DELETE", "/bots/{bot}/messages/{id}/reactions", "messageId", "INVALID_MESSAGE_ID"),
+    ("PATCH", "/bots/{bot}/commands/{id}", "commandId", "INVALID_COMMAND_ID"),
+    ("DELETE", "/bots/{bot}/commands/{id}", "commandId", "INVALID_COMMAND_ID"),
+    ("POST", "/bots/{bot}/commands/{id}/answer", "commandId", "INVALID_COMMAND_ID"),
+    ("GET", "/bots/{bot}/files/{id}", "fileId", "INVALID_FILE_ID"),
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "code"), PATH_IDS)
+@pytest.mark.parametrize(("method", "path", "name", "named_code"), PATH_IDS)
 @pytest.mark.parametrize("raw", ["abc", "-1", "1.5", "²", "٣", "1" * 19])
-def test_a_path_id_that_is_not_a_number_is_a_400_naming_it_as_invalid_bot_id_does(
-    client, bot_id, method, path, code, raw
+def test_a_path_id_that_is_not_a_number_is_400_invalid_bot_id(
+    client, bot_id, method, path, name, named_code, raw
 ):
-    # The reference's one rule for a path id, INVALID_BOT_ID 400 "botId must be a number", held for every
-    # numeric id: /messages/abc answered 404 MESSAGE_NOT_FOUND where /commands/abc answered 400.
+    # CONTRACT A §9: "a non-numeric id elsewhere → 400 INVALID_BOT_ID", the reference's one code for a
+    # path id that is not a number; its message names the id that is not (the sandbox answered
+    # INVALID_MESSAGE_ID…, codes of its own, which `named-id-codes` speaks).
     response = client.request(method, path.format(bot=bot_id, id=raw), json={"reaction": "like"})
-    refused(response, 400, code)
+    refused(response, 400, "INVALID_BOT_ID")
+    assert response.json()["error"]["message"] == f"{name} must be a number"
+
+
+@pytest.mark.parametrize(("method", "path", "name", "named_code"), PATH_IDS)
+def test_named_id_codes_refuses_each_path_id_under_its_own_name(
+    ctl, client, bot_id, method, path, name, named_code
+):
+    ok(ctl.post("/_sandbox/dialects", json={"dialects": ["named-id-codes"]}))
+    response = client.request(method, path.format(bot=bot_id, id="abc"), json={"reaction": "like"})
+    refused(response, 400, named_code)
+    assert response.json()["error"]["message"] == f"{name} must be a number"
+    refused(client.get("/bots/abc"), 400, "INVALID_BOT_ID")  # the bot's own id keeps the reference's code
 
 
 def other_keys_bot(sandbox, tenant) -> int:
@@ -292,8 +306,8 @@ def other_keys_bot(sandbox, tenant) -> int:
         ("POST", "/bots/abc/messages", 400, "INVALID_BOT_ID"),
         ("POST", "/bots/999999/messages", 404, "BOT_NOT_FOUND"),
         ("POST", "/bots/{other}/messages", 403, "BOT_ACCESS_DENIED"),
-        ("PATCH", "/bots/{bot}/messages/abc", 400, "INVALID_MESSAGE_ID"),
-        ("POST", "/bots/{bot}/commands/abc/answer", 400, "INVALID_COMMAND_ID"),
+        ("PATCH", "/bots/{bot}/messages/abc", 400, "INVALID_BOT_ID"),
+        ("POST", "/bots/{bot}/commands/abc/answer", 400, "INVALID_BOT_ID"),
         ("PATCH", "/bots/abc", 400, "INVALID_BOT_ID"),
     ],
 )

@@ -182,7 +182,7 @@ def test_a_command_of_another_bot_is_command_not_found(client, bot_id):
 
 def test_a_non_numeric_command_id_is_a_clear_400(client, bot_id):
     response = client.delete(f"/bots/{bot_id}/commands/ping")
-    assert response.status_code == 400 and error_of(response) == "INVALID_COMMAND_ID"
+    assert response.status_code == 400 and error_of(response) == "INVALID_BOT_ID"  # CONTRACT A §9
 
 
 def test_a_user_typing_the_command_raises_commandadd(sandbox, client, tenant, bot_id):
