@@ -181,8 +181,15 @@ class VibeApiError(VibeError):
     @property
     def concerns_bot(self) -> bool:
         """The failure is the bot's own (deleted, or not this credential's), not one call's: no retry helps,
-        and an operator or a re-provision must act."""
-        return self.canonical_code in BOT_LEVEL_CODES
+        and an operator or a re-provision must act. The one place that reads the bot-level codes so.
+
+        INVALID_BOT_ID is the bot's only where the path's bot id was not a number: CONTRACT A §9 answers a
+        non-numeric message, command or file id with it too, and the client sends the bot's id as a number
+        always, so there it is one call's bad request (the bot was stopped and shown broken for it)."""
+        code = self.canonical_code
+        if code == "INVALID_BOT_ID" and _sent_bot_id_as_a_number(self.path):
+            return False
+        return code in BOT_LEVEL_CODES
 
     @property
     def says_bot_gone(self) -> bool:
@@ -227,6 +234,16 @@ class VibeApiError(VibeError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status}, code={self.code!r}, message={self.message!r})"
+
+
+# The bot id in a call's path (/v1/bots/42/messages/abc: "42"), as an answer's request line gives the path.
+_PATH_BOT_ID = re.compile(r"/bots/([^/]+)")
+
+
+def _sent_bot_id_as_a_number(path: str) -> bool:
+    """Whether the call's path named its bot by a number (the only way bot_path writes one)."""
+    named = _PATH_BOT_ID.search(path)
+    return named is not None and is_digits(named.group(1))
 
 
 def _without(value: Any, secret: str) -> Any:

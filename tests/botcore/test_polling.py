@@ -333,6 +333,24 @@ def test_a_bot_deleted_elsewhere_is_marked_broken(sandbox_portal, bot):
     assert bot.status == Bot.Status.BROKEN and "BOT_ACCESS_DENIED" in bot.broken_reason
 
 
+def test_invalid_bot_id_to_a_path_naming_the_bot_by_number_leaves_the_bot_alone(sandbox_portal, bot):
+    """CONTRACT A §9 answers a non-numeric message, command or file id with INVALID_BOT_ID too. The client
+    names its bot by a number always, so such an answer is about another id of that one call: the bot was
+    stopped as broken for it (and, having answered before, registered anew)."""
+    fault = {"method": "POST", "path": "/v1/bots/{bot_id}/messages", "errorRate": 1.0}
+    sandbox_portal.control.post("/_sandbox/faults", json={**fault, "errorCode": "INVALID_BOT_ID"})
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="Hello, bot!")
+    outcome = poll_bot_once(bot.pk)
+    assert outcome.status not in ("broken", "reprovision"), outcome
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ACTIVE and not bot.broken_reason and bot.vibe_bot_gone_at is None
+    calls = sandbox_portal.control.get("/_sandbox/calls").json()["data"]["calls"]
+    sends = [c for c in calls if c["method"] == "POST" and c["path"].endswith("/messages")]
+    registers = [c for c in calls if c["method"] == "POST" and c["path"] == "/v1/bots"]
+    # the welcome and the echo, each refused once (a bad request is not retried); no bot registered anew
+    assert [c["status"] for c in sends] == [400, 400] and len(registers) == 1
+
+
 def test_a_bot_broken_on_access_denied_says_why_and_what_to_do_and_an_uninstall_still_unregisters_it(
     sandbox_portal, bot
 ):
