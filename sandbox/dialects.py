@@ -18,6 +18,7 @@ DIALECTS: dict[str, str] = {
     "bare-bot-list": "GET /v1/bots answers data as a bare array of {botId, code, …}",
     "items-bot-list": "GET /v1/bots answers data.items[] instead of data.bots[]",
     "untitled-commands": "a visible command registered without a title is accepted",
+    "plain-command-register": "registering a new command answers 200 (201 is a bot's registration alone)",
     "me-no-expiry": "GET /v1/me answers no session.expiresAt",
     "epoch-expiry": "GET /v1/me answers session.expiresAt as Unix seconds, a number (PHP's time())",
     "no-long-poll": "GET /v1/bots/:botId/events ignores the timeout parameter and answers at once",

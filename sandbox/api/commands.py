@@ -4,7 +4,8 @@ Register takes the reference's flat echo-bot body {command, title, description} 
 {command, title{lang:text}, params{lang:text}, common, hidden, extranetSupport}, flat or under `fields`.
 A plain-string title, params or description is stored under the bot's language. The name is stored
 without its leading "/"; registering a name the bot already has answers that command unchanged (200,
-where a new one is 201). Answers follow imbot.v2 Command.answer: posted in the chat of the command's
+where a new one is 201: CONTRACT A §1's "Register answers 201", the table's "Register a command"; 200
+under `plain-command-register`). Answers follow imbot.v2 Command.answer: posted in the chat of the command's
 message (`dialogId`, if sent, must name that chat), as a system message when the bot is not a member
 of that chat, and answered `{result: true}` as CONTRACT B §7.5 reads it (the message's id only under
 `answer-message-id`).
@@ -103,6 +104,8 @@ async def register_command(call: Call) -> dict | Created:
         **flags,
     )
     bot.commands[command.id] = command
+    if call.platform.speaks("plain-command-register"):  # the reference shows its 201 on a bot's alone
+        return {"command": command_json(command)}
     return Created({"command": command_json(command)})
 
 

@@ -11,6 +11,7 @@ from tests.sandbox.helpers import (
     Tenant,
     client_for,
     error_of,
+    ok,
     register_bot,
     seed_app,
     seed_personal,
@@ -51,6 +52,18 @@ def test_register_takes_the_imbot_v2_fields(client, bot_id):
     assert command["command"] == "/report"
     assert command["title"] == {"en": "Report", "ru": "Отчёт"} and command["params"] == {"en": "period"}
     assert (command["common"], command["hidden"], command["extranetSupport"]) == (True, False, True)
+
+
+def test_plain_command_register_answers_a_new_command_200(ctl, client, bot_id):
+    """CONTRACT A §1 "Register answers 201" covers both of the reference's registrations ("Register a bot",
+    "Register a command"); the reference itself shows its 201 on the bot's alone. `plain-command-register`
+    reads the 201 as the bot's only: a new command is 200, with the same body."""
+    ok(ctl.post("/_sandbox/dialects", json={"dialects": ["plain-command-register"]}))
+    first = client.post(f"/bots/{bot_id}/commands", json={"command": "help", "title": "Help"})
+    again = client.post(f"/bots/{bot_id}/commands", json={"command": "help", "title": "Help"})
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert first.json()["data"]["command"]["command"] == "/help"
+    assert client.post("/bots", json={"code": "second", "name": "Second"}).status_code == 201  # the bot's
 
 
 def test_register_is_idempotent_per_bot(client, bot_id):
