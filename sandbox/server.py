@@ -13,10 +13,11 @@ from starlette.staticfiles import StaticFiles
 
 from sandbox import chatpage, control, identity, portalpage, stats
 from sandbox.api import bots, chats, commands, events, files, interface, messages, users
+from sandbox.auth import find_key
 from sandbox.calls import CallLog
 from sandbox.errors import ERRORS
 from sandbox.faults import Faults
-from sandbox.http import InjectedResponse, envelope_error
+from sandbox.http import InjectedResponse, envelope_error, spoken_refusal
 from sandbox.ratelimit import RateLimiter
 from sandbox.state import Platform, StateError
 
@@ -83,6 +84,14 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
             return injected.response
         except StateError as error:
             return envelope_error(error)
+        platform = request.app.state.services.platform
+        if not platform.speaks("path-before-key"):
+            # The key before the route, as a gateway in front of every /v1 path asks for it: the reference's
+            # AUTH_REQUIRED is a system error, "Missing X-Api-Key header", whatever the path.
+            try:
+                find_key(platform, request.headers.get("x-api-key"))
+            except StateError as refused:
+                return envelope_error(spoken_refusal(platform, refused))
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "INVALID_REQUEST")
     headers = dict(exc.headers or {})
     if exc.status_code == 405:

@@ -62,6 +62,20 @@ def test_a_platform_outage_rehearsed_in_the_sandbox_shows_in_readyz(platform_up)
     assert health.check_platform().ok is True
 
 
+@pytest.mark.parametrize(("dialect", "status"), [(None, 401), ("path-before-key", 404)])
+def test_the_platform_is_reachable_whichever_check_answers_its_keyless_get_first(
+    platform_up, dialect, status
+):
+    """The check's GET of the API root carries no key: the sandbox asks for one first (401 AUTH_REQUIRED, a
+    gateway's order), `path-before-key` finds no such path first (404). Either is the platform answering."""
+    import httpx
+
+    control = httpx.Client(base_url=platform_up.root_url, timeout=5)
+    control.post("/_sandbox/dialects", json={"dialects": [dialect] if dialect else []}).raise_for_status()
+    result = health.check_platform()
+    assert result.ok is True and result.detail["status"] == status
+
+
 def test_readyz_names_silent_processes_and_an_unreachable_platform(settings):
     settings.VIBE_BASE_URL = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
     ten_minutes_ago = timezone.now() - timedelta(minutes=10)

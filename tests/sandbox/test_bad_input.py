@@ -128,6 +128,34 @@ def test_an_unknown_path_is_a_json_404(client):
 
 
 @pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({}, 401, "AUTH_REQUIRED"),
+        ({"X-Api-Key": "vibe_api_" + "0" * 32}, 401, "INVALID_API_KEY"),
+        (None, 404, "NOT_FOUND"),  # the tenant's own key: the path is what is wrong
+    ],
+)
+def test_an_unknown_v1_path_checks_the_key_first(sandbox, tenant, headers, status, code):
+    """The reference's AUTH_REQUIRED is "Missing X-Api-Key header", a system error: a gateway in front of
+    every /v1 path asks for the key before any route is looked up. An unknown path without a key answered
+    404 NOT_FOUND. `path-before-key` speaks that order."""
+    sent = tenant.headers if headers is None else headers
+    for path in ("/nowhere", "/bots/1/nowhere", "/"):
+        refused(httpx.get(sandbox.base_url + path, headers=sent, timeout=10), status, code)
+
+
+def test_path_before_key_answers_an_unknown_path_404_whatever_the_key(sandbox, ctl):
+    ok(ctl.post("/_sandbox/dialects", json={"dialects": ["path-before-key"]}))
+    refused(httpx.get(sandbox.base_url + "/nowhere", timeout=10), 404, "NOT_FOUND")
+    refused(httpx.get(sandbox.base_url + "/bots", timeout=10), 401, "AUTH_REQUIRED")  # a known path's key
+
+
+def test_official_error_codes_name_a_missing_key_on_an_unknown_path_as_on_any(sandbox, ctl):
+    ok(ctl.post("/_sandbox/dialects", json={"dialects": ["official-error-codes"]}))
+    refused(httpx.get(sandbox.base_url + "/nowhere", timeout=10), 401, "MISSING_API_KEY")
+
+
+@pytest.mark.parametrize(
     ("method", "path"), [("GET", "/bots/"), ("POST", "/bots/"), ("GET", "/bots/{bot}/events/")]
 )
 def test_a_path_with_a_trailing_slash_is_a_json_404_not_a_redirect(client, bot_id, method, path):
