@@ -147,6 +147,15 @@ async def read_json_body(request: Request) -> dict:
     return body
 
 
+async def body_for_the_log(request: Request) -> dict:
+    """The body of a call refused before its body was read, as the request log shows a body; {} where it
+    would have been refused itself (not JSON, not an object, over the cap) or its caller hung up."""
+    try:
+        return await read_json_body(request)
+    except (StateError, ClientDisconnect):
+        return {}
+
+
 def spoken_refusal(platform: Platform, error: StateError) -> StateError:
     """The refusal under the name the platform's dialects give it.
 
@@ -245,12 +254,14 @@ def endpoint(*, auth: str = "bot") -> Callable[[Handler], Callable[[Request], Aw
                 # as such whatever its body. `body-first` reads the body first, as an Express app whose
                 # express.json() runs ahead of its routes would.
                 body_first = platform.speaks("body-first")
-                bot = None if body_first else check_path(platform, caller, request)
-                body = (
-                    await read_json_body(request)
-                    if request.method in ("POST", "PATCH", "PUT", "DELETE")
-                    else {}
-                )
+                has_body = request.method in ("POST", "PATCH", "PUT", "DELETE")
+                try:
+                    bot = None if body_first else check_path(platform, caller, request)
+                except StateError:
+                    if has_body:  # refused for its path: the log still shows what the call sent
+                        record.body = await body_for_the_log(request)
+                    raise
+                body = await read_json_body(request) if has_body else {}
                 record.body = body
                 if body_first:
                     bot = check_path(platform, caller, request)

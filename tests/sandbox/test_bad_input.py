@@ -370,3 +370,24 @@ def test_unchecked_path_ids_finds_no_message_command_or_file_under_a_non_numeric
     refused(client.delete(f"/bots/{bot_id}/commands/abc"), 404, "COMMAND_NOT_FOUND")
     refused(client.get(f"/bots/{bot_id}/files/abc"), 404, "FILE_NOT_FOUND")
     refused(client.get("/bots/abc"), 400, "INVALID_BOT_ID")  # the reference's own rule, in every dialect
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"),
+    [
+        ("POST", "/bots/abc/messages", "INVALID_BOT_ID"),
+        ("POST", "/bots/999999/messages", "BOT_NOT_FOUND"),
+        ("PATCH", "/bots/{bot}/messages/abc", "INVALID_BOT_ID"),
+    ],
+)
+def test_a_call_refused_for_its_path_logs_the_body_it_sent(ctl, client, bot_id, method, path, code):
+    """The request log showed an empty body for a call the path refused before its body was read (the
+    default order): a tester reading the log could not tell what the client had sent."""
+    body = {"dialogId": "chat1", "fields": {"message": "Привет"}}
+    refused(client.request(method, path.format(bot=bot_id), json=body), 400 if "abc" in path else 404, code)
+    logged = ok(ctl.get("/_sandbox/calls"))["calls"][-1]
+    assert (logged["path"], logged["errorCode"], logged["body"]) == (
+        "/v1" + path.format(bot=bot_id),
+        code,
+        body,
+    )
