@@ -17,12 +17,12 @@ accesslog = "-"
 # none) ties the line to the app's own lines for the request, which carry it as request_id.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss request_id=%({x-vibe-request-id}i)s'
 forwarded_allow_ips = os.environ.get("VIBE_FORWARDED_ALLOW_IPS", "127.0.0.1")
-# gunicorn's own lines and access lines in the format of the app's (VIBE_LOG_FORMAT=json: one JSON object a
-# line, secrets redacted), not its text beside the app's JSON.
-if os.environ.get("VIBE_LOG_FORMAT") == "json":
-    from ops.logs import build_gunicorn_logging
+# gunicorn's own lines and access lines redacted as the app's are (a path, a request id or a refused request
+# line may quote a token as a client sent it), in the app's format (VIBE_LOG_FORMAT=json: one JSON object a
+# line, not gunicorn's text beside the app's JSON); the request id only when well-formed, as the app's lines.
+from ops.logs import build_gunicorn_logging  # noqa: E402 - after the settings above, as gunicorn reads them
 
-    logconfig_dict = build_gunicorn_logging()
+logconfig_dict = build_gunicorn_logging(os.environ.get("VIBE_LOG_FORMAT", "text"))
 # No control socket: nothing here uses gunicornc, and its default path under $HOME is unwritable with the
 # unit's ProtectHome=true (a warning at every start) and shared by two instances on one host.
 control_socket_disable = True

@@ -44,6 +44,18 @@ def log_context(**fields: object) -> Iterator[None]:
         _context.reset(token)
 
 
+# The gateway's request id as the app takes it from X-Vibe-Request-Id: anything else in the header (a client's
+# "req_1 status=500", a pasted token) names no request, in the app's lines nor in gunicorn's access lines.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+# gunicorn's name for that header's value among an access line's atoms (access_log_format's %({…}i)s).
+_REQUEST_ID_ATOM = "{x-vibe-request-id}i"
+
+
+def is_request_id(value: str) -> bool:
+    """Whether a client's X-Vibe-Request-Id is one a log line may name."""
+    return _REQUEST_ID.fullmatch(value) is not None
+
+
 class ContextFilter(logging.Filter):
     """Puts the bound fields on each record (attributes for JSON, a `context` suffix for text)."""
 
@@ -227,23 +239,57 @@ def build_logging(*, fmt: str, level: str) -> dict:
     }
 
 
-def build_gunicorn_logging() -> dict:
-    """gunicorn's logconfig_dict for VIBE_LOG_FORMAT=json (deploy/gunicorn.conf.py): its own lines and its
-    access lines as the app's JSON, one object a line, so a log shipper reads the web process as it reads
-    the others. Its loggers and handlers keep gunicorn's names (glogging.CONFIG_DEFAULTS)."""
-    stream = {"class": "logging.StreamHandler", "formatter": "json"}
+class AccessRequestIdFilter(logging.Filter):
+    """On gunicorn.access: the request id header's value is written only when is_request_id, else "-"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        atoms = record.args
+        if isinstance(atoms, dict) and not is_request_id(str(atoms.get(_REQUEST_ID_ATOM, ""))):
+            atoms[_REQUEST_ID_ATOM] = "-"
+        return True
+
+
+def build_gunicorn_logging(fmt: str) -> dict:
+    """gunicorn's logconfig_dict (deploy/gunicorn.conf.py): its own lines and its access lines redacted as
+    the app's are, in text (gunicorn's own layout) or as the app's JSON (VIBE_LOG_FORMAT=json, one object a
+    line, so a log shipper reads the web process as it reads the others). An access line quotes the path
+    and the request id as the client sent them, and gunicorn's own line a request line it refuses (its
+    query too): gunicorn's own handlers wrote a token there as it came. Its loggers and handlers keep
+    gunicorn's names (glogging.CONFIG_DEFAULTS)."""
+    if fmt == "json":
+        formatters = {"own": _json_formatter(), "access": _json_formatter()}
+    else:
+        formatters = {
+            "own": {
+                "()": RedactingTextFormatter,
+                "format": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
+                "datefmt": "[%Y-%m-%d %H:%M:%S %z]",
+            },
+            "access": {"()": RedactingTextFormatter, "format": "%(message)s"},
+        }
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": _json_formatter()},
+        "filters": {"request_id": {"()": AccessRequestIdFilter}},
+        "formatters": formatters,
         "handlers": {
-            "console": {**stream, "stream": "ext://sys.stdout"},
-            "error_console": {**stream, "stream": "ext://sys.stderr"},
+            "console": {"class": "logging.StreamHandler", "formatter": "own", "stream": "ext://sys.stdout"},
+            "error_console": {
+                "class": "logging.StreamHandler",
+                "formatter": "own",
+                "stream": "ext://sys.stderr",
+            },
+            "access_console": {
+                "class": "logging.StreamHandler",
+                "formatter": "access",
+                "stream": "ext://sys.stdout",
+                "filters": ["request_id"],
+            },
         },
         "root": {"level": "INFO", "handlers": ["console"]},
         "loggers": {
             "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["access_console"], "propagate": False},
         },
     }
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from django.http import HttpRequest, HttpResponse
 
-from ops.logs import bind_log_context, clear_log_context
-
-_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+from ops.logs import bind_log_context, clear_log_context, is_request_id
 
 
 class RequestLogContextMiddleware:
@@ -18,7 +14,7 @@ class RequestLogContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         clear_log_context()
         request_id = request.headers.get("X-Vibe-Request-Id", "")
-        if _REQUEST_ID.fullmatch(request_id):
+        if is_request_id(request_id):
             bind_log_context(request_id=request_id)
         try:
             return self.get_response(request)
