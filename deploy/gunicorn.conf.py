@@ -6,6 +6,9 @@ import os
 bind = os.environ.get("VIBE_WEB_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("VIBE_WEB_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("VIBE_WEB_THREADS", 2))
+# gunicorn's threaded worker, but a request whose client stops sending mid-way is ended after
+# VIBE_WEB_READ_PAUSE_SECONDS instead of holding its thread until the client hangs up (vibeapp/web_worker.py).
+worker_class = "vibeapp.web_worker.ReadPauseLimitedWorker"
 # Pages call GET /v1/me while a user waits; give the platform time, but not forever.
 timeout = 30
 graceful_timeout = 20

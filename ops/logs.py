@@ -239,6 +239,23 @@ def build_logging(*, fmt: str, level: str) -> dict:
     }
 
 
+class StalledRequestFilter(logging.Filter):
+    """On gunicorn.error: a request whose client stopped sending mid-way is ended by the worker's read limit
+    (vibeapp/web_worker.py), which gunicorn writes as "Socket error processing request." at ERROR with a
+    traceback, one for each such connection anyone opens. It is the client's doing: one WARNING instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (record.exc_info and isinstance(record.exc_info[1], BlockingIOError)):
+            return True
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        record.exc_info, record.exc_text = None, None
+        record.msg, record.args = (
+            "request ended: its client stopped sending (VIBE_WEB_READ_PAUSE_SECONDS)",
+            (),
+        )
+        return logging.getLogger(record.name).isEnabledFor(logging.WARNING)
+
+
 class AccessRequestIdFilter(logging.Filter):
     """On gunicorn.access: the request id header's value is written only when is_request_id, else "-"."""
 
@@ -270,7 +287,7 @@ def build_gunicorn_logging(fmt: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": AccessRequestIdFilter}},
+        "filters": {"request_id": {"()": AccessRequestIdFilter}, "stalled": {"()": StalledRequestFilter}},
         "formatters": formatters,
         "handlers": {
             "console": {"class": "logging.StreamHandler", "formatter": "own", "stream": "ext://sys.stdout"},
@@ -288,7 +305,12 @@ def build_gunicorn_logging(fmt: str) -> dict:
         },
         "root": {"level": "INFO", "handlers": ["console"]},
         "loggers": {
-            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.error": {
+                "level": "INFO",
+                "handlers": ["error_console"],
+                "filters": ["stalled"],
+                "propagate": False,
+            },
             "gunicorn.access": {"level": "INFO", "handlers": ["access_console"], "propagate": False},
         },
     }
