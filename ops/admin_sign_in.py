@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -27,8 +28,11 @@ ADDRESS_GROUP = "ops.admin_sign_in.admin_sign_in"
 
 def _account_name(group: str, request: HttpRequest) -> str:
     """The account a sign-in names, as any spelling of it would find it (no account at all counts the same,
-    so a refusal tells nothing of which accounts exist)."""
-    return request.POST.get("username", "").strip().casefold()[:150]
+    so a refusal tells nothing of which accounts exist): as the sign-in form reads it (Unicode's compatibility
+    form, NFKC: a full-width letter is its plain one), in any case. Counted only case-folded, each full-width
+    or plain spelling of a name had the account's whole limit of guesses."""
+    name = get_user_model().normalize_username(request.POST.get("username", "").strip())
+    return name.casefold()[:150]
 
 
 def _take_account_attempt(request: HttpRequest) -> Slot | None:

@@ -111,6 +111,31 @@ def test_wrong_passwords_for_one_account_from_many_addresses_are_limited_per_acc
     assert ivan == 302  # another account is not held back
 
 
+def test_an_account_s_wrong_passwords_are_counted_together_however_its_name_is_spelled(olga, settings):
+    """From an outside probe: the sign-in takes a name in Unicode's compatibility form (NFKC: a full-width
+    letter, U+FF41 and on, is its plain one) but the account's count took it only case-folded, so each
+    spelling (each letter full-width or not: 16 for "olga") had the account's whole limit of guesses."""
+    settings.OPS_ADMIN_LOGIN_RATE = "10/m"
+    settings.OPS_ADMIN_LOGIN_ACCOUNT_FAILURES = "5/h"
+    spellings = [
+        "".join(chr(ord(c) + 0xFEE0) if n >> i & 1 else c for i, c in enumerate("olga")) for n in range(8)
+    ]
+
+    def from_address(n: int, username: str, password: str) -> int:
+        guesser = Client(REMOTE_ADDR=f"203.0.113.{n}")
+        return guesser.post("/admin/login/", {"username": username, "password": password}).status_code
+
+    with time_machine.travel(datetime(2030, 3, 4, 8, 0, 5, tzinfo=UTC), tick=False):  # one rate window
+        assert (
+            from_address(200, spellings[5], PASSWORD) == 302
+        )  # o, l, g and a full-width or not: olga's name
+        answers = [from_address(n, spelling, f"guess {n}") for n, spelling in enumerate(spellings)]
+        right = from_address(99, spellings[7], PASSWORD)
+
+    assert answers == [200] * 5 + [429] * 3
+    assert right == 429
+
+
 @pytest.mark.django_db(transaction=True)  # the guesses run in threads, each on a connection of its own
 def test_wrong_passwords_at_the_same_moment_are_tried_no_more_than_the_account_s_limit(olga, settings):
     """An account's wrong passwords were checked against its limit, then counted once the password had been
