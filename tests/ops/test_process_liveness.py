@@ -346,8 +346,8 @@ def test_a_real_qcluster_killed_whole_reads_dead_within_three_beats():
         read_dead_after = time.monotonic() - killed
     finally:
         stack.stop()
-    # Three beats of a second (and a beat's write in flight as it died) are the rule; the bound leaves a loaded
-    # machine's slow reads their room and still fails the old reading, alive for the whole 180 s max age.
+    # Three beats of a second (and a beat's write in flight as it died) are the rule; the bound leaves a
+    # loaded machine's slow reads their room and still fails the old reading (alive for its 180 s max age).
     assert read_dead_after < 60
     assert value(scrape(), "vibeapp_processes_alive", kind="qcluster") == 0
     check = Client().get("/readyz").json()["checks"]["qcluster"]
