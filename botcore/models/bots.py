@@ -71,8 +71,8 @@ class Bot(models.Model):
     # while its key still worked, or cannot be done without it).
     registered_key_removed_at = models.DateTimeField(null=True, blank=True)
     # When the platform bot `vibe_bot_id` names was found gone: unregistered (an uninstall's DELETE, whose
-    # "not found" is done too) or refused for good by the platform (BOT_NOT_FOUND, BOT_ACCESS_DENIED:
-    # services/bots.py await_new_platform_bot). Nothing asks the platform to unregister it again (a second
+    # "not found" is done too) or answered BOT_NOT_FOUND (VibeApiError.says_bot_gone; not BOT_ACCESS_DENIED:
+    # that bot is there, under another key). Nothing asks the platform to unregister it again (a second
     # uninstall sent a DELETE each time); cleared with a new platform bot.
     vibe_bot_gone_at = models.DateTimeField(null=True, blank=True)
     # What last happened to the bot that its portal's admin should read (a move, a re-provision).

@@ -513,7 +513,9 @@ def await_new_platform_bot(bot: Bot, *, reason: str) -> bool:
     """The platform refused for good the platform bot `bot` points at (BOT_NOT_FOUND, BOT_ACCESS_DENIED)
     after it had answered since it was registered: deleted there, or the app uninstalled and installed again
     on the platform while the portal waited for a session. The row then awaits a new platform bot (PENDING,
-    still naming the refused one, so provisioning starts the new bot at offset 0 as a move does).
+    still naming the refused one, so provisioning starts the new bot at offset 0 as a move does). Whether
+    the refused bot is gone is not this function's to say: the refusal says it (VibeApiError.says_bot_gone,
+    mark_platform_bot_gone); one refused as another key's is there still, and is unregistered when it can be.
 
     False, leaving the row alone, when it had moved on meanwhile or is no longer active, or when the refused
     bot never answered since its registration: a platform refusing what it just registered would only be
@@ -531,7 +533,6 @@ def await_new_platform_bot(bot: Bot, *, reason: str) -> bool:
         consecutive_failures=0,
         last_error=redact(reason)[:2000],
         status_note="The platform no longer knew the bot: it is registered anew.",
-        vibe_bot_gone_at=timezone.now(),
     )
     if awaited:
         log.warning("bot refused by the platform, registered anew portal=%s bot=%s vibe_bot=%s: %s",

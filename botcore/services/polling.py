@@ -508,13 +508,14 @@ def _settle_failure(
     """Turn a platform failure (of the poll or of an event's skill) into the bot's next step."""
     if isinstance(error, VibeApiError) and error.concerns_bot:
         reason = f"{error.code}: {error.message}"
+        if error.says_bot_gone:
+            # Gone, whether registered anew or broken for an operator: an uninstall or a move sends it no
+            # DELETE. One refused as another key's (BOT_ACCESS_DENIED) is there still: they unregister it.
+            bot_services.mark_platform_bot_gone(bot)
         if bot_services.await_new_platform_bot(bot, reason=reason):
             provisioning.request_provisioning(bot.portal)
             return CycleOutcome("reprovision")
-        if bot_services.mark_bot_broken(bot, reason=reason) and error.says_bot_gone:
-            # Broken for an operator, and gone all the same: an uninstall sends it no DELETE. One refused as
-            # another key's (BOT_ACCESS_DENIED) is there still: an uninstall asks to unregister it.
-            bot_services.mark_platform_bot_gone(bot)
+        bot_services.mark_bot_broken(bot, reason=reason)
         _schedule(bot.pk, lease_token=lease_token, delay=conf.poll_slow_seconds())
         return CycleOutcome("broken")
     if refused_as_built(error):

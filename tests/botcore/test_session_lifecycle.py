@@ -280,3 +280,31 @@ def test_a_reinstall_does_not_warn_that_the_bot_the_uninstall_unregistered_was_n
     assert bot.status == Bot.Status.ACTIVE and bot.vibe_bot_id not in (None, old_id)
     assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")], caplog.text
     assert f"old bot already gone on the platform portal={sandbox_portal.portal.member_id}" in caplog.text
+
+
+def unregistrations(sandbox_portal, vibe_bot_id: int) -> int:
+    path = f"/v1/bots/{vibe_bot_id}"
+    calls = sandbox_portal.control.get("/_sandbox/calls", params={"path": path}).json()["data"]["calls"]
+    return len([call for call in calls if call["method"] == "DELETE" and call["path"] == path])
+
+
+@pytest.mark.slow
+def test_a_bot_refused_as_another_keys_is_not_marked_gone_and_an_uninstall_unregisters_it(
+    task_queue, sandbox_portal
+):
+    """BOT_ACCESS_DENIED says the bot is there, under another key (VibeApiError.says_bot_gone): the bot the
+    row awaits a new one for was marked gone all the same, so an uninstall before the new one came sent the
+    old one no DELETE and left it in users' chats. Counted on the platform's record of DELETEs."""
+    assert task_queue.run() == ["provisioned"]
+    bot = Bot.objects.get(portal=sandbox_portal.portal)
+    old_id = bot.vibe_bot_id
+    assert poll_bot_once(bot.pk).status == "polled"
+    fault = {"path": f"/v1/bots/{old_id}/events", "errorRate": 1.0, "errorCode": "BOT_ACCESS_DENIED"}
+    assert sandbox_portal.control.post("/_sandbox/faults", json=fault).status_code == 200
+
+    assert poll_bot_once(bot.pk).status == "reprovision"
+    bot.refresh_from_db()
+    assert (bot.status, bot.vibe_bot_id, bot.vibe_bot_gone_at) == (Bot.Status.PENDING, old_id, None)
+    task_queue.purge()  # the portal uninstalls before the new bot is registered
+    tenant_services.uninstall_portal(sandbox_portal.portal, reason="admin")
+    assert unregistrations(sandbox_portal, old_id) == 1
