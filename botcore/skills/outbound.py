@@ -107,8 +107,11 @@ class _CheckedNetworkBackend(httpcore.NetworkBackend):
     resolved once, here, and the connection goes to what was checked (no second look-up to rebind). TLS
     still verifies the certificate against the host's name (httpcore passes it as server_hostname)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, seconds: float) -> None:
+        """`seconds`: the bound of a connection opened outside a call's bounds (none is: the transport sets
+        them for each request), so a name's look-up is never waited for without one."""
         self._sockets = httpcore.SyncBackend()
+        self._seconds = seconds
 
     def connect_tcp(
         self,
@@ -120,7 +123,7 @@ class _CheckedNetworkBackend(httpcore.NetworkBackend):
     ) -> httpcore.NetworkStream:
         failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
         bounds = _call_bounds.get()
-        left = None if bounds is None else max(0.0, bounds.deadline - time.monotonic())
+        left = self._seconds if bounds is None else max(0.0, bounds.deadline - time.monotonic())
         for address in resolve_outside(host, port, timeout=_sooner(timeout, left)):
             try:
                 stream = self._sockets.connect_tcp(address, port, timeout, local_address, socket_options)
@@ -139,8 +142,8 @@ class _CheckedNetworkBackend(httpcore.NetworkBackend):
         self._sockets.sleep(seconds)
 
 
-def _sooner(timeout: float | None, left: float | None) -> float | None:
-    return left if timeout is None else timeout if left is None else min(timeout, left)
+def _sooner(timeout: float | None, left: float) -> float:
+    return left if timeout is None else min(timeout, left)
 
 
 class _BoundedBody(httpx.SyncByteStream):
@@ -179,7 +182,7 @@ class OutsideTransport(httpx.HTTPTransport):
         self._seconds = seconds
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
-            network_backend=_CheckedNetworkBackend(),
+            network_backend=_CheckedNetworkBackend(seconds=seconds),
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:

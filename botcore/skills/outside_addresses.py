@@ -170,7 +170,7 @@ _resolvers: PerProcess[ThreadPoolExecutor] = PerProcess(
 )
 
 
-def _look_up(host: str, port: int, timeout: float | None) -> list[Any]:
+def _look_up(host: str, port: int, timeout: float) -> list[Any]:
     """getaddrinfo's answers for `host`, or httpcore.ConnectTimeout past `timeout` seconds."""
     lookup = _resolvers.get().submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
@@ -186,11 +186,12 @@ def _look_up(host: str, port: int, timeout: float | None) -> list[Any]:
         raise httpcore.ConnectTimeout("the name did not resolve within the call's timeout") from None
 
 
-def resolve_outside(host: str, port: int, *, timeout: float | None = None) -> list[str]:
+def resolve_outside(host: str, port: int, *, timeout: float) -> list[str]:
     """The addresses to connect to for `host`: itself if it is an address, else what it resolves to within
-    `timeout` seconds, each checked. Raises OutsideAddressError if any is inward (a name answering both a
-    public address and 127.0.0.1 is refused whole), httpcore.ConnectError if it does not resolve,
-    httpcore.ConnectTimeout if no answer came in time."""
+    `timeout` seconds (required: the look-up's thread is waited for no longer), each checked. Raises
+    OutsideAddressError if any is inward (a name answering both a public address and 127.0.0.1 is refused
+    whole), httpcore.ConnectError if it does not resolve, httpcore.ConnectTimeout if no answer came in
+    time."""
     _refuse_inward(host)
     allowed = _host_key(host) in _allowed_hosts()
     if _ip_of(host) is not None:

@@ -208,6 +208,22 @@ def test_a_name_refused_because_every_look_up_thread_is_held_says_so_not_that_it
     assert looked_up.count("next.example") == 1
 
 
+def test_a_name_is_never_looked_up_without_a_bound(monkeypatch):
+    """resolve_outside waits for its look-up thread: with no timeout it waited as long as the system's
+    resolver liked, holding the task worker. A bound is required by its signature, so no caller can leave
+    it out."""
+    looked_up: list[str] = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        looked_up.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    with pytest.raises(TypeError, match="timeout"):
+        outside_addresses.resolve_outside("next.example", 443)  # type: ignore[call-arg]
+    assert looked_up == []
+
+
 @pytest.mark.parametrize(
     "url", ["http://tracker.example:6379/", "https://tracker.example:22/api", "http://93.184.216.34:25/"]
 )
