@@ -54,14 +54,21 @@ def upload_record(uploaded: UploadedFile) -> dict[str, Any]:
     return {f.name: getattr(uploaded, f.name) for f in fields(uploaded) if f.name != "raw"}
 
 
+def post_as_made(message_id: int) -> SentMessage:
+    """What a post or command answer made once per handling through ctx.client gives the skill, the first
+    attempt as a replay: its message id alone (0 for one left in doubt), all the ledger keeps of it. Live
+    (context.OnceOnlyClient) and in the test kit alike."""
+    return SentMessage(id=message_id)
+
+
 def as_made_once(result: Any) -> Any:
     """What a call made once per handling gives the skill, the first attempt as a replay: only what the ledger
     keeps (a post's message id, a chat's id, dialog_id and title, an upload's fields), so a skill never
-    relies on a field a run again would not have. ctx.client's posts, chats and uploads live
-    (context.OnceOnlyClient) and the test kit's stand-in's answers to them are shaped here; anything else (a
+    relies on a field a run again would not have. ctx.client's chats and uploads live (context.OnceOnlyClient)
+    and the test kit's stand-in's answers to them are shaped here, posts by post_as_made; anything else (a
     stand-in's own shape) is left as it is."""
     if isinstance(result, SentMessage):
-        return SentMessage(id=result.id)
+        return post_as_made(result.id)
     if isinstance(result, Chat):
         return chat_from_record(chat_record(result))
     if isinstance(result, UploadedFile):

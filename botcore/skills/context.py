@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from botcore.skills.actions import ChatActions, both_sending
+from botcore.skills.actions import ChatActions, both_sending, post_as_made
 from botcore.skills.base import Skill
 from botcore.skills.events import BackendEvent, DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import FALLBACK_LANGUAGE, normalize_language
@@ -98,6 +98,12 @@ def post_key_for(
     # platform whose events name no bot was keyed anew after a move, and its effects made again).
     origin_bot = event.bot.id if event.bot is not None and event.bot.id else (came_to or vibe_bot_id)
     return f"{origin_bot}:{event.event_id}"  # unchanged since the first release: old templateIds stay valid
+
+
+def template_id_of(post_key: str, number: int) -> str:
+    """The templateId of a handling's `number`th post or action (1 first), `post_key` its post_key_for: the
+    same for the same post of the same event, however often the event is handled, live and in the kit."""
+    return str(uuid.uuid5(_TEMPLATE_NAMESPACE, f"{post_key}:{number}"))
 
 
 class EventFacts:
@@ -359,13 +365,9 @@ class VibeSkillContext(EventFacts, ChatActions):
             )
         return self._client, self.vibe_bot_id
 
-    def _next_key(self) -> str:
-        """The same key for the same post of the same event, however often the event is handled."""
-        self._posts += 1
-        return f"{self._post_key}:{self._posts}"
-
     def _next_template_id(self) -> str:
-        return str(uuid.uuid5(_TEMPLATE_NAMESPACE, self._next_key()))
+        self._posts += 1
+        return template_id_of(self._post_key, self._posts)
 
     # --- posting ----------------------------------------------------------------------------------
     def reply(
@@ -562,8 +564,9 @@ class VibeSkillContext(EventFacts, ChatActions):
         def send(key: str, ours: Callable[[], None] | None) -> SentMessage:
             return post(key, both_sending(ours, on_sending))
 
-        message_id = self._post_once(self._client, bot_id, dialog_id, endpoint, send, template_id=template_id)
-        return SentMessage(id=message_id)
+        return post_as_made(
+            self._post_once(self._client, bot_id, dialog_id, endpoint, send, template_id=template_id)
+        )
 
     def _newest_as_it_leaves(
         self, client: VibeClient, bot_id: int, dialog_id: str, after: int | None

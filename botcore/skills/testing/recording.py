@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from botcore.skills.actions import as_made_once
+from botcore.skills.actions import as_made_once, post_as_made
 from botcore.skills.base import Skill
-from botcore.skills.context import EventFacts
+from botcore.skills.context import EventFacts, post_key_for, template_id_of
 from botcore.skills.events import DeferredJobEvent, SkillEvent
 from botcore.skills.i18n import normalize_language
 from botcore.skills.options import OptionsError
@@ -36,7 +36,7 @@ from botcore.skills.values import check_message, check_message_id
 from botcore.vibe import MAX_DOWNLOAD_BYTES
 from botcore.vibe.errors import VibeFileTooLargeError
 from botcore.vibe.events import CommandAddEvent
-from botcore.vibe.models import Chat, PortalUser, UploadedFile
+from botcore.vibe.models import Chat, PortalUser, SentMessage, UploadedFile
 
 # The skill's call behind each kind of recorded action whose name is not the call's own (for refusals).
 _CALLS = {
@@ -72,26 +72,50 @@ def _wire(value: Any) -> Any:
 
 
 class _KitClient(BlockGuardedClient):
-    """`ctx.client` in the kit: the test's stand-in, refused inside a state block as live, and what its
-    posts, command answers, new chats and uploads give back shaped as the live context's once-only calls give
-    it (as_made_once: a post's SentMessage holds only its id, a chat only its id, dialog_id and title), so a
-    skill reading a field live never gives it fails here too."""
+    """`ctx.client` in the kit: the test's stand-in, used as live uses the platform client
+    (context.OnceOnlyClient): refused inside a state block; a post or command answer carries the handling's
+    next templateId (numbered with the context's own posts and actions; one the skill names is its key
+    instead) and is one of the context's (ctx.posts, ctx.answers); what the four calls that make something
+    give back is shaped as live gives it (post_as_made: a post's SentMessage holds only its id;
+    as_made_once: a chat only its id, dialog_id and title), so a skill reading a field live never gives it
+    fails here too."""
 
-    def _once(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        refuse_platform_call_in_block(self._store, f"ctx.client.{name}()")
-        return as_made_once(getattr(self._client, name)(*args, **kwargs))
+    def __init__(self, client: Any, context: RecordingContext) -> None:
+        super().__init__(client, context.state_store)
+        self._context = context
 
-    def send_message(self, *args: Any, **kwargs: Any) -> Any:
-        return self._once("send_message", args, kwargs)
+    def send_message(
+        self, bot_id: int, *, dialog_id: str | int, template_id: str | None = None, **message: Any
+    ) -> SentMessage:
+        refuse_platform_call_in_block(self._store, "ctx.client.send_message()")
+        key = template_id or self._context._next_template_id()
+        made = self._client.send_message(bot_id, dialog_id=dialog_id, template_id=key, **message)
+        return self._context._client_post("post", str(dialog_id), message, made)
 
-    def answer_command(self, *args: Any, **kwargs: Any) -> Any:
-        return self._once("answer_command", args, kwargs)
+    def answer_command(
+        self,
+        bot_id: int,
+        command_id: int,
+        *,
+        dialog_id: str | int | None = None,
+        template_id: str | None = None,
+        **answer: Any,
+    ) -> SentMessage:
+        refuse_platform_call_in_block(self._store, "ctx.client.answer_command()")
+        key = template_id or self._context._next_template_id()
+        made = self._client.answer_command(bot_id, command_id, dialog_id=dialog_id, template_id=key, **answer)
+        target = str(dialog_id) if dialog_id is not None else self._context.dialog_id
+        return self._context._client_post("answer", target, answer, made)
 
     def create_chat(self, *args: Any, **kwargs: Any) -> Any:
-        return self._once("create_chat", args, kwargs)
+        refuse_platform_call_in_block(self._store, "ctx.client.create_chat()")
+        self._context._next_template_id()  # live, each is one of the handling's actions, keyed in order
+        return as_made_once(self._client.create_chat(*args, **kwargs))
 
     def upload_file(self, *args: Any, **kwargs: Any) -> Any:
-        return self._once("upload_file", args, kwargs)
+        refuse_platform_call_in_block(self._store, "ctx.client.upload_file()")
+        self._context._next_template_id()
+        return as_made_once(self._client.upload_file(*args, **kwargs))
 
 
 class RecordingContext(EventFacts):
@@ -146,7 +170,8 @@ class RecordingContext(EventFacts):
         self.portal_member_id = portal_member_id
         self.enabled_skills = tuple(enabled_skills) or ((skill,) if skill is not None else ())
         self.state_store = state_store or MemoryStateStore({k: dict(v) for k, v in (state or {}).items()})
-        self.client = None if client is None else _KitClient(client, self.state_store)
+        self.client = None if client is None else _KitClient(client, self)
+        self._made = 0  # the handling's posts and actions so far, numbered as live numbers their templateIds
         self.chat_users = {str(k): list(v) for k, v in (chat_users or {}).items()}
         self.portal_users = list(portal_users or [])
         self.files = dict(files or {})
@@ -199,6 +224,35 @@ class RecordingContext(EventFacts):
     def state_of(self, dialog_id: str) -> dict[str, Any]:
         return self.state_store.load(str(dialog_id))[0]
 
+    def _next_template_id(self) -> str:
+        """The templateId live gives the handling's next post or action (context.template_id_of)."""
+        self._made += 1
+        if self.event is None:
+            return template_id_of(f"{self.bot_id}:kit", self._made)
+        skill_name = self.skill.name if self.skill is not None else ""
+        return template_id_of(
+            post_key_for(vibe_bot_id=self.bot_id, event=self.event, skill_name=skill_name), self._made
+        )
+
+    def _client_post(self, kind: str, dialog_id: str, message: Mapping[str, Any], made: Any) -> SentMessage:
+        """A post (`kind` "post") or command answer ("answer") the skill made through ctx.client, recorded as
+        the context's own; given back as live gives it (post_as_made), its id the stand-in's answer's if it
+        has one."""
+        made_id = getattr(made, "id", None)
+        message_id = made_id if isinstance(made_id, int) else new_message_id()
+        text, keyboard, attach = str(message.get("text", "")), message.get("keyboard"), message.get("attach")
+        if kind == "answer":
+            self._record("answer", text=text, keyboard=_wire(keyboard), attach=_wire(attach),
+                         message_id=message_id, command=None)  # fmt: skip
+            return post_as_made(message_id)
+        system = bool(message.get("system"))
+        reply_to = message.get("reply_id")
+        post = Post(dialog_id, text, message_id, _wire(keyboard), _wire(attach), system, reply_to)
+        self.posts.append(post)
+        self._record("post", dialog_id=dialog_id, text=text, message_id=message_id, keyboard=post.keyboard,
+                     attach=post.attach, system=system)  # fmt: skip
+        return post_as_made(message_id)
+
     def _record(self, kind: str, **details: Any) -> None:
         if kind != "defer":  # a deferred job is a database write: it commits with the block, as live
             refuse_platform_call_in_block(self.state_store, _CALLS.get(kind, f"ctx.{kind}()"))
@@ -222,6 +276,7 @@ class RecordingContext(EventFacts):
     ) -> int:
         check_message(text, keyboard=keyboard, attach=attach)  # as the live context does
         self._check_keyboard(keyboard)
+        self._next_template_id()
         post = Post(str(dialog_id), text, new_message_id(), _wire(keyboard), _wire(attach), system, reply_to)
         self.posts.append(post)
         self._record(
@@ -250,6 +305,7 @@ class RecordingContext(EventFacts):
             raise TypeError("answer_command needs a command event")
         check_message(text, keyboard=keyboard, attach=attach)
         self._check_keyboard(keyboard)
+        self._next_template_id()
         message_id = new_message_id()
         self._record(
             "answer",
@@ -296,6 +352,7 @@ class RecordingContext(EventFacts):
         self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None
     ) -> UploadedFile:
         target = str(dialog_id) if dialog_id is not None else self.dialog_id
+        self._next_template_id()
         file_id, message_id = new_message_id(), new_message_id()
         self.files[file_id] = bytes(content)
         self._record(
@@ -338,6 +395,7 @@ class RecordingContext(EventFacts):
         description: str | None = None,
         message: str | None = None,
     ) -> Chat:
+        self._next_template_id()
         chat_id = new_message_id()
         self.chat_users[f"chat{chat_id}"] = [PortalUser(id=int(i)) for i in user_ids]
         self._record("create_chat", title=title, user_ids=list(user_ids), dialog_id=f"chat{chat_id}")

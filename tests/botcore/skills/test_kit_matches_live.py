@@ -479,3 +479,44 @@ def test_live_ctx_client_gives_back_what_the_kit_gives_back(world):
     assert entry.status == "handled", entry.error
     store = DatabaseStateStore(portal_id=world.bot.portal_id, skill_name="uses_the_client")
     assert DialogState(store, entry.payload["data"]["dialogId"]).get()["given"] == _GIVEN_LIVE
+
+
+class _RepliesThenUsesTheClient(Skill):
+    """Replies, then posts through `ctx.client` (for a field the context has no argument for)."""
+
+    name = "replies_then_uses_the_client"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx) -> None:
+        ctx.reply("first")
+        sent = ctx.client.send_message(ctx.bot_id, dialog_id=ctx.dialog_id, text="second", url_preview=False)
+        ctx.reply(f"second was {sent.id}")
+
+
+class _NotesPosts:
+    """A stand-in client noting what each post carried, answering as the platform does."""
+
+    base_url = "https://stand.in/v1"
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    def send_message(self, bot_id, **fields):
+        self.sent.append(fields)
+        return SentMessage.from_payload({"id": 500 + len(self.sent), "uuidMap": {"t": 1}})
+
+
+def test_a_post_through_the_kit_s_ctx_client_is_one_of_the_handling_s_posts_as_live():
+    """The kit's ctx.client passed a post on with no templateId and left it out of ctx.posts, where live it
+    carries the handling's next templateId (numbered with the context's own posts) and is one of its posts: a
+    skill's test saw neither the key its post goes out with nor the post among the replies."""
+    from botcore.skills.context import post_key_for, template_id_of
+
+    client = _NotesPosts()
+    event = make_message_event("go")
+    ctx = run_skill(_RepliesThenUsesTheClient(), event, client=client)
+    key = post_key_for(vibe_bot_id=ctx.bot_id, event=event, skill_name="replies_then_uses_the_client")
+    second = {"dialog_id": ctx.dialog_id, "text": "second", "url_preview": False}
+    assert client.sent == [{**second, "template_id": template_id_of(key, 2)}]
+    assert ctx.replies == ["first", "second", "second was 501"]
+    assert [post.message_id for post in ctx.posts][1] == 501

@@ -94,7 +94,11 @@ def test_the_kit_refuses_a_call_through_ctx_client_inside_the_block_and_sends_no
 def test_the_kit_s_ctx_client_is_the_client_it_was_given_outside_the_block():
     client = StandInClient()
     ctx = run_skill(TalkerInBlock(), make_message_event("client after"), client=client)
-    assert client.calls == [("send_message", {"dialog_id": ctx.dialog_id, "text": "said through the client"})]
+    [(call, fields)] = client.calls
+    assert (call, fields["dialog_id"]) == ("send_message", ctx.dialog_id)
+    assert fields["text"] == "said through the client"
+    assert fields["template_id"]  # the handling's, as live (test_kit_matches_live)
+    assert ctx.replies == ["said through the client"]
     assert ctx.client.base_url == client.base_url  # what is no call reads through
     assert RecordingContext().client is None  # none given: as live where the platform cannot be reached
 
