@@ -21,6 +21,7 @@ class CallRecord:
     key_kind: str | None = None  # "app" / "api"; never the key itself
     key_digest: str | None = None  # which key (ApiKey.digest): an app's rotated keys told apart
     had_bearer: bool = False
+    accept_encoding: str | None = None  # the call's Accept-Encoding, as it came (None: none)
     bot_id: int | None = None
     body: dict = field(default_factory=dict)
     status: int | None = None
@@ -46,6 +47,7 @@ class CallRecord:
             "keyKind": self.key_kind,
             "keyDigest": self.key_digest,
             "hadBearer": self.had_bearer,
+            "acceptEncoding": self.accept_encoding,
             "botId": self.bot_id,
             "body": self.body,
             "status": self.status,
@@ -78,6 +80,7 @@ class CallLog:
             method=request.method,
             path=request.scope["path"],  # not request.url: building a URL object costs on every call
             query=dict(request.query_params),
+            accept_encoding=request.headers.get("accept-encoding"),
             log=self,
         )
         self.records.append(record)

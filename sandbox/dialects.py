@@ -48,6 +48,7 @@ DIALECTS: dict[str, str] = {
     "unchecked-path-ids": "a message, command or file id in a path that is not a number finds nothing (404)",
     "named-id-codes": "a path's non-numeric message, command or file id is 400 INVALID_MESSAGE_ID…",
     "wrapped-bitrix-errors": "imbot.v2 refusals (CHAT_NOT_FOUND…) answer 502 BITRIX_ERROR, code in message",
+    "gzip-answers": "answers are gzipped where the call accepts gzip (a platform behind a compressing proxy)",
 }
 
 # Readings that answer the same question differently cannot be spoken together.

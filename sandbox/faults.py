@@ -1,27 +1,29 @@
 """Run-time fault injection: added latency, error rates, forced error codes, dropped connections.
 
 A rule names a method and a route path template (as registered, e.g. "/v1/bots/{bot_id}/events", or the
-literal path, or "*") and what goes wrong there. A garbage answer is a 200 that is not what the platform
-says: an HTML error page from a proxy ("html"), bytes that are not JSON at all ("text"), the platform's JSON
+literal path, or "*") and what goes wrong there. A garbage answer is a 200 that is not what the platform says:
+an HTML error page from a proxy ("html"), bytes that are not JSON at all ("text"), the platform's JSON
 envelope around data of the wrong shape ("json"), or an events answer whose `events` no reading can take (a
-string) beside a nextOffset past anything waiting ("events-unreadable"), or JSON that does not end
-("endless": a string streamed for ENDLESS_BYTES, a broken server or proxy that keeps sending), or what a
-proxy in the way makes of an answer: a Content-Encoding the body does not match ("wrong-encoding": says gzip,
-is plain), JSON nested deeper than any parser follows ("deep"), or an envelope that trickles in a byte per
-TRICKLE_PAUSE ("trickle": never slow enough for a read timeout, and done only after a minute), or a proxy's
-refusal of a request too large for it, before the platform saw it: 413 Request Entity Too Large with the
-proxy's HTML page ("proxy-413"), 431 Request Header Fields Too Large with no body at all ("proxy-431"). Every
-endpoint calls `Faults.before(request)` first, so a forced code is answered in the platform's envelope with
-that code's status, before any auth check: that is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR
-are reached at all. A dropped connection sends the start of a response and then closes the socket, so a
-client sees a transport error, never a reply. A rule with `after_action` strikes once the endpoint has done
-its work instead (its latency, drop, garbage or error replace the answer): the platform acted and the client
-never heard, which is what makes a write's outcome unknown to it.
+string) beside a nextOffset past anything waiting ("events-unreadable"), or JSON that does not end ("endless":
+a string streamed for ENDLESS_BYTES, a broken server or proxy that keeps sending), or what a proxy in the way
+makes of an answer: a Content-Encoding the body does not match ("wrong-encoding": says gzip, is plain), 64 KiB
+of gzip that unpacks to 64 MiB ("gzip-bomb"), JSON nested deeper than any parser follows ("deep"), or an
+envelope that trickles in a byte per TRICKLE_PAUSE ("trickle": never slow enough for a read timeout, and done
+only after a minute), or a proxy's refusal of a request too large for it, before the platform saw it: 413
+Request Entity Too Large with the proxy's HTML page ("proxy-413"), 431 Request Header Fields Too Large with no
+body at all ("proxy-431"). Every endpoint calls `Faults.before(request)` first, so a forced code is answered
+in the platform's envelope with that code's status, before any auth check: that is how REGISTRATION_FAILED,
+BITRIX_ERROR or INTERNAL_ERROR are reached at all. A dropped connection sends the start of a response and then
+closes the socket, so a client sees a transport error, never a reply. A rule with `after_action` strikes once
+the endpoint has done its work instead (its latency, drop, garbage or error replace the answer): the platform
+acted and the client never heard, which is what makes a write's outcome unknown to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import gzip
 import logging
 import random
 from dataclasses import dataclass
@@ -39,8 +41,10 @@ _RETRY_AFTER_CODES = {"RATE_LIMIT", "QUEUE_TIMEOUT"}
 
 GARBAGE_KINDS = (
     "html", "text", "json", "events-unreadable", "endless", "wrong-encoding", "deep", "trickle", "proxy-413",
-    "proxy-431",
+    "proxy-431", "gzip-bomb",
 )  # fmt: skip
+# What a "gzip-bomb" answer unpacks to: an events envelope of this many bytes, sent as some 64 KiB of gzip.
+GZIP_BOMB_BYTES = 64 * 1024 * 1024
 # What an "endless" answer streams before it gives up: more than any client should hold, and finite, so a
 # client that reads on regardless meets the end of it (and a test of one fails rather than hangs).
 ENDLESS_BYTES = 256 * 1024 * 1024
@@ -52,6 +56,14 @@ TRICKLE_PAUSE = 0.1
 TRICKLE_BYTES = 600
 # Past any event a test makes wait: acknowledging it would drop them all.
 _FAR_OFFSET = 1_000_000
+
+
+@functools.cache
+def _gzip_bomb() -> bytes:
+    """An events envelope of GZIP_BOMB_BYTES, mostly one string of zeros, gzipped (built once, ~0.3 s)."""
+    head = b'{"success": true, "data": {"events": [], "nextOffset": 0, "hasMore": false, "p": "'
+    tail = b'"}}'
+    return gzip.compress(head + b"0" * (GZIP_BOMB_BYTES - len(head) - len(tail)) + tail, compresslevel=9)
 
 
 def garbage_response(kind: str) -> Response:
@@ -68,6 +80,9 @@ def garbage_response(kind: str) -> Response:
         body = b'{"success": true, "data": {"events": [], "nextOffset": 0, "hasMore": false}}'
         headers = {"Content-Encoding": "gzip"}  # a proxy's word that the plain body does not bear out
         return Response(body, status_code=200, media_type="application/json", headers=headers)
+    if kind == "gzip-bomb":
+        headers = {"Content-Encoding": "gzip"}
+        return Response(_gzip_bomb(), status_code=200, media_type="application/json", headers=headers)
     if kind == "deep":
         body = b'{"success": true, "data": ' + b"[" * DEEP_NESTING + b"]" * DEEP_NESTING + b"}"
         return Response(body, status_code=200, media_type="application/json")

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sandbox import chatpage, control, identity, portalpage, stats
 from sandbox.api import bots, chats, commands, events, files, interface, messages, users
@@ -132,6 +134,26 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class _GzipAnswers:
+    """The `gzip-answers` dialect: the platform's answers (/v1/) gzipped where the call accepts gzip, as a
+    compressing proxy in front of it does (nginx's `gzip on` for JSON, past its 20-byte gzip_min_length);
+    an answer already encoded (a fault's), the control API and the pages as they are."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=20)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"].startswith("/v1/")
+            and scope["app"].state.services.platform.speaks("gzip-answers")
+        ):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 def build_app(services: Services | None = None, *, gateway_port: int | None = None) -> Starlette:
     """`gateway_port`: where the gateway in front of the app listens, which the /portal page frames."""
     services = services or make_services()
@@ -158,6 +180,7 @@ def build_app(services: Services | None = None, *, gateway_port: int | None = No
     # The reference's paths are exact: `/v1/bots/` is no endpoint, a 404 in the envelope like any other,
     # not Starlette's bare 307 to the path without the slash.
     app.router.redirect_slashes = False
+    app.add_middleware(_GzipAnswers)
     app.state.services = services
     app.state.gateway_port = gateway_port
     return app
