@@ -14,6 +14,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -187,6 +188,13 @@ def _wait_within_bounds(seconds: float) -> float | None:
     return float(min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS))  # compared exactly: no int overflows
 
 
+# What every call to the platform accepts (the transport's httpx client, the poller's watch, downloads): the
+# encodings Inflate decodes, and no other, whatever httpx would add were brotli or zstandard installed. A poll
+# of 100 events of messages is some 100 KiB of JSON, a tenth of it gzipped, and a platform behind a proxy
+# compresses what it is allowed to; the bound below counts the answer decoded, a step at a time (Inflate),
+# so a small body that unpacks a thousandfold is refused as it passes the bound, not after.
+ACCEPT_ENCODING = "gzip, deflate"
+
 # The most of one answer read from the platform. A full batch (1,000 events of long messages) is a few MiB;
 # past this the answer is no platform's (a server or proxy that keeps sending), and reading on would hold
 # the worker, and as much of its memory, for as long as the sender goes on.
@@ -236,22 +244,66 @@ class AnswerBody:
         return _not_the_envelope(self.response, described, wrong_server=False)
 
 
+class Inflate:
+    """One answer's gzip or deflate body, decoded as it comes into its AnswerBody, no more than _INFLATE_STEP
+    at a time (a small body may inflate a thousandfold: the limit is met as it is passed, not after; httpx's
+    own decoder unpacked each chunk it read whole, 64 KiB of gzip into 64 MiB, before any limit saw it).
+    deflate is read zlib-wrapped, as the RFC has it, or raw, as some servers send it (as httpx reads it)."""
+
+    __slots__ = ("encoding", "inflater", "started")
+
+    @classmethod
+    def for_answer(cls, response: httpx.Response) -> Inflate | None:
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        return cls(encoding) if encoding in _WBITS else None  # another (br…): read as it came, as httpx does
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self.inflater = zlib.decompressobj(_WBITS[encoding])
+        self.started = False
+
+    def add(self, chunk: bytes, body: AnswerBody) -> None:
+        try:
+            try:
+                data = self.inflater.decompress(chunk, _INFLATE_STEP)
+            except zlib.error:
+                if self.started or self.encoding != "deflate":
+                    raise
+                self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
+                data = self.inflater.decompress(chunk, _INFLATE_STEP)
+            self.started = True
+            body.add(data)
+            while self.inflater.unconsumed_tail:
+                body.add(self.inflater.decompress(self.inflater.unconsumed_tail, _INFLATE_STEP))
+        except zlib.error:
+            raise undecodable_answer(body.response) from None
+
+
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+_INFLATE_STEP = 1024 * 1024
+
+
 def read_streamed(
     response: httpx.Response,
     *,
     limit: int = MAX_ANSWER_BYTES,
     too_large: Callable[[], VibeError] | None = None,
 ) -> bytes:
-    """The decoded body of `response`, sent with stream=True, read no further than `limit` (past it, the
-    error AnswerBody raises; a caller's deadline bounds the reads themselves: http_clients.call_deadline). A
-    body its Content-Encoding does not decode (a proxy's header on a plain body) is VibeProtocolError (or
+    """The decoded body of `response`, sent with stream=True, read no further than `limit` decoded (past it,
+    the error AnswerBody raises; a caller's deadline bounds the reads themselves: http_clients.call_deadline).
+    A body its Content-Encoding does not decode (a proxy's header on a plain body) is VibeProtocolError (or
     the 5xx's VibeServerError). The caller closes the response."""
     body = AnswerBody(response, limit=limit, too_large=too_large)
-    try:
+    if response.is_stream_consumed:  # read whole already (a transport that reads it, as httpx's mock does)
         for chunk in response.iter_bytes():
             body.add(chunk)
-    except httpx.DecodingError:
-        raise undecodable_answer(response) from None
+        return body.content()
+    inflate = Inflate.for_answer(response)
+    for chunk in response.iter_raw():  # decoded here, a step at a time (Inflate), not by httpx
+        if inflate is None:
+            body.add(chunk)
+        else:
+            inflate.add(chunk, body)
     return body.content()
 
 

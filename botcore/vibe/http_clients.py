@@ -19,6 +19,7 @@ import httpx
 
 from botcore import conf
 from botcore.per_process import PerProcess
+from botcore.vibe.answers import ACCEPT_ENCODING
 
 USER_AGENT = "vibeapp-botcore/0.1 (+httpx)"
 
@@ -49,7 +50,8 @@ def make_http_client(*, connect_timeout: float = 5.0, read_timeout: float = 30.0
     return httpx.Client(
         transport=transport,
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout),
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        # The encodings answers.Inflate decodes, pinned (httpx's own default grows with what is installed).
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING},
         follow_redirects=False,
     )
 

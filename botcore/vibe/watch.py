@@ -16,8 +16,8 @@ call, a quarter more objects per held call for the garbage collector to scan, an
 a reference cycle (Response and its stream), so that only a full collection frees them; at 10,000 bots
 those full collections paused the poller for a second every few seconds (README, polling benchmark).
 The answer's status and headers go into an httpx.Response all the same, so raise_for_response stays the one
-reading; its body is read up to answers.MAX_ANSWER_BYTES. The watch asks for no compression, yet a proxy may
-compress all the same: a gzip or deflate body is decoded as it comes (_Inflate), as httpx decodes its own.
+reading; its body is read up to answers.MAX_ANSWER_BYTES decoded. It accepts what every call to the platform
+accepts (answers.ACCEPT_ENCODING), and a gzip or deflate body is decoded as it comes (answers.Inflate).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import logging
 import ssl
 import time
 import urllib.request
-import zlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
@@ -36,7 +35,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 import httpcore
 import httpx
 
-from botcore.vibe.answers import AnswerBody, raise_for_response, undecodable_answer
+from botcore.vibe.answers import ACCEPT_ENCODING, AnswerBody, Inflate, raise_for_response
 from botcore.vibe.endpoints.events import MAX_HOLD_SECONDS
 from botcore.vibe.errors import VibeApiError, VibeTransportError, VibeUnsendableRequestError
 from botcore.vibe.hooks import platform_responded
@@ -67,44 +66,6 @@ _SENT = (
     httpcore.ProtocolError,
     httpcore.ConnectionNotAvailable,
 )
-
-
-class _Inflate:
-    """One answer's gzip or deflate body, decoded as it comes into its AnswerBody, no more than _INFLATE_STEP
-    at a time (a small body may inflate a thousandfold: the limit is met as it is passed, not after).
-    deflate is read zlib-wrapped, as the RFC has it, or raw, as some servers send it (as httpx reads it)."""
-
-    __slots__ = ("encoding", "inflater", "started")
-
-    @classmethod
-    def for_answer(cls, response: httpx.Response) -> _Inflate | None:
-        encoding = response.headers.get("content-encoding", "").strip().lower()
-        return cls(encoding) if encoding in _WBITS else None  # another (br…): read as it came, as httpx does
-
-    def __init__(self, encoding: str) -> None:
-        self.encoding = encoding
-        self.inflater = zlib.decompressobj(_WBITS[encoding])
-        self.started = False
-
-    def add(self, chunk: bytes, body: AnswerBody) -> None:
-        try:
-            try:
-                data = self.inflater.decompress(chunk, _INFLATE_STEP)
-            except zlib.error:
-                if self.started or self.encoding != "deflate":
-                    raise
-                self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
-                data = self.inflater.decompress(chunk, _INFLATE_STEP)
-            self.started = True
-            body.add(data)
-            while self.inflater.unconsumed_tail:
-                body.add(self.inflater.decompress(self.inflater.unconsumed_tail, _INFLATE_STEP))
-        except zlib.error:
-            raise undecodable_answer(body.response) from None
-
-
-_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
-_INFLATE_STEP = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +190,7 @@ async def watch_events(
         ("Host", urlsplit(url).netloc),
         ("User-Agent", USER_AGENT),
         ("Accept", "application/json"),
+        ("Accept-Encoding", ACCEPT_ENCODING),  # as every call to the platform (answers.ACCEPT_ENCODING)
         *auth.headers().items(),
     ]
     wait = hold + _HOLD_MARGIN_SECONDS
@@ -240,7 +202,7 @@ async def watch_events(
             async with http.stream("GET", url, headers=headers, extensions={"timeout": timeouts}) as answer:
                 response = httpx.Response(answer.status, headers=answer.headers, request=_REQUEST)
                 body = AnswerBody(response)  # never more than MAX_ANSWER_BYTES of it
-                inflate = _Inflate.for_answer(response)
+                inflate = Inflate.for_answer(response)
                 async for chunk in answer.aiter_stream():
                     if inflate is None:
                         body.add(chunk)

@@ -1,6 +1,6 @@
-"""A proxy in front of the platform that compresses answers the watch never asked compressed (it asks for no
-Content-Encoding; httpx's calls ask for gzip and deflate and decode them). The watch read the gzip bytes as
-JSON and failed every time, silently (a debug line): each bot's every watch became a queued poll cycle."""
+"""A proxy in front of the platform that compresses answers, whatever the call accepted (the watch accepts
+what every call to the platform does, answers.ACCEPT_ENCODING). The watch read the gzip bytes as JSON and
+failed every time, silently (a debug line): each bot's every watch became a queued poll cycle."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import httpcore
 import pytest
 
 from botcore.vibe import VibeProtocolError
+from botcore.vibe.answers import ACCEPT_ENCODING
 from botcore.vibe.watch import Waiting, WatchAuth, watch_events
 
 ANSWER = {
@@ -75,7 +76,7 @@ def test_an_answer_compressed_unasked_is_read_as_the_platforms(compressing, enco
     how["encoding"] = encoding
     waiting = watch(base_url)
     assert waiting is not None and waiting.answer == ANSWER["data"]
-    assert how["asked"] == [None]  # the watch still asks for nothing compressed
+    assert how["asked"] == [ACCEPT_ENCODING]  # as every call to the platform (the cycle's fetch too)
 
 
 def test_an_answer_its_encoding_does_not_decode_is_a_protocol_error(compressing, monkeypatch):
