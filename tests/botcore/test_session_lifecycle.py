@@ -308,3 +308,22 @@ def test_a_bot_refused_as_another_keys_is_not_marked_gone_and_an_uninstall_unreg
     task_queue.purge()  # the portal uninstalls before the new bot is registered
     tenant_services.uninstall_portal(sandbox_portal.portal, reason="admin")
     assert unregistrations(sandbox_portal, old_id) == 1
+
+
+@pytest.mark.slow
+def test_an_unregister_answered_another_not_found_does_not_mark_the_bot_gone(task_queue, sandbox_portal):
+    """An uninstall's DELETE answered 404 NOT_FOUND ("no such endpoint": a proxy's path, not the bot) took the
+    bot for gone, as BOT_NOT_FOUND says (delete_bot's missing_ok took any 404), while the platform still had
+    it: a later move would not retire it (retire_platform_bot skips a bot marked gone). Checked against the
+    platform's record of DELETEs and of bots."""
+    assert task_queue.run() == ["provisioned"]
+    bot = Bot.objects.get(portal=sandbox_portal.portal)
+    old_id = bot.vibe_bot_id
+    fault = {"method": "DELETE", "path": "/v1/bots/{bot_id}", "errorRate": 1.0, "errorCode": "NOT_FOUND"}
+    assert sandbox_portal.control.post("/_sandbox/faults", json=fault).status_code == 200
+    tenant_services.uninstall_portal(sandbox_portal.portal, reason="admin")
+    assert unregistrations(sandbox_portal, old_id) == 1
+    bots = sandbox_portal.control.get("/_sandbox/bots").json()["data"]["bots"]
+    assert old_id in [each["id"] for each in bots]  # still there
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.RETIRED and bot.vibe_bot_gone_at is None

@@ -16,7 +16,7 @@ from botcore.vibe.endpoints.base import (
     bot_path,
     drop_none,
 )
-from botcore.vibe.errors import VibeBotAlreadyExistsError, VibeNotFoundError
+from botcore.vibe.errors import VibeApiError, VibeBotAlreadyExistsError
 from botcore.vibe.models import Bot, BotDetails, PortalUser, Revision
 
 BotType = Literal["bot", "supervisor", "personal", "openline"]
@@ -175,12 +175,13 @@ class BotEndpoints(Endpoints):
         """DELETE /v1/bots/:botId: unregister the bot on Bitrix24 and the platform.
 
         Repeating it is harmless, so it is retried; a repeat answers 404 BOT_NOT_FOUND, which `missing_ok`
-        turns into success ("already deleted").
+        turns into success ("already deleted"): the platform's word that the bot is gone
+        (VibeApiError.says_bot_gone), not any 404 (a path no such endpoint has is no bot gone).
         """
         try:
             self._transport.request("DELETE", bot_path(bot_id), retry=IDEMPOTENT, priority=SETUP)
-        except VibeNotFoundError:
-            if not missing_ok:
+        except VibeApiError as error:
+            if not (missing_ok and error.says_bot_gone):
                 raise
 
     def reauth_bot(self, bot_id: int) -> Bot:
