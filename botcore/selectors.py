@@ -17,7 +17,7 @@ from django.utils import timezone
 from botcore import conf
 from botcore.compiled_reads import CompiledRead
 from botcore.errors import SkillConfigError
-from botcore.models import Bot, EventLogEntry, SkillConfig, SkillSecret
+from botcore.models import ActionRecord, Bot, EventLogEntry, SkillConfig, SkillSecret
 from botcore.skills.base import Skill
 from botcore.skills.registry import configured_skills
 from ops.redaction import note_secrets
@@ -138,6 +138,33 @@ def newest_stored_message_in(bot: Bot, dialog_id: str, *, above: int | None = No
         if named == dialog_id and message_id is not None:
             return message_id
     return None
+
+
+def newest_recorded_post_in(bot: Bot, dialog_id: str, *, above: int | None = None) -> int | None:
+    """The newest post of the bot's own in `dialog_id` (above message id `above`) that the ledger recorded
+    (skills/context.py _post_once keeps where each went), among the bot's NEWEST_STORED_SCAN newest records.
+    An earlier event's handling may have posted there after the message this handling answers (a dialog's
+    first command, greeted on JOIN_CHAT first): that post is in the chat before this handling's, and a
+    post's doubt judged against the older message alone read the bot's own greeting as the post arrived."""
+    newest = None
+    records = ActionRecord.objects.filter(bot=bot).order_by("-pk")  # the bot's index
+    for result in records.values_list("result", flat=True)[:NEWEST_STORED_SCAN]:
+        if not isinstance(result, Mapping) or result.get("posted_in") != dialog_id:
+            continue
+        message_id = result.get("id")
+        if isinstance(message_id, int) and message_id > (above or 0) and message_id > (newest or 0):
+            newest = message_id
+    return newest
+
+
+def newest_known_message_in(bot: Bot, dialog_id: str, *, above: int | None = None) -> int | None:
+    """The newest message the backend knows is in `dialog_id` (above `above`): a person's it stored or a post
+    of the bot's own it recorded; the mark a post's doubt is judged against (skills/context.py _post_once)."""
+    known = [
+        newest_stored_message_in(bot, dialog_id, above=above),
+        newest_recorded_post_in(bot, dialog_id, above=above),
+    ]
+    return max((message_id for message_id in known if message_id is not None), default=None)
 
 
 CLOCK_SAMPLE_SIZE = 100

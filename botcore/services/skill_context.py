@@ -10,7 +10,7 @@ from typing import Any
 from django_q.exceptions import TimeoutException
 
 from botcore.models import Bot
-from botcore.selectors import estimate_platform_clock_lead, list_enabled_skills, newest_stored_message_in
+from botcore.selectors import estimate_platform_clock_lead, list_enabled_skills, newest_known_message_in
 from botcore.services.action_ledger import DatabaseLedger
 from botcore.services.conversation_state import DatabaseStateStore
 from botcore.services.skill_runs import defer_job
@@ -62,7 +62,7 @@ def make_context(
         deferrer=partial(defer_job, portal_id=portal.pk),
         enabled_skills=enabled_skills,
         clock_lead=partial(estimate_platform_clock_lead, bot) if bot is not None else None,
-        newest_stored=partial(newest_stored_message_in, bot) if bot is not None else None,
+        newest_stored=partial(newest_known_message_in, bot) if bot is not None else None,
         came_to=came_to,
     )
 

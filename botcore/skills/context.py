@@ -294,7 +294,8 @@ class VibeSkillContext(EventFacts, ChatActions):
     ) -> None:
         """`clock_lead`: estimates how far the platform's clock runs ahead of ours, asked once, when a
         skill first reads a platform time (on_our_clock). `newest_stored(dialog_id, above=id)`: the newest
-        person's message stored for the bot in a dialog, for judging a post's doubt (_post_once). `came_to`:
+        message known in a dialog (a person's the bot stored, a post of its own the ledger recorded), for
+        judging a post's doubt (_post_once). `came_to`:
         the platform bot the event was polled from (post_key_for)."""
         self._newest_stored = newest_stored
         self._client = client
@@ -508,8 +509,9 @@ class VibeSkillContext(EventFacts, ChatActions):
         if not deduplicates:
             # The doubt of a post a repeat would show twice is judged against the chat's newest message before
             # it: the person may have written again since the message this handling knows (a bot behind its
-            # dialog), and their newer message may be stored already. Knowing none, the chat is read (as the
-            # request leaves, where it is read then anyway).
+            # dialog), and their newer message may be stored already; an earlier event's handling may have
+            # posted there since (the greeting of a dialog whose first word was a command). Knowing none, the
+            # chat is read (as the request leaves, where it is read then anyway).
             if after is not None and self._newest_stored is not None:
                 after = max(after, self._newest_stored(dialog_id, above=after) or 0)
             if after is None and not read_as_it_leaves:
@@ -537,10 +539,12 @@ class VibeSkillContext(EventFacts, ChatActions):
             elif known is None:
                 self._take_back(template_id, written_ahead)  # refused, or never left: nothing posted
             raise
+        # Where it went too: a later handling's post there is judged against it (newest_known_message_in).
+        made = {"id": sent.id, "posted_in": dialog_id}
         if known is None and not written_ahead:
-            self._ledger.record(template_id, {"id": sent.id})
+            self._ledger.record(template_id, made)
         else:
-            self._ledger.settle(template_id, {"id": sent.id})  # the doubt written ahead, or an earlier one
+            self._ledger.settle(template_id, made)  # the doubt written ahead, or an earlier one
         if known is not None:
             # Counted once it went through: a repeat that fails again leaves the same post in doubt.
             tell_write_in_doubt("post", "sent_again")

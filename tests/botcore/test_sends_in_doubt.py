@@ -116,7 +116,8 @@ def test_where_repeats_answer_the_first_message_a_reply_in_doubt_is_sent_again_a
     entry.refresh_from_db()
     [posted] = replies(sandbox_portal, bot, "second")
     assert entry.status == EventLogEntry.Status.HANDLED and entry.error == ""
-    assert ActionRecord.objects.filter(bot=bot).order_by("pk").last().result == {"id": posted["id"]}
+    recorded = ActionRecord.objects.filter(bot=bot).order_by("pk").last().result
+    assert recorded == {"id": posted["id"], "posted_in": str(sandbox_portal.admin_id)}
     assert doubts() == {("post", "in_doubt"): 1, ("post", "sent_again"): 1}
 
 
@@ -220,7 +221,8 @@ def test_a_reply_in_doubt_that_never_arrived_is_sent_again_once(sandbox_portal, 
     entry.refresh_from_db()
     [posted] = replies(sandbox_portal, bot, "second")
     assert entry.status == EventLogEntry.Status.HANDLED and entry.error == ""
-    assert ActionRecord.objects.filter(bot=bot).order_by("pk").last().result == {"id": posted["id"]}
+    recorded = ActionRecord.objects.filter(bot=bot).order_by("pk").last().result
+    assert recorded == {"id": posted["id"], "posted_in": str(sandbox_portal.admin_id)}
 
 
 @pytest.mark.parametrize("dialect", READINGS)
@@ -258,7 +260,9 @@ def test_where_the_chat_cannot_tell_only_a_platform_shown_to_deduplicate_gets_th
     assert entry.status == EventLogEntry.Status.HANDLED
     recorded = ActionRecord.objects.filter(bot=bot).order_by("pk").last().result
     assert recorded == (
-        {"id": posted["id"]} if sent_again else {"in_doubt": True, "after": recorded["after"]}
+        {"id": posted["id"], "posted_in": str(sandbox_portal.admin_id)}
+        if sent_again
+        else {"in_doubt": True, "after": recorded["after"]}
     )
     assert ("left in doubt" in entry.error) is not sent_again
 
@@ -663,3 +667,25 @@ def test_a_command_answer_in_doubt_is_sent_when_the_person_wrote_before_its_requ
     assert entry.status == EventLogEntry.Status.HANDLED
     assert len(pongs) == (0 if dialect is None else 1)
     assert len(replies(sandbox_portal, bot, "third")) == 1
+
+
+@pytest.mark.parametrize("after_action", [False, True], ids=["before-the-answer", "after-the-answer"])
+def test_a_command_answer_in_doubt_after_the_bots_own_greeting_is_answered_once(
+    sandbox_portal, settings, after_action
+):
+    """A person's first word to the bot is a command: the dialog opened (JOIN_CHAT) is greeted by echo, then
+    the command's answer fails with the platform's own error. The chat's last message is then the greeting,
+    the bot's own post newer than the command: judged against the command alone, an answer the platform never
+    posted read as "the post or someone writing since" and was left unsent, the command never answered."""
+    settings.BOTCORE_SKILLS = [f"{__name__}.PingSkill", "echo"]
+    bot = provision_bot(sandbox_portal.portal)
+    path = "/v1/bots/{bot_id}/commands/{command_id}/answer"
+    rule = {"method": "POST", "path": path, "afterAction": after_action, **AFTER_ACTION["internal-error"]}
+    sandbox_portal.control.post("/_sandbox/faults", json=rule)
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text="/ping")
+    poll_bot_once(bot.pk)
+    entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2COMMANDADD")
+    handle_again(sandbox_portal, bot, entry)
+    texts = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert texts[0].startswith("Hi! I am Vibe Bot")  # the greeting went first
+    assert texts.count("pong") == 1
