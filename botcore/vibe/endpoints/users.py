@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from botcore.vibe.endpoints.base import SAFE, Endpoints
+from botcore.vibe.errors import VibeProtocolError
 from botcore.vibe.models import PortalUser
+from botcore.vibe.parse import json_kind
 
 PAGE_SIZE = 500
 
@@ -27,12 +30,28 @@ class UserEndpoints(Endpoints):
                 params={"limit": min(PAGE_SIZE, limit - len(users)), "offset": len(users)},
                 retry=SAFE,
             )
-            # Anything but a list holds no users (iterated, a `true` raised TypeError out of the listing).
-            listed = page if isinstance(page, list) else []
-            items = [PortalUser.from_payload(item) for item in listed if isinstance(item, Mapping)]
+            items = [PortalUser.from_payload(item) for item in users_listed(page)]
             new = [user for user in items if user.id not in seen]
             if not new:
                 break
             seen.update(user.id for user in new)
             users.extend(new[: limit - len(users)])
         return users
+
+
+def users_listed(page: Any) -> list[Mapping[str, Any]]:
+    """The user objects of one page's `data`: a list of them; nothing (null, an empty list or object) is an
+    empty page. Anything else is no directory at all (a proxy's or a broken server's envelope around a list
+    of strings): VibeProtocolError, a passing trouble. Read as an empty page, it was a portal with nobody in
+    it, and a skill told the person that nobody there had the names they gave."""
+    if page is None or page == [] or page == {}:
+        return []
+    if isinstance(page, list) and all(isinstance(item, Mapping) for item in page):
+        return page
+    raise VibeProtocolError(
+        status=200,
+        code=None,
+        message=f"HTTP 200 whose data is {json_kind(page)}, not a list of the portal's users",
+        method="GET",
+        path="/users",
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from botcore.vibe import CommandAddEvent, NoBudget, VibeClient, VibeRateLimitError
+from botcore.vibe import CommandAddEvent, NoBudget, VibeClient, VibeProtocolError, VibeRateLimitError
 
 
 @pytest.fixture
@@ -123,3 +123,24 @@ def test_registration_reads_a_flat_bot_id_alone():
     with answering({"success": True, "data": {"botId": 42, "code": "helper"}}) as client:
         bot = client.register_bot(code="helper", name="Helper")
     assert (bot.id, bot.code) == (42, "helper")
+
+
+@pytest.mark.parametrize("kind", ["json", "text"])
+def test_a_directory_answered_with_data_of_the_wrong_shape_is_no_empty_portal(world, kind):
+    """From a trial's skill (make a chat with the people named): the platform's envelope around a list of
+    strings, a proxy's or a broken server's, read as a portal with nobody in it, and the person was told that
+    nobody there had the names they gave; a form's list of people cached it so. It is the platform's
+    trouble, as a garbled answer is, and the work waits for a proper one."""
+    app_key = world.control.post("/apps", {"name": "People", "scopes": ["imbot", "im", "user"]})["key"]
+    session = world.control.post("/sessions", {"appKey": app_key, "userId": world.admin_id})["token"]
+    client = VibeClient(
+        api_key=app_key, session_token=session, base_url=world.base_url, budget=NoBudget(), max_attempts=1
+    )
+    world.control.post(
+        "/faults", {"method": "GET", "path": "/v1/users", "garbageRate": 1.0, "garbageKind": kind}
+    )
+    with pytest.raises(VibeProtocolError) as garbled:
+        client.list_users()
+    assert garbled.value.is_transient
+    world.control.delete("/faults")
+    assert len(client.list_users()) == 2
