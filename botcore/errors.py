@@ -27,7 +27,12 @@ class BotNotProvisionedError(BotcoreError):
 
 class ActionInDoubtError(BotcoreError):
     """A once-only action (a new chat, an upload) an earlier attempt at the same work may have done: its
-    call failed after the platform may have acted, and nothing tells a repeat from the first. Final."""
+    call failed after the platform may have acted, and nothing tells a repeat from the first. Final.
+    `write` says which ("chat" or "upload"): the person is told what to look for (notices.py)."""
+
+    def __init__(self, message: str, *, write: str) -> None:
+        super().__init__(message)
+        self.write = write
 
 
 class AppKeyRefusedError(BotcoreError):

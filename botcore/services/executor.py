@@ -408,7 +408,8 @@ def handle_entry(
             )
         if verdict.status == "failed":
             if ctx is not None and not isinstance(verdict.cause, (VibeError, TenantsError)):
-                apologize_for_failed_event(event, ctx)  # a skill's bug: the person hears it, not silence
+                # A skill's bug, or a chat or file left in doubt: the person hears it, not silence.
+                apologize_for_failed_event(event, ctx, cause=verdict.cause)
             return _finish(
                 entry, EventLogEntry.Status.FAILED, skill=skill_name, error=verdict.error, started=started
             )
@@ -732,5 +733,5 @@ def _execute_claimed(run: SkillRun) -> str:
         # same bug in handle() would, in their chat, rather than a wait for an answer that never comes.
         origin = getattr(ctx.event, "origin", None)
         if origin is not None:
-            apologize_for_failed_event(origin, ctx, answer_command=False)
+            apologize_for_failed_event(origin, ctx, answer_command=False, cause=verdict.cause)
     return status

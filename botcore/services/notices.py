@@ -15,7 +15,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext, pgettext
 
 from botcore import conf
-from botcore.errors import is_transient
+from botcore.errors import ActionInDoubtError, is_transient
 from botcore.models import Bot, SkillRun
 from botcore.selectors import find_active_bot
 from botcore.services.action_ledger import DatabaseLedger
@@ -317,17 +317,17 @@ def retry_failed_run_notices(now: datetime, *, limit: int = 200) -> int:
     return told
 
 
-def apologize_for_failed_event(event: BotEvent, ctx: Any, *, answer_command: bool = True) -> None:
+def apologize_for_failed_event(
+    event: BotEvent, ctx: Any, *, answer_command: bool = True, cause: BaseException | None = None
+) -> None:
     """Say, in the person's language, that their message or command met an error; the skill's context posts
     it, so it is once per event like the skill's own posts (a replayed event finds it in the ledger). A
-    command is answered, unless `answer_command` is off (a job deferred from it: posted in its chat)."""
+    command is answered, unless `answer_command` is off (a job deferred from it: posted in its chat). A
+    `cause` that left a chat or file in doubt is said as such: asked again, it would be made twice."""
     if not isinstance(event, (MessageAddEvent, CommandAddEvent)):
         return
     with in_language(ctx.language):
-        text = gettext(
-            "Sorry, something went wrong on our side and I could not answer that."
-            " The app's vendor can see what happened."
-        )
+        text = _failed_event_text(cause)
     try:
         if isinstance(event, CommandAddEvent) and answer_command:
             ctx.answer_command(text)
@@ -337,3 +337,22 @@ def apologize_for_failed_event(event: BotEvent, ctx: Any, *, answer_command: boo
     # the apology must never turn that into a crashed cycle.
     except Exception as error:  # noqa: BLE001
         log.warning("apology for a failed event not sent: %s", error.__class__.__name__)
+
+
+def _failed_event_text(cause: BaseException | None) -> str:
+    """What the person hears of their failed request, in the active language."""
+    write = getattr(cause, "write", None) if isinstance(cause, ActionInDoubtError) else None
+    if write == "chat":
+        return gettext(
+            "Sorry, I could not finish that: the new chat I was creating may be there already, so I did not"
+            " create it again. Please look for it before asking again."
+        )
+    if write == "upload":
+        return gettext(
+            "Sorry, I could not finish that: the file I was sending may be there already, so I did not send"
+            " it again. Please look for it before asking again."
+        )
+    return gettext(
+        "Sorry, something went wrong on our side and I could not answer that. The app's vendor can see what"
+        " happened."
+    )

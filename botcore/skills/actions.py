@@ -243,7 +243,8 @@ class ChatActions:
                 tell_write_in_doubt(write, "refused")
                 raise ActionInDoubtError(
                     f"{what} failed after the platform may have done it, in an earlier attempt at this "
-                    f"event; it is not done again (the platform has no key to tell a repeat; {why})"
+                    f"event; it is not done again (the platform has no key to tell a repeat; {why})",
+                    write=write,
                 )
             log.info("%s for %s was in doubt and is done again: %s", what, key, why)
         in_doubt: dict[str, Any] = {"in_doubt": True}

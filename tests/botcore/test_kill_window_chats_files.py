@@ -140,6 +140,9 @@ def test_a_worker_killed_after_the_platform_took_the_upload_does_not_upload_twic
     entry = killed_then_retried(sandbox_portal, bot, "week", lambda mp: kill_after(mp, "upload_file"))
     assert files_named(sandbox_portal, bot, "week.txt") == 1
     assert entry.status == EventLogEntry.Status.FAILED and "not done again" in entry.error
+    # The person is told to look for it, not asked to try again (which would upload it twice).
+    said = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
+    assert [text for text in said if "the file I was sending may be there already" in text] == [said[-1]]
 
 
 @pytest.mark.parametrize("dialect", READINGS)
