@@ -4,7 +4,7 @@ from botcore.vibe.answers import raise_for_response
 from botcore.vibe.attach import Attach, AttachError, GridItem
 from botcore.vibe.budget import NoBudget, Priority, RequestBudget, SharedBudget
 from botcore.vibe.client import VibeClient
-from botcore.vibe.endpoints.files import MAX_DOWNLOAD_BYTES
+from botcore.vibe.endpoints.files import MAX_DOWNLOAD_BYTES, MAX_UPLOAD_BYTES
 from botcore.vibe.errors import (
     VibeApiError,
     VibeAuthError,
@@ -66,6 +66,7 @@ from botcore.vibe.transport import RetryClass
 
 __all__ = [
     "MAX_DOWNLOAD_BYTES",
+    "MAX_UPLOAD_BYTES",
     "Attach",
     "AttachError",
     "Bot",

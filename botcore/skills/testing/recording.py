@@ -34,6 +34,7 @@ from botcore.skills.state import (
 from botcore.skills.testing.factories import BOT_ID, new_message_id
 from botcore.skills.values import check_message, check_message_id
 from botcore.vibe import MAX_DOWNLOAD_BYTES
+from botcore.vibe.endpoints.files import check_upload_content
 from botcore.vibe.errors import VibeFileTooLargeError
 from botcore.vibe.events import CommandAddEvent
 from botcore.vibe.models import Chat, PortalUser, SentMessage, UploadedFile
@@ -351,6 +352,7 @@ class RecordingContext(EventFacts):
     def upload_file(
         self, name: str, content: bytes, *, message: str | None = None, dialog_id: str | None = None
     ) -> UploadedFile:
+        check_upload_content(content)  # as the live client refuses it, before anything is recorded
         target = str(dialog_id) if dialog_id is not None else self.dialog_id
         self._next_template_id()
         file_id, message_id = new_message_id(), new_message_id()

@@ -21,6 +21,7 @@ from botcore.skills.testing import (
 )
 from botcore.skills.testing.factories import BOT_ID
 from botcore.vibe import VibeFileTooLargeError
+from botcore.vibe.endpoints.files import MAX_UPLOAD_BYTES
 from botcore.vibe.events import EventType, MessageAddEvent
 from botcore.vibe.models import Chat, SentMessage, UploadedFile
 from tests.botcore.skills.probe import LOG
@@ -48,6 +49,10 @@ class Careless(Skill):
                 state["when"] = datetime(2030, 3, 4, tzinfo=UTC)
         elif text == "later":
             ctx.defer("remind", when=datetime(2030, 3, 4, tzinfo=UTC))
+        elif text == "huge file":  # the platform's 40 MiB body holds 30 MiB of file, in Base64
+            ctx.upload_file("report.csv", b"x" * (MAX_UPLOAD_BYTES + 1))
+        elif text == "empty file":
+            ctx.upload_file("report.csv", b"")
         else:
             ctx.reply("fine")
 
@@ -60,6 +65,9 @@ class Careless(Skill):
         ("blank", ValueError, "text is empty"),
         ("when", TypeError, "dialog state must be JSON"),
         ("later", TypeError, "ctx.defer('remind') data must be JSON"),
+        # From a trial's report skill: a 31 MiB CSV passed the kit and failed live, after its chat was made.
+        ("huge file", ValueError, f"the platform takes files up to {MAX_UPLOAD_BYTES} bytes"),
+        ("empty file", ValueError, "upload_file needs content"),
     ],
 )
 def test_run_skill_refuses_what_the_platform_or_the_store_would(text, error, says):
