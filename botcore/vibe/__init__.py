@@ -4,7 +4,7 @@ from botcore.vibe.answers import raise_for_response
 from botcore.vibe.attach import Attach, AttachError, GridItem
 from botcore.vibe.budget import NoBudget, Priority, RequestBudget, SharedBudget
 from botcore.vibe.client import VibeClient
-from botcore.vibe.endpoints.files import MAX_DOWNLOAD_BYTES, MAX_UPLOAD_BYTES
+from botcore.vibe.endpoints.files import MAX_DOWNLOAD_BYTES, MAX_UPLOAD_BYTES, check_upload_content
 from botcore.vibe.errors import (
     VibeApiError,
     VibeAuthError,
@@ -127,6 +127,7 @@ __all__ = [
     "VibeTransportError",
     "VibeUnsendableRequestError",
     "budget_for_key",
+    "check_upload_content",
     "parse_event",
     "raise_for_response",
     "read_event_batch",

@@ -33,8 +33,7 @@ from botcore.skills.state import (
 )
 from botcore.skills.testing.factories import BOT_ID, new_message_id
 from botcore.skills.values import check_message, check_message_id
-from botcore.vibe import MAX_DOWNLOAD_BYTES
-from botcore.vibe.endpoints.files import check_upload_content
+from botcore.vibe import MAX_DOWNLOAD_BYTES, check_upload_content
 from botcore.vibe.errors import VibeFileTooLargeError
 from botcore.vibe.events import CommandAddEvent
 from botcore.vibe.models import Chat, PortalUser, SentMessage, UploadedFile

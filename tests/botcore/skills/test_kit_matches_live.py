@@ -20,8 +20,7 @@ from botcore.skills.testing import (
     run_skill,
 )
 from botcore.skills.testing.factories import BOT_ID
-from botcore.vibe import VibeFileTooLargeError
-from botcore.vibe.endpoints.files import MAX_UPLOAD_BYTES
+from botcore.vibe import MAX_UPLOAD_BYTES, VibeFileTooLargeError
 from botcore.vibe.events import EventType, MessageAddEvent
 from botcore.vibe.models import Chat, SentMessage, UploadedFile
 from tests.botcore.skills.probe import LOG
