@@ -112,10 +112,11 @@ class _KitClient(BlockGuardedClient):
         self._context._next_template_id()  # live, each is one of the handling's actions, keyed in order
         return as_made_once(self._client.create_chat(*args, **kwargs))
 
-    def upload_file(self, *args: Any, **kwargs: Any) -> Any:
+    def upload_file(self, bot_id: int, *, content: bytes, **fields: Any) -> Any:
         refuse_platform_call_in_block(self._store, "ctx.client.upload_file()")
+        check_upload_content(content)  # as the live client refuses it, before the stand-in is called
         self._context._next_template_id()
-        return as_made_once(self._client.upload_file(*args, **kwargs))
+        return as_made_once(self._client.upload_file(bot_id, content=content, **fields))
 
 
 class RecordingContext(EventFacts):

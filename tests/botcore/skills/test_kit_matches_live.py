@@ -527,3 +527,22 @@ def test_a_post_through_the_kit_s_ctx_client_is_one_of_the_handling_s_posts_as_l
     assert client.sent == [{**second, "template_id": template_id_of(key, 2)}]
     assert ctx.replies == ["first", "second", "second was 501"]
     assert [post.message_id for post in ctx.posts][1] == 501
+
+
+class _UploadsHugeThroughTheClient(Skill):
+    """Uploads a file past the platform's limit through `ctx.client`, as a skill needing a field does."""
+
+    name = "huge_through_client"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx) -> None:
+        ctx.client.upload_file(
+            ctx.bot_id, dialog_id=ctx.dialog_id, name="r.csv", content=b"x" * (MAX_UPLOAD_BYTES + 1)
+        )
+
+
+def test_the_kit_s_ctx_client_refuses_a_file_the_platform_cannot_take_as_live_does():
+    """A trial's report: the kit's ctx.client handed a 31 MiB file to the test's stand-in, which took it, where
+    the live client refuses it (ValueError) before anything is sent."""
+    with pytest.raises(ValueError, match="the platform takes files up to"):
+        run_skill(_UploadsHugeThroughTheClient(), make_message_event("go"), client=_FullAnswers())
