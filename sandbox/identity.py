@@ -20,7 +20,7 @@ from starlette.routing import Route
 from sandbox import oauth
 from sandbox.auth import Caller
 from sandbox.http import Call, endpoint
-from sandbox.payloads import iso
+from sandbox.payloads import iso, zoned_iso
 from sandbox.records import ApiKey, Portal, Session, User
 from sandbox.state import Platform
 
@@ -50,11 +50,14 @@ def current_user_json(user: User) -> dict:
 
 def session_json(platform: Platform, session: Session) -> dict:
     # The reference does not document /v1/me; under `me-no-expiry` a session says nothing of its end, and
-    # under `epoch-expiry` it says it as a PHP backend keeps it, Unix seconds.
+    # under `epoch-expiry` it says it as a PHP backend keeps it, Unix seconds; under `zoned-dates` as Java
+    # writes a ZonedDateTime.
     if platform.speaks("me-no-expiry"):
         return {}
     if platform.speaks("epoch-expiry"):
         return {"expiresAt": int(session.expires_at.timestamp())}
+    if platform.speaks("zoned-dates"):
+        return {"expiresAt": zoned_iso(session.expires_at)}
     return {"expiresAt": iso(session.expires_at)}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sandbox.records import Bot, Chat, Command, Message, User
 from sandbox.state import Platform
@@ -18,6 +19,14 @@ from sandbox.state import Platform
 def iso(moment: datetime) -> str:
     """A date as the platform writes it: ISO 8601 with the offset, to the second."""
     return moment.isoformat(timespec="seconds")
+
+
+def zoned_iso(moment: datetime) -> str:
+    """A date as Java's ZonedDateTime writes it (`zoned-dates`): nanoseconds, the offset, then the zone's id
+    in brackets ("2030-03-04T12:00:00.123456000+03:00[Europe/Moscow]")."""
+    local = moment.astimezone(ZoneInfo("Europe/Moscow"))
+    stamp = local.isoformat(timespec="microseconds")
+    return f"{stamp[:-6]}000{stamp[-6:]}[Europe/Moscow]"
 
 
 def bot_payload(platform: Platform, bot: Bot) -> dict:

@@ -61,11 +61,20 @@ def as_mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else EMPTY
 
 
+# "[Europe/Moscow]" or "[UTC]" closing a date: RFC 9557's time zone suffix, as Java writes a ZonedDateTime.
+_ZONE_ID_AFTER_OFFSET = re.compile(r"\[[A-Za-z0-9_+\-/]+\]\Z")
+
+
 def as_datetime(value: object) -> datetime | None:
-    """An ISO-8601 instant ("Z", an offset, fractional seconds or not); None for anything else, a time without
-    its offset included: on whose clock it is nobody can say, and compared with an instant it raises."""
+    """An ISO-8601 instant ("Z", an offset, fractional seconds or not, nanoseconds too); None for anything
+    else, a time without its offset included: on whose clock it is nobody can say, and compared with an
+    instant it raises. A zone's id after the offset, as Java's ZonedDateTime writes it
+    ("…+03:00[Europe/Moscow]", docs/sandbox.md `zoned-dates`), is dropped: the offset already fixes the
+    instant. Read as no date, a session's end became the assumed life, and the bot stopped answering when
+    that ran out, its token good."""
     if not isinstance(value, str) or not value:
         return None
+    value = _ZONE_ID_AFTER_OFFSET.sub("", value)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:

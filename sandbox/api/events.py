@@ -22,7 +22,7 @@ from starlette.routing import Route
 from sandbox import event_queue
 from sandbox.http import ApiError, Call, endpoint
 from sandbox.numbers import is_decimal
-from sandbox.payloads import iso
+from sandbox.payloads import iso, zoned_iso
 from sandbox.records import Bot, Event
 from sandbox.state import Platform
 
@@ -60,7 +60,7 @@ def query_timeout(raw: str | None, *, default: float = 0.0) -> float:
 
 
 def event_json(platform: Platform, event: Event) -> dict:
-    date = iso(event.date)
+    date = zoned_iso(event.date) if platform.speaks("zoned-dates") else iso(event.date)
     return {"eventId": event.shown_id, "type": event.type, "date": date, "data": event.data}
 
 

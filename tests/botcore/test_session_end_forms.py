@@ -1,6 +1,7 @@
 """A session end /v1/me states in a form other than ISO-8601 is still the session's end (CONTRACT A §13).
 
 `epoch-expiry` (docs/sandbox.md): a PHP platform keeps a session's end as `time()` seconds and answers it so.
+`zoned-dates`: a Java platform writes it as a ZonedDateTime, its zone's id in brackets after the offset.
 Read as no end at all, it became the contract's assumed life (TENANTS_DEFAULT_SESSION_SECONDS): where the
 platform's session lived longer, the bot stopped answering when the assumed life ran out, its token good.
 """
@@ -30,11 +31,12 @@ def traveller():
     travel.stop()
 
 
-def test_a_session_end_in_unix_seconds_keeps_the_bot_answering_past_the_assumed_life(
-    traveller, sandbox, settings, task_queue
+@pytest.mark.parametrize("dialect", ["epoch-expiry", "zoned-dates"])
+def test_a_session_end_in_another_form_keeps_the_bot_answering_past_the_assumed_life(
+    dialect, traveller, sandbox, settings, task_queue
 ):
     platform = Platform(sandbox)
-    platform.post("/dialects", {"dialects": ["epoch-expiry"]})
+    platform.post("/dialects", {"dialects": [dialect]})
     settings.VIBE_APP_KEY = platform.app_key
     settings.VIBE_BASE_URL = sandbox.base_url
     settings.VIBE_BUDGET_BACKEND = "local"

@@ -305,6 +305,22 @@ def test_epoch_expiry_says_the_session_end_in_unix_seconds(sandbox, ctl):
     assert me["session"]["expiresAt"] == int(stated.timestamp())
 
 
+def test_zoned_dates_say_the_session_end_and_event_dates_as_java_zoned_date_times(sandbox, ctl):
+    tenant = seed_app(sandbox)
+    with client_for(sandbox, tenant) as client:
+        stated = datetime.fromisoformat(ok(client.get("/me"))["session"]["expiresAt"])
+        speak(ctl, "zoned-dates")
+        zoned = ok(client.get("/me"))["session"]["expiresAt"]
+        bot_id = register_bot(client)
+        user_writes(sandbox, tenant.user_id, bot_id, "hi")
+        date = ok(client.get(f"/bots/{bot_id}/events"))["events"][0]["date"]
+    for said in (zoned, date):  # nanoseconds, the offset, the zone's id
+        assert said.endswith("+03:00[Europe/Moscow]") and len(said.split(".")[1]) == len(
+            "123456789+03:00[Europe/Moscow]"
+        )
+    assert datetime.fromisoformat(zoned.removesuffix("[Europe/Moscow]")).replace(microsecond=0) == stated
+
+
 def test_no_long_poll_answers_an_empty_queue_at_once(ctl, client, bot_id):
     """Held for its 30 s, the call would outlive the client's 10 s timeout and raise."""
     client.get(f"/bots/{bot_id}/events", params={"offset": 10**6})
