@@ -65,6 +65,13 @@ def as_mapping(value: object) -> Mapping[str, Any]:
 _ZONE_ID_AFTER_OFFSET = re.compile(r"\[[A-Za-z0-9_+\-/]+\]\Z")
 
 
+def without_zone_id(value: Any) -> Any:
+    """A date's text without the zone's id a Java ZonedDateTime writes after its offset; anything else as it
+    is. Where events' dates are validated as AwareDatetime (botcore.vibe.events), pydantic took such a
+    date for no date."""
+    return _ZONE_ID_AFTER_OFFSET.sub("", value) if isinstance(value, str) else value
+
+
 def as_datetime(value: object) -> datetime | None:
     """An ISO-8601 instant ("Z", an offset, fractional seconds or not, nanoseconds too); None for anything
     else, a time without its offset included: on whose clock it is nobody can say, and compared with an
@@ -74,9 +81,8 @@ def as_datetime(value: object) -> datetime | None:
     that ran out, its token good."""
     if not isinstance(value, str) or not value:
         return None
-    value = _ZONE_ID_AFTER_OFFSET.sub("", value)
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(_ZONE_ID_AFTER_OFFSET.sub("", value))
     except ValueError:
         return None
     return moment if moment.utcoffset() is not None else None

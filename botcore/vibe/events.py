@@ -10,10 +10,18 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, TypeAlias
 
-from pydantic import AfterValidator, AliasChoices, AliasPath, AwareDatetime, Field, PlainValidator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AliasPath,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    PlainValidator,
+)
 
 from botcore.vibe.bbcode import unmention
-from botcore.vibe.coerce import as_int, as_str, with_slash
+from botcore.vibe.coerce import as_int, as_str, with_slash, without_zone_id
 from botcore.vibe.errors import VibeError
 from botcore.vibe.wire import WireObject, model_validator, wire_dataclass
 
@@ -42,6 +50,10 @@ def event_type_of(value: object) -> EventType | str:
         return name
 
 
+# A date as the platform writes it, a Java ZonedDateTime's "[Europe/Moscow]" after the offset too.
+PlatformDate = Annotated[AwareDatetime, BeforeValidator(without_zone_id)]
+
+
 def _data(*path: str) -> AliasPath:
     """Where a field sits in the envelope: under `data`."""
     return AliasPath("data", *path)
@@ -65,7 +77,7 @@ class EventMessage(WireObject):
     author_id: int = 0
     text: str = ""
     # A time without its offset is no instant: left out, as coerce.as_datetime leaves it.
-    date: AwareDatetime | None = None
+    date: PlatformDate | None = None
     is_system: bool = False
     uuid: str = ""
     forward: dict[str, Any] | None = None
@@ -132,7 +144,7 @@ class BaseEvent(WireObject):
     event_id: int = Field(validation_alias="eventId")
     # Matched case-insensitively: an EventType, or the upper-cased name of a type this client does not know.
     type: Annotated[EventType | str, PlainValidator(event_type_of)] = ""
-    date: AwareDatetime | None = None
+    date: PlatformDate | None = None
     bot: EventBot | None = Field(default=None, validation_alias=_data("bot"))
 
     @property

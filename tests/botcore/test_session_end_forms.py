@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from botcore.models import Bot
+from botcore.models import Bot, EventLogEntry
 from botcore.services.polling import poll_bot_once
 from tenants.models import SessionGrant
 from tests.botcore.test_dialects_live import Platform
@@ -56,3 +56,26 @@ def test_a_session_end_in_another_form_keeps_the_bot_answering_past_the_assumed_
     echoes = [text for text in platform.texts(bot.vibe_bot_id) if "[i]hello[/i]" in text]
     assert len(echoes) == 1
     assert SessionGrant.objects.get().expires_at > START + timedelta(hours=23)  # the platform's 24 h
+
+
+def test_an_event_dated_as_a_zoned_date_time_keeps_its_date(traveller, sandbox, settings, task_queue):
+    """The platform's date of a message is what the standup reads as when it was written, and the platform's
+    clock lead is estimated from; read as none, an answer written just before the summary but handled after
+    it came too late."""
+    platform = Platform(sandbox)
+    platform.post("/dialects", {"dialects": ["zoned-dates"]})
+    settings.VIBE_APP_KEY = platform.app_key
+    settings.VIBE_BASE_URL = sandbox.base_url
+    settings.VIBE_BUDGET_BACKEND = "local"
+    settings.BOTCORE_SKILLS = ["botcore.skills.builtin.echo.EchoSkill"]
+    assert platform.open_app(platform.alice) == 302
+    task_queue.run()
+    bot = Bot.objects.get()
+    written = platform.say(platform.boris, "hello", bot_id=bot.vibe_bot_id)
+    poll_bot_once(bot.pk)
+
+    entry = EventLogEntry.objects.get(bot=bot, event_type="ONIMBOTV2MESSAGEADD")
+    assert entry.occurred_at and entry.occurred_at.replace(microsecond=0) == datetime.fromisoformat(
+        written["date"]
+    )
+    assert [text for text in platform.texts(bot.vibe_bot_id) if "[i]hello[/i]" in text] != []
