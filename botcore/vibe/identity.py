@@ -137,9 +137,21 @@ def identity_from_me(data: Mapping[str, Any]) -> VerifiedIdentity:
         bitrix_user_id=as_int(user.get("bitrixUserId") or user.get("userId") or user.get("id")),
         user_name=as_str(user.get("name")),
         is_admin=as_bool(user.get("isAdmin")),
-        expires_at=_session_end(_mapping(data.get("session")).get("expiresAt")),
+        expires_at=_stated_session_end(_mapping(data.get("session")).get("expiresAt")),
         scopes=_scopes(data.get("scopes")),
     )
+
+
+def _stated_session_end(value: object) -> datetime | None:
+    """_session_end, saying so when /v1/me states an end this client cannot read: taken for none, the session
+    is given the assumed life (tenants), and when that runs out early the bot stops with its token still
+    good; an operator reading the log saw only an expiry that was not the platform's."""
+    end = _session_end(value)
+    if end is None and value not in (None, "", 0, False):
+        log.warning(
+            "GET /v1/me stated a session end this client cannot read (%.60r): the assumed life is used", value
+        )
+    return end
 
 
 def token_from_exchange(data: Mapping[str, Any]) -> ExchangedToken:

@@ -8,6 +8,7 @@ platform's session lived longer, the bot stopped answering when the assumed life
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ import time_machine
 
 from botcore.models import Bot, EventLogEntry
 from botcore.services.polling import poll_bot_once
+from botcore.vibe.identity import identity_from_me
 from tenants.models import SessionGrant
 from tests.botcore.test_dialects_live import Platform
 
@@ -79,3 +81,27 @@ def test_an_event_dated_as_a_zoned_date_time_keeps_its_date(traveller, sandbox, 
         written["date"]
     )
     assert [text for text in platform.texts(bot.vibe_bot_id) if "[i]hello[/i]" in text] != []
+
+
+@pytest.mark.parametrize(
+    "stated", ["08.12.2026 16:00:00", "2026-12-08T16:00:00[Europe/Moscow]", {"epoch": 1}]
+)
+def test_a_session_end_that_cannot_be_read_is_said_in_the_log(stated, caplog):
+    me = {
+        "portal": {"id": "1", "memberId": "m-1", "domain": "acme.bitrix24.com"},
+        "currentUser": {"bitrixUserId": 1, "name": "Alice"},
+        "session": {"expiresAt": stated},
+    }
+    with caplog.at_level(logging.WARNING, logger="botcore.vibe.identity"):
+        assert identity_from_me(me).expires_at is None
+    assert [r.getMessage() for r in caplog.records] == [
+        f"GET /v1/me stated a session end this client cannot read ({stated!r:.60}): the assumed life is used"
+    ]
+
+
+@pytest.mark.parametrize("stated", [None, "", 0, False, "2026-12-08T16:00:00+03:00[Europe/Moscow]"])
+def test_no_end_stated_or_a_readable_one_logs_nothing(stated, caplog):
+    me = {"portal": {"memberId": "m-1"}, "currentUser": {"bitrixUserId": 1}, "session": {"expiresAt": stated}}
+    with caplog.at_level(logging.WARNING, logger="botcore.vibe.identity"):
+        identity_from_me(me)
+    assert caplog.records == []
