@@ -82,7 +82,7 @@ def as_datetime(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        moment = datetime.fromisoformat(_ZONE_ID_AFTER_OFFSET.sub("", value))
+        moment = datetime.fromisoformat(without_zone_id(value))
     except ValueError:
         return None
     return moment if moment.utcoffset() is not None else None
