@@ -291,7 +291,12 @@ def test_the_reading_learned_by_one_process_is_known_to_the_next(sandbox_portal,
     assert template_ids.reading(*where) is TemplateReading.HONOURED
 
 
-def test_a_chat_whose_creation_is_in_doubt_is_not_created_twice(sandbox_portal, settings, doubts):
+def test_a_chat_whose_creation_is_in_doubt_is_not_created_twice_and_the_person_is_told_so(
+    sandbox_portal, settings, doubts
+):
+    """Not made twice, and the person told what became of their request in words they can act on: the chat
+    may be there already, so look before asking again. The generic apology said only that something went
+    wrong, and a person asking again made the chat twice."""
     settings.BOTCORE_SKILLS = [f"{ChatSkill.__module__}.ChatSkill"]
     bot = provision_bot(sandbox_portal.portal)
     rule = {"method": "POST", "path": "/v1/bots/{bot_id}/chats", "afterAction": True, "dropRate": 1.0}
@@ -303,20 +308,6 @@ def test_a_chat_whose_creation_is_in_doubt_is_not_created_twice(sandbox_portal, 
     chats = sandbox_portal.control.get("/_sandbox/state").json()["data"]["chats"]
     assert [c["title"] for c in chats if c["title"] == "about plans"] == ["about plans"]
     assert doubts() == {("chat", "in_doubt"): 1, ("chat", "refused"): 1}
-
-
-def test_a_chat_left_in_doubt_is_told_to_the_person_as_such(sandbox_portal, settings):
-    """The person is told what became of their request in words they can act on: the chat may be there
-    already, so look before asking again (a second ask makes a second chat). The generic apology said only
-    that something went wrong, and a person asking again made the chat twice."""
-    settings.BOTCORE_SKILLS = [f"{ChatSkill.__module__}.ChatSkill"]
-    bot = provision_bot(sandbox_portal.portal)
-    rule = {"method": "POST", "path": "/v1/bots/{bot_id}/chats", "afterAction": True, "dropRate": 1.0}
-    sandbox_portal.control.post("/_sandbox/faults", json=rule)
-    entry = say_and_fail(sandbox_portal, bot, "plans")
-    handle_again(sandbox_portal, bot, entry)
-    chats = sandbox_portal.control.get("/_sandbox/state").json()["data"]["chats"]
-    assert [c["title"] for c in chats if c["title"] == "about plans"] == ["about plans"]
     [told] = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id)]
     assert "may be there already" in told and "before asking again" in told
 
