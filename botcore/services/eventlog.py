@@ -26,12 +26,13 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Q, QuerySet, Value
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from botcore.compiled_reads import CompiledRead
 from botcore.models import Bot, BotChat, BotCommand, EventLogEntry
+from botcore.services.cycle_sql import find_stored_events, update_bot
 from botcore.vibe.coerce import replace_lone_surrogates
 from botcore.vibe.errors import VibeError
 from botcore.vibe.events import BotEvent, CommandAddEvent, EventType
@@ -419,14 +420,7 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
         # Redelivered events (a cycle that died before acknowledging) are already in the log, and so may be
         # a message the platform delivers again under a new event id: one read finds both.
         message_ids = [e.message_id for e in entries if e.message_id is not None]
-        stored = Q(vibe_event_id__in=[e.vibe_event_id for e in entries])
-        if message_ids:
-            stored |= Q(message_id__in=message_ids)
-        rows = (
-            EventLogEntry.objects.filter(stored, bot=bot, vibe_bot_id=vibe_bot_id)
-            .order_by("vibe_event_id")
-            .values_list("vibe_event_id", "event_type", "message_id", "payload")
-        )
+        rows = find_stored_events(bot.pk, vibe_bot_id, [e.vibe_event_id for e in entries], message_ids)
         known: dict[int, tuple[str, Any]] = {}
         known_messages: dict[MessageKey, int] = {}
         for event_id, event_type, message_id, payload in rows:
@@ -443,8 +437,8 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
         # Only what is new is the bot's activity (its cadence follows it: polling.quiet_interval): an item
         # that moves the offset nowhere, given again at every poll, kept the bot at its fastest cadence.
         active = {"last_event_at": now} if fresh else {}
-        Bot.objects.filter(pk=bot.pk).update(
-            event_offset=new_offset, has_more=batch.has_more, last_polled_at=now, **active
+        update_bot(
+            bot.pk, {"event_offset": new_offset, "has_more": batch.has_more, "last_polled_at": now, **active}
         )
     record_events_stored(event_types=[entry.event_type for entry in fresh])  # ops' counter, after the commit
     return len(fresh)

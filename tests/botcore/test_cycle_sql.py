@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Q
 from django.db.models.signals import post_save, pre_save
 from django.db.utils import DatabaseError
 from django.utils import timezone
@@ -16,6 +17,7 @@ from botcore.models import ActionRecord, Bot, EventLogEntry
 from botcore.services.cycle_sql import (
     claim_entry_row,
     find_action_result,
+    find_stored_events,
     lease_free_bots,
     record_action,
     save_entry_outcome,
@@ -126,6 +128,36 @@ def test_a_failed_statement_inside_an_atomic_block_marks_it_for_rollback(bot):
         Bot.objects.filter(pk=bot.pk).update(last_error="after")  # the block is broken: refused
 
     assert Bot.objects.get(pk=bot.pk).last_error == ""
+
+
+@pytest.mark.parametrize(
+    ("event_ids", "message_ids"),
+    [([1], []), ([1, 2, 9], [40]), ([9], [40, 41, 40]), ([], [41]), ([], []), ([5, 3, 5], [])],
+)
+def test_the_events_stored_already_are_found_as_the_orms_queryset_finds_them(bot, event_ids, message_ids):
+    """store_batch's look-up (plain SQL, as its IN lists vary with the batch) against the queryset it
+    replaced: the same rows in the same order, the payload read back as the JSON column reads it, per bot and
+    per platform bot."""
+    payload = {"text": "ünïcode \u2028 'quoted'", "nested": [1, None, 2.5], "n": 10**15}
+    other = Bot.objects.create(portal=bot.portal, code="o", name="O")
+    rows = [(bot, 7, 1, None), (bot, 7, 2, 40), (bot, 7, 3, 41), (bot, 7, 5, 41), (bot, 7, 7, 40)]
+    rows += [(bot, 8, 2, 40), (other, 7, 1, 41)]  # another platform bot's, another bot's
+    for owner, vibe_bot_id, event_id, message_id in rows:
+        EventLogEntry.objects.create(
+            bot=owner, vibe_bot_id=vibe_bot_id, vibe_event_id=event_id, message_id=message_id,
+            event_type="ONIMBOTV2MESSAGEADD", payload={**payload, "event": event_id},
+        )  # fmt: skip
+    stored = Q(vibe_event_id__in=event_ids) | Q(message_id__in=message_ids)
+    expected = list(
+        EventLogEntry.objects.filter(stored, bot=bot, vibe_bot_id=7)
+        .order_by("vibe_event_id")
+        .values_list("vibe_event_id", "event_type", "message_id", "payload")
+    )
+
+    found = find_stored_events(bot.pk, 7, event_ids, message_ids)
+
+    assert found == expected
+    assert [row[0] for row in found] == sorted(row[0] for row in found)
 
 
 @pytest.mark.parametrize(
