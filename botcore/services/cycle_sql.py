@@ -1,7 +1,7 @@
 """The statements made for every message, as plain SQL: the poller's hand-over lease, the cycle's lease swap
-(and renewal), a batch's look-up of the events stored already and its offset, each event's claim and
-outcome, each action's ledger look-up and record, and the cycle's schedule. (The reads a cycle makes for
-every message with fixed shapes are compiled once instead: botcore/compiled_reads.py.)
+(and renewal), a batch's look-up of the events stored already, its insert and its offset, each event's
+claim and outcome, each action's ledger look-up and record, and the cycle's schedule. (The reads a cycle
+makes for every message with fixed shapes are compiled once instead: botcore/compiled_reads.py.)
 
 Built with the ORM each cost 0.25-0.8 ms of Python (the claim's lease condition is a join, which Django
 turns into a subquery over the event log), many times what the database takes to run it: ~1.2 ms of the
@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Field, Model
+from django.db.models.constants import OnConflict
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
@@ -195,6 +196,30 @@ def find_stored_events(
     rows = _fetch(sql, [bot_id, vibe_bot_id, *event_ids, *message_ids])
     return [(event_id, event_type, message_id, _from_db(EventLogEntry, "payload", payload))
             for event_id, event_type, message_id, payload in rows]  # fmt: skip
+
+
+def insert_entries(entries: Sequence[EventLogEntry]) -> None:
+    """Insert `entries`, each one whose bot and event id are stored already left out, as the ORM's
+    `bulk_create(entries, ignore_conflicts=True)` does (the backend's own words for it: INSERT OR IGNORE on
+    SQLite, ON CONFLICT DO NOTHING on PostgreSQL), in the same number of statements, with no transaction of
+    its own (store_batch's holds it): the ORM's built and compiled an insert of every batch, ~0.4 ms of
+    Python. Like it, no signal; the entries are marked saved, their pk left unset."""
+    if not entries:
+        return
+    # Every concrete column but the auto id, each value as the save would write it (the field's pre_save).
+    fields = [f for f in EventLogEntry._meta.concrete_fields if not f.generated and not f.primary_key]
+    insert = connection.ops.insert_statement(on_conflict=OnConflict.IGNORE)
+    columns = ", ".join(_column(EventLogEntry, f.name) for f in fields)
+    suffix = connection.ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, (), ())
+    size = max(connection.ops.bulk_batch_size(fields, entries), 1)
+    row = f"({', '.join(['%s'] * len(fields))})"
+    for start in range(0, len(entries), size):
+        chunk = entries[start : start + size]
+        sql = f"{insert} {_table(EventLogEntry)} ({columns}) VALUES {', '.join([row] * len(chunk))} {suffix}"
+        params = [f.get_db_prep_save(f.pre_save(entry, True), connection) for entry in chunk for f in fields]
+        _execute(sql.rstrip(), params)
+    for entry in entries:
+        entry._state.adding, entry._state.db = False, connection.alias
 
 
 def find_action_result(bot_id: int, key: str) -> Any:

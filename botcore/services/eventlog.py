@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from botcore.compiled_reads import CompiledRead
 from botcore.models import Bot, BotChat, BotCommand, EventLogEntry
-from botcore.services.cycle_sql import find_stored_events, update_bot
+from botcore.services.cycle_sql import find_stored_events, insert_entries, update_bot
 from botcore.vibe.coerce import replace_lone_surrogates
 from botcore.vibe.errors import VibeError
 from botcore.vibe.events import BotEvent, CommandAddEvent, EventType
@@ -307,14 +307,14 @@ def _insert(entries: list[EventLogEntry]) -> None:
     """Insert the batch at once; if the database still refuses it, one by one, a refused one as MALFORMED."""
     try:
         with transaction.atomic():
-            EventLogEntry.objects.bulk_create(entries, ignore_conflicts=True)
+            insert_entries(entries)
         return
     except DatabaseError as error:
         log.warning("event batch refused by the database, storing one by one: %s", type(error).__name__)
     for entry in entries:
         try:
             with transaction.atomic():
-                EventLogEntry.objects.bulk_create([entry], ignore_conflicts=True)
+                insert_entries([entry])
         except DatabaseError as error:
             log.error(
                 "bot=%s event=%s kept as malformed: the database refused it",

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.signals import post_save, pre_save
 from django.db.utils import DatabaseError
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from botcore.models import ActionRecord, Bot, EventLogEntry
@@ -18,6 +19,7 @@ from botcore.services.cycle_sql import (
     claim_entry_row,
     find_action_result,
     find_stored_events,
+    insert_entries,
     lease_free_bots,
     record_action,
     save_entry_outcome,
@@ -158,6 +160,45 @@ def test_the_events_stored_already_are_found_as_the_orms_queryset_finds_them(bot
 
     assert found == expected
     assert [row[0] for row in found] == sorted(row[0] for row in found)
+
+
+def test_a_batch_is_inserted_as_the_orms_bulk_create_inserts_it_leaving_out_the_stored_ones(bot):
+    """store_batch's insert (plain SQL) against bulk_create(ignore_conflicts=True): the same rows, an event
+    the log holds already left as it is (not an error), a batch longer than one statement's parameters allow
+    on SQLite in several statements, no transaction of its own."""
+    received = datetime(2026, 12, 7, 20, 0, 0, 123456, tzinfo=UTC)
+
+    def entry(event_id: int, **fields) -> EventLogEntry:
+        return EventLogEntry(
+            bot=bot, vibe_bot_id=7, vibe_event_id=event_id, event_type="ONIMBOTV2MESSAGEADD",
+            payload={"text": f"ünïcode {event_id} \u2028", "n": [1, None]}, received_at=received,
+            message_id=event_id * 10, occurred_at=received - timedelta(seconds=1), **fields,
+        )  # fmt: skip
+
+    EventLogEntry.objects.bulk_create([entry(2, skill="kept")])
+    batch = [entry(number) for number in range(1, 151)] + [entry(1000, status="malformed", error="bad")]
+    with CaptureQueriesContext(connection) as statements:
+        insert_entries(batch)
+
+    assert not any("SAVEPOINT" in q["sql"] or "BEGIN" in q["sql"] for q in statements.captured_queries)
+    assert all(not e._state.adding and e.pk is None for e in batch)
+    fields = ("vibe_bot_id", "event_type", "payload", "status", "error", "attempts", "timed_out_attempts")
+    fields += ("next_attempt_at", "occurred_at", "received_at", "handled_at", "duration_ms", "message_id")
+
+    def stored_rows() -> dict[int, list]:
+        return {
+            e.vibe_event_id: [getattr(e, f) for f in fields] for e in EventLogEntry.objects.filter(bot=bot)
+        }
+
+    stored = stored_rows()
+    assert sorted(stored) == [*range(1, 151), 1000]
+    assert (
+        EventLogEntry.objects.get(bot=bot, vibe_event_id=2).skill == "kept"
+    )  # stored already: left as it was
+    assert stored == {e.vibe_event_id: [getattr(e, f) for f in fields] for e in batch}
+    EventLogEntry.objects.filter(bot=bot).delete()
+    EventLogEntry.objects.bulk_create(batch, ignore_conflicts=True)  # the ORM's, for the same entries
+    assert stored_rows() == stored
 
 
 @pytest.mark.parametrize(
