@@ -542,7 +542,7 @@ class _UploadsHugeThroughTheClient(Skill):
 
 
 def test_the_kit_s_ctx_client_refuses_a_file_the_platform_cannot_take_as_live_does():
-    """A trial's report: the kit's ctx.client handed a 31 MiB file to the test's stand-in, which took it, where
-    the live client refuses it (ValueError) before anything is sent."""
+    """A trial's report: the kit's ctx.client handed a 31 MiB file to the test's stand-in, which took it,
+    where the live client refuses it (ValueError) before anything is sent."""
     with pytest.raises(ValueError, match="the platform takes files up to"):
         run_skill(_UploadsHugeThroughTheClient(), make_message_event("go"), client=_FullAnswers())
