@@ -27,6 +27,18 @@ def replace_lone_surrogates(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 
+# What ends or rewrites a line on a terminal or in a log file: C0 and C1 controls, DEL, the Unicode line and
+# paragraph separators.
+_LINE_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def controls_escaped(text: str) -> str:
+    """`text` someone else wrote (the platform's error message) with its controls written as escapes ("\\n"),
+    its other characters, Cyrillic included, as they are: put in a log line, it cannot end the line and start
+    one that reads as the app's."""
+    return _LINE_CONTROLS.sub(lambda control: control.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def is_digits(text: str) -> bool:
     """Whether `text` is ASCII digits only: str.isdigit() takes "²" (which int() refuses) and "٣" (which
     int() reads as 3), and a value from the wire is a number only as the platform writes one."""

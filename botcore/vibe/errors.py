@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-from botcore.vibe.coerce import is_digits
+from botcore.vibe.coerce import controls_escaped, is_digits
 
 REDACTED = "<redacted>"  # what stands where an error's text quoted one of our secrets
 
@@ -226,11 +226,13 @@ class VibeApiError(VibeError):
         self.args = (self.message,)
 
     def __str__(self) -> str:
+        # The platform's words go into log lines as they are written (text format): escaped, a line break in
+        # them cannot start a line of the platform's choosing that reads as the app's.
         where = f"{self.method} {self.path} -> " if self.method else ""
         text = f"{where}{self.status} {self.code or 'no code'}: {self.message}"
         if self.hint:
             text += f" (hint: {self.hint})"
-        return text
+        return controls_escaped(text)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status}, code={self.code!r}, message={self.message!r})"

@@ -490,3 +490,16 @@ def test_a_rate_limits_wait_is_read_in_milliseconds_where_its_header_or_size_say
             )
         )
     assert caught.value.retry_after == pytest.approx(seconds)
+
+
+def test_the_platform_s_words_cannot_start_a_log_line_of_their_own():
+    """An attacker's probe: a platform (or a proxy) whose error text holds a line break wrote, in the text log
+    format, a line of its own choosing that read as the app's ("… ERROR ops: key rotated"). Its controls are
+    shown escaped; its words, Cyrillic included, as they came."""
+    forged = "отказ\n2026-12-07 21:00:00,000 ERROR ops: the app key was rotated\r\u2028\x1b[31m"
+    with pytest.raises(VibeApiError) as caught:
+        raise_for_response(answer(500, error_body("INTERNAL_ERROR", forged, hint="a\nb")))
+    text = str(caught.value)
+    assert "\n" not in text and "\r" not in text and "\u2028" not in text and "\x1b" not in text
+    assert "отказ\\n2026-12-07 21:00:00,000 ERROR ops" in text and "(hint: a\\nb)" in text
+    assert caught.value.message == forged  # the error keeps what was said; only its text for a log escapes
