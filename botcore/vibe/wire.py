@@ -14,6 +14,7 @@ payload as received.)
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from typing import Any, Self, TypeVar, cast, dataclass_transform, get_args
 
@@ -23,7 +24,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic.fields import FieldInfo
 
-from botcore.vibe.coerce import EMPTY, replace_lone_surrogates
+from botcore.vibe.coerce import EMPTY, controls_escaped, replace_lone_surrogates
 
 T = TypeVar("T")
 
@@ -80,8 +81,36 @@ def adapter(cls: type[T]) -> TypeAdapter[T]:
     return found
 
 
+log = logging.getLogger(__name__)
+
+# (class, field's place, problem) already said in this process's log: a platform that writes a field in a form
+# this client cannot read writes it so in every event, and one line says it.
+_said_unreadable: set[tuple[str, str, str]] = set()
+_SAID_AT_MOST = 1000  # keys of a platform's own making (a mapping's) could otherwise grow it without end
+
+
+def forget_unreadable() -> None:
+    """Say each unreadable field again (tests)."""
+    _said_unreadable.clear()
+
+
+def _say_left_out(cls: type[Any], problems: list[Any]) -> None:
+    """Log, once per process, each field of `cls` left out as unreadable: its place and its problem, never its
+    value (a platform's text may hold anything). Left out without a word, a date in a form this client did not
+    read went unnoticed, and what rested on it (the standup's answer times) quietly went wrong."""
+    for problem in problems:
+        # A list's items are one place ("items.*.date"): the set stays as small as the classes' fields.
+        # A mapping's keys are the platform's words: escaped and cut, as its error text is.
+        place = ".".join("*" if isinstance(part, int) else str(part) for part in problem["loc"])
+        said = (cls.__name__, controls_escaped(place)[:200], str(problem["type"]))
+        if said not in _said_unreadable and len(_said_unreadable) < _SAID_AT_MOST:
+            _said_unreadable.add(said)
+            log.warning("%s: %s left out, this client cannot read it (%s)", *said)
+
+
 def read(cls: type[T], data: Any) -> T:
-    """Validate `data` as `cls`, leaving out each value that cannot be read (its field's default stands)."""
+    """Validate `data` as `cls`, leaving out each value that cannot be read (its field's default stands, and
+    the log says so once per process)."""
     original = data
     validator = adapter(cls)
     for _ in range(MAX_REPAIRS):
@@ -94,6 +123,7 @@ def read(cls: type[T], data: Any) -> T:
                 continue
             if any(p["type"] in _UNREPAIRABLE or not p["loc"] for p in problems):
                 raise
+            _say_left_out(cls, problems)
             data = _without(data, {tuple(p["loc"]) for p in problems})
             continue
         if isinstance(made, WireObject) and isinstance(data, Mapping):
