@@ -94,11 +94,13 @@ def forget_unreadable() -> None:
     _said_unreadable.clear()
 
 
-def _say_left_out(cls: type[Any], problems: list[Any]) -> None:
+def _say_left_out(cls: type[Any], problems: list[Any], data: Any) -> None:
     """Log, once per process, each field of `cls` left out as unreadable: its place and its problem, never its
     value (a platform's text may hold anything). Left out without a word, a date in a form this client did not
     read went unnoticed, and what rested on it (the standup's answer times) quietly went wrong."""
     for problem in problems:
+        if problem["type"] == "dict_type" and _value_at(data, problem["loc"]) == []:
+            continue  # PHP's empty array for an empty mapping (imbot.v2's `uuidMap: []`): nothing is lost
         # A list's items are one place ("items.*.date"): the set stays as small as the classes' fields.
         # A mapping's keys are the platform's words: escaped and cut, as its error text is.
         place = ".".join("*" if isinstance(part, int) else str(part) for part in problem["loc"])
@@ -106,6 +108,18 @@ def _say_left_out(cls: type[Any], problems: list[Any]) -> None:
         if said not in _said_unreadable and len(_said_unreadable) < _SAID_AT_MOST:
             _said_unreadable.add(said)
             log.warning("%s: %s left out, this client cannot read it (%s)", *said)
+
+
+def _value_at(data: Any, place: tuple[Any, ...]) -> Any:
+    """The value at `place` (dict keys and list indexes) in `data`; None where there is none."""
+    for part in place:
+        if isinstance(data, Mapping):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and -len(data) <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
 
 
 def read(cls: type[T], data: Any) -> T:
@@ -123,7 +137,7 @@ def read(cls: type[T], data: Any) -> T:
                 continue
             if any(p["type"] in _UNREPAIRABLE or not p["loc"] for p in problems):
                 raise
-            _say_left_out(cls, problems)
+            _say_left_out(cls, problems, data)
             data = _without(data, {tuple(p["loc"]) for p in problems})
             continue
         if isinstance(made, WireObject) and isinstance(data, Mapping):

@@ -365,3 +365,15 @@ def test_a_value_left_out_as_unreadable_is_said_once_in_the_log_without_itself(c
     assert first.date is None and second.date is None
     said = [r.getMessage() for r in caplog.records if r.name == "botcore.vibe.wire"]
     assert len(said) == 1 and "date" in said[0] and "secret-ish" not in said[0]
+
+
+def test_php_s_empty_array_for_an_empty_mapping_is_no_news_in_the_log(caplog):
+    """imbot.v2 answers a first send `uuidMap: []` (PHP's empty array): the empty mapping the default is, so
+    nothing was lost and nothing is said (every deployment's workers would each have said it)."""
+    from botcore.vibe import wire
+    from botcore.vibe.models import SentMessage
+
+    wire.forget_unreadable()
+    with caplog.at_level("WARNING", logger="botcore.vibe.wire"):
+        sent = SentMessage.from_payload({"id": 7, "uuidMap": []})
+    assert sent.id == 7 and not [r for r in caplog.records if r.name == "botcore.vibe.wire"]
