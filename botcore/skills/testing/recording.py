@@ -246,13 +246,26 @@ class RecordingContext(EventFacts):
             self._record("answer", text=text, keyboard=_wire(keyboard), attach=_wire(attach),
                          message_id=message_id, command=None)  # fmt: skip
             return post_as_made(message_id)
-        system = bool(message.get("system"))
-        reply_to = message.get("reply_id")
-        post = Post(dialog_id, text, message_id, _wire(keyboard), _wire(attach), system, reply_to)
+        system, reply_to = bool(message.get("system")), message.get("reply_id")
+        return post_as_made(
+            self._keep_post(
+                Post(dialog_id, text, message_id, _wire(keyboard), _wire(attach), system, reply_to)
+            )
+        )
+
+    def _keep_post(self, post: Post) -> int:
+        """`post` as one of the handling's (ctx.posts) and its recorded action; its message id."""
         self.posts.append(post)
-        self._record("post", dialog_id=dialog_id, text=text, message_id=message_id, keyboard=post.keyboard,
-                     attach=post.attach, system=system)  # fmt: skip
-        return post_as_made(message_id)
+        self._record(
+            "post",
+            dialog_id=post.dialog_id,
+            text=post.text,
+            message_id=post.message_id,
+            keyboard=post.keyboard,
+            attach=post.attach,
+            system=post.system,
+        )
+        return post.message_id
 
     def _record(self, kind: str, **details: Any) -> None:
         if kind != "defer":  # a deferred job is a database write: it commits with the block, as live
@@ -278,18 +291,9 @@ class RecordingContext(EventFacts):
         check_message(text, keyboard=keyboard, attach=attach)  # as the live context does
         self._check_keyboard(keyboard)
         self._next_template_id()
-        post = Post(str(dialog_id), text, new_message_id(), _wire(keyboard), _wire(attach), system, reply_to)
-        self.posts.append(post)
-        self._record(
-            "post",
-            dialog_id=post.dialog_id,
-            text=post.text,
-            message_id=post.message_id,
-            keyboard=post.keyboard,
-            attach=post.attach,
-            system=system,
+        return self._keep_post(
+            Post(str(dialog_id), text, new_message_id(), _wire(keyboard), _wire(attach), system, reply_to)
         )
-        return post.message_id
 
     def reply(
         self, text: str, *, keyboard=None, attach=None, system: bool = False, reply_to: int | None = None
