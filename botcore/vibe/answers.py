@@ -206,7 +206,7 @@ class AnswerBody:
     reading of an answer's size for the transport (httpx), the poller's watch (httpcore) and file downloads
     (their own limit and error)."""
 
-    __slots__ = ("chunks", "limit", "response", "size", "too_large")
+    __slots__ = ("chunks", "inflate", "limit", "response", "size", "too_large")
 
     def __init__(
         self,
@@ -221,6 +221,7 @@ class AnswerBody:
         self.too_large = too_large  # None: _too_large (a bound method kept here would be a reference cycle)
         self.chunks: list[bytes] = []
         self.size = 0
+        self.inflate = Inflate.for_answer(response)  # None: the answer comes as it is
         declared = response.headers.get("content-length", "")
         if is_digits(declared) and int(declared) > limit:
             raise self._over_limit()
@@ -232,6 +233,14 @@ class AnswerBody:
         if self.size > self.limit:
             raise self._over_limit()
         self.chunks.append(chunk)
+
+    def add_raw(self, chunk: bytes) -> None:
+        """Keep `chunk` as it came on the wire: decoded first, a step at a time, where the answer is
+        compressed (Inflate), so the limit counts what it decodes to."""
+        if self.inflate is None:
+            self.add(chunk)
+        else:
+            self.inflate.add(chunk, self)
 
     def content(self) -> bytes:
         return self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
@@ -298,12 +307,8 @@ def read_streamed(
         for chunk in response.iter_bytes():
             body.add(chunk)
         return body.content()
-    inflate = Inflate.for_answer(response)
     for chunk in response.iter_raw():  # decoded here, a step at a time (Inflate), not by httpx
-        if inflate is None:
-            body.add(chunk)
-        else:
-            inflate.add(chunk, body)
+        body.add_raw(chunk)
     return body.content()
 
 

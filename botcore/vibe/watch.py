@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 import httpcore
 import httpx
 
-from botcore.vibe.answers import ACCEPT_ENCODING, AnswerBody, Inflate, raise_for_response
+from botcore.vibe.answers import ACCEPT_ENCODING, AnswerBody, raise_for_response
 from botcore.vibe.endpoints.events import MAX_HOLD_SECONDS
 from botcore.vibe.errors import VibeApiError, VibeTransportError, VibeUnsendableRequestError
 from botcore.vibe.hooks import platform_responded
@@ -202,12 +202,8 @@ async def watch_events(
             async with http.stream("GET", url, headers=headers, extensions={"timeout": timeouts}) as answer:
                 response = httpx.Response(answer.status, headers=answer.headers, request=_REQUEST)
                 body = AnswerBody(response)  # never more than MAX_ANSWER_BYTES of it
-                inflate = Inflate.for_answer(response)
                 async for chunk in answer.aiter_stream():
-                    if inflate is None:
-                        body.add(chunk)
-                    else:
-                        inflate.add(chunk, body)
+                    body.add_raw(chunk)  # decoded as it comes where a proxy compressed it (answers.Inflate)
     except TimeoutError:
         raise VibeTransportError(
             "the answer did not end in time (it came in too slowly)", method="GET", path=_PATH, sent=True
