@@ -259,7 +259,7 @@ def _finish(entry: EventLogEntry, status: str, *, skill: str = "", error: str = 
 
 
 def _left_in_doubt(ctx: Any) -> str:
-    """What a handled event's log entry says of posts left in doubt (skills.context._post_once), or ""."""
+    """What a handled event's log entry says of posts left in doubt (skills.posts_once._post_once), or ""."""
     left = getattr(ctx, "posts_left_in_doubt", None)
     if not left:
         return ""

@@ -57,14 +57,14 @@ def upload_record(uploaded: UploadedFile) -> dict[str, Any]:
 def post_as_made(message_id: int) -> SentMessage:
     """What a post or command answer made once per handling through ctx.client gives the skill, the first
     attempt as a replay: its message id alone (0 for one left in doubt), all the ledger keeps of it. Live
-    (context.OnceOnlyClient) and in the test kit alike."""
+    (OnceOnlyClient) and in the test kit alike."""
     return SentMessage(id=message_id)
 
 
 def as_made_once(result: Any) -> Any:
     """What a call made once per handling gives the skill, the first attempt as a replay: only what the ledger
     keeps (a post's message id, a chat's id, dialog_id and title, an upload's fields), so a skill never
-    relies on a field a run again would not have. ctx.client's chats and uploads live (context.OnceOnlyClient)
+    relies on a field a run again would not have. ctx.client's chats and uploads live (OnceOnlyClient)
     and the test kit's stand-in's answers to them are shaped here, posts by post_as_made; anything else (a
     stand-in's own shape) is left as it is."""
     if isinstance(result, SentMessage):
@@ -215,7 +215,7 @@ class ChatActions:
 
         These calls carry no key the platform could de-duplicate (the reference names templateId for
         sends only), and the platform lists neither a bot's chats nor its files. So the action's doubt is
-        written ahead, as a post's is where a repeat would post again (context.py _post_once): recorded as
+        written ahead, as a post's is where a repeat would post again (posts_once.py _post_once): recorded as
         the request leaves (`make` hands `on_sending` to the client), replaced by what was made once the
         platform answers, taken back when the call surely did not happen (refused, or never sent). A worker
         killed between the platform's answer and the record leaves it in doubt, not unknown.
@@ -305,7 +305,7 @@ class ChatActions:
         error: VibeError,
     ) -> bool:
         """Whether an upload that failed just now surely made nothing, read at once where the platform is done
-        with the call (its own error answer, VibeError.call_is_over), as a post's send is (context.py
+        with the call (its own error answer, VibeError.call_is_over), as a post's send is (posts_once.py
         _never_arrived). Not for a new chat, nor when the read fails."""
         if dialog_id is None or "after" not in in_doubt:
             return False

@@ -69,7 +69,7 @@ def never_arrived_at_once(
     """Whether a write that failed just now (`error`) surely made nothing, read at once: only where the
     platform is done with the call (its own error answer, VibeError.call_is_over), since read later a person
     writing meanwhile leaves the chat unable to tell. False when the read fails (the write stays in doubt).
-    A post's send (skills/context.py) and an upload (skills/actions.py) ask it alike."""
+    A post's send (skills/posts_once.py) and an upload (skills/actions.py) ask it alike."""
     if not error.call_is_over:
         return False
     try:

@@ -38,7 +38,7 @@ class VibeError(Exception):
     @property
     def leaves_in_doubt(self) -> bool:
         """Whether a write that met this error may or may not have happened, and will be tried again later
-        (the two properties above together): a once-only action records it as in doubt (skills/context.py,
+        (the two properties above together): a once-only action records it as in doubt (skills/posts_once.py,
         skills/actions.py)."""
         return self.is_transient and self.may_have_acted
 

@@ -7,7 +7,7 @@ a platform that ignores the field and maps nothing (the sandbox's `no-template-d
 answers no uuidMap at all. A post in doubt (its send failed after the platform may have posted it) is sent
 again where the last send answer seen for its key mapped the send's templateId (HONOURED); IGNORED
 (answered without it) and UNKNOWN (nothing seen yet, or only answers without a uuidMap, which teach
-nothing) send it again only when its chat shows it never arrived (skills/context.py). The one reading no
+nothing) send it again only when its chat shows it never arrived (skills/posts_once.py). The one reading no
 answer tells apart is a platform that maps the templateId and still posts a repeat: reading messages back
 (GET …/messages/:id/context) is for supervisor and personal bots only.
 
@@ -94,7 +94,7 @@ def repeats_post_again(base_url: str, key_name: str, endpoint: Endpoint) -> bool
     """Whether answers showed that a repeated templateId posts again (IGNORED): this endpoint's, or for a
     command answer the sends' too, since command answers name no uuidMap as the contract reads them and so
     never show it themselves. Only there is a post's doubt worth a read of its chat as the request leaves
-    (skills/context.py): a platform not yet seen to ignore the templateId is spared that GET."""
+    (skills/posts_once.py): a platform not yet seen to ignore the templateId is spared that GET."""
     if reading(base_url, key_name, endpoint) is TemplateReading.IGNORED:
         return True
     return endpoint == "answers" and reading(base_url, key_name, "messages") is TemplateReading.IGNORED

@@ -176,7 +176,7 @@ class Transport:
 
         `on_sending()` is called before each attempt's request is handed to the connection, once the budget
         has let it go and nothing else stands between it and the wire: a caller that must know whether a
-        write may have reached the platform records it there (skills/context.py, a post in doubt). If it
+        write may have reached the platform records it there (skills/posts_once.py, a post in doubt). If it
         raises, the request is not sent.
 
         A BEST_EFFORT call the budget has no room for is not sent now, and None is returned: with `hold` it
@@ -266,7 +266,7 @@ class Transport:
             # The last moment before the bytes may leave: what comes after is the deadline's check and opening
             # the connection, whose failures say nothing left (sent=False), and sending. Called before the
             # budget's wait, a worker killed in it left a record of a request that never went; called after
-            # the deadline's check, a read it made (a post's chat, skills/context.py) that ran past the
+            # the deadline's check, a read it made (a post's chat, skills/posts_once.py) that ran past the
             # deadline let the request go with no time left for its answer.
             on_sending()
         if self.deadline is not None:

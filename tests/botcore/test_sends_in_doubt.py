@@ -97,7 +97,7 @@ def test_where_repeats_post_again_a_reply_in_doubt_that_arrived_is_left(
     answer_one_then_fault_the_replies(sandbox_portal, bot, fault, dialect="no-template-dedupe")
     entry = say_and_fail(sandbox_portal, bot, "second")
     assert len(replies(sandbox_portal, bot, "second")) == 1  # posted by the first try, not repeated at once
-    with caplog.at_level(logging.WARNING, logger="botcore.skills.context"):
+    with caplog.at_level(logging.WARNING, logger="botcore.skills.posts_once"):
         handle_again(sandbox_portal, bot, entry)
     entry.refresh_from_db()
     assert entry.status == EventLogEntry.Status.HANDLED and "post 1 of it left in doubt" in entry.error
@@ -345,7 +345,7 @@ def test_a_command_answer_in_doubt_is_judged_by_its_own_answers_not_the_sends(
     """Sends showed de-duplication; command answers answer no uuidMap, so theirs is unknown: a lost answer
     that arrived is left, since a platform may de-duplicate sends and not command answers."""
     bot, entry = drop_a_ping_answer(sandbox_portal, settings, after_action=True)
-    with caplog.at_level(logging.WARNING, logger="botcore.skills.context"):
+    with caplog.at_level(logging.WARNING, logger="botcore.skills.posts_once"):
         handle_again(sandbox_portal, bot, entry)
     pongs = [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if m["text"] == "pong"]
     assert len(pongs) == 1 and "the chat's last message is" in caplog.text

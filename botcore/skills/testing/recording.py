@@ -20,8 +20,9 @@ from typing import Any
 
 from botcore.skills.actions import as_made_once, post_as_made
 from botcore.skills.base import Skill
-from botcore.skills.context import EventFacts, post_key_for, template_id_of
+from botcore.skills.event_facts import EventFacts
 from botcore.skills.events import DeferredJobEvent, SkillEvent
+from botcore.skills.handling_keys import post_key_for, template_id_of
 from botcore.skills.i18n import normalize_language
 from botcore.skills.options import OptionsError
 from botcore.skills.registry import check_skill_declaration
@@ -73,7 +74,7 @@ def _wire(value: Any) -> Any:
 
 class _KitClient(BlockGuardedClient):
     """`ctx.client` in the kit: the test's stand-in, used as live uses the platform client
-    (context.OnceOnlyClient): refused inside a state block; a post or command answer carries the handling's
+    (OnceOnlyClient): refused inside a state block; a post or command answer carries the handling's
     next templateId (numbered with the context's own posts and actions; one the skill names is its key
     instead) and is one of the context's (ctx.posts, ctx.answers); what the four calls that make something
     give back is shaped as live gives it (post_as_made: a post's SentMessage holds only its id;
@@ -226,7 +227,7 @@ class RecordingContext(EventFacts):
         return self.state_store.load(str(dialog_id))[0]
 
     def _next_template_id(self) -> str:
-        """The templateId live gives the handling's next post or action (context.template_id_of)."""
+        """The templateId live gives the handling's next post or action (handling_keys.template_id_of)."""
         self._made += 1
         if self.event is None:
             return template_id_of(f"{self.bot_id}:kit", self._made)

@@ -45,7 +45,7 @@ class Endpoints:
     ) -> SentMessage:
         """POST a call that makes a message. Never repeated once it may have been posted (UNSAFE), with a
         templateId or without: whether a post in doubt is sent again is decided in one place, by the caller
-        that knows its chat (skills/context.py). Each answer to a send with a templateId says what the
+        that knows its chat (skills/posts_once.py). Each answer to a send with a templateId says what the
         platform did with it (botcore.vibe.template_ids). `on_sending`: Transport.request's, called as each
         attempt's request is about to leave.
 
