@@ -85,6 +85,10 @@ class PortalInfo:
 
 
 class VibeSkillContext(EventFacts, PostsOnce, ChatActions):
+    # Narrower than EventFacts says (the kit's may lack a skill, its store keeps no ledger): always set here.
+    skill: Skill
+    state_store: OnceStateStore
+
     def __init__(
         self,
         *,
@@ -262,7 +266,7 @@ class VibeSkillContext(EventFacts, PostsOnce, ChatActions):
             client.show_typing(
                 bot_id,
                 dialog_id=self.dialog_id,
-                status=status,  # type: ignore[arg-type]  (a skill may name any IMBOT_AGENT_ACTION_*)
+                status=status,  # type: ignore[arg-type]  # a skill may name any IMBOT_AGENT_ACTION_*
                 duration=duration,
             )
         except VibeError as error:
