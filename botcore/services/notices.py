@@ -122,7 +122,15 @@ def send_to_each(
         if known is not None and not 0 < in_doubt < MAX_SENDS_IN_DOUBT:
             continue  # told, or sent as often as a send that may have posted is
         before = _last_message_id(client, bot_id, user_id) if key is not None else None
-        remember = ledger.settle if known is not None else ledger.record  # a record kept is updated
+        if key is not None and known is not None and _posted_before_a_kill(known, before):
+            ledger.settle(key, {})
+            continue
+        if key is not None:
+            # Recorded before it leaves: a worker killed once the platform posted it left no record, and the
+            # next sweep told the admin again. This one says what the dialog showed, to be read then.
+            (ledger.settle if known is not None else ledger.record)(
+                key, {"in_doubt": in_doubt + 1, "sending_after": before}
+            )
         try:
             said = text(user_id) if callable(text) else text
             client.send_message(bot_id, dialog_id=str(user_id), text=said)
@@ -135,16 +143,29 @@ def send_to_each(
             ):
                 # It may have posted (a platform posting, then answering an error, had the same warning sent
                 # at every sweep until the token expired): sent again only so often.
-                remember(key, {"in_doubt": in_doubt + 1})
+                ledger.settle(key, {"in_doubt": in_doubt + 1})
                 if in_doubt + 1 < MAX_SENDS_IN_DOUBT:
                     untold += 1
-            elif is_transient(error):
-                untold += 1
+            else:
+                if key is not None and known is not None:  # surely not posted: as it was before this send
+                    ledger.settle(key, known)
+                elif key is not None:
+                    ledger.forget(key)
+                if is_transient(error):
+                    untold += 1
             continue
         if key is not None:
-            remember(key, {})
+            ledger.settle(key, {})
         told += 1
     return Delivery(told, untold)
+
+
+def _posted_before_a_kill(known: dict, newest: int | None) -> bool:
+    """Whether a send whose worker died before its outcome was recorded (its record still says what the
+    dialog's last message was as it left) shows a later message in the dialog now: the notice, or the admin
+    writing since; either way not told twice."""
+    after = known.get("sending_after")
+    return after is not None and newest is not None and newest > int(after)
 
 
 def _last_message_id(client: VibeClient, bot_id: int, user_id: int) -> int | None:
