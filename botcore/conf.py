@@ -234,6 +234,13 @@ def backoff_max_seconds() -> float:
     return float(read_setting("BOTCORE_BACKOFF_MAX_SECONDS", 300.0))
 
 
+def doubt_notice_window_seconds() -> float:
+    """At most one notice per bot in this long tells its portal's admins of requests left in doubt
+    (services/doubt_notices.py): a platform failing mid-write fails many at once, and the notice after the
+    window counts those since."""
+    return max(60.0, float(read_setting("BOTCORE_DOUBT_NOTICE_WINDOW_SECONDS", 3600.0)))
+
+
 def poll_budget_share() -> float:
     """The share of a key's request budget the pacer may spend on polls; the rest is left for replies."""
     return min(1.0, max(0.05, float(read_setting("BOTCORE_POLL_BUDGET_SHARE", 0.6))))

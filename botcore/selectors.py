@@ -309,3 +309,19 @@ def task_stamp_free(field: str) -> Q:
     stands (conf.task_stamp_seconds: that task is taken to be lost): another may be queued."""
     stale = timezone.now() - timedelta(seconds=conf.task_stamp_seconds())
     return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": stale})
+
+
+# How far back the portal page lists requests left in doubt: what an admin checking a chat can still act on.
+LEFT_IN_DOUBT_LISTED_FOR = timedelta(days=7)
+
+
+def list_left_in_doubt(portal: Portal, *, now: datetime, limit: int = 20) -> list[EventLogEntry]:
+    """The portal's recent event log entries that left a post, chat or file in doubt, newest first: its own
+    bots' only (event_doubt_idx)."""
+    return list(
+        EventLogEntry.objects.filter(
+            ~Q(left_in_doubt=""), bot__portal=portal, received_at__gte=now - LEFT_IN_DOUBT_LISTED_FOR
+        )
+        .exclude(status=EventLogEntry.Status.RECEIVED)
+        .order_by("-received_at", "-pk")[:limit]
+    )

@@ -1,6 +1,6 @@
 """botcore's tables: bots and their event log (bots.py), and what skills keep (skills.py)."""
 
-from botcore.models.bots import Bot, BotChat, BotCommand, Credential, EventLogEntry
+from botcore.models.bots import Bot, BotChat, BotCommand, Credential, EventLogEntry, LeftInDoubt
 from botcore.models.skills import ActionRecord, ConversationState, SkillConfig, SkillRun, SkillSecret
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "ConversationState",
     "Credential",
     "EventLogEntry",
+    "LeftInDoubt",
     "SkillConfig",
     "SkillRun",
     "SkillSecret",

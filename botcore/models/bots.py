@@ -150,6 +150,14 @@ class BotChat(models.Model):
         return f"{self.dialog_id} ({self.vibe_bot_id})"
 
 
+class LeftInDoubt(models.TextChoices):
+    """A write a person's event may have made or not (ActionInDoubtError's `write`, or a post left so)."""
+
+    POST = "post", _("a post")
+    CHAT = "chat", _("a chat")
+    UPLOAD = "upload", _("a file")
+
+
 class EventLogEntry(models.Model):
     """One platform event, stored before anything acts on it; unique per bot and event id."""
 
@@ -191,6 +199,20 @@ class EventLogEntry(models.Model):
     # The message a MESSAGEADD or COMMANDADD adds: a message is added once, so the same one under a second
     # event id is kept IGNORED as a duplicate (CONTRACT B 7.2: de-duplicate by eventId / message.id).
     message_id = models.BigIntegerField(null=True, blank=True)
+    # What the handling left in doubt (executor.handle_entry marks it): a post, chat or file that may or may
+    # not be on the platform. The portal's admins hear of it (services/doubt_notices.py); their page lists it.
+    left_in_doubt = models.CharField(
+        max_length=8,
+        choices=LeftInDoubt.choices,
+        blank=True,
+        default="",
+        db_default="",
+        verbose_name=_("left in doubt"),
+    )
+    # The admins' notice of it: due from then (a claim moves it on, as a failed run's notice_due_at), and
+    # when it went out, covering this entry (the last one sent holds the bot's next notice to the window).
+    doubt_notice_due_at = models.DateTimeField(null=True, blank=True)
+    doubt_noticed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -213,6 +235,10 @@ class EventLogEntry(models.Model):
                 fields=["received_at", "duration_ms"],
                 condition=models.Q(duration_ms__isnull=False),
                 name="event_duration_idx",
+            ),
+            # The few entries left in doubt: the minute sweep's notices and the portal page's list of them.
+            models.Index(
+                fields=["bot", "received_at"], condition=~models.Q(left_in_doubt=""), name="event_doubt_idx"
             ),
         ]
         ordering = ["-received_at"]

@@ -33,7 +33,7 @@ from django_q.exceptions import TimeoutException
 
 from botcore import conf
 from botcore.errors import ActionInDoubtError, is_transient
-from botcore.models import Bot, EventLogEntry, SkillRun
+from botcore.models import Bot, EventLogEntry, LeftInDoubt, SkillRun
 from botcore.selectors import (
     find_active_bot,
     has_events_waiting_from_before,
@@ -41,6 +41,7 @@ from botcore.selectors import (
     read_pending_entries,
 )
 from botcore.services.cycle_sql import claim_entry_row, save_entry_outcome
+from botcore.services.doubt_notices import note_left_in_doubt
 from botcore.services.eventlog import awaits_its_command
 from botcore.services.notices import apologize_for_failed_event, tell_admins_of_failed_run
 from botcore.services.platform import client_for_bot
@@ -399,6 +400,8 @@ def handle_entry(
                 raise  # django-q2's: the worker ends
         skill_name = chosen.name if chosen is not None else ""
         if verdict.status == "done":
+            if getattr(ctx, "posts_left_in_doubt", None):
+                note_left_in_doubt(entry, LeftInDoubt.POST)  # before it is finished: a kill marks it again
             return _finish(
                 entry,
                 EventLogEntry.Status.HANDLED,
@@ -410,6 +413,8 @@ def handle_entry(
             if ctx is not None and not isinstance(verdict.cause, (VibeError, TenantsError)):
                 # A skill's bug, or a chat or file left in doubt: the person hears it, not silence.
                 apologize_for_failed_event(event, ctx, cause=verdict.cause)
+            if isinstance(verdict.cause, ActionInDoubtError):
+                note_left_in_doubt(entry, verdict.cause.write)
             return _finish(
                 entry, EventLogEntry.Status.FAILED, skill=skill_name, error=verdict.error, started=started
             )

@@ -67,13 +67,13 @@ def send_expiry_warning(
             return gettext(
                 "The bot's access to this portal expires soon ({when}, {zone})."
                 " Please {link} to keep the bot running."
-            ).format(when=_day_and_time(when), zone=zone.key, link=link)
+            ).format(when=day_and_time(when), zone=zone.key, link=link)
 
     once_key = (lambda user_id: f"expiry-warning:{occasion}:{user_id}") if occasion else None
     return send_to_each(bot, client, admin_user_ids, text_for, what="expiry reminder", once_key=once_key)
 
 
-def _day_and_time(moment: datetime) -> str:
+def day_and_time(moment: datetime) -> str:
     """A moment as the active language writes it, on its own clock: "2026-12-07 13:19", "07.12.2026 13:19"."""
     # Translators: a Django date format for a day and time of day; Russian "d.m.Y H:i" is "07.12.2026 13:19".
     return date_format(moment, pgettext("a day and time, a Django date format", "Y-m-d H:i"))
@@ -244,7 +244,7 @@ def _failed_run_text(run: SkillRun, skill: Skill | None, facts: dict[str, str], 
             "“{skill}” did not run as planned at {when}: {why}. Please {link} and check its settings."
         ).format(
             skill=title,
-            when=_day_and_time(datetime.fromisoformat(run.payload["local_due_at"])),
+            when=day_and_time(datetime.fromisoformat(run.payload["local_due_at"])),
             why=_why_it_failed(facts),
             link=bb.url(settings.VIBE_APP_PUBLIC_URL, gettext("open the app")),
         )

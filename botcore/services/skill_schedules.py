@@ -26,6 +26,7 @@ from botcore import conf
 from botcore.models import SkillConfig, SkillRun
 from botcore.selectors import running_bots
 from botcore.services.chats_notice import retry_chats_notices
+from botcore.services.doubt_notices import send_doubt_notices
 from botcore.services.executor import catch_up_ends, may_try_again, unfinished_attempts_error
 from botcore.services.notices import retry_failed_run_notices, tell_admins_of_failed_run
 from botcore.services.skill_runs import claim_run, enqueue_run
@@ -132,6 +133,7 @@ def sweep_schedules(now: datetime | None = None) -> int:
     _requeue(now)
     retry_failed_run_notices(now)
     retry_chats_notices(now)  # a move's, due again: the notices' minute sweep is this one
+    send_doubt_notices(now)
     return claimed
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -19,12 +20,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from botcore import conf
 from botcore.errors import BotCodesTakenError, SkillConfigError
 from botcore.models import Bot
-from botcore.selectors import find_portal_bot, get_portal_skill, list_portal_skills
+from botcore.selectors import find_portal_bot, get_portal_skill, list_left_in_doubt, list_portal_skills
 from botcore.services.bot_codes import MAX_CODES, derived_code
 from botcore.services.directory import list_known_chats, list_portal_people
 from botcore.services.skill_configs import configure_skill
+from botcore.skills.cron import portal_zone
 from botcore.skills.options import OptionsError
-from botcore.web.presenters import option_fields, picked_values, skill_row, skill_rows
+from botcore.web.presenters import doubt_rows, option_fields, picked_values, skill_row, skill_rows
 from tenants.framing import frameable_by_portal
 from tenants.models import Portal
 from tenants.selectors import get_portal_preferences
@@ -43,9 +45,17 @@ def portal_sections(*, request: HttpRequest, portal: Portal, viewer: Viewer) -> 
     language = _language(portal)
     rows = skill_rows(list_portal_skills(portal), language)
     skills = {"template": "botcore/portal_skills_section.html", "skills": rows, "is_admin": viewer.is_admin}
+    sections = [skills]
+    if viewer.is_admin and (left := list_left_in_doubt(portal, now=timezone.now())):
+        # What the admins' notice told of (services/doubt_notices.py), for the admin who missed it, or who
+        # wants the rest of a burst it counted.
+        zone = portal_zone(get_portal_preferences(portal).timezone)
+        sections.append(
+            {"template": "botcore/portal_doubts_section.html", "rows": doubt_rows(left, language, zone)}
+        )
     bot = find_portal_bot(portal)
     if bot is None or bot.status == Bot.Status.ACTIVE:
-        return [skills]
+        return sections
     # Broken, paused or waiting: the portal's people were told only by the bot's silence.
     state = {
         "template": "botcore/portal_bot_section.html",
@@ -57,7 +67,7 @@ def portal_sections(*, request: HttpRequest, portal: Portal, viewer: Viewer) -> 
         "first_code": conf.bot_code(),
         "last_code": derived_code(conf.bot_code(), MAX_CODES),
     }
-    return [state, skills]
+    return [state, *sections]
 
 
 def _viewer_portal(request: HttpRequest) -> tuple[Viewer | None, Portal | None]:

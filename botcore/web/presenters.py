@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext
+
+from botcore.models import EventLogEntry
 from botcore.selectors import PortalSkill
 from botcore.services.directory import Choice
+from botcore.services.doubt_notices import chat_of, skill_title, what_the_person_heard, what_was_left
+from botcore.services.notices import day_and_time
 from botcore.skills.i18n import pick
 from botcore.skills.options import Choice as ChoiceOption
 from botcore.skills.routing import typed_command_answerers
@@ -174,3 +180,18 @@ def skill_document(entry: PortalSkill) -> dict[str, Any]:
         ],
         "schedules": [{"name": spec.name, "cron": spec.cron} for spec in skill.schedules_for(entry.options)],
     }
+
+
+def doubt_rows(entries: list[EventLogEntry], language: str, zone: ZoneInfo) -> list[dict[str, str]]:
+    """The portal page's rows of entries left in doubt, in the active language, on the portal's clock."""
+    return [
+        {
+            "when": day_and_time(entry.received_at.astimezone(zone)),
+            "skill": skill_title(entry.skill, language),
+            "chat": chat_of(entry),
+            "what": what_was_left(entry.left_in_doubt),
+            "heard": what_the_person_heard(entry.left_in_doubt),
+            "admins_told": gettext("Yes") if entry.doubt_noticed_at is not None else gettext("Not yet"),
+        }
+        for entry in entries
+    ]

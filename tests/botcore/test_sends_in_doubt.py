@@ -13,9 +13,11 @@ import logging
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from botcore.models import ActionRecord, Bot, EventLogEntry
 from botcore.services.bots import provision_bot
+from botcore.services.doubt_notices import send_doubt_notices
 from botcore.services.platform import client_for_bot
 from botcore.services.polling import poll_bot_once
 from botcore.skills.base import CommandSpec, Skill
@@ -104,6 +106,11 @@ def test_where_repeats_post_again_a_reply_in_doubt_that_arrived_is_left(
     assert len(replies(sandbox_portal, bot, "second")) == 1
     assert "in doubt" in caplog.text and "not sent again" in caplog.text
     assert doubts() == {("post", "in_doubt"): 1, ("post", "left"): 1}
+    # The person may lack it: the portal's admin hears so (services/doubt_notices.py), once.
+    assert entry.left_in_doubt == "post"
+    assert send_doubt_notices(timezone.now()) == 1
+    [notice] = [m for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if "one of its answers" in m["text"]]
+    assert "may not have finished a request" in notice["text"]
 
 
 @pytest.mark.parametrize("fault", AFTER_ACTION.values(), ids=AFTER_ACTION.keys())
