@@ -45,6 +45,7 @@ DIALECTS: dict[str, str] = {
     "answer-message-id": "a command answer names the message it posted: {result, id, messageId, chatId}",
     "official-error-codes": "RATE_LIMITED, MISSING_API_KEY, INVALID_APP_KEY: the errors page's names",
     "path-before-key": "an unknown /v1 path answers 404 NOT_FOUND before its X-Api-Key is checked",
+    "router-errors": "an unknown /v1 path or method answers its router's own JSON 404/405, not the envelope",
     "body-first": "a call's body is read (INVALID_JSON…) before its path's ids are checked (INVALID_BOT_ID…)",
     "unchecked-path-ids": "a message, command or file id in a path that is not a number finds nothing (404)",
     "named-id-codes": "a path's non-numeric message, command or file id is 400 INVALID_MESSAGE_ID…",

@@ -11,10 +11,12 @@ of gzip that unpacks to 64 MiB ("gzip-bomb"), JSON nested deeper than any parser
 envelope that trickles in a byte per TRICKLE_PAUSE ("trickle": never slow enough for a read timeout, and done
 only after a minute), or a proxy's refusal of a request too large for it, before the platform saw it: 413
 Request Entity Too Large with the proxy's HTML page ("proxy-413"), 431 Request Header Fields Too Large with no
-body at all ("proxy-431"). Every endpoint calls `Faults.before(request)` first, so a forced code is answered
-in the platform's envelope with that code's status, before any auth check: that is how REGISTRATION_FAILED,
-BITRIX_ERROR or INTERNAL_ERROR are reached at all. A dropped connection sends the start of a response and then
-closes the socket, so a client sees a transport error, never a reply. A rule with `after_action` strikes once
+body at all ("proxy-431"); or a router's own answer for a path ("router-404") or a method ("router-405") it
+has no handler for: Spring Boot's error JSON, not the platform's envelope. Every endpoint calls
+`Faults.before(request)` first, so a forced code is answered in the platform's envelope with that code's
+status, before any auth check: that is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR are reached at
+all. A dropped connection sends the start of a response and then closes the socket, so a client sees a
+transport error, never a reply. A rule with `after_action` strikes once
 the endpoint has done its work instead (its latency, drop, garbage or error replace the answer): the platform
 acted and the client never heard, which is what makes a write's outcome unknown to it.
 """
@@ -41,7 +43,7 @@ _RETRY_AFTER_CODES = {"RATE_LIMIT", "QUEUE_TIMEOUT"}
 
 GARBAGE_KINDS = (
     "html", "text", "json", "events-unreadable", "endless", "wrong-encoding", "deep", "trickle", "proxy-413",
-    "proxy-431", "gzip-bomb",
+    "proxy-431", "gzip-bomb", "router-404", "router-405",
 )  # fmt: skip
 # What a "gzip-bomb" answer unpacks to: an events envelope of this many bytes, sent as some 64 KiB of gzip.
 GZIP_BOMB_BYTES = 64 * 1024 * 1024
@@ -66,7 +68,10 @@ def _gzip_bomb() -> bytes:
     return gzip.compress(head + b"0" * (GZIP_BOMB_BYTES - len(head) - len(tail)) + tail, compresslevel=9)
 
 
-def garbage_response(kind: str) -> Response:
+def garbage_response(kind: str, path: str = "/") -> Response:
+    """What a garbage rule of `kind` answers a call to `path` (a router's own answer names the path)."""
+    if kind in ("router-404", "router-405"):
+        return _router_response(kind, path)
     if kind == "text":
         return Response(b'\x00\xff{"success": tr', status_code=200, media_type="application/json")
     if kind == "json":
@@ -96,6 +101,21 @@ def garbage_response(kind: str) -> Response:
     if kind == "proxy-431":  # a proxy refusing headers past its buffers says so with the status alone
         return Response(b"", status_code=431)
     return HTMLResponse("<html><body>502 Bad Gateway</body></html>", status_code=200)
+
+
+def _router_response(kind: str, path: str) -> Response:
+    return router_answer(404 if kind == "router-404" else 405, path, allow=("GET", "HEAD"))
+
+
+def router_answer(status: int, path: str, *, allow: tuple[str, ...] | list[str] = ()) -> Response:
+    """A web framework's own answer for a path (404) or method (405) it has no handler for, outside the
+    platform's envelope: Spring Boot's error JSON (an Express app says the same in HTML), a 405 with the Allow
+    header naming what the path takes. The `router-*` faults, and the `router-errors` dialect's every such
+    answer."""
+    error = "Not Found" if status == 404 else "Method Not Allowed"
+    body = {"timestamp": "2026-01-01T00:00:00.000+00:00", "status": status, "error": error, "path": path}
+    headers = {"Allow": ", ".join(allow)} if status == 405 else {}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _endless_body():
@@ -226,7 +246,7 @@ class Faults:
                 await drop_connection(request)
             if rule.garbage_rate and self.rng.random() < rule.garbage_rate:
                 # What a broken proxy in front of the platform answers: a 200 that is not the platform's.
-                raise InjectedResponse(garbage_response(rule.garbage_kind))
+                raise InjectedResponse(garbage_response(rule.garbage_kind, path))
             if rule.error_rate and self.rng.random() < rule.error_rate:
                 says_wait = rule.error_code in _RETRY_AFTER_CODES
                 in_ms = says_wait and request.app.state.services.platform.speaks("retry-after-ms")

@@ -18,7 +18,7 @@ from sandbox.api import bots, chats, commands, events, files, interface, message
 from sandbox.auth import find_key
 from sandbox.calls import CallLog
 from sandbox.errors import ERRORS
-from sandbox.faults import Faults
+from sandbox.faults import Faults, router_answer
 from sandbox.http import InjectedResponse, envelope_error, spoken_refusal
 from sandbox.ratelimit import RateLimiter
 from sandbox.state import Platform, StateError
@@ -77,6 +77,7 @@ def make_services(
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
+    platform = request.app.state.services.platform
     if exc.status_code == 404 and request.url.path.startswith("/v1/"):
         # A fault on every path ("*": an outage) answers the API's unknown paths too, as a platform that is
         # down does: a health check's GET of the API root must see the outage it rehearses, not a 404.
@@ -86,7 +87,6 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
             return injected.response
         except StateError as error:
             return envelope_error(error)
-        platform = request.app.state.services.platform
         if not platform.speaks("path-before-key"):
             # The key before the route, as a gateway in front of every /v1 path asks for it: the reference's
             # AUTH_REQUIRED is a system error, "Missing X-Api-Key header", whatever the path.
@@ -94,6 +94,13 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
                 find_key(platform, request.headers.get("x-api-key"))
             except StateError as refused:
                 return envelope_error(spoken_refusal(platform, refused))
+    if (
+        exc.status_code in (404, 405)
+        and request.url.path.startswith("/v1/")
+        and platform.speaks("router-errors")
+    ):
+        # A platform whose framework answers what it has no route for itself (Spring Boot's error JSON).
+        return router_answer(exc.status_code, request.url.path, allow=_methods_at(request))
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "INVALID_REQUEST")
     headers = dict(exc.headers or {})
     if exc.status_code == 405:

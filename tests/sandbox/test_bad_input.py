@@ -150,6 +150,20 @@ def test_path_before_key_answers_an_unknown_path_404_whatever_the_key(sandbox, c
     refused(httpx.get(sandbox.base_url + "/bots", timeout=10), 401, "AUTH_REQUIRED")  # a known path's key
 
 
+def test_router_errors_answer_an_unknown_path_or_method_in_the_routers_own_json(sandbox, ctl, tenant):
+    """A platform whose framework answers what it has no route for (Spring Boot's error JSON): no envelope,
+    the key still asked for first; a 405 still names the methods the path takes."""
+    ok(ctl.post("/_sandbox/dialects", json={"dialects": ["router-errors"]}))
+    refused(httpx.get(sandbox.base_url + "/nowhere", timeout=10), 401, "AUTH_REQUIRED")
+    missing = httpx.get(sandbox.base_url + "/bots/1/nowhere", headers=tenant.headers, timeout=10)
+    assert missing.status_code == 404 and "success" not in missing.json()
+    said = missing.json()
+    assert (said["status"], said["error"], said["path"]) == (404, "Not Found", "/v1/bots/1/nowhere")
+    wrong = httpx.put(sandbox.base_url + "/bots", headers=tenant.headers, timeout=10)
+    assert wrong.status_code == 405 and wrong.json()["error"] == "Method Not Allowed"
+    assert wrong.headers["allow"] == "GET, HEAD, POST" and "success" not in wrong.json()
+
+
 def test_official_error_codes_name_a_missing_key_on_an_unknown_path_as_on_any(sandbox, ctl):
     ok(ctl.post("/_sandbox/dialects", json={"dialects": ["official-error-codes"]}))
     refused(httpx.get(sandbox.base_url + "/nowhere", timeout=10), 401, "MISSING_API_KEY")

@@ -203,6 +203,23 @@ def test_a_proxy_refusing_a_request_too_large_answers_its_status_without_the_env
 
 
 @pytest.mark.parametrize(
+    ("kind", "status", "error"), [("router-404", 404, "Not Found"), ("router-405", 405, "Method Not Allowed")]
+)
+def test_a_router_answers_a_path_or_method_it_has_no_handler_for_in_its_own_json(
+    sandbox, kind, status, error
+):
+    """Spring Boot's error JSON, naming the path: not the platform's envelope (no `success`)."""
+    control = httpx.Client(base_url=sandbox.root_url)
+    rule = {"method": "GET", "path": "/v1/bots/revision", "garbageRate": 1.0, "garbageKind": kind}
+    assert control.post("/_sandbox/faults", json=rule).status_code == 200
+    answer = httpx.get(f"{sandbox.base_url}/bots/revision", headers={"X-Api-Key": "any"})
+    assert answer.status_code == status and "success" not in answer.json()
+    assert answer.json()["status"] == status and answer.json()["path"] == "/v1/bots/revision"
+    assert answer.headers.get("allow") == (None if status == 404 else "GET, HEAD")
+    assert answer.json()["error"] == error
+
+
+@pytest.mark.parametrize(
     "strike",
     [{"drop_rate": 1.0}, {"garbage_rate": 1.0}, {"error_rate": 1.0, "error_code": "BITRIX_ERROR"}],
     ids=["dropped", "garbage", "error"],
