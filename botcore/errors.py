@@ -58,3 +58,11 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, (OperationalError, InterfaceError)):
         return True
     return bool(getattr(error, "is_transient", False))
+
+
+def refused_for_good(error: BaseException) -> bool:
+    """Whether work that met `error` is refused for good, for an operator to act on (a bot broken, a move
+    given up): not transient, and not an answer from something in the way (a router's 404 for a wrong base
+    URL, a proxy's page: VibeError.answered_in_the_way), which every portal meets alike until the deployment
+    is fixed, and is tried again after a backoff as a passing failure is."""
+    return not is_transient(error) and not getattr(error, "answered_in_the_way", False)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext, gettext_lazy
 from django_q.tasks import async_task
 
 from botcore import conf
-from botcore.errors import AppKeyRefusedError, is_transient
+from botcore.errors import AppKeyRefusedError, refused_for_good
 from botcore.models import Bot, BotChat, BotCommand
 from botcore.selectors import find_portal_bot, task_stamp_free
 from botcore.services.app_key_rotation import RETIRED_NOTE, drain_previous_key_bot
@@ -303,7 +303,7 @@ def ensure_bot_credential(portal: Portal) -> Bot | None:
         try:
             return _provision(portal, kind=preferred)
         except Exception as error:
-            if not is_transient(error):
+            if refused_for_good(error):
                 _record_failed_move(bot, error, moving_to=preferred)
             raise
 

@@ -10,7 +10,9 @@ A bot row awaits its bot while it is PENDING (never registered, or its portal in
 most one provisioning of it is queued or running: whoever enqueues one first takes the row's
 provision_requested_at by a compare-and-set UPDATE (free when empty or older than a task's stamp lasts,
 botcore.conf.task_stamp_seconds), and the provisioning gives it back when it ends. A final refusal
-(botcore.errors.is_transient says so) breaks the bot for an operator instead: nothing retries it. A refused
+(botcore.errors.refused_for_good says so) breaks the bot for an operator instead: nothing retries it. An
+answer from something in the way is none (a router's 404 for a wrong base URL: every portal meets it alike
+until the deployment is fixed), so it backs off as a passing failure does. A refused
 session is not one: it is reported to tenants and the bot waits for a credential as if it had none
 (bots.provision_bot raises SessionTokenError), and it is provisioned as soon as a user brings a fresh one
 (request_awaited_provisioning); so does one that finds no credential at all (every session ended, no
@@ -30,7 +32,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from botcore import conf
-from botcore.errors import is_transient
+from botcore.errors import refused_for_good
 from botcore.models import Bot
 from botcore.selectors import list_portal_code_bots, task_stamp_free
 from botcore.services import bots as bot_services
@@ -211,7 +213,7 @@ def _provision_now(portal: Portal, bot: Bot | None, *, pending_only: bool) -> st
     except Exception as error:
         if not _record_failure(portal, error):
             raise
-        if not is_transient(error):
+        if refused_for_good(error):
             raise
         return "backoff"
     return "provisioned"
@@ -250,7 +252,7 @@ def _record_failure(portal: Portal, error: Exception) -> bool:
     if bot is None:
         return False
     text = describe_error(error)[:2000]
-    if not is_transient(error):
+    if refused_for_good(error):
         awaiting.filter(pk=bot.pk).update(status=Bot.Status.BROKEN, broken_reason=text, last_error=text)
         log.error("provisioning refused portal=%s bot=%s: %s", portal.member_id, bot.pk, text)
         return True

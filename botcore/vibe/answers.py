@@ -24,6 +24,7 @@ import httpx
 from botcore.vibe.coerce import is_digits
 from botcore.vibe.errors import (
     BOT_LEVEL_CODES,
+    NO_HANDLER_STATUSES,
     REQUEST_TOO_LARGE_STATUSES,
     VibeApiError,
     VibeAuthError,
@@ -410,14 +411,21 @@ def raise_for_response(response: httpx.Response, content: bytes | None = None) -
 
 def _not_the_envelope(response: httpx.Response, described: str, *, wrong_server: bool) -> VibeApiError:
     """The error of an answer that is not the platform's envelope (`described` says what it is): by its
-    status on 429 and 5xx, else VibeProtocolError."""
+    status on 429 and 5xx other than 501, else VibeProtocolError."""
     method, path = _request_line(response)
     status = response.status_code
     message = f"HTTP {status} with {described}"
+    cls: type[VibeApiError]
     target = _redirect_target(response) if 300 <= status < 400 else None
     if target:
         message += f", redirected to {target} (not followed: our key goes to the base URL alone)"
-    if status == 429 or status >= 500:
+    if status in NO_HANDLER_STATUSES:
+        # Not the platform's refusal of an object (its own are in the envelope): the path or method is not
+        # there, the same every time (VibeProtocolError says what it means). A 501 too, unlike other 5xx.
+        cls = VibeProtocolError
+        message += ": no such path or method there (whatever routes the request said so, not the platform)"
+        message += "; is the base URL right?" if wrong_server else ""
+    elif status == 429 or status >= 500:
         cls = error_class_for(None, status)
     elif status in REQUEST_TOO_LARGE_STATUSES:
         cls = (

@@ -2,7 +2,9 @@
 
 Each error says whether it is worth retrying (`is_transient`) and whether the platform may have acted
 (`may_have_acted`): the one place the project decides both for a platform failure (botcore/errors.py
-adds the project's own). Which answer becomes which error is answers.py's job.
+adds the project's own). Which answer becomes which error is answers.py's job; what an answer outside the
+platform's envelope means (a router's 404 or 405, a proxy's page or its 413) is settled by its status here, on
+VibeProtocolError.
 
 Nothing here ever holds a key, a session token or the request's headers: an error's text comes from the
 platform's answer alone (and the transport scrubs even that of the caller's own secrets).
@@ -41,6 +43,14 @@ class VibeError(Exception):
         (the two properties above together): a once-only action records it as in doubt (skills/posts_once.py,
         skills/actions.py)."""
         return self.is_transient and self.may_have_acted
+
+    @property
+    def answered_in_the_way(self) -> bool:
+        """Whether the answer came from something in the way (a proxy's page, a router's 404:
+        VibeProtocolError), not the platform's verdict: it refused nothing of the caller's, so no credential
+        is dropped (botcore.vibe.identity) and no bot broken for an operator (botcore.errors.refused_for_good)
+        for it."""
+        return False
 
     @property
     def call_is_over(self) -> bool:
@@ -376,19 +386,53 @@ class VibeServerError(VibeApiError):
 
 
 class VibeProtocolError(VibeApiError):
-    """The answer is not the platform's JSON envelope (HTML, garbage, empty): most often a wrong base URL
-    or a proxy in the way.
+    """The answer is not the platform's JSON envelope (HTML, garbage, empty, a web framework's own JSON such
+    as Spring's `{"timestamp", "status": 404, "error": "Not Found", "path"}`): most often a wrong base URL or
+    something in the way (a proxy, a router). What it means is settled here by its status, and only here:
 
-    Transient: a proxy's error page passes, and a wrong base URL still ends in a failure once the caller's
-    attempts are spent. Except a refusal of the request's size (413, 414, 431: REQUEST_TOO_LARGE_STATUSES):
-    the same request is refused again however often it is sent (an outside trial's one reply a proxy took
-    for too large made 5 sends and 20 reaction calls over its retries). The request may have reached the
-    platform, so it counts as possibly acted on.
+    - 404, 405, 410, 501 (NO_HANDLER_STATUSES): no such path or method where the call went. The reference
+      answers every refusal of its own in the envelope (404 `BOT_NOT_FOUND`, CONTRACT A §2), so a 404 outside
+      it is never the platform's word on a bot, a chat or a message: it is the path, answered by whatever
+      routes the request, before any handler of the platform's ran. The same path answers the same every time,
+      so it is not transient, and nothing was done (`may_have_acted` False, `call_is_over` True: a chat read
+      now shows all the call did, which is nothing). Read as passing, each such call was sent 4 times, and a
+      post in doubt whose chat read met one held the bot's later events until its attempts ran out (300 s).
+      The price: a proxy's 404 page during a deploy is read alike, so a call meeting it fails at once instead
+      of waiting the deploy out. A poll backs off as after any failure (no stored event is lost), a reply
+      fails its event with the reason, and since nothing of the caller's was refused (`answered_in_the_way`)
+      no credential is dropped and no bot is broken for it: provisioning backs off and tries again.
+    - 413, 414, 431 (REQUEST_TOO_LARGE_STATUSES): a refusal of the request's size by something in the way.
+      The same request is refused again however often it is sent (an outside trial's one reply a proxy took
+      for too large made 5 sends and 20 reaction calls over its retries): not transient. The request may
+      have reached the platform, so it counts as possibly acted on.
+    - any other (a 200 with a proxy's page, a 400 or 403 of a proxy's): transient, since a proxy's error page
+      passes and a wrong base URL still ends in a failure once the caller's attempts are spent; possibly
+      acted on. (On 429 and 5xx other than 501 such an answer is read by its status: answers.py.)
+
+    Which reading a platform gives is rehearsed by the sandbox's faults (`router-404`, `router-405`, `html`,
+    `proxy-413`, `proxy-431`: docs/sandbox.md).
     """
 
     @property
+    def no_handler_ran(self) -> bool:
+        """Whether the answer says the path or method is not there (NO_HANDLER_STATUSES): nothing was done."""
+        return self.status in NO_HANDLER_STATUSES
+
+    @property
     def is_transient(self) -> bool:
-        return self.status not in REQUEST_TOO_LARGE_STATUSES
+        return self.status not in REQUEST_TOO_LARGE_STATUSES and not self.no_handler_ran
+
+    @property
+    def may_have_acted(self) -> bool:
+        return not self.no_handler_ran
+
+    @property
+    def call_is_over(self) -> bool:
+        return self.no_handler_ran  # a router's answer: nothing runs behind it; a proxy's page may hide one
+
+    @property
+    def answered_in_the_way(self) -> bool:
+        return True  # or the platform's success could not be read: a verdict on nothing of the caller's
 
 
 # The official errors page's names for the reference's codes (CONTRACT part A §2, part B §2).
@@ -402,6 +446,9 @@ CODE_ALIASES: dict[str, str] = {
 # Statuses by which something in the way (a proxy) refuses the request's size, its body (413), its URL (414)
 # or its headers (431), in an answer of its own: no repeat of the same request passes (VibeProtocolError).
 REQUEST_TOO_LARGE_STATUSES = frozenset({413, 414, 431})
+# Statuses by which whatever routes the request says, outside the envelope, that no handler takes its path
+# (404, 410) or method (405, 501): the same every time, and nothing was done (VibeProtocolError).
+NO_HANDLER_STATUSES = frozenset({404, 405, 410, 501})
 # Server errors that say the Bitrix24 method behind the call did not run (VibeServerError.may_have_acted).
 NOT_RUN_CODES = frozenset({"BITRIX_ERROR"})
 # Server errors after which the call may still run (VibeApiError.call_is_over).

@@ -218,7 +218,12 @@ class VibeIdentityBackend:
         except VibeError as error:
             # The error's text names code and status only; never the credential.
             log.warning("identity check failed at the platform: %s", error)
-            if error.is_transient:  # could not ask (429, 5xx, no answer): nothing was refused
+            # Could not ask (429, 5xx, no answer), or something in the way answered (a proxy's page, a
+            # router's 404 for a platform without /v1/me, which the reference does not document): nothing was
+            # refused.
+            # Read as a refusal, a router's 404 dropped the session it was asked about.
+            could_not_ask = error.is_transient or error.answered_in_the_way
+            if could_not_ask:
                 refusal = InstallationError(
                     f"the platform could not check the credential now: {error}",
                     public_message=_(
@@ -238,8 +243,8 @@ class VibeIdentityBackend:
                 refusal.refuses_app_key = True
             else:
                 refusal = InstallationError(f"the platform refused the credential: {error}")
-            refusal.is_transient = error.is_transient
-            refusal.retry_after = getattr(error, "retry_after", None) if error.is_transient else None
+            refusal.is_transient = could_not_ask
+            refusal.retry_after = getattr(error, "retry_after", None) if could_not_ask else None
             raise refusal from None
         return _mapping(data)
 

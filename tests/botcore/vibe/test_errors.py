@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from botcore.errors import refused_for_good
 from botcore.vibe.answers import MAX_ANSWER_BYTES, raise_for_response, read_streamed
 from botcore.vibe.coerce import as_int
 from botcore.vibe.errors import (
@@ -352,7 +353,7 @@ def test_an_answer_outside_the_envelope_gets_a_clear_error(status, content, head
         (413, b"<html><title>413 Request Entity Too Large</title></html>", False),
         (414, b"<html>414 Request-URI Too Large</html>", False),
         (431, b"", False),
-        (404, b"<html>Not Found</html>", True),
+        (403, b"<html>Forbidden</html>", True),
         (200, b"<html>captive portal</html>", True),
     ],
 )
@@ -364,6 +365,41 @@ def test_a_proxy_refusing_the_requests_size_is_no_passing_failure(status, conten
     assert caught.value.is_transient is transient
     assert is_retryable(caught.value, RetryClass.SAFE) is transient
     assert ("larger than something in the way" in str(caught.value)) is not transient
+
+
+SPRING_404 = b'{"timestamp":"2026-01-01T00:00:00.000+00:00","status":404,"error":"Not Found","path":"/v1/x"}'
+
+
+@pytest.mark.parametrize(
+    ("status", "content", "content_type"),
+    [
+        (404, SPRING_404, "application/json"),
+        (404, b"<pre>Cannot GET /v1/bots/1/chats/2</pre>", "text/html"),  # Express's own
+        (405, b'{"status":405,"error":"Method Not Allowed"}', "application/json"),
+        (410, b"", "text/plain"),
+        (501, b"<html>501 Not Implemented</html>", "text/html"),
+    ],
+    ids=["spring-404", "express-404", "405", "410", "501"],
+)
+def test_a_routers_no_such_path_or_method_is_final_and_did_nothing(status, content, content_type):
+    """Outside the envelope, no handler of the platform's ran: the same every time (read as passing, each
+    such call went 4 times, and a post in doubt whose chat read met one held the bot's later events), and
+    nothing was done, so the call is over and a write is not in doubt. Not the platform's refusal of
+    anything of the caller's: no credential is dropped and no bot broken for it (refused_for_good)."""
+    with pytest.raises(VibeProtocolError) as caught:
+        raise_for_response(answer(status, content=content, headers={"Content-Type": content_type}))
+    error = caught.value
+    assert not error.is_transient and not is_retryable(error, RetryClass.SAFE)
+    assert not error.may_have_acted and not error.leaves_in_doubt and error.call_is_over
+    assert error.answered_in_the_way and not refused_for_good(error)
+    assert "no such path or method" in str(error) and not error.concerns_bot
+
+
+def test_the_platforms_own_404_stays_a_refusal_of_the_object():
+    """Its envelope's 404 names what is not there (CHAT_NOT_FOUND): the platform's verdict, not in the way."""
+    with pytest.raises(VibeNotFoundError) as caught:
+        raise_for_response(answer(404, error_body("CHAT_NOT_FOUND")))
+    assert not caught.value.answered_in_the_way and refused_for_good(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,139 @@
+"""A router's own answer for a path or method it has no handler for (the sandbox's `router-404` and
+`router-405` faults: Spring Boot's error JSON, not the platform's envelope): the same every time, and nothing
+was done.
+
+Counted where it happens: the calls the sandbox received, the posts it holds, the events the backend stored
+and handled. Read as a passing failure, each such call was sent 4 times, and a post in doubt whose chat read
+met one held the bot's later events until the event's attempts ran out.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from botcore.models import Bot, EventLogEntry
+from botcore.services.bots import provision_bot
+from botcore.services.polling import poll_bot_once
+from botcore.services.provisioning import provision_portal
+from tenants.models import SessionGrant
+from tenants.operations import reverify_session
+from tests.botcore.replying import SKILL_PATH, message_entry, replies
+
+CHAT = "/v1/bots/{bot_id}/chats/{dialog_id}"
+MESSAGES = "/v1/bots/{bot_id}/messages"
+
+
+@pytest.fixture
+def bot(sandbox_portal, settings) -> Bot:
+    settings.BOTCORE_SKILLS = [SKILL_PATH]
+    return provision_bot(sandbox_portal.portal)
+
+
+def fault(sandbox_portal, method: str, path: str, kind: str, **more) -> None:
+    rule = {"method": method, "path": path, "garbageRate": 1.0, "garbageKind": kind, **more}
+    assert sandbox_portal.control.post("/_sandbox/faults", json=rule).is_success
+
+
+def calls_to(sandbox_portal, method: str, part: str) -> int:
+    """Every call of `method` whose path holds `part` the sandbox received, a faulted one too (it names no
+    bot: it never got past the router)."""
+    calls = sandbox_portal.control.get("/_sandbox/calls").json()["data"]["calls"]
+    return sum(1 for c in calls if c["method"] == method and part in c["path"])
+
+
+def say_and_handle(sandbox_portal, bot: Bot, text: str) -> EventLogEntry:
+    sandbox_portal.say(user_id=sandbox_portal.admin_id, bot_id=bot.vibe_bot_id, text=text)
+    poll_bot_once(bot.pk)
+    return message_entry(bot, text)
+
+
+def test_a_post_in_doubt_whose_chat_read_meets_a_router_404_is_left_and_the_bot_goes_on(sandbox_portal, bot):
+    """The reply's answer is lost after the platform posted it, on a platform where a repeat posts again: the
+    next attempt reads the chat to judge it. A router's 404 to that read says the chat cannot tell, once:
+    the post is left in doubt (not doubled), its event handled, and the next message answered at once."""
+    sandbox_portal.speak("no-template-dedupe")
+    assert say_and_handle(sandbox_portal, bot, "first").status == EventLogEntry.Status.HANDLED
+    rule = {"method": "POST", "path": MESSAGES, "dropRate": 1.0, "afterAction": True}
+    assert sandbox_portal.control.post("/_sandbox/faults", json=rule).is_success
+    entry = say_and_handle(sandbox_portal, bot, "second")
+    assert entry.status == EventLogEntry.Status.RECEIVED and len(replies(sandbox_portal, bot, "second")) == 1
+    sandbox_portal.control.delete("/_sandbox/faults")
+    fault(sandbox_portal, "GET", CHAT, "router-404")
+    reads_before = calls_to(sandbox_portal, "GET", "/chats/")
+
+    EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=None)
+    poll_bot_once(bot.pk)
+
+    entry.refresh_from_db()
+    assert calls_to(sandbox_portal, "GET", "/chats/") - reads_before == 1
+    assert entry.status == EventLogEntry.Status.HANDLED and "left in doubt" in entry.error
+    assert len(replies(sandbox_portal, bot, "second")) == 1
+    third = say_and_handle(sandbox_portal, bot, "third")
+    assert third.status == EventLogEntry.Status.HANDLED and len(replies(sandbox_portal, bot, "third")) == 1
+
+
+@pytest.mark.parametrize("kind", ["router-404", "router-405"])
+def test_a_reply_a_router_refuses_is_sent_once_its_event_failed_and_the_next_answered(
+    sandbox_portal, bot, kind
+):
+    """No handler ran, so nothing was posted and no repeat passes: one send, the event failed at once with
+    the status for an operator (not "gave up" after its attempts), and the bot goes on with the next."""
+    fault(sandbox_portal, "POST", MESSAGES, kind)
+    entry = say_and_handle(sandbox_portal, bot, "refused")
+    assert calls_to(sandbox_portal, "POST", "/messages") == 1
+    assert entry.status == EventLogEntry.Status.FAILED and entry.attempts == 1
+    assert kind[-3:] in entry.error and "gave up" not in entry.error
+    sandbox_portal.control.delete("/_sandbox/faults")
+    assert say_and_handle(sandbox_portal, bot, "next").status == EventLogEntry.Status.HANDLED
+    assert replies(sandbox_portal, bot, "refused") == [] and len(replies(sandbox_portal, bot, "next")) == 1
+
+
+def test_a_poll_a_router_refuses_backs_off_and_loses_no_stored_event(sandbox_portal, bot):
+    """The events path answered by a router (a wrong base URL, a proxy's route): the cycle backs off as for
+    any failure, one call; the event it stored before and could not answer yet is answered once the path
+    answers again."""
+    fault(sandbox_portal, "POST", MESSAGES, "html")  # a passing failure: the event waits for its retry
+    entry = say_and_handle(sandbox_portal, bot, "kept")
+    assert entry.status == EventLogEntry.Status.RECEIVED
+    sandbox_portal.control.delete("/_sandbox/faults")
+    fault(sandbox_portal, "GET", "/v1/bots/{bot_id}/events", "router-404")
+    polls_before = calls_to(sandbox_portal, "GET", "/events")
+
+    assert poll_bot_once(bot.pk).status == "backoff"
+
+    assert calls_to(sandbox_portal, "GET", "/events") - polls_before == 1
+    bot.refresh_from_db()
+    assert bot.consecutive_failures == 1 and "404" in bot.last_error
+    entry.refresh_from_db()
+    assert entry.status == EventLogEntry.Status.RECEIVED
+    sandbox_portal.control.delete("/_sandbox/faults")
+    EventLogEntry.objects.filter(pk=entry.pk).update(next_attempt_at=None)
+    poll_bot_once(bot.pk)
+    entry.refresh_from_db()
+    assert entry.status == EventLogEntry.Status.HANDLED and len(replies(sandbox_portal, bot, "kept")) == 1
+
+
+def test_a_registration_a_router_refuses_backs_off_and_does_not_break_the_bot(sandbox_portal, settings):
+    """Not the platform's refusal of this bot: every portal meets it alike until the base URL or the proxy
+    is fixed, so the bot is not broken for an operator's re-provision but tried again after a backoff; one
+    call per attempt."""
+    fault(sandbox_portal, "POST", "/v1/bots", "router-404")
+    assert provision_portal(sandbox_portal.portal) == "backoff"
+    [bot] = Bot.objects.filter(portal=sandbox_portal.portal)
+    assert bot.status == Bot.Status.PENDING and bot.backoff_until is not None and "404" in bot.last_error
+    assert calls_to(sandbox_portal, "POST", "/v1/bots") == 1
+    sandbox_portal.control.delete("/_sandbox/faults")
+    assert provision_portal(sandbox_portal.portal) == "provisioned"
+
+
+def test_a_router_404_for_the_identity_check_keeps_the_session_asked_about(sandbox_portal):
+    """The reference does not document /v1/me: a platform without it answers its router's 404. That refuses
+    no credential (it is no verdict of the platform's), so an operator's re-verify keeps the session, asked
+    once, not 4 times."""
+    fault(sandbox_portal, "GET", "/v1/me", "router-404")
+
+    result = reverify_session(sandbox_portal.portal, operator="olga")
+
+    assert not result.ok and "kept" in result.message
+    assert SessionGrant.objects.filter(portal=sandbox_portal.portal, invalidated_at__isnull=True).count() == 1
+    assert calls_to(sandbox_portal, "GET", "/v1/me") == 1
