@@ -12,7 +12,8 @@ envelope that trickles in a byte per TRICKLE_PAUSE ("trickle": never slow enough
 only after a minute), or a proxy's refusal of a request too large for it, before the platform saw it: 413
 Request Entity Too Large with the proxy's HTML page ("proxy-413"), 431 Request Header Fields Too Large with no
 body at all ("proxy-431"); or a router's own answer for a path ("router-404") or a method ("router-405") it
-has no handler for: Spring Boot's error JSON, not the platform's envelope. Every endpoint calls
+has no handler for: Spring Boot's error JSON, not the platform's envelope; or 204 No Content, no body at all
+("no-content": with after_action, a send that posted and names no message). Every endpoint calls
 `Faults.before(request)` first, so a forced code is answered in the platform's envelope with that code's
 status, before any auth check: that is how REGISTRATION_FAILED, BITRIX_ERROR or INTERNAL_ERROR are reached at
 all. A dropped connection sends the start of a response and then closes the socket, so a client sees a
@@ -43,7 +44,7 @@ _RETRY_AFTER_CODES = {"RATE_LIMIT", "QUEUE_TIMEOUT"}
 
 GARBAGE_KINDS = (
     "html", "text", "json", "events-unreadable", "endless", "wrong-encoding", "deep", "trickle", "proxy-413",
-    "proxy-431", "gzip-bomb", "router-404", "router-405",
+    "proxy-431", "gzip-bomb", "router-404", "router-405", "no-content",
 )  # fmt: skip
 # What a "gzip-bomb" answer unpacks to: an events envelope of this many bytes, sent as some 64 KiB of gzip.
 GZIP_BOMB_BYTES = 64 * 1024 * 1024
@@ -72,6 +73,8 @@ def garbage_response(kind: str, path: str = "/") -> Response:
     """What a garbage rule of `kind` answers a call to `path` (a router's own answer names the path)."""
     if kind in ("router-404", "router-405"):
         return _router_response(kind, path)
+    if kind == "no-content":  # a REST framework's answer to a write it has nothing to say of: no message id
+        return Response(status_code=204)
     if kind == "text":
         return Response(b'\x00\xff{"success": tr', status_code=200, media_type="application/json")
     if kind == "json":

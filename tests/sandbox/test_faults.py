@@ -219,6 +219,20 @@ def test_a_router_answers_a_path_or_method_it_has_no_handler_for_in_its_own_json
     assert answer.json()["error"] == error
 
 
+def test_no_content_answers_204_with_no_body_after_the_send_posted(sandbox, client, tenant):
+    bot_id = register_bot(client)
+    user_writes(sandbox, tenant.user_id, bot_id, "hi")
+    add_fault(sandbox, method="POST", path="/v1/bots/{bot_id}/messages", after_action=True, garbage_rate=1.0,
+              garbage_kind="no-content")  # fmt: skip
+    body = {"dialogId": str(tenant.user_id), "fields": {"message": "posted, unnamed"}}
+    answer = client.post(f"/bots/{bot_id}/messages", json=body)
+    assert answer.status_code == 204 and answer.content == b""
+    posted = sandbox.run_in_loop(
+        lambda s: [m.text for m in s.platform.messages.values() if m.author_id == bot_id]
+    )
+    assert posted == ["posted, unnamed"]  # the platform acted; its answer names nothing
+
+
 @pytest.mark.parametrize(
     "strike",
     [{"drop_rate": 1.0}, {"garbage_rate": 1.0}, {"error_rate": 1.0, "error_code": "BITRIX_ERROR"}],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,31 @@ from botcore.vibe.endpoints.base import (
     message_fields,
 )
 from botcore.vibe.models import Message, MessageContext, SentMessage
+
+log = logging.getLogger(__name__)
+
+# The platforms (base URLs) this process has said it of: one answering every send so would say it at each.
+_said_no_message_id: set[str] = set()
+
+
+def forget_said_no_message_id() -> None:
+    """Say it again (tests)."""
+    _said_no_message_id.clear()
+
+
+def _say_no_message_id(base_url: str) -> None:
+    """A send answered without the message's id (204 No Content, or data naming none): the post is taken as
+    made, its id as unknown (0), which the skills' context reads as such (it reads the chat before its next
+    post there). Said once per process and platform at WARNING, never the text or a credential: it went
+    unnoticed, and an operator reading "message 0" in a skill's log had nothing to explain it."""
+    if base_url in _said_no_message_id:
+        log.debug("a send's answer named no message id: taken as posted, its id unknown")
+        return
+    _said_no_message_id.add(base_url)
+    log.warning(
+        "the platform answered a send (POST /v1/bots/:id/messages) without the message's id (a 204 No"
+        " Content, or data with no id): taken as posted, its id unknown (0); said once per process"
+    )
 
 
 class MessageEndpoints(Endpoints):
@@ -50,9 +76,12 @@ class MessageEndpoints(Endpoints):
             template_id=template_id,
         )
         body = {"dialogId": dialog(dialog_id), "fields": fields}
-        return self._post_message(
+        sent = self._post_message(
             bot_path(bot_id, "messages"), body, template_id, endpoint="messages", on_sending=on_sending
         )
+        if not sent.id:
+            _say_no_message_id(self._transport.base_url)
+        return sent
 
     def update_message(
         self,
