@@ -60,16 +60,16 @@ def send_user_message(
         if command is not None:
             if platform.speaks("command-message"):  # the message itself first, as any other message
                 also = event_envelope(platform, bot, chat, user)
-                also["message"] = message_payload(message)
+                also["message"] = message_payload(platform, message)
                 event_queue.emit(platform, bot, "ONIMBOTV2MESSAGEADD", also)
             # Commands are addressed to the bot; in a group they need no mention.
             data = event_envelope(platform, bot, chat, user)
             data["command"] = command_payload(platform, command, command_params, "textarea")
-            data["message"] = message_payload(message)
+            data["message"] = message_payload(platform, message)
             event_queue.emit(platform, bot, "ONIMBOTV2COMMANDADD", data)
         elif hears(platform, bot, chat, text):
             data = event_envelope(platform, bot, chat, user)
-            data["message"] = message_payload(message)
+            data["message"] = message_payload(platform, message)
             event_queue.emit(platform, bot, "ONIMBOTV2MESSAGEADD", data)
     return message
 
@@ -103,7 +103,7 @@ def press_button(platform: Platform, *, user: User, message: Message, index: int
         data = event_envelope(platform, bot, chat, user)
         params = str(button.get("COMMAND_PARAMS", ""))
         data["command"] = command_payload(platform, command, params, "keyboard")
-        data["message"] = message_payload(message)
+        data["message"] = message_payload(platform, message)
         event_queue.emit(platform, bot, "ONIMBOTV2COMMANDADD", data)
     return None
 
@@ -129,7 +129,7 @@ def react(platform: Platform, *, user: User, message: Message, reaction: str, ac
             continue
         if message.author_id == bot.id or hears(platform, bot, chat, message.text):
             data = event_envelope(platform, bot, chat, user)
-            data.update(reaction=reaction, action=action, message=message_payload(message))
+            data.update(reaction=reaction, action=action, message=message_payload(platform, message))
             event_queue.emit(platform, bot, "ONIMBOTV2REACTIONCHANGE", data)
 
 
@@ -142,7 +142,7 @@ def edit_user_message(platform: Platform, *, user: User, message: Message, text:
     for bot in platform.bots_in(chat):
         if hears(platform, bot, chat, text):
             data = event_envelope(platform, bot, chat, user)
-            data["message"] = message_payload(message)
+            data["message"] = message_payload(platform, message)
             event_queue.emit(platform, bot, "ONIMBOTV2MESSAGEUPDATE", data)
 
 

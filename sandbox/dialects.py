@@ -21,7 +21,7 @@ DIALECTS: dict[str, str] = {
     "plain-command-register": "registering a new command answers 200 (201 is a bot's registration alone)",
     "me-no-expiry": "GET /v1/me answers no session.expiresAt",
     "epoch-expiry": "GET /v1/me answers session.expiresAt as Unix seconds, a number (PHP's time())",
-    "zoned-dates": "/v1/me's session.expiresAt and events' dates as Java's ZonedDateTime with its [zone id]",
+    "zoned-dates": "/v1/me's session end, events' and messages' dates as Java's ZonedDateTime with [zone id]",
     "no-long-poll": "GET /v1/bots/:botId/events ignores the timeout parameter and answers at once",
     "held-polls": "GET /v1/bots/:botId/events holds an empty answer 25 s unless a timeout is given",
     "always-held-polls": "GET /v1/bots/:botId/events holds an empty answer 25 s whatever its timeout (0 too)",

@@ -29,6 +29,13 @@ def zoned_iso(moment: datetime) -> str:
     return f"{stamp[:-6]}000{stamp[-6:]}[Europe/Moscow]"
 
 
+def platform_date(platform: Platform, moment: datetime) -> str:
+    """A date of a record (an event, a message, a chat's creation) as the platform speaking now writes it:
+    Java's ZonedDateTime under `zoned-dates`, else ISO 8601. An event's message keeps the form it had when the
+    event was raised."""
+    return zoned_iso(moment) if platform.speaks("zoned-dates") else iso(moment)
+
+
 def bot_payload(platform: Platform, bot: Bot) -> dict:
     return {
         "id": bot.id,
@@ -148,19 +155,19 @@ def full_chat_payload(platform: Platform, chat: Chat, *, bot: Bot) -> dict:
         "managerList": managers,
         "muteList": [],
         "textFieldEnabled": chat.text_field_enabled,
-        "dateCreate": iso(chat.created_at) if chat.created_at else None,
+        "dateCreate": platform_date(platform, chat.created_at) if chat.created_at else None,
         "lastMessageId": chat.last_message_id,
         "userCounter": len(chat.member_ids),
         "diskFolderId": 0,
     }
 
 
-def message_payload(message: Message) -> dict:
+def message_payload(platform: Platform, message: Message) -> dict:
     return {
         "id": message.id,
         "chatId": message.chat_id,
         "authorId": message.author_id,
-        "date": iso(message.date),
+        "date": platform_date(platform, message.date),
         "text": message.text,
         "isSystem": message.is_system,
         "uuid": message.uuid,

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from sandbox import event_queue
 from sandbox.http import ApiError, Call, endpoint
 from sandbox.numbers import is_decimal
-from sandbox.payloads import iso, zoned_iso
+from sandbox.payloads import platform_date
 from sandbox.records import Bot, Event
 from sandbox.state import Platform
 
@@ -60,8 +60,10 @@ def query_timeout(raw: str | None, *, default: float = 0.0) -> float:
 
 
 def event_json(platform: Platform, event: Event) -> dict:
-    date = zoned_iso(event.date) if platform.speaks("zoned-dates") else iso(event.date)
-    return {"eventId": event.shown_id, "type": event.type, "date": date, "data": event.data}
+    return {
+        "eventId": event.shown_id, "type": event.type, "date": platform_date(platform, event.date),
+        "data": event.data,
+    }  # fmt: skip
 
 
 def batch_json(platform: Platform, bot: Bot, events: list[Event], has_more: bool) -> dict:

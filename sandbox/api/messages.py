@@ -28,7 +28,7 @@ from sandbox.api.dialogs import member_chat
 from sandbox.api.formats import clean_message_fields
 from sandbox.http import ApiError, Call, endpoint, is_path_id
 from sandbox.numbers import is_decimal
-from sandbox.payloads import bot_payload, chat_payload, iso, message_payload, person_payload
+from sandbox.payloads import bot_payload, chat_payload, message_payload, person_payload, platform_date
 from sandbox.records import Bot, Message
 from sandbox.state import Platform
 
@@ -74,11 +74,11 @@ def own_message(call: Call) -> Message:
 def message_json(platform: Platform, message: Message) -> dict:
     """The event message shape plus what the bot attached to it."""
     return {
-        **message_payload(message),
+        **message_payload(platform, message),
         "keyboard": message.keyboard,
         "attach": message.attach,
         "replyId": message.reply_id,
-        "editedAt": iso(message.edited_at) if message.edited_at else None,
+        "editedAt": platform_date(platform, message.edited_at) if message.edited_at else None,
     }
 
 
@@ -127,7 +127,7 @@ def _own_message_back(platform: Platform, bot: Bot, chat, message: Message) -> N
         "chat": chat_payload(platform, chat, bot=bot),
         "user": {"id": bot.id, "name": bot.name, "firstName": bot.name, "lastName": ""},
         "language": "en",
-        "message": message_payload(message),
+        "message": message_payload(platform, message),
     }
     event_queue.emit(platform, bot, "ONIMBOTV2MESSAGEADD", data)
 

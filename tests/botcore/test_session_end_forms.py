@@ -17,6 +17,7 @@ import time_machine
 from botcore.models import Bot, EventLogEntry
 from botcore.services.polling import poll_bot_once
 from botcore.vibe.identity import identity_from_me
+from botcore.vibe.parse import parse_event
 from tenants.models import SessionGrant
 from tests.botcore.test_dialects_live import Platform
 
@@ -80,6 +81,12 @@ def test_an_event_dated_as_a_zoned_date_time_keeps_its_date(traveller, sandbox, 
     assert entry.occurred_at and entry.occurred_at.replace(microsecond=0) == datetime.fromisoformat(
         written["date"]
     )
+    # The message's own date (what the standup reads first as when an answer was written) in the same form,
+    # read as the same instant.
+    assert entry.payload["data"]["message"]["date"].endswith("+03:00[Europe/Moscow]")
+    message = parse_event(entry.payload).message
+    assert message.date is not None
+    assert message.date.replace(microsecond=0) == datetime.fromisoformat(written["date"])
     assert [text for text in platform.texts(bot.vibe_bot_id) if "[i]hello[/i]" in text] != []
 
 

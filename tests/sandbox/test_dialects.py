@@ -306,6 +306,8 @@ def test_epoch_expiry_says_the_session_end_in_unix_seconds(sandbox, ctl):
 
 
 def test_zoned_dates_say_the_session_end_and_event_dates_as_java_zoned_date_times(sandbox, ctl):
+    """Every date the platform writes: the session's end, an event's, its message's (left in UTC's ISO form,
+    the one date of the answer a Java platform would not have written so)."""
     tenant = seed_app(sandbox)
     with client_for(sandbox, tenant) as client:
         stated = datetime.fromisoformat(ok(client.get("/me"))["session"]["expiresAt"])
@@ -313,8 +315,11 @@ def test_zoned_dates_say_the_session_end_and_event_dates_as_java_zoned_date_time
         zoned = ok(client.get("/me"))["session"]["expiresAt"]
         bot_id = register_bot(client)
         user_writes(sandbox, tenant.user_id, bot_id, "hi")
-        date = ok(client.get(f"/bots/{bot_id}/events"))["events"][0]["date"]
-    for said in (zoned, date):  # nanoseconds, the offset, the zone's id
+        events = ok(client.get(f"/bots/{bot_id}/events"))["events"]
+        [event] = [e for e in events if e["type"] == "ONIMBOTV2MESSAGEADD"]
+        date, message_date = event["date"], event["data"]["message"]["date"]
+        chat_created = ok(client.get(f"/bots/{bot_id}/chats/{tenant.user_id}"))["chat"]["dateCreate"]
+    for said in (zoned, date, message_date, chat_created):  # nanoseconds, the offset, the zone's id
         assert said.endswith("+03:00[Europe/Moscow]") and len(said.split(".")[1]) == len(
             "123456789+03:00[Europe/Moscow]"
         )
