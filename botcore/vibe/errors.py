@@ -409,8 +409,9 @@ class VibeProtocolError(VibeApiError):
       passes and a wrong base URL still ends in a failure once the caller's attempts are spent; possibly
       acted on. (On 429 and 5xx other than 501 such an answer is read by its status: answers.py.)
 
-    Which reading a platform gives is rehearsed by the sandbox's faults (`router-404`, `router-405`, `html`,
-    `proxy-413`, `proxy-431`: docs/sandbox.md).
+    Each reading is rehearsed by the sandbox (docs/sandbox.md): the `router-errors` dialect (every unknown
+    path or method), the faults `router-404`, `router-405` (one chosen path), `html`, `proxy-413` and
+    `proxy-431`.
     """
 
     @property
