@@ -9,7 +9,9 @@ a string streamed for ENDLESS_BYTES, a broken server or proxy that keeps sending
 makes of an answer: a Content-Encoding the body does not match ("wrong-encoding": says gzip, is plain), 64 KiB
 of gzip that unpacks to 64 MiB ("gzip-bomb"), JSON nested deeper than any parser follows ("deep"), or an
 envelope that trickles in a byte per TRICKLE_PAUSE ("trickle": never slow enough for a read timeout, and done
-only after a minute), or a proxy's refusal of a request too large for it, before the platform saw it: 413
+only after a minute), or a wrong server's (or a proxy's) page of HUGE_PAGE_BYTES, within what a client reads
+("huge-page": read whole, every attempt, and judged no answer of the platform's), or a proxy's refusal of a
+request too large for it, before the platform saw it: 413
 Request Entity Too Large with the proxy's HTML page ("proxy-413"), 431 Request Header Fields Too Large with no
 body at all ("proxy-431"); or a router's own answer for a path ("router-404") or a method ("router-405") it
 has no handler for: Spring Boot's error JSON, not the platform's envelope; or 204 No Content, no body at all
@@ -44,7 +46,7 @@ _RETRY_AFTER_CODES = {"RATE_LIMIT", "QUEUE_TIMEOUT"}
 
 GARBAGE_KINDS = (
     "html", "text", "json", "events-unreadable", "endless", "wrong-encoding", "deep", "trickle", "proxy-413",
-    "proxy-431", "gzip-bomb", "router-404", "router-405", "no-content",
+    "proxy-431", "gzip-bomb", "router-404", "router-405", "no-content", "huge-page",
 )  # fmt: skip
 # What a "gzip-bomb" answer unpacks to: an events envelope of this many bytes, sent as some 64 KiB of gzip.
 GZIP_BOMB_BYTES = 64 * 1024 * 1024
@@ -52,6 +54,9 @@ GZIP_BOMB_BYTES = 64 * 1024 * 1024
 # client that reads on regardless meets the end of it (and a test of one fails rather than hangs).
 ENDLESS_BYTES = 256 * 1024 * 1024
 _ENDLESS_CHUNK = b"x" * (64 * 1024)
+# What a "huge-page" answer is: an HTML page this large, some MiB under the 16 MiB a client reads of an
+# answer, so the client reads all of it on every attempt.
+HUGE_PAGE_BYTES = 12 * 1024 * 1024
 # JSON arrays nested this deep: past the depth Python's json (and most parsers) follows.
 DEEP_NESTING = 100_000
 # A trickling answer's bytes come this far apart; TRICKLE_BYTES of them make a valid envelope.
@@ -96,6 +101,8 @@ def garbage_response(kind: str, path: str = "/") -> Response:
         return Response(body, status_code=200, media_type="application/json")
     if kind == "trickle":
         return StreamingResponse(_trickle_body(), status_code=200, media_type="application/json")
+    if kind == "huge-page":
+        return StreamingResponse(_huge_page_body(), status_code=200, media_type="text/html")
     if kind == "proxy-413":  # nginx's own page for a body past its client_max_body_size
         page = (
             "<html><head><title>413 Request Entity Too Large</title></head><body><h1>413</h1></body></html>"
@@ -125,6 +132,16 @@ async def _endless_body():
     yield b'{"success": true, "data": {"events": [], "padding": "'
     for _ in range(ENDLESS_BYTES // len(_ENDLESS_CHUNK)):
         yield _ENDLESS_CHUNK
+
+
+async def _huge_page_body():
+    # Streamed, a chunk shared by every yield: the page costs the sandbox (in the client's process, under
+    # a test's tracemalloc) next to nothing, and the client all of it.
+    head, tail = b"<html><body><pre>", b"</pre></body></html>"
+    yield head
+    for _ in range((HUGE_PAGE_BYTES - len(head) - len(tail)) // len(_ENDLESS_CHUNK)):
+        yield _ENDLESS_CHUNK
+    yield tail
 
 
 async def _trickle_body():
