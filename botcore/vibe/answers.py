@@ -14,6 +14,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
+import traceback
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -232,6 +233,7 @@ class AnswerBody:
         read; no more is read: the caller closes the connection)."""
         self.size += len(chunk)
         if self.size > self.limit:
+            self.chunks = []  # never read on: the error, and the frames of its traceback, keep none of it
             raise self._over_limit()
         self.chunks.append(chunk)
 
@@ -311,6 +313,22 @@ def read_streamed(
     for chunk in response.iter_raw():  # decoded here, a step at a time (Inflate), not by httpx
         body.add_raw(chunk)
     return body.content()
+
+
+def read_answer(response: httpx.Response) -> Any:
+    """The `data` of `response`, sent with stream=True: read (read_streamed) and judged (raise_for_response).
+    The caller closes the response.
+
+    Whatever it raises keeps none of the answer: the frames of its traceback, which held the body read (up to
+    MAX_ANSWER_BYTES) and its JSON, are cleared of their locals. An error outlives its call (the last of a
+    call's retries reaches its caller, a log record may keep one), and each attempt at a wrong server's
+    16 MiB page held its own through it. What the error says of the answer is in its text, and its traceback
+    still names every line it came through."""
+    try:
+        return raise_for_response(response, read_streamed(response))
+    except Exception as error:  # an httpx error too (the answer broke off): the caller's error chains it
+        traceback.clear_frames(error.__traceback__)  # not this frame's, still running: it holds no body
+        raise
 
 
 def undecodable_answer(response: httpx.Response) -> VibeApiError:

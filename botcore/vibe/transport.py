@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from botcore.vibe.answers import raise_for_response, read_streamed
+from botcore.vibe.answers import read_answer, read_streamed
 from botcore.vibe.backoff import retry_delay
 from botcore.vibe.budget import NoBudget, Priority, RequestBudget, key_digest
 from botcore.vibe.coerce import replace_lone_surrogates
@@ -288,12 +288,11 @@ class Transport:
             try:
                 # never more than MAX_ANSWER_BYTES of it, nor a byte past the caller's deadline
                 with call_deadline(self.deadline):
-                    body = read_streamed(response)
+                    data = read_answer(response)
             except httpx.TransportError as exc:  # the answer broke off
                 raise self._transport_error(exc, method, url, sent=True) from None
             finally:
                 response.close()
-            data = raise_for_response(response, body)
         except VibeApiError as error:
             answered = error.answered_status
             self.budget.record(limited=isinstance(error, VibeRateLimitError))
@@ -382,7 +381,7 @@ class Transport:
                 raise VibeTransportError(self._describe(exc), method="GET", path="(download)") from None
             try:
                 if response.status_code != 200:
-                    raise_for_response(response, read_streamed(response))
+                    read_answer(response)  # raises the error it is
                 return read_streamed(response, limit=max_bytes, too_large=too_large)
             except httpx.TransportError as exc:  # the file broke off
                 raise VibeTransportError(self._describe(exc), method="GET", path="(download)") from None

@@ -8,6 +8,7 @@ import asyncio
 import gc
 import socket
 import time
+import tracemalloc
 
 import httpcore
 import pytest
@@ -165,11 +166,19 @@ def test_a_failing_platform_is_the_error_the_rest_of_the_client_raises(
 
 def test_an_answer_that_does_not_end_is_read_no_further_than_the_limit(world, client, bot, key_mode):
     """A platform (or a proxy) that keeps sending: the watch held the whole stream in memory, up to what the
-    sandbox gives up at (256 MiB), and a server that never stops would have held the poller for ever."""
+    sandbox gives up at (256 MiB), and a server that never stops would have held the poller for ever. The
+    error keeps none of what was read: it held all 16 MiB through its traceback, for as long as the poller
+    kept it."""
     world.control.fault(method="GET", path=EVENTS.format(bot_id=bot.id), garbageRate=1, garbageKind="endless")
-    with pytest.raises(VibeProtocolError, match="larger than 16 MiB") as failed:
-        watch(world.base_url, bot.id, watch_auth(world, key_mode))
+    tracemalloc.start()
+    try:
+        with pytest.raises(VibeProtocolError, match="larger than 16 MiB") as failed:
+            watch(world.base_url, bot.id, watch_auth(world, key_mode))
+        held_after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
     assert failed.value.is_transient and failed.value.status == 200
+    assert held_after < 1024 * 1024, f"{held_after / 2**20:.1f} MiB held by the error"
 
 
 def test_a_held_watch_the_platform_holds_past_the_margin_is_nothing_waiting_not_an_outage(
