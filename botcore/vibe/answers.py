@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import time
 import traceback
 import zlib
@@ -322,8 +323,8 @@ def read_answer(response: httpx.Response) -> Any:
     Whatever it raises keeps none of the answer: the frames of its traceback, which held the body read (up to
     MAX_ANSWER_BYTES) and its JSON, are cleared of their locals. An error outlives its call (the last of a
     call's retries reaches its caller, a log record may keep one), and each attempt at a wrong server's
-    16 MiB page held its own through it. What the error says of the answer is in its text, and its traceback
-    still names every line it came through."""
+    16 MiB page held its own through it. What the error says of the answer is in its text (a short excerpt
+    of the platform's message: _excerpt), and its traceback still names every line it came through."""
     try:
         return raise_for_response(response, read_streamed(response))
     except Exception as error:  # an httpx error too (the answer broke off): the caller's error chains it
@@ -396,13 +397,13 @@ def raise_for_response(response: httpx.Response, content: bytes | None = None) -
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(body, dict) and body.get("success") is False and isinstance(error, dict):
         code = error.get("code")
-        code = str(code) if code not in (None, "") else None
+        code = _excerpt(str(code)) if code not in (None, "") else None
         data = body.get("data") if isinstance(body.get("data"), dict) else error.get("data")
         if not isinstance(data, dict):
             data = {k: v for k, v in error.items() if k == "botId"}  # tolerate the id inside `error`
         retry_after = rate_limit_wait(error.get("retryAfter"), response.headers.get("retry-after"))
         hint = error.get("hint")
-        message = str(error.get("message") or code or "error")
+        message = _excerpt(str(error.get("message") or code or "error"))
         passed_on = passed_on_refusal(code, message)
         wrapped_in, code = (code, passed_on) if passed_on else (None, code)
         cls = error_class_for(code, status)
@@ -412,7 +413,7 @@ def raise_for_response(response: httpx.Response, content: bytes | None = None) -
             status=status,
             code=code,
             message=message,
-            hint=str(hint) if hint else None,
+            hint=_excerpt(str(hint)) if hint else None,
             retry_after=retry_after,
             data=data,
             method=method,
@@ -425,6 +426,21 @@ def raise_for_response(response: httpx.Response, content: bytes | None = None) -
     # Not JSON at all is most often another server at the base URL; JSON cut short is not.
     wrong_server = not _says_json(response)
     raise _not_the_envelope(response, _describe_body(response, content), wrong_server=wrong_server)
+
+
+# The most of an error answer's words (its message, hint, code) an error keeps: what an operator reads in a
+# log line, an error column or a retry's warning. The platform's messages are a line; one of megabytes (a
+# broken platform's, or a proxy's) was kept whole by the error, and written whole into each retry's log line.
+_SHOWN_CHARS = 1000
+# What a key, a token or a code may be made of: a cut inside one would leave its start, which the caller's
+# scrub (of the whole secret alone: Transport._scrub) does not know for one, so the cut goes back past it.
+_SECRET_LIKE_TAIL = re.compile(r"[\w\-.~+/=]+\Z")
+
+
+def _excerpt(text: str) -> str:
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    return f"{_SECRET_LIKE_TAIL.sub('', text[:_SHOWN_CHARS])}… ({len(text)} characters)"
 
 
 def _not_the_envelope(response: httpx.Response, described: str, *, wrong_server: bool) -> VibeApiError:

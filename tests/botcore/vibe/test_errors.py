@@ -433,6 +433,36 @@ def test_the_message_names_the_call_code_and_hint_but_never_the_query():
     assert repr(caught.value) == "VibeNotFoundError(status=404, code='BOT_NOT_FOUND', message='No bot')"
 
 
+def test_an_error_keeps_and_says_an_excerpt_of_a_message_of_megabytes():
+    """A platform's (or a proxy's) error of 4 MiB of words: the error kept them all, and each retry's log line
+    and the bot's error column were handed all of it. The start of each is kept, and how long it was."""
+    words = "BITRIX_ERROR: " + "x" * (4 * 2**20)
+    body = {"success": False, "error": {"code": "C" * 2**20, "message": words, "hint": words}}
+    with pytest.raises(VibeServerError) as caught:
+        raise_for_response(answer(502, body))
+    assert len(str(caught.value)) < 4000
+    assert caught.value.message == f"BITRIX_ERROR: … ({len(words)} characters)"
+    assert caught.value.hint is not None and len(caught.value.hint) < 1100
+    assert caught.value.code is not None and len(caught.value.code) < 1100
+    said = "the call was " + "made and failed " * 200
+    with pytest.raises(VibeServerError) as caught:
+        raise_for_response(answer(500, error_body("INTERNAL_ERROR", said)))
+    assert caught.value.message.startswith("the call was made and failed made")
+
+
+def test_an_excerpt_never_cuts_a_secret_so_that_its_start_escapes_the_scrub():
+    """The scrub takes out a key or token whole (Transport._scrub): its first half, left by a cut at the
+    excerpt's end, would have gone into the log line unredacted."""
+    key = "vibe_api_" + "ab12" * 10
+    words = "x " * 490 + f"key {key} refused" + " and so on" * 1000
+    assert words.index(key) < 1000 < words.index(key) + len(key)
+    with pytest.raises(VibeAuthError) as caught:
+        raise_for_response(answer(401, error_body("INVALID_API_KEY", words)))
+    caught.value.redact([key])
+    assert key[:5] not in str(caught.value)
+    assert caught.value.message.endswith(f"key … ({len(words)} characters)")
+
+
 @pytest.mark.parametrize(
     ("status", "expected"), [(200, VibeProtocolError), (503, VibeServerError)], ids=["200", "503"]
 )
