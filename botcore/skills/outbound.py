@@ -13,6 +13,8 @@ probe the vendor's own network with it (a service on localhost, 10.x, a cloud's 
   name resolves to at that moment (the look-up itself within the call's timeout) and connecting to those
   very addresses (a name may resolve to 127.0.0.1, or change after it was saved), each redirect's included;
   it reads no proxy from the environment. A malformed address, or redirect, is refused as any other.
+  Its connections keep each call's deadline and byte count as the platform's client keeps its deadline
+  (botcore.vibe.call_bounds: one stream for both).
 
 The rules of which address is taken live in botcore.skills.outside_addresses; hosts an operator does mean
 skills to reach on their own network are named in BOTCORE_OUTSIDE_HOSTS_ALLOWED, other ports in
@@ -21,10 +23,8 @@ BOTCORE_OUTSIDE_PORTS_ALLOWED.
 
 from __future__ import annotations
 
-import contextvars
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpcore
@@ -36,70 +36,11 @@ from botcore.skills.outside_addresses import (
     malformed_address_error,
     resolve_outside,
 )
+from botcore.vibe.call_bounds import BoundedStream, CallBounds, bounded, seconds_left
 
 # The most a call's answer may hold as it comes over the wire, its head included: a skill reads a tracker's
 # JSON, not files, and an answer is held whole in the task worker's memory.
 MAX_ANSWER_BYTES = 1024 * 1024
-
-
-@dataclass
-class _CallBounds:
-    """What the call under way may still take: until when (time.monotonic) and how many bytes."""
-
-    deadline: float
-    bytes_left: int
-
-
-# The bounds of the request or answer being read in this context, read by its connection's stream: the
-# transport sets them for the request, and the answer's body (_BoundedBody) for each of its reads, so an
-# answer read in another thread, or after another call made meanwhile, keeps its own (its context var set by
-# the call alone, an answer read elsewhere had none, and one read after another call had that call's).
-_call_bounds: contextvars.ContextVar[_CallBounds | None] = contextvars.ContextVar(
-    "botcore_outside_call_bounds", default=None
-)
-
-
-class _BoundedStream(httpcore.NetworkStream):
-    """A connection's stream whose reads and writes end at the call's deadline and whose reads stop past its
-    bytes: httpx's timeout bounds each read alone, so a server sending a byte just within it held the call,
-    and its task worker, as long as it liked, and an answer of any size was read into memory."""
-
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def _timeout(self, timeout: float | None, *, reading: bool) -> float | None:
-        bounds = _call_bounds.get()
-        if bounds is None:
-            return timeout
-        left = bounds.deadline - time.monotonic()
-        if left <= 0:
-            error = httpcore.ReadTimeout if reading else httpcore.WriteTimeout
-            raise error("the call took longer than its timeout")
-        return left if timeout is None else min(timeout, left)
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data = self._stream.read(max_bytes, self._timeout(timeout, reading=True))
-        bounds = _call_bounds.get()
-        if bounds is not None:
-            bounds.bytes_left -= len(data)
-            if bounds.bytes_left < 0:
-                raise httpcore.ReadError(f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
-        return data
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, self._timeout(timeout, reading=False))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        tls = self._stream.start_tls(ssl_context, server_hostname, self._timeout(timeout, reading=True))
-        return _BoundedStream(tls)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
 
 
 class _CheckedNetworkBackend(httpcore.NetworkBackend):
@@ -122,12 +63,11 @@ class _CheckedNetworkBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
-        bounds = _call_bounds.get()
-        left = self._seconds if bounds is None else max(0.0, bounds.deadline - time.monotonic())
+        left = seconds_left(self._seconds)
         for address in resolve_outside(host, port, timeout=_sooner(timeout, left)):
             try:
                 stream = self._sockets.connect_tcp(address, port, timeout, local_address, socket_options)
-                return _BoundedStream(stream)
+                return BoundedStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
                 failure = error  # the name's next address, as the socket library tries them
         assert failure is not None  # resolve_outside gives at least one address
@@ -149,18 +89,15 @@ def _sooner(timeout: float | None, left: float) -> float:
 class _BoundedBody(httpx.SyncByteStream):
     """An answer's body read under its own call's bounds, in whichever thread or context reads it."""
 
-    def __init__(self, body: httpx.SyncByteStream, bounds: _CallBounds) -> None:
+    def __init__(self, body: httpx.SyncByteStream, bounds: CallBounds) -> None:
         self._body = body
         self._bounds = bounds
 
     def __iter__(self) -> Iterator[bytes]:
         chunks = iter(self._body)
         while True:
-            token = _call_bounds.set(self._bounds)
-            try:
+            with bounded(self._bounds):
                 chunk = next(chunks, None)
-            finally:
-                _call_bounds.reset(token)
             if chunk is None:
                 return
             yield chunk
@@ -188,15 +125,12 @@ class OutsideTransport(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         check_outside_url(request.url)
         # Each request (a redirect's too) has `seconds` for its head and body, and MAX_ANSWER_BYTES.
-        bounds = _CallBounds(time.monotonic() + self._seconds, MAX_ANSWER_BYTES)
+        bounds = CallBounds(time.monotonic() + self._seconds, max_bytes=MAX_ANSWER_BYTES)
         # Uncompressed only: httpx unpacks an answer as it is read, and the limit counts what came over the
         # wire (1 MiB of gzip unpacks to about 1 GiB).
         request.headers["Accept-Encoding"] = "identity"
-        token = _call_bounds.set(bounds)
-        try:
+        with bounded(bounds):
             response = super().handle_request(request)
-        finally:
-            _call_bounds.reset(token)
         if response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
             response.close()
             raise httpx.DecodingError(

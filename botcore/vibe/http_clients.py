@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import functools
 import ssl
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Any
 
-import httpcore
 import httpx
 
 from botcore import conf
 from botcore.per_process import PerProcess
 from botcore.vibe.answers import ACCEPT_ENCODING
+from botcore.vibe.call_bounds import BoundedBackend, CallBounds, bounded
 
 USER_AGENT = "vibeapp-botcore/0.1 (+httpx)"
 
@@ -46,7 +43,7 @@ def make_http_client(*, connect_timeout: float = 5.0, read_timeout: float = 30.0
         verify=platform_tls(),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0),
     )
-    transport._pool._network_backend = _DeadlineBackend()  # httpx takes no backend of its own choosing
+    transport._pool._network_backend = BoundedBackend()  # httpx takes no backend of its own choosing
     return httpx.Client(
         transport=transport,
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout),
@@ -56,78 +53,13 @@ def make_http_client(*, connect_timeout: float = 5.0, read_timeout: float = 30.0
     )
 
 
-# The deadline (a time.monotonic()) of the call this thread is making, if its caller has one (call_deadline).
-_call_deadline: ContextVar[float | None] = ContextVar("vibe_call_deadline", default=None)
-
-
 @contextmanager
 def call_deadline(deadline: float | None) -> Iterator[None]:
-    """Every read of a socket in the block waits no later than `deadline`. The read timeout bounds each
-    wait, not the whole: a status line and headers trickling in a byte at a time (a proxy's) held a call
-    with a 3 s deadline for as long as h11 takes headers (16 KiB: 27 minutes at a byte per 100 ms)."""
-    token = _call_deadline.set(deadline)
-    try:
+    """Every read and write on a connection in the block ends no later than `deadline` (call_bounds): the
+    read timeout bounds each wait, not the whole, and a status line and headers trickling in a byte at a
+    time (a proxy's) held a call with a 3 s deadline for as long as h11 takes headers (27 minutes)."""
+    with bounded(None if deadline is None else CallBounds(deadline)):
         yield
-    finally:
-        _call_deadline.reset(token)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose reads end at the current call's deadline (httpcore.ReadTimeout past it)."""
-
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        deadline = _call_deadline.get()
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise httpcore.ReadTimeout("the caller's deadline passed while the answer came in")
-            timeout = left if timeout is None else min(timeout, left)
-        try:
-            return self._stream.read(max_bytes, timeout)
-        except httpcore.ReadTimeout:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise httpcore.ReadTimeout("the caller's deadline passed while the answer came in") from None
-            raise
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, timeout)
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self) -> None:
-        self._backend = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
 
 
 def shared_http_client() -> httpx.Client:
