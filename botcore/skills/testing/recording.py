@@ -226,15 +226,17 @@ class RecordingContext(EventFacts):
     def state_of(self, dialog_id: str) -> dict[str, Any]:
         return self.state_store.load(str(dialog_id))[0]
 
+    def _post_key(self) -> str:
+        """The handling's key as live derives it (context.post_key_for): its posts' and its defers' base."""
+        if self.event is None:
+            return f"{self.bot_id}:kit"
+        skill_name = self.skill.name if self.skill is not None else ""
+        return post_key_for(vibe_bot_id=self.bot_id, event=self.event, skill_name=skill_name)
+
     def _next_template_id(self) -> str:
         """The templateId live gives the handling's next post or action (handling_keys.template_id_of)."""
         self._made += 1
-        if self.event is None:
-            return template_id_of(f"{self.bot_id}:kit", self._made)
-        skill_name = self.skill.name if self.skill is not None else ""
-        return template_id_of(
-            post_key_for(vibe_bot_id=self.bot_id, event=self.event, skill_name=skill_name), self._made
-        )
+        return template_id_of(self._post_key(), self._made)
 
     def _client_post(self, kind: str, dialog_id: str, message: Mapping[str, Any], made: Any) -> SentMessage:
         """A post (`kind` "post") or command answer ("answer") the skill made through ctx.client, recorded as
@@ -432,7 +434,8 @@ class RecordingContext(EventFacts):
         origin = self.origin
         deferred = DeferredJobEvent(
             portal_member_id=self.portal_member_id,
-            run_key=f"defer:recorded:{len(self.deferred) + 1}",
+            # Keyed as live keys it (one per event and defer), so a job's idempotency key differs per press.
+            run_key=f"defer:{self._post_key()}:{len(self.deferred) + 1}",
             language=self.language,
             job=job,
             data=dict(data),
