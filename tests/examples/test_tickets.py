@@ -39,6 +39,7 @@ class Tracker:
             {
                 "url": str(request.url),
                 "headers": {"Authorization": request.headers["Authorization"]},
+                "key": request.headers.get("Idempotency-Key"),
                 "json": json.loads(request.content),
             }
         )
@@ -114,6 +115,33 @@ def test_a_tracker_down_is_told_in_the_persons_words_and_a_second_press_tries_ag
     tracker.down = False
     [job] = run_deferred(TicketSkill(), press("1 low", store=store))
     assert job.replies == ["Filed: [b]HD-7[/b]"]
+
+
+def test_a_job_run_again_after_its_worker_died_sends_the_tracker_the_same_key(tracker):
+    store = MemoryStateStore()
+    ticket("printer", store=store)
+    ctx = press("1 high", store=store)
+    run_deferred(TicketSkill(), ctx)
+    run_deferred(TicketSkill(), ctx)  # the same run again, as the sweep hands back a run whose worker died
+    first, again = tracker.calls
+    assert first["key"] and again["key"] == first["key"]
+    ticket("scanner", store=store)
+    run_deferred(TicketSkill(), press("2 high", store=store))
+    assert tracker.calls[2]["key"] not in (None, first["key"])  # another ticket, another key
+
+
+def test_a_press_again_after_no_answer_keeps_the_key_and_after_a_refusal_takes_a_new_one(tracker):
+    store = MemoryStateStore()
+    ticket("printer", store=store)
+    tracker.down = True  # it may have filed it all the same
+    run_deferred(TicketSkill(), press("1 low", store=store))
+    tracker.down = False
+    tracker.answer = httpx.Response(422, json={"error": "bad"})  # surely not filed
+    run_deferred(TicketSkill(), press("1 low", store=store))
+    tracker.answer = httpx.Response(201, json={"key": "HD-7"})
+    run_deferred(TicketSkill(), press("1 low", store=store))
+    down, refused, filed = (call["key"] for call in tracker.calls)
+    assert refused == down and filed != refused
 
 
 def test_a_refusal_says_the_status_and_never_the_token(tracker):

@@ -29,6 +29,7 @@ from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, ScheduleS
 from botcore.skills.cron import daily_cron, portal_zone
 from botcore.skills.events import BackendEventType, DeferredJobEvent, ScheduledRunEvent, SkillEvent
 from botcore.skills.i18n import pick
+from botcore.skills.idempotency import idempotency_key
 from botcore.skills.options import Choice, GroupChat, OptionsSchema, OutsideUrl, Secret, Time, Weekdays
 from botcore.skills.outbound import OutsideAddressError, outside_client
 from botcore.vibe import bbcode as bb
@@ -92,16 +93,18 @@ class TrackerError(Exception):
         self.is_inward = is_inward
 
 
-def file_ticket(url: str, token: str, *, summary: str, priority: str) -> str:
+def file_ticket(url: str, token: str, *, summary: str, priority: str, key: str) -> str:
     """POST the ticket to the tracker; its number, or TrackerError. The token goes in a header, never in the
     URL or an error's text (docs/skills.md §5: a Secret is redacted from logs, still never put it in one).
-    The address is the admin's: outside_client calls it only where it leads to the internet (§17)."""
+    The address is the admin's: outside_client calls it only where it leads to the internet (§17).
+    `key` goes as the Idempotency-Key: a job run again after its worker died sends it again, so a tracker
+    that keeps keys answers with the ticket it made rather than filing a second (§17.1)."""
     try:
         with outside_client(timeout=TRACKER_TIMEOUT_SECONDS) as client:
             answer = client.post(
                 url,
                 json={"summary": summary, "priority": priority},
-                headers={"Authorization": f"Bearer {token}"},
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
             )
     except OutsideAddressError:
         raise TrackerError(0, is_inward=True) from None
@@ -213,26 +216,32 @@ class TicketSkill(Skill):
         with ctx.state.update() as data:
             drafts = data.get("drafts", {})
             summary = drafts.pop(number, None) if priority in PRIORITIES else None
+            # A draft the tracker did not answer for keeps its first key: it may have filed it.
+            key = data.get("keys", {}).pop(number, None) if summary is not None else None
         if summary is None:
             ctx.answer_command(text("gone", ctx.language))
             return
         label = pick(PRIORITIES[priority], ctx.language)
         ctx.answer_command(text("filing", ctx.language, priority=label))
-        ctx.defer("file", number=number, summary=summary, priority=priority)
+        ctx.defer("file", number=number, summary=summary, priority=priority, key=key)
 
     def _file(self, job: DeferredJobEvent, ctx: SkillContext) -> None:
+        key = job.data.get("key") or idempotency_key(job, "tickets:file")
         try:
             ticket = file_ticket(
                 ctx.options["tracker_url"],
                 ctx.options["api_token"],
                 summary=job.data["summary"],
                 priority=job.data["priority"],
+                key=key,
             )
         except TrackerError as error:
             # Said in the person's words, not failed: a raise would give them only the generic apology.
             # The draft goes back, so pressing again tries again.
             with ctx.state.update() as data:
                 data.setdefault("drafts", {})[job.data["number"]] = job.data["summary"]
+                if not error.status:  # no answer: the tracker may have filed it, so the next press asks again
+                    data.setdefault("keys", {})[job.data["number"]] = key
             refused = 400 <= error.status < 500  # the token or the ticket; else the tracker is down
             if error.is_inward:
                 said = text("inward", ctx.language)
