@@ -145,6 +145,10 @@ UNFINISHED_NOTE = "an earlier attempt did not finish"
 # What to do about a handler stopped by the task queue's timeout: an event's, and a run's (already deferred).
 EVENT_TIMED_OUT_ADVICE = "hand slow work to ctx.defer"
 RUN_TIMED_OUT_ADVICE = "split slow work into shorter deferred jobs, each well within it"
+# What a handler slower than a cycle held up: an event's, the bot's later events; a run's (a deferred job, a
+# scheduled run: already off the bot's cycle), the skill's later runs on the portal (run_turns).
+EVENT_SLOW_NOTE = f"the bot's next events waited; {EVENT_TIMED_OUT_ADVICE}"
+RUN_SLOW_NOTE = "the skill's later runs on this portal waited; split slow work into shorter deferred jobs"
 
 
 def _timed_out(attempts: int, *, advice: str = EVENT_TIMED_OUT_ADVICE) -> str:
@@ -183,12 +187,11 @@ def note_timed_out_attempt(entry: EventLogEntry, *, skill: str) -> None:
         log.warning("timed-out attempt not noted event=%s: %s", entry.vibe_event_id, describe_error(error))
 
 
-def unfinished_attempts_error(attempts: int, *, earlier: str = "") -> str:
+def unfinished_attempts_error(
+    attempts: int, *, earlier: str = "", advice: str = EVENT_TIMED_OUT_ADVICE
+) -> str:
     """Why work whose last attempts never settled is given up: their workers were stopped mid-skill."""
-    reason = (
-        f"gave up after {attempts} attempts: none of them finished ({_stopped_worker()}); hand slow work"
-        " to ctx.defer"
-    )
+    reason = f"gave up after {attempts} attempts: none of them finished ({_stopped_worker()}); {advice}"
     if earlier.startswith(UNFINISHED_NOTE):
         earlier = ""  # the note of a retry is this same story
     return f"{reason}; before that: {earlier}" if earlier else reason
@@ -215,8 +218,10 @@ def run_skill(
     retry_base: float,
     retry_cap: float,
     retry_until: datetime | None = None,
+    slow_note: str = EVENT_SLOW_NOTE,
 ) -> Verdict:
-    """Run `skill.handle(event, ctx)` once and judge it (judge_failure); `what` names the work in logs."""
+    """Run `skill.handle(event, ctx)` once and judge it (judge_failure); `what` names the work in logs,
+    `slow_note` what a handling slower than a cycle held up and what to do."""
     started = time.monotonic()
     try:
         skill.handle(event, ctx)
@@ -235,11 +240,10 @@ def run_skill(
         return verdict
     took = time.monotonic() - started
     if took > conf.cycle_deadline_seconds():
-        # The bot's later events waited all that time; past the task queue's timeout it is killed instead.
+        # Others waited all that time (slow_note says who); past the task queue's timeout it is killed.
         log.warning(
-            "%s skill=%s took %.1fs, past a cycle's %.0fs: the bot's next events waited; hand slow work"
-            " to ctx.defer",
-            what, skill.name, took, conf.cycle_deadline_seconds(),
+            "%s skill=%s took %.1fs, past a cycle's %.0fs: %s",
+            what, skill.name, took, conf.cycle_deadline_seconds(), slow_note,
         )  # fmt: skip
     return Verdict("done")
 
@@ -708,6 +712,7 @@ def _execute_claimed(run: SkillRun) -> str:
                 verdict = run_skill(
                     skill, event, ctx, attempts=run.attempts, what=what,
                     retry_base=RUN_RETRY_BASE, retry_cap=conf.backoff_max_seconds(), retry_until=retry_until,
+                    slow_note=RUN_SLOW_NOTE,
                 )  # fmt: skip
             except TimeoutException:
                 note_timed_out_run(run)

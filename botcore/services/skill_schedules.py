@@ -27,7 +27,12 @@ from botcore.models import SkillConfig, SkillRun
 from botcore.selectors import running_bots
 from botcore.services.chats_notice import retry_chats_notices
 from botcore.services.doubt_notices import send_doubt_notices
-from botcore.services.executor import catch_up_ends, may_try_again, unfinished_attempts_error
+from botcore.services.executor import (
+    RUN_TIMED_OUT_ADVICE,
+    catch_up_ends,
+    may_try_again,
+    unfinished_attempts_error,
+)
 from botcore.services.notices import retry_failed_run_notices, tell_admins_of_failed_run
 from botcore.services.skill_runs import claim_run, enqueue_run
 from botcore.skills.base import Skill
@@ -218,7 +223,9 @@ def _requeue(now: datetime) -> None:
         if may_try_again(run.attempts, until=catch_up_ends(run), now=now):
             continue  # its catch-up window is still open: handed back below, as a run with attempts left
         failed = SkillRun.objects.filter(pk=run.pk, status=SkillRun.Status.RUNNING).update(
-            status=SkillRun.Status.FAILED, finished_at=now, error=unfinished_attempts_error(run.attempts)
+            status=SkillRun.Status.FAILED,
+            finished_at=now,
+            error=unfinished_attempts_error(run.attempts, advice=RUN_TIMED_OUT_ADVICE),
         )
         skill = find_skill(run.skill_name)
         if failed and run.kind == SkillRun.Kind.SCHEDULED and skill is not None:

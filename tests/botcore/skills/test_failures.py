@@ -442,6 +442,24 @@ def test_a_handling_slower_than_a_cycle_is_logged_for_its_author(settings, caplo
     assert "past a cycle's" in line and "ctx.defer" in line
 
 
+def test_a_run_slower_than_a_cycle_is_logged_with_what_it_held_up_never_told_to_use_ctx_defer(
+    world, settings, caplog
+):
+    """From a skill author's trial: a deferred job that waited 30 s on another service was logged "the bot's
+    next events waited; hand slow work to ctx.defer", though it was deferred already and held no event."""
+    settings.BOTCORE_CYCLE_DEADLINE_SECONDS = 1e-6
+    run = claim_run(
+        portal_id=world.bot.portal.pk,
+        skill_name="probe",
+        kind=SkillRun.Kind.INSTALLED,
+        run_key="installed:slow",
+        payload={},
+    )
+    assert execute_run(run.pk) == "done"
+    [line] = [r.getMessage() for r in caplog.records if "past a cycle's" in r.getMessage()]
+    assert "the skill's later runs on this portal waited" in line and "ctx.defer" not in line
+
+
 def test_a_scheduled_run_whose_every_attempt_died_is_failed_and_told_to_the_admins(world, task_queue):
     """A run that hangs past the task queue's timeout each time is failed by the minute sweep once its
     catch-up window has passed too (until then it is handed back, as the executor retries a passing
@@ -462,6 +480,7 @@ def test_a_scheduled_run_whose_every_attempt_died_is_failed_and_told_to_the_admi
     sweep_schedules(past_window)
     run.refresh_from_db()
     assert run.status == "failed" and "none of them finished" in run.error
+    assert "ctx.defer" not in run.error  # a run is deferred already: it is told to split the work instead
     [notice] = [m["text"] for m in world.messages() if "did not run as planned" in m["text"]]
     assert "“nightly” did not run as planned at 2030-03-04 03:00: it never finished" in notice
     sweep_schedules(past_window)  # a second sweep finds nothing more to fail or tell
