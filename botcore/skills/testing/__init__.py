@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botcore.skills.base import Skill
-from botcore.skills.events import BackendEvent, DeferredJobEvent, SkillEvent
+from botcore.skills.events import BackendEvent, DeferredJobEvent, ScheduledRunEvent, SkillEvent
 from botcore.skills.registry import check_skill_declaration
 from botcore.skills.routing import select_skill
 from botcore.skills.testing.factories import (
@@ -45,6 +45,8 @@ def would_handle(skill: Skill, event: SkillEvent, ctx: RecordingContext) -> bool
     """Whether routing would give `event` to `skill` if it were the portal's only enabled skill."""
     if isinstance(event, DeferredJobEvent):
         return True  # a deferred job goes back to the skill that deferred it
+    if isinstance(event, ScheduledRunEvent) and event.schedule not in _schedule_names(skill, ctx):
+        return False  # the minute sweep fires only the schedules the skill gives with the portal's options
     if isinstance(event, BackendEvent):
         return event.type in skill.event_types and skill.wants(event, ctx)
     return select_skill(event, [skill], context_for=lambda _: ctx) is skill
@@ -104,7 +106,7 @@ def run_skill(
     if not would_handle(skill, event, ctx):
         raise AssertionError(
             f"the {skill.name} skill would not be given {type(event).__name__} {_said(event)!r}"
-            f": {_why_not_given(skill, event)}"
+            f": {_why_not_given(skill, event, ctx)}"
         )
     skill.handle(event, ctx)
     return ctx
@@ -117,10 +119,17 @@ def _said(event: SkillEvent) -> str:
     return str(getattr(event, "text", ""))
 
 
-def _why_not_given(skill: Skill, event: SkillEvent) -> str:
+def _schedule_names(skill: Skill, ctx: RecordingContext) -> list[str]:
+    return [spec.name for spec in skill.schedules_for(ctx.options)]
+
+
+def _why_not_given(skill: Skill, event: SkillEvent, ctx: RecordingContext) -> str:
     """The likeliest reason routing passes `event` by `skill`, for the refusal's message."""
     if event.type not in skill.event_types:
         return f"{event.type} is not among its event_types"
+    if isinstance(event, ScheduledRunEvent) and event.schedule not in (names := _schedule_names(skill, ctx)):
+        given = ", ".join(names) or "none"
+        return f"with these options it has no schedule {event.schedule!r} (its schedules_for gives: {given})"
     if isinstance(event, CommandAddEvent):
         spec = next((c for c in skill.commands if c.command.lstrip("/") == event.command.name), None)
         if spec is None:

@@ -11,12 +11,15 @@ import pytest
 
 from botcore.models import EventLogEntry
 from botcore.services.conversation_state import DatabaseStateStore
-from botcore.skills.base import CommandSpec, Skill
+from botcore.skills.base import CommandSpec, ScheduleSpec, Skill
+from botcore.skills.events import BackendEventType
+from botcore.skills.options import OptionsSchema, Text
 from botcore.skills.state import DialogState, MemoryStateStore
 from botcore.skills.testing import (
     make_button_command_event,
     make_command_event,
     make_message_event,
+    make_scheduled_event,
     run_skill,
 )
 from botcore.skills.testing.factories import BOT_ID
@@ -546,3 +549,29 @@ def test_the_kit_s_ctx_client_refuses_a_file_the_platform_cannot_take_as_live_do
     where the live client refuses it (ValueError) before anything is sent."""
     with pytest.raises(ValueError, match="the platform takes files up to"):
         run_skill(_UploadsHugeThroughTheClient(), make_message_event("go"), client=_FullAnswers())
+
+
+class Digest(Skill):
+    """A schedule that follows the options, as the tickets example's digest: none while no chat is chosen."""
+
+    name = "digest"
+    event_types = frozenset({BackendEventType.SCHEDULED_RUN})
+    options_schema = OptionsSchema(chat=Text())
+
+    def schedules_for(self, options):
+        return [ScheduleSpec("digest", "0 17 * * *")] if options["chat"] else []
+
+    def handle(self, event, ctx) -> None:
+        ctx.send(ctx.options["chat"] or "chat1", "today's digest")
+
+
+def test_the_kit_refuses_a_firing_the_minute_sweep_would_never_make():
+    """From a skill author's trial: run_skill ran a scheduled event under any name and any options, so a test
+    passed on a firing of a schedule the skill did not give (a typo, or options that turn it off)."""
+    at = datetime(2030, 3, 4, 17, 0, tzinfo=UTC)
+    ctx = run_skill(Digest(), make_scheduled_event("digest", local_due_at=at), options={"chat": "chat5"})
+    assert ctx.posts_to("chat5")
+    with pytest.raises(AssertionError, match=r"no schedule 'digest' \(its schedules_for gives: none\)"):
+        run_skill(Digest(), make_scheduled_event("digest", local_due_at=at))
+    with pytest.raises(AssertionError, match=r"no schedule 'digets' \(its schedules_for gives: digest\)"):
+        run_skill(Digest(), make_scheduled_event("digets", local_due_at=at), options={"chat": "chat5"})
