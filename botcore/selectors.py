@@ -115,8 +115,6 @@ def has_events_waiting_from_before(bot: Bot, moment: datetime) -> bool:
     return list_pending_entries(bot).filter(before).exists()
 
 
-# The bot's latest message events read for the estimate, received within CLOCK_SAMPLE_AGE: a clock moves
-# slowly, and one set right again stops counting within the day.
 # How many of a bot's newest stored messages newest_stored_message_in looks through for one dialog's.
 NEWEST_STORED_SCAN = 50
 
@@ -142,19 +140,15 @@ def newest_stored_message_in(bot: Bot, dialog_id: str, *, above: int | None = No
 
 def newest_recorded_post_in(bot: Bot, dialog_id: str, *, above: int | None = None) -> int | None:
     """The newest post of the bot's own in `dialog_id` (above message id `above`) that the ledger recorded
-    (skills/context.py _post_once keeps where each went), among the bot's NEWEST_STORED_SCAN newest records.
+    (skills/context.py _post_once keeps where each went; the ledger, in ActionRecord's posted_in and
+    posted_message_id): one row of their index, however many records the bot made since.
     An earlier event's handling may have posted there after the message this handling answers (a dialog's
     first command, greeted on JOIN_CHAT first): that post is in the chat before this handling's, and a
-    post's doubt judged against the older message alone read the bot's own greeting as the post arrived."""
-    newest = None
-    records = ActionRecord.objects.filter(bot=bot).order_by("-pk")  # the bot's index
-    for result in records.values_list("result", flat=True)[:NEWEST_STORED_SCAN]:
-        if not isinstance(result, Mapping) or result.get("posted_in") != dialog_id:
-            continue
-        message_id = result.get("id")
-        if isinstance(message_id, int) and message_id > (above or 0) and message_id > (newest or 0):
-            newest = message_id
-    return newest
+    post's doubt judged against the older message alone read the bot's own greeting as the post arrived.
+    (The newest 50 of the bot's records were read and their results looked through in Python: a dialog's
+    greeting behind a busy bot's 50 later actions elsewhere was missed.)"""
+    posts = ActionRecord.objects.filter(bot=bot, posted_in=dialog_id, posted_message_id__gt=above or 0)
+    return posts.order_by("-posted_message_id").values_list("posted_message_id", flat=True).first()
 
 
 def newest_known_message_in(bot: Bot, dialog_id: str, *, above: int | None = None) -> int | None:
@@ -167,6 +161,8 @@ def newest_known_message_in(bot: Bot, dialog_id: str, *, above: int | None = Non
     return max((message_id for message_id in known if message_id is not None), default=None)
 
 
+# The bot's latest message events read for the estimate, received within CLOCK_SAMPLE_AGE: a clock moves
+# slowly, and one set right again stops counting within the day.
 CLOCK_SAMPLE_SIZE = 100
 CLOCK_SAMPLE_AGE = timedelta(days=1)
 # Past these an event says nothing of the clock and is left out: a date an hour ahead of its receipt means

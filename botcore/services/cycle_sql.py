@@ -233,13 +233,17 @@ def find_action_result(bot_id: int, key: str) -> Any:
     return _from_db(ActionRecord, "result", rows[0][0]) if rows else None
 
 
-def record_action(bot_id: int, key: str, result: Any) -> None:
-    """Record the action `key` of bot `bot_id` with `result`, unless it is recorded already (the first
-    record stays): one INSERT ... ON CONFLICT DO NOTHING, which the ORM's bulk_create wraps in a transaction
-    of its own (three statements, and the write lock taken up front on SQLite)."""
-    columns = ", ".join(_column(ActionRecord, name) for name in ("bot", "key", "result", "created_at"))
+def record_action(
+    bot_id: int, key: str, result: Any, *, posted_in: str | None = None, posted_message_id: int | None = None
+) -> None:
+    """Record the action `key` of bot `bot_id` with `result` (a post: where it went, `posted_in` and
+    `posted_message_id`), unless it is recorded already (the first record stays): one INSERT ... ON CONFLICT
+    DO NOTHING, which the ORM's bulk_create wraps in a transaction of its own (three statements, and the
+    write lock taken up front on SQLite)."""
+    names = ("bot", "key", "result", "created_at", "posted_in", "posted_message_id")
+    columns = ", ".join(_column(ActionRecord, name) for name in names)
     sql = (
-        f"INSERT INTO {_table(ActionRecord)} ({columns}) VALUES (%s, %s, %s, %s)"
+        f"INSERT INTO {_table(ActionRecord)} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"
         f" ON CONFLICT ({_column(ActionRecord, 'bot')}, {_column(ActionRecord, 'key')}) DO NOTHING"
     )
     params = [
@@ -247,5 +251,7 @@ def record_action(bot_id: int, key: str, result: Any) -> None:
         key,
         _prepared(ActionRecord, "result", result),
         _prepared(ActionRecord, "created_at", timezone.now()),
+        posted_in,
+        posted_message_id,
     ]
     _execute(sql, params)
