@@ -1,7 +1,7 @@
 """The statements made for every message, as plain SQL: the poller's hand-over lease, the cycle's lease swap
 (and renewal), a batch's look-up of the events stored already, its insert and its offset, each event's
-claim and outcome, each action's ledger look-up and record, and the cycle's schedule. (The reads a cycle
-makes for every message with fixed shapes are compiled once instead: botcore/compiled_reads.py.)
+claim and outcome, a handling's ledger look-up and each action's record, and the cycle's schedule. (The
+reads a cycle makes for every message with fixed shapes are compiled once instead: botcore/compiled_reads.py.)
 
 Built with the ORM each cost 0.25-0.8 ms of Python (the claim's lease condition is a join, which Django
 turns into a subquery over the event log), many times what the database takes to run it: ~1.2 ms of the
@@ -231,6 +231,21 @@ def find_action_result(bot_id: int, key: str) -> Any:
     )
     rows = _fetch(sql, [bot_id, key])
     return _from_db(ActionRecord, "result", rows[0][0]) if rows else None
+
+
+def find_action_results(bot_id: int, keys: Sequence[str]) -> dict[str, Any]:
+    """The results recorded for those of the actions `keys` of bot `bot_id` that are recorded, by key: one
+    SELECT on the (bot, key) index for a handling's first keys (action_ledger.HandlingLedger)."""
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return {}
+    sql = (
+        f"SELECT {_column(ActionRecord, 'key')}, {_column(ActionRecord, 'result')}"
+        f" FROM {_table(ActionRecord)} WHERE {_column(ActionRecord, 'bot')} = %s"
+        f" AND {_column(ActionRecord, 'key')} IN ({', '.join(['%s'] * len(keys))})"
+    )
+    rows = _fetch(sql, [bot_id, *keys])
+    return {key: _from_db(ActionRecord, "result", result) for key, result in rows}
 
 
 def record_action(

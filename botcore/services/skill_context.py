@@ -11,13 +11,13 @@ from django_q.exceptions import TimeoutException
 
 from botcore.models import Bot
 from botcore.selectors import estimate_platform_clock_lead, list_enabled_skills, newest_known_message_in
-from botcore.services.action_ledger import DatabaseLedger
+from botcore.services.action_ledger import DatabaseLedger, HandlingLedger, handling_keys
 from botcore.services.conversation_state import DatabaseStateStore
 from botcore.services.skill_runs import defer_job
 from botcore.skills.base import Skill
-from botcore.skills.context import PortalInfo, VibeSkillContext
+from botcore.skills.context import PortalInfo, VibeSkillContext, post_key_for
 from botcore.skills.events import SkillEvent
-from botcore.skills.ledger import MemoryLedger
+from botcore.skills.ledger import ActionLedger, MemoryLedger
 from botcore.skills.routing import select_skill
 from botcore.vibe import VibeClient
 from botcore.vibe.errors import VibeError
@@ -44,12 +44,16 @@ def make_context(
     enabled_skills: Sequence[Skill] = (),
     info: PortalInfo | None = None,
     came_to: int | None = None,
+    ledger: ActionLedger | None = None,
 ) -> VibeSkillContext:
-    """A context with database state, the bot's action ledger and deferral through SkillRun rows.
+    """A context with database state, the bot's action ledger (`ledger`: one its handling shares, else the
+    bot's own) and deferral through SkillRun rows.
 
     Without a bot or client (an uninstalled portal) the context still reads options and state; its
     platform methods raise PlatformUnavailableError.
     """
+    if ledger is None:
+        ledger = DatabaseLedger(bot_pk=bot.pk) if bot is not None else MemoryLedger()
     return VibeSkillContext(
         client=client if bot is not None else None,
         vibe_bot_id=bot.vibe_bot_id if bot is not None else None,
@@ -58,7 +62,7 @@ def make_context(
         event=event,
         options=options,
         state_store=DatabaseStateStore(portal_id=portal.pk, skill_name=skill.name),
-        ledger=DatabaseLedger(bot_pk=bot.pk) if bot is not None else MemoryLedger(),
+        ledger=ledger,
         deferrer=partial(defer_job, portal_id=portal.pk),
         enabled_skills=enabled_skills,
         clock_lead=partial(estimate_platform_clock_lead, bot) if bot is not None else None,
@@ -97,6 +101,10 @@ def choose_skill(
     enabled = [skill for skill, _ in portal_skills.skills]
     options = {skill.name: opts for skill, opts in portal_skills.skills}
     contexts: dict[str, VibeSkillContext] = {}
+    # One ledger for every skill's context of this handling: their keys are the event's, not the skill's, and
+    # a look-up answered from the handling's first read must see what any of them wrote (HandlingLedger).
+    handling_key = post_key_for(vibe_bot_id=bot.vibe_bot_id, event=event, skill_name="", came_to=came_to)
+    ledger = HandlingLedger(bot_pk=bot.pk, expected=handling_keys(handling_key))
 
     def context_for(skill: Skill) -> VibeSkillContext:
         if skill.name not in contexts:
@@ -110,6 +118,7 @@ def choose_skill(
                 enabled_skills=enabled,
                 info=info,
                 came_to=came_to,
+                ledger=ledger,
             )
         return contexts[skill.name]
 

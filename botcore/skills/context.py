@@ -28,7 +28,7 @@ from botcore.skills.event_facts import EventFacts, origin_event
 from botcore.skills.events import SkillEvent
 from botcore.skills.handling_keys import _TEMPLATE_NAMESPACE, post_key_for, template_id_of
 from botcore.skills.i18n import FALLBACK_LANGUAGE, normalize_language
-from botcore.skills.ledger import ActionLedger
+from botcore.skills.ledger import ActionLedger, reaction_key
 from botcore.skills.once_only_client import OnceOnlyClient
 from botcore.skills.posts_once import PostsOnce
 from botcore.skills.state import OnceStateStore, StateStore, refuse_platform_call_in_block
@@ -280,7 +280,7 @@ class VibeSkillContext(EventFacts, PostsOnce, ChatActions):
             return False
         client, bot_id = self._platform()
         self._reactions += 1
-        key = f"{self._post_key}:react:{self._reactions}"
+        key = reaction_key(self._post_key, self._reactions)
         earlier = self._ledger.find(key)
         if earlier is not None:  # an earlier attempt at this event set it: say what that attempt got
             self._effects.append(("reaction", False))

@@ -33,6 +33,11 @@ class ActionLedger(Protocol):
         """Remember nothing for `key` again: a post's doubt written ahead, once it surely never happened."""
 
 
+def reaction_key(handling_key: str, number: int) -> str:
+    """The ledger's key of a handling's `number`th reaction (1 first), `handling_key` its post_key_for."""
+    return f"{handling_key}:react:{number}"
+
+
 def stored_key(key: str) -> str:
     """`key` as the ActionRecord column holds it: itself when it fits, else a digest of it (a backend
     run's keys carry its run key and can be long; templateIds, 36 characters, are kept as they are)."""

@@ -160,6 +160,11 @@ class MemoryStateStore(StateStore):
             return True
 
 
+def state_write_key(handling_key: str, number: int) -> str:
+    """The ledger's key of a handling's `number`th state write (1 first) through OnceStateStore."""
+    return f"{handling_key}:state:{number}"
+
+
 class OnceStateStore(StateStore):
     """A store whose writes, within one handling of one event, happen once however often it is retried.
 
@@ -180,7 +185,7 @@ class OnceStateStore(StateStore):
 
     def _next_key(self) -> str:
         self.writes += 1
-        return f"{self.handling_key}:state:{self.writes}"
+        return state_write_key(self.handling_key, self.writes)
 
     def load(self, dialog_id: str) -> tuple[dict[str, Any], int]:
         return self.inner.load(dialog_id)

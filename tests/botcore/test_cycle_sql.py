@@ -18,6 +18,7 @@ from botcore.models import ActionRecord, Bot, EventLogEntry
 from botcore.services.cycle_sql import (
     claim_entry_row,
     find_action_result,
+    find_action_results,
     find_stored_events,
     insert_entries,
     lease_free_bots,
@@ -224,6 +225,21 @@ def test_an_action_recorded_twice_keeps_its_first_result_and_is_per_bot(bot):
     assert find_action_result(bot.pk, "key") == {"id": 1}
     assert find_action_result(other.pk, "key") == {"id": 3}
     assert ActionRecord.objects.filter(key="key").count() == 2
+
+
+def test_a_handlings_actions_read_together_are_the_orms_rows_of_those_keys_of_the_bot(bot):
+    other = Bot.objects.create(portal=bot.portal, code="o", name="O")
+    record_action(bot.pk, "3:5:react:1", {"done": True})
+    record_action(bot.pk, "reply", {"id": 9, "posted_in": "chat5"}, posted_in="chat5", posted_message_id=9)
+    record_action(other.pk, "3:5:state:1", {"dialog": "12"})
+
+    found = find_action_results(bot.pk, ["3:5:react:1", "reply", "3:5:state:1", "reply"])
+
+    orm = ActionRecord.objects.filter(bot=bot, key__in=["3:5:react:1", "reply", "3:5:state:1"])
+    assert found == dict(orm.values_list("key", "result"))
+    assert found == {"3:5:react:1": {"done": True}, "reply": {"id": 9, "posted_in": "chat5"}}
+    assert ActionRecord.objects.values_list("posted_in", "posted_message_id").get(key="reply") == ("chat5", 9)
+    assert find_action_results(bot.pk, []) == {}
 
 
 def test_an_action_recorded_inside_an_atomic_block_goes_with_it(bot):

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from botcore import conf
 from botcore.models import Bot, BotCommand, EventLogEntry
+from botcore.services.action_ledger import DatabaseLedger
 from botcore.services.bots import provision_bot
 from botcore.services.platform import client_for_bot
 from botcore.services.polling import (
@@ -198,10 +199,11 @@ def test_a_cycle_costs_the_database_a_fixed_count_per_message_however_long_the_h
 
     An empty cycle: the bot, the pending check, the schedule (the credential is read once, then recalled
     while the portal's credentials stand). One message with echo: the bot (with its portal's settings),
-    store_batch's transaction, the pending entries, the portal's skills, then per message 6 (the claim;
-    the reaction's and the reply's ledger look-up and record, one statement each; the outcome), and the
-    schedule. A poll cycle with a lease adds the lease swap, and no renewal while the lease is fresh (a
-    renewal per message used to add one).
+    store_batch's transaction, the pending entries, the portal's skills, then per message 5 (the claim;
+    the handling's one ledger look-up, for the reaction and the reply both; their records, one statement
+    each; the outcome), and the schedule. A poll cycle with a lease adds the lease swap, and no renewal
+    while the lease is fresh (a renewal per message used to add one). Each handling looked the reaction and
+    the reply up apart: 6 a message.
     """
     settings.VIBE_BUDGET_BACKEND = "off"  # a best-effort call the budget skipped would record nothing
     # A history of handled events first (the dialog's join among them): the count must not grow with it.
@@ -209,9 +211,31 @@ def test_a_cycle_costs_the_database_a_fixed_count_per_message_however_long_the_h
         sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text=f"earlier {number}")
         poll_bot_once(bot.pk)
     counts = [statements_of_a_cycle(sandbox_portal, bot, messages=messages) for messages in (0, 1, 3)]
-    assert counts == [3, 18, 18 + 2 * 6]
+    assert counts == [3, 17, 17 + 2 * 5]
     leased = [statements_of_a_cycle(sandbox_portal, bot, messages=n, leased=True) for n in (1, 3)]
-    assert leased == [18 + 1, 18 + 2 * 6 + 1]
+    assert leased == [17 + 1, 17 + 2 * 5 + 1]
+
+
+@pytest.mark.slow
+def test_where_a_repeat_posts_again_a_message_costs_a_fixed_count_however_many_actions_came_before(
+    sandbox_portal, bot, settings
+):
+    """Where the platform does not de-duplicate a post's templateId (`no-template-dedupe`), each reply's doubt
+    is written ahead and judged against the newest message known in its chat: per message 8 (the claim; the
+    handling's one ledger look-up; the reaction's record; the newest person's message stored there and the
+    newest post of the bot's own recorded there, a statement each; the reply's doubt written ahead, then
+    settled; the outcome): 9 while the reaction and the reply were looked up apart. The bot's own newest post
+    there was looked for among its newest 50 records, read whole; it is one row of an index now, however
+    many records the bot made before (60 here, elsewhere: tests/botcore/test_recorded_posts.py)."""
+    settings.VIBE_BUDGET_BACKEND = "off"  # a best-effort call the budget skipped would record nothing
+    sandbox_portal.speak("no-template-dedupe")
+    sandbox_portal.say(user_id=sandbox_portal.member_id, bot_id=bot.vibe_bot_id, text="earlier")
+    poll_bot_once(bot.pk)  # the dialog's join (its greeting) and a first answer
+    ledger = DatabaseLedger(bot_pk=bot.pk)
+    for number in range(60):  # a busy bot's actions elsewhere since
+        ledger.record(f"elsewhere {number}", {"id": 10**6 + number, "posted_in": "chat999"})
+    counts = [statements_of_a_cycle(sandbox_portal, bot, messages=messages) for messages in (1, 3)]
+    assert counts == [12 + 8, 12 + 3 * 8]  # the cycle's own 12: the test above's 17 less its message's 5
 
 
 def test_a_cycle_renews_its_lease_once_a_quarter_of_it_has_gone_by_and_says_when_it_is_lost(bot):
