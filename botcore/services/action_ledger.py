@@ -70,7 +70,8 @@ class HandlingLedger(DatabaseLedger):
 
     Why the read still holds when the later key is asked: only a handling of the same event writes its keys,
     and the handling has its event to itself (its cycle's lease, which outlives the task queue's timeout, and
-    its claim of the attempt, botcore/services/polling.py and executor.py), so between the read and the
+    its claim of the attempt, botcore/services/polling.py and executor.py; a cycle run without a lease, a
+    test's or a shell's, has it alone only as its caller keeps it so), so between the read and the
     look-up only this handling can have written one; each of its contexts writes through this ledger, and a
     key it wrote (or took back, or wrote in a transaction rolled back since) is looked up in the database
     again. Nothing is assumed of the attempt: whatever earlier attempts recorded is in the read, the records
