@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
@@ -59,37 +59,37 @@ def send_doubt_notices(now: datetime, *, limit: int = 200) -> int:
     """The minute sweep's part: for each bot with entries left in doubt and no notice within the window, one
     notice to its portal's admins. Returns how many admins were told."""
     window = timedelta(seconds=conf.doubt_notice_window_seconds())
+    told_lately = EventLogEntry.objects.filter(
+        ~Q(left_in_doubt=""), doubt_noticed_at__gt=now - window
+    ).values("bot_id")
+    # Bots, not entries, each once (order_by() drops the log's ordering, which DISTINCT would join: a burst
+    # took every place); and none told within the window, which would take a place only to be skipped.
     bot_ids = (
         EventLogEntry.objects.filter(~Q(left_in_doubt=""), doubt_notice_due_at__lte=now)
         .exclude(status=EventLogEntry.Status.RECEIVED)
+        .exclude(bot_id__in=told_lately)
+        .order_by("bot_id")
         .values_list("bot_id", flat=True)
         .distinct()[:limit]
     )
-    told = 0
-    for bot_id in bot_ids:
-        last = EventLogEntry.objects.filter(~Q(left_in_doubt=""), bot_id=bot_id).aggregate(
-            last=Max("doubt_noticed_at")
-        )["last"]
-        if last is not None and now - last < window:
-            continue  # told within the window: these are counted in the next notice
-        told += _notify_bot(bot_id, now)
-    return told
+    return sum(_notify_bot(bot_id, now) for bot_id in list(bot_ids))
 
 
 def _notify_bot(bot_id: int, now: datetime) -> int:
-    batch = list(_untold(bot_id).select_related("bot__portal").order_by("received_at", "pk"))
-    if not batch or any(entry.doubt_notice_due_at > now for entry in batch):
+    untold = _untold(bot_id)
+    if untold.filter(doubt_notice_due_at__gt=now).exists():
         return 0  # a sweep's claim on them runs (or a notice tried again waits for it)
     # Claimed for a backoff first, as a failed run's notice is: two sweeps at once never send it twice, and a
     # sweep killed mid-send leaves it due again then (the ledger keeps the admins told from a second one).
+    # One statement whatever the burst: the notice tells the first entry and counts the rest.
     claim_until = now + timedelta(seconds=conf.backoff_max_seconds())
-    for entry in batch:
-        claimed = EventLogEntry.objects.filter(
-            pk=entry.pk, doubt_notice_due_at=entry.doubt_notice_due_at, doubt_noticed_at__isnull=True
-        ).update(doubt_notice_due_at=claim_until)
-        if not claimed:
-            return 0  # another sweep has them
-    first, more = batch[0], len(batch) - 1
+    if not untold.filter(doubt_notice_due_at__lte=now).update(doubt_notice_due_at=claim_until):
+        return 0  # another sweep has them
+    batch = _untold(bot_id).filter(doubt_notice_due_at=claim_until)
+    first = batch.select_related("bot__portal").order_by("received_at", "pk").first()
+    if first is None:
+        return 0
+    more = batch.count() - 1
     portal = first.bot.portal
     bot = find_active_bot(portal)
     if bot is None or bot.vibe_bot_id is None or portal.status == Portal.Status.UNINSTALLED:
@@ -109,10 +109,8 @@ def _notify_bot(bot_id: int, now: datetime) -> int:
     return told
 
 
-def _settle(batch: list[EventLogEntry], now: datetime) -> None:
-    EventLogEntry.objects.filter(pk__in=[entry.pk for entry in batch]).update(
-        doubt_notice_due_at=None, doubt_noticed_at=now
-    )
+def _settle(batch: QuerySet[EventLogEntry], now: datetime) -> None:
+    batch.update(doubt_notice_due_at=None, doubt_noticed_at=now)
 
 
 def _deliver(bot: Bot, first: EventLogEntry, more: int) -> tuple[int, bool]:
