@@ -133,7 +133,9 @@ def send_to_each(
             )
         try:
             said = text(user_id) if callable(text) else text
-            client.send_message(bot_id, dialog_id=str(user_id), text=said)
+            # No preview of links: a notice quotes names people chose (a chat's, a person's, which may hold a
+            # link) and the platform's card of it, its title and picture theirs, stood under the app's words.
+            client.send_message(bot_id, dialog_id=str(user_id), text=said, url_preview=False)
         except VibeError as error:
             log.warning("%s not sent portal=%s user=%s: %s", what, bot.portal.member_id, user_id, error)
             if (

@@ -182,3 +182,27 @@ def test_a_notice_for_an_uninstalled_portal_is_dropped(sandbox_portal, settings)
     assert send_doubt_notices(timezone.now()) == 0
     assert notices(sandbox_portal, bot) == []
     assert EventLogEntry.objects.get(left_in_doubt="chat").doubt_noticed_at is not None
+
+
+def test_a_name_someone_chose_puts_neither_markup_nor_a_preview_of_their_link_in_the_notice(
+    sandbox_portal, settings
+):
+    """A portal's member names themselves (or a chat) with BB-code and a link: the admins' notice shows the
+    name as typed, its markup inert, and is sent without the platform's preview of links (urlPreview,
+    default true, CONTRACT B §7.3): the notice carried a card of the member's page, its title and picture
+    chosen by them, under the app's own words."""
+    bot = bot_for(sandbox_portal, settings, DoubtfulChatSkill)
+    name = "Boris [URL=https://evil.example/a]open the app[/URL] https://evil.example/x"
+    changed = sandbox_portal.control.patch(f"/_sandbox/users/{sandbox_portal.member_id}", json={"name": name})
+    assert changed.is_success
+    said_by_member(sandbox_portal, bot, "week")
+    assert send_doubt_notices(timezone.now()) == 1
+
+    [notice] = notices(sandbox_portal, bot)
+    assert "[\u200bURL=https://evil.example/a]" in notice["text"] and "[URL=" not in notice["text"]
+    [sent] = [
+        call
+        for call in sandbox_portal.calls(bot.vibe_bot_id)
+        if call["method"] == "POST" and call["path"].endswith("/messages") and NOTICE in str(call["body"])
+    ]
+    assert sent["body"]["fields"].get("urlPreview") is False
