@@ -19,6 +19,21 @@ from typing import Any, ClassVar
 from botcore.vibe.coerce import controls_escaped, is_digits
 
 REDACTED = "<redacted>"  # what stands where an error's text quoted one of our secrets
+# A credential's kind, its prefix (vibe_app_, vibe_api_, vibe_session_): a platform naming the key or token it
+# refused may print the random part after it alone, which no pattern knows as a secret.
+_KIND_PREFIX = re.compile(r"vibe_[a-z]+_")
+_SHORTEST_QUOTED_PART = 8  # shorter, the part would blot out words that merely hold it
+
+
+def quoted_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Each of `secrets` as an answer may quote it: whole, and its part after the kind's prefix; longest
+    first, so the whole is taken out before its part."""
+    forms = set()
+    for secret in secrets:
+        forms.add(secret)
+        if (kind := _KIND_PREFIX.match(secret)) and len(secret) - kind.end() >= _SHORTEST_QUOTED_PART:
+            forms.add(secret[kind.end() :])
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 class VibeError(Exception):

@@ -48,6 +48,7 @@ from botcore.vibe.errors import (
     VibeRateLimitError,
     VibeTransportError,
     VibeUnsendableRequestError,
+    quoted_forms,
 )
 from botcore.vibe.held_calls import HeldCall, HeldCalls
 from botcore.vibe.hooks import held_call_went, platform_responded
@@ -127,8 +128,9 @@ class Transport:
         # refused before it spends the budget (local_refusals), as httpx or h11 would refuse it later.
         self._header_problem = header_problem(self._headers)
         # What a platform's answer or a transport failure may quote back and must never pass on: the key, the
-        # token, and a secret the call sends in its body (an OAuth code is live until its exchange succeeds).
-        self._secrets = tuple(s for s in (api_key, session_token, sends_secret) if s)
+        # token, and a secret the call sends in its body (an OAuth code is live until its exchange succeeds);
+        # each also without its prefix (quoted_forms).
+        self._secrets = quoted_forms(s for s in (api_key, session_token, sends_secret) if s)
         self._key_name: str | None = None
         self._backoff_base = backoff_base
         self.deadline = deadline  # time.monotonic() past which nothing is sent or waited for

@@ -91,6 +91,38 @@ def test_a_platform_answer_that_quotes_our_secrets_is_scrubbed():
     assert caught.value.hint == "check <redacted>"
 
 
+def test_a_platform_answer_that_quotes_our_secrets_without_their_prefix_is_scrubbed(caplog):
+    """A platform naming the token it refused by its random part alone ("token TOPSECRET… expired", the
+    prefix parsed off), or the key so: only the whole credential was taken out, and its part after the
+    prefix went into the error's text, the log lines and the event log's error column as it came."""
+    token_body, key_body = SECRET_TOKEN.removeprefix("vibe_session_"), SECRET_KEY.removeprefix("vibe_app_")
+
+    def echo_bodies(request: httpx.Request) -> httpx.Response:
+        bearer = request.headers["authorization"].removeprefix("Bearer vibe_session_")
+        key = request.headers["x-api-key"].removeprefix("vibe_app_")
+        body = {
+            "success": False,
+            "error": {
+                "code": "TOKEN_INVALID",
+                "message": f"session {bearer} is not valid for app key {key}",
+                "hint": f"renew {bearer}",
+            },
+            "data": {"token": bearer},
+        }
+        return httpx.Response(401, json=body)
+
+    http = httpx.Client(transport=httpx.MockTransport(echo_bodies))
+    client = VibeClient(
+        api_key=SECRET_KEY, session_token=SECRET_TOKEN, base_url="http://platform.test/v1", http=http,
+        budget=NoBudget(), max_attempts=1,
+    )  # fmt: skip
+    with caplog.at_level(logging.DEBUG), pytest.raises(VibeApiError) as caught:
+        client.list_bots()
+    said = everything_said_about(caught.value) + json.dumps(caught.value.data) + caplog.text
+    assert token_body not in said and key_body not in said
+    assert caught.value.message == "session <redacted> is not valid for app key <redacted>"
+
+
 def test_transport_failures_carry_no_credentials():
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError(f"cannot reach, headers were {dict(request.headers)}", request=request)
