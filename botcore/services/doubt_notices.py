@@ -146,8 +146,12 @@ def chat_of(entry: EventLogEntry) -> str:
     if not isinstance(event, ChatEvent):
         return gettext("an unknown chat")
     chat, user = event.chat, event.user
-    if chat is not None and chat.type not in ("", "private") and bb.plain_name(chat.name):
-        return gettext("the chat “{name}”").format(name=bb.plain_name(chat.name))
+    if chat is not None and chat.type not in ("", "private"):
+        if name := bb.plain_name(chat.name):
+            return gettext("the chat “{name}”").format(name=name)
+        # A group chat whose name shows nothing (controls alone): by its id, never as the private chat of the
+        # person who wrote, where the admin would look in vain.
+        return gettext("the chat {dialog}").format(dialog=event.dialog_id or "?")
     if user is not None and bb.plain_name(user.name):
         return gettext("the private chat with {person}").format(person=bb.plain_name(user.name))
     return gettext("the chat {dialog}").format(dialog=event.dialog_id or "?")

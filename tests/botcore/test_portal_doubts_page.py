@@ -75,3 +75,13 @@ def test_the_list_speaks_the_viewers_language():
     left_in_doubt(acme, "upload", text="x", chat=PRIVATE)
     page = signed_in(acme, is_admin=True).get("/portal/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
     assert "Запросы под вопросом" in page and "личный чат" in page
+
+
+def test_a_group_chat_whose_name_shows_nothing_is_not_called_a_private_chat():
+    """A member names a group chat with controls and bidi marks alone (the platform takes it): its name shows
+    nothing, and the row (and the admins' notice, by the same words) called it the private chat with the
+    person who wrote, sending the admin to look in a chat where nothing was missing."""
+    acme = make_portal("acme")
+    left_in_doubt(acme, "post", text="x", chat={**TEAM, "name": "\u0007\u202e \n"})
+    page = signed_in(acme, is_admin=True).get("/portal/").content.decode()
+    assert "the chat chat90" in page and "private chat" not in page
