@@ -28,7 +28,7 @@ from botcore.vibe import VibeClient
 from botcore.vibe import bbcode as bb
 from botcore.vibe.budget import Priority
 from botcore.vibe.chat_marks import newest_on_platform, shows_never_arrived
-from botcore.vibe.errors import VibeApiError, VibeError
+from botcore.vibe.errors import VibeApiError, VibeError, VibeProtocolError
 from botcore.vibe.events import BotEvent, CommandAddEvent, MessageAddEvent
 from tenants.errors import SessionTokenError
 from tenants.models import Portal
@@ -197,7 +197,11 @@ def _failure_facts(cause: BaseException | None) -> dict[str, str]:
         refused = {"why": "refused", "code": str(cause.code or cause.status)}
         # A fact added beside the others: the release before reads the run's facts too while an upgrade
         # rolls, and tells this one as the refusal it is.
-        return {**refused, "chat": "not_a_member"} if _refused_a_chat_it_is_not_in(cause) else refused
+        if _refused_a_chat_it_is_not_in(cause):
+            return {**refused, "chat": "not_a_member"}
+        if isinstance(cause, VibeProtocolError) and cause.no_handler_ran:
+            return {**refused, "address": "no_such_path"}
+        return refused
     if cause is None:  # the minute sweep failed it: every attempt's worker stopped before it finished
         return {"why": "unfinished"}
     if is_transient(cause):
@@ -218,9 +222,23 @@ def _refused_a_chat_it_is_not_in(cause: VibeApiError) -> bool:
     )
 
 
+def _vendors_to_fix(facts: dict[str, str]) -> bool:
+    """Whether the run failed for the app's own setup, which no admin of a portal can change: the address
+    the app calls the platform at answered that it has no such path or method (a router's 404, 405, 410 or
+    501 outside the platform's envelope: VibeProtocolError.no_handler_ran), a wrong base URL or a platform
+    without that function. Told "the platform refused it (404)... check its settings", an admin looked
+    through settings that were right."""
+    return facts.get("why") == "refused" and facts.get("address") == "no_such_path"
+
+
 def _why_it_failed(facts: dict[str, str]) -> str:
     """In the admin's words: what to fix where the platform says it, else its code; never a trace."""
     why = facts.get("why")
+    if _vendors_to_fix(facts):
+        return gettext(
+            "the app reaches the platform at an address that has no such function ({code}: the answer came"
+            " from something in front of the platform, not from the platform itself)"
+        ).format(code=facts.get("code", ""))
     if why == "refused" and facts.get("chat") == "not_a_member":
         return gettext(
             "the platform refused it ({code}): the bot is not a member of the chat it posts to (it was"
@@ -242,11 +260,18 @@ def _failed_run_text(run: SkillRun, skill: Skill | None, facts: dict[str, str], 
             title = run.skill_name
         else:
             title = pick(skill.title, language) if skill.title else skill.name
+        when = day_and_time(datetime.fromisoformat(run.payload["local_due_at"]))
+        if _vendors_to_fix(facts):
+            return gettext(
+                "“{skill}” did not run as planned at {when}: {why}. Its settings are not the cause: the app's"
+                " vendor has to correct the app's setup (a wrong address for the platform, or a platform"
+                " without this function)."
+            ).format(skill=title, when=when, why=_why_it_failed(facts))
         return gettext(
             "“{skill}” did not run as planned at {when}: {why}. Please {link} and check its settings."
         ).format(
             skill=title,
-            when=day_and_time(datetime.fromisoformat(run.payload["local_due_at"])),
+            when=when,
             why=_why_it_failed(facts),
             link=bb.url(settings.VIBE_APP_PUBLIC_URL, gettext("open the app")),
         )

@@ -11,16 +11,31 @@ from __future__ import annotations
 
 import pytest
 
-from botcore.models import Bot, EventLogEntry
+from botcore.models import Bot, EventLogEntry, SkillRun
 from botcore.services.bots import provision_bot
+from botcore.services.executor import execute_run
 from botcore.services.polling import poll_bot_once
 from botcore.services.provisioning import provision_portal
+from botcore.services.skill_runs import claim_run
+from botcore.skills.base import Skill
+from botcore.skills.events import BackendEventType
 from tenants.models import SessionGrant
 from tenants.operations import reverify_session
 from tests.botcore.replying import SKILL_PATH, message_entry, replies
 
 CHAT = "/v1/bots/{bot_id}/chats/{dialog_id}"
 MESSAGES = "/v1/bots/{bot_id}/messages"
+
+
+class DigestSkill(Skill):
+    """A scheduled skill that reads its group chat (its title, for the digest) before posting into it."""
+
+    name = "digest"
+    event_types = frozenset({BackendEventType.SCHEDULED_RUN})
+
+    def handle(self, event, ctx) -> None:
+        chat = ctx.client.get_chat(ctx.bot_id, "chat1")
+        ctx.send("chat1", f"the digest of {chat.title}")
 
 
 @pytest.fixture
@@ -137,3 +152,40 @@ def test_a_router_404_for_the_identity_check_keeps_the_session_asked_about(sandb
     assert not result.ok and "kept" in result.message
     assert SessionGrant.objects.filter(portal=sandbox_portal.portal, invalidated_at__isnull=True).count() == 1
     assert calls_to(sandbox_portal, "GET", "/v1/me") == 1
+
+
+def test_a_scheduled_run_a_router_refuses_tells_the_admins_it_is_the_vendors_to_fix(
+    sandbox_portal, bot, settings
+):
+    """The run's chat read met a router's 404 (the app's address for the platform wrong, or a platform
+    without that path): no setting of the portal's can fix it. The admins read "the platform refused it (404)
+    ... Please open the app and check its settings", and looked through settings that were right. The notice
+    itself goes out (its path answers): it says the app's vendor has to fix the app's setup."""
+    settings.BOTCORE_SKILLS = [f"{__name__}.DigestSkill"]
+    fault(sandbox_portal, "GET", CHAT, "router-404")
+    run = claim_run(
+        portal_id=bot.portal_id, skill_name="digest", kind=SkillRun.Kind.SCHEDULED,
+        run_key="schedule:digest:2030-03-04T17:30:00+00:00",
+        payload={"schedule": "digest", "due_at": "2030-03-04T17:30:00+00:00",
+                 "local_due_at": "2030-03-04T17:30:00+00:00"},
+    )  # fmt: skip
+
+    assert execute_run(run.pk) == "failed"
+
+    assert calls_to(sandbox_portal, "GET", "/chats/") >= 1 and "404" in SkillRun.objects.get(pk=run.pk).error
+    [notice] = [m["text"] for m in sandbox_portal.bot_messages(bot.vibe_bot_id) if "did not run" in m["text"]]
+    assert notice.startswith("“digest” did not run as planned at 2030-03-04 17:30:"), notice
+    assert "no such function (404" in notice and "the app's vendor has to correct the app's setup" in notice
+    assert "check its settings" not in notice and "the platform refused it" not in notice
+
+
+def test_a_router_refusal_is_a_fact_beside_the_refusal_the_release_before_reads():
+    """The facts are stored on the run while its notice is retried, and read by the release before while an
+    upgrade rolls: that one still finds the refusal and its code, and tells it as it did."""
+    from botcore.services.notices import _failure_facts
+    from botcore.vibe.errors import VibeProtocolError
+
+    routed = VibeProtocolError(status=405, code=None, message="HTTP 405", method="GET", path="/v1/bots/1/x")
+    proxied = VibeProtocolError(status=413, code=None, message="HTTP 413", method="POST", path="/v1/bots/1/x")
+    assert _failure_facts(routed) == {"why": "refused", "code": "405", "address": "no_such_path"}
+    assert _failure_facts(proxied) == {"why": "refused", "code": "413"}
