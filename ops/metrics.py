@@ -61,7 +61,9 @@ BEST_EFFORT_CALLS = Counter(
     " them",
     ["outcome"],
 )
-BACKOFFS = Counter("vibeapp_poll_backoffs", "Poll cycles that backed off (5xx, network, unexpected)")
+BACKOFFS = Counter(
+    "vibeapp_poll_backoffs", "Poll cycles that backed off (5xx, network, unexpected, no events path)"
+)
 WRITES_IN_DOUBT = Counter(
     "vibeapp_writes_in_doubt",
     "Once-only writes (post, chat, upload) whose call failed after the platform may have acted, by outcome",
@@ -81,7 +83,10 @@ POLL_OUTCOMES = (
     "skipped",
     "not_active",
     "request_refused",
+    "no_such_path",
 )
+# The outcomes of a cycle that backed off a step after a failure (vibeapp_poll_backoffs_total).
+BACKED_OFF_OUTCOMES = frozenset({"backoff", "no_such_path"})
 FINISHED_OUTCOMES = ("handled", "ignored", "failed")
 
 # Known event types (EventType values) stay as they are; anything else is one bucket, so labels stay bounded.
@@ -99,7 +104,7 @@ def _event_type_label(event_type: str) -> str:
 
 def record_poll_outcome(*, status: str) -> None:
     POLLS.labels(outcome=status).inc()
-    if status == "backoff":
+    if status in BACKED_OFF_OUTCOMES:
         BACKOFFS.inc()
 
 

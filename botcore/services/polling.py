@@ -43,7 +43,13 @@ from botcore.services.platform import (
     registered_under_previous_app_key,
     report_refused_credential,
 )
-from botcore.services.refused_polls import refusal_reason, refusal_watched, refused_as_built
+from botcore.services.refused_polls import (
+    no_events_path,
+    no_events_path_reason,
+    refusal_reason,
+    refusal_watched,
+    refused_as_built,
+)
 from botcore.vibe.backoff import backoff_seconds, retry_delay
 from botcore.vibe.errors import VibeApiError, VibeError, VibeRateLimitError
 from botcore.vibe.models import EventBatch
@@ -58,7 +64,7 @@ log = logging.getLogger(__name__)
 # How a cycle ends: vibeapp_polls_total{outcome=...} (ops.metrics.POLL_OUTCOMES shows each from the start).
 CycleStatus = Literal[
     "polled", "skipped", "rate_limited", "backoff", "app_key_refused", "no_session", "reprovision", "broken",
-    "not_active", "request_refused",
+    "not_active", "request_refused", "no_such_path",
 ]  # fmt: skip
 
 
@@ -573,6 +579,9 @@ def _settle_failure(
             consecutive_failures=0,
         )
         return CycleOutcome("rate_limited")
+    if no_events_path(error):
+        _back_off(bot, lease_token, error, said=no_events_path_reason(error))
+        return CycleOutcome("no_such_path")  # vibeapp_polls_total{outcome=...}: alert on it
     return _back_off(bot, lease_token, error)
 
 
@@ -607,20 +616,29 @@ def _drop_broken_connection() -> None:
         connection.close_if_unusable_or_obsolete()
 
 
-def _back_off(bot: Bot, lease_token: str | None, error: Exception, **fields: Any) -> CycleOutcome:
+def _back_off(
+    bot: Bot, lease_token: str | None, error: Exception, *, said: str = "", **fields: Any
+) -> CycleOutcome:
+    """Back off one step more. `said`: a plain reason the bot's last error reads instead of the error, said at
+    ERROR once a spell and at INFO after (a WARNING at each step of a wrong base URL's spell said nothing)."""
     failures = bot.consecutive_failures + 1
     delay = _poll_backoff(failures)
-    log.warning(
-        "cycle failed bot=%s portal=%s failures=%s backoff=%.1fs: %s",
-        bot.pk,
-        bot.portal.member_id,
-        failures,
-        delay,
-        error,
-    )
+    member_id = bot.portal.member_id
+    if said and bot.last_error != said[:2000]:
+        log.error("bot=%s portal=%s cannot poll: %s", bot.pk, member_id, said)
+    elif said:
+        log.info(
+            "bot=%s portal=%s still cannot poll (said before) failures=%s backoff=%.1fs: %s",
+            bot.pk, member_id, failures, delay, error,
+        )  # fmt: skip
+    else:
+        log.warning(
+            "cycle failed bot=%s portal=%s failures=%s backoff=%.1fs: %s", bot.pk, member_id, failures, delay,
+            error,
+        )  # fmt: skip
     _schedule(
         bot.pk, lease_token=lease_token, delay=delay, consecutive_failures=failures,
-        last_error=describe_error(error)[:2000],
+        last_error=(said or describe_error(error))[:2000],
         backoff_until=timezone.now() + timedelta(seconds=delay), **fields,
     )  # fmt: skip
     return CycleOutcome("backoff")

@@ -1,17 +1,25 @@
-"""A bot's poll refused as we build it: what it is, what to tell an operator, what the watch hands its cycle.
+"""A bot's poll refused by something in the way: what it is, what to tell an operator, what the watch hands
+its cycle.
 
 The events call is ours from end to end: its URL holds two numbers, and its headers our key and the
 portal's credential. Something in the way (a proxy) that refuses it for its size (413, 414, 431:
 REQUEST_TOO_LARGE_STATUSES), or a credential no header may carry (VibeUnsendableRequestError, refused here
 before it is sent), refuses the very same request at every poll: it is no outage to back off from and try
 again. botcore.services.polling asks again only after the longest backoff and says why once.
+
+A router's answer that the events path is not there (no_events_path: a wrong VIBE_BASE_URL, a platform
+without the path, a proxy's route) is backed off step by step as any failure (a proxy's 404 page during a
+deploy passes), but said once, plainly, with what to check (no_events_path_reason), not as a bare WARNING
+at every step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
+from urllib.parse import urlsplit
 
+from botcore import conf
 from botcore.vibe.errors import (
     REQUEST_TOO_LARGE_STATUSES,
     VibeError,
@@ -33,6 +41,40 @@ def refused_as_built(error: VibeError) -> bool:
     if isinstance(error, VibeUnsendableRequestError):
         return True
     return isinstance(error, VibeProtocolError) and error.status in REQUEST_TOO_LARGE_STATUSES
+
+
+def no_events_path(error: VibeError) -> TypeGuard[VibeProtocolError]:
+    """Whether the poll was answered, outside the platform's envelope, that the events path or its method is
+    not there (VibeProtocolError.no_handler_ran): whatever routes requests at the base URL has no such
+    route, so no poll passes until the base URL or the route is fixed."""
+    if not isinstance(error, VibeProtocolError) or not error.no_handler_ran:
+        return False
+    return error.method == "GET" and error.path.partition("?")[0].rstrip("/").endswith("/events")
+
+
+def no_events_path_reason(error: VibeProtocolError) -> str:
+    """What an operator is told of a poll that met no events path (no_events_path): what it means and what
+    to check. The same for every repeat, so that it is said once a spell (polling._back_off)."""
+    return (
+        f"the poll (GET {_EVENTS_ROUTE}) was answered {error.status} outside the platform's envelope by"
+        f" whatever routes requests at {_base_url_shown()}: no such path or method there, so no poll of any"
+        " bot passes. Most likely VIBE_BASE_URL is wrong (its host, or a path prefix missing or extra: the"
+        " web app's address rather than the API's), or the platform there has no events path (not a"
+        " VibeCode platform, or a version without it); a proxy's route answers so too (its 404 page during a"
+        " deploy, which passes). Check VIBE_BASE_URL and the proxy's routes: the bot backs off and polls"
+        " again, and no stored event is lost"
+    )
+
+
+def _base_url_shown() -> str:
+    """VIBE_BASE_URL as an operator checks it: its scheme, host, port and path, never a user or password it
+    may hold, nor a query."""
+    parts = urlsplit(conf.vibe_base_url())
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
 def refusal_reason(error: VibeError, credential: PortalCredential) -> str:

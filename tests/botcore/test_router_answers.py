@@ -9,7 +9,10 @@ met one held the bot's later events until the event's attempts ran out.
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from django.utils import timezone
 
 from botcore.models import Bot, EventLogEntry, SkillRun
 from botcore.services.bots import provision_bot
@@ -19,9 +22,12 @@ from botcore.services.provisioning import provision_portal
 from botcore.services.skill_runs import claim_run
 from botcore.skills.base import Skill
 from botcore.skills.events import BackendEventType
+from botcore.tasks import poll_bot
+from ops.fleet import gather_fleet
 from tenants.models import SessionGrant
 from tenants.operations import reverify_session
 from tests.botcore.replying import SKILL_PATH, message_entry, replies
+from tests.ops.test_metrics import scrape, value
 
 CHAT = "/v1/bots/{bot_id}/chats/{dialog_id}"
 MESSAGES = "/v1/bots/{bot_id}/messages"
@@ -114,7 +120,7 @@ def test_a_poll_a_router_refuses_backs_off_and_loses_no_stored_event(sandbox_por
     fault(sandbox_portal, "GET", "/v1/bots/{bot_id}/events", "router-404")
     polls_before = calls_to(sandbox_portal, "GET", "/events")
 
-    assert poll_bot_once(bot.pk).status == "backoff"
+    assert poll_bot_once(bot.pk).status == "no_such_path"
 
     assert calls_to(sandbox_portal, "GET", "/events") - polls_before == 1
     bot.refresh_from_db()
@@ -126,6 +132,38 @@ def test_a_poll_a_router_refuses_backs_off_and_loses_no_stored_event(sandbox_por
     poll_bot_once(bot.pk)
     entry.refresh_from_db()
     assert entry.status == EventLogEntry.Status.HANDLED and len(replies(sandbox_portal, bot, "kept")) == 1
+
+
+def test_a_poll_a_router_refuses_is_said_once_with_what_to_check_and_counted_as_failing_polls(
+    sandbox_portal, bot, caplog
+):
+    """A wrong base URL (or a platform without the events path): each backoff step of the bot's poll was a
+    WARNING `cycle failed ... 404 no code`, none saying what it meant. Said once, at ERROR, with what to
+    check; quieter after. An operator who reads no log sees it too: the polls count as `no_such_path` (and
+    as backoffs), the fleet view counts the bot backing off, and its last error reads what to check."""
+    fault(sandbox_portal, "GET", "/v1/bots/{bot_id}/events", "router-404")
+    before = scrape()
+
+    with caplog.at_level(logging.INFO):
+        outcomes = [poll_bot(bot.pk) for _ in range(4)]
+
+    assert outcomes == ["no_such_path"] * 4
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.levelno for r in loud] == [logging.ERROR], [r.getMessage() for r in loud]
+    said = loud[0].getMessage()
+    assert "cannot poll" in said and "Check VIBE_BASE_URL" in said and "127.0.0.1" in said
+    assert len([r for r in caplog.records if "still cannot poll (said before)" in r.getMessage()]) == 3
+    after = scrape()
+    polls = "vibeapp_polls_total"
+    assert value(after, polls, outcome="no_such_path") - value(before, polls, outcome="no_such_path") == 4
+    backoffs = "vibeapp_poll_backoffs_total"
+    assert value(after, backoffs) - value(before, backoffs) == 4
+    bot.refresh_from_db()
+    assert bot.consecutive_failures == 4 and bot.backoff_until > timezone.now()
+    assert bot.last_error.startswith("the poll (GET /v1/bots/:id/events) was answered 404") and (
+        "Check VIBE_BASE_URL" in bot.last_error
+    )
+    assert gather_fleet().bots_backing_off.value == 1
 
 
 def test_a_registration_a_router_refuses_backs_off_and_does_not_break_the_bot(sandbox_portal, settings):
