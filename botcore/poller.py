@@ -41,7 +41,7 @@ from botcore.poller_budget import WatchBudget
 from botcore.poller_fleet import BotRow
 from botcore.poller_watched import CYCLE, IDLE, WATCHING, Watched, fields_of, in_seconds, until
 from botcore.services.polling import quiet_interval, watched_for_cycle, watched_rate_limit
-from botcore.services.refused_polls import refused_as_built, watched_refused_request
+from botcore.services.refused_polls import no_events_path, refused_as_built, watched_refused_request
 from botcore.vibe.errors import (
     VibeAuthError,
     VibeBudgetTimeoutError,
@@ -273,12 +273,13 @@ class Poller:
                 self._schedule(bot, time.monotonic())  # waits for the credential (see _dispatch)
                 return False
             # The cycle meets the same failure and records it by the one policy (backoff, broken, refused);
-            # a 429 goes with the bot, so the cycle waits it out without asking again.
+            # a 429 goes with the bot, so the cycle waits it out without asking again, as do a refusal as
+            # built and a router's "no events path", which a repeat is answered alike.
             log.debug("watch failed bot=%s (%s): handed to its cycle", row.pk, type(error).__name__)
             handed = None
             if isinstance(error, VibeRateLimitError) and not isinstance(error, VibeBudgetTimeoutError):
                 handed = watched_rate_limit(row.vibe_bot_id, row.offset, error)
-            elif isinstance(error, VibeProtocolError) and refused_as_built(error):
+            elif isinstance(error, VibeProtocolError) and (refused_as_built(error) or no_events_path(error)):
                 handed = watched_refused_request(row.vibe_bot_id, row.offset, error)  # not asked again
             self._want_cycle(bot, handed)
             return False

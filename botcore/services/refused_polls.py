@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from botcore import conf
 from botcore.vibe.errors import (
+    NO_HANDLER_STATUSES,
     REQUEST_TOO_LARGE_STATUSES,
     VibeError,
     VibeProtocolError,
@@ -114,23 +115,37 @@ def refusal_reason(error: VibeError, credential: PortalCredential) -> str:
 
 
 def watched_refused_request(vibe_bot_id: int, offset: int, error: VibeProtocolError) -> dict:
-    """What the poller hands a bot's cycle of a watch refused as built: only its status (the refusal's own
-    text stays in the poller), so that the cycle records it without sending the same request again."""
-    return {"vibe_bot_id": vibe_bot_id, "offset": offset, "refused_as_built": {"status": error.status}}
+    """What the poller hands a bot's cycle of a watch refused as built or answered that no events path is
+    there: only its status (the answer's own text stays in the poller), so that the cycle records it without
+    sending the same request again (it is answered alike every time; asked again, each backoff step of a
+    wrong base URL's spell cost two events calls). Each kind under a key of its own: the release before
+    knows only "refused_as_built", and fetches again for a key it does not know."""
+    kind = "no_such_path" if error.no_handler_ran else "refused_as_built"
+    return {"vibe_bot_id": vibe_bot_id, "offset": offset, kind: {"status": error.status}}
+
+
+# What the poller's watch met, by the key watched_refused_request hands it under: the statuses it may carry,
+# and what the error the cycle raises for it says.
+_WATCHED_REFUSALS = {
+    "refused_as_built": (REQUEST_TOO_LARGE_STATUSES, "refused as too large by something in the way"),
+    "no_such_path": (NO_HANDLER_STATUSES, "answered outside the envelope: no such path or method there"),
+}
 
 
 def refusal_watched(vibe_bot_id: int | None, watched: Mapping[str, Any] | None) -> VibeProtocolError | None:
-    """The refusal as built the poller's watch met for this platform bot (watched_refused_request), if any."""
+    """The refusal as built, or the answer that no events path is there, the poller's watch met for this
+    platform bot (watched_refused_request), if any."""
     if not watched or watched.get("vibe_bot_id") != vibe_bot_id:
         return None
-    refused = watched.get("refused_as_built")
-    status = refused.get("status") if isinstance(refused, Mapping) else None
-    if status not in REQUEST_TOO_LARGE_STATUSES:
-        return None
-    return VibeProtocolError(
-        status=status,
-        code=None,
-        message=f"HTTP {status}: the poller's watch was refused as too large by something in the way",
-        method="GET",
-        path=_EVENTS_ROUTE,
-    )
+    for kind, (statuses, said) in _WATCHED_REFUSALS.items():
+        refused = watched.get(kind)
+        status = refused.get("status") if isinstance(refused, Mapping) else None
+        if status in statuses:
+            return VibeProtocolError(
+                status=status,
+                code=None,
+                message=f"HTTP {status}: the poller's watch was {said}",
+                method="GET",
+                path=_EVENTS_ROUTE,
+            )
+    return None

@@ -166,6 +166,44 @@ def test_a_poll_a_router_refuses_is_said_once_with_what_to_check_and_counted_as_
     assert gather_fleet().bots_backing_off.value == 1
 
 
+@pytest.mark.slow
+def test_the_poller_hands_a_router_404_of_its_watch_to_the_cycle_which_does_not_ask_again(
+    sandbox_portal, task_queue, settings, caplog
+):
+    """The poller's watch met the router's 404 and handed the bot to its cycle, which asked again and met it
+    again: two events calls at each backoff step of a wrong base URL's spell, for every bot. The cycle takes
+    the watch's answer (as it does a 429's or a refusal as built), one call a step, and says it once."""
+    import time
+
+    from django.db import close_old_connections
+
+    from tests.botcore.livestack import wait_for
+    from tests.botcore.test_poller import RunningPoller, events_asked, settled_bot
+
+    settings.BOTCORE_LONG_POLL_SECONDS = 0
+    settings.BOTCORE_POLL_FAST_SECONDS = 0.05
+    settings.BOTCORE_POLL_SLOW_SECONDS = 0.5
+    bot = settled_bot(sandbox_portal)
+    fault(sandbox_portal, "GET", "/v1/bots/{bot_id}/events", "router-404")
+    before = events_asked(sandbox_portal, bot)
+    caplog.set_level(logging.INFO)
+    outcomes: list[str] = []
+    with RunningPoller():
+        wait_for(lambda: events_asked(sandbox_portal, bot) > before, timeout=30, what="the bot's first watch")
+        while len(outcomes) < 3:
+            outcomes += task_queue.run()
+            time.sleep(0.05)
+    outcomes += task_queue.run()  # a cycle the last watch handed over as the poller stopped
+    close_old_connections()
+
+    asked = events_asked(sandbox_portal, bot) - before
+    assert set(outcomes) == {"no_such_path"}
+    # A watch the poller's stop cut off after it was sent hands no cycle over: at most one call more.
+    assert len(outcomes) <= asked <= len(outcomes) + 1, (asked, outcomes)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "Check VIBE_BASE_URL" in errors[0], errors
+
+
 def test_a_registration_a_router_refuses_backs_off_and_does_not_break_the_bot(sandbox_portal, settings):
     """Not the platform's refusal of this bot: every portal meets it alike until the base URL or the proxy
     is fixed, so the bot is not broken for an operator's re-provision but tried again after a backoff; one
