@@ -360,7 +360,9 @@ def poll_bot_once(
     a refused bot (deleted, or not this credential's) that had answered since its registration is registered
     anew (bots.await_new_platform_bot, then provisioning), one that never had is marked broken for an
     operator; a poll refused as we build it (a proxy's 431 for our headers, a credential no header may carry:
-    refused_polls.py) is said once and asked again only after the longest backoff.
+    refused_polls.py) is said once and asked again only after the longest backoff; one a router answers
+    that no events path is there (a wrong base URL: refused_polls.no_events_path) backs off step by step,
+    said once.
     `lease_token=None` (tests, shells) runs without a lease. `watched`: what the poller's watch
     read (watched_batch), which saves the cycle its own fetch.
     """
