@@ -26,13 +26,12 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, QuerySet, Value
-from django.db.models.functions import Greatest
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from botcore.compiled_reads import CompiledRead
 from botcore.models import Bot, BotChat, BotCommand, EventLogEntry
-from botcore.services.cycle_sql import find_stored_events, insert_entries, update_bot
+from botcore.services.cycle_sql import find_stored_events, insert_entries, store_empty_batch, update_bot
 from botcore.vibe.coerce import replace_lone_surrogates
 from botcore.vibe.errors import VibeError
 from botcore.vibe.events import BotEvent, CommandAddEvent, EventType
@@ -383,21 +382,28 @@ def refusal_reason(error: DatabaseError) -> str:
     return reason
 
 
-def empty_batch_fields(batch: EventBatch, *, now) -> dict:
-    """What an empty batch changes on its bot: the offset (never backwards, as EventBatch.offset_after),
-    whether more waits, and when it was polled."""
-    offset = Greatest(F("event_offset"), Value(min(max(batch.next_offset, 0), BIGINT_MAX)))
-    return {"event_offset": offset, "has_more": batch.has_more, "last_polled_at": now}
-
-
-def _store_empty(
-    bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token: str | None, now
-) -> int | None:
-    """An empty batch in one conditional UPDATE (most polls are empty): no lock, no lookup, no transaction."""
-    query = Bot.objects.filter(pk=bot_id, vibe_bot_id=vibe_bot_id)
-    if lease_token is not None:
-        query = query.filter(lease_token=lease_token)
-    return 0 if query.update(**empty_batch_fields(batch, now=now)) else None
+def record_empty_batch(
+    bot_id: int,
+    batch: EventBatch,
+    *,
+    vibe_bot_id: int,
+    lease_token: str | None,
+    now: datetime,
+    also: Mapping[str, Any] | None = None,
+    unless_pending: bool = False,
+) -> bool:
+    """What an empty batch changes on its bot, in one conditional UPDATE (most polls are empty: no lock, no
+    lookup, no transaction): the offset (never backwards, as EventBatch.offset_after), whether more waits,
+    and when it was polled, with the fields in `also`; only while the bot still polls `vibe_bot_id` (and,
+    with `lease_token`, that lease holds it), and with `unless_pending` only if none of its stored events
+    waits (cycle_sql.store_empty_batch). Whether it was recorded."""
+    return bool(
+        store_empty_batch(
+            bot_id, vibe_bot_id=vibe_bot_id, next_offset=min(max(batch.next_offset, 0), BIGINT_MAX),
+            values={"has_more": batch.has_more, "last_polled_at": now, **(also or {})},
+            lease_token=lease_token, unless_pending=unless_pending,
+        )
+    )  # fmt: skip
 
 
 def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token: str | None) -> int | None:
@@ -408,7 +414,8 @@ def store_batch(bot_id: int, batch: EventBatch, *, vibe_bot_id: int, lease_token
     """
     now = timezone.now()
     if batch.is_empty:
-        return _store_empty(bot_id, batch, vibe_bot_id=vibe_bot_id, lease_token=lease_token, now=now)
+        stored = record_empty_batch(bot_id, batch, vibe_bot_id=vibe_bot_id, lease_token=lease_token, now=now)
+        return 0 if stored else None
     with transaction.atomic():
         bot = _lock_bot(bot_id)
         if (lease_token is not None and bot.lease_token != lease_token) or bot.vibe_bot_id != vibe_bot_id:

@@ -30,11 +30,10 @@ from botcore import conf
 from botcore.compiled_reads import CompiledRead
 from botcore.host_identity import HOST_TAG_LENGTH, this_host_tag
 from botcore.models import Bot
-from botcore.selectors import list_pending_entries
 from botcore.services import bots as bot_services
 from botcore.services import provisioning
 from botcore.services.cycle_sql import update_bot
-from botcore.services.eventlog import empty_batch_fields, store_batch
+from botcore.services.eventlog import record_empty_batch, store_batch
 from botcore.services.executor import PendingOutcome, describe_error, handle_pending
 from botcore.services.platform import (
     client_for_bot_credential,
@@ -420,8 +419,9 @@ def poll_bot_once(
         if batch is None:
             poller = client_for_bot_credential(bot, credential, max_attempts=1, deadline=deadline)
             batch = poller.get_events(bot.vibe_bot_id, offset=bot.event_offset, limit=conf.poll_batch_size())
-        if batch.is_empty and not list_pending_entries(bot).exists():
-            return _settle_idle(bot, batch, lease_token)
+        if batch.is_empty and _settle_idle(bot, bot.vibe_bot_id, batch, lease_token):
+            log.debug("idle cycle bot=%s", bot_id)
+            return CycleOutcome("polled")
         client = client_for_bot_credential(bot, credential, deadline=deadline)
         stored = store_batch(bot_id, batch, vibe_bot_id=bot.vibe_bot_id, lease_token=lease_token)
         if stored is None:
@@ -476,23 +476,21 @@ def poll_bot_once(
     return CycleOutcome("polled", stored=stored, handled=pending.handled)
 
 
-def _settle_idle(bot: Bot, batch: EventBatch, lease_token: str | None) -> CycleOutcome:
+def _settle_idle(bot: Bot, vibe_bot_id: int, batch: EventBatch, lease_token: str | None) -> bool:
     """Most polls: nothing new and nothing waiting. The batch's offset, the next cycle and the lease's
-    release go in one UPDATE, made only while the cycle still holds the bot (as store_batch would)."""
+    release go in one UPDATE, made only while the cycle still holds the bot (as store_batch would) and none
+    of its stored events waits; whether it was. When not, the cycle goes on as for any batch: store_batch
+    records the empty batch, or finds the bot changed hands, and the events waiting are handled."""
     now = timezone.now()
-    query = Bot.objects.filter(pk=bot.pk, vibe_bot_id=bot.vibe_bot_id)
-    if lease_token is not None:
-        query = query.filter(lease_token=lease_token)
     delay = _next_interval(bot, had_events=False, has_more=batch.has_more)
-    settled = query.update(
-        **empty_batch_fields(batch, now=now), next_poll_at=now + timedelta(seconds=delay), lease_token="",
-        lease_until=None, consecutive_failures=0, last_error="", backoff_until=None,
+    settle = {
+        "next_poll_at": now + timedelta(seconds=delay), "lease_token": "", "lease_until": None,
+        "consecutive_failures": 0, "last_error": "", "backoff_until": None,
+    }  # fmt: skip
+    return record_empty_batch(
+        bot.pk, batch, vibe_bot_id=vibe_bot_id, lease_token=lease_token, now=now, also=settle,
+        unless_pending=True,
     )  # fmt: skip
-    if not settled:
-        log.warning("cycle abandoned: the bot changed hands while polling bot=%s", bot.pk)
-        return CycleOutcome("skipped")
-    log.debug("idle cycle bot=%s", bot.pk)
-    return CycleOutcome("polled")
 
 
 def _moves_nowhere(bot: Bot, batch: EventBatch) -> bool:

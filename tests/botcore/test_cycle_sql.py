@@ -24,6 +24,7 @@ from botcore.services.cycle_sql import (
     lease_free_bots,
     record_action,
     save_entry_outcome,
+    store_empty_batch,
     update_bot,
 )
 from tenants.models import Portal
@@ -84,6 +85,62 @@ def test_update_bot_takes_a_lease_only_while_it_lasts_past_the_moment_given(bot)
 def test_update_bot_without_a_lease_token_writes_whoever_holds_the_bot(bot):
     assert update_bot(bot.pk, {"consecutive_failures": 0}) == 1
     assert Bot.objects.get(pk=bot.pk).consecutive_failures == 0
+
+
+@pytest.mark.parametrize("offset", [0, 41, 42, 43, 2**63 - 1], ids=["none", "below", "same", "above", "max"])
+def test_an_empty_batchs_offset_moves_as_the_orms_greatest_moved_it_never_back(bot, offset):
+    from django.db.models import F, Value
+    from django.db.models.functions import Greatest
+
+    Bot.objects.filter(pk=bot.pk).update(event_offset=42)
+    polled = datetime(2026, 12, 4, 17, 0, 0, 123456, tzinfo=UTC)
+    values = {"has_more": True, "last_polled_at": polled, "last_error": "ünïcode 'quoted'"}
+
+    assert store_empty_batch(bot.pk, vibe_bot_id=7, next_offset=offset, values=values, lease_token=LEASE) == 1
+
+    fields = (
+        "event_offset",
+        "has_more",
+        "last_polled_at",
+        "last_error",
+        "lease_token",
+        "consecutive_failures",
+    )
+    by_sql = Bot.objects.values(*fields).get(pk=bot.pk)
+    Bot.objects.filter(pk=bot.pk).update(event_offset=42, has_more=False, last_polled_at=None, last_error="")
+    Bot.objects.filter(pk=bot.pk).update(event_offset=Greatest(F("event_offset"), Value(offset)), **values)
+    assert by_sql == Bot.objects.values(*fields).get(pk=bot.pk)
+    assert by_sql["event_offset"] == max(42, offset) and by_sql["has_more"] is True
+
+
+def test_an_empty_batch_is_recorded_only_while_the_bot_polls_that_platform_bot_under_that_lease(bot):
+    def store(**conditions) -> int:
+        given = {"vibe_bot_id": 7, "lease_token": LEASE, **conditions}
+        return store_empty_batch(bot.pk, next_offset=99, values={"has_more": True}, **given)
+
+    assert store(vibe_bot_id=8) == 0  # the bot was moved to another platform bot meanwhile
+    assert store(lease_token="b" * 32) == 0  # another cycle holds it
+    assert Bot.objects.values_list("event_offset", "has_more").get(pk=bot.pk) == (0, False)
+    assert store(lease_token=None) == 1  # no lease (tests, shells): whoever holds it
+
+
+def test_an_empty_batch_unless_pending_waits_for_the_bots_own_received_events_only(bot):
+    other = Bot.objects.create(portal=bot.portal, code="o", name="O", vibe_bot_id=8)
+    make_entry(other)  # another bot's event waiting: none of this one's
+    handled = make_entry(bot, status=EventLogEntry.Status.HANDLED)
+
+    def settle() -> int:
+        return store_empty_batch(
+            bot.pk, vibe_bot_id=7, next_offset=5, values={"lease_token": ""}, lease_token=LEASE,
+            unless_pending=True,
+        )  # fmt: skip
+
+    waiting = make_entry(bot, vibe_event_id=2)
+    assert settle() == 0
+    assert Bot.objects.values_list("event_offset", "lease_token").get(pk=bot.pk) == (0, LEASE)
+    EventLogEntry.objects.filter(pk=waiting.pk).update(status=EventLogEntry.Status.FAILED)
+    assert handled.status == EventLogEntry.Status.HANDLED and settle() == 1
+    assert Bot.objects.values_list("event_offset", "lease_token").get(pk=bot.pk) == (5, "")
 
 
 def test_a_claim_counts_one_attempt_and_clears_the_retry_time(bot):
