@@ -121,3 +121,26 @@ def test_a_compiled_read_takes_each_id_where_the_queryset_put_it(bot, portal):
     assert [b.pk for b in read.all(portal_id=portal.pk, bot_id=other.pk)] == [other.pk]
     assert [b.pk for b in read.all(portal_id=portal.pk, bot_id=bot.pk)] == [bot.pk, other.pk]
     assert read.all(portal_id=portal.pk + 1, bot_id=bot.pk) == []
+
+
+def test_a_compiled_read_finds_its_columns_conversions_once_not_at_each_call(bot, monkeypatch):
+    """The conversions of each column (the backend's and the fields') depend only on the columns and the
+    connection: looked up anew at every call, they were a third of the cycle's bot read."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    PortalSettings.objects.create(portal=bot.portal, language="ru", timezone="Europe/Moscow", bot_name="Б")
+    first = read_cycle_bot(bot.pk)  # compiled, if no test before compiled it on this connection
+    looked_up: list[int] = []
+    real = SQLCompiler.get_converters
+
+    def get_converters(self, expressions):
+        looked_up.append(len(expressions))
+        return real(self, expressions)
+
+    monkeypatch.setattr(SQLCompiler, "get_converters", get_converters)
+
+    again = [read_cycle_bot(bot.pk) for _ in range(3)]
+
+    assert looked_up == []
+    assert all(state(read) == state(first) for read in again)
+    assert again[0].lease_until == datetime(2026, 12, 4, 17, 0, 0, 123456, tzinfo=UTC)  # converted, as before
