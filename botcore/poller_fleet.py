@@ -23,7 +23,7 @@ from botcore import conf
 from botcore.cycle_queue import enqueue_cycles
 from botcore.models import Bot, Credential, EventLogEntry
 from botcore.selectors import lease_is_free, running_bots, task_stamp_free
-from botcore.services.cycle_sql import lease_free_bots
+from botcore.services.cycle_sql import lease_free_bots, read_bot_values
 from botcore.services.platform import app_key_for_digest, auth_for_bot
 from botcore.vibe.watch import WatchAuth
 from tenants.errors import SecretDecryptionError, SessionTokenError
@@ -108,7 +108,8 @@ def read_bots(pks: list[int]) -> dict[int, BotRow]:
     """These bots as they stand now (a bot missing from the answer was deleted)."""
     if not pks:
         return {}  # the idle poller asks twice a second: an empty query still costs the ORM its setup
-    return {row.pk: row for row in _rows(Bot.objects.filter(pk__in=pks))}
+    now = timezone.now()
+    return {row.pk: row for row in (_row(values, now) for values in read_bot_values(pks, _FIELDS))}
 
 
 def read_auth(pks: list[int]) -> dict[int, WatchAuth | None]:

@@ -26,6 +26,7 @@ from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
 from botcore.models import ActionRecord, Bot, EventLogEntry
+from tenants.models import Portal
 from vibeapp.sql_names import quoted_name
 
 
@@ -234,6 +235,40 @@ def find_stored_events(
     rows = _fetch(sql, [bot_id, vibe_bot_id, *event_ids, *message_ids])
     return [(event_id, event_type, message_id, _from_db(EventLogEntry, "payload", payload))
             for event_id, event_type, message_id, payload in rows]  # fmt: skip
+
+
+def read_bot_values(bot_ids: Sequence[int], names: Sequence[str]) -> list[dict[str, Any]]:
+    """These bots' `names` as `Bot.objects.filter(pk__in=bot_ids).values(*names)` gives them (a bot's own
+    field, "pk", or its portal's as "portal__<field>"), in no order: the poller reads back the bots its cycles
+    hold every FOLLOW_SECONDS while any is out, and the ORM built and compiled the read each time, ~0.3 ms of
+    Python for what the database answers in a tenth of that (its IN list varies, so compiled_reads cannot
+    hold it)."""
+    if not bot_ids:
+        return []
+    bot, portal = _table(Bot), _table(Portal)
+    columns, conversions = [], []
+    for name in names:
+        model, field = (Portal, name.removeprefix("portal__")) if name.startswith("portal__") else (Bot, name)
+        field = model._meta.pk.name if field == "pk" else field
+        columns.append(f"{portal if model is Portal else bot}.{_column(model, field)}")
+        column = _field(model, field).get_col(model._meta.db_table)
+        conversions.append(
+            (column, connection.ops.get_db_converters(column) + column.get_db_converters(connection))
+        )
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {bot} INNER JOIN {portal}"
+        f" ON {bot}.{_column(Bot, 'portal')} = {portal}.{_column(Portal, 'id')}"
+        f" WHERE {bot}.{_column(Bot, 'id')} IN ({', '.join(['%s'] * len(bot_ids))})"
+    )
+    found = []
+    for row in _fetch(sql, list(bot_ids)):
+        values = {}
+        for name, value, (column, converters) in zip(names, row, conversions, strict=True):
+            for converter in converters:  # as the ORM's compiler converts each (a datetime on SQLite)
+                value = converter(value, column, connection)
+            values[name] = value
+        found.append(values)
+    return found
 
 
 def insert_entries(entries: Sequence[EventLogEntry]) -> None:

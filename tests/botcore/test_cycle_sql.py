@@ -447,3 +447,34 @@ def test_the_names_are_quoted_once_per_backend_not_at_each_statement(bot, monkey
     assert quoted == []
     bot.refresh_from_db()
     assert (bot.last_error, bot.consecutive_failures) == ("boom", 4)
+
+
+def test_the_bots_the_poller_reads_back_are_the_orms_values_and_compile_nothing(bot, monkeypatch):
+    """The poller reads back the bots its cycles hold every FOLLOW_SECONDS while any is out: the ORM built
+    and compiled that read each time (poller_fleet.read_bots)."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    from botcore.poller_fleet import _FIELDS, read_bots
+    from botcore.services.cycle_sql import read_bot_values
+
+    portal = Portal.objects.create(member_id="m2", vibe_portal_id="p2", domain="beta.bitrix24.com")
+    moment = datetime(2026, 12, 4, 17, 0, 0, 123456, tzinfo=UTC)
+    other = Bot.objects.create(
+        portal=portal, code="o", name="O", vibe_bot_id=None, status=Bot.Status.PAUSED, event_offset=2**63 - 1,
+        next_poll_at=moment, backoff_until=moment, last_event_at=moment, app_key_digest="d" * 16,
+    )  # fmt: skip
+    ids = [bot.pk, other.pk, other.pk + 1000]  # one gone: left out, as the ORM leaves it
+
+    by_sql = sorted(read_bot_values(ids, _FIELDS), key=lambda values: values["pk"])
+
+    assert by_sql == list(Bot.objects.filter(pk__in=ids).order_by("pk").values(*_FIELDS))
+    assert by_sql[1]["portal__member_id"] == "m2" and by_sql[1]["backoff_until"] == moment
+    assert read_bot_values([], _FIELDS) == []
+    compiled: list[str] = []
+    real = SQLCompiler.as_sql
+    monkeypatch.setattr(
+        SQLCompiler, "as_sql", lambda self, *a, **k: compiled.append("read") or real(self, *a, **k)
+    )
+    rows = read_bots(ids)
+    assert compiled == []
+    assert sorted(rows) == [bot.pk, other.pk] and rows[bot.pk].leased and not rows[other.pk].active
