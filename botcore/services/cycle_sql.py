@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from botcore.models import ActionRecord, Bot, EventLogEntry
 from tenants.models import Portal
-from vibeapp.sql_names import quoted_name
+from vibeapp.sql_names import default_quoted_name
 
 
 def _field(model: type[Model], name: str) -> Field:
@@ -37,11 +37,11 @@ def _field(model: type[Model], name: str) -> Field:
 
 
 def _column(model: type[Model], name: str) -> str:
-    return quoted_name(connection, model, name)
+    return default_quoted_name(model, name)  # `connection` is the default database's
 
 
 def _table(model: type[Model]) -> str:
-    return quoted_name(connection, model)
+    return default_quoted_name(model)
 
 
 def _prepared(model: type[Model], name: str, value: Any) -> Any:
