@@ -29,8 +29,8 @@ from botcore.selectors import lease_is_free, list_portal_code_bots, task_stamp_f
 from botcore.services.eventlog import store_batch
 from botcore.services.executor import handle_pending
 from botcore.services.platform import client_for_bot, registered_under_previous_app_key
-from botcore.services.polling import new_worker_lease_token
 from botcore.vibe.errors import VibeError
+from botcore.worker_liveness import new_worker_lease_token
 from ops.redaction import redact
 from tenants.errors import TenantsError
 from tenants.models import Portal

@@ -14,21 +14,17 @@ queue's timeout, so a hanging platform is a failure the cycle records rather tha
 from __future__ import annotations
 
 import logging
-import os
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from django.db import connection
 from django.utils import timezone
 
 from botcore import conf
 from botcore.compiled_reads import CompiledRead
-from botcore.host_identity import HOST_TAG_LENGTH, this_host_tag
 from botcore.models import Bot
 from botcore.services import bots as bot_services
 from botcore.services import provisioning
@@ -53,7 +49,12 @@ from botcore.vibe.backoff import backoff_seconds, retry_delay
 from botcore.vibe.errors import VibeApiError, VibeError, VibeRateLimitError
 from botcore.vibe.models import EventBatch
 from botcore.vibe.parse import read_event_batch
-from ops.heartbeat import find_dead_pid_spaces
+from botcore.worker_liveness import (
+    WORKER_TOKEN_MARK,
+    find_gone_workers,
+    new_worker_lease_token,
+    worker_lease_prefix,
+)
 from tenants.errors import SecretDecryptionError, SessionTokenError
 from tenants.selectors import PortalCredential
 
@@ -72,50 +73,6 @@ class CycleOutcome:
     status: CycleStatus
     stored: int = 0
     handled: int = 0  # events a skill answered (PendingOutcome: ignored and failed ones are not)
-
-
-# A cycle's lease token begins with this mark, the tag of its process's pid space (botcore.host_identity:
-# a pid means nothing to a process of another machine or container) and its pid in hex, then a dash. The
-# mark is no hex digit: a token of the release before began with its host name's tag (4 hex digits), so
-# neither release takes the other's tokens for its own.
-WORKER_TOKEN_MARK = "h"
-# The release before's tag: sha256 of the host name alone, as 4 hex digits.
-LEGACY_HOST_TAG_LENGTH = 4
-
-
-def worker_lease_prefix(pid: int | None = None) -> str:
-    """How every lease token a cycle in process `pid` (this one) takes begins: its pid space and pid, so that
-    a qcluster whose workers were killed hands their bots back at once (release_cycles_of) instead of leaving
-    each for its lease to run out, BOTCORE_LEASE_SECONDS (two minutes of silence for those portals)."""
-    return f"{WORKER_TOKEN_MARK}{this_host_tag()}{pid or os.getpid():x}-"
-
-
-def new_worker_lease_token() -> str:
-    """A lease token of this process (a cycle's, a drain's): Bot.lease_token's 36 characters, 56 or more of
-    them random bits after the prefix."""
-    return (worker_lease_prefix() + uuid.uuid4().hex)[:36]
-
-
-class LeaseHolder(NamedTuple):
-    host_tag: str
-    pid: int
-    is_legacy: bool  # a token of the release before: its host named by host name alone
-
-
-def read_lease_holder(token: str) -> LeaseHolder | None:
-    """The pid space and pid a lease token names, this release's or the release before's; None for the
-    poller's and pacer's hand-over tokens (hex, no dash) and anything else."""
-    if token.startswith(WORKER_TOKEN_MARK):
-        host_tag, is_legacy = token[1 : 1 + HOST_TAG_LENGTH], False
-        rest = token[1 + HOST_TAG_LENGTH :]
-    else:
-        host_tag, is_legacy = token[:LEGACY_HOST_TAG_LENGTH], True
-        rest = token[LEGACY_HOST_TAG_LENGTH:]
-    pid, dash, _ = rest.partition("-")
-    try:
-        return LeaseHolder(host_tag, int(pid, 16), is_legacy) if dash and pid else None
-    except ValueError:
-        return None
 
 
 def take_cycle_lease(bot_id: int, pacer_token: str, *, backoff: float | None = None) -> str | None:
@@ -164,53 +121,27 @@ def _hand_back(token_prefixes: list[str]) -> int:
 
 
 def release_cycles_of_dead_processes() -> int:
-    """The bots whose live leases name a process that is gone, handed back (_hand_back): a qcluster killed
-    whole (kill -9 of its group, its unit or container crashed) hands back nothing itself, and its bots
-    were silent until their leases ran out, two minutes in an operator trial while another qcluster ran.
-
-    Gone is proven two ways. In this pid space (this host name, boot and PID namespace:
-    botcore.host_identity), the token's pid is in use by no process (a pid in use again, by anything, keeps
-    its lease). In another, a pid says nothing here, but its processes' heartbeat rows name it: once at
-    least one does and every one reads not alive (ops.heartbeat.find_dead_pid_spaces), its leases are handed
-    back, as a container restarted (in a new PID namespace) needs for those of the qcluster it replaced. A
-    pid space with a live row keeps its leases, as does one with no row at all (a process that never beat),
-    and a lease of the release before, whose token names its host by host name alone; those run out.
+    """The bots whose live leases name a process that is gone (worker_liveness.find_gone_workers), handed
+    back (_hand_back): a qcluster killed whole (kill -9 of its group, its unit or container crashed) hands
+    back nothing itself, and its bots were silent until their leases ran out, two minutes in an operator
+    trial while another qcluster ran.
 
     A qcluster runs this as it starts and from its sentinel's guard loop (vibeapp/qcluster.py)."""
     now = timezone.now()
-    tag = this_host_tag()
     tokens = Bot.objects.filter(lease_token__startswith=WORKER_TOKEN_MARK, lease_until__gt=now).values_list(
         "lease_token", flat=True
     )
-    holders = [h for h in map(read_lease_holder, tokens) if h is not None and not h.is_legacy]
-    pids = {h.pid for h in holders if h.host_tag == tag}
-    released = release_cycles_of(sorted(pid for pid in pids if not _process_exists(pid)))
-    dead = sorted(find_dead_pid_spaces({h.host_tag for h in holders if h.host_tag != tag}, now=now))
-    if dead:
-        of_dead = _hand_back([WORKER_TOKEN_MARK + pid_space for pid_space in dead])
+    gone = find_gone_workers(tokens, now=now)
+    released = release_cycles_of(gone.pids)
+    if gone.pid_spaces:
+        of_dead = _hand_back([WORKER_TOKEN_MARK + pid_space for pid_space in gone.pid_spaces])
         if of_dead:
             log.warning(
                 "handed back %s bots whose cycles died with another pid space, every process of which reads"
-                " silent or stopped (pid spaces %s)", of_dead, dead,
+                " silent or stopped (pid spaces %s)", of_dead, gone.pid_spaces,
             )  # fmt: skip
         released += of_dead
     return released
-
-
-def _process_exists(pid: int) -> bool:
-    """Whether `pid` is a process still running: a zombie (dead, not yet reaped by its parent, which for a
-    worker of a cluster killed whole is whatever adopted it, when it gets round to it) runs no cycle."""
-    try:
-        os.kill(pid, 0)  # no signal: only whether the pid is in use
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc to read (not Linux): in use, as kill() said
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]  # the state follows the command's closing bracket
 
 
 # A bot that had nothing is polled again after this share of the time it has been quiet: a user who writes

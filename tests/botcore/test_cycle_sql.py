@@ -356,7 +356,8 @@ def test_the_bots_whose_cycles_died_with_their_workers_are_handed_back_with_thei
     bots back at once, due after the backoff their cycles recorded as they started (a cycle that kills its
     worker every time still backs off), and leaves the cycles of other processes alone."""
     from botcore import conf
-    from botcore.services.polling import release_cycles_of, take_cycle_lease, worker_lease_prefix
+    from botcore.services.polling import release_cycles_of, take_cycle_lease
+    from botcore.worker_liveness import worker_lease_prefix
 
     token = take_cycle_lease(bot.pk, LEASE, backoff=3.0)
     assert token is not None and token.startswith(worker_lease_prefix()) and len(token) <= 36

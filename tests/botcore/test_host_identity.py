@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from botcore import host_identity
 from botcore.models import Bot
-from botcore.services.polling import read_lease_holder, release_cycles_of_dead_processes, worker_lease_prefix
+from botcore.services.polling import release_cycles_of_dead_processes
+from botcore.worker_liveness import read_lease_holder, worker_lease_prefix
 from ops.heartbeat import PROCESS_PID_ENV, record_liveness, record_stop, this_process
 from ops.models import Heartbeat
 from tenants.models import Portal

@@ -229,7 +229,7 @@ def test_a_qcluster_killed_whole_has_its_bots_handed_back_by_the_next_one_starte
     from django.utils import timezone
 
     from botcore.models import Bot
-    from botcore.services.polling import worker_lease_prefix
+    from botcore.worker_liveness import worker_lease_prefix
 
     bot = leased_bot()
     portal = bot.portal
@@ -268,7 +268,7 @@ def test_a_qcluster_restarted_in_a_new_pid_namespace_hands_back_the_leases_of_th
     where before the bot waited out its lease (300 s here; BOTCORE_LEASE_SECONDS)."""
 
     from botcore.models import Bot
-    from botcore.services.polling import read_lease_holder
+    from botcore.worker_liveness import read_lease_holder
     from ops.models import Heartbeat
 
     stack_with_long_leases.env["OPS_HEARTBEAT_EVERY_SECONDS"] = "1"
@@ -446,7 +446,8 @@ def test_the_lease_of_a_worker_dead_but_not_yet_reaped_is_handed_back():
     from django.utils import timezone
 
     from botcore.models import Bot
-    from botcore.services.polling import release_cycles_of_dead_processes, worker_lease_prefix
+    from botcore.services.polling import release_cycles_of_dead_processes
+    from botcore.worker_liveness import worker_lease_prefix
     from tenants.models import Portal
 
     portal = Portal.objects.create(member_id="m1", vibe_portal_id="p1", domain="acme.bitrix24.com")
