@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from botcore.models.bots import LeftInDoubt
 from tenants.fields import EncryptedSecretField
 from tenants.models import Portal
 
@@ -132,6 +133,22 @@ class SkillRun(models.Model):
     notice_due_at = models.DateTimeField(
         null=True, blank=True, verbose_name=_("admins' notice tried again at")
     )
+    # What the run left in doubt, and its admins' notice of it (services/doubt_notices.py), as an event log
+    # entry's: a post, chat or file that may or may not be on the platform.
+    left_in_doubt = models.CharField(
+        max_length=8,
+        choices=LeftInDoubt.choices,
+        blank=True,
+        default="",
+        db_default="",
+        verbose_name=_("left in doubt"),
+    )
+    doubt_notice_due_at = models.DateTimeField(null=True, blank=True)
+    doubt_noticed_at = models.DateTimeField(null=True, blank=True)
+    # The worker process running it (a prefix of a poll cycle's lease token: its pid space and pid,
+    # worker_liveness.worker_token_prefix), so the minute sweep hands it back as soon as that process is gone,
+    # not after the lease (skill_schedules._requeue). Set by each claim; "" on rows of the release before.
+    worker = models.CharField(max_length=36, blank=True, default="", db_default="")
 
     class Meta:
         app_label = "botcore"
@@ -140,7 +157,15 @@ class SkillRun(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["portal", "skill_name", "run_key"], name="one_run_per_key")
         ]
-        indexes = [models.Index(fields=["status", "due_at"], name="skill_run_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="skill_run_due_idx"),
+            # The few runs whose admins' notice of a doubt is due: the minute sweep reads those only.
+            models.Index(
+                fields=["doubt_notice_due_at"],
+                condition=models.Q(doubt_notice_due_at__isnull=False),
+                name="skill_run_doubt_due_idx",
+            ),
+        ]
         ordering = ["-due_at"]
         # Running one again posts to the portal's chats (a standup's questions and summary): a right of its
         # own, not the view right the runs' readers hold (runs have no change right to borrow).

@@ -64,6 +64,7 @@ from botcore.vibe.errors import VibeApiError, VibeAuthError, VibeError
 from botcore.vibe.events import EventType, MalformedEventError
 from botcore.vibe.held_calls import HELD_WAIT_SECONDS
 from botcore.vibe.parse import parse_event
+from botcore.worker_liveness import worker_lease_prefix
 from ops.logs import log_context
 from ops.redaction import redact, redact_quoting
 from tenants.errors import SessionTokenError, TenantsError
@@ -648,7 +649,11 @@ def _waits_for_backlog(run: SkillRun, bot: Bot | None) -> bool:
 def execute_run(run_id: int) -> str:
     """Run one claimed backend run now; returns its new status ("skipped" when another worker has it)."""
     claimed = SkillRun.objects.filter(pk=run_id, status=SkillRun.Status.PENDING).update(
-        status=SkillRun.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
+        status=SkillRun.Status.RUNNING,
+        started_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        # This process: should it die mid-run, the minute sweep hands the run back once it sees it gone.
+        worker=worker_lease_prefix(),
     )
     if not claimed:
         return "skipped"

@@ -9,7 +9,9 @@
 - Restarts: the sweep looks back BOTCORE_SCHEDULE_CATCH_UP_MINUTES (default 15), so a firing missed while
   nothing ran is made late, once; older ones are let go rather than piling up.
 - The same sweep re-enqueues runs that are due again (retried after a passing failure) or whose task got
-  lost, and hands back runs whose worker died mid-run (RUNNING past the lease, BOTCORE_LEASE_SECONDS).
+  lost, and hands back runs whose worker died mid-run: at once when that process is seen gone
+  (SkillRun.worker, botcore.worker_liveness, as a dead poll cycle's bot), else once RUNNING past the lease
+  (BOTCORE_LEASE_SECONDS).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from botcore.services.skill_runs import claim_run, enqueue_run
 from botcore.skills.base import Skill
 from botcore.skills.cron import UTC, CronError, CronExpression, portal_zone
 from botcore.skills.registry import configured_skills, find_skill
+from botcore.worker_liveness import find_gone_workers
 from tenants.models import Portal, PortalSettings
 from tenants.selectors import map_portal_timezones
 
@@ -214,11 +217,21 @@ def _claim_due(
     return claimed
 
 
+def _worker_died(running, now: datetime) -> Q:
+    """The running runs whose worker is gone: its process proven gone (worker_liveness.find_gone_workers,
+    as a dead poll cycle's is), handed back at this sweep; or, where that cannot be proven (a row of the
+    release before, which names no worker; a pid in use again), started longer ago than any task lives."""
+    workers = running.exclude(worker="").values_list("worker", flat=True).distinct()
+    gone = Q(started_at__lt=now - timedelta(seconds=run_timeout_seconds()))
+    for prefix in find_gone_workers(set(workers), now=now).token_prefixes():
+        gone |= Q(worker__startswith=prefix)
+    return gone
+
+
 def _requeue(now: datetime) -> None:
     """Enqueue runs due again or never picked up, and hand back those whose worker died."""
-    died = SkillRun.objects.filter(
-        status=SkillRun.Status.RUNNING, started_at__lt=now - timedelta(seconds=run_timeout_seconds())
-    )
+    running = SkillRun.objects.filter(status=SkillRun.Status.RUNNING)
+    died = running.filter(_worker_died(running, now))
     for run in died.filter(attempts__gte=conf.handle_max_attempts()).select_related("portal"):
         if may_try_again(run.attempts, until=catch_up_ends(run), now=now):
             continue  # its catch-up window is still open: handed back below, as a run with attempts left
