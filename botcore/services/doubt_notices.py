@@ -1,17 +1,20 @@
-"""The portal's admins hear of a person's request that left a post, chat or file in doubt (it may be on the
-platform or not, and a repeat could make it twice): the person is told (notices.apologize_for_failed_event),
-and without this nobody else on the portal was, short of the vendor's operator reading the event log.
+"""The portal's admins hear of a person's request, a deferred job or a scheduled run that left a post, chat or
+file in doubt (it may be on the platform or not, and a repeat could make it twice): a person is told
+(notices.apologize_for_failed_event), and without this nobody else on the portal was, short of the vendor's
+operator reading the event log or the runs.
 
-The handling only marks its entry (note_left_in_doubt, before the entry is finished: a worker killed in
-between handles it again and marks it again). The minute sweep sends the notices (send_doubt_notices), so a
-notice can neither slow nor fail an event's handling; one per bot and BOTCORE_DOUBT_NOTICE_WINDOW_SECONDS
-at most, telling the first entry not yet told and counting the rest ("and N more").
+The handling only marks its entry or run (note_left_in_doubt, before it is finished: a worker killed in
+between runs it again and marks it again). The minute sweep sends the notices (send_doubt_notices), so a
+notice can neither slow nor fail the work; one per BOTCORE_DOUBT_NOTICE_WINDOW_SECONDS at most for a bot's
+events, and one for a portal's runs, telling the first not yet told and counting the rest ("and N more").
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -19,11 +22,12 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from botcore import conf
-from botcore.models import Bot, EventLogEntry, LeftInDoubt
+from botcore.models import Bot, EventLogEntry, LeftInDoubt, SkillRun
 from botcore.selectors import find_active_bot
 from botcore.services.notices import (
     NOTICE_TRIED_FOR,
     admin_languages,
+    day_and_time,
     notice_client,
     send_to_each,
 )
@@ -39,10 +43,14 @@ from tenants.selectors import list_admin_user_ids
 log = logging.getLogger(__name__)
 
 
-def note_left_in_doubt(entry: EventLogEntry, write: str) -> None:
-    """Mark `entry` as having left `write` ("post", "chat", "upload") in doubt, its admins' notice due now;
-    again for the same entry (a retried attempt) changes nothing the sweep has done."""
-    EventLogEntry.objects.filter(pk=entry.pk, left_in_doubt="").update(
+# What is marked in doubt: a platform event's log entry, or a skill run (a deferred job, a scheduled run).
+Marked = EventLogEntry | SkillRun
+
+
+def note_left_in_doubt(work: Marked, write: str) -> None:
+    """Mark `work` (an event's entry or a run) as having left `write` ("post", "chat", "upload") in doubt, its
+    admins' notice due now; again for the same work (a retried attempt) changes nothing the sweep has done."""
+    type(work).objects.filter(pk=work.pk, left_in_doubt="").update(
         left_in_doubt=LeftInDoubt(write), doubt_notice_due_at=timezone.now()
     )
 
@@ -55,51 +63,107 @@ def _untold(bot_id: int):
     ).exclude(status=EventLogEntry.Status.RECEIVED)
 
 
+# A run's verdicts that end it: a marked run pending or running again is an attempt that died, to run again.
+RUN_ENDED = (SkillRun.Status.DONE, SkillRun.Status.FAILED)
+
+
+def _untold_runs(portal_id: int):
+    """The portal's runs left in doubt whose notice has not gone out: ended ones only."""
+    return SkillRun.objects.filter(
+        ~Q(left_in_doubt=""),
+        portal_id=portal_id,
+        status__in=RUN_ENDED,
+        doubt_noticed_at__isnull=True,
+        doubt_notice_due_at__isnull=False,
+    )
+
+
 def send_doubt_notices(now: datetime, *, limit: int = 200) -> int:
-    """The minute sweep's part: for each bot with entries left in doubt and no notice within the window, one
-    notice to its portal's admins. Returns how many admins were told."""
-    window = timedelta(seconds=conf.doubt_notice_window_seconds())
-    told_lately = EventLogEntry.objects.filter(
-        ~Q(left_in_doubt=""), doubt_noticed_at__gt=now - window
-    ).values("bot_id")
-    # Bots, not entries, each once (order_by() drops the log's ordering, which DISTINCT would join: a burst
-    # took every place); and none told within the window, which would take a place only to be skipped.
+    """The minute sweep's part: for each bot with entries left in doubt, and each portal with runs left in
+    doubt, and no notice of them within the window, one notice to its portal's admins. Returns how many
+    admins were told."""
+    told_since = now - timedelta(seconds=conf.doubt_notice_window_seconds())
+    marked = ~Q(left_in_doubt="")
+    # Bots and portals, not entries, each once (order_by() drops the log's ordering, which DISTINCT would
+    # join: a burst took every place); and none told within the window, which would take a place only to be
+    # skipped.
     bot_ids = (
-        EventLogEntry.objects.filter(~Q(left_in_doubt=""), doubt_notice_due_at__lte=now)
+        EventLogEntry.objects.filter(marked, doubt_notice_due_at__lte=now)
         .exclude(status=EventLogEntry.Status.RECEIVED)
-        .exclude(bot_id__in=told_lately)
+        .exclude(
+            bot_id__in=EventLogEntry.objects.filter(marked, doubt_noticed_at__gt=told_since).values("bot_id")
+        )
         .order_by("bot_id")
         .values_list("bot_id", flat=True)
         .distinct()[:limit]
     )
-    return sum(_notify_bot(bot_id, now) for bot_id in list(bot_ids))
+    told = 0
+    for bot_id in list(bot_ids):
+        told += _notify(
+            _untold(bot_id),
+            ("received_at", "pk"),
+            now,
+            related="bot__portal",
+            key="in-doubt",
+            text=doubt_notice_text,
+        )
+    portal_ids = (
+        SkillRun.objects.filter(marked, status__in=RUN_ENDED, doubt_notice_due_at__lte=now)
+        .exclude(
+            portal_id__in=SkillRun.objects.filter(marked, doubt_noticed_at__gt=told_since).values("portal_id")
+        )
+        .order_by("portal_id")
+        .values_list("portal_id", flat=True)
+        .distinct()[:limit]
+    )
+    for portal_id in list(portal_ids):
+        told += _notify(
+            _untold_runs(portal_id),
+            ("finished_at", "pk"),
+            now,
+            related="portal",
+            key="run-in-doubt",
+            text=run_doubt_notice_text,
+        )
+    return told
 
 
-def _notify_bot(bot_id: int, now: datetime) -> int:
-    untold = _untold(bot_id)
+def _notify(
+    untold: QuerySet[Any],
+    order: tuple[str, ...],
+    now: datetime,
+    *,
+    related: str,
+    key: str,
+    text: Callable[[Any, int, str], str],
+) -> int:
+    """One notice of `untold` (a bot's entries or a portal's runs, told of from the oldest by `order`) to the
+    portal's admins: `text(first, more, language)`, once per admin under the ledger's
+    `notice:<key>:<first>:<user>`."""
     if untold.filter(doubt_notice_due_at__gt=now).exists():
         return 0  # a sweep's claim on them runs (or a notice tried again waits for it)
     # Claimed for a backoff first, as a failed run's notice is: two sweeps at once never send it twice, and a
     # sweep killed mid-send leaves it due again then (the ledger keeps the admins told from a second one).
-    # One statement whatever the burst: the notice tells the first entry and counts the rest.
+    # One statement whatever the burst: the notice tells the first and counts the rest.
     claim_until = now + timedelta(seconds=conf.backoff_max_seconds())
     if not untold.filter(doubt_notice_due_at__lte=now).update(doubt_notice_due_at=claim_until):
         return 0  # another sweep has them
-    batch = _untold(bot_id).filter(doubt_notice_due_at=claim_until)
-    first = batch.select_related("bot__portal").order_by("received_at", "pk").first()
+    batch = untold.filter(doubt_notice_due_at=claim_until)
+    first = batch.select_related(related).order_by(*order).first()
     if first is None:
         return 0
     more = batch.count() - 1
-    portal = first.bot.portal
+    portal = first.bot.portal if isinstance(first, EventLogEntry) else first.portal
     bot = find_active_bot(portal)
     if bot is None or bot.vibe_bot_id is None or portal.status == Portal.Status.UNINSTALLED:
         _settle(batch, now)  # nobody to write from, or to: dropped, as a failed run's notice is
         return 0
     try:
-        told, some_left = _deliver(bot, first, more)
+        told, some_left = _deliver(bot, first, more, key=key, text=text)
     except SessionTokenError:  # no credential to write with yet: a portal user's visit brings one
         told, some_left = 0, True
-    if some_left and now - (first.handled_at or now) < NOTICE_TRIED_FOR:
+    ended = first.handled_at if isinstance(first, EventLogEntry) else first.finished_at
+    if some_left and now - (ended or now) < NOTICE_TRIED_FOR:
         return told  # the rest at the claim's end
     if some_left:
         log.warning(
@@ -109,21 +173,23 @@ def _notify_bot(bot_id: int, now: datetime) -> int:
     return told
 
 
-def _settle(batch: QuerySet[EventLogEntry], now: datetime) -> None:
+def _settle(batch: QuerySet[Any], now: datetime) -> None:
     batch.update(doubt_notice_due_at=None, doubt_noticed_at=now)
 
 
-def _deliver(bot: Bot, first: EventLogEntry, more: int) -> tuple[int, bool]:
+def _deliver(
+    bot: Bot, first: Marked, more: int, *, key: str, text: Callable[[Any, int, str], str]
+) -> tuple[int, bool]:
     client = notice_client(bot)
     language_of = admin_languages(client, bot.portal)
     delivery = send_to_each(
         bot,
         client,
         list_admin_user_ids(bot.portal),
-        lambda user_id: doubt_notice_text(first, more, language_of(user_id)),
+        lambda user_id: text(first, more, language_of(user_id)),
         what="in-doubt notice",
-        # Keyed by the first entry it tells of: a sweep killed after sending finds the same first entry.
-        once_key=lambda user_id: f"notice:in-doubt:{first.pk}:{user_id}",
+        # Keyed by the first it tells of: a sweep killed after sending finds the same first one.
+        once_key=lambda user_id: f"notice:{key}:{first.pk}:{user_id}",
     )
     return delivery.told, delivery.untold > 0
 
@@ -137,10 +203,15 @@ def skill_title(name: str, language: str) -> str:
 
 
 def chat_of(entry: EventLogEntry) -> str:
-    """Which chat the request came from, by what the event names (never a message's text): a group chat's
-    name, or the person of a private dialog, each as one line of plain text (bb.plain_name)."""
+    """Which chat the request came from (chat_named)."""
+    return chat_named(entry.payload)
+
+
+def chat_named(payload: Any) -> str:
+    """Which chat a stored platform event came from, by what it names (never a message's text): a group
+    chat's name, or the person of a private dialog, each as one line of plain text (bb.plain_name)."""
     try:
-        event = parse_event(entry.payload)
+        event = parse_event(payload)
     except MalformedEventError:
         return gettext("an unknown chat")
     if not isinstance(event, ChatEvent):
@@ -201,3 +272,36 @@ def doubt_notice_text(first: EventLogEntry, more: int, language: str) -> str:
                 more,
             ).format(count=more, link=link)
         return text
+
+
+def run_doubt_notice_text(first: SkillRun, more: int, language: str) -> str:
+    """The admins' notice of a deferred job or scheduled run that left a post, chat or file in doubt."""
+    with in_language(language):
+        text = gettext(
+            "“{skill}” may not have finished {work}: {what}. Please check that it is there: if it is missing,"
+            " do by hand what it was for. The app's vendor can see the details."
+        ).format(
+            skill=skill_title(first.skill_name, language),
+            work=_work_of(first),
+            what=what_was_left(first.left_in_doubt),
+        )
+        if more:
+            text += " " + ngettext(
+                "And {count} more of its runs or jobs was left in doubt since.",
+                "And {count} more of its runs or jobs were left in doubt since.",
+                more,
+            ).format(count=more)
+        return text
+
+
+def _work_of(run: SkillRun) -> str:
+    """What the run was, in the active language: a schedule's firing at its time on the portal's clock, or a
+    job and the chat of the request it was deferred from (never what was written)."""
+    if run.kind == SkillRun.Kind.SCHEDULED and "local_due_at" in run.payload:
+        when = day_and_time(datetime.fromisoformat(run.payload["local_due_at"]))
+        return gettext("its scheduled run of {when}").format(when=when)
+    origin = run.payload.get("origin") if run.kind == SkillRun.Kind.DEFERRED else None
+    if origin:
+        chat = bb.escape(chat_named(origin))  # names people chose, shown as typed
+        return gettext("a job it was doing for a request in {chat}").format(chat=chat)
+    return gettext("a job it was doing")

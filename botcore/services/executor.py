@@ -265,7 +265,8 @@ def _finish(entry: EventLogEntry, status: str, *, skill: str = "", error: str = 
 
 
 def _left_in_doubt(ctx: Any) -> str:
-    """What a handled event's log entry says of posts left in doubt (skills.posts_once._post_once), or ""."""
+    """What a handled event's log entry (or a run's error column) says of posts left in doubt
+    (skills.posts_once._post_once), or ""."""
     left = getattr(ctx, "posts_left_in_doubt", None)
     if not left:
         return ""
@@ -737,12 +738,21 @@ def _execute_claimed(run: SkillRun) -> str:
         # schedule's firing does not wait: it keeps its catch-up window (docs/skills.md, 9).
         return _retry_run(run, retry_in=conf.backoff_max_seconds(), error=verdict.error, spend_attempt=False)
     if verdict.status == "done":
-        return _settle_run(run.pk, SkillRun.Status.DONE)
+        if getattr(ctx, "posts_left_in_doubt", None):
+            note_left_in_doubt(run, LeftInDoubt.POST)  # before it is settled: a kill marks it again
+        return _settle_run(run.pk, SkillRun.Status.DONE, error=_left_in_doubt(ctx))
     if verdict.status == "retry":
         return _retry_run(run, retry_in=verdict.retry_in, error=verdict.error)
+    in_doubt = isinstance(verdict.cause, ActionInDoubtError)
+    if isinstance(
+        verdict.cause, ActionInDoubtError
+    ):  # its admins hear it by the minute sweep (doubt_notices)
+        note_left_in_doubt(run, verdict.cause.write)
     status = _settle_run(run.pk, SkillRun.Status.FAILED, error=verdict.error, spend_attempt=gave_up is None)
-    if run.kind == SkillRun.Kind.SCHEDULED:
-        tell_admins_of_failed_run(run, skill, cause=verdict.cause)  # a schedule fires with nobody watching
+    if run.kind == SkillRun.Kind.SCHEDULED and not in_doubt:
+        # A schedule fires with nobody watching. One left in doubt is told as such instead, saying what to
+        # look for, not as a run that did not happen: one notice, not two.
+        tell_admins_of_failed_run(run, skill, cause=verdict.cause)
     elif ctx is not None and not isinstance(verdict.cause, (VibeError, TenantsError)):
         # A job deferred from a person's message works on their behalf: its bug gets them the apology the
         # same bug in handle() would, in their chat, rather than a wait for an answer that never comes.

@@ -52,7 +52,7 @@ def delivered(monkeypatch) -> list[tuple[int, int, int]]:
     """Each notice the sweep hands over: (bot, first entry, how many more), told to one admin."""
     handed: list[tuple[int, int, int]] = []
 
-    def deliver(bot, first, more):
+    def deliver(bot, first, more, **_):
         handed.append((bot.pk, first.pk, more))
         return 1, False
 
