@@ -256,6 +256,12 @@ class SkillContext(Protocol):
 
     def set_text_field(self, enabled: bool, *, dialog_id: str | None = None) -> None: ...
 
+    def idempotency_key(self, call: str) -> str:
+        """The key to send with an outside call that makes something (`call`: what it makes, "tickets:file"),
+        the same on every attempt of the deferred job or scheduled run under way and on no other; TypeError
+        while a platform event is handled (docs/skills.md §17.1)."""
+        ...
+
     def defer(self, job: str, **data: Any) -> None:
         """Hand slow work to a task queue worker: handle() is called later with DeferredJobEvent(job, data),
         bound to this event's chat. `data` must be JSON. Deferring again on a re-handled event does

@@ -8,6 +8,7 @@ from typing import Any
 
 from botcore.skills.base import Skill
 from botcore.skills.events import BackendEvent, DeferredJobEvent, SkillEvent
+from botcore.skills.idempotency import idempotency_key
 from botcore.skills.options import SkillOptions
 from botcore.skills.state import DialogState, StateStore
 from botcore.skills.values import check_due, check_json, check_keyboard, check_message_id
@@ -109,6 +110,20 @@ class EventFacts:
     def platform_clock_lead(self) -> timedelta:
         """How far the platform's clock runs ahead of ours (negative: behind)."""
         return timedelta(0)
+
+    # --- outside calls ---------------------------------------------------------------------------
+    def idempotency_key(self, call: str) -> str:
+        """The idempotency key of an outside call that makes something (`call`: what it makes, with the
+        skill's name in it, "tickets:file") for the deferred job or scheduled run under way: the same on every
+        attempt of it, and on no other (botcore.skills.idempotency.idempotency_key, docs/skills.md §17.1).
+        Raises TypeError while a platform event is handled: the call belongs in a deferred job."""
+        if not isinstance(self.event, BackendEvent):
+            raise TypeError(
+                f"ctx.idempotency_key needs a deferred job or a scheduled run under way, not a"
+                f" {type(self.event).__name__}: make the outside call in a deferred job (ctx.defer) and key"
+                " it there (docs/skills.md §17.1)"
+            )
+        return idempotency_key(self.event, call)
 
     # --- handing work on: both contexts check the same, then _defer records or enqueues -------------
     def defer(self, job: str, **data: Any) -> None:

@@ -29,7 +29,6 @@ from botcore.skills.base import ChatScope, CommandSpec, MessageFilter, ScheduleS
 from botcore.skills.cron import daily_cron, portal_zone
 from botcore.skills.events import BackendEventType, DeferredJobEvent, ScheduledRunEvent, SkillEvent
 from botcore.skills.i18n import pick
-from botcore.skills.idempotency import idempotency_key
 from botcore.skills.options import Choice, GroupChat, OptionsSchema, OutsideUrl, Secret, Time, Weekdays
 from botcore.skills.outbound import OutsideAddressError, outside_client
 from botcore.vibe import bbcode as bb
@@ -226,7 +225,7 @@ class TicketSkill(Skill):
         ctx.defer("file", number=number, summary=summary, priority=priority, key=key)
 
     def _file(self, job: DeferredJobEvent, ctx: SkillContext) -> None:
-        key = job.data.get("key") or idempotency_key(job, "tickets:file")
+        key = job.data.get("key") or ctx.idempotency_key("tickets:file")
         try:
             ticket = file_ticket(
                 ctx.options["tracker_url"],

@@ -2,7 +2,10 @@
 
 import pytest
 
+from botcore.models import SkillRun
+from botcore.services.skill_runs import build_event
 from botcore.skills.base import Skill
+from botcore.skills.events import DeferredJobEvent
 from botcore.skills.idempotency import idempotency_key
 from botcore.skills.testing import (
     RecordingContext,
@@ -65,3 +68,47 @@ def test_two_events_of_one_portal_defer_jobs_with_keys_of_their_own_in_the_kit_a
     _, first = keys_of("portal-a", make_message_event("printer"))
     _, second = keys_of("portal-a", make_message_event("scanner"))
     assert not set(first) & set(second)
+
+
+class KeyedFiler(Skill):
+    """Asks its context for the key: refused on the message, given in the job it defers."""
+
+    name = "keyedfiler"
+    event_types = frozenset({EventType.MESSAGE_ADD})
+
+    def handle(self, event, ctx):
+        if isinstance(event, DeferredJobEvent):
+            ctx.reply(ctx.idempotency_key("keyedfiler:file"))
+            return
+        try:
+            ctx.idempotency_key("keyedfiler:file")
+        except TypeError as refused:
+            ctx.reply(str(refused))
+        ctx.defer("file")
+
+
+@pytest.fixture
+def skill_paths():
+    return [f"{__name__}.KeyedFiler"]
+
+
+def test_the_kit_s_context_keys_the_job_under_way_and_refuses_a_platform_event():
+    event = make_message_event("printer")
+    ctx = run_skill(KeyedFiler(), event, ctx=RecordingContext(skill=KeyedFiler(), event=event))
+    [job] = run_deferred(KeyedFiler(), ctx)
+    assert job.replies == [idempotency_key(ctx.deferred[0], "keyedfiler:file")]
+    [refusal] = ctx.replies
+    assert "needs a deferred job or a scheduled run under way, not a MessageAddEvent" in refusal
+    assert "make the outside call in a deferred job (ctx.defer)" in refusal
+
+
+def test_live_the_context_keys_the_job_under_way_and_refuses_a_platform_event_as_the_kit_s(world, task_queue):
+    world.say("printer")
+    world.poll()
+    task_queue.run()
+    run = SkillRun.objects.select_related("portal").get(skill_name="keyedfiler")
+    said = [m["text"] for m in world.messages() if m["authorId"] == world.bot_id]
+    kit = RecordingContext(skill=KeyedFiler(), event=make_message_event("printer"))
+    with pytest.raises(TypeError) as kit_refusal:
+        kit.idempotency_key("keyedfiler:file")
+    assert said == [str(kit_refusal.value), idempotency_key(build_event(run, language=""), "keyedfiler:file")]
