@@ -743,16 +743,15 @@ def _execute_claimed(run: SkillRun) -> str:
         return _settle_run(run.pk, SkillRun.Status.DONE, error=_left_in_doubt(ctx))
     if verdict.status == "retry":
         return _retry_run(run, retry_in=verdict.retry_in, error=verdict.error)
-    in_doubt = isinstance(verdict.cause, ActionInDoubtError)
-    if isinstance(
-        verdict.cause, ActionInDoubtError
-    ):  # its admins hear it by the minute sweep (doubt_notices)
-        note_left_in_doubt(run, verdict.cause.write)
+    doubt = verdict.cause if isinstance(verdict.cause, ActionInDoubtError) else None
+    if doubt is not None:
+        note_left_in_doubt(run, doubt.write)  # before it is settled; its admins hear it by the minute sweep
     status = _settle_run(run.pk, SkillRun.Status.FAILED, error=verdict.error, spend_attempt=gave_up is None)
-    if run.kind == SkillRun.Kind.SCHEDULED and not in_doubt:
-        # A schedule fires with nobody watching. One left in doubt is told as such instead, saying what to
-        # look for, not as a run that did not happen: one notice, not two.
-        tell_admins_of_failed_run(run, skill, cause=verdict.cause)
+    if run.kind == SkillRun.Kind.SCHEDULED:
+        # A schedule fires with nobody watching. One left in doubt is told as such (doubt_notices), saying
+        # what to look for, not as a run that did not happen: one notice, not two.
+        if doubt is None:
+            tell_admins_of_failed_run(run, skill, cause=verdict.cause)
     elif ctx is not None and not isinstance(verdict.cause, (VibeError, TenantsError)):
         # A job deferred from a person's message works on their behalf: its bug gets them the apology the
         # same bug in handle() would, in their chat, rather than a wait for an answer that never comes.

@@ -21,7 +21,7 @@ from datetime import datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from botcore import conf
@@ -217,7 +217,7 @@ def _claim_due(
     return claimed
 
 
-def _worker_died(running, now: datetime) -> Q:
+def _worker_died(running: QuerySet[SkillRun], now: datetime) -> Q:
     """The running runs whose worker is gone: its process proven gone (worker_liveness.find_gone_workers,
     as a dead poll cycle's is), handed back at this sweep; or, where that cannot be proven (a row of the
     release before, which names no worker; a pid in use again), started longer ago than any task lives."""
