@@ -158,6 +158,19 @@ class LeftInDoubt(models.TextChoices):
     UPLOAD = "upload", _("a file")
 
 
+def left_in_doubt_field() -> models.CharField:
+    """What a piece of work left in doubt ("" for nothing), the one definition an event log entry and a skill
+    run share; its default is the database's too, so rows the release before writes get ""."""
+    return models.CharField(
+        max_length=8,
+        choices=LeftInDoubt.choices,
+        blank=True,
+        default="",
+        db_default="",
+        verbose_name=_("left in doubt"),
+    )
+
+
 class EventLogEntry(models.Model):
     """One platform event, stored before anything acts on it; unique per bot and event id."""
 
@@ -201,14 +214,7 @@ class EventLogEntry(models.Model):
     message_id = models.BigIntegerField(null=True, blank=True)
     # What the handling left in doubt (executor.handle_entry marks it): a post, chat or file that may or may
     # not be on the platform. The portal's admins hear of it (services/doubt_notices.py); their page lists it.
-    left_in_doubt = models.CharField(
-        max_length=8,
-        choices=LeftInDoubt.choices,
-        blank=True,
-        default="",
-        db_default="",
-        verbose_name=_("left in doubt"),
-    )
+    left_in_doubt = left_in_doubt_field()
     # The admins' notice of it: due from then (a claim moves it on, as a failed run's notice_due_at), and
     # when it went out, covering this entry (the last one sent holds the bot's next notice to the window).
     doubt_notice_due_at = models.DateTimeField(null=True, blank=True)

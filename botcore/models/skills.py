@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from botcore.models.bots import LeftInDoubt
+from botcore.models.bots import left_in_doubt_field
 from tenants.fields import EncryptedSecretField
 from tenants.models import Portal
 
@@ -135,14 +135,7 @@ class SkillRun(models.Model):
     )
     # What the run left in doubt, and its admins' notice of it (services/doubt_notices.py), as an event log
     # entry's: a post, chat or file that may or may not be on the platform.
-    left_in_doubt = models.CharField(
-        max_length=8,
-        choices=LeftInDoubt.choices,
-        blank=True,
-        default="",
-        db_default="",
-        verbose_name=_("left in doubt"),
-    )
+    left_in_doubt = left_in_doubt_field()
     doubt_notice_due_at = models.DateTimeField(null=True, blank=True)
     doubt_noticed_at = models.DateTimeField(null=True, blank=True)
     # The worker process running it (a prefix of a poll cycle's lease token: its pid space and pid,
